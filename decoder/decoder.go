@@ -1,0 +1,205 @@
+package decoder
+
+import "encoding/binary"
+
+// MaxSnaplen is the largest useful snaplen: the largest payload a frame can carry.
+const MaxSnaplen = 1<<16 - 1
+
+// Decoder decodes the smux frames of one direction of a connection.
+//
+// It holds at most one header and Snaplen payload bytes, allocates only in
+// New, and never panics on any input. Feed it with Next. A Decoder is not
+// safe for concurrent use: give each direction its own.
+type Decoder struct {
+	snaplen int
+	buf     []byte // snapshot of the current frame's payload, cap snaplen
+
+	hdr      Header // header being collected
+	hn       int    // header bytes collected
+	got      int    // payload bytes seen of the current frame
+	frameOff int64  // offset of the current frame's header
+	upd      [UPDSize]byte
+
+	off      int64 // bytes consumed
+	unparsed int64 // bytes consumed after a violation, from its header on
+	frames   uint64
+	version  uint8
+
+	frame     Frame
+	violation Violation
+	violated  bool
+}
+
+// New returns a Decoder that keeps the first snaplen bytes of each payload.
+// A snaplen below 0 counts as 0; one above MaxSnaplen as MaxSnaplen.
+func New(snaplen int) *Decoder {
+	snaplen = min(max(snaplen, 0), MaxSnaplen)
+	return &Decoder{snaplen: snaplen, buf: make([]byte, snaplen)}
+}
+
+// Snaplen returns how many payload bytes the decoder keeps per frame.
+func (d *Decoder) Snaplen() int { return d.snaplen }
+
+// Offset returns how many bytes the decoder has consumed.
+func (d *Decoder) Offset() int64 { return d.off }
+
+// Frames returns how many frames the decoder has completed.
+func (d *Decoder) Frames() uint64 { return d.frames }
+
+// Pending returns how many bytes of a not yet complete frame the decoder has consumed.
+func (d *Decoder) Pending() int64 {
+	if d.violated {
+		return 0
+	}
+	return int64(d.hn + d.got)
+}
+
+// Unparsed returns how many bytes were consumed without framing, from the
+// header of the violation on.
+func (d *Decoder) Unparsed() int64 { return d.unparsed }
+
+// Version returns the protocol version of the direction's first frame, or 0.
+func (d *Decoder) Version() uint8 { return d.version }
+
+// Violation returns the violation that stopped the decoder, or nil. The
+// returned value stays valid: the decoder stops at its first violation.
+func (d *Decoder) Violation() *Violation {
+	if !d.violated {
+		return nil
+	}
+	return &d.violation
+}
+
+// Next consumes bytes from p until it completes a frame, meets a framing
+// violation, or runs out of input, and returns how many bytes it consumed.
+// Call it again with p[n:] until p is empty.
+//
+// A completed frame is returned in f; it and its payload are valid only
+// until the next call to Next. A framing violation is returned as a
+// *Violation in err; it consumes all of p, and from then on Next consumes
+// everything it is given without framing it, as smux stops reading.
+// When len(p) > 0, Next consumes at least one byte.
+func (d *Decoder) Next(p []byte) (n int, f *Frame, err error) {
+	if d.violated {
+		d.off += int64(len(p))
+		d.unparsed += int64(len(p))
+		return len(p), nil, nil
+	}
+	// Fast path: a whole frame at the start of p is framed in place.
+	if d.hn == 0 && len(p) >= HeaderSize {
+		h := Header(p[:HeaderSize])
+		if code := d.check(h); code != 0 {
+			return d.violate(code, h, d.off, 0, p)
+		}
+		size := HeaderSize + int(h.Length())
+		if len(p) >= size {
+			f = &d.frame
+			f.Offset = d.off
+			f.Header = h
+			keep := min(int(h.Length()), d.snaplen)
+			f.Payload = p[HeaderSize : HeaderSize+keep : HeaderSize+keep]
+			f.Truncated = keep < int(h.Length())
+			f.Consumed, f.Window = 0, 0
+			if h.Cmd() == UPD {
+				f.Consumed = binary.LittleEndian.Uint32(p[HeaderSize:])
+				f.Window = binary.LittleEndian.Uint32(p[HeaderSize+4:])
+			}
+			d.off += int64(size)
+			d.frames++
+			return size, f, nil
+		}
+	}
+	return d.slow(p)
+}
+
+// slow collects a frame that is split across calls.
+func (d *Decoder) slow(p []byte) (n int, f *Frame, err error) {
+	if d.hn < HeaderSize {
+		if d.hn == 0 {
+			d.frameOff = d.off
+		}
+		c := copy(d.hdr[d.hn:], p)
+		before := d.hn
+		d.hn += c
+		n = c
+		if d.hn < HeaderSize {
+			d.off += int64(n)
+			return n, nil, nil
+		}
+		if code := d.check(d.hdr); code != 0 {
+			return d.violate(code, d.hdr, d.frameOff, before, p)
+		}
+		d.got = 0
+	}
+	length := int(d.hdr.Length())
+	take := min(length-d.got, len(p)-n)
+	chunk := p[n : n+take]
+	if keep := min(length, d.snaplen); d.got < keep {
+		copy(d.buf[d.got:keep], chunk)
+	}
+	if d.hdr.Cmd() == UPD && d.got < UPDSize {
+		copy(d.upd[d.got:], chunk)
+	}
+	d.got += take
+	n += take
+	d.off += int64(n)
+	if d.got < length {
+		return n, nil, nil
+	}
+	f = &d.frame
+	f.Offset = d.frameOff
+	f.Header = d.hdr
+	keep := min(length, d.snaplen)
+	f.Payload = d.buf[:keep:keep]
+	f.Truncated = keep < length
+	f.Consumed, f.Window = 0, 0
+	if d.hdr.Cmd() == UPD {
+		f.Consumed = binary.LittleEndian.Uint32(d.upd[:])
+		f.Window = binary.LittleEndian.Uint32(d.upd[4:])
+	}
+	d.hn, d.got = 0, 0
+	d.frames++
+	return n, f, nil
+}
+
+// check applies smux's receive rules to a header, in recvLoop's order, and
+// returns the violated rule or 0. It adopts the first valid version it sees.
+func (d *Decoder) check(h Header) Code {
+	ver := h.Version()
+	if ver != 1 && ver != 2 {
+		return BadVersion
+	}
+	if d.version == 0 {
+		d.version = ver
+	} else if ver != d.version {
+		return VersionChanged
+	}
+	switch h.Cmd() {
+	case SYN, FIN, NOP:
+		if h.Length() != 0 {
+			return LengthNotZero
+		}
+	case PSH:
+	case UPD:
+		if ver != 2 {
+			return UPDInV1
+		}
+		if h.Length() != UPDSize {
+			return BadUPDLength
+		}
+	default:
+		return UnknownCmd
+	}
+	return 0
+}
+
+// violate stops the decoder. earlier is how many of the offending header's
+// bytes were consumed by previous calls; all of p is consumed now.
+func (d *Decoder) violate(code Code, h Header, off int64, earlier int, p []byte) (int, *Frame, error) {
+	d.violated = true
+	d.violation = Violation{Code: code, Offset: off, Header: h, Want: d.version}
+	d.off += int64(len(p))
+	d.unparsed = int64(earlier + len(p))
+	d.hn, d.got = 0, 0
+	return len(p), nil, &d.violation
+}

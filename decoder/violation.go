@@ -1,0 +1,73 @@
+package decoder
+
+import "fmt"
+
+// Code classifies a framing violation: a header real smux refuses with
+// ErrInvalidProtocol.
+type Code uint8
+
+// The framing violations, in the order smux's recvLoop checks them.
+const (
+	BadVersion     Code = iota + 1 // version byte is neither 1 nor 2
+	VersionChanged                 // version differs from the connection's first frame
+	UnknownCmd                     // cmd is not SYN, FIN, PSH, NOP (or UPD in v2)
+	UPDInV1                        // UPD in a protocol version 1 connection
+	LengthNotZero                  // SYN, FIN or NOP that carries a payload
+	BadUPDLength                   // UPD whose length is not 8
+)
+
+// NumCodes is one more than the largest Code; Code values index arrays of this size.
+const NumCodes = 7
+
+var codeNames = [NumCodes]string{"", "BAD_VERSION", "VERSION_CHANGED", "UNKNOWN_CMD", "UPD_IN_V1", "LENGTH_NOT_ZERO", "BAD_UPD_LENGTH"}
+
+// String returns the code's name, or UNKNOWN_CODE_n.
+func (c Code) String() string {
+	if c != 0 && int(c) < len(codeNames) {
+		return codeNames[c]
+	}
+	return fmt.Sprintf("UNKNOWN_CODE_%d", uint8(c))
+}
+
+// SmuxReaction says what a real smux session does when it receives a frame
+// with a framing violation. It is the same for every Code.
+const SmuxReaction = `smux stops reading the session; stream reads fail with "invalid protocol"; ` +
+	`keepalive closes the session 30-60 s later`
+
+// Violation is a framing violation: the header at Offset broke a receive
+// rule of smux. After it the decoder frames nothing more in that direction,
+// as smux reads nothing more.
+type Violation struct {
+	Code Code
+	// Offset is the position of the offending header in the direction's byte stream.
+	Offset int64
+	// Header is the offending header.
+	Header Header
+	// Want is the version the connection started with (VersionChanged only).
+	Want uint8
+}
+
+// Error describes the violation and what smux does about it.
+func (v *Violation) Error() string {
+	return "decoder: " + v.Detail() + " at offset " + fmt.Sprint(v.Offset) + ": " + SmuxReaction
+}
+
+// Detail describes what is wrong with the header, without the smux reaction.
+func (v *Violation) Detail() string {
+	h := v.Header
+	switch v.Code {
+	case BadVersion:
+		return fmt.Sprintf("bad version %d (smux speaks 1 or 2)", h.Version())
+	case VersionChanged:
+		return fmt.Sprintf("version changed from %d to %d", v.Want, h.Version())
+	case UnknownCmd:
+		return fmt.Sprintf("unknown cmd %d in v%d", uint8(h.Cmd()), h.Version())
+	case UPDInV1:
+		return "UPD in protocol version 1"
+	case LengthNotZero:
+		return fmt.Sprintf("%s with length %d (must be 0)", h.Cmd(), h.Length())
+	case BadUPDLength:
+		return fmt.Sprintf("UPD with length %d (must be 8)", h.Length())
+	}
+	return v.Code.String()
+}
