@@ -1,0 +1,232 @@
+// Package live holds muxtop's capture state: the sessions and streams seen
+// on tapped connections, exact counters, v2 flow-control windows and a
+// bounded history of frame records.
+//
+// Feeders (one per direction of a connection) call Session.Record from the
+// data path; it never waits on a reader. Front ends read immutable
+// Snapshots and copies of history records. The package starts no goroutines.
+package live
+
+import (
+	"sort"
+	"sync"
+	"time"
+)
+
+// Side is one end of an smux session.
+type Side uint8
+
+// The two ends of a session. The client is the end that dialled.
+const (
+	Client Side = 0
+	Server Side = 1
+)
+
+// String returns "client" or "server".
+func (s Side) String() string {
+	if s == Client {
+		return "client"
+	}
+	return "server"
+}
+
+// Letter returns "c" or "s".
+func (s Side) Letter() string {
+	if s == Client {
+		return "c"
+	}
+	return "s"
+}
+
+// Dir is the direction a frame travelled, named by the smux roles, not by
+// which end muxtop taps: ClientToServer is always →.
+type Dir uint8
+
+// The two directions. Dir(side) is the direction in which side sends.
+const (
+	ClientToServer Dir = 0
+	ServerToClient Dir = 1
+)
+
+// String returns the direction's arrow: → for client to server, ← back.
+func (d Dir) String() string {
+	if d == ClientToServer {
+		return "→"
+	}
+	return "←"
+}
+
+// Sender returns the side that sends in direction d.
+func (d Dir) Sender() Side { return Side(d) }
+
+// Reverse returns the other direction.
+func (d Dir) Reverse() Dir { return 1 - d }
+
+// Sends returns the direction in which side s sends.
+func (s Side) Sends() Dir { return Dir(s) }
+
+// Defaults for Config's zero fields.
+const (
+	DefaultHistory       = 100_000
+	DefaultSnaplen       = 256
+	DefaultClosedStreams = 1_000
+	DefaultEndedSessions = 1_000
+	DefaultAnomalies     = 100
+)
+
+// Config bounds the memory a Registry uses. Zero fields take the defaults;
+// negative History or Snaplen mean 0.
+type Config struct {
+	// History is how many frame records are kept; older ones are evicted
+	// (their frames still count).
+	History int
+	// Snaplen is how many payload bytes a record keeps.
+	Snaplen int
+	// ClosedStreams is how many closed streams each session keeps in
+	// detail; older ones are folded into the session's ClosedSummary.
+	ClosedStreams int
+	// EndedSessions is how many ended sessions are kept; older ones are
+	// folded into the Snapshot's Forgotten counts.
+	EndedSessions int
+	// Anomalies is how many anomaly records each session keeps; all are counted.
+	Anomalies int
+}
+
+func (c Config) withDefaults() Config {
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		} else if *v < 0 {
+			*v = 0
+		}
+	}
+	def(&c.History, DefaultHistory)
+	def(&c.Snaplen, DefaultSnaplen)
+	def(&c.ClosedStreams, DefaultClosedStreams)
+	def(&c.EndedSessions, DefaultEndedSessions)
+	def(&c.Anomalies, DefaultAnomalies)
+	return c
+}
+
+// Registry is the capture state of every tapped session. It is safe for
+// concurrent use.
+type Registry struct {
+	cfg     Config
+	started time.Time
+	hist    *history
+
+	mu        sync.Mutex // guards the fields below
+	nextID    uint64
+	sessions  []*Session // in id order; ended ones beyond cfg.EndedSessions are forgotten
+	ended     int        // ended sessions in sessions
+	forgotten Forgotten
+}
+
+// New returns an empty Registry bounded by cfg.
+func New(cfg Config) *Registry {
+	cfg = cfg.withDefaults()
+	return &Registry{cfg: cfg, started: time.Now(), hist: newHistory(cfg.History, cfg.Snaplen)}
+}
+
+// Config returns the registry's bounds, defaults filled in.
+func (r *Registry) Config() Config { return r.cfg }
+
+// Started returns when the registry was created.
+func (r *Registry) Started() time.Time { return r.started }
+
+// SessionInfo describes a tapped connection.
+type SessionInfo struct {
+	// Client and Server are the addresses of the session's two ends.
+	Client, Server string
+	// Tap is the end whose connection muxtop wraps (the proxy taps the client's).
+	Tap Side
+	// Label is a free-form name for the session's origin, such as "attach" or "demo".
+	Label string
+}
+
+// Open starts tracking a new session and returns it.
+func (r *Registry) Open(info SessionInfo, at time.Time) *Session {
+	s := &Session{reg: r, info: info, start: at, last: at, streams: make(map[uint32]*stream)}
+	r.mu.Lock()
+	r.nextID++
+	s.id = r.nextID
+	r.sessions = append(r.sessions, s)
+	r.mu.Unlock()
+	r.hist.addEvent(Record{Kind: SessionOpened, Session: s.id, At: at, Note: info.Client + " → " + info.Server})
+	return s
+}
+
+// sessionEnded forgets the oldest ended sessions beyond the bound.
+func (r *Registry) sessionEnded() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ended++
+	if r.ended <= r.cfg.EndedSessions {
+		return
+	}
+	kept := r.sessions[:0]
+	for _, s := range r.sessions {
+		if r.ended > r.cfg.EndedSessions && s.isEnded() {
+			r.forget(s)
+			r.ended--
+			continue
+		}
+		kept = append(kept, s)
+	}
+	clear(r.sessions[len(kept):])
+	r.sessions = kept
+}
+
+// forget folds an ended session into r.forgotten. r.mu is held.
+func (r *Registry) forget(s *Session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r.forgotten.Sessions++
+	r.forgotten.Streams += s.total
+	r.forgotten.Counts.add(&s.counts)
+	r.forgotten.Anomalies += s.anomalyCount
+	r.forgotten.Violations += uint64(s.framingCount())
+}
+
+// Snapshot returns an immutable picture of the state. Sessions that did not
+// change since the previous Snapshot share their previous picture, so taking
+// one at 10 Hz costs little when most sessions are idle.
+func (r *Registry) Snapshot() *Snapshot {
+	now := time.Now()
+	r.mu.Lock()
+	sessions := make([]*Session, len(r.sessions))
+	copy(sessions, r.sessions)
+	snap := &Snapshot{At: now, Started: r.started, Forgotten: r.forgotten}
+	r.mu.Unlock()
+
+	snap.Sessions = make([]*SessionSnap, len(sessions))
+	snap.Totals = snap.Forgotten.Counts
+	snap.Violations = snap.Forgotten.Violations
+	snap.Anomalies = snap.Forgotten.Anomalies
+	snap.StreamsTotal = snap.Forgotten.Streams
+	for i, s := range sessions {
+		ss := s.snapshot()
+		snap.Sessions[i] = ss
+		snap.Totals.add(&ss.Counts)
+		snap.OpenStreams += ss.Open
+		snap.StreamsTotal += ss.Total
+		snap.Violations += uint64(len(ss.Framing))
+		snap.Anomalies += ss.AnomalyCount
+		if !ss.Ended {
+			snap.LiveSessions++
+		}
+	}
+	snap.History = r.hist.stats()
+	return snap
+}
+
+// Session returns the tracked session with id, or nil.
+func (r *Registry) Session(id uint64) *Session {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	i := sort.Search(len(r.sessions), func(i int) bool { return r.sessions[i].id >= id })
+	if i < len(r.sessions) && r.sessions[i].id == id {
+		return r.sessions[i]
+	}
+	return nil
+}

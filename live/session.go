@@ -1,0 +1,380 @@
+package live
+
+import (
+	"sync"
+	"time"
+
+	"github.com/muxtop/muxtop/decoder"
+)
+
+// InitialPeerWindow is the window smux v2 assumes for its peer before the
+// first UPD arrives.
+const InitialPeerWindow = 262144
+
+// CloseReason says why a tapped connection ended.
+type CloseReason uint8
+
+// The close reasons.
+const (
+	NotClosed  CloseReason = iota // still open
+	EOF                           // the peer closed the connection
+	Reset                         // the connection was reset
+	LocalClose                    // the tapped end closed it (Close was called)
+	ReadError                     // another I/O error; the session's Err says which
+	Shutdown                      // muxtop stopped watching it
+)
+
+var reasonNames = [...]string{"open", "EOF", "reset", "local close", "I/O error", "shutdown"}
+
+// String returns a short description of the reason.
+func (c CloseReason) String() string {
+	if int(c) < len(reasonNames) {
+		return reasonNames[c]
+	}
+	return "unknown"
+}
+
+// Counts are frame and byte counters per direction and command. Bytes are
+// wire bytes: header plus payload.
+type Counts struct {
+	Frames [2][decoder.NumCmds]uint64
+	Bytes  [2][decoder.NumCmds]uint64
+}
+
+func (c *Counts) add(o *Counts) {
+	for d := range 2 {
+		for i := range decoder.NumCmds {
+			c.Frames[d][i] += o.Frames[d][i]
+			c.Bytes[d][i] += o.Bytes[d][i]
+		}
+	}
+}
+
+// Cmd returns the frames of cmd in both directions.
+func (c *Counts) Cmd(cmd decoder.Cmd) uint64 {
+	if int(cmd) >= decoder.NumCmds {
+		return 0
+	}
+	return c.Frames[0][cmd] + c.Frames[1][cmd]
+}
+
+// FramesDir returns all frames sent in direction d.
+func (c *Counts) FramesDir(d Dir) uint64 {
+	var n uint64
+	for _, v := range c.Frames[d] {
+		n += v
+	}
+	return n
+}
+
+// BytesDir returns all wire bytes sent in direction d.
+func (c *Counts) BytesDir(d Dir) uint64 {
+	var n uint64
+	for _, v := range c.Bytes[d] {
+		n += v
+	}
+	return n
+}
+
+// Total returns all frames in both directions.
+func (c *Counts) Total() uint64 { return c.FramesDir(ClientToServer) + c.FramesDir(ServerToClient) }
+
+// Session is the capture state of one tapped connection. Record and
+// Violation are called by at most one feeder per direction; everything is
+// safe for concurrent use.
+type Session struct {
+	reg  *Registry
+	id   uint64
+	info SessionInfo
+
+	mu           sync.Mutex
+	gen          uint64 // bumped on every change, so snapshots can be reused
+	version      uint8
+	start, last  time.Time
+	end          time.Time
+	ended        bool
+	reason       CloseReason
+	err          string
+	counts       Counts
+	streams      map[uint32]*stream
+	recent       [2]*stream // the last stream each direction touched
+	free         []*stream  // evicted streams, reused so steady traffic does not allocate
+	closed       fifo       // ids of closed streams, oldest first
+	summary      ClosedSummary
+	total        uint64 // streams ever opened
+	open         int    // streams not closed
+	framing      [2]*FramingInfo
+	anomalies    []AnomalyInfo // the last cfg.Anomalies, as a ring
+	anomalyCount uint64
+	unparsed     [2]int64
+
+	cache    *SessionSnap
+	cacheGen uint64
+}
+
+// ID returns the session's id, unique in its Registry, from 1.
+func (s *Session) ID() uint64 { return s.id }
+
+// Info returns what the session was opened with.
+func (s *Session) Info() SessionInfo { return s.info }
+
+func (s *Session) isEnded() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ended
+}
+
+func (s *Session) framingCount() int {
+	n := 0
+	for _, f := range s.framing {
+		if f != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// Record counts a decoded frame that travelled in direction dir at time at,
+// updates its stream and stores a record in history. It never waits for a
+// reader; f is not retained.
+func (s *Session) Record(dir Dir, at time.Time, f *decoder.Frame) {
+	h := f.Header
+	cmd, sid, length := h.Cmd(), h.StreamID(), uint32(h.Length())
+	var a Anomaly
+
+	s.mu.Lock()
+	s.gen++
+	s.last = at
+	if s.version == 0 {
+		s.version = h.Version()
+	}
+	if int(cmd) < decoder.NumCmds {
+		s.counts.Frames[dir][cmd]++
+		s.counts.Bytes[dir][cmd] += decoder.HeaderSize + uint64(length)
+	}
+	switch cmd {
+	case decoder.SYN:
+		a = s.syn(dir, at, sid)
+	case decoder.FIN:
+		a = s.fin(dir, at, sid)
+	case decoder.PSH:
+		a = s.psh(dir, at, sid, length)
+	case decoder.UPD:
+		if st := s.stream(dir, sid); st != nil {
+			st.last = at
+			fl := &st.flow[dir.Reverse()] // a UPD reports on data flowing the other way
+			fl.PeerConsumed, fl.PeerWindow, fl.HasUPD = f.Consumed, f.Window, true
+		}
+	}
+	if a != 0 {
+		s.anomaly(a, dir, at, f)
+	}
+	s.mu.Unlock()
+	s.reg.hist.addFrame(s.id, dir, at, f, a)
+}
+
+// stream finds the stream sid, remembering it for the next frame of dir.
+func (s *Session) stream(dir Dir, sid uint32) *stream {
+	if st := s.recent[dir]; st != nil && st.id == sid {
+		return st
+	}
+	st := s.streams[sid]
+	if st != nil {
+		s.recent[dir] = st
+	}
+	return st
+}
+
+func (s *Session) syn(dir Dir, at time.Time, sid uint32) Anomaly {
+	if st := s.stream(dir, sid); st != nil {
+		st.last = at
+		return DuplicateSYN
+	}
+	var st *stream
+	if n := len(s.free); n > 0 {
+		st = s.free[n-1]
+		s.free = s.free[:n-1]
+		*st = stream{}
+	} else {
+		st = new(stream)
+	}
+	st.id, st.opener, st.first, st.last = sid, dir.Sender(), at, at
+	st.frames[dir] = 1
+	s.streams[sid] = st
+	s.recent[dir] = st
+	s.total++
+	s.open++
+	// smux bumps its id counter before use: clients open odd ids, servers even.
+	if (sid%2 == 1) != (dir == ClientToServer) {
+		return WrongParity
+	}
+	return 0
+}
+
+func (s *Session) fin(dir Dir, at time.Time, sid uint32) Anomaly {
+	st := s.stream(dir, sid)
+	switch {
+	case st == nil:
+		return UnknownStream
+	case st.state == Closed:
+		return ClosedStream
+	case st.fin[dir]:
+		st.last = at
+		return DuplicateFIN
+	}
+	st.last = at
+	st.frames[dir]++
+	st.fin[dir] = true
+	if st.fin[dir.Reverse()] {
+		st.state = Closed
+		s.open--
+		s.closeStream(st)
+	} else if dir == ClientToServer {
+		st.state = HalfClosedByClient
+	} else {
+		st.state = HalfClosedByServer
+	}
+	return 0
+}
+
+func (s *Session) psh(dir Dir, at time.Time, sid uint32, length uint32) Anomaly {
+	st := s.stream(dir, sid)
+	switch {
+	case st == nil:
+		return UnknownStream
+	case st.state == Closed:
+		return ClosedStream
+	}
+	st.last = at
+	st.frames[dir]++
+	st.bytes[dir] += uint64(length)
+	st.flow[dir].Written += length
+	if st.replyAt.IsZero() && dir.Sender() != st.opener && length > 0 {
+		st.replyAt = at
+	}
+	if length == 0 {
+		return EmptyPSH
+	}
+	if st.fin[dir] {
+		return PSHAfterFIN
+	}
+	return 0
+}
+
+// closeStream queues a closed stream and folds the oldest closed ones
+// beyond the bound into the summary.
+func (s *Session) closeStream(st *stream) {
+	s.closed.push(st.id)
+	for s.closed.len() > s.reg.cfg.ClosedStreams {
+		id := s.closed.pop()
+		old := s.streams[id]
+		if old == nil {
+			continue
+		}
+		delete(s.streams, id)
+		for d := range 2 {
+			if s.recent[d] == old {
+				s.recent[d] = nil
+			}
+		}
+		s.summary.add(old)
+		s.free = append(s.free, old)
+	}
+}
+
+func (s *Session) anomaly(a Anomaly, dir Dir, at time.Time, f *decoder.Frame) {
+	s.anomalyCount++
+	limit := s.reg.cfg.Anomalies
+	if limit == 0 {
+		return
+	}
+	info := AnomalyInfo{Anomaly: a, Dir: dir, At: at, Offset: f.Offset, Header: f.Header}
+	if len(s.anomalies) < limit {
+		s.anomalies = append(s.anomalies, info)
+		return
+	}
+	s.anomalies[(s.anomalyCount-1)%uint64(limit)] = info
+}
+
+// Violation records a framing violation that stopped decoding direction dir.
+// smux would stop reading the session; see decoder.SmuxReaction.
+func (s *Session) Violation(dir Dir, at time.Time, v *decoder.Violation) {
+	info := &FramingInfo{Dir: dir, At: at, Code: v.Code, Offset: v.Offset, Header: v.Header, Detail: v.Detail()}
+	s.mu.Lock()
+	s.gen++
+	s.last = at
+	first := s.framing[dir] == nil
+	if first {
+		s.framing[dir] = info
+	}
+	s.mu.Unlock()
+	if first {
+		s.reg.hist.addEvent(Record{Kind: FramingViolation, Session: s.id, Dir: dir, At: at,
+			Offset: v.Offset, Header: v.Header, Code: v.Code, Note: info.Detail})
+	}
+}
+
+// Unparsed records how many bytes of direction dir were not framed after a
+// violation, so far.
+func (s *Session) Unparsed(dir Dir, n int64) {
+	s.mu.Lock()
+	if s.unparsed[dir] != n {
+		s.gen++
+		s.unparsed[dir] = n
+	}
+	s.mu.Unlock()
+}
+
+// End marks the session ended at time at for reason; err, if not nil, says
+// more. Streams still open end with the session (smux's Session.Close sends
+// no FINs). Only the first call counts.
+func (s *Session) End(at time.Time, reason CloseReason, err error) {
+	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		return
+	}
+	s.gen++
+	s.ended = true
+	s.end = at
+	s.reason = reason
+	if err != nil {
+		s.err = err.Error()
+	}
+	for _, st := range s.streams {
+		if st.state != Closed {
+			st.state = EndedWithSession
+		}
+	}
+	s.open = 0
+	note := reason.String()
+	if s.err != "" {
+		note += ": " + s.err
+	}
+	s.mu.Unlock()
+	s.reg.hist.addEvent(Record{Kind: SessionEnded, Session: s.id, At: at, Note: note})
+	s.reg.sessionEnded()
+}
+
+// fifo is a queue of stream ids.
+type fifo struct {
+	ids  []uint32
+	head int
+}
+
+func (q *fifo) len() int { return len(q.ids) - q.head }
+
+func (q *fifo) push(id uint32) {
+	if q.head > 0 && q.head >= len(q.ids)/2 {
+		n := copy(q.ids, q.ids[q.head:])
+		q.ids = q.ids[:n]
+		q.head = 0
+	}
+	q.ids = append(q.ids, id)
+}
+
+func (q *fifo) pop() uint32 {
+	id := q.ids[q.head]
+	q.head++
+	return id
+}

@@ -1,0 +1,215 @@
+package live
+
+import (
+	"slices"
+	"time"
+
+	"github.com/muxtop/muxtop/decoder"
+)
+
+// Snapshot is an immutable picture of a Registry. Nothing in it changes
+// after Registry.Snapshot returns; several Snapshots may share SessionSnaps.
+type Snapshot struct {
+	// At is when the snapshot was taken; Started when the Registry was made.
+	At, Started time.Time
+	// Sessions are the tracked sessions, live and ended, in id order.
+	Sessions []*SessionSnap
+	// Totals counts every frame ever recorded, forgotten sessions included.
+	Totals Counts
+	// LiveSessions counts sessions not ended; OpenStreams their open or half-closed streams.
+	LiveSessions int
+	OpenStreams  int
+	// StreamsTotal counts every stream ever opened.
+	StreamsTotal uint64
+	// Violations counts framing violations (at most one per direction of a
+	// session); Anomalies counts stream-level anomalies.
+	Violations, Anomalies uint64
+	// History describes the frame history.
+	History HistoryStats
+	// Forgotten adds up the ended sessions no longer tracked one by one.
+	Forgotten Forgotten
+}
+
+// Forgotten adds up ended sessions beyond Config.EndedSessions.
+type Forgotten struct {
+	Sessions   uint64
+	Streams    uint64
+	Counts     Counts
+	Anomalies  uint64
+	Violations uint64
+}
+
+// Session returns the session with id, or nil.
+func (s *Snapshot) Session(id uint64) *SessionSnap {
+	i, ok := slices.BinarySearchFunc(s.Sessions, id, func(ss *SessionSnap, id uint64) int {
+		switch {
+		case ss.ID < id:
+			return -1
+		case ss.ID > id:
+			return 1
+		}
+		return 0
+	})
+	if !ok {
+		return nil
+	}
+	return s.Sessions[i]
+}
+
+// SessionSnap is an immutable picture of one session.
+type SessionSnap struct {
+	ID   uint64
+	Info SessionInfo
+	// Version is the protocol version of the session's first frame, or 0.
+	Version uint8
+	// Start is when the tap saw the connection, Last the latest frame, End when it ended.
+	Start, Last, End time.Time
+	Ended            bool
+	Reason           CloseReason
+	Err              string
+	Counts           Counts
+	// Streams are the tracked streams in id order: every open one and the
+	// latest Config.ClosedStreams closed ones.
+	Streams []StreamSnap
+	// Open counts streams open or half-closed; Total every stream opened.
+	Open  int
+	Total uint64
+	// Closed adds up the closed streams no longer in Streams.
+	Closed ClosedSummary
+	// Framing holds the framing violation of each direction, if any.
+	Framing []FramingInfo
+	// Anomalies holds the latest anomalies, oldest first; AnomalyCount counts all.
+	Anomalies    []AnomalyInfo
+	AnomalyCount uint64
+	// Unparsed counts the bytes of each direction left unframed after a violation.
+	Unparsed [2]int64
+}
+
+// Stream returns the tracked stream with id, or nil.
+func (s *SessionSnap) Stream(id uint32) *StreamSnap {
+	i, ok := slices.BinarySearchFunc(s.Streams, id, func(st StreamSnap, id uint32) int {
+		switch {
+		case st.ID < id:
+			return -1
+		case st.ID > id:
+			return 1
+		}
+		return 0
+	})
+	if !ok {
+		return nil
+	}
+	return &s.Streams[i]
+}
+
+// Peer returns the address of the end muxtop does not tap.
+func (s *SessionSnap) Peer() string {
+	if s.Info.Tap == Client {
+		return s.Info.Server
+	}
+	return s.Info.Client
+}
+
+// StreamSnap is a picture of one stream.
+type StreamSnap struct {
+	ID     uint32
+	Opener Side
+	State  State
+	// Frames and Bytes count per direction; Bytes are PSH payload bytes.
+	Frames [2]uint64
+	Bytes  [2]uint64
+	// First is the SYN's time, Last the latest frame's.
+	First, Last time.Time
+	// FirstReply is the time from SYN to the first data from the side that
+	// did not open the stream; 0 if none yet.
+	FirstReply time.Duration
+	// Flow is the v2 flow-control state of each direction.
+	Flow [2]Flow
+}
+
+// Stalled reports whether a v2 writer of the stream is blocked on its
+// window, and in which direction.
+func (s *StreamSnap) Stalled() (Dir, bool) {
+	if !s.State.Live() {
+		return 0, false
+	}
+	for d := range 2 {
+		if s.Flow[d].Stalled() {
+			return Dir(d), true
+		}
+	}
+	return 0, false
+}
+
+// FramingInfo describes a framing violation that stopped decoding a direction.
+type FramingInfo struct {
+	Dir    Dir
+	At     time.Time
+	Code   decoder.Code
+	Offset int64
+	Header decoder.Header
+	Detail string
+}
+
+// AnomalyInfo describes one anomalous frame.
+type AnomalyInfo struct {
+	Anomaly Anomaly
+	Dir     Dir
+	At      time.Time
+	Offset  int64
+	Header  decoder.Header
+}
+
+// snapshot returns the session's picture, reusing the last one if nothing changed.
+func (s *Session) snapshot() *SessionSnap {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cache != nil && s.cacheGen == s.gen {
+		return s.cache
+	}
+	ss := &SessionSnap{
+		ID: s.id, Info: s.info, Version: s.version,
+		Start: s.start, Last: s.last, End: s.end, Ended: s.ended, Reason: s.reason, Err: s.err,
+		Counts: s.counts, Open: s.open, Total: s.total, Closed: s.summary,
+		AnomalyCount: s.anomalyCount, Unparsed: s.unparsed,
+		Streams: make([]StreamSnap, 0, len(s.streams)),
+	}
+	for _, st := range s.streams {
+		sn := StreamSnap{
+			ID: st.id, Opener: st.opener, State: st.state,
+			Frames: st.frames, Bytes: st.bytes, First: st.first, Last: st.last,
+		}
+		if !st.replyAt.IsZero() {
+			sn.FirstReply = st.replyAt.Sub(st.first)
+		}
+		if s.version == 2 {
+			sn.Flow = st.flow
+		}
+		ss.Streams = append(ss.Streams, sn)
+	}
+	slices.SortFunc(ss.Streams, func(a, b StreamSnap) int {
+		switch {
+		case a.ID < b.ID:
+			return -1
+		case a.ID > b.ID:
+			return 1
+		}
+		return 0
+	})
+	for _, f := range s.framing {
+		if f != nil {
+			ss.Framing = append(ss.Framing, *f)
+		}
+	}
+	if n := len(s.anomalies); n > 0 {
+		ss.Anomalies = make([]AnomalyInfo, 0, n)
+		start := 0
+		if uint64(n) < s.anomalyCount {
+			start = int(s.anomalyCount % uint64(n))
+		}
+		ss.Anomalies = append(ss.Anomalies, s.anomalies[start:]...)
+		ss.Anomalies = append(ss.Anomalies, s.anomalies[:start]...)
+	}
+	s.cache, s.cacheGen = ss, s.gen
+	return ss
+}

@@ -1,0 +1,180 @@
+// Package tap watches smux connections without touching them: Conn and
+// Listener tee every byte that moves into a frame decoder per direction and
+// record the frames in a live.Registry; Proxy is the tapping TCP proxy
+// behind `muxtop attach`.
+package tap
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/live"
+)
+
+// Conn is a net.Conn whose traffic is decoded into a live.Session. Every
+// Read and Write passes through untouched; the bytes that moved are decoded
+// inline, without copying beyond the snaplen and without waiting for any
+// reader of the Registry.
+//
+// Like a TCP connection, a Conn supports one Read and one Write at a time
+// concurrently (smux's reader and writer); concurrent Reads would not have
+// a defined byte order anyway.
+type Conn struct {
+	net.Conn
+	sess    *live.Session
+	in, out feeder
+	endOnce sync.Once
+}
+
+// feeder decodes one direction of a Conn.
+type feeder struct {
+	dec  *decoder.Decoder
+	dir  live.Dir
+	sess *live.Session
+}
+
+// Wrap taps c, which is the side end of an smux session, recording into reg
+// under a new session labelled label.
+func Wrap(c net.Conn, side live.Side, reg *live.Registry, label string) *Conn {
+	info := live.SessionInfo{Tap: side, Label: label}
+	local, remote := addr(c.LocalAddr()), addr(c.RemoteAddr())
+	if side == live.Client {
+		info.Client, info.Server = local, remote
+	} else {
+		info.Client, info.Server = remote, local
+	}
+	return WrapSession(c, side, reg.Open(info, time.Now()), reg.Config().Snaplen)
+}
+
+// WrapSession taps c into an existing session: the proxy opens the session
+// itself because it knows both ends' addresses.
+func WrapSession(c net.Conn, side live.Side, sess *live.Session, snaplen int) *Conn {
+	t := &Conn{Conn: c, sess: sess}
+	t.out = feeder{dec: decoder.New(snaplen), dir: side.Sends(), sess: sess}
+	t.in = feeder{dec: decoder.New(snaplen), dir: side.Sends().Reverse(), sess: sess}
+	return t
+}
+
+func addr(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
+}
+
+// Session returns the live session the conn records into.
+func (c *Conn) Session() *live.Session { return c.sess }
+
+// Read reads from the wrapped conn and decodes what it read.
+func (c *Conn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.in.feed(p[:n], time.Now())
+	}
+	if err != nil {
+		c.fail(err)
+	}
+	return n, err
+}
+
+// Write writes to the wrapped conn and decodes what was written.
+func (c *Conn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	if n > 0 {
+		c.out.feed(p[:n], time.Now())
+	}
+	if err != nil {
+		c.fail(err)
+	}
+	return n, err
+}
+
+// Close closes the wrapped conn and ends the session as closed locally.
+func (c *Conn) Close() error {
+	c.End(live.LocalClose, nil)
+	return c.Conn.Close()
+}
+
+// CloseWrite half-closes the wrapped conn if it supports it (TCP does).
+func (c *Conn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
+}
+
+// End ends the session for reason, once; later calls do nothing.
+func (c *Conn) End(reason live.CloseReason, err error) {
+	c.endOnce.Do(func() { c.sess.End(time.Now(), reason, err) })
+}
+
+// fail ends the session on an error that ends the connection; deadlines
+// and other temporary errors leave it open.
+func (c *Conn) fail(err error) {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return
+	}
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		return
+	}
+	reason, cause := Reason(err)
+	c.End(reason, cause)
+}
+
+// Reason classifies an error that ended a connection, and returns the error
+// worth showing with it (nil when the reason says everything).
+func Reason(err error) (live.CloseReason, error) {
+	switch {
+	case err == nil, errors.Is(err, io.EOF):
+		return live.EOF, nil
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return live.Reset, nil
+	case errors.Is(err, net.ErrClosed):
+		return live.LocalClose, nil
+	}
+	return live.ReadError, err
+}
+
+// feed decodes p, which moved at time at.
+func (f *feeder) feed(p []byte, at time.Time) {
+	for len(p) > 0 {
+		n, fr, err := f.dec.Next(p)
+		p = p[n:]
+		if fr != nil {
+			f.sess.Record(f.dir, at, fr)
+		}
+		if v, ok := err.(*decoder.Violation); ok {
+			f.sess.Violation(f.dir, at, v)
+		}
+	}
+	if u := f.dec.Unparsed(); u > 0 {
+		f.sess.Unparsed(f.dir, u)
+	}
+}
+
+// Listener taps every conn it accepts as the server end of a session.
+type Listener struct {
+	net.Listener
+	reg   *live.Registry
+	label string
+}
+
+// WrapListener taps the conns that l accepts, recording into reg.
+func WrapListener(l net.Listener, reg *live.Registry, label string) *Listener {
+	return &Listener{Listener: l, reg: reg, label: label}
+}
+
+// Accept waits for the next conn and returns it tapped.
+func (l *Listener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return Wrap(c, live.Server, l.reg, l.label), nil
+}

@@ -1,0 +1,139 @@
+package tap
+
+import (
+	"encoding/binary"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/live"
+	"github.com/xtaci/smux"
+)
+
+// smuxPair returns a tapped smux client session and a plain server session
+// over loopback TCP.
+func smuxPair(t testing.TB, reg *live.Registry, version int) (*smux.Session, *smux.Session) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			close(accepted)
+			return
+		}
+		accepted <- c
+	}()
+	raw, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := <-accepted
+	if sc == nil {
+		t.Fatal("accept failed")
+	}
+	cfg := smux.DefaultConfig()
+	cfg.Version = version
+	cli, err := smux.Client(Wrap(raw, live.Client, reg, "test"), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := smux.Server(sc, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close(); srv.Close() })
+	return cli, srv
+}
+
+// serveRAND answers every stream's "RAND" with 8 bytes and closes it.
+func serveRAND(srv *smux.Session) {
+	for {
+		st, err := srv.AcceptStream()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer st.Close()
+			var cmd [4]byte
+			if _, err := io.ReadFull(st, cmd[:]); err != nil {
+				return
+			}
+			var out [8]byte
+			binary.BigEndian.PutUint64(out[:], 42)
+			st.Write(out[:])
+		}()
+	}
+}
+
+func rand(t testing.TB, cli *smux.Session) {
+	st, err := cli.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.Write([]byte("RAND")); err != nil {
+		t.Fatal(err)
+	}
+	var out [8]byte
+	if _, err := io.ReadFull(st, out[:]); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestConnRecordsRAND(t *testing.T) {
+	for _, version := range []int{1, 2} {
+		reg := live.New(live.Config{})
+		cli, srv := smuxPair(t, reg, version)
+		go serveRAND(srv)
+		const n = 20
+		for range n {
+			rand(t, cli)
+		}
+		// The last FIN from the server may still be in flight.
+		deadline := time.Now().Add(2 * time.Second)
+		var snap *live.Snapshot
+		for time.Now().Before(deadline) {
+			snap = reg.Snapshot()
+			if snap.Totals.Frames[live.ServerToClient][decoder.FIN] == n {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		c := snap.Totals
+		for _, tc := range []struct {
+			name string
+			got  uint64
+			want uint64
+		}{
+			{"SYN →", c.Frames[live.ClientToServer][decoder.SYN], n},
+			{"FIN →", c.Frames[live.ClientToServer][decoder.FIN], n},
+			{"FIN ←", c.Frames[live.ServerToClient][decoder.FIN], n},
+			{"PSH →", c.Frames[live.ClientToServer][decoder.PSH], n},
+			{"PSH ←", c.Frames[live.ServerToClient][decoder.PSH], n},
+		} {
+			if tc.got != tc.want {
+				t.Errorf("v%d %s = %d, want %d", version, tc.name, tc.got, tc.want)
+			}
+		}
+		if len(snap.Sessions) != 1 {
+			t.Fatalf("v%d sessions = %d, want 1", version, len(snap.Sessions))
+		}
+		ss := snap.Sessions[0]
+		if ss.Version != uint8(version) || ss.Open != 0 || ss.Total != n {
+			t.Errorf("v%d session: version %d open %d total %d, want %d 0 %d", version, ss.Version, ss.Open, ss.Total, version, n)
+		}
+		if ss.Streams[0].ID != 3 || ss.Streams[0].Opener != live.Client {
+			t.Errorf("v%d first stream = %d by %v, want 3 by client", version, ss.Streams[0].ID, ss.Streams[0].Opener)
+		}
+		if snap.Violations != 0 || snap.Anomalies != 0 {
+			t.Errorf("v%d violations %d anomalies %d, want none", version, snap.Violations, snap.Anomalies)
+		}
+	}
+}
