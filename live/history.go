@@ -18,9 +18,10 @@ const (
 	SessionOpened                // a tapped connection began
 	SessionEnded                 // a tapped connection ended; Note says why
 	FramingViolation             // a header smux refuses; Code and Offset say which and where
+	NoticeRecord                 // a one-line message for the user, such as an upstream refusing
 )
 
-var kindNames = [...]string{"frame", "session-opened", "session-ended", "violation"}
+var kindNames = [...]string{"frame", "session-opened", "session-ended", "violation", "notice"}
 
 // String returns the kind's name as used in JSON output.
 func (k Kind) String() string {

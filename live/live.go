@@ -8,6 +8,7 @@
 package live
 
 import (
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -120,6 +121,29 @@ type Registry struct {
 	sessions  []*Session // in id order; ended ones beyond cfg.EndedSessions are forgotten
 	ended     int        // ended sessions in sessions
 	forgotten Forgotten
+	notices   []Notice // the latest MaxNotices, oldest first
+}
+
+// MaxNotices is how many notices a Snapshot carries.
+const MaxNotices = 8
+
+// Notice is a one-line message for the user, such as "attach: upstream
+// 127.0.0.1:9000 refused the connection".
+type Notice struct {
+	At   time.Time
+	Text string
+}
+
+// Notice records a one-line message for the user: every front end shows it.
+func (r *Registry) Notice(at time.Time, text string) {
+	r.mu.Lock()
+	if len(r.notices) == MaxNotices {
+		copy(r.notices, r.notices[1:])
+		r.notices = r.notices[:MaxNotices-1]
+	}
+	r.notices = append(r.notices, Notice{At: at, Text: text})
+	r.mu.Unlock()
+	r.hist.addEvent(Record{Kind: NoticeRecord, At: at, Note: text})
 }
 
 // New returns an empty Registry bounded by cfg.
@@ -196,7 +220,7 @@ func (r *Registry) Snapshot() *Snapshot {
 	r.mu.Lock()
 	sessions := make([]*Session, len(r.sessions))
 	copy(sessions, r.sessions)
-	snap := &Snapshot{At: now, Started: r.started, Forgotten: r.forgotten}
+	snap := &Snapshot{At: now, Started: r.started, Forgotten: r.forgotten, Notices: slices.Clone(r.notices)}
 	r.mu.Unlock()
 
 	snap.Sessions = make([]*SessionSnap, len(sessions))

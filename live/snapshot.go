@@ -28,6 +28,8 @@ type Snapshot struct {
 	History HistoryStats
 	// Forgotten adds up the ended sessions no longer tracked one by one.
 	Forgotten Forgotten
+	// Notices are the latest messages for the user, oldest first.
+	Notices []Notice
 }
 
 // Forgotten adds up ended sessions beyond Config.EndedSessions.
