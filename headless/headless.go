@@ -1,0 +1,124 @@
+// Package headless is muxtop's front end without a screen: it prints every
+// frame and session event as a line of text (like tcpdump) or as a JSON
+// object (NDJSON), and a summary at the end.
+package headless
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/muxtop/muxtop/live"
+)
+
+// Format is an output format.
+type Format uint8
+
+// The formats.
+const (
+	Plain Format = iota // one line per frame, like tcpdump
+	JSON                // one JSON object per line (NDJSON)
+)
+
+// String returns "plain" or "json".
+func (f Format) String() string {
+	if f == JSON {
+		return "json"
+	}
+	return "plain"
+}
+
+// Interval is how often Run reads new records from the registry.
+const Interval = 100 * time.Millisecond
+
+// Printer writes a registry's history records in order to w.
+type Printer struct {
+	reg    *live.Registry
+	w      *bufio.Writer
+	format Format
+	next   uint64
+	missed uint64
+	buf    []live.Record
+	line   []byte
+}
+
+// NewPrinter returns a Printer of reg's records in format f.
+func NewPrinter(reg *live.Registry, w io.Writer, f Format) *Printer {
+	return &Printer{reg: reg, w: bufio.NewWriterSize(w, 64<<10), format: f, next: 1}
+}
+
+// Missed returns how many records were evicted from history before the
+// printer could write them: the output could not keep up.
+func (p *Printer) Missed() uint64 { return p.missed }
+
+// Flush writes every record not yet written and flushes the output.
+// Records evicted before it could write them count as missed.
+func (p *Printer) Flush() error {
+	for {
+		recs, _ := p.reg.Frames(live.Query{From: p.next}, p.buf[:0])
+		if len(recs) == 0 {
+			break
+		}
+		for i := range recs {
+			r := &recs[i]
+			if r.Seq > p.next {
+				p.missed += r.Seq - p.next
+			}
+			p.next = r.Seq + 1
+			p.write(r)
+		}
+		clear(recs) // drop payload references
+		p.buf = recs[:0]
+	}
+	return p.w.Flush()
+}
+
+func (p *Printer) write(r *live.Record) {
+	if p.format == JSON {
+		p.line = appendJSON(p.line[:0], p.reg, r)
+	} else {
+		p.line = appendPlain(p.line[:0], r)
+	}
+	p.line = append(p.line, '\n')
+	p.w.Write(p.line)
+}
+
+// Summary writes the closing summary of snap.
+func (p *Printer) Summary(snap *live.Snapshot) error {
+	if p.format == JSON {
+		p.line = appendJSONSummary(p.line[:0], snap, p.missed)
+		p.line = append(p.line, '\n')
+		p.w.Write(p.line)
+	} else {
+		WriteSummary(p.w, snap, p.missed)
+	}
+	return p.w.Flush()
+}
+
+// Run prints reg's records to w every Interval until ctx is done, then
+// prints what is left and the summary, and returns the final snapshot.
+// It returns early only if writing fails.
+func Run(ctx context.Context, reg *live.Registry, w io.Writer, f Format) (*live.Snapshot, error) {
+	p := NewPrinter(reg, w, f)
+	t := time.NewTicker(Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			if err := p.Flush(); err != nil {
+				return nil, fmt.Errorf("output: %w", err)
+			}
+			snap := reg.Snapshot()
+			if err := p.Summary(snap); err != nil {
+				return nil, fmt.Errorf("output: %w", err)
+			}
+			return snap, nil
+		case <-t.C:
+			if err := p.Flush(); err != nil {
+				return nil, fmt.Errorf("output: %w", err)
+			}
+		}
+	}
+}

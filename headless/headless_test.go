@@ -1,0 +1,138 @@
+package headless
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/live"
+)
+
+var t0 = time.Date(2026, 11, 27, 12, 1, 3, 441207000, time.UTC)
+
+// feed records one RAND exchange on a new session, as bytes on the wire.
+func feed(t *testing.T, reg *live.Registry, payload []byte) *live.Session {
+	t.Helper()
+	s := reg.Open(live.SessionInfo{Client: "127.0.0.1:51234", Server: "127.0.0.1:9000", Label: "test"}, t0)
+	frames := []struct {
+		dir  live.Dir
+		wire string
+	}{
+		{live.ClientToServer, "\x01" + "\x00" + "\x00\x00" + "\x03\x00\x00\x00"},
+		{live.ClientToServer, "\x01" + "\x02" + "\x04\x00" + "\x03\x00\x00\x00" + "RAND"},
+		{live.ServerToClient, "\x01" + "\x02" + string([]byte{byte(len(payload)), 0}) + "\x03\x00\x00\x00" + string(payload)},
+		{live.ClientToServer, "\x01" + "\x01" + "\x00\x00" + "\x03\x00\x00\x00"},
+	}
+	decs := [2]*decoder.Decoder{decoder.New(256), decoder.New(256)}
+	for i, f := range frames {
+		_, fr, err := decs[f.dir].Next([]byte(f.wire))
+		if fr == nil || err != nil {
+			t.Fatalf("frame %d: %v %v", i, fr, err)
+		}
+		s.Record(f.dir, t0.Add(time.Duration(i)*time.Microsecond), fr)
+	}
+	return s
+}
+
+func TestPlainLines(t *testing.T) {
+	reg := live.New(live.Config{})
+	feed(t, reg, []byte("\x1b[2J\x07ok"))
+	var out bytes.Buffer
+	p := NewPrinter(reg, &out, Plain)
+	if err := p.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"12:01:03.441207 #1 session opened 127.0.0.1:51234 → 127.0.0.1:9000",
+		"12:01:03.441207 #1 → v1 SYN sid 3 len 0",
+		"12:01:03.441208 #1 → v1 PSH sid 3 len 4  52 41 4e 44  RAND",
+		"12:01:03.441209 #1 ← v1 PSH sid 3 len 7  1b 5b 32 4a 07 6f 6b  .[2J.ok",
+		"12:01:03.441210 #1 → v1 FIN sid 3 len 0",
+	}
+	got := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(got) != len(want) {
+		t.Fatalf("got %d lines:\n%s\nwant %d", len(got), out.String(), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("line %d:\n got %q\nwant %q", i, got[i], want[i])
+		}
+	}
+	if strings.ContainsAny(out.String(), "\x1b\x07") {
+		t.Errorf("raw control bytes reached the output: %q", out.String())
+	}
+}
+
+func TestJSONLines(t *testing.T) {
+	reg := live.New(live.Config{})
+	s := feed(t, reg, []byte{0, 0, 0, 0, 0, 0, 0, 42})
+	s.End(t0.Add(time.Millisecond), live.EOF, nil)
+	var out bytes.Buffer
+	p := NewPrinter(reg, &out, JSON)
+	if err := p.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Summary(reg.Snapshot()); err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	sc := bufio.NewScanner(&out)
+	var last map[string]any
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("bad JSON line %q: %v", sc.Text(), err)
+		}
+		types = append(types, m["type"].(string))
+		if m["type"] == "frame" && m["dir"] == "s2c" && m["payload"] != "00 00 00 00 00 00 00 2a" {
+			t.Errorf("server payload = %v, want 00 00 00 00 00 00 00 2a", m["payload"])
+		}
+		last = m
+	}
+	want := "session-opened frame frame frame frame session-ended summary"
+	if got := strings.Join(types, " "); got != want {
+		t.Errorf("types = %s, want %s", got, want)
+	}
+	if last["streams_opened"] != 1.0 || last["streams_open"] != 0.0 || last["streams_ended"] != 1.0 {
+		t.Errorf("summary streams = %v opened %v open %v ended, want 1 0 1", last["streams_opened"], last["streams_open"], last["streams_ended"])
+	}
+	if f := last["frames"].(map[string]any)["c2s"].(map[string]any); f["SYN"] != 1.0 || f["PSH"] != 1.0 || f["FIN"] != 1.0 {
+		t.Errorf("summary c2s frames = %v", f)
+	}
+}
+
+func TestMissedWhenOutputFallsBehind(t *testing.T) {
+	reg := live.New(live.Config{History: 3})
+	feed(t, reg, []byte("12345678")) // 5 records into a ring of 3
+	var out bytes.Buffer
+	p := NewPrinter(reg, &out, Plain)
+	if err := p.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if p.Missed() != 2 {
+		t.Errorf("missed = %d, want 2", p.Missed())
+	}
+	if n := strings.Count(out.String(), "\n"); n != 3 {
+		t.Errorf("printed %d lines, want 3", n)
+	}
+}
+
+func TestRunStopsWithSummary(t *testing.T) {
+	reg := live.New(live.Config{})
+	feed(t, reg, []byte("12345678"))
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	defer cancel()
+	var out bytes.Buffer
+	snap, err := Run(ctx, reg, &out, Plain)
+	if err != nil || snap == nil {
+		t.Fatalf("Run = %v, %v", snap, err)
+	}
+	if !strings.Contains(out.String(), "muxtop summary") || !strings.Contains(out.String(), "RAND") {
+		t.Errorf("output lacks frames or summary:\n%s", out.String())
+	}
+}

@@ -1,0 +1,169 @@
+package headless
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/live"
+)
+
+const hexDigits = "0123456789abcdef"
+
+// TimeLayout is the time format of plain lines.
+const TimeLayout = "15:04:05.000000"
+
+// appendPlain appends r as one line of text.
+func appendPlain(b []byte, r *live.Record) []byte {
+	b = r.At.AppendFormat(b, TimeLayout)
+	b = append(b, " #"...)
+	b = strconv.AppendUint(b, r.Session, 10)
+	b = append(b, ' ')
+	switch r.Kind {
+	case live.FrameRecord:
+		h := r.Header
+		b = append(b, r.Dir.String()...)
+		b = append(b, " v"...)
+		b = strconv.AppendUint(b, uint64(h.Version()), 10)
+		b = append(b, ' ')
+		b = append(b, h.Cmd().String()...)
+		b = append(b, " sid "...)
+		b = strconv.AppendUint(b, uint64(h.StreamID()), 10)
+		b = append(b, " len "...)
+		b = strconv.AppendUint(b, uint64(h.Length()), 10)
+		if h.Cmd() == decoder.UPD {
+			b = append(b, " consumed "...)
+			b = strconv.AppendUint(b, uint64(r.Consumed), 10)
+			b = append(b, " window "...)
+			b = strconv.AppendUint(b, uint64(r.Window), 10)
+		} else if len(r.Payload) > 0 {
+			b = append(b, "  "...)
+			b = AppendHex(b, r.Payload)
+			if r.Truncated {
+				b = append(b, '+')
+			}
+			b = append(b, "  "...)
+			b = AppendASCII(b, r.Payload)
+		}
+		if r.Anomaly != 0 {
+			b = append(b, "  ["...)
+			b = append(b, r.Anomaly.String()...)
+			b = append(b, ": "...)
+			b = append(b, r.Anomaly.SmuxReaction()...)
+			b = append(b, ']')
+		}
+	case live.SessionOpened:
+		b = append(b, "session opened "...)
+		b = AppendText(b, r.Note)
+	case live.SessionEnded:
+		b = append(b, "session ended: "...)
+		b = AppendText(b, r.Note)
+	case live.FramingViolation:
+		b = append(b, r.Dir.String()...)
+		b = append(b, " VIOLATION "...)
+		b = append(b, r.Code.String()...)
+		b = append(b, " at offset "...)
+		b = strconv.AppendInt(b, r.Offset, 10)
+		b = append(b, ": "...)
+		b = AppendText(b, r.Note)
+		b = append(b, "; "...)
+		b = append(b, decoder.SmuxReaction...)
+	case live.NoticeRecord:
+		b = append(b[:len(b)-len(" #0 ")], " notice: "...)
+		b = AppendText(b, r.Note)
+	}
+	return b
+}
+
+// AppendHex appends p as space-separated hex bytes.
+func AppendHex(b, p []byte) []byte {
+	for i, c := range p {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = append(b, hexDigits[c>>4], hexDigits[c&15])
+	}
+	return b
+}
+
+// AppendASCII appends p with every byte outside printable ASCII replaced by
+// '.', so bytes from the wire can never drive the terminal.
+func AppendASCII(b, p []byte) []byte {
+	for _, c := range p {
+		if c < 0x20 || c > 0x7e {
+			c = '.'
+		}
+		b = append(b, c)
+	}
+	return b
+}
+
+// AppendText appends s with control characters and invalid UTF-8 replaced
+// by '.': notes are ours, but they may quote addresses and errors.
+func AppendText(b []byte, s string) []byte {
+	for _, r := range s {
+		if r == utf8.RuneError || unicode.IsControl(r) {
+			r = '.'
+		}
+		b = utf8.AppendRune(b, r)
+	}
+	return b
+}
+
+// WriteSummary writes a human-readable summary of snap; missed counts
+// records the output could not keep up with.
+func WriteSummary(w io.Writer, snap *live.Snapshot, missed uint64) {
+	s := Summarize(snap, missed)
+	fmt.Fprintf(w, "muxtop summary: %s captured\n", s.Duration.Round(time.Millisecond))
+	fmt.Fprintf(w, "  sessions  %d (%d live, %d ended)\n", s.Sessions, s.LiveSessions, s.Sessions-uint64(s.LiveSessions))
+	fmt.Fprintf(w, "  streams   %d opened, %d closed, %d ended with their session, %d open\n",
+		s.StreamsOpened, s.StreamsClosed, s.StreamsEnded, s.StreamsOpen)
+	fmt.Fprintf(w, "  frames    %-4s %10s %10s\n", "", "→", "←")
+	for c := range decoder.NumCmds {
+		fmt.Fprintf(w, "            %-4s %10d %10d\n", decoder.Cmd(c), s.Counts.Frames[0][c], s.Counts.Frames[1][c])
+	}
+	fmt.Fprintf(w, "  bytes     → %d  ← %d\n", s.Counts.BytesDir(live.ClientToServer), s.Counts.BytesDir(live.ServerToClient))
+	fmt.Fprintf(w, "  dropped   %d (history %d, output %d)\n", s.Dropped+s.Missed, s.Dropped, s.Missed)
+	fmt.Fprintf(w, "  violations %d framing, %d anomalies\n", s.Violations, s.Anomalies)
+}
+
+// Summary is the closing account of a capture.
+type Summary struct {
+	Duration                                   time.Duration
+	Sessions                                   uint64
+	LiveSessions                               int
+	StreamsOpened, StreamsClosed, StreamsEnded uint64
+	StreamsOpen                                int
+	Counts                                     live.Counts
+	Dropped, Missed                            uint64
+	Violations, Anomalies                      uint64
+}
+
+// Summarize adds up snap for a summary.
+func Summarize(snap *live.Snapshot, missed uint64) Summary {
+	s := Summary{
+		Duration:      snap.At.Sub(snap.Started),
+		Sessions:      uint64(len(snap.Sessions)) + snap.Forgotten.Sessions,
+		LiveSessions:  snap.LiveSessions,
+		StreamsOpened: snap.StreamsTotal,
+		StreamsOpen:   snap.OpenStreams,
+		Counts:        snap.Totals,
+		Dropped:       snap.History.Dropped,
+		Missed:        missed,
+		Violations:    snap.Violations,
+		Anomalies:     snap.Anomalies,
+	}
+	for _, ss := range snap.Sessions {
+		for _, st := range ss.Streams {
+			if st.State == live.EndedWithSession {
+				s.StreamsEnded++
+			}
+		}
+	}
+	s.StreamsClosed = s.StreamsOpened - uint64(s.StreamsOpen) - s.StreamsEnded
+	return s
+}
