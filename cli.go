@@ -53,13 +53,3 @@ func newVersionCmd() *cobra.Command {
 	}
 }
 
-func newDemoCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "demo",
-		Short: "Run a random-number service, an HTTP gateway and load, and watch their smux sessions",
-		Args:  cobra.NoArgs,
-		Run: func(cmd *cobra.Command, _ []string) {
-			fmt.Fprintln(cmd.OutOrStdout(), "muxtop demo: coming soon (decoder and live state first)")
-		},
-	}
-}

@@ -1,7 +1,6 @@
 package live
 
 import (
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,115 +64,104 @@ type HistoryStats struct {
 	First, Next uint64
 	// Evicted counts records pushed out by newer ones.
 	Evicted uint64
-	// Dropped counts frame records that could not be stored because a
-	// feeder holding the ring was descheduled; their frames still count.
+	// Dropped counts records that arrived so late that the ring had
+	// already wrapped past their slot (a feeder descheduled for a whole
+	// ring's worth of newer records); their frames still count.
 	Dropped uint64
 }
 
 // Len returns how many records the ring holds.
 func (h HistoryStats) Len() int { return int(h.Next - h.First) }
 
-// A feeder tries for the ring spinTries times, then yields between
-// yieldTries more tries, then drops the record: long enough to outlast
-// another feeder's critical section or a reader's chunk (readChunk
-// records), far shorter than any wait on a slow reader.
-const (
-	spinTries  = 100
-	yieldTries = 100
-	readChunk  = 128
-)
-
-// history is the bounded ring of records. Payload storage is one arena of
-// cap*snaplen bytes, which the OS backs with memory only as it is written.
+// history is the bounded ring of records. A writer claims a seq with one
+// atomic add and then locks only its own slot, so feeders never wait on
+// one another or on a reader copying a whole batch: at most on a reader
+// copying that one slot. Payload storage is one arena of cap*snaplen
+// bytes, which the OS backs with memory only as it is written.
 type history struct {
-	mu      sync.Mutex
-	slots   []Record
+	slots   []slot
 	arena   []byte
 	snaplen int
-	next    uint64 // seq of the next record; 1 for the first
+	last    atomic.Uint64 // the highest seq claimed; seqs start at 1
 	dropped atomic.Uint64
+}
+
+type slot struct {
+	mu  sync.Mutex
+	rec Record
 }
 
 func newHistory(capacity, snaplen int) *history {
 	return &history{
-		slots:   make([]Record, capacity),
+		slots:   make([]slot, capacity),
 		arena:   make([]byte, capacity*snaplen),
 		snaplen: snaplen,
-		next:    1,
 	}
 }
 
-// lockFrame takes the ring for a frame record, spinning briefly; it reports
-// false (and counts a drop) when the ring stays busy.
-func (h *history) lockFrame() bool {
-	for range spinTries {
-		if h.mu.TryLock() {
-			return true
-		}
+// claim reserves the next seq and locks its slot. It reports false, with
+// nothing locked, when a newer record already took the slot.
+func (h *history) claim() (uint64, int, *slot, bool) {
+	seq := h.last.Add(1)
+	i := int(seq % uint64(len(h.slots)))
+	sl := &h.slots[i]
+	sl.mu.Lock()
+	if sl.rec.Seq > seq {
+		sl.mu.Unlock()
+		h.dropped.Add(1)
+		return 0, 0, nil, false
 	}
-	for range yieldTries {
-		runtime.Gosched()
-		if h.mu.TryLock() {
-			return true
-		}
-	}
-	h.dropped.Add(1)
-	return false
+	return seq, i, sl, true
 }
 
-// addFrame stores a frame record; it never waits for a reader.
+// addFrame stores a frame record; it never waits for a reader beyond the
+// copy of one record.
 func (h *history) addFrame(sess uint64, dir Dir, at time.Time, f *decoder.Frame, a Anomaly) {
 	if len(h.slots) == 0 {
 		return
 	}
-	if !h.lockFrame() {
+	seq, i, sl, ok := h.claim()
+	if !ok {
 		return
 	}
-	i := int(h.next % uint64(len(h.slots)))
-	r := &h.slots[i]
-	r.Seq = h.next
-	h.next++
+	r := &sl.rec
+	r.Seq = seq
 	r.Kind = FrameRecord
 	r.Session = sess
 	r.Dir = dir
 	r.At = at
 	r.Offset = f.Offset
 	r.Header = f.Header
-	n := copy(h.arena[i*h.snaplen:(i+1)*h.snaplen], f.Payload)
-	r.Payload = h.arena[i*h.snaplen : i*h.snaplen+n : i*h.snaplen+n]
+	p := h.arena[i*h.snaplen : (i+1)*h.snaplen]
+	n := copy(p, f.Payload)
+	r.Payload = p[:n:n]
 	r.Truncated = f.Truncated || n < len(f.Payload)
 	r.Consumed, r.Window = f.Consumed, f.Window
 	r.Anomaly = a
 	r.Code = 0
 	r.Note = ""
-	h.mu.Unlock()
+	sl.mu.Unlock()
 }
 
-// addEvent stores a session event or violation; these are rare and are
-// never dropped.
+// addEvent stores a session event, violation or notice.
 func (h *history) addEvent(rec Record) {
 	if len(h.slots) == 0 {
 		return
 	}
-	h.mu.Lock()
-	i := int(h.next % uint64(len(h.slots)))
-	rec.Seq = h.next
+	seq, _, sl, ok := h.claim()
+	if !ok {
+		return
+	}
+	rec.Seq = seq
 	rec.Payload = nil
-	h.next++
-	h.slots[i] = rec
-	h.mu.Unlock()
+	sl.rec = rec
+	sl.mu.Unlock()
 }
 
 func (h *history) stats() HistoryStats {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.statsLocked()
-}
-
-func (h *history) statsLocked() HistoryStats {
-	s := HistoryStats{Cap: len(h.slots), Next: h.next, First: 1, Dropped: h.dropped.Load()}
-	if n := uint64(len(h.slots)); h.next-1 > n {
-		s.First = h.next - n
+	s := HistoryStats{Cap: len(h.slots), Next: h.last.Load() + 1, First: 1, Dropped: h.dropped.Load()}
+	if n := uint64(len(h.slots)); s.Next-1 > n {
+		s.First = s.Next - n
 		s.Evicted = s.First - 1
 	}
 	return s
@@ -189,55 +177,57 @@ type Query struct {
 	// Max stops the read after this many matches; 0 means no limit.
 	Max int
 	// Scan stops the read after looking at this many records; 0 means DefaultScan.
-	// It bounds how long the ring is held.
 	Scan int
-	// Match selects records; nil selects all. It runs while the ring is
+	// Match selects records; nil selects all. It runs while a slot is
 	// locked: it must be quick and must not call the Registry.
 	Match func(*Record) bool
 }
 
 // Frames appends copies of the records that q selects to dst, oldest first,
 // and returns them with the seq to continue from. The copies' payloads are
-// the caller's. When next equals Snapshot.History.Next the read has caught
-// up. The ring is held for at most readChunk records at a time, so feeders
-// never wait long on a reader.
+// the caller's. A record claimed but not yet written ends the read early;
+// the next read picks it up. Records evicted while reading are skipped:
+// a gap in the returned seqs says how many.
 func (r *Registry) Frames(q Query, dst []Record) (recs []Record, next uint64) {
 	h := r.hist
 	scan := q.Scan
 	if scan <= 0 {
 		scan = DefaultScan
 	}
+	st := h.stats()
+	seq := max(q.From, st.First)
+	if len(h.slots) == 0 {
+		return dst, seq
+	}
 	start := len(dst)
 	var buf []byte
-	seq := q.From
-	for scan > 0 && (q.Max <= 0 || len(dst)-start < q.Max) {
-		h.mu.Lock()
-		st := h.statsLocked()
-		seq = max(seq, st.First)
-		if seq >= st.Next {
-			h.mu.Unlock()
+	for ; seq < st.Next && scan > 0; seq++ {
+		if q.Max > 0 && len(dst)-start >= q.Max {
 			break
 		}
-		for chunk := readChunk; chunk > 0 && seq < st.Next && scan > 0; seq++ {
-			if q.Max > 0 && len(dst)-start >= q.Max {
-				break
+		scan--
+		sl := &h.slots[int(seq%uint64(len(h.slots)))]
+		sl.mu.Lock()
+		if got := sl.rec.Seq; got != seq {
+			sl.mu.Unlock()
+			if got < seq {
+				break // claimed, not yet written
 			}
-			chunk--
-			scan--
-			rec := &h.slots[int(seq%uint64(len(h.slots)))]
-			if q.Match != nil && !q.Match(rec) {
-				continue
-			}
-			dst = append(dst, *rec)
-			if p := rec.Payload; len(p) > 0 {
-				if cap(buf)-len(buf) < len(p) {
-					buf = make([]byte, 0, max(4096, len(p)))
-				}
-				buf = append(buf, p...)
-				dst[len(dst)-1].Payload = buf[len(buf)-len(p) : len(buf) : len(buf)]
-			}
+			continue // evicted meanwhile
 		}
-		h.mu.Unlock()
+		if q.Match != nil && !q.Match(&sl.rec) {
+			sl.mu.Unlock()
+			continue
+		}
+		dst = append(dst, sl.rec)
+		if p := sl.rec.Payload; len(p) > 0 {
+			if cap(buf)-len(buf) < len(p) {
+				buf = make([]byte, 0, max(4096, len(p)))
+			}
+			buf = append(buf, p...)
+			dst[len(dst)-1].Payload = buf[len(buf)-len(p) : len(buf) : len(buf)]
+		}
+		sl.mu.Unlock()
 	}
 	return dst, seq
 }

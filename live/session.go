@@ -162,6 +162,7 @@ func (s *Session) Record(dir Dir, at time.Time, f *decoder.Frame) {
 	case decoder.UPD:
 		if st := s.stream(dir, sid); st != nil {
 			st.last = at
+			st.frames[dir]++
 			fl := &st.flow[dir.Reverse()] // a UPD reports on data flowing the other way
 			fl.PeerConsumed, fl.PeerWindow, fl.HasUPD = f.Consumed, f.Window, true
 		}
@@ -203,7 +204,12 @@ func (s *Session) syn(dir Dir, at time.Time, sid uint32) Anomaly {
 	s.streams[sid] = st
 	s.recent[dir] = st
 	s.total++
-	s.open++
+	if s.ended {
+		// The tap may still see a SYN after End; the stream ends with the session.
+		st.state = EndedWithSession
+	} else {
+		s.open++
+	}
 	// smux bumps its id counter before use: clients open odd ids, servers even.
 	if (sid%2 == 1) != (dir == ClientToServer) {
 		return WrongParity
@@ -225,6 +231,11 @@ func (s *Session) fin(dir Dir, at time.Time, sid uint32) Anomaly {
 	st.last = at
 	st.frames[dir]++
 	st.fin[dir] = true
+	if st.state == EndedWithSession {
+		// A FIN written after End, as smux closes its streams: the stream
+		// stays ended and is no longer counted as open.
+		return 0
+	}
 	if st.fin[dir.Reverse()] {
 		st.state = Closed
 		s.open--

@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/muxtop/muxtop/demo"
+	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/tap"
+)
+
+// demoFlags are the demo's own flags.
+type demoFlags struct {
+	watch   watchFlags
+	version int
+	pool    int
+	rate    int
+	leak    bool
+	service string
+	http    string
+}
+
+func (f *demoFlags) config(reg *live.Registry) (demo.Config, error) {
+	if f.version != 1 && f.version != 2 {
+		return demo.Config{}, usageError{fmt.Errorf("--smux-version %d: use 1 or 2", f.version)}
+	}
+	if f.pool < 1 {
+		return demo.Config{}, usageError{fmt.Errorf("--pool %d: use 1 or more", f.pool)}
+	}
+	if f.rate < 0 {
+		return demo.Config{}, usageError{fmt.Errorf("--rate %d: use 0 (no load) or more", f.rate)}
+	}
+	rate := f.rate
+	if rate == 0 {
+		rate = -1 // demo reads 0 as its default rate
+	}
+	return demo.Config{
+		Version: f.version, Pool: f.pool, Rate: rate, Leak: f.leak,
+		ServiceAddr: f.service, HTTPAddr: f.http,
+		Logger: noticeLogger(reg),
+	}, nil
+}
+
+// tappedDial dials like net.Dialer and taps the conn as the client end.
+func tappedDial(reg *live.Registry, label string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return tap.Wrap(c, live.Client, reg, label), nil
+	}
+}
+
+// noticeLogger turns the demo's warnings into notices every front end shows.
+func noticeLogger(reg *live.Registry) *slog.Logger {
+	h := slog.NewTextHandler(noticeWriter{reg}, &slog.HandlerOptions{
+		Level: slog.LevelWarn,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && (a.Key == slog.TimeKey || a.Key == slog.LevelKey) {
+				return slog.Attr{}
+			}
+			return a
+		},
+	})
+	return slog.New(h)
+}
+
+type noticeWriter struct{ reg *live.Registry }
+
+func (w noticeWriter) Write(p []byte) (int, error) {
+	w.reg.Notice(time.Now(), "demo: "+strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+func loadStatus(d *demo.Demo) func() string {
+	return func() string {
+		s := d.LoadStats()
+		line := fmt.Sprintf("load %d/s  ok %d  err %d  skipped %d  p50 %v  p99 %v",
+			s.Rate, s.OK, s.Errors, s.Skipped, s.P50.Round(10*time.Microsecond), s.P99.Round(10*time.Microsecond))
+		if s.LastError != "" {
+			line += "  last error: " + s.LastError
+		}
+		return line
+	}
+}
+
+// startErr turns a failure to start into one line a user can act on.
+func startErr(err error, flag string) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%w (pick another with %s)", err, flag)
+	}
+	return err
+}
+
+func newDemoCmd() *cobra.Command {
+	var f demoFlags
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run a random-number service, an HTTP gateway and load in one process, and watch their smux sessions",
+		Long: "demo runs the classic smux example in one process: a random-number service (RAND → 8-byte\n" +
+			"big-endian uint64), an HTTP gateway whose GET /rand reaches it over a pool of smux sessions, and\n" +
+			"a load generator. muxtop taps the sessions between gateway and service and shows them.\n" +
+			"The header (or stderr, for plain and json output) says the gateway URL, so curl works beside it.",
+		Example: "  muxtop demo\n  muxtop demo --rate 1000 --pool 4 --smux-version 2\n  muxtop demo --leak --output plain --duration 5s",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := f.watch.validate(cmd.OutOrStdout()); err != nil {
+				return err
+			}
+			reg := f.watch.registry()
+			cfg, err := f.config(reg)
+			if err != nil {
+				return err
+			}
+			cfg.Dial = tappedDial(reg, "demo")
+			d, err := demo.Start(cmd.Context(), cfg)
+			if err != nil {
+				return startErr(err, "--listen or --http")
+			}
+			defer d.Close()
+			return f.watch.watch(cmd.Context(), cmd, session{
+				reg:    reg,
+				title:  fmt.Sprintf("demo · gateway %s · service %s · smux v%d", d.GatewayURL(), d.ServiceAddr(), f.version),
+				where:  fmt.Sprintf("demo gateway at %s (curl it), service at %s", d.GatewayURL(), d.ServiceAddr()),
+				status: loadStatus(d),
+				done:   waitChan(d),
+				failed: d.Wait,
+			})
+		},
+	}
+	f.watch.register(cmd)
+	fs := cmd.Flags()
+	fs.IntVar(&f.version, "smux-version", 1, "smux protocol version of both sides: 1 or 2")
+	fs.IntVar(&f.pool, "pool", demo.DefaultPool, "smux sessions in the gateway's pool")
+	fs.IntVar(&f.rate, "rate", demo.DefaultRate, "load generator requests per second (0: no load; curl the gateway yourself)")
+	fs.BoolVar(&f.leak, "leak", false, "the service never closes its side of a stream, as the original article's did: watch streams leak")
+	fs.StringVar(&f.service, "listen", "127.0.0.1:0", "service address")
+	fs.StringVar(&f.http, "http", "127.0.0.1:0", "gateway HTTP address")
+	cmd.AddCommand(newDemoServerCmd(), newDemoClientCmd())
+	return cmd
+}
+
+func newDemoServerCmd() *cobra.Command {
+	var f demoFlags
+	cmd := &cobra.Command{
+		Use:     "server",
+		Short:   "Run the random-number service alone, tapping every session it accepts",
+		Example: "  muxtop demo server --listen 127.0.0.1:9000",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := f.watch.validate(cmd.OutOrStdout()); err != nil {
+				return err
+			}
+			reg := f.watch.registry()
+			f.pool = 1
+			cfg, err := f.config(reg)
+			if err != nil {
+				return err
+			}
+			cfg.WrapListener = func(l net.Listener) net.Listener { return tap.WrapListener(l, reg, "server") }
+			d, err := demo.StartServer(cmd.Context(), cfg)
+			if err != nil {
+				return startErr(err, "--listen")
+			}
+			defer d.Close()
+			return f.watch.watch(cmd.Context(), cmd, session{
+				reg:    reg,
+				title:  fmt.Sprintf("demo server · listening on %s · smux v%d", d.ServiceAddr(), f.version),
+				where:  fmt.Sprintf("demo server listening on %s", d.ServiceAddr()),
+				done:   waitChan(d),
+				failed: d.Wait,
+			})
+		},
+	}
+	f.watch.register(cmd)
+	fs := cmd.Flags()
+	fs.IntVar(&f.version, "smux-version", 1, "smux protocol version: 1 or 2")
+	fs.BoolVar(&f.leak, "leak", false, "never close the service's side of a stream, as the original article did")
+	fs.StringVar(&f.service, "listen", "127.0.0.1:9000", "address to listen on (a bare :PORT stays on 127.0.0.1)")
+	return cmd
+}
+
+func newDemoClientCmd() *cobra.Command {
+	var f demoFlags
+	cmd := &cobra.Command{
+		Use:     "client",
+		Short:   "Run the HTTP gateway and load generator alone, tapping its smux sessions to the service",
+		Example: "  muxtop demo client --connect 127.0.0.1:9000 --http 127.0.0.1:8080 --pool 10 --rate 200",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := f.watch.validate(cmd.OutOrStdout()); err != nil {
+				return err
+			}
+			reg := f.watch.registry()
+			cfg, err := f.config(reg)
+			if err != nil {
+				return err
+			}
+			cfg.Dial = tappedDial(reg, "client")
+			d, err := demo.StartClient(cmd.Context(), cfg)
+			if err != nil {
+				return startErr(err, "--http")
+			}
+			defer d.Close()
+			return f.watch.watch(cmd.Context(), cmd, session{
+				reg:    reg,
+				title:  fmt.Sprintf("demo client · gateway %s → service %s · smux v%d", d.GatewayURL(), d.ServiceAddr(), f.version),
+				where:  fmt.Sprintf("demo gateway at %s, connected to %s", d.GatewayURL(), d.ServiceAddr()),
+				status: loadStatus(d),
+				done:   waitChan(d),
+				failed: d.Wait,
+			})
+		},
+	}
+	f.watch.register(cmd)
+	fs := cmd.Flags()
+	fs.IntVar(&f.version, "smux-version", 1, "smux protocol version: 1 or 2")
+	fs.IntVar(&f.pool, "pool", demo.DefaultPool, "smux sessions in the gateway's pool")
+	fs.IntVar(&f.rate, "rate", demo.DefaultRate, "load generator requests per second (0: no load)")
+	fs.StringVar(&f.service, "connect", "127.0.0.1:9000", "service address to connect to")
+	fs.StringVar(&f.http, "http", "127.0.0.1:8080", "gateway HTTP address")
+	return cmd
+}
+
+// waitChan returns a channel closed when d stops by itself.
+func waitChan(d *demo.Demo) <-chan struct{} {
+	c := make(chan struct{})
+	go func() { // owned by d: Wait returns once d is closed
+		d.Wait()
+		close(c)
+	}()
+	return c
+}
