@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -19,6 +20,10 @@ func (e usageError) Unwrap() error { return e.err }
 func exitCode(err error) int {
 	var u usageError
 	if errors.As(err, &u) {
+		return 2
+	}
+	// cobra reports an unknown subcommand with an untyped error.
+	if strings.HasPrefix(err.Error(), "unknown command") {
 		return 2
 	}
 	return 1

@@ -1,0 +1,336 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// capture is the JSON output of one muxtop run, sorted by type.
+type capture struct {
+	sessions map[float64]bool
+	frames   []map[string]any
+	other    []map[string]any
+	summary  map[string]any
+}
+
+func parseJSON(t *testing.T, out string) capture {
+	t.Helper()
+	c := capture{sessions: map[float64]bool{}}
+	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("not JSON: %q: %v", sc.Text(), err)
+		}
+		switch m["type"] {
+		case "frame":
+			c.frames = append(c.frames, m)
+		case "session-opened":
+			c.sessions[m["session"].(float64)] = true
+		case "summary":
+			c.summary = m
+		default:
+			c.other = append(c.other, m)
+		}
+	}
+	if c.summary == nil {
+		t.Fatalf("no summary in output:\n%s", out)
+	}
+	return c
+}
+
+func (c capture) count(dir, cmd string) uint64 {
+	return uint64(c.summary["frames"].(map[string]any)[dir].(map[string]any)[cmd].(float64))
+}
+
+// serverNumbers returns every number the service sent, decoded from the
+// server's PSH payloads; it checks each is 8 bytes and each client PSH is RAND.
+func (c capture) serverNumbers(t *testing.T) map[uint64]bool {
+	t.Helper()
+	nums := map[uint64]bool{}
+	for _, f := range c.frames {
+		if f["cmd"] != "PSH" {
+			continue
+		}
+		p, err := hex.DecodeString(strings.ReplaceAll(f["payload"].(string), " ", ""))
+		if err != nil {
+			t.Fatalf("payload %q: %v", f["payload"], err)
+		}
+		switch f["dir"] {
+		case "c2s":
+			if string(p) != "RAND" {
+				t.Errorf("client PSH payload = %q, want RAND", p)
+			}
+		case "s2c":
+			if len(p) != 8 {
+				t.Errorf("server PSH payload has %d bytes, want 8", len(p))
+				continue
+			}
+			nums[binary.BigEndian.Uint64(p)] = true
+		}
+	}
+	return nums
+}
+
+var gatewayURL = regexp.MustCompile(`http://127\.0\.0\.1:\d+/rand`)
+
+// getNumbers asks the gateway for n numbers.
+func getNumbers(t *testing.T, url string, n int) []uint64 {
+	t.Helper()
+	client := &http.Client{Timeout: 5 * time.Second}
+	var nums []uint64
+	for range n {
+		resp, err := client.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %s %s", url, resp.Status, body)
+		}
+		v, err := strconv.ParseUint(strings.TrimSpace(string(body)), 10, 64)
+		if err != nil {
+			t.Fatalf("body %q: %v", body, err)
+		}
+		nums = append(nums, v)
+	}
+	return nums
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// checkConsistent checks what a tapped demo must show: only RAND requests
+// and 8-byte answers, as many FINs as SYNs each way once idle, no violations.
+func checkConsistent(t *testing.T, c capture, pool int) {
+	t.Helper()
+	if got := len(c.sessions); got != pool {
+		t.Errorf("sessions = %d, want the pool size %d", got, pool)
+	}
+	syn := c.count("c2s", "SYN")
+	if syn == 0 {
+		t.Fatal("no streams were opened")
+	}
+	if got := c.count("s2c", "SYN"); got != 0 {
+		t.Errorf("server opened %d streams, want 0", got)
+	}
+	for _, k := range []struct{ dir, cmd string }{{"c2s", "PSH"}, {"s2c", "PSH"}, {"c2s", "FIN"}, {"s2c", "FIN"}} {
+		if got := c.count(k.dir, k.cmd); got != syn {
+			t.Errorf("%s %s = %d, want %d (one per stream)", k.dir, k.cmd, got, syn)
+		}
+	}
+	if v := c.summary["violations"].(float64) + c.summary["anomalies"].(float64); v != 0 {
+		t.Errorf("violations+anomalies = %v, want 0", v)
+	}
+	if d := c.summary["dropped"].(float64) + c.summary["missed"].(float64); d != 0 {
+		t.Errorf("dropped+missed = %v, want 0", d)
+	}
+	// SYN, PSH, PSH, FIN, FIN per request; v2 adds UPDs, keepalive NOPs.
+	data := 0
+	for _, f := range c.frames {
+		if f["cmd"] != "UPD" && f["cmd"] != "NOP" {
+			data++
+		}
+	}
+	if data != int(5*syn) {
+		t.Errorf("printed %d SYN/PSH/FIN frames, want %d", data, 5*syn)
+	}
+}
+
+func TestDemoInProcessJSON(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo for seconds")
+	}
+	for _, version := range []string{"1", "2"} {
+		t.Run("v"+version, func(t *testing.T) {
+			const pool = 4
+			var stdout, stderr syncBuffer
+			done := make(chan int, 1)
+			go func() {
+				done <- run(context.Background(), []string{"demo", "--output", "json", "--duration", "3s",
+					"--pool", fmt.Sprint(pool), "--rate", "50", "--smux-version", version}, &stdout, &stderr)
+			}()
+			var url string
+			waitFor(t, "the gateway URL on stderr", func() bool {
+				url = gatewayURL.FindString(stderr.String())
+				return url != ""
+			})
+			mine := getNumbers(t, url, 20)
+			if code := <-done; code != 0 {
+				t.Fatalf("exit %d, stderr: %s", code, stderr.String())
+			}
+			c := parseJSON(t, stdout.String())
+			checkConsistent(t, c, pool)
+			nums := c.serverNumbers(t)
+			for _, n := range mine {
+				if !nums[n] {
+					t.Errorf("HTTP answered %d, which no server PSH carried", n)
+				}
+			}
+			if v := c.frames[0]["ver"].(float64); fmt.Sprint(v) != version {
+				t.Errorf("frame version %v, want %s", v, version)
+			}
+		})
+	}
+}
+
+// buildBinary builds muxtop once for the tests that run it as a process.
+var buildBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "muxtop-bin")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "muxtop")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func TestDemoTwoProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs two processes for seconds")
+	}
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := freePort(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var srvOut, srvErr, cliOut, cliErr syncBuffer
+	srv := exec.CommandContext(ctx, bin, "demo", "server", "--listen", addr, "--output", "json", "--duration", "4s")
+	srv.Stdout, srv.Stderr = &srvOut, &srvErr
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Probing the port would count as a session: wait for the server's word.
+	waitFor(t, "the server to listen", func() bool {
+		return strings.Contains(srvErr.String(), "listening on "+addr)
+	})
+	const pool = 3
+	cli := exec.CommandContext(ctx, bin, "demo", "client", "--connect", addr, "--http", "127.0.0.1:0",
+		"--pool", fmt.Sprint(pool), "--rate", "50", "--output", "json", "--duration", "2s")
+	cli.Stdout, cli.Stderr = &cliOut, &cliErr
+	if err := cli.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var url string
+	waitFor(t, "the gateway URL on stderr", func() bool {
+		url = gatewayURL.FindString(cliErr.String())
+		return url != ""
+	})
+	mine := getNumbers(t, url, 10)
+	if err := cli.Wait(); err != nil {
+		t.Fatalf("client: %v\n%s", err, cliErr.String())
+	}
+	if err := srv.Wait(); err != nil {
+		t.Fatalf("server: %v\n%s", err, srvErr.String())
+	}
+	c, s := parseJSON(t, cliOut.String()), parseJSON(t, srvOut.String())
+	checkConsistent(t, c, pool)
+	if got := len(s.sessions); got != pool {
+		t.Errorf("server saw %d sessions, want %d", got, pool)
+	}
+	// The server outlives the client, so it saw every frame the client wrote.
+	for _, cmd := range []string{"SYN", "PSH", "FIN"} {
+		if got, want := s.count("c2s", cmd), c.count("c2s", cmd); got != want {
+			t.Errorf("server saw %d c2s %s, client wrote %d", got, cmd, want)
+		}
+	}
+	nums := s.serverNumbers(t)
+	for _, n := range mine {
+		if !nums[n] {
+			t.Errorf("HTTP answered %d, which the server's tap never saw sent", n)
+		}
+	}
+}
+
+func TestCommandLineErrors(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"unknown command", []string{"bogus"}, 2, `unknown command "bogus"`},
+		{"unknown flag", []string{"demo", "--bogus"}, 2, "unknown flag: --bogus"},
+		{"bad output", []string{"demo", "--output", "xml"}, 2, `--output "xml": use tui, plain or json`},
+		{"bad version", []string{"demo", "--smux-version", "3", "-o", "plain"}, 2, "--smux-version 3: use 1 or 2"},
+		{"bad snaplen", []string{"demo", "--snaplen", "70000", "-o", "plain"}, 2, "--snaplen 70000"},
+		{"port in use", []string{"demo", "server", "--listen", busy.Addr().String(), "-o", "plain"}, 1, "address already in use (pick another with --listen)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr syncBuffer
+			code := run(context.Background(), tc.args, &stdout, &stderr)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d", code, tc.code)
+			}
+			msg := stderr.String()
+			if !strings.Contains(msg, tc.want) || strings.Count(msg, "\n") != 1 {
+				t.Errorf("stderr = %q, want one line containing %q", msg, tc.want)
+			}
+		})
+	}
+}
