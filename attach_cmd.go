@@ -1,0 +1,119 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/muxtop/muxtop/tap"
+)
+
+// loopback fills in an address given on the command line: a bare PORT or
+// :PORT means 127.0.0.1:PORT, so nothing listens beyond this machine unless
+// the user spells out the host.
+func loopback(addr string) (string, error) {
+	if strings.Trim(addr, "0123456789") == "" && addr != "" {
+		addr = ":" + addr
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("%q is not an address: use host:port or :port, such as :9000", addr)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return "", fmt.Errorf("%q: port %q is not a number from 0 to 65535", addr, port)
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// nextPort returns 127.0.0.1 on the port after addr's.
+func nextPort(addr string) (string, error) {
+	_, port, _ := net.SplitHostPort(addr)
+	p, _ := strconv.Atoi(port)
+	if p == 0 || p == 65535 {
+		return "", fmt.Errorf("no default listen address for upstream %s: give one with --listen", addr)
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(p+1)), nil
+}
+
+func newAttachCmd() *cobra.Command {
+	var (
+		watch       watchFlags
+		listen      string
+		dialTimeout time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "attach UPSTREAM",
+		Short: "Run a tapping TCP proxy in front of an smux server and watch the sessions passing through",
+		Long: "attach listens for clients, connects each to UPSTREAM (an smux server), forwards every byte\n" +
+			"untouched both ways and shows the sessions passing through. Point the clients at the listen\n" +
+			"address: by default 127.0.0.1 on the upstream's port + 1. A bare :PORT means 127.0.0.1:PORT;\n" +
+			"to listen on another interface, spell it out (--listen 0.0.0.0:9001).",
+		Example: "  muxtop attach :9000                  # clients connect to 127.0.0.1:9001\n" +
+			"  muxtop attach 10.0.0.5:9000 --listen :7000\n" +
+			"  muxtop attach :9000 --output json --duration 1m > capture.ndjson",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageError{fmt.Errorf("attach takes one upstream address, such as :9000 (got %d arguments)", len(args))}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := watch.validate(cmd.OutOrStdout()); err != nil {
+				return err
+			}
+			upstream, err := loopback(args[0])
+			if err != nil {
+				return usageError{fmt.Errorf("attach: upstream %w", err)}
+			}
+			flag := "--listen"
+			if listen == "" {
+				if listen, err = nextPort(upstream); err != nil {
+					return usageError{fmt.Errorf("attach: %w", err)}
+				}
+				flag = "--listen (the default is the upstream's port + 1)"
+			} else if listen, err = loopback(listen); err != nil {
+				return usageError{fmt.Errorf("attach: --listen %w", err)}
+			}
+			if dialTimeout <= 0 {
+				return usageError{fmt.Errorf("attach: --dial-timeout %v: use a positive duration such as 5s", dialTimeout)}
+			}
+			reg := watch.registry()
+			p := tap.NewProxy(tap.ProxyConfig{
+				Listen: listen, Upstream: upstream, Registry: reg, DialTimeout: dialTimeout,
+				OnError: func(err error) { reg.Notice(time.Now(), err.Error()) },
+			})
+			if err := p.Start(); err != nil {
+				return startErr(err, flag)
+			}
+			defer func() {
+				p.Close()
+				p.Wait()
+			}()
+			addr := p.Addr().String()
+			done := make(chan struct{})
+			var waitErr error
+			go func() { // owned by the deferred Close/Wait above
+				waitErr = p.Wait()
+				close(done)
+			}()
+			return watch.watch(cmd.Context(), cmd, session{
+				reg:    reg,
+				title:  fmt.Sprintf("attach %s → %s", addr, upstream),
+				where:  fmt.Sprintf("attach: clients connect to %s, forwarded to %s", addr, upstream),
+				done:   done,
+				failed: func() error { return waitErr },
+			})
+		},
+	}
+	watch.register(cmd)
+	cmd.Flags().StringVar(&listen, "listen", "", "address clients connect to (default 127.0.0.1 on the upstream's port + 1)")
+	cmd.Flags().DurationVar(&dialTimeout, "dial-timeout", tap.DefaultDialTimeout, "how long to wait for the upstream to accept each client")
+	return cmd
+}
