@@ -1,0 +1,21 @@
+// Package demo is the classic smux example, written to be watched: a
+// random-number service speaking smux, an HTTP gateway that reaches it
+// through a pool of smux client sessions, and a load generator that keeps
+// the gateway busy.
+//
+//	load ──HTTP GET /rand──▶ Gateway ══ pool of smux sessions ══▶ Serve
+//	                          Dial ▲                        ▲ net.Listener
+//	                               └── tapping points ──────┘
+//
+// The wire protocol inside each stream is four bytes of command, "RAND",
+// answered by an 8-byte big-endian uint64, after which the service closes
+// the stream. Nothing else is ever sent.
+//
+// muxtop watches the sessions by plugging into the two tapping points: the
+// service accepts from any net.Listener (Config.WrapListener), and the
+// gateway dials through any function (GatewayConfig.Dial, Config.Dial).
+//
+// Everything is owned by one context.Context: cancelling it, or calling
+// Close, stops every goroutine and closes every listener and session; Wait
+// returns once that is done.
+package demo

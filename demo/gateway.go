@@ -1,0 +1,393 @@
+package demo
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/xtaci/smux"
+)
+
+// DefaultPool is the number of smux sessions a gateway keeps to the service
+// when its config leaves Pool at zero.
+const DefaultPool = 10
+
+// retryDelay is how long a pool slot waits after a failed dial before it
+// dials again, so that a service that is down costs one dial per slot per
+// retryDelay rather than one per request.
+const retryDelay = 250 * time.Millisecond
+
+// GatewayConfig configures a Gateway.
+type GatewayConfig struct {
+	// Upstream is the service's address, host:port. Required.
+	Upstream string
+
+	// Pool is the number of smux client sessions; 0 means DefaultPool.
+	Pool int
+
+	// Version is the smux protocol version, 1 or 2; 0 means 1. It must
+	// match the service's.
+	Version int
+
+	// Dial opens the connection under each session; nil means a
+	// net.Dialer. This is where muxtop taps the gateway: every byte of
+	// every session goes through the conn it returns.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	// Timeout bounds the dial of a session and, separately, the whole of
+	// one request (waiting for a session, opening the stream, writing the
+	// command, reading the answer); 0 means DefaultTimeout.
+	Timeout time.Duration
+
+	// Logger receives session events (dial failures, replacements); nil
+	// discards them.
+	Logger *slog.Logger
+}
+
+// Gateway is the HTTP face of the service: GET /rand opens a stream on one
+// of its pooled smux sessions, sends "RAND" and answers the number as
+// decimal text.
+//
+// The pool is a fixed slice of slots, each holding its current session
+// under a mutex, picked round-robin through an atomic counter. Round-robin
+// spreads streams evenly across the sessions, which is what makes healthy
+// sessions look alike on muxtop's screen and lets a leaking or stalled one
+// stand out. A checkout pool (a channel of sessions) would serialize the
+// requests of each session for nothing: smux sessions are safe for
+// concurrent OpenStream.
+//
+// A session that fails (OpenStream error, closed, any I/O error or timeout
+// on one of its streams) is closed and replaced: its slot redials in the
+// background, at most one dial per slot at a time, and the request that saw
+// the failure answers 502 with a one-line reason.
+type Gateway struct {
+	upstream string
+	smux     *smux.Config
+	dial     func(ctx context.Context, network, addr string) (net.Conn, error)
+	timeout  time.Duration
+	log      *slog.Logger
+
+	slots []slot
+	next  atomic.Uint64
+
+	ctx    context.Context // cancelled by Close: aborts dials in flight
+	cancel context.CancelFunc
+	stop   func() bool // unregisters the close-on-ctx hook
+
+	mu     sync.Mutex // guards closed and wg.Add
+	closed bool
+	wg     sync.WaitGroup // dials in flight
+
+	closeOnce sync.Once
+}
+
+// slot is one place in the pool.
+type slot struct {
+	mu      sync.Mutex
+	sess    *smux.Session // nil while there is none
+	dialing chan struct{} // non-nil while a dial is in flight; closed when it ends
+	err     error         // why the last dial failed
+	failed  time.Time     // when it failed
+}
+
+// NewGateway returns a gateway for cfg and starts dialling its sessions in
+// the background; it fails only on a bad config. Requests made before a
+// session is up wait for its dial, within the request's timeout.
+//
+// The gateway belongs to ctx: when ctx is done it closes itself. Close does
+// the same and waits for it.
+func NewGateway(ctx context.Context, cfg GatewayConfig) (*Gateway, error) {
+	if cfg.Upstream == "" {
+		return nil, errors.New("demo: gateway needs the address of the service to connect to")
+	}
+	if cfg.Pool < 0 {
+		return nil, fmt.Errorf("demo: pool size %d is negative (use 1 or more)", cfg.Pool)
+	}
+	smuxCfg, err := smuxConfig(cfg.Version)
+	if err != nil {
+		return nil, err
+	}
+	n := cfg.Pool
+	if n == 0 {
+		n = DefaultPool
+	}
+	g := &Gateway{
+		upstream: cfg.Upstream,
+		smux:     smuxCfg,
+		dial:     cfg.Dial,
+		timeout:  orDefault(cfg.Timeout, DefaultTimeout),
+		log:      orDiscard(cfg.Logger),
+		slots:    make([]slot, n),
+	}
+	if g.dial == nil {
+		g.dial = (&net.Dialer{}).DialContext
+	}
+	g.ctx, g.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	g.stop = context.AfterFunc(ctx, func() { g.Close() })
+	for i := range g.slots {
+		s := &g.slots[i]
+		s.mu.Lock()
+		g.startDialLocked(i)
+		s.mu.Unlock()
+	}
+	return g, nil
+}
+
+// Upstream returns the address of the service the gateway connects to.
+func (g *Gateway) Upstream() string { return g.upstream }
+
+// ServeHTTP answers GET /rand with one random number from the service, as
+// decimal text and a newline. Any failure on the way answers 502 Bad
+// Gateway with a one-line reason; other paths get 404, other methods 405.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/rand" {
+		http.NotFound(w, r)
+		return
+	}
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", http.MethodGet)
+		http.Error(w, "demo: method "+r.Method+" not allowed (use GET)", http.StatusMethodNotAllowed)
+		return
+	}
+	n, err := g.Rand(r.Context())
+	if err != nil {
+		http.Error(w, oneLine(err.Error()), http.StatusBadGateway)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintf(w, "%d\n", n)
+}
+
+// Rand asks the service for one number over the next session of the pool.
+// It returns within the gateway's timeout, or sooner if ctx ends.
+func (g *Gateway) Rand(ctx context.Context) (uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, g.timeout)
+	defer cancel()
+
+	i := int((g.next.Add(1) - 1) % uint64(len(g.slots)))
+	sess, err := g.session(ctx, i)
+	if err != nil {
+		return 0, err
+	}
+	n, err := g.exchange(ctx, sess)
+	if err != nil {
+		if errors.Is(ctx.Err(), context.Canceled) { // the caller gave up; the session is not to blame
+			return 0, fmt.Errorf("demo: request abandoned: %w", err)
+		}
+		g.replace(i, sess, err)
+		return 0, fmt.Errorf("demo: session %d of %d: %w; session replaced", i+1, len(g.slots), err)
+	}
+	return n, nil
+}
+
+// exchange runs one request on a fresh stream of sess. On failure the
+// stream is left to the session, which the caller closes, unless ctx was
+// cancelled.
+func (g *Gateway) exchange(ctx context.Context, sess *smux.Session) (uint64, error) {
+	deadline, _ := ctx.Deadline()
+	var st *smux.Stream
+	err := bounded(sess, deadline, func() (err error) {
+		st, err = sess.OpenStream()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("open stream: %w", g.describe(err))
+	}
+
+	st.SetDeadline(deadline)
+	// An abandoned request ends its stream's reads and writes now rather
+	// than at the deadline.
+	stop := context.AfterFunc(ctx, func() { st.SetDeadline(time.Unix(1, 0)) })
+	n, err := ask(st)
+	stop()
+	if err != nil {
+		if errors.Is(ctx.Err(), context.Canceled) {
+			bounded(sess, deadline, st.Close)
+		}
+		return 0, g.describe(err)
+	}
+	bounded(sess, deadline, st.Close)
+	return n, nil
+}
+
+// ask writes the command on st and reads the answer.
+func ask(st *smux.Stream) (uint64, error) {
+	if _, err := io.WriteString(st, Command); err != nil {
+		return 0, fmt.Errorf("write %s: %w", Command, err)
+	}
+	var answer [8]byte
+	if _, err := io.ReadFull(st, answer[:]); err != nil {
+		return 0, fmt.Errorf("read answer: %w", err)
+	}
+	return binary.BigEndian.Uint64(answer[:]), nil
+}
+
+// bounded runs f, closing sess if f has not returned by deadline. smux's
+// OpenStream and Stream.Close take no deadline (they give up after 30 s);
+// a session that cannot send a control frame in our time is stalled, and
+// closing it both unblocks f and is the repair.
+func bounded(sess *smux.Session, deadline time.Time, f func() error) error {
+	watchdog := time.AfterFunc(time.Until(deadline), func() { sess.Close() })
+	defer watchdog.Stop()
+	return f()
+}
+
+// describe makes the errors of a step say what happened: smux reports a
+// deadline as a bare "timeout" and a lost connection as a bare "EOF".
+func (g *Gateway) describe(err error) error {
+	switch {
+	case errors.Is(err, smux.ErrTimeout):
+		return fmt.Errorf("%w after %v", err, g.timeout)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("%w (closed by the service)", err)
+	}
+	return err
+}
+
+// session returns the live session of slot i, waiting for a dial in flight
+// if there is one, within ctx.
+func (g *Gateway) session(ctx context.Context, i int) (*smux.Session, error) {
+	s := &g.slots[i]
+	s.mu.Lock()
+	if s.sess != nil && !s.sess.IsClosed() {
+		sess := s.sess
+		s.mu.Unlock()
+		return sess, nil
+	}
+	if s.sess != nil { // closed under us, by keepalive
+		g.log.Info("demo: gateway session closed, redialling", "slot", i+1)
+		s.sess = nil
+	}
+	wait := s.dialing
+	if wait == nil {
+		if s.err != nil && time.Since(s.failed) < retryDelay {
+			err := s.err
+			s.mu.Unlock()
+			return nil, err
+		}
+		wait = g.startDialLocked(i)
+		if wait == nil {
+			s.mu.Unlock()
+			return nil, errGatewayClosed
+		}
+	}
+	s.mu.Unlock()
+
+	select {
+	case <-wait:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("demo: connect to service %s: no session ready in time (%v)", g.upstream, context.Cause(ctx))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.sess != nil:
+		return s.sess, nil
+	case s.err != nil:
+		return nil, s.err
+	default: // dialled and already broken by another request
+		return nil, fmt.Errorf("demo: session %d of %d to %s broke while connecting", i+1, len(g.slots), g.upstream)
+	}
+}
+
+var errGatewayClosed = errors.New("demo: gateway closed")
+
+// startDialLocked starts a dial for slot i unless the gateway is closed,
+// and returns the channel closed when it ends (nil if none was started).
+// The caller holds the slot's lock and has checked that no dial is in
+// flight.
+func (g *Gateway) startDialLocked(i int) chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return nil
+	}
+	done := make(chan struct{})
+	g.slots[i].dialing = done
+	g.wg.Go(func() { g.redial(i, done) })
+	return done
+}
+
+// redial dials a new session for slot i and closes done when it is over.
+func (g *Gateway) redial(i int, done chan struct{}) {
+	ctx, cancel := context.WithTimeout(g.ctx, g.timeout)
+	conn, err := g.dial(ctx, "tcp", g.upstream)
+	cancel()
+	var sess *smux.Session
+	if err == nil {
+		sess, err = smux.Client(conn, g.smux)
+		if err != nil { // unreachable: the config was verified in NewGateway
+			conn.Close()
+		}
+	}
+	if err != nil {
+		err = fmt.Errorf("demo: connect to service: %w", err)
+		if g.ctx.Err() == nil {
+			g.log.Warn("demo: gateway dial failed", "slot", i+1, "err", err)
+		}
+	}
+
+	s := &g.slots[i]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sess, s.err, s.dialing = sess, err, nil
+	if err != nil {
+		s.failed = time.Now()
+	}
+	close(done)
+}
+
+// replace closes sess, which failed with cause, and redials its slot unless
+// that has been done already.
+func (g *Gateway) replace(i int, sess *smux.Session, cause error) {
+	s := &g.slots[i]
+	s.mu.Lock()
+	if s.sess == sess {
+		g.log.Info("demo: gateway session failed, replacing it", "slot", i+1, "err", cause)
+		s.sess = nil
+		if s.dialing == nil {
+			g.startDialLocked(i)
+		}
+	}
+	s.mu.Unlock()
+	sess.Close()
+}
+
+// Close stops the gateway: no more dials, every session closed. Requests in
+// flight fail with 502. Close is safe to call more than once and from many
+// goroutines; it returns when the gateway's goroutines have ended.
+func (g *Gateway) Close() error {
+	g.closeOnce.Do(func() {
+		g.stop()
+		g.mu.Lock()
+		g.closed = true
+		g.mu.Unlock()
+		g.cancel()
+		g.wg.Wait()
+		for i := range g.slots {
+			s := &g.slots[i]
+			s.mu.Lock()
+			if s.sess != nil {
+				s.sess.Close()
+				s.sess = nil
+			}
+			s.err = errGatewayClosed
+			s.mu.Unlock()
+		}
+	})
+	return nil
+}
+
+// oneLine keeps an error on one line, whatever a custom Dial put in it.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}

@@ -1,0 +1,274 @@
+package demo
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// startGateway serves a gateway over HTTP on an ephemeral loopback port
+// and returns its /rand URL; both are closed when the test ends.
+func startGateway(t *testing.T, cfg GatewayConfig) (*Gateway, string) {
+	t.Helper()
+	gw, err := NewGateway(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gw)
+	t.Cleanup(func() {
+		gw.Close() // first, so that requests in flight end at once
+		srv.Close()
+	})
+	return gw, srv.URL + "/rand"
+}
+
+// TestGatewayAnswersServiceNumbers checks that /rand answers, in order,
+// the numbers the service generated.
+func TestGatewayAnswersServiceNumbers(t *testing.T) {
+	versions(t, func(t *testing.T, version int) {
+		checkGoroutines(t)
+		rec := newRecorder()
+		addr := startService(t, ServiceConfig{Version: version, Rand: rec.next})
+		_, url := startGateway(t, GatewayConfig{Upstream: addr, Version: version, Pool: 3})
+
+		var got []uint64
+		for range 10 {
+			status, body := get(t, url)
+			if status != http.StatusOK {
+				t.Fatalf("GET /rand: got %d %q, want 200", status, body)
+			}
+			if !strings.HasSuffix(body, "\n") || strings.Count(body, "\n") != 1 {
+				t.Errorf("body %q: want one line", body)
+			}
+			n, err := strconv.ParseUint(strings.TrimSuffix(body, "\n"), 10, 64)
+			if err != nil {
+				t.Fatalf("body %q: %v", body, err)
+			}
+			got = append(got, n)
+		}
+		want := rec.all()
+		if len(want) != len(got) {
+			t.Fatalf("service generated %d numbers for %d requests", len(want), len(got))
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Errorf("request %d: got %d, want %d", i, got[i], want[i])
+			}
+		}
+	})
+}
+
+func TestGatewayRoutes(t *testing.T) {
+	checkGoroutines(t)
+	addr := startService(t, ServiceConfig{})
+	_, url := startGateway(t, GatewayConfig{Upstream: addr, Pool: 1})
+	base := strings.TrimSuffix(url, "/rand")
+	for _, tc := range []struct {
+		method, path string
+		want         int
+	}{
+		{http.MethodGet, "/rand", http.StatusOK},
+		{http.MethodGet, "/rand?x=1", http.StatusOK},
+		{http.MethodGet, "/", http.StatusNotFound},
+		{http.MethodGet, "/rand/more", http.StatusNotFound},
+		{http.MethodPost, "/rand", http.StatusMethodNotAllowed},
+		{http.MethodDelete, "/rand", http.StatusMethodNotAllowed},
+	} {
+		if got, body := do(t, tc.method, base+tc.path); got != tc.want {
+			t.Errorf("%s %s: got %d %q, want %d", tc.method, tc.path, got, body, tc.want)
+		}
+	}
+}
+
+// TestGatewayUpstreamRefuses checks the 502 when nothing listens at the
+// upstream address: one line, the reason, and no waiting.
+func TestGatewayUpstreamRefuses(t *testing.T) {
+	checkGoroutines(t)
+	ln := listen(t)
+	addr := ln.Addr().String()
+	ln.Close() // now the port refuses
+
+	_, url := startGateway(t, GatewayConfig{Upstream: addr, Pool: 2, Timeout: 500 * time.Millisecond})
+	for i := range 4 {
+		start := time.Now()
+		status, body := get(t, url)
+		if d := time.Since(start); d > 3*time.Second {
+			t.Errorf("request %d took %v, want at most about the 500ms timeout", i, d)
+		}
+		if status != http.StatusBadGateway {
+			t.Fatalf("request %d: got %d %q, want 502", i, status, body)
+		}
+		if strings.Count(body, "\n") != 1 || !strings.HasSuffix(body, "\n") {
+			t.Errorf("request %d: body %q, want one line", i, body)
+		}
+		if !strings.HasPrefix(body, "demo: ") || !strings.Contains(body, "connection refused") {
+			t.Errorf("request %d: body %q, want demo: ... connection refused", i, body)
+		}
+	}
+}
+
+// TestGatewayUpstreamSilent checks that a peer that accepts connections but
+// never answers costs a request its timeout, then a 502, not a hang.
+func TestGatewayUpstreamSilent(t *testing.T) {
+	checkGoroutines(t)
+	ln := listen(t)
+	var conns []net.Conn
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c) // held open, never read
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		wg.Wait()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+
+	const timeout = 300 * time.Millisecond
+	_, url := startGateway(t, GatewayConfig{Upstream: ln.Addr().String(), Pool: 1, Timeout: timeout})
+	for i := range 2 {
+		start := time.Now()
+		status, body := get(t, url)
+		d := time.Since(start)
+		if status != http.StatusBadGateway || !strings.Contains(body, "timeout") {
+			t.Errorf("request %d: got %d %q, want 502 with a timeout", i, status, body)
+		}
+		if d < timeout || d > timeout+2*time.Second {
+			t.Errorf("request %d took %v, want about the %v timeout", i, d, timeout)
+		}
+	}
+}
+
+// TestGatewayRecovers checks that when the service goes away and comes
+// back on the same address, the broken sessions are replaced and /rand
+// answers again.
+func TestGatewayRecovers(t *testing.T) {
+	versions(t, func(t *testing.T, version int) {
+		checkGoroutines(t)
+		ln := listen(t)
+		addr := ln.Addr().String()
+		stop := serve(t, ln, ServiceConfig{Version: version})
+		var logs logBuffer
+		_, url := startGateway(t, GatewayConfig{Upstream: addr, Version: version, Pool: 2, Timeout: 500 * time.Millisecond, Logger: newLogger(&logs)})
+
+		if status, body := get(t, url); status != http.StatusOK {
+			t.Fatalf("before: got %d %q, want 200", status, body)
+		}
+		stop()
+		for i := range 3 {
+			status, body := get(t, url)
+			if status != http.StatusBadGateway || strings.Count(body, "\n") != 1 {
+				t.Errorf("service down, request %d: got %d %q, want 502 and one line", i, status, body)
+			}
+		}
+		logs.waitLog(t, "replacing it")
+
+		ln2, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Fatalf("listen again on %s: %v", addr, err)
+		}
+		serve(t, ln2, ServiceConfig{Version: version})
+		// Every slot recovers, not only the first to be asked: a slot whose
+		// last dial failed waits retryDelay before the next.
+		ok := 0
+		for deadline := time.Now().Add(5 * time.Second); ok < 4; time.Sleep(20 * time.Millisecond) {
+			status, body := get(t, url)
+			if status != http.StatusOK {
+				ok = 0
+				if time.Now().After(deadline) {
+					t.Fatalf("service back: still %d %q after 5s", status, body)
+				}
+				continue
+			}
+			ok++
+		}
+	})
+}
+
+// TestGatewayDialsThroughHook checks the tapping point: every session is
+// dialled through GatewayConfig.Dial, one per slot.
+func TestGatewayDialsThroughHook(t *testing.T) {
+	checkGoroutines(t)
+	addr := startService(t, ServiceConfig{})
+	var dials atomic.Int32
+	dial := func(ctx context.Context, network, a string) (net.Conn, error) {
+		dials.Add(1)
+		if a != addr {
+			t.Errorf("dial %s, want %s", a, addr)
+		}
+		return (&net.Dialer{}).DialContext(ctx, network, a)
+	}
+	_, url := startGateway(t, GatewayConfig{Upstream: addr, Pool: 3, Dial: dial})
+	for range 6 {
+		if status, body := get(t, url); status != http.StatusOK {
+			t.Fatalf("got %d %q, want 200", status, body)
+		}
+	}
+	if got := dials.Load(); got != 3 {
+		t.Errorf("dials: got %d, want 3 (one per slot)", got)
+	}
+}
+
+// TestGatewayClose checks that Close is idempotent, that it ends requests
+// with 502, and that cancelling the gateway's context closes it too.
+func TestGatewayClose(t *testing.T) {
+	checkGoroutines(t)
+	addr := startService(t, ServiceConfig{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	gw, err := NewGateway(ctx, GatewayConfig{Upstream: addr, Pool: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gw.Close() })
+	if _, err := gw.Rand(context.Background()); err != nil {
+		t.Fatalf("Rand: %v", err)
+	}
+	cancel()
+	gw.Close()
+	gw.Close()
+	if _, err := gw.Rand(context.Background()); err == nil {
+		t.Errorf("Rand after Close: got a number, want an error")
+	}
+	rec := httptest.NewRecorder()
+	gw.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/rand", nil))
+	if rec.Code != http.StatusBadGateway {
+		t.Errorf("after Close: got %d, want 502", rec.Code)
+	}
+}
+
+func TestNewGatewayErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  GatewayConfig
+		want string
+	}{
+		{"no upstream", GatewayConfig{}, "demo: gateway needs the address of the service to connect to"},
+		{"bad version", GatewayConfig{Upstream: "127.0.0.1:1", Version: 3}, "demo: smux version 3 is not supported (use 1 or 2)"},
+		{"bad pool", GatewayConfig{Upstream: "127.0.0.1:1", Pool: -1}, "demo: pool size -1 is negative (use 1 or more)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			gw, err := NewGateway(context.Background(), tc.cfg)
+			if err == nil {
+				gw.Close()
+			}
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("got %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
