@@ -12,6 +12,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/muxtop/muxtop/decoder"
 )
 
 // Side is one end of an smux session.
@@ -210,6 +212,32 @@ func (r *Registry) forget(s *Session) {
 	r.forgotten.Counts.add(&s.counts)
 	r.forgotten.Anomalies += s.anomalyCount
 	r.forgotten.Violations += uint64(s.framingCount())
+	s.forgotten = true
+}
+
+// lateFrame counts a frame that a forgotten session recorded: a tap ends a
+// session when one direction fails, and the other may still deliver frames.
+// opened is how many streams the frame opened. Without it Totals would lose
+// those frames.
+func (r *Registry) lateFrame(dir Dir, cmd decoder.Cmd, length uint32, opened uint64, a Anomaly) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f := &r.forgotten
+	if int(cmd) < decoder.NumCmds {
+		f.Counts.Frames[dir][cmd]++
+		f.Counts.Bytes[dir][cmd] += decoder.HeaderSize + uint64(length)
+	}
+	f.Streams += opened
+	if a != 0 {
+		f.Anomalies++
+	}
+}
+
+// lateViolation counts a framing violation of a forgotten session.
+func (r *Registry) lateViolation() {
+	r.mu.Lock()
+	r.forgotten.Violations++
+	r.mu.Unlock()
 }
 
 // Snapshot returns an immutable picture of the state. Sessions that did not

@@ -3,6 +3,7 @@ package live_test
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -632,5 +633,31 @@ func TestConfigDefaults(t *testing.T) {
 		if got := live.New(tt.in).Config(); got != tt.want {
 			t.Errorf("%s: Config() = %+v, want %+v", tt.name, got, tt.want)
 		}
+	}
+}
+
+func TestNotices(t *testing.T) {
+	reg := live.New(live.Config{})
+	for i := range live.MaxNotices + 3 {
+		reg.Notice(at(i), fmt.Sprintf("notice %d", i))
+	}
+	snap := reg.Snapshot()
+	if len(snap.Notices) != live.MaxNotices {
+		t.Fatalf("notices = %d, want %d", len(snap.Notices), live.MaxNotices)
+	}
+	for i, n := range snap.Notices {
+		want := fmt.Sprintf("notice %d", i+3)
+		if n.Text != want || !n.At.Equal(at(i+3)) {
+			t.Errorf("notice %d = %q at %v, want %q at %v", i, n.Text, n.At, want, at(i+3))
+		}
+	}
+	recs := allRecords(reg)
+	if len(recs) != live.MaxNotices+3 || recs[0].Kind != live.NoticeRecord || recs[0].Note != "notice 0" || recs[0].Kind.String() != "notice" {
+		t.Errorf("history = %d records, first %v %q; want %d, notice %q", len(recs), recs[0].Kind, recs[0].Note, live.MaxNotices+3, "notice 0")
+	}
+	// A snapshot's notices are its own.
+	reg.Notice(at(99), "later")
+	if snap.Notices[live.MaxNotices-1].Text != fmt.Sprintf("notice %d", live.MaxNotices+2) {
+		t.Errorf("old snapshot's last notice changed to %q", snap.Notices[live.MaxNotices-1].Text)
 	}
 }

@@ -93,13 +93,15 @@ type Session struct {
 	start, last  time.Time
 	end          time.Time
 	ended        bool
+	forgotten    bool // folded into the Registry's Forgotten; later frames count there
 	reason       CloseReason
 	err          string
 	counts       Counts
 	streams      map[uint32]*stream
 	recent       [2]*stream // the last stream each direction touched
 	free         []*stream  // evicted streams, reused so steady traffic does not allocate
-	closed       fifo       // ids of closed streams, oldest first
+	closed       fifo       // closed streams, oldest first
+	maxID        [2]uint32  // the highest id SYN'd, per parity
 	summary      ClosedSummary
 	total        uint64 // streams ever opened
 	open         int    // streams not closed
@@ -108,6 +110,7 @@ type Session struct {
 	anomalyCount uint64
 	unparsed     [2]int64
 
+	order    []*stream // scratch for snapshot's sort, kept to save an allocation
 	cache    *SessionSnap
 	cacheGen uint64
 }
@@ -143,6 +146,7 @@ func (s *Session) Record(dir Dir, at time.Time, f *decoder.Frame) {
 	var a Anomaly
 
 	s.mu.Lock()
+	total := s.total
 	s.gen++
 	s.last = at
 	if s.version == 0 {
@@ -170,13 +174,22 @@ func (s *Session) Record(dir Dir, at time.Time, f *decoder.Frame) {
 	if a != 0 {
 		s.anomaly(a, dir, at, f)
 	}
+	forgotten, opened := s.forgotten, s.total-total
 	s.mu.Unlock()
+	if forgotten {
+		s.reg.lateFrame(dir, cmd, length, opened, a)
+	}
 	s.reg.hist.addFrame(s.id, dir, at, f, a)
 }
 
 // stream finds the stream sid, remembering it for the next frame of dir.
 func (s *Session) stream(dir Dir, sid uint32) *stream {
 	if st := s.recent[dir]; st != nil && st.id == sid {
+		return st
+	}
+	// Often the other direction just named the stream: a reply, a FIN.
+	if st := s.recent[dir.Reverse()]; st != nil && st.id == sid {
+		s.recent[dir] = st
 		return st
 	}
 	st := s.streams[sid]
@@ -187,7 +200,11 @@ func (s *Session) stream(dir Dir, sid uint32) *stream {
 }
 
 func (s *Session) syn(dir Dir, at time.Time, sid uint32) Anomaly {
-	if st := s.stream(dir, sid); st != nil {
+	// smux opens ids in increasing order, so a new SYN's id is usually above
+	// every id of its parity: no lookup needed to know it is not a duplicate.
+	if maxID := &s.maxID[sid%2]; sid > *maxID {
+		*maxID = sid
+	} else if st := s.stream(dir, sid); st != nil {
 		st.last = at
 		return DuplicateSYN
 	}
@@ -275,14 +292,10 @@ func (s *Session) psh(dir Dir, at time.Time, sid uint32, length uint32) Anomaly 
 // closeStream queues a closed stream and folds the oldest closed ones
 // beyond the bound into the summary.
 func (s *Session) closeStream(st *stream) {
-	s.closed.push(st.id)
+	s.closed.push(st)
 	for s.closed.len() > s.reg.cfg.ClosedStreams {
-		id := s.closed.pop()
-		old := s.streams[id]
-		if old == nil {
-			continue
-		}
-		delete(s.streams, id)
+		old := s.closed.pop()
+		delete(s.streams, old.id)
 		for d := range 2 {
 			if s.recent[d] == old {
 				s.recent[d] = nil
@@ -318,7 +331,11 @@ func (s *Session) Violation(dir Dir, at time.Time, v *decoder.Violation) {
 	if first {
 		s.framing[dir] = info
 	}
+	forgotten := s.forgotten
 	s.mu.Unlock()
+	if first && forgotten {
+		s.reg.lateViolation()
+	}
 	if first {
 		s.reg.hist.addEvent(Record{Kind: FramingViolation, Session: s.id, Dir: dir, At: at,
 			Offset: v.Offset, Header: v.Header, Code: v.Code, Note: info.Detail})
@@ -367,25 +384,27 @@ func (s *Session) End(at time.Time, reason CloseReason, err error) {
 	s.reg.sessionEnded()
 }
 
-// fifo is a queue of stream ids.
+// fifo is a queue of closed streams, all still in the streams map.
 type fifo struct {
-	ids  []uint32
+	sts  []*stream
 	head int
 }
 
-func (q *fifo) len() int { return len(q.ids) - q.head }
+func (q *fifo) len() int { return len(q.sts) - q.head }
 
-func (q *fifo) push(id uint32) {
-	if q.head > 0 && q.head >= len(q.ids)/2 {
-		n := copy(q.ids, q.ids[q.head:])
-		q.ids = q.ids[:n]
+func (q *fifo) push(st *stream) {
+	if q.head > 0 && q.head >= len(q.sts)/2 {
+		n := copy(q.sts, q.sts[q.head:])
+		clear(q.sts[n:])
+		q.sts = q.sts[:n]
 		q.head = 0
 	}
-	q.ids = append(q.ids, id)
+	q.sts = append(q.sts, st)
 }
 
-func (q *fifo) pop() uint32 {
-	id := q.ids[q.head]
+func (q *fifo) pop() *stream {
+	st := q.sts[q.head]
+	q.sts[q.head] = nil
 	q.head++
-	return id
+	return st
 }

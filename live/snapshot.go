@@ -1,6 +1,7 @@
 package live
 
 import (
+	"cmp"
 	"slices"
 	"time"
 
@@ -176,7 +177,13 @@ func (s *Session) snapshot() *SessionSnap {
 		AnomalyCount: s.anomalyCount, Unparsed: s.unparsed,
 		Streams: make([]StreamSnap, 0, len(s.streams)),
 	}
+	// Sort pointers, not the 170-byte pictures: it is most of the cost.
+	order := s.order[:0]
 	for _, st := range s.streams {
+		order = append(order, st)
+	}
+	slices.SortFunc(order, func(a, b *stream) int { return cmp.Compare(a.id, b.id) })
+	for _, st := range order {
 		sn := StreamSnap{
 			ID: st.id, Opener: st.opener, State: st.state,
 			Frames: st.frames, Bytes: st.bytes, First: st.first, Last: st.last,
@@ -189,15 +196,8 @@ func (s *Session) snapshot() *SessionSnap {
 		}
 		ss.Streams = append(ss.Streams, sn)
 	}
-	slices.SortFunc(ss.Streams, func(a, b StreamSnap) int {
-		switch {
-		case a.ID < b.ID:
-			return -1
-		case a.ID > b.ID:
-			return 1
-		}
-		return 0
-	})
+	clear(order)
+	s.order = order[:0]
 	for _, f := range s.framing {
 		if f != nil {
 			ss.Framing = append(ss.Framing, *f)

@@ -1,0 +1,210 @@
+package live_test
+
+import (
+	"encoding/binary"
+	"runtime"
+	"sync"
+	"testing"
+
+	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/live"
+)
+
+// randFeed records the frames of the demo's RAND exchange, one at a time:
+// SYN → PSH "RAND" → PSH 8 bytes ← FIN ← FIN →, each cycle on a new stream,
+// as Decoder.Next yields them.
+type randFeed struct {
+	s      *live.Session
+	frames [5]decoder.Frame
+	dirs   [5]live.Dir
+	off    [2]int64
+	sid    uint32
+	i      int
+}
+
+func newRandFeed(s *live.Session, ver uint8) *randFeed {
+	r := &randFeed{s: s, sid: 1}
+	for i, w := range []wire{syn(c2s, 0), psh(c2s, 0, "RAND"), psh(s2c, 0, "\x0b\x5e\x9a\x13\x77\x02\xc1\xaa"), fin(s2c, 0), fin(c2s, 0)} {
+		r.frames[i] = *frame(ver, w, 0)
+		r.dirs[i] = w.dir
+	}
+	return r
+}
+
+// next records the next frame of the cycle.
+func (r *randFeed) next() {
+	if r.i == 0 {
+		r.sid += 2
+		for i := range r.frames {
+			binary.LittleEndian.PutUint32(r.frames[i].Header[4:], r.sid)
+		}
+	}
+	f, d := &r.frames[r.i], r.dirs[r.i]
+	f.Offset = r.off[d]
+	r.off[d] += f.Size()
+	r.s.Record(d, t0, f)
+	if r.i++; r.i == len(r.frames) {
+		r.i = 0
+	}
+}
+
+// cycle records a whole RAND exchange.
+func (r *randFeed) cycle() {
+	for range r.frames {
+		r.next()
+	}
+}
+
+func TestRecordZeroAlloc(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector changes allocation counts")
+	}
+	tests := []struct {
+		name  string
+		cfg   live.Config
+		ver   uint8
+		warm  int // RAND cycles before counting: past ClosedStreams, so stream structs are reused
+		count int
+	}{
+		{"defaults v1", live.Config{}, 1, 5 * live.DefaultClosedStreams, 20_000},
+		{"defaults v2", live.Config{}, 2, 5 * live.DefaultClosedStreams, 20_000},
+		{"few closed streams", live.Config{ClosedStreams: 8}, 1, 100, 20_000},
+		{"no closed streams kept", live.Config{ClosedStreams: -1}, 1, 100, 20_000},
+		{"no history", live.Config{History: -1}, 1, 5 * live.DefaultClosedStreams, 20_000},
+		{"small ring, long payloads cut", live.Config{History: 64, Snaplen: 2}, 1, 5 * live.DefaultClosedStreams, 20_000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name+"/RAND cycle", func(t *testing.T) {
+			reg := live.New(tt.cfg)
+			feed := newRandFeed(reg.Open(live.SessionInfo{}, t0), tt.ver)
+			for range tt.warm {
+				feed.cycle()
+			}
+			// One run of many cycles: AllocsPerRun rounds its average down,
+			// which would hide an allocation every few hundred frames.
+			allocs := testing.AllocsPerRun(1, func() {
+				for range tt.count {
+					feed.cycle()
+				}
+			})
+			if allocs != 0 {
+				t.Errorf("%d RAND cycles allocated %v times, want 0", tt.count, allocs)
+			}
+		})
+		t.Run(tt.name+"/PSH", func(t *testing.T) {
+			reg := live.New(tt.cfg)
+			sc := openSession(reg, tt.ver)
+			sc.feed(syn(c2s, 3), psh(c2s, 3, "warm"), psh(s2c, 3, "up"))
+			f := frame(tt.ver, psh(c2s, 3, "0123456789abcdef"), 0)
+			back := frame(tt.ver, psh(s2c, 3, "fedcba9876543210"), 0)
+			allocs := testing.AllocsPerRun(1, func() {
+				for range tt.count {
+					sc.s.Record(c2s, t0, f)
+					sc.s.Record(s2c, t0, back)
+				}
+			})
+			if allocs != 0 {
+				t.Errorf("%d PSH frames allocated %v times, want 0", 2*tt.count, allocs)
+			}
+		})
+	}
+}
+
+// BenchmarkRecord records the frames of RAND exchanges from one feeder.
+func BenchmarkRecord(b *testing.B) {
+	reg := live.New(live.Config{})
+	feed := newRandFeed(reg.Open(live.SessionInfo{}, t0), 1)
+	for range 2 * live.DefaultClosedStreams {
+		feed.cycle()
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		feed.next()
+	}
+}
+
+// BenchmarkRecordParallel runs 64 feeders at once, each with its own
+// session, sharing the registry's history.
+func BenchmarkRecordParallel(b *testing.B) {
+	const feeders = 64
+	reg := live.New(live.Config{})
+	procs := runtime.GOMAXPROCS(0)
+	b.SetParallelism((feeders + procs - 1) / procs)
+	var mu sync.Mutex
+	var started int
+	before := reg.Snapshot().History.Dropped
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		feed := newRandFeed(reg.Open(live.SessionInfo{}, t0), 1)
+		mu.Lock()
+		started++
+		mu.Unlock()
+		for pb.Next() {
+			feed.next()
+		}
+	})
+	b.StopTimer()
+	dropped := reg.Snapshot().History.Dropped - before
+	b.ReportMetric(float64(dropped)/float64(b.N), "dropped/op")
+	b.ReportMetric(float64(started), "feeders")
+}
+
+// BenchmarkSnapshot takes snapshots of 1 000 sessions of 100 open streams
+// each, when every session changed since the last snapshot and when none did.
+func BenchmarkSnapshot(b *testing.B) {
+	const (
+		sessions = 1000
+		streams  = 100
+	)
+	reg := live.New(live.Config{History: 10_000})
+	var scripts []*script
+	for range sessions {
+		sc := openSession(reg, 2)
+		for j := range streams {
+			sc.feed(syn(c2s, uint32(3+2*j)), psh(c2s, uint32(3+2*j), "RAND"))
+		}
+		scripts = append(scripts, sc)
+	}
+	touch := frame(2, psh(s2c, 3, "12345678"), 0)
+	b.Run("all changed", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			b.StopTimer()
+			for _, sc := range scripts {
+				sc.s.Record(s2c, t0, touch)
+			}
+			b.StartTimer()
+			reg.Snapshot()
+		}
+	})
+	b.Run("none changed", func(b *testing.B) {
+		reg.Snapshot()
+		b.ReportAllocs()
+		for b.Loop() {
+			reg.Snapshot()
+		}
+	})
+}
+
+// BenchmarkFrames reads 10 000 records of 64-byte payloads in one call.
+func BenchmarkFrames(b *testing.B) {
+	const n = 10_000
+	reg := live.New(live.Config{History: n})
+	sc := openSession(reg, 1)
+	sc.feed(syn(c2s, 3))
+	p := frame(1, psh(c2s, 3, string(make([]byte, 64))), 0)
+	for range n {
+		sc.s.Record(c2s, t0, p)
+	}
+	first := reg.Snapshot().History.First
+	dst := make([]live.Record, 0, n)
+	b.ReportAllocs()
+	for b.Loop() {
+		recs, _ := reg.Frames(live.Query{From: first, Scan: n}, dst[:0])
+		if len(recs) != n {
+			b.Fatalf("read %d records, want %d", len(recs), n)
+		}
+	}
+	b.ReportMetric(float64(n), "records/op")
+}

@@ -1,0 +1,254 @@
+package live_test
+
+import (
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/tap"
+	"github.com/xtaci/smux"
+)
+
+func TestFlow(t *testing.T) {
+	tests := []struct {
+		name     string
+		flow     live.Flow
+		inFlight uint32
+		window   uint32
+		stalled  bool
+	}{
+		{"nothing written", live.Flow{}, 0, live.InitialPeerWindow, false},
+		{"below initial window", live.Flow{Written: live.InitialPeerWindow - 1}, live.InitialPeerWindow - 1, live.InitialPeerWindow, false},
+		{"at initial window", live.Flow{Written: live.InitialPeerWindow}, live.InitialPeerWindow, live.InitialPeerWindow, true},
+		{"UPD shrinks the window", live.Flow{Written: 70000, PeerConsumed: 5, PeerWindow: 65536, HasUPD: true}, 69995, 65536, true},
+		{"at window after UPD", live.Flow{Written: 65536 + 5, PeerConsumed: 5, PeerWindow: 65536, HasUPD: true}, 65536, 65536, true},
+		{"below window after UPD", live.Flow{Written: 65535 + 5, PeerConsumed: 5, PeerWindow: 65536, HasUPD: true}, 65535, 65536, false},
+		{"UPD of window 0", live.Flow{Written: 10, PeerConsumed: 10, PeerWindow: 0, HasUPD: true}, 0, 0, true},
+		{"all consumed", live.Flow{Written: 1 << 20, PeerConsumed: 1 << 20, PeerWindow: 65536, HasUPD: true}, 0, 65536, false},
+		{"written wrapped", live.Flow{Written: 10, PeerConsumed: 0xFFFF_FFF0, PeerWindow: 65536, HasUPD: true}, 26, 65536, false},
+		{"written wrapped to the window", live.Flow{Written: 0, PeerConsumed: 0xFFFF_0000, PeerWindow: 65536, HasUPD: true}, 65536, 65536, true},
+		{"written wrapped, one below the window", live.Flow{Written: 0xFFFF_FFFF, PeerConsumed: 0xFFFF_0000, PeerWindow: 65536, HasUPD: true}, 65535, 65536, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.flow.InFlight(); got != tt.inFlight {
+				t.Errorf("InFlight() = %d, want %d", got, tt.inFlight)
+			}
+			if got := tt.flow.Window(); got != tt.window {
+				t.Errorf("Window() = %d, want %d", got, tt.window)
+			}
+			if got := tt.flow.Stalled(); got != tt.stalled {
+				t.Errorf("Stalled() = %v, want %v", got, tt.stalled)
+			}
+		})
+	}
+}
+
+// TestFlowFromFrames follows a v2 stream's windows through PSH and UPD frames.
+func TestFlowFromFrames(t *testing.T) {
+	const chunk = 32768
+	data := strings.Repeat("x", chunk)
+	tests := []struct {
+		name    string
+		ver     uint8
+		frames  []wire
+		flow    [2]live.Flow
+		stalled bool
+		dir     live.Dir
+	}{
+		{"before UPD", 2, []wire{syn(c2s, 3), psh(c2s, 3, "hello")},
+			[2]live.Flow{{Written: 5}, {}}, false, 0},
+		{"after UPD", 2, []wire{syn(c2s, 3), psh(c2s, 3, "hello"), upd(s2c, 3, 5, 65536)},
+			[2]live.Flow{{Written: 5, PeerConsumed: 5, PeerWindow: 65536, HasUPD: true}, {}}, false, 0},
+		{"stalled after UPD", 2, []wire{syn(c2s, 3), psh(c2s, 3, "hello"), upd(s2c, 3, 5, 65536), psh(c2s, 3, data), psh(c2s, 3, data)},
+			[2]live.Flow{{Written: 5 + 2*chunk, PeerConsumed: 5, PeerWindow: 65536, HasUPD: true}, {}}, true, c2s},
+		{"stall cleared by UPD", 2, []wire{syn(c2s, 3), psh(c2s, 3, "hello"), upd(s2c, 3, 5, 65536), psh(c2s, 3, data), psh(c2s, 3, data), upd(s2c, 3, 5+chunk, 65536)},
+			[2]live.Flow{{Written: 5 + 2*chunk, PeerConsumed: 5 + chunk, PeerWindow: 65536, HasUPD: true}, {}}, false, 0},
+		{"server stalled on initial window", 2, []wire{syn(c2s, 3), psh(s2c, 3, data), psh(s2c, 3, data), psh(s2c, 3, data), psh(s2c, 3, data),
+			psh(s2c, 3, data), psh(s2c, 3, data), psh(s2c, 3, data), psh(s2c, 3, data)},
+			[2]live.Flow{{}, {Written: 8 * chunk}}, true, s2c},
+		{"UPD for an unknown stream is ignored", 2, []wire{syn(c2s, 3), upd(s2c, 5, 1, 2)}, [2]live.Flow{}, false, 0},
+		{"v1 never stalls", 1, []wire{syn(c2s, 3), psh(c2s, 3, data), psh(c2s, 3, data), psh(c2s, 3, data), psh(c2s, 3, data),
+			psh(c2s, 3, data), psh(c2s, 3, data), psh(c2s, 3, data), psh(c2s, 3, data), psh(c2s, 3, data)},
+			[2]live.Flow{}, false, 0},
+		{"closed stream is not stalled", 2, []wire{syn(c2s, 3), psh(c2s, 3, "hello"), upd(s2c, 3, 5, 65536), psh(c2s, 3, data), psh(c2s, 3, data), fin(c2s, 3), fin(s2c, 3)},
+			[2]live.Flow{{Written: 5 + 2*chunk, PeerConsumed: 5, PeerWindow: 65536, HasUPD: true}, {}}, false, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reg := live.New(live.Config{})
+			sc := openSession(reg, tt.ver)
+			sc.feed(tt.frames...)
+			st := sc.snap(t, reg).Stream(3)
+			if st.Flow != tt.flow {
+				t.Errorf("flow = %+v, want %+v", st.Flow, tt.flow)
+			}
+			dir, stalled := st.Stalled()
+			if stalled != tt.stalled || dir != tt.dir {
+				t.Errorf("Stalled() = %v, %v, want %v, %v", dir, stalled, tt.dir, tt.stalled)
+			}
+		})
+	}
+}
+
+// smuxPair returns a client session whose conn is tapped into reg and a
+// plain server session, over loopback TCP.
+func smuxPair(t testing.TB, reg *live.Registry, cfg *smux.Config) (*smux.Session, *smux.Session) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			close(accepted)
+			return
+		}
+		accepted <- c
+	}()
+	raw, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := <-accepted
+	if sc == nil {
+		raw.Close()
+		t.Fatal("accept failed")
+	}
+	cli, err := smux.Client(tap.Wrap(raw, live.Client, reg, "test"), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := smux.Server(sc, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close(); srv.Close() })
+	return cli, srv
+}
+
+// waitStream polls reg's snapshots until the only session's stream sid
+// satisfies ok, and returns it.
+func waitStream(t *testing.T, reg *live.Registry, sid uint32, what string, ok func(*live.StreamSnap) bool) *live.StreamSnap {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	var st *live.StreamSnap
+	for time.Now().Before(deadline) {
+		if snap := reg.Snapshot(); len(snap.Sessions) == 1 {
+			if st = snap.Sessions[0].Stream(sid); st != nil && ok(st) {
+				return st
+			}
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s; stream %d is %+v", what, sid, st)
+	return nil
+}
+
+// TestStallRealSmux drives a real smux pair whose server stops reading
+// while the client writes: in v2 the client's stream stalls at the
+// server's MaxStreamBuffer and recovers when the server reads again; in v1
+// (no per-stream window) it never shows stalled.
+func TestStallRealSmux(t *testing.T) {
+	const (
+		streamBuf = 65536
+		total     = 1 << 20
+	)
+	for _, version := range []int{2, 1} {
+		t.Run("v"+string(rune('0'+version)), func(t *testing.T) {
+			reg := live.New(live.Config{})
+			cfg := smux.DefaultConfig()
+			cfg.Version = version
+			cfg.MaxStreamBuffer = streamBuf
+			cfg.MaxReceiveBuffer = 4 * total // the stream's window, not the session's, is the limit
+			cli, srv := smuxPair(t, reg, cfg)
+
+			cst, err := cli.OpenStream()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cst.Close()
+			sid := cst.ID()
+			if _, err := cst.Write([]byte("hello")); err != nil {
+				t.Fatal(err)
+			}
+			sst, err := srv.AcceptStream()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sst.Close()
+			// The server's first read sends UPD(consumed 5, window streamBuf) in v2.
+			var hello [5]byte
+			if _, err := io.ReadFull(sst, hello[:]); err != nil {
+				t.Fatal(err)
+			}
+			if version == 2 {
+				waitStream(t, reg, sid, "the first UPD", func(st *live.StreamSnap) bool {
+					return st.Flow[c2s].HasUPD
+				})
+			}
+
+			wrote := make(chan error, 1)
+			go func() {
+				_, err := cst.Write(make([]byte, total))
+				wrote <- err
+			}()
+
+			if version == 1 {
+				st := waitStream(t, reg, sid, "all data", func(st *live.StreamSnap) bool {
+					if _, stalled := st.Stalled(); stalled {
+						t.Errorf("v1 stream shows stalled: %+v", st.Flow)
+					}
+					return st.Bytes[c2s] == 5+total
+				})
+				if _, stalled := st.Stalled(); stalled || st.Flow != [2]live.Flow{} {
+					t.Errorf("v1 stream: stalled %v, flow %+v, want not stalled and no flow", stalled, st.Flow)
+				}
+				if err := <-wrote; err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+
+			st := waitStream(t, reg, sid, "the stall", func(st *live.StreamSnap) bool {
+				dir, stalled := st.Stalled()
+				return stalled && dir == c2s
+			})
+			fl := st.Flow[c2s]
+			if fl.InFlight() != fl.Window() || fl.Window() != streamBuf || st.State != live.Open {
+				t.Errorf("stalled stream: in flight %d, window %d, state %v, want %d, %d, open", fl.InFlight(), fl.Window(), st.State, streamBuf, streamBuf)
+			}
+			select {
+			case err := <-wrote:
+				t.Fatalf("the write returned (%v) while the stream shows stalled", err)
+			case <-time.After(20 * time.Millisecond):
+			}
+
+			// The reader resumes: the write completes and the stall clears.
+			read := make(chan error, 1)
+			go func() {
+				_, err := io.ReadFull(sst, make([]byte, total))
+				read <- err
+			}()
+			if err := <-wrote; err != nil {
+				t.Fatal(err)
+			}
+			if err := <-read; err != nil {
+				t.Fatal(err)
+			}
+			st = waitStream(t, reg, sid, "the stall to clear", func(st *live.StreamSnap) bool {
+				_, stalled := st.Stalled()
+				return !stalled && st.Bytes[c2s] == 5+total
+			})
+			if fl := st.Flow[c2s]; fl.InFlight() >= fl.Window() || st.State != live.Open {
+				t.Errorf("after the reader resumed: in flight %d, window %d, state %v, want below window, open", fl.InFlight(), fl.Window(), st.State)
+			}
+		})
+	}
+}

@@ -1,0 +1,274 @@
+package live_test
+
+import (
+	"bytes"
+	"fmt"
+	"reflect"
+	"testing"
+
+	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/live"
+)
+
+// pshN returns n PSH frames on stream 3 whose payloads are "p0", "p1", ….
+func pshN(n int) []wire {
+	ws := make([]wire, n)
+	for i := range ws {
+		ws[i] = psh(c2s, 3, fmt.Sprintf("p%d", i))
+	}
+	return ws
+}
+
+func TestHistoryEviction(t *testing.T) {
+	tests := []struct {
+		name    string
+		history int
+		frames  int // PSH frames after the SessionOpened event and a SYN
+		want    live.HistoryStats
+	}{
+		{"fits", 10, 3, live.HistoryStats{Cap: 10, First: 1, Next: 6}},
+		{"exactly full", 5, 3, live.HistoryStats{Cap: 5, First: 1, Next: 6}},
+		{"one evicted", 5, 4, live.HistoryStats{Cap: 5, First: 2, Next: 7, Evicted: 1}},
+		{"many evicted", 4, 100, live.HistoryStats{Cap: 4, First: 99, Next: 103, Evicted: 98}},
+		{"one slot", 1, 10, live.HistoryStats{Cap: 1, First: 12, Next: 13, Evicted: 11}},
+		{"no history", -1, 10, live.HistoryStats{Cap: 0, First: 1, Next: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reg := live.New(live.Config{History: tt.history})
+			sc := openSession(reg, 1)
+			sc.feed(syn(c2s, 3))
+			sc.feed(pshN(tt.frames)...)
+			snap := reg.Snapshot()
+			if snap.History != tt.want {
+				t.Errorf("history = %+v, want %+v", snap.History, tt.want)
+			}
+			if got, want := snap.History.Len(), min(tt.want.Cap, 2+tt.frames); got != want {
+				t.Errorf("Len() = %d, want %d", got, want)
+			}
+			// Evicted frames still count.
+			if got, want := snap.Totals.Frames[c2s][decoder.PSH], uint64(tt.frames); got != want {
+				t.Errorf("PSH frames = %d, want %d", got, want)
+			}
+			recs := allRecords(reg)
+			if len(recs) != tt.want.Len() {
+				t.Fatalf("read %d records, want %d", len(recs), tt.want.Len())
+			}
+			for i, r := range recs {
+				if r.Seq != tt.want.First+uint64(i) {
+					t.Errorf("record %d seq = %d, want %d", i, r.Seq, tt.want.First+uint64(i))
+				}
+			}
+			// The newest record is the last PSH, with its payload.
+			if n := len(recs); n > 0 {
+				want := fmt.Sprintf("p%d", tt.frames-1)
+				if got := string(recs[n-1].Payload); got != want || recs[n-1].Kind != live.FrameRecord {
+					t.Errorf("newest record = %v %q, want frame %q", recs[n-1].Kind, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestHistoryRecordFields(t *testing.T) {
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 2)
+	sc.feed(syn(c2s, 3), psh(c2s, 3, "RAND"), upd(s2c, 3, 4, 65536), psh(c2s, 9, "?"))
+	recs := allRecords(reg)
+	if len(recs) != 5 {
+		t.Fatalf("records = %d, want 5", len(recs))
+	}
+	want := []live.Record{
+		{Seq: 2, Kind: live.FrameRecord, Session: sc.s.ID(), Dir: c2s, At: at(0), Offset: 0, Header: decoder.MakeHeader(2, decoder.SYN, 0, 3)},
+		{Seq: 3, Kind: live.FrameRecord, Session: sc.s.ID(), Dir: c2s, At: at(1), Offset: 8, Header: decoder.MakeHeader(2, decoder.PSH, 4, 3), Payload: []byte("RAND")},
+		{Seq: 4, Kind: live.FrameRecord, Session: sc.s.ID(), Dir: s2c, At: at(2), Offset: 0, Header: decoder.MakeHeader(2, decoder.UPD, 8, 3),
+			Payload: []byte(upd(s2c, 3, 4, 65536).payload), Consumed: 4, Window: 65536},
+		{Seq: 5, Kind: live.FrameRecord, Session: sc.s.ID(), Dir: c2s, At: at(3), Offset: 20, Header: decoder.MakeHeader(2, decoder.PSH, 1, 9),
+			Payload: []byte("?"), Anomaly: live.UnknownStream},
+	}
+	for i, w := range want {
+		if got := recs[i+1]; !sameRecord(got, w) {
+			t.Errorf("record %d =\n%+v\nwant\n%+v", i+1, got, w)
+		}
+	}
+}
+
+func sameRecord(a, b live.Record) bool {
+	p, q := a.Payload, b.Payload
+	a.Payload, b.Payload = nil, nil
+	return reflect.DeepEqual(a, b) && bytes.Equal(p, q)
+}
+
+func TestSnaplen(t *testing.T) {
+	long := "0123456789"
+	tests := []struct {
+		name      string
+		snaplen   int
+		f         *decoder.Frame
+		payload   string
+		truncated bool
+	}{
+		{"shorter than snaplen", 4, frame(1, psh(c2s, 3, "abc"), 0), "abc", false},
+		{"as long as snaplen", 4, frame(1, psh(c2s, 3, "abcd"), 0), "abcd", false},
+		{"longer than snaplen", 4, frame(1, psh(c2s, 3, long), 0), "0123", true},
+		{"truncated by the decoder", 4, &decoder.Frame{Header: decoder.MakeHeader(1, decoder.PSH, 100, 3), Payload: []byte("01"), Truncated: true}, "01", true},
+		{"decoder's snapshot longer than snaplen", 4, &decoder.Frame{Header: decoder.MakeHeader(1, decoder.PSH, 100, 3), Payload: []byte(long), Truncated: true}, "0123", true},
+		{"no snaplen", -1, frame(1, psh(c2s, 3, long), 0), "", true},
+		{"default snaplen", 0, frame(1, psh(c2s, 3, long), 0), long, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reg := live.New(live.Config{Snaplen: tt.snaplen})
+			s := reg.Open(live.SessionInfo{}, t0)
+			s.Record(c2s, t0, frame(1, syn(c2s, 3), 0))
+			s.Record(c2s, t0, tt.f)
+			recs, _ := reg.Frames(live.Query{From: 3}, nil)
+			if len(recs) != 1 {
+				t.Fatalf("records = %d, want 1", len(recs))
+			}
+			r := recs[0]
+			if string(r.Payload) != tt.payload || r.Truncated != tt.truncated {
+				t.Errorf("payload %q truncated %v, want %q %v", r.Payload, r.Truncated, tt.payload, tt.truncated)
+			}
+			if r.Header != tt.f.Header {
+				t.Errorf("header = %v, want %v", r.Header, tt.f.Header)
+			}
+			// Counts use the header's length, not the kept bytes.
+			ss := reg.Snapshot().Session(s.ID())
+			if got, want := ss.Counts.Bytes[c2s][decoder.PSH], uint64(decoder.HeaderSize)+uint64(tt.f.Length()); got != want {
+				t.Errorf("PSH bytes = %d, want %d", got, want)
+			}
+		})
+	}
+}
+
+// historyOf returns a registry whose history holds a SessionOpened event,
+// a SYN and n PSH frames "p0"…, and the session.
+func historyOf(t *testing.T, cfg live.Config, n int) (*live.Registry, *script) {
+	t.Helper()
+	reg := live.New(cfg)
+	sc := openSession(reg, 1)
+	sc.feed(syn(c2s, 3))
+	sc.feed(pshN(n)...)
+	return reg, sc
+}
+
+func seqs(recs []live.Record) []uint64 {
+	s := make([]uint64, len(recs))
+	for i, r := range recs {
+		s[i] = r.Seq
+	}
+	return s
+}
+
+func seqRange(first, next uint64) []uint64 {
+	s := []uint64{}
+	for q := first; q < next; q++ {
+		s = append(s, q)
+	}
+	return s
+}
+
+func TestFrames(t *testing.T) {
+	isPSH := func(r *live.Record) bool { return r.Kind == live.FrameRecord && r.Header.Cmd() == decoder.PSH }
+	odd := func(r *live.Record) bool { return r.Seq%2 == 1 }
+	tests := []struct {
+		name     string
+		history  int
+		n        int // PSH frames; the history holds n+2 records, seqs 1..n+2
+		q        live.Query
+		wantSeqs []uint64
+		wantNext uint64
+	}{
+		{"all from 0", 0, 10, live.Query{}, seqRange(1, 13), 13},
+		{"all from 1", 0, 10, live.Query{From: 1}, seqRange(1, 13), 13},
+		{"from the middle", 0, 10, live.Query{From: 5}, seqRange(5, 13), 13},
+		{"caught up", 0, 10, live.Query{From: 13}, []uint64{}, 13},
+		{"beyond next", 0, 10, live.Query{From: 50}, []uint64{}, 50},
+		{"max", 0, 10, live.Query{From: 2, Max: 3}, []uint64{2, 3, 4}, 5},
+		{"max beyond available", 0, 10, live.Query{Max: 100}, seqRange(1, 13), 13},
+		{"scan", 0, 10, live.Query{From: 2, Scan: 4}, []uint64{2, 3, 4, 5}, 6},
+		{"scan with match", 0, 10, live.Query{Scan: 4, Match: odd}, []uint64{1, 3}, 5},
+		{"match", 0, 10, live.Query{Match: isPSH}, seqRange(3, 13), 13},
+		{"match and max", 0, 10, live.Query{Match: odd, Max: 2}, []uint64{1, 3}, 4},
+		{"match none", 0, 10, live.Query{Match: func(*live.Record) bool { return false }}, []uint64{}, 13},
+		{"evicted from is skipped", 5, 10, live.Query{From: 1}, seqRange(8, 13), 13},
+		{"evicted with max", 5, 10, live.Query{From: 3, Max: 2}, []uint64{8, 9}, 10},
+		{"many chunks", 0, 1000, live.Query{}, seqRange(1, 1003), 1003},
+		{"default scan", 0, 10000, live.Query{}, seqRange(1, live.DefaultScan+1), live.DefaultScan + 1},
+		{"no history", -1, 10, live.Query{}, []uint64{}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reg, _ := historyOf(t, live.Config{History: tt.history}, tt.n)
+			recs, next := reg.Frames(tt.q, nil)
+			got := seqs(recs)
+			if fmt.Sprint(got) != fmt.Sprint(tt.wantSeqs) || next != tt.wantNext {
+				if len(got) > 20 {
+					t.Errorf("got %d records %d…%d, next %d; want %d, next %d", len(got), got[0], got[len(got)-1], next, len(tt.wantSeqs), tt.wantNext)
+				} else {
+					t.Errorf("got seqs %v, next %d; want %v, next %d", got, next, tt.wantSeqs, tt.wantNext)
+				}
+			}
+		})
+	}
+}
+
+func TestFramesCursor(t *testing.T) {
+	reg, sc := historyOf(t, live.Config{}, 3)
+	recs, next := reg.Frames(live.Query{}, nil)
+	if got := seqs(recs); fmt.Sprint(got) != "[1 2 3 4 5]" || next != 6 {
+		t.Fatalf("first read: seqs %v next %d, want [1 2 3 4 5] 6", got, next)
+	}
+	if next != reg.Snapshot().History.Next {
+		t.Errorf("next = %d, want History.Next %d after catching up", next, reg.Snapshot().History.Next)
+	}
+	// Nothing new: nothing read, same cursor.
+	recs, next2 := reg.Frames(live.Query{From: next}, nil)
+	if len(recs) != 0 || next2 != next {
+		t.Errorf("idle read: %d records, next %d; want 0, %d", len(recs), next2, next)
+	}
+	sc.feed(psh(s2c, 3, "new1"), psh(s2c, 3, "new2"))
+	sc.s.End(at(99), live.EOF, nil)
+	// dst is appended to.
+	dst := []live.Record{{Note: "kept"}}
+	recs, next = reg.Frames(live.Query{From: next}, dst)
+	if len(recs) != 4 || recs[0].Note != "kept" {
+		t.Fatalf("records = %+v, want the kept one and 3 new", recs)
+	}
+	if got := seqs(recs[1:]); fmt.Sprint(got) != "[6 7 8]" || next != 9 {
+		t.Errorf("second read: seqs %v next %d, want [6 7 8] 9", got, next)
+	}
+	if string(recs[1].Payload) != "new1" || string(recs[2].Payload) != "new2" || recs[3].Kind != live.SessionEnded {
+		t.Errorf("second read = %q %q %v, want new1 new2 session-ended", recs[1].Payload, recs[2].Payload, recs[3].Kind)
+	}
+}
+
+func TestFramesCopies(t *testing.T) {
+	// A ring of 4 records, each payload at snaplen.
+	reg, sc := historyOf(t, live.Config{History: 4, Snaplen: 4}, 0)
+	sc.feed(psh(c2s, 3, "aaaa"), psh(c2s, 3, "bbbb"))
+	recs, next := reg.Frames(live.Query{Match: func(r *live.Record) bool { return len(r.Payload) > 0 }}, nil)
+	if len(recs) != 2 || string(recs[0].Payload) != "aaaa" || string(recs[1].Payload) != "bbbb" {
+		t.Fatalf("read %+v, want payloads aaaa bbbb", recs)
+	}
+	// Overwrite every slot of the ring.
+	sc.feed(psh(c2s, 3, "cccc"), psh(c2s, 3, "dddd"), psh(c2s, 3, "eeee"), psh(c2s, 3, "ffff"))
+	if string(recs[0].Payload) != "aaaa" || string(recs[1].Payload) != "bbbb" {
+		t.Errorf("payloads after the ring moved on = %q %q, want aaaa bbbb", recs[0].Payload, recs[1].Payload)
+	}
+	// Appending to one copy does not clobber the next one.
+	_ = append(recs[0].Payload, "XXXX"...)
+	if string(recs[1].Payload) != "bbbb" {
+		t.Errorf("appending to one payload changed the next to %q", recs[1].Payload)
+	}
+	// Writing into a copy does not change the ring.
+	more, _ := reg.Frames(live.Query{From: next}, nil)
+	for i := range more[0].Payload {
+		more[0].Payload[i] = 'Z'
+	}
+	again, _ := reg.Frames(live.Query{From: next}, nil)
+	if string(again[0].Payload) != "cccc" {
+		t.Errorf("ring payload after writing into a copy = %q, want cccc", again[0].Payload)
+	}
+}
