@@ -164,7 +164,9 @@ func (r *Registry) Started() time.Time { return r.started }
 type SessionInfo struct {
 	// Client and Server are the addresses of the session's two ends.
 	Client, Server string
-	// Tap is the end whose connection muxtop wraps (the proxy taps the client's).
+	// Tap is the end that uses the wrapped conn: the demo gateway taps as
+	// Client, a tapped listener and the attach proxy (which serves the
+	// client's connection) as Server. Peer names the other end.
 	Tap Side
 	// Label is a free-form name for the session's origin, such as "attach" or "demo".
 	Label string

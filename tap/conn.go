@@ -30,6 +30,9 @@ type Conn struct {
 	sess    *live.Session
 	in, out feeder
 	endOnce sync.Once
+	// ownerEnds leaves ending the session to the owner instead of the first
+	// Read or Write error: the proxy ends it when both directions are done.
+	ownerEnds bool
 }
 
 // feeder decodes one direction of a Conn.
@@ -117,6 +120,9 @@ func (c *Conn) End(reason live.CloseReason, err error) {
 // fail ends the session on an error that ends the connection; deadlines
 // and other temporary errors leave it open.
 func (c *Conn) fail(err error) {
+	if c.ownerEnds {
+		return
+	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		return
 	}

@@ -1,0 +1,566 @@
+package tap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/muxtop/muxtop/live"
+)
+
+// DefaultDialTimeout is how long the proxy waits for the upstream to accept
+// a connection when ProxyConfig.DialTimeout is 0.
+const DefaultDialTimeout = 5 * time.Second
+
+// DefaultListen is where the proxy listens when ProxyConfig.Listen is empty.
+const DefaultListen = "127.0.0.1:0"
+
+// DefaultLabel labels the proxy's sessions when ProxyConfig.Label is empty.
+const DefaultLabel = "attach"
+
+const (
+	// copyBufSize is the buffer a direction reads into while data flows.
+	copyBufSize = 32 << 10
+	// idleBufSize is the buffer a direction waits for data with. It holds a
+	// whole small exchange (an smux request of a few frames), and it is all
+	// an idle session keeps: full-size buffers come from a pool only while
+	// data flows, so 10 000 idle sessions do not pin 640 MiB of buffers.
+	idleBufSize = 2 << 10
+)
+
+// ProxyConfig configures a Proxy.
+type ProxyConfig struct {
+	// Listen is the address clients connect to, already resolved
+	// ("127.0.0.1:9001"). Port 0 picks a free port; Proxy.Addr says which.
+	// "" means DefaultListen: loopback, a free port.
+	Listen string
+	// Upstream is the address of the smux server, already resolved.
+	Upstream string
+	// Registry records the sessions passing through. It is required.
+	Registry *live.Registry
+	// DialTimeout bounds each connection to the upstream; 0 means
+	// DefaultDialTimeout, a negative value no bound but the system's.
+	DialTimeout time.Duration
+	// OnError, if not nil, receives the failures the proxy survives, each a
+	// one-line message for the user starting with "attach: ": an upstream
+	// that refuses or does not answer a client, an accept that fails and is
+	// retried. It is called from the proxy's goroutines, possibly
+	// concurrently; it must return quickly and must not call Wait.
+	OnError func(error)
+	// Label names the sessions' origin in the Registry; "" means DefaultLabel.
+	Label string
+}
+
+// Proxy is the tapping TCP proxy behind `muxtop attach`. Every client that
+// connects to the listen address is connected to the upstream, every byte
+// is forwarded unchanged both ways, and the client's conn is tapped so
+// that both directions are decoded exactly once into one live.Session per
+// client.
+//
+// Call Start, then Wait; Close stops it. Serve does all three under a
+// context. Each open session costs two goroutines, the two copy directions,
+// and a bounded amount of memory: two small idle buffers, two decoders of
+// the Registry's snaplen and the session's bounded live state.
+type Proxy struct {
+	cfg     ProxyConfig
+	dialer  net.Dialer
+	bufs    sync.Pool          // *[copyBufSize]byte, lent to directions while data flows
+	dialCtx context.Context    // cancelled by Close, to abort dials in progress
+	cancel  context.CancelFunc // cancels dialCtx
+	wg      sync.WaitGroup     // the accept loop and each client's handle, which awaits its other copier
+
+	mu     sync.Mutex // guards the fields below
+	ln     net.Listener
+	closed bool
+	pairs  map[*pair]struct{} // the clients being served
+	err    error              // why serving stopped, if not Close
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// NewProxy returns a proxy configured by cfg; Start starts it.
+func NewProxy(cfg ProxyConfig) *Proxy {
+	if cfg.DialTimeout == 0 {
+		cfg.DialTimeout = DefaultDialTimeout
+	}
+	if cfg.Label == "" {
+		cfg.Label = DefaultLabel
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = DefaultListen
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &Proxy{
+		cfg:     cfg,
+		dialer:  net.Dialer{Timeout: max(cfg.DialTimeout, 0)},
+		dialCtx: ctx,
+		cancel:  cancel,
+		pairs:   make(map[*pair]struct{}),
+	}
+	p.bufs.New = func() any { return new([copyBufSize]byte) }
+	return p
+}
+
+// Start binds the listen address and serves clients in the background
+// until Close. A bind failure, such as an address already in use, is
+// returned at once, wrapping the net package's error.
+func (p *Proxy) Start() error {
+	switch {
+	case p.cfg.Registry == nil:
+		return errors.New("attach: no live.Registry to record into (ProxyConfig.Registry is nil)")
+	case p.cfg.Upstream == "":
+		return errors.New("attach: no upstream address to forward to")
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case p.closed:
+		return errors.New("attach: the proxy is closed")
+	case p.ln != nil:
+		return errors.New("attach: the proxy is already started")
+	}
+	ln, err := net.Listen("tcp", p.cfg.Listen)
+	if err != nil {
+		return &proxyError{fmt.Sprintf("attach: cannot listen on %s: %s", p.cfg.Listen, cause(err)), err}
+	}
+	p.ln = ln
+	p.wg.Add(1)
+	go p.acceptLoop(ln)
+	return nil
+}
+
+// Addr returns the address the proxy listens on, or nil before Start.
+func (p *Proxy) Addr() net.Addr {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln == nil {
+		return nil
+	}
+	return p.ln.Addr()
+}
+
+// Wait waits until every goroutine of the proxy has ended, which happens
+// after Close, and returns the error that stopped the proxy if it was not
+// Close: a listener that failed for good (the proxy then closes itself).
+// Before Start it returns at once.
+func (p *Proxy) Wait() error {
+	p.wg.Wait()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err
+}
+
+// Close stops the proxy: it closes the listener and every client and
+// upstream conn, ending their sessions as live.Shutdown. It does not wait
+// for the goroutines to end; Wait does. Close is safe to call more than
+// once and from any goroutine, OnError included; later calls return the
+// first call's result.
+func (p *Proxy) Close() error {
+	p.closeOnce.Do(func() {
+		p.cancel()
+		p.mu.Lock()
+		p.closed = true
+		ln := p.ln
+		conns := make([]net.Conn, 0, 2*len(p.pairs))
+		for pr := range p.pairs {
+			pr.shutdown.Store(true)
+			conns = append(conns, pr.client)
+			if pr.up != nil {
+				conns = append(conns, pr.up)
+			}
+		}
+		p.mu.Unlock()
+		if ln != nil {
+			p.closeErr = ln.Close()
+		}
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return p.closeErr
+}
+
+// Serve starts the proxy and serves until ctx is done, Close is called or
+// the listener fails; it then closes the proxy and returns after every
+// goroutine it started has ended. It returns Start's error, the error that
+// stopped serving, or nil when ctx or Close stopped it.
+func (p *Proxy) Serve(ctx context.Context) error {
+	if err := p.Start(); err != nil {
+		return err
+	}
+	stopped := make(chan struct{})
+	watched := make(chan struct{})
+	go func() { // Serve waits for it below
+		defer close(watched)
+		select {
+		case <-ctx.Done():
+			p.Close()
+		case <-stopped:
+		}
+	}()
+	err := p.Wait()
+	close(stopped)
+	<-watched
+	return err
+}
+
+// acceptLoop accepts clients until the listener is closed or fails for good.
+func (p *Proxy) acceptLoop(ln net.Listener) {
+	defer p.wg.Done()
+	var delay time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if p.isClosed() {
+				return
+			}
+			if !retryable(err) {
+				p.mu.Lock()
+				p.err = &proxyError{fmt.Sprintf("attach: accepting clients on %s failed: %s", ln.Addr(), cause(err)), err}
+				p.mu.Unlock()
+				p.Close()
+				return
+			}
+			// Out of file descriptors and the like: back off as
+			// net/http does, and say so once per episode.
+			if delay == 0 {
+				delay = 5 * time.Millisecond
+				p.report(&proxyError{fmt.Sprintf("attach: accepting clients on %s: %s; retrying", ln.Addr(), cause(err)), err})
+			} else {
+				delay = min(2*delay, time.Second)
+			}
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case <-p.dialCtx.Done():
+				t.Stop()
+				return
+			}
+			continue
+		}
+		delay = 0
+		p.wg.Add(1)
+		go p.handle(c)
+	}
+}
+
+// retryable reports whether an accept error may pass: the listener is fine
+// but the process or the system is short of something.
+func retryable(err error) bool {
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		return true
+	}
+	for _, errno := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.ECONNABORTED} {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *Proxy) isClosed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closed
+}
+
+func (p *Proxy) report(err error) {
+	if p.cfg.OnError != nil {
+		p.cfg.OnError(err)
+	}
+}
+
+// pair is one client and its upstream conn.
+type pair struct {
+	client net.Conn  // as accepted
+	tapped *Conn     // client, tapped: reading it decodes →, writing it ←
+	up     net.Conn  // set once dialled, under Proxy.mu
+	peers  [2]string // indexed by live.Dir: "client 127.0.0.1:51234", "upstream 127.0.0.1:9000"
+	// ends numbers the directions' ends: the one that ends first says why.
+	ends atomic.Int32
+	// aborted is set by the first direction that reset both conns.
+	aborted atomic.Bool
+	// shutdown is set by Proxy.Close before it closes the conns.
+	shutdown atomic.Bool
+	idle     [2][idleBufSize]byte // each direction's idle buffer
+}
+
+// track registers pr so that Close can reach it; it reports false if the
+// proxy is already closed.
+func (p *Proxy) track(pr *pair) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return false
+	}
+	p.pairs[pr] = struct{}{}
+	return true
+}
+
+func (p *Proxy) untrack(pr *pair) {
+	p.mu.Lock()
+	delete(p.pairs, pr)
+	p.mu.Unlock()
+}
+
+// setUpstream records pr's upstream conn; it reports false if the proxy
+// closed meanwhile, in which case the caller closes up.
+func (p *Proxy) setUpstream(pr *pair, up net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return false
+	}
+	pr.up = up
+	return true
+}
+
+// handle serves one client: it dials the upstream, then forwards both ways
+// until both directions are done, and ends the client's session. It runs
+// the client-to-upstream direction itself, so that a session costs exactly
+// two goroutines.
+func (p *Proxy) handle(client net.Conn) {
+	defer p.wg.Done()
+	pr := &pair{client: client}
+	if !p.track(pr) {
+		client.Close()
+		return
+	}
+	defer p.untrack(pr)
+
+	from := client.RemoteAddr().String()
+	pr.peers = [2]string{"client " + from, "upstream " + p.cfg.Upstream}
+	reg := p.cfg.Registry
+	// The session opens before the dial so that a refused client shows too.
+	// The accepted conn is the server end of the client's connection: what
+	// the proxy reads from it the client sent (→), what it writes there the
+	// server sent (←). So it is tapped as live.Server, which also makes the
+	// session's Peer the client, one per row, rather than the same upstream.
+	sess := reg.Open(live.SessionInfo{Client: from, Server: p.cfg.Upstream, Tap: live.Server, Label: p.cfg.Label}, time.Now())
+	pr.tapped = WrapSession(client, live.Server, sess, reg.Config().Snaplen)
+	pr.tapped.ownerEnds = true // one direction's EOF is not the session's end
+
+	up, err := p.dialer.DialContext(p.dialCtx, "tcp", p.cfg.Upstream)
+	if err == nil && !p.setUpstream(pr, up) {
+		up.Close()
+		err = net.ErrClosed
+	}
+	if err != nil {
+		client.Close()
+		if p.isClosed() {
+			pr.tapped.End(live.Shutdown, nil)
+			return
+		}
+		derr := p.dialError(from, err)
+		reason, _ := Reason(err)
+		pr.tapped.End(reason, derr)
+		p.report(derr)
+		return
+	}
+
+	errc := make(chan error, 2)
+	go p.copyUpstreamToClient(pr, errc)
+	p.copyClientToUpstream(pr, errc)
+	a, b := <-errc, <-errc
+
+	client.Close()
+	up.Close()
+	if pr.shutdown.Load() {
+		pr.tapped.End(live.Shutdown, nil)
+		return
+	}
+	reason, cause := pr.closeReason(a, b)
+	pr.tapped.End(reason, cause)
+}
+
+// copyClientToUpstream forwards what the client sends to the upstream.
+// Reading it through the tap decodes the client's frames (→).
+func (p *Proxy) copyClientToUpstream(pr *pair, errc chan<- error) {
+	errc <- p.forward(pr, pr.up, pr.tapped, live.ClientToServer)
+}
+
+// copyUpstreamToClient forwards what the upstream sends to the client.
+// Writing it through the tap decodes the server's frames (←).
+func (p *Proxy) copyUpstreamToClient(pr *pair, errc chan<- error) {
+	errc <- p.forward(pr, pr.tapped, pr.up, live.ServerToClient)
+}
+
+// forward copies one direction, from the sender of dir to the other peer,
+// until it ends, then passes the end on: an EOF as a half-close, anything
+// else as a reset of both conns, so that each end sees what it would see
+// without the proxy. It returns an *endError, or the error of a conn that
+// the proxy itself closed.
+func (p *Proxy) forward(pr *pair, dst io.Writer, src io.Reader, dir live.Dir) error {
+	from, to := pr.peers[dir], pr.peers[dir.Reverse()]
+	rerr, werr := p.copyBuffered(dst, src, pr.idle[dir][:])
+	// Number the end before passing it on, which lets the other direction end.
+	seq := pr.ends.Add(1)
+	switch {
+	case werr != nil:
+		if errors.Is(werr, net.ErrClosed) {
+			return werr
+		}
+		pr.abort()
+		return &endError{peer: to, err: werr, seq: seq}
+	case rerr == io.EOF:
+		if cw, ok := dst.(interface{ CloseWrite() error }); ok {
+			cw.CloseWrite() // fails only if dst is gone, which its own direction reports
+		}
+		return &endError{peer: from, err: io.EOF, seq: seq}
+	case errors.Is(rerr, net.ErrClosed):
+		return rerr
+	}
+	pr.abort()
+	return &endError{peer: from, err: rerr, seq: seq}
+}
+
+// copyBuffered copies src to dst until one of them fails, and says which.
+// It calls src.Read and dst.Write itself rather than io.CopyBuffer, whose
+// ReaderFrom and WriterTo fast paths would move the bytes past the tap, and
+// whose one error would not say which side failed.
+//
+// A direction waits for data in its small idle buffer. When a read fills
+// it, more is likely waiting, and the direction borrows a full-size buffer
+// from the pool; it gives it back as soon as a read drains the socket, so
+// that only directions with data in flight hold one.
+func (p *Proxy) copyBuffered(dst io.Writer, src io.Reader, idle []byte) (rerr, werr error) {
+	buf := idle
+	var big *[copyBufSize]byte
+	defer func() {
+		if big != nil {
+			p.bufs.Put(big)
+		}
+	}()
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			w, err := dst.Write(buf[:n])
+			if err == nil && w < n {
+				err = io.ErrShortWrite
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		if err != nil {
+			return err, nil
+		}
+		switch {
+		case n == len(buf) && big == nil:
+			big = p.bufs.Get().(*[copyBufSize]byte)
+			buf = big[:]
+		case n < len(buf) && big != nil:
+			p.bufs.Put(big)
+			big, buf = nil, idle
+		}
+	}
+}
+
+// abort resets both conns of the pair, once: a peer that reset, or that
+// can no longer be written to, makes the other peer see a reset too.
+func (pr *pair) abort() {
+	if pr.aborted.Swap(true) {
+		return
+	}
+	for _, c := range []net.Conn{pr.client, pr.up} {
+		if l, ok := c.(interface{ SetLinger(int) error }); ok {
+			l.SetLinger(0)
+		}
+		c.Close()
+	}
+}
+
+// closeReason says why the pair ended, from the results of its two
+// directions: the first failure if there was one, else EOF and who closed
+// first.
+func (pr *pair) closeReason(a, b error) (live.CloseReason, error) {
+	var ends []*endError
+	for _, err := range []error{a, b} {
+		var e *endError
+		if errors.As(err, &e) { // else the proxy closed the conn, after the other direction ended
+			ends = append(ends, e)
+		}
+	}
+	if len(ends) == 2 && ends[1].seq < ends[0].seq {
+		ends[0], ends[1] = ends[1], ends[0]
+	}
+	var eof *endError
+	for _, e := range ends {
+		if e.err == io.EOF {
+			if eof == nil {
+				eof = e
+			}
+			continue
+		}
+		reason, err := Reason(e.err)
+		if reason == live.Reset {
+			return reason, errors.New("reset by the " + e.peer)
+		}
+		if err != nil {
+			err = fmt.Errorf("%s: %w", e.peer, err)
+		}
+		return reason, err
+	}
+	if eof != nil {
+		return live.EOF, errors.New("the " + eof.peer + " closed first")
+	}
+	return live.LocalClose, nil
+}
+
+// endError is how one direction of a pair ended, and at which peer.
+type endError struct {
+	peer string // "client 127.0.0.1:51234" or "upstream 127.0.0.1:9000"
+	err  error
+	seq  int32 // 1 for the direction that ended first
+}
+
+func (e *endError) Error() string { return e.peer + ": " + e.err.Error() }
+func (e *endError) Unwrap() error { return e.err }
+
+// dialError describes a failed dial of the upstream for the client at from.
+func (p *Proxy) dialError(from string, err error) error {
+	up := p.cfg.Upstream
+	var msg string
+	var ne net.Error
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		msg = fmt.Sprintf("attach: upstream %s refused the connection from %s; client closed", up, from)
+	case errors.As(err, &ne) && ne.Timeout():
+		msg = fmt.Sprintf("attach: upstream %s did not answer within %v for the connection from %s; client closed", up, p.cfg.DialTimeout, from)
+	default:
+		msg = fmt.Sprintf("attach: cannot connect to upstream %s for the connection from %s: %s; client closed", up, from, cause(err))
+	}
+	return &proxyError{msg, err}
+}
+
+// proxyError is a one-line message for the user that wraps the error
+// behind it, so that errors.Is still finds, say, syscall.EADDRINUSE.
+type proxyError struct {
+	msg string
+	err error
+}
+
+func (e *proxyError) Error() string { return e.msg }
+func (e *proxyError) Unwrap() error { return e.err }
+
+// cause returns the innermost useful text of a net error: "connection
+// refused" rather than "dial tcp 127.0.0.1:9000: connect: connection refused".
+func cause(err error) string {
+	var se *os.SyscallError
+	if errors.As(err, &se) {
+		return se.Err.Error()
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		return oe.Err.Error()
+	}
+	return err.Error()
+}
