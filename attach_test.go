@@ -1,0 +1,286 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/xtaci/smux"
+)
+
+var attachWhere = regexp.MustCompile(`clients connect to (127\.0\.0\.1:\d+)`)
+
+// startAttach runs `muxtop attach upstream --output json` in process and
+// returns the listen address and a function that waits for the output.
+func startAttach(t *testing.T, upstream string, extra ...string) (string, func() (capture, string)) {
+	t.Helper()
+	var stdout, stderr syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	args := append([]string{"attach", upstream, "--listen", "127.0.0.1:0", "--output", "json"}, extra...)
+	go func() { done <- run(ctx, args, &stdout, &stderr) }()
+	var addr string
+	waitFor(t, "attach's listen address on stderr", func() bool {
+		if m := attachWhere.FindStringSubmatch(stderr.String()); m != nil {
+			addr = m[1]
+		}
+		return addr != ""
+	})
+	return addr, func() (capture, string) {
+		time.Sleep(300 * time.Millisecond) // let the last frames reach the printer
+		cancel()
+		if code := <-done; code != 0 {
+			t.Fatalf("attach exit %d: %s", code, stderr.String())
+		}
+		return parseJSON(t, stdout.String()), stdout.String()
+	}
+}
+
+// echoServer runs an smux server that echoes every stream until the client
+// half-closes, then closes. It returns its address.
+func echoServer(t *testing.T, version int) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	cfg := smux.DefaultConfig()
+	cfg.Version = version
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			sess, err := smux.Server(c, cfg)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer sess.Close()
+				for {
+					st, err := sess.AcceptStream()
+					if err != nil {
+						return
+					}
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						defer st.Close()
+						io.Copy(st, st)
+					}()
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func TestAttachJSONCountsMatchSmux(t *testing.T) {
+	for _, version := range []int{1, 2} {
+		t.Run(fmt.Sprintf("v%d", version), func(t *testing.T) {
+			upstream := echoServer(t, version)
+			addr, finish := startAttach(t, upstream)
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := smux.DefaultConfig()
+			cfg.Version = version
+			sess, err := smux.Client(conn, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			const streams = 20
+			var (
+				wg   sync.WaitGroup
+				mu   sync.Mutex
+				sent int
+			)
+			for i := range streams {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					payload := make([]byte, 1+i*10_000)
+					for j := range payload {
+						payload[j] = byte(rand.IntN(256))
+					}
+					st, err := sess.OpenStream()
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					defer st.Close()
+					go func() {
+						st.Write(payload)
+					}()
+					got := make([]byte, len(payload))
+					if _, err := io.ReadFull(st, got); err != nil {
+						t.Error(err)
+						return
+					}
+					if sha256.Sum256(got) != sha256.Sum256(payload) {
+						t.Errorf("stream %d: echoed bytes differ", st.ID())
+					}
+					mu.Lock()
+					sent += len(payload)
+					mu.Unlock()
+				}()
+			}
+			wg.Wait()
+			sess.Close()
+			c, _ := finish()
+			if got := c.count("c2s", "SYN"); got != streams {
+				t.Errorf("SYN → = %d, want %d", got, streams)
+			}
+			if got := c.count("s2c", "SYN"); got != 0 {
+				t.Errorf("SYN ← = %d, want 0", got)
+			}
+			var psh [2]int
+			for _, f := range c.frames {
+				if f["cmd"] == "PSH" {
+					i := 0
+					if f["dir"] == "s2c" {
+						i = 1
+					}
+					psh[i] += int(f["len"].(float64))
+				}
+			}
+			if psh[0] != sent || psh[1] != sent {
+				t.Errorf("PSH payload bytes → %d ← %d, want %d each way", psh[0], psh[1], sent)
+			}
+			if c.summary["violations"].(float64) != 0 {
+				t.Errorf("violations = %v, want 0", c.summary["violations"])
+			}
+			if got := c.count("c2s", "UPD") + c.count("s2c", "UPD"); (got > 0) != (version == 2) {
+				t.Errorf("v%d UPD frames = %d", version, got)
+			}
+		})
+	}
+}
+
+func TestAttachFlagsNotSmux(t *testing.T) {
+	// A plain echo server: whatever is sent must come back byte for byte.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(c, c); c.Close() }()
+		}
+	}()
+	addr, finish := startAttach(t, ln.Addr().String())
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	if _, err := conn.Write(req); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len(req))
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(conn, got); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	if !bytes.Equal(got, req) {
+		t.Errorf("echo = %q, want %q", got, req)
+	}
+	c, out := finish()
+	var codes []string
+	for _, o := range c.other {
+		if o["type"] == "violation" {
+			codes = append(codes, fmt.Sprintf("%v@%v", o["code"], o["offset"]))
+		}
+	}
+	if len(codes) != 2 || codes[0] != "BAD_VERSION@0" {
+		t.Errorf("violations = %v, want BAD_VERSION@0 each way\n%s", codes, out)
+	}
+	if !strings.Contains(out, "stops reading the session") {
+		t.Errorf("output does not say what smux would do:\n%s", out)
+	}
+}
+
+func TestAttachUpstreamDown(t *testing.T) {
+	dead := freePort(t) // nothing listens here now
+	addr, finish := startAttach(t, dead)
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := conn.Read(make([]byte, 1)); err == nil {
+		t.Error("read from a client whose upstream is down succeeded")
+	}
+	conn.Close()
+	c, out := finish()
+	found := false
+	for _, o := range c.other {
+		if o["type"] == "notice" && strings.Contains(o["text"].(string), "refused") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no notice that the upstream refused:\n%s", out)
+	}
+}
+
+func TestAttachAddresses(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{":9000", "127.0.0.1:9000"},
+		{"9000", "127.0.0.1:9000"},
+		{"10.0.0.5:9000", "10.0.0.5:9000"},
+		{"0.0.0.0:9001", "0.0.0.0:9001"},
+		{"[::1]:9000", "[::1]:9000"},
+	} {
+		got, err := loopback(tc.in)
+		if err != nil || got != tc.want {
+			t.Errorf("loopback(%q) = %q, %v, want %q", tc.in, got, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"", "host", ":http", ":70000"} {
+		if _, err := loopback(bad); err == nil {
+			t.Errorf("loopback(%q) succeeded, want an error", bad)
+		}
+	}
+	if got, _ := nextPort("127.0.0.1:9000"); got != "127.0.0.1:9001" {
+		t.Errorf("nextPort = %q, want 127.0.0.1:9001", got)
+	}
+	// The default listen port taken: one line naming --listen.
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	_, port, _ := net.SplitHostPort(busy.Addr().String())
+	var p int
+	fmt.Sscan(port, &p)
+	var stdout, stderr syncBuffer
+	code := run(context.Background(), []string{"attach", fmt.Sprintf(":%d", p-1), "-o", "plain"}, &stdout, &stderr)
+	if code != 1 || !strings.Contains(stderr.String(), "--listen") || strings.Count(stderr.String(), "\n") != 1 {
+		t.Errorf("exit %d, stderr %q: want 1 and one line pointing at --listen", code, stderr.String())
+	}
+}
