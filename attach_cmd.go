@@ -109,6 +109,7 @@ func newAttachCmd() *cobra.Command {
 				where:  fmt.Sprintf("attach: clients connect to %s, forwarded to %s", addr, upstream),
 				done:   done,
 				failed: func() error { return waitErr },
+				stop:   func() { p.Close(); p.Wait() },
 			})
 		},
 	}

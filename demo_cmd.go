@@ -135,6 +135,7 @@ func newDemoCmd() *cobra.Command {
 				status: loadStatus(d),
 				done:   waitChan(d),
 				failed: d.Wait,
+				stop:   func() { d.Close() },
 			})
 		},
 	}
@@ -179,6 +180,7 @@ func newDemoServerCmd() *cobra.Command {
 				where:  fmt.Sprintf("demo server listening on %s", d.ServiceAddr()),
 				done:   waitChan(d),
 				failed: d.Wait,
+				stop:   func() { d.Close() },
 			})
 		},
 	}
@@ -219,6 +221,7 @@ func newDemoClientCmd() *cobra.Command {
 				status: loadStatus(d),
 				done:   waitChan(d),
 				failed: d.Wait,
+				stop:   func() { d.Close() },
 			})
 		},
 	}

@@ -82,6 +82,9 @@ type session struct {
 	done   <-chan struct{}
 	// failed reports why the watched system stopped on its own, once done is closed.
 	failed func() error
+	// stop shuts the watched system down; the summary comes after it, so it
+	// covers everything the system did.
+	stop func()
 }
 
 // watch runs the chosen front end on s until ctx is done, the duration is
@@ -114,7 +117,7 @@ func (f *watchFlags) watch(ctx context.Context, cmd *cobra.Command, s session) e
 		if s.where != "" {
 			fmt.Fprintln(stderr, "muxtop:", s.where)
 		}
-		_, err = headless.Run(ctx, s.reg, stdout, format)
+		_, err = headless.Run(ctx, s.reg, stdout, format, s.stop)
 	}
 	if err != nil {
 		return err

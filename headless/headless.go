@@ -97,16 +97,21 @@ func (p *Printer) Summary(snap *live.Snapshot) error {
 	return p.w.Flush()
 }
 
-// Run prints reg's records to w every Interval until ctx is done, then
-// prints what is left and the summary, and returns the final snapshot.
-// It returns early only if writing fails.
-func Run(ctx context.Context, reg *live.Registry, w io.Writer, f Format) (*live.Snapshot, error) {
+// Run prints reg's records to w every Interval until ctx is done; then it
+// calls stop (if not nil), so that the watched system's last frames, such
+// as the FINs of its shutdown, are captured too; then it prints what is
+// left and the summary, and returns the final snapshot. It returns early
+// only if writing fails.
+func Run(ctx context.Context, reg *live.Registry, w io.Writer, f Format, stop func()) (*live.Snapshot, error) {
 	p := NewPrinter(reg, w, f)
 	t := time.NewTicker(Interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			if stop != nil {
+				stop()
+			}
 			if err := p.Flush(); err != nil {
 				return nil, fmt.Errorf("output: %w", err)
 			}

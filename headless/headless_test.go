@@ -128,7 +128,7 @@ func TestRunStopsWithSummary(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
 	defer cancel()
 	var out bytes.Buffer
-	snap, err := Run(ctx, reg, &out, Plain)
+	snap, err := Run(ctx, reg, &out, Plain, nil)
 	if err != nil || snap == nil {
 		t.Fatalf("Run = %v, %v", snap, err)
 	}
