@@ -57,4 +57,3 @@ func newVersionCmd() *cobra.Command {
 		},
 	}
 }
-

@@ -5,10 +5,22 @@ import (
 	"io"
 
 	"github.com/muxtop/muxtop/headless"
+	"github.com/muxtop/muxtop/tui"
 )
 
-// runTUI runs the interactive UI. Until the UI lands it prints plain lines.
+// runTUI runs the interactive UI on the terminal until the user quits or
+// ctx ends; then it stops the watched system and, with the terminal
+// restored, prints the summary.
 func runTUI(ctx context.Context, s session, f *watchFlags, stdout io.Writer) error {
-	_, err := headless.Run(ctx, s.reg, stdout, headless.Plain, s.stop)
+	_, err := tui.Run(ctx, s.reg, tui.Options{
+		Title:     s.title,
+		LeakAfter: f.leakAfter,
+		Mouse:     f.mouse,
+		Status:    s.status,
+	})
+	if s.stop != nil {
+		s.stop()
+	}
+	headless.WriteSummary(stdout, s.reg.Snapshot(), 0)
 	return err
 }

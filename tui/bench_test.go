@@ -1,0 +1,98 @@
+package tui
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/muxtop/muxtop/live"
+)
+
+// loaded is a capture of sessions that together sent frames frames, five
+// per request, spread over all sessions, with history as large as frames.
+type loaded struct {
+	*capture
+	sessions []*live.Session
+	sid      []uint32
+	n        int
+}
+
+func newLoaded(sessions, frames int) *loaded {
+	l := &loaded{capture: newCapture(live.Config{History: frames})}
+	for i := range sessions {
+		l.sessions = append(l.sessions, l.open("10.0.0.1:"+strconv.Itoa(10000+i), "10.0.0.2:9000", base))
+		l.sid = append(l.sid, 1)
+	}
+	l.feed(frames)
+	return l
+}
+
+// feed records about n more frames, one request (five frames) per session in turn.
+func (l *loaded) feed(n int) {
+	for range n / 5 {
+		l.request(l.n % len(l.sessions))
+		l.n++
+	}
+}
+
+// request records one request on session i.
+func (l *loaded) request(i int) {
+	l.sid[i] += 2
+	l.now = l.now.Add(time.Microsecond)
+	l.exchange(l.sessions[i], 1, l.sid[i], l.now, "\x0b\x5e\x9a\x13\x77\x02\xc1\xaa")
+}
+
+func benchmarkView(b *testing.B, frames int) {
+	l := newLoaded(1000, frames)
+	// The last session gets the same 40 requests whatever the history, so
+	// both sizes draw the same rows.
+	for range 40 {
+		l.request(999)
+	}
+	m := l.model(b, 160, 45)
+	m = press(m, "G", "enter", "enter") // the last session's stream, its frames and their detail
+	if m.view.len() == 0 {
+		b.Fatal("no frames in view")
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = m.View()
+	}
+}
+
+// BenchmarkView draws the 160×45 screen over 1 000 sessions; the cost must
+// not grow with the history (compare the two sizes).
+func BenchmarkView(b *testing.B) {
+	b.Run("history=10000", func(b *testing.B) { benchmarkView(b, 10_000) })
+	b.Run("history=100000", func(b *testing.B) { benchmarkView(b, 100_000) })
+}
+
+// BenchmarkTick is one tick at 100 000 frames/s: 10 000 frames arrive
+// between ticks (not timed), then the tick takes a snapshot, copies the new
+// records, updates the frames view and draws the screen.
+func BenchmarkTick(b *testing.B) {
+	l := newLoaded(1000, 100_000)
+	// Time the registry's Snapshot apart: it is live's cost, not the UI's.
+	var inSnapshot time.Duration
+	snapshot := func() *live.Snapshot {
+		start := time.Now()
+		s := l.snapshot()
+		inSnapshot += time.Since(start)
+		return s
+	}
+	m := newModel(l.reg, Options{NoColor: true}, snapshot, time.UTC)
+	m = resize(m, 160, 45)
+	m = press(m, "enter", "k", "enter", "f") // all of session 1's records, following
+	inSnapshot = 0
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		b.StopTimer()
+		l.feed(10_000)
+		b.StartTimer()
+		m = send(m, tickMsg(l.now))
+		_ = m.View()
+		n++
+	}
+	b.ReportMetric(float64(inSnapshot.Nanoseconds())/float64(n), "snapshot-ns/op")
+}

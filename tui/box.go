@@ -1,0 +1,179 @@
+package tui
+
+import (
+	"strings"
+
+	"github.com/charmbracelet/x/ansi"
+)
+
+// width returns how many cells plain text s takes.
+func width(s string) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return ansi.StringWidth(s)
+		}
+	}
+	return len(s)
+}
+
+// cut returns plain text s cut to at most w cells.
+func cut(s string, w int) string {
+	if w <= 0 {
+		return ""
+	}
+	if width(s) <= w {
+		return s
+	}
+	return ansi.Truncate(s, w, "")
+}
+
+// line builds one row of a pane at most max cells wide from plain text
+// pieces and their styles. Pieces beyond max are cut; pad fills the rest.
+type line struct {
+	b     strings.Builder
+	w     int
+	max   int
+	plain bool // ignore piece styles (the row is drawn in one style)
+}
+
+func newLine(max int) *line { return &line{max: max} }
+
+// add appends plain text s in style st, cut to the room left.
+func (l *line) add(s string, st style) *line {
+	room := l.max - l.w
+	if room <= 0 || s == "" {
+		return l
+	}
+	sw := width(s)
+	if sw > room {
+		s = cut(s, room)
+		sw = width(s)
+	}
+	if l.plain {
+		l.b.WriteString(s)
+	} else {
+		l.b.WriteString(st.render(s))
+	}
+	l.w += sw
+	return l
+}
+
+// text appends unstyled plain text.
+func (l *line) text(s string) *line { return l.add(s, style{}) }
+
+// col appends s left-aligned in a column of w cells followed by one space.
+func (l *line) col(s string, w int, st style) *line {
+	s = cut(s, w)
+	l.add(s, st)
+	return l.spaces(w - width(s) + 1)
+}
+
+// rcol appends s right-aligned in a column of w cells followed by one space.
+func (l *line) rcol(s string, w int, st style) *line {
+	s = cut(s, w)
+	l.spaces(w - width(s))
+	l.add(s, st)
+	return l.spaces(1)
+}
+
+// raw appends text already styled and w cells wide; the caller has checked it fits.
+func (l *line) raw(s string, w int) *line {
+	l.b.WriteString(s)
+	l.w += w
+	return l
+}
+
+// ansiStrip removes escape sequences from s.
+func ansiStrip(s string) string { return ansi.Strip(s) }
+
+// spaces appends n blanks.
+func (l *line) spaces(n int) *line {
+	n = min(n, l.max-l.w)
+	if n > 0 {
+		l.b.WriteString(strings.Repeat(" ", n))
+		l.w += n
+	}
+	return l
+}
+
+// room returns how many cells are left.
+func (l *line) room() int { return l.max - l.w }
+
+// String returns the row padded to max cells.
+func (l *line) String() string {
+	l.spaces(l.max - l.w)
+	return l.b.String()
+}
+
+// border is the set of box-drawing runes of a pane.
+type border struct{ tl, tr, bl, br, h, v string }
+
+var (
+	thinBorder  = border{"┌", "┐", "└", "┘", "─", "│"}
+	thickBorder = border{"┏", "┓", "┗", "┛", "━", "┃"}
+)
+
+// box draws a pane of exactly w×h cells: a border with title (the focused
+// pane's border is thick, so focus shows without colour) around body
+// lines, each already exactly w-2 cells wide. Missing lines are blank;
+// extra lines are dropped.
+func box(st *styles, title string, focused bool, body []string, w, h int) []string {
+	if w < 2 || h < 2 {
+		return nil
+	}
+	b, bs := thinBorder, style{}
+	if focused {
+		b, bs = thickBorder, st.focus
+	}
+	out := make([]string, 0, h)
+	inner := w - 2
+	var top string
+	if title = cut(title, inner-3); title == "" || inner < 5 {
+		top = bs.render(b.tl + strings.Repeat(b.h, inner) + b.tr)
+	} else {
+		// The title is styled apart from the border so it reads as a heading.
+		top = bs.render(b.tl+b.h+" ") + st.bold.render(title) +
+			bs.render(" "+strings.Repeat(b.h, inner-3-width(title))+b.tr)
+	}
+	out = append(out, top)
+	v := bs.render(b.v)
+	blank := strings.Repeat(" ", inner)
+	for i := range h - 2 {
+		s := blank
+		if i < len(body) {
+			s = body[i]
+		}
+		out = append(out, v+s+v)
+	}
+	out = append(out, bs.render(b.bl+strings.Repeat(b.h, inner)+b.br))
+	return out
+}
+
+// joinColumns puts two boxes of equal height side by side.
+func joinColumns(left, right []string) []string {
+	out := make([]string, max(len(left), len(right)))
+	for i := range out {
+		if i < len(left) {
+			out[i] = left[i]
+		}
+		if i < len(right) {
+			out[i] += right[i]
+		}
+	}
+	return out
+}
+
+// scroll returns the first visible index of a list of n rows shown in h
+// rows so that cursor stays visible, moving as little as possible from top.
+func scroll(top, cursor, n, h int) int {
+	if h <= 0 || n <= h {
+		return 0
+	}
+	if cursor < top {
+		top = cursor
+	}
+	if cursor >= top+h {
+		top = cursor - h + 1
+	}
+	return max(0, min(top, n-h))
+}

@@ -1,0 +1,143 @@
+package tui_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// tmux drives a private tmux server (its own socket, no user config).
+type tmux struct {
+	t      *testing.T
+	socket string
+}
+
+func (x *tmux) run(args ...string) string {
+	x.t.Helper()
+	out, err := exec.Command("tmux", append([]string{"-L", x.socket, "-f", "/dev/null"}, args...)...).CombinedOutput()
+	if err != nil {
+		x.t.Fatalf("tmux %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func (x *tmux) capture() string { return x.run("capture-pane", "-p", "-t", "e2e") }
+
+// keys sends tmux key names (Enter, Escape, q, ...); text with -l is typed literally.
+func (x *tmux) keys(keys ...string) { x.run(append([]string{"send-keys", "-t", "e2e"}, keys...)...) }
+
+func (x *tmux) text(s string) { x.run("send-keys", "-t", "e2e", "-l", s) }
+
+// waitFor polls the pane until ok says yes or the deadline passes.
+func (x *tmux) waitFor(what string, ok func(screen string) bool) string {
+	x.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	var screen string
+	for time.Now().Before(deadline) {
+		if screen = x.capture(); ok(screen) {
+			return screen
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	x.t.Fatalf("waited 20s for %s; the screen is:\n%s", what, screen)
+	return ""
+}
+
+func (x *tmux) waitText(s string) string {
+	x.t.Helper()
+	return x.waitFor(fmt.Sprintf("%q", s), func(screen string) bool { return strings.Contains(screen, s) })
+}
+
+// TestEndToEnd runs `muxtop demo` in a 160×45 tmux pane and drives it like
+// a user: sessions appear; enter drills into a session, a stream, a frame
+// whose hex dump shows RAND; a cmd:fin filter; the help; q restores the
+// terminal and prints the summary. MUXTOP_E2E_BIN runs a prebuilt binary.
+func TestEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test: builds muxtop and drives it in tmux; skipped under -short")
+	}
+	if _, err := exec.LookPath("tmux"); err != nil {
+		if os.Getenv("MUXTOP_REQUIRE_TMUX") != "" {
+			t.Fatal("end-to-end test: tmux is not installed, and MUXTOP_REQUIRE_TMUX (set by .ci/run) says it must run")
+		}
+		t.Skip("end-to-end test: tmux is not installed; install it to drive the real binary")
+	}
+	bin := os.Getenv("MUXTOP_E2E_BIN")
+	if bin == "" {
+		bin = filepath.Join(t.TempDir(), "muxtop")
+		gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+		if out, err := exec.Command(gobin, "build", "-o", bin, "github.com/muxtop/muxtop").CombinedOutput(); err != nil {
+			t.Fatalf("go build: %v\n%s", err, out)
+		}
+	}
+
+	x := &tmux{t: t, socket: fmt.Sprintf("muxtop-e2e-%d-%d", os.Getpid(), time.Now().UnixNano())}
+	x.run("new-session", "-d", "-s", "e2e", "-x", "160", "-y", "45", "env", "-i",
+		"PATH="+os.Getenv("PATH"), "HOME="+t.TempDir(), "TERM=xterm-256color", "PS1=$ ", "sh")
+	t.Cleanup(func() { _ = exec.Command("tmux", "-L", x.socket, "kill-server").Run() })
+	x.waitText("$")
+
+	x.text(bin + " demo")
+	x.keys("Enter")
+
+	// Sessions appear, with a live row. (Plain lines instead mean main's
+	// runTUI does not call tui.Run.)
+	x.waitFor("the UI with a live session", func(s string) bool {
+		return strings.Contains(s, "Sessions ·") && regexp.MustCompile(`▶\s+1 \S+:\d+ .* live`).MatchString(s)
+	})
+	if got := strings.TrimSpace(x.run("display-message", "-p", "-t", "e2e", "#{alternate_on}")); got != "1" {
+		t.Errorf("alternate screen while running: %q, want 1", got)
+	}
+
+	// enter: the session's streams; enter: a stream's frames; the first
+	// frame is its SYN, the next the client's "RAND"; enter: its bytes.
+	x.keys("Enter")
+	x.waitText("┏━ Streams of session 1")
+	x.keys("Enter")
+	x.waitText("┏━ Frames of stream")
+	x.keys("g", "j")
+	x.waitFor("the RAND frame selected", func(s string) bool {
+		return regexp.MustCompile(`▶\d\d:\d\d:\d\d\.\d{6} → v\d PSH len 4 +52 41 4e 44  RAND`).MatchString(s)
+	})
+	x.keys("Enter")
+	screen := x.waitText("┏━ Frame detail")
+	if !strings.Contains(screen, "|RAND|") || !strings.Contains(screen, "00000000  52 41 4e 44") {
+		t.Fatalf("the detail hex dump does not show RAND:\n%s", screen)
+	}
+
+	// The filter.
+	x.keys("/")
+	x.text("cmd:fin")
+	x.keys("Enter")
+	screen = x.waitText("filter cmd:fin ·")
+	for _, l := range strings.Split(screen, "\n") {
+		if regexp.MustCompile(`^┃[ ▶]\d\d:\d\d:\d\d\.\d{6} [→←] v\d`).MatchString(l) && !strings.Contains(l, " FIN ") {
+			t.Errorf("a frame that is not a FIN passes cmd:fin: %q", l)
+		}
+	}
+
+	// The help, then back.
+	x.keys("?")
+	x.waitText("next match, any session")
+	x.keys("?")
+	x.waitFor("the help to close", func(s string) bool { return !strings.Contains(s, "next match, any session") })
+
+	// q: the terminal is restored and the summary printed.
+	x.keys("q")
+	screen = x.waitText("summary")
+	if strings.Contains(screen, "Frame detail") || strings.Contains(screen, "┏━") {
+		t.Errorf("the UI is still on the screen after q:\n%s", screen)
+	}
+	if got := strings.TrimSpace(x.run("display-message", "-p", "-t", "e2e", "#{alternate_on}")); got != "0" {
+		t.Errorf("alternate screen after q: %q, want 0", got)
+	}
+	x.text("echo exit=$?")
+	x.keys("Enter")
+	x.waitText("exit=0")
+}

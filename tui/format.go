@@ -1,0 +1,190 @@
+package tui
+
+import (
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// hexDigits spells a byte as two lower-case hex digits.
+const hexDigits = "0123456789abcdef"
+
+// printable returns b if it is printable ASCII (0x20..0x7e), '.' otherwise.
+// Payload bytes reach the terminal only through it or as hex, so no escape
+// sequence on the wire can ever drive the user's terminal.
+func printable(b byte) byte {
+	if b >= 0x20 && b <= 0x7e {
+		return b
+	}
+	return '.'
+}
+
+// appendHex appends p as space-separated hex bytes.
+func appendHex(dst []byte, p []byte) []byte {
+	for i, b := range p {
+		if i > 0 {
+			dst = append(dst, ' ')
+		}
+		dst = append(dst, hexDigits[b>>4], hexDigits[b&0xf])
+	}
+	return dst
+}
+
+// appendASCII appends p with every byte outside printable ASCII as '.'.
+func appendASCII(dst []byte, p []byte) []byte {
+	for _, b := range p {
+		dst = append(dst, printable(b))
+	}
+	return dst
+}
+
+// hexString returns p as contiguous lower-case hex, as y copies it.
+func hexString(p []byte) string {
+	b := make([]byte, 2*len(p))
+	for i, c := range p {
+		b[2*i], b[2*i+1] = hexDigits[c>>4], hexDigits[c&0xf]
+	}
+	return string(b)
+}
+
+// sanitize makes text that did not come from muxtop (addresses, error
+// strings, notes, the caller's status line) safe to print: control
+// characters, C1 controls and invalid UTF-8 become '?'.
+func sanitize(s string) string {
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f || c >= 0x80 {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		i += n
+		switch {
+		case r == utf8.RuneError && n <= 1, r < 0x20, r >= 0x7f && r < 0xa0:
+			b.WriteByte('?')
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// count formats n compactly for a narrow column: 999, 12.4k, 3.1M, 7.0G.
+func count(n uint64) string {
+	switch {
+	case n < 10_000:
+		return strconv.FormatUint(n, 10)
+	case n < 1_000_000:
+		return strconv.FormatFloat(float64(n)/1e3, 'f', 1, 64) + "k"
+	case n < 1_000_000_000:
+		return strconv.FormatFloat(float64(n)/1e6, 'f', 1, 64) + "M"
+	}
+	return strconv.FormatFloat(float64(n)/1e9, 'f', 1, 64) + "G"
+}
+
+// grouped formats n with thin groups of three digits: 10 233.
+func grouped(n uint64) string {
+	s := strconv.FormatUint(n, 10)
+	if len(s) <= 4 {
+		return s
+	}
+	var b strings.Builder
+	head := len(s) % 3
+	if head > 0 {
+		b.WriteString(s[:head])
+	}
+	for i := head; i < len(s); i += 3 {
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(s[i : i+3])
+	}
+	return b.String()
+}
+
+// rate formats a per-second rate: 0, 7.5, 312, 12.4k.
+func rate(r float64) string {
+	switch {
+	case r <= 0:
+		return "0"
+	case r < 10:
+		return strconv.FormatFloat(r, 'f', 1, 64)
+	case r < 10_000:
+		return strconv.FormatFloat(r, 'f', 0, 64)
+	case r < 1e6:
+		return strconv.FormatFloat(r/1e3, 'f', 1, 64) + "k"
+	}
+	return strconv.FormatFloat(r/1e6, 'f', 1, 64) + "M"
+}
+
+// size formats a byte count with binary units: 512B, 4.0K, 12.3M.
+func size(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return strconv.FormatUint(n, 10) + "B"
+	}
+	f := float64(n)
+	for _, u := range []string{"K", "M", "G", "T"} {
+		f /= unit
+		if f < unit || u == "T" {
+			if f < 100 {
+				return strconv.FormatFloat(f, 'f', 1, 64) + u
+			}
+			return strconv.FormatFloat(f, 'f', 0, 64) + u
+		}
+	}
+	return "?"
+}
+
+// dur formats a duration for an age or latency column: 850µs, 12ms, 0.4s,
+// 12s, 3m04s, 2h05m, 3d04h.
+func dur(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "0s"
+	case d < time.Millisecond:
+		return strconv.FormatInt(d.Microseconds(), 10) + "µs"
+	case d < 100*time.Millisecond:
+		return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
+	case d < 10*time.Second:
+		return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + "s"
+	case d < time.Minute:
+		return strconv.FormatInt(int64(d/time.Second), 10) + "s"
+	case d < time.Hour:
+		return strconv.FormatInt(int64(d/time.Minute), 10) + "m" + two(int64(d%time.Minute/time.Second)) + "s"
+	case d < 24*time.Hour:
+		return strconv.FormatInt(int64(d/time.Hour), 10) + "h" + two(int64(d%time.Hour/time.Minute)) + "m"
+	}
+	return strconv.FormatInt(int64(d/(24*time.Hour)), 10) + "d" + two(int64(d%(24*time.Hour)/time.Hour)) + "h"
+}
+
+// clock formats an uptime as hh:mm:ss (days are added as hours).
+func clock(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	s := int64(d / time.Second)
+	return two(s/3600) + ":" + two(s/60%60) + ":" + two(s%60)
+}
+
+func two(n int64) string {
+	if n < 10 {
+		return "0" + strconv.FormatInt(n, 10)
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// plural returns "1 session" or "2 sessions".
+func plural(n uint64, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return grouped(n) + " " + word + "s"
+}

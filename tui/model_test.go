@@ -1,0 +1,517 @@
+package tui
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/live"
+)
+
+// tickAt advances the fixture's clock and delivers a tick.
+func tickAt(m Model, c *capture, d time.Duration) Model {
+	c.now = c.now.Add(d)
+	return send(m, tickMsg(c.now))
+}
+
+func TestDrillDownAndBack(t *testing.T) {
+	c := fixture()
+	m := c.model(t, 160, 45)
+	steps := []struct {
+		key   string
+		focus pane
+		scope scope
+		want  string // on the screen afterwards
+	}{
+		{"enter", paneStreams, scope{session: 1, sid: 3, stream: true}, "┏━ Streams of session 1"},
+		{"j", paneStreams, scope{session: 1, sid: 5, stream: true}, "Frames of stream 5 (session 1) · 5 records"},
+		{"enter", paneFrames, scope{session: 1, sid: 5, stream: true}, "┏━ Frames of stream 5"},
+		{"k", paneFrames, scope{session: 1, sid: 5, stream: true}, "cmd FIN  len 0  sid 5"},
+		{"k", paneFrames, scope{session: 1, sid: 5, stream: true}, "|.^..w..a|"},
+		{"k", paneFrames, scope{session: 1, sid: 5, stream: true}, "|RAND|"},
+		{"enter", paneDetail, scope{session: 1, sid: 5, stream: true}, "┏━ Frame detail · seq 5"},
+		{"esc", paneFrames, scope{session: 1, sid: 5, stream: true}, "┏━ Frames of stream 5"},
+		{"esc", paneStreams, scope{session: 1, sid: 5, stream: true}, "┏━ Streams of session 1"},
+		{"k", paneStreams, scope{session: 1, sid: 3, stream: true}, "Frames of stream 3 (session 1)"},
+		{"k", paneStreams, scope{session: 1}, "Frames of session 1 · 40 records"},
+		{"esc", paneSessions, scope{session: 1}, "┏━ Sessions"},
+		{"esc", paneSessions, scope{session: 1}, "┏━ Sessions"},
+	}
+	for i, s := range steps {
+		m = press(m, s.key)
+		if m.focus != s.focus || m.scope != s.scope {
+			t.Fatalf("step %d (%s): focus %d scope %+v, want %d %+v", i, s.key, m.focus, m.scope, s.focus, s.scope)
+		}
+		if got := screenOf(m); !strings.Contains(got, s.want) {
+			t.Fatalf("step %d (%s): screen lacks %q:\n%s", i, s.key, s.want, got)
+		}
+	}
+}
+
+func TestTabCyclesPanes(t *testing.T) {
+	m := fixture().model(t, 80, 24)
+	want := []pane{paneStreams, paneFrames, paneDetail, paneSessions}
+	for i, p := range want {
+		if m = press(m, "tab"); m.focus != p {
+			t.Fatalf("tab %d: focus %d, want %d", i+1, m.focus, p)
+		}
+	}
+	if m = press(m, "shift+tab"); m.focus != paneDetail {
+		t.Fatalf("shift+tab: focus %d, want %d", m.focus, paneDetail)
+	}
+}
+
+// manySessions returns a capture with n sessions of one exchange each.
+func manySessions(n int) *capture {
+	c := newCapture(live.Config{History: 10 * n})
+	for i := range n {
+		at := base.Add(-time.Duration(n-i) * time.Millisecond)
+		s := c.open("127.0.0.1:"+strconv.Itoa(40000+i), "127.0.0.1:9000", at)
+		c.exchange(s, 1, 3, at, "12345678")
+	}
+	return c
+}
+
+func TestPaging(t *testing.T) {
+	c := manySessions(100)
+	m := c.model(t, 80, 24)
+	rows := m.layout().sessions.tableRows()
+	if rows < 3 {
+		t.Fatalf("sessions pane has %d rows at 80×24", rows)
+	}
+	page := rows - 1
+	steps := []struct {
+		key  string
+		want int // selected session index
+	}{
+		{"pgdown", page}, {"pgdown", 2 * page}, {"pgup", page}, {"ctrl+d", 2 * page}, {"ctrl+u", page},
+		{"G", 99}, {"pgdown", 99}, {"k", 98}, {"g", 0}, {"pgup", 0}, {"end", 99}, {"home", 0}, {"j", 1}, {"down", 2}, {"up", 1},
+	}
+	for i, s := range steps {
+		m = press(m, s.key)
+		if m.sess.idx != s.want {
+			t.Fatalf("step %d (%s): session row %d, want %d", i, s.key, m.sess.idx, s.want)
+		}
+		screen := screenOf(m)
+		id := strconv.FormatUint(m.sess.id, 10)
+		if !strings.Contains(screen, "▶"+strings.Repeat(" ", max(0, 3-len(id)))+id+" ") {
+			t.Fatalf("step %d (%s): the selected session %s is not on screen:\n%s", i, s.key, id, screen)
+		}
+		checkFits(t, m, 80, 24)
+	}
+}
+
+func TestFollow(t *testing.T) {
+	c := fixture()
+	m := c.model(t, 160, 45)
+	m = press(m, "enter", "k", "enter", "g") // all frames of session 1, first one selected
+	if m.fr.idx != 0 || m.follow {
+		t.Fatalf("g: frame row %d follow %v, want 0 false", m.fr.idx, m.follow)
+	}
+	s1 := c.reg.Session(1)
+	c.frame(s1, live.ClientToServer, c.now, 1, decoder.NOP, 0, "", 0)
+	m = tickAt(m, c, 100*time.Millisecond)
+	if m.fr.idx != 0 {
+		t.Fatalf("without follow, a new frame moved the cursor to %d", m.fr.idx)
+	}
+	m = press(m, "f")
+	if !m.follow || m.fr.idx != m.view.len()-1 || !strings.Contains(screenOf(m), "[follow]") {
+		t.Fatalf("f: follow %v row %d of %d", m.follow, m.fr.idx, m.view.len())
+	}
+	for i := range 3 {
+		c.frame(s1, live.ServerToClient, c.now.Add(time.Duration(i)*time.Millisecond), 1, decoder.NOP, 0, "", 0)
+	}
+	m = tickAt(m, c, 100*time.Millisecond)
+	if r := m.selectedFrame(); m.fr.idx != m.view.len()-1 || r.Dir != live.ServerToClient || r.Header.Cmd() != decoder.NOP {
+		t.Fatalf("follow: row %d of %d, frame %+v", m.fr.idx, m.view.len(), r)
+	}
+	m = press(m, "k")
+	if m.follow {
+		t.Fatal("k did not stop following")
+	}
+	if !strings.Contains(screenOf(m), "[live]") {
+		t.Fatal("header does not say [live] after following stopped")
+	}
+}
+
+func TestPauseFreezesTheView(t *testing.T) {
+	c := fixture()
+	m := c.model(t, 160, 45)
+	m = press(m, "enter", "k") // the whole of session 1
+	m = press(m, "space")
+	frozen := screenOf(m)
+	if !strings.Contains(frozen, "[paused]") {
+		t.Fatalf("no [paused] in the header:\n%s", frozen)
+	}
+	s1 := c.reg.Session(1)
+	for i := range 5 {
+		c.frame(s1, live.ClientToServer, c.now.Add(time.Duration(i)*time.Millisecond), 1, decoder.PSH, 99, "NEWDATA", 0)
+	}
+	m = tickAt(m, c, time.Second)
+	m = tickAt(m, c, time.Second)
+	paused := screenOf(m)
+	if strings.Contains(paused, "NEWDATA") {
+		t.Fatalf("the paused view shows frames that arrived after the pause:\n%s", paused)
+	}
+	if !strings.Contains(paused, "[paused +5]") {
+		t.Fatalf("the header does not count the 5 records captured meanwhile:\n%s", paused)
+	}
+	// Everything but the header line with the count is unchanged.
+	if a, b := dropLine(frozen, 1), dropLine(paused, 1); a != b {
+		t.Fatalf("paused view changed:\nbefore:\n%s\nafter:\n%s", a, b)
+	}
+	if c.reg.Snapshot().Totals.Cmd(decoder.PSH) != 30 {
+		t.Fatal("capture did not go on while paused")
+	}
+	m = press(m, "space")
+	if got := screenOf(m); !strings.Contains(got, "NEWDATA") || !strings.Contains(got, "[live]") {
+		t.Fatalf("resuming did not show the new frames:\n%s", got)
+	}
+}
+
+func dropLine(s string, i int) string {
+	lines := strings.Split(s, "\n")
+	return strings.Join(append(lines[:i:i], lines[i+1:]...), "\n")
+}
+
+func TestFilterInput(t *testing.T) {
+	c := fixture()
+	m := c.model(t, 80, 24)
+	m = press(m, "/")
+	m = typeText(m, "cmd:xyz")
+	m = press(m, "enter")
+	if !m.inputOn || m.filter != nil || !strings.Contains(screenOf(m), `filter: unknown cmd "xyz"`) {
+		t.Fatalf("bad filter: input %v filter %v, screen:\n%s", m.inputOn, m.filter, screenOf(m))
+	}
+	checkFits(t, m, 80, 24)
+	for range len("xyz") {
+		m = press(m, "backspace")
+	}
+	m = typeText(m, "fin")
+	m = press(m, "enter")
+	if m.inputOn || m.filter == nil || m.filter.text != "cmd:fin" {
+		t.Fatalf("good filter: input %v filter %+v", m.inputOn, m.filter)
+	}
+	if got := screenOf(m); !strings.Contains(got, "filter cmd:fin") || !strings.Contains(got, "Frames of session 1 · filter cmd:fin · 13 matches") {
+		t.Fatalf("filter not shown:\n%s", got)
+	}
+	// A bad filter now leaves the good one in place.
+	m = press(m, "/")
+	m = typeText(m, ` "open`)
+	m = press(m, "enter")
+	if m.filter.text != "cmd:fin" || m.inputErr == "" {
+		t.Fatalf("a refused filter changed the filter to %q (error %q)", m.filter.text, m.inputErr)
+	}
+	m = press(m, "esc")
+	if m.inputOn || m.filter.text != "cmd:fin" {
+		t.Fatal("esc in the input did not just close it")
+	}
+	// n jumps across sessions and streams, N back.
+	var got []string
+	for range 4 {
+		m = press(m, "n")
+		r := m.selectedFrame()
+		got = append(got, fmt.Sprintf("%d/%d %s", r.Session, r.Header.StreamID(), r.Dir))
+		if r.Header.Cmd() != decoder.FIN || m.focus != paneFrames {
+			t.Fatalf("n selected %v in pane %d", r.Header, m.focus)
+		}
+	}
+	want := []string{"1/5 ←", "1/5 →", "1/7 ←", "1/7 →"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("n visited %v, want %v", got, want)
+	}
+	m = press(m, "N")
+	if r := m.selectedFrame(); r.Header.StreamID() != 7 || r.Dir != live.ServerToClient {
+		t.Fatalf("N selected %v %v", r.Header, r.Dir)
+	}
+	m = press(m, "G", "n", "n", "n", "n", "n", "n", "n", "n", "n", "n", "n", "n", "n", "n")
+	if r := m.selectedFrame(); r.Session != 3 {
+		t.Fatalf("n did not reach session 3: %d", r.Session)
+	}
+	m = press(m, "n")
+	if !strings.Contains(screenOf(m), "no more frames match cmd:fin") {
+		t.Fatalf("no message at the last match:\n%s", screenOf(m))
+	}
+	m = press(m, "esc")
+	if m.filter != nil || strings.Contains(screenOf(m), "filter cmd:fin") {
+		t.Fatal("esc did not clear the filter")
+	}
+}
+
+func TestHelpListsEveryKey(t *testing.T) {
+	for _, size := range []struct{ w, h int }{{80, 24}, {160, 45}} {
+		m := fixture().model(t, size.w, size.h)
+		m = press(m, "?")
+		if !m.help {
+			t.Fatal("? did not open the help")
+		}
+		screen := screenOf(m)
+		for _, g := range m.keys.FullHelp() {
+			for _, b := range g {
+				if !strings.Contains(screen, b.Help().Key+" ") || !strings.Contains(screen, b.Help().Desc) {
+					t.Errorf("%d×%d: help lacks %q %q", size.w, size.h, b.Help().Key, b.Help().Desc)
+				}
+			}
+		}
+		checkFits(t, m, size.w, size.h)
+		if m = press(m, "?"); m.help {
+			t.Fatal("? did not close the help")
+		}
+		if m = press(m, "?", "esc"); m.help {
+			t.Fatal("esc did not close the help")
+		}
+	}
+}
+
+func TestQuit(t *testing.T) {
+	for _, k := range []string{"q", "ctrl+c"} {
+		m := fixture().model(t, 80, 24)
+		_, cmd := m.Update(keyMsg(k))
+		if cmd == nil {
+			t.Fatalf("%s: no command", k)
+		}
+		if _, ok := cmd().(tea.QuitMsg); !ok {
+			t.Fatalf("%s: command is not tea.Quit", k)
+		}
+	}
+	// In the filter input, q is text and ctrl+c still quits.
+	m := press(fixture().model(t, 80, 24), "/", "q")
+	if m.input.String() != "q" {
+		t.Fatalf("q in the input: %q", m.input.String())
+	}
+	if _, cmd := m.Update(keyMsg("ctrl+c")); cmd == nil {
+		t.Fatal("ctrl+c in the input did not quit")
+	}
+}
+
+// TestSizes checks every screen at many sizes: never a line wider than the
+// terminal, never more lines than it has.
+func TestSizes(t *testing.T) {
+	c := fixture()
+	states := [][]string{
+		nil, {"enter"}, {"enter", "enter"}, {"enter", "enter", "enter"}, {"?"}, {"v"},
+		{"/", "x"}, {"/", "x", "enter"}, {"j", "enter", "G", "enter", "enter"},
+	}
+	sizes := []struct{ w, h int }{{80, 24}, {200, 60}, {160, 45}, {1, 1}, {2, 3}, {10, 5}, {20, 8}, {40, 12}, {60, 18}, {100, 30}, {139, 40}, {140, 40}, {300, 100}}
+	for _, st := range states {
+		m := press(c.model(t, 80, 24), st...)
+		for _, sz := range sizes {
+			m = resize(m, sz.w, sz.h)
+			checkFits(t, m, sz.w, sz.h)
+		}
+	}
+	m := c.model(t, 200, 60)
+	if lines := strings.Split(screenOf(m), "\n"); len(lines) != 60 || len([]rune(lines[5])) != 200 {
+		t.Errorf("200×60: %d lines, line 5 %d cells: the screen does not use the terminal", len(lines), len([]rune(lines[5])))
+	}
+}
+
+func TestNoColor(t *testing.T) {
+	c := fixture()
+	colour := newModel(c.reg, Options{}, c.snapshot, time.UTC)
+	colour = resize(colour, 160, 45)
+	colour = press(colour, "enter", "j", "enter")
+	if got := colour.View().Content; len(colours(got)) == 0 {
+		t.Fatal("the colour screen has no colours: the test below proves nothing")
+	}
+	if !strings.Contains(colour.View().Content, newStyles(false).syn.render("SYN")) {
+		t.Error("SYN is not green")
+	}
+
+	t.Setenv("NO_COLOR", "1")
+	m := newModel(c.reg, Options{}, c.snapshot, time.UTC)
+	for _, keys := range [][]string{nil, {"enter", "j", "enter"}, {"v"}, {"?"}, {"/", "x"}} {
+		m := press(resize(m, 160, 45), keys...)
+		if got := colours(m.View().Content); len(got) > 0 {
+			t.Errorf("NO_COLOR, keys %v: colour sequences %q", keys, got)
+		}
+	}
+}
+
+// TestEscapeSequencesNeverReachTheTerminal shows a payload with ESC [ 2 J,
+// an OSC 52 clipboard write, BEL and a C1 CSI: the screen must carry them
+// only as hex and dots.
+func TestEscapeSequencesNeverReachTheTerminal(t *testing.T) {
+	c := fixture()
+	m := newModel(c.reg, Options{Title: "evil\x1b]0;title\x07", Status: func() string { return "status\x1b[2J" }}, c.snapshot, time.UTC)
+	m = resize(m, 160, 45)
+	s1 := c.reg.Session(1)
+	c.reg.Notice(c.now, "notice\x1b[31m\x07")
+	c.frame(s1, live.ClientToServer, c.now, 1, decoder.PSH, 19, escapes, 0)
+	m = tickAt(m, c, 100*time.Millisecond)
+	for _, keys := range [][]string{{"enter", "G", "enter", "G"}, {"enter", "G", "enter", "G", "enter"}, {"enter", "k", "enter", "G", "k"}} {
+		m := press(m, keys...)
+		out := m.View().Content
+		plain := sgr.ReplaceAllString(out, "")
+		for i := 0; i < len(plain); i++ {
+			if b := plain[i]; (b < 0x20 && b != '\n') || b == 0x7f {
+				t.Fatalf("keys %v: byte %#x at %d reaches the terminal: %q", keys, b, i, plain[max(0, i-20):min(len(plain), i+20)])
+			}
+		}
+		if strings.ContainsRune(plain, '\u009b') {
+			t.Fatalf("keys %v: a C1 CSI reaches the terminal", keys)
+		}
+		if !strings.Contains(plain, "1b 5b 32 4a 1b 5d 35 32") || !strings.Contains(plain, ".[2J.]52;c;") {
+			t.Fatalf("keys %v: the payload is not shown as hex and dots:\n%s", keys, ansiStrip(out))
+		}
+	}
+}
+
+func TestCopyPayload(t *testing.T) {
+	m := fixture().model(t, 80, 24)
+	m = press(m, "enter", "enter") // stream 3: SYN, PSH "RAND"; the PSH is selected
+	next, cmd := m.Update(keyMsg("y"))
+	if cmd == nil {
+		t.Fatal("y gave no command")
+	}
+	if got := fmt.Sprint(cmd()); got != "52414e44" {
+		t.Fatalf("clipboard gets %q, want 52414e44", got)
+	}
+	if !strings.Contains(screenOf(next.(Model)), "copied 4 payload bytes as hex") {
+		t.Fatal("y did not say what it copied")
+	}
+	m = press(m, "k")
+	if _, cmd := m.Update(keyMsg("y")); cmd != nil {
+		t.Fatal("y copied a SYN")
+	}
+}
+
+func TestSortLeaksFirst(t *testing.T) {
+	m := fixture().model(t, 80, 24)
+	m = press(m, "enter")
+	wantOrder := map[streamSort][]uint32{
+		sortID:    {3, 5, 7, 9, 11, 13, 15, 17, 19},
+		sortAge:   {3, 17, 19, 5, 7, 9, 11, 13, 15},
+		sortIdle:  {3, 17, 19, 5, 7, 9, 11, 13, 15},
+		sortBytes: {19, 5, 7, 9, 11, 13, 15, 3, 17},
+		sortState: {3, 19, 17, 5, 7, 9, 11, 13, 15},
+	}
+	for i := range numSorts + 1 {
+		sort := streamSort(int(i) % int(numSorts))
+		ss := m.selectedSession()
+		var got []uint32
+		for _, k := range m.strm.order {
+			got = append(got, ss.Streams[k].ID)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(wantOrder[sort]) {
+			t.Errorf("sort %s: %v, want %v", sort, got, wantOrder[sort])
+		}
+		if !strings.Contains(screenOf(m), "sort "+sort.String()) {
+			t.Errorf("sort %s not in the title", sort)
+		}
+		m = press(m, "s")
+	}
+}
+
+func TestViolationsPane(t *testing.T) {
+	m := fixture().model(t, 160, 45)
+	m = press(m, "v")
+	screen := screenOf(m)
+	for _, want := range []string{"BAD_VERSION", "bad version 9", "UNKNOWN_STREAM", decoder.SmuxReaction} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("violations pane lacks %q", want)
+		}
+	}
+	m = press(m, "j")
+	if !strings.Contains(screenOf(m), live.UnknownStream.SmuxReaction()) {
+		t.Error("the selected anomaly's smux reaction is not shown")
+	}
+	m = press(m, "enter")
+	r := m.selectedFrame()
+	if m.viol.show || m.focus != paneFrames || r == nil || r.Anomaly != live.UnknownStream {
+		t.Fatalf("enter on the anomaly: show %v focus %d frame %+v", m.viol.show, m.focus, r)
+	}
+	m = press(m, "v", "esc")
+	if m.viol.show {
+		t.Fatal("esc did not close the violations pane")
+	}
+}
+
+func TestMouse(t *testing.T) {
+	c := fixture()
+	m := newModel(c.reg, Options{Mouse: true, NoColor: true}, c.snapshot, time.UTC)
+	m = resize(m, 160, 45)
+	if m.View().MouseMode != tea.MouseModeCellMotion {
+		t.Fatal("Mouse option did not turn on mouse mode")
+	}
+	l := m.layout()
+	// Click the third session: border, heading, then rows.
+	m = send(m, tea.MouseClickMsg{X: 5, Y: l.sessions.y + 4, Button: tea.MouseLeft})
+	if m.sess.id != 3 || m.focus != paneSessions {
+		t.Fatalf("click: session %d focus %d", m.sess.id, m.focus)
+	}
+	m = send(m, tea.MouseWheelMsg{X: 5, Y: l.sessions.y + 2, Button: tea.MouseWheelUp})
+	if m.sess.id != 1 {
+		t.Fatalf("wheel up: session %d", m.sess.id)
+	}
+	m = send(m, tea.MouseClickMsg{X: l.streams.x + 5, Y: l.streams.y + 4, Button: tea.MouseLeft})
+	if m.focus != paneStreams || m.strm.idx != 2 {
+		t.Fatalf("click on streams: focus %d row %d", m.focus, m.strm.idx)
+	}
+
+	off := c.model(t, 160, 45)
+	if off.View().MouseMode != tea.MouseModeNone {
+		t.Fatal("mouse mode is on by default")
+	}
+	off = send(off, tea.MouseClickMsg{X: 5, Y: l.sessions.y + 4, Button: tea.MouseLeft})
+	if off.sess.id != 1 {
+		t.Fatal("a click changed the selection with the mouse off")
+	}
+}
+
+// TestHistoryEviction feeds more records than history holds between two
+// ticks: the store keeps the newest, the view drops the evicted ones.
+func TestHistoryEviction(t *testing.T) {
+	c := newCapture(live.Config{History: 64})
+	s := c.open("127.0.0.1:1", "127.0.0.1:2", base)
+	m := c.model(t, 80, 24)
+	m = press(m, "tab", "tab") // frames of session 1
+	for i := range 500 {
+		c.exchange(s, 1, uint32(3+2*i), base.Add(time.Duration(i)*time.Millisecond), "12345678")
+	}
+	m = tickAt(m, c, 100*time.Millisecond)
+	if n := m.store.tail - m.store.head; n != 64 {
+		t.Fatalf("store holds %d records, want 64", n)
+	}
+	if n := m.view.len(); n != 64 {
+		t.Fatalf("view holds %d, want 64", n)
+	}
+	// The selected frame was evicted: the cursor is on the oldest one held.
+	if r := m.selectedFrame(); r == nil || r.Seq != c.reg.Snapshot().History.First {
+		t.Fatalf("selected %+v, want the oldest record held", r)
+	}
+	for i := range 10 {
+		c.exchange(s, 1, uint32(2000+2*i), base.Add(time.Second), "12345678")
+		m = tickAt(m, c, 100*time.Millisecond)
+		checkFits(t, m, 80, 24)
+	}
+	if m.view.len() != 64 || m.store.get(m.view.at(0)) == nil {
+		t.Fatalf("after more ticks the view has %d records, first %v", m.view.len(), m.store.get(m.view.at(0)))
+	}
+}
+
+func TestRates(t *testing.T) {
+	c := fixture()
+	m := c.model(t, 160, 45)
+	s1 := c.reg.Session(1)
+	for i := range 1200 {
+		c.frame(s1, live.ClientToServer, c.now, 1, decoder.NOP, 0, "", 0)
+		_ = i
+	}
+	m = tickAt(m, c, 500*time.Millisecond)
+	if m.rates.total != 0 {
+		t.Fatalf("a rate after half a second: %v", m.rates.total)
+	}
+	m = tickAt(m, c, 500*time.Millisecond)
+	if m.rates.total != 1200 || m.rates.session[1] != 1200 {
+		t.Fatalf("rates %v %v, want 1200/s", m.rates.total, m.rates.session)
+	}
+	if !strings.Contains(screenOf(m), "1200 frames/s") {
+		t.Fatal("the header does not show 1200 frames/s")
+	}
+}

@@ -1,0 +1,140 @@
+package tui
+
+import (
+	"strconv"
+
+	"github.com/muxtop/muxtop/live"
+)
+
+// sessionCursor selects a session by id, so the selection survives
+// sessions being added and forgotten; idx is its row.
+type sessionCursor struct {
+	id       uint64
+	idx, top int
+}
+
+// syncSessions finds the selected session in the snapshot, or the one now
+// in its row if it was forgotten.
+func (m *Model) syncSessions() {
+	ss := m.snap.Sessions
+	if len(ss) == 0 {
+		m.sess = sessionCursor{}
+		return
+	}
+	if i, ok := sessionIndex(ss, m.sess.id); ok {
+		m.sess.idx = i
+	}
+	m.sess.idx = max(0, min(m.sess.idx, len(ss)-1))
+	m.sess.id = ss[m.sess.idx].ID
+}
+
+func sessionIndex(ss []*live.SessionSnap, id uint64) (int, bool) {
+	lo, hi := 0, len(ss)
+	for lo < hi {
+		h := int(uint(lo+hi) >> 1)
+		if ss[h].ID < id {
+			lo = h + 1
+		} else {
+			hi = h
+		}
+	}
+	return lo, lo < len(ss) && ss[lo].ID == id
+}
+
+// selectedSession returns the selected session, or nil.
+func (m *Model) selectedSession() *live.SessionSnap {
+	if len(m.snap.Sessions) == 0 {
+		return nil
+	}
+	return m.snap.Sessions[m.sess.idx]
+}
+
+var sessionColumns = []column{
+	{title: "#", w: 3, right: true, prio: 100},
+	{title: "peer", w: 15, prio: 90, flex: true},
+	{title: "tapped", w: 15, prio: 85, flex: true},
+	{title: "ver", w: 3, prio: 40},
+	{title: "open", w: 4, right: true, prio: 80},
+	{title: "total", w: 5, right: true, prio: 50},
+	{title: "fr/s", w: 6, right: true, prio: 70},
+	{title: "→bytes", w: 6, right: true, prio: 60},
+	{title: "←bytes", w: 6, right: true, prio: 60},
+	{title: "viol", w: 4, right: true, prio: 65},
+	{title: "state", w: 12, prio: 75, flex: true},
+}
+
+// renderSessions draws the sessions pane's body: a heading and the visible rows.
+func (m *Model) renderSessions(w, h int, focused bool) []string {
+	if h <= 0 {
+		return nil
+	}
+	st := &m.st
+	ws := layoutColumns(sessionColumns, w)
+	out := []string{tableHeading(st, sessionColumns, ws, w)}
+	ss := m.snap.Sessions
+	if len(ss) == 0 {
+		return append(out, newLine(w).add(" waiting for sessions…", st.dim).String())
+	}
+	top := scroll(m.sess.top, m.sess.idx, len(ss), h-1)
+	for i := top; i < len(ss) && len(out) < h; i++ {
+		out = append(out, tableRow(st, sessionColumns, ws, m.sessionCells(ss[i]), w, i == m.sess.idx, focused))
+	}
+	return out
+}
+
+func (m *Model) sessionCells(s *live.SessionSnap) []cell {
+	st := &m.st
+	base := style{}
+	if s.Ended {
+		base = st.dim
+	}
+	ver := "-"
+	if s.Version != 0 {
+		ver = "v" + strconv.Itoa(int(s.Version))
+	}
+	viol := uint64(len(s.Framing)) + s.AnomalyCount
+	vs := base
+	if viol > 0 {
+		vs = st.bad
+	}
+	state, ss := "live", st.good
+	if s.Ended {
+		state, ss = "ended: "+s.Reason.String(), base
+		if s.Err != "" {
+			state += ": " + sanitize(s.Err)
+		}
+	} else if len(s.Framing) > 0 {
+		state, ss = "violation: smux stops reading", st.bad
+	}
+	return []cell{
+		{strconv.FormatUint(s.ID, 10), base},
+		{sanitize(s.Peer()), base},
+		{sanitize(tapped(s)), base},
+		{ver, base},
+		{strconv.Itoa(s.Open), base},
+		{count(s.Total), base},
+		{rate(m.rates.session[s.ID]), base},
+		{size(s.Counts.BytesDir(live.ClientToServer)), base},
+		{size(s.Counts.BytesDir(live.ServerToClient)), base},
+		{count(viol), vs},
+		{state, ss},
+	}
+}
+
+// tapped returns the address of the end muxtop taps: with a client-side
+// tap every pooled session has the same peer, and this tells them apart.
+func tapped(s *live.SessionSnap) string {
+	if s.Info.Tap == live.Client {
+		return s.Info.Client
+	}
+	return s.Info.Server
+}
+
+// sessionsTitle is the sessions pane's title.
+func (m *Model) sessionsTitle() string {
+	s := "Sessions · " + strconv.Itoa(m.snap.LiveSessions) + " live of " + strconv.Itoa(len(m.snap.Sessions))
+	if f := m.snap.Forgotten.Sessions; f > 0 {
+		s += " (+" + grouped(f) + " ended, folded)"
+	}
+	return s
+}
