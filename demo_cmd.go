@@ -102,6 +102,48 @@ func startErr(err error, flag string) error {
 	return err
 }
 
+// demoMode is one way to run the demo: which parts, tapped where.
+type demoMode struct {
+	start func(context.Context, demo.Config) (*demo.Demo, error)
+	// tap makes cfg record the demo's sessions into reg.
+	tap func(reg *live.Registry, cfg *demo.Config)
+	// portFlags names the flags that choose the ports, for a port in use.
+	portFlags string
+	// describe returns the UI header and the stderr line of a running demo.
+	describe func(d *demo.Demo, version int) (title, where string)
+	load     bool // the mode runs the load generator
+}
+
+// run starts the demo in mode m and watches it until the user or the
+// duration ends it.
+func (f *demoFlags) run(cmd *cobra.Command, m demoMode) error {
+	if err := f.watch.validate(cmd.OutOrStdout()); err != nil {
+		return err
+	}
+	reg := f.watch.registry()
+	cfg, err := f.config(reg)
+	if err != nil {
+		return err
+	}
+	m.tap(reg, &cfg)
+	d, err := m.start(cmd.Context(), cfg)
+	if err != nil {
+		return startErr(err, m.portFlags)
+	}
+	defer d.Close()
+	s := session{reg: reg, done: waitChan(d), failed: d.Wait, stop: func() { d.Close() }}
+	s.title, s.where = m.describe(d, f.version)
+	if m.load {
+		s.status = loadStatus(d)
+	}
+	return f.watch.watch(cmd.Context(), cmd, s)
+}
+
+// tapClient taps the gateway's sessions at the conns it dials.
+func tapClient(label string) func(*live.Registry, *demo.Config) {
+	return func(reg *live.Registry, cfg *demo.Config) { cfg.Dial = tappedDial(reg, label) }
+}
+
 func newDemoCmd() *cobra.Command {
 	var f demoFlags
 	cmd := &cobra.Command{
@@ -114,28 +156,12 @@ func newDemoCmd() *cobra.Command {
 		Example: "  muxtop demo\n  muxtop demo --rate 1000 --pool 4 --smux-version 2\n  muxtop demo --leak --output plain --duration 5s",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := f.watch.validate(cmd.OutOrStdout()); err != nil {
-				return err
-			}
-			reg := f.watch.registry()
-			cfg, err := f.config(reg)
-			if err != nil {
-				return err
-			}
-			cfg.Dial = tappedDial(reg, "demo")
-			d, err := demo.Start(cmd.Context(), cfg)
-			if err != nil {
-				return startErr(err, "--listen or --http")
-			}
-			defer d.Close()
-			return f.watch.watch(cmd.Context(), cmd, session{
-				reg:    reg,
-				title:  fmt.Sprintf("demo · gateway %s · service %s · smux v%d", d.GatewayURL(), d.ServiceAddr(), f.version),
-				where:  fmt.Sprintf("demo gateway at %s (curl it), service at %s", d.GatewayURL(), d.ServiceAddr()),
-				status: loadStatus(d),
-				done:   waitChan(d),
-				failed: d.Wait,
-				stop:   func() { d.Close() },
+			return f.run(cmd, demoMode{
+				start: demo.Start, tap: tapClient("demo"), portFlags: "--listen or --http", load: true,
+				describe: func(d *demo.Demo, v int) (string, string) {
+					return fmt.Sprintf("demo · gateway %s · service %s · smux v%d", d.GatewayURL(), d.ServiceAddr(), v),
+						fmt.Sprintf("demo gateway at %s (curl it), service at %s", d.GatewayURL(), d.ServiceAddr())
+				},
 			})
 		},
 	}
@@ -152,35 +178,22 @@ func newDemoCmd() *cobra.Command {
 }
 
 func newDemoServerCmd() *cobra.Command {
-	var f demoFlags
+	f := demoFlags{pool: 1}
 	cmd := &cobra.Command{
 		Use:     "server",
 		Short:   "Run the random-number service alone, tapping every session it accepts",
 		Example: "  muxtop demo server --listen 127.0.0.1:9000",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := f.watch.validate(cmd.OutOrStdout()); err != nil {
-				return err
-			}
-			reg := f.watch.registry()
-			f.pool = 1
-			cfg, err := f.config(reg)
-			if err != nil {
-				return err
-			}
-			cfg.WrapListener = func(l net.Listener) net.Listener { return tap.WrapListener(l, reg, "server") }
-			d, err := demo.StartServer(cmd.Context(), cfg)
-			if err != nil {
-				return startErr(err, "--listen")
-			}
-			defer d.Close()
-			return f.watch.watch(cmd.Context(), cmd, session{
-				reg:    reg,
-				title:  fmt.Sprintf("demo server · listening on %s · smux v%d", d.ServiceAddr(), f.version),
-				where:  fmt.Sprintf("demo server listening on %s", d.ServiceAddr()),
-				done:   waitChan(d),
-				failed: d.Wait,
-				stop:   func() { d.Close() },
+			return f.run(cmd, demoMode{
+				start: demo.StartServer, portFlags: "--listen",
+				tap: func(reg *live.Registry, cfg *demo.Config) {
+					cfg.WrapListener = func(l net.Listener) net.Listener { return tap.WrapListener(l, reg, "server") }
+				},
+				describe: func(d *demo.Demo, v int) (string, string) {
+					return fmt.Sprintf("demo server · listening on %s · smux v%d", d.ServiceAddr(), v),
+						fmt.Sprintf("demo server listening on %s", d.ServiceAddr())
+				},
 			})
 		},
 	}
@@ -200,28 +213,12 @@ func newDemoClientCmd() *cobra.Command {
 		Example: "  muxtop demo client --connect 127.0.0.1:9000 --http 127.0.0.1:8080 --pool 10 --rate 200",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := f.watch.validate(cmd.OutOrStdout()); err != nil {
-				return err
-			}
-			reg := f.watch.registry()
-			cfg, err := f.config(reg)
-			if err != nil {
-				return err
-			}
-			cfg.Dial = tappedDial(reg, "client")
-			d, err := demo.StartClient(cmd.Context(), cfg)
-			if err != nil {
-				return startErr(err, "--http")
-			}
-			defer d.Close()
-			return f.watch.watch(cmd.Context(), cmd, session{
-				reg:    reg,
-				title:  fmt.Sprintf("demo client · gateway %s → service %s · smux v%d", d.GatewayURL(), d.ServiceAddr(), f.version),
-				where:  fmt.Sprintf("demo gateway at %s, connected to %s", d.GatewayURL(), d.ServiceAddr()),
-				status: loadStatus(d),
-				done:   waitChan(d),
-				failed: d.Wait,
-				stop:   func() { d.Close() },
+			return f.run(cmd, demoMode{
+				start: demo.StartClient, tap: tapClient("client"), portFlags: "--http", load: true,
+				describe: func(d *demo.Demo, v int) (string, string) {
+					return fmt.Sprintf("demo client · gateway %s → service %s · smux v%d", d.GatewayURL(), d.ServiceAddr(), v),
+						fmt.Sprintf("demo gateway at %s, connected to %s", d.GatewayURL(), d.ServiceAddr())
+				},
 			})
 		},
 	}
