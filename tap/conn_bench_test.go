@@ -67,20 +67,22 @@ var variants = []struct {
 func BenchmarkRAND(b *testing.B) {
 	for _, callers := range []int{1, 64} {
 		for _, v := range variants {
-			b.Run(v.name+"/callers="+itoa(callers), func(b *testing.B) {
+			b.Run(v.name+"/callers="+strconv.Itoa(callers), func(b *testing.B) {
 				cli, srv := benchPair(b, 1, v.tapped)
 				go serveRAND(srv)
 				b.ReportAllocs()
 				if callers == 1 {
 					for b.Loop() {
-						rand(b, cli)
+						if err := randRequest(cli); err != nil {
+							b.Fatal(err)
+						}
 					}
 					return
 				}
 				b.SetParallelism(max(1, callers/runtime.GOMAXPROCS(0))) // about callers goroutines in all
 				b.RunParallel(func(pb *testing.PB) {
 					for pb.Next() {
-						if err := randErr(cli); err != nil {
+						if err := randRequest(cli); err != nil {
 							b.Error(err)
 							return
 						}
@@ -95,7 +97,7 @@ func BenchmarkRAND(b *testing.B) {
 func BenchmarkBulk(b *testing.B) {
 	for _, version := range []int{1, 2} {
 		for _, v := range variants {
-			b.Run("v"+itoa(version)+"/"+v.name, func(b *testing.B) {
+			b.Run("v"+strconv.Itoa(version)+"/"+v.name, func(b *testing.B) {
 				cli, srv := benchPair(b, version, v.tapped)
 				var wg sync.WaitGroup
 				wg.Add(1)
@@ -127,22 +129,6 @@ func BenchmarkBulk(b *testing.B) {
 	}
 }
 
-// randErr is rand for goroutines other than the benchmark's own.
-func randErr(cli *smux.Session) error {
-	st, err := cli.OpenStream()
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	if _, err := st.Write([]byte("RAND")); err != nil {
-		return err
-	}
-	var out [8]byte
-	_, err = io.ReadFull(st, out[:])
-	return err
-}
-
-func itoa(n int) string { return strconv.Itoa(n) }
 
 // memConn is a net.Conn over in-memory bytes: Write discards, Read serves src.
 type memConn struct {

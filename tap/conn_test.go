@@ -72,19 +72,19 @@ func serveRAND(srv *smux.Session) {
 	}
 }
 
-func rand(t testing.TB, cli *smux.Session) {
+// randRequest opens a stream, writes "RAND", reads 8 bytes and closes it.
+func randRequest(cli *smux.Session) error {
 	st, err := cli.OpenStream()
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	defer st.Close()
 	if _, err := st.Write([]byte("RAND")); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	var out [8]byte
-	if _, err := io.ReadFull(st, out[:]); err != nil {
-		t.Fatal(err)
-	}
+	_, err = io.ReadFull(st, out[:])
+	return err
 }
 
 func TestConnRecordsRAND(t *testing.T) {
@@ -94,7 +94,9 @@ func TestConnRecordsRAND(t *testing.T) {
 		go serveRAND(srv)
 		const n = 20
 		for range n {
-			rand(t, cli)
+			if err := randRequest(cli); err != nil {
+				t.Fatal(err)
+			}
 		}
 		// The last FIN from the server may still be in flight.
 		deadline := time.Now().Add(2 * time.Second)

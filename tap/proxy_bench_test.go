@@ -102,21 +102,6 @@ func BenchmarkProxyBulk(b *testing.B) {
 	}
 }
 
-// randRequest opens a stream, writes "RAND", reads 8 bytes and closes it.
-func randRequest(cli *smux.Session) error {
-	st, err := cli.OpenStream()
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	if _, err := st.Write([]byte("RAND")); err != nil {
-		return err
-	}
-	var out [8]byte
-	_, err = io.ReadFull(st, out[:])
-	return err
-}
-
 // BenchmarkProxyRAND measures the request rate of one caller.
 func BenchmarkProxyRAND(b *testing.B) {
 	for _, via := range vias {
