@@ -129,7 +129,6 @@ func BenchmarkBulk(b *testing.B) {
 	}
 }
 
-
 // memConn is a net.Conn over in-memory bytes: Write discards, Read serves src.
 type memConn struct {
 	net.Conn // nil: only Read, Write and the addresses are used
