@@ -77,7 +77,7 @@ func newAttachCmd() *cobra.Command {
 				if listen, err = nextPort(upstream); err != nil {
 					return usageError{fmt.Errorf("attach: %w", err)}
 				}
-				flag = "--listen (the default is the upstream's port + 1)"
+				flag = "--listen; the default is the upstream's port + 1"
 			} else if listen, err = loopback(listen); err != nil {
 				return usageError{fmt.Errorf("attach: --listen %w", err)}
 			}

@@ -26,6 +26,8 @@ type demoFlags struct {
 	leak    bool
 	service string
 	http    string
+	// serviceFlag names the flag that sets service: --listen or --connect.
+	serviceFlag string
 }
 
 func (f *demoFlags) config(reg *live.Registry) (demo.Config, error) {
@@ -37,6 +39,19 @@ func (f *demoFlags) config(reg *live.Registry) (demo.Config, error) {
 	}
 	if f.rate < 0 {
 		return demo.Config{}, usageError{fmt.Errorf("--rate %d: use 0 (no load) or more", f.rate)}
+	}
+	for _, a := range []struct {
+		flag string
+		addr *string
+	}{{f.serviceFlag, &f.service}, {"--http", &f.http}} {
+		if *a.addr == "" {
+			continue
+		}
+		addr, err := loopback(*a.addr)
+		if err != nil {
+			return demo.Config{}, usageError{fmt.Errorf("%s %w", a.flag, err)}
+		}
+		*a.addr = addr
 	}
 	rate := f.rate
 	if rate == 0 {
@@ -145,7 +160,7 @@ func tapClient(label string) func(*live.Registry, *demo.Config) {
 }
 
 func newDemoCmd() *cobra.Command {
-	var f demoFlags
+	f := demoFlags{serviceFlag: "--listen"}
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run a random-number service, an HTTP gateway and load in one process, and watch their smux sessions",
@@ -178,7 +193,7 @@ func newDemoCmd() *cobra.Command {
 }
 
 func newDemoServerCmd() *cobra.Command {
-	f := demoFlags{pool: 1}
+	f := demoFlags{pool: 1, serviceFlag: "--listen"}
 	cmd := &cobra.Command{
 		Use:     "server",
 		Short:   "Run the random-number service alone, tapping every session it accepts",
@@ -206,7 +221,7 @@ func newDemoServerCmd() *cobra.Command {
 }
 
 func newDemoClientCmd() *cobra.Command {
-	var f demoFlags
+	f := demoFlags{serviceFlag: "--connect"}
 	cmd := &cobra.Command{
 		Use:     "client",
 		Short:   "Run the HTTP gateway and load generator alone, tapping its smux sessions to the service",

@@ -16,6 +16,12 @@ import (
 	"github.com/muxtop/muxtop/live"
 )
 
+// Bounds on the history flags, so a typo cannot ask for all the memory there is.
+const (
+	maxHistory      = 10_000_000
+	maxHistoryBytes = 4 << 30
+)
+
 // watchFlags are the flags every capturing command shares.
 type watchFlags struct {
 	output    string
@@ -51,8 +57,21 @@ func (f *watchFlags) validate(stdout io.Writer) error {
 	if f.snaplen < 0 || f.snaplen > decoder.MaxSnaplen {
 		return usageError{fmt.Errorf("--snaplen %d: use 0 to %d", f.snaplen, decoder.MaxSnaplen)}
 	}
-	if f.history < 0 {
-		return usageError{fmt.Errorf("--history %d: use 0 or more", f.history)}
+	if f.history < 0 || f.history > maxHistory {
+		return usageError{fmt.Errorf("--history %d: use 0 to %d", f.history, maxHistory)}
+	}
+	if f.history == 0 && f.output != "tui" {
+		return usageError{fmt.Errorf("--history 0 keeps no frames, and %s output prints from history: use 1 or more", f.output)}
+	}
+	if mem := int64(f.history) * int64(f.snaplen); mem > maxHistoryBytes {
+		return usageError{fmt.Errorf("--history %d × --snaplen %d would keep %d MiB of payloads: keep it under %d MiB",
+			f.history, f.snaplen, mem>>20, maxHistoryBytes>>20)}
+	}
+	if f.output == "tui" {
+		file, ok := stdout.(*os.File)
+		if !ok || !term.IsTerminal(file.Fd()) {
+			return usageError{errors.New("--output tui needs a terminal: use --output plain or json")}
+		}
 	}
 	if f.duration < 0 {
 		return usageError{fmt.Errorf("--duration %v: use a positive duration such as 30s", f.duration)}

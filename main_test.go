@@ -362,6 +362,13 @@ func TestCommandLineErrors(t *testing.T) {
 		{"bad output", []string{"demo", "--output", "xml"}, 2, `--output "xml": use tui, plain or json`},
 		{"bad version", []string{"demo", "--smux-version", "3", "-o", "plain"}, 2, "--smux-version 3: use 1 or 2"},
 		{"bad snaplen", []string{"demo", "--snaplen", "70000", "-o", "plain"}, 2, "--snaplen 70000"},
+		{"history 0 headless", []string{"demo", "--history", "0", "-o", "plain"}, 2, "--history 0 keeps no frames"},
+		{"history too big", []string{"demo", "--history", "1000000000", "-o", "json"}, 2, "--history 1000000000: use 0 to 10000000"},
+		{"history too much memory", []string{"demo", "--history", "10000000", "--snaplen", "65535", "-o", "json"}, 2, "MiB of payloads"},
+		{"tui without a terminal", []string{"demo", "-o", "tui"}, 2, "--output tui needs a terminal"},
+		{"bad listen address", []string{"demo", "--listen", "nonsense", "-o", "plain"}, 2, `--listen "nonsense" is not an address`},
+		{"bad http port", []string{"demo", "--http", ":99999", "-o", "plain"}, 2, "--http \":99999\": port"},
+		{"bad connect address", []string{"demo", "client", "--connect", "x:y:z", "-o", "plain"}, 2, "--connect"},
 		{"port in use", []string{"demo", "server", "--listen", busy.Addr().String(), "-o", "plain"}, 1, "address already in use (pick another with --listen)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
