@@ -157,7 +157,9 @@ func Summarize(snap *live.Snapshot, missed uint64) Summary {
 		Violations:    snap.Violations,
 		Anomalies:     snap.Anomalies,
 	}
+	s.StreamsEnded = snap.Forgotten.EndedStreams
 	for _, ss := range snap.Sessions {
+		s.StreamsEnded += ss.Closed.Ended
 		for _, st := range ss.Streams {
 			if st.State == live.EndedWithSession {
 				s.StreamsEnded++

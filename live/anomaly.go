@@ -12,16 +12,18 @@ const (
 	DuplicateSYN  Anomaly = iota + 1 // SYN for a stream id that is already open: smux ignores it
 	WrongParity                      // SYN whose id parity does not match its opener (client odd, server even)
 	UnknownStream                    // PSH or FIN for a stream never opened: smux discards it
-	ClosedStream                     // PSH or FIN for a stream closed both ways: smux discards it
+	ClosedStream                     // PSH for a stream closed both ways: smux discards it
 	EmptyPSH                         // PSH of length 0: smux skips it
 	PSHAfterFIN                      // PSH after its sender's own FIN: smux still delivers it
-	DuplicateFIN                     // a second FIN from the same side: smux ignores it
 )
 
-// NumAnomalies is one more than the largest Anomaly.
-const NumAnomalies = 8
+// A repeated FIN from one side is not an anomaly: smux v1.5.58 itself sends
+// a second FIN when Close follows CloseWrite, so correct programs do it.
 
-var anomalyNames = [NumAnomalies]string{"", "DUPLICATE_SYN", "WRONG_PARITY", "UNKNOWN_STREAM", "CLOSED_STREAM", "EMPTY_PSH", "PSH_AFTER_FIN", "DUPLICATE_FIN"}
+// NumAnomalies is one more than the largest Anomaly.
+const NumAnomalies = 7
+
+var anomalyNames = [NumAnomalies]string{"", "DUPLICATE_SYN", "WRONG_PARITY", "UNKNOWN_STREAM", "CLOSED_STREAM", "EMPTY_PSH", "PSH_AFTER_FIN"}
 
 var anomalyReactions = [NumAnomalies]string{
 	"",
@@ -31,7 +33,6 @@ var anomalyReactions = [NumAnomalies]string{
 	"smux discards it: the stream is closed",
 	"smux skips a PSH of length 0",
 	"smux still delivers the data while the stream exists",
-	"smux ignores a repeated FIN",
 }
 
 // String returns the anomaly's name, or UNKNOWN_ANOMALY_n.

@@ -211,6 +211,12 @@ func (r *Registry) forget(s *Session) {
 	defer s.mu.Unlock()
 	r.forgotten.Sessions++
 	r.forgotten.Streams += s.total
+	r.forgotten.EndedStreams += s.summary.Ended
+	for _, st := range s.streams {
+		if st.state == EndedWithSession {
+			r.forgotten.EndedStreams++
+		}
+	}
 	r.forgotten.Counts.add(&s.counts)
 	r.forgotten.Anomalies += s.anomalyCount
 	r.forgotten.Violations += uint64(s.framingCount())

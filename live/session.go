@@ -237,13 +237,15 @@ func (s *Session) syn(dir Dir, at time.Time, sid uint32) Anomaly {
 func (s *Session) fin(dir Dir, at time.Time, sid uint32) Anomaly {
 	st := s.stream(dir, sid)
 	switch {
+	case st == nil && s.ended && sid <= s.maxID[sid%2]:
+		return 0 // written as the session closed; its stream was folded
 	case st == nil:
 		return UnknownStream
-	case st.state == Closed:
-		return ClosedStream
 	case st.fin[dir]:
+		// smux sends a second FIN when Close follows CloseWrite: count it only.
 		st.last = at
-		return DuplicateFIN
+		st.frames[dir]++
+		return 0
 	}
 	st.last = at
 	st.frames[dir]++
@@ -268,6 +270,8 @@ func (s *Session) fin(dir Dir, at time.Time, sid uint32) Anomaly {
 func (s *Session) psh(dir Dir, at time.Time, sid uint32, length uint32) Anomaly {
 	st := s.stream(dir, sid)
 	switch {
+	case st == nil && s.ended && sid <= s.maxID[sid%2]:
+		return 0 // written as the session closed; its stream was folded
 	case st == nil:
 		return UnknownStream
 	case st.state == Closed:
@@ -369,9 +373,12 @@ func (s *Session) End(at time.Time, reason CloseReason, err error) {
 	if err != nil {
 		s.err = err.Error()
 	}
+	// Streams still open end with the session; they join the closed ones,
+	// so an ended session keeps at most ClosedStreams streams in detail.
 	for _, st := range s.streams {
 		if st.state != Closed {
 			st.state = EndedWithSession
+			s.closeStream(st)
 		}
 	}
 	s.open = 0

@@ -35,11 +35,13 @@ type Snapshot struct {
 
 // Forgotten adds up ended sessions beyond Config.EndedSessions.
 type Forgotten struct {
-	Sessions   uint64
-	Streams    uint64
-	Counts     Counts
-	Anomalies  uint64
-	Violations uint64
+	Sessions uint64
+	Streams  uint64
+	// EndedStreams counts those of Streams that ended with their session.
+	EndedStreams uint64
+	Counts       Counts
+	Anomalies    uint64
+	Violations   uint64
 }
 
 // Session returns the session with id, or nil.

@@ -324,3 +324,26 @@ func TestSnapshotReuse(t *testing.T) {
 		})
 	}
 }
+
+// Streams still open when a session ends join its closed streams, so an
+// ended session keeps at most ClosedStreams of them in detail; the folded
+// ones stay counted as ended.
+func TestEndFoldsOpenStreams(t *testing.T) {
+	reg := live.New(live.Config{ClosedStreams: 2})
+	sc := openSession(reg, 1)
+	for sid := uint32(3); sid < 3+2*5; sid += 2 {
+		sc.feed(syn(c2s, sid))
+	}
+	sc.s.End(at(9), live.EOF, nil)
+	sc.feed(fin(c2s, 3)) // smux writes FINs as it closes: not an anomaly
+	ss := reg.Snapshot().Sessions[0]
+	if len(ss.Streams) != 2 || ss.Closed.Streams != 3 || ss.Closed.Ended != 3 || ss.Open != 0 || ss.AnomalyCount != 0 {
+		t.Errorf("tracked %d, folded %d (ended %d), open %d, anomalies %d; want 2, 3 (3), 0, 0",
+			len(ss.Streams), ss.Closed.Streams, ss.Closed.Ended, ss.Open, ss.AnomalyCount)
+	}
+	for _, st := range ss.Streams {
+		if st.State != live.EndedWithSession {
+			t.Errorf("stream %d is %v, want ended", st.ID, st.State)
+		}
+	}
+}

@@ -75,12 +75,17 @@ type stream struct {
 // ClosedSummary adds up the closed streams a session no longer tracks one by one.
 type ClosedSummary struct {
 	Streams uint64
-	Frames  [2]uint64
-	Bytes   [2]uint64
+	// Ended counts those of Streams that ended with their session.
+	Ended  uint64
+	Frames [2]uint64
+	Bytes  [2]uint64
 }
 
 func (c *ClosedSummary) add(st *stream) {
 	c.Streams++
+	if st.state == EndedWithSession {
+		c.Ended++
+	}
 	for d := range 2 {
 		c.Frames[d] += st.frames[d]
 		c.Bytes[d] += st.bytes[d]

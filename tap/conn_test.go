@@ -139,3 +139,37 @@ func TestConnRecordsRAND(t *testing.T) {
 		}
 	}
 }
+
+// smux sends a second FIN when Close follows CloseWrite: correct programs
+// must not show anomalies.
+func TestCloseWriteThenCloseIsNotAnomalous(t *testing.T) {
+	reg := live.New(live.Config{})
+	cli, srv := smuxPair(t, reg, 1)
+	go func() {
+		for {
+			st, err := srv.AcceptStream()
+			if err != nil {
+				return
+			}
+			go func() {
+				io.Copy(io.Discard, st)
+				st.CloseWrite()
+				st.Close()
+			}()
+		}
+	}()
+	for range 5 {
+		st, err := cli.OpenStream()
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Write([]byte("hello"))
+		st.CloseWrite()
+		io.Copy(io.Discard, st)
+		st.Close()
+	}
+	time.Sleep(100 * time.Millisecond)
+	if snap := reg.Snapshot(); snap.Anomalies != 0 {
+		t.Errorf("anomalies = %d, want 0: %+v", snap.Anomalies, snap.Sessions[0].Anomalies)
+	}
+}
