@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -76,26 +77,41 @@ func tappedDial(reg *live.Registry, label string) func(ctx context.Context, netw
 	}
 }
 
-// noticeLogger turns the demo's warnings into notices every front end shows.
+// noticeLogger turns the demo's warnings into notices every front end
+// shows: the message, then its attributes as key=value.
 func noticeLogger(reg *live.Registry) *slog.Logger {
-	h := slog.NewTextHandler(noticeWriter{reg}, &slog.HandlerOptions{
-		Level: slog.LevelWarn,
-		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
-			if len(groups) == 0 && (a.Key == slog.TimeKey || a.Key == slog.LevelKey) {
-				return slog.Attr{}
-			}
-			return a
-		},
-	})
-	return slog.New(h)
+	return slog.New(noticeHandler{reg: reg})
 }
 
-type noticeWriter struct{ reg *live.Registry }
-
-func (w noticeWriter) Write(p []byte) (int, error) {
-	w.reg.Notice(time.Now(), "demo: "+strings.TrimSpace(string(p)))
-	return len(p), nil
+// noticeHandler is a slog.Handler that records warnings as notices.
+type noticeHandler struct {
+	reg   *live.Registry
+	attrs []slog.Attr
 }
+
+func (h noticeHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+
+func (h noticeHandler) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	b.WriteString(r.Message)
+	add := func(a slog.Attr) bool {
+		fmt.Fprintf(&b, "; %s=%v", a.Key, a.Value)
+		return true
+	}
+	for _, a := range h.attrs {
+		add(a)
+	}
+	r.Attrs(add)
+	h.reg.Notice(r.Time, b.String())
+	return nil
+}
+
+func (h noticeHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return noticeHandler{reg: h.reg, attrs: append(slices.Clip(h.attrs), as...)}
+}
+
+// WithGroup is not used by the demo; groups are flattened.
+func (h noticeHandler) WithGroup(string) slog.Handler { return h }
 
 func loadStatus(d *demo.Demo) func() string {
 	return func() string {

@@ -78,6 +78,7 @@ type Gateway struct {
 
 	slots []slot
 	next  atomic.Uint64
+	down  atomic.Bool // the last dial failed; reported once until one succeeds
 
 	ctx    context.Context // cancelled by Close: aborts dials in flight
 	cancel context.CancelFunc
@@ -331,9 +332,13 @@ func (g *Gateway) redial(i int, done chan struct{}) {
 	}
 	if err != nil {
 		err = fmt.Errorf("demo: connect to service: %w", err)
-		if g.ctx.Err() == nil {
-			g.log.Warn("demo: gateway dial failed", "slot", i+1, "err", err)
+		// One line when the service becomes unreachable and one when it is
+		// back, not one per slot per retry.
+		if g.ctx.Err() == nil && g.down.CompareAndSwap(false, true) {
+			g.log.Warn(fmt.Sprintf("demo: gateway cannot reach the service at %s; retrying", g.upstream), "err", oneLine(err.Error()))
 		}
+	} else if g.down.CompareAndSwap(true, false) {
+		g.log.Warn(fmt.Sprintf("demo: gateway reaches the service at %s again", g.upstream))
 	}
 
 	s := &g.slots[i]
