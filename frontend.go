@@ -136,7 +136,7 @@ func (f *watchFlags) watch(ctx context.Context, cmd *cobra.Command, s session) e
 		if s.where != "" {
 			fmt.Fprintln(stderr, "muxtop:", s.where)
 		}
-		_, err = headless.Run(ctx, s.reg, stdout, format, s.stop)
+		_, err = headless.Run(ctx, s.reg, stdout, headless.Options{Format: format, Stop: s.stop, Status: s.status})
 	}
 	if err != nil {
 		return err

@@ -21,6 +21,10 @@ func runTUI(ctx context.Context, s session, f *watchFlags, stdout io.Writer) err
 	if s.stop != nil {
 		s.stop()
 	}
-	headless.WriteSummary(stdout, s.reg.Snapshot(), 0)
+	sum := headless.Summarize(s.reg.Snapshot(), 0)
+	if s.status != nil {
+		sum.Status = s.status()
+	}
+	headless.WriteSummary(stdout, sum)
 	return err
 }

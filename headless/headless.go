@@ -85,25 +85,38 @@ func (p *Printer) write(r *live.Record) {
 	p.w.Write(p.line)
 }
 
-// Summary writes the closing summary of snap.
-func (p *Printer) Summary(snap *live.Snapshot) error {
+// Summary writes the closing summary of snap; status, if not empty, is a
+// last line about the watched system, such as the load generator's counts.
+func (p *Printer) Summary(snap *live.Snapshot, status string) error {
+	s := Summarize(snap, p.missed)
+	s.Status = status
 	if p.format == JSON {
-		p.line = appendJSONSummary(p.line[:0], snap, p.missed)
+		p.line = appendJSONSummary(p.line[:0], s)
 		p.line = append(p.line, '\n')
 		p.w.Write(p.line)
 	} else {
-		WriteSummary(p.w, snap, p.missed)
+		WriteSummary(p.w, s)
 	}
 	return p.w.Flush()
 }
 
-// Run prints reg's records to w every Interval until ctx is done; then it
-// calls stop (if not nil), so that the watched system's last frames, such
-// as the FINs of its shutdown, are captured too; then it prints what is
-// left and the summary, and returns the final snapshot. It returns early
-// only if writing fails.
-func Run(ctx context.Context, reg *live.Registry, w io.Writer, f Format, stop func()) (*live.Snapshot, error) {
-	p := NewPrinter(reg, w, f)
+// Options configure Run.
+type Options struct {
+	Format Format
+	// Stop, if not nil, shuts the watched system down once the capture is
+	// over, before the last records are printed, so that its last frames,
+	// such as the FINs of its shutdown, are in the output and the summary.
+	Stop func()
+	// Status, if not nil, gives a last line for the summary, read after Stop.
+	Status func() string
+}
+
+// Run prints reg's records to w every Interval until ctx is done, then
+// stops the watched system, prints what is left and the summary, and
+// returns the final snapshot. It returns early only if writing fails.
+func Run(ctx context.Context, reg *live.Registry, w io.Writer, o Options) (*live.Snapshot, error) {
+	p := NewPrinter(reg, w, o.Format)
+	stop := o.Stop
 	t := time.NewTicker(Interval)
 	defer t.Stop()
 	for {
@@ -116,7 +129,11 @@ func Run(ctx context.Context, reg *live.Registry, w io.Writer, f Format, stop fu
 				return nil, fmt.Errorf("output: %w", err)
 			}
 			snap := reg.Snapshot()
-			if err := p.Summary(snap); err != nil {
+			status := ""
+			if o.Status != nil {
+				status = o.Status()
+			}
+			if err := p.Summary(snap, status); err != nil {
 				return nil, fmt.Errorf("output: %w", err)
 			}
 			return snap, nil

@@ -77,7 +77,7 @@ func TestJSONLines(t *testing.T) {
 	if err := p.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Summary(reg.Snapshot()); err != nil {
+	if err := p.Summary(reg.Snapshot(), ""); err != nil {
 		t.Fatal(err)
 	}
 	var types []string
@@ -128,7 +128,7 @@ func TestRunStopsWithSummary(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
 	defer cancel()
 	var out bytes.Buffer
-	snap, err := Run(ctx, reg, &out, Plain, nil)
+	snap, err := Run(ctx, reg, &out, Options{Format: Plain})
 	if err != nil || snap == nil {
 		t.Fatalf("Run = %v, %v", snap, err)
 	}

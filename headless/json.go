@@ -92,16 +92,18 @@ type jsonSummary struct {
 	Missed        uint64                       `json:"missed"`
 	Violations    uint64                       `json:"violations"`
 	Anomalies     uint64                       `json:"anomalies"`
+	Unparsed      map[string]int64             `json:"unparsed"`
+	Status        string                       `json:"status,omitempty"`
 }
 
-func appendJSONSummary(b []byte, snap *live.Snapshot, missed uint64) []byte {
-	s := Summarize(snap, missed)
+func appendJSONSummary(b []byte, s Summary) []byte {
 	j := jsonSummary{
 		Type: "summary", Seconds: s.Duration.Seconds(), Sessions: s.Sessions, LiveSessions: s.LiveSessions,
 		StreamsOpened: s.StreamsOpened, StreamsClosed: s.StreamsClosed, StreamsEnded: s.StreamsEnded,
 		StreamsOpen: s.StreamsOpen, Dropped: s.Dropped, Missed: s.Missed,
-		Violations: s.Violations, Anomalies: s.Anomalies,
-		Frames: map[string]map[string]uint64{}, Bytes: map[string]uint64{},
+		Violations: s.Violations, Anomalies: s.Anomalies, Status: s.Status,
+		Unparsed: map[string]int64{"c2s": s.Unparsed[0], "s2c": s.Unparsed[1]},
+		Frames:   map[string]map[string]uint64{}, Bytes: map[string]uint64{},
 	}
 	for d := range 2 {
 		dir := live.Dir(d)

@@ -114,10 +114,8 @@ func AppendText(b []byte, s string) []byte {
 	return b
 }
 
-// WriteSummary writes a human-readable summary of snap; missed counts
-// records the output could not keep up with.
-func WriteSummary(w io.Writer, snap *live.Snapshot, missed uint64) {
-	s := Summarize(snap, missed)
+// WriteSummary writes s for a person to read.
+func WriteSummary(w io.Writer, s Summary) {
 	fmt.Fprintf(w, "muxtop summary: %s captured\n", s.Duration.Round(time.Millisecond))
 	fmt.Fprintf(w, "  sessions  %d (%d live, %d ended)\n", s.Sessions, s.LiveSessions, s.Sessions-uint64(s.LiveSessions))
 	fmt.Fprintf(w, "  streams   %d opened, %d closed, %d ended with their session, %d open\n",
@@ -126,9 +124,23 @@ func WriteSummary(w io.Writer, snap *live.Snapshot, missed uint64) {
 	for c := range decoder.NumCmds {
 		fmt.Fprintf(w, "            %-4s %10d %10d\n", decoder.Cmd(c), s.Counts.Frames[0][c], s.Counts.Frames[1][c])
 	}
-	fmt.Fprintf(w, "  bytes     → %d  ← %d\n", s.Counts.BytesDir(live.ClientToServer), s.Counts.BytesDir(live.ServerToClient))
-	fmt.Fprintf(w, "  dropped   %d (history %d, output %d)\n", s.Dropped+s.Missed, s.Dropped, s.Missed)
+	fmt.Fprintf(w, "  bytes     → %d  ← %d", s.Counts.BytesDir(live.ClientToServer), s.Counts.BytesDir(live.ServerToClient))
+	if s.Unparsed != [2]int64{} {
+		fmt.Fprintf(w, "  (not smux, after a violation: → %d  ← %d)", s.Unparsed[0], s.Unparsed[1])
+	}
+	fmt.Fprintln(w)
+	switch {
+	case s.Missed > 0:
+		fmt.Fprintf(w, "  dropped   %d records not printed: the output fell behind the history (%d never stored)\n", s.Missed, s.Dropped)
+	case s.Dropped > 0:
+		fmt.Fprintf(w, "  dropped   %d records never stored in history; their frames still count\n", s.Dropped)
+	default:
+		fmt.Fprintf(w, "  dropped   0\n")
+	}
 	fmt.Fprintf(w, "  violations %d framing, %d anomalies\n", s.Violations, s.Anomalies)
+	if s.Status != "" {
+		fmt.Fprintf(w, "  %s\n", AppendText(nil, s.Status))
+	}
 }
 
 // Summary is the closing account of a capture.
@@ -139,8 +151,14 @@ type Summary struct {
 	StreamsOpened, StreamsClosed, StreamsEnded uint64
 	StreamsOpen                                int
 	Counts                                     live.Counts
-	Dropped, Missed                            uint64
-	Violations, Anomalies                      uint64
+	// Dropped counts records never stored in history; Missed the records
+	// a printer did not print, those dropped included.
+	Dropped, Missed       uint64
+	Violations, Anomalies uint64
+	// Unparsed counts the bytes left unframed after violations, per direction.
+	Unparsed [2]int64
+	// Status is a last line about the watched system, if any.
+	Status string
 }
 
 // Summarize adds up snap for a summary.
@@ -160,6 +178,8 @@ func Summarize(snap *live.Snapshot, missed uint64) Summary {
 	s.StreamsEnded = snap.Forgotten.EndedStreams
 	for _, ss := range snap.Sessions {
 		s.StreamsEnded += ss.Closed.Ended
+		s.Unparsed[0] += ss.Unparsed[0]
+		s.Unparsed[1] += ss.Unparsed[1]
 		for _, st := range ss.Streams {
 			if st.State == live.EndedWithSession {
 				s.StreamsEnded++
