@@ -2,6 +2,7 @@ package headless
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/muxtop/muxtop/decoder"
@@ -63,6 +64,9 @@ func appendJSON(b []byte, reg *live.Registry, r *live.Record) []byte {
 		if s := reg.Session(r.Session); s != nil {
 			info := s.Info()
 			j.Client, j.Server, j.Label = info.Client, info.Server, info.Label
+		} else if c, sv, ok := strings.Cut(r.Note, " → "); ok {
+			// Forgotten already: the record's note still has the addresses.
+			j.Client, j.Server = c, sv
 		}
 	case live.SessionEnded:
 		j.Reason = r.Note
