@@ -68,12 +68,20 @@ func (l *line) col(s string, w int, st style) *line {
 	return l.spaces(w - width(s) + 1)
 }
 
-// rcol appends s right-aligned in a column of w cells followed by one space.
+// rcol appends s right-aligned in a column of w cells followed by one
+// space. It is for numbers, which are never cut: a number wider than its
+// column pushes the rest of the row right rather than lose digits.
 func (l *line) rcol(s string, w int, st style) *line {
-	s = cut(s, w)
 	l.spaces(w - width(s))
 	l.add(s, st)
 	return l.spaces(1)
+}
+
+// num appends a number left-aligned in a column of w cells followed by one
+// space; a longer number is not cut but pushes the rest of the line right.
+func (l *line) num(s string, w int) *line {
+	l.text(s)
+	return l.spaces(max(w-width(s), 0) + 1)
 }
 
 // raw appends text already styled and w cells wide; the caller has checked it fits.

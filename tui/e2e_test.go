@@ -103,7 +103,7 @@ func TestEndToEnd(t *testing.T) {
 	x.waitText("┏━ Frames of stream")
 	x.keys("g", "j")
 	x.waitFor("the RAND frame selected", func(s string) bool {
-		return regexp.MustCompile(`▶\d\d:\d\d:\d\d\.\d{6} → v\d PSH len 4 +52 41 4e 44  RAND`).MatchString(s)
+		return regexp.MustCompile(`▶\d\d:\d\d:\d\d\.\d{6} → v\d PSH len 4 +52 41 4e 44 +RAND`).MatchString(s)
 	})
 	x.keys("Enter")
 	screen := x.waitText("┏━ Frame detail")

@@ -109,8 +109,16 @@ func parseTerm(tok string) (term, error) {
 		return parseLen(tok, rest)
 	}
 	name, val, ok := strings.Cut(tok, ":")
-	if !ok || val == "" {
+	switch strings.ToLower(name) {
+	case "cmd", "sid", "session", "ver", "dir", "hex":
+	default:
+		ok = false
+	}
+	if !ok {
 		return term{}, fmt.Errorf("filter: unknown term %q; try %s", tok, filterHelp)
+	}
+	if val == "" {
+		return term{}, fmt.Errorf("filter: %q needs a value after the colon; try %s", tok, filterHelp)
 	}
 	switch strings.ToLower(name) {
 	case "cmd":

@@ -35,7 +35,7 @@ func TestParseFilter(t *testing.T) {
 		{"len without number", "len>", 0, "", "must be a number"},
 		{"bad ver", "ver:300", 0, "", "is not a version"},
 		{"odd hex", "hex:123", 0, "", "whole bytes"},
-		{"empty hex", "hex:", 0, "", "unknown term"},
+		{"empty hex", "hex:", 0, "", `"hex:" needs a value`},
 		{"unclosed quote", `"RAND`, 0, "", "closing"},
 		{"empty quote", `""`, 0, "", "between the quotes"},
 		{"bare word", "RAND", 0, "", `unknown term "RAND"`},

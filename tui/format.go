@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -76,17 +77,31 @@ func sanitize(s string) string {
 	return b.String()
 }
 
-// count formats n compactly for a narrow column: 999, 12.4k, 3.1M, 7.0G.
+// count formats n in at most five cells for a narrow column: 9999,
+// 12.4k, 512k, 3.1M, 7.0G.
 func count(n uint64) string {
-	switch {
-	case n < 10_000:
+	if n < 10_000 {
 		return strconv.FormatUint(n, 10)
-	case n < 1_000_000:
-		return strconv.FormatFloat(float64(n)/1e3, 'f', 1, 64) + "k"
-	case n < 1_000_000_000:
-		return strconv.FormatFloat(float64(n)/1e6, 'f', 1, 64) + "M"
 	}
-	return strconv.FormatFloat(float64(n)/1e9, 'f', 1, 64) + "G"
+	return scaled(float64(n), 1000, "kMGTPE")
+}
+
+// scaled formats v ≥ base in the first unit that keeps it within five
+// cells: 99.9 with one decimal, then whole numbers below base (1023K for
+// binary units), each rounded before it is compared so that 99.96 does not
+// print as 100.0.
+func scaled(v, base float64, units string) string {
+	for i := range len(units) {
+		v /= base
+		u := units[i : i+1]
+		if math.Round(v*10) < 1000 {
+			return strconv.FormatFloat(v, 'f', 1, 64) + u
+		}
+		if math.Round(v) < base || i == len(units)-1 {
+			return strconv.FormatFloat(v, 'f', 0, 64) + u
+		}
+	}
+	return "?"
 }
 
 // grouped formats n with thin groups of three digits: 10 233.
@@ -109,38 +124,26 @@ func grouped(n uint64) string {
 	return b.String()
 }
 
-// rate formats a per-second rate: 0, 7.5, 312, 12.4k.
+// rate formats a per-second rate in at most five cells: 0, 7.5, 312, 12.4k.
 func rate(r float64) string {
 	switch {
 	case r <= 0:
 		return "0"
-	case r < 10:
+	case math.Round(r*10) < 100:
 		return strconv.FormatFloat(r, 'f', 1, 64)
-	case r < 10_000:
+	case math.Round(r) < 10_000:
 		return strconv.FormatFloat(r, 'f', 0, 64)
-	case r < 1e6:
-		return strconv.FormatFloat(r/1e3, 'f', 1, 64) + "k"
 	}
-	return strconv.FormatFloat(r/1e6, 'f', 1, 64) + "M"
+	return scaled(r, 1000, "kMGTPE")
 }
 
-// size formats a byte count with binary units: 512B, 4.0K, 12.3M.
+// size formats a byte count with binary units in at most five cells: 512B,
+// 4.0K, 12.3M, 1023K.
 func size(n uint64) string {
-	const unit = 1024
-	if n < unit {
+	if n < 1024 {
 		return strconv.FormatUint(n, 10) + "B"
 	}
-	f := float64(n)
-	for _, u := range []string{"K", "M", "G", "T"} {
-		f /= unit
-		if f < unit || u == "T" {
-			if f < 100 {
-				return strconv.FormatFloat(f, 'f', 1, 64) + u
-			}
-			return strconv.FormatFloat(f, 'f', 0, 64) + u
-		}
-	}
-	return "?"
+	return scaled(float64(n), 1024, "KMGTPE")
 }
 
 // dur formats a duration for an age or latency column: 850µs, 12ms, 0.4s,

@@ -37,7 +37,11 @@ func (m *Model) renderFrames(w, h int, focused bool) []string {
 
 // frameLine draws one record of the frames pane:
 //
-//	▶12:01:03.441219 → v1 PSH sid 4413   len 4     52 41 4e 44  RAND
+//	▶12:01:03.441219 → v1 PSH sid 4413   len 4     52 41 4e 44              RAND
+//
+// Numbers are never cut. The payload shows as many bytes as fit, 32, 16, 8
+// or 4 a row, with the ASCII in a column; "…" says the row does not show
+// every byte of the payload.
 func (m *Model) frameLine(r *live.Record, w int, mark, reverse bool, buf []byte) string {
 	st := &m.st
 	l := newLine(w)
@@ -56,22 +60,28 @@ func (m *Model) frameLine(r *live.Record, w int, mark, reverse bool, buf []byte)
 		if m.scope.stream {
 			l.text(" ")
 		} else {
-			l.text(" sid ").col(strconv.FormatUint(uint64(h.StreamID()), 10), 6, style{})
+			l.text(" sid ").num(strconv.FormatUint(uint64(h.StreamID()), 10), 6)
 		}
-		l.text("len ").col(strconv.Itoa(int(h.Length())), 5, style{})
+		l.text("len ").num(strconv.Itoa(int(h.Length())), 5)
 		if r.Anomaly != 0 {
 			l.add(r.Anomaly.String(), st.bad).text(" ")
 		}
 		if h.Cmd() == decoder.UPD {
-			l.text(" consumed " + strconv.FormatUint(uint64(r.Consumed), 10) + " window " + strconv.FormatUint(uint64(r.Window), 10))
+			l.text("consumed " + strconv.FormatUint(uint64(r.Consumed), 10) + " window " + strconv.FormatUint(uint64(r.Window), 10))
 			break
 		}
-		if len(r.Payload) > 0 && l.room() > 6 {
-			// Each byte takes 3 cells as hex and 1 as ASCII; 2 separate them.
-			k := min(len(r.Payload), (l.room()-3)/4, 32)
-			hex := appendHex(buf[:0], r.Payload[:k])
-			l.text(" ").col(string(hex), 3*k-1, style{})
-			l.text(" ").add(string(appendASCII(buf[:0], r.Payload[:k])), st.dim)
+		p := r.Payload
+		if len(p) == 0 {
+			break
+		}
+		n, c, gap := payloadFit(l.room(), len(p), r.Truncated)
+		if n <= 0 {
+			break
+		}
+		l.text(string(appendHex(buf[:0], p[:n]))).spaces(3*(c-n) + gap)
+		l.add(string(appendASCII(buf[:0], p[:n])), st.dim)
+		if n < len(p) || r.Truncated {
+			l.add("…", st.dim)
 		}
 	case live.SessionOpened:
 		l.text("● session " + strconv.FormatUint(r.Session, 10) + " opened " + sanitize(r.Note))
@@ -87,6 +97,38 @@ func (m *Model) frameLine(r *live.Record, w int, mark, reverse bool, buf []byte)
 		return st.selected.render(l.String())
 	}
 	return l.String()
+}
+
+// payloadFit decides how a payload of have captured bytes shows in room
+// cells: n bytes as hex, padded to c bytes' width so that the ASCII of
+// short payloads lines up (at 16 bytes, or 8 or 4 when narrow), then gap
+// blanks, the ASCII, and "…" when not every byte of the payload shows.
+// Longer payloads take up to 32 bytes where the room allows.
+func payloadFit(room, have int, truncated bool) (n, c, gap int) {
+	align := 16
+	for align > 4 && 4*align > room {
+		align /= 2
+	}
+	width := func(n, c, gap int) int {
+		w := 3*c - 1 + gap + n
+		if n < have || truncated {
+			w++
+		}
+		return w
+	}
+	for n = min(have, 32); n > 0; n-- {
+		if c = max(n, align); width(n, c, 1) > room {
+			c = n
+		}
+		if width(n, c, 1) <= room {
+			break
+		}
+	}
+	gap = 1
+	if width(n, c, 2) <= room {
+		gap = 2
+	}
+	return n, c, gap
 }
 
 // framesTitle is the frames pane's title.

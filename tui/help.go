@@ -1,10 +1,24 @@
 package tui
 
-// renderHelp draws the help overlay: every key of the keyMap, grouped, in
-// one or two columns, then the filter terms.
+// renderHelp draws the help overlay in a box of w×h cells, scrolled to
+// m.helpTop when it does not fit.
 func (m *Model) renderHelp(w, h int) []string {
+	body := m.helpBody(w-2, h-2)
+	rows := max(h-2, 0)
+	title := "Help · ? or esc closes"
+	if len(body) > rows {
+		top := max(0, min(m.helpTop, len(body)-rows))
+		body = body[top:]
+		title = "Help · j/k scroll · ? or esc closes"
+	}
+	return box(&m.st, title, true, body, w, h)
+}
+
+// helpBody returns the lines of the help: every key of the keyMap,
+// grouped, in one or two columns (two when one would not fit rows), then
+// notes on drilling down, sorting, the filter terms and the marks.
+func (m *Model) helpBody(inner, rows int) []string {
 	st := &m.st
-	inner := w - 2
 	keyW := 0
 	for _, g := range m.keys.FullHelp() {
 		for _, b := range g {
@@ -29,13 +43,14 @@ func (m *Model) renderHelp(w, h int) []string {
 	}
 	notes := wrapText("enter drills down: session → its streams → its frames → the frame's bytes; "+
 		"s sorts streams by id, age (leaks first), idle, bytes, state; space freezes the view while capture goes on", max(inner-1, 1))
+	notes = append(notes, wrapText("! marks suspected leaks: streams open or half-closed longer than "+dur(m.opts.LeakAfter)+
+		" (--leak-after), and the open count of the sessions holding them; "+
+		"half-closed→: the client sent FIN and the server has not, half-closed← the reverse", max(inner-1, 1))...)
 	notes = append(notes, wrapText(`filter terms, all must match: cmd:psh sid:4413 session:2 dir:> dir:< `+
 		`len>100 len<8 len=0 ver:2 violation "text" hex:52414e44 (in the captured payload)`, max(inner-1, 1))...)
 	notes = append(notes, wrapText("arrows: → client to server, ← server to client; "+
-		"colours: SYN green, FIN yellow, violations red; ! after an age: open longer than "+
-		dur(m.opts.LeakAfter)+", a suspected leak", max(inner-1, 1))...)
+		"colours: SYN green, FIN yellow, violations red; STALLED: a v2 writer has its whole window in flight", max(inner-1, 1))...)
 
-	rows := h - 2
 	cols := 1
 	if len(entries)+1+len(notes) > rows && inner >= 2*(keyW+20) {
 		cols = 2
@@ -52,7 +67,7 @@ func (m *Model) renderHelp(w, h int) []string {
 	}
 	colW := inner / cols
 	var body []string
-	for r := 0; r < height && len(body) < rows; r++ {
+	for r := range height {
 		l := newLine(inner)
 		for c := range cols {
 			i := r
@@ -71,15 +86,11 @@ func (m *Model) renderHelp(w, h int) []string {
 		}
 		body = append(body, l.String())
 	}
-	if len(body) < rows {
-		body = append(body, newLine(inner).String())
-	}
+	body = append(body, newLine(inner).String())
 	for _, n := range notes {
-		if len(body) < rows {
-			body = append(body, newLine(inner).text(" "+n).String())
-		}
+		body = append(body, newLine(inner).text(" "+n).String())
 	}
-	return box(st, "Help · ? or esc closes", true, body, w, h)
+	return body
 }
 
 // renderInput draws the filter input and, under it, why the last filter

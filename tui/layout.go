@@ -135,7 +135,7 @@ func (m *Model) layout() screen {
 	y := s.bodyStart
 	if top.h > 0 {
 		if wide {
-			sw := w * 9 / 20
+			sw := splitTop(m.sessionCols(), m.streamCols(), w)
 			s.sessions = rect{0, y, sw, top.h}
 			s.streams = rect{sw, y, w - sw, top.h}
 		} else if showSessions {
@@ -157,6 +157,59 @@ func (m *Model) layout() screen {
 		s.detail = rect{0, y, w, bot.h}
 	}
 	return s
+}
+
+// splitTop returns the width of the sessions pane when it shares w cells
+// with the streams pane. The two tables give up their least important
+// columns together until both fit; the cells left over go where a flexible
+// column can use them.
+func splitTop(sess, strm []column, w int) int {
+	shown := [2][]bool{make([]bool, len(sess)), make([]bool, len(strm))}
+	tables := [2][]column{sess, strm}
+	used := [2]int{3, 3} // the borders and the cursor mark
+	for t, cols := range tables {
+		for i, c := range cols {
+			shown[t][i] = true
+			used[t] += c.w + 1
+		}
+	}
+	for used[0]+used[1] > w {
+		lowest := -1
+		for t, cols := range tables {
+			for i, c := range cols {
+				if shown[t][i] && i > 0 && (lowest < 0 || c.prio < lowest) {
+					lowest = c.prio
+				}
+			}
+		}
+		if lowest < 0 {
+			return w * 9 / 20
+		}
+		for t, cols := range tables {
+			for i, c := range cols {
+				if shown[t][i] && i > 0 && c.prio == lowest {
+					shown[t][i] = false
+					used[t] -= c.w + 1
+				}
+			}
+		}
+	}
+	flex := func(t int) bool {
+		for i, c := range tables[t] {
+			if shown[t][i] && c.flex {
+				return true
+			}
+		}
+		return false
+	}
+	extra := w - used[0] - used[1]
+	switch {
+	case flex(0) && flex(1):
+		return used[0] + extra/2
+	case flex(1):
+		return used[0]
+	}
+	return used[0] + extra
 }
 
 // render draws the whole screen: never more lines than the height, never

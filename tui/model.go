@@ -85,9 +85,11 @@ type Model struct {
 	follow        bool
 	focus         pane
 	help          bool
+	helpTop       int // the first line of the help shown
 	status        string
 	flash         string // a one-line answer to a key, such as y's
 	flashAt       time.Time
+	latest        time.Time // the time of the latest snapshot read, paused or not
 
 	sess   sessionCursor
 	strm   streamCursor
@@ -107,6 +109,7 @@ type Model struct {
 	inputErr string
 
 	leaks     int
+	sessLeaks map[uint64]int // suspected leaks per session, where there are any
 	leakCache map[*live.SessionSnap][]int64
 }
 
@@ -190,15 +193,16 @@ func (m Model) View() tea.View {
 // last tick. While paused it only counts what it is missing.
 func (m *Model) refresh() {
 	snap := m.snapshot()
+	m.latest = snap.At
+	if m.flash != "" && snap.At.Sub(m.flashAt) >= flashFor {
+		m.flash = ""
+	}
 	if m.paused && m.snap != nil {
 		m.behind = snap.History.Next - min(snap.History.Next, m.store.next)
 		return
 	}
 	if m.opts.Status != nil {
 		m.status = sanitize(m.opts.Status())
-	}
-	if m.flash != "" && snap.At.Sub(m.flashAt) >= flashFor {
-		m.flash = ""
 	}
 	m.rates.update(snap)
 	m.snap = snap
@@ -316,6 +320,7 @@ func (m *Model) countLeaks() {
 	cache := make(map[*live.SessionSnap][]int64, len(m.snap.Sessions))
 	limit := m.now().Add(-m.opts.LeakAfter).UnixNano()
 	m.leaks = 0
+	m.sessLeaks = nil // a new map, not cleared: copies of the model may share the old one
 	for _, ss := range m.snap.Sessions {
 		if ss.Ended || ss.Open == 0 {
 			continue
@@ -325,7 +330,13 @@ func (m *Model) countLeaks() {
 			firsts = openSince(ss)
 		}
 		cache[ss] = firsts
-		m.leaks += searchInt64(firsts, limit)
+		if n := searchInt64(firsts, limit); n > 0 {
+			if m.sessLeaks == nil {
+				m.sessLeaks = make(map[uint64]int)
+			}
+			m.sessLeaks[ss.ID] = n
+			m.leaks += n
+		}
 	}
 	m.leakCache = cache
 }

@@ -2,6 +2,8 @@ package tui
 
 import (
 	"fmt"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -513,5 +515,184 @@ func TestRates(t *testing.T) {
 	}
 	if !strings.Contains(screenOf(m), "1200 frames/s") {
 		t.Fatal("the header does not show 1200 frames/s")
+	}
+}
+
+// TestSortKeyShowsLeaksFirst: s from the sessions pane shows the selected
+// session's streams, oldest live first, with the cursor on the oldest, even
+// after the cursor was moved down the list.
+func TestSortKeyShowsLeaksFirst(t *testing.T) {
+	for _, size := range []struct{ w, h int }{{80, 24}, {160, 45}} {
+		m := fixture().model(t, size.w, size.h)
+		if !strings.Contains(screenOf(m), "3! ") {
+			t.Errorf("%d×%d: session 1's open count is not marked as holding a suspected leak", size.w, size.h)
+		}
+		m = press(m, "s")
+		if m.focus != paneStreams || m.strm.sort != sortAge {
+			t.Fatalf("%d×%d: s from the sessions pane: focus %d sort %s", size.w, size.h, m.focus, m.strm.sort)
+		}
+		if st := m.selectedStream(); st == nil || st.ID != 3 {
+			t.Fatalf("%d×%d: s selected %+v, want the oldest open stream 3", size.w, size.h, st)
+		}
+		screen := screenOf(m)
+		if !strings.Contains(screen, "1 suspected leak · sort age") || !regexp.MustCompile(`▶ +3 c +open .* 45s!`).MatchString(screen) {
+			t.Fatalf("%d×%d: the leak is not first and marked:\n%s", size.w, size.h, screen)
+		}
+		// Move down, sort again and back to age: the cursor returns to the top.
+		m = press(m, "G", "s", "s", "s", "s", "s")
+		if m.strm.sort != sortAge || m.strm.idx != 1 {
+			t.Fatalf("%d×%d: after cycling, sort %s row %d, want age, row 1", size.w, size.h, m.strm.sort, m.strm.idx)
+		}
+		checkFits(t, m, size.w, size.h)
+	}
+}
+
+// TestColumns checks that the sessions and streams panes show every
+// column the issue asks for at 200 columns, v1 and v2, and the essential
+// ones at 160 and 80.
+func TestColumns(t *testing.T) {
+	all := []string{"#", "peer", "ver", "open", "total", "fr/s", "→bytes", "←bytes", "viol", "state"}
+	streams := []string{"sid", "by", "state", "→fr", "←fr", "→bytes", "←bytes", "age", "idle", "reply"}
+	tests := []struct {
+		name     string
+		w, h     int
+		keys     []string
+		sessions []string
+		streams  []string
+	}{
+		{"v1 at 200", 200, 60, nil, append(all, "tapped"), streams},
+		{"v2 at 200", 200, 60, []string{"j"}, append(all, "tapped"), append(streams, "in-flight/window")},
+		{"v1 at 160", 160, 45, nil, all, streams},
+		{"v2 at 160", 160, 45, []string{"j"}, []string{"#", "peer", "open", "total", "fr/s", "→bytes", "←bytes", "viol", "state"},
+			[]string{"sid", "state", "→bytes", "←bytes", "age", "idle", "reply", "in-flight/window"}},
+		{"sessions at 80", 80, 24, nil, all, nil},
+		{"streams at 80", 80, 24, []string{"enter"}, nil, streams},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := press(fixture().model(t, tc.w, tc.h), tc.keys...)
+			headings := map[string][]string{}
+			for _, l := range strings.Split(screenOf(m), "\n") {
+				for _, part := range strings.FieldsFunc(l, func(r rune) bool { return strings.ContainsRune("┃│", r) }) {
+					fields := strings.Fields(part)
+					if len(fields) > 0 && (fields[0] == "#" || fields[0] == "sid") {
+						headings[fields[0]] = fields
+					}
+				}
+			}
+			for _, h := range []struct {
+				first string
+				want  []string
+			}{{"#", tc.sessions}, {"sid", tc.streams}} {
+				for _, col := range h.want {
+					if !slices.Contains(headings[h.first], col) {
+						t.Errorf("the %s table lacks %q: %q", h.first, col, headings[h.first])
+					}
+				}
+			}
+			checkFits(t, m, tc.w, tc.h)
+		})
+	}
+}
+
+// TestNumbersAreNeverCut: big ids and counts show whole, in every pane.
+func TestNumbersAreNeverCut(t *testing.T) {
+	c := newCapture(live.Config{History: 1000})
+	for range 1233 {
+		c.reg.Open(live.SessionInfo{Client: "c", Server: "s"}, base).End(base, live.EOF, nil)
+	}
+	s := c.open("127.0.0.1:1", "127.0.0.1:2", base)
+	const sid = 4_000_000_001
+	c.frame(s, live.ClientToServer, base, 1, decoder.SYN, sid, "", 0)
+	c.frame(s, live.ClientToServer, base, 1, decoder.PSH, sid, "12345678", 65535)
+	for _, size := range []struct{ w, h int }{{80, 24}, {160, 45}} {
+		m := c.model(t, size.w, size.h)
+		m = press(m, "G")
+		if s := screenOf(m); !strings.Contains(s, "1234 127.0.0.1:1") {
+			t.Errorf("%d×%d: session 1234 is not shown whole:\n%s", size.w, size.h, s)
+		}
+		m = press(m, "enter", "k")
+		if s := screenOf(m); !strings.Contains(s, " 4000000001 c  open") || !strings.Contains(s, "sid 4000000001 len 65535 31 32") {
+			t.Errorf("%d×%d: stream %d or its length is cut:\n%s", size.w, size.h, uint32(sid), s)
+		}
+		checkFits(t, m, size.w, size.h)
+	}
+	for _, n := range []uint64{0, 9999, 10_000, 99_949, 99_950, 999_499, 999_500, 1e9 - 1, 1 << 63} {
+		if got := count(n); len(got) > 5 {
+			t.Errorf("count(%d) = %q, wider than 5", n, got)
+		}
+		if got := size(n); len(got) > 5 {
+			t.Errorf("size(%d) = %q, wider than 5", n, got)
+		}
+		if got := rate(float64(n) + 0.97); len(got) > 5 {
+			t.Errorf("rate(%d.97) = %q, wider than 5", n, got)
+		}
+	}
+}
+
+// TestFilterGoesToAMatch: a filter that selects nothing in the selected
+// session goes to the first match in history, like a search in less.
+func TestFilterGoesToAMatch(t *testing.T) {
+	m := fixture().model(t, 80, 24)
+	m = press(m, "/")
+	m = typeText(m, "session:3 cmd:fin")
+	m = press(m, "enter")
+	r := m.selectedFrame()
+	if m.focus != paneFrames || m.sess.id != 3 || r == nil || r.Session != 3 || r.Header.Cmd() != decoder.FIN {
+		t.Fatalf("focus %d session %d frame %+v, want a FIN of session 3", m.focus, m.sess.id, r)
+	}
+	if !strings.Contains(screenOf(m), "first match, in session 3") {
+		t.Errorf("the jump is not explained:\n%s", screenOf(m))
+	}
+	m = press(m, "/", "ctrl+u")
+	m = typeText(m, "sid:12345")
+	m = press(m, "enter")
+	if m.filter == nil || m.filter.text != "sid:12345" || !strings.Contains(screenOf(m), "nothing in history matches sid:12345 yet") {
+		t.Fatalf("a filter with no match anywhere: %+v\n%s", m.filter, screenOf(m))
+	}
+}
+
+// TestHelpScrolls: at 80×24 the help does not fit, and j/G show its end.
+func TestHelpScrolls(t *testing.T) {
+	m := press(fixture().model(t, 80, 24), "?")
+	last := "STALLED: a v2"
+	if strings.Contains(screenOf(m), last) {
+		t.Fatal("the help fits at 80×24: this test proves nothing")
+	}
+	if !strings.Contains(screenOf(m), "j/k scroll") {
+		t.Error("the help does not say it scrolls")
+	}
+	m = press(m, "G")
+	if !strings.Contains(screenOf(m), last) {
+		t.Fatalf("G in the help does not show its end:\n%s", screenOf(m))
+	}
+	checkFits(t, m, 80, 24)
+	m = press(m, "g")
+	if !strings.Contains(screenOf(m), "move up") {
+		t.Fatal("g in the help does not go back to the top")
+	}
+	if m = press(m, "j", "esc"); m.help || m.helpTop != 0 {
+		t.Fatal("esc did not close the help")
+	}
+}
+
+// TestFlashExpiresWhilePaused: a key's answer goes away after a few
+// seconds even while the view is paused.
+func TestFlashExpiresWhilePaused(t *testing.T) {
+	c := fixture()
+	m := c.model(t, 160, 45)
+	m = press(m, "space")
+	m = tickAt(m, c, 10*time.Second)
+	m = press(m, "n")
+	if !strings.Contains(screenOf(m), "no filter") {
+		t.Fatal("n without a filter said nothing")
+	}
+	m = tickAt(m, c, time.Second)
+	if !strings.Contains(screenOf(m), "no filter") {
+		t.Fatal("the answer went away after a second")
+	}
+	m = tickAt(m, c, 3*time.Second)
+	if strings.Contains(screenOf(m), "no filter") {
+		t.Fatal("the answer stays while paused")
 	}
 }

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"slices"
 	"strconv"
 
 	"github.com/muxtop/muxtop/live"
@@ -49,18 +50,43 @@ func (m *Model) selectedSession() *live.SessionSnap {
 	return m.snap.Sessions[m.sess.idx]
 }
 
+// sessionColumns are the sessions pane's columns. Widths fit the longest
+// value each can hold (count, rate and size take at most five cells), so a
+// number is never cut; peer, tapped and state take the room left over.
 var sessionColumns = []column{
 	{title: "#", w: 3, right: true, prio: 100},
 	{title: "peer", w: 15, prio: 90, flex: true},
-	{title: "tapped", w: 15, prio: 85, flex: true},
+	{title: "tapped", w: 15, prio: 38, flex: true},
 	{title: "ver", w: 3, prio: 40},
-	{title: "open", w: 4, right: true, prio: 80},
+	{title: "open", w: 6, right: true, prio: 80},
 	{title: "total", w: 5, right: true, prio: 50},
-	{title: "fr/s", w: 6, right: true, prio: 70},
+	{title: "fr/s", w: 5, right: true, prio: 70},
 	{title: "→bytes", w: 6, right: true, prio: 60},
 	{title: "←bytes", w: 6, right: true, prio: 60},
-	{title: "viol", w: 4, right: true, prio: 65},
-	{title: "state", w: 12, prio: 75, flex: true},
+	{title: "viol", w: 5, right: true, prio: 65},
+	{title: "state", w: 13, prio: 75, flex: true},
+}
+
+// sessionCols returns the sessions pane's columns, the id column as wide
+// as the largest id.
+func (m *Model) sessionCols() []column {
+	cols := sessionColumns
+	if ss := m.snap.Sessions; len(ss) > 0 {
+		if n := digits(ss[len(ss)-1].ID); n > cols[0].w {
+			cols = slices.Clone(cols)
+			cols[0].w = n
+		}
+	}
+	return cols
+}
+
+// digits returns how many decimal digits n has.
+func digits(n uint64) int {
+	d := 1
+	for ; n >= 10; n /= 10 {
+		d++
+	}
+	return d
 }
 
 // renderSessions draws the sessions pane's body: a heading and the visible rows.
@@ -69,15 +95,16 @@ func (m *Model) renderSessions(w, h int, focused bool) []string {
 		return nil
 	}
 	st := &m.st
-	ws := layoutColumns(sessionColumns, w)
-	out := []string{tableHeading(st, sessionColumns, ws, w)}
+	cols := m.sessionCols()
+	ws := layoutColumns(cols, w)
+	out := []string{tableHeading(st, cols, ws, w)}
 	ss := m.snap.Sessions
 	if len(ss) == 0 {
 		return append(out, newLine(w).add(" waiting for sessions…", st.dim).String())
 	}
 	top := scroll(m.sess.top, m.sess.idx, len(ss), h-1)
 	for i := top; i < len(ss) && len(out) < h; i++ {
-		out = append(out, tableRow(st, sessionColumns, ws, m.sessionCells(ss[i]), w, i == m.sess.idx, focused))
+		out = append(out, tableRow(st, cols, ws, m.sessionCells(ss[i]), w, i == m.sess.idx, focused))
 	}
 	return out
 }
@@ -111,7 +138,7 @@ func (m *Model) sessionCells(s *live.SessionSnap) []cell {
 		{sanitize(s.Peer()), base},
 		{sanitize(tapped(s)), base},
 		{ver, base},
-		{strconv.Itoa(s.Open), base},
+		m.openCell(s, base),
 		{count(s.Total), base},
 		{rate(m.rates.session[s.ID]), base},
 		{size(s.Counts.BytesDir(live.ClientToServer)), base},
@@ -119,6 +146,16 @@ func (m *Model) sessionCells(s *live.SessionSnap) []cell {
 		{count(viol), vs},
 		{state, ss},
 	}
+}
+
+// openCell is a session's open streams, marked "!" in the warning colour
+// when some of them are suspected leaks.
+func (m *Model) openCell(s *live.SessionSnap, base style) cell {
+	c := cell{count(uint64(s.Open)), base}
+	if m.sessLeaks[s.ID] > 0 {
+		c.text, c.st = c.text+"!", m.st.warn
+	}
+	return c
 }
 
 // tapped returns the address of the end muxtop taps: with a client-side

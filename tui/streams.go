@@ -151,22 +151,41 @@ func (m *Model) selectedStream() *live.StreamSnap {
 	return &ss.Streams[m.strm.order[m.strm.idx-1]]
 }
 
+// streamColumns are the streams pane's columns; like the sessions pane's,
+// each is as wide as the longest value it can hold.
 var streamColumns = []column{
 	{title: "sid", w: 6, right: true, prio: 100},
 	{title: "by", w: 2, prio: 55},
 	{title: "state", w: 12, prio: 95},
-	{title: "→fr", w: 6, right: true, prio: 45},
-	{title: "←fr", w: 6, right: true, prio: 45},
+	{title: "→fr", w: 5, right: true, prio: 45},
+	{title: "←fr", w: 5, right: true, prio: 45},
 	{title: "→bytes", w: 6, right: true, prio: 60},
 	{title: "←bytes", w: 6, right: true, prio: 60},
 	{title: "age", w: 6, right: true, prio: 90},
-	{title: "idle", w: 6, right: true, prio: 70},
-	{title: "reply", w: 6, right: true, prio: 50},
-	{title: "in-flight/window", w: 19, prio: 85, flex: true},
+	{title: "idle", w: 5, right: true, prio: 70},
+	{title: "reply", w: 5, right: true, prio: 50},
+	{title: "in-flight/window", w: 21, prio: 85, flex: true},
 }
 
 // flowColumn is the index of the v2 flow-control column, dropped for v1 sessions.
 const flowColumn = 10
+
+// streamCols returns the streams pane's columns for the selected session:
+// the flow column only in v2, the id column as wide as the largest id.
+func (m *Model) streamCols() []column {
+	ss := m.selectedSession()
+	cols := streamColumns
+	if ss == nil || ss.Version != 2 {
+		cols = cols[:flowColumn]
+	}
+	if ss != nil && len(ss.Streams) > 0 {
+		if n := digits(uint64(ss.Streams[len(ss.Streams)-1].ID)); n > cols[0].w {
+			cols = slices.Clone(cols)
+			cols[0].w = n
+		}
+	}
+	return cols
+}
 
 // renderStreams draws the streams pane's body for the selected session.
 func (m *Model) renderStreams(w, h int, focused bool) []string {
@@ -175,10 +194,7 @@ func (m *Model) renderStreams(w, h int, focused bool) []string {
 	}
 	st := &m.st
 	ss := m.selectedSession()
-	cols := streamColumns
-	if ss == nil || ss.Version != 2 {
-		cols = cols[:flowColumn]
-	}
+	cols := m.streamCols()
 	ws := layoutColumns(cols, w)
 	out := []string{tableHeading(st, cols, ws, w)}
 	if ss == nil {
@@ -232,7 +248,7 @@ func (m *Model) streamCells(s *live.StreamSnap, ended bool) []cell {
 	}
 	age := dur(now.Sub(s.First))
 	as := base
-	if m.leak(s) {
+	if !ended && m.leak(s) {
 		age, as = age+"!", st.warn
 	}
 	reply := "-"
@@ -284,8 +300,15 @@ func (m *Model) streamsTitle() string {
 		return "Streams"
 	}
 	s := "Streams of session " + strconv.FormatUint(ss.ID, 10) + " · " + strconv.Itoa(ss.Open) + " open"
+	if n := m.sessLeaks[ss.ID]; n > 0 {
+		s += " · " + plural(uint64(n), "suspected leak")
+	}
+	s += " · sort " + m.strm.sort.String()
+	if m.sessLeaks[ss.ID] > 0 && m.strm.sort == sortID {
+		s += " (s: by age)"
+	}
 	if n := ss.Closed.Streams; n > 0 {
 		s += " · " + grouped(n) + " closed folded"
 	}
-	return s + " · sort " + m.strm.sort.String()
+	return s
 }

@@ -12,7 +12,7 @@ import (
 // updateKey handles a key outside the filter input.
 func (m *Model) updateKey(msg tea.KeyPressMsg) tea.Cmd {
 	k := &m.keys
-	if m.flash != "" && m.now().Sub(m.flashAt) >= flashFor {
+	if m.flash != "" && m.latest.Sub(m.flashAt) >= flashFor {
 		m.flash = ""
 	}
 	if m.help {
@@ -20,7 +20,19 @@ func (m *Model) updateKey(msg tea.KeyPressMsg) tea.Cmd {
 		case key.Matches(msg, k.Quit):
 			return tea.Quit
 		case key.Matches(msg, k.Help, k.Back):
-			m.help = false
+			m.help, m.helpTop = false, 0
+		case key.Matches(msg, k.Up):
+			m.scrollHelp(-1)
+		case key.Matches(msg, k.Down):
+			m.scrollHelp(1)
+		case key.Matches(msg, k.PageUp):
+			m.scrollHelp(-m.page())
+		case key.Matches(msg, k.PageDown):
+			m.scrollHelp(m.page())
+		case key.Matches(msg, k.Top):
+			m.scrollHelp(-1 << 30)
+		case key.Matches(msg, k.Bottom):
+			m.scrollHelp(1 << 30)
 		}
 		return nil
 	}
@@ -54,7 +66,16 @@ func (m *Model) updateKey(msg tea.KeyPressMsg) tea.Cmd {
 			m.viol.collect(m.snap)
 		}
 	case key.Matches(msg, k.Sort):
+		// A new order is for its first rows: show them, from the
+		// sessions pane too (where, on a narrow screen, the streams are
+		// not in sight).
 		m.strm.sort = (m.strm.sort + 1) % numSorts
+		if m.focus == paneSessions && m.selectedSession() != nil {
+			m.setFocus(paneStreams)
+		}
+		if m.focus == paneStreams {
+			m.strm.chosen = false
+		}
 	case key.Matches(msg, k.Copy):
 		return m.copyPayload()
 	case key.Matches(msg, k.NextMatch):
@@ -94,6 +115,15 @@ func (m *Model) updateInput(msg tea.KeyPressMsg) tea.Cmd {
 			return nil
 		}
 		m.filter, m.inputOn, m.inputErr = f, false, ""
+		// Like less, a search shows a match: when the selected session or
+		// stream has none, go to the first in history.
+		if m.sync(); f != nil && m.view.len() == 0 {
+			if m.jumpMatch(true) {
+				m.setFlash("nothing here matches; this is the first match, in session " + strconv.FormatUint(m.sess.id, 10))
+			} else {
+				m.setFlash("nothing in history matches " + f.text + " yet")
+			}
+		}
 	case "ctrl+c":
 		return tea.Quit
 	case "esc":
@@ -103,6 +133,13 @@ func (m *Model) updateInput(msg tea.KeyPressMsg) tea.Cmd {
 		m.inputErr = ""
 	}
 	return nil
+}
+
+// scrollHelp scrolls the help by d lines, within its length.
+func (m *Model) scrollHelp(d int) {
+	r := m.layout().helpBox
+	n := len(m.helpBody(r.w-2, r.h-2)) - r.rows()
+	m.helpTop = max(0, min(m.helpTop+d, n))
 }
 
 // back goes up one level: out of the violations list, then the filter,
@@ -154,6 +191,8 @@ func (m *Model) page() int {
 	l := m.layout()
 	var r rect
 	switch {
+	case m.help:
+		r = l.helpBox
 	case m.viol.show:
 		r = l.viol
 	case m.focus == paneSessions:
@@ -216,14 +255,15 @@ func (m *Model) copyPayload() tea.Cmd {
 	return tea.SetClipboard(hexString(r.Payload))
 }
 
-func (m *Model) setFlash(s string) { m.flash, m.flashAt = s, m.now() }
+func (m *Model) setFlash(s string) { m.flash, m.flashAt = s, m.latest }
 
 // jumpMatch moves to the next (or previous) record that matches the
-// filter anywhere in the capture, selecting its session and stream.
-func (m *Model) jumpMatch(forward bool) {
+// filter anywhere in the capture, selecting its session and stream, and
+// reports whether there was one.
+func (m *Model) jumpMatch(forward bool) bool {
 	if m.filter == nil {
 		m.setFlash("n/N: no filter; / sets one")
-		return
+		return false
 	}
 	s := m.store
 	// Search from the selected frame, or from the start (n) or end (N) of
@@ -253,7 +293,7 @@ func (m *Model) jumpMatch(forward bool) {
 	}
 	if !found {
 		m.setFlash("no more frames match " + m.filter.text)
-		return
+		return false
 	}
 	r := s.get(pos)
 	m.sess.id = r.Session
@@ -272,6 +312,7 @@ func (m *Model) jumpMatch(forward bool) {
 	}
 	m.syncView()
 	m.fr.idx = m.view.index(pos)
+	return true
 }
 
 // jumpable reports whether n/N may stop at r.
