@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/muxtop/muxtop/live"
@@ -62,12 +63,17 @@ func (p *Printer) Flush() error {
 			break
 		}
 		for i := range recs {
-			r := &recs[i]
-			if r.Seq > p.next {
+			if r := &recs[i]; r.Seq > p.next {
 				p.missed += r.Seq - p.next
 			}
-			p.next = r.Seq + 1
-			p.write(r)
+			p.next = recs[i].Seq + 1
+		}
+		// History is in the order frames were recorded; a reply read while
+		// its request's Write had not yet returned can come first. Print in
+		// time order.
+		slices.SortStableFunc(recs, func(a, b live.Record) int { return a.At.Compare(b.At) })
+		for i := range recs {
+			p.write(&recs[i])
 		}
 		clear(recs) // drop payload references
 		p.buf = recs[:0]

@@ -136,3 +136,30 @@ func TestRunStopsWithSummary(t *testing.T) {
 		t.Errorf("output lacks frames or summary:\n%s", out.String())
 	}
 }
+
+// A reply recorded before its request (its Read returned first) is printed
+// in time order.
+func TestPrintsInTimeOrder(t *testing.T) {
+	reg := live.New(live.Config{})
+	s := reg.Open(live.SessionInfo{Client: "c", Server: "s"}, t0)
+	dec := [2]*decoder.Decoder{decoder.New(256), decoder.New(256)}
+	record := func(dir live.Dir, at time.Time, wire string) {
+		_, fr, err := dec[dir].Next([]byte(wire))
+		if fr == nil || err != nil {
+			t.Fatalf("%q: %v %v", wire, fr, err)
+		}
+		s.Record(dir, at, fr)
+	}
+	record(live.ClientToServer, t0.Add(1*time.Microsecond), "\x01\x00\x00\x00\x03\x00\x00\x00")
+	record(live.ServerToClient, t0.Add(3*time.Microsecond), "\x01\x02\x01\x00\x03\x00\x00\x00"+"!")
+	record(live.ClientToServer, t0.Add(2*time.Microsecond), "\x01\x02\x04\x00\x03\x00\x00\x00"+"RAND")
+	var out bytes.Buffer
+	p := NewPrinter(reg, &out, Plain)
+	if err := p.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 4 || !strings.Contains(lines[2], "RAND") || !strings.Contains(lines[3], "← v1 PSH") {
+		t.Errorf("not in time order:\n%s", out.String())
+	}
+}

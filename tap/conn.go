@@ -86,11 +86,14 @@ func (c *Conn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// Write writes to the wrapped conn and decodes what was written.
+// Write writes to the wrapped conn and decodes what was written. Its
+// frames are stamped with the time the write began: the peer may answer,
+// and the answer be read, before a slow Write returns.
 func (c *Conn) Write(p []byte) (int, error) {
+	at := time.Now()
 	n, err := c.Conn.Write(p)
 	if n > 0 {
-		c.out.feed(p[:n], time.Now())
+		c.out.feed(p[:n], at)
 	}
 	if err != nil {
 		c.fail(err)

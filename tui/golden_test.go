@@ -45,7 +45,7 @@ func TestGolden(t *testing.T) {
 		{"frames", []string{"enter", "enter"}},
 		{"detail", []string{"enter", "j", "enter", "k", "k", "k", "enter"}},
 		{"escapes", []string{"enter", "G", "enter", "G", "enter"}},
-		{"upd", []string{"j", "enter", "enter", "enter"}},
+		{"upd", []string{"j", "enter", "enter", "g", "j", "j", "enter"}},
 		{"truncated", []string{"j", "enter", "G", "enter", "enter"}},
 		{"violation", []string{"G", "enter", "k", "enter", "G", "k"}},
 		{"leaks-first", []string{"enter", "s"}},

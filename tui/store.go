@@ -90,7 +90,36 @@ func (s *frameStore) ingest(reg *live.Registry, upTo uint64) (from, to uint64) {
 		s.next = next
 		s.missed += (next - before) - (s.tail - tail)
 	}
-	return max(from, s.head), s.tail
+	from = max(from, s.head)
+	s.sortByTime(from, s.tail)
+	return from, s.tail
+}
+
+// sortByTime puts the records at positions [from, to) in time order.
+// History is in the order frames were recorded, and a reply read while its
+// request's Write had not yet returned can come first. The range is nearly
+// sorted, so an insertion sort does a few swaps at most.
+func (s *frameStore) sortByTime(from, to uint64) {
+	for i := from + 1; i < to; i++ {
+		for j := i; j > from && s.get(j-1).At.After(s.get(j).At); j-- {
+			s.swap(j-1, j)
+		}
+	}
+}
+
+// swap exchanges the records at positions a and b, payloads included.
+func (s *frameStore) swap(a, b uint64) {
+	n := uint64(len(s.recs))
+	ia, ib := int(a%n), int(b%n)
+	ra, rb := &s.recs[ia], &s.recs[ib]
+	*ra, *rb = *rb, *ra
+	pa := s.arena[ia*s.snaplen : (ia+1)*s.snaplen : (ia+1)*s.snaplen]
+	pb := s.arena[ib*s.snaplen : (ib+1)*s.snaplen : (ib+1)*s.snaplen]
+	la, lb := len(ra.Payload), len(rb.Payload) // ra's bytes now sit in pb, rb's in pa
+	for k := range max(la, lb) {
+		pa[k], pb[k] = pb[k], pa[k]
+	}
+	ra.Payload, rb.Payload = pa[:la:la], pb[:lb:lb]
 }
 
 // frameView is the positions of the store's records that one scope and

@@ -1,9 +1,12 @@
 package tui
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/live"
 )
 
@@ -55,5 +58,29 @@ func TestStoreCopiesPayloads(t *testing.T) {
 		if string(r.Payload) == "ANSWER42" {
 			t.Fatal("the registry still holds the answer: the test proves nothing")
 		}
+	}
+}
+
+// Records read out of time order (a reply recorded before the request
+// whose Write had not returned) are put in time order, payloads included.
+func TestStoreSortsByTime(t *testing.T) {
+	reg := live.New(live.Config{History: 8, Snaplen: 4})
+	s := newFrameStore(reg.Config())
+	sess := reg.Open(live.SessionInfo{}, time.Unix(0, 0))
+	base := time.Unix(100, 0)
+	for i, at := range []int{1, 3, 2, 5, 4} {
+		f := &decoder.Frame{Header: decoder.MakeHeader(1, decoder.PSH, 1, 3), Payload: []byte{byte('a' + i)}}
+		sess.Record(live.ClientToServer, base.Add(time.Duration(at)*time.Second), f)
+	}
+	from, to := s.ingest(reg, reg.Snapshot().History.Next)
+	var got []string
+	for p := from; p < to; p++ {
+		r := s.get(p)
+		if r.Kind == live.FrameRecord {
+			got = append(got, fmt.Sprintf("%d%s", r.At.Unix()-100, r.Payload))
+		}
+	}
+	if want := "1a 2c 3b 4e 5d"; strings.Join(got, " ") != want {
+		t.Errorf("records = %v, want %s", got, want)
 	}
 }
