@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/live"
@@ -176,6 +177,19 @@ func BenchmarkSnapshot(b *testing.B) {
 			}
 			b.StartTimer()
 			reg.Snapshot()
+		}
+	})
+	// What the UI asks for: one session's streams, and leak counts.
+	ui := live.SnapshotOptions{Streams: func(id uint64) bool { return id == 1 }, LeakAfter: 30 * time.Second}
+	b.Run("all changed, one session's streams", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			b.StopTimer()
+			for _, sc := range scripts {
+				sc.s.Record(s2c, t0, touch)
+			}
+			b.StartTimer()
+			reg.SnapshotWith(ui)
 		}
 	})
 	b.Run("none changed", func(b *testing.B) {

@@ -248,11 +248,20 @@ func (r *Registry) lateViolation() {
 	r.mu.Unlock()
 }
 
-// Snapshot returns an immutable picture of the state. Sessions that did not
-// change since the previous Snapshot share their previous picture, so taking
-// one at 10 Hz costs little when most sessions are idle.
-func (r *Registry) Snapshot() *Snapshot {
+// Snapshot returns an immutable picture of the whole state, every stream
+// of every session included. Sessions that did not change since the
+// previous Snapshot share their previous picture, so taking one at 10 Hz
+// costs little when most sessions are idle.
+func (r *Registry) Snapshot() *Snapshot { return r.SnapshotWith(SnapshotOptions{}) }
+
+// SnapshotWith returns an immutable picture of the state, with the streams
+// of the sessions o selects only.
+func (r *Registry) SnapshotWith(o SnapshotOptions) *Snapshot {
 	now := time.Now()
+	var cutoff time.Time
+	if o.LeakAfter > 0 {
+		cutoff = now.Add(-o.LeakAfter)
+	}
 	r.mu.Lock()
 	sessions := make([]*Session, len(r.sessions))
 	copy(sessions, r.sessions)
@@ -265,8 +274,9 @@ func (r *Registry) Snapshot() *Snapshot {
 	snap.Anomalies = snap.Forgotten.Anomalies
 	snap.StreamsTotal = snap.Forgotten.Streams
 	for i, s := range sessions {
-		ss := s.snapshot()
+		ss := s.snapshot(o.Streams == nil || o.Streams(s.id), cutoff)
 		snap.Sessions[i] = ss
+		snap.Leaks += ss.Leaks
 		snap.Totals.add(&ss.Counts)
 		snap.OpenStreams += ss.Open
 		snap.StreamsTotal += ss.Total

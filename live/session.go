@@ -110,9 +110,11 @@ type Session struct {
 	anomalyCount uint64
 	unparsed     [2]int64
 
-	order    []*stream // scratch for snapshot's sort, kept to save an allocation
-	cache    *SessionSnap
-	cacheGen uint64
+	order []*stream // scratch for snapshot's sort, kept to save an allocation
+	// The latest pictures, reused while gen does not change: without
+	// streams, and with them.
+	head, full       *SessionSnap
+	headGen, fullGen uint64
 }
 
 // ID returns the session's id, unique in its Registry, from 1.

@@ -31,6 +31,21 @@ type Snapshot struct {
 	Forgotten Forgotten
 	// Notices are the latest messages for the user, oldest first.
 	Notices []Notice
+	// Leaks adds up the sessions' Leaks.
+	Leaks int
+}
+
+// SnapshotOptions choose how much a Snapshot copies.
+type SnapshotOptions struct {
+	// Streams selects the sessions whose streams are copied into
+	// SessionSnap.Streams; nil selects every session. A front end that
+	// shows one session's streams asks for that one: copying every stream
+	// of every busy session is most of what a snapshot costs.
+	Streams func(session uint64) bool
+	// LeakAfter, when positive, makes each SessionSnap count in Leaks its
+	// open or half-closed streams opened more than LeakAfter before the
+	// snapshot.
+	LeakAfter time.Duration
 }
 
 // Forgotten adds up ended sessions beyond Config.EndedSessions.
@@ -74,8 +89,15 @@ type SessionSnap struct {
 	Err              string
 	Counts           Counts
 	// Streams are the tracked streams in id order: every open one and the
-	// latest Config.ClosedStreams closed ones.
-	Streams []StreamSnap
+	// latest Config.ClosedStreams closed ones. It is nil when
+	// StreamsOmitted: SnapshotOptions.Streams did not select the session.
+	Streams        []StreamSnap
+	StreamsOmitted bool
+	// Tracked is how many streams Streams holds, or would hold.
+	Tracked int
+	// Leaks counts the open or half-closed streams opened longer than
+	// SnapshotOptions.LeakAfter before the snapshot: suspected leaks.
+	Leaks int
 	// Open counts streams open or half-closed; Total every stream opened.
 	Open  int
 	Total uint64
@@ -165,41 +187,50 @@ type AnomalyInfo struct {
 	Header  decoder.Header
 }
 
-// snapshot returns the session's picture, reusing the last one if nothing changed.
-func (s *Session) snapshot() *SessionSnap {
+// snapshot returns the session's picture, with its streams if withStreams,
+// counting in Leaks the live streams opened before cutoff unless cutoff is
+// zero. Pictures are reused while the session does not change.
+func (s *Session) snapshot(withStreams bool, cutoff time.Time) *SessionSnap {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cache != nil && s.cacheGen == s.gen {
-		return s.cache
+	if s.head == nil || s.headGen != s.gen {
+		s.head, s.headGen = s.header(), s.gen
 	}
+	leaks := 0
+	if !cutoff.IsZero() && s.open > 0 {
+		for _, st := range s.streams {
+			if st.state.Live() && st.first.Before(cutoff) {
+				leaks++
+			}
+		}
+	}
+	base := s.head
+	if withStreams {
+		if s.full == nil || s.fullGen != s.gen {
+			full := *s.head
+			full.StreamsOmitted = false
+			full.Streams = s.streamSnaps()
+			s.full, s.fullGen = &full, s.gen
+		}
+		base = s.full
+	}
+	if leaks == 0 {
+		return base
+	}
+	ss := *base
+	ss.Leaks = leaks
+	return &ss
+}
+
+// header returns the session's picture without its streams. s.mu is held.
+func (s *Session) header() *SessionSnap {
 	ss := &SessionSnap{
 		ID: s.id, Info: s.info, Version: s.version,
 		Start: s.start, Last: s.last, End: s.end, Ended: s.ended, Reason: s.reason, Err: s.err,
 		Counts: s.counts, Open: s.open, Total: s.total, Closed: s.summary,
 		AnomalyCount: s.anomalyCount, Unparsed: s.unparsed,
-		Streams: make([]StreamSnap, 0, len(s.streams)),
+		Tracked: len(s.streams), StreamsOmitted: true,
 	}
-	// Sort pointers, not the 170-byte pictures: it is most of the cost.
-	order := s.order[:0]
-	for _, st := range s.streams {
-		order = append(order, st)
-	}
-	slices.SortFunc(order, func(a, b *stream) int { return cmp.Compare(a.id, b.id) })
-	for _, st := range order {
-		sn := StreamSnap{
-			ID: st.id, Opener: st.opener, State: st.state,
-			Frames: st.frames, Bytes: st.bytes, First: st.first, Last: st.last,
-		}
-		if !st.replyAt.IsZero() {
-			sn.FirstReply = st.replyAt.Sub(st.first)
-		}
-		if s.version == 2 {
-			sn.Flow = st.flow
-		}
-		ss.Streams = append(ss.Streams, sn)
-	}
-	clear(order)
-	s.order = order[:0]
 	for _, f := range s.framing {
 		if f != nil {
 			ss.Framing = append(ss.Framing, *f)
@@ -214,6 +245,32 @@ func (s *Session) snapshot() *SessionSnap {
 		ss.Anomalies = append(ss.Anomalies, s.anomalies[start:]...)
 		ss.Anomalies = append(ss.Anomalies, s.anomalies[:start]...)
 	}
-	s.cache, s.cacheGen = ss, s.gen
 	return ss
+}
+
+// streamSnaps returns pictures of the tracked streams in id order. s.mu is held.
+func (s *Session) streamSnaps() []StreamSnap {
+	// Sort pointers, not the 170-byte pictures: it is most of the cost.
+	order := s.order[:0]
+	for _, st := range s.streams {
+		order = append(order, st)
+	}
+	slices.SortFunc(order, func(a, b *stream) int { return cmp.Compare(a.id, b.id) })
+	snaps := make([]StreamSnap, 0, len(order))
+	for _, st := range order {
+		sn := StreamSnap{
+			ID: st.id, Opener: st.opener, State: st.state,
+			Frames: st.frames, Bytes: st.bytes, First: st.first, Last: st.last,
+		}
+		if !st.replyAt.IsZero() {
+			sn.FirstReply = st.replyAt.Sub(st.first)
+		}
+		if s.version == 2 {
+			sn.Flow = st.flow
+		}
+		snaps = append(snaps, sn)
+	}
+	clear(order)
+	s.order = order[:0]
+	return snaps
 }

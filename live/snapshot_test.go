@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/live"
@@ -345,5 +346,27 @@ func TestEndFoldsOpenStreams(t *testing.T) {
 		if st.State != live.EndedWithSession {
 			t.Errorf("stream %d is %v, want ended", st.ID, st.State)
 		}
+	}
+}
+
+func TestSnapshotWith(t *testing.T) {
+	reg := live.New(live.Config{})
+	a, b := openSession(reg, 1), openSession(reg, 1)
+	a.feed(syn(c2s, 3), syn(c2s, 5), fin(c2s, 5), fin(s2c, 5))
+	b.feed(syn(c2s, 3))
+	snap := reg.SnapshotWith(live.SnapshotOptions{Streams: func(id uint64) bool { return id == a.s.ID() }, LeakAfter: time.Nanosecond})
+	sa, sb := snap.Session(a.s.ID()), snap.Session(b.s.ID())
+	if sa.StreamsOmitted || len(sa.Streams) != 2 || sa.Tracked != 2 {
+		t.Errorf("selected session: omitted %v, %d streams, tracked %d; want false 2 2", sa.StreamsOmitted, len(sa.Streams), sa.Tracked)
+	}
+	if !sb.StreamsOmitted || sb.Streams != nil || sb.Tracked != 1 || sb.Open != 1 {
+		t.Errorf("other session: omitted %v, streams %v, tracked %d, open %d; want true nil 1 1", sb.StreamsOmitted, sb.Streams, sb.Tracked, sb.Open)
+	}
+	// The streams were opened at fixed times long ago: both live ones are leaks.
+	if sa.Leaks != 1 || sb.Leaks != 1 || snap.Leaks != 2 {
+		t.Errorf("leaks %d %d total %d, want 1 1 2", sa.Leaks, sb.Leaks, snap.Leaks)
+	}
+	if full := reg.Snapshot(); full.Session(b.s.ID()).StreamsOmitted || full.Leaks != 0 {
+		t.Errorf("Snapshot omitted streams or counted leaks without LeakAfter")
 	}
 }
