@@ -74,9 +74,9 @@ func BenchmarkTick(b *testing.B) {
 	l := newLoaded(1000, 100_000)
 	// Time the registry's Snapshot apart: it is live's cost, not the UI's.
 	var inSnapshot time.Duration
-	snapshot := func() *live.Snapshot {
+	snapshot := func(o live.SnapshotOptions) *live.Snapshot {
 		start := time.Now()
-		s := l.snapshot()
+		s := l.snapshot(o)
 		inSnapshot += time.Since(start)
 		return s
 	}

@@ -31,9 +31,9 @@ func newCapture(cfg live.Config) *capture {
 
 // snapshot is the model's snapshot function: the registry's snapshot with
 // the fixture's clock, so that ages and uptime are the same on every run.
-func (c *capture) snapshot() *live.Snapshot {
-	s := *c.reg.Snapshot()
-	s.At = c.now
+func (c *capture) snapshot(o live.SnapshotOptions) *live.Snapshot {
+	o.Now = c.now
+	s := *c.reg.SnapshotWith(o)
 	s.Started = base.Add(-3*time.Minute - 12*time.Second)
 	return &s
 }

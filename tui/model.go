@@ -72,7 +72,7 @@ func tick() tea.Cmd {
 type Model struct {
 	reg      *live.Registry
 	opts     Options
-	snapshot func() *live.Snapshot // the registry's, or a fixed clock's in tests
+	snapshot func(live.SnapshotOptions) *live.Snapshot // the registry's, or a fixed clock's in tests
 	loc      *time.Location
 	keys     keyMap
 	st       styles
@@ -110,7 +110,6 @@ type Model struct {
 
 	leaks     int
 	sessLeaks map[uint64]int // suspected leaks per session, where there are any
-	leakCache map[*live.SessionSnap][]int64
 }
 
 // listCursor is a cursor and the first visible row of a list.
@@ -118,10 +117,10 @@ type listCursor struct{ idx, top int }
 
 // New returns the screen's model for reg.
 func New(reg *live.Registry, opts Options) Model {
-	return newModel(reg, opts, reg.Snapshot, time.Local)
+	return newModel(reg, opts, reg.SnapshotWith, time.Local)
 }
 
-func newModel(reg *live.Registry, opts Options, snapshot func() *live.Snapshot, loc *time.Location) Model {
+func newModel(reg *live.Registry, opts Options, snapshot func(live.SnapshotOptions) *live.Snapshot, loc *time.Location) Model {
 	if opts.LeakAfter <= 0 {
 		opts.LeakAfter = DefaultLeakAfter
 	}
@@ -175,6 +174,9 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 	}
 	m.sync()
+	if _, ok := msg.(tickMsg); !ok {
+		m.ensureStreams()
+	}
 	return m, cmd
 }
 
@@ -192,7 +194,7 @@ func (m Model) View() tea.View {
 // refresh reads the registry: a snapshot and the records added since the
 // last tick. While paused it only counts what it is missing.
 func (m *Model) refresh() {
-	snap := m.snapshot()
+	snap := m.snapshot(m.snapOptions(false))
 	m.latest = snap.At
 	if m.flash != "" && snap.At.Sub(m.flashAt) >= flashFor {
 		m.flash = ""
@@ -312,45 +314,39 @@ func (m *Model) selectedFrame() *live.Record {
 	return m.store.get(m.view.at(max(0, min(m.fr.idx, m.view.len()-1))))
 }
 
-// countLeaks counts the streams open or half-closed for longer than
-// LeakAfter. The open streams' start times are sorted once per session
-// picture, and pictures of idle sessions are shared between snapshots, so
-// a tick costs a search per session, not a look at every stream.
+// snapOptions says what a snapshot copies: the streams of the selected
+// session only (all of them with all), and leak counts.
+func (m *Model) snapOptions(all bool) live.SnapshotOptions {
+	o := live.SnapshotOptions{LeakAfter: m.opts.LeakAfter}
+	if !all {
+		id := m.sess.id
+		o.Streams = func(s uint64) bool { return s == id }
+	}
+	return o
+}
+
+// ensureStreams takes a new snapshot when the selected session's streams
+// were not copied into the shown one: the selection moved since the tick.
+// A paused view holds every session's streams.
+func (m *Model) ensureStreams() {
+	if ss := m.selectedSession(); ss != nil && ss.StreamsOmitted && !m.paused {
+		m.refresh()
+	}
+}
+
+// countLeaks takes the suspected leaks, streams open or half-closed for
+// longer than LeakAfter, from the snapshot, which counts them per session.
 func (m *Model) countLeaks() {
-	cache := make(map[*live.SessionSnap][]int64, len(m.snap.Sessions))
-	limit := m.now().Add(-m.opts.LeakAfter).UnixNano()
-	m.leaks = 0
+	m.leaks = m.snap.Leaks
 	m.sessLeaks = nil // a new map, not cleared: copies of the model may share the old one
 	for _, ss := range m.snap.Sessions {
-		if ss.Ended || ss.Open == 0 {
-			continue
-		}
-		firsts, ok := m.leakCache[ss]
-		if !ok {
-			firsts = openSince(ss)
-		}
-		cache[ss] = firsts
-		if n := searchInt64(firsts, limit); n > 0 {
+		if ss.Leaks > 0 && !ss.Ended {
 			if m.sessLeaks == nil {
 				m.sessLeaks = make(map[uint64]int)
 			}
-			m.sessLeaks[ss.ID] = n
-			m.leaks += n
+			m.sessLeaks[ss.ID] = ss.Leaks
 		}
 	}
-	m.leakCache = cache
-}
-
-// openSince returns the start times of a session's live streams, sorted.
-func openSince(ss *live.SessionSnap) []int64 {
-	var firsts []int64
-	for i := range ss.Streams {
-		if ss.Streams[i].State.Live() {
-			firsts = append(firsts, ss.Streams[i].First.UnixNano())
-		}
-	}
-	sortInt64(firsts)
-	return firsts
 }
 
 // leak reports whether a stream is a suspected leak.

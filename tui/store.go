@@ -97,29 +97,36 @@ func (s *frameStore) ingest(reg *live.Registry, upTo uint64) (from, to uint64) {
 
 // sortByTime puts the records at positions [from, to) in time order.
 // History is in the order frames were recorded, and a reply read while its
-// request's Write had not yet returned can come first. The range is nearly
-// sorted, so an insertion sort does a few swaps at most.
+// request's Write had not yet returned can come first. Live traffic is
+// nearly always in order already, which costs one pass; otherwise the range
+// is sorted stably through a copy.
 func (s *frameStore) sortByTime(from, to uint64) {
-	for i := from + 1; i < to; i++ {
-		for j := i; j > from && s.get(j-1).At.After(s.get(j).At); j-- {
-			s.swap(j-1, j)
-		}
+	inOrder := true
+	for p := from + 1; p < to && inOrder; p++ {
+		inOrder = !s.get(p - 1).At.After(s.get(p).At)
 	}
-}
-
-// swap exchanges the records at positions a and b, payloads included.
-func (s *frameStore) swap(a, b uint64) {
-	n := uint64(len(s.recs))
-	ia, ib := int(a%n), int(b%n)
-	ra, rb := &s.recs[ia], &s.recs[ib]
-	*ra, *rb = *rb, *ra
-	pa := s.arena[ia*s.snaplen : (ia+1)*s.snaplen : (ia+1)*s.snaplen]
-	pb := s.arena[ib*s.snaplen : (ib+1)*s.snaplen : (ib+1)*s.snaplen]
-	la, lb := len(ra.Payload), len(rb.Payload) // ra's bytes now sit in pb, rb's in pa
-	for k := range max(la, lb) {
-		pa[k], pb[k] = pb[k], pa[k]
+	if inOrder {
+		return
 	}
-	ra.Payload, rb.Payload = pa[:la:la], pb[:lb:lb]
+	n := int(to - from)
+	tmp := make([]live.Record, n)
+	buf := make([]byte, 0, n*s.snaplen)
+	for i := range tmp {
+		r := *s.get(from + uint64(i))
+		start := len(buf)
+		buf = append(buf, r.Payload...)
+		r.Payload = buf[start:len(buf):len(buf)]
+		tmp[i] = r
+	}
+	slices.SortStableFunc(tmp, func(a, b live.Record) int { return a.At.Compare(b.At) })
+	ring := uint64(len(s.recs))
+	for i := range tmp {
+		k := int((from + uint64(i)) % ring)
+		slot := s.arena[k*s.snaplen : (k+1)*s.snaplen : (k+1)*s.snaplen]
+		c := copy(slot, tmp[i].Payload)
+		s.recs[k] = tmp[i]
+		s.recs[k].Payload = slot[:c:c]
+	}
 }
 
 // frameView is the positions of the store's records that one scope and
@@ -168,10 +175,3 @@ func (v *frameView) index(pos uint64) int {
 	live := v.pos[v.start:]
 	return sort.Search(len(live), func(i int) bool { return live[i] >= pos })
 }
-
-// searchInt64 returns how many of the sorted values are below limit.
-func searchInt64(sorted []int64, limit int64) int {
-	return sort.Search(len(sorted), func(i int) bool { return sorted[i] >= limit })
-}
-
-func sortInt64(v []int64) { slices.Sort(v) }

@@ -52,7 +52,14 @@ func (m *Model) updateKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Pause):
 		m.paused = !m.paused
 		m.behind = 0
-		if !m.paused {
+		if m.paused {
+			// Freeze a picture with every session's streams, so that moving
+			// around the paused view needs no new one.
+			if snap := m.snapshot(m.snapOptions(true)); m.snap != nil {
+				snap.At = m.snap.At
+				m.snap = snap
+			}
+		} else {
 			m.refresh()
 		}
 	case key.Matches(msg, k.Follow):
@@ -301,6 +308,7 @@ func (m *Model) jumpMatch(forward bool) bool {
 	m.focus = paneFrames
 	m.follow = false
 	m.syncSessions()
+	m.ensureStreams()
 	m.syncStreams()
 	m.strm.all, m.strm.chosen = true, true
 	m.syncStreams()
@@ -333,6 +341,7 @@ func (m *Model) gotoViolation() {
 	m.follow = false
 	m.scope = scope{session: e.session}
 	m.syncSessions()
+	m.ensureStreams()
 	m.syncStreams()
 	m.strm.all, m.strm.chosen = true, true
 	m.syncStreams()
