@@ -257,7 +257,10 @@ func (r *Registry) Snapshot() *Snapshot { return r.SnapshotWith(SnapshotOptions{
 // SnapshotWith returns an immutable picture of the state, with the streams
 // of the sessions o selects only.
 func (r *Registry) SnapshotWith(o SnapshotOptions) *Snapshot {
-	now := time.Now()
+	now := o.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
 	var cutoff time.Time
 	if o.LeakAfter > 0 {
 		cutoff = now.Add(-o.LeakAfter)

@@ -46,6 +46,8 @@ type SnapshotOptions struct {
 	// open or half-closed streams opened more than LeakAfter before the
 	// snapshot.
 	LeakAfter time.Duration
+	// Now is the snapshot's time, At; zero means time.Now(). Tests fix it.
+	Now time.Time
 }
 
 // Forgotten adds up ended sessions beyond Config.EndedSessions.
