@@ -239,3 +239,56 @@ func TestConnZeroAllocs(t *testing.T) {
 		t.Errorf("SYN count = %d, want %d", got, want)
 	}
 }
+
+// A tapped listener taps every conn it accepts as the server end: the
+// client's frames are →, and the peer is the client.
+func TestListenerTapsServerSide(t *testing.T) {
+	reg := live.New(live.Config{})
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := WrapListener(raw, reg, "server")
+	defer ln.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		srv, err := smux.Server(c, smux.DefaultConfig())
+		if err != nil {
+			return
+		}
+		defer srv.Close()
+		serveRAND(srv)
+	}()
+	conn, err := net.Dial("tcp", raw.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli, err := smux.Client(conn, smux.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := randRequest(cli); err != nil {
+		t.Fatal(err)
+	}
+	cli.Close()
+	<-done
+	snap := reg.Snapshot()
+	if len(snap.Sessions) != 1 {
+		t.Fatalf("sessions = %d, want 1", len(snap.Sessions))
+	}
+	ss := snap.Sessions[0]
+	if ss.Info.Tap != live.Server || ss.Peer() != conn.LocalAddr().String() || ss.Info.Label != "server" {
+		t.Errorf("session info %+v, peer %s; want tapped as server, peer %s", ss.Info, ss.Peer(), conn.LocalAddr())
+	}
+	if got := ss.Counts.Frames[live.ClientToServer][decoder.SYN]; got != 1 {
+		t.Errorf("SYN → = %d, want 1", got)
+	}
+	if !ss.Ended {
+		t.Error("the session did not end when the client closed")
+	}
+}
