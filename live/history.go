@@ -76,26 +76,62 @@ func (h HistoryStats) Len() int { return int(h.Next - h.First) }
 // history is the bounded ring of records. A writer claims a seq with one
 // atomic add and then locks only its own slot, so feeders never wait on
 // one another or on a reader copying a whole batch: at most on a reader
-// copying that one slot. Payload storage is one arena of cap*snaplen
-// bytes, which the OS backs with memory only as it is written.
+// copying that one slot.
+//
+// A slot is one cache line with no pointers: a frame record writes that
+// line and one line of the payload arena, and the garbage collector never
+// scans the ring. Writing fresh lines of a 100 000-record ring is what a
+// record costs on the data path; a Record with its slices, strings and
+// time.Time took four lines. The arena of cap*snaplen bytes is backed with
+// memory by the OS only as it is written. The rare records with a note
+// (session events, violations, notices) keep it in a side map.
 type history struct {
 	slots   []slot
 	arena   []byte
 	snaplen int
 	last    atomic.Uint64 // the highest seq claimed; seqs start at 1
 	dropped atomic.Uint64
+
+	notesMu sync.Mutex
+	notes   map[uint64]string // by seq, for slots with hasNote
+
+	scratch sync.Pool // *Record for readers
 }
 
+// slot is a Record without pointers, lock included, in 64 bytes.
 type slot struct {
-	mu  sync.Mutex
-	rec Record
+	mu sync.Mutex
+	slotData
 }
+
+type slotData struct {
+	seq      uint64
+	session  uint64
+	at       int64 // Unix ns
+	offset   int64
+	header   decoder.Header
+	consumed uint32
+	window   uint32
+	plen     uint16 // payload bytes in the arena
+	kind     Kind
+	dir      Dir
+	anomaly  Anomaly
+	code     decoder.Code
+	flags    uint8
+}
+
+const (
+	slotTruncated = 1 << iota
+	slotHasNote
+)
 
 func newHistory(capacity, snaplen int) *history {
 	return &history{
 		slots:   make([]slot, capacity),
 		arena:   make([]byte, capacity*snaplen),
 		snaplen: snaplen,
+		notes:   make(map[uint64]string),
+		scratch: sync.Pool{New: func() any { return new(Record) }},
 	}
 }
 
@@ -106,10 +142,15 @@ func (h *history) claim() (uint64, int, *slot, bool) {
 	i := int(seq % uint64(len(h.slots)))
 	sl := &h.slots[i]
 	sl.mu.Lock()
-	if sl.rec.Seq > seq {
+	if sl.seq > seq {
 		sl.mu.Unlock()
 		h.dropped.Add(1)
 		return 0, 0, nil, false
+	}
+	if sl.flags&slotHasNote != 0 {
+		h.notesMu.Lock()
+		delete(h.notes, sl.seq)
+		h.notesMu.Unlock()
 	}
 	return seq, i, sl, true
 }
@@ -124,22 +165,16 @@ func (h *history) addFrame(sess uint64, dir Dir, at time.Time, f *decoder.Frame,
 	if !ok {
 		return
 	}
-	r := &sl.rec
-	r.Seq = seq
-	r.Kind = FrameRecord
-	r.Session = sess
-	r.Dir = dir
-	r.At = at
-	r.Offset = f.Offset
-	r.Header = f.Header
-	p := h.arena[i*h.snaplen : (i+1)*h.snaplen]
-	n := copy(p, f.Payload)
-	r.Payload = p[:n:n]
-	r.Truncated = f.Truncated || n < len(f.Payload)
-	r.Consumed, r.Window = f.Consumed, f.Window
-	r.Anomaly = a
-	r.Code = 0
-	r.Note = ""
+	n := copy(h.arena[i*h.snaplen:(i+1)*h.snaplen], f.Payload)
+	var flags uint8
+	if f.Truncated || n < len(f.Payload) {
+		flags = slotTruncated
+	}
+	sl.slotData = slotData{
+		seq: seq, session: sess, at: at.UnixNano(), offset: f.Offset, header: f.Header,
+		consumed: f.Consumed, window: f.Window, plen: uint16(n),
+		kind: FrameRecord, dir: dir, anomaly: a, flags: flags,
+	}
 	sl.mu.Unlock()
 }
 
@@ -152,10 +187,37 @@ func (h *history) addEvent(rec Record) {
 	if !ok {
 		return
 	}
-	rec.Seq = seq
-	rec.Payload = nil
-	sl.rec = rec
+	var flags uint8
+	if rec.Note != "" {
+		flags = slotHasNote
+		h.notesMu.Lock()
+		h.notes[seq] = rec.Note
+		h.notesMu.Unlock()
+	}
+	sl.slotData = slotData{
+		seq: seq, session: rec.Session, at: rec.At.UnixNano(), offset: rec.Offset, header: rec.Header,
+		kind: rec.Kind, dir: rec.Dir, anomaly: rec.Anomaly, code: rec.Code, flags: flags,
+	}
 	sl.mu.Unlock()
+}
+
+// record fills r from slot i, whose lock is held; r.Payload aliases the
+// arena until the caller copies it.
+func (h *history) record(i int, r *Record) {
+	sl := &h.slots[i]
+	*r = Record{
+		Seq: sl.seq, Kind: sl.kind, Session: sl.session, Dir: sl.dir, At: time.Unix(0, sl.at),
+		Offset: sl.offset, Header: sl.header, Truncated: sl.flags&slotTruncated != 0,
+		Consumed: sl.consumed, Window: sl.window, Anomaly: sl.anomaly, Code: sl.code,
+	}
+	if sl.plen > 0 {
+		r.Payload = h.arena[i*h.snaplen : i*h.snaplen+int(sl.plen) : i*h.snaplen+int(sl.plen)]
+	}
+	if sl.flags&slotHasNote != 0 {
+		h.notesMu.Lock()
+		r.Note = h.notes[sl.seq]
+		h.notesMu.Unlock()
+	}
 }
 
 func (h *history) stats() HistoryStats {
@@ -201,26 +263,30 @@ func (r *Registry) Frames(q Query, dst []Record) (recs []Record, next uint64) {
 	}
 	start := len(dst)
 	var buf []byte
+	rec := h.scratch.Get().(*Record) // Match's argument escapes: reuse it
+	defer h.scratch.Put(rec)
 	for ; seq < st.Next && scan > 0; seq++ {
 		if q.Max > 0 && len(dst)-start >= q.Max {
 			break
 		}
 		scan--
-		sl := &h.slots[int(seq%uint64(len(h.slots)))]
+		i := int(seq % uint64(len(h.slots)))
+		sl := &h.slots[i]
 		sl.mu.Lock()
-		if got := sl.rec.Seq; got != seq {
+		if got := sl.seq; got != seq {
 			sl.mu.Unlock()
 			if got < seq {
 				break // claimed, not yet written
 			}
 			continue // evicted meanwhile
 		}
-		if q.Match != nil && !q.Match(&sl.rec) {
+		h.record(i, rec)
+		if q.Match != nil && !q.Match(rec) {
 			sl.mu.Unlock()
 			continue
 		}
-		dst = append(dst, sl.rec)
-		if p := sl.rec.Payload; len(p) > 0 {
+		dst = append(dst, *rec)
+		if p := rec.Payload; len(p) > 0 {
 			if cap(buf)-len(buf) < len(p) {
 				buf = make([]byte, 0, max(4096, len(p)))
 			}
