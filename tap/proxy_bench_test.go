@@ -43,7 +43,9 @@ func dialVia(b *testing.B, via, addr string) *smux.Session {
 	case "plain":
 		addr = startPlainProxy(b, addr)
 	case "attach":
-		addr = startProxy(b, ProxyConfig{Upstream: addr, Registry: live.New(live.Config{})}).Addr().String()
+		reg := live.New(live.Config{})
+		warmHistory(reg)
+		addr = startProxy(b, ProxyConfig{Upstream: addr, Registry: reg}).Addr().String()
 	}
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
