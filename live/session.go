@@ -236,13 +236,19 @@ func (s *Session) syn(dir Dir, at time.Time, sid uint32) Anomaly {
 	return 0
 }
 
+// missing classifies a FIN or PSH for a stream the session does not track.
+func (s *Session) missing(sid uint32) Anomaly {
+	if s.ended && sid <= s.maxID[sid%2] {
+		return 0 // written as the session closed, after its stream was folded
+	}
+	return UnknownStream
+}
+
 func (s *Session) fin(dir Dir, at time.Time, sid uint32) Anomaly {
 	st := s.stream(dir, sid)
 	switch {
-	case st == nil && s.ended && sid <= s.maxID[sid%2]:
-		return 0 // written as the session closed; its stream was folded
 	case st == nil:
-		return UnknownStream
+		return s.missing(sid)
 	case st.fin[dir]:
 		// smux sends a second FIN when Close follows CloseWrite: count it only.
 		st.last = at
@@ -272,10 +278,8 @@ func (s *Session) fin(dir Dir, at time.Time, sid uint32) Anomaly {
 func (s *Session) psh(dir Dir, at time.Time, sid uint32, length uint32) Anomaly {
 	st := s.stream(dir, sid)
 	switch {
-	case st == nil && s.ended && sid <= s.maxID[sid%2]:
-		return 0 // written as the session closed; its stream was folded
 	case st == nil:
-		return UnknownStream
+		return s.missing(sid)
 	case st.state == Closed:
 		return ClosedStream
 	}

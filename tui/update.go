@@ -21,18 +21,10 @@ func (m *Model) updateKey(msg tea.KeyPressMsg) tea.Cmd {
 			return tea.Quit
 		case key.Matches(msg, k.Help, k.Back):
 			m.help, m.helpTop = false, 0
-		case key.Matches(msg, k.Up):
-			m.scrollHelp(-1)
-		case key.Matches(msg, k.Down):
-			m.scrollHelp(1)
-		case key.Matches(msg, k.PageUp):
-			m.scrollHelp(-m.page())
-		case key.Matches(msg, k.PageDown):
-			m.scrollHelp(m.page())
-		case key.Matches(msg, k.Top):
-			m.scrollHelp(-1 << 30)
-		case key.Matches(msg, k.Bottom):
-			m.scrollHelp(1 << 30)
+		default:
+			if d, ok := m.movement(msg); ok {
+				m.scrollHelp(d)
+			}
 		}
 		return nil
 	}
@@ -95,20 +87,32 @@ func (m *Model) updateKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.setFocus((m.focus + numPanes - 1) % numPanes)
 	case key.Matches(msg, k.Enter):
 		m.enter()
-	case key.Matches(msg, k.Up):
-		m.move(-1)
-	case key.Matches(msg, k.Down):
-		m.move(1)
-	case key.Matches(msg, k.PageUp):
-		m.move(-m.page())
-	case key.Matches(msg, k.PageDown):
-		m.move(m.page())
-	case key.Matches(msg, k.Top):
-		m.move(-1 << 30)
-	case key.Matches(msg, k.Bottom):
-		m.move(1 << 30)
+	default:
+		if d, ok := m.movement(msg); ok {
+			m.move(d)
+		}
 	}
 	return nil
+}
+
+// movement returns how many rows a cursor key moves, and whether msg is one.
+func (m *Model) movement(msg tea.KeyPressMsg) (int, bool) {
+	k := &m.keys
+	switch {
+	case key.Matches(msg, k.Up):
+		return -1, true
+	case key.Matches(msg, k.Down):
+		return 1, true
+	case key.Matches(msg, k.PageUp):
+		return -m.page(), true
+	case key.Matches(msg, k.PageDown):
+		return m.page(), true
+	case key.Matches(msg, k.Top):
+		return -1 << 30, true
+	case key.Matches(msg, k.Bottom):
+		return 1 << 30, true
+	}
+	return 0, false
 }
 
 // updateInput handles a key while the filter input is open: enter applies
