@@ -78,7 +78,7 @@ func (c *Conn) Session() *live.Session { return c.sess }
 func (c *Conn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if n > 0 {
-		c.in.feed(p[:n], time.Now())
+		c.in.feed(p[:n], time.Time{})
 	}
 	if err != nil {
 		c.fail(err)
@@ -150,20 +150,31 @@ func Reason(err error) (live.CloseReason, error) {
 	return live.ReadError, err
 }
 
-// feed decodes p, which moved at time at.
+// feed decodes p, which moved at time at; a zero at means now, read only
+// if a frame completes (smux reads a header and its payload separately, so
+// half its reads complete none). After a violation nothing is framed any
+// more, and feed only counts the unparsed bytes.
 func (f *feeder) feed(p []byte, at time.Time) {
+	if f.dec.Violation() != nil {
+		f.dec.Next(p)
+		f.sess.Unparsed(f.dir, f.dec.Unparsed())
+		return
+	}
 	for len(p) > 0 {
 		n, fr, err := f.dec.Next(p)
 		p = p[n:]
+		if fr == nil && err == nil {
+			continue
+		}
+		if at.IsZero() {
+			at = time.Now()
+		}
 		if fr != nil {
 			f.sess.Record(f.dir, at, fr)
+		} else {
+			f.sess.Violation(f.dir, at, f.dec.Violation())
+			f.sess.Unparsed(f.dir, f.dec.Unparsed())
 		}
-		if v, ok := err.(*decoder.Violation); ok {
-			f.sess.Violation(f.dir, at, v)
-		}
-	}
-	if u := f.dec.Unparsed(); u > 0 {
-		f.sess.Unparsed(f.dir, u)
 	}
 }
 
