@@ -7,6 +7,7 @@ import (
 
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/printable"
 )
 
 // jsonRecord is one line of JSON output; the README documents its schema.
@@ -50,7 +51,7 @@ func appendJSON(b []byte, reg *live.Registry, r *live.Record) []byte {
 	case live.FrameRecord:
 		h := r.Header
 		ver, sid, n, off := h.Version(), h.StreamID(), h.Length(), r.Offset
-		hex := string(AppendHex(nil, r.Payload))
+		hex := string(printable.AppendHex(nil, r.Payload))
 		j.Dir, j.Ver, j.Cmd, j.Sid, j.Len, j.Offset = DirName(r.Dir), &ver, h.Cmd().String(), &sid, &n, &off
 		j.Payload, j.Truncated = &hex, r.Truncated
 		if h.Cmd() == decoder.UPD {

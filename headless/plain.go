@@ -5,14 +5,11 @@ import (
 	"io"
 	"strconv"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/printable"
 )
-
-const hexDigits = "0123456789abcdef"
 
 // TimeLayout is the time format of plain lines.
 const TimeLayout = "15:04:05.000000"
@@ -42,12 +39,12 @@ func appendPlain(b []byte, r *live.Record) []byte {
 			b = strconv.AppendUint(b, uint64(r.Window), 10)
 		} else if len(r.Payload) > 0 {
 			b = append(b, "  "...)
-			b = AppendHex(b, r.Payload)
+			b = printable.AppendHex(b, r.Payload)
 			if r.Truncated {
 				b = append(b, '+')
 			}
 			b = append(b, "  "...)
-			b = AppendASCII(b, r.Payload)
+			b = printable.AppendASCII(b, r.Payload)
 		}
 		if r.Anomaly != 0 {
 			b = append(b, "  ["...)
@@ -58,10 +55,10 @@ func appendPlain(b []byte, r *live.Record) []byte {
 		}
 	case live.SessionOpened:
 		b = append(b, "session opened "...)
-		b = AppendText(b, r.Note)
+		b = printable.AppendText(b, r.Note)
 	case live.SessionEnded:
 		b = append(b, "session ended: "...)
-		b = AppendText(b, r.Note)
+		b = printable.AppendText(b, r.Note)
 	case live.FramingViolation:
 		b = append(b, r.Dir.String()...)
 		b = append(b, " VIOLATION "...)
@@ -69,47 +66,12 @@ func appendPlain(b []byte, r *live.Record) []byte {
 		b = append(b, " at offset "...)
 		b = strconv.AppendInt(b, r.Offset, 10)
 		b = append(b, ": "...)
-		b = AppendText(b, r.Note)
+		b = printable.AppendText(b, r.Note)
 		b = append(b, "; "...)
 		b = append(b, decoder.SmuxReaction...)
 	case live.NoticeRecord:
 		b = append(b[:len(b)-len(" #0 ")], " notice: "...)
-		b = AppendText(b, r.Note)
-	}
-	return b
-}
-
-// AppendHex appends p as space-separated hex bytes.
-func AppendHex(b, p []byte) []byte {
-	for i, c := range p {
-		if i > 0 {
-			b = append(b, ' ')
-		}
-		b = append(b, hexDigits[c>>4], hexDigits[c&15])
-	}
-	return b
-}
-
-// AppendASCII appends p with every byte outside printable ASCII replaced by
-// '.', so bytes from the wire can never drive the terminal.
-func AppendASCII(b, p []byte) []byte {
-	for _, c := range p {
-		if c < 0x20 || c > 0x7e {
-			c = '.'
-		}
-		b = append(b, c)
-	}
-	return b
-}
-
-// AppendText appends s with control characters and invalid UTF-8 replaced
-// by '.': notes are ours, but they may quote addresses and errors.
-func AppendText(b []byte, s string) []byte {
-	for _, r := range s {
-		if r == utf8.RuneError || unicode.IsControl(r) {
-			r = '.'
-		}
-		b = utf8.AppendRune(b, r)
+		b = printable.AppendText(b, r.Note)
 	}
 	return b
 }
@@ -139,7 +101,7 @@ func WriteSummary(w io.Writer, s Summary) {
 	}
 	fmt.Fprintf(w, "  violations %d framing, %d anomalies\n", s.Violations, s.Anomalies)
 	if s.Status != "" {
-		fmt.Fprintf(w, "  %s\n", AppendText(nil, s.Status))
+		fmt.Fprintf(w, "  %s\n", printable.AppendText(nil, s.Status))
 	}
 }
 

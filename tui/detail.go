@@ -1,11 +1,13 @@
 package tui
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/printable"
 )
 
 // detailInfo returns the lines above the hex dump: the header decoded
@@ -70,7 +72,7 @@ func dirName(d live.Dir) string {
 //	header  01 02 08 00 3d 11 00 00   ver 1  cmd PSH  len 8  sid 4413
 func (m *Model) headerLine(h decoder.Header, w int) string {
 	l := newLine(w)
-	l.add("header", m.st.dim).text("  " + string(appendHex(nil, h[:])) + "   ")
+	l.add("header", m.st.dim).text("  " + string(printable.AppendHex(nil, h[:])) + "   ")
 	l.text("ver " + strconv.Itoa(int(h.Version())) + "  cmd ")
 	l.add(h.Cmd().String(), cmdStyle(&m.st, h.Cmd()))
 	l.text("  len " + strconv.Itoa(int(h.Length())) + "  sid " + strconv.FormatUint(uint64(h.StreamID()), 10))
@@ -94,23 +96,18 @@ func bytesPerLine(w int) int {
 func hexLine(p []byte, i, bpl, w int) string {
 	off := i * bpl
 	chunk := p[off:min(off+bpl, len(p))]
-	b := make([]byte, 0, 80)
-	o := strconv.FormatInt(int64(off), 16)
-	b = append(b, strings.Repeat("0", max(0, 8-len(o)))...)
-	b = append(b, o...)
-	b = append(b, ' ')
-	for j := range bpl {
-		if j%8 == 0 {
+	b := fmt.Appendf(make([]byte, 0, 80), "%08x ", off)
+	for j := 0; j < bpl; j += 8 { // two columns of 8 bytes, padded when short
+		half := chunk[min(j, len(chunk)):min(j+8, len(chunk))]
+		start := len(b)
+		b = append(b, ' ')
+		b = printable.AppendHex(b, half)
+		for len(b)-start < 1+3*min(8, bpl-j) {
 			b = append(b, ' ')
-		}
-		if j < len(chunk) {
-			b = append(b, hexDigits[chunk[j]>>4], hexDigits[chunk[j]&0xf], ' ')
-		} else {
-			b = append(b, "   "...)
 		}
 	}
 	b = append(b, " |"...)
-	b = appendASCII(b, chunk)
+	b = printable.AppendASCII(b, chunk)
 	b = append(b, '|')
 	return newLine(w).text(string(b)).String()
 }

@@ -8,47 +8,6 @@ import (
 	"unicode/utf8"
 )
 
-// hexDigits spells a byte as two lower-case hex digits.
-const hexDigits = "0123456789abcdef"
-
-// printable returns b if it is printable ASCII (0x20..0x7e), '.' otherwise.
-// Payload bytes reach the terminal only through it or as hex, so no escape
-// sequence on the wire can ever drive the user's terminal.
-func printable(b byte) byte {
-	if b >= 0x20 && b <= 0x7e {
-		return b
-	}
-	return '.'
-}
-
-// appendHex appends p as space-separated hex bytes.
-func appendHex(dst []byte, p []byte) []byte {
-	for i, b := range p {
-		if i > 0 {
-			dst = append(dst, ' ')
-		}
-		dst = append(dst, hexDigits[b>>4], hexDigits[b&0xf])
-	}
-	return dst
-}
-
-// appendASCII appends p with every byte outside printable ASCII as '.'.
-func appendASCII(dst []byte, p []byte) []byte {
-	for _, b := range p {
-		dst = append(dst, printable(b))
-	}
-	return dst
-}
-
-// hexString returns p as contiguous lower-case hex, as y copies it.
-func hexString(p []byte) string {
-	b := make([]byte, 2*len(p))
-	for i, c := range p {
-		b[2*i], b[2*i+1] = hexDigits[c>>4], hexDigits[c&0xf]
-	}
-	return string(b)
-}
-
 // sanitize makes text that did not come from muxtop (addresses, error
 // strings, notes, the caller's status line) safe to print: control
 // characters, C1 controls and invalid UTF-8 become '?'.

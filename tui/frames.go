@@ -5,6 +5,7 @@ import (
 
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/printable"
 )
 
 // timeLayout is how the frames pane prints a record's time.
@@ -78,8 +79,8 @@ func (m *Model) frameLine(r *live.Record, w int, mark, reverse bool, buf []byte)
 		if n <= 0 {
 			break
 		}
-		l.text(string(appendHex(buf[:0], p[:n]))).spaces(3*(c-n) + gap)
-		l.add(string(appendASCII(buf[:0], p[:n])), st.dim)
+		l.text(string(printable.AppendHex(buf[:0], p[:n]))).spaces(3*(c-n) + gap)
+		l.add(string(printable.AppendASCII(buf[:0], p[:n])), st.dim)
 		if n < len(p) || r.Truncated {
 			l.add("…", st.dim)
 		}

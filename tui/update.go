@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"encoding/hex"
 	"strconv"
 
 	"charm.land/bubbles/v2/key"
@@ -263,7 +264,7 @@ func (m *Model) copyPayload() tea.Cmd {
 		msg += " (the captured part of " + strconv.Itoa(int(r.Header.Length())) + ")"
 	}
 	m.setFlash(msg)
-	return tea.SetClipboard(hexString(r.Payload))
+	return tea.SetClipboard(hex.EncodeToString(r.Payload))
 }
 
 func (m *Model) setFlash(s string) { m.flash, m.flashAt = s, m.latest }
