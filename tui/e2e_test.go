@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -71,7 +70,10 @@ func TestEndToEnd(t *testing.T) {
 	bin := os.Getenv("MUXTOP_E2E_BIN")
 	if bin == "" {
 		bin = filepath.Join(t.TempDir(), "muxtop")
-		gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+		gobin, err := exec.LookPath("go")
+		if err != nil {
+			t.Skip("end-to-end test: the go command is not on PATH to build muxtop")
+		}
 		if out, err := exec.Command(gobin, "build", "-o", bin, "github.com/muxtop/muxtop").CombinedOutput(); err != nil {
 			t.Fatalf("go build: %v\n%s", err, out)
 		}

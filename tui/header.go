@@ -83,15 +83,15 @@ func (m *Model) statsLine(w int, compact bool) *line {
 	sessions := grouped(uint64(snap.LiveSessions)) + "/" + plural(uint64(len(snap.Sessions))+snap.Forgotten.Sessions, "session")
 	open := plural(uint64(snap.OpenStreams), "open stream")
 	fps := rate(m.rates.total) + " frames/s"
-	leaks := plural(uint64(m.leaks), "suspected leak")
+	leaks := plural(uint64(m.snap.Leaks), "suspected leak")
 	if compact {
 		sessions = grouped(uint64(snap.LiveSessions)) + "/" + grouped(uint64(len(snap.Sessions))+snap.Forgotten.Sessions) + " sess"
 		open = grouped(uint64(snap.OpenStreams)) + " open"
 		fps = rate(m.rates.total) + " fr/s"
-		leaks = grouped(uint64(m.leaks)) + " leak?"
+		leaks = grouped(uint64(m.snap.Leaks)) + " leak?"
 	}
 	l.text(" · " + sessions + " · " + open + " · " + fps)
-	if m.leaks > 0 {
+	if m.snap.Leaks > 0 {
 		l.text(" · ").add(leaks, m.st.warn)
 	}
 	return l

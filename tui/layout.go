@@ -22,7 +22,6 @@ type screen struct {
 	frames, detail, viol rect
 	helpBox              rect
 	footer               int // the filter input and its error
-	bodyStart            int
 }
 
 // wideLayout is the width from which sessions and streams sit side by side.
@@ -42,14 +41,13 @@ func (m *Model) layout() screen {
 		}
 	}
 	s.header = min(m.headerLines(), max(m.height-s.footer, 0))
-	s.bodyStart = s.header
 	body := m.height - s.header - s.footer
 	w := m.width
 	if body <= 0 || w < 4 {
 		return s
 	}
 	if m.help {
-		s.helpBox = rect{0, s.bodyStart, w, body}
+		s.helpBox = rect{0, s.header, w, body}
 		return s
 	}
 
@@ -132,7 +130,7 @@ func (m *Model) layout() screen {
 		mid.h = want
 	}
 
-	y := s.bodyStart
+	y := s.header
 	if top.h > 0 {
 		if wide {
 			sw := splitTop(m.sessionCols(), m.streamCols(), w)

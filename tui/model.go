@@ -107,9 +107,6 @@ type Model struct {
 	input    lineInput
 	inputOn  bool
 	inputErr string
-
-	leaks     int
-	sessLeaks map[uint64]int // suspected leaks per session, where there are any
 }
 
 // listCursor is a cursor and the first visible row of a list.
@@ -138,7 +135,7 @@ func newModel(reg *live.Registry, opts Options, snapshot func(live.SnapshotOptio
 		store:    newFrameStore(reg.Config()),
 		strm:     streamCursor{sort: sortID, all: true},
 	}
-	m.refresh()
+	m.refresh(false)
 	return m
 }
 
@@ -150,7 +147,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	var cmd tea.Cmd
 	switch msg := msg.(type) {
 	case tickMsg:
-		m.refresh()
+		m.refresh(false)
 		return m, tick()
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
@@ -191,10 +188,11 @@ func (m Model) View() tea.View {
 	return v
 }
 
-// refresh reads the registry: a snapshot and the records added since the
-// last tick. While paused it only counts what it is missing.
-func (m *Model) refresh() {
-	snap := m.snapshot(m.snapOptions(false))
+// refresh reads the registry: a snapshot, with every session's streams if
+// all, and the records added since the last tick. While paused it only
+// counts what it is missing.
+func (m *Model) refresh(all bool) {
+	snap := m.snapshot(m.snapOptions(all))
 	m.latest = snap.At
 	if m.flash != "" && snap.At.Sub(m.flashAt) >= flashFor {
 		m.flash = ""
@@ -213,7 +211,6 @@ func (m *Model) refresh() {
 		m.trimView()
 		m.view.add(m.store, from, to)
 	}
-	m.countLeaks()
 	if m.viol.show {
 		m.viol.collect(snap)
 	}
@@ -327,25 +324,12 @@ func (m *Model) snapOptions(all bool) live.SnapshotOptions {
 
 // ensureStreams takes a new snapshot when the selected session's streams
 // were not copied into the shown one: the selection moved since the tick.
-// A paused view holds every session's streams.
+// Only the snapshot: records and the status line wait for the tick. A
+// paused view holds every session's streams.
 func (m *Model) ensureStreams() {
 	if ss := m.selectedSession(); ss != nil && ss.StreamsOmitted && !m.paused {
-		m.refresh()
-	}
-}
-
-// countLeaks takes the suspected leaks, streams open or half-closed for
-// longer than LeakAfter, from the snapshot, which counts them per session.
-func (m *Model) countLeaks() {
-	m.leaks = m.snap.Leaks
-	m.sessLeaks = nil // a new map, not cleared: copies of the model may share the old one
-	for _, ss := range m.snap.Sessions {
-		if ss.Leaks > 0 && !ss.Ended {
-			if m.sessLeaks == nil {
-				m.sessLeaks = make(map[uint64]int)
-			}
-			m.sessLeaks[ss.ID] = ss.Leaks
-		}
+		m.snap = m.snapshot(m.snapOptions(false))
+		m.sync()
 	}
 }
 

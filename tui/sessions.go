@@ -152,7 +152,7 @@ func (m *Model) sessionCells(s *live.SessionSnap) []cell {
 // when some of them are suspected leaks.
 func (m *Model) openCell(s *live.SessionSnap, base style) cell {
 	c := cell{count(uint64(s.Open)), base}
-	if m.sessLeaks[s.ID] > 0 {
+	if s.Leaks > 0 {
 		c.text, c.st = c.text+"!", m.st.warn
 	}
 	return c

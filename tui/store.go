@@ -21,7 +21,6 @@ type frameStore struct {
 	head    uint64 // oldest position held
 	tail    uint64 // next position to fill
 	next    uint64 // registry seq to read from
-	missed  uint64 // records evicted from the registry before the UI read them
 	copyRec func(*live.Record) bool
 }
 
@@ -82,13 +81,11 @@ func (s *frameStore) ingest(reg *live.Registry, upTo uint64) (from, to uint64) {
 		return from, from
 	}
 	for s.next < upTo {
-		before, tail := s.next, s.tail
 		_, next := reg.Frames(live.Query{From: s.next, Scan: len(s.recs), Match: s.copyRec}, nil)
-		if next <= before {
+		if next <= s.next {
 			break
 		}
 		s.next = next
-		s.missed += (next - before) - (s.tail - tail)
 	}
 	from = max(from, s.head)
 	s.sortByTime(from, s.tail)
@@ -97,17 +94,54 @@ func (s *frameStore) ingest(reg *live.Registry, upTo uint64) (from, to uint64) {
 
 // sortByTime puts the records at positions [from, to) in time order.
 // History is in the order frames were recorded, and a reply read while its
-// request's Write had not yet returned can come first. Live traffic is
-// nearly always in order already, which costs one pass; otherwise the range
-// is sorted stably through a copy.
+// request's Write had not yet returned can come first. That disorder is
+// local, so an insertion sort in place, allocating nothing, mends it in a
+// few swaps; a range disordered beyond that budget is sorted through a copy.
 func (s *frameStore) sortByTime(from, to uint64) {
-	inOrder := true
-	for p := from + 1; p < to && inOrder; p++ {
-		inOrder = !s.get(p - 1).At.After(s.get(p).At)
+	descents := 0
+	for p := from + 1; p < to; p++ {
+		if s.get(p - 1).At.After(s.get(p).At) {
+			descents++
+		}
 	}
-	if inOrder {
+	n := int(to - from)
+	switch {
+	case descents == 0:
+		return
+	case descents > max(8, n/16): // too many for swaps to be cheap
+		s.sortByCopy(from, to)
 		return
 	}
+	budget := 4 * n
+	for i := from + 1; i < to; i++ {
+		for j := i; j > from && s.get(j-1).At.After(s.get(j).At); j-- {
+			if budget--; budget < 0 {
+				s.sortByCopy(from, to)
+				return
+			}
+			s.swap(j-1, j)
+		}
+	}
+}
+
+// swap exchanges the records at positions a and b, payloads included.
+func (s *frameStore) swap(a, b uint64) {
+	n := uint64(len(s.recs))
+	ia, ib := int(a%n), int(b%n)
+	ra, rb := &s.recs[ia], &s.recs[ib]
+	*ra, *rb = *rb, *ra
+	pa := s.arena[ia*s.snaplen : (ia+1)*s.snaplen : (ia+1)*s.snaplen]
+	pb := s.arena[ib*s.snaplen : (ib+1)*s.snaplen : (ib+1)*s.snaplen]
+	la, lb := len(ra.Payload), len(rb.Payload) // ra's bytes now sit in pb, rb's in pa
+	for k := range max(la, lb) {
+		pa[k], pb[k] = pb[k], pa[k]
+	}
+	ra.Payload, rb.Payload = pa[:la:la], pb[:lb:lb]
+}
+
+// sortByCopy sorts the records at positions [from, to) stably by time
+// through a copy: for a range too disordered for sortByTime's swaps.
+func (s *frameStore) sortByCopy(from, to uint64) {
 	n := int(to - from)
 	tmp := make([]live.Record, n)
 	buf := make([]byte, 0, n*s.snaplen)

@@ -273,13 +273,14 @@ func (m *Model) streamCells(s *live.StreamSnap, ended bool) []cell {
 	if f := s.Flow; fill(f[1]) > fill(f[0]) {
 		d = live.ServerToClient
 	}
-	if sd, stalled := s.Stalled(); stalled {
+	sd, stalled := s.Stalled()
+	if stalled {
 		d = sd
 	}
 	f := s.Flow[d]
 	flow := d.String() + " " + size(uint64(f.InFlight())) + "/" + size(uint64(f.Window()))
 	fs := base
-	if _, stalled := s.Stalled(); stalled {
+	if stalled {
 		flow, fs = flow+" STALLED", st.bad
 	}
 	return append(cells, cell{flow, fs})
@@ -300,11 +301,11 @@ func (m *Model) streamsTitle() string {
 		return "Streams"
 	}
 	s := "Streams of session " + strconv.FormatUint(ss.ID, 10) + " · " + strconv.Itoa(ss.Open) + " open"
-	if n := m.sessLeaks[ss.ID]; n > 0 {
+	if n := ss.Leaks; n > 0 {
 		s += " · " + plural(uint64(n), "suspected leak")
 	}
 	s += " · sort " + m.strm.sort.String()
-	if m.sessLeaks[ss.ID] > 0 && m.strm.sort == sortID {
+	if ss.Leaks > 0 && m.strm.sort == sortID {
 		s += " (s: by age)"
 	}
 	if n := ss.Closed.Streams; n > 0 {

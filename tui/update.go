@@ -43,18 +43,13 @@ func (m *Model) updateKey(msg tea.KeyPressMsg) tea.Cmd {
 			m.input.setValue(m.filter.text)
 		}
 	case key.Matches(msg, k.Pause):
-		m.paused = !m.paused
+		// Pausing freezes a picture with every session's streams, so that
+		// moving around the paused view needs no new one.
 		m.behind = 0
-		if m.paused {
-			// Freeze a picture with every session's streams, so that moving
-			// around the paused view needs no new one.
-			if snap := m.snapshot(m.snapOptions(true)); m.snap != nil {
-				snap.At = m.snap.At
-				m.snap = snap
-			}
-		} else {
-			m.refresh()
-		}
+		all := !m.paused
+		m.paused = false
+		m.refresh(all)
+		m.paused = all
 	case key.Matches(msg, k.Follow):
 		m.follow = !m.follow
 		if m.follow && m.focus < paneFrames {
@@ -414,7 +409,9 @@ func (m *Model) click(ms tea.Mouse) {
 	}
 }
 
-// rowAt returns the body row at screen line y, under skip heading lines; -1 outside.
+// rowAt returns the body row at screen line y, under skip heading lines.
+// Outside the body it returns a large negative number, so that adding a
+// scroll offset still gives a row before the first.
 func (r rect) rowAt(y, skip int) int {
 	i := y - r.y - 1 - skip
 	if i < 0 || i >= r.rows()-skip {
