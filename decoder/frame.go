@@ -8,6 +8,7 @@ package decoder
 import (
 	"encoding/binary"
 	"fmt"
+	"strings"
 )
 
 // HeaderSize is the size of an smux frame header: ver(1) cmd(1) length(2) sid(4).
@@ -47,24 +48,11 @@ func (c Cmd) String() string {
 // ParseCmd returns the command named s (case-insensitive), as String spells it.
 func ParseCmd(s string) (Cmd, bool) {
 	for i, n := range cmdNames {
-		if len(s) == len(n) && (s == n || equalFold3(s, n)) {
+		if strings.EqualFold(s, n) {
 			return Cmd(i), true
 		}
 	}
 	return 0, false
-}
-
-func equalFold3(a, b string) bool {
-	for i := 0; i < len(a); i++ {
-		c := a[i]
-		if 'a' <= c && c <= 'z' {
-			c -= 'a' - 'A'
-		}
-		if c != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Header is the raw 8-byte smux frame header as it was on the wire.

@@ -143,9 +143,6 @@ func NewGateway(ctx context.Context, cfg GatewayConfig) (*Gateway, error) {
 	return g, nil
 }
 
-// Upstream returns the address of the service the gateway connects to.
-func (g *Gateway) Upstream() string { return g.upstream }
-
 // ServeHTTP answers GET /rand with one random number from the service, as
 // decimal text and a newline. Any failure on the way answers 502 Bad
 // Gateway with a one-line reason; other paths get 404, other methods 405.

@@ -238,7 +238,12 @@ func TestGatewayClose(t *testing.T) {
 	if _, err := gw.Rand(context.Background()); err != nil {
 		t.Fatalf("Rand: %v", err)
 	}
+	// Cancelling the context alone closes the gateway.
 	cancel()
+	waitFor(t, "Rand to fail after the gateway's context was cancelled", func() bool {
+		_, err := gw.Rand(context.Background())
+		return err != nil
+	})
 	gw.Close()
 	gw.Close()
 	if _, err := gw.Rand(context.Background()); err == nil {

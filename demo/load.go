@@ -71,7 +71,6 @@ type Load struct {
 	rate       int
 	onResponse func(uint64)
 	client     *http.Client
-	transport  *http.Transport
 	sem        chan struct{} // one token per request in flight
 
 	ctx    context.Context
@@ -120,7 +119,6 @@ func StartLoad(ctx context.Context, url string, cfg LoadConfig) (*Load, error) {
 		url:        url,
 		rate:       rate,
 		onResponse: cfg.OnResponse,
-		transport:  tr,
 		client:     &http.Client{Transport: tr, Timeout: orDefault(cfg.Timeout, 2*DefaultTimeout)},
 		sem:        make(chan struct{}, maxInFlight),
 		done:       make(chan struct{}),

@@ -82,7 +82,12 @@ func TestFlowFromFrames(t *testing.T) {
 			reg := live.New(live.Config{})
 			sc := openSession(reg, tt.ver)
 			sc.feed(tt.frames...)
-			st := sc.snap(t, reg).Stream(3)
+			ss := sc.snap(t, reg)
+			// No case opens stream 5: a UPD for it must create nothing and flag nothing.
+			if ss.Stream(5) != nil || ss.AnomalyCount != 0 {
+				t.Errorf("stream 5 %v, anomalies %d: want no stream 5 and no anomaly", ss.Stream(5), ss.AnomalyCount)
+			}
+			st := ss.Stream(3)
 			if st.Flow != tt.flow {
 				t.Errorf("flow = %+v, want %+v", st.Flow, tt.flow)
 			}

@@ -8,8 +8,8 @@
 package live
 
 import (
+	"cmp"
 	"slices"
-	"sort"
 	"sync"
 	"time"
 
@@ -157,9 +157,6 @@ func New(cfg Config) *Registry {
 // Config returns the registry's bounds, defaults filled in.
 func (r *Registry) Config() Config { return r.cfg }
 
-// Started returns when the registry was created.
-func (r *Registry) Started() time.Time { return r.started }
-
 // SessionInfo describes a tapped connection.
 type SessionInfo struct {
 	// Client and Server are the addresses of the session's two ends.
@@ -210,7 +207,7 @@ func (r *Registry) forget(s *Session) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r.forgotten.Sessions++
-	r.forgotten.Streams += s.total
+	r.forgotten.Streams += s.total()
 	r.forgotten.EndedStreams += s.summary.Ended
 	for _, st := range s.streams {
 		if st.state == EndedWithSession {
@@ -231,10 +228,7 @@ func (r *Registry) lateFrame(dir Dir, cmd decoder.Cmd, length uint32, opened uin
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	f := &r.forgotten
-	if int(cmd) < decoder.NumCmds {
-		f.Counts.Frames[dir][cmd]++
-		f.Counts.Bytes[dir][cmd] += decoder.HeaderSize + uint64(length)
-	}
+	f.Counts.count(dir, cmd, length)
 	f.Streams += opened
 	if a != 0 {
 		f.Anomalies++
@@ -297,8 +291,7 @@ func (r *Registry) SnapshotWith(o SnapshotOptions) *Snapshot {
 func (r *Registry) Session(id uint64) *Session {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	i := sort.Search(len(r.sessions), func(i int) bool { return r.sessions[i].id >= id })
-	if i < len(r.sessions) && r.sessions[i].id == id {
+	if i, ok := slices.BinarySearchFunc(r.sessions, id, func(s *Session, id uint64) int { return cmp.Compare(s.id, id) }); ok {
 		return r.sessions[i]
 	}
 	return nil

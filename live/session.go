@@ -59,21 +59,25 @@ func (c *Counts) Cmd(cmd decoder.Cmd) uint64 {
 }
 
 // FramesDir returns all frames sent in direction d.
-func (c *Counts) FramesDir(d Dir) uint64 {
+func (c *Counts) FramesDir(d Dir) uint64 { return sum(&c.Frames[d]) }
+
+// BytesDir returns all wire bytes sent in direction d.
+func (c *Counts) BytesDir(d Dir) uint64 { return sum(&c.Bytes[d]) }
+
+func sum(row *[decoder.NumCmds]uint64) uint64 {
 	var n uint64
-	for _, v := range c.Frames[d] {
+	for _, v := range row {
 		n += v
 	}
 	return n
 }
 
-// BytesDir returns all wire bytes sent in direction d.
-func (c *Counts) BytesDir(d Dir) uint64 {
-	var n uint64
-	for _, v := range c.Bytes[d] {
-		n += v
+// count counts one frame of cmd with a payload of length in direction dir.
+func (c *Counts) count(dir Dir, cmd decoder.Cmd, length uint32) {
+	if int(cmd) < decoder.NumCmds {
+		c.Frames[dir][cmd]++
+		c.Bytes[dir][cmd] += decoder.HeaderSize + uint64(length)
 	}
-	return n
 }
 
 // Total returns all frames in both directions.
@@ -103,8 +107,7 @@ type Session struct {
 	closed       fifo       // closed streams, oldest first
 	maxID        [2]uint32  // the highest id SYN'd, per parity
 	summary      ClosedSummary
-	total        uint64 // streams ever opened
-	open         int    // streams not closed
+	open         int // streams not closed
 	framing      [2]*FramingInfo
 	anomalies    []AnomalyInfo // the last cfg.Anomalies, as a ring
 	anomalyCount uint64
@@ -116,6 +119,10 @@ type Session struct {
 	head, full       *SessionSnap
 	headGen, fullGen uint64
 }
+
+// total returns how many streams the session has seen opened: a stream
+// leaves the map only when folded into the summary. s.mu is held.
+func (s *Session) total() uint64 { return s.summary.Streams + uint64(len(s.streams)) }
 
 // ID returns the session's id, unique in its Registry, from 1.
 func (s *Session) ID() uint64 { return s.id }
@@ -148,16 +155,13 @@ func (s *Session) Record(dir Dir, at time.Time, f *decoder.Frame) {
 	var a Anomaly
 
 	s.mu.Lock()
-	total := s.total
+	total := s.total()
 	s.gen++
 	s.last = at
 	if s.version == 0 {
 		s.version = h.Version()
 	}
-	if int(cmd) < decoder.NumCmds {
-		s.counts.Frames[dir][cmd]++
-		s.counts.Bytes[dir][cmd] += decoder.HeaderSize + uint64(length)
-	}
+	s.counts.count(dir, cmd, length)
 	switch cmd {
 	case decoder.SYN:
 		a = s.syn(dir, at, sid)
@@ -176,7 +180,7 @@ func (s *Session) Record(dir Dir, at time.Time, f *decoder.Frame) {
 	if a != 0 {
 		s.anomaly(a, dir, at, f)
 	}
-	forgotten, opened := s.forgotten, s.total-total
+	forgotten, opened := s.forgotten, s.total()-total
 	s.mu.Unlock()
 	if forgotten {
 		s.reg.lateFrame(dir, cmd, length, opened, a)
@@ -222,7 +226,6 @@ func (s *Session) syn(dir Dir, at time.Time, sid uint32) Anomaly {
 	st.frames[dir] = 1
 	s.streams[sid] = st
 	s.recent[dir] = st
-	s.total++
 	if s.ended {
 		// The tap may still see a SYN after End; the stream ends with the session.
 		st.state = EndedWithSession

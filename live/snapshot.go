@@ -63,15 +63,7 @@ type Forgotten struct {
 
 // Session returns the session with id, or nil.
 func (s *Snapshot) Session(id uint64) *SessionSnap {
-	i, ok := slices.BinarySearchFunc(s.Sessions, id, func(ss *SessionSnap, id uint64) int {
-		switch {
-		case ss.ID < id:
-			return -1
-		case ss.ID > id:
-			return 1
-		}
-		return 0
-	})
+	i, ok := slices.BinarySearchFunc(s.Sessions, id, func(ss *SessionSnap, id uint64) int { return cmp.Compare(ss.ID, id) })
 	if !ok {
 		return nil
 	}
@@ -116,15 +108,7 @@ type SessionSnap struct {
 
 // Stream returns the tracked stream with id, or nil.
 func (s *SessionSnap) Stream(id uint32) *StreamSnap {
-	i, ok := slices.BinarySearchFunc(s.Streams, id, func(st StreamSnap, id uint32) int {
-		switch {
-		case st.ID < id:
-			return -1
-		case st.ID > id:
-			return 1
-		}
-		return 0
-	})
+	i, ok := slices.BinarySearchFunc(s.Streams, id, func(st StreamSnap, id uint32) int { return cmp.Compare(st.ID, id) })
 	if !ok {
 		return nil
 	}
@@ -229,7 +213,7 @@ func (s *Session) header() *SessionSnap {
 	ss := &SessionSnap{
 		ID: s.id, Info: s.info, Version: s.version,
 		Start: s.start, Last: s.last, End: s.end, Ended: s.ended, Reason: s.reason, Err: s.err,
-		Counts: s.counts, Open: s.open, Total: s.total, Closed: s.summary,
+		Counts: s.counts, Open: s.open, Total: s.total(), Closed: s.summary,
 		AnomalyCount: s.anomalyCount, Unparsed: s.unparsed,
 		Tracked: len(s.streams), StreamsOmitted: true,
 	}
