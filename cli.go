@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
-	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -22,11 +21,16 @@ func exitCode(err error) int {
 	if errors.As(err, &u) {
 		return 2
 	}
-	// cobra reports an unknown subcommand with an untyped error.
-	if strings.HasPrefix(err.Error(), "unknown command") {
-		return 2
-	}
 	return 1
+}
+
+// noArgs is cobra.NoArgs as a usage error: an argument where none belongs
+// is an unknown subcommand.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if err := cobra.NoArgs(cmd, args); err != nil {
+		return usageError{err}
+	}
+	return nil
 }
 
 func newRootCmd() *cobra.Command {
@@ -37,6 +41,10 @@ func newRootCmd() *cobra.Command {
 			"per-command frame counts, flow-control windows and hex-dumped payloads, live.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Runnable, so that an unknown subcommand reaches Args and comes
+		// back as a usage error instead of cobra's untyped one.
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newVersionCmd(), newDemoCmd(), newAttachCmd())
@@ -47,7 +55,7 @@ func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print muxtop's version",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		Run: func(cmd *cobra.Command, _ []string) {
 			v := "(devel)"
 			if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {

@@ -185,7 +185,7 @@ func newDemoCmd() *cobra.Command {
 			"a load generator. muxtop taps the sessions between gateway and service and shows them.\n" +
 			"The header (or stderr, for plain and json output) says the gateway URL, so curl works beside it.",
 		Example: "  muxtop demo\n  muxtop demo --rate 1000 --pool 4 --smux-version 2\n  muxtop demo --leak --output plain --duration 5s",
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return f.run(cmd, demoMode{
 				start: demo.Start, tap: tapClient("demo"), portFlags: "--listen or --http", load: true,
@@ -214,7 +214,7 @@ func newDemoServerCmd() *cobra.Command {
 		Use:     "server",
 		Short:   "Run the random-number service alone, tapping every session it accepts",
 		Example: "  muxtop demo server --listen 127.0.0.1:9000",
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return f.run(cmd, demoMode{
 				start: demo.StartServer, portFlags: "--listen",
@@ -242,7 +242,7 @@ func newDemoClientCmd() *cobra.Command {
 		Use:     "client",
 		Short:   "Run the HTTP gateway and load generator alone, tapping its smux sessions to the service",
 		Example: "  muxtop demo client --connect 127.0.0.1:9000 --http 127.0.0.1:8080 --pool 10 --rate 200",
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return f.run(cmd, demoMode{
 				start: demo.StartClient, tap: tapClient("client"), portFlags: "--http", load: true,

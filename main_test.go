@@ -358,6 +358,7 @@ func TestCommandLineErrors(t *testing.T) {
 		want string
 	}{
 		{"unknown command", []string{"bogus"}, 2, `unknown command "bogus"`},
+		{"unknown subcommand", []string{"demo", "bogus"}, 2, `unknown command "bogus" for "muxtop demo"`},
 		{"unknown flag", []string{"demo", "--bogus"}, 2, "unknown flag: --bogus"},
 		{"bad output", []string{"demo", "--output", "xml"}, 2, `--output "xml": use tui, plain or json`},
 		{"bad version", []string{"demo", "--smux-version", "3", "-o", "plain"}, 2, "--smux-version 3: use 1 or 2"},

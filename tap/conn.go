@@ -71,9 +71,6 @@ func addr(a net.Addr) string {
 	return a.String()
 }
 
-// Session returns the live session the conn records into.
-func (c *Conn) Session() *live.Session { return c.sess }
-
 // Read reads from the wrapped conn and decodes what it read.
 func (c *Conn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
