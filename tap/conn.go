@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"sync"
 	"syscall"
 	"time"
 
@@ -29,13 +28,9 @@ type Conn struct {
 	net.Conn
 	sess    *live.Session
 	in, out feeder
-	endOnce sync.Once
-	// ownerEnds leaves ending the session to the owner instead of the first
-	// Read or Write error: the proxy ends it when both directions are done.
-	ownerEnds bool
 }
 
-// feeder decodes one direction of a Conn.
+// feeder decodes one direction of a tapped connection into its session.
 type feeder struct {
 	dec  *decoder.Decoder
 	dir  live.Dir
@@ -52,16 +47,14 @@ func Wrap(c net.Conn, side live.Side, reg *live.Registry, label string) *Conn {
 	} else {
 		info.Client, info.Server = remote, local
 	}
-	return WrapSession(c, side, reg.Open(info, time.Now()), reg.Config().Snaplen)
-}
-
-// WrapSession taps c into an existing session: the proxy opens the session
-// itself because it knows both ends' addresses.
-func WrapSession(c net.Conn, side live.Side, sess *live.Session, snaplen int) *Conn {
-	t := &Conn{Conn: c, sess: sess}
-	t.out = feeder{dec: decoder.New(snaplen), dir: side.Sends(), sess: sess}
-	t.in = feeder{dec: decoder.New(snaplen), dir: side.Sends().Reverse(), sess: sess}
-	return t
+	sess := reg.Open(info, time.Now())
+	snaplen := reg.Config().Snaplen
+	return &Conn{
+		Conn: c,
+		sess: sess,
+		out:  newFeeder(sess, side.Sends(), snaplen),
+		in:   newFeeder(sess, side.Sends().Reverse(), snaplen),
+	}
 }
 
 func addr(a net.Addr) string {
@@ -98,9 +91,10 @@ func (c *Conn) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// Close closes the wrapped conn and ends the session as closed locally.
+// Close closes the wrapped conn and ends the session as closed locally,
+// unless it ended already.
 func (c *Conn) Close() error {
-	c.End(live.LocalClose, nil)
+	c.sess.End(time.Now(), live.LocalClose, nil)
 	return c.Conn.Close()
 }
 
@@ -112,17 +106,9 @@ func (c *Conn) CloseWrite() error {
 	return errors.ErrUnsupported
 }
 
-// End ends the session for reason, once; later calls do nothing.
-func (c *Conn) End(reason live.CloseReason, err error) {
-	c.endOnce.Do(func() { c.sess.End(time.Now(), reason, err) })
-}
-
 // fail ends the session on an error that ends the connection; deadlines
 // and other temporary errors leave it open.
 func (c *Conn) fail(err error) {
-	if c.ownerEnds {
-		return
-	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		return
 	}
@@ -130,7 +116,7 @@ func (c *Conn) fail(err error) {
 		return
 	}
 	reason, cause := Reason(err)
-	c.End(reason, cause)
+	c.sess.End(time.Now(), reason, cause)
 }
 
 // Reason classifies an error that ended a connection, and returns the error
@@ -145,6 +131,10 @@ func Reason(err error) (live.CloseReason, error) {
 		return live.LocalClose, nil
 	}
 	return live.ReadError, err
+}
+
+func newFeeder(sess *live.Session, dir live.Dir, snaplen int) feeder {
+	return feeder{dec: decoder.New(snaplen), dir: dir, sess: sess}
 }
 
 // feed decodes p, which moved at time at; a zero at means now, read only

@@ -60,9 +60,8 @@ type ProxyConfig struct {
 
 // Proxy is the tapping TCP proxy behind `muxtop attach`. Every client that
 // connects to the listen address is connected to the upstream, every byte
-// is forwarded unchanged both ways, and the client's conn is tapped so
-// that both directions are decoded exactly once into one live.Session per
-// client.
+// is forwarded unchanged both ways, and each direction is decoded, as it
+// is read from its sender, into one live.Session per client.
 //
 // Call Start, then Wait; Close stops it. Serve does all three under a
 // context. Each open session costs two goroutines, the two copy directions,
@@ -280,10 +279,11 @@ func (p *Proxy) report(err error) {
 
 // pair is one client and its upstream conn.
 type pair struct {
-	client net.Conn  // as accepted
-	tapped *Conn     // client, tapped: reading it decodes →, writing it ←
-	up     net.Conn  // set once dialled, under Proxy.mu
-	peers  [2]string // indexed by live.Dir: "client 127.0.0.1:51234", "upstream 127.0.0.1:9000"
+	client net.Conn      // as accepted
+	sess   *live.Session // the client's session
+	feed   [2]feeder     // indexed by live.Dir: the bytes each side sends
+	up     net.Conn      // set once dialled, under Proxy.mu
+	peers  [2]string     // indexed by live.Dir: "client 127.0.0.1:51234", "upstream 127.0.0.1:9000"
 	// ends numbers the directions' ends: the one that ends first says why.
 	ends atomic.Int32
 	// aborted is set by the first direction that reset both conns.
@@ -340,13 +340,15 @@ func (p *Proxy) handle(client net.Conn) {
 	pr.peers = [2]string{"client " + from, "upstream " + p.cfg.Upstream}
 	reg := p.cfg.Registry
 	// The session opens before the dial so that a refused client shows too.
-	// The accepted conn is the server end of the client's connection: what
-	// the proxy reads from it the client sent (→), what it writes there the
-	// server sent (←). So it is tapped as live.Server, which also makes the
-	// session's Peer the client, one per row, rather than the same upstream.
-	sess := reg.Open(live.SessionInfo{Client: from, Server: p.cfg.Upstream, Tap: live.Server, Label: p.cfg.Label}, time.Now())
-	pr.tapped = WrapSession(client, live.Server, sess, reg.Config().Snaplen)
-	pr.tapped.ownerEnds = true // one direction's EOF is not the session's end
+	// The proxy serves the server end of the client's connection, so the
+	// session is tapped as live.Server, which also makes its Peer the
+	// client, one per row, rather than the same upstream. Each direction is
+	// decoded as it is read from its sender; the session ends when both
+	// directions are done, not at the first one's EOF.
+	pr.sess = reg.Open(live.SessionInfo{Client: from, Server: p.cfg.Upstream, Tap: live.Server, Label: p.cfg.Label}, time.Now())
+	for d := range pr.feed {
+		pr.feed[d] = newFeeder(pr.sess, live.Dir(d), reg.Config().Snaplen)
+	}
 
 	up, err := p.dialer.DialContext(p.dialCtx, "tcp", p.cfg.Upstream)
 	if err == nil && !p.setUpstream(pr, up) {
@@ -356,12 +358,12 @@ func (p *Proxy) handle(client net.Conn) {
 	if err != nil {
 		client.Close()
 		if p.isClosed() {
-			pr.tapped.End(live.Shutdown, nil)
+			pr.sess.End(time.Now(), live.Shutdown, nil)
 			return
 		}
 		derr := p.dialError(from, err)
 		reason, _ := Reason(err)
-		pr.tapped.End(reason, derr)
+		pr.sess.End(time.Now(), reason, derr)
 		p.report(derr)
 		return
 	}
@@ -374,23 +376,23 @@ func (p *Proxy) handle(client net.Conn) {
 	client.Close()
 	up.Close()
 	if pr.shutdown.Load() {
-		pr.tapped.End(live.Shutdown, nil)
+		pr.sess.End(time.Now(), live.Shutdown, nil)
 		return
 	}
 	reason, cause := pr.closeReason(a, b)
-	pr.tapped.End(reason, cause)
+	pr.sess.End(time.Now(), reason, cause)
 }
 
-// copyClientToUpstream forwards what the client sends to the upstream.
-// Reading it through the tap decodes the client's frames (→).
+// copyClientToUpstream forwards what the client sends to the upstream,
+// decoding the client's frames (→).
 func (p *Proxy) copyClientToUpstream(pr *pair, errc chan<- error) {
-	errc <- p.forward(pr, pr.up, pr.tapped, live.ClientToServer)
+	errc <- p.forward(pr, pr.up, pr.client, live.ClientToServer)
 }
 
-// copyUpstreamToClient forwards what the upstream sends to the client.
-// Writing it through the tap decodes the server's frames (←).
+// copyUpstreamToClient forwards what the upstream sends to the client,
+// decoding the server's frames (←).
 func (p *Proxy) copyUpstreamToClient(pr *pair, errc chan<- error) {
-	errc <- p.forward(pr, pr.tapped, pr.up, live.ServerToClient)
+	errc <- p.forward(pr, pr.client, pr.up, live.ServerToClient)
 }
 
 // forward copies one direction, from the sender of dir to the other peer,
@@ -400,7 +402,7 @@ func (p *Proxy) copyUpstreamToClient(pr *pair, errc chan<- error) {
 // the proxy itself closed.
 func (p *Proxy) forward(pr *pair, dst io.Writer, src io.Reader, dir live.Dir) error {
 	from, to := pr.peers[dir], pr.peers[dir.Reverse()]
-	rerr, werr := p.copyBuffered(dst, src, pr.idle[dir][:])
+	rerr, werr := p.copyBuffered(dst, src, pr.idle[dir][:], &pr.feed[dir])
 	// Number the end before passing it on, which lets the other direction end.
 	seq := pr.ends.Add(1)
 	switch {
@@ -422,16 +424,16 @@ func (p *Proxy) forward(pr *pair, dst io.Writer, src io.Reader, dir live.Dir) er
 	return &endError{peer: from, err: rerr, seq: seq}
 }
 
-// copyBuffered copies src to dst until one of them fails, and says which.
-// It calls src.Read and dst.Write itself rather than io.CopyBuffer, whose
-// ReaderFrom and WriterTo fast paths would move the bytes past the tap, and
-// whose one error would not say which side failed.
+// copyBuffered copies src to dst until one of them fails, and says which,
+// decoding what it reads with fd. It calls src.Read and dst.Write itself
+// rather than io.CopyBuffer, whose one error would not say which side
+// failed.
 //
 // A direction waits for data in its small idle buffer. When a read fills
 // it, more is likely waiting, and the direction borrows a full-size buffer
 // from the pool; it gives it back as soon as a read drains the socket, so
 // that only directions with data in flight hold one.
-func (p *Proxy) copyBuffered(dst io.Writer, src io.Reader, idle []byte) (rerr, werr error) {
+func (p *Proxy) copyBuffered(dst io.Writer, src io.Reader, idle []byte, fd *feeder) (rerr, werr error) {
 	buf := idle
 	var big *[copyBufSize]byte
 	defer func() {
@@ -442,6 +444,7 @@ func (p *Proxy) copyBuffered(dst io.Writer, src io.Reader, idle []byte) (rerr, w
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
+			fd.feed(buf[:n], time.Time{})
 			w, err := dst.Write(buf[:n])
 			if err == nil && w < n {
 				err = io.ErrShortWrite
