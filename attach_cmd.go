@@ -92,24 +92,12 @@ func newAttachCmd() *cobra.Command {
 			if err := p.Start(); err != nil {
 				return startErr(err, flag)
 			}
-			defer func() {
-				p.Close()
-				p.Wait()
-			}()
 			addr := p.Addr().String()
-			done := make(chan struct{})
-			var waitErr error
-			go func() { // owned by the deferred Close/Wait above
-				waitErr = p.Wait()
-				close(done)
-			}()
 			return watch.watch(cmd.Context(), cmd, session{
-				reg:    reg,
-				title:  fmt.Sprintf("attach %s → %s", addr, upstream),
-				where:  fmt.Sprintf("attach: clients connect to %s, forwarded to %s", addr, upstream),
-				done:   done,
-				failed: func() error { return waitErr },
-				stop:   func() { p.Close(); p.Wait() },
+				reg:   reg,
+				sys:   p,
+				title: fmt.Sprintf("attach %s → %s", addr, upstream),
+				where: fmt.Sprintf("attach: clients connect to %s, forwarded to %s", addr, upstream),
 			})
 		},
 	}

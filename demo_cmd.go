@@ -161,8 +161,7 @@ func (f *demoFlags) run(cmd *cobra.Command, m demoMode) error {
 	if err != nil {
 		return startErr(err, m.portFlags)
 	}
-	defer d.Close()
-	s := session{reg: reg, done: waitChan(d), failed: d.Wait, stop: func() { d.Close() }}
+	s := session{reg: reg, sys: d}
 	s.title, s.where = m.describe(d, f.version)
 	if m.load {
 		s.status = loadStatus(d)
@@ -261,14 +260,4 @@ func newDemoClientCmd() *cobra.Command {
 	fs.StringVar(&f.service, "connect", "127.0.0.1:9000", "service address to connect to")
 	fs.StringVar(&f.http, "http", "127.0.0.1:8080", "gateway HTTP address")
 	return cmd
-}
-
-// waitChan returns a channel closed when d stops by itself.
-func waitChan(d *demo.Demo) <-chan struct{} {
-	c := make(chan struct{})
-	go func() { // owned by d: Wait returns once d is closed
-		d.Wait()
-		close(c)
-	}()
-	return c
 }

@@ -92,22 +92,27 @@ func (f *watchFlags) registry() *live.Registry {
 	return live.New(live.Config{History: history, Snaplen: snaplen})
 }
 
+// system is what a command runs and muxtop watches: a demo or a proxy. It
+// runs until Close, or until it fails; Wait returns after it stopped, with
+// the failure if there was one.
+type system interface {
+	Close() error
+	Wait() error
+}
+
 // session is what a front end watches.
 type session struct {
 	reg    *live.Registry
+	sys    system
 	title  string        // mode and addresses, for the header
 	where  string        // one line for stderr in plain and json mode: where to connect
 	status func() string // optional extra status line
-	done   <-chan struct{}
-	// failed reports why the watched system stopped on its own, once done is closed.
-	failed func() error
-	// stop shuts the watched system down; the summary comes after it, so it
-	// covers everything the system did.
-	stop func()
 }
 
 // watch runs the chosen front end on s until ctx is done, the duration is
-// up, the user quits, or the watched system stops; then prints the summary.
+// up, the user quits, or the watched system stops by itself. Then it stops
+// the system before the front end's last read, so that the summary covers
+// everything the system did, and returns the system's failure if any.
 func (f *watchFlags) watch(ctx context.Context, cmd *cobra.Command, s session) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -116,18 +121,24 @@ func (f *watchFlags) watch(ctx context.Context, cmd *cobra.Command, s session) e
 		ctx, c = context.WithTimeout(ctx, f.duration)
 		defer c()
 	}
-	go func() { // owned by watch: ends with ctx, which watch cancels on return
-		select {
-		case <-s.done:
-			cancel()
-		case <-ctx.Done():
-		}
+	var sysErr error
+	stopped := make(chan struct{})
+	go func() { // owned by watch: stop, called below in every case, waits for it
+		sysErr = s.sys.Wait()
+		close(stopped)
+		cancel()
 	}()
+	stop := func() {
+		s.sys.Close()
+		<-stopped
+	}
+	defer stop()
+
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	var err error
 	switch f.output {
 	case "tui":
-		err = runTUI(ctx, s, f, stdout)
+		err = runTUI(ctx, s, f, stop, stdout)
 	default:
 		format := headless.Plain
 		if f.output == "json" {
@@ -136,17 +147,14 @@ func (f *watchFlags) watch(ctx context.Context, cmd *cobra.Command, s session) e
 		if s.where != "" {
 			fmt.Fprintln(stderr, "muxtop:", s.where)
 		}
-		_, err = headless.Run(ctx, s.reg, stdout, headless.Options{Format: format, Stop: s.stop, Status: s.status})
+		_, err = headless.Run(ctx, s.reg, stdout, headless.Options{Format: format, Stop: stop, Status: s.status})
 	}
 	if err != nil {
 		return err
 	}
-	select {
-	case <-s.done:
-		if ferr := s.failed(); ferr != nil && !errors.Is(ferr, context.Canceled) {
-			return ferr
-		}
-	default:
+	stop()
+	if sysErr != nil && !errors.Is(sysErr, context.Canceled) {
+		return sysErr
 	}
 	return nil
 }

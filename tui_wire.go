@@ -11,16 +11,14 @@ import (
 // runTUI runs the interactive UI on the terminal until the user quits or
 // ctx ends; then it stops the watched system and, with the terminal
 // restored, prints the summary.
-func runTUI(ctx context.Context, s session, f *watchFlags, stdout io.Writer) error {
+func runTUI(ctx context.Context, s session, f *watchFlags, stop func(), stdout io.Writer) error {
 	_, err := tui.Run(ctx, s.reg, tui.Options{
 		Title:     s.title,
 		LeakAfter: f.leakAfter,
 		Mouse:     f.mouse,
 		Status:    s.status,
 	})
-	if s.stop != nil {
-		s.stop()
-	}
+	stop()
 	sum := headless.Summarize(s.reg.Snapshot(), 0)
 	if s.status != nil {
 		sum.Status = s.status()
