@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/xtaci/smux"
 )
 
@@ -32,7 +33,7 @@ func startAttach(t *testing.T, upstream string, extra ...string) (string, func()
 	args := append([]string{"attach", upstream, "--listen", "127.0.0.1:0", "--output", "json"}, extra...)
 	go func() { done <- run(ctx, args, &stdout, &stderr) }()
 	var addr string
-	waitFor(t, "attach's listen address on stderr", func() bool {
+	smuxtest.Eventually(t, "attach's listen address on stderr", func() bool {
 		if m := attachWhere.FindStringSubmatch(stderr.String()); m != nil {
 			addr = m[1]
 		}
@@ -40,7 +41,7 @@ func startAttach(t *testing.T, upstream string, extra ...string) (string, func()
 	})
 	return addr, func() (capture, string) {
 		// Every session the test opened has ended and been printed.
-		waitFor(t, "every session to end in the output", func() bool {
+		smuxtest.Eventually(t, "every session to end in the output", func() bool {
 			out := stdout.String()
 			opened := strings.Count(out, `"type":"session-opened"`)
 			return opened > 0 && strings.Count(out, `"type":"session-ended"`) == opened

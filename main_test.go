@@ -20,6 +20,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/muxtop/muxtop/internal/smuxtest"
 )
 
 // syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
@@ -134,17 +136,6 @@ func getNumbers(t *testing.T, url string, n int) []uint64 {
 	return nums
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // checkConsistent checks what a tapped demo must show: every stream opened
 // by the client carries SYN, one RAND, one 8-byte answer and a FIN each way
 // — except the few requests that the shutdown cut short, which must be
@@ -239,7 +230,7 @@ func TestDemoInProcessJSON(t *testing.T) {
 					"--pool", fmt.Sprint(pool), "--rate", "50", "--smux-version", version}, &stdout, &stderr)
 			}()
 			var url string
-			waitFor(t, "the gateway URL on stderr", func() bool {
+			smuxtest.Eventually(t, "the gateway URL on stderr", func() bool {
 				url = gatewayURL.FindString(stderr.String())
 				return url != ""
 			})
@@ -304,7 +295,7 @@ func TestDemoTwoProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Probing the port would count as a session: wait for the server's word.
-	waitFor(t, "the server to listen", func() bool {
+	smuxtest.Eventually(t, "the server to listen", func() bool {
 		return strings.Contains(srvErr.String(), "listening on "+addr)
 	})
 	const pool = 3
@@ -315,7 +306,7 @@ func TestDemoTwoProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	var url string
-	waitFor(t, "the gateway URL on stderr", func() bool {
+	smuxtest.Eventually(t, "the gateway URL on stderr", func() bool {
 		url = gatewayURL.FindString(cliErr.String())
 		return url != ""
 	})

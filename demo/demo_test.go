@@ -10,22 +10,14 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-// waitFor polls cond for up to a few seconds.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("still waiting, after 5s, for %s", what)
-		}
-	}
-}
+	"github.com/muxtop/muxtop/internal/smuxtest"
+)
 
 // TestStart runs the whole demo in one process and stops it with Close.
 func TestStart(t *testing.T) {
 	versions(t, func(t *testing.T, version int) {
-		checkGoroutines(t)
+		smuxtest.NoGoroutinesLeft(t)
 		d, err := Start(context.Background(), Config{Version: version, Pool: 3, Rate: 100})
 		if err != nil {
 			t.Fatal(err)
@@ -40,7 +32,7 @@ func TestStart(t *testing.T) {
 		if status, body := get(t, d.GatewayURL()); status != http.StatusOK {
 			t.Errorf("GET %s: got %d %q, want 200", d.GatewayURL(), status, body)
 		}
-		waitFor(t, "20 answers to the load", func() bool { return d.LoadStats().OK >= 20 })
+		smuxtest.Eventually(t, "20 answers to the load", func() bool { return d.LoadStats().OK >= 20 })
 
 		if err := d.Close(); err != nil {
 			t.Errorf("Close: %v", err)
@@ -62,7 +54,7 @@ func TestStart(t *testing.T) {
 // TestStartStopsWithContext checks that cancelling the context stops the
 // demo and that Wait returns nil after it.
 func TestStartStopsWithContext(t *testing.T) {
-	checkGoroutines(t)
+	smuxtest.NoGoroutinesLeft(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	d, err := Start(ctx, Config{Leak: true, Rate: 50})
@@ -70,7 +62,7 @@ func TestStartStopsWithContext(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close() })
-	waitFor(t, "an answer to the load", func() bool { return d.LoadStats().OK >= 1 })
+	smuxtest.Eventually(t, "an answer to the load", func() bool { return d.LoadStats().OK >= 1 })
 	cancel()
 	done := make(chan error, 1)
 	go func() { done <- d.Wait() }()
@@ -96,7 +88,7 @@ func TestStartAddressInUse(t *testing.T) {
 		{"gateway", func(busy string) Config { return Config{HTTPAddr: busy} }, "demo: start gateway: listen tcp "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			checkGoroutines(t)
+			smuxtest.NoGoroutinesLeft(t)
 			busy := listen(t)
 			defer busy.Close()
 			d, err := Start(context.Background(), tc.cfg(busy.Addr().String()))
@@ -122,7 +114,7 @@ func TestStartAddressInUse(t *testing.T) {
 // server` and `muxtop demo client` do, with both tapping hooks in place.
 func TestStartServerAndClient(t *testing.T) {
 	versions(t, func(t *testing.T, version int) {
-		checkGoroutines(t)
+		smuxtest.NoGoroutinesLeft(t)
 		var accepted, dialled atomic.Int32
 		server, err := StartServer(context.Background(), Config{
 			Version: version,
@@ -169,7 +161,7 @@ func TestStartServerAndClient(t *testing.T) {
 		if got := dialled.Load(); got != 2 {
 			t.Errorf("dialled: got %d, want 2 (the pool)", got)
 		}
-		waitFor(t, "2 accepted connections", func() bool { return accepted.Load() == 2 })
+		smuxtest.Eventually(t, "2 accepted connections", func() bool { return accepted.Load() == 2 })
 	})
 }
 
@@ -189,7 +181,7 @@ func (l countingListener) Accept() (net.Conn, error) {
 // TestDemoFailsWithItsListener checks that a part's failure stops the
 // whole demo and comes out of Wait.
 func TestDemoFailsWithItsListener(t *testing.T) {
-	checkGoroutines(t)
+	smuxtest.NoGoroutinesLeft(t)
 	var ln net.Listener
 	d, err := Start(context.Background(), Config{
 		Rate:         -1,
@@ -225,7 +217,7 @@ func TestStartErrors(t *testing.T) {
 		{"bad address", StartServer, Config{ServiceAddr: "localhost"}, "demo: address localhost: missing port in address (use host:port, such as 127.0.0.1:9000)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			checkGoroutines(t)
+			smuxtest.NoGoroutinesLeft(t)
 			d, err := tc.start(context.Background(), tc.cfg)
 			if err == nil {
 				d.Close()

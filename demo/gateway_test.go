@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/muxtop/muxtop/internal/smuxtest"
 )
 
 // startGateway serves a gateway over HTTP on an ephemeral loopback port
@@ -33,7 +35,7 @@ func startGateway(t *testing.T, cfg GatewayConfig) (*Gateway, string) {
 // the numbers the service generated.
 func TestGatewayAnswersServiceNumbers(t *testing.T) {
 	versions(t, func(t *testing.T, version int) {
-		checkGoroutines(t)
+		smuxtest.NoGoroutinesLeft(t)
 		rec := newRecorder()
 		addr := startService(t, ServiceConfig{Version: version, Rand: rec.next})
 		_, url := startGateway(t, GatewayConfig{Upstream: addr, Version: version, Pool: 3})
@@ -66,7 +68,7 @@ func TestGatewayAnswersServiceNumbers(t *testing.T) {
 }
 
 func TestGatewayRoutes(t *testing.T) {
-	checkGoroutines(t)
+	smuxtest.NoGoroutinesLeft(t)
 	addr := startService(t, ServiceConfig{})
 	_, url := startGateway(t, GatewayConfig{Upstream: addr, Pool: 1})
 	base := strings.TrimSuffix(url, "/rand")
@@ -90,7 +92,7 @@ func TestGatewayRoutes(t *testing.T) {
 // TestGatewayUpstreamRefuses checks the 502 when nothing listens at the
 // upstream address: one line, the reason, and no waiting.
 func TestGatewayUpstreamRefuses(t *testing.T) {
-	checkGoroutines(t)
+	smuxtest.NoGoroutinesLeft(t)
 	ln := listen(t)
 	addr := ln.Addr().String()
 	ln.Close() // now the port refuses
@@ -117,7 +119,7 @@ func TestGatewayUpstreamRefuses(t *testing.T) {
 // TestGatewayUpstreamSilent checks that a peer that accepts connections but
 // never answers costs a request its timeout, then a 502, not a hang.
 func TestGatewayUpstreamSilent(t *testing.T) {
-	checkGoroutines(t)
+	smuxtest.NoGoroutinesLeft(t)
 	ln := listen(t)
 	var conns []net.Conn
 	var wg sync.WaitGroup
@@ -158,7 +160,7 @@ func TestGatewayUpstreamSilent(t *testing.T) {
 // answers again.
 func TestGatewayRecovers(t *testing.T) {
 	versions(t, func(t *testing.T, version int) {
-		checkGoroutines(t)
+		smuxtest.NoGoroutinesLeft(t)
 		ln := listen(t)
 		addr := ln.Addr().String()
 		stop := serve(t, ln, ServiceConfig{Version: version})
@@ -202,7 +204,7 @@ func TestGatewayRecovers(t *testing.T) {
 // TestGatewayDialsThroughHook checks the tapping point: every session is
 // dialled through GatewayConfig.Dial, one per slot.
 func TestGatewayDialsThroughHook(t *testing.T) {
-	checkGoroutines(t)
+	smuxtest.NoGoroutinesLeft(t)
 	addr := startService(t, ServiceConfig{})
 	var dials atomic.Int32
 	dial := func(ctx context.Context, network, a string) (net.Conn, error) {
@@ -226,7 +228,7 @@ func TestGatewayDialsThroughHook(t *testing.T) {
 // TestGatewayClose checks that Close is idempotent, that it ends requests
 // with 502, and that cancelling the gateway's context closes it too.
 func TestGatewayClose(t *testing.T) {
-	checkGoroutines(t)
+	smuxtest.NoGoroutinesLeft(t)
 	addr := startService(t, ServiceConfig{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -240,7 +242,7 @@ func TestGatewayClose(t *testing.T) {
 	}
 	// Cancelling the context alone closes the gateway.
 	cancel()
-	waitFor(t, "Rand to fail after the gateway's context was cancelled", func() bool {
+	smuxtest.Eventually(t, "Rand to fail after the gateway's context was cancelled", func() bool {
 		_, err := gw.Rand(context.Background())
 		return err != nil
 	})

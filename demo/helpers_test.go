@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -18,31 +17,6 @@ import (
 
 	"github.com/xtaci/smux"
 )
-
-// checkGoroutines records the number of goroutines now and, when the test
-// ends, waits up to a few seconds for it to come back down, failing with
-// every goroutine's stack if it does not. Call it first, so that its
-// cleanup runs after all the others.
-func checkGoroutines(t *testing.T) {
-	t.Helper()
-	base := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			n := runtime.NumGoroutine()
-			if n <= base {
-				return
-			}
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				buf = buf[:runtime.Stack(buf, true)]
-				t.Errorf("goroutines: got %d after the test, want at most %d as before it\n%s", n, base, buf)
-				return
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	})
-}
 
 // listen binds an ephemeral loopback port.
 func listen(t *testing.T) net.Listener {

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/muxtop/muxtop/internal/smuxtest"
 )
 
 // sumUp checks that the counts of s add up.
@@ -24,7 +26,7 @@ func sumUp(t *testing.T, s LoadStats) {
 // reported by OnResponse one the service generated.
 func TestLoadRuns(t *testing.T) {
 	versions(t, func(t *testing.T, version int) {
-		checkGoroutines(t)
+		smuxtest.NoGoroutinesLeft(t)
 		rec := newRecorder()
 		addr := startService(t, ServiceConfig{Version: version, Rand: rec.next})
 		_, url := startGateway(t, GatewayConfig{Upstream: addr, Version: version})
@@ -46,7 +48,7 @@ func TestLoadRuns(t *testing.T) {
 		t.Cleanup(func() { load.Close() })
 		// Measure once the sessions are up, over a second. A starved
 		// machine can stall any window, so up to three are tried.
-		waitFor(t, "the first answer", func() bool { return load.Stats().OK > 0 })
+		smuxtest.Eventually(t, "the first answer", func() bool { return load.Stats().OK > 0 })
 		var running LoadStats
 		var problems []string
 		for range 3 {
@@ -124,7 +126,7 @@ func loadProblems(before, after LoadStats, elapsed time.Duration, rate int) []st
 // TestLoadBoundsInFlight checks that against a slow gateway the load keeps
 // at most MaxInFlight requests outstanding and counts the rest as skipped.
 func TestLoadBoundsInFlight(t *testing.T) {
-	checkGoroutines(t)
+	smuxtest.NoGoroutinesLeft(t)
 	release := make(chan struct{})
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -140,7 +142,7 @@ func TestLoadBoundsInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { load.Close() })
-	waitFor(t, "skipped requests", func() bool {
+	smuxtest.Eventually(t, "skipped requests", func() bool {
 		s := load.Stats()
 		sumUp(t, s)
 		if s.InFlight > 3 {
@@ -161,7 +163,7 @@ func TestLoadBoundsInFlight(t *testing.T) {
 
 // TestLoadCountsErrors checks the error count and the last error's text.
 func TestLoadCountsErrors(t *testing.T) {
-	checkGoroutines(t)
+	smuxtest.NoGoroutinesLeft(t)
 	for _, tc := range []struct {
 		name    string
 		handler http.HandlerFunc
@@ -182,7 +184,7 @@ func TestLoadCountsErrors(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { load.Close() })
-			waitFor(t, "an error", func() bool { return load.Stats().Errors > 0 })
+			smuxtest.Eventually(t, "an error", func() bool { return load.Stats().Errors > 0 })
 			load.Close()
 			s := load.Stats()
 			sumUp(t, s)
@@ -199,7 +201,7 @@ func TestLoadCountsErrors(t *testing.T) {
 // TestLoadStopsWithContext checks that cancelling the context stops the
 // load and Wait returns.
 func TestLoadStopsWithContext(t *testing.T) {
-	checkGoroutines(t)
+	smuxtest.NoGoroutinesLeft(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("7\n"))
 	}))

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/xtaci/smux"
 )
 
@@ -25,7 +26,7 @@ func TestServiceAnswersRand(t *testing.T) {
 			{"leaks", true},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				checkGoroutines(t)
+				smuxtest.NoGoroutinesLeft(t)
 				rec := newRecorder()
 				addr := startService(t, ServiceConfig{Version: version, Leak: tc.leak, Rand: rec.next})
 				sess := clientSession(t, addr, version)
@@ -81,7 +82,7 @@ func TestServiceRejectsBadCommands(t *testing.T) {
 		{"short then FIN", "RA", true, "read command failed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			checkGoroutines(t)
+			smuxtest.NoGoroutinesLeft(t)
 			var logs logBuffer
 			addr := startService(t, ServiceConfig{Logger: newLogger(&logs)})
 			sess := clientSession(t, addr, 1)
@@ -125,7 +126,7 @@ func TestServiceRejectsBadCommands(t *testing.T) {
 // TestServiceTimesOutSilentClients checks that a stream that never sends
 // its command is closed after the timeout rather than held forever.
 func TestServiceTimesOutSilentClients(t *testing.T) {
-	checkGoroutines(t)
+	smuxtest.NoGoroutinesLeft(t)
 	var logs logBuffer
 	addr := startService(t, ServiceConfig{Version: 2, Timeout: 100 * time.Millisecond, Logger: newLogger(&logs)})
 	sess := clientSession(t, addr, 2)
@@ -149,7 +150,7 @@ func TestServiceTimesOutSilentClients(t *testing.T) {
 // TestServeStops checks Serve's ownership: cancelling its context closes
 // the listener and every session, and Serve returns nil.
 func TestServeStops(t *testing.T) {
-	checkGoroutines(t)
+	smuxtest.NoGoroutinesLeft(t)
 	ln := listen(t)
 	stop := serve(t, ln, ServiceConfig{})
 	sess := clientSession(t, ln.Addr().String(), 1)
@@ -174,7 +175,7 @@ func TestServeStops(t *testing.T) {
 // TestServeListenerFails checks that a broken listener ends Serve with an
 // error that says so.
 func TestServeListenerFails(t *testing.T) {
-	checkGoroutines(t)
+	smuxtest.NoGoroutinesLeft(t)
 	ln := listen(t)
 	errc := make(chan error, 1)
 	go func() { errc <- Serve(context.Background(), ln, ServiceConfig{}) }()

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/tap"
 	"github.com/xtaci/smux"
@@ -99,45 +100,6 @@ func TestFlowFromFrames(t *testing.T) {
 	}
 }
 
-// smuxPair returns a client session whose conn is tapped into reg and a
-// plain server session, over loopback TCP.
-func smuxPair(t testing.TB, reg *live.Registry, cfg *smux.Config) (*smux.Session, *smux.Session) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			close(accepted)
-			return
-		}
-		accepted <- c
-	}()
-	raw, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc := <-accepted
-	if sc == nil {
-		raw.Close()
-		t.Fatal("accept failed")
-	}
-	cli, err := smux.Client(tap.Wrap(raw, live.Client, reg, "test"), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := smux.Server(sc, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cli.Close(); srv.Close() })
-	return cli, srv
-}
-
 // waitStream polls reg's snapshots until the only session's stream sid
 // satisfies ok, and returns it.
 func waitStream(t *testing.T, reg *live.Registry, sid uint32, what string, ok func(*live.StreamSnap) bool) *live.StreamSnap {
@@ -172,7 +134,7 @@ func TestStallRealSmux(t *testing.T) {
 			cfg.Version = version
 			cfg.MaxStreamBuffer = streamBuf
 			cfg.MaxReceiveBuffer = 4 * total // the stream's window, not the session's, is the limit
-			cli, srv := smuxPair(t, reg, cfg)
+			cli, srv := smuxtest.Pair(t, cfg, func(c net.Conn) net.Conn { return tap.Wrap(c, live.Client, reg, "test") }, nil)
 
 			cst, err := cli.OpenStream()
 			if err != nil {

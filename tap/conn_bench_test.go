@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/xtaci/smux"
 )
@@ -20,43 +21,14 @@ import (
 // both ends tapped (into one registry) or neither.
 func benchPair(b *testing.B, version int, tapped bool) (*smux.Session, *smux.Session) {
 	b.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
+	if !tapped {
+		return smuxtest.Pair(b, smuxtest.Config(version), nil, nil)
 	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	cc, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	sc := <-accepted
-	if sc == nil {
-		b.Fatal("accept failed")
-	}
-	var client, server net.Conn = cc, sc
-	if tapped {
-		reg := live.New(live.Config{})
-		warmHistory(reg)
-		client = Wrap(cc, live.Client, reg, "bench")
-		server = Wrap(sc, live.Server, reg, "bench")
-	}
-	cfg := smux.DefaultConfig()
-	cfg.Version = version
-	cli, err := smux.Client(client, cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv, err := smux.Server(server, cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { cli.Close(); srv.Close() })
-	return cli, srv
+	reg := live.New(live.Config{})
+	warmHistory(reg)
+	return smuxtest.Pair(b, smuxtest.Config(version),
+		func(c net.Conn) net.Conn { return Wrap(c, live.Client, reg, "bench") },
+		func(c net.Conn) net.Conn { return Wrap(c, live.Server, reg, "bench") })
 }
 
 // warmHistory writes one lap of reg's history, as any capture has done

@@ -8,49 +8,10 @@ import (
 	"time"
 
 	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/xtaci/smux"
 )
-
-// smuxPair returns a tapped smux client session and a plain server session
-// over loopback TCP.
-func smuxPair(t testing.TB, reg *live.Registry, version int) (*smux.Session, *smux.Session) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			close(accepted)
-			return
-		}
-		accepted <- c
-	}()
-	raw, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc := <-accepted
-	if sc == nil {
-		t.Fatal("accept failed")
-	}
-	cfg := smux.DefaultConfig()
-	cfg.Version = version
-	cli, err := smux.Client(Wrap(raw, live.Client, reg, "test"), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := smux.Server(sc, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cli.Close(); srv.Close() })
-	return cli, srv
-}
 
 // serveRAND answers every stream's "RAND" with 8 bytes and closes it.
 func serveRAND(srv *smux.Session) {
@@ -90,7 +51,7 @@ func randRequest(cli *smux.Session) error {
 func TestConnRecordsRAND(t *testing.T) {
 	for _, version := range []int{1, 2} {
 		reg := live.New(live.Config{})
-		cli, srv := smuxPair(t, reg, version)
+		cli, srv := smuxtest.Pair(t, smuxtest.Config(version), func(c net.Conn) net.Conn { return Wrap(c, live.Client, reg, "test") }, nil)
 		go serveRAND(srv)
 		const n = 20
 		for range n {

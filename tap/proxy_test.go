@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/xtaci/smux"
 )
@@ -154,24 +155,12 @@ func dialProxy(t testing.TB, p *Proxy) *net.TCPConn {
 	return c.(*net.TCPConn)
 }
 
-// waitFor polls cond every few milliseconds for up to 5 s.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 // endedSession waits until the registry's only session has ended and
 // returns its picture.
 func endedSession(t testing.TB, reg *live.Registry) *live.SessionSnap {
 	t.Helper()
 	var ss *live.SessionSnap
-	waitFor(t, "the session to end", func() bool {
+	smuxtest.Eventually(t, "the session to end", func() bool {
 		snap := reg.Snapshot()
 		if len(snap.Sessions) != 1 {
 			return false
@@ -180,25 +169,6 @@ func endedSession(t testing.TB, reg *live.Registry) *live.SessionSnap {
 		return ss.Ended
 	})
 	return ss
-}
-
-// checkGoroutines fails t unless the number of goroutines comes back to at
-// most base within a few seconds, and then prints every stack.
-func checkGoroutines(t testing.TB, base int) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		n := runtime.NumGoroutine()
-		if n <= base {
-			return
-		}
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			buf = buf[:runtime.Stack(buf, true)]
-			t.Fatalf("%d goroutines left, want at most %d:\n%s", n, base, buf)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // pshPayload returns the PSH payload bytes counted in direction d.
@@ -654,7 +624,7 @@ func TestProxyManySessions(t *testing.T) {
 	}
 
 	var snap *live.Snapshot
-	waitFor(t, "every session to end", func() bool {
+	smuxtest.Eventually(t, "every session to end", func() bool {
 		snap = reg.Snapshot()
 		return snap.LiveSessions == 0 && len(snap.Sessions)+int(snap.Forgotten.Sessions) == sessions
 	})
@@ -814,7 +784,7 @@ func TestProxyShutdown(t *testing.T) {
 			t.Error("the proxy still accepts after Close")
 		}
 	}()
-	checkGoroutines(t, base)
+	smuxtest.NoGoroutinesAbove(t, base)
 }
 
 func TestProxyServe(t *testing.T) {
@@ -826,7 +796,7 @@ func TestProxyServe(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		served := make(chan error, 1)
 		go func() { served <- p.Serve(ctx) }()
-		waitFor(t, "the proxy to listen", func() bool { return p.Addr() != nil })
+		smuxtest.Eventually(t, "the proxy to listen", func() bool { return p.Addr() != nil })
 		c, err := net.Dial("tcp", p.Addr().String())
 		if err != nil {
 			t.Fatal(err)
@@ -851,7 +821,7 @@ func TestProxyServe(t *testing.T) {
 			t.Errorf("client read %d bytes after Serve returned, want the conn closed", n)
 		}
 	}()
-	checkGoroutines(t, base)
+	smuxtest.NoGoroutinesAbove(t, base)
 }
 
 func TestProxyListenInUse(t *testing.T) {

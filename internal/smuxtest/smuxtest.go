@@ -1,0 +1,102 @@
+// Package smuxtest gives muxtop's tests what tests of smux traffic need:
+// an smux client and server over loopback TCP, a wait for a condition, and
+// a check that no goroutine is left behind.
+package smuxtest
+
+import (
+	"net"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/xtaci/smux"
+)
+
+// Pair returns an smux client and server session over a loopback TCP
+// connection. wrapClient and wrapServer, if not nil, wrap each end's conn
+// before smux gets it: that is where a test taps. Both sessions close when
+// the test ends.
+func Pair(t testing.TB, cfg *smux.Config, wrapClient, wrapServer func(net.Conn) net.Conn) (cli, srv *smux.Session) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() { // ends with the Accept: one connection, or the listener's close
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	cc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := <-accepted
+	if sc == nil {
+		cc.Close()
+		t.Fatal("smuxtest: accept failed")
+	}
+	if wrapClient != nil {
+		cc = wrapClient(cc)
+	}
+	if wrapServer != nil {
+		sc = wrapServer(sc)
+	}
+	if cli, err = smux.Client(cc, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if srv, err = smux.Server(sc, cfg); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close(); srv.Close() })
+	return cli, srv
+}
+
+// Config returns smux's default config for protocol version.
+func Config(version int) *smux.Config {
+	cfg := smux.DefaultConfig()
+	cfg.Version = version
+	return cfg
+}
+
+// Eventually polls cond until it holds, failing t after 10 s.
+func Eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after 10 s waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// NoGoroutinesAbove fails t unless the number of goroutines comes back to
+// at most base within 5 s, printing every stack.
+func NoGoroutinesAbove(t testing.TB, base int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n := runtime.NumGoroutine()
+		if n <= base {
+			return
+		}
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			buf = buf[:runtime.Stack(buf, true)]
+			t.Errorf("%d goroutines left, want at most %d as before:\n%s", n, base, buf)
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// NoGoroutinesLeft records the number of goroutines now and checks, when
+// the test ends, that it comes back down. Call it first, so that its
+// cleanup runs after all the others.
+func NoGoroutinesLeft(t testing.TB) {
+	t.Helper()
+	base := runtime.NumGoroutine()
+	t.Cleanup(func() { NoGoroutinesAbove(t, base) })
+}
