@@ -27,6 +27,9 @@ func cut(s string, w int) string {
 	return ansi.Truncate(s, w, "")
 }
 
+// blanks is a run of spaces to slice from rather than build.
+const blanks = "                                                                                                                                "
+
 // line builds one row of a pane at most max cells wide from plain text
 // pieces and their styles. Pieces beyond max are cut; pad fills the rest.
 type line struct {
@@ -36,7 +39,11 @@ type line struct {
 	plain bool // ignore piece styles (the row is drawn in one style)
 }
 
-func newLine(max int) *line { return &line{max: max} }
+func newLine(max int) *line {
+	l := &line{max: max}
+	l.b.Grow(min(max, 512) + 16) // a row and a few style sequences, in one allocation
+	return l
+}
 
 // add appends plain text s in style st, cut to the room left.
 func (l *line) add(s string, st style) *line {
@@ -97,9 +104,11 @@ func ansiStrip(s string) string { return ansi.Strip(s) }
 // spaces appends n blanks.
 func (l *line) spaces(n int) *line {
 	n = min(n, l.max-l.w)
-	if n > 0 {
-		l.b.WriteString(strings.Repeat(" ", n))
-		l.w += n
+	for n > 0 {
+		k := min(n, len(blanks))
+		l.b.WriteString(blanks[:k])
+		l.w += k
+		n -= k
 	}
 	return l
 }

@@ -303,24 +303,34 @@ func (m *Model) jumpMatch(forward bool) bool {
 		return false
 	}
 	r := s.get(pos)
-	m.sess.id = r.Session
-	m.scope = scope{session: r.Session}
+	var sid uint32
+	if r.Kind == live.FrameRecord {
+		sid = r.Header.StreamID()
+	}
+	m.showFramesOf(r.Session, sid)
+	m.fr.idx = m.view.index(pos)
+	return true
+}
+
+// showFramesOf focuses the frames pane on stream sid of a session, or on
+// the whole session when sid is 0 or the stream is no longer tracked.
+func (m *Model) showFramesOf(session uint64, sid uint32) {
+	m.sess.id = session
+	m.scope = scope{session: session}
 	m.focus = paneFrames
 	m.follow = false
 	m.syncSessions()
 	m.ensureStreams()
-	m.syncStreams()
+	m.syncStreams() // a fresh session resets the streams cursor first
 	m.strm.all, m.strm.chosen = true, true
 	m.syncStreams()
-	if r.Kind == live.FrameRecord && r.Header.StreamID() != 0 {
-		if ss := m.selectedSession(); ss != nil && ss.Stream(r.Header.StreamID()) != nil {
-			m.selectStream(r.Header.StreamID())
-			m.scope = scope{session: r.Session, sid: m.strm.id, stream: true}
+	if sid != 0 {
+		if ss := m.selectedSession(); ss != nil && ss.Stream(sid) != nil {
+			m.selectStream(sid)
+			m.scope = scope{session: session, sid: sid, stream: true}
 		}
 	}
 	m.syncView()
-	m.fr.idx = m.view.index(pos)
-	return true
 }
 
 // jumpable reports whether n/N may stop at r.
@@ -336,23 +346,11 @@ func (m *Model) gotoViolation() {
 	}
 	e := m.viol.list[m.viol.idx]
 	m.viol.show = false
-	m.sess.id = e.session
-	m.focus = paneFrames
-	m.follow = false
-	m.scope = scope{session: e.session}
-	m.syncSessions()
-	m.ensureStreams()
-	m.syncStreams()
-	m.strm.all, m.strm.chosen = true, true
-	m.syncStreams()
-	sid := e.header.StreamID()
-	if !e.framing && sid != 0 {
-		if ss := m.selectedSession(); ss != nil && ss.Stream(sid) != nil {
-			m.selectStream(sid)
-			m.scope = scope{session: e.session, sid: sid, stream: true}
-		}
+	var sid uint32
+	if !e.framing {
+		sid = e.header.StreamID()
 	}
-	m.syncView()
+	m.showFramesOf(e.session, sid)
 	for i := m.view.len() - 1; i >= 0; i-- {
 		r := m.store.get(m.view.at(i))
 		if r.Dir == e.dir && r.Offset == e.offset && (r.Kind == live.FramingViolation) == e.framing {
