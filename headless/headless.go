@@ -83,7 +83,7 @@ func (p *Printer) Flush() error {
 
 func (p *Printer) write(r *live.Record) {
 	if p.format == JSON {
-		p.line = appendJSON(p.line[:0], p.reg, r)
+		p.line = appendJSON(p.line[:0], r)
 	} else {
 		p.line = appendPlain(p.line[:0], r)
 	}

@@ -2,7 +2,6 @@ package headless
 
 import (
 	"encoding/json"
-	"strings"
 	"time"
 
 	"github.com/muxtop/muxtop/decoder"
@@ -45,7 +44,7 @@ func DirName(d live.Dir) string {
 	return "s2c"
 }
 
-func appendJSON(b []byte, reg *live.Registry, r *live.Record) []byte {
+func appendJSON(b []byte, r *live.Record) []byte {
 	j := jsonRecord{Type: r.Kind.String(), Seq: r.Seq, Time: r.At.Format(time.RFC3339Nano), Session: r.Session}
 	switch r.Kind {
 	case live.FrameRecord:
@@ -62,20 +61,14 @@ func appendJSON(b []byte, reg *live.Registry, r *live.Record) []byte {
 			j.Anomaly, j.Smux = r.Anomaly.String(), r.Anomaly.SmuxReaction()
 		}
 	case live.SessionOpened:
-		if s := reg.Session(r.Session); s != nil {
-			info := s.Info()
-			j.Client, j.Server, j.Label = info.Client, info.Server, info.Label
-		} else if c, sv, ok := strings.Cut(r.Note, " → "); ok {
-			// Forgotten already: the record's note still has the addresses.
-			j.Client, j.Server = c, sv
-		}
+		j.Client, j.Server, j.Label = r.Client, r.Server, r.Label
 	case live.SessionEnded:
-		j.Reason = r.Note
+		j.Reason, j.Detail = r.Reason.Code(), r.Detail
 	case live.FramingViolation:
 		off := r.Offset
-		j.Dir, j.Offset, j.Code, j.Detail, j.Smux = DirName(r.Dir), &off, r.Code.String(), r.Note, decoder.SmuxReaction
+		j.Dir, j.Offset, j.Code, j.Detail, j.Smux = DirName(r.Dir), &off, r.Code.String(), r.Detail, decoder.SmuxReaction
 	case live.NoticeRecord:
-		j.Text = r.Note
+		j.Text = r.Detail
 	}
 	out, _ := json.Marshal(j)
 	return append(b, out...)

@@ -55,10 +55,16 @@ func appendPlain(b []byte, r *live.Record) []byte {
 		}
 	case live.SessionOpened:
 		b = append(b, "session opened "...)
-		b = printable.AppendText(b, r.Note)
+		b = printable.AppendText(b, r.Client)
+		b = append(b, " → "...)
+		b = printable.AppendText(b, r.Server)
 	case live.SessionEnded:
 		b = append(b, "session ended: "...)
-		b = printable.AppendText(b, r.Note)
+		b = append(b, r.Reason.String()...)
+		if r.Detail != "" {
+			b = append(b, ": "...)
+			b = printable.AppendText(b, r.Detail)
+		}
 	case live.FramingViolation:
 		b = append(b, r.Dir.String()...)
 		b = append(b, " VIOLATION "...)
@@ -66,12 +72,12 @@ func appendPlain(b []byte, r *live.Record) []byte {
 		b = append(b, " at offset "...)
 		b = strconv.AppendInt(b, r.Offset, 10)
 		b = append(b, ": "...)
-		b = printable.AppendText(b, r.Note)
+		b = printable.AppendText(b, r.Detail)
 		b = append(b, "; "...)
 		b = append(b, decoder.SmuxReaction...)
 	case live.NoticeRecord:
 		b = append(b[:len(b)-len(" #0 ")], " notice: "...)
-		b = printable.AppendText(b, r.Note)
+		b = printable.AppendText(b, r.Detail)
 	}
 	return b
 }

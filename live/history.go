@@ -15,7 +15,7 @@ type Kind uint8
 const (
 	FrameRecord      Kind = iota // a decoded frame
 	SessionOpened                // a tapped connection began
-	SessionEnded                 // a tapped connection ended; Note says why
+	SessionEnded                 // a tapped connection ended; Reason and Detail say why
 	FramingViolation             // a header smux refuses; Code and Offset say which and where
 	NoticeRecord                 // a one-line message for the user, such as an upstream refusing
 )
@@ -52,8 +52,20 @@ type Record struct {
 	Anomaly Anomaly
 	// Code is a FramingViolation's code.
 	Code decoder.Code
-	// Note is text for session events and violations.
-	Note string
+	// Want is, for a violation of the version rules (VERSION_CHANGED,
+	// VERSION_MISMATCH), the version the receiving end speaks; the
+	// offending version is in Header.
+	Want uint8
+
+	// Client, Server, Label and Tap describe a SessionOpened session, as
+	// SessionInfo does.
+	Client, Server, Label string
+	Tap                   Side
+	// Reason says why a SessionEnded session ended.
+	Reason CloseReason
+	// Detail says more, as plain text: the error that ended a session, what
+	// a violation found wrong, a notice's message.
+	Detail string
 }
 
 // HistoryStats describes the history ring.
@@ -83,8 +95,9 @@ func (h HistoryStats) Len() int { return int(h.Next - h.First) }
 // scans the ring. Writing fresh lines of a 100 000-record ring is what a
 // record costs on the data path; a Record with its slices, strings and
 // time.Time took four lines. The arena of cap*snaplen bytes is backed with
-// memory by the OS only as it is written. The rare records with a note
-// (session events, violations, notices) keep it in a side map.
+// memory by the OS only as it is written. The rare records that are not
+// frames (session events, violations, notices) keep their text fields in a
+// side map.
 type history struct {
 	slots   []slot
 	arena   []byte
@@ -92,8 +105,8 @@ type history struct {
 	last    atomic.Uint64 // the highest seq claimed; seqs start at 1
 	dropped atomic.Uint64
 
-	notesMu sync.Mutex
-	notes   map[uint64]string // by seq, for slots with hasNote
+	eventsMu sync.Mutex
+	events   map[uint64]*eventText // by seq, for slots with hasEvent
 
 	scratch sync.Pool // *Record for readers
 }
@@ -122,15 +135,23 @@ type slotData struct {
 
 const (
 	slotTruncated = 1 << iota
-	slotHasNote
+	slotHasEvent
 )
+
+// eventText is what an event record keeps outside its slot.
+type eventText struct {
+	client, server, label, detail string
+	tap                           Side
+	reason                        CloseReason
+	want                          uint8
+}
 
 func newHistory(capacity, snaplen int) *history {
 	return &history{
 		slots:   make([]slot, capacity),
 		arena:   make([]byte, capacity*snaplen),
 		snaplen: snaplen,
-		notes:   make(map[uint64]string),
+		events:  make(map[uint64]*eventText),
 		scratch: sync.Pool{New: func() any { return new(Record) }},
 	}
 }
@@ -147,10 +168,10 @@ func (h *history) claim() (uint64, int, *slot, bool) {
 		h.dropped.Add(1)
 		return 0, 0, nil, false
 	}
-	if sl.flags&slotHasNote != 0 {
-		h.notesMu.Lock()
-		delete(h.notes, sl.seq)
-		h.notesMu.Unlock()
+	if sl.flags&slotHasEvent != 0 {
+		h.eventsMu.Lock()
+		delete(h.events, sl.seq)
+		h.eventsMu.Unlock()
 	}
 	return seq, i, sl, true
 }
@@ -187,13 +208,13 @@ func (h *history) addEvent(rec Record) {
 	if !ok {
 		return
 	}
-	var flags uint8
-	if rec.Note != "" {
-		flags = slotHasNote
-		h.notesMu.Lock()
-		h.notes[seq] = rec.Note
-		h.notesMu.Unlock()
+	h.eventsMu.Lock()
+	h.events[seq] = &eventText{
+		client: rec.Client, server: rec.Server, label: rec.Label, detail: rec.Detail,
+		tap: rec.Tap, reason: rec.Reason, want: rec.Want,
 	}
+	h.eventsMu.Unlock()
+	flags := uint8(slotHasEvent)
 	sl.slotData = slotData{
 		seq: seq, session: rec.Session, at: rec.At.UnixNano(), offset: rec.Offset, header: rec.Header,
 		kind: rec.Kind, dir: rec.Dir, anomaly: rec.Anomaly, code: rec.Code, flags: flags,
@@ -213,10 +234,13 @@ func (h *history) record(i int, r *Record) {
 	if sl.plen > 0 {
 		r.Payload = h.arena[i*h.snaplen : i*h.snaplen+int(sl.plen) : i*h.snaplen+int(sl.plen)]
 	}
-	if sl.flags&slotHasNote != 0 {
-		h.notesMu.Lock()
-		r.Note = h.notes[sl.seq]
-		h.notesMu.Unlock()
+	if sl.flags&slotHasEvent != 0 {
+		h.eventsMu.Lock()
+		if e := h.events[sl.seq]; e != nil {
+			r.Client, r.Server, r.Label, r.Detail = e.client, e.server, e.label, e.detail
+			r.Tap, r.Reason, r.Want = e.tap, e.reason, e.want
+		}
+		h.eventsMu.Unlock()
 	}
 }
 

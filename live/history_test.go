@@ -235,9 +235,9 @@ func TestFramesCursor(t *testing.T) {
 	sc.feed(psh(s2c, 3, "new1"), psh(s2c, 3, "new2"))
 	sc.s.End(at(99), live.EOF, nil)
 	// dst is appended to.
-	dst := []live.Record{{Note: "kept"}}
+	dst := []live.Record{{Detail: "kept"}}
 	recs, next = reg.Frames(live.Query{From: next}, dst)
-	if len(recs) != 4 || recs[0].Note != "kept" {
+	if len(recs) != 4 || recs[0].Detail != "kept" {
 		t.Fatalf("records = %+v, want the kept one and 3 new", recs)
 	}
 	if got := seqs(recs[1:]); fmt.Sprint(got) != "[6 7 8]" || next != 9 {

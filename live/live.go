@@ -145,7 +145,7 @@ func (r *Registry) Notice(at time.Time, text string) {
 	}
 	r.notices = append(r.notices, Notice{At: at, Text: text})
 	r.mu.Unlock()
-	r.hist.addEvent(Record{Kind: NoticeRecord, At: at, Note: text})
+	r.hist.addEvent(Record{Kind: NoticeRecord, At: at, Detail: text})
 }
 
 // New returns an empty Registry bounded by cfg.
@@ -177,7 +177,8 @@ func (r *Registry) Open(info SessionInfo, at time.Time) *Session {
 	s.id = r.nextID
 	r.sessions = append(r.sessions, s)
 	r.mu.Unlock()
-	r.hist.addEvent(Record{Kind: SessionOpened, Session: s.id, At: at, Note: info.Client + " → " + info.Server})
+	r.hist.addEvent(Record{Kind: SessionOpened, Session: s.id, At: at,
+		Client: info.Client, Server: info.Server, Label: info.Label, Tap: info.Tap})
 	return s
 }
 

@@ -480,7 +480,7 @@ func TestViolation(t *testing.T) {
 	}
 	for i, w := range want {
 		r := got[i]
-		if r.Session != sc.s.ID() || r.Dir != w.Dir || !r.At.Equal(w.At) || r.Code != w.Code || r.Offset != w.Offset || r.Header != w.Header || r.Note != w.Detail || r.Payload != nil {
+		if r.Session != sc.s.ID() || r.Dir != w.Dir || !r.At.Equal(w.At) || r.Code != w.Code || r.Offset != w.Offset || r.Header != w.Header || r.Detail != w.Detail || r.Payload != nil {
 			t.Errorf("violation record %d = %+v, want %+v", i, r, w)
 		}
 		if r.Kind.String() != "violation" {
@@ -499,23 +499,22 @@ func TestSessionEvents(t *testing.T) {
 	s.End(at(3), live.EOF, nil) // only the first End counts
 
 	recs := allRecords(reg)
-	want := []struct {
-		kind live.Kind
-		at   time.Time
-		note string
-	}{
-		{live.SessionOpened, at(0), "10.0.0.1:5000 → 10.0.0.2:9000"},
-		{live.FrameRecord, at(1), ""},
-		{live.SessionEnded, at(2), "I/O error: read: boom"},
+	// Records carry facts as fields: addresses, the reason as a code, the
+	// error apart.
+	want := []live.Record{
+		{Kind: live.SessionOpened, At: at(0), Client: "10.0.0.1:5000", Server: "10.0.0.2:9000", Label: "attach", Tap: live.Server},
+		{Kind: live.FrameRecord, At: at(1), Header: f.Header},
+		{Kind: live.SessionEnded, At: at(2), Reason: live.ReadError, Detail: "read: boom"},
 	}
 	if len(recs) != len(want) {
 		t.Fatalf("records = %+v, want %d", recs, len(want))
 	}
 	for i, w := range want {
+		w.Seq, w.Session = uint64(i+1), s.ID()
 		r := recs[i]
-		if r.Seq != uint64(i+1) || r.Kind != w.kind || r.Session != s.ID() || !r.At.Equal(w.at) || r.Note != w.note {
-			t.Errorf("record %d = seq %d %v session %d at %v note %q, want seq %d %v session %d at %v note %q",
-				i, r.Seq, r.Kind, r.Session, r.At, r.Note, i+1, w.kind, s.ID(), w.at, w.note)
+		r.At, w.At = r.At.UTC(), w.At.UTC()
+		if fmt.Sprintf("%+v", r) != fmt.Sprintf("%+v", w) {
+			t.Errorf("record %d =\n%+v\nwant\n%+v", i, r, w)
 		}
 	}
 	ss := reg.Snapshot().Session(s.ID())
@@ -536,12 +535,12 @@ func TestCloseReasons(t *testing.T) {
 		err    error
 		name   string
 		errStr string
-		note   string
+		code   string
 	}{
-		{live.EOF, nil, "EOF", "", "EOF"},
+		{live.EOF, nil, "EOF", "", "eof"},
 		{live.Reset, nil, "reset", "", "reset"},
-		{live.LocalClose, nil, "local close", "", "local close"},
-		{live.ReadError, errors.New("read tcp: i/o error"), "I/O error", "read tcp: i/o error", "I/O error: read tcp: i/o error"},
+		{live.LocalClose, nil, "local close", "", "local_close"},
+		{live.ReadError, errors.New("read tcp: i/o error"), "I/O error", "read tcp: i/o error", "io_error"},
 		{live.Shutdown, nil, "shutdown", "", "shutdown"},
 	}
 	for _, tt := range tests {
@@ -560,10 +559,13 @@ func TestCloseReasons(t *testing.T) {
 			if got := tt.reason.String(); got != tt.name {
 				t.Errorf("String() = %q, want %q", got, tt.name)
 			}
+			if got := tt.reason.Code(); got != tt.code {
+				t.Errorf("Code() = %q, want %q", got, tt.code)
+			}
 			recs := allRecords(reg)
 			last := recs[len(recs)-1]
-			if last.Kind != live.SessionEnded || last.Note != tt.note {
-				t.Errorf("last record = %v %q, want %v %q", last.Kind, last.Note, live.SessionEnded, tt.note)
+			if last.Kind != live.SessionEnded || last.Reason != tt.reason || last.Detail != tt.errStr {
+				t.Errorf("last record = %v %v %q, want %v %v %q", last.Kind, last.Reason, last.Detail, live.SessionEnded, tt.reason, tt.errStr)
 			}
 		})
 	}
@@ -649,8 +651,8 @@ func TestNotices(t *testing.T) {
 		}
 	}
 	recs := allRecords(reg)
-	if len(recs) != live.MaxNotices+3 || recs[0].Kind != live.NoticeRecord || recs[0].Note != "notice 0" || recs[0].Kind.String() != "notice" {
-		t.Errorf("history = %d records, first %v %q; want %d, notice %q", len(recs), recs[0].Kind, recs[0].Note, live.MaxNotices+3, "notice 0")
+	if len(recs) != live.MaxNotices+3 || recs[0].Kind != live.NoticeRecord || recs[0].Detail != "notice 0" || recs[0].Kind.String() != "notice" {
+		t.Errorf("history = %d records, first %v %q; want %d, notice %q", len(recs), recs[0].Kind, recs[0].Detail, live.MaxNotices+3, "notice 0")
 	}
 	// A snapshot's notices are its own.
 	reg.Notice(at(99), "later")

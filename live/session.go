@@ -24,12 +24,24 @@ const (
 	Shutdown                      // muxtop stopped watching it
 )
 
-var reasonNames = [...]string{"open", "EOF", "reset", "local close", "I/O error", "shutdown"}
+var (
+	reasonNames = [...]string{"open", "EOF", "reset", "local close", "I/O error", "shutdown"}
+	reasonCodes = [...]string{"open", "eof", "reset", "local_close", "io_error", "shutdown"}
+)
 
 // String returns a short description of the reason.
 func (c CloseReason) String() string {
 	if int(c) < len(reasonNames) {
 		return reasonNames[c]
+	}
+	return "unknown"
+}
+
+// Code returns the reason's stable machine name, as JSON output uses it:
+// open, eof, reset, local_close, io_error or shutdown.
+func (c CloseReason) Code() string {
+	if int(c) < len(reasonCodes) {
+		return reasonCodes[c]
 	}
 	return "unknown"
 }
@@ -351,7 +363,7 @@ func (s *Session) Violation(dir Dir, at time.Time, v *decoder.Violation) {
 	}
 	if first {
 		s.reg.hist.addEvent(Record{Kind: FramingViolation, Session: s.id, Dir: dir, At: at,
-			Offset: v.Offset, Header: v.Header, Code: v.Code, Note: info.Detail})
+			Offset: v.Offset, Header: v.Header, Code: v.Code, Want: v.Want, Detail: info.Detail})
 	}
 }
 
@@ -391,12 +403,9 @@ func (s *Session) End(at time.Time, reason CloseReason, err error) {
 		}
 	}
 	s.open = 0
-	note := reason.String()
-	if s.err != "" {
-		note += ": " + s.err
-	}
+	detail := s.err
 	s.mu.Unlock()
-	s.reg.hist.addEvent(Record{Kind: SessionEnded, Session: s.id, At: at, Note: note})
+	s.reg.hist.addEvent(Record{Kind: SessionEnded, Session: s.id, At: at, Reason: reason, Detail: detail})
 	s.reg.sessionEnded()
 }
 

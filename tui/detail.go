@@ -47,15 +47,15 @@ func (m *Model) detailInfo(r *live.Record, w int) []string {
 	case live.FramingViolation:
 		wrap("VIOLATION "+r.Code.String()+" · "+sess+" · "+r.Dir.String()+" "+dirName(r.Dir)+
 			" · offset "+strconv.FormatInt(r.Offset, 10)+" · "+at, st.bad)
-		wrap(sanitize(r.Note), st.bad)
+		wrap(sanitize(r.Detail), st.bad)
 		out = append(out, m.headerLine(r.Header, w))
 		wrap("smux: "+decoder.SmuxReaction, style{})
 	case live.SessionOpened:
-		wrap(sess+" opened "+sanitize(r.Note)+" · "+at, style{})
+		wrap(sess+" opened "+sanitize(r.Client+" → "+r.Server)+" · "+at, style{})
 	case live.SessionEnded:
-		wrap(sess+" ended: "+sanitize(r.Note)+" · "+at, style{})
+		wrap(sess+" ended: "+sanitize(endText(r))+" · "+at, style{})
 	case live.NoticeRecord:
-		wrap(sanitize(r.Note)+" · "+at, st.bad)
+		wrap(sanitize(r.Detail)+" · "+at, st.bad)
 	}
 	return out
 }

@@ -78,7 +78,7 @@ func TestFilterMatch(t *testing.T) {
 	anomaly := frame(1, live.ServerToClient, 1, decoder.PSH, 99, "late")
 	anomaly.Anomaly = live.UnknownStream
 	violation := &live.Record{Kind: live.FramingViolation, Session: 3, Dir: live.ServerToClient, Header: decoder.MakeHeader(9, decoder.PSH, 4, 3)}
-	opened := &live.Record{Kind: live.SessionOpened, Session: 2, Note: "a → b"}
+	opened := &live.Record{Kind: live.SessionOpened, Session: 2, Client: "a", Server: "b"}
 
 	tests := []struct {
 		filter string

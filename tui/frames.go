@@ -85,14 +85,14 @@ func (m *Model) frameLine(r *live.Record, w int, mark, reverse bool, buf []byte)
 			l.add("…", st.dim)
 		}
 	case live.SessionOpened:
-		l.text("● session " + strconv.FormatUint(r.Session, 10) + " opened " + sanitize(r.Note))
+		l.text("● session " + strconv.FormatUint(r.Session, 10) + " opened " + sanitize(r.Client+" → "+r.Server))
 	case live.SessionEnded:
-		l.add("● session "+strconv.FormatUint(r.Session, 10)+" ended: "+sanitize(r.Note), st.dim)
+		l.add("● session "+strconv.FormatUint(r.Session, 10)+" ended: "+sanitize(endText(r)), st.dim)
 	case live.FramingViolation:
 		l.text(r.Dir.String() + " ")
-		l.add("VIOLATION "+r.Code.String()+" at offset "+strconv.FormatInt(r.Offset, 10)+": "+sanitize(r.Note), st.bad)
+		l.add("VIOLATION "+r.Code.String()+" at offset "+strconv.FormatInt(r.Offset, 10)+": "+sanitize(r.Detail), st.bad)
 	case live.NoticeRecord:
-		l.add("! "+sanitize(r.Note), st.bad)
+		l.add("! "+sanitize(r.Detail), st.bad)
 	}
 	if reverse {
 		return st.selected.render(l.String())
@@ -152,4 +152,12 @@ func (m *Model) framesTitle() string {
 		s += " · " + plural(uint64(m.view.len()), "record")
 	}
 	return s
+}
+
+// endText says why a SessionEnded record's session ended.
+func endText(r *live.Record) string {
+	if r.Detail == "" {
+		return r.Reason.String()
+	}
+	return r.Reason.String() + ": " + r.Detail
 }
