@@ -435,6 +435,39 @@ func TestNames(t *testing.T) {
 	}
 }
 
+// TestSmuxReaction checks what each code says smux does.
+func TestSmuxReaction(t *testing.T) {
+	tests := []struct {
+		code decoder.Code
+		want string
+	}{
+		{decoder.BadVersion, decoder.SmuxReaction},
+		{decoder.VersionChanged, decoder.SmuxReaction},
+		{decoder.UnknownCmd, decoder.SmuxReaction},
+		{decoder.UPDInV1, decoder.SmuxReaction},
+		{decoder.LengthNotZero, decoder.SmuxReaction},
+		{decoder.BadUPDLength, decoder.SmuxReaction},
+		{0, ""},
+		{decoder.NumCodes, ""},
+		{255, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.code.String(), func(t *testing.T) {
+			if got := tt.code.SmuxReaction(); got != tt.want {
+				t.Errorf("SmuxReaction() = %q, want %q", got, tt.want)
+			}
+			v := decoder.Violation{Code: tt.code, Offset: 40, Header: decoder.MakeHeader(1, decoder.PSH, 4, 3), Want: 2}
+			want := "decoder: " + v.Detail() + " at offset 40"
+			if tt.want != "" {
+				want += ": " + tt.want
+			}
+			if got := v.Error(); got != want {
+				t.Errorf("Error() = %q, want %q", got, want)
+			}
+		})
+	}
+}
+
 // TestParseCmd checks that ParseCmd reads back what Cmd.String writes.
 func TestParseCmd(t *testing.T) {
 	tests := []struct {

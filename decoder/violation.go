@@ -30,9 +30,28 @@ func (c Code) String() string {
 }
 
 // SmuxReaction says what a real smux session does when it receives a frame
-// with a framing violation. It is the same for every Code.
+// with one of the six framing violations, BadVersion to BadUPDLength.
+// Code.SmuxReaction says it for every code.
 const SmuxReaction = `smux stops reading the session; stream reads fail with "invalid protocol"; ` +
 	`keepalive closes the session 30-60 s later`
+
+var smuxReactions = [NumCodes]string{
+	BadVersion:     SmuxReaction,
+	VersionChanged: SmuxReaction,
+	UnknownCmd:     SmuxReaction,
+	UPDInV1:        SmuxReaction,
+	LengthNotZero:  SmuxReaction,
+	BadUPDLength:   SmuxReaction,
+}
+
+// SmuxReaction says what a real smux session does when it meets a
+// violation of code c, or returns "" for an unknown code.
+func (c Code) SmuxReaction() string {
+	if int(c) < len(smuxReactions) {
+		return smuxReactions[c]
+	}
+	return ""
+}
 
 // Violation is a framing violation: the header at Offset broke a receive
 // rule of smux. After it the decoder frames nothing more in that direction,
@@ -49,7 +68,11 @@ type Violation struct {
 
 // Error describes the violation and what smux does about it.
 func (v *Violation) Error() string {
-	return "decoder: " + v.Detail() + " at offset " + fmt.Sprint(v.Offset) + ": " + SmuxReaction
+	s := "decoder: " + v.Detail() + " at offset " + fmt.Sprint(v.Offset)
+	if r := v.Code.SmuxReaction(); r != "" {
+		s += ": " + r
+	}
+	return s
 }
 
 // Detail describes what is wrong with the header, without the smux reaction.
