@@ -8,7 +8,8 @@ const MaxSnaplen = 1<<16 - 1
 // Decoder decodes the smux frames of one direction of a connection.
 //
 // It holds at most one header and Snaplen payload bytes, allocates only in
-// New, and never panics on any input. Feed it with Next. A Decoder is not
+// New, and never panics on any input. Tell it with Expect which version the
+// receiving end speaks, if you know, and feed it with Next. A Decoder is not
 // safe for concurrent use: give each direction its own.
 type Decoder struct {
 	snaplen int
@@ -23,7 +24,8 @@ type Decoder struct {
 	off      int64 // bytes consumed
 	unparsed int64 // bytes consumed after a violation, from its header on
 	frames   uint64
-	version  uint8
+	version  uint8 // the version the decoder frames, once known
+	expected bool  // version came from Expect: another one is a VersionMismatch
 
 	frame     Frame
 	violation Violation
@@ -71,8 +73,28 @@ func (d *Decoder) Pending() int64 {
 // header of the violation on.
 func (d *Decoder) Unparsed() int64 { return d.unparsed }
 
-// Version returns the protocol version of the direction's first frame, or 0.
+// Version returns the protocol version the decoder frames: the one given to
+// Expect, or else that of the direction's first frame, or 0 while it knows none.
 func (d *Decoder) Version() uint8 { return d.version }
+
+// Expect tells the decoder which protocol version the receiving end of this
+// direction speaks, as an in-process tap knows from its local smux.Config.
+// Call it before the first Next. With it, a frame of the other version
+// (1 or 2) is a VersionMismatch, as the receiving end refuses it; a version
+// byte that is neither 1 nor 2 is still a BadVersion. Version 0 means
+// unknown: the decoder adopts the version of the first valid frame, and a
+// later change is a VersionChanged. Expect ignores versions other than 1
+// and 2, which no smux end speaks (smux.VerifyConfig refuses them), and
+// calls once Next has consumed a byte.
+func (d *Decoder) Expect(version uint8) {
+	if d.off != 0 {
+		return
+	}
+	if version != 1 && version != 2 {
+		version = 0
+	}
+	d.version, d.expected, d.rules = version, version != 0, &lengthRules[version]
+}
 
 // Violation returns the violation that stopped the decoder, or nil. The
 // returned value stays valid: the decoder stops at its first violation.
@@ -179,7 +201,8 @@ func (d *Decoder) slow(p []byte) (n int, f *Frame, err error) {
 }
 
 // check applies smux's receive rules to a header, in recvLoop's order, and
-// returns the violated rule or 0. It adopts the first valid version it sees.
+// returns the violated rule or 0. Without an expected version it adopts the
+// first valid version it sees.
 func (d *Decoder) check(h Header) Code {
 	ver := h.Version()
 	if ver != 1 && ver != 2 {
@@ -189,6 +212,9 @@ func (d *Decoder) check(h Header) Code {
 		d.version = ver
 		d.rules = &lengthRules[ver]
 	} else if ver != d.version {
+		if d.expected {
+			return VersionMismatch
+		}
 		return VersionChanged
 	}
 	switch h.Cmd() {

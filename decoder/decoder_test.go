@@ -77,7 +77,24 @@ func (r result) diff(want result) string {
 // collects what it yields. It fails t if Next breaks its contract.
 func decode(t testing.TB, snaplen int, in []byte, chunk func() int) result {
 	t.Helper()
-	d := decoder.New(snaplen)
+	return decodeWith(t, opts{snaplen: snaplen, expect: noExpect}, in, chunk)
+}
+
+// opts says how decodeWith sets up a Decoder.
+type opts struct {
+	snaplen int
+	expect  int // given to Expect, unless it is noExpect
+}
+
+const noExpect = -1
+
+// decodeWith is decode with opts.
+func decodeWith(t testing.TB, o opts, in []byte, chunk func() int) result {
+	t.Helper()
+	d := decoder.New(o.snaplen)
+	if o.expect != noExpect {
+		d.Expect(uint8(o.expect))
+	}
 	var r result
 	for len(in) > 0 {
 		c := min(max(chunk(), 1), len(in))
@@ -268,10 +285,11 @@ func TestNextLiterals(t *testing.T) {
 // then the offending header at offset, then whatever follows.
 var violationCases = []struct {
 	name   string
+	expect uint8 // given to Expect
 	in     string
 	code   decoder.Code
 	offset int64
-	want   uint8  // Violation.Want, for VersionChanged
+	want   uint8  // Violation.Want, for VersionChanged and VersionMismatch
 	detail string // what Detail must say
 }{
 	{name: "version 0", in: "\x00" + "\x00" + "\x00\x00" + "\x03\x00\x00\x00", code: decoder.BadVersion, detail: "bad version 0"},
@@ -289,6 +307,12 @@ var violationCases = []struct {
 	{name: "UPD with length 4", in: v2SYN3 + "\x02" + "\x04" + "\x04\x00" + "\x03\x00\x00\x00" + "\x04\x00\x00\x00", code: decoder.BadUPDLength, offset: 8, detail: "UPD with length 4"},
 	{name: "UPD with length 0", in: "\x02" + "\x04" + "\x00\x00" + "\x03\x00\x00\x00", code: decoder.BadUPDLength, detail: "UPD with length 0"},
 	{name: "UPD with length 16", in: v2UPD3 + "\x02" + "\x04" + "\x10\x00" + "\x03\x00\x00\x00" + strings.Repeat("\x00", 16), code: decoder.BadUPDLength, offset: 16, detail: "UPD with length 16"},
+	{name: "v1 to an end that speaks v2", expect: 2, in: v1SYN3 + v1RAND3, code: decoder.VersionMismatch, want: 2, detail: "v1 frame to an end that speaks v2"},
+	{name: "v1 after v2 to an end that speaks v2", expect: 2, in: v2SYN3 + v2UPD3 + v1FIN3, code: decoder.VersionMismatch, offset: 24, want: 2, detail: "v1 frame to an end that speaks v2"},
+	{name: "v2 to an end that speaks v1", expect: 1, in: v1SYN3 + v2SYN3, code: decoder.VersionMismatch, offset: 8, want: 1, detail: "v2 frame to an end that speaks v1"},
+	{name: "version 7 to an end that speaks v2", expect: 2, in: v2SYN3 + "\x07" + "\x00" + "\x00\x00" + "\x03\x00\x00\x00", code: decoder.BadVersion, offset: 8, want: 2, detail: "bad version 7"},
+	{name: "UPD to an end that speaks v1", expect: 1, in: "\x02" + "\x04" + "\x08\x00" + "\x03\x00\x00\x00" + "\x04\x00\x00\x00" + "\x00\x00\x01\x00", code: decoder.VersionMismatch, want: 1, detail: "v2 frame to an end that speaks v1"},
+	{name: "v1 UPD to an end that speaks v1", expect: 1, in: "\x01" + "\x04" + "\x08\x00" + "\x03\x00\x00\x00" + "\x04\x00\x00\x00" + "\x00\x00\x01\x00", code: decoder.UPDInV1, want: 1, detail: "UPD in protocol version 1"},
 }
 
 // TestViolations feeds one input per violation case in several chunkings,
@@ -300,7 +324,7 @@ func TestViolations(t *testing.T) {
 		covered[tt.code] = true
 		in := []byte(tt.in)
 		wantHeader := decoder.Header(in[tt.offset:])
-		wantFrames := decode(t, 256, in[:tt.offset], whole).frames
+		wantFrames := decodeWith(t, opts{snaplen: 256, expect: int(tt.expect)}, in[:tt.offset], whole).frames
 		chunkings := []struct {
 			name  string
 			chunk func() int
@@ -316,6 +340,7 @@ func TestViolations(t *testing.T) {
 		for _, c := range chunkings {
 			t.Run(tt.name+"/"+c.name, func(t *testing.T) {
 				d := decoder.New(256)
+				d.Expect(tt.expect)
 				var frames []frameRec
 				var errs []error
 				feed := func(p []byte, chunk func() int) {
@@ -349,7 +374,7 @@ func TestViolations(t *testing.T) {
 					t.Errorf("violation = %v at %d, header %v; want %v at %d, header %v",
 						v.Code, v.Offset, v.Header, tt.code, tt.offset, wantHeader)
 				}
-				if tt.code == decoder.VersionChanged && v.Want != tt.want {
+				if (tt.code == decoder.VersionChanged || tt.code == decoder.VersionMismatch) && v.Want != tt.want {
 					t.Errorf("Want = %d, want %d", v.Want, tt.want)
 				}
 				if !slices.Equal(frames, wantFrames) {
@@ -365,7 +390,7 @@ func TestViolations(t *testing.T) {
 				}
 
 				msg := v.Error()
-				for _, want := range []string{"decoder: ", tt.detail, fmt.Sprintf("at offset %d", tt.offset), `"invalid protocol"`, "keepalive closes the session"} {
+				for _, want := range []string{"decoder: ", tt.detail, fmt.Sprintf("at offset %d", tt.offset), `"invalid protocol"`, "keepalive closes the session 30-60 s later"} {
 					if !strings.Contains(msg, want) {
 						t.Errorf("Error() = %q, want it to contain %q", msg, want)
 					}
@@ -422,8 +447,9 @@ func TestNames(t *testing.T) {
 		{"UPDInV1", decoder.UPDInV1, "UPD_IN_V1"},
 		{"LengthNotZero", decoder.LengthNotZero, "LENGTH_NOT_ZERO"},
 		{"BadUPDLength", decoder.BadUPDLength, "BAD_UPD_LENGTH"},
+		{"VersionMismatch", decoder.VersionMismatch, "VERSION_MISMATCH"},
 		{"code 0", decoder.Code(0), "UNKNOWN_CODE_0"},
-		{"code 7", decoder.Code(7), "UNKNOWN_CODE_7"},
+		{"code 8", decoder.Code(8), "UNKNOWN_CODE_8"},
 		{"header", decoder.Header([]byte(v1RAND3)), "v1 PSH sid 3 len 4"},
 	}
 	for _, tt := range tests {
@@ -437,6 +463,8 @@ func TestNames(t *testing.T) {
 
 // TestSmuxReaction checks what each code says smux does.
 func TestSmuxReaction(t *testing.T) {
+	const mismatch = `the receiving end refuses every frame of the other version: ` +
+		`smux stops reading ("invalid protocol") and keepalive closes the session 30-60 s later`
 	tests := []struct {
 		code decoder.Code
 		want string
@@ -447,6 +475,7 @@ func TestSmuxReaction(t *testing.T) {
 		{decoder.UPDInV1, decoder.SmuxReaction},
 		{decoder.LengthNotZero, decoder.SmuxReaction},
 		{decoder.BadUPDLength, decoder.SmuxReaction},
+		{decoder.VersionMismatch, mismatch},
 		{0, ""},
 		{decoder.NumCodes, ""},
 		{255, ""},
@@ -881,7 +910,8 @@ func randMix(t testing.TB) []byte {
 }
 
 // TestNextAllocs asserts that decoding allocates nothing, on the fast path
-// (whole frames) and on the split path (frames straddling chunks).
+// (whole frames) and on the split path (frames straddling chunks), with and
+// without Expect.
 func TestNextAllocs(t *testing.T) {
 	rnd := randMix(t)
 	big := bigFrames(8, 32768)
@@ -890,17 +920,22 @@ func TestNextAllocs(t *testing.T) {
 		in      []byte
 		chunk   int
 		snaplen int
+		expect  uint8 // given to Expect
 	}{
-		{"RAND", rnd, len(rnd), decoder.DefaultSnaplen},
-		{"RAND bytewise", rnd, 1, decoder.DefaultSnaplen},
-		{"32K fast path", big, len(big), decoder.DefaultSnaplen},
-		{"32K split path", big, 32768, decoder.DefaultSnaplen},
-		{"32K split path MaxSnaplen", big, 32768, decoder.MaxSnaplen},
-		{"32K bytewise", big[:2*32776], 1, decoder.MaxSnaplen},
+		{"RAND", rnd, len(rnd), decoder.DefaultSnaplen, 0},
+		{"RAND bytewise", rnd, 1, decoder.DefaultSnaplen, 0},
+		{"RAND Expect(1)", rnd, len(rnd), decoder.DefaultSnaplen, 1},
+		{"RAND bytewise Expect(1)", rnd, 1, decoder.DefaultSnaplen, 1},
+		{"32K fast path", big, len(big), decoder.DefaultSnaplen, 0},
+		{"32K fast path Expect(1)", big, len(big), decoder.DefaultSnaplen, 1},
+		{"32K split path", big, 32768, decoder.DefaultSnaplen, 0},
+		{"32K split path MaxSnaplen", big, 32768, decoder.MaxSnaplen, 0},
+		{"32K bytewise", big[:2*32776], 1, decoder.MaxSnaplen, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d := decoder.New(tt.snaplen)
+			d.Expect(tt.expect)
 			want := feed(d, tt.in, tt.chunk)
 			allocs := testing.AllocsPerRun(20, func() {
 				if got := feed(d, tt.in, tt.chunk); got != want {

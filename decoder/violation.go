@@ -6,7 +6,8 @@ import "fmt"
 // ErrInvalidProtocol.
 type Code uint8
 
-// The framing violations, in the order smux's recvLoop checks them.
+// The framing violations, in the order smux's recvLoop checks them, then
+// the codes added later. The values are stable.
 const (
 	BadVersion     Code = iota + 1 // version byte is neither 1 nor 2
 	VersionChanged                 // version differs from the connection's first frame
@@ -14,12 +15,16 @@ const (
 	UPDInV1                        // UPD in a protocol version 1 connection
 	LengthNotZero                  // SYN, FIN or NOP that carries a payload
 	BadUPDLength                   // UPD whose length is not 8
+	// VersionMismatch is a frame whose version (1 or 2) is not the one the
+	// receiving end speaks: see Decoder.Expect.
+	VersionMismatch
 )
 
 // NumCodes is one more than the largest Code; Code values index arrays of this size.
-const NumCodes = 7
+const NumCodes = 8
 
-var codeNames = [NumCodes]string{"", "BAD_VERSION", "VERSION_CHANGED", "UNKNOWN_CMD", "UPD_IN_V1", "LENGTH_NOT_ZERO", "BAD_UPD_LENGTH"}
+var codeNames = [NumCodes]string{"", "BAD_VERSION", "VERSION_CHANGED", "UNKNOWN_CMD", "UPD_IN_V1", "LENGTH_NOT_ZERO", "BAD_UPD_LENGTH",
+	"VERSION_MISMATCH"}
 
 // String returns the code's name, or UNKNOWN_CODE_n.
 func (c Code) String() string {
@@ -42,6 +47,8 @@ var smuxReactions = [NumCodes]string{
 	UPDInV1:        SmuxReaction,
 	LengthNotZero:  SmuxReaction,
 	BadUPDLength:   SmuxReaction,
+	VersionMismatch: `the receiving end refuses every frame of the other version: ` +
+		`smux stops reading ("invalid protocol") and keepalive closes the session 30-60 s later`,
 }
 
 // SmuxReaction says what a real smux session does when it meets a
@@ -62,7 +69,9 @@ type Violation struct {
 	Offset int64
 	// Header is the offending header.
 	Header Header
-	// Want is the version the connection started with (VersionChanged only).
+	// Want is the version the receiving end speaks, as far as the decoder
+	// knows: the one given to Expect, or else that of the direction's first
+	// frame (VersionChanged), or 0.
 	Want uint8
 }
 
@@ -75,7 +84,7 @@ func (v *Violation) Error() string {
 	return s
 }
 
-// Detail describes what is wrong with the header, without the smux reaction.
+// Detail describes what is wrong with the frame, without the smux reaction.
 func (v *Violation) Detail() string {
 	h := v.Header
 	switch v.Code {
@@ -91,6 +100,8 @@ func (v *Violation) Detail() string {
 		return fmt.Sprintf("%s with length %d (must be 0)", h.Cmd(), h.Length())
 	case BadUPDLength:
 		return fmt.Sprintf("UPD with length %d (must be 8)", h.Length())
+	case VersionMismatch:
+		return fmt.Sprintf("v%d frame to an end that speaks v%d", h.Version(), v.Want)
 	}
 	return v.Code.String()
 }
