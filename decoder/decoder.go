@@ -70,7 +70,8 @@ func (d *Decoder) Pending() int64 {
 }
 
 // Unparsed returns how many bytes were consumed without framing, from the
-// header of the violation on.
+// header of the violation on. The wire bytes of the frames Next returned
+// (Frame.Size, less a rejected one) plus Unparsed plus Pending make Offset.
 func (d *Decoder) Unparsed() int64 { return d.unparsed }
 
 // Version returns the protocol version the decoder frames: the one given to
@@ -239,10 +240,38 @@ func (d *Decoder) check(h Header) Code {
 // violate stops the decoder. earlier is how many of the offending header's
 // bytes were consumed by previous calls; all of p is consumed now.
 func (d *Decoder) violate(code Code, h Header, off int64, earlier int, p []byte) (int, *Frame, error) {
-	d.violated = true
-	d.violation = Violation{Code: code, Offset: off, Header: h, Want: d.version}
 	d.off += int64(len(p))
-	d.unparsed = int64(earlier + len(p))
+	return len(p), nil, d.stop(Violation{Code: code, Offset: off, Header: h, Want: d.version}, int64(earlier+len(p)))
+}
+
+// stop stops the decoder with violation v, whose unparsed bytes have been
+// consumed already.
+func (d *Decoder) stop(v Violation, unparsed int64) *Violation {
+	d.violated = true
+	d.violation = v
+	d.unparsed = unparsed
 	d.hn, d.got = 0, 0
-	return len(p), nil, &d.violation
+	return &d.violation
+}
+
+// Reject turns f, which must be the frame the last call to Next returned,
+// into a violation: the receiving end refused it because of a rule that
+// spans both directions, such as the two directions of a session speaking
+// different versions (code VersionMismatch, want the version the receiving
+// end speaks). It stops the decoder as a violation found by Next does: it
+// returns Violation{Code: code, Offset: f.Offset, Header: f.Header, Want:
+// want}, which Violation returns from then on; Frames no longer counts f;
+// f's wire bytes count as Unparsed, and so does every byte given to Next
+// afterwards.
+//
+// Reject does nothing and returns nil when the decoder has stopped, when
+// code is 0, or when f is not the last frame Next returned, or Next has
+// consumed bytes since.
+func (d *Decoder) Reject(f *Frame, code Code, want uint8) *Violation {
+	if f == nil || code == 0 || d.violated || d.hn != 0 || d.frames == 0 ||
+		f.Offset != d.frame.Offset || f.Header != d.frame.Header || f.Offset+f.Size() != d.off {
+		return nil
+	}
+	d.frames--
+	return d.stop(Violation{Code: code, Offset: f.Offset, Header: f.Header, Want: want}, d.off-f.Offset)
 }

@@ -2,6 +2,7 @@ package decoder_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/muxtop/muxtop/decoder"
@@ -171,5 +172,177 @@ func TestExpectFastPath(t *testing.T) {
 		if inPlace := &f.Payload[0] == &in[decoder.HeaderSize]; inPlace != (expect != noExpect) {
 			t.Errorf("Expect %d: payload in place in the input: %v, want %v", expect, inPlace, expect != noExpect)
 		}
+	}
+}
+
+// TestReject turns a frame Next returned into a violation, in every
+// chunking, and checks the violation, the counters and the accounting.
+func TestReject(t *testing.T) {
+	h := decoder.MakeHeader
+	tests := []struct {
+		name    string
+		snaplen int
+		in      string
+		reject  int // index of the frame to reject
+		code    decoder.Code
+		want    uint8
+		header  decoder.Header
+		offset  int64
+		detail  string
+	}{
+		{
+			name: "first frame, of the other direction's version", snaplen: 256,
+			in: v2SYN3 + v2UPD3, reject: 0, code: decoder.VersionMismatch, want: 1,
+			header: h(2, decoder.SYN, 0, 3), offset: 0, detail: "v2 frame to an end that speaks v1",
+		},
+		{
+			name: "UPD in the middle", snaplen: 256,
+			in: v2SYN3 + v2UPD3 + v2SYN3, reject: 1, code: decoder.VersionMismatch, want: 1,
+			header: h(2, decoder.UPD, 8, 3), offset: 8, detail: "v2 frame to an end that speaks v1",
+		},
+		{
+			name: "last frame", snaplen: 256,
+			in: v1SYN3 + v1RAND3, reject: 1, code: decoder.VersionMismatch, want: 2,
+			header: h(1, decoder.PSH, 4, 3), offset: 8, detail: "v1 frame to an end that speaks v2",
+		},
+		{
+			name: "PSH longer than snaplen", snaplen: 2,
+			in: v1SYN3 + v1Answer + v1FIN3, reject: 1, code: decoder.VersionMismatch, want: 2,
+			header: h(1, decoder.PSH, 8, 3), offset: 8, detail: "v1 frame to an end that speaks v2",
+		},
+		{
+			name: "another code", snaplen: 256,
+			in: v1NOP + v1NOP, reject: 1, code: decoder.UnknownCmd, want: 1,
+			header: h(1, decoder.NOP, 0, 0), offset: 8, detail: "unknown cmd 3 in v1",
+		},
+	}
+	for _, tt := range tests {
+		in := []byte(tt.in)
+		for name, chunk := range allSplits(len(in)) {
+			t.Run(tt.name+"/"+name, func(t *testing.T) {
+				d := decoder.New(tt.snaplen)
+				var framed int64 // wire bytes of the frames before the rejected one
+				var v *decoder.Violation
+				nframes := 0
+				for p := in; len(p) > 0; {
+					q := p[:min(chunk(), len(p))]
+					p = p[len(q):]
+					for len(q) > 0 {
+						n, f, err := d.Next(q)
+						q = q[n:]
+						if err != nil {
+							t.Fatalf("Next: %v", err)
+						}
+						if f == nil {
+							continue
+						}
+						if v != nil {
+							t.Fatalf("Next returned a frame at %d after Reject", f.Offset)
+						}
+						if nframes == tt.reject {
+							if v = d.Reject(f, tt.code, tt.want); v == nil {
+								t.Fatalf("Reject(frame at %d) = nil, want a violation", f.Offset)
+							}
+							continue
+						}
+						nframes++
+						framed += f.Size()
+					}
+				}
+				want := decoder.Violation{Code: tt.code, Offset: tt.offset, Header: tt.header, Want: tt.want}
+				if v == nil || *v != want {
+					t.Fatalf("Reject = %+v, want %+v", v, want)
+				}
+				if d.Violation() != v {
+					t.Errorf("Violation() = %p, want the returned %p", d.Violation(), v)
+				}
+				total := int64(len(in))
+				if d.Offset() != total || d.Unparsed() != total-tt.offset || d.Pending() != 0 || d.Frames() != uint64(tt.reject) {
+					t.Errorf("Offset/Unparsed/Pending/Frames = %d/%d/%d/%d, want %d/%d/0/%d",
+						d.Offset(), d.Unparsed(), d.Pending(), d.Frames(), total, total-tt.offset, tt.reject)
+				}
+				if framed+d.Unparsed() != d.Offset() {
+					t.Errorf("framed %d + Unparsed %d = %d, want Offset %d", framed, d.Unparsed(), framed+d.Unparsed(), d.Offset())
+				}
+				if !strings.Contains(v.Error(), tt.detail) || !strings.Contains(v.Error(), tt.code.SmuxReaction()) {
+					t.Errorf("Error() = %q, want it to contain %q and %q", v.Error(), tt.detail, tt.code.SmuxReaction())
+				}
+
+				// Afterwards everything, even a valid frame, is unparsed.
+				more := []byte(v1SYN3 + v1RAND3)
+				if n, f, err := d.Next(more); n != len(more) || f != nil || err != nil {
+					t.Errorf("after Reject, Next(%d bytes) = %d, %v, %v; want %d, nil, nil", len(more), n, f, err, len(more))
+				}
+				if d.Unparsed() != total+int64(len(more))-tt.offset || d.Violation() != v {
+					t.Errorf("after more input, Unparsed = %d, Violation() = %v; want %d, %v",
+						d.Unparsed(), d.Violation(), total+int64(len(more))-tt.offset, v)
+				}
+				if again := d.Reject(&decoder.Frame{}, tt.code, tt.want); again != nil {
+					t.Errorf("second Reject = %v, want nil", again)
+				}
+			})
+		}
+	}
+}
+
+// TestRejectIgnored checks that Reject does nothing unless it is given the
+// frame the last Next returned, of a decoder that has not stopped.
+func TestRejectIgnored(t *testing.T) {
+	syn, rnd := []byte(v1SYN3), []byte(v1RAND3)
+	tests := []struct {
+		name  string
+		setup func(d *decoder.Decoder) *decoder.Frame // returns what to reject
+		code  decoder.Code
+	}{
+		{"nil frame", func(d *decoder.Decoder) *decoder.Frame {
+			d.Next(syn)
+			return nil
+		}, decoder.VersionMismatch},
+		{"code 0", func(d *decoder.Decoder) *decoder.Frame {
+			_, f, _ := d.Next(syn)
+			return f
+		}, 0},
+		{"no frame yet", func(d *decoder.Decoder) *decoder.Frame {
+			d.Next(syn[:3])
+			return &decoder.Frame{}
+		}, decoder.VersionMismatch},
+		{"Next consumed part of the next frame since", func(d *decoder.Decoder) *decoder.Frame {
+			_, f, _ := d.Next(syn)
+			d.Next(rnd[:3])
+			return f
+		}, decoder.VersionMismatch},
+		{"an earlier frame", func(d *decoder.Decoder) *decoder.Frame {
+			_, f, _ := d.Next(syn)
+			earlier := *f
+			d.Next(rnd)
+			return &earlier
+		}, decoder.VersionMismatch},
+		{"after a violation", func(d *decoder.Decoder) *decoder.Frame {
+			_, f, _ := d.Next(syn)
+			earlier := *f
+			d.Next([]byte("\x07" + v1SYN3[1:]))
+			return &earlier
+		}, decoder.VersionMismatch},
+	}
+	type state struct {
+		v                      *decoder.Violation
+		frames                 uint64
+		off, unparsed, pending int64
+	}
+	stateOf := func(d *decoder.Decoder) state {
+		return state{d.Violation(), d.Frames(), d.Offset(), d.Unparsed(), d.Pending()}
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := decoder.New(256)
+			f := tt.setup(d)
+			before := stateOf(d)
+			if v := d.Reject(f, tt.code, 2); v != nil {
+				t.Fatalf("Reject = %v, want nil", v)
+			}
+			if after := stateOf(d); after != before {
+				t.Errorf("Reject changed the decoder from %+v to %+v", before, after)
+			}
+		})
 	}
 }

@@ -16,7 +16,7 @@ const (
 	LengthNotZero                  // SYN, FIN or NOP that carries a payload
 	BadUPDLength                   // UPD whose length is not 8
 	// VersionMismatch is a frame whose version (1 or 2) is not the one the
-	// receiving end speaks: see Decoder.Expect.
+	// receiving end speaks: see Decoder.Expect and Decoder.Reject.
 	VersionMismatch
 )
 
@@ -65,13 +65,13 @@ func (c Code) SmuxReaction() string {
 // as smux reads nothing more.
 type Violation struct {
 	Code Code
-	// Offset is the position of the offending header in the direction's byte stream.
+	// Offset is the position of the offending frame's header in the direction's byte stream.
 	Offset int64
 	// Header is the offending header.
 	Header Header
 	// Want is the version the receiving end speaks, as far as the decoder
 	// knows: the one given to Expect, or else that of the direction's first
-	// frame (VersionChanged), or 0.
+	// frame (VersionChanged), or 0. For Reject it is the caller's.
 	Want uint8
 }
 
