@@ -9,8 +9,9 @@ const MaxSnaplen = 1<<16 - 1
 //
 // It holds at most one header and Snaplen payload bytes, allocates only in
 // New, and never panics on any input. Tell it with Expect which version the
-// receiving end speaks, if you know, and feed it with Next. A Decoder is not
-// safe for concurrent use: give each direction its own.
+// receiving end speaks, if you know, feed it with Next, and tell it with End
+// that the byte stream has ended. A Decoder is not safe for concurrent use:
+// give each direction its own.
 type Decoder struct {
 	snaplen int
 	buf     []byte // snapshot of the current frame's payload, cap snaplen
@@ -29,7 +30,8 @@ type Decoder struct {
 
 	frame     Frame
 	violation Violation
-	violated  bool
+	violated  bool // violation is set
+	stopped   bool // by a violation or End: Next frames nothing more
 
 	rules *[256]uint32 // lengthRules of the connection's version
 }
@@ -63,15 +65,16 @@ func (d *Decoder) Frames() uint64 { return d.frames }
 
 // Pending returns how many bytes of a not yet complete frame the decoder has consumed.
 func (d *Decoder) Pending() int64 {
-	if d.violated {
+	if d.stopped {
 		return 0
 	}
 	return int64(d.hn + d.got)
 }
 
-// Unparsed returns how many bytes were consumed without framing, from the
-// header of the violation on. The wire bytes of the frames Next returned
-// (Frame.Size, less a rejected one) plus Unparsed plus Pending make Offset.
+// Unparsed returns how many bytes were consumed without framing: from the
+// header of the violation on, and every byte given to Next after End.
+// The wire bytes of the frames Next returned (Frame.Size, less a rejected
+// one) plus Unparsed plus Pending make Offset.
 func (d *Decoder) Unparsed() int64 { return d.unparsed }
 
 // Version returns the protocol version the decoder frames: the one given to
@@ -88,7 +91,7 @@ func (d *Decoder) Version() uint8 { return d.version }
 // and 2, which no smux end speaks (smux.VerifyConfig refuses them), and
 // calls once Next has consumed a byte.
 func (d *Decoder) Expect(version uint8) {
-	if d.off != 0 {
+	if d.off != 0 || d.stopped {
 		return
 	}
 	if version != 1 && version != 2 {
@@ -113,10 +116,11 @@ func (d *Decoder) Violation() *Violation {
 // A completed frame is returned in f; it and its payload are valid only
 // until the next call to Next. A framing violation is returned as a
 // *Violation in err; it consumes all of p, and from then on Next consumes
-// everything it is given without framing it, as smux stops reading.
+// everything it is given without framing it, as smux stops reading. After
+// End, too, Next consumes everything without framing it.
 // When len(p) > 0, Next consumes at least one byte.
 func (d *Decoder) Next(p []byte) (n int, f *Frame, err error) {
-	if d.violated {
+	if d.stopped {
 		d.off += int64(len(p))
 		d.unparsed += int64(len(p))
 		return len(p), nil, nil
@@ -247,7 +251,7 @@ func (d *Decoder) violate(code Code, h Header, off int64, earlier int, p []byte)
 // stop stops the decoder with violation v, whose unparsed bytes have been
 // consumed already.
 func (d *Decoder) stop(v Violation, unparsed int64) *Violation {
-	d.violated = true
+	d.stopped, d.violated = true, true
 	d.violation = v
 	d.unparsed = unparsed
 	d.hn, d.got = 0, 0
@@ -268,10 +272,34 @@ func (d *Decoder) stop(v Violation, unparsed int64) *Violation {
 // code is 0, or when f is not the last frame Next returned, or Next has
 // consumed bytes since.
 func (d *Decoder) Reject(f *Frame, code Code, want uint8) *Violation {
-	if f == nil || code == 0 || d.violated || d.hn != 0 || d.frames == 0 ||
+	if f == nil || code == 0 || d.stopped || d.hn != 0 || d.frames == 0 ||
 		f.Offset != d.frame.Offset || f.Header != d.frame.Header || f.Offset+f.Size() != d.off {
 		return nil
 	}
 	d.frames--
 	return d.stop(Violation{Code: code, Offset: f.Offset, Header: f.Header, Want: want}, d.off-f.Offset)
+}
+
+// End tells the decoder that the direction's byte stream has ended (EOF,
+// reset or close) and stops it: from then on Next consumes everything
+// without framing it. If a frame was incomplete (Pending() > 0), End
+// returns a Truncated violation at the frame's offset, which Violation
+// returns from then on, and the frame's bytes count as Unparsed, so that
+// the frames' wire bytes plus Unparsed make Offset. The violation's
+// HeaderComplete and Got say how much of the frame arrived.
+//
+// End returns nil when no frame was incomplete or the decoder had stopped.
+func (d *Decoder) End() *Violation {
+	if d.stopped {
+		return nil
+	}
+	if d.hn == 0 {
+		d.stopped = true
+		return nil
+	}
+	h := d.hdr
+	clear(h[d.hn:])
+	got := int64(d.hn + d.got)
+	return d.stop(Violation{Code: Truncated, Offset: d.frameOff, Header: h, Want: d.version,
+		HeaderComplete: d.hn == HeaderSize, Got: got}, got)
 }

@@ -80,15 +80,17 @@ func decode(t testing.TB, snaplen int, in []byte, chunk func() int) result {
 	return decodeWith(t, opts{snaplen: snaplen, expect: noExpect}, in, chunk)
 }
 
-// opts says how decodeWith sets up a Decoder.
+// opts says how decodeWith sets up and ends a Decoder.
 type opts struct {
 	snaplen int
-	expect  int // given to Expect, unless it is noExpect
+	expect  int  // given to Expect, unless it is noExpect
+	end     bool // call End after the input
 }
 
 const noExpect = -1
 
-// decodeWith is decode with opts.
+// decodeWith is decode with opts. A violation End returns is collected
+// with those Next returns.
 func decodeWith(t testing.TB, o opts, in []byte, chunk func() int) result {
 	t.Helper()
 	d := decoder.New(o.snaplen)
@@ -122,6 +124,23 @@ func decodeWith(t testing.TB, o opts, in []byte, chunk func() int) result {
 				}
 				r.violations = append(r.violations, *v)
 			}
+		}
+	}
+	if o.end {
+		stopped, pending := d.Violation() != nil, d.Pending()
+		v := d.End()
+		switch {
+		case v == nil && pending > 0 && !stopped:
+			t.Fatalf("End with %d bytes pending returned nil", pending)
+		case v != nil && (pending == 0 || stopped):
+			t.Fatalf("End with %d bytes pending, after violation %v, returned %v; want nil", pending, stopped, v)
+		case v != nil && v != d.Violation():
+			t.Fatalf("End returned %p, Violation() %p: want the same", v, d.Violation())
+		case d.Pending() != 0:
+			t.Fatalf("Pending() = %d after End, want 0", d.Pending())
+		}
+		if v != nil {
+			r.violations = append(r.violations, *v)
 		}
 	}
 	r.offset, r.pending, r.unparsed = d.Offset(), d.Pending(), d.Unparsed()
@@ -422,7 +441,7 @@ func TestViolations(t *testing.T) {
 		}
 	}
 	for c := decoder.Code(1); c < decoder.NumCodes; c++ {
-		if !covered[c] {
+		if !covered[c] && c != decoder.Truncated { // End reports Truncated: see TestEnd
 			t.Errorf("no case for %v", c)
 		}
 	}
@@ -448,8 +467,9 @@ func TestNames(t *testing.T) {
 		{"LengthNotZero", decoder.LengthNotZero, "LENGTH_NOT_ZERO"},
 		{"BadUPDLength", decoder.BadUPDLength, "BAD_UPD_LENGTH"},
 		{"VersionMismatch", decoder.VersionMismatch, "VERSION_MISMATCH"},
+		{"Truncated", decoder.Truncated, "TRUNCATED"},
 		{"code 0", decoder.Code(0), "UNKNOWN_CODE_0"},
-		{"code 8", decoder.Code(8), "UNKNOWN_CODE_8"},
+		{"code 9", decoder.Code(9), "UNKNOWN_CODE_9"},
 		{"header", decoder.Header([]byte(v1RAND3)), "v1 PSH sid 3 len 4"},
 	}
 	for _, tt := range tests {
@@ -463,8 +483,11 @@ func TestNames(t *testing.T) {
 
 // TestSmuxReaction checks what each code says smux does.
 func TestSmuxReaction(t *testing.T) {
-	const mismatch = `the receiving end refuses every frame of the other version: ` +
-		`smux stops reading ("invalid protocol") and keepalive closes the session 30-60 s later`
+	const (
+		mismatch = `the receiving end refuses every frame of the other version: ` +
+			`smux stops reading ("invalid protocol") and keepalive closes the session 30-60 s later`
+		truncated = `smux's read fails with "unexpected EOF" and the session closes`
+	)
 	tests := []struct {
 		code decoder.Code
 		want string
@@ -476,6 +499,7 @@ func TestSmuxReaction(t *testing.T) {
 		{decoder.LengthNotZero, decoder.SmuxReaction},
 		{decoder.BadUPDLength, decoder.SmuxReaction},
 		{decoder.VersionMismatch, mismatch},
+		{decoder.Truncated, truncated},
 		{0, ""},
 		{decoder.NumCodes, ""},
 		{255, ""},
@@ -485,7 +509,7 @@ func TestSmuxReaction(t *testing.T) {
 			if got := tt.code.SmuxReaction(); got != tt.want {
 				t.Errorf("SmuxReaction() = %q, want %q", got, tt.want)
 			}
-			v := decoder.Violation{Code: tt.code, Offset: 40, Header: decoder.MakeHeader(1, decoder.PSH, 4, 3), Want: 2}
+			v := decoder.Violation{Code: tt.code, Offset: 40, Header: decoder.MakeHeader(1, decoder.PSH, 4, 3), Want: 2, HeaderComplete: true, Got: 9}
 			want := "decoder: " + v.Detail() + " at offset 40"
 			if tt.want != "" {
 				want += ": " + tt.want

@@ -1,12 +1,27 @@
 package decoder_test
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/muxtop/muxtop/decoder"
 )
+
+// frameStarts walks well-formed smux frames, independently of the decoder,
+// and returns the offset of each whole frame and of the bytes after them.
+func frameStarts(b []byte) (starts []int, end int) {
+	for len(b)-end >= decoder.HeaderSize {
+		size := decoder.HeaderSize + int(binary.LittleEndian.Uint16(b[end+2:]))
+		if len(b)-end < size {
+			break
+		}
+		starts = append(starts, end)
+		end += size
+	}
+	return starts, end
+}
 
 // allSplits returns the chunkings whole, bytewise and every split in two.
 func allSplits(n int) map[string]func() int {
@@ -118,7 +133,7 @@ func TestExpect(t *testing.T) {
 }
 
 // TestExpectIgnored checks that Expect changes nothing once Next has
-// consumed a byte.
+// consumed a byte, or after End.
 func TestExpectIgnored(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -126,6 +141,7 @@ func TestExpectIgnored(t *testing.T) {
 	}{
 		{"after part of a header", func(d *decoder.Decoder) { d.Next([]byte(v1SYN3[:3])) }},
 		{"after a frame", func(d *decoder.Decoder) { d.Next([]byte(v1SYN3)) }},
+		{"after End", func(d *decoder.Decoder) { d.End() }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -322,6 +338,11 @@ func TestRejectIgnored(t *testing.T) {
 			earlier := *f
 			d.Next([]byte("\x07" + v1SYN3[1:]))
 			return &earlier
+		}, decoder.VersionMismatch},
+		{"after End", func(d *decoder.Decoder) *decoder.Frame {
+			_, f, _ := d.Next(syn)
+			d.End()
+			return f
 		}, decoder.VersionMismatch},
 	}
 	type state struct {

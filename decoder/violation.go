@@ -2,8 +2,9 @@ package decoder
 
 import "fmt"
 
-// Code classifies a framing violation: a header real smux refuses with
-// ErrInvalidProtocol.
+// Code classifies why a Decoder stopped: a header real smux refuses with
+// ErrInvalidProtocol (the framing codes and VersionMismatch), or a byte
+// stream that ended inside a frame (Truncated).
 type Code uint8
 
 // The framing violations, in the order smux's recvLoop checks them, then
@@ -18,13 +19,15 @@ const (
 	// VersionMismatch is a frame whose version (1 or 2) is not the one the
 	// receiving end speaks: see Decoder.Expect and Decoder.Reject.
 	VersionMismatch
+	// Truncated is a byte stream that ended inside a frame: see Decoder.End.
+	Truncated
 )
 
 // NumCodes is one more than the largest Code; Code values index arrays of this size.
-const NumCodes = 8
+const NumCodes = 9
 
 var codeNames = [NumCodes]string{"", "BAD_VERSION", "VERSION_CHANGED", "UNKNOWN_CMD", "UPD_IN_V1", "LENGTH_NOT_ZERO", "BAD_UPD_LENGTH",
-	"VERSION_MISMATCH"}
+	"VERSION_MISMATCH", "TRUNCATED"}
 
 // String returns the code's name, or UNKNOWN_CODE_n.
 func (c Code) String() string {
@@ -49,6 +52,7 @@ var smuxReactions = [NumCodes]string{
 	BadUPDLength:   SmuxReaction,
 	VersionMismatch: `the receiving end refuses every frame of the other version: ` +
 		`smux stops reading ("invalid protocol") and keepalive closes the session 30-60 s later`,
+	Truncated: `smux's read fails with "unexpected EOF" and the session closes`,
 }
 
 // SmuxReaction says what a real smux session does when it meets a
@@ -60,19 +64,25 @@ func (c Code) SmuxReaction() string {
 	return ""
 }
 
-// Violation is a framing violation: the header at Offset broke a receive
-// rule of smux. After it the decoder frames nothing more in that direction,
-// as smux reads nothing more.
+// Violation is why a Decoder stopped: the header at Offset broke a receive
+// rule of smux, or the byte stream ended inside the frame at Offset. After
+// it the decoder frames nothing more in that direction, as smux reads
+// nothing more.
 type Violation struct {
 	Code Code
 	// Offset is the position of the offending frame's header in the direction's byte stream.
 	Offset int64
-	// Header is the offending header.
+	// Header is the offending header. For a Truncated violation whose
+	// header is incomplete, it holds the bytes that arrived, zero-filled.
 	Header Header
 	// Want is the version the receiving end speaks, as far as the decoder
 	// knows: the one given to Expect, or else that of the direction's first
 	// frame (VersionChanged), or 0. For Reject it is the caller's.
 	Want uint8
+	// HeaderComplete reports that the whole header arrived (Truncated only).
+	HeaderComplete bool
+	// Got is how many bytes of the frame, header included, arrived (Truncated only).
+	Got int64
 }
 
 // Error describes the violation and what smux does about it.
@@ -102,6 +112,15 @@ func (v *Violation) Detail() string {
 		return fmt.Sprintf("UPD with length %d (must be 8)", h.Length())
 	case VersionMismatch:
 		return fmt.Sprintf("v%d frame to an end that speaks v%d", h.Version(), v.Want)
+	case Truncated:
+		if !v.HeaderComplete {
+			if v.Got == 1 {
+				return "stream ended 1 byte into a frame header"
+			}
+			return fmt.Sprintf("stream ended %d bytes into a frame header", v.Got)
+		}
+		return fmt.Sprintf("stream ended %d of %d bytes into a %s frame (sid %d)",
+			v.Got, HeaderSize+int(h.Length()), h.Cmd(), h.StreamID())
 	}
 	return v.Code.String()
 }
