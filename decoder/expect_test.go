@@ -3,6 +3,7 @@ package decoder_test
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -365,5 +366,149 @@ func TestRejectIgnored(t *testing.T) {
 				t.Errorf("Reject changed the decoder from %+v to %+v", before, after)
 			}
 		})
+	}
+}
+
+// TestMismatchRecording decodes the recorded traffic of a v1 client and a
+// v2 server: each direction alone is valid, and refused from its first
+// frame by the receiving end, which speaks the other version.
+func TestMismatchRecording(t *testing.T) {
+	r := loadRecording(t, "v1-client-v2-server")
+	h := decoder.MakeHeader
+	tests := []struct {
+		name      string
+		in        []byte
+		expect    int // the receiving end's version, or noExpect
+		violation *decoder.Violation
+		version   uint8
+	}{
+		{
+			name: "c2s to the v2 server", in: r.c2s, expect: 2,
+			violation: &decoder.Violation{Code: decoder.VersionMismatch, Offset: 0, Header: h(1, decoder.SYN, 0, 3), Want: 2},
+			version:   2,
+		},
+		{
+			name: "s2c to the v1 client", in: r.s2c, expect: 1,
+			violation: &decoder.Violation{Code: decoder.VersionMismatch, Offset: 0, Header: h(2, decoder.NOP, 0, 0), Want: 1},
+			version:   1,
+		},
+		{name: "c2s without Expect", in: r.c2s, expect: noExpect, version: 1},
+		{name: "s2c without Expect", in: r.s2c, expect: noExpect, version: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := decodeWith(t, opts{snaplen: 256, expect: tt.expect, end: true}, tt.in, whole)
+			switch {
+			case tt.violation == nil && len(got.violations) != 0:
+				t.Errorf("violation %v, want none", &got.violations[0])
+			case tt.violation == nil && (got.unparsed != 0 || len(got.frames) == 0):
+				t.Errorf("%d frames, %d bytes unparsed; want frames and nothing unparsed", len(got.frames), got.unparsed)
+			case tt.violation != nil && (len(got.violations) != 1 || got.violations[0] != *tt.violation):
+				t.Errorf("violations %+v, want %+v", got.violations, *tt.violation)
+			case tt.violation != nil && (len(got.frames) != 0 || got.unparsed != int64(len(tt.in))):
+				t.Errorf("%d frames, %d bytes unparsed; want none and %d", len(got.frames), got.unparsed, len(tt.in))
+			}
+			if got.version != tt.version || got.offset != int64(len(tt.in)) {
+				t.Errorf("Version/Offset = %d/%d, want %d/%d", got.version, got.offset, tt.version, len(tt.in))
+			}
+		})
+	}
+}
+
+// checkMismatch checks a recording of runMismatch, whose sides speak
+// different versions: each direction is valid traffic of its sender's
+// version, the receiving end refuses it from the first frame of the other
+// version on, and each side's last call failed with ErrInvalidProtocol.
+func checkMismatch(t *testing.T, exp *expectation, c2s, s2c []byte) {
+	t.Helper()
+	for _, side := range []string{client, server} {
+		calls := exp.Calls[side]
+		if len(calls) == 0 || calls[len(calls)-1].Err != "smux.ErrInvalidProtocol" {
+			t.Errorf("%s calls %+v, want the last to fail with smux.ErrInvalidProtocol", side, calls)
+		}
+	}
+	dirs := []struct {
+		name             string
+		in               []byte
+		sender, receiver string
+	}{
+		{"c2s", c2s, client, server},
+		{"s2c", s2c, server, client},
+	}
+	for _, dir := range dirs {
+		t.Run(dir.name, func(t *testing.T) {
+			sent, recv := uint8(exp.versionOf(dir.sender)), uint8(exp.versionOf(dir.receiver))
+
+			// Alone, a direction is valid traffic of its sender's version.
+			alone := decode(t, decoder.MaxSnaplen, dir.in, whole)
+			if len(alone.violations) != 0 || alone.pending != 0 || alone.version != sent || len(alone.frames) == 0 {
+				t.Fatalf("without Expect: violations %v, %d pending, version %d, %d frames; want none, 0, %d, some",
+					alone.violations, alone.pending, alone.version, len(alone.frames), sent)
+			}
+
+			// The receiving end refuses the first frame of the other version.
+			starts, _ := frameStarts(dir.in)
+			k := 0
+			for k < len(starts) && dir.in[starts[k]] == recv {
+				k++
+			}
+			if k == len(starts) {
+				t.Fatalf("no frame of another version than the receiver's %d", recv)
+			}
+			off := int64(starts[k])
+			bad := decoder.Violation{Code: decoder.VersionMismatch, Offset: off, Header: decoder.Header(dir.in[off:]), Want: recv}
+			want := result{
+				frames:     alone.frames[:k],
+				violations: []decoder.Violation{bad},
+				offset:     int64(len(dir.in)),
+				unparsed:   int64(len(dir.in)) - off,
+				nframes:    uint64(k),
+				version:    recv,
+			}
+			if d := decodeWith(t, opts{snaplen: decoder.MaxSnaplen, expect: int(recv)}, dir.in, whole).diff(want); d != "" {
+				t.Errorf("with Expect(%d): %s", recv, d)
+			}
+
+			// Rejecting that frame, as one does on seeing that the two
+			// directions disagree, gives the same violation.
+			d := decoder.New(decoder.MaxSnaplen)
+			var v *decoder.Violation
+			for p := dir.in; len(p) > 0 && v == nil; {
+				n, f, _ := d.Next(p)
+				p = p[n:]
+				if f != nil && f.Offset == off {
+					v = d.Reject(f, decoder.VersionMismatch, recv)
+				}
+			}
+			if v == nil || *v != bad || d.Frames() != uint64(k) || d.Unparsed() != d.Offset()-off {
+				t.Errorf("Reject = %+v with Frames/Unparsed/Offset %d/%d/%d, want %+v with %d/%d/%d",
+					v, d.Frames(), d.Unparsed(), d.Offset(), bad, k, d.Offset()-off, d.Offset())
+			}
+		})
+	}
+
+	// What the applications sent: the client's SYN and PSH "RAND" on the
+	// stream OpenStream returned, the server's keepalive NOPs.
+	var sid uint32
+	if calls := exp.Calls[client]; len(calls) > 0 {
+		sid = uint32(calls[0].N)
+	}
+	h := decoder.MakeHeader
+	wantC2S := []frameRec{
+		{Offset: 0, Header: h(1, decoder.SYN, 0, sid)},
+		{Offset: 8, Header: h(1, decoder.PSH, 4, sid), Payload: "RAND"},
+	}
+	if got := decode(t, decoder.MaxSnaplen, c2s, whole).frames; !slices.Equal(got, wantC2S) {
+		t.Errorf("c2s frames %v, want %v", got, wantC2S)
+	}
+	nops := 0
+	for _, f := range decode(t, decoder.MaxSnaplen, s2c, whole).frames {
+		if f.Header != h(2, decoder.NOP, 0, 0) {
+			t.Errorf("s2c frame %v, want only v2 NOPs", f)
+		}
+		nops++
+	}
+	if nops < exp.MinNOP {
+		t.Errorf("%d NOPs s2c, want at least %d", nops, exp.MinNOP)
 	}
 }
