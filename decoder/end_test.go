@@ -2,6 +2,8 @@ package decoder_test
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/muxtop/muxtop/decoder"
@@ -203,6 +205,76 @@ func TestEndEveryCut(t *testing.T) {
 					}
 				})
 			}
+		}
+	}
+}
+
+// TestEndRecording cuts real smux traffic inside frames, at several points
+// of a header and of a payload, and checks End's violation.
+func TestEndRecording(t *testing.T) {
+	tests := []struct {
+		scenario, dir string
+		cmd           decoder.Cmd // cut inside the nth frame of cmd, from 0
+		nth           int
+	}{
+		{scenario: "v1-rand", dir: "c2s", cmd: decoder.PSH, nth: 0},
+		{scenario: "v1-rand", dir: "s2c", cmd: decoder.PSH, nth: 3},
+		{scenario: "v1-big", dir: "s2c", cmd: decoder.PSH, nth: 1},
+		{scenario: "v2-upd", dir: "s2c", cmd: decoder.UPD, nth: 2},
+		{scenario: "v2-upd", dir: "c2s", cmd: decoder.FIN, nth: 0},
+	}
+	for _, tt := range tests {
+		r := loadRecording(t, tt.scenario)
+		in := r.c2s
+		if tt.dir == "s2c" {
+			in = r.s2c
+		}
+		starts, _ := frameStarts(in)
+		var ofCmd []int
+		for _, off := range starts {
+			if decoder.Cmd(in[off+1]) == tt.cmd {
+				ofCmd = append(ofCmd, off)
+			}
+		}
+		if tt.nth >= len(ofCmd) {
+			t.Fatalf("%s.%s has %d %v frames, want a #%d", tt.scenario, tt.dir, len(ofCmd), tt.cmd, tt.nth)
+		}
+		off := ofCmd[tt.nth]
+		size := decoder.HeaderSize + int(decoder.Header(in[off:]).Length())
+		cuts := []int{1, 4, decoder.HeaderSize - 1}
+		if size > decoder.HeaderSize {
+			cuts = append(cuts, decoder.HeaderSize, decoder.HeaderSize+1, (decoder.HeaderSize+size)/2, size-1)
+		}
+		prefix := decode(t, 256, in[:off], whole)
+		for _, got := range slices.Compact(cuts) {
+			name := fmt.Sprintf("%s.%s/%v at %d/%d of %d bytes", tt.scenario, tt.dir, decoder.Header(in[off:]).Cmd(), off, got, size)
+			t.Run(name, func(t *testing.T) {
+				want := truncatedAt(in, off, got, uint8(r.exp.Version))
+				for _, c := range []struct {
+					name  string
+					chunk func() int
+				}{{"whole", whole}, {"in 1000-byte reads", func() int { return 1000 }}} {
+					res := decodeWith(t, opts{snaplen: 256, expect: r.exp.Version, end: true}, in[:off+got], c.chunk)
+					if len(res.violations) != 1 || res.violations[0] != want {
+						t.Fatalf("%s: violations %+v, want %+v", c.name, res.violations, want)
+					}
+					if !slices.Equal(res.frames, prefix.frames) || res.unparsed != int64(got) || res.offset != int64(off+got) {
+						t.Errorf("%s: %d frames, unparsed %d, Offset %d; want the %d frames before, %d, %d",
+							c.name, len(res.frames), res.unparsed, res.offset, len(prefix.frames), got, off+got)
+					}
+				}
+				h := decoder.Header(in[off:])
+				detail := fmt.Sprintf("stream ended %d of %d bytes into a %v frame (sid %d)", got, size, h.Cmd(), h.StreamID())
+				if got < decoder.HeaderSize {
+					detail = fmt.Sprintf("stream ended %d bytes into a frame header", got)
+				}
+				if got == 1 {
+					detail = "stream ended 1 byte into a frame header"
+				}
+				if want.Detail() != detail || !strings.HasSuffix(want.Error(), `: smux's read fails with "unexpected EOF" and the session closes`) {
+					t.Errorf("Detail() = %q, Error() = %q; want %q and smux's reaction", want.Detail(), want.Error(), detail)
+				}
+			})
 		}
 	}
 }
