@@ -856,27 +856,47 @@ func windowUpdates(reads []int, maxStreamBuffer int) []uint32 {
 
 // TestChunkingInvariance feeds every recording, and inputs with violations,
 // in random chunkings and checks that the decoder yields exactly what it
-// yields for the whole input.
+// yields for the whole input, with and without Expect, and with and
+// without End.
 func TestChunkingInvariance(t *testing.T) {
 	seed := *chunkSeed
 	if seed == 0 {
 		seed = rand.Uint64()
 	}
 	type input struct {
-		name string
-		in   []byte
+		name   string
+		in     []byte
+		expect int // given to Expect, unless noExpect
 	}
 	var inputs []input
 	for _, r := range loadRecordings(t) {
-		inputs = append(inputs, input{r.exp.Scenario + ".c2s", r.c2s}, input{r.exp.Scenario + ".s2c", r.s2c})
-		// The same traffic with a violation after its first half.
+		name := r.exp.Scenario
+		cv, sv := r.exp.versionOf(client), r.exp.versionOf(server)
+		inputs = append(inputs,
+			input{name + ".c2s", r.c2s, noExpect},
+			input{name + ".s2c", r.s2c, noExpect},
+			// To the receiving end's version: the same frames, but for the
+			// recording of two versions, which is refused from its start.
+			input{name + ".c2s to the server", r.c2s, sv},
+			input{name + ".s2c to the client", r.s2c, cv},
+		)
+		// The same traffic with a violation after its first half, and with
+		// a frame of the other version there, which is a VersionChanged, or
+		// a VersionMismatch to the receiving end. End meets the first half
+		// incomplete, unless it ends on a frame boundary.
 		half := r.c2s[:len(r.c2s)/2]
 		res := decode(t, 0, half, whole)
 		end := len(half) - int(res.pending)
-		inputs = append(inputs, input{r.exp.Scenario + ".c2s+violation", slices.Concat(r.c2s[:end], []byte("\x07"+v1RAND3[1:]), r.c2s[end:])})
+		other := decoder.MakeHeader(3-r.c2s[0], decoder.SYN, 0, 99)
+		inputs = append(inputs,
+			input{name + ".c2s+violation", slices.Concat(r.c2s[:end], []byte("\x07"+v1RAND3[1:]), r.c2s[end:]), noExpect},
+			input{name + ".c2s+other version", slices.Concat(r.c2s[:end], other[:], r.c2s[end:]), noExpect},
+			input{name + ".c2s+other version to the server", slices.Concat(r.c2s[:end], other[:], r.c2s[end:]), sv},
+			input{name + ".c2s first half", half, sv},
+		)
 	}
 	for _, v := range violationCases {
-		inputs = append(inputs, input{"violation " + v.name, []byte(v.in)})
+		inputs = append(inputs, input{"violation " + v.name, []byte(v.in), int(v.expect)})
 	}
 
 	maxChunks := []int{2, 9, 17, 100, 1000, 4096, 40000, 70000}
@@ -886,15 +906,25 @@ func TestChunkingInvariance(t *testing.T) {
 				h := fnv.New64a()
 				fmt.Fprint(h, in.name, snaplen)
 				rng := rand.New(rand.NewPCG(seed, h.Sum64()))
-				want := decode(t, snaplen, in.in, whole)
-				if got := decode(t, snaplen, in.in, bytewise); got.diff(want) != "" {
+				o := opts{snaplen: snaplen, expect: in.expect}
+				ended := o
+				ended.end = true
+				want, wantEnded := decodeWith(t, o, in.in, whole), decodeWith(t, ended, in.in, whole)
+				if got := decodeWith(t, o, in.in, bytewise); got.diff(want) != "" {
 					t.Fatalf("bytewise: %s", got.diff(want))
+				}
+				if got := decodeWith(t, ended, in.in, bytewise); got.diff(wantEnded) != "" {
+					t.Fatalf("bytewise, then End: %s", got.diff(wantEnded))
 				}
 				for round := range 20 {
 					limit := maxChunks[round%len(maxChunks)]
 					chunk := func() int { return 1 + rng.IntN(limit) }
-					if d := decode(t, snaplen, in.in, chunk).diff(want); d != "" {
-						t.Fatalf("round %d, chunks of 1 to %d bytes: %s\nrerun with -chunkseed=%d", round, limit, d, seed)
+					o, want, then := o, want, ""
+					if round%2 == 1 {
+						o, want, then = ended, wantEnded, ", then End"
+					}
+					if d := decodeWith(t, o, in.in, chunk).diff(want); d != "" {
+						t.Fatalf("round %d, chunks of 1 to %d bytes%s: %s\nrerun with -chunkseed=%d", round, limit, then, d, seed)
 					}
 				}
 			})
