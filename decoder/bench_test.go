@@ -35,3 +35,18 @@ func BenchmarkDecode32K(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(frames), "ns/frame")
 }
+
+// BenchmarkDecodeRANDExpect is BenchmarkDecodeRAND for a decoder told the
+// receiving end's version: it must be as fast.
+func BenchmarkDecodeRANDExpect(b *testing.B) {
+	in := randMix(b)
+	d := decoder.New(decoder.DefaultSnaplen)
+	d.Expect(1)
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	frames := 0
+	for b.Loop() {
+		frames += feed(d, in, len(in))
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(frames), "ns/frame")
+}

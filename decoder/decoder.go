@@ -8,8 +8,10 @@ const MaxSnaplen = 1<<16 - 1
 // Decoder decodes the smux frames of one direction of a connection.
 //
 // It holds at most one header and Snaplen payload bytes, allocates only in
-// New, and never panics on any input. Feed it with Next. A Decoder is not
-// safe for concurrent use: give each direction its own.
+// New, and never panics on any input. Tell it with Expect which version the
+// receiving end speaks, if you know, feed it with Next, and tell it with End
+// that the byte stream has ended. A Decoder is not safe for concurrent use:
+// give each direction its own.
 type Decoder struct {
 	snaplen int
 	buf     []byte // snapshot of the current frame's payload, cap snaplen
@@ -23,11 +25,13 @@ type Decoder struct {
 	off      int64 // bytes consumed
 	unparsed int64 // bytes consumed after a violation, from its header on
 	frames   uint64
-	version  uint8
+	version  uint8 // the version the decoder frames, once known
+	expected bool  // version came from Expect: another one is a VersionMismatch
 
 	frame     Frame
 	violation Violation
-	violated  bool
+	violated  bool // violation is set
+	stopped   bool // by a violation or End: Next frames nothing more
 
 	rules *[256]uint32 // lengthRules of the connection's version
 }
@@ -61,18 +65,40 @@ func (d *Decoder) Frames() uint64 { return d.frames }
 
 // Pending returns how many bytes of a not yet complete frame the decoder has consumed.
 func (d *Decoder) Pending() int64 {
-	if d.violated {
+	if d.stopped {
 		return 0
 	}
 	return int64(d.hn + d.got)
 }
 
-// Unparsed returns how many bytes were consumed without framing, from the
-// header of the violation on.
+// Unparsed returns how many bytes were consumed without framing: from the
+// header of the violation on, and every byte given to Next after End.
+// The wire bytes of the frames Next returned (Frame.Size, less a rejected
+// one) plus Unparsed plus Pending make Offset.
 func (d *Decoder) Unparsed() int64 { return d.unparsed }
 
-// Version returns the protocol version of the direction's first frame, or 0.
+// Version returns the protocol version the decoder frames: the one given to
+// Expect, or else that of the direction's first frame, or 0 while it knows none.
 func (d *Decoder) Version() uint8 { return d.version }
+
+// Expect tells the decoder which protocol version the receiving end of this
+// direction speaks, as an in-process tap knows from its local smux.Config.
+// Call it before the first Next. With it, a frame of the other version
+// (1 or 2) is a VersionMismatch, as the receiving end refuses it; a version
+// byte that is neither 1 nor 2 is still a BadVersion. Version 0 means
+// unknown: the decoder adopts the version of the first valid frame, and a
+// later change is a VersionChanged. Expect ignores versions other than 1
+// and 2, which no smux end speaks (smux.VerifyConfig refuses them), and
+// calls once Next has consumed a byte.
+func (d *Decoder) Expect(version uint8) {
+	if d.off != 0 || d.stopped {
+		return
+	}
+	if version != 1 && version != 2 {
+		version = 0
+	}
+	d.version, d.expected, d.rules = version, version != 0, &lengthRules[version]
+}
 
 // Violation returns the violation that stopped the decoder, or nil. The
 // returned value stays valid: the decoder stops at its first violation.
@@ -90,10 +116,11 @@ func (d *Decoder) Violation() *Violation {
 // A completed frame is returned in f; it and its payload are valid only
 // until the next call to Next. A framing violation is returned as a
 // *Violation in err; it consumes all of p, and from then on Next consumes
-// everything it is given without framing it, as smux stops reading.
+// everything it is given without framing it, as smux stops reading. After
+// End, too, Next consumes everything without framing it.
 // When len(p) > 0, Next consumes at least one byte.
 func (d *Decoder) Next(p []byte) (n int, f *Frame, err error) {
-	if d.violated {
+	if d.stopped {
 		d.off += int64(len(p))
 		d.unparsed += int64(len(p))
 		return len(p), nil, nil
@@ -179,7 +206,8 @@ func (d *Decoder) slow(p []byte) (n int, f *Frame, err error) {
 }
 
 // check applies smux's receive rules to a header, in recvLoop's order, and
-// returns the violated rule or 0. It adopts the first valid version it sees.
+// returns the violated rule or 0. Without an expected version it adopts the
+// first valid version it sees.
 func (d *Decoder) check(h Header) Code {
 	ver := h.Version()
 	if ver != 1 && ver != 2 {
@@ -189,6 +217,9 @@ func (d *Decoder) check(h Header) Code {
 		d.version = ver
 		d.rules = &lengthRules[ver]
 	} else if ver != d.version {
+		if d.expected {
+			return VersionMismatch
+		}
 		return VersionChanged
 	}
 	switch h.Cmd() {
@@ -213,10 +244,62 @@ func (d *Decoder) check(h Header) Code {
 // violate stops the decoder. earlier is how many of the offending header's
 // bytes were consumed by previous calls; all of p is consumed now.
 func (d *Decoder) violate(code Code, h Header, off int64, earlier int, p []byte) (int, *Frame, error) {
-	d.violated = true
-	d.violation = Violation{Code: code, Offset: off, Header: h, Want: d.version}
 	d.off += int64(len(p))
-	d.unparsed = int64(earlier + len(p))
+	return len(p), nil, d.stop(Violation{Code: code, Offset: off, Header: h, Want: d.version}, int64(earlier+len(p)))
+}
+
+// stop stops the decoder with violation v, whose unparsed bytes have been
+// consumed already.
+func (d *Decoder) stop(v Violation, unparsed int64) *Violation {
+	d.stopped, d.violated = true, true
+	d.violation = v
+	d.unparsed = unparsed
 	d.hn, d.got = 0, 0
-	return len(p), nil, &d.violation
+	return &d.violation
+}
+
+// Reject turns f, which must be the frame the last call to Next returned,
+// into a violation: the receiving end refused it because of a rule that
+// spans both directions, such as the two directions of a session speaking
+// different versions (code VersionMismatch, want the version the receiving
+// end speaks). It stops the decoder as a violation found by Next does: it
+// returns Violation{Code: code, Offset: f.Offset, Header: f.Header, Want:
+// want}, which Violation returns from then on; Frames no longer counts f;
+// f's wire bytes count as Unparsed, and so does every byte given to Next
+// afterwards.
+//
+// Reject does nothing and returns nil when the decoder has stopped, when
+// code is 0, or when f is not the last frame Next returned, or Next has
+// consumed bytes since.
+func (d *Decoder) Reject(f *Frame, code Code, want uint8) *Violation {
+	if f == nil || code == 0 || d.stopped || d.hn != 0 || d.frames == 0 ||
+		f.Offset != d.frame.Offset || f.Header != d.frame.Header || f.Offset+f.Size() != d.off {
+		return nil
+	}
+	d.frames--
+	return d.stop(Violation{Code: code, Offset: f.Offset, Header: f.Header, Want: want}, d.off-f.Offset)
+}
+
+// End tells the decoder that the direction's byte stream has ended (EOF,
+// reset or close) and stops it: from then on Next consumes everything
+// without framing it. If a frame was incomplete (Pending() > 0), End
+// returns a Truncated violation at the frame's offset, which Violation
+// returns from then on, and the frame's bytes count as Unparsed, so that
+// the frames' wire bytes plus Unparsed make Offset. The violation's
+// HeaderComplete and Got say how much of the frame arrived.
+//
+// End returns nil when no frame was incomplete or the decoder had stopped.
+func (d *Decoder) End() *Violation {
+	if d.stopped {
+		return nil
+	}
+	if d.hn == 0 {
+		d.stopped = true
+		return nil
+	}
+	h := d.hdr
+	clear(h[d.hn:])
+	got := int64(d.hn + d.got)
+	return d.stop(Violation{Code: Truncated, Offset: d.frameOff, Header: h, Want: d.version,
+		HeaderComplete: d.hn == HeaderSize, Got: got}, got)
 }

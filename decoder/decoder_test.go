@@ -77,7 +77,26 @@ func (r result) diff(want result) string {
 // collects what it yields. It fails t if Next breaks its contract.
 func decode(t testing.TB, snaplen int, in []byte, chunk func() int) result {
 	t.Helper()
-	d := decoder.New(snaplen)
+	return decodeWith(t, opts{snaplen: snaplen, expect: noExpect}, in, chunk)
+}
+
+// opts says how decodeWith sets up and ends a Decoder.
+type opts struct {
+	snaplen int
+	expect  int  // given to Expect, unless it is noExpect
+	end     bool // call End after the input
+}
+
+const noExpect = -1
+
+// decodeWith is decode with opts. A violation End returns is collected
+// with those Next returns.
+func decodeWith(t testing.TB, o opts, in []byte, chunk func() int) result {
+	t.Helper()
+	d := decoder.New(o.snaplen)
+	if o.expect != noExpect {
+		d.Expect(uint8(o.expect))
+	}
 	var r result
 	for len(in) > 0 {
 		c := min(max(chunk(), 1), len(in))
@@ -105,6 +124,23 @@ func decode(t testing.TB, snaplen int, in []byte, chunk func() int) result {
 				}
 				r.violations = append(r.violations, *v)
 			}
+		}
+	}
+	if o.end {
+		stopped, pending := d.Violation() != nil, d.Pending()
+		v := d.End()
+		switch {
+		case v == nil && pending > 0 && !stopped:
+			t.Fatalf("End with %d bytes pending returned nil", pending)
+		case v != nil && (pending == 0 || stopped):
+			t.Fatalf("End with %d bytes pending, after violation %v, returned %v; want nil", pending, stopped, v)
+		case v != nil && v != d.Violation():
+			t.Fatalf("End returned %p, Violation() %p: want the same", v, d.Violation())
+		case d.Pending() != 0:
+			t.Fatalf("Pending() = %d after End, want 0", d.Pending())
+		}
+		if v != nil {
+			r.violations = append(r.violations, *v)
 		}
 	}
 	r.offset, r.pending, r.unparsed = d.Offset(), d.Pending(), d.Unparsed()
@@ -268,10 +304,11 @@ func TestNextLiterals(t *testing.T) {
 // then the offending header at offset, then whatever follows.
 var violationCases = []struct {
 	name   string
+	expect uint8 // given to Expect
 	in     string
 	code   decoder.Code
 	offset int64
-	want   uint8  // Violation.Want, for VersionChanged
+	want   uint8  // Violation.Want, for VersionChanged and VersionMismatch
 	detail string // what Detail must say
 }{
 	{name: "version 0", in: "\x00" + "\x00" + "\x00\x00" + "\x03\x00\x00\x00", code: decoder.BadVersion, detail: "bad version 0"},
@@ -289,6 +326,12 @@ var violationCases = []struct {
 	{name: "UPD with length 4", in: v2SYN3 + "\x02" + "\x04" + "\x04\x00" + "\x03\x00\x00\x00" + "\x04\x00\x00\x00", code: decoder.BadUPDLength, offset: 8, detail: "UPD with length 4"},
 	{name: "UPD with length 0", in: "\x02" + "\x04" + "\x00\x00" + "\x03\x00\x00\x00", code: decoder.BadUPDLength, detail: "UPD with length 0"},
 	{name: "UPD with length 16", in: v2UPD3 + "\x02" + "\x04" + "\x10\x00" + "\x03\x00\x00\x00" + strings.Repeat("\x00", 16), code: decoder.BadUPDLength, offset: 16, detail: "UPD with length 16"},
+	{name: "v1 to an end that speaks v2", expect: 2, in: v1SYN3 + v1RAND3, code: decoder.VersionMismatch, want: 2, detail: "v1 frame to an end that speaks v2"},
+	{name: "v1 after v2 to an end that speaks v2", expect: 2, in: v2SYN3 + v2UPD3 + v1FIN3, code: decoder.VersionMismatch, offset: 24, want: 2, detail: "v1 frame to an end that speaks v2"},
+	{name: "v2 to an end that speaks v1", expect: 1, in: v1SYN3 + v2SYN3, code: decoder.VersionMismatch, offset: 8, want: 1, detail: "v2 frame to an end that speaks v1"},
+	{name: "version 7 to an end that speaks v2", expect: 2, in: v2SYN3 + "\x07" + "\x00" + "\x00\x00" + "\x03\x00\x00\x00", code: decoder.BadVersion, offset: 8, want: 2, detail: "bad version 7"},
+	{name: "UPD to an end that speaks v1", expect: 1, in: "\x02" + "\x04" + "\x08\x00" + "\x03\x00\x00\x00" + "\x04\x00\x00\x00" + "\x00\x00\x01\x00", code: decoder.VersionMismatch, want: 1, detail: "v2 frame to an end that speaks v1"},
+	{name: "v1 UPD to an end that speaks v1", expect: 1, in: "\x01" + "\x04" + "\x08\x00" + "\x03\x00\x00\x00" + "\x04\x00\x00\x00" + "\x00\x00\x01\x00", code: decoder.UPDInV1, want: 1, detail: "UPD in protocol version 1"},
 }
 
 // TestViolations feeds one input per violation case in several chunkings,
@@ -300,7 +343,7 @@ func TestViolations(t *testing.T) {
 		covered[tt.code] = true
 		in := []byte(tt.in)
 		wantHeader := decoder.Header(in[tt.offset:])
-		wantFrames := decode(t, 256, in[:tt.offset], whole).frames
+		wantFrames := decodeWith(t, opts{snaplen: 256, expect: int(tt.expect)}, in[:tt.offset], whole).frames
 		chunkings := []struct {
 			name  string
 			chunk func() int
@@ -316,6 +359,7 @@ func TestViolations(t *testing.T) {
 		for _, c := range chunkings {
 			t.Run(tt.name+"/"+c.name, func(t *testing.T) {
 				d := decoder.New(256)
+				d.Expect(tt.expect)
 				var frames []frameRec
 				var errs []error
 				feed := func(p []byte, chunk func() int) {
@@ -349,7 +393,7 @@ func TestViolations(t *testing.T) {
 					t.Errorf("violation = %v at %d, header %v; want %v at %d, header %v",
 						v.Code, v.Offset, v.Header, tt.code, tt.offset, wantHeader)
 				}
-				if tt.code == decoder.VersionChanged && v.Want != tt.want {
+				if (tt.code == decoder.VersionChanged || tt.code == decoder.VersionMismatch) && v.Want != tt.want {
 					t.Errorf("Want = %d, want %d", v.Want, tt.want)
 				}
 				if !slices.Equal(frames, wantFrames) {
@@ -365,7 +409,7 @@ func TestViolations(t *testing.T) {
 				}
 
 				msg := v.Error()
-				for _, want := range []string{"decoder: ", tt.detail, fmt.Sprintf("at offset %d", tt.offset), `"invalid protocol"`, "keepalive closes the session"} {
+				for _, want := range []string{"decoder: ", tt.detail, fmt.Sprintf("at offset %d", tt.offset), `"invalid protocol"`, "keepalive closes the session 30-60 s later"} {
 					if !strings.Contains(msg, want) {
 						t.Errorf("Error() = %q, want it to contain %q", msg, want)
 					}
@@ -397,7 +441,7 @@ func TestViolations(t *testing.T) {
 		}
 	}
 	for c := decoder.Code(1); c < decoder.NumCodes; c++ {
-		if !covered[c] {
+		if !covered[c] && c != decoder.Truncated { // End reports Truncated: see TestEnd
 			t.Errorf("no case for %v", c)
 		}
 	}
@@ -422,14 +466,56 @@ func TestNames(t *testing.T) {
 		{"UPDInV1", decoder.UPDInV1, "UPD_IN_V1"},
 		{"LengthNotZero", decoder.LengthNotZero, "LENGTH_NOT_ZERO"},
 		{"BadUPDLength", decoder.BadUPDLength, "BAD_UPD_LENGTH"},
+		{"VersionMismatch", decoder.VersionMismatch, "VERSION_MISMATCH"},
+		{"Truncated", decoder.Truncated, "TRUNCATED"},
 		{"code 0", decoder.Code(0), "UNKNOWN_CODE_0"},
-		{"code 7", decoder.Code(7), "UNKNOWN_CODE_7"},
+		{"code 9", decoder.Code(9), "UNKNOWN_CODE_9"},
 		{"header", decoder.Header([]byte(v1RAND3)), "v1 PSH sid 3 len 4"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := tt.got.String(); got != tt.want {
 				t.Errorf("String() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestSmuxReaction checks what each code says smux does.
+func TestSmuxReaction(t *testing.T) {
+	const (
+		mismatch = `the receiving end refuses every frame of the other version: ` +
+			`smux stops reading ("invalid protocol") and keepalive closes the session 30-60 s later`
+		truncated = `smux's read fails with "unexpected EOF" and the session closes`
+	)
+	tests := []struct {
+		code decoder.Code
+		want string
+	}{
+		{decoder.BadVersion, decoder.SmuxReaction},
+		{decoder.VersionChanged, decoder.SmuxReaction},
+		{decoder.UnknownCmd, decoder.SmuxReaction},
+		{decoder.UPDInV1, decoder.SmuxReaction},
+		{decoder.LengthNotZero, decoder.SmuxReaction},
+		{decoder.BadUPDLength, decoder.SmuxReaction},
+		{decoder.VersionMismatch, mismatch},
+		{decoder.Truncated, truncated},
+		{0, ""},
+		{decoder.NumCodes, ""},
+		{255, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.code.String(), func(t *testing.T) {
+			if got := tt.code.SmuxReaction(); got != tt.want {
+				t.Errorf("SmuxReaction() = %q, want %q", got, tt.want)
+			}
+			v := decoder.Violation{Code: tt.code, Offset: 40, Header: decoder.MakeHeader(1, decoder.PSH, 4, 3), Want: 2, HeaderComplete: true, Got: 9}
+			want := "decoder: " + v.Detail() + " at offset 40"
+			if tt.want != "" {
+				want += ": " + tt.want
+			}
+			if got := v.Error(); got != want {
+				t.Errorf("Error() = %q, want %q", got, want)
 			}
 		})
 	}
@@ -564,6 +650,10 @@ func TestRecordings(t *testing.T) {
 // frames against what the smux applications did.
 func checkRecording(t *testing.T, exp *expectation, c2s, s2c []byte) {
 	t.Helper()
+	if exp.versionOf(client) != exp.versionOf(server) {
+		checkMismatch(t, exp, c2s, s2c)
+		return
+	}
 	dirs := []struct {
 		name           string
 		in             []byte
@@ -766,27 +856,47 @@ func windowUpdates(reads []int, maxStreamBuffer int) []uint32 {
 
 // TestChunkingInvariance feeds every recording, and inputs with violations,
 // in random chunkings and checks that the decoder yields exactly what it
-// yields for the whole input.
+// yields for the whole input, with and without Expect, and with and
+// without End.
 func TestChunkingInvariance(t *testing.T) {
 	seed := *chunkSeed
 	if seed == 0 {
 		seed = rand.Uint64()
 	}
 	type input struct {
-		name string
-		in   []byte
+		name   string
+		in     []byte
+		expect int // given to Expect, unless noExpect
 	}
 	var inputs []input
 	for _, r := range loadRecordings(t) {
-		inputs = append(inputs, input{r.exp.Scenario + ".c2s", r.c2s}, input{r.exp.Scenario + ".s2c", r.s2c})
-		// The same traffic with a violation after its first half.
+		name := r.exp.Scenario
+		cv, sv := r.exp.versionOf(client), r.exp.versionOf(server)
+		inputs = append(inputs,
+			input{name + ".c2s", r.c2s, noExpect},
+			input{name + ".s2c", r.s2c, noExpect},
+			// To the receiving end's version: the same frames, but for the
+			// recording of two versions, which is refused from its start.
+			input{name + ".c2s to the server", r.c2s, sv},
+			input{name + ".s2c to the client", r.s2c, cv},
+		)
+		// The same traffic with a violation after its first half, and with
+		// a frame of the other version there, which is a VersionChanged, or
+		// a VersionMismatch to the receiving end. End meets the first half
+		// incomplete, unless it ends on a frame boundary.
 		half := r.c2s[:len(r.c2s)/2]
 		res := decode(t, 0, half, whole)
 		end := len(half) - int(res.pending)
-		inputs = append(inputs, input{r.exp.Scenario + ".c2s+violation", slices.Concat(r.c2s[:end], []byte("\x07"+v1RAND3[1:]), r.c2s[end:])})
+		other := decoder.MakeHeader(3-r.c2s[0], decoder.SYN, 0, 99)
+		inputs = append(inputs,
+			input{name + ".c2s+violation", slices.Concat(r.c2s[:end], []byte("\x07"+v1RAND3[1:]), r.c2s[end:]), noExpect},
+			input{name + ".c2s+other version", slices.Concat(r.c2s[:end], other[:], r.c2s[end:]), noExpect},
+			input{name + ".c2s+other version to the server", slices.Concat(r.c2s[:end], other[:], r.c2s[end:]), sv},
+			input{name + ".c2s first half", half, sv},
+		)
 	}
 	for _, v := range violationCases {
-		inputs = append(inputs, input{"violation " + v.name, []byte(v.in)})
+		inputs = append(inputs, input{"violation " + v.name, []byte(v.in), int(v.expect)})
 	}
 
 	maxChunks := []int{2, 9, 17, 100, 1000, 4096, 40000, 70000}
@@ -796,15 +906,25 @@ func TestChunkingInvariance(t *testing.T) {
 				h := fnv.New64a()
 				fmt.Fprint(h, in.name, snaplen)
 				rng := rand.New(rand.NewPCG(seed, h.Sum64()))
-				want := decode(t, snaplen, in.in, whole)
-				if got := decode(t, snaplen, in.in, bytewise); got.diff(want) != "" {
+				o := opts{snaplen: snaplen, expect: in.expect}
+				ended := o
+				ended.end = true
+				want, wantEnded := decodeWith(t, o, in.in, whole), decodeWith(t, ended, in.in, whole)
+				if got := decodeWith(t, o, in.in, bytewise); got.diff(want) != "" {
 					t.Fatalf("bytewise: %s", got.diff(want))
+				}
+				if got := decodeWith(t, ended, in.in, bytewise); got.diff(wantEnded) != "" {
+					t.Fatalf("bytewise, then End: %s", got.diff(wantEnded))
 				}
 				for round := range 20 {
 					limit := maxChunks[round%len(maxChunks)]
 					chunk := func() int { return 1 + rng.IntN(limit) }
-					if d := decode(t, snaplen, in.in, chunk).diff(want); d != "" {
-						t.Fatalf("round %d, chunks of 1 to %d bytes: %s\nrerun with -chunkseed=%d", round, limit, d, seed)
+					o, want, then := o, want, ""
+					if round%2 == 1 {
+						o, want, then = ended, wantEnded, ", then End"
+					}
+					if d := decodeWith(t, o, in.in, chunk).diff(want); d != "" {
+						t.Fatalf("round %d, chunks of 1 to %d bytes%s: %s\nrerun with -chunkseed=%d", round, limit, then, d, seed)
 					}
 				}
 			})
@@ -848,7 +968,8 @@ func randMix(t testing.TB) []byte {
 }
 
 // TestNextAllocs asserts that decoding allocates nothing, on the fast path
-// (whole frames) and on the split path (frames straddling chunks).
+// (whole frames) and on the split path (frames straddling chunks), with and
+// without Expect.
 func TestNextAllocs(t *testing.T) {
 	rnd := randMix(t)
 	big := bigFrames(8, 32768)
@@ -857,17 +978,22 @@ func TestNextAllocs(t *testing.T) {
 		in      []byte
 		chunk   int
 		snaplen int
+		expect  uint8 // given to Expect
 	}{
-		{"RAND", rnd, len(rnd), decoder.DefaultSnaplen},
-		{"RAND bytewise", rnd, 1, decoder.DefaultSnaplen},
-		{"32K fast path", big, len(big), decoder.DefaultSnaplen},
-		{"32K split path", big, 32768, decoder.DefaultSnaplen},
-		{"32K split path MaxSnaplen", big, 32768, decoder.MaxSnaplen},
-		{"32K bytewise", big[:2*32776], 1, decoder.MaxSnaplen},
+		{"RAND", rnd, len(rnd), decoder.DefaultSnaplen, 0},
+		{"RAND bytewise", rnd, 1, decoder.DefaultSnaplen, 0},
+		{"RAND Expect(1)", rnd, len(rnd), decoder.DefaultSnaplen, 1},
+		{"RAND bytewise Expect(1)", rnd, 1, decoder.DefaultSnaplen, 1},
+		{"32K fast path", big, len(big), decoder.DefaultSnaplen, 0},
+		{"32K fast path Expect(1)", big, len(big), decoder.DefaultSnaplen, 1},
+		{"32K split path", big, 32768, decoder.DefaultSnaplen, 0},
+		{"32K split path MaxSnaplen", big, 32768, decoder.MaxSnaplen, 0},
+		{"32K bytewise", big[:2*32776], 1, decoder.MaxSnaplen, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d := decoder.New(tt.snaplen)
+			d.Expect(tt.expect)
 			want := feed(d, tt.in, tt.chunk)
 			allocs := testing.AllocsPerRun(20, func() {
 				if got := feed(d, tt.in, tt.chunk); got != want {

@@ -9,24 +9,32 @@ import (
 
 // FuzzDecoder feeds arbitrary bytes, whole and in chunks whose sizes come
 // from cuts, and checks the decoder against a plain model of smux's receive
-// rules. Crashers are kept in testdata/fuzz/FuzzDecoder.
+// rules, before and after End. expect picks what Expect is given: nothing
+// when it is 0, else expect%4 (0 unknown, 1 or 2, or 3, which no end
+// speaks). Crashers are kept in testdata/fuzz/FuzzDecoder.
 func FuzzDecoder(f *testing.F) {
 	for _, r := range loadRecordings(f) {
 		for _, in := range [][]byte{r.c2s, r.s2c} {
-			f.Add(in[:min(len(in), 4096)], []byte{0, 7, 255, 3}, uint16(decoder.DefaultSnaplen))
+			f.Add(in[:min(len(in), 4096)], []byte{0, 7, 255, 3}, uint16(decoder.DefaultSnaplen), uint8(0))
+			f.Add(in[:min(len(in), 1000)], []byte{1, 4}, uint16(decoder.DefaultSnaplen), uint8(r.exp.versionOf(client)))
 		}
 	}
 	for _, v := range violationCases {
-		f.Add([]byte(v.in), []byte{2}, uint16(4))
+		f.Add([]byte(v.in), []byte{2}, uint16(4), v.expect)
 	}
-	f.Add([]byte(v1SYN3+v1RAND3+v1FIN3), []byte{}, uint16(0))
-	f.Add([]byte(v2SYN3+v2UPD3+v2UPD3[:11]), []byte{4, 1}, uint16(3))
-	f.Add([]byte("\x01\x02\xff\xff\x03\x00\x00\x00"), []byte{255}, uint16(decoder.MaxSnaplen))
+	f.Add([]byte(v1SYN3+v1RAND3+v1FIN3), []byte{}, uint16(0), uint8(4))
+	f.Add([]byte(v2SYN3+v2UPD3+v2UPD3[:11]), []byte{4, 1}, uint16(3), uint8(2))
+	f.Add([]byte(v2SYN3+v1SYN3+v1RAND3[:5]), []byte{3}, uint16(3), uint8(1))
+	f.Add([]byte("\x01\x02\xff\xff\x03\x00\x00\x00"), []byte{255}, uint16(decoder.MaxSnaplen), uint8(3))
 
-	f.Fuzz(func(t *testing.T, in, cuts []byte, snaplen uint16) {
-		sl := int(snaplen)
-		got := decode(t, sl, in, whole)
-		if d := got.diff(model(in, sl)); d != "" {
+	f.Fuzz(func(t *testing.T, in, cuts []byte, snaplen uint16, expect uint8) {
+		o := opts{snaplen: int(snaplen), expect: int(expect % 4)}
+		if expect == 0 {
+			o.expect = noExpect
+		}
+		got := decodeWith(t, o, in, whole)
+		want := model(in, o.snaplen, o.expect)
+		if d := got.diff(want); d != "" {
 			t.Fatalf("whole input differs from the model: %s", d)
 		}
 
@@ -43,8 +51,19 @@ func FuzzDecoder(f *testing.F) {
 				framed, got.unparsed, got.pending, got.offset, n)
 		}
 
+		// End leaves nothing pending: the frame it cuts is unparsed.
+		ended := o
+		ended.end = true
+		gotEnded := decodeWith(t, ended, in, whole)
+		if d := gotEnded.diff(modelEnd(in, want)); d != "" {
+			t.Fatalf("whole input, then End, differs from the model: %s", d)
+		}
+		if n := int64(len(in)); framed+gotEnded.unparsed != n || gotEnded.pending != 0 {
+			t.Fatalf("after End, framed %d + unparsed %d, pending %d; want %d and 0", framed, gotEnded.unparsed, gotEnded.pending, n)
+		}
+
 		i := 0
-		chunked := decode(t, sl, in, func() int {
+		chunked := decodeWith(t, ended, in, func() int {
 			if len(cuts) == 0 {
 				return 1
 			}
@@ -52,16 +71,22 @@ func FuzzDecoder(f *testing.F) {
 			i++
 			return 1 + c*c
 		})
-		if d := chunked.diff(got); d != "" {
-			t.Fatalf("chunks from %v differ from the whole input: %s", cuts, d)
+		if d := chunked.diff(gotEnded); d != "" {
+			t.Fatalf("chunks from %v, then End, differ from the whole input: %s", cuts, d)
 		}
 	})
 }
 
-// model decodes a whole input as smux's recvLoop reads a connection, with
-// the decoder's one addition: the first valid version is the connection's.
-func model(in []byte, snaplen int) result {
+// model decodes a whole input as smux's recvLoop reads a connection whose
+// receiving end speaks version expect (1 or 2; noExpect or another value:
+// unknown), with the decoder's one addition: without an expected version,
+// the first valid version is the connection's.
+func model(in []byte, snaplen, expect int) result {
 	var r result
+	if expect == 1 || expect == 2 {
+		r.version = uint8(expect)
+	}
+	expected := r.version != 0
 	off := 0
 	for len(in)-off >= decoder.HeaderSize {
 		h := decoder.Header(in[off:])
@@ -70,6 +95,8 @@ func model(in []byte, snaplen int) result {
 		switch {
 		case ver != 1 && ver != 2:
 			code = decoder.BadVersion
+		case expected && ver != r.version:
+			code = decoder.VersionMismatch
 		case r.version != 0 && ver != r.version:
 			code = decoder.VersionChanged
 		}
@@ -112,5 +139,22 @@ func model(in []byte, snaplen int) result {
 	r.pending = int64(len(in) - off)
 	r.offset = int64(len(in))
 	r.nframes = uint64(len(r.frames))
+	return r
+}
+
+// modelEnd returns what the model r of in becomes when the stream ends: an
+// incomplete last frame is a Truncated violation, its bytes unparsed.
+func modelEnd(in []byte, r result) result {
+	if r.pending == 0 {
+		return r
+	}
+	off := len(in) - int(r.pending)
+	var h decoder.Header
+	copy(h[:], in[off:])
+	r.violations = []decoder.Violation{{
+		Code: decoder.Truncated, Offset: int64(off), Header: h, Want: r.version,
+		HeaderComplete: r.pending >= decoder.HeaderSize, Got: r.pending,
+	}}
+	r.unparsed, r.pending = r.pending, 0
 	return r
 }

@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -31,21 +32,75 @@ var record = flag.Bool("record", false, "rewrite the recordings in testdata/ fro
 // The recorder writes it beside the two byte streams as <scenario>.expect.json;
 // the tests check the decoded frames against it.
 type expectation struct {
-	Scenario string     `json:"scenario"`
-	Version  int        `json:"version"`
-	Client   sideConfig `json:"client"`
-	Server   sideConfig `json:"server"`
+	Scenario string `json:"scenario"`
+	// Version is the protocol version of both sides, or 0 when they differ.
+	Version int        `json:"version"`
+	Client  sideConfig `json:"client"`
+	Server  sideConfig `json:"server"`
 	// MinNOP is how many keepalive NOPs the recorder waited for in each
 	// direction; when keepalive is disabled there are none.
 	MinNOP  int            `json:"minNOP"`
 	Streams []streamRecord `json:"streams"`
+	// Calls are the smux calls of each side ("client", "server") that
+	// are not in Streams, in order, with what they returned: the calls of
+	// a scenario whose sessions fail.
+	Calls map[string][]callRecord `json:"calls,omitempty"`
 }
 
 // sideConfig is the part of one side's smux.Config that shows on the wire.
 type sideConfig struct {
+	// Version is the side's protocol version. Recordings made before it
+	// was recorded lack it: there both sides speak expectation.Version.
+	Version         int  `json:"version,omitempty"`
 	KeepAlive       bool `json:"keepAlive"`
 	MaxFrameSize    int  `json:"maxFrameSize"`
 	MaxStreamBuffer int  `json:"maxStreamBuffer"`
+}
+
+// versionOf returns the protocol version side speaks.
+func (e *expectation) versionOf(side string) int {
+	c := e.Client
+	if side == server {
+		c = e.Server
+	}
+	if c.Version != 0 {
+		return c.Version
+	}
+	return e.Version
+}
+
+// callRecord is one smux call and what it returned.
+type callRecord struct {
+	Call string `json:"call"` // the method, and what it was given
+	// N is the id of the stream OpenStream or AcceptStream returned, or the
+	// count Read or Write returned.
+	N int `json:"n"`
+	// Err is the error the call returned: the name of the smux or io
+	// error it is, else its text.
+	Err string `json:"err,omitempty"`
+}
+
+// errName names err for a callRecord.
+func errName(err error) string {
+	if err == nil {
+		return ""
+	}
+	for _, e := range []struct {
+		err  error
+		name string
+	}{
+		{smux.ErrInvalidProtocol, "smux.ErrInvalidProtocol"},
+		{smux.ErrTimeout, "smux.ErrTimeout"},
+		{smux.ErrGoAway, "smux.ErrGoAway"},
+		{io.ErrClosedPipe, "io.ErrClosedPipe"},
+		{io.EOF, "io.EOF"},
+		{io.ErrUnexpectedEOF, "io.ErrUnexpectedEOF"},
+	} {
+		if errors.Is(err, e.err) {
+			return e.name
+		}
+	}
+	return err.Error()
 }
 
 // streamRecord is what the two applications did with one stream.
@@ -123,12 +178,26 @@ var scenarios = []scenario{
 		run: runSlowReader(24000, 12000),
 	},
 	{name: "v2-close", version: 2, run: runClose},
+	{
+		name: "v1-client-v2-server", version: 2,
+		configure: func(c, s *smux.Config) {
+			c.Version = 1
+			// The server's keepalive sends the NOP that the client refuses.
+			s.KeepAliveDisabled = false
+			s.KeepAliveInterval = 20 * time.Millisecond
+			s.KeepAliveTimeout = 10 * time.Second
+		},
+		minNOP: 1,
+		run:    runMismatch,
+	},
 }
 
 // TestRecord runs every scenario over real smux sessions on loopback TCP and
 // checks the recorded bytes. With -record it rewrites testdata/, which the
 // other tests read; without, it records into a temporary directory, so the
 // checks also run against fresh traffic of the smux version in go.mod.
+// To rewrite one scenario's recording only, select it with -run, as in
+// go test -run='^TestRecord$/^v1-client-v2-server$' -record.
 func TestRecord(t *testing.T) {
 	if testing.Short() && !*record {
 		t.Skip("records live smux sessions; skipped in short mode")
@@ -170,26 +239,54 @@ func writeRecording(dir string, exp *expectation, c2s, s2c []byte) error {
 }
 
 // marshal formats the expectation as indented JSON with one line per
-// stream, which keeps the files short and their diffs readable.
+// stream and per call, which keeps the files short and their diffs readable.
 func (e *expectation) marshal() ([]byte, error) {
 	head := *e
-	head.Streams = nil
+	head.Streams, head.Calls = nil, nil
 	js, err := json.MarshalIndent(head, "", "  ")
 	if err != nil {
 		return nil, err
 	}
-	lines := make([][]byte, len(e.Streams))
-	for i, s := range e.Streams {
-		if lines[i], err = json.Marshal(s); err != nil {
+	streams, err := jsonLines(e.Streams, "  ")
+	if err != nil {
+		return nil, err
+	}
+	js = bytes.Replace(js, []byte(`"streams": null`), []byte(`"streams": `+streams), 1)
+	if len(e.Calls) == 0 {
+		return js, nil
+	}
+	var calls []string
+	for _, side := range []string{client, server} {
+		lines, err := jsonLines(e.Calls[side], "    ")
+		if err != nil {
 			return nil, err
 		}
+		calls = append(calls, fmt.Sprintf("    %q: %s", side, lines))
 	}
-	streams := "[\n    " + string(bytes.Join(lines, []byte(",\n    "))) + "\n  ]"
-	return bytes.Replace(js, []byte(`"streams": null`), []byte(`"streams": `+streams), 1), nil
+	js = bytes.TrimSuffix(js, []byte("\n}"))
+	return fmt.Appendf(js, ",\n  \"calls\": {\n%s\n  }\n}", strings.Join(calls, ",\n")), nil
+}
+
+// jsonLines formats a slice as a JSON array with one element per line, for
+// an array at indent.
+func jsonLines[T any](elems []T, indent string) (string, error) {
+	if len(elems) == 0 {
+		return "[]", nil
+	}
+	lines := make([]string, len(elems))
+	for i, el := range elems {
+		js, err := json.Marshal(el)
+		if err != nil {
+			return "", err
+		}
+		lines[i] = string(js)
+	}
+	return "[\n" + indent + "  " + strings.Join(lines, ",\n"+indent+"  ") + "\n" + indent + "]", nil
 }
 
 // record runs the scenario and returns what the applications did and the
-// bytes each side wrote to the connection.
+// bytes each side wrote to the connection. A scenario's configure may give
+// the sides different versions.
 func (sc scenario) record() (exp *expectation, c2s, s2c []byte, err error) {
 	ccfg, scfg := smux.DefaultConfig(), smux.DefaultConfig()
 	for _, cfg := range []*smux.Config{ccfg, scfg} {
@@ -205,7 +302,7 @@ func (sc scenario) record() (exp *expectation, c2s, s2c []byte, err error) {
 		return nil, nil, nil, err
 	}
 	ctap, stap := &tapConn{Conn: cc}, &tapConn{Conn: sc2}
-	a := &app{ends: make(map[uint32]*streamEnds), c2s: ctap, s2c: stap}
+	a := &app{ends: make(map[uint32]*streamEnds), calls: make(map[string][]callRecord), c2s: ctap, s2c: stap}
 	if a.cli, err = smux.Client(ctap, ccfg); err != nil {
 		ctap.Close()
 		stap.Close()
@@ -234,13 +331,18 @@ func (sc scenario) record() (exp *expectation, c2s, s2c []byte, err error) {
 
 	exp = &expectation{
 		Scenario: sc.name,
-		Version:  sc.version,
 		Client:   configOf(ccfg),
 		Server:   configOf(scfg),
 		MinNOP:   sc.minNOP,
 	}
+	if ccfg.Version == scfg.Version {
+		exp.Version = ccfg.Version
+	}
 	if exp.Streams, err = a.streamRecords(); err != nil {
 		return nil, nil, nil, err
+	}
+	if len(a.calls) > 0 {
+		exp.Calls = a.calls
 	}
 	c2s, s2c = ctap.recorded(), stap.recorded()
 	for _, dir := range []struct {
@@ -255,7 +357,7 @@ func (sc scenario) record() (exp *expectation, c2s, s2c []byte, err error) {
 }
 
 func configOf(c *smux.Config) sideConfig {
-	return sideConfig{KeepAlive: !c.KeepAliveDisabled, MaxFrameSize: c.MaxFrameSize, MaxStreamBuffer: c.MaxStreamBuffer}
+	return sideConfig{Version: c.Version, KeepAlive: !c.KeepAliveDisabled, MaxFrameSize: c.MaxFrameSize, MaxStreamBuffer: c.MaxStreamBuffer}
 }
 
 // loopbackPair returns both ends of a TCP connection on 127.0.0.1.
@@ -348,8 +450,16 @@ type app struct {
 	cli, srv *smux.Session
 	c2s, s2c *tapConn
 
-	mu   sync.Mutex
-	ends map[uint32]*streamEnds
+	mu    sync.Mutex
+	ends  map[uint32]*streamEnds
+	calls map[string][]callRecord // by side
+}
+
+// note records a call of side that is not on a stream in ends.
+func (a *app) note(side, call string, n int, err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.calls[side] = append(a.calls[side], callRecord{Call: call, N: n, Err: errName(err)})
 }
 
 // streamEnds are the client's and the server's end of one stream.
@@ -816,4 +926,42 @@ func runClose(a *app) error {
 		}
 	}
 	return nil
+}
+
+// runMismatch plays a v1 client against a v2 server. The client opens a
+// stream and writes "RAND": the server's recvLoop refuses the v1 SYN, so
+// its AcceptStream fails. The server's keepalive sends a v2 NOP: the
+// client's recvLoop refuses it, so its Read fails. Both fail with
+// smux.ErrInvalidProtocol.
+func runMismatch(a *app) error {
+	return a.both(func() error {
+		st, err := a.cli.OpenStream()
+		if err != nil {
+			a.note(client, "OpenStream", 0, err)
+			return fmt.Errorf("client: open: %w", err)
+		}
+		a.note(client, "OpenStream", int(st.ID()), nil)
+		n, err := st.Write([]byte("RAND"))
+		a.note(client, `Write "RAND"`, n, err)
+		if err != nil {
+			return fmt.Errorf("client: write: %w", err)
+		}
+		n, err = st.Read(make([]byte, 64))
+		a.note(client, "Read", n, err)
+		if !errors.Is(err, smux.ErrInvalidProtocol) {
+			return fmt.Errorf("client: read returned %d, %v; want smux.ErrInvalidProtocol", n, err)
+		}
+		return nil
+	}, func() error {
+		st, err := a.srv.AcceptStream()
+		id := 0
+		if st != nil {
+			id = int(st.ID())
+		}
+		a.note(server, "AcceptStream", id, err)
+		if !errors.Is(err, smux.ErrInvalidProtocol) {
+			return fmt.Errorf("server: accept returned stream %d, %v; want smux.ErrInvalidProtocol", id, err)
+		}
+		return nil
+	})
 }

@@ -2,11 +2,13 @@ package decoder
 
 import "fmt"
 
-// Code classifies a framing violation: a header real smux refuses with
-// ErrInvalidProtocol.
+// Code classifies why a Decoder stopped: a header real smux refuses with
+// ErrInvalidProtocol (the framing codes and VersionMismatch), or a byte
+// stream that ended inside a frame (Truncated).
 type Code uint8
 
-// The framing violations, in the order smux's recvLoop checks them.
+// The framing violations, in the order smux's recvLoop checks them, then
+// the codes added later. The values are stable.
 const (
 	BadVersion     Code = iota + 1 // version byte is neither 1 nor 2
 	VersionChanged                 // version differs from the connection's first frame
@@ -14,12 +16,18 @@ const (
 	UPDInV1                        // UPD in a protocol version 1 connection
 	LengthNotZero                  // SYN, FIN or NOP that carries a payload
 	BadUPDLength                   // UPD whose length is not 8
+	// VersionMismatch is a frame whose version (1 or 2) is not the one the
+	// receiving end speaks: see Decoder.Expect and Decoder.Reject.
+	VersionMismatch
+	// Truncated is a byte stream that ended inside a frame: see Decoder.End.
+	Truncated
 )
 
 // NumCodes is one more than the largest Code; Code values index arrays of this size.
-const NumCodes = 7
+const NumCodes = 9
 
-var codeNames = [NumCodes]string{"", "BAD_VERSION", "VERSION_CHANGED", "UNKNOWN_CMD", "UPD_IN_V1", "LENGTH_NOT_ZERO", "BAD_UPD_LENGTH"}
+var codeNames = [NumCodes]string{"", "BAD_VERSION", "VERSION_CHANGED", "UNKNOWN_CMD", "UPD_IN_V1", "LENGTH_NOT_ZERO", "BAD_UPD_LENGTH",
+	"VERSION_MISMATCH", "TRUNCATED"}
 
 // String returns the code's name, or UNKNOWN_CODE_n.
 func (c Code) String() string {
@@ -30,29 +38,63 @@ func (c Code) String() string {
 }
 
 // SmuxReaction says what a real smux session does when it receives a frame
-// with a framing violation. It is the same for every Code.
+// with one of the six framing violations, BadVersion to BadUPDLength.
+// Code.SmuxReaction says it for every code.
 const SmuxReaction = `smux stops reading the session; stream reads fail with "invalid protocol"; ` +
 	`keepalive closes the session 30-60 s later`
 
-// Violation is a framing violation: the header at Offset broke a receive
-// rule of smux. After it the decoder frames nothing more in that direction,
-// as smux reads nothing more.
+var smuxReactions = [NumCodes]string{
+	BadVersion:     SmuxReaction,
+	VersionChanged: SmuxReaction,
+	UnknownCmd:     SmuxReaction,
+	UPDInV1:        SmuxReaction,
+	LengthNotZero:  SmuxReaction,
+	BadUPDLength:   SmuxReaction,
+	VersionMismatch: `the receiving end refuses every frame of the other version: ` +
+		`smux stops reading ("invalid protocol") and keepalive closes the session 30-60 s later`,
+	Truncated: `smux's read fails with "unexpected EOF" and the session closes`,
+}
+
+// SmuxReaction says what a real smux session does when it meets a
+// violation of code c, or returns "" for an unknown code.
+func (c Code) SmuxReaction() string {
+	if int(c) < len(smuxReactions) {
+		return smuxReactions[c]
+	}
+	return ""
+}
+
+// Violation is why a Decoder stopped: the header at Offset broke a receive
+// rule of smux, or the byte stream ended inside the frame at Offset. After
+// it the decoder frames nothing more in that direction, as smux reads
+// nothing more.
 type Violation struct {
 	Code Code
-	// Offset is the position of the offending header in the direction's byte stream.
+	// Offset is the position of the offending frame's header in the direction's byte stream.
 	Offset int64
-	// Header is the offending header.
+	// Header is the offending header. For a Truncated violation whose
+	// header is incomplete, it holds the bytes that arrived, zero-filled.
 	Header Header
-	// Want is the version the connection started with (VersionChanged only).
+	// Want is the version the receiving end speaks, as far as the decoder
+	// knows: the one given to Expect, or else that of the direction's first
+	// frame (VersionChanged), or 0. For Reject it is the caller's.
 	Want uint8
+	// HeaderComplete reports that the whole header arrived (Truncated only).
+	HeaderComplete bool
+	// Got is how many bytes of the frame, header included, arrived (Truncated only).
+	Got int64
 }
 
 // Error describes the violation and what smux does about it.
 func (v *Violation) Error() string {
-	return "decoder: " + v.Detail() + " at offset " + fmt.Sprint(v.Offset) + ": " + SmuxReaction
+	s := "decoder: " + v.Detail() + " at offset " + fmt.Sprint(v.Offset)
+	if r := v.Code.SmuxReaction(); r != "" {
+		s += ": " + r
+	}
+	return s
 }
 
-// Detail describes what is wrong with the header, without the smux reaction.
+// Detail describes what is wrong with the frame, without the smux reaction.
 func (v *Violation) Detail() string {
 	h := v.Header
 	switch v.Code {
@@ -68,6 +110,17 @@ func (v *Violation) Detail() string {
 		return fmt.Sprintf("%s with length %d (must be 0)", h.Cmd(), h.Length())
 	case BadUPDLength:
 		return fmt.Sprintf("UPD with length %d (must be 8)", h.Length())
+	case VersionMismatch:
+		return fmt.Sprintf("v%d frame to an end that speaks v%d", h.Version(), v.Want)
+	case Truncated:
+		if !v.HeaderComplete {
+			if v.Got == 1 {
+				return "stream ended 1 byte into a frame header"
+			}
+			return fmt.Sprintf("stream ended %d bytes into a frame header", v.Got)
+		}
+		return fmt.Sprintf("stream ended %d of %d bytes into a %s frame (sid %d)",
+			v.Got, HeaderSize+int(h.Length()), h.Cmd(), h.StreamID())
 	}
 	return v.Code.String()
 }
