@@ -24,12 +24,13 @@ const (
 
 // watchFlags are the flags every capturing command shares.
 type watchFlags struct {
-	output    string
-	duration  time.Duration
-	snaplen   int
-	history   int
-	leakAfter time.Duration
-	mouse     bool
+	output     string
+	duration   time.Duration
+	snaplen    int
+	history    int
+	leakAfter  time.Duration
+	stallAfter time.Duration
+	mouse      bool
 }
 
 func (f *watchFlags) register(cmd *cobra.Command) {
@@ -39,6 +40,7 @@ func (f *watchFlags) register(cmd *cobra.Command) {
 	fs.IntVar(&f.snaplen, "snaplen", live.DefaultSnaplen, "payload bytes kept per frame (0-65535)")
 	fs.IntVar(&f.history, "history", live.DefaultHistory, "frames kept in history; older ones still count")
 	fs.DurationVar(&f.leakAfter, "leak-after", 30*time.Second, "streams open longer than this count as suspected leaks")
+	fs.DurationVar(&f.stallAfter, "stall-after", live.DefaultStallAfter, "a v2 writer held at a full window this long, with no UPD and no FIN of its own, is STALLED")
 	fs.BoolVar(&f.mouse, "mouse", false, "tui: wheel scrolling and click-to-select (turns off the terminal's own selection)")
 }
 
@@ -72,6 +74,12 @@ func (f *watchFlags) validate(stdout io.Writer) error {
 		if !ok || !term.IsTerminal(file.Fd()) {
 			return usageError{errors.New("--output tui needs a terminal: use --output plain or json")}
 		}
+	}
+	if f.leakAfter <= 0 {
+		return usageError{fmt.Errorf("--leak-after %v: use a positive duration such as 30s", f.leakAfter)}
+	}
+	if f.stallAfter <= 0 {
+		return usageError{fmt.Errorf("--stall-after %v: use a positive duration such as 2s", f.stallAfter)}
 	}
 	if f.duration < 0 {
 		return usageError{fmt.Errorf("--duration %v: use a positive duration such as 30s", f.duration)}

@@ -209,7 +209,13 @@ func checkConsistent(t *testing.T, c capture, pool int) {
 		t.Errorf("server opened %d streams, want 0", got)
 	}
 	if v := c.summary["violations"].(float64) + c.summary["anomalies"].(float64); v != 0 {
-		t.Errorf("violations+anomalies = %v, want 0", v)
+		var named []map[string]any
+		for _, r := range append(c.other, c.frames...) {
+			if r["type"] == "violation" || r["anomaly"] != nil {
+				named = append(named, r)
+			}
+		}
+		t.Errorf("violations+anomalies = %v, want 0: %v", v, named)
 	}
 	if d := c.summary["dropped"].(float64) + c.summary["missed"].(float64); d != 0 {
 		t.Errorf("dropped+missed = %v, want 0", d)
@@ -358,6 +364,8 @@ func TestCommandLineErrors(t *testing.T) {
 		{"history too big", []string{"demo", "--history", "1000000000", "-o", "json"}, 2, "--history 1000000000: use 0 to 10000000"},
 		{"history too much memory", []string{"demo", "--history", "10000000", "--snaplen", "65535", "-o", "json"}, 2, "MiB of payloads"},
 		{"tui without a terminal", []string{"demo", "-o", "tui"}, 2, "--output tui needs a terminal"},
+		{"stall-after 0", []string{"demo", "--stall-after", "0", "-o", "plain"}, 2, "--stall-after 0s: use a positive duration"},
+		{"leak-after negative", []string{"demo", "--leak-after", "-1s", "-o", "plain"}, 2, "--leak-after -1s: use a positive duration"},
 		{"bad listen address", []string{"demo", "--listen", "nonsense", "-o", "plain"}, 2, `--listen "nonsense" is not an address`},
 		{"bad http port", []string{"demo", "--http", ":99999", "-o", "plain"}, 2, "--http \":99999\": port"},
 		{"bad connect address", []string{"demo", "client", "--connect", "x:y:z", "-o", "plain"}, 2, "--connect"},

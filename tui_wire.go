@@ -13,10 +13,11 @@ import (
 // restored, prints the summary.
 func runTUI(ctx context.Context, s session, f *watchFlags, stop func(), stdout io.Writer) error {
 	_, err := tui.Run(ctx, s.reg, tui.Options{
-		Title:     s.title,
-		LeakAfter: f.leakAfter,
-		Mouse:     f.mouse,
-		Status:    s.status,
+		Title:      s.title,
+		LeakAfter:  f.leakAfter,
+		StallAfter: f.stallAfter,
+		Mouse:      f.mouse,
+		Status:     s.status,
 	})
 	stop()
 	sum := headless.Summarize(s.reg.Snapshot(), 0)

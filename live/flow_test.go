@@ -17,9 +17,9 @@ func TestFlow(t *testing.T) {
 	tests := []struct {
 		name     string
 		flow     live.Flow
-		inFlight uint32
+		inFlight int64
 		window   uint32
-		stalled  bool
+		atWindow bool
 	}{
 		{"nothing written", live.Flow{}, 0, live.InitialPeerWindow, false},
 		{"below initial window", live.Flow{Written: live.InitialPeerWindow - 1}, live.InitialPeerWindow - 1, live.InitialPeerWindow, false},
@@ -32,6 +32,9 @@ func TestFlow(t *testing.T) {
 		{"written wrapped", live.Flow{Written: 10, PeerConsumed: 0xFFFF_FFF0, PeerWindow: 65536, HasUPD: true}, 26, 65536, false},
 		{"written wrapped to the window", live.Flow{Written: 0, PeerConsumed: 0xFFFF_0000, PeerWindow: 65536, HasUPD: true}, 65536, 65536, true},
 		{"written wrapped, one below the window", live.Flow{Written: 0xFFFF_FFFF, PeerConsumed: 0xFFFF_0000, PeerWindow: 65536, HasUPD: true}, 65535, 65536, false},
+		// smux's writer fails with "peer consumed more than sent": a negative
+		// number, never a wrapped 4294901762.
+		{"consumed more than sent", live.Flow{Written: 5, PeerConsumed: 65539, PeerWindow: 65536, HasUPD: true}, -65534, 65536, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -41,42 +44,79 @@ func TestFlow(t *testing.T) {
 			if got := tt.flow.Window(); got != tt.window {
 				t.Errorf("Window() = %d, want %d", got, tt.window)
 			}
-			if got := tt.flow.Stalled(); got != tt.stalled {
-				t.Errorf("Stalled() = %v, want %v", got, tt.stalled)
+			if got := tt.flow.AtWindow(); got != tt.atWindow {
+				t.Errorf("AtWindow() = %v, want %v", got, tt.atWindow)
 			}
 		})
 	}
 }
 
-// TestFlowFromFrames follows a v2 stream's windows through PSH and UPD frames.
+// TestFlowStalled: a writer is stalled only once it has sat at the window
+// for StallAfter, with no UPD opening it and no FIN of its own.
+func TestFlowStalled(t *testing.T) {
+	since := t0
+	tests := []struct {
+		name  string
+		flow  live.Flow
+		now   time.Time
+		after time.Duration
+		want  bool
+	}{
+		{"never at the window", live.Flow{}, t0.Add(time.Hour), time.Second, false},
+		{"at the window for less", live.Flow{FullSince: since}, t0.Add(999 * time.Millisecond), time.Second, false},
+		{"at the window for exactly after", live.Flow{FullSince: since}, t0.Add(time.Second), time.Second, true},
+		{"at the window for longer", live.Flow{FullSince: since}, t0.Add(time.Minute), time.Second, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.flow.Stalled(tt.now, tt.after); got != tt.want {
+				t.Errorf("Stalled(%v, %v) = %v, want %v", tt.now.Sub(t0), tt.after, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestFlowFromFrames follows a v2 stream's windows through PSH and UPD
+// frames. The script's clock ticks 1 ms a frame; fullSince is the frame
+// (by index) at which the writer reached the window, or -1.
 func TestFlowFromFrames(t *testing.T) {
 	const chunk = 32768
 	data := strings.Repeat("x", chunk)
 	tests := []struct {
-		name    string
-		ver     uint8
-		frames  []wire
-		flow    [2]live.Flow
-		stalled bool
-		dir     live.Dir
+		name      string
+		ver       uint8
+		frames    []wire
+		flow      [2]live.Flow // FullSince aside
+		fullSince int
+		dir       live.Dir
+		anomalies uint64
 	}{
 		{"before UPD", 2, []wire{syn(c2s, 3), psh(c2s, 3, "hello")},
-			[2]live.Flow{{Written: 5}, {}}, false, 0},
+			[2]live.Flow{{Written: 5}, {}}, -1, 0, 0},
 		{"after UPD", 2, []wire{syn(c2s, 3), psh(c2s, 3, "hello"), upd(s2c, 3, 5, 65536)},
-			[2]live.Flow{{Written: 5, PeerConsumed: 5, PeerWindow: 65536, HasUPD: true}, {}}, false, 0},
-		{"stalled after UPD", 2, []wire{syn(c2s, 3), psh(c2s, 3, "hello"), upd(s2c, 3, 5, 65536), psh(c2s, 3, data), psh(c2s, 3, data)},
-			[2]live.Flow{{Written: 5 + 2*chunk, PeerConsumed: 5, PeerWindow: 65536, HasUPD: true}, {}}, true, c2s},
-		{"stall cleared by UPD", 2, []wire{syn(c2s, 3), psh(c2s, 3, "hello"), upd(s2c, 3, 5, 65536), psh(c2s, 3, data), psh(c2s, 3, data), upd(s2c, 3, 5+chunk, 65536)},
-			[2]live.Flow{{Written: 5 + 2*chunk, PeerConsumed: 5 + chunk, PeerWindow: 65536, HasUPD: true}, {}}, false, 0},
-		{"server stalled on initial window", 2, []wire{syn(c2s, 3), psh(s2c, 3, data), psh(s2c, 3, data), psh(s2c, 3, data), psh(s2c, 3, data),
+			[2]live.Flow{{Written: 5, PeerConsumed: 5, PeerWindow: 65536, HasUPD: true}, {}}, -1, 0, 0},
+		{"at the window after UPD", 2, []wire{syn(c2s, 3), psh(c2s, 3, "hello"), upd(s2c, 3, 5, 65536), psh(c2s, 3, data), psh(c2s, 3, data)},
+			[2]live.Flow{{Written: 5 + 2*chunk, PeerConsumed: 5, PeerWindow: 65536, HasUPD: true}, {}}, 4, c2s, 0},
+		{"a UPD that leaves it full keeps the time", 2, []wire{syn(c2s, 3), psh(c2s, 3, "hello"), upd(s2c, 3, 5, 65536), psh(c2s, 3, data), psh(c2s, 3, data), upd(s2c, 3, 5, 65536)},
+			[2]live.Flow{{Written: 5 + 2*chunk, PeerConsumed: 5, PeerWindow: 65536, HasUPD: true}, {}}, 4, c2s, 0},
+		{"UPD opens the window", 2, []wire{syn(c2s, 3), psh(c2s, 3, "hello"), upd(s2c, 3, 5, 65536), psh(c2s, 3, data), psh(c2s, 3, data), upd(s2c, 3, 5+chunk, 65536)},
+			[2]live.Flow{{Written: 5 + 2*chunk, PeerConsumed: 5 + chunk, PeerWindow: 65536, HasUPD: true}, {}}, -1, 0, 0},
+		{"server at the initial window", 2, []wire{syn(c2s, 3), psh(s2c, 3, data), psh(s2c, 3, data), psh(s2c, 3, data), psh(s2c, 3, data),
 			psh(s2c, 3, data), psh(s2c, 3, data), psh(s2c, 3, data), psh(s2c, 3, data)},
-			[2]live.Flow{{}, {Written: 8 * chunk}}, true, s2c},
-		{"UPD for an unknown stream is ignored", 2, []wire{syn(c2s, 3), upd(s2c, 5, 1, 2)}, [2]live.Flow{}, false, 0},
-		{"v1 never stalls", 1, []wire{syn(c2s, 3), psh(c2s, 3, data), psh(c2s, 3, data), psh(c2s, 3, data), psh(c2s, 3, data),
+			[2]live.Flow{{}, {Written: 8 * chunk}}, 8, s2c, 0},
+		{"UPD for an unknown stream is ignored", 2, []wire{syn(c2s, 3), upd(s2c, 5, 1, 2)}, [2]live.Flow{}, -1, 0, 0},
+		{"v1 never reaches a window", 1, []wire{syn(c2s, 3), psh(c2s, 3, data), psh(c2s, 3, data), psh(c2s, 3, data), psh(c2s, 3, data),
 			psh(c2s, 3, data), psh(c2s, 3, data), psh(c2s, 3, data), psh(c2s, 3, data), psh(c2s, 3, data)},
-			[2]live.Flow{}, false, 0},
-		{"closed stream is not stalled", 2, []wire{syn(c2s, 3), psh(c2s, 3, "hello"), upd(s2c, 3, 5, 65536), psh(c2s, 3, data), psh(c2s, 3, data), fin(c2s, 3), fin(s2c, 3)},
-			[2]live.Flow{{Written: 5 + 2*chunk, PeerConsumed: 5, PeerWindow: 65536, HasUPD: true}, {}}, false, 0},
+			[2]live.Flow{}, -1, 0, 0},
+		// The writer's FIN means it writes no more: no longer held back.
+		{"FIN of the writer", 2, []wire{syn(c2s, 3), psh(c2s, 3, "hello"), upd(s2c, 3, 5, 65536), psh(c2s, 3, data), psh(c2s, 3, data), fin(c2s, 3)},
+			[2]live.Flow{{Written: 5 + 2*chunk, PeerConsumed: 5, PeerWindow: 65536, HasUPD: true}, {}}, -1, 0, 0},
+		{"FIN of the reader does not free the writer", 2, []wire{syn(c2s, 3), psh(c2s, 3, "hello"), upd(s2c, 3, 5, 65536), psh(c2s, 3, data), psh(c2s, 3, data), fin(s2c, 3)},
+			[2]live.Flow{{Written: 5 + 2*chunk, PeerConsumed: 5, PeerWindow: 65536, HasUPD: true}, {}}, 4, c2s, 0},
+		{"closed stream", 2, []wire{syn(c2s, 3), psh(c2s, 3, "hello"), upd(s2c, 3, 5, 65536), psh(c2s, 3, data), psh(c2s, 3, data), fin(c2s, 3), fin(s2c, 3)},
+			[2]live.Flow{{Written: 5 + 2*chunk, PeerConsumed: 5, PeerWindow: 65536, HasUPD: true}, {}}, -1, 0, 0},
+		{"consumed more than sent", 2, []wire{syn(c2s, 3), psh(c2s, 3, "hello"), upd(s2c, 3, 65539, 65536)},
+			[2]live.Flow{{Written: 5, PeerConsumed: 65539, PeerWindow: 65536, HasUPD: true}, {}}, -1, 0, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -85,16 +125,33 @@ func TestFlowFromFrames(t *testing.T) {
 			sc.feed(tt.frames...)
 			ss := sc.snap(t, reg)
 			// No case opens stream 5: a UPD for it must create nothing and flag nothing.
-			if ss.Stream(5) != nil || ss.AnomalyCount != 0 {
-				t.Errorf("stream 5 %v, anomalies %d: want no stream 5 and no anomaly", ss.Stream(5), ss.AnomalyCount)
+			if ss.Stream(5) != nil || ss.AnomalyCount != tt.anomalies {
+				t.Errorf("stream 5 %v, anomalies %d: want no stream 5 and %d anomalies", ss.Stream(5), ss.AnomalyCount, tt.anomalies)
 			}
 			st := ss.Stream(3)
-			if st.Flow != tt.flow {
-				t.Errorf("flow = %+v, want %+v", st.Flow, tt.flow)
+			flow := st.Flow
+			var since [2]time.Time
+			for d := range flow {
+				since[d], flow[d].FullSince = flow[d].FullSince, time.Time{}
 			}
-			dir, stalled := st.Stalled()
-			if stalled != tt.stalled || dir != tt.dir {
-				t.Errorf("Stalled() = %v, %v, want %v, %v", dir, stalled, tt.dir, tt.stalled)
+			if flow != tt.flow {
+				t.Errorf("flow = %+v, want %+v", flow, tt.flow)
+			}
+			var want [2]time.Time
+			if tt.fullSince >= 0 {
+				want[tt.dir] = at(tt.fullSince)
+			}
+			if since != want {
+				t.Errorf("FullSince = %v, want %v", since, want)
+			}
+			// Stalled only once it has lasted StallAfter.
+			end := at(len(tt.frames))
+			if _, stalled := st.Stalled(end, time.Hour); stalled {
+				t.Errorf("stalled within the hour")
+			}
+			dir, stalled := st.Stalled(end.Add(time.Hour), time.Hour)
+			if stalled != (tt.fullSince >= 0) || dir != tt.dir {
+				t.Errorf("Stalled(an hour later) = %v, %v, want %v, %v", dir, stalled, tt.dir, tt.fullSince >= 0)
 			}
 		})
 	}
@@ -124,8 +181,9 @@ func waitStream(t *testing.T, reg *live.Registry, sid uint32, what string, ok fu
 // (no per-stream window) it never shows stalled.
 func TestStallRealSmux(t *testing.T) {
 	const (
-		streamBuf = 65536
-		total     = 1 << 20
+		streamBuf  = 65536
+		total      = 1 << 20
+		stallAfter = 50 * time.Millisecond
 	)
 	for _, version := range []int{2, 1} {
 		t.Run("v"+string(rune('0'+version)), func(t *testing.T) {
@@ -169,12 +227,12 @@ func TestStallRealSmux(t *testing.T) {
 
 			if version == 1 {
 				st := waitStream(t, reg, sid, "all data", func(st *live.StreamSnap) bool {
-					if _, stalled := st.Stalled(); stalled {
+					if _, stalled := st.Stalled(time.Now(), 0); stalled {
 						t.Errorf("v1 stream shows stalled: %+v", st.Flow)
 					}
 					return st.Bytes[c2s] == 5+total
 				})
-				if _, stalled := st.Stalled(); stalled || st.Flow != [2]live.Flow{} {
+				if _, stalled := st.Stalled(time.Now(), 0); stalled || st.Flow != [2]live.Flow{} {
 					t.Errorf("v1 stream: stalled %v, flow %+v, want not stalled and no flow", stalled, st.Flow)
 				}
 				if err := <-wrote; err != nil {
@@ -184,11 +242,11 @@ func TestStallRealSmux(t *testing.T) {
 			}
 
 			st := waitStream(t, reg, sid, "the stall", func(st *live.StreamSnap) bool {
-				dir, stalled := st.Stalled()
+				dir, stalled := st.Stalled(time.Now(), stallAfter)
 				return stalled && dir == c2s
 			})
 			fl := st.Flow[c2s]
-			if fl.InFlight() != fl.Window() || fl.Window() != streamBuf || st.State != live.Open {
+			if fl.InFlight() != int64(fl.Window()) || fl.Window() != streamBuf || st.State != live.Open {
 				t.Errorf("stalled stream: in flight %d, window %d, state %v, want %d, %d, open", fl.InFlight(), fl.Window(), st.State, streamBuf, streamBuf)
 			}
 			select {
@@ -210,10 +268,10 @@ func TestStallRealSmux(t *testing.T) {
 				t.Fatal(err)
 			}
 			st = waitStream(t, reg, sid, "the stall to clear", func(st *live.StreamSnap) bool {
-				_, stalled := st.Stalled()
+				_, stalled := st.Stalled(time.Now(), 0)
 				return !stalled && st.Bytes[c2s] == 5+total
 			})
-			if fl := st.Flow[c2s]; fl.InFlight() >= fl.Window() || st.State != live.Open {
+			if fl := st.Flow[c2s]; fl.AtWindow() || st.State != live.Open {
 				t.Errorf("after the reader resumed: in flight %d, window %d, state %v, want below window, open", fl.InFlight(), fl.Window(), st.State)
 			}
 		})

@@ -260,10 +260,14 @@ func (r *Registry) SnapshotWith(o SnapshotOptions) *Snapshot {
 	if o.LeakAfter > 0 {
 		cutoff = now.Add(-o.LeakAfter)
 	}
+	stallAfter := o.StallAfter
+	if stallAfter <= 0 {
+		stallAfter = DefaultStallAfter
+	}
 	r.mu.Lock()
 	sessions := make([]*Session, len(r.sessions))
 	copy(sessions, r.sessions)
-	snap := &Snapshot{At: now, Started: r.started, Forgotten: r.forgotten, Notices: slices.Clone(r.notices)}
+	snap := &Snapshot{At: now, Started: r.started, Forgotten: r.forgotten, Notices: slices.Clone(r.notices), StallAfter: stallAfter}
 	r.mu.Unlock()
 
 	snap.Sessions = make([]*SessionSnap, len(sessions))
@@ -272,9 +276,10 @@ func (r *Registry) SnapshotWith(o SnapshotOptions) *Snapshot {
 	snap.Anomalies = snap.Forgotten.Anomalies
 	snap.StreamsTotal = snap.Forgotten.Streams
 	for i, s := range sessions {
-		ss := s.snapshot(o.Streams == nil || o.Streams(s.id), cutoff)
+		ss := s.snapshot(o.Streams == nil || o.Streams(s.id), cutoff, now, stallAfter)
 		snap.Sessions[i] = ss
 		snap.Leaks += ss.Leaks
+		snap.Stalls += ss.Stalls
 		snap.Totals.add(&ss.Counts)
 		snap.OpenStreams += ss.Open
 		snap.StreamsTotal += ss.Total

@@ -334,6 +334,7 @@ func TestSessionCounts(t *testing.T) {
 }
 
 func TestAnomalies(t *testing.T) {
+	const unknown = live.State(255) // no such stream is created
 	tests := []struct {
 		name   string
 		frames []wire // the last frame is the anomalous one
@@ -345,8 +346,13 @@ func TestAnomalies(t *testing.T) {
 		{"duplicate SYN from the other side", []wire{syn(c2s, 3), syn(s2c, 3)}, live.DuplicateSYN, 3, live.Open},
 		{"client opens even id", []wire{syn(c2s, 4)}, live.WrongParity, 4, live.Open},
 		{"server opens odd id", []wire{syn(s2c, 5)}, live.WrongParity, 5, live.Open},
-		{"PSH to unknown stream", []wire{psh(c2s, 9, "x")}, live.UnknownStream, 0, 0},
-		{"FIN to unknown stream", []wire{fin(s2c, 9)}, live.UnknownStream, 0, 0},
+		// smux bumps its counter before use: a client's first id is 3, a server's 2.
+		{"client opens id 1", []wire{syn(c2s, 1)}, live.WrongParity, 1, live.Open},
+		{"server opens id 0", []wire{syn(s2c, 0)}, live.WrongParity, 0, live.Open},
+		// smux removed the stream after both FINs: the SYN opens a new one.
+		{"reused id", []wire{syn(c2s, 3), psh(c2s, 3, "old"), fin(c2s, 3), fin(s2c, 3), syn(c2s, 3)}, live.ReusedID, 3, live.Open},
+		{"PSH to unknown stream", []wire{psh(c2s, 9, "x")}, live.UnknownStream, 9, unknown},
+		{"FIN to unknown stream", []wire{fin(s2c, 9)}, live.UnknownStream, 9, unknown},
 		{"PSH to closed stream", []wire{syn(c2s, 3), fin(c2s, 3), fin(s2c, 3), psh(s2c, 3, "late")}, live.ClosedStream, 3, live.Closed},
 		{"empty PSH", []wire{syn(c2s, 3), psh(c2s, 3, "")}, live.EmptyPSH, 3, live.Open},
 		{"PSH after FIN", []wire{syn(c2s, 3), fin(c2s, 3), psh(c2s, 3, "more")}, live.PSHAfterFIN, 3, live.HalfClosedByClient},
@@ -381,7 +387,7 @@ func TestAnomalies(t *testing.T) {
 			if st := ss.Stream(101); st == nil || st.State != live.Open || st.Bytes != [2]uint64{4, 5} {
 				t.Errorf("stream after the anomaly = %+v, want open with bytes [4 5]", st)
 			}
-			if tt.sid != 0 {
+			if tt.state != unknown {
 				st := ss.Stream(tt.sid)
 				if st == nil {
 					t.Fatalf("stream %d missing", tt.sid)
@@ -417,8 +423,10 @@ func TestAnomalyStrings(t *testing.T) {
 		{live.ClosedStream, "CLOSED_STREAM"},
 		{live.EmptyPSH, "EMPTY_PSH"},
 		{live.PSHAfterFIN, "PSH_AFTER_FIN"},
+		{live.ReusedID, "REUSED_ID"},
+		{live.ConsumedMoreThanSent, "CONSUMED_MORE_THAN_SENT"},
 		{0, "UNKNOWN_ANOMALY_0"},
-		{live.NumAnomalies, "UNKNOWN_ANOMALY_7"},
+		{live.NumAnomalies, "UNKNOWN_ANOMALY_9"},
 	}
 	for _, tt := range tests {
 		if got := tt.a.String(); got != tt.want {

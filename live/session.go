@@ -104,8 +104,10 @@ type Session struct {
 	info SessionInfo
 
 	mu           sync.Mutex
-	gen          uint64 // bumped on every change, so snapshots can be reused
-	version      uint8
+	gen          uint64   // bumped on every change, so snapshots can be reused
+	version      uint8    // of the session's first frame
+	ver          [2]uint8 // of each direction's first frame
+	halted       [2]bool  // the direction's receiver refuses everything: the ends speak different versions
 	start, last  time.Time
 	end          time.Time
 	ended        bool
@@ -119,6 +121,9 @@ type Session struct {
 	closed       fifo       // closed streams, oldest first
 	maxID        [2]uint32  // the highest id SYN'd, per parity
 	summary      ClosedSummary
+	untracked    Traffic // frames that name no tracked stream
+	atWindow     int     // v2 flows whose writer sits at the window (Flow.FullSince set)
+	unsent       [2]int64
 	open         int // streams not closed
 	framing      [2]*FramingInfo
 	anomalies    []AnomalyInfo // the last cfg.Anomalies, as a ring
@@ -161,12 +166,28 @@ func (s *Session) framingCount() int {
 // Record counts a decoded frame that travelled in direction dir at time at,
 // updates its stream and stores a record in history. It never waits for a
 // reader; f is not retained.
-func (s *Session) Record(dir Dir, at time.Time, f *decoder.Frame) {
+//
+// It reports false, and records nothing, when the receiving end refuses
+// the frame: the two directions of the session speak different protocol
+// versions, which smux's receivers check on every header. The feeder then
+// stops decoding the direction (decoder.Reject with VersionMismatch and
+// ReceiverVersion(dir)), as smux stops reading it.
+func (s *Session) Record(dir Dir, at time.Time, f *decoder.Frame) bool {
 	h := f.Header
 	cmd, sid, length := h.Cmd(), h.StreamID(), uint32(h.Length())
 	var a Anomaly
 
 	s.mu.Lock()
+	if s.ver[dir] == 0 {
+		s.ver[dir] = h.Version()
+		if other := s.ver[dir.Reverse()]; other != 0 && other != s.ver[dir] {
+			s.halted = [2]bool{true, true}
+		}
+	}
+	if s.halted[dir] {
+		s.mu.Unlock()
+		return false
+	}
 	total := s.total()
 	s.gen++
 	s.last = at
@@ -181,13 +202,10 @@ func (s *Session) Record(dir Dir, at time.Time, f *decoder.Frame) {
 		a = s.fin(dir, at, sid)
 	case decoder.PSH:
 		a = s.psh(dir, at, sid, length)
+	case decoder.NOP:
+		s.untracked.Frames[dir]++
 	case decoder.UPD:
-		if st := s.stream(dir, sid); st != nil {
-			st.last = at
-			st.frames[dir]++
-			fl := &st.flow[dir.Reverse()] // a UPD reports on data flowing the other way
-			fl.PeerConsumed, fl.PeerWindow, fl.HasUPD = f.Consumed, f.Window, true
-		}
+		a = s.upd(dir, at, sid, f.Consumed, f.Window)
 	}
 	if a != 0 {
 		s.anomaly(a, dir, at, f)
@@ -198,6 +216,16 @@ func (s *Session) Record(dir Dir, at time.Time, f *decoder.Frame) {
 		s.reg.lateFrame(dir, cmd, length, opened, a)
 	}
 	s.reg.hist.addFrame(s.id, dir, at, f, a)
+	return true
+}
+
+// ReceiverVersion returns the protocol version that the receiver of
+// direction dir speaks, as far as the session has seen: the version of the
+// frames it sends, or 0 before its first frame.
+func (s *Session) ReceiverVersion(dir Dir) uint8 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ver[dir.Reverse()]
 }
 
 // stream finds the stream sid, remembering it for the next frame of dir.
@@ -218,13 +246,22 @@ func (s *Session) stream(dir Dir, sid uint32) *stream {
 }
 
 func (s *Session) syn(dir Dir, at time.Time, sid uint32) Anomaly {
+	var a Anomaly
 	// smux opens ids in increasing order, so a new SYN's id is usually above
 	// every id of its parity: no lookup needed to know it is not a duplicate.
 	if maxID := &s.maxID[sid%2]; sid > *maxID {
 		*maxID = sid
 	} else if st := s.stream(dir, sid); st != nil {
-		st.last = at
-		return DuplicateSYN
+		if st.state != Closed {
+			// smux ignores a SYN for a stream it still has.
+			st.last = at
+			st.frames[dir]++
+			return DuplicateSYN
+		}
+		// Both FINs were seen: smux has removed the stream, and a SYN with
+		// its id opens a new one whose data is delivered.
+		s.fold(st)
+		a = ReusedID
 	}
 	var st *stream
 	if n := len(s.free); n > 0 {
@@ -244,11 +281,12 @@ func (s *Session) syn(dir Dir, at time.Time, sid uint32) Anomaly {
 	} else {
 		s.open++
 	}
-	// smux bumps its id counter before use: clients open odd ids, servers even.
-	if (sid%2 == 1) != (dir == ClientToServer) {
-		return WrongParity
+	// smux bumps its id counter before use: clients open odd ids from 3,
+	// servers even ids from 2.
+	if a == 0 && ((sid%2 == 1) != (dir == ClientToServer) || sid < 2) {
+		a = WrongParity
 	}
-	return 0
+	return a
 }
 
 // missing classifies a FIN or PSH for a stream the session does not track.
@@ -263,6 +301,7 @@ func (s *Session) fin(dir Dir, at time.Time, sid uint32) Anomaly {
 	st := s.stream(dir, sid)
 	switch {
 	case st == nil:
+		s.untracked.Frames[dir]++
 		return s.missing(sid)
 	case st.fin[dir]:
 		// smux sends a second FIN when Close follows CloseWrite: count it only.
@@ -273,6 +312,7 @@ func (s *Session) fin(dir Dir, at time.Time, sid uint32) Anomaly {
 	st.last = at
 	st.frames[dir]++
 	st.fin[dir] = true
+	s.setFull(&st.flow[dir], time.Time{}) // a writer that sent FIN writes no more
 	if st.state == EndedWithSession {
 		// A FIN written after End, as smux closes its streams: the stream
 		// stays ended and is no longer counted as open.
@@ -292,16 +332,22 @@ func (s *Session) fin(dir Dir, at time.Time, sid uint32) Anomaly {
 
 func (s *Session) psh(dir Dir, at time.Time, sid uint32, length uint32) Anomaly {
 	st := s.stream(dir, sid)
-	switch {
-	case st == nil:
+	if st == nil {
+		s.untracked.Frames[dir]++
+		s.untracked.Bytes[dir] += uint64(length)
 		return s.missing(sid)
-	case st.state == Closed:
-		return ClosedStream
 	}
 	st.last = at
 	st.frames[dir]++
 	st.bytes[dir] += uint64(length)
-	st.flow[dir].Written += length
+	if st.state == Closed {
+		return ClosedStream
+	}
+	fl := &st.flow[dir]
+	fl.Written += length
+	if s.version == 2 && fl.FullSince.IsZero() && fl.free() <= 0 && !st.fin[dir] {
+		s.setFull(fl, at)
+	}
 	if st.replyAt.IsZero() && dir.Sender() != st.opener && length > 0 {
 		st.replyAt = at
 	}
@@ -314,19 +360,66 @@ func (s *Session) psh(dir Dir, at time.Time, sid uint32, length uint32) Anomaly 
 	return 0
 }
 
+// upd applies a UPD frame: the receiver of the other direction reports
+// what it consumed and its window.
+func (s *Session) upd(dir Dir, at time.Time, sid, consumed, window uint32) Anomaly {
+	st := s.stream(dir, sid)
+	if st == nil {
+		s.untracked.Frames[dir]++
+		return 0
+	}
+	st.last = at
+	st.frames[dir]++
+	fl := &st.flow[dir.Reverse()] // a UPD reports on data flowing the other way
+	fl.PeerConsumed, fl.PeerWindow, fl.HasUPD = consumed, window, true
+	switch {
+	case fl.InFlight() < 0:
+		// smux's writer refuses to write on: "peer consumed more than sent".
+		s.setFull(fl, time.Time{})
+		return ConsumedMoreThanSent
+	case fl.free() > 0:
+		s.setFull(fl, time.Time{})
+	case fl.FullSince.IsZero() && s.version == 2 && !st.fin[dir.Reverse()]:
+		s.setFull(fl, at) // a UPD that leaves the window full
+	}
+	return 0
+}
+
+// setFull sets when fl's writer reached the window, or clears it with a
+// zero since, keeping s.atWindow, the number of flows at the window, exact.
+func (s *Session) setFull(fl *Flow, since time.Time) {
+	switch was := !fl.FullSince.IsZero(); {
+	case was && since.IsZero():
+		s.atWindow--
+	case !was && !since.IsZero():
+		s.atWindow++
+	}
+	fl.FullSince = since
+}
+
+// fold moves a stream out of the map into the summary at once, leaving its
+// place in the closed queue to be skipped: a SYN reuses its id.
+func (s *Session) fold(st *stream) {
+	delete(s.streams, st.id)
+	for d := range 2 {
+		if s.recent[d] == st {
+			s.recent[d] = nil
+		}
+		s.setFull(&st.flow[d], time.Time{})
+	}
+	s.summary.add(st)
+	st.folded = true
+}
+
 // closeStream queues a closed stream and folds the oldest closed ones
 // beyond the bound into the summary.
 func (s *Session) closeStream(st *stream) {
 	s.closed.push(st)
 	for s.closed.len() > s.reg.cfg.ClosedStreams {
 		old := s.closed.pop()
-		delete(s.streams, old.id)
-		for d := range 2 {
-			if s.recent[d] == old {
-				s.recent[d] = nil
-			}
+		if !old.folded {
+			s.fold(old)
 		}
-		s.summary.add(old)
 		s.free = append(s.free, old)
 	}
 }
@@ -346,12 +439,20 @@ func (s *Session) anomaly(a Anomaly, dir Dir, at time.Time, f *decoder.Frame) {
 }
 
 // Violation records a framing violation that stopped decoding direction dir.
-// smux would stop reading the session; see decoder.SmuxReaction.
+// smux would stop reading the session; see decoder.Code.SmuxReaction.
 func (s *Session) Violation(dir Dir, at time.Time, v *decoder.Violation) {
-	info := &FramingInfo{Dir: dir, At: at, Code: v.Code, Offset: v.Offset, Header: v.Header, Detail: v.Detail()}
+	info := &FramingInfo{Dir: dir, At: at, Code: v.Code, Offset: v.Offset, Header: v.Header, Want: v.Want, Detail: v.Detail()}
 	s.mu.Lock()
 	s.gen++
 	s.last = at
+	if v.Code == decoder.VersionMismatch {
+		// The tapped end refuses the peer's version, and the peer refuses
+		// the tapped end's: neither reads the other any more.
+		if s.ver[dir] == 0 {
+			s.ver[dir] = v.Header.Version()
+		}
+		s.halted = [2]bool{true, true}
+	}
 	first := s.framing[dir] == nil
 	if first {
 		s.framing[dir] = info
@@ -365,6 +466,45 @@ func (s *Session) Violation(dir Dir, at time.Time, v *decoder.Violation) {
 		s.reg.hist.addEvent(Record{Kind: FramingViolation, Session: s.id, Dir: dir, At: at,
 			Offset: v.Offset, Header: v.Header, Code: v.Code, Want: v.Want, Detail: info.Detail})
 	}
+}
+
+// Unsent records that n bytes of a write by the tapped end, recorded
+// before the write, were never sent: the write failed. Retract takes back
+// the frames that lay wholly in them.
+func (s *Session) Unsent(dir Dir, n int64) {
+	s.mu.Lock()
+	s.gen++
+	s.unsent[dir] += n
+	s.mu.Unlock()
+}
+
+// Retract takes back the counts of a frame with header h that Record
+// counted in direction dir but that a failed write never sent. Its effect
+// on the stream's state (a SYN that opened it, a FIN that closed it) stays:
+// the connection has failed, and its session ends with it.
+func (s *Session) Retract(dir Dir, h decoder.Header) {
+	cmd, sid, length := h.Cmd(), h.StreamID(), uint64(h.Length())
+	if int(cmd) >= decoder.NumCmds {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gen++
+	s.counts.Frames[dir][cmd]--
+	s.counts.Bytes[dir][cmd] -= decoder.HeaderSize + length
+	if cmd != decoder.PSH {
+		length = 0
+	}
+	if st := s.streams[sid]; st != nil && cmd != decoder.NOP {
+		st.frames[dir]--
+		st.bytes[dir] -= length
+		if cmd == decoder.PSH && st.state != Closed {
+			st.flow[dir].Written -= uint32(length)
+		}
+		return
+	}
+	s.untracked.Frames[dir]--
+	s.untracked.Bytes[dir] -= length
 }
 
 // Unparsed records how many bytes of direction dir were not framed after a
@@ -397,6 +537,8 @@ func (s *Session) End(at time.Time, reason CloseReason, err error) {
 	// Streams still open end with the session; they join the closed ones,
 	// so an ended session keeps at most ClosedStreams streams in detail.
 	for _, st := range s.streams {
+		s.setFull(&st.flow[0], time.Time{})
+		s.setFull(&st.flow[1], time.Time{})
 		if st.state != Closed {
 			st.state = EndedWithSession
 			s.closeStream(st)

@@ -33,7 +33,17 @@ type Snapshot struct {
 	Notices []Notice
 	// Leaks adds up the sessions' Leaks.
 	Leaks int
+	// Stalls adds up the sessions' Stalls; StallAfter is the threshold
+	// they were counted with.
+	Stalls     int
+	StallAfter time.Duration
 }
+
+// DefaultStallAfter is how long a v2 writer must be held at a full window
+// before muxtop calls its stream STALLED. A healthy bulk transfer touches
+// the window all the time, and its reader's UPD opens it again within
+// milliseconds.
+const DefaultStallAfter = 2 * time.Second
 
 // SnapshotOptions choose how much a Snapshot copies.
 type SnapshotOptions struct {
@@ -46,6 +56,10 @@ type SnapshotOptions struct {
 	// open or half-closed streams opened more than LeakAfter before the
 	// snapshot.
 	LeakAfter time.Duration
+	// StallAfter is how long a v2 writer must sit at a full window, with
+	// no UPD opening it and no FIN of its own, to count as stalled; zero
+	// means DefaultStallAfter.
+	StallAfter time.Duration
 	// Now is the snapshot's time, At; zero means time.Now(). Tests fix it.
 	Now time.Time
 }
@@ -74,8 +88,10 @@ func (s *Snapshot) Session(id uint64) *SessionSnap {
 type SessionSnap struct {
 	ID   uint64
 	Info SessionInfo
-	// Version is the protocol version of the session's first frame, or 0.
-	Version uint8
+	// Version is the protocol version of the session's first frame, or 0;
+	// Versions that of each direction's first frame.
+	Version  uint8
+	Versions [2]uint8
 	// Start is when the tap saw the connection, Last the latest frame, End when it ended.
 	Start, Last, End time.Time
 	Ended            bool
@@ -92,18 +108,65 @@ type SessionSnap struct {
 	// Leaks counts the open or half-closed streams opened longer than
 	// SnapshotOptions.LeakAfter before the snapshot: suspected leaks.
 	Leaks int
+	// Stalls counts the live streams with a stalled writer (StreamSnap.Stalled).
+	Stalls int
 	// Open counts streams open or half-closed; Total every stream opened.
 	Open  int
 	Total uint64
 	// Closed adds up the closed streams no longer in Streams.
 	Closed ClosedSummary
+	// Untracked counts the frames that name no tracked stream: NOPs, and
+	// FIN, PSH or UPD for an unknown stream. Per direction, Counts' frames
+	// are the sum of every tracked stream's Frames, Closed.Frames and
+	// Untracked.Frames; likewise PSH payload bytes.
+	Untracked Traffic
 	// Framing holds the framing violation of each direction, if any.
 	Framing []FramingInfo
 	// Anomalies holds the latest anomalies, oldest first; AnomalyCount counts all.
 	Anomalies    []AnomalyInfo
 	AnomalyCount uint64
-	// Unparsed counts the bytes of each direction left unframed after a violation.
+	// Unparsed counts the bytes of each direction left unframed after a
+	// violation, or cut off inside a frame when the connection ended.
 	Unparsed [2]int64
+	// Unsent counts bytes that the tapped end wrote, and muxtop recorded,
+	// but that a failed write never sent; Counts do not include the frames
+	// that lay wholly in them.
+	Unsent [2]int64
+}
+
+// Accounted adds up the frames and PSH payload bytes that the session
+// attributes: every tracked stream's, the folded ones' (Closed) and the
+// Untracked. For each direction it equals Counts (frames, and PSH wire
+// bytes less their headers); it needs the streams, so StreamsOmitted must
+// be false.
+func (s *SessionSnap) Accounted() Traffic {
+	t := s.Untracked
+	for d := range 2 {
+		t.Frames[d] += s.Closed.Frames[d]
+		t.Bytes[d] += s.Closed.Bytes[d]
+		for i := range s.Streams {
+			t.Frames[d] += s.Streams[i].Frames[d]
+			t.Bytes[d] += s.Streams[i].Bytes[d]
+		}
+	}
+	return t
+}
+
+// Counted returns what Counts says Accounted must be.
+func (s *SessionSnap) Counted() Traffic {
+	var t Traffic
+	for d := range 2 {
+		t.Frames[d] = s.Counts.FramesDir(Dir(d))
+		psh := s.Counts.Frames[d][decoder.PSH]
+		t.Bytes[d] = s.Counts.Bytes[d][decoder.PSH] - psh*decoder.HeaderSize
+	}
+	return t
+}
+
+// WireBytes returns the bytes sent in direction d, framed or not: the
+// frames' wire bytes plus the unparsed ones.
+func (s *SessionSnap) WireBytes(d Dir) uint64 {
+	return s.Counts.BytesDir(d) + uint64(s.Unparsed[d])
 }
 
 // Stream returns the tracked stream with id, or nil.
@@ -140,14 +203,15 @@ type StreamSnap struct {
 	Flow [2]Flow
 }
 
-// Stalled reports whether a v2 writer of the stream is blocked on its
-// window, and in which direction.
-func (s *StreamSnap) Stalled() (Dir, bool) {
+// Stalled reports whether a v2 writer of the stream is held back, and in
+// which direction: see Flow.Stalled. A snapshot's own StallAfter is the
+// usual after.
+func (s *StreamSnap) Stalled(now time.Time, after time.Duration) (Dir, bool) {
 	if !s.State.Live() {
 		return 0, false
 	}
 	for d := range 2 {
-		if s.Flow[d].Stalled() {
+		if s.Flow[d].Stalled(now, after) {
 			return Dir(d), true
 		}
 	}
@@ -161,6 +225,9 @@ type FramingInfo struct {
 	Code   decoder.Code
 	Offset int64
 	Header decoder.Header
+	// Want is the version the receiving end speaks, for VERSION_CHANGED
+	// and VERSION_MISMATCH; the offending one is Header's.
+	Want   uint8
 	Detail string
 }
 
@@ -176,17 +243,23 @@ type AnomalyInfo struct {
 // snapshot returns the session's picture, with its streams if withStreams,
 // counting in Leaks the live streams opened before cutoff unless cutoff is
 // zero. Pictures are reused while the session does not change.
-func (s *Session) snapshot(withStreams bool, cutoff time.Time) *SessionSnap {
+func (s *Session) snapshot(withStreams bool, cutoff, now time.Time, stallAfter time.Duration) *SessionSnap {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.head == nil || s.headGen != s.gen {
 		s.head, s.headGen = s.header(), s.gen
 	}
-	leaks := 0
-	if !cutoff.IsZero() && s.open > 0 {
+	leaks, stalls := 0, 0
+	if (!cutoff.IsZero() || s.atWindow > 0) && s.open > 0 {
 		for _, st := range s.streams {
-			if st.state.Live() && st.first.Before(cutoff) {
+			if !st.state.Live() {
+				continue
+			}
+			if !cutoff.IsZero() && st.first.Before(cutoff) {
 				leaks++
+			}
+			if st.flow[0].Stalled(now, stallAfter) || st.flow[1].Stalled(now, stallAfter) {
+				stalls++
 			}
 		}
 	}
@@ -200,21 +273,21 @@ func (s *Session) snapshot(withStreams bool, cutoff time.Time) *SessionSnap {
 		}
 		base = s.full
 	}
-	if leaks == 0 {
+	if leaks == 0 && stalls == 0 {
 		return base
 	}
 	ss := *base
-	ss.Leaks = leaks
+	ss.Leaks, ss.Stalls = leaks, stalls
 	return &ss
 }
 
 // header returns the session's picture without its streams. s.mu is held.
 func (s *Session) header() *SessionSnap {
 	ss := &SessionSnap{
-		ID: s.id, Info: s.info, Version: s.version,
+		ID: s.id, Info: s.info, Version: s.version, Versions: s.ver,
 		Start: s.start, Last: s.last, End: s.end, Ended: s.ended, Reason: s.reason, Err: s.err,
 		Counts: s.counts, Open: s.open, Total: s.total(), Closed: s.summary,
-		AnomalyCount: s.anomalyCount, Unparsed: s.unparsed,
+		AnomalyCount: s.anomalyCount, Unparsed: s.unparsed, Unsent: s.unsent, Untracked: s.untracked,
 		Tracked: len(s.streams), StreamsOmitted: true,
 	}
 	for _, f := range s.framing {

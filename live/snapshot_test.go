@@ -89,6 +89,41 @@ func TestClosedStreamsFolded(t *testing.T) {
 	}
 }
 
+// TestCountsAddUp: a session's counts are the sum over its streams, the
+// folded ones and the frames that name no tracked stream, however streams
+// are folded away under them.
+func TestCountsAddUp(t *testing.T) {
+	for _, limit := range []int{-1, 1, 3, 1000} {
+		t.Run(fmt.Sprint("closed streams kept ", limit), func(t *testing.T) {
+			reg := live.New(live.Config{ClosedStreams: limit})
+			sc := openSession(reg, 2)
+			sc.feed(nop(c2s), nop(s2c))
+			for i := range 40 {
+				sid := uint32(3 + 2*i)
+				sc.feed(exchange(sid, "RAND", strings.Repeat("r", i))...)
+				// Late frames for streams that may be folded by now: a UPD, a
+				// PSH to a closed stream, a repeated FIN.
+				sc.feed(upd(s2c, sid, 4, 65536), psh(c2s, sid, "late"), fin(s2c, sid))
+				if i%5 == 0 {
+					sc.feed(psh(s2c, 9999, "stray"), upd(c2s, 9999, 1, 1), nop(c2s))
+				}
+				ss := sc.snap(t, reg)
+				if got, want := ss.Accounted(), ss.Counted(); got != want {
+					t.Fatalf("after stream %d: accounted %+v, counted %+v", sid, got, want)
+				}
+			}
+			sc.s.End(at(10_000), live.EOF, nil)
+			ss := sc.snap(t, reg)
+			if got, want := ss.Accounted(), ss.Counted(); got != want {
+				t.Fatalf("after End: accounted %+v, counted %+v", got, want)
+			}
+			if ss.Counts.FramesDir(c2s) != 1+40*4+8*2 { // NOP; SYN, PSH, FIN, late PSH; UPD, NOP
+				t.Errorf("c2s frames = %d, want %d", ss.Counts.FramesDir(c2s), 1+40*4+8*2)
+			}
+		})
+	}
+}
+
 func TestEndedSessionsForgotten(t *testing.T) {
 	tests := []struct {
 		name      string

@@ -38,6 +38,10 @@ type Flow struct {
 	// HasUPD reports whether the reader sent a UPD yet; before it the
 	// writer assumes InitialPeerWindow.
 	HasUPD bool
+	// FullSince is when the writer reached the window (in-flight bytes
+	// equal to it) and no UPD has opened it since; zero when it has room,
+	// or when the writer has sent FIN and writes no more.
+	FullSince time.Time
 }
 
 // Window returns the reader's window as the writer uses it.
@@ -49,14 +53,28 @@ func (f Flow) Window() uint32 {
 }
 
 // InFlight returns the bytes written but not yet consumed by the reader,
-// with smux's modular arithmetic.
-func (f Flow) InFlight() uint32 { return f.Written - f.PeerConsumed }
+// as smux computes it: int32(written − consumed), modular. It is negative
+// when the reader reported consuming more than was sent, which makes
+// smux's writer fail ("peer consumed more than sent"); it never shows a
+// wrapped unsigned number.
+func (f Flow) InFlight() int64 { return int64(int32(f.Written - f.PeerConsumed)) }
 
-// Stalled reports whether the writer is blocked: its in-flight bytes have
-// reached the window (smux v2 blocks when window − in-flight <= 0, even
-// after the peer sent FIN).
-func (f Flow) Stalled() bool {
-	return int32(f.Window())-int32(f.InFlight()) <= 0
+// free is how many more bytes the writer may send: window − in-flight,
+// as smux computes it.
+func (f Flow) free() int64 { return int64(int32(f.Window())) - f.InFlight() }
+
+// AtWindow reports whether the writer has no room left: its in-flight
+// bytes have reached the window (smux v2 blocks a write when
+// window − in-flight <= 0, even after the peer sent FIN). Being at the
+// window for a moment is normal in a bulk transfer; Stalled is the
+// diagnosis.
+func (f Flow) AtWindow() bool { return f.InFlight() >= 0 && f.free() <= 0 }
+
+// Stalled reports whether the writer is held back: it has been at the
+// window, with no UPD opening it and no FIN of its own, for at least after
+// by now.
+func (f Flow) Stalled(now time.Time, after time.Duration) bool {
+	return !f.FullSince.IsZero() && now.Sub(f.FullSince) >= after
 }
 
 // stream is the mutable state of one stream; its Session's lock guards it.
@@ -70,6 +88,13 @@ type stream struct {
 	first, last time.Time
 	replyAt     time.Time // the first PSH with data from the side that did not open
 	flow        [2]Flow
+	folded      bool // counted in the summary already; only its place in the closed queue is left
+}
+
+// Traffic counts frames and PSH payload bytes per direction.
+type Traffic struct {
+	Frames [2]uint64
+	Bytes  [2]uint64
 }
 
 // ClosedSummary adds up the closed streams a session no longer tracks one by one.

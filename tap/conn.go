@@ -21,6 +21,11 @@ import (
 // inline, without copying beyond the snaplen and without waiting for any
 // reader of the Registry.
 //
+// A Write's frames are recorded before its bytes go out, so that nothing
+// the peer sends in answer, and this end reads, can be recorded first: the
+// history is in causal order. Bytes that a failed write never sent are
+// taken back out of the counts (live.Session.Unsent and Retract).
+//
 // Like a TCP connection, a Conn supports one Read and one Write at a time
 // concurrently (smux's reader and writer); concurrent Reads would not have
 // a defined byte order anyway.
@@ -35,11 +40,38 @@ type feeder struct {
 	dec  *decoder.Decoder
 	dir  live.Dir
 	sess *live.Session
+	// wrote keeps the frames completed by the feed in progress, for a
+	// Write that fails to send them all; nil for directions that are read.
+	wrote []wroteFrame
+	keep  bool
+	done  bool // the direction has ended: nothing more is decoded
+}
+
+// wroteFrame is where a frame of a Write lies in its direction's byte stream.
+type wroteFrame struct {
+	off int64
+	hdr decoder.Header
+}
+
+// Option configures Wrap.
+type Option func(*Conn)
+
+// Version tells the tap which smux protocol version its end of the
+// session speaks (smux.Config.Version). A peer that sends another version
+// is then named at its first frame: a VERSION_MISMATCH violation, as the
+// tapped end's smux refuses it. Without it, muxtop finds a mismatch when it
+// has seen both directions.
+func Version(v int) Option {
+	return func(c *Conn) {
+		if v == 1 || v == 2 {
+			c.in.dec.Expect(uint8(v))
+		}
+	}
 }
 
 // Wrap taps c, which is the side end of an smux session, recording into reg
 // under a new session labelled label.
-func Wrap(c net.Conn, side live.Side, reg *live.Registry, label string) *Conn {
+func Wrap(c net.Conn, side live.Side, reg *live.Registry, label string, opts ...Option) *Conn {
 	info := live.SessionInfo{Tap: side, Label: label}
 	local, remote := addr(c.LocalAddr()), addr(c.RemoteAddr())
 	if side == live.Client {
@@ -49,12 +81,17 @@ func Wrap(c net.Conn, side live.Side, reg *live.Registry, label string) *Conn {
 	}
 	sess := reg.Open(info, time.Now())
 	snaplen := reg.Config().Snaplen
-	return &Conn{
+	tc := &Conn{
 		Conn: c,
 		sess: sess,
 		out:  newFeeder(sess, side.Sends(), snaplen),
 		in:   newFeeder(sess, side.Sends().Reverse(), snaplen),
 	}
+	tc.out.keep = true
+	for _, o := range opts {
+		o(tc)
+	}
+	return tc
 }
 
 func addr(a net.Addr) string {
@@ -70,22 +107,25 @@ func (c *Conn) Read(p []byte) (int, error) {
 	if n > 0 {
 		c.in.feed(p[:n], time.Time{})
 	}
-	if err != nil {
+	if err != nil && !temporary(err) {
+		// A frame cut short by the peer's end is TRUNCATED; one this end
+		// stopped reading by closing the conn itself is not.
+		c.in.end(time.Now(), !errors.Is(err, net.ErrClosed))
 		c.fail(err)
 	}
 	return n, err
 }
 
-// Write writes to the wrapped conn and decodes what was written. Its
-// frames are stamped with the time the write began: the peer may answer,
-// and the answer be read, before a slow Write returns.
+// Write decodes and records p, then writes it to the wrapped conn. Its
+// frames are recorded, and stamped, before the bytes can reach the peer.
 func (c *Conn) Write(p []byte) (int, error) {
-	at := time.Now()
+	base := c.out.dec.Offset()
+	c.out.feed(p, time.Time{})
 	n, err := c.Conn.Write(p)
-	if n > 0 {
-		c.out.feed(p[:n], at)
+	if n < len(p) && !c.out.done {
+		c.out.unsent(time.Now(), base+int64(n), base+int64(len(p)))
 	}
-	if err != nil {
+	if err != nil && !temporary(err) {
 		c.fail(err)
 	}
 	return n, err
@@ -106,17 +146,20 @@ func (c *Conn) CloseWrite() error {
 	return errors.ErrUnsupported
 }
 
-// fail ends the session on an error that ends the connection; deadlines
-// and other temporary errors leave it open.
+// fail ends the session on an error that ends the connection.
 func (c *Conn) fail(err error) {
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return
-	}
-	if ne, ok := err.(net.Error); ok && ne.Timeout() {
-		return
-	}
 	reason, cause := Reason(err)
 	c.sess.End(time.Now(), reason, cause)
+}
+
+// temporary reports whether err leaves the connection usable: a deadline
+// that passed, or another timeout.
+func temporary(err error) bool {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return true
+	}
+	ne, ok := err.(net.Error)
+	return ok && ne.Timeout()
 }
 
 // Reason classifies an error that ended a connection, and returns the error
@@ -142,11 +185,15 @@ func newFeeder(sess *live.Session, dir live.Dir, snaplen int) feeder {
 // half its reads complete none). After a violation nothing is framed any
 // more, and feed only counts the unparsed bytes.
 func (f *feeder) feed(p []byte, at time.Time) {
+	if f.done {
+		return
+	}
 	if f.dec.Violation() != nil {
 		f.dec.Next(p)
 		f.sess.Unparsed(f.dir, f.dec.Unparsed())
 		return
 	}
+	f.wrote = f.wrote[:0]
 	for len(p) > 0 {
 		n, fr, err := f.dec.Next(p)
 		p = p[n:]
@@ -156,13 +203,85 @@ func (f *feeder) feed(p []byte, at time.Time) {
 		if at.IsZero() {
 			at = time.Now()
 		}
-		if fr != nil {
-			f.sess.Record(f.dir, at, fr)
-		} else {
-			f.sess.Violation(f.dir, at, f.dec.Violation())
-			f.sess.Unparsed(f.dir, f.dec.Unparsed())
+		switch {
+		case fr == nil:
+			f.violation(at, f.dec.Violation())
+		case !f.sess.Record(f.dir, at, fr):
+			// The receiving end speaks another version and refuses it.
+			f.violation(at, f.dec.Reject(fr, decoder.VersionMismatch, f.sess.ReceiverVersion(f.dir)))
+		case f.keep:
+			f.wrote = append(f.wrote, wroteFrame{fr.Offset, fr.Header})
 		}
 	}
+}
+
+// violation records a violation that stopped the decoder, with the bytes
+// it left unparsed.
+func (f *feeder) violation(at time.Time, v *decoder.Violation) {
+	f.sess.Violation(f.dir, at, v)
+	f.sess.Unparsed(f.dir, f.dec.Unparsed())
+	f.wrote = f.wrote[:0]
+}
+
+// end stops decoding the direction, whose byte stream has ended. The bytes
+// of a frame it cut short count as unparsed, and if report, the frame is
+// named TRUNCATED: smux's read of it fails ("unexpected EOF" when the peer
+// closed). A frame the tapped end stopped reading itself, by closing the
+// connection, was not cut by the peer: report is false then.
+func (f *feeder) end(at time.Time, report bool) {
+	if f.done {
+		return
+	}
+	f.done = true
+	if v := f.dec.End(); v != nil {
+		if report {
+			f.sess.Violation(f.dir, at, v)
+		}
+		f.sess.Unparsed(f.dir, f.dec.Unparsed())
+	}
+}
+
+// unsent accounts for a Write that sent only the bytes before offset cut
+// of the direction's stream, of those up to stop that feed recorded: the
+// frames that did not go out wholly are taken back, and a frame cut by the
+// failure is reported as truncated, as the peer's read of it fails. The
+// direction decodes nothing more: the connection has failed.
+func (f *feeder) unsent(at time.Time, cut, stop int64) {
+	f.done = true
+	f.sess.Unsent(f.dir, stop-cut)
+	var sentUnparsed int64 // the unparsed bytes that did go out
+	if v := f.dec.Violation(); v != nil {
+		sentUnparsed = max(0, cut-v.Offset)
+	}
+	trunc := decoder.Violation{Code: decoder.Truncated, Offset: -1}
+	for _, w := range f.wrote {
+		if w.off+decoder.HeaderSize+int64(w.hdr.Length()) <= cut {
+			continue
+		}
+		f.sess.Retract(f.dir, w.hdr)
+		if w.off < cut {
+			trunc.Offset, trunc.Got, trunc.Header = w.off, cut-w.off, w.hdr
+		}
+	}
+	// A frame still incomplete at the end of the write may have begun
+	// before the cut.
+	if pending := f.dec.Pending(); pending > 0 {
+		if start := f.dec.Offset() - pending; start < cut {
+			trunc.Offset, trunc.Got = start, cut-start
+			if v := f.dec.End(); v != nil {
+				trunc.Header = v.Header
+			}
+		}
+	}
+	if trunc.Offset >= 0 {
+		if trunc.Got < decoder.HeaderSize {
+			clear(trunc.Header[trunc.Got:])
+		}
+		trunc.HeaderComplete = trunc.Got >= decoder.HeaderSize
+		sentUnparsed += trunc.Got
+		f.sess.Violation(f.dir, at, &trunc)
+	}
+	f.sess.Unparsed(f.dir, sentUnparsed)
 }
 
 // Listener taps every conn it accepts as the server end of a session.

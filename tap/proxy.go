@@ -403,6 +403,9 @@ func (p *Proxy) copyUpstreamToClient(pr *pair, errc chan<- error) {
 func (p *Proxy) forward(pr *pair, dst io.Writer, src io.Reader, dir live.Dir) error {
 	from, to := pr.peers[dir], pr.peers[dir.Reverse()]
 	rerr, werr := p.copyBuffered(dst, src, pr.idle[dir][:], &pr.feed[dir])
+	// A frame the sender's end cut short is named; one cut because the
+	// proxy closed the conns itself (shutdown) is not.
+	pr.feed[dir].end(time.Now(), !errors.Is(rerr, net.ErrClosed) && !errors.Is(werr, net.ErrClosed))
 	// Number the end before passing it on, which lets the other direction end.
 	seq := pr.ends.Add(1)
 	switch {

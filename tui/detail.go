@@ -49,7 +49,7 @@ func (m *Model) detailInfo(r *live.Record, w int) []string {
 			" · offset "+strconv.FormatInt(r.Offset, 10)+" · "+at, st.bad)
 		wrap(sanitize(r.Detail), st.bad)
 		out = append(out, m.headerLine(r.Header, w))
-		wrap("smux: "+decoder.SmuxReaction, style{})
+		wrap("smux: "+r.Code.SmuxReaction(), style{})
 	case live.SessionOpened:
 		wrap(sess+" opened "+sanitize(r.Client+" → "+r.Server)+" · "+at, style{})
 	case live.SessionEnded:

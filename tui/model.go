@@ -27,6 +27,9 @@ type Options struct {
 	// LeakAfter is how long a stream may stay open or half-closed before it
 	// counts as a suspected leak; 0 means DefaultLeakAfter.
 	LeakAfter time.Duration
+	// StallAfter is how long a v2 writer must be held at a full window to
+	// show STALLED; 0 means live.DefaultStallAfter.
+	StallAfter time.Duration
 	// Mouse turns on wheel scrolling and click-to-select. It is off by
 	// default because it takes the terminal's own text selection away.
 	Mouse bool
@@ -314,7 +317,7 @@ func (m *Model) selectedFrame() *live.Record {
 // snapOptions says what a snapshot copies: the streams of the selected
 // session only (all of them with all), and leak counts.
 func (m *Model) snapOptions(all bool) live.SnapshotOptions {
-	o := live.SnapshotOptions{LeakAfter: m.opts.LeakAfter}
+	o := live.SnapshotOptions{LeakAfter: m.opts.LeakAfter, StallAfter: m.opts.StallAfter}
 	if !all {
 		id := m.sess.id
 		o.Streams = func(s uint64) bool { return s == id }

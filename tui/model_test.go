@@ -224,18 +224,19 @@ func TestFilterInput(t *testing.T) {
 			t.Fatalf("n selected %v in pane %d", r.Header, m.focus)
 		}
 	}
-	// In time order: session 3's exchange (t+20s), then session 2's (t+30s).
-	want := []string{"3/3 ←", "3/3 →", "2/3 ←", "2/3 →"}
+	// In history order, which the taps keep causal: the fixture recorded
+	// session 1's exchanges first.
+	want := []string{"1/5 ←", "1/5 →", "1/7 ←", "1/7 →"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("n visited %v, want %v", got, want)
 	}
 	m = press(m, "N")
-	if r := m.selectedFrame(); r.Session != 2 || r.Header.StreamID() != 3 || r.Dir != live.ServerToClient {
+	if r := m.selectedFrame(); r.Session != 1 || r.Header.StreamID() != 7 || r.Dir != live.ServerToClient {
 		t.Fatalf("N selected %v %v", r.Header, r.Dir)
 	}
 	m = press(m, "G", "n", "n", "n", "n", "n", "n", "n", "n", "n", "n", "n", "n", "n", "n")
-	if r := m.selectedFrame(); r.Session != 1 || r.Header.StreamID() != 17 {
-		t.Fatalf("n did not reach the last FIN, session 1's stream 17: %d/%d", r.Session, r.Header.StreamID())
+	if r := m.selectedFrame(); r.Session != 3 || r.Header.StreamID() != 3 {
+		t.Fatalf("n did not reach the last FIN recorded, session 3's stream 3: %d/%d", r.Session, r.Header.StreamID())
 	}
 	m = press(m, "n")
 	if !strings.Contains(screenOf(m), "no more frames match cmd:fin") {

@@ -1,7 +1,6 @@
 package tui
 
 import (
-	"slices"
 	"sort"
 
 	"github.com/muxtop/muxtop/live"
@@ -87,80 +86,9 @@ func (s *frameStore) ingest(reg *live.Registry, upTo uint64) (from, to uint64) {
 		}
 		s.next = next
 	}
-	from = max(from, s.head)
-	s.sortByTime(from, s.tail)
-	return from, s.tail
-}
-
-// sortByTime puts the records at positions [from, to) in time order.
-// History is in the order frames were recorded, and a reply read while its
-// request's Write had not yet returned can come first. That disorder is
-// local, so an insertion sort in place, allocating nothing, mends it in a
-// few swaps; a range disordered beyond that budget is sorted through a copy.
-func (s *frameStore) sortByTime(from, to uint64) {
-	descents := 0
-	for p := from + 1; p < to; p++ {
-		if s.get(p - 1).At.After(s.get(p).At) {
-			descents++
-		}
-	}
-	n := int(to - from)
-	switch {
-	case descents == 0:
-		return
-	case descents > max(8, n/16): // too many for swaps to be cheap
-		s.sortByCopy(from, to)
-		return
-	}
-	budget := 4 * n
-	for i := from + 1; i < to; i++ {
-		for j := i; j > from && s.get(j-1).At.After(s.get(j).At); j-- {
-			if budget--; budget < 0 {
-				s.sortByCopy(from, to)
-				return
-			}
-			s.swap(j-1, j)
-		}
-	}
-}
-
-// swap exchanges the records at positions a and b, payloads included.
-func (s *frameStore) swap(a, b uint64) {
-	n := uint64(len(s.recs))
-	ia, ib := int(a%n), int(b%n)
-	ra, rb := &s.recs[ia], &s.recs[ib]
-	*ra, *rb = *rb, *ra
-	pa := s.arena[ia*s.snaplen : (ia+1)*s.snaplen : (ia+1)*s.snaplen]
-	pb := s.arena[ib*s.snaplen : (ib+1)*s.snaplen : (ib+1)*s.snaplen]
-	la, lb := len(ra.Payload), len(rb.Payload) // ra's bytes now sit in pb, rb's in pa
-	for k := range max(la, lb) {
-		pa[k], pb[k] = pb[k], pa[k]
-	}
-	ra.Payload, rb.Payload = pa[:la:la], pb[:lb:lb]
-}
-
-// sortByCopy sorts the records at positions [from, to) stably by time
-// through a copy: for a range too disordered for sortByTime's swaps.
-func (s *frameStore) sortByCopy(from, to uint64) {
-	n := int(to - from)
-	tmp := make([]live.Record, n)
-	buf := make([]byte, 0, n*s.snaplen)
-	for i := range tmp {
-		r := *s.get(from + uint64(i))
-		start := len(buf)
-		buf = append(buf, r.Payload...)
-		r.Payload = buf[start:len(buf):len(buf)]
-		tmp[i] = r
-	}
-	slices.SortStableFunc(tmp, func(a, b live.Record) int { return a.At.Compare(b.At) })
-	ring := uint64(len(s.recs))
-	for i := range tmp {
-		k := int((from + uint64(i)) % ring)
-		slot := s.arena[k*s.snaplen : (k+1)*s.snaplen : (k+1)*s.snaplen]
-		c := copy(slot, tmp[i].Payload)
-		s.recs[k] = tmp[i]
-		s.recs[k].Payload = slot[:c:c]
-	}
+	// History is in causal order already: the tap records a written frame
+	// before its bytes can reach the peer.
+	return max(from, s.head), s.tail
 }
 
 // frameView is the positions of the store's records that one scope and

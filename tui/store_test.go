@@ -1,12 +1,9 @@
 package tui
 
 import (
-	"fmt"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/live"
 )
 
@@ -58,52 +55,5 @@ func TestStoreCopiesPayloads(t *testing.T) {
 		if string(r.Payload) == "ANSWER42" {
 			t.Fatal("the registry still holds the answer: the test proves nothing")
 		}
-	}
-}
-
-// Records read out of time order (a reply recorded before the request
-// whose Write had not returned) are put in time order, payloads included,
-// across the end of the ring: by swaps when the disorder is local, through
-// a copy when it is not.
-func TestStoreSortsByTime(t *testing.T) {
-	tests := []struct {
-		name  string
-		times []int
-		want  string
-	}{
-		{"local disorder: swaps", []int{1, 3, 2, 5, 4}, "1a 2c 3b 4e 5d"},
-		// 66 swaps would be needed, more than the budget of 4 per record.
-		{"reversed: a copy", []int{12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1}, "1l 2k 3j 4i 5h 6g 7f 8e 9d 10c 11b 12a"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			const ring = 16
-			reg := live.New(live.Config{History: ring, Snaplen: 4})
-			s := newFrameStore(reg.Config())
-			sess := reg.Open(live.SessionInfo{}, time.Unix(0, 0))
-			base := time.Unix(100, 0)
-			record := func(i, at int) {
-				f := &decoder.Frame{Header: decoder.MakeHeader(1, decoder.PSH, 1, 3), Payload: []byte{byte('a' + i)}}
-				sess.Record(live.ClientToServer, base.Add(time.Duration(at)*time.Second), f)
-			}
-			for i := range 12 { // the next batch starts at position 14 and wraps
-				record(i, -10+i)
-			}
-			s.ingest(reg, reg.Snapshot().History.Next)
-			for i, at := range tt.times {
-				record(i, at)
-			}
-			from, to := s.ingest(reg, reg.Snapshot().History.Next)
-			if from%ring+uint64(len(tt.times)) <= ring {
-				t.Fatalf("batch at positions %d..%d does not wrap the %d-record ring", from, to, ring)
-			}
-			var got []string
-			for p := from; p < to; p++ {
-				got = append(got, fmt.Sprintf("%d%s", s.get(p).At.Unix()-100, s.get(p).Payload))
-			}
-			if strings.Join(got, " ") != tt.want {
-				t.Errorf("records = %v, want %s", got, tt.want)
-			}
-		})
 	}
 }

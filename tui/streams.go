@@ -267,20 +267,25 @@ func (m *Model) streamCells(s *live.StreamSnap, ended bool) []cell {
 		{dur(now.Sub(s.Last)), base},
 		{reply, base},
 	}
-	// The flow column shows the direction nearest its window, and STALLED
-	// when its writer is blocked.
+	// The flow column shows the direction nearest its window as plain
+	// numbers, and STALLED only when its writer is held back.
 	d := live.ClientToServer
 	if f := s.Flow; fill(f[1]) > fill(f[0]) {
 		d = live.ServerToClient
 	}
-	sd, stalled := s.Stalled()
+	sd, stalled := s.Stalled(m.snap.At, m.snap.StallAfter)
 	if stalled {
 		d = sd
 	}
 	f := s.Flow[d]
-	flow := d.String() + " " + size(uint64(f.InFlight())) + "/" + size(uint64(f.Window()))
+	in := f.InFlight()
+	flow := d.String() + " " + size(uint64(max(in, 0))) + "/" + size(uint64(f.Window()))
 	fs := base
-	if stalled {
+	switch {
+	case in < 0:
+		// smux's writer fails: never show a wrapped number.
+		flow, fs = d.String()+" consumed>sent", st.bad
+	case stalled:
 		flow, fs = flow+" STALLED", st.bad
 	}
 	return append(cells, cell{flow, fs})

@@ -48,7 +48,7 @@ func (v *violations) collect(snap *live.Snapshot) {
 		for _, f := range ss.Framing {
 			v.list = append(v.list, violation{
 				at: f.At, session: ss.ID, dir: f.Dir, offset: f.Offset, header: f.Header,
-				name: f.Code.String(), detail: f.Detail, smux: decoder.SmuxReaction, framing: true,
+				name: f.Code.String(), detail: f.Detail, smux: f.Code.SmuxReaction(), framing: true,
 			})
 		}
 		for _, a := range ss.Anomalies {

@@ -12,11 +12,9 @@ import (
 	"github.com/xtaci/smux"
 )
 
-// Pair returns an smux client and server session over a loopback TCP
-// connection. wrapClient and wrapServer, if not nil, wrap each end's conn
-// before smux gets it: that is where a test taps. Both sessions close when
-// the test ends.
-func Pair(t testing.TB, cfg *smux.Config, wrapClient, wrapServer func(net.Conn) net.Conn) (cli, srv *smux.Session) {
+// Conns returns the two ends of a loopback TCP connection: the one that
+// dialled and the one that accepted. Both close when the test ends.
+func Conns(t testing.TB) (client, server net.Conn) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -37,12 +35,24 @@ func Pair(t testing.TB, cfg *smux.Config, wrapClient, wrapServer func(net.Conn) 
 		cc.Close()
 		t.Fatal("smuxtest: accept failed")
 	}
+	t.Cleanup(func() { cc.Close(); sc.Close() })
+	return cc, sc
+}
+
+// Pair returns an smux client and server session over a loopback TCP
+// connection. wrapClient and wrapServer, if not nil, wrap each end's conn
+// before smux gets it: that is where a test taps. Both sessions close when
+// the test ends.
+func Pair(t testing.TB, cfg *smux.Config, wrapClient, wrapServer func(net.Conn) net.Conn) (cli, srv *smux.Session) {
+	t.Helper()
+	cc, sc := Conns(t)
 	if wrapClient != nil {
 		cc = wrapClient(cc)
 	}
 	if wrapServer != nil {
 		sc = wrapServer(sc)
 	}
+	var err error
 	if cli, err = smux.Client(cc, cfg); err != nil {
 		t.Fatal(err)
 	}
