@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"slices"
 	"time"
 
 	"github.com/muxtop/muxtop/live"
@@ -68,10 +67,6 @@ func (p *Printer) Flush() error {
 			}
 			p.next = recs[i].Seq + 1
 		}
-		// History is in the order frames were recorded; a reply read while
-		// its request's Write had not yet returned can come first. Print in
-		// time order.
-		slices.SortStableFunc(recs, func(a, b live.Record) int { return a.At.Compare(b.At) })
 		for i := range recs {
 			p.write(&recs[i])
 		}
