@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"slices"
 	"time"
 
 	"github.com/muxtop/muxtop/live"
@@ -31,7 +30,8 @@ func (f Format) String() string {
 	return "plain"
 }
 
-// Interval is how often Run reads new records from the registry.
+// Interval is how often Run reads new records from the registry when
+// fewer than a quarter of the history ring are waiting.
 const Interval = 100 * time.Millisecond
 
 // Printer writes a registry's history records in order to w.
@@ -56,24 +56,26 @@ func (p *Printer) Missed() uint64 { return p.missed }
 
 // Flush writes every record not yet written and flushes the output.
 // Records evicted before it could write them count as missed.
-func (p *Printer) Flush() error {
-	for {
+func (p *Printer) Flush() error { return p.flush(0) }
+
+// flush writes the records not yet written, stopping once it has read
+// limit records (0: no limit) so that a printer behind a faster capture
+// still returns to its caller, and flushes the output.
+func (p *Printer) flush(limit int) error {
+	read := 0
+	for limit <= 0 || read < limit {
 		recs, _ := p.reg.Frames(live.Query{From: p.next}, p.buf[:0])
 		if len(recs) == 0 {
 			break
 		}
+		read += len(recs)
 		for i := range recs {
-			if r := &recs[i]; r.Seq > p.next {
+			r := &recs[i]
+			if r.Seq > p.next {
 				p.missed += r.Seq - p.next
 			}
-			p.next = recs[i].Seq + 1
-		}
-		// History is in the order frames were recorded; a reply read while
-		// its request's Write had not yet returned can come first. Print in
-		// time order.
-		slices.SortStableFunc(recs, func(a, b live.Record) int { return a.At.Compare(b.At) })
-		for i := range recs {
-			p.write(&recs[i])
+			p.next = r.Seq + 1
+			p.write(r)
 		}
 		clear(recs) // drop payload references
 		p.buf = recs[:0]
@@ -117,24 +119,39 @@ type Options struct {
 	Status func() string
 }
 
-// Run prints reg's records to w every Interval until ctx is done, then
-// stops the watched system, prints what is left and the summary, and
-// returns the final snapshot. It returns early only if writing fails.
+// Run prints reg's records to w until ctx is done, then stops the watched
+// system, prints what is left and the summary, and returns the final
+// snapshot. It prints every Interval and whenever a quarter of the history
+// ring is waiting (Registry.Wake), so a burst does not lap the printer
+// between two ticks. It returns early only if writing fails.
 func Run(ctx context.Context, reg *live.Registry, w io.Writer, o Options) (*live.Snapshot, error) {
-	p := NewPrinter(reg, w, o.Format)
-	stop := o.Stop
-	t := time.NewTicker(Interval)
+	return NewPrinter(reg, w, o.Format).run(ctx, o, Interval, true)
+}
+
+// run is Run for p, printing every tick and, if wake is set, whenever
+// the ring is a quarter full.
+func (p *Printer) run(ctx context.Context, o Options, tick time.Duration, wake bool) (*live.Snapshot, error) {
+	t := time.NewTicker(tick)
 	defer t.Stop()
+	// One drain reads at most a ring's worth, then looks at ctx again; if
+	// more waits, the re-armed wake fires at once.
+	limit := max(p.reg.Config().History, live.DefaultScan)
+	var woken <-chan struct{} // nil: never
 	for {
+		if wake {
+			woken = p.reg.Wake(p.next)
+		}
 		select {
 		case <-ctx.Done():
-			if stop != nil {
-				stop()
+			if o.Stop != nil {
+				o.Stop()
 			}
-			if err := p.Flush(); err != nil {
+			// What the ring holds now is at most a ring's worth: the limit
+			// reads all of it, without chasing a capture that goes on.
+			if err := p.flush(limit); err != nil {
 				return nil, fmt.Errorf("output: %w", err)
 			}
-			snap := reg.Snapshot()
+			snap := p.reg.Snapshot()
 			status := ""
 			if o.Status != nil {
 				status = o.Status()
@@ -144,9 +161,10 @@ func Run(ctx context.Context, reg *live.Registry, w io.Writer, o Options) (*live
 			}
 			return snap, nil
 		case <-t.C:
-			if err := p.Flush(); err != nil {
-				return nil, fmt.Errorf("output: %w", err)
-			}
+		case <-woken:
+		}
+		if err := p.flush(limit); err != nil {
+			return nil, fmt.Errorf("output: %w", err)
 		}
 	}
 }

@@ -2,39 +2,14 @@ package headless
 
 import (
 	"encoding/json"
+	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/printable"
 )
-
-// jsonRecord is one line of JSON output; the README documents its schema.
-type jsonRecord struct {
-	Type      string  `json:"type"`
-	Seq       uint64  `json:"seq"`
-	Time      string  `json:"time"`
-	Session   uint64  `json:"session,omitempty"`
-	Dir       string  `json:"dir,omitempty"`
-	Ver       *uint8  `json:"ver,omitempty"`
-	Cmd       string  `json:"cmd,omitempty"`
-	Sid       *uint32 `json:"sid,omitempty"`
-	Len       *uint16 `json:"len,omitempty"`
-	Offset    *int64  `json:"offset,omitempty"`
-	Payload   *string `json:"payload,omitempty"`
-	Truncated bool    `json:"truncated,omitempty"`
-	Consumed  *uint32 `json:"consumed,omitempty"`
-	Window    *uint32 `json:"window,omitempty"`
-	Anomaly   string  `json:"anomaly,omitempty"`
-	Code      string  `json:"code,omitempty"`
-	Detail    string  `json:"detail,omitempty"`
-	Smux      string  `json:"smux,omitempty"`
-	Client    string  `json:"client,omitempty"`
-	Server    string  `json:"server,omitempty"`
-	Label     string  `json:"label,omitempty"`
-	Reason    string  `json:"reason,omitempty"`
-	Text      string  `json:"text,omitempty"`
-}
 
 // DirName returns the JSON name of a direction: "c2s" or "s2c".
 func DirName(d live.Dir) string {
@@ -44,37 +19,197 @@ func DirName(d live.Dir) string {
 	return "s2c"
 }
 
+// appendJSON appends r as one JSON object, the README's schema: keys in a
+// fixed order, absent where they do not apply. It writes what
+// encoding/json wrote for the same record, byte for byte, with neither
+// reflection nor allocation: a record costs what its bytes cost.
 func appendJSON(b []byte, r *live.Record) []byte {
-	j := jsonRecord{Type: r.Kind.String(), Seq: r.Seq, Time: r.At.Format(time.RFC3339Nano), Session: r.Session}
+	b = append(b, `{"type":`...)
+	b = appendString(b, r.Kind.String())
+	b = append(b, `,"seq":`...)
+	b = strconv.AppendUint(b, r.Seq, 10)
+	b = append(b, `,"time":"`...)
+	b = r.At.AppendFormat(b, time.RFC3339Nano) // digits and -:.TZ+: nothing to escape
+	b = append(b, '"')
+	if r.Session != 0 {
+		b = append(b, `,"session":`...)
+		b = strconv.AppendUint(b, r.Session, 10)
+	}
 	switch r.Kind {
 	case live.FrameRecord:
 		h := r.Header
-		ver, sid, n, off := h.Version(), h.StreamID(), h.Length(), r.Offset
-		hex := string(printable.AppendHex(nil, r.Payload))
-		j.Dir, j.Ver, j.Cmd, j.Sid, j.Len, j.Offset = DirName(r.Dir), &ver, h.Cmd().String(), &sid, &n, &off
-		j.Payload, j.Truncated = &hex, r.Truncated
-		if h.Cmd() == decoder.UPD {
-			j.Consumed, j.Window = &r.Consumed, &r.Window
-			j.Payload = nil
+		b = append(b, `,"dir":"`...)
+		b = append(b, DirName(r.Dir)...)
+		b = append(b, `","ver":`...)
+		b = strconv.AppendUint(b, uint64(h.Version()), 10)
+		b = append(b, `,"cmd":"`...)
+		b = appendCmd(b, h.Cmd())
+		b = append(b, `","sid":`...)
+		b = strconv.AppendUint(b, uint64(h.StreamID()), 10)
+		b = append(b, `,"len":`...)
+		b = strconv.AppendUint(b, uint64(h.Length()), 10)
+		b = append(b, `,"offset":`...)
+		b = strconv.AppendInt(b, r.Offset, 10)
+		upd := h.Cmd() == decoder.UPD
+		if !upd {
+			b = append(b, `,"payload":"`...)
+			b = printable.AppendHex(b, r.Payload) // hex digits and spaces
+			b = append(b, '"')
+		}
+		if r.Truncated {
+			b = append(b, `,"truncated":true`...)
+		}
+		if upd {
+			b = append(b, `,"consumed":`...)
+			b = strconv.AppendUint(b, uint64(r.Consumed), 10)
+			b = append(b, `,"window":`...)
+			b = strconv.AppendUint(b, uint64(r.Window), 10)
 		}
 		if r.Anomaly != 0 {
-			j.Anomaly, j.Smux = r.Anomaly.String(), r.Anomaly.SmuxReaction()
+			b = append(b, `,"anomaly":"`...)
+			b = appendAnomaly(b, r.Anomaly)
+			b = append(b, '"')
+			if s := r.Anomaly.SmuxReaction(); s != "" {
+				b = append(b, `,"smux":`...)
+				b = appendString(b, s)
+			}
 		}
 	case live.SessionOpened:
-		j.Client, j.Server, j.Label = r.Client, r.Server, r.Label
+		b = appendField(b, `,"client":`, r.Client)
+		b = appendField(b, `,"server":`, r.Server)
+		b = appendField(b, `,"label":`, r.Label)
 	case live.SessionEnded:
-		j.Reason, j.Detail = r.Reason.Code(), r.Detail
+		b = appendField(b, `,"detail":`, r.Detail)
+		b = appendField(b, `,"reason":`, r.Reason.Code())
 	case live.FramingViolation:
-		off := r.Offset
-		j.Dir, j.Offset, j.Code, j.Detail, j.Smux = DirName(r.Dir), &off, r.Code.String(), r.Detail, decoder.SmuxReaction
+		b = append(b, `,"dir":"`...)
+		b = append(b, DirName(r.Dir)...)
+		b = append(b, `","offset":`...)
+		b = strconv.AppendInt(b, r.Offset, 10)
+		b = append(b, `,"code":"`...)
+		b = appendCode(b, r.Code)
+		b = append(b, '"')
+		if r.Want != 0 {
+			b = append(b, `,"want":`...)
+			b = strconv.AppendUint(b, uint64(r.Want), 10)
+		}
+		b = appendField(b, `,"detail":`, r.Detail)
+		b = append(b, `,"smux":`...)
+		b = append(b, smuxReactionJSON...)
 	case live.NoticeRecord:
-		j.Text = r.Detail
+		b = appendField(b, `,"text":`, r.Detail)
 	}
-	out, _ := json.Marshal(j)
-	return append(b, out...)
+	return append(b, '}')
 }
 
-// jsonSummary is the last line of JSON output.
+// smuxReactionJSON is decoder.SmuxReaction as a JSON string: it quotes.
+var smuxReactionJSON = string(appendString(nil, decoder.SmuxReaction))
+
+// appendField appends key and s, the key's colon included, unless s is
+// empty: encoding/json's omitempty.
+func appendField(b []byte, key, s string) []byte {
+	if s == "" {
+		return b
+	}
+	return appendString(append(b, key...), s)
+}
+
+// appendCmd appends c as Cmd.String spells it, without its Sprintf for an
+// unknown command.
+func appendCmd(b []byte, c decoder.Cmd) []byte {
+	if c < decoder.NumCmds {
+		return append(b, c.String()...)
+	}
+	return strconv.AppendUint(append(b, "UNKNOWN_CMD_"...), uint64(c), 10)
+}
+
+// appendCode appends c as Code.String spells it, without its Sprintf.
+func appendCode(b []byte, c decoder.Code) []byte {
+	if c != 0 && c < decoder.NumCodes {
+		return append(b, c.String()...)
+	}
+	return strconv.AppendUint(append(b, "UNKNOWN_CODE_"...), uint64(c), 10)
+}
+
+// appendAnomaly appends a as Anomaly.String spells it, without its Sprintf.
+func appendAnomaly(b []byte, a live.Anomaly) []byte {
+	if a != 0 && a < live.NumAnomalies {
+		return append(b, a.String()...)
+	}
+	return strconv.AppendUint(append(b, "UNKNOWN_ANOMALY_"...), uint64(a), 10)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// jsonSafe marks the ASCII bytes a JSON string holds as they are. Like
+// encoding/json it escapes <, > and & too (as \u003c, \u003e, \u0026), so
+// that output pasted into HTML cannot open a tag.
+var jsonSafe = func() (t [utf8.RuneSelf]bool) {
+	for c := ' '; c < utf8.RuneSelf; c++ {
+		t[c] = true
+	}
+	for _, c := range `"\<>&` {
+		t[c] = false
+	}
+	return t
+}()
+
+// appendString appends s as a quoted JSON string, exactly as encoding/json
+// writes it: \" \\ \b \f \n \r \t, other control bytes and <, >, & as
+// \u00XX, every byte of invalid UTF-8 as \ufffd, and U+2028 and U+2029
+// (which end a line in JavaScript) as \u2028 and \u2029.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if jsonSafe[c] {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&15])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&15])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// jsonSummary is the last line of JSON output. It is written once, so it
+// keeps encoding/json.
 type jsonSummary struct {
 	Type          string                       `json:"type"`
 	Seconds       float64                      `json:"seconds"`

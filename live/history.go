@@ -104,6 +104,7 @@ type history struct {
 	snaplen int
 	last    atomic.Uint64 // the highest seq claimed; seqs start at 1
 	dropped atomic.Uint64
+	wake    waker // wakes a reader when the ring is filling
 
 	eventsMu sync.Mutex
 	events   map[uint64]*eventText // by seq, for slots with hasEvent
@@ -152,6 +153,7 @@ func newHistory(capacity, snaplen int) *history {
 		arena:   make([]byte, capacity*snaplen),
 		snaplen: snaplen,
 		events:  make(map[uint64]*eventText),
+		wake:    newWaker(),
 		scratch: sync.Pool{New: func() any { return new(Record) }},
 	}
 }
@@ -160,6 +162,7 @@ func newHistory(capacity, snaplen int) *history {
 // nothing locked, when a newer record already took the slot.
 func (h *history) claim() (uint64, int, *slot, bool) {
 	seq := h.last.Add(1)
+	h.wake.claimed(seq)
 	i := int(seq % uint64(len(h.slots)))
 	sl := &h.slots[i]
 	sl.mu.Lock()
