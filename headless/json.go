@@ -94,16 +94,12 @@ func appendJSON(b []byte, r *live.Record) []byte {
 			b = strconv.AppendUint(b, uint64(r.Want), 10)
 		}
 		b = appendField(b, `,"detail":`, r.Detail)
-		b = append(b, `,"smux":`...)
-		b = append(b, smuxReactionJSON...)
+		b = appendField(b, `,"smux":`, r.Code.SmuxReaction())
 	case live.NoticeRecord:
 		b = appendField(b, `,"text":`, r.Detail)
 	}
 	return append(b, '}')
 }
-
-// smuxReactionJSON is decoder.SmuxReaction as a JSON string: it quotes.
-var smuxReactionJSON = string(appendString(nil, decoder.SmuxReaction))
 
 // appendField appends key and s, the key's colon included, unless s is
 // empty: encoding/json's omitempty.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -65,7 +66,7 @@ func appendJSONMarshal(b []byte, r *live.Record) []byte {
 		j.Reason, j.Detail = r.Reason.Code(), r.Detail
 	case live.FramingViolation:
 		off := r.Offset
-		j.Dir, j.Offset, j.Code, j.Want, j.Detail, j.Smux = DirName(r.Dir), &off, r.Code.String(), r.Want, r.Detail, decoder.SmuxReaction
+		j.Dir, j.Offset, j.Code, j.Want, j.Detail, j.Smux = DirName(r.Dir), &off, r.Code.String(), r.Want, r.Detail, r.Code.SmuxReaction()
 	case live.NoticeRecord:
 		j.Text = r.Detail
 	}
@@ -325,4 +326,22 @@ func FuzzAppendJSON(f *testing.F) {
 			t.Errorf("%s: seq %v, want %d", line, got["seq"], seq)
 		}
 	})
+}
+
+// TestViolationReactions: each violation says what smux does about its own
+// code, in both formats: a cut frame is not an "invalid protocol".
+func TestViolationReactions(t *testing.T) {
+	for _, code := range []decoder.Code{decoder.BadVersion, decoder.VersionMismatch, decoder.Truncated} {
+		r := live.Record{Kind: live.FramingViolation, Seq: 1, Session: 1, Code: code, Detail: "d"}
+		var j map[string]any
+		if err := json.Unmarshal(appendJSON(nil, &r), &j); err != nil {
+			t.Fatal(err)
+		}
+		if j["smux"] != code.SmuxReaction() || code.SmuxReaction() == "" {
+			t.Errorf("%v: JSON smux %q, want %q", code, j["smux"], code.SmuxReaction())
+		}
+		if plain := string(appendPlain(nil, &r)); !strings.HasSuffix(plain, code.SmuxReaction()) {
+			t.Errorf("%v: plain %q does not end with %q", code, plain, code.SmuxReaction())
+		}
+	}
 }

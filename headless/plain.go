@@ -74,7 +74,7 @@ func appendPlain(b []byte, r *live.Record) []byte {
 		b = append(b, ": "...)
 		b = printable.AppendText(b, r.Detail)
 		b = append(b, "; "...)
-		b = append(b, decoder.SmuxReaction...)
+		b = append(b, r.Code.SmuxReaction()...)
 	case live.NoticeRecord:
 		b = append(b[:len(b)-len(" #0 ")], " notice: "...)
 		b = printable.AppendText(b, r.Detail)
