@@ -164,3 +164,24 @@ func TestPrintsInHistoryOrder(t *testing.T) {
 		t.Errorf("not in history order:\n%s", out.String())
 	}
 }
+
+// TestSummaryUnsent: bytes a failed write never sent are said apart, in
+// both formats, and are not in the byte counts.
+func TestSummaryUnsent(t *testing.T) {
+	reg := live.New(live.Config{})
+	s := reg.Open(live.SessionInfo{}, time.Now())
+	s.Unsent(live.ClientToServer, 12)
+	sum := Summarize(reg.Snapshot(), 0)
+	if sum.Unsent != [2]int64{12, 0} || sum.Counts.BytesDir(live.ClientToServer) != 0 {
+		t.Fatalf("unsent %v, bytes %d: want [12 0], 0", sum.Unsent, sum.Counts.BytesDir(live.ClientToServer))
+	}
+	var plain strings.Builder
+	WriteSummary(&plain, sum)
+	if !strings.Contains(plain.String(), "never sent, the write failed: → 12") {
+		t.Errorf("plain summary does not say so:\n%s", plain.String())
+	}
+	var j struct{ Unsent map[string]int64 }
+	if err := json.Unmarshal(appendJSONSummary(nil, sum), &j); err != nil || j.Unsent["c2s"] != 12 {
+		t.Errorf("JSON summary unsent %v (%v), want c2s 12", j.Unsent, err)
+	}
+}

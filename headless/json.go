@@ -222,6 +222,7 @@ type jsonSummary struct {
 	Violations    uint64                       `json:"violations"`
 	Anomalies     uint64                       `json:"anomalies"`
 	Unparsed      map[string]int64             `json:"unparsed"`
+	Unsent        map[string]int64             `json:"unsent,omitempty"`
 	Status        string                       `json:"status,omitempty"`
 }
 
@@ -242,6 +243,9 @@ func appendJSONSummary(b []byte, s Summary) []byte {
 		}
 		j.Frames[DirName(dir)] = m
 		j.Bytes[DirName(dir)] = s.Counts.BytesDir(dir)
+	}
+	if s.Unsent != [2]int64{} {
+		j.Unsent = map[string]int64{"c2s": s.Unsent[0], "s2c": s.Unsent[1]}
 	}
 	out, _ := json.Marshal(j)
 	return append(b, out...)

@@ -94,7 +94,10 @@ func WriteSummary(w io.Writer, s Summary) {
 	}
 	fmt.Fprintf(w, "  bytes     → %d  ← %d", s.Counts.BytesDir(live.ClientToServer), s.Counts.BytesDir(live.ServerToClient))
 	if s.Unparsed != [2]int64{} {
-		fmt.Fprintf(w, "  (not smux, after a violation: → %d  ← %d)", s.Unparsed[0], s.Unparsed[1])
+		fmt.Fprintf(w, "  (not framed, after a violation or cut by the connection's end: → %d  ← %d)", s.Unparsed[0], s.Unparsed[1])
+	}
+	if s.Unsent != [2]int64{} {
+		fmt.Fprintf(w, "  (written but never sent, the write failed: → %d  ← %d)", s.Unsent[0], s.Unsent[1])
 	}
 	fmt.Fprintln(w)
 	switch {
@@ -125,6 +128,9 @@ type Summary struct {
 	Violations, Anomalies uint64
 	// Unparsed counts the bytes left unframed after violations, per direction.
 	Unparsed [2]int64
+	// Unsent counts bytes the tapped ends wrote but failed writes never
+	// sent; they are not in Counts.
+	Unsent [2]int64
 	// Status is a last line about the watched system, if any.
 	Status string
 }
@@ -148,6 +154,8 @@ func Summarize(snap *live.Snapshot, missed uint64) Summary {
 		s.StreamsEnded += ss.Closed.Ended
 		s.Unparsed[0] += ss.Unparsed[0]
 		s.Unparsed[1] += ss.Unparsed[1]
+		s.Unsent[0] += ss.Unsent[0]
+		s.Unsent[1] += ss.Unsent[1]
 		for _, st := range ss.Streams {
 			if st.State == live.EndedWithSession {
 				s.StreamsEnded++
