@@ -356,7 +356,11 @@ func TestCommandLineErrors(t *testing.T) {
 		{"bad snaplen", []string{"demo", "--snaplen", "70000", "-o", "plain"}, 2, "--snaplen 70000"},
 		{"history 0 headless", []string{"demo", "--history", "0", "-o", "plain"}, 2, "--history 0 keeps no frames"},
 		{"history too big", []string{"demo", "--history", "1000000000", "-o", "json"}, 2, "--history 1000000000: use 0 to 10000000"},
-		{"history too much memory", []string{"demo", "--history", "10000000", "--snaplen", "65535", "-o", "json"}, 2, "MiB of payloads"},
+		{"history too much memory", []string{"demo", "--history", "10000000", "--snaplen", "65535", "-o", "json"}, 2, "MiB of memory for json output"},
+		// 4.26 GB of payloads, under the old bound; slots, a batch and headroom take it over.
+		{"history memory beyond payloads", []string{"demo", "--history", "130000", "--snaplen", "32768", "-o", "json", "--duration", "1s"}, 2, "--history 130000 × --snaplen 32768 would need about"},
+		// 4 GB of payloads, under the old bound; the UI's own copy doubles it.
+		{"history memory of the ui's copy", []string{"demo", "--history", "100000", "--snaplen", "40000", "-o", "tui"}, 2, "MiB of memory for tui output"},
 		{"tui without a terminal", []string{"demo", "-o", "tui"}, 2, "--output tui needs a terminal"},
 		{"bad listen address", []string{"demo", "--listen", "nonsense", "-o", "plain"}, 2, `--listen "nonsense" is not an address`},
 		{"bad http port", []string{"demo", "--http", ":99999", "-o", "plain"}, 2, "--http \":99999\": port"},
@@ -374,5 +378,45 @@ func TestCommandLineErrors(t *testing.T) {
 				t.Errorf("stderr = %q, want one line containing %q", msg, tc.want)
 			}
 		})
+	}
+}
+
+func TestHistoryBytes(t *testing.T) {
+	const (
+		slot    = 64        // live/history.go: a slot per record
+		record  = 128       // a live.Record: the TUI's copy, the printer's batch
+		pos     = 8         // the TUI's frame list
+		batch   = 8192      // live.DefaultScan: records the printer reads at a time
+		reserve = 256 << 20 // the GC's headroom above the history, at most
+		mib     = int64(1 << 20)
+	)
+	for _, tc := range []struct {
+		history, snaplen int
+		output           string
+		live             int64 // what the history keeps live
+	}{
+		{100_000, 256, "plain", 100_000*(slot+256) + batch*(record+256)},
+		{100_000, 256, "tui", 100_000*(slot+256) + 100_000*(record+256+pos)},
+		{10_000, 32768, "json", 10_000*(slot+32768) + batch*(record+32768)},
+		{10_000, 32768, "tui", 10_000*(slot+32768) + 10_000*(record+32768+pos)},
+		{1000, 65535, "plain", 1000*(slot+65535) + 1000*(record+65535)}, // a batch is at most the history
+		{0, 256, "tui", 0},
+		{10, 0, "json", 10*slot + 10*record},
+	} {
+		got := historyBytes(tc.history, tc.snaplen, tc.output)
+		if want := tc.live + min(tc.live, reserve); got != want {
+			t.Errorf("historyBytes(%d, %d, %s) = %d MiB, want %d MiB", tc.history, tc.snaplen, tc.output, got/mib, want/mib)
+		}
+	}
+	// Peak RSS measured with 32 KiB PSH frames through `muxtop attach`
+	// under the memory limit muxtop sets: json and plain 0.83 GB for 20 s,
+	// the TUI 745 MB for 150 s. The estimate must not promise less.
+	for _, tc := range []struct {
+		output string
+		peak   int64
+	}{{"json", 832e6}, {"plain", 829e6}, {"tui", 745e6}} {
+		if got := historyBytes(10_000, 32768, tc.output); got < tc.peak {
+			t.Errorf("historyBytes(10000, 32768, %s) = %d MB, under the %d MB measured", tc.output, got/1e6, tc.peak/1e6)
+		}
 	}
 }
