@@ -103,6 +103,7 @@ func newAttachCmd() *cobra.Command {
 				sys:   p,
 				title: fmt.Sprintf("attach %s → %s", addr, upstream),
 				where: fmt.Sprintf("attach: clients connect to %s, forwarded to %s", addr, upstream),
+				warn:  everyInterface("attach", listener{"--listen", listen, addr}),
 			})
 		},
 	}

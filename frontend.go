@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/netip"
 	"os"
 	"runtime/debug"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -175,7 +178,48 @@ type session struct {
 	sys    system
 	title  string        // mode and addresses, for the header
 	where  string        // one line for stderr in plain and json mode: where to connect
+	warn   string        // optional line said once: on stderr in plain and json mode, as a notice in the UI
 	status func() string // optional extra status line
+}
+
+// listener is an address a command listens on: the flag that set it, the
+// address it was given ("0.0.0.0:0"), and the address bound (its port is
+// the real one; the host may be written differently).
+type listener struct{ flag, given, bound string }
+
+// everyInterface returns one line saying which of ls listen on every
+// interface, their ports reachable from other machines, or "" if none
+// does. An unspecified address, 0.0.0.0 or ::, is every interface; Go
+// listens on IPv6 as well for either when the system has it, and binds ::
+// then, which the bound address shows.
+func everyInterface(cmd string, ls ...listener) string {
+	var flags, ports []string
+	v6 := false
+	for _, l := range ls {
+		host, _, err := net.SplitHostPort(l.given)
+		ip, perr := netip.ParseAddr(host)
+		if err != nil || perr != nil || !ip.Unmap().IsUnspecified() {
+			continue
+		}
+		bhost, port, _ := net.SplitHostPort(l.bound)
+		if b, err := netip.ParseAddr(bhost); err == nil && b.Is6() && !b.Is4In6() {
+			v6 = true
+		}
+		flags = append(flags, l.flag+" "+l.given)
+		ports = append(ports, port)
+	}
+	where := "every interface"
+	if v6 {
+		where += ", IPv4 and IPv6"
+	}
+	switch len(ports) {
+	case 0:
+		return ""
+	case 1:
+		return fmt.Sprintf("%s: %s listens on %s: port %s is reachable from other machines", cmd, flags[0], where, ports[0])
+	}
+	return fmt.Sprintf("%s: %s listen on %s: ports %s are reachable from other machines",
+		cmd, strings.Join(flags, " and "), where, strings.Join(ports, " and "))
 }
 
 // watch runs the chosen front end on s until ctx is done, the duration is
@@ -207,6 +251,9 @@ func (f *watchFlags) watch(ctx context.Context, cmd *cobra.Command, s session) e
 	var err error
 	switch f.output {
 	case "tui":
+		if s.warn != "" {
+			s.reg.Notice(time.Now(), s.warn)
+		}
 		err = runTUI(ctx, s, f, stop, stdout)
 	default:
 		format := headless.Plain
@@ -215,6 +262,10 @@ func (f *watchFlags) watch(ctx context.Context, cmd *cobra.Command, s session) e
 		}
 		if s.where != "" {
 			fmt.Fprintln(stderr, "muxtop:", s.where)
+		}
+		// On stderr only: a notice would be in the capture on stdout too.
+		if s.warn != "" {
+			fmt.Fprintln(stderr, "muxtop:", s.warn)
 		}
 		_, err = headless.Run(ctx, s.reg, stdout, headless.Options{Format: format, Stop: stop, Status: s.status})
 	}

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -417,6 +418,84 @@ func TestHistoryBytes(t *testing.T) {
 	}{{"json", 832e6}, {"plain", 829e6}, {"tui", 745e6}} {
 		if got := historyBytes(10_000, 32768, tc.output); got < tc.peak {
 			t.Errorf("historyBytes(10000, 32768, %s) = %d MB, under the %d MB measured", tc.output, got/1e6, tc.peak/1e6)
+		}
+	}
+}
+
+// TestEveryInterfaceWarning runs each command that listens with an
+// unspecified address, on port 0 and for a moment only, and checks that
+// stderr says once that the port is reachable from other machines; and
+// with loopback, that it says nothing of the kind.
+func TestEveryInterfaceWarning(t *testing.T) {
+	dead := freePort(t) // the client's service and attach's upstream: nothing is dialled anyway
+	const warning = "reachable from other machines"
+	for _, tc := range []struct {
+		name string
+		args []string
+		warn string // the flags the warning names; "" for none
+	}{
+		{"attach", []string{"attach", dead, "--listen", "0.0.0.0:0"}, "attach: --listen 0.0.0.0:0 listens on every interface"},
+		{"attach v6", []string{"attach", dead, "--listen", "[::]:0"}, "attach: --listen [::]:0 listens on every interface"},
+		{"attach loopback", []string{"attach", dead, "--listen", "127.0.0.1:0"}, ""},
+		{"demo server", []string{"demo", "server", "--listen", "0.0.0.0:0"}, "demo server: --listen 0.0.0.0:0 listens on every interface"},
+		{"demo server loopback", []string{"demo", "server", "--listen", "127.0.0.1:0"}, ""},
+		{"demo client", []string{"demo", "client", "--connect", dead, "--http", "0.0.0.0:0"}, "demo client: --http 0.0.0.0:0 listens on every interface"},
+		{"demo client loopback", []string{"demo", "client", "--connect", dead, "--http", "127.0.0.1:0"}, ""},
+		{"demo service", []string{"demo", "--listen", "0.0.0.0:0"}, "demo: --listen 0.0.0.0:0 listens on every interface"},
+		{"demo gateway", []string{"demo", "--http", "0.0.0.0:0"}, "demo: --http 0.0.0.0:0 listens on every interface"},
+		{"demo both", []string{"demo", "--listen", "0.0.0.0:0", "--http", "0.0.0.0:0"}, "demo: --listen 0.0.0.0:0 and --http 0.0.0.0:0 listen on every interface"},
+		{"demo loopback", []string{"demo"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if strings.Contains(strings.Join(tc.args, " "), "[::]") {
+				if l, err := net.Listen("tcp", "[::1]:0"); err != nil {
+					t.Skip("no IPv6:", err)
+				} else {
+					l.Close()
+				}
+			}
+			for _, out := range []string{"plain", "json"} {
+				var stdout, stderr syncBuffer
+				args := append(slices.Clone(tc.args), "-o", out, "--duration", "1ms")
+				if code := run(context.Background(), args, &stdout, &stderr); code != 0 {
+					t.Fatalf("%s: exit %d: %s", out, code, stderr.String())
+				}
+				msg := stderr.String()
+				switch n := strings.Count(msg, warning); {
+				case tc.warn == "" && n != 0:
+					t.Errorf("%s: a warning with a loopback address:\n%s", out, msg)
+				case tc.warn != "" && (n != 1 || !strings.Contains(msg, "muxtop: "+tc.warn)):
+					t.Errorf("%s: stderr %q, want one line %q ... %q", out, msg, tc.warn, warning)
+				}
+				if strings.Contains(stdout.String(), warning) {
+					t.Errorf("%s: the warning is in the capture too, which says it twice:\n%s", out, stdout.String())
+				}
+			}
+		})
+	}
+}
+
+func TestEveryInterface(t *testing.T) {
+	for _, tc := range []struct {
+		ls   []listener
+		want string
+	}{
+		{[]listener{{"--listen", "127.0.0.1:9000", "127.0.0.1:9000"}}, ""},
+		{[]listener{{"--listen", "localhost:9000", "127.0.0.1:9000"}}, ""},
+		{[]listener{{"--listen", "10.0.0.5:9000", "10.0.0.5:9000"}}, ""}, // one interface, spelled out
+		{[]listener{{"--listen", "0.0.0.0:9000", "0.0.0.0:9000"}},
+			"x: --listen 0.0.0.0:9000 listens on every interface: port 9000 is reachable from other machines"},
+		{[]listener{{"--listen", "0.0.0.0:0", "[::]:41234"}},
+			"x: --listen 0.0.0.0:0 listens on every interface, IPv4 and IPv6: port 41234 is reachable from other machines"},
+		{[]listener{{"--listen", "[::ffff:0.0.0.0]:9000", "[::]:9000"}},
+			"x: --listen [::ffff:0.0.0.0]:9000 listens on every interface, IPv4 and IPv6: port 9000 is reachable from other machines"},
+		{[]listener{{"--listen", "[::]:9000", "[::]:9000"}, {"--http", "127.0.0.1:8080", "127.0.0.1:8080"}},
+			"x: --listen [::]:9000 listens on every interface, IPv4 and IPv6: port 9000 is reachable from other machines"},
+		{[]listener{{"--listen", "0.0.0.0:9000", "0.0.0.0:9000"}, {"--http", "0.0.0.0:8080", "0.0.0.0:8080"}},
+			"x: --listen 0.0.0.0:9000 and --http 0.0.0.0:8080 listen on every interface: ports 9000 and 8080 are reachable from other machines"},
+	} {
+		if got := everyInterface("x", tc.ls...); got != tc.want {
+			t.Errorf("everyInterface(%v) = %q, want %q", tc.ls, got, tc.want)
 		}
 	}
 }
