@@ -21,8 +21,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/muxtop/muxtop/internal/smuxtest"
+	"github.com/muxtop/muxtop/live"
 )
 
 // syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
@@ -385,12 +387,12 @@ func TestCommandLineErrors(t *testing.T) {
 func TestHistoryBytes(t *testing.T) {
 	const (
 		slot    = 64        // live/history.go: a slot per record
-		record  = 128       // a live.Record: the TUI's copy, the printer's batch
 		pos     = 8         // the TUI's frame list
 		batch   = 8192      // live.DefaultScan: records the printer reads at a time
 		reserve = 256 << 20 // the GC's headroom above the history, at most
 		mib     = int64(1 << 20)
 	)
+	record := int64(unsafe.Sizeof(live.Record{})) // the TUI's copy, the printer's batch: 128 bytes here
 	for _, tc := range []struct {
 		history, snaplen int
 		output           string
