@@ -943,11 +943,19 @@ func TestProxyUpstreamIsItself(t *testing.T) {
 		refused(t, c)
 	}
 	smuxtest.Eventually(t, "every session to end", func() bool { return reg.Snapshot().LiveSessions == 0 })
-	settled := sessionsSeen(reg)
-	t.Logf("%d conns accepted for %d clients", settled, clients)
+	// Until the proxy has seen a dial reach itself, the far end of one can
+	// be accepted before that dial returns, and dial once more: a link or
+	// two, which may come late if its goroutine does. A storm would be
+	// hundreds by now.
 	time.Sleep(100 * time.Millisecond)
-	if n := sessionsSeen(reg); n != settled || n > 2*clients {
-		t.Errorf("%d then %d conns accepted for %d clients, want at most %d and no more", settled, n, clients, 2*clients)
+	n := sessionsSeen(reg)
+	t.Logf("%d conns accepted for %d clients", n, clients)
+	if n > 2*clients {
+		var seen []string
+		for _, ss := range reg.Snapshot().Sessions {
+			seen = append(seen, fmt.Sprintf("%d %s→%s %v %q", ss.ID, ss.Info.Client, ss.Info.Server, ss.Reason, ss.Err))
+		}
+		t.Errorf("%d conns accepted for %d clients, want at most %d:\n%s", n, clients, 2*clients, strings.Join(seen, "\n"))
 	}
 	want := "attach: upstream " + addr + " is this proxy's own listen address; refusing to connect to myself"
 	if msgs := got.all(); len(msgs) != 1 || msgs[0] != want {
