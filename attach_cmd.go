@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -81,6 +83,9 @@ func newAttachCmd() *cobra.Command {
 			} else if listen, err = loopback(listen); err != nil {
 				return usageError{fmt.Errorf("attach: --listen %w", err)}
 			}
+			if err := selfUpstream(cmd.Context(), listen, upstream); err != nil {
+				return usageError{fmt.Errorf("attach: %w", err)}
+			}
 			if dialTimeout <= 0 {
 				return usageError{fmt.Errorf("attach: --dial-timeout %v: use a positive duration such as 5s", dialTimeout)}
 			}
@@ -98,6 +103,7 @@ func newAttachCmd() *cobra.Command {
 				sys:   p,
 				title: fmt.Sprintf("attach %s → %s", addr, upstream),
 				where: fmt.Sprintf("attach: clients connect to %s, forwarded to %s", addr, upstream),
+				warn:  everyInterface("attach", listener{"--listen", listen, addr}),
 			})
 		},
 	}
@@ -105,4 +111,48 @@ func newAttachCmd() *cobra.Command {
 	cmd.Flags().StringVar(&listen, "listen", "", "address clients connect to (default 127.0.0.1 on the upstream's port + 1)")
 	cmd.Flags().DurationVar(&dialTimeout, "dial-timeout", tap.DefaultDialTimeout, "how long to wait for the upstream to accept each client")
 	return cmd
+}
+
+// resolveTimeout bounds the name lookups of selfUpstream.
+const resolveTimeout = 2 * time.Second
+
+// selfUpstream returns an error if a connection to upstream would reach a
+// proxy listening on listen: the proxy would then forward each client to
+// itself, which forwards it to itself, until file descriptors run out.
+// Both addresses are resolved; a name that does not resolve is let through,
+// for the dial to report.
+func selfUpstream(ctx context.Context, listen, upstream string) error {
+	ctx, cancel := context.WithTimeout(ctx, resolveTimeout)
+	defer cancel()
+	ups := resolve(ctx, upstream)
+	for _, l := range resolve(ctx, listen) {
+		for _, u := range ups {
+			if tap.LoopsBack(l, u) {
+				return fmt.Errorf("upstream %s is the --listen address %s: the proxy would connect to itself; listen on another port", upstream, listen)
+			}
+		}
+	}
+	return nil
+}
+
+// resolve returns the addresses hostport names: itself if the host is an
+// IP, else what the host resolves to, or none.
+func resolve(ctx context.Context, hostport string) []netip.AddrPort {
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return nil
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return nil
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return []netip.AddrPort{netip.AddrPortFrom(ip, uint16(p))}
+	}
+	ips, _ := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	aps := make([]netip.AddrPort, len(ips))
+	for i, ip := range ips {
+		aps[i] = netip.AddrPortFrom(ip, uint16(p))
+	}
+	return aps
 }

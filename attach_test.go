@@ -294,3 +294,84 @@ func TestAttachAddresses(t *testing.T) {
 		t.Errorf("exit %d, stderr %q: want 1 and one line pointing at --listen", code, stderr.String())
 	}
 }
+
+// TestAttachRefusesItself gives attach a listen address that is its
+// upstream, spelled in the ways a user might. Each must be one line and
+// exit status 2, before anything listens. The port is held on 127.0.0.1
+// meanwhile, so that a check that let one through fails to listen (exit
+// 1) rather than bind every interface or dial itself.
+func TestAttachRefusesItself(t *testing.T) {
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	_, port, _ := net.SplitHostPort(held.Addr().String())
+	at := func(host string) string { return net.JoinHostPort(host, port) }
+	cases := [][2]string{ // upstream, --listen
+		{":" + port, ":" + port},
+		{port, at("127.0.0.1")},
+		{at("127.0.0.1"), at("0.0.0.0")},
+		{at("0.0.0.0"), ":" + port},
+		{":" + port, at("::")},
+		{at("localhost"), ":" + port},
+		{":" + port, at("localhost")},
+		{at("127.0.0.7"), at("0.0.0.0")},
+		{at("::1"), at("0.0.0.0")},
+	}
+	if ip := interfaceIP(); ip != "" {
+		cases = append(cases, [2]string{at(ip), at("0.0.0.0")})
+		if l, err := net.Listen("tcp", at(ip)); err == nil { // held too
+			defer l.Close()
+			cases = append(cases, [2]string{at(ip), at(ip)})
+		}
+	}
+	for _, tc := range cases {
+		t.Run(tc[0]+" via "+tc[1], func(t *testing.T) {
+			var stdout, stderr syncBuffer
+			code := run(context.Background(), []string{"attach", tc[0], "--listen", tc[1], "-o", "plain", "--duration", "1s"}, &stdout, &stderr)
+			msg := stderr.String()
+			if code != 2 || !strings.Contains(msg, "would connect to itself") || strings.Count(msg, "\n") != 1 {
+				t.Errorf("exit %d, stderr %q: want 2 and one line saying attach would connect to itself", code, msg)
+			}
+		})
+	}
+}
+
+// interfaceIP returns an IPv4 address of one of this machine's interfaces
+// other than loopback, or "".
+func interfaceIP() string {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return ""
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+			return n.IP.String()
+		}
+	}
+	return ""
+}
+
+func TestSelfUpstream(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		listen, upstream string
+		loops            bool
+	}{
+		{"127.0.0.1:9001", "127.0.0.1:9001", true},
+		{"0.0.0.0:9001", "localhost:9001", true},
+		{"[::]:9001", "127.0.0.1:9001", true},
+		{"localhost:9001", "127.0.0.1:9001", true},
+		{"127.0.0.1:9001", "127.0.0.1:9000", false},
+		{"0.0.0.0:9001", "localhost:9000", false},
+		{"127.0.0.1:0", "127.0.0.1:9000", false},
+		{"127.0.0.1:9001", "127.0.0.2:9001", false},
+		{"127.0.0.1:9001", "nonexistent.invalid:9001", false}, // the dial will say it does not resolve
+	} {
+		err := selfUpstream(ctx, tc.listen, tc.upstream)
+		if (err != nil) != tc.loops {
+			t.Errorf("selfUpstream(%s, %s) = %v, want loops %v", tc.listen, tc.upstream, err, tc.loops)
+		}
+	}
+}

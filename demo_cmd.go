@@ -142,7 +142,9 @@ type demoMode struct {
 	portFlags string
 	// describe returns the UI header and the stderr line of a running demo.
 	describe func(d *demo.Demo, version int) (title, where string)
-	load     bool // the mode runs the load generator
+	// listens returns the addresses the demo listens on, each with its flag.
+	listens func(d *demo.Demo) []listener
+	load    bool // the mode runs the load generator
 }
 
 // run starts the demo in mode m and watches it until the user or the
@@ -163,10 +165,25 @@ func (f *demoFlags) run(cmd *cobra.Command, m demoMode) error {
 	}
 	s := session{reg: reg, sys: d}
 	s.title, s.where = m.describe(d, f.version)
+	s.warn = everyInterface(strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" "), m.listens(d)...)
 	if m.load {
 		s.status = loadStatus(d)
 	}
 	return f.watch.watch(cmd.Context(), cmd, s)
+}
+
+// serviceListener is the service's listen address, set by --listen.
+func (f *demoFlags) serviceListener(d *demo.Demo) listener {
+	return listener{"--listen", f.service, d.ServiceAddr()}
+}
+
+// gatewayListener is the gateway's HTTP address, set by --http. Its URL
+// names loopback when the gateway listens on every interface, but it has
+// the port.
+func (f *demoFlags) gatewayListener(d *demo.Demo) listener {
+	bound := strings.TrimPrefix(d.GatewayURL(), "http://")
+	bound, _, _ = strings.Cut(bound, "/")
+	return listener{"--http", f.http, bound}
 }
 
 // tapClient taps the gateway's sessions at the conns it dials.
@@ -188,6 +205,7 @@ func newDemoCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return f.run(cmd, demoMode{
 				start: demo.Start, tap: tapClient("demo"), portFlags: "--listen or --http", load: true,
+				listens: func(d *demo.Demo) []listener { return []listener{f.serviceListener(d), f.gatewayListener(d)} },
 				describe: func(d *demo.Demo, v int) (string, string) {
 					return fmt.Sprintf("demo · gateway %s · service %s · smux v%d", d.GatewayURL(), d.ServiceAddr(), v),
 						fmt.Sprintf("demo gateway at %s (curl it), service at %s", d.GatewayURL(), d.ServiceAddr())
@@ -217,6 +235,7 @@ func newDemoServerCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return f.run(cmd, demoMode{
 				start: demo.StartServer, portFlags: "--listen",
+				listens: func(d *demo.Demo) []listener { return []listener{f.serviceListener(d)} },
 				tap: func(reg *live.Registry, cfg *demo.Config) {
 					cfg.WrapListener = func(l net.Listener) net.Listener { return tap.WrapListener(l, reg, "server") }
 				},
@@ -245,6 +264,7 @@ func newDemoClientCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return f.run(cmd, demoMode{
 				start: demo.StartClient, tap: tapClient("client"), portFlags: "--http", load: true,
+				listens: func(d *demo.Demo) []listener { return []listener{f.gatewayListener(d)} },
 				describe: func(d *demo.Demo, v int) (string, string) {
 					return fmt.Sprintf("demo client · gateway %s → service %s · smux v%d", d.GatewayURL(), d.ServiceAddr(), v),
 						fmt.Sprintf("demo gateway at %s, connected to %s", d.GatewayURL(), d.ServiceAddr())

@@ -15,13 +15,16 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/muxtop/muxtop/internal/smuxtest"
+	"github.com/muxtop/muxtop/live"
 )
 
 // syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
@@ -362,7 +365,11 @@ func TestCommandLineErrors(t *testing.T) {
 		{"bad snaplen", []string{"demo", "--snaplen", "70000", "-o", "plain"}, 2, "--snaplen 70000"},
 		{"history 0 headless", []string{"demo", "--history", "0", "-o", "plain"}, 2, "--history 0 keeps no frames"},
 		{"history too big", []string{"demo", "--history", "1000000000", "-o", "json"}, 2, "--history 1000000000: use 0 to 10000000"},
-		{"history too much memory", []string{"demo", "--history", "10000000", "--snaplen", "65535", "-o", "json"}, 2, "MiB of payloads"},
+		{"history too much memory", []string{"demo", "--history", "10000000", "--snaplen", "65535", "-o", "json"}, 2, "MiB of memory for json output"},
+		// 4.26 GB of payloads, under the old bound; slots, a batch and headroom take it over.
+		{"history memory beyond payloads", []string{"demo", "--history", "130000", "--snaplen", "32768", "-o", "json", "--duration", "1s"}, 2, "--history 130000 × --snaplen 32768 would need about"},
+		// 4 GB of payloads, under the old bound; the UI's own copy doubles it.
+		{"history memory of the ui's copy", []string{"demo", "--history", "100000", "--snaplen", "40000", "-o", "tui"}, 2, "MiB of memory for tui output"},
 		{"tui without a terminal", []string{"demo", "-o", "tui"}, 2, "--output tui needs a terminal"},
 		{"stall-after 0", []string{"demo", "--stall-after", "0", "-o", "plain"}, 2, "--stall-after 0s: use a positive duration"},
 		{"leak-after negative", []string{"demo", "--leak-after", "-1s", "-o", "plain"}, 2, "--leak-after -1s: use a positive duration"},
@@ -382,5 +389,123 @@ func TestCommandLineErrors(t *testing.T) {
 				t.Errorf("stderr = %q, want one line containing %q", msg, tc.want)
 			}
 		})
+	}
+}
+
+func TestHistoryBytes(t *testing.T) {
+	const (
+		slot    = 64        // live/history.go: a slot per record
+		pos     = 8         // the TUI's frame list
+		batch   = 8192      // live.DefaultScan: records the printer reads at a time
+		reserve = 256 << 20 // the GC's headroom above the history, at most
+		mib     = int64(1 << 20)
+	)
+	record := int64(unsafe.Sizeof(live.Record{})) // the TUI's copy, the printer's batch: 128 bytes here
+	for _, tc := range []struct {
+		history, snaplen int
+		output           string
+		live             int64 // what the history keeps live
+	}{
+		{100_000, 256, "plain", 100_000*(slot+256) + batch*(record+256)},
+		{100_000, 256, "tui", 100_000*(slot+256) + 100_000*(record+256+pos)},
+		{10_000, 32768, "json", 10_000*(slot+32768) + batch*(record+32768)},
+		{10_000, 32768, "tui", 10_000*(slot+32768) + 10_000*(record+32768+pos)},
+		{1000, 65535, "plain", 1000*(slot+65535) + 1000*(record+65535)}, // a batch is at most the history
+		{0, 256, "tui", 0},
+		{10, 0, "json", 10*slot + 10*record},
+	} {
+		got := historyBytes(tc.history, tc.snaplen, tc.output)
+		if want := tc.live + min(tc.live, reserve); got != want {
+			t.Errorf("historyBytes(%d, %d, %s) = %d MiB, want %d MiB", tc.history, tc.snaplen, tc.output, got/mib, want/mib)
+		}
+	}
+	// Peak RSS measured with 32 KiB PSH frames through `muxtop attach`
+	// under the memory limit muxtop sets: json and plain 0.83 GB for 20 s,
+	// the TUI 745 MB for 150 s. The estimate must not promise less.
+	for _, tc := range []struct {
+		output string
+		peak   int64
+	}{{"json", 832e6}, {"plain", 829e6}, {"tui", 745e6}} {
+		if got := historyBytes(10_000, 32768, tc.output); got < tc.peak {
+			t.Errorf("historyBytes(10000, 32768, %s) = %d MB, under the %d MB measured", tc.output, got/1e6, tc.peak/1e6)
+		}
+	}
+}
+
+// TestEveryInterfaceWarning runs each command that listens with an
+// unspecified address, on port 0 and for a moment only, and checks that
+// stderr says once that the port is reachable from other machines; and
+// with loopback, that it says nothing of the kind.
+func TestEveryInterfaceWarning(t *testing.T) {
+	dead := freePort(t) // the client's service and attach's upstream: nothing is dialled anyway
+	const warning = "reachable from other machines"
+	for _, tc := range []struct {
+		name string
+		args []string
+		warn string // the flags the warning names; "" for none
+	}{
+		{"attach", []string{"attach", dead, "--listen", "0.0.0.0:0"}, "attach: --listen 0.0.0.0:0 listens on every interface"},
+		{"attach v6", []string{"attach", dead, "--listen", "[::]:0"}, "attach: --listen [::]:0 listens on every interface"},
+		{"attach loopback", []string{"attach", dead, "--listen", "127.0.0.1:0"}, ""},
+		{"demo server", []string{"demo", "server", "--listen", "0.0.0.0:0"}, "demo server: --listen 0.0.0.0:0 listens on every interface"},
+		{"demo server loopback", []string{"demo", "server", "--listen", "127.0.0.1:0"}, ""},
+		{"demo client", []string{"demo", "client", "--connect", dead, "--http", "0.0.0.0:0"}, "demo client: --http 0.0.0.0:0 listens on every interface"},
+		{"demo client loopback", []string{"demo", "client", "--connect", dead, "--http", "127.0.0.1:0"}, ""},
+		{"demo service", []string{"demo", "--listen", "0.0.0.0:0"}, "demo: --listen 0.0.0.0:0 listens on every interface"},
+		{"demo gateway", []string{"demo", "--http", "0.0.0.0:0"}, "demo: --http 0.0.0.0:0 listens on every interface"},
+		{"demo both", []string{"demo", "--listen", "0.0.0.0:0", "--http", "0.0.0.0:0"}, "demo: --listen 0.0.0.0:0 and --http 0.0.0.0:0 listen on every interface"},
+		{"demo loopback", []string{"demo"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if strings.Contains(strings.Join(tc.args, " "), "[::]") {
+				if l, err := net.Listen("tcp", "[::1]:0"); err != nil {
+					t.Skip("no IPv6:", err)
+				} else {
+					l.Close()
+				}
+			}
+			for _, out := range []string{"plain", "json"} {
+				var stdout, stderr syncBuffer
+				args := append(slices.Clone(tc.args), "-o", out, "--duration", "1ms")
+				if code := run(context.Background(), args, &stdout, &stderr); code != 0 {
+					t.Fatalf("%s: exit %d: %s", out, code, stderr.String())
+				}
+				msg := stderr.String()
+				switch n := strings.Count(msg, warning); {
+				case tc.warn == "" && n != 0:
+					t.Errorf("%s: a warning with a loopback address:\n%s", out, msg)
+				case tc.warn != "" && (n != 1 || !strings.Contains(msg, "muxtop: "+tc.warn)):
+					t.Errorf("%s: stderr %q, want one line %q ... %q", out, msg, tc.warn, warning)
+				}
+				if strings.Contains(stdout.String(), warning) {
+					t.Errorf("%s: the warning is in the capture too, which says it twice:\n%s", out, stdout.String())
+				}
+			}
+		})
+	}
+}
+
+func TestEveryInterface(t *testing.T) {
+	for _, tc := range []struct {
+		ls   []listener
+		want string
+	}{
+		{[]listener{{"--listen", "127.0.0.1:9000", "127.0.0.1:9000"}}, ""},
+		{[]listener{{"--listen", "localhost:9000", "127.0.0.1:9000"}}, ""},
+		{[]listener{{"--listen", "10.0.0.5:9000", "10.0.0.5:9000"}}, ""}, // one interface, spelled out
+		{[]listener{{"--listen", "0.0.0.0:9000", "0.0.0.0:9000"}},
+			"x: --listen 0.0.0.0:9000 listens on every interface: port 9000 is reachable from other machines"},
+		{[]listener{{"--listen", "0.0.0.0:0", "[::]:41234"}},
+			"x: --listen 0.0.0.0:0 listens on every interface, IPv4 and IPv6: port 41234 is reachable from other machines"},
+		{[]listener{{"--listen", "[::ffff:0.0.0.0]:9000", "[::]:9000"}},
+			"x: --listen [::ffff:0.0.0.0]:9000 listens on every interface, IPv4 and IPv6: port 9000 is reachable from other machines"},
+		{[]listener{{"--listen", "[::]:9000", "[::]:9000"}, {"--http", "127.0.0.1:8080", "127.0.0.1:8080"}},
+			"x: --listen [::]:9000 listens on every interface, IPv4 and IPv6: port 9000 is reachable from other machines"},
+		{[]listener{{"--listen", "0.0.0.0:9000", "0.0.0.0:9000"}, {"--http", "0.0.0.0:8080", "0.0.0.0:8080"}},
+			"x: --listen 0.0.0.0:9000 and --http 0.0.0.0:8080 listen on every interface: ports 9000 and 8080 are reachable from other machines"},
+	} {
+		if got := everyInterface("x", tc.ls...); got != tc.want {
+			t.Errorf("everyInterface(%v) = %q, want %q", tc.ls, got, tc.want)
+		}
 	}
 }

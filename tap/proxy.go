@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -51,7 +52,8 @@ type ProxyConfig struct {
 	// OnError, if not nil, receives the failures the proxy survives, each a
 	// one-line message for the user starting with "attach: ": an upstream
 	// that refuses or does not answer a client, an accept that fails and is
-	// retried. It is called from the proxy's goroutines, possibly
+	// retried, an upstream that turns out to be the proxy's own listen
+	// address (said once a minute at most, not once per client). It is called from the proxy's goroutines, possibly
 	// concurrently; it must return quickly and must not call Wait.
 	OnError func(error)
 	// Label names the sessions' origin in the Registry; "" means DefaultLabel.
@@ -68,8 +70,11 @@ type ProxyConfig struct {
 // and a bounded amount of memory: two small idle buffers, two decoders of
 // the Registry's snaplen and the session's bounded live state.
 type Proxy struct {
-	cfg     ProxyConfig
-	dialer  net.Dialer
+	cfg    ProxyConfig
+	dialer net.Dialer
+	// dial is dialer.DialContext; a test stands in an upstream whose name
+	// resolves elsewhere from one dial to the next.
+	dial    func(ctx context.Context, network, addr string) (net.Conn, error)
 	bufs    sync.Pool          // *[copyBufSize]byte, lent to directions while data flows
 	dialCtx context.Context    // cancelled by Close, to abort dials in progress
 	cancel  context.CancelFunc // cancels dialCtx
@@ -80,6 +85,15 @@ type Proxy struct {
 	closed bool
 	pairs  map[*pair]struct{} // the clients being served
 	err    error              // why serving stopped, if not Close
+	// A dial of the upstream that lands on the proxy's own listener is
+	// also a client the proxy accepts, and that client would dial again,
+	// and so on, thousands of times a second. The dial's side refuses to
+	// forward; these fields let the accepting side recognise the other
+	// end of such a dial and drop it before it dials.
+	dialing  map[chan struct{}]struct{}  // the dials in flight, each closed when it returns
+	ownEnds  map[netip.AddrPort]struct{} // the local addresses of dials that reached the proxy itself
+	looped   time.Time                   // when a dial last reached the proxy itself
+	loopNote time.Time                   // when the user was last told so
 
 	closeOnce sync.Once
 	closeErr  error
@@ -103,7 +117,10 @@ func NewProxy(cfg ProxyConfig) *Proxy {
 		dialCtx: ctx,
 		cancel:  cancel,
 		pairs:   make(map[*pair]struct{}),
+		dialing: make(map[chan struct{}]struct{}),
+		ownEnds: make(map[netip.AddrPort]struct{}),
 	}
+	p.dial = p.dialer.DialContext
 	p.bufs.New = func() any { return new([copyBufSize]byte) }
 	return p
 }
@@ -329,6 +346,10 @@ func (p *Proxy) setUpstream(pr *pair, up net.Conn) bool {
 // two goroutines.
 func (p *Proxy) handle(client net.Conn) {
 	defer p.wg.Done()
+	if p.ownDial(client) {
+		client.Close() // the dial's side has told the user
+		return
+	}
 	pr := &pair{client: client}
 	if !p.track(pr) {
 		client.Close()
@@ -350,7 +371,7 @@ func (p *Proxy) handle(client net.Conn) {
 		pr.feed[d] = newFeeder(pr.sess, live.Dir(d), reg.Config().Snaplen)
 	}
 
-	up, err := p.dialer.DialContext(p.dialCtx, "tcp", p.cfg.Upstream)
+	up, err := p.dialUpstream()
 	if err == nil && !p.setUpstream(pr, up) {
 		up.Close()
 		err = net.ErrClosed
@@ -359,6 +380,13 @@ func (p *Proxy) handle(client net.Conn) {
 		client.Close()
 		if p.isClosed() {
 			pr.sess.End(time.Now(), live.Shutdown, nil)
+			return
+		}
+		if loop := (*selfLoopError)(nil); errors.As(err, &loop) {
+			pr.sess.End(time.Now(), live.LocalClose, err)
+			if loop.tell {
+				p.report(err)
+			}
 			return
 		}
 		derr := p.dialError(from, err)
@@ -381,6 +409,160 @@ func (p *Proxy) handle(client net.Conn) {
 	}
 	reason, cause := pr.closeReason(a, b)
 	pr.sess.End(time.Now(), reason, cause)
+}
+
+// loopMemory is how long after a dial reached the proxy itself the
+// proxy checks new local clients against its dials, and how long it keeps
+// quiet about further such dials after telling the user.
+const loopMemory = time.Minute
+
+// maxOwnEnds bounds Proxy.ownEnds: an end that was never accepted, because
+// the proxy closed or the other end's client came first, is not kept forever.
+const maxOwnEnds = 1024
+
+// selfLoopError is a dial of the upstream that reached the proxy's own
+// listener, and was closed.
+type selfLoopError struct {
+	msg  string
+	tell bool // the first in loopMemory: report it
+}
+
+func (e *selfLoopError) Error() string { return e.msg }
+
+// dialUpstream connects to the upstream. A conn that reached the proxy's
+// own listener is closed, and the error is a *selfLoopError; its local
+// address is noted so that ownDial drops the client it became.
+func (p *Proxy) dialUpstream() (net.Conn, error) {
+	done := make(chan struct{})
+	defer close(done)
+	p.mu.Lock()
+	p.dialing[done] = struct{}{}
+	p.mu.Unlock()
+
+	up, err := p.dial(p.dialCtx, "tcp", p.cfg.Upstream)
+	var self bool
+	var local, remote netip.AddrPort
+	if err == nil {
+		var lok, rok bool
+		local, lok = addrPort(up.LocalAddr())
+		remote, rok = addrPort(up.RemoteAddr())
+		if ln, ok := addrPort(p.Addr()); ok && lok && rok {
+			self = LoopsBack(ln, remote)
+		}
+	}
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.dialing, done)
+	if !self {
+		return up, err
+	}
+	up.Close()
+	now := time.Now()
+	p.looped = now
+	if len(p.ownEnds) >= maxOwnEnds {
+		clear(p.ownEnds)
+	}
+	p.ownEnds[local] = struct{}{}
+	e := &selfLoopError{msg: fmt.Sprintf("attach: upstream %s is this proxy's own listen address; refusing to connect to myself", p.cfg.Upstream)}
+	if remote.String() != p.cfg.Upstream {
+		e.msg = fmt.Sprintf("attach: upstream %s reaches this proxy's own listen address %s; refusing to connect to myself", p.cfg.Upstream, remote)
+	}
+	if p.loopNote.IsZero() || now.Sub(p.loopNote) >= loopMemory {
+		p.loopNote, e.tell = now, true
+	}
+	return nil, e
+}
+
+// ownDial reports whether c, just accepted, is the far end of one of the
+// proxy's own dials of the upstream. It looks only while dials have lately
+// reached the proxy, and only at clients on this machine; such a client
+// may come in before its dial has returned, so it waits for the dials in
+// flight before it looks.
+func (p *Proxy) ownDial(c net.Conn) bool {
+	from, ok := addrPort(c.RemoteAddr())
+	if !ok {
+		return false
+	}
+	p.mu.Lock()
+	if p.looped.IsZero() || time.Since(p.looped) >= loopMemory {
+		p.mu.Unlock()
+		return false
+	}
+	if _, ok := p.ownEnds[from]; !ok && len(p.dialing) > 0 {
+		waits := make([]chan struct{}, 0, len(p.dialing))
+		for d := range p.dialing {
+			waits = append(waits, d)
+		}
+		p.mu.Unlock()
+		if !isLocal(from.Addr()) {
+			return false
+		}
+		for _, d := range waits {
+			select {
+			case <-d:
+			case <-p.dialCtx.Done():
+				return false
+			}
+		}
+		p.mu.Lock()
+	}
+	_, ok = p.ownEnds[from]
+	delete(p.ownEnds, from)
+	p.mu.Unlock()
+	return ok
+}
+
+// LoopsBack reports whether a connection to dst would reach a listener
+// bound to listen: the ports are the same, and the addresses are, or one
+// of them is unspecified (0.0.0.0 or ::, every interface: Go listens on
+// both families for either) and the other is an address of this machine,
+// loopback or an interface's. Port 0 never loops back.
+func LoopsBack(listen, dst netip.AddrPort) bool {
+	if listen.Port() != dst.Port() || listen.Port() == 0 {
+		return false
+	}
+	l, d := listen.Addr().Unmap().WithZone(""), dst.Addr().Unmap().WithZone("")
+	switch {
+	case l == d:
+		return true
+	case l.IsUnspecified():
+		return isLocal(d)
+	case d.IsUnspecified():
+		return isLocal(l)
+	}
+	return false
+}
+
+// isLocal reports whether ip is an address of this machine: unspecified,
+// loopback, or an address of one of its interfaces.
+func isLocal(ip netip.Addr) bool {
+	ip = ip.Unmap().WithZone("")
+	if ip.IsUnspecified() || ip.IsLoopback() {
+		return true
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return false
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok {
+			if x, ok := netip.AddrFromSlice(n.IP); ok && x.Unmap() == ip {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// addrPort returns a TCP address as a netip.AddrPort, IPv4 unmapped.
+func addrPort(a net.Addr) (netip.AddrPort, bool) {
+	t, ok := a.(*net.TCPAddr)
+	if !ok || t == nil {
+		return netip.AddrPort{}, false
+	}
+	ap := t.AddrPort()
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), ap.IsValid()
 }
 
 // copyClientToUpstream forwards what the client sends to the upstream,

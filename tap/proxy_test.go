@@ -10,10 +10,13 @@ import (
 	"io"
 	mathrand "math/rand/v2"
 	"net"
+	"net/netip"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -863,5 +866,219 @@ func TestProxyStartTwice(t *testing.T) {
 	p.Close()
 	if err := p.Start(); err == nil {
 		t.Error("Start after Close succeeded")
+	}
+}
+
+// freeAddr returns a 127.0.0.1 address with a port that was just free.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// notices collects what a proxy reports through OnError.
+type notices struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (n *notices) add(err error) {
+	n.mu.Lock()
+	n.msgs = append(n.msgs, err.Error())
+	n.mu.Unlock()
+}
+
+func (n *notices) all() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return slices.Clone(n.msgs)
+}
+
+// sessionsSeen counts the sessions the registry ever opened: one per
+// client the proxy accepted.
+func sessionsSeen(reg *live.Registry) int {
+	snap := reg.Snapshot()
+	return len(snap.Sessions) + int(snap.Forgotten.Sessions)
+}
+
+// refused checks that the proxy closed c without forwarding anything.
+func refused(t testing.TB, c net.Conn) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if n, err := c.Read(make([]byte, 1)); n != 0 || err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("client read = %d, %v; want the conn closed", n, err)
+	}
+}
+
+// TestProxyUpstreamIsItself points the upstream at the proxy's own listen
+// address. Each dial lands on the proxy as a new client, which dials
+// again: without a check, one client becomes thousands of conns a second
+// until file descriptors run out. With it, each client is refused, the
+// user hears it once, and the count of accepted conns stays small.
+func TestProxyUpstreamIsItself(t *testing.T) {
+	smuxtest.NoGoroutinesLeft(t)
+	addr := freeAddr(t)
+	var got notices
+	reg := live.New(live.Config{})
+	p := startProxy(t, ProxyConfig{Listen: addr, Upstream: addr, Registry: reg, OnError: got.add})
+	const clients = 5
+	for range clients {
+		c := dialProxy(t, p)
+		// A storm is fast: stop at the first sign of one rather than
+		// wait for it to exhaust the race detector's goroutines.
+		deadline := time.Now().Add(2 * time.Second)
+		for sessionsSeen(reg) <= 2*clients && time.Now().Before(deadline) {
+			if sessionsSeen(reg) > 0 && reg.Snapshot().LiveSessions == 0 {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if n := sessionsSeen(reg); n > 2*clients {
+			t.Fatalf("%d conns accepted for one client: the proxy is dialling itself", n)
+		}
+		refused(t, c)
+	}
+	smuxtest.Eventually(t, "every session to end", func() bool { return reg.Snapshot().LiveSessions == 0 })
+	// Until the proxy has seen a dial reach itself, the far end of one can
+	// be accepted before that dial returns, and dial once more: a link or
+	// two, which may come late if its goroutine does. A storm would be
+	// hundreds by now.
+	time.Sleep(100 * time.Millisecond)
+	n := sessionsSeen(reg)
+	t.Logf("%d conns accepted for %d clients", n, clients)
+	if n > 2*clients {
+		var seen []string
+		for _, ss := range reg.Snapshot().Sessions {
+			seen = append(seen, fmt.Sprintf("%d %s→%s %v %q", ss.ID, ss.Info.Client, ss.Info.Server, ss.Reason, ss.Err))
+		}
+		t.Errorf("%d conns accepted for %d clients, want at most %d:\n%s", n, clients, 2*clients, strings.Join(seen, "\n"))
+	}
+	want := "attach: upstream " + addr + " is this proxy's own listen address; refusing to connect to myself"
+	if msgs := got.all(); len(msgs) != 1 || msgs[0] != want {
+		t.Errorf("OnError got %q, want once %q", msgs, want)
+	}
+	for _, ss := range reg.Snapshot().Sessions {
+		if ss.Reason != live.LocalClose || !strings.Contains(ss.Err, "refusing to connect to myself") {
+			t.Errorf("session %d ended with %v %q, want a local close saying why", ss.ID, ss.Reason, ss.Err)
+		}
+	}
+}
+
+// TestProxyUpstreamTurnsIntoItself has the upstream's name resolve to the
+// proxy for a while, as a changed DNS record or a port forward would: the
+// proxy refuses those clients without a storm and serves the next ones.
+func TestProxyUpstreamTurnsIntoItself(t *testing.T) {
+	smuxtest.NoGoroutinesLeft(t)
+	up := startUpstream(t, "", echo)
+	var got notices
+	reg := live.New(live.Config{})
+	p := NewProxy(ProxyConfig{Listen: "127.0.0.1:0", Upstream: up.addr(), Registry: reg, OnError: got.add})
+	var (
+		loop  atomic.Bool
+		dials atomic.Int32
+		d     net.Dialer
+	)
+	loop.Store(true)
+	p.dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dials.Add(1)
+		if loop.Load() {
+			addr = p.Addr().String()
+		}
+		return d.DialContext(ctx, network, addr)
+	}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close(); p.Wait() })
+
+	const clients = 5
+	for range clients {
+		c := dialProxy(t, p)
+		deadline := time.Now().Add(2 * time.Second)
+		for dials.Load() <= 2*clients && time.Now().Before(deadline) {
+			if dials.Load() > 0 && reg.Snapshot().LiveSessions == 0 {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if n := dials.Load(); n > 2*clients {
+			t.Fatalf("%d dials for one client: the proxy is dialling itself", n)
+		}
+		refused(t, c)
+	}
+	smuxtest.Eventually(t, "every session to end", func() bool { return reg.Snapshot().LiveSessions == 0 })
+	time.Sleep(100 * time.Millisecond)
+	t.Logf("%d dials for %d clients", dials.Load(), clients)
+	if n := dials.Load(); n > 2*clients {
+		t.Errorf("%d dials for %d clients, want at most %d", n, clients, 2*clients)
+	}
+	want := fmt.Sprintf("attach: upstream %s reaches this proxy's own listen address %s; refusing to connect to myself", up.addr(), p.Addr())
+	if msgs := got.all(); len(msgs) != 1 || msgs[0] != want {
+		t.Errorf("OnError got %q, want once %q", msgs, want)
+	}
+
+	// The upstream is itself again: the next client gets through.
+	loop.Store(false)
+	c := dialProxy(t, p)
+	if _, err := c.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	c.CloseWrite()
+	if b, err := io.ReadAll(c); err != nil || string(b) != "hello" {
+		t.Fatalf("echo = %q, %v; want hello", b, err)
+	}
+}
+
+func TestLoopsBack(t *testing.T) {
+	var iface netip.Addr // an IPv4 address of this machine that is not loopback, if any
+	mine := map[netip.Addr]bool{}
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok {
+				ip, _ := netip.AddrFromSlice(n.IP)
+				mine[ip.Unmap()] = true
+				if !iface.IsValid() && !n.IP.IsLoopback() && n.IP.To4() != nil {
+					iface = ip.Unmap()
+				}
+			}
+		}
+	}
+	ap := netip.MustParseAddrPort
+	for _, tc := range []struct {
+		listen, dst string
+		want        bool
+	}{
+		{"127.0.0.1:9000", "127.0.0.1:9000", true},
+		{"127.0.0.1:9000", "127.0.0.1:9001", false},
+		{"127.0.0.1:9000", "127.0.0.2:9000", false},
+		{"0.0.0.0:9000", "127.0.0.1:9000", true},
+		{"0.0.0.0:9000", "127.0.0.5:9000", true},
+		{"[::]:9000", "127.0.0.1:9000", true},
+		{"[::]:9000", "[::1]:9000", true},
+		{"0.0.0.0:9000", "[::1]:9000", true}, // Go listens on both families
+		{"127.0.0.1:9000", "0.0.0.0:9000", true},
+		{"127.0.0.1:9000", "[::ffff:127.0.0.1]:9000", true},
+		{"[::ffff:0.0.0.0]:9000", "127.0.0.1:9000", true},
+		{"0.0.0.0:9000", "0.0.0.0:9000", true},
+		{"0.0.0.0:9000", "198.51.100.77:9000", false}, // TEST-NET-2: not this machine (checked below)
+		{"0.0.0.0:0", "127.0.0.1:0", false},
+		{"[::1]:9000", "127.0.0.1:9000", false},
+	} {
+		if d := ap(tc.dst).Addr(); d.Is4() && !d.IsLoopback() && !d.IsUnspecified() && mine[d] {
+			t.Fatalf("%s is an address of this machine: pick another for the test", d)
+		}
+		if got := LoopsBack(ap(tc.listen), ap(tc.dst)); got != tc.want {
+			t.Errorf("LoopsBack(%s, %s) = %v, want %v", tc.listen, tc.dst, got, tc.want)
+		}
+	}
+	if iface.IsValid() {
+		dst := netip.AddrPortFrom(iface, 9000)
+		if !LoopsBack(ap("0.0.0.0:9000"), dst) || !LoopsBack(ap("[::]:9000"), dst) || LoopsBack(ap("127.0.0.1:9000"), dst) {
+			t.Errorf("LoopsBack with this machine's %s is wrong", dst)
+		}
 	}
 }
