@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strings"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -355,4 +356,57 @@ func run(ctx context.Context, reg *live.Registry, opts Options, popts ...tea.Pro
 		err = nil // the caller asked us to stop
 	}
 	return reg.Snapshot(), err
+}
+
+// render draws the whole screen: never more lines than the height, never
+// a line wider than the width.
+func (m *Model) render() string {
+	if m.width <= 0 || m.height <= 0 {
+		return ""
+	}
+	s := m.layout()
+	lines := make([]string, 0, m.height)
+	lines = append(lines, m.renderHeader(m.width)[:s.header]...)
+	if s.helpBox.h > 0 {
+		lines = append(lines, m.renderHelp(s.helpBox.w, s.helpBox.h)...)
+	} else {
+		var top []string
+		sess := func(r rect) []string {
+			return box(&m.st, m.sessionsTitle(), m.focus == paneSessions && !m.viol.show,
+				m.renderSessions(r.w-2, r.rows(), m.focus == paneSessions && !m.viol.show), r.w, r.h)
+		}
+		strm := func(r rect) []string {
+			return box(&m.st, m.streamsTitle(), m.focus == paneStreams && !m.viol.show,
+				m.renderStreams(r.w-2, r.rows(), m.focus == paneStreams && !m.viol.show), r.w, r.h)
+		}
+		switch {
+		case s.sessions.h > 0 && s.streams.h > 0:
+			top = joinColumns(sess(s.sessions), strm(s.streams))
+		case s.sessions.h > 0:
+			top = sess(s.sessions)
+		case s.streams.h > 0:
+			top = strm(s.streams)
+		}
+		lines = append(lines, top...)
+		if r := s.frames; r.h > 0 {
+			focused := m.focus == paneFrames
+			lines = append(lines, box(&m.st, m.framesTitle(), focused, m.renderFrames(r.w-2, r.rows(), focused), r.w, r.h)...)
+		}
+		if r := s.viol; r.h > 0 {
+			lines = append(lines, box(&m.st, m.violationsTitle(), true, m.renderViolations(r.w-2, r.rows()), r.w, r.h)...)
+		}
+		if r := s.detail; r.h > 0 {
+			lines = append(lines, box(&m.st, m.detailTitle(), m.focus == paneDetail && !m.viol.show, m.renderDetail(r.w-2, r.rows()), r.w, r.h)...)
+		}
+	}
+	if s.footer > 0 {
+		for len(lines) < m.height-s.footer {
+			lines = append(lines, "")
+		}
+		lines = append(lines, m.renderInput(m.width)...)
+	}
+	if len(lines) > m.height {
+		lines = lines[:m.height]
+	}
+	return strings.Join(lines, "\n")
 }
