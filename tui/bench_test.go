@@ -51,7 +51,7 @@ func benchmarkView(b *testing.B, frames int) {
 	}
 	m := l.model(b, 160, 45)
 	m = press(m, "G", "enter", "enter") // the last session's stream, its frames and their detail
-	if m.view.len() == 0 {
+	if m.frames.index.len() == 0 {
 		b.Fatal("no frames in view")
 	}
 	b.ReportAllocs()
@@ -80,7 +80,7 @@ func BenchmarkTick(b *testing.B) {
 		inSnapshot += time.Since(start)
 		return s
 	}
-	m := newModel(l.reg, Options{NoColor: true}, snapshot, time.UTC)
+	m := newModel(l.reg, Options{NoColor: true}, snapshot, time.UTC, 0)
 	m = resize(m, 160, 45)
 	m = press(m, "enter", "k", "enter", "f") // all of session 1's records, following
 	inSnapshot = 0

@@ -1,0 +1,112 @@
+package tui
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/muxtop/muxtop/live"
+)
+
+// These tests pin what a first-time user tripped over (issue 10). Each
+// drives the model with keys and reads only the screen.
+
+// paneBox returns the lines of the pane whose title starts with title, its
+// borders included, or nil.
+func paneBox(screen, title string) []string {
+	lines := strings.Split(screen, "\n")
+	for i, l := range lines {
+		j := strings.Index(l, title)
+		if j < 0 || !strings.ContainsAny(l[:j], "┌┏") {
+			continue
+		}
+		col := len([]rune(l[:strings.LastIndexAny(l[:j], "┌┏")]))
+		var out []string
+		for _, b := range lines[i:] {
+			r := []rune(b)
+			if col >= len(r) {
+				break
+			}
+			out = append(out, string(r[col:]))
+			if r[col] == '└' || r[col] == '┗' {
+				return out
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// cursorRow returns the row of a pane that carries the ▶ mark.
+func cursorRow(box []string) string {
+	for _, l := range box {
+		if strings.Contains(l, "▶") {
+			return l
+		}
+	}
+	return ""
+}
+
+// folding is a session whose closed streams are folded beyond 3: streams
+// 5, 7 and 9 are closed, 101 is open.
+func folding() (*capture, *live.Session) {
+	c := newCapture(live.Config{History: 1000, ClosedStreams: 3})
+	s := c.open("127.0.0.1:51234", "127.0.0.1:9000", base.Add(-time.Minute))
+	c.frame(s, live.ClientToServer, base.Add(-50*time.Second), 1, 0 /* SYN */, 101, "", 0)
+	for i, sid := range []uint32{5, 7, 9} {
+		c.exchange(s, 1, sid, base.Add(-40*time.Second+time.Duration(i)*time.Second), "12345678")
+	}
+	return c, s
+}
+
+// Item 1: once a session folds its oldest closed streams, the selected
+// stream stays selected by id until the user moves, and the frames pane
+// shows it.
+func TestItem1SelectionSurvivesFolding(t *testing.T) {
+	cases := []struct {
+		name string
+		keys []string
+	}{
+		{"resting on the first row", []string{"enter"}},
+		{"chosen by the user", []string{"enter", "j", "k"}},
+		{"focus on the frames", []string{"enter", "enter"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, s := folding()
+			m := press(c.model(t, 160, 45), tc.keys...)
+			if row := cursorRow(paneBox(screenOf(m), "Streams of session 1")); !regexp.MustCompile(`▶\s+5 `).MatchString(row) {
+				t.Fatalf("before folding the cursor is on %q, want stream 5", row)
+			}
+			// One more closed stream: the oldest closed one, 5, is folded.
+			c.exchange(s, 1, 11, base.Add(-time.Second), "12345678")
+			m = tickAt(m, c, 100*time.Millisecond)
+			screen := screenOf(m)
+			if row := cursorRow(paneBox(screen, "Streams of session 1")); !regexp.MustCompile(`▶\s+5 .*folded`).MatchString(row) {
+				t.Errorf("after folding the streams cursor is on %q, want stream 5, marked folded:\n%s", row, screen)
+			}
+			if paneBox(screen, "Frames of stream 5 (session 1)") == nil {
+				t.Errorf("the frames pane does not show the selected stream 5:\n%s", screen)
+			}
+			// The user moves: the cursor leaves the folded stream.
+			if !strings.HasPrefix(tc.name, "focus") {
+				m = press(m, "j")
+				screen = screenOf(m)
+				if row := cursorRow(paneBox(screen, "Streams of session 1")); !regexp.MustCompile(`▶\s+7 `).MatchString(row) {
+					t.Errorf("j from the folded stream went to %q, want stream 7:\n%s", row, screen)
+				}
+				if regexp.MustCompile(` 5 c  folded`).MatchString(screen) {
+					t.Errorf("the folded stream stays listed after the user moved:\n%s", screen)
+				}
+			}
+		})
+	}
+}
+
+func TestItem1HelpExplainsFolded(t *testing.T) {
+	m := press(fixture().model(t, 160, 45), "?")
+	if s := screenOf(m); !regexp.MustCompile(`folded.*closed streams|closed streams.*folded`).MatchString(s) {
+		t.Fatalf("the help does not explain folded:\n%s", s)
+	}
+}
