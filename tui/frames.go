@@ -87,8 +87,13 @@ func (p framesPane) Update(msg tea.Msg) (framesPane, tea.Cmd) {
 			sc = scope{}
 		}
 		if sc != p.scope {
+			// A new view opens at its start where the user reads it (drilling
+			// in, as in less), at its newest record where it is tailed.
 			p.scope = sc
 			p.reset(landLast)
+			if p.active {
+				p.land = landFirst
+			}
 		}
 		if msg.land != 0 {
 			p.land, p.landAt, p.follow = landSeq, msg.land, false
@@ -111,7 +116,8 @@ func (p framesPane) Update(msg tea.Msg) (framesPane, tea.Cmd) {
 		p.follow = msg.on
 		return p.place()
 	case drillMsg:
-		p.land, p.follow = landLast, false
+		// Drilling into a stream lands on its first frame, its SYN.
+		p.land, p.follow = landFirst, false
 		return p.place()
 	case moveMsg:
 		return p.move(msg.d)

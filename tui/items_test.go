@@ -110,3 +110,12 @@ func TestItem1HelpExplainsFolded(t *testing.T) {
 		t.Fatalf("the help does not explain folded:\n%s", s)
 	}
 }
+
+// Item 6: drilling into a stream lands on its first frame.
+func TestItem6DrillLandsOnTheFirstFrame(t *testing.T) {
+	m := press(fixture().model(t, 160, 45), "enter", "j", "enter")
+	row := cursorRow(paneBox(screenOf(m), "Frames of stream 5 (session 1)"))
+	if !regexp.MustCompile(`▶12:00:53\.000000 → (v1 )?SYN`).MatchString(row) {
+		t.Fatalf("enter on stream 5 selected %q, want its SYN:\n%s", row, screenOf(m))
+	}
+}

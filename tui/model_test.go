@@ -33,9 +33,9 @@ func TestDrillDownAndBack(t *testing.T) {
 	}{
 		{"enter", paneStreams, scope{session: 1, sid: 3, stream: true}, "┏━ Streams of session 1"},
 		{"j", paneStreams, scope{session: 1, sid: 5, stream: true}, "Frames of stream 5 (session 1) · 5 records"},
-		{"enter", paneFrames, scope{session: 1, sid: 5, stream: true}, "┏━ Frames of stream 5"},
-		{"k", paneFrames, scope{session: 1, sid: 5, stream: true}, "cmd FIN  len 0  sid 5"},
-		{"k", paneFrames, scope{session: 1, sid: 5, stream: true}, "|.^..w..a|"},
+		{"enter", paneFrames, scope{session: 1, sid: 5, stream: true}, "cmd SYN  len 0  sid 5"},
+		{"j", paneFrames, scope{session: 1, sid: 5, stream: true}, "|RAND|"},
+		{"j", paneFrames, scope{session: 1, sid: 5, stream: true}, "|.^..w..a|"},
 		{"k", paneFrames, scope{session: 1, sid: 5, stream: true}, "|RAND|"},
 		{"enter", paneDetail, scope{session: 1, sid: 5, stream: true}, "┏━ Frame detail · seq 5"},
 		{"esc", paneFrames, scope{session: 1, sid: 5, stream: true}, "┏━ Frames of stream 5"},
@@ -374,7 +374,7 @@ func TestEscapeSequencesNeverReachTheTerminal(t *testing.T) {
 
 func TestCopyPayload(t *testing.T) {
 	m := fixture().model(t, 80, 24)
-	m = press(m, "enter", "enter") // stream 3: SYN, PSH "RAND"; the PSH is selected
+	m = press(m, "enter", "enter", "j") // stream 3: SYN, PSH "RAND"; the PSH is selected
 	next, cmd := m.Update(keyMsg("y"))
 	if cmd == nil {
 		t.Fatal("y gave no command")
