@@ -17,7 +17,7 @@ const flashFor = 3 * time.Second
 type header struct {
 	title string
 	snap  *live.Snapshot // the view's picture, frozen while paused
-	now   time.Time      // the latest read, paused or not: the uptime clock
+	now   time.Time      // the latest read, paused or not: the clock runs while the view pauses
 	rate  float64        // frames per second, all sessions
 	// The view's state.
 	paused bool

@@ -119,3 +119,17 @@ func TestItem6DrillLandsOnTheFirstFrame(t *testing.T) {
 		t.Fatalf("enter on stream 5 selected %q, want its SYN:\n%s", row, screenOf(m))
 	}
 }
+
+// Item 11: pausing freezes the view, not the uptime clock.
+func TestItem11PauseKeepsTheClock(t *testing.T) {
+	c := fixture()
+	m := c.model(t, 160, 45)
+	if !strings.Contains(screenOf(m), "up 00:03:12") {
+		t.Fatalf("the fixture's uptime is not 00:03:12:\n%s", screenOf(m))
+	}
+	m = press(m, "space")
+	m = tickAt(m, c, 5*time.Second)
+	if s := screenOf(m); !strings.Contains(s, "up 00:03:17") || !strings.Contains(s, "[paused") {
+		t.Fatalf("paused for 5 s, the header does not say up 00:03:17:\n%s", s)
+	}
+}

@@ -627,7 +627,7 @@ func (m *Model) render() string {
 	lines := make([]string, 0, m.height)
 	add := func(s string) { lines = append(lines, strings.Split(s, "\n")...) }
 	hd := header{
-		title: m.opts.Title, snap: m.snap, now: m.snap.At, rate: m.rates.total,
+		title: m.opts.Title, snap: m.snap, now: m.latest, rate: m.rates.total,
 		paused: m.paused, behind: m.behind, follow: m.frames.follow,
 		flash: m.flash, status: m.status,
 	}
