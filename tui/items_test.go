@@ -133,3 +133,34 @@ func TestItem11PauseKeepsTheClock(t *testing.T) {
 		t.Fatalf("paused for 5 s, the header does not say up 00:03:17:\n%s", s)
 	}
 }
+
+// Item 3: n and N go from the frame under the cursor to the next or
+// previous match in history order, across sessions, from any pane.
+func TestItem3NextMatchFromTheCursor(t *testing.T) {
+	// The fixture records session 1's frames, then session 2's, then
+	// session 3's. With cmd:fin set from the sessions pane, the frame under
+	// the cursor is session 1's last FIN (stream 17 →); the next FIN in
+	// history is session 2's first (stream 3 ←).
+	next := func(t *testing.T, m Model, key string) string {
+		t.Helper()
+		return cursorRow(paneBox(screenOf(press(m, key)), "Frames of stream 3 (session 2)"))
+	}
+	isNext := regexp.MustCompile(`← (v2 )?FIN`)
+	m := fixture().model(t, 160, 45)
+	m = press(m, "/")
+	m = typeText(m, "cmd:fin")
+	m = press(m, "enter")
+	if row := next(t, m, "n"); !isNext.MatchString(row) {
+		t.Errorf("n from the sessions pane went to %q, want session 2's first FIN:\n%s", row, screenOf(press(m, "n")))
+	}
+	m = press(m, "n", "N")
+	screen := screenOf(m)
+	if row := cursorRow(paneBox(screen, "Frames of stream 17 (session 1)")); !regexp.MustCompile(`→ (v1 )?FIN`).MatchString(row) {
+		t.Fatalf("N went to %q, want session 1's last FIN:\n%s", row, screen)
+	}
+	for _, keys := range [][]string{nil, {"shift+tab"}, {"shift+tab", "shift+tab"}, {"enter"}} {
+		if row := next(t, press(m, keys...), "n"); !isNext.MatchString(row) {
+			t.Errorf("n after N and %v went to %q, want session 2's first FIN", keys, row)
+		}
+	}
+}

@@ -456,9 +456,11 @@ func (m *Model) search(why searchWhy) tea.Cmd {
 		opts:    live.SnapshotOptions{LeakAfter: m.opts.LeakAfter, StallAfter: m.opts.StallAfter},
 		paused:  m.paused,
 	}
-	// From the selected frame, or from the start (n) or end (N) of
-	// history when the focus is above the frames pane.
-	if why != searchFirst && m.focus >= paneFrames {
+	// From the frame under the frames pane's cursor, whichever pane has
+	// the focus; with none, from the start (n) or the end (N) of history.
+	// History order is causal: a tap records a frame before its bytes
+	// leave.
+	if why != searchFirst {
 		req.from = m.frames.cursorSeq()
 	}
 	if why == searchPrev && req.from == 0 {

@@ -215,7 +215,12 @@ func TestFilterInput(t *testing.T) {
 	if m.input.open || m.filter.text != "cmd:fin" {
 		t.Fatal("esc in the input did not just close it")
 	}
-	// n jumps across sessions and streams, N back.
+	// From the first match of the frames pane, n jumps across sessions
+	// and streams, N back.
+	m = press(m, "tab", "tab", "g")
+	if r := selectedFrame(m); r == nil || r.Header.StreamID() != 5 || r.Dir != live.ServerToClient {
+		t.Fatalf("g in the frames pane selected %+v, want session 1's first FIN", r)
+	}
 	var got []string
 	for range 4 {
 		m = press(m, "n")
@@ -227,12 +232,12 @@ func TestFilterInput(t *testing.T) {
 	}
 	// In history order, which the taps keep causal: the fixture recorded
 	// session 1's exchanges first.
-	want := []string{"1/5 ←", "1/5 →", "1/7 ←", "1/7 →"}
+	want := []string{"1/5 →", "1/7 ←", "1/7 →", "1/9 ←"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("n visited %v, want %v", got, want)
 	}
 	m = press(m, "N")
-	if r := selectedFrame(m); r.Session != 1 || r.Header.StreamID() != 7 || r.Dir != live.ServerToClient {
+	if r := selectedFrame(m); r.Session != 1 || r.Header.StreamID() != 7 || r.Dir != live.ClientToServer {
 		t.Fatalf("N selected %v %v", r.Header, r.Dir)
 	}
 	m = press(m, "G", "n", "n", "n", "n", "n", "n", "n", "n", "n", "n", "n", "n", "n", "n")
