@@ -354,13 +354,14 @@ func (p *framesPane) body(th *theme, w, h int, focused bool) []string {
 	}
 	out := make([]string, 0, h)
 	buf := make([]byte, 0, 4*w)
+	cols := newFrameCols(w, !p.scope.stream)
 	for i := top; i < n && len(out) < h; i++ {
 		seq := p.index.at(i)
 		mark := i == p.cursor
 		r, ok := findRow(p.rows, seq)
 		switch {
 		case ok && r.rec != nil:
-			out = append(out, frameLine(th, r.rec, w, mark, mark && focused, !p.scope.stream, buf))
+			out = append(out, frameLine(th, r.rec, w, mark, mark && focused, cols, buf))
 		case ok:
 			out = append(out, markLine(st, w, mark).add("seq "+strconv.FormatUint(seq, 10)+": no longer in history", st.dim).String())
 		default:
@@ -379,6 +380,25 @@ func markLine(st *styles, w int, mark bool) *line {
 	return l.text(" ")
 }
 
+// frameCols says which optional columns the frames pane shows at width w:
+// the stream id unless the view is one stream's, and the frame's version
+// when it leaves room for an 8-byte payload (a RAND reply) in full, hex
+// and ASCII. The version is the least important: the session's row and
+// the detail show it, and a frame of another version is a violation.
+type frameCols struct{ sid, ver bool }
+
+// payloadFull8 is the room an 8-byte payload takes: its hex, a blank and
+// its ASCII.
+const payloadFull8 = 3*8 - 1 + 1 + 8
+
+func newFrameCols(w int, sid bool) frameCols {
+	fixed := 1 + len(timeLayout) + 1 + 2 + 3 + 1 + len("len ") + 6 // mark, time, dir, cmd, len
+	if sid {
+		fixed += len("sid ") + 7
+	}
+	return frameCols{sid: sid, ver: w-fixed-len("v1 ") >= payloadFull8}
+}
+
 // frameLine draws one record of the frames pane:
 //
 //	▶12:01:03.441219 → v1 PSH sid 4413   len 4     52 41 4e 44              RAND
@@ -386,7 +406,7 @@ func markLine(st *styles, w int, mark bool) *line {
 // Numbers are never cut. The payload shows as many bytes as fit, 32, 16, 8
 // or 4 a row, with the ASCII in a column; "…" says the row does not show
 // every byte of the payload.
-func frameLine(th *theme, r *live.Record, w int, mark, reverse, sid bool, buf []byte) string {
+func frameLine(th *theme, r *live.Record, w int, mark, reverse bool, cols frameCols, buf []byte) string {
 	st := &th.styles
 	l := newLine(w)
 	l.plain = reverse
@@ -399,9 +419,12 @@ func frameLine(th *theme, r *live.Record, w int, mark, reverse, sid bool, buf []
 	switch r.Kind {
 	case live.FrameRecord:
 		h := r.Header
-		l.text(r.Dir.String() + " v" + strconv.Itoa(int(h.Version())) + " ")
+		l.text(r.Dir.String() + " ")
+		if cols.ver {
+			l.text("v" + strconv.Itoa(int(h.Version())) + " ")
+		}
 		l.add(h.Cmd().String(), cmdStyle(st, h.Cmd()))
-		if sid {
+		if cols.sid {
 			l.text(" sid ").num(strconv.FormatUint(uint64(h.StreamID()), 10), 6)
 		} else {
 			l.text(" ")

@@ -164,3 +164,23 @@ func TestItem3NextMatchFromTheCursor(t *testing.T) {
 		}
 	}
 }
+
+// Item 5: at 80×24 the frames pane shows at least 8 rows, and the
+// session's frame list a RAND request and its 8-byte reply in full.
+func TestItem5FramesAt80x24(t *testing.T) {
+	states := [][]string{nil, {"enter"}, {"enter", "enter"}, {"enter", "enter", "enter"}, {"enter", "k", "enter"}}
+	for _, keys := range states {
+		m := press(fixture().model(t, 80, 24), keys...)
+		box := paneBox(screenOf(m), "Frames of ")
+		if rows := len(box) - 2; rows < 8 {
+			t.Errorf("keys %v: the frames pane has %d rows, want at least 8:\n%s", keys, rows, screenOf(m))
+		}
+	}
+	m := press(fixture().model(t, 80, 24), "enter", "k", "enter")
+	box := strings.Join(paneBox(screenOf(m), "Frames of session 1"), "\n")
+	request := regexp.MustCompile(`→ (v1 )?PSH sid 5 +len 4 +52 41 4e 44 +RAND`)
+	reply := regexp.MustCompile(`← (v1 )?PSH sid 5 +len 8 +0b 5e 9a 13 77 02 c1 61 +\.\^\.\.w\.\.a ?\s*[│┃]`)
+	if !request.MatchString(box) || !reply.MatchString(box) {
+		t.Fatalf("the RAND request and its whole 8-byte reply are not in the frames pane:\n%s", box)
+	}
+}

@@ -46,7 +46,7 @@ const wideLayout = 140
 
 // The height of the frames pane wherever it shows, when the screen allows:
 // at 80×24 it shows 8 rows, enough for a few requests and their replies.
-const framesMin = 3
+const framesMin = 10
 
 // layout places the panes. At least as wide as wideLayout, sessions and
 // streams share the top row; narrower, the top row shows the one nearer
