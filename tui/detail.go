@@ -162,7 +162,7 @@ func hexLine(p []byte, i, bpl, w int) string {
 
 // View draws the pane in w×h cells: a function of its state alone. Only
 // the visible hex dump lines are made, whatever the snaplen.
-func (p *detailPane) View(th *theme, w, h int, focused bool) string {
+func (p detailPane) View(th *theme, w, h int, focused bool) string {
 	title := "Frame detail"
 	if p.rec != nil {
 		title += " · seq " + strconv.FormatUint(p.rec.Seq, 10)

@@ -328,7 +328,7 @@ func (p *framesPane) announce() tea.Cmd {
 }
 
 // View draws the pane in w×h cells: a function of its state alone.
-func (p *framesPane) View(th *theme, w, h int, focused bool) string {
+func (p framesPane) View(th *theme, w, h int, focused bool) string {
 	return boxed(th, p.title(), focused, p.body(th, w-2, h-2, focused), w, h)
 }
 

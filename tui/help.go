@@ -42,7 +42,7 @@ func (p *helpPane) scroll(d int) {
 }
 
 // View draws the help in a box of w×h cells, scrolled when it does not fit.
-func (p *helpPane) View(th *theme, w, h int) string {
+func (p helpPane) View(th *theme, w, h int) string {
 	body := p.lines(th, w-2, h-2)
 	rows := max(h-2, 0)
 	title := "Help · ? or esc closes"

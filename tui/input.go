@@ -55,7 +55,7 @@ func (p *filterInput) lines() int {
 }
 
 // View draws the input and, under it, why the last filter was refused.
-func (p *filterInput) View(th *theme, w int) string {
+func (p filterInput) View(th *theme, w int) string {
 	s := p.line.view(&th.styles, w)
 	if p.err != "" {
 		s += "\n" + newLine(w).add(sanitize(p.err), th.bad).String()

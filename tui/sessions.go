@@ -147,7 +147,7 @@ func digits(n uint64) int {
 }
 
 // View draws the pane in w×h cells: a function of its state alone.
-func (p *sessionsPane) View(th *theme, w, h int, focused bool) string {
+func (p sessionsPane) View(th *theme, w, h int, focused bool) string {
 	return boxed(th, p.title(), focused, p.body(th, w-2, h-2, focused), w, h)
 }
 

@@ -344,7 +344,7 @@ func streamCols(ss *live.SessionSnap) []column {
 }
 
 // View draws the pane in w×h cells: a function of its state alone.
-func (p *streamsPane) View(th *theme, w, h int, focused bool) string {
+func (p streamsPane) View(th *theme, w, h int, focused bool) string {
 	return boxed(th, p.title(), focused, p.body(th, w-2, h-2, focused), w, h)
 }
 

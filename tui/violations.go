@@ -118,7 +118,7 @@ var violationColumns = []column{
 }
 
 // View draws the pane in w×h cells: a function of its state alone.
-func (p *violationsPane) View(th *theme, w, h int) string {
+func (p violationsPane) View(th *theme, w, h int) string {
 	return boxed(th, p.title(), true, p.body(th, w-2, h-2), w, h)
 }
 
