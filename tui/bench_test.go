@@ -68,8 +68,9 @@ func BenchmarkView(b *testing.B) {
 }
 
 // BenchmarkTick is one tick at 100 000 frames/s: 10 000 frames arrive
-// between ticks (not timed), then the tick takes a snapshot, copies the new
-// records, updates the frames view and draws the screen.
+// between ticks (not timed), then the tick's read runs (a snapshot, a scan
+// of the new records for the frames view's index, a copy of the rows on
+// screen), the model applies it and draws the screen.
 func BenchmarkTick(b *testing.B) {
 	l := newLoaded(1000, 100_000)
 	// Time the registry's Snapshot apart: it is live's cost, not the UI's.
