@@ -123,6 +123,7 @@ func (p framesPane) Update(msg tea.Msg) (framesPane, tea.Cmd) {
 		return p.move(msg.d)
 	case clickMsg:
 		if i := p.top + msg.row; msg.row >= 0 && i < p.index.len() {
+			p.follow = false // a click picks a record: stop following
 			return p.move(i - p.cursor)
 		}
 	case tea.KeyPressMsg:

@@ -419,9 +419,10 @@ func (m *Model) setFocus(p pane) tea.Cmd {
 		m.overlay = overlayNone
 	}
 	m.focus = p
-	var cmd tea.Cmd
-	m.frames, cmd = m.frames.Update(activeMsg{on: p >= paneFrames})
-	return cmd
+	c1 := m.relayout() // the panes learn their new size first
+	var c2 tea.Cmd
+	m.frames, c2 = m.frames.Update(activeMsg{on: p >= paneFrames})
+	return tea.Batch(c1, c2)
 }
 
 // back goes up one level: out of the violations list, then the filter,
