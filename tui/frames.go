@@ -51,6 +51,16 @@ const (
 	landSeq           // the record with seq landAt: n, N, the violations list
 )
 
+var landingNames = [...]string{"none", "first", "last", "seq"}
+
+// String returns the landing's name.
+func (l landing) String() string {
+	if int(l) < len(landingNames) {
+		return landingNames[l]
+	}
+	return "landing(" + strconv.Itoa(int(l)) + ")"
+}
+
 func newFramesPane(keys *keyMap) framesPane { return framesPane{keys: keys} }
 
 func (p *framesPane) key() viewKey {

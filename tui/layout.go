@@ -1,5 +1,7 @@
 package tui
 
+import "strconv"
+
 // The screen's layout is a pure function of the terminal's size, the
 // focus and the overlay: the model computes it when one of them changes,
 // never from the data, so that panes keep their place while traffic flows.
@@ -22,6 +24,16 @@ const (
 	overlayHelp               // the help takes the whole body
 	overlayViolations         // the violations list takes the frames' and detail's place
 )
+
+var overlayNames = [...]string{"none", "help", "violations"}
+
+// String returns the overlay's name.
+func (o overlay) String() string {
+	if int(o) < len(overlayNames) {
+		return overlayNames[o]
+	}
+	return "overlay(" + strconv.Itoa(int(o)) + ")"
+}
 
 // layoutKey is everything the layout depends on.
 type layoutKey struct {

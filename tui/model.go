@@ -68,6 +68,16 @@ const (
 	numPanes
 )
 
+var paneNames = [numPanes]string{"sessions", "streams", "frames", "detail"}
+
+// String returns the pane's name.
+func (p pane) String() string {
+	if p >= 0 && p < numPanes {
+		return paneNames[p]
+	}
+	return "pane(" + strconv.Itoa(int(p)) + ")"
+}
+
 // Model is the Bubble Tea model of the screen.
 type Model struct {
 	src   source

@@ -48,7 +48,7 @@ func TestDrillDownAndBack(t *testing.T) {
 	for i, s := range steps {
 		m = press(m, s.key)
 		if m.focus != s.focus || m.frames.scope != s.scope {
-			t.Fatalf("step %d (%s): focus %d scope %+v, want %d %+v", i, s.key, m.focus, m.frames.scope, s.focus, s.scope)
+			t.Fatalf("step %d (%s): focus %s scope %+v, want %s %+v", i, s.key, m.focus, m.frames.scope, s.focus, s.scope)
 		}
 		if got := screenOf(m); !strings.Contains(got, s.want) {
 			t.Fatalf("step %d (%s): screen lacks %q:\n%s", i, s.key, s.want, got)
@@ -61,11 +61,11 @@ func TestTabCyclesPanes(t *testing.T) {
 	want := []pane{paneStreams, paneFrames, paneDetail, paneSessions}
 	for i, p := range want {
 		if m = press(m, "tab"); m.focus != p {
-			t.Fatalf("tab %d: focus %d, want %d", i+1, m.focus, p)
+			t.Fatalf("tab %d: focus %s, want %s", i+1, m.focus, p)
 		}
 	}
 	if m = press(m, "shift+tab"); m.focus != paneDetail {
-		t.Fatalf("shift+tab: focus %d, want %d", m.focus, paneDetail)
+		t.Fatalf("shift+tab: focus %s, want %s", m.focus, paneDetail)
 	}
 }
 

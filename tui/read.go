@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"strconv"
+
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/muxtop/muxtop/live"
@@ -84,6 +86,16 @@ const (
 	searchFirst
 	searchViolation
 )
+
+var searchNames = [...]string{"next", "previous", "first", "violation"}
+
+// String returns what the search is for.
+func (w searchWhy) String() string {
+	if int(w) < len(searchNames) {
+		return searchNames[w]
+	}
+	return "search(" + strconv.Itoa(int(w)) + ")"
+}
 
 // matchMsg is a search's answer: the record found (a copy) and a snapshot
 // with its session's streams.
