@@ -51,7 +51,7 @@ func benchmarkView(b *testing.B, frames int) {
 	}
 	m := l.model(b, 160, 45)
 	m = press(m, "G", "enter", "enter") // the last session's stream, its frames and their detail
-	if m.view.len() == 0 {
+	if m.frames.index.len() == 0 {
 		b.Fatal("no frames in view")
 	}
 	b.ReportAllocs()
@@ -68,8 +68,9 @@ func BenchmarkView(b *testing.B) {
 }
 
 // BenchmarkTick is one tick at 100 000 frames/s: 10 000 frames arrive
-// between ticks (not timed), then the tick takes a snapshot, copies the new
-// records, updates the frames view and draws the screen.
+// between ticks (not timed), then the tick's read runs (a snapshot, a scan
+// of the new records for the frames view's index, a copy of the rows on
+// screen), the model applies it and draws the screen.
 func BenchmarkTick(b *testing.B) {
 	l := newLoaded(1000, 100_000)
 	// Time the registry's Snapshot apart: it is live's cost, not the UI's.
@@ -80,7 +81,7 @@ func BenchmarkTick(b *testing.B) {
 		inSnapshot += time.Since(start)
 		return s
 	}
-	m := newModel(l.reg, Options{NoColor: true}, snapshot, time.UTC)
+	m := newModel(l.reg, Options{NoColor: true}, snapshot, time.UTC, 0)
 	m = resize(m, 160, 45)
 	m = press(m, "enter", "k", "enter", "f") // all of session 1's records, following
 	inSnapshot = 0

@@ -4,16 +4,64 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
 
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/printable"
 )
 
+// detailPane shows one record: the frames pane's cursor's. It keeps its
+// own copy, so the detail stays while history moves on.
+type detailPane struct {
+	keys *keyMap
+	rec  *live.Record
+	top  int // the first line shown
+	w, h int
+}
+
+func newDetailPane(keys *keyMap) detailPane { return detailPane{keys: keys} }
+
+// Update handles the frames pane's selection and the scrolling keys.
+func (p detailPane) Update(msg tea.Msg) (detailPane, tea.Cmd) {
+	switch msg := msg.(type) {
+	case frameSelectedMsg:
+		if p.rec == nil || msg.rec == nil || p.rec.Seq != msg.rec.Seq {
+			p.top = 0
+		}
+		p.rec = msg.rec
+	case moveMsg:
+		p.scroll(msg.d)
+	case tea.KeyPressMsg:
+		if d, ok := p.keys.movement(msg, p.h-4); ok {
+			p.scroll(d)
+		}
+	}
+	return p, nil
+}
+
+// scroll moves the view by d lines, within the detail's length.
+func (p *detailPane) scroll(d int) {
+	n := detailLen(p.rec, p.w-2) - (p.h - 2)
+	p.top = max(0, min(p.top+d, n))
+}
+
+// detailLen returns how many lines the detail of r takes at width w.
+func detailLen(r *live.Record, w int) int {
+	if r == nil || w <= 0 {
+		return 0
+	}
+	bpl := bytesPerLine(w)
+	plain := theme{loc: time.UTC} // the styles and zone change no line count
+	return len(detailInfo(&plain, r, w)) + (len(r.Payload)+bpl-1)/bpl
+}
+
 // detailInfo returns the lines above the hex dump: the header decoded
 // field by field, where and when, and what smux makes of it.
-func (m *Model) detailInfo(r *live.Record, w int) []string {
-	st := &m.st
+func detailInfo(th *theme, r *live.Record, w int) []string {
+	st := &th.styles
 	var out []string
 	add := func(s string, sty style) { out = append(out, newLine(w).add(s, sty).String()) }
 	wrap := func(s string, sty style) {
@@ -21,11 +69,11 @@ func (m *Model) detailInfo(r *live.Record, w int) []string {
 			add(part, sty)
 		}
 	}
-	at := r.At.In(m.loc).Format(timeLayout)
+	at := r.At.In(th.loc).Format(timeLayout)
 	sess := "session " + strconv.FormatUint(r.Session, 10)
 	switch r.Kind {
 	case live.FrameRecord:
-		out = append(out, m.headerLine(r.Header, w))
+		out = append(out, headerLine(st, r.Header, w))
 		add(sess+" · "+r.Dir.String()+" "+dirName(r.Dir)+" · offset "+strconv.FormatInt(r.Offset, 10)+" · "+at, style{})
 		if r.Header.Cmd() == decoder.UPD {
 			add("window update: consumed "+strconv.FormatUint(uint64(r.Consumed), 10)+
@@ -48,7 +96,7 @@ func (m *Model) detailInfo(r *live.Record, w int) []string {
 		wrap("VIOLATION "+r.Code.String()+" · "+sess+" · "+r.Dir.String()+" "+dirName(r.Dir)+
 			" · offset "+strconv.FormatInt(r.Offset, 10)+" · "+at, st.bad)
 		wrap(sanitize(r.Detail), st.bad)
-		out = append(out, m.headerLine(r.Header, w))
+		out = append(out, headerLine(st, r.Header, w))
 		wrap("smux: "+r.Code.SmuxReaction(), style{})
 	case live.SessionOpened:
 		wrap(sess+" opened "+sanitize(r.Client+" → "+r.Server)+" · "+at, style{})
@@ -70,11 +118,11 @@ func dirName(d live.Dir) string {
 // headerLine decodes the eight header bytes:
 //
 //	header  01 02 08 00 3d 11 00 00   ver 1  cmd PSH  len 8  sid 4413
-func (m *Model) headerLine(h decoder.Header, w int) string {
+func headerLine(st *styles, h decoder.Header, w int) string {
 	l := newLine(w)
-	l.add("header", m.st.dim).text("  " + string(printable.AppendHex(nil, h[:])) + "   ")
+	l.add("header", st.dim).text("  " + string(printable.AppendHex(nil, h[:])) + "   ")
 	l.text("ver " + strconv.Itoa(int(h.Version())) + "  cmd ")
-	l.add(h.Cmd().String(), cmdStyle(&m.st, h.Cmd()))
+	l.add(h.Cmd().String(), cmdStyle(st, h.Cmd()))
 	l.text("  len " + strconv.Itoa(int(h.Length())) + "  sid " + strconv.FormatUint(uint64(h.StreamID()), 10))
 	return l.String()
 }
@@ -112,27 +160,25 @@ func hexLine(p []byte, i, bpl, w int) string {
 	return newLine(w).text(string(b)).String()
 }
 
-// detailLen returns how many lines the detail of the selected record takes.
-func (m *Model) detailLen(w int) int {
-	r := m.store.get(m.detail.pos)
-	if r == nil || w <= 0 {
-		return 0
+// View draws the pane in w×h cells: a function of its state alone. Only
+// the visible hex dump lines are made, whatever the snaplen.
+func (p detailPane) View(th *theme, w, h int, focused bool) string {
+	title := "Frame detail"
+	if p.rec != nil {
+		title += " · seq " + strconv.FormatUint(p.rec.Seq, 10)
 	}
-	bpl := bytesPerLine(w)
-	return len(m.detailInfo(r, w)) + (len(r.Payload)+bpl-1)/bpl
+	return boxed(th, title, focused, p.body(th, w-2, h-2), w, h)
 }
 
-// renderDetail draws the visible part of the selected record's detail.
-// Only the visible hex dump lines are made, whatever the snaplen.
-func (m *Model) renderDetail(w, h int) []string {
-	r := m.store.get(m.detail.pos)
+func (p *detailPane) body(th *theme, w, h int) []string {
+	r := p.rec
 	if r == nil || h <= 0 {
-		return []string{newLine(w).add(" select a frame: enter on a stream, then on a frame", m.st.dim).String()}
+		return []string{newLine(w).add(" select a frame: enter on a stream, then on a frame", th.dim).String()}
 	}
-	info := m.detailInfo(r, w)
+	info := detailInfo(th, r, w)
 	bpl := bytesPerLine(w)
 	total := len(info) + (len(r.Payload)+bpl-1)/bpl
-	top := max(0, min(m.detail.top, total-h))
+	top := max(0, min(p.top, total-h))
 	out := make([]string, 0, h)
 	for i := top; i < total && len(out) < h; i++ {
 		if i < len(info) {
@@ -142,15 +188,6 @@ func (m *Model) renderDetail(w, h int) []string {
 		}
 	}
 	return out
-}
-
-// detailTitle is the detail pane's title.
-func (m *Model) detailTitle() string {
-	r := m.store.get(m.detail.pos)
-	if r == nil {
-		return "Frame detail"
-	}
-	return "Frame detail · seq " + strconv.FormatUint(r.Seq, 10)
 }
 
 // wrapText breaks plain text into lines of at most w cells at spaces.

@@ -97,13 +97,17 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("alternate screen while running: %q, want 1", got)
 	}
 
-	// enter: the session's streams; enter: a stream's frames; the first
-	// frame is its SYN, the next the client's "RAND"; enter: its bytes.
+	// enter: the session's streams; enter: a stream's frames, the cursor
+	// on the first, its SYN; the next is the client's "RAND"; enter: its
+	// bytes.
 	x.keys("Enter")
 	x.waitText("┏━ Streams of session 1")
 	x.keys("Enter")
 	x.waitText("┏━ Frames of stream")
-	x.keys("g", "j")
+	x.waitFor("the cursor on the stream's SYN", func(s string) bool {
+		return regexp.MustCompile(`▶\d\d:\d\d:\d\d\.\d{6} → v\d SYN len 0`).MatchString(s)
+	})
+	x.keys("j")
 	x.waitFor("the RAND frame selected", func(s string) bool {
 		return regexp.MustCompile(`▶\d\d:\d\d:\d\d\.\d{6} → v\d PSH len 4 +52 41 4e 44 +RAND`).MatchString(s)
 	})

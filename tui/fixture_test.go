@@ -41,7 +41,7 @@ func (c *capture) snapshot(o live.SnapshotOptions) *live.Snapshot {
 // model returns a model over the capture at w×h, without colour.
 func (c *capture) model(t testing.TB, w, h int) Model {
 	t.Helper()
-	m := newModel(c.reg, Options{Title: "demo · gateway http://127.0.0.1:8080/rand", NoColor: true}, c.snapshot, time.UTC)
+	m := newModel(c.reg, Options{Title: "demo · gateway http://127.0.0.1:8080/rand", NoColor: true}, c.snapshot, time.UTC, 0)
 	return resize(m, w, h)
 }
 
@@ -140,9 +140,12 @@ func resize(m Model, w, h int) Model {
 	return send(m, tea.WindowSizeMsg{Width: w, Height: h})
 }
 
+// send delivers msg and, as a program would, the messages of the commands
+// that follow from it. The model under test never ticks by itself: its
+// commands never wait.
 func send(m Model, msg tea.Msg) Model {
-	next, _ := m.Update(msg)
-	return next.(Model)
+	next, cmd := m.Update(msg)
+	return settle(next.(Model), cmd)
 }
 
 // keyMsg returns the key press that tea reports for a key name or text.

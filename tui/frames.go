@@ -1,7 +1,12 @@
 package tui
 
 import (
+	"cmp"
+	"slices"
 	"strconv"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
 
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/live"
@@ -11,29 +16,398 @@ import (
 // timeLayout is how the frames pane prints a record's time.
 const timeLayout = "15:04:05.000000"
 
-// renderFrames draws the frames pane's body: the visible records of the view.
-func (m *Model) renderFrames(w, h int, focused bool) []string {
+// framesPane lists the records of the streams pane's selection: a
+// stream's frames, or all of a session's records, filtered. It keeps the
+// seqs of the records its view selects and, of the records themselves,
+// only the rows on screen; reads of the registry bring both.
+type framesPane struct {
+	keys   *keyMap
+	scope  scope
+	filter *filter
+	index  frameIndex
+	rows   []row // the records of the rows shown and of the cursor's, by seq
+	cursor int   // an index into index
+	top    int
+	// follow keeps the cursor on the newest record; so does the focus
+	// being above the pane (!active).
+	follow, active bool
+	// land says where the cursor goes once the index is read.
+	land   landing
+	landAt uint64
+	shown  uint64 // the seq last announced with frameSelectedMsg
+	// findFirst: a new filter; if it selects nothing here once the index
+	// is read, ask for the first match in history.
+	findFirst bool
+	h         int
+}
+
+// landing is where the cursor goes once the index is read.
+type landing uint8
+
+const (
+	landNone  landing = iota
+	landFirst         // the first record: drilling in
+	landLast          // the newest record
+	landSeq           // the record with seq landAt: n, N, the violations list
+)
+
+var landingNames = [...]string{"none", "first", "last", "seq"}
+
+// String returns the landing's name.
+func (l landing) String() string {
+	if int(l) < len(landingNames) {
+		return landingNames[l]
+	}
+	return "landing(" + strconv.Itoa(int(l)) + ")"
+}
+
+func newFramesPane(keys *keyMap) framesPane { return framesPane{keys: keys} }
+
+func (p *framesPane) key() viewKey {
+	k := viewKey{scope: p.scope}
+	if p.filter != nil {
+		k.filter = p.filter.text
+	}
+	return k
+}
+
+// tailing reports whether the cursor rests on the newest record.
+func (p *framesPane) tailing() bool { return p.follow || !p.active }
+
+// dataRows is how many records the pane shows at once (one at least: the
+// cursor's record is the detail pane's, shown or not).
+func (p *framesPane) dataRows() int { return max(p.h-2, 1) }
+
+// cursorSeq returns the seq of the record under the cursor, or 0.
+func (p *framesPane) cursorSeq() uint64 {
+	if p.index.len() == 0 {
+		return 0
+	}
+	return p.index.at(p.cursor)
+}
+
+// Update handles the selection above, the filter, reads of the registry,
+// the focus, and the keys and clicks of the focused pane; it announces the
+// record under the cursor with frameSelectedMsg.
+func (p framesPane) Update(msg tea.Msg) (framesPane, tea.Cmd) {
+	switch msg := msg.(type) {
+	case streamSelectedMsg:
+		sc := scope{session: msg.session, sid: msg.sid, stream: !msg.all}
+		if msg.session == 0 {
+			sc = scope{}
+		}
+		if sc != p.scope {
+			// A new view opens at its start where the user reads it (drilling
+			// in, as in less), at its newest record where it is tailed.
+			p.scope = sc
+			p.reset(landLast)
+			if p.active {
+				p.land = landFirst
+			}
+		}
+		if msg.land != 0 {
+			p.land, p.landAt, p.follow = landSeq, msg.land, false
+		}
+		return p.place()
+	case filterMsg:
+		p.filter = msg.f
+		p.reset(landLast)
+		p.findFirst = msg.f != nil
+		return p.place()
+	case framesRead:
+		return p.apply(msg)
+	case activeMsg:
+		p.active = msg.on
+		if !p.active {
+			p.follow = false
+		}
+		return p.place()
+	case followMsg:
+		p.follow = msg.on
+		return p.place()
+	case drillMsg:
+		// Drilling into a stream lands on its first frame, its SYN.
+		p.land, p.follow = landFirst, false
+		return p.place()
+	case moveMsg:
+		return p.move(msg.d)
+	case clickMsg:
+		if i := p.top + msg.row; msg.row >= 0 && i < p.index.len() {
+			p.follow = false // a click picks a record: stop following
+			return p.move(i - p.cursor)
+		}
+	case tea.KeyPressMsg:
+		if d, ok := p.keys.movement(msg, p.dataRows()-2); ok {
+			return p.move(d)
+		}
+		if key.Matches(msg, p.keys.Enter) && p.cursorSeq() != 0 {
+			return p, emit(drillMsg{to: paneDetail})
+		}
+	}
+	return p, nil
+}
+
+// reset starts a new view: its index is read anew.
+func (p *framesPane) reset(land landing) {
+	p.index = frameIndex{key: p.key()}
+	p.cursor, p.top = 0, 0
+	p.land = land
+}
+
+// move moves the cursor by d rows; moving back stops following, as in less.
+func (p framesPane) move(d int) (framesPane, tea.Cmd) {
+	if d < 0 {
+		p.follow = false
+	}
+	if !p.tailing() {
+		p.cursor = max(0, min(p.cursor+d, p.index.len()-1))
+	}
+	return p.place()
+}
+
+// apply takes in what a read found for the view.
+func (p framesPane) apply(r framesRead) (framesPane, tea.Cmd) {
+	if r.key != p.index.key {
+		return p, nil // read for an earlier view
+	}
+	switch {
+	case r.rebuilt:
+		p.index.seqs, p.index.start, p.index.next, p.index.built = r.seqs, 0, r.next, true
+	case p.index.built && r.from == p.index.next:
+		p.index.seqs = append(p.index.seqs, r.seqs...)
+		p.index.next = r.next
+	}
+	if r.trim && p.index.built {
+		n := p.index.trim(r.first)
+		p.cursor, p.top = max(0, p.cursor-n), max(0, p.top-n)
+	}
+	p.position()
+	p.keepRows(r.rows)
+	cmd := p.announce()
+	if r.rebuilt && p.findFirst {
+		p.findFirst = false
+		if p.index.len() == 0 {
+			cmd = tea.Batch(cmd, emit(noMatchHereMsg{}))
+		}
+	}
+	return p, cmd
+}
+
+// place puts the cursor where it belongs and announces its record.
+func (p framesPane) place() (framesPane, tea.Cmd) {
+	p.position()
+	p.keepRows(nil)
+	return p, p.announce()
+}
+
+// position puts the cursor on its landing place once the index is read,
+// on the newest record while tailing, and keeps it in view.
+func (p *framesPane) position() {
+	n := p.index.len()
+	if p.index.built {
+		switch p.land {
+		case landFirst:
+			p.cursor, p.land = 0, landNone
+		case landLast:
+			p.cursor, p.land = n-1, landNone
+		case landSeq:
+			if i, ok := p.index.find(p.landAt); ok {
+				p.cursor, p.land = i, landNone
+			} else if p.landAt < p.index.next {
+				p.land = landNone // not in this view, or evicted
+			}
+		}
+	}
+	if p.tailing() {
+		p.cursor = n - 1
+	}
+	p.cursor = max(0, min(p.cursor, n-1))
+	rows := p.dataRows()
+	if p.tailing() {
+		p.top = max(0, n-rows)
+	} else {
+		p.top = scroll(p.top, p.cursor, n, rows)
+	}
+}
+
+// needed returns the seqs of the records on screen and the cursor's.
+func (p *framesPane) needed() []uint64 {
+	n := p.index.len()
+	if n == 0 {
+		return nil
+	}
+	end := min(p.top+p.dataRows(), n)
+	seqs := make([]uint64, 0, end-p.top+1)
+	for i := p.top; i < end; i++ {
+		seqs = append(seqs, p.index.at(i))
+	}
+	if p.cursor < p.top || p.cursor >= end {
+		seqs = append(seqs, p.index.at(p.cursor))
+		slices.Sort(seqs)
+	}
+	return seqs
+}
+
+// keepRows keeps the records now needed: from a read's fetch, else from
+// before (a record history evicted stays while it is on screen).
+func (p *framesPane) keepRows(fetched []row) {
+	need := p.needed()
+	rows := make([]row, 0, len(need))
+	for _, s := range need {
+		if r, ok := findRow(fetched, s); ok && (r.rec != nil || !hasRecord(p.rows, s)) {
+			rows = append(rows, r)
+		} else if r, ok := findRow(p.rows, s); ok {
+			rows = append(rows, r)
+		}
+	}
+	p.rows = rows
+}
+
+func findRow(rows []row, seq uint64) (row, bool) {
+	i, ok := slices.BinarySearchFunc(rows, seq, func(r row, s uint64) int { return cmp.Compare(r.seq, s) })
+	if !ok {
+		return row{}, false
+	}
+	return rows[i], true
+}
+
+func hasRecord(rows []row, seq uint64) bool {
+	r, ok := findRow(rows, seq)
+	return ok && r.rec != nil
+}
+
+// needsRead reports whether the pane lacks its index or a record it shows.
+func (p *framesPane) needsRead() bool {
+	if !p.index.built {
+		return true
+	}
+	for _, s := range p.needed() {
+		if _, ok := findRow(p.rows, s); !ok {
+			return true
+		}
+	}
+	return false
+}
+
+// request is what the pane asks of the next read. A paused view scans for
+// nothing new, and a paused view's new index nothing after upTo.
+func (p *framesPane) request(paused bool, upTo uint64) indexReq {
+	r := indexReq{key: p.key()}
+	if p.scope.session != 0 {
+		r.match = matcher(p.scope, p.filter)
+	}
+	rows := p.dataRows()
+	if !p.index.built {
+		r.rebuild = true
+		if paused {
+			r.upTo = upTo
+		}
+		switch {
+		case p.land == landFirst:
+			r.head = rows
+		case p.land != landSeq:
+			r.tail = rows
+		}
+		return r
+	}
+	r.from, r.scan = p.index.next, !paused
+	if p.tailing() {
+		r.tail, r.tailSeqs = rows, p.index.tail(rows)
+	} else {
+		r.seqs = p.needed()
+	}
+	return r
+}
+
+// announce tells the detail pane about the record under the cursor when
+// it changed and its copy is at hand.
+func (p *framesPane) announce() tea.Cmd {
+	seq := p.cursorSeq()
+	if seq == p.shown {
+		return nil
+	}
+	var rec *live.Record
+	if seq != 0 {
+		r, ok := findRow(p.rows, seq)
+		if !ok {
+			return nil // the next read brings it
+		}
+		rec = r.rec
+	}
+	p.shown = seq
+	return emit(frameSelectedMsg{rec: rec})
+}
+
+// View draws the pane in w×h cells: a function of its state alone.
+func (p framesPane) View(th *theme, w, h int, focused bool) string {
+	return boxed(th, p.title(), focused, p.body(th, w-2, h-2, focused), w, h)
+}
+
+func (p *framesPane) body(th *theme, w, h int, focused bool) []string {
 	if h <= 0 {
 		return nil
 	}
-	n := m.view.len()
+	st := &th.styles
+	n := p.index.len()
 	if n == 0 {
 		msg := " no frames yet"
-		if m.filter != nil {
-			msg = " no frames match " + m.filter.text
+		switch {
+		case !p.index.built:
+			msg = " reading history…"
+		case p.filter != nil:
+			msg = " no frames match " + p.filter.text
 		}
-		return []string{newLine(w).add(msg, m.st.dim).String()}
+		return []string{newLine(w).add(msg, st.dim).String()}
 	}
-	top := m.framesTop(h)
-	mark := m.focus >= paneFrames
+	top := scroll(p.top, p.cursor, n, h)
+	if p.tailing() {
+		top = max(0, n-h)
+	}
 	out := make([]string, 0, h)
 	buf := make([]byte, 0, 4*w)
+	cols := newFrameCols(w, !p.scope.stream)
 	for i := top; i < n && len(out) < h; i++ {
-		r := m.store.get(m.view.at(i))
-		sel := mark && i == m.fr.idx
-		out = append(out, m.frameLine(r, w, sel, sel && focused, buf))
+		seq := p.index.at(i)
+		mark := i == p.cursor
+		r, ok := findRow(p.rows, seq)
+		switch {
+		case ok && r.rec != nil:
+			out = append(out, frameLine(th, r.rec, w, mark, mark && focused, cols, buf))
+		case ok:
+			out = append(out, markLine(st, w, mark).add("seq "+strconv.FormatUint(seq, 10)+": no longer in history", st.dim).String())
+		default:
+			out = append(out, markLine(st, w, mark).add("…", st.dim).String())
+		}
 	}
 	return out
+}
+
+// markLine starts a row with the cursor mark or a blank.
+func markLine(st *styles, w int, mark bool) *line {
+	l := newLine(w)
+	if mark {
+		return l.text("▶")
+	}
+	return l.text(" ")
+}
+
+// frameCols says which optional columns the frames pane shows at width w:
+// the stream id unless the view is one stream's, and the frame's version
+// when it leaves room for an 8-byte payload (a RAND reply) in full, hex
+// and ASCII. The version is the least important: the session's row and
+// the detail show it, and a frame of another version is a violation.
+type frameCols struct{ sid, ver bool }
+
+// payloadFull8 is the room an 8-byte payload takes: its hex, a blank and
+// its ASCII.
+const payloadFull8 = 3*8 - 1 + 1 + 8
+
+func newFrameCols(w int, sid bool) frameCols {
+	fixed := 1 + len(timeLayout) + 1 + 2 + 3 + 1 + len("len ") + 6 // mark, time, dir, cmd, len
+	if sid {
+		fixed += len("sid ") + 7
+	}
+	return frameCols{sid: sid, ver: w-fixed-len("v1 ") >= payloadFull8}
 }
 
 // frameLine draws one record of the frames pane:
@@ -43,8 +417,8 @@ func (m *Model) renderFrames(w, h int, focused bool) []string {
 // Numbers are never cut. The payload shows as many bytes as fit, 32, 16, 8
 // or 4 a row, with the ASCII in a column; "…" says the row does not show
 // every byte of the payload.
-func (m *Model) frameLine(r *live.Record, w int, mark, reverse bool, buf []byte) string {
-	st := &m.st
+func frameLine(th *theme, r *live.Record, w int, mark, reverse bool, cols frameCols, buf []byte) string {
+	st := &th.styles
 	l := newLine(w)
 	l.plain = reverse
 	if mark {
@@ -52,16 +426,19 @@ func (m *Model) frameLine(r *live.Record, w int, mark, reverse bool, buf []byte)
 	} else {
 		l.text(" ")
 	}
-	l.text(r.At.In(m.loc).Format(timeLayout) + " ")
+	l.text(r.At.In(th.loc).Format(timeLayout) + " ")
 	switch r.Kind {
 	case live.FrameRecord:
 		h := r.Header
-		l.text(r.Dir.String() + " v" + strconv.Itoa(int(h.Version())) + " ")
+		l.text(r.Dir.String() + " ")
+		if cols.ver {
+			l.text("v" + strconv.Itoa(int(h.Version())) + " ")
+		}
 		l.add(h.Cmd().String(), cmdStyle(st, h.Cmd()))
-		if m.scope.stream {
-			l.text(" ")
-		} else {
+		if cols.sid {
 			l.text(" sid ").num(strconv.FormatUint(uint64(h.StreamID()), 10), 6)
+		} else {
+			l.text(" ")
 		}
 		l.text("len ").num(strconv.Itoa(int(h.Length())), 5)
 		if r.Anomaly != 0 {
@@ -132,24 +509,25 @@ func payloadFit(room, have int, truncated bool) (n, c, gap int) {
 	return n, c, gap
 }
 
-// framesTitle is the frames pane's title.
-func (m *Model) framesTitle() string {
+// title is the pane's title.
+func (p *framesPane) title() string {
 	var s string
 	switch {
-	case m.scope.session == 0:
+	case p.scope.session == 0:
 		s = "Frames"
-	case m.scope.stream:
-		s = "Frames of stream " + strconv.FormatUint(uint64(m.scope.sid), 10) + " (session " + strconv.FormatUint(m.scope.session, 10) + ")"
+	case p.scope.stream:
+		s = "Frames of stream " + strconv.FormatUint(uint64(p.scope.sid), 10) + " (session " + strconv.FormatUint(p.scope.session, 10) + ")"
 	default:
-		s = "Frames of session " + strconv.FormatUint(m.scope.session, 10)
+		s = "Frames of session " + strconv.FormatUint(p.scope.session, 10)
 	}
-	if m.filter != nil {
-		s += " · filter " + m.filter.text + " · " + grouped(uint64(m.view.len())) + " match"
-		if m.view.len() != 1 {
+	n := uint64(p.index.len())
+	if p.filter != nil {
+		s += " · filter " + p.filter.text + " · " + grouped(n) + " match"
+		if n != 1 {
 			s += "es"
 		}
 	} else {
-		s += " · " + plural(uint64(m.view.len()), "record")
+		s += " · " + plural(n, "record")
 	}
 	return s
 }

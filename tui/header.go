@@ -7,108 +7,67 @@ import (
 	"github.com/muxtop/muxtop/live"
 )
 
-// rates are frames per second, measured between snapshots at least a
-// second apart, like top's: steady enough to read at 10 Hz.
-type rates struct {
-	base    *live.Snapshot
-	total   float64
-	session map[uint64]float64
-}
-
-// rateWindow is the shortest interval rates are measured over.
-const rateWindow = time.Second
-
-func (r *rates) update(snap *live.Snapshot) {
-	if r.base == nil {
-		r.base = snap
-		return
-	}
-	dt := snap.At.Sub(r.base.At).Seconds()
-	if dt < rateWindow.Seconds() {
-		return
-	}
-	r.total = float64(snap.Totals.Total()-min(snap.Totals.Total(), r.base.Totals.Total())) / dt
-	per := make(map[uint64]float64, len(snap.Sessions))
-	old := r.base.Sessions
-	j := 0
-	for _, ss := range snap.Sessions {
-		for j < len(old) && old[j].ID < ss.ID {
-			j++
-		}
-		var before uint64
-		if j < len(old) && old[j].ID == ss.ID {
-			before = old[j].Counts.Total()
-		}
-		if n := ss.Counts.Total() - min(before, ss.Counts.Total()); n > 0 && !ss.Ended {
-			per[ss.ID] = float64(n) / dt
-		}
-	}
-	r.session = per
-	r.base = snap
-}
-
 // noticeRecent is how long a notice stays red.
 const noticeRecent = 10 * time.Second
 
 // flashFor is how long a key's one-line answer stays.
 const flashFor = 3 * time.Second
 
-// headerLines returns the lines of the header: what is watched and the
-// totals; the counts and the view's state; the title when it does not fit
-// the first line; the status, a key's answer and the latest notice.
-func (m *Model) headerLines() int {
-	n := 2
-	if m.titleApart() {
+// header is what the header shows besides the snapshot.
+type header struct {
+	title string
+	snap  *live.Snapshot // the view's picture, frozen while paused
+	now   time.Time      // the latest read, paused or not: the clock runs while the view pauses
+	rate  float64        // frames per second, all sessions
+	// The view's state.
+	paused bool
+	behind uint64 // records captured since the pause
+	follow bool
+	filter string
+	// The messages line: a key's answer, the caller's status line, the
+	// latest notice.
+	flash, status string
+}
+
+// statsBudget is the room the header's first line keeps for the totals
+// after the title; a title longer than that goes on a line of its own.
+const statsBudget = 60
+
+// titleApart reports whether the title needs a line of its own at width w.
+func titleApart(title string, w int) bool {
+	return title != "" && 10+width(title)+3+statsBudget > w
+}
+
+// headerLines returns how many lines the header takes on a w×h screen:
+// what is watched and the totals; the counts and the view's state; the
+// title when it does not fit the first line; the messages. It depends on
+// the size only, so that the panes below keep their place.
+func headerLines(title string, w, h int) int {
+	n := 3
+	if titleApart(title, w) {
 		n++
 	}
-	if m.status != "" || len(m.snap.Notices) > 0 || m.flash != "" {
-		n++
+	if h < 16 {
+		n = 2
 	}
-	if m.height < 16 {
-		n = min(n, 2)
-	}
-	return n
+	return max(min(n, h), 0)
 }
 
-// titleApart reports whether the title needs a line of its own.
-func (m *Model) titleApart() bool {
-	return m.opts.Title != "" && 10+width(m.opts.Title)+3+m.statsLine(1<<20, true).w > m.width
-}
-
-// statsLine draws the totals after "muxtop", compactly if asked.
-func (m *Model) statsLine(w int, compact bool) *line {
-	snap := m.snap
-	l := newLine(w)
-	l.text(" · up " + clock(snap.At.Sub(snap.Started)))
-	sessions := grouped(uint64(snap.LiveSessions)) + "/" + plural(uint64(len(snap.Sessions))+snap.Forgotten.Sessions, "session")
-	open := plural(uint64(snap.OpenStreams), "open stream")
-	fps := rate(m.rates.total) + " frames/s"
-	leaks := plural(uint64(m.snap.Leaks), "suspected leak")
-	if compact {
-		sessions = grouped(uint64(snap.LiveSessions)) + "/" + grouped(uint64(len(snap.Sessions))+snap.Forgotten.Sessions) + " sess"
-		open = grouped(uint64(snap.OpenStreams)) + " open"
-		fps = rate(m.rates.total) + " fr/s"
-		leaks = grouped(uint64(m.snap.Leaks)) + " leak?"
+// viewHeader draws the header's lines, at most n.
+func viewHeader(th *theme, hd *header, w, n int) []string {
+	if n <= 0 || hd.snap == nil {
+		return nil
 	}
-	l.text(" · " + sessions + " · " + open + " · " + fps)
-	if m.snap.Leaks > 0 {
-		l.text(" · ").add(leaks, m.st.warn)
-	}
-	return l
-}
-
-// renderHeader draws the header lines.
-func (m *Model) renderHeader(w int) []string {
-	st, snap := &m.st, m.snap
+	st := &th.styles
 	l := newLine(w)
 	l.add(" muxtop", st.title)
-	apart := m.titleApart()
-	if !apart && m.opts.Title != "" {
-		l.text(" · " + m.opts.Title)
+	apart := titleApart(hd.title, w)
+	if !apart && hd.title != "" {
+		l.text(" · " + hd.title)
 	}
-	stats := m.statsLine(1<<20, false)
+	stats := statsLine(th, hd, false)
 	if l.w+stats.w > w {
-		stats = m.statsLine(1<<20, true)
+		stats = statsLine(th, hd, true)
 	}
 	if l.w+stats.w <= w {
 		l.raw(stats.b.String(), stats.w)
@@ -120,52 +79,72 @@ func (m *Model) renderHeader(w int) []string {
 	// The right end (state, filter, help) must stay visible: the counts give way.
 	right := newLine(w)
 	switch {
-	case m.paused:
+	case hd.paused:
 		right.add("[paused", st.warn)
-		if m.behind > 0 {
-			right.add(" +"+count(m.behind), st.warn)
+		if hd.behind > 0 {
+			right.add(" +"+count(hd.behind), st.warn)
 		}
 		right.add("]", st.warn)
-	case m.follow:
+	case hd.follow:
 		right.add("[follow]", st.good)
 	default:
 		right.add("[live]", st.good)
 	}
-	if m.filter != nil {
-		right.text(" filter ").add(m.filter.text, st.match)
+	if hd.filter != "" {
+		right.text(" filter ").add(hd.filter, st.match)
 	}
 	right.text(" ? help ")
-	out = append(out, m.countsLine(w-right.w)+right.b.String())
+	out = append(out, countsLine(th, hd.snap, w-right.w)+right.b.String())
 
 	if apart {
-		out = append(out, newLine(w).text(" "+m.opts.Title).String())
+		out = append(out, newLine(w).text(" "+hd.title).String())
 	}
-	if m.status != "" || len(snap.Notices) > 0 || m.flash != "" {
-		l = newLine(w)
-		l.text(" ")
-		if m.flash != "" {
-			l.add(m.flash, st.bold).text("  ")
-		}
-		if m.status != "" {
-			l.text(m.status + "  ")
-		}
-		if n := len(snap.Notices); n > 0 {
-			nt := snap.Notices[n-1]
-			ns := st.dim
-			if snap.At.Sub(nt.At) < noticeRecent {
-				ns = st.bad
-			}
-			l.add(nt.At.In(m.loc).Format("15:04:05")+" "+sanitize(nt.Text), ns)
-		}
-		out = append(out, l.String())
+	l = newLine(w)
+	l.text(" ")
+	if hd.flash != "" {
+		l.add(hd.flash, st.bold).text("  ")
 	}
-	return out
+	if hd.status != "" {
+		l.text(hd.status + "  ")
+	}
+	if ns := hd.snap.Notices; len(ns) > 0 {
+		nt := ns[len(ns)-1]
+		sty := st.dim
+		if hd.now.Sub(nt.At) < noticeRecent {
+			sty = st.bad
+		}
+		l.add(nt.At.In(th.loc).Format("15:04:05")+" "+sanitize(nt.Text), sty)
+	}
+	out = append(out, l.String())
+	return out[:min(n, len(out))]
+}
+
+// statsLine draws the totals after "muxtop", compactly if asked.
+func statsLine(th *theme, hd *header, compact bool) *line {
+	snap := hd.snap
+	l := newLine(1 << 20)
+	l.text(" · up " + clock(hd.now.Sub(snap.Started)))
+	sessions := grouped(uint64(snap.LiveSessions)) + "/" + plural(uint64(len(snap.Sessions))+snap.Forgotten.Sessions, "session")
+	open := plural(uint64(snap.OpenStreams), "open stream")
+	fps := rate(hd.rate) + " frames/s"
+	leaks := plural(uint64(snap.Leaks), "suspected leak")
+	if compact {
+		sessions = grouped(uint64(snap.LiveSessions)) + "/" + grouped(uint64(len(snap.Sessions))+snap.Forgotten.Sessions) + " sess"
+		open = grouped(uint64(snap.OpenStreams)) + " open"
+		fps = rate(hd.rate) + " fr/s"
+		leaks = grouped(uint64(snap.Leaks)) + " leak?"
+	}
+	l.text(" · " + sessions + " · " + open + " · " + fps)
+	if snap.Leaks > 0 {
+		l.text(" · ").add(leaks, th.warn)
+	}
+	return l
 }
 
 // countsLine draws the frames per command, the violations, the records
 // dropped and the bytes each way in w cells, in the longest form that fits.
-func (m *Model) countsLine(w int) string {
-	st, snap := &m.st, m.snap
+func countsLine(th *theme, snap *live.Snapshot, w int) string {
+	st := &th.styles
 	t := &snap.Totals
 	viol, drop := snap.Violations+snap.Anomalies, snap.History.Dropped
 	for form := 0; ; form++ {

@@ -1,26 +1,66 @@
 package tui
 
-// renderHelp draws the help overlay in a box of w×h cells, scrolled to
-// m.helpTop when it does not fit.
-func (m *Model) renderHelp(w, h int) []string {
-	body := m.helpBody(w-2, h-2)
+import (
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+)
+
+// helpPane is the help overlay: every key of the keyMap and notes on what
+// the screen shows.
+type helpPane struct {
+	keys      *keyMap
+	leakAfter time.Duration
+	closed    int // how many closed streams a session keeps in detail
+	mouse     bool
+	top       int // the first line shown
+	w, h      int
+}
+
+func newHelpPane(keys *keyMap, leakAfter time.Duration, closed int, mouse bool) helpPane {
+	return helpPane{keys: keys, leakAfter: leakAfter, closed: closed, mouse: mouse}
+}
+
+// Update scrolls the help.
+func (p helpPane) Update(msg tea.Msg) (helpPane, tea.Cmd) {
+	switch msg := msg.(type) {
+	case moveMsg:
+		p.scroll(msg.d)
+	case tea.KeyPressMsg:
+		if d, ok := p.keys.movement(msg, p.h-4); ok {
+			p.scroll(d)
+		}
+	}
+	return p, nil
+}
+
+// scroll moves the help by d lines, within its length.
+func (p *helpPane) scroll(d int) {
+	var plain theme // the styles change no line count
+	n := len(p.lines(&plain, p.w-2, p.h-2)) - (p.h - 2)
+	p.top = max(0, min(p.top+d, n))
+}
+
+// View draws the help in a box of w×h cells, scrolled when it does not fit.
+func (p helpPane) View(th *theme, w, h int) string {
+	body := p.lines(th, w-2, h-2)
 	rows := max(h-2, 0)
 	title := "Help · ? or esc closes"
 	if len(body) > rows {
-		top := max(0, min(m.helpTop, len(body)-rows))
+		top := max(0, min(p.top, len(body)-rows))
 		body = body[top:]
 		title = "Help · j/k scroll · ? or esc closes"
 	}
-	return box(&m.st, title, true, body, w, h)
+	return boxed(th, title, true, body, w, h)
 }
 
-// helpBody returns the lines of the help: every key of the keyMap,
+// lines returns the lines of the help: every key of the keyMap,
 // grouped, in one or two columns (two when one would not fit rows), then
 // notes on drilling down, sorting, the filter terms and the marks.
-func (m *Model) helpBody(inner, rows int) []string {
-	st := &m.st
+func (p *helpPane) lines(th *theme, inner, rows int) []string {
+	st := &th.styles
 	keyW := 0
-	for _, g := range m.keys.FullHelp() {
+	for _, g := range p.keys.FullHelp() {
 		for _, b := range g {
 			keyW = max(keyW, width(b.Help().Key))
 		}
@@ -28,7 +68,7 @@ func (m *Model) helpBody(inner, rows int) []string {
 	// Entries: a key and what it does; a blank between groups.
 	type entry struct{ key, desc string }
 	var entries []entry
-	for i, g := range m.keys.FullHelp() {
+	for i, g := range p.keys.FullHelp() {
 		if i > 0 {
 			entries = append(entries, entry{})
 		}
@@ -38,14 +78,17 @@ func (m *Model) helpBody(inner, rows int) []string {
 			}
 		}
 	}
-	if m.opts.Mouse {
+	if p.mouse {
 		entries = append(entries, entry{}, entry{"mouse", "wheel scrolls, click selects"})
 	}
 	notes := wrapText("enter drills down: session → its streams → its frames → the frame's bytes; "+
 		"s sorts streams by id, age (leaks first), idle, bytes, state; space freezes the view while capture goes on", max(inner-1, 1))
-	notes = append(notes, wrapText("! marks suspected leaks: streams open or half-closed longer than "+dur(m.opts.LeakAfter)+
+	notes = append(notes, wrapText("! marks suspected leaks: streams open or half-closed longer than "+dur(p.leakAfter)+
 		" (--leak-after), and the open count of the sessions holding them; "+
 		"half-closed→: the client sent FIN and the server has not, half-closed← the reverse", max(inner-1, 1))...)
+	notes = append(notes, wrapText("folded: each session keeps its latest "+grouped(uint64(p.closed))+
+		" closed streams in detail; older closed streams are folded into the summary line under the streams heading "+
+		"(their frames stay in history until evicted). A selected stream that is folded stays selected, marked folded, until you move", max(inner-1, 1))...)
 	notes = append(notes, wrapText(`filter terms, all must match: cmd:psh sid:4413 session:2 dir:> dir:< `+
 		`len>100 len<8 len=0 ver:2 violation "text" hex:52414e44 (in the captured payload)`, max(inner-1, 1))...)
 	notes = append(notes, wrapText("arrows: → client to server, ← server to client; "+
@@ -91,16 +134,6 @@ func (m *Model) helpBody(inner, rows int) []string {
 		body = append(body, newLine(inner).text(" "+n).String())
 	}
 	return body
-}
-
-// renderInput draws the filter input and, under it, why the last filter
-// was refused.
-func (m *Model) renderInput(w int) []string {
-	out := []string{m.input.view(&m.st, w)}
-	if m.inputErr != "" {
-		out = append(out, newLine(w).add(sanitize(m.inputErr), m.st.bad).String())
-	}
-	return out
 }
 
 func abs(n int) int {

@@ -6,6 +6,63 @@ import (
 	tea "charm.land/bubbletea/v2"
 )
 
+// filterInput is the filter's input line, under the panes while open.
+type filterInput struct {
+	open bool
+	line lineInput
+	err  string // why the last filter was refused
+}
+
+// Update edits the line; enter applies a filter that parses (filterMsg),
+// esc closes the input (inputClosedMsg).
+func (p filterInput) Update(msg tea.Msg) (filterInput, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.KeyPressMsg:
+		switch msg.String() {
+		case "enter":
+			f, err := parseFilter(p.line.String())
+			if err != nil {
+				p.err = err.Error()
+				return p, nil
+			}
+			p.open, p.err = false, ""
+			return p, emit(filterMsg{f: f})
+		case "ctrl+c":
+			return p, tea.Quit
+		case "esc":
+			p.open, p.err = false, ""
+			return p, emit(inputClosedMsg{})
+		default:
+			p.line.update(msg)
+			p.err = ""
+		}
+	case tea.PasteMsg:
+		p.line.insert(msg.Content)
+	}
+	return p, nil
+}
+
+// lines returns how many lines the input takes: none while closed, two
+// with an error.
+func (p *filterInput) lines() int {
+	switch {
+	case !p.open:
+		return 0
+	case p.err != "":
+		return 2
+	}
+	return 1
+}
+
+// View draws the input and, under it, why the last filter was refused.
+func (p filterInput) View(th *theme, w int) string {
+	s := p.line.view(&th.styles, w)
+	if p.err != "" {
+		s += "\n" + newLine(w).add(sanitize(p.err), th.bad).String()
+	}
+	return s
+}
+
 // lineInput is the one-line editor of the filter. A filter needs only
 // typing, moving and deleting; unlike bubbles' textinput, this editor has no
 // blink timer and no coloured cursor, so the screen stays a function of the
@@ -16,7 +73,7 @@ type lineInput struct {
 }
 
 func (in *lineInput) setValue(s string) {
-	in.value = []rune(s)
+	in.value = []rune(s) // a new slice: an older model may hold the old one
 	in.pos = len(in.value)
 }
 

@@ -1,6 +1,9 @@
 package tui
 
-import "charm.land/bubbles/v2/key"
+import (
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+)
 
 // keyMap is every key muxtop answers to; the help overlay is built from it.
 type keyMap struct {
@@ -57,4 +60,25 @@ func (k keyMap) FullHelp() [][]key.Binding {
 		{k.Follow, k.Pause, k.Filter, k.NextMatch, k.PrevMatch, k.Sort, k.Violations},
 		{k.Copy, k.Help, k.Quit},
 	}
+}
+
+// movement returns how many rows a cursor key moves a pane whose page is
+// page rows, and whether msg is one.
+func (k *keyMap) movement(msg tea.KeyPressMsg, page int) (int, bool) {
+	page = max(page, 1)
+	switch {
+	case key.Matches(msg, k.Up):
+		return -1, true
+	case key.Matches(msg, k.Down):
+		return 1, true
+	case key.Matches(msg, k.PageUp):
+		return -page, true
+	case key.Matches(msg, k.PageDown):
+		return page, true
+	case key.Matches(msg, k.Top):
+		return -1 << 30, true
+	case key.Matches(msg, k.Bottom):
+		return 1 << 30, true
+	}
+	return 0, false
 }

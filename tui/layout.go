@@ -1,6 +1,10 @@
 package tui
 
-import "strings"
+import "strconv"
+
+// The screen's layout is a pure function of the terminal's size, the
+// focus and the overlay: the model computes it when one of them changes,
+// never from the data, so that panes keep their place while traffic flows.
 
 // rect is a pane's place on the screen; a zero rect is a pane not shown.
 type rect struct{ x, y, w, h int }
@@ -8,75 +12,96 @@ type rect struct{ x, y, w, h int }
 // rows returns how many body rows the pane has inside its border.
 func (r rect) rows() int { return max(r.h-2, 0) }
 
-// tableRows returns how many data rows a table pane has under its heading.
-func (r rect) tableRows() int { return max(r.h-3, 0) }
-
 func (r rect) contains(x, y int) bool {
 	return r.w > 0 && x >= r.x && x < r.x+r.w && y >= r.y && y < r.y+r.h
 }
 
-// screen is where everything goes for a terminal size.
+// overlay is what covers the panes below the top row, if anything.
+type overlay uint8
+
+const (
+	overlayNone       overlay = iota
+	overlayHelp               // the help takes the whole body
+	overlayViolations         // the violations list takes the frames' and detail's place
+)
+
+var overlayNames = [...]string{"none", "help", "violations"}
+
+// String returns the overlay's name.
+func (o overlay) String() string {
+	if int(o) < len(overlayNames) {
+		return overlayNames[o]
+	}
+	return "overlay(" + strconv.Itoa(int(o)) + ")"
+}
+
+// layoutKey is everything the layout depends on.
+type layoutKey struct {
+	w, h    int
+	header  int // lines of the header
+	footer  int // lines of the filter input and its error
+	focus   pane
+	overlay overlay
+}
+
+// screen is where everything goes.
 type screen struct {
-	header               int
+	key                  layoutKey
 	sessions, streams    rect
 	frames, detail, viol rect
-	helpBox              rect
-	footer               int // the filter input and its error
+	help                 rect
+	footer               int // the first line of the filter input
 }
 
 // wideLayout is the width from which sessions and streams sit side by side.
 const wideLayout = 140
 
-// layout places the panes for the model's terminal size and focus. At
-// least as wide as wideLayout, sessions and streams share the top row;
-// narrower, the top row shows the one nearer the focus. The focused pane
-// gets the larger share of the height, and panes that do not fit at all
-// are left out, focused pane last.
-func (m *Model) layout() screen {
-	var s screen
-	if m.inputOn {
-		s.footer = 1
-		if m.inputErr != "" {
-			s.footer = 2
-		}
-	}
-	s.header = min(m.headerLines(), max(m.height-s.footer, 0))
-	body := m.height - s.header - s.footer
-	w := m.width
+// The height of the frames pane wherever it shows, when the screen allows:
+// at 80×24 it shows 8 rows, enough for a few requests and their replies.
+const framesMin = 10
+
+// layout places the panes. At least as wide as wideLayout, sessions and
+// streams share the top row; narrower, the top row shows the one nearer
+// the focus. The focused pane gets the larger share of the height; the
+// frames pane never less than framesMin. Panes that do not fit are left
+// out, least important first: the detail when the focus is on a table,
+// else the tables.
+func layout(k layoutKey) screen {
+	s := screen{key: k, footer: k.h - k.footer}
+	body := k.h - k.header - k.footer
+	w := k.w
 	if body <= 0 || w < 4 {
 		return s
 	}
-	if m.help {
-		s.helpBox = rect{0, s.header, w, body}
+	if k.overlay == overlayHelp {
+		s.help = rect{0, k.header, w, body}
 		return s
 	}
 
-	// The stacked boxes, in screen order, with the minimum height and the
-	// share each wants.
+	// The stacked boxes, in screen order: the tables, then the frames (or
+	// the violations), then the detail.
 	type slot struct {
 		min, weight int
 		prio        int // who keeps its place when the screen is short
 		h           int
 	}
-	focusTop := m.focus <= paneStreams
-	top := slot{min: 4, weight: 2, prio: 2}
-	mid := slot{min: 3, weight: 2, prio: 3}
-	bot := slot{min: 3, weight: 1, prio: 1}
+	top := slot{min: 4, weight: 1, prio: 1}
+	mid := slot{min: framesMin, weight: 2, prio: 2}
+	bot := slot{min: 6, weight: 1, prio: 0}
 	switch {
-	case m.viol.show:
-		top.weight, mid.weight, mid.min, mid.prio, bot.min = 1, 3, 3+violFooter, 4, 0
-	case focusTop:
-		top.weight, top.prio = 3, 4
-	case m.focus == paneFrames:
-		mid.weight = 3
-	case m.focus == paneDetail:
-		bot.weight, bot.prio = 3, 4
+	case k.overlay == overlayViolations:
+		mid = slot{min: 3 + violFooter, weight: 3, prio: 2}
+	case k.focus <= paneStreams:
+		top = slot{min: 8, weight: 3, prio: 3}
+	case k.focus == paneFrames:
+		mid.weight, mid.prio, bot.prio = 3, 3, 1
+	case k.focus == paneDetail:
+		bot = slot{min: 8, weight: 3, prio: 3}
 	}
 	slots := []*slot{&top, &mid, &bot}
-	if m.viol.show {
+	if k.overlay == overlayViolations {
 		slots = slots[:2]
 	}
-	// Leave out the least important boxes until the minimums fit.
 	kept := slots
 	for {
 		need := 0
@@ -110,41 +135,23 @@ func (m *Model) layout() screen {
 		left -= sl.h
 	}
 
-	// A short table gives its spare lines to the frames.
-	wide := w >= wideLayout
-	showSessions := wide || m.focus == paneSessions
-	showStreams := wide || !showSessions
-	want := 4
-	if showSessions {
-		want = max(want, 3+len(m.snap.Sessions))
-	}
-	if showStreams {
-		want = max(want, 3+m.strm.rows())
-	}
-	if top.h > want && mid.h > 0 {
-		mid.h += top.h - want
-		top.h = want
-	}
-	if want := 2 + max(m.view.len(), 1); !m.viol.show && mid.h > want && bot.h > 0 {
-		bot.h += mid.h - want
-		mid.h = want
-	}
-
-	y := s.header
+	y := k.header
 	if top.h > 0 {
-		if wide {
-			sw := splitTop(m.sessionCols(), m.streamCols(), w)
+		switch {
+		case w >= wideLayout:
+			// The split is the same for every session: v2's columns, the most.
+			sw := splitTop(sessionColumns, streamColumns, w)
 			s.sessions = rect{0, y, sw, top.h}
 			s.streams = rect{sw, y, w - sw, top.h}
-		} else if showSessions {
+		case k.focus == paneSessions:
 			s.sessions = rect{0, y, w, top.h}
-		} else {
+		default:
 			s.streams = rect{0, y, w, top.h}
 		}
 		y += top.h
 	}
 	if mid.h > 0 {
-		if m.viol.show {
+		if k.overlay == overlayViolations {
 			s.viol = rect{0, y, w, mid.h}
 		} else {
 			s.frames = rect{0, y, w, mid.h}
@@ -155,6 +162,16 @@ func (m *Model) layout() screen {
 		s.detail = rect{0, y, w, bot.h}
 	}
 	return s
+}
+
+// paneAt returns the pane at a screen cell.
+func (s *screen) paneAt(x, y int) (pane, bool) {
+	for p, r := range [...]rect{paneSessions: s.sessions, paneStreams: s.streams, paneFrames: s.frames, paneDetail: s.detail} {
+		if r.contains(x, y) {
+			return pane(p), true
+		}
+	}
+	return 0, false
 }
 
 // splitTop returns the width of the sessions pane when it shares w cells
@@ -208,57 +225,4 @@ func splitTop(sess, strm []column, w int) int {
 		return used[0]
 	}
 	return used[0] + extra
-}
-
-// render draws the whole screen: never more lines than the height, never
-// a line wider than the width.
-func (m *Model) render() string {
-	if m.width <= 0 || m.height <= 0 {
-		return ""
-	}
-	s := m.layout()
-	lines := make([]string, 0, m.height)
-	lines = append(lines, m.renderHeader(m.width)[:s.header]...)
-	if s.helpBox.h > 0 {
-		lines = append(lines, m.renderHelp(s.helpBox.w, s.helpBox.h)...)
-	} else {
-		var top []string
-		sess := func(r rect) []string {
-			return box(&m.st, m.sessionsTitle(), m.focus == paneSessions && !m.viol.show,
-				m.renderSessions(r.w-2, r.rows(), m.focus == paneSessions && !m.viol.show), r.w, r.h)
-		}
-		strm := func(r rect) []string {
-			return box(&m.st, m.streamsTitle(), m.focus == paneStreams && !m.viol.show,
-				m.renderStreams(r.w-2, r.rows(), m.focus == paneStreams && !m.viol.show), r.w, r.h)
-		}
-		switch {
-		case s.sessions.h > 0 && s.streams.h > 0:
-			top = joinColumns(sess(s.sessions), strm(s.streams))
-		case s.sessions.h > 0:
-			top = sess(s.sessions)
-		case s.streams.h > 0:
-			top = strm(s.streams)
-		}
-		lines = append(lines, top...)
-		if r := s.frames; r.h > 0 {
-			focused := m.focus == paneFrames
-			lines = append(lines, box(&m.st, m.framesTitle(), focused, m.renderFrames(r.w-2, r.rows(), focused), r.w, r.h)...)
-		}
-		if r := s.viol; r.h > 0 {
-			lines = append(lines, box(&m.st, m.violationsTitle(), true, m.renderViolations(r.w-2, r.rows()), r.w, r.h)...)
-		}
-		if r := s.detail; r.h > 0 {
-			lines = append(lines, box(&m.st, m.detailTitle(), m.focus == paneDetail && !m.viol.show, m.renderDetail(r.w-2, r.rows()), r.w, r.h)...)
-		}
-	}
-	if s.footer > 0 {
-		for len(lines) < m.height-s.footer {
-			lines = append(lines, "")
-		}
-		lines = append(lines, m.renderInput(m.width)...)
-	}
-	if len(lines) > m.height {
-		lines = lines[:m.height]
-	}
-	return strings.Join(lines, "\n")
 }

@@ -1,19 +1,29 @@
 // Package tui is muxtop's interactive screen: sessions, their streams, the
 // frames of a stream or session and the bytes of one frame, live.
 //
-// The Model reads the capture state only through live.Registry.Snapshot
-// and live.Registry.Frames, on a tick of about 10 Hz: never one message
-// per frame. Rendering works on the model's copy of that state and draws
-// only the visible rows, so the cost of a frame on screen does not grow
-// with traffic or history.
+// The screen is one root Model over one sub-model per pane, each in its
+// own file with its own Update and a View that is a function of its state
+// alone: sessions.go, streams.go, frames.go, detail.go, violations.go,
+// help.go and input.go (the filter). Selection flows down as messages
+// (messages.go). The root reads the capture in commands (read.go), about
+// ten times a second and never one message per frame, routes keys to the
+// focused pane, and places the panes (layout.go) when the size, the focus
+// or an overlay changes.
+//
+// The frames pane keeps no copy of the history: an index of the seqs its
+// view selects, and the records of the rows on screen (index.go).
 package tui
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
+	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/muxtop/muxtop/live"
@@ -34,7 +44,8 @@ type Options struct {
 	// default because it takes the terminal's own text selection away.
 	Mouse bool
 	// Status, if set, returns an extra status line, such as the demo's load
-	// generator figures. It is called once per tick and must not block.
+	// generator figures. It is called once per tick, from a command's
+	// goroutine, and must not block.
 	Status func() string
 	// NoColor draws without colour; the NO_COLOR environment variable does too.
 	NoColor bool
@@ -57,70 +68,59 @@ const (
 	numPanes
 )
 
-// scope is what the frames pane lists: a session's records, or one stream's frames.
-type scope struct {
-	session uint64
-	sid     uint32
-	stream  bool
-}
+var paneNames = [numPanes]string{"sessions", "streams", "frames", "detail"}
 
-// tickMsg asks the model to read the registry.
-type tickMsg time.Time
-
-func tick() tea.Cmd {
-	return tea.Tick(tickEvery, func(t time.Time) tea.Msg { return tickMsg(t) })
+// String returns the pane's name.
+func (p pane) String() string {
+	if p >= 0 && p < numPanes {
+		return paneNames[p]
+	}
+	return "pane(" + strconv.Itoa(int(p)) + ")"
 }
 
 // Model is the Bubble Tea model of the screen.
 type Model struct {
-	reg      *live.Registry
-	opts     Options
-	snapshot func(live.SnapshotOptions) *live.Snapshot // the registry's, or a fixed clock's in tests
-	loc      *time.Location
-	keys     keyMap
-	st       styles
+	src   source
+	opts  Options
+	keys  *keyMap
+	th    *theme
+	every time.Duration // how often to read the registry; 0: only when asked (tests)
 
 	width, height int
-	snap          *live.Snapshot // what the screen shows; frozen while paused
-	rates         rates
-	paused        bool
-	behind        uint64 // records captured since the pause
-	follow        bool
+	lay           screen
 	focus         pane
-	help          bool
-	helpTop       int // the first line of the help shown
-	status        string
-	flash         string // a one-line answer to a key, such as y's
-	flashAt       time.Time
-	latest        time.Time // the time of the latest snapshot read, paused or not
+	overlay       overlay
 
-	sess   sessionCursor
-	strm   streamCursor
-	scope  scope
-	store  *frameStore
-	view   *frameView
-	fr     listCursor // the frames pane's cursor, an index into view
-	detail struct {
-		pos uint64 // the store position shown
-		top int
-	}
-	viol violations
+	snap    *live.Snapshot    // the picture shown; frozen while paused
+	hist    live.HistoryStats // history as the latest read saw it, paused or not
+	latest  time.Time         // the time of the latest read, paused or not
+	rates   rates
+	status  string
+	paused  bool
+	frozen  bool   // the paused picture has arrived
+	behind  uint64 // records captured since the pause
+	filter  *filter
+	flash   string // a one-line answer to a key, such as y's
+	flashAt time.Time
+	// A read is in flight; again asks for another as soon as it is done.
+	reading, again bool
 
-	filter   *filter
-	input    lineInput
-	inputOn  bool
-	inputErr string
+	sessions sessionsPane
+	streams  streamsPane
+	frames   framesPane
+	detail   detailPane
+	viol     violationsPane
+	help     helpPane
+	input    filterInput
 }
 
-// listCursor is a cursor and the first visible row of a list.
-type listCursor struct{ idx, top int }
-
-// New returns the screen's model for reg.
+// New returns the screen's model for reg. It reads the registry once, so
+// that the first screen drawn is complete.
 func New(reg *live.Registry, opts Options) Model {
-	return newModel(reg, opts, reg.SnapshotWith, time.Local)
+	return newModel(reg, opts, reg.SnapshotWith, time.Local, tickEvery)
 }
 
-func newModel(reg *live.Registry, opts Options, snapshot func(live.SnapshotOptions) *live.Snapshot, loc *time.Location) Model {
+func newModel(reg *live.Registry, opts Options, snapshot func(live.SnapshotOptions) *live.Snapshot, loc *time.Location, every time.Duration) Model {
 	if opts.LeakAfter <= 0 {
 		opts.LeakAfter = DefaultLeakAfter
 	}
@@ -128,56 +128,495 @@ func newModel(reg *live.Registry, opts Options, snapshot func(live.SnapshotOptio
 		opts.NoColor = true
 	}
 	opts.Title = sanitize(opts.Title)
+	keys := newKeyMap()
 	m := Model{
-		reg:      reg,
+		src:      source{reg: reg, snapshot: snapshot, status: opts.Status},
 		opts:     opts,
-		snapshot: snapshot,
-		loc:      loc,
-		keys:     newKeyMap(),
-		st:       newStyles(opts.NoColor),
-		store:    newFrameStore(reg.Config()),
-		strm:     streamCursor{sort: sortID, all: true},
+		keys:     &keys,
+		th:       &theme{styles: newStyles(opts.NoColor), loc: loc},
+		every:    every,
+		sessions: newSessionsPane(&keys),
+		streams:  newStreamsPane(&keys, opts.LeakAfter),
+		frames:   newFramesPane(&keys),
+		detail:   newDetailPane(&keys),
+		viol:     newViolationsPane(&keys),
+		help:     newHelpPane(&keys, opts.LeakAfter, reg.Config().ClosedStreams, opts.Mouse),
 	}
-	m.refresh(false)
+	m.relayout()
+	return settle(m, m.read())
+}
+
+// settle runs cmd and the commands that follow from it, delivering their
+// messages, until none is left. New uses it to start complete. The
+// commands the model returns outside a tick never wait.
+func settle(m Model, cmd tea.Cmd) Model {
+	queue := []tea.Cmd{cmd}
+	for n := 0; len(queue) > 0 && n < 1000; n++ {
+		c := queue[0]
+		queue = queue[1:]
+		if c == nil {
+			continue
+		}
+		switch msg := c().(type) {
+		case nil:
+		case tea.BatchMsg:
+			queue = append(queue, msg...)
+		default:
+			next, cmd := m.Update(msg)
+			m = next.(Model)
+			queue = append(queue, cmd)
+		}
+	}
 	return m
 }
 
 // Init starts the tick.
-func (m Model) Init() tea.Cmd { return tick() }
+func (m Model) Init() tea.Cmd { return m.tick() }
 
-// Update handles a message; it never blocks.
+// tick returns the command that asks for the next read.
+func (m *Model) tick() tea.Cmd {
+	if m.every <= 0 {
+		return nil
+	}
+	return tea.Tick(m.every, func(t time.Time) tea.Msg { return tickMsg(t) })
+}
+
+// Update handles a message. It never blocks: reads of the registry run
+// in commands, and it applies what they found.
 func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	var cmd tea.Cmd
 	switch msg := msg.(type) {
 	case tickMsg:
-		m.refresh(false)
-		return m, tick()
+		m.again = true
+		cmd = m.tick()
+	case snapshotMsg:
+		cmd = m.applyRead(msg)
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
 	case tea.KeyPressMsg:
-		if m.inputOn {
-			cmd = m.updateInput(msg)
-		} else {
-			cmd = m.updateKey(msg)
+		cmd = m.key(msg)
+	case tea.PasteMsg:
+		if m.input.open {
+			m.input, cmd = m.input.Update(msg)
 		}
 	case tea.MouseWheelMsg:
 		if m.opts.Mouse {
-			m.wheel(msg.Mouse())
+			cmd = m.wheel(msg.Mouse())
 		}
 	case tea.MouseClickMsg:
 		if m.opts.Mouse {
-			m.click(msg.Mouse())
+			cmd = m.click(msg.Mouse())
 		}
-	case tea.PasteMsg:
-		if m.inputOn {
-			m.input.insert(msg.Content)
+
+	// Selection, down the panes. A message that no longer matches the
+	// pane above (it moved on meanwhile) is dropped.
+	case sessionSelectedMsg:
+		if msg.id == m.sessions.id {
+			m.streams, cmd = m.streams.Update(msg)
 		}
+	case streamSelectedMsg:
+		s := &m.streams
+		if msg.session == s.session && msg.all == s.all && (s.all || msg.sid == s.id) {
+			m.frames, cmd = m.frames.Update(msg)
+		}
+	case frameSelectedMsg:
+		if (msg.rec == nil && m.frames.shown == 0) || (msg.rec != nil && msg.rec.Seq == m.frames.shown) {
+			m.detail, cmd = m.detail.Update(msg)
+		}
+	case drillMsg:
+		cmd = tea.Batch(m.setFocus(msg.to), m.updatePane(msg.to, msg))
+
+	case filterMsg:
+		m.filter = msg.f
+		m.frames, cmd = m.frames.Update(msg)
+	case noMatchHereMsg:
+		cmd = m.search(searchFirst)
+	case matchMsg:
+		cmd = m.arrive(msg)
+	case violationChosenMsg:
+		cmd = m.gotoViolation(msg.v)
 	}
-	m.sync()
-	if _, ok := msg.(tickMsg); !ok {
-		m.ensureStreams()
+	cmd = tea.Batch(cmd, m.relayout())
+	if m.again || m.needRead() {
+		cmd = tea.Batch(cmd, m.read())
 	}
 	return m, cmd
+}
+
+// read returns the command that reads the registry, unless a read is in
+// flight: then another follows it.
+func (m *Model) read() tea.Cmd {
+	if m.reading {
+		m.again = true
+		return nil
+	}
+	m.reading, m.again = true, false
+	src, req := m.src, m.request()
+	return func() tea.Msg { return read(src, req) }
+}
+
+// request says what the next read copies: the streams of the selected
+// session only (of every session when the view pauses), and what the
+// frames pane needs.
+func (m *Model) request() readReq {
+	o := live.SnapshotOptions{LeakAfter: m.opts.LeakAfter, StallAfter: m.opts.StallAfter}
+	freeze := m.paused && !m.frozen
+	if !freeze {
+		id := m.sessions.id
+		o.Streams = func(s uint64) bool { return s == id }
+	}
+	paused := m.paused && m.frozen
+	var upTo uint64
+	if paused {
+		upTo = m.snap.History.Next
+	}
+	return readReq{opts: o, freeze: freeze, paused: paused, frames: m.frames.request(paused, upTo)}
+}
+
+// needRead reports whether the screen lacks something only a read brings:
+// the picture a pause freezes, the selected session's streams, the frames
+// pane's index or rows.
+func (m *Model) needRead() bool {
+	if m.paused && !m.frozen {
+		return true
+	}
+	if !m.paused && m.snap != nil {
+		if ss := m.snap.Session(m.sessions.id); ss != nil && ss.StreamsOmitted {
+			return true
+		}
+	}
+	return m.frames.needsRead()
+}
+
+// applyRead takes in a read. While paused only the clock, the count of
+// what the pause is missing and the frames pane's rows change.
+func (m *Model) applyRead(msg snapshotMsg) tea.Cmd {
+	m.reading = false
+	m.latest, m.hist = msg.snap.At, msg.snap.History
+	if m.flash != "" && m.latest.Sub(m.flashAt) >= flashFor {
+		m.flash = ""
+	}
+	if m.paused && m.frozen && !msg.freeze {
+		m.behind = msg.snap.History.Next - min(msg.snap.History.Next, m.snap.History.Next)
+		var cmd tea.Cmd
+		m.frames, cmd = m.frames.Update(msg.frames)
+		return cmd
+	}
+	if msg.freeze {
+		m.frozen, m.behind = true, 0
+	}
+	m.status = msg.status
+	m.rates.update(msg.snap)
+	m.snap = msg.snap
+	msg.rates = m.rates.session
+	var c1, c2, c3 tea.Cmd
+	m.sessions, c1 = m.sessions.Update(msg)
+	m.streams, c2 = m.streams.Update(msg)
+	if m.overlay == overlayViolations {
+		m.viol, _ = m.viol.Update(msg)
+	}
+	m.frames, c3 = m.frames.Update(msg.frames)
+	return tea.Batch(c1, c2, c3)
+}
+
+// key handles a key: the filter input takes every key while open; the
+// help, the keys that close it; the view's keys work from any pane; the
+// rest go to the focused pane (or the violations list).
+func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
+	if m.input.open {
+		var cmd tea.Cmd
+		m.input, cmd = m.input.Update(msg)
+		return cmd
+	}
+	k := m.keys
+	if m.flash != "" && m.latest.Sub(m.flashAt) >= flashFor {
+		m.flash = ""
+	}
+	if m.overlay == overlayHelp {
+		switch {
+		case key.Matches(msg, k.Quit):
+			return tea.Quit
+		case key.Matches(msg, k.Help, k.Back):
+			m.overlay, m.help.top = overlayNone, 0
+		default:
+			m.help, _ = m.help.Update(msg)
+		}
+		return nil
+	}
+	switch {
+	case key.Matches(msg, k.Quit):
+		return tea.Quit
+	case key.Matches(msg, k.Help):
+		m.overlay = overlayHelp
+	case key.Matches(msg, k.Back):
+		return m.back()
+	case key.Matches(msg, k.Filter):
+		m.input = filterInput{open: true}
+		if m.filter != nil {
+			m.input.line.setValue(m.filter.text)
+		}
+	case key.Matches(msg, k.Pause):
+		// Pausing asks for a picture with every session's streams;
+		// resuming, for the present at once.
+		m.paused, m.frozen, m.behind = !m.paused, false, 0
+		m.again = !m.paused
+	case key.Matches(msg, k.Follow):
+		on := !m.frames.follow
+		var cmd tea.Cmd
+		if on && m.focus < paneFrames {
+			cmd = m.setFocus(paneFrames)
+		}
+		var c2 tea.Cmd
+		m.frames, c2 = m.frames.Update(followMsg{on: on})
+		return tea.Batch(cmd, c2)
+	case key.Matches(msg, k.Violations):
+		if m.overlay == overlayViolations {
+			m.overlay = overlayNone
+		} else {
+			m.overlay = overlayViolations
+			m.viol, _ = m.viol.Update(snapshotMsg{snap: m.snap})
+		}
+	case key.Matches(msg, k.Sort):
+		// A new order is for its first rows: show them, from the sessions
+		// pane too (where, on a narrow screen, the streams are not in sight).
+		var c1, c2 tea.Cmd
+		m.streams, c1 = m.streams.Update(sortMsg{first: m.focus <= paneStreams})
+		if m.focus == paneSessions && m.sessions.id != 0 {
+			c2 = m.setFocus(paneStreams)
+		}
+		return tea.Batch(c1, c2)
+	case key.Matches(msg, k.Copy):
+		return m.copyPayload()
+	case key.Matches(msg, k.NextMatch):
+		return m.search(searchNext)
+	case key.Matches(msg, k.PrevMatch):
+		return m.search(searchPrev)
+	case key.Matches(msg, k.NextPane):
+		return m.setFocus((m.focus + 1) % numPanes)
+	case key.Matches(msg, k.PrevPane):
+		return m.setFocus((m.focus + numPanes - 1) % numPanes)
+	default:
+		if m.overlay == overlayViolations {
+			var cmd tea.Cmd
+			m.viol, cmd = m.viol.Update(msg)
+			return cmd
+		}
+		return m.updatePane(m.focus, msg)
+	}
+	return nil
+}
+
+// updatePane hands msg to pane p.
+func (m *Model) updatePane(p pane, msg tea.Msg) tea.Cmd {
+	var cmd tea.Cmd
+	switch p {
+	case paneSessions:
+		m.sessions, cmd = m.sessions.Update(msg)
+	case paneStreams:
+		m.streams, cmd = m.streams.Update(msg)
+	case paneFrames:
+		m.frames, cmd = m.frames.Update(msg)
+	case paneDetail:
+		m.detail, cmd = m.detail.Update(msg)
+	}
+	return cmd
+}
+
+// setFocus moves the focus to p, closing the violations list. Above the
+// frames pane its cursor rests on the newest record.
+func (m *Model) setFocus(p pane) tea.Cmd {
+	if m.overlay == overlayViolations {
+		m.overlay = overlayNone
+	}
+	m.focus = p
+	c1 := m.relayout() // the panes learn their new size first
+	var c2 tea.Cmd
+	m.frames, c2 = m.frames.Update(activeMsg{on: p >= paneFrames})
+	return tea.Batch(c1, c2)
+}
+
+// back goes up one level: out of the violations list, then the filter,
+// then detail → frames → streams → sessions.
+func (m *Model) back() tea.Cmd {
+	var cmd tea.Cmd
+	switch {
+	case m.overlay == overlayViolations:
+		m.overlay = overlayNone
+	case m.filter != nil:
+		m.filter = nil
+		m.frames, cmd = m.frames.Update(filterMsg{})
+	case m.focus > paneSessions:
+		cmd = m.setFocus(m.focus - 1)
+	}
+	return cmd
+}
+
+// search returns the command that looks for the next, previous or first
+// record that matches the filter, in any session.
+func (m *Model) search(why searchWhy) tea.Cmd {
+	if m.filter == nil {
+		m.setFlash("n/N: no filter; / sets one")
+		return nil
+	}
+	f := m.filter
+	req := searchReq{
+		match:   func(r *live.Record) bool { return r.Session != 0 && f.match(r) },
+		first:   m.hist.First,
+		forward: why != searchPrev,
+		why:     why,
+		opts:    live.SnapshotOptions{LeakAfter: m.opts.LeakAfter, StallAfter: m.opts.StallAfter},
+		paused:  m.paused,
+	}
+	// From the frame under the frames pane's cursor, whichever pane has
+	// the focus; with none, from the start (n) or the end (N) of history.
+	// History order is causal: a tap records a frame before its bytes
+	// leave.
+	if why != searchFirst {
+		req.from = m.frames.cursorSeq()
+	}
+	if why == searchPrev && req.from == 0 {
+		req.from = m.hist.Next
+	}
+	return searchCmd(m.src, req)
+}
+
+// gotoViolation returns the command that finds the record of a violation
+// or anomaly in history, to go to it.
+func (m *Model) gotoViolation(v violation) tea.Cmd {
+	req := searchReq{
+		match:   matchViolation(v),
+		first:   m.hist.First,
+		forward: true,
+		why:     searchViolation,
+		opts:    live.SnapshotOptions{LeakAfter: m.opts.LeakAfter, StallAfter: m.opts.StallAfter},
+		paused:  m.paused,
+		session: v.session,
+	}
+	if !v.framing {
+		req.sid = v.header.StreamID()
+	}
+	return searchCmd(m.src, req)
+}
+
+// arrive goes where a search led: the record's session, its stream (the
+// whole session when the stream is not tracked) and the record itself,
+// in the frames pane.
+func (m *Model) arrive(msg matchMsg) tea.Cmd {
+	req := msg.req
+	if !msg.found && req.why != searchViolation {
+		if m.filter != nil {
+			if req.why == searchFirst {
+				m.setFlash("nothing in history matches " + m.filter.text + " yet")
+			} else {
+				m.setFlash("no more frames match " + m.filter.text)
+			}
+		}
+		return nil
+	}
+	var cmds []tea.Cmd
+	if msg.snap != nil && !m.paused {
+		// The picture of the session the record is in, with its streams.
+		m.latest, m.hist, m.snap = msg.snap.At, msg.snap.History, msg.snap
+		sm := snapshotMsg{snap: msg.snap, rates: m.rates.session}
+		var c tea.Cmd
+		m.sessions, c = m.sessions.Update(sm)
+		cmds = append(cmds, c)
+		m.streams, c = m.streams.Update(sm)
+		cmds = append(cmds, c)
+	}
+	g := gotoMsg{session: req.session, sid: req.sid}
+	if msg.found {
+		g = gotoMsg{session: msg.rec.Session, seq: msg.rec.Seq}
+		if msg.rec.Kind == live.FrameRecord {
+			g.sid = msg.rec.Header.StreamID()
+		}
+	}
+	if req.why == searchFirst {
+		m.setFlash("nothing here matches; this is the first match, in session " + strconv.FormatUint(g.session, 10))
+	}
+	cmds = append(cmds, m.setFocus(paneFrames))
+	m.sessions, _ = m.sessions.Update(g)
+	var c tea.Cmd
+	m.streams, c = m.streams.Update(g)
+	return tea.Batch(append(cmds, c)...)
+}
+
+// copyPayload copies the selected frame's captured payload to the
+// clipboard as hex, with OSC 52.
+func (m *Model) copyPayload() tea.Cmd {
+	r := m.detail.rec
+	if r == nil || r.Kind != live.FrameRecord || len(r.Payload) == 0 {
+		m.setFlash("y: the selected frame has no payload to copy")
+		return nil
+	}
+	msg := "copied " + strconv.Itoa(len(r.Payload)) + " payload bytes as hex"
+	if r.Truncated {
+		msg += " (the captured part of " + strconv.Itoa(int(r.Header.Length())) + ")"
+	}
+	m.setFlash(msg)
+	return tea.SetClipboard(hex.EncodeToString(r.Payload))
+}
+
+func (m *Model) setFlash(s string) { m.flash, m.flashAt = s, m.latest }
+
+// wheel scrolls the pane under the pointer by three rows.
+func (m *Model) wheel(ms tea.Mouse) tea.Cmd {
+	d := 0
+	switch ms.Button {
+	case tea.MouseWheelUp:
+		d = -3
+	case tea.MouseWheelDown:
+		d = 3
+	default:
+		return nil
+	}
+	var cmd tea.Cmd
+	switch m.overlay {
+	case overlayHelp:
+		m.help, _ = m.help.Update(moveMsg{d: d})
+		return nil
+	case overlayViolations:
+		m.viol, _ = m.viol.Update(moveMsg{d: d})
+		return nil
+	}
+	if p, ok := m.lay.paneAt(ms.X, ms.Y); ok && p != m.focus {
+		cmd = m.setFocus(p)
+	}
+	return tea.Batch(cmd, m.updatePane(m.focus, moveMsg{d: d}))
+}
+
+// click focuses the pane under the pointer and selects the row clicked.
+func (m *Model) click(ms tea.Mouse) tea.Cmd {
+	if ms.Button != tea.MouseLeft || m.overlay != overlayNone {
+		return nil
+	}
+	p, ok := m.lay.paneAt(ms.X, ms.Y)
+	if !ok {
+		return nil
+	}
+	r := [...]rect{paneSessions: m.lay.sessions, paneStreams: m.lay.streams, paneFrames: m.lay.frames, paneDetail: m.lay.detail}[p]
+	return tea.Batch(m.setFocus(p), m.updatePane(p, clickMsg{row: ms.Y - r.y - 1}))
+}
+
+// relayout places the panes when the size, the focus or an overlay
+// changed, and tells each pane its size.
+func (m *Model) relayout() tea.Cmd {
+	k := layoutKey{w: m.width, h: m.height, footer: m.input.lines(), focus: m.focus, overlay: m.overlay}
+	k.header = min(headerLines(m.opts.Title, m.width, m.height), max(m.height-k.footer, 0))
+	if k == m.lay.key && m.lay != (screen{}) {
+		return nil
+	}
+	m.lay = layout(k)
+	l := &m.lay
+	m.sessions.h = l.sessions.h
+	m.streams.h = l.streams.h
+	m.frames.h = l.frames.h
+	m.detail.w, m.detail.h = l.detail.w, l.detail.h
+	m.viol.h = l.viol.h
+	m.help.w, m.help.h = l.help.w, l.help.h
+	var cmd tea.Cmd
+	m.frames, cmd = m.frames.place()
+	return cmd
 }
 
 // View draws the screen.
@@ -191,154 +630,63 @@ func (m Model) View() tea.View {
 	return v
 }
 
-// refresh reads the registry: a snapshot, with every session's streams if
-// all, and the records added since the last tick. While paused it only
-// counts what it is missing.
-func (m *Model) refresh(all bool) {
-	snap := m.snapshot(m.snapOptions(all))
-	m.latest = snap.At
-	if m.flash != "" && snap.At.Sub(m.flashAt) >= flashFor {
-		m.flash = ""
+// render draws the whole screen from the panes' views: never more lines
+// than the height, never a line wider than the width.
+func (m *Model) render() string {
+	if m.width <= 0 || m.height <= 0 || m.snap == nil {
+		return ""
 	}
-	if m.paused && m.snap != nil {
-		m.behind = snap.History.Next - min(snap.History.Next, m.store.next)
-		return
+	l, th := &m.lay, m.th
+	lines := make([]string, 0, m.height)
+	add := func(s string) { lines = append(lines, strings.Split(s, "\n")...) }
+	hd := header{
+		title: m.opts.Title, snap: m.snap, now: m.latest, rate: m.rates.total,
+		paused: m.paused, behind: m.behind, follow: m.frames.follow,
+		flash: m.flash, status: m.status,
 	}
-	if m.opts.Status != nil {
-		m.status = sanitize(m.opts.Status())
-	}
-	m.rates.update(snap)
-	m.snap = snap
-	from, to := m.store.ingest(m.reg, snap.History.Next)
-	if m.view != nil {
-		m.trimView()
-		m.view.add(m.store, from, to)
-	}
-	if m.viol.show {
-		m.viol.collect(snap)
-	}
-	m.sync()
-}
-
-// now is the time of the shown snapshot: render functions never read the clock.
-func (m *Model) now() time.Time { return m.snap.At }
-
-// sync makes the selections, the frames view and the scroll positions
-// agree with the snapshot and the focus, after any change.
-func (m *Model) sync() {
-	m.syncSessions()
-	m.syncStreams()
-	switch m.focus {
-	case paneSessions:
-		m.scope = scope{session: m.sess.id}
-	case paneStreams:
-		if st := m.selectedStream(); st != nil {
-			m.scope = scope{session: m.sess.id, sid: st.ID, stream: true}
-		} else {
-			m.scope = scope{session: m.sess.id}
-		}
-	}
-	m.syncView()
-	n := m.view.len()
-	if m.focus < paneFrames || m.follow {
-		m.fr.idx = n - 1
-	}
-	m.fr.idx = max(0, min(m.fr.idx, n-1))
-	pos := uint64(0)
-	if n > 0 {
-		pos = m.view.at(m.fr.idx)
-	}
-	if pos != m.detail.pos {
-		m.detail.pos, m.detail.top = pos, 0
-	}
-	if m.width > 0 {
-		l := m.layout()
-		m.sess.top = scroll(m.sess.top, m.sess.idx, len(m.snap.Sessions), l.sessions.tableRows())
-		m.strm.top = scroll(m.strm.top, m.strm.idx, m.strm.rows(), l.streams.tableRows())
-		m.fr.top = m.framesTop(l.frames.rows())
-		m.detail.top = max(0, min(m.detail.top, m.detailLen(l.detail.w-2)-l.detail.rows()))
-		m.viol.top = scroll(m.viol.top, m.viol.idx, len(m.viol.list), l.viol.rows()-violFooter-1)
-	}
-}
-
-// framesTop returns the first visible row of the frames pane: the tail
-// when the focus is above it, else whatever keeps the cursor in view.
-func (m *Model) framesTop(rows int) int {
-	n := m.view.len()
-	if m.focus < paneFrames || m.follow {
-		return max(0, n-rows)
-	}
-	return scroll(m.fr.top, m.fr.idx, n, rows)
-}
-
-// syncView rebuilds the frames view when its scope or filter changed.
-func (m *Model) syncView() {
-	key := viewKey{scope: m.scope}
 	if m.filter != nil {
-		key.filter = m.filter.text
+		hd.filter = m.filter.text
 	}
-	if m.view != nil && m.view.key == key {
-		return
-	}
-	v := &frameView{key: key, match: matcher(m.scope, m.filter)}
-	v.add(m.store, m.store.head, m.store.tail)
-	m.view = v
-	m.fr = listCursor{idx: v.len() - 1}
-}
-
-// matcher returns the predicate of a frames view.
-func matcher(sc scope, f *filter) func(*live.Record) bool {
-	return func(r *live.Record) bool {
-		if r.Session != sc.session || sc.session == 0 {
-			return false
+	lines = append(lines, viewHeader(th, &hd, m.width, l.key.header)...)
+	focused := func(p pane) bool { return m.focus == p && m.overlay == overlayNone }
+	if r := l.help; r.h > 0 {
+		add(m.help.View(th, r.w, r.h))
+	} else {
+		var sess, strm string
+		if r := l.sessions; r.h > 0 {
+			sess = m.sessions.View(th, r.w, r.h, focused(paneSessions))
 		}
-		if sc.stream && (r.Kind != live.FrameRecord || r.Header.StreamID() != sc.sid) {
-			return false
+		if r := l.streams; r.h > 0 {
+			strm = m.streams.View(th, r.w, r.h, focused(paneStreams))
 		}
-		return f == nil || f.match(r)
+		switch {
+		case sess != "" && strm != "":
+			lines = append(lines, joinColumns(strings.Split(sess, "\n"), strings.Split(strm, "\n"))...)
+		case sess != "":
+			add(sess)
+		case strm != "":
+			add(strm)
+		}
+		if r := l.frames; r.h > 0 {
+			add(m.frames.View(th, r.w, r.h, focused(paneFrames)))
+		}
+		if r := l.viol; r.h > 0 {
+			add(m.viol.View(th, r.w, r.h))
+		}
+		if r := l.detail; r.h > 0 {
+			add(m.detail.View(th, r.w, r.h, focused(paneDetail)))
+		}
 	}
-}
-
-// trimView drops evicted records from the view and moves the cursor with them.
-func (m *Model) trimView() {
-	n := m.view.trim(m.store.head)
-	m.fr.idx = max(0, m.fr.idx-n)
-	m.fr.top = max(0, m.fr.top-n)
-}
-
-// selectedFrame returns the record under the frames cursor, or nil.
-func (m *Model) selectedFrame() *live.Record {
-	if m.view == nil || m.view.len() == 0 {
-		return nil
+	if f := l.key.footer; f > 0 {
+		for len(lines) < m.height-f {
+			lines = append(lines, "")
+		}
+		add(m.input.View(th, m.width))
 	}
-	return m.store.get(m.view.at(max(0, min(m.fr.idx, m.view.len()-1))))
-}
-
-// snapOptions says what a snapshot copies: the streams of the selected
-// session only (all of them with all), and leak counts.
-func (m *Model) snapOptions(all bool) live.SnapshotOptions {
-	o := live.SnapshotOptions{LeakAfter: m.opts.LeakAfter, StallAfter: m.opts.StallAfter}
-	if !all {
-		id := m.sess.id
-		o.Streams = func(s uint64) bool { return s == id }
+	if len(lines) > m.height {
+		lines = lines[:m.height]
 	}
-	return o
-}
-
-// ensureStreams takes a new snapshot when the selected session's streams
-// were not copied into the shown one: the selection moved since the tick.
-// Only the snapshot: records and the status line wait for the tick. A
-// paused view holds every session's streams.
-func (m *Model) ensureStreams() {
-	if ss := m.selectedSession(); ss != nil && ss.StreamsOmitted && !m.paused {
-		m.snap = m.snapshot(m.snapOptions(false))
-		m.sync()
-	}
-}
-
-// leak reports whether a stream is a suspected leak.
-func (m *Model) leak(st *live.StreamSnap) bool {
-	return st.State.Live() && m.now().Sub(st.First) > m.opts.LeakAfter
+	return strings.Join(lines, "\n")
 }
 
 // Run shows the screen on the terminal until the user quits or ctx is

@@ -33,9 +33,9 @@ func TestDrillDownAndBack(t *testing.T) {
 	}{
 		{"enter", paneStreams, scope{session: 1, sid: 3, stream: true}, "┏━ Streams of session 1"},
 		{"j", paneStreams, scope{session: 1, sid: 5, stream: true}, "Frames of stream 5 (session 1) · 5 records"},
-		{"enter", paneFrames, scope{session: 1, sid: 5, stream: true}, "┏━ Frames of stream 5"},
-		{"k", paneFrames, scope{session: 1, sid: 5, stream: true}, "cmd FIN  len 0  sid 5"},
-		{"k", paneFrames, scope{session: 1, sid: 5, stream: true}, "|.^..w..a|"},
+		{"enter", paneFrames, scope{session: 1, sid: 5, stream: true}, "cmd SYN  len 0  sid 5"},
+		{"j", paneFrames, scope{session: 1, sid: 5, stream: true}, "|RAND|"},
+		{"j", paneFrames, scope{session: 1, sid: 5, stream: true}, "|.^..w..a|"},
 		{"k", paneFrames, scope{session: 1, sid: 5, stream: true}, "|RAND|"},
 		{"enter", paneDetail, scope{session: 1, sid: 5, stream: true}, "┏━ Frame detail · seq 5"},
 		{"esc", paneFrames, scope{session: 1, sid: 5, stream: true}, "┏━ Frames of stream 5"},
@@ -47,8 +47,8 @@ func TestDrillDownAndBack(t *testing.T) {
 	}
 	for i, s := range steps {
 		m = press(m, s.key)
-		if m.focus != s.focus || m.scope != s.scope {
-			t.Fatalf("step %d (%s): focus %d scope %+v, want %d %+v", i, s.key, m.focus, m.scope, s.focus, s.scope)
+		if m.focus != s.focus || m.frames.scope != s.scope {
+			t.Fatalf("step %d (%s): focus %s scope %+v, want %s %+v", i, s.key, m.focus, m.frames.scope, s.focus, s.scope)
 		}
 		if got := screenOf(m); !strings.Contains(got, s.want) {
 			t.Fatalf("step %d (%s): screen lacks %q:\n%s", i, s.key, s.want, got)
@@ -61,11 +61,11 @@ func TestTabCyclesPanes(t *testing.T) {
 	want := []pane{paneStreams, paneFrames, paneDetail, paneSessions}
 	for i, p := range want {
 		if m = press(m, "tab"); m.focus != p {
-			t.Fatalf("tab %d: focus %d, want %d", i+1, m.focus, p)
+			t.Fatalf("tab %d: focus %s, want %s", i+1, m.focus, p)
 		}
 	}
 	if m = press(m, "shift+tab"); m.focus != paneDetail {
-		t.Fatalf("shift+tab: focus %d, want %d", m.focus, paneDetail)
+		t.Fatalf("shift+tab: focus %s, want %s", m.focus, paneDetail)
 	}
 }
 
@@ -83,7 +83,7 @@ func manySessions(n int) *capture {
 func TestPaging(t *testing.T) {
 	c := manySessions(100)
 	m := c.model(t, 80, 24)
-	rows := m.layout().sessions.tableRows()
+	rows := m.lay.sessions.h - 3
 	if rows < 3 {
 		t.Fatalf("sessions pane has %d rows at 80×24", rows)
 	}
@@ -97,11 +97,11 @@ func TestPaging(t *testing.T) {
 	}
 	for i, s := range steps {
 		m = press(m, s.key)
-		if m.sess.idx != s.want {
-			t.Fatalf("step %d (%s): session row %d, want %d", i, s.key, m.sess.idx, s.want)
+		if m.sessions.idx != s.want {
+			t.Fatalf("step %d (%s): session row %d, want %d", i, s.key, m.sessions.idx, s.want)
 		}
 		screen := screenOf(m)
-		id := strconv.FormatUint(m.sess.id, 10)
+		id := strconv.FormatUint(m.sessions.id, 10)
 		if !strings.Contains(screen, "▶"+strings.Repeat(" ", max(0, 3-len(id)))+id+" ") {
 			t.Fatalf("step %d (%s): the selected session %s is not on screen:\n%s", i, s.key, id, screen)
 		}
@@ -113,28 +113,28 @@ func TestFollow(t *testing.T) {
 	c := fixture()
 	m := c.model(t, 160, 45)
 	m = press(m, "enter", "k", "enter", "g") // all frames of session 1, first one selected
-	if m.fr.idx != 0 || m.follow {
-		t.Fatalf("g: frame row %d follow %v, want 0 false", m.fr.idx, m.follow)
+	if m.frames.cursor != 0 || m.frames.follow {
+		t.Fatalf("g: frame row %d follow %v, want 0 false", m.frames.cursor, m.frames.follow)
 	}
 	s1 := c.reg.Session(1)
 	c.frame(s1, live.ClientToServer, c.now, 1, decoder.NOP, 0, "", 0)
 	m = tickAt(m, c, 100*time.Millisecond)
-	if m.fr.idx != 0 {
-		t.Fatalf("without follow, a new frame moved the cursor to %d", m.fr.idx)
+	if m.frames.cursor != 0 {
+		t.Fatalf("without follow, a new frame moved the cursor to %d", m.frames.cursor)
 	}
 	m = press(m, "f")
-	if !m.follow || m.fr.idx != m.view.len()-1 || !strings.Contains(screenOf(m), "[follow]") {
-		t.Fatalf("f: follow %v row %d of %d", m.follow, m.fr.idx, m.view.len())
+	if !m.frames.follow || m.frames.cursor != m.frames.index.len()-1 || !strings.Contains(screenOf(m), "[follow]") {
+		t.Fatalf("f: follow %v row %d of %d", m.frames.follow, m.frames.cursor, m.frames.index.len())
 	}
 	for i := range 3 {
 		c.frame(s1, live.ServerToClient, c.now.Add(time.Duration(i)*time.Millisecond), 1, decoder.NOP, 0, "", 0)
 	}
 	m = tickAt(m, c, 100*time.Millisecond)
-	if r := m.selectedFrame(); m.fr.idx != m.view.len()-1 || r.Dir != live.ServerToClient || r.Header.Cmd() != decoder.NOP {
-		t.Fatalf("follow: row %d of %d, frame %+v", m.fr.idx, m.view.len(), r)
+	if r := selectedFrame(m); m.frames.cursor != m.frames.index.len()-1 || r.Dir != live.ServerToClient || r.Header.Cmd() != decoder.NOP {
+		t.Fatalf("follow: row %d of %d, frame %+v", m.frames.cursor, m.frames.index.len(), r)
 	}
 	m = press(m, "k")
-	if m.follow {
+	if m.frames.follow {
 		t.Fatal("k did not stop following")
 	}
 	if !strings.Contains(screenOf(m), "[live]") {
@@ -164,8 +164,9 @@ func TestPauseFreezesTheView(t *testing.T) {
 	if !strings.Contains(paused, "[paused +5]") {
 		t.Fatalf("the header does not count the 5 records captured meanwhile:\n%s", paused)
 	}
-	// Everything but the header line with the count is unchanged.
-	if a, b := dropLine(frozen, 1), dropLine(paused, 1); a != b {
+	// Everything but the uptime and the header line with the count is unchanged.
+	uptime := regexp.MustCompile(`up \d\d:\d\d:\d\d`)
+	if a, b := uptime.ReplaceAllString(dropLine(frozen, 1), "up"), uptime.ReplaceAllString(dropLine(paused, 1), "up"); a != b {
 		t.Fatalf("paused view changed:\nbefore:\n%s\nafter:\n%s", a, b)
 	}
 	if c.reg.Snapshot().Totals.Cmd(decoder.PSH) != 30 {
@@ -188,8 +189,8 @@ func TestFilterInput(t *testing.T) {
 	m = press(m, "/")
 	m = typeText(m, "cmd:xyz")
 	m = press(m, "enter")
-	if !m.inputOn || m.filter != nil || !strings.Contains(screenOf(m), `filter: unknown cmd "xyz"`) {
-		t.Fatalf("bad filter: input %v filter %v, screen:\n%s", m.inputOn, m.filter, screenOf(m))
+	if !m.input.open || m.filter != nil || !strings.Contains(screenOf(m), `filter: unknown cmd "xyz"`) {
+		t.Fatalf("bad filter: input %v filter %v, screen:\n%s", m.input.open, m.filter, screenOf(m))
 	}
 	checkFits(t, m, 80, 24)
 	for range len("xyz") {
@@ -197,8 +198,8 @@ func TestFilterInput(t *testing.T) {
 	}
 	m = typeText(m, "fin")
 	m = press(m, "enter")
-	if m.inputOn || m.filter == nil || m.filter.text != "cmd:fin" {
-		t.Fatalf("good filter: input %v filter %+v", m.inputOn, m.filter)
+	if m.input.open || m.filter == nil || m.filter.text != "cmd:fin" {
+		t.Fatalf("good filter: input %v filter %+v", m.input.open, m.filter)
 	}
 	if got := screenOf(m); !strings.Contains(got, "filter cmd:fin") || !strings.Contains(got, "Frames of session 1 · filter cmd:fin · 13 matches") {
 		t.Fatalf("filter not shown:\n%s", got)
@@ -207,18 +208,23 @@ func TestFilterInput(t *testing.T) {
 	m = press(m, "/")
 	m = typeText(m, ` "open`)
 	m = press(m, "enter")
-	if m.filter.text != "cmd:fin" || m.inputErr == "" {
-		t.Fatalf("a refused filter changed the filter to %q (error %q)", m.filter.text, m.inputErr)
+	if m.filter.text != "cmd:fin" || m.input.err == "" {
+		t.Fatalf("a refused filter changed the filter to %q (error %q)", m.filter.text, m.input.err)
 	}
 	m = press(m, "esc")
-	if m.inputOn || m.filter.text != "cmd:fin" {
+	if m.input.open || m.filter.text != "cmd:fin" {
 		t.Fatal("esc in the input did not just close it")
 	}
-	// n jumps across sessions and streams, N back.
+	// From the first match of the frames pane, n jumps across sessions
+	// and streams, N back.
+	m = press(m, "tab", "tab", "g")
+	if r := selectedFrame(m); r == nil || r.Header.StreamID() != 5 || r.Dir != live.ServerToClient {
+		t.Fatalf("g in the frames pane selected %+v, want session 1's first FIN", r)
+	}
 	var got []string
 	for range 4 {
 		m = press(m, "n")
-		r := m.selectedFrame()
+		r := selectedFrame(m)
 		got = append(got, fmt.Sprintf("%d/%d %s", r.Session, r.Header.StreamID(), r.Dir))
 		if r.Header.Cmd() != decoder.FIN || m.focus != paneFrames {
 			t.Fatalf("n selected %v in pane %d", r.Header, m.focus)
@@ -226,16 +232,16 @@ func TestFilterInput(t *testing.T) {
 	}
 	// In history order, which the taps keep causal: the fixture recorded
 	// session 1's exchanges first.
-	want := []string{"1/5 ←", "1/5 →", "1/7 ←", "1/7 →"}
+	want := []string{"1/5 →", "1/7 ←", "1/7 →", "1/9 ←"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("n visited %v, want %v", got, want)
 	}
 	m = press(m, "N")
-	if r := m.selectedFrame(); r.Session != 1 || r.Header.StreamID() != 7 || r.Dir != live.ServerToClient {
+	if r := selectedFrame(m); r.Session != 1 || r.Header.StreamID() != 7 || r.Dir != live.ClientToServer {
 		t.Fatalf("N selected %v %v", r.Header, r.Dir)
 	}
 	m = press(m, "G", "n", "n", "n", "n", "n", "n", "n", "n", "n", "n", "n", "n", "n", "n")
-	if r := m.selectedFrame(); r.Session != 3 || r.Header.StreamID() != 3 {
+	if r := selectedFrame(m); r.Session != 3 || r.Header.StreamID() != 3 {
 		t.Fatalf("n did not reach the last FIN recorded, session 3's stream 3: %d/%d", r.Session, r.Header.StreamID())
 	}
 	m = press(m, "n")
@@ -252,7 +258,7 @@ func TestHelpListsEveryKey(t *testing.T) {
 	for _, size := range []struct{ w, h int }{{80, 24}, {160, 45}} {
 		m := fixture().model(t, size.w, size.h)
 		m = press(m, "?")
-		if !m.help {
+		if m.overlay != overlayHelp {
 			t.Fatal("? did not open the help")
 		}
 		screen := screenOf(m)
@@ -264,10 +270,10 @@ func TestHelpListsEveryKey(t *testing.T) {
 			}
 		}
 		checkFits(t, m, size.w, size.h)
-		if m = press(m, "?"); m.help {
+		if m = press(m, "?"); m.overlay == overlayHelp {
 			t.Fatal("? did not close the help")
 		}
-		if m = press(m, "?", "esc"); m.help {
+		if m = press(m, "?", "esc"); m.overlay == overlayHelp {
 			t.Fatal("esc did not close the help")
 		}
 	}
@@ -286,8 +292,8 @@ func TestQuit(t *testing.T) {
 	}
 	// In the filter input, q is text and ctrl+c still quits.
 	m := press(fixture().model(t, 80, 24), "/", "q")
-	if m.input.String() != "q" {
-		t.Fatalf("q in the input: %q", m.input.String())
+	if m.input.line.String() != "q" {
+		t.Fatalf("q in the input: %q", m.input.line.String())
 	}
 	if _, cmd := m.Update(keyMsg("ctrl+c")); cmd == nil {
 		t.Fatal("ctrl+c in the input did not quit")
@@ -318,7 +324,7 @@ func TestSizes(t *testing.T) {
 
 func TestNoColor(t *testing.T) {
 	c := fixture()
-	colour := newModel(c.reg, Options{}, c.snapshot, time.UTC)
+	colour := newModel(c.reg, Options{}, c.snapshot, time.UTC, 0)
 	colour = resize(colour, 160, 45)
 	colour = press(colour, "enter", "j", "enter")
 	if got := colour.View().Content; len(colours(got)) == 0 {
@@ -329,7 +335,7 @@ func TestNoColor(t *testing.T) {
 	}
 
 	t.Setenv("NO_COLOR", "1")
-	m := newModel(c.reg, Options{}, c.snapshot, time.UTC)
+	m := newModel(c.reg, Options{}, c.snapshot, time.UTC, 0)
 	for _, keys := range [][]string{nil, {"enter", "j", "enter"}, {"v"}, {"?"}, {"/", "x"}} {
 		m := press(resize(m, 160, 45), keys...)
 		if got := colours(m.View().Content); len(got) > 0 {
@@ -343,7 +349,7 @@ func TestNoColor(t *testing.T) {
 // only as hex and dots.
 func TestEscapeSequencesNeverReachTheTerminal(t *testing.T) {
 	c := fixture()
-	m := newModel(c.reg, Options{Title: "evil\x1b]0;title\x07", Status: func() string { return "status\x1b[2J" }}, c.snapshot, time.UTC)
+	m := newModel(c.reg, Options{Title: "evil\x1b]0;title\x07", Status: func() string { return "status\x1b[2J" }}, c.snapshot, time.UTC, 0)
 	m = resize(m, 160, 45)
 	s1 := c.reg.Session(1)
 	c.reg.Notice(c.now, "notice\x1b[31m\x07")
@@ -374,7 +380,7 @@ func TestEscapeSequencesNeverReachTheTerminal(t *testing.T) {
 
 func TestCopyPayload(t *testing.T) {
 	m := fixture().model(t, 80, 24)
-	m = press(m, "enter", "enter") // stream 3: SYN, PSH "RAND"; the PSH is selected
+	m = press(m, "enter", "enter", "j") // stream 3: SYN, PSH "RAND"; the PSH is selected
 	next, cmd := m.Update(keyMsg("y"))
 	if cmd == nil {
 		t.Fatal("y gave no command")
@@ -403,10 +409,9 @@ func TestSortLeaksFirst(t *testing.T) {
 	}
 	for i := range numSorts + 1 {
 		sort := streamSort(int(i) % int(numSorts))
-		ss := m.selectedSession()
 		var got []uint32
-		for _, k := range m.strm.order {
-			got = append(got, ss.Streams[k].ID)
+		for _, st := range m.streams.rows {
+			got = append(got, st.ID)
 		}
 		if fmt.Sprint(got) != fmt.Sprint(wantOrder[sort]) {
 			t.Errorf("sort %s: %v, want %v", sort, got, wantOrder[sort])
@@ -432,36 +437,36 @@ func TestViolationsPane(t *testing.T) {
 		t.Error("the selected anomaly's smux reaction is not shown")
 	}
 	m = press(m, "enter")
-	r := m.selectedFrame()
-	if m.viol.show || m.focus != paneFrames || r == nil || r.Anomaly != live.UnknownStream {
-		t.Fatalf("enter on the anomaly: show %v focus %d frame %+v", m.viol.show, m.focus, r)
+	r := selectedFrame(m)
+	if (m.overlay == overlayViolations) || m.focus != paneFrames || r == nil || r.Anomaly != live.UnknownStream {
+		t.Fatalf("enter on the anomaly: show %v focus %d frame %+v", (m.overlay == overlayViolations), m.focus, r)
 	}
 	m = press(m, "v", "esc")
-	if m.viol.show {
+	if m.overlay == overlayViolations {
 		t.Fatal("esc did not close the violations pane")
 	}
 }
 
 func TestMouse(t *testing.T) {
 	c := fixture()
-	m := newModel(c.reg, Options{Mouse: true, NoColor: true}, c.snapshot, time.UTC)
+	m := newModel(c.reg, Options{Mouse: true, NoColor: true}, c.snapshot, time.UTC, 0)
 	m = resize(m, 160, 45)
 	if m.View().MouseMode != tea.MouseModeCellMotion {
 		t.Fatal("Mouse option did not turn on mouse mode")
 	}
-	l := m.layout()
+	l := m.lay
 	// Click the third session: border, heading, then rows.
 	m = send(m, tea.MouseClickMsg{X: 5, Y: l.sessions.y + 4, Button: tea.MouseLeft})
-	if m.sess.id != 3 || m.focus != paneSessions {
-		t.Fatalf("click: session %d focus %d", m.sess.id, m.focus)
+	if m.sessions.id != 3 || m.focus != paneSessions {
+		t.Fatalf("click: session %d focus %d", m.sessions.id, m.focus)
 	}
 	m = send(m, tea.MouseWheelMsg{X: 5, Y: l.sessions.y + 2, Button: tea.MouseWheelUp})
-	if m.sess.id != 1 {
-		t.Fatalf("wheel up: session %d", m.sess.id)
+	if m.sessions.id != 1 {
+		t.Fatalf("wheel up: session %d", m.sessions.id)
 	}
 	m = send(m, tea.MouseClickMsg{X: l.streams.x + 5, Y: l.streams.y + 4, Button: tea.MouseLeft})
-	if m.focus != paneStreams || m.strm.idx != 2 {
-		t.Fatalf("click on streams: focus %d row %d", m.focus, m.strm.idx)
+	if m.focus != paneStreams || m.streams.idx != 2 {
+		t.Fatalf("click on streams: focus %d row %d", m.focus, m.streams.idx)
 	}
 
 	off := c.model(t, 160, 45)
@@ -469,13 +474,13 @@ func TestMouse(t *testing.T) {
 		t.Fatal("mouse mode is on by default")
 	}
 	off = send(off, tea.MouseClickMsg{X: 5, Y: l.sessions.y + 4, Button: tea.MouseLeft})
-	if off.sess.id != 1 {
+	if off.sessions.id != 1 {
 		t.Fatal("a click changed the selection with the mouse off")
 	}
 }
 
 // TestHistoryEviction feeds more records than history holds between two
-// ticks: the store keeps the newest, the view drops the evicted ones.
+// ticks: the view drops the evicted ones.
 func TestHistoryEviction(t *testing.T) {
 	c := newCapture(live.Config{History: 64})
 	s := c.open("127.0.0.1:1", "127.0.0.1:2", base)
@@ -485,14 +490,11 @@ func TestHistoryEviction(t *testing.T) {
 		c.exchange(s, 1, uint32(3+2*i), base.Add(time.Duration(i)*time.Millisecond), "12345678")
 	}
 	m = tickAt(m, c, 100*time.Millisecond)
-	if n := m.store.tail - m.store.head; n != 64 {
-		t.Fatalf("store holds %d records, want 64", n)
-	}
-	if n := m.view.len(); n != 64 {
+	if n := m.frames.index.len(); n != 64 {
 		t.Fatalf("view holds %d, want 64", n)
 	}
 	// The selected frame was evicted: the cursor is on the oldest one held.
-	if r := m.selectedFrame(); r == nil || r.Seq != c.reg.Snapshot().History.First {
+	if r := selectedFrame(m); r == nil || r.Seq != c.reg.Snapshot().History.First {
 		t.Fatalf("selected %+v, want the oldest record held", r)
 	}
 	for i := range 10 {
@@ -500,8 +502,8 @@ func TestHistoryEviction(t *testing.T) {
 		m = tickAt(m, c, 100*time.Millisecond)
 		checkFits(t, m, 80, 24)
 	}
-	if m.view.len() != 64 || m.store.get(m.view.at(0)) == nil {
-		t.Fatalf("after more ticks the view has %d records, first %v", m.view.len(), m.store.get(m.view.at(0)))
+	if n, first := m.frames.index.len(), m.frames.index.at(0); n != 64 || first != c.reg.Snapshot().History.First {
+		t.Fatalf("after more ticks the view has %d records, first seq %d", n, first)
 	}
 }
 
@@ -535,10 +537,10 @@ func TestSortKeyShowsLeaksFirst(t *testing.T) {
 			t.Errorf("%d×%d: session 1's open count is not marked as holding a suspected leak", size.w, size.h)
 		}
 		m = press(m, "s")
-		if m.focus != paneStreams || m.strm.sort != sortAge {
-			t.Fatalf("%d×%d: s from the sessions pane: focus %d sort %s", size.w, size.h, m.focus, m.strm.sort)
+		if m.focus != paneStreams || m.streams.sort != sortAge {
+			t.Fatalf("%d×%d: s from the sessions pane: focus %d sort %s", size.w, size.h, m.focus, m.streams.sort)
 		}
-		if st := m.selectedStream(); st == nil || st.ID != 3 {
+		if st := selectedStream(m); st == nil || st.ID != 3 {
 			t.Fatalf("%d×%d: s selected %+v, want the oldest open stream 3", size.w, size.h, st)
 		}
 		screen := screenOf(m)
@@ -547,8 +549,8 @@ func TestSortKeyShowsLeaksFirst(t *testing.T) {
 		}
 		// Move down, sort again and back to age: the cursor returns to the top.
 		m = press(m, "G", "s", "s", "s", "s", "s")
-		if m.strm.sort != sortAge || m.strm.idx != 1 {
-			t.Fatalf("%d×%d: after cycling, sort %s row %d, want age, row 1", size.w, size.h, m.strm.sort, m.strm.idx)
+		if m.streams.sort != sortAge || m.streams.idx != 1 {
+			t.Fatalf("%d×%d: after cycling, sort %s row %d, want age, row 1", size.w, size.h, m.streams.sort, m.streams.idx)
 		}
 		checkFits(t, m, size.w, size.h)
 	}
@@ -569,7 +571,9 @@ func TestColumns(t *testing.T) {
 	}{
 		{"v1 at 200", 200, 60, nil, append(all, "tapped"), streams},
 		{"v2 at 200", 200, 60, []string{"j"}, append(all, "tapped"), append(streams, "in-flight/window")},
-		{"v1 at 160", 160, 45, nil, all, streams},
+		// The split of the top row is the same for every session, made for
+		// v2's streams: at 160 a v1 session's table gives up ver.
+		{"v1 at 160", 160, 45, nil, []string{"#", "peer", "open", "total", "fr/s", "→bytes", "←bytes", "viol", "state"}, streams},
 		{"v2 at 160", 160, 45, []string{"j"}, []string{"#", "peer", "open", "total", "fr/s", "→bytes", "←bytes", "viol", "state"},
 			[]string{"sid", "state", "→bytes", "←bytes", "age", "idle", "reply", "in-flight/window"}},
 		{"sessions at 80", 80, 24, nil, all, nil},
@@ -644,9 +648,9 @@ func TestFilterGoesToAMatch(t *testing.T) {
 	m = press(m, "/")
 	m = typeText(m, "session:3 cmd:fin")
 	m = press(m, "enter")
-	r := m.selectedFrame()
-	if m.focus != paneFrames || m.sess.id != 3 || r == nil || r.Session != 3 || r.Header.Cmd() != decoder.FIN {
-		t.Fatalf("focus %d session %d frame %+v, want a FIN of session 3", m.focus, m.sess.id, r)
+	r := selectedFrame(m)
+	if m.focus != paneFrames || m.sessions.id != 3 || r == nil || r.Session != 3 || r.Header.Cmd() != decoder.FIN {
+		t.Fatalf("focus %d session %d frame %+v, want a FIN of session 3", m.focus, m.sessions.id, r)
 	}
 	if !strings.Contains(screenOf(m), "first match, in session 3") {
 		t.Errorf("the jump is not explained:\n%s", screenOf(m))
@@ -678,7 +682,7 @@ func TestHelpScrolls(t *testing.T) {
 	if !strings.Contains(screenOf(m), "move up") {
 		t.Fatal("g in the help does not go back to the top")
 	}
-	if m = press(m, "j", "esc"); m.help || m.helpTop != 0 {
+	if m = press(m, "j", "esc"); m.overlay == overlayHelp || m.help.top != 0 {
 		t.Fatal("esc did not close the help")
 	}
 }
@@ -702,4 +706,18 @@ func TestFlashExpiresWhilePaused(t *testing.T) {
 	if strings.Contains(screenOf(m), "no filter") {
 		t.Fatal("the answer stays while paused")
 	}
+}
+
+// selectedFrame returns the record under the frames pane's cursor, or nil.
+func selectedFrame(m Model) *live.Record {
+	r, _ := findRow(m.frames.rows, m.frames.cursorSeq())
+	return r.rec
+}
+
+// selectedStream returns the streams pane's selected stream, or nil.
+func selectedStream(m Model) *live.StreamSnap {
+	if m.streams.all || m.streams.idx == 0 {
+		return nil
+	}
+	return m.streams.rows[m.streams.idx-1]
 }

@@ -48,8 +48,8 @@ func TestProgram(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := final.(Model)
-	if m.sess.id != 2 {
-		t.Fatalf("j moved to session %d, want 2", m.sess.id)
+	if m.sessions.id != 2 {
+		t.Fatalf("j moved to session %d, want 2", m.sessions.id)
 	}
 	if !strings.Contains(out.String(), "Sessions") {
 		t.Fatalf("nothing drawn: %q", out.String())

@@ -1,53 +1,110 @@
 package tui
 
 import (
+	"cmp"
 	"slices"
 	"strconv"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
 
 	"github.com/muxtop/muxtop/live"
 )
 
-// sessionCursor selects a session by id, so the selection survives
-// sessions being added and forgotten; idx is its row.
-type sessionCursor struct {
-	id       uint64
-	idx, top int
+// sessionsPane lists the sessions and selects one by id, so that the
+// selection survives sessions being added and forgotten.
+type sessionsPane struct {
+	keys  *keyMap
+	snap  *live.Snapshot
+	rates map[uint64]float64
+	id    uint64 // the selected session; 0 for none
+	idx   int    // its row
+	top   int    // the first row shown
+	h     int    // the pane's height, for paging and scrolling
 }
 
-// syncSessions finds the selected session in the snapshot, or the one now
-// in its row if it was forgotten.
-func (m *Model) syncSessions() {
-	ss := m.snap.Sessions
+func newSessionsPane(keys *keyMap) sessionsPane { return sessionsPane{keys: keys} }
+
+// dataRows is how many sessions the pane shows at once: its height less
+// the border and the heading.
+func (p *sessionsPane) dataRows() int { return max(p.h-3, 0) }
+
+// Update handles a snapshot, a jump and the keys and clicks of the
+// focused pane; it announces a new selection with sessionSelectedMsg.
+func (p sessionsPane) Update(msg tea.Msg) (sessionsPane, tea.Cmd) {
+	switch msg := msg.(type) {
+	case snapshotMsg:
+		p.snap, p.rates = msg.snap, msg.rates
+		return p.locate()
+	case gotoMsg:
+		// The jump selects the session itself; the panes below get the
+		// rest of the gotoMsg from the root, so there is nothing to announce.
+		if i, ok := sessionIndex(p.sessions(), msg.session); ok {
+			p.id, p.idx = msg.session, i
+			p.top = scroll(p.top, p.idx, len(p.sessions()), p.dataRows())
+		}
+	case moveMsg:
+		return p.move(msg.d)
+	case clickMsg:
+		if i := p.top + msg.row - 1; msg.row >= 1 && i < len(p.sessions()) {
+			return p.move(i - p.idx)
+		}
+	case tea.KeyPressMsg:
+		if d, ok := p.keys.movement(msg, p.dataRows()-1); ok {
+			return p.move(d)
+		}
+		if key.Matches(msg, p.keys.Enter) && p.id != 0 {
+			return p, emit(drillMsg{to: paneStreams})
+		}
+	}
+	return p, nil
+}
+
+func (p *sessionsPane) sessions() []*live.SessionSnap {
+	if p.snap == nil {
+		return nil
+	}
+	return p.snap.Sessions
+}
+
+// locate finds the selected session in a new snapshot, or, if it was
+// forgotten, selects the one now in its row.
+func (p sessionsPane) locate() (sessionsPane, tea.Cmd) {
+	ss := p.sessions()
+	old := p.id
 	if len(ss) == 0 {
-		m.sess = sessionCursor{}
-		return
+		p.id, p.idx, p.top = 0, 0, 0
+	} else {
+		if i, ok := sessionIndex(ss, p.id); ok {
+			p.idx = i
+		}
+		p.idx = max(0, min(p.idx, len(ss)-1))
+		p.id = ss[p.idx].ID
+		p.top = scroll(p.top, p.idx, len(ss), p.dataRows())
 	}
-	if i, ok := sessionIndex(ss, m.sess.id); ok {
-		m.sess.idx = i
+	if p.id != old {
+		return p, emit(sessionSelectedMsg{id: p.id})
 	}
-	m.sess.idx = max(0, min(m.sess.idx, len(ss)-1))
-	m.sess.id = ss[m.sess.idx].ID
+	return p, nil
+}
+
+// move moves the cursor by d rows, clamped.
+func (p sessionsPane) move(d int) (sessionsPane, tea.Cmd) {
+	ss := p.sessions()
+	if len(ss) == 0 {
+		return p, nil
+	}
+	p.idx = max(0, min(p.idx+d, len(ss)-1))
+	p.top = scroll(p.top, p.idx, len(ss), p.dataRows())
+	if id := ss[p.idx].ID; id != p.id {
+		p.id = id
+		return p, emit(sessionSelectedMsg{id: id})
+	}
+	return p, nil
 }
 
 func sessionIndex(ss []*live.SessionSnap, id uint64) (int, bool) {
-	lo, hi := 0, len(ss)
-	for lo < hi {
-		h := int(uint(lo+hi) >> 1)
-		if ss[h].ID < id {
-			lo = h + 1
-		} else {
-			hi = h
-		}
-	}
-	return lo, lo < len(ss) && ss[lo].ID == id
-}
-
-// selectedSession returns the selected session, or nil.
-func (m *Model) selectedSession() *live.SessionSnap {
-	if len(m.snap.Sessions) == 0 {
-		return nil
-	}
-	return m.snap.Sessions[m.sess.idx]
+	return slices.BinarySearchFunc(ss, id, func(s *live.SessionSnap, id uint64) int { return cmp.Compare(s.ID, id) })
 }
 
 // sessionColumns are the sessions pane's columns. Widths fit the longest
@@ -69,9 +126,9 @@ var sessionColumns = []column{
 
 // sessionCols returns the sessions pane's columns, the id column as wide
 // as the largest id.
-func (m *Model) sessionCols() []column {
+func sessionCols(ss []*live.SessionSnap) []column {
 	cols := sessionColumns
-	if ss := m.snap.Sessions; len(ss) > 0 {
+	if len(ss) > 0 {
 		if n := digits(ss[len(ss)-1].ID); n > cols[0].w {
 			cols = slices.Clone(cols)
 			cols[0].w = n
@@ -89,28 +146,31 @@ func digits(n uint64) int {
 	return d
 }
 
-// renderSessions draws the sessions pane's body: a heading and the visible rows.
-func (m *Model) renderSessions(w, h int, focused bool) []string {
-	if h <= 0 {
+// View draws the pane in w×h cells: a function of its state alone.
+func (p sessionsPane) View(th *theme, w, h int, focused bool) string {
+	return boxed(th, p.title(), focused, p.body(th, w-2, h-2, focused), w, h)
+}
+
+func (p *sessionsPane) body(th *theme, w, h int, focused bool) []string {
+	if h <= 0 || p.snap == nil {
 		return nil
 	}
-	st := &m.st
-	cols := m.sessionCols()
+	st := &th.styles
+	ss := p.snap.Sessions
+	cols := sessionCols(ss)
 	ws := layoutColumns(cols, w)
 	out := []string{tableHeading(st, cols, ws, w)}
-	ss := m.snap.Sessions
 	if len(ss) == 0 {
 		return append(out, newLine(w).add(" waiting for sessions…", st.dim).String())
 	}
-	top := scroll(m.sess.top, m.sess.idx, len(ss), h-1)
+	top := scroll(p.top, p.idx, len(ss), h-1)
 	for i := top; i < len(ss) && len(out) < h; i++ {
-		out = append(out, tableRow(st, cols, ws, m.sessionCells(ss[i]), w, i == m.sess.idx, focused))
+		out = append(out, tableRow(st, cols, ws, sessionCells(st, ss[i], p.rates[ss[i].ID]), w, i == p.idx, focused))
 	}
 	return out
 }
 
-func (m *Model) sessionCells(s *live.SessionSnap) []cell {
-	st := &m.st
+func sessionCells(st *styles, s *live.SessionSnap, fps float64) []cell {
 	base := style{}
 	if s.Ended {
 		base = st.dim
@@ -138,9 +198,9 @@ func (m *Model) sessionCells(s *live.SessionSnap) []cell {
 		{sanitize(s.Peer()), base},
 		{sanitize(tapped(s)), base},
 		{ver, base},
-		m.openCell(s, base),
+		openCell(st, s, base),
 		{count(s.Total), base},
-		{rate(m.rates.session[s.ID]), base},
+		{rate(fps), base},
 		{size(s.Counts.BytesDir(live.ClientToServer)), base},
 		{size(s.Counts.BytesDir(live.ServerToClient)), base},
 		{count(viol), vs},
@@ -150,10 +210,10 @@ func (m *Model) sessionCells(s *live.SessionSnap) []cell {
 
 // openCell is a session's open streams, marked "!" in the warning colour
 // when some of them are suspected leaks.
-func (m *Model) openCell(s *live.SessionSnap, base style) cell {
+func openCell(st *styles, s *live.SessionSnap, base style) cell {
 	c := cell{count(uint64(s.Open)), base}
 	if s.Leaks > 0 {
-		c.text, c.st = c.text+"!", m.st.warn
+		c.text, c.st = c.text+"!", st.warn
 	}
 	return c
 }
@@ -167,10 +227,13 @@ func tapped(s *live.SessionSnap) string {
 	return s.Info.Server
 }
 
-// sessionsTitle is the sessions pane's title.
-func (m *Model) sessionsTitle() string {
-	s := "Sessions · " + strconv.Itoa(m.snap.LiveSessions) + " live of " + strconv.Itoa(len(m.snap.Sessions))
-	if f := m.snap.Forgotten.Sessions; f > 0 {
+// title is the pane's title.
+func (p *sessionsPane) title() string {
+	if p.snap == nil {
+		return "Sessions"
+	}
+	s := "Sessions · " + strconv.Itoa(p.snap.LiveSessions) + " live of " + strconv.Itoa(len(p.snap.Sessions))
+	if f := p.snap.Forgotten.Sessions; f > 0 {
 		s += " (+" + grouped(f) + " ended, folded)"
 	}
 	return s

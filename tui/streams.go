@@ -4,6 +4,10 @@ import (
 	"cmp"
 	"slices"
 	"strconv"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
 
 	"github.com/muxtop/muxtop/live"
 )
@@ -30,89 +34,252 @@ func (s streamSort) String() string {
 	return "unknown"
 }
 
-// streamCursor selects a row of the streams pane: the first row stands for
-// all the session's records, the others are its streams (order holds their
-// indices into SessionSnap.Streams in sort order), selected by id so the
-// selection survives re-sorting.
-type streamCursor struct {
-	all      bool // the first row: the whole session
-	chosen   bool // the user picked the row; until then it rests on the first stream
-	id       uint32
-	idx, top int // idx 0 is the session row, idx i the stream order[i-1]
-	sort     streamSort
-	order    []int
-	// The order is recomputed only when the session picture or the sort changes.
-	of     *live.SessionSnap
-	sorted streamSort
+// streamsPane lists the selected session's streams, the first row
+// standing for the whole session. The selection is by id: it stays on its
+// stream while streams come, go and are re-sorted, until the user moves.
+// When the session folds the selected stream into its summary (it keeps
+// only the latest closed ones in detail), the pane keeps showing the
+// stream's last picture, marked folded, in its place.
+type streamsPane struct {
+	keys      *keyMap
+	leakAfter time.Duration
+	snap      *live.Snapshot
+	session   uint64
+	ss        *live.SessionSnap // its picture, with streams; nil before the first
+	sort      streamSort
+	rows      []*live.StreamSnap // the streams in sort order, the pinned one among them
+	sorted    sortedFor          // what rows was sorted for
+	all       bool               // the whole session is selected: the first row
+	id        uint32             // else the selected stream
+	seen      live.StreamSnap    // the selected stream's latest picture
+	pinned    *live.StreamSnap   // that picture, once the session no longer lists the stream
+	chosen    bool               // the user (or a jump) chose the selection
+	wantFirst bool               // drilled in before the session had a stream: take the first to come
+	idx, top  int                // idx 0 is the session row, idx i is rows[i-1]
+	h         int
 }
 
-// rows returns the rows of the streams pane.
-func (c *streamCursor) rows() int {
-	if c.of == nil {
-		return 0
-	}
-	return len(c.order) + 1
+// sortedFor identifies the input of a sort.
+type sortedFor struct {
+	ss     *live.SessionSnap
+	by     streamSort
+	pinned *live.StreamSnap
 }
 
-// syncStreams sorts the selected session's streams and finds the selected
-// row.
-func (m *Model) syncStreams() {
-	ss := m.selectedSession()
-	c := &m.strm
-	if ss == nil {
-		c.order, c.of, c.idx, c.top, c.id, c.all = c.order[:0], nil, 0, 0, 0, true
-		return
+func newStreamsPane(keys *keyMap, leakAfter time.Duration) streamsPane {
+	return streamsPane{keys: keys, leakAfter: leakAfter, all: true}
+}
+
+// foldedLine reports whether the pane shows the summary line of the
+// session's folded streams.
+func (p *streamsPane) foldedLine() bool { return p.ss != nil && p.ss.Closed.Streams > 0 }
+
+// dataRows is how many rows the pane shows at once under its heading and
+// the folded line.
+func (p *streamsPane) dataRows() int {
+	n := p.h - 3
+	if p.foldedLine() {
+		n--
 	}
-	fresh := c.of == nil || c.of.ID != ss.ID
-	if fresh || c.of != ss || c.sorted != c.sort {
-		c.order = sortStreams(ss.Streams, c.sort, c.order[:0])
-		c.of, c.sorted = ss, c.sort
-	}
-	// Until the user picks a row of the streams pane, its cursor rests on
-	// the first stream, so enter on a session leads to a stream even when
-	// the session had none yet at that moment.
-	if fresh {
-		c.chosen = false
-	}
-	if fresh || m.focus == paneSessions || !c.chosen {
-		c.idx, c.top, c.all = 0, 0, len(c.order) == 0
-		if !c.all {
-			c.id = ss.Streams[c.order[0]].ID
+	return max(n, 0)
+}
+
+// Update handles the selection of a session, snapshots, drilling in,
+// sorting, jumps, and the keys and clicks of the focused pane; it
+// announces a new selection with streamSelectedMsg.
+func (p streamsPane) Update(msg tea.Msg) (streamsPane, tea.Cmd) {
+	switch msg := msg.(type) {
+	case snapshotMsg:
+		p.snap = msg.snap
+		return p.refresh()
+	case sessionSelectedMsg:
+		if msg.id == p.session {
+			return p, nil
+		}
+		p.choose(msg.id)
+		p, _ = p.refresh()
+		return p, p.announce(0)
+	case drillMsg:
+		if p.all && !p.chosen {
+			if len(p.rows) > 0 {
+				p.selectRow(1)
+				return p, p.announce(0)
+			}
+			p.wantFirst = true
+		}
+	case sortMsg:
+		p.sort = (p.sort + 1) % numSorts
+		p.resort()
+		if msg.first && len(p.rows) > 0 {
+			p.selectRow(1)
+			p.chosen = false
+			return p, p.announce(0)
+		}
+		p.locate()
+	case gotoMsg:
+		if msg.session != p.session {
+			p.choose(msg.session)
+		}
+		p, _ = p.refresh()
+		p.all, p.chosen, p.pinned = true, true, nil
+		if st := p.stream(msg.sid); msg.sid != 0 && st != nil {
+			p.all, p.id, p.seen = false, msg.sid, *st
+		}
+		p.resort()
+		p.locate()
+		return p, p.announce(msg.seq)
+	case moveMsg:
+		return p.move(msg.d)
+	case clickMsg:
+		skip := 1
+		if p.foldedLine() {
+			skip++
+		}
+		if i := p.top + msg.row - skip; msg.row >= skip && i < len(p.rows)+1 {
+			return p.move(i - p.idx)
+		}
+	case tea.KeyPressMsg:
+		if d, ok := p.keys.movement(msg, p.dataRows()-1); ok {
+			return p.move(d)
+		}
+		if key.Matches(msg, p.keys.Enter) && p.session != 0 {
+			return p, emit(drillMsg{to: paneFrames})
 		}
 	}
-	if c.all {
-		c.idx = 0
-	} else {
-		for i, k := range c.order {
-			if ss.Streams[k].ID == c.id {
-				c.idx = i + 1
+	return p, nil
+}
+
+// choose makes session id the pane's, with the whole session selected.
+func (p *streamsPane) choose(id uint64) {
+	*p = streamsPane{keys: p.keys, leakAfter: p.leakAfter, snap: p.snap, sort: p.sort, session: id, all: true, h: p.h}
+}
+
+// announce returns the command that tells the frames pane the selection.
+func (p *streamsPane) announce(land uint64) tea.Cmd {
+	msg := streamSelectedMsg{session: p.session, all: p.all, land: land}
+	if !p.all {
+		msg.sid = p.id
+	}
+	return emit(msg)
+}
+
+// stream returns the session's tracked stream sid, or nil.
+func (p *streamsPane) stream(sid uint32) *live.StreamSnap {
+	if p.ss == nil || p.ss.StreamsOmitted {
+		return nil
+	}
+	return p.ss.Stream(sid)
+}
+
+// refresh takes the session's picture from the snapshot and finds the
+// selection in it.
+func (p streamsPane) refresh() (streamsPane, tea.Cmd) {
+	var ss *live.SessionSnap
+	if p.snap != nil && p.session != 0 {
+		ss = p.snap.Session(p.session)
+	}
+	if ss != nil && ss.StreamsOmitted && p.ss != nil && p.ss.ID == ss.ID && !p.ss.StreamsOmitted {
+		ss = p.ss // a picture without streams: keep the last one with them until the next read
+	}
+	p.ss = ss
+	if !p.all && ss != nil && !ss.StreamsOmitted {
+		if st := ss.Stream(p.id); st != nil {
+			p.seen, p.pinned = *st, nil
+		} else if p.pinned == nil && p.seen.ID == p.id {
+			pin := p.seen
+			p.pinned = &pin
+		}
+	}
+	p.resort()
+	if p.wantFirst && p.all && !p.chosen && len(p.rows) > 0 {
+		p.selectRow(1)
+		return p, p.announce(0)
+	}
+	p.locate()
+	return p, nil
+}
+
+// resort puts the streams in the pane's order, when their picture, the
+// order or the pinned stream changed.
+func (p *streamsPane) resort() {
+	key := sortedFor{ss: p.ss, by: p.sort, pinned: p.pinned}
+	if key == p.sorted {
+		return
+	}
+	p.sorted = key
+	// A new slice: models are values, and an older copy may still be drawn.
+	p.rows = make([]*live.StreamSnap, 0, len(p.rows)+1)
+	if p.ss != nil {
+		for i := range p.ss.Streams {
+			p.rows = append(p.rows, &p.ss.Streams[i])
+		}
+	}
+	if p.pinned != nil {
+		p.rows = append(p.rows, p.pinned)
+	}
+	sortStreams(p.rows, p.sort, p.pinned == nil)
+}
+
+// locate finds the selected row.
+func (p *streamsPane) locate() {
+	p.idx = 0
+	if !p.all {
+		for i, st := range p.rows {
+			if st.ID == p.id {
+				p.idx = i + 1
 				break
 			}
 		}
 	}
-	c.idx = max(0, min(c.idx, len(c.order)))
-	c.all = c.idx == 0
-	if !c.all {
-		c.id = ss.Streams[c.order[c.idx-1]].ID
-	}
+	p.top = scroll(p.top, p.idx, len(p.rows)+1, p.dataRows())
 }
 
-// selectStream selects stream sid of the selected session.
-func (m *Model) selectStream(sid uint32) {
-	m.strm.all, m.strm.id, m.strm.chosen = false, sid, true
-	m.syncStreams()
+// selectRow selects row i, which exists.
+func (p *streamsPane) selectRow(i int) {
+	p.wantFirst = false
+	p.all = i == 0
+	if !p.all {
+		p.id, p.seen = p.rows[i-1].ID, *p.rows[i-1]
+	}
+	p.locate()
 }
 
-// sortStreams returns the indices of streams in the order by.
-func sortStreams(streams []live.StreamSnap, by streamSort, dst []int) []int {
-	for i := range streams {
-		dst = append(dst, i)
+// move moves the cursor by d rows. Leaving a folded stream drops it from
+// the list.
+func (p streamsPane) move(d int) (streamsPane, tea.Cmd) {
+	if p.session == 0 {
+		return p, nil
 	}
+	i := max(0, min(p.idx+d, len(p.rows)))
+	all, id := p.all, p.id
+	p.chosen = true
+	if i == 0 {
+		p.all = true
+	} else {
+		p.all, p.id, p.seen = false, p.rows[i-1].ID, *p.rows[i-1]
+	}
+	if p.pinned != nil && (p.all || p.id != p.pinned.ID) {
+		p.pinned = nil
+		p.resort()
+	}
+	p.wantFirst = false
+	p.locate()
+	if p.all != all || p.id != id {
+		return p, p.announce(0)
+	}
+	return p, nil
+}
+
+// sortStreams puts streams in the order by. Streams come in id order
+// (inID says all of them do), so sorting by id has little to do.
+func sortStreams(streams []*live.StreamSnap, by streamSort, inID bool) {
 	if by == sortID {
-		return dst // Streams are in id order already.
+		if !inID {
+			slices.SortStableFunc(streams, func(x, y *live.StreamSnap) int { return cmp.Compare(x.ID, y.ID) })
+		}
+		return
 	}
-	slices.SortStableFunc(dst, func(a, b int) int {
-		x, y := &streams[a], &streams[b]
+	slices.SortStableFunc(streams, func(x, y *live.StreamSnap) int {
 		switch by {
 		case sortAge:
 			if c := cmp.Compare(rankLive(x), rankLive(y)); c != 0 {
@@ -131,7 +298,6 @@ func sortStreams(streams []live.StreamSnap, by streamSort, dst []int) []int {
 		}
 		return 0
 	})
-	return dst
 }
 
 // rankLive puts live (open or half-closed) streams before the others.
@@ -142,21 +308,12 @@ func rankLive(s *live.StreamSnap) int {
 	return 1
 }
 
-// selectedStream returns the selected stream, or nil.
-func (m *Model) selectedStream() *live.StreamSnap {
-	ss := m.selectedSession()
-	if ss == nil || m.strm.all || m.strm.idx == 0 {
-		return nil
-	}
-	return &ss.Streams[m.strm.order[m.strm.idx-1]]
-}
-
 // streamColumns are the streams pane's columns; like the sessions pane's,
 // each is as wide as the longest value it can hold.
 var streamColumns = []column{
 	{title: "sid", w: 6, right: true, prio: 100},
 	{title: "by", w: 2, prio: 55},
-	{title: "state", w: 12, prio: 95},
+	{title: "state", w: 12, prio: 95, flex: true},
 	{title: "→fr", w: 5, right: true, prio: 45},
 	{title: "←fr", w: 5, right: true, prio: 45},
 	{title: "→bytes", w: 6, right: true, prio: 60},
@@ -170,10 +327,9 @@ var streamColumns = []column{
 // flowColumn is the index of the v2 flow-control column, dropped for v1 sessions.
 const flowColumn = 10
 
-// streamCols returns the streams pane's columns for the selected session:
-// the flow column only in v2, the id column as wide as the largest id.
-func (m *Model) streamCols() []column {
-	ss := m.selectedSession()
+// streamCols returns the streams pane's columns for a session: the flow
+// column only in v2, the id column as wide as the largest id.
+func streamCols(ss *live.SessionSnap) []column {
 	cols := streamColumns
 	if ss == nil || ss.Version != 2 {
 		cols = cols[:flowColumn]
@@ -187,44 +343,65 @@ func (m *Model) streamCols() []column {
 	return cols
 }
 
-// renderStreams draws the streams pane's body for the selected session.
-func (m *Model) renderStreams(w, h int, focused bool) []string {
+// View draws the pane in w×h cells: a function of its state alone.
+func (p streamsPane) View(th *theme, w, h int, focused bool) string {
+	return boxed(th, p.title(), focused, p.body(th, w-2, h-2, focused), w, h)
+}
+
+func (p *streamsPane) body(th *theme, w, h int, focused bool) []string {
 	if h <= 0 {
 		return nil
 	}
-	st := &m.st
-	ss := m.selectedSession()
-	cols := m.streamCols()
+	st := &th.styles
+	ss := p.ss
+	cols := streamCols(ss)
 	ws := layoutColumns(cols, w)
 	out := []string{tableHeading(st, cols, ws, w)}
 	if ss == nil {
 		return out
 	}
-	rows := m.strm.rows()
-	top := scroll(m.strm.top, m.strm.idx, rows, h-1)
+	if p.foldedLine() && len(out) < h {
+		out = append(out, tableRow(st, cols, ws, foldedCells(st, &ss.Closed), w, false, false))
+	}
+	now := p.snap.At
+	rows := len(p.rows) + 1
+	top := scroll(p.top, p.idx, rows, h-len(out))
 	for i := top; i < rows && len(out) < h; i++ {
 		var cells []cell
 		if i == 0 {
-			cells = m.sessionRowCells(ss)
+			cells = sessionRowCells(st, ss, now)
 		} else {
-			cells = m.streamCells(&ss.Streams[m.strm.order[i-1]], ss.Ended)
+			s := p.rows[i-1]
+			cells = streamCells(st, s, ss.Ended, s == p.pinned, now, p.snap.StallAfter, p.leakAfter)
 		}
-		out = append(out, tableRow(st, cols, ws, cells, w, i == m.strm.idx, focused))
+		out = append(out, tableRow(st, cols, ws, cells, w, i == p.idx, focused))
 	}
 	return out
 }
 
+// foldedCells is the summary line of the streams a session folded.
+func foldedCells(st *styles, c *live.ClosedSummary) []cell {
+	return []cell{
+		{"", style{}},
+		{"", style{}},
+		{"folded " + count(c.Streams), st.dim},
+		{count(c.Frames[0]), st.dim},
+		{count(c.Frames[1]), st.dim},
+		{size(c.Bytes[0]), st.dim},
+		{size(c.Bytes[1]), st.dim},
+	}
+}
+
 // sessionRowCells is the streams pane's first row: the whole session.
-func (m *Model) sessionRowCells(ss *live.SessionSnap) []cell {
+func sessionRowCells(st *styles, ss *live.SessionSnap, now time.Time) []cell {
 	c := &ss.Counts
-	now := m.now()
 	if ss.Ended {
 		now = ss.End
 	}
 	return []cell{
-		{"all", m.st.bold},
+		{"all", st.bold},
 		{"", style{}},
-		{"session " + strconv.FormatUint(ss.ID, 10), m.st.bold},
+		{"session " + strconv.FormatUint(ss.ID, 10), st.bold},
 		{count(c.FramesDir(live.ClientToServer)), style{}},
 		{count(c.FramesDir(live.ServerToClient)), style{}},
 		{size(c.BytesDir(live.ClientToServer)), style{}},
@@ -236,29 +413,32 @@ func (m *Model) sessionRowCells(ss *live.SessionSnap) []cell {
 	}
 }
 
-func (m *Model) streamCells(s *live.StreamSnap, ended bool) []cell {
-	st := &m.st
+// streamCells is a stream's row; a folded stream shows its last picture.
+func streamCells(st *styles, s *live.StreamSnap, ended, folded bool, now time.Time, stallAfter, leakAfter time.Duration) []cell {
 	base := style{}
-	if !s.State.Live() {
+	if !s.State.Live() || folded {
 		base = st.dim
 	}
-	now := m.now()
 	if ended {
 		now = s.Last
 	}
 	age := dur(now.Sub(s.First))
 	as := base
-	if !ended && m.leak(s) {
+	if !ended && !folded && s.State.Live() && now.Sub(s.First) > leakAfter {
 		age, as = age+"!", st.warn
 	}
 	reply := "-"
 	if s.FirstReply > 0 {
 		reply = dur(s.FirstReply)
 	}
+	state := s.State.String()
+	if folded {
+		state = "folded"
+	}
 	cells := []cell{
 		{strconv.FormatUint(uint64(s.ID), 10), base},
 		{s.Opener.Letter(), base},
-		{s.State.String(), base},
+		{state, base},
 		{count(s.Frames[0]), base},
 		{count(s.Frames[1]), base},
 		{size(s.Bytes[0]), base},
@@ -273,8 +453,8 @@ func (m *Model) streamCells(s *live.StreamSnap, ended bool) []cell {
 	if f := s.Flow; fill(f[1]) > fill(f[0]) {
 		d = live.ServerToClient
 	}
-	sd, stalled := s.Stalled(m.snap.At, m.snap.StallAfter)
-	if stalled {
+	sd, stalled := s.Stalled(now, stallAfter)
+	if stalled && !folded {
 		d = sd
 	}
 	f := s.Flow[d]
@@ -285,7 +465,7 @@ func (m *Model) streamCells(s *live.StreamSnap, ended bool) []cell {
 	case in < 0:
 		// smux's writer fails: never show a wrapped number.
 		flow, fs = d.String()+" consumed>sent", st.bad
-	case stalled:
+	case stalled && !folded:
 		flow, fs = flow+" STALLED", st.bad
 	}
 	return append(cells, cell{flow, fs})
@@ -299,9 +479,9 @@ func fill(f live.Flow) float64 {
 	return float64(f.InFlight()) / float64(f.Window())
 }
 
-// streamsTitle is the streams pane's title.
-func (m *Model) streamsTitle() string {
-	ss := m.selectedSession()
+// title is the pane's title.
+func (p *streamsPane) title() string {
+	ss := p.ss
 	if ss == nil {
 		return "Streams"
 	}
@@ -309,12 +489,9 @@ func (m *Model) streamsTitle() string {
 	if n := ss.Leaks; n > 0 {
 		s += " · " + plural(uint64(n), "suspected leak")
 	}
-	s += " · sort " + m.strm.sort.String()
-	if ss.Leaks > 0 && m.strm.sort == sortID {
+	s += " · sort " + p.sort.String()
+	if ss.Leaks > 0 && p.sort == sortID {
 		s += " (s: by age)"
-	}
-	if n := ss.Closed.Streams; n > 0 {
-		s += " · " + grouped(n) + " closed folded"
 	}
 	return s
 }

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"strings"
+	"time"
 
 	"charm.land/lipgloss/v2"
 )
@@ -75,4 +76,11 @@ func newStyles(noColor bool) styles {
 		key:      newStyle(n().Bold(true).Foreground(lipgloss.Cyan)),
 		match:    newStyle(n().Foreground(lipgloss.Magenta)),
 	}
+}
+
+// theme is what every view needs besides its data: the styles and the
+// time zone that times are shown in.
+type theme struct {
+	styles
+	loc *time.Location
 }

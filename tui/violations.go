@@ -6,6 +6,9 @@ import (
 	"strconv"
 	"time"
 
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/live"
 )
@@ -24,26 +27,61 @@ type violation struct {
 	framing bool
 }
 
-// violations is the state of the v pane.
-type violations struct {
-	show     bool
+// violationsPane lists every framing violation and anomaly the snapshot
+// holds, oldest first; enter goes to the selected one.
+type violationsPane struct {
+	keys     *keyMap
+	snap     *live.Snapshot
 	list     []violation
 	idx, top int
 	// counted is the snapshot's violation and anomaly count when list was made.
 	counted uint64
+	h       int
+}
+
+func newViolationsPane(keys *keyMap) violationsPane { return violationsPane{keys: keys} }
+
+// dataRows is how many entries the pane shows at once, under its heading
+// and above the explanation of the selected one.
+func (p *violationsPane) dataRows() int { return max(p.h-2-violFooter-1, 0) }
+
+// Update handles snapshots (the root sends them while the pane is open)
+// and the pane's keys.
+func (p violationsPane) Update(msg tea.Msg) (violationsPane, tea.Cmd) {
+	switch msg := msg.(type) {
+	case snapshotMsg:
+		p.snap = msg.snap
+		p.collect()
+	case moveMsg:
+		p.move(msg.d)
+	case tea.KeyPressMsg:
+		if d, ok := p.keys.movement(msg, p.h-4); ok {
+			p.move(d)
+		}
+		if key.Matches(msg, p.keys.Enter) && len(p.list) > 0 {
+			return p, emit(violationChosenMsg{v: p.list[p.idx]})
+		}
+	}
+	return p, nil
+}
+
+func (p *violationsPane) move(d int) {
+	p.idx = max(0, min(p.idx+d, len(p.list)-1))
+	p.top = scroll(p.top, p.idx, len(p.list), p.dataRows())
 }
 
 // violFooter is the lines under the list that explain the selected entry.
 const violFooter = 3
 
 // collect rebuilds the list from the snapshot when its counts changed.
-func (v *violations) collect(snap *live.Snapshot) {
+func (v *violationsPane) collect() {
+	snap := v.snap
 	n := snap.Violations + snap.Anomalies
 	if v.list != nil && n == v.counted {
 		return
 	}
 	v.counted = n
-	v.list = v.list[:0]
+	v.list = make([]violation, 0, len(v.list))
 	for _, ss := range snap.Sessions {
 		for _, f := range ss.Framing {
 			v.list = append(v.list, violation{
@@ -79,41 +117,45 @@ var violationColumns = []column{
 	{title: "detail", w: 20, prio: 90, flex: true},
 }
 
-// renderViolations draws the violations pane's body: the list, then what
-// smux does about the selected entry.
-func (m *Model) renderViolations(w, h int) []string {
-	st, v := &m.st, &m.viol
+// View draws the pane in w×h cells: a function of its state alone.
+func (p violationsPane) View(th *theme, w, h int) string {
+	return boxed(th, p.title(), true, p.body(th, w-2, h-2), w, h)
+}
+
+// body is the list, then what smux does about the selected entry.
+func (p *violationsPane) body(th *theme, w, h int) []string {
+	st := &th.styles
 	if h <= 0 {
 		return nil
 	}
-	if len(v.list) == 0 {
+	if len(p.list) == 0 {
 		return []string{newLine(w).add(" no violations or anomalies: every frame so far is one smux accepts as is", st.dim).String()}
 	}
 	rows := max(h-violFooter, 1)
 	ws := layoutColumns(violationColumns, w)
 	out := []string{tableHeading(st, violationColumns, ws, w)}
-	top := scroll(v.top, v.idx, len(v.list), rows-1)
-	for i := top; i < len(v.list) && len(out) < rows; i++ {
-		e := &v.list[i]
+	top := scroll(p.top, p.idx, len(p.list), rows-1)
+	for i := top; i < len(p.list) && len(out) < rows; i++ {
+		e := &p.list[i]
 		ns := st.warn
 		if e.framing {
 			ns = st.bad
 		}
 		cells := []cell{
-			{e.at.In(m.loc).Format(timeLayout), style{}},
+			{e.at.In(th.loc).Format(timeLayout), style{}},
 			{strconv.FormatUint(e.session, 10), style{}},
 			{e.dir.String(), style{}},
 			{strconv.FormatInt(e.offset, 10), style{}},
 			{e.name, ns},
 			{sanitize(e.detail), style{}},
 		}
-		out = append(out, tableRow(st, violationColumns, ws, cells, w, i == v.idx, true))
+		out = append(out, tableRow(st, violationColumns, ws, cells, w, i == p.idx, true))
 	}
 	if h > violFooter {
 		for len(out) < rows {
 			out = append(out, newLine(w).String())
 		}
-		e := &v.list[v.idx]
+		e := &p.list[p.idx]
 		for _, s := range wrapText("smux: "+e.smux, w) {
 			if len(out) < h {
 				out = append(out, newLine(w).add(s, st.bold).String())
@@ -123,8 +165,24 @@ func (m *Model) renderViolations(w, h int) []string {
 	return out
 }
 
-// violationsTitle is the violations pane's title.
-func (m *Model) violationsTitle() string {
-	s := m.snap
-	return "Violations · " + grouped(s.Violations) + " framing · " + grouped(s.Anomalies) + " anomalies · enter: go to it · v/esc: close"
+// title is the pane's title.
+func (p *violationsPane) title() string {
+	var framing, anomalies uint64
+	if p.snap != nil {
+		framing, anomalies = p.snap.Violations, p.snap.Anomalies
+	}
+	return "Violations · " + grouped(framing) + " framing · " + grouped(anomalies) + " anomalies · enter: go to it · v/esc: close"
+}
+
+// matchViolation returns the predicate that finds v's record in history.
+func matchViolation(v violation) func(*live.Record) bool {
+	return func(r *live.Record) bool {
+		if r.Session != v.session || r.Dir != v.dir || r.Offset != v.offset {
+			return false
+		}
+		if v.framing {
+			return r.Kind == live.FramingViolation
+		}
+		return r.Kind == live.FrameRecord && r.Anomaly != 0
+	}
 }

@@ -194,3 +194,8 @@ func scroll(top, cursor, n, h int) int {
 	}
 	return max(0, min(top, n-h))
 }
+
+// boxed draws a pane of w×h cells as one string: see box.
+func boxed(th *theme, title string, focused bool, body []string, w, h int) string {
+	return strings.Join(box(&th.styles, title, focused, body, w, h), "\n")
+}

@@ -1,0 +1,186 @@
+package tui
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/muxtop/muxtop/live"
+)
+
+// These tests pin what a first-time user tripped over (issue 10). Each
+// drives the model with keys and reads only the screen.
+
+// paneBox returns the lines of the pane whose title starts with title, its
+// borders included, or nil.
+func paneBox(screen, title string) []string {
+	lines := strings.Split(screen, "\n")
+	for i, l := range lines {
+		j := strings.Index(l, title)
+		if j < 0 || !strings.ContainsAny(l[:j], "┌┏") {
+			continue
+		}
+		col := len([]rune(l[:strings.LastIndexAny(l[:j], "┌┏")]))
+		var out []string
+		for _, b := range lines[i:] {
+			r := []rune(b)
+			if col >= len(r) {
+				break
+			}
+			out = append(out, string(r[col:]))
+			if r[col] == '└' || r[col] == '┗' {
+				return out
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// cursorRow returns the row of a pane that carries the ▶ mark.
+func cursorRow(box []string) string {
+	for _, l := range box {
+		if strings.Contains(l, "▶") {
+			return l
+		}
+	}
+	return ""
+}
+
+// folding is a session whose closed streams are folded beyond 3: streams
+// 5, 7 and 9 are closed, 101 is open.
+func folding() (*capture, *live.Session) {
+	c := newCapture(live.Config{History: 1000, ClosedStreams: 3})
+	s := c.open("127.0.0.1:51234", "127.0.0.1:9000", base.Add(-time.Minute))
+	c.frame(s, live.ClientToServer, base.Add(-50*time.Second), 1, 0 /* SYN */, 101, "", 0)
+	for i, sid := range []uint32{5, 7, 9} {
+		c.exchange(s, 1, sid, base.Add(-40*time.Second+time.Duration(i)*time.Second), "12345678")
+	}
+	return c, s
+}
+
+// Item 1: once a session folds its oldest closed streams, the selected
+// stream stays selected by id until the user moves, and the frames pane
+// shows it.
+func TestItem1SelectionSurvivesFolding(t *testing.T) {
+	cases := []struct {
+		name string
+		keys []string
+	}{
+		{"resting on the first row", []string{"enter"}},
+		{"chosen by the user", []string{"enter", "j", "k"}},
+		{"focus on the frames", []string{"enter", "enter"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, s := folding()
+			m := press(c.model(t, 160, 45), tc.keys...)
+			if row := cursorRow(paneBox(screenOf(m), "Streams of session 1")); !regexp.MustCompile(`▶\s+5 `).MatchString(row) {
+				t.Fatalf("before folding the cursor is on %q, want stream 5", row)
+			}
+			// One more closed stream: the oldest closed one, 5, is folded.
+			c.exchange(s, 1, 11, base.Add(-time.Second), "12345678")
+			m = tickAt(m, c, 100*time.Millisecond)
+			screen := screenOf(m)
+			if row := cursorRow(paneBox(screen, "Streams of session 1")); !regexp.MustCompile(`▶\s+5 .*folded`).MatchString(row) {
+				t.Errorf("after folding the streams cursor is on %q, want stream 5, marked folded:\n%s", row, screen)
+			}
+			if paneBox(screen, "Frames of stream 5 (session 1)") == nil {
+				t.Errorf("the frames pane does not show the selected stream 5:\n%s", screen)
+			}
+			// The user moves: the cursor leaves the folded stream.
+			if !strings.HasPrefix(tc.name, "focus") {
+				m = press(m, "j")
+				screen = screenOf(m)
+				if row := cursorRow(paneBox(screen, "Streams of session 1")); !regexp.MustCompile(`▶\s+7 `).MatchString(row) {
+					t.Errorf("j from the folded stream went to %q, want stream 7:\n%s", row, screen)
+				}
+				if regexp.MustCompile(` 5 c  folded`).MatchString(screen) {
+					t.Errorf("the folded stream stays listed after the user moved:\n%s", screen)
+				}
+			}
+		})
+	}
+}
+
+func TestItem1HelpExplainsFolded(t *testing.T) {
+	m := press(fixture().model(t, 160, 45), "?")
+	if s := screenOf(m); !regexp.MustCompile(`folded.*closed streams|closed streams.*folded`).MatchString(s) {
+		t.Fatalf("the help does not explain folded:\n%s", s)
+	}
+}
+
+// Item 6: drilling into a stream lands on its first frame.
+func TestItem6DrillLandsOnTheFirstFrame(t *testing.T) {
+	m := press(fixture().model(t, 160, 45), "enter", "j", "enter")
+	row := cursorRow(paneBox(screenOf(m), "Frames of stream 5 (session 1)"))
+	if !regexp.MustCompile(`▶12:00:53\.000000 → (v1 )?SYN`).MatchString(row) {
+		t.Fatalf("enter on stream 5 selected %q, want its SYN:\n%s", row, screenOf(m))
+	}
+}
+
+// Item 11: pausing freezes the view, not the uptime clock.
+func TestItem11PauseKeepsTheClock(t *testing.T) {
+	c := fixture()
+	m := c.model(t, 160, 45)
+	if !strings.Contains(screenOf(m), "up 00:03:12") {
+		t.Fatalf("the fixture's uptime is not 00:03:12:\n%s", screenOf(m))
+	}
+	m = press(m, "space")
+	m = tickAt(m, c, 5*time.Second)
+	if s := screenOf(m); !strings.Contains(s, "up 00:03:17") || !strings.Contains(s, "[paused") {
+		t.Fatalf("paused for 5 s, the header does not say up 00:03:17:\n%s", s)
+	}
+}
+
+// Item 3: n and N go from the frame under the cursor to the next or
+// previous match in history order, across sessions, from any pane.
+func TestItem3NextMatchFromTheCursor(t *testing.T) {
+	// The fixture records session 1's frames, then session 2's, then
+	// session 3's. With cmd:fin set from the sessions pane, the frame under
+	// the cursor is session 1's last FIN (stream 17 →); the next FIN in
+	// history is session 2's first (stream 3 ←).
+	next := func(t *testing.T, m Model, key string) string {
+		t.Helper()
+		return cursorRow(paneBox(screenOf(press(m, key)), "Frames of stream 3 (session 2)"))
+	}
+	isNext := regexp.MustCompile(`← (v2 )?FIN`)
+	m := fixture().model(t, 160, 45)
+	m = press(m, "/")
+	m = typeText(m, "cmd:fin")
+	m = press(m, "enter")
+	if row := next(t, m, "n"); !isNext.MatchString(row) {
+		t.Errorf("n from the sessions pane went to %q, want session 2's first FIN:\n%s", row, screenOf(press(m, "n")))
+	}
+	m = press(m, "n", "N")
+	screen := screenOf(m)
+	if row := cursorRow(paneBox(screen, "Frames of stream 17 (session 1)")); !regexp.MustCompile(`→ (v1 )?FIN`).MatchString(row) {
+		t.Fatalf("N went to %q, want session 1's last FIN:\n%s", row, screen)
+	}
+	for _, keys := range [][]string{nil, {"shift+tab"}, {"shift+tab", "shift+tab"}, {"enter"}} {
+		if row := next(t, press(m, keys...), "n"); !isNext.MatchString(row) {
+			t.Errorf("n after N and %v went to %q, want session 2's first FIN", keys, row)
+		}
+	}
+}
+
+// Item 5: at 80×24 the frames pane shows at least 8 rows, and the
+// session's frame list a RAND request and its 8-byte reply in full.
+func TestItem5FramesAt80x24(t *testing.T) {
+	states := [][]string{nil, {"enter"}, {"enter", "enter"}, {"enter", "enter", "enter"}, {"enter", "k", "enter"}}
+	for _, keys := range states {
+		m := press(fixture().model(t, 80, 24), keys...)
+		box := paneBox(screenOf(m), "Frames of ")
+		if rows := len(box) - 2; rows < 8 {
+			t.Errorf("keys %v: the frames pane has %d rows, want at least 8:\n%s", keys, rows, screenOf(m))
+		}
+	}
+	m := press(fixture().model(t, 80, 24), "enter", "k", "enter")
+	box := strings.Join(paneBox(screenOf(m), "Frames of session 1"), "\n")
+	request := regexp.MustCompile(`→ (v1 )?PSH sid 5 +len 4 +52 41 4e 44 +RAND`)
+	reply := regexp.MustCompile(`← (v1 )?PSH sid 5 +len 8 +0b 5e 9a 13 77 02 c1 61 +\.\^\.\.w\.\.a ?\s*[│┃]`)
+	if !request.MatchString(box) || !reply.MatchString(box) {
+		t.Fatalf("the RAND request and its whole 8-byte reply are not in the frames pane:\n%s", box)
+	}
+}
