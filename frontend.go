@@ -44,11 +44,9 @@ const (
 // through `muxtop attach` for 20 s, peak RSS without a limit: json 1.22 to
 // 1.24 GB and plain 1.13 to 1.17 GB (the payload copies of the printer's
 // batches fill the headroom within seconds; MemStats put the heap goal at
-// 2 × 578 MiB), the TUI about 745 MB after 4 minutes (it makes little garbage,
-// and the runtime collects every 2 minutes regardless). With the limit
-// setMemoryLimit sets, json and plain peaked at 0.83 GB against an
-// estimate of 826 MiB (0.87 GB), the TUI at 745 MB against 882 MiB; `muxtop
-// demo` in the TUI, whose frames are small, at 271 MB rather than 680 MB.
+// 2 × 578 MiB), the TUI, which then kept a second copy of history, about 745 MB. With
+// the limit setMemoryLimit sets, json and plain peaked at 0.83 GB against
+// an estimate of 826 MiB (0.87 GB). The TUI now reads history in place.
 func historyBytes(history, snaplen int, output string) int64 {
 	kept := historyLive(history, snaplen, output)
 	return kept + min(kept, gcReserve)
@@ -60,17 +58,15 @@ func historyLive(history, snaplen int, output string) int64 {
 	// The registry's ring: a slot per record, and snaplen bytes of payload
 	// arena, which the OS backs as records fill it.
 	n := h * (slotBytes + s)
+	// A reader (the printer, or the UI's scans) takes up to
+	// live.DefaultScan records at a time, and Registry.Frames copies each,
+	// payload included: one batch is live while it is read, and garbage
+	// after.
+	n += min(h, live.DefaultScan) * (recordBytes + s)
 	if output == "tui" {
-		// The UI's own copy (tui/store.go): a Record and another snaplen
-		// bytes of arena per record, and the frame list's 8-byte position.
-		// A tick whose records came far out of time order is sorted
-		// through a copy of them: that transient is left to the headroom.
-		n += h * (recordBytes + s + 8)
-	} else {
-		// The printer reads up to live.DefaultScan records at a time, and
-		// Registry.Frames copies each, payload included: one batch is live
-		// while it prints, and garbage after.
-		n += min(h, live.DefaultScan) * (recordBytes + s)
+		// The UI keeps no copy of history, only the seqs its frame list
+		// shows: 8 bytes per record at most.
+		n += h * 8
 	}
 	return n
 }
