@@ -2,8 +2,11 @@ package live_test
 
 import (
 	"encoding/binary"
+	"io"
+	"net"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -221,4 +224,176 @@ func BenchmarkFrames(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n), "records/op")
+}
+
+// loopEnd is one tapped end of a RAND exchange over a loopback socket: it
+// records the frames it sends before writing them and the frames it reads
+// after reading them, as a tap.Conn does, into its own session.
+type loopEnd struct {
+	s      *live.Session // nil: the socket traffic alone, nothing recorded
+	conn   net.Conn
+	frames [5]decoder.Frame // the RAND cycle, as randFeed's
+	dirs   [5]live.Dir
+	off    [2]int64
+	sid    uint32
+	buf    [64]byte
+	spent  atomic.Int64 // ns spent in Record, for a metric
+}
+
+func newLoopEnd(s *live.Session, conn net.Conn) *loopEnd {
+	e := &loopEnd{s: s, conn: conn, sid: 1}
+	for i, w := range []wire{syn(c2s, 0), psh(c2s, 0, "RAND"), psh(s2c, 0, "\x0b\x5e\x9a\x13\x77\x02\xc1\xaa"), fin(s2c, 0), fin(c2s, 0)} {
+		e.frames[i] = *frame(1, w, 0)
+		e.dirs[i] = w.dir
+	}
+	return e
+}
+
+// record records frames [from, to) of the cycle, stamped now, as one
+// feed of a tap.Conn would. It returns their wire size.
+func (e *loopEnd) record(from, to int) int {
+	if from == 0 {
+		e.sid += 2
+		for i := range e.frames {
+			binary.LittleEndian.PutUint32(e.frames[i].Header[4:], e.sid)
+		}
+	}
+	var n int64
+	at := time.Now() // as a tap stamps what it decodes
+	for i := from; i < to; i++ {
+		f, d := &e.frames[i], e.dirs[i]
+		f.Offset = e.off[d]
+		e.off[d] += f.Size()
+		n += f.Size()
+		if e.s != nil {
+			e.s.Record(d, at, f)
+		}
+	}
+	e.spent.Add(int64(time.Since(at)))
+	return int(n)
+}
+
+func (e *loopEnd) send(from, to int) error {
+	_, err := e.conn.Write(e.buf[:e.record(from, to)])
+	return err
+}
+
+func (e *loopEnd) recv(from, to int) error {
+	n := 0
+	for i := from; i < to; i++ {
+		n += int(e.frames[i].Size())
+	}
+	if _, err := io.ReadFull(e.conn, e.buf[:n]); err != nil {
+		return err
+	}
+	e.record(from, to)
+	return nil
+}
+
+// client runs one RAND exchange: SYN and PSH out, PSH and FIN back, FIN out.
+func (e *loopEnd) client() error {
+	if err := e.send(0, 2); err != nil {
+		return err
+	}
+	if err := e.recv(2, 4); err != nil {
+		return err
+	}
+	return e.send(4, 5)
+}
+
+// server answers RAND exchanges until its conn fails.
+func (e *loopEnd) server() {
+	for e.recv(0, 2) == nil && e.send(2, 4) == nil && e.recv(4, 5) == nil {
+	}
+}
+
+// BenchmarkRecordLoopback records RAND exchanges as two tapped ends of one
+// connection do, each end a goroutine that records between socket writes
+// and reads: the pattern of a tapped smux session, where BenchmarkRecord's
+// tight loop keeps everything a record touches in cache. One op is one
+// exchange: 10 records, 3 writes and 3 reads. Compare record=off, the
+// socket traffic alone, with record=on; the other variants tell where the
+// difference goes: history=off records no history, history=1k keeps a ring
+// that stays in cache, and registries=2 gives each end its own registry,
+// so the ends share no history counter.
+func BenchmarkRecordLoopback(b *testing.B) {
+	variants := []struct {
+		name   string
+		cfg    live.Config
+		record bool
+		regs   int
+	}{
+		{"record=off", live.Config{}, false, 1},
+		{"record=on", live.Config{}, true, 1},
+		{"record=on/history=off", live.Config{History: -1}, true, 1},
+		{"record=on/history=1k", live.Config{History: 1024}, true, 1},
+		{"record=on/registries=2", live.Config{}, true, 2},
+	}
+	for _, v := range variants {
+		b.Run(v.name, func(b *testing.B) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer ln.Close()
+			cc, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer cc.Close()
+			sc, err := ln.Accept()
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer sc.Close()
+			var cs, ss *live.Session
+			if v.record {
+				regs := []*live.Registry{live.New(v.cfg), live.New(v.cfg)}
+				for _, reg := range regs[:v.regs] {
+					warmRing(reg)
+				}
+				cs = regs[0].Open(live.SessionInfo{Tap: live.Client}, time.Now())
+				ss = regs[v.regs-1].Open(live.SessionInfo{Tap: live.Server}, time.Now())
+			}
+			cli, srv := newLoopEnd(cs, cc), newLoopEnd(ss, sc)
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				srv.server()
+			}()
+			defer func() {
+				cc.Close()
+				<-done
+			}()
+			// Past ClosedStreams, so stream structs are reused, as in a
+			// long capture.
+			for range 2 * live.DefaultClosedStreams {
+				if err := cli.client(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			spent := cli.spent.Load() + srv.spent.Load()
+			for b.Loop() {
+				if err := cli.client(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			// The server may still be recording the last FIN: a
+			// negligible part of a large b.N.
+			spent = cli.spent.Load() + srv.spent.Load() - spent
+			b.ReportMetric(float64(spent)/float64(10*b.N), "ns/record")
+		})
+	}
+}
+
+// warmRing writes one lap of reg's history, so that the first lap's page
+// faults are not charged to the benchmark (see tap's warmHistory).
+func warmRing(reg *live.Registry) {
+	s := reg.Open(live.SessionInfo{Label: "warm-up"}, time.Now())
+	f := &decoder.Frame{Header: decoder.MakeHeader(1, decoder.NOP, 0, 0), Payload: make([]byte, reg.Config().Snaplen)}
+	for range reg.Config().History {
+		s.Record(live.ClientToServer, time.Now(), f)
+	}
+	s.End(time.Now(), live.Shutdown, nil)
 }
