@@ -226,22 +226,24 @@ func BenchmarkFrames(b *testing.B) {
 	b.ReportMetric(float64(n), "records/op")
 }
 
-// loopEnd is one tapped end of a RAND exchange over a loopback socket: it
-// records the frames it sends before writing them and the frames it reads
-// after reading them, as a tap.Conn does, into its own session.
-type loopEnd struct {
+// loopFeeder is one direction of one tapped end of RAND exchanges over a
+// loopback socket, as smux's reader or writer goroutine drives it: it
+// records the frames it writes before writing them and the frames it reads
+// after reading them, as a tap.Conn does, into its end's session.
+type loopFeeder struct {
 	s      *live.Session // nil: the socket traffic alone, nothing recorded
 	conn   net.Conn
 	frames [5]decoder.Frame // the RAND cycle, as randFeed's
 	dirs   [5]live.Dir
+	first  int // the first frame of the cycle this feeder handles
 	off    [2]int64
 	sid    uint32
 	buf    [64]byte
 	spent  atomic.Int64 // ns spent in Record, for a metric
 }
 
-func newLoopEnd(s *live.Session, conn net.Conn) *loopEnd {
-	e := &loopEnd{s: s, conn: conn, sid: 1}
+func newLoopFeeder(s *live.Session, conn net.Conn, first int) *loopFeeder {
+	e := &loopFeeder{s: s, conn: conn, first: first, sid: 1}
 	for i, w := range []wire{syn(c2s, 0), psh(c2s, 0, "RAND"), psh(s2c, 0, "\x0b\x5e\x9a\x13\x77\x02\xc1\xaa"), fin(s2c, 0), fin(c2s, 0)} {
 		e.frames[i] = *frame(1, w, 0)
 		e.dirs[i] = w.dir
@@ -251,8 +253,8 @@ func newLoopEnd(s *live.Session, conn net.Conn) *loopEnd {
 
 // record records frames [from, to) of the cycle, stamped now, as one
 // feed of a tap.Conn would. It returns their wire size.
-func (e *loopEnd) record(from, to int) int {
-	if from == 0 {
+func (e *loopFeeder) record(from, to int) int {
+	if from == e.first {
 		e.sid += 2
 		for i := range e.frames {
 			binary.LittleEndian.PutUint32(e.frames[i].Header[4:], e.sid)
@@ -273,12 +275,12 @@ func (e *loopEnd) record(from, to int) int {
 	return int(n)
 }
 
-func (e *loopEnd) send(from, to int) error {
+func (e *loopFeeder) send(from, to int) error {
 	_, err := e.conn.Write(e.buf[:e.record(from, to)])
 	return err
 }
 
-func (e *loopEnd) recv(from, to int) error {
+func (e *loopFeeder) recv(from, to int) error {
 	n := 0
 	for i := from; i < to; i++ {
 		n += int(e.frames[i].Size())
@@ -290,32 +292,18 @@ func (e *loopEnd) recv(from, to int) error {
 	return nil
 }
 
-// client runs one RAND exchange: SYN and PSH out, PSH and FIN back, FIN out.
-func (e *loopEnd) client() error {
-	if err := e.send(0, 2); err != nil {
-		return err
-	}
-	if err := e.recv(2, 4); err != nil {
-		return err
-	}
-	return e.send(4, 5)
-}
-
-// server answers RAND exchanges until its conn fails.
-func (e *loopEnd) server() {
-	for e.recv(0, 2) == nil && e.send(2, 4) == nil && e.recv(4, 5) == nil {
-	}
-}
-
-// BenchmarkRecordLoopback records RAND exchanges as two tapped ends of one
-// connection do, each end a goroutine that records between socket writes
-// and reads: the pattern of a tapped smux session, where BenchmarkRecord's
-// tight loop keeps everything a record touches in cache. One op is one
-// exchange: 10 records, 3 writes and 3 reads. Compare record=off, the
-// socket traffic alone, with record=on; the other variants tell where the
-// difference goes: history=off records no history, history=1k keeps a ring
-// that stays in cache, and registries=2 gives each end its own registry,
-// so the ends share no history counter.
+// BenchmarkRecordLoopback records RAND exchanges as the two tapped ends of
+// one connection do: each end a reader and a writer goroutine, like smux's
+// recvLoop and sendLoop, handing off through channels as smux's do, and
+// recording between socket writes and reads into the end's session. This
+// is the pattern of a tapped smux session, where BenchmarkRecord's tight
+// loop keeps everything a record touches in cache. One op is one
+// exchange: 10 records, 3 writes and 3 reads; ns/record is the time spent
+// in Record. Compare record=off, the socket traffic alone, with
+// record=on; the other variants tell where the time goes: history=off
+// records no history, history=1k keeps a ring small enough to stay in
+// cache, and registries=2 gives each end its own registry, so the ends
+// share no history counter.
 func BenchmarkRecordLoopback(b *testing.B) {
 	variants := []struct {
 		name   string
@@ -355,34 +343,76 @@ func BenchmarkRecordLoopback(b *testing.B) {
 				cs = regs[0].Open(live.SessionInfo{Tap: live.Client}, time.Now())
 				ss = regs[v.regs-1].Open(live.SessionInfo{Tap: live.Server}, time.Now())
 			}
-			cli, srv := newLoopEnd(cs, cc), newLoopEnd(ss, sc)
-			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				srv.server()
+			// Frames 0-1 (SYN, PSH) and 4 (FIN) go client to server,
+			// 2-3 (PSH, FIN) back.
+			cw, cr := newLoopFeeder(cs, cc, 0), newLoopFeeder(cs, cc, 2)
+			sr, sw := newLoopFeeder(ss, sc, 0), newLoopFeeder(ss, sc, 2)
+			feeders := []*loopFeeder{cw, cr, sr, sw}
+			replied, request := make(chan struct{}), make(chan struct{})
+			var wg sync.WaitGroup
+			wg.Add(3)
+			go func() { // the client's reader
+				defer wg.Done()
+				defer close(replied)
+				for cr.recv(2, 4) == nil {
+					replied <- struct{}{}
+				}
+			}()
+			go func() { // the server's reader
+				defer wg.Done()
+				defer close(request)
+				for sr.recv(0, 2) == nil {
+					request <- struct{}{}
+					if sr.recv(4, 5) != nil {
+						return
+					}
+				}
+			}()
+			go func() { // the server's writer
+				defer wg.Done()
+				for range request {
+					if sw.send(2, 4) != nil {
+						return
+					}
+				}
 			}()
 			defer func() {
 				cc.Close()
-				<-done
+				sc.Close()
+				wg.Wait()
 			}()
+			exchange := func() error { // the client's writer
+				if err := cw.send(0, 2); err != nil {
+					return err
+				}
+				if _, ok := <-replied; !ok {
+					return io.ErrUnexpectedEOF
+				}
+				return cw.send(4, 5)
+			}
 			// Past ClosedStreams, so stream structs are reused, as in a
 			// long capture.
 			for range 2 * live.DefaultClosedStreams {
-				if err := cli.client(); err != nil {
+				if err := exchange(); err != nil {
 					b.Fatal(err)
 				}
 			}
+			spent := func() (ns int64) {
+				for _, f := range feeders {
+					ns += f.spent.Load()
+				}
+				return ns
+			}
 			b.ReportAllocs()
-			spent := cli.spent.Load() + srv.spent.Load()
+			before := spent()
 			for b.Loop() {
-				if err := cli.client(); err != nil {
+				if err := exchange(); err != nil {
 					b.Fatal(err)
 				}
 			}
 			// The server may still be recording the last FIN: a
 			// negligible part of a large b.N.
-			spent = cli.spent.Load() + srv.spent.Load() - spent
-			b.ReportMetric(float64(spent)/float64(10*b.N), "ns/record")
+			b.ReportMetric(float64(spent()-before)/float64(10*b.N), "ns/record")
 		})
 	}
 }
