@@ -308,10 +308,10 @@ func (l *Listener) Accept() (net.Conn, error) {
 
 // clock stamps a feeder's frames reading only the monotonic clock, half
 // the cost of time.Now, which reads the wall clock too: it adds the
-// monotonic time elapsed since a time.Now taken at most rebase ago. The
-// stamps' wall times may lag a wall clock that is stepped or slewed by as
-// much as it moves in rebase; their monotonic readings, which every
-// duration muxtop shows is computed from, are exact.
+// monotonic time elapsed since a time.Now taken at most rebase ago. A
+// stamp's monotonic reading is exact, so Sub between stamps is; its wall
+// time (what history keeps) may differ from a wall clock that is stepped
+// or slewed meanwhile by as much as that clock moves in rebase.
 type clock struct{ base time.Time }
 
 const rebase = time.Second
