@@ -16,9 +16,12 @@ import "unsafe"
 // feeder may claim one first.
 func (h *history) prefetchNext() {
 	if n := uint64(len(h.slots)); n > 0 {
-		next := h.last.Load() + 1
-		prefetch(unsafe.Pointer(&h.slots[next%n]))
-		prefetch(unsafe.Pointer(&h.slots[(next+1)%n]))
+		i := (h.last.Load() + 1) % n
+		j := i + 1
+		if j == n {
+			j = 0
+		}
+		prefetch(unsafe.Pointer(&h.slots[i]), unsafe.Pointer(&h.slots[j]))
 	}
 }
 
@@ -27,7 +30,6 @@ func (h *history) prefetchNext() {
 func (s *Session) prefetchFold() {
 	if q := &s.closed; q.len() > 0 && q.len() >= s.reg.cfg.ClosedStreams {
 		p := unsafe.Pointer(q.sts[q.head])
-		prefetch(p)
-		prefetch(unsafe.Add(p, 128)) // a stream spans four lines
+		prefetch(p, unsafe.Add(p, 128)) // a stream spans four lines
 	}
 }

@@ -5,4 +5,4 @@ package live
 import "unsafe"
 
 // prefetch is a no-op where there is no assembly for it.
-func prefetch(unsafe.Pointer) {}
+func prefetch(p, q unsafe.Pointer) {}
