@@ -92,13 +92,13 @@ func (h HistoryStats) Len() int { return int(h.Next - h.First) }
 //
 // A slot is two adjacent cache lines with no pointers, so the garbage
 // collector never scans the ring: the first holds the record, lock
-// included; the second the first inlineLen payload bytes. A record is a
-// write to lines of a 100 000-record ring that nothing has touched for a
-// lap, so between a tap's socket calls they are out of cache, and what a
-// record costs is how many of them it waits for. The slot's two lines come
-// in together, as the ring is written in order; a payload line elsewhere
-// is a second wait, which the lock's release cannot hide (it waits for
-// every earlier write), and cost ~65 ns a record in
+// included; the second the first inlineLen payload bytes. Between a tap's
+// socket calls the ring is out of cache (a slot was last written a lap of
+// 100 000 records ago), and a record costs mostly the lines it waits for.
+// Session.Record prefetches the slot it will most likely claim (see
+// prefetch.go), and the slot's second line comes with its first; a payload
+// line elsewhere was a second wait, which the slot lock's release (it
+// waits for every earlier write) could not hide: ~65 ns a record in
 // BenchmarkRecordLoopback. smux's control frames and small requests carry
 // at most a few bytes of payload, so they touch nothing else; only longer
 // payloads spill their bytes past inlineLen into the arena, cap ×
