@@ -110,10 +110,17 @@ one() {
 }
 
 results=$tmp/results
+# Pairs alternate which proxy goes first, so that neither always runs
+# on an upstream the other has just warmed.
 for i in $(seq "$runs"); do
 	for load in rand bulk; do
-		one plain "$load" >>"$results"
-		one attach "$load" >>"$results"
+		if ((i % 2)); then
+			one plain "$load" >>"$results"
+			one attach "$load" >>"$results"
+		else
+			one attach "$load" >>"$results"
+			one plain "$load" >>"$results"
+		fi
 	done
 done
 
