@@ -54,11 +54,13 @@ echo "building muxtop and attachload..." >&2
 # lifetime bounds every background process even if this script is killed.
 lifetime=$(( (runs * 4 * (secs + 5)) + 60 ))s
 
-# start NAME CMD...: runs CMD in the background with stdout to $tmp/NAME.out
-# and stderr to $tmp/NAME.err, and records its pid in $last.
+# start NAME OUT CMD...: runs CMD in the background with stdout to OUT and
+# stderr to $tmp/NAME.err, and records its pid in $last. Each NAME is used
+# once, so that no one reads a file of an earlier run.
 start() {
-	local name=$1; shift
-	"$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
+	local name=$1 out=$2; shift 2
+	: >"$tmp/$name.err"
+	"$@" >"$out" 2>"$tmp/$name.err" &
 	last=$!
 	pids+=("$last")
 }
@@ -80,22 +82,24 @@ stop() {
 	wait "$1" 2>/dev/null || true
 }
 
-start upstream "$tmp/attachload" upstream -version "$version" -lifetime "$lifetime"
+start upstream "$tmp/upstream.out" "$tmp/attachload" upstream -version "$version" -lifetime "$lifetime"
 up=$(addr "$tmp/upstream.out" "listening ")
 echo "upstream $up (smux v$version); $runs pairs of ${secs}s runs per load, RAND with $callers callers" >&2
 
 # one VIA LOAD: starts the proxy VIA, runs LOAD through it, prints "LOAD VIA RATE".
 one() {
-	local via=$1 load=$2 front pid rate
+	local via=$1 load=$2 front pid rate name
+	run=$((run + 1))
+	name=$via-$run
 	if [[ $via == plain ]]; then
-		start plain "$tmp/attachload" proxy -upstream "$up" -lifetime "$lifetime"
+		start "$name" "$tmp/$name.out" "$tmp/attachload" proxy -upstream "$up" -lifetime "$lifetime"
 		pid=$last
-		front=$(addr "$tmp/plain.out" "listening ")
+		front=$(addr "$tmp/$name.out" "listening ")
 	else
 		# attach's stdout is the JSON front end, thrown away; stderr says where to connect.
-		start attach "$tmp/muxtop" attach "$up" --listen 127.0.0.1:0 -o json --duration "$((secs + 30))s"
+		start "$name" /dev/null "$tmp/muxtop" attach "$up" --listen 127.0.0.1:0 -o json --duration "$((secs + 30))s"
 		pid=$last
-		front=$(addr "$tmp/attach.err" "clients connect to ")
+		front=$(addr "$tmp/$name.err" "clients connect to ")
 	fi
 	local out
 	if [[ $load == rand ]]; then
@@ -110,6 +114,7 @@ one() {
 }
 
 results=$tmp/results
+run=0
 # Pairs alternate which proxy goes first, so that neither always runs
 # on an upstream the other has just warmed.
 for i in $(seq "$runs"); do
