@@ -2,8 +2,11 @@ package live_test
 
 import (
 	"encoding/binary"
+	"io"
+	"net"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -221,4 +224,206 @@ func BenchmarkFrames(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n), "records/op")
+}
+
+// loopFeeder is one direction of one tapped end of RAND exchanges over a
+// loopback socket, as smux's reader or writer goroutine drives it: it
+// records the frames it writes before writing them and the frames it reads
+// after reading them, as a tap.Conn does, into its end's session.
+type loopFeeder struct {
+	s      *live.Session // nil: the socket traffic alone, nothing recorded
+	conn   net.Conn
+	frames [5]decoder.Frame // the RAND cycle, as randFeed's
+	dirs   [5]live.Dir
+	first  int // the first frame of the cycle this feeder handles
+	off    [2]int64
+	sid    uint32
+	buf    [64]byte
+	spent  atomic.Int64 // ns spent in Record, for a metric
+}
+
+func newLoopFeeder(s *live.Session, conn net.Conn, first int) *loopFeeder {
+	e := &loopFeeder{s: s, conn: conn, first: first, sid: 1}
+	for i, w := range []wire{syn(c2s, 0), psh(c2s, 0, "RAND"), psh(s2c, 0, "\x0b\x5e\x9a\x13\x77\x02\xc1\xaa"), fin(s2c, 0), fin(c2s, 0)} {
+		e.frames[i] = *frame(1, w, 0)
+		e.dirs[i] = w.dir
+	}
+	return e
+}
+
+// record records frames [from, to) of the cycle, stamped now, as one
+// feed of a tap.Conn would. It returns their wire size.
+func (e *loopFeeder) record(from, to int) int {
+	if from == e.first {
+		e.sid += 2
+		for i := range e.frames {
+			binary.LittleEndian.PutUint32(e.frames[i].Header[4:], e.sid)
+		}
+	}
+	var n int64
+	at := time.Now() // as a tap stamps what it decodes
+	for i := from; i < to; i++ {
+		f, d := &e.frames[i], e.dirs[i]
+		f.Offset = e.off[d]
+		e.off[d] += f.Size()
+		n += f.Size()
+		if e.s != nil {
+			e.s.Record(d, at, f)
+		}
+	}
+	e.spent.Add(int64(time.Since(at)))
+	return int(n)
+}
+
+func (e *loopFeeder) send(from, to int) error {
+	_, err := e.conn.Write(e.buf[:e.record(from, to)])
+	return err
+}
+
+func (e *loopFeeder) recv(from, to int) error {
+	n := 0
+	for i := from; i < to; i++ {
+		n += int(e.frames[i].Size())
+	}
+	if _, err := io.ReadFull(e.conn, e.buf[:n]); err != nil {
+		return err
+	}
+	e.record(from, to)
+	return nil
+}
+
+// BenchmarkRecordLoopback records RAND exchanges as the two tapped ends of
+// one connection do: each end a reader and a writer goroutine, like smux's
+// recvLoop and sendLoop, handing off through channels as smux's do, and
+// recording between socket writes and reads into the end's session. This
+// is the pattern of a tapped smux session, where BenchmarkRecord's tight
+// loop keeps everything a record touches in cache. One op is one
+// exchange: 10 records, 3 writes and 3 reads; ns/record is the time spent
+// in Record. Compare record=off, the socket traffic alone, with
+// record=on; the other variants tell where the time goes: history=off
+// records no history, history=1k keeps a ring small enough to stay in
+// cache, and registries=2 gives each end its own registry, so the ends
+// share no history counter.
+func BenchmarkRecordLoopback(b *testing.B) {
+	variants := []struct {
+		name   string
+		cfg    live.Config
+		record bool
+		regs   int
+	}{
+		{"record=off", live.Config{}, false, 1},
+		{"record=on", live.Config{}, true, 1},
+		{"record=on/history=off", live.Config{History: -1}, true, 1},
+		{"record=on/history=1k", live.Config{History: 1024}, true, 1},
+		{"record=on/registries=2", live.Config{}, true, 2},
+	}
+	for _, v := range variants {
+		b.Run(v.name, func(b *testing.B) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer ln.Close()
+			cc, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer cc.Close()
+			sc, err := ln.Accept()
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer sc.Close()
+			var cs, ss *live.Session
+			if v.record {
+				regs := []*live.Registry{live.New(v.cfg), live.New(v.cfg)}
+				for _, reg := range regs[:v.regs] {
+					warmRing(reg)
+				}
+				cs = regs[0].Open(live.SessionInfo{Tap: live.Client}, time.Now())
+				ss = regs[v.regs-1].Open(live.SessionInfo{Tap: live.Server}, time.Now())
+			}
+			// Frames 0-1 (SYN, PSH) and 4 (FIN) go client to server,
+			// 2-3 (PSH, FIN) back.
+			cw, cr := newLoopFeeder(cs, cc, 0), newLoopFeeder(cs, cc, 2)
+			sr, sw := newLoopFeeder(ss, sc, 0), newLoopFeeder(ss, sc, 2)
+			feeders := []*loopFeeder{cw, cr, sr, sw}
+			replied, request := make(chan struct{}), make(chan struct{})
+			var wg sync.WaitGroup
+			wg.Add(3)
+			go func() { // the client's reader
+				defer wg.Done()
+				defer close(replied)
+				for cr.recv(2, 4) == nil {
+					replied <- struct{}{}
+				}
+			}()
+			go func() { // the server's reader
+				defer wg.Done()
+				defer close(request)
+				for sr.recv(0, 2) == nil {
+					request <- struct{}{}
+					if sr.recv(4, 5) != nil {
+						return
+					}
+				}
+			}()
+			go func() { // the server's writer
+				defer wg.Done()
+				for range request {
+					if sw.send(2, 4) != nil {
+						return
+					}
+				}
+			}()
+			defer func() {
+				cc.Close()
+				sc.Close()
+				wg.Wait()
+			}()
+			exchange := func() error { // the client's writer
+				if err := cw.send(0, 2); err != nil {
+					return err
+				}
+				if _, ok := <-replied; !ok {
+					return io.ErrUnexpectedEOF
+				}
+				return cw.send(4, 5)
+			}
+			// Past ClosedStreams, so stream structs are reused, as in a
+			// long capture.
+			for range 2 * live.DefaultClosedStreams {
+				if err := exchange(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			spent := func() (ns int64) {
+				for _, f := range feeders {
+					ns += f.spent.Load()
+				}
+				return ns
+			}
+			b.ReportAllocs()
+			before := spent()
+			for b.Loop() {
+				if err := exchange(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			// The server may still be recording the last FIN: a
+			// negligible part of a large b.N.
+			b.ReportMetric(float64(spent()-before)/float64(10*b.N), "ns/record")
+		})
+	}
+}
+
+// warmRing writes one lap of reg's history, so that the first lap's page
+// faults are not charged to the benchmark (see tap's warmHistory).
+func warmRing(reg *live.Registry) {
+	s := reg.Open(live.SessionInfo{Label: "warm-up"}, time.Now())
+	f := &decoder.Frame{Header: decoder.MakeHeader(1, decoder.NOP, 0, 0), Payload: make([]byte, reg.Config().Snaplen)}
+	for range reg.Config().History {
+		s.Record(live.ClientToServer, time.Now(), f)
+	}
+	s.End(time.Now(), live.Shutdown, nil)
 }

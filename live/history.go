@@ -90,18 +90,27 @@ func (h HistoryStats) Len() int { return int(h.Next - h.First) }
 // one another or on a reader copying a whole batch: at most on a reader
 // copying that one slot.
 //
-// A slot is one cache line with no pointers: a frame record writes that
-// line and one line of the payload arena, and the garbage collector never
-// scans the ring. Writing fresh lines of a 100 000-record ring is what a
-// record costs on the data path; a Record with its slices, strings and
-// time.Time took four lines. The arena of cap*snaplen bytes is backed with
-// memory by the OS only as it is written. The rare records that are not
-// frames (session events, violations, notices) keep their text fields in a
-// side map.
+// A slot is two adjacent cache lines with no pointers, so the garbage
+// collector never scans the ring: the first holds the record, lock
+// included; the second the first inlineLen payload bytes. Between a tap's
+// socket calls the ring is out of cache (a slot was last written a lap of
+// 100 000 records ago), and a record costs mostly the lines it waits for.
+// Session.Record prefetches the slot it will most likely claim (see
+// prefetch.go), and the slot's second line comes with its first; a payload
+// line elsewhere was a second wait, which the slot lock's release (it
+// waits for every earlier write) could not hide: ~65 ns a record in
+// BenchmarkRecordLoopback. smux's control frames and small requests carry
+// at most a few bytes of payload, so they touch nothing else; only longer
+// payloads spill their bytes past inlineLen into the arena, cap ×
+// (snaplen−inlineLen) bytes that the OS backs with memory only as they are
+// written. A Record with its slices, strings and time.Time took four
+// lines. The rare records that are not frames (session events,
+// violations, notices) keep their text fields in a side map.
 type history struct {
 	slots   []slot
-	arena   []byte
+	arena   []byte // per slot, the payload bytes past inlineLen: rest of them
 	snaplen int
+	rest    int           // max(0, snaplen-inlineLen)
 	last    atomic.Uint64 // the highest seq claimed; seqs start at 1
 	dropped atomic.Uint64
 	wake    waker // wakes a reader when the ring is filling
@@ -109,13 +118,24 @@ type history struct {
 	eventsMu sync.Mutex
 	events   map[uint64]*eventText // by seq, for slots with hasEvent
 
-	scratch sync.Pool // *Record for readers
+	scratch sync.Pool // *scratch for readers
 }
 
-// slot is a Record without pointers, lock included, in 64 bytes.
+// scratch is a reader's Record, and room to put a payload together.
+type scratch struct {
+	rec Record
+	buf []byte
+}
+
+// inlineLen is how many payload bytes a slot holds itself: one cache line.
+const inlineLen = 64
+
+// slot is a Record without pointers, lock included, in 128 bytes: the
+// record in the first cache line, the start of its payload in the second.
 type slot struct {
 	mu sync.Mutex
 	slotData
+	inline [inlineLen]byte // the first plen (at most inlineLen) payload bytes
 }
 
 type slotData struct {
@@ -126,7 +146,7 @@ type slotData struct {
 	header   decoder.Header
 	consumed uint32
 	window   uint32
-	plen     uint16 // payload bytes in the arena
+	plen     uint16 // payload bytes, in inline and then the arena
 	kind     Kind
 	dir      Dir
 	anomaly  Anomaly
@@ -148,13 +168,15 @@ type eventText struct {
 }
 
 func newHistory(capacity, snaplen int) *history {
+	rest := max(0, snaplen-inlineLen)
 	return &history{
 		slots:   make([]slot, capacity),
-		arena:   make([]byte, capacity*snaplen),
+		arena:   make([]byte, capacity*rest),
 		snaplen: snaplen,
+		rest:    rest,
 		events:  make(map[uint64]*eventText),
 		wake:    newWaker(),
-		scratch: sync.Pool{New: func() any { return new(Record) }},
+		scratch: sync.Pool{New: func() any { return new(scratch) }},
 	}
 }
 
@@ -189,7 +211,14 @@ func (h *history) addFrame(sess uint64, dir Dir, at time.Time, f *decoder.Frame,
 	if !ok {
 		return
 	}
-	n := copy(h.arena[i*h.snaplen:(i+1)*h.snaplen], f.Payload)
+	p := f.Payload
+	if len(p) > h.snaplen {
+		p = p[:h.snaplen]
+	}
+	n := copy(sl.inline[:], p)
+	if len(p) > inlineLen {
+		n += copy(h.arena[i*h.rest:(i+1)*h.rest], p[inlineLen:])
+	}
 	var flags uint8
 	if f.Truncated || n < len(f.Payload) {
 		flags = slotTruncated
@@ -225,17 +254,21 @@ func (h *history) addEvent(rec Record) {
 	sl.mu.Unlock()
 }
 
-// record fills r from slot i, whose lock is held; r.Payload aliases the
-// arena until the caller copies it.
-func (h *history) record(i int, r *Record) {
-	sl := &h.slots[i]
+// record fills sc.rec from slot i, whose lock is held; its Payload
+// aliases the slot, or sc.buf, until the caller copies it.
+func (h *history) record(i int, sc *scratch) {
+	sl, r := &h.slots[i], &sc.rec
 	*r = Record{
 		Seq: sl.seq, Kind: sl.kind, Session: sl.session, Dir: sl.dir, At: time.Unix(0, sl.at),
 		Offset: sl.offset, Header: sl.header, Truncated: sl.flags&slotTruncated != 0,
 		Consumed: sl.consumed, Window: sl.window, Anomaly: sl.anomaly, Code: sl.code,
 	}
-	if sl.plen > 0 {
-		r.Payload = h.arena[i*h.snaplen : i*h.snaplen+int(sl.plen) : i*h.snaplen+int(sl.plen)]
+	switch n := int(sl.plen); {
+	case n > inlineLen:
+		sc.buf = append(append(sc.buf[:0], sl.inline[:]...), h.arena[i*h.rest:i*h.rest+n-inlineLen]...)
+		r.Payload = sc.buf[:n:n]
+	case n > 0:
+		r.Payload = sl.inline[:n:n]
 	}
 	if sl.flags&slotHasEvent != 0 {
 		h.eventsMu.Lock()
@@ -290,8 +323,9 @@ func (r *Registry) Frames(q Query, dst []Record) (recs []Record, next uint64) {
 	}
 	start := len(dst)
 	var buf []byte
-	rec := h.scratch.Get().(*Record) // Match's argument escapes: reuse it
-	defer h.scratch.Put(rec)
+	sc := h.scratch.Get().(*scratch) // Match's argument escapes: reuse it
+	defer h.scratch.Put(sc)
+	rec := &sc.rec
 	for ; seq < st.Next && scan > 0; seq++ {
 		if q.Max > 0 && len(dst)-start >= q.Max {
 			break
@@ -307,7 +341,7 @@ func (r *Registry) Frames(q Query, dst []Record) (recs []Record, next uint64) {
 			}
 			continue // evicted meanwhile
 		}
-		h.record(i, rec)
+		h.record(i, sc)
 		if q.Match != nil && !q.Match(rec) {
 			sl.mu.Unlock()
 			continue

@@ -146,6 +146,46 @@ func TestSnaplen(t *testing.T) {
 	}
 }
 
+// TestPayloadPastSlot records payloads of every length around the 64
+// bytes a history slot holds itself, the rest kept elsewhere, into a ring
+// small enough that each slot is reused by payloads of other lengths: a
+// record reads back exactly its own first snaplen bytes, in Frames' copy
+// and in what Match is shown.
+func TestPayloadPastSlot(t *testing.T) {
+	lens := []int{0, 1, 8, 63, 64, 65, 100, 127, 128, 129, 255, 256, 257, 1000}
+	for _, snaplen := range []int{1, 63, 64, 65, 100, 256, 1000} {
+		reg := live.New(live.Config{History: 5, Snaplen: snaplen})
+		s := reg.Open(live.SessionInfo{}, t0)
+		s.Record(c2s, t0, frame(1, syn(c2s, 3), 0))
+		for round := range 3 {
+			for j, n := range lens {
+				p := make([]byte, n)
+				for k := range p {
+					p[k] = byte(round*31 + j*7 + k)
+				}
+				s.Record(c2s, t0, frame(1, psh(c2s, 3, string(p)), 0))
+				want := p[:min(n, snaplen)]
+				next := reg.Snapshot().History.Next
+				var seen []byte
+				recs, _ := reg.Frames(live.Query{From: next - 1, Match: func(r *live.Record) bool {
+					seen = append([]byte(nil), r.Payload...)
+					return true
+				}}, nil)
+				if len(recs) != 1 {
+					t.Fatalf("snaplen %d, payload %d: %d records, want 1", snaplen, n, len(recs))
+				}
+				if r := recs[0]; !bytes.Equal(r.Payload, want) || r.Truncated != (n > snaplen) {
+					t.Errorf("snaplen %d, payload %d: read %d bytes (truncated %v), want %d (%v)",
+						snaplen, n, len(r.Payload), r.Truncated, len(want), n > snaplen)
+				}
+				if !bytes.Equal(seen, want) {
+					t.Errorf("snaplen %d, payload %d: Match saw %d bytes, want %d", snaplen, n, len(seen), len(want))
+				}
+			}
+		}
+	}
+}
+
 // historyOf returns a registry whose history holds a SessionOpened event,
 // a SYN and n PSH frames "p0"…, and the session.
 func historyOf(t *testing.T, cfg live.Config, n int) (*live.Registry, *script) {

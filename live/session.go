@@ -176,6 +176,7 @@ func (s *Session) Record(dir Dir, at time.Time, f *decoder.Frame) bool {
 	h := f.Header
 	cmd, sid, length := h.Cmd(), h.StreamID(), uint32(h.Length())
 	var a Anomaly
+	s.reg.hist.prefetchNext()
 
 	s.mu.Lock()
 	if s.ver[dir] == 0 {
@@ -187,6 +188,9 @@ func (s *Session) Record(dir Dir, at time.Time, f *decoder.Frame) bool {
 	if s.halted[dir] {
 		s.mu.Unlock()
 		return false
+	}
+	if cmd == decoder.FIN {
+		s.prefetchFold()
 	}
 	total := s.total()
 	s.gen++

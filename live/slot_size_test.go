@@ -5,8 +5,20 @@ import (
 	"unsafe"
 )
 
+// TestSlotSize checks the layout history's comment explains: a slot is two
+// 64-byte cache lines, the record with its lock in the first and the
+// inline payload filling the second.
 func TestSlotSize(t *testing.T) {
-	if s := unsafe.Sizeof(slot{}); s != 64 {
-		t.Errorf("slot is %d bytes, want one 64-byte cache line", s)
+	if s := unsafe.Sizeof(slot{}); s != 128 {
+		t.Errorf("slot is %d bytes, want two 64-byte cache lines", s)
+	}
+	if o := unsafe.Offsetof(slot{}.inline); o != 64 {
+		t.Errorf("inline payload at offset %d, want 64: the second cache line", o)
+	}
+	// The ring's slots start on a 128-byte boundary, so no slot straddles
+	// more than its two lines.
+	h := newHistory(DefaultHistory, DefaultSnaplen)
+	if a := uintptr(unsafe.Pointer(&h.slots[0])); a%128 != 0 {
+		t.Errorf("ring at %#x, want a 128-byte boundary", a)
 	}
 }

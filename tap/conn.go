@@ -45,6 +45,7 @@ type feeder struct {
 	wrote []wroteFrame
 	keep  bool
 	done  bool // the direction has ended: nothing more is decoded
+	clock clock
 }
 
 // wroteFrame is where a frame of a Write lies in its direction's byte stream.
@@ -201,7 +202,7 @@ func (f *feeder) feed(p []byte, at time.Time) {
 			continue
 		}
 		if at.IsZero() {
-			at = time.Now()
+			at = f.clock.now()
 		}
 		switch {
 		case fr == nil:
@@ -303,4 +304,22 @@ func (l *Listener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	return Wrap(c, live.Server, l.reg, l.label), nil
+}
+
+// clock stamps a feeder's frames reading only the monotonic clock, half
+// the cost of time.Now, which reads the wall clock too: it adds the
+// monotonic time elapsed since a time.Now taken at most rebase ago. A
+// stamp's monotonic reading is exact, so Sub between stamps is; its wall
+// time (what history keeps) may differ from a wall clock that is stepped
+// or slewed meanwhile by as much as that clock moves in rebase.
+type clock struct{ base time.Time }
+
+const rebase = time.Second
+
+func (c *clock) now() time.Time {
+	if d := time.Since(c.base); d >= 0 && d < rebase {
+		return c.base.Add(d)
+	}
+	c.base = time.Now()
+	return c.base
 }

@@ -1,0 +1,35 @@
+package live
+
+import "unsafe"
+
+// A record's cost on the data path is the cache lines it waits for: a
+// tap records between socket calls, which leave little of the Registry in
+// cache. Two of those lines are known before the record needs them, and a
+// prefetch at the start of Session.Record lets them come in while it
+// updates the session's state: the ring slot the record will most likely
+// claim, and the closed stream a FIN may fold out of the session (it
+// closed ClosedStreams streams ago). A prefetch is only a hint: it reads
+// and writes nothing, so it needs no lock and cannot race.
+
+// prefetchNext starts bringing in the slots that the next two records
+// will most likely claim: a feed often records two frames, and another
+// feeder may claim one first.
+func (h *history) prefetchNext() {
+	if n := uint64(len(h.slots)); n > 0 {
+		i := (h.last.Load() + 1) % n
+		j := i + 1
+		if j == n {
+			j = 0
+		}
+		prefetch(unsafe.Pointer(&h.slots[i]), unsafe.Pointer(&h.slots[j]))
+	}
+}
+
+// prefetchFold starts bringing in the closed stream that the next stream
+// to close will fold into the summary. s.mu is held.
+func (s *Session) prefetchFold() {
+	if q := &s.closed; q.len() > 0 && q.len() >= s.reg.cfg.ClosedStreams {
+		p := unsafe.Pointer(q.sts[q.head])
+		prefetch(p, unsafe.Add(p, 128)) // a stream spans four lines
+	}
+}

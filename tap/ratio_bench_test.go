@@ -1,0 +1,170 @@
+//go:build unix
+
+package tap
+
+import (
+	"io"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// BenchmarkRatio measures the tap's cost as a ratio, robustly on a
+// shared machine: an untapped and a tapped pair (BenchmarkRAND's and
+// BenchmarkBulk's) live side by side in one process, and each op runs
+// one chunk of requests on each, in alternating order, timing both. A
+// burst of other work on the machine slows the two chunks of a pair
+// alike, so the median of the pairs' ratios is far steadier than the
+// ratio of two benchmarks run one after the other.
+//
+// It reports ratio, the median over pairs of untapped time ÷ tapped time
+// (throughput tapped/untapped, 1 meaning free), cpu-ratio the same for
+// the process's CPU time, and each variant's median time per request
+// (RAND) or per 64 KiB write (Bulk).
+func BenchmarkRatio(b *testing.B) {
+	type load struct {
+		name string
+		// start sets up one variant and returns a func that runs one chunk.
+		start func(b *testing.B, tapped bool) func() error
+	}
+	loads := []load{
+		{"RAND/callers=1", randChunk(1, 200)},
+		{"RAND/callers=64", randChunk(64, 1280)},
+		{"Bulk/v1", bulkChunk(1, 64)},
+		{"Bulk/v2", bulkChunk(2, 64)},
+	}
+	for _, l := range loads {
+		b.Run(l.name, func(b *testing.B) {
+			run := [2]func() error{l.start(b, false), l.start(b, true)}
+			var wall, cpu [2][]float64
+			ratio := func(x [2][]float64) float64 {
+				r := make([]float64, len(x[0]))
+				for i := range r {
+					r[i] = x[0][i] / x[1][i]
+				}
+				return median(r)
+			}
+			i := 0
+			for b.Loop() {
+				for k := range 2 {
+					v := (i + k) % 2 // alternate which variant goes first
+					t0, c0 := time.Now(), cpuTime()
+					if err := run[v](); err != nil {
+						b.Fatal(err)
+					}
+					wall[v] = append(wall[v], float64(time.Since(t0)))
+					cpu[v] = append(cpu[v], float64(cpuTime()-c0))
+				}
+				i++
+			}
+			b.ReportMetric(ratio(wall), "ratio")
+			b.ReportMetric(ratio(cpu), "cpu-ratio")
+			n := float64(chunkOps[l.name])
+			b.ReportMetric(median(wall[0])/n, "untapped-ns/req")
+			b.ReportMetric(median(wall[1])/n, "tapped-ns/req")
+		})
+	}
+}
+
+// chunkOps is how many requests or writes a chunk of each load makes.
+var chunkOps = map[string]int{"RAND/callers=1": 200, "RAND/callers=64": 1280, "Bulk/v1": 64, "Bulk/v2": 64}
+
+func median(x []float64) float64 {
+	if len(x) == 0 {
+		return 0
+	}
+	s := slices.Clone(x)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// randChunk runs n RAND requests per chunk from callers goroutines.
+func randChunk(callers, n int) func(*testing.B, bool) func() error {
+	return func(b *testing.B, tapped bool) func() error {
+		cli, srv := benchPair(b, 1, tapped)
+		go serveRAND(srv)
+		return func() error {
+			if callers == 1 {
+				for range n {
+					if err := randRequest(cli); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			var wg sync.WaitGroup
+			var first atomic.Value
+			for range callers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for range n / callers {
+						if err := randRequest(cli); err != nil {
+							first.CompareAndSwap(nil, err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			err, _ := first.Load().(error)
+			return err
+		}
+	}
+}
+
+// bulkChunk writes n 64 KiB buffers on one stream per chunk, and returns
+// when the reader has read them all, so nothing of one chunk is still
+// moving during the next.
+func bulkChunk(version, n int) func(*testing.B, bool) func() error {
+	return func(b *testing.B, tapped bool) func() error {
+		cli, srv := benchPair(b, version, tapped)
+		var got, want atomic.Int64
+		done := make(chan struct{}, 1)
+		go func() {
+			st, err := srv.AcceptStream()
+			if err != nil {
+				return
+			}
+			defer st.Close()
+			buf := make([]byte, 64<<10)
+			for {
+				k, err := st.Read(buf)
+				g := got.Add(int64(k))
+				if w := want.Load(); w > 0 && g >= w && want.CompareAndSwap(w, 0) {
+					done <- struct{}{}
+				}
+				if err != nil {
+					return
+				}
+			}
+		}()
+		st, err := cli.OpenStream()
+		if err != nil {
+			b.Fatal(err)
+		}
+		buf := make([]byte, 64<<10)
+		var sent int64
+		return func() error {
+			for range n {
+				k, err := st.Write(buf)
+				sent += int64(k)
+				if err != nil {
+					return err
+				}
+			}
+			want.Store(sent)
+			if got.Load() >= sent && want.CompareAndSwap(sent, 0) {
+				return nil // the reader had it all before it could see want
+			}
+			select {
+			case <-done:
+				return nil
+			case <-time.After(10 * time.Second):
+				return io.ErrNoProgress
+			}
+		}
+	}
+}
