@@ -11,14 +11,6 @@ import (
 	"github.com/muxtop/muxtop/printable"
 )
 
-// DirName returns the JSON name of a direction: "c2s" or "s2c".
-func DirName(d live.Dir) string {
-	if d == live.ClientToServer {
-		return "c2s"
-	}
-	return "s2c"
-}
-
 // appendJSON appends r as one JSON object, the README's schema: keys in a
 // fixed order, absent where they do not apply. It writes what
 // encoding/json wrote for the same record, byte for byte, with neither
@@ -39,7 +31,7 @@ func appendJSON(b []byte, r *live.Record) []byte {
 	case live.FrameRecord:
 		h := r.Header
 		b = append(b, `,"dir":"`...)
-		b = append(b, DirName(r.Dir)...)
+		b = append(b, r.Dir.Code()...)
 		b = append(b, `","ver":`...)
 		b = strconv.AppendUint(b, uint64(h.Version()), 10)
 		b = append(b, `,"cmd":"`...)
@@ -83,7 +75,7 @@ func appendJSON(b []byte, r *live.Record) []byte {
 		b = appendField(b, `,"reason":`, r.Reason.Code())
 	case live.FramingViolation:
 		b = append(b, `,"dir":"`...)
-		b = append(b, DirName(r.Dir)...)
+		b = append(b, r.Dir.Code()...)
 		b = append(b, `","offset":`...)
 		b = strconv.AppendInt(b, r.Offset, 10)
 		b = append(b, `,"code":"`...)
@@ -232,7 +224,7 @@ func appendJSONSummary(b []byte, s Summary) []byte {
 		StreamsOpened: s.StreamsOpened, StreamsClosed: s.StreamsClosed, StreamsEnded: s.StreamsEnded,
 		StreamsOpen: s.StreamsOpen, Dropped: s.Dropped, Missed: s.Missed,
 		Violations: s.Violations, Anomalies: s.Anomalies, Status: s.Status,
-		Unparsed: map[string]int64{"c2s": s.Unparsed[0], "s2c": s.Unparsed[1]},
+		Unparsed: perDir(s.Unparsed),
 		Frames:   map[string]map[string]uint64{}, Bytes: map[string]uint64{},
 	}
 	for d := range 2 {
@@ -241,12 +233,17 @@ func appendJSONSummary(b []byte, s Summary) []byte {
 		for c := range decoder.NumCmds {
 			m[decoder.Cmd(c).String()] = s.Counts.Frames[d][c]
 		}
-		j.Frames[DirName(dir)] = m
-		j.Bytes[DirName(dir)] = s.Counts.BytesDir(dir)
+		j.Frames[dir.Code()] = m
+		j.Bytes[dir.Code()] = s.Counts.BytesDir(dir)
 	}
 	if s.Unsent != [2]int64{} {
-		j.Unsent = map[string]int64{"c2s": s.Unsent[0], "s2c": s.Unsent[1]}
+		j.Unsent = perDir(s.Unsent)
 	}
 	out, _ := json.Marshal(j)
 	return append(b, out...)
+}
+
+// perDir keys a pair of per-direction values by the directions' codes.
+func perDir[T any](v [2]T) map[string]T {
+	return map[string]T{live.ClientToServer.Code(): v[0], live.ServerToClient.Code(): v[1]}
 }

@@ -11,12 +11,9 @@ import (
 	"github.com/muxtop/muxtop/printable"
 )
 
-// TimeLayout is the time format of plain lines.
-const TimeLayout = "15:04:05.000000"
-
 // appendPlain appends r as one line of text.
 func appendPlain(b []byte, r *live.Record) []byte {
-	b = r.At.AppendFormat(b, TimeLayout)
+	b = r.At.AppendFormat(b, live.TimeLayout)
 	b = append(b, " #"...)
 	b = strconv.AppendUint(b, r.Session, 10)
 	b = append(b, ' ')

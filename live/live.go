@@ -51,6 +51,10 @@ const (
 	ServerToClient Dir = 1
 )
 
+// A direction has three names, here and nowhere else: its arrow, for
+// lines a person reads; its code, for machine output (JSON) and the
+// filter; and its words, for the help and a frame's detail.
+
 // String returns the direction's arrow: → for client to server, ← back.
 func (d Dir) String() string {
 	if d == ClientToServer {
@@ -58,6 +62,26 @@ func (d Dir) String() string {
 	}
 	return "←"
 }
+
+// Code returns the direction's name in machine output: "c2s" or "s2c".
+func (d Dir) Code() string {
+	if d == ClientToServer {
+		return "c2s"
+	}
+	return "s2c"
+}
+
+// Words returns the direction in words: "client to server" or "server to client".
+func (d Dir) Words() string {
+	if d == ClientToServer {
+		return "client to server"
+	}
+	return "server to client"
+}
+
+// TimeLayout is how every front end prints a record's time of day, to
+// the microsecond: 12:01:03.441219.
+const TimeLayout = "15:04:05.000000"
 
 // Sender returns the side that sends in direction d.
 func (d Dir) Sender() Side { return Side(d) }

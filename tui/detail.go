@@ -69,12 +69,12 @@ func detailInfo(th *theme, r *live.Record, w int) []string {
 			add(part, sty)
 		}
 	}
-	at := r.At.In(th.loc).Format(timeLayout)
+	at := r.At.In(th.loc).Format(live.TimeLayout)
 	sess := "session " + strconv.FormatUint(r.Session, 10)
 	switch r.Kind {
 	case live.FrameRecord:
 		out = append(out, headerLine(st, r.Header, w))
-		add(sess+" · "+r.Dir.String()+" "+dirName(r.Dir)+" · offset "+strconv.FormatInt(r.Offset, 10)+" · "+at, style{})
+		add(sess+" · "+r.Dir.String()+" "+r.Dir.Words()+" · offset "+strconv.FormatInt(r.Offset, 10)+" · "+at, style{})
 		if r.Header.Cmd() == decoder.UPD {
 			add("window update: consumed "+strconv.FormatUint(uint64(r.Consumed), 10)+
 				"  window "+strconv.FormatUint(uint64(r.Window), 10), st.upd)
@@ -93,7 +93,7 @@ func detailInfo(th *theme, r *live.Record, w int) []string {
 			add("payload "+strconv.Itoa(n)+" bytes", st.dim)
 		}
 	case live.FramingViolation:
-		wrap("VIOLATION "+r.Code.String()+" · "+sess+" · "+r.Dir.String()+" "+dirName(r.Dir)+
+		wrap("VIOLATION "+r.Code.String()+" · "+sess+" · "+r.Dir.String()+" "+r.Dir.Words()+
 			" · offset "+strconv.FormatInt(r.Offset, 10)+" · "+at, st.bad)
 		wrap(sanitize(r.Detail), st.bad)
 		out = append(out, headerLine(st, r.Header, w))
@@ -106,13 +106,6 @@ func detailInfo(th *theme, r *live.Record, w int) []string {
 		wrap(sanitize(r.Detail)+" · "+at, st.bad)
 	}
 	return out
-}
-
-func dirName(d live.Dir) string {
-	if d == live.ClientToServer {
-		return "client to server"
-	}
-	return "server to client"
 }
 
 // headerLine decodes the eight header bytes:

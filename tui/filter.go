@@ -146,13 +146,14 @@ func parseTerm(tok string) (term, error) {
 		}
 		return term{kind: termVer, n: n}, nil
 	case "dir":
-		switch strings.ToLower(val) {
-		case ">", "→", "c2s", "client":
-			return term{kind: termDir, dir: live.ClientToServer}, nil
-		case "<", "←", "s2c", "server":
-			return term{kind: termDir, dir: live.ServerToClient}, nil
+		for _, d := range []live.Dir{live.ClientToServer, live.ServerToClient} {
+			// The arrow, > or < for it, the code or the sender.
+			switch strings.ToLower(val) {
+			case d.String(), dirTyped[d], d.Code(), d.Sender().String():
+				return term{kind: termDir, dir: d}, nil
+			}
 		}
-		return term{}, fmt.Errorf("filter: dir %q: use dir:> (client to server) or dir:< (server to client)", val)
+		return term{}, fmt.Errorf("filter: dir %q: use dir:> (%s) or dir:< (%s)", val, live.ClientToServer.Words(), live.ServerToClient.Words())
 	case "hex":
 		b, err := hex.DecodeString(val)
 		if err != nil || len(b) == 0 {
@@ -162,6 +163,9 @@ func parseTerm(tok string) (term, error) {
 	}
 	return term{}, fmt.Errorf("filter: unknown term %q; try %s", tok, filterHelp)
 }
+
+// dirTyped are the arrows of the directions as a keyboard types them.
+var dirTyped = [2]string{">", "<"}
 
 // parseLen parses the comparison after "len": >100, <8, =0, >=1, <=8, :0.
 func parseLen(tok, rest string) (term, error) {

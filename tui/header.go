@@ -113,7 +113,7 @@ func viewHeader(th *theme, hd *header, w, n int) []string {
 		if hd.now.Sub(nt.At) < noticeRecent {
 			sty = st.bad
 		}
-		l.add(nt.At.In(th.loc).Format("15:04:05")+" "+sanitize(nt.Text), sty)
+		l.add(nt.At.In(th.loc).Format(time.TimeOnly)+" "+sanitize(nt.Text), sty)
 	}
 	out = append(out, l.String())
 	return out[:min(n, len(out))]

@@ -142,7 +142,7 @@ func (p *violationsPane) body(th *theme, w, h int) []string {
 			ns = st.bad
 		}
 		cells := []cell{
-			{e.at.In(th.loc).Format(timeLayout), style{}},
+			{e.at.In(th.loc).Format(live.TimeLayout), style{}},
 			{strconv.FormatUint(e.session, 10), style{}},
 			{e.dir.String(), style{}},
 			{strconv.FormatInt(e.offset, 10), style{}},
