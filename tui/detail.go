@@ -95,15 +95,15 @@ func detailInfo(th *theme, r *live.Record, w int) []string {
 	case live.FramingViolation:
 		wrap("VIOLATION "+r.Code.String()+" · "+sess+" · "+r.Dir.String()+" "+r.Dir.Words()+
 			" · offset "+strconv.FormatInt(r.Offset, 10)+" · "+at, st.bad)
-		wrap(sanitize(r.Detail), st.bad)
+		wrap(printable.Text(r.Detail), st.bad)
 		out = append(out, headerLine(st, r.Header, w))
 		wrap("smux: "+r.Code.SmuxReaction(), style{})
 	case live.SessionOpened:
-		wrap(sess+" opened "+sanitize(r.Client+" → "+r.Server)+" · "+at, style{})
+		wrap(sess+" opened "+printable.Text(r.Client+" → "+r.Server)+" · "+at, style{})
 	case live.SessionEnded:
-		wrap(sess+" ended: "+sanitize(endText(r))+" · "+at, style{})
+		wrap(sess+" ended: "+printable.Text(endText(r))+" · "+at, style{})
 	case live.NoticeRecord:
-		wrap(sanitize(r.Detail)+" · "+at, st.bad)
+		wrap(printable.Text(r.Detail)+" · "+at, st.bad)
 	}
 	return out
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/printable"
 )
 
 // filterHelp lists the filter terms; parse errors end with it.
@@ -56,7 +57,7 @@ func parseFilter(s string) (*filter, error) {
 	if len(toks) == 0 {
 		return nil, nil
 	}
-	f := &filter{text: sanitize(strings.Join(toks, " "))}
+	f := &filter{text: printable.Text(strings.Join(toks, " "))}
 	for _, tok := range toks {
 		t, err := parseTerm(tok)
 		if err != nil {

@@ -5,36 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
-
-// sanitize makes text that did not come from muxtop (addresses, error
-// strings, notes, the caller's status line) safe to print: control
-// characters, C1 controls and invalid UTF-8 become '?'.
-func sanitize(s string) string {
-	clean := true
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == 0x7f || c >= 0x80 {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		i += n
-		switch {
-		case r == utf8.RuneError && n <= 1, r < 0x20, r >= 0x7f && r < 0xa0:
-			b.WriteByte('?')
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
 
 // count formats n in at most five cells for a narrow column: 9999,
 // 12.4k, 512k, 3.1M, 7.0G.

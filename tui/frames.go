@@ -459,14 +459,14 @@ func frameLine(th *theme, r *live.Record, w int, mark, reverse bool, cols frameC
 			l.add("…", st.dim)
 		}
 	case live.SessionOpened:
-		l.text("● session " + strconv.FormatUint(r.Session, 10) + " opened " + sanitize(r.Client+" → "+r.Server))
+		l.text("● session " + strconv.FormatUint(r.Session, 10) + " opened " + printable.Text(r.Client+" → "+r.Server))
 	case live.SessionEnded:
-		l.add("● session "+strconv.FormatUint(r.Session, 10)+" ended: "+sanitize(endText(r)), st.dim)
+		l.add("● session "+strconv.FormatUint(r.Session, 10)+" ended: "+printable.Text(endText(r)), st.dim)
 	case live.FramingViolation:
 		l.text(r.Dir.String() + " ")
-		l.add("VIOLATION "+r.Code.String()+" at offset "+strconv.FormatInt(r.Offset, 10)+": "+sanitize(r.Detail), st.bad)
+		l.add("VIOLATION "+r.Code.String()+" at offset "+strconv.FormatInt(r.Offset, 10)+": "+printable.Text(r.Detail), st.bad)
 	case live.NoticeRecord:
-		l.add("! "+sanitize(r.Detail), st.bad)
+		l.add("! "+printable.Text(r.Detail), st.bad)
 	}
 	if reverse {
 		return st.selected.render(l.String())

@@ -5,6 +5,7 @@ import (
 
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/printable"
 )
 
 // noticeRecent is how long a notice stays red.
@@ -113,7 +114,7 @@ func viewHeader(th *theme, hd *header, w, n int) []string {
 		if hd.now.Sub(nt.At) < noticeRecent {
 			sty = st.bad
 		}
-		l.add(nt.At.In(th.loc).Format(time.TimeOnly)+" "+sanitize(nt.Text), sty)
+		l.add(nt.At.In(th.loc).Format(time.TimeOnly)+" "+printable.Text(nt.Text), sty)
 	}
 	out = append(out, l.String())
 	return out[:min(n, len(out))]

@@ -4,6 +4,8 @@ import (
 	"unicode"
 
 	tea "charm.land/bubbletea/v2"
+
+	"github.com/muxtop/muxtop/printable"
 )
 
 // filterInput is the filter's input line, under the panes while open.
@@ -58,7 +60,7 @@ func (p *filterInput) lines() int {
 func (p filterInput) View(th *theme, w int) string {
 	s := p.line.view(&th.styles, w)
 	if p.err != "" {
-		s += "\n" + newLine(w).add(sanitize(p.err), th.bad).String()
+		s += "\n" + newLine(w).add(printable.Text(p.err), th.bad).String()
 	}
 	return s
 }

@@ -27,6 +27,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/printable"
 )
 
 // Options configure the screen.
@@ -127,7 +128,7 @@ func newModel(reg *live.Registry, opts Options, snapshot func(live.SnapshotOptio
 	if os.Getenv("NO_COLOR") != "" {
 		opts.NoColor = true
 	}
-	opts.Title = sanitize(opts.Title)
+	opts.Title = printable.Text(opts.Title)
 	keys := newKeyMap()
 	m := Model{
 		src:      source{reg: reg, snapshot: snapshot, status: opts.Status},

@@ -6,6 +6,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/printable"
 )
 
 // Every read of the capture runs in a tea.Cmd: Update only applies what
@@ -47,7 +48,7 @@ func read(src source, req readReq) snapshotMsg {
 	snap := src.snapshot(req.opts)
 	msg := snapshotMsg{snap: snap, freeze: req.freeze}
 	if src.status != nil && !req.paused {
-		msg.status = sanitize(src.status())
+		msg.status = printable.Text(src.status())
 	}
 	// The frames pane sees no record the snapshot's counts do not.
 	if req.frames.upTo == 0 {

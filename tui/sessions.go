@@ -9,6 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/printable"
 )
 
 // sessionsPane lists the sessions and selects one by id, so that the
@@ -188,15 +189,15 @@ func sessionCells(st *styles, s *live.SessionSnap, fps float64) []cell {
 	if s.Ended {
 		state, ss = "ended: "+s.Reason.String(), base
 		if s.Err != "" {
-			state += ": " + sanitize(s.Err)
+			state += ": " + printable.Text(s.Err)
 		}
 	} else if len(s.Framing) > 0 {
 		state, ss = "violation: smux stops reading", st.bad
 	}
 	return []cell{
 		{strconv.FormatUint(s.ID, 10), base},
-		{sanitize(s.Peer()), base},
-		{sanitize(tapped(s)), base},
+		{printable.Text(s.Peer()), base},
+		{printable.Text(tapped(s)), base},
 		{ver, base},
 		openCell(st, s, base),
 		{count(s.Total), base},

@@ -11,6 +11,7 @@ import (
 
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/printable"
 )
 
 // violation is one line of the violations pane: a framing violation or an
@@ -147,7 +148,7 @@ func (p *violationsPane) body(th *theme, w, h int) []string {
 			{e.dir.String(), style{}},
 			{strconv.FormatInt(e.offset, 10), style{}},
 			{e.name, ns},
-			{sanitize(e.detail), style{}},
+			{printable.Text(e.detail), style{}},
 		}
 		out = append(out, tableRow(st, violationColumns, ws, cells, w, i == p.idx, true))
 	}
