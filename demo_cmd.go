@@ -54,12 +54,9 @@ func (f *demoFlags) config(reg *live.Registry) (demo.Config, error) {
 		}
 		*a.addr = addr
 	}
-	rate := f.rate
-	if rate == 0 {
-		rate = -1 // demo reads 0 as its default rate
-	}
 	return demo.Config{
-		Version: f.version, Pool: f.pool, Rate: rate, Leak: f.leak,
+		// --rate counts exactly: 0 runs no load (see live.Config's rule).
+		Version: f.version, Pool: f.pool, Rate: live.Exactly(f.rate), Leak: f.leak,
 		ServiceAddr: f.service, HTTPAddr: f.http,
 		Logger: noticeLogger(reg),
 	}, nil

@@ -157,15 +157,8 @@ func (f *watchFlags) validate(stdout io.Writer) error {
 // memory limit that keeps its cost to historyBytes.
 func (f *watchFlags) registry() *live.Registry {
 	setMemoryLimit(historyLive(f.history, f.snaplen, f.output))
-	history := f.history
-	if history == 0 {
-		history = -1 // live reads 0 as "default"
-	}
-	snaplen := f.snaplen
-	if snaplen == 0 {
-		snaplen = -1
-	}
-	return live.New(live.Config{History: history, Snaplen: snaplen})
+	// The flags count exactly: --history 0 keeps none (see live.Config).
+	return live.New(live.Config{History: live.Exactly(f.history), Snaplen: live.Exactly(f.snaplen)})
 }
 
 // system is what a command runs and muxtop watches: a demo or a proxy. It

@@ -23,7 +23,8 @@ type Config struct {
 	Pool int
 
 	// Rate is the load generator's requests per second; 0 means
-	// DefaultRate, and a negative rate runs no load generator (the gateway
+	// DefaultRate, and a negative rate runs no load generator, by
+	// live.Config's rule for 0 and negative numbers (the gateway
 	// still answers, to curl for one).
 	Rate int
 

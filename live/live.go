@@ -101,8 +101,13 @@ const (
 	DefaultAnomalies     = 100
 )
 
-// Config bounds the memory a Registry uses. Zero fields take the defaults;
-// negative History or Snaplen mean 0.
+// Config bounds the memory a Registry uses.
+//
+// Its fields follow muxtop's one rule for a number in a config, which
+// demo.Config (Rate) and tap.ProxyConfig (DialTimeout) follow too: 0 means
+// the default, a negative value means none (no history, no payload bytes,
+// no load, no bound). A caller whose own 0 means none, as the command
+// line's --history 0 does, passes Exactly(n).
 type Config struct {
 	// History is how many frame records are kept; older ones are evicted
 	// (their frames still count).
@@ -117,6 +122,15 @@ type Config struct {
 	EndedSessions int
 	// Anomalies is how many anomaly records each session keeps; all are counted.
 	Anomalies int
+}
+
+// Exactly returns n for a config field that follows Config's rule, when
+// n counts exactly and 0 means none: n if positive, else -1.
+func Exactly(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }
 
 func (c Config) withDefaults() Config {

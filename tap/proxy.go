@@ -47,7 +47,8 @@ type ProxyConfig struct {
 	// Registry records the sessions passing through. It is required.
 	Registry *live.Registry
 	// DialTimeout bounds each connection to the upstream; 0 means
-	// DefaultDialTimeout, a negative value no bound but the system's.
+	// DefaultDialTimeout, a negative value no bound but the system's, by
+	// live.Config's rule for 0 and negative numbers.
 	DialTimeout time.Duration
 	// OnError, if not nil, receives the failures the proxy survives, each a
 	// one-line message for the user starting with "attach: ": an upstream
