@@ -163,7 +163,8 @@ func (f *watchFlags) registry() *live.Registry {
 
 // system is what a command runs and muxtop watches: a demo or a proxy. It
 // runs until Close, or until it fails; Wait returns after it stopped, with
-// the failure if there was one.
+// the failure if there was one, and Close stops it, waits and returns the
+// same. demo.Demo and tap.Proxy mean the same by both.
 type system interface {
 	Close() error
 	Wait() error

@@ -263,7 +263,8 @@ func (d *Demo) Wait() error {
 }
 
 // Close stops the demo and waits for it, returning what Wait returns. It is
-// safe to call more than once and from many goroutines.
+// safe to call more than once and from many goroutines. It means what
+// tap.Proxy's Close means.
 func (d *Demo) Close() error {
 	d.cancel()
 	return d.Wait()
