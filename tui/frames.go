@@ -519,7 +519,7 @@ func (p *framesPane) title() string {
 	}
 	n := uint64(p.index.len())
 	if p.filter != nil {
-		s += " · filter " + p.filter.text + " · " + grouped(n) + " match"
+		s += " · filter " + p.filter.text + " · " + count(n) + " match"
 		if n != 1 {
 			s += "es"
 		}

@@ -125,15 +125,15 @@ func statsLine(th *theme, hd *header, compact bool) *line {
 	snap := hd.snap
 	l := newLine(1 << 20)
 	l.text(" · up " + clock(hd.now.Sub(snap.Started)))
-	sessions := grouped(uint64(snap.LiveSessions)) + "/" + plural(uint64(len(snap.Sessions))+snap.Forgotten.Sessions, "session")
+	sessions := count(uint64(snap.LiveSessions)) + "/" + plural(uint64(len(snap.Sessions))+snap.Forgotten.Sessions, "session")
 	open := plural(uint64(snap.OpenStreams), "open stream")
 	fps := rate(hd.rate) + " frames/s"
 	leaks := plural(uint64(snap.Leaks), "suspected leak")
 	if compact {
-		sessions = grouped(uint64(snap.LiveSessions)) + "/" + grouped(uint64(len(snap.Sessions))+snap.Forgotten.Sessions) + " sess"
-		open = grouped(uint64(snap.OpenStreams)) + " open"
+		sessions = count(uint64(snap.LiveSessions)) + "/" + count(uint64(len(snap.Sessions))+snap.Forgotten.Sessions) + " sess"
+		open = count(uint64(snap.OpenStreams)) + " open"
 		fps = rate(hd.rate) + " fr/s"
-		leaks = grouped(uint64(snap.Leaks)) + " leak?"
+		leaks = count(uint64(snap.Leaks)) + " leak?"
 	}
 	l.text(" · " + sessions + " · " + open + " · " + fps)
 	if snap.Leaks > 0 {
@@ -156,18 +156,18 @@ func countsLine(th *theme, snap *live.Snapshot, w int) string {
 		l := newLine(1 << 20)
 		l.text(" ")
 		for c := range decoder.Cmd(decoder.NumCmds) {
-			l.add(c.String(), cmdStyle(st, c)).text(" " + grouped(t.Cmd(c)) + sep)
+			l.add(c.String(), cmdStyle(st, c)).text(" " + count(t.Cmd(c)) + sep)
 		}
 		l.text(vname)
 		if viol > 0 {
-			l.add(grouped(viol), st.bad)
+			l.add(count(viol), st.bad)
 		} else {
 			l.text("0")
 		}
 		if form < 3 || drop > 0 {
 			l.text(sep + dname)
 			if drop > 0 {
-				l.add(grouped(drop), st.warn)
+				l.add(count(drop), st.warn)
 			} else {
 				l.text("0")
 			}

@@ -88,7 +88,7 @@ func (p *helpPane) lines(th *theme, inner, rows int) []string {
 	notes = append(notes, wrapText("! marks suspected leaks: streams open or half-closed longer than "+dur(p.leakAfter)+
 		" (--leak-after), and the open count of the sessions holding them; "+
 		"half-closed→: the client sent FIN and the server has not, half-closed← the reverse", max(inner-1, 1))...)
-	notes = append(notes, wrapText("folded: each session keeps its latest "+grouped(uint64(p.closed))+
+	notes = append(notes, wrapText("folded: each session keeps its latest "+count(uint64(p.closed))+
 		" closed streams in detail; older closed streams are folded into the summary line under the streams heading "+
 		"(their frames stay in history until evicted). A selected stream that is folded stays selected, marked folded, until you move", max(inner-1, 1))...)
 	notes = append(notes, wrapText(`filter terms, all must match: cmd:psh sid:4413 session:2 dir:> dir:< `+

@@ -184,3 +184,48 @@ func TestItem5FramesAt80x24(t *testing.T) {
 		t.Fatalf("the RAND request and its whole 8-byte reply are not in the frames pane:\n%s", box)
 	}
 }
+
+// busy is a session of n RAND exchanges: its counts pass 10 000.
+func busy(n int) *capture {
+	c := newCapture(live.Config{History: 1000})
+	s := c.open("127.0.0.1:51234", "127.0.0.1:9000", base.Add(-time.Minute))
+	for i := range n {
+		c.exchange(s, 1, uint32(3+2*i), base.Add(-time.Minute+time.Duration(i)*time.Millisecond), "12345678")
+	}
+	return c
+}
+
+// Item 4: one style for counts (9999, then 11.7k) and one for bytes
+// (always ending in B), wherever they show.
+func TestItem4Numbers(t *testing.T) {
+	c := busy(11_657)
+	grouped := regexp.MustCompile(`\d \d\d\d(?:[^\d.:]|$)`) // 11 657: two numbers at a glance
+	bareScaled := regexp.MustCompile(`\d[KMGTPE]\b`)        // 96.0K: a size without its B
+	for _, size := range []struct{ w, h int }{{80, 24}, {160, 45}} {
+		for _, keys := range [][]string{nil, {"enter"}, {"enter", "enter"}, {"space"}} {
+			m := press(c.model(t, size.w, size.h), keys...)
+			screen := screenOf(m)
+			if !strings.Contains(screen, "SYN 11.7k") {
+				t.Errorf("%d×%d %v: the counts bar does not say SYN 11.7k:\n%s", size.w, size.h, keys, screen)
+			}
+			if s := grouped.FindString(screen); s != "" {
+				t.Errorf("%d×%d %v: %q reads as two numbers:\n%s", size.w, size.h, keys, s, screen)
+			}
+			if s := bareScaled.FindString(screen); s != "" {
+				t.Errorf("%d×%d %v: %q is a size without its unit:\n%s", size.w, size.h, keys, s, screen)
+			}
+		}
+	}
+	// The sessions pane's bytes, the counts bar's and the streams pane's
+	// folded line all end in B.
+	screen := screenOf(press(c.model(t, 160, 45), "enter"))
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`→[\d.]+[kMG]?B ←[\d.]+[kMG]?B`),
+		regexp.MustCompile(`▶ +1 .* 11\.7k +0 +[\d.]+kB +[\d.]+kB`),
+		regexp.MustCompile(`folded 10\.7k +[\d.]+k +[\d.]+k +[\d.]+kB +[\d.]+kB`),
+	} {
+		if !want.MatchString(screen) {
+			t.Errorf("the screen does not match %s:\n%s", want, screen)
+		}
+	}
+}

@@ -628,12 +628,12 @@ func TestNumbersAreNeverCut(t *testing.T) {
 		}
 		checkFits(t, m, size.w, size.h)
 	}
-	for _, n := range []uint64{0, 9999, 10_000, 99_949, 99_950, 999_499, 999_500, 1e9 - 1, 1 << 63} {
+	for _, n := range []uint64{0, 999, 1000, 9999, 10_000, 99_949, 99_950, 999_499, 999_500, 1e9 - 1, 1 << 63, 1<<64 - 1} {
 		if got := count(n); len(got) > 5 {
 			t.Errorf("count(%d) = %q, wider than 5", n, got)
 		}
-		if got := size(n); len(got) > 5 {
-			t.Errorf("size(%d) = %q, wider than 5", n, got)
+		if got := size(n); len(got) > 6 || !strings.HasSuffix(got, "B") {
+			t.Errorf("size(%d) = %q, wider than 6 or without its B", n, got)
 		}
 		if got := rate(float64(n) + 0.97); len(got) > 5 {
 			t.Errorf("rate(%d.97) = %q, wider than 5", n, got)

@@ -235,7 +235,7 @@ func (p *sessionsPane) title() string {
 	}
 	s := "Sessions · " + strconv.Itoa(p.snap.LiveSessions) + " live of " + strconv.Itoa(len(p.snap.Sessions))
 	if f := p.snap.Forgotten.Sessions; f > 0 {
-		s += " (+" + grouped(f) + " ended, folded)"
+		s += " (+" + count(f) + " ended, folded)"
 	}
 	return s
 }

@@ -321,7 +321,7 @@ var streamColumns = []column{
 	{title: "age", w: 6, right: true, prio: 90},
 	{title: "idle", w: 5, right: true, prio: 70},
 	{title: "reply", w: 5, right: true, prio: 50},
-	{title: "in-flight/window", w: 21, prio: 85, flex: true},
+	{title: "in-flight/window", w: 23, prio: 85, flex: true},
 }
 
 // flowColumn is the index of the v2 flow-control column, dropped for v1 sessions.

@@ -172,7 +172,7 @@ func (p *violationsPane) title() string {
 	if p.snap != nil {
 		framing, anomalies = p.snap.Violations, p.snap.Anomalies
 	}
-	return "Violations · " + grouped(framing) + " framing · " + grouped(anomalies) + " anomalies · enter: go to it · v/esc: close"
+	return "Violations · " + count(framing) + " framing · " + count(anomalies) + " anomalies · enter: go to it · v/esc: close"
 }
 
 // matchViolation returns the predicate that finds v's record in history.
