@@ -229,3 +229,93 @@ func TestItem4Numbers(t *testing.T) {
 		}
 	}
 }
+
+// modelWith returns a model over the capture at w×h with opts, without colour.
+func (c *capture) modelWith(t testing.TB, w, h int, opts Options) Model {
+	t.Helper()
+	opts.NoColor = true
+	if opts.Title == "" {
+		opts.Title = "demo · gateway http://127.0.0.1:8080/rand"
+	}
+	return resize(newModel(c.reg, opts, c.snapshot, time.UTC, 0), w, h)
+}
+
+// wholeFields reports the first word of a header line that is not a
+// whole field: a name, a number, bytes or a state.
+func wholeFields(line string) string {
+	word := regexp.MustCompile(`^(SYN|FIN|PSH|NOP|UPD|viol|violations|drop|dropped|filter|cmd:fin|"RAND"|\?|help|` +
+		`\[live\]|\[follow\]|\[paused|\+[\d.]+[kMG]?\]|\d+(\.\d)?[kMG]?|[→←]\d+(\.\d)?[kMG]?B)$`)
+	for _, w := range strings.Fields(line) {
+		if !word.MatchString(w) {
+			return w
+		}
+	}
+	return ""
+}
+
+// Item 2: the counts bar drops whole fields, least important first, and
+// keeps the view's state, the violations and the dropped records; messages
+// have a line of their own and never push the status line away.
+func TestItem2CountsBar(t *testing.T) {
+	c := busy(11_657)
+	for _, w := range []int{80, 100, 60} {
+		m := c.model(t, w, 24)
+		m = press(m, "/")
+		m = typeText(m, `cmd:fin "RAND"`)
+		m = press(m, "enter")
+		bar := strings.Split(screenOf(m), "\n")[1]
+		if bad := wholeFields(bar); bad != "" {
+			t.Errorf("%d columns: the counts bar cuts a field (%q): %q", w, bad, bar)
+		}
+		for _, want := range []string{"[live]", "viol 0", "drop 0"} {
+			if !strings.Contains(bar, want) {
+				t.Errorf("%d columns: the counts bar lost %q: %q", w, want, bar)
+			}
+		}
+		if w >= 80 && !strings.Contains(bar, `filter cmd:fin "RAND"`) {
+			t.Errorf("%d columns: the counts bar lost the filter: %q", w, bar)
+		}
+		// Paused, with records captured since: drop stays.
+		m = press(m, "space")
+		s := c.reg.Session(1)
+		for i := range 20_000 {
+			c.frame(s, live.ClientToServer, base.Add(time.Duration(i)), 1, 3 /* NOP */, 0, "", 0)
+		}
+		m = tickAt(m, c, time.Second)
+		bar = strings.Split(screenOf(m), "\n")[1]
+		if bad := wholeFields(bar); bad != "" {
+			t.Errorf("%d columns, paused: the counts bar cuts a field (%q): %q", w, bad, bar)
+		}
+		for _, want := range []string{"[paused +20.0k]", "drop 0", "viol 0"} {
+			if !strings.Contains(bar, want) {
+				t.Errorf("%d columns, paused: the counts bar lost %q: %q", w, want, bar)
+			}
+		}
+		c = busy(11_657)
+	}
+
+	// A key's answer and the status line each keep a line of their own.
+	status := "load 100/s  ok 2000  err 0  skipped 0  p50 120µs  p99 1.2ms"
+	m := fixture().modelWith(t, 80, 24, Options{Status: func() string { return status }})
+	m = press(m, "y") // the sessions pane: no frame with a payload is selected
+	screen := screenOf(m)
+	lines := strings.Split(screen, "\n")
+	var statusLine, flashLine, noticeLine bool
+	for _, l := range lines[:6] {
+		l = strings.TrimSpace(l)
+		switch {
+		case l == status:
+			statusLine = true
+		case strings.HasPrefix(l, "y: the selected frame has no payload to copy"):
+			flashLine = true
+		}
+		noticeLine = noticeLine || strings.Contains(l, "12:01:00 attach: upstream")
+	}
+	if !statusLine || !flashLine || !noticeLine {
+		t.Errorf("status line %v, the key's answer %v, the notice %v; want each in the header:\n%s", statusLine, flashLine, noticeLine, screen)
+	}
+	checkFits(t, m, 80, 24)
+	if box := paneBox(screen, "Sessions"); len(box) < 5 {
+		t.Errorf("the sessions pane lost its rows to the header:\n%s", screen)
+	}
+}

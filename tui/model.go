@@ -603,7 +603,7 @@ func (m *Model) click(ms tea.Mouse) tea.Cmd {
 // changed, and tells each pane its size.
 func (m *Model) relayout() tea.Cmd {
 	k := layoutKey{w: m.width, h: m.height, footer: m.input.lines(), focus: m.focus, overlay: m.overlay}
-	k.header = min(headerLines(m.opts.Title, m.width, m.height), max(m.height-k.footer, 0))
+	k.header = min(headerLines(m.opts.Title, m.opts.Status != nil, m.width, m.height), max(m.height-k.footer, 0))
 	if k == m.lay.key && m.lay != (screen{}) {
 		return nil
 	}
@@ -643,7 +643,7 @@ func (m *Model) render() string {
 	hd := header{
 		title: m.opts.Title, snap: m.snap, now: m.latest, rate: m.rates.total,
 		paused: m.paused, behind: m.behind, follow: m.frames.follow,
-		flash: m.flash, status: m.status,
+		flash: m.flash, hasStatus: m.opts.Status != nil, status: m.status,
 	}
 	if m.filter != nil {
 		hd.filter = m.filter.text

@@ -109,7 +109,7 @@ func TestPaneGolden(t *testing.T) {
 		hd := header{
 			title: "demo · gateway http://127.0.0.1:8080/rand", snap: snap, now: snap.At.Add(5 * time.Second),
 			rate: 1234, paused: true, behind: 12_345, filter: "cmd:fin", flash: "copied 8 payload bytes as hex",
-			status: "load 100/s  ok 2000  err 0",
+			hasStatus: true, status: "load 100/s  ok 2000  err 0",
 		}
 		return strings.Join(viewHeader(th, &hd, w, h), "\n")
 	}
@@ -134,8 +134,8 @@ func TestPaneGolden(t *testing.T) {
 		{"violations", 80, 10, violations},
 		{"help", 80, 24, help},
 		{"input", 80, 2, input},
-		{"header", 80, 4, header},
-		{"header", 160, 3, header},
+		{"header", 80, 5, header},
+		{"header", 160, 4, header},
 	}
 	for _, tc := range cases {
 		name := tc.name + "-" + strconv.Itoa(tc.w) + "x" + strconv.Itoa(tc.h)
