@@ -256,6 +256,8 @@ func (r *Registry) forget(s *Session) {
 	r.forgotten.Counts.add(&s.counts)
 	r.forgotten.Anomalies += s.anomalyCount
 	r.forgotten.Violations += uint64(s.framingCount())
+	r.forgotten.Unparsed[0] += s.unparsed[0]
+	r.forgotten.Unparsed[1] += s.unparsed[1]
 	s.forgotten = true
 }
 

@@ -244,8 +244,8 @@ func countsLine(th *theme, hd *header, w int) string {
 	left = append(left,
 		field{long: []seg{{s: "violations "}, num(viol, st.bad)}, short: []seg{{s: "viol "}, num(viol, st.bad)}, prio: 90},
 		field{long: []seg{{s: "dropped "}, num(drop, st.warn)}, short: []seg{{s: "drop "}, num(drop, st.warn)}, prio: 85},
-		field{long: []seg{{s: live.ClientToServer.String() + size(wireBytes(hd.snap, live.ClientToServer)) + " " +
-			live.ServerToClient.String() + size(wireBytes(hd.snap, live.ServerToClient))}}, prio: 30},
+		field{long: []seg{{s: live.ClientToServer.String() + size(hd.snap.WireBytes(live.ClientToServer)) + " " +
+			live.ServerToClient.String() + size(hd.snap.WireBytes(live.ServerToClient))}}, prio: 30},
 	)
 	var state []seg
 	switch {
@@ -267,9 +267,6 @@ func countsLine(th *theme, hd *header, w int) string {
 	right = append(right, field{long: []seg{{s: "? help"}}, prio: 10})
 	return fieldLine(left, right, w, [2]string{"  ", " "})
 }
-
-// wireBytes is what the counts bar shows for direction d: the frames' bytes.
-func wireBytes(snap *live.Snapshot, d live.Dir) uint64 { return snap.Totals.BytesDir(d) }
 
 // statusLine is the caller's status line. Its fields are separated by two
 // blanks, the most important first; the last ones go when it is short.

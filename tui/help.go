@@ -96,6 +96,8 @@ func (p *helpPane) lines(th *theme, inner, rows int) []string {
 	notes = append(notes, wrapText("arrows: "+live.ClientToServer.String()+" "+live.ClientToServer.Words()+", "+
 		live.ServerToClient.String()+" "+live.ServerToClient.Words()+"; "+
 		"colours: SYN green, FIN yellow, violations red; STALLED: a v2 writer has its whole window in flight", max(inner-1, 1))...)
+	notes = append(notes, wrapText("bytes are wire bytes, framed or not: a session whose first bytes broke smux's framing "+
+		"says not smux, and its bytes still count", max(inner-1, 1))...)
 
 	cols := 1
 	if len(entries)+1+len(notes) > rows && inner >= 2*(keyW+20) {

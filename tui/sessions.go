@@ -186,12 +186,17 @@ func sessionCells(st *styles, s *live.SessionSnap, fps float64) []cell {
 		vs = st.bad
 	}
 	state, ss := "live", st.good
-	if s.Ended {
+	switch {
+	case s.NotSmux() && s.Ended:
+		state, ss = "not smux, ended: "+s.Reason.String(), st.bad
+	case s.NotSmux():
+		state, ss = "not smux", st.bad
+	case s.Ended:
 		state, ss = "ended: "+s.Reason.String(), base
 		if s.Err != "" {
 			state += ": " + printable.Text(s.Err)
 		}
-	} else if len(s.Framing) > 0 {
+	case len(s.Framing) > 0:
 		state, ss = "violation: smux stops reading", st.bad
 	}
 	return []cell{
@@ -202,8 +207,8 @@ func sessionCells(st *styles, s *live.SessionSnap, fps float64) []cell {
 		openCell(st, s, base),
 		{count(s.Total), base},
 		{rate(fps), base},
-		{size(s.Counts.BytesDir(live.ClientToServer)), base},
-		{size(s.Counts.BytesDir(live.ServerToClient)), base},
+		{size(s.WireBytes(live.ClientToServer)), base},
+		{size(s.WireBytes(live.ServerToClient)), base},
 		{count(viol), vs},
 		{state, ss},
 	}
