@@ -319,3 +319,59 @@ func TestItem2CountsBar(t *testing.T) {
 		t.Errorf("the sessions pane lost its rows to the header:\n%s", screen)
 	}
 }
+
+// Item 7: a bare word matches payload text; / opens with the filter in
+// place selected, so typing replaces it; ↑ recalls earlier filters; and
+// every error fits an 80-column screen whole.
+func TestItem7FilterFriction(t *testing.T) {
+	m := fixture().model(t, 80, 24)
+	m = press(m, "enter", "k") // the whole of session 1
+	m = press(m, "/")
+	m = typeText(m, "RAND")
+	m = press(m, "enter")
+	if m.input.open || m.filter == nil || !strings.Contains(screenOf(m), "filter RAND · 8 matches") {
+		t.Fatalf("a bare word is not a payload text match: input open %v, error %q:\n%s", m.input.open, m.input.err, screenOf(m))
+	}
+	m = press(m, "/")
+	if got := m.input.line.String(); got != "RAND" {
+		t.Fatalf("/ opened with %q, want the filter in place", got)
+	}
+	m = typeText(m, "cmd:fin")
+	if got := m.input.line.String(); got != "cmd:fin" {
+		t.Fatalf("typing after / gave %q, want the old filter replaced", got)
+	}
+	m = press(m, "enter")
+	if m.filter == nil || m.filter.text != "cmd:fin" {
+		t.Fatalf("filter %+v, want cmd:fin", m.filter)
+	}
+	m = press(m, "/", "up")
+	if got := m.input.line.String(); got != "RAND" {
+		t.Fatalf("↑ recalled %q, want the filter before, RAND", got)
+	}
+	m = press(m, "down")
+	if got := m.input.line.String(); got != "cmd:fin" {
+		t.Fatalf("↓ gave %q, want back to cmd:fin", got)
+	}
+	m = press(m, "up", "enter")
+	if m.filter == nil || m.filter.text != "RAND" {
+		t.Fatalf("enter on a recalled filter: %+v, want RAND", m.filter)
+	}
+
+	long := strings.Repeat("x", 60)
+	for _, bad := range []string{"cdm:psh", "cmd:" + long, "len>", "len<" + long, "dir:" + long, "hex:zz", `"open`,
+		"sid:" + strings.Repeat("9", 60), "session:" + long, "ver:" + long, "u64:" + long, long + ":1"} {
+		m := press(fixture().model(t, 80, 24), "/")
+		m = typeText(m, bad)
+		m = press(m, "enter")
+		if m.input.err == "" {
+			t.Errorf("%q: no error", bad)
+			continue
+		}
+		if w := width(m.input.err); w > 79 {
+			t.Errorf("%q: the error is %d cells, wider than the screen: %q", bad, w, m.input.err)
+		}
+		if s := screenOf(m); !strings.Contains(s, m.input.err) {
+			t.Errorf("%q: the error is not on the screen whole:\n%s", bad, s)
+		}
+	}
+}

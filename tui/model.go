@@ -352,10 +352,11 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Back):
 		return m.back()
 	case key.Matches(msg, k.Filter):
-		m.input = filterInput{open: true}
+		current := ""
 		if m.filter != nil {
-			m.input.line.setValue(m.filter.text)
+			current = m.filter.text
 		}
+		m.input = m.input.start(current)
 	case key.Matches(msg, k.Pause):
 		// Pausing asks for a picture with every session's streams;
 		// resuming, for the present at once.

@@ -102,7 +102,7 @@ func TestPaneGolden(t *testing.T) {
 	}
 	input := func(w, _ int) string {
 		p := filterInput{open: true}
-		p = feed(p, keyMsg("l"), keyMsg("e"), keyMsg("n"), keyMsg("!"), keyMsg("3"), keyMsg("enter"))
+		p = feed(p, keyMsg("c"), keyMsg("d"), keyMsg("m"), keyMsg(":"), keyMsg("p"), keyMsg("s"), keyMsg("h"), keyMsg("enter"))
 		return p.View(th, w)
 	}
 	header := func(w, h int) string {
