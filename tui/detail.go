@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strconv"
 	"strings"
@@ -92,11 +93,19 @@ func detailInfo(th *theme, r *live.Record, w int) []string {
 		default:
 			add("payload "+strconv.Itoa(n)+" bytes", st.dim)
 		}
+		if n == 8 && len(r.Payload) == 8 && r.Header.Cmd() != decoder.UPD {
+			// Eight bytes are often a number, such as the demo's RAND answer.
+			wrap("uint64  "+strconv.FormatUint(binary.BigEndian.Uint64(r.Payload), 10)+" big-endian · "+
+				strconv.FormatUint(binary.LittleEndian.Uint64(r.Payload), 10)+" little-endian", style{})
+		}
 	case live.FramingViolation:
 		wrap("VIOLATION "+r.Code.String()+" · "+sess+" · "+r.Dir.String()+" "+r.Dir.Words()+
 			" · offset "+strconv.FormatInt(r.Offset, 10)+" · "+at, st.bad)
 		wrap(printable.Text(r.Detail), st.bad)
 		out = append(out, headerLine(st, r.Header, w))
+		// The bytes that broke the framing, as text: "GET / HT" tells
+		// more than a bad version 71.
+		add("as text "+strconv.Quote(string(printable.AppendASCII(nil, r.Header[:]))), style{})
 		wrap("smux: "+r.Code.SmuxReaction(), style{})
 	case live.SessionOpened:
 		wrap(sess+" opened "+printable.Text(r.Client+" → "+r.Server)+" · "+at, style{})

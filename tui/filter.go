@@ -2,6 +2,7 @@ package tui
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -15,7 +16,7 @@ import (
 )
 
 // filterTerms names the filter's terms, for its errors and the help.
-const filterTerms = "cmd sid session dir len ver hex violation"
+const filterTerms = "cmd sid session dir len ver u64 hex violation"
 
 // termKind says what one filter term tests.
 type termKind uint8
@@ -29,6 +30,7 @@ const (
 	termVer                       // ver:2
 	termViolation                 // violation
 	termBytes                     // RAND, "text" or hex:…, in the captured payload
+	termU64                       // u64:N, eight bytes in the payload, big- or little-endian
 )
 
 // term is one condition of a filter.
@@ -39,6 +41,7 @@ type term struct {
 	op    byte // '<', '>', '=', 'l' (<=), 'g' (>=) for termLen
 	n     uint64
 	bytes []byte
+	le    []byte // termU64: the little-endian bytes; bytes are the big-endian ones
 }
 
 // filter selects history records: every term must match.
@@ -109,7 +112,7 @@ func quoted(s string, n ...int) string {
 }
 
 // termNames are the names a term has before its colon.
-var termNames = map[string]bool{"cmd": true, "sid": true, "session": true, "ver": true, "dir": true, "hex": true, "len": true}
+var termNames = map[string]bool{"cmd": true, "sid": true, "session": true, "ver": true, "dir": true, "hex": true, "u64": true, "len": true}
 
 // isName reports whether s could be a term's name: letters and digits.
 func isName(s string) bool {
@@ -187,6 +190,13 @@ func parseTerm(tok string) (term, error) {
 			}
 		}
 		return term{}, fmt.Errorf("filter: dir %s: use dir:> (%s) or dir:<", quoted(val), live.ClientToServer.Words())
+	case "u64":
+		n, err := strconv.ParseUint(val, 10, 64)
+		if err != nil {
+			return term{}, fmt.Errorf("filter: u64 %s is not a number from 0 to 2^64-1", quoted(val))
+		}
+		return term{kind: termU64, n: n,
+			bytes: binary.BigEndian.AppendUint64(nil, n), le: binary.LittleEndian.AppendUint64(nil, n)}, nil
 	case "hex":
 		b, err := hex.DecodeString(val)
 		if err != nil || len(b) == 0 {
@@ -276,6 +286,8 @@ func (t *term) match(r *live.Record) bool {
 		return n == t.n
 	case termBytes:
 		return bytes.Contains(r.Payload, t.bytes)
+	case termU64:
+		return bytes.Contains(r.Payload, t.bytes) || bytes.Contains(r.Payload, t.le)
 	}
 	return false
 }

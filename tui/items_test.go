@@ -1,11 +1,15 @@
 package tui
 
 import (
+	"bytes"
+	"encoding/binary"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/live"
 )
 
@@ -373,5 +377,40 @@ func TestItem7FilterFriction(t *testing.T) {
 		if s := screenOf(m); !strings.Contains(s, m.input.err) {
 			t.Errorf("%q: the error is not on the screen whole:\n%s", bad, s)
 		}
+	}
+}
+
+// Item 8: an 8-byte payload shows its value as a uint64 both ways, u64:N
+// finds it either way, and the bytes that broke the framing show as text.
+func TestItem8PayloadsThatMeanSomething(t *testing.T) {
+	reply := []byte("\x0b\x5e\x9a\x13\x77\x02\xc1\x61") // stream 5's answer in the fixture
+	be, le := binary.BigEndian.Uint64(reply), binary.LittleEndian.Uint64(reply)
+	m := press(fixture().model(t, 80, 24), "enter", "j", "enter", "j", "j", "enter")
+	detail := strings.Join(paneBox(screenOf(m), "Frame detail"), "\n")
+	for _, want := range []string{strconv.FormatUint(be, 10), strconv.FormatUint(le, 10), "big-endian", "little-endian"} {
+		if !strings.Contains(detail, want) {
+			t.Errorf("the detail of the 8-byte reply lacks %q:\n%s", want, detail)
+		}
+	}
+	for _, n := range []uint64{be, le} {
+		m := press(fixture().model(t, 80, 24), "/")
+		m = typeText(m, "u64:"+strconv.FormatUint(n, 10))
+		m = press(m, "enter")
+		if m.filter == nil {
+			t.Fatalf("u64:%d refused: %s", n, m.input.err)
+		}
+		if r := selectedFrame(m); r == nil || !bytes.Equal(r.Payload, reply) {
+			t.Errorf("u64:%d selected %+v, want the reply", n, r)
+		}
+	}
+
+	// A client that speaks HTTP to the smux port.
+	c := newCapture(live.Config{History: 100})
+	s := c.open("127.0.0.1:40000", "127.0.0.1:9000", base.Add(-time.Second))
+	s.Violation(live.ClientToServer, base, &decoder.Violation{Code: decoder.BadVersion, Header: decoder.Header([]byte("GET / HT"))})
+	m = press(c.model(t, 80, 24), "enter", "enter", "G", "enter")
+	detail = strings.Join(paneBox(screenOf(m), "Frame detail"), "\n")
+	if !strings.Contains(detail, `"GET / HT"`) {
+		t.Errorf("the violation's bytes are not shown as text:\n%s", screenOf(m))
 	}
 }

@@ -129,6 +129,7 @@ func TestPaneGolden(t *testing.T) {
 		{"frames-stream", 80, 7, frames(streamSelectedMsg{session: 2, sid: 5}, 1)},
 		{"frames-ended", 80, 10, frames(streamSelectedMsg{session: 3, all: true}, 1<<20)},
 		{"detail-escapes", 80, 9, detail(38)},
+		{"detail-u64", 80, 8, detail(6)},
 		{"detail-upd", 60, 8, detail(44)},
 		{"detail-violation", 80, 9, detail(60)},
 		{"violations", 80, 10, violations},
