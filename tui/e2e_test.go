@@ -91,7 +91,7 @@ func TestEndToEnd(t *testing.T) {
 	// Sessions appear, with a live row. (Plain lines instead mean main's
 	// runTUI does not call tui.Run.)
 	x.waitFor("the UI with a live session", func(s string) bool {
-		return strings.Contains(s, "Sessions ·") && regexp.MustCompile(`▶\s+1 \S+:\d+ .* live`).MatchString(s)
+		return strings.Contains(s, "Sessions ·") && regexp.MustCompile(`▶\s+1 \S*:\d+\*? ?→ ?\S*:\d+\*? .* live`).MatchString(s)
 	})
 	if got := strings.TrimSpace(x.run("display-message", "-p", "-t", "e2e", "#{alternate_on}")); got != "1" {
 		t.Errorf("alternate screen while running: %q, want 1", got)

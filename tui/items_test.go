@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/charmbracelet/x/ansi"
+
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/live"
 )
@@ -412,5 +414,101 @@ func TestItem8PayloadsThatMeanSomething(t *testing.T) {
 	detail = strings.Join(paneBox(screenOf(m), "Frame detail"), "\n")
 	if !strings.Contains(detail, `"GET / HT"`) {
 		t.Errorf("the violation's bytes are not shown as text:\n%s", screenOf(m))
+	}
+}
+
+// Item 9: the sessions pane shows both ends and the tapped one, in a way
+// that tells rows apart at 80 columns; it sorts by activity, open streams,
+// leaks and violations; e hides the ended sessions; an ended session with
+// violations stays red; and live sessions come before ended ones.
+func TestItem9Sessions(t *testing.T) {
+	c := newCapture(live.Config{History: 10_000})
+	open := func(port string, opened time.Time) *live.Session {
+		s := c.reg.Open(live.SessionInfo{Client: "127.0.0.1:" + port, Server: "127.0.0.1:9000", Tap: live.Client, Label: "demo"}, opened)
+		c.off[s] = new([2]int64)
+		return s
+	}
+	// A server restart: the first pool's sessions ended, with one violation
+	// among them; the new pool is live and busy in different ways.
+	for i := range 1000 {
+		s := open(strconv.Itoa(30000+i), base.Add(-time.Hour))
+		c.exchange(s, 1, 3, base.Add(-time.Hour), "12345678")
+		if i == 500 {
+			s.Violation(live.ServerToClient, base.Add(-time.Hour), &decoder.Violation{Code: decoder.BadVersion, Header: decoder.MakeHeader(9, 0, 0, 0)})
+		}
+		s.End(base.Add(-50*time.Minute), live.EOF, nil)
+	}
+	quiet := open("51001", base.Add(-time.Minute))
+	leaky := open("51002", base.Add(-time.Minute))
+	busy := open("51003", base.Add(-time.Minute))
+	c.exchange(quiet, 1, 3, base.Add(-50*time.Second), "12345678")
+	for sid := uint32(3); sid < 13; sid += 2 { // five streams open for a minute: leaks
+		c.frame(leaky, live.ClientToServer, base.Add(-55*time.Second), 1, decoder.SYN, sid, "", 0)
+	}
+	c.frame(busy, live.ClientToServer, base.Add(-5*time.Second), 1, decoder.SYN, 101, "", 0)
+	c.frame(busy, live.ClientToServer, base.Add(-5*time.Second), 1, decoder.PSH, 99, "x", 0) // an anomaly
+	m := c.modelWith(t, 80, 24, Options{})
+	c.now = c.now.Add(2 * time.Second)
+	for i := range 200 {
+		c.exchange(busy, 1, uint32(201+2*i), c.now.Add(-time.Second+time.Duration(i)*time.Millisecond), "12345678")
+	}
+	m = tickAt(m, c, 0)
+
+	rows := func(m Model) []string {
+		box := paneBox(screenOf(m), "Sessions")
+		if len(box) < 4 {
+			t.Fatalf("no sessions pane:\n%s", screenOf(m))
+		}
+		return box[2 : len(box)-1]
+	}
+	first := func(m Model) string { return strings.Trim(rows(m)[0], "┃│▶ ") }
+	// Live sessions first, and each row names its own client end, marked
+	// as the tapped one.
+	r := rows(m)
+	for i, port := range []string{"51001", "51002", "51003"} {
+		if !strings.Contains(r[i], ":"+port+"*") || !strings.Contains(r[i], ":9000") {
+			t.Errorf("row %d does not show the tapped client :%s* and the server :9000: %q\n%s", i, port, r[i], screenOf(m))
+		}
+	}
+	if !strings.Contains(r[3], "ended") {
+		t.Errorf("the ended sessions do not follow the live ones: %q", r[3])
+	}
+	// The order key.
+	for _, want := range []struct{ order, id string }{{"activity", "1003"}, {"open", "1002"}, {"leaks", "1002"}, {"violations", "1003"}} {
+		m = press(m, "S")
+		if s := screenOf(m); !strings.Contains(s, "sort "+want.order) {
+			t.Fatalf("S: the sessions pane does not say sort %s:\n%s", want.order, s)
+		}
+		if got := first(m); !strings.HasPrefix(got, want.id+" ") {
+			t.Errorf("sorted by %s, the first row is %q, want session %s", want.order, got, want.id)
+		}
+	}
+	// Hiding the ended sessions.
+	m = press(m, "e")
+	for _, row := range rows(m) {
+		if strings.Contains(row, "ended") {
+			t.Errorf("e: an ended session is still listed: %q", row)
+		}
+	}
+	if m = press(m, "e"); !strings.Contains(strings.Join(rows(m), "\n"), "ended") {
+		t.Errorf("e again: the ended sessions do not come back")
+	}
+
+	// In colour, the ended session with a violation says so in red.
+	colour := resize(newModel(c.reg, Options{}, c.snapshot, time.UTC, 0), 160, 45)
+	colour = press(colour, "S", "S", "S", "S") // by violations: 501 and 1003 lead
+	found := false
+	for _, l := range strings.Split(colour.View().Content, "\n") {
+		if !strings.Contains(ansi.Strip(l), " 501 ") {
+			continue
+		}
+		found = true
+		i := strings.Index(l, "ended")
+		if i < 0 || len(colours(l[max(0, i-12):i])) == 0 {
+			t.Errorf("the ended session 501 with a violation is not red in its state: %q", l)
+		}
+	}
+	if !found {
+		t.Errorf("session 501 is not on the screen sorted by violations:\n%s", screenOf(colour))
 	}
 }

@@ -387,6 +387,14 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 			c2 = m.setFocus(paneStreams)
 		}
 		return tea.Batch(c1, c2)
+	case key.Matches(msg, k.SortSessions):
+		var cmd tea.Cmd
+		m.sessions, cmd = m.sessions.Update(sessionOrderMsg{})
+		return cmd
+	case key.Matches(msg, k.HideEnded):
+		var cmd tea.Cmd
+		m.sessions, cmd = m.sessions.Update(hideEndedMsg{})
+		return cmd
 	case key.Matches(msg, k.Copy):
 		return m.copyPayload()
 	case key.Matches(msg, k.NextMatch):
