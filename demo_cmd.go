@@ -8,7 +8,6 @@ import (
 	"net"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -62,15 +61,22 @@ func (f *demoFlags) config(reg *live.Registry) (demo.Config, error) {
 	}, nil
 }
 
-func loadStatus(d *demo.Demo) func() string {
-	return func() string {
+// loadStatus returns the load generator's figures, for every front end.
+func loadStatus(d *demo.Demo) func() live.Status {
+	return func() live.Status {
 		s := d.LoadStats()
-		line := fmt.Sprintf("load %d/s  ok %d  err %d  skipped %d  p50 %v  p99 %v",
-			s.Rate, s.OK, s.Errors, s.Skipped, s.P50.Round(10*time.Microsecond), s.P99.Round(10*time.Microsecond))
-		if s.LastError != "" {
-			line += "  last error: " + s.LastError
+		st := live.Status{
+			{Key: "rate", Label: "load", Value: s.Rate, Unit: "/s"},
+			{Key: "ok", Label: "ok", Value: s.OK},
+			{Key: "errors", Label: "err", Value: s.Errors},
+			{Key: "skipped", Label: "skipped", Value: s.Skipped},
+			{Key: "p50_seconds", Label: "p50", Value: s.P50},
+			{Key: "p99_seconds", Label: "p99", Value: s.P99},
 		}
-		return line
+		if s.LastError != "" {
+			st = append(st, live.StatusField{Key: "last_error", Label: "last error:", Value: s.LastError})
+		}
+		return st
 	}
 }
 

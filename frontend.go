@@ -105,7 +105,7 @@ func (f *watchFlags) register(cmd *cobra.Command) {
 	fs.DurationVar(&f.duration, "duration", 0, "stop after this long, print the summary and exit 0 (0: run until q or ctrl+c)")
 	fs.IntVar(&f.snaplen, "snaplen", live.DefaultSnaplen, "payload bytes kept per frame (0-65535)")
 	fs.IntVar(&f.history, "history", live.DefaultHistory, "frames kept in history; older ones still count")
-	fs.DurationVar(&f.leakAfter, "leak-after", 30*time.Second, "streams open longer than this count as suspected leaks")
+	fs.DurationVar(&f.leakAfter, "leak-after", live.DefaultLeakAfter, "streams open longer than this count as suspected leaks")
 	fs.DurationVar(&f.stallAfter, "stall-after", live.DefaultStallAfter, "a v2 writer held at a full window this long, with no UPD and no FIN of its own, is STALLED")
 	fs.BoolVar(&f.mouse, "mouse", false, "tui: wheel scrolling and click-to-select (turns off the terminal's own selection)")
 }
@@ -174,10 +174,10 @@ type system interface {
 type session struct {
 	reg    *live.Registry
 	sys    system
-	title  string        // mode and addresses, for the header
-	where  string        // one line for stderr in plain and json mode: where to connect
-	warn   string        // optional line said once: on stderr in plain and json mode, as a notice in the UI
-	status func() string // optional extra status line
+	title  string             // mode and addresses, for the header
+	where  string             // one line for stderr in plain and json mode: where to connect
+	warn   string             // optional line said once: on stderr in plain and json mode, as a notice in the UI
+	status func() live.Status // optional: the watched system's figures
 }
 
 // listener is an address a command listens on: the flag that set it, the
@@ -218,6 +218,12 @@ func everyInterface(cmd string, ls ...listener) string {
 	}
 	return fmt.Sprintf("%s: %s listen on %s: ports %s are reachable from other machines",
 		cmd, strings.Join(flags, " and "), where, strings.Join(ports, " and "))
+}
+
+// closing is how every front end ends: the system stopped, and the
+// summary headless writes, in format.
+func (f *watchFlags) closing(format headless.Format, stop func(), s session) headless.Options {
+	return headless.Options{Format: format, Stop: stop, Status: s.status, LeakAfter: f.leakAfter, StallAfter: f.stallAfter}
 }
 
 // watch runs the chosen front end on s until ctx is done, the duration is
@@ -265,7 +271,7 @@ func (f *watchFlags) watch(ctx context.Context, cmd *cobra.Command, s session) e
 		if s.warn != "" {
 			fmt.Fprintln(stderr, "muxtop:", s.warn)
 		}
-		_, err = headless.Run(ctx, s.reg, stdout, headless.Options{Format: format, Stop: stop, Status: s.status})
+		_, err = headless.Run(ctx, s.reg, stdout, f.closing(format, stop, s))
 	}
 	if err != nil {
 		return err

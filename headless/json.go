@@ -215,7 +215,52 @@ type jsonSummary struct {
 	Anomalies     uint64                       `json:"anomalies"`
 	Unparsed      map[string]int64             `json:"unparsed"`
 	Unsent        map[string]int64             `json:"unsent,omitempty"`
-	Status        string                       `json:"status,omitempty"`
+	Leaks         jsonLeaks                    `json:"leaks"`
+	Stalls        jsonStalls                   `json:"stalls"`
+	ByCode        map[string]uint64            `json:"by_code"`
+	Unitemised    uint64                       `json:"unitemised,omitempty"`
+	Status        json.RawMessage              `json:"status,omitempty"`
+}
+
+type jsonLeaks struct {
+	Count         int     `json:"count"`
+	AfterSeconds  float64 `json:"after_seconds"`
+	OldestSeconds float64 `json:"oldest_seconds"`
+}
+
+type jsonStalls struct {
+	Count        int     `json:"count"`
+	AfterSeconds float64 `json:"after_seconds"`
+}
+
+// appendStatus appends st as a JSON object of its keys, in its order:
+// counts as numbers, durations in seconds, text as strings.
+func appendStatus(b []byte, st live.Status) []byte {
+	b = append(b, '{')
+	for i, f := range st {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, f.Key)
+		b = append(b, ':')
+		switch v := f.Value.(type) {
+		case time.Duration:
+			b = strconv.AppendFloat(b, v.Seconds(), 'g', -1, 64)
+		case string:
+			b = appendString(b, v)
+		case int:
+			b = strconv.AppendInt(b, int64(v), 10)
+		case int64:
+			b = strconv.AppendInt(b, v, 10)
+		case uint64:
+			b = strconv.AppendUint(b, v, 10)
+		case float64:
+			b = strconv.AppendFloat(b, v, 'g', -1, 64)
+		default:
+			b = append(b, "null"...)
+		}
+	}
+	return append(b, '}')
 }
 
 func appendJSONSummary(b []byte, s Summary) []byte {
@@ -223,7 +268,10 @@ func appendJSONSummary(b []byte, s Summary) []byte {
 		Type: "summary", Seconds: s.Duration.Seconds(), Sessions: s.Sessions, LiveSessions: s.LiveSessions,
 		StreamsOpened: s.StreamsOpened, StreamsClosed: s.StreamsClosed, StreamsEnded: s.StreamsEnded,
 		StreamsOpen: s.StreamsOpen, Dropped: s.Dropped, Missed: s.Missed,
-		Violations: s.Violations, Anomalies: s.Anomalies, Status: s.Status,
+		Violations: s.Violations, Anomalies: s.Anomalies,
+		Leaks:  jsonLeaks{Count: s.Leaks, AfterSeconds: s.LeakAfter.Seconds(), OldestSeconds: s.OldestLeak.Seconds()},
+		Stalls: jsonStalls{Count: s.Stalls, AfterSeconds: s.StallAfter.Seconds()},
+		ByCode: s.ByCode, Unitemised: s.Unitemised,
 		Unparsed: perDir(s.Unparsed),
 		Frames:   map[string]map[string]uint64{}, Bytes: map[string]uint64{},
 	}
@@ -238,6 +286,12 @@ func appendJSONSummary(b []byte, s Summary) []byte {
 	}
 	if s.Unsent != [2]int64{} {
 		j.Unsent = perDir(s.Unsent)
+	}
+	if j.ByCode == nil {
+		j.ByCode = map[string]uint64{}
+	}
+	if len(s.Status) > 0 {
+		j.Status = appendStatus(nil, s.Status)
 	}
 	out, _ := json.Marshal(j)
 	return append(b, out...)

@@ -134,9 +134,15 @@ func TestEndToEnd(t *testing.T) {
 	x.keys("?")
 	x.waitFor("the help to close", func(s string) bool { return !strings.Contains(s, "next match, any session") })
 
-	// q: the terminal is restored and the summary printed.
+	// q: the terminal is restored and the summary printed, the one plain
+	// output ends with: leaks, stalls, violations by code, the load.
 	x.keys("q")
 	screen = x.waitText("summary")
+	for _, want := range []string{"  leaks     0 suspected", "  stalls    0:", "  violations 0 framing", "  status    load "} {
+		if !strings.Contains(x.waitText(strings.TrimSpace(want)), want) {
+			t.Errorf("the summary on quitting lacks %q:\n%s", want, x.capture())
+		}
+	}
 	if strings.Contains(screen, "Frame detail") || strings.Contains(screen, "┏━") {
 		t.Errorf("the UI is still on the screen after q:\n%s", screen)
 	}

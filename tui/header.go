@@ -26,9 +26,9 @@ type header struct {
 	behind uint64 // records captured since the pause
 	follow bool
 	filter string
-	// hasStatus says the caller gives a status line, status is its text.
+	// hasStatus says the caller gives a status line, status is its figures.
 	hasStatus bool
-	status    string
+	status    live.Status
 	// flash is a key's answer, for the messages line.
 	flash string
 }
@@ -268,15 +268,31 @@ func countsLine(th *theme, hd *header, w int) string {
 	return fieldLine(left, right, w, [2]string{"  ", " "})
 }
 
-// statusLine is the caller's status line. Its fields are separated by two
-// blanks, the most important first; the last ones go when it is short.
-func statusLine(status string, w int) string {
-	parts := strings.Split(status, "  ")
-	fields := make([]field, 0, len(parts))
-	for i, p := range parts {
-		if p = strings.TrimSpace(p); p != "" {
-			fields = append(fields, field{long: []seg{{s: p}}, prio: -i})
+// statusLine is the watched system's figures, each a field; the last
+// ones go first when the line is short.
+func statusLine(status live.Status, w int) string {
+	fields := make([]field, 0, len(status))
+	for i, f := range status {
+		var v string
+		switch x := f.Value.(type) {
+		case int:
+			v = count(uint64(max(x, 0)))
+		case int64:
+			v = count(uint64(max(x, 0)))
+		case uint64:
+			v = count(x)
+		case time.Duration:
+			v = dur(x)
+		case string:
+			v = x
+		default:
+			continue
 		}
+		text := printable.Text(v + f.Unit)
+		if f.Label != "" {
+			text = printable.Text(f.Label) + " " + text
+		}
+		fields = append(fields, field{long: []seg{{s: text}}, prio: -i})
 	}
 	return fieldLine(fields, nil, w, [2]string{"  ", "  "})
 }

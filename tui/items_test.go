@@ -301,8 +301,11 @@ func TestItem2CountsBar(t *testing.T) {
 	}
 
 	// A key's answer and the status line each keep a line of their own.
-	status := "load 100/s  ok 2000  err 0  skipped 0  p50 120µs  p99 1.2ms"
-	m := fixture().modelWith(t, 80, 24, Options{Status: func() string { return status }})
+	status := "load 100/s  ok 2000  err 0  skipped 0  p50 120µs  p99 1ms"
+	fields := live.Status{{Key: "rate", Label: "load", Value: 100, Unit: "/s"}, {Key: "ok", Label: "ok", Value: uint64(2000)},
+		{Key: "errors", Label: "err", Value: uint64(0)}, {Key: "skipped", Label: "skipped", Value: uint64(0)},
+		{Key: "p50_seconds", Label: "p50", Value: 120 * time.Microsecond}, {Key: "p99_seconds", Label: "p99", Value: 1200 * time.Microsecond}}
+	m := fixture().modelWith(t, 80, 24, Options{Status: func() live.Status { return fields }})
 	m = press(m, "y") // the sessions pane: no frame with a payload is selected
 	screen := screenOf(m)
 	lines := strings.Split(screen, "\n")

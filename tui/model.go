@@ -44,16 +44,16 @@ type Options struct {
 	// Mouse turns on wheel scrolling and click-to-select. It is off by
 	// default because it takes the terminal's own text selection away.
 	Mouse bool
-	// Status, if set, returns an extra status line, such as the demo's load
-	// generator figures. It is called once per tick, from a command's
-	// goroutine, and must not block.
-	Status func() string
+	// Status, if set, returns the watched system's figures, such as the
+	// demo's load generator's, for a status line of their own. It is
+	// called once per tick, from a command's goroutine, and must not block.
+	Status func() live.Status
 	// NoColor draws without colour; the NO_COLOR environment variable does too.
 	NoColor bool
 }
 
 // DefaultLeakAfter is Options.LeakAfter's default.
-const DefaultLeakAfter = 30 * time.Second
+const DefaultLeakAfter = live.DefaultLeakAfter
 
 // tickEvery is how often the model reads the registry.
 const tickEvery = 100 * time.Millisecond
@@ -96,7 +96,7 @@ type Model struct {
 	hist    live.HistoryStats // history as the latest read saw it, paused or not
 	latest  time.Time         // the time of the latest read, paused or not
 	rates   rates
-	status  string
+	status  live.Status
 	paused  bool
 	frozen  bool   // the paused picture has arrived
 	behind  uint64 // records captured since the pause

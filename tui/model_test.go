@@ -350,7 +350,9 @@ func TestNoColor(t *testing.T) {
 // only as hex and dots.
 func TestEscapeSequencesNeverReachTheTerminal(t *testing.T) {
 	c := fixture()
-	m := newModel(c.reg, Options{Title: "evil\x1b]0;title\x07", Status: func() string { return "status\x1b[2J" }}, c.snapshot, time.UTC, 0)
+	m := newModel(c.reg, Options{Title: "evil\x1b]0;title\x07", Status: func() live.Status {
+		return live.Status{{Key: "k", Label: "status\x1b[2J", Value: "v\x1b]0;t\x07", Unit: "\x9b"}}
+	}}, c.snapshot, time.UTC, 0)
 	m = resize(m, 160, 45)
 	s1 := c.reg.Session(1)
 	c.reg.Notice(c.now, "notice\x1b[31m\x07")

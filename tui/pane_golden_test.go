@@ -109,7 +109,8 @@ func TestPaneGolden(t *testing.T) {
 		hd := header{
 			title: "demo · gateway http://127.0.0.1:8080/rand", snap: snap, now: snap.At.Add(5 * time.Second),
 			rate: 1234, paused: true, behind: 12_345, filter: "cmd:fin", flash: "copied 8 payload bytes as hex",
-			hasStatus: true, status: "load 100/s  ok 2000  err 0",
+			hasStatus: true, status: live.Status{{Key: "rate", Label: "load", Value: 100, Unit: "/s"},
+				{Key: "ok", Label: "ok", Value: uint64(2000)}, {Key: "errors", Label: "err", Value: uint64(0)}},
 		}
 		return strings.Join(viewHeader(th, &hd, w, h), "\n")
 	}

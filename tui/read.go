@@ -6,7 +6,6 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/muxtop/muxtop/live"
-	"github.com/muxtop/muxtop/printable"
 )
 
 // Every read of the capture runs in a tea.Cmd: Update only applies what
@@ -18,7 +17,7 @@ type source struct {
 	// snapshot is the registry's SnapshotWith, or a fixed clock's in tests.
 	snapshot func(live.SnapshotOptions) *live.Snapshot
 	// status is Options.Status.
-	status func() string
+	status func() live.Status
 }
 
 // readReq is what one read asks for.
@@ -35,7 +34,7 @@ type readReq struct {
 // snapshotMsg is what one read found.
 type snapshotMsg struct {
 	snap   *live.Snapshot
-	status string
+	status live.Status
 	freeze bool
 	frames framesRead
 	// rates are the frames per second of each session, filled in by the
@@ -48,7 +47,7 @@ func read(src source, req readReq) snapshotMsg {
 	snap := src.snapshot(req.opts)
 	msg := snapshotMsg{snap: snap, freeze: req.freeze}
 	if src.status != nil && !req.paused {
-		msg.status = printable.Text(src.status())
+		msg.status = src.status()
 	}
 	// The frames pane sees no record the snapshot's counts do not.
 	if req.frames.upTo == 0 {
