@@ -225,7 +225,7 @@ func totalsLine(th *theme, hd *header, apart bool, w int) string {
 
 // countsLine is the counts bar. In order of importance: the view's state
 // (never dropped), violations, records dropped, the filter, SYN and FIN,
-// PSH, the bytes each way, NOP and UPD, the help key.
+// PSH, the bytes each way, the help key, NOP and UPD.
 func countsLine(th *theme, hd *header, w int) string {
 	st := &th.styles
 	t := &hd.snap.Totals
@@ -264,7 +264,7 @@ func countsLine(th *theme, hd *header, w int) string {
 	if hd.filter != "" {
 		right = append(right, field{long: []seg{{s: "filter "}, {hd.filter, st.match}}, prio: 80})
 	}
-	right = append(right, field{long: []seg{{s: "? help"}}, prio: 10})
+	right = append(right, field{long: []seg{{s: "? help"}}, prio: 25})
 	return fieldLine(left, right, w, [2]string{"  ", " "})
 }
 

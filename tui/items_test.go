@@ -175,11 +175,15 @@ func TestItem3NextMatchFromTheCursor(t *testing.T) {
 // session's frame list a RAND request and its 8-byte reply in full.
 func TestItem5FramesAt80x24(t *testing.T) {
 	states := [][]string{nil, {"enter"}, {"enter", "enter"}, {"enter", "enter", "enter"}, {"enter", "k", "enter"}}
+	// The demo's load figures take a header line of their own.
+	load := func() live.Status { return live.Status{{Key: "rate", Label: "load", Value: 100, Unit: "/s"}} }
 	for _, keys := range states {
-		m := press(fixture().model(t, 80, 24), keys...)
-		box := paneBox(screenOf(m), "Frames of ")
-		if rows := len(box) - 2; rows < 8 {
-			t.Errorf("keys %v: the frames pane has %d rows, want at least 8:\n%s", keys, rows, screenOf(m))
+		for _, opts := range []Options{{}, {Status: load}} {
+			m := press(fixture().modelWith(t, 80, 24, opts), keys...)
+			box := paneBox(screenOf(m), "Frames of ")
+			if rows := len(box) - 2; rows < 8 {
+				t.Errorf("keys %v, status %v: the frames pane has %d rows, want at least 8:\n%s", keys, opts.Status != nil, rows, screenOf(m))
+			}
 		}
 	}
 	m := press(fixture().model(t, 80, 24), "enter", "k", "enter")
