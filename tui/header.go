@@ -206,10 +206,10 @@ func totalsLine(th *theme, hd *header, apart bool, w int) string {
 		return field{long: []seg{{s: long}}, short: []seg{{s: short}}, prio: prio}
 	}
 	all := uint64(len(snap.Sessions)) + snap.Forgotten.Sessions
-	live := count(uint64(snap.LiveSessions)) + "/"
+	alive := count(uint64(snap.LiveSessions)) + "/"
 	fields = append(fields,
 		plain("up "+clock(hd.now.Sub(snap.Started)), "up "+clock(hd.now.Sub(snap.Started)), 40),
-		plain(live+plural(all, "session"), live+count(all)+" sess", 80),
+		plain(alive+plural(all, "session"), alive+count(all)+" sess", 80),
 		plain(plural(uint64(snap.OpenStreams), "open stream"), count(uint64(snap.OpenStreams))+" open", 70),
 		plain(rate(hd.rate)+" frames/s", rate(hd.rate)+" fr/s", 60),
 	)
