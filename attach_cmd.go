@@ -6,33 +6,13 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/muxtop/muxtop/internal/hostport"
 	"github.com/muxtop/muxtop/tap"
 )
-
-// loopback fills in an address given on the command line: a bare PORT or
-// :PORT means 127.0.0.1:PORT, so nothing listens beyond this machine unless
-// the user spells out the host.
-func loopback(addr string) (string, error) {
-	if strings.Trim(addr, "0123456789") == "" && addr != "" {
-		addr = ":" + addr
-	}
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "", fmt.Errorf("%q is not an address: use host:port or :port, such as :9000", addr)
-	}
-	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-		return "", fmt.Errorf("%q: port %q is not a number from 0 to 65535", addr, port)
-	}
-	if host == "" {
-		host = "127.0.0.1"
-	}
-	return net.JoinHostPort(host, port), nil
-}
 
 // nextPort returns 127.0.0.1 on the port after addr's.
 func nextPort(addr string) (string, error) {
@@ -70,7 +50,7 @@ func newAttachCmd() *cobra.Command {
 			if err := watch.validate(cmd.OutOrStdout()); err != nil {
 				return err
 			}
-			upstream, err := loopback(args[0])
+			upstream, err := hostport.Loopback(args[0])
 			if err != nil {
 				return usageError{fmt.Errorf("attach: upstream %w", err)}
 			}
@@ -80,7 +60,7 @@ func newAttachCmd() *cobra.Command {
 					return usageError{fmt.Errorf("attach: %w", err)}
 				}
 				flag = "--listen; the default is the upstream's port + 1"
-			} else if listen, err = loopback(listen); err != nil {
+			} else if listen, err = hostport.Loopback(listen); err != nil {
 				return usageError{fmt.Errorf("attach: --listen %w", err)}
 			}
 			if err := selfUpstream(cmd.Context(), listen, upstream); err != nil {

@@ -6,14 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"slices"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/muxtop/muxtop/demo"
+	"github.com/muxtop/muxtop/internal/hostport"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/tap"
 )
@@ -48,80 +47,36 @@ func (f *demoFlags) config(reg *live.Registry) (demo.Config, error) {
 		if *a.addr == "" {
 			continue
 		}
-		addr, err := loopback(*a.addr)
+		addr, err := hostport.Loopback(*a.addr)
 		if err != nil {
 			return demo.Config{}, usageError{fmt.Errorf("%s %w", a.flag, err)}
 		}
 		*a.addr = addr
 	}
-	rate := f.rate
-	if rate == 0 {
-		rate = -1 // demo reads 0 as its default rate
-	}
 	return demo.Config{
-		Version: f.version, Pool: f.pool, Rate: rate, Leak: f.leak,
+		// --rate counts exactly: 0 runs no load (see live.Config's rule).
+		Version: f.version, Pool: f.pool, Rate: live.Exactly(f.rate), Leak: f.leak,
 		ServiceAddr: f.service, HTTPAddr: f.http,
-		Logger: noticeLogger(reg),
+		Logger: slog.New(live.NoticeHandler(reg)),
 	}, nil
 }
 
-// tappedDial dials like net.Dialer and taps the conn as the client end.
-func tappedDial(reg *live.Registry, label string) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		var d net.Dialer
-		c, err := d.DialContext(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		return tap.Wrap(c, live.Client, reg, label), nil
-	}
-}
-
-// noticeLogger turns the demo's warnings into notices every front end
-// shows: the message, then its attributes as key=value.
-func noticeLogger(reg *live.Registry) *slog.Logger {
-	return slog.New(noticeHandler{reg: reg})
-}
-
-// noticeHandler is a slog.Handler that records warnings as notices.
-type noticeHandler struct {
-	reg   *live.Registry
-	attrs []slog.Attr
-}
-
-func (h noticeHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
-
-func (h noticeHandler) Handle(_ context.Context, r slog.Record) error {
-	var b strings.Builder
-	b.WriteString(r.Message)
-	add := func(a slog.Attr) bool {
-		fmt.Fprintf(&b, "; %s=%v", a.Key, a.Value)
-		return true
-	}
-	for _, a := range h.attrs {
-		add(a)
-	}
-	r.Attrs(add)
-	h.reg.Notice(r.Time, b.String())
-	return nil
-}
-
-func (h noticeHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return noticeHandler{reg: h.reg, attrs: append(slices.Clip(h.attrs), as...)}
-}
-
-// WithGroup is not used by the demo; groups are flattened.
-func (h noticeHandler) WithGroup(string) slog.Handler { return h }
-
-func loadStatus(d *demo.Demo) func() string {
-	return func() string {
+// loadStatus returns the load generator's figures, for every front end.
+func loadStatus(d *demo.Demo) func() live.Status {
+	return func() live.Status {
 		s := d.LoadStats()
-		line := fmt.Sprintf("load %d/s  ok %d  err %d  skipped %d  p50 %v  p99 %v",
-			s.Rate, s.OK, s.Errors, s.Skipped, s.P50.Round(10*time.Microsecond), s.P99.Round(10*time.Microsecond))
-		if s.LastError != "" {
-			line += "  last error: " + s.LastError
+		st := live.Status{
+			{Key: "rate", Label: "load", Value: s.Rate, Unit: "/s"},
+			{Key: "ok", Label: "ok", Value: s.OK},
+			{Key: "errors", Label: "err", Value: s.Errors},
+			{Key: "skipped", Label: "skipped", Value: s.Skipped},
+			{Key: "p50_seconds", Label: "p50", Value: s.P50},
+			{Key: "p99_seconds", Label: "p99", Value: s.P99},
 		}
-		return line
+		if s.LastError != "" {
+			st = append(st, live.StatusField{Key: "last_error", Label: "last error:", Value: s.LastError})
+		}
+		return st
 	}
 }
 
@@ -188,7 +143,7 @@ func (f *demoFlags) gatewayListener(d *demo.Demo) listener {
 
 // tapClient taps the gateway's sessions at the conns it dials.
 func tapClient(label string) func(*live.Registry, *demo.Config) {
-	return func(reg *live.Registry, cfg *demo.Config) { cfg.Dial = tappedDial(reg, label) }
+	return func(reg *live.Registry, cfg *demo.Config) { cfg.Dial = tap.Dialer(reg, label) }
 }
 
 func newDemoCmd() *cobra.Command {

@@ -105,7 +105,7 @@ func (f *watchFlags) register(cmd *cobra.Command) {
 	fs.DurationVar(&f.duration, "duration", 0, "stop after this long, print the summary and exit 0 (0: run until q or ctrl+c)")
 	fs.IntVar(&f.snaplen, "snaplen", live.DefaultSnaplen, "payload bytes kept per frame (0-65535)")
 	fs.IntVar(&f.history, "history", live.DefaultHistory, "frames kept in history; older ones still count")
-	fs.DurationVar(&f.leakAfter, "leak-after", 30*time.Second, "streams open longer than this count as suspected leaks")
+	fs.DurationVar(&f.leakAfter, "leak-after", live.DefaultLeakAfter, "streams open longer than this count as suspected leaks")
 	fs.DurationVar(&f.stallAfter, "stall-after", live.DefaultStallAfter, "a v2 writer held at a full window this long, with no UPD and no FIN of its own, is STALLED")
 	fs.BoolVar(&f.mouse, "mouse", false, "tui: wheel scrolling and click-to-select (turns off the terminal's own selection)")
 }
@@ -157,20 +157,14 @@ func (f *watchFlags) validate(stdout io.Writer) error {
 // memory limit that keeps its cost to historyBytes.
 func (f *watchFlags) registry() *live.Registry {
 	setMemoryLimit(historyLive(f.history, f.snaplen, f.output))
-	history := f.history
-	if history == 0 {
-		history = -1 // live reads 0 as "default"
-	}
-	snaplen := f.snaplen
-	if snaplen == 0 {
-		snaplen = -1
-	}
-	return live.New(live.Config{History: history, Snaplen: snaplen})
+	// The flags count exactly: --history 0 keeps none (see live.Config).
+	return live.New(live.Config{History: live.Exactly(f.history), Snaplen: live.Exactly(f.snaplen)})
 }
 
 // system is what a command runs and muxtop watches: a demo or a proxy. It
 // runs until Close, or until it fails; Wait returns after it stopped, with
-// the failure if there was one.
+// the failure if there was one, and Close stops it, waits and returns the
+// same. demo.Demo and tap.Proxy mean the same by both.
 type system interface {
 	Close() error
 	Wait() error
@@ -180,10 +174,10 @@ type system interface {
 type session struct {
 	reg    *live.Registry
 	sys    system
-	title  string        // mode and addresses, for the header
-	where  string        // one line for stderr in plain and json mode: where to connect
-	warn   string        // optional line said once: on stderr in plain and json mode, as a notice in the UI
-	status func() string // optional extra status line
+	title  string             // mode and addresses, for the header
+	where  string             // one line for stderr in plain and json mode: where to connect
+	warn   string             // optional line said once: on stderr in plain and json mode, as a notice in the UI
+	status func() live.Status // optional: the watched system's figures
 }
 
 // listener is an address a command listens on: the flag that set it, the
@@ -224,6 +218,12 @@ func everyInterface(cmd string, ls ...listener) string {
 	}
 	return fmt.Sprintf("%s: %s listen on %s: ports %s are reachable from other machines",
 		cmd, strings.Join(flags, " and "), where, strings.Join(ports, " and "))
+}
+
+// closing is how every front end ends: the system stopped, and the
+// summary headless writes, in format.
+func (f *watchFlags) closing(format headless.Format, stop func(), s session) headless.Options {
+	return headless.Options{Format: format, Stop: stop, Status: s.status, LeakAfter: f.leakAfter, StallAfter: f.stallAfter}
 }
 
 // watch runs the chosen front end on s until ctx is done, the duration is
@@ -271,7 +271,7 @@ func (f *watchFlags) watch(ctx context.Context, cmd *cobra.Command, s session) e
 		if s.warn != "" {
 			fmt.Fprintln(stderr, "muxtop:", s.warn)
 		}
-		_, err = headless.Run(ctx, s.reg, stdout, headless.Options{Format: format, Stop: stop, Status: s.status})
+		_, err = headless.Run(ctx, s.reg, stdout, f.closing(format, stop, s))
 	}
 	if err != nil {
 		return err

@@ -511,3 +511,53 @@ func TestEveryInterface(t *testing.T) {
 		}
 	}
 }
+
+// TestDemoLeakSummary: after demo --leak, the summary, plain and JSON,
+// counts the suspected leaks as the header showed them, with the oldest
+// one's age, the stalls with their threshold and the violations by code;
+// JSON's status is the load generator's figures as an object.
+func TestDemoLeakSummary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo for seconds")
+	}
+	for _, output := range []string{"json", "plain"} {
+		t.Run(output, func(t *testing.T) {
+			var stdout, stderr syncBuffer
+			code := run(context.Background(), []string{"demo", "--leak", "--output", output, "--duration", "2500ms",
+				"--rate", "100", "--pool", "2", "--leak-after", "1s"}, &stdout, &stderr)
+			if code != 0 {
+				t.Fatalf("exit %d, stderr: %s", code, stderr.String())
+			}
+			if output == "plain" {
+				out := stdout.String()
+				sum := out[strings.LastIndex(out, "muxtop summary"):]
+				for _, want := range []*regexp.Regexp{
+					regexp.MustCompile(`\n  leaks     [1-9]\d* suspected: open longer than 1s when the capture ended; the oldest for [1-9]s\n`),
+					regexp.MustCompile(`\n  stalls    0: no v2 writer held at a full window for 2s\n`),
+					regexp.MustCompile(`\n  violations 0 framing, 0 anomalies\n`),
+					regexp.MustCompile(`\n  status    load 100/s  ok [1-9]\d*  err 0  skipped \d+  p50 \S+  p99 \S+\n`),
+				} {
+					if !want.MatchString(sum) {
+						t.Errorf("the summary does not match %s:\n%s", want, sum)
+					}
+				}
+				return
+			}
+			c := parseJSON(t, stdout.String())
+			leaks, _ := c.summary["leaks"].(map[string]any)
+			if n, _ := leaks["count"].(float64); n < 1 || leaks["after_seconds"] != 1.0 || leaks["oldest_seconds"].(float64) < 1 {
+				t.Errorf("summary leaks %v, want some older than 1 s", c.summary["leaks"])
+			}
+			if stalls, _ := c.summary["stalls"].(map[string]any); stalls["count"] != 0.0 || stalls["after_seconds"] != 2.0 {
+				t.Errorf("summary stalls %v, want 0 after 2 s", c.summary["stalls"])
+			}
+			if codes, ok := c.summary["by_code"].(map[string]any); !ok || len(codes) != 0 {
+				t.Errorf("summary by_code %v, want an empty object", c.summary["by_code"])
+			}
+			status, ok := c.summary["status"].(map[string]any)
+			if !ok || status["rate"] != 100.0 || status["ok"].(float64) < 1 || status["errors"] != 0.0 {
+				t.Errorf("summary status %v, want the load generator's fields", c.summary["status"])
+			}
+		})
+	}
+}

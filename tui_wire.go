@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 
 	"github.com/muxtop/muxtop/headless"
@@ -9,8 +10,8 @@ import (
 )
 
 // runTUI runs the interactive UI on the terminal until the user quits or
-// ctx ends; then it stops the watched system and, with the terminal
-// restored, prints the summary.
+// ctx ends; then, with the terminal restored, it stops the watched system
+// and prints the summary that plain output ends with, from the same code.
 func runTUI(ctx context.Context, s session, f *watchFlags, stop func(), stdout io.Writer) error {
 	_, err := tui.Run(ctx, s.reg, tui.Options{
 		Title:      s.title,
@@ -19,11 +20,6 @@ func runTUI(ctx context.Context, s session, f *watchFlags, stop func(), stdout i
 		Mouse:      f.mouse,
 		Status:     s.status,
 	})
-	stop()
-	sum := headless.Summarize(s.reg.Snapshot(), 0)
-	if s.status != nil {
-		sum.Status = s.status()
-	}
-	headless.WriteSummary(stdout, sum)
-	return err
+	_, serr := headless.Finish(stdout, s.reg, f.closing(headless.Plain, stop, s))
+	return errors.Join(err, serr)
 }

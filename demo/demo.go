@@ -7,9 +7,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/muxtop/muxtop/internal/hostport"
 )
 
 // Config configures a demo started by Start, StartServer or StartClient.
@@ -23,7 +24,8 @@ type Config struct {
 	Pool int
 
 	// Rate is the load generator's requests per second; 0 means
-	// DefaultRate, and a negative rate runs no load generator (the gateway
+	// DefaultRate, and a negative rate runs no load generator, by
+	// live.Config's rule for 0 and negative numbers (the gateway
 	// still answers, to curl for one).
 	Rate int
 
@@ -261,30 +263,26 @@ func (d *Demo) Wait() error {
 }
 
 // Close stops the demo and waits for it, returning what Wait returns. It is
-// safe to call more than once and from many goroutines.
+// safe to call more than once and from many goroutines. It means what
+// tap.Proxy's Close means.
 func (d *Demo) Close() error {
 	d.cancel()
 	return d.Wait()
 }
 
-// hostPort fills in an address given loosely on a command line: "" is def,
-// and a missing host is 127.0.0.1, so that "9000" and ":9000" stay on
-// loopback instead of listening on every interface.
+// hostPort fills in an address given loosely on a command line: "" is
+// def, and otherwise hostport.Loopback's rule holds: a missing host is
+// 127.0.0.1, so that "9000" and ":9000" stay on loopback instead of
+// listening on every interface.
 func hostPort(addr, def string) (string, error) {
 	if addr == "" {
 		return def, nil
 	}
-	if strings.Trim(addr, "0123456789") == "" { // a bare port
-		addr = ":" + addr
-	}
-	host, port, err := net.SplitHostPort(addr)
+	a, err := hostport.Loopback(addr)
 	if err != nil {
-		return "", fmt.Errorf("demo: %w (use host:port, such as 127.0.0.1:9000)", err)
+		return "", fmt.Errorf("demo: %w", err)
 	}
-	if host == "" {
-		host = "127.0.0.1"
-	}
-	return net.JoinHostPort(host, port), nil
+	return a, nil
 }
 
 // dialable returns an address to reach a listener at a, choosing loopback

@@ -214,7 +214,7 @@ func TestStartErrors(t *testing.T) {
 		{"bad version", Start, Config{Version: 3}, "demo: smux version 3 is not supported (use 1 or 2)"},
 		{"bad pool", Start, Config{Pool: -2}, "demo: pool size -2 is negative (use 1 or more)"},
 		{"client without service", StartClient, Config{}, "demo: no service address to connect to (give its host:port)"},
-		{"bad address", StartServer, Config{ServiceAddr: "localhost"}, "demo: address localhost: missing port in address (use host:port, such as 127.0.0.1:9000)"},
+		{"bad address", StartServer, Config{ServiceAddr: "localhost"}, `demo: "localhost" is not an address: use host:port or :port, such as :9000`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			smuxtest.NoGoroutinesLeft(t)

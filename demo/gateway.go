@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strings"
@@ -21,10 +22,18 @@ import (
 // when its config leaves Pool at zero.
 const DefaultPool = 10
 
-// retryDelay is how long a pool slot waits after a failed dial before it
-// dials again, so that a service that is down costs one dial per slot per
-// retryDelay rather than one per request.
-const retryDelay = 250 * time.Millisecond
+// A pool slot whose sessions keep failing, whether its dial fails or the
+// session it dialled dies before its first answer (as it does through
+// attach when the service behind is gone: attach accepts, then hangs up),
+// waits before it dials again: redialFirst after the first failure, twice
+// as long after each next one, up to GatewayConfig.RedialMax, each wait
+// between half and all of that at random, so that the slots do not dial in
+// step. A session that answers once resets the count. A service that is
+// down then costs a few dials per slot, not thousands a second.
+const (
+	redialFirst      = 250 * time.Millisecond
+	DefaultRedialMax = 5 * time.Second
+)
 
 // GatewayConfig configures a Gateway.
 type GatewayConfig struct {
@@ -47,6 +56,10 @@ type GatewayConfig struct {
 	// one request (waiting for a session, opening the stream, writing the
 	// command, reading the answer); 0 means DefaultTimeout.
 	Timeout time.Duration
+
+	// RedialMax is the longest a pool slot waits before it dials again
+	// when its sessions keep failing; 0 means DefaultRedialMax.
+	RedialMax time.Duration
 
 	// Logger receives session events (dial failures, replacements); nil
 	// discards them.
@@ -74,11 +87,12 @@ type Gateway struct {
 	smux     *smux.Config
 	dial     func(ctx context.Context, network, addr string) (net.Conn, error)
 	timeout  time.Duration
+	maxWait  time.Duration // RedialMax
 	log      *slog.Logger
 
 	slots []slot
 	next  atomic.Uint64
-	down  atomic.Bool // the last dial failed; reported once until one succeeds
+	down  atomic.Bool // a slot is backing off; said once, until a session answers
 
 	ctx    context.Context // cancelled by Close: aborts dials in flight
 	cancel context.CancelFunc
@@ -93,11 +107,13 @@ type Gateway struct {
 
 // slot is one place in the pool.
 type slot struct {
-	mu      sync.Mutex
-	sess    *smux.Session // nil while there is none
-	dialing chan struct{} // non-nil while a dial is in flight; closed when it ends
-	err     error         // why the last dial failed
-	failed  time.Time     // when it failed
+	mu       sync.Mutex
+	sess     *smux.Session // nil while there is none
+	answered bool          // sess has answered a request
+	dialing  chan struct{} // non-nil while a dial waits or is in flight; closed when it ends
+	err      error         // why the last session or dial failed
+	failures int           // sessions and dials failed in a row, none answering
+	retryAt  time.Time     // when the next dial may start
 }
 
 // NewGateway returns a gateway for cfg and starts dialling its sessions in
@@ -126,6 +142,7 @@ func NewGateway(ctx context.Context, cfg GatewayConfig) (*Gateway, error) {
 		smux:     smuxCfg,
 		dial:     cfg.Dial,
 		timeout:  orDefault(cfg.Timeout, DefaultTimeout),
+		maxWait:  orDefault(cfg.RedialMax, DefaultRedialMax),
 		log:      orDiscard(cfg.Logger),
 		slots:    make([]slot, n),
 	}
@@ -184,7 +201,38 @@ func (g *Gateway) Rand(ctx context.Context) (uint64, error) {
 		g.replace(i, sess, err)
 		return 0, fmt.Errorf("demo: session %d of %d: %w; session replaced", i+1, len(g.slots), err)
 	}
+	g.answered(i, sess)
 	return n, nil
+}
+
+// answered notes that sess, of slot i, answered a request: the slot's
+// failures are over, and so is the gateway's backoff if it was the last.
+func (g *Gateway) answered(i int, sess *smux.Session) {
+	s := &g.slots[i]
+	s.mu.Lock()
+	if s.sess == sess && !s.answered {
+		s.answered, s.failures, s.err = true, 0, nil
+	}
+	s.mu.Unlock()
+	if g.down.CompareAndSwap(true, false) {
+		g.log.Warn(fmt.Sprintf("demo: gateway reaches the service at %s again", g.upstream))
+	}
+}
+
+// failedLocked counts a failure of slot i, a dial or a session that never
+// answered, sets when it may dial again, and says once that the gateway
+// backs off. The slot's lock is held.
+func (g *Gateway) failedLocked(i int, err error) {
+	s := &g.slots[i]
+	s.failures++
+	s.err = err
+	wait := min(g.maxWait, redialFirst<<min(s.failures-1, 30))
+	wait = wait/2 + rand.N(wait/2+1)
+	s.retryAt = time.Now().Add(wait)
+	if g.ctx.Err() == nil && g.down.CompareAndSwap(false, true) {
+		g.log.Warn(fmt.Sprintf("demo: gateway cannot keep a session to the service at %s; redialling with backoff, at most %v apart",
+			g.upstream, g.maxWait), "err", oneLine(err.Error()))
+	}
 }
 
 // exchange runs one request on a fresh stream of sess. On failure the
@@ -252,7 +300,8 @@ func (g *Gateway) describe(err error) error {
 }
 
 // session returns the live session of slot i, waiting for a dial in flight
-// if there is one, within ctx.
+// if there is one, within ctx. A slot that waits out its backoff answers
+// at once with why its last session or dial failed.
 func (g *Gateway) session(ctx context.Context, i int) (*smux.Session, error) {
 	s := &g.slots[i]
 	s.mu.Lock()
@@ -261,22 +310,24 @@ func (g *Gateway) session(ctx context.Context, i int) (*smux.Session, error) {
 		s.mu.Unlock()
 		return sess, nil
 	}
-	if s.sess != nil { // closed under us, by keepalive
+	if s.sess != nil { // closed under us, by keepalive or the other end
 		g.log.Info("demo: gateway session closed, redialling", "slot", i+1)
+		if !s.answered {
+			g.failedLocked(i, fmt.Errorf("demo: session %d of %d to %s closed before it answered", i+1, len(g.slots), g.upstream))
+		}
 		s.sess = nil
 	}
 	wait := s.dialing
 	if wait == nil {
-		if s.err != nil && time.Since(s.failed) < retryDelay {
-			err := s.err
-			s.mu.Unlock()
-			return nil, err
-		}
-		wait = g.startDialLocked(i)
-		if wait == nil {
+		if wait = g.startDialLocked(i); wait == nil {
 			s.mu.Unlock()
 			return nil, errGatewayClosed
 		}
+	}
+	if d := time.Until(s.retryAt); d > 0 && s.err != nil {
+		err := fmt.Errorf("%w; redialling in %v", s.err, d.Round(time.Millisecond))
+		s.mu.Unlock()
+		return nil, err
 	}
 	s.mu.Unlock()
 
@@ -315,10 +366,27 @@ func (g *Gateway) startDialLocked(i int) chan struct{} {
 	return done
 }
 
-// redial dials a new session for slot i and closes done when it is over.
+// redial waits until slot i may dial again, dials a new session for it
+// and closes done when it is over.
 func (g *Gateway) redial(i int, done chan struct{}) {
+	s := &g.slots[i]
+	s.mu.Lock()
+	wait := time.Until(s.retryAt)
+	s.mu.Unlock()
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-g.ctx.Done():
+			t.Stop()
+		}
+	}
 	ctx, cancel := context.WithTimeout(g.ctx, g.timeout)
-	conn, err := g.dial(ctx, "tcp", g.upstream)
+	var conn net.Conn
+	err := ctx.Err()
+	if err == nil {
+		conn, err = g.dial(ctx, "tcp", g.upstream)
+	}
 	cancel()
 	var sess *smux.Session
 	if err == nil {
@@ -327,34 +395,27 @@ func (g *Gateway) redial(i int, done chan struct{}) {
 			conn.Close()
 		}
 	}
-	if err != nil {
-		err = fmt.Errorf("demo: connect to service: %w", err)
-		// One line when the service becomes unreachable and one when it is
-		// back, not one per slot per retry.
-		if g.ctx.Err() == nil && g.down.CompareAndSwap(false, true) {
-			g.log.Warn(fmt.Sprintf("demo: gateway cannot reach the service at %s; retrying", g.upstream), "err", oneLine(err.Error()))
-		}
-	} else if g.down.CompareAndSwap(true, false) {
-		g.log.Warn(fmt.Sprintf("demo: gateway reaches the service at %s again", g.upstream))
-	}
 
-	s := &g.slots[i]
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.sess, s.err, s.dialing = sess, err, nil
+	s.sess, s.answered, s.dialing = sess, false, nil
 	if err != nil {
-		s.failed = time.Now()
+		g.failedLocked(i, fmt.Errorf("demo: connect to service: %w", err))
 	}
 	close(done)
 }
 
 // replace closes sess, which failed with cause, and redials its slot unless
-// that has been done already.
+// that has been done already: at once if sess had answered, after the
+// slot's backoff if not.
 func (g *Gateway) replace(i int, sess *smux.Session, cause error) {
 	s := &g.slots[i]
 	s.mu.Lock()
 	if s.sess == sess {
 		g.log.Info("demo: gateway session failed, replacing it", "slot", i+1, "err", cause)
+		if !s.answered {
+			g.failedLocked(i, cause)
+		}
 		s.sess = nil
 		if s.dialing == nil {
 			g.startDialLocked(i)

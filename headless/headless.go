@@ -93,30 +93,84 @@ func (p *Printer) write(r *live.Record) {
 	p.w.Write(p.line)
 }
 
-// Summary writes the closing summary of snap; status, if not empty, is a
-// last line about the watched system, such as the load generator's counts.
-func (p *Printer) Summary(snap *live.Snapshot, status string) error {
-	s := Summarize(snap, p.missed)
-	s.Status = status
-	if p.format == JSON {
-		p.line = appendJSONSummary(p.line[:0], s)
-		p.line = append(p.line, '\n')
-		p.w.Write(p.line)
-	} else {
-		WriteSummary(p.w, s)
-	}
-	return p.w.Flush()
-}
-
-// Options configure Run.
+// Options configure Run and Finish.
 type Options struct {
 	Format Format
 	// Stop, if not nil, shuts the watched system down once the capture is
 	// over, before the last records are printed, so that its last frames,
 	// such as the FINs of its shutdown, are in the output and the summary.
 	Stop func()
-	// Status, if not nil, gives a last line for the summary, read after Stop.
-	Status func() string
+	// Status, if not nil, gives the watched system's figures for the
+	// summary, read after Stop.
+	Status func() live.Status
+	// LeakAfter and StallAfter are the thresholds of the suspected leaks
+	// and stalls the summary counts (see live.SnapshotOptions); 0 means
+	// live.DefaultLeakAfter and live.DefaultStallAfter.
+	LeakAfter, StallAfter time.Duration
+}
+
+// closing takes the capture's closing account, the same for every front
+// end: it reads the suspected leaks and stalls, which stopping the watched
+// system ends (their streams end with their sessions), then stops it, lets
+// flush print the records left, and adds up the rest.
+func closing(reg *live.Registry, o Options, flush func() error, missed func() uint64) (Summary, *live.Snapshot, error) {
+	leakAfter := o.LeakAfter
+	if leakAfter <= 0 {
+		leakAfter = live.DefaultLeakAfter
+	}
+	before := reg.SnapshotWith(live.SnapshotOptions{LeakAfter: leakAfter, StallAfter: o.StallAfter})
+	if o.Stop != nil {
+		o.Stop()
+	}
+	if err := flush(); err != nil {
+		return Summary{}, nil, err
+	}
+	after := reg.Snapshot()
+	s := Summarize(after, missed())
+	s.atEnd(before, leakAfter)
+	if o.Status != nil {
+		s.Status = o.Status()
+	}
+	return s, after, nil
+}
+
+// Finish ends the capture: it stops the watched system, prints the
+// records left and the summary, and returns the final snapshot.
+func (p *Printer) Finish(o Options) (*live.Snapshot, error) { return p.finish(o, 0) }
+
+// finish is Finish reading at most limit records (0: no limit).
+func (p *Printer) finish(o Options, limit int) (*live.Snapshot, error) {
+	s, snap, err := closing(p.reg, o, func() error { return p.flush(limit) }, p.Missed)
+	if err != nil {
+		return nil, fmt.Errorf("output: %w", err)
+	}
+	writeSummary(p.w, p.format, s)
+	if err := p.w.Flush(); err != nil {
+		return nil, fmt.Errorf("output: %w", err)
+	}
+	return snap, nil
+}
+
+// writeSummary writes s in format f.
+func writeSummary(w io.Writer, f Format, s Summary) {
+	if f == JSON {
+		w.Write(append(appendJSONSummary(nil, s), '\n'))
+		return
+	}
+	WriteSummary(w, s)
+}
+
+// Finish ends a capture that printed no records, such as the UI's on
+// quitting: it stops the watched system and writes to w, in o.Format, the
+// summary Run writes, and returns the final snapshot.
+func Finish(w io.Writer, reg *live.Registry, o Options) (*live.Snapshot, error) {
+	p := NewPrinter(reg, w, o.Format)
+	s, snap, _ := closing(reg, o, func() error { return nil }, p.Missed)
+	writeSummary(p.w, p.format, s)
+	if err := p.w.Flush(); err != nil {
+		return nil, fmt.Errorf("output: %w", err)
+	}
+	return snap, nil
 }
 
 // Run prints reg's records to w until ctx is done, then stops the watched
@@ -143,23 +197,10 @@ func (p *Printer) run(ctx context.Context, o Options, tick time.Duration, wake b
 		}
 		select {
 		case <-ctx.Done():
-			if o.Stop != nil {
-				o.Stop()
-			}
-			// What the ring holds now is at most a ring's worth: the limit
-			// reads all of it, without chasing a capture that goes on.
-			if err := p.flush(limit); err != nil {
-				return nil, fmt.Errorf("output: %w", err)
-			}
-			snap := p.reg.Snapshot()
-			status := ""
-			if o.Status != nil {
-				status = o.Status()
-			}
-			if err := p.Summary(snap, status); err != nil {
-				return nil, fmt.Errorf("output: %w", err)
-			}
-			return snap, nil
+			// What the ring holds once the system stopped is at most a
+			// ring's worth: the limit reads all of it, without chasing a
+			// capture that goes on.
+			return p.finish(o, limit)
 		case <-t.C:
 		case <-woken:
 		}

@@ -77,7 +77,7 @@ func TestJSONLines(t *testing.T) {
 	if err := p.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Summary(reg.Snapshot(), ""); err != nil {
+	if _, err := p.Finish(Options{}); err != nil {
 		t.Fatal(err)
 	}
 	var types []string
@@ -183,5 +183,69 @@ func TestSummaryUnsent(t *testing.T) {
 	var j struct{ Unsent map[string]int64 }
 	if err := json.Unmarshal(appendJSONSummary(nil, sum), &j); err != nil || j.Unsent["c2s"] != 12 {
 		t.Errorf("JSON summary unsent %v (%v), want c2s 12", j.Unsent, err)
+	}
+}
+
+// Item 12: the summary, plain and JSON, gives the suspected leaks as they
+// stood before the watched system stopped, with the oldest one's age, the
+// stalls with their threshold, the violations and anomalies by code, and
+// the watched system's status as fields.
+func TestSummaryLeaksStallsCodesStatus(t *testing.T) {
+	for _, f := range []Format{Plain, JSON} {
+		reg := live.New(live.Config{})
+		s := feed(t, reg, []byte("12345678")) // stream 3 stays half-closed: a suspected leak since t0
+		s.Violation(live.ServerToClient, t0, &decoder.Violation{Code: decoder.BadVersion})
+		late := decoder.Frame{Header: decoder.MakeHeader(1, decoder.PSH, 1, 99), Payload: []byte("x")}
+		s.Record(live.ClientToServer, t0, &late) // UNKNOWN_STREAM
+		var out bytes.Buffer
+		status := live.Status{{Key: "rate", Label: "load", Value: 200, Unit: "/s"}, {Key: "ok", Label: "ok", Value: uint64(2000)},
+			{Key: "p99_seconds", Label: "p99", Value: 1200 * time.Microsecond}, {Key: "last_error", Label: "last error:", Value: "502 Bad Gateway"}}
+		_, err := Finish(&out, reg, Options{Format: f, LeakAfter: 30 * time.Second, StallAfter: 2 * time.Second,
+			Stop:   func() { s.End(time.Now(), live.LocalClose, nil) }, // the leak ends with its session
+			Status: func() live.Status { return status }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f == Plain {
+			for _, want := range []string{
+				"  leaks     1 suspected: open longer than 30s when the capture ended; the oldest for ",
+				"  stalls    0: no v2 writer held at a full window for 2s",
+				"  violations 1 framing, 1 anomalies: BAD_VERSION 1, UNKNOWN_STREAM 1\n",
+				"  status    load 200/s  ok 2000  p99 1.2ms  last error: 502 Bad Gateway\n",
+			} {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("plain summary lacks %q:\n%s", want, out.String())
+				}
+			}
+			continue
+		}
+		var j struct {
+			Leaks struct {
+				Count         int     `json:"count"`
+				AfterSeconds  float64 `json:"after_seconds"`
+				OldestSeconds float64 `json:"oldest_seconds"`
+			} `json:"leaks"`
+			Stalls struct {
+				Count        int     `json:"count"`
+				AfterSeconds float64 `json:"after_seconds"`
+			} `json:"stalls"`
+			ByCode map[string]uint64 `json:"by_code"`
+			Status map[string]any    `json:"status"`
+		}
+		if err := json.Unmarshal(out.Bytes(), &j); err != nil {
+			t.Fatalf("%v: %s", err, out.String())
+		}
+		if j.Leaks.Count != 1 || j.Leaks.AfterSeconds != 30 || j.Leaks.OldestSeconds < 30 {
+			t.Errorf("JSON leaks %+v, want 1 after 30 s, the oldest older than that", j.Leaks)
+		}
+		if j.Stalls.Count != 0 || j.Stalls.AfterSeconds != 2 {
+			t.Errorf("JSON stalls %+v, want 0 after 2 s", j.Stalls)
+		}
+		if j.ByCode["BAD_VERSION"] != 1 || j.ByCode["UNKNOWN_STREAM"] != 1 {
+			t.Errorf("JSON by_code %v, want BAD_VERSION 1 and UNKNOWN_STREAM 1", j.ByCode)
+		}
+		if j.Status["rate"] != 200.0 || j.Status["ok"] != 2000.0 || j.Status["p99_seconds"] != 0.0012 || j.Status["last_error"] != "502 Bad Gateway" {
+			t.Errorf("JSON status %v, want its fields", j.Status)
+		}
 	}
 }

@@ -11,14 +11,6 @@ import (
 	"github.com/muxtop/muxtop/printable"
 )
 
-// DirName returns the JSON name of a direction: "c2s" or "s2c".
-func DirName(d live.Dir) string {
-	if d == live.ClientToServer {
-		return "c2s"
-	}
-	return "s2c"
-}
-
 // appendJSON appends r as one JSON object, the README's schema: keys in a
 // fixed order, absent where they do not apply. It writes what
 // encoding/json wrote for the same record, byte for byte, with neither
@@ -39,7 +31,7 @@ func appendJSON(b []byte, r *live.Record) []byte {
 	case live.FrameRecord:
 		h := r.Header
 		b = append(b, `,"dir":"`...)
-		b = append(b, DirName(r.Dir)...)
+		b = append(b, r.Dir.Code()...)
 		b = append(b, `","ver":`...)
 		b = strconv.AppendUint(b, uint64(h.Version()), 10)
 		b = append(b, `,"cmd":"`...)
@@ -83,7 +75,7 @@ func appendJSON(b []byte, r *live.Record) []byte {
 		b = appendField(b, `,"reason":`, r.Reason.Code())
 	case live.FramingViolation:
 		b = append(b, `,"dir":"`...)
-		b = append(b, DirName(r.Dir)...)
+		b = append(b, r.Dir.Code()...)
 		b = append(b, `","offset":`...)
 		b = strconv.AppendInt(b, r.Offset, 10)
 		b = append(b, `,"code":"`...)
@@ -223,7 +215,52 @@ type jsonSummary struct {
 	Anomalies     uint64                       `json:"anomalies"`
 	Unparsed      map[string]int64             `json:"unparsed"`
 	Unsent        map[string]int64             `json:"unsent,omitempty"`
-	Status        string                       `json:"status,omitempty"`
+	Leaks         jsonLeaks                    `json:"leaks"`
+	Stalls        jsonStalls                   `json:"stalls"`
+	ByCode        map[string]uint64            `json:"by_code"`
+	Unitemised    uint64                       `json:"unitemised,omitempty"`
+	Status        json.RawMessage              `json:"status,omitempty"`
+}
+
+type jsonLeaks struct {
+	Count         int     `json:"count"`
+	AfterSeconds  float64 `json:"after_seconds"`
+	OldestSeconds float64 `json:"oldest_seconds"`
+}
+
+type jsonStalls struct {
+	Count        int     `json:"count"`
+	AfterSeconds float64 `json:"after_seconds"`
+}
+
+// appendStatus appends st as a JSON object of its keys, in its order:
+// counts as numbers, durations in seconds, text as strings.
+func appendStatus(b []byte, st live.Status) []byte {
+	b = append(b, '{')
+	for i, f := range st {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, f.Key)
+		b = append(b, ':')
+		switch v := f.Value.(type) {
+		case time.Duration:
+			b = strconv.AppendFloat(b, v.Seconds(), 'g', -1, 64)
+		case string:
+			b = appendString(b, v)
+		case int:
+			b = strconv.AppendInt(b, int64(v), 10)
+		case int64:
+			b = strconv.AppendInt(b, v, 10)
+		case uint64:
+			b = strconv.AppendUint(b, v, 10)
+		case float64:
+			b = strconv.AppendFloat(b, v, 'g', -1, 64)
+		default:
+			b = append(b, "null"...)
+		}
+	}
+	return append(b, '}')
 }
 
 func appendJSONSummary(b []byte, s Summary) []byte {
@@ -231,8 +268,11 @@ func appendJSONSummary(b []byte, s Summary) []byte {
 		Type: "summary", Seconds: s.Duration.Seconds(), Sessions: s.Sessions, LiveSessions: s.LiveSessions,
 		StreamsOpened: s.StreamsOpened, StreamsClosed: s.StreamsClosed, StreamsEnded: s.StreamsEnded,
 		StreamsOpen: s.StreamsOpen, Dropped: s.Dropped, Missed: s.Missed,
-		Violations: s.Violations, Anomalies: s.Anomalies, Status: s.Status,
-		Unparsed: map[string]int64{"c2s": s.Unparsed[0], "s2c": s.Unparsed[1]},
+		Violations: s.Violations, Anomalies: s.Anomalies,
+		Leaks:  jsonLeaks{Count: s.Leaks, AfterSeconds: s.LeakAfter.Seconds(), OldestSeconds: s.OldestLeak.Seconds()},
+		Stalls: jsonStalls{Count: s.Stalls, AfterSeconds: s.StallAfter.Seconds()},
+		ByCode: s.ByCode, Unitemised: s.Unitemised,
+		Unparsed: perDir(s.Unparsed),
 		Frames:   map[string]map[string]uint64{}, Bytes: map[string]uint64{},
 	}
 	for d := range 2 {
@@ -241,12 +281,23 @@ func appendJSONSummary(b []byte, s Summary) []byte {
 		for c := range decoder.NumCmds {
 			m[decoder.Cmd(c).String()] = s.Counts.Frames[d][c]
 		}
-		j.Frames[DirName(dir)] = m
-		j.Bytes[DirName(dir)] = s.Counts.BytesDir(dir)
+		j.Frames[dir.Code()] = m
+		j.Bytes[dir.Code()] = s.Counts.BytesDir(dir)
 	}
 	if s.Unsent != [2]int64{} {
-		j.Unsent = map[string]int64{"c2s": s.Unsent[0], "s2c": s.Unsent[1]}
+		j.Unsent = perDir(s.Unsent)
+	}
+	if j.ByCode == nil {
+		j.ByCode = map[string]uint64{}
+	}
+	if len(s.Status) > 0 {
+		j.Status = appendStatus(nil, s.Status)
 	}
 	out, _ := json.Marshal(j)
 	return append(b, out...)
+}
+
+// perDir keys a pair of per-direction values by the directions' codes.
+func perDir[T any](v [2]T) map[string]T {
+	return map[string]T{live.ClientToServer.Code(): v[0], live.ServerToClient.Code(): v[1]}
 }

@@ -51,7 +51,7 @@ func appendJSONMarshal(b []byte, r *live.Record) []byte {
 		h := r.Header
 		ver, sid, n, off := h.Version(), h.StreamID(), h.Length(), r.Offset
 		hex := string(printable.AppendHex(nil, r.Payload))
-		j.Dir, j.Ver, j.Cmd, j.Sid, j.Len, j.Offset = DirName(r.Dir), &ver, h.Cmd().String(), &sid, &n, &off
+		j.Dir, j.Ver, j.Cmd, j.Sid, j.Len, j.Offset = r.Dir.Code(), &ver, h.Cmd().String(), &sid, &n, &off
 		j.Payload, j.Truncated = &hex, r.Truncated
 		if h.Cmd() == decoder.UPD {
 			j.Consumed, j.Window = &r.Consumed, &r.Window
@@ -66,7 +66,7 @@ func appendJSONMarshal(b []byte, r *live.Record) []byte {
 		j.Reason, j.Detail = r.Reason.Code(), r.Detail
 	case live.FramingViolation:
 		off := r.Offset
-		j.Dir, j.Offset, j.Code, j.Want, j.Detail, j.Smux = DirName(r.Dir), &off, r.Code.String(), r.Want, r.Detail, r.Code.SmuxReaction()
+		j.Dir, j.Offset, j.Code, j.Want, j.Detail, j.Smux = r.Dir.Code(), &off, r.Code.String(), r.Want, r.Detail, r.Code.SmuxReaction()
 	case live.NoticeRecord:
 		j.Text = r.Detail
 	}

@@ -1,9 +1,12 @@
 package headless
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/muxtop/muxtop/decoder"
@@ -11,12 +14,9 @@ import (
 	"github.com/muxtop/muxtop/printable"
 )
 
-// TimeLayout is the time format of plain lines.
-const TimeLayout = "15:04:05.000000"
-
 // appendPlain appends r as one line of text.
 func appendPlain(b []byte, r *live.Record) []byte {
-	b = r.At.AppendFormat(b, TimeLayout)
+	b = r.At.AppendFormat(b, live.TimeLayout)
 	b = append(b, " #"...)
 	b = strconv.AppendUint(b, r.Session, 10)
 	b = append(b, ' ')
@@ -108,10 +108,75 @@ func WriteSummary(w io.Writer, s Summary) {
 	default:
 		fmt.Fprintf(w, "  dropped   0\n")
 	}
-	fmt.Fprintf(w, "  violations %d framing, %d anomalies\n", s.Violations, s.Anomalies)
-	if s.Status != "" {
-		fmt.Fprintf(w, "  %s\n", printable.AppendText(nil, s.Status))
+	writeEnd(w, s)
+}
+
+// writeEnd writes the lines about how the capture ended: the suspected
+// leaks, the stalls, the violations by code and the watched system's status.
+func writeEnd(w io.Writer, s Summary) {
+	after := s.LeakAfter.String()
+	switch s.Leaks {
+	case 0:
+		fmt.Fprintf(w, "  leaks     0 suspected: no stream open longer than %s when the capture ended\n", after)
+	default:
+		fmt.Fprintf(w, "  leaks     %d suspected: open longer than %s when the capture ended; the oldest for %s\n",
+			s.Leaks, after, s.OldestLeak.Round(time.Second))
 	}
+	switch s.Stalls {
+	case 0:
+		fmt.Fprintf(w, "  stalls    0: no v2 writer held at a full window for %s\n", s.StallAfter)
+	default:
+		fmt.Fprintf(w, "  stalls    %d: v2 writers held at a full window for %s or more\n", s.Stalls, s.StallAfter)
+	}
+	fmt.Fprintf(w, "  violations %d framing, %d anomalies", s.Violations, s.Anomalies)
+	for i, c := range s.codes() {
+		sep := ", "
+		if i == 0 {
+			sep = ": "
+		}
+		fmt.Fprintf(w, "%s%s %d", sep, c, s.ByCode[c])
+	}
+	if s.Unitemised > 0 {
+		fmt.Fprintf(w, " (and %d more, of sessions no longer tracked or beyond the latest each keeps)", s.Unitemised)
+	}
+	fmt.Fprintln(w)
+	if len(s.Status) > 0 {
+		b := []byte("  status    ")
+		for i, f := range s.Status {
+			if i > 0 {
+				b = append(b, "  "...)
+			}
+			if f.Label != "" {
+				b = printable.AppendText(b, f.Label)
+				b = append(b, ' ')
+			}
+			switch v := f.Value.(type) {
+			case time.Duration:
+				b = append(b, v.Round(10*time.Microsecond).String()...)
+			case string:
+				b = printable.AppendText(b, v)
+			default:
+				b = fmt.Append(b, v)
+			}
+			b = printable.AppendText(b, f.Unit)
+		}
+		w.Write(append(b, '\n'))
+	}
+}
+
+// codes returns the codes of ByCode, the most frequent first.
+func (s *Summary) codes() []string {
+	codes := make([]string, 0, len(s.ByCode))
+	for c := range s.ByCode {
+		codes = append(codes, c)
+	}
+	slices.SortFunc(codes, func(a, b string) int {
+		if c := cmp.Compare(s.ByCode[b], s.ByCode[a]); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	return codes
 }
 
 // Summary is the closing account of a capture.
@@ -131,8 +196,40 @@ type Summary struct {
 	// Unsent counts bytes the tapped ends wrote but failed writes never
 	// sent; they are not in Counts.
 	Unsent [2]int64
-	// Status is a last line about the watched system, if any.
-	Status string
+	// Leaks counts the streams open or half-closed longer than LeakAfter
+	// when the capture ended, before the watched system stopped (its
+	// streams then end with their sessions); OldestLeak is the age of the
+	// oldest of them.
+	Leaks      int
+	LeakAfter  time.Duration
+	OldestLeak time.Duration
+	// Stalls counts the streams whose v2 writer had been held at a full
+	// window for StallAfter when the capture ended.
+	Stalls     int
+	StallAfter time.Duration
+	// ByCode counts the framing violations and anomalies by code, as the
+	// tracked sessions keep them; Unitemised counts the rest: those of
+	// sessions no longer tracked, and anomalies beyond the latest ones
+	// each session keeps (live.Config.Anomalies).
+	ByCode     map[string]uint64
+	Unitemised uint64
+	// Status is the watched system's figures, if any.
+	Status live.Status
+}
+
+// atEnd takes the suspected leaks and stalls from before, the snapshot
+// taken, with leakAfter, before the watched system stopped.
+func (s *Summary) atEnd(before *live.Snapshot, leakAfter time.Duration) {
+	s.Leaks, s.LeakAfter = before.Leaks, leakAfter
+	s.Stalls, s.StallAfter = before.Stalls, before.StallAfter
+	cutoff := before.At.Add(-leakAfter)
+	for _, ss := range before.Sessions {
+		for i := range ss.Streams {
+			if st := &ss.Streams[i]; st.State.Live() && st.First.Before(cutoff) {
+				s.OldestLeak = max(s.OldestLeak, before.At.Sub(st.First))
+			}
+		}
+	}
 }
 
 // Summarize adds up snap for a summary.
@@ -150,7 +247,16 @@ func Summarize(snap *live.Snapshot, missed uint64) Summary {
 		Anomalies:     snap.Anomalies,
 	}
 	s.StreamsEnded = snap.Forgotten.EndedStreams
+	s.ByCode = make(map[string]uint64)
+	s.Unitemised = snap.Forgotten.Violations + snap.Forgotten.Anomalies
 	for _, ss := range snap.Sessions {
+		for _, f := range ss.Framing {
+			s.ByCode[f.Code.String()]++
+		}
+		for _, a := range ss.Anomalies {
+			s.ByCode[a.Anomaly.String()]++
+		}
+		s.Unitemised += ss.AnomalyCount - uint64(len(ss.Anomalies))
 		s.StreamsEnded += ss.Closed.Ended
 		s.Unparsed[0] += ss.Unparsed[0]
 		s.Unparsed[1] += ss.Unparsed[1]

@@ -51,6 +51,10 @@ const (
 	ServerToClient Dir = 1
 )
 
+// A direction has three names, here and nowhere else: its arrow, for
+// lines a person reads; its code, for machine output (JSON) and the
+// filter; and its words, for the help and a frame's detail.
+
 // String returns the direction's arrow: → for client to server, ← back.
 func (d Dir) String() string {
 	if d == ClientToServer {
@@ -58,6 +62,26 @@ func (d Dir) String() string {
 	}
 	return "←"
 }
+
+// Code returns the direction's name in machine output: "c2s" or "s2c".
+func (d Dir) Code() string {
+	if d == ClientToServer {
+		return "c2s"
+	}
+	return "s2c"
+}
+
+// Words returns the direction in words: "client to server" or "server to client".
+func (d Dir) Words() string {
+	if d == ClientToServer {
+		return "client to server"
+	}
+	return "server to client"
+}
+
+// TimeLayout is how every front end prints a record's time of day, to
+// the microsecond: 12:01:03.441219.
+const TimeLayout = "15:04:05.000000"
 
 // Sender returns the side that sends in direction d.
 func (d Dir) Sender() Side { return Side(d) }
@@ -77,8 +101,13 @@ const (
 	DefaultAnomalies     = 100
 )
 
-// Config bounds the memory a Registry uses. Zero fields take the defaults;
-// negative History or Snaplen mean 0.
+// Config bounds the memory a Registry uses.
+//
+// Its fields follow muxtop's one rule for a number in a config, which
+// demo.Config (Rate) and tap.ProxyConfig (DialTimeout) follow too: 0 means
+// the default, a negative value means none (no history, no payload bytes,
+// no load, no bound). A caller whose own 0 means none, as the command
+// line's --history 0 does, passes Exactly(n).
 type Config struct {
 	// History is how many frame records are kept; older ones are evicted
 	// (their frames still count).
@@ -93,6 +122,15 @@ type Config struct {
 	EndedSessions int
 	// Anomalies is how many anomaly records each session keeps; all are counted.
 	Anomalies int
+}
+
+// Exactly returns n for a config field that follows Config's rule, when
+// n counts exactly and 0 means none: n if positive, else -1.
+func Exactly(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }
 
 func (c Config) withDefaults() Config {
@@ -218,6 +256,8 @@ func (r *Registry) forget(s *Session) {
 	r.forgotten.Counts.add(&s.counts)
 	r.forgotten.Anomalies += s.anomalyCount
 	r.forgotten.Violations += uint64(s.framingCount())
+	r.forgotten.Unparsed[0] += s.unparsed[0]
+	r.forgotten.Unparsed[1] += s.unparsed[1]
 	s.forgotten = true
 }
 

@@ -73,6 +73,24 @@ type Forgotten struct {
 	Counts       Counts
 	Anomalies    uint64
 	Violations   uint64
+	// Unparsed adds up the sessions' SessionSnap.Unparsed.
+	Unparsed [2]int64
+}
+
+// WireBytes returns the bytes sent in direction d by every session,
+// forgotten ones included, framed or not: SessionSnap.WireBytes added up.
+func (s *Snapshot) WireBytes(d Dir) uint64 {
+	n := s.Totals.BytesDir(d) + uint64(s.Forgotten.Unparsed[d])
+	for _, ss := range s.Sessions {
+		n += uint64(ss.Unparsed[d])
+	}
+	return n
+}
+
+// NotSmux reports whether the session's bytes broke smux's framing before
+// a single frame: whatever it carries, it is not smux.
+func (s *SessionSnap) NotSmux() bool {
+	return len(s.Framing) > 0 && s.Counts.Total() == 0
 }
 
 // Session returns the session with id, or nil.

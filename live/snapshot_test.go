@@ -405,3 +405,38 @@ func TestSnapshotWith(t *testing.T) {
 		t.Errorf("Snapshot omitted streams or counted leaks without LeakAfter")
 	}
 }
+
+// TestWireBytes: the bytes a session sent count whether they were framed
+// or not, after the session is forgotten too, and a session whose first
+// bytes broke the framing is not smux.
+func TestWireBytes(t *testing.T) {
+	reg := live.New(live.Config{EndedSessions: 1})
+	smux := openSession(reg, 1)
+	smux.feed(exchange(3, "RAND", "12345678")...)
+	framed := reg.Snapshot().Session(smux.s.ID()).Counts.BytesDir(c2s)
+
+	http := reg.Open(live.SessionInfo{Client: "c", Server: "s"}, at(0))
+	http.Violation(c2s, at(0), &decoder.Violation{Code: decoder.BadVersion, Header: decoder.Header([]byte("GET / HT"))})
+	http.Unparsed(c2s, 1024)
+	snap := reg.Snapshot()
+	hs := snap.Session(http.ID())
+	if got := hs.WireBytes(c2s); got != 1024 {
+		t.Errorf("session WireBytes(→) = %d, want 1024", got)
+	}
+	if got := snap.WireBytes(c2s); got != framed+1024 {
+		t.Errorf("snapshot WireBytes(→) = %d, want %d", got, framed+1024)
+	}
+	if !hs.NotSmux() || snap.Session(smux.s.ID()).NotSmux() {
+		t.Errorf("NotSmux: %v for the HTTP session, %v for the smux one; want true, false", hs.NotSmux(), snap.Session(smux.s.ID()).NotSmux())
+	}
+	// Forgotten: two ended sessions, one kept.
+	http.End(at(1), live.EOF, nil)
+	smux.s.End(at(2), live.EOF, nil)
+	snap = reg.Snapshot()
+	if snap.Forgotten.Sessions != 1 {
+		t.Fatalf("%d sessions forgotten, want 1", snap.Forgotten.Sessions)
+	}
+	if got := snap.WireBytes(c2s); got != framed+1024 {
+		t.Errorf("after forgetting, WireBytes(→) = %d, want %d", got, framed+1024)
+	}
+}

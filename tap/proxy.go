@@ -47,14 +47,17 @@ type ProxyConfig struct {
 	// Registry records the sessions passing through. It is required.
 	Registry *live.Registry
 	// DialTimeout bounds each connection to the upstream; 0 means
-	// DefaultDialTimeout, a negative value no bound but the system's.
+	// DefaultDialTimeout, a negative value no bound but the system's, by
+	// live.Config's rule for 0 and negative numbers.
 	DialTimeout time.Duration
 	// OnError, if not nil, receives the failures the proxy survives, each a
 	// one-line message for the user starting with "attach: ": an upstream
 	// that refuses or does not answer a client, an accept that fails and is
 	// retried, an upstream that turns out to be the proxy's own listen
-	// address (said once a minute at most, not once per client). It is called from the proxy's goroutines, possibly
-	// concurrently; it must return quickly and must not call Wait.
+	// address (said once a minute at most, not once per client). It is
+	// called from the proxy's goroutines, possibly concurrently; it must
+	// return quickly and must call neither Close nor Wait, which wait for
+	// those goroutines.
 	OnError func(error)
 	// Label names the sessions' origin in the Registry; "" means DefaultLabel.
 	Label string
@@ -65,8 +68,8 @@ type ProxyConfig struct {
 // is forwarded unchanged both ways, and each direction is decoded, as it
 // is read from its sender, into one live.Session per client.
 //
-// Call Start, then Wait; Close stops it. Serve does all three under a
-// context. Each open session costs two goroutines, the two copy directions,
+// Call Start, then Wait; Close stops it and waits. Serve does all three
+// under a context. Each open session costs two goroutines, the two copy directions,
 // and a bounded amount of memory: two small idle buffers, two decoders of
 // the Registry's snaplen and the session's bounded live state.
 type Proxy struct {
@@ -96,7 +99,6 @@ type Proxy struct {
 	loopNote time.Time                   // when the user was last told so
 
 	closeOnce sync.Once
-	closeErr  error
 }
 
 // NewProxy returns a proxy configured by cfg; Start starts it.
@@ -174,12 +176,20 @@ func (p *Proxy) Wait() error {
 	return p.err
 }
 
-// Close stops the proxy: it closes the listener and every client and
-// upstream conn, ending their sessions as live.Shutdown. It does not wait
-// for the goroutines to end; Wait does. Close is safe to call more than
-// once and from any goroutine, OnError included; later calls return the
-// first call's result.
+// Close stops the proxy and waits for it: it closes the listener and
+// every client and upstream conn, ending their sessions as live.Shutdown,
+// and returns once every goroutine of the proxy has ended, with what Wait
+// returns: the failure that stopped the proxy before Close, or nil. It
+// means what demo.Demo's Close means. It is safe to call more than once
+// and from many goroutines, but not from OnError, which runs on the
+// proxy's own goroutines.
 func (p *Proxy) Close() error {
+	p.stop()
+	return p.Wait()
+}
+
+// stop closes the listener and every conn, once; it does not wait.
+func (p *Proxy) stop() {
 	p.closeOnce.Do(func() {
 		p.cancel()
 		p.mu.Lock()
@@ -195,13 +205,12 @@ func (p *Proxy) Close() error {
 		}
 		p.mu.Unlock()
 		if ln != nil {
-			p.closeErr = ln.Close()
+			ln.Close()
 		}
 		for _, c := range conns {
 			c.Close()
 		}
 	})
-	return p.closeErr
 }
 
 // Serve starts the proxy and serves until ctx is done, Close is called or
@@ -218,7 +227,7 @@ func (p *Proxy) Serve(ctx context.Context) error {
 		defer close(watched)
 		select {
 		case <-ctx.Done():
-			p.Close()
+			p.stop()
 		case <-stopped:
 		}
 	}()
@@ -242,7 +251,7 @@ func (p *Proxy) acceptLoop(ln net.Listener) {
 				p.mu.Lock()
 				p.err = &proxyError{fmt.Sprintf("attach: accepting clients on %s failed: %s", ln.Addr(), cause(err)), err}
 				p.mu.Unlock()
-				p.Close()
+				p.stop()
 				return
 			}
 			// Out of file descriptors and the like: back off as

@@ -1082,3 +1082,46 @@ func TestLoopsBack(t *testing.T) {
 		}
 	}
 }
+
+// TestProxyCloseMeansStopAndWait pins what Close means, the same as
+// demo.Demo's Close: it stops the proxy and waits for it, is safe to call
+// again, and returns what Wait returns, the failure that stopped the proxy
+// if one did before Close.
+func TestProxyCloseMeansStopAndWait(t *testing.T) {
+	up := startUpstream(t, "", echo)
+	defer up.close()
+	reg := live.New(live.Config{})
+	p := startProxy(t, ProxyConfig{Upstream: up.addr(), Registry: reg})
+	c := dialProxy(t, p)
+	if _, err := c.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(c, make([]byte, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Errorf("Close = %v, want nil", err)
+	}
+	// Close waited: the client's session has ended, its goroutines are done.
+	if ss := reg.Snapshot().Sessions; len(ss) != 1 || !ss[0].Ended {
+		t.Errorf("after Close the session has not ended: %+v", ss)
+	}
+	if err := p.Close(); err != nil {
+		t.Errorf("second Close = %v, want nil", err)
+	}
+
+	// A listener that fails for good stops the proxy; Close then says why.
+	q := startProxy(t, ProxyConfig{Upstream: up.addr()})
+	q.mu.Lock()
+	ln := q.ln
+	q.mu.Unlock()
+	ln.Close()
+	smuxtest.Eventually(t, "the proxy to stop", q.isClosed)
+	err := q.Close()
+	if err == nil || !strings.Contains(err.Error(), "accepting clients") {
+		t.Errorf("Close after the listener failed = %v, want the accept failure", err)
+	}
+	if werr := q.Wait(); werr != err {
+		t.Errorf("Wait = %v, Close = %v: want the same", werr, err)
+	}
+}

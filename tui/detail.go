@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strconv"
 	"strings"
@@ -69,12 +70,12 @@ func detailInfo(th *theme, r *live.Record, w int) []string {
 			add(part, sty)
 		}
 	}
-	at := r.At.In(th.loc).Format(timeLayout)
+	at := r.At.In(th.loc).Format(live.TimeLayout)
 	sess := "session " + strconv.FormatUint(r.Session, 10)
 	switch r.Kind {
 	case live.FrameRecord:
 		out = append(out, headerLine(st, r.Header, w))
-		add(sess+" · "+r.Dir.String()+" "+dirName(r.Dir)+" · offset "+strconv.FormatInt(r.Offset, 10)+" · "+at, style{})
+		add(sess+" · "+r.Dir.String()+" "+r.Dir.Words()+" · offset "+strconv.FormatInt(r.Offset, 10)+" · "+at, style{})
 		if r.Header.Cmd() == decoder.UPD {
 			add("window update: consumed "+strconv.FormatUint(uint64(r.Consumed), 10)+
 				"  window "+strconv.FormatUint(uint64(r.Window), 10), st.upd)
@@ -92,27 +93,28 @@ func detailInfo(th *theme, r *live.Record, w int) []string {
 		default:
 			add("payload "+strconv.Itoa(n)+" bytes", st.dim)
 		}
+		if n == 8 && len(r.Payload) == 8 && r.Header.Cmd() != decoder.UPD {
+			// Eight bytes are often a number, such as the demo's RAND answer.
+			wrap("uint64  "+strconv.FormatUint(binary.BigEndian.Uint64(r.Payload), 10)+" big-endian · "+
+				strconv.FormatUint(binary.LittleEndian.Uint64(r.Payload), 10)+" little-endian", style{})
+		}
 	case live.FramingViolation:
-		wrap("VIOLATION "+r.Code.String()+" · "+sess+" · "+r.Dir.String()+" "+dirName(r.Dir)+
+		wrap("VIOLATION "+r.Code.String()+" · "+sess+" · "+r.Dir.String()+" "+r.Dir.Words()+
 			" · offset "+strconv.FormatInt(r.Offset, 10)+" · "+at, st.bad)
-		wrap(sanitize(r.Detail), st.bad)
+		wrap(printable.Text(r.Detail), st.bad)
 		out = append(out, headerLine(st, r.Header, w))
+		// The bytes that broke the framing, as text: "GET / HT" tells
+		// more than a bad version 71.
+		add("as text "+strconv.Quote(string(printable.AppendASCII(nil, r.Header[:]))), style{})
 		wrap("smux: "+r.Code.SmuxReaction(), style{})
 	case live.SessionOpened:
-		wrap(sess+" opened "+sanitize(r.Client+" → "+r.Server)+" · "+at, style{})
+		wrap(sess+" opened "+printable.Text(r.Client+" → "+r.Server)+" · "+at, style{})
 	case live.SessionEnded:
-		wrap(sess+" ended: "+sanitize(endText(r))+" · "+at, style{})
+		wrap(sess+" ended: "+printable.Text(endText(r))+" · "+at, style{})
 	case live.NoticeRecord:
-		wrap(sanitize(r.Detail)+" · "+at, st.bad)
+		wrap(printable.Text(r.Detail)+" · "+at, st.bad)
 	}
 	return out
-}
-
-func dirName(d live.Dir) string {
-	if d == live.ClientToServer {
-		return "client to server"
-	}
-	return "server to client"
 }
 
 // headerLine decodes the eight header bytes:

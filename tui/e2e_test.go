@@ -91,7 +91,7 @@ func TestEndToEnd(t *testing.T) {
 	// Sessions appear, with a live row. (Plain lines instead mean main's
 	// runTUI does not call tui.Run.)
 	x.waitFor("the UI with a live session", func(s string) bool {
-		return strings.Contains(s, "Sessions ·") && regexp.MustCompile(`▶\s+1 \S+:\d+ .* live`).MatchString(s)
+		return strings.Contains(s, "Sessions ·") && regexp.MustCompile(`▶\s+1 \S*:\d+\*? ?→ ?\S*:\d+\*? .* live`).MatchString(s)
 	})
 	if got := strings.TrimSpace(x.run("display-message", "-p", "-t", "e2e", "#{alternate_on}")); got != "1" {
 		t.Errorf("alternate screen while running: %q, want 1", got)
@@ -134,9 +134,15 @@ func TestEndToEnd(t *testing.T) {
 	x.keys("?")
 	x.waitFor("the help to close", func(s string) bool { return !strings.Contains(s, "next match, any session") })
 
-	// q: the terminal is restored and the summary printed.
+	// q: the terminal is restored and the summary printed, the one plain
+	// output ends with: leaks, stalls, violations by code, the load.
 	x.keys("q")
 	screen = x.waitText("summary")
+	for _, want := range []string{"  leaks     0 suspected", "  stalls    0:", "  violations 0 framing", "  status    load "} {
+		if !strings.Contains(x.waitText(strings.TrimSpace(want)), want) {
+			t.Errorf("the summary on quitting lacks %q:\n%s", want, x.capture())
+		}
+	}
 	if strings.Contains(screen, "Frame detail") || strings.Contains(screen, "┏━") {
 		t.Errorf("the UI is still on the screen after q:\n%s", screen)
 	}

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -11,10 +12,11 @@ import (
 
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/printable"
 )
 
-// filterHelp lists the filter terms; parse errors end with it.
-const filterHelp = `cmd:psh sid:4413 session:2 dir:< len>100 ver:2 violation "text" hex:52414e44`
+// filterTerms names the filter's terms, for its errors and the help.
+const filterTerms = "cmd sid session dir len ver u64 hex violation"
 
 // termKind says what one filter term tests.
 type termKind uint8
@@ -27,7 +29,8 @@ const (
 	termLen                       // len>100 len<8 len=0
 	termVer                       // ver:2
 	termViolation                 // violation
-	termBytes                     // "text" or hex:…, in the captured payload
+	termBytes                     // RAND, "text" or hex:…, in the captured payload
+	termU64                       // u64:N, eight bytes in the payload, big- or little-endian
 )
 
 // term is one condition of a filter.
@@ -38,6 +41,7 @@ type term struct {
 	op    byte // '<', '>', '=', 'l' (<=), 'g' (>=) for termLen
 	n     uint64
 	bytes []byte
+	le    []byte // termU64: the little-endian bytes; bytes are the big-endian ones
 }
 
 // filter selects history records: every term must match.
@@ -56,7 +60,7 @@ func parseFilter(s string) (*filter, error) {
 	if len(toks) == 0 {
 		return nil, nil
 	}
-	f := &filter{text: sanitize(strings.Join(toks, " "))}
+	f := &filter{text: printable.Text(strings.Join(toks, " "))}
 	for _, tok := range toks {
 		t, err := parseTerm(tok)
 		if err != nil {
@@ -94,6 +98,38 @@ func tokenize(s string) ([]string, error) {
 	return toks, nil
 }
 
+// quoted returns s quoted for an error message, cut to n runes at most
+// (16 if n is 0) so that the message fits an 80-column screen.
+func quoted(s string, n ...int) string {
+	max := 16
+	if len(n) > 0 {
+		max = n[0]
+	}
+	if r := []rune(s); len(r) > max {
+		s = string(r[:max-1]) + "…"
+	}
+	return strconv.Quote(s)
+}
+
+// termNames are the names a term has before its colon.
+var termNames = map[string]bool{"cmd": true, "sid": true, "session": true, "ver": true, "dir": true, "hex": true, "u64": true, "len": true}
+
+// isName reports whether s could be a term's name: letters and digits.
+func isName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// parseTerm parses one term. A word that is no term, such as RAND, is a
+// text in the payload, as "RAND" is; a word that looks like a term with a
+// name muxtop does not know (cdm:psh) is an error, not a silent search.
 func parseTerm(tok string) (term, error) {
 	if tok[0] == '"' {
 		text := tok[1 : len(tok)-1]
@@ -105,63 +141,74 @@ func parseTerm(tok string) (term, error) {
 	if strings.EqualFold(tok, "violation") || strings.EqualFold(tok, "violations") {
 		return term{kind: termViolation}, nil
 	}
-	if rest, ok := cutPrefixFold(tok, "len"); ok {
+	if rest, ok := cutPrefixFold(tok, "len"); ok && rest != "" && strings.ContainsRune("<>=:", rune(rest[0])) {
 		return parseLen(tok, rest)
 	}
 	name, val, ok := strings.Cut(tok, ":")
-	switch strings.ToLower(name) {
-	case "cmd", "sid", "session", "ver", "dir", "hex":
-	default:
-		ok = false
+	name = strings.ToLower(name)
+	switch {
+	case !ok:
+		return term{kind: termBytes, bytes: []byte(tok)}, nil
+	case !termNames[name] && isName(name):
+		return term{}, fmt.Errorf("filter: no term %s; try %s", quoted(name+":", 8), filterTerms)
+	case !termNames[name]:
+		return term{kind: termBytes, bytes: []byte(tok)}, nil
+	case val == "":
+		return term{}, fmt.Errorf("filter: %s needs a value after the colon", quoted(tok))
 	}
-	if !ok {
-		return term{}, fmt.Errorf("filter: unknown term %q; try %s", tok, filterHelp)
-	}
-	if val == "" {
-		return term{}, fmt.Errorf("filter: %q needs a value after the colon; try %s", tok, filterHelp)
-	}
-	switch strings.ToLower(name) {
+	switch name {
 	case "cmd":
 		c, ok := decoder.ParseCmd(val)
 		if !ok {
-			return term{}, fmt.Errorf("filter: unknown cmd %q; smux has SYN FIN PSH NOP UPD", val)
+			return term{}, fmt.Errorf("filter: unknown cmd %s; smux has SYN FIN PSH NOP UPD", quoted(val))
 		}
 		return term{kind: termCmd, cmd: c}, nil
 	case "sid":
 		n, err := strconv.ParseUint(val, 10, 32)
 		if err != nil {
-			return term{}, fmt.Errorf("filter: sid %q is not a stream id (0 to 4294967295)", val)
+			return term{}, fmt.Errorf("filter: sid %s is not a stream id (0 to 4294967295)", quoted(val))
 		}
 		return term{kind: termSID, n: n}, nil
 	case "session":
 		n, err := strconv.ParseUint(val, 10, 64)
 		if err != nil {
-			return term{}, fmt.Errorf("filter: session %q is not a session number", val)
+			return term{}, fmt.Errorf("filter: session %s is not a session number", quoted(val))
 		}
 		return term{kind: termSession, n: n}, nil
 	case "ver":
 		n, err := strconv.ParseUint(val, 10, 8)
 		if err != nil {
-			return term{}, fmt.Errorf("filter: ver %q is not a version (1 or 2)", val)
+			return term{}, fmt.Errorf("filter: ver %s is not a version (1 or 2)", quoted(val))
 		}
 		return term{kind: termVer, n: n}, nil
 	case "dir":
-		switch strings.ToLower(val) {
-		case ">", "→", "c2s", "client":
-			return term{kind: termDir, dir: live.ClientToServer}, nil
-		case "<", "←", "s2c", "server":
-			return term{kind: termDir, dir: live.ServerToClient}, nil
+		for _, d := range []live.Dir{live.ClientToServer, live.ServerToClient} {
+			// The arrow, > or < for it, the code or the sender.
+			switch strings.ToLower(val) {
+			case d.String(), dirTyped[d], d.Code(), d.Sender().String():
+				return term{kind: termDir, dir: d}, nil
+			}
 		}
-		return term{}, fmt.Errorf("filter: dir %q: use dir:> (client to server) or dir:< (server to client)", val)
+		return term{}, fmt.Errorf("filter: dir %s: use dir:> (%s) or dir:<", quoted(val), live.ClientToServer.Words())
+	case "u64":
+		n, err := strconv.ParseUint(val, 10, 64)
+		if err != nil {
+			return term{}, fmt.Errorf("filter: u64 %s is not a number from 0 to 2^64-1", quoted(val))
+		}
+		return term{kind: termU64, n: n,
+			bytes: binary.BigEndian.AppendUint64(nil, n), le: binary.LittleEndian.AppendUint64(nil, n)}, nil
 	case "hex":
 		b, err := hex.DecodeString(val)
 		if err != nil || len(b) == 0 {
-			return term{}, fmt.Errorf("filter: hex %q: give whole bytes, such as hex:52414e44", val)
+			return term{}, fmt.Errorf("filter: hex %s: give whole bytes, such as hex:52414e44", quoted(val))
 		}
 		return term{kind: termBytes, bytes: b}, nil
 	}
-	return term{}, fmt.Errorf("filter: unknown term %q; try %s", tok, filterHelp)
+	return term{}, fmt.Errorf("filter: %s: compare the length, such as len>100 or len=0", quoted(tok))
 }
+
+// dirTyped are the arrows of the directions as a keyboard types them.
+var dirTyped = [2]string{">", "<"}
 
 // parseLen parses the comparison after "len": >100, <8, =0, >=1, <=8, :0.
 func parseLen(tok, rest string) (term, error) {
@@ -176,11 +223,11 @@ func parseLen(tok, rest string) (term, error) {
 	case strings.HasPrefix(rest, ":"):
 		op, rest = '=', rest[1:]
 	default:
-		return term{}, fmt.Errorf("filter: %q: compare the length, such as len>100, len<8 or len=0", tok)
+		return term{}, fmt.Errorf("filter: %s: compare the length, such as len>100 or len=0", quoted(tok))
 	}
 	n, err := strconv.ParseUint(rest, 10, 32)
 	if err != nil {
-		return term{}, fmt.Errorf("filter: %q: the length must be a number, such as len>100", tok)
+		return term{}, fmt.Errorf("filter: %s: the length must be a number, such as len>100", quoted(tok))
 	}
 	return term{kind: termLen, op: op, n: n}, nil
 }
@@ -239,6 +286,8 @@ func (t *term) match(r *live.Record) bool {
 		return n == t.n
 	case termBytes:
 		return bytes.Contains(r.Payload, t.bytes)
+	case termU64:
+		return bytes.Contains(r.Payload, t.bytes) || bytes.Contains(r.Payload, t.le)
 	}
 	return false
 }

@@ -31,16 +31,20 @@ func TestParseFilter(t *testing.T) {
 		{"sid too big", "sid:4294967296", 0, "", "is not a stream id"},
 		{"bad session", "session:x", 0, "", `session "x"`},
 		{"bad dir", "dir:up", 0, "", "use dir:>"},
-		{"bad len", "len!3", 0, "", "compare the length"},
+		{"len is a text unless compared", "len!3 length", 2, "len!3 length", ""},
 		{"len without number", "len>", 0, "", "must be a number"},
 		{"bad ver", "ver:300", 0, "", "is not a version"},
 		{"odd hex", "hex:123", 0, "", "whole bytes"},
 		{"empty hex", "hex:", 0, "", `"hex:" needs a value`},
 		{"unclosed quote", `"RAND`, 0, "", "closing"},
 		{"empty quote", `""`, 0, "", "between the quotes"},
-		{"bare word", "RAND", 0, "", `unknown term "RAND"`},
+		{"bare word", "RAND", 1, "RAND", ""},
+		{"bare words and terms", "GET /index.html cmd:psh", 3, "GET /index.html cmd:psh", ""},
+		{"a colon in a text", "/a:b Host:", 0, "", `no term "host:"`},
+		{"an unknown name", "cdm:psh", 0, "", `no term "cdm:"; try cmd`},
+		{"not a name", "/x:y 10.0.0.1:80", 2, "/x:y 10.0.0.1:80", ""},
 		{"one bad term spoils all", "cmd:psh sid:x", 0, "", "sid"},
-		{"control characters are shown safely", "\x1b[2J", 0, "", "unknown term"},
+		{"control characters are shown safely", "\x1b[2J", 1, ".[2J", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -123,6 +127,9 @@ func TestFilterMatch(t *testing.T) {
 		{"sid:3", violation, false},
 		{"session:3 violation", violation, true},
 		{`"a"`, opened, false},
+		{"RAND", psh, true},
+		{"RAND cmd:psh", psh, true},
+		{"rand", psh, false},
 	}
 	for _, tt := range tests {
 		f, err := parseFilter(tt.filter)

@@ -3,87 +3,54 @@ package tui
 import (
 	"math"
 	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
 )
 
-// sanitize makes text that did not come from muxtop (addresses, error
-// strings, notes, the caller's status line) safe to print: control
-// characters, C1 controls and invalid UTF-8 become '?'.
-func sanitize(s string) string {
-	clean := true
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == 0x7f || c >= 0x80 {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		i += n
-		switch {
-		case r == utf8.RuneError && n <= 1, r < 0x20, r >= 0x7f && r < 0xa0:
-			b.WriteByte('?')
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
+// Numbers have two styles on the screen, each used everywhere: a count
+// of things (frames, streams, sessions, records, matches) is count's,
+// exact to 9999 and then 11.7k, 512k, 3.1M; an amount of bytes is size's,
+// which always ends in B: 512B, 96.0kB, 12.3MB. Both are decimal and take
+// at most five and six cells, so a table column never cuts one. Ids,
+// offsets and lengths are not counts: they show every digit.
 
-// count formats n in at most five cells for a narrow column: 9999,
-// 12.4k, 512k, 3.1M, 7.0G.
+// count formats a count of things in at most five cells: 9999, 12.4k,
+// 512k, 3.1M, 7.0G.
 func count(n uint64) string {
 	if n < 10_000 {
 		return strconv.FormatUint(n, 10)
 	}
-	return scaled(float64(n), 1000, "kMGTPE")
+	return scaled(float64(n), "kMGTPE", "")
 }
 
-// scaled formats v ≥ base in the first unit that keeps it within five
-// cells: 99.9 with one decimal, then whole numbers below base (1023K for
-// binary units), each rounded before it is compared so that 99.96 does not
-// print as 100.0.
-func scaled(v, base float64, units string) string {
+// size formats an amount of bytes in at most six cells: 512B, 4.1kB,
+// 12.3MB, 999kB.
+func size(n uint64) string {
+	if n < 1000 {
+		return strconv.FormatUint(n, 10) + "B"
+	}
+	return scaled(float64(n), "kMGTPE", "B")
+}
+
+// scaled formats v ≥ 1000 in the first decimal unit that keeps its digits
+// within four cells: 99.9 with one decimal, then whole numbers below 1000,
+// each rounded before it is compared so that 99.96 does not print as
+// 100.0. suffix follows the unit.
+func scaled(v float64, units, suffix string) string {
 	for i := range len(units) {
-		v /= base
-		u := units[i : i+1]
+		v /= 1000
+		u := units[i:i+1] + suffix
 		if math.Round(v*10) < 1000 {
 			return strconv.FormatFloat(v, 'f', 1, 64) + u
 		}
-		if math.Round(v) < base || i == len(units)-1 {
+		if math.Round(v) < 1000 || i == len(units)-1 {
 			return strconv.FormatFloat(v, 'f', 0, 64) + u
 		}
 	}
 	return "?"
 }
 
-// grouped formats n with thin groups of three digits: 10 233.
-func grouped(n uint64) string {
-	s := strconv.FormatUint(n, 10)
-	if len(s) <= 4 {
-		return s
-	}
-	var b strings.Builder
-	head := len(s) % 3
-	if head > 0 {
-		b.WriteString(s[:head])
-	}
-	for i := head; i < len(s); i += 3 {
-		if b.Len() > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(s[i : i+3])
-	}
-	return b.String()
-}
-
-// rate formats a per-second rate in at most five cells: 0, 7.5, 312, 12.4k.
+// rate formats a per-second rate in at most five cells, a count's style
+// with a decimal below 10: 0, 7.5, 312, 12.4k.
 func rate(r float64) string {
 	switch {
 	case r <= 0:
@@ -93,16 +60,7 @@ func rate(r float64) string {
 	case math.Round(r) < 10_000:
 		return strconv.FormatFloat(r, 'f', 0, 64)
 	}
-	return scaled(r, 1000, "kMGTPE")
-}
-
-// size formats a byte count with binary units in at most five cells: 512B,
-// 4.0K, 12.3M, 1023K.
-func size(n uint64) string {
-	if n < 1024 {
-		return strconv.FormatUint(n, 10) + "B"
-	}
-	return scaled(float64(n), 1024, "KMGTPE")
+	return scaled(r, "kMGTPE", "")
 }
 
 // dur formats a duration for an age or latency column: 850µs, 12ms, 0.4s,
@@ -143,10 +101,10 @@ func two(n int64) string {
 	return strconv.FormatInt(n, 10)
 }
 
-// plural returns "1 session" or "2 sessions".
+// plural returns "1 session", "2 sessions" or "11.7k sessions".
 func plural(n uint64, word string) string {
 	if n == 1 {
 		return "1 " + word
 	}
-	return grouped(n) + " " + word + "s"
+	return count(n) + " " + word + "s"
 }

@@ -13,9 +13,6 @@ import (
 	"github.com/muxtop/muxtop/printable"
 )
 
-// timeLayout is how the frames pane prints a record's time.
-const timeLayout = "15:04:05.000000"
-
 // framesPane lists the records of the streams pane's selection: a
 // stream's frames, or all of a session's records, filtered. It keeps the
 // seqs of the records its view selects and, of the records themselves,
@@ -403,7 +400,7 @@ type frameCols struct{ sid, ver bool }
 const payloadFull8 = 3*8 - 1 + 1 + 8
 
 func newFrameCols(w int, sid bool) frameCols {
-	fixed := 1 + len(timeLayout) + 1 + 2 + 3 + 1 + len("len ") + 6 // mark, time, dir, cmd, len
+	fixed := 1 + len(live.TimeLayout) + 1 + 2 + 3 + 1 + len("len ") + 6 // mark, time, dir, cmd, len
 	if sid {
 		fixed += len("sid ") + 7
 	}
@@ -426,7 +423,7 @@ func frameLine(th *theme, r *live.Record, w int, mark, reverse bool, cols frameC
 	} else {
 		l.text(" ")
 	}
-	l.text(r.At.In(th.loc).Format(timeLayout) + " ")
+	l.text(r.At.In(th.loc).Format(live.TimeLayout) + " ")
 	switch r.Kind {
 	case live.FrameRecord:
 		h := r.Header
@@ -462,14 +459,14 @@ func frameLine(th *theme, r *live.Record, w int, mark, reverse bool, cols frameC
 			l.add("…", st.dim)
 		}
 	case live.SessionOpened:
-		l.text("● session " + strconv.FormatUint(r.Session, 10) + " opened " + sanitize(r.Client+" → "+r.Server))
+		l.text("● session " + strconv.FormatUint(r.Session, 10) + " opened " + printable.Text(r.Client+" → "+r.Server))
 	case live.SessionEnded:
-		l.add("● session "+strconv.FormatUint(r.Session, 10)+" ended: "+sanitize(endText(r)), st.dim)
+		l.add("● session "+strconv.FormatUint(r.Session, 10)+" ended: "+printable.Text(endText(r)), st.dim)
 	case live.FramingViolation:
 		l.text(r.Dir.String() + " ")
-		l.add("VIOLATION "+r.Code.String()+" at offset "+strconv.FormatInt(r.Offset, 10)+": "+sanitize(r.Detail), st.bad)
+		l.add("VIOLATION "+r.Code.String()+" at offset "+strconv.FormatInt(r.Offset, 10)+": "+printable.Text(r.Detail), st.bad)
 	case live.NoticeRecord:
-		l.add("! "+sanitize(r.Detail), st.bad)
+		l.add("! "+printable.Text(r.Detail), st.bad)
 	}
 	if reverse {
 		return st.selected.render(l.String())
@@ -522,7 +519,7 @@ func (p *framesPane) title() string {
 	}
 	n := uint64(p.index.len())
 	if p.filter != nil {
-		s += " · filter " + p.filter.text + " · " + grouped(n) + " match"
+		s += " · filter " + p.filter.text + " · " + count(n) + " match"
 		if n != 1 {
 			s += "es"
 		}

@@ -50,7 +50,7 @@ func TestGolden(t *testing.T) {
 		{"violation", []string{"G", "enter", "k", "enter", "G", "k"}},
 		{"leaks-first", []string{"enter", "s"}},
 		{"filter", []string{"/", "c", "m", "d", ":", "f", "i", "n", "enter", "enter", "j", "enter"}},
-		{"filter-error", []string{"/", "l", "e", "n", "!", "3", "enter"}},
+		{"filter-error", []string{"/", "c", "d", "m", ":", "p", "s", "h", "enter"}},
 		{"violations", []string{"v"}},
 		{"help", []string{"?"}},
 	}

@@ -1,10 +1,12 @@
 package tui
 
 import (
+	"strings"
 	"time"
 
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/printable"
 )
 
 // noticeRecent is how long a notice stays red.
@@ -24,10 +26,28 @@ type header struct {
 	behind uint64 // records captured since the pause
 	follow bool
 	filter string
-	// The messages line: a key's answer, the caller's status line, the
-	// latest notice.
-	flash, status string
+	// hasStatus says the caller gives a status line, status is its figures.
+	hasStatus bool
+	status    live.Status
+	// flash is a key's answer, for the messages line.
+	flash string
 }
+
+// The header's lines, top to bottom:
+//
+//   - what is watched and the totals: uptime, sessions, open streams,
+//     frames/s, suspected leaks, stalls;
+//   - the counts bar: frames per command, violations, records dropped,
+//     bytes each way; at its right end the view's state, the filter, help;
+//   - the title (mode and addresses), when the first line has no room for it;
+//   - the caller's status line, such as the demo's load generator's, when
+//     there is one;
+//   - the messages: a key's answer, then the latest notice.
+//
+// Each line is made of whole fields. When a line is short it first takes
+// its compact form ("viol" for "violations"), then drops whole fields,
+// the least important first (fieldLine); a field is never cut. The
+// messages line is the only one that is cut, at a word, with "…".
 
 // statsBudget is the room the header's first line keeps for the totals
 // after the title; a title longer than that goes on a line of its own.
@@ -38,13 +58,15 @@ func titleApart(title string, w int) bool {
 	return title != "" && 10+width(title)+3+statsBudget > w
 }
 
-// headerLines returns how many lines the header takes on a w×h screen:
-// what is watched and the totals; the counts and the view's state; the
-// title when it does not fit the first line; the messages. It depends on
-// the size only, so that the panes below keep their place.
-func headerLines(title string, w, h int) int {
-	n := 3
+// headerLines returns how many lines the header takes on a w×h screen;
+// status says the caller gives a status line. It depends on the size only,
+// so that the panes below keep their place.
+func headerLines(title string, status bool, w, h int) int {
+	n := 3 // the totals, the counts, the messages
 	if titleApart(title, w) {
+		n++
+	}
+	if status {
 		n++
 	}
 	if h < 16 {
@@ -53,134 +75,262 @@ func headerLines(title string, w, h int) int {
 	return max(min(n, h), 0)
 }
 
+// seg is a piece of a field in one style.
+type seg struct {
+	s  string
+	st style
+}
+
+// field is one whole piece of a header line: shown whole or not at all.
+type field struct {
+	long  []seg
+	short []seg // the compact form; nil: as long
+	prio  int   // the least important are dropped first
+	keep  bool  // never dropped
+}
+
+func (f *field) segs(short bool) []seg {
+	if short && f.short != nil {
+		return f.short
+	}
+	return f.long
+}
+
+func segsWidth(ss []seg) int {
+	n := 0
+	for _, s := range ss {
+		n += width(s.s)
+	}
+	return n
+}
+
+// fieldLine draws a line of w cells: the left fields from the left,
+// separated by sep[0] in their long forms, and the right fields at the
+// right end. If not all fit, the fields take their short forms, separated
+// by sep[1], and the least important are dropped whole until the rest fit.
+func fieldLine(left, right []field, w int, sep [2]string) string {
+	var kept []bool
+	short := false
+	for _, short = range []bool{false, true} {
+		items := make([]shedItem, 0, len(left)+len(right))
+		for i := range left {
+			items = append(items, shedItem{w: segsWidth(left[i].segs(short)) + width(sep[b2i(short)]), prio: left[i].prio, keep: left[i].keep})
+		}
+		for i := range right {
+			items = append(items, shedItem{w: segsWidth(right[i].segs(short)) + 1, prio: right[i].prio, keep: right[i].keep})
+		}
+		var used int
+		kept, used = shed(items, w-1) // and the leading blank
+		if short || used == fieldsWidth(items) {
+			break
+		}
+	}
+	l := newLine(w)
+	l.text(" ")
+	first := true
+	for i := range left {
+		if !kept[i] {
+			continue
+		}
+		if !first {
+			l.text(sep[b2i(short)])
+		}
+		first = false
+		for _, s := range left[i].segs(short) {
+			l.add(s.s, s.st)
+		}
+	}
+	rw := 0
+	for i := range right {
+		if kept[len(left)+i] {
+			rw += segsWidth(right[i].segs(short)) + 1
+		}
+	}
+	if rw > 0 {
+		l.spaces(max(w-l.w-rw, 1))
+		for i := range right {
+			if !kept[len(left)+i] {
+				continue
+			}
+			for _, s := range right[i].segs(short) {
+				l.add(s.s, s.st)
+			}
+			l.text(" ")
+		}
+	}
+	return l.String()
+}
+
+func fieldsWidth(items []shedItem) int {
+	n := 0
+	for _, it := range items {
+		n += it.w
+	}
+	return n
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // viewHeader draws the header's lines, at most n.
 func viewHeader(th *theme, hd *header, w, n int) []string {
 	if n <= 0 || hd.snap == nil {
 		return nil
 	}
-	st := &th.styles
-	l := newLine(w)
-	l.add(" muxtop", st.title)
 	apart := titleApart(hd.title, w)
-	if !apart && hd.title != "" {
-		l.text(" · " + hd.title)
+	out := []string{totalsLine(th, hd, apart, w), countsLine(th, hd, w)}
+	if apart {
+		out = append(out, fieldLine([]field{{long: []seg{{s: hd.title}}, keep: true}}, nil, w, [2]string{}))
 	}
-	stats := statsLine(th, hd, false)
-	if l.w+stats.w > w {
-		stats = statsLine(th, hd, true)
+	if hd.hasStatus {
+		out = append(out, statusLine(hd.status, w))
 	}
-	if l.w+stats.w <= w {
-		l.raw(stats.b.String(), stats.w)
-	} else {
-		l.text(ansiStrip(stats.b.String()))
-	}
-	out := []string{l.String()}
+	out = append(out, messagesLine(th, hd, w))
+	return out[:min(n, len(out))]
+}
 
-	// The right end (state, filter, help) must stay visible: the counts give way.
-	right := newLine(w)
+// totalsLine is the first line: muxtop, the title if it fits, and the
+// totals. In order of importance: suspected leaks, stalls, sessions, open
+// streams, frames/s, the uptime.
+func totalsLine(th *theme, hd *header, apart bool, w int) string {
+	snap := hd.snap
+	fields := []field{{long: []seg{{s: "muxtop", st: th.title}}, keep: true}}
+	if !apart && hd.title != "" {
+		fields = append(fields, field{long: []seg{{s: hd.title}}, keep: true})
+	}
+	plain := func(long, short string, prio int) field {
+		return field{long: []seg{{s: long}}, short: []seg{{s: short}}, prio: prio}
+	}
+	all := uint64(len(snap.Sessions)) + snap.Forgotten.Sessions
+	alive := count(uint64(snap.LiveSessions)) + "/"
+	fields = append(fields,
+		plain("up "+clock(hd.now.Sub(snap.Started)), "up "+clock(hd.now.Sub(snap.Started)), 40),
+		plain(alive+plural(all, "session"), alive+count(all)+" sess", 80),
+		plain(plural(uint64(snap.OpenStreams), "open stream"), count(uint64(snap.OpenStreams))+" open", 70),
+		plain(rate(hd.rate)+" frames/s", rate(hd.rate)+" fr/s", 60),
+	)
+	if snap.Leaks > 0 {
+		fields = append(fields, field{long: []seg{{plural(uint64(snap.Leaks), "suspected leak"), th.warn}},
+			short: []seg{{count(uint64(snap.Leaks)) + " leak?", th.warn}}, prio: 90})
+	}
+	if snap.Stalls > 0 {
+		fields = append(fields, field{long: []seg{{count(uint64(snap.Stalls)) + " stalled", th.bad}}, prio: 85})
+	}
+	return fieldLine(fields, nil, w, [2]string{" · ", " · "})
+}
+
+// countsLine is the counts bar. In order of importance: the view's state
+// (never dropped), violations, records dropped, the filter, SYN and FIN,
+// PSH, the bytes each way, the help key, NOP and UPD.
+func countsLine(th *theme, hd *header, w int) string {
+	st := &th.styles
+	t := &hd.snap.Totals
+	prios := [decoder.NumCmds]int{decoder.SYN: 50, decoder.FIN: 50, decoder.PSH: 40, decoder.NOP: 20, decoder.UPD: 20}
+	var left []field
+	for c := range decoder.Cmd(decoder.NumCmds) {
+		left = append(left, field{long: []seg{{c.String(), cmdStyle(st, c)}, {s: " " + count(t.Cmd(c))}}, prio: prios[c]})
+	}
+	num := func(n uint64, sty style) seg {
+		if n == 0 {
+			sty = style{}
+		}
+		return seg{count(n), sty}
+	}
+	viol, drop := hd.snap.Violations+hd.snap.Anomalies, hd.snap.History.Dropped
+	left = append(left,
+		field{long: []seg{{s: "violations "}, num(viol, st.bad)}, short: []seg{{s: "viol "}, num(viol, st.bad)}, prio: 90},
+		field{long: []seg{{s: "dropped "}, num(drop, st.warn)}, short: []seg{{s: "drop "}, num(drop, st.warn)}, prio: 85},
+		field{long: []seg{{s: live.ClientToServer.String() + size(hd.snap.WireBytes(live.ClientToServer)) + " " +
+			live.ServerToClient.String() + size(hd.snap.WireBytes(live.ServerToClient))}}, prio: 30},
+	)
+	var state []seg
 	switch {
 	case hd.paused:
-		right.add("[paused", st.warn)
+		s := "[paused"
 		if hd.behind > 0 {
-			right.add(" +"+count(hd.behind), st.warn)
+			s += " +" + count(hd.behind)
 		}
-		right.add("]", st.warn)
+		state = []seg{{s + "]", st.warn}}
 	case hd.follow:
-		right.add("[follow]", st.good)
+		state = []seg{{"[follow]", st.good}}
 	default:
-		right.add("[live]", st.good)
+		state = []seg{{"[live]", st.good}}
 	}
+	right := []field{{long: state, keep: true}}
 	if hd.filter != "" {
-		right.text(" filter ").add(hd.filter, st.match)
+		right = append(right, field{long: []seg{{s: "filter "}, {hd.filter, st.match}}, prio: 80})
 	}
-	right.text(" ? help ")
-	out = append(out, countsLine(th, hd.snap, w-right.w)+right.b.String())
+	right = append(right, field{long: []seg{{s: "? help"}}, prio: 25})
+	return fieldLine(left, right, w, [2]string{"  ", " "})
+}
 
-	if apart {
-		out = append(out, newLine(w).text(" "+hd.title).String())
+// statusLine is the watched system's figures, each a field; the last
+// ones go first when the line is short.
+func statusLine(status live.Status, w int) string {
+	fields := make([]field, 0, len(status))
+	for i, f := range status {
+		var v string
+		switch x := f.Value.(type) {
+		case int:
+			v = count(uint64(max(x, 0)))
+		case int64:
+			v = count(uint64(max(x, 0)))
+		case uint64:
+			v = count(x)
+		case time.Duration:
+			v = dur(x)
+		case string:
+			v = x
+		default:
+			continue
+		}
+		text := printable.Text(v + f.Unit)
+		if f.Label != "" {
+			text = printable.Text(f.Label) + " " + text
+		}
+		fields = append(fields, field{long: []seg{{s: text}}, prio: -i})
 	}
-	l = newLine(w)
+	return fieldLine(fields, nil, w, [2]string{"  ", "  "})
+}
+
+// messagesLine is a key's answer, then the latest notice, red while
+// recent: cut at a word, with "…", when longer than the line.
+func messagesLine(th *theme, hd *header, w int) string {
+	st := &th.styles
+	l := newLine(w)
 	l.text(" ")
 	if hd.flash != "" {
-		l.add(hd.flash, st.bold).text("  ")
+		l.add(clip(hd.flash, l.room()-1), st.bold).text("  ")
 	}
-	if hd.status != "" {
-		l.text(hd.status + "  ")
-	}
-	if ns := hd.snap.Notices; len(ns) > 0 {
+	if ns := hd.snap.Notices; len(ns) > 0 && l.room() > 12 {
 		nt := ns[len(ns)-1]
 		sty := st.dim
 		if hd.now.Sub(nt.At) < noticeRecent {
 			sty = st.bad
 		}
-		l.add(nt.At.In(th.loc).Format("15:04:05")+" "+sanitize(nt.Text), sty)
+		l.add(clip(nt.At.In(th.loc).Format(time.TimeOnly)+" "+printable.Text(nt.Text), l.room()-1), sty)
 	}
-	out = append(out, l.String())
-	return out[:min(n, len(out))]
+	return l.String()
 }
 
-// statsLine draws the totals after "muxtop", compactly if asked.
-func statsLine(th *theme, hd *header, compact bool) *line {
-	snap := hd.snap
-	l := newLine(1 << 20)
-	l.text(" · up " + clock(hd.now.Sub(snap.Started)))
-	sessions := grouped(uint64(snap.LiveSessions)) + "/" + plural(uint64(len(snap.Sessions))+snap.Forgotten.Sessions, "session")
-	open := plural(uint64(snap.OpenStreams), "open stream")
-	fps := rate(hd.rate) + " frames/s"
-	leaks := plural(uint64(snap.Leaks), "suspected leak")
-	if compact {
-		sessions = grouped(uint64(snap.LiveSessions)) + "/" + grouped(uint64(len(snap.Sessions))+snap.Forgotten.Sessions) + " sess"
-		open = grouped(uint64(snap.OpenStreams)) + " open"
-		fps = rate(hd.rate) + " fr/s"
-		leaks = grouped(uint64(snap.Leaks)) + " leak?"
+// clip returns plain text s in at most w cells: whole, or cut after its
+// last word that fits, with "…".
+func clip(s string, w int) string {
+	if width(s) <= w {
+		return s
 	}
-	l.text(" · " + sessions + " · " + open + " · " + fps)
-	if snap.Leaks > 0 {
-		l.text(" · ").add(leaks, th.warn)
+	if w <= 1 {
+		return cut("…", w)
 	}
-	return l
-}
-
-// countsLine draws the frames per command, the violations, the records
-// dropped and the bytes each way in w cells, in the longest form that fits.
-func countsLine(th *theme, snap *live.Snapshot, w int) string {
-	st := &th.styles
-	t := &snap.Totals
-	viol, drop := snap.Violations+snap.Anomalies, snap.History.Dropped
-	for form := 0; ; form++ {
-		sep, vname, dname := "  ", "violations ", "dropped "
-		if form > 0 {
-			sep, vname, dname = " ", "viol ", "drop "
-		}
-		l := newLine(1 << 20)
-		l.text(" ")
-		for c := range decoder.Cmd(decoder.NumCmds) {
-			l.add(c.String(), cmdStyle(st, c)).text(" " + grouped(t.Cmd(c)) + sep)
-		}
-		l.text(vname)
-		if viol > 0 {
-			l.add(grouped(viol), st.bad)
-		} else {
-			l.text("0")
-		}
-		if form < 3 || drop > 0 {
-			l.text(sep + dname)
-			if drop > 0 {
-				l.add(grouped(drop), st.warn)
-			} else {
-				l.text("0")
-			}
-		}
-		if form < 2 {
-			l.text(sep + "→" + size(t.BytesDir(live.ClientToServer)) + " ←" + size(t.BytesDir(live.ServerToClient)))
-		}
-		if l.w <= w || form == 3 {
-			if l.w > w {
-				return newLine(max(w, 0)).text(cut(ansiStrip(l.b.String()), w)).String()
-			}
-			return newLine(max(w, 0)).raw(l.b.String(), l.w).String()
-		}
+	c := cut(s, w-1)
+	if i := strings.LastIndexByte(c, ' '); i > 0 {
+		c = strings.TrimRight(c[:i], " ")
 	}
+	return c + "…"
 }
 
 // cmdStyle is the colour of a command: SYN green, FIN yellow, UPD magenta.

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+
+	"github.com/muxtop/muxtop/live"
 )
 
 // helpPane is the help overlay: every key of the keyMap and notes on what
@@ -83,16 +85,23 @@ func (p *helpPane) lines(th *theme, inner, rows int) []string {
 	}
 	notes := wrapText("enter drills down: session → its streams → its frames → the frame's bytes; "+
 		"s sorts streams by id, age (leaks first), idle, bytes, state; space freezes the view while capture goes on", max(inner-1, 1))
+	notes = append(notes, wrapText("sessions: live ones first, then the ended ones, the latest first; S sorts them by id, "+
+		"activity, open streams, leaks or violations, e hides the ended ones; * marks the end muxtop taps", max(inner-1, 1))...)
 	notes = append(notes, wrapText("! marks suspected leaks: streams open or half-closed longer than "+dur(p.leakAfter)+
 		" (--leak-after), and the open count of the sessions holding them; "+
 		"half-closed→: the client sent FIN and the server has not, half-closed← the reverse", max(inner-1, 1))...)
-	notes = append(notes, wrapText("folded: each session keeps its latest "+grouped(uint64(p.closed))+
+	notes = append(notes, wrapText("folded: each session keeps its latest "+count(uint64(p.closed))+
 		" closed streams in detail; older closed streams are folded into the summary line under the streams heading "+
 		"(their frames stay in history until evicted). A selected stream that is folded stays selected, marked folded, until you move", max(inner-1, 1))...)
 	notes = append(notes, wrapText(`filter terms, all must match: cmd:psh sid:4413 session:2 dir:> dir:< `+
-		`len>100 len<8 len=0 ver:2 violation "text" hex:52414e44 (in the captured payload)`, max(inner-1, 1))...)
-	notes = append(notes, wrapText("arrows: → client to server, ← server to client; "+
+		`len>100 len<8 len=0 ver:2 violation; RAND, "two words", hex:52414e44 or u64:15974306852808979797 `+
+		`(eight bytes either way round) for bytes in the captured payload; `+
+		`/ opens on the filter in place, selected: type to replace it, ↑ and ↓ recall earlier ones`, max(inner-1, 1))...)
+	notes = append(notes, wrapText("arrows: "+live.ClientToServer.String()+" "+live.ClientToServer.Words()+", "+
+		live.ServerToClient.String()+" "+live.ServerToClient.Words()+"; "+
 		"colours: SYN green, FIN yellow, violations red; STALLED: a v2 writer has its whole window in flight", max(inner-1, 1))...)
+	notes = append(notes, wrapText("bytes are wire bytes, framed or not: a session whose first bytes broke smux's framing "+
+		"says not smux, and its bytes still count", max(inner-1, 1))...)
 
 	cols := 1
 	if len(entries)+1+len(notes) > rows && inner >= 2*(keyW+20) {

@@ -4,13 +4,38 @@ import (
 	"unicode"
 
 	tea "charm.land/bubbletea/v2"
+
+	"github.com/muxtop/muxtop/printable"
 )
 
 // filterInput is the filter's input line, under the panes while open.
+// It opens with the filter in place selected, so that typing replaces it
+// and a cursor key edits it; ↑ and ↓ recall the filters applied before.
 type filterInput struct {
 	open bool
 	line lineInput
 	err  string // why the last filter was refused
+	// history is the filters applied, oldest first; recall is the one
+	// shown while recalling, len(history) for draft, the line as opened.
+	history []string
+	recall  int
+	draft   string
+}
+
+// maxFilterHistory bounds how many filters ↑ recalls.
+const maxFilterHistory = 100
+
+// start opens the input on the filter in place, current, selected.
+func (p filterInput) start(current string) filterInput {
+	p.open, p.err, p.draft = true, "", current
+	p.line = lineInput{}
+	p.line.setValue(current)
+	p.line.selected = current != ""
+	p.recall = len(p.history)
+	if n := len(p.history); n > 0 && p.history[n-1] == current {
+		p.recall = n - 1 // the filter in place is the latest: ↑ goes to the one before
+	}
+	return p
 }
 
 // Update edits the line; enter applies a filter that parses (filterMsg),
@@ -26,12 +51,31 @@ func (p filterInput) Update(msg tea.Msg) (filterInput, tea.Cmd) {
 				return p, nil
 			}
 			p.open, p.err = false, ""
+			if f != nil && (len(p.history) == 0 || p.history[len(p.history)-1] != f.text) {
+				// A new slice: an older model may hold the old one.
+				h := append(make([]string, 0, len(p.history)+1), p.history[max(0, len(p.history)+1-maxFilterHistory):]...)
+				p.history = append(h, f.text)
+			}
 			return p, emit(filterMsg{f: f})
 		case "ctrl+c":
 			return p, tea.Quit
 		case "esc":
 			p.open, p.err = false, ""
 			return p, emit(inputClosedMsg{})
+		case "up", "down":
+			i := p.recall - 1
+			if msg.String() == "down" {
+				i = p.recall + 1
+			}
+			switch {
+			case i >= 0 && i < len(p.history):
+				p.recall = i
+				p.line.setValue(p.history[i])
+			case i == len(p.history):
+				p.recall = i
+				p.line.setValue(p.draft)
+			}
+			p.err = ""
 		default:
 			p.line.update(msg)
 			p.err = ""
@@ -58,7 +102,7 @@ func (p *filterInput) lines() int {
 func (p filterInput) View(th *theme, w int) string {
 	s := p.line.view(&th.styles, w)
 	if p.err != "" {
-		s += "\n" + newLine(w).add(sanitize(p.err), th.bad).String()
+		s += "\n" + newLine(w).add(printable.Text(p.err), th.bad).String()
 	}
 	return s
 }
@@ -70,17 +114,30 @@ func (p filterInput) View(th *theme, w int) string {
 type lineInput struct {
 	value []rune
 	pos   int // cursor, in runes
+	// selected: the whole value is selected; typing or deleting replaces
+	// it, a cursor key keeps it.
+	selected bool
 }
 
 func (in *lineInput) setValue(s string) {
 	in.value = []rune(s) // a new slice: an older model may hold the old one
 	in.pos = len(in.value)
+	in.selected = false
+}
+
+// replaceSelection empties a selected value.
+func (in *lineInput) replaceSelection() {
+	if in.selected {
+		in.value, in.pos, in.selected = nil, 0, false
+	}
 }
 
 func (in *lineInput) String() string { return string(in.value) }
 
-// insert adds text at the cursor; control characters are dropped.
+// insert adds text at the cursor, in place of the selection; control
+// characters are dropped.
 func (in *lineInput) insert(s string) {
+	in.replaceSelection()
 	var add []rune
 	for _, r := range s {
 		if unicode.IsPrint(r) {
@@ -100,6 +157,16 @@ const maxFilterLen = 256
 // update edits the line for a key: typing, ←/→, home/end (ctrl+a/ctrl+e),
 // backspace/delete, ctrl+w (word) and ctrl+u/ctrl+k (to the start/end).
 func (in *lineInput) update(msg tea.KeyPressMsg) {
+	switch msg.String() {
+	case "backspace", "ctrl+h", "delete", "ctrl+d", "ctrl+w", "alt+backspace", "ctrl+u", "ctrl+k":
+		if in.selected {
+			in.replaceSelection()
+			return
+		}
+	}
+	if msg.Text == "" || msg.Mod&^tea.ModShift != 0 {
+		in.selected = false // a cursor key: edit what is there
+	}
 	switch msg.String() {
 	case "left", "ctrl+b":
 		in.pos = max(0, in.pos-1)
@@ -153,7 +220,7 @@ func (in *lineInput) view(st *styles, w int) string {
 	}
 	start := max(0, in.pos-room+1)
 	for i := start; i < len(in.value) && l.w < w-1; i++ {
-		if i == in.pos {
+		if i == in.pos || in.selected {
 			l.add(string(in.value[i]), st.selected)
 		} else {
 			l.text(string(in.value[i]))

@@ -18,6 +18,8 @@ type keyMap struct {
 	NextMatch        key.Binding
 	PrevMatch        key.Binding
 	Sort             key.Binding
+	SortSessions     key.Binding
+	HideEnded        key.Binding
 	Violations       key.Binding
 	Copy             key.Binding
 	Help             key.Binding
@@ -29,26 +31,28 @@ func newKeyMap() keyMap {
 		return key.NewBinding(key.WithKeys(keys...), key.WithHelp(k, desc))
 	}
 	return keyMap{
-		Up:         b([]string{"up", "k"}, "↑/k", "move up"),
-		Down:       b([]string{"down", "j"}, "↓/j", "move down"),
-		PageUp:     b([]string{"pgup", "ctrl+u"}, "PgUp/ctrl+u", "page up"),
-		PageDown:   b([]string{"pgdown", "ctrl+d"}, "PgDn/ctrl+d", "page down"),
-		Top:        b([]string{"g", "home"}, "g/Home", "first row"),
-		Bottom:     b([]string{"G", "end"}, "G/End", "last row"),
-		NextPane:   b([]string{"tab"}, "tab", "next pane"),
-		PrevPane:   b([]string{"shift+tab"}, "shift+tab", "previous pane"),
-		Enter:      b([]string{"enter"}, "enter", "drill down a level"),
-		Back:       b([]string{"esc"}, "esc", "back up; clear filter"),
-		Follow:     b([]string{"f"}, "f", "follow the newest frame"),
-		Pause:      b([]string{"space"}, "space", "pause/resume the view"),
-		Filter:     b([]string{"/"}, "/", "filter frames"),
-		NextMatch:  b([]string{"n"}, "n", "next match, any session"),
-		PrevMatch:  b([]string{"N"}, "N", "previous match"),
-		Sort:       b([]string{"s"}, "s", "cycle the stream sort"),
-		Violations: b([]string{"v"}, "v", "violations and anomalies"),
-		Copy:       b([]string{"y"}, "y", "copy the payload as hex"),
-		Help:       b([]string{"?"}, "?", "this help"),
-		Quit:       b([]string{"q", "ctrl+c"}, "q/ctrl+c", "quit"),
+		Up:           b([]string{"up", "k"}, "↑/k", "move up"),
+		Down:         b([]string{"down", "j"}, "↓/j", "move down"),
+		PageUp:       b([]string{"pgup", "ctrl+u"}, "PgUp/ctrl+u", "page up"),
+		PageDown:     b([]string{"pgdown", "ctrl+d"}, "PgDn/ctrl+d", "page down"),
+		Top:          b([]string{"g", "home"}, "g/Home", "first row"),
+		Bottom:       b([]string{"G", "end"}, "G/End", "last row"),
+		NextPane:     b([]string{"tab"}, "tab", "next pane"),
+		PrevPane:     b([]string{"shift+tab"}, "shift+tab", "previous pane"),
+		Enter:        b([]string{"enter"}, "enter", "drill down a level"),
+		Back:         b([]string{"esc"}, "esc", "back up; clear filter"),
+		Follow:       b([]string{"f"}, "f", "follow the newest frame"),
+		Pause:        b([]string{"space"}, "space", "pause/resume the view"),
+		Filter:       b([]string{"/"}, "/", "filter frames"),
+		NextMatch:    b([]string{"n"}, "n", "next match, any session"),
+		PrevMatch:    b([]string{"N"}, "N", "previous match"),
+		Sort:         b([]string{"s"}, "s", "cycle the stream sort"),
+		SortSessions: b([]string{"S"}, "S", "cycle the session sort"),
+		HideEnded:    b([]string{"e"}, "e", "hide/show ended sessions"),
+		Violations:   b([]string{"v"}, "v", "violations and anomalies"),
+		Copy:         b([]string{"y"}, "y", "copy the payload as hex"),
+		Help:         b([]string{"?"}, "?", "this help"),
+		Quit:         b([]string{"q", "ctrl+c"}, "q/ctrl+c", "quit"),
 	}
 }
 
@@ -57,7 +61,7 @@ func (k keyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
 		{k.NextPane, k.PrevPane, k.Enter, k.Back},
-		{k.Follow, k.Pause, k.Filter, k.NextMatch, k.PrevMatch, k.Sort, k.Violations},
+		{k.Follow, k.Pause, k.Filter, k.NextMatch, k.PrevMatch, k.Sort, k.SortSessions, k.HideEnded, k.Violations},
 		{k.Copy, k.Help, k.Quit},
 	}
 }

@@ -179,50 +179,28 @@ func (s *screen) paneAt(x, y int) (pane, bool) {
 // columns together until both fit; the cells left over go where a flexible
 // column can use them.
 func splitTop(sess, strm []column, w int) int {
-	shown := [2][]bool{make([]bool, len(sess)), make([]bool, len(strm))}
-	tables := [2][]column{sess, strm}
-	used := [2]int{3, 3} // the borders and the cursor mark
-	for t, cols := range tables {
-		for i, c := range cols {
-			shown[t][i] = true
-			used[t] += c.w + 1
+	// Each pane's borders and cursor mark take 3 cells.
+	shown, used := shed(append(columnItems(sess), columnItems(strm)...), w-6)
+	flex := [2]bool{}
+	sessUsed := 3
+	for i, c := range sess {
+		if shown[i] {
+			sessUsed += c.w + 1
+			flex[0] = flex[0] || c.flex
 		}
 	}
-	for used[0]+used[1] > w {
-		lowest := -1
-		for t, cols := range tables {
-			for i, c := range cols {
-				if shown[t][i] && i > 0 && (lowest < 0 || c.prio < lowest) {
-					lowest = c.prio
-				}
-			}
-		}
-		if lowest < 0 {
-			return w * 9 / 20
-		}
-		for t, cols := range tables {
-			for i, c := range cols {
-				if shown[t][i] && i > 0 && c.prio == lowest {
-					shown[t][i] = false
-					used[t] -= c.w + 1
-				}
-			}
-		}
+	for i, c := range strm {
+		flex[1] = flex[1] || (shown[len(sess)+i] && c.flex)
 	}
-	flex := func(t int) bool {
-		for i, c := range tables[t] {
-			if shown[t][i] && c.flex {
-				return true
-			}
-		}
-		return false
+	if used > w-6 {
+		return w * 9 / 20
 	}
-	extra := w - used[0] - used[1]
+	extra := w - 6 - used
 	switch {
-	case flex(0) && flex(1):
-		return used[0] + extra/2
-	case flex(1):
-		return used[0]
+	case flex[0] && flex[1]:
+		return sessUsed + extra/2
+	case flex[1]:
+		return sessUsed
 	}
-	return used[0] + extra
+	return sessUsed + extra
 }

@@ -2,18 +2,44 @@ package tui
 
 import (
 	"strings"
+	"unicode/utf8"
 
 	"github.com/charmbracelet/x/ansi"
 )
 
-// width returns how many cells plain text s takes.
+// width returns how many cells plain text s takes. Text of ASCII and the
+// few other runes the screen draws with (arrows, box drawing, "…", "·",
+// "µ") is counted rune by rune; anything else takes ansi's grapheme rules.
 func width(s string) int {
+	n := 0
 	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
+		c := s[i]
+		if c < 0x80 {
+			n++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if !narrow(r) {
 			return ansi.StringWidth(s)
 		}
+		n++
+		i += size - 1
 	}
-	return len(s)
+	return n
+}
+
+// narrow reports whether r is a rune the screen draws with that takes one
+// cell on its own, as ansi counts it: Latin-1's letters and signs, general
+// punctuation, arrows, box drawing and geometric shapes.
+func narrow(r rune) bool {
+	switch {
+	case r >= 0xa0 && r < 0x300, // Latin-1 and Latin Extended: "·", "µ", "é"
+		r >= 0x2010 && r <= 0x2027, // "–", "…"
+		r >= 0x2190 && r <= 0x21ff, // arrows
+		r >= 0x2500 && r <= 0x25ff: // box drawing, blocks, "▶"
+		return true
+	}
+	return false
 }
 
 // cut returns plain text s cut to at most w cells.

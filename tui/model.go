@@ -27,6 +27,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/printable"
 )
 
 // Options configure the screen.
@@ -43,16 +44,16 @@ type Options struct {
 	// Mouse turns on wheel scrolling and click-to-select. It is off by
 	// default because it takes the terminal's own text selection away.
 	Mouse bool
-	// Status, if set, returns an extra status line, such as the demo's load
-	// generator figures. It is called once per tick, from a command's
-	// goroutine, and must not block.
-	Status func() string
+	// Status, if set, returns the watched system's figures, such as the
+	// demo's load generator's, for a status line of their own. It is
+	// called once per tick, from a command's goroutine, and must not block.
+	Status func() live.Status
 	// NoColor draws without colour; the NO_COLOR environment variable does too.
 	NoColor bool
 }
 
 // DefaultLeakAfter is Options.LeakAfter's default.
-const DefaultLeakAfter = 30 * time.Second
+const DefaultLeakAfter = live.DefaultLeakAfter
 
 // tickEvery is how often the model reads the registry.
 const tickEvery = 100 * time.Millisecond
@@ -95,7 +96,7 @@ type Model struct {
 	hist    live.HistoryStats // history as the latest read saw it, paused or not
 	latest  time.Time         // the time of the latest read, paused or not
 	rates   rates
-	status  string
+	status  live.Status
 	paused  bool
 	frozen  bool   // the paused picture has arrived
 	behind  uint64 // records captured since the pause
@@ -127,7 +128,7 @@ func newModel(reg *live.Registry, opts Options, snapshot func(live.SnapshotOptio
 	if os.Getenv("NO_COLOR") != "" {
 		opts.NoColor = true
 	}
-	opts.Title = sanitize(opts.Title)
+	opts.Title = printable.Text(opts.Title)
 	keys := newKeyMap()
 	m := Model{
 		src:      source{reg: reg, snapshot: snapshot, status: opts.Status},
@@ -351,10 +352,11 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Back):
 		return m.back()
 	case key.Matches(msg, k.Filter):
-		m.input = filterInput{open: true}
+		current := ""
 		if m.filter != nil {
-			m.input.line.setValue(m.filter.text)
+			current = m.filter.text
 		}
+		m.input = m.input.start(current)
 	case key.Matches(msg, k.Pause):
 		// Pausing asks for a picture with every session's streams;
 		// resuming, for the present at once.
@@ -385,6 +387,14 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 			c2 = m.setFocus(paneStreams)
 		}
 		return tea.Batch(c1, c2)
+	case key.Matches(msg, k.SortSessions):
+		var cmd tea.Cmd
+		m.sessions, cmd = m.sessions.Update(sessionOrderMsg{})
+		return cmd
+	case key.Matches(msg, k.HideEnded):
+		var cmd tea.Cmd
+		m.sessions, cmd = m.sessions.Update(hideEndedMsg{})
+		return cmd
 	case key.Matches(msg, k.Copy):
 		return m.copyPayload()
 	case key.Matches(msg, k.NextMatch):
@@ -602,7 +612,7 @@ func (m *Model) click(ms tea.Mouse) tea.Cmd {
 // changed, and tells each pane its size.
 func (m *Model) relayout() tea.Cmd {
 	k := layoutKey{w: m.width, h: m.height, footer: m.input.lines(), focus: m.focus, overlay: m.overlay}
-	k.header = min(headerLines(m.opts.Title, m.width, m.height), max(m.height-k.footer, 0))
+	k.header = min(headerLines(m.opts.Title, m.opts.Status != nil, m.width, m.height), max(m.height-k.footer, 0))
 	if k == m.lay.key && m.lay != (screen{}) {
 		return nil
 	}
@@ -642,7 +652,7 @@ func (m *Model) render() string {
 	hd := header{
 		title: m.opts.Title, snap: m.snap, now: m.latest, rate: m.rates.total,
 		paused: m.paused, behind: m.behind, follow: m.frames.follow,
-		flash: m.flash, status: m.status,
+		flash: m.flash, hasStatus: m.opts.Status != nil, status: m.status,
 	}
 	if m.filter != nil {
 		hd.filter = m.filter.text

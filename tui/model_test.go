@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/live"
@@ -349,7 +350,9 @@ func TestNoColor(t *testing.T) {
 // only as hex and dots.
 func TestEscapeSequencesNeverReachTheTerminal(t *testing.T) {
 	c := fixture()
-	m := newModel(c.reg, Options{Title: "evil\x1b]0;title\x07", Status: func() string { return "status\x1b[2J" }}, c.snapshot, time.UTC, 0)
+	m := newModel(c.reg, Options{Title: "evil\x1b]0;title\x07", Status: func() live.Status {
+		return live.Status{{Key: "k", Label: "status\x1b[2J", Value: "v\x1b]0;t\x07", Unit: "\x9b"}}
+	}}, c.snapshot, time.UTC, 0)
 	m = resize(m, 160, 45)
 	s1 := c.reg.Session(1)
 	c.reg.Notice(c.now, "notice\x1b[31m\x07")
@@ -560,7 +563,7 @@ func TestSortKeyShowsLeaksFirst(t *testing.T) {
 // column the issue asks for at 200 columns, v1 and v2, and the essential
 // ones at 160 and 80.
 func TestColumns(t *testing.T) {
-	all := []string{"#", "peer", "ver", "open", "total", "fr/s", "→bytes", "←bytes", "viol", "state"}
+	all := []string{"#", "client", "→", "server", "ver", "open", "total", "fr/s", "→bytes", "←bytes", "viol", "state"}
 	streams := []string{"sid", "by", "state", "→fr", "←fr", "→bytes", "←bytes", "age", "idle", "reply"}
 	tests := []struct {
 		name     string
@@ -569,12 +572,12 @@ func TestColumns(t *testing.T) {
 		sessions []string
 		streams  []string
 	}{
-		{"v1 at 200", 200, 60, nil, append(all, "tapped"), streams},
-		{"v2 at 200", 200, 60, []string{"j"}, append(all, "tapped"), append(streams, "in-flight/window")},
+		{"v1 at 200", 200, 60, nil, all, streams},
+		{"v2 at 200", 200, 60, []string{"j"}, all, append(streams, "in-flight/window")},
 		// The split of the top row is the same for every session, made for
 		// v2's streams: at 160 a v1 session's table gives up ver.
-		{"v1 at 160", 160, 45, nil, []string{"#", "peer", "open", "total", "fr/s", "→bytes", "←bytes", "viol", "state"}, streams},
-		{"v2 at 160", 160, 45, []string{"j"}, []string{"#", "peer", "open", "total", "fr/s", "→bytes", "←bytes", "viol", "state"},
+		{"v1 at 160", 160, 45, nil, []string{"#", "client", "→", "server", "open", "total", "fr/s", "→bytes", "←bytes", "viol", "state"}, streams},
+		{"v2 at 160", 160, 45, []string{"j"}, []string{"#", "client", "→", "server", "open", "total", "fr/s", "→bytes", "←bytes", "viol", "state"},
 			[]string{"sid", "state", "→bytes", "←bytes", "age", "idle", "reply", "in-flight/window"}},
 		{"sessions at 80", 80, 24, nil, all, nil},
 		{"streams at 80", 80, 24, []string{"enter"}, nil, streams},
@@ -617,9 +620,8 @@ func TestNumbersAreNeverCut(t *testing.T) {
 	c.frame(s, live.ClientToServer, base, 1, decoder.SYN, sid, "", 0)
 	c.frame(s, live.ClientToServer, base, 1, decoder.PSH, sid, "12345678", 65535)
 	for _, size := range []struct{ w, h int }{{80, 24}, {160, 45}} {
-		m := c.model(t, size.w, size.h)
-		m = press(m, "G")
-		if s := screenOf(m); !strings.Contains(s, "1234 127.0.0.1:1") {
+		m := c.model(t, size.w, size.h) // the live session 1234 comes first
+		if s := screenOf(m); !strings.Contains(s, "▶1234 ") {
 			t.Errorf("%d×%d: session 1234 is not shown whole:\n%s", size.w, size.h, s)
 		}
 		m = press(m, "enter", "k")
@@ -628,12 +630,12 @@ func TestNumbersAreNeverCut(t *testing.T) {
 		}
 		checkFits(t, m, size.w, size.h)
 	}
-	for _, n := range []uint64{0, 9999, 10_000, 99_949, 99_950, 999_499, 999_500, 1e9 - 1, 1 << 63} {
+	for _, n := range []uint64{0, 999, 1000, 9999, 10_000, 99_949, 99_950, 999_499, 999_500, 1e9 - 1, 1 << 63, 1<<64 - 1} {
 		if got := count(n); len(got) > 5 {
 			t.Errorf("count(%d) = %q, wider than 5", n, got)
 		}
-		if got := size(n); len(got) > 5 {
-			t.Errorf("size(%d) = %q, wider than 5", n, got)
+		if got := size(n); len(got) > 6 || !strings.HasSuffix(got, "B") {
+			t.Errorf("size(%d) = %q, wider than 6 or without its B", n, got)
 		}
 		if got := rate(float64(n) + 0.97); len(got) > 5 {
 			t.Errorf("rate(%d.97) = %q, wider than 5", n, got)
@@ -720,4 +722,16 @@ func selectedStream(m Model) *live.StreamSnap {
 		return nil
 	}
 	return m.streams.rows[m.streams.idx-1]
+}
+
+// TestWidth: the runes width counts itself agree with ansi's count.
+func TestWidth(t *testing.T) {
+	for _, s := range []string{"", "abc", "→ ←", "▶12:00 · 4.1kB µs …", "┏━┓┃┗┛│", "é", "日本", "a\u0301", "👍🏽", "→日"} {
+		if got, want := width(s), ansi.StringWidth(s); got != want {
+			t.Errorf("width(%q) = %d, ansi says %d", s, got, want)
+		}
+	}
+	if got := cutLeft("127.0.0.1:1 → 日本:9", 5); got != "本:9" {
+		t.Errorf("cutLeft = %q, want %q", got, "本:9")
+	}
 }

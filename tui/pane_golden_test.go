@@ -102,14 +102,15 @@ func TestPaneGolden(t *testing.T) {
 	}
 	input := func(w, _ int) string {
 		p := filterInput{open: true}
-		p = feed(p, keyMsg("l"), keyMsg("e"), keyMsg("n"), keyMsg("!"), keyMsg("3"), keyMsg("enter"))
+		p = feed(p, keyMsg("c"), keyMsg("d"), keyMsg("m"), keyMsg(":"), keyMsg("p"), keyMsg("s"), keyMsg("h"), keyMsg("enter"))
 		return p.View(th, w)
 	}
 	header := func(w, h int) string {
 		hd := header{
 			title: "demo · gateway http://127.0.0.1:8080/rand", snap: snap, now: snap.At.Add(5 * time.Second),
 			rate: 1234, paused: true, behind: 12_345, filter: "cmd:fin", flash: "copied 8 payload bytes as hex",
-			status: "load 100/s  ok 2000  err 0",
+			hasStatus: true, status: live.Status{{Key: "rate", Label: "load", Value: 100, Unit: "/s"},
+				{Key: "ok", Label: "ok", Value: uint64(2000)}, {Key: "errors", Label: "err", Value: uint64(0)}},
 		}
 		return strings.Join(viewHeader(th, &hd, w, h), "\n")
 	}
@@ -129,13 +130,14 @@ func TestPaneGolden(t *testing.T) {
 		{"frames-stream", 80, 7, frames(streamSelectedMsg{session: 2, sid: 5}, 1)},
 		{"frames-ended", 80, 10, frames(streamSelectedMsg{session: 3, all: true}, 1<<20)},
 		{"detail-escapes", 80, 9, detail(38)},
+		{"detail-u64", 80, 8, detail(6)},
 		{"detail-upd", 60, 8, detail(44)},
 		{"detail-violation", 80, 9, detail(60)},
 		{"violations", 80, 10, violations},
 		{"help", 80, 24, help},
 		{"input", 80, 2, input},
-		{"header", 80, 4, header},
-		{"header", 160, 3, header},
+		{"header", 80, 5, header},
+		{"header", 160, 4, header},
 	}
 	for _, tc := range cases {
 		name := tc.name + "-" + strconv.Itoa(tc.w) + "x" + strconv.Itoa(tc.h)

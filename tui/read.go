@@ -17,7 +17,7 @@ type source struct {
 	// snapshot is the registry's SnapshotWith, or a fixed clock's in tests.
 	snapshot func(live.SnapshotOptions) *live.Snapshot
 	// status is Options.Status.
-	status func() string
+	status func() live.Status
 }
 
 // readReq is what one read asks for.
@@ -34,7 +34,7 @@ type readReq struct {
 // snapshotMsg is what one read found.
 type snapshotMsg struct {
 	snap   *live.Snapshot
-	status string
+	status live.Status
 	freeze bool
 	frames framesRead
 	// rates are the frames per second of each session, filled in by the
@@ -47,7 +47,7 @@ func read(src source, req readReq) snapshotMsg {
 	snap := src.snapshot(req.opts)
 	msg := snapshotMsg{snap: snap, freeze: req.freeze}
 	if src.status != nil && !req.paused {
-		msg.status = sanitize(src.status())
+		msg.status = src.status()
 	}
 	// The frames pane sees no record the snapshot's counts do not.
 	if req.frames.upTo == 0 {

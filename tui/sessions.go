@@ -2,51 +2,103 @@ package tui
 
 import (
 	"cmp"
+	"net"
 	"slices"
 	"strconv"
+	"unicode/utf8"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/printable"
 )
 
+// sessionOrder is the order of the sessions pane; S cycles through them.
+// In every order live sessions come before ended ones when the key ties,
+// so that after a server restart the new sessions do not sit under
+// hundreds of ended ones.
+type sessionOrder uint8
+
+const (
+	orderID         sessionOrder = iota // live ones by id, then ended ones, the latest first
+	orderActivity                       // most frames/s first
+	orderOpen                           // most open streams first
+	orderLeaks                          // most suspected leaks first
+	orderViolations                     // most violations and anomalies first
+	numOrders
+)
+
+var orderNames = [numOrders]string{"id", "activity", "open", "leaks", "violations"}
+
+// String returns the order's name as the pane title shows it.
+func (o sessionOrder) String() string {
+	if o < numOrders {
+		return orderNames[o]
+	}
+	return "order(" + strconv.Itoa(int(o)) + ")"
+}
+
 // sessionsPane lists the sessions and selects one by id, so that the
-// selection survives sessions being added and forgotten.
+// selection survives sessions being added, forgotten and re-sorted.
 type sessionsPane struct {
-	keys  *keyMap
-	snap  *live.Snapshot
-	rates map[uint64]float64
-	id    uint64 // the selected session; 0 for none
-	idx   int    // its row
-	top   int    // the first row shown
-	h     int    // the pane's height, for paging and scrolling
+	keys      *keyMap
+	snap      *live.Snapshot
+	rates     map[uint64]float64
+	order     sessionOrder
+	hideEnded bool
+	rows      []*live.SessionSnap // the sessions shown, in order
+	id        uint64              // the selected session; 0 for none
+	idx       int                 // its row
+	top       int                 // the first row shown
+	h         int                 // the pane's height, for paging and scrolling
 }
 
 func newSessionsPane(keys *keyMap) sessionsPane { return sessionsPane{keys: keys} }
+
+// sessionOrderMsg asks the sessions pane for its next order.
+type sessionOrderMsg struct{}
+
+// hideEndedMsg hides the ended sessions, or shows them again.
+type hideEndedMsg struct{}
 
 // dataRows is how many sessions the pane shows at once: its height less
 // the border and the heading.
 func (p *sessionsPane) dataRows() int { return max(p.h-3, 0) }
 
-// Update handles a snapshot, a jump and the keys and clicks of the
-// focused pane; it announces a new selection with sessionSelectedMsg.
+// Update handles a snapshot, a jump, the order and the keys and clicks of
+// the focused pane; it announces a new selection with sessionSelectedMsg.
 func (p sessionsPane) Update(msg tea.Msg) (sessionsPane, tea.Cmd) {
 	switch msg := msg.(type) {
 	case snapshotMsg:
 		p.snap, p.rates = msg.snap, msg.rates
+		p.sort()
+		return p.locate()
+	case sessionOrderMsg:
+		p.order = (p.order + 1) % numOrders
+		p.sort()
+		p.top = 0 // the new order's first rows, unless the selection is further down
+		return p.locate()
+	case hideEndedMsg:
+		p.hideEnded = !p.hideEnded
+		p.sort()
 		return p.locate()
 	case gotoMsg:
-		// The jump selects the session itself; the panes below get the
-		// rest of the gotoMsg from the root, so there is nothing to announce.
-		if i, ok := sessionIndex(p.sessions(), msg.session); ok {
+		// The jump selects the session itself, shown even if ended; the
+		// panes below get the rest of the gotoMsg from the root, so there
+		// is nothing to announce.
+		if _, ok := p.row(msg.session); !ok && p.hideEnded {
+			p.hideEnded = false
+			p.sort()
+		}
+		if i, ok := p.row(msg.session); ok {
 			p.id, p.idx = msg.session, i
-			p.top = scroll(p.top, p.idx, len(p.sessions()), p.dataRows())
+			p.top = scroll(p.top, p.idx, len(p.rows), p.dataRows())
 		}
 	case moveMsg:
 		return p.move(msg.d)
 	case clickMsg:
-		if i := p.top + msg.row - 1; msg.row >= 1 && i < len(p.sessions()) {
+		if i := p.top + msg.row - 1; msg.row >= 1 && i < len(p.rows) {
 			return p.move(i - p.idx)
 		}
 	case tea.KeyPressMsg:
@@ -60,27 +112,78 @@ func (p sessionsPane) Update(msg tea.Msg) (sessionsPane, tea.Cmd) {
 	return p, nil
 }
 
-func (p *sessionsPane) sessions() []*live.SessionSnap {
-	if p.snap == nil {
-		return nil
+// row returns the row of session id.
+func (p *sessionsPane) row(id uint64) (int, bool) {
+	for i, s := range p.rows {
+		if s.ID == id {
+			return i, true
+		}
 	}
-	return p.snap.Sessions
+	return 0, false
 }
 
-// locate finds the selected session in a new snapshot, or, if it was
-// forgotten, selects the one now in its row.
+// sort puts the snapshot's sessions in the pane's order, the ended ones
+// left out if hidden. The snapshot lists them by id, so the id order
+// takes no sort at all.
+func (p *sessionsPane) sort() {
+	// A new slice: models are values, and an older copy may still be drawn.
+	rows := make([]*live.SessionSnap, 0, len(p.rows))
+	if p.snap == nil {
+		p.rows = rows
+		return
+	}
+	all := p.snap.Sessions
+	for _, s := range all {
+		if !s.Ended {
+			rows = append(rows, s)
+		}
+	}
+	if !p.hideEnded {
+		for i := len(all) - 1; i >= 0; i-- {
+			if all[i].Ended {
+				rows = append(rows, all[i])
+			}
+		}
+	}
+	if p.order != orderID {
+		// Stable: ties keep the id order's live-first rows.
+		keys := make(map[uint64]float64, len(rows))
+		for _, s := range rows {
+			keys[s.ID] = p.key(s)
+		}
+		slices.SortStableFunc(rows, func(a, b *live.SessionSnap) int { return cmp.Compare(keys[b.ID], keys[a.ID]) })
+	}
+	p.rows = rows
+}
+
+// key is what the pane's order sorts by, largest first.
+func (p *sessionsPane) key(s *live.SessionSnap) float64 {
+	switch p.order {
+	case orderActivity:
+		return p.rates[s.ID]
+	case orderOpen:
+		return float64(s.Open)
+	case orderLeaks:
+		return float64(s.Leaks)
+	case orderViolations:
+		return float64(uint64(len(s.Framing)) + s.AnomalyCount)
+	}
+	return 0
+}
+
+// locate finds the selected session among the rows, or, if it is gone,
+// selects the one now in its row.
 func (p sessionsPane) locate() (sessionsPane, tea.Cmd) {
-	ss := p.sessions()
 	old := p.id
-	if len(ss) == 0 {
+	if len(p.rows) == 0 {
 		p.id, p.idx, p.top = 0, 0, 0
 	} else {
-		if i, ok := sessionIndex(ss, p.id); ok {
+		if i, ok := p.row(p.id); ok && p.id != 0 {
 			p.idx = i
 		}
-		p.idx = max(0, min(p.idx, len(ss)-1))
-		p.id = ss[p.idx].ID
-		p.top = scroll(p.top, p.idx, len(ss), p.dataRows())
+		p.idx = max(0, min(p.idx, len(p.rows)-1))
+		p.id = p.rows[p.idx].ID
+		p.top = scroll(p.top, p.idx, len(p.rows), p.dataRows())
 	}
 	if p.id != old {
 		return p, emit(sessionSelectedMsg{id: p.id})
@@ -90,30 +193,24 @@ func (p sessionsPane) locate() (sessionsPane, tea.Cmd) {
 
 // move moves the cursor by d rows, clamped.
 func (p sessionsPane) move(d int) (sessionsPane, tea.Cmd) {
-	ss := p.sessions()
-	if len(ss) == 0 {
+	if len(p.rows) == 0 {
 		return p, nil
 	}
-	p.idx = max(0, min(p.idx+d, len(ss)-1))
-	p.top = scroll(p.top, p.idx, len(ss), p.dataRows())
-	if id := ss[p.idx].ID; id != p.id {
+	p.idx = max(0, min(p.idx+d, len(p.rows)-1))
+	p.top = scroll(p.top, p.idx, len(p.rows), p.dataRows())
+	if id := p.rows[p.idx].ID; id != p.id {
 		p.id = id
 		return p, emit(sessionSelectedMsg{id: id})
 	}
 	return p, nil
 }
 
-func sessionIndex(ss []*live.SessionSnap, id uint64) (int, bool) {
-	return slices.BinarySearchFunc(ss, id, func(s *live.SessionSnap, id uint64) int { return cmp.Compare(s.ID, id) })
-}
-
 // sessionColumns are the sessions pane's columns. Widths fit the longest
-// value each can hold (count, rate and size take at most five cells), so a
-// number is never cut; peer, tapped and state take the room left over.
+// value each can hold (count and rate take at most five cells, size six),
+// so a number is never cut; the ends and the state take the room left over.
 var sessionColumns = []column{
 	{title: "#", w: 3, right: true, prio: 100},
-	{title: "peer", w: 15, prio: 90, flex: true},
-	{title: "tapped", w: 15, prio: 38, flex: true},
+	{title: "client → server", w: 15, prio: 90, flex: true},
 	{title: "ver", w: 3, prio: 40},
 	{title: "open", w: 6, right: true, prio: 80},
 	{title: "total", w: 5, right: true, prio: 50},
@@ -123,6 +220,9 @@ var sessionColumns = []column{
 	{title: "viol", w: 5, right: true, prio: 65},
 	{title: "state", w: 13, prio: 75, flex: true},
 }
+
+// endsColumn is the index of the column of the two ends.
+const endsColumn = 1
 
 // sessionCols returns the sessions pane's columns, the id column as wide
 // as the largest id.
@@ -156,21 +256,27 @@ func (p *sessionsPane) body(th *theme, w, h int, focused bool) []string {
 		return nil
 	}
 	st := &th.styles
-	ss := p.snap.Sessions
-	cols := sessionCols(ss)
+	cols := sessionCols(p.snap.Sessions)
 	ws := layoutColumns(cols, w)
 	out := []string{tableHeading(st, cols, ws, w)}
-	if len(ss) == 0 {
-		return append(out, newLine(w).add(" waiting for sessions…", st.dim).String())
+	if len(p.rows) == 0 {
+		msg := " waiting for sessions…"
+		if p.hideEnded && len(p.snap.Sessions) > 0 {
+			msg = " every session has ended; e shows them"
+		}
+		return append(out, newLine(w).add(msg, st.dim).String())
 	}
-	top := scroll(p.top, p.idx, len(ss), h-1)
-	for i := top; i < len(ss) && len(out) < h; i++ {
-		out = append(out, tableRow(st, cols, ws, sessionCells(st, ss[i], p.rates[ss[i].ID]), w, i == p.idx, focused))
+	top := scroll(p.top, p.idx, len(p.rows), h-1)
+	for i := top; i < len(p.rows) && len(out) < h; i++ {
+		s := p.rows[i]
+		out = append(out, tableRow(st, cols, ws, sessionCells(st, s, p.rates[s.ID], ws[endsColumn]), w, i == p.idx, focused))
 	}
 	return out
 }
 
-func sessionCells(st *styles, s *live.SessionSnap, fps float64) []cell {
+// sessionCells is a session's row; endsW is the width of its ends column.
+// An ended session is dim, but what went wrong with it stays red.
+func sessionCells(st *styles, s *live.SessionSnap, fps float64, endsW int) []cell {
 	base := style{}
 	if s.Ended {
 		base = st.dim
@@ -185,24 +291,31 @@ func sessionCells(st *styles, s *live.SessionSnap, fps float64) []cell {
 		vs = st.bad
 	}
 	state, ss := "live", st.good
-	if s.Ended {
+	switch {
+	case s.NotSmux() && s.Ended:
+		state, ss = "not smux, ended: "+s.Reason.String(), st.bad
+	case s.NotSmux():
+		state, ss = "not smux", st.bad
+	case s.Ended:
 		state, ss = "ended: "+s.Reason.String(), base
 		if s.Err != "" {
-			state += ": " + sanitize(s.Err)
+			state += ": " + printable.Text(s.Err)
 		}
-	} else if len(s.Framing) > 0 {
+		if viol > 0 {
+			ss = st.bad
+		}
+	case len(s.Framing) > 0:
 		state, ss = "violation: smux stops reading", st.bad
 	}
 	return []cell{
-		{strconv.FormatUint(s.ID, 10), base},
-		{sanitize(s.Peer()), base},
-		{sanitize(tapped(s)), base},
+		{strconv.FormatUint(s.ID, 10), vs},
+		{ends(s.Info, endsW), base},
 		{ver, base},
 		openCell(st, s, base),
 		{count(s.Total), base},
 		{rate(fps), base},
-		{size(s.Counts.BytesDir(live.ClientToServer)), base},
-		{size(s.Counts.BytesDir(live.ServerToClient)), base},
+		{size(s.WireBytes(live.ClientToServer)), base},
+		{size(s.WireBytes(live.ServerToClient)), base},
 		{count(viol), vs},
 		{state, ss},
 	}
@@ -218,13 +331,68 @@ func openCell(st *styles, s *live.SessionSnap, base style) cell {
 	return c
 }
 
-// tapped returns the address of the end muxtop taps: with a client-side
-// tap every pooled session has the same peer, and this tells them apart.
-func tapped(s *live.SessionSnap) string {
-	if s.Info.Tap == live.Client {
-		return s.Info.Client
+// ends returns a session's two ends, client → server, the tapped one
+// marked *, in at most w cells. Pooled sessions share one end (the
+// server, or the upstream behind attach), and their other end's port tells
+// them apart, so when the room is short the ends give up, in turn: the
+// server's host; the client's host, if both ends share it or it is
+// loopback; the blanks around the arrow; and then the left of the text.
+func ends(info live.SessionInfo, w int) string {
+	c, s := printable.Text(info.Client), printable.Text(info.Server)
+	join := func(c, s, arrow string) string {
+		if info.Tap == live.Client {
+			c += "*"
+		} else {
+			s += "*"
+		}
+		return c + arrow + s
 	}
-	return s.Info.Server
+	text := join(c, s, " → ")
+	if width(text) <= w {
+		return text
+	}
+	ch, cp, cerr := net.SplitHostPort(c)
+	sh, sp, serr := net.SplitHostPort(s)
+	if serr == nil {
+		s = ":" + sp
+		if text = join(c, s, " → "); width(text) <= w {
+			return text
+		}
+	}
+	if cerr == nil && (ch == sh || loopbackHost(ch)) {
+		c = ":" + cp
+		if text = join(c, s, " → "); width(text) <= w {
+			return text
+		}
+	}
+	if text = join(c, s, "→"); width(text) <= w || w <= 1 {
+		return text
+	}
+	return "…" + cutLeft(text, w-1)
+}
+
+// loopbackHost reports whether host names this machine.
+func loopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// cutLeft returns the last w cells of plain text s.
+func cutLeft(s string, w int) string {
+	i, n := len(s), 0
+	for i > 0 {
+		r, size := utf8.DecodeLastRuneInString(s[:i])
+		rw := width(string(r))
+		if n+rw > w {
+			break
+		}
+		n += rw
+		i -= size
+	}
+	return s[i:]
 }
 
 // title is the pane's title.
@@ -232,9 +400,13 @@ func (p *sessionsPane) title() string {
 	if p.snap == nil {
 		return "Sessions"
 	}
-	s := "Sessions · " + strconv.Itoa(p.snap.LiveSessions) + " live of " + strconv.Itoa(len(p.snap.Sessions))
+	s := "Sessions · " + count(uint64(p.snap.LiveSessions)) + " live of " + count(uint64(len(p.snap.Sessions)))
 	if f := p.snap.Forgotten.Sessions; f > 0 {
-		s += " (+" + grouped(f) + " ended, folded)"
+		s += " (+" + count(f) + " ended, folded)"
 	}
-	return s
+	s += " · sort " + p.order.String()
+	if p.hideEnded {
+		s += " · ended hidden"
+	}
+	return s + " · * = tapped end"
 }

@@ -321,7 +321,7 @@ var streamColumns = []column{
 	{title: "age", w: 6, right: true, prio: 90},
 	{title: "idle", w: 5, right: true, prio: 70},
 	{title: "reply", w: 5, right: true, prio: 50},
-	{title: "in-flight/window", w: 21, prio: 85, flex: true},
+	{title: "in-flight/window", w: 23, prio: 85, flex: true},
 }
 
 // flowColumn is the index of the v2 flow-control column, dropped for v1 sessions.
@@ -404,8 +404,8 @@ func sessionRowCells(st *styles, ss *live.SessionSnap, now time.Time) []cell {
 		{"session " + strconv.FormatUint(ss.ID, 10), st.bold},
 		{count(c.FramesDir(live.ClientToServer)), style{}},
 		{count(c.FramesDir(live.ServerToClient)), style{}},
-		{size(c.BytesDir(live.ClientToServer)), style{}},
-		{size(c.BytesDir(live.ServerToClient)), style{}},
+		{size(ss.WireBytes(live.ClientToServer)), style{}},
+		{size(ss.WireBytes(live.ServerToClient)), style{}},
 		{dur(now.Sub(ss.Start)), style{}},
 		{dur(now.Sub(ss.Last)), style{}},
 		{"", style{}},

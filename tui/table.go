@@ -15,40 +15,68 @@ type cell struct {
 	st   style
 }
 
+// shedItem is one of the things that share a line: a column of a table,
+// a field of the header.
+type shedItem struct {
+	w    int  // the cells it takes, its separator included
+	prio int  // the least important go first
+	keep bool // never dropped
+}
+
+// shed decides which items fit in room cells: it drops the least
+// important first, items of equal prio together (so →bytes never shows
+// without ←bytes), and never one marked keep. It returns which are shown
+// and the cells they take. It is the one place that decides what a line
+// gives up when it is short: the tables' columns, the two tables that
+// share the top row, the header's fields.
+func shed(items []shedItem, room int) (shown []bool, used int) {
+	shown = make([]bool, len(items))
+	for i, it := range items {
+		shown[i] = true
+		used += it.w
+	}
+	for used > room {
+		lowest, found := 0, false
+		for i, it := range items {
+			if shown[i] && !it.keep && (!found || it.prio < lowest) {
+				lowest, found = it.prio, true
+			}
+		}
+		if !found {
+			break
+		}
+		for i, it := range items {
+			if shown[i] && !it.keep && it.prio == lowest {
+				shown[i] = false
+				used -= it.w
+			}
+		}
+	}
+	return shown, used
+}
+
+// columnItems are a table's columns as shed sees them: the first always shows.
+func columnItems(cols []column) []shedItem {
+	items := make([]shedItem, len(cols))
+	for i, c := range cols {
+		items[i] = shedItem{w: c.w + 1, prio: c.prio, keep: i == 0}
+	}
+	return items
+}
+
 // layoutColumns decides which columns fit in avail cells (the cursor mark
 // takes one) and how wide each is; hidden columns get width 0.
 func layoutColumns(cols []column, avail int) []int {
+	shown, used := shed(columnItems(cols), avail-1)
+	used++
 	ws := make([]int, len(cols))
-	shown := make([]bool, len(cols))
-	used := 1
-	for i, c := range cols {
-		shown[i] = true
-		ws[i] = c.w
-		used += c.w + 1
-	}
-	// Columns of equal prio go together, so →bytes never shows without ←bytes.
-	for used > avail {
-		lowest := -1
-		for i, c := range cols {
-			if shown[i] && i > 0 && (lowest < 0 || c.prio < lowest) {
-				lowest = c.prio
-			}
-		}
-		if lowest < 0 {
-			break
-		}
-		for i, c := range cols {
-			if shown[i] && i > 0 && c.prio == lowest {
-				shown[i] = false
-				used -= ws[i] + 1
-				ws[i] = 0
-			}
-		}
-	}
 	flex := 0
 	for i, c := range cols {
-		if shown[i] && c.flex {
-			flex++
+		if shown[i] {
+			ws[i] = c.w
+			if c.flex {
+				flex++
+			}
 		}
 	}
 	if extra := avail - used; extra > 0 && flex > 0 {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/printable"
 )
 
 // violation is one line of the violations pane: a framing violation or an
@@ -142,12 +143,12 @@ func (p *violationsPane) body(th *theme, w, h int) []string {
 			ns = st.bad
 		}
 		cells := []cell{
-			{e.at.In(th.loc).Format(timeLayout), style{}},
+			{e.at.In(th.loc).Format(live.TimeLayout), style{}},
 			{strconv.FormatUint(e.session, 10), style{}},
 			{e.dir.String(), style{}},
 			{strconv.FormatInt(e.offset, 10), style{}},
 			{e.name, ns},
-			{sanitize(e.detail), style{}},
+			{printable.Text(e.detail), style{}},
 		}
 		out = append(out, tableRow(st, violationColumns, ws, cells, w, i == p.idx, true))
 	}
@@ -171,7 +172,7 @@ func (p *violationsPane) title() string {
 	if p.snap != nil {
 		framing, anomalies = p.snap.Violations, p.snap.Anomalies
 	}
-	return "Violations · " + grouped(framing) + " framing · " + grouped(anomalies) + " anomalies · enter: go to it · v/esc: close"
+	return "Violations · " + count(framing) + " framing · " + count(anomalies) + " anomalies · enter: go to it · v/esc: close"
 }
 
 // matchViolation returns the predicate that finds v's record in history.
