@@ -115,6 +115,14 @@ type env struct {
 	// (key: id<<1 | direction): smux's side of STALLED.
 	writes sync.Map // uint64 → *writeTracker
 
+	// walkSender walks each direction with its sender's version rather
+	// than its receiver's: the two ends speak different versions.
+	walkSender bool
+	// counted, if not nil, says how many of direction d's frames (walk w)
+	// muxtop counts, given its picture ss, or why it cannot say: muxtop
+	// counts a prefix when a violation stops it.
+	counted func(ss *live.SessionSnap, d int, w Walk) (int, string)
+
 	mu       sync.Mutex // guards reported and logged
 	reported int        // invariant failures reported, to keep the log readable
 	logged   int
@@ -492,8 +500,19 @@ func (e *env) modelOf(v view, ss *live.SessionSnap) (*model, []string) {
 	var walks [2]Walk
 	var frames [2][]Frame
 	for d := range 2 {
-		walks[d] = WalkBytes(b[d], e.cfg.ver[1-d])
+		ver := e.cfg.ver[1-d]
+		if e.walkSender {
+			ver = e.cfg.ver[d]
+		}
+		walks[d] = WalkBytes(b[d], ver)
 		frames[d] = walks[d].Frames
+		if e.counted != nil {
+			k, prob := e.counted(ss, d, walks[d])
+			if prob != "" {
+				probs = append(probs, prob)
+			}
+			frames[d] = frames[d][:min(max(k, 0), len(frames[d]))]
+		}
 	}
 	return newModel(b, walks, frames), probs
 }
@@ -515,7 +534,8 @@ func (e *env) settle(what string, ready func(*live.SessionSnap, *model, view) bo
 			return ss, o
 		}
 		if time.Now().After(deadline) {
-			e.t.Errorf("%s: no quiescent point where muxtop's counts equal the oracle's within 10 s; %v", what, probs)
+			e.t.Errorf("%s: no quiescent point where muxtop's counts equal the oracle's within 10 s (bytes stable %v, ready %v); %v %v",
+				what, stable, ready == nil || ready(ss, o, v), probs, countDiffs(ss, o))
 			return ss, o
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -682,7 +702,7 @@ func flowDiffs(ss *live.SessionSnap, o *model, version byte) []string {
 }
 
 // versionDiffs checks the version muxtop gives each direction: that of
-// its first frame.
+// its first frame, counted or refused.
 func versionDiffs(ss *live.SessionSnap, o *model) []string {
 	var want [2]uint8
 	for d := range 2 {
@@ -696,15 +716,16 @@ func versionDiffs(ss *live.SessionSnap, o *model) []string {
 	return nil
 }
 
-// unparsedDiffs checks that the bytes after the last complete frame are
+// unparsedDiffs checks that the bytes after the last counted frame are
 // unparsed: cut short at the end, or after a refused header.
 func unparsedDiffs(ss *live.SessionSnap, o *model) []string {
 	var diffs []string
 	for d := range 2 {
-		want := int64(len(o.bytes[d]) - o.walks[d].Valid)
+		framed := o.counts.BytesDir(live.Dir(d))
+		want := int64(uint64(len(o.bytes[d])) - framed)
 		if ss.Unparsed[d] != want {
-			diffs = append(diffs, fmt.Sprintf("%v unparsed: muxtop %d, oracle %d (%d bytes, %d in valid frames)",
-				live.Dir(d), ss.Unparsed[d], want, len(o.bytes[d]), o.walks[d].Valid))
+			diffs = append(diffs, fmt.Sprintf("%v unparsed: muxtop %d, oracle %d (%d bytes, %d in counted frames)",
+				live.Dir(d), ss.Unparsed[d], want, len(o.bytes[d]), framed))
 		}
 	}
 	return diffs
