@@ -104,7 +104,7 @@ func TestFlowFromFrames(t *testing.T) {
 		{"server at the initial window", 2, []wire{syn(c2s, 3), psh(s2c, 3, data), psh(s2c, 3, data), psh(s2c, 3, data), psh(s2c, 3, data),
 			psh(s2c, 3, data), psh(s2c, 3, data), psh(s2c, 3, data), psh(s2c, 3, data)},
 			[2]live.Flow{{}, {Written: 8 * chunk}}, 8, s2c, 0},
-		{"UPD for an unknown stream is ignored", 2, []wire{syn(c2s, 3), upd(s2c, 5, 1, 2)}, [2]live.Flow{}, -1, 0, 0},
+		{"UPD for an unknown stream changes no window", 2, []wire{syn(c2s, 3), upd(s2c, 5, 1, 2)}, [2]live.Flow{}, -1, 0, 1},
 		{"v1 never reaches a window", 1, []wire{syn(c2s, 3), psh(c2s, 3, data), psh(c2s, 3, data), psh(c2s, 3, data), psh(c2s, 3, data),
 			psh(c2s, 3, data), psh(c2s, 3, data), psh(c2s, 3, data), psh(c2s, 3, data), psh(c2s, 3, data)},
 			[2]live.Flow{}, -1, 0, 0},
@@ -124,7 +124,7 @@ func TestFlowFromFrames(t *testing.T) {
 			sc := openSession(reg, tt.ver)
 			sc.feed(tt.frames...)
 			ss := sc.snap(t, reg)
-			// No case opens stream 5: a UPD for it must create nothing and flag nothing.
+			// No case opens stream 5: a UPD for it must create nothing (it is UNKNOWN_STREAM).
 			if ss.Stream(5) != nil || ss.AnomalyCount != tt.anomalies {
 				t.Errorf("stream 5 %v, anomalies %d: want no stream 5 and %d anomalies", ss.Stream(5), ss.AnomalyCount, tt.anomalies)
 			}

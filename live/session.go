@@ -289,10 +289,19 @@ func (s *Session) syn(dir Dir, at time.Time, sid uint32) Anomaly {
 	return a
 }
 
-// missing classifies a FIN or PSH for a stream the session does not track.
-func (s *Session) missing(sid uint32) Anomaly {
-	if s.ended && sid <= s.maxID[sid%2] {
-		return 0 // written as the session closed, after its stream was folded
+// missing classifies a FIN, PSH or UPD for a stream the session does not
+// track. smux opens ids in order, so an id above the highest SYN'd of its
+// parity names a stream never opened: UNKNOWN_STREAM. One at or below it
+// names, for a correct peer, a stream closed both ways and folded into the
+// summary, and smux sends FIN and UPD for a stream after both FINs: a
+// Close after CloseWrite sends a second FIN when the peer's FIN is not yet
+// read, and a v2 reader still consuming what came before the FIN sends
+// UPDs. Those are no anomaly; a PSH is, as smux never sends one after its
+// own FIN. Once the session has ended, frames in flight as it closed are
+// none either.
+func (s *Session) missing(cmd decoder.Cmd, sid uint32) Anomaly {
+	if sid <= s.maxID[sid%2] && (s.ended || cmd != decoder.PSH) {
+		return 0
 	}
 	return UnknownStream
 }
@@ -302,7 +311,7 @@ func (s *Session) fin(dir Dir, at time.Time, sid uint32) Anomaly {
 	switch {
 	case st == nil:
 		s.untracked.Frames[dir]++
-		return s.missing(sid)
+		return s.missing(decoder.FIN, sid)
 	case st.fin[dir]:
 		// smux sends a second FIN when Close follows CloseWrite: count it only.
 		st.last = at
@@ -335,7 +344,7 @@ func (s *Session) psh(dir Dir, at time.Time, sid uint32, length uint32) Anomaly 
 	if st == nil {
 		s.untracked.Frames[dir]++
 		s.untracked.Bytes[dir] += uint64(length)
-		return s.missing(sid)
+		return s.missing(decoder.PSH, sid)
 	}
 	st.last = at
 	st.frames[dir]++
@@ -366,7 +375,7 @@ func (s *Session) upd(dir Dir, at time.Time, sid, consumed, window uint32) Anoma
 	st := s.stream(dir, sid)
 	if st == nil {
 		s.untracked.Frames[dir]++
-		return 0
+		return s.missing(decoder.UPD, sid)
 	}
 	st.last = at
 	st.frames[dir]++
