@@ -18,16 +18,17 @@ import (
 type endKind int
 
 const (
-	endCloseWrite      endKind = iota // CloseWrite after writing, then read to EOF
-	endCloseWriteClose                // CloseWrite, read to EOF, then Close: a second FIN
-	endClose                          // read to EOF, then Close
-	endCloseEarly                     // Close right after writing, reading no more
-	endLeave                          // no FIN: the stream stays open
+	endCloseWrite         endKind = iota // CloseWrite after writing, then read to EOF
+	endCloseWriteClose                   // CloseWrite, read to EOF, then Close: a second FIN
+	endClose                             // read to EOF, then Close
+	endCloseEarly                        // Close right after writing, reading no more
+	endLeave                             // no FIN: the stream stays open
+	endCloseWriteCloseNow                // CloseWrite, then Close at once: two FINs, reading no more
 	numEndKinds
 )
 
 func (k endKind) String() string {
-	return [...]string{"CloseWrite", "CloseWrite+Close", "Close", "Close early", "leave open"}[k]
+	return [...]string{"CloseWrite", "CloseWrite+Close", "Close", "Close early", "leave open", "CloseWrite+Close at once"}[k]
 }
 
 // streamPlan is what both sides do with one stream, and what they got.
@@ -121,7 +122,7 @@ func newPlans(rnd *rand.Rand, n int, big bool) []*streamPlan {
 // will not come.
 func (p *streamPlan) stopsReading(s int) bool {
 	switch p.end[s] {
-	case endCloseEarly:
+	case endCloseEarly, endCloseWriteCloseNow:
 		return true
 	case endClose, endCloseWriteClose:
 		return p.end[1-s] == endLeave
@@ -278,6 +279,10 @@ func (w *workload) side(st *smux.Stream, p *streamPlan, me int) {
 		}
 		closeErr(w.e.closeStream(st, me, false))
 	case endCloseEarly:
+		closeErr(w.e.closeStream(st, me, false))
+		<-p.readDone[me]
+	case endCloseWriteCloseNow:
+		closeErr(w.e.closeStream(st, me, true))
 		closeErr(w.e.closeStream(st, me, false))
 		<-p.readDone[me]
 	case endLeave:
