@@ -699,3 +699,23 @@ func TestLateFramesOfFoldedStream(t *testing.T) {
 		t.Errorf("accounted %+v, counted %+v", a, c)
 	}
 }
+
+// TestVersionChangedBySender: a tap told its end's version names a foreign
+// frame VERSION_MISMATCH. When the sender had spoken that version before
+// (no smux end changes it; a raw peer may), the ends do not speak
+// different versions: only that direction stops, and the tapped end's
+// frames are still recorded. Found by internal/smuxdiff.
+func TestVersionChangedBySender(t *testing.T) {
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 2)
+	sc.feed(syn(c2s, 3), psh(c2s, 3, "ok"))
+	sc.s.Violation(c2s, at(sc.n), &decoder.Violation{Code: decoder.VersionMismatch, Offset: sc.off[c2s],
+		Header: decoder.MakeHeader(1, decoder.NOP, 0, 0), Want: 2})
+	if !sc.s.Record(s2c, at(sc.n+1), frame(2, upd(s2c, 3, 2, 65536), 0)) {
+		t.Fatal("the receiver's v2 UPD was refused as if the ends spoke different versions")
+	}
+	ss := sc.snap(t, reg)
+	if len(ss.Framing) != 1 || ss.Counts.Frames[s2c][decoder.UPD] != 1 || ss.Versions != [2]uint8{2, 2} {
+		t.Errorf("framing %+v, UPDs %d, versions %v; want one violation, the UPD counted, versions [2 2]", ss.Framing, ss.Counts.Frames[s2c][decoder.UPD], ss.Versions)
+	}
+}

@@ -455,12 +455,17 @@ func (s *Session) Violation(dir Dir, at time.Time, v *decoder.Violation) {
 	s.gen++
 	s.last = at
 	if v.Code == decoder.VersionMismatch {
-		// The tapped end refuses the peer's version, and the peer refuses
-		// the tapped end's: neither reads the other any more.
 		if s.ver[dir] == 0 {
 			s.ver[dir] = v.Header.Version()
 		}
-		s.halted = [2]bool{true, true}
+		// The ends speak different versions: each refuses the other's
+		// frames, and neither reads the other any more. A sender that
+		// spoke the receiver's version and then changes it (no smux end
+		// does) stops only its own direction: the receiver's frames are
+		// still read.
+		if s.ver[dir] != v.Want {
+			s.halted = [2]bool{true, true}
+		}
 	}
 	first := s.framing[dir] == nil
 	if first {
