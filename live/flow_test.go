@@ -277,3 +277,28 @@ func TestStallRealSmux(t *testing.T) {
 		})
 	}
 }
+
+// TestDirectionEnded: once a direction's byte stream has ended (the
+// writer's end closed, the proxy read its EOF), no writer of that
+// direction is held back: nothing is STALLED, though its bytes still sit
+// at the window, and a UPD that leaves the window full does not make it so
+// again. The session lives on while the other direction does. Found by
+// internal/smuxdiff through the attach proxy.
+func TestDirectionEnded(t *testing.T) {
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 2)
+	data := string(make([]byte, 32768))
+	sc.feed(syn(c2s, 3), psh(c2s, 3, "x"), upd(s2c, 3, 1, 65536), psh(c2s, 3, data), psh(c2s, 3, data))
+	later := live.SnapshotOptions{Now: at(sc.n).Add(time.Hour), StallAfter: time.Second}
+	if snap := reg.SnapshotWith(later); snap.Stalls != 1 {
+		t.Fatalf("stalls %d before the end, want 1", snap.Stalls)
+	}
+	sc.s.DirectionEnded(live.ClientToServer)
+	sc.feed(upd(s2c, 3, 1, 65536))
+	snap := reg.SnapshotWith(later)
+	st := snap.Session(sc.s.ID()).Stream(3)
+	if snap.Stalls != 0 || !st.Flow[c2s].FullSince.IsZero() || !st.Flow[c2s].AtWindow() || snap.Session(sc.s.ID()).Ended {
+		t.Errorf("after the direction ended: stalls %d, flow %+v, ended %v; want no stall, at the window, the session live",
+			snap.Stalls, st.Flow[c2s], snap.Session(sc.s.ID()).Ended)
+	}
+}

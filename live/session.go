@@ -123,6 +123,7 @@ type Session struct {
 	summary      ClosedSummary
 	untracked    Traffic // frames that name no tracked stream
 	atWindow     int     // v2 flows whose writer sits at the window (Flow.FullSince set)
+	dirEnded     [2]bool // the direction's byte stream has ended: its writers write no more
 	unsent       [2]int64
 	open         int // streams not closed
 	framing      [2]*FramingInfo
@@ -354,7 +355,7 @@ func (s *Session) psh(dir Dir, at time.Time, sid uint32, length uint32) Anomaly 
 	}
 	fl := &st.flow[dir]
 	fl.Written += length
-	if s.version == 2 && fl.FullSince.IsZero() && fl.free() <= 0 && !st.fin[dir] {
+	if s.version == 2 && fl.FullSince.IsZero() && fl.free() <= 0 && !st.fin[dir] && !s.dirEnded[dir] {
 		s.setFull(fl, at)
 	}
 	if st.replyAt.IsZero() && dir.Sender() != st.opener && length > 0 {
@@ -388,7 +389,7 @@ func (s *Session) upd(dir Dir, at time.Time, sid, consumed, window uint32) Anoma
 		return ConsumedMoreThanSent
 	case fl.free() > 0:
 		s.setFull(fl, time.Time{})
-	case fl.FullSince.IsZero() && s.version == 2 && !st.fin[dir.Reverse()]:
+	case fl.FullSince.IsZero() && s.version == 2 && !st.fin[dir.Reverse()] && !s.dirEnded[dir.Reverse()]:
 		s.setFull(fl, at) // a UPD that leaves the window full
 	}
 	return 0
@@ -479,6 +480,23 @@ func (s *Session) Violation(dir Dir, at time.Time, v *decoder.Violation) {
 	if first {
 		s.reg.hist.addEvent(Record{Kind: FramingViolation, Session: s.id, Dir: dir, At: at,
 			Offset: v.Offset, Header: v.Header, Code: v.Code, Want: v.Want, Detail: info.Detail})
+	}
+}
+
+// DirectionEnded records that the byte stream of direction dir has ended
+// (EOF, a reset, a half-close, a failed write): its sender writes no more,
+// so none of its v2 writers is held back from then on, and none is
+// STALLED. What they wrote still sits at the window.
+func (s *Session) DirectionEnded(dir Dir) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dirEnded[dir] {
+		return
+	}
+	s.gen++
+	s.dirEnded[dir] = true
+	for _, st := range s.streams {
+		s.setFull(&st.flow[dir], time.Time{})
 	}
 }
 

@@ -273,6 +273,7 @@ func (f *feeder) end(at time.Time, report bool) {
 		return
 	}
 	f.done = true
+	f.sess.DirectionEnded(f.dir)
 	if v := f.dec.End(); v != nil {
 		if report {
 			f.sess.Violation(f.dir, at, v)
@@ -288,6 +289,7 @@ func (f *feeder) end(at time.Time, report bool) {
 // direction decodes nothing more: the connection has failed.
 func (f *feeder) unsent(at time.Time, cut, stop int64) {
 	f.done = true
+	f.sess.DirectionEnded(f.dir)
 	f.sess.Unsent(f.dir, stop-cut)
 	var sentUnparsed int64 // the unparsed bytes that did go out
 	if v := f.dec.Violation(); v != nil {
