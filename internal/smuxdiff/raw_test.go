@@ -34,7 +34,13 @@ type rawEnv struct {
 }
 
 func newRawEnv(t *testing.T, rnd *rand.Rand, place placement, raw int, ver byte) *rawEnv {
-	e := newEnv(t, place, envConfig{ver: [2]byte{ver, ver}, tapVersion: rnd.IntN(2) == 0})
+	return newRawEnvTold(t, rnd, place, raw, ver, rnd.IntN(2) == 0)
+}
+
+// newRawEnvTold is newRawEnv, the in-process tap told its end's version
+// or not.
+func newRawEnvTold(t *testing.T, rnd *rand.Rand, place placement, raw int, ver byte, told bool) *rawEnv {
+	e := newEnv(t, place, envConfig{ver: [2]byte{ver, ver}, tapVersion: told})
 	r := &rawEnv{env: e, rnd: rnd, raw: raw, m: 1 - raw, ver: ver}
 	cfg := smuxtest.Config(int(ver))
 	cfg.KeepAliveDisabled = true
@@ -433,73 +439,103 @@ func TestTruncated(t *testing.T) {
 	}
 }
 
-// TestFramingViolation has a raw peer send valid frames and then a header
-// smux refuses, then more bytes: smux's stream reads fail with "invalid
-// protocol" and smux reads nothing after that header; muxtop must name the
-// violation (its code following the oracle's reason) at the oracle's
-// offset, and count everything it saw after it as unparsed.
+// violationKinds are the headers smux refuses, each with the code muxtop
+// must give it; ver forces the session's version (0: either).
+var violationKinds = []struct {
+	name string
+	ver  byte
+	told bool // the in-process tap is told its end's version
+	make func(r *rawEnv, a uint32) ([]byte, decoder.Code)
+}{
+	{"bad version", 0, false, func(r *rawEnv, a uint32) ([]byte, decoder.Code) {
+		return Encode([]byte{0, 3, 255}[r.rnd.IntN(3)], SYN, a, nil), decoder.BadVersion
+	}},
+	{"version changed", 0, false, func(r *rawEnv, a uint32) ([]byte, decoder.Code) {
+		return Encode(3-r.ver, NOP, 0, nil), decoder.VersionChanged
+	}},
+	{"version changed, tap told", 0, true, func(r *rawEnv, a uint32) ([]byte, decoder.Code) {
+		if r.m == int(r.place) { // the tap at the smux end knows its version
+			return Encode(3-r.ver, NOP, 0, nil), decoder.VersionMismatch
+		}
+		return Encode(3-r.ver, NOP, 0, nil), decoder.VersionChanged
+	}},
+	{"unknown cmd", 0, false, func(r *rawEnv, a uint32) ([]byte, decoder.Code) {
+		return Encode(r.ver, byte(5+r.rnd.IntN(251)), a, nil), decoder.UnknownCmd
+	}},
+	{"UPD in v1", 1, false, func(r *rawEnv, a uint32) ([]byte, decoder.Code) {
+		return EncodeLen(1, UPD, a, 8, make([]byte, 8)), decoder.UPDInV1
+	}},
+	{"UPD of the wrong length", 2, false, func(r *rawEnv, a uint32) ([]byte, decoder.Code) {
+		return EncodeLen(2, UPD, a, []int{0, 4, 9, 16}[r.rnd.IntN(4)], nil), decoder.BadUPDLength
+	}},
+	{"length not zero", 0, false, func(r *rawEnv, a uint32) ([]byte, decoder.Code) {
+		return EncodeLen(r.ver, []byte{SYN, FIN, NOP}[r.rnd.IntN(3)], a, 1+r.rnd.IntN(20), nil), decoder.LengthNotZero
+	}},
+}
+
+// TestFramingViolation has a raw peer send valid frames, then a header
+// smux refuses (every kind), then more bytes: smux's stream reads fail
+// with "invalid protocol" and smux reads nothing after that header; muxtop
+// must name the violation at the oracle's offset, count everything it saw
+// after it as unparsed, and go on counting what the smux end sends.
 func TestFramingViolation(t *testing.T) {
 	smuxtest.NoGoroutinesLeft(t)
-	for _, place := range placements {
-		for raw := range 2 {
-			t.Run(fmt.Sprintf("%s/raw-%v", place, live.Side(raw)), func(t *testing.T) {
-				runSeeds(t, 2, func(t *testing.T, rnd *rand.Rand) {
-					ver := byte(1 + rnd.IntN(2))
-					r := newRawEnv(t, rnd, place, raw, ver)
-					a := r.id(0)
-					var bad []byte
-					var code decoder.Code
-					switch k := rnd.IntN(6); {
-					case k == 0:
-						bad, code = Encode([]byte{0, 3, 255}[rnd.IntN(3)], SYN, a, nil), decoder.BadVersion
-					case k == 1:
-						bad, code = Encode(3-ver, NOP, 0, nil), decoder.VersionChanged
-						if r.cfg.tapVersion && int(r.m) == int(place) {
-							code = decoder.VersionMismatch // the tap knows its end's version
-						}
-					case k == 2:
-						bad, code = Encode(ver, byte(5+rnd.IntN(251)), a, nil), decoder.UnknownCmd
-					case k == 3 && ver == 1:
-						bad, code = EncodeLen(1, UPD, a, 8, make([]byte, 8)), decoder.UPDInV1
-					case k == 3:
-						bad, code = EncodeLen(2, UPD, a, 4, make([]byte, 4)), decoder.BadUPDLength
-					default:
-						bad, code = EncodeLen(ver, []byte{SYN, FIN, NOP}[rnd.IntN(3)], a, 1+rnd.IntN(20), nil), decoder.LengthNotZero
-					}
-					garbage := make([]byte, rnd.IntN(100))
-					for i := range garbage {
-						garbage[i] = byte(rnd.Uint32())
-					}
-					t.Logf("%s, raw %v, v%d: % x then %d bytes: %v", place, live.Side(raw), ver, bad, len(garbage), code)
-					r.send(r.frame(SYN, a, ""), r.frame(PSH, a, "ok"))
-					st := r.accept(a) // before the violation: AcceptStream may return its error first
-					r.send(bad, garbage)
-					got, err := readAll(st)
-					if string(got) != "ok" || !errors.Is(err, smux.ErrInvalidProtocol) {
-						t.Errorf("the smux end read %q, then %v; want ok, then invalid protocol", got, err)
-					}
-					ss, o := r.settle("the violation", func(ss *live.SessionSnap, o *model, v view) bool { return len(ss.Framing) > 0 })
-					errs(t, "counts", countDiffs(ss, o))
-					errs(t, "unparsed", unparsedDiffs(ss, o))
-					errs(t, "streams", streamDiffs(ss, o, live.DefaultClosedStreams))
-					w := o.walks[raw]
-					if w.Stop != Invalid || w.At != 8+10 {
-						t.Fatalf("the oracle: %+v", w)
-					}
-					// smux read the refused header and nothing after it.
-					if n, _ := r.rec[r.m].Lens(); n != w.At+HeaderLen {
-						t.Errorf("the smux end read %d bytes, want %d: up to the refused header", n, w.At+HeaderLen)
-					}
-					if len(ss.Framing) != 1 {
-						t.Fatalf("violations %+v, want %v", ss.Framing, code)
-					}
-					f := ss.Framing[0]
-					if f.Code != code || f.Dir != r.rawDir() || f.Offset != int64(w.At) || [8]byte(f.Header) != w.Header {
-						t.Errorf("%+v; want %v %v at %d with header % x (the oracle: %s)", f, code, r.rawDir(), w.At, w.Header, w.Why)
-					}
-				})
-			})
-		}
+	for _, kind := range violationKinds {
+		t.Run(kind.name, func(t *testing.T) {
+			for _, place := range placements {
+				for raw := range 2 {
+					t.Run(fmt.Sprintf("%s/raw-%v", place, live.Side(raw)), func(t *testing.T) {
+						runSeeds(t, 1, func(t *testing.T, rnd *rand.Rand) {
+							ver := kind.ver
+							if ver == 0 {
+								ver = byte(1 + rnd.IntN(2))
+							}
+							violationRun(t, newRawEnvTold(t, rnd, place, raw, ver, kind.told), kind.make)
+						})
+					})
+				}
+			}
+		})
+	}
+}
+
+func violationRun(t *testing.T, r *rawEnv, make_ func(r *rawEnv, a uint32) ([]byte, decoder.Code)) {
+	a := r.id(0)
+	bad, code := make_(r, a)
+	garbage := make([]byte, r.rnd.IntN(100))
+	for i := range garbage {
+		garbage[i] = byte(r.rnd.Uint32())
+	}
+	t.Logf("%s, raw %v, v%d: % x then %d bytes: %v", r.place, live.Side(r.raw), r.ver, bad[:HeaderLen], len(garbage), code)
+	r.send(r.frame(SYN, a, ""), r.frame(PSH, a, "ok"))
+	st := r.accept(a) // before the violation: AcceptStream may return its error first
+	r.send(bad, garbage)
+	got, err := readAll(st)
+	if string(got) != "ok" || !errors.Is(err, smux.ErrInvalidProtocol) {
+		t.Errorf("the smux end read %q, then %v; want ok, then invalid protocol", got, err)
+	}
+	// What the smux end sends (a v2 UPD for "ok") is read by the raw end;
+	// what the raw end sent after the violation, smux never reads.
+	ss, o := r.settle("the violation", func(ss *live.SessionSnap, o *model, v view) bool {
+		return len(ss.Framing) > 0 && v.sent[r.m] == v.recvd[r.m]
+	})
+	errs(t, "counts", countDiffs(ss, o))
+	errs(t, "unparsed", unparsedDiffs(ss, o))
+	errs(t, "streams", streamDiffs(ss, o, live.DefaultClosedStreams))
+	w := o.walks[r.raw]
+	if w.Stop != Invalid || w.At != 8+10 {
+		t.Fatalf("the oracle: %+v", w)
+	}
+	// smux read the refused header and nothing after it.
+	if n, _ := r.rec[r.m].Lens(); n != w.At+HeaderLen {
+		t.Errorf("the smux end read %d bytes, want %d: up to the refused header", n, w.At+HeaderLen)
+	}
+	if len(ss.Framing) != 1 {
+		t.Fatalf("violations %+v, want %v", ss.Framing, code)
+	}
+	f := ss.Framing[0]
+	if f.Code != code || f.Dir != r.rawDir() || f.Offset != int64(w.At) || [8]byte(f.Header) != w.Header {
+		t.Errorf("%+v; want %v %v at %d with header % x (the oracle: %s)", f, code, r.rawDir(), w.At, w.Header, w.Why)
 	}
 }
 

@@ -39,6 +39,7 @@ type Recorder struct {
 	mu      sync.Mutex
 	read    []byte
 	written []byte
+	readErr error // the first error a Read returned
 }
 
 // NewRecorder records the bytes that move through c.
@@ -47,12 +48,21 @@ func NewRecorder(c net.Conn) *Recorder { return &Recorder{Conn: c} }
 // Read reads from the conn and records what it read.
 func (r *Recorder) Read(p []byte) (int, error) {
 	n, err := r.Conn.Read(p)
-	if n > 0 {
-		r.mu.Lock()
-		r.read = append(r.read, p[:n]...)
-		r.mu.Unlock()
+	r.mu.Lock()
+	r.read = append(r.read, p[:n]...)
+	if err != nil && r.readErr == nil {
+		r.readErr = err
 	}
+	r.mu.Unlock()
 	return n, err
+}
+
+// ReadErr returns the first error a Read returned (io.EOF when the peer
+// closed its side), or nil.
+func (r *Recorder) ReadErr() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.readErr
 }
 
 // Write writes to the conn and records the bytes it sent: a failed write

@@ -21,7 +21,7 @@ const stallSlack = 50 * time.Millisecond
 // blocks at the window, and which then ends one way.
 type stallStream struct {
 	writer   int    // side
-	end      string // "resume": the reader reads again; "Close" or "CloseWrite": the writer ends
+	end      string // "resume": the reader reads again; "Close" or "CloseWrite": the writer ends; "session": the writer's session closes
 	preRead  int    // bytes the reader reads before it stops (0: it never read, the window is smux's initial one)
 	wst, rst *smux.Stream
 	id       uint32
@@ -41,19 +41,24 @@ func (s *stallStream) String() string {
 // TestStall holds v2 writers back with readers that stop reading, and
 // checks STALLED against smux: true once a writer has been blocked in a
 // Write at the window for StallAfter, and only while a Write is in
-// progress; false after the reader resumes and after the writer's Close or
-// CloseWrite, whose bytes still sit at the window. The windows, counts and
-// streams are checked against the oracle at the end.
+// progress; false after the reader resumes, after the writer's Close or
+// CloseWrite, whose bytes still sit at the window, and after the writer's
+// whole session has closed (through the proxy, the session lives on while
+// the reader's end does). The windows, counts and streams are checked
+// against the oracle at the end.
 func TestStall(t *testing.T) {
 	smuxtest.NoGoroutinesLeft(t)
 	for _, place := range placements {
 		t.Run(place.String(), func(t *testing.T) {
-			runSeeds(t, 1, func(t *testing.T, rnd *rand.Rand) { stallRun(t, rnd, place) })
+			runSeeds(t, 1, func(t *testing.T, rnd *rand.Rand) { stallRun(t, rnd, place, false) })
+		})
+		t.Run(place.String()+"/writer-session-closes", func(t *testing.T) {
+			runSeeds(t, 1, func(t *testing.T, rnd *rand.Rand) { stallRun(t, rnd, place, true) })
 		})
 	}
 }
 
-func stallRun(t *testing.T, rnd *rand.Rand, place placement) {
+func stallRun(t *testing.T, rnd *rand.Rand, place placement, sessionEnd bool) {
 	e := newEnv(t, place, envConfig{ver: [2]byte{2, 2}, tapVersion: rnd.IntN(2) == 0, healthy: true, stalls: true})
 	cfg := smuxConfig(2, 0)
 	sess := e.startSmux([2]*smux.Config{cfg, cfg})
@@ -63,9 +68,16 @@ func stallRun(t *testing.T, rnd *rand.Rand, place placement) {
 			ends = append(ends, ends[rnd.IntN(3)])
 		}
 	}
+	writer := rnd.IntN(2) // of every stream, when its session closes
+	if sessionEnd {
+		ends = []string{"session", "session"}
+	}
 	streams := make([]*stallStream, len(ends))
 	for i, end := range ends {
 		s := &stallStream{writer: rnd.IntN(2), end: end, writeErr: make(chan error, 1)}
+		if sessionEnd {
+			s.writer = writer
+		}
 		if rnd.IntN(2) == 0 {
 			s.preRead = 1 + rnd.IntN(3000)
 		}
@@ -195,6 +207,13 @@ func stallRun(t *testing.T, rnd *rand.Rand, place placement) {
 	}
 
 	// End each stall its way.
+	if sessionEnd {
+		for _, s := range streams {
+			s.ending = time.Now()
+			e.tracker(s.id, s.writer).closing.Store(true) // the Writes return before the end is on the wire
+		}
+		sess[writer].Close()
+	}
 	for _, s := range streams {
 		s.ending = time.Now()
 		switch s.end {
@@ -221,10 +240,15 @@ func stallRun(t *testing.T, rnd *rand.Rand, place placement) {
 		default:
 			return false
 		}
-		if s.end != "resume" {
+		switch s.end {
+		case "Close", "CloseWrite":
 			m := e.endModel(1 - s.writer).streams[s.id]
 			if m == nil || m.fin[s.writer] == 0 {
 				return false // the FIN is not at the reader yet
+			}
+		case "session":
+			if e.rec[1-s.writer].ReadErr() == nil {
+				return false // the end of the writer's side is not at the reader yet
 			}
 		}
 		s.endedAt = time.Now()
@@ -246,7 +270,11 @@ func stallRun(t *testing.T, rnd *rand.Rand, place placement) {
 		}
 	}
 
-	ss, o := e.settle("after the stalls", func(ss *live.SessionSnap, o *model, v view) bool { return v.delivered() })
+	ready := func(ss *live.SessionSnap, o *model, v view) bool { return v.delivered() }
+	if sessionEnd {
+		ready = nil // the writer's end read no more
+	}
+	ss, o := e.settle("after the stalls", ready)
 	errs(t, "counts", countDiffs(ss, o))
 	errs(t, "streams", streamDiffs(ss, o, live.DefaultClosedStreams))
 	errs(t, "windows", flowDiffs(ss, o, 2))
@@ -254,6 +282,10 @@ func stallRun(t *testing.T, rnd *rand.Rand, place placement) {
 		st := ss.Stream(s.id)
 		if _, stalled := st.Stalled(time.Now(), stallAfter); stalled {
 			t.Errorf("%v: STALLED at the end", s)
+		}
+		if st == nil {
+			t.Errorf("%v: not tracked at the end", s)
+			continue
 		}
 		if s.end != "resume" && !st.Flow[s.writer].AtWindow() {
 			t.Errorf("%v: the writer's bytes no longer sit at the window after %s: %+v", s, s.end, st.Flow[s.writer])
