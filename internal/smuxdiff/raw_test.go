@@ -514,6 +514,9 @@ func violationRun(t *testing.T, r *rawEnv, make_ func(r *rawEnv, a uint32) ([]by
 	if string(got) != "ok" || !errors.Is(err, smux.ErrInvalidProtocol) {
 		t.Errorf("the smux end read %q, then %v; want ok, then invalid protocol", got, err)
 	}
+	if r.sess.IsClosed() {
+		t.Errorf("smux closed the session at the violation; muxtop says it does not at once")
+	}
 	// What the smux end sends (a v2 UPD for "ok") is read by the raw end;
 	// what the raw end sent after the violation, smux never reads.
 	ss, o := r.settle("the violation", func(ss *live.SessionSnap, o *model, v view) bool {

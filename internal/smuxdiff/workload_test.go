@@ -39,6 +39,11 @@ type streamPlan struct {
 	end         [2]endKind
 	answerFirst bool // the accepting side writes everything before it reads
 	delay       time.Duration
+	// pauseAt and pause make a side's reader stop for a moment once it has
+	// read pauseAt bytes (pause 0: never): its writer may sit at the
+	// window meanwhile, which is not a stall.
+	pauseAt [2]int
+	pause   [2]time.Duration
 
 	id        uint32
 	readDone  [2]chan struct{}
@@ -49,8 +54,8 @@ type streamPlan struct {
 }
 
 func (p *streamPlan) String() string {
-	return fmt.Sprintf("stream %d opened by the %v, writes %v / %v, ends %v / %v, answer first %v",
-		p.id, live.Side(p.opener), p.chunks[0], p.chunks[1], p.end[0], p.end[1], p.answerFirst)
+	return fmt.Sprintf("stream %d opened by the %v, writes %v / %v, ends %v / %v, answer first %v, readers pause %v@%d / %v@%d",
+		p.id, live.Side(p.opener), p.chunks[0], p.chunks[1], p.end[0], p.end[1], p.answerFirst, p.pause[0], p.pauseAt[0], p.pause[1], p.pauseAt[1])
 }
 
 // chunkSize draws the size of one Write: 0, small, medium, around smux's
@@ -110,6 +115,12 @@ func newPlans(rnd *rand.Rand, n int, big bool) []*streamPlan {
 			p.data[s] = make([]byte, total)
 			for j := range p.data[s] {
 				p.data[s][j] = byte(rnd.Uint32())
+			}
+		}
+		for s := range 2 {
+			if rnd.IntN(3) == 0 && len(p.data[1-s]) > 0 {
+				p.pauseAt[s] = rnd.IntN(len(p.data[1-s]))
+				p.pause[s] = time.Duration(5+rnd.IntN(25)) * time.Millisecond
 			}
 		}
 		plans[i] = p
@@ -235,7 +246,7 @@ func (w *workload) side(st *smux.Stream, p *streamPlan, me int) {
 		go func() {
 			defer w.tail.Done()
 			defer close(p.readDone[me])
-			p.got[me], p.readErr[me] = io.ReadAll(st)
+			p.got[me], p.readErr[me] = readPausing(st, p.pauseAt[me], p.pause[me])
 		}()
 	}
 	acceptor := me != p.opener
@@ -292,6 +303,27 @@ func (w *workload) side(st *smux.Stream, p *streamPlan, me int) {
 	}
 }
 
+// readPausing reads st to its end like io.ReadAll, stopping for pause
+// once it has read at least pauseAt bytes.
+func readPausing(st *smux.Stream, pauseAt int, pause time.Duration) ([]byte, error) {
+	var got []byte
+	buf := make([]byte, 16384)
+	for {
+		if pause > 0 && len(got) >= pauseAt {
+			time.Sleep(pause)
+			pause = 0
+		}
+		n, err := st.Read(buf)
+		got = append(got, buf[:n]...)
+		if err == io.EOF {
+			return got, nil
+		}
+		if err != nil {
+			return got, err
+		}
+	}
+}
+
 // smuxConfig returns the config of a workload's ends.
 func smuxConfig(version byte, keepalive time.Duration) *smux.Config {
 	cfg := smuxtest.Config(int(version))
@@ -318,12 +350,15 @@ func (e *env) startSmux(cfg [2]*smux.Config) [2]*smux.Session {
 	return [2]*smux.Session{cli, srv}
 }
 
-// TestWorkload drives random healthy workloads through real smux sessions,
-// v1 and v2, in every placement, and checks muxtop against the oracle
-// while the session lives and after it has ended: counts per direction and
-// command, wire bytes, every stream's state and counts, the folded
-// summary, v2 windows, leaks, and no anomaly, violation or stall in any
-// snapshot; and smux's own deliveries against the oracle's PSH payloads.
+// TestWorkload drives random healthy workloads through real smux
+// sessions, v1 and v2, in every placement: many streams; writes of 0 bytes
+// to over 64 KiB; CloseWrite, Close, both, or neither from each side;
+// answers before reading; readers that stop for a moment; keepalives. It
+// checks muxtop against the oracle while the session lives and after it
+// has ended: counts per direction and command, wire bytes, every stream's
+// state and counts, the folded summary, v2 windows, leaks, and no anomaly,
+// violation or stall in any snapshot; and smux's own deliveries against
+// the oracle's PSH payloads.
 func TestWorkload(t *testing.T) {
 	smuxtest.NoGoroutinesLeft(t)
 	for _, place := range placements {
