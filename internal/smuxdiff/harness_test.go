@@ -107,9 +107,17 @@ type env struct {
 	place placement
 	cfg   envConfig
 	reg   *live.Registry
-	rec   [2]*Recorder // by side
-	conn  [2]net.Conn  // what each end uses: its recorder, or the tap over it
-	opts  live.SnapshotOptions
+	rec   [2]*Recorder // by side: the bytes on the wire, below any tap
+	// top records each end's bytes above its tap, if tapped (else it is
+	// rec): what it shows, muxtop has seen. An end reads its bytes through
+	// the tap after rec has them, and writes them after the tap.
+	top  [2]*Recorder
+	conn [2]net.Conn // what each end uses: top
+	opts live.SnapshotOptions
+
+	// closingSide marks the side whose whole session is closing: smux
+	// returns its Writes before the end is on the wire, as for a FIN.
+	closingSide [2]atomic.Bool
 
 	// writes tracks the Writes in progress on each stream and direction
 	// (key: id<<1 | direction): smux's side of STALLED.
@@ -197,16 +205,23 @@ func newEnv(t *testing.T, place placement, cfg envConfig) *env {
 		cc, sc = smuxtest.Conns(t)
 	}
 	e.rec = [2]*Recorder{NewRecorder(cc), NewRecorder(sc)}
-	e.conn = [2]net.Conn{e.rec[0], e.rec[1]}
+	e.top = e.rec
 	if place != viaProxy {
 		side := int(place) // atClient taps side 0, atServer side 1
 		var opts []tap.Option
 		if cfg.tapVersion {
 			opts = append(opts, tap.Version(int(cfg.ver[side])))
 		}
-		e.conn[side] = tap.Wrap(e.rec[side], live.Side(side), e.reg, "smuxdiff", opts...)
+		e.top[side] = NewRecorder(tap.Wrap(e.rec[side], live.Side(side), e.reg, "smuxdiff", opts...))
 	}
+	e.conn = [2]net.Conn{e.top[0], e.top[1]}
 	return e
+}
+
+// closeSession closes side's smux session, marked as ending its writes.
+func (e *env) closeSession(side int, sess *smux.Session) {
+	e.closingSide[side].Store(true)
+	sess.Close()
 }
 
 // failf reports an invariant broken in a snapshot, at most a few times.
@@ -251,7 +266,8 @@ func (e *env) snapshot() *live.Snapshot {
 		// smux's writer is held back only inside a Write: a stream STALLED
 		// with no Write in progress on it during the snapshot is muxtop's
 		// error, whatever the run, unless the writer has begun to close
-		// the stream (its Write returns before its FIN is on the wire).
+		// the stream or its session (its Write returns before the FIN or
+		// the end of the connection is on the wire).
 		for _, st := range ss.Streams {
 			d, stalled := st.Stalled(snap.At, snap.StallAfter)
 			if !stalled {
@@ -260,7 +276,7 @@ func (e *env) snapshot() *live.Snapshot {
 			key := uint64(st.ID)<<1 | uint64(d)
 			tr, ok := e.writes.Load(key)
 			switch {
-			case !ok || tr.(*writeTracker).begun.Load() == ended[key] && !tr.(*writeTracker).closing.Load():
+			case (!ok || tr.(*writeTracker).begun.Load() == ended[key] && !tr.(*writeTracker).closing.Load()) && !e.closingSide[d].Load():
 				e.failf("snapshot: stream %d %v STALLED (%+v), but no Write was in progress on it: smux's writer is not held back", st.ID, d, st.Flow[d])
 			case e.cfg.healthy && !e.cfg.stalls && soak() > 0:
 				e.logf("snapshot: stream %d %v STALLED while a Write was in progress: the soak's load held the writer back", st.ID, d)
@@ -466,10 +482,11 @@ func newModel(b [2][]byte, walks [2]Walk, frames [2][]Frame) *model {
 	return m
 }
 
-// endModel builds the oracle's picture of what one end itself wrote and read.
+// endModel builds the oracle's picture of what one end itself wrote and
+// read, as far as muxtop has seen it (above the tap).
 func (e *env) endModel(side int) *model {
 	var b [2][]byte
-	b[side], b[1-side] = e.rec[side].WrittenBytes(), e.rec[side].ReadBytes()
+	b[side], b[1-side] = e.top[side].WrittenBytes(), e.top[side].ReadBytes()
 	var walks [2]Walk
 	var frames [2][]Frame
 	for d := range 2 {

@@ -400,18 +400,23 @@ func TestTruncated(t *testing.T) {
 					// smux reads a header, then its payload, each with
 					// io.ReadFull: a cut inside either fails with "unexpected
 					// EOF", one right after a whole header with plain EOF.
+					// (smux may return the error before data it has buffered:
+					// its reader's wait picks between the two at random.)
 					st.SetReadDeadline(time.Now().Add(10 * time.Second))
-					got := make([]byte, len(data))
-					_, err := io.ReadFull(st, got)
-					if err == nil {
-						_, err = st.Read(make([]byte, 1))
+					var got []byte
+					var err error
+					for err == nil {
+						buf := make([]byte, 64)
+						var k int
+						k, err = st.Read(buf)
+						got = append(got, buf[:k]...)
 					}
 					want := io.ErrUnexpectedEOF
 					if n == HeaderLen {
 						want = io.EOF
 					}
-					if !bytes.Equal(got, data) || err != want {
-						t.Errorf("the smux end read %d bytes, then %v; want the %d sent, then %v", len(got), err, len(data), want)
+					if diff := prefixDiff(got, data); diff != "" || err != want {
+						t.Errorf("the smux end read %d bytes (%s), then %v; want the %d sent or fewer, then %v", len(got), diff, err, len(data), want)
 					}
 					ss, o := r.settle("TRUNCATED", func(ss *live.SessionSnap, o *model, v view) bool { return len(ss.Framing) > 0 })
 					errs(t, "counts", countDiffs(ss, o))
@@ -510,9 +515,11 @@ func violationRun(t *testing.T, r *rawEnv, make_ func(r *rawEnv, a uint32) ([]by
 	r.send(r.frame(SYN, a, ""), r.frame(PSH, a, "ok"))
 	st := r.accept(a) // before the violation: AcceptStream may return its error first
 	r.send(bad, garbage)
+	// smux may fail the read before it delivers "ok": its reader's wait
+	// picks between the data and the error at random.
 	got, err := readAll(st)
-	if string(got) != "ok" || !errors.Is(err, smux.ErrInvalidProtocol) {
-		t.Errorf("the smux end read %q, then %v; want ok, then invalid protocol", got, err)
+	if !strings.HasPrefix("ok", string(got)) || !errors.Is(err, smux.ErrInvalidProtocol) {
+		t.Errorf("the smux end read %q, then %v; want ok or less, then invalid protocol", got, err)
 	}
 	if r.sess.IsClosed() {
 		t.Errorf("smux closed the session at the violation; muxtop says it does not at once")

@@ -13,8 +13,8 @@ import (
 	"github.com/xtaci/smux"
 )
 
-// stallSlack is how late muxtop may learn what an end's recorder shows: the
-// tap at the reading end records a read just after the recorder below it.
+// stallSlack is how late muxtop may still show what it saw a moment ago:
+// the snapshots are taken a few milliseconds apart.
 const stallSlack = 50 * time.Millisecond
 
 // stallStream is one v2 stream whose reader stops, so that its writer
@@ -212,7 +212,7 @@ func stallRun(t *testing.T, rnd *rand.Rand, place placement, sessionEnd bool) {
 			s.ending = time.Now()
 			e.tracker(s.id, s.writer).closing.Store(true) // the Writes return before the end is on the wire
 		}
-		sess[writer].Close()
+		e.closeSession(writer, sess[writer])
 	}
 	for _, s := range streams {
 		s.ending = time.Now()
@@ -247,7 +247,7 @@ func stallRun(t *testing.T, rnd *rand.Rand, place placement, sessionEnd bool) {
 				return false // the FIN is not at the reader yet
 			}
 		case "session":
-			if e.rec[1-s.writer].ReadErr() == nil {
+			if e.top[1-s.writer].ReadErr() == nil {
 				return false // the end of the writer's side is not at the reader yet
 			}
 		}

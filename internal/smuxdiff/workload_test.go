@@ -407,7 +407,10 @@ func healthyRun(t *testing.T, rnd *rand.Rand, place placement, v byte) {
 		}
 	}
 	if keepalive > 0 {
-		time.Sleep(3 * keepalive) // NOPs both ways
+		smuxtest.Eventually(t, "keepalive NOPs both ways", func() bool {
+			o := e.endModel(0)
+			return o.counts.Frames[c2s][NOP] > 0 && o.counts.Frames[s2c][NOP] > 0
+		})
 	}
 
 	// While the session lives.
@@ -429,13 +432,13 @@ func healthyRun(t *testing.T, rnd *rand.Rand, place placement, v byte) {
 
 	// Close the sessions, one side first, and check the ended session.
 	first := rnd.IntN(2)
-	sess[first].Close()
+	e.closeSession(first, sess[first])
 	select {
 	case <-w.acceptDone[1-first]:
 	case <-time.After(10 * time.Second):
 		t.Errorf("the %v's session did not notice that the %v closed", live.Side(1-first), live.Side(first))
 	}
-	sess[1-first].Close()
+	e.closeSession(1-first, sess[1-first])
 	if !waitTimeout(&w.tail, 30*time.Second) {
 		t.Fatal("readers still running 30 s after both sessions closed")
 	}
@@ -590,13 +593,13 @@ func closeMidWrite(t *testing.T, rnd *rand.Rand, place placement, v byte) {
 	time.Sleep(time.Duration(rnd.IntN(20)) * time.Millisecond)
 	first := rnd.IntN(2)
 	t.Logf("%s v%d: %d streams, keepalive %v, the %v closes its session", place, v, nStreams, keepalive, live.Side(first))
-	sess[first].Close()
+	e.closeSession(first, sess[first])
 	select {
 	case <-acceptDone[1-first]:
 	case <-time.After(10 * time.Second):
 		t.Errorf("the %v's session did not notice that the %v closed", live.Side(1-first), live.Side(first))
 	}
-	sess[1-first].Close()
+	e.closeSession(1-first, sess[1-first])
 	if !waitTimeout(&wg, 30*time.Second) {
 		t.Fatal("readers and writers still running 30 s after both sessions closed")
 	}
