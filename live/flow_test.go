@@ -104,7 +104,7 @@ func TestFlowFromFrames(t *testing.T) {
 		{"server at the initial window", 2, []wire{syn(c2s, 3), psh(s2c, 3, data), psh(s2c, 3, data), psh(s2c, 3, data), psh(s2c, 3, data),
 			psh(s2c, 3, data), psh(s2c, 3, data), psh(s2c, 3, data), psh(s2c, 3, data)},
 			[2]live.Flow{{}, {Written: 8 * chunk}}, 8, s2c, 0},
-		{"UPD for an unknown stream is ignored", 2, []wire{syn(c2s, 3), upd(s2c, 5, 1, 2)}, [2]live.Flow{}, -1, 0, 0},
+		{"UPD for an unknown stream changes no window", 2, []wire{syn(c2s, 3), upd(s2c, 5, 1, 2)}, [2]live.Flow{}, -1, 0, 1},
 		{"v1 never reaches a window", 1, []wire{syn(c2s, 3), psh(c2s, 3, data), psh(c2s, 3, data), psh(c2s, 3, data), psh(c2s, 3, data),
 			psh(c2s, 3, data), psh(c2s, 3, data), psh(c2s, 3, data), psh(c2s, 3, data), psh(c2s, 3, data)},
 			[2]live.Flow{}, -1, 0, 0},
@@ -124,7 +124,7 @@ func TestFlowFromFrames(t *testing.T) {
 			sc := openSession(reg, tt.ver)
 			sc.feed(tt.frames...)
 			ss := sc.snap(t, reg)
-			// No case opens stream 5: a UPD for it must create nothing and flag nothing.
+			// No case opens stream 5: a UPD for it must create nothing (it is UNKNOWN_STREAM).
 			if ss.Stream(5) != nil || ss.AnomalyCount != tt.anomalies {
 				t.Errorf("stream 5 %v, anomalies %d: want no stream 5 and %d anomalies", ss.Stream(5), ss.AnomalyCount, tt.anomalies)
 			}
@@ -275,5 +275,30 @@ func TestStallRealSmux(t *testing.T) {
 				t.Errorf("after the reader resumed: in flight %d, window %d, state %v, want below window, open", fl.InFlight(), fl.Window(), st.State)
 			}
 		})
+	}
+}
+
+// TestDirectionEnded: once a direction's byte stream has ended (the
+// writer's end closed, the proxy read its EOF), no writer of that
+// direction is held back: nothing is STALLED, though its bytes still sit
+// at the window, and a UPD that leaves the window full does not make it so
+// again. The session lives on while the other direction does. Found by
+// internal/smuxdiff through the attach proxy.
+func TestDirectionEnded(t *testing.T) {
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 2)
+	data := string(make([]byte, 32768))
+	sc.feed(syn(c2s, 3), psh(c2s, 3, "x"), upd(s2c, 3, 1, 65536), psh(c2s, 3, data), psh(c2s, 3, data))
+	later := live.SnapshotOptions{Now: at(sc.n).Add(time.Hour), StallAfter: time.Second}
+	if snap := reg.SnapshotWith(later); snap.Stalls != 1 {
+		t.Fatalf("stalls %d before the end, want 1", snap.Stalls)
+	}
+	sc.s.DirectionEnded(live.ClientToServer)
+	sc.feed(upd(s2c, 3, 1, 65536))
+	snap := reg.SnapshotWith(later)
+	st := snap.Session(sc.s.ID()).Stream(3)
+	if snap.Stalls != 0 || !st.Flow[c2s].FullSince.IsZero() || !st.Flow[c2s].AtWindow() || snap.Session(sc.s.ID()).Ended {
+		t.Errorf("after the direction ended: stalls %d, flow %+v, ended %v; want no stall, at the window, the session live",
+			snap.Stalls, st.Flow[c2s], snap.Session(sc.s.ID()).Ended)
 	}
 }

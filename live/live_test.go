@@ -353,6 +353,7 @@ func TestAnomalies(t *testing.T) {
 		{"reused id", []wire{syn(c2s, 3), psh(c2s, 3, "old"), fin(c2s, 3), fin(s2c, 3), syn(c2s, 3)}, live.ReusedID, 3, live.Open},
 		{"PSH to unknown stream", []wire{psh(c2s, 9, "x")}, live.UnknownStream, 9, unknown},
 		{"FIN to unknown stream", []wire{fin(s2c, 9)}, live.UnknownStream, 9, unknown},
+		{"UPD to unknown stream", []wire{upd(s2c, 9, 1, 65536)}, live.UnknownStream, 9, unknown},
 		{"PSH to closed stream", []wire{syn(c2s, 3), fin(c2s, 3), fin(s2c, 3), psh(s2c, 3, "late")}, live.ClosedStream, 3, live.Closed},
 		{"empty PSH", []wire{syn(c2s, 3), psh(c2s, 3, "")}, live.EmptyPSH, 3, live.Open},
 		{"PSH after FIN", []wire{syn(c2s, 3), fin(c2s, 3), psh(c2s, 3, "more")}, live.PSHAfterFIN, 3, live.HalfClosedByClient},
@@ -675,5 +676,55 @@ func TestNotices(t *testing.T) {
 	reg.Notice(at(99), "later")
 	if snap.Notices[live.MaxNotices-1].Text != fmt.Sprintf("notice %d", live.MaxNotices+2) {
 		t.Errorf("old snapshot's last notice changed to %q", snap.Notices[live.MaxNotices-1].Text)
+	}
+}
+
+// TestLateFramesOfFoldedStream: smux sends FIN and UPD for a stream after
+// both FINs (a Close after CloseWrite before the peer's FIN is read; a v2
+// reader consuming what came before the FIN). Once the stream is folded
+// into the summary they name no tracked stream, but they are not an
+// anomaly: its id was opened. A PSH is, and so is any frame for an id
+// above every one opened.
+func TestLateFramesOfFoldedStream(t *testing.T) {
+	reg := live.New(live.Config{ClosedStreams: 1})
+	sc := openSession(reg, 2)
+	sc.feed(syn(c2s, 3), psh(s2c, 3, "data"), fin(c2s, 3), fin(s2c, 3),
+		syn(c2s, 5), fin(c2s, 5), fin(s2c, 5)) // stream 3 is folded
+	sc.feed(fin(c2s, 3), upd(c2s, 3, 4, 65536))
+	ss := sc.snap(t, reg)
+	if ss.Stream(3) != nil || ss.AnomalyCount != 0 {
+		t.Fatalf("stream 3 %+v, anomalies %v: want it folded, and no anomaly", ss.Stream(3), ss.Anomalies)
+	}
+	sc.feed(psh(s2c, 3, "late"), upd(c2s, 7, 0, 65536))
+	ss = sc.snap(t, reg)
+	var got []string
+	for _, a := range ss.Anomalies {
+		got = append(got, fmt.Sprintf("%v %d", a.Anomaly, a.Header.StreamID()))
+	}
+	if fmt.Sprint(got) != "[UNKNOWN_STREAM 3 UNKNOWN_STREAM 7]" {
+		t.Errorf("anomalies %v, want a PSH to the folded stream 3 and a UPD to the never opened 7", got)
+	}
+	if a, c := ss.Accounted(), ss.Counted(); a != c {
+		t.Errorf("accounted %+v, counted %+v", a, c)
+	}
+}
+
+// TestVersionChangedBySender: a tap told its end's version names a foreign
+// frame VERSION_MISMATCH. When the sender had spoken that version before
+// (no smux end changes it; a raw peer may), the ends do not speak
+// different versions: only that direction stops, and the tapped end's
+// frames are still recorded. Found by internal/smuxdiff.
+func TestVersionChangedBySender(t *testing.T) {
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 2)
+	sc.feed(syn(c2s, 3), psh(c2s, 3, "ok"))
+	sc.s.Violation(c2s, at(sc.n), &decoder.Violation{Code: decoder.VersionMismatch, Offset: sc.off[c2s],
+		Header: decoder.MakeHeader(1, decoder.NOP, 0, 0), Want: 2})
+	if !sc.s.Record(s2c, at(sc.n+1), frame(2, upd(s2c, 3, 2, 65536), 0)) {
+		t.Fatal("the receiver's v2 UPD was refused as if the ends spoke different versions")
+	}
+	ss := sc.snap(t, reg)
+	if len(ss.Framing) != 1 || ss.Counts.Frames[s2c][decoder.UPD] != 1 || ss.Versions != [2]uint8{2, 2} {
+		t.Errorf("framing %+v, UPDs %d, versions %v; want one violation, the UPD counted, versions [2 2]", ss.Framing, ss.Counts.Frames[s2c][decoder.UPD], ss.Versions)
 	}
 }

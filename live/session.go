@@ -123,6 +123,7 @@ type Session struct {
 	summary      ClosedSummary
 	untracked    Traffic // frames that name no tracked stream
 	atWindow     int     // v2 flows whose writer sits at the window (Flow.FullSince set)
+	dirEnded     [2]bool // the direction's byte stream has ended: its writers write no more
 	unsent       [2]int64
 	open         int // streams not closed
 	framing      [2]*FramingInfo
@@ -293,10 +294,19 @@ func (s *Session) syn(dir Dir, at time.Time, sid uint32) Anomaly {
 	return a
 }
 
-// missing classifies a FIN or PSH for a stream the session does not track.
-func (s *Session) missing(sid uint32) Anomaly {
-	if s.ended && sid <= s.maxID[sid%2] {
-		return 0 // written as the session closed, after its stream was folded
+// missing classifies a FIN, PSH or UPD for a stream the session does not
+// track. smux opens ids in order, so an id above the highest SYN'd of its
+// parity names a stream never opened: UNKNOWN_STREAM. One at or below it
+// names, for a correct peer, a stream closed both ways and folded into the
+// summary, and smux sends FIN and UPD for a stream after both FINs: a
+// Close after CloseWrite sends a second FIN when the peer's FIN is not yet
+// read, and a v2 reader still consuming what came before the FIN sends
+// UPDs. Those are no anomaly; a PSH is, as smux never sends one after its
+// own FIN. Once the session has ended, frames in flight as it closed are
+// none either.
+func (s *Session) missing(cmd decoder.Cmd, sid uint32) Anomaly {
+	if sid <= s.maxID[sid%2] && (s.ended || cmd != decoder.PSH) {
+		return 0
 	}
 	return UnknownStream
 }
@@ -306,7 +316,7 @@ func (s *Session) fin(dir Dir, at time.Time, sid uint32) Anomaly {
 	switch {
 	case st == nil:
 		s.untracked.Frames[dir]++
-		return s.missing(sid)
+		return s.missing(decoder.FIN, sid)
 	case st.fin[dir]:
 		// smux sends a second FIN when Close follows CloseWrite: count it only.
 		st.last = at
@@ -339,7 +349,7 @@ func (s *Session) psh(dir Dir, at time.Time, sid uint32, length uint32) Anomaly 
 	if st == nil {
 		s.untracked.Frames[dir]++
 		s.untracked.Bytes[dir] += uint64(length)
-		return s.missing(sid)
+		return s.missing(decoder.PSH, sid)
 	}
 	st.last = at
 	st.frames[dir]++
@@ -349,7 +359,7 @@ func (s *Session) psh(dir Dir, at time.Time, sid uint32, length uint32) Anomaly 
 	}
 	fl := &st.flow[dir]
 	fl.Written += length
-	if s.version == 2 && fl.FullSince.IsZero() && fl.free() <= 0 && !st.fin[dir] {
+	if s.version == 2 && fl.FullSince.IsZero() && fl.free() <= 0 && !st.fin[dir] && !s.dirEnded[dir] {
 		s.setFull(fl, at)
 	}
 	if st.replyAt.IsZero() && dir.Sender() != st.opener && length > 0 {
@@ -370,7 +380,7 @@ func (s *Session) upd(dir Dir, at time.Time, sid, consumed, window uint32) Anoma
 	st := s.stream(dir, sid)
 	if st == nil {
 		s.untracked.Frames[dir]++
-		return 0
+		return s.missing(decoder.UPD, sid)
 	}
 	st.last = at
 	st.frames[dir]++
@@ -383,7 +393,7 @@ func (s *Session) upd(dir Dir, at time.Time, sid, consumed, window uint32) Anoma
 		return ConsumedMoreThanSent
 	case fl.free() > 0:
 		s.setFull(fl, time.Time{})
-	case fl.FullSince.IsZero() && s.version == 2 && !st.fin[dir.Reverse()]:
+	case fl.FullSince.IsZero() && s.version == 2 && !st.fin[dir.Reverse()] && !s.dirEnded[dir.Reverse()]:
 		s.setFull(fl, at) // a UPD that leaves the window full
 	}
 	return 0
@@ -450,12 +460,17 @@ func (s *Session) Violation(dir Dir, at time.Time, v *decoder.Violation) {
 	s.gen++
 	s.last = at
 	if v.Code == decoder.VersionMismatch {
-		// The tapped end refuses the peer's version, and the peer refuses
-		// the tapped end's: neither reads the other any more.
 		if s.ver[dir] == 0 {
 			s.ver[dir] = v.Header.Version()
 		}
-		s.halted = [2]bool{true, true}
+		// The ends speak different versions: each refuses the other's
+		// frames, and neither reads the other any more. A sender that
+		// spoke the receiver's version and then changes it (no smux end
+		// does) stops only its own direction: the receiver's frames are
+		// still read.
+		if s.ver[dir] != v.Want {
+			s.halted = [2]bool{true, true}
+		}
 	}
 	first := s.framing[dir] == nil
 	if first {
@@ -469,6 +484,23 @@ func (s *Session) Violation(dir Dir, at time.Time, v *decoder.Violation) {
 	if first {
 		s.reg.hist.addEvent(Record{Kind: FramingViolation, Session: s.id, Dir: dir, At: at,
 			Offset: v.Offset, Header: v.Header, Code: v.Code, Want: v.Want, Detail: info.Detail})
+	}
+}
+
+// DirectionEnded records that the byte stream of direction dir has ended
+// (EOF, a reset, a half-close, a failed write): its sender writes no more,
+// so none of its v2 writers is held back from then on, and none is
+// STALLED. What they wrote still sits at the window.
+func (s *Session) DirectionEnded(dir Dir) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dirEnded[dir] {
+		return
+	}
+	s.gen++
+	s.dirEnded[dir] = true
+	for _, st := range s.streams {
+		s.setFull(&st.flow[dir], time.Time{})
 	}
 }
 

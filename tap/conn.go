@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"syscall"
 	"time"
 
@@ -33,6 +34,12 @@ type Conn struct {
 	net.Conn
 	sess    *live.Session
 	in, out feeder
+
+	// wmu guards out, which Write feeds and Close and CloseWrite end; it
+	// is never held across the wrapped conn's Write.
+	wmu     sync.Mutex
+	writing bool // a Write is between its feed and its accounting
+	ending  bool // Close or CloseWrite came during that Write: it ends out
 }
 
 // feeder decodes one direction of a tapped connection into its session.
@@ -120,12 +127,21 @@ func (c *Conn) Read(p []byte) (int, error) {
 // Write decodes and records p, then writes it to the wrapped conn. Its
 // frames are recorded, and stamped, before the bytes can reach the peer.
 func (c *Conn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
 	base := c.out.dec.Offset()
 	c.out.feed(p, time.Time{})
+	c.writing = true
+	c.wmu.Unlock()
 	n, err := c.Conn.Write(p)
+	c.wmu.Lock()
+	c.writing = false
 	if n < len(p) && !c.out.done {
 		c.out.unsent(time.Now(), base+int64(n), base+int64(len(p)))
 	}
+	if c.ending {
+		c.out.end(time.Now(), true)
+	}
+	c.wmu.Unlock()
 	if err != nil && !temporary(err) {
 		c.fail(err)
 	}
@@ -133,18 +149,42 @@ func (c *Conn) Write(p []byte) (int, error) {
 }
 
 // Close closes the wrapped conn and ends the session as closed locally,
-// unless it ended already.
+// unless it ended already. What this end wrote ends here: a frame it left
+// incomplete is TRUNCATED, as the peer's read of it fails. The conn is
+// closed first: smux's writer goes on writing what it has queued until a
+// write fails, and what goes out still counts.
 func (c *Conn) Close() error {
 	c.sess.End(time.Now(), live.LocalClose, nil)
-	return c.Conn.Close()
+	err := c.Conn.Close()
+	c.endWrites()
+	return err
 }
 
 // CloseWrite half-closes the wrapped conn if it supports it (TCP does).
+// What this end wrote ends here, as with Close.
 func (c *Conn) CloseWrite() error {
 	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
-		return cw.CloseWrite()
+		err := cw.CloseWrite()
+		c.endWrites()
+		return err
 	}
 	return errors.ErrUnsupported
+}
+
+// endWrites ends the direction this end writes, which the wrapped conn
+// no longer sends: a frame it left incomplete is named TRUNCATED and its
+// bytes count as unparsed wire bytes. smux never leaves one (it writes
+// each frame whole, and a write that fails is accounted for by Write), but
+// another writer over a tapped conn may. A Write in progress ends it when
+// it returns.
+func (c *Conn) endWrites() {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.writing {
+		c.ending = true
+		return
+	}
+	c.out.end(time.Now(), true)
 }
 
 // fail ends the session on an error that ends the connection.
@@ -234,6 +274,7 @@ func (f *feeder) end(at time.Time, report bool) {
 		return
 	}
 	f.done = true
+	f.sess.DirectionEnded(f.dir)
 	if v := f.dec.End(); v != nil {
 		if report {
 			f.sess.Violation(f.dir, at, v)
@@ -249,6 +290,7 @@ func (f *feeder) end(at time.Time, report bool) {
 // direction decodes nothing more: the connection has failed.
 func (f *feeder) unsent(at time.Time, cut, stop int64) {
 	f.done = true
+	f.sess.DirectionEnded(f.dir)
 	f.sess.Unsent(f.dir, stop-cut)
 	var sentUnparsed int64 // the unparsed bytes that did go out
 	if v := f.dec.Violation(); v != nil {

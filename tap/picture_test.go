@@ -441,3 +441,51 @@ func TestLocalCloseMidFrame(t *testing.T) {
 		t.Errorf("framing %+v, wire bytes %d, reason %v: want no violation, 8 bytes, local close", ss.Framing, ss.WireBytes(live.ServerToClient), ss.Reason)
 	}
 }
+
+// halfCloseConn is a memConn that can be closed, both ways or for writing.
+type halfCloseConn struct{ memConn }
+
+func (c *halfCloseConn) Close() error      { return nil }
+func (c *halfCloseConn) CloseWrite() error { return nil }
+
+// TestTruncatedByOwnClose: a tapped end that writes part of a frame and
+// then closes its conn, or half-closes it, has cut that frame short: the
+// peer's read of it fails. It is TRUNCATED, and its bytes count as wire
+// bytes. (smux writes each frame whole; another writer over a tapped conn
+// may not.) Found by internal/smuxdiff with a raw peer tapped.
+func TestTruncatedByOwnClose(t *testing.T) {
+	syn := wireFrame(decoder.MakeHeader(2, decoder.SYN, 0, 3), "")
+	psh := wireFrame(decoder.MakeHeader(2, decoder.PSH, 8, 3), "12345678")
+	for _, how := range []string{"Close", "CloseWrite"} {
+		for cut := 0; cut < len(psh); cut++ {
+			reg := live.New(live.Config{})
+			c := Wrap(&halfCloseConn{}, live.Client, reg, "test")
+			if _, err := c.Write(append(slices.Clone(syn), psh[:cut]...)); err != nil {
+				t.Fatal(err)
+			}
+			if how == "Close" {
+				c.Close()
+			} else if err := c.CloseWrite(); err != nil {
+				t.Fatal(err)
+			}
+			ss := reg.Snapshot().Sessions[0]
+			if got := ss.WireBytes(live.ClientToServer); got != uint64(len(syn)+cut) {
+				t.Errorf("%s after %d bytes of a frame: wire bytes %d, want %d", how, cut, got, len(syn)+cut)
+			}
+			if cut == 0 {
+				if len(ss.Framing) != 0 {
+					t.Errorf("%s after whole frames: %+v", how, ss.Framing)
+				}
+				continue
+			}
+			var hdr decoder.Header
+			copy(hdr[:], psh[:min(cut, decoder.HeaderSize)])
+			if len(ss.Framing) != 1 || ss.Framing[0].Code != decoder.Truncated || ss.Framing[0].Offset != int64(len(syn)) || ss.Framing[0].Header != hdr {
+				t.Errorf("%s after %d bytes of a frame: %+v, want TRUNCATED at %d with header %v", how, cut, ss.Framing, len(syn), hdr)
+			}
+			if a, c := ss.Accounted(), ss.Counted(); a != c {
+				t.Errorf("accounted %+v, counted %+v", a, c)
+			}
+		}
+	}
+}
