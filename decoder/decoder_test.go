@@ -486,7 +486,7 @@ func TestSmuxReaction(t *testing.T) {
 	const (
 		mismatch = `the receiving end refuses every frame of the other version: ` +
 			`smux stops reading ("invalid protocol") and keepalive closes the session 30-60 s later`
-		truncated = `smux's read fails with "unexpected EOF" and the session closes`
+		truncated = `smux stops reading the session: every stream's read fails with "unexpected EOF" ("EOF" when the cut falls between a header and its payload)`
 	)
 	tests := []struct {
 		code decoder.Code

@@ -271,7 +271,7 @@ func TestEndRecording(t *testing.T) {
 				if got == 1 {
 					detail = "stream ended 1 byte into a frame header"
 				}
-				if want.Detail() != detail || !strings.HasSuffix(want.Error(), `: smux's read fails with "unexpected EOF" and the session closes`) {
+				if want.Detail() != detail || !strings.HasSuffix(want.Error(), `: smux stops reading the session: every stream's read fails with "unexpected EOF" ("EOF" when the cut falls between a header and its payload)`) {
 					t.Errorf("Detail() = %q, Error() = %q; want %q and smux's reaction", want.Detail(), want.Error(), detail)
 				}
 			})

@@ -52,7 +52,8 @@ var smuxReactions = [NumCodes]string{
 	BadUPDLength:   SmuxReaction,
 	VersionMismatch: `the receiving end refuses every frame of the other version: ` +
 		`smux stops reading ("invalid protocol") and keepalive closes the session 30-60 s later`,
-	Truncated: `smux's read fails with "unexpected EOF" and the session closes`,
+	Truncated: `smux stops reading the session: every stream's read fails with "unexpected EOF" ` +
+		`("EOF" when the cut falls between a header and its payload)`,
 }
 
 // SmuxReaction says what a real smux session does when it meets a
