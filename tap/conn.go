@@ -121,7 +121,9 @@ func (c *Conn) Read(p []byte) (int, error) {
 func (c *Conn) Write(p []byte) (int, error) {
 	base := c.out.dec.Offset()
 	c.out.feed(p, time.Time{})
+	c.sess.WriteStarted(c.out.dir) // a write that does not return: the peer stopped reading
 	n, err := c.Conn.Write(p)
+	c.sess.WriteDone(c.out.dir)
 	if n < len(p) && !c.out.done {
 		c.out.unsent(time.Now(), base+int64(n), base+int64(len(p)))
 	}
