@@ -97,6 +97,8 @@ func appendJSON(b []byte, r *live.Record) []byte {
 		b = appendField(b, `,"smux":`, r.Code.SmuxReaction())
 	case live.NoticeRecord:
 		b = appendField(b, `,"text":`, r.Detail)
+	case live.FindingOpened, live.FindingResolved:
+		b = appendFindingJSON(b, r)
 	}
 	return append(b, '}')
 }
@@ -223,7 +225,13 @@ type jsonSummary struct {
 	Anomalies     uint64                       `json:"anomalies"`
 	Unparsed      map[string]int64             `json:"unparsed"`
 	Unsent        map[string]int64             `json:"unsent,omitempty"`
-	Status        string                       `json:"status,omitempty"`
+	// Findings: how many opened, how many are open by severity, and each
+	// (open, and the latest resolved); first-reply latency.
+	FindingsOpened uint64         `json:"findings_opened"`
+	FindingsOpen   map[string]int `json:"findings_open"`
+	Findings       []jsonFinding  `json:"findings"`
+	Latency        *jsonLatencies `json:"latency,omitempty"`
+	Status         string         `json:"status,omitempty"`
 }
 
 func appendJSONSummary(b []byte, s Summary) []byte {
@@ -247,6 +255,7 @@ func appendJSONSummary(b []byte, s Summary) []byte {
 	if s.Unsent != [2]int64{} {
 		j.Unsent = map[string]int64{"c2s": s.Unsent[0], "s2c": s.Unsent[1]}
 	}
+	findingsJSON(&j, s)
 	out, _ := json.Marshal(j)
 	return append(b, out...)
 }

@@ -78,6 +78,8 @@ func appendPlain(b []byte, r *live.Record) []byte {
 	case live.NoticeRecord:
 		b = append(b[:len(b)-len(" #0 ")], " notice: "...)
 		b = printable.AppendText(b, r.Detail)
+	case live.FindingOpened, live.FindingResolved:
+		b = appendFindingPlain(b, r)
 	}
 	return b
 }
@@ -109,6 +111,7 @@ func WriteSummary(w io.Writer, s Summary) {
 		fmt.Fprintf(w, "  dropped   0\n")
 	}
 	fmt.Fprintf(w, "  violations %d framing, %d anomalies\n", s.Violations, s.Anomalies)
+	writeFindings(w, s)
 	if s.Status != "" {
 		fmt.Fprintf(w, "  %s\n", printable.AppendText(nil, s.Status))
 	}
@@ -131,6 +134,17 @@ type Summary struct {
 	// Unsent counts bytes the tapped ends wrote but failed writes never
 	// sent; they are not in Counts.
 	Unsent [2]int64
+	// FindingsOpened counts the findings opened during the capture;
+	// FindingsOpen the ones still open at its end, by live.Severity.
+	// Findings are those open at the end and the latest resolved ones, in
+	// the order they opened.
+	FindingsOpened uint64
+	FindingsOpen   [live.NumSeverities]int
+	Findings       []*live.Finding
+	// Latency is the first-reply latency over every tracked session;
+	// SessionLatency each session's, in session order.
+	Latency        live.Latency
+	SessionLatency []SessionLatency
 	// Status is a last line about the watched system, if any.
 	Status string
 }
@@ -163,5 +177,6 @@ func Summarize(snap *live.Snapshot, missed uint64) Summary {
 		}
 	}
 	s.StreamsClosed = s.StreamsOpened - uint64(s.StreamsOpen) - s.StreamsEnded
+	summarizeFindings(&s, snap)
 	return s
 }
