@@ -81,8 +81,9 @@ func startFindings(reg *live.Registry, cfg live.FindingsConfig) (stop func()) {
 			select {
 			case <-ctx.Done():
 				return
-			case now := <-t.C:
-				reg.Evaluate(now, cfg)
+			case <-t.C:
+				reg.Evaluate(time.Now(), cfg) // not the tick's time: records since then are older than it
+
 			}
 		}
 	}()

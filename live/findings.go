@@ -549,13 +549,18 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	vers := s.ver
 
 	// A framing violation halts the session: smux reads no more of it,
-	// and nothing else about it means anything.
+	// and nothing else about it means anything. A version mismatch shows
+	// both ways, as each end refuses the other: one finding, the first.
 	halted := false
 	for d, f := range s.framing {
 		if f == nil || f.Code == decoder.Truncated {
 			continue
 		}
 		halted = true
+		if o := s.framing[1-d]; f.Code == decoder.VersionMismatch && o != nil && o.Code == decoder.VersionMismatch &&
+			(o.At.Before(f.At) || (o.At.Equal(f.At) && d == 1)) {
+			continue
+		}
 		c := candidate{dir: Dir(d), hasDir: true, since: f.At.UnixNano(), ev: Evidence{Versions: vers, Offset: f.Offset, Violation: f.Code}}
 		if f.Code == decoder.VersionMismatch {
 			c.code = CodeVersionMismatch
@@ -792,8 +797,8 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 	switch f.Code {
 	case CodeLeak:
 		if !f.HasDir {
-			return fmt.Sprintf("%d streams open longer than %s with no FIN from either side, oldest %s (stream %d, opened by the %s)",
-					ev.Count, fmtDur(ev.Limit), fmtDur(ev.Age), f.Stream, sender),
+			return fmt.Sprintf("%s open longer than %s with no FIN from either side, oldest %s (stream %d, opened by the %s)",
+					plural(ev.Count, "stream"), fmtDur(ev.Limit), fmtDur(ev.Age), f.Stream, sender),
 				"if they are not meant to live this long, a side forgot Close(): smux keeps every stream, and its buffers, until both sides have sent FIN"
 		}
 		return fmt.Sprintf("the %s never closes its streams: %d half-closed by the %s, oldest %s (stream %d)",
@@ -811,8 +816,8 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 		if version == 2 {
 			what = "has " + fmtBytes(ev.Bytes) + " unread"
 		}
-		text = fmt.Sprintf("session %d is blocked: the %s stopped reading %s ago while %d streams wait; stream %d %s — one slow reader holds every stream",
-			session, receiver, fmtDur(ev.Age), ev.Count, f.Stream, what)
+		text = fmt.Sprintf("session %d is blocked: the %s stopped reading %s ago while %s wait; stream %d %s — one slow reader holds every stream",
+			session, receiver, fmtDur(ev.Age), plural(ev.Count, "stream"), f.Stream, what)
 		if version == 2 {
 			return text + " (the " + receiver.String() + "'s session-wide receive buffer, MaxReceiveBuffer, is full even with v2's windows)",
 				"read every stream promptly, or close the ones nobody reads; keep MaxReceiveBuffer above MaxStreamBuffer times the streams that may sit unread at once"
@@ -828,16 +833,16 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 				sender, fmtDur(ev.Age), fmtDur(ev.Limit)),
 			fmt.Sprintf("find out why the %s stopped (a stuck process or event loop, a dead path or NAT mapping); the %s's smux closes this session at its KeepAliveTimeout — redial then", sender, receiver)
 	case CodeUnanswered:
-		return fmt.Sprintf("%d streams opened by the %s got no answer for %s or more (the oldest, stream %d, %s ago) while the %s still sends: the %s is not accepting them",
-				ev.Count, sender, fmtDur(ev.Limit), f.Stream, fmtDur(ev.Age), receiver, receiver),
+		return fmt.Sprintf("%s opened by the %s got no answer for %s or more (the oldest, stream %d, %s ago) while the %s still sends: the %s is not accepting them",
+				plural(ev.Count, "stream"), sender, fmtDur(ev.Limit), f.Stream, fmtDur(ev.Age), receiver, receiver),
 			fmt.Sprintf("the %s must call AcceptStream in a loop and serve each stream; smux queues up to 1024 streams nobody accepted, then stops reading the session", receiver)
 	case CodeDataAfterClose:
 		where := fmt.Sprintf("stream %d", f.Stream)
 		if ev.Streams > 1 {
 			where = fmt.Sprintf("%d streams (first stream %d)", ev.Streams, f.Stream)
 		}
-		return fmt.Sprintf("the %s wrote %d frames (%s) to %s after the %s had sent FIN: smux discards them if the %s called Close, and delivers them only after CloseWrite",
-				sender, ev.Count, fmtBytes(ev.Bytes), where, receiver, receiver),
+		return fmt.Sprintf("the %s wrote %s (%s) to %s after the %s had sent FIN: smux discards them if the %s called Close, and delivers them only after CloseWrite",
+				sender, plural(ev.Count, "frame"), fmtBytes(ev.Bytes), where, receiver, receiver),
 			fmt.Sprintf("the %s should stop writing a stream once a read returns io.EOF (the peer's FIN); a %s that still wants data should half-close with CloseWrite, not Close", sender, receiver)
 	case CodeProtocol:
 		return fmt.Sprintf("the %s sent %s, not smux (%s at offset %d): it %s",
@@ -849,6 +854,14 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 			"keep one session and open streams on it; the session-ended reasons say why sessions end — back off between dials"
 	}
 	return f.Code.String(), ""
+}
+
+// plural returns "1 stream", "2 streams".
+func plural(n uint64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // fmtDur formats d for a finding's text: "42 s", "2.1 s", "850 ms".

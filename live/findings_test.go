@@ -100,7 +100,7 @@ func TestFindingLeak(t *testing.T) {
 	if f := byDir["client"]; f == nil || f.Stream != 7 || !strings.HasPrefix(f.Text, "the client never closes its streams: 1 half-closed by the server") {
 		t.Errorf("client-side leak: %+v", f)
 	}
-	if f := byDir["none"]; f == nil || f.Stream != 9 || !strings.Contains(f.Text, "no FIN from either side") || !strings.Contains(f.Text, "opened by the client") {
+	if f := byDir["none"]; f == nil || f.Stream != 9 || !strings.HasPrefix(f.Text, "1 stream open longer than 10 s with no FIN from either side") || !strings.Contains(f.Text, "opened by the client") {
 		t.Errorf("open-both-ways leak: %+v", f)
 	}
 	snap := reg.Snapshot()
@@ -244,6 +244,8 @@ func TestFindingVersionMismatch(t *testing.T) {
 		t.Fatal("a v1 frame after v2 was recorded")
 	}
 	sc.s.Violation(s2c, sec(1), &decoder.Violation{Code: decoder.VersionMismatch, Header: v1nop, Want: 2})
+	// The client's next frame is refused too: still one finding.
+	sc.s.Violation(c2s, sec(1.05), &decoder.Violation{Code: decoder.VersionMismatch, Header: decoder.MakeHeader(2, decoder.NOP, 0, 0), Want: 1})
 	reg.Evaluate(sec(1.1), live.FindingsConfig{UnansweredAfter: time.Millisecond, Churn: -1})
 	recs := expect(t, reg, "+VERSION_MISMATCH")
 	f := recs[0].Finding
