@@ -816,7 +816,7 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 		if version == 2 {
 			what = "has " + fmtBytes(ev.Bytes) + " unread"
 		}
-		text = fmt.Sprintf("session %d is blocked: the %s stopped reading %s ago while %s wait; stream %d %s — one slow reader holds every stream",
+		text = fmt.Sprintf("session %d is blocked: the %s stopped reading %s ago, with %s open; stream %d %s — one slow reader holds every stream",
 			session, receiver, fmtDur(ev.Age), plural(ev.Count, "stream"), f.Stream, what)
 		if version == 2 {
 			return text + " (the " + receiver.String() + "'s session-wide receive buffer, MaxReceiveBuffer, is full even with v2's windows)",

@@ -201,7 +201,7 @@ func TestFindingSessionBlocked(t *testing.T) {
 			if f.Dir != c2s || f.Stream != 3 || f.Evidence.Count != 2 || f.Severity != live.Critical || !f.Since.Equal(sec(0.4)) {
 				t.Errorf("blocked: %+v", f)
 			}
-			want := fmt.Sprintf("session %d is blocked: the server stopped reading 2.1 s ago while 2 streams wait; stream 3 ", sc.s.ID())
+			want := fmt.Sprintf("session %d is blocked: the server stopped reading 2.1 s ago, with 2 streams open; stream 3 ", sc.s.ID())
 			if !strings.HasPrefix(f.Text, want) || (ver == 1) != strings.Contains(f.Text, "in v1 one unread stream stops every stream") {
 				t.Errorf("text %q, want it to start %q", f.Text, want)
 			}
