@@ -388,12 +388,15 @@ func TestHealthyDemoOpensNoFinding(t *testing.T) {
 		t.Skip("runs muxtop for 10 s")
 	}
 	args := []string{"--duration", "10s"}
-	if os.Getenv("MUXTOP_LONG_HEALTHY") != "" {
+	long := os.Getenv("MUXTOP_LONG_HEALTHY") != ""
+	if long {
 		args = []string{"--duration", "60s", "--rate", "5000"}
 	}
 	for _, v := range []string{"1", "2"} {
 		t.Run("v"+v, func(t *testing.T) {
-			t.Parallel()
+			if !long { // the long runs need the whole machine each
+				t.Parallel()
+			}
 			r := startRun(t, append([]string{"demo", "--smux-version", v}, args...)...)
 			select {
 			case err := <-r.exited:
