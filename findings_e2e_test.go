@@ -458,3 +458,45 @@ func TestFaultsInTwoProcesses(t *testing.T) {
 		})
 	}
 }
+
+// TestBlockedThroughAttach: between a client whose stream the service
+// never reads and the service, the attach proxy's own write is what
+// blocks; it names the session and the stream.
+func TestBlockedThroughAttach(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs three processes for seconds")
+	}
+	upstream, listen := freePort(t), freePort(t)
+	srv := startRun(t, "demo", "server", "--listen", upstream, "--duration", "40s")
+	for !strings.Contains(srv.stderr.String(), "listening on "+upstream) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	proxy := startRun(t, "attach", upstream, "--listen", listen, "--duration", "40s", "--blocked-after", "1s")
+	for !strings.Contains(proxy.stderr.String(), "clients connect to "+listen) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cli := startRun(t, "demo", "client", "--connect", listen, "--http", "127.0.0.1:0", "--pool", "2", "--rate", "20",
+		"--duration", "40s", "--fault", "hol")
+	proxy.waitFor("SESSION_BLOCKED", 20*time.Second, func(recs []map[string]any) bool { return firstFinding(recs, "SESSION_BLOCKED") != nil })
+	time.Sleep(time.Second)
+	cli.stop()
+	srv.stop()
+	recs := proxy.stop()
+	f := firstFinding(recs, "SESSION_BLOCKED")
+	sink := firstPayload(recs, f["session"].(float64), "c2s", "SINK")
+	if sink == nil {
+		t.Fatalf("the finding names session %v, which sent no SINK: %v", f["session"], f)
+	}
+	wantField(t, f, "sid", sink["sid"])
+	wantField(t, f, "dir", "c2s")
+	took := timeOf(t, f, "time").Sub(timeOf(t, sink, "time"))
+	t.Logf("SESSION_BLOCKED opened %v after the SINK request, through attach: %s", took.Round(time.Millisecond), f["text"])
+	if took > 2500*time.Millisecond {
+		t.Errorf("SESSION_BLOCKED opened %v after the SINK request, want within 2.5 s", took)
+	}
+	for _, m := range ofType(recs, "finding-opened") {
+		if m["code"] != "SESSION_BLOCKED" {
+			t.Errorf("another finding opened: %s %v: %v", m["code"], m["session"], m["text"])
+		}
+	}
+}
