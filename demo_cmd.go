@@ -8,6 +8,7 @@ import (
 	"net"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -24,6 +25,8 @@ type demoFlags struct {
 	pool    int
 	rate    int
 	leak    bool
+	fault   string
+	keep    time.Duration
 	service string
 	http    string
 	// serviceFlag names the flag that sets service: --listen or --connect.
@@ -53,9 +56,12 @@ func (f *demoFlags) config(reg *live.Registry) (demo.Config, error) {
 		}
 		*a.addr = addr
 	}
+	if f.keep < 0 {
+		return demo.Config{}, usageError{fmt.Errorf("--keepalive %v: use 0 (smux's 10 s) or a positive duration", f.keep)}
+	}
 	return demo.Config{
 		// --rate counts exactly: 0 runs no load (see live.Config's rule).
-		Version: f.version, Pool: f.pool, Rate: live.Exactly(f.rate), Leak: f.leak,
+		Version: f.version, Pool: f.pool, Rate: live.Exactly(f.rate), Leak: f.leak, Fault: f.fault, KeepAlive: f.keep,
 		ServiceAddr: f.service, HTTPAddr: f.http,
 		Logger: slog.New(live.NoticeHandler(reg)),
 	}, nil
@@ -99,12 +105,20 @@ type demoMode struct {
 	describe func(d *demo.Demo, version int) (title, where string)
 	// listens returns the addresses the demo listens on, each with its flag.
 	listens func(d *demo.Demo) []listener
-	load    bool // the mode runs the load generator
+	load    bool   // the mode runs the load generator
+	side    string // the side of the faults it can inject: "server", "client", or "" for both
 }
 
 // run starts the demo in mode m and watches it until the user or the
 // duration ends it.
 func (f *demoFlags) run(cmd *cobra.Command, m demoMode) error {
+	if f.fault == "list" {
+		writeFaults(cmd.OutOrStdout())
+		return nil
+	}
+	if err := f.checkFault(cmd, m.side); err != nil {
+		return err
+	}
 	if err := f.watch.validate(cmd.OutOrStdout()); err != nil {
 		return err
 	}
@@ -114,6 +128,9 @@ func (f *demoFlags) run(cmd *cobra.Command, m demoMode) error {
 		return err
 	}
 	m.tap(reg, &cfg)
+	if cfg.Fault != "" && cfg.Dial != nil {
+		cfg.FaultDial = tap.Dialer(reg, demo.FaultLabel)
+	}
 	d, err := m.start(cmd.Context(), cfg)
 	if err != nil {
 		return startErr(err, m.portFlags)
@@ -155,8 +172,9 @@ func newDemoCmd() *cobra.Command {
 			"big-endian uint64), an HTTP gateway whose GET /rand reaches it over a pool of smux sessions, and\n" +
 			"a load generator. muxtop taps the sessions between gateway and service and shows them.\n" +
 			"The header (or stderr, for plain and json output) says the gateway URL, so curl works beside it.",
-		Example: "  muxtop demo\n  muxtop demo --rate 1000 --pool 4 --smux-version 2\n  muxtop demo --leak --output plain --duration 5s",
-		Args:    noArgs,
+		Example: "  muxtop demo\n  muxtop demo --rate 1000 --pool 4 --smux-version 2\n  muxtop demo --fault hol\n  muxtop demo --fault list",
+
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return f.run(cmd, demoMode{
 				start: demo.Start, tap: tapClient("demo"), portFlags: "--listen or --http", load: true,
@@ -173,7 +191,8 @@ func newDemoCmd() *cobra.Command {
 	fs.IntVar(&f.version, "smux-version", 1, "smux protocol version of both sides: 1 or 2")
 	fs.IntVar(&f.pool, "pool", demo.DefaultPool, "smux sessions in the gateway's pool")
 	fs.IntVar(&f.rate, "rate", demo.DefaultRate, "load generator requests per second (0: no load; curl the gateway yourself)")
-	fs.BoolVar(&f.leak, "leak", false, "the service never closes its side of a stream, as the original article's did: watch streams leak")
+	fs.BoolVar(&f.leak, "leak", false, "the service never closes its side of a stream, as the original article's did: --fault leak")
+	f.registerFault(cmd)
 	fs.StringVar(&f.service, "listen", "127.0.0.1:0", "service address")
 	fs.StringVar(&f.http, "http", "127.0.0.1:0", "gateway HTTP address")
 	cmd.AddCommand(newDemoServerCmd(), newDemoClientCmd())
@@ -189,7 +208,7 @@ func newDemoServerCmd() *cobra.Command {
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return f.run(cmd, demoMode{
-				start: demo.StartServer, portFlags: "--listen",
+				start: demo.StartServer, portFlags: "--listen", side: "server",
 				listens: func(d *demo.Demo) []listener { return []listener{f.serviceListener(d)} },
 				tap: func(reg *live.Registry, cfg *demo.Config) {
 					cfg.WrapListener = func(l net.Listener) net.Listener { return tap.WrapListener(l, reg, "server") }
@@ -204,7 +223,8 @@ func newDemoServerCmd() *cobra.Command {
 	f.watch.register(cmd)
 	fs := cmd.Flags()
 	fs.IntVar(&f.version, "smux-version", 1, "smux protocol version: 1 or 2")
-	fs.BoolVar(&f.leak, "leak", false, "never close the service's side of a stream, as the original article did")
+	fs.BoolVar(&f.leak, "leak", false, "never close the service's side of a stream, as the original article did: --fault leak")
+	f.registerFault(cmd)
 	fs.StringVar(&f.service, "listen", "127.0.0.1:9000", "address to listen on (a bare :PORT stays on 127.0.0.1)")
 	return cmd
 }
@@ -218,7 +238,7 @@ func newDemoClientCmd() *cobra.Command {
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return f.run(cmd, demoMode{
-				start: demo.StartClient, tap: tapClient("client"), portFlags: "--http", load: true,
+				start: demo.StartClient, tap: tapClient("client"), portFlags: "--http", load: true, side: "client",
 				listens: func(d *demo.Demo) []listener { return []listener{f.gatewayListener(d)} },
 				describe: func(d *demo.Demo, v int) (string, string) {
 					return fmt.Sprintf("demo client · gateway %s → service %s · smux v%d", d.GatewayURL(), d.ServiceAddr(), v),
@@ -232,6 +252,7 @@ func newDemoClientCmd() *cobra.Command {
 	fs.IntVar(&f.version, "smux-version", 1, "smux protocol version: 1 or 2")
 	fs.IntVar(&f.pool, "pool", demo.DefaultPool, "smux sessions in the gateway's pool")
 	fs.IntVar(&f.rate, "rate", demo.DefaultRate, "load generator requests per second (0: no load)")
+	f.registerFault(cmd)
 	fs.StringVar(&f.service, "connect", "127.0.0.1:9000", "service address to connect to")
 	fs.StringVar(&f.http, "http", "127.0.0.1:8080", "gateway HTTP address")
 	return cmd

@@ -97,6 +97,7 @@ type watchFlags struct {
 	leakAfter  time.Duration
 	stallAfter time.Duration
 	mouse      bool
+	findings   findingsFlags // findings_cmd.go
 }
 
 func (f *watchFlags) register(cmd *cobra.Command) {
@@ -105,9 +106,10 @@ func (f *watchFlags) register(cmd *cobra.Command) {
 	fs.DurationVar(&f.duration, "duration", 0, "stop after this long, print the summary and exit 0 (0: run until q or ctrl+c)")
 	fs.IntVar(&f.snaplen, "snaplen", live.DefaultSnaplen, "payload bytes kept per frame (0-65535)")
 	fs.IntVar(&f.history, "history", live.DefaultHistory, "frames kept in history; older ones still count")
-	fs.DurationVar(&f.leakAfter, "leak-after", live.DefaultLeakAfter, "streams open longer than this count as suspected leaks")
+	fs.DurationVar(&f.leakAfter, "leak-after", live.DefaultLeakAfter, "streams open longer than this count as suspected leaks (LEAK)")
 	fs.DurationVar(&f.stallAfter, "stall-after", live.DefaultStallAfter, "a v2 writer held at a full window this long, with no UPD and no FIN of its own, is STALLED")
 	fs.BoolVar(&f.mouse, "mouse", false, "tui: wheel scrolling and click-to-select (turns off the terminal's own selection)")
+	f.findings.register(fs)
 }
 
 // validate checks the flags and settles the output on what stdout is.
@@ -150,7 +152,7 @@ func (f *watchFlags) validate(stdout io.Writer) error {
 	if f.duration < 0 {
 		return usageError{fmt.Errorf("--duration %v: use a positive duration such as 30s", f.duration)}
 	}
-	return nil
+	return f.findings.validate()
 }
 
 // registry returns the capture state the flags ask for, and sets the
@@ -245,7 +247,9 @@ func (f *watchFlags) watch(ctx context.Context, cmd *cobra.Command, s session) e
 		close(stopped)
 		cancel()
 	}()
+	stopFindings := startFindings(s.reg, f.findingsConfig())
 	stop := func() {
+		stopFindings()
 		s.sys.Close()
 		<-stopped
 	}

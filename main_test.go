@@ -23,6 +23,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/muxtop/muxtop/demo"
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 )
@@ -373,6 +374,16 @@ func TestCommandLineErrors(t *testing.T) {
 		{"tui without a terminal", []string{"demo", "-o", "tui"}, 2, "--output tui needs a terminal"},
 		{"stall-after 0", []string{"demo", "--stall-after", "0", "-o", "plain"}, 2, "--stall-after 0s: use a positive duration"},
 		{"leak-after negative", []string{"demo", "--leak-after", "-1s", "-o", "plain"}, 2, "--leak-after -1s: use a positive duration"},
+		{"blocked-after 0", []string{"demo", "--blocked-after", "0", "-o", "plain"}, 2, "--blocked-after 0s: use a positive duration"},
+		{"unanswered-after 0", []string{"attach", ":9000", "--unanswered-after", "0", "-o", "plain"}, 2, "--unanswered-after 0s: use a positive duration"},
+		{"silent-after negative", []string{"demo", "--silent-after", "-1s", "-o", "plain"}, 2, "--silent-after -1s: use 0"},
+		{"churn negative", []string{"demo", "--churn", "-1", "-o", "plain"}, 2, "--churn -1: use 0 (off)"},
+		{"unknown fault", []string{"demo", "--fault", "bogus", "-o", "plain"}, 2, `--fault "bogus": use one of leak, stall`},
+		{"client fault to the server", []string{"demo", "server", "--fault", "churn", "-o", "plain"}, 2, "--fault churn lives on the client's side: give it to muxtop demo client"},
+		{"server fault to the client", []string{"demo", "client", "--fault", "leak", "-o", "plain"}, 2, "--fault leak lives on the server's side: give it to muxtop demo server"},
+		{"fault of the other version", []string{"demo", "--fault", "stall", "--smux-version", "1", "-o", "plain"}, 2, "--fault stall needs --smux-version 2"},
+		{"leak and another fault", []string{"demo", "--leak", "--fault", "churn", "-o", "plain"}, 2, "--leak is --fault leak: it cannot go with --fault churn"},
+		{"keepalive negative", []string{"demo", "--keepalive", "-1s", "-o", "plain"}, 2, "--keepalive -1s: use 0"},
 		{"bad listen address", []string{"demo", "--listen", "nonsense", "-o", "plain"}, 2, `--listen "nonsense" is not an address`},
 		{"bad http port", []string{"demo", "--http", ":99999", "-o", "plain"}, 2, "--http \":99999\": port"},
 		{"bad connect address", []string{"demo", "client", "--connect", "x:y:z", "-o", "plain"}, 2, "--connect"},
@@ -559,5 +570,19 @@ func TestDemoLeakSummary(t *testing.T) {
 				t.Errorf("summary status %v, want the load generator's fields", c.summary["status"])
 			}
 		})
+	}
+}
+
+func TestFaultList(t *testing.T) {
+	for _, args := range [][]string{{"demo", "--fault", "list"}, {"demo", "server", "--fault", "list"}, {"demo", "client", "--fault", "list"}} {
+		var stdout, stderr syncBuffer
+		if code := run(context.Background(), args, &stdout, &stderr); code != 0 || stderr.String() != "" {
+			t.Fatalf("%v: exit %d, stderr %q", args, code, stderr.String())
+		}
+		for _, f := range demo.Faults {
+			if !strings.Contains(stdout.String(), f.Name+" ("+f.Side+" side") || !strings.Contains(stdout.String(), f.Shows) {
+				t.Errorf("%v: %s is not listed with its side and what it shows:\n%s", args, f.Name, stdout.String())
+			}
+		}
 	}
 }

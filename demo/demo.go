@@ -30,8 +30,23 @@ type Config struct {
 	Rate int
 
 	// Leak makes the service leave every answered stream half-closed; see
-	// ServiceConfig.Leak.
+	// ServiceConfig.Leak. It is the fault "leak".
 	Leak bool
+
+	// Fault names a fault to inject (see Faults): a server-side fault
+	// needs the service (Start, StartServer), a client-side one the
+	// gateway's side (Start, StartClient), where it runs an extra session
+	// beside the pool, dialled with FaultDial.
+	Fault string
+
+	// FaultDial, if set, dials the sessions of a client-side fault: where
+	// muxtop taps them, under a label of their own; nil means Dial.
+	FaultDial func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	// KeepAlive is smux's KeepAliveInterval on both sides, with a
+	// KeepAliveTimeout three times as long; 0 means smux's defaults,
+	// 10 s and 30 s.
+	KeepAlive time.Duration
 
 	// Timeout bounds every step of a request, in the gateway and in the
 	// service (see DefaultTimeout); 0 means DefaultTimeout.
@@ -65,7 +80,8 @@ type Config struct {
 type Demo struct {
 	serviceAddr string
 	gatewayURL  string
-	load        *Load // nil without a load generator
+	load        *Load        // nil without a load generator
+	fault       *faultRunner // nil without a client-side fault
 
 	cancel context.CancelFunc
 	done   chan struct{} // closed when every part has stopped
@@ -114,6 +130,9 @@ func start(ctx context.Context, cfg Config, server, client bool) (*Demo, error) 
 	if !server && cfg.ServiceAddr == "" {
 		return nil, errors.New("demo: no service address to connect to (give its host:port)")
 	}
+	if err := checkFault(cfg, server, client); err != nil {
+		return nil, err
+	}
 	svcAddr, err := hostPort(cfg.ServiceAddr, "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -155,7 +174,8 @@ func start(ctx context.Context, cfg Config, server, client bool) (*Demo, error) 
 		// on shutdown the gateway's sessions end first, as a client's would.
 		svcCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 		d.stopServer = stop
-		svc := ServiceConfig{Version: cfg.Version, Leak: cfg.Leak, Timeout: timeout, Logger: log}
+		svc := ServiceConfig{Version: cfg.Version, Leak: cfg.Leak || cfg.Fault == "leak", Timeout: timeout,
+			KeepAlive: cfg.KeepAlive, Logger: log}
 		d.wg.Go(func() {
 			if err := Serve(svcCtx, svcLn, svc); err != nil {
 				d.fail(err)
@@ -166,12 +186,13 @@ func start(ctx context.Context, cfg Config, server, client bool) (*Demo, error) 
 	if client {
 		// Cannot fail: the config was checked above.
 		d.gateway, _ = NewGateway(ctx, GatewayConfig{
-			Upstream: upstream,
-			Pool:     cfg.Pool,
-			Version:  cfg.Version,
-			Dial:     cfg.Dial,
-			Timeout:  timeout,
-			Logger:   log,
+			Upstream:  upstream,
+			Pool:      cfg.Pool,
+			Version:   cfg.Version,
+			Dial:      cfg.Dial,
+			Timeout:   timeout,
+			KeepAlive: cfg.KeepAlive,
+			Logger:    log,
 		})
 		d.http = &http.Server{
 			Handler:           d.gateway,
@@ -189,6 +210,12 @@ func start(ctx context.Context, cfg Config, server, client bool) (*Demo, error) 
 			// Cannot fail: the rate is not negative and the URL is ours.
 			d.load, _ = StartLoad(ctx, d.gatewayURL, LoadConfig{Rate: cfg.Rate, Timeout: 2 * timeout})
 		}
+		dial := cfg.FaultDial
+		if dial == nil {
+			dial = cfg.Dial
+		}
+		d.fault = startFault(ctx, faultConfig{name: cfg.Fault, upstream: upstream, version: cfg.Version,
+			keepAlive: cfg.KeepAlive, dial: dial, timeout: timeout, log: log})
 	}
 
 	go func() { // owned by d.done, which Wait and Close wait for
@@ -208,6 +235,7 @@ func (d *Demo) shutdown() {
 		if d.load != nil {
 			d.load.Close()
 		}
+		d.fault.Close()
 		if d.gateway != nil {
 			d.gateway.Close()
 		}
@@ -226,6 +254,26 @@ func (d *Demo) shutdown() {
 func (d *Demo) fail(err error) {
 	d.errOnce.Do(func() { d.err = err })
 	d.cancel()
+}
+
+// checkFault checks that cfg's fault exists and lives on a side the demo
+// runs, with the version it needs.
+func checkFault(cfg Config, server, client bool) error {
+	if cfg.Fault == "" {
+		return nil
+	}
+	f, ok := LookupFault(cfg.Fault)
+	switch {
+	case !ok:
+		return fmt.Errorf("demo: no fault %q (there are %s)", cfg.Fault, FaultNames())
+	case f.Side == "server" && !server:
+		return fmt.Errorf("demo: fault %s lives in the service: inject it with the server", f.Name)
+	case f.Side == "client" && !client:
+		return fmt.Errorf("demo: fault %s lives on the client's side: inject it with the client", f.Name)
+	case f.Version != 0 && f.Version != max(cfg.Version, 1):
+		return fmt.Errorf("demo: fault %s needs smux version %d", f.Name, f.Version)
+	}
+	return nil
 }
 
 // shutdownHTTP stops srv, giving handlers in flight until timeout to end.

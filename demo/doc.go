@@ -9,7 +9,11 @@
 //
 // The wire protocol inside each stream is four bytes of command, "RAND",
 // answered by an 8-byte big-endian uint64, after which the service closes
-// the stream. Nothing else is ever sent.
+// the stream. Nothing else is sent unless a fault is injected (Faults,
+// Config.Fault): the faults' sessions send the commands BULK, SINK, CLOS,
+// HOLD and FRZE, each of which makes the service misbehave in one way
+// (see CommandBulk and the others), so that muxtop has something to
+// diagnose.
 //
 // muxtop watches the sessions by plugging into the two tapping points: the
 // service accepts from any net.Listener (Config.WrapListener), and the

@@ -64,6 +64,10 @@ type GatewayConfig struct {
 	// Logger receives session events (dial failures, replacements); nil
 	// discards them.
 	Logger *slog.Logger
+
+	// KeepAlive is smux's KeepAliveInterval, with a KeepAliveTimeout three
+	// times as long; 0 means smux's defaults.
+	KeepAlive time.Duration
 }
 
 // Gateway is the HTTP face of the service: GET /rand opens a stream on one
@@ -133,6 +137,7 @@ func NewGateway(ctx context.Context, cfg GatewayConfig) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
+	withKeepAlive(smuxCfg, cfg.KeepAlive)
 	n := cfg.Pool
 	if n == 0 {
 		n = DefaultPool

@@ -9,15 +9,40 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/xtaci/smux"
 )
 
-// Command is the only request the service understands: the 4 bytes a
-// client writes on a fresh stream to get one random number back.
+// Command is the request the service exists for: the 4 bytes a client
+// writes on a fresh stream to get one random number back.
 const Command = "RAND"
+
+// The commands the faults use (see Faults): each makes the service
+// misbehave in one way, on the stream or the session that asks.
+const (
+	// CommandBulk asks for BulkSize bytes; the service writes them with no
+	// deadline, so a client that does not read holds its writer.
+	CommandBulk = "BULK"
+	// CommandSink makes the service read nothing more of the stream, and
+	// never close it: whatever the client sends fills the session's
+	// receive buffer.
+	CommandSink = "SINK"
+	// CommandClose makes the service close the stream at once, unanswered.
+	CommandClose = "CLOS"
+	// CommandHold is answered like RAND, after which the service accepts no
+	// more streams on the session.
+	CommandHold = "HOLD"
+	// CommandFreeze freezes the session: the service stops reading and
+	// writing its connection without closing it.
+	CommandFreeze = "FRZE"
+)
+
+// BulkSize is how many bytes CommandBulk sends.
+const BulkSize = 8 << 20
 
 // DefaultTimeout is the Timeout of a config that leaves it at zero. The
 // gateway gives each dial this long, and each request as a whole (waiting
@@ -46,6 +71,10 @@ type ServiceConfig struct {
 	// math/rand/v2's Uint64. It is called from many goroutines at once.
 	Rand func() uint64
 
+	// KeepAlive is smux's KeepAliveInterval, with a KeepAliveTimeout three
+	// times as long; 0 means smux's defaults, 10 s and 30 s.
+	KeepAlive time.Duration
+
 	// Logger receives warnings (unknown commands, timeouts) and session
 	// events; nil discards them. The service never writes to stdout.
 	Logger *slog.Logger
@@ -66,6 +95,7 @@ func Serve(ctx context.Context, ln net.Listener, cfg ServiceConfig) error {
 		ln.Close()
 		return err
 	}
+	withKeepAlive(smuxCfg, cfg.KeepAlive)
 	s := &service{
 		cfg:      cfg,
 		smux:     smuxCfg,
@@ -92,13 +122,14 @@ func Serve(ctx context.Context, ln net.Listener, cfg ServiceConfig) error {
 			}
 			return fmt.Errorf("demo: service on %s stopped: %w", ln.Addr(), err)
 		}
-		sess, err := smux.Server(conn, s.smux)
+		fc := newFreezeConn(conn)
+		sess, err := smux.Server(fc, s.smux)
 		if err != nil { // unreachable: the config was verified above
 			conn.Close()
 			continue
 		}
 		s.track(sess)
-		s.wg.Go(func() { s.serveSession(sess) })
+		s.wg.Go(func() { s.serveSession(sess, fc) })
 	}
 }
 
@@ -138,28 +169,40 @@ func (s *service) closeSessions() {
 }
 
 // serveSession accepts the streams of one session until it ends.
-func (s *service) serveSession(sess *smux.Session) {
+func (s *service) serveSession(sess *smux.Session, fc *freezeConn) {
 	defer s.untrack(sess)
 	defer sess.Close()
+	var hold atomic.Bool
 	for {
 		st, err := sess.AcceptStream()
 		if err != nil {
 			switch {
 			case sess.IsClosed(): // closed by us: Serve is stopping
 			case errors.Is(err, smux.ErrInvalidProtocol):
-				s.log.Warn("demo: service session ended: the client does not speak this smux version",
-					"remote", addrString(sess.RemoteAddr()), "version", s.smux.Version, "err", err)
+				// smux reads nothing more of the session and leaves it to
+				// keepalive, which closes it 30-60 s later; so does the
+				// service, as most smux servers do, and muxtop shows it.
+				s.log.Warn("demo: service session dead: the client does not speak smux version "+strconv.Itoa(s.smux.Version)+"; smux's keepalive will close it",
+					"remote", addrString(sess.RemoteAddr()), "err", err)
+				<-sess.CloseChan()
 			default:
 				s.log.Info("demo: service session ended", "remote", addrString(sess.RemoteAddr()), "err", err)
 			}
 			return
 		}
-		s.wg.Go(func() { s.handle(st) })
+		if hold.Load() {
+			// CommandHold: accept no more streams; the one just accepted is
+			// left as if never accepted.
+			<-sess.CloseChan()
+			return
+		}
+		s.wg.Go(func() { s.handle(st, fc, &hold) })
 	}
 }
 
-// handle answers one stream.
-func (s *service) handle(st *smux.Stream) {
+// handle answers one stream of the session on fc; hold is the session's
+// CommandHold flag.
+func (s *service) handle(st *smux.Stream, fc *freezeConn, hold *atomic.Bool) {
 	st.SetDeadline(time.Now().Add(s.timeout))
 
 	var cmd [len(Command)]byte
@@ -172,7 +215,31 @@ func (s *service) handle(st *smux.Stream) {
 		st.Close()
 		return
 	}
-	if string(cmd[:]) != Command {
+	switch string(cmd[:]) {
+	case Command:
+	case CommandHold:
+		hold.Store(true) // before the answer, which the client waits for
+	case CommandBulk:
+		st.SetDeadline(time.Time{}) // a reader that does not read holds this writer: that is the point
+		chunk := make([]byte, 32<<10)
+		for sent := 0; sent < BulkSize; sent += len(chunk) {
+			if _, err := st.Write(chunk); err != nil {
+				break // the session ended
+			}
+		}
+		st.Close()
+		return
+	case CommandSink:
+		<-st.GetDieCh() // read nothing more, close nothing: until the session ends
+		return
+	case CommandClose:
+		st.Close()
+		return
+	case CommandFreeze:
+		s.log.Warn("demo: service: freezing the session on request (fault keepalive)", "remote", addrString(fc.RemoteAddr()))
+		fc.freeze()
+		return
+	default:
 		s.log.Warn("demo: service: unknown command, stream closed", "sid", st.ID(), "cmd", fmt.Sprintf("%q", cmd[:]))
 		st.Close()
 		return
@@ -189,6 +256,66 @@ func (s *service) handle(st *smux.Stream) {
 		return // the leak on purpose: no FIN from this side, ever
 	}
 	st.Close()
+}
+
+// withKeepAlive sets c's keepalive interval to d and its timeout to three
+// times d, smux's ratio; d <= 0 leaves smux's defaults.
+func withKeepAlive(c *smux.Config, d time.Duration) {
+	if d > 0 {
+		c.KeepAliveInterval, c.KeepAliveTimeout = d, 3*d
+	}
+}
+
+// freezeConn is a conn the service can freeze: from then on every Read
+// and Write waits until the conn is closed, as if the process had hung,
+// while the connection stays open.
+type freezeConn struct {
+	net.Conn
+	frozen    chan struct{}
+	closed    chan struct{}
+	freezeOne sync.Once
+	closeOne  sync.Once
+}
+
+func newFreezeConn(c net.Conn) *freezeConn {
+	return &freezeConn{Conn: c, frozen: make(chan struct{}), closed: make(chan struct{})}
+}
+
+func (c *freezeConn) freeze() { c.freezeOne.Do(func() { close(c.frozen) }) }
+
+// hang waits, if the conn is frozen, until it is closed, and reports
+// whether it was frozen.
+func (c *freezeConn) hang() bool {
+	select {
+	case <-c.frozen:
+		<-c.closed
+		return true
+	default:
+		return false
+	}
+}
+
+func (c *freezeConn) Read(p []byte) (int, error) {
+	if c.hang() {
+		return 0, net.ErrClosed
+	}
+	n, err := c.Conn.Read(p)
+	if c.hang() { // frozen while reading: what came is never seen
+		return 0, net.ErrClosed
+	}
+	return n, err
+}
+
+func (c *freezeConn) Write(p []byte) (int, error) {
+	if c.hang() {
+		return 0, net.ErrClosed
+	}
+	return c.Conn.Write(p)
+}
+
+func (c *freezeConn) Close() error {
+	c.closeOne.Do(func() { close(c.closed) })
+	return c.Conn.Close()
 }
 
 // smuxConfig returns smux's default configuration for protocol version v

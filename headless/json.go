@@ -89,6 +89,8 @@ func appendJSON(b []byte, r *live.Record) []byte {
 		b = appendField(b, `,"smux":`, r.Code.SmuxReaction())
 	case live.NoticeRecord:
 		b = appendField(b, `,"text":`, r.Detail)
+	case live.FindingOpened, live.FindingResolved:
+		b = appendFindingJSON(b, r)
 	}
 	return append(b, '}')
 }
@@ -219,6 +221,12 @@ type jsonSummary struct {
 	Stalls        jsonStalls                   `json:"stalls"`
 	ByCode        map[string]uint64            `json:"by_code"`
 	Unitemised    uint64                       `json:"unitemised,omitempty"`
+	// Findings: how many opened, how many are open by severity, and each
+	// (open, and the latest resolved); first-reply latency.
+	FindingsOpened uint64         `json:"findings_opened"`
+	FindingsOpen   map[string]int `json:"findings_open"`
+	Findings       []jsonFinding  `json:"findings"`
+	Latency        *jsonLatencies `json:"latency,omitempty"`
 	Status        json.RawMessage              `json:"status,omitempty"`
 }
 
@@ -293,6 +301,7 @@ func appendJSONSummary(b []byte, s Summary) []byte {
 	if len(s.Status) > 0 {
 		j.Status = appendStatus(nil, s.Status)
 	}
+	findingsJSON(&j, s)
 	out, _ := json.Marshal(j)
 	return append(b, out...)
 }

@@ -45,6 +45,9 @@ type marshalRecord struct {
 }
 
 func appendJSONMarshal(b []byte, r *live.Record) []byte {
+	if (r.Kind == live.FindingOpened || r.Kind == live.FindingResolved) && r.Finding != nil {
+		return appendFindingMarshal(b, r)
+	}
 	j := marshalRecord{Type: r.Kind.String(), Seq: r.Seq, Time: r.At.Format(time.RFC3339Nano), Session: r.Session}
 	switch r.Kind {
 	case live.FrameRecord:
@@ -136,6 +139,10 @@ func jsonRecords() []live.Record {
 			Code:   decoder.Code(i % (decoder.NumCodes + 2)), Want: uint8(i % 3), Detail: s})
 		add(live.Record{Kind: live.NoticeRecord, Detail: s})
 		add(live.Record{Kind: live.Kind(5 + i%3), Session: uint64(i), Detail: s, Client: s})
+		for _, f := range testFindings(s) {
+			add(live.Record{Kind: live.FindingOpened, Session: f.Session, Dir: f.Dir, Finding: f})
+			add(live.Record{Kind: live.FindingResolved, Session: f.Session, Dir: f.Dir, Finding: f, Detail: s})
+		}
 	}
 	return recs
 }

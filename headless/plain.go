@@ -78,6 +78,8 @@ func appendPlain(b []byte, r *live.Record) []byte {
 	case live.NoticeRecord:
 		b = append(b[:len(b)-len(" #0 ")], " notice: "...)
 		b = printable.AppendText(b, r.Detail)
+	case live.FindingOpened, live.FindingResolved:
+		b = appendFindingPlain(b, r)
 	}
 	return b
 }
@@ -108,6 +110,7 @@ func WriteSummary(w io.Writer, s Summary) {
 	default:
 		fmt.Fprintf(w, "  dropped   0\n")
 	}
+	writeFindings(w, s)
 	writeEnd(w, s)
 }
 
@@ -213,6 +216,17 @@ type Summary struct {
 	// each session keeps (live.Config.Anomalies).
 	ByCode     map[string]uint64
 	Unitemised uint64
+	// FindingsOpened counts the findings opened during the capture;
+	// FindingsOpen the ones still open at its end, by live.Severity.
+	// Findings are those open at the end and the latest resolved ones, in
+	// the order they opened.
+	FindingsOpened uint64
+	FindingsOpen   [live.NumSeverities]int
+	Findings       []*live.Finding
+	// Latency is the first-reply latency over every tracked session;
+	// SessionLatency each session's, in session order.
+	Latency        live.Latency
+	SessionLatency []SessionLatency
 	// Status is the watched system's figures, if any.
 	Status live.Status
 }
@@ -269,5 +283,6 @@ func Summarize(snap *live.Snapshot, missed uint64) Summary {
 		}
 	}
 	s.StreamsClosed = s.StreamsOpened - uint64(s.StreamsOpen) - s.StreamsEnded
+	summarizeFindings(&s, snap)
 	return s
 }

@@ -18,9 +18,11 @@ const (
 	SessionEnded                 // a tapped connection ended; Reason and Detail say why
 	FramingViolation             // a header smux refuses; Code and Offset say which and where
 	NoticeRecord                 // a one-line message for the user, such as an upstream refusing
+	FindingOpened                // the findings engine diagnosed a problem; Finding says which
+	FindingResolved              // a finding stopped holding; Finding as it was last, Detail why
 )
 
-var kindNames = [...]string{"frame", "session-opened", "session-ended", "violation", "notice"}
+var kindNames = [...]string{"frame", "session-opened", "session-ended", "violation", "notice", "finding-opened", "finding-resolved"}
 
 // String returns the kind's name as used in JSON output.
 func (k Kind) String() string {
@@ -64,8 +66,11 @@ type Record struct {
 	// Reason says why a SessionEnded session ended.
 	Reason CloseReason
 	// Detail says more, as plain text: the error that ended a session, what
-	// a violation found wrong, a notice's message.
+	// a violation found wrong, a notice's message, why a finding resolved.
 	Detail string
+	// Finding is a FindingOpened or FindingResolved record's finding; it
+	// is immutable and shared.
+	Finding *Finding
 }
 
 // HistoryStats describes the history ring.
@@ -165,6 +170,7 @@ type eventText struct {
 	tap                           Side
 	reason                        CloseReason
 	want                          uint8
+	finding                       *Finding
 }
 
 func newHistory(capacity, snaplen int) *history {
@@ -243,7 +249,7 @@ func (h *history) addEvent(rec Record) {
 	h.eventsMu.Lock()
 	h.events[seq] = &eventText{
 		client: rec.Client, server: rec.Server, label: rec.Label, detail: rec.Detail,
-		tap: rec.Tap, reason: rec.Reason, want: rec.Want,
+		tap: rec.Tap, reason: rec.Reason, want: rec.Want, finding: rec.Finding,
 	}
 	h.eventsMu.Unlock()
 	flags := uint8(slotHasEvent)
@@ -274,7 +280,7 @@ func (h *history) record(i int, sc *scratch) {
 		h.eventsMu.Lock()
 		if e := h.events[sl.seq]; e != nil {
 			r.Client, r.Server, r.Label, r.Detail = e.client, e.server, e.label, e.detail
-			r.Tap, r.Reason, r.Want = e.tap, e.reason, e.want
+			r.Tap, r.Reason, r.Want, r.Finding = e.tap, e.reason, e.want, e.finding
 		}
 		h.eventsMu.Unlock()
 	}

@@ -162,6 +162,8 @@ type Registry struct {
 	ended     int        // ended sessions in sessions
 	forgotten Forgotten
 	notices   []Notice // the latest MaxNotices, oldest first
+
+	eng engine // the findings engine: findings.go
 }
 
 // MaxNotices is how many notices a Snapshot carries.
@@ -287,7 +289,7 @@ func (r *Registry) lateViolation() {
 // of every session included. Sessions that did not change since the
 // previous Snapshot share their previous picture, so taking one at 10 Hz
 // costs little when most sessions are idle.
-func (r *Registry) Snapshot() *Snapshot { return r.SnapshotWith(SnapshotOptions{}) }
+func (r *Registry) Snapshot() *Snapshot { return r.SnapshotWith(SnapshotOptions{Latency: true}) }
 
 // SnapshotWith returns an immutable picture of the state, with the streams
 // of the sessions o selects only.
@@ -330,6 +332,7 @@ func (r *Registry) SnapshotWith(o SnapshotOptions) *Snapshot {
 		}
 	}
 	snap.History = r.hist.stats()
+	r.snapshotFindings(snap, sessions, o.Latency) // findings.go
 	return snap
 }
 

@@ -136,6 +136,8 @@ type Session struct {
 	// streams, and with them.
 	head, full       *SessionSnap
 	headGen, fullGen uint64
+
+	w sessionWatch // the findings engine's state: watch.go
 }
 
 // total returns how many streams the session has seen opened: a stream
@@ -196,6 +198,7 @@ func (s *Session) Record(dir Dir, at time.Time, f *decoder.Frame) bool {
 	total := s.total()
 	s.gen++
 	s.last = at
+	s.watchFrame(dir, at.UnixNano())
 	if s.version == 0 {
 		s.version = h.Version()
 	}
@@ -209,6 +212,7 @@ func (s *Session) Record(dir Dir, at time.Time, f *decoder.Frame) bool {
 		a = s.psh(dir, at, sid, length)
 	case decoder.NOP:
 		s.untracked.Frames[dir]++
+		s.watchNOP(dir, at.UnixNano())
 	case decoder.UPD:
 		a = s.upd(dir, at, sid, f.Consumed, f.Window)
 	}
@@ -285,6 +289,7 @@ func (s *Session) syn(dir Dir, at time.Time, sid uint32) Anomaly {
 		st.state = EndedWithSession
 	} else {
 		s.open++
+		s.watchOpened(st)
 	}
 	// smux bumps its id counter before use: clients open odd ids from 3,
 	// servers even ids from 2.
@@ -326,6 +331,7 @@ func (s *Session) fin(dir Dir, at time.Time, sid uint32) Anomaly {
 	st.last = at
 	st.frames[dir]++
 	st.fin[dir] = true
+	s.watchAnswer(st, dir)
 	s.setFull(&st.flow[dir], time.Time{}) // a writer that sent FIN writes no more
 	if st.state == EndedWithSession {
 		// A FIN written after End, as smux closes its streams: the stream
@@ -335,11 +341,14 @@ func (s *Session) fin(dir Dir, at time.Time, sid uint32) Anomaly {
 	if st.fin[dir.Reverse()] {
 		st.state = Closed
 		s.open--
+		s.watchClosed(st)
 		s.closeStream(st)
 	} else if dir == ClientToServer {
 		st.state = HalfClosedByClient
+		s.watchHalfClosed(st)
 	} else {
 		st.state = HalfClosedByServer
+		s.watchHalfClosed(st)
 	}
 	return 0
 }
@@ -354,6 +363,10 @@ func (s *Session) psh(dir Dir, at time.Time, sid uint32, length uint32) Anomaly 
 	st.last = at
 	st.frames[dir]++
 	st.bytes[dir] += uint64(length)
+	s.watchAnswer(st, dir)
+	if st.fin[dir.Reverse()] && length > 0 {
+		s.watchLate(st, dir, length, at) // DATA_AFTER_CLOSE
+	}
 	if st.state == Closed {
 		return ClosedStream
 	}
@@ -364,6 +377,7 @@ func (s *Session) psh(dir Dir, at time.Time, sid uint32, length uint32) Anomaly 
 	}
 	if st.replyAt.IsZero() && dir.Sender() != st.opener && length > 0 {
 		st.replyAt = at
+		s.w.latency.add(at.Sub(st.first))
 	}
 	if length == 0 {
 		return EmptyPSH
@@ -384,6 +398,7 @@ func (s *Session) upd(dir Dir, at time.Time, sid, consumed, window uint32) Anoma
 	}
 	st.last = at
 	st.frames[dir]++
+	s.watchAnswer(st, dir)
 	fl := &st.flow[dir.Reverse()] // a UPD reports on data flowing the other way
 	fl.PeerConsumed, fl.PeerWindow, fl.HasUPD = consumed, window, true
 	switch {
@@ -572,6 +587,7 @@ func (s *Session) End(at time.Time, reason CloseReason, err error) {
 	}
 	// Streams still open end with the session; they join the closed ones,
 	// so an ended session keeps at most ClosedStreams streams in detail.
+	s.watchEnded()
 	for _, st := range s.streams {
 		s.setFull(&st.flow[0], time.Time{})
 		s.setFull(&st.flow[1], time.Time{})
@@ -581,9 +597,10 @@ func (s *Session) End(at time.Time, reason CloseReason, err error) {
 		}
 	}
 	s.open = 0
-	detail := s.err
+	detail := s.endNote(at, s.err) // a session that keepalive ended says so
 	s.mu.Unlock()
 	s.reg.hist.addEvent(Record{Kind: SessionEnded, Session: s.id, At: at, Reason: reason, Detail: detail})
+	s.reg.eng.sessionEnded(s.start, at) // CHURN
 	s.reg.sessionEnded()
 }
 

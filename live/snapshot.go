@@ -37,6 +37,18 @@ type Snapshot struct {
 	// they were counted with.
 	Stalls     int
 	StallAfter time.Duration
+
+	// Findings are the open findings as of the latest Registry.Evaluate,
+	// most severe first, then oldest; FindingCounts counts them by
+	// Severity. FindingsOpened counts every finding opened so far;
+	// Resolved holds the latest MaxResolved resolved ones, oldest first.
+	Findings       []*Finding
+	FindingCounts  [NumSeverities]int
+	FindingsOpened uint64
+	Resolved       []*Finding
+	// Latency is the first-reply latency over every tracked session's
+	// streams, when SnapshotOptions.Latency asked for it.
+	Latency Latency
 }
 
 // DefaultStallAfter is how long a v2 writer must be held at a full window
@@ -62,6 +74,10 @@ type SnapshotOptions struct {
 	StallAfter time.Duration
 	// Now is the snapshot's time, At; zero means time.Now(). Tests fix it.
 	Now time.Time
+	// Latency adds every session's first-reply times into
+	// Snapshot.Latency, for a summary: it costs a pass over each session's
+	// histogram. Snapshot sets it.
+	Latency bool
 }
 
 // Forgotten adds up ended sessions beyond Config.EndedSessions.
@@ -150,6 +166,9 @@ type SessionSnap struct {
 	// but that a failed write never sent; Counts do not include the frames
 	// that lay wholly in them.
 	Unsent [2]int64
+	// Latency is the first-reply latency of the session's streams: from a
+	// stream's SYN to the first data from the side that did not open it.
+	Latency Latency
 }
 
 // Accounted adds up the frames and PSH payload bytes that the session
@@ -306,7 +325,7 @@ func (s *Session) header() *SessionSnap {
 		Start: s.start, Last: s.last, End: s.end, Ended: s.ended, Reason: s.reason, Err: s.err,
 		Counts: s.counts, Open: s.open, Total: s.total(), Closed: s.summary,
 		AnomalyCount: s.anomalyCount, Unparsed: s.unparsed, Unsent: s.unsent, Untracked: s.untracked,
-		Tracked: len(s.streams), StreamsOmitted: true,
+		Tracked: len(s.streams), StreamsOmitted: true, Latency: s.w.latency.latency(),
 	}
 	for _, f := range s.framing {
 		if f != nil {

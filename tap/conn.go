@@ -132,7 +132,9 @@ func (c *Conn) Write(p []byte) (int, error) {
 	c.out.feed(p, time.Time{})
 	c.writing = true
 	c.wmu.Unlock()
+	c.sess.WriteStarted(c.out.dir) // a write that does not return: the peer stopped reading
 	n, err := c.Conn.Write(p)
+	c.sess.WriteDone(c.out.dir)
 	c.wmu.Lock()
 	c.writing = false
 	if n < len(p) && !c.out.done {

@@ -639,7 +639,9 @@ func (p *Proxy) copyBuffered(dst io.Writer, src io.Reader, idle []byte, fd *feed
 		n, err := src.Read(buf)
 		if n > 0 {
 			fd.feed(buf[:n], time.Time{})
+			fd.sess.WriteStarted(fd.dir) // a write that does not return: the receiver stopped reading
 			w, err := dst.Write(buf[:n])
+			fd.sess.WriteDone(fd.dir)
 			if err == nil && w < n {
 				err = io.ErrShortWrite
 			}

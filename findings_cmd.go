@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/muxtop/muxtop/live"
+)
+
+// evaluateEvery is how often the findings are brought up to date: the
+// front ends' tick.
+const evaluateEvery = 100 * time.Millisecond
+
+// findingsFlags are the thresholds of the findings engine that a user
+// tunes; --leak-after and --stall-after are watchFlags' own.
+type findingsFlags struct {
+	blockedAfter    time.Duration
+	unansweredAfter time.Duration
+	silentAfter     time.Duration
+	churn           int
+}
+
+func (f *findingsFlags) register(fs *pflag.FlagSet) {
+	fs.DurationVar(&f.blockedAfter, "blocked-after", live.DefaultBlockedAfter,
+		"SESSION_BLOCKED: a write to the connection that has not returned for this long, while streams are open")
+	fs.DurationVar(&f.unansweredAfter, "unanswered-after", live.DefaultUnansweredAfter,
+		"UNANSWERED: streams with no frame back for this long while the other side still sends")
+	fs.DurationVar(&f.silentAfter, "silent-after", 0,
+		"KEEPALIVE: a direction silent this long, NOPs included (0: 1.5 times its observed keepalive interval)")
+	fs.IntVar(&f.churn, "churn", live.DefaultChurn,
+		fmt.Sprintf("CHURN: this many sessions opened and ended within %v (0: off)", live.ChurnWindow))
+}
+
+func (f *findingsFlags) validate() error {
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{{"--blocked-after", f.blockedAfter}, {"--unanswered-after", f.unansweredAfter}} {
+		if d.v <= 0 {
+			return usageError{fmt.Errorf("%s %v: use a positive duration such as 2s", d.flag, d.v)}
+		}
+	}
+	if f.silentAfter < 0 {
+		return usageError{fmt.Errorf("--silent-after %v: use 0 (the keepalive cadence) or a positive duration", f.silentAfter)}
+	}
+	if f.churn < 0 {
+		return usageError{fmt.Errorf("--churn %d: use 0 (off) or a number of sessions", f.churn)}
+	}
+	return nil
+}
+
+// findingsConfig returns the engine's thresholds from the flags.
+func (w *watchFlags) findingsConfig() live.FindingsConfig {
+	f := w.findings
+	churn := f.churn
+	if churn == 0 {
+		churn = -1 // live reads 0 as the default
+	}
+	return live.FindingsConfig{
+		LeakAfter: w.leakAfter, StallAfter: w.stallAfter, BlockedAfter: f.blockedAfter,
+		UnansweredAfter: f.unansweredAfter, SilentAfter: f.silentAfter, Churn: churn,
+	}
+}
+
+// startFindings evaluates reg's findings every evaluateEvery until the
+// returned stop is called, which waits for the loop to end. Every front
+// end gets the findings this way; stop comes before the watched system is
+// shut down, so that its shutdown is not diagnosed.
+func startFindings(reg *live.Registry, cfg live.FindingsConfig) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { // owned by stop, which waits for it
+		defer close(done)
+		t := time.NewTicker(evaluateEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				reg.Evaluate(time.Now(), cfg) // not the tick's time: records since then are older than it
+
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			cancel()
+			<-done
+		})
+	}
+}

@@ -1,0 +1,502 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// A run of the real binary whose JSON output is read as it comes.
+type liveRun struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	stderr syncBuffer
+	mu     sync.Mutex
+	recs   []map[string]any
+	done   chan struct{} // closed when stdout ends
+	exited chan error
+}
+
+// startRun runs muxtop with args and --output json.
+func startRun(t *testing.T, args ...string) *liveRun {
+	t.Helper()
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &liveRun{t: t, done: make(chan struct{}), exited: make(chan error, 1)}
+	r.cmd = exec.Command(bin, append(args, "--output", "json")...)
+	r.cmd.Stderr = &r.stderr
+	out, err := r.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go r.read(out)
+	go func() {
+		<-r.done
+		r.exited <- r.cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		r.cmd.Process.Kill()
+		<-r.done
+	})
+	return r
+}
+
+func (r *liveRun) read(out io.Reader) {
+	defer close(r.done)
+	sc := bufio.NewScanner(out)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			r.t.Errorf("not JSON: %q: %v", sc.Text(), err)
+			continue
+		}
+		r.mu.Lock()
+		r.recs = append(r.recs, m)
+		r.mu.Unlock()
+	}
+}
+
+// records returns a copy of the records so far.
+func (r *liveRun) records() []map[string]any {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]map[string]any(nil), r.recs...)
+}
+
+// waitFor waits up to limit for cond to hold of the records so far.
+func (r *liveRun) waitFor(what string, limit time.Duration, cond func([]map[string]any) bool) {
+	r.t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond(r.records()) {
+		select {
+		case <-r.done:
+			if cond(r.records()) {
+				return
+			}
+			r.t.Fatalf("muxtop ended before %s; stderr: %s\nfindings: %s", what, r.stderr.String(), findingLines(r.records()))
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("no %s within %v; findings: %s", what, limit, findingLines(r.records()))
+		}
+	}
+}
+
+// stop interrupts muxtop, which prints its summary and exits 0, and
+// returns every record.
+func (r *liveRun) stop() []map[string]any {
+	r.t.Helper()
+	r.cmd.Process.Signal(os.Interrupt)
+	select {
+	case err := <-r.exited:
+		if err != nil {
+			r.t.Errorf("muxtop: %v; stderr: %s", err, r.stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		r.t.Fatal("muxtop did not stop within 20 s of an interrupt")
+	}
+	recs := r.records()
+	if len(recs) == 0 || recs[len(recs)-1]["type"] != "summary" {
+		r.t.Fatalf("no summary at the end")
+	}
+	return recs
+}
+
+// ofType returns the records of type typ.
+func ofType(recs []map[string]any, typ string) []map[string]any {
+	var out []map[string]any
+	for _, m := range recs {
+		if m["type"] == typ {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// firstFinding returns the first finding-opened record of code, or nil.
+func firstFinding(recs []map[string]any, code string) map[string]any {
+	for _, m := range ofType(recs, "finding-opened") {
+		if m["code"] == code {
+			return m
+		}
+	}
+	return nil
+}
+
+func findingLines(recs []map[string]any) string {
+	var b strings.Builder
+	for _, m := range recs {
+		if t, _ := m["type"].(string); strings.HasPrefix(t, "finding-") {
+			fmt.Fprintf(&b, "\n  %s %v session %v sid %v: %v", t, m["code"], m["session"], m["sid"], m["text"])
+		}
+	}
+	return b.String()
+}
+
+func timeOf(t *testing.T, m map[string]any, key string) time.Time {
+	t.Helper()
+	s, _ := m[key].(string)
+	at, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		t.Fatalf("%s of %v: %v", key, m, err)
+	}
+	return at
+}
+
+// sessionsLabelled returns the ids of the sessions opened with label.
+func sessionsLabelled(recs []map[string]any, label string) map[float64]map[string]any {
+	out := map[float64]map[string]any{}
+	for _, m := range ofType(recs, "session-opened") {
+		if m["label"] == label {
+			out[m["session"].(float64)] = m
+		}
+	}
+	return out
+}
+
+// firstPayload returns the first frame of session in dir whose payload
+// starts with text: the stream a fault's command opened.
+func firstPayload(recs []map[string]any, session float64, dir, text string) map[string]any {
+	hex := strings.TrimSpace(fmt.Sprintf("% x", text))
+	for _, m := range ofType(recs, "frame") {
+		if m["session"] == session && m["dir"] == dir && m["cmd"] == "PSH" && strings.HasPrefix(m["payload"].(string), hex) {
+			return m
+		}
+	}
+	return nil
+}
+
+// faultCase is one fault's end-to-end test: muxtop demo --fault name with
+// args, the finding it must open, and how to check that finding.
+type faultCase struct {
+	name  string
+	args  []string
+	code  string
+	limit time.Duration // the stated time to open, from what it measures
+	check func(t *testing.T, recs []map[string]any, f map[string]any) (from time.Time, what string)
+	// until, if set, is what else to wait for before stopping.
+	until func(recs []map[string]any) bool
+}
+
+// Thresholds short enough to test within seconds, for every case: a case
+// whose finding they do not concern shows that they open nothing else.
+var shortThresholds = []string{"--keepalive", "1s", "--stall-after", "1s", "--blocked-after", "1s",
+	"--unanswered-after", "1s", "--churn", "10", "--pool", "2", "--rate", "20", "--duration", "45s"}
+
+// theFault returns the one session labelled "fault" that f names.
+func theFault(t *testing.T, recs []map[string]any, f map[string]any) (float64, map[string]any) {
+	t.Helper()
+	faults := sessionsLabelled(recs, "fault")
+	s, _ := f["session"].(float64)
+	opened := faults[s]
+	if opened == nil {
+		t.Fatalf("the finding names session %v, not a fault session (%v)", f["session"], faults)
+	}
+	return s, opened
+}
+
+func wantField(t *testing.T, f map[string]any, key string, want any) {
+	t.Helper()
+	if f[key] != want {
+		t.Errorf("finding %s = %#v, want %#v: %v", key, f[key], want, f)
+	}
+}
+
+var faultCases = []faultCase{
+	{name: "leak", args: []string{"--leak-after", "2s"}, code: "LEAK", limit: 2*time.Second + time.Second,
+		check: func(t *testing.T, recs []map[string]any, f map[string]any) (time.Time, string) {
+			s := f["session"].(float64)
+			if sessionsLabelled(recs, "demo")[s] == nil {
+				t.Errorf("LEAK names session %v, not a pool session", s)
+			}
+			wantField(t, f, "dir", "s2c") // the server never sent FIN
+			// It names the session's oldest stream, whose SYN is its since.
+			for _, m := range ofType(recs, "frame") {
+				if m["session"] == s && m["cmd"] == "SYN" {
+					wantField(t, f, "sid", m["sid"])
+					wantField(t, f, "since", m["time"])
+					break
+				}
+			}
+			if !strings.HasPrefix(f["text"].(string), "the server never closes its streams: ") {
+				t.Errorf("text %q", f["text"])
+			}
+			return timeOf(t, f, "since"), "the oldest stream's SYN, with --leak-after 2s"
+		}},
+	{name: "stall", code: "WINDOW_STALL", limit: time.Second + time.Second,
+		check: func(t *testing.T, recs []map[string]any, f map[string]any) (time.Time, string) {
+			s, _ := theFault(t, recs, f)
+			bulk := firstPayload(recs, s, "c2s", "BULK")
+			if bulk == nil {
+				t.Fatal("no BULK request in the fault session")
+			}
+			wantField(t, f, "sid", bulk["sid"])
+			wantField(t, f, "dir", "s2c")
+			wantField(t, f, "bytes", 262144.0)
+			return timeOf(t, bulk, "time"), "the BULK request, with --stall-after 1s"
+		}},
+	{name: "hol", code: "SESSION_BLOCKED", limit: time.Second + 1500*time.Millisecond,
+		check: func(t *testing.T, recs []map[string]any, f map[string]any) (time.Time, string) {
+			s, _ := theFault(t, recs, f)
+			sink := firstPayload(recs, s, "c2s", "SINK")
+			if sink == nil {
+				t.Fatal("no SINK request in the fault session")
+			}
+			wantField(t, f, "sid", sink["sid"])
+			wantField(t, f, "dir", "c2s")
+			if !strings.Contains(f["text"].(string), "in v1 one unread stream stops every stream") {
+				t.Errorf("text %q", f["text"])
+			}
+			return timeOf(t, sink, "time"), "the SINK request, with --blocked-after 1s"
+		}},
+	{name: "mismatch", code: "VERSION_MISMATCH", limit: time.Second + time.Second,
+		check: func(t *testing.T, recs []map[string]any, f map[string]any) (time.Time, string) {
+			_, opened := theFault(t, recs, f)
+			if v, _ := f["versions"].(map[string]any); v["c2s"] != 2.0 || v["s2c"] != 1.0 {
+				t.Errorf("versions %v, want the client's 2 and the server's 1", f["versions"])
+			}
+			return timeOf(t, opened, "time"), "the session's start, with --keepalive 1s"
+		}},
+	{name: "keepalive", code: "KEEPALIVE", limit: 1500*time.Millisecond + time.Second,
+		check: func(t *testing.T, recs []map[string]any, f map[string]any) (time.Time, string) {
+			s, opened := theFault(t, recs, f)
+			wantField(t, f, "dir", "s2c")
+			for _, m := range ofType(recs, "session-ended") {
+				if m["session"] == s && !strings.Contains(m["detail"].(string), "(KEEPALIVE): smux's keepalive closes") {
+					t.Errorf("session-ended %v does not say keepalive ended it", m)
+				}
+			}
+			return timeOf(t, opened, "time"), "the session's start, with --keepalive 1s"
+		},
+		until: func(recs []map[string]any) bool {
+			faults := sessionsLabelled(recs, "fault")
+			for _, m := range ofType(recs, "session-ended") {
+				if faults[m["session"].(float64)] != nil {
+					return true
+				}
+			}
+			return false
+		}},
+	{name: "backlog", code: "UNANSWERED", limit: time.Second + time.Second + time.Second,
+		check: func(t *testing.T, recs []map[string]any, f map[string]any) (time.Time, string) {
+			s, _ := theFault(t, recs, f)
+			hold := firstPayload(recs, s, "c2s", "HOLD")
+			if hold == nil {
+				t.Fatal("no HOLD request in the fault session")
+			}
+			first := hold["sid"].(float64) + 2 // the first stream the service does not accept
+			wantField(t, f, "sid", first)
+			wantField(t, f, "dir", "c2s")
+			return timeOf(t, f, "since"), "the first unaccepted stream's SYN, with --unanswered-after 1s and --keepalive 1s"
+		}},
+	{name: "after-close", code: "DATA_AFTER_CLOSE", limit: time.Second,
+		check: func(t *testing.T, recs []map[string]any, f map[string]any) (time.Time, string) {
+			s, _ := theFault(t, recs, f)
+			clos := firstPayload(recs, s, "c2s", "CLOS")
+			if clos == nil {
+				t.Fatal("no CLOS request in the fault session")
+			}
+			wantField(t, f, "sid", clos["sid"])
+			wantField(t, f, "dir", "c2s")
+			wantField(t, f, "count", 3.0)
+			return timeOf(t, f, "since"), "the late data"
+		}},
+	{name: "protocol", code: "PROTOCOL", limit: time.Second,
+		check: func(t *testing.T, recs []map[string]any, f map[string]any) (time.Time, string) {
+			_, opened := theFault(t, recs, f)
+			wantField(t, f, "guess", "http-request")
+			wantField(t, f, "dir", "c2s")
+			wantField(t, f, "offset", 0.0)
+			return timeOf(t, opened, "time"), "the session's start"
+		}},
+	{name: "churn", code: "CHURN", limit: 1500 * time.Millisecond,
+		check: func(t *testing.T, recs []map[string]any, f map[string]any) (time.Time, string) {
+			if _, ok := f["session"]; ok {
+				t.Errorf("CHURN names session %v", f["session"])
+			}
+			// From the end of the 10th session of the loop: --churn 10.
+			n := 0
+			faults := sessionsLabelled(recs, "fault")
+			for _, m := range ofType(recs, "session-ended") {
+				if faults[m["session"].(float64)] != nil {
+					if n++; n == 10 {
+						return timeOf(t, m, "time"), "the 10th redialled session's end, with --churn 10"
+					}
+				}
+			}
+			t.Fatal("fewer than 10 fault sessions ended")
+			return time.Time{}, ""
+		}},
+}
+
+// TestFaultsDiagnosed is the proof of the findings engine: for every fault,
+// the real binary opens the right finding within its stated time, naming
+// the right session and stream, and no other finding opens.
+func TestFaultsDiagnosed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs muxtop for seconds per fault")
+	}
+	for _, tc := range faultCases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			args := append([]string{"demo", "--fault", tc.name}, shortThresholds...)
+			r := startRun(t, append(args, tc.args...)...)
+			r.waitFor(tc.code, 20*time.Second, func(recs []map[string]any) bool { return firstFinding(recs, tc.code) != nil })
+			if tc.until != nil {
+				r.waitFor("the rest of the case", 20*time.Second, tc.until)
+			}
+			time.Sleep(1500 * time.Millisecond) // time for another finding to show, if one would
+			recs := r.stop()
+			f := firstFinding(recs, tc.code)
+			from, what := tc.check(t, recs, f)
+			took := timeOf(t, f, "time").Sub(from)
+			t.Logf("%s opened %v after %s: %s", tc.code, took.Round(time.Millisecond), what, f["text"])
+			if took < 0 || took > tc.limit {
+				t.Errorf("%s opened %v after %s, want within %v", tc.code, took, what, tc.limit)
+			}
+			for _, m := range ofType(recs, "finding-opened") {
+				if m["code"] != tc.code {
+					t.Errorf("another finding opened: %s %v: %v", m["code"], m["session"], m["text"])
+				}
+			}
+			sum := recs[len(recs)-1]
+			if sum["findings_opened"].(float64) < 1 || len(sum["findings"].([]any)) < 1 {
+				t.Errorf("the summary lists no finding: %v", sum)
+			}
+		})
+	}
+}
+
+// TestHealthyDemoOpensNoFinding runs the demo, v1 and v2, at the default
+// rate for 10 s; MUXTOP_LONG_HEALTHY=1 runs it for 60 s at 5 000
+// requests/s instead. No finding may open.
+func TestHealthyDemoOpensNoFinding(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs muxtop for 10 s")
+	}
+	args := []string{"--duration", "10s"}
+	long := os.Getenv("MUXTOP_LONG_HEALTHY") != ""
+	if long {
+		args = []string{"--duration", "60s", "--rate", "5000"}
+	}
+	for _, v := range []string{"1", "2"} {
+		t.Run("v"+v, func(t *testing.T) {
+			if !long { // the long runs need the whole machine each
+				t.Parallel()
+			}
+			r := startRun(t, append([]string{"demo", "--smux-version", v}, args...)...)
+			select {
+			case err := <-r.exited:
+				if err != nil {
+					t.Fatalf("muxtop: %v; stderr: %s", err, r.stderr.String())
+				}
+			case <-time.After(2 * time.Minute):
+				t.Fatal("muxtop did not end")
+			}
+			recs := r.records()
+			sum := recs[len(recs)-1]
+			if sum["type"] != "summary" {
+				t.Fatal("no summary")
+			}
+			if lines := findingLines(recs); lines != "" || sum["findings_opened"] != 0.0 {
+				t.Errorf("a healthy demo opened findings:%s", lines)
+			}
+			if sum["latency"] == nil || sum["latency"].(map[string]any)["streams"].(float64) == 0 {
+				t.Errorf("the summary has no latency: %v", sum["latency"])
+			}
+			t.Logf("%v requests answered; %s", sum["streams_closed"], sum["status"])
+		})
+	}
+}
+
+// TestFaultsInTwoProcesses injects a fault on each side of the two-process
+// demo: the server's leak, seen by the server's own tap, and the client's
+// stall, seen by the client's.
+func TestFaultsInTwoProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs two processes for seconds")
+	}
+	for _, tc := range []struct {
+		side, fault, code string
+		server, client    []string
+	}{
+		{"server", "leak", "LEAK", []string{"--fault", "leak", "--leak-after", "2s"}, nil},
+		{"client", "stall", "WINDOW_STALL", []string{"--smux-version", "2"}, []string{"--fault", "stall", "--stall-after", "1s"}},
+	} {
+		t.Run(tc.side+"/"+tc.fault, func(t *testing.T) {
+			t.Parallel()
+			addr := freePort(t)
+			srv := startRun(t, append([]string{"demo", "server", "--listen", addr, "--duration", "40s"}, tc.server...)...)
+			for !strings.Contains(srv.stderr.String(), "listening on "+addr) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			cli := startRun(t, append([]string{"demo", "client", "--connect", addr, "--http", "127.0.0.1:0", "--pool", "2",
+				"--rate", "20", "--duration", "40s"}, tc.client...)...)
+			watched := map[string]*liveRun{"server": srv, "client": cli}[tc.side]
+			watched.waitFor(tc.code, 20*time.Second, func(recs []map[string]any) bool { return firstFinding(recs, tc.code) != nil })
+			time.Sleep(time.Second)
+			for _, r := range []*liveRun{cli, srv} {
+				for _, m := range ofType(r.stop(), "finding-opened") {
+					if m["code"] != tc.code {
+						t.Errorf("another finding opened: %s %v: %v", m["code"], m["session"], m["text"])
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestBlockedThroughAttach: between a client whose stream the service
+// never reads and the service, the attach proxy's own write is what
+// blocks; it names the session and the stream.
+func TestBlockedThroughAttach(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs three processes for seconds")
+	}
+	upstream, listen := freePort(t), freePort(t)
+	srv := startRun(t, "demo", "server", "--listen", upstream, "--duration", "40s")
+	for !strings.Contains(srv.stderr.String(), "listening on "+upstream) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	proxy := startRun(t, "attach", upstream, "--listen", listen, "--duration", "40s", "--blocked-after", "1s")
+	for !strings.Contains(proxy.stderr.String(), "clients connect to "+listen) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cli := startRun(t, "demo", "client", "--connect", listen, "--http", "127.0.0.1:0", "--pool", "2", "--rate", "20",
+		"--duration", "40s", "--fault", "hol")
+	proxy.waitFor("SESSION_BLOCKED", 20*time.Second, func(recs []map[string]any) bool { return firstFinding(recs, "SESSION_BLOCKED") != nil })
+	time.Sleep(time.Second)
+	cli.stop()
+	srv.stop()
+	recs := proxy.stop()
+	f := firstFinding(recs, "SESSION_BLOCKED")
+	sink := firstPayload(recs, f["session"].(float64), "c2s", "SINK")
+	if sink == nil {
+		t.Fatalf("the finding names session %v, which sent no SINK: %v", f["session"], f)
+	}
+	wantField(t, f, "sid", sink["sid"])
+	wantField(t, f, "dir", "c2s")
+	took := timeOf(t, f, "time").Sub(timeOf(t, sink, "time"))
+	t.Logf("SESSION_BLOCKED opened %v after the SINK request, through attach: %s", took.Round(time.Millisecond), f["text"])
+	if took > 2500*time.Millisecond {
+		t.Errorf("SESSION_BLOCKED opened %v after the SINK request, want within 2.5 s", took)
+	}
+	for _, m := range ofType(recs, "finding-opened") {
+		if m["code"] != "SESSION_BLOCKED" {
+			t.Errorf("another finding opened: %s %v: %v", m["code"], m["session"], m["text"])
+		}
+	}
+}

@@ -1,0 +1,269 @@
+package headless
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/printable"
+)
+
+// appendFindingJSON appends the fields of a finding record, after its
+// session: the README's schema, keys absent where they do not apply.
+func appendFindingJSON(b []byte, r *live.Record) []byte {
+	f := r.Finding
+	if f == nil {
+		return b
+	}
+	b = append(b, `,"finding":`...)
+	b = strconv.AppendUint(b, f.ID, 10)
+	b = append(b, `,"code":"`...)
+	b = append(b, f.Code.String()...)
+	b = append(b, `","severity":"`...)
+	b = append(b, f.Severity.String()...)
+	b = append(b, '"')
+	if f.Stream != 0 {
+		b = append(b, `,"sid":`...)
+		b = strconv.AppendUint(b, uint64(f.Stream), 10)
+	}
+	if f.HasDir {
+		b = append(b, `,"dir":"`...)
+		b = append(b, f.Dir.Code()...)
+		b = append(b, '"')
+	}
+	b = append(b, `,"since":"`...)
+	b = f.Since.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, '"')
+	ev := &f.Evidence
+	b = appendUintField(b, `,"count":`, ev.Count)
+	b = appendUintField(b, `,"streams":`, ev.Streams)
+	b = appendUintField(b, `,"bytes":`, ev.Bytes)
+	b = appendSeconds(b, `,"age":`, ev.Age)
+	b = appendSeconds(b, `,"limit":`, ev.Limit)
+	switch f.Code {
+	case live.CodeVersionMismatch:
+		b = append(b, `,"versions":{"c2s":`...)
+		b = strconv.AppendUint(b, uint64(ev.Versions[0]), 10)
+		b = append(b, `,"s2c":`...)
+		b = strconv.AppendUint(b, uint64(ev.Versions[1]), 10)
+		b = append(b, '}')
+	case live.CodeProtocol:
+		b = append(b, `,"offset":`...)
+		b = strconv.AppendInt(b, ev.Offset, 10)
+		b = append(b, `,"guess":"`...)
+		b = append(b, ev.Guess.Code()...)
+		b = append(b, `","violation":"`...)
+		b = appendCode(b, ev.Violation)
+		b = append(b, '"')
+	}
+	if r.Kind == live.FindingResolved {
+		b = append(b, `,"opened":"`...)
+		b = f.Opened.AppendFormat(b, time.RFC3339Nano)
+		b = append(b, '"')
+		b = appendField(b, `,"detail":`, r.Detail)
+	}
+	b = appendField(b, `,"text":`, f.Text)
+	return appendField(b, `,"advice":`, f.Advice)
+}
+
+func appendUintField(b []byte, key string, v uint64) []byte {
+	if v == 0 {
+		return b
+	}
+	return strconv.AppendUint(append(b, key...), v, 10)
+}
+
+// appendSeconds appends d in seconds, to the millisecond, unless it is
+// below a millisecond: a number as encoding/json writes it.
+func appendSeconds(b []byte, key string, d time.Duration) []byte {
+	ms := d.Milliseconds()
+	if ms <= 0 {
+		return b
+	}
+	return strconv.AppendFloat(append(b, key...), float64(ms)/1000, 'f', -1, 64)
+}
+
+// appendFindingPlain appends a finding record's line after its time:
+//
+//	#3 FINDING 7 LEAK warning: the server never closes … — call Close() …
+//	#3 RESOLVED 7 LEAK after 12.3 s: the session ended (EOF)
+//
+// A finding of no session (CHURN) has no #0.
+func appendFindingPlain(b []byte, r *live.Record) []byte {
+	if r.Session == 0 {
+		b = b[:len(b)-len("#0 ")]
+	}
+	f := r.Finding
+	if f == nil {
+		return append(b, r.Kind.String()...)
+	}
+	if r.Kind == live.FindingOpened {
+		b = append(b, "FINDING "...)
+	} else {
+		b = append(b, "RESOLVED "...)
+	}
+	b = strconv.AppendUint(b, f.ID, 10)
+	b = append(b, ' ')
+	b = append(b, f.Code.String()...)
+	if r.Kind == live.FindingResolved {
+		b = append(b, " after "...)
+		b = appendDuration(b, r.At.Sub(f.Opened))
+		b = append(b, ": "...)
+		b = printable.AppendText(b, r.Detail)
+		return b
+	}
+	b = append(b, ' ')
+	b = append(b, f.Severity.String()...)
+	b = append(b, ": "...)
+	b = printable.AppendText(b, f.Text)
+	b = append(b, " — "...)
+	return printable.AppendText(b, f.Advice)
+}
+
+// appendDuration appends d rounded to the millisecond, or to the second
+// from a minute on, without allocating.
+func appendDuration(b []byte, d time.Duration) []byte {
+	if d >= time.Minute {
+		b = strconv.AppendInt(b, int64(d/time.Second), 10)
+		return append(b, " s"...)
+	}
+	b = strconv.AppendFloat(b, float64(d.Milliseconds())/1000, 'f', -1, 64)
+	return append(b, " s"...)
+}
+
+// SessionLatency is one session's first-reply latency.
+type SessionLatency struct {
+	Session uint64
+	live.Latency
+}
+
+// summarizeFindings fills in s's findings and latency from snap.
+func summarizeFindings(s *Summary, snap *live.Snapshot) {
+	s.FindingsOpened = snap.FindingsOpened
+	s.FindingsOpen = snap.FindingCounts
+	s.Findings = make([]*live.Finding, 0, len(snap.Findings)+len(snap.Resolved))
+	s.Findings = append(append(s.Findings, snap.Findings...), snap.Resolved...)
+	slices.SortFunc(s.Findings, func(a, b *live.Finding) int { return cmp.Compare(a.ID, b.ID) })
+	s.Latency = snap.Latency
+	for _, ss := range snap.Sessions {
+		if ss.Latency.N > 0 {
+			s.SessionLatency = append(s.SessionLatency, SessionLatency{ss.ID, ss.Latency})
+		}
+	}
+}
+
+// writeFindings writes the summary's findings and latency for a person.
+func writeFindings(w io.Writer, s Summary) {
+	open := s.FindingsOpen[live.Warning] + s.FindingsOpen[live.Critical]
+	fmt.Fprintf(w, "  findings  %d opened, %d open at the end (%d critical, %d warning)\n",
+		s.FindingsOpened, open, s.FindingsOpen[live.Critical], s.FindingsOpen[live.Warning])
+	for _, f := range s.Findings {
+		where := ""
+		if f.Session != 0 {
+			where = fmt.Sprintf(", session %d", f.Session)
+		}
+		state := "open"
+		if !f.Resolved.IsZero() {
+			state = "resolved after " + string(appendDuration(nil, f.Resolved.Sub(f.Opened)))
+		}
+		line := fmt.Sprintf("    #%d %s %s%s, %s: %s", f.ID, f.Code, f.Severity, where, state, f.Text)
+		fmt.Fprintf(w, "%s\n", printable.AppendText(nil, line))
+	}
+	if n := uint64(len(s.Findings)); n < s.FindingsOpened {
+		fmt.Fprintf(w, "    (%d earlier resolved findings not listed)\n", s.FindingsOpened-n)
+	}
+	if s.Latency.N == 0 {
+		return
+	}
+	fmt.Fprintf(w, "  latency   first reply p50 %v  p99 %v  over %d streams", roundLatency(s.Latency.P50), roundLatency(s.Latency.P99), s.Latency.N)
+	slow := slices.Clone(s.SessionLatency)
+	slices.SortFunc(slow, func(a, b SessionLatency) int { return cmp.Compare(b.P99, a.P99) })
+	for i, l := range slow {
+		if i == 0 {
+			fmt.Fprintf(w, "; slowest p99:")
+		}
+		if i == 5 {
+			break
+		}
+		fmt.Fprintf(w, " #%d %v", l.Session, roundLatency(l.P99))
+	}
+	fmt.Fprintln(w)
+}
+
+func roundLatency(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Second:
+		return d.Round(10 * time.Millisecond)
+	case d >= time.Millisecond:
+		return d.Round(10 * time.Microsecond)
+	}
+	return d.Round(time.Microsecond)
+}
+
+// jsonFinding is a finding in the JSON summary.
+type jsonFinding struct {
+	Finding  uint64  `json:"finding"`
+	Code     string  `json:"code"`
+	Severity string  `json:"severity"`
+	Session  uint64  `json:"session,omitempty"`
+	Sid      uint32  `json:"sid,omitempty"`
+	Dir      string  `json:"dir,omitempty"`
+	Since    string  `json:"since"`
+	Opened   string  `json:"opened"`
+	Resolved string  `json:"resolved,omitempty"`
+	Detail   string  `json:"detail,omitempty"`
+	Count    uint64  `json:"count,omitempty"`
+	Age      float64 `json:"age,omitempty"`
+	Text     string  `json:"text"`
+	Advice   string  `json:"advice"`
+}
+
+// jsonLatency is a first-reply latency in the JSON summary, in milliseconds.
+type jsonLatency struct {
+	Session uint64  `json:"session,omitempty"`
+	Streams uint64  `json:"streams"`
+	P50     float64 `json:"p50_ms"`
+	P99     float64 `json:"p99_ms"`
+}
+
+func latencyJSON(session uint64, l live.Latency) jsonLatency {
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	return jsonLatency{Session: session, Streams: l.N, P50: ms(l.P50), P99: ms(l.P99)}
+}
+
+// findingsJSON fills in j's findings and latency from s.
+func findingsJSON(j *jsonSummary, s Summary) {
+	j.FindingsOpened = s.FindingsOpened
+	j.FindingsOpen = map[string]int{"warning": s.FindingsOpen[live.Warning], "critical": s.FindingsOpen[live.Critical]}
+	j.Findings = make([]jsonFinding, 0, len(s.Findings))
+	for _, f := range s.Findings {
+		jf := jsonFinding{Finding: f.ID, Code: f.Code.String(), Severity: f.Severity.String(), Session: f.Session,
+			Sid: f.Stream, Since: f.Since.Format(time.RFC3339Nano), Opened: f.Opened.Format(time.RFC3339Nano),
+			Detail: f.Why, Count: f.Evidence.Count, Age: float64(f.Evidence.Age.Milliseconds()) / 1000,
+			Text: f.Text, Advice: f.Advice}
+		if f.HasDir {
+			jf.Dir = f.Dir.Code()
+		}
+		if !f.Resolved.IsZero() {
+			jf.Resolved = f.Resolved.Format(time.RFC3339Nano)
+		}
+		j.Findings = append(j.Findings, jf)
+	}
+	if s.Latency.N > 0 {
+		l := latencyJSON(0, s.Latency)
+		j.Latency = &jsonLatencies{jsonLatency: l, Sessions: []jsonLatency{}}
+		for _, sl := range s.SessionLatency {
+			j.Latency.Sessions = append(j.Latency.Sessions, latencyJSON(sl.Session, sl.Latency))
+		}
+	}
+}
+
+// jsonLatencies is the summary's latency: over every session, and per session.
+type jsonLatencies struct {
+	jsonLatency
+	Sessions []jsonLatency `json:"sessions"`
+}

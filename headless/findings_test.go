@@ -1,0 +1,192 @@
+package headless
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/sniff"
+)
+
+// marshalFinding is the encoding/json oracle of a finding record.
+type marshalFinding struct {
+	Type      string         `json:"type"`
+	Seq       uint64         `json:"seq"`
+	Time      string         `json:"time"`
+	Session   uint64         `json:"session,omitempty"`
+	Finding   uint64         `json:"finding"`
+	Code      string         `json:"code"`
+	Severity  string         `json:"severity"`
+	Sid       uint32         `json:"sid,omitempty"`
+	Dir       string         `json:"dir,omitempty"`
+	Since     string         `json:"since"`
+	Count     uint64         `json:"count,omitempty"`
+	Streams   uint64         `json:"streams,omitempty"`
+	Bytes     uint64         `json:"bytes,omitempty"`
+	Age       float64        `json:"age,omitempty"`
+	Limit     float64        `json:"limit,omitempty"`
+	Versions  map[string]int `json:"versions,omitempty"`
+	Offset    *int64         `json:"offset,omitempty"`
+	Guess     string         `json:"guess,omitempty"`
+	Violation string         `json:"violation,omitempty"`
+	Opened    string         `json:"opened,omitempty"`
+	Detail    string         `json:"detail,omitempty"`
+	Text      string         `json:"text,omitempty"`
+	Advice    string         `json:"advice,omitempty"`
+}
+
+func appendFindingMarshal(b []byte, r *live.Record) []byte {
+	f := r.Finding
+	secs := func(d time.Duration) float64 { return float64(d.Milliseconds()) / 1000 }
+	j := marshalFinding{Type: r.Kind.String(), Seq: r.Seq, Time: r.At.Format(time.RFC3339Nano), Session: r.Session,
+		Finding: f.ID, Code: f.Code.String(), Severity: f.Severity.String(), Sid: f.Stream,
+		Since: f.Since.Format(time.RFC3339Nano), Count: f.Evidence.Count, Streams: f.Evidence.Streams,
+		Bytes: f.Evidence.Bytes, Age: secs(f.Evidence.Age), Limit: secs(f.Evidence.Limit), Text: f.Text, Advice: f.Advice}
+	if f.HasDir {
+		j.Dir = f.Dir.Code()
+	}
+	switch f.Code {
+	case live.CodeVersionMismatch:
+		j.Versions = map[string]int{"c2s": int(f.Evidence.Versions[0]), "s2c": int(f.Evidence.Versions[1])}
+	case live.CodeProtocol:
+		off := f.Evidence.Offset
+		j.Offset, j.Guess, j.Violation = &off, f.Evidence.Guess.Code(), f.Evidence.Violation.String()
+	}
+	if r.Kind == live.FindingResolved {
+		j.Opened, j.Detail = f.Opened.Format(time.RFC3339Nano), r.Detail
+	}
+	out, err := json.Marshal(j)
+	if err != nil {
+		panic(err)
+	}
+	return append(b, out...)
+}
+
+// testFindings are findings of every code, with text s.
+func testFindings(s string) []*live.Finding {
+	at := time.Date(2026, 11, 27, 12, 1, 3, 441207000, time.UTC)
+	var fs []*live.Finding
+	for c := live.FindingCode(1); c < live.NumFindingCodes; c++ {
+		f := &live.Finding{ID: uint64(c) * 11, Code: c, Severity: c.Severity(), Session: uint64(c) % 4, Stream: uint32(c) * 2 % 5,
+			Dir: live.Dir(c % 2), HasDir: c%3 != 0, Since: at, Opened: at.Add(time.Second), Text: s, Advice: s + "!",
+			Evidence: live.Evidence{Count: uint64(c) % 3, Streams: uint64(c) % 2, Bytes: uint64(c) << 20 % 3,
+				Age: time.Duration(c) * 1234567 * time.Microsecond % (3 * time.Second), Limit: time.Duration(c%2) * 10 * time.Second,
+				Versions: [2]uint8{2, 1}, Offset: int64(c) * 8, Guess: sniff.Kind(c), Violation: decoder.Code(c)}}
+		fs = append(fs, f)
+	}
+	return fs
+}
+
+func TestFindingRecords(t *testing.T) {
+	at := time.Date(2026, 11, 27, 12, 1, 3, 0, time.UTC)
+	f := &live.Finding{ID: 7, Code: live.CodeLeak, Severity: live.Warning, Session: 3, Stream: 5, Dir: live.ServerToClient, HasDir: true,
+		Since: at.Add(-42 * time.Second), Opened: at, Evidence: live.Evidence{Count: 826, Age: 42 * time.Second, Limit: 30 * time.Second},
+		Text:   "the server never closes its streams: 826 half-closed by the client, oldest 42 s (stream 5)",
+		Advice: "call Close() on the server's stream when it is done"}
+	open := live.Record{Kind: live.FindingOpened, Seq: 9, Session: 3, At: at, Finding: f}
+	done := live.Record{Kind: live.FindingResolved, Seq: 10, Session: 3, At: at.Add(12300 * time.Millisecond), Finding: f, Detail: "the session ended (EOF)"}
+
+	var j map[string]any
+	if err := json.Unmarshal(appendJSON(nil, &open), &j); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"type": "finding-opened", "seq": 9.0, "time": "2026-11-27T12:01:03Z", "session": 3.0, "finding": 7.0,
+		"code": "LEAK", "severity": "warning", "sid": 5.0, "dir": "s2c", "since": "2026-11-27T12:00:21Z", "count": 826.0,
+		"age": 42.0, "limit": 30.0, "text": f.Text, "advice": f.Advice}
+	if len(j) != len(want) {
+		t.Errorf("keys %v, want %v", j, want)
+	}
+	for k, w := range want {
+		if j[k] != w {
+			t.Errorf("%s = %#v, want %#v", k, j[k], w)
+		}
+	}
+	if err := json.Unmarshal(appendJSON(nil, &done), &j); err != nil {
+		t.Fatal(err)
+	}
+	if j["type"] != "finding-resolved" || j["opened"] != "2026-11-27T12:01:03Z" || j["detail"] != "the session ended (EOF)" {
+		t.Errorf("resolved: %v", j)
+	}
+
+	plain := string(appendPlain(nil, &open))
+	if want := "12:01:03.000000 #3 FINDING 7 LEAK warning: " + f.Text + " — " + f.Advice; plain != want {
+		t.Errorf("plain\n got %q\nwant %q", plain, want)
+	}
+	if plain, want := string(appendPlain(nil, &done)), "12:01:15.300000 #3 RESOLVED 7 LEAK after 12.3 s: the session ended (EOF)"; plain != want {
+		t.Errorf("plain\n got %q\nwant %q", plain, want)
+	}
+	churn := live.Record{Kind: live.FindingOpened, Seq: 11, At: at, Finding: &live.Finding{ID: 8, Code: live.CodeChurn, Severity: live.Warning, Text: "t", Advice: "a"}}
+	if plain, want := string(appendPlain(nil, &churn)), "12:01:03.000000 FINDING 8 CHURN warning: t — a"; plain != want {
+		t.Errorf("plain\n got %q\nwant %q", plain, want)
+	}
+	line := make([]byte, 0, 4096)
+	for _, r := range []*live.Record{&open, &done, &churn} {
+		if raceEnabled {
+			break
+		}
+		if n := testing.AllocsPerRun(10, func() { line = appendPlain(line[:0], r) }); n != 0 {
+			t.Errorf("plain %s: %v allocations", appendPlain(nil, r), n)
+		}
+	}
+}
+
+func TestSummaryFindings(t *testing.T) {
+	reg := live.New(live.Config{})
+	start := time.Now()
+	s := reg.Open(live.SessionInfo{Client: "c", Server: "s"}, start)
+	rand := func(sid uint32, at time.Time) {
+		for _, f := range []decoder.Frame{
+			{Header: decoder.MakeHeader(1, decoder.SYN, 0, sid)},
+			{Header: decoder.MakeHeader(1, decoder.PSH, 4, sid), Payload: []byte("RAND")},
+		} {
+			s.Record(live.ClientToServer, at, &f)
+		}
+		f := decoder.Frame{Header: decoder.MakeHeader(1, decoder.PSH, 1, sid), Payload: []byte("x")}
+		s.Record(live.ServerToClient, at.Add(2*time.Millisecond), &f)
+		fin := decoder.Frame{Header: decoder.MakeHeader(1, decoder.FIN, 0, sid)}
+		s.Record(live.ClientToServer, at.Add(3*time.Millisecond), &fin)
+	}
+	rand(3, start)
+	rand(5, start)
+	reg.Evaluate(start.Add(2*time.Second), live.FindingsConfig{LeakAfter: time.Second})
+	sum := Summarize(reg.Snapshot(), 0)
+	if sum.FindingsOpened != 1 || sum.FindingsOpen[live.Warning] != 1 || len(sum.Findings) != 1 || sum.Findings[0].Code != live.CodeLeak {
+		t.Fatalf("summary findings: %d opened, open %v, %v", sum.FindingsOpened, sum.FindingsOpen, sum.Findings)
+	}
+	if sum.Latency.N != 2 || len(sum.SessionLatency) != 1 || sum.SessionLatency[0].Session != s.ID() {
+		t.Errorf("latency %+v, sessions %+v", sum.Latency, sum.SessionLatency)
+	}
+	var b bytes.Buffer
+	WriteSummary(&b, sum)
+	for _, want := range []string{"findings  1 opened, 1 open at the end (0 critical, 1 warning)",
+		"#1 LEAK warning, session 1, open: the server never closes its streams: 2 half-closed by the client",
+		"latency   first reply p50 "} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("plain summary lacks %q:\n%s", want, b.String())
+		}
+	}
+	var j map[string]any
+	if err := json.Unmarshal(appendJSONSummary(nil, sum), &j); err != nil {
+		t.Fatal(err)
+	}
+	if j["findings_opened"] != 1.0 || j["findings_open"].(map[string]any)["warning"] != 1.0 {
+		t.Errorf("JSON summary: %v", j)
+	}
+	fs := j["findings"].([]any)
+	if f := fs[0].(map[string]any); len(fs) != 1 || f["code"] != "LEAK" || f["session"] != 1.0 || f["dir"] != "s2c" || f["resolved"] != nil {
+		t.Errorf("JSON findings: %v", fs)
+	}
+	lat := j["latency"].(map[string]any)
+	if lat["streams"] != 2.0 || lat["p50_ms"].(float64) < 1.5 || len(lat["sessions"].([]any)) != 1 {
+		t.Errorf("JSON latency: %v", lat)
+	}
+	// No findings: the keys are there, and say so.
+	empty := appendJSONSummary(nil, Summarize(live.New(live.Config{}).Snapshot(), 0))
+	if !bytes.Contains(empty, []byte(`"findings_opened":0,"findings_open":{"critical":0,"warning":0},"findings":[]`)) || bytes.Contains(empty, []byte("latency")) {
+		t.Errorf("empty summary: %s", empty)
+	}
+}

@@ -1,0 +1,249 @@
+package live
+
+import (
+	"time"
+
+	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/sniff"
+)
+
+// The conditions of the findings, as Evaluate checks them per session.
+
+// candidates appends the findings that hold for the live session s at
+// now. s.mu is held.
+func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *FindingsConfig) []candidate {
+	w := &s.w
+	es := &w.eng
+	vers := s.ver
+
+	// A framing violation halts the session: smux reads no more of it,
+	// and nothing else about it means anything. A version mismatch shows
+	// both ways, as each end refuses the other: one finding, the first.
+	halted := false
+	for d, f := range s.framing {
+		if f == nil || f.Code == decoder.Truncated {
+			continue
+		}
+		halted = true
+		if o := s.framing[1-d]; f.Code == decoder.VersionMismatch && o != nil && o.Code == decoder.VersionMismatch &&
+			(o.At.Before(f.At) || (o.At.Equal(f.At) && d == 1)) {
+			continue
+		}
+		c := candidate{dir: Dir(d), hasDir: true, since: f.At.UnixNano(), ev: Evidence{Versions: vers, Offset: f.Offset, Violation: f.Code}}
+		if f.Code == decoder.VersionMismatch {
+			c.code = CodeVersionMismatch
+			c.ev.Versions[d] = f.Header.Version()
+			if f.Want != 0 {
+				c.ev.Versions[1-d] = f.Want
+			}
+		} else {
+			c.code = CodeProtocol
+			c.ev.Guess = sniff.Guess(f.Header[:])
+		}
+		cs = append(cs, c)
+	}
+	if halted {
+		return cs
+	}
+
+	// SESSION_BLOCKED: a write in progress at two evaluations in a row has
+	// waited at least since the first.
+	var stuck [2]bool
+	for d := range 2 {
+		v := w.writes[d].Load()
+		if v != es.writeSeen[d] && es.writeSince[d] != 0 && ns-es.writeSince[d] >= int64(blockGrace) {
+			es.writeFreed[d] = ns
+		}
+		if ns-es.writeFreed[d] < int64(blockGrace) {
+			stuck[d] = true
+		}
+		if v&1 == 0 {
+			es.writeSeen[d], es.writeSince[d] = v, 0
+			continue
+		}
+		if v != es.writeSeen[d] || es.writeSince[d] == 0 {
+			es.writeSeen[d], es.writeSince[d] = v, ns
+			continue
+		}
+		stuck[d] = true
+		held := time.Duration(ns - es.writeSince[d])
+		if held < cfg.BlockedAfter || s.open == 0 {
+			continue
+		}
+		c := candidate{code: CodeSessionBlocked, dir: Dir(d), hasDir: true, since: es.writeSince[d],
+			ev: Evidence{Count: uint64(s.open), Age: held, Limit: cfg.BlockedAfter, Versions: vers}}
+		// The suspect: the live stream sent the most, or in v2 with the
+		// most unread.
+		var best uint64
+		n := 0
+		for st := w.lists[liveList].head; st != nil && n < maxWalk; st, n = st.watch.links[liveList].next, n+1 {
+			v := st.bytes[d]
+			if s.version == 2 {
+				v = uint64(max(st.flow[d].InFlight(), 0))
+			}
+			if v > best || c.stream == 0 {
+				best, c.stream = v, st.id
+			}
+		}
+		c.ev.Bytes = best
+		cs = append(cs, c)
+	}
+	blocked := stuck[0] || stuck[1]
+
+	// KEEPALIVE: a direction silent for longer than its keepalive cadence
+	// allows. A direction that never sent a NOP borrows the other's
+	// cadence; with no NOP either way, keepalive is off and silence is fine.
+	var silent [2]bool
+	for d := range 2 {
+		every := w.nopEvery[d]
+		if every == 0 {
+			every = w.nopEvery[1-d]
+		}
+		if every == 0 || stuck[d] {
+			continue
+		}
+		last := w.lastAt[d]
+		if last == 0 {
+			last = s.start.UnixNano()
+		}
+		limit := cfg.SilentAfter
+		if limit <= 0 {
+			limit = time.Duration(every) * 3 / 2
+		}
+		if quiet := time.Duration(ns - last); quiet >= limit {
+			silent[d] = true
+			cs = append(cs, candidate{code: CodeKeepalive, dir: Dir(d), hasDir: true, since: last,
+				ev: Evidence{Age: quiet, Limit: time.Duration(every), Versions: vers}})
+		}
+	}
+
+	// UNANSWERED: streams with no frame back for UnansweredAfter while the
+	// other side has sent something since: it is alive, and not accepting.
+	if wl := &w.lists[waitList]; wl.head != nil && wl.headAt <= ns-int64(cfg.UnansweredAfter) && !blocked {
+		cutoff := ns - int64(cfg.UnansweredAfter)
+		var count [2]uint64
+		var oldest [2]*stream
+		n := 0
+		for st := wl.head; st != nil && n < maxWalk && st.watch.first <= cutoff; st, n = st.watch.links[waitList].next, n+1 {
+			d := st.opener.Sends()
+			count[d]++
+			if oldest[d] == nil {
+				oldest[d] = st
+			}
+		}
+		for d := range 2 {
+			o := oldest[d]
+			if o == nil || silent[1-d] || w.lastAt[1-d] <= o.watch.first {
+				continue
+			}
+			cs = append(cs, candidate{code: CodeUnanswered, dir: Dir(d), hasDir: true, stream: o.id, since: o.watch.first,
+				ev: Evidence{Count: count[d], Age: time.Duration(ns - o.watch.first), Limit: cfg.UnansweredAfter, Versions: vers}})
+		}
+	}
+
+	// DATA_AFTER_CLOSE: PSH to a stream whose receiver had sent FIN, the
+	// latest within AfterCloseWindow. A finding counts the frames from
+	// the evaluation before it opened: lateBase moves while none is open.
+	for d := range 2 {
+		if w.late[d] == es.lateBase[0][d] && es.openCodes&(1<<CodeDataAfterClose) == 0 {
+			continue // nothing new, nothing open
+		}
+		open := s.openFinding(CodeDataAfterClose, Dir(d))
+		fresh := ns-w.lateAt[d] < int64(AfterCloseWindow)
+		if open == nil && (!fresh || w.late[d] == es.lateBase[0][d]) {
+			es.lateBase[0][d], es.lateBase[1][d], es.lateBase[2][d] = w.late[d], w.lateBytes[d], w.lateStreams[d]
+			continue
+		}
+		if !fresh {
+			// The open finding resolves: the next counts from here.
+			es.lateBase[0][d], es.lateBase[1][d], es.lateBase[2][d] = w.late[d], w.lateBytes[d], w.lateStreams[d]
+			continue
+		}
+		c := candidate{code: CodeDataAfterClose, dir: Dir(d), hasDir: true, stream: w.lateSID[d], since: w.lateAt[d],
+			ev: Evidence{Count: w.late[d] - es.lateBase[0][d], Bytes: w.lateBytes[d] - es.lateBase[1][d],
+				Streams: w.lateStreams[d] - es.lateBase[2][d], Limit: AfterCloseWindow, Versions: vers}}
+		if open != nil {
+			c.stream, c.since = open.Stream, open.Since.UnixNano() // it keeps its first stream
+		}
+		cs = append(cs, c)
+	}
+
+	// WINDOW_STALL: v2 writers held at a full window for StallAfter.
+	if s.atWindow > 0 && s.version == 2 {
+		var stalls [2]int
+		first := len(cs)
+		n := 0
+		for st := w.lists[liveList].head; st != nil && n < maxWalk; st, n = st.watch.links[liveList].next, n+1 {
+			for d := range 2 {
+				fl := &st.flow[d]
+				if !fl.Stalled(now, cfg.StallAfter) {
+					continue
+				}
+				if stalls[d]++; stalls[d] > maxStalls {
+					continue
+				}
+				cs = append(cs, candidate{code: CodeWindowStall, dir: Dir(d), hasDir: true, stream: st.id,
+					since: fl.FullSince.UnixNano(),
+					ev:    Evidence{Bytes: uint64(fl.Window()), Age: now.Sub(fl.FullSince), Limit: cfg.StallAfter, Versions: vers}})
+			}
+		}
+		for i := first; i < len(cs); i++ {
+			cs[i].ev.Count = uint64(stalls[cs[i].dir])
+		}
+	}
+
+	// LEAK: live streams older than LeakAfter, by the side that never sent
+	// FIN, counted as they cross the cutoff (countLeaks). A blocked session
+	// cannot close its streams: SESSION_BLOCKED says why.
+	if w.lists[liveList].head == nil {
+		return cs
+	}
+	cutoff := ns - int64(cfg.LeakAfter)
+	oldest := s.countLeaks(cutoff)
+	if blocked {
+		return cs
+	}
+	for k, o := range oldest {
+		if o.st == nil {
+			continue
+		}
+		c := candidate{code: CodeLeak, stream: o.id, since: o.first,
+			ev: Evidence{Count: w.leaked[k], Age: time.Duration(ns - o.first), Limit: cfg.LeakAfter, Versions: vers}}
+		switch k {
+		case 1: // half-closed by the client: the server never sent FIN
+			c.dir, c.hasDir = ServerToClient, true
+		case 2:
+			c.dir, c.hasDir = ClientToServer, true
+		default:
+			c.dir = o.opener.Sends() // not in the key: the opener, for the text
+		}
+		cs = append(cs, c)
+	}
+	return cs
+}
+
+// leakKind groups a live stream by which side never sent FIN: 0 neither
+// sent one, 1 the server did not (half-closed by the client), 2 the client
+// did not.
+func leakKind(st State) int {
+	switch st {
+	case HalfClosedByClient:
+		return 1
+	case HalfClosedByServer:
+		return 2
+	}
+	return 0
+}
+
+// openFinding returns s's open finding of code in dir, or nil. s.mu is held.
+func (s *Session) openFinding(code FindingCode, dir Dir) *Finding {
+	if s.w.eng.openCodes&(1<<code) == 0 {
+		return nil
+	}
+	for _, f := range s.w.eng.open {
+		if f.Code == code && f.Dir == dir {
+			return f
+		}
+	}
+	return nil
+}

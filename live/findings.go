@@ -1,0 +1,644 @@
+package live
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/sniff"
+)
+
+// FindingCode names a problem the findings engine diagnoses.
+type FindingCode uint8
+
+// The findings. The README's "What muxtop diagnoses" states each
+// condition; Evaluate's comment says how it is computed.
+const (
+	// CodeLeak: streams open or half-closed longer than LeakAfter, one
+	// finding per session and per side that never sent FIN (Dir is the
+	// direction with no FIN; no Dir when neither side sent one).
+	CodeLeak FindingCode = iota + 1
+	// CodeWindowStall: a v2 writer held at a full window for StallAfter
+	// (StreamSnap.Stalled), one finding per stream and direction.
+	CodeWindowStall
+	// CodeSessionBlocked: the tapped end's (or the proxy's) write in Dir
+	// has not returned for BlockedAfter while streams are open: the
+	// receiver stopped reading the whole session.
+	CodeSessionBlocked
+	// CodeVersionMismatch: the two directions speak different versions.
+	CodeVersionMismatch
+	// CodeKeepalive: Dir has sent nothing, NOP included, for longer than
+	// its keepalive cadence allows.
+	CodeKeepalive
+	// CodeUnanswered: streams opened in Dir got no frame back for
+	// UnansweredAfter while the other side still sends.
+	CodeUnanswered
+	// CodeDataAfterClose: data sent in Dir on a stream whose receiver had
+	// sent FIN, within the last AfterCloseWindow.
+	CodeDataAfterClose
+	// CodeProtocol: a framing violation in Dir, with a guess at the bytes.
+	CodeProtocol
+	// CodeChurn: at least Churn sessions opened and ended within
+	// ChurnWindow. It names no session.
+	CodeChurn
+)
+
+// NumFindingCodes is one more than the largest FindingCode.
+const NumFindingCodes = 10
+
+var findingNames = [NumFindingCodes]string{"", "LEAK", "WINDOW_STALL", "SESSION_BLOCKED", "VERSION_MISMATCH",
+	"KEEPALIVE", "UNANSWERED", "DATA_AFTER_CLOSE", "PROTOCOL", "CHURN"}
+
+// String returns the code's name, such as LEAK.
+func (c FindingCode) String() string {
+	if c != 0 && int(c) < NumFindingCodes {
+		return findingNames[c]
+	}
+	return fmt.Sprintf("UNKNOWN_FINDING_%d", uint8(c))
+}
+
+// Severity says how bad a finding is.
+type Severity uint8
+
+// The severities: a Warning wastes resources or loses data quietly; a
+// Critical finding stops traffic or is about to end a session.
+const (
+	Warning Severity = iota + 1
+	Critical
+)
+
+// NumSeverities is one more than the largest Severity: arrays indexed by
+// Severity have this size.
+const NumSeverities = 3
+
+// String returns "warning" or "critical".
+func (s Severity) String() string {
+	switch s {
+	case Warning:
+		return "warning"
+	case Critical:
+		return "critical"
+	}
+	return "unknown"
+}
+
+var severities = [NumFindingCodes]Severity{CodeLeak: Warning, CodeWindowStall: Warning, CodeSessionBlocked: Critical,
+	CodeVersionMismatch: Critical, CodeKeepalive: Critical, CodeUnanswered: Critical, CodeDataAfterClose: Warning,
+	CodeProtocol: Critical, CodeChurn: Warning}
+
+// Severity returns the code's severity.
+func (c FindingCode) Severity() Severity {
+	if int(c) < NumFindingCodes {
+		return severities[c]
+	}
+	return Warning
+}
+
+// Finding is a diagnosed problem. It is immutable: the engine replaces a
+// finding whose evidence changes, keeping its ID, and a Snapshot holds the
+// version current when it was taken.
+type Finding struct {
+	// ID is unique in the Registry, from 1; it stays with a finding while
+	// its evidence changes.
+	ID       uint64
+	Code     FindingCode
+	Severity Severity
+	// Session is where it is, 0 for CHURN; Stream the stream concerned, 0
+	// for the whole session.
+	Session uint64
+	Stream  uint32
+	// Dir is the direction concerned when HasDir: the one with no FIN
+	// (LEAK), the writer's (WINDOW_STALL, SESSION_BLOCKED, DATA_AFTER_CLOSE),
+	// the silent one (KEEPALIVE), the openers' (UNANSWERED), the refused
+	// or broken one (VERSION_MISMATCH, PROTOCOL).
+	Dir    Dir
+	HasDir bool
+	// Since is when what the finding is about began: the oldest leaked or
+	// unanswered stream's SYN, when the writer reached the window or the
+	// write was first seen waiting, the silent direction's last frame, the
+	// first late PSH, the violation, the first churned session's start.
+	Since time.Time
+	// Opened is when the engine opened it; Resolved when it stopped
+	// holding (zero while open), Why says why.
+	Opened, Resolved time.Time
+	Why              string
+	Evidence         Evidence
+	// Text states the problem with its numbers, in one line; Advice says
+	// what to do about it, from what smux does.
+	Text, Advice string
+}
+
+// Evidence is a finding's numbers. Which apply depends on the code.
+type Evidence struct {
+	// Count: leaked streams (LEAK), stalled streams of the direction
+	// (WINDOW_STALL), streams open while blocked (SESSION_BLOCKED),
+	// unanswered streams (UNANSWERED), late PSH frames (DATA_AFTER_CLOSE),
+	// churned sessions (CHURN).
+	Count uint64
+	// Streams: the streams the late frames went to (DATA_AFTER_CLOSE).
+	Streams uint64
+	// Bytes: the window (WINDOW_STALL), bytes sent to the suspect stream,
+	// or in v2 its unread bytes (SESSION_BLOCKED), late payload bytes
+	// (DATA_AFTER_CLOSE).
+	Bytes uint64
+	// Age: the oldest stream's age (LEAK, UNANSWERED), how long the writer
+	// has been held (WINDOW_STALL, SESSION_BLOCKED), the silence
+	// (KEEPALIVE), the churned sessions' mean lifetime (CHURN).
+	Age time.Duration
+	// Limit: the keepalive interval the silence is measured against
+	// (KEEPALIVE), the threshold otherwise.
+	Limit time.Duration
+	// Versions are the session's versions per direction, 0 where unknown.
+	Versions [2]uint8
+	// Offset and Guess describe a PROTOCOL violation: where it is in its
+	// direction's byte stream and what the bytes look like; Violation is
+	// its code.
+	Offset    int64
+	Guess     sniff.Kind
+	Violation decoder.Code
+}
+
+// Defaults of FindingsConfig's zero fields.
+const (
+	DefaultBlockedAfter    = 2 * time.Second
+	DefaultUnansweredAfter = 5 * time.Second
+	DefaultChurn           = 20
+	// ChurnWindow is the window CHURN counts sessions in.
+	ChurnWindow = 10 * time.Second
+	// AfterCloseWindow is how long DATA_AFTER_CLOSE stays open after the
+	// latest such frame.
+	AfterCloseWindow = 10 * time.Second
+	// MaxResolved is how many resolved findings a Snapshot carries.
+	MaxResolved = 256
+)
+
+// FindingsConfig holds the thresholds of Evaluate. Zero fields take the
+// defaults.
+type FindingsConfig struct {
+	// LeakAfter: streams live longer are leaks (LEAK).
+	LeakAfter time.Duration
+	// StallAfter: a v2 writer held at its window this long is stalled
+	// (WINDOW_STALL); DefaultStallAfter.
+	StallAfter time.Duration
+	// BlockedAfter: a write waiting this long blocks the session (SESSION_BLOCKED).
+	BlockedAfter time.Duration
+	// UnansweredAfter: a stream with no frame back this long is unanswered.
+	UnansweredAfter time.Duration
+	// SilentAfter: a direction silent this long is a KEEPALIVE finding;
+	// zero means 1.5 times its observed keepalive interval.
+	SilentAfter time.Duration
+	// Churn: this many sessions opened and ended within ChurnWindow are
+	// CHURN; negative turns CHURN off.
+	Churn int
+}
+
+func (c FindingsConfig) withDefaults() FindingsConfig {
+	def := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&c.LeakAfter, DefaultLeakAfter)
+	def(&c.StallAfter, DefaultStallAfter)
+	def(&c.BlockedAfter, DefaultBlockedAfter)
+	def(&c.UnansweredAfter, DefaultUnansweredAfter)
+	if c.Churn == 0 {
+		c.Churn = DefaultChurn
+	}
+	return c
+}
+
+// engine is the Registry's findings engine: the state of Evaluate.
+type engine struct {
+	mu        sync.Mutex // serializes Evaluate; guards the fields below
+	evals     uint64
+	nextID    uint64
+	opened    uint64
+	open      map[uint64]openFinding // by ID
+	resolved  []*Finding             // the latest MaxResolved, oldest first
+	churn     *Finding               // the open CHURN finding, if any
+	sessions  []*Session             // scratch
+	cands     []candidate            // scratch
+	changes   []change               // scratch
+	dirty     bool                   // the view is out of date
+	forgotten uint64                 // the Registry's forgotten sessions at the previous evaluation
+
+	view atomic.Pointer[findingsView] // what snapshots show
+
+	ends churnRing // session ends, for CHURN
+}
+
+// openFinding is an open finding and its session (nil for CHURN).
+type openFinding struct {
+	f *Finding
+	s *Session
+}
+
+// findingsView is the engine's published state, immutable.
+type findingsView struct {
+	open     []*Finding
+	counts   [NumSeverities]int
+	opened   uint64
+	resolved []*Finding
+}
+
+// engineSession is the engine's state of one session, under its lock.
+type engineSession struct {
+	seen uint64 // the evaluation that last visited it
+	// SESSION_BLOCKED: the write count each direction had at the previous
+	// evaluation, and when it was first seen in progress.
+	writeSeen  [2]uint64
+	writeSince [2]int64
+	// When a write that had been waiting went through: for a second
+	// after, the direction's silence is still the block's.
+	writeFreed [2]int64
+	// DATA_AFTER_CLOSE: the late frames, bytes and streams counted when
+	// the current finding opened.
+	lateBase  [3][2]uint64
+	open      []*Finding
+	openCodes uint32 // bit c: a finding of code c is open
+}
+
+// candidate is a finding the current evaluation finds holding.
+type candidate struct {
+	code   FindingCode
+	dir    Dir
+	hasDir bool
+	stream uint32
+	since  int64 // Unix ns
+	ev     Evidence
+}
+
+// findingKey says which open finding a candidate continues: the same
+// code, direction and, for WINDOW_STALL, stream.
+type findingKey struct {
+	code   FindingCode
+	dir    Dir
+	hasDir bool
+	stream uint32
+}
+
+func makeKey(code FindingCode, dir Dir, hasDir bool, stream uint32) findingKey {
+	if !hasDir {
+		dir = 0
+	}
+	if code != CodeWindowStall {
+		stream = 0 // one finding per stalled stream; the others name their worst
+	}
+	return findingKey{code, dir, hasDir, stream}
+}
+
+func (c *candidate) key() findingKey { return makeKey(c.code, c.dir, c.hasDir, c.stream) }
+
+func (f *Finding) key() findingKey { return makeKey(f.Code, f.Dir, f.HasDir, f.Stream) }
+
+// change is one outcome of an evaluation: a finding opened (old nil),
+// updated, or resolved (new nil).
+type change struct {
+	old, new *Finding
+	s        *Session
+}
+
+// Limits on the walks of one evaluation over one session's streams.
+const (
+	maxWalk   = 1 << 16 // streams looked at per list and session
+	maxStalls = 8       // WINDOW_STALL findings per session and direction
+	// blockGrace is how long a direction whose write waited counts as
+	// blocked after the write went through, so that the frames it was
+	// holding back can arrive before its silence is judged.
+	blockGrace = time.Second
+)
+
+// Evaluate brings the findings up to date at time now: it opens those
+// whose condition holds and resolves those whose condition no longer
+// does, each with a history record (FindingOpened, FindingResolved), and
+// publishes them for Snapshots.
+//
+// A front end calls it periodically, every 100 ms like the TUI's and the
+// printers' ticks; findings are as fresh as the latest call. The data path
+// only keeps counters and lists for it (watch.go), so all of its work is
+// here: per session, a lock and a dozen comparisons when nothing is wrong,
+// and walks over the streams concerned when something may be. LEAK counts
+// streams as they cross its threshold, so that its cost does not grow with
+// the leaks it has counted. Calls are serialized.
+func (r *Registry) Evaluate(now time.Time, cfg FindingsConfig) {
+	e := &r.eng
+	cfg = cfg.withDefaults()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.open == nil {
+		e.open = make(map[uint64]openFinding)
+	}
+	e.evals++
+	r.mu.Lock()
+	e.sessions = append(e.sessions[:0], r.sessions...)
+	forgotten := r.forgotten.Sessions
+	r.mu.Unlock()
+	ns := now.UnixNano()
+	for _, s := range e.sessions {
+		e.session(r, s, now, ns, &cfg)
+	}
+	clear(e.sessions)
+	// A session forgotten since the previous evaluation took its open
+	// findings with it: resolve them.
+	if forgotten != e.forgotten {
+		e.forgotten = forgotten
+		for _, of := range e.open {
+			if of.s != nil && of.s.w.eng.seen != e.evals {
+				e.apply(r, change{old: of.f, new: nil, s: of.s}, now, "the session ended")
+			}
+		}
+	}
+	e.evalChurn(r, now, ns, &cfg)
+	if e.dirty {
+		e.publish()
+	}
+}
+
+// session evaluates one session.
+func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *FindingsConfig) {
+	s.mu.Lock()
+	es := &s.w.eng
+	es.seen = e.evals
+	e.cands = e.cands[:0]
+	if !s.ended {
+		e.cands = s.candidates(e.cands, now, ns, cfg)
+	}
+	if len(e.cands) == 0 && len(es.open) == 0 {
+		s.mu.Unlock()
+		return
+	}
+	e.changes = e.changes[:0]
+	kept := es.open[:0]
+	used := uint64(0) // bit i: e.cands[i] matches an open finding; there are fewer than 64
+	for _, f := range es.open {
+		k := f.key()
+		i := slices.IndexFunc(e.cands, func(c candidate) bool { return c.key() == k })
+		if i < 0 {
+			e.changes = append(e.changes, change{old: f, s: s})
+			continue
+		}
+		if i < 64 {
+			used |= 1 << i
+		}
+		nf := f
+		if c := &e.cands[i]; changed(f, c) {
+			nf = s.finding(f.ID, c, f.Opened)
+			e.changes = append(e.changes, change{old: f, new: nf, s: s})
+		}
+		kept = append(kept, nf)
+	}
+	clear(es.open[len(kept):])
+	for i := range e.cands {
+		if i < 64 && used&(1<<i) != 0 {
+			continue
+		}
+		c := &e.cands[i]
+		e.nextID++
+		nf := s.finding(e.nextID, c, now)
+		e.changes = append(e.changes, change{new: nf, s: s})
+		kept = append(kept, nf)
+	}
+	es.open = kept
+	es.openCodes = 0
+	for _, f := range kept {
+		es.openCodes |= 1 << f.Code
+	}
+	var why string
+	if s.ended {
+		why = s.endWhy()
+	}
+	s.mu.Unlock()
+	for _, c := range e.changes {
+		w := why
+		if w == "" && c.new == nil {
+			w = resolvedWhy(c.old.Code)
+		}
+		e.apply(r, c, now, w)
+	}
+}
+
+// changed reports whether c's evidence differs from f's enough to word
+// the finding again: in its counts, or in its age by a step that grows
+// with it (a reader that wants the exact age has Since).
+func changed(f *Finding, c *candidate) bool {
+	a, b := f.Evidence, c.ev
+	return a.Count != b.Count || a.Bytes != b.Bytes || a.Streams != b.Streams || a.Limit != b.Limit ||
+		roughAge(a.Age) != roughAge(b.Age) || f.Stream != c.stream
+}
+
+// roughAge rounds d down to a step of 1 s below 10 s, 5 s below a
+// minute, 30 s below ten minutes and 5 minutes beyond.
+func roughAge(d time.Duration) time.Duration {
+	step := 5 * time.Minute
+	switch {
+	case d < 10*time.Second:
+		step = time.Second
+	case d < time.Minute:
+		step = 5 * time.Second
+	case d < 10*time.Minute:
+		step = 30 * time.Second
+	}
+	return d / step * step
+}
+
+// apply records a change and keeps the open set. e.mu is held.
+func (e *engine) apply(r *Registry, c change, now time.Time, why string) {
+	e.dirty = true
+	switch {
+	case c.old == nil: // opened
+		e.opened++
+		e.open[c.new.ID] = openFinding{c.new, c.s}
+		r.hist.addEvent(Record{Kind: FindingOpened, Session: c.new.Session, Dir: c.new.Dir, At: now, Finding: c.new})
+	case c.new != nil: // updated
+		e.open[c.new.ID] = openFinding{c.new, c.s}
+	default: // resolved
+		f := *c.old
+		f.Resolved, f.Why = now, why
+		delete(e.open, f.ID)
+		if len(e.resolved) == MaxResolved {
+			copy(e.resolved, e.resolved[1:])
+			e.resolved = e.resolved[:MaxResolved-1]
+		}
+		e.resolved = append(e.resolved, &f)
+		r.hist.addEvent(Record{Kind: FindingResolved, Session: f.Session, Dir: f.Dir, At: now, Finding: &f, Detail: why})
+	}
+}
+
+// publish makes the open findings visible to snapshots: most severe
+// first, then oldest. e.mu is held.
+func (e *engine) publish() {
+	v := &findingsView{opened: e.opened, resolved: slices.Clone(e.resolved)}
+	v.open = make([]*Finding, 0, len(e.open))
+	for _, of := range e.open {
+		v.open = append(v.open, of.f)
+		v.counts[of.f.Severity]++
+	}
+	slices.SortFunc(v.open, func(a, b *Finding) int {
+		if c := cmp.Compare(b.Severity, a.Severity); c != 0 {
+			return c
+		}
+		if c := a.Since.Compare(b.Since); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	e.view.Store(v)
+	e.dirty = false
+}
+
+// resolvedWhy says why a finding of code stopped holding.
+func resolvedWhy(c FindingCode) string {
+	switch c {
+	case CodeLeak:
+		return "no stream of that kind is older than the threshold any more"
+	case CodeWindowStall:
+		return "the window opened (a UPD), or the writer sent FIN"
+	case CodeSessionBlocked:
+		return "the write went through: the receiver reads again"
+	case CodeKeepalive:
+		return "a frame arrived"
+	case CodeUnanswered:
+		return "the streams got an answer, or closed"
+	case CodeDataAfterClose:
+		return fmt.Sprintf("no such data for %v", AfterCloseWindow)
+	case CodeChurn:
+		return "the rate fell below the threshold"
+	}
+	return "the condition no longer holds"
+}
+
+// endWhy says why a finding of an ended session resolved. s.mu is held.
+func (s *Session) endWhy() string {
+	return "the session ended (" + s.reason.String() + ")"
+}
+
+// endNote returns the detail of the session's end record: err, and if
+// a KEEPALIVE finding is open, the silence that smux's keepalive ends a
+// session for. s.mu is held.
+func (s *Session) endNote(at time.Time, err string) string {
+	for _, f := range s.w.eng.open {
+		if f.Code != CodeKeepalive {
+			continue
+		}
+		last := s.w.lastAt[f.Dir]
+		if last == 0 {
+			last = s.start.UnixNano()
+		}
+		note := fmt.Sprintf("after the %s sent nothing for %s (KEEPALIVE): smux's keepalive closes a session that receives no frame for KeepAliveTimeout",
+			f.Dir.Sender(), fmtDur(time.Duration(at.UnixNano()-last)))
+		if err == "" {
+			return note
+		}
+		return err + "; " + note
+	}
+	return err
+}
+
+// churnRing keeps the latest session ends for CHURN.
+type churnRing struct {
+	mu   sync.Mutex
+	ends [4096][2]int64 // start, end in Unix ns
+	n    uint64         // ends recorded
+}
+
+// sessionEnded records a session that lived from start to end.
+func (e *engine) sessionEnded(start, end time.Time) {
+	rg := &e.ends
+	rg.mu.Lock()
+	rg.ends[rg.n%uint64(len(rg.ends))] = [2]int64{start.UnixNano(), end.UnixNano()}
+	rg.n++
+	rg.mu.Unlock()
+}
+
+// evalChurn opens or resolves CHURN. e.mu is held.
+func (e *engine) evalChurn(r *Registry, now time.Time, ns int64, cfg *FindingsConfig) {
+	var c *candidate
+	if cfg.Churn > 0 {
+		rg := &e.ends
+		from := ns - int64(ChurnWindow)
+		var count uint64
+		var lived, first int64
+		rg.mu.Lock()
+		for i := uint64(0); i < min(rg.n, uint64(len(rg.ends))); i++ {
+			se := rg.ends[(rg.n-1-i)%uint64(len(rg.ends))]
+			if se[1] < from {
+				break
+			}
+			if se[0] >= from {
+				count++
+				lived += se[1] - se[0]
+				if first == 0 || se[0] < first {
+					first = se[0]
+				}
+			}
+		}
+		rg.mu.Unlock()
+		if count >= uint64(cfg.Churn) {
+			c = &candidate{code: CodeChurn, since: first,
+				ev: Evidence{Count: count, Age: time.Duration(lived / int64(count)), Limit: ChurnWindow}}
+		}
+	}
+	old := e.churn
+	switch {
+	case c == nil && old == nil:
+	case c == nil:
+		e.churn = nil
+		e.apply(r, change{old: old}, now, resolvedWhy(CodeChurn))
+	case old == nil:
+		e.nextID++
+		e.churn = churnFinding(e.nextID, c, now)
+		e.apply(r, change{new: e.churn}, now, "")
+	case changed(old, c):
+		e.churn = churnFinding(old.ID, c, old.Opened)
+		e.churn.Since = old.Since
+		e.apply(r, change{old: old, new: e.churn}, now, "")
+	}
+}
+
+func churnFinding(id uint64, c *candidate, opened time.Time) *Finding {
+	f := &Finding{ID: id, Code: CodeChurn, Severity: CodeChurn.Severity(), Since: time.Unix(0, c.since), Opened: opened, Evidence: c.ev}
+	f.Text, f.Advice = describe(f, 0, 0)
+	return f
+}
+
+// findings returns the published findings.
+func (e *engine) findings() *findingsView {
+	if v := e.view.Load(); v != nil {
+		return v
+	}
+	return &findingsView{}
+}
+
+// snapshotFindings adds the published findings to snap and, if latency,
+// merges the sessions' first-reply histograms.
+func (r *Registry) snapshotFindings(snap *Snapshot, sessions []*Session, latency bool) {
+	v := r.eng.findings()
+	snap.Findings, snap.FindingCounts, snap.FindingsOpened, snap.Resolved = v.open, v.counts, v.opened, v.resolved
+	if !latency {
+		return
+	}
+	var h latencyHist
+	for _, s := range sessions {
+		s.mu.Lock()
+		h.merge(&s.w.latency)
+		s.mu.Unlock()
+	}
+	snap.Latency = h.latency()
+}
+
+// FindingsOf returns the open findings of session id, or of no session
+// (CHURN) for 0, in the snapshot's order.
+func (s *Snapshot) FindingsOf(id uint64) []*Finding {
+	var fs []*Finding
+	for _, f := range s.Findings {
+		if f.Session == id {
+			fs = append(fs, f)
+		}
+	}
+	return fs
+}

@@ -1,0 +1,540 @@
+package live_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/sniff"
+)
+
+// sec returns t0 plus s seconds.
+func sec(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+
+// feedAt feeds frames at time at, keeping the script's offsets.
+func (sc *script) feedAt(at time.Time, ws ...wire) {
+	for _, w := range ws {
+		f := frame(sc.ver, w, sc.off[w.dir])
+		sc.s.Record(w.dir, at, f)
+		sc.off[w.dir] += f.Size()
+	}
+}
+
+// findingRecords returns the finding records in reg's history.
+func findingRecords(reg *live.Registry) []live.Record {
+	var out []live.Record
+	for _, r := range allRecords(reg) {
+		if r.Kind == live.FindingOpened || r.Kind == live.FindingResolved {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// describeRecords lists records for a failure message.
+func describeRecords(recs []live.Record) string {
+	var b strings.Builder
+	for _, r := range recs {
+		f := r.Finding
+		fmt.Fprintf(&b, "\n  %s %s session %d stream %d dir %v(%v) %q", r.Kind, f.Code, f.Session, f.Stream, f.Dir, f.HasDir, f.Text)
+	}
+	return b.String()
+}
+
+// expect checks that the finding records are exactly want, in order:
+// "+CODE" for an opening, "-CODE" for a resolution.
+func expect(t *testing.T, reg *live.Registry, want ...string) []live.Record {
+	t.Helper()
+	recs := findingRecords(reg)
+	var got []string
+	for _, r := range recs {
+		sign := "+"
+		if r.Kind == live.FindingResolved {
+			sign = "-"
+		}
+		got = append(got, sign+r.Finding.Code.String())
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("finding records %v, want %v:%s", got, want, describeRecords(recs))
+	}
+	return recs
+}
+
+func TestFindingLeak(t *testing.T) {
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 1)
+	// Stream 3: the server answers and never closes; 5: closed both ways;
+	// 7: the client never closes; 9: open both ways.
+	sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "RAND"), psh(s2c, 3, "12345678"), fin(c2s, 3))
+	sc.feedAt(sec(1), syn(c2s, 5), psh(c2s, 5, "RAND"), fin(c2s, 5), fin(s2c, 5))
+	sc.feedAt(sec(2), syn(c2s, 7), psh(s2c, 7, "x"), fin(s2c, 7))
+	sc.feedAt(sec(3), syn(c2s, 9), psh(s2c, 9, "x"))
+	cfg := live.FindingsConfig{LeakAfter: 10 * time.Second, Churn: -1}
+	reg.Evaluate(sec(9), cfg)
+	expect(t, reg)
+	// The scans are spread over a second: by then every kind shows.
+	for s := 13.0; s < 14.2; s += 0.1 {
+		reg.Evaluate(sec(s), cfg)
+	}
+	recs := expect(t, reg, "+LEAK", "+LEAK", "+LEAK")
+	byDir := map[string]*live.Finding{}
+	for _, r := range recs {
+		f := r.Finding
+		key := "none"
+		if f.HasDir {
+			key = f.Dir.Sender().String()
+		}
+		byDir[key] = f
+		if f.Session != sc.s.ID() || f.Severity != live.Warning || r.Session != sc.s.ID() {
+			t.Errorf("finding %+v: wrong session or severity", f)
+		}
+	}
+	if f := byDir["server"]; f == nil || f.Stream != 3 || f.Evidence.Count != 1 ||
+		!strings.HasPrefix(f.Text, "the server never closes its streams: 1 half-closed by the client, oldest 1") ||
+		!strings.Contains(f.Advice, "Close() on the server's stream") || !f.Since.Equal(sec(0)) {
+		t.Errorf("server-side leak: %+v", f)
+	}
+	if f := byDir["client"]; f == nil || f.Stream != 7 || !strings.HasPrefix(f.Text, "the client never closes its streams: 1 half-closed by the server") {
+		t.Errorf("client-side leak: %+v", f)
+	}
+	if f := byDir["none"]; f == nil || f.Stream != 9 || !strings.HasPrefix(f.Text, "1 stream open longer than 10 s with no FIN from either side") || !strings.Contains(f.Text, "opened by the client") {
+		t.Errorf("open-both-ways leak: %+v", f)
+	}
+	snap := reg.Snapshot()
+	if len(snap.Findings) != 3 || snap.FindingCounts[live.Warning] != 3 || snap.FindingsOpened != 3 || len(snap.FindingsOf(sc.s.ID())) != 3 {
+		t.Errorf("snapshot findings %d, counts %v, opened %d", len(snap.Findings), snap.FindingCounts, snap.FindingsOpened)
+	}
+	// The server closes stream 3: that leak resolves, and its record says why.
+	sc.feedAt(sec(15), fin(s2c, 3))
+	reg.Evaluate(sec(15.5), cfg)
+	recs = expect(t, reg, "+LEAK", "+LEAK", "+LEAK", "-LEAK")
+	if r := recs[3]; r.Finding.Stream != 3 || r.Detail == "" || !r.Finding.Resolved.Equal(sec(15.5)) || r.Finding.ID != byDir["server"].ID {
+		t.Errorf("resolution %+v", r.Finding)
+	}
+	// The session ends: the rest resolve.
+	sc.s.End(sec(16), live.EOF, nil)
+	reg.Evaluate(sec(16.1), cfg)
+	recs = expect(t, reg, "+LEAK", "+LEAK", "+LEAK", "-LEAK", "-LEAK", "-LEAK")
+	if d := recs[5].Detail; !strings.Contains(d, "session ended") {
+		t.Errorf("resolution after the end says %q", d)
+	}
+	if snap := reg.Snapshot(); len(snap.Findings) != 0 || len(snap.Resolved) != 3 {
+		t.Errorf("after the end: %d open, %d resolved", len(snap.Findings), len(snap.Resolved))
+	}
+}
+
+func TestFindingLeakCountsAndUpdates(t *testing.T) {
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 1)
+	for i := range 50 {
+		sid := uint32(3 + 2*i)
+		sc.feedAt(sec(float64(i)/10), syn(c2s, sid), psh(c2s, sid, "RAND"), psh(s2c, sid, "12345678"), fin(c2s, sid))
+	}
+	cfg := live.FindingsConfig{LeakAfter: 5 * time.Second, Churn: -1}
+	var opened live.Finding
+	for s := 5.0; s < 16; s += 0.1 {
+		reg.Evaluate(sec(s), cfg)
+		if snap := reg.Snapshot(); opened.ID == 0 && len(snap.Findings) == 1 {
+			opened = *snap.Findings[0]
+		}
+	}
+	expect(t, reg, "+LEAK")
+	// It opened with the first stream to cross the threshold, and counted
+	// the others as they crossed it.
+	if opened.Evidence.Count != 1 || !opened.Opened.Equal(sec(5)) {
+		t.Errorf("opened: %+v", opened)
+	}
+	snap := reg.Snapshot()
+	if len(snap.Findings) != 1 {
+		t.Fatalf("open findings %d", len(snap.Findings))
+	}
+	// Ages are worded again in steps of 5 s between 10 s and a minute.
+	f := snap.Findings[0]
+	if f.ID != opened.ID || f.Evidence.Count != 50 || f.Evidence.Age < 15*time.Second || !strings.Contains(f.Text, "50 half-closed by the client, oldest 15 s") {
+		t.Errorf("updated leak: count %d, age %v, %q", f.Evidence.Count, f.Evidence.Age, f.Text)
+	}
+}
+
+func TestFindingWindowStall(t *testing.T) {
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 2)
+	data := strings.Repeat("x", 1000)
+	sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "BULK"), upd(c2s, 3, 0, 1000), psh(s2c, 3, data))
+	cfg := live.FindingsConfig{StallAfter: 2 * time.Second, Churn: -1}
+	reg.Evaluate(sec(1.9), cfg)
+	expect(t, reg)
+	reg.Evaluate(sec(2.1), cfg)
+	recs := expect(t, reg, "+WINDOW_STALL")
+	f := recs[0].Finding
+	if f.Stream != 3 || f.Dir != s2c || !f.HasDir || f.Evidence.Bytes != 1000 || f.Evidence.Count != 1 ||
+		f.Text != "stream 3: the server's writer has been held by a full 1000 B window for 2.1 s — its reader, the client, is not reading" {
+		t.Errorf("stall: %+v", f)
+	}
+	sc.feedAt(sec(3), upd(c2s, 3, 1000, 1000))
+	reg.Evaluate(sec(3.1), cfg)
+	expect(t, reg, "+WINDOW_STALL", "-WINDOW_STALL")
+}
+
+func TestFindingSessionBlocked(t *testing.T) {
+	for _, ver := range []uint8{1, 2} {
+		t.Run(fmt.Sprintf("v%d", ver), func(t *testing.T) {
+			reg := live.New(live.Config{})
+			sc := openSession(reg, ver)
+			big := strings.Repeat("x", 30000)
+			sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "SINK"), psh(c2s, 3, big), psh(c2s, 3, big), syn(c2s, 5), psh(c2s, 5, "RAND"))
+			cfg := live.FindingsConfig{BlockedAfter: 2 * time.Second, UnansweredAfter: time.Second, Churn: -1}
+			sc.s.WriteStarted(c2s)
+			reg.Evaluate(sec(0.4), cfg)
+			reg.Evaluate(sec(0.5), cfg) // seen waiting
+			reg.Evaluate(sec(1.5), cfg) // seen waiting since 0.4
+			// Keepalive on both sides, so that silence would be noticed.
+			sc.feedAt(sec(1), nop(c2s), nop(s2c))
+			sc.feedAt(sec(2), nop(s2c))
+			reg.Evaluate(sec(2.3), cfg)
+			expect(t, reg)
+			reg.Evaluate(sec(2.5), cfg)
+			recs := expect(t, reg, "+SESSION_BLOCKED")
+			f := recs[0].Finding
+			if f.Dir != c2s || f.Stream != 3 || f.Evidence.Count != 2 || f.Severity != live.Critical || !f.Since.Equal(sec(0.4)) {
+				t.Errorf("blocked: %+v", f)
+			}
+			want := fmt.Sprintf("session %d is blocked: the server stopped reading 2.1 s ago, with 2 streams open; stream 3 ", sc.s.ID())
+			if !strings.HasPrefix(f.Text, want) || (ver == 1) != strings.Contains(f.Text, "in v1 one unread stream stops every stream") {
+				t.Errorf("text %q, want it to start %q", f.Text, want)
+			}
+			// Long silence of the blocked direction is the block, not keepalive;
+			// unanswered streams are its consequence. The server still sends.
+			for s := 3.0; s < 9; s++ {
+				sc.feedAt(sec(s), nop(s2c))
+				reg.Evaluate(sec(s+0.5), cfg)
+			}
+			expect(t, reg, "+SESSION_BLOCKED")
+			sc.s.WriteDone(c2s)
+			reg.Evaluate(sec(9.1), cfg)
+			sc.feedAt(sec(9.1), psh(s2c, 3, "ok"), psh(s2c, 5, "ok"))
+			reg.Evaluate(sec(9.2), cfg)
+			expect(t, reg, "+SESSION_BLOCKED", "-SESSION_BLOCKED")
+		})
+	}
+}
+
+func TestFindingBlockedNeedsAWaitingWrite(t *testing.T) {
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 1)
+	sc.feedAt(sec(0), syn(c2s, 3))
+	cfg := live.FindingsConfig{BlockedAfter: time.Second, Churn: -1}
+	// Writes that come and go are never blocked, however many there are.
+	for i := range 50 {
+		sc.s.WriteStarted(c2s)
+		reg.Evaluate(sec(float64(i)/10), cfg)
+		sc.s.WriteDone(c2s)
+	}
+	expect(t, reg)
+}
+
+func TestFindingVersionMismatch(t *testing.T) {
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 2)
+	sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "RAND"))
+	v1nop := decoder.MakeHeader(1, decoder.NOP, 0, 0)
+	if sc.s.Record(s2c, sec(1), &decoder.Frame{Header: v1nop}) {
+		t.Fatal("a v1 frame after v2 was recorded")
+	}
+	sc.s.Violation(s2c, sec(1), &decoder.Violation{Code: decoder.VersionMismatch, Header: v1nop, Want: 2})
+	// The client's next frame is refused too: still one finding.
+	sc.s.Violation(c2s, sec(1.05), &decoder.Violation{Code: decoder.VersionMismatch, Header: decoder.MakeHeader(2, decoder.NOP, 0, 0), Want: 1})
+	reg.Evaluate(sec(1.1), live.FindingsConfig{UnansweredAfter: time.Millisecond, Churn: -1})
+	recs := expect(t, reg, "+VERSION_MISMATCH")
+	f := recs[0].Finding
+	if f.Evidence.Versions != [2]uint8{2, 1} || f.Dir != s2c ||
+		!strings.HasPrefix(f.Text, "the client speaks v2, the server v1") || !strings.HasPrefix(f.Advice, "set smux.Config.Version to the same value on both ends") {
+		t.Errorf("mismatch: %+v", f)
+	}
+}
+
+func TestFindingProtocol(t *testing.T) {
+	for _, tc := range []struct {
+		bytes string
+		code  decoder.Code
+		guess sniff.Kind
+		want  string
+	}{
+		{"GET /ran", decoder.BadVersion, sniff.HTTPRequest, "the client sent an HTTP request, not smux (BAD_VERSION at offset 0): it is talking HTTP to the smux port"},
+		{"\x16\x03\x01\x02\x00\x01\x00\x01", decoder.BadVersion, sniff.TLS, "the client sent TLS, not smux"},
+		{"\x00\x00\x00\x00\x00\x00\x00\x00", decoder.BadVersion, sniff.Zeros, "the client sent zeros, not smux"},
+	} {
+		reg := live.New(live.Config{})
+		sc := openSession(reg, 1)
+		var h decoder.Header
+		copy(h[:], tc.bytes)
+		sc.s.Violation(c2s, sec(0), &decoder.Violation{Code: tc.code, Header: h})
+		// A violation halts the session: its silence afterwards is not KEEPALIVE.
+		sc.feedAt(sec(1), nop(s2c))
+		reg.Evaluate(sec(60), live.FindingsConfig{Churn: -1})
+		recs := expect(t, reg, "+PROTOCOL")
+		f := recs[0].Finding
+		if f.Evidence.Guess != tc.guess || f.Evidence.Violation != tc.code || f.Dir != c2s || !strings.HasPrefix(f.Text, tc.want) {
+			t.Errorf("%q: %+v", tc.bytes, f)
+		}
+	}
+	// A stream cut inside a frame is how a connection ends, not a protocol problem.
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 1)
+	sc.s.Violation(c2s, sec(0), &decoder.Violation{Code: decoder.Truncated, Got: 3})
+	reg.Evaluate(sec(1), live.FindingsConfig{Churn: -1})
+	expect(t, reg)
+}
+
+func TestFindingKeepalive(t *testing.T) {
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 1)
+	sc.feedAt(sec(10), nop(c2s), nop(s2c))
+	sc.feedAt(sec(20), nop(c2s))
+	cfg := live.FindingsConfig{Churn: -1}
+	reg.Evaluate(sec(24.9), cfg) // the server's last frame was 14.9 s ago: within 1.5 × 10 s
+	expect(t, reg)
+	reg.Evaluate(sec(25.1), cfg)
+	recs := expect(t, reg, "+KEEPALIVE")
+	f := recs[0].Finding
+	if f.Dir != s2c || f.Evidence.Limit != 10*time.Second || !f.Since.Equal(sec(10)) ||
+		!strings.HasPrefix(f.Text, "the server has sent nothing, not even a keepalive NOP, for 15 s; keepalive NOPs come every 10 s") {
+		t.Errorf("keepalive: %+v", f)
+	}
+	sc.s.End(sec(40), live.LocalClose, nil)
+	var ended live.Record
+	for _, r := range allRecords(reg) {
+		if r.Kind == live.SessionEnded {
+			ended = r
+		}
+	}
+	if !strings.Contains(ended.Detail, "after the server sent nothing for 30 s (KEEPALIVE)") {
+		t.Errorf("session-ended detail %q does not say keepalive ended it", ended.Detail)
+	}
+	reg.Evaluate(sec(40.1), cfg)
+	expect(t, reg, "+KEEPALIVE", "-KEEPALIVE")
+}
+
+func TestFindingKeepaliveCadence(t *testing.T) {
+	cfg := live.FindingsConfig{Churn: -1, LeakAfter: time.Hour}
+	t.Run("no keepalive either way", func(t *testing.T) {
+		reg := live.New(live.Config{})
+		sc := openSession(reg, 1)
+		sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "x"), psh(s2c, 3, "y"))
+		reg.Evaluate(sec(600), cfg)
+		expect(t, reg)
+	})
+	t.Run("a direction that never sent borrows the other's cadence", func(t *testing.T) {
+		reg := live.New(live.Config{})
+		sc := openSession(reg, 1)
+		sc.feedAt(sec(1), nop(c2s))
+		reg.Evaluate(sec(1.4), cfg)
+		expect(t, reg)
+		reg.Evaluate(sec(1.6), cfg)
+		recs := expect(t, reg, "+KEEPALIVE")
+		if f := recs[0].Finding; f.Dir != s2c || f.Evidence.Limit != time.Second {
+			t.Errorf("keepalive: %+v", f)
+		}
+	})
+	t.Run("SilentAfter overrides the cadence", func(t *testing.T) {
+		reg := live.New(live.Config{})
+		sc := openSession(reg, 1)
+		sc.feedAt(sec(10), nop(c2s), nop(s2c))
+		reg.Evaluate(sec(19), live.FindingsConfig{SilentAfter: 8 * time.Second, Churn: -1})
+		expect(t, reg, "+KEEPALIVE", "+KEEPALIVE")
+	})
+	t.Run("a late NOP lengthens the cadence, never shortens it", func(t *testing.T) {
+		reg := live.New(live.Config{})
+		sc := openSession(reg, 1)
+		sc.feedAt(sec(10), nop(c2s), nop(s2c))
+		sc.feedAt(sec(20), nop(c2s), nop(s2c))
+		sc.feedAt(sec(21), nop(c2s), nop(s2c)) // a burst after a delay
+		reg.Evaluate(sec(35), cfg)
+		expect(t, reg)
+	})
+}
+
+func TestFindingUnanswered(t *testing.T) {
+	cfg := live.FindingsConfig{UnansweredAfter: 5 * time.Second, Churn: -1}
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 1)
+	sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "RAND"), psh(s2c, 3, "answer"))
+	for i := range 4 {
+		sid := uint32(5 + 2*i)
+		sc.feedAt(sec(0.1+float64(i)), syn(c2s, sid), psh(c2s, sid, "RAND"))
+	}
+	reg.Evaluate(sec(6), cfg)
+	expect(t, reg) // the server has said nothing since: that is keepalive's to judge
+	sc.feedAt(sec(7), nop(s2c))
+	reg.Evaluate(sec(7.5), cfg)
+	recs := expect(t, reg, "+UNANSWERED")
+	f := recs[0].Finding
+	if f.Dir != c2s || f.Stream != 5 || f.Evidence.Count != 3 || !f.Since.Equal(sec(0.1)) ||
+		!strings.HasPrefix(f.Text, "3 streams opened by the client got no answer for 5.0 s or more (the oldest, stream 5, 7.4 s ago) while the server still sends") {
+		t.Errorf("unanswered: %+v", f)
+	}
+	sc.feedAt(sec(8), fin(s2c, 5), fin(s2c, 7), fin(s2c, 9), fin(s2c, 11))
+	reg.Evaluate(sec(8.1), cfg)
+	expect(t, reg, "+UNANSWERED", "-UNANSWERED")
+}
+
+func TestFindingDataAfterClose(t *testing.T) {
+	cfg := live.FindingsConfig{Churn: -1}
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 1)
+	sc.feedAt(sec(0), syn(c2s, 9), psh(c2s, 9, "CLOS"), fin(s2c, 9), psh(c2s, 9, "more"), psh(c2s, 9, "more"), psh(c2s, 9, "more"))
+	reg.Evaluate(sec(0.1), cfg)
+	recs := expect(t, reg, "+DATA_AFTER_CLOSE")
+	f := recs[0].Finding
+	if f.Dir != c2s || f.Stream != 9 || f.Evidence.Count != 3 || f.Evidence.Bytes != 12 ||
+		!strings.HasPrefix(f.Text, "the client wrote 3 frames (12 B) to stream 9 after the server had sent FIN: smux discards them if the server called Close") {
+		t.Errorf("after close: %+v", f)
+	}
+	// More on another stream: the same finding counts them.
+	sc.feedAt(sec(5), syn(c2s, 11), fin(s2c, 11), psh(c2s, 11, "x"))
+	reg.Evaluate(sec(5.1), cfg)
+	if f := reg.Snapshot().Findings[0]; f.Evidence.Count != 4 || f.Evidence.Streams != 2 || f.Stream != 9 || f.ID != recs[0].Finding.ID {
+		t.Errorf("after more: %+v", f)
+	}
+	reg.Evaluate(sec(15.2), cfg)
+	expect(t, reg, "+DATA_AFTER_CLOSE", "-DATA_AFTER_CLOSE")
+	// A new incident opens a new finding that counts only its own frames.
+	sc.feedAt(sec(20), syn(c2s, 13), fin(s2c, 13), psh(c2s, 13, "late"))
+	reg.Evaluate(sec(20.1), cfg)
+	recs = expect(t, reg, "+DATA_AFTER_CLOSE", "-DATA_AFTER_CLOSE", "+DATA_AFTER_CLOSE")
+	if f := recs[2].Finding; f.Evidence.Count != 1 || f.Stream != 13 {
+		t.Errorf("second incident: %+v", f)
+	}
+}
+
+func TestFindingChurn(t *testing.T) {
+	reg := live.New(live.Config{})
+	cfg := live.FindingsConfig{Churn: 20}
+	for i := range 25 {
+		start := t0.Add(time.Duration(i) * 100 * time.Millisecond)
+		s := reg.Open(live.SessionInfo{Client: "127.0.0.1:1", Server: "127.0.0.1:2"}, start)
+		s.End(start.Add(50*time.Millisecond), live.LocalClose, nil)
+		if i == 18 {
+			reg.Evaluate(sec(1.9), cfg)
+			expect(t, reg)
+		}
+	}
+	reg.Evaluate(sec(2.5), cfg)
+	recs := expect(t, reg, "+CHURN")
+	f := recs[0].Finding
+	if f.Session != 0 || f.Evidence.Count != 25 || f.Evidence.Age != 50*time.Millisecond ||
+		f.Text != "25 sessions opened and ended in the last 10 s, living 50 ms each on average: a client is redialing in a loop" {
+		t.Errorf("churn: %+v", f)
+	}
+	if got := reg.Snapshot().FindingsOf(0); len(got) != 1 {
+		t.Errorf("FindingsOf(0) = %v", got)
+	}
+	reg.Evaluate(sec(12.5), cfg)
+	expect(t, reg, "+CHURN", "-CHURN")
+	// Long-lived sessions ending together are a shutdown, not churn.
+	for i := range 30 {
+		reg.Open(live.SessionInfo{}, sec(20)).End(sec(40+float64(i)/100), live.EOF, nil)
+	}
+	reg.Evaluate(sec(41), cfg)
+	expect(t, reg, "+CHURN", "-CHURN")
+}
+
+func TestFindingForgottenSession(t *testing.T) {
+	reg := live.New(live.Config{EndedSessions: 1})
+	sc := openSession(reg, 1)
+	sc.feedAt(sec(0), syn(c2s, 3), fin(c2s, 3))
+	cfg := live.FindingsConfig{LeakAfter: time.Second, Churn: -1}
+	for s := 1.0; s < 2.5; s += 0.1 {
+		reg.Evaluate(sec(s), cfg)
+	}
+	expect(t, reg, "+LEAK")
+	// Ended and forgotten before the next evaluation: the finding resolves all the same.
+	sc.s.End(sec(3), live.EOF, nil)
+	reg.Open(live.SessionInfo{}, sec(3)).End(sec(3), live.EOF, nil)
+	if reg.Session(sc.s.ID()) != nil {
+		t.Fatal("the session was not forgotten")
+	}
+	reg.Evaluate(sec(3.1), cfg)
+	expect(t, reg, "+LEAK", "-LEAK")
+	if n := len(reg.Snapshot().Findings); n != 0 {
+		t.Errorf("%d findings still open", n)
+	}
+}
+
+func TestFindingStrings(t *testing.T) {
+	for c := live.FindingCode(1); c < live.NumFindingCodes; c++ {
+		if strings.HasPrefix(c.String(), "UNKNOWN") || c.Severity().String() == "unknown" {
+			t.Errorf("code %d: %s %s", c, c, c.Severity())
+		}
+	}
+	if live.FindingCode(99).String() != "UNKNOWN_FINDING_99" || live.Severity(9).String() != "unknown" {
+		t.Error("unknown codes and severities are not named so")
+	}
+	if live.FindingOpened.String() != "finding-opened" || live.FindingResolved.String() != "finding-resolved" {
+		t.Error("finding record kinds are misnamed")
+	}
+}
+
+func TestLatency(t *testing.T) {
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 1)
+	for i := range 100 {
+		sid := uint32(3 + 2*i)
+		sc.feedAt(sec(float64(i)), syn(c2s, sid), psh(c2s, sid, "RAND"))
+		sc.feedAt(sec(float64(i)).Add(time.Duration(i+1)*time.Millisecond), psh(s2c, sid, "12345678"))
+	}
+	// A stream with no answer yet counts nothing.
+	sc.feedAt(sec(200), syn(c2s, 999))
+	snap := reg.Snapshot()
+	l := snap.Session(sc.s.ID()).Latency
+	near := func(got, want time.Duration) bool { return got >= want*85/100 && got <= want*115/100 }
+	if l.N != 100 || !near(l.P50, 50*time.Millisecond) || !near(l.P99, 99*time.Millisecond) {
+		t.Errorf("session latency %+v, want 100 streams, p50 ≈ 50ms, p99 ≈ 99ms", l)
+	}
+	if snap.Latency != l {
+		t.Errorf("snapshot latency %+v, want the only session's %+v", snap.Latency, l)
+	}
+	if o := reg.SnapshotWith(live.SnapshotOptions{}); o.Latency != (live.Latency{}) {
+		t.Errorf("SnapshotWith without Latency merged %+v", o.Latency)
+	}
+}
+
+// TestEvaluateConcurrent runs Evaluate beside feeders, End and snapshots:
+// the race detector checks the locking.
+func TestEvaluateConcurrent(t *testing.T) {
+	reg := live.New(live.Config{ClosedStreams: 8})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 20 {
+			sc := openSession(reg, 2)
+			now := time.Now()
+			for j := range 200 {
+				sid := uint32(3 + 2*j)
+				sc.feedAt(now, syn(c2s, sid), psh(c2s, sid, "RAND"), psh(s2c, sid, "x"))
+				if j%3 != 0 {
+					sc.feedAt(now, fin(c2s, sid), fin(s2c, sid))
+				}
+				sc.s.WriteStarted(c2s)
+				sc.s.WriteDone(c2s)
+			}
+			if i%2 == 0 {
+				sc.s.End(time.Now(), live.EOF, nil)
+			}
+		}
+	}()
+	cfg := live.FindingsConfig{LeakAfter: time.Nanosecond, UnansweredAfter: time.Nanosecond, Churn: 1}
+	for {
+		select {
+		case <-done:
+			reg.Evaluate(time.Now().Add(time.Minute), cfg)
+			reg.Snapshot()
+			return
+		default:
+			reg.Evaluate(time.Now().Add(2*time.Second), cfg)
+			reg.Snapshot()
+		}
+	}
+}

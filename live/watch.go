@@ -1,0 +1,281 @@
+package live
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// This file is what the data path keeps for the findings engine
+// (findings.go): a few stores per frame, no allocation, no lock beyond the
+// session's, which Record holds anyway. Everything that costs more waits
+// for Registry.Evaluate.
+
+// The two lists of streams a session keeps for the engine, each in SYN order.
+const (
+	liveList = iota // streams open or half-closed: the oldest is the leak suspect
+	waitList        // streams with no frame yet from the side that did not open them
+	numLists
+)
+
+// link is a stream's place in one list.
+type link struct{ prev, next *stream }
+
+// streamWatch is a stream's part of the engine's state.
+type streamWatch struct {
+	links  [numLists]link
+	first  int64 // the SYN's time, Unix ns: next to the links, which the lists touch anyway
+	listed [numLists]bool
+	late   bool  // data was sent to it after the receiving side's FIN
+	leaked bool  // counted in sessionWatch.leaked, under kind
+	kind   uint8 // leakKind of its state when counted
+}
+
+// streamList is an intrusive list of streams: adding and removing one is
+// a few pointer stores, and the oldest is at the head. headAt is the
+// head's SYN time, so that Evaluate learns the oldest's age without
+// touching the stream.
+type streamList struct {
+	head, tail *stream
+	headAt     int64
+	n          int
+}
+
+func (l *streamList) push(st *stream, i int) {
+	w := &st.watch
+	w.listed[i] = true
+	w.links[i] = link{prev: l.tail}
+	if l.tail != nil {
+		l.tail.watch.links[i].next = st
+	} else {
+		l.head, l.headAt = st, w.first
+	}
+	l.tail = st
+	l.n++
+}
+
+func (l *streamList) remove(st *stream, i int) {
+	w := &st.watch
+	if !w.listed[i] {
+		return
+	}
+	lk := w.links[i]
+	if lk.prev != nil {
+		lk.prev.watch.links[i].next = lk.next
+	} else if l.head = lk.next; l.head != nil {
+		l.headAt = l.head.watch.first
+	}
+	if lk.next != nil {
+		lk.next.watch.links[i].prev = lk.prev
+	} else {
+		l.tail = lk.prev
+	}
+	w.links[i] = link{}
+	w.listed[i] = false
+	l.n--
+}
+
+// sessionWatch is a session's part of the engine's state. The fields
+// above eng are kept by the data path under the session's lock, except
+// writes, which the tap sets without it.
+type sessionWatch struct {
+	lists  [numLists]streamList
+	lastAt [2]int64 // Unix ns of each direction's latest frame; 0 before its first
+	// Keepalive: each direction's NOPs, the latest one's time and the
+	// longest interval seen between two (or, after one, since the start).
+	nops     [2]uint32
+	nopAt    [2]int64
+	nopEvery [2]int64
+	// Data sent to a side that had sent FIN on the stream, per direction
+	// of the data: PSH frames, their payload bytes, streams, and the latest.
+	late        [2]uint64
+	lateBytes   [2]uint64
+	lateStreams [2]uint64
+	lateSID     [2]uint32
+	lateAt      [2]int64
+	latency     latencyHist
+	// LEAK, counted as the clock passes: the live streams before leakFrom
+	// are older than the cutoff leakCut and counted in leaked by leakKind;
+	// the data path keeps the counts as they change state or close.
+	leakFrom   *stream
+	leakFromAt int64 // leakFrom's SYN, Unix ns, so that Evaluate need not touch it
+	leaked     [3]uint64
+	leakCut    int64
+	// The oldest counted stream of each kind, copied so that Evaluate
+	// need not touch it; known is false when it closed or changed kind
+	// and the next evaluation must look for the new oldest.
+	oldest [3]leakRef
+	known  [3]bool
+	// writes counts the tapped end's writes in each direction, started
+	// and finished: odd while one is in progress (WriteStarted, WriteDone).
+	writes [2]atomic.Uint64
+
+	eng engineSession // the engine's own, under the session's lock
+}
+
+// WriteStarted tells the session that the tapped end (or the attach
+// proxy) is about to write bytes of direction dir to the connection;
+// WriteDone that the write returned. A write that does not return means
+// the receiver has stopped reading: the findings engine samples these
+// (SESSION_BLOCKED). Each costs one atomic add; calls for one direction
+// must not overlap (one writer per direction, as with a TCP connection).
+func (s *Session) WriteStarted(dir Dir) { s.w.writes[dir&1].Add(1) }
+
+// WriteDone ends what WriteStarted began.
+func (s *Session) WriteDone(dir Dir) { s.w.writes[dir&1].Add(1) }
+
+// watchFrame notes a frame of dir at ns. s.mu is held.
+func (s *Session) watchFrame(dir Dir, ns int64) { s.w.lastAt[dir] = ns }
+
+// watchOpened lists a new live stream. s.mu is held.
+func (s *Session) watchOpened(st *stream) {
+	st.watch.first = st.first.UnixNano()
+	s.w.lists[liveList].push(st, liveList)
+	s.w.lists[waitList].push(st, waitList)
+	if s.w.leakFrom == nil {
+		s.w.leakFrom, s.w.leakFromAt = st, st.watch.first // every older stream is counted already
+	}
+}
+
+// leakRef is a counted leak, as a finding names it.
+type leakRef struct {
+	st     *stream
+	first  int64
+	id     uint32
+	opener Side
+}
+
+func refOf(st *stream) leakRef { return leakRef{st, st.watch.first, st.id, st.opener} }
+
+// watchHalfClosed moves a counted leak to the kind of its new state. s.mu is held.
+func (s *Session) watchHalfClosed(st *stream) {
+	if w := &st.watch; w.leaked {
+		s.w.unleak(st)
+		w.leaked, w.kind = true, uint8(leakKind(st.state))
+		s.w.leak(st)
+	}
+}
+
+// leak counts st, of st.watch.kind, as leaked.
+func (w *sessionWatch) leak(st *stream) {
+	k := st.watch.kind
+	w.leaked[k]++
+	if o := &w.oldest[k]; w.known[k] && (o.st == nil || st.watch.first < o.first) {
+		*o = refOf(st)
+	}
+}
+
+// unleak takes st out of the leak counts.
+func (w *sessionWatch) unleak(st *stream) {
+	k := st.watch.kind
+	st.watch.leaked = false
+	if w.leaked[k]--; w.leaked[k] == 0 {
+		w.oldest[k], w.known[k] = leakRef{}, true
+	} else if w.oldest[k].st == st {
+		w.oldest[k], w.known[k] = leakRef{}, false
+	}
+}
+
+// watchAnswer notes a frame of dir on st: the first from the side that did
+// not open it answers the stream. s.mu is held.
+func (s *Session) watchAnswer(st *stream, dir Dir) {
+	if st.watch.listed[waitList] && dir.Sender() != st.opener {
+		s.w.lists[waitList].remove(st, waitList)
+	}
+}
+
+// watchClosed unlists a stream that is no longer live. s.mu is held.
+func (s *Session) watchClosed(st *stream) {
+	if s.w.leakFrom == st {
+		s.w.setLeakFrom(st.watch.links[liveList].next)
+	}
+	if st.watch.leaked {
+		s.w.unleak(st)
+	}
+	s.w.lists[liveList].remove(st, liveList)
+	s.w.lists[waitList].remove(st, waitList)
+}
+
+// watchLate counts a PSH of dir on st, whose receiver has sent FIN. s.mu is held.
+func (s *Session) watchLate(st *stream, dir Dir, length uint32, at time.Time) {
+	w := &s.w
+	w.late[dir]++
+	w.lateBytes[dir] += uint64(length)
+	if !st.watch.late {
+		st.watch.late = true
+		w.lateStreams[dir]++
+	}
+	w.lateSID[dir] = st.id
+	w.lateAt[dir] = at.UnixNano()
+}
+
+// watchNOP notes a NOP of dir at ns: keepalive's cadence. s.mu is held.
+func (s *Session) watchNOP(dir Dir, ns int64) {
+	w := &s.w
+	prev := w.nopAt[dir]
+	if prev == 0 {
+		prev = s.start.UnixNano() // smux's keepalive ticker starts with the session
+	}
+	// The longest interval: a NOP delayed once makes the cadence look
+	// longer, never shorter, so silence is never called early.
+	w.nopEvery[dir] = max(w.nopEvery[dir], ns-prev)
+	w.nops[dir]++
+	w.nopAt[dir] = ns
+}
+
+// watchEnded empties the lists of an ended session, whose streams are no
+// longer live. s.mu is held.
+func (s *Session) watchEnded() {
+	for l := &s.w.lists[liveList]; l.head != nil; {
+		s.watchClosed(l.head)
+	}
+	for l := &s.w.lists[waitList]; l.head != nil; {
+		l.remove(l.head, waitList)
+	}
+}
+
+// countLeaks counts the live streams that have grown older than cutoff
+// since the previous call, and returns the oldest counted stream of each
+// kind. It walks only the streams that crossed the cutoff since, and,
+// when the oldest of a kind closed, the counted streams up to the next
+// one of that kind. s.mu is held.
+func (s *Session) countLeaks(cutoff int64) *[3]leakRef {
+	w := &s.w
+	head := w.lists[liveList].head
+	if cutoff < w.leakCut || w.leakCut == 0 {
+		// The threshold grew, or the clock went back: count afresh.
+		for st := head; st != nil && st != w.leakFrom; st = st.watch.links[liveList].next {
+			st.watch.leaked = false
+		}
+		w.leaked, w.oldest, w.known = [3]uint64{}, [3]leakRef{}, [3]bool{true, true, true}
+		w.setLeakFrom(head)
+	}
+	w.leakCut = cutoff
+	for n := 0; w.leakFrom != nil && w.leakFromAt <= cutoff && n < maxWalk; n++ {
+		st := w.leakFrom
+		st.watch.leaked, st.watch.kind = true, uint8(leakKind(st.state))
+		w.leak(st)
+		w.setLeakFrom(st.watch.links[liveList].next)
+	}
+	for k := range w.known {
+		if w.known[k] {
+			continue
+		}
+		// The counted streams are the list's first: the oldest of the kind
+		// is among them.
+		for st, n := head, 0; st != nil && st.watch.leaked && n < maxWalk; st, n = st.watch.links[liveList].next, n+1 {
+			if int(st.watch.kind) == k {
+				w.oldest[k] = refOf(st)
+				break
+			}
+		}
+		w.known[k] = true
+	}
+	return &w.oldest
+}
+
+func (w *sessionWatch) setLeakFrom(st *stream) {
+	w.leakFrom = st
+	if st != nil {
+		w.leakFromAt = st.watch.first
+	}
+}

@@ -1,0 +1,124 @@
+package live
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// How findings are worded: the problem with its numbers, and what to do,
+// from what smux does.
+
+// finding makes the Finding of c, with its text. s.mu is held.
+func (s *Session) finding(id uint64, c *candidate, opened time.Time) *Finding {
+	f := &Finding{
+		ID: id, Code: c.code, Severity: c.code.Severity(), Session: s.id, Stream: c.stream,
+		Dir: c.dir, HasDir: c.hasDir, Since: time.Unix(0, c.since), Opened: opened, Evidence: c.ev,
+	}
+	f.Text, f.Advice = describe(f, s.id, s.version)
+	return f
+}
+
+// describe words a finding: the problem with its numbers, and what to do.
+func describe(f *Finding, session uint64, version uint8) (text, advice string) {
+	ev := &f.Evidence
+	sender, receiver := f.Dir.Sender(), f.Dir.Reverse().Sender()
+	switch f.Code {
+	case CodeLeak:
+		if !f.HasDir {
+			return fmt.Sprintf("%s open longer than %s with no FIN from either side, oldest %s (stream %d, opened by the %s)",
+					plural(ev.Count, "stream"), fmtDur(ev.Limit), fmtDur(ev.Age), f.Stream, sender),
+				"if they are not meant to live this long, a side forgot Close(): smux keeps every stream, and its buffers, until both sides have sent FIN"
+		}
+		return fmt.Sprintf("the %s never closes its streams: %d half-closed by the %s, oldest %s (stream %d)",
+				sender, ev.Count, receiver, fmtDur(ev.Age), f.Stream),
+			fmt.Sprintf("call Close() on the %s's stream when it is done: smux keeps a stream, and its buffers, until both sides have sent FIN", sender)
+	case CodeWindowStall:
+		text = fmt.Sprintf("stream %d: the %s's writer has been held by a full %s window for %s — its reader, the %s, is not reading",
+			f.Stream, sender, fmtBytes(ev.Bytes), fmtDur(ev.Age), receiver)
+		if ev.Count > 1 {
+			text += fmt.Sprintf(" (%d streams of this session stalled this way)", ev.Count)
+		}
+		return text, fmt.Sprintf("have the %s read stream %d, or close it: smux v2 sends a UPD, which lets the writer go on, only as its reader consumes; raise MaxStreamBuffer only if the reader is merely slow", receiver, f.Stream)
+	case CodeSessionBlocked:
+		what := "was sent " + fmtBytes(ev.Bytes)
+		if version == 2 {
+			what = "has " + fmtBytes(ev.Bytes) + " unread"
+		}
+		text = fmt.Sprintf("session %d is blocked: the %s stopped reading %s ago, with %s open; stream %d %s — one slow reader holds every stream",
+			session, receiver, fmtDur(ev.Age), plural(ev.Count, "stream"), f.Stream, what)
+		if version == 2 {
+			return text + " (the " + receiver.String() + "'s session-wide receive buffer, MaxReceiveBuffer, is full even with v2's windows)",
+				"read every stream promptly, or close the ones nobody reads; keep MaxReceiveBuffer above MaxStreamBuffer times the streams that may sit unread at once"
+		}
+		return text + " (in v1 one unread stream stops every stream: smux's session-wide receive buffer, MaxReceiveBuffer, is full)",
+			"read every stream promptly, or close the ones nobody reads; with smux.Config.Version = 2 on both ends each stream has its own window, and one slow reader holds only its own stream"
+	case CodeVersionMismatch:
+		return fmt.Sprintf("the client speaks v%d, the server v%d: each end refuses the other's frames (\"invalid protocol\")",
+				ev.Versions[ClientToServer], ev.Versions[ServerToClient]),
+			"set smux.Config.Version to the same value on both ends; smux stops reading this session and keepalive closes it 30-60 s later"
+	case CodeKeepalive:
+		return fmt.Sprintf("the %s has sent nothing, not even a keepalive NOP, for %s; keepalive NOPs come every %s: it is frozen or gone, and smux closes a session that receives nothing for KeepAliveTimeout (30 s by default)",
+				sender, fmtDur(ev.Age), fmtDur(ev.Limit)),
+			fmt.Sprintf("find out why the %s stopped (a stuck process or event loop, a dead path or NAT mapping); the %s's smux closes this session at its KeepAliveTimeout — redial then", sender, receiver)
+	case CodeUnanswered:
+		return fmt.Sprintf("%s opened by the %s got no answer for %s or more (the oldest, stream %d, %s ago) while the %s still sends: the %s is not accepting them",
+				plural(ev.Count, "stream"), sender, fmtDur(ev.Limit), f.Stream, fmtDur(ev.Age), receiver, receiver),
+			fmt.Sprintf("the %s must call AcceptStream in a loop and serve each stream; smux queues up to 1024 streams nobody accepted, then stops reading the session", receiver)
+	case CodeDataAfterClose:
+		where := fmt.Sprintf("stream %d", f.Stream)
+		if ev.Streams > 1 {
+			where = fmt.Sprintf("%d streams (first stream %d)", ev.Streams, f.Stream)
+		}
+		return fmt.Sprintf("the %s wrote %s (%s) to %s after the %s had sent FIN: smux discards them if the %s called Close, and delivers them only after CloseWrite",
+				sender, plural(ev.Count, "frame"), fmtBytes(ev.Bytes), where, receiver, receiver),
+			fmt.Sprintf("the %s should stop writing a stream once a read returns io.EOF (the peer's FIN); a %s that still wants data should half-close with CloseWrite, not Close", sender, receiver)
+	case CodeProtocol:
+		return fmt.Sprintf("the %s sent %s, not smux (%s at offset %d): it %s",
+				sender, ev.Guess, ev.Violation, ev.Offset, ev.Guess.Hint()),
+			fmt.Sprintf("fix the %s's address or protocol; smux stops reading the session and keepalive closes it 30-60 s later", sender)
+	case CodeChurn:
+		return fmt.Sprintf("%d sessions opened and ended in the last %s, living %s each on average: a client is redialing in a loop",
+				ev.Count, fmtDur(ev.Limit), fmtDur(ev.Age)),
+			"keep one session and open streams on it; the session-ended reasons say why sessions end — back off between dials"
+	}
+	return f.Code.String(), ""
+}
+
+// plural returns "1 stream", "2 streams".
+func plural(n uint64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// fmtDur formats d for a finding's text: "42 s", "2.1 s", "850 ms".
+func fmtDur(d time.Duration) string {
+	switch {
+	case d >= 10*time.Second:
+		return fmt.Sprintf("%d s", int64(d/time.Second))
+	case d >= time.Second:
+		return fmt.Sprintf("%.1f s", d.Seconds())
+	case d >= time.Millisecond:
+		return fmt.Sprintf("%d ms", int64(d/time.Millisecond))
+	}
+	return fmt.Sprintf("%d µs", int64(d/time.Microsecond))
+}
+
+// fmtBytes formats n bytes: "512 B", "64 KiB", "9.4 MiB".
+func fmtBytes(n uint64) string {
+	trim := func(f float64, unit string) string {
+		s := fmt.Sprintf("%.1f", f)
+		return strings.TrimSuffix(s, ".0") + " " + unit
+	}
+	switch {
+	case n >= 1<<30:
+		return trim(float64(n)/(1<<30), "GiB")
+	case n >= 1<<20:
+		return trim(float64(n)/(1<<20), "MiB")
+	case n >= 1<<10:
+		return trim(float64(n)/(1<<10), "KiB")
+	}
+	return fmt.Sprintf("%d B", n)
+}

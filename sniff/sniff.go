@@ -1,0 +1,158 @@
+// Package sniff guesses what bytes are when they are not smux: the first
+// bytes of a direction that broke smux's framing, as a violation keeps them
+// (the 8 bytes where a header belonged). muxtop names the guess so that a
+// user reads "this is HTTP" instead of "bad version 71".
+package sniff
+
+import (
+	"bytes"
+	"encoding/binary"
+)
+
+// Kind is what the bytes look like.
+type Kind uint8
+
+// The kinds, from the most specific.
+const (
+	Unknown      Kind = iota // bytes that match nothing below
+	HTTPRequest              // an HTTP/1 request line: GET, POST, …
+	HTTPResponse             // an HTTP/1 status line: HTTP/1.1 200
+	HTTP2                    // the HTTP/2 connection preface: PRI * HTTP/2.0
+	TLS                      // a TLS record: a ClientHello or a server's handshake
+	SSH                      // an SSH banner: SSH-2.0-…
+	SOCKS5                   // a SOCKS5 greeting: 05 nmethods methods…
+	Zeros                    // all zero bytes: padding, a corrupted or reset buffer
+	SmuxV1                   // a well-formed smux v1 header
+	SmuxV2                   // a well-formed smux v2 header
+	Text                     // printable ASCII, some other text protocol
+)
+
+var names = [...]string{"unknown bytes", "an HTTP request", "an HTTP response", "HTTP/2", "TLS", "an SSH banner",
+	"a SOCKS5 greeting", "zeros", "an smux v1 header", "an smux v2 header", "text"}
+
+// String returns the kind as a noun phrase: "an HTTP request", "TLS".
+func (k Kind) String() string {
+	if int(k) < len(names) {
+		return names[k]
+	}
+	return names[Unknown]
+}
+
+// Code returns a stable machine name: unknown, http-request, http-response,
+// http2, tls, ssh, socks5, zeros, smux-v1, smux-v2 or text.
+func (k Kind) Code() string {
+	if int(k) < len(codes) {
+		return codes[k]
+	}
+	return codes[Unknown]
+}
+
+var codes = [...]string{"unknown", "http-request", "http-response", "http2", "tls", "ssh", "socks5", "zeros", "smux-v1", "smux-v2", "text"}
+
+// Hint says what the kind usually means when it reaches an smux port, as
+// the end of a sentence that starts with the sender: "the client …".
+func (k Kind) Hint() string {
+	switch k {
+	case HTTPRequest, HTTP2:
+		return "is talking HTTP to the smux port: it has the wrong address"
+	case HTTPResponse:
+		return "is an HTTP server, not an smux server: the other end dialled the wrong port"
+	case TLS:
+		return "speaks TLS: one end wraps the connection in TLS and the other does not"
+	case SSH:
+		return "is an SSH endpoint: the wrong port"
+	case SOCKS5:
+		return "speaks SOCKS5: a proxy setting points at the smux port"
+	case Zeros:
+		return "sent zero bytes where a header belongs: a corrupted stream, or a layer underneath (a broken KCP or FEC setting, a bad proxy) that loses or pads bytes"
+	case SmuxV1, SmuxV2:
+		return "sent an smux header the receiving end does not accept: the ends speak different versions, or bytes were lost before it"
+	case Text:
+		return "sent text, not smux: some other protocol, or the wrong port"
+	}
+	return "sent bytes that are not an smux header: the wrong protocol, or bytes lost or altered on the way (check any layer underneath smux)"
+}
+
+var methods = [][]byte{[]byte("GET "), []byte("POST "), []byte("PUT "), []byte("HEAD "), []byte("DELETE "),
+	[]byte("OPTIONS "), []byte("PATCH "), []byte("CONNECT "), []byte("TRACE ")}
+
+// Guess says what b, the first bytes seen where an smux header belonged,
+// look like. Eight bytes (an smux header's worth) are enough for every kind.
+func Guess(b []byte) Kind {
+	if len(b) == 0 {
+		return Unknown
+	}
+	switch {
+	case bytes.HasPrefix(b, []byte("PRI * HT")):
+		return HTTP2
+	case bytes.HasPrefix(b, []byte("HTTP/")):
+		return HTTPResponse
+	case bytes.HasPrefix(b, []byte("SSH-")):
+		return SSH
+	case isTLS(b):
+		return TLS
+	}
+	for _, m := range methods {
+		if bytes.HasPrefix(b, m) || (len(b) < len(m) && bytes.HasPrefix(m, b) && len(b) >= 3) {
+			return HTTPRequest
+		}
+	}
+	if isZero(b) {
+		return Zeros
+	}
+	if k := smuxHeader(b); k != Unknown {
+		return k
+	}
+	if b[0] == 5 && len(b) >= 3 && int(b[1]) >= 1 && int(b[1]) <= 8 && b[2] <= 0x80 {
+		return SOCKS5
+	}
+	if isText(b) {
+		return Text
+	}
+	return Unknown
+}
+
+// isTLS reports a TLS record header: content type handshake (22) or alert
+// (21), version 3.x.
+func isTLS(b []byte) bool {
+	return len(b) >= 3 && (b[0] == 22 || b[0] == 21) && b[1] == 3 && b[2] <= 4
+}
+
+func isZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// smuxHeader reports a header smux would frame: version 1 or 2, a known
+// command, a length that command allows.
+func smuxHeader(b []byte) Kind {
+	if len(b) < 8 || (b[0] != 1 && b[0] != 2) {
+		return Unknown
+	}
+	cmd, length := b[1], binary.LittleEndian.Uint16(b[2:])
+	switch {
+	case cmd <= 3 && cmd != 2 && length != 0: // SYN, FIN, NOP carry nothing
+		return Unknown
+	case cmd == 4 && (b[0] != 2 || length != 8):
+		return Unknown
+	case cmd > 4:
+		return Unknown
+	}
+	if b[0] == 1 {
+		return SmuxV1
+	}
+	return SmuxV2
+}
+
+func isText(b []byte) bool {
+	for _, c := range b {
+		if (c < ' ' || c > '~') && c != '\r' && c != '\n' && c != '\t' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,42 @@
+package sniff
+
+import "testing"
+
+func TestGuess(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Kind
+	}{
+		{"GET /ran", HTTPRequest},
+		{"POST /a ", HTTPRequest},
+		{"GET", HTTPRequest},
+		{"HTTP/1.1", HTTPResponse},
+		{"PRI * HTTP/2.0", HTTP2},
+		{"\x16\x03\x01\x02\x00\x01\x00\x01", TLS},
+		{"SSH-2.0-", SSH},
+		{"\x05\x01\x00", SOCKS5},
+		{"\x00\x00\x00\x00\x00\x00\x00\x00", Zeros},
+		{"\x02\x00\x00\x00\x03\x00\x00\x00", SmuxV2},  // SYN sid 3
+		{"\x01\x02\x04\x00\x03\x00\x00\x00", SmuxV1},  // PSH len 4
+		{"\x01\x04\x08\x00\x03\x00\x00\x00", Unknown}, // UPD in v1
+		{"\x02\x00\x01\x00\x03\x00\x00\x00", Unknown}, // SYN with a length
+		{"hello wo", Text},
+		{"\x9f\x88\x01\xfe\x00\x10\x20\x30", Unknown},
+		{"", Unknown},
+	} {
+		if got := Guess([]byte(tc.in)); got != tc.want {
+			t.Errorf("Guess(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestNames(t *testing.T) {
+	for k := Unknown; k <= Text; k++ {
+		if k.String() == "" || k.Code() == "" || k.Hint() == "" {
+			t.Errorf("kind %d has an empty name, code or hint", k)
+		}
+	}
+	if Kind(200).String() != Unknown.String() || Kind(200).Code() != "unknown" {
+		t.Error("an out-of-range kind is not unknown")
+	}
+}
