@@ -223,11 +223,11 @@ type jsonSummary struct {
 	Unitemised    uint64                       `json:"unitemised,omitempty"`
 	// Findings: how many opened, how many are open by severity, and each
 	// (open, and the latest resolved); first-reply latency.
-	FindingsOpened uint64         `json:"findings_opened"`
-	FindingsOpen   map[string]int `json:"findings_open"`
-	Findings       []jsonFinding  `json:"findings"`
-	Latency        *jsonLatencies `json:"latency,omitempty"`
-	Status        json.RawMessage              `json:"status,omitempty"`
+	FindingsOpened uint64          `json:"findings_opened"`
+	FindingsOpen   map[string]int  `json:"findings_open"`
+	Findings       []jsonFinding   `json:"findings"`
+	Latency        *jsonLatencies  `json:"latency,omitempty"`
+	Status         json.RawMessage `json:"status,omitempty"`
 }
 
 type jsonLeaks struct {
