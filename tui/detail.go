@@ -113,6 +113,15 @@ func detailInfo(th *theme, r *live.Record, w int) []string {
 		wrap(sess+" ended: "+printable.Text(endText(r))+" · "+at, style{})
 	case live.NoticeRecord:
 		wrap(printable.Text(r.Detail)+" · "+at, st.bad)
+	case live.FindingOpened, live.FindingResolved:
+		if f := r.Finding; f != nil {
+			wrap(r.Kind.String()+" "+f.Code.String()+" ("+f.Severity.String()+") · "+sess+" · "+at, st.bad)
+			wrap(printable.Text(f.Text), style{})
+			wrap("what to do: "+printable.Text(f.Advice), style{})
+			if r.Detail != "" {
+				wrap(printable.Text(r.Detail), st.dim)
+			}
+		}
 	}
 	return out
 }

@@ -220,6 +220,17 @@ func totalsLine(th *theme, hd *header, apart bool, w int) string {
 	if snap.Stalls > 0 {
 		fields = append(fields, field{long: []seg{{count(uint64(snap.Stalls)) + " stalled", th.bad}}, prio: 85})
 	}
+	// Open findings by severity: what muxtop names as wrong, first of all.
+	for sev := int(live.NumSeverities) - 1; sev >= 0; sev-- {
+		if n := snap.FindingCounts[sev]; n > 0 {
+			sty := th.warn
+			if live.Severity(sev) == live.Critical {
+				sty = th.bad
+			}
+			fields = append(fields, field{long: []seg{{plural(uint64(n), live.Severity(sev).String()), sty}},
+				short: []seg{{count(uint64(n)) + " " + live.Severity(sev).String()[:4], sty}}, prio: 95})
+		}
+	}
 	return fieldLine(fields, nil, w, [2]string{" · ", " · "})
 }
 
