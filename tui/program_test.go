@@ -40,6 +40,11 @@ func TestProgram(t *testing.T) {
 	p := tea.NewProgram(New(c.reg, Options{NoColor: true}),
 		tea.WithInput(nil), tea.WithOutput(&out), tea.WithWindowSize(100, 30), tea.WithoutSignals())
 	go func() { // ends when the program has taken both keys
+		// Quit only once the first screen is out: a q that arrives before
+		// the renderer's first frame leaves nothing drawn.
+		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(out.String(), "Sessions") && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+		}
 		p.Send(keyMsg("j"))
 		p.Send(keyMsg("q"))
 	}()
