@@ -12,6 +12,7 @@ import (
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/printable"
+	"github.com/muxtop/muxtop/sniff"
 )
 
 // detailPane shows one record: the frames pane's cursor's. It keeps its
@@ -106,6 +107,9 @@ func detailInfo(th *theme, r *live.Record, w int) []string {
 		// The bytes that broke the framing, as text: "GET / HT" tells
 		// more than a bad version 71.
 		add("as text "+strconv.Quote(string(printable.AppendASCII(nil, r.Header[:]))), style{})
+		if g := sniff.Guess(r.Header[:]); g != sniff.Unknown {
+			wrap("looks like "+g.String()+": "+g.Hint(), st.warn)
+		}
 		wrap("smux: "+r.Code.SmuxReaction(), style{})
 	case live.SessionOpened:
 		wrap(sess+" opened "+printable.Text(r.Client+" → "+r.Server)+" · "+at, style{})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/sniff"
 )
 
 // These tests pin what a first-time user tripped over (issue 10). Each
@@ -421,6 +422,10 @@ func TestItem8PayloadsThatMeanSomething(t *testing.T) {
 	detail = strings.Join(paneBox(screenOf(m), "Frame detail"), "\n")
 	if !strings.Contains(detail, `"GET / HT"`) {
 		t.Errorf("the violation's bytes are not shown as text:\n%s", screenOf(m))
+	}
+	// And with a guess at what they are.
+	if !strings.Contains(detail, "looks like "+sniff.HTTPRequest.String()) {
+		t.Errorf("no guess at what the bytes are:\n%s", detail)
 	}
 }
 
