@@ -88,7 +88,8 @@ type stream struct {
 	first, last time.Time
 	replyAt     time.Time // the first PSH with data from the side that did not open
 	flow        [2]Flow
-	folded      bool // counted in the summary already; only its place in the closed queue is left
+	folded      bool   // counted in the summary already; only its place in the closed queue is left
+	serial      uint64 // the session's count of streams opened when this one was: a FrameRef's check
 }
 
 // Traffic counts frames and PSH payload bytes per direction.
