@@ -728,3 +728,30 @@ func TestVersionChangedBySender(t *testing.T) {
 		t.Errorf("framing %+v, UPDs %d, versions %v; want one violation, the UPD counted, versions [2 2]", ss.Framing, ss.Counts.Frames[s2c][decoder.UPD], ss.Versions)
 	}
 }
+
+// TestRetractAfterFold: a tap records the frames of a Write before the
+// bytes go out; if the session ends meanwhile (folding the frame's stream
+// into the summary) and then the Write fails, the frame is taken back from
+// the summary, where it now is, not from the untracked frames, which would
+// lose one (or wrap below zero). Found by internal/smuxdiff, a session
+// closed mid-write.
+func TestRetractAfterFold(t *testing.T) {
+	reg := live.New(live.Config{ClosedStreams: -1}) // the ended session keeps no stream in detail
+	sc := openSession(reg, 2)
+	sc.feed(syn(c2s, 3), nop(c2s))
+	f := frame(2, upd(c2s, 3, 1, 65536), sc.off[c2s])
+	ref, ok := sc.s.RecordRef(c2s, at(sc.n), f)
+	if !ok {
+		t.Fatal("the UPD was refused")
+	}
+	sc.s.End(at(sc.n+1), live.Reset, nil)
+	sc.s.Retract(c2s, f.Header, ref)
+	ss := sc.snap(t, reg)
+	if ss.Untracked.Frames[c2s] != 1 || ss.Closed.Frames[c2s] != 1 || ss.Counts.Frames[c2s][decoder.UPD] != 0 {
+		t.Errorf("untracked %+v, folded %+v, UPDs %d: want the NOP untracked, the SYN folded, no UPD",
+			ss.Untracked, ss.Closed, ss.Counts.Frames[c2s][decoder.UPD])
+	}
+	if a, c := ss.Accounted(), ss.Counted(); a != c {
+		t.Errorf("accounted %+v, counted %+v", a, c)
+	}
+}

@@ -124,6 +124,8 @@ type Session struct {
 	untracked    Traffic // frames that name no tracked stream
 	atWindow     int     // v2 flows whose writer sits at the window (Flow.FullSince set)
 	dirEnded     [2]bool // the direction's byte stream has ended: its writers write no more
+	serial       uint64  // of the latest stream opened: the streams' serials tell reused structs apart
+	counted      *stream // the stream the frame being recorded was counted on, if any
 	unsent       [2]int64
 	open         int // streams not closed
 	framing      [2]*FramingInfo
@@ -176,6 +178,21 @@ func (s *Session) framingCount() int {
 // stops decoding the direction (decoder.Reject with VersionMismatch and
 // ReceiverVersion(dir)), as smux stops reading it.
 func (s *Session) Record(dir Dir, at time.Time, f *decoder.Frame) bool {
+	_, ok := s.RecordRef(dir, at, f)
+	return ok
+}
+
+// FrameRef says where RecordRef counted a frame: on a stream, which may
+// since have been folded into the session's summary, or as untracked.
+// Retract takes the frame back from there.
+type FrameRef struct {
+	st     *stream
+	serial uint64
+}
+
+// RecordRef is Record, and also says where the frame was counted, for a
+// tap that may have to Retract it.
+func (s *Session) RecordRef(dir Dir, at time.Time, f *decoder.Frame) (FrameRef, bool) {
 	h := f.Header
 	cmd, sid, length := h.Cmd(), h.StreamID(), uint32(h.Length())
 	var a Anomaly
@@ -190,8 +207,9 @@ func (s *Session) Record(dir Dir, at time.Time, f *decoder.Frame) bool {
 	}
 	if s.halted[dir] {
 		s.mu.Unlock()
-		return false
+		return FrameRef{}, false
 	}
+	s.counted = nil
 	if cmd == decoder.FIN {
 		s.prefetchFold()
 	}
@@ -219,13 +237,17 @@ func (s *Session) Record(dir Dir, at time.Time, f *decoder.Frame) bool {
 	if a != 0 {
 		s.anomaly(a, dir, at, f)
 	}
+	var ref FrameRef
+	if st := s.counted; st != nil {
+		ref = FrameRef{st: st, serial: st.serial}
+	}
 	forgotten, opened := s.forgotten, s.total()-total
 	s.mu.Unlock()
 	if forgotten {
 		s.reg.lateFrame(dir, cmd, length, opened, a)
 	}
 	s.reg.hist.addFrame(s.id, dir, at, f, a)
-	return true
+	return ref, true
 }
 
 // ReceiverVersion returns the protocol version that the receiver of
@@ -265,6 +287,7 @@ func (s *Session) syn(dir Dir, at time.Time, sid uint32) Anomaly {
 			// smux ignores a SYN for a stream it still has.
 			st.last = at
 			st.frames[dir]++
+			s.counted = st
 			return DuplicateSYN
 		}
 		// Both FINs were seen: smux has removed the stream, and a SYN with
@@ -280,8 +303,10 @@ func (s *Session) syn(dir Dir, at time.Time, sid uint32) Anomaly {
 	} else {
 		st = new(stream)
 	}
-	st.id, st.opener, st.first, st.last = sid, dir.Sender(), at, at
+	s.serial++
+	st.id, st.opener, st.first, st.last, st.serial = sid, dir.Sender(), at, at, s.serial
 	st.frames[dir] = 1
+	s.counted = st
 	s.streams[sid] = st
 	s.recent[dir] = st
 	if s.ended {
@@ -326,10 +351,12 @@ func (s *Session) fin(dir Dir, at time.Time, sid uint32) Anomaly {
 		// smux sends a second FIN when Close follows CloseWrite: count it only.
 		st.last = at
 		st.frames[dir]++
+		s.counted = st
 		return 0
 	}
 	st.last = at
 	st.frames[dir]++
+	s.counted = st
 	st.fin[dir] = true
 	s.watchAnswer(st, dir)
 	s.setFull(&st.flow[dir], time.Time{}) // a writer that sent FIN writes no more
@@ -363,6 +390,7 @@ func (s *Session) psh(dir Dir, at time.Time, sid uint32, length uint32) Anomaly 
 	st.last = at
 	st.frames[dir]++
 	st.bytes[dir] += uint64(length)
+	s.counted = st
 	s.watchAnswer(st, dir)
 	if st.fin[dir.Reverse()] && length > 0 {
 		s.watchLate(st, dir, length, at) // DATA_AFTER_CLOSE
@@ -398,6 +426,7 @@ func (s *Session) upd(dir Dir, at time.Time, sid, consumed, window uint32) Anoma
 	}
 	st.last = at
 	st.frames[dir]++
+	s.counted = st
 	s.watchAnswer(st, dir)
 	fl := &st.flow[dir.Reverse()] // a UPD reports on data flowing the other way
 	fl.PeerConsumed, fl.PeerWindow, fl.HasUPD = consumed, window, true
@@ -529,12 +558,14 @@ func (s *Session) Unsent(dir Dir, n int64) {
 	s.mu.Unlock()
 }
 
-// Retract takes back the counts of a frame with header h that Record
-// counted in direction dir but that a failed write never sent. Its effect
-// on the stream's state (a SYN that opened it, a FIN that closed it) stays:
-// the connection has failed, and its session ends with it.
-func (s *Session) Retract(dir Dir, h decoder.Header) {
-	cmd, sid, length := h.Cmd(), h.StreamID(), uint64(h.Length())
+// Retract takes back the counts of a frame with header h that RecordRef
+// counted in direction dir, where ref says, but that a failed write never
+// sent: from its stream, from the summary if the stream has been folded
+// since (the session ended meanwhile, say), or from the untracked frames.
+// Its effect on the stream's state (a SYN that opened it, a FIN that
+// closed it) stays: the connection has failed, and its session ends with it.
+func (s *Session) Retract(dir Dir, h decoder.Header, ref FrameRef) {
+	cmd, length := h.Cmd(), uint64(h.Length())
 	if int(cmd) >= decoder.NumCmds {
 		return
 	}
@@ -546,16 +577,20 @@ func (s *Session) Retract(dir Dir, h decoder.Header) {
 	if cmd != decoder.PSH {
 		length = 0
 	}
-	if st := s.streams[sid]; st != nil && cmd != decoder.NOP {
+	switch st := ref.st; {
+	case st == nil:
+		s.untracked.Frames[dir]--
+		s.untracked.Bytes[dir] -= length
+	case st.serial == ref.serial && !st.folded:
 		st.frames[dir]--
 		st.bytes[dir] -= length
 		if cmd == decoder.PSH && st.state != Closed {
 			st.flow[dir].Written -= uint32(length)
 		}
-		return
+	default: // folded, and perhaps reused for another stream since
+		s.summary.Frames[dir]--
+		s.summary.Bytes[dir] -= length
 	}
-	s.untracked.Frames[dir]--
-	s.untracked.Bytes[dir] -= length
 }
 
 // Unparsed records how many bytes of direction dir were not framed after a

@@ -89,6 +89,7 @@ type stream struct {
 	replyAt     time.Time // the first PSH with data from the side that did not open
 	flow        [2]Flow
 	folded      bool        // counted in the summary already; only its place in the closed queue is left
+	serial      uint64      // the session's count of streams opened when this one was: a FrameRef's check
 	watch       streamWatch // the findings engine's: watch.go
 }
 

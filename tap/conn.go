@@ -55,10 +55,12 @@ type feeder struct {
 	clock clock
 }
 
-// wroteFrame is where a frame of a Write lies in its direction's byte stream.
+// wroteFrame is where a frame of a Write lies in its direction's byte
+// stream, and where its session counted it.
 type wroteFrame struct {
 	off int64
 	hdr decoder.Header
+	ref live.FrameRef
 }
 
 // Option configures Wrap.
@@ -246,14 +248,17 @@ func (f *feeder) feed(p []byte, at time.Time) {
 		if at.IsZero() {
 			at = f.clock.now()
 		}
-		switch {
-		case fr == nil:
+		if fr == nil {
 			f.violation(at, f.dec.Violation())
-		case !f.sess.Record(f.dir, at, fr):
+			continue
+		}
+		ref, ok := f.sess.RecordRef(f.dir, at, fr)
+		switch {
+		case !ok:
 			// The receiving end speaks another version and refuses it.
 			f.violation(at, f.dec.Reject(fr, decoder.VersionMismatch, f.sess.ReceiverVersion(f.dir)))
 		case f.keep:
-			f.wrote = append(f.wrote, wroteFrame{fr.Offset, fr.Header})
+			f.wrote = append(f.wrote, wroteFrame{fr.Offset, fr.Header, ref})
 		}
 	}
 }
@@ -303,7 +308,7 @@ func (f *feeder) unsent(at time.Time, cut, stop int64) {
 		if w.off+decoder.HeaderSize+int64(w.hdr.Length()) <= cut {
 			continue
 		}
-		f.sess.Retract(f.dir, w.hdr)
+		f.sess.Retract(f.dir, w.hdr, w.ref)
 		if w.off < cut {
 			trunc.Offset, trunc.Got, trunc.Header = w.off, cut-w.off, w.hdr
 		}

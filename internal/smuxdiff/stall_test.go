@@ -125,12 +125,13 @@ func stallRun(t *testing.T, rnd *rand.Rand, place placement, sessionEnd bool) {
 
 	// blocked reports whether s's writer is held back: in its Write, with
 	// everything it wrote read by the reader and the reader's UPDs read by
-	// the writer, at the window.
-	blocked := func(s *stallStream) bool {
+	// the writer, at the window; ends are the two ends' pictures, as far as
+	// muxtop has seen them.
+	blocked := func(s *stallStream, ends [2]*model) bool {
 		if !s.inWrite.Load() {
 			return false
 		}
-		w, r := e.endModel(s.writer).streams[s.id], e.endModel(1 - s.writer).streams[s.id]
+		w, r := ends[s.writer].streams[s.id], ends[1-s.writer].streams[s.id]
 		if w == nil || r == nil {
 			return false
 		}
@@ -142,11 +143,12 @@ func stallRun(t *testing.T, rnd *rand.Rand, place placement, sessionEnd bool) {
 	// writer; e.snapshot checks that a stalled one has a Write in progress.
 	poll := func() {
 		snap := e.snapshot()
-		now := time.Now()
 		ss := e.session(snap)
+		ends := [2]*model{e.endModel(0), e.endModel(1)}
+		now := time.Now() // after what the ends show: muxtop saw it before
 		stalls := 0
 		for _, s := range streams {
-			if s.blockedAt.IsZero() && blocked(s) {
+			if s.blockedAt.IsZero() && blocked(s, ends) {
 				s.blockedAt = now
 			}
 			st := ss.Stream(s.id)

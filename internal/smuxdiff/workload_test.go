@@ -517,7 +517,12 @@ func closeMidWrite(t *testing.T, rnd *rand.Rand, place placement, v byte) {
 		live:       live.Config{ClosedStreams: []int{1, 3, 0}[rnd.IntN(3)]},
 		ver:        [2]byte{v, v},
 		tapVersion: rnd.IntN(2) == 0,
+		looping:    true,
 	})
+	pool := make([]byte, 1<<17) // the writers' bytes: slices of it at random offsets
+	for i := range pool {
+		pool[i] = byte(rnd.Uint32())
+	}
 	var keepalive time.Duration
 	if rnd.IntN(2) == 0 {
 		keepalive = time.Duration(2+rnd.IntN(10)) * time.Millisecond
@@ -543,10 +548,9 @@ func closeMidWrite(t *testing.T, rnd *rand.Rand, place placement, v byte) {
 			defer wg.Done()
 			r := rand.New(rand.NewPCG(seed, 1))
 			for {
-				b := make([]byte, chunkSize(r))
-				for i := range b {
-					b[i] = byte(r.Uint32())
-				}
+				n := chunkSize(r)
+				off := r.IntN(len(pool) - n + 1)
+				b := pool[off : off+n]
 				sd.attempted = append(sd.attempted, b...)
 				if _, err := e.write(st, me, b); err != nil {
 					return
