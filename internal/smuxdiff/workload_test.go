@@ -261,6 +261,7 @@ func (w *workload) side(st *smux.Stream, p *streamPlan, me int) {
 		}
 		off += n
 	}
+	w.e.tracker(st.ID(), me).finished.Store(true)
 	if p.answerFirst && acceptor {
 		startReader()
 	}
