@@ -795,6 +795,19 @@ func unparsedDiffs(ss *live.SessionSnap, o *model) []string {
 	return diffs
 }
 
+// forwardDiffs checks that what each end read is what the other wrote, or
+// the start of it: the tap, and the proxy (which says it forwards every
+// byte untouched), change nothing on the way.
+func (e *env) forwardDiffs() []string {
+	var diffs []string
+	for d := range 2 { // sent by side d, read by side 1-d
+		if diff := prefixDiff(e.rec[1-d].ReadBytes(), e.rec[d].WrittenBytes()); diff != "" {
+			diffs = append(diffs, fmt.Sprintf("%v: the %v read %s the %v wrote", live.Dir(d), live.Side(1-d), diff, live.Side(d)))
+		}
+	}
+	return diffs
+}
+
 // prefixDiff says how got differs from being a prefix of want, or "".
 func prefixDiff(got, want []byte) string {
 	if len(got) <= len(want) && bytes.Equal(got, want[:len(got)]) {

@@ -358,8 +358,9 @@ func (e *env) startSmux(cfg [2]*smux.Config) [2]*smux.Session {
 // checks muxtop against the oracle while the session lives and after it
 // has ended: counts per direction and command, wire bytes, every stream's
 // state and counts, the folded summary, v2 windows, leaks, and no anomaly,
-// violation or stall in any snapshot; and smux's own deliveries against
-// the oracle's PSH payloads.
+// violation or stall in any snapshot; smux's own deliveries against the
+// oracle's PSH payloads; and that each end read exactly what the other
+// wrote (the proxy forwards every byte untouched).
 func TestWorkload(t *testing.T) {
 	smuxtest.NoGoroutinesLeft(t)
 	for _, place := range placements {
@@ -421,6 +422,7 @@ func healthyRun(t *testing.T, rnd *rand.Rand, place placement, v byte) {
 	errs(t, "live streams", streamDiffs(ss, o, keepCfg))
 	errs(t, "live windows", flowDiffs(ss, o, v))
 	errs(t, "live versions", versionDiffs(ss, o))
+	errs(t, "live forwarding", e.forwardDiffs())
 	if keepalive > 0 && (o.counts.Frames[c2s][NOP] == 0 || o.counts.Frames[s2c][NOP] == 0) {
 		t.Errorf("keepalive %v: NOPs %d → and %d ←, want some each way", keepalive, o.counts.Frames[c2s][NOP], o.counts.Frames[s2c][NOP])
 	}
@@ -448,6 +450,7 @@ func healthyRun(t *testing.T, rnd *rand.Rand, place placement, v byte) {
 	errs(t, "ended counts", countDiffs(ss, o))
 	errs(t, "ended unparsed", unparsedDiffs(ss, o))
 	errs(t, "ended streams", streamDiffs(ss, o, keepCfg))
+	errs(t, "ended forwarding", e.forwardDiffs())
 	checkDeliveries(t, plans, o, false)
 }
 
@@ -614,6 +617,7 @@ func closeMidWrite(t *testing.T, rnd *rand.Rand, place placement, v byte) {
 	errs(t, "counts", countDiffs(ss, o))
 	errs(t, "unparsed", unparsedDiffs(ss, o))
 	errs(t, "truncated", truncDiffs(ss, o, e, first))
+	errs(t, "forwarding", e.forwardDiffs())
 	errs(t, "streams", streamDiffs(ss, o, 0))
 	if ss.AnomalyCount != 0 {
 		t.Errorf("anomalies: %v", ss.Anomalies)
