@@ -60,11 +60,7 @@ func appendPlain(b []byte, r *live.Record) []byte {
 		b = printable.AppendText(b, r.Server)
 	case live.SessionEnded:
 		b = append(b, "session ended: "...)
-		b = append(b, r.Reason.String()...)
-		if r.Detail != "" {
-			b = append(b, ": "...)
-			b = printable.AppendText(b, r.Detail)
-		}
+		b = printable.AppendText(b, r.EndText())
 	case live.FramingViolation:
 		b = append(b, r.Dir.String()...)
 		b = append(b, " VIOLATION "...)

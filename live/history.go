@@ -73,6 +73,15 @@ type Record struct {
 	Finding *Finding
 }
 
+// EndText says why a SessionEnded record's session ended, for a person:
+// the reason, then the detail after a colon when there is one.
+func (r *Record) EndText() string {
+	if r.Detail == "" {
+		return r.Reason.String()
+	}
+	return r.Reason.String() + ": " + r.Detail
+}
+
 // HistoryStats describes the history ring.
 type HistoryStats struct {
 	// Cap is how many records the ring holds at most.

@@ -115,15 +115,15 @@ func TestHealthyBulkV2(t *testing.T) {
 		t.Fatal(err)
 	}
 	go func() { st.Write(make([]byte, total)) }()
-	snaps := 0
+	snaps, seen := 0, 0
 	for {
 		select {
 		case err := <-done:
 			if err != nil {
 				t.Fatal(err)
 			}
-			if snaps < 10 {
-				t.Logf("only %d snapshots during the transfer", snaps)
+			if seen == 0 {
+				t.Fatalf("no snapshot of %d saw the stream carry data: the test checked nothing", snaps)
 			}
 			return
 		default:
@@ -134,6 +134,9 @@ func TestHealthyBulkV2(t *testing.T) {
 			t.Fatalf("snapshot %d: %d stalls in a healthy transfer", snaps, snap.Stalls)
 		}
 		if s := snap.Sessions[0].Stream(st.ID()); s != nil {
+			if s.Bytes[live.ClientToServer] > 0 {
+				seen++
+			}
 			for d, fl := range s.Flow {
 				if in := fl.InFlight(); in < 0 {
 					t.Fatalf("snapshot %d: %v in flight %d of window %d", snaps, live.Dir(d), in, fl.Window())

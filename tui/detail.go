@@ -114,7 +114,7 @@ func detailInfo(th *theme, r *live.Record, w int) []string {
 	case live.SessionOpened:
 		wrap(sess+" opened "+printable.Text(r.Client+" → "+r.Server)+" · "+at, style{})
 	case live.SessionEnded:
-		wrap(sess+" ended: "+printable.Text(endText(r))+" · "+at, style{})
+		wrap(sess+" ended: "+printable.Text(r.EndText())+" · "+at, style{})
 	case live.NoticeRecord:
 		wrap(printable.Text(r.Detail)+" · "+at, st.bad)
 	case live.FindingOpened, live.FindingResolved:

@@ -461,7 +461,7 @@ func frameLine(th *theme, r *live.Record, w int, mark, reverse bool, cols frameC
 	case live.SessionOpened:
 		l.text("● session " + strconv.FormatUint(r.Session, 10) + " opened " + printable.Text(r.Client+" → "+r.Server))
 	case live.SessionEnded:
-		l.add("● session "+strconv.FormatUint(r.Session, 10)+" ended: "+printable.Text(endText(r)), st.dim)
+		l.add("● session "+strconv.FormatUint(r.Session, 10)+" ended: "+printable.Text(r.EndText()), st.dim)
 	case live.FramingViolation:
 		l.text(r.Dir.String() + " ")
 		l.add("VIOLATION "+r.Code.String()+" at offset "+strconv.FormatInt(r.Offset, 10)+": "+printable.Text(r.Detail), st.bad)
@@ -535,12 +535,4 @@ func (p *framesPane) title() string {
 		s += " · " + plural(n, "record")
 	}
 	return s
-}
-
-// endText says why a SessionEnded record's session ended.
-func endText(r *live.Record) string {
-	if r.Detail == "" {
-		return r.Reason.String()
-	}
-	return r.Reason.String() + ": " + r.Detail
 }
