@@ -9,7 +9,7 @@ import (
 
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/live"
-	"github.com/muxtop/muxtop/sniff"
+	"github.com/muxtop/muxtop/wirekind"
 )
 
 // marshalFinding is the encoding/json oracle of a finding record.
@@ -75,7 +75,7 @@ func testFindings(s string) []*live.Finding {
 			Dir: live.Dir(c % 2), HasDir: c%3 != 0, Since: at, Opened: at.Add(time.Second), Text: s, Advice: s + "!",
 			Evidence: live.Evidence{Count: uint64(c) % 3, Streams: uint64(c) % 2, Bytes: uint64(c) << 20 % 3,
 				Age: time.Duration(c) * 1234567 * time.Microsecond % (3 * time.Second), Limit: time.Duration(c%2) * 10 * time.Second,
-				Versions: [2]uint8{2, 1}, Offset: int64(c) * 8, Guess: sniff.Kind(c), Violation: decoder.Code(c)}}
+				Versions: [2]uint8{2, 1}, Offset: int64(c) * 8, Guess: wirekind.Kind(c), Violation: decoder.Code(c)}}
 		fs = append(fs, f)
 	}
 	return fs

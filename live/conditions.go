@@ -4,7 +4,7 @@ import (
 	"time"
 
 	"github.com/muxtop/muxtop/decoder"
-	"github.com/muxtop/muxtop/sniff"
+	"github.com/muxtop/muxtop/wirekind"
 )
 
 // The conditions of the findings, as Evaluate checks them per session.
@@ -38,7 +38,7 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 			}
 		} else {
 			c.code = CodeProtocol
-			c.ev.Guess = sniff.Guess(f.Header[:])
+			c.ev.Guess = wirekind.Guess(f.Header[:])
 		}
 		cs = append(cs, c)
 	}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/muxtop/muxtop/decoder"
-	"github.com/muxtop/muxtop/sniff"
+	"github.com/muxtop/muxtop/wirekind"
 )
 
 // FindingCode names a problem the findings engine diagnoses.
@@ -158,7 +158,7 @@ type Evidence struct {
 	// direction's byte stream and what the bytes look like; Violation is
 	// its code.
 	Offset    int64
-	Guess     sniff.Kind
+	Guess     wirekind.Kind
 	Violation decoder.Code
 }
 

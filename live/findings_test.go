@@ -8,7 +8,7 @@ import (
 
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/live"
-	"github.com/muxtop/muxtop/sniff"
+	"github.com/muxtop/muxtop/wirekind"
 )
 
 // sec returns t0 plus s seconds.
@@ -259,12 +259,12 @@ func TestFindingProtocol(t *testing.T) {
 	for _, tc := range []struct {
 		bytes string
 		code  decoder.Code
-		guess sniff.Kind
+		guess wirekind.Kind
 		want  string
 	}{
-		{"GET /ran", decoder.BadVersion, sniff.HTTPRequest, "the client sent an HTTP request, not smux (BAD_VERSION at offset 0): it is talking HTTP to the smux port"},
-		{"\x16\x03\x01\x02\x00\x01\x00\x01", decoder.BadVersion, sniff.TLS, "the client sent TLS, not smux"},
-		{"\x00\x00\x00\x00\x00\x00\x00\x00", decoder.BadVersion, sniff.Zeros, "the client sent zeros, not smux"},
+		{"GET /ran", decoder.BadVersion, wirekind.HTTPRequest, "the client sent an HTTP request, not smux (BAD_VERSION at offset 0): it is talking HTTP to the smux port"},
+		{"\x16\x03\x01\x02\x00\x01\x00\x01", decoder.BadVersion, wirekind.TLS, "the client sent TLS, not smux"},
+		{"\x00\x00\x00\x00\x00\x00\x00\x00", decoder.BadVersion, wirekind.Zeros, "the client sent zeros, not smux"},
 	} {
 		reg := live.New(live.Config{})
 		sc := openSession(reg, 1)

@@ -12,7 +12,7 @@ import (
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/printable"
-	"github.com/muxtop/muxtop/sniff"
+	"github.com/muxtop/muxtop/wirekind"
 )
 
 // detailPane shows one record: the frames pane's cursor's. It keeps its
@@ -107,7 +107,7 @@ func detailInfo(th *theme, r *live.Record, w int) []string {
 		// The bytes that broke the framing, as text: "GET / HT" tells
 		// more than a bad version 71.
 		add("as text "+strconv.Quote(string(printable.AppendASCII(nil, r.Header[:]))), style{})
-		if g := sniff.Guess(r.Header[:]); g != sniff.Unknown {
+		if g := wirekind.Guess(r.Header[:]); g != wirekind.Unknown {
 			wrap("looks like "+g.String()+": "+g.Hint(), st.warn)
 		}
 		wrap("smux: "+r.Code.SmuxReaction(), style{})

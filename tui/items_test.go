@@ -13,7 +13,7 @@ import (
 
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/live"
-	"github.com/muxtop/muxtop/sniff"
+	"github.com/muxtop/muxtop/wirekind"
 )
 
 // These tests pin what a first-time user tripped over (issue 10). Each
@@ -424,7 +424,7 @@ func TestItem8PayloadsThatMeanSomething(t *testing.T) {
 		t.Errorf("the violation's bytes are not shown as text:\n%s", screenOf(m))
 	}
 	// And with a guess at what they are.
-	if !strings.Contains(detail, "looks like "+sniff.HTTPRequest.String()) {
+	if !strings.Contains(detail, "looks like "+wirekind.HTTPRequest.String()) {
 		t.Errorf("no guess at what the bytes are:\n%s", detail)
 	}
 }

@@ -1,4 +1,4 @@
-package sniff
+package wirekind
 
 import "testing"
 

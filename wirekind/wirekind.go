@@ -1,8 +1,8 @@
-// Package sniff guesses what bytes are when they are not smux: the first
+// Package wirekind guesses what bytes are when they are not smux: the first
 // bytes of a direction that broke smux's framing, as a violation keeps them
 // (the 8 bytes where a header belonged). muxtop names the guess so that a
 // user reads "this is HTTP" instead of "bad version 71".
-package sniff
+package wirekind
 
 import (
 	"bytes"
