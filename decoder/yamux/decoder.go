@@ -1,0 +1,202 @@
+package yamux
+
+import "encoding/binary"
+
+// MaxSnaplen is the largest snaplen a Decoder takes. A yamux Data frame
+// may carry up to 4 GiB; a record keeps at most this many of its bytes.
+const MaxSnaplen = 1<<16 - 1
+
+// Decoder decodes the yamux frames of one direction of a connection.
+//
+// It holds at most one header and Snaplen payload bytes, allocates only in
+// New, and never panics on any input. Feed it with Next and tell it with
+// End that the byte stream has ended. A Decoder is not safe for concurrent
+// use: give each direction its own.
+type Decoder struct {
+	snaplen int
+	buf     []byte // snapshot of the current frame's payload, cap snaplen
+
+	hdr      Header // header being collected
+	hn       int    // header bytes collected
+	got      int64  // payload bytes seen of the current frame
+	frameOff int64  // offset of the current frame's header
+
+	off      int64 // bytes consumed
+	unparsed int64 // bytes consumed after a violation, from its header on
+	frames   uint64
+
+	frame     Frame
+	violation Violation
+	violated  bool // violation is set
+	stopped   bool // by a violation or End: Next frames nothing more
+}
+
+// New returns a Decoder that keeps the first snaplen bytes of each Data
+// payload. A snaplen below 0 counts as 0; one above MaxSnaplen as MaxSnaplen.
+func New(snaplen int) *Decoder {
+	snaplen = min(max(snaplen, 0), MaxSnaplen)
+	return &Decoder{snaplen: snaplen, buf: make([]byte, snaplen)}
+}
+
+// Snaplen returns how many payload bytes the decoder keeps per frame.
+func (d *Decoder) Snaplen() int { return d.snaplen }
+
+// Offset returns how many bytes the decoder has consumed.
+func (d *Decoder) Offset() int64 { return d.off }
+
+// Frames returns how many frames the decoder has completed.
+func (d *Decoder) Frames() uint64 { return d.frames }
+
+// Pending returns how many bytes of a not yet complete frame the decoder has consumed.
+func (d *Decoder) Pending() int64 {
+	if d.stopped {
+		return 0
+	}
+	return int64(d.hn) + d.got
+}
+
+// Unparsed returns how many bytes were consumed without framing: from the
+// header of the violation on, and every byte given to Next after End.
+// The wire bytes of the frames Next returned (Frame.Size) plus Unparsed
+// plus Pending make Offset.
+func (d *Decoder) Unparsed() int64 { return d.unparsed }
+
+// Violation returns the violation that stopped the decoder, or nil. The
+// returned value stays valid: the decoder stops at its first violation.
+func (d *Decoder) Violation() *Violation {
+	if !d.violated {
+		return nil
+	}
+	return &d.violation
+}
+
+// Next consumes bytes from p until it completes a frame, meets a framing
+// violation, or runs out of input, and returns how many bytes it consumed.
+// Call it again with p[n:] until p is empty.
+//
+// A completed frame is returned in f; it and its payload are valid only
+// until the next call to Next. A framing violation is returned as a
+// *Violation in err; it consumes all of p, and from then on Next consumes
+// everything it is given without framing it, as yamux reads nothing more
+// of a session it ended. After End, too, Next consumes everything without
+// framing it. When len(p) > 0, Next consumes at least one byte.
+func (d *Decoder) Next(p []byte) (n int, f *Frame, err error) {
+	if d.stopped {
+		d.off += int64(len(p))
+		d.unparsed += int64(len(p))
+		return len(p), nil, nil
+	}
+	// Fast path: a whole, valid frame at the start of p is framed in place.
+	// Anything else, every violation included, takes the slow path.
+	if d.hn == 0 && len(p) >= HeaderSize {
+		// Version and type as one 16-bit word: version 0 and a known type
+		// make it below NumTypes.
+		vt := binary.BigEndian.Uint16(p)
+		if vt < NumTypes {
+			var length int64
+			if vt == uint16(Data) {
+				length = int64(binary.BigEndian.Uint32(p[8:]))
+			}
+			if size := HeaderSize + length; int64(len(p)) >= size {
+				f = &d.frame
+				f.Offset = d.off
+				f.Header = Header(p[:HeaderSize])
+				keep := int(min(length, int64(d.snaplen)))
+				f.Payload = p[HeaderSize : HeaderSize+keep : HeaderSize+keep]
+				f.Truncated = int64(keep) < length
+				d.off += size
+				d.frames++
+				return int(size), f, nil
+			}
+		}
+	}
+	return d.slow(p)
+}
+
+// slow collects a frame that is split across calls.
+func (d *Decoder) slow(p []byte) (n int, f *Frame, err error) {
+	if d.hn < HeaderSize {
+		if d.hn == 0 {
+			d.frameOff = d.off
+		}
+		c := copy(d.hdr[d.hn:], p)
+		before := d.hn
+		d.hn += c
+		n = c
+		if d.hn < HeaderSize {
+			d.off += int64(n)
+			return n, nil, nil
+		}
+		if code := check(d.hdr); code != 0 {
+			d.off += int64(len(p))
+			return len(p), nil, d.stop(Violation{Code: code, Offset: d.frameOff, Header: d.hdr}, int64(before+len(p)))
+		}
+		d.got = 0
+	}
+	length := int64(d.hdr.PayloadLength())
+	take := min(length-d.got, int64(len(p)-n))
+	chunk := p[n : n+int(take)]
+	if keep := min(length, int64(d.snaplen)); d.got < keep {
+		copy(d.buf[d.got:keep], chunk)
+	}
+	d.got += take
+	n += int(take)
+	d.off += int64(n)
+	if d.got < length {
+		return n, nil, nil
+	}
+	f = &d.frame
+	f.Offset = d.frameOff
+	f.Header = d.hdr
+	keep := min(length, int64(d.snaplen))
+	f.Payload = d.buf[:keep:keep]
+	f.Truncated = keep < length
+	d.hn, d.got = 0, 0
+	d.frames++
+	return n, f, nil
+}
+
+// check applies yamux's receive rules to a header, in recvLoop's order,
+// and returns the violated rule or 0.
+func check(h Header) Code {
+	if h.Version() != Version {
+		return BadVersion
+	}
+	if h.Type() >= NumTypes {
+		return UnknownType
+	}
+	return 0
+}
+
+// stop stops the decoder with violation v, whose unparsed bytes have been
+// consumed already.
+func (d *Decoder) stop(v Violation, unparsed int64) *Violation {
+	d.stopped, d.violated = true, true
+	d.violation = v
+	d.unparsed = unparsed
+	d.hn, d.got = 0, 0
+	return &d.violation
+}
+
+// End tells the decoder that the direction's byte stream has ended (EOF,
+// reset or close) and stops it: from then on Next consumes everything
+// without framing it. If a frame was incomplete (Pending() > 0), End
+// returns a Truncated violation at the frame's offset, which Violation
+// returns from then on, and the frame's bytes count as Unparsed, so that
+// the frames' wire bytes plus Unparsed make Offset.
+//
+// End returns nil when no frame was incomplete or the decoder had stopped.
+func (d *Decoder) End() *Violation {
+	if d.stopped {
+		return nil
+	}
+	if d.hn == 0 {
+		d.stopped = true
+		return nil
+	}
+	h := d.hdr
+	clear(h[d.hn:])
+	got := int64(d.hn) + d.got
+	return d.stop(Violation{Code: Truncated, Offset: d.frameOff, Header: h,
+		HeaderComplete: d.hn == HeaderSize, Got: got}, got)
+}
