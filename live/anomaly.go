@@ -17,15 +17,24 @@ const (
 	PSHAfterFIN                             // PSH after its sender's own FIN: smux still delivers it
 	ReusedID                                // SYN for the id of a stream closed both ways: smux opens a new stream
 	ConsumedMoreThanSent                    // UPD whose consumed count passes what was written: smux's writer fails
+	// WindowExceeded is a yamux DATA frame larger than what is left of
+	// its receiver's window: yamux fails with "recv window exceeded",
+	// sends GoAway (protocol error) and ends the session.
+	WindowExceeded
+	// RepeatedFIN is a yamux FIN from a side that had sent FIN on the
+	// stream already: a receiver that still has the stream ends the
+	// session ("unexpected flag", GoAway protocol error).
+	RepeatedFIN
 )
 
 // A repeated FIN from one side is not an anomaly: smux v1.5.58 itself sends
 // a second FIN when Close follows CloseWrite, so correct programs do it.
 
 // NumAnomalies is one more than the largest Anomaly.
-const NumAnomalies = 9
+const NumAnomalies = 11
 
-var anomalyNames = [NumAnomalies]string{"", "DUPLICATE_SYN", "WRONG_PARITY", "UNKNOWN_STREAM", "CLOSED_STREAM", "EMPTY_PSH", "PSH_AFTER_FIN", "REUSED_ID", "CONSUMED_MORE_THAN_SENT"}
+var anomalyNames = [NumAnomalies]string{"", "DUPLICATE_SYN", "WRONG_PARITY", "UNKNOWN_STREAM", "CLOSED_STREAM", "EMPTY_PSH", "PSH_AFTER_FIN", "REUSED_ID", "CONSUMED_MORE_THAN_SENT",
+	"WINDOW_EXCEEDED", "REPEATED_FIN"}
 
 var anomalyReactions = [NumAnomalies]string{
 	"",
@@ -37,6 +46,21 @@ var anomalyReactions = [NumAnomalies]string{
 	"smux still delivers the data while the stream exists",
 	"smux opens a new stream and delivers its data; smux itself never reuses an id",
 	`smux's writer fails every write on this stream: "peer consumed more than sent"`,
+	"a yamux anomaly: smux has no such rule",
+	"a yamux anomaly: smux has no such rule",
+}
+
+// yamuxReactions say what hashicorp/yamux v0.1.2 does with the anomalies
+// a yamux session can show.
+var yamuxReactions = [NumAnomalies]string{
+	DuplicateSYN: `yamux sends GoAway (protocol error) and ends the session: "duplicate stream initiated"`,
+	WrongParity:  "yamux accepts it, but yamux never opens such an id itself (clients: odd from 1, servers: even from 2); it may collide with one the other side opens",
+	UnknownStream: "yamux discards a DATA frame's payload and ignores a WINDOW_UPDATE for a stream it does not have " +
+		"(it has closed or reset it, or never opened it)",
+	PSHAfterFIN:    "yamux still delivers the data to the reader",
+	WindowExceeded: `yamux fails with "recv window exceeded", sends GoAway (protocol error) and ends the session`,
+	RepeatedFIN: `a receiver that still has the stream fails with "unexpected flag", sends GoAway (protocol error) ` +
+		"and ends the session; one that closed it both ways ignores it",
 }
 
 // String returns the anomaly's name, or UNKNOWN_ANOMALY_n.
@@ -45,6 +69,23 @@ func (a Anomaly) String() string {
 		return anomalyNames[a]
 	}
 	return fmt.Sprintf("UNKNOWN_ANOMALY_%d", uint8(a))
+}
+
+// YamuxReaction says what real yamux does with such a frame, or "" for an
+// anomaly a yamux session does not show.
+func (a Anomaly) YamuxReaction() string {
+	if int(a) < NumAnomalies {
+		return yamuxReactions[a]
+	}
+	return ""
+}
+
+// Reaction says what the library of protocol p does with such a frame.
+func (a Anomaly) Reaction(p Protocol) string {
+	if p == Yamux {
+		return a.YamuxReaction()
+	}
+	return a.SmuxReaction()
 }
 
 // SmuxReaction says what real smux does with such a frame.

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/wirekind"
 )
 
@@ -21,7 +22,7 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	// both ways, as each end refuses the other: one finding, the first.
 	halted := false
 	for d, f := range s.framing {
-		if f == nil || f.Code == decoder.Truncated {
+		if f == nil || f.Code == decoder.Truncated || (f.Proto == Yamux && f.YamuxCode == yamux.Truncated) {
 			continue
 		}
 		halted = true
@@ -39,6 +40,9 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		} else {
 			c.code = CodeProtocol
 			c.ev.Guess = wirekind.Guess(f.Header[:])
+			if f.Proto == Yamux {
+				c.ev.Guess = wirekind.Guess(f.YamuxHeader[:])
+			}
 		}
 		cs = append(cs, c)
 	}

@@ -1,11 +1,13 @@
 package live
 
 import (
+	"encoding/binary"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/decoder/yamux"
 )
 
 // Kind says what a history Record is about.
@@ -71,6 +73,13 @@ type Record struct {
 	// Finding is a FindingOpened or FindingResolved record's finding; it
 	// is immutable and shared.
 	Finding *Finding
+
+	// Proto is the protocol of a frame or violation record: for Yamux,
+	// YamuxHeader holds the frame's (or offending) header, YamuxCode a
+	// violation's code, and Header, Code, Consumed and Window are zero.
+	Proto       Protocol
+	YamuxHeader yamux.Header
+	YamuxCode   yamux.Code
 }
 
 // EndText says why a SessionEnded record's session ended, for a person:
@@ -171,6 +180,10 @@ type slotData struct {
 const (
 	slotTruncated = 1 << iota
 	slotHasEvent
+	// slotYamux marks a yamux record: its 12-byte header lies in header
+	// (the first 8 bytes) and consumed (the length field, big-endian as
+	// on the wire), and code is a yamux.Code.
+	slotYamux
 )
 
 // eventText is what an event record keeps outside its slot.
@@ -180,6 +193,7 @@ type eventText struct {
 	reason                        CloseReason
 	want                          uint8
 	finding                       *Finding
+	proto                         Protocol
 }
 
 func newHistory(capacity, snaplen int) *history {
@@ -246,6 +260,35 @@ func (h *history) addFrame(sess uint64, dir Dir, at time.Time, f *decoder.Frame,
 	sl.mu.Unlock()
 }
 
+// addYamuxFrame is addFrame for a yamux frame.
+func (h *history) addYamuxFrame(sess uint64, dir Dir, at time.Time, f *yamux.Frame, a Anomaly) {
+	if len(h.slots) == 0 {
+		return
+	}
+	seq, i, sl, ok := h.claim()
+	if !ok {
+		return
+	}
+	p := f.Payload
+	if len(p) > h.snaplen {
+		p = p[:h.snaplen]
+	}
+	n := copy(sl.inline[:], p)
+	if len(p) > inlineLen {
+		n += copy(h.arena[i*h.rest:(i+1)*h.rest], p[inlineLen:])
+	}
+	flags := uint8(slotYamux)
+	if f.Truncated || n < len(f.Payload) {
+		flags |= slotTruncated
+	}
+	sl.slotData = slotData{
+		seq: seq, session: sess, at: at.UnixNano(), offset: f.Offset, header: decoder.Header(f.Header[:8]),
+		consumed: binary.BigEndian.Uint32(f.Header[8:]), plen: uint16(n),
+		kind: FrameRecord, dir: dir, anomaly: a, flags: flags,
+	}
+	sl.mu.Unlock()
+}
+
 // addEvent stores a session event, violation or notice.
 func (h *history) addEvent(rec Record) {
 	if len(h.slots) == 0 {
@@ -258,13 +301,19 @@ func (h *history) addEvent(rec Record) {
 	h.eventsMu.Lock()
 	h.events[seq] = &eventText{
 		client: rec.Client, server: rec.Server, label: rec.Label, detail: rec.Detail,
-		tap: rec.Tap, reason: rec.Reason, want: rec.Want, finding: rec.Finding,
+		tap: rec.Tap, reason: rec.Reason, want: rec.Want, finding: rec.Finding, proto: rec.Proto,
 	}
 	h.eventsMu.Unlock()
 	flags := uint8(slotHasEvent)
 	sl.slotData = slotData{
 		seq: seq, session: rec.Session, at: rec.At.UnixNano(), offset: rec.Offset, header: rec.Header,
 		kind: rec.Kind, dir: rec.Dir, anomaly: rec.Anomaly, code: rec.Code, flags: flags,
+	}
+	if rec.Proto == Yamux {
+		sl.flags |= slotYamux
+		sl.header = decoder.Header(rec.YamuxHeader[:8])
+		sl.consumed = binary.BigEndian.Uint32(rec.YamuxHeader[8:])
+		sl.code = decoder.Code(rec.YamuxCode)
 	}
 	sl.mu.Unlock()
 }
@@ -278,6 +327,13 @@ func (h *history) record(i int, sc *scratch) {
 		Offset: sl.offset, Header: sl.header, Truncated: sl.flags&slotTruncated != 0,
 		Consumed: sl.consumed, Window: sl.window, Anomaly: sl.anomaly, Code: sl.code,
 	}
+	if sl.flags&slotYamux != 0 {
+		r.Proto = Yamux
+		copy(r.YamuxHeader[:8], sl.header[:])
+		binary.BigEndian.PutUint32(r.YamuxHeader[8:], sl.consumed)
+		r.YamuxCode = yamux.Code(sl.code)
+		r.Header, r.Consumed, r.Code = decoder.Header{}, 0, 0
+	}
 	switch n := int(sl.plen); {
 	case n > inlineLen:
 		sc.buf = append(append(sc.buf[:0], sl.inline[:]...), h.arena[i*h.rest:i*h.rest+n-inlineLen]...)
@@ -289,7 +345,7 @@ func (h *history) record(i int, sc *scratch) {
 		h.eventsMu.Lock()
 		if e := h.events[sl.seq]; e != nil {
 			r.Client, r.Server, r.Label, r.Detail = e.client, e.server, e.label, e.detail
-			r.Tap, r.Reason, r.Want, r.Finding = e.tap, e.reason, e.want, e.finding
+			r.Tap, r.Reason, r.Want, r.Finding, r.Proto = e.tap, e.reason, e.want, e.finding, e.proto
 		}
 		h.eventsMu.Unlock()
 	}

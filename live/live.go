@@ -207,18 +207,23 @@ type SessionInfo struct {
 	Tap Side
 	// Label is a free-form name for the session's origin, such as "attach" or "demo".
 	Label string
+	// Proto is the protocol the session speaks, when the tap knows it
+	// before the first byte (it was told); a tap that detects it from the
+	// first bytes opens the session with ProtocolUnknown and calls
+	// Session.SetProtocol.
+	Proto Protocol
 }
 
 // Open starts tracking a new session and returns it.
 func (r *Registry) Open(info SessionInfo, at time.Time) *Session {
-	s := &Session{reg: r, info: info, start: at, last: at, streams: make(map[uint32]*stream)}
+	s := &Session{reg: r, info: info, start: at, last: at, streams: make(map[uint32]*stream), proto: info.Proto}
 	r.mu.Lock()
 	r.nextID++
 	s.id = r.nextID
 	r.sessions = append(r.sessions, s)
 	r.mu.Unlock()
 	r.hist.addEvent(Record{Kind: SessionOpened, Session: s.id, At: at,
-		Client: info.Client, Server: info.Server, Label: info.Label, Tap: info.Tap})
+		Client: info.Client, Server: info.Server, Label: info.Label, Tap: info.Tap, Proto: info.Proto})
 	return s
 }
 

@@ -427,7 +427,9 @@ func TestAnomalyStrings(t *testing.T) {
 		{live.ReusedID, "REUSED_ID"},
 		{live.ConsumedMoreThanSent, "CONSUMED_MORE_THAN_SENT"},
 		{0, "UNKNOWN_ANOMALY_0"},
-		{live.NumAnomalies, "UNKNOWN_ANOMALY_9"},
+		{live.WindowExceeded, "WINDOW_EXCEEDED"},
+		{live.RepeatedFIN, "REPEATED_FIN"},
+		{live.NumAnomalies, "UNKNOWN_ANOMALY_11"},
 	}
 	for _, tt := range tests {
 		if got := tt.a.String(); got != tt.want {

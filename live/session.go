@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/decoder/yamux"
 )
 
 // InitialPeerWindow is the window smux v2 assumes for its peer before the
@@ -48,9 +49,15 @@ func (c CloseReason) Code() string {
 
 // Counts are frame and byte counters per direction and command. Bytes are
 // wire bytes: header plus payload.
+//
+// Frames and Bytes count smux frames by command; TypeFrames and TypeBytes
+// count yamux frames by type. The per-direction totals add up both.
 type Counts struct {
 	Frames [2][decoder.NumCmds]uint64
 	Bytes  [2][decoder.NumCmds]uint64
+
+	TypeFrames [2][yamux.NumTypes]uint64
+	TypeBytes  [2][yamux.NumTypes]uint64
 }
 
 func (c *Counts) add(o *Counts) {
@@ -59,6 +66,26 @@ func (c *Counts) add(o *Counts) {
 			c.Frames[d][i] += o.Frames[d][i]
 			c.Bytes[d][i] += o.Bytes[d][i]
 		}
+		for i := range yamux.NumTypes {
+			c.TypeFrames[d][i] += o.TypeFrames[d][i]
+			c.TypeBytes[d][i] += o.TypeBytes[d][i]
+		}
+	}
+}
+
+// Type returns the yamux frames of type t in both directions.
+func (c *Counts) Type(t yamux.Type) uint64 {
+	if int(t) >= yamux.NumTypes {
+		return 0
+	}
+	return c.TypeFrames[0][t] + c.TypeFrames[1][t]
+}
+
+// countYamux counts one yamux frame of type t with payload payload bytes.
+func (c *Counts) countYamux(dir Dir, t yamux.Type, payload uint32) {
+	if int(t) < yamux.NumTypes {
+		c.TypeFrames[dir][t]++
+		c.TypeBytes[dir][t] += yamux.HeaderSize + uint64(payload)
 	}
 }
 
@@ -71,10 +98,18 @@ func (c *Counts) Cmd(cmd decoder.Cmd) uint64 {
 }
 
 // FramesDir returns all frames sent in direction d.
-func (c *Counts) FramesDir(d Dir) uint64 { return sum(&c.Frames[d]) }
+func (c *Counts) FramesDir(d Dir) uint64 { return sum(&c.Frames[d]) + sumTypes(&c.TypeFrames[d]) }
 
 // BytesDir returns all wire bytes sent in direction d.
-func (c *Counts) BytesDir(d Dir) uint64 { return sum(&c.Bytes[d]) }
+func (c *Counts) BytesDir(d Dir) uint64 { return sum(&c.Bytes[d]) + sumTypes(&c.TypeBytes[d]) }
+
+func sumTypes(row *[yamux.NumTypes]uint64) uint64 {
+	var n uint64
+	for _, v := range row {
+		n += v
+	}
+	return n
+}
 
 func sum(row *[decoder.NumCmds]uint64) uint64 {
 	var n uint64
@@ -140,6 +175,9 @@ type Session struct {
 	headGen, fullGen uint64
 
 	w sessionWatch // the findings engine's state: watch.go
+
+	proto Protocol
+	y     yamuxState // yamux.go
 }
 
 // total returns how many streams the session has seen opened: a stream
@@ -633,8 +671,9 @@ func (s *Session) End(at time.Time, reason CloseReason, err error) {
 	}
 	s.open = 0
 	detail := s.endNote(at, s.err) // a session that keepalive ended says so
+	proto := s.proto
 	s.mu.Unlock()
-	s.reg.hist.addEvent(Record{Kind: SessionEnded, Session: s.id, At: at, Reason: reason, Detail: detail})
+	s.reg.hist.addEvent(Record{Kind: SessionEnded, Session: s.id, At: at, Reason: reason, Detail: detail, Proto: proto})
 	s.reg.eng.sessionEnded(s.start, at) // CHURN
 	s.reg.sessionEnded()
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/decoder/yamux"
 )
 
 // Snapshot is an immutable picture of a Registry. Nothing in it changes
@@ -104,7 +105,8 @@ func (s *Snapshot) WireBytes(d Dir) uint64 {
 }
 
 // NotSmux reports whether the session's bytes broke smux's framing before
-// a single frame: whatever it carries, it is not smux.
+// a single frame: whatever it carries, it is not smux. (For a session the
+// tap decodes as yamux, read it as "not yamux".)
 func (s *SessionSnap) NotSmux() bool {
 	return len(s.Framing) > 0 && s.Counts.Total() == 0
 }
@@ -169,6 +171,15 @@ type SessionSnap struct {
 	// Latency is the first-reply latency of the session's streams: from a
 	// stream's SYN to the first data from the side that did not open it.
 	Latency Latency
+
+	// Proto is the protocol the session speaks.
+	Proto Protocol
+	// Pings are a yamux session's Pings, by the side that sent them.
+	Pings [2]PingStats
+	// GoAways are a yamux session's first GoAway frames (at most 4);
+	// GoAwayCount counts all.
+	GoAways     []GoAwayInfo
+	GoAwayCount uint64
 }
 
 // Accounted adds up the frames and PSH payload bytes that the session
@@ -196,6 +207,8 @@ func (s *SessionSnap) Counted() Traffic {
 		t.Frames[d] = s.Counts.FramesDir(Dir(d))
 		psh := s.Counts.Frames[d][decoder.PSH]
 		t.Bytes[d] = s.Counts.Bytes[d][decoder.PSH] - psh*decoder.HeaderSize
+		data := s.Counts.TypeFrames[d][yamux.Data]
+		t.Bytes[d] += s.Counts.TypeBytes[d][yamux.Data] - data*yamux.HeaderSize
 	}
 	return t
 }
@@ -256,12 +269,19 @@ func (s *StreamSnap) Stalled(now time.Time, after time.Duration) (Dir, bool) {
 }
 
 // FramingInfo describes a framing violation that stopped decoding a direction.
+//
+// A yamux session's violation has Proto Yamux, its code in YamuxCode and
+// its header in YamuxHeader; Code and Header are then zero.
 type FramingInfo struct {
 	Dir    Dir
 	At     time.Time
 	Code   decoder.Code
 	Offset int64
 	Header decoder.Header
+
+	Proto       Protocol
+	YamuxCode   yamux.Code
+	YamuxHeader yamux.Header
 	// Want is the version the receiving end speaks, for VERSION_CHANGED
 	// and VERSION_MISMATCH; the offending one is Header's.
 	Want   uint8
@@ -269,12 +289,17 @@ type FramingInfo struct {
 }
 
 // AnomalyInfo describes one anomalous frame.
+//
+// A yamux frame's anomaly has Proto Yamux and its header in YamuxHeader.
 type AnomalyInfo struct {
 	Anomaly Anomaly
 	Dir     Dir
 	At      time.Time
 	Offset  int64
 	Header  decoder.Header
+
+	Proto       Protocol
+	YamuxHeader yamux.Header
 }
 
 // snapshot returns the session's picture, with its streams if withStreams,
@@ -326,6 +351,7 @@ func (s *Session) header() *SessionSnap {
 		Counts: s.counts, Open: s.open, Total: s.total(), Closed: s.summary,
 		AnomalyCount: s.anomalyCount, Unparsed: s.unparsed, Unsent: s.unsent, Untracked: s.untracked,
 		Tracked: len(s.streams), StreamsOmitted: true, Latency: s.w.latency.latency(),
+		Proto: s.proto, Pings: s.y.pings, GoAways: s.y.goAways[:len(s.y.goAways):len(s.y.goAways)], GoAwayCount: s.y.goAwayN,
 	}
 	for _, f := range s.framing {
 		if f != nil {
@@ -361,7 +387,7 @@ func (s *Session) streamSnaps() []StreamSnap {
 		if !st.replyAt.IsZero() {
 			sn.FirstReply = st.replyAt.Sub(st.first)
 		}
-		if s.version == 2 {
+		if s.version == 2 || s.proto == Yamux {
 			sn.Flow = st.flow
 		}
 		snaps = append(snaps, sn)

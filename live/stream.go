@@ -12,9 +12,16 @@ const (
 	HalfClosedByServer              // the server sent FIN
 	Closed                          // both sides sent FIN
 	EndedWithSession                // the session ended before both FINs
+	// SYNSent is a yamux stream whose opener sent SYN and the other side
+	// has not answered with ACK yet: yamux's OpenStream has returned, but
+	// the opener counts it against its 256 in-flight SYNs.
+	SYNSent
+	// StreamReset is a yamux stream that either side hard-closed with RST:
+	// yamux fails its Reads and Writes with "connection reset".
+	StreamReset
 )
 
-var stateNames = [...]string{"open", "half-closed→", "half-closed←", "closed", "ended"}
+var stateNames = [...]string{"open", "half-closed→", "half-closed←", "closed", "ended", "syn-sent", "reset"}
 
 // String returns the state's name; half-closed carries the arrow of the
 // direction whose sender closed.
@@ -25,11 +32,20 @@ func (s State) String() string {
 	return "unknown"
 }
 
-// Live reports whether the stream is open or half-closed.
-func (s State) Live() bool { return s <= HalfClosedByServer }
+// Live reports whether the stream is open or half-closed, or, in yamux,
+// opened and not yet acknowledged.
+func (s State) Live() bool { return s <= HalfClosedByServer || s == SYNSent }
 
-// Flow is the v2 flow-control state of one direction of a stream, as its
-// writer sees it.
+// Flow is the flow-control state of one direction of a stream, as its
+// writer sees it: smux v2's, or yamux's.
+//
+// In a yamux session, PeerWindow is the 256 KiB every stream starts with
+// and PeerConsumed is the sum of the reader's WindowUpdate deltas, which
+// yamux sends as its reader consumes (and, on the SYN or ACK, for a
+// window configured above 256 KiB); HasUPD is always set. Window − InFlight
+// is then yamux's own send window, in the same modular uint32 arithmetic,
+// and InFlight is negative while the reader has granted more than 256 KiB
+// beyond what was written.
 type Flow struct {
 	// Written is the payload bytes sent in this direction, modulo 2^32 as smux counts them.
 	Written uint32
@@ -87,6 +103,7 @@ type stream struct {
 	bytes       [2]uint64
 	first, last time.Time
 	replyAt     time.Time // the first PSH with data from the side that did not open
+	acked       bool      // yamux: the side that did not open sent ACK
 	flow        [2]Flow
 	folded      bool        // counted in the summary already; only its place in the closed queue is left
 	serial      uint64      // the session's count of streams opened when this one was: a FrameRef's check

@@ -1,0 +1,394 @@
+package live
+
+import (
+	"time"
+
+	"github.com/muxtop/muxtop/decoder/yamux"
+)
+
+// maxPendingPings is how many unanswered Pings a session remembers per
+// direction; yamux's keepalive has one out at a time, and Session.Ping
+// callers rarely more.
+const maxPendingPings = 16
+
+// maxGoAways is how many GoAway frames a session keeps; all are counted.
+const maxGoAways = 4
+
+// yamuxState is what a yamux session has beyond the streams: pings and
+// GoAways. Session.mu guards it.
+type yamuxState struct {
+	pending  [2][maxPendingPings]pendingPing // Ping SYNs sent in each direction, awaiting their ACK
+	pings    [2]PingStats                    // by the side that asked
+	goAways  []GoAwayInfo
+	goAwayN  uint64
+	lastPing time.Time
+}
+
+type pendingPing struct {
+	value uint32
+	at    time.Time
+	used  bool
+}
+
+// PingStats describes the yamux Pings one side sent (keepalive, or
+// Session.Ping) and the ACKs that answered them.
+type PingStats struct {
+	// Sent counts Ping SYNs; Answered the ACKs that echoed one of them.
+	Sent, Answered uint64
+	// LastSent is when the latest Ping SYN went out.
+	LastSent time.Time
+	// LastRTT, MinRTT and MaxRTT are round-trip times, as the tap saw
+	// them: from the SYN to its ACK, both at the tap.
+	LastRTT, MinRTT, MaxRTT time.Duration
+}
+
+// GoAwayInfo is a yamux GoAway frame: who sent it, when, and its code
+// (yamux.GoAwayNormal, GoAwayProtocolError, GoAwayInternalError).
+type GoAwayInfo struct {
+	By   Side
+	At   time.Time
+	Code uint32
+}
+
+// Reason names the GoAway's code: "normal", "protocol error"...
+func (g GoAwayInfo) Reason() string { return yamux.GoAwayName(g.Code) }
+
+// SetProtocol records which protocol the session speaks, once the tap
+// knows: from its first bytes, or because it was told. It changes nothing
+// once frames have been recorded.
+func (s *Session) SetProtocol(p Protocol) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.proto == p || s.counts.Total() > 0 {
+		return
+	}
+	s.gen++
+	s.proto = p
+}
+
+// Protocol returns the protocol the session speaks, as far as it knows.
+func (s *Session) Protocol() Protocol {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.proto
+}
+
+// RecordYamux counts a decoded yamux frame that travelled in direction dir
+// at time at, updates its stream, the session's pings and GoAways, and
+// stores a record in history. It never waits for a reader; f is not
+// retained.
+func (s *Session) RecordYamux(dir Dir, at time.Time, f *yamux.Frame) {
+	s.RecordYamuxRef(dir, at, f)
+}
+
+// RecordYamuxRef is RecordYamux, and also says where the frame was
+// counted, for a tap that may have to RetractYamux it.
+func (s *Session) RecordYamuxRef(dir Dir, at time.Time, f *yamux.Frame) FrameRef {
+	h := f.Header
+	typ, flags, sid, length := h.Type(), h.Flags(), h.StreamID(), h.Length()
+	payload := h.PayloadLength()
+	var a Anomaly
+	s.reg.hist.prefetchNext()
+
+	s.mu.Lock()
+	s.proto = Yamux
+	s.counted = nil
+	if flags&yamux.FIN != 0 {
+		s.prefetchFold()
+	}
+	total := s.total()
+	s.gen++
+	s.last = at
+	s.watchFrame(dir, at.UnixNano())
+	s.counts.countYamux(dir, typ, payload)
+	switch typ {
+	case yamux.Data, yamux.WindowUpdate:
+		a = s.yamuxStream(dir, at, typ, flags, sid, length)
+	case yamux.Ping:
+		s.untracked.Frames[dir]++
+		s.yamuxPing(dir, at, flags, length)
+	case yamux.GoAway:
+		s.untracked.Frames[dir]++
+		s.y.goAwayN++
+		if len(s.y.goAways) < maxGoAways {
+			s.y.goAways = append(s.y.goAways, GoAwayInfo{By: dir.Sender(), At: at, Code: length})
+		}
+	}
+	if a != 0 {
+		s.anomalyCount++
+		if limit := s.reg.cfg.Anomalies; limit > 0 {
+			info := AnomalyInfo{Anomaly: a, Dir: dir, At: at, Offset: f.Offset, Proto: Yamux, YamuxHeader: h}
+			if len(s.anomalies) < limit {
+				s.anomalies = append(s.anomalies, info)
+			} else {
+				s.anomalies[(s.anomalyCount-1)%uint64(limit)] = info
+			}
+		}
+	}
+	var ref FrameRef
+	if st := s.counted; st != nil {
+		ref = FrameRef{st: st, serial: st.serial}
+	}
+	forgotten, opened := s.forgotten, s.total()-total
+	s.mu.Unlock()
+	if forgotten {
+		s.reg.lateYamuxFrame(dir, typ, payload, opened, a)
+	}
+	s.reg.hist.addYamuxFrame(s.id, dir, at, f, a)
+	return ref
+}
+
+// yamuxStream applies a Data or WindowUpdate frame in yamux's order: a
+// SYN opens the stream, then ACK, FIN and RST change its state, then the
+// payload counts against the receiver's window or the delta grows it.
+func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux.Flags, sid, length uint32) Anomaly {
+	var a Anomaly
+	var st *stream
+	if flags&yamux.SYN != 0 {
+		st, a = s.yamuxOpen(dir, at, sid)
+	} else {
+		st = s.stream(dir, sid)
+	}
+	if st == nil || st.state == StreamReset {
+		// yamux has no such stream: it discards the payload ("likely we
+		// sent a RST") or ignores the update.
+		s.untracked.Frames[dir]++
+		if typ == yamux.Data {
+			s.untracked.Bytes[dir] += uint64(length)
+		}
+		if st != nil {
+			return 0
+		}
+		if sid <= s.maxID[sid%2] || s.ended {
+			return 0 // closed both ways and folded, or in flight as the session ended
+		}
+		return UnknownStream
+	}
+	st.last = at
+	st.frames[dir]++
+	s.counted = st
+	if a == DuplicateSYN {
+		return a
+	}
+	if dir.Sender() != st.opener {
+		s.watchAnswer(st, dir)
+		if flags&yamux.ACK != 0 {
+			st.acked = true
+			if st.state == SYNSent {
+				st.state = Open
+			}
+		}
+	}
+	if flags&yamux.FIN != 0 {
+		if st.fin[dir] {
+			if a == 0 {
+				a = RepeatedFIN
+			}
+		} else {
+			s.yamuxFIN(st, dir)
+		}
+	}
+	if flags&yamux.RST != 0 && st.state != StreamReset {
+		s.setFull(&st.flow[0], time.Time{})
+		s.setFull(&st.flow[1], time.Time{})
+		if st.state.Live() {
+			s.open--
+			s.watchClosed(st)
+			st.state = StreamReset
+			s.closeStream(st)
+		} else {
+			st.state = StreamReset
+		}
+	}
+	switch typ {
+	case yamux.Data:
+		if length == 0 {
+			return a
+		}
+		st.bytes[dir] += uint64(length)
+		fl := &st.flow[dir]
+		if int64(length) > fl.free() && a == 0 && st.state != StreamReset {
+			a = WindowExceeded
+		}
+		fl.Written += length
+		if st.fin[dir.Reverse()] && a == 0 && st.state != StreamReset {
+			s.watchLate(st, dir, length, at)
+		}
+		if st.fin[dir] && flags&yamux.FIN == 0 && a == 0 {
+			a = PSHAfterFIN
+		}
+		if st.replyAt.IsZero() && dir.Sender() != st.opener {
+			st.replyAt = at
+			s.w.latency.add(at.Sub(st.first))
+		}
+		if fl.FullSince.IsZero() && fl.free() <= 0 && st.state.Live() && !st.fin[dir] && !s.dirEnded[dir] {
+			s.setFull(fl, at)
+		}
+	case yamux.WindowUpdate:
+		fl := &st.flow[dir.Reverse()] // the delta grows the window of data flowing the other way
+		fl.PeerConsumed += length
+		if fl.free() > 0 {
+			s.setFull(fl, time.Time{})
+		}
+	}
+	return a
+}
+
+// yamuxOpen opens stream sid on a SYN sent in direction dir, or returns
+// the stream it names with DuplicateSYN.
+func (s *Session) yamuxOpen(dir Dir, at time.Time, sid uint32) (*stream, Anomaly) {
+	var a Anomaly
+	if maxID := &s.maxID[sid%2]; sid > *maxID {
+		*maxID = sid
+	} else if st := s.stream(dir, sid); st != nil {
+		if st.state.Live() {
+			return st, DuplicateSYN
+		}
+		// yamux removed the stream when both FINs or an RST went by: a
+		// SYN with its id opens a new one.
+		s.fold(st)
+		a = ReusedID
+	}
+	var st *stream
+	if n := len(s.free); n > 0 {
+		st = s.free[n-1]
+		s.free = s.free[:n-1]
+		*st = stream{}
+	} else {
+		st = new(stream)
+	}
+	s.serial++
+	st.id, st.opener, st.first, st.last, st.serial = sid, dir.Sender(), at, at, s.serial
+	st.state = SYNSent
+	for d := range 2 {
+		st.flow[d] = Flow{PeerWindow: yamux.InitialWindow, HasUPD: true}
+	}
+	s.streams[sid] = st
+	s.recent[dir] = st
+	if s.ended {
+		st.state = EndedWithSession
+	} else {
+		s.open++
+		s.watchOpened(st)
+	}
+	// yamux clients open odd ids from 1, servers even ids from 2.
+	if a == 0 && ((sid%2 == 1) != (dir == ClientToServer) || sid == 0) {
+		a = WrongParity
+	}
+	return st, a
+}
+
+// yamuxFIN applies the first FIN of direction dir to a stream.
+func (s *Session) yamuxFIN(st *stream, dir Dir) {
+	st.fin[dir] = true
+	s.setFull(&st.flow[dir], time.Time{}) // a writer that sent FIN writes no more
+	if !st.state.Live() {
+		return
+	}
+	if st.fin[dir.Reverse()] {
+		st.state = Closed
+		s.open--
+		s.watchClosed(st)
+		s.closeStream(st)
+		return
+	}
+	if dir == ClientToServer {
+		st.state = HalfClosedByClient
+	} else {
+		st.state = HalfClosedByServer
+	}
+	s.watchHalfClosed(st)
+}
+
+// yamuxPing pairs Ping SYNs with the ACKs that echo their value.
+func (s *Session) yamuxPing(dir Dir, at time.Time, flags yamux.Flags, value uint32) {
+	switch {
+	case flags&yamux.SYN != 0:
+		ps := &s.y.pings[dir.Sender()]
+		ps.Sent++
+		ps.LastSent = at
+		s.y.lastPing = at
+		p := &s.y.pending[dir]
+		slot := &p[value%maxPendingPings]
+		*slot = pendingPing{value: value, at: at, used: true}
+	case flags&yamux.ACK != 0:
+		asked := dir.Reverse()
+		slot := &s.y.pending[asked][value%maxPendingPings]
+		if !slot.used || slot.value != value {
+			return
+		}
+		slot.used = false
+		rtt := at.Sub(slot.at)
+		ps := &s.y.pings[asked.Sender()]
+		ps.Answered++
+		ps.LastRTT = rtt
+		if ps.MinRTT == 0 || rtt < ps.MinRTT {
+			ps.MinRTT = rtt
+		}
+		ps.MaxRTT = max(ps.MaxRTT, rtt)
+	}
+}
+
+// ViolationYamux records a yamux framing violation that stopped decoding
+// direction dir: yamux ends the session; see yamux.Code.YamuxReaction.
+func (s *Session) ViolationYamux(dir Dir, at time.Time, v *yamux.Violation) {
+	info := &FramingInfo{Dir: dir, At: at, Offset: v.Offset, Detail: v.Detail(),
+		Proto: Yamux, YamuxCode: v.Code, YamuxHeader: v.Header}
+	s.mu.Lock()
+	s.gen++
+	s.last = at
+	s.proto = Yamux
+	first := s.framing[dir] == nil
+	if first {
+		s.framing[dir] = info
+	}
+	forgotten := s.forgotten
+	s.mu.Unlock()
+	if first && forgotten {
+		s.reg.lateViolation()
+	}
+	if first {
+		s.reg.hist.addEvent(Record{Kind: FramingViolation, Session: s.id, Dir: dir, At: at, Offset: v.Offset,
+			Proto: Yamux, YamuxHeader: v.Header, YamuxCode: v.Code, Detail: info.Detail})
+	}
+}
+
+// RetractYamux is Retract for a yamux frame with header h.
+func (s *Session) RetractYamux(dir Dir, h yamux.Header, ref FrameRef) {
+	typ := h.Type()
+	if int(typ) >= yamux.NumTypes {
+		return
+	}
+	payload := uint64(h.PayloadLength())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gen++
+	s.counts.TypeFrames[dir][typ]--
+	s.counts.TypeBytes[dir][typ] -= yamux.HeaderSize + payload
+	switch st := ref.st; {
+	case st == nil:
+		s.untracked.Frames[dir]--
+		s.untracked.Bytes[dir] -= payload
+	case st.serial == ref.serial && !st.folded:
+		st.frames[dir]--
+		st.bytes[dir] -= payload
+		if st.state.Live() {
+			st.flow[dir].Written -= uint32(payload)
+		}
+	default:
+		s.summary.Frames[dir]--
+		s.summary.Bytes[dir] -= payload
+	}
+}
+
+// lateYamuxFrame is lateFrame for a yamux frame.
+func (r *Registry) lateYamuxFrame(dir Dir, typ yamux.Type, payload uint32, opened uint64, a Anomaly) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f := &r.forgotten
+	f.Counts.countYamux(dir, typ, payload)
+	f.Streams += opened
+	if a != 0 {
+		f.Anomalies++
+	}
+}

@@ -1,0 +1,400 @@
+package live_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	hyamux "github.com/hashicorp/yamux"
+
+	"github.com/muxtop/muxtop/decoder/yamux"
+	"github.com/muxtop/muxtop/live"
+)
+
+// yamuxTap records the bytes each end of a real yamux session writes, as
+// the tap does: decoded and recorded before they go out, so the history is
+// in causal order. It also keeps the raw bytes, for an independent count.
+type yamuxTap struct {
+	net.Conn
+	mu   *sync.Mutex // shared by both ends: one recorder at a time
+	sess *live.Session
+	dir  live.Dir
+	dec  *yamux.Decoder
+	raw  bytes.Buffer
+}
+
+func (c *yamuxTap) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	c.raw.Write(p)
+	for q := p; len(q) > 0; {
+		n, f, err := c.dec.Next(q)
+		q = q[n:]
+		if f != nil {
+			c.sess.RecordYamux(c.dir, time.Now(), f)
+		}
+		if err != nil {
+			c.sess.ViolationYamux(c.dir, time.Now(), c.dec.Violation())
+		}
+	}
+	c.mu.Unlock()
+	return c.Conn.Write(p)
+}
+
+// yamuxPair returns a yamux client and server over a pipe whose two
+// directions are recorded into one session of reg.
+func yamuxPair(t *testing.T, reg *live.Registry, cfg func(c, s *hyamux.Config)) (cli, srv *hyamux.Session, c2s, s2c *yamuxTap) {
+	t.Helper()
+	a, b := net.Pipe()
+	sess := reg.Open(live.SessionInfo{Label: "test", Proto: live.Yamux}, time.Now())
+	var mu sync.Mutex
+	c2s = &yamuxTap{Conn: a, mu: &mu, sess: sess, dir: live.ClientToServer, dec: yamux.New(64)}
+	s2c = &yamuxTap{Conn: b, mu: &mu, sess: sess, dir: live.ServerToClient, dec: yamux.New(64)}
+	ccfg, scfg := hyamux.DefaultConfig(), hyamux.DefaultConfig()
+	for _, c := range []*hyamux.Config{ccfg, scfg} {
+		c.EnableKeepAlive = false
+		c.LogOutput = io.Discard
+	}
+	if cfg != nil {
+		cfg(ccfg, scfg)
+	}
+	var err error
+	if cli, err = hyamux.Client(c2s, ccfg); err != nil {
+		t.Fatal(err)
+	}
+	if srv, err = hyamux.Server(s2c, scfg); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cli.Close()
+		srv.Close()
+	})
+	return cli, srv, c2s, s2c
+}
+
+// wireCount counts yamux frames by type and their wire bytes, with
+// nothing but encoding/binary: the independent count.
+func wireCount(b []byte) (frames, wire [yamux.NumTypes]uint64, data map[uint32]uint64) {
+	data = make(map[uint32]uint64)
+	for len(b) >= 12 {
+		typ, sid, length := b[1], binary.BigEndian.Uint32(b[4:]), binary.BigEndian.Uint32(b[8:])
+		size := 12
+		if typ == 0 {
+			size += int(length)
+			data[sid] += uint64(length)
+		}
+		frames[typ]++
+		wire[typ] += uint64(size)
+		b = b[size:]
+	}
+	return frames, wire, data
+}
+
+// TestYamuxRealSession drives real yamux sessions and checks the live
+// state against the wire: counts per type and direction, stream states and
+// bytes, windows, pings, GoAway.
+func TestYamuxRealSession(t *testing.T) {
+	reg := live.New(live.Config{})
+	cli, srv, c2s, s2c := yamuxPair(t, reg, nil)
+
+	// Five RAND exchanges opened by the client.
+	done := make(chan error, 1)
+	go func() {
+		for range 5 {
+			st, err := srv.AcceptStream()
+			if err != nil {
+				done <- err
+				return
+			}
+			buf := make([]byte, 4)
+			if _, err := io.ReadFull(st, buf); err != nil {
+				done <- err
+				return
+			}
+			st.Write([]byte("\x0b\x5e\x9a\x13\x77\x02\xc1\xaa"))
+			st.Close()
+		}
+		done <- nil
+	}()
+	for range 5 {
+		st, err := cli.OpenStream()
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Write([]byte("RAND"))
+		if b, err := io.ReadAll(st); err != nil || len(b) != 8 {
+			t.Fatalf("read %d bytes, %v", len(b), err)
+		}
+		st.Close()
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	// A bulk transfer from the server, larger than a window: the client's
+	// WINDOW_UPDATEs let it go on.
+	big := bytes.Repeat([]byte("x"), 700_000)
+	go func() {
+		st, err := srv.OpenStream()
+		if err != nil {
+			done <- err
+			return
+		}
+		_, err = st.Write(big)
+		st.Close()
+		done <- err
+	}()
+	st, err := cli.AcceptStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := io.ReadAll(st); err != nil || len(b) != len(big) {
+		t.Fatalf("read %d bytes, %v", len(b), err)
+	}
+	st.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	for range 2 {
+		if _, err := cli.Ping(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := srv.Ping(); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.GoAway(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Ping(); err != nil { // the client has read the GoAway once it answers
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond) // the last FINs and the ping reply go out
+
+	c2s.mu.Lock()
+	raw := [2][]byte{bytes.Clone(c2s.raw.Bytes()), bytes.Clone(s2c.raw.Bytes())}
+	c2s.mu.Unlock()
+	snap := reg.Snapshot()
+	ss := snap.Sessions[0]
+	if ss.Proto != live.Yamux {
+		t.Errorf("Proto = %v, want yamux", ss.Proto)
+	}
+	for d := range 2 {
+		frames, wire, data := wireCount(raw[d])
+		if ss.Counts.TypeFrames[d] != frames || ss.Counts.TypeBytes[d] != wire {
+			t.Errorf("%s: counted %v frames, %v bytes; the wire has %v, %v", live.Dir(d).Code(), ss.Counts.TypeFrames[d], ss.Counts.TypeBytes[d], frames, wire)
+		}
+		if got := ss.WireBytes(live.Dir(d)); got != uint64(len(raw[d])) {
+			t.Errorf("%s: WireBytes %d, the wire carried %d", live.Dir(d).Code(), got, len(raw[d]))
+		}
+		for _, st := range ss.Streams {
+			if st.Bytes[d] != data[st.ID] {
+				t.Errorf("stream %d %s: %d bytes, the wire carried %d", st.ID, live.Dir(d).Code(), st.Bytes[d], data[st.ID])
+			}
+		}
+	}
+	if got, want := ss.Accounted(), ss.Counted(); got != want {
+		t.Errorf("Accounted %+v, Counted %+v", got, want)
+	}
+	if len(ss.Streams) != 6 || ss.Open != 0 || ss.AnomalyCount != 0 {
+		t.Fatalf("%d streams, %d open, %d anomalies %v; want 6, 0, 0", len(ss.Streams), ss.Open, ss.AnomalyCount, ss.Anomalies)
+	}
+	ids := []uint32{1, 2, 3, 5, 7, 9} // clients open odd ids from 1, servers even ids from 2
+	for i, st := range ss.Streams {
+		if st.ID != ids[i] || (st.Opener == live.Client) != (st.ID%2 == 1) {
+			t.Errorf("stream %d: id %d opened by %v", i, st.ID, st.Opener)
+		}
+		if st.State != live.Closed {
+			t.Errorf("stream %d is %v, want closed", st.ID, st.State)
+		}
+	}
+	bulk := ss.Stream(2)
+	if bulk == nil || bulk.Bytes[live.ServerToClient] != uint64(len(big)) {
+		t.Fatalf("bulk stream: %+v", bulk)
+	}
+	// The writer never had more than the window in flight; every byte it
+	// wrote beyond the first 256 KiB was granted by a WINDOW_UPDATE.
+	fl := bulk.Flow[live.ServerToClient]
+	if fl.Written != uint32(len(big)) || fl.PeerConsumed < uint32(len(big))-yamux.InitialWindow || fl.Window() != yamux.InitialWindow {
+		t.Errorf("bulk flow: written %d, granted %d beyond the window of %d", fl.Written, fl.PeerConsumed, fl.Window())
+	}
+	if p := ss.Pings[live.Client]; p.Sent != 2 || p.Answered != 2 || p.LastRTT <= 0 || p.MinRTT > p.MaxRTT {
+		t.Errorf("client pings: %+v", p)
+	}
+	if p := ss.Pings[live.Server]; p.Sent != 2 || p.Answered != 2 {
+		t.Errorf("server pings: %+v", p)
+	}
+	if len(ss.GoAways) != 1 || ss.GoAways[0].By != live.Server || ss.GoAways[0].Code != yamux.GoAwayNormal || ss.GoAways[0].Reason() != "normal" {
+		t.Errorf("GoAways: %+v", ss.GoAways)
+	}
+
+	// History keeps the yamux headers as they were on the wire.
+	recs, _ := reg.Frames(live.Query{Scan: 1 << 20}, nil)
+	var framed [2]int64
+	for _, r := range recs {
+		if r.Kind != live.FrameRecord {
+			continue
+		}
+		if r.Proto != live.Yamux {
+			t.Fatalf("record %d: proto %v", r.Seq, r.Proto)
+		}
+		d := r.Dir
+		if r.Offset != framed[d] || !bytes.Equal(r.YamuxHeader[:], raw[d][r.Offset:r.Offset+12]) {
+			t.Fatalf("record %d at %d: header % x, the wire has % x", r.Seq, r.Offset, r.YamuxHeader[:], raw[d][r.Offset:r.Offset+12])
+		}
+		framed[d] += 12 + int64(r.YamuxHeader.PayloadLength())
+		if r.YamuxHeader.Type() == yamux.Data && !bytes.HasPrefix(raw[d][r.Offset+12:], r.Payload) {
+			t.Fatalf("record %d: payload differs from the wire", r.Seq)
+		}
+	}
+	if framed[0] != int64(len(raw[0])) || framed[1] != int64(len(raw[1])) {
+		t.Errorf("history frames cover %v bytes, the wire %d and %d", framed, len(raw[0]), len(raw[1]))
+	}
+}
+
+// yamuxFrames records hand-written yamux frames into a new session.
+type yamuxFrames struct {
+	s   *live.Session
+	off [2]int64
+}
+
+func (y *yamuxFrames) rec(dir live.Dir, t yamux.Type, flags yamux.Flags, sid, length uint32) {
+	f := &yamux.Frame{Offset: y.off[dir], Header: yamux.MakeHeader(t, flags, sid, length)}
+	y.off[dir] += f.Size()
+	y.s.RecordYamux(dir, t0, f)
+}
+
+// TestYamuxStreamStates walks a stream through yamux's states: SYN sent,
+// acknowledged, half-closed, reset.
+func TestYamuxStreamStates(t *testing.T) {
+	reg := live.New(live.Config{})
+	y := &yamuxFrames{s: reg.Open(live.SessionInfo{Proto: live.Yamux}, t0)}
+	state := func(sid uint32) live.State {
+		t.Helper()
+		st := reg.Snapshot().Sessions[0].Stream(sid)
+		if st == nil {
+			t.Fatalf("no stream %d", sid)
+		}
+		return st.State
+	}
+	y.rec(c2s, yamux.WindowUpdate, yamux.SYN, 1, 0)
+	if s := state(1); s != live.SYNSent || !s.Live() {
+		t.Fatalf("after SYN: %v", s)
+	}
+	y.rec(s2c, yamux.WindowUpdate, yamux.ACK, 1, 0)
+	if s := state(1); s != live.Open {
+		t.Fatalf("after ACK: %v", s)
+	}
+	y.rec(c2s, yamux.WindowUpdate, yamux.FIN, 1, 0)
+	if s := state(1); s != live.HalfClosedByClient {
+		t.Fatalf("after the client's FIN: %v", s)
+	}
+	y.rec(s2c, yamux.WindowUpdate, yamux.RST, 1, 0)
+	ss := reg.Snapshot().Sessions[0]
+	if s := state(1); s != live.StreamReset || s.Live() || ss.Open != 0 {
+		t.Fatalf("after RST: %v, %d open", s, ss.Open)
+	}
+	// Data for the reset stream is discarded: it counts as untracked.
+	y.rec(c2s, yamux.Data, 0, 1, 5)
+	ss = reg.Snapshot().Sessions[0]
+	if ss.Untracked.Bytes[live.ClientToServer] != 5 || ss.AnomalyCount != 0 {
+		t.Errorf("untracked %+v, %d anomalies", ss.Untracked, ss.AnomalyCount)
+	}
+	// A SYN carried on DATA, answered by DATA with ACK: opener's stream, both FINs close it.
+	y.rec(c2s, yamux.Data, yamux.SYN, 3, 4)
+	y.rec(s2c, yamux.Data, yamux.ACK|yamux.FIN, 3, 8)
+	y.rec(c2s, yamux.WindowUpdate, yamux.FIN, 3, 0)
+	st := reg.Snapshot().Sessions[0].Stream(3)
+	if st.State != live.Closed || st.Bytes != [2]uint64{4, 8} || st.Frames != [2]uint64{2, 1} {
+		t.Errorf("stream 3: %+v", st)
+	}
+}
+
+// TestYamuxAnomalies proves each yamux anomaly by a frame that has it,
+// next to frames that do not.
+func TestYamuxAnomalies(t *testing.T) {
+	tests := []struct {
+		name   string
+		frames func(y *yamuxFrames)
+		want   []live.Anomaly
+	}{
+		{"healthy window use", func(y *yamuxFrames) {
+			y.rec(c2s, yamux.WindowUpdate, yamux.SYN, 1, 0)
+			y.rec(c2s, yamux.Data, 0, 1, yamux.InitialWindow)
+			y.rec(s2c, yamux.WindowUpdate, yamux.ACK, 1, 1000)
+			y.rec(c2s, yamux.Data, 0, 1, 1000)
+		}, nil},
+		{"data over the window", func(y *yamuxFrames) {
+			y.rec(c2s, yamux.WindowUpdate, yamux.SYN, 1, 0)
+			y.rec(c2s, yamux.Data, 0, 1, yamux.InitialWindow)
+			y.rec(c2s, yamux.Data, 0, 1, 1)
+		}, []live.Anomaly{live.WindowExceeded}},
+		{"duplicate SYN", func(y *yamuxFrames) {
+			y.rec(c2s, yamux.WindowUpdate, yamux.SYN, 1, 0)
+			y.rec(c2s, yamux.WindowUpdate, yamux.SYN, 1, 0)
+		}, []live.Anomaly{live.DuplicateSYN}},
+		{"wrong parity", func(y *yamuxFrames) {
+			y.rec(c2s, yamux.WindowUpdate, yamux.SYN, 2, 0)
+			y.rec(s2c, yamux.WindowUpdate, yamux.SYN, 2+1, 0)
+		}, []live.Anomaly{live.WrongParity, live.WrongParity}},
+		{"unknown stream", func(y *yamuxFrames) {
+			y.rec(c2s, yamux.Data, 0, 9, 3)
+		}, []live.Anomaly{live.UnknownStream}},
+		{"repeated FIN", func(y *yamuxFrames) {
+			y.rec(c2s, yamux.WindowUpdate, yamux.SYN, 1, 0)
+			y.rec(c2s, yamux.WindowUpdate, yamux.FIN, 1, 0)
+			y.rec(c2s, yamux.WindowUpdate, yamux.FIN, 1, 0)
+		}, []live.Anomaly{live.RepeatedFIN}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reg := live.New(live.Config{})
+			y := &yamuxFrames{s: reg.Open(live.SessionInfo{Proto: live.Yamux}, t0)}
+			tt.frames(y)
+			ss := reg.Snapshot().Sessions[0]
+			var got []live.Anomaly
+			for _, a := range ss.Anomalies {
+				got = append(got, a.Anomaly)
+				if a.Proto != live.Yamux || a.Anomaly.YamuxReaction() == "" {
+					t.Errorf("%v: proto %v, reaction %q", a.Anomaly, a.Proto, a.Anomaly.YamuxReaction())
+				}
+			}
+			if len(got) != len(tt.want) || (len(got) > 0 && got[0] != tt.want[0]) {
+				t.Errorf("anomalies %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestYamuxRecordZeroAlloc asserts that recording yamux RAND exchanges
+// allocates nothing once stream structs are reused.
+func TestYamuxRecordZeroAlloc(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector changes allocation counts")
+	}
+	reg := live.New(live.Config{})
+	y := &yamuxFrames{s: reg.Open(live.SessionInfo{Proto: live.Yamux}, t0)}
+	sid := uint32(1)
+	cycle := func() {
+		y.rec(c2s, yamux.WindowUpdate, yamux.SYN, sid, 0)
+		y.rec(c2s, yamux.Data, 0, sid, 0)
+		y.rec(s2c, yamux.WindowUpdate, yamux.ACK, sid, 0)
+		y.rec(s2c, yamux.WindowUpdate, yamux.FIN, sid, 0)
+		y.rec(c2s, yamux.WindowUpdate, yamux.FIN, sid, 0)
+		sid += 2
+	}
+	for range 5 * live.DefaultClosedStreams {
+		cycle()
+	}
+	if a := testing.AllocsPerRun(1, func() {
+		for range 20_000 {
+			cycle()
+		}
+	}); a != 0 {
+		t.Errorf("20000 cycles allocated %v times", a)
+	}
+}
