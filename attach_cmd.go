@@ -29,17 +29,22 @@ func newAttachCmd() *cobra.Command {
 		watch       watchFlags
 		listen      string
 		dialTimeout time.Duration
+		protocol    string
+		skip        int
 	)
 	cmd := &cobra.Command{
 		Use:   "attach UPSTREAM",
-		Short: "Run a tapping TCP proxy in front of an smux server and watch the sessions passing through",
-		Long: "attach listens for clients, connects each to UPSTREAM (an smux server), forwards every byte\n" +
-			"untouched both ways and shows the sessions passing through. Point the clients at the listen\n" +
+		Short: "Run a tapping TCP proxy in front of an smux or yamux server and watch the sessions passing through",
+		Long: "attach listens for clients, connects each to UPSTREAM (an smux or yamux server), forwards every\n" +
+			"byte untouched both ways and shows the sessions passing through. Point the clients at the listen\n" +
 			"address: by default 127.0.0.1 on the upstream's port + 1. A bare :PORT means 127.0.0.1:PORT;\n" +
-			"to listen on another interface, spell it out (--listen 0.0.0.0:9001).",
+			"to listen on another interface, spell it out (--listen 0.0.0.0:9001).\n" +
+			"Each connection's protocol is detected from its first byte (0: yamux; 1 or 2: smux) unless\n" +
+			"--protocol forces one; --skip N skips N bytes the client sends before the mux (Consul: 1).",
 		Example: "  muxtop attach :9000                  # clients connect to 127.0.0.1:9001\n" +
 			"  muxtop attach 10.0.0.5:9000 --listen :7000\n" +
-			"  muxtop attach :9000 --output json --duration 1m > capture.ndjson",
+			"  muxtop attach :9000 --output json --duration 1m > capture.ndjson\n" +
+			"  muxtop attach :8300 --protocol yamux --skip 1   # a Consul server's RPC port",
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usageError{fmt.Errorf("attach takes one upstream address, such as :9000 (got %d arguments)", len(args))}
@@ -69,9 +74,16 @@ func newAttachCmd() *cobra.Command {
 			if dialTimeout <= 0 {
 				return usageError{fmt.Errorf("attach: --dial-timeout %v: use a positive duration such as 5s", dialTimeout)}
 			}
+			proto, err := tap.ParseProtocol(protocol)
+			if err != nil {
+				return usageError{fmt.Errorf("attach: %w", err)}
+			}
+			if skip < 0 || skip > maxSkip {
+				return usageError{fmt.Errorf("attach: --skip %d: give the number of bytes before the mux, 0 to %d", skip, maxSkip)}
+			}
 			reg := watch.registry()
 			p := tap.NewProxy(tap.ProxyConfig{
-				Listen: listen, Upstream: upstream, Registry: reg, DialTimeout: dialTimeout,
+				Listen: listen, Upstream: upstream, Registry: reg, DialTimeout: dialTimeout, Protocol: proto, Skip: skip,
 				OnError: func(err error) { reg.Notice(time.Now(), err.Error()) },
 			})
 			if err := p.Start(); err != nil {
@@ -90,8 +102,14 @@ func newAttachCmd() *cobra.Command {
 	watch.register(cmd)
 	cmd.Flags().StringVar(&listen, "listen", "", "address clients connect to (default 127.0.0.1 on the upstream's port + 1)")
 	cmd.Flags().DurationVar(&dialTimeout, "dial-timeout", tap.DefaultDialTimeout, "how long to wait for the upstream to accept each client")
+	cmd.Flags().StringVar(&protocol, "protocol", "auto", "what the connections speak: auto (detected per connection), smux or yamux")
+	cmd.Flags().IntVar(&skip, "skip", 0, "bytes each client sends before the mux starts, forwarded but not decoded (Consul's RPC port: 1)")
 	return cmd
 }
+
+// maxSkip bounds --skip: a prefix is a few bytes of a protocol's own
+// handshake, not a stream to wade through.
+const maxSkip = 1 << 16
 
 // resolveTimeout bounds the name lookups of selfUpstream.
 const resolveTimeout = 2 * time.Second

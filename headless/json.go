@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/printable"
 )
@@ -26,6 +27,15 @@ func appendJSON(b []byte, r *live.Record) []byte {
 	if r.Session != 0 {
 		b = append(b, `,"session":`...)
 		b = strconv.AppendUint(b, r.Session, 10)
+		switch r.Kind {
+		case live.FrameRecord, live.SessionOpened, live.SessionEnded, live.FramingViolation:
+			b = append(b, `,"proto":"`...)
+			b = appendProto(b, r.Proto)
+			b = append(b, '"')
+		}
+	}
+	if r.Proto == live.Yamux && (r.Kind == live.FrameRecord || r.Kind == live.FramingViolation) {
+		return append(appendYamuxJSON(b, r), '}')
 	}
 	switch r.Kind {
 	case live.FrameRecord:
@@ -93,6 +103,73 @@ func appendJSON(b []byte, r *live.Record) []byte {
 		b = appendFindingJSON(b, r)
 	}
 	return append(b, '}')
+}
+
+// appendProto appends p as Protocol.String spells it, without its Sprintf.
+func appendProto(b []byte, p live.Protocol) []byte {
+	if p <= live.ProtocolUnknown {
+		return append(b, p.String()...)
+	}
+	return strconv.AppendUint(append(b, "protocol-"...), uint64(p), 10)
+}
+
+// appendYamuxJSON appends the fields of a yamux frame or violation record:
+// cmd is the frame type, flags its flags joined by | (absent when none),
+// len the header's length field (payload length, window delta, ping
+// value or GoAway code, by type), payload only for DATA.
+func appendYamuxJSON(b []byte, r *live.Record) []byte {
+	h := r.YamuxHeader
+	b = append(b, `,"dir":"`...)
+	b = append(b, r.Dir.Code()...)
+	b = append(b, '"')
+	if r.Kind == live.FramingViolation {
+		b = append(b, `,"offset":`...)
+		b = strconv.AppendInt(b, r.Offset, 10)
+		b = append(b, `,"code":"`...)
+		if c := r.YamuxCode; c != 0 && c < yamux.NumCodes {
+			b = append(b, c.String()...)
+		} else {
+			b = strconv.AppendUint(append(b, "UNKNOWN_CODE_"...), uint64(c), 10)
+		}
+		b = append(b, '"')
+		b = appendField(b, `,"detail":`, r.Detail)
+		return appendField(b, `,"yamux":`, r.YamuxCode.YamuxReaction())
+	}
+	b = append(b, `,"ver":`...)
+	b = strconv.AppendUint(b, uint64(h.Version()), 10)
+	b = append(b, `,"cmd":"`...)
+	if t := h.Type(); t < yamux.NumTypes {
+		b = append(b, t.String()...)
+	} else {
+		b = strconv.AppendUint(append(b, "UNKNOWN_TYPE_"...), uint64(t), 10)
+	}
+	b = append(b, '"')
+	if f := h.Flags(); f != 0 {
+		b = append(b, `,"flags":"`...)
+		b = f.AppendText(b) // names, | and hex digits: nothing to escape
+		b = append(b, '"')
+	}
+	b = append(b, `,"sid":`...)
+	b = strconv.AppendUint(b, uint64(h.StreamID()), 10)
+	b = append(b, `,"len":`...)
+	b = strconv.AppendUint(b, uint64(h.Length()), 10)
+	b = append(b, `,"offset":`...)
+	b = strconv.AppendInt(b, r.Offset, 10)
+	if h.Type() == yamux.Data {
+		b = append(b, `,"payload":"`...)
+		b = printable.AppendHex(b, r.Payload)
+		b = append(b, '"')
+	}
+	if r.Truncated {
+		b = append(b, `,"truncated":true`...)
+	}
+	if r.Anomaly != 0 {
+		b = append(b, `,"anomaly":"`...)
+		b = appendAnomaly(b, r.Anomaly)
+		b = append(b, '"')
+		b = appendField(b, `,"yamux":`, r.Anomaly.YamuxReaction())
+	}
+	return b
 }
 
 // appendField appends key and s, the key's colon included, unless s is
@@ -288,6 +365,11 @@ func appendJSONSummary(b []byte, s Summary) []byte {
 		m := map[string]uint64{}
 		for c := range decoder.NumCmds {
 			m[decoder.Cmd(c).String()] = s.Counts.Frames[d][c]
+		}
+		if s.Counts.TypeFrames != [2][yamux.NumTypes]uint64{} {
+			for t := range yamux.Type(yamux.NumTypes) {
+				m[t.String()] = s.Counts.TypeFrames[d][t]
+			}
 		}
 		j.Frames[dir.Code()] = m
 		j.Bytes[dir.Code()] = s.Counts.BytesDir(dir)

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/printable"
 )
@@ -22,11 +23,13 @@ type marshalRecord struct {
 	Seq       uint64  `json:"seq"`
 	Time      string  `json:"time"`
 	Session   uint64  `json:"session,omitempty"`
+	Proto     string  `json:"proto,omitempty"`
 	Dir       string  `json:"dir,omitempty"`
 	Ver       *uint8  `json:"ver,omitempty"`
 	Cmd       string  `json:"cmd,omitempty"`
+	Flags     string  `json:"flags,omitempty"`
 	Sid       *uint32 `json:"sid,omitempty"`
-	Len       *uint16 `json:"len,omitempty"`
+	Len       *uint32 `json:"len,omitempty"`
 	Offset    *int64  `json:"offset,omitempty"`
 	Payload   *string `json:"payload,omitempty"`
 	Truncated bool    `json:"truncated,omitempty"`
@@ -37,6 +40,7 @@ type marshalRecord struct {
 	Want      uint8   `json:"want,omitempty"`
 	Detail    string  `json:"detail,omitempty"`
 	Smux      string  `json:"smux,omitempty"`
+	Yamux     string  `json:"yamux,omitempty"`
 	Client    string  `json:"client,omitempty"`
 	Server    string  `json:"server,omitempty"`
 	Label     string  `json:"label,omitempty"`
@@ -49,10 +53,32 @@ func appendJSONMarshal(b []byte, r *live.Record) []byte {
 		return appendFindingMarshal(b, r)
 	}
 	j := marshalRecord{Type: r.Kind.String(), Seq: r.Seq, Time: r.At.Format(time.RFC3339Nano), Session: r.Session}
+	if r.Session != 0 && r.Kind <= live.FramingViolation {
+		j.Proto = r.Proto.String()
+	}
+	switch {
+	case r.Proto == live.Yamux && r.Kind == live.FrameRecord:
+		h := r.YamuxHeader
+		ver, sid, n, off := h.Version(), h.StreamID(), h.Length(), r.Offset
+		j.Dir, j.Ver, j.Cmd, j.Flags, j.Sid, j.Len, j.Offset = r.Dir.Code(), &ver, h.Type().String(), h.Flags().String(), &sid, &n, &off
+		j.Truncated = r.Truncated
+		if h.Type() == yamux.Data {
+			hex := string(printable.AppendHex(nil, r.Payload))
+			j.Payload = &hex
+		}
+		if r.Anomaly != 0 {
+			j.Anomaly, j.Yamux = r.Anomaly.String(), r.Anomaly.YamuxReaction()
+		}
+		return marshalAppend(b, j)
+	case r.Proto == live.Yamux && r.Kind == live.FramingViolation:
+		off := r.Offset
+		j.Dir, j.Offset, j.Code, j.Detail, j.Yamux = r.Dir.Code(), &off, r.YamuxCode.String(), r.Detail, r.YamuxCode.YamuxReaction()
+		return marshalAppend(b, j)
+	}
 	switch r.Kind {
 	case live.FrameRecord:
 		h := r.Header
-		ver, sid, n, off := h.Version(), h.StreamID(), h.Length(), r.Offset
+		ver, sid, n, off := h.Version(), h.StreamID(), uint32(h.Length()), r.Offset
 		hex := string(printable.AppendHex(nil, r.Payload))
 		j.Dir, j.Ver, j.Cmd, j.Sid, j.Len, j.Offset = r.Dir.Code(), &ver, h.Cmd().String(), &sid, &n, &off
 		j.Payload, j.Truncated = &hex, r.Truncated
@@ -73,6 +99,10 @@ func appendJSONMarshal(b []byte, r *live.Record) []byte {
 	case live.NoticeRecord:
 		j.Text = r.Detail
 	}
+	return marshalAppend(b, j)
+}
+
+func marshalAppend(b []byte, j marshalRecord) []byte {
 	out, err := json.Marshal(j)
 	if err != nil {
 		panic(err)
@@ -121,6 +151,23 @@ func jsonRecords() []live.Record {
 					Consumed: uint32(len(p)), Window: 262144})
 			}
 		}
+	}
+	for _, proto := range []live.Protocol{live.Smux, live.Yamux, live.ProtocolUnknown} {
+		add(live.Record{Kind: live.SessionOpened, Session: 2, Proto: proto, Client: "a", Server: "b"})
+		add(live.Record{Kind: live.SessionEnded, Session: 2, Proto: proto, Reason: live.EOF})
+	}
+	for typ := range yamux.Type(6) {
+		for _, flags := range []yamux.Flags{0, yamux.SYN, yamux.ACK | yamux.FIN, yamux.RST | 0x30} {
+			for _, p := range []string{"", "RAND"} {
+				add(live.Record{Kind: live.FrameRecord, Session: 5, Proto: live.Yamux, Dir: live.Dir(typ % 2), Offset: 1 << 33,
+					YamuxHeader: yamux.MakeHeader(typ, flags, 7, ^uint32(0)-uint32(len(p))), Payload: []byte(p), Truncated: len(p) > 0,
+					Anomaly: live.Anomaly(flags % 12)})
+			}
+		}
+	}
+	for c := range yamux.Code(yamux.NumCodes + 1) {
+		add(live.Record{Kind: live.FramingViolation, Session: 5, Proto: live.Yamux, Dir: live.ServerToClient, Offset: 12,
+			YamuxHeader: yamux.MakeHeader(9, 0, 0, 0), YamuxCode: c, Detail: "unknown type 9"})
 	}
 	for a := range live.Anomaly(live.NumAnomalies + 2) {
 		add(live.Record{Kind: live.FrameRecord, Session: 1, Header: decoder.MakeHeader(1, decoder.PSH, 0, 1),
@@ -200,34 +247,47 @@ func TestJSONRecordKinds(t *testing.T) {
 		}{
 			{live.Record{Kind: live.FrameRecord, Seq: 2, Session: 1, Dir: live.ClientToServer, At: at, Offset: 8,
 				Header: decoder.MakeHeader(1, decoder.PSH, 4, 3), Payload: []byte("RAND")},
-				map[string]any{"type": "frame", "seq": 2.0, "time": ts, "session": 1.0, "dir": "c2s", "ver": 1.0,
+				map[string]any{"type": "frame", "seq": 2.0, "time": ts, "session": 1.0, "proto": "smux", "dir": "c2s", "ver": 1.0,
 					"cmd": "PSH", "sid": 3.0, "len": 4.0, "offset": 8.0, "payload": "52 41 4e 44"}},
 			{live.Record{Kind: live.FrameRecord, Seq: 3, Session: 1, Dir: live.ServerToClient, At: at,
 				Header: decoder.MakeHeader(1, decoder.SYN, 0, 4)},
-				map[string]any{"type": "frame", "seq": 3.0, "time": ts, "session": 1.0, "dir": "s2c", "ver": 1.0,
+				map[string]any{"type": "frame", "seq": 3.0, "time": ts, "session": 1.0, "proto": "smux", "dir": "s2c", "ver": 1.0,
 					"cmd": "SYN", "sid": 4.0, "len": 0.0, "offset": 0.0, "payload": ""}},
 			{live.Record{Kind: live.FrameRecord, Seq: 4, Session: 1, At: at, Offset: 16, Truncated: true,
 				Header: decoder.MakeHeader(1, decoder.PSH, 300, 3), Payload: []byte{0, 0xff}, Anomaly: live.PSHAfterFIN},
-				map[string]any{"type": "frame", "seq": 4.0, "time": ts, "session": 1.0, "dir": "c2s", "ver": 1.0,
+				map[string]any{"type": "frame", "seq": 4.0, "time": ts, "session": 1.0, "proto": "smux", "dir": "c2s", "ver": 1.0,
 					"cmd": "PSH", "sid": 3.0, "len": 300.0, "offset": 16.0, "payload": "00 ff", "truncated": true,
 					"anomaly": "PSH_AFTER_FIN", "smux": live.PSHAfterFIN.SmuxReaction()}},
 			{live.Record{Kind: live.FrameRecord, Seq: 5, Session: 2, Dir: live.ServerToClient, At: at, Offset: 24,
 				Header: decoder.MakeHeader(2, decoder.UPD, 8, 3), Consumed: 8, Window: 262144},
-				map[string]any{"type": "frame", "seq": 5.0, "time": ts, "session": 2.0, "dir": "s2c", "ver": 2.0,
+				map[string]any{"type": "frame", "seq": 5.0, "time": ts, "session": 2.0, "proto": "smux", "dir": "s2c", "ver": 2.0,
 					"cmd": "UPD", "sid": 3.0, "len": 8.0, "offset": 24.0, "consumed": 8.0, "window": 262144.0}},
 			{live.Record{Kind: live.SessionOpened, Seq: 6, Session: 3, At: at, Client: s, Server: s, Label: s},
-				omitEmpty(map[string]any{"type": "session-opened", "seq": 6.0, "time": ts, "session": 3.0,
+				omitEmpty(map[string]any{"type": "session-opened", "seq": 6.0, "time": ts, "session": 3.0, "proto": "smux",
 					"client": text, "server": text, "label": text})},
 			{live.Record{Kind: live.SessionEnded, Seq: 7, Session: 3, At: at, Reason: live.LocalClose, Detail: s},
-				omitEmpty(map[string]any{"type": "session-ended", "seq": 7.0, "time": ts, "session": 3.0,
+				omitEmpty(map[string]any{"type": "session-ended", "seq": 7.0, "time": ts, "session": 3.0, "proto": "smux",
 					"reason": "local_close", "detail": text})},
 			{live.Record{Kind: live.FramingViolation, Seq: 8, Session: 3, Dir: live.ServerToClient, At: at, Offset: 40,
 				Header: decoder.MakeHeader(1, decoder.SYN, 0, 5), Code: decoder.VersionChanged, Want: 2, Detail: s},
-				omitEmpty(map[string]any{"type": "violation", "seq": 8.0, "time": ts, "session": 3.0, "dir": "s2c",
+				omitEmpty(map[string]any{"type": "violation", "seq": 8.0, "time": ts, "session": 3.0, "proto": "smux", "dir": "s2c",
 					"offset": 40.0, "code": "VERSION_CHANGED", "want": 2.0, "detail": text, "smux": smuxV})},
 			{live.Record{Kind: live.FramingViolation, Seq: 9, Session: 3, At: at, Code: decoder.UnknownCmd, Detail: s},
-				omitEmpty(map[string]any{"type": "violation", "seq": 9.0, "time": ts, "session": 3.0, "dir": "c2s",
+				omitEmpty(map[string]any{"type": "violation", "seq": 9.0, "time": ts, "session": 3.0, "proto": "smux", "dir": "c2s",
 					"offset": 0.0, "code": "UNKNOWN_CMD", "detail": text, "smux": smuxV})},
+			{live.Record{Kind: live.FrameRecord, Seq: 11, Session: 4, Proto: live.Yamux, Dir: live.ClientToServer, At: at, Offset: 12,
+				YamuxHeader: yamux.MakeHeader(yamux.Data, yamux.SYN|yamux.ACK, 3, 4), Payload: []byte("RAND")},
+				map[string]any{"type": "frame", "seq": 11.0, "time": ts, "session": 4.0, "proto": "yamux", "dir": "c2s", "ver": 0.0,
+					"cmd": "DATA", "flags": "SYN|ACK", "sid": 3.0, "len": 4.0, "offset": 12.0, "payload": "52 41 4e 44"}},
+			{live.Record{Kind: live.FrameRecord, Seq: 12, Session: 4, Proto: live.Yamux, Dir: live.ServerToClient, At: at,
+				YamuxHeader: yamux.MakeHeader(yamux.WindowUpdate, 0, 3, 1000), Anomaly: live.UnknownStream},
+				map[string]any{"type": "frame", "seq": 12.0, "time": ts, "session": 4.0, "proto": "yamux", "dir": "s2c", "ver": 0.0,
+					"cmd": "WINDOW_UPDATE", "sid": 3.0, "len": 1000.0, "offset": 0.0,
+					"anomaly": "UNKNOWN_STREAM", "yamux": live.UnknownStream.YamuxReaction()}},
+			{live.Record{Kind: live.FramingViolation, Seq: 13, Session: 4, Proto: live.Yamux, At: at, Offset: 24,
+				YamuxHeader: yamux.MakeHeader(7, 0, 0, 0), YamuxCode: yamux.UnknownType, Detail: s},
+				omitEmpty(map[string]any{"type": "violation", "seq": 13.0, "time": ts, "session": 4.0, "proto": "yamux", "dir": "c2s",
+					"offset": 24.0, "code": "UNKNOWN_TYPE", "detail": text, "yamux": yamux.UnknownType.YamuxReaction()})},
 			{live.Record{Kind: live.NoticeRecord, Seq: 10, At: at, Detail: s},
 				omitEmpty(map[string]any{"type": "notice", "seq": 10.0, "time": ts, "text": text})},
 		}

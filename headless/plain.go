@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/printable"
 )
@@ -20,6 +21,9 @@ func appendPlain(b []byte, r *live.Record) []byte {
 	b = append(b, " #"...)
 	b = strconv.AppendUint(b, r.Session, 10)
 	b = append(b, ' ')
+	if r.Proto == live.Yamux && (r.Kind == live.FrameRecord || r.Kind == live.FramingViolation) {
+		return appendYamuxPlain(b, r)
+	}
 	switch r.Kind {
 	case live.FrameRecord:
 		h := r.Header
@@ -80,6 +84,41 @@ func appendPlain(b []byte, r *live.Record) []byte {
 	return b
 }
 
+// appendYamuxPlain appends the rest of a yamux frame's or violation's
+// line: "→ DATA SYN sid 3 len 4  52 41 4e 44  RAND".
+func appendYamuxPlain(b []byte, r *live.Record) []byte {
+	b = append(b, r.Dir.String()...)
+	b = append(b, ' ')
+	if r.Kind == live.FramingViolation {
+		b = append(b, "VIOLATION "...)
+		b = append(b, r.YamuxCode.String()...)
+		b = append(b, " at offset "...)
+		b = strconv.AppendInt(b, r.Offset, 10)
+		b = append(b, ": "...)
+		b = printable.AppendText(b, r.Detail)
+		b = append(b, "; "...)
+		return append(b, r.YamuxCode.YamuxReaction()...)
+	}
+	b = r.YamuxHeader.AppendText(b)
+	if len(r.Payload) > 0 {
+		b = append(b, "  "...)
+		b = printable.AppendHex(b, r.Payload)
+		if r.Truncated {
+			b = append(b, '+')
+		}
+		b = append(b, "  "...)
+		b = printable.AppendASCII(b, r.Payload)
+	}
+	if r.Anomaly != 0 {
+		b = append(b, "  ["...)
+		b = append(b, r.Anomaly.String()...)
+		b = append(b, ": "...)
+		b = append(b, r.Anomaly.YamuxReaction()...)
+		b = append(b, ']')
+	}
+	return b
+}
+
 // WriteSummary writes s for a person to read.
 func WriteSummary(w io.Writer, s Summary) {
 	fmt.Fprintf(w, "muxtop summary: %s captured\n", s.Duration.Round(time.Millisecond))
@@ -89,6 +128,12 @@ func WriteSummary(w io.Writer, s Summary) {
 	fmt.Fprintf(w, "  frames    %-4s %10s %10s\n", "", "→", "←")
 	for c := range decoder.NumCmds {
 		fmt.Fprintf(w, "            %-4s %10d %10d\n", decoder.Cmd(c), s.Counts.Frames[0][c], s.Counts.Frames[1][c])
+	}
+	// yamux's types, when a yamux session was seen.
+	if s.Counts.TypeFrames != [2][yamux.NumTypes]uint64{} {
+		for t := range yamux.Type(yamux.NumTypes) {
+			fmt.Fprintf(w, "            %-13s %10d %10d\n", t, s.Counts.TypeFrames[0][t], s.Counts.TypeFrames[1][t])
+		}
 	}
 	fmt.Fprintf(w, "  bytes     → %d  ← %d", s.Counts.BytesDir(live.ClientToServer), s.Counts.BytesDir(live.ServerToClient))
 	if s.Unparsed != [2]int64{} {
@@ -261,6 +306,10 @@ func Summarize(snap *live.Snapshot, missed uint64) Summary {
 	s.Unitemised = snap.Forgotten.Violations + snap.Forgotten.Anomalies
 	for _, ss := range snap.Sessions {
 		for _, f := range ss.Framing {
+			if f.Proto == live.Yamux {
+				s.ByCode[f.YamuxCode.String()]++
+				continue
+			}
 			s.ByCode[f.Code.String()]++
 		}
 		for _, a := range ss.Anomalies {

@@ -99,7 +99,7 @@ type Forgotten struct {
 func (s *Snapshot) WireBytes(d Dir) uint64 {
 	n := s.Totals.BytesDir(d) + uint64(s.Forgotten.Unparsed[d])
 	for _, ss := range s.Sessions {
-		n += uint64(ss.Unparsed[d])
+		n += uint64(ss.Unparsed[d]) + uint64(ss.Prefix[d])
 	}
 	return n
 }
@@ -180,6 +180,10 @@ type SessionSnap struct {
 	// GoAwayCount counts all.
 	GoAways     []GoAwayInfo
 	GoAwayCount uint64
+	// Prefix counts the bytes of each direction that came before the mux
+	// and were skipped unframed, as the tap was told (Consul's one-byte
+	// RPC type before yamux).
+	Prefix [2]int64
 }
 
 // Accounted adds up the frames and PSH payload bytes that the session
@@ -216,7 +220,7 @@ func (s *SessionSnap) Counted() Traffic {
 // WireBytes returns the bytes sent in direction d, framed or not: the
 // frames' wire bytes plus the unparsed ones.
 func (s *SessionSnap) WireBytes(d Dir) uint64 {
-	return s.Counts.BytesDir(d) + uint64(s.Unparsed[d])
+	return s.Counts.BytesDir(d) + uint64(s.Unparsed[d]) + uint64(s.Prefix[d])
 }
 
 // Stream returns the tracked stream with id, or nil.
@@ -351,7 +355,7 @@ func (s *Session) header() *SessionSnap {
 		Counts: s.counts, Open: s.open, Total: s.total(), Closed: s.summary,
 		AnomalyCount: s.anomalyCount, Unparsed: s.unparsed, Unsent: s.unsent, Untracked: s.untracked,
 		Tracked: len(s.streams), StreamsOmitted: true, Latency: s.w.latency.latency(),
-		Proto: s.proto, Pings: s.y.pings, GoAways: s.y.goAways[:len(s.y.goAways):len(s.y.goAways)], GoAwayCount: s.y.goAwayN,
+		Proto: s.proto, Pings: s.y.pings, Prefix: s.y.prefix, GoAways: s.y.goAways[:len(s.y.goAways):len(s.y.goAways)], GoAwayCount: s.y.goAwayN,
 	}
 	for _, f := range s.framing {
 		if f != nil {

@@ -40,12 +40,13 @@ func (s State) Live() bool { return s <= HalfClosedByServer || s == SYNSent }
 // writer sees it: smux v2's, or yamux's.
 //
 // In a yamux session, PeerWindow is the 256 KiB every stream starts with
-// and PeerConsumed is the sum of the reader's WindowUpdate deltas, which
-// yamux sends as its reader consumes (and, on the SYN or ACK, for a
-// window configured above 256 KiB); HasUPD is always set. Window − InFlight
-// is then yamux's own send window, in the same modular uint32 arithmetic,
-// and InFlight is negative while the reader has granted more than 256 KiB
-// beyond what was written.
+// plus the delta of the reader's WINDOW_UPDATE that carries SYN or ACK
+// (yamux announces a window configured above 256 KiB there), and
+// PeerConsumed the sum of its other deltas, which yamux sends as its
+// reader consumes; HasUPD is always set. Window − InFlight is then exactly
+// yamux's own send window, in the same modular uint32 arithmetic; when
+// the SYN or ACK update also returns bytes already read, the split between
+// window and in-flight overstates both by those bytes.
 type Flow struct {
 	// Written is the payload bytes sent in this direction, modulo 2^32 as smux counts them.
 	Written uint32

@@ -22,6 +22,7 @@ type yamuxState struct {
 	goAways  []GoAwayInfo
 	goAwayN  uint64
 	lastPing time.Time
+	prefix   [2]int64
 }
 
 type pendingPing struct {
@@ -64,6 +65,17 @@ func (s *Session) SetProtocol(p Protocol) {
 	}
 	s.gen++
 	s.proto = p
+}
+
+// Prefix records that n bytes of direction dir, so far, came before the
+// mux and were skipped unframed: the tap was told to skip them.
+func (s *Session) Prefix(dir Dir, n int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.y.prefix[dir] != n {
+		s.gen++
+		s.y.prefix[dir] = n
+	}
 }
 
 // Protocol returns the protocol the session speaks, as far as it knows.
@@ -226,7 +238,13 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 		}
 	case yamux.WindowUpdate:
 		fl := &st.flow[dir.Reverse()] // the delta grows the window of data flowing the other way
-		fl.PeerConsumed += length
+		if flags&(yamux.SYN|yamux.ACK) != 0 {
+			// yamux announces a window configured above 256 KiB with the
+			// SYN or ACK: the window grows.
+			fl.PeerWindow += length
+		} else {
+			fl.PeerConsumed += length
+		}
 		if fl.free() > 0 {
 			s.setFull(fl, time.Time{})
 		}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/live"
 )
 
@@ -53,6 +54,16 @@ type feeder struct {
 	keep  bool
 	done  bool // the direction has ended: nothing more is decoded
 	clock clock
+
+	// kind is what the feeder decodes once it knows (detect.go): smux
+	// with dec, yamux with ydec, allocated then. choice is the
+	// connection's, shared with the other direction.
+	kind    uint32
+	choice  *choice
+	ydec    *yamux.Decoder
+	ywrote  []yamuxWrote
+	skip    int64 // prefix bytes still to skip before the mux
+	skipped int64 // prefix bytes skipped
 }
 
 // wroteFrame is where a frame of a Write lies in its direction's byte
@@ -64,7 +75,7 @@ type wroteFrame struct {
 }
 
 // Option configures Wrap.
-type Option func(*Conn)
+type Option func(*options)
 
 // Version tells the tap which smux protocol version its end of the
 // session speaks (smux.Config.Version). A peer that sends another version
@@ -72,9 +83,9 @@ type Option func(*Conn)
 // tapped end's smux refuses it. Without it, muxtop finds a mismatch when it
 // has seen both directions.
 func Version(v int) Option {
-	return func(c *Conn) {
+	return func(o *options) {
 		if v == 1 || v == 2 {
-			c.in.dec.Expect(uint8(v))
+			o.version = uint8(v)
 		}
 	}
 }
@@ -89,19 +100,51 @@ func Wrap(c net.Conn, side live.Side, reg *live.Registry, label string, opts ...
 	} else {
 		info.Client, info.Server = remote, local
 	}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	info.Proto = o.proto.live()
 	sess := reg.Open(info, time.Now())
 	snaplen := reg.Config().Snaplen
+	ch := newChoice(o.proto)
 	tc := &Conn{
 		Conn: c,
 		sess: sess,
-		out:  newFeeder(sess, side.Sends(), snaplen),
-		in:   newFeeder(sess, side.Sends().Reverse(), snaplen),
+		out:  newFeeder(sess, side.Sends(), snaplen, ch),
+		in:   newFeeder(sess, side.Sends().Reverse(), snaplen, ch),
 	}
 	tc.out.keep = true
-	for _, o := range opts {
-		o(tc)
+	if o.version != 0 {
+		tc.in.dec.Expect(o.version)
+	}
+	// The client sends the prefix: the feeder of client-to-server skips it.
+	if side == live.Client {
+		tc.out.skip = o.skip
+	} else {
+		tc.in.skip = o.skip
 	}
 	return tc
+}
+
+// options are what Wrap's Options set.
+type options struct {
+	version uint8
+	proto   Protocol
+	skip    int64
+}
+
+// WithProtocol tells the tap what the connection speaks; without it (or
+// with Detect) the tap detects it from the first byte.
+func WithProtocol(p Protocol) Option {
+	return func(o *options) { o.proto = p }
+}
+
+// Skip tells the tap that the client sends n bytes before the mux starts
+// (Consul sends one, 0x04, before yamux): they are counted as the
+// session's prefix and not decoded.
+func Skip(n int) Option {
+	return func(o *options) { o.skip = int64(max(n, 0)) }
 }
 
 func addr(a net.Addr) string {
@@ -130,7 +173,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 // frames are recorded, and stamped, before the bytes can reach the peer.
 func (c *Conn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
-	base := c.out.dec.Offset()
+	base := c.out.offset()
 	c.out.feed(p, time.Time{})
 	c.writing = true
 	c.wmu.Unlock()
@@ -221,8 +264,16 @@ func Reason(err error) (live.CloseReason, error) {
 	return live.ReadError, err
 }
 
-func newFeeder(sess *live.Session, dir live.Dir, snaplen int) feeder {
-	return feeder{dec: decoder.New(snaplen), dir: dir, sess: sess}
+func newFeeder(sess *live.Session, dir live.Dir, snaplen int, c *choice) feeder {
+	return feeder{dec: decoder.New(snaplen), dir: dir, sess: sess, choice: c}
+}
+
+// offset returns how many bytes of the direction the feeder was given.
+func (f *feeder) offset() int64 {
+	if f.kind == kindYamux {
+		return f.skipped + f.ydec.Offset()
+	}
+	return f.skipped + f.dec.Offset()
 }
 
 // feed decodes p, which moved at time at; a zero at means now, read only
@@ -232,6 +283,17 @@ func newFeeder(sess *live.Session, dir live.Dir, snaplen int) feeder {
 func (f *feeder) feed(p []byte, at time.Time) {
 	if f.done {
 		return
+	}
+	if f.kind != kindSmux {
+		if f.kind == kindUndecided {
+			if p = f.detect(p, at); len(p) == 0 {
+				return
+			}
+		}
+		if f.kind == kindYamux {
+			f.feedYamux(p, at)
+			return
+		}
 	}
 	if f.dec.Violation() != nil {
 		f.dec.Next(p)
@@ -282,6 +344,10 @@ func (f *feeder) end(at time.Time, report bool) {
 	}
 	f.done = true
 	f.sess.DirectionEnded(f.dir)
+	if f.kind == kindYamux {
+		f.endYamux(at, report)
+		return
+	}
 	if v := f.dec.End(); v != nil {
 		if report {
 			f.sess.Violation(f.dir, at, v)
@@ -299,6 +365,12 @@ func (f *feeder) unsent(at time.Time, cut, stop int64) {
 	f.done = true
 	f.sess.DirectionEnded(f.dir)
 	f.sess.Unsent(f.dir, stop-cut)
+	// The decoders count from the end of the prefix.
+	cut, stop = max(cut-f.skipped, 0), max(stop-f.skipped, 0)
+	if f.kind == kindYamux {
+		f.unsentYamux(at, cut, stop)
+		return
+	}
 	var sentUnparsed int64 // the unparsed bytes that did go out
 	if v := f.dec.Violation(); v != nil {
 		sentUnparsed = max(0, cut-v.Offset)

@@ -61,6 +61,13 @@ type ProxyConfig struct {
 	OnError func(error)
 	// Label names the sessions' origin in the Registry; "" means DefaultLabel.
 	Label string
+	// Protocol is what the proxy decodes each connection as; the zero
+	// value, Detect, decides per connection from its first byte.
+	Protocol Protocol
+	// Skip is how many bytes each client sends before the mux starts
+	// (Consul's server port: 1); they are forwarded, counted as the
+	// session's prefix, and not decoded.
+	Skip int
 }
 
 // Proxy is the tapping TCP proxy behind `muxtop attach`. Every client that
@@ -375,10 +382,13 @@ func (p *Proxy) handle(client net.Conn) {
 	// client, one per row, rather than the same upstream. Each direction is
 	// decoded as it is read from its sender; the session ends when both
 	// directions are done, not at the first one's EOF.
-	pr.sess = reg.Open(live.SessionInfo{Client: from, Server: p.cfg.Upstream, Tap: live.Server, Label: p.cfg.Label}, time.Now())
+	pr.sess = reg.Open(live.SessionInfo{Client: from, Server: p.cfg.Upstream, Tap: live.Server, Label: p.cfg.Label,
+		Proto: p.cfg.Protocol.live()}, time.Now())
+	ch := newChoice(p.cfg.Protocol)
 	for d := range pr.feed {
-		pr.feed[d] = newFeeder(pr.sess, live.Dir(d), reg.Config().Snaplen)
+		pr.feed[d] = newFeeder(pr.sess, live.Dir(d), reg.Config().Snaplen, ch)
 	}
+	pr.feed[live.ClientToServer].skip = int64(max(p.cfg.Skip, 0))
 
 	up, err := p.dialUpstream()
 	if err == nil && !p.setUpstream(pr, up) {

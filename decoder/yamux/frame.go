@@ -18,6 +18,7 @@ package yamux
 import (
 	"encoding/binary"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -95,23 +96,26 @@ var flagNames = [4]string{"SYN", "ACK", "FIN", "RST"}
 
 // String returns the flags joined by |, as "SYN|ACK", unknown bits in hex
 // ("FIN|0x10"); no flag at all is "".
-func (f Flags) String() string {
-	var b []byte
+func (f Flags) String() string { return string(f.AppendText(nil)) }
+
+// AppendText appends what String returns to b, allocating only to grow b.
+func (f Flags) AppendText(b []byte) []byte {
+	start := len(b)
 	for i, n := range flagNames {
 		if f&(1<<i) != 0 {
-			if len(b) > 0 {
+			if len(b) > start {
 				b = append(b, '|')
 			}
 			b = append(b, n...)
 		}
 	}
 	if rest := f &^ KnownFlags; rest != 0 {
-		if len(b) > 0 {
+		if len(b) > start {
 			b = append(b, '|')
 		}
-		b = fmt.Appendf(b, "%#x", uint16(rest))
+		b = strconv.AppendUint(append(b, "0x"...), uint64(rest), 16)
 	}
-	return string(b)
+	return b
 }
 
 // ParseFlag returns the flag named s (SYN, ACK, FIN or RST), case-insensitive.
@@ -174,29 +178,45 @@ func (h Header) PayloadLength() uint32 {
 // String formats the header as muxtop prints a frame:
 // "DATA SYN|ACK sid 3 len 4", "WINDOW_UPDATE ACK sid 2 delta 0",
 // "PING SYN value 7", "GO_AWAY code 0 (normal)".
-func (h Header) String() string {
-	var b strings.Builder
-	b.WriteString(h.Type().String())
-	if f := h.Flags(); f != 0 {
-		b.WriteByte(' ')
-		b.WriteString(f.String())
+func (h Header) String() string { return string(h.AppendText(nil)) }
+
+// AppendText appends what String returns to b, allocating only to grow b.
+func (h Header) AppendText(b []byte) []byte {
+	t := h.Type()
+	if t < NumTypes {
+		b = append(b, typeNames[t]...)
+	} else {
+		b = strconv.AppendUint(append(b, "UNKNOWN_TYPE_"...), uint64(t), 10)
 	}
-	switch h.Type() {
-	case Data:
-		fmt.Fprintf(&b, " sid %d len %d", h.StreamID(), h.Length())
-	case WindowUpdate:
-		fmt.Fprintf(&b, " sid %d delta %d", h.StreamID(), h.Length())
+	if f := h.Flags(); f != 0 {
+		b = append(b, ' ')
+		b = f.AppendText(b)
+	}
+	switch t {
 	case Ping:
-		fmt.Fprintf(&b, " value %d", h.Length())
+		b = strconv.AppendUint(append(b, " value "...), uint64(h.Length()), 10)
 	case GoAway:
-		fmt.Fprintf(&b, " code %d (%s)", h.Length(), GoAwayName(h.Length()))
+		b = strconv.AppendUint(append(b, " code "...), uint64(h.Length()), 10)
+		b = append(b, " ("...)
+		if c := h.Length(); int(c) < len(goAwayNames) {
+			b = append(b, goAwayNames[c]...)
+		} else {
+			b = strconv.AppendUint(append(b, "unknown code "...), uint64(c), 10)
+		}
+		b = append(b, ')')
 	default:
-		fmt.Fprintf(&b, " sid %d len %d", h.StreamID(), h.Length())
+		b = strconv.AppendUint(append(b, " sid "...), uint64(h.StreamID()), 10)
+		if t == WindowUpdate {
+			b = append(b, " delta "...)
+		} else {
+			b = append(b, " len "...)
+		}
+		b = strconv.AppendUint(b, uint64(h.Length()), 10)
 	}
 	if v := h.Version(); v != Version {
-		fmt.Fprintf(&b, " version %d", v)
+		b = strconv.AppendUint(append(b, " version "...), uint64(v), 10)
 	}
-	return b.String()
+	return b
 }
 
 // MakeHeader builds a version-0 header from its fields.

@@ -1,0 +1,208 @@
+package tap
+
+import (
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/muxtop/muxtop/decoder/yamux"
+	"github.com/muxtop/muxtop/live"
+)
+
+// Protocol chooses what a tap decodes a connection as.
+type Protocol uint8
+
+// The choices. The zero value detects the protocol per connection.
+const (
+	// Detect decides from the connection's first byte after any skipped
+	// prefix, whichever direction sends first: 0 is yamux (its version
+	// byte), anything else smux (whose version byte is 1 or 2; other bytes
+	// are then an smux violation, named with a guess at what they are).
+	Detect Protocol = iota
+	// Smux decodes every connection as smux.
+	Smux
+	// Yamux decodes every connection as yamux.
+	Yamux
+)
+
+var protocolFlags = [...]string{"auto", "smux", "yamux"}
+
+// String returns the choice as the --protocol flag spells it: auto, smux or yamux.
+func (p Protocol) String() string {
+	if int(p) < len(protocolFlags) {
+		return protocolFlags[p]
+	}
+	return fmt.Sprintf("protocol-%d", uint8(p))
+}
+
+// ParseProtocol parses the --protocol flag: auto, smux or yamux.
+func ParseProtocol(s string) (Protocol, error) {
+	for i, n := range protocolFlags {
+		if s == n {
+			return Protocol(i), nil
+		}
+	}
+	return 0, fmt.Errorf("--protocol %q: want auto, smux or yamux", s)
+}
+
+// live returns the protocol a session opens with: the forced one, or
+// live.ProtocolUnknown until detection.
+func (p Protocol) live() live.Protocol {
+	switch p {
+	case Smux:
+		return live.Smux
+	case Yamux:
+		return live.Yamux
+	}
+	return live.ProtocolUnknown
+}
+
+// detectByte returns the protocol whose frames can start with b.
+func detectByte(b byte) uint32 {
+	if b == yamux.Version {
+		return kindYamux
+	}
+	return kindSmux
+}
+
+// The kinds a feeder decodes; a connection's choice is shared by its two
+// feeders as one of these in an atomic.
+const (
+	kindUndecided uint32 = iota
+	kindSmux
+	kindYamux
+)
+
+// choice is the protocol of one connection, decided once for both
+// directions: by the tap's Protocol, or by the first byte either sends.
+type choice struct{ kind atomic.Uint32 }
+
+func newChoice(p Protocol) *choice {
+	c := new(choice)
+	switch p {
+	case Smux:
+		c.kind.Store(kindSmux)
+	case Yamux:
+		c.kind.Store(kindYamux)
+	}
+	return c
+}
+
+// decide settles the connection's protocol from first, the first byte of
+// one direction after its prefix, unless the other direction settled it
+// already, and returns it.
+func (c *choice) decide(first byte) uint32 {
+	c.kind.CompareAndSwap(kindUndecided, detectByte(first))
+	return c.kind.Load()
+}
+
+// detect is feed's slow start: it skips the direction's prefix, then
+// takes the connection's protocol, deciding it from p's first byte if
+// nothing has, and returns what is left of p to decode.
+func (f *feeder) detect(p []byte, at time.Time) []byte {
+	if f.skip > 0 {
+		n := min(int64(len(p)), f.skip)
+		f.skip -= n
+		f.skipped += n
+		p = p[n:]
+		f.sess.Prefix(f.dir, f.skipped)
+	}
+	if f.skip > 0 || len(p) == 0 {
+		return nil
+	}
+	kind := f.choice.kind.Load()
+	if kind == kindUndecided {
+		kind = f.choice.decide(p[0])
+	}
+	f.kind = kind
+	if kind == kindYamux {
+		f.ydec = yamux.New(f.dec.Snaplen())
+		f.sess.SetProtocol(live.Yamux)
+	} else {
+		f.sess.SetProtocol(live.Smux)
+	}
+	return p
+}
+
+// feedYamux is feed for a yamux connection.
+func (f *feeder) feedYamux(p []byte, at time.Time) {
+	if f.ydec.Violation() != nil {
+		f.ydec.Next(p)
+		f.sess.Unparsed(f.dir, f.ydec.Unparsed())
+		return
+	}
+	f.ywrote = f.ywrote[:0]
+	for len(p) > 0 {
+		n, fr, err := f.ydec.Next(p)
+		p = p[n:]
+		if fr == nil && err == nil {
+			continue
+		}
+		if at.IsZero() {
+			at = f.clock.now()
+		}
+		if fr == nil {
+			f.sess.ViolationYamux(f.dir, at, f.ydec.Violation())
+			f.sess.Unparsed(f.dir, f.ydec.Unparsed())
+			f.ywrote = f.ywrote[:0]
+			continue
+		}
+		ref := f.sess.RecordYamuxRef(f.dir, at, fr)
+		if f.keep {
+			f.ywrote = append(f.ywrote, yamuxWrote{fr.Offset, fr.Header, ref})
+		}
+	}
+}
+
+// yamuxWrote is wroteFrame for a yamux frame.
+type yamuxWrote struct {
+	off int64
+	hdr yamux.Header
+	ref live.FrameRef
+}
+
+// endYamux is end for a yamux connection.
+func (f *feeder) endYamux(at time.Time, report bool) {
+	if v := f.ydec.End(); v != nil {
+		if report {
+			f.sess.ViolationYamux(f.dir, at, v)
+		}
+		f.sess.Unparsed(f.dir, f.ydec.Unparsed())
+	}
+}
+
+// unsentYamux is unsent for a yamux connection: cut and stop are offsets
+// in the direction's byte stream after its prefix.
+func (f *feeder) unsentYamux(at time.Time, cut, stop int64) {
+	var sentUnparsed int64
+	if v := f.ydec.Violation(); v != nil {
+		sentUnparsed = max(0, cut-v.Offset)
+	}
+	trunc := yamux.Violation{Code: yamux.Truncated, Offset: -1}
+	for _, w := range f.ywrote {
+		if w.off+yamux.HeaderSize+int64(w.hdr.PayloadLength()) <= cut {
+			continue
+		}
+		f.sess.RetractYamux(f.dir, w.hdr, w.ref)
+		if w.off < cut {
+			trunc.Offset, trunc.Got, trunc.Header = w.off, cut-w.off, w.hdr
+		}
+	}
+	if pending := f.ydec.Pending(); pending > 0 {
+		if start := f.ydec.Offset() - pending; start < cut {
+			trunc.Offset, trunc.Got = start, cut-start
+			if v := f.ydec.End(); v != nil {
+				trunc.Header = v.Header
+			}
+		}
+	}
+	if trunc.Offset >= 0 {
+		if trunc.Got < yamux.HeaderSize {
+			clear(trunc.Header[trunc.Got:])
+		}
+		trunc.HeaderComplete = trunc.Got >= yamux.HeaderSize
+		sentUnparsed += trunc.Got
+		f.sess.ViolationYamux(f.dir, at, &trunc)
+	}
+	f.sess.Unparsed(f.dir, sentUnparsed)
+}
