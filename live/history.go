@@ -82,6 +82,23 @@ type Record struct {
 	YamuxCode   yamux.Code
 }
 
+// StreamID returns the stream id in the record's header, whichever its protocol.
+func (r *Record) StreamID() uint32 {
+	if r.Proto == Yamux {
+		return r.YamuxHeader.StreamID()
+	}
+	return r.Header.StreamID()
+}
+
+// PayloadLength returns how many payload bytes the record's frame
+// carried on the wire, whichever its protocol.
+func (r *Record) PayloadLength() uint32 {
+	if r.Proto == Yamux {
+		return r.YamuxHeader.PayloadLength()
+	}
+	return uint32(r.Header.Length())
+}
+
 // EndText says why a SessionEnded record's session ended, for a person:
 // the reason, then the detail after a colon when there is one.
 func (r *Record) EndText() string {

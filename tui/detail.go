@@ -10,6 +10,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/printable"
 	"github.com/muxtop/muxtop/wirekind"
@@ -73,6 +74,9 @@ func detailInfo(th *theme, r *live.Record, w int) []string {
 	}
 	at := r.At.In(th.loc).Format(live.TimeLayout)
 	sess := "session " + strconv.FormatUint(r.Session, 10)
+	if r.Proto == live.Yamux && (r.Kind == live.FrameRecord || r.Kind == live.FramingViolation) {
+		return yamuxDetail(th, r, w, out, add, wrap, sess, at)
+	}
 	switch r.Kind {
 	case live.FrameRecord:
 		out = append(out, headerLine(st, r.Header, w))
@@ -126,6 +130,66 @@ func detailInfo(th *theme, r *live.Record, w int) []string {
 				wrap(printable.Text(r.Detail), st.dim)
 			}
 		}
+	}
+	return out
+}
+
+// yamuxDetail is detailInfo for a yamux frame or violation.
+func yamuxDetail(th *theme, r *live.Record, w int, out []string, add func(string, style), wrap func(string, style), sess, at string) []string {
+	st := &th.styles
+	h := r.YamuxHeader
+	if r.Kind == live.FramingViolation {
+		wrap("VIOLATION "+r.YamuxCode.String()+" · "+sess+" · "+r.Dir.String()+" "+r.Dir.Words()+
+			" · offset "+strconv.FormatInt(r.Offset, 10)+" · "+at, st.bad)
+		wrap(printable.Text(r.Detail), st.bad)
+		add("header  "+string(printable.AppendHex(nil, h[:])), st.dim)
+		add("as text "+strconv.Quote(string(printable.AppendASCII(nil, h[:]))), style{})
+		if g := wirekind.Guess(h[:]); g != wirekind.Unknown {
+			wrap("looks like "+g.String(), st.warn)
+		}
+		wrap("yamux: "+r.YamuxCode.YamuxReaction(), style{})
+		return out
+	}
+	l := newLine(w)
+	l.add("header", st.dim).text("  " + string(printable.AppendHex(nil, h[:])) + "   ")
+	l.text("ver " + strconv.Itoa(int(h.Version())) + "  type ")
+	l.add(h.Type().String(), typeStyle(st, h.Type()))
+	if f := h.Flags(); f != 0 {
+		l.text("  flags ").add(f.String(), flagsStyle(st, f))
+	}
+	l.text("  sid " + strconv.FormatUint(uint64(h.StreamID()), 10) + "  length " + strconv.FormatUint(uint64(h.Length()), 10))
+	out = append(out, l.String())
+	add(sess+" · "+r.Dir.String()+" "+r.Dir.Words()+" · offset "+strconv.FormatInt(r.Offset, 10)+" · "+at, style{})
+	switch h.Type() {
+	case yamux.WindowUpdate:
+		add("window update: the receiver grants "+strconv.FormatUint(uint64(h.Length()), 10)+" more bytes", st.upd)
+	case yamux.Ping:
+		what := "ping request: the other side echoes the value with ACK"
+		if h.Flags()&yamux.ACK != 0 {
+			what = "ping reply to value " + strconv.FormatUint(uint64(h.Length()), 10)
+		}
+		add(what, style{})
+	case yamux.GoAway:
+		wrap("go away: "+yamux.GoAwayName(h.Length())+"; the sender accepts no new streams"+
+			map[bool]string{true: "", false: " and ends the session"}[h.Length() == yamux.GoAwayNormal], st.bad)
+	}
+	if r.Anomaly != 0 {
+		wrap(r.Anomaly.String()+": "+r.Anomaly.YamuxReaction(), st.bad)
+	}
+	n := int64(h.PayloadLength())
+	switch {
+	case h.Type() != yamux.Data:
+	case n == 0:
+		add("no payload", st.dim)
+	case r.Truncated:
+		add("payload "+strconv.Itoa(len(r.Payload))+" of "+strconv.FormatInt(n, 10)+
+			" bytes: truncated by the snaplen, the rest was not kept", st.warn)
+	default:
+		add("payload "+strconv.FormatInt(n, 10)+" bytes", st.dim)
+	}
+	if n == 8 && len(r.Payload) == 8 {
+		wrap("uint64  "+strconv.FormatUint(binary.BigEndian.Uint64(r.Payload), 10)+" big-endian · "+
+			strconv.FormatUint(binary.LittleEndian.Uint64(r.Payload), 10)+" little-endian", style{})
 	}
 	return out
 }

@@ -11,12 +11,14 @@ import (
 	"unicode"
 
 	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/printable"
 )
 
-// filterTerms names the filter's terms, for its errors and the help.
-const filterTerms = "cmd sid session dir len ver u64 hex violation"
+// filterTerms names the filter's terms, for its errors; the help shows
+// them all with examples. It fits an 80-column error line.
+const filterTerms = "cmd sid dir len type flags proto hex, or see ?"
 
 // termKind says what one filter term tests.
 type termKind uint8
@@ -31,6 +33,9 @@ const (
 	termViolation                 // violation
 	termBytes                     // RAND, "text" or hex:…, in the captured payload
 	termU64                       // u64:N, eight bytes in the payload, big- or little-endian
+	termProto                     // proto:yamux, proto:smux
+	termType                      // type:data, cmd:window_update: a yamux frame type
+	termFlags                     // flags:syn, flags:syn|ack: a yamux frame with every flag named
 )
 
 // term is one condition of a filter.
@@ -42,6 +47,9 @@ type term struct {
 	n     uint64
 	bytes []byte
 	le    []byte // termU64: the little-endian bytes; bytes are the big-endian ones
+	proto live.Protocol
+	typ   yamux.Type
+	flags yamux.Flags
 }
 
 // filter selects history records: every term must match.
@@ -112,7 +120,8 @@ func quoted(s string, n ...int) string {
 }
 
 // termNames are the names a term has before its colon.
-var termNames = map[string]bool{"cmd": true, "sid": true, "session": true, "ver": true, "dir": true, "hex": true, "u64": true, "len": true}
+var termNames = map[string]bool{"cmd": true, "sid": true, "session": true, "ver": true, "dir": true, "hex": true, "u64": true, "len": true,
+	"proto": true, "type": true, "flags": true}
 
 // isName reports whether s could be a term's name: letters and digits.
 func isName(s string) bool {
@@ -157,12 +166,33 @@ func parseTerm(tok string) (term, error) {
 		return term{}, fmt.Errorf("filter: %s needs a value after the colon", quoted(tok))
 	}
 	switch name {
-	case "cmd":
-		c, ok := decoder.ParseCmd(val)
-		if !ok {
-			return term{}, fmt.Errorf("filter: unknown cmd %s; smux has SYN FIN PSH NOP UPD", quoted(val))
+	case "cmd", "type":
+		if c, ok := decoder.ParseCmd(val); ok && name == "cmd" {
+			return term{kind: termCmd, cmd: c}, nil
 		}
-		return term{kind: termCmd, cmd: c}, nil
+		if t, ok := yamux.ParseType(val); ok {
+			return term{kind: termType, typ: t}, nil
+		}
+		if name == "type" {
+			return term{}, fmt.Errorf("filter: unknown type %s; yamux: DATA WND PING GOAWAY", quoted(val))
+		}
+		return term{}, fmt.Errorf("filter: unknown cmd %s; try SYN FIN PSH NOP UPD DATA PING", quoted(val))
+	case "proto":
+		p, ok := live.ParseProtocol(strings.ToLower(val))
+		if !ok || p == live.ProtocolUnknown {
+			return term{}, fmt.Errorf("filter: proto %s: use proto:smux or proto:yamux", quoted(val))
+		}
+		return term{kind: termProto, proto: p}, nil
+	case "flags":
+		var f yamux.Flags
+		for _, n := range strings.Split(val, "|") {
+			g, ok := yamux.ParseFlag(n)
+			if !ok {
+				return term{}, fmt.Errorf("filter: flags %s: yamux has SYN ACK FIN RST, joined by |", quoted(val))
+			}
+			f |= g
+		}
+		return term{kind: termFlags, flags: f}, nil
 	case "sid":
 		n, err := strconv.ParseUint(val, 10, 32)
 		if err != nil {
@@ -264,15 +294,31 @@ func (t *term) match(r *live.Record) bool {
 	if !frame {
 		return false
 	}
+	y := r.Proto == live.Yamux
 	switch t.kind {
+	case termProto:
+		return r.Proto == t.proto
 	case termCmd:
-		return r.Header.Cmd() == t.cmd
+		return !y && r.Header.Cmd() == t.cmd
+	case termType:
+		return y && r.YamuxHeader.Type() == t.typ
+	case termFlags:
+		return y && r.YamuxHeader.Flags()&t.flags == t.flags
 	case termSID:
+		if y {
+			return uint64(r.YamuxHeader.StreamID()) == t.n
+		}
 		return uint64(r.Header.StreamID()) == t.n
 	case termVer:
+		if y {
+			return uint64(r.YamuxHeader.Version()) == t.n
+		}
 		return uint64(r.Header.Version()) == t.n
 	case termLen:
 		n := uint64(r.Header.Length())
+		if y {
+			n = uint64(r.YamuxHeader.Length())
+		}
 		switch t.op {
 		case '<':
 			return n < t.n

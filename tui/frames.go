@@ -9,6 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/printable"
 )
@@ -426,6 +427,10 @@ func frameLine(th *theme, r *live.Record, w int, mark, reverse bool, cols frameC
 	l.text(r.At.In(th.loc).Format(live.TimeLayout) + " ")
 	switch r.Kind {
 	case live.FrameRecord:
+		if r.Proto == live.Yamux {
+			yamuxFrameLine(st, l, r, cols, buf)
+			break
+		}
 		h := r.Header
 		l.text(r.Dir.String() + " ")
 		if cols.ver {
@@ -445,26 +450,18 @@ func frameLine(th *theme, r *live.Record, w int, mark, reverse bool, cols frameC
 			l.text("consumed " + strconv.FormatUint(uint64(r.Consumed), 10) + " window " + strconv.FormatUint(uint64(r.Window), 10))
 			break
 		}
-		p := r.Payload
-		if len(p) == 0 {
-			break
-		}
-		n, c, gap := payloadFit(l.room(), len(p), r.Truncated)
-		if n <= 0 {
-			break
-		}
-		l.text(string(printable.AppendHex(buf[:0], p[:n]))).spaces(3*(c-n) + gap)
-		l.add(string(printable.AppendASCII(buf[:0], p[:n])), st.dim)
-		if n < len(p) || r.Truncated {
-			l.add("…", st.dim)
-		}
+		payloadCells(st, l, r, buf)
 	case live.SessionOpened:
 		l.text("● session " + strconv.FormatUint(r.Session, 10) + " opened " + printable.Text(r.Client+" → "+r.Server))
 	case live.SessionEnded:
 		l.add("● session "+strconv.FormatUint(r.Session, 10)+" ended: "+printable.Text(r.EndText()), st.dim)
 	case live.FramingViolation:
 		l.text(r.Dir.String() + " ")
-		l.add("VIOLATION "+r.Code.String()+" at offset "+strconv.FormatInt(r.Offset, 10)+": "+printable.Text(r.Detail), st.bad)
+		code := r.Code.String()
+		if r.Proto == live.Yamux {
+			code = r.YamuxCode.String()
+		}
+		l.add("VIOLATION "+code+" at offset "+strconv.FormatInt(r.Offset, 10)+": "+printable.Text(r.Detail), st.bad)
 	case live.NoticeRecord:
 		l.add("! "+printable.Text(r.Detail), st.bad)
 	case live.FindingOpened, live.FindingResolved:
@@ -480,6 +477,61 @@ func frameLine(th *theme, r *live.Record, w int, mark, reverse bool, cols frameC
 		return st.selected.render(l.String())
 	}
 	return l.String()
+}
+
+// payloadCells draws as much of a frame's payload as fits the rest of l.
+func payloadCells(st *styles, l *line, r *live.Record, buf []byte) {
+	p := r.Payload
+	if len(p) == 0 {
+		return
+	}
+	n, c, gap := payloadFit(l.room(), len(p), r.Truncated)
+	if n <= 0 {
+		return
+	}
+	l.text(string(printable.AppendHex(buf[:0], p[:n]))).spaces(3*(c-n) + gap)
+	l.add(string(printable.AppendASCII(buf[:0], p[:n])), st.dim)
+	if n < len(p) || r.Truncated {
+		l.add("…", st.dim)
+	}
+}
+
+// yamuxFrameLine draws a yamux frame after its time:
+//
+//	→ DATA SYN|ACK sid 3      len 4     52 41 4e 44              RAND
+//	← WINDOW_UPDATE sid 3     delta 262144
+//	→ PING SYN value 7
+//	← GO_AWAY code 1 (protocol error)
+func yamuxFrameLine(st *styles, l *line, r *live.Record, cols frameCols, buf []byte) {
+	h := r.YamuxHeader
+	l.text(r.Dir.String() + " ")
+	l.add(h.Type().String(), typeStyle(st, h.Type()))
+	if f := h.Flags(); f != 0 {
+		l.text(" ").add(f.String(), flagsStyle(st, f))
+	}
+	switch h.Type() {
+	case yamux.Ping:
+		l.text(" value " + strconv.FormatUint(uint64(h.Length()), 10) + " ")
+	case yamux.GoAway:
+		l.add(" code "+strconv.FormatUint(uint64(h.Length()), 10)+" ("+yamux.GoAwayName(h.Length())+") ", typeStyle(st, yamux.GoAway))
+	default:
+		if cols.sid {
+			l.text(" sid ").num(strconv.FormatUint(uint64(h.StreamID()), 10), 6)
+		} else {
+			l.text(" ")
+		}
+		if h.Type() == yamux.WindowUpdate {
+			l.text("delta ").num(strconv.FormatUint(uint64(h.Length()), 10), 5)
+		} else {
+			l.text("len ").num(strconv.FormatUint(uint64(h.Length()), 10), 5)
+		}
+	}
+	if r.Anomaly != 0 {
+		l.add(r.Anomaly.String(), st.bad).text(" ")
+	}
+	if h.Type() == yamux.Data {
+		payloadCells(st, l, r, buf)
+	}
 }
 
 // payloadFit decides how a payload of have captured bytes shows in room

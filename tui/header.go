@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/printable"
 )
@@ -245,6 +246,13 @@ func countsLine(th *theme, hd *header, w int) string {
 	for c := range decoder.Cmd(decoder.NumCmds) {
 		left = append(left, field{long: []seg{{c.String(), cmdStyle(st, c)}, {s: " " + count(t.Cmd(c))}}, prio: prios[c]})
 	}
+	// yamux's types, once a yamux frame was seen.
+	if t.TypeFrames != [2][yamux.NumTypes]uint64{} {
+		names := [yamux.NumTypes]string{"DATA", "WND", "PING", "GOAWAY"}
+		for ty := range yamux.Type(yamux.NumTypes) {
+			left = append(left, field{long: []seg{{names[ty], typeStyle(st, ty)}, {s: " " + count(t.Type(ty))}}, prio: 45 - 5*int(ty)})
+		}
+	}
 	num := func(n uint64, sty style) seg {
 		if n == 0 {
 			sty = style{}
@@ -342,6 +350,31 @@ func clip(s string, w int) string {
 		c = strings.TrimRight(c[:i], " ")
 	}
 	return c + "…"
+}
+
+// typeStyle is the colour of a yamux type: WINDOW_UPDATE magenta, GO_AWAY red.
+func typeStyle(st *styles, t yamux.Type) style {
+	switch t {
+	case yamux.WindowUpdate:
+		return st.upd
+	case yamux.GoAway:
+		return st.bad
+	}
+	return style{}
+}
+
+// flagsStyle is the colour of yamux flags, as of the smux commands they
+// stand for: SYN green, FIN yellow, RST red.
+func flagsStyle(st *styles, f yamux.Flags) style {
+	switch {
+	case f&yamux.RST != 0:
+		return st.bad
+	case f&yamux.SYN != 0:
+		return st.syn
+	case f&yamux.FIN != 0:
+		return st.fin
+	}
+	return style{}
 }
 
 // cmdStyle is the colour of a command: SYN green, FIN yellow, UPD magenta.

@@ -32,7 +32,7 @@ func matcher(sc scope, f *filter) func(*live.Record) bool {
 		if r.Session != sc.session || sc.session == 0 {
 			return false
 		}
-		if sc.stream && (r.Kind != live.FrameRecord || r.Header.StreamID() != sc.sid) {
+		if sc.stream && (r.Kind != live.FrameRecord || r.StreamID() != sc.sid) {
 			return false
 		}
 		return f == nil || f.match(r)

@@ -503,7 +503,7 @@ func (m *Model) gotoViolation(v violation) tea.Cmd {
 		session: v.session,
 	}
 	if !v.framing {
-		req.sid = v.header.StreamID()
+		req.sid = v.sid
 	}
 	return searchCmd(m.src, req)
 }
@@ -538,7 +538,7 @@ func (m *Model) arrive(msg matchMsg) tea.Cmd {
 	if msg.found {
 		g = gotoMsg{session: msg.rec.Session, seq: msg.rec.Seq}
 		if msg.rec.Kind == live.FrameRecord {
-			g.sid = msg.rec.Header.StreamID()
+			g.sid = msg.rec.StreamID()
 		}
 	}
 	if req.why == searchFirst {
@@ -561,7 +561,7 @@ func (m *Model) copyPayload() tea.Cmd {
 	}
 	msg := "copied " + strconv.Itoa(len(r.Payload)) + " payload bytes as hex"
 	if r.Truncated {
-		msg += " (the captured part of " + strconv.Itoa(int(r.Header.Length())) + ")"
+		msg += " (the captured part of " + strconv.Itoa(int(r.PayloadLength())) + ")"
 	}
 	m.setFlash(msg)
 	return tea.SetClipboard(hex.EncodeToString(r.Payload))

@@ -211,7 +211,7 @@ func (p sessionsPane) move(d int) (sessionsPane, tea.Cmd) {
 var sessionColumns = []column{
 	{title: "#", w: 3, right: true, prio: 100},
 	{title: "client → server", w: 15, prio: 90, flex: true},
-	{title: "ver", w: 3, prio: 40},
+	{title: "proto", w: 5, prio: 40},
 	{title: "open", w: 6, right: true, prio: 80},
 	{title: "total", w: 5, right: true, prio: 50},
 	{title: "fr/s", w: 5, right: true, prio: 70},
@@ -281,8 +281,12 @@ func sessionCells(st *styles, s *live.SessionSnap, fps float64, endsW int) []cel
 	if s.Ended {
 		base = st.dim
 	}
+	// smux sessions by their version, as before yamux: smux is the default.
 	ver := "-"
-	if s.Version != 0 {
+	switch {
+	case s.Proto == live.Yamux:
+		ver = "yamux"
+	case s.Version != 0:
 		ver = "v" + strconv.Itoa(int(s.Version))
 	}
 	viol := uint64(len(s.Framing)) + s.AnomalyCount
@@ -293,9 +297,9 @@ func sessionCells(st *styles, s *live.SessionSnap, fps float64, endsW int) []cel
 	state, ss := "live", st.good
 	switch {
 	case s.NotSmux() && s.Ended:
-		state, ss = "not smux, ended: "+s.Reason.String(), st.bad
+		state, ss = "not "+notWhat(s)+", ended: "+s.Reason.String(), st.bad
 	case s.NotSmux():
-		state, ss = "not smux", st.bad
+		state, ss = "not "+notWhat(s), st.bad
 	case s.Ended:
 		state, ss = "ended: "+s.Reason.String(), base
 		if s.Err != "" {
@@ -409,4 +413,12 @@ func (p *sessionsPane) title() string {
 		s += " · ended hidden"
 	}
 	return s + " · * = tapped end"
+}
+
+// notWhat names the protocol a session's bytes failed to be.
+func notWhat(s *live.SessionSnap) string {
+	if s.Proto == live.Yamux {
+		return "yamux"
+	}
+	return "smux"
 }

@@ -324,14 +324,15 @@ var streamColumns = []column{
 	{title: "in-flight/window", w: 23, prio: 85, flex: true},
 }
 
-// flowColumn is the index of the v2 flow-control column, dropped for v1 sessions.
+// flowColumn is the index of the flow-control column (smux v2, yamux),
+// dropped for smux v1 sessions.
 const flowColumn = 10
 
 // streamCols returns the streams pane's columns for a session: the flow
 // column only in v2, the id column as wide as the largest id.
 func streamCols(ss *live.SessionSnap) []column {
 	cols := streamColumns
-	if ss == nil || ss.Version != 2 {
+	if ss == nil || (ss.Version != 2 && ss.Proto != live.Yamux) {
 		cols = cols[:flowColumn]
 	}
 	if ss != nil && len(ss.Streams) > 0 {
@@ -479,6 +480,31 @@ func fill(f live.Flow) float64 {
 	return float64(f.InFlight()) / float64(f.Window())
 }
 
+// yamuxTitle is what the streams pane's title says of a yamux session:
+// the protocol, the latest ping round trip of each side that pinged, and
+// the first GoAway.
+func yamuxTitle(ss *live.SessionSnap) string {
+	s := " · yamux"
+	for side := range 2 {
+		if p := ss.Pings[side]; p.Sent > 0 {
+			s += " · " + live.Side(side).String() + " ping "
+			if p.Answered > 0 {
+				s += p.LastRTT.Round(time.Microsecond).String()
+			} else {
+				s += "unanswered"
+			}
+			if p.Answered < p.Sent {
+				s += " (" + strconv.FormatUint(p.Sent-p.Answered, 10) + " unanswered)"
+			}
+		}
+	}
+	if len(ss.GoAways) > 0 {
+		g := ss.GoAways[0]
+		s += " · GoAway by " + g.By.String() + ": " + g.Reason()
+	}
+	return s
+}
+
 // title is the pane's title.
 func (p *streamsPane) title() string {
 	ss := p.ss
@@ -486,6 +512,9 @@ func (p *streamsPane) title() string {
 		return "Streams"
 	}
 	s := "Streams of session " + strconv.FormatUint(ss.ID, 10) + " · " + strconv.Itoa(ss.Open) + " open"
+	if ss.Proto == live.Yamux {
+		s += yamuxTitle(ss)
+	}
 	if n := ss.Leaks; n > 0 {
 		s += " · " + plural(uint64(n), "suspected leak")
 	}

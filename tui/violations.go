@@ -22,9 +22,11 @@ type violation struct {
 	dir     live.Dir
 	offset  int64
 	header  decoder.Header
+	sid     uint32 // the stream the frame names
 	name    string
 	detail  string
-	smux    string // what smux does about it
+	smux    string // what smux (or yamux, for a yamux session) does about it
+	lib     string // "smux" or "yamux"
 	framing bool
 }
 
@@ -85,16 +87,24 @@ func (v *violationsPane) collect() {
 	v.list = make([]violation, 0, len(v.list))
 	for _, ss := range snap.Sessions {
 		for _, f := range ss.Framing {
-			v.list = append(v.list, violation{
-				at: f.At, session: ss.ID, dir: f.Dir, offset: f.Offset, header: f.Header,
-				name: f.Code.String(), detail: f.Detail, smux: f.Code.SmuxReaction(), framing: true,
-			})
+			e := violation{
+				at: f.At, session: ss.ID, dir: f.Dir, offset: f.Offset, header: f.Header, sid: f.Header.StreamID(),
+				name: f.Code.String(), detail: f.Detail, smux: f.Code.SmuxReaction(), lib: "smux", framing: true,
+			}
+			if f.Proto == live.Yamux {
+				e.header, e.sid, e.name, e.smux, e.lib = decoder.Header{}, f.YamuxHeader.StreamID(), f.YamuxCode.String(), f.YamuxCode.YamuxReaction(), "yamux"
+			}
+			v.list = append(v.list, e)
 		}
 		for _, a := range ss.Anomalies {
-			v.list = append(v.list, violation{
-				at: a.At, session: ss.ID, dir: a.Dir, offset: a.Offset, header: a.Header,
-				name: a.Anomaly.String(), detail: a.Header.String(), smux: a.Anomaly.SmuxReaction(),
-			})
+			e := violation{
+				at: a.At, session: ss.ID, dir: a.Dir, offset: a.Offset, header: a.Header, sid: a.Header.StreamID(),
+				name: a.Anomaly.String(), detail: a.Header.String(), smux: a.Anomaly.SmuxReaction(), lib: "smux",
+			}
+			if a.Proto == live.Yamux {
+				e.header, e.sid, e.detail, e.smux, e.lib = decoder.Header{}, a.YamuxHeader.StreamID(), a.YamuxHeader.String(), a.Anomaly.YamuxReaction(), "yamux"
+			}
+			v.list = append(v.list, e)
 		}
 	}
 	slices.SortStableFunc(v.list, func(a, b violation) int {
@@ -157,7 +167,7 @@ func (p *violationsPane) body(th *theme, w, h int) []string {
 			out = append(out, newLine(w).String())
 		}
 		e := &p.list[p.idx]
-		for _, s := range wrapText("smux: "+e.smux, w) {
+		for _, s := range wrapText(e.lib+": "+e.smux, w) {
 			if len(out) < h {
 				out = append(out, newLine(w).add(s, st.bold).String())
 			}

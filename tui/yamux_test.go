@@ -1,0 +1,135 @@
+package tui
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/muxtop/muxtop/decoder/yamux"
+	"github.com/muxtop/muxtop/live"
+)
+
+// yamuxCapture is a capture with one yamux session: a RAND exchange on
+// stream 1, a ping answered, a GoAway from the server.
+func yamuxCapture() *capture {
+	c := newCapture(live.Config{})
+	s := c.reg.Open(live.SessionInfo{Client: "127.0.0.1:51300", Server: "127.0.0.1:8300", Tap: live.Server, Label: "attach", Proto: live.Yamux}, base)
+	var off [2]int64
+	at := base
+	rec := func(dir live.Dir, t yamux.Type, flags yamux.Flags, sid, length uint32, payload string) {
+		at = at.Add(time.Millisecond)
+		f := &yamux.Frame{Offset: off[dir], Header: yamux.MakeHeader(t, flags, sid, length), Payload: []byte(payload)}
+		off[dir] += f.Size()
+		s.RecordYamux(dir, at, f)
+	}
+	rec(live.ClientToServer, yamux.WindowUpdate, yamux.SYN, 1, 0, "")
+	rec(live.ClientToServer, yamux.Data, 0, 1, 4, "RAND")
+	rec(live.ServerToClient, yamux.Data, yamux.ACK, 1, 8, "\x0b\x5e\x9a\x13\x77\x02\xc1\xaa")
+	rec(live.ServerToClient, yamux.WindowUpdate, yamux.FIN, 1, 0, "")
+	rec(live.ClientToServer, yamux.WindowUpdate, yamux.SYN, 3, 0, "")
+	rec(live.ClientToServer, yamux.Ping, yamux.SYN, 0, 7, "")
+	rec(live.ServerToClient, yamux.Ping, yamux.ACK, 0, 7, "")
+	rec(live.ServerToClient, yamux.GoAway, 0, 0, yamux.GoAwayNormal, "")
+	c.now = at.Add(time.Second)
+	return c
+}
+
+// TestYamuxScreen shows a yamux session: its protocol in the sessions
+// pane, its streams (one still waiting for its ACK) with their windows,
+// its ping and GoAway in the streams pane's title, and its frames by type
+// and flags.
+func TestYamuxScreen(t *testing.T) {
+	m := yamuxCapture().model(t, 200, 60)
+	screen := screenOf(m)
+	for _, want := range []string{"yamux", "DATA WND PING GOAWAY"} {
+		if want == "DATA WND PING GOAWAY" {
+			for _, w := range []string{"DATA 2", "WND 3", "PING 2", "GOAWAY 1"} {
+				if !strings.Contains(screen, w) {
+					t.Errorf("the counts bar lacks %q:\n%s", w, screen)
+				}
+			}
+			continue
+		}
+		if !strings.Contains(screen, want) {
+			t.Errorf("the screen lacks %q:\n%s", want, screen)
+		}
+	}
+	m = press(m, "enter") // the session's streams
+	screen = screenOf(m)
+	for _, want := range []string{"· yamux · client ping 1ms · GoAway by server: normal", "syn-sent", "in-flight/window", "0B/262kB"} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("the streams screen lacks %q:\n%s", want, screen)
+		}
+	}
+	m = press(m, "enter") // stream 1's frames
+	screen = screenOf(m)
+	for _, want := range []string{"→ WINDOW_UPDATE SYN delta 0", "→ DATA len 4", "← DATA ACK len 8", "52 41 4e 44", "RAND", "← WINDOW_UPDATE FIN delta 0"} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("the frames lack %q:\n%s", want, screen)
+		}
+	}
+}
+
+// TestYamuxFilter checks the filter's yamux terms against yamux and smux
+// records.
+func TestYamuxFilter(t *testing.T) {
+	y := func(typ yamux.Type, flags yamux.Flags, sid, length uint32) *live.Record {
+		return &live.Record{Kind: live.FrameRecord, Proto: live.Yamux, YamuxHeader: yamux.MakeHeader(typ, flags, sid, length)}
+	}
+	smuxSYN := &live.Record{Kind: live.FrameRecord}
+	tests := []struct {
+		filter string
+		yes    []*live.Record
+		no     []*live.Record
+	}{
+		{"proto:yamux", []*live.Record{y(yamux.Ping, 0, 0, 1)}, []*live.Record{smuxSYN}},
+		{"proto:smux", []*live.Record{smuxSYN}, []*live.Record{y(yamux.Data, 0, 1, 1)}},
+		{"type:data", []*live.Record{y(yamux.Data, yamux.SYN, 1, 4)}, []*live.Record{y(yamux.WindowUpdate, 0, 1, 0), smuxSYN}},
+		{"cmd:window_update", []*live.Record{y(yamux.WindowUpdate, 0, 1, 0)}, []*live.Record{y(yamux.Data, 0, 1, 0)}},
+		{"type:wnd", []*live.Record{y(yamux.WindowUpdate, 0, 1, 0)}, nil},
+		{"cmd:syn", []*live.Record{smuxSYN}, []*live.Record{y(yamux.Data, 0, 1, 1)}},
+		{"flags:syn", []*live.Record{y(yamux.Data, yamux.SYN, 1, 4), y(yamux.WindowUpdate, yamux.SYN|yamux.ACK, 2, 0)}, []*live.Record{y(yamux.Data, yamux.ACK, 1, 4), smuxSYN}},
+		{"flags:syn|ack", []*live.Record{y(yamux.WindowUpdate, yamux.SYN|yamux.ACK, 2, 0)}, []*live.Record{y(yamux.Data, yamux.SYN, 1, 4)}},
+		{"sid:3 len>100", []*live.Record{y(yamux.Data, 0, 3, 101)}, []*live.Record{y(yamux.Data, 0, 3, 100), y(yamux.Data, 0, 1, 101)}},
+	}
+	for _, tc := range tests {
+		f, err := parseFilter(tc.filter)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.filter, err)
+		}
+		for _, r := range tc.yes {
+			if !f.match(r) {
+				t.Errorf("%s does not match %v", tc.filter, r.YamuxHeader)
+			}
+		}
+		for _, r := range tc.no {
+			if f.match(r) {
+				t.Errorf("%s matches %v (proto %v)", tc.filter, r.YamuxHeader, r.Proto)
+			}
+		}
+	}
+	for _, bad := range []string{"proto:http", "type:psh", "flags:urg"} {
+		if _, err := parseFilter(bad); err == nil {
+			t.Errorf("%s parsed", bad)
+		}
+	}
+}
+
+// TestYamuxFrameLines draws the yamux frames that name no stream.
+func TestYamuxFrameLines(t *testing.T) {
+	th := &theme{styles: newStyles(true), loc: time.UTC}
+	for _, tc := range []struct {
+		h    yamux.Header
+		want string
+	}{
+		{yamux.MakeHeader(yamux.Ping, yamux.SYN, 0, 7), "→ PING SYN value 7"},
+		{yamux.MakeHeader(yamux.GoAway, 0, 0, 1), "→ GO_AWAY code 1 (protocol error)"},
+		{yamux.MakeHeader(yamux.WindowUpdate, yamux.RST, 5, 0), "→ WINDOW_UPDATE RST sid 5      delta 0"},
+	} {
+		r := &live.Record{Kind: live.FrameRecord, Proto: live.Yamux, YamuxHeader: tc.h, At: base}
+		got := frameLine(th, r, 120, false, false, newFrameCols(120, true), nil)
+		if !strings.Contains(got, tc.want) {
+			t.Errorf("got %q, want it to contain %q", got, tc.want)
+		}
+	}
+}
