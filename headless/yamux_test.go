@@ -1,0 +1,45 @@
+package headless
+
+import (
+	"testing"
+	"time"
+
+	"github.com/muxtop/muxtop/decoder/yamux"
+	"github.com/muxtop/muxtop/live"
+)
+
+// TestYamuxPlain pins the plain lines of yamux records and that writing
+// them allocates nothing.
+func TestYamuxPlain(t *testing.T) {
+	at := time.Date(2026, 11, 27, 12, 1, 3, 441207000, time.UTC)
+	rec := func(h yamux.Header, p string, a live.Anomaly) *live.Record {
+		return &live.Record{Kind: live.FrameRecord, Session: 2, At: at, Proto: live.Yamux, YamuxHeader: h, Payload: []byte(p), Anomaly: a}
+	}
+	tests := []struct {
+		r    *live.Record
+		want string
+	}{
+		{rec(yamux.MakeHeader(yamux.Data, yamux.SYN|yamux.ACK, 3, 4), "RAND", 0),
+			"12:01:03.441207 #2 → DATA SYN|ACK sid 3 len 4  52 41 4e 44  RAND"},
+		{rec(yamux.MakeHeader(yamux.WindowUpdate, 0, 2, 262144), "", 0),
+			"12:01:03.441207 #2 → WINDOW_UPDATE sid 2 delta 262144"},
+		{rec(yamux.MakeHeader(yamux.Ping, yamux.ACK, 0, 7), "", 0),
+			"12:01:03.441207 #2 → PING ACK value 7"},
+		{rec(yamux.MakeHeader(yamux.GoAway, 0, 0, 1), "", 0),
+			"12:01:03.441207 #2 → GO_AWAY code 1 (protocol error)"},
+		{rec(yamux.MakeHeader(yamux.Data, 0, 9, 1), "x", live.UnknownStream),
+			"12:01:03.441207 #2 → DATA sid 9 len 1  78  x  [UNKNOWN_STREAM: " + live.UnknownStream.YamuxReaction() + "]"},
+		{&live.Record{Kind: live.FramingViolation, Session: 2, At: at, Proto: live.Yamux, Dir: live.ServerToClient, Offset: 24,
+			YamuxCode: yamux.BadVersion, Detail: "bad version 1 (yamux speaks 0)"},
+			"12:01:03.441207 #2 ← VIOLATION BAD_VERSION at offset 24: bad version 1 (yamux speaks 0); " + yamux.BadVersion.YamuxReaction()},
+	}
+	var line []byte
+	for _, tc := range tests {
+		if got := string(appendPlain(nil, tc.r)); got != tc.want {
+			t.Errorf("got  %q\nwant %q", got, tc.want)
+		}
+		if n := testing.AllocsPerRun(10, func() { line = appendPlain(line[:0], tc.r) }); n != 0 {
+			t.Errorf("%q: %v allocations", tc.want, n)
+		}
+	}
+}
