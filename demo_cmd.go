@@ -20,20 +20,37 @@ import (
 
 // demoFlags are the demo's own flags.
 type demoFlags struct {
-	watch   watchFlags
-	version int
-	pool    int
-	rate    int
-	leak    bool
-	fault   string
-	keep    time.Duration
-	service string
-	http    string
+	watch    watchFlags
+	protocol string
+	version  int
+	pool     int
+	rate     int
+	leak     bool
+	fault    string
+	keep     time.Duration
+	service  string
+	http     string
 	// serviceFlag names the flag that sets service: --listen or --connect.
 	serviceFlag string
 }
 
+// muxName names what the demo's sessions speak, for its header: "smux
+// v1", "yamux".
+func (f *demoFlags) muxName() string {
+	if f.protocol == "yamux" {
+		return "yamux"
+	}
+	return fmt.Sprintf("smux v%d", f.version)
+}
+
 func (f *demoFlags) config(reg *live.Registry) (demo.Config, error) {
+	proto, err := demo.ParseProtocol(f.protocol)
+	if err != nil {
+		return demo.Config{}, usageError{fmt.Errorf("--protocol %q: use smux or yamux", f.protocol)}
+	}
+	if proto == demo.Yamux && f.fault != "" {
+		return demo.Config{}, usageError{fmt.Errorf("--fault %s needs --protocol smux: the faults are smux's", f.fault)}
+	}
 	if f.version != 1 && f.version != 2 {
 		return demo.Config{}, usageError{fmt.Errorf("--smux-version %d: use 1 or 2", f.version)}
 	}
@@ -61,7 +78,7 @@ func (f *demoFlags) config(reg *live.Registry) (demo.Config, error) {
 	}
 	return demo.Config{
 		// --rate counts exactly: 0 runs no load (see live.Config's rule).
-		Version: f.version, Pool: f.pool, Rate: live.Exactly(f.rate), Leak: f.leak, Fault: f.fault, KeepAlive: f.keep,
+		Protocol: proto, Version: f.version, Pool: f.pool, Rate: live.Exactly(f.rate), Leak: f.leak, Fault: f.fault, KeepAlive: f.keep,
 		ServiceAddr: f.service, HTTPAddr: f.http,
 		Logger: slog.New(live.NoticeHandler(reg)),
 	}, nil
@@ -167,12 +184,12 @@ func newDemoCmd() *cobra.Command {
 	f := demoFlags{serviceFlag: "--listen"}
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Run a random-number service, an HTTP gateway and load in one process, and watch their smux sessions",
+		Short: "Run a random-number service, an HTTP gateway and load in one process, and watch their smux or yamux sessions",
 		Long: "demo runs the classic smux example in one process: a random-number service (RAND → 8-byte\n" +
 			"big-endian uint64), an HTTP gateway whose GET /rand reaches it over a pool of smux sessions, and\n" +
 			"a load generator. muxtop taps the sessions between gateway and service and shows them.\n" +
 			"The header (or stderr, for plain and json output) says the gateway URL, so curl works beside it.",
-		Example: "  muxtop demo\n  muxtop demo --rate 1000 --pool 4 --smux-version 2\n  muxtop demo --fault hol\n  muxtop demo --fault list",
+		Example: "  muxtop demo\n  muxtop demo --rate 1000 --pool 4 --smux-version 2\n  muxtop demo --protocol yamux\n  muxtop demo --fault hol\n  muxtop demo --fault list",
 
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -180,7 +197,7 @@ func newDemoCmd() *cobra.Command {
 				start: demo.Start, tap: tapClient("demo"), portFlags: "--listen or --http", load: true,
 				listens: func(d *demo.Demo) []listener { return []listener{f.serviceListener(d), f.gatewayListener(d)} },
 				describe: func(d *demo.Demo, v int) (string, string) {
-					return fmt.Sprintf("demo · gateway %s · service %s · smux v%d", d.GatewayURL(), d.ServiceAddr(), v),
+					return fmt.Sprintf("demo · gateway %s · service %s · %s", d.GatewayURL(), d.ServiceAddr(), f.muxName()),
 						fmt.Sprintf("demo gateway at %s (curl it), service at %s", d.GatewayURL(), d.ServiceAddr())
 				},
 			})
@@ -188,6 +205,7 @@ func newDemoCmd() *cobra.Command {
 	}
 	f.watch.register(cmd)
 	fs := cmd.Flags()
+	fs.StringVar(&f.protocol, "protocol", "smux", "what the sessions speak: smux or yamux (hashicorp/yamux; no faults)")
 	fs.IntVar(&f.version, "smux-version", 1, "smux protocol version of both sides: 1 or 2")
 	fs.IntVar(&f.pool, "pool", demo.DefaultPool, "smux sessions in the gateway's pool")
 	fs.IntVar(&f.rate, "rate", demo.DefaultRate, "load generator requests per second (0: no load; curl the gateway yourself)")
@@ -214,7 +232,7 @@ func newDemoServerCmd() *cobra.Command {
 					cfg.WrapListener = func(l net.Listener) net.Listener { return tap.WrapListener(l, reg, "server") }
 				},
 				describe: func(d *demo.Demo, v int) (string, string) {
-					return fmt.Sprintf("demo server · listening on %s · smux v%d", d.ServiceAddr(), v),
+					return fmt.Sprintf("demo server · listening on %s · %s", d.ServiceAddr(), f.muxName()),
 						fmt.Sprintf("demo server listening on %s", d.ServiceAddr())
 				},
 			})
@@ -222,6 +240,7 @@ func newDemoServerCmd() *cobra.Command {
 	}
 	f.watch.register(cmd)
 	fs := cmd.Flags()
+	fs.StringVar(&f.protocol, "protocol", "smux", "what the sessions speak: smux or yamux (hashicorp/yamux; no faults)")
 	fs.IntVar(&f.version, "smux-version", 1, "smux protocol version: 1 or 2")
 	fs.BoolVar(&f.leak, "leak", false, "never close the service's side of a stream, as the original article did: --fault leak")
 	f.registerFault(cmd)
@@ -241,7 +260,7 @@ func newDemoClientCmd() *cobra.Command {
 				start: demo.StartClient, tap: tapClient("client"), portFlags: "--http", load: true, side: "client",
 				listens: func(d *demo.Demo) []listener { return []listener{f.gatewayListener(d)} },
 				describe: func(d *demo.Demo, v int) (string, string) {
-					return fmt.Sprintf("demo client · gateway %s → service %s · smux v%d", d.GatewayURL(), d.ServiceAddr(), v),
+					return fmt.Sprintf("demo client · gateway %s → service %s · %s", d.GatewayURL(), d.ServiceAddr(), f.muxName()),
 						fmt.Sprintf("demo gateway at %s, connected to %s", d.GatewayURL(), d.ServiceAddr())
 				},
 			})
@@ -249,6 +268,7 @@ func newDemoClientCmd() *cobra.Command {
 	}
 	f.watch.register(cmd)
 	fs := cmd.Flags()
+	fs.StringVar(&f.protocol, "protocol", "smux", "what the sessions speak: smux or yamux (hashicorp/yamux; no faults)")
 	fs.IntVar(&f.version, "smux-version", 1, "smux protocol version: 1 or 2")
 	fs.IntVar(&f.pool, "pool", demo.DefaultPool, "smux sessions in the gateway's pool")
 	fs.IntVar(&f.rate, "rate", demo.DefaultRate, "load generator requests per second (0: no load)")

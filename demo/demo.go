@@ -17,6 +17,10 @@ import (
 // The zero value runs everything on loopback, on ephemeral ports, with the
 // defaults of each part.
 type Config struct {
+	// Protocol is what every session speaks: Smux (the zero value) or
+	// Yamux. The faults are smux's: a yamux demo injects none.
+	Protocol Protocol
+
 	// Version is the smux protocol version of both sides, 1 or 2; 0 means 1.
 	Version int
 
@@ -121,7 +125,7 @@ func StartClient(ctx context.Context, cfg Config) (*Demo, error) {
 }
 
 func start(ctx context.Context, cfg Config, server, client bool) (*Demo, error) {
-	if _, err := smuxConfig(cfg.Version); err != nil {
+	if _, err := newMuxConfig(cfg.Protocol, cfg.Version, cfg.KeepAlive); err != nil {
 		return nil, err
 	}
 	if cfg.Pool < 0 {
@@ -174,7 +178,7 @@ func start(ctx context.Context, cfg Config, server, client bool) (*Demo, error) 
 		// on shutdown the gateway's sessions end first, as a client's would.
 		svcCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 		d.stopServer = stop
-		svc := ServiceConfig{Version: cfg.Version, Leak: cfg.Leak || cfg.Fault == "leak", Timeout: timeout,
+		svc := ServiceConfig{Protocol: cfg.Protocol, Version: cfg.Version, Leak: cfg.Leak || cfg.Fault == "leak", Timeout: timeout,
 			KeepAlive: cfg.KeepAlive, Logger: log}
 		d.wg.Go(func() {
 			if err := Serve(svcCtx, svcLn, svc); err != nil {
@@ -188,6 +192,7 @@ func start(ctx context.Context, cfg Config, server, client bool) (*Demo, error) 
 		d.gateway, _ = NewGateway(ctx, GatewayConfig{
 			Upstream:  upstream,
 			Pool:      cfg.Pool,
+			Protocol:  cfg.Protocol,
 			Version:   cfg.Version,
 			Dial:      cfg.Dial,
 			Timeout:   timeout,
@@ -261,6 +266,9 @@ func (d *Demo) fail(err error) {
 func checkFault(cfg Config, server, client bool) error {
 	if cfg.Fault == "" {
 		return nil
+	}
+	if cfg.Protocol != Smux {
+		return fmt.Errorf("demo: fault %s needs smux: the faults are smux's, and this demo speaks %s", cfg.Fault, cfg.Protocol)
 	}
 	f, ok := LookupFault(cfg.Fault)
 	switch {

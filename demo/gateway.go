@@ -14,8 +14,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/xtaci/smux"
 )
 
 // DefaultPool is the number of smux sessions a gateway keeps to the service
@@ -42,6 +40,10 @@ type GatewayConfig struct {
 
 	// Pool is the number of smux client sessions; 0 means DefaultPool.
 	Pool int
+
+	// Protocol is what the sessions speak: Smux (the zero value) or Yamux.
+	// It must match the service's.
+	Protocol Protocol
 
 	// Version is the smux protocol version, 1 or 2; 0 means 1. It must
 	// match the service's.
@@ -88,7 +90,7 @@ type GatewayConfig struct {
 // the failure answers 502 with a one-line reason.
 type Gateway struct {
 	upstream string
-	smux     *smux.Config
+	mux      *muxConfig
 	dial     func(ctx context.Context, network, addr string) (net.Conn, error)
 	timeout  time.Duration
 	maxWait  time.Duration // RedialMax
@@ -112,7 +114,7 @@ type Gateway struct {
 // slot is one place in the pool.
 type slot struct {
 	mu       sync.Mutex
-	sess     *smux.Session // nil while there is none
+	sess     muxSession    // nil while there is none
 	answered bool          // sess has answered a request
 	dialing  chan struct{} // non-nil while a dial waits or is in flight; closed when it ends
 	err      error         // why the last session or dial failed
@@ -133,18 +135,17 @@ func NewGateway(ctx context.Context, cfg GatewayConfig) (*Gateway, error) {
 	if cfg.Pool < 0 {
 		return nil, fmt.Errorf("demo: pool size %d is negative (use 1 or more)", cfg.Pool)
 	}
-	smuxCfg, err := smuxConfig(cfg.Version)
+	mux, err := newMuxConfig(cfg.Protocol, cfg.Version, cfg.KeepAlive)
 	if err != nil {
 		return nil, err
 	}
-	withKeepAlive(smuxCfg, cfg.KeepAlive)
 	n := cfg.Pool
 	if n == 0 {
 		n = DefaultPool
 	}
 	g := &Gateway{
 		upstream: cfg.Upstream,
-		smux:     smuxCfg,
+		mux:      mux,
 		dial:     cfg.Dial,
 		timeout:  orDefault(cfg.Timeout, DefaultTimeout),
 		maxWait:  orDefault(cfg.RedialMax, DefaultRedialMax),
@@ -212,7 +213,7 @@ func (g *Gateway) Rand(ctx context.Context) (uint64, error) {
 
 // answered notes that sess, of slot i, answered a request: the slot's
 // failures are over, and so is the gateway's backoff if it was the last.
-func (g *Gateway) answered(i int, sess *smux.Session) {
+func (g *Gateway) answered(i int, sess muxSession) {
 	s := &g.slots[i]
 	s.mu.Lock()
 	if s.sess == sess && !s.answered {
@@ -243,9 +244,9 @@ func (g *Gateway) failedLocked(i int, err error) {
 // exchange runs one request on a fresh stream of sess. On failure the
 // stream is left to the session, which the caller closes, unless ctx was
 // cancelled.
-func (g *Gateway) exchange(ctx context.Context, sess *smux.Session) (uint64, error) {
+func (g *Gateway) exchange(ctx context.Context, sess muxSession) (uint64, error) {
 	deadline, _ := ctx.Deadline()
-	var st *smux.Stream
+	var st muxStream
 	err := bounded(sess, deadline, func() (err error) {
 		st, err = sess.OpenStream()
 		return err
@@ -271,7 +272,7 @@ func (g *Gateway) exchange(ctx context.Context, sess *smux.Session) (uint64, err
 }
 
 // ask writes the command on st and reads the answer.
-func ask(st *smux.Stream) (uint64, error) {
+func ask(st muxStream) (uint64, error) {
 	if _, err := io.WriteString(st, Command); err != nil {
 		return 0, fmt.Errorf("write %s: %w", Command, err)
 	}
@@ -286,7 +287,7 @@ func ask(st *smux.Stream) (uint64, error) {
 // OpenStream and Stream.Close take no deadline (they give up after 30 s);
 // a session that cannot send a control frame in our time is stalled, and
 // closing it both unblocks f and is the repair.
-func bounded(sess *smux.Session, deadline time.Time, f func() error) error {
+func bounded(sess muxSession, deadline time.Time, f func() error) error {
 	watchdog := time.AfterFunc(time.Until(deadline), func() { sess.Close() })
 	defer watchdog.Stop()
 	return f()
@@ -296,7 +297,7 @@ func bounded(sess *smux.Session, deadline time.Time, f func() error) error {
 // deadline as a bare "timeout" and a lost connection as a bare "EOF".
 func (g *Gateway) describe(err error) error {
 	switch {
-	case errors.Is(err, smux.ErrTimeout):
+	case isTimeout(err):
 		return fmt.Errorf("%w after %v", err, g.timeout)
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return fmt.Errorf("%w (closed by the service)", err)
@@ -307,7 +308,7 @@ func (g *Gateway) describe(err error) error {
 // session returns the live session of slot i, waiting for a dial in flight
 // if there is one, within ctx. A slot that waits out its backoff answers
 // at once with why its last session or dial failed.
-func (g *Gateway) session(ctx context.Context, i int) (*smux.Session, error) {
+func (g *Gateway) session(ctx context.Context, i int) (muxSession, error) {
 	s := &g.slots[i]
 	s.mu.Lock()
 	if s.sess != nil && !s.sess.IsClosed() {
@@ -393,9 +394,9 @@ func (g *Gateway) redial(i int, done chan struct{}) {
 		conn, err = g.dial(ctx, "tcp", g.upstream)
 	}
 	cancel()
-	var sess *smux.Session
+	var sess muxSession
 	if err == nil {
-		sess, err = smux.Client(conn, g.smux)
+		sess, err = g.mux.client(conn)
 		if err != nil { // unreachable: the config was verified in NewGateway
 			conn.Close()
 		}
@@ -413,7 +414,7 @@ func (g *Gateway) redial(i int, done chan struct{}) {
 // replace closes sess, which failed with cause, and redials its slot unless
 // that has been done already: at once if sess had answered, after the
 // slot's backoff if not.
-func (g *Gateway) replace(i int, sess *smux.Session, cause error) {
+func (g *Gateway) replace(i int, sess muxSession, cause error) {
 	s := &g.slots[i]
 	s.mu.Lock()
 	if s.sess == sess {

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,6 +52,9 @@ const DefaultTimeout = 2 * time.Second
 // ServiceConfig configures the random-number service run by Serve.
 // The zero value is ready to use.
 type ServiceConfig struct {
+	// Protocol is what the sessions speak: Smux (the zero value) or Yamux.
+	Protocol Protocol
+
 	// Version is the smux protocol version, 1 or 2; 0 means 1.
 	Version int
 
@@ -81,7 +83,7 @@ type ServiceConfig struct {
 }
 
 // Serve runs the random-number service on ln: each accepted connection
-// becomes an smux server session, each stream of it one request.
+// becomes an smux (or yamux) server session, each stream of it one request.
 //
 // ln may be any listener, which is how muxtop taps the service: wrap the
 // listener and every session's bytes pass through the wrapper.
@@ -90,19 +92,18 @@ type ServiceConfig struct {
 // way it first closes ln and every session and waits for all of its
 // goroutines.
 func Serve(ctx context.Context, ln net.Listener, cfg ServiceConfig) error {
-	smuxCfg, err := smuxConfig(cfg.Version)
+	mux, err := newMuxConfig(cfg.Protocol, cfg.Version, cfg.KeepAlive)
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	withKeepAlive(smuxCfg, cfg.KeepAlive)
 	s := &service{
 		cfg:      cfg,
-		smux:     smuxCfg,
+		mux:      mux,
 		timeout:  orDefault(cfg.Timeout, DefaultTimeout),
 		rand:     cfg.Rand,
 		log:      orDiscard(cfg.Logger),
-		sessions: make(map[*smux.Session]struct{}),
+		sessions: make(map[muxSession]struct{}),
 	}
 	if s.rand == nil {
 		s.rand = rand.Uint64
@@ -123,7 +124,7 @@ func Serve(ctx context.Context, ln net.Listener, cfg ServiceConfig) error {
 			return fmt.Errorf("demo: service on %s stopped: %w", ln.Addr(), err)
 		}
 		fc := newFreezeConn(conn)
-		sess, err := smux.Server(fc, s.smux)
+		sess, err := s.mux.server(fc)
 		if err != nil { // unreachable: the config was verified above
 			conn.Close()
 			continue
@@ -136,23 +137,23 @@ func Serve(ctx context.Context, ln net.Listener, cfg ServiceConfig) error {
 // service is the state of one Serve call.
 type service struct {
 	cfg     ServiceConfig
-	smux    *smux.Config
+	mux     *muxConfig
 	timeout time.Duration
 	rand    func() uint64
 	log     *slog.Logger
 
 	wg       sync.WaitGroup // session loops and stream handlers
 	mu       sync.Mutex
-	sessions map[*smux.Session]struct{}
+	sessions map[muxSession]struct{}
 }
 
-func (s *service) track(sess *smux.Session) {
+func (s *service) track(sess muxSession) {
 	s.mu.Lock()
 	s.sessions[sess] = struct{}{}
 	s.mu.Unlock()
 }
 
-func (s *service) untrack(sess *smux.Session) {
+func (s *service) untrack(sess muxSession) {
 	s.mu.Lock()
 	delete(s.sessions, sess)
 	s.mu.Unlock()
@@ -169,7 +170,7 @@ func (s *service) closeSessions() {
 }
 
 // serveSession accepts the streams of one session until it ends.
-func (s *service) serveSession(sess *smux.Session, fc *freezeConn) {
+func (s *service) serveSession(sess muxSession, fc *freezeConn) {
 	defer s.untrack(sess)
 	defer sess.Close()
 	var hold atomic.Bool
@@ -182,7 +183,7 @@ func (s *service) serveSession(sess *smux.Session, fc *freezeConn) {
 				// smux reads nothing more of the session and leaves it to
 				// keepalive, which closes it 30-60 s later; so does the
 				// service, as most smux servers do, and muxtop shows it.
-				s.log.Warn("demo: service session dead: the client does not speak smux version "+strconv.Itoa(s.smux.Version)+"; smux's keepalive will close it",
+				s.log.Warn("demo: service session dead: the client does not speak "+s.mux.describe()+"; smux's keepalive will close it",
 					"remote", addrString(sess.RemoteAddr()), "err", err)
 				<-sess.CloseChan()
 			default:
@@ -202,12 +203,12 @@ func (s *service) serveSession(sess *smux.Session, fc *freezeConn) {
 
 // handle answers one stream of the session on fc; hold is the session's
 // CommandHold flag.
-func (s *service) handle(st *smux.Stream, fc *freezeConn, hold *atomic.Bool) {
+func (s *service) handle(st muxStream, fc *freezeConn, hold *atomic.Bool) {
 	st.SetDeadline(time.Now().Add(s.timeout))
 
 	var cmd [len(Command)]byte
 	if _, err := io.ReadFull(st, cmd[:]); err != nil {
-		if errors.Is(err, smux.ErrTimeout) {
+		if isTimeout(err) {
 			s.log.Warn("demo: service: no command in time, stream closed", "sid", st.ID(), "timeout", s.timeout)
 		} else if err != io.ErrClosedPipe { // ErrClosedPipe: the session is going away
 			s.log.Warn("demo: service: read command failed, stream closed", "sid", st.ID(), "err", err)
@@ -230,7 +231,7 @@ func (s *service) handle(st *smux.Stream, fc *freezeConn, hold *atomic.Bool) {
 		st.Close()
 		return
 	case CommandSink:
-		<-st.GetDieCh() // read nothing more, close nothing: until the session ends
+		<-st.dead() // read nothing more, close nothing: until the session ends
 		return
 	case CommandClose:
 		st.Close()

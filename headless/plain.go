@@ -125,14 +125,19 @@ func WriteSummary(w io.Writer, s Summary) {
 	fmt.Fprintf(w, "  sessions  %d (%d live, %d ended)\n", s.Sessions, s.LiveSessions, s.Sessions-uint64(s.LiveSessions))
 	fmt.Fprintf(w, "  streams   %d opened, %d closed, %d ended with their session, %d open\n",
 		s.StreamsOpened, s.StreamsClosed, s.StreamsEnded, s.StreamsOpen)
-	fmt.Fprintf(w, "  frames    %-4s %10s %10s\n", "", "→", "←")
-	for c := range decoder.NumCmds {
-		fmt.Fprintf(w, "            %-4s %10d %10d\n", decoder.Cmd(c), s.Counts.Frames[0][c], s.Counts.Frames[1][c])
+	// yamux's types, when a yamux session was seen, widen the name column.
+	yamuxSeen := s.Counts.TypeFrames != [2][yamux.NumTypes]uint64{}
+	nw := 4
+	if yamuxSeen {
+		nw = len("WINDOW_UPDATE")
 	}
-	// yamux's types, when a yamux session was seen.
-	if s.Counts.TypeFrames != [2][yamux.NumTypes]uint64{} {
+	fmt.Fprintf(w, "  frames    %-*s %10s %10s\n", nw, "", "→", "←")
+	for c := range decoder.NumCmds {
+		fmt.Fprintf(w, "            %-*s %10d %10d\n", nw, decoder.Cmd(c), s.Counts.Frames[0][c], s.Counts.Frames[1][c])
+	}
+	if yamuxSeen {
 		for t := range yamux.Type(yamux.NumTypes) {
-			fmt.Fprintf(w, "            %-13s %10d %10d\n", t, s.Counts.TypeFrames[0][t], s.Counts.TypeFrames[1][t])
+			fmt.Fprintf(w, "            %-*s %10d %10d\n", nw, t, s.Counts.TypeFrames[0][t], s.Counts.TypeFrames[1][t])
 		}
 	}
 	fmt.Fprintf(w, "  bytes     → %d  ← %d", s.Counts.BytesDir(live.ClientToServer), s.Counts.BytesDir(live.ServerToClient))

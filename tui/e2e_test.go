@@ -57,7 +57,11 @@ func (x *tmux) waitText(s string) string {
 // a user: sessions appear; enter drills into a session, a stream, a frame
 // whose hex dump shows RAND; a cmd:fin filter; the help; q restores the
 // terminal and prints the summary. MUXTOP_E2E_BIN runs a prebuilt binary.
-func TestEndToEnd(t *testing.T) {
+// startTmux builds muxtop (or takes MUXTOP_E2E_BIN) and starts a private
+// tmux server with a 160×45 pane at a shell prompt; it skips the test when
+// tmux is missing, unless MUXTOP_REQUIRE_TMUX says it must run.
+func startTmux(t *testing.T) (*tmux, string) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test: builds muxtop and drives it in tmux; skipped under -short")
 	}
@@ -85,6 +89,11 @@ func TestEndToEnd(t *testing.T) {
 	t.Cleanup(func() { _ = exec.Command("tmux", "-L", x.socket, "kill-server").Run() })
 	x.waitText("$")
 
+	return x, bin
+}
+
+func TestEndToEnd(t *testing.T) {
+	x, bin := startTmux(t)
 	x.text(bin + " demo")
 	x.keys("Enter")
 
@@ -148,6 +157,57 @@ func TestEndToEnd(t *testing.T) {
 	}
 	if got := strings.TrimSpace(x.run("display-message", "-p", "-t", "e2e", "#{alternate_on}")); got != "0" {
 		t.Errorf("alternate screen after q: %q, want 0", got)
+	}
+	x.text("echo exit=$?")
+	x.keys("Enter")
+	x.waitText("exit=0")
+}
+
+// TestEndToEndYamux runs `muxtop demo --protocol yamux` in a 160×45 tmux
+// pane and drives it like TestEndToEnd: the session's protocol, a stream
+// opened by WINDOW_UPDATE SYN, its RAND in DATA and the hex dump, the
+// type:data filter, q and the summary with yamux's types.
+func TestEndToEndYamux(t *testing.T) {
+	x, bin := startTmux(t)
+	x.text(bin + " demo --protocol yamux")
+	x.keys("Enter")
+	// At 160 columns the sessions pane gives up its proto column; the
+	// header and the streams pane's title name the protocol.
+	x.waitFor("the UI with a live yamux session", func(s string) bool {
+		return strings.Contains(s, "Sessions ·") && regexp.MustCompile(`▶\s+1 \S*:\d+\*? ?→ ?\S*:\d+\*? .* live`).MatchString(s) &&
+			regexp.MustCompile(`Streams of session 1 · \d+ open · yamux`).MatchString(s)
+	})
+	x.keys("Enter")
+	x.waitText("┏━ Streams of session 1 ·")
+	x.keys("Enter")
+	x.waitText("┏━ Frames of stream")
+	x.waitFor("the cursor on the stream's SYN", func(s string) bool {
+		return regexp.MustCompile(`▶\d\d:\d\d:\d\d\.\d{6} → WINDOW_UPDATE SYN delta 0`).MatchString(s)
+	})
+	x.keys("j")
+	x.waitFor("the RAND frame selected", func(s string) bool {
+		return regexp.MustCompile(`▶\d\d:\d\d:\d\d\.\d{6} → DATA len 4 +52 41 4e 44 +RAND`).MatchString(s)
+	})
+	x.keys("Enter")
+	screen := x.waitText("┏━ Frame detail")
+	if !strings.Contains(screen, "|RAND|") || !strings.Contains(screen, "type DATA") {
+		t.Fatalf("the detail does not show the DATA frame's RAND:\n%s", screen)
+	}
+	x.keys("/")
+	x.text("type:data")
+	x.keys("Enter")
+	screen = x.waitText("filter type:data ·")
+	for _, l := range strings.Split(screen, "\n") {
+		if regexp.MustCompile(`^┃[ ▶]\d\d:\d\d:\d\d\.\d{6} [→←] `).MatchString(l) && !strings.Contains(l, " DATA ") {
+			t.Errorf("a frame that is not DATA passes type:data: %q", l)
+		}
+	}
+	x.keys("q")
+	x.waitText("summary")
+	for _, want := range []string{"WINDOW_UPDATE", "violations 0 framing, 0 anomalies"} {
+		if !strings.Contains(x.waitText(want), want) {
+			t.Errorf("the summary on quitting lacks %q:\n%s", want, x.capture())
+		}
 	}
 	x.text("echo exit=$?")
 	x.keys("Enter")

@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/muxtop/muxtop/internal/smuxtest"
+)
+
+// yamuxNumbers returns every number the service sent, decoded from the
+// server's DATA payloads of 8 bytes; it checks that each client DATA is RAND.
+func (c capture) yamuxNumbers(t *testing.T) map[uint64]bool {
+	t.Helper()
+	nums := map[uint64]bool{}
+	for _, f := range c.frames {
+		if f["cmd"] != "DATA" || f["len"].(float64) == 0 {
+			continue
+		}
+		p, err := hex.DecodeString(strings.ReplaceAll(f["payload"].(string), " ", ""))
+		if err != nil {
+			t.Fatalf("payload %q: %v", f["payload"], err)
+		}
+		switch f["dir"] {
+		case "c2s":
+			if string(p) != "RAND" {
+				t.Errorf("client DATA payload = %q, want RAND", p)
+			}
+		case "s2c":
+			if len(p) != 8 {
+				t.Errorf("server DATA payload has %d bytes, want 8", len(p))
+				continue
+			}
+			nums[binary.BigEndian.Uint64(p)] = true
+		}
+	}
+	return nums
+}
+
+// checkYamuxConsistent is checkConsistent for a yamux demo: every stream
+// the client opened carries the client's SYN, the service's ACK, one RAND
+// and one 8-byte answer and a FIN each way — except the requests the
+// shutdown cut short, which are exactly the streams the summary says
+// ended with their session — and no violations, drops or anomalies.
+func checkYamuxConsistent(t *testing.T, c capture, pool int) {
+	t.Helper()
+	if got := len(c.sessions); got != pool {
+		t.Errorf("sessions = %d, want the pool size %d", got, pool)
+	}
+	type key struct{ session, sid float64 }
+	type stream struct{ syn, ack, rand, answer, fin [2]int }
+	streams := map[key]*stream{}
+	for _, f := range c.frames {
+		if f["proto"] != "yamux" {
+			t.Fatalf("a frame of a yamux demo says proto %v: %v", f["proto"], f)
+		}
+		if f["cmd"] == "PING" || f["cmd"] == "GO_AWAY" {
+			continue
+		}
+		k := key{f["session"].(float64), f["sid"].(float64)}
+		st := streams[k]
+		if st == nil {
+			st = &stream{}
+			streams[k] = st
+		}
+		d := 0
+		if f["dir"] == "s2c" {
+			d = 1
+		}
+		flags, _ := f["flags"].(string)
+		for _, fl := range strings.Split(flags, "|") {
+			switch fl {
+			case "SYN":
+				st.syn[d]++
+			case "ACK":
+				st.ack[d]++
+			case "FIN":
+				st.fin[d]++
+			}
+		}
+		if f["cmd"] == "DATA" && f["len"].(float64) > 0 {
+			if d == 0 {
+				st.rand[d]++
+			} else {
+				st.answer[d]++
+			}
+		}
+	}
+	var complete, cut uint64
+	for k, st := range streams {
+		if st.syn != [2]int{1, 0} || st.ack[0] != 0 || st.ack[1] > 1 || st.rand[0] > 1 || st.answer[1] > 1 {
+			t.Errorf("session %v stream %v: %+v, want one SYN from the client, at most one ACK, RAND and answer", k.session, k.sid, *st)
+		}
+		if st.fin == [2]int{1, 1} {
+			complete++
+			if st.rand[0] != 1 || st.answer[1] != 1 || st.ack[1] != 1 {
+				t.Errorf("closed stream %v of session %v: %+v, want an ACK, a RAND and an answer", k.sid, k.session, *st)
+			}
+		} else {
+			cut++
+		}
+	}
+	if complete == 0 {
+		t.Fatal("no request completed")
+	}
+	closed, ended := uint64(c.summary["streams_closed"].(float64)), uint64(c.summary["streams_ended"].(float64))
+	if complete != closed || cut != ended {
+		t.Errorf("streams complete %d cut %d, summary says closed %d ended %d", complete, cut, closed, ended)
+	}
+	if v := c.summary["violations"].(float64) + c.summary["anomalies"].(float64); v != 0 {
+		t.Errorf("violations+anomalies = %v, want 0", v)
+	}
+	if d := c.summary["dropped"].(float64) + c.summary["missed"].(float64); d != 0 {
+		t.Errorf("dropped+missed = %v, want 0", d)
+	}
+}
+
+func TestDemoYamuxJSON(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo for seconds")
+	}
+	const pool = 4
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(context.Background(), []string{"demo", "--protocol", "yamux", "--output", "json", "--duration", "3s",
+			"--pool", fmt.Sprint(pool), "--rate", "50"}, &stdout, &stderr)
+	}()
+	var url string
+	smuxtest.Eventually(t, "the gateway URL on stderr", func() bool {
+		url = gatewayURL.FindString(stderr.String())
+		return url != ""
+	})
+	mine := getNumbers(t, url, 20)
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d, stderr: %s", code, stderr.String())
+	}
+	c := parseJSON(t, stdout.String())
+	checkYamuxConsistent(t, c, pool)
+	nums := c.yamuxNumbers(t)
+	for _, n := range mine {
+		if !nums[n] {
+			t.Errorf("HTTP answered %d, which no server DATA carried", n)
+		}
+	}
+	for _, o := range c.other {
+		if o["type"] == "session-ended" && o["proto"] != "yamux" {
+			t.Errorf("session-ended of a yamux demo: %v", o)
+		}
+	}
+}
+
+func TestDemoYamuxPlain(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo for seconds")
+	}
+	var stdout, stderr syncBuffer
+	if code := run(context.Background(), []string{"demo", "--protocol", "yamux", "--output", "plain", "--duration", "1s",
+		"--pool", "2", "--rate", "20"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d, stderr: %s", code, stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{"→ WINDOW_UPDATE SYN sid 1 delta 0", "→ DATA sid 1 len 4  52 41 4e 44  RAND",
+		"← WINDOW_UPDATE ACK sid 1 delta 0", "            DATA ", "            WINDOW_UPDATE ", "violations 0 framing, 0 anomalies"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plain output lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(stderr.String(), "yamux") && !strings.Contains(stderr.String(), "demo gateway at") {
+		t.Errorf("stderr: %s", stderr.String())
+	}
+}
+
+func TestDemoYamuxTwoProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs two processes for seconds")
+	}
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := freePort(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var srvOut, srvErr, cliOut, cliErr syncBuffer
+	srv := exec.CommandContext(ctx, bin, "demo", "server", "--protocol", "yamux", "--listen", addr, "--output", "json", "--duration", "4s")
+	srv.Stdout, srv.Stderr = &srvOut, &srvErr
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	smuxtest.Eventually(t, "the server to listen", func() bool {
+		return strings.Contains(srvErr.String(), "listening on "+addr)
+	})
+	const pool = 3
+	cli := exec.CommandContext(ctx, bin, "demo", "client", "--protocol", "yamux", "--connect", addr, "--http", "127.0.0.1:0",
+		"--pool", fmt.Sprint(pool), "--rate", "50", "--output", "json", "--duration", "2s")
+	cli.Stdout, cli.Stderr = &cliOut, &cliErr
+	if err := cli.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var url string
+	smuxtest.Eventually(t, "the gateway URL on stderr", func() bool {
+		url = gatewayURL.FindString(cliErr.String())
+		return url != ""
+	})
+	mine := getNumbers(t, url, 10)
+	if err := cli.Wait(); err != nil {
+		t.Fatalf("client: %v\n%s", err, cliErr.String())
+	}
+	if err := srv.Wait(); err != nil {
+		t.Fatalf("server: %v\n%s", err, srvErr.String())
+	}
+	c, s := parseJSON(t, cliOut.String()), parseJSON(t, srvOut.String())
+	checkYamuxConsistent(t, c, pool)
+	if got := len(s.sessions); got != pool {
+		t.Errorf("server saw %d sessions, want %d", got, pool)
+	}
+	// The server outlives the client, so it saw every frame the client wrote.
+	for _, cmd := range []string{"DATA", "WINDOW_UPDATE"} {
+		if got, want := s.count("c2s", cmd), c.count("c2s", cmd); got != want {
+			t.Errorf("server saw %d c2s %s, client wrote %d", got, cmd, want)
+		}
+	}
+	nums := s.yamuxNumbers(t)
+	for _, n := range mine {
+		if !nums[n] {
+			t.Errorf("HTTP answered %d, which the server's tap never saw sent", n)
+		}
+	}
+}
+
+func TestDemoYamuxRefusesFaults(t *testing.T) {
+	var stdout, stderr syncBuffer
+	code := run(context.Background(), []string{"demo", "--protocol", "yamux", "--fault", "leak", "--output", "plain", "--duration", "1s"}, &stdout, &stderr)
+	if code != 2 || !strings.Contains(stderr.String(), "--fault leak needs --protocol smux") || strings.Count(strings.TrimSpace(stderr.String()), "\n") > 0 {
+		t.Errorf("exit %d, stderr %q; want 2 and one line saying the faults need smux", code, stderr.String())
+	}
+}
