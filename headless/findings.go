@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/printable"
 )
@@ -57,8 +58,19 @@ func appendFindingJSON(b []byte, r *live.Record) []byte {
 		b = append(b, `,"guess":"`...)
 		b = append(b, ev.Guess.Code()...)
 		b = append(b, `","violation":"`...)
-		b = appendCode(b, ev.Violation)
+		if f.Proto == live.Yamux {
+			if c := ev.YamuxViolation; c != 0 && c < yamux.NumCodes {
+				b = append(b, c.String()...)
+			} else {
+				b = strconv.AppendUint(append(b, "UNKNOWN_CODE_"...), uint64(c), 10)
+			}
+		} else {
+			b = appendCode(b, ev.Violation)
+		}
 		b = append(b, '"')
+	case live.CodeGoAway:
+		b = append(b, `,"goaway_code":`...)
+		b = strconv.AppendUint(b, uint64(ev.GoAwayCode), 10)
 	}
 	if r.Kind == live.FindingResolved {
 		b = append(b, `,"opened":"`...)

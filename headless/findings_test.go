@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/wirekind"
 )
@@ -33,6 +34,7 @@ type marshalFinding struct {
 	Offset    *int64         `json:"offset,omitempty"`
 	Guess     string         `json:"guess,omitempty"`
 	Violation string         `json:"violation,omitempty"`
+	GoAway    *uint32        `json:"goaway_code,omitempty"`
 	Opened    string         `json:"opened,omitempty"`
 	Detail    string         `json:"detail,omitempty"`
 	Text      string         `json:"text,omitempty"`
@@ -55,6 +57,12 @@ func appendFindingMarshal(b []byte, r *live.Record) []byte {
 	case live.CodeProtocol:
 		off := f.Evidence.Offset
 		j.Offset, j.Guess, j.Violation = &off, f.Evidence.Guess.Code(), f.Evidence.Violation.String()
+		if f.Proto == live.Yamux {
+			j.Violation = f.Evidence.YamuxViolation.String()
+		}
+	case live.CodeGoAway:
+		code := f.Evidence.GoAwayCode
+		j.GoAway = &code
 	}
 	if r.Kind == live.FindingResolved {
 		j.Opened, j.Detail = f.Opened.Format(time.RFC3339Nano), r.Detail
@@ -75,7 +83,11 @@ func testFindings(s string) []*live.Finding {
 			Dir: live.Dir(c % 2), HasDir: c%3 != 0, Since: at, Opened: at.Add(time.Second), Text: s, Advice: s + "!",
 			Evidence: live.Evidence{Count: uint64(c) % 3, Streams: uint64(c) % 2, Bytes: uint64(c) << 20 % 3,
 				Age: time.Duration(c) * 1234567 * time.Microsecond % (3 * time.Second), Limit: time.Duration(c%2) * 10 * time.Second,
-				Versions: [2]uint8{2, 1}, Offset: int64(c) * 8, Guess: wirekind.Kind(c), Violation: decoder.Code(c)}}
+				Versions: [2]uint8{2, 1}, Offset: int64(c) * 8, Guess: wirekind.Kind(c), Violation: decoder.Code(c),
+				YamuxViolation: yamux.Code(c % 5), GoAwayCode: uint32(c % 4)}}
+		if c%2 == 0 {
+			f.Proto = live.Yamux
+		}
 		fs = append(fs, f)
 	}
 	return fs

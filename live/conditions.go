@@ -1,6 +1,7 @@
 package live
 
 import (
+	"slices"
 	"time"
 
 	"github.com/muxtop/muxtop/decoder"
@@ -42,6 +43,7 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 			c.ev.Guess = wirekind.Guess(f.Header[:])
 			if f.Proto == Yamux {
 				c.ev.Guess = wirekind.Guess(f.YamuxHeader[:])
+				c.ev.YamuxViolation = f.YamuxCode
 			}
 		}
 		cs = append(cs, c)
@@ -172,8 +174,17 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		cs = append(cs, c)
 	}
 
-	// WINDOW_STALL: v2 writers held at a full window for StallAfter.
-	if s.atWindow > 0 && s.version == 2 {
+	// GO_AWAY: a yamux end refuses new streams; the session goes on.
+	for _, g := range s.y.goAways {
+		d := g.By.Sends()
+		if slices.ContainsFunc(cs, func(c candidate) bool { return c.code == CodeGoAway && c.dir == d }) {
+			continue // the first of each side's
+		}
+		cs = append(cs, candidate{code: CodeGoAway, dir: d, hasDir: true, since: g.At.UnixNano(), ev: Evidence{GoAwayCode: g.Code}})
+	}
+
+	// WINDOW_STALL: v2 (or yamux) writers held at a full window for StallAfter.
+	if s.atWindow > 0 && (s.version == 2 || s.proto == Yamux) {
 		var stalls [2]int
 		first := len(cs)
 		n := 0

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/wirekind"
 )
 
@@ -45,13 +46,16 @@ const (
 	// CodeChurn: at least Churn sessions opened and ended within
 	// ChurnWindow. It names no session.
 	CodeChurn
+	// CodeGoAway: a yamux end sent GoAway (Dir is its direction) and the
+	// session goes on: the sender accepts no new streams.
+	CodeGoAway
 )
 
 // NumFindingCodes is one more than the largest FindingCode.
-const NumFindingCodes = 10
+const NumFindingCodes = 11
 
 var findingNames = [NumFindingCodes]string{"", "LEAK", "WINDOW_STALL", "SESSION_BLOCKED", "VERSION_MISMATCH",
-	"KEEPALIVE", "UNANSWERED", "DATA_AFTER_CLOSE", "PROTOCOL", "CHURN"}
+	"KEEPALIVE", "UNANSWERED", "DATA_AFTER_CLOSE", "PROTOCOL", "CHURN", "GO_AWAY"}
 
 // String returns the code's name, such as LEAK.
 func (c FindingCode) String() string {
@@ -88,7 +92,7 @@ func (s Severity) String() string {
 
 var severities = [NumFindingCodes]Severity{CodeLeak: Warning, CodeWindowStall: Warning, CodeSessionBlocked: Critical,
 	CodeVersionMismatch: Critical, CodeKeepalive: Critical, CodeUnanswered: Critical, CodeDataAfterClose: Warning,
-	CodeProtocol: Critical, CodeChurn: Warning}
+	CodeProtocol: Critical, CodeChurn: Warning, CodeGoAway: Critical}
 
 // Severity returns the code's severity.
 func (c FindingCode) Severity() Severity {
@@ -127,6 +131,8 @@ type Finding struct {
 	Opened, Resolved time.Time
 	Why              string
 	Evidence         Evidence
+	// Proto is the protocol of the session, which the wording follows.
+	Proto Protocol
 	// Text states the problem with its numbers, in one line; Advice says
 	// what to do about it, from what smux does.
 	Text, Advice string
@@ -160,6 +166,11 @@ type Evidence struct {
 	Offset    int64
 	Guess     wirekind.Kind
 	Violation decoder.Code
+	// YamuxViolation is a yamux session's PROTOCOL violation; Violation
+	// is then 0.
+	YamuxViolation yamux.Code
+	// GoAwayCode is a GO_AWAY finding's code (yamux.GoAwayNormal...).
+	GoAwayCode uint32
 }
 
 // Defaults of FindingsConfig's zero fields.
@@ -508,6 +519,8 @@ func resolvedWhy(c FindingCode) string {
 		return fmt.Sprintf("no such data for %v", AfterCloseWindow)
 	case CodeChurn:
 		return "the rate fell below the threshold"
+	case CodeGoAway:
+		return "the session ended"
 	}
 	return "the condition no longer holds"
 }
@@ -531,6 +544,10 @@ func (s *Session) endNote(at time.Time, err string) string {
 		}
 		note := fmt.Sprintf("after the %s sent nothing for %s (KEEPALIVE): smux's keepalive closes a session that receives no frame for KeepAliveTimeout",
 			f.Dir.Sender(), fmtDur(time.Duration(at.UnixNano()-last)))
+		if s.proto == Yamux {
+			note = fmt.Sprintf("after the %s sent nothing for %s (KEEPALIVE): yamux's keepalive ends a session whose ping gets no answer",
+				f.Dir.Sender(), fmtDur(time.Duration(at.UnixNano()-last)))
+		}
 		if err == "" {
 			return note
 		}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/muxtop/muxtop/decoder/yamux"
 )
 
 // How findings are worded: the problem with its numbers, and what to do,
@@ -13,10 +15,64 @@ import (
 func (s *Session) finding(id uint64, c *candidate, opened time.Time) *Finding {
 	f := &Finding{
 		ID: id, Code: c.code, Severity: c.code.Severity(), Session: s.id, Stream: c.stream,
-		Dir: c.dir, HasDir: c.hasDir, Since: time.Unix(0, c.since), Opened: opened, Evidence: c.ev,
+		Dir: c.dir, HasDir: c.hasDir, Since: time.Unix(0, c.since), Opened: opened, Evidence: c.ev, Proto: s.proto,
+	}
+	if s.proto == Yamux {
+		f.Text, f.Advice = describeYamux(f, s.id)
+		return f
 	}
 	f.Text, f.Advice = describe(f, s.id, s.version)
 	return f
+}
+
+// describeYamux words a finding of a yamux session, from what
+// hashicorp/yamux v0.1.2 does.
+func describeYamux(f *Finding, session uint64) (text, advice string) {
+	ev := &f.Evidence
+	sender, receiver := f.Dir.Sender(), f.Dir.Reverse().Sender()
+	switch f.Code {
+	case CodeLeak:
+		if !f.HasDir {
+			return fmt.Sprintf("%s open longer than %s with no FIN from either side, oldest %s (stream %d, opened by the %s)",
+					plural(ev.Count, "stream"), fmtDur(ev.Limit), fmtDur(ev.Age), f.Stream, sender),
+				"if they are not meant to live this long, a side forgot Close(): yamux keeps every stream, and its receive buffer, until both sides have sent FIN or one sent RST"
+		}
+		return fmt.Sprintf("the %s never closes its streams: %d half-closed by the %s, oldest %s (stream %d)",
+				sender, ev.Count, receiver, fmtDur(ev.Age), f.Stream),
+			fmt.Sprintf("call Close() on the %s's stream when it is done: yamux keeps a stream until both sides have sent FIN (the other side's StreamCloseTimeout, 5 min by default, ends it with RST)", sender)
+	case CodeWindowStall:
+		text = fmt.Sprintf("stream %d: the %s's writer has been held by a full %s window for %s — its reader, the %s, is not reading",
+			f.Stream, sender, fmtBytes(ev.Bytes), fmtDur(ev.Age), receiver)
+		if ev.Count > 1 {
+			text += fmt.Sprintf(" (%d streams of this session stalled this way)", ev.Count)
+		}
+		return text, fmt.Sprintf("have the %s read stream %d, or close it: yamux sends a WINDOW_UPDATE, which lets the writer go on, only as its reader consumes; raise MaxStreamWindowSize only if the reader is merely slow", receiver, f.Stream)
+	case CodeSessionBlocked:
+		return fmt.Sprintf("session %d is blocked: the %s stopped reading the connection %s ago, with %s open; stream %d was sent %s",
+				session, receiver, fmtDur(ev.Age), plural(ev.Count, "stream"), f.Stream, fmtBytes(ev.Bytes)),
+			fmt.Sprintf("find out why the %s stopped reading (a stuck recvLoop, a full kernel buffer); yamux fails a write stuck for ConnectionWriteTimeout (10 s) and ends the session", receiver)
+	case CodeKeepalive:
+		return fmt.Sprintf("the %s has sent nothing, not even a keepalive ping or its answer, for %s; its pings came every %s: it is frozen or gone",
+				sender, fmtDur(ev.Age), fmtDur(ev.Limit)),
+			fmt.Sprintf("find out why the %s stopped; the %s's yamux ends the session when a keepalive ping gets no answer within ConnectionWriteTimeout (10 s): \"keepalive timeout\" — redial then", sender, receiver)
+	case CodeUnanswered:
+		return fmt.Sprintf("%s opened by the %s got no ACK for %s or more (the oldest, stream %d, %s ago) while the %s still sends: the %s is not accepting them",
+				plural(ev.Count, "stream"), sender, fmtDur(ev.Limit), f.Stream, fmtDur(ev.Age), receiver, receiver),
+			fmt.Sprintf("the %s must call AcceptStream (which sends the ACK) in a loop; the %s's OpenStream blocks once 256 SYNs wait for their ACK, and a stream unACKed for StreamOpenTimeout (75 s) is reset with its session ended", receiver, sender)
+	case CodeProtocol:
+		return fmt.Sprintf("the %s sent %s, not yamux (%s at offset %d): it %s",
+				sender, ev.Guess, ev.YamuxViolation, ev.Offset, ev.Guess.Hint()),
+			fmt.Sprintf("fix the %s's address or protocol (a prefix before the mux, such as Consul's, needs --skip); yamux ends the session at once", sender)
+	case CodeGoAway:
+		if ev.GoAwayCode == yamux.GoAwayNormal {
+			return fmt.Sprintf("the %s sent GoAway (normal): it accepts no new streams, and the %s's OpenStream fails with \"remote end is not accepting connections\"; open streams go on",
+					sender, receiver),
+				fmt.Sprintf("the %s is shutting down: have the %s open new streams on a new session, to another server if need be", sender, receiver)
+		}
+		return fmt.Sprintf("the %s sent GoAway (%s): it ends the session", sender, yamux.GoAwayName(ev.GoAwayCode)),
+			fmt.Sprintf("the %s's log says why (\"[ERR] yamux: ...\"); redial", sender)
+	}
+	return describe(f, session, 0)
 }
 
 // describe words a finding: the problem with its numbers, and what to do.

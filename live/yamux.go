@@ -223,9 +223,8 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 			a = WindowExceeded
 		}
 		fl.Written += length
-		if st.fin[dir.Reverse()] && a == 0 && st.state != StreamReset {
-			s.watchLate(st, dir, length, at)
-		}
+		// Data after the receiver's FIN is no problem in yamux: its Close
+		// is a half-close, and its reader still reads (no DATA_AFTER_CLOSE).
 		if st.fin[dir] && flags&yamux.FIN == 0 && a == 0 {
 			a = PSHAfterFIN
 		}
@@ -322,6 +321,7 @@ func (s *Session) yamuxFIN(st *stream, dir Dir) {
 func (s *Session) yamuxPing(dir Dir, at time.Time, flags yamux.Flags, value uint32) {
 	switch {
 	case flags&yamux.SYN != 0:
+		s.watchNOP(dir, at.UnixNano()) // yamux's keepalive: its cadence is KEEPALIVE's
 		ps := &s.y.pings[dir.Sender()]
 		ps.Sent++
 		ps.LastSent = at

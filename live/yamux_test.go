@@ -20,15 +20,28 @@ import (
 // in causal order. It also keeps the raw bytes, for an independent count.
 type yamuxTap struct {
 	net.Conn
-	mu   *sync.Mutex // shared by both ends: one recorder at a time
-	sess *live.Session
-	dir  live.Dir
-	dec  *yamux.Decoder
-	raw  bytes.Buffer
+	mu     *sync.Mutex // shared by both ends: one recorder at a time
+	sess   *live.Session
+	dir    live.Dir
+	dec    *yamux.Decoder
+	raw    bytes.Buffer
+	frozen bool // Freeze: writes are swallowed, neither recorded nor sent
+}
+
+// Freeze makes the end stop sending, as a frozen process would, without
+// closing the connection.
+func (c *yamuxTap) Freeze() {
+	c.mu.Lock()
+	c.frozen = true
+	c.mu.Unlock()
 }
 
 func (c *yamuxTap) Write(p []byte) (int, error) {
 	c.mu.Lock()
+	if c.frozen {
+		c.mu.Unlock()
+		return len(p), nil
+	}
 	c.raw.Write(p)
 	for q := p; len(q) > 0; {
 		n, f, err := c.dec.Next(q)

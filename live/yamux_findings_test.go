@@ -1,0 +1,206 @@
+package live_test
+
+import (
+	"bytes"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	hyamux "github.com/hashicorp/yamux"
+
+	"github.com/muxtop/muxtop/decoder/yamux"
+	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/wirekind"
+)
+
+// openFindings evaluates reg at now and returns its open findings by code.
+func openFindings(reg *live.Registry, now time.Time, cfg live.FindingsConfig) map[live.FindingCode]*live.Finding {
+	reg.Evaluate(now, cfg)
+	m := map[live.FindingCode]*live.Finding{}
+	for _, f := range reg.Snapshot().Findings {
+		m[f.Code] = f
+	}
+	return m
+}
+
+// settle waits for the frames in flight to be recorded.
+func settle() { time.Sleep(30 * time.Millisecond) }
+
+// TestYamuxFindings proves each yamux finding with a real yamux session
+// that has the fault, next to a healthy one that does not.
+func TestYamuxFindings(t *testing.T) {
+	tests := []struct {
+		name string
+		code live.FindingCode
+		// run drives the sessions, faulty or not, and returns when the
+		// findings are evaluated, as an offset from now.
+		run  func(t *testing.T, cli, srv *hyamux.Session, fault bool) time.Duration
+		cfg  live.FindingsConfig
+		text string // in the fault's finding
+	}{
+		{
+			name: "unanswered SYN: the server does not accept", code: live.CodeUnanswered,
+			run: func(t *testing.T, cli, srv *hyamux.Session, fault bool) time.Duration {
+				if _, err := cli.OpenStream(); err != nil {
+					t.Fatal(err)
+				}
+				if !fault {
+					if _, err := srv.AcceptStream(); err != nil { // sends the ACK
+						t.Fatal(err)
+					}
+				}
+				// The server still sends: a stream of its own, which the client accepts.
+				go func() {
+					if st, err := cli.AcceptStream(); err == nil {
+						io.Copy(io.Discard, st)
+					}
+				}()
+				st, err := srv.OpenStream()
+				if err != nil {
+					t.Fatal(err)
+				}
+				st.Write([]byte("alive"))
+				return 6 * time.Second
+			},
+			text: "got no ACK",
+		},
+		{
+			name: "window stall: the server does not read", code: live.CodeWindowStall,
+			run: func(t *testing.T, cli, srv *hyamux.Session, fault bool) time.Duration {
+				st, err := cli.OpenStream()
+				if err != nil {
+					t.Fatal(err)
+				}
+				acc, err := srv.AcceptStream()
+				if err != nil {
+					t.Fatal(err)
+				}
+				go st.Write(bytes.Repeat([]byte("w"), 300_000)) // more than the 256 KiB window
+				if !fault {
+					io.ReadFull(acc, make([]byte, 300_000))
+				}
+				return 3 * time.Second
+			},
+			text: "held by a full 256 KiB window",
+		},
+		{
+			name: "GoAway from the server", code: live.CodeGoAway,
+			run: func(t *testing.T, cli, srv *hyamux.Session, fault bool) time.Duration {
+				if fault {
+					if err := srv.GoAway(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if _, err := srv.Ping(); err != nil {
+					t.Fatal(err)
+				}
+				return time.Second
+			},
+			text: "the server sent GoAway (normal)",
+		},
+		{
+			name: "leak: the server never closes", code: live.CodeLeak,
+			run: func(t *testing.T, cli, srv *hyamux.Session, fault bool) time.Duration {
+				st, err := cli.OpenStream()
+				if err != nil {
+					t.Fatal(err)
+				}
+				st.Write([]byte("RAND"))
+				acc, err := srv.AcceptStream()
+				if err != nil {
+					t.Fatal(err)
+				}
+				io.ReadFull(acc, make([]byte, 4))
+				st.Close()
+				if !fault {
+					acc.Close()
+				}
+				return 31 * time.Second
+			},
+			text: "the server never closes its streams",
+		},
+	}
+	for _, tc := range tests {
+		for _, fault := range []bool{true, false} {
+			name := tc.name + "/healthy"
+			if fault {
+				name = tc.name + "/fault"
+			}
+			t.Run(name, func(t *testing.T) {
+				reg := live.New(live.Config{})
+				cli, srv, _, _ := yamuxPair(t, reg, nil)
+				after := tc.run(t, cli, srv, fault)
+				settle()
+				found := openFindings(reg, time.Now().Add(after), tc.cfg)
+				f := found[tc.code]
+				if fault && (f == nil || !strings.Contains(f.Text, tc.text) || f.Proto != live.Yamux || strings.Contains(f.Text+f.Advice, "smux")) {
+					t.Fatalf("no %v finding saying %q in yamux's words: %v", tc.code, tc.text, found)
+				}
+				if !fault && f != nil {
+					t.Fatalf("a healthy session has %v: %s", tc.code, f.Text)
+				}
+			})
+		}
+	}
+}
+
+// TestYamuxKeepaliveSilence: with keepalive pings every 20 ms, a server
+// that stops sending is a KEEPALIVE finding in yamux's words; one that
+// goes on pinging is none.
+func TestYamuxKeepaliveSilence(t *testing.T) {
+	for _, fault := range []bool{true, false} {
+		reg := live.New(live.Config{})
+		_, _, _, s2c := yamuxPair(t, reg, func(c, s *hyamux.Config) {
+			for _, cfg := range []*hyamux.Config{c, s} {
+				cfg.EnableKeepAlive = true
+				cfg.KeepAliveInterval = 20 * time.Millisecond
+			}
+		})
+		time.Sleep(200 * time.Millisecond) // pings both ways set the cadence
+		if fault {
+			s2c.Freeze()
+			time.Sleep(600 * time.Millisecond)
+		}
+		reg.Evaluate(time.Now(), live.FindingsConfig{SilentAfter: 400 * time.Millisecond})
+		// The client, whose keepalive waits for its unanswered ping, may
+		// fall silent too: look for the server's.
+		var f *live.Finding
+		for _, g := range reg.Snapshot().Findings {
+			if g.Code == live.CodeKeepalive && (f == nil || g.Dir == live.ServerToClient) {
+				f = g
+			}
+		}
+		switch {
+		case fault && (f == nil || f.Dir != live.ServerToClient || !strings.Contains(f.Text, "keepalive ping")):
+			t.Errorf("frozen server: no KEEPALIVE for s2c in yamux's words: %+v", f)
+		case !fault && f != nil:
+			t.Errorf("healthy session: %s", f.Text)
+		}
+	}
+}
+
+// TestYamuxProtocolFinding: smux bytes on a yamux session are a PROTOCOL
+// finding that guesses smux and speaks of yamux; a healthy session has none.
+func TestYamuxProtocolFinding(t *testing.T) {
+	reg := live.New(live.Config{})
+	s := reg.Open(live.SessionInfo{Proto: live.Yamux}, t0)
+	y := &yamuxFrames{s: s}
+	y.rec(c2s, yamux.WindowUpdate, yamux.SYN, 1, 0)
+	healthy := openFindings(reg, sec(1), live.FindingsConfig{})
+	if f := healthy[live.CodeProtocol]; f != nil {
+		t.Fatalf("healthy: %s", f.Text)
+	}
+	d := yamux.New(64)
+	smuxSYN := []byte("\x01\x00\x00\x00\x03\x00\x00\x00\x00\x00\x00\x00")
+	_, _, err := d.Next(smuxSYN)
+	if err == nil {
+		t.Fatal("an smux header decoded as yamux")
+	}
+	s.ViolationYamux(live.ServerToClient, sec(1), d.Violation())
+	f := openFindings(reg, sec(2), live.FindingsConfig{})[live.CodeProtocol]
+	if f == nil || f.Evidence.YamuxViolation != yamux.BadVersion || f.Evidence.Guess != wirekind.SmuxV1 ||
+		!strings.Contains(f.Text, "not yamux (BAD_VERSION at offset 0)") || !strings.Contains(f.Advice, "yamux ends the session") {
+		t.Fatalf("PROTOCOL finding: %+v", f)
+	}
+}
