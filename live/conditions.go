@@ -175,7 +175,7 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	}
 
 	// GO_AWAY: a yamux end refuses new streams; the session goes on.
-	for _, g := range s.y.goAways {
+	for _, g := range s.yamux().goAways {
 		d := g.By.Sends()
 		if slices.ContainsFunc(cs, func(c candidate) bool { return c.code == CodeGoAway && c.dir == d }) {
 			continue // the first of each side's

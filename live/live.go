@@ -265,8 +265,8 @@ func (r *Registry) forget(s *Session) {
 	r.forgotten.Violations += uint64(s.framingCount())
 	// Skipped prefix bytes join the unparsed ones: both are wire bytes
 	// that no frame counts.
-	r.forgotten.Unparsed[0] += s.unparsed[0] + s.y.prefix[0]
-	r.forgotten.Unparsed[1] += s.unparsed[1] + s.y.prefix[1]
+	r.forgotten.Unparsed[0] += s.unparsed[0] + s.prefix[0]
+	r.forgotten.Unparsed[1] += s.unparsed[1] + s.prefix[1]
 	s.forgotten = true
 }
 

@@ -176,8 +176,9 @@ type Session struct {
 
 	w sessionWatch // the findings engine's state: watch.go
 
-	proto Protocol
-	y     yamuxState // yamux.go
+	proto  Protocol
+	prefix [2]int64    // bytes skipped before the mux, per direction
+	y      *yamuxState // a yamux session's own state, made at its first yamux frame: yamux.go
 }
 
 // total returns how many streams the session has seen opened: a stream

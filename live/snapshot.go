@@ -355,7 +355,10 @@ func (s *Session) header() *SessionSnap {
 		Counts: s.counts, Open: s.open, Total: s.total(), Closed: s.summary,
 		AnomalyCount: s.anomalyCount, Unparsed: s.unparsed, Unsent: s.unsent, Untracked: s.untracked,
 		Tracked: len(s.streams), StreamsOmitted: true, Latency: s.w.latency.latency(),
-		Proto: s.proto, Pings: s.y.pings, Prefix: s.y.prefix, GoAways: s.y.goAways[:len(s.y.goAways):len(s.y.goAways)], GoAwayCount: s.y.goAwayN,
+		Proto: s.proto, Prefix: s.prefix,
+	}
+	if y := s.y; y != nil {
+		ss.Pings, ss.GoAways, ss.GoAwayCount = y.pings, y.goAways[:len(y.goAways):len(y.goAways)], y.goAwayN
 	}
 	for _, f := range s.framing {
 		if f != nil {

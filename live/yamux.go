@@ -22,7 +22,27 @@ type yamuxState struct {
 	goAways  []GoAwayInfo
 	goAwayN  uint64
 	lastPing time.Time
-	prefix   [2]int64
+}
+
+// noYamux is the yamux state of a session that has none: read only.
+var noYamux yamuxState
+
+// yamux returns the session's yamux state, for reading: empty for a
+// session that has seen no yamux frame. s.mu is held.
+func (s *Session) yamux() *yamuxState {
+	if s.y == nil {
+		return &noYamux
+	}
+	return s.y
+}
+
+// yamuxW returns the session's yamux state, for writing, making it at the
+// first use: smux sessions never pay for it. s.mu is held.
+func (s *Session) yamuxW() *yamuxState {
+	if s.y == nil {
+		s.y = new(yamuxState)
+	}
+	return s.y
 }
 
 type pendingPing struct {
@@ -72,9 +92,9 @@ func (s *Session) SetProtocol(p Protocol) {
 func (s *Session) Prefix(dir Dir, n int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.y.prefix[dir] != n {
+	if s.prefix[dir] != n {
 		s.gen++
-		s.y.prefix[dir] = n
+		s.prefix[dir] = n
 	}
 }
 
@@ -121,9 +141,10 @@ func (s *Session) RecordYamuxRef(dir Dir, at time.Time, f *yamux.Frame) FrameRef
 		s.yamuxPing(dir, at, flags, length)
 	case yamux.GoAway:
 		s.untracked.Frames[dir]++
-		s.y.goAwayN++
-		if len(s.y.goAways) < maxGoAways {
-			s.y.goAways = append(s.y.goAways, GoAwayInfo{By: dir.Sender(), At: at, Code: length})
+		y := s.yamuxW()
+		y.goAwayN++
+		if len(y.goAways) < maxGoAways {
+			y.goAways = append(y.goAways, GoAwayInfo{By: dir.Sender(), At: at, Code: length})
 		}
 	}
 	if a != 0 {
@@ -322,22 +343,24 @@ func (s *Session) yamuxPing(dir Dir, at time.Time, flags yamux.Flags, value uint
 	switch {
 	case flags&yamux.SYN != 0:
 		s.watchNOP(dir, at.UnixNano()) // yamux's keepalive: its cadence is KEEPALIVE's
-		ps := &s.y.pings[dir.Sender()]
+		y := s.yamuxW()
+		ps := &y.pings[dir.Sender()]
 		ps.Sent++
 		ps.LastSent = at
-		s.y.lastPing = at
-		p := &s.y.pending[dir]
+		y.lastPing = at
+		p := &y.pending[dir]
 		slot := &p[value%maxPendingPings]
 		*slot = pendingPing{value: value, at: at, used: true}
 	case flags&yamux.ACK != 0:
 		asked := dir.Reverse()
-		slot := &s.y.pending[asked][value%maxPendingPings]
+		y := s.yamuxW()
+		slot := &y.pending[asked][value%maxPendingPings]
 		if !slot.used || slot.value != value {
 			return
 		}
 		slot.used = false
 		rtt := at.Sub(slot.at)
-		ps := &s.y.pings[asked.Sender()]
+		ps := &y.pings[asked.Sender()]
 		ps.Answered++
 		ps.LastRTT = rtt
 		if ps.MinRTT == 0 || rtt < ps.MinRTT {

@@ -5,14 +5,18 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	hyamux "github.com/hashicorp/yamux"
 
 	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/wirekind"
+	"github.com/xtaci/smux"
 )
 
 // rawConn records every byte written to a conn: the independent count.
@@ -267,5 +271,65 @@ func TestParseProtocol(t *testing.T) {
 	}
 	if _, err := ParseProtocol("http"); err == nil || err.Error() != `--protocol "http": want auto, smux or yamux` {
 		t.Errorf("ParseProtocol(http): %v", err)
+	}
+}
+
+// TestProxyYamuxClientSmuxServer: a yamux client dialling an smux server
+// through the proxy. The client's first byte makes the connection yamux;
+// smux refuses the yamux header (it stops reading) and its keepalive NOP is
+// the BAD_VERSION muxtop names, guessed as an smux header: a PROTOCOL
+// finding in yamux's words.
+func TestProxyYamuxClientSmuxServer(t *testing.T) {
+	cfg := smuxConfig(1)
+	cfg.KeepAliveDisabled = false
+	cfg.KeepAliveInterval = 20 * time.Millisecond
+	cfg.KeepAliveTimeout = 10 * time.Second
+	up := startUpstream(t, "", func(c net.Conn) {
+		sess, err := smux.Server(c, cfg)
+		if err != nil {
+			return
+		}
+		defer sess.Close()
+		sess.AcceptStream() // fails: "invalid protocol"
+		// smux reads no more, and leaves the session to keepalive; its
+		// NOPs go on meanwhile. Closing it after a few is enough here.
+		select {
+		case <-sess.CloseChan():
+		case <-time.After(300 * time.Millisecond):
+		}
+	})
+	reg := live.New(live.Config{})
+	p := startProxy(t, ProxyConfig{Upstream: up.addr(), Registry: reg})
+	c := dialProxy(t, p)
+	cli, err := hyamux.Client(c, yamuxConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	if _, err := cli.OpenStream(); err != nil {
+		t.Fatal(err)
+	}
+	var ss *live.SessionSnap
+	smuxtest.Eventually(t, "the smux server's NOP to break yamux's framing", func() bool {
+		snap := reg.Snapshot()
+		if len(snap.Sessions) == 0 {
+			return false
+		}
+		ss = snap.Sessions[0]
+		return len(ss.Framing) > 0
+	})
+	f := ss.Framing[0]
+	if ss.Proto != live.Yamux || f.Dir != live.ServerToClient || f.YamuxCode != yamux.BadVersion || f.Offset != 0 {
+		t.Fatalf("session %v, violation %+v; want yamux with a BAD_VERSION at offset 0 from the server", ss.Proto, f)
+	}
+	reg.Evaluate(time.Now(), live.FindingsConfig{})
+	var found *live.Finding
+	for _, g := range reg.Snapshot().Findings {
+		if g.Code == live.CodeProtocol {
+			found = g
+		}
+	}
+	if found == nil || found.Evidence.Guess != wirekind.SmuxV1 || !strings.Contains(found.Text, "the server sent an smux v1 header, not yamux") {
+		t.Fatalf("PROTOCOL finding: %+v", found)
 	}
 }
