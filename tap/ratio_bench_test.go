@@ -34,6 +34,8 @@ func BenchmarkRatio(b *testing.B) {
 		{"RAND/callers=64", randChunk(64, 1280)},
 		{"Bulk/v1", bulkChunk(1, 64)},
 		{"Bulk/v2", bulkChunk(2, 64)},
+		{"YamuxRAND/callers=1", yamuxRandChunk(200)},
+		{"YamuxBulk", yamuxBulkChunk(64)},
 	}
 	for _, l := range loads {
 		b.Run(l.name, func(b *testing.B) {
@@ -69,7 +71,8 @@ func BenchmarkRatio(b *testing.B) {
 }
 
 // chunkOps is how many requests or writes a chunk of each load makes.
-var chunkOps = map[string]int{"RAND/callers=1": 200, "RAND/callers=64": 1280, "Bulk/v1": 64, "Bulk/v2": 64}
+var chunkOps = map[string]int{"RAND/callers=1": 200, "RAND/callers=64": 1280, "Bulk/v1": 64, "Bulk/v2": 64,
+	"YamuxRAND/callers=1": 200, "YamuxBulk": 64}
 
 func median(x []float64) float64 {
 	if len(x) == 0 {

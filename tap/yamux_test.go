@@ -333,3 +333,48 @@ func TestProxyYamuxClientSmuxServer(t *testing.T) {
 		t.Fatalf("PROTOCOL finding: %+v", found)
 	}
 }
+
+// TestConnYamuxZeroAllocs checks that a tapped Read and Write of yamux
+// frames allocate nothing in steady state, as for smux: RAND exchanges on
+// ever new streams, past the point where closed streams are recycled.
+func TestConnYamuxZeroAllocs(t *testing.T) {
+	reg := live.New(live.Config{History: 1000, ClosedStreams: 100})
+	mc := &memConn{}
+	c := Wrap(mc, live.Client, reg, "allocs")
+	var out, in []byte
+	p := make([]byte, 64)
+	sid := uint32(1)
+	hdr := func(b []byte, t yamux.Type, f yamux.Flags, sid, n uint32) []byte {
+		h := yamux.MakeHeader(t, f, sid, n)
+		return append(b, h[:]...)
+	}
+	exchange := func() {
+		sid += 2
+		out = hdr(out[:0], yamux.WindowUpdate, yamux.SYN, sid, 0)
+		out = append(hdr(out, yamux.Data, 0, sid, 4), "RAND"...)
+		out = hdr(out, yamux.WindowUpdate, yamux.FIN, sid, 0)
+		in = hdr(in[:0], yamux.Data, yamux.ACK, sid, 8)
+		in = binary.BigEndian.AppendUint64(in, uint64(sid))
+		in = hdr(in, yamux.WindowUpdate, yamux.FIN, sid, 0)
+		if _, err := c.Write(out[:12]); err != nil { // SYN alone, then the rest in one write
+			t.Fatal(err)
+		}
+		if _, err := c.Write(out[12:]); err != nil {
+			t.Fatal(err)
+		}
+		mc.src = in
+		if _, err := c.Read(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 500 {
+		exchange()
+	}
+	if allocs := testing.AllocsPerRun(1000, exchange); allocs != 0 {
+		t.Errorf("allocs per yamux RAND exchange = %v, want 0", allocs)
+	}
+	snap := reg.Snapshot()
+	if got, want := snap.Totals.Type(yamux.Data), 2*uint64(1+500+1000); got != want || snap.Violations+snap.Anomalies != 0 {
+		t.Errorf("DATA count = %d, want %d; violations %d, anomalies %d", got, want, snap.Violations, snap.Anomalies)
+	}
+}
