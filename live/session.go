@@ -149,7 +149,6 @@ type Session struct {
 	forgotten    bool // folded into the Registry's Forgotten; later frames count there
 	reason       CloseReason
 	err          string
-	counts       Counts
 	streams      map[uint32]*stream
 	recent       [2]*stream // the last stream each direction touched
 	free         []*stream  // evicted streams, reused so steady traffic does not allocate
@@ -167,6 +166,10 @@ type Session struct {
 	anomalies    []AnomalyInfo // the last cfg.Anomalies, as a ring
 	anomalyCount uint64
 	unparsed     [2]int64
+	// counts comes after the other fields a frame touches: its yamux
+	// rows, which an smux frame never touches, would otherwise push them
+	// onto further cache lines.
+	counts Counts
 
 	order []*stream // scratch for snapshot's sort, kept to save an allocation
 	// The latest pictures, reused while gen does not change: without
