@@ -211,7 +211,7 @@ type SessionInfo struct {
 
 // Open starts tracking a new session and returns it.
 func (r *Registry) Open(info SessionInfo, at time.Time) *Session {
-	s := &Session{reg: r, info: info, start: at, last: at, streams: make(map[uint32]*stream)}
+	s := &Session{reg: r, info: info, start: at, last: at}
 	r.mu.Lock()
 	r.nextID++
 	s.id = r.nextID
@@ -250,7 +250,7 @@ func (r *Registry) forget(s *Session) {
 	r.forgotten.Sessions++
 	r.forgotten.Streams += s.total()
 	r.forgotten.EndedStreams += s.summary.Ended
-	for _, st := range s.streams {
+	for st := range s.streams.all() {
 		if st.state == EndedWithSession {
 			r.forgotten.EndedStreams++
 		}

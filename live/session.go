@@ -115,7 +115,7 @@ type Session struct {
 	reason       CloseReason
 	err          string
 	counts       Counts
-	streams      map[uint32]*stream
+	streams      streamTable
 	recent       [2]*stream // the last stream each direction touched
 	free         []*stream  // evicted streams, reused so steady traffic does not allocate
 	closed       fifo       // closed streams, oldest first
@@ -144,7 +144,7 @@ type Session struct {
 
 // total returns how many streams the session has seen opened: a stream
 // leaves the map only when folded into the summary. s.mu is held.
-func (s *Session) total() uint64 { return s.summary.Streams + uint64(len(s.streams)) }
+func (s *Session) total() uint64 { return s.summary.Streams + uint64(s.streams.len()) }
 
 // ID returns the session's id, unique in its Registry, from 1.
 func (s *Session) ID() uint64 { return s.id }
@@ -269,7 +269,7 @@ func (s *Session) stream(dir Dir, sid uint32) *stream {
 		s.recent[dir] = st
 		return st
 	}
-	st := s.streams[sid]
+	st := s.streams.get(sid)
 	if st != nil {
 		s.recent[dir] = st
 	}
@@ -307,7 +307,7 @@ func (s *Session) syn(dir Dir, at time.Time, sid uint32) Anomaly {
 	st.id, st.opener, st.first, st.last, st.serial = sid, dir.Sender(), at, at, s.serial
 	st.frames[dir] = 1
 	s.counted = st
-	s.streams[sid] = st
+	s.streams.put(st)
 	s.recent[dir] = st
 	if s.ended {
 		// The tap may still see a SYN after End; the stream ends with the session.
@@ -458,7 +458,7 @@ func (s *Session) setFull(fl *Flow, since time.Time) {
 // fold moves a stream out of the map into the summary at once, leaving its
 // place in the closed queue to be skipped: a SYN reuses its id.
 func (s *Session) fold(st *stream) {
-	delete(s.streams, st.id)
+	s.streams.remove(st)
 	for d := range 2 {
 		if s.recent[d] == st {
 			s.recent[d] = nil
@@ -543,7 +543,7 @@ func (s *Session) DirectionEnded(dir Dir) {
 	}
 	s.gen++
 	s.dirEnded[dir] = true
-	for _, st := range s.streams {
+	for st := range s.streams.all() {
 		s.setFull(&st.flow[dir], time.Time{})
 	}
 }
@@ -623,7 +623,7 @@ func (s *Session) End(at time.Time, reason CloseReason, err error) {
 	// Streams still open end with the session; they join the closed ones,
 	// so an ended session keeps at most ClosedStreams streams in detail.
 	s.watchEnded()
-	for _, st := range s.streams {
+	for st := range s.streams.all() {
 		s.setFull(&st.flow[0], time.Time{})
 		s.setFull(&st.flow[1], time.Time{})
 		if st.state != Closed {

@@ -288,7 +288,7 @@ func (s *Session) snapshot(withStreams bool, cutoff, now time.Time, stallAfter t
 	}
 	leaks, stalls := 0, 0
 	if (!cutoff.IsZero() || s.atWindow > 0) && s.open > 0 {
-		for _, st := range s.streams {
+		for st := range s.streams.all() {
 			if !st.state.Live() {
 				continue
 			}
@@ -325,7 +325,7 @@ func (s *Session) header() *SessionSnap {
 		Start: s.start, Last: s.last, End: s.end, Ended: s.ended, Reason: s.reason, Err: s.err,
 		Counts: s.counts, Open: s.open, Total: s.total(), Closed: s.summary,
 		AnomalyCount: s.anomalyCount, Unparsed: s.unparsed, Unsent: s.unsent, Untracked: s.untracked,
-		Tracked: len(s.streams), StreamsOmitted: true, Latency: s.w.latency.latency(),
+		Tracked: s.streams.len(), StreamsOmitted: true, Latency: s.w.latency.latency(),
 	}
 	for _, f := range s.framing {
 		if f != nil {
@@ -348,7 +348,7 @@ func (s *Session) header() *SessionSnap {
 func (s *Session) streamSnaps() []StreamSnap {
 	// Sort pointers, not the 170-byte pictures: it is most of the cost.
 	order := s.order[:0]
-	for _, st := range s.streams {
+	for st := range s.streams.all() {
 		order = append(order, st)
 	}
 	slices.SortFunc(order, func(a, b *stream) int { return cmp.Compare(a.id, b.id) })
