@@ -25,7 +25,7 @@ func Example() {
 	// Once, at start-up: the capture state, its collector on the
 	// program's registry, and the findings kept up to date.
 	reg := live.New(live.Config{History: 10_000, Snaplen: -1}) // a small history, no payload bytes
-	promReg := prometheus.NewRegistry()                          // or prometheus.DefaultRegisterer
+	promReg := prometheus.NewRegistry()                        // or prometheus.DefaultRegisterer
 	promReg.MustRegister(metrics.NewCollector(reg, metrics.Options{}))
 	stopDiagnosis := metrics.Diagnose(reg, live.FindingsConfig{})
 	defer stopDiagnosis()
