@@ -321,3 +321,24 @@ func TestPrometheusScrapesWhatTheSummarySays(t *testing.T) {
 		t.Errorf("the summary counts %v streams in %v sessions, want %d in %d", num("streams_opened"), num("sessions"), requests, pool)
 	}
 }
+
+// TestMetricsOnEveryCapturingCommand: --metrics works the same on each
+// command that captures, since they share the watch flags.
+func TestMetricsOnEveryCapturingCommand(t *testing.T) {
+	for _, args := range [][]string{
+		{"demo"},
+		{"demo", "server", "--listen", "127.0.0.1:0"},
+		{"attach", "127.0.0.1:1", "--listen", "127.0.0.1:0"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			var stdout, stderr syncBuffer
+			args := append(args, "-o", "json", "--duration", "300ms", "--metrics", ":0")
+			if code := run(context.Background(), args, &stdout, &stderr); code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr.String())
+			}
+			if !metricsURL.MatchString(stderr.String()) {
+				t.Errorf("no metrics line on stderr:\n%s", stderr.String())
+			}
+		})
+	}
+}
