@@ -422,6 +422,26 @@ func TestServer(t *testing.T) {
 		!strings.Contains(string(body), "\ngo_goroutines ") {
 		t.Errorf("GET %s: %s\n%.500s", srv.URL(), resp.Status, body)
 	}
+	// Overlapping scrapes all get an answer.
+	errs := make(chan error, 8)
+	for range cap(errs) {
+		go func() { // ends with its request
+			resp, err := client.Get(srv.URL())
+			if err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					err = fmt.Errorf("%s", resp.Status)
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range cap(errs) {
+		if err := <-errs; err != nil {
+			t.Errorf("an overlapping scrape: %v", err)
+		}
+	}
 	resp, err = client.Get("http://" + srv.Addr().String() + "/")
 	if err != nil {
 		t.Fatal(err)

@@ -29,9 +29,10 @@ func Gatherer(reg *live.Registry, o Options) *prometheus.Registry {
 }
 
 // Handler returns the handler of Path for g: the exposition format,
-// compressed when the scraper asks for it, one scrape at a time.
+// compressed when the scraper asks for it. Scrapes that overlap, as from
+// a pair of Prometheus servers, share one collection.
 func Handler(g prometheus.Gatherer) http.Handler {
-	return promhttp.HandlerFor(g, promhttp.HandlerOpts{MaxRequestsInFlight: 1})
+	return promhttp.HandlerFor(g, promhttp.HandlerOpts{CoalesceGather: true})
 }
 
 // readHeaderTimeout bounds how long a client may take to send a request's
