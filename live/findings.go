@@ -218,6 +218,7 @@ type engine struct {
 	evals     uint64
 	nextID    uint64
 	opened    uint64
+	openedBy  [NumFindingCodes]uint64
 	open      map[uint64]openFinding // by ID
 	resolved  []*Finding             // the latest MaxResolved, oldest first
 	churn     *Finding               // the open CHURN finding, if any
@@ -243,6 +244,7 @@ type findingsView struct {
 	open     []*Finding
 	counts   [NumSeverities]int
 	opened   uint64
+	openedBy [NumFindingCodes]uint64
 	resolved []*Finding
 }
 
@@ -452,6 +454,9 @@ func (e *engine) apply(r *Registry, c change, now time.Time, why string) {
 	switch {
 	case c.old == nil: // opened
 		e.opened++
+		if int(c.new.Code) < NumFindingCodes {
+			e.openedBy[c.new.Code]++
+		}
 		e.open[c.new.ID] = openFinding{c.new, c.s}
 		r.hist.addEvent(Record{Kind: FindingOpened, Session: c.new.Session, Dir: c.new.Dir, At: now, Finding: c.new})
 	case c.new != nil: // updated
@@ -472,7 +477,7 @@ func (e *engine) apply(r *Registry, c change, now time.Time, why string) {
 // publish makes the open findings visible to snapshots: most severe
 // first, then oldest. e.mu is held.
 func (e *engine) publish() {
-	v := &findingsView{opened: e.opened, resolved: slices.Clone(e.resolved)}
+	v := &findingsView{opened: e.opened, openedBy: e.openedBy, resolved: slices.Clone(e.resolved)}
 	v.open = make([]*Finding, 0, len(e.open))
 	for _, of := range e.open {
 		v.open = append(v.open, of.f)
@@ -619,16 +624,20 @@ func (e *engine) findings() *findingsView {
 func (r *Registry) snapshotFindings(snap *Snapshot, sessions []*Session, latency bool) {
 	v := r.eng.findings()
 	snap.Findings, snap.FindingCounts, snap.FindingsOpened, snap.Resolved = v.open, v.counts, v.opened, v.resolved
+	snap.FindingsOpenedBy = v.openedBy
 	if !latency {
 		return
 	}
 	var h latencyHist
+	hist := snap.Forgotten.Latency
 	for _, s := range sessions {
 		s.mu.Lock()
 		h.merge(&s.w.latency)
+		hist.add(&s.w.latency)
 		s.mu.Unlock()
 	}
 	snap.Latency = h.latency()
+	snap.LatencyHistogram = hist
 }
 
 // FindingsOf returns the open findings of session id, or of no session

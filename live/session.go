@@ -24,6 +24,10 @@ const (
 	Shutdown                      // muxtop stopped watching it
 )
 
+// NumCloseReasons is one more than the largest CloseReason: arrays indexed
+// by CloseReason have this size.
+const NumCloseReasons = 6
+
 var (
 	reasonNames = [...]string{"open", "EOF", "reset", "local close", "I/O error", "shutdown"}
 	reasonCodes = [...]string{"open", "eof", "reset", "local_close", "io_error", "shutdown"}
@@ -127,10 +131,12 @@ type Session struct {
 	serial       uint64  // of the latest stream opened: the streams' serials tell reused structs apart
 	counted      *stream // the stream the frame being recorded was counted on, if any
 	unsent       [2]int64
-	open         int // streams not closed
+	open         int    // streams not closed
+	endedStreams uint64 // streams that ended with the session, never closed by both FINs
 	framing      [2]*FramingInfo
 	anomalies    []AnomalyInfo // the last cfg.Anomalies, as a ring
 	anomalyCount uint64
+	anomalyBy    [NumAnomalies]uint64 // anomalyCount by Anomaly
 	unparsed     [2]int64
 
 	order []*stream // scratch for snapshot's sort, kept to save an allocation
@@ -312,6 +318,7 @@ func (s *Session) syn(dir Dir, at time.Time, sid uint32) Anomaly {
 	if s.ended {
 		// The tap may still see a SYN after End; the stream ends with the session.
 		st.state = EndedWithSession
+		s.endedStreams++
 	} else {
 		s.open++
 		s.watchOpened(st)
@@ -484,6 +491,9 @@ func (s *Session) closeStream(st *stream) {
 
 func (s *Session) anomaly(a Anomaly, dir Dir, at time.Time, f *decoder.Frame) {
 	s.anomalyCount++
+	if int(a) < NumAnomalies {
+		s.anomalyBy[a]++
+	}
 	limit := s.reg.cfg.Anomalies
 	if limit == 0 {
 		return
@@ -523,7 +533,7 @@ func (s *Session) Violation(dir Dir, at time.Time, v *decoder.Violation) {
 	forgotten := s.forgotten
 	s.mu.Unlock()
 	if first && forgotten {
-		s.reg.lateViolation()
+		s.reg.lateViolation(v.Code)
 	}
 	if first {
 		s.reg.hist.addEvent(Record{Kind: FramingViolation, Session: s.id, Dir: dir, At: at,
@@ -628,6 +638,7 @@ func (s *Session) End(at time.Time, reason CloseReason, err error) {
 		s.setFull(&st.flow[1], time.Time{})
 		if st.state != Closed {
 			st.state = EndedWithSession
+			s.endedStreams++
 			s.closeStream(st)
 		}
 	}
