@@ -34,7 +34,7 @@ func TestFindingsShown(t *testing.T) {
 	m := c.model(t, 160, 45)
 	screen := screenOf(m)
 	first := strings.SplitN(screen, "\n", 2)[0]
-	if !strings.Contains(first, "warning") || !strings.Contains(first, "! lists them") {
+	if !strings.Contains(first, "warning") || !strings.Contains(first, "! lists") {
 		t.Errorf("the header does not count the open finding and name the key that lists it:\n%s", first)
 	}
 	if !strings.Contains(screen, "FINDING LEAK warning: ") {

@@ -234,8 +234,19 @@ func totalsLine(th *theme, hd *header, apart bool, w int) string {
 				short: []seg{{count(uint64(n)) + " " + live.Severity(sev).String()[:4], sty}}, prio: 95})
 		}
 	}
-	if n > 0 {
-		fields = append(fields, field{long: []seg{{s: "! lists them"}}, short: []seg{{s: "(!)"}}, prio: 94})
+	// Findings that came and went, such as those of sessions a client
+	// redials (each ends on its problem), are there to see too.
+	recent := 0
+	for _, f := range snap.Resolved {
+		if snap.At.Sub(f.Resolved) <= recentResolved {
+			recent++
+		}
+	}
+	if recent > 0 {
+		fields = append(fields, field{long: []seg{{count(uint64(recent)) + " resolved", th.warn}}, prio: 93})
+	}
+	if n+recent > 0 {
+		fields = append(fields, field{long: []seg{{s: "! lists them"}}, short: []seg{{s: "! lists"}}, prio: 94})
 	}
 	return fieldLine(fields, nil, w, [2]string{" · ", " · "})
 }
