@@ -3,7 +3,6 @@ package tui
 import (
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"charm.land/bubbles/v2/key"
@@ -34,7 +33,8 @@ const recentResolved = 5 * time.Minute
 
 func newFindingsPane(keys *keyMap) findingsPane { return findingsPane{keys: keys} }
 
-// findFooter is the lines under the list that show the selected finding.
+// findFooter is the lines under a long list that show the selected
+// finding, a blank line first.
 const findFooter = 7
 
 // dataRows is how many findings the pane shows at once, under its
@@ -110,7 +110,7 @@ var findingColumns = []column{
 
 // View draws the pane in w×h cells: a function of its state alone.
 func (p findingsPane) View(th *theme, w, h int) string {
-	return boxed(th, p.title(), true, p.body(th, w-2, h-2), w, h)
+	return boxed(th, p.title(w-5), true, p.body(th, w-2, h-2), w, h)
 }
 
 // body is the list, then the selected finding in full: where and since
@@ -123,14 +123,16 @@ func (p *findingsPane) body(th *theme, w, h int) []string {
 	if len(p.list) == 0 {
 		return []string{newLine(w).add(" no findings: nothing muxtop diagnoses is wrong so far", st.dim).String()}
 	}
-	rows := max(h-findFooter, 2)
+	// The list takes the rows it needs, up to all but findFooter; the
+	// selected finding's explanation, under it, the rest.
+	rows := min(len(p.list)+1, max(h-findFooter, 2))
 	ws := layoutColumns(findingColumns, w)
 	out := []string{tableHeading(st, findingColumns, ws, w)}
 	top := scroll(p.top, p.idx, len(p.list), rows-1)
 	for i := top; i < len(p.list) && len(out) < rows; i++ {
 		out = append(out, tableRow(st, findingColumns, ws, p.cells(th, i), w, i == p.idx, true))
 	}
-	for len(out) < rows && len(out) < h {
+	if len(out) < h {
 		out = append(out, newLine(w).String())
 	}
 	return append(out, p.explain(th, w, h-len(out))...)
@@ -216,11 +218,7 @@ func (p *findingsPane) explain(th *theme, w, h int) []string {
 	if len(ls) > h {
 		// The last line that shows says there is more.
 		last := &ls[h-1]
-		if s := clip(last.s+" "+ls[h].s, inner); strings.HasSuffix(s, "…") {
-			last.s = s
-		} else {
-			last.s = cut(last.s, inner-1) + "…"
-		}
+		last.s = cut(last.s, inner-1) + "…"
 		ls = ls[:h]
 	}
 	out := make([]string, len(ls))
@@ -230,11 +228,15 @@ func (p *findingsPane) explain(th *theme, w, h int) []string {
 	return out
 }
 
-// title is the pane's title.
-func (p *findingsPane) title() string {
+// title is the pane's title, in at most w cells: the keys go first.
+func (p *findingsPane) title(w int) string {
 	open, resolved := 0, 0
 	if p.snap != nil {
 		open, resolved = p.open, len(p.list)-p.open
 	}
-	return "Findings · " + strconv.Itoa(open) + " open · " + strconv.Itoa(resolved) + " resolved · enter: go to it · !/esc: close"
+	t := "Findings · " + strconv.Itoa(open) + " open · " + strconv.Itoa(resolved) + " resolved"
+	if long := t + " · enter: go to it · !/esc: close"; width(long) <= w {
+		return long
+	}
+	return t
 }

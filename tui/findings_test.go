@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/charmbracelet/x/ansi"
 	"github.com/xtaci/smux"
 
 	"github.com/muxtop/muxtop/decoder"
@@ -99,6 +100,31 @@ func TestFindingsGolden(t *testing.T) {
 				golden(t, name, screenOf(m)+"\n")
 			})
 		}
+	}
+}
+
+// TestFindingsPaneCut: on a short, narrow pane the explanation of the
+// selected finding ends in "…" where it is cut, and no line is too wide.
+func TestFindingsPaneCut(t *testing.T) {
+	c := findingsFixture()
+	keys := newKeyMap()
+	th := &theme{styles: newStyles(true), loc: time.UTC}
+	p := newFindingsPane(&keys)
+	p.h = 10
+	p = feed(p, snapshotMsg{snap: c.snapshot(live.SnapshotOptions{})}, moveMsg{d: 1})
+	got := ansi.Strip(p.View(th, 60, 10))
+	golden(t, "stall-60x10", got+"\n")
+	lines := strings.Split(got, "\n")
+	if len(lines) != 10 {
+		t.Errorf("%d lines, want 10", len(lines))
+	}
+	for _, l := range lines {
+		if width(l) != 60 {
+			t.Errorf("line %q is %d cells wide, want 60", l, width(l))
+		}
+	}
+	if last := strings.TrimRight(strings.TrimSuffix(lines[8], "┃"), " "); !strings.HasSuffix(last, "…") {
+		t.Errorf("the cut explanation does not end in …: %q", lines[8])
 	}
 }
 
