@@ -446,7 +446,7 @@ func TestHealthyDemoOpensNoFinding(t *testing.T) {
 			if sum["latency"] == nil || sum["latency"].(map[string]any)["streams"].(float64) == 0 {
 				t.Errorf("the summary has no latency: %v", sum["latency"])
 			}
-			t.Logf("%v requests answered; %s", sum["streams_closed"], sum["status"])
+			t.Logf("%v requests answered; %v", sum["streams_closed"], sum["status"])
 		})
 	}
 }
