@@ -36,7 +36,9 @@ type Config struct {
 	// Fault names a fault to inject (see Faults): a server-side fault
 	// needs the service (Start, StartServer), a client-side one the
 	// gateway's side (Start, StartClient), where it runs an extra session
-	// beside the pool, dialled with FaultDial.
+	// beside the pool, dialled with FaultDial; but "mismatch" is the
+	// pool's first slot speaking the other version (GatewayConfig.Mismatched),
+	// with KeepAlive MismatchKeepAlive if 0.
 	Fault string
 
 	// FaultDial, if set, dials the sessions of a client-side fault: where
