@@ -184,12 +184,40 @@ func TestFindingsPane(t *testing.T) {
 		t.Errorf("the frames pane shows %+v, want %+v", m.frames.scope, want)
 	}
 
+	// Paused, enter goes there in the frozen picture, which has every
+	// session's streams.
+	m = press(m, "space", "!", "g", "j", "enter")
+	if !m.paused || m.focus != paneStreams || m.streams.session != 2 || m.streams.id != 7 {
+		t.Fatalf("paused, enter on WINDOW_STALL: focus %s, session %d, stream %d; want stream 7 of session 2", m.focus, m.streams.session, m.streams.id)
+	}
+	m = press(m, "space")
+
 	// ! and esc close it.
 	for _, k := range []string{"!", "esc"} {
 		m = press(m, "!", k)
 		if m.overlay != overlayNone || paneBox(screenOf(m), "Findings") != nil {
 			t.Errorf("%s does not close the findings pane", k)
 		}
+	}
+}
+
+// TestFindingOfNoSession: CHURN concerns no one session; enter says so
+// and stays.
+func TestFindingOfNoSession(t *testing.T) {
+	c := newCapture(live.Config{})
+	for i := range live.DefaultChurn {
+		at := base.Add(-5*time.Second + time.Duration(i)*100*time.Millisecond)
+		s := c.open("127.0.0.1:"+strconv.Itoa(40000+i), "127.0.0.1:9000", at)
+		s.End(at.Add(10*time.Millisecond), live.LocalClose, nil)
+	}
+	c.reg.Evaluate(base, live.FindingsConfig{})
+	m := press(c.model(t, 80, 24), "!")
+	if row := cursorRow(paneBox(screenOf(m), "Findings")); !strings.Contains(row, "warn CHURN") {
+		t.Fatalf("the cursor is not on CHURN: %q\n%s", row, screenOf(m))
+	}
+	m = press(m, "enter")
+	if m.overlay != overlayFindings || !strings.Contains(screenOf(m), "CHURN concerns no one session") {
+		t.Errorf("enter on CHURN: overlay %s, screen:\n%s", m.overlay, screenOf(m))
 	}
 }
 
