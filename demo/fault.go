@@ -41,7 +41,7 @@ var Faults = []Fault{
 		"an extra session sends data on one stream (SINK) that the service never reads, until smux's 4 MiB session buffer is full",
 		"SESSION_BLOCKED on that session after --blocked-after: the server stopped reading, one slow reader holds every stream"},
 	{"mismatch", "client", 0,
-		"the gateway's first pooled session speaks the other smux version; its requests time out, and the gateway replaces it, with backoff, by another that does the same, while the other sessions serve (the fault sets --keepalive 1s unless given; in two processes give the server --keepalive 1s)",
+		"the gateway's first pooled session speaks the other smux version; its request fails (\"invalid protocol\") when the service's first keepalive NOP reaches it, and the gateway replaces it, with backoff, by another that does the same, while the other sessions serve (the fault sets --keepalive 1s unless given; in two processes give the server --keepalive 1s)",
 		"VERSION_MISMATCH on each session of that slot when the service's first keepalive NOP comes back (its --keepalive interval), resolved when the gateway replaces it"},
 	{"keepalive", "client", 0,
 		"an extra session asks the service to freeze it (FRZE): the service stops reading and writing it without closing it",
