@@ -264,9 +264,38 @@ var faultCases = []faultCase{
 		}},
 	{name: "mismatch", code: "VERSION_MISMATCH", limit: time.Second + time.Second,
 		check: func(t *testing.T, recs []map[string]any, f map[string]any) (time.Time, string) {
-			_, opened := theFault(t, recs, f)
+			// A session of the gateway's pool, the one whose frames are v2:
+			// the others speak v1 and answer.
+			s := f["session"].(float64)
+			opened := sessionsLabelled(recs, "demo")[s]
+			if opened == nil {
+				t.Fatalf("VERSION_MISMATCH names session %v, not a pool session", s)
+			}
 			if v, _ := f["versions"].(map[string]any); v["c2s"] != 2.0 || v["s2c"] != 1.0 {
 				t.Errorf("versions %v, want the client's 2 and the server's 1", f["versions"])
+			}
+			mismatched := map[float64]bool{}
+			for _, m := range ofType(recs, "frame") {
+				if m["dir"] == "c2s" && m["ver"] == 2.0 {
+					mismatched[m["session"].(float64)] = true
+				}
+			}
+			if !mismatched[s] {
+				t.Errorf("session %v, which the finding names, sent no v2 frame", s)
+			}
+			answered := 0
+			for _, m := range ofType(recs, "frame") {
+				if m["dir"] == "s2c" && m["cmd"] == "PSH" && !mismatched[m["session"].(float64)] {
+					answered++
+				}
+			}
+			if answered == 0 {
+				t.Error("no other pool session answered: the demo stopped serving")
+			}
+			for _, m := range ofType(recs, "finding-opened") {
+				if !mismatched[m["session"].(float64)] {
+					t.Errorf("a finding names session %v, which speaks v1: %v", m["session"], m["text"])
+				}
 			}
 			return timeOf(t, opened, "time"), "the session's start, with --keepalive 1s"
 		}},
@@ -417,7 +446,7 @@ func TestHealthyDemoOpensNoFinding(t *testing.T) {
 			if sum["latency"] == nil || sum["latency"].(map[string]any)["streams"].(float64) == 0 {
 				t.Errorf("the summary has no latency: %v", sum["latency"])
 			}
-			t.Logf("%v requests answered; %s", sum["streams_closed"], sum["status"])
+			t.Logf("%v requests answered; %v", sum["streams_closed"], sum["status"])
 		})
 	}
 }

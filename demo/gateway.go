@@ -68,6 +68,12 @@ type GatewayConfig struct {
 	// KeepAlive is smux's KeepAliveInterval, with a KeepAliveTimeout three
 	// times as long; 0 means smux's defaults.
 	KeepAlive time.Duration
+
+	// Mismatched, if not 0, is a slot (1 to Pool) whose sessions speak the
+	// other smux version: the fault "mismatch". The service refuses their
+	// frames ("invalid protocol"), their requests time out, and the slot
+	// redials with backoff while the other slots serve.
+	Mismatched int
 }
 
 // Gateway is the HTTP face of the service: GET /rand opens a stream on one
@@ -89,6 +95,8 @@ type GatewayConfig struct {
 type Gateway struct {
 	upstream string
 	smux     *smux.Config
+	other    *smux.Config // the config of the Mismatched slot, speaking the other version
+	mismatch int          // the index of the Mismatched slot, -1 if none
 	dial     func(ctx context.Context, network, addr string) (net.Conn, error)
 	timeout  time.Duration
 	maxWait  time.Duration // RedialMax
@@ -142,9 +150,16 @@ func NewGateway(ctx context.Context, cfg GatewayConfig) (*Gateway, error) {
 	if n == 0 {
 		n = DefaultPool
 	}
+	if cfg.Mismatched < 0 || cfg.Mismatched > n {
+		return nil, fmt.Errorf("demo: mismatched slot %d is not one of the pool's 1 to %d", cfg.Mismatched, n)
+	}
+	other := *smuxCfg
+	other.Version = 3 - smuxCfg.Version
 	g := &Gateway{
 		upstream: cfg.Upstream,
 		smux:     smuxCfg,
+		other:    &other,
+		mismatch: cfg.Mismatched - 1,
 		dial:     cfg.Dial,
 		timeout:  orDefault(cfg.Timeout, DefaultTimeout),
 		maxWait:  orDefault(cfg.RedialMax, DefaultRedialMax),
@@ -395,7 +410,11 @@ func (g *Gateway) redial(i int, done chan struct{}) {
 	cancel()
 	var sess *smux.Session
 	if err == nil {
-		sess, err = smux.Client(conn, g.smux)
+		cfg := g.smux
+		if i == g.mismatch {
+			cfg = g.other
+		}
+		sess, err = smux.Client(conn, cfg)
 		if err != nil { // unreachable: the config was verified in NewGateway
 			conn.Close()
 		}

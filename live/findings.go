@@ -263,6 +263,7 @@ type engineSession struct {
 	lateBase  [3][2]uint64
 	open      []*Finding
 	openCodes uint32 // bit c: a finding of code c is open
+	endSeen   bool   // an evaluation has seen the session ended
 }
 
 // candidate is a finding the current evaluation finds holding.
@@ -367,8 +368,20 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 	es := &s.w.eng
 	es.seen = e.evals
 	e.cands = e.cands[:0]
-	if !s.ended {
+	switch {
+	case !s.ended:
 		e.cands = s.candidates(e.cands, now, ns, cfg)
+	case !es.endSeen:
+		// A framing violation is an event, which sampling must not miss:
+		// a session that ended on one before any evaluation saw it (a
+		// client that closes as soon as smux says "invalid protocol")
+		// still has its finding, opened now and resolved by the next
+		// evaluation. One already open resolves now, as the session's
+		// other findings do.
+		es.endSeen = true
+		if es.openCodes&(1<<CodeVersionMismatch|1<<CodeProtocol) == 0 {
+			e.cands, _ = s.framingCandidates(e.cands)
+		}
 	}
 	if len(e.cands) == 0 && len(es.open) == 0 {
 		s.mu.Unlock()
