@@ -416,39 +416,57 @@ func TestHealthyDemoOpensNoFinding(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs muxtop for 10 s")
 	}
-	args := []string{"--duration", "10s"}
+	// CI runs each version for 10 s at the default rate; with
+	// MUXTOP_LONG_HEALTHY set, for 60 s at the default rate and at 5,000
+	// requests/s, one run at a time.
+	type run struct {
+		name string
+		args []string
+	}
+	runs := []run{{"default rate", []string{"--duration", "10s"}}}
 	long := os.Getenv("MUXTOP_LONG_HEALTHY") != ""
 	if long {
-		args = []string{"--duration", "60s", "--rate", "5000"}
+		runs = []run{
+			{"default rate", []string{"--duration", "60s"}},
+			{"5000 per s", []string{"--duration", "60s", "--rate", "5000"}},
+		}
 	}
 	for _, v := range []string{"1", "2"} {
-		t.Run("v"+v, func(t *testing.T) {
-			if !long { // the long runs need the whole machine each
-				t.Parallel()
-			}
-			r := startRun(t, append([]string{"demo", "--smux-version", v}, args...)...)
-			select {
-			case err := <-r.exited:
-				if err != nil {
-					t.Fatalf("muxtop: %v; stderr: %s", err, r.stderr.String())
+		for _, rn := range runs {
+			t.Run("v"+v+"/"+rn.name, func(t *testing.T) {
+				if !long { // the long runs need the whole machine each
+					t.Parallel()
 				}
-			case <-time.After(2 * time.Minute):
-				t.Fatal("muxtop did not end")
-			}
-			recs := r.records()
-			sum := recs[len(recs)-1]
-			if sum["type"] != "summary" {
-				t.Fatal("no summary")
-			}
-			if lines := findingLines(recs); lines != "" || sum["findings_opened"] != 0.0 {
-				t.Errorf("a healthy demo opened findings:%s", lines)
-			}
-			if sum["latency"] == nil || sum["latency"].(map[string]any)["streams"].(float64) == 0 {
-				t.Errorf("the summary has no latency: %v", sum["latency"])
-			}
-			t.Logf("%v requests answered; %v", sum["streams_closed"], sum["status"])
-		})
+				healthyRun(t, append([]string{"demo", "--smux-version", v}, rn.args...))
+			})
+		}
 	}
+}
+
+// healthyRun runs muxtop with args and fails if any finding opened.
+func healthyRun(t *testing.T, args []string) {
+	t.Helper()
+	r := startRun(t, args...)
+	select {
+	case err := <-r.exited:
+		if err != nil {
+			t.Fatalf("muxtop: %v; stderr: %s", err, r.stderr.String())
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("muxtop did not end")
+	}
+	recs := r.records()
+	sum := recs[len(recs)-1]
+	if sum["type"] != "summary" {
+		t.Fatal("no summary")
+	}
+	if lines := findingLines(recs); lines != "" || sum["findings_opened"] != 0.0 {
+		t.Errorf("a healthy demo opened findings:%s", lines)
+	}
+	if sum["latency"] == nil || sum["latency"].(map[string]any)["streams"].(float64) == 0 {
+		t.Errorf("the summary has no latency: %v", sum["latency"])
+	}
+	t.Logf("%v requests answered; %v", sum["streams_closed"], sum["status"])
 }
 
 // TestFaultsInTwoProcesses injects a fault on each side of the two-process
