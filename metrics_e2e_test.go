@@ -234,8 +234,16 @@ func TestPrometheusScrapesWhatTheSummarySays(t *testing.T) {
 		t.Skip("runs muxtop and Prometheus for seconds")
 	}
 	needPrometheus(t, "prometheus")
+	for _, v := range []string{"1", "2"} {
+		t.Run("v"+v, func(t *testing.T) { scrapedEqualsSummary(t, v) })
+	}
+}
+
+// scrapedEqualsSummary is TestPrometheusScrapesWhatTheSummarySays for
+// smux version v.
+func scrapedEqualsSummary(t *testing.T, v string) {
 	const requests, pool = 60, 4
-	r := startRun(t, "demo", "--rate", "0", "--keepalive", "1h", "--pool", strconv.Itoa(pool), "--metrics", "127.0.0.1:0")
+	r := startRun(t, "demo", "--smux-version", v, "--rate", "0", "--keepalive", "1h", "--pool", strconv.Itoa(pool), "--metrics", "127.0.0.1:0")
 	target := r.waitStderr(metricsURL)
 	gateway := r.waitStderr(regexp.MustCompile(`demo gateway at (` + gatewayURL.String() + `)`))
 	tu, _ := url.Parse(target)
