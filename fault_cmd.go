@@ -56,5 +56,5 @@ func writeFaults(w io.Writer) {
 		fmt.Fprintf(w, "%s (%s)\n    does:  %s\n    shows: %s\n", f.Name, side, f.Does, f.Shows)
 	}
 	fmt.Fprintln(w, "\nmuxtop demo takes every fault; muxtop demo server the server's, muxtop demo client the client's.")
-	fmt.Fprintln(w, "--keepalive 1s makes the keepalive-paced faults (mismatch, keepalive, backlog, protocol) show within seconds.")
+	fmt.Fprintln(w, "--keepalive 1s makes the keepalive-paced faults (keepalive, backlog, protocol) show within seconds; mismatch sets it unless given.")
 }

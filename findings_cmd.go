@@ -1,19 +1,14 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/metrics"
 )
-
-// evaluateEvery is how often the findings are brought up to date: the
-// front ends' tick.
-const evaluateEvery = 100 * time.Millisecond
 
 // findingsFlags are the thresholds of the findings engine that a user
 // tunes; --leak-after and --stall-after are watchFlags' own.
@@ -66,32 +61,10 @@ func (w *watchFlags) findingsConfig() live.FindingsConfig {
 	}
 }
 
-// startFindings evaluates reg's findings every evaluateEvery until the
-// returned stop is called, which waits for the loop to end. Every front
-// end gets the findings this way; stop comes before the watched system is
-// shut down, so that its shutdown is not diagnosed.
+// startFindings evaluates reg's findings every metrics.EvaluateEvery
+// until the returned stop is called, which waits for the loop to end.
+// Every front end gets the findings this way; stop comes before the
+// watched system is shut down, so that its shutdown is not diagnosed.
 func startFindings(reg *live.Registry, cfg live.FindingsConfig) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { // owned by stop, which waits for it
-		defer close(done)
-		t := time.NewTicker(evaluateEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				reg.Evaluate(time.Now(), cfg) // not the tick's time: records since then are older than it
-
-			}
-		}
-	}()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			cancel()
-			<-done
-		})
-	}
+	return metrics.Diagnose(reg, cfg)
 }

@@ -264,9 +264,38 @@ var faultCases = []faultCase{
 		}},
 	{name: "mismatch", code: "VERSION_MISMATCH", limit: time.Second + time.Second,
 		check: func(t *testing.T, recs []map[string]any, f map[string]any) (time.Time, string) {
-			_, opened := theFault(t, recs, f)
+			// A session of the gateway's pool, the one whose frames are v2:
+			// the others speak v1 and answer.
+			s := f["session"].(float64)
+			opened := sessionsLabelled(recs, "demo")[s]
+			if opened == nil {
+				t.Fatalf("VERSION_MISMATCH names session %v, not a pool session", s)
+			}
 			if v, _ := f["versions"].(map[string]any); v["c2s"] != 2.0 || v["s2c"] != 1.0 {
 				t.Errorf("versions %v, want the client's 2 and the server's 1", f["versions"])
+			}
+			mismatched := map[float64]bool{}
+			for _, m := range ofType(recs, "frame") {
+				if m["dir"] == "c2s" && m["ver"] == 2.0 {
+					mismatched[m["session"].(float64)] = true
+				}
+			}
+			if !mismatched[s] {
+				t.Errorf("session %v, which the finding names, sent no v2 frame", s)
+			}
+			answered := 0
+			for _, m := range ofType(recs, "frame") {
+				if m["dir"] == "s2c" && m["cmd"] == "PSH" && !mismatched[m["session"].(float64)] {
+					answered++
+				}
+			}
+			if answered == 0 {
+				t.Error("no other pool session answered: the demo stopped serving")
+			}
+			for _, m := range ofType(recs, "finding-opened") {
+				if !mismatched[m["session"].(float64)] {
+					t.Errorf("a finding names session %v, which speaks v1: %v", m["session"], m["text"])
+				}
 			}
 			return timeOf(t, opened, "time"), "the session's start, with --keepalive 1s"
 		}},
@@ -387,39 +416,57 @@ func TestHealthyDemoOpensNoFinding(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs muxtop for 10 s")
 	}
-	args := []string{"--duration", "10s"}
+	// CI runs each version for 10 s at the default rate; with
+	// MUXTOP_LONG_HEALTHY set, for 60 s at the default rate and at 5,000
+	// requests/s, one run at a time.
+	type run struct {
+		name string
+		args []string
+	}
+	runs := []run{{"default rate", []string{"--duration", "10s"}}}
 	long := os.Getenv("MUXTOP_LONG_HEALTHY") != ""
 	if long {
-		args = []string{"--duration", "60s", "--rate", "5000"}
+		runs = []run{
+			{"default rate", []string{"--duration", "60s"}},
+			{"5000 per s", []string{"--duration", "60s", "--rate", "5000"}},
+		}
 	}
 	for _, v := range []string{"1", "2"} {
-		t.Run("v"+v, func(t *testing.T) {
-			if !long { // the long runs need the whole machine each
-				t.Parallel()
-			}
-			r := startRun(t, append([]string{"demo", "--smux-version", v}, args...)...)
-			select {
-			case err := <-r.exited:
-				if err != nil {
-					t.Fatalf("muxtop: %v; stderr: %s", err, r.stderr.String())
+		for _, rn := range runs {
+			t.Run("v"+v+"/"+rn.name, func(t *testing.T) {
+				if !long { // the long runs need the whole machine each
+					t.Parallel()
 				}
-			case <-time.After(2 * time.Minute):
-				t.Fatal("muxtop did not end")
-			}
-			recs := r.records()
-			sum := recs[len(recs)-1]
-			if sum["type"] != "summary" {
-				t.Fatal("no summary")
-			}
-			if lines := findingLines(recs); lines != "" || sum["findings_opened"] != 0.0 {
-				t.Errorf("a healthy demo opened findings:%s", lines)
-			}
-			if sum["latency"] == nil || sum["latency"].(map[string]any)["streams"].(float64) == 0 {
-				t.Errorf("the summary has no latency: %v", sum["latency"])
-			}
-			t.Logf("%v requests answered; %s", sum["streams_closed"], sum["status"])
-		})
+				healthyRun(t, append([]string{"demo", "--smux-version", v}, rn.args...))
+			})
+		}
 	}
+}
+
+// healthyRun runs muxtop with args and fails if any finding opened.
+func healthyRun(t *testing.T, args []string) {
+	t.Helper()
+	r := startRun(t, args...)
+	select {
+	case err := <-r.exited:
+		if err != nil {
+			t.Fatalf("muxtop: %v; stderr: %s", err, r.stderr.String())
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("muxtop did not end")
+	}
+	recs := r.records()
+	sum := recs[len(recs)-1]
+	if sum["type"] != "summary" {
+		t.Fatal("no summary")
+	}
+	if lines := findingLines(recs); lines != "" || sum["findings_opened"] != 0.0 {
+		t.Errorf("a healthy demo opened findings:%s", lines)
+	}
+	if sum["latency"] == nil || sum["latency"].(map[string]any)["streams"].(float64) == 0 {
+		t.Errorf("the summary has no latency: %v", sum["latency"])
+	}
+	t.Logf("%v requests answered; %v", sum["streams_closed"], sum["status"])
 }
 
 // TestFaultsInTwoProcesses injects a fault on each side of the two-process

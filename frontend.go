@@ -19,6 +19,7 @@ import (
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/headless"
 	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/metrics"
 )
 
 // Bounds on the history flags, so a typo cannot ask for all the memory there is.
@@ -98,6 +99,7 @@ type watchFlags struct {
 	stallAfter time.Duration
 	mouse      bool
 	findings   findingsFlags // findings_cmd.go
+	metrics    metricsFlags  // metrics_cmd.go
 }
 
 func (f *watchFlags) register(cmd *cobra.Command) {
@@ -110,6 +112,7 @@ func (f *watchFlags) register(cmd *cobra.Command) {
 	fs.DurationVar(&f.stallAfter, "stall-after", live.DefaultStallAfter, "a v2 writer held at a full window this long, with no UPD and no FIN of its own, is STALLED")
 	fs.BoolVar(&f.mouse, "mouse", false, "tui: wheel scrolling and click-to-select (turns off the terminal's own selection)")
 	f.findings.register(fs)
+	f.metrics.register(fs)
 }
 
 // validate checks the flags and settles the output on what stdout is.
@@ -151,6 +154,9 @@ func (f *watchFlags) validate(stdout io.Writer) error {
 	}
 	if f.duration < 0 {
 		return usageError{fmt.Errorf("--duration %v: use a positive duration such as 30s", f.duration)}
+	}
+	if err := f.metrics.validate(); err != nil {
+		return err
 	}
 	return f.findings.validate()
 }
@@ -247,6 +253,16 @@ func (f *watchFlags) watch(ctx context.Context, cmd *cobra.Command, s session) e
 		close(stopped)
 		cancel()
 	}()
+	stopMetrics, metricsAt, metricsWarn, err := f.metrics.serve(strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" "), s.reg,
+		metrics.Options{LeakAfter: f.leakAfter, StallAfter: f.stallAfter})
+	if err != nil {
+		s.sys.Close()
+		<-stopped
+		return err
+	}
+	// Deferred first, so it runs last: Prometheus can read the final
+	// counts until the summary is out.
+	defer stopMetrics()
 	stopFindings := startFindings(s.reg, f.findingsConfig())
 	stop := func() {
 		stopFindings()
@@ -256,11 +272,12 @@ func (f *watchFlags) watch(ctx context.Context, cmd *cobra.Command, s session) e
 	defer stop()
 
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
-	var err error
 	switch f.output {
 	case "tui":
-		if s.warn != "" {
-			s.reg.Notice(time.Now(), s.warn)
+		for _, line := range []string{s.warn, metricsWarn, metricsAt} {
+			if line != "" {
+				s.reg.Notice(time.Now(), line)
+			}
 		}
 		err = runTUI(ctx, s, f, stop, stdout)
 	default:
@@ -272,8 +289,10 @@ func (f *watchFlags) watch(ctx context.Context, cmd *cobra.Command, s session) e
 			fmt.Fprintln(stderr, "muxtop:", s.where)
 		}
 		// On stderr only: a notice would be in the capture on stdout too.
-		if s.warn != "" {
-			fmt.Fprintln(stderr, "muxtop:", s.warn)
+		for _, line := range []string{s.warn, metricsAt, metricsWarn} {
+			if line != "" {
+				fmt.Fprintln(stderr, "muxtop:", line)
+			}
 		}
 		_, err = headless.Run(ctx, s.reg, stdout, f.closing(format, stop, s))
 	}

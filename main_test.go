@@ -388,6 +388,11 @@ func TestCommandLineErrors(t *testing.T) {
 		{"bad http port", []string{"demo", "--http", ":99999", "-o", "plain"}, 2, "--http \":99999\": port"},
 		{"bad connect address", []string{"demo", "client", "--connect", "x:y:z", "-o", "plain"}, 2, "--connect"},
 		{"port in use", []string{"demo", "server", "--listen", busy.Addr().String(), "-o", "plain"}, 1, "address already in use (pick another with --listen)"},
+		{"metrics port in use", []string{"demo", "--metrics", busy.Addr().String(), "-o", "plain"}, 1, "address already in use (pick another with --metrics)"},
+		{"attach metrics port in use", []string{"attach", "127.0.0.1:1", "--listen", "127.0.0.1:0", "--metrics", busy.Addr().String(), "-o", "json"}, 1, "metrics: listen tcp " + busy.Addr().String()},
+		{"bad metrics address", []string{"demo", "--metrics", "nonsense", "-o", "plain"}, 2, `--metrics "nonsense" is not an address`},
+		{"metrics-sessions without metrics", []string{"demo", "--metrics-sessions", "5", "-o", "plain"}, 2, "--metrics-sessions needs --metrics ADDR"},
+		{"metrics-sessions beyond the cap", []string{"attach", ":9000", "--metrics", ":0", "--metrics-sessions", "101", "-o", "plain"}, 2, "--metrics-sessions 101: use 0 to 100"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr syncBuffer

@@ -40,7 +40,9 @@ type Config struct {
 	// Fault names a fault to inject (see Faults): a server-side fault
 	// needs the service (Start, StartServer), a client-side one the
 	// gateway's side (Start, StartClient), where it runs an extra session
-	// beside the pool, dialled with FaultDial.
+	// beside the pool, dialled with FaultDial; but "mismatch" is the
+	// pool's first slot speaking the other version (GatewayConfig.Mismatched),
+	// with KeepAlive MismatchKeepAlive if 0.
 	Fault string
 
 	// FaultDial, if set, dials the sessions of a client-side fault: where
@@ -124,6 +126,13 @@ func StartClient(ctx context.Context, cfg Config) (*Demo, error) {
 	return start(ctx, cfg, false, true)
 }
 
+// MismatchKeepAlive is the keepalive interval the fault "mismatch" gives
+// both sides when Config.KeepAlive is 0. The service's first frame to a
+// session it refuses is its keepalive NOP; it must come before the
+// gateway's request times out (Timeout, 2 s) and replaces the session, or
+// the server's version is never on the wire.
+const MismatchKeepAlive = time.Second
+
 func start(ctx context.Context, cfg Config, server, client bool) (*Demo, error) {
 	if _, err := newMuxConfig(cfg.Protocol, cfg.Version, cfg.KeepAlive); err != nil {
 		return nil, err
@@ -136,6 +145,13 @@ func start(ctx context.Context, cfg Config, server, client bool) (*Demo, error) 
 	}
 	if err := checkFault(cfg, server, client); err != nil {
 		return nil, err
+	}
+	mismatched := 0
+	if cfg.Fault == "mismatch" {
+		mismatched = 1
+		if cfg.KeepAlive == 0 {
+			cfg.KeepAlive = MismatchKeepAlive
+		}
 	}
 	svcAddr, err := hostPort(cfg.ServiceAddr, "127.0.0.1:0")
 	if err != nil {
@@ -190,14 +206,15 @@ func start(ctx context.Context, cfg Config, server, client bool) (*Demo, error) 
 	if client {
 		// Cannot fail: the config was checked above.
 		d.gateway, _ = NewGateway(ctx, GatewayConfig{
-			Upstream:  upstream,
-			Pool:      cfg.Pool,
-			Protocol:  cfg.Protocol,
-			Version:   cfg.Version,
-			Dial:      cfg.Dial,
-			Timeout:   timeout,
-			KeepAlive: cfg.KeepAlive,
-			Logger:    log,
+			Upstream:   upstream,
+			Pool:       cfg.Pool,
+			Protocol:   cfg.Protocol,
+			Version:    cfg.Version,
+			Dial:       cfg.Dial,
+			Timeout:    timeout,
+			KeepAlive:  cfg.KeepAlive,
+			Logger:     log,
+			Mismatched: mismatched,
 		})
 		d.http = &http.Server{
 			Handler:           d.gateway,

@@ -70,6 +70,12 @@ type GatewayConfig struct {
 	// KeepAlive is smux's KeepAliveInterval, with a KeepAliveTimeout three
 	// times as long; 0 means smux's defaults.
 	KeepAlive time.Duration
+
+	// Mismatched, if not 0, is a slot (1 to Pool) whose sessions speak the
+	// other smux version: the fault "mismatch". The service refuses their
+	// frames ("invalid protocol"), their requests time out, and the slot
+	// redials with backoff while the other slots serve.
+	Mismatched int
 }
 
 // Gateway is the HTTP face of the service: GET /rand opens a stream on one
@@ -91,6 +97,8 @@ type GatewayConfig struct {
 type Gateway struct {
 	upstream string
 	mux      *muxConfig
+	other    *muxConfig // the config of the Mismatched slot, speaking the other smux version
+	mismatch int        // the index of the Mismatched slot, -1 if none
 	dial     func(ctx context.Context, network, addr string) (net.Conn, error)
 	timeout  time.Duration
 	maxWait  time.Duration // RedialMax
@@ -143,9 +151,22 @@ func NewGateway(ctx context.Context, cfg GatewayConfig) (*Gateway, error) {
 	if n == 0 {
 		n = DefaultPool
 	}
+	if cfg.Mismatched < 0 || cfg.Mismatched > n {
+		return nil, fmt.Errorf("demo: mismatched slot %d is not one of the pool's 1 to %d", cfg.Mismatched, n)
+	}
+	other := mux
+	if mux.smux != nil {
+		o := *mux.smux
+		o.Version = 3 - o.Version
+		other = &muxConfig{proto: Smux, smux: &o}
+	} else if cfg.Mismatched != 0 {
+		return nil, errors.New("demo: a mismatched slot needs smux: yamux has one version")
+	}
 	g := &Gateway{
 		upstream: cfg.Upstream,
 		mux:      mux,
+		other:    other,
+		mismatch: cfg.Mismatched - 1,
 		dial:     cfg.Dial,
 		timeout:  orDefault(cfg.Timeout, DefaultTimeout),
 		maxWait:  orDefault(cfg.RedialMax, DefaultRedialMax),
@@ -396,7 +417,11 @@ func (g *Gateway) redial(i int, done chan struct{}) {
 	cancel()
 	var sess muxSession
 	if err == nil {
-		sess, err = g.mux.client(conn)
+		m := g.mux
+		if i == g.mismatch {
+			m = g.other
+		}
+		sess, err = m.client(conn)
 		if err != nil { // unreachable: the config was verified in NewGateway
 			conn.Close()
 		}

@@ -269,6 +269,7 @@ func TestNewGatewayErrors(t *testing.T) {
 		{"no upstream", GatewayConfig{}, "demo: gateway needs the address of the service to connect to"},
 		{"bad version", GatewayConfig{Upstream: "127.0.0.1:1", Version: 3}, "demo: smux version 3 is not supported (use 1 or 2)"},
 		{"bad pool", GatewayConfig{Upstream: "127.0.0.1:1", Pool: -1}, "demo: pool size -1 is negative (use 1 or more)"},
+		{"bad mismatched slot", GatewayConfig{Upstream: "127.0.0.1:1", Pool: 2, Mismatched: 3}, "demo: mismatched slot 3 is not one of the pool's 1 to 2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			gw, err := NewGateway(context.Background(), tc.cfg)
@@ -379,4 +380,68 @@ func TestGatewayBacksOff(t *testing.T) {
 	if n := strings.Count(logs.String(), "reaches the service"); n != 1 {
 		t.Errorf("the recovery was announced %d times, want once:\n%s", n, logs.String())
 	}
+}
+
+// versionConn notes the version byte of the first frame written on it.
+type versionConn struct {
+	net.Conn
+	once sync.Once
+	note func(byte)
+}
+
+func (c *versionConn) Write(p []byte) (int, error) {
+	if len(p) > 0 {
+		c.once.Do(func() { c.note(p[0]) })
+	}
+	return c.Conn.Write(p)
+}
+
+// TestGatewayMismatchedSlot: the fault "mismatch". The sessions of the
+// mismatched slot speak the other version on the wire; the service
+// refuses them, their requests fail naming the slot, and the slot
+// redials with backoff, a handful of times, while the other slot answers
+// every request it gets.
+func TestGatewayMismatchedSlot(t *testing.T) {
+	versions(t, func(t *testing.T, version int) {
+		smuxtest.NoGoroutinesLeft(t)
+		var svcLogs logBuffer
+		addr := startService(t, ServiceConfig{Version: version, KeepAlive: 100 * time.Millisecond, Logger: newLogger(&svcLogs)})
+		var mu sync.Mutex
+		wire := map[byte]int{} // sessions by the version of their first frame
+		dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &versionConn{Conn: c, note: func(v byte) { mu.Lock(); wire[v]++; mu.Unlock() }}, nil
+		}
+		gw, _ := startGateway(t, GatewayConfig{Upstream: addr, Version: version, Pool: 2, Mismatched: 1, Dial: dial,
+			Timeout: 300 * time.Millisecond, RedialMax: time.Second, KeepAlive: 100 * time.Millisecond})
+
+		// Round-robin: every other request goes to each slot, so the
+		// healthy slot answers half of them, all of its own.
+		ok, failed, refused := 0, 0, 0
+		for stop := time.Now().Add(2 * time.Second); time.Now().Before(stop); {
+			_, err := gw.Rand(context.Background())
+			switch {
+			case err == nil:
+				ok++
+			case strings.Contains(err.Error(), "invalid protocol"):
+				refused++
+				fallthrough
+			default:
+				failed++
+			}
+		}
+		if ok < 10 || ok-failed > 1 || failed-ok > 1 || refused == 0 {
+			t.Errorf("%d requests answered and %d failed (%d with smux's invalid protocol), want half each", ok, failed, refused)
+		}
+		svcLogs.waitLog(t, "the client does not speak smux version "+strconv.Itoa(version))
+		mu.Lock()
+		defer mu.Unlock()
+		other := byte(3 - version)
+		if wire[byte(version)] != 1 || wire[other] < 1 || wire[other] > 8 {
+			t.Errorf("sessions by version on the wire: %v; want one of v%d, and a handful of v%d redialled with backoff", wire, version, other)
+		}
+	})
 }

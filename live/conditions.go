@@ -19,35 +19,8 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	vers := s.ver
 
 	// A framing violation halts the session: smux reads no more of it,
-	// and nothing else about it means anything. A version mismatch shows
-	// both ways, as each end refuses the other: one finding, the first.
-	halted := false
-	for d, f := range s.framing {
-		if f == nil || f.Code == decoder.Truncated || (f.Proto == Yamux && f.YamuxCode == yamux.Truncated) {
-			continue
-		}
-		halted = true
-		if o := s.framing[1-d]; f.Code == decoder.VersionMismatch && o != nil && o.Code == decoder.VersionMismatch &&
-			(o.At.Before(f.At) || (o.At.Equal(f.At) && d == 1)) {
-			continue
-		}
-		c := candidate{dir: Dir(d), hasDir: true, since: f.At.UnixNano(), ev: Evidence{Versions: vers, Offset: f.Offset, Violation: f.Code}}
-		if f.Code == decoder.VersionMismatch {
-			c.code = CodeVersionMismatch
-			c.ev.Versions[d] = f.Header.Version()
-			if f.Want != 0 {
-				c.ev.Versions[1-d] = f.Want
-			}
-		} else {
-			c.code = CodeProtocol
-			c.ev.Guess = wirekind.Guess(f.Header[:])
-			if f.Proto == Yamux {
-				c.ev.Guess = wirekind.Guess(f.YamuxHeader[:])
-				c.ev.YamuxViolation = f.YamuxCode
-			}
-		}
-		cs = append(cs, c)
-	}
+	// and nothing else about it means anything.
+	cs, halted := s.framingCandidates(cs)
 	if halted {
 		return cs
 	}
@@ -261,4 +234,40 @@ func (s *Session) openFinding(code FindingCode, dir Dir) *Finding {
 		}
 	}
 	return nil
+}
+
+// framingCandidates appends the findings of s's framing violations
+// (VERSION_MISMATCH, PROTOCOL) and reports whether there is one: it halts
+// the session. A version mismatch shows both ways, as each end refuses
+// the other: one finding, the first. s.mu is held.
+func (s *Session) framingCandidates(cs []candidate) ([]candidate, bool) {
+	vers := s.ver
+	halted := false
+	for d, f := range s.framing {
+		if f == nil || f.Code == decoder.Truncated || (f.Proto == Yamux && f.YamuxCode == yamux.Truncated) {
+			continue
+		}
+		halted = true
+		if o := s.framing[1-d]; f.Code == decoder.VersionMismatch && o != nil && o.Code == decoder.VersionMismatch &&
+			(o.At.Before(f.At) || (o.At.Equal(f.At) && d == 1)) {
+			continue
+		}
+		c := candidate{dir: Dir(d), hasDir: true, since: f.At.UnixNano(), ev: Evidence{Versions: vers, Offset: f.Offset, Violation: f.Code}}
+		if f.Code == decoder.VersionMismatch {
+			c.code = CodeVersionMismatch
+			c.ev.Versions[d] = f.Header.Version()
+			if f.Want != 0 {
+				c.ev.Versions[1-d] = f.Want
+			}
+		} else {
+			c.code = CodeProtocol
+			c.ev.Guess = wirekind.Guess(f.Header[:])
+			if f.Proto == Yamux {
+				c.ev.Guess = wirekind.Guess(f.YamuxHeader[:])
+				c.ev.YamuxViolation = f.YamuxCode
+			}
+		}
+		cs = append(cs, c)
+	}
+	return cs, halted
 }

@@ -229,6 +229,7 @@ type engine struct {
 	evals     uint64
 	nextID    uint64
 	opened    uint64
+	openedBy  [NumFindingCodes]uint64
 	open      map[uint64]openFinding // by ID
 	resolved  []*Finding             // the latest MaxResolved, oldest first
 	churn     *Finding               // the open CHURN finding, if any
@@ -254,6 +255,7 @@ type findingsView struct {
 	open     []*Finding
 	counts   [NumSeverities]int
 	opened   uint64
+	openedBy [NumFindingCodes]uint64
 	resolved []*Finding
 }
 
@@ -272,6 +274,7 @@ type engineSession struct {
 	lateBase  [3][2]uint64
 	open      []*Finding
 	openCodes uint32 // bit c: a finding of code c is open
+	endSeen   bool   // an evaluation has seen the session ended
 }
 
 // candidate is a finding the current evaluation finds holding.
@@ -376,8 +379,20 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 	es := &s.w.eng
 	es.seen = e.evals
 	e.cands = e.cands[:0]
-	if !s.ended {
+	switch {
+	case !s.ended:
 		e.cands = s.candidates(e.cands, now, ns, cfg)
+	case !es.endSeen:
+		// A framing violation is an event, which sampling must not miss:
+		// a session that ended on one before any evaluation saw it (a
+		// client that closes as soon as smux says "invalid protocol")
+		// still has its finding, opened now and resolved by the next
+		// evaluation. One already open resolves now, as the session's
+		// other findings do.
+		es.endSeen = true
+		if es.openCodes&(1<<CodeVersionMismatch|1<<CodeProtocol) == 0 {
+			e.cands, _ = s.framingCandidates(e.cands)
+		}
 	}
 	if len(e.cands) == 0 && len(es.open) == 0 {
 		s.mu.Unlock()
@@ -463,6 +478,9 @@ func (e *engine) apply(r *Registry, c change, now time.Time, why string) {
 	switch {
 	case c.old == nil: // opened
 		e.opened++
+		if int(c.new.Code) < NumFindingCodes {
+			e.openedBy[c.new.Code]++
+		}
 		e.open[c.new.ID] = openFinding{c.new, c.s}
 		r.hist.addEvent(Record{Kind: FindingOpened, Session: c.new.Session, Dir: c.new.Dir, At: now, Finding: c.new})
 	case c.new != nil: // updated
@@ -483,7 +501,7 @@ func (e *engine) apply(r *Registry, c change, now time.Time, why string) {
 // publish makes the open findings visible to snapshots: most severe
 // first, then oldest. e.mu is held.
 func (e *engine) publish() {
-	v := &findingsView{opened: e.opened, resolved: slices.Clone(e.resolved)}
+	v := &findingsView{opened: e.opened, openedBy: e.openedBy, resolved: slices.Clone(e.resolved)}
 	v.open = make([]*Finding, 0, len(e.open))
 	for _, of := range e.open {
 		v.open = append(v.open, of.f)
@@ -636,16 +654,20 @@ func (e *engine) findings() *findingsView {
 func (r *Registry) snapshotFindings(snap *Snapshot, sessions []*Session, latency bool) {
 	v := r.eng.findings()
 	snap.Findings, snap.FindingCounts, snap.FindingsOpened, snap.Resolved = v.open, v.counts, v.opened, v.resolved
+	snap.FindingsOpenedBy = v.openedBy
 	if !latency {
 		return
 	}
 	var h latencyHist
+	hist := snap.Forgotten.Latency
 	for _, s := range sessions {
 		s.mu.Lock()
 		h.merge(&s.w.latency)
+		hist.add(&s.w.latency)
 		s.mu.Unlock()
 	}
 	snap.Latency = h.latency()
+	snap.LatencyHistogram = hist
 }
 
 // FindingsOf returns the open findings of session id, or of no session

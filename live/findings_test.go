@@ -255,6 +255,53 @@ func TestFindingVersionMismatch(t *testing.T) {
 	}
 }
 
+// TestFindingViolationOfAnEndedSession: a framing violation is an event.
+// A session that ends on one before any evaluation sees it, as a client
+// does that closes when smux says "invalid protocol", still has its
+// finding: opened by the first evaluation that sees the session ended,
+// resolved by the next. One seen while the session was live resolves when
+// it ends, once; a session that ends clean opens nothing.
+func TestFindingViolationOfAnEndedSession(t *testing.T) {
+	cfg := live.FindingsConfig{Churn: -1}
+	v1nop := decoder.MakeHeader(1, decoder.NOP, 0, 0)
+	mismatch := func(reg *live.Registry) *script {
+		sc := openSession(reg, 2)
+		sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "RAND"))
+		sc.s.Violation(s2c, sec(1), &decoder.Violation{Code: decoder.VersionMismatch, Header: v1nop, Want: 2})
+		return sc
+	}
+
+	reg := live.New(live.Config{})
+	sc := mismatch(reg)
+	sc.s.End(sec(1.00002), live.LocalClose, nil)
+	reg.Evaluate(sec(1.05), cfg)
+	recs := expect(t, reg, "+VERSION_MISMATCH")
+	if f := recs[0].Finding; f.Session != sc.s.ID() || f.Evidence.Versions != [2]uint8{2, 1} || !f.Since.Equal(sec(1)) {
+		t.Errorf("the finding of the ended session: %+v", f)
+	}
+	reg.Evaluate(sec(1.15), cfg)
+	reg.Evaluate(sec(1.25), cfg)
+	recs = expect(t, reg, "+VERSION_MISMATCH", "-VERSION_MISMATCH")
+	if !strings.HasPrefix(recs[1].Finding.Why, "the session ended") {
+		t.Errorf("resolved because %q", recs[1].Finding.Why)
+	}
+
+	reg = live.New(live.Config{})
+	sc = mismatch(reg)
+	reg.Evaluate(sec(1.05), cfg)
+	sc.s.End(sec(1.1), live.LocalClose, nil)
+	reg.Evaluate(sec(1.15), cfg)
+	reg.Evaluate(sec(1.25), cfg)
+	expect(t, reg, "+VERSION_MISMATCH", "-VERSION_MISMATCH")
+
+	reg = live.New(live.Config{})
+	sc = openSession(reg, 1)
+	sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "RAND"), psh(s2c, 3, "answer!!"), fin(c2s, 3), fin(s2c, 3))
+	sc.s.End(sec(0.5), live.LocalClose, nil)
+	reg.Evaluate(sec(1), cfg)
+	expect(t, reg)
+}
+
 func TestFindingProtocol(t *testing.T) {
 	for _, tc := range []struct {
 		bytes string

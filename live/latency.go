@@ -23,8 +23,9 @@ const latencyBuckets = 124
 // latencyHist counts first-reply times. Adding one is a few instructions
 // and allocates nothing: it runs on the data path, once per stream.
 type latencyHist struct {
-	n uint64
-	b [latencyBuckets]uint32
+	n   uint64
+	sum time.Duration // of every time added, for an exported histogram's sum
+	b   [latencyBuckets]uint32
 }
 
 // latencyBucket returns the bucket of d: four per octave of 1.024 µs units.
@@ -51,6 +52,7 @@ func latencyMid(i int) time.Duration {
 
 func (h *latencyHist) add(d time.Duration) {
 	h.n++
+	h.sum += max(d, 0)
 	h.b[latencyBucket(d)]++
 }
 
@@ -60,6 +62,7 @@ func (h *latencyHist) merge(o *latencyHist) {
 		return
 	}
 	h.n += o.n
+	h.sum += o.sum
 	for i, c := range o.b {
 		h.b[i] += c
 	}
@@ -84,4 +87,48 @@ func (h *latencyHist) quantile(q float64) time.Duration {
 
 func (h *latencyHist) latency() Latency {
 	return Latency{N: h.n, P50: h.quantile(0.50), P99: h.quantile(0.99)}
+}
+
+// NumLatencyBounds is how many bounds LatencyHistogram counts below.
+const NumLatencyBounds = 24
+
+// LatencyBounds returns the upper bounds of LatencyHistogram's buckets:
+// octaves of 1.024 µs from 4.096 µs (2^2 units) to 34.4 s (2^25 units).
+// They are edges of the quarter-octave buckets live keeps, so the counts
+// below them are exact, not interpolated.
+func LatencyBounds() [NumLatencyBounds]time.Duration {
+	var b [NumLatencyBounds]time.Duration
+	for i := range b {
+		b[i] = time.Duration(1024) << (i + 2)
+	}
+	return b
+}
+
+// LatencyHistogram is first-reply latency as cumulative counts, the shape
+// a Prometheus histogram exports.
+type LatencyHistogram struct {
+	// Count counts the streams that got a reply; Sum adds up their times.
+	Count uint64
+	Sum   time.Duration
+	// Below[i] counts the replies that came in less than LatencyBounds()[i].
+	Below [NumLatencyBounds]uint64
+}
+
+// add adds h's counts. Bound k (2^(k+2) units) is the lower edge of
+// quarter-octave bucket 4(k+1), so Below[k] is the sum of the buckets
+// before it.
+func (l *LatencyHistogram) add(h *latencyHist) {
+	if h.n == 0 {
+		return
+	}
+	l.Count += h.n
+	l.Sum += h.sum
+	var seen uint64
+	next := 0
+	for k := range l.Below {
+		for edge := 4 * (k + 1); next < edge; next++ {
+			seen += uint64(h.b[next])
+		}
+		l.Below[k] += seen
+	}
 }

@@ -48,3 +48,36 @@ func TestLatencyQuantiles(t *testing.T) {
 		t.Errorf("add allocates %v times", n)
 	}
 }
+
+// TestLatencyHistogramExact: the exported cumulative counts are exact at
+// every bound, against a direct count of the times added, including times
+// a nanosecond either side of each bound.
+func TestLatencyHistogramExact(t *testing.T) {
+	var h latencyHist
+	var times []time.Duration
+	for _, b := range LatencyBounds() {
+		times = append(times, b-1, b, b+1, b/3, b*5/4)
+	}
+	times = append(times, 0, time.Nanosecond, time.Hour, 100*time.Hour)
+	var sum time.Duration
+	for _, d := range times {
+		h.add(d)
+		sum += d
+	}
+	var l LatencyHistogram
+	l.add(&h)
+	if l.Count != uint64(len(times)) || l.Sum != sum {
+		t.Errorf("count %d sum %v, want %d and %v", l.Count, l.Sum, len(times), sum)
+	}
+	for k, b := range LatencyBounds() {
+		var want uint64
+		for _, d := range times {
+			if d < b {
+				want++
+			}
+		}
+		if l.Below[k] != want {
+			t.Errorf("below %v: %d, want %d", b, l.Below[k], want)
+		}
+	}
+}

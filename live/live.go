@@ -216,7 +216,7 @@ type SessionInfo struct {
 
 // Open starts tracking a new session and returns it.
 func (r *Registry) Open(info SessionInfo, at time.Time) *Session {
-	s := &Session{reg: r, info: info, start: at, last: at, streams: make(map[uint32]*stream), proto: info.Proto}
+	s := &Session{reg: r, info: info, start: at, last: at, proto: info.Proto}
 	r.mu.Lock()
 	r.nextID++
 	s.id = r.nextID
@@ -255,7 +255,7 @@ func (r *Registry) forget(s *Session) {
 	r.forgotten.Sessions++
 	r.forgotten.Streams += s.total()
 	r.forgotten.EndedStreams += s.summary.Ended
-	for _, st := range s.streams {
+	for st := range s.streams.all() {
 		if st.state == EndedWithSession {
 			r.forgotten.EndedStreams++
 		}
@@ -263,6 +263,18 @@ func (r *Registry) forget(s *Session) {
 	r.forgotten.Counts.add(&s.counts)
 	r.forgotten.Anomalies += s.anomalyCount
 	r.forgotten.Violations += uint64(s.framingCount())
+	for a, n := range s.anomalyBy {
+		r.forgotten.AnomaliesBy[a] += n
+	}
+	for _, f := range s.framing {
+		if f != nil && f.Proto != Yamux && int(f.Code) < decoder.NumCodes {
+			r.forgotten.ViolationsBy[f.Code]++
+		}
+	}
+	if int(s.reason) < NumCloseReasons {
+		r.forgotten.EndedBy[s.reason]++
+	}
+	r.forgotten.Latency.add(&s.w.latency)
 	// Skipped prefix bytes join the unparsed ones: both are wire bytes
 	// that no frame counts.
 	r.forgotten.Unparsed[0] += s.unparsed[0] + s.prefix[0]
@@ -282,13 +294,19 @@ func (r *Registry) lateFrame(dir Dir, cmd decoder.Cmd, length uint32, opened uin
 	f.Streams += opened
 	if a != 0 {
 		f.Anomalies++
+		if int(a) < NumAnomalies {
+			f.AnomaliesBy[a]++
+		}
 	}
 }
 
 // lateViolation counts a framing violation of a forgotten session.
-func (r *Registry) lateViolation() {
+func (r *Registry) lateViolation(code decoder.Code) {
 	r.mu.Lock()
 	r.forgotten.Violations++
+	if int(code) < decoder.NumCodes {
+		r.forgotten.ViolationsBy[code]++
+	}
 	r.mu.Unlock()
 }
 
@@ -324,6 +342,9 @@ func (r *Registry) SnapshotWith(o SnapshotOptions) *Snapshot {
 	snap.Violations = snap.Forgotten.Violations
 	snap.Anomalies = snap.Forgotten.Anomalies
 	snap.StreamsTotal = snap.Forgotten.Streams
+	snap.EndedBy = snap.Forgotten.EndedBy
+	snap.ViolationsBy = snap.Forgotten.ViolationsBy
+	snap.AnomaliesBy = snap.Forgotten.AnomaliesBy
 	for i, s := range sessions {
 		ss := s.snapshot(o.Streams == nil || o.Streams(s.id), cutoff, now, stallAfter)
 		snap.Sessions[i] = ss
@@ -334,8 +355,23 @@ func (r *Registry) SnapshotWith(o SnapshotOptions) *Snapshot {
 		snap.StreamsTotal += ss.Total
 		snap.Violations += uint64(len(ss.Framing))
 		snap.Anomalies += ss.AnomalyCount
-		if !ss.Ended {
+		for a, n := range ss.AnomaliesBy {
+			snap.AnomaliesBy[a] += n
+		}
+		for _, f := range ss.Framing {
+			if f.Proto != Yamux && int(f.Code) < decoder.NumCodes { // smux's codes only
+				snap.ViolationsBy[f.Code]++
+			}
+		}
+		if ss.Ended {
+			if int(ss.Reason) < NumCloseReasons {
+				snap.EndedBy[ss.Reason]++
+			}
+		} else {
 			snap.LiveSessions++
+			if !ss.OldestOpen.IsZero() && (snap.OldestOpen.IsZero() || ss.OldestOpen.Before(snap.OldestOpen)) {
+				snap.OldestOpen = ss.OldestOpen
+			}
 		}
 	}
 	snap.History = r.hist.stats()

@@ -25,6 +25,10 @@ const (
 	Shutdown                      // muxtop stopped watching it
 )
 
+// NumCloseReasons is one more than the largest CloseReason: arrays indexed
+// by CloseReason have this size.
+const NumCloseReasons = 6
+
 var (
 	reasonNames = [...]string{"open", "EOF", "reset", "local close", "I/O error", "shutdown"}
 	reasonCodes = [...]string{"open", "eof", "reset", "local_close", "io_error", "shutdown"}
@@ -149,7 +153,7 @@ type Session struct {
 	forgotten    bool // folded into the Registry's Forgotten; later frames count there
 	reason       CloseReason
 	err          string
-	streams      map[uint32]*stream
+	streams      streamTable
 	recent       [2]*stream // the last stream each direction touched
 	free         []*stream  // evicted streams, reused so steady traffic does not allocate
 	closed       fifo       // closed streams, oldest first
@@ -161,10 +165,12 @@ type Session struct {
 	serial       uint64  // of the latest stream opened: the streams' serials tell reused structs apart
 	counted      *stream // the stream the frame being recorded was counted on, if any
 	unsent       [2]int64
-	open         int // streams not closed
+	open         int    // streams not closed
+	endedStreams uint64 // streams that ended with the session, never closed by both FINs
 	framing      [2]*FramingInfo
 	anomalies    []AnomalyInfo // the last cfg.Anomalies, as a ring
 	anomalyCount uint64
+	anomalyBy    [NumAnomalies]uint64 // anomalyCount by Anomaly
 	unparsed     [2]int64
 	// counts comes after the other fields a frame touches: its yamux
 	// rows, which an smux frame never touches, would otherwise push them
@@ -186,7 +192,7 @@ type Session struct {
 
 // total returns how many streams the session has seen opened: a stream
 // leaves the map only when folded into the summary. s.mu is held.
-func (s *Session) total() uint64 { return s.summary.Streams + uint64(len(s.streams)) }
+func (s *Session) total() uint64 { return s.summary.Streams + uint64(s.streams.len()) }
 
 // ID returns the session's id, unique in its Registry, from 1.
 func (s *Session) ID() uint64 { return s.id }
@@ -311,7 +317,7 @@ func (s *Session) stream(dir Dir, sid uint32) *stream {
 		s.recent[dir] = st
 		return st
 	}
-	st := s.streams[sid]
+	st := s.streams.get(sid)
 	if st != nil {
 		s.recent[dir] = st
 	}
@@ -349,11 +355,12 @@ func (s *Session) syn(dir Dir, at time.Time, sid uint32) Anomaly {
 	st.id, st.opener, st.first, st.last, st.serial = sid, dir.Sender(), at, at, s.serial
 	st.frames[dir] = 1
 	s.counted = st
-	s.streams[sid] = st
+	s.streams.put(st)
 	s.recent[dir] = st
 	if s.ended {
 		// The tap may still see a SYN after End; the stream ends with the session.
 		st.state = EndedWithSession
+		s.endedStreams++
 	} else {
 		s.open++
 		s.watchOpened(st)
@@ -500,7 +507,7 @@ func (s *Session) setFull(fl *Flow, since time.Time) {
 // fold moves a stream out of the map into the summary at once, leaving its
 // place in the closed queue to be skipped: a SYN reuses its id.
 func (s *Session) fold(st *stream) {
-	delete(s.streams, st.id)
+	s.streams.remove(st)
 	for d := range 2 {
 		if s.recent[d] == st {
 			s.recent[d] = nil
@@ -526,6 +533,9 @@ func (s *Session) closeStream(st *stream) {
 
 func (s *Session) anomaly(a Anomaly, dir Dir, at time.Time, f *decoder.Frame) {
 	s.anomalyCount++
+	if int(a) < NumAnomalies {
+		s.anomalyBy[a]++
+	}
 	limit := s.reg.cfg.Anomalies
 	if limit == 0 {
 		return
@@ -565,7 +575,7 @@ func (s *Session) Violation(dir Dir, at time.Time, v *decoder.Violation) {
 	forgotten := s.forgotten
 	s.mu.Unlock()
 	if first && forgotten {
-		s.reg.lateViolation()
+		s.reg.lateViolation(v.Code)
 	}
 	if first {
 		s.reg.hist.addEvent(Record{Kind: FramingViolation, Session: s.id, Dir: dir, At: at,
@@ -585,7 +595,7 @@ func (s *Session) DirectionEnded(dir Dir) {
 	}
 	s.gen++
 	s.dirEnded[dir] = true
-	for _, st := range s.streams {
+	for st := range s.streams.all() {
 		s.setFull(&st.flow[dir], time.Time{})
 	}
 }
@@ -665,11 +675,12 @@ func (s *Session) End(at time.Time, reason CloseReason, err error) {
 	// Streams still open end with the session; they join the closed ones,
 	// so an ended session keeps at most ClosedStreams streams in detail.
 	s.watchEnded()
-	for _, st := range s.streams {
+	for st := range s.streams.all() {
 		s.setFull(&st.flow[0], time.Time{})
 		s.setFull(&st.flow[1], time.Time{})
-		if st.state != Closed {
+		if st.state != Closed && st.state != StreamReset { // a reset yamux stream is closed already
 			st.state = EndedWithSession
+			s.endedStreams++
 			s.closeStream(st)
 		}
 	}

@@ -24,8 +24,18 @@ type Snapshot struct {
 	// StreamsTotal counts every stream ever opened.
 	StreamsTotal uint64
 	// Violations counts framing violations (at most one per direction of a
-	// session); Anomalies counts stream-level anomalies.
+	// session); Anomalies counts stream-level anomalies. ViolationsBy and
+	// AnomaliesBy count them by code, forgotten sessions included, so
+	// each adds up to its total.
 	Violations, Anomalies uint64
+	ViolationsBy          [decoder.NumCodes]uint64
+	AnomaliesBy           [NumAnomalies]uint64
+	// EndedBy counts the ended sessions, forgotten ones included, by the
+	// reason they ended.
+	EndedBy [NumCloseReasons]uint64
+	// OldestOpen is the SYN time of the oldest stream open or half-closed
+	// in a live session; zero when there is none.
+	OldestOpen time.Time
 	// History describes the frame history.
 	History HistoryStats
 	// Forgotten adds up the ended sessions no longer tracked one by one.
@@ -48,8 +58,13 @@ type Snapshot struct {
 	FindingsOpened uint64
 	Resolved       []*Finding
 	// Latency is the first-reply latency over every tracked session's
-	// streams, when SnapshotOptions.Latency asked for it.
-	Latency Latency
+	// streams, when SnapshotOptions.Latency asked for it. LatencyHistogram
+	// counts the same times as a histogram, forgotten sessions' included,
+	// so that its counts never go down.
+	Latency          Latency
+	LatencyHistogram LatencyHistogram
+	// FindingsOpenedBy counts FindingsOpened by FindingCode.
+	FindingsOpenedBy [NumFindingCodes]uint64
 }
 
 // DefaultStallAfter is how long a v2 writer must be held at a full window
@@ -92,6 +107,13 @@ type Forgotten struct {
 	Violations   uint64
 	// Unparsed adds up the sessions' SessionSnap.Unparsed.
 	Unparsed [2]int64
+	// EndedBy counts the sessions by the reason they ended; ViolationsBy
+	// and AnomaliesBy itemise Violations and Anomalies by code.
+	EndedBy      [NumCloseReasons]uint64
+	ViolationsBy [decoder.NumCodes]uint64
+	AnomaliesBy  [NumAnomalies]uint64
+	// Latency adds up the sessions' first-reply times.
+	Latency LatencyHistogram
 }
 
 // WireBytes returns the bytes sent in direction d by every session,
@@ -146,9 +168,12 @@ type SessionSnap struct {
 	Leaks int
 	// Stalls counts the live streams with a stalled writer (StreamSnap.Stalled).
 	Stalls int
-	// Open counts streams open or half-closed; Total every stream opened.
-	Open  int
-	Total uint64
+	// Open counts streams open or half-closed; Total every stream opened;
+	// StreamsEnded the streams that ended with the session, never closed
+	// by both FINs. The rest, Total − Open − StreamsEnded, closed both ways.
+	Open         int
+	Total        uint64
+	StreamsEnded uint64
 	// Closed adds up the closed streams no longer in Streams.
 	Closed ClosedSummary
 	// Untracked counts the frames that name no tracked stream: NOPs, and
@@ -158,9 +183,14 @@ type SessionSnap struct {
 	Untracked Traffic
 	// Framing holds the framing violation of each direction, if any.
 	Framing []FramingInfo
-	// Anomalies holds the latest anomalies, oldest first; AnomalyCount counts all.
+	// Anomalies holds the latest anomalies, oldest first; AnomalyCount
+	// counts all, and AnomaliesBy counts them by Anomaly.
 	Anomalies    []AnomalyInfo
 	AnomalyCount uint64
+	AnomaliesBy  [NumAnomalies]uint64
+	// OldestOpen is the SYN time of the oldest stream still open or
+	// half-closed; zero when none is.
+	OldestOpen time.Time
 	// Unparsed counts the bytes of each direction left unframed after a
 	// violation, or cut off inside a frame when the connection ended.
 	Unparsed [2]int64
@@ -316,15 +346,18 @@ func (s *Session) snapshot(withStreams bool, cutoff, now time.Time, stallAfter t
 		s.head, s.headGen = s.header(), s.gen
 	}
 	leaks, stalls := 0, 0
-	if (!cutoff.IsZero() || s.atWindow > 0) && s.open > 0 {
-		for _, st := range s.streams {
-			if !st.state.Live() {
-				continue
-			}
-			if !cutoff.IsZero() && st.first.Before(cutoff) {
-				leaks++
-			}
-			if st.flow[0].Stalled(now, stallAfter) || st.flow[1].Stalled(now, stallAfter) {
+	if !cutoff.IsZero() && s.open > 0 {
+		// The live list is in SYN order: the suspects are its first
+		// streams, so counting them costs the suspects, not every
+		// stream the session tracks (up to ClosedStreams closed ones).
+		c := cutoff.UnixNano()
+		for st := s.w.lists[liveList].head; st != nil && st.watch.first < c; st = st.watch.links[liveList].next {
+			leaks++
+		}
+	}
+	if s.atWindow > 0 && s.open > 0 {
+		for st := range s.streams.all() {
+			if st.state.Live() && (st.flow[0].Stalled(now, stallAfter) || st.flow[1].Stalled(now, stallAfter)) {
 				stalls++
 			}
 		}
@@ -352,9 +385,9 @@ func (s *Session) header() *SessionSnap {
 	ss := &SessionSnap{
 		ID: s.id, Info: s.info, Version: s.version, Versions: s.ver,
 		Start: s.start, Last: s.last, End: s.end, Ended: s.ended, Reason: s.reason, Err: s.err,
-		Counts: s.counts, Open: s.open, Total: s.total(), Closed: s.summary,
-		AnomalyCount: s.anomalyCount, Unparsed: s.unparsed, Unsent: s.unsent, Untracked: s.untracked,
-		Tracked: len(s.streams), StreamsOmitted: true, Latency: s.w.latency.latency(),
+		Counts: s.counts, Open: s.open, Total: s.total(), StreamsEnded: s.endedStreams, Closed: s.summary,
+		AnomalyCount: s.anomalyCount, AnomaliesBy: s.anomalyBy, Unparsed: s.unparsed, Unsent: s.unsent, Untracked: s.untracked,
+		Tracked: s.streams.len(), StreamsOmitted: true, Latency: s.w.latency.latency(),
 		Proto: s.proto, Prefix: s.prefix,
 	}
 	if y := s.y; y != nil {
@@ -364,6 +397,9 @@ func (s *Session) header() *SessionSnap {
 		if f != nil {
 			ss.Framing = append(ss.Framing, *f)
 		}
+	}
+	if l := &s.w.lists[liveList]; l.head != nil {
+		ss.OldestOpen = time.Unix(0, l.headAt)
 	}
 	if n := len(s.anomalies); n > 0 {
 		ss.Anomalies = make([]AnomalyInfo, 0, n)
@@ -381,7 +417,7 @@ func (s *Session) header() *SessionSnap {
 func (s *Session) streamSnaps() []StreamSnap {
 	// Sort pointers, not the 170-byte pictures: it is most of the cost.
 	order := s.order[:0]
-	for _, st := range s.streams {
+	for st := range s.streams.all() {
 		order = append(order, st)
 	}
 	slices.SortFunc(order, func(a, b *stream) int { return cmp.Compare(a.id, b.id) })

@@ -3,6 +3,7 @@ package live
 import (
 	"time"
 
+	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/decoder/yamux"
 )
 
@@ -149,6 +150,9 @@ func (s *Session) RecordYamuxRef(dir Dir, at time.Time, f *yamux.Frame) FrameRef
 	}
 	if a != 0 {
 		s.anomalyCount++
+		if int(a) < NumAnomalies {
+			s.anomalyBy[a]++
+		}
 		if limit := s.reg.cfg.Anomalies; limit > 0 {
 			info := AnomalyInfo{Anomaly: a, Dir: dir, At: at, Offset: f.Offset, Proto: Yamux, YamuxHeader: h}
 			if len(s.anomalies) < limit {
@@ -301,10 +305,11 @@ func (s *Session) yamuxOpen(dir Dir, at time.Time, sid uint32) (*stream, Anomaly
 	for d := range 2 {
 		st.flow[d] = Flow{PeerWindow: yamux.InitialWindow, HasUPD: true}
 	}
-	s.streams[sid] = st
+	s.streams.put(st)
 	s.recent[dir] = st
 	if s.ended {
 		st.state = EndedWithSession
+		s.endedStreams++
 	} else {
 		s.open++
 		s.watchOpened(st)
@@ -386,7 +391,7 @@ func (s *Session) ViolationYamux(dir Dir, at time.Time, v *yamux.Violation) {
 	forgotten := s.forgotten
 	s.mu.Unlock()
 	if first && forgotten {
-		s.reg.lateViolation()
+		s.reg.lateViolation(decoder.NumCodes) // a yamux code: counted, not itemised by smux's codes
 	}
 	if first {
 		s.reg.hist.addEvent(Record{Kind: FramingViolation, Session: s.id, Dir: dir, At: at, Offset: v.Offset,
@@ -431,5 +436,8 @@ func (r *Registry) lateYamuxFrame(dir Dir, typ yamux.Type, payload uint32, opene
 	f.Streams += opened
 	if a != 0 {
 		f.Anomalies++
+		if int(a) < NumAnomalies {
+			f.AnomaliesBy[a]++
+		}
 	}
 }

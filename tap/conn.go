@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -38,9 +39,8 @@ type Conn struct {
 
 	// wmu guards out, which Write feeds and Close and CloseWrite end; it
 	// is never held across the wrapped conn's Write.
-	wmu     sync.Mutex
-	writing bool // a Write is between its feed and its accounting
-	ending  bool // Close or CloseWrite came during that Write: it ends out
+	wmu    sync.Mutex
+	wstate atomic.Int32 // idle, writing or ending: see Write
 }
 
 // feeder decodes one direction of a tapped connection into its session.
@@ -175,25 +175,36 @@ func (c *Conn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
 	base := c.out.offset()
 	c.out.feed(p, time.Time{})
-	c.writing = true
+	c.wstate.Store(writing)
 	c.wmu.Unlock()
 	c.sess.WriteStarted(c.out.dir) // a write that does not return: the peer stopped reading
 	n, err := c.Conn.Write(p)
 	c.sess.WriteDone(c.out.dir)
-	c.wmu.Lock()
-	c.writing = false
-	if n < len(p) && !c.out.done {
-		c.out.unsent(time.Now(), base+int64(n), base+int64(len(p)))
+	// A whole write that no Close or CloseWrite overlapped leaves nothing to
+	// account for: one atomic, not a second turn of the lock.
+	if n < len(p) || !c.wstate.CompareAndSwap(writing, idle) {
+		c.wmu.Lock()
+		state := c.wstate.Swap(idle)
+		if n < len(p) && !c.out.done {
+			c.out.unsent(time.Now(), base+int64(n), base+int64(len(p)))
+		}
+		if state == ending {
+			c.out.end(time.Now(), true)
+		}
+		c.wmu.Unlock()
 	}
-	if c.ending {
-		c.out.end(time.Now(), true)
-	}
-	c.wmu.Unlock()
 	if err != nil && !temporary(err) {
 		c.fail(err)
 	}
 	return n, err
 }
+
+// The states of Conn.wstate.
+const (
+	idle    = iota // no Write is between its feed and its accounting
+	writing        // a Write is
+	ending         // and Close or CloseWrite came meanwhile: the Write ends out
+)
 
 // Close closes the wrapped conn and ends the session as closed locally,
 // unless it ended already. What this end wrote ends here: a frame it left
@@ -227,8 +238,7 @@ func (c *Conn) CloseWrite() error {
 func (c *Conn) endWrites() {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if c.writing {
-		c.ending = true
+	if c.wstate.CompareAndSwap(writing, ending) {
 		return
 	}
 	c.out.end(time.Now(), true)

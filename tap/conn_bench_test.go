@@ -21,14 +21,27 @@ import (
 // both ends tapped (into one registry) or neither.
 func benchPair(b *testing.B, version int, tapped bool) (*smux.Session, *smux.Session) {
 	b.Helper()
-	if !tapped {
+	return benchPairTapped(b, version, tapped, tapped)
+}
+
+// benchPairTapped is benchPair with a choice of ends to tap: a program
+// that uses muxtop taps its own end, so one end is the deployed cost, and
+// both ends in one process, with one registry, twice that.
+func benchPairTapped(b *testing.B, version int, client, server bool) (*smux.Session, *smux.Session) {
+	b.Helper()
+	if !client && !server {
 		return smuxtest.Pair(b, smuxtest.Config(version), nil, nil)
 	}
 	reg := live.New(live.Config{})
 	warmHistory(reg)
-	return smuxtest.Pair(b, smuxtest.Config(version),
-		func(c net.Conn) net.Conn { return Wrap(c, live.Client, reg, "bench") },
-		func(c net.Conn) net.Conn { return Wrap(c, live.Server, reg, "bench") })
+	var wrapClient, wrapServer func(net.Conn) net.Conn
+	if client {
+		wrapClient = func(c net.Conn) net.Conn { return Wrap(c, live.Client, reg, "bench") }
+	}
+	if server {
+		wrapServer = func(c net.Conn) net.Conn { return Wrap(c, live.Server, reg, "bench") }
+	}
+	return smuxtest.Pair(b, smuxtest.Config(version), wrapClient, wrapServer)
 }
 
 // warmHistory writes one lap of reg's history, as any capture has done

@@ -53,14 +53,9 @@ func (x *tmux) waitText(s string) string {
 	return x.waitFor(fmt.Sprintf("%q", s), func(screen string) bool { return strings.Contains(screen, s) })
 }
 
-// TestEndToEnd runs `muxtop demo` in a 160×45 tmux pane and drives it like
-// a user: sessions appear; enter drills into a session, a stream, a frame
-// whose hex dump shows RAND; a cmd:fin filter; the help; q restores the
-// terminal and prints the summary. MUXTOP_E2E_BIN runs a prebuilt binary.
-// startTmux builds muxtop (or takes MUXTOP_E2E_BIN) and starts a private
-// tmux server with a 160×45 pane at a shell prompt; it skips the test when
-// tmux is missing, unless MUXTOP_REQUIRE_TMUX says it must run.
-func startTmux(t *testing.T) (*tmux, string) {
+// startTmux builds muxtop (or takes MUXTOP_E2E_BIN) and starts a shell in
+// a private 160×45 tmux pane; it skips under -short or without tmux.
+func startTmux(t *testing.T) (x *tmux, bin string) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test: builds muxtop and drives it in tmux; skipped under -short")
@@ -71,7 +66,7 @@ func startTmux(t *testing.T) (*tmux, string) {
 		}
 		t.Skip("end-to-end test: tmux is not installed; install it to drive the real binary")
 	}
-	bin := os.Getenv("MUXTOP_E2E_BIN")
+	bin = os.Getenv("MUXTOP_E2E_BIN")
 	if bin == "" {
 		bin = filepath.Join(t.TempDir(), "muxtop")
 		gobin, err := exec.LookPath("go")
@@ -83,15 +78,18 @@ func startTmux(t *testing.T) (*tmux, string) {
 		}
 	}
 
-	x := &tmux{t: t, socket: fmt.Sprintf("muxtop-e2e-%d-%d", os.Getpid(), time.Now().UnixNano())}
+	x = &tmux{t: t, socket: fmt.Sprintf("muxtop-e2e-%d-%d", os.Getpid(), time.Now().UnixNano())}
 	x.run("new-session", "-d", "-s", "e2e", "-x", "160", "-y", "45", "env", "-i",
 		"PATH="+os.Getenv("PATH"), "HOME="+t.TempDir(), "TERM=xterm-256color", "PS1=$ ", "sh")
 	t.Cleanup(func() { _ = exec.Command("tmux", "-L", x.socket, "kill-server").Run() })
 	x.waitText("$")
-
 	return x, bin
 }
 
+// TestEndToEnd runs `muxtop demo` in a 160×45 tmux pane and drives it like
+// a user: sessions appear; enter drills into a session, a stream, a frame
+// whose hex dump shows RAND; a cmd:fin filter; the help; q restores the
+// terminal and prints the summary. MUXTOP_E2E_BIN runs a prebuilt binary.
 func TestEndToEnd(t *testing.T) {
 	x, bin := startTmux(t)
 	x.text(bin + " demo")
@@ -161,6 +159,43 @@ func TestEndToEnd(t *testing.T) {
 	x.text("echo exit=$?")
 	x.keys("Enter")
 	x.waitText("exit=0")
+}
+
+// TestFindingsEndToEnd runs `muxtop demo --fault leak` with a short
+// --leak-after in a 160×45 tmux pane, as a fresh user would: the header
+// counts the finding and names the key; ! lists it with its advice; enter
+// goes to the leaked stream, selected in the streams pane.
+func TestFindingsEndToEnd(t *testing.T) {
+	x, bin := startTmux(t)
+	x.text(bin + " demo --fault leak --leak-after 1s --pool 2 --rate 20")
+	x.keys("Enter")
+	x.waitFor("the header to count the finding and name its key", func(s string) bool {
+		first, _, _ := strings.Cut(s, "\n")
+		return regexp.MustCompile(`\d+ warn(ing)?s?\b`).MatchString(first) && strings.Contains(first, "! lists")
+	})
+	x.keys("!")
+	screen := x.waitText("┏━ Findings ·")
+	for _, want := range []string{"LEAK", "the server never closes its streams", "→ call Close() on the server's stream"} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("the findings pane lacks %q:\n%s", want, screen)
+		}
+	}
+	row := regexp.MustCompile(`▶warn LEAK +(\d+) +(\d+) ←`).FindStringSubmatch(screen)
+	if row == nil {
+		t.Fatalf("the cursor is not on a LEAK naming a session and a stream:\n%s", screen)
+	}
+	session, sid := row[1], row[2]
+	x.keys("Enter")
+	screen = x.waitText("┏━ Streams of session " + session + " ")
+	if strings.Contains(screen, "Findings ·") {
+		t.Errorf("the findings pane is still open after enter:\n%s", screen)
+	}
+	if !regexp.MustCompile(`▶ +` + sid + ` c +half-closed→`).MatchString(screen) {
+		t.Errorf("the streams pane's cursor is not on stream %s, half-closed by the client:\n%s", sid, screen)
+	}
+	x.waitText("Frames of stream " + sid + " (session " + session + ")")
+	x.keys("q")
+	x.waitText("summary")
 }
 
 // TestEndToEndYamux runs `muxtop demo --protocol yamux` in a 160×45 tmux

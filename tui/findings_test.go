@@ -1,12 +1,21 @@
 package tui
 
 import (
+	"errors"
+	"io"
+	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/charmbracelet/x/ansi"
+	"github.com/xtaci/smux"
+
 	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/tap"
 )
 
 // TestFindingsShown: a fresh user sees what muxtop names as wrong without
@@ -26,10 +35,293 @@ func TestFindingsShown(t *testing.T) {
 	m := c.model(t, 160, 45)
 	screen := screenOf(m)
 	first := strings.SplitN(screen, "\n", 2)[0]
-	if !strings.Contains(first, "warning") {
-		t.Errorf("the header does not count the open finding:\n%s", first)
+	if !strings.Contains(first, "warning") || !strings.Contains(first, "! lists") {
+		t.Errorf("the header does not count the open finding and name the key that lists it:\n%s", first)
 	}
 	if !strings.Contains(screen, "FINDING LEAK warning: ") {
 		t.Errorf("the finding's record is not shown as a line of its own:\n%s", screen)
+	}
+}
+
+// findingsFixture is a capture with findings of each kind of place: a
+// LEAK (a session, its oldest leaked stream and a direction), a
+// WINDOW_STALL (a stream), and a PROTOCOL finding whose session then
+// ended, resolved.
+func findingsFixture() *capture {
+	const c2s, s2c = live.ClientToServer, live.ServerToClient
+	c := newCapture(live.Config{History: 1000})
+	t := base.Add(-50 * time.Second)
+	cfg := live.FindingsConfig{LeakAfter: 10 * time.Second, StallAfter: time.Second}
+
+	// The server never closes its streams: 3 and 5 half-closed by the client.
+	s1 := c.open("127.0.0.1:51234", "127.0.0.1:9000", t)
+	for i, sid := range []uint32{3, 5} {
+		at := t.Add(time.Duration(i) * 5 * time.Second)
+		c.frame(s1, c2s, at, 1, decoder.SYN, sid, "", 0)
+		c.frame(s1, c2s, at.Add(10*time.Microsecond), 1, decoder.PSH, sid, "RAND", 0)
+		c.frame(s1, s2c, at.Add(90*time.Microsecond), 1, decoder.PSH, sid, "\x00\x00\x00\x00\x00\x00\x00\x2a", 0)
+		c.frame(s1, c2s, at.Add(120*time.Microsecond), 1, decoder.FIN, sid, "", 0)
+	}
+	// v2: an upload the server does not read; the writer holds a full window.
+	s2 := c.open("127.0.0.1:51236", "127.0.0.1:9000", t.Add(time.Second))
+	c.exchange(s2, 2, 3, t.Add(30*time.Second), "\x00\x00\x00\x00\x00\x00\x00\x2a")
+	c.frame(s2, c2s, t.Add(44*time.Second), 2, decoder.SYN, 7, "", 0)
+	big := strings.Repeat("upload-", 40)[:256]
+	for i := range 5 {
+		c.frame(s2, c2s, t.Add(44*time.Second+time.Duration(i+1)*time.Millisecond), 2, decoder.PSH, 7, big, 65535)
+	}
+	// HTTP to the smux port: PROTOCOL, resolved when the session ends.
+	s3 := c.open("127.0.0.1:51240", "127.0.0.1:9000", t.Add(2*time.Second))
+	s3.Violation(c2s, t.Add(2*time.Second), &decoder.Violation{Code: decoder.BadVersion, Header: decoder.Header([]byte("GET / HT"))})
+	c.reg.Evaluate(t.Add(3*time.Second), cfg)
+	s3.End(t.Add(20*time.Second), live.Reset, errors.New("read tcp 127.0.0.1:51240: connection reset by peer"))
+	c.reg.Evaluate(base, cfg)
+	return c
+}
+
+// TestFindingsGolden pins the findings pane at 80×24 and 160×45: the open
+// findings, most severe first, the resolved one dimmed at the end, and the
+// selected one's text and advice in full.
+func TestFindingsGolden(t *testing.T) {
+	c := findingsFixture()
+	snap := c.reg.Snapshot()
+	if len(snap.Findings) != 2 || len(snap.Resolved) != 1 {
+		t.Fatalf("the fixture has %d open and %d resolved findings, want 2 and 1", len(snap.Findings), len(snap.Resolved))
+	}
+	for _, size := range []struct{ w, h int }{{80, 24}, {160, 45}} {
+		for _, tc := range []struct {
+			name string
+			keys []string
+		}{{"open", []string{"!"}}, {"resolved", []string{"!", "G"}}} {
+			name := tc.name + "-" + strconv.Itoa(size.w) + "x" + strconv.Itoa(size.h)
+			t.Run(name, func(t *testing.T) {
+				m := press(c.model(t, size.w, size.h), tc.keys...)
+				checkFits(t, m, size.w, size.h)
+				golden(t, name, screenOf(m)+"\n")
+			})
+		}
+	}
+}
+
+// TestFindingsPaneCut: on a short, narrow pane the explanation of the
+// selected finding ends in "…" where it is cut, and no line is too wide.
+func TestFindingsPaneCut(t *testing.T) {
+	c := findingsFixture()
+	keys := newKeyMap()
+	th := &theme{styles: newStyles(true), loc: time.UTC}
+	p := newFindingsPane(&keys)
+	p.h = 10
+	p = feed(p, snapshotMsg{snap: c.snapshot(live.SnapshotOptions{})}, moveMsg{d: 1})
+	got := ansi.Strip(p.View(th, 60, 10))
+	golden(t, "stall-60x10", got+"\n")
+	lines := strings.Split(got, "\n")
+	if len(lines) != 10 {
+		t.Errorf("%d lines, want 10", len(lines))
+	}
+	for _, l := range lines {
+		if width(l) != 60 {
+			t.Errorf("line %q is %d cells wide, want 60", l, width(l))
+		}
+	}
+	if last := strings.TrimRight(strings.TrimSuffix(lines[8], "┃"), " "); !strings.HasSuffix(last, "…") {
+		t.Errorf("the cut explanation does not end in …: %q", lines[8])
+	}
+}
+
+// TestFindingsPane: ! opens the list, in the engine's order, with each
+// finding's code, place, evidence and advice; the cursor keys move in
+// it; enter goes to what the finding concerns, as enter does in the
+// panes; ! and esc close it.
+func TestFindingsPane(t *testing.T) {
+	c := findingsFixture()
+	snap := c.reg.Snapshot()
+	leak, stall := snap.Findings[0], snap.Findings[1]
+	if leak.Code != live.CodeLeak || stall.Code != live.CodeWindowStall {
+		t.Fatalf("the fixture's findings are %s and %s, want LEAK and WINDOW_STALL (oldest first)", leak.Code, stall.Code)
+	}
+	m := press(c.model(t, 80, 24), "!")
+	box := paneBox(screenOf(m), "Findings")
+	if box == nil || m.overlay != overlayFindings {
+		t.Fatalf("! opens no findings pane:\n%s", screenOf(m))
+	}
+	if got := cursorRow(box); !strings.Contains(got, "warn LEAK") || !strings.Contains(got, "open") {
+		t.Errorf("the cursor is not on the oldest open finding, LEAK: %q", got)
+	}
+	text := strings.Join(box, "\n")
+	for _, want := range []string{"LEAK warning · session 1 · stream 3 · ← server to client", "the server never closes its streams: 2",
+		"→ call Close() on the server's stream", "WINDOW_STALL", "PROTOCOL", "resolved"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the findings pane lacks %q:\n%s", want, text)
+		}
+	}
+
+	// enter on LEAK: its stream, 3, in the streams pane, its frames below.
+	m = press(m, "enter")
+	if m.overlay != overlayNone || m.focus != paneStreams || m.streams.session != 1 || m.streams.all || m.streams.id != 3 {
+		t.Fatalf("enter on LEAK: overlay %s focus %s, streams of session %d stream %d (all %v); want the streams pane on stream 3 of session 1",
+			m.overlay, m.focus, m.streams.session, m.streams.id, m.streams.all)
+	}
+	if want := (scope{session: 1, sid: 3, stream: true}); m.frames.scope != want {
+		t.Errorf("the frames pane shows %+v, want %+v", m.frames.scope, want)
+	}
+	if row := cursorRow(paneBox(screenOf(m), "Streams of session 1")); !strings.Contains(row, " 3 ") {
+		t.Errorf("the streams pane's cursor is not on stream 3: %q", row)
+	}
+
+	// j, enter: WINDOW_STALL's stream, 7 of session 2.
+	m = press(m, "!", "j", "enter")
+	if m.focus != paneStreams || m.streams.session != 2 || m.streams.id != 7 || m.sessions.id != 2 {
+		t.Fatalf("enter on WINDOW_STALL: focus %s, session %d, stream %d; want stream 7 of session 2", m.focus, m.streams.session, m.streams.id)
+	}
+
+	// G, enter: the resolved PROTOCOL finding, of the ended session 3 as a
+	// whole: the sessions pane, on it.
+	m = press(m, "!", "G", "enter")
+	if m.focus != paneSessions || m.sessions.id != 3 || !m.streams.all {
+		t.Fatalf("enter on PROTOCOL: focus %s, session %d (all %v); want the sessions pane on session 3", m.focus, m.sessions.id, m.streams.all)
+	}
+	if want := (scope{session: 3}); m.frames.scope != want {
+		t.Errorf("the frames pane shows %+v, want %+v", m.frames.scope, want)
+	}
+
+	// Paused, enter goes there in the frozen picture, which has every
+	// session's streams.
+	m = press(m, "space", "!", "g", "j", "enter")
+	if !m.paused || m.focus != paneStreams || m.streams.session != 2 || m.streams.id != 7 {
+		t.Fatalf("paused, enter on WINDOW_STALL: focus %s, session %d, stream %d; want stream 7 of session 2", m.focus, m.streams.session, m.streams.id)
+	}
+	m = press(m, "space")
+
+	// ! and esc close it.
+	for _, k := range []string{"!", "esc"} {
+		m = press(m, "!", k)
+		if m.overlay != overlayNone || paneBox(screenOf(m), "Findings") != nil {
+			t.Errorf("%s does not close the findings pane", k)
+		}
+	}
+}
+
+// TestFindingOfNoSession: CHURN concerns no one session; enter says so
+// and stays.
+func TestFindingOfNoSession(t *testing.T) {
+	c := newCapture(live.Config{})
+	for i := range live.DefaultChurn {
+		at := base.Add(-5*time.Second + time.Duration(i)*100*time.Millisecond)
+		s := c.open("127.0.0.1:"+strconv.Itoa(40000+i), "127.0.0.1:9000", at)
+		s.End(at.Add(10*time.Millisecond), live.LocalClose, nil)
+	}
+	c.reg.Evaluate(base, live.FindingsConfig{})
+	m := press(c.model(t, 80, 24), "!")
+	if row := cursorRow(paneBox(screenOf(m), "Findings")); !strings.Contains(row, "warn CHURN") {
+		t.Fatalf("the cursor is not on CHURN: %q\n%s", row, screenOf(m))
+	}
+	m = press(m, "enter")
+	if m.overlay != overlayFindings || !strings.Contains(screenOf(m), "CHURN concerns no one session") {
+		t.Errorf("enter on CHURN: overlay %s, screen:\n%s", m.overlay, screenOf(m))
+	}
+}
+
+// TestFindingsOfRealSessions drives real smux sessions, tapped, into two
+// findings: a server that never closes its streams (LEAK, about a
+// stream) and a client of the other version (VERSION_MISMATCH, about the
+// whole session). The pane lists them, most severe first, and enter
+// goes to each, at 80 and at 160 columns.
+func TestFindingsOfRealSessions(t *testing.T) {
+	smuxtest.NoGoroutinesLeft(t)
+	reg := live.New(live.Config{})
+	tapped := func(label string) func(net.Conn) net.Conn {
+		return func(c net.Conn) net.Conn { return tap.Wrap(c, live.Server, reg, label) }
+	}
+
+	// LEAK: the server answers and never closes; the client closes.
+	cli, srv := smuxtest.Pair(t, smuxtest.Config(1), nil, tapped("leak"))
+	served := make(chan uint32, 2)
+	go func() { // ends when the session closes
+		for {
+			st, err := srv.AcceptStream()
+			if err != nil {
+				return
+			}
+			var req [4]byte
+			io.ReadFull(st, req[:])
+			st.Write([]byte("answer!!"))
+			served <- st.ID() // and never Close
+		}
+	}()
+	var sids []uint32
+	for range 2 {
+		st, err := cli.OpenStream()
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Write([]byte("RAND"))
+		io.ReadFull(st, make([]byte, 8))
+		st.Close()
+		sids = append(sids, <-served)
+	}
+
+	// VERSION_MISMATCH: a v2 client to a v1 server, whose keepalive NOP
+	// comes back within 100 ms.
+	cc, sc := smuxtest.Conns(t)
+	scfg := smuxtest.Config(1)
+	scfg.KeepAliveInterval, scfg.KeepAliveTimeout = 100*time.Millisecond, time.Hour
+	msrv, err := smux.Server(tapped("mismatch")(sc), scfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mcli, err := smux.Client(cc, smuxtest.Config(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { mcli.Close(); msrv.Close() }()
+	if st, err := mcli.OpenStream(); err == nil {
+		st.Write([]byte("RAND"))
+	}
+
+	cfg := live.FindingsConfig{LeakAfter: 300 * time.Millisecond}
+	var leak, mismatch *live.Finding
+	smuxtest.Eventually(t, "LEAK and VERSION_MISMATCH", func() bool {
+		reg.Evaluate(time.Now(), cfg)
+		leak, mismatch = nil, nil
+		for _, f := range reg.Snapshot().Findings {
+			switch f.Code {
+			case live.CodeLeak:
+				leak = f
+			case live.CodeVersionMismatch:
+				mismatch = f
+			}
+		}
+		return leak != nil && mismatch != nil
+	})
+	if leak.Stream != sids[0] || !leak.HasDir || leak.Dir != live.ServerToClient {
+		t.Fatalf("LEAK names stream %d dir %v, want the oldest leaked stream %d and the server's direction", leak.Stream, leak.Dir, sids[0])
+	}
+
+	for _, w := range []int{80, 160} {
+		t.Run(strconv.Itoa(w), func(t *testing.T) {
+			m := resize(newModel(reg, Options{NoColor: true, LeakAfter: cfg.LeakAfter}, reg.SnapshotWith, time.UTC, 0), w, 45)
+			m = press(m, "!")
+			checkFits(t, m, w, 45)
+			box := paneBox(screenOf(m), "Findings")
+			text := strings.Join(box, "\n")
+			if row := cursorRow(box); !strings.Contains(row, "crit VERSION_MISMATCH") {
+				t.Errorf("the cursor is not on the critical finding first: %q\n%s", row, text)
+			}
+			for _, want := range []string{"LEAK", "the client speaks v2, the server v1", "→ set smux.Config.Version to the same value on both ends"} {
+				if !strings.Contains(text, want) {
+					t.Errorf("the findings pane lacks %q:\n%s", want, text)
+				}
+			}
+			m = press(m, "enter")
+			if m.focus != paneSessions || m.sessions.id != mismatch.Session || !m.streams.all {
+				t.Errorf("enter on VERSION_MISMATCH: focus %s on session %d, want the sessions pane on session %d", m.focus, m.sessions.id, mismatch.Session)
+			}
+			m = press(m, "!", "j", "enter")
+			if m.focus != paneStreams || m.streams.session != leak.Session || m.streams.id != leak.Stream {
+				t.Errorf("enter on LEAK: focus %s on stream %d of session %d, want the streams pane on stream %d of session %d",
+					m.focus, m.streams.id, m.streams.session, leak.Stream, leak.Session)
+			}
+			checkFits(t, m, w, 45)
+		})
 	}
 }

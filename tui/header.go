@@ -221,8 +221,11 @@ func totalsLine(th *theme, hd *header, apart bool, w int) string {
 	if snap.Stalls > 0 {
 		fields = append(fields, field{long: []seg{{count(uint64(snap.Stalls)) + " stalled", th.bad}}, prio: 85})
 	}
-	// Open findings by severity: what muxtop names as wrong, first of all.
+	// Open findings by severity: what muxtop names as wrong, first of all,
+	// and the key that lists them, for a user who does not know it yet.
+	n := 0
 	for sev := int(live.NumSeverities) - 1; sev >= 0; sev-- {
+		n += snap.FindingCounts[sev]
 		if n := snap.FindingCounts[sev]; n > 0 {
 			sty := th.warn
 			if live.Severity(sev) == live.Critical {
@@ -231,6 +234,20 @@ func totalsLine(th *theme, hd *header, apart bool, w int) string {
 			fields = append(fields, field{long: []seg{{plural(uint64(n), live.Severity(sev).String()), sty}},
 				short: []seg{{count(uint64(n)) + " " + live.Severity(sev).String()[:4], sty}}, prio: 95})
 		}
+	}
+	// Findings that came and went, such as those of sessions a client
+	// redials (each ends on its problem), are there to see too.
+	recent := 0
+	for _, f := range snap.Resolved {
+		if snap.At.Sub(f.Resolved) <= recentResolved {
+			recent++
+		}
+	}
+	if recent > 0 {
+		fields = append(fields, field{long: []seg{{count(uint64(recent)) + " resolved", th.warn}}, prio: 93})
+	}
+	if n+recent > 0 {
+		fields = append(fields, field{long: []seg{{s: "! lists them"}}, short: []seg{{s: "! lists"}}, prio: 94})
 	}
 	return fieldLine(fields, nil, w, [2]string{" · ", " · "})
 }

@@ -21,6 +21,7 @@ type keyMap struct {
 	SortSessions     key.Binding
 	HideEnded        key.Binding
 	Violations       key.Binding
+	Findings         key.Binding
 	Copy             key.Binding
 	Help             key.Binding
 	Quit             key.Binding
@@ -50,6 +51,7 @@ func newKeyMap() keyMap {
 		SortSessions: b([]string{"S"}, "S", "cycle the session sort"),
 		HideEnded:    b([]string{"e"}, "e", "hide/show ended sessions"),
 		Violations:   b([]string{"v"}, "v", "violations and anomalies"),
+		Findings:     b([]string{"!"}, "!", "findings: what is wrong"),
 		Copy:         b([]string{"y"}, "y", "copy the payload as hex"),
 		Help:         b([]string{"?"}, "?", "this help"),
 		Quit:         b([]string{"q", "ctrl+c"}, "q/ctrl+c", "quit"),
@@ -61,7 +63,7 @@ func (k keyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
 		{k.NextPane, k.PrevPane, k.Enter, k.Back},
-		{k.Follow, k.Pause, k.Filter, k.NextMatch, k.PrevMatch, k.Sort, k.SortSessions, k.HideEnded, k.Violations},
+		{k.Follow, k.Pause, k.Filter, k.NextMatch, k.PrevMatch, k.Sort, k.SortSessions, k.HideEnded, k.Violations, k.Findings},
 		{k.Copy, k.Help, k.Quit},
 	}
 }

@@ -23,9 +23,10 @@ const (
 	overlayNone       overlay = iota
 	overlayHelp               // the help takes the whole body
 	overlayViolations         // the violations list takes the frames' and detail's place
+	overlayFindings           // the findings list takes the frames' and detail's place
 )
 
-var overlayNames = [...]string{"none", "help", "violations"}
+var overlayNames = [...]string{"none", "help", "violations", "findings"}
 
 // String returns the overlay's name.
 func (o overlay) String() string {
@@ -49,6 +50,7 @@ type screen struct {
 	key                  layoutKey
 	sessions, streams    rect
 	frames, detail, viol rect
+	find                 rect // the findings list
 	help                 rect
 	footer               int // the first line of the filter input
 }
@@ -91,6 +93,8 @@ func layout(k layoutKey) screen {
 	switch {
 	case k.overlay == overlayViolations:
 		mid = slot{min: 3 + violFooter, weight: 3, prio: 2}
+	case k.overlay == overlayFindings:
+		mid = slot{min: 4 + findFooter, weight: 3, prio: 2}
 	case k.focus <= paneStreams:
 		top = slot{min: 8, weight: 3, prio: 3}
 	case k.focus == paneFrames:
@@ -99,7 +103,7 @@ func layout(k layoutKey) screen {
 		bot = slot{min: 8, weight: 3, prio: 3}
 	}
 	slots := []*slot{&top, &mid, &bot}
-	if k.overlay == overlayViolations {
+	if k.overlay == overlayViolations || k.overlay == overlayFindings {
 		slots = slots[:2]
 	}
 	kept := slots
@@ -151,9 +155,12 @@ func layout(k layoutKey) screen {
 		y += top.h
 	}
 	if mid.h > 0 {
-		if k.overlay == overlayViolations {
+		switch k.overlay {
+		case overlayViolations:
 			s.viol = rect{0, y, w, mid.h}
-		} else {
+		case overlayFindings:
+			s.find = rect{0, y, w, mid.h}
+		default:
 			s.frames = rect{0, y, w, mid.h}
 		}
 		y += mid.h

@@ -76,5 +76,15 @@ type noMatchHereMsg struct{}
 // violationChosenMsg is enter on an entry of the violations list.
 type violationChosenMsg struct{ v violation }
 
+// findingChosenMsg is enter on an entry of the findings list.
+type findingChosenMsg struct{ f *live.Finding }
+
+// findingGotoMsg is where a finding leads: its session's picture, with the
+// session's streams (nil while paused: the frozen picture has them).
+type findingGotoMsg struct {
+	f    *live.Finding
+	snap *live.Snapshot
+}
+
 // emit returns a command that delivers msg.
 func emit(msg tea.Msg) tea.Cmd { return func() tea.Msg { return msg } }

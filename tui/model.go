@@ -111,6 +111,7 @@ type Model struct {
 	frames   framesPane
 	detail   detailPane
 	viol     violationsPane
+	find     findingsPane
 	help     helpPane
 	input    filterInput
 }
@@ -141,6 +142,7 @@ func newModel(reg *live.Registry, opts Options, snapshot func(live.SnapshotOptio
 		frames:   newFramesPane(&keys),
 		detail:   newDetailPane(&keys),
 		viol:     newViolationsPane(&keys),
+		find:     newFindingsPane(&keys),
 		help:     newHelpPane(&keys, opts.LeakAfter, reg.Config().ClosedStreams, opts.Mouse),
 	}
 	m.relayout()
@@ -236,6 +238,10 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		cmd = m.arrive(msg)
 	case violationChosenMsg:
 		cmd = m.gotoViolation(msg.v)
+	case findingChosenMsg:
+		cmd = m.gotoFinding(msg.f)
+	case findingGotoMsg:
+		cmd = m.arriveFinding(msg)
 	}
 	cmd = tea.Batch(cmd, m.relayout())
 	if m.again || m.needRead() {
@@ -313,8 +319,11 @@ func (m *Model) applyRead(msg snapshotMsg) tea.Cmd {
 	var c1, c2, c3 tea.Cmd
 	m.sessions, c1 = m.sessions.Update(msg)
 	m.streams, c2 = m.streams.Update(msg)
-	if m.overlay == overlayViolations {
+	switch m.overlay {
+	case overlayViolations:
 		m.viol, _ = m.viol.Update(msg)
+	case overlayFindings:
+		m.find, _ = m.find.Update(msg)
 	}
 	m.frames, c3 = m.frames.Update(msg.frames)
 	return tea.Batch(c1, c2, c3)
@@ -378,6 +387,13 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 			m.overlay = overlayViolations
 			m.viol, _ = m.viol.Update(snapshotMsg{snap: m.snap})
 		}
+	case key.Matches(msg, k.Findings):
+		if m.overlay == overlayFindings {
+			m.overlay = overlayNone
+		} else {
+			m.overlay = overlayFindings
+			m.find, _ = m.find.Update(snapshotMsg{snap: m.snap})
+		}
 	case key.Matches(msg, k.Sort):
 		// A new order is for its first rows: show them, from the sessions
 		// pane too (where, on a narrow screen, the streams are not in sight).
@@ -406,12 +422,16 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.PrevPane):
 		return m.setFocus((m.focus + numPanes - 1) % numPanes)
 	default:
-		if m.overlay == overlayViolations {
-			var cmd tea.Cmd
+		var cmd tea.Cmd
+		switch m.overlay {
+		case overlayViolations:
 			m.viol, cmd = m.viol.Update(msg)
-			return cmd
+		case overlayFindings:
+			m.find, cmd = m.find.Update(msg)
+		default:
+			cmd = m.updatePane(m.focus, msg)
 		}
-		return m.updatePane(m.focus, msg)
+		return cmd
 	}
 	return nil
 }
@@ -432,10 +452,10 @@ func (m *Model) updatePane(p pane, msg tea.Msg) tea.Cmd {
 	return cmd
 }
 
-// setFocus moves the focus to p, closing the violations list. Above the
-// frames pane its cursor rests on the newest record.
+// setFocus moves the focus to p, closing the violations or findings
+// list. Above the frames pane its cursor rests on the newest record.
 func (m *Model) setFocus(p pane) tea.Cmd {
-	if m.overlay == overlayViolations {
+	if m.overlay == overlayViolations || m.overlay == overlayFindings {
 		m.overlay = overlayNone
 	}
 	m.focus = p
@@ -445,12 +465,12 @@ func (m *Model) setFocus(p pane) tea.Cmd {
 	return tea.Batch(c1, c2)
 }
 
-// back goes up one level: out of the violations list, then the filter,
-// then detail → frames → streams → sessions.
+// back goes up one level: out of the violations or findings list, then
+// the filter, then detail → frames → streams → sessions.
 func (m *Model) back() tea.Cmd {
 	var cmd tea.Cmd
 	switch {
-	case m.overlay == overlayViolations:
+	case m.overlay == overlayViolations || m.overlay == overlayFindings:
 		m.overlay = overlayNone
 	case m.filter != nil:
 		m.filter = nil
@@ -506,6 +526,55 @@ func (m *Model) gotoViolation(v violation) tea.Cmd {
 		req.sid = v.sid
 	}
 	return searchCmd(m.src, req)
+}
+
+// gotoFinding returns the command that reads the picture of the session
+// finding f concerns, with its streams, to go there. A finding of no one
+// session (CHURN) goes nowhere: it says so.
+func (m *Model) gotoFinding(f *live.Finding) tea.Cmd {
+	if f.Session == 0 {
+		m.setFlash(f.Code.String() + " concerns no one session: the sessions' end reasons say why they end")
+		return nil
+	}
+	if m.paused {
+		return emit(findingGotoMsg{f: f}) // the frozen picture has every session's streams
+	}
+	src, o := m.src, live.SnapshotOptions{LeakAfter: m.opts.LeakAfter, StallAfter: m.opts.StallAfter}
+	id := f.Session
+	o.Streams = func(s uint64) bool { return s == id }
+	return func() tea.Msg { return findingGotoMsg{f: f, snap: src.snapshot(o)} }
+}
+
+// arriveFinding goes where a finding leads, as enter does in the panes:
+// a finding about a stream selects that stream in the streams pane, one
+// about a whole session selects the session in the sessions pane; the
+// frames pane shows the frames of the selection.
+func (m *Model) arriveFinding(msg findingGotoMsg) tea.Cmd {
+	f := msg.f
+	var cmds []tea.Cmd
+	if msg.snap != nil && !m.paused {
+		m.latest, m.hist, m.snap = msg.snap.At, msg.snap.History, msg.snap
+		sm := snapshotMsg{snap: msg.snap, rates: m.rates.session}
+		var c tea.Cmd
+		m.sessions, c = m.sessions.Update(sm)
+		cmds = append(cmds, c)
+		m.streams, c = m.streams.Update(sm)
+		cmds = append(cmds, c)
+	}
+	if m.snap.Session(f.Session) == nil {
+		m.setFlash("session " + strconv.FormatUint(f.Session, 10) + " is no longer in the capture")
+		return tea.Batch(cmds...)
+	}
+	to := paneSessions
+	if f.Stream != 0 {
+		to = paneStreams
+	}
+	cmds = append(cmds, m.setFocus(to))
+	g := gotoMsg{session: f.Session, sid: f.Stream}
+	m.sessions, _ = m.sessions.Update(g)
+	var c tea.Cmd
+	m.streams, c = m.streams.Update(g)
+	return tea.Batch(append(cmds, c)...)
 }
 
 // arrive goes where a search led: the record's session, its stream (the
@@ -588,6 +657,9 @@ func (m *Model) wheel(ms tea.Mouse) tea.Cmd {
 	case overlayViolations:
 		m.viol, _ = m.viol.Update(moveMsg{d: d})
 		return nil
+	case overlayFindings:
+		m.find, _ = m.find.Update(moveMsg{d: d})
+		return nil
 	}
 	if p, ok := m.lay.paneAt(ms.X, ms.Y); ok && p != m.focus {
 		cmd = m.setFocus(p)
@@ -623,6 +695,7 @@ func (m *Model) relayout() tea.Cmd {
 	m.frames.h = l.frames.h
 	m.detail.w, m.detail.h = l.detail.w, l.detail.h
 	m.viol.h = l.viol.h
+	m.find.h = l.find.h
 	m.help.w, m.help.h = l.help.w, l.help.h
 	var cmd tea.Cmd
 	m.frames, cmd = m.frames.place()
@@ -682,6 +755,9 @@ func (m *Model) render() string {
 		}
 		if r := l.viol; r.h > 0 {
 			add(m.viol.View(th, r.w, r.h))
+		}
+		if r := l.find; r.h > 0 {
+			add(m.find.View(th, r.w, r.h))
 		}
 		if r := l.detail; r.h > 0 {
 			add(m.detail.View(th, r.w, r.h, focused(paneDetail)))

@@ -1,0 +1,470 @@
+package metrics_test
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/xtaci/smux"
+
+	"github.com/muxtop/muxtop/headless"
+	"github.com/muxtop/muxtop/internal/smuxtest"
+	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/metrics"
+	"github.com/muxtop/muxtop/tap"
+)
+
+// scrape gathers c alone and returns every sample as name{labels} → value,
+// labels sorted and the constant protocol label left out.
+func scrape(t testing.TB, c prometheus.Collector) map[string]float64 {
+	t.Helper()
+	pr := prometheus.NewPedanticRegistry()
+	pr.MustRegister(c)
+	mfs, err := pr.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(map[string]float64)
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			var ls []string
+			for _, l := range m.GetLabel() {
+				if l.GetName() != "protocol" {
+					ls = append(ls, l.GetName()+"="+l.GetValue())
+				}
+			}
+			sort.Strings(ls)
+			key := mf.GetName()
+			if len(ls) > 0 {
+				key += "{" + strings.Join(ls, ",") + "}"
+			}
+			switch {
+			case m.GetCounter() != nil:
+				out[key] = m.GetCounter().GetValue()
+			case m.GetGauge() != nil:
+				out[key] = m.GetGauge().GetValue()
+			case m.GetHistogram() != nil:
+				h := m.GetHistogram()
+				out[key+"_count"] = float64(h.GetSampleCount())
+				out[key+"_sum"] = h.GetSampleSum()
+				for _, b := range h.GetBucket() {
+					out[fmt.Sprintf("%s_bucket{le=%g}", key, b.GetUpperBound())] = float64(b.GetCumulativeCount())
+				}
+			}
+		}
+	}
+	return out
+}
+
+// sum adds up the samples of name whose labels include every one of want.
+func sum(m map[string]float64, name string, want ...string) float64 {
+	var n float64
+	for k, v := range m {
+		base, labels, _ := strings.Cut(k, "{")
+		if base != name {
+			continue
+		}
+		ok := true
+		for _, w := range want {
+			ok = ok && strings.Contains(labels, w)
+		}
+		if ok {
+			n += v
+		}
+	}
+	return n
+}
+
+// countingConn counts the raw bytes that pass, independently of the tap
+// above it.
+type countingConn struct {
+	net.Conn
+	read, written atomic.Int64
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.read.Add(int64(n))
+	return n, err
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.written.Add(int64(n))
+	return n, err
+}
+
+// serveEcho answers every stream of srv with its first read, doubled, then
+// closes it.
+func serveEcho(srv *smux.Session) {
+	for {
+		st, err := srv.AcceptStream()
+		if err != nil {
+			return
+		}
+		go func() { // ends with the stream
+			defer st.Close()
+			buf := make([]byte, 64)
+			n, err := st.Read(buf)
+			if err != nil {
+				return
+			}
+			st.Write(append(buf[:n:n], buf[:n]...))
+		}()
+	}
+}
+
+// request opens a stream, sends req, reads the answer to EOF and closes.
+func request(t *testing.T, cli *smux.Session, req string) {
+	t.Helper()
+	st, err := cli.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(st)
+	if err != nil || string(got) != req+req {
+		t.Fatalf("answer %q, %v; want %q", got, err, req+req)
+	}
+}
+
+// TestScrapeAgainstRawBytes drives real smux sessions through the tap and
+// checks the scraped counters against the bytes a conn below the tap
+// counted and the requests made, and against the summary muxtop prints.
+func TestScrapeAgainstRawBytes(t *testing.T) {
+	for _, version := range []int{1, 2} {
+		t.Run(fmt.Sprintf("v%d", version), func(t *testing.T) {
+			smuxtest.NoGoroutinesLeft(t)
+			reg := live.New(live.Config{})
+			var raw *countingConn
+			cli, srv := smuxtest.Pair(t, smuxtest.Config(version), func(c net.Conn) net.Conn {
+				raw = &countingConn{Conn: c}
+				return tap.Wrap(raw, live.Client, reg, "test")
+			}, nil)
+			go serveEcho(srv)
+			const requests = 40
+			for i := range requests {
+				request(t, cli, fmt.Sprintf("req%d", i))
+			}
+			col := metrics.NewCollector(reg, metrics.Options{})
+			var m map[string]float64
+			smuxtest.Eventually(t, "every stream closed both ways and every byte counted", func() bool {
+				m = scrape(t, col)
+				return m["muxtop_streams_closed_total"] == requests &&
+					sum(m, "muxtop_frame_bytes_total", "direction=s2c") == float64(raw.read.Load())
+			})
+			if got, want := sum(m, "muxtop_frame_bytes_total", "direction=c2s"), float64(raw.written.Load()); got != want {
+				t.Errorf("c2s frame bytes %v, the conn below the tap wrote %v", got, want)
+			}
+			for _, c := range []struct {
+				key  string
+				want float64
+			}{
+				{"muxtop_frames_total{command=SYN,direction=c2s}", requests},
+				{"muxtop_frames_total{command=SYN,direction=s2c}", 0},
+				{"muxtop_streams_opened_total", requests},
+				{"muxtop_streams_open", 0},
+				{"muxtop_sessions_opened_total", 1},
+				{"muxtop_sessions_live", 1},
+				{"muxtop_first_reply_latency_seconds_count", requests},
+				{"muxtop_first_reply_latency_seconds_bucket{le=34.359738368}", requests},
+				{"muxtop_streams_leak_suspected", 0},
+				{"muxtop_history_dropped_records_total", 0},
+			} {
+				if m[c.key] != c.want {
+					t.Errorf("%s = %v, want %v", c.key, m[c.key], c.want)
+				}
+			}
+			if got := sum(m, "muxtop_violations_total") + sum(m, "muxtop_anomalies_total"); got != 0 {
+				t.Errorf("a healthy session scraped %v violations and anomalies", got)
+			}
+			// The summary muxtop prints counts the same.
+			s := headless.Summarize(reg.Snapshot(), 0)
+			for d, dl := range []string{"c2s", "s2c"} {
+				for cmd := range s.Counts.Frames[d] {
+					key := fmt.Sprintf("muxtop_frames_total{command=%s,direction=%s}", cmdName(cmd), dl)
+					if got, want := m[key], float64(s.Counts.Frames[d][cmd]); got != want {
+						t.Errorf("%s = %v, the summary says %v", key, got, want)
+					}
+				}
+			}
+			if got := m["muxtop_streams_closed_total"]; got != float64(s.StreamsClosed) {
+				t.Errorf("streams closed %v, the summary says %d", got, s.StreamsClosed)
+			}
+			if m["muxtop_first_reply_latency_seconds_sum"] <= 0 {
+				t.Error("latency sum is not positive")
+			}
+			cli.Close()
+			srv.Close()
+			smuxtest.Eventually(t, "the session ended", func() bool {
+				m = scrape(t, col)
+				return m["muxtop_sessions_live"] == 0
+			})
+			if got := sum(m, "muxtop_sessions_ended_total"); got != 1 {
+				t.Errorf("sessions ended %v, want 1", got)
+			}
+		})
+	}
+}
+
+func cmdName(i int) string { return [...]string{"SYN", "FIN", "PSH", "NOP", "UPD"}[i] }
+
+// TestLeakFoundAndHealthyNot: a server that never closes its streams
+// shows as suspected leaks, an oldest open stream as old as they are and
+// an open LEAK finding (Diagnose keeps findings up to date); the same
+// traffic with the streams closed shows none of it.
+func TestLeakFoundAndHealthyNot(t *testing.T) {
+	const leakAfter = 100 * time.Millisecond
+	for _, leak := range []bool{true, false} {
+		t.Run(fmt.Sprintf("leak=%v", leak), func(t *testing.T) {
+			smuxtest.NoGoroutinesLeft(t)
+			reg := live.New(live.Config{})
+			cli, srv := smuxtest.Pair(t, nil, func(c net.Conn) net.Conn { return tap.Wrap(c, live.Client, reg, "test") }, nil)
+			stop := metrics.Diagnose(reg, live.FindingsConfig{LeakAfter: leakAfter})
+			defer stop()
+			go func() { // ends with srv
+				for {
+					st, err := srv.AcceptStream()
+					if err != nil {
+						return
+					}
+					go func() { // ends with the stream, or srv
+						buf := make([]byte, 16)
+						n, _ := st.Read(buf)
+						st.Write(buf[:n])
+						if !leak {
+							st.Close()
+						}
+					}()
+				}
+			}()
+			const streams = 3
+			for range streams {
+				st, err := cli.OpenStream()
+				if err != nil {
+					t.Fatal(err)
+				}
+				st.Write([]byte("ping"))
+				io.ReadFull(st, make([]byte, 4))
+				st.Close()
+			}
+			col := metrics.NewCollector(reg, metrics.Options{LeakAfter: leakAfter})
+			time.Sleep(3 * leakAfter)
+			var m map[string]float64
+			if leak {
+				smuxtest.Eventually(t, "a LEAK finding", func() bool {
+					m = scrape(t, col)
+					return m["muxtop_findings_open{code=LEAK,severity=warning}"] == 1
+				})
+				if m["muxtop_streams_leak_suspected"] != streams || m["muxtop_streams_open"] != streams {
+					t.Errorf("leak suspected %v, open %v, want %d", m["muxtop_streams_leak_suspected"], m["muxtop_streams_open"], streams)
+				}
+				if age := m["muxtop_oldest_open_stream_age_seconds"]; age < leakAfter.Seconds() {
+					t.Errorf("oldest open stream %v s old, want at least %v", age, leakAfter.Seconds())
+				}
+				if m["muxtop_findings_opened_total{code=LEAK,severity=warning}"] != 1 {
+					t.Errorf("LEAK opened %v times, want 1", m["muxtop_findings_opened_total{code=LEAK,severity=warning}"])
+				}
+				return
+			}
+			smuxtest.Eventually(t, "every stream closed", func() bool {
+				m = scrape(t, col)
+				return m["muxtop_streams_closed_total"] == streams
+			})
+			time.Sleep(3 * metrics.EvaluateEvery)
+			m = scrape(t, col)
+			if sum(m, "muxtop_findings_open") != 0 || sum(m, "muxtop_findings_opened_total") != 0 ||
+				m["muxtop_streams_leak_suspected"] != 0 || m["muxtop_oldest_open_stream_age_seconds"] != 0 {
+				t.Errorf("a healthy run shows findings %v (opened %v), leaks %v, oldest %v",
+					sum(m, "muxtop_findings_open"), sum(m, "muxtop_findings_opened_total"),
+					m["muxtop_streams_leak_suspected"], m["muxtop_oldest_open_stream_age_seconds"])
+			}
+		})
+	}
+}
+
+// TestViolationByCode: an HTTP request sent where smux is expected is a
+// BAD_VERSION violation, and its bytes count as unparsed.
+func TestViolationByCode(t *testing.T) {
+	reg := live.New(live.Config{})
+	cc, sc := smuxtest.Conns(t)
+	c := tap.Wrap(cc, live.Client, reg, "test")
+	req := "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+	if _, err := c.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	io.ReadFull(sc, make([]byte, len(req)))
+	m := scrape(t, metrics.NewCollector(reg, metrics.Options{}))
+	if m["muxtop_violations_total{code=BAD_VERSION}"] != 1 || sum(m, "muxtop_violations_total") != 1 {
+		t.Errorf("violations %v, want one BAD_VERSION", m["muxtop_violations_total{code=BAD_VERSION}"])
+	}
+	if got := m["muxtop_unparsed_bytes_total{direction=c2s}"]; got != float64(len(req)) {
+		t.Errorf("unparsed c2s %v, want %d", got, len(req))
+	}
+}
+
+// TestSessionSeries: per-session series only when asked, for the oldest
+// live sessions, at most MaxSessions of them, and no stream ever labels one.
+func TestSessionSeries(t *testing.T) {
+	reg := live.New(live.Config{})
+	now := time.Now()
+	var ids []uint64
+	for i := range metrics.MaxSessions + 20 {
+		s := reg.Open(live.SessionInfo{Client: fmt.Sprintf("127.0.0.1:%d", 1000+i), Server: "127.0.0.1:9000", Label: "test"}, now)
+		if i == 0 {
+			s.End(now, live.EOF, nil) // ended: never selected
+			continue
+		}
+		ids = append(ids, s.ID())
+	}
+	tests := []struct {
+		name string
+		ask  int
+		want []uint64
+	}{
+		{"none by default", 0, nil},
+		{"the oldest live", 3, ids[:3]},
+		{"capped", 1_000, ids[:metrics.MaxSessions]},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := scrape(t, metrics.NewCollector(reg, metrics.Options{Sessions: tt.ask}))
+			var got []uint64
+			for k := range m {
+				if name, labels, ok := strings.Cut(k, "{"); ok && name == "muxtop_session_info" {
+					var id uint64
+					fmt.Sscanf(labels[strings.Index(labels, "session=")+len("session="):], "%d", &id)
+					got = append(got, id)
+				}
+				if strings.Contains(k, "stream=") || strings.Contains(k, "sid=") {
+					t.Errorf("a per-stream label: %s", k)
+				}
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("sessions with series %v, want %v", got, tt.want)
+			}
+			// The map has no +Inf bucket: the exposition has one line more.
+			if n := len(m) + 1 - globalSamples; n != len(tt.want)*perSession {
+				t.Errorf("%d per-session samples, want %d × %d", n, len(tt.want), perSession)
+			}
+		})
+	}
+}
+
+// The README's cardinality: lines of samples in the exposition without
+// per-session series, and per selected session.
+const (
+	globalSamples = 102
+	perSession    = 8
+)
+
+// TestLint: the exposition passes client_golang's linter, which is what
+// `promtool check metrics` runs.
+func TestLint(t *testing.T) {
+	reg := live.New(live.Config{})
+	reg.Open(live.SessionInfo{Client: "a", Server: "b"}, time.Now())
+	problems, err := testutil.GatherAndLint(metrics.Gatherer(reg, metrics.Options{Sessions: 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("%s: %s", p.Metric, p.Text)
+	}
+}
+
+// TestTwoProtocolsOneRegistry: a process exporting an smux registry and a
+// yamux one registers two collectors; the protocol label keeps them apart.
+func TestTwoProtocolsOneRegistry(t *testing.T) {
+	pr := prometheus.NewPedanticRegistry()
+	pr.MustRegister(metrics.NewCollector(live.New(live.Config{}), metrics.Options{}))
+	if err := pr.Register(metrics.NewCollector(live.New(live.Config{}), metrics.Options{Protocol: "yamux"})); err != nil {
+		t.Fatal(err)
+	}
+	n, err := testutil.GatherAndCount(pr, "muxtop_sessions_live")
+	if err != nil || n != 2 {
+		t.Errorf("muxtop_sessions_live: %d series, %v; want 2", n, err)
+	}
+}
+
+// TestServer: /metrics answers in the exposition format, other paths are
+// 404, a port in use is one line, and Close leaves no goroutine behind.
+func TestServer(t *testing.T) {
+	smuxtest.NoGoroutinesLeft(t)
+	reg := live.New(live.Config{})
+	srv, err := metrics.Serve("127.0.0.1:0", metrics.Handler(metrics.Gatherer(reg, metrics.Options{})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Get(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "\nmuxtop_sessions_live{protocol=\"smux\"} 0\n") ||
+		!strings.Contains(string(body), "\ngo_goroutines ") {
+		t.Errorf("GET %s: %s\n%.500s", srv.URL(), resp.Status, body)
+	}
+	// Overlapping scrapes all get an answer.
+	errs := make(chan error, 8)
+	for range cap(errs) {
+		go func() { // ends with its request
+			resp, err := client.Get(srv.URL())
+			if err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					err = fmt.Errorf("%s", resp.Status)
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range cap(errs) {
+		if err := <-errs; err != nil {
+			t.Errorf("an overlapping scrape: %v", err)
+		}
+	}
+	resp, err = client.Get("http://" + srv.Addr().String() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /: %s, want 404", resp.Status)
+	}
+
+	_, err = metrics.Serve(srv.Addr().String(), http.NotFoundHandler())
+	if err == nil || !strings.HasPrefix(err.Error(), "metrics: ") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("a port in use: %v, want one line starting metrics:", err)
+	}
+	if !errors.Is(err, syscall.EADDRINUSE) {
+		t.Errorf("a port in use: %v is not EADDRINUSE", err)
+	}
+	if err := srv.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if err := srv.Close(); err != nil {
+		t.Errorf("a second Close: %v", err)
+	}
+	if _, err := client.Get(srv.URL()); err == nil {
+		t.Error("the server still answers after Close")
+	}
+}

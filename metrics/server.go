@@ -1,0 +1,127 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/muxtop/muxtop/live"
+)
+
+// Path is where a Server serves the metrics.
+const Path = "/metrics"
+
+// Gatherer returns a Prometheus registry with reg's Collector and muxtop's
+// own Go runtime and process metrics (go_*, process_*), as muxtop's
+// server exports them.
+func Gatherer(reg *live.Registry, o Options) *prometheus.Registry {
+	pr := prometheus.NewRegistry()
+	pr.MustRegister(NewCollector(reg, o), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return pr
+}
+
+// Handler returns the handler of Path for g: the exposition format,
+// compressed when the scraper asks for it. Scrapes that overlap, as from
+// a pair of Prometheus servers, share one collection.
+func Handler(g prometheus.Gatherer) http.Handler {
+	return promhttp.HandlerFor(g, promhttp.HandlerOpts{CoalesceGather: true})
+}
+
+// readHeaderTimeout bounds how long a client may take to send a request's
+// headers, so a stalled connection does not hold a goroutine for ever.
+const readHeaderTimeout = 10 * time.Second
+
+// Server serves reg's metrics over HTTP at Path until Close.
+type Server struct {
+	ln   net.Listener
+	srv  *http.Server
+	done chan struct{} // closed when Serve has returned
+	err  error         // Serve's error, other than the closing's
+	once sync.Once
+}
+
+// Serve listens on addr (host:port, as net.Listen takes it: callers choose
+// loopback, see internal/hostport) and serves h at Path in a goroutine of
+// its own, which Close stops. A port in use is the error returned; a
+// request for another path is 404.
+func Serve(addr string, h http.Handler) (*Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(Path, h)
+	s := &Server{ln: ln, done: make(chan struct{}),
+		srv: &http.Server{Handler: mux, ReadHeaderTimeout: readHeaderTimeout}}
+	go func() { // owned by s: Close waits for it
+		defer close(s.done)
+		if err := s.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			s.err = err
+		}
+	}()
+	return s, nil
+}
+
+// Addr returns the address the server listens on.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// URL returns the metrics' URL.
+func (s *Server) URL() string { return "http://" + s.ln.Addr().String() + Path }
+
+// Close stops the server: it stops listening, lets a scrape in progress
+// finish for up to a second, closes every connection and waits for the
+// serving goroutine. It returns what made serving fail, if anything did.
+// Calling it again returns the same.
+func (s *Server) Close() error {
+	s.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if s.srv.Shutdown(ctx) != nil {
+			s.srv.Close()
+		}
+		<-s.done
+	})
+	return s.err
+}
+
+// EvaluateEvery is how often Diagnose brings the findings up to date, as
+// every front end of muxtop does.
+const EvaluateEvery = 100 * time.Millisecond
+
+// Diagnose evaluates reg's findings every EvaluateEvery with cfg's
+// thresholds (live.Registry.Evaluate), in a goroutine that the returned
+// stop ends and waits for; stop may be called more than once. Without it
+// the findings_* metrics stay at zero: the data path only keeps the
+// counters the evaluation reads.
+func Diagnose(reg *live.Registry, cfg live.FindingsConfig) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { // owned by stop, which waits for it
+		defer close(done)
+		t := time.NewTicker(EvaluateEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				reg.Evaluate(time.Now(), cfg) // not the tick's time: records since then are older than it
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			cancel()
+			<-done
+		})
+	}
+}

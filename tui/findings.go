@@ -1,0 +1,242 @@
+package tui
+
+import (
+	"slices"
+	"strconv"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/printable"
+)
+
+// findingsPane lists what muxtop names as wrong: the open findings, most
+// severe first, then oldest (the snapshot's order), then the ones
+// resolved within recentResolved, the latest first, marked; under the
+// list, the selected one's evidence and advice in full. enter goes to
+// what it concerns.
+type findingsPane struct {
+	keys *keyMap
+	snap *live.Snapshot
+	list []*live.Finding
+	open int    // list[:open] are open, the rest resolved
+	id   uint64 // the selected finding's ID, which the cursor follows as the list changes
+	idx  int
+	top  int
+	h    int
+}
+
+// recentResolved is how long a resolved finding stays in the list.
+const recentResolved = 5 * time.Minute
+
+func newFindingsPane(keys *keyMap) findingsPane { return findingsPane{keys: keys} }
+
+// findFooter is the lines under a long list that show the selected
+// finding, a blank line first.
+const findFooter = 7
+
+// dataRows is how many findings the pane shows at once, under its
+// heading and above the selected finding's text.
+func (p *findingsPane) dataRows() int { return max(p.h-2-findFooter-1, 1) }
+
+// Update handles snapshots (the root sends them while the pane is open)
+// and the pane's keys; enter announces findingChosenMsg.
+func (p findingsPane) Update(msg tea.Msg) (findingsPane, tea.Cmd) {
+	switch msg := msg.(type) {
+	case snapshotMsg:
+		p.snap = msg.snap
+		p.collect()
+	case moveMsg:
+		p.move(msg.d)
+	case tea.KeyPressMsg:
+		if d, ok := p.keys.movement(msg, p.dataRows()-1); ok {
+			p.move(d)
+		}
+		if key.Matches(msg, p.keys.Enter) && len(p.list) > 0 {
+			return p, emit(findingChosenMsg{f: p.list[p.idx]})
+		}
+	}
+	return p, nil
+}
+
+func (p *findingsPane) move(d int) {
+	if len(p.list) == 0 {
+		return
+	}
+	p.idx = max(0, min(p.idx+d, len(p.list)-1))
+	p.id = p.list[p.idx].ID
+	p.top = scroll(p.top, p.idx, len(p.list), p.dataRows())
+}
+
+// collect makes the list from the snapshot, keeping the cursor on the
+// finding it was on while that one is listed.
+func (p *findingsPane) collect() {
+	snap := p.snap
+	// A new slice: models are values, and an older copy may still be drawn.
+	list := make([]*live.Finding, 0, len(snap.Findings)+len(snap.Resolved))
+	list = append(list, snap.Findings...)
+	p.open = len(list)
+	for i := len(snap.Resolved) - 1; i >= 0; i-- {
+		f := snap.Resolved[i]
+		if snap.At.Sub(f.Resolved) > recentResolved {
+			break
+		}
+		list = append(list, f)
+	}
+	p.list = list
+	if i := slices.IndexFunc(list, func(f *live.Finding) bool { return f.ID == p.id }); i >= 0 {
+		p.idx = i
+	} else {
+		p.idx = max(0, min(p.idx, len(list)-1))
+	}
+	if len(list) > 0 {
+		p.id = list[p.idx].ID
+	}
+	p.top = scroll(p.top, p.idx, len(list), p.dataRows())
+}
+
+var findingColumns = []column{
+	{title: "sev", w: 4, prio: 100},
+	{title: "code", w: 16, prio: 100},
+	{title: "#", w: 4, right: true, prio: 95},
+	{title: "sid", w: 6, right: true, prio: 80},
+	{title: "dir", w: 3, prio: 70},
+	{title: "for", w: 6, right: true, prio: 90},
+	{title: "state", w: 8, prio: 85},
+	{title: "evidence", w: 20, prio: 60, flex: true},
+}
+
+// View draws the pane in w×h cells: a function of its state alone.
+func (p findingsPane) View(th *theme, w, h int) string {
+	return boxed(th, p.title(w-5), true, p.body(th, w-2, h-2), w, h)
+}
+
+// body is the list, then the selected finding in full: where and since
+// when, its text, what to do, and for a resolved one why it resolved.
+func (p *findingsPane) body(th *theme, w, h int) []string {
+	st := &th.styles
+	if h <= 0 {
+		return nil
+	}
+	if len(p.list) == 0 {
+		return []string{newLine(w).add(" no findings: nothing muxtop diagnoses is wrong so far", st.dim).String()}
+	}
+	// The list takes the rows it needs, up to all but findFooter; the
+	// selected finding's explanation, under it, the rest.
+	rows := min(len(p.list)+1, max(h-findFooter, 2))
+	ws := layoutColumns(findingColumns, w)
+	out := []string{tableHeading(st, findingColumns, ws, w)}
+	top := scroll(p.top, p.idx, len(p.list), rows-1)
+	for i := top; i < len(p.list) && len(out) < rows; i++ {
+		out = append(out, tableRow(st, findingColumns, ws, p.cells(th, i), w, i == p.idx, true))
+	}
+	if len(out) < h {
+		out = append(out, newLine(w).String())
+	}
+	return append(out, p.explain(th, w, h-len(out))...)
+}
+
+// cells are the columns of entry i.
+func (p *findingsPane) cells(th *theme, i int) []cell {
+	st := &th.styles
+	f := p.list[i]
+	open := i < p.open
+	sev := st.warn
+	if f.Severity == live.Critical {
+		sev = st.bad
+	}
+	state, age, rest := "open", p.snap.At.Sub(f.Since), style{}
+	if !open {
+		state, age, sev, rest = "resolved", f.Resolved.Sub(f.Since), st.dim, st.dim
+	}
+	session, sid, dir := "", "", ""
+	if f.Session != 0 {
+		session = strconv.FormatUint(f.Session, 10)
+	}
+	if f.Stream != 0 {
+		sid = strconv.FormatUint(uint64(f.Stream), 10)
+	}
+	if f.HasDir {
+		dir = f.Dir.String()
+	}
+	return []cell{
+		{f.Severity.String()[:4], sev},
+		{f.Code.String(), sev},
+		{session, rest},
+		{sid, rest},
+		{dir, rest},
+		{dur(age), rest},
+		{state, rest},
+		{printable.Text(f.Text), rest},
+	}
+}
+
+// explain is the selected finding in full, in at most h lines of w
+// cells: where and when, the text, the advice, why it resolved. What
+// does not fit ends in "…".
+func (p *findingsPane) explain(th *theme, w, h int) []string {
+	st := &th.styles
+	if h <= 0 || len(p.list) == 0 {
+		return nil
+	}
+	f := p.list[p.idx]
+	where := f.Code.String() + " " + f.Severity.String()
+	switch {
+	case f.Session == 0:
+		where += " · no one session"
+	default:
+		where += " · session " + strconv.FormatUint(f.Session, 10)
+	}
+	if f.Stream != 0 {
+		where += " · stream " + strconv.FormatUint(uint64(f.Stream), 10)
+	}
+	if f.HasDir {
+		where += " · " + f.Dir.String() + " " + f.Dir.Words()
+	}
+	where += " · since " + f.Since.In(th.loc).Format(time.TimeOnly) + " · opened " + f.Opened.In(th.loc).Format(time.TimeOnly)
+	type para struct {
+		s  string
+		st style
+	}
+	paras := []para{{where, st.dim}, {printable.Text(f.Text), style{}}, {"→ " + printable.Text(f.Advice), st.bold}}
+	if p.idx >= p.open {
+		paras = append(paras, para{"resolved " + f.Resolved.In(th.loc).Format(time.TimeOnly) + ": " + printable.Text(f.Why), st.dim})
+	}
+	inner := max(w-1, 1)
+	type wrapped struct {
+		s  string
+		st style
+	}
+	var ls []wrapped
+	for _, pa := range paras {
+		for _, s := range wrapText(pa.s, inner) {
+			ls = append(ls, wrapped{s, pa.st})
+		}
+	}
+	if len(ls) > h {
+		// The last line that shows says there is more.
+		last := &ls[h-1]
+		last.s = cut(last.s, inner-1) + "…"
+		ls = ls[:h]
+	}
+	out := make([]string, len(ls))
+	for i, l := range ls {
+		out[i] = newLine(w).text(" ").add(l.s, l.st).String()
+	}
+	return out
+}
+
+// title is the pane's title, in at most w cells: the keys go first.
+func (p *findingsPane) title(w int) string {
+	open, resolved := 0, 0
+	if p.snap != nil {
+		open, resolved = p.open, len(p.list)-p.open
+	}
+	t := "Findings · " + strconv.Itoa(open) + " open · " + strconv.Itoa(resolved) + " resolved"
+	if long := t + " · enter: go to it · !/esc: close"; width(long) <= w {
+		return long
+	}
+	return t
+}
