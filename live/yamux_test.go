@@ -326,6 +326,14 @@ func TestYamuxStreamStates(t *testing.T) {
 	if st.State != live.Closed || st.Bytes != [2]uint64{4, 8} || st.Frames != [2]uint64{2, 1} {
 		t.Errorf("stream 3: %+v", st)
 	}
+	// The session's end leaves a reset stream reset, and ends the one
+	// still waiting for its ACK.
+	y.rec(c2s, yamux.WindowUpdate, yamux.SYN, 5, 0)
+	y.s.End(sec(1), live.EOF, nil)
+	ss = reg.Snapshot().Sessions[0]
+	if ss.Stream(1).State != live.StreamReset || ss.Stream(5).State != live.EndedWithSession || ss.StreamsEnded != 1 {
+		t.Errorf("after End: stream 1 %v, stream 5 %v, %d ended; want reset, ended, 1", ss.Stream(1).State, ss.Stream(5).State, ss.StreamsEnded)
+	}
 }
 
 // TestYamuxAnomalies proves each yamux anomaly by a frame that has it,
