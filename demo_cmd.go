@@ -48,9 +48,6 @@ func (f *demoFlags) config(reg *live.Registry) (demo.Config, error) {
 	if err != nil {
 		return demo.Config{}, usageError{fmt.Errorf("--protocol %q: use smux or yamux", f.protocol)}
 	}
-	if proto == demo.Yamux && f.fault != "" {
-		return demo.Config{}, usageError{fmt.Errorf("--fault %s needs --protocol smux: the faults are smux's", f.fault)}
-	}
 	if f.version != 1 && f.version != 2 {
 		return demo.Config{}, usageError{fmt.Errorf("--smux-version %d: use 1 or 2", f.version)}
 	}
@@ -114,8 +111,9 @@ func startErr(err error, flag string) error {
 // demoMode is one way to run the demo: which parts, tapped where.
 type demoMode struct {
 	start func(context.Context, demo.Config) (*demo.Demo, error)
-	// tap makes cfg record the demo's sessions into reg.
-	tap func(reg *live.Registry, cfg *demo.Config)
+	// tap makes cfg record the demo's sessions into reg, each tapped
+	// with opts.
+	tap func(reg *live.Registry, cfg *demo.Config, opts ...tap.Option)
 	// portFlags names the flags that choose the ports, for a port in use.
 	portFlags string
 	// describe returns the UI header and the stderr line of a running demo.
@@ -144,9 +142,9 @@ func (f *demoFlags) run(cmd *cobra.Command, m demoMode) error {
 	if err != nil {
 		return err
 	}
-	m.tap(reg, &cfg)
+	m.tap(reg, &cfg, f.tapOptions()...)
 	if cfg.Fault != "" && cfg.Dial != nil {
-		cfg.FaultDial = tap.Dialer(reg, demo.FaultLabel)
+		cfg.FaultDial = tap.Dialer(reg, demo.FaultLabel, f.tapOptions()...)
 	}
 	d, err := m.start(cmd.Context(), cfg)
 	if err != nil {
@@ -176,8 +174,20 @@ func (f *demoFlags) gatewayListener(d *demo.Demo) listener {
 }
 
 // tapClient taps the gateway's sessions at the conns it dials.
-func tapClient(label string) func(*live.Registry, *demo.Config) {
-	return func(reg *live.Registry, cfg *demo.Config) { cfg.Dial = tap.Dialer(reg, label) }
+func tapClient(label string) func(*live.Registry, *demo.Config, ...tap.Option) {
+	return func(reg *live.Registry, cfg *demo.Config, opts ...tap.Option) {
+		cfg.Dial = tap.Dialer(reg, label, opts...)
+	}
+}
+
+// tapOptions are the demo's tap options: a yamux demo's taps decode yamux
+// whatever a connection's first byte, as attach --protocol yamux does, so
+// that what reaches its yamux port (smux, HTTP) is named as not yamux.
+func (f *demoFlags) tapOptions() []tap.Option {
+	if f.protocol == "yamux" {
+		return []tap.Option{tap.WithProtocol(tap.Yamux)}
+	}
+	return nil
 }
 
 func newDemoCmd() *cobra.Command {
@@ -205,7 +215,7 @@ func newDemoCmd() *cobra.Command {
 	}
 	f.watch.register(cmd)
 	fs := cmd.Flags()
-	fs.StringVar(&f.protocol, "protocol", "smux", "what the sessions speak: smux or yamux (hashicorp/yamux; no faults)")
+	fs.StringVar(&f.protocol, "protocol", "smux", "what the sessions speak: smux or yamux (hashicorp/yamux)")
 	fs.IntVar(&f.version, "smux-version", 1, "smux protocol version of both sides: 1 or 2")
 	fs.IntVar(&f.pool, "pool", demo.DefaultPool, "smux sessions in the gateway's pool")
 	fs.IntVar(&f.rate, "rate", demo.DefaultRate, "load generator requests per second (0: no load; curl the gateway yourself)")
@@ -228,8 +238,8 @@ func newDemoServerCmd() *cobra.Command {
 			return f.run(cmd, demoMode{
 				start: demo.StartServer, portFlags: "--listen", side: "server",
 				listens: func(d *demo.Demo) []listener { return []listener{f.serviceListener(d)} },
-				tap: func(reg *live.Registry, cfg *demo.Config) {
-					cfg.WrapListener = func(l net.Listener) net.Listener { return tap.WrapListener(l, reg, "server") }
+				tap: func(reg *live.Registry, cfg *demo.Config, opts ...tap.Option) {
+					cfg.WrapListener = func(l net.Listener) net.Listener { return tap.WrapListener(l, reg, "server", opts...) }
 				},
 				describe: func(d *demo.Demo, v int) (string, string) {
 					return fmt.Sprintf("demo server · listening on %s · %s", d.ServiceAddr(), f.muxName()),
@@ -240,7 +250,7 @@ func newDemoServerCmd() *cobra.Command {
 	}
 	f.watch.register(cmd)
 	fs := cmd.Flags()
-	fs.StringVar(&f.protocol, "protocol", "smux", "what the sessions speak: smux or yamux (hashicorp/yamux; no faults)")
+	fs.StringVar(&f.protocol, "protocol", "smux", "what the sessions speak: smux or yamux (hashicorp/yamux)")
 	fs.IntVar(&f.version, "smux-version", 1, "smux protocol version: 1 or 2")
 	fs.BoolVar(&f.leak, "leak", false, "never close the service's side of a stream, as the original article did: --fault leak")
 	f.registerFault(cmd)
@@ -268,7 +278,7 @@ func newDemoClientCmd() *cobra.Command {
 	}
 	f.watch.register(cmd)
 	fs := cmd.Flags()
-	fs.StringVar(&f.protocol, "protocol", "smux", "what the sessions speak: smux or yamux (hashicorp/yamux; no faults)")
+	fs.StringVar(&f.protocol, "protocol", "smux", "what the sessions speak: smux or yamux (hashicorp/yamux)")
 	fs.IntVar(&f.version, "smux-version", 1, "smux protocol version: 1 or 2")
 	fs.IntVar(&f.pool, "pool", demo.DefaultPool, "smux sessions in the gateway's pool")
 	fs.IntVar(&f.rate, "rate", demo.DefaultRate, "load generator requests per second (0: no load)")

@@ -234,10 +234,22 @@ func TestDemoYamuxTwoProcesses(t *testing.T) {
 	}
 }
 
+// TestDemoYamuxRefusesFaults: a fault with no yamux meaning is refused
+// in one line that says why.
 func TestDemoYamuxRefusesFaults(t *testing.T) {
+	for _, tc := range []struct{ fault, want string }{
+		{"hol", "--fault hol has no meaning over yamux: yamux has no session-wide receive buffer"},
+		{"after-close", "--fault after-close has no meaning over yamux: yamux's Close is a half-close"},
+	} {
+		var stdout, stderr syncBuffer
+		code := run(context.Background(), []string{"demo", "--protocol", "yamux", "--fault", tc.fault, "--output", "plain", "--duration", "1s"}, &stdout, &stderr)
+		if code != 2 || !strings.Contains(stderr.String(), tc.want) || strings.Count(strings.TrimSpace(stderr.String()), "\n") > 0 {
+			t.Errorf("exit %d, stderr %q; want 2 and one line saying %q", code, stderr.String(), tc.want)
+		}
+	}
 	var stdout, stderr syncBuffer
-	code := run(context.Background(), []string{"demo", "--protocol", "yamux", "--fault", "leak", "--output", "plain", "--duration", "1s"}, &stdout, &stderr)
-	if code != 2 || !strings.Contains(stderr.String(), "--fault leak needs --protocol smux") || strings.Count(strings.TrimSpace(stderr.String()), "\n") > 0 {
-		t.Errorf("exit %d, stderr %q; want 2 and one line saying the faults need smux", code, stderr.String())
+	code := run(context.Background(), []string{"demo", "--fault", "goaway", "--output", "plain", "--duration", "1s"}, &stdout, &stderr)
+	if code != 2 || !strings.Contains(stderr.String(), "--fault goaway has no meaning over smux: smux has no GoAway") {
+		t.Errorf("smux demo with --fault goaway: exit %d, stderr %q", code, stderr.String())
 	}
 }

@@ -381,36 +381,43 @@ func TestFaultsDiagnosed(t *testing.T) {
 	for _, tc := range faultCases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			args := append([]string{"demo", "--fault", tc.name}, shortThresholds...)
-			r := startRun(t, append(args, tc.args...)...)
-			r.waitFor(tc.code, 20*time.Second, func(recs []map[string]any) bool { return firstFinding(recs, tc.code) != nil })
-			if tc.until != nil {
-				r.waitFor("the rest of the case", 20*time.Second, tc.until)
-			}
-			time.Sleep(1500 * time.Millisecond) // time for another finding to show, if one would
-			recs := r.stop()
-			f := firstFinding(recs, tc.code)
-			from, what := tc.check(t, recs, f)
-			took := timeOf(t, f, "time").Sub(from)
-			t.Logf("%s opened %v after %s: %s", tc.code, took.Round(time.Millisecond), what, f["text"])
-			if took < 0 || took > tc.limit {
-				t.Errorf("%s opened %v after %s, want within %v", tc.code, took, what, tc.limit)
-			}
-			for _, m := range ofType(recs, "finding-opened") {
-				if m["code"] != tc.code {
-					t.Errorf("another finding opened: %s %v: %v", m["code"], m["session"], m["text"])
-				}
-			}
-			sum := recs[len(recs)-1]
-			if sum["findings_opened"].(float64) < 1 || len(sum["findings"].([]any)) < 1 {
-				t.Errorf("the summary lists no finding: %v", sum)
-			}
+			runFaultCase(t, tc, []string{"demo", "--fault", tc.name})
 		})
 	}
 }
 
-// TestHealthyDemoOpensNoFinding runs the demo, v1 and v2, at the default
-// rate for 10 s; MUXTOP_LONG_HEALTHY=1 runs it for 60 s at 5 000
+// runFaultCase runs muxtop with args, shortThresholds and the case's own,
+// and checks that the case's finding, and no other, opens in time.
+func runFaultCase(t *testing.T, tc faultCase, args []string) {
+	t.Helper()
+	args = append(args, shortThresholds...)
+	r := startRun(t, append(args, tc.args...)...)
+	r.waitFor(tc.code, 20*time.Second, func(recs []map[string]any) bool { return firstFinding(recs, tc.code) != nil })
+	if tc.until != nil {
+		r.waitFor("the rest of the case", 20*time.Second, tc.until)
+	}
+	time.Sleep(1500 * time.Millisecond) // time for another finding to show, if one would
+	recs := r.stop()
+	f := firstFinding(recs, tc.code)
+	from, what := tc.check(t, recs, f)
+	took := timeOf(t, f, "time").Sub(from)
+	t.Logf("%s opened %v after %s: %s", tc.code, took.Round(time.Millisecond), what, f["text"])
+	if took < 0 || took > tc.limit {
+		t.Errorf("%s opened %v after %s, want within %v", tc.code, took, what, tc.limit)
+	}
+	for _, m := range ofType(recs, "finding-opened") {
+		if m["code"] != tc.code {
+			t.Errorf("another finding opened: %s %v: %v", m["code"], m["session"], m["text"])
+		}
+	}
+	sum := recs[len(recs)-1]
+	if sum["findings_opened"].(float64) < 1 || len(sum["findings"].([]any)) < 1 {
+		t.Errorf("the summary lists no finding: %v", sum)
+	}
+}
+
+// TestHealthyDemoOpensNoFinding runs the demo, smux v1 and v2 and yamux,
+// at the default rate for 10 s; MUXTOP_LONG_HEALTHY=1 runs it for 60 s at 5 000
 // requests/s instead. No finding may open.
 func TestHealthyDemoOpensNoFinding(t *testing.T) {
 	if testing.Short() {
@@ -430,6 +437,14 @@ func TestHealthyDemoOpensNoFinding(t *testing.T) {
 			{"default rate", []string{"--duration", "60s"}},
 			{"5000 per s", []string{"--duration", "60s", "--rate", "5000"}},
 		}
+	}
+	for _, rn := range runs {
+		t.Run("yamux/"+rn.name, func(t *testing.T) {
+			if !long {
+				t.Parallel()
+			}
+			healthyRun(t, append([]string{"demo", "--protocol", "yamux"}, rn.args...))
+		})
 	}
 	for _, v := range []string{"1", "2"} {
 		for _, rn := range runs {

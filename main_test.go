@@ -585,8 +585,14 @@ func TestFaultList(t *testing.T) {
 			t.Fatalf("%v: exit %d, stderr %q", args, code, stderr.String())
 		}
 		for _, f := range demo.Faults {
-			if !strings.Contains(stdout.String(), f.Name+" ("+f.Side+" side") || !strings.Contains(stdout.String(), f.Shows) {
-				t.Errorf("%v: %s is not listed with its side and what it shows:\n%s", args, f.Name, stdout.String())
+			if !strings.Contains(stdout.String(), f.Name+" ("+f.Side+" side") {
+				t.Errorf("%v: %s is not listed with its side:\n%s", args, f.Name, stdout.String())
+			}
+			for _, p := range []demo.Protocol{demo.Smux, demo.Yamux} {
+				_, shows, whyNot := f.For(p)
+				if !strings.Contains(stdout.String(), shows+whyNot) {
+					t.Errorf("%v: %s does not say what it shows over %s, or why it does not apply:\n%s", args, f.Name, p, stdout.String())
+				}
 			}
 		}
 	}

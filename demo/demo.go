@@ -18,7 +18,7 @@ import (
 // defaults of each part.
 type Config struct {
 	// Protocol is what every session speaks: Smux (the zero value) or
-	// Yamux. The faults are smux's: a yamux demo injects none.
+	// Yamux. A fault with no meaning for it (see Fault.For) is refused.
 	Protocol Protocol
 
 	// Version is the smux protocol version of both sides, 1 or 2; 0 means 1.
@@ -41,8 +41,9 @@ type Config struct {
 	// needs the service (Start, StartServer), a client-side one the
 	// gateway's side (Start, StartClient), where it runs an extra session
 	// beside the pool, dialled with FaultDial; but "mismatch" is the
-	// pool's first slot speaking the other version (GatewayConfig.Mismatched),
-	// with KeepAlive MismatchKeepAlive if 0.
+	// pool's first slot speaking the other smux version, or smux in a yamux
+	// demo (GatewayConfig.Mismatched), with KeepAlive MismatchKeepAlive if 0
+	// in an smux demo.
 	Fault string
 
 	// FaultDial, if set, dials the sessions of a client-side fault: where
@@ -149,7 +150,7 @@ func start(ctx context.Context, cfg Config, server, client bool) (*Demo, error) 
 	mismatched := 0
 	if cfg.Fault == "mismatch" {
 		mismatched = 1
-		if cfg.KeepAlive == 0 {
+		if cfg.KeepAlive == 0 && cfg.Protocol == Smux { // yamux ends a mismatched session at once
 			cfg.KeepAlive = MismatchKeepAlive
 		}
 	}
@@ -236,7 +237,7 @@ func start(ctx context.Context, cfg Config, server, client bool) (*Demo, error) 
 		if dial == nil {
 			dial = cfg.Dial
 		}
-		d.fault = startFault(ctx, faultConfig{name: cfg.Fault, upstream: upstream, version: cfg.Version,
+		d.fault = startFault(ctx, faultConfig{name: cfg.Fault, upstream: upstream, proto: cfg.Protocol, version: cfg.Version,
 			keepAlive: cfg.KeepAlive, dial: dial, timeout: timeout, log: log})
 	}
 
@@ -278,24 +279,26 @@ func (d *Demo) fail(err error) {
 	d.cancel()
 }
 
-// checkFault checks that cfg's fault exists and lives on a side the demo
-// runs, with the version it needs.
+// checkFault checks that cfg's fault exists, means something in the
+// demo's protocol, and lives on a side the demo runs, with the version
+// it needs.
 func checkFault(cfg Config, server, client bool) error {
 	if cfg.Fault == "" {
 		return nil
 	}
-	if cfg.Protocol != Smux {
-		return fmt.Errorf("demo: fault %s needs smux: the faults are smux's, and this demo speaks %s", cfg.Fault, cfg.Protocol)
-	}
 	f, ok := LookupFault(cfg.Fault)
-	switch {
-	case !ok:
+	if !ok {
 		return fmt.Errorf("demo: no fault %q (there are %s)", cfg.Fault, FaultNames())
+	}
+	if _, _, whyNot := f.For(cfg.Protocol); whyNot != "" {
+		return fmt.Errorf("demo: fault %s has no meaning over %s: %s", f.Name, cfg.Protocol, whyNot)
+	}
+	switch {
 	case f.Side == "server" && !server:
 		return fmt.Errorf("demo: fault %s lives in the service: inject it with the server", f.Name)
 	case f.Side == "client" && !client:
 		return fmt.Errorf("demo: fault %s lives on the client's side: inject it with the client", f.Name)
-	case f.Version != 0 && f.Version != max(cfg.Version, 1):
+	case f.Version != 0 && cfg.Protocol == Smux && f.Version != max(cfg.Version, 1):
 		return fmt.Errorf("demo: fault %s needs smux version %d", f.Name, f.Version)
 	}
 	return nil

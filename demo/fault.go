@@ -10,12 +10,10 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/xtaci/smux"
 )
 
 // Fault describes one problem the demo can inject, and what muxtop shows
-// for it.
+// for it, over smux and over yamux.
 type Fault struct {
 	// Name is what --fault takes.
 	Name string
@@ -25,39 +23,84 @@ type Fault struct {
 	Side string
 	// Version is the smux version the fault needs, or 0 for either.
 	Version int
-	// Does says what the fault does; Shows what muxtop should show.
-	Does, Shows string
+	// Does says what the fault does over smux; Shows what muxtop should
+	// show. Both are empty for a fault smux has no meaning for, and NoSmux
+	// then says why.
+	Does, Shows, NoSmux string
+	// YamuxDoes and YamuxShows are the same over yamux; YamuxDoes empty
+	// means Does. YamuxShows is empty for a fault yamux has no meaning for,
+	// and NoYamux then says why.
+	YamuxDoes, YamuxShows, NoYamux string
+}
+
+// For returns what the fault does and shows over protocol p, or, if it
+// has no meaning there, why not (does and shows then empty).
+func (f Fault) For(p Protocol) (does, shows, whyNot string) {
+	if p == Yamux {
+		if f.YamuxShows == "" {
+			return "", "", f.NoYamux
+		}
+		if f.YamuxDoes == "" {
+			return f.Does, f.YamuxShows, ""
+		}
+		return f.YamuxDoes, f.YamuxShows, ""
+	}
+	if f.Shows == "" {
+		return "", "", f.NoSmux
+	}
+	return f.Does, f.Shows, ""
 }
 
 // Faults are the faults, in the order --fault list shows them.
 var Faults = []Fault{
-	{"leak", "server", 0,
-		"the service never closes its side of a stream, as the original article's did (the old --leak)",
-		"LEAK on every pool session once streams are older than --leak-after: the server never closes its streams"},
-	{"stall", "client", 2,
-		"an extra session asks for 8 MiB (BULK) and never reads it",
-		"WINDOW_STALL on that stream: the server's writer held by a full window for --stall-after, the client not reading"},
-	{"hol", "client", 1,
-		"an extra session sends data on one stream (SINK) that the service never reads, until smux's 4 MiB session buffer is full",
-		"SESSION_BLOCKED on that session after --blocked-after: the server stopped reading, one slow reader holds every stream"},
-	{"mismatch", "client", 0,
-		"the gateway's first pooled session speaks the other smux version; its request fails (\"invalid protocol\") when the service's first keepalive NOP reaches it, and the gateway replaces it, with backoff, by another that does the same, while the other sessions serve (the fault sets --keepalive 1s unless given; in two processes give the server --keepalive 1s)",
-		"VERSION_MISMATCH on each session of that slot when the service's first keepalive NOP comes back (its --keepalive interval), resolved when the gateway replaces it"},
-	{"keepalive", "client", 0,
-		"an extra session asks the service to freeze it (FRZE): the service stops reading and writing it without closing it",
-		"KEEPALIVE after 1.5 keepalive intervals of silence from the server; the session then ends, saying so"},
-	{"backlog", "client", 0,
-		"an extra session asks the service to stop accepting streams on it (HOLD), then opens 5 streams a second",
-		"UNANSWERED after --unanswered-after, once the service's keepalive NOP shows it is alive"},
-	{"after-close", "client", 0,
-		"an extra session, every 3 s, has the service close a stream unanswered (CLOS), then writes 3 more frames to it",
-		"DATA_AFTER_CLOSE on that stream at once"},
-	{"protocol", "client", 0,
-		"a client sends an HTTP request to the smux port, every time the service's keepalive has closed the last one",
-		"PROTOCOL at once: an HTTP request, not smux"},
-	{"churn", "client", 0,
-		"a client dials a session, makes one request and closes it, 10 times a second",
-		"CHURN once --churn sessions opened and ended within 10 s"},
+	{Name: "leak", Side: "server",
+		Does:       "the service never closes its side of a stream, as the original article's did (the old --leak)",
+		Shows:      "LEAK on every pool session once streams are older than --leak-after: the server never closes its streams",
+		YamuxShows: "LEAK on every pool session once streams are older than --leak-after: the server never closes its streams (until the client's StreamCloseTimeout, 5 min, resets them)"},
+	{Name: "stall", Side: "client", Version: 2,
+		Does:       "an extra session asks for 8 MiB (BULK) and never reads it",
+		Shows:      "WINDOW_STALL on that stream: the server's writer held by a full window for --stall-after, the client not reading",
+		YamuxShows: "WINDOW_STALL on that stream: the server's writer held by a full 256 KiB yamux window for --stall-after, the client not reading"},
+	{Name: "hol", Side: "client", Version: 1,
+		Does:  "an extra session sends data on one stream (SINK) that the service never reads, until smux's 4 MiB session buffer is full",
+		Shows: "SESSION_BLOCKED on that session after --blocked-after: the server stopped reading, one slow reader holds every stream",
+		NoYamux: "yamux has no session-wide receive buffer: an unread stream fills only its own 256 KiB window and holds only its own writer " +
+			"(that is --fault stall); a yamux session blocks only when its peer stops reading the connection (--fault blocked)"},
+	{Name: "blocked", Side: "client",
+		NoSmux: "smux's session block is --fault hol",
+		YamuxDoes: "an extra session asks the service to freeze it (FRZE), as a hung process would, then writes a full 256 KiB window on each of " +
+			"64 new streams: 16 MiB, more than the sockets buffer, so its connection write stops",
+		YamuxShows: "SESSION_BLOCKED on that session after --blocked-after: the server stopped reading the connection; it names the first stream sent the most"},
+	{Name: "mismatch", Side: "client",
+		Does:       "the gateway's first pooled session speaks the other smux version; its request fails (\"invalid protocol\") when the service's first keepalive NOP reaches it, and the gateway replaces it, with backoff, by another that does the same, while the other sessions serve (the fault sets --keepalive 1s unless given; in two processes give the server --keepalive 1s)",
+		Shows:      "VERSION_MISMATCH on each session of that slot when the service's first keepalive NOP comes back (its --keepalive interval), resolved when the gateway replaces it",
+		YamuxDoes:  "the gateway's first pooled session speaks smux (--smux-version) to the yamux service, which ends it at its first frame (\"invalid protocol version\"); the gateway replaces it, with backoff, by another that does the same, while the other sessions serve",
+		YamuxShows: "PROTOCOL on each session of that slot at once: the client sent an smux header, not yamux (BAD_VERSION at offset 0); resolved as yamux ends the session (yamux has one version: no VERSION_MISMATCH)"},
+	{Name: "keepalive", Side: "client",
+		Does:       "an extra session asks the service to freeze it (FRZE): the service stops reading and writing it without closing it",
+		Shows:      "KEEPALIVE after 1.5 keepalive intervals of silence from the server; the session then ends, saying so",
+		YamuxShows: "KEEPALIVE after 1.5 keepalive intervals of silence from the server; the session ends when the client's ping has had no answer for yamux's ConnectionWriteTimeout (10 s), saying so"},
+	{Name: "backlog", Side: "client",
+		Does:       "an extra session asks the service to stop accepting streams on it (HOLD), then opens 5 streams a second",
+		Shows:      "UNANSWERED after --unanswered-after, once the service's keepalive NOP shows it is alive",
+		YamuxShows: "UNANSWERED after --unanswered-after, once the service's keepalive ping shows it is alive: SYNs with no ACK (yamux's AcceptStream sends it)"},
+	{Name: "after-close", Side: "client",
+		Does:    "an extra session, every 3 s, has the service close a stream unanswered (CLOS), then writes 3 more frames to it",
+		Shows:   "DATA_AFTER_CLOSE on that stream at once",
+		NoYamux: "yamux's Close is a half-close: data written after the peer's FIN still reaches its reader, so nothing is lost and muxtop finds nothing"},
+	{Name: "protocol", Side: "client",
+		Does:       "a client sends an HTTP request to the smux port, every time the service's keepalive has closed the last one",
+		Shows:      "PROTOCOL at once: an HTTP request, not smux",
+		YamuxDoes:  "a client sends an HTTP request to the yamux port, which yamux refuses at once by closing the connection; again a second later",
+		YamuxShows: "PROTOCOL at once: an HTTP request, not yamux"},
+	{Name: "churn", Side: "client",
+		Does:       "a client dials a session, makes one request and closes it, 10 times a second",
+		Shows:      "CHURN once --churn sessions opened and ended within 10 s",
+		YamuxShows: "CHURN once --churn sessions opened and ended within 10 s"},
+	{Name: "goaway", Side: "client",
+		NoSmux:     "smux has no GoAway",
+		YamuxDoes:  "an extra session asks the service to send GoAway on it (GOAW): the service accepts no more streams there, and the session goes on",
+		YamuxShows: "GO_AWAY at once on that session: the server sent GoAway (normal), and the client's OpenStream fails with \"remote end is not accepting connections\""},
 }
 
 // LookupFault returns the fault called name.
@@ -86,6 +129,7 @@ const FaultLabel = "fault"
 type faultConfig struct {
 	name      string
 	upstream  string
+	proto     Protocol
 	version   int
 	keepAlive time.Duration
 	dial      func(ctx context.Context, network, addr string) (net.Conn, error)
@@ -114,6 +158,7 @@ func startFault(ctx context.Context, cfg faultConfig) *faultRunner {
 	run := map[string]func(){
 		"stall": r.stall, "hol": r.hol, "keepalive": r.keepalive,
 		"backlog": r.backlog, "after-close": r.afterClose, "protocol": r.protocol, "churn": r.churn,
+		"blocked": r.blocked, "goaway": r.goAway,
 	}[cfg.name]
 	if run == nil {
 		return nil // it lives in the gateway (mismatch)
@@ -150,22 +195,25 @@ func (r *faultRunner) conn() (net.Conn, bool) {
 	}
 }
 
-// session dials an smux client session of version v, closed when the
-// fault stops.
-func (r *faultRunner) session(v int) (*smux.Session, bool) {
+// session dials a client session of the demo's protocol (smux of
+// version v), closed when the fault stops.
+func (r *faultRunner) session(v int) (muxSession, bool) {
 	sess, _, ok := r.closing(v)
 	return sess, ok
 }
 
 // closing is session, and returns a func that closes the session at once.
-func (r *faultRunner) closing(v int) (*smux.Session, func(), bool) {
+func (r *faultRunner) closing(v int) (muxSession, func(), bool) {
 	c, ok := r.conn()
 	if !ok {
 		return nil, nil, false
 	}
-	cfg, _ := smuxConfig(v)
-	withKeepAlive(cfg, r.cfg.keepAlive)
-	sess, err := smux.Client(c, cfg)
+	mux, err := newMuxConfig(r.cfg.proto, v, r.cfg.keepAlive)
+	if err != nil { // unreachable: Start checked the config
+		c.Close()
+		return nil, nil, false
+	}
+	sess, err := mux.client(c)
 	if err != nil { // unreachable: the config is valid
 		c.Close()
 		return nil, nil, false
@@ -187,7 +235,7 @@ func (r *faultRunner) sleep(d time.Duration) bool {
 }
 
 // open opens a stream and writes cmd on it.
-func (r *faultRunner) open(sess *smux.Session, cmd string) (*smux.Stream, error) {
+func (r *faultRunner) open(sess muxSession, cmd string) (muxStream, error) {
 	st, err := sess.OpenStream()
 	if err != nil {
 		return nil, err
@@ -249,8 +297,8 @@ func (r *faultRunner) hol() {
 	<-r.ctx.Done()
 }
 
-// keepalive: have the service freeze a session; when smux's keepalive
-// has closed it, freeze the next.
+// keepalive: have the service freeze a session; when smux's (or yamux's)
+// keepalive has closed it, freeze the next.
 func (r *faultRunner) keepalive() {
 	for r.ctx.Err() == nil {
 		sess, ok := r.session(r.cfg.version)
@@ -322,8 +370,9 @@ func (r *faultRunner) afterClose() {
 	}
 }
 
-// protocol: an HTTP request to the smux port; the next when the service's
-// keepalive has closed the connection.
+// protocol: an HTTP request to the service's port; the next a second after
+// the service has closed the connection (smux's keepalive, 3 intervals
+// later; yamux at once).
 func (r *faultRunner) protocol() {
 	for {
 		c, ok := r.conn()
@@ -356,4 +405,58 @@ func (r *faultRunner) churn() {
 		}
 		closeSession()
 	}
+}
+
+// blockedStreams and blockedBytes: the fault "blocked" writes a full
+// yamux window on each of that many streams, 16 MiB in all: more than
+// loopback's socket buffers take from a writer whose peer reads nothing.
+const (
+	blockedStreams = 64
+	blockedBytes   = 256 << 10
+)
+
+// blocked: have the service freeze the session, then write a full window
+// on many streams, until the session's connection write stops.
+func (r *faultRunner) blocked() {
+	sess, ok := r.session(r.cfg.version)
+	if !ok {
+		return
+	}
+	if _, err := r.open(sess, CommandFreeze); err != nil {
+		r.warn(err)
+		return
+	}
+	// Let the service freeze before the streams come, so that it ACKs none.
+	if !r.sleep(200 * time.Millisecond) {
+		return
+	}
+	chunk := make([]byte, blockedBytes)
+	for range blockedStreams {
+		st, err := sess.OpenStream()
+		if err != nil {
+			r.warn(err)
+			break
+		}
+		// Each write waits for the session's connection; a stopped one
+		// holds it until the session ends (yamux's ConnectionWriteTimeout).
+		r.wg.Go(func() { st.Write(chunk) })
+	}
+	<-r.ctx.Done()
+}
+
+// goAway: have the service send GoAway on the session, which goes on.
+func (r *faultRunner) goAway() {
+	sess, ok := r.session(r.cfg.version)
+	if !ok {
+		return
+	}
+	st, err := r.open(sess, CommandGoAway)
+	if err != nil {
+		r.warn(err)
+		return
+	}
+	st.SetReadDeadline(time.Now().Add(r.cfg.timeout))
+	io.Copy(io.Discard, st) // until the service's FIN, after its GoAway
+	st.Close()
+	<-r.ctx.Done()
 }

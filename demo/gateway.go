@@ -72,8 +72,9 @@ type GatewayConfig struct {
 	KeepAlive time.Duration
 
 	// Mismatched, if not 0, is a slot (1 to Pool) whose sessions speak the
-	// other smux version: the fault "mismatch". The service refuses their
-	// frames ("invalid protocol"), their requests time out, and the slot
+	// other smux version, or, when Protocol is Yamux, smux of Version: the
+	// fault "mismatch". The service refuses their frames (smux: "invalid
+	// protocol"; yamux ends the session), their requests fail, and the slot
 	// redials with backoff while the other slots serve.
 	Mismatched int
 }
@@ -97,7 +98,7 @@ type GatewayConfig struct {
 type Gateway struct {
 	upstream string
 	mux      *muxConfig
-	other    *muxConfig // the config of the Mismatched slot, speaking the other smux version
+	other    *muxConfig // the config of the Mismatched slot: the other smux version, or smux beside yamux
 	mismatch int        // the index of the Mismatched slot, -1 if none
 	dial     func(ctx context.Context, network, addr string) (net.Conn, error)
 	timeout  time.Duration
@@ -159,8 +160,8 @@ func NewGateway(ctx context.Context, cfg GatewayConfig) (*Gateway, error) {
 		o := *mux.smux
 		o.Version = 3 - o.Version
 		other = &muxConfig{proto: Smux, smux: &o}
-	} else if cfg.Mismatched != 0 {
-		return nil, errors.New("demo: a mismatched slot needs smux: yamux has one version")
+	} else if other, err = newMuxConfig(Smux, cfg.Version, cfg.KeepAlive); err != nil {
+		return nil, err
 	}
 	g := &Gateway{
 		upstream: cfg.Upstream,

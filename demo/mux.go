@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -43,6 +44,13 @@ func ParseProtocol(s string) (Protocol, error) {
 type muxSession interface {
 	OpenStream() (muxStream, error)
 	AcceptStream() (muxStream, error)
+	// acceptUntil is AcceptStream, giving up when stop is done: yamux's
+	// AcceptStream sends the stream's ACK, which a session that stopped
+	// accepting must not. smux's sends nothing and ignores stop.
+	acceptUntil(stop context.Context) (muxStream, error)
+	// goAway tells the peer that no more streams are accepted: yamux's
+	// GoAway; smux has none.
+	goAway() error
 	Close() error
 	IsClosed() bool
 	CloseChan() <-chan struct{}
@@ -145,6 +153,10 @@ func (s smuxSession) AcceptStream() (muxStream, error) {
 	return smuxStream{st}, nil
 }
 
+func (s smuxSession) acceptUntil(context.Context) (muxStream, error) { return s.AcceptStream() }
+
+func (s smuxSession) goAway() error { return errors.New("demo: smux has no GoAway") }
+
 type smuxStream struct{ *smux.Stream }
 
 func (s smuxStream) dead() <-chan struct{} { return s.GetDieCh() }
@@ -166,6 +178,16 @@ func (s yamuxSession) AcceptStream() (muxStream, error) {
 	}
 	return yamuxStream{st, s.Session}, nil
 }
+
+func (s yamuxSession) acceptUntil(stop context.Context) (muxStream, error) {
+	st, err := s.Session.AcceptStreamWithContext(stop)
+	if err != nil {
+		return nil, err
+	}
+	return yamuxStream{st, s.Session}, nil
+}
+
+func (s yamuxSession) goAway() error { return s.Session.GoAway() }
 
 type yamuxStream struct {
 	*yamux.Stream

@@ -10,9 +10,9 @@ import (
 	"math/rand/v2"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/yamux"
 	"github.com/xtaci/smux"
 )
 
@@ -38,6 +38,10 @@ const (
 	// CommandFreeze freezes the session: the service stops reading and
 	// writing its connection without closing it.
 	CommandFreeze = "FRZE"
+	// CommandGoAway makes the service send yamux's GoAway on the session
+	// (it accepts no more streams there) and close the stream; the session
+	// goes on. An smux service has no GoAway: it closes the stream.
+	CommandGoAway = "GOAW"
 )
 
 // BulkSize is how many bytes CommandBulk sends.
@@ -173,12 +177,20 @@ func (s *service) closeSessions() {
 func (s *service) serveSession(sess muxSession, fc *freezeConn) {
 	defer s.untrack(sess)
 	defer sess.Close()
-	var hold atomic.Bool
+	// CommandHold cancels hold: the session accepts no more streams.
+	hold, stopAccepting := context.WithCancel(context.Background())
+	defer stopAccepting()
 	for {
-		st, err := sess.AcceptStream()
+		st, err := sess.acceptUntil(hold)
 		if err != nil {
 			switch {
 			case sess.IsClosed(): // closed by us: Serve is stopping
+			case hold.Err() != nil: // CommandHold: yamux's accept gave up before it sent an ACK
+				<-sess.CloseChan()
+			case errors.Is(err, yamux.ErrInvalidVersion), errors.Is(err, yamux.ErrInvalidMsgType):
+				// yamux ends the session at the first frame it cannot read.
+				s.log.Warn("demo: service session ended: the client does not speak yamux",
+					"remote", addrString(sess.RemoteAddr()), "err", err)
 			case errors.Is(err, smux.ErrInvalidProtocol):
 				// smux reads nothing more of the session and leaves it to
 				// keepalive, which closes it 30-60 s later; so does the
@@ -191,19 +203,20 @@ func (s *service) serveSession(sess muxSession, fc *freezeConn) {
 			}
 			return
 		}
-		if hold.Load() {
-			// CommandHold: accept no more streams; the one just accepted is
-			// left as if never accepted.
+		if hold.Err() != nil {
+			// CommandHold: accept no more streams; the one smux just
+			// accepted is left as if never accepted (smux's accept sends
+			// nothing).
 			<-sess.CloseChan()
 			return
 		}
-		s.wg.Go(func() { s.handle(st, fc, &hold) })
+		s.wg.Go(func() { s.handle(sess, st, fc, stopAccepting) })
 	}
 }
 
-// handle answers one stream of the session on fc; hold is the session's
-// CommandHold flag.
-func (s *service) handle(st muxStream, fc *freezeConn, hold *atomic.Bool) {
+// handle answers one stream st of session sess, on fc; hold stops the
+// session's accepting (CommandHold).
+func (s *service) handle(sess muxSession, st muxStream, fc *freezeConn, hold context.CancelFunc) {
 	st.SetDeadline(time.Now().Add(s.timeout))
 
 	var cmd [len(Command)]byte
@@ -219,7 +232,7 @@ func (s *service) handle(st muxStream, fc *freezeConn, hold *atomic.Bool) {
 	switch string(cmd[:]) {
 	case Command:
 	case CommandHold:
-		hold.Store(true) // before the answer, which the client waits for
+		hold() // before the answer, which the client waits for
 	case CommandBulk:
 		st.SetDeadline(time.Time{}) // a reader that does not read holds this writer: that is the point
 		chunk := make([]byte, 32<<10)
@@ -234,6 +247,14 @@ func (s *service) handle(st muxStream, fc *freezeConn, hold *atomic.Bool) {
 		<-st.dead() // read nothing more, close nothing: until the session ends
 		return
 	case CommandClose:
+		st.Close()
+		return
+	case CommandGoAway:
+		if err := sess.goAway(); err != nil {
+			s.log.Warn("demo: service: GoAway failed", "remote", addrString(sess.RemoteAddr()), "err", err)
+		} else {
+			s.log.Warn("demo: service: sent GoAway on request (fault goaway): no more streams on this session", "remote", addrString(sess.RemoteAddr()))
+		}
 		st.Close()
 		return
 	case CommandFreeze:

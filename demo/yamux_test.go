@@ -67,7 +67,7 @@ func TestParseProtocol(t *testing.T) {
 	if _, err := ParseProtocol("http"); err == nil {
 		t.Error("ParseProtocol(http) succeeded")
 	}
-	if _, err := Start(context.Background(), Config{Protocol: Yamux, Fault: "leak"}); err == nil {
-		t.Error("a yamux demo started with a fault")
+	if _, err := Start(context.Background(), Config{Protocol: Yamux, Fault: "hol"}); err == nil {
+		t.Error("a yamux demo started with a fault yamux has no meaning for")
 	}
 }

@@ -72,13 +72,16 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	// KEEPALIVE: a direction silent for longer than its keepalive cadence
 	// allows. A direction that never sent a NOP borrows the other's
 	// cadence; with no NOP either way, keepalive is off and silence is fine.
+	// A yamux side whose latest ping has no answer is waiting for it: its
+	// keepalive pings again only after the answer, so its silence is the
+	// other side's.
 	var silent [2]bool
 	for d := range 2 {
 		every := w.nopEvery[d]
 		if every == 0 {
 			every = w.nopEvery[1-d]
 		}
-		if every == 0 || stuck[d] {
+		if every == 0 || stuck[d] || s.yamux().waiting[d] {
 			continue
 		}
 		last := w.lastAt[d]
@@ -156,7 +159,9 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		cs = append(cs, candidate{code: CodeGoAway, dir: d, hasDir: true, since: g.At.UnixNano(), ev: Evidence{GoAwayCode: g.Code}})
 	}
 
-	// WINDOW_STALL: v2 (or yamux) writers held at a full window for StallAfter.
+	// WINDOW_STALL: v2 (or yamux) writers held at a full window for
+	// StallAfter. Not in a blocked direction: a receiver that reads nothing
+	// of the connection opens no window, and SESSION_BLOCKED says so.
 	if s.atWindow > 0 && (s.version == 2 || s.proto == Yamux) {
 		var stalls [2]int
 		first := len(cs)
@@ -164,7 +169,7 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		for st := w.lists[liveList].head; st != nil && n < maxWalk; st, n = st.watch.links[liveList].next, n+1 {
 			for d := range 2 {
 				fl := &st.flow[d]
-				if !fl.Stalled(now, cfg.StallAfter) {
+				if stuck[d] || !fl.Stalled(now, cfg.StallAfter) {
 					continue
 				}
 				if stalls[d]++; stalls[d] > maxStalls {

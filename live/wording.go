@@ -61,7 +61,7 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 			fmt.Sprintf("the %s must call AcceptStream (which sends the ACK) in a loop; the %s's OpenStream blocks once 256 SYNs wait for their ACK, and a stream unACKed for StreamOpenTimeout (75 s) is reset with its session ended", receiver, sender)
 	case CodeProtocol:
 		return fmt.Sprintf("the %s sent %s, not yamux (%s at offset %d): it %s",
-				sender, ev.Guess, ev.YamuxViolation, ev.Offset, ev.Guess.Hint()),
+				sender, ev.Guess, ev.YamuxViolation, ev.Offset, ev.Guess.HintAt("yamux")),
 			fmt.Sprintf("fix the %s's address or protocol (a prefix before the mux, such as Consul's, needs --skip); yamux ends the session at once", sender)
 	case CodeGoAway:
 		if ev.GoAwayCode == yamux.GoAwayNormal {

@@ -23,6 +23,12 @@ type yamuxState struct {
 	goAways  []GoAwayInfo
 	goAwayN  uint64
 	lastPing time.Time
+	// waiting: the latest Ping SYN sent in each direction, latest, has had
+	// no ACK yet. yamux's keepalive sends its next ping only after the
+	// answer (or ends the session), so such a side falls silent while it
+	// waits.
+	waiting [2]bool
+	latest  [2]uint32
 }
 
 // noYamux is the yamux state of a session that has none: read only.
@@ -356,9 +362,13 @@ func (s *Session) yamuxPing(dir Dir, at time.Time, flags yamux.Flags, value uint
 		p := &y.pending[dir]
 		slot := &p[value%maxPendingPings]
 		*slot = pendingPing{value: value, at: at, used: true}
+		y.waiting[dir], y.latest[dir] = true, value
 	case flags&yamux.ACK != 0:
 		asked := dir.Reverse()
 		y := s.yamuxW()
+		if y.latest[asked] == value {
+			y.waiting[asked] = false
+		}
 		slot := &y.pending[asked][value%maxPendingPings]
 		if !slot.used || slot.value != value {
 			return

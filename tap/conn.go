@@ -421,11 +421,13 @@ type Listener struct {
 	net.Listener
 	reg   *live.Registry
 	label string
+	opts  []Option
 }
 
-// WrapListener taps the conns that l accepts, recording into reg.
-func WrapListener(l net.Listener, reg *live.Registry, label string) *Listener {
-	return &Listener{Listener: l, reg: reg, label: label}
+// WrapListener taps the conns that l accepts, recording into reg; each is
+// wrapped with opts.
+func WrapListener(l net.Listener, reg *live.Registry, label string, opts ...Option) *Listener {
+	return &Listener{Listener: l, reg: reg, label: label, opts: opts}
 }
 
 // Accept waits for the next conn and returns it tapped.
@@ -434,7 +436,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Wrap(c, live.Server, l.reg, l.label), nil
+	return Wrap(c, live.Server, l.reg, l.label, l.opts...), nil
 }
 
 // clock stamps a feeder's frames reading only the monotonic clock, half

@@ -51,26 +51,37 @@ var codes = [...]string{"unknown", "http-request", "http-response", "http2", "tl
 
 // Hint says what the kind usually means when it reaches an smux port, as
 // the end of a sentence that starts with the sender: "the client …".
-func (k Kind) Hint() string {
+func (k Kind) Hint() string { return k.HintAt("smux") }
+
+// HintAt is Hint for a port of mux, "smux" or "yamux": an smux header at a
+// yamux port means the ends use different multiplexers.
+func (k Kind) HintAt(mux string) string {
+	a := "an " + mux
+	if mux != "smux" {
+		a = "a " + mux
+	}
 	switch k {
 	case HTTPRequest, HTTP2:
-		return "is talking HTTP to the smux port: it has the wrong address"
+		return "is talking HTTP to the " + mux + " port: it has the wrong address"
 	case HTTPResponse:
-		return "is an HTTP server, not an smux server: the other end dialled the wrong port"
+		return "is an HTTP server, not " + a + " server: the other end dialled the wrong port"
 	case TLS:
 		return "speaks TLS: one end wraps the connection in TLS and the other does not"
 	case SSH:
 		return "is an SSH endpoint: the wrong port"
 	case SOCKS5:
-		return "speaks SOCKS5: a proxy setting points at the smux port"
+		return "speaks SOCKS5: a proxy setting points at the " + mux + " port"
 	case Zeros:
 		return "sent zero bytes where a header belongs: a corrupted stream, or a layer underneath (a broken KCP or FEC setting, a bad proxy) that loses or pads bytes"
 	case SmuxV1, SmuxV2:
+		if mux != "smux" {
+			return "speaks smux, not " + mux + ": the two ends use different multiplexers (one has the wrong library, or dialled the wrong port)"
+		}
 		return "sent an smux header the receiving end does not accept: the ends speak different versions, or bytes were lost before it"
 	case Text:
-		return "sent text, not smux: some other protocol, or the wrong port"
+		return "sent text, not " + mux + ": some other protocol, or the wrong port"
 	}
-	return "sent bytes that are not an smux header: the wrong protocol, or bytes lost or altered on the way (check any layer underneath smux)"
+	return "sent bytes that are not " + a + " header: the wrong protocol, or bytes lost or altered on the way (check any layer underneath " + mux + ")"
 }
 
 var methods = [][]byte{[]byte("GET "), []byte("POST "), []byte("PUT "), []byte("HEAD "), []byte("DELETE "),

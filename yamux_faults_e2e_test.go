@@ -1,0 +1,253 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// dataWith returns the first DATA frame of session in dir whose payload
+// starts with text: the stream a fault's command opened over yamux.
+func dataWith(recs []map[string]any, session float64, dir, text string) map[string]any {
+	hex := strings.TrimSpace(fmt.Sprintf("% x", text))
+	for _, m := range ofType(recs, "frame") {
+		if m["session"] == session && m["dir"] == dir && m["cmd"] == "DATA" && strings.HasPrefix(m["payload"].(string), hex) {
+			return m
+		}
+	}
+	return nil
+}
+
+// streamSYN returns the frame that opened stream sid of session: DATA or
+// WINDOW_UPDATE with SYN (a PING's SYN asks for an answer, it opens
+// nothing).
+func streamSYN(recs []map[string]any, session, sid float64) map[string]any {
+	for _, m := range ofType(recs, "frame") {
+		flags, _ := m["flags"].(string)
+		if m["session"] == session && m["sid"] == sid && m["cmd"] != "PING" && strings.Contains(flags, "SYN") {
+			return m
+		}
+	}
+	return nil
+}
+
+// inYamuxWords fails if a finding of a yamux session is not worded for
+// yamux.
+func inYamuxWords(t *testing.T, f map[string]any) {
+	t.Helper()
+	if f["proto"] != nil && f["proto"] != "yamux" {
+		t.Errorf("finding of proto %v, want yamux: %v", f["proto"], f)
+	}
+	for _, key := range []string{"text", "advice"} {
+		if s, _ := f[key].(string); strings.Contains(s, "smux") {
+			t.Errorf("finding %s speaks of smux in a yamux demo: %q", key, s)
+		}
+	}
+}
+
+var yamuxFaultCases = []faultCase{
+	{name: "leak", args: []string{"--leak-after", "2s"}, code: "LEAK", limit: 2*time.Second + time.Second,
+		check: func(t *testing.T, recs []map[string]any, f map[string]any) (time.Time, string) {
+			s := f["session"].(float64)
+			if sessionsLabelled(recs, "demo")[s] == nil {
+				t.Errorf("LEAK names session %v, not a pool session", s)
+			}
+			wantField(t, f, "dir", "s2c") // the server never sent FIN
+			inYamuxWords(t, f)
+			syn := streamSYN(recs, s, f["sid"].(float64))
+			if syn == nil {
+				t.Fatalf("no SYN of stream %v of session %v", f["sid"], s)
+			}
+			wantField(t, f, "since", syn["time"])
+			if !strings.HasPrefix(f["text"].(string), "the server never closes its streams: ") {
+				t.Errorf("text %q", f["text"])
+			}
+			return timeOf(t, f, "since"), "the oldest stream's SYN, with --leak-after 2s"
+		}},
+	{name: "stall", code: "WINDOW_STALL", limit: time.Second + time.Second,
+		check: func(t *testing.T, recs []map[string]any, f map[string]any) (time.Time, string) {
+			s, _ := theFault(t, recs, f)
+			bulk := dataWith(recs, s, "c2s", "BULK")
+			if bulk == nil {
+				t.Fatal("no BULK request in the fault session")
+			}
+			wantField(t, f, "sid", bulk["sid"])
+			wantField(t, f, "dir", "s2c")
+			wantField(t, f, "bytes", 262144.0) // yamux's initial window
+			inYamuxWords(t, f)
+			return timeOf(t, bulk, "time"), "the BULK request, with --stall-after 1s"
+		}},
+	{name: "blocked", code: "SESSION_BLOCKED", limit: 200*time.Millisecond + time.Second + 1500*time.Millisecond,
+		check: func(t *testing.T, recs []map[string]any, f map[string]any) (time.Time, string) {
+			s, _ := theFault(t, recs, f)
+			frze := dataWith(recs, s, "c2s", "FRZE")
+			if frze == nil {
+				t.Fatal("no FRZE request in the fault session")
+			}
+			wantField(t, f, "dir", "c2s")
+			// One of the streams opened after the freeze, each sent a
+			// full window.
+			if sid := f["sid"].(float64); sid <= frze["sid"].(float64) || streamSYN(recs, s, sid) == nil {
+				t.Errorf("SESSION_BLOCKED names stream %v, not one opened after FRZE (stream %v)", sid, frze["sid"])
+			}
+			wantField(t, f, "bytes", 262144.0)
+			inYamuxWords(t, f)
+			if !strings.Contains(f["text"].(string), "the server stopped reading the connection") {
+				t.Errorf("text %q", f["text"])
+			}
+			return timeOf(t, frze, "time"), "the FRZE request, 200 ms before the writes, with --blocked-after 1s"
+		}},
+	{name: "mismatch", code: "PROTOCOL", limit: time.Second,
+		check: func(t *testing.T, recs []map[string]any, f map[string]any) (time.Time, string) {
+			// A session of the gateway's pool, the one speaking smux: the
+			// others speak yamux and answer.
+			s := f["session"].(float64)
+			opened := sessionsLabelled(recs, "demo")[s]
+			if opened == nil {
+				t.Fatalf("PROTOCOL names session %v, not a pool session", s)
+			}
+			wantField(t, f, "dir", "c2s")
+			wantField(t, f, "offset", 0.0)
+			wantField(t, f, "guess", "smux-v1")
+			wantField(t, f, "violation", "BAD_VERSION")
+			if !strings.Contains(f["text"].(string), "speaks smux, not yamux") {
+				t.Errorf("text %q", f["text"])
+			}
+			mismatched := map[float64]bool{}
+			for _, m := range ofType(recs, "violation") {
+				if m["dir"] == "c2s" && m["code"] == "BAD_VERSION" {
+					mismatched[m["session"].(float64)] = true
+				}
+			}
+			if !mismatched[s] {
+				t.Errorf("session %v, which the finding names, has no BAD_VERSION violation", s)
+			}
+			answered := 0
+			for _, m := range ofType(recs, "frame") {
+				if m["dir"] == "s2c" && m["cmd"] == "DATA" && !mismatched[m["session"].(float64)] {
+					answered++
+				}
+			}
+			if answered == 0 {
+				t.Error("no other pool session answered: the demo stopped serving")
+			}
+			for _, m := range ofType(recs, "finding-opened") {
+				if !mismatched[m["session"].(float64)] {
+					t.Errorf("a finding names session %v, which speaks yamux: %v", m["session"], m["text"])
+				}
+			}
+			return timeOf(t, opened, "time"), "the session's start"
+		}},
+	{name: "keepalive", code: "KEEPALIVE", limit: 1500*time.Millisecond + time.Second,
+		check: func(t *testing.T, recs []map[string]any, f map[string]any) (time.Time, string) {
+			s, opened := theFault(t, recs, f)
+			wantField(t, f, "dir", "s2c")
+			inYamuxWords(t, f)
+			for _, m := range ofType(recs, "finding-opened") {
+				if m["dir"] != "s2c" {
+					t.Errorf("a KEEPALIVE for %v, whose keepalive waits for its ping's answer: %v", m["dir"], m["text"])
+				}
+			}
+			for _, m := range ofType(recs, "session-ended") {
+				if m["session"] == s && !strings.Contains(m["detail"].(string), "(KEEPALIVE): yamux's keepalive ends") {
+					t.Errorf("session-ended %v does not say keepalive ended it", m)
+				}
+			}
+			return timeOf(t, opened, "time"), "the session's start, with --keepalive 1s"
+		},
+		until: func(recs []map[string]any) bool {
+			faults := sessionsLabelled(recs, "fault")
+			for _, m := range ofType(recs, "session-ended") {
+				if faults[m["session"].(float64)] != nil {
+					return true
+				}
+			}
+			return false
+		}},
+	{name: "backlog", code: "UNANSWERED", limit: time.Second + time.Second + time.Second,
+		check: func(t *testing.T, recs []map[string]any, f map[string]any) (time.Time, string) {
+			s, _ := theFault(t, recs, f)
+			hold := dataWith(recs, s, "c2s", "HOLD")
+			if hold == nil {
+				t.Fatal("no HOLD request in the fault session")
+			}
+			first := hold["sid"].(float64) + 2 // the first stream the service does not accept (ACK)
+			wantField(t, f, "sid", first)
+			wantField(t, f, "dir", "c2s")
+			inYamuxWords(t, f)
+			if !strings.Contains(f["text"].(string), "got no ACK") {
+				t.Errorf("text %q", f["text"])
+			}
+			return timeOf(t, f, "since"), "the first unaccepted stream's SYN, with --unanswered-after 1s and --keepalive 1s"
+		}},
+	{name: "protocol", code: "PROTOCOL", limit: time.Second,
+		check: func(t *testing.T, recs []map[string]any, f map[string]any) (time.Time, string) {
+			_, opened := theFault(t, recs, f)
+			wantField(t, f, "guess", "http-request")
+			wantField(t, f, "dir", "c2s")
+			wantField(t, f, "offset", 0.0)
+			inYamuxWords(t, f)
+			if !strings.Contains(f["text"].(string), "not yamux") || !strings.Contains(f["text"].(string), "to the yamux port") {
+				t.Errorf("text %q", f["text"])
+			}
+			return timeOf(t, opened, "time"), "the session's start"
+		}},
+	{name: "churn", code: "CHURN", limit: 1500 * time.Millisecond,
+		check: func(t *testing.T, recs []map[string]any, f map[string]any) (time.Time, string) {
+			if _, ok := f["session"]; ok {
+				t.Errorf("CHURN names session %v", f["session"])
+			}
+			n := 0
+			faults := sessionsLabelled(recs, "fault")
+			for _, m := range ofType(recs, "session-ended") {
+				if faults[m["session"].(float64)] != nil {
+					if m["proto"] != "yamux" {
+						t.Errorf("a churned session of proto %v: %v", m["proto"], m)
+					}
+					if n++; n == 10 {
+						return timeOf(t, m, "time"), "the 10th redialled session's end, with --churn 10"
+					}
+				}
+			}
+			t.Fatal("fewer than 10 fault sessions ended")
+			return time.Time{}, ""
+		}},
+	{name: "goaway", code: "GO_AWAY", limit: time.Second,
+		check: func(t *testing.T, recs []map[string]any, f map[string]any) (time.Time, string) {
+			s, _ := theFault(t, recs, f)
+			goaw := dataWith(recs, s, "c2s", "GOAW")
+			if goaw == nil {
+				t.Fatal("no GOAW request in the fault session")
+			}
+			wantField(t, f, "dir", "s2c")
+			wantField(t, f, "goaway_code", 0.0)
+			inYamuxWords(t, f)
+			sent := false
+			for _, m := range ofType(recs, "frame") {
+				if m["session"] == s && m["dir"] == "s2c" && m["cmd"] == "GO_AWAY" && m["len"] == 0.0 {
+					sent = true
+				}
+			}
+			if !sent {
+				t.Error("no GO_AWAY frame (normal) from the server in the fault session")
+			}
+			return timeOf(t, goaw, "time"), "the GOAW request"
+		}},
+}
+
+// TestYamuxFaultsDiagnosed is TestFaultsDiagnosed over yamux: for every
+// fault with a yamux meaning, the real binary running muxtop demo
+// --protocol yamux opens the right finding within its stated time, naming
+// the right session and stream, in yamux's words, and no other finding.
+func TestYamuxFaultsDiagnosed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs muxtop for seconds per fault")
+	}
+	for _, tc := range yamuxFaultCases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			runFaultCase(t, tc, []string{"demo", "--protocol", "yamux", "--fault", tc.name})
+		})
+	}
+}
