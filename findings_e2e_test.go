@@ -485,8 +485,8 @@ func healthyRun(t *testing.T, args []string) {
 }
 
 // TestFaultsInTwoProcesses injects a fault on each side of the two-process
-// demo: the server's leak, seen by the server's own tap, and the client's
-// stall, seen by the client's.
+// demo, smux's and yamux's: the server's leak, seen by the server's own
+// tap, and the client's stall (yamux: goaway), seen by the client's.
 func TestFaultsInTwoProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs two processes for seconds")
@@ -497,6 +497,8 @@ func TestFaultsInTwoProcesses(t *testing.T) {
 	}{
 		{"server", "leak", "LEAK", []string{"--fault", "leak", "--leak-after", "2s"}, nil},
 		{"client", "stall", "WINDOW_STALL", []string{"--smux-version", "2"}, []string{"--fault", "stall", "--stall-after", "1s"}},
+		{"server", "yamux-leak", "LEAK", []string{"--protocol", "yamux", "--fault", "leak", "--leak-after", "2s"}, []string{"--protocol", "yamux"}},
+		{"client", "yamux-goaway", "GO_AWAY", []string{"--protocol", "yamux"}, []string{"--protocol", "yamux", "--fault", "goaway"}},
 	} {
 		t.Run(tc.side+"/"+tc.fault, func(t *testing.T) {
 			t.Parallel()

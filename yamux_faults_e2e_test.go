@@ -251,3 +251,51 @@ func TestYamuxFaultsDiagnosed(t *testing.T) {
 		})
 	}
 }
+
+// TestYamuxBlockedThroughAttach: between a yamux client that writes to a
+// frozen service and the service, the attach proxy's own write is what
+// blocks; it names the session and one of the streams written after the
+// freeze, in yamux's words.
+func TestYamuxBlockedThroughAttach(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs three processes for seconds")
+	}
+	t.Parallel()
+	upstream, listen := freePort(t), freePort(t)
+	srv := startRun(t, "demo", "server", "--protocol", "yamux", "--listen", upstream, "--duration", "40s")
+	for !strings.Contains(srv.stderr.String(), "listening on "+upstream) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	proxy := startRun(t, "attach", upstream, "--listen", listen, "--duration", "40s", "--blocked-after", "1s")
+	for !strings.Contains(proxy.stderr.String(), "clients connect to "+listen) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cli := startRun(t, "demo", "client", "--protocol", "yamux", "--connect", listen, "--http", "127.0.0.1:0", "--pool", "2",
+		"--rate", "20", "--duration", "40s", "--fault", "blocked")
+	proxy.waitFor("SESSION_BLOCKED", 20*time.Second, func(recs []map[string]any) bool { return firstFinding(recs, "SESSION_BLOCKED") != nil })
+	time.Sleep(time.Second)
+	cli.stop()
+	srv.stop()
+	recs := proxy.stop()
+	f := firstFinding(recs, "SESSION_BLOCKED")
+	s := f["session"].(float64)
+	frze := dataWith(recs, s, "c2s", "FRZE")
+	if frze == nil {
+		t.Fatalf("the finding names session %v, which sent no FRZE: %v", s, f)
+	}
+	wantField(t, f, "dir", "c2s")
+	if sid := f["sid"].(float64); sid <= frze["sid"].(float64) || streamSYN(recs, s, sid) == nil {
+		t.Errorf("SESSION_BLOCKED names stream %v, not one opened after FRZE (stream %v)", sid, frze["sid"])
+	}
+	inYamuxWords(t, f)
+	took := timeOf(t, f, "time").Sub(timeOf(t, frze, "time"))
+	t.Logf("SESSION_BLOCKED opened %v after the FRZE request, through attach: %s", took.Round(time.Millisecond), f["text"])
+	if took > 2700*time.Millisecond {
+		t.Errorf("SESSION_BLOCKED opened %v after the FRZE request, want within 2.7 s", took)
+	}
+	for _, m := range ofType(recs, "finding-opened") {
+		if m["code"] != "SESSION_BLOCKED" {
+			t.Errorf("another finding opened: %s %v: %v", m["code"], m["session"], m["text"])
+		}
+	}
+}

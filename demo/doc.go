@@ -11,9 +11,10 @@
 // answered by an 8-byte big-endian uint64, after which the service closes
 // the stream. Nothing else is sent unless a fault is injected (Faults,
 // Config.Fault): the faults' sessions send the commands BULK, SINK, CLOS,
-// HOLD and FRZE, each of which makes the service misbehave in one way
-// (see CommandBulk and the others), so that muxtop has something to
-// diagnose.
+// HOLD, FRZE and GOAW, each of which makes the service misbehave in one
+// way (see CommandBulk and the others), so that muxtop has something to
+// diagnose. The whole demo runs over yamux as well (Config.Protocol),
+// with the faults that mean something there (Fault.For).
 //
 // muxtop watches the sessions by plugging into the two tapping points: the
 // service accepts from any net.Listener (Config.WrapListener), and the

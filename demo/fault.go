@@ -67,9 +67,9 @@ var Faults = []Fault{
 		NoYamux: "yamux has no session-wide receive buffer: an unread stream fills only its own 256 KiB window and holds only its own writer " +
 			"(that is --fault stall); a yamux session blocks only when its peer stops reading the connection (--fault blocked)"},
 	{Name: "blocked", Side: "client",
-		NoSmux: "smux's session block is --fault hol",
-		YamuxDoes: "an extra session asks the service to freeze it (FRZE), as a hung process would, then writes a full 256 KiB window on each of " +
-			"64 new streams: 16 MiB, more than the sockets buffer, so its connection write stops",
+		NoSmux: "smux's session-wide block is --fault hol, one unread stream",
+		YamuxDoes: "an extra session asks the service to freeze it (FRZE), as a hung process would, then opens up to 64 new streams and writes a " +
+			"full 256 KiB window on each: up to 16 MiB, more than the sockets buffer, so its connection write stops",
 		YamuxShows: "SESSION_BLOCKED on that session after --blocked-after: the server stopped reading the connection; it names the first stream sent the most"},
 	{Name: "mismatch", Side: "client",
 		Does:       "the gateway's first pooled session speaks the other smux version; its request fails (\"invalid protocol\") when the service's first keepalive NOP reaches it, and the gateway replaces it, with backoff, by another that does the same, while the other sessions serve (the fault sets --keepalive 1s unless given; in two processes give the server --keepalive 1s)",
