@@ -184,13 +184,14 @@ func (s *service) serveSession(sess muxSession, fc *freezeConn) {
 		st, err := sess.acceptUntil(hold)
 		if err != nil {
 			switch {
+			case errors.Is(err, yamux.ErrInvalidVersion), errors.Is(err, yamux.ErrInvalidMsgType):
+				// yamux ended the session at the first frame it could not
+				// read (and so it is closed: this comes first).
+				s.log.Warn("demo: service session ended: the client does not speak yamux",
+					"remote", addrString(sess.RemoteAddr()), "err", err)
 			case sess.IsClosed(): // closed by us: Serve is stopping
 			case hold.Err() != nil: // CommandHold: yamux's accept gave up before it sent an ACK
 				<-sess.CloseChan()
-			case errors.Is(err, yamux.ErrInvalidVersion), errors.Is(err, yamux.ErrInvalidMsgType):
-				// yamux ends the session at the first frame it cannot read.
-				s.log.Warn("demo: service session ended: the client does not speak yamux",
-					"remote", addrString(sess.RemoteAddr()), "err", err)
 			case errors.Is(err, smux.ErrInvalidProtocol):
 				// smux reads nothing more of the session and leaves it to
 				// keepalive, which closes it 30-60 s later; so does the
