@@ -50,7 +50,7 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 	case CodeSessionBlocked:
 		return fmt.Sprintf("session %d is blocked: the %s stopped reading the connection %s ago, with %s open; stream %d was sent %s",
 				session, receiver, fmtDur(ev.Age), plural(ev.Count, "stream"), f.Stream, fmtBytes(ev.Bytes)),
-			fmt.Sprintf("find out why the %s stopped reading (a stuck recvLoop, a full kernel buffer); yamux fails a write stuck for ConnectionWriteTimeout (10 s) and ends the session", receiver)
+			fmt.Sprintf("find out why the %s stopped reading the connection (a hung process, a dead path: yamux's own reader never waits for a slow stream); yamux fails each write that waits longer than ConnectionWriteTimeout (10 s), and its keepalive, whose ping cannot go out either, then ends the session", receiver)
 	case CodeKeepalive:
 		return fmt.Sprintf("the %s has sent nothing, not even a keepalive ping or its answer, for %s; its pings came every %s: it is frozen or gone",
 				sender, fmtDur(ev.Age), fmtDur(ev.Limit)),

@@ -207,3 +207,30 @@ func TestYamuxProtocolFinding(t *testing.T) {
 		t.Fatalf("PROTOCOL finding: %+v", f)
 	}
 }
+
+// TestYamuxBlockedNotStalled: a yamux client that wrote a full window on
+// a stream to a server that reads nothing of the connection has its write
+// blocked: SESSION_BLOCKED, and no WINDOW_STALL for the stream, whose
+// window the server cannot open. The same full window with the writes
+// going through is a WINDOW_STALL.
+func TestYamuxBlockedNotStalled(t *testing.T) {
+	for _, blocked := range []bool{true, false} {
+		reg := live.New(live.Config{})
+		s := reg.Open(live.SessionInfo{Proto: live.Yamux}, t0)
+		y := &yamuxFrames{s: s}
+		y.rec(c2s, yamux.WindowUpdate, yamux.SYN, 1, 0)
+		y.rec(c2s, yamux.Data, 0, 1, yamux.InitialWindow)
+		if blocked {
+			s.WriteStarted(c2s)
+		}
+		cfg := live.FindingsConfig{BlockedAfter: time.Second, StallAfter: time.Second}
+		reg.Evaluate(sec(1), cfg)
+		found := openFindings(reg, sec(3), cfg)
+		switch {
+		case blocked && (found[live.CodeSessionBlocked] == nil || found[live.CodeWindowStall] != nil):
+			t.Errorf("blocked: %v, want SESSION_BLOCKED and no WINDOW_STALL", found)
+		case !blocked && (found[live.CodeWindowStall] == nil || found[live.CodeSessionBlocked] != nil):
+			t.Errorf("not blocked: %v, want WINDOW_STALL only", found)
+		}
+	}
+}
