@@ -199,7 +199,7 @@ func newDemoCmd() *cobra.Command {
 			"big-endian uint64), an HTTP gateway whose GET /rand reaches it over a pool of smux sessions, and\n" +
 			"a load generator. muxtop taps the sessions between gateway and service and shows them.\n" +
 			"The header (or stderr, for plain and json output) says the gateway URL, so curl works beside it.",
-		Example: "  muxtop demo\n  muxtop demo --rate 1000 --pool 4 --smux-version 2\n  muxtop demo --protocol yamux\n  muxtop demo --fault hol\n  muxtop demo --fault list",
+		Example: "  muxtop demo\n  muxtop demo --rate 1000 --pool 4 --smux-version 2\n  muxtop demo --protocol yamux\n  muxtop demo --fault hol\n  muxtop demo --protocol yamux --fault goaway\n  muxtop demo --fault list",
 
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
