@@ -330,6 +330,9 @@ func (r *Registry) SnapshotWith(o SnapshotOptions) *Snapshot {
 		if !ss.Ended {
 			snap.LiveSessions++
 		}
+		if ss.Incomplete {
+			snap.Incomplete++
+		}
 	}
 	snap.History = r.hist.stats()
 	r.snapshotFindings(snap, sessions, o.Latency) // findings.go

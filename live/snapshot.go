@@ -46,6 +46,9 @@ type Snapshot struct {
 	FindingCounts  [NumSeverities]int
 	FindingsOpened uint64
 	Resolved       []*Finding
+	// Incomplete counts the sessions whose counts are incomplete
+	// (SessionSnap.Incomplete).
+	Incomplete int
 	// Latency is the first-reply latency over every tracked session's
 	// streams, when SnapshotOptions.Latency asked for it.
 	Latency Latency
@@ -166,6 +169,13 @@ type SessionSnap struct {
 	// but that a failed write never sent; Counts do not include the frames
 	// that lay wholly in them.
 	Unsent [2]int64
+	// Incomplete reports that the capture behind the session did not see
+	// every byte (Session.Resynced): its counts are what was seen, not
+	// what was sent. Lost counts the bytes a capture lost per direction,
+	// Skipped those it saw but could not frame, before a frame boundary.
+	Incomplete bool
+	Lost       [2]int64
+	Skipped    [2]int64
 	// Latency is the first-reply latency of the session's streams: from a
 	// stream's SYN to the first data from the side that did not open it.
 	Latency Latency
@@ -238,6 +248,9 @@ type StreamSnap struct {
 	FirstReply time.Duration
 	// Flow is the v2 flow-control state of each direction.
 	Flow [2]Flow
+	// Incomplete reports that the stream's counts miss frames: it was open
+	// before the capture saw it, or live when the capture lost bytes.
+	Incomplete bool
 }
 
 // Stalled reports whether a v2 writer of the stream is held back, and in
@@ -326,6 +339,7 @@ func (s *Session) header() *SessionSnap {
 		Counts: s.counts, Open: s.open, Total: s.total(), Closed: s.summary,
 		AnomalyCount: s.anomalyCount, Unparsed: s.unparsed, Unsent: s.unsent, Untracked: s.untracked,
 		Tracked: len(s.streams), StreamsOmitted: true, Latency: s.w.latency.latency(),
+		Incomplete: s.incomplete, Lost: s.lost, Skipped: s.skipped,
 	}
 	for _, f := range s.framing {
 		if f != nil {
@@ -357,6 +371,7 @@ func (s *Session) streamSnaps() []StreamSnap {
 		sn := StreamSnap{
 			ID: st.id, Opener: st.opener, State: st.state,
 			Frames: st.frames, Bytes: st.bytes, First: st.first, Last: st.last,
+			Incomplete: st.incomplete,
 		}
 		if !st.replyAt.IsZero() {
 			sn.FirstReply = st.replyAt.Sub(st.first)
