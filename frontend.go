@@ -157,10 +157,13 @@ func (f *watchFlags) validate(stdout io.Writer) error {
 
 // registry returns the capture state the flags ask for, and sets the
 // memory limit that keeps its cost to historyBytes.
-func (f *watchFlags) registry() *live.Registry {
+func (f *watchFlags) registry() *live.Registry { return f.registryClock(nil) }
+
+// registryClock is registry with a clock other than time.Now: a capture's.
+func (f *watchFlags) registryClock(clock func() time.Time) *live.Registry {
 	setMemoryLimit(historyLive(f.history, f.snaplen, f.output))
 	// The flags count exactly: --history 0 keeps none (see live.Config).
-	return live.New(live.Config{History: live.Exactly(f.history), Snaplen: live.Exactly(f.snaplen)})
+	return live.New(live.Config{History: live.Exactly(f.history), Snaplen: live.Exactly(f.snaplen), Clock: clock})
 }
 
 // system is what a command runs and muxtop watches: a demo or a proxy. It
@@ -260,7 +263,7 @@ func (f *watchFlags) watch(ctx context.Context, cmd *cobra.Command, s session) e
 	switch f.output {
 	case "tui":
 		if s.warn != "" {
-			s.reg.Notice(time.Now(), s.warn)
+			s.reg.Notice(s.reg.Now(), s.warn)
 		}
 		err = runTUI(ctx, s, f, stop, stdout)
 	default:

@@ -75,7 +75,7 @@ type SnapshotOptions struct {
 	// no UPD opening it and no FIN of its own, to count as stalled; zero
 	// means DefaultStallAfter.
 	StallAfter time.Duration
-	// Now is the snapshot's time, At; zero means time.Now(). Tests fix it.
+	// Now is the snapshot's time, At; zero means Registry.Now(). Tests fix it.
 	Now time.Time
 	// Latency adds every session's first-reply times into
 	// Snapshot.Latency, for a summary: it costs a pass over each session's

@@ -1,0 +1,538 @@
+package capture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/reassembly"
+
+	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/tap"
+)
+
+// Bounds on what reassembly holds while it waits for missing segments:
+// pages of 1900 bytes. A connection that reaches its bound has the hole
+// it waits at counted as lost, and decoding goes on after it.
+const (
+	maxPagesPerConn = 512    // about 1 MB
+	maxPagesTotal   = 16_384 // about 31 MB
+	// flushAfter is how long, in capture time, reassembly waits for a
+	// missing segment before counting it lost.
+	flushAfter = 5 * time.Second
+	// probeMax is how many bytes of a connection are looked at to tell
+	// whether it is smux, when no filter picked it: enough for a chain of
+	// resynchronisation headers of the largest frames.
+	probeMax = decoder.ResyncWindow + 1<<10
+)
+
+// Config configures a Reader.
+type Config struct {
+	// Registry records the sessions found. It is required; its Clock should
+	// be the Reader's Clock, so that ages are measured in capture time.
+	Registry *live.Registry
+	// Filter picks the connections to decode whatever their bytes look
+	// like; with an empty one, every connection whose bytes look like smux
+	// is decoded (a chain of plausible frame headers at its start, or,
+	// joined mid-stream, anywhere in its first bytes), the rest counted
+	// and skipped.
+	Filter Filter
+	// Label names the sessions' origin; "" means "read".
+	Label string
+	// Clock, if not nil, is set to the time of each packet read.
+	Clock *Clock
+}
+
+// Clock is the time of the latest packet read: a live.Config.Clock for
+// a registry that a Reader feeds. It is safe for concurrent use.
+type Clock struct{ ns atomic.Int64 }
+
+// Now returns the time of the latest packet, or the zero time before one.
+func (c *Clock) Now() time.Time {
+	ns := c.ns.Load()
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
+}
+
+// Set sets the clock to t unless it is earlier than the clock: a capture's
+// packets are not always in time order.
+func (c *Clock) Set(t time.Time) {
+	ns := t.UnixNano()
+	if ns > c.ns.Load() {
+		c.ns.Store(ns)
+	}
+}
+
+// Stats counts what a Reader read. Read it with Reader.Stats.
+type Stats struct {
+	Packets     uint64 // packets read
+	Bytes       uint64 // their captured bytes
+	NotTCP      uint64 // packets that carry no TCP segment muxtop can read
+	Connections uint64 // TCP connections seen
+	Decoded     uint64 // connections decoded as smux
+	Skipped     uint64 // connections skipped: not picked by the filter, or not smux
+}
+
+// Reader reassembles the TCP connections of captured packets and decodes
+// the smux sessions in them into a live.Registry. Feed it packets with
+// Packet, or a whole Source with Run, then call Close, which decodes what
+// reassembly still holds. A Reader is not safe for concurrent use, except
+// Stats.
+type Reader struct {
+	cfg    Config
+	pool   *reassembly.StreamPool
+	asm    *reassembly.Assembler
+	ac     assemblerContext
+	closed bool
+
+	parsers map[layers.LinkType]*gopacket.DecodingLayerParser
+	eth     layers.Ethernet
+	dot1q   layers.Dot1Q
+	sll     layers.LinuxSLL
+	lo      layers.Loopback
+	ip4     layers.IPv4
+	ip6     layers.IPv6
+	tcp     layers.TCP
+	decoded []gopacket.LayerType
+
+	lastFlush time.Time
+	stats     struct {
+		packets, bytes, notTCP, conns, decoded, skipped atomic.Uint64
+	}
+}
+
+type assemblerContext struct{ ci gopacket.CaptureInfo }
+
+func (a *assemblerContext) GetCaptureInfo() gopacket.CaptureInfo { return a.ci }
+
+// NewReader returns a Reader configured by cfg.
+func NewReader(cfg Config) *Reader {
+	if cfg.Label == "" {
+		cfg.Label = "read"
+	}
+	r := &Reader{cfg: cfg, parsers: make(map[layers.LinkType]*gopacket.DecodingLayerParser)}
+	r.pool = reassembly.NewStreamPool(factory{r})
+	r.asm = reassembly.NewAssembler(r.pool)
+	r.asm.MaxBufferedPagesPerConnection = maxPagesPerConn
+	r.asm.MaxBufferedPagesTotal = maxPagesTotal
+	return r
+}
+
+// Stats returns what the Reader has read so far.
+func (r *Reader) Stats() Stats {
+	return Stats{
+		Packets: r.stats.packets.Load(), Bytes: r.stats.bytes.Load(), NotTCP: r.stats.notTCP.Load(),
+		Connections: r.stats.conns.Load(), Decoded: r.stats.decoded.Load(), Skipped: r.stats.skipped.Load(),
+	}
+}
+
+// Run reads every packet of src until it ends or ctx is done, then
+// Closes the Reader. A damaged capture is an error after the packets
+// before the damage were read.
+func (r *Reader) Run(ctx context.Context, src Source) error {
+	defer r.Close()
+	link := src.LinkType()
+	if _, err := r.parser(link); err != nil {
+		return err
+	}
+	for i := 0; ; i++ {
+		if i%1024 == 0 && ctx.Err() != nil {
+			return nil
+		}
+		data, ci, err := src.ReadPacketData()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return errors.New("capture: the file ends in the middle of a packet (was it still being written?)")
+			}
+			return fmt.Errorf("capture: %w", err)
+		}
+		r.Packet(data, ci, link)
+	}
+}
+
+// parser returns the layer parser for a link type.
+func (r *Reader) parser(link layers.LinkType) (*gopacket.DecodingLayerParser, error) {
+	if p := r.parsers[link]; p != nil {
+		return p, nil
+	}
+	var first gopacket.LayerType
+	switch link {
+	case layers.LinkTypeEthernet:
+		first = layers.LayerTypeEthernet
+	case layers.LinkTypeLinuxSLL:
+		first = layers.LayerTypeLinuxSLL
+	case layers.LinkTypeNull, layers.LinkTypeLoop:
+		first = layers.LayerTypeLoopback
+	case layers.LinkTypeIPv4:
+		first = layers.LayerTypeIPv4
+	case layers.LinkTypeIPv6:
+		first = layers.LayerTypeIPv6
+	case layers.LinkTypeRaw:
+		first = layers.LayerTypeIPv4 // Packet picks IPv6 by the version nibble
+	default:
+		return nil, fmt.Errorf("capture: link type %v is not supported: capture on an Ethernet, loopback or Linux \"any\" interface", link)
+	}
+	p := gopacket.NewDecodingLayerParser(first, &r.eth, &r.dot1q, &r.sll, &r.lo, &r.ip4, &r.ip6, &r.tcp)
+	p.IgnoreUnsupported = true
+	r.parsers[link] = p
+	return p, nil
+}
+
+// Packet reads one captured packet of link type link. data is not retained.
+func (r *Reader) Packet(data []byte, ci gopacket.CaptureInfo, link layers.LinkType) {
+	r.stats.packets.Add(1)
+	r.stats.bytes.Add(uint64(len(data)))
+	if r.cfg.Clock != nil {
+		r.cfg.Clock.Set(ci.Timestamp)
+	}
+	p, err := r.parser(link)
+	if err != nil {
+		r.stats.notTCP.Add(1)
+		return
+	}
+	if link == layers.LinkTypeRaw && len(data) > 0 && data[0]>>4 == 6 {
+		p, _ = r.parser(layers.LinkTypeIPv6)
+	}
+	r.decoded = r.decoded[:0]
+	_ = p.DecodeLayers(data, &r.decoded) // an error leaves decoded short: the checks below
+	var netFlow gopacket.Flow
+	haveIP, haveTCP := false, false
+	for _, t := range r.decoded {
+		switch t {
+		case layers.LayerTypeIPv4:
+			netFlow, haveIP = r.ip4.NetworkFlow(), r.ip4.Flags&layers.IPv4MoreFragments == 0 && r.ip4.FragOffset == 0
+		case layers.LayerTypeIPv6:
+			netFlow, haveIP = r.ip6.NetworkFlow(), true
+		case layers.LayerTypeTCP:
+			haveTCP = true
+		}
+	}
+	if !haveIP || !haveTCP {
+		r.stats.notTCP.Add(1)
+		return
+	}
+	r.ac.ci = ci
+	r.asm.AssembleWithContext(netFlow, &r.tcp, &r.ac)
+	if ci.Timestamp.Sub(r.lastFlush) > time.Second {
+		// Holes older than flushAfter will not be filled: count them lost.
+		if !r.lastFlush.IsZero() {
+			r.asm.FlushWithOptions(reassembly.FlushOptions{T: ci.Timestamp.Add(-flushAfter)})
+		}
+		r.lastFlush = ci.Timestamp
+	}
+}
+
+// Close decodes what reassembly still holds: holes it waited at count as
+// lost. Connections the capture saw no end of stay open in the registry,
+// as they were when it ended. Close is idempotent.
+func (r *Reader) Close() {
+	if r.closed {
+		return
+	}
+	r.closed = true
+	r.asm.FlushAll()
+}
+
+// factory makes a conn for each TCP connection reassembly meets.
+type factory struct{ r *Reader }
+
+func (f factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac reassembly.AssemblerContext) reassembly.Stream {
+	r := f.r
+	r.stats.conns.Add(1)
+	srcIP, _ := netip.AddrFromSlice(netFlow.Src().Raw())
+	dstIP, _ := netip.AddrFromSlice(netFlow.Dst().Raw())
+	a := netip.AddrPortFrom(srcIP.Unmap(), uint16(tcp.SrcPort))
+	b := netip.AddrPortFrom(dstIP.Unmap(), uint16(tcp.DstPort))
+	c := &conn{r: r, a: a, b: b}
+	// Who is the client: the end that sent the first SYN; without one, the
+	// end not on the filter's port; without that, the end with the higher
+	// port, as ephemeral ports are high.
+	switch {
+	case tcp.SYN && !tcp.ACK:
+		c.clientIsA = true
+	case tcp.SYN:
+		c.clientIsA = false
+	case r.cfg.Filter.isServer(a, b):
+		c.clientIsA = true
+	case r.cfg.Filter.isServer(b, a):
+		c.clientIsA = false
+	default:
+		c.clientIsA = a.Port() > b.Port()
+	}
+	switch {
+	case !r.cfg.Filter.Empty() && !r.cfg.Filter.Match(a, b):
+		c.state = skipped
+		r.stats.skipped.Add(1)
+	case !r.cfg.Filter.Empty():
+		c.open(ac.GetCaptureInfo().Timestamp)
+	default:
+		c.state = probing
+		c.probe = [2]*decoder.Decoder{decoder.New(0), decoder.New(0)}
+	}
+	return c
+}
+
+type connState uint8
+
+const (
+	probing  connState = iota // looking at the first bytes: smux or not?
+	decoding                  // smux: fed to a session
+	skipped                   // not picked, or not smux
+)
+
+// conn is one TCP connection of the capture.
+type conn struct {
+	r         *Reader
+	a, b      netip.AddrPort // a sent the first packet reassembly saw
+	clientIsA bool
+	state     connState
+	syn       [2]bool // by live.Dir: the direction's SYN was seen, so its bytes begin a stream
+	started   [2]bool // by live.Dir: the direction's first bytes have come
+	ended     [2]bool
+	rst       bool
+	last      time.Time
+
+	sess *live.Session
+	feed [2]tap.Feeder
+
+	// While probing: a decoder per direction that looks for frames, and
+	// the bytes so far, to replay into the session if it is smux.
+	probe   [2]*decoder.Decoder
+	pending []chunk
+	held    int
+}
+
+// chunk is bytes of one direction held while probing, or a loss.
+type chunk struct {
+	dir  live.Dir
+	at   time.Time
+	data []byte
+	lost int64
+}
+
+// dir maps reassembly's direction, which follows the first packet seen,
+// to muxtop's, which follows the smux roles.
+func (c *conn) dir(d reassembly.TCPFlowDirection) live.Dir {
+	if (d == reassembly.TCPDirClientToServer) == c.clientIsA {
+		return live.ClientToServer
+	}
+	return live.ServerToClient
+}
+
+func (c *conn) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.TCPFlowDirection, nextSeq reassembly.Sequence, start *bool, ac reassembly.AssemblerContext) bool {
+	c.last = ci.Timestamp
+	d := c.dir(dir)
+	if tcp.SYN {
+		c.syn[d] = true
+	}
+	if tcp.RST {
+		c.rst = true
+	}
+	// A connection that was open when the capture began has no SYN to
+	// start at: start at the first segment, and resynchronise.
+	*start = true
+	return true // a skipped connection's bytes are dropped as they come, not left to pile up
+}
+
+func (c *conn) ReassembledSG(sg reassembly.ScatterGather, ac reassembly.AssemblerContext) {
+	if c.state == skipped {
+		return
+	}
+	rdir, _, end, skip := sg.Info()
+	d := c.dir(rdir)
+	n, _ := sg.Lengths()
+	at := c.last
+	if ac != nil {
+		at = ac.GetCaptureInfo().Timestamp
+	} else if n > 0 {
+		at = sg.CaptureInfo(0).Timestamp
+	}
+	if skip > 0 && c.started[d] {
+		c.lost(d, int64(skip), at)
+	}
+	if n > 0 {
+		data := sg.Fetch(n)
+		if !c.started[d] {
+			c.started[d] = true
+			c.begin(d)
+		}
+		c.data(d, data, at)
+	}
+	if end {
+		c.endDir(d, at, true)
+	}
+}
+
+func (c *conn) ReassemblyComplete(ac reassembly.AssemblerContext) bool {
+	at := c.last
+	if c.state == probing {
+		c.decide(true)
+	}
+	if c.state != decoding {
+		return true
+	}
+	finished := c.rst || (c.ended[0] && c.ended[1])
+	for d := range live.Dir(2) {
+		c.endDir(d, at, finished)
+	}
+	if finished {
+		reason := live.EOF
+		if c.rst {
+			reason = live.Reset
+		}
+		c.sess.End(at, reason, nil)
+	}
+	return true
+}
+
+// begin starts a direction's decoding: from a frame boundary found by
+// resynchronisation unless its SYN was seen.
+func (c *conn) begin(d live.Dir) {
+	switch {
+	case c.state == probing:
+		// Even from a SYN: smux is told by a chain of plausible headers,
+		// which must then begin at offset 0.
+		c.probe[d].Resync()
+	case c.state == decoding && !c.syn[d]:
+		c.feed[d].Resync()
+	}
+}
+
+func (c *conn) lost(d live.Dir, n int64, at time.Time) {
+	switch c.state {
+	case probing:
+		c.probe[d].Gap(n)
+		c.pending = append(c.pending, chunk{dir: d, at: at, lost: n})
+	case decoding:
+		c.feed[d].Gap(n, at)
+	}
+}
+
+func (c *conn) data(d live.Dir, p []byte, at time.Time) {
+	switch c.state {
+	case decoding:
+		c.feed[d].Feed(p, at)
+		return
+	case skipped:
+		return
+	}
+	c.pending = append(c.pending, chunk{dir: d, at: at, data: append([]byte(nil), p...)})
+	c.held += len(p)
+	pr := c.probe[d]
+	for len(p) > 0 || pr.Buffered() > 0 {
+		n, f, err := pr.Next(p)
+		p = p[n:]
+		if f != nil || err != nil {
+			c.state = c.verdict(d, f)
+			break
+		}
+	}
+	if c.state == probing && c.held > probeMax {
+		c.state = skipped
+	}
+	c.settle()
+}
+
+// verdict says what a probe's first frame f (nil after a violation) makes
+// the connection: smux, unless the direction began at a SYN and the frame
+// is not at its start.
+func (c *conn) verdict(d live.Dir, f *decoder.Frame) connState {
+	if f == nil || (c.syn[d] && f.Offset != 0) {
+		return skipped
+	}
+	return decoding
+}
+
+// decide settles a connection still probing at its end: smux if a probe
+// finds frames in what it holds.
+func (c *conn) decide(bool) {
+	for d, pr := range c.probe {
+		if c.state != probing {
+			break
+		}
+		pr.Flush()
+		for pr.Buffered() > 0 {
+			if _, f, err := pr.Next(nil); f != nil || err != nil {
+				c.state = c.verdict(live.Dir(d), f)
+				break
+			}
+		}
+	}
+	if c.state == probing {
+		c.state = skipped
+	}
+	c.settle()
+}
+
+// settle acts on a probe's verdict: a probe whose stream began at a SYN
+// must find its first frame at offset 0.
+func (c *conn) settle() {
+	switch c.state {
+	case probing:
+		return
+	case skipped:
+		c.r.stats.skipped.Add(1)
+		c.pending, c.probe = nil, [2]*decoder.Decoder{}
+		return
+	}
+	pending := c.pending
+	c.pending, c.probe, c.held = nil, [2]*decoder.Decoder{}, 0
+	at := c.last
+	if len(pending) > 0 {
+		at = pending[0].at
+	}
+	c.open(at)
+	var begun [2]bool
+	for _, ch := range pending {
+		if ch.lost > 0 {
+			c.feed[ch.dir].Gap(ch.lost, ch.at)
+			continue
+		}
+		if !begun[ch.dir] {
+			begun[ch.dir] = true
+			if !c.syn[ch.dir] {
+				c.feed[ch.dir].Resync()
+			}
+		}
+		c.feed[ch.dir].Feed(ch.data, ch.at)
+	}
+}
+
+// open starts the connection's session.
+func (c *conn) open(at time.Time) {
+	c.state = decoding
+	c.r.stats.decoded.Add(1)
+	client, server := c.a, c.b
+	if !c.clientIsA {
+		client, server = c.b, c.a
+	}
+	reg := c.r.cfg.Registry
+	c.sess = reg.Open(live.SessionInfo{Client: client.String(), Server: server.String(), Tap: live.Server, Label: c.r.cfg.Label}, at)
+	snaplen := reg.Config().Snaplen
+	for d := range live.Dir(2) {
+		c.feed[d] = tap.NewFeeder(c.sess, d, snaplen)
+	}
+}
+
+// endDir ends a direction: at its FIN (report: a frame it cut is
+// TRUNCATED), or where the capture ended.
+func (c *conn) endDir(d live.Dir, at time.Time, report bool) {
+	if c.ended[d] || c.state != decoding {
+		c.ended[d] = true
+		return
+	}
+	c.ended[d] = true
+	c.feed[d].End(at, report)
+}
