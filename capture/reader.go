@@ -250,7 +250,6 @@ type factory struct{ r *Reader }
 
 func (f factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac reassembly.AssemblerContext) reassembly.Stream {
 	r := f.r
-	r.stats.conns.Add(1)
 	srcIP, _ := netip.AddrFromSlice(netFlow.Src().Raw())
 	dstIP, _ := netip.AddrFromSlice(netFlow.Dst().Raw())
 	a := netip.AddrPortFrom(srcIP.Unmap(), uint16(tcp.SrcPort))
@@ -274,9 +273,8 @@ func (f factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac reassem
 	switch {
 	case !r.cfg.Filter.Empty() && !r.cfg.Filter.Match(a, b):
 		c.state = skipped
-		r.stats.skipped.Add(1)
 	case !r.cfg.Filter.Empty():
-		c.open(ac.GetCaptureInfo().Timestamp)
+		c.state = picked
 	default:
 		c.state = probing
 		c.probe = [2]*decoder.Decoder{decoder.New(0), decoder.New(0)}
@@ -288,6 +286,7 @@ type connState uint8
 
 const (
 	probing  connState = iota // looking at the first bytes: smux or not?
+	picked                    // picked by the filter: decoded from its first SYN or byte
 	decoding                  // smux: fed to a session
 	skipped                   // not picked, or not smux
 )
@@ -303,6 +302,10 @@ type conn struct {
 	ended     [2]bool
 	rst       bool
 	last      time.Time
+	// seen: the connection carried a SYN or a byte. Reassembly meets the
+	// ACKs that follow a connection's close as a connection of their own:
+	// those are not counted.
+	seen bool
 
 	sess *live.Session
 	feed [2]tap.Feeder
@@ -333,6 +336,16 @@ func (c *conn) dir(d reassembly.TCPFlowDirection) live.Dir {
 
 func (c *conn) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.TCPFlowDirection, nextSeq reassembly.Sequence, start *bool, ac reassembly.AssemblerContext) bool {
 	c.last = ci.Timestamp
+	if !c.seen && (tcp.SYN || len(tcp.Payload) > 0) {
+		c.seen = true
+		c.r.stats.conns.Add(1)
+		switch c.state {
+		case skipped:
+			c.r.stats.skipped.Add(1)
+		case picked:
+			c.open(ci.Timestamp)
+		}
+	}
 	d := c.dir(dir)
 	if tcp.SYN {
 		c.syn[d] = true
@@ -377,7 +390,7 @@ func (c *conn) ReassembledSG(sg reassembly.ScatterGather, ac reassembly.Assemble
 
 func (c *conn) ReassemblyComplete(ac reassembly.AssemblerContext) bool {
 	at := c.last
-	if c.state == probing {
+	if c.state == probing && c.seen {
 		c.decide(true)
 	}
 	if c.state != decoding {
