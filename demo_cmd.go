@@ -31,6 +31,7 @@ type demoFlags struct {
 	http    string
 	// serviceFlag names the flag that sets service: --listen or --connect.
 	serviceFlag string
+	write       writeFlags
 }
 
 func (f *demoFlags) config(reg *live.Registry) (demo.Config, error) {
@@ -97,8 +98,8 @@ func startErr(err error, flag string) error {
 // demoMode is one way to run the demo: which parts, tapped where.
 type demoMode struct {
 	start func(context.Context, demo.Config) (*demo.Demo, error)
-	// tap makes cfg record the demo's sessions into reg.
-	tap func(reg *live.Registry, cfg *demo.Config)
+	// tap makes cfg record the demo's sessions into reg, tapped with opts.
+	tap func(reg *live.Registry, cfg *demo.Config, opts []tap.Option)
 	// portFlags names the flags that choose the ports, for a port in use.
 	portFlags string
 	// describe returns the UI header and the stderr line of a running demo.
@@ -111,7 +112,7 @@ type demoMode struct {
 
 // run starts the demo in mode m and watches it until the user or the
 // duration ends it.
-func (f *demoFlags) run(cmd *cobra.Command, m demoMode) error {
+func (f *demoFlags) run(cmd *cobra.Command, m demoMode) (err error) {
 	if f.fault == "list" {
 		writeFaults(cmd.OutOrStdout())
 		return nil
@@ -127,7 +128,16 @@ func (f *demoFlags) run(cmd *cobra.Command, m demoMode) error {
 	if err != nil {
 		return err
 	}
-	m.tap(reg, &cfg)
+	opts, _, err := f.write.open()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := f.write.close(cmd.ErrOrStderr()); err == nil {
+			err = cerr
+		}
+	}()
+	m.tap(reg, &cfg, opts)
 	if cfg.Fault != "" && cfg.Dial != nil {
 		cfg.FaultDial = tap.Dialer(reg, demo.FaultLabel)
 	}
@@ -159,8 +169,10 @@ func (f *demoFlags) gatewayListener(d *demo.Demo) listener {
 }
 
 // tapClient taps the gateway's sessions at the conns it dials.
-func tapClient(label string) func(*live.Registry, *demo.Config) {
-	return func(reg *live.Registry, cfg *demo.Config) { cfg.Dial = tap.Dialer(reg, label) }
+func tapClient(label string) func(*live.Registry, *demo.Config, []tap.Option) {
+	return func(reg *live.Registry, cfg *demo.Config, opts []tap.Option) {
+		cfg.Dial = tap.Dialer(reg, label, opts...)
+	}
 }
 
 func newDemoCmd() *cobra.Command {
@@ -187,6 +199,7 @@ func newDemoCmd() *cobra.Command {
 		},
 	}
 	f.watch.register(cmd)
+	f.write.register(cmd)
 	fs := cmd.Flags()
 	fs.IntVar(&f.version, "smux-version", 1, "smux protocol version of both sides: 1 or 2")
 	fs.IntVar(&f.pool, "pool", demo.DefaultPool, "smux sessions in the gateway's pool")
@@ -210,8 +223,8 @@ func newDemoServerCmd() *cobra.Command {
 			return f.run(cmd, demoMode{
 				start: demo.StartServer, portFlags: "--listen", side: "server",
 				listens: func(d *demo.Demo) []listener { return []listener{f.serviceListener(d)} },
-				tap: func(reg *live.Registry, cfg *demo.Config) {
-					cfg.WrapListener = func(l net.Listener) net.Listener { return tap.WrapListener(l, reg, "server") }
+				tap: func(reg *live.Registry, cfg *demo.Config, opts []tap.Option) {
+					cfg.WrapListener = func(l net.Listener) net.Listener { return tap.WrapListener(l, reg, "server", opts...) }
 				},
 				describe: func(d *demo.Demo, v int) (string, string) {
 					return fmt.Sprintf("demo server · listening on %s · smux v%d", d.ServiceAddr(), v),
@@ -221,6 +234,7 @@ func newDemoServerCmd() *cobra.Command {
 		},
 	}
 	f.watch.register(cmd)
+	f.write.register(cmd)
 	fs := cmd.Flags()
 	fs.IntVar(&f.version, "smux-version", 1, "smux protocol version: 1 or 2")
 	fs.BoolVar(&f.leak, "leak", false, "never close the service's side of a stream, as the original article did: --fault leak")
@@ -248,6 +262,7 @@ func newDemoClientCmd() *cobra.Command {
 		},
 	}
 	f.watch.register(cmd)
+	f.write.register(cmd)
 	fs := cmd.Flags()
 	fs.IntVar(&f.version, "smux-version", 1, "smux protocol version: 1 or 2")
 	fs.IntVar(&f.pool, "pool", demo.DefaultPool, "smux sessions in the gateway's pool")

@@ -57,6 +57,19 @@ func Version(v int) Option {
 	}
 }
 
+// Record makes the tap record every byte of the conn in rec (--write).
+func Record(rec Recorder) Option {
+	return func(c *Conn) {
+		if rec == nil {
+			return
+		}
+		info := c.sess.Info()
+		rc := rec.Conn(info.Client, info.Server, time.Now())
+		c.in.Record(rc)
+		c.out.Record(rc)
+	}
+}
+
 // Wrap taps c, which is the side end of an smux session, recording into reg
 // under a new session labelled label.
 func Wrap(c net.Conn, side live.Side, reg *live.Registry, label string, opts ...Option) *Conn {
@@ -204,11 +217,13 @@ type Listener struct {
 	net.Listener
 	reg   *live.Registry
 	label string
+	opts  []Option
 }
 
 // WrapListener taps the conns that l accepts, recording into reg.
-func WrapListener(l net.Listener, reg *live.Registry, label string) *Listener {
-	return &Listener{Listener: l, reg: reg, label: label}
+// Each conn is wrapped with opts.
+func WrapListener(l net.Listener, reg *live.Registry, label string, opts ...Option) *Listener {
+	return &Listener{Listener: l, reg: reg, label: label, opts: opts}
 }
 
 // Accept waits for the next conn and returns it tapped.
@@ -217,7 +232,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Wrap(c, live.Server, l.reg, l.label), nil
+	return Wrap(c, live.Server, l.reg, l.label, l.opts...), nil
 }
 
 // clock stamps a Feeder's frames reading only the monotonic clock, half

@@ -27,6 +27,26 @@ type Feeder struct {
 	// resync says why the decoder is looking for a frame boundary, if it
 	// is: the first frame it finds is reported with it.
 	resync resyncWhy
+	rec    ConnRecorder // nil, or where the bytes fed are recorded
+}
+
+// Recorder keeps the bytes of every tapped connection as they pass, such
+// as pcapout.Writer writing them as a pcapng capture. Its methods are
+// called on the data path: they must not block.
+type Recorder interface {
+	// Conn returns the recorder of a new connection between client and
+	// server (addresses such as "127.0.0.1:9000").
+	Conn(client, server string, at time.Time) ConnRecorder
+}
+
+// ConnRecorder keeps the bytes of one connection. Write and End of one
+// direction are not called concurrently; the two directions' may be.
+type ConnRecorder interface {
+	// Write records that p passed in direction dir at time at; p is
+	// valid only during the call.
+	Write(dir live.Dir, at time.Time, p []byte)
+	// End records that direction dir ended at time at.
+	End(dir live.Dir, at time.Time)
 }
 
 // resyncWhy is why a Feeder's decoder looks for a frame boundary.
@@ -59,6 +79,12 @@ func NewFeeder(sess *live.Session, dir live.Dir, snaplen int) Feeder {
 func (f *Feeder) Feed(p []byte, at time.Time) {
 	if f.done {
 		return
+	}
+	if f.rec != nil && len(p) > 0 {
+		if at.IsZero() {
+			at = f.clock.now()
+		}
+		f.rec.Write(f.dir, at, p)
 	}
 	if f.dec.Violation() != nil {
 		f.dec.Next(p)
@@ -93,6 +119,10 @@ func (f *Feeder) Feed(p []byte, at time.Time) {
 		}
 	}
 }
+
+// Record makes the feeder record every byte it is fed, and the end of its
+// direction, in rec.
+func (f *Feeder) Record(rec ConnRecorder) { f.rec = rec }
 
 // Resync tells the feeder that the bytes it is given next begin somewhere
 // in the middle of the direction's byte stream, as when a capture starts
@@ -158,6 +188,9 @@ func (f *Feeder) End(at time.Time, report bool) {
 	}
 	f.done = true
 	f.sess.DirectionEnded(f.dir)
+	if f.rec != nil {
+		f.rec.End(f.dir, at)
+	}
 	skipped := f.dec.Skipped()
 	v := f.dec.End()
 	if n := f.dec.Skipped() - skipped; n > 0 {
@@ -181,6 +214,9 @@ func (f *Feeder) End(at time.Time, report bool) {
 func (f *Feeder) unsent(at time.Time, cut, stop int64) {
 	f.done = true
 	f.sess.DirectionEnded(f.dir)
+	if f.rec != nil {
+		f.rec.End(f.dir, at) // the bytes that were not sent are in the recording: they were fed before the write
+	}
 	f.sess.Unsent(f.dir, stop-cut)
 	var sentUnparsed int64 // the unparsed bytes that did go out
 	if v := f.dec.Violation(); v != nil {

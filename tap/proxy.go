@@ -61,6 +61,8 @@ type ProxyConfig struct {
 	OnError func(error)
 	// Label names the sessions' origin in the Registry; "" means DefaultLabel.
 	Label string
+	// Recorder, if not nil, records every byte that passes (--write).
+	Recorder Recorder
 }
 
 // Proxy is the tapping TCP proxy behind `muxtop attach`. Every client that
@@ -378,6 +380,11 @@ func (p *Proxy) handle(client net.Conn) {
 	pr.sess = reg.Open(live.SessionInfo{Client: from, Server: p.cfg.Upstream, Tap: live.Server, Label: p.cfg.Label}, time.Now())
 	for d := range pr.feed {
 		pr.feed[d] = NewFeeder(pr.sess, live.Dir(d), reg.Config().Snaplen)
+	}
+	if rec := p.cfg.Recorder; rec != nil {
+		rc := rec.Conn(from, p.cfg.Upstream, time.Now())
+		pr.feed[0].Record(rc)
+		pr.feed[1].Record(rc)
 	}
 
 	up, err := p.dialUpstream()
