@@ -23,8 +23,9 @@ import (
 // echoTraffic runs real smux sessions of version over loopback TCP, tapped
 // at the client end into reg and recorded into rec: streams that each
 // send requests of random sizes that the server echoes, then close. It
+// Request sizes go up to 2^(2+maxShift-1) bytes. It
 // returns once both ends have closed and the session has ended.
-func echoTraffic(t testing.TB, version, streams int, seed uint64, reg *live.Registry, rec tap.Recorder) {
+func echoTraffic(t testing.TB, version, streams, maxShift int, seed uint64, reg *live.Registry, rec tap.Recorder) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 1))
 	wrap := func(c net.Conn) net.Conn {
@@ -51,7 +52,7 @@ func echoTraffic(t testing.TB, version, streams int, seed uint64, reg *live.Regi
 		if err != nil {
 			t.Fatal(err)
 		}
-		size := 1 + rng.IntN(1<<(2+i%15))
+		size := 1 + rng.IntN(1<<(2+i%maxShift))
 		msg := bytes.Repeat([]byte{byte(i)}, size)
 		if _, err := st.Write(msg); err != nil {
 			t.Fatal(err)
@@ -115,7 +116,7 @@ func TestWriteThenRead(t *testing.T) {
 				t.Fatal(err)
 			}
 			reg := live.New(live.Config{})
-			echoTraffic(t, version, 40, uint64(version), reg, w)
+			echoTraffic(t, version, 40, 15, uint64(version), reg, w)
 			if err := w.Close(); err != nil {
 				t.Fatal(err)
 			}
@@ -145,7 +146,7 @@ func TestWriteLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg := live.New(live.Config{})
-	echoTraffic(t, 1, 40, 7, reg, w)
+	echoTraffic(t, 1, 40, 15, 7, reg, w)
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
