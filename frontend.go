@@ -183,6 +183,7 @@ type session struct {
 	where  string             // one line for stderr in plain and json mode: where to connect
 	warn   string             // optional line said once: on stderr in plain and json mode, as a notice in the UI
 	status func() live.Status // optional: the watched system's figures
+	done   func() bool        // optional: what is watched has no more to give (a capture read whole)
 }
 
 // listener is an address a command listens on: the flag that set it, the

@@ -82,6 +82,7 @@ func newReadCmd() *cobra.Command {
 				sys:    sys,
 				title:  title,
 				status: func() live.Status { return readStatus(rd, sys, cr.n.Load(), size) },
+				done:   sys.finished.Load,
 			})
 		},
 	}
