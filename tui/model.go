@@ -103,7 +103,7 @@ type Model struct {
 	rates   rates
 	status  live.Status
 	paused  bool
-	done    bool // Options.Done said so: no more ticks
+	done    bool   // Options.Done said so: no more ticks
 	frozen  bool   // the paused picture has arrived
 	behind  uint64 // records captured since the pause
 	filter  *filter
