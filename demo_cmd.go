@@ -20,15 +20,16 @@ import (
 
 // demoFlags are the demo's own flags.
 type demoFlags struct {
-	watch   watchFlags
-	version int
-	pool    int
-	rate    int
-	leak    bool
-	fault   string
-	keep    time.Duration
-	service string
-	http    string
+	watch    watchFlags
+	version  int
+	pool     int
+	rate     int
+	requests uint64
+	leak     bool
+	fault    string
+	keep     time.Duration
+	service  string
+	http     string
 	// serviceFlag names the flag that sets service: --listen or --connect.
 	serviceFlag string
 	write       writeFlags
@@ -62,7 +63,7 @@ func (f *demoFlags) config(reg *live.Registry) (demo.Config, error) {
 	}
 	return demo.Config{
 		// --rate counts exactly: 0 runs no load (see live.Config's rule).
-		Version: f.version, Pool: f.pool, Rate: live.Exactly(f.rate), Leak: f.leak, Fault: f.fault, KeepAlive: f.keep,
+		Version: f.version, Pool: f.pool, Rate: live.Exactly(f.rate), Requests: f.requests, Leak: f.leak, Fault: f.fault, KeepAlive: f.keep,
 		ServiceAddr: f.service, HTTPAddr: f.http,
 		Logger: slog.New(live.NoticeHandler(reg)),
 	}, nil
@@ -204,6 +205,7 @@ func newDemoCmd() *cobra.Command {
 	fs.IntVar(&f.version, "smux-version", 1, "smux protocol version of both sides: 1 or 2")
 	fs.IntVar(&f.pool, "pool", demo.DefaultPool, "smux sessions in the gateway's pool")
 	fs.IntVar(&f.rate, "rate", demo.DefaultRate, "load generator requests per second (0: no load; curl the gateway yourself)")
+	fs.Uint64Var(&f.requests, "requests", 0, "stop the load after this many requests (0: no end); with --duration, the traffic has a known end")
 	fs.BoolVar(&f.leak, "leak", false, "the service never closes its side of a stream, as the original article's did: --fault leak")
 	f.registerFault(cmd)
 	fs.StringVar(&f.service, "listen", "127.0.0.1:0", "service address")
@@ -267,6 +269,7 @@ func newDemoClientCmd() *cobra.Command {
 	fs.IntVar(&f.version, "smux-version", 1, "smux protocol version: 1 or 2")
 	fs.IntVar(&f.pool, "pool", demo.DefaultPool, "smux sessions in the gateway's pool")
 	fs.IntVar(&f.rate, "rate", demo.DefaultRate, "load generator requests per second (0: no load)")
+	fs.Uint64Var(&f.requests, "requests", 0, "stop the load after this many requests (0: no end)")
 	f.registerFault(cmd)
 	fs.StringVar(&f.service, "connect", "127.0.0.1:9000", "service address to connect to")
 	fs.StringVar(&f.http, "http", "127.0.0.1:8080", "gateway HTTP address")

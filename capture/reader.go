@@ -22,11 +22,13 @@ import (
 // pages of 1900 bytes. A connection that reaches its bound has the hole
 // it waits at counted as lost, and decoding goes on after it.
 const (
-	maxPagesPerConn = 512    // about 1 MB
-	maxPagesTotal   = 16_384 // about 31 MB
+	maxPagesPerConn = 256 // about 480 KB
 	// flushAfter is how long, in capture time, reassembly waits for a
-	// missing segment before counting it lost.
-	flushAfter = 5 * time.Second
+	// missing segment that no ACK has shown lost before counting it lost.
+	flushAfter = 2 * time.Second
+	// idleAfter is how long, in capture time, a connection that carried
+	// no SYN and no byte (the ACKs after a close) is kept.
+	idleAfter = 10 * time.Second
 	// probeMax is how many bytes of a connection are looked at to tell
 	// whether it is smux, when no filter picked it: enough for a chain of
 	// resynchronisation headers of the largest frames.
@@ -48,6 +50,9 @@ type Config struct {
 	Label string
 	// Clock, if not nil, is set to the time of each packet read.
 	Clock *Clock
+	// Recorder, if not nil, records the bytes of every connection decoded
+	// (muxtop sniff --write).
+	Recorder tap.Recorder
 }
 
 // Clock is the time of the latest packet read: a live.Config.Clock for
@@ -89,8 +94,7 @@ type Stats struct {
 // Stats.
 type Reader struct {
 	cfg    Config
-	pool   *reassembly.StreamPool
-	asm    *reassembly.Assembler
+	conns  map[flowKey]*connAsm // by the flow of either direction
 	ac     assemblerContext
 	closed bool
 
@@ -110,6 +114,17 @@ type Reader struct {
 	}
 }
 
+// connAsm is one TCP connection's reassembly: an assembler of its own, so
+// that a hole the capture lost can be skipped in it alone (conn.Accept).
+type connAsm struct {
+	asm  *reassembly.Assembler
+	conn *conn // set by factory.New
+	key  flowKey
+}
+
+// flowKey names one direction of a TCP connection.
+type flowKey struct{ net, tcp gopacket.Flow }
+
 type assemblerContext struct{ ci gopacket.CaptureInfo }
 
 func (a *assemblerContext) GetCaptureInfo() gopacket.CaptureInfo { return a.ci }
@@ -119,12 +134,7 @@ func NewReader(cfg Config) *Reader {
 	if cfg.Label == "" {
 		cfg.Label = "read"
 	}
-	r := &Reader{cfg: cfg, parsers: make(map[layers.LinkType]*gopacket.DecodingLayerParser)}
-	r.pool = reassembly.NewStreamPool(factory{r})
-	r.asm = reassembly.NewAssembler(r.pool)
-	r.asm.MaxBufferedPagesPerConnection = maxPagesPerConn
-	r.asm.MaxBufferedPagesTotal = maxPagesTotal
-	return r
+	return &Reader{cfg: cfg, conns: make(map[flowKey]*connAsm), parsers: make(map[layers.LinkType]*gopacket.DecodingLayerParser)}
 }
 
 // Stats returns what the Reader has read so far.
@@ -224,14 +234,52 @@ func (r *Reader) Packet(data []byte, ci gopacket.CaptureInfo, link layers.LinkTy
 		return
 	}
 	r.ac.ci = ci
-	r.asm.AssembleWithContext(netFlow, &r.tcp, &r.ac)
-	if ci.Timestamp.Sub(r.lastFlush) > time.Second {
-		// Holes older than flushAfter will not be filled: count them lost.
-		if !r.lastFlush.IsZero() {
-			r.asm.FlushWithOptions(reassembly.FlushOptions{T: ci.Timestamp.Add(-flushAfter)})
-		}
-		r.lastFlush = ci.Timestamp
+	key := flowKey{netFlow, r.tcp.TransportFlow()}
+	ca := r.conns[key]
+	if ca == nil {
+		ca = &connAsm{key: key}
+		ca.asm = reassembly.NewAssembler(reassembly.NewStreamPool(factory{r, ca}))
+		ca.asm.MaxBufferedPagesPerConnection = maxPagesPerConn
+		r.conns[key] = ca
+		r.conns[flowKey{netFlow.Reverse(), key.tcp.Reverse()}] = ca
 	}
+	if c := ca.conn; c != nil && r.tcp.ACK && c.holeAcked(netFlow, &r.tcp) {
+		// The peer acknowledged bytes the capture never had: they will not
+		// come. Skip to what reassembly holds after them, before this
+		// segment is delivered, so that nothing it answers comes first.
+		ca.asm.FlushWithOptions(reassembly.FlushOptions{T: everything})
+	}
+	ca.asm.AssembleWithContext(netFlow, &r.tcp, &r.ac)
+	if c := ca.conn; c != nil && c.complete {
+		r.forget(ca)
+	}
+	if ci.Timestamp.Sub(r.lastFlush) > time.Second {
+		r.sweep(ci.Timestamp)
+	}
+}
+
+// everything is a flush time after every page's.
+var everything = time.Unix(1<<40, 0)
+
+// sweep counts as lost the holes older than flushAfter, which will not be
+// filled, and forgets the connections that are over.
+func (r *Reader) sweep(now time.Time) {
+	r.lastFlush = now
+	for k, ca := range r.conns {
+		if k != ca.key {
+			continue // the reverse direction's entry
+		}
+		ca.asm.FlushWithOptions(reassembly.FlushOptions{T: now.Add(-flushAfter)})
+		if c := ca.conn; c == nil || c.complete || (!c.seen && now.Sub(c.last) > idleAfter) {
+			r.forget(ca)
+		}
+	}
+}
+
+// forget drops a connection's reassembly.
+func (r *Reader) forget(ca *connAsm) {
+	delete(r.conns, ca.key)
+	delete(r.conns, flowKey{ca.key.net.Reverse(), ca.key.tcp.Reverse()})
 }
 
 // Close decodes what reassembly still holds: holes it waited at count as
@@ -242,11 +290,19 @@ func (r *Reader) Close() {
 		return
 	}
 	r.closed = true
-	r.asm.FlushAll()
+	for k, ca := range r.conns {
+		if k == ca.key {
+			ca.asm.FlushAll()
+		}
+	}
+	clear(r.conns)
 }
 
 // factory makes a conn for each TCP connection reassembly meets.
-type factory struct{ r *Reader }
+type factory struct {
+	r  *Reader
+	ca *connAsm
+}
 
 func (f factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac reassembly.AssemblerContext) reassembly.Stream {
 	r := f.r
@@ -255,6 +311,7 @@ func (f factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac reassem
 	a := netip.AddrPortFrom(srcIP.Unmap(), uint16(tcp.SrcPort))
 	b := netip.AddrPortFrom(dstIP.Unmap(), uint16(tcp.DstPort))
 	c := &conn{r: r, a: a, b: b}
+	f.ca.conn = c
 	// Who is the client: the end that sent the first SYN; without one, the
 	// end not on the filter's port; without that, the end with the higher
 	// port, as ephemeral ports are high.
@@ -302,6 +359,12 @@ type conn struct {
 	ended     [2]bool
 	rst       bool
 	last      time.Time
+	complete  bool // reassembly is done with it
+	// next is, per direction, the sequence number of the next byte
+	// reassembly will deliver; an ACK beyond it shows bytes the capture lost.
+	next      [2]reassembly.Sequence
+	nextKnown [2]bool
+
 	// seen: the connection carried a SYN or a byte. Reassembly meets the
 	// ACKs that follow a connection's close as a connection of their own:
 	// those are not counted.
@@ -347,6 +410,19 @@ func (c *conn) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.T
 		}
 	}
 	d := c.dir(dir)
+	if !c.nextKnown[d] {
+		// Where reassembly starts the direction: after its SYN, or at its
+		// first segment (*start below). ReassembledSG moves it on.
+		switch {
+		case nextSeq != -1: // reassembly's invalidSequence: not started
+			c.next[d] = nextSeq
+		case tcp.SYN:
+			c.next[d] = reassembly.Sequence(tcp.Seq).Add(1)
+		default:
+			c.next[d] = reassembly.Sequence(tcp.Seq)
+		}
+		c.nextKnown[d] = true
+	}
 	if tcp.SYN {
 		c.syn[d] = true
 	}
@@ -360,28 +436,28 @@ func (c *conn) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.T
 }
 
 func (c *conn) ReassembledSG(sg reassembly.ScatterGather, ac reassembly.AssemblerContext) {
-	if c.state == skipped {
-		return
-	}
 	rdir, _, end, skip := sg.Info()
 	d := c.dir(rdir)
 	n, _ := sg.Lengths()
+	c.next[d] = c.next[d].Add(max(skip, 0) + n)
+	if c.state == skipped {
+		return
+	}
 	at := c.last
 	if ac != nil {
 		at = ac.GetCaptureInfo().Timestamp
 	} else if n > 0 {
 		at = sg.CaptureInfo(0).Timestamp
 	}
-	if skip > 0 && c.started[d] {
+	if (skip > 0 || n > 0) && !c.started[d] {
+		c.started[d] = true
+		c.begin(d)
+	}
+	if skip > 0 {
 		c.lost(d, int64(skip), at)
 	}
 	if n > 0 {
-		data := sg.Fetch(n)
-		if !c.started[d] {
-			c.started[d] = true
-			c.begin(d)
-		}
-		c.data(d, data, at)
+		c.data(d, sg.Fetch(n), at)
 	}
 	if end {
 		c.endDir(d, at, true)
@@ -389,6 +465,7 @@ func (c *conn) ReassembledSG(sg reassembly.ScatterGather, ac reassembly.Assemble
 }
 
 func (c *conn) ReassemblyComplete(ac reassembly.AssemblerContext) bool {
+	c.complete = true
 	at := c.last
 	if c.state == probing && c.seen {
 		c.decide(true)
@@ -408,6 +485,20 @@ func (c *conn) ReassemblyComplete(ac reassembly.AssemblerContext) bool {
 		c.sess.End(at, reason, nil)
 	}
 	return true
+}
+
+// holeAcked reports whether tcp, a segment of the connection, acknowledges
+// bytes of the other direction that reassembly has not delivered: bytes
+// the receiver had and the capture lost (at a single capture point, data
+// always passes before its acknowledgement).
+func (c *conn) holeAcked(netFlow gopacket.Flow, tcp *layers.TCP) bool {
+	srcIP, _ := netip.AddrFromSlice(netFlow.Src().Raw())
+	d := c.dir(reassembly.TCPDirServerToClient)
+	if netip.AddrPortFrom(srcIP.Unmap(), uint16(tcp.SrcPort)) == c.a {
+		d = c.dir(reassembly.TCPDirClientToServer)
+	}
+	rv := d.Reverse()
+	return c.nextKnown[rv] && !c.ended[rv] && c.next[rv].Difference(reassembly.Sequence(tcp.Ack)) > 0
 }
 
 // begin starts a direction's decoding: from a frame boundary found by
@@ -460,9 +551,9 @@ func (c *conn) data(d live.Dir, p []byte, at time.Time) {
 
 // verdict says what a probe's first frame f (nil after a violation) makes
 // the connection: smux, unless the direction began at a SYN and the frame
-// is not at its start.
+// is not at its start, which the capture did not lose.
 func (c *conn) verdict(d live.Dir, f *decoder.Frame) connState {
-	if f == nil || (c.syn[d] && f.Offset != 0) {
+	if f == nil || (c.syn[d] && f.Offset != 0 && c.probe[d].Lost() == 0) {
 		return skipped
 	}
 	return decoding
@@ -534,8 +625,15 @@ func (c *conn) open(at time.Time) {
 	reg := c.r.cfg.Registry
 	c.sess = reg.Open(live.SessionInfo{Client: client.String(), Server: server.String(), Tap: live.Server, Label: c.r.cfg.Label}, at)
 	snaplen := reg.Config().Snaplen
+	var rec tap.ConnRecorder
+	if c.r.cfg.Recorder != nil {
+		rec = c.r.cfg.Recorder.Conn(client.String(), server.String(), at)
+	}
 	for d := range live.Dir(2) {
 		c.feed[d] = tap.NewFeeder(c.sess, d, snaplen)
+		if rec != nil {
+			c.feed[d].Record(rec)
+		}
 	}
 }
 

@@ -446,6 +446,9 @@ func (s *Session) upd(dir Dir, at time.Time, sid, consumed, window uint32) Anoma
 	fl := &st.flow[dir.Reverse()] // a UPD reports on data flowing the other way
 	fl.PeerConsumed, fl.PeerWindow, fl.HasUPD = consumed, window, true
 	switch {
+	case fl.InFlight() < 0 && st.incomplete:
+		// What was written is only what the capture saw: no finding.
+		s.setFull(fl, time.Time{})
 	case fl.InFlight() < 0:
 		// smux's writer refuses to write on: "peer consumed more than sent".
 		s.setFull(fl, time.Time{})

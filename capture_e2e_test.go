@@ -1,0 +1,218 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/muxtop/muxtop/internal/smuxtest"
+)
+
+// countsOf is what two runs over the same traffic must agree on: the
+// JSON summary's sessions, streams, frames and bytes per command and
+// direction, violations, anomalies and unparsed bytes.
+func countsOf(t *testing.T, out string) string {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var s map[string]any
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &s); err != nil || s["type"] != "summary" {
+		t.Fatalf("the last line is not a summary: %v\n%s", err, lines[len(lines)-1])
+	}
+	var b strings.Builder
+	for _, k := range []string{"sessions", "streams_opened", "streams_closed", "frames", "bytes", "violations", "anomalies", "unparsed", "incomplete"} {
+		v, _ := json.Marshal(s[k])
+		fmt.Fprintf(&b, "%s=%s ", k, v)
+	}
+	return b.String()
+}
+
+// runDemo runs the demo on the service port and returns its JSON
+// output. Its load stops after 150 requests, a second before the demo
+// closes its sessions, so that no request is in flight at the close: a
+// tap counts what its end read and wrote, the wire what was sent, and
+// the two differ by what is in flight when a connection closes.
+func runDemo(t *testing.T, addr, version string) string {
+	t.Helper()
+	var stdout, stderr syncBuffer
+	code := run(context.Background(), []string{"demo", "--output", "json", "--duration", "2.5s", "--listen", addr,
+		"--pool", "4", "--rate", "100", "--requests", "150", "--smux-version", version}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("demo: exit %d: %s", code, stderr.String())
+	}
+	return stdout.String()
+}
+
+// TestSniffMatchesDemo sniffs the loopback while the demo runs: muxtop
+// sniff must count exactly what the demo's own tap counted. It needs
+// Linux and the permission to capture (root or CAP_NET_RAW).
+func TestSniffMatchesDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo for seconds")
+	}
+	for _, version := range []string{"1", "2"} {
+		t.Run("v"+version, func(t *testing.T) {
+			addr := freePort(t)
+			_, port, _ := strings.Cut(addr, ":")
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var stdout, stderr syncBuffer
+			done := make(chan int, 1)
+			go func() {
+				done <- run(ctx, []string{"sniff", "-i", "lo", "--port", port, "-o", "json"}, &stdout, &stderr)
+			}()
+			ready := func() bool { return strings.Contains(stderr.String(), "capturing on") }
+			smuxtest.Eventually(t, "sniff to start", func() bool {
+				select {
+				case code := <-done:
+					if strings.Contains(stderr.String(), "CAP_NET_RAW") {
+						t.Skip("sniff needs root or CAP_NET_RAW")
+					}
+					t.Fatalf("sniff: exit %d: %s", code, stderr.String())
+				default:
+				}
+				return ready()
+			})
+			want := countsOf(t, runDemo(t, addr, version))
+			// The demo has closed its sessions: sniff sees their FINs.
+			smuxtest.Eventually(t, "sniff to see the 4 sessions end", func() bool {
+				return strings.Count(stdout.String(), `"type":"session-ended"`) >= 4
+			})
+			cancel()
+			if code := <-done; code != 0 {
+				t.Fatalf("sniff: exit %d: %s", code, stderr.String())
+			}
+			if got := countsOf(t, stdout.String()); got != want {
+				t.Fatalf("sniff counted\n %s\nthe demo's tap\n %s", got, want)
+			}
+		})
+	}
+}
+
+// TestTcpdumpThenRead captures the demo's traffic with tcpdump, then
+// reads the file: muxtop read must count exactly what the demo's own tap
+// counted, for both smux versions. Without tcpdump it skips, unless
+// MUXTOP_REQUIRE_TCPDUMP=1 (CI).
+func TestTcpdumpThenRead(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo for seconds")
+	}
+	bin := tcpdumpPath(t)
+	for _, version := range []string{"1", "2"} {
+		t.Run("v"+version, func(t *testing.T) {
+			// tcpdump says when the kernel dropped packets it had no room
+			// for: read must then say the capture is incomplete, and the
+			// exact comparison is tried again, up to three times.
+			for try := 1; ; try++ {
+				want, got, drops, stats := tcpdumpDemo(t, bin, version)
+				if drops == 0 {
+					if got != want {
+						t.Fatalf("read of tcpdump's capture counted\n %s\nthe demo's tap\n %s\ntcpdump: %s", got, want, stats)
+					}
+					return
+				}
+				if !strings.Contains(got, "incomplete=") || strings.Contains(got, "incomplete=null") {
+					t.Fatalf("tcpdump dropped %d packets, and read did not say the capture is incomplete:\n %s", drops, got)
+				}
+				t.Logf("try %d: tcpdump dropped %d packets; read said the capture is incomplete", try, drops)
+				if try == 3 {
+					t.Skipf("tcpdump dropped packets in %d tries: the machine is too busy to capture every packet", try)
+				}
+			}
+		})
+	}
+}
+
+// tcpdumpDemo runs the demo while tcpdump captures its service port, and
+// returns the counts of the demo's tap and of muxtop read of the capture,
+// how many packets tcpdump said the kernel dropped, and its last words.
+func tcpdumpDemo(t *testing.T, bin, version string) (want, got string, drops int, stats string) {
+	t.Helper()
+	addr := freePort(t)
+	_, port, _ := strings.Cut(addr, ":")
+	file := filepath.Join(t.TempDir(), "demo.pcap")
+	// --immediate-mode: without it, packets wait in the kernel for a block
+	// to fill or time out, and those still waiting at SIGINT are lost. -B:
+	// a larger buffer than the default, so that a busy machine drops less.
+	td := exec.Command(bin, "-i", "lo", "--immediate-mode", "-B", "32768", "-U", "-w", file, "tcp", "port", port)
+	stderr, err := td.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := td.Start(); err != nil {
+		t.Fatal(err)
+	}
+	listening := make(chan string, 1)
+	go func() { // ends with tcpdump's stderr
+		sc := bufio.NewScanner(stderr)
+		var all []string
+		for sc.Scan() {
+			all = append(all, sc.Text())
+			if strings.Contains(sc.Text(), "listening on") {
+				listening <- ""
+			}
+		}
+		listening <- strings.Join(all, "\n")
+	}()
+	select {
+	case msg := <-listening:
+		if msg != "" {
+			td.Wait()
+			tcpdumpUnusable(t, msg)
+		}
+	case <-time.After(10 * time.Second):
+		td.Process.Kill()
+		td.Wait()
+		t.Fatal("tcpdump did not start listening in 10 s")
+	}
+	want = countsOf(t, runDemo(t, addr, version))
+	time.Sleep(500 * time.Millisecond) // the last ACKs reach tcpdump
+	td.Process.Signal(syscall.SIGINT)
+	td.Wait()
+	stats = <-listening // tcpdump's last lines: packets captured, dropped
+	if m := kernelDrops.FindStringSubmatch(stats); m != nil {
+		drops, _ = strconv.Atoi(m[1])
+	}
+	var out, errOut syncBuffer
+	if code := run(context.Background(), []string{"read", file, "-o", "json"}, &out, &errOut); code != 0 {
+		t.Fatalf("read: exit %d: %s", code, errOut.String())
+	}
+	return want, countsOf(t, out.String()), drops, stats
+}
+
+// kernelDrops finds tcpdump's count of the packets the kernel dropped.
+var kernelDrops = regexp.MustCompile(`(\d+) packets? dropped by kernel`)
+
+// tcpdumpPath returns tcpdump's path, or skips the test without it
+// (fails it when MUXTOP_REQUIRE_TCPDUMP=1, as CI sets).
+func tcpdumpPath(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{"/usr/sbin/tcpdump", "/usr/bin/tcpdump"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if p, err := exec.LookPath("tcpdump"); err == nil {
+		return p
+	}
+	tcpdumpUnusable(t, "tcpdump is not installed")
+	return ""
+}
+
+// tcpdumpUnusable skips the test with why, or fails it in CI.
+func tcpdumpUnusable(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv("MUXTOP_REQUIRE_TCPDUMP") == "1" {
+		t.Fatalf("%s, and MUXTOP_REQUIRE_TCPDUMP=1", why)
+	}
+	t.Skip(why)
+}
