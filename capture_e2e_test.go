@@ -2,9 +2,12 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +19,7 @@ import (
 	"time"
 
 	"github.com/muxtop/muxtop/internal/smuxtest"
+	"github.com/xtaci/smux"
 )
 
 // countsOf is what two runs over the same traffic must agree on: the
@@ -53,8 +57,9 @@ func runDemo(t *testing.T, addr, version string) string {
 }
 
 // TestSniffMatchesDemo sniffs the loopback while the demo runs: muxtop
-// sniff must count exactly what the demo's own tap counted. It needs
-// Linux and the permission to capture (root or CAP_NET_RAW).
+// sniff must count exactly what the demo's own tap counted, and read of
+// what sniff --write wrote the same again. It needs Linux and the
+// permission to capture (root or CAP_NET_RAW).
 func TestSniffMatchesDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the demo for seconds")
@@ -63,12 +68,13 @@ func TestSniffMatchesDemo(t *testing.T) {
 		t.Run("v"+version, func(t *testing.T) {
 			addr := freePort(t)
 			_, port, _ := strings.Cut(addr, ":")
+			file := filepath.Join(t.TempDir(), "sniff.pcapng")
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			var stdout, stderr syncBuffer
 			done := make(chan int, 1)
 			go func() {
-				done <- run(ctx, []string{"sniff", "-i", "lo", "--port", port, "-o", "json"}, &stdout, &stderr)
+				done <- run(ctx, []string{"sniff", "-i", "lo", "--port", port, "-o", "json", "--write", file}, &stdout, &stderr)
 			}()
 			ready := func() bool { return strings.Contains(stderr.String(), "capturing on") }
 			smuxtest.Eventually(t, "sniff to start", func() bool {
@@ -93,6 +99,13 @@ func TestSniffMatchesDemo(t *testing.T) {
 			}
 			if got := countsOf(t, stdout.String()); got != want {
 				t.Fatalf("sniff counted\n %s\nthe demo's tap\n %s", got, want)
+			}
+			var rout, rerr syncBuffer
+			if code := run(context.Background(), []string{"read", file, "-o", "json"}, &rout, &rerr); code != 0 {
+				t.Fatalf("read: exit %d: %s", code, rerr.String())
+			}
+			if got := countsOf(t, rout.String()); got != want {
+				t.Fatalf("read of sniff's --write file counted\n %s\nthe demo's tap\n %s", got, want)
 			}
 		})
 	}
@@ -215,4 +228,93 @@ func tcpdumpUnusable(t *testing.T, why string) {
 		t.Fatalf("%s, and MUXTOP_REQUIRE_TCPDUMP=1", why)
 	}
 	t.Skip(why)
+}
+
+// TestAttachWriteThenRead runs attach with --write in front of a real smux
+// echo server, sends streams of up to 100 kB through it, and reads the
+// file: muxtop read must count exactly what attach counted, and tcpdump
+// must read the file without complaint.
+func TestAttachWriteThenRead(t *testing.T) {
+	for _, version := range []int{1, 2} {
+		t.Run(fmt.Sprintf("v%d", version), func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "attach.pcapng")
+			upstream := echoServer(t, version)
+			addr, finish := startAttach(t, upstream, "--write", file)
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := smux.DefaultConfig()
+			cfg.Version = version
+			sess, err := smux.Client(conn, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 10 {
+				st, err := sess.OpenStream()
+				if err != nil {
+					t.Fatal(err)
+				}
+				payload := bytes.Repeat([]byte{byte(i)}, 1+i*10_000)
+				go st.Write(payload)
+				if _, err := io.ReadFull(st, make([]byte, len(payload))); err != nil {
+					t.Fatal(err)
+				}
+				st.Close()
+			}
+			time.Sleep(100 * time.Millisecond) // the last FINs cross
+			sess.Close()
+			_, out := finish()
+			want := countsOf(t, out)
+			var rout, rerr syncBuffer
+			if code := run(context.Background(), []string{"read", file, "-o", "json"}, &rout, &rerr); code != 0 {
+				t.Fatalf("read: exit %d: %s", code, rerr.String())
+			}
+			if got := countsOf(t, rout.String()); got != want {
+				t.Fatalf("read of attach's --write file counted\n %s\nattach\n %s", got, want)
+			}
+			bin := tcpdumpPath(t)
+			if msg, err := exec.Command(bin, "-nr", file).CombinedOutput(); err != nil || strings.Contains(string(msg), "truncated") {
+				t.Fatalf("tcpdump -r: %v\n%s", err, msg)
+			}
+		})
+	}
+}
+
+// TestSniffWithoutPermission runs muxtop sniff as an unprivileged user
+// (setpriv, which needs root): it must fail with one line that says how
+// to get the permission, and no stack.
+func TestSniffWithoutPermission(t *testing.T) {
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil || os.Geteuid() != 0 {
+		t.Skip("needs root and setpriv to drop to an unprivileged user")
+	}
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The binary must be reachable by nobody: a copy in a world-readable place.
+	dir, err := os.MkdirTemp("", "muxtop-nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755)
+	copyBin := filepath.Join(dir, "muxtop")
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(copyBin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(setpriv, "--reuid", "65534", "--regid", "65534", "--clear-groups", "--inh-caps=-all",
+		copyBin, "sniff", "-o", "plain", "--duration", "1s").CombinedOutput()
+	if err == nil {
+		t.Fatalf("sniff without permission succeeded:\n%s", out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 1 || !strings.Contains(lines[0], "root or CAP_NET_RAW") || !strings.Contains(lines[0], "setcap cap_net_raw+ep") {
+		t.Fatalf("want one line saying how to get the permission, got:\n%s", out)
+	}
 }
