@@ -364,6 +364,11 @@ type conn struct {
 	// reassembly will deliver; an ACK beyond it shows bytes the capture lost.
 	next      [2]reassembly.Sequence
 	nextKnown [2]bool
+	// end is, per direction, the highest sequence number the capture
+	// shows was sent: its FIN's, or else the other side's highest ACK.
+	end      [2]reassembly.Sequence
+	endKnown [2]bool
+	finSeen  [2]bool
 
 	// seen: the connection carried a SYN or a byte. Reassembly meets the
 	// ACKs that follow a connection's close as a connection of their own:
@@ -423,6 +428,14 @@ func (c *conn) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.T
 		}
 		c.nextKnown[d] = true
 	}
+	if tcp.FIN {
+		c.end[d], c.endKnown[d], c.finSeen[d] = reassembly.Sequence(tcp.Seq).Add(len(tcp.Payload)), true, true
+	}
+	if rv := d.Reverse(); tcp.ACK && !c.finSeen[rv] && c.nextKnown[rv] {
+		if a := reassembly.Sequence(tcp.Ack); !c.endKnown[rv] || c.end[rv].Difference(a) > 0 {
+			c.end[rv], c.endKnown[rv] = a, true
+		}
+	}
 	if tcp.SYN {
 		c.syn[d] = true
 	}
@@ -475,6 +488,13 @@ func (c *conn) ReassemblyComplete(ac reassembly.AssemblerContext) bool {
 	}
 	finished := c.rst || (c.ended[0] && c.ended[1])
 	for d := range live.Dir(2) {
+		// Bytes sent, as a FIN or the peer's ACK shows, that the capture
+		// never had, at the end where nothing came after them.
+		if !c.ended[d] && c.endKnown[d] && c.nextKnown[d] {
+			if n := c.next[d].Difference(c.end[d]); n > 0 {
+				c.lost(d, int64(n), at)
+			}
+		}
 		c.endDir(d, at, finished)
 	}
 	if finished {
