@@ -757,3 +757,25 @@ func TestDone(t *testing.T) {
 		t.Fatalf("after Done: ticking stopped %v; the header must say [read] and show the last read:\n%s", m.done, got)
 	}
 }
+
+// TestIncompleteShown checks that a session a capture joined mid-stream
+// says INCOMPLETE in the sessions pane, and its stream that was open
+// before the capture says (incomplete), while a session seen whole says
+// neither.
+func TestIncompleteShown(t *testing.T) {
+	c := newCapture(live.Config{})
+	whole := c.open("127.0.0.1:5001", "127.0.0.1:9000", base)
+	c.exchange(whole, 1, 3, base, "12345678")
+	joined := c.open("127.0.0.1:5002", "127.0.0.1:9000", base)
+	joined.Resynced(live.ClientToServer, base, 40, 12, 0, "joined mid-stream at offset 40, 12 bytes skipped")
+	c.frame(joined, live.ClientToServer, base.Add(time.Millisecond), 1, decoder.PSH, 41, "more", 0)
+	m := c.model(t, 160, 45)
+	got := screenOf(m)
+	if strings.Count(got, "INCOMPLETE") != 1 {
+		t.Fatalf("want one INCOMPLETE session:\n%s", got)
+	}
+	m = press(m, "down", "enter")
+	if got := screenOf(m); !strings.Contains(got, "(incomplete)") {
+		t.Fatalf("the adopted stream does not say (incomplete):\n%s", got)
+	}
+}
