@@ -124,19 +124,9 @@ func (d *Decoder) Violation() *Violation {
 // or violation from the bytes it holds after a resynchronisation: while
 // Buffered is above 0, keep calling Next, with an empty p if need be.
 func (d *Decoder) Next(p []byte) (n int, f *Frame, err error) {
-	if d.stopped {
-		d.off += int64(len(p))
-		d.unparsed += int64(len(p))
-		return len(p), nil, nil
+	if d.stopped || d.resyncing {
+		return d.unusual(p)
 	}
-	if d.resyncing {
-		return d.nextResync(p)
-	}
-	return d.decode(p)
-}
-
-// decode frames p from the decoder's framing position on.
-func (d *Decoder) decode(p []byte) (n int, f *Frame, err error) {
 	// Fast path: a whole, valid frame of the connection's version at the
 	// start of p is framed in place. Anything else, the first frame and every
 	// violation included, takes the slow path, which names the violation.
@@ -165,6 +155,16 @@ func (d *Decoder) decode(p []byte) (n int, f *Frame, err error) {
 		}
 	}
 	return d.slow(p)
+}
+
+// unusual is Next after a violation or End, and while resynchronising.
+func (d *Decoder) unusual(p []byte) (n int, f *Frame, err error) {
+	if d.stopped {
+		d.off += int64(len(p))
+		d.unparsed += int64(len(p))
+		return len(p), nil, nil
+	}
+	return d.nextResync(p)
 }
 
 // slow collects a frame that is split across calls.

@@ -194,7 +194,9 @@ func (d *Decoder) nextResync(p []byte) (n int, f *Frame, err error) {
 // the caller's.
 func (d *Decoder) replay() (int, *Frame, error) {
 	held := d.look[d.lookAt:]
-	n, f, err := d.decode(held)
+	d.resyncing = false // Next frames held as it frames any bytes
+	n, f, err := d.Next(held)
+	d.resyncing = true
 	d.lookAt += n
 	if f != nil {
 		f.Skipped, d.skip = d.skip, 0
