@@ -318,3 +318,28 @@ func TestSniffWithoutPermission(t *testing.T) {
 		t.Fatalf("want one line saying how to get the permission, got:\n%s", out)
 	}
 }
+
+// TestReadErrors checks that a missing file, a file that is no capture
+// and a bad filter are each one line and the right exit status.
+func TestReadErrors(t *testing.T) {
+	notCap := filepath.Join(t.TempDir(), "x.pcap")
+	os.WriteFile(notCap, []byte("hello, this is text"), 0o644)
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"read"}, 2, "read takes a capture file"},
+		{[]string{"read", "/nonexistent/cap.pcap", "-o", "plain"}, 1, "no such file"},
+		{[]string{"read", notCap, "-o", "plain"}, 1, "not a pcap or pcapng file"},
+		{[]string{"read", notCap, "-o", "plain", "udp", "port", "53"}, 2, `"udp" is not understood`},
+		{[]string{"read", notCap, "-o", "plain", "--port", "9000", "host", "10.0.0.1"}, 2, "not both"},
+	} {
+		var stdout, stderr syncBuffer
+		code := run(context.Background(), tc.args, &stdout, &stderr)
+		lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+		if code != tc.code || len(lines) != 1 || !strings.Contains(lines[0], tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %d and one line with %q", tc.args, code, stderr.String(), tc.code, tc.want)
+		}
+	}
+}
