@@ -343,3 +343,24 @@ func TestReadErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestReadPrintsEveryFrame reads a capture of more frames than --history
+// keeps: the reader waits for the printer, so that every frame is printed
+// and none is missed, as tcpdump -r prints every packet.
+func TestReadPrintsEveryFrame(t *testing.T) {
+	var stdout, stderr syncBuffer
+	file := filepath.Join("capture", "testdata", "base-v2.pcapng")
+	if code := run(context.Background(), []string{"read", file, "-o", "json", "--history", "64"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	c := parseJSON(t, stdout.String())
+	total := 0
+	for _, dir := range []string{"c2s", "s2c"} {
+		for _, cmd := range []string{"SYN", "FIN", "PSH", "NOP", "UPD"} {
+			total += int(c.count(dir, cmd))
+		}
+	}
+	if len(c.frames) != total || total < 100 || c.summary["missed"].(float64) != 0 {
+		t.Fatalf("printed %d frame records of %d, missed %v", len(c.frames), total, c.summary["missed"])
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -184,6 +185,9 @@ type session struct {
 	warn   string             // optional line said once: on stderr in plain and json mode, as a notice in the UI
 	status func() live.Status // optional: the watched system's figures
 	done   func() bool        // optional: what is watched has no more to give (a capture read whole)
+	// printed, if not nil, is kept at the seq of the next record the plain
+	// or JSON printer will print: read paces itself by it.
+	printed *atomic.Uint64
 }
 
 // listener is an address a command listens on: the flag that set it, the
@@ -229,7 +233,7 @@ func everyInterface(cmd string, ls ...listener) string {
 // closing is how every front end ends: the system stopped, and the
 // summary headless writes, in format.
 func (f *watchFlags) closing(format headless.Format, stop func(), s session) headless.Options {
-	return headless.Options{Format: format, Stop: stop, Status: s.status, LeakAfter: f.leakAfter, StallAfter: f.stallAfter}
+	return headless.Options{Format: format, Stop: stop, Status: s.status, Printed: s.printed, LeakAfter: f.leakAfter, StallAfter: f.stallAfter}
 }
 
 // watch runs the chosen front end on s until ctx is done, the duration is

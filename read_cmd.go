@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -71,24 +72,45 @@ func newReadCmd() *cobra.Command {
 			clock := new(pcap.Clock)
 			clock.Set(file.Start())
 			reg := watch.registryClock(clock.Now)
-			rd := pcap.NewReader(pcap.Config{Registry: reg, Filter: filter, Clock: clock})
+			cfg := pcap.Config{Registry: reg, Filter: filter, Clock: clock}
+			var printed *atomic.Uint64
+			if watch.output != "tui" {
+				// Every record is printed: the reader waits for the printer
+				// rather than let history lap it (the UI reads what it shows).
+				printed = new(atomic.Uint64)
+				printed.Store(1)
+				cfg.Pace = paceTo(reg, printed)
+			}
+			rd := pcap.NewReader(cfg)
 			sys := newReadSystem(cmd.Context(), rd, file, watch.output == "tui")
 			title := "read " + args[0]
 			if !filter.Empty() {
 				title += " · " + filter.String()
 			}
 			return watch.watch(cmd.Context(), cmd, session{
-				reg:    reg,
-				sys:    sys,
-				title:  title,
-				status: func() live.Status { return readStatus(rd, sys, cr.n.Load(), size) },
-				done:   sys.finished.Load,
+				reg:     reg,
+				sys:     sys,
+				title:   title,
+				status:  func() live.Status { return readStatus(rd, sys, cr.n.Load(), size) },
+				done:    sys.finished.Load,
+				printed: printed,
 			})
 		},
 	}
 	watch.register(cmd)
 	cmd.Flags().Uint16Var(&port, "port", 0, "decode the connections with an end on this port, whatever their bytes look like")
 	return cmd
+}
+
+// paceTo returns a pace that waits while more than half of reg's history
+// ring waits to be printed, printed being where the printer is.
+func paceTo(reg *live.Registry, printed *atomic.Uint64) func(context.Context) {
+	half := uint64(max(reg.Config().History/2, 1))
+	return func(ctx context.Context) {
+		for reg.History().Next-printed.Load() > half && ctx.Err() == nil {
+			time.Sleep(time.Millisecond)
+		}
+	}
 }
 
 // countingReader counts the bytes read through it: read's progress.

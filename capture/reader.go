@@ -53,6 +53,10 @@ type Config struct {
 	// Recorder, if not nil, records the bytes of every connection decoded
 	// (muxtop sniff --write).
 	Recorder tap.Recorder
+	// Pace, if not nil, is called before every packet by Run and may wait:
+	// a file is read as fast as the disk allows, and a printer of every
+	// record can ask the reader to let it keep up. It must be cheap.
+	Pace func(context.Context)
 }
 
 // Clock is the time of the latest packet read: a live.Config.Clock for
@@ -155,7 +159,10 @@ func (r *Reader) Run(ctx context.Context, src Source) error {
 		return err
 	}
 	for i := 0; ; i++ {
-		if i%1024 == 0 && ctx.Err() != nil {
+		if r.cfg.Pace != nil {
+			r.cfg.Pace(ctx)
+		}
+		if i%256 == 0 && ctx.Err() != nil {
 			return nil
 		}
 		data, ci, err := src.ReadPacketData()

@@ -209,6 +209,10 @@ func (r *Registry) Now() time.Time {
 	return time.Now()
 }
 
+// History returns the history ring's figures, as a Snapshot's History
+// has them, without taking a snapshot.
+func (r *Registry) History() HistoryStats { return r.hist.stats() }
+
 // Config returns the registry's bounds, defaults filled in.
 func (r *Registry) Config() Config { return r.cfg }
 
