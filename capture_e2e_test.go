@@ -364,3 +364,30 @@ func TestReadPrintsEveryFrame(t *testing.T) {
 		t.Fatalf("printed %d frame records of %d, missed %v", len(c.frames), total, c.summary["missed"])
 	}
 }
+
+// TestDemoWriteThenRead runs the demo with --write: read of the file must
+// count exactly what the demo's tap counted, for both smux versions.
+func TestDemoWriteThenRead(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo for seconds")
+	}
+	for _, version := range []string{"1", "2"} {
+		t.Run("v"+version, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "demo.pcapng")
+			var stdout, stderr syncBuffer
+			code := run(context.Background(), []string{"demo", "-o", "json", "--duration", "1.5s", "--pool", "3", "--rate", "100",
+				"--requests", "60", "--smux-version", version, "--write", file}, &stdout, &stderr)
+			if code != 0 {
+				t.Fatalf("demo: exit %d: %s", code, stderr.String())
+			}
+			want := countsOf(t, stdout.String())
+			var rout, rerr syncBuffer
+			if code := run(context.Background(), []string{"read", file, "-o", "json"}, &rout, &rerr); code != 0 {
+				t.Fatalf("read: exit %d: %s", code, rerr.String())
+			}
+			if got := countsOf(t, rout.String()); got != want {
+				t.Fatalf("read of the demo's --write file counted\n %s\nthe demo\n %s", got, want)
+			}
+		})
+	}
+}
