@@ -348,6 +348,7 @@ func TestReadErrors(t *testing.T) {
 // keeps: the reader waits for the printer, so that every frame is printed
 // and none is missed, as tcpdump -r prints every packet.
 func TestReadPrintsEveryFrame(t *testing.T) {
+	smuxtest.NoGoroutinesLeft(t)
 	var stdout, stderr syncBuffer
 	file := filepath.Join("capture", "testdata", "base-v2.pcapng")
 	if code := run(context.Background(), []string{"read", file, "-o", "json", "--history", "64"}, &stdout, &stderr); code != 0 {
