@@ -488,7 +488,7 @@ func (c *conn) ReassemblyComplete(ac reassembly.AssemblerContext) bool {
 	c.complete = true
 	at := c.last
 	if c.state == probing && c.seen {
-		c.decide(true)
+		c.decide()
 	}
 	if c.state != decoding {
 		return true
@@ -588,7 +588,7 @@ func (c *conn) verdict(d live.Dir, f *decoder.Frame) connState {
 
 // decide settles a connection still probing at its end: smux if a probe
 // finds frames in what it holds.
-func (c *conn) decide(bool) {
+func (c *conn) decide() {
 	for d, pr := range c.probe {
 		if c.state != probing {
 			break
