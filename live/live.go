@@ -122,6 +122,11 @@ type Config struct {
 	EndedSessions int
 	// Anomalies is how many anomaly records each session keeps; all are counted.
 	Anomalies int
+	// Clock, if not nil, is the registry's time instead of time.Now: when
+	// it started, and the time of a snapshot. A capture reader gives the
+	// time of the capture it has read to, so that ages, rates and leaks are
+	// measured in the capture's time, as its frames are stamped.
+	Clock func() time.Time
 }
 
 // Exactly returns n for a config field that follows Config's rule, when
@@ -191,8 +196,22 @@ func (r *Registry) Notice(at time.Time, text string) {
 // New returns an empty Registry bounded by cfg.
 func New(cfg Config) *Registry {
 	cfg = cfg.withDefaults()
-	return &Registry{cfg: cfg, started: time.Now(), hist: newHistory(cfg.History, cfg.Snaplen)}
+	r := &Registry{cfg: cfg, hist: newHistory(cfg.History, cfg.Snaplen)}
+	r.started = r.Now()
+	return r
 }
+
+// Now returns the registry's time: Config.Clock's, or time.Now.
+func (r *Registry) Now() time.Time {
+	if r.cfg.Clock != nil {
+		return r.cfg.Clock()
+	}
+	return time.Now()
+}
+
+// History returns the history ring's figures, as a Snapshot's History
+// has them, without taking a snapshot.
+func (r *Registry) History() HistoryStats { return r.hist.stats() }
 
 // Config returns the registry's bounds, defaults filled in.
 func (r *Registry) Config() Config { return r.cfg }
@@ -321,7 +340,7 @@ func (r *Registry) Snapshot() *Snapshot { return r.SnapshotWith(SnapshotOptions{
 func (r *Registry) SnapshotWith(o SnapshotOptions) *Snapshot {
 	now := o.Now
 	if now.IsZero() {
-		now = time.Now()
+		now = r.Now()
 	}
 	var cutoff time.Time
 	if o.LeakAfter > 0 {
@@ -372,6 +391,9 @@ func (r *Registry) SnapshotWith(o SnapshotOptions) *Snapshot {
 			if !ss.OldestOpen.IsZero() && (snap.OldestOpen.IsZero() || ss.OldestOpen.Before(snap.OldestOpen)) {
 				snap.OldestOpen = ss.OldestOpen
 			}
+		}
+		if ss.Incomplete {
+			snap.Incomplete++
 		}
 	}
 	snap.History = r.hist.stats()

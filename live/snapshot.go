@@ -57,6 +57,9 @@ type Snapshot struct {
 	FindingCounts  [NumSeverities]int
 	FindingsOpened uint64
 	Resolved       []*Finding
+	// Incomplete counts the sessions whose counts are incomplete
+	// (SessionSnap.Incomplete).
+	Incomplete int
 	// Latency is the first-reply latency over every tracked session's
 	// streams, when SnapshotOptions.Latency asked for it. LatencyHistogram
 	// counts the same times as a histogram, forgotten sessions' included,
@@ -88,7 +91,7 @@ type SnapshotOptions struct {
 	// no UPD opening it and no FIN of its own, to count as stalled; zero
 	// means DefaultStallAfter.
 	StallAfter time.Duration
-	// Now is the snapshot's time, At; zero means time.Now(). Tests fix it.
+	// Now is the snapshot's time, At; zero means Registry.Now(). Tests fix it.
 	Now time.Time
 	// Latency adds every session's first-reply times into
 	// Snapshot.Latency, for a summary: it costs a pass over each session's
@@ -198,6 +201,13 @@ type SessionSnap struct {
 	// but that a failed write never sent; Counts do not include the frames
 	// that lay wholly in them.
 	Unsent [2]int64
+	// Incomplete reports that the capture behind the session did not see
+	// every byte (Session.Resynced): its counts are what was seen, not
+	// what was sent. Lost counts the bytes a capture lost per direction,
+	// Skipped those it saw but could not frame, before a frame boundary.
+	Incomplete bool
+	Lost       [2]int64
+	Skipped    [2]int64
 	// Latency is the first-reply latency of the session's streams: from a
 	// stream's SYN to the first data from the side that did not open it.
 	Latency Latency
@@ -285,6 +295,9 @@ type StreamSnap struct {
 	FirstReply time.Duration
 	// Flow is the v2 flow-control state of each direction.
 	Flow [2]Flow
+	// Incomplete reports that the stream's counts miss frames: it was open
+	// before the capture saw it, or live when the capture lost bytes.
+	Incomplete bool
 }
 
 // Stalled reports whether a v2 writer of the stream is held back, and in
@@ -389,6 +402,7 @@ func (s *Session) header() *SessionSnap {
 		AnomalyCount: s.anomalyCount, AnomaliesBy: s.anomalyBy, Unparsed: s.unparsed, Unsent: s.unsent, Untracked: s.untracked,
 		Tracked: s.streams.len(), StreamsOmitted: true, Latency: s.w.latency.latency(),
 		Proto: s.proto, Prefix: s.prefix,
+		Incomplete: s.incomplete, Lost: s.lost, Skipped: s.skipped,
 	}
 	if y := s.y; y != nil {
 		ss.Pings, ss.GoAways, ss.GoAwayCount = y.pings, y.goAways[:len(y.goAways):len(y.goAways)], y.goAwayN
@@ -426,6 +440,7 @@ func (s *Session) streamSnaps() []StreamSnap {
 		sn := StreamSnap{
 			ID: st.id, Opener: st.opener, State: st.state,
 			Frames: st.frames, Bytes: st.bytes, First: st.first, Last: st.last,
+			Incomplete: st.incomplete,
 		}
 		if !st.replyAt.IsZero() {
 			sn.FirstReply = st.replyAt.Sub(st.first)

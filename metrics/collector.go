@@ -163,7 +163,7 @@ func noStreams(uint64) bool { return false }
 
 // Collect takes a snapshot of the registry and sends its metrics.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	now := time.Now()
+	now := c.reg.Now() // a capture read from a file has its own clock
 	snap := c.reg.SnapshotWith(live.SnapshotOptions{
 		Streams: noStreams, LeakAfter: c.o.LeakAfter, StallAfter: c.o.StallAfter, Now: now, Latency: true,
 	})

@@ -10,14 +10,14 @@ import (
 // Dialer returns a dial function, such as demo.Config.Dial takes, that
 // dials like a net.Dialer and taps every conn it opens as the client end
 // of a session labelled label: WrapListener's counterpart on the side that
-// dials.
-func Dialer(reg *live.Registry, label string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+// dials. Each conn is wrapped with opts.
+func Dialer(reg *live.Registry, label string, opts ...Option) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		var d net.Dialer
 		c, err := d.DialContext(ctx, network, addr)
 		if err != nil {
 			return nil, err
 		}
-		return Wrap(c, live.Client, reg, label), nil
+		return Wrap(c, live.Client, reg, label, opts...), nil
 	}
 }
