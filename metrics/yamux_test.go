@@ -350,6 +350,68 @@ func TestYamuxGoAway(t *testing.T) {
 	}
 }
 
+// TestYamuxGoAwayProtocolError: a GoAway with an error code counts by
+// sender and code, and a real yamux client that receives it ends its
+// session. The GoAway comes from a raw server: real yamux sends one on a
+// protocol error only as it closes the connection, racing the close (a
+// peer that overruns its window, WINDOW_EXCEEDED here too, often sees
+// none).
+func TestYamuxGoAwayProtocolError(t *testing.T) {
+	reg := live.New(live.Config{})
+
+	// A window overrun: the anomaly, under yamux.
+	cc, sc := smuxtest.Conns(t)
+	srv, err := hyamux.Server(sc, yamuxConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	c := tap.Wrap(cc, live.Client, reg, "overrun")
+	const size = 300_000                                                // above yamux's 256 KiB window
+	b := append(yamuxHeader(1, 1, 1, 0), yamuxHeader(0, 0, 1, size)...) // WINDOW_UPDATE SYN, DATA
+	b = append(b, make([]byte, size)...)
+	if _, err := c.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, c) // to the server's close
+	c.Close()
+
+	// A GoAway (protocol error) to a real client, which ends its session.
+	cc, sc = smuxtest.Conns(t)
+	cli, err := hyamux.Client(tap.Wrap(cc, live.Client, reg, "told off"), yamuxConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	if _, err := cli.OpenStream(); err != nil { // its WINDOW_UPDATE SYN goes out at once
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(sc, make([]byte, 12)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.Write(yamuxHeader(3, 0, 0, 1)); err != nil { // GO_AWAY, protocol error
+		t.Fatal(err)
+	}
+	select {
+	case <-cli.CloseChan():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the yamux client goes on after a GoAway with a protocol error")
+	}
+
+	col := metrics.NewCollector(reg, metrics.Options{})
+	var m map[string]float64
+	smuxtest.Eventually(t, "the GoAway counted", func() bool {
+		m = scrape(t, col)
+		return m["muxtop_yamux_goaways_total{code=protocol_error,sender=server}"] == 1
+	})
+	if got := sum(m, "muxtop_yamux_goaways_total"); got != 1 {
+		t.Errorf("%v GoAways, want 1", got)
+	}
+	if got := m["muxtop_anomalies_total{code=WINDOW_EXCEEDED,protocol=yamux}"]; got != 1 {
+		t.Errorf("WINDOW_EXCEEDED %v, want 1", got)
+	}
+}
+
 // yamuxHeader returns a yamux frame header: version 0, then type, flags,
 // stream id and length, big-endian.
 func yamuxHeader(typ uint8, flags uint16, sid, length uint32) []byte {
