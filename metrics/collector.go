@@ -7,8 +7,13 @@
 // metrics. Nothing happens per frame; the capture pays for a scrape only
 // the sessions' locks the snapshot takes, one at a time.
 //
-// In a service's own process, wrap the connections given to smux with
-// tap.Wrap or tap.WrapListener, recording into a live.Registry, and
+// One registry holds smux and yamux sessions alike; the label protocol
+// keeps their frames, bytes, violations and anomalies apart, each session
+// counted under its own protocol, and yamux's GoAways and ping round
+// trips are muxtop_yamux_* metrics.
+//
+// In a service's own process, wrap the connections given to smux (or
+// yamux) with tap.Wrap or tap.WrapListener, recording into a live.Registry, and
 // register NewCollector(reg, Options{}) on the program's
 // prometheus.Registerer (see the package example).
 package metrics
