@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/decoder/yamux"
 )
 
 // Side is one end of an smux session.
@@ -284,11 +285,24 @@ func (r *Registry) forget(s *Session) {
 	r.forgotten.Violations += uint64(s.framingCount())
 	for a, n := range s.anomalyBy {
 		r.forgotten.AnomaliesBy[a] += n
+		if s.proto == Yamux {
+			r.forgotten.YamuxAnomaliesBy[a] += n
+		}
 	}
 	for _, f := range s.framing {
-		if f != nil && f.Proto != Yamux && int(f.Code) < decoder.NumCodes {
+		switch {
+		case f == nil:
+		case f.Proto == Yamux:
+			if int(f.YamuxCode) < yamux.NumCodes {
+				r.forgotten.YamuxViolationsBy[f.YamuxCode]++
+			}
+		case int(f.Code) < decoder.NumCodes:
 			r.forgotten.ViolationsBy[f.Code]++
 		}
+	}
+	if y := s.y; y != nil {
+		addGoAways(&r.forgotten.GoAwaysBy, &y.goAwayBy)
+		r.forgotten.PingRTT.add(&y.rtt)
 	}
 	if int(s.reason) < NumCloseReasons {
 		r.forgotten.EndedBy[s.reason]++
@@ -299,6 +313,15 @@ func (r *Registry) forget(s *Session) {
 	r.forgotten.Unparsed[0] += s.unparsed[0] + s.prefix[0]
 	r.forgotten.Unparsed[1] += s.unparsed[1] + s.prefix[1]
 	s.forgotten = true
+}
+
+// addGoAways adds o's GoAway counts to c.
+func addGoAways(c, o *[2][NumGoAwayCodes]uint64) {
+	for side := range c {
+		for i := range c[side] {
+			c[side][i] += o[side][i]
+		}
+	}
 }
 
 // lateFrame counts a frame that a forgotten session recorded: a tap ends a
@@ -364,6 +387,9 @@ func (r *Registry) SnapshotWith(o SnapshotOptions) *Snapshot {
 	snap.EndedBy = snap.Forgotten.EndedBy
 	snap.ViolationsBy = snap.Forgotten.ViolationsBy
 	snap.AnomaliesBy = snap.Forgotten.AnomaliesBy
+	snap.YamuxViolationsBy = snap.Forgotten.YamuxViolationsBy
+	snap.YamuxAnomaliesBy = snap.Forgotten.YamuxAnomaliesBy
+	snap.GoAwaysBy = snap.Forgotten.GoAwaysBy
 	for i, s := range sessions {
 		ss := s.snapshot(o.Streams == nil || o.Streams(s.id), cutoff, now, stallAfter)
 		snap.Sessions[i] = ss
@@ -374,11 +400,23 @@ func (r *Registry) SnapshotWith(o SnapshotOptions) *Snapshot {
 		snap.StreamsTotal += ss.Total
 		snap.Violations += uint64(len(ss.Framing))
 		snap.Anomalies += ss.AnomalyCount
+		yamuxSession := ss.Proto == Yamux
 		for a, n := range ss.AnomaliesBy {
 			snap.AnomaliesBy[a] += n
+			if yamuxSession {
+				snap.YamuxAnomaliesBy[a] += n
+			}
+		}
+		if yamuxSession {
+			addGoAways(&snap.GoAwaysBy, &ss.GoAwaysBy)
 		}
 		for _, f := range ss.Framing {
-			if f.Proto != Yamux && int(f.Code) < decoder.NumCodes { // smux's codes only
+			switch {
+			case f.Proto == Yamux:
+				if int(f.YamuxCode) < yamux.NumCodes {
+					snap.YamuxViolationsBy[f.YamuxCode]++
+				}
+			case int(f.Code) < decoder.NumCodes:
 				snap.ViolationsBy[f.Code]++
 			}
 		}

@@ -68,6 +68,21 @@ type Snapshot struct {
 	LatencyHistogram LatencyHistogram
 	// FindingsOpenedBy counts FindingsOpened by FindingCode.
 	FindingsOpenedBy [NumFindingCodes]uint64
+
+	// ViolationsBy and AnomaliesBy above hold smux's violation codes and
+	// every session's anomalies. YamuxViolationsBy counts the yamux
+	// sessions' violations by yamux's codes; YamuxAnomaliesBy the part of
+	// AnomaliesBy that yamux sessions showed. Both include forgotten
+	// sessions.
+	YamuxViolationsBy [yamux.NumCodes]uint64
+	YamuxAnomaliesBy  [NumAnomalies]uint64
+	// GoAwaysBy counts yamux GoAway frames by sender (Side) and code
+	// (yamux's code, or GoAwayOther), forgotten sessions included.
+	GoAwaysBy [2][NumGoAwayCodes]uint64
+	// PingRTT counts the round trips of answered yamux Pings, as the tap
+	// saw them, forgotten sessions included, when SnapshotOptions.Latency
+	// asked for it (same bounds as LatencyHistogram).
+	PingRTT LatencyHistogram
 }
 
 // DefaultStallAfter is how long a v2 writer must be held at a full window
@@ -117,6 +132,12 @@ type Forgotten struct {
 	AnomaliesBy  [NumAnomalies]uint64
 	// Latency adds up the sessions' first-reply times.
 	Latency LatencyHistogram
+	// YamuxViolationsBy, YamuxAnomaliesBy, GoAwaysBy and PingRTT are
+	// the Snapshot's fields of the same names for these sessions.
+	YamuxViolationsBy [yamux.NumCodes]uint64
+	YamuxAnomaliesBy  [NumAnomalies]uint64
+	GoAwaysBy         [2][NumGoAwayCodes]uint64
+	PingRTT           LatencyHistogram
 }
 
 // WireBytes returns the bytes sent in direction d by every session,
@@ -220,6 +241,9 @@ type SessionSnap struct {
 	// GoAwayCount counts all.
 	GoAways     []GoAwayInfo
 	GoAwayCount uint64
+	// GoAwaysBy counts all of them by sender (Side) and code (yamux's
+	// code, or GoAwayOther).
+	GoAwaysBy [2][NumGoAwayCodes]uint64
 	// Prefix counts the bytes of each direction that came before the mux
 	// and were skipped unframed, as the tap was told (Consul's one-byte
 	// RPC type before yamux).
@@ -406,6 +430,7 @@ func (s *Session) header() *SessionSnap {
 	}
 	if y := s.y; y != nil {
 		ss.Pings, ss.GoAways, ss.GoAwayCount = y.pings, y.goAways[:len(y.goAways):len(y.goAways)], y.goAwayN
+		ss.GoAwaysBy = y.goAwayBy
 	}
 	for _, f := range s.framing {
 		if f != nil {
