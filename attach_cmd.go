@@ -27,6 +27,7 @@ func nextPort(addr string) (string, error) {
 func newAttachCmd() *cobra.Command {
 	var (
 		watch       watchFlags
+		write       writeFlags
 		listen      string
 		dialTimeout time.Duration
 		protocol    string
@@ -51,7 +52,7 @@ func newAttachCmd() *cobra.Command {
 			}
 			return nil
 		},
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			if err := watch.validate(cmd.OutOrStdout()); err != nil {
 				return err
 			}
@@ -82,9 +83,19 @@ func newAttachCmd() *cobra.Command {
 				return usageError{fmt.Errorf("attach: --skip %d: give the number of bytes before the mux, 0 to %d", skip, maxSkip)}
 			}
 			reg := watch.registry()
+			_, rec, err := write.open()
+			if err != nil {
+				return err
+			}
+			defer func() {
+				if cerr := write.close(cmd.ErrOrStderr()); err == nil {
+					err = cerr
+				}
+			}()
 			p := tap.NewProxy(tap.ProxyConfig{
 				Listen: listen, Upstream: upstream, Registry: reg, DialTimeout: dialTimeout, Protocol: proto, Skip: skip,
-				OnError: func(err error) { reg.Notice(time.Now(), err.Error()) },
+				OnError:  func(err error) { reg.Notice(time.Now(), err.Error()) },
+				Recorder: rec,
 			})
 			if err := p.Start(); err != nil {
 				return startErr(err, flag)
@@ -100,6 +111,7 @@ func newAttachCmd() *cobra.Command {
 		},
 	}
 	watch.register(cmd)
+	write.register(cmd)
 	cmd.Flags().StringVar(&listen, "listen", "", "address clients connect to (default 127.0.0.1 on the upstream's port + 1)")
 	cmd.Flags().DurationVar(&dialTimeout, "dial-timeout", tap.DefaultDialTimeout, "how long to wait for the upstream to accept each client")
 	cmd.Flags().StringVar(&protocol, "protocol", "auto", "what the connections speak: auto (detected per connection), smux or yamux")

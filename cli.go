@@ -47,7 +47,7 @@ func newRootCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newVersionCmd(), newDemoCmd(), newAttachCmd())
+	root.AddCommand(newVersionCmd(), newDemoCmd(), newAttachCmd(), newReadCmd(), newSniffCmd())
 	return root
 }
 

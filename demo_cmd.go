@@ -25,6 +25,7 @@ type demoFlags struct {
 	version  int
 	pool     int
 	rate     int
+	requests uint64
 	leak     bool
 	fault    string
 	keep     time.Duration
@@ -32,6 +33,7 @@ type demoFlags struct {
 	http     string
 	// serviceFlag names the flag that sets service: --listen or --connect.
 	serviceFlag string
+	write       writeFlags
 }
 
 // muxName names what the demo's sessions speak, for its header: "smux
@@ -75,7 +77,7 @@ func (f *demoFlags) config(reg *live.Registry) (demo.Config, error) {
 	}
 	return demo.Config{
 		// --rate counts exactly: 0 runs no load (see live.Config's rule).
-		Protocol: proto, Version: f.version, Pool: f.pool, Rate: live.Exactly(f.rate), Leak: f.leak, Fault: f.fault, KeepAlive: f.keep,
+		Protocol: proto, Version: f.version, Pool: f.pool, Rate: live.Exactly(f.rate), Requests: f.requests, Leak: f.leak, Fault: f.fault, KeepAlive: f.keep,
 		ServiceAddr: f.service, HTTPAddr: f.http,
 		Logger: slog.New(live.NoticeHandler(reg)),
 	}, nil
@@ -111,9 +113,8 @@ func startErr(err error, flag string) error {
 // demoMode is one way to run the demo: which parts, tapped where.
 type demoMode struct {
 	start func(context.Context, demo.Config) (*demo.Demo, error)
-	// tap makes cfg record the demo's sessions into reg, each tapped
-	// with opts.
-	tap func(reg *live.Registry, cfg *demo.Config, opts ...tap.Option)
+	// tap makes cfg record the demo's sessions into reg, tapped with opts.
+	tap func(reg *live.Registry, cfg *demo.Config, opts []tap.Option)
 	// portFlags names the flags that choose the ports, for a port in use.
 	portFlags string
 	// describe returns the UI header and the stderr line of a running demo.
@@ -126,7 +127,7 @@ type demoMode struct {
 
 // run starts the demo in mode m and watches it until the user or the
 // duration ends it.
-func (f *demoFlags) run(cmd *cobra.Command, m demoMode) error {
+func (f *demoFlags) run(cmd *cobra.Command, m demoMode) (err error) {
 	if f.fault == "list" {
 		writeFaults(cmd.OutOrStdout())
 		return nil
@@ -142,7 +143,16 @@ func (f *demoFlags) run(cmd *cobra.Command, m demoMode) error {
 	if err != nil {
 		return err
 	}
-	m.tap(reg, &cfg, f.tapOptions()...)
+	opts, _, err := f.write.open()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := f.write.close(cmd.ErrOrStderr()); err == nil {
+			err = cerr
+		}
+	}()
+	m.tap(reg, &cfg, append(opts, f.tapOptions()...))
 	if cfg.Fault != "" && cfg.Dial != nil {
 		cfg.FaultDial = tap.Dialer(reg, demo.FaultLabel, f.tapOptions()...)
 	}
@@ -174,8 +184,8 @@ func (f *demoFlags) gatewayListener(d *demo.Demo) listener {
 }
 
 // tapClient taps the gateway's sessions at the conns it dials.
-func tapClient(label string) func(*live.Registry, *demo.Config, ...tap.Option) {
-	return func(reg *live.Registry, cfg *demo.Config, opts ...tap.Option) {
+func tapClient(label string) func(*live.Registry, *demo.Config, []tap.Option) {
+	return func(reg *live.Registry, cfg *demo.Config, opts []tap.Option) {
 		cfg.Dial = tap.Dialer(reg, label, opts...)
 	}
 }
@@ -214,11 +224,13 @@ func newDemoCmd() *cobra.Command {
 		},
 	}
 	f.watch.register(cmd)
+	f.write.register(cmd)
 	fs := cmd.Flags()
 	fs.StringVar(&f.protocol, "protocol", "smux", "what the sessions speak: smux or yamux (hashicorp/yamux)")
 	fs.IntVar(&f.version, "smux-version", 1, "smux protocol version of both sides: 1 or 2")
 	fs.IntVar(&f.pool, "pool", demo.DefaultPool, "smux sessions in the gateway's pool")
 	fs.IntVar(&f.rate, "rate", demo.DefaultRate, "load generator requests per second (0: no load; curl the gateway yourself)")
+	fs.Uint64Var(&f.requests, "requests", 0, "stop the load after this many requests (0: no end); with --duration, the traffic has a known end")
 	fs.BoolVar(&f.leak, "leak", false, "the service never closes its side of a stream, as the original article's did: --fault leak")
 	f.registerFault(cmd)
 	fs.StringVar(&f.service, "listen", "127.0.0.1:0", "service address")
@@ -238,7 +250,7 @@ func newDemoServerCmd() *cobra.Command {
 			return f.run(cmd, demoMode{
 				start: demo.StartServer, portFlags: "--listen", side: "server",
 				listens: func(d *demo.Demo) []listener { return []listener{f.serviceListener(d)} },
-				tap: func(reg *live.Registry, cfg *demo.Config, opts ...tap.Option) {
+				tap: func(reg *live.Registry, cfg *demo.Config, opts []tap.Option) {
 					cfg.WrapListener = func(l net.Listener) net.Listener { return tap.WrapListener(l, reg, "server", opts...) }
 				},
 				describe: func(d *demo.Demo, v int) (string, string) {
@@ -249,6 +261,7 @@ func newDemoServerCmd() *cobra.Command {
 		},
 	}
 	f.watch.register(cmd)
+	f.write.register(cmd)
 	fs := cmd.Flags()
 	fs.StringVar(&f.protocol, "protocol", "smux", "what the sessions speak: smux or yamux (hashicorp/yamux)")
 	fs.IntVar(&f.version, "smux-version", 1, "smux protocol version: 1 or 2")
@@ -277,11 +290,13 @@ func newDemoClientCmd() *cobra.Command {
 		},
 	}
 	f.watch.register(cmd)
+	f.write.register(cmd)
 	fs := cmd.Flags()
 	fs.StringVar(&f.protocol, "protocol", "smux", "what the sessions speak: smux or yamux (hashicorp/yamux)")
 	fs.IntVar(&f.version, "smux-version", 1, "smux protocol version: 1 or 2")
 	fs.IntVar(&f.pool, "pool", demo.DefaultPool, "smux sessions in the gateway's pool")
 	fs.IntVar(&f.rate, "rate", demo.DefaultRate, "load generator requests per second (0: no load)")
+	fs.Uint64Var(&f.requests, "requests", 0, "stop the load after this many requests (0: no end)")
 	f.registerFault(cmd)
 	fs.StringVar(&f.service, "connect", "127.0.0.1:9000", "service address to connect to")
 	fs.StringVar(&f.http, "http", "127.0.0.1:8080", "gateway HTTP address")

@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -163,10 +164,13 @@ func (f *watchFlags) validate(stdout io.Writer) error {
 
 // registry returns the capture state the flags ask for, and sets the
 // memory limit that keeps its cost to historyBytes.
-func (f *watchFlags) registry() *live.Registry {
+func (f *watchFlags) registry() *live.Registry { return f.registryClock(nil) }
+
+// registryClock is registry with a clock other than time.Now: a capture's.
+func (f *watchFlags) registryClock(clock func() time.Time) *live.Registry {
 	setMemoryLimit(historyLive(f.history, f.snaplen, f.output))
 	// The flags count exactly: --history 0 keeps none (see live.Config).
-	return live.New(live.Config{History: live.Exactly(f.history), Snaplen: live.Exactly(f.snaplen)})
+	return live.New(live.Config{History: live.Exactly(f.history), Snaplen: live.Exactly(f.snaplen), Clock: clock})
 }
 
 // system is what a command runs and muxtop watches: a demo or a proxy. It
@@ -186,6 +190,10 @@ type session struct {
 	where  string             // one line for stderr in plain and json mode: where to connect
 	warn   string             // optional line said once: on stderr in plain and json mode, as a notice in the UI
 	status func() live.Status // optional: the watched system's figures
+	done   func() bool        // optional: what is watched has no more to give (a capture read whole)
+	// printed, if not nil, is kept at the seq of the next record the plain
+	// or JSON printer will print: read paces itself by it.
+	printed *atomic.Uint64
 }
 
 // listener is an address a command listens on: the flag that set it, the
@@ -231,7 +239,7 @@ func everyInterface(cmd string, ls ...listener) string {
 // closing is how every front end ends: the system stopped, and the
 // summary headless writes, in format.
 func (f *watchFlags) closing(format headless.Format, stop func(), s session) headless.Options {
-	return headless.Options{Format: format, Stop: stop, Status: s.status, LeakAfter: f.leakAfter, StallAfter: f.stallAfter}
+	return headless.Options{Format: format, Stop: stop, Status: s.status, Printed: s.printed, LeakAfter: f.leakAfter, StallAfter: f.stallAfter}
 }
 
 // watch runs the chosen front end on s until ctx is done, the duration is
@@ -276,7 +284,7 @@ func (f *watchFlags) watch(ctx context.Context, cmd *cobra.Command, s session) e
 	case "tui":
 		for _, line := range []string{s.warn, metricsWarn, metricsAt} {
 			if line != "" {
-				s.reg.Notice(time.Now(), line)
+				s.reg.Notice(s.reg.Now(), line)
 			}
 		}
 		err = runTUI(ctx, s, f, stop, stdout)

@@ -19,6 +19,7 @@ func runTUI(ctx context.Context, s session, f *watchFlags, stop func(), stdout i
 		StallAfter: f.stallAfter,
 		Mouse:      f.mouse,
 		Status:     s.status,
+		Done:       s.done,
 	})
 	_, serr := headless.Finish(stdout, s.reg, f.closing(headless.Plain, stop, s))
 	return errors.Join(err, serr)

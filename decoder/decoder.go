@@ -28,6 +28,8 @@ type Decoder struct {
 	version  uint8 // the version the decoder frames, once known
 	expected bool  // version came from Expect: another one is a VersionMismatch
 
+	resync // resync.go: finding a frame boundary mid-stream
+
 	frame     Frame
 	violation Violation
 	violated  bool // violation is set
@@ -57,8 +59,8 @@ func New(snaplen int) *Decoder {
 // Snaplen returns how many payload bytes the decoder keeps per frame.
 func (d *Decoder) Snaplen() int { return d.snaplen }
 
-// Offset returns how many bytes the decoder has consumed.
-func (d *Decoder) Offset() int64 { return d.off }
+// Offset returns how many bytes the decoder has consumed, and lost (Gap).
+func (d *Decoder) Offset() int64 { return d.off + int64(d.held()) }
 
 // Frames returns how many frames the decoder has completed.
 func (d *Decoder) Frames() uint64 { return d.frames }
@@ -68,13 +70,13 @@ func (d *Decoder) Pending() int64 {
 	if d.stopped {
 		return 0
 	}
-	return int64(d.hn + d.got)
+	return int64(d.hn+d.got) + int64(d.held())
 }
 
 // Unparsed returns how many bytes were consumed without framing: from the
 // header of the violation on, and every byte given to Next after End.
 // The wire bytes of the frames Next returned (Frame.Size, less a rejected
-// one) plus Unparsed plus Pending make Offset.
+// one) plus Unparsed plus Pending plus Skipped plus Lost make Offset.
 func (d *Decoder) Unparsed() int64 { return d.unparsed }
 
 // Version returns the protocol version the decoder frames: the one given to
@@ -118,12 +120,12 @@ func (d *Decoder) Violation() *Violation {
 // *Violation in err; it consumes all of p, and from then on Next consumes
 // everything it is given without framing it, as smux stops reading. After
 // End, too, Next consumes everything without framing it.
-// When len(p) > 0, Next consumes at least one byte.
+// When len(p) > 0, Next consumes at least one byte, or returns a frame
+// or violation from the bytes it holds after a resynchronisation: while
+// Buffered is above 0, keep calling Next, with an empty p if need be.
 func (d *Decoder) Next(p []byte) (n int, f *Frame, err error) {
-	if d.stopped {
-		d.off += int64(len(p))
-		d.unparsed += int64(len(p))
-		return len(p), nil, nil
+	if d.stopped || d.resyncing {
+		return d.unusual(p)
 	}
 	// Fast path: a whole, valid frame of the connection's version at the
 	// start of p is framed in place. Anything else, the first frame and every
@@ -142,7 +144,7 @@ func (d *Decoder) Next(p []byte) (n int, f *Frame, err error) {
 			keep := min(length, d.snaplen)
 			f.Payload = p[HeaderSize : HeaderSize+keep : HeaderSize+keep]
 			f.Truncated = keep < length
-			f.Consumed, f.Window = 0, 0
+			f.Consumed, f.Window, f.Skipped = 0, 0, 0
 			if cmd == UPD {
 				f.Consumed = binary.LittleEndian.Uint32(p[HeaderSize:])
 				f.Window = binary.LittleEndian.Uint32(p[HeaderSize+4:])
@@ -153,6 +155,16 @@ func (d *Decoder) Next(p []byte) (n int, f *Frame, err error) {
 		}
 	}
 	return d.slow(p)
+}
+
+// unusual is Next after a violation or End, and while resynchronising.
+func (d *Decoder) unusual(p []byte) (n int, f *Frame, err error) {
+	if d.stopped {
+		d.off += int64(len(p))
+		d.unparsed += int64(len(p))
+		return len(p), nil, nil
+	}
+	return d.nextResync(p)
 }
 
 // slow collects a frame that is split across calls.
@@ -195,7 +207,7 @@ func (d *Decoder) slow(p []byte) (n int, f *Frame, err error) {
 	keep := min(length, d.snaplen)
 	f.Payload = d.buf[:keep:keep]
 	f.Truncated = keep < length
-	f.Consumed, f.Window = 0, 0
+	f.Consumed, f.Window, f.Skipped = 0, 0, 0
 	if d.hdr.Cmd() == UPD {
 		f.Consumed = binary.LittleEndian.Uint32(d.upd[:])
 		f.Window = binary.LittleEndian.Uint32(d.upd[4:])
@@ -289,9 +301,14 @@ func (d *Decoder) Reject(f *Frame, code Code, want uint8) *Violation {
 // HeaderComplete and Got say how much of the frame arrived.
 //
 // End returns nil when no frame was incomplete or the decoder had stopped.
+// Bytes held by a resynchronisation that found no frame boundary count as
+// Skipped, not as a truncated frame: nothing says a frame began there.
 func (d *Decoder) End() *Violation {
 	if d.stopped {
 		return nil
+	}
+	if d.resyncing {
+		d.abandon() // no boundary found, or bytes held that Next was not asked to frame
 	}
 	if d.hn == 0 {
 		d.stopped = true

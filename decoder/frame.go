@@ -100,6 +100,10 @@ type Frame struct {
 	Truncated bool
 	// Consumed and Window are the fields of a UPD frame; zero for other commands.
 	Consumed, Window uint32
+	// Skipped is how many bytes that arrived were skipped right before this
+	// frame while the decoder looked for a frame boundary (Resync, Gap);
+	// it is above 0 only on the first frame after a resynchronisation.
+	Skipped int64
 }
 
 // Version returns the frame's protocol version.

@@ -33,6 +33,11 @@ type Config struct {
 	// still answers, to curl for one).
 	Rate int
 
+	// Requests, if above 0, stops the load generator after that many
+	// requests: the traffic then has a known end, which a capture can be
+	// compared with.
+	Requests uint64
+
 	// Leak makes the service leave every answered stream half-closed; see
 	// ServiceConfig.Leak. It is the fault "leak".
 	Leak bool
@@ -231,7 +236,7 @@ func start(ctx context.Context, cfg Config, server, client bool) (*Demo, error) 
 
 		if cfg.Rate >= 0 {
 			// Cannot fail: the rate is not negative and the URL is ours.
-			d.load, _ = StartLoad(ctx, d.gatewayURL, LoadConfig{Rate: cfg.Rate, Timeout: 2 * timeout})
+			d.load, _ = StartLoad(ctx, d.gatewayURL, LoadConfig{Rate: cfg.Rate, Requests: cfg.Requests, Timeout: 2 * timeout})
 		}
 		dial := cfg.FaultDial
 		if dial == nil {

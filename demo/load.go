@@ -32,6 +32,10 @@ type LoadConfig struct {
 	// DefaultRate.
 	Rate int
 
+	// Requests, if above 0, is how many requests the load generator
+	// schedules before it stops; 0 means no end.
+	Requests uint64
+
 	// MaxInFlight bounds the requests outstanding at once; 0 means
 	// DefaultMaxInFlight. A request due while the bound is reached is not
 	// sent but counted as skipped, so a slow gateway is not buried.
@@ -69,6 +73,7 @@ type LoadStats struct {
 type Load struct {
 	url        string
 	rate       int
+	requests   uint64 // LoadConfig.Requests
 	onResponse func(uint64)
 	client     *http.Client
 	sem        chan struct{} // one token per request in flight
@@ -118,6 +123,7 @@ func StartLoad(ctx context.Context, url string, cfg LoadConfig) (*Load, error) {
 	l := &Load{
 		url:        url,
 		rate:       rate,
+		requests:   cfg.Requests,
 		onResponse: cfg.OnResponse,
 		client:     &http.Client{Transport: tr, Timeout: orDefault(cfg.Timeout, 2*DefaultTimeout)},
 		sem:        make(chan struct{}, maxInFlight),
@@ -147,6 +153,12 @@ func (l *Load) run() {
 	var scheduled uint64
 	for l.ctx.Err() == nil {
 		due := uint64(time.Since(start).Seconds()*float64(l.rate)) + 1
+		if l.requests > 0 {
+			if scheduled >= l.requests {
+				return
+			}
+			due = min(due, l.requests)
+		}
 		for ; scheduled < due; scheduled++ {
 			select {
 			case l.sem <- struct{}{}:

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
 
 	"github.com/muxtop/muxtop/live"
@@ -103,6 +104,10 @@ type Options struct {
 	// Status, if not nil, gives the watched system's figures for the
 	// summary, read after Stop.
 	Status func() live.Status
+	// Printed, if not nil, is set to the seq of the next record to print
+	// after every batch printed: a reader of a capture file paces itself
+	// by it, so that history does not lap the printer.
+	Printed *atomic.Uint64
 	// LeakAfter and StallAfter are the thresholds of the suspected leaks
 	// and stalls the summary counts (see live.SnapshotOptions); 0 means
 	// live.DefaultLeakAfter and live.DefaultStallAfter.
@@ -206,6 +211,9 @@ func (p *Printer) run(ctx context.Context, o Options, tick time.Duration, wake b
 		}
 		if err := p.flush(limit); err != nil {
 			return nil, fmt.Errorf("output: %w", err)
+		}
+		if o.Printed != nil {
+			o.Printed.Store(p.next)
 		}
 	}
 }

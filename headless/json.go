@@ -99,6 +99,12 @@ func appendJSON(b []byte, r *live.Record) []byte {
 		b = appendField(b, `,"smux":`, r.Code.SmuxReaction())
 	case live.NoticeRecord:
 		b = appendField(b, `,"text":`, r.Detail)
+	case live.ResyncRecord:
+		b = append(b, `,"dir":"`...)
+		b = append(b, r.Dir.Code()...)
+		b = append(b, `","offset":`...)
+		b = strconv.AppendInt(b, r.Offset, 10)
+		b = appendField(b, `,"detail":`, r.Detail)
 	case live.FindingOpened, live.FindingResolved:
 		b = appendFindingJSON(b, r)
 	}
@@ -294,6 +300,9 @@ type jsonSummary struct {
 	Anomalies     uint64                       `json:"anomalies"`
 	Unparsed      map[string]int64             `json:"unparsed"`
 	Unsent        map[string]int64             `json:"unsent,omitempty"`
+	Incomplete    int                          `json:"incomplete,omitempty"`
+	Lost          map[string]int64             `json:"lost,omitempty"`
+	Skipped       map[string]int64             `json:"skipped,omitempty"`
 	Leaks         jsonLeaks                    `json:"leaks"`
 	Stalls        jsonStalls                   `json:"stalls"`
 	ByCode        map[string]uint64            `json:"by_code"`
@@ -376,6 +385,9 @@ func appendJSONSummary(b []byte, s Summary) []byte {
 	}
 	if s.Unsent != [2]int64{} {
 		j.Unsent = perDir(s.Unsent)
+	}
+	if s.Incomplete > 0 {
+		j.Incomplete, j.Lost, j.Skipped = s.Incomplete, perDir(s.Lost), perDir(s.Skipped)
 	}
 	if j.ByCode == nil {
 		j.ByCode = map[string]uint64{}

@@ -98,6 +98,9 @@ func appendJSONMarshal(b []byte, r *live.Record) []byte {
 		j.Dir, j.Offset, j.Code, j.Want, j.Detail, j.Smux = r.Dir.Code(), &off, r.Code.String(), r.Want, r.Detail, r.Code.SmuxReaction()
 	case live.NoticeRecord:
 		j.Text = r.Detail
+	case live.ResyncRecord:
+		off := r.Offset
+		j.Dir, j.Offset, j.Detail = r.Dir.Code(), &off, r.Detail
 	}
 	return marshalAppend(b, j)
 }
@@ -377,7 +380,7 @@ func FuzzAppendJSON(f *testing.F) {
 			roundTrip("client", client)
 			roundTrip("server", server)
 			roundTrip("label", label)
-		case live.SessionEnded, live.FramingViolation:
+		case live.SessionEnded, live.FramingViolation, live.ResyncRecord:
 			roundTrip("detail", detail)
 		case live.NoticeRecord:
 			roundTrip("text", detail)

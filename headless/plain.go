@@ -78,6 +78,10 @@ func appendPlain(b []byte, r *live.Record) []byte {
 	case live.NoticeRecord:
 		b = append(b[:len(b)-len(" #0 ")], " notice: "...)
 		b = printable.AppendText(b, r.Detail)
+	case live.ResyncRecord:
+		b = append(b, r.Dir.String()...)
+		b = append(b, " RESYNC "...)
+		b = printable.AppendText(b, r.Detail)
 	case live.FindingOpened, live.FindingResolved:
 		b = appendFindingPlain(b, r)
 	}
@@ -148,6 +152,10 @@ func WriteSummary(w io.Writer, s Summary) {
 		fmt.Fprintf(w, "  (written but never sent, the write failed: → %d  ← %d)", s.Unsent[0], s.Unsent[1])
 	}
 	fmt.Fprintln(w)
+	if s.Incomplete > 0 {
+		fmt.Fprintf(w, "  INCOMPLETE %d sessions: the capture did not see every byte (lost → %d  ← %d, skipped to a frame boundary → %d  ← %d); their counts are what was seen\n",
+			s.Incomplete, s.Lost[0], s.Lost[1], s.Skipped[0], s.Skipped[1])
+	}
 	switch {
 	case s.Missed > 0:
 		fmt.Fprintf(w, "  dropped   %d records not printed: the output fell behind the history (%d never stored)\n", s.Missed, s.Dropped)
@@ -245,6 +253,10 @@ type Summary struct {
 	// Unsent counts bytes the tapped ends wrote but failed writes never
 	// sent; they are not in Counts.
 	Unsent [2]int64
+	// Incomplete counts the sessions a capture did not see whole; Lost and
+	// Skipped add up the bytes it lost, and saw but could not frame.
+	Incomplete    int
+	Lost, Skipped [2]int64
 	// Leaks counts the streams open or half-closed longer than LeakAfter
 	// when the capture ended, before the watched system stopped (its
 	// streams then end with their sessions); OldestLeak is the age of the
@@ -326,6 +338,13 @@ func Summarize(snap *live.Snapshot, missed uint64) Summary {
 		s.Unparsed[1] += ss.Unparsed[1]
 		s.Unsent[0] += ss.Unsent[0]
 		s.Unsent[1] += ss.Unsent[1]
+		if ss.Incomplete {
+			s.Incomplete++
+		}
+		for d := range 2 {
+			s.Lost[d] += ss.Lost[d]
+			s.Skipped[d] += ss.Skipped[d]
+		}
 		for _, st := range ss.Streams {
 			if st.State == live.EndedWithSession {
 				s.StreamsEnded++

@@ -58,6 +58,7 @@ var yamuxReactions = [NumAnomalies]string{
 	UnknownStream: "yamux discards a DATA frame's payload and ignores a WINDOW_UPDATE for a stream it does not have " +
 		"(it has closed or reset it, or never opened it)",
 	PSHAfterFIN:    "yamux still delivers the data to the reader",
+	ReusedID:       "yamux opens a new stream and delivers its data (it forgot the old one when both FINs or an RST went by); yamux itself never reuses an id",
 	WindowExceeded: `yamux fails with "recv window exceeded", sends GoAway (protocol error) and ends the session`,
 	RepeatedFIN: `a receiver that still has the stream fails with "unexpected flag", sends GoAway (protocol error) ` +
 		"and ends the session; one that closed it both ways ignores it",

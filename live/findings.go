@@ -659,15 +659,19 @@ func (r *Registry) snapshotFindings(snap *Snapshot, sessions []*Session, latency
 		return
 	}
 	var h latencyHist
-	hist := snap.Forgotten.Latency
+	hist, rtt := snap.Forgotten.Latency, snap.Forgotten.PingRTT
 	for _, s := range sessions {
 		s.mu.Lock()
 		h.merge(&s.w.latency)
 		hist.add(&s.w.latency)
+		if s.y != nil {
+			rtt.add(&s.y.rtt)
+		}
 		s.mu.Unlock()
 	}
 	snap.Latency = h.latency()
 	snap.LatencyHistogram = hist
+	snap.PingRTT = rtt
 }
 
 // FindingsOf returns the open findings of session id, or of no session

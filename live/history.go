@@ -22,9 +22,14 @@ const (
 	NoticeRecord                 // a one-line message for the user, such as an upstream refusing
 	FindingOpened                // the findings engine diagnosed a problem; Finding says which
 	FindingResolved              // a finding stopped holding; Finding as it was last, Detail why
+	// ResyncRecord says that a direction's decoding did not follow every
+	// byte: a capture joined the connection mid-stream or lost bytes, and
+	// the decoder skipped to a frame boundary; Offset is where decoding
+	// resumed (or the bytes ended), Detail says what was skipped and lost.
+	ResyncRecord
 )
 
-var kindNames = [...]string{"frame", "session-opened", "session-ended", "violation", "notice", "finding-opened", "finding-resolved"}
+var kindNames = [...]string{"frame", "session-opened", "session-ended", "violation", "notice", "finding-opened", "finding-resolved", "resync"}
 
 // String returns the kind's name as used in JSON output.
 func (k Kind) String() string {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/decoder/yamux"
 )
 
 // Side is one end of an smux session.
@@ -122,6 +123,11 @@ type Config struct {
 	EndedSessions int
 	// Anomalies is how many anomaly records each session keeps; all are counted.
 	Anomalies int
+	// Clock, if not nil, is the registry's time instead of time.Now: when
+	// it started, and the time of a snapshot. A capture reader gives the
+	// time of the capture it has read to, so that ages, rates and leaks are
+	// measured in the capture's time, as its frames are stamped.
+	Clock func() time.Time
 }
 
 // Exactly returns n for a config field that follows Config's rule, when
@@ -191,8 +197,22 @@ func (r *Registry) Notice(at time.Time, text string) {
 // New returns an empty Registry bounded by cfg.
 func New(cfg Config) *Registry {
 	cfg = cfg.withDefaults()
-	return &Registry{cfg: cfg, started: time.Now(), hist: newHistory(cfg.History, cfg.Snaplen)}
+	r := &Registry{cfg: cfg, hist: newHistory(cfg.History, cfg.Snaplen)}
+	r.started = r.Now()
+	return r
 }
+
+// Now returns the registry's time: Config.Clock's, or time.Now.
+func (r *Registry) Now() time.Time {
+	if r.cfg.Clock != nil {
+		return r.cfg.Clock()
+	}
+	return time.Now()
+}
+
+// History returns the history ring's figures, as a Snapshot's History
+// has them, without taking a snapshot.
+func (r *Registry) History() HistoryStats { return r.hist.stats() }
 
 // Config returns the registry's bounds, defaults filled in.
 func (r *Registry) Config() Config { return r.cfg }
@@ -265,11 +285,24 @@ func (r *Registry) forget(s *Session) {
 	r.forgotten.Violations += uint64(s.framingCount())
 	for a, n := range s.anomalyBy {
 		r.forgotten.AnomaliesBy[a] += n
+		if s.proto == Yamux {
+			r.forgotten.YamuxAnomaliesBy[a] += n
+		}
 	}
 	for _, f := range s.framing {
-		if f != nil && f.Proto != Yamux && int(f.Code) < decoder.NumCodes {
+		switch {
+		case f == nil:
+		case f.Proto == Yamux:
+			if int(f.YamuxCode) < yamux.NumCodes {
+				r.forgotten.YamuxViolationsBy[f.YamuxCode]++
+			}
+		case int(f.Code) < decoder.NumCodes:
 			r.forgotten.ViolationsBy[f.Code]++
 		}
+	}
+	if y := s.y; y != nil {
+		addGoAways(&r.forgotten.GoAwaysBy, &y.goAwayBy)
+		r.forgotten.PingRTT.add(&y.rtt)
 	}
 	if int(s.reason) < NumCloseReasons {
 		r.forgotten.EndedBy[s.reason]++
@@ -280,6 +313,15 @@ func (r *Registry) forget(s *Session) {
 	r.forgotten.Unparsed[0] += s.unparsed[0] + s.prefix[0]
 	r.forgotten.Unparsed[1] += s.unparsed[1] + s.prefix[1]
 	s.forgotten = true
+}
+
+// addGoAways adds o's GoAway counts to c.
+func addGoAways(c, o *[2][NumGoAwayCodes]uint64) {
+	for side := range c {
+		for i := range c[side] {
+			c[side][i] += o[side][i]
+		}
+	}
 }
 
 // lateFrame counts a frame that a forgotten session recorded: a tap ends a
@@ -321,7 +363,7 @@ func (r *Registry) Snapshot() *Snapshot { return r.SnapshotWith(SnapshotOptions{
 func (r *Registry) SnapshotWith(o SnapshotOptions) *Snapshot {
 	now := o.Now
 	if now.IsZero() {
-		now = time.Now()
+		now = r.Now()
 	}
 	var cutoff time.Time
 	if o.LeakAfter > 0 {
@@ -345,6 +387,9 @@ func (r *Registry) SnapshotWith(o SnapshotOptions) *Snapshot {
 	snap.EndedBy = snap.Forgotten.EndedBy
 	snap.ViolationsBy = snap.Forgotten.ViolationsBy
 	snap.AnomaliesBy = snap.Forgotten.AnomaliesBy
+	snap.YamuxViolationsBy = snap.Forgotten.YamuxViolationsBy
+	snap.YamuxAnomaliesBy = snap.Forgotten.YamuxAnomaliesBy
+	snap.GoAwaysBy = snap.Forgotten.GoAwaysBy
 	for i, s := range sessions {
 		ss := s.snapshot(o.Streams == nil || o.Streams(s.id), cutoff, now, stallAfter)
 		snap.Sessions[i] = ss
@@ -355,11 +400,23 @@ func (r *Registry) SnapshotWith(o SnapshotOptions) *Snapshot {
 		snap.StreamsTotal += ss.Total
 		snap.Violations += uint64(len(ss.Framing))
 		snap.Anomalies += ss.AnomalyCount
+		yamuxSession := ss.Proto == Yamux
 		for a, n := range ss.AnomaliesBy {
 			snap.AnomaliesBy[a] += n
+			if yamuxSession {
+				snap.YamuxAnomaliesBy[a] += n
+			}
+		}
+		if yamuxSession {
+			addGoAways(&snap.GoAwaysBy, &ss.GoAwaysBy)
 		}
 		for _, f := range ss.Framing {
-			if f.Proto != Yamux && int(f.Code) < decoder.NumCodes { // smux's codes only
+			switch {
+			case f.Proto == Yamux:
+				if int(f.YamuxCode) < yamux.NumCodes {
+					snap.YamuxViolationsBy[f.YamuxCode]++
+				}
+			case int(f.Code) < decoder.NumCodes:
 				snap.ViolationsBy[f.Code]++
 			}
 		}
@@ -372,6 +429,9 @@ func (r *Registry) SnapshotWith(o SnapshotOptions) *Snapshot {
 			if !ss.OldestOpen.IsZero() && (snap.OldestOpen.IsZero() || ss.OldestOpen.Before(snap.OldestOpen)) {
 				snap.OldestOpen = ss.OldestOpen
 			}
+		}
+		if ss.Incomplete {
+			snap.Incomplete++
 		}
 	}
 	snap.History = r.hist.stats()

@@ -172,6 +172,12 @@ type Session struct {
 	anomalyCount uint64
 	anomalyBy    [NumAnomalies]uint64 // anomalyCount by Anomaly
 	unparsed     [2]int64
+	// A capture that joined mid-stream or lost bytes (Resynced) leaves the
+	// counts incomplete: streams it did not see open are adopted as they
+	// are named, marked incomplete, and so is every stream live at a loss.
+	incomplete bool
+	lost       [2]int64
+	skipped    [2]int64
 	// counts comes after the other fields a frame touches: its yamux
 	// rows, which an smux frame never touches, would otherwise push them
 	// onto further cache lines.
@@ -392,6 +398,9 @@ func (s *Session) missing(cmd decoder.Cmd, sid uint32) Anomaly {
 
 func (s *Session) fin(dir Dir, at time.Time, sid uint32) Anomaly {
 	st := s.stream(dir, sid)
+	if st == nil && sid > s.maxID[sid%2] {
+		st = s.adopt(dir, at, sid)
+	}
 	switch {
 	case st == nil:
 		s.untracked.Frames[dir]++
@@ -431,6 +440,9 @@ func (s *Session) fin(dir Dir, at time.Time, sid uint32) Anomaly {
 
 func (s *Session) psh(dir Dir, at time.Time, sid uint32, length uint32) Anomaly {
 	st := s.stream(dir, sid)
+	if st == nil && sid > s.maxID[sid%2] {
+		st = s.adopt(dir, at, sid)
+	}
 	if st == nil {
 		s.untracked.Frames[dir]++
 		s.untracked.Bytes[dir] += uint64(length)
@@ -469,6 +481,9 @@ func (s *Session) psh(dir Dir, at time.Time, sid uint32, length uint32) Anomaly 
 // what it consumed and its window.
 func (s *Session) upd(dir Dir, at time.Time, sid, consumed, window uint32) Anomaly {
 	st := s.stream(dir, sid)
+	if st == nil && sid > s.maxID[sid%2] {
+		st = s.adopt(dir, at, sid)
+	}
 	if st == nil {
 		s.untracked.Frames[dir]++
 		return s.missing(decoder.UPD, sid)
@@ -480,6 +495,9 @@ func (s *Session) upd(dir Dir, at time.Time, sid, consumed, window uint32) Anoma
 	fl := &st.flow[dir.Reverse()] // a UPD reports on data flowing the other way
 	fl.PeerConsumed, fl.PeerWindow, fl.HasUPD = consumed, window, true
 	switch {
+	case fl.InFlight() < 0 && st.incomplete:
+		// What was written is only what the capture saw: no finding.
+		s.setFull(fl, time.Time{})
 	case fl.InFlight() < 0:
 		// smux's writer refuses to write on: "peer consumed more than sent".
 		s.setFull(fl, time.Time{})
@@ -643,6 +661,60 @@ func (s *Session) Retract(dir Dir, h decoder.Header, ref FrameRef) {
 		s.summary.Frames[dir]--
 		s.summary.Bytes[dir] -= length
 	}
+}
+
+// Resynced records that direction dir's decoding did not follow every
+// byte, as a capture that joins a connection mid-stream or loses packets
+// does not: lost bytes were never seen, skipped ones were seen but lay
+// before the frame boundary the decoder found, at offset in the
+// direction's byte stream. detail says so in a line for the user. From
+// then on the session's counts are marked incomplete, every stream live
+// at a loss is too, and a stream first named by a frame other than SYN is
+// taken as opened before what was seen (incomplete) rather than as an
+// anomaly: muxtop does not present a guess as a count.
+func (s *Session) Resynced(dir Dir, at time.Time, offset, skipped, lost int64, detail string) {
+	s.mu.Lock()
+	s.gen++
+	s.incomplete = true
+	s.skipped[dir] += skipped
+	s.lost[dir] += lost
+	if lost > 0 {
+		for st := range s.streams.all() {
+			if st.state != Closed {
+				st.incomplete = true
+			}
+		}
+	}
+	s.mu.Unlock()
+	s.reg.hist.addEvent(Record{Kind: ResyncRecord, Session: s.id, Dir: dir, At: at, Offset: offset, Detail: detail})
+}
+
+// adopt tracks a stream that a frame other than SYN names, in a session
+// whose capture did not see every byte: it was opened before what was
+// seen, or in what was lost. Its opener follows smux's id parity. s.mu is held.
+func (s *Session) adopt(dir Dir, at time.Time, sid uint32) *stream {
+	if !s.incomplete || sid == 0 || s.ended {
+		return nil
+	}
+	var st *stream
+	if n := len(s.free); n > 0 {
+		st = s.free[n-1]
+		s.free = s.free[:n-1]
+		*st = stream{}
+	} else {
+		st = new(stream)
+	}
+	s.serial++
+	opener := Server
+	if sid%2 == 1 {
+		opener = Client
+	}
+	st.id, st.opener, st.first, st.last, st.serial, st.incomplete = sid, opener, at, at, s.serial, true
+	s.streams.put(st)
+	s.recent[dir] = st
+	s.open++
+	s.watchOpened(st)
+	return st
 }
 
 // Unparsed records how many bytes of direction dir were not framed after a

@@ -57,6 +57,9 @@ type Snapshot struct {
 	FindingCounts  [NumSeverities]int
 	FindingsOpened uint64
 	Resolved       []*Finding
+	// Incomplete counts the sessions whose counts are incomplete
+	// (SessionSnap.Incomplete).
+	Incomplete int
 	// Latency is the first-reply latency over every tracked session's
 	// streams, when SnapshotOptions.Latency asked for it. LatencyHistogram
 	// counts the same times as a histogram, forgotten sessions' included,
@@ -65,6 +68,21 @@ type Snapshot struct {
 	LatencyHistogram LatencyHistogram
 	// FindingsOpenedBy counts FindingsOpened by FindingCode.
 	FindingsOpenedBy [NumFindingCodes]uint64
+
+	// ViolationsBy and AnomaliesBy above hold smux's violation codes and
+	// every session's anomalies. YamuxViolationsBy counts the yamux
+	// sessions' violations by yamux's codes; YamuxAnomaliesBy the part of
+	// AnomaliesBy that yamux sessions showed. Both include forgotten
+	// sessions.
+	YamuxViolationsBy [yamux.NumCodes]uint64
+	YamuxAnomaliesBy  [NumAnomalies]uint64
+	// GoAwaysBy counts yamux GoAway frames by sender (Side) and code
+	// (yamux's code, or GoAwayOther), forgotten sessions included.
+	GoAwaysBy [2][NumGoAwayCodes]uint64
+	// PingRTT counts the round trips of answered yamux Pings, as the tap
+	// saw them, forgotten sessions included, when SnapshotOptions.Latency
+	// asked for it (same bounds as LatencyHistogram).
+	PingRTT LatencyHistogram
 }
 
 // DefaultStallAfter is how long a v2 writer must be held at a full window
@@ -88,7 +106,7 @@ type SnapshotOptions struct {
 	// no UPD opening it and no FIN of its own, to count as stalled; zero
 	// means DefaultStallAfter.
 	StallAfter time.Duration
-	// Now is the snapshot's time, At; zero means time.Now(). Tests fix it.
+	// Now is the snapshot's time, At; zero means Registry.Now(). Tests fix it.
 	Now time.Time
 	// Latency adds every session's first-reply times into
 	// Snapshot.Latency, for a summary: it costs a pass over each session's
@@ -114,6 +132,12 @@ type Forgotten struct {
 	AnomaliesBy  [NumAnomalies]uint64
 	// Latency adds up the sessions' first-reply times.
 	Latency LatencyHistogram
+	// YamuxViolationsBy, YamuxAnomaliesBy, GoAwaysBy and PingRTT are
+	// the Snapshot's fields of the same names for these sessions.
+	YamuxViolationsBy [yamux.NumCodes]uint64
+	YamuxAnomaliesBy  [NumAnomalies]uint64
+	GoAwaysBy         [2][NumGoAwayCodes]uint64
+	PingRTT           LatencyHistogram
 }
 
 // WireBytes returns the bytes sent in direction d by every session,
@@ -198,6 +222,13 @@ type SessionSnap struct {
 	// but that a failed write never sent; Counts do not include the frames
 	// that lay wholly in them.
 	Unsent [2]int64
+	// Incomplete reports that the capture behind the session did not see
+	// every byte (Session.Resynced): its counts are what was seen, not
+	// what was sent. Lost counts the bytes a capture lost per direction,
+	// Skipped those it saw but could not frame, before a frame boundary.
+	Incomplete bool
+	Lost       [2]int64
+	Skipped    [2]int64
 	// Latency is the first-reply latency of the session's streams: from a
 	// stream's SYN to the first data from the side that did not open it.
 	Latency Latency
@@ -210,6 +241,9 @@ type SessionSnap struct {
 	// GoAwayCount counts all.
 	GoAways     []GoAwayInfo
 	GoAwayCount uint64
+	// GoAwaysBy counts all of them by sender (Side) and code (yamux's
+	// code, or GoAwayOther).
+	GoAwaysBy [2][NumGoAwayCodes]uint64
 	// Prefix counts the bytes of each direction that came before the mux
 	// and were skipped unframed, as the tap was told (Consul's one-byte
 	// RPC type before yamux).
@@ -285,6 +319,9 @@ type StreamSnap struct {
 	FirstReply time.Duration
 	// Flow is the v2 flow-control state of each direction.
 	Flow [2]Flow
+	// Incomplete reports that the stream's counts miss frames: it was open
+	// before the capture saw it, or live when the capture lost bytes.
+	Incomplete bool
 }
 
 // Stalled reports whether a v2 writer of the stream is held back, and in
@@ -389,9 +426,11 @@ func (s *Session) header() *SessionSnap {
 		AnomalyCount: s.anomalyCount, AnomaliesBy: s.anomalyBy, Unparsed: s.unparsed, Unsent: s.unsent, Untracked: s.untracked,
 		Tracked: s.streams.len(), StreamsOmitted: true, Latency: s.w.latency.latency(),
 		Proto: s.proto, Prefix: s.prefix,
+		Incomplete: s.incomplete, Lost: s.lost, Skipped: s.skipped,
 	}
 	if y := s.y; y != nil {
 		ss.Pings, ss.GoAways, ss.GoAwayCount = y.pings, y.goAways[:len(y.goAways):len(y.goAways)], y.goAwayN
+		ss.GoAwaysBy = y.goAwayBy
 	}
 	for _, f := range s.framing {
 		if f != nil {
@@ -426,6 +465,7 @@ func (s *Session) streamSnaps() []StreamSnap {
 		sn := StreamSnap{
 			ID: st.id, Opener: st.opener, State: st.state,
 			Frames: st.frames, Bytes: st.bytes, First: st.first, Last: st.last,
+			Incomplete: st.incomplete,
 		}
 		if !st.replyAt.IsZero() {
 			sn.FirstReply = st.replyAt.Sub(st.first)

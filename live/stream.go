@@ -107,6 +107,7 @@ type stream struct {
 	acked       bool      // yamux: the side that did not open sent ACK
 	flow        [2]Flow
 	folded      bool        // counted in the summary already; only its place in the closed queue is left
+	incomplete  bool        // its counts miss frames: opened before the capture saw it, or live at a loss
 	serial      uint64      // the session's count of streams opened when this one was: a FrameRef's check
 	watch       streamWatch // the findings engine's: watch.go
 }

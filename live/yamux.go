@@ -3,7 +3,6 @@ package live
 import (
 	"time"
 
-	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/decoder/yamux"
 )
 
@@ -22,7 +21,9 @@ type yamuxState struct {
 	pings    [2]PingStats                    // by the side that asked
 	goAways  []GoAwayInfo
 	goAwayN  uint64
+	goAwayBy [2][NumGoAwayCodes]uint64 // by sender and code
 	lastPing time.Time
+	rtt      latencyHist // ping round trips, added once per answered Ping
 	// waiting: the latest Ping SYN sent in each direction, latest, has had
 	// no ACK yet. yamux's keepalive sends its next ping only after the
 	// answer (or ends the session), so such a side falls silent while it
@@ -30,6 +31,18 @@ type yamuxState struct {
 	waiting [2]bool
 	latest  [2]uint32
 }
+
+// NumGoAwayCodes is the size of GoAwaysBy's second index: yamux's three
+// codes (yamux.GoAwayNormal, GoAwayProtocolError, GoAwayInternalError),
+// then GoAwayOther for any other code.
+const NumGoAwayCodes = 4
+
+// GoAwayOther is the index in GoAwaysBy of a GoAway whose code yamux does
+// not define (yamux ends the session on it).
+const GoAwayOther = NumGoAwayCodes - 1
+
+// goAwayIndex returns code's index in GoAwaysBy.
+func goAwayIndex(code uint32) int { return int(min(code, GoAwayOther)) }
 
 // noYamux is the yamux state of a session that has none: read only.
 var noYamux yamuxState
@@ -150,6 +163,7 @@ func (s *Session) RecordYamuxRef(dir Dir, at time.Time, f *yamux.Frame) FrameRef
 		s.untracked.Frames[dir]++
 		y := s.yamuxW()
 		y.goAwayN++
+		y.goAwayBy[dir.Sender()][goAwayIndex(length)]++
 		if len(y.goAways) < maxGoAways {
 			y.goAways = append(y.goAways, GoAwayInfo{By: dir.Sender(), At: at, Code: length})
 		}
@@ -175,7 +189,7 @@ func (s *Session) RecordYamuxRef(dir Dir, at time.Time, f *yamux.Frame) FrameRef
 	forgotten, opened := s.forgotten, s.total()-total
 	s.mu.Unlock()
 	if forgotten {
-		s.reg.lateYamuxFrame(dir, typ, payload, opened, a)
+		s.reg.lateYamuxFrame(dir, typ, payload, length, opened, a)
 	}
 	s.reg.hist.addYamuxFrame(s.id, dir, at, f, a)
 	return ref
@@ -382,6 +396,7 @@ func (s *Session) yamuxPing(dir Dir, at time.Time, flags yamux.Flags, value uint
 			ps.MinRTT = rtt
 		}
 		ps.MaxRTT = max(ps.MaxRTT, rtt)
+		y.rtt.add(rtt)
 	}
 }
 
@@ -401,7 +416,7 @@ func (s *Session) ViolationYamux(dir Dir, at time.Time, v *yamux.Violation) {
 	forgotten := s.forgotten
 	s.mu.Unlock()
 	if first && forgotten {
-		s.reg.lateViolation(decoder.NumCodes) // a yamux code: counted, not itemised by smux's codes
+		s.reg.lateYamuxViolation(v.Code)
 	}
 	if first {
 		s.reg.hist.addEvent(Record{Kind: FramingViolation, Session: s.id, Dir: dir, At: at, Offset: v.Offset,
@@ -437,17 +452,32 @@ func (s *Session) RetractYamux(dir Dir, h yamux.Header, ref FrameRef) {
 	}
 }
 
-// lateYamuxFrame is lateFrame for a yamux frame.
-func (r *Registry) lateYamuxFrame(dir Dir, typ yamux.Type, payload uint32, opened uint64, a Anomaly) {
+// lateYamuxFrame is lateFrame for a yamux frame whose header's length
+// field is length.
+func (r *Registry) lateYamuxFrame(dir Dir, typ yamux.Type, payload, length uint32, opened uint64, a Anomaly) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	f := &r.forgotten
 	f.Counts.countYamux(dir, typ, payload)
 	f.Streams += opened
+	if typ == yamux.GoAway {
+		f.GoAwaysBy[dir.Sender()][goAwayIndex(length)]++
+	}
 	if a != 0 {
 		f.Anomalies++
 		if int(a) < NumAnomalies {
 			f.AnomaliesBy[a]++
+			f.YamuxAnomaliesBy[a]++
 		}
 	}
+}
+
+// lateYamuxViolation counts a yamux framing violation of a forgotten session.
+func (r *Registry) lateYamuxViolation(code yamux.Code) {
+	r.mu.Lock()
+	r.forgotten.Violations++
+	if int(code) < yamux.NumCodes {
+		r.forgotten.YamuxViolationsBy[code]++
+	}
+	r.mu.Unlock()
 }

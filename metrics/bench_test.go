@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/metrics"
 )
@@ -79,6 +80,92 @@ func fleet(n, requests, open int) *live.Registry {
 	return reg
 }
 
+// yamuxFeed records the frames of RAND exchanges into a yamux session as
+// hashicorp/yamux sends them: the opener's WINDOW_UPDATE SYN and 4-byte
+// DATA, the server's WINDOW_UPDATE ACK, 8-byte DATA and FIN, the client's
+// FIN; and a Ping and its ACK every cycle's start, so that the session
+// keeps its yamux state (pings, round trips) as a live one does.
+type yamuxFeed struct {
+	s      *live.Session
+	frames [6]yamux.Frame
+	dirs   [6]live.Dir
+	sid    uint32
+	i      int
+	off    [2]int64
+	at     time.Time
+}
+
+func newYamuxFeed(s *live.Session, at time.Time) *yamuxFeed {
+	r := &yamuxFeed{s: s, sid: 1, at: at}
+	c2s, s2c := live.ClientToServer, live.ServerToClient
+	for i, w := range []struct {
+		dir   live.Dir
+		typ   yamux.Type
+		flags yamux.Flags
+		n     uint32
+	}{{c2s, yamux.WindowUpdate, yamux.SYN, 0}, {c2s, yamux.Data, 0, 4}, {s2c, yamux.WindowUpdate, yamux.ACK, 0},
+		{s2c, yamux.Data, 0, 8}, {s2c, yamux.WindowUpdate, yamux.FIN, 0}, {c2s, yamux.WindowUpdate, yamux.FIN, 0}} {
+		r.frames[i] = yamux.Frame{Header: yamux.MakeHeader(w.typ, w.flags, 0, w.n), Payload: make([]byte, w.n)}
+		r.dirs[i] = w.dir
+	}
+	return r
+}
+
+// next records the next frame of the cycle.
+func (r *yamuxFeed) next() {
+	if r.i == 0 {
+		r.sid += 2
+		for i := range r.frames {
+			binary.BigEndian.PutUint32(r.frames[i].Header[4:], r.sid)
+		}
+		ping := yamux.Frame{Header: yamux.MakeHeader(yamux.Ping, yamux.SYN, 0, r.sid)}
+		r.record(live.ClientToServer, &ping)
+		ping.Header = yamux.MakeHeader(yamux.Ping, yamux.ACK, 0, r.sid)
+		r.record(live.ServerToClient, &ping)
+	}
+	r.record(r.dirs[r.i], &r.frames[r.i])
+	if r.i++; r.i == len(r.frames) {
+		r.i = 0
+	}
+}
+
+func (r *yamuxFeed) record(d live.Dir, f *yamux.Frame) {
+	f.Offset = r.off[d]
+	r.off[d] += f.Size()
+	r.s.RecordYamux(d, r.at, f)
+}
+
+// mixedFleet is fleet with every other session a yamux one.
+func mixedFleet(n, requests, open int) *live.Registry {
+	reg := live.New(live.Config{})
+	at := time.Now()
+	for i := range n {
+		s := reg.Open(live.SessionInfo{Client: "127.0.0.1:1", Server: "127.0.0.1:2", Label: "bench"}, at)
+		if i%2 == 0 {
+			feed := newRandFeed(s, at)
+			for range requests * len(feed.frames) {
+				feed.next()
+			}
+			for range open * 2 { // SYN and the request: in flight
+				if feed.next(); feed.i == 2 {
+					feed.i = 0
+				}
+			}
+			continue
+		}
+		feed := newYamuxFeed(s, at)
+		for range requests * len(feed.frames) {
+			feed.next()
+		}
+		for range open * 2 { // WINDOW_UPDATE SYN and the request: in flight
+			if feed.next(); feed.i == 2 {
+				feed.i = 0
+			}
+		}
+	}
+	return reg
+}
+
 // scrapeOnce does what a scrape of muxtop's collector does: Collect, and
 // encoding in the text exposition format.
 func scrapeOnce(b *testing.B, pr *prometheus.Registry) {
@@ -95,12 +182,32 @@ func scrapeOnce(b *testing.B, pr *prometheus.Registry) {
 }
 
 // BenchmarkScrape is one scrape of a registry of 10 000 sessions that
-// served 100 requests each and have 4 in flight: the README's figure.
+// served 100 requests each and have 4 in flight: the README's figure. The
+// mixed registry has 5 000 smux sessions and 5 000 yamux ones (which
+// pinged once per request).
 func BenchmarkScrape(b *testing.B) {
-	for _, sessions := range []int{0, 100} {
-		name := map[int]string{0: "10k-sessions", 100: "10k-sessions-100-with-series"}[sessions]
-		b.Run(name, func(b *testing.B) {
-			reg := fleet(10_000, 100, 4)
+	for _, c := range []struct {
+		name     string
+		mixed    bool
+		sessions int
+	}{
+		{"10k-sessions", false, 0},
+		{"10k-sessions-100-with-series", false, 100},
+		{"10k-mixed-smux-yamux", true, 0},
+		{"10k-mixed-smux-yamux-100-with-series", true, 100},
+	} {
+		sessions := c.sessions
+		b.Run(c.name, func(b *testing.B) {
+			var reg *live.Registry
+			if c.mixed {
+				reg = mixedFleet(10_000, 100, 4)
+				snap := reg.Snapshot()
+				if y, s := snap.Totals.Type(yamux.Data), snap.Totals.Cmd(decoder.PSH); y != 5_000*(2*100+4) || s != 5_000*(2*100+4) || snap.PingRTT.Count != 5_000*(100+4) {
+					b.Fatalf("the mixed fleet has %d yamux DATA, %d smux PSH frames, %d pings", y, s, snap.PingRTT.Count)
+				}
+			} else {
+				reg = fleet(10_000, 100, 4)
+			}
 			pr := prometheus.NewRegistry()
 			pr.MustRegister(metrics.NewCollector(reg, metrics.Options{Sessions: sessions}))
 			b.ReportAllocs()

@@ -7,8 +7,13 @@
 // metrics. Nothing happens per frame; the capture pays for a scrape only
 // the sessions' locks the snapshot takes, one at a time.
 //
-// In a service's own process, wrap the connections given to smux with
-// tap.Wrap or tap.WrapListener, recording into a live.Registry, and
+// One registry holds smux and yamux sessions alike; the label protocol
+// keeps their frames, bytes, violations and anomalies apart, each session
+// counted under its own protocol, and yamux's GoAways and ping round
+// trips are muxtop_yamux_* metrics.
+//
+// In a service's own process, wrap the connections given to smux (or
+// yamux) with tap.Wrap or tap.WrapListener, recording into a live.Registry, and
 // register NewCollector(reg, Options{}) on the program's
 // prometheus.Registerer (see the package example).
 package metrics
@@ -21,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/live"
 )
 
@@ -30,9 +36,6 @@ const MaxSessions = 100
 
 // Options configure a Collector.
 type Options struct {
-	// Protocol names the multiplexing protocol the registry captures, as
-	// the constant label protocol; "" means "smux".
-	Protocol string
 	// LeakAfter and StallAfter are the thresholds of the suspected leaks
 	// and stalled streams (live.SnapshotOptions); 0 means
 	// live.DefaultLeakAfter and live.DefaultStallAfter.
@@ -42,7 +45,8 @@ type Options struct {
 	// at MaxSessions.
 	Sessions int
 	// ConstLabels are added to every metric, for a process that exports
-	// several registries.
+	// several registries. (One registry holds smux and yamux sessions
+	// alike: the label protocol tells their frames apart.)
 	ConstLabels prometheus.Labels
 }
 
@@ -58,9 +62,6 @@ type Collector struct {
 
 // NewCollector returns a Collector of reg's state.
 func NewCollector(reg *live.Registry, o Options) *Collector {
-	if o.Protocol == "" {
-		o.Protocol = "smux"
-	}
 	if o.LeakAfter <= 0 {
 		o.LeakAfter = live.DefaultLeakAfter
 	}
@@ -79,6 +80,7 @@ type descs struct {
 	frames, bytes, unparsed                                         *prometheus.Desc
 	violations, anomalies, findingsOpen, findingsOpened             *prometheus.Desc
 	latency, dropped                                                *prometheus.Desc
+	goAways, pingRTT                                                *prometheus.Desc
 	sessFrames, sessBytes, sessOpen, sessLeak, sessOldest, sessInfo *prometheus.Desc
 }
 
@@ -86,7 +88,7 @@ type descs struct {
 var sessionLabels = []string{"session"}
 
 func newDescs(o Options) descs {
-	cl := prometheus.Labels{"protocol": o.Protocol}
+	cl := prometheus.Labels{}
 	for k, v := range o.ConstLabels {
 		cl[k] = v
 	}
@@ -108,21 +110,23 @@ func newDescs(o Options) descs {
 		streamsLeak:    d("streams_leak_suspected", "Streams open or half-closed for longer than the leak threshold ("+leak+"): suspected leaks."),
 		streamsStalled: d("streams_stalled", "Streams whose v2 writer is held at a full flow-control window (STALLED)."),
 		oldestStream:   d("oldest_open_stream_age_seconds", "Age of the oldest stream open or half-closed in a live session; 0 when none is."),
-		frames:         d("frames_total", "Frames, by command and direction (c2s: client to server).", "command", "direction"),
-		bytes:          d("frame_bytes_total", "Wire bytes of frames, header included, by command and direction.", "command", "direction"),
+		frames:         d("frames_total", "Frames, by protocol, command (smux's command or yamux's type) and direction (c2s: client to server).", "protocol", "command", "direction"),
+		bytes:          d("frame_bytes_total", "Wire bytes of frames, header included, by protocol, command and direction.", "protocol", "command", "direction"),
 		unparsed:       d("unparsed_bytes_total", "Bytes not framed: after a framing violation, or of a frame cut short by the connection's end.", "direction"),
-		violations:     d("violations_total", "Framing violations, by code: smux stops reading the session.", "code"),
-		anomalies:      d("anomalies_total", "Frames smux ignores or tolerates but a correct peer does not send, by code.", "code"),
+		violations:     d("violations_total", "Framing violations, by protocol and code: smux stops reading the session, yamux ends it.", "protocol", "code"),
+		anomalies:      d("anomalies_total", "Frames the library ignores or tolerates (or ends the session on) but a correct peer does not send, by protocol and code.", "protocol", "code"),
 		findingsOpen:   d("findings_open", "Findings open now, by code and severity (as of the latest evaluation).", "code", "severity"),
 		findingsOpened: d("findings_opened_total", "Findings opened, by code and severity.", "code", "severity"),
 		latency:        d("first_reply_latency_seconds", "Time from a stream's SYN to the first data from the side that did not open it."),
 		dropped:        d("history_dropped_records_total", "Frame records never stored in history (a feeder lapped by the ring); their frames still count."),
+		goAways:        d("yamux_goaways_total", "yamux GoAway frames, by the side that sent them and their code: normal (no new streams), protocol_error and internal_error (the session ends), unknown.", "sender", "code"),
+		pingRTT:        d("yamux_ping_rtt_seconds", "Round-trip time of yamux Pings (keepalive or Session.Ping), from the Ping to its ACK as the tap saw them."),
 		sessFrames:     s("session_frames_total", "Frames of one session, by direction; only for the sessions --metrics-sessions selects.", "direction"),
 		sessBytes:      s("session_frame_bytes_total", "Wire bytes of one session's frames, by direction; only for the selected sessions.", "direction"),
 		sessOpen:       s("session_streams_open", "Streams open or half-closed in one session; only for the selected sessions."),
 		sessLeak:       s("session_streams_leak_suspected", "Suspected leaks in one session; only for the selected sessions."),
 		sessOldest:     s("session_oldest_open_stream_age_seconds", "Age of one session's oldest open stream; only for the selected sessions."),
-		sessInfo:       s("session_info", "A selected session's addresses and label; always 1.", "client", "server", "label"),
+		sessInfo:       s("session_info", "A selected session's protocol, addresses and label; always 1.", "protocol", "client", "server", "label"),
 	}
 }
 
@@ -131,7 +135,8 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	d := &c.d
 	for _, x := range []*prometheus.Desc{d.sessionsOpened, d.sessionsLive, d.sessionsEnded,
 		d.streamsOpened, d.streamsClosed, d.streamsEnded, d.streamsOpen, d.streamsLeak, d.streamsStalled, d.oldestStream,
-		d.frames, d.bytes, d.unparsed, d.violations, d.anomalies, d.findingsOpen, d.findingsOpened, d.latency, d.dropped} {
+		d.frames, d.bytes, d.unparsed, d.violations, d.anomalies, d.findingsOpen, d.findingsOpened, d.latency, d.dropped,
+		d.goAways, d.pingRTT} {
 		ch <- x
 	}
 	if c.o.Sessions > 0 {
@@ -140,6 +145,12 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		}
 	}
 }
+
+// The values of the label protocol.
+var (
+	smuxLabel  = live.Smux.String()
+	yamuxLabel = live.Yamux.String()
+)
 
 // Label values, made once.
 var (
@@ -150,6 +161,23 @@ var (
 		}
 		return l
 	}()
+	// typeLabels name yamux's types as every front end does: DATA,
+	// WINDOW_UPDATE, PING, GO_AWAY.
+	typeLabels = func() (l [yamux.NumTypes]string) {
+		for i := range l {
+			l[i] = yamux.Type(i).String()
+		}
+		return l
+	}()
+	sideLabels = [2]string{live.Client.String(), live.Server.String()}
+	// goAwayLabels name GoAway codes by live's index (GoAwaysBy).
+	goAwayLabels = [live.NumGoAwayCodes]string{"normal", "protocol_error", "internal_error", "unknown"}
+	// smuxAnomalies and yamuxAnomalies are the anomalies each protocol's
+	// sessions can show (live records them so): the series exported.
+	smuxAnomalies = []live.Anomaly{live.DuplicateSYN, live.WrongParity, live.UnknownStream, live.ClosedStream,
+		live.EmptyPSH, live.PSHAfterFIN, live.ReusedID, live.ConsumedMoreThanSent}
+	yamuxAnomalies = []live.Anomaly{live.DuplicateSYN, live.WrongParity, live.UnknownStream, live.PSHAfterFIN,
+		live.ReusedID, live.WindowExceeded, live.RepeatedFIN}
 	latencyBounds = func() (b [live.NumLatencyBounds]float64) {
 		for i, d := range live.LatencyBounds() {
 			b[i] = d.Seconds()
@@ -163,7 +191,7 @@ func noStreams(uint64) bool { return false }
 
 // Collect takes a snapshot of the registry and sends its metrics.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	now := time.Now()
+	now := c.reg.Now() // a capture read from a file has its own clock
 	snap := c.reg.SnapshotWith(live.SnapshotOptions{
 		Streams: noStreams, LeakAfter: c.o.LeakAfter, StallAfter: c.o.StallAfter, Now: now, Latency: true,
 	})
@@ -199,19 +227,32 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		unparsed[0] += ss.Unparsed[0]
 		unparsed[1] += ss.Unparsed[1]
 	}
+	// Each session counts its frames in its own protocol's words (live
+	// keeps smux's commands and yamux's types apart), so the two
+	// protocols' series never share a label set.
 	for dir, dl := range dirLabels {
 		for cmd, cl := range cmdLabels {
-			counter(d.frames, counts.Frames[dir][cmd], cl, dl)
-			counter(d.bytes, counts.Bytes[dir][cmd], cl, dl)
+			counter(d.frames, counts.Frames[dir][cmd], smuxLabel, cl, dl)
+			counter(d.bytes, counts.Bytes[dir][cmd], smuxLabel, cl, dl)
+		}
+		for typ, tl := range typeLabels {
+			counter(d.frames, counts.TypeFrames[dir][typ], yamuxLabel, tl, dl)
+			counter(d.bytes, counts.TypeBytes[dir][typ], yamuxLabel, tl, dl)
 		}
 		counter(d.unparsed, uint64(unparsed[dir]), dl)
 	}
 
 	for code := decoder.Code(1); code < decoder.NumCodes; code++ {
-		counter(d.violations, snap.ViolationsBy[code], code.String())
+		counter(d.violations, snap.ViolationsBy[code], smuxLabel, code.String())
 	}
-	for a := live.Anomaly(1); a < live.NumAnomalies; a++ {
-		counter(d.anomalies, snap.AnomaliesBy[a], a.String())
+	for code := yamux.Code(1); code < yamux.NumCodes; code++ {
+		counter(d.violations, snap.YamuxViolationsBy[code], yamuxLabel, code.String())
+	}
+	for _, a := range smuxAnomalies {
+		counter(d.anomalies, snap.AnomaliesBy[a]-snap.YamuxAnomaliesBy[a], smuxLabel, a.String())
+	}
+	for _, a := range yamuxAnomalies {
+		counter(d.anomalies, snap.YamuxAnomaliesBy[a], yamuxLabel, a.String())
 	}
 	var open [live.NumFindingCodes]int
 	for _, f := range snap.Findings {
@@ -225,17 +266,28 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(d.findingsOpened, snap.FindingsOpenedBy[code], code.String(), sev)
 	}
 
-	h := &snap.LatencyHistogram
-	buckets := make(map[float64]uint64, len(latencyBounds))
-	for i, b := range latencyBounds {
-		buckets[b] = h.Below[i]
-	}
-	ch <- prometheus.MustNewConstHistogram(d.latency, h.Count, h.Sum.Seconds(), buckets)
+	ch <- histogram(d.latency, &snap.LatencyHistogram)
 	counter(d.dropped, snap.History.Dropped)
+
+	for side, sl := range sideLabels {
+		for code, gl := range goAwayLabels {
+			counter(d.goAways, snap.GoAwaysBy[side][code], sl, gl)
+		}
+	}
+	ch <- histogram(d.pingRTT, &snap.PingRTT)
 
 	if c.o.Sessions > 0 {
 		c.collectSessions(ch, snap, now)
 	}
+}
+
+// histogram returns h as a constant histogram of desc.
+func histogram(desc *prometheus.Desc, h *live.LatencyHistogram) prometheus.Metric {
+	buckets := make(map[float64]uint64, len(latencyBounds))
+	for i, b := range latencyBounds {
+		buckets[b] = h.Below[i]
+	}
+	return prometheus.MustNewConstHistogram(desc, h.Count, h.Sum.Seconds(), buckets)
 }
 
 // collectSessions sends the per-session series of the oldest live
@@ -259,7 +311,7 @@ func (c *Collector) collectSessions(ch chan<- prometheus.Metric, snap *live.Snap
 		ch <- prometheus.MustNewConstMetric(d.sessOpen, prometheus.GaugeValue, float64(ss.Open), id)
 		ch <- prometheus.MustNewConstMetric(d.sessLeak, prometheus.GaugeValue, float64(ss.Leaks), id)
 		ch <- prometheus.MustNewConstMetric(d.sessOldest, prometheus.GaugeValue, age(now, ss.OldestOpen), id)
-		ch <- prometheus.MustNewConstMetric(d.sessInfo, prometheus.GaugeValue, 1, id, ss.Info.Client, ss.Info.Server, ss.Info.Label)
+		ch <- prometheus.MustNewConstMetric(d.sessInfo, prometheus.GaugeValue, 1, id, ss.Proto.String(), ss.Info.Client, ss.Info.Server, ss.Info.Label)
 	}
 }
 
@@ -275,6 +327,10 @@ func (c *Collector) monotonic(counts *live.Counts) *live.Counts {
 		for i := range decoder.NumCmds {
 			c.hw.Frames[d][i] = max(c.hw.Frames[d][i], counts.Frames[d][i])
 			c.hw.Bytes[d][i] = max(c.hw.Bytes[d][i], counts.Bytes[d][i])
+		}
+		for i := range yamux.NumTypes {
+			c.hw.TypeFrames[d][i] = max(c.hw.TypeFrames[d][i], counts.TypeFrames[d][i])
+			c.hw.TypeBytes[d][i] = max(c.hw.TypeBytes[d][i], counts.TypeBytes[d][i])
 		}
 	}
 	out := c.hw

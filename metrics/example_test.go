@@ -18,8 +18,9 @@ import (
 	"github.com/muxtop/muxtop/tap"
 )
 
-// A service exports muxtop's metrics of its own smux sessions: it wraps
-// the conn it gives to smux with the tap and registers the collector on
+// A service exports muxtop's metrics of its own smux sessions (yamux's
+// alike: wrap the conn given to yamux.Client): it wraps the conn it gives
+// to smux with the tap and registers the collector on
 // its own Prometheus registry and HTTP mux.
 func Example() {
 	// Once, at start-up: the capture state, its collector on the
@@ -59,8 +60,8 @@ func Example() {
 	// Output:
 	// muxtop_frames_total{command="PSH",direction="c2s",protocol="smux"} 1
 	// muxtop_frames_total{command="PSH",direction="s2c",protocol="smux"} 1
-	// muxtop_sessions_live{protocol="smux"} 1
-	// muxtop_streams_opened_total{protocol="smux"} 1
+	// muxtop_sessions_live 1
+	// muxtop_streams_opened_total 1
 }
 
 // echoServer answers each stream with what it read.

@@ -26,7 +26,7 @@ import (
 )
 
 // scrape gathers c alone and returns every sample as name{labels} → value,
-// labels sorted and the constant protocol label left out.
+// labels sorted.
 func scrape(t testing.TB, c prometheus.Collector) map[string]float64 {
 	t.Helper()
 	pr := prometheus.NewPedanticRegistry()
@@ -40,9 +40,7 @@ func scrape(t testing.TB, c prometheus.Collector) map[string]float64 {
 		for _, m := range mf.GetMetric() {
 			var ls []string
 			for _, l := range m.GetLabel() {
-				if l.GetName() != "protocol" {
-					ls = append(ls, l.GetName()+"="+l.GetValue())
-				}
+				ls = append(ls, l.GetName()+"="+l.GetValue())
 			}
 			sort.Strings(ls)
 			key := mf.GetName()
@@ -174,8 +172,8 @@ func TestScrapeAgainstRawBytes(t *testing.T) {
 				key  string
 				want float64
 			}{
-				{"muxtop_frames_total{command=SYN,direction=c2s}", requests},
-				{"muxtop_frames_total{command=SYN,direction=s2c}", 0},
+				{"muxtop_frames_total{command=SYN,direction=c2s,protocol=smux}", requests},
+				{"muxtop_frames_total{command=SYN,direction=s2c,protocol=smux}", 0},
 				{"muxtop_streams_opened_total", requests},
 				{"muxtop_streams_open", 0},
 				{"muxtop_sessions_opened_total", 1},
@@ -196,7 +194,7 @@ func TestScrapeAgainstRawBytes(t *testing.T) {
 			s := headless.Summarize(reg.Snapshot(), 0)
 			for d, dl := range []string{"c2s", "s2c"} {
 				for cmd := range s.Counts.Frames[d] {
-					key := fmt.Sprintf("muxtop_frames_total{command=%s,direction=%s}", cmdName(cmd), dl)
+					key := fmt.Sprintf("muxtop_frames_total{command=%s,direction=%s,protocol=smux}", cmdName(cmd), dl)
 					if got, want := m[key], float64(s.Counts.Frames[d][cmd]); got != want {
 						t.Errorf("%s = %v, the summary says %v", key, got, want)
 					}
@@ -309,8 +307,8 @@ func TestViolationByCode(t *testing.T) {
 	}
 	io.ReadFull(sc, make([]byte, len(req)))
 	m := scrape(t, metrics.NewCollector(reg, metrics.Options{}))
-	if m["muxtop_violations_total{code=BAD_VERSION}"] != 1 || sum(m, "muxtop_violations_total") != 1 {
-		t.Errorf("violations %v, want one BAD_VERSION", m["muxtop_violations_total{code=BAD_VERSION}"])
+	if m["muxtop_violations_total{code=BAD_VERSION,protocol=smux}"] != 1 || sum(m, "muxtop_violations_total") != 1 {
+		t.Errorf("violations %v, want one BAD_VERSION", m["muxtop_violations_total{code=BAD_VERSION,protocol=smux}"])
 	}
 	if got := m["muxtop_unparsed_bytes_total{direction=c2s}"]; got != float64(len(req)) {
 		t.Errorf("unparsed c2s %v, want %d", got, len(req))
@@ -358,8 +356,9 @@ func TestSessionSeries(t *testing.T) {
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("sessions with series %v, want %v", got, tt.want)
 			}
-			// The map has no +Inf bucket: the exposition has one line more.
-			if n := len(m) + 1 - globalSamples; n != len(tt.want)*perSession {
+			// The map has no +Inf buckets: the exposition has a line more
+			// for each of the two histograms.
+			if n := len(m) + 2 - globalSamples; n != len(tt.want)*perSession {
 				t.Errorf("%d per-session samples, want %d × %d", n, len(tt.want), perSession)
 			}
 		})
@@ -369,7 +368,7 @@ func TestSessionSeries(t *testing.T) {
 // The README's cardinality: lines of samples in the exposition without
 // per-session series, and per selected session.
 const (
-	globalSamples = 102
+	globalSamples = 161
 	perSession    = 8
 )
 
@@ -384,20 +383,6 @@ func TestLint(t *testing.T) {
 	}
 	for _, p := range problems {
 		t.Errorf("%s: %s", p.Metric, p.Text)
-	}
-}
-
-// TestTwoProtocolsOneRegistry: a process exporting an smux registry and a
-// yamux one registers two collectors; the protocol label keeps them apart.
-func TestTwoProtocolsOneRegistry(t *testing.T) {
-	pr := prometheus.NewPedanticRegistry()
-	pr.MustRegister(metrics.NewCollector(live.New(live.Config{}), metrics.Options{}))
-	if err := pr.Register(metrics.NewCollector(live.New(live.Config{}), metrics.Options{Protocol: "yamux"})); err != nil {
-		t.Fatal(err)
-	}
-	n, err := testutil.GatherAndCount(pr, "muxtop_sessions_live")
-	if err != nil || n != 2 {
-		t.Errorf("muxtop_sessions_live: %d series, %v; want 2", n, err)
 	}
 }
 
@@ -418,7 +403,7 @@ func TestServer(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(body), "\nmuxtop_sessions_live{protocol=\"smux\"} 0\n") ||
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "\nmuxtop_sessions_live 0\n") ||
 		!strings.Contains(string(body), "\ngo_goroutines ") {
 		t.Errorf("GET %s: %s\n%.500s", srv.URL(), resp.Status, body)
 	}

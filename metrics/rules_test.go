@@ -84,7 +84,7 @@ func TestAlertRulesNameRealMetrics(t *testing.T) {
 			t.Errorf("the rules name %s, which the collector does not export", n)
 		}
 	}
-	for _, m := range regexp.MustCompile(`code(?:=|!~)"([A-Z_|]+)"`).FindAllStringSubmatch(rules, -1) {
+	for _, m := range regexp.MustCompile(`code(?:=|!=|=~|!~)"([A-Za-z_|]+)"`).FindAllStringSubmatch(rules, -1) {
 		for _, c := range strings.Split(m[1], "|") {
 			if !codes[c] {
 				t.Errorf("the rules name the code %s, which no metric carries", c)

@@ -113,7 +113,7 @@ func Diagnose(reg *live.Registry, cfg live.FindingsConfig) (stop func()) {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				reg.Evaluate(time.Now(), cfg) // not the tick's time: records since then are older than it
+				reg.Evaluate(reg.Now(), cfg) // not the tick's time: records since then are older than it
 			}
 		}
 	}()

@@ -14,8 +14,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/muxtop/muxtop/decoder"
-	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/live"
 )
 
@@ -35,43 +33,12 @@ import (
 type Conn struct {
 	net.Conn
 	sess    *live.Session
-	in, out feeder
+	in, out Feeder
 
 	// wmu guards out, which Write feeds and Close and CloseWrite end; it
 	// is never held across the wrapped conn's Write.
 	wmu    sync.Mutex
 	wstate atomic.Int32 // idle, writing or ending: see Write
-}
-
-// feeder decodes one direction of a tapped connection into its session.
-type feeder struct {
-	dec  *decoder.Decoder
-	dir  live.Dir
-	sess *live.Session
-	// wrote keeps the frames completed by the feed in progress, for a
-	// Write that fails to send them all; nil for directions that are read.
-	wrote []wroteFrame
-	keep  bool
-	done  bool // the direction has ended: nothing more is decoded
-	clock clock
-
-	// kind is what the feeder decodes once it knows (detect.go): smux
-	// with dec, yamux with ydec, allocated then. choice is the
-	// connection's, shared with the other direction.
-	kind    uint32
-	choice  *choice
-	ydec    *yamux.Decoder
-	ywrote  []yamuxWrote
-	skip    int64 // prefix bytes still to skip before the mux
-	skipped int64 // prefix bytes skipped
-}
-
-// wroteFrame is where a frame of a Write lies in its direction's byte
-// stream, and where its session counted it.
-type wroteFrame struct {
-	off int64
-	hdr decoder.Header
-	ref live.FrameRef
 }
 
 // Option configures Wrap.
@@ -124,6 +91,11 @@ func Wrap(c net.Conn, side live.Side, reg *live.Registry, label string, opts ...
 	} else {
 		tc.in.skip = o.skip
 	}
+	if o.rec != nil {
+		rc := o.rec.Conn(info.Client, info.Server, time.Now())
+		tc.in.Record(rc)
+		tc.out.Record(rc)
+	}
 	return tc
 }
 
@@ -132,6 +104,12 @@ type options struct {
 	version uint8
 	proto   Protocol
 	skip    int64
+	rec     Recorder
+}
+
+// Record makes the tap record every byte of the conn in rec (--write).
+func Record(rec Recorder) Option {
+	return func(o *options) { o.rec = rec }
 }
 
 // WithProtocol tells the tap what the connection speaks; without it (or
@@ -158,12 +136,12 @@ func addr(a net.Addr) string {
 func (c *Conn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if n > 0 {
-		c.in.feed(p[:n], time.Time{})
+		c.in.Feed(p[:n], time.Time{})
 	}
 	if err != nil && !temporary(err) {
 		// A frame cut short by the peer's end is TRUNCATED; one this end
 		// stopped reading by closing the conn itself is not.
-		c.in.end(time.Now(), !errors.Is(err, net.ErrClosed))
+		c.in.End(time.Now(), !errors.Is(err, net.ErrClosed))
 		c.fail(err)
 	}
 	return n, err
@@ -174,7 +152,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 func (c *Conn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
 	base := c.out.offset()
-	c.out.feed(p, time.Time{})
+	c.out.Feed(p, time.Time{})
 	c.wstate.Store(writing)
 	c.wmu.Unlock()
 	c.sess.WriteStarted(c.out.dir) // a write that does not return: the peer stopped reading
@@ -189,7 +167,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 			c.out.unsent(time.Now(), base+int64(n), base+int64(len(p)))
 		}
 		if state == ending {
-			c.out.end(time.Now(), true)
+			c.out.End(time.Now(), true)
 		}
 		c.wmu.Unlock()
 	}
@@ -241,7 +219,7 @@ func (c *Conn) endWrites() {
 	if c.wstate.CompareAndSwap(writing, ending) {
 		return
 	}
-	c.out.end(time.Now(), true)
+	c.out.End(time.Now(), true)
 }
 
 // fail ends the session on an error that ends the connection.
@@ -274,148 +252,6 @@ func Reason(err error) (live.CloseReason, error) {
 	return live.ReadError, err
 }
 
-func newFeeder(sess *live.Session, dir live.Dir, snaplen int, c *choice) feeder {
-	return feeder{dec: decoder.New(snaplen), dir: dir, sess: sess, choice: c}
-}
-
-// offset returns how many bytes of the direction the feeder was given.
-func (f *feeder) offset() int64 {
-	if f.kind == kindYamux {
-		return f.skipped + f.ydec.Offset()
-	}
-	return f.skipped + f.dec.Offset()
-}
-
-// feed decodes p, which moved at time at; a zero at means now, read only
-// if a frame completes (smux reads a header and its payload separately, so
-// half its reads complete none). After a violation nothing is framed any
-// more, and feed only counts the unparsed bytes.
-func (f *feeder) feed(p []byte, at time.Time) {
-	if f.done {
-		return
-	}
-	if f.kind != kindSmux {
-		if f.kind == kindUndecided {
-			if p = f.detect(p, at); len(p) == 0 {
-				return
-			}
-		}
-		if f.kind == kindYamux {
-			f.feedYamux(p, at)
-			return
-		}
-	}
-	if f.dec.Violation() != nil {
-		f.dec.Next(p)
-		f.sess.Unparsed(f.dir, f.dec.Unparsed())
-		return
-	}
-	f.wrote = f.wrote[:0]
-	for len(p) > 0 {
-		n, fr, err := f.dec.Next(p)
-		p = p[n:]
-		if fr == nil && err == nil {
-			continue
-		}
-		if at.IsZero() {
-			at = f.clock.now()
-		}
-		if fr == nil {
-			f.violation(at, f.dec.Violation())
-			continue
-		}
-		ref, ok := f.sess.RecordRef(f.dir, at, fr)
-		switch {
-		case !ok:
-			// The receiving end speaks another version and refuses it.
-			f.violation(at, f.dec.Reject(fr, decoder.VersionMismatch, f.sess.ReceiverVersion(f.dir)))
-		case f.keep:
-			f.wrote = append(f.wrote, wroteFrame{fr.Offset, fr.Header, ref})
-		}
-	}
-}
-
-// violation records a violation that stopped the decoder, with the bytes
-// it left unparsed.
-func (f *feeder) violation(at time.Time, v *decoder.Violation) {
-	f.sess.Violation(f.dir, at, v)
-	f.sess.Unparsed(f.dir, f.dec.Unparsed())
-	f.wrote = f.wrote[:0]
-}
-
-// end stops decoding the direction, whose byte stream has ended. The bytes
-// of a frame it cut short count as unparsed, and if report, the frame is
-// named TRUNCATED: smux's read of it fails ("unexpected EOF" when the peer
-// closed). A frame the tapped end stopped reading itself, by closing the
-// connection, was not cut by the peer: report is false then.
-func (f *feeder) end(at time.Time, report bool) {
-	if f.done {
-		return
-	}
-	f.done = true
-	f.sess.DirectionEnded(f.dir)
-	if f.kind == kindYamux {
-		f.endYamux(at, report)
-		return
-	}
-	if v := f.dec.End(); v != nil {
-		if report {
-			f.sess.Violation(f.dir, at, v)
-		}
-		f.sess.Unparsed(f.dir, f.dec.Unparsed())
-	}
-}
-
-// unsent accounts for a Write that sent only the bytes before offset cut
-// of the direction's stream, of those up to stop that feed recorded: the
-// frames that did not go out wholly are taken back, and a frame cut by the
-// failure is reported as truncated, as the peer's read of it fails. The
-// direction decodes nothing more: the connection has failed.
-func (f *feeder) unsent(at time.Time, cut, stop int64) {
-	f.done = true
-	f.sess.DirectionEnded(f.dir)
-	f.sess.Unsent(f.dir, stop-cut)
-	// The decoders count from the end of the prefix.
-	cut, stop = max(cut-f.skipped, 0), max(stop-f.skipped, 0)
-	if f.kind == kindYamux {
-		f.unsentYamux(at, cut, stop)
-		return
-	}
-	var sentUnparsed int64 // the unparsed bytes that did go out
-	if v := f.dec.Violation(); v != nil {
-		sentUnparsed = max(0, cut-v.Offset)
-	}
-	trunc := decoder.Violation{Code: decoder.Truncated, Offset: -1}
-	for _, w := range f.wrote {
-		if w.off+decoder.HeaderSize+int64(w.hdr.Length()) <= cut {
-			continue
-		}
-		f.sess.Retract(f.dir, w.hdr, w.ref)
-		if w.off < cut {
-			trunc.Offset, trunc.Got, trunc.Header = w.off, cut-w.off, w.hdr
-		}
-	}
-	// A frame still incomplete at the end of the write may have begun
-	// before the cut.
-	if pending := f.dec.Pending(); pending > 0 {
-		if start := f.dec.Offset() - pending; start < cut {
-			trunc.Offset, trunc.Got = start, cut-start
-			if v := f.dec.End(); v != nil {
-				trunc.Header = v.Header
-			}
-		}
-	}
-	if trunc.Offset >= 0 {
-		if trunc.Got < decoder.HeaderSize {
-			clear(trunc.Header[trunc.Got:])
-		}
-		trunc.HeaderComplete = trunc.Got >= decoder.HeaderSize
-		sentUnparsed += trunc.Got
-		f.sess.Violation(f.dir, at, &trunc)
-	}
-	f.sess.Unparsed(f.dir, sentUnparsed)
-}
-
 // Listener taps every conn it accepts as the server end of a session.
 type Listener struct {
 	net.Listener
@@ -424,8 +260,8 @@ type Listener struct {
 	opts  []Option
 }
 
-// WrapListener taps the conns that l accepts, recording into reg; each is
-// wrapped with opts.
+// WrapListener taps the conns that l accepts, recording into reg.
+// Each conn is wrapped with opts.
 func WrapListener(l net.Listener, reg *live.Registry, label string, opts ...Option) *Listener {
 	return &Listener{Listener: l, reg: reg, label: label, opts: opts}
 }
@@ -439,7 +275,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 	return Wrap(c, live.Server, l.reg, l.label, l.opts...), nil
 }
 
-// clock stamps a feeder's frames reading only the monotonic clock, half
+// clock stamps a Feeder's frames reading only the monotonic clock, half
 // the cost of time.Now, which reads the wall clock too: it adds the
 // monotonic time elapsed since a time.Now taken at most rebase ago. A
 // stamp's monotonic reading is exact, so Sub between stamps is; its wall

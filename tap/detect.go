@@ -65,7 +65,7 @@ func detectByte(b byte) uint32 {
 	return kindSmux
 }
 
-// The kinds a feeder decodes; a connection's choice is shared by its two
+// The kinds a Feeder decodes; a connection's choice is shared by its two
 // feeders as one of these in an atomic.
 const (
 	kindUndecided uint32 = iota
@@ -99,7 +99,7 @@ func (c *choice) decide(first byte) uint32 {
 // detect is feed's slow start: it skips the direction's prefix, then
 // takes the connection's protocol, deciding it from p's first byte if
 // nothing has, and returns what is left of p to decode.
-func (f *feeder) detect(p []byte, at time.Time) []byte {
+func (f *Feeder) detect(p []byte, at time.Time) []byte {
 	if f.skip > 0 {
 		n := min(int64(len(p)), f.skip)
 		f.skip -= n
@@ -125,7 +125,7 @@ func (f *feeder) detect(p []byte, at time.Time) []byte {
 }
 
 // feedYamux is feed for a yamux connection.
-func (f *feeder) feedYamux(p []byte, at time.Time) {
+func (f *Feeder) feedYamux(p []byte, at time.Time) {
 	if f.ydec.Violation() != nil {
 		f.ydec.Next(p)
 		f.sess.Unparsed(f.dir, f.ydec.Unparsed())
@@ -162,7 +162,7 @@ type yamuxWrote struct {
 }
 
 // endYamux is end for a yamux connection.
-func (f *feeder) endYamux(at time.Time, report bool) {
+func (f *Feeder) endYamux(at time.Time, report bool) {
 	if v := f.ydec.End(); v != nil {
 		if report {
 			f.sess.ViolationYamux(f.dir, at, v)
@@ -173,7 +173,7 @@ func (f *feeder) endYamux(at time.Time, report bool) {
 
 // unsentYamux is unsent for a yamux connection: cut and stop are offsets
 // in the direction's byte stream after its prefix.
-func (f *feeder) unsentYamux(at time.Time, cut, stop int64) {
+func (f *Feeder) unsentYamux(at time.Time, cut, stop int64) {
 	var sentUnparsed int64
 	if v := f.ydec.Violation(); v != nil {
 		sentUnparsed = max(0, cut-v.Offset)

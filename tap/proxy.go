@@ -68,6 +68,8 @@ type ProxyConfig struct {
 	// (Consul's server port: 1); they are forwarded, counted as the
 	// session's prefix, and not decoded.
 	Skip int
+	// Recorder, if not nil, records every byte that passes (--write).
+	Recorder Recorder
 }
 
 // Proxy is the tapping TCP proxy behind `muxtop attach`. Every client that
@@ -314,7 +316,7 @@ func (p *Proxy) report(err error) {
 type pair struct {
 	client net.Conn      // as accepted
 	sess   *live.Session // the client's session
-	feed   [2]feeder     // indexed by live.Dir: the bytes each side sends
+	feed   [2]Feeder     // indexed by live.Dir: the bytes each side sends
 	up     net.Conn      // set once dialled, under Proxy.mu
 	peers  [2]string     // indexed by live.Dir: "client 127.0.0.1:51234", "upstream 127.0.0.1:9000"
 	// ends numbers the directions' ends: the one that ends first says why.
@@ -387,6 +389,11 @@ func (p *Proxy) handle(client net.Conn) {
 	ch := newChoice(p.cfg.Protocol)
 	for d := range pr.feed {
 		pr.feed[d] = newFeeder(pr.sess, live.Dir(d), reg.Config().Snaplen, ch)
+	}
+	if rec := p.cfg.Recorder; rec != nil {
+		rc := rec.Conn(from, p.cfg.Upstream, time.Now())
+		pr.feed[0].Record(rc)
+		pr.feed[1].Record(rc)
 	}
 	pr.feed[live.ClientToServer].skip = int64(max(p.cfg.Skip, 0))
 
@@ -606,7 +613,7 @@ func (p *Proxy) forward(pr *pair, dst io.Writer, src io.Reader, dir live.Dir) er
 	rerr, werr := p.copyBuffered(dst, src, pr.idle[dir][:], &pr.feed[dir])
 	// A frame the sender's end cut short is named; one cut because the
 	// proxy closed the conns itself (shutdown) is not.
-	pr.feed[dir].end(time.Now(), !errors.Is(rerr, net.ErrClosed) && !errors.Is(werr, net.ErrClosed))
+	pr.feed[dir].End(time.Now(), !errors.Is(rerr, net.ErrClosed) && !errors.Is(werr, net.ErrClosed))
 	// Number the end before passing it on, which lets the other direction end.
 	seq := pr.ends.Add(1)
 	switch {
@@ -637,7 +644,7 @@ func (p *Proxy) forward(pr *pair, dst io.Writer, src io.Reader, dir live.Dir) er
 // it, more is likely waiting, and the direction borrows a full-size buffer
 // from the pool; it gives it back as soon as a read drains the socket, so
 // that only directions with data in flight hold one.
-func (p *Proxy) copyBuffered(dst io.Writer, src io.Reader, idle []byte, fd *feeder) (rerr, werr error) {
+func (p *Proxy) copyBuffered(dst io.Writer, src io.Reader, idle []byte, fd *Feeder) (rerr, werr error) {
 	buf := idle
 	var big *[copyBufSize]byte
 	defer func() {
@@ -648,7 +655,7 @@ func (p *Proxy) copyBuffered(dst io.Writer, src io.Reader, idle []byte, fd *feed
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
-			fd.feed(buf[:n], time.Time{})
+			fd.Feed(buf[:n], time.Time{})
 			fd.sess.WriteStarted(fd.dir) // a write that does not return: the receiver stopped reading
 			w, err := dst.Write(buf[:n])
 			fd.sess.WriteDone(fd.dir)

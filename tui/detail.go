@@ -121,6 +121,9 @@ func detailInfo(th *theme, r *live.Record, w int) []string {
 		wrap(sess+" ended: "+printable.Text(r.EndText())+" · "+at, style{})
 	case live.NoticeRecord:
 		wrap(printable.Text(r.Detail)+" · "+at, st.bad)
+	case live.ResyncRecord:
+		wrap(sess+" "+r.Dir.Words()+": "+printable.Text(r.Detail)+" · "+at, st.bad)
+		wrap("counts of this session are incomplete: they are what the capture saw", style{})
 	case live.FindingOpened, live.FindingResolved:
 		if f := r.Finding; f != nil {
 			wrap(r.Kind.String()+" "+f.Code.String()+" ("+f.Severity.String()+") · "+sess+" · "+at, st.bad)

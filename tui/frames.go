@@ -464,6 +464,9 @@ func frameLine(th *theme, r *live.Record, w int, mark, reverse bool, cols frameC
 		l.add("VIOLATION "+code+" at offset "+strconv.FormatInt(r.Offset, 10)+": "+printable.Text(r.Detail), st.bad)
 	case live.NoticeRecord:
 		l.add("! "+printable.Text(r.Detail), st.bad)
+	case live.ResyncRecord:
+		l.text(r.Dir.String() + " ")
+		l.add("RESYNC "+printable.Text(r.Detail), st.bad)
 	case live.FindingOpened, live.FindingResolved:
 		if f := r.Finding; f != nil {
 			verb := "FINDING "

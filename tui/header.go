@@ -26,6 +26,7 @@ type header struct {
 	paused bool
 	behind uint64 // records captured since the pause
 	follow bool
+	done   bool // what is watched has no more to give: a capture read whole
 	filter string
 	// hasStatus says the caller gives a status line, status is its figures.
 	hasStatus bool
@@ -291,6 +292,8 @@ func countsLine(th *theme, hd *header, w int) string {
 			s += " +" + count(hd.behind)
 		}
 		state = []seg{{s + "]", st.warn}}
+	case hd.done:
+		state = []seg{{"[read]", st.good}}
 	case hd.follow:
 		state = []seg{{"[follow]", st.good}}
 	default:

@@ -50,6 +50,11 @@ type Options struct {
 	Status func() live.Status
 	// NoColor draws without colour; the NO_COLOR environment variable does too.
 	NoColor bool
+	// Done, if set, reports that what is watched has no more to give, as a
+	// capture file read to its end: the model reads the registry once
+	// more, then no longer ticks, and the header says [read] instead of
+	// [live]. It is called from Update and must not block.
+	Done func() bool
 }
 
 // DefaultLeakAfter is Options.LeakAfter's default.
@@ -98,6 +103,7 @@ type Model struct {
 	rates   rates
 	status  live.Status
 	paused  bool
+	done    bool   // Options.Done said so: no more ticks
 	frozen  bool   // the paused picture has arrived
 	behind  uint64 // records captured since the pause
 	filter  *filter
@@ -191,7 +197,11 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tickMsg:
 		m.again = true
-		cmd = m.tick()
+		if m.opts.Done != nil && m.opts.Done() {
+			m.done = true // this read is the last: nothing changes after it
+		} else {
+			cmd = m.tick()
+		}
 	case snapshotMsg:
 		cmd = m.applyRead(msg)
 	case tea.WindowSizeMsg:
@@ -724,7 +734,7 @@ func (m *Model) render() string {
 	add := func(s string) { lines = append(lines, strings.Split(s, "\n")...) }
 	hd := header{
 		title: m.opts.Title, snap: m.snap, now: m.latest, rate: m.rates.total,
-		paused: m.paused, behind: m.behind, follow: m.frames.follow,
+		paused: m.paused, behind: m.behind, follow: m.frames.follow, done: m.done,
 		flash: m.flash, hasStatus: m.opts.Status != nil, status: m.status,
 	}
 	if m.filter != nil {

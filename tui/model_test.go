@@ -736,3 +736,47 @@ func TestWidth(t *testing.T) {
 		t.Errorf("cutLeft = %q, want %q", got, "本:9")
 	}
 }
+
+// TestDone checks that once Options.Done says a capture is read whole,
+// the model stops ticking after one more read, shows what that read
+// found, and says [read] instead of [live]; before it, it says [live].
+func TestDone(t *testing.T) {
+	c := fixture()
+	done := false
+	m := newModel(c.reg, Options{Title: "read cap.pcap", NoColor: true, Done: func() bool { return done }}, c.snapshot, time.UTC, 0)
+	m = resize(m, 160, 45)
+	m = tickAt(m, c, time.Second)
+	if got := screenOf(m); !strings.Contains(got, "[live]") || m.done {
+		t.Fatalf("before Done the header does not say [live], or the model stopped ticking:\n%s", got)
+	}
+	s := c.open("127.0.0.1:5555", "127.0.0.1:9000", c.now)
+	c.exchange(s, 1, 3, c.now, "LASTONE")
+	done = true
+	m = tickAt(m, c, time.Second)
+	got := screenOf(m)
+	if !m.done || !strings.Contains(got, "[read]") || !strings.Contains(got, ":5555 → :9000") {
+		t.Fatalf("after Done: ticking stopped %v; the header must say [read] and show the last read:\n%s", m.done, got)
+	}
+}
+
+// TestIncompleteShown checks that a session a capture joined mid-stream
+// says INCOMPLETE in the sessions pane, and its stream that was open
+// before the capture says (incomplete), while a session seen whole says
+// neither.
+func TestIncompleteShown(t *testing.T) {
+	c := newCapture(live.Config{})
+	whole := c.open("127.0.0.1:5001", "127.0.0.1:9000", base)
+	c.exchange(whole, 1, 3, base, "12345678")
+	joined := c.open("127.0.0.1:5002", "127.0.0.1:9000", base)
+	joined.Resynced(live.ClientToServer, base, 40, 12, 0, "joined mid-stream at offset 40, 12 bytes skipped")
+	c.frame(joined, live.ClientToServer, base.Add(time.Millisecond), 1, decoder.PSH, 41, "more", 0)
+	m := c.model(t, 160, 45)
+	got := screenOf(m)
+	if strings.Count(got, "INCOMPLETE") != 1 {
+		t.Fatalf("want one INCOMPLETE session:\n%s", got)
+	}
+	m = press(m, "down", "enter")
+	if got := screenOf(m); !strings.Contains(got, "(incomplete)") {
+		t.Fatalf("the adopted stream does not say (incomplete):\n%s", got)
+	}
+}

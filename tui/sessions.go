@@ -311,6 +311,10 @@ func sessionCells(st *styles, s *live.SessionSnap, fps float64, endsW int) []cel
 	case len(s.Framing) > 0:
 		state, ss = "violation: smux stops reading", st.bad
 	}
+	if s.Incomplete {
+		// The capture did not see every byte: the counts are what it saw.
+		state, ss = "INCOMPLETE "+state, st.warn
+	}
 	return []cell{
 		{strconv.FormatUint(s.ID, 10), vs},
 		{ends(s.Info, endsW), base},

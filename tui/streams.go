@@ -432,14 +432,19 @@ func streamCells(st *styles, s *live.StreamSnap, ended, folded bool, now time.Ti
 	if s.FirstReply > 0 {
 		reply = dur(s.FirstReply)
 	}
-	state := s.State.String()
+	state, ss := s.State.String(), base
 	if folded {
 		state = "folded"
+	}
+	if s.Incomplete {
+		// Opened before the capture saw it, or live at a loss: its counts
+		// are what the capture saw.
+		state, ss = "~"+state+" (incomplete)", st.warn
 	}
 	cells := []cell{
 		{strconv.FormatUint(uint64(s.ID), 10), base},
 		{s.Opener.Letter(), base},
-		{state, base},
+		{state, ss},
 		{count(s.Frames[0]), base},
 		{count(s.Frames[1]), base},
 		{size(s.Bytes[0]), base},

@@ -1,0 +1,54 @@
+package capture
+
+import (
+	"errors"
+	"io"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+)
+
+// File is a capture opened by Open: a Source that has read its first
+// packet already, so that its start time is known before the registry
+// that records it is made.
+type File struct {
+	src   Source
+	first []byte
+	ci    gopacket.CaptureInfo
+	err   error
+	taken bool
+}
+
+// Open reads the header and first packet of the pcap or pcapng capture
+// in r (gzip-compressed or not).
+func Open(r io.Reader) (*File, error) {
+	src, err := NewSource(r)
+	if err != nil {
+		return nil, err
+	}
+	f := &File{src: src}
+	data, ci, err := src.ReadPacketData()
+	f.first, f.ci, f.err = append([]byte(nil), data...), ci, err
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return f, nil
+}
+
+// Start returns the time of the capture's first packet, or the zero time
+// if it has none.
+func (f *File) Start() time.Time { return f.ci.Timestamp }
+
+// ReadPacketData returns the capture's next packet; the data is valid
+// until the next call.
+func (f *File) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
+	if !f.taken {
+		f.taken = true
+		return f.first, f.ci, f.err
+	}
+	return f.src.ReadPacketData()
+}
+
+// LinkType returns the capture's link type.
+func (f *File) LinkType() layers.LinkType { return f.src.LinkType() }

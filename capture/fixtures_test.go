@@ -1,0 +1,359 @@
+package capture_test
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/muxtop/muxtop/capture"
+	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/pcapout"
+)
+
+var update = flag.Bool("update", false, "regenerate the capture fixtures in testdata/ from new real smux traffic")
+
+// The fixtures: testdata/base-v1.pcapng and base-v2.pcapng are real smux
+// traffic (echoTraffic, recorded by pcapout); the others are perturbations
+// of them, made by perturb below. Regenerate them all with
+//
+//	go test ./capture -run TestFixtures -update
+//
+// The table test works out what each must count from the base's byte
+// streams (expect), not from the muxtop code under test.
+var perturbations = []string{"midstream", "loss", "reorder", "retransmit"}
+
+// pkt is a packet of a fixture, parsed.
+type pkt struct {
+	ci      gopacket.CaptureInfo
+	data    []byte
+	eth     *layers.Ethernet
+	ip      gopacket.SerializableLayer
+	tcp     *layers.TCP
+	payload []byte
+}
+
+func readPackets(t *testing.T, path string) []pkt {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := pcapgo.NewNgReader(f, pcapgo.DefaultNgReaderOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ps []pkt
+	for {
+		data, ci, err := r.ReadPacketData()
+		if err == io.EOF {
+			return ps
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.Default)
+		pk := pkt{ci: ci, data: data, eth: p.Layer(layers.LayerTypeEthernet).(*layers.Ethernet), tcp: p.Layer(layers.LayerTypeTCP).(*layers.TCP)}
+		if ip4, ok := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4); ok {
+			pk.ip = ip4
+		} else {
+			pk.ip = p.Layer(layers.LayerTypeIPv6).(*layers.IPv6)
+		}
+		pk.payload = pk.tcp.Payload
+		ps = append(ps, pk)
+	}
+}
+
+func writePackets(t *testing.T, path string, ps []pkt) {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := pcapgo.NewNgWriter(&buf, layers.LinkTypeEthernet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ps {
+		if err := w.WritePacket(p.ci, p.data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// trim returns p without its first n payload bytes, its sequence number moved on.
+func trim(t *testing.T, p pkt, n int) pkt {
+	t.Helper()
+	tcp := *p.tcp
+	tcp.Seq += uint32(n)
+	switch ip := p.ip.(type) {
+	case *layers.IPv4:
+		tcp.SetNetworkLayerForChecksum(ip)
+	case *layers.IPv6:
+		tcp.SetNetworkLayerForChecksum(ip)
+	}
+	buf := gopacket.NewSerializeBuffer()
+	opts := gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}
+	if err := gopacket.SerializeLayers(buf, opts, p.eth, p.ip, &tcp, gopacket.Payload(p.payload[n:])); err != nil {
+		t.Fatal(err)
+	}
+	q := p
+	q.data = append([]byte(nil), buf.Bytes()...)
+	q.payload = p.payload[n:]
+	q.ci.CaptureLength, q.ci.Length = len(q.data), len(q.data)
+	return q
+}
+
+// dataPackets returns the indexes of the packets that carry payload.
+func dataPackets(ps []pkt) []int {
+	var idx []int
+	for i, p := range ps {
+		if len(p.payload) > 0 {
+			idx = append(idx, i)
+		}
+	}
+	return idx
+}
+
+// perturb makes fixture kind from the packets of a base fixture. It
+// returns the packets, and for the table test, the packets of the base
+// whose frames the capture lost, and the packet whose first trimmed
+// bytes it joined in the middle of (or -1).
+func perturb(t *testing.T, kind string, base []pkt) (out []pkt, lost []int, joined, cut int) {
+	t.Helper()
+	data := dataPackets(base)
+	mid := data[len(data)/2]
+	switch kind {
+	case "midstream":
+		// The capture starts 3 bytes into a frame, half-way through.
+		out = append(out, trim(t, base[mid], 3))
+		out = append(out, base[mid+1:]...)
+		return out, nil, mid, 3
+	case "loss":
+		// Two frames of the middle never reach the capture.
+		a, b := data[len(data)/2], data[len(data)/2+5]
+		for i, p := range base {
+			if i != a && i != b {
+				out = append(out, p)
+			}
+		}
+		return out, []int{a, b}, -1, 0
+	case "reorder":
+		// Segments overtake each other in their direction: pairs of
+		// packets next to each other swapped all along. (Across
+		// directions the order a capture saw is what happened.)
+		out = append(out, base...)
+		swaps := 0
+		for i := 1; i+1 < len(base); i++ {
+			a, b := base[i], base[i+1]
+			if len(a.payload) > 0 && len(b.payload) > 0 && a.tcp.SrcPort == b.tcp.SrcPort {
+				out[i], out[i+1] = out[i+1], out[i]
+				swaps++
+				i += 3
+			}
+		}
+		if swaps < 5 {
+			t.Fatalf("only %d pairs to swap", swaps)
+		}
+		return out, nil, -1, 0
+	case "retransmit":
+		// Segments sent again, some whole, some overlapping what came.
+		for i, p := range base {
+			out = append(out, p)
+			if len(p.payload) > 4 && i%5 == 0 {
+				out = append(out, p)             // a whole retransmission
+				out = append(out, trim(t, p, 2)) // and one of its tail
+			}
+		}
+		return out, nil, -1, 0
+	}
+	t.Fatalf("no perturbation %q", kind)
+	return nil, nil, -1, 0
+}
+
+func fixture(version int, kind string) string {
+	return filepath.Join("testdata", fmt.Sprintf("%s-v%d.pcapng", kind, version))
+}
+
+// TestFixtures regenerates the fixtures with -update, and checks that
+// each perturbed capture reads as its perturbation says: reordering and
+// retransmission change no count; a loss costs exactly the frames lost,
+// counted as lost bytes, the session marked incomplete; a capture that
+// joins mid-stream finds the next frame boundary, skipping the rest of
+// the frame it joined in, and counts every frame after it.
+func TestFixtures(t *testing.T) {
+	for _, version := range []int{1, 2} {
+		if *update {
+			w, err := pcapout.Create(fixture(version, "base"), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			echoTraffic(t, version, 30, 10, uint64(100+version), live.New(live.Config{}), w)
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		base := readPackets(t, fixture(version, "base"))
+		server := uint16(base[0].tcp.DstPort) // the first packet is the client's SYN
+		filter := capture.Port(server)
+		want, _ := readFile(t, fixture(version, "base"), filter)
+		if want.Incomplete != 0 || want.Violations != 0 || want.Totals.Total() == 0 {
+			t.Fatalf("v%d base: %s", version, counts(want))
+		}
+		for _, kind := range perturbations {
+			t.Run(fmt.Sprintf("v%d/%s", version, kind), func(t *testing.T) {
+				ps, lost, joined, cut := perturb(t, kind, base)
+				if *update {
+					writePackets(t, fixture(version, kind), ps)
+				}
+				got, _ := readFile(t, fixture(version, kind), filter)
+				ss := got.Sessions[0]
+				t.Logf("%d frames, lost %v, skipped %v, incomplete %v", got.Totals.Total(), ss.Lost, ss.Skipped, ss.Incomplete)
+				switch kind {
+				case "reorder", "retransmit":
+					if counts(got) != counts(want) {
+						t.Fatalf("\n got %s\nwant %s", counts(got), counts(want))
+					}
+				case "loss", "midstream":
+					exp, skipped, lostBytes := expect(t, base, server, lost, joined, cut)
+					// The other direction's frames must not overtake those after
+					// the gap: the ACKs that show the loss let reassembly skip it
+					// at once, so no reply comes before its request (an anomaly).
+					if got.Totals != exp || ss.Skipped != skipped || ss.Lost != lostBytes || !ss.Incomplete || got.Anomalies != 0 {
+						t.Fatalf("got %v skipped %v lost %v incomplete %v anomalies %d;\nwant %v skipped %v lost %v and none",
+							got.Totals, ss.Skipped, ss.Lost, ss.Incomplete, got.Anomalies, exp, skipped, lostBytes)
+					}
+				}
+			})
+		}
+	}
+}
+
+// expect works out, from the base capture, what reading a perturbation
+// of it must count: the base packets in lost never arrived, and the
+// capture began with packet joined (cut bytes into it), or at the start if
+// joined is -1. Each direction's frames are those of its byte stream that
+// lie wholly in what arrived and begin at or after the first frame
+// boundary after each gap or join: the boundary resynchronisation must
+// find. Skipped are the bytes that arrived but lie outside those frames.
+func expect(t *testing.T, base []pkt, server uint16, lost []int, joined, cut int) (c live.Counts, skipped, lostBytes [2]int64) {
+	t.Helper()
+	var stream [2][]byte
+	var start [2][]int64 // by packet index: the packet's offset in its direction, or -1
+	var arrived [2][]bool
+	for d := range 2 {
+		start[d] = make([]int64, len(base))
+	}
+	isLost := map[int]bool{}
+	for _, i := range lost {
+		isLost[i] = true
+	}
+	// resume[d] holds the offsets where decoding restarts: after a gap, or the join.
+	var resume [2][]int64
+	for i, p := range base {
+		if len(p.payload) == 0 {
+			continue
+		}
+		d := dirOf(base, i, server)
+		off := int64(len(stream[d]))
+		stream[d] = append(stream[d], p.payload...)
+		ok := !isLost[i] && (joined < 0 || i >= joined)
+		for range p.payload {
+			arrived[d] = append(arrived[d], ok)
+		}
+		if i == joined && cut > 0 {
+			for k := range cut {
+				arrived[d][off+int64(k)] = false
+			}
+		}
+		if isLost[i] {
+			lostBytes[d] += int64(len(p.payload))
+		}
+	}
+	for d := range 2 {
+		// Where decoding restarts: the first arrived byte after bytes that did not.
+		for k := range arrived[d] {
+			if arrived[d][k] && k > 0 && !arrived[d][k-1] {
+				resume[d] = append(resume[d], int64(k))
+			}
+		}
+		res := decodeAll(t, stream[d])
+		next := 0 // index into resume[d]
+		synced := len(resume[d]) == 0 || resume[d][0] > 0 && arrived[d][0]
+		var counted int64
+		for _, f := range res {
+			for next < len(resume[d]) && f.off >= resume[d][next] {
+				synced = true
+				next++
+			}
+			whole := true
+			for k := f.off; k < f.off+f.size; k++ {
+				if !arrived[d][k] {
+					whole = false
+					break
+				}
+			}
+			if !whole {
+				synced = false
+				continue
+			}
+			if !synced {
+				continue
+			}
+			c.Frames[d][f.cmd]++
+			c.Bytes[d][f.cmd] += uint64(f.size)
+			counted += f.size
+		}
+		var got int64
+		for _, a := range arrived[d] {
+			if a {
+				got++
+			}
+		}
+		skipped[d] = got - counted
+	}
+	return c, skipped, lostBytes
+}
+
+type wholeFrame struct {
+	off, size int64
+	cmd       decoder.Cmd
+}
+
+// decodeAll returns the frames of a whole, valid byte stream.
+func decodeAll(t *testing.T, b []byte) []wholeFrame {
+	t.Helper()
+	dec := decoder.New(0)
+	var fs []wholeFrame
+	for len(b) > 0 {
+		n, f, err := dec.Next(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = b[n:]
+		if f != nil {
+			fs = append(fs, wholeFrame{f.Offset, f.Size(), f.Cmd()})
+		}
+	}
+	return fs
+}
+
+// dirOf returns the direction of base packet i.
+func dirOf(base []pkt, i int, server uint16) live.Dir {
+	if uint16(base[i].tcp.DstPort) == server {
+		return live.ClientToServer
+	}
+	return live.ServerToClient
+}

@@ -1,0 +1,676 @@
+package capture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/reassembly"
+
+	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/tap"
+)
+
+// Bounds on what reassembly holds while it waits for missing segments:
+// pages of 1900 bytes. A connection that reaches its bound has the hole
+// it waits at counted as lost, and decoding goes on after it.
+const (
+	maxPagesPerConn = 256 // about 480 KB
+	// flushAfter is how long, in capture time, reassembly waits for a
+	// missing segment that no ACK has shown lost before counting it lost.
+	flushAfter = 2 * time.Second
+	// idleAfter is how long, in capture time, a connection that carried
+	// no SYN and no byte (the ACKs after a close) is kept.
+	idleAfter = 10 * time.Second
+	// probeMax is how many bytes of a connection are looked at to tell
+	// whether it is smux, when no filter picked it: enough for a chain of
+	// resynchronisation headers of the largest frames.
+	probeMax = decoder.ResyncWindow + 1<<10
+)
+
+// Config configures a Reader.
+type Config struct {
+	// Registry records the sessions found. It is required; its Clock should
+	// be the Reader's Clock, so that ages are measured in capture time.
+	Registry *live.Registry
+	// Filter picks the connections to decode whatever their bytes look
+	// like; with an empty one, every connection whose bytes look like smux
+	// is decoded (a chain of plausible frame headers at its start, or,
+	// joined mid-stream, anywhere in its first bytes), the rest counted
+	// and skipped.
+	Filter Filter
+	// Label names the sessions' origin; "" means "read".
+	Label string
+	// Clock, if not nil, is set to the time of each packet read.
+	Clock *Clock
+	// Recorder, if not nil, records the bytes of every connection decoded
+	// (muxtop sniff --write).
+	Recorder tap.Recorder
+	// Pace, if not nil, is called before every packet by Run and may wait:
+	// a file is read as fast as the disk allows, and a printer of every
+	// record can ask the reader to let it keep up. It must be cheap.
+	Pace func(context.Context)
+}
+
+// Clock is the time of the latest packet read: a live.Config.Clock for
+// a registry that a Reader feeds. It is safe for concurrent use.
+type Clock struct{ ns atomic.Int64 }
+
+// Now returns the time of the latest packet, or the zero time before one.
+func (c *Clock) Now() time.Time {
+	ns := c.ns.Load()
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
+}
+
+// Set sets the clock to t unless it is earlier than the clock: a capture's
+// packets are not always in time order.
+func (c *Clock) Set(t time.Time) {
+	ns := t.UnixNano()
+	if ns > c.ns.Load() {
+		c.ns.Store(ns)
+	}
+}
+
+// Stats counts what a Reader read. Read it with Reader.Stats.
+type Stats struct {
+	Packets     uint64 // packets read
+	Bytes       uint64 // their captured bytes
+	NotTCP      uint64 // packets that carry no TCP segment muxtop can read
+	Connections uint64 // TCP connections seen
+	Decoded     uint64 // connections decoded as smux
+	Skipped     uint64 // connections skipped: not picked by the filter, or not smux
+}
+
+// Reader reassembles the TCP connections of captured packets and decodes
+// the smux sessions in them into a live.Registry. Feed it packets with
+// Packet, or a whole Source with Run, then call Close, which decodes what
+// reassembly still holds. A Reader is not safe for concurrent use, except
+// Stats.
+type Reader struct {
+	cfg    Config
+	conns  map[flowKey]*connAsm // by the flow of either direction
+	ac     assemblerContext
+	closed bool
+
+	parsers map[layers.LinkType]*gopacket.DecodingLayerParser
+	eth     layers.Ethernet
+	dot1q   layers.Dot1Q
+	sll     layers.LinuxSLL
+	lo      layers.Loopback
+	ip4     layers.IPv4
+	ip6     layers.IPv6
+	tcp     layers.TCP
+	decoded []gopacket.LayerType
+
+	lastFlush time.Time
+	stats     struct {
+		packets, bytes, notTCP, conns, decoded, skipped atomic.Uint64
+	}
+}
+
+// connAsm is one TCP connection's reassembly: an assembler of its own, so
+// that a hole the capture lost can be skipped in it alone (conn.Accept).
+type connAsm struct {
+	asm  *reassembly.Assembler
+	conn *conn // set by factory.New
+	key  flowKey
+}
+
+// flowKey names one direction of a TCP connection.
+type flowKey struct{ net, tcp gopacket.Flow }
+
+type assemblerContext struct{ ci gopacket.CaptureInfo }
+
+func (a *assemblerContext) GetCaptureInfo() gopacket.CaptureInfo { return a.ci }
+
+// NewReader returns a Reader configured by cfg.
+func NewReader(cfg Config) *Reader {
+	if cfg.Label == "" {
+		cfg.Label = "read"
+	}
+	return &Reader{cfg: cfg, conns: make(map[flowKey]*connAsm), parsers: make(map[layers.LinkType]*gopacket.DecodingLayerParser)}
+}
+
+// Stats returns what the Reader has read so far.
+func (r *Reader) Stats() Stats {
+	return Stats{
+		Packets: r.stats.packets.Load(), Bytes: r.stats.bytes.Load(), NotTCP: r.stats.notTCP.Load(),
+		Connections: r.stats.conns.Load(), Decoded: r.stats.decoded.Load(), Skipped: r.stats.skipped.Load(),
+	}
+}
+
+// Run reads every packet of src until it ends or ctx is done, then
+// Closes the Reader. A damaged capture is an error after the packets
+// before the damage were read.
+func (r *Reader) Run(ctx context.Context, src Source) error {
+	defer r.Close()
+	link := src.LinkType()
+	if _, err := r.parser(link); err != nil {
+		return err
+	}
+	for i := 0; ; i++ {
+		if r.cfg.Pace != nil {
+			r.cfg.Pace(ctx)
+		}
+		if i%256 == 0 && ctx.Err() != nil {
+			return nil
+		}
+		data, ci, err := src.ReadPacketData()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return errors.New("capture: the file ends in the middle of a packet (was it still being written?)")
+			}
+			return fmt.Errorf("capture: %w", err)
+		}
+		r.Packet(data, ci, link)
+	}
+}
+
+// parser returns the layer parser for a link type.
+func (r *Reader) parser(link layers.LinkType) (*gopacket.DecodingLayerParser, error) {
+	if p := r.parsers[link]; p != nil {
+		return p, nil
+	}
+	var first gopacket.LayerType
+	switch link {
+	case layers.LinkTypeEthernet:
+		first = layers.LayerTypeEthernet
+	case layers.LinkTypeLinuxSLL:
+		first = layers.LayerTypeLinuxSLL
+	case layers.LinkTypeNull, layers.LinkTypeLoop:
+		first = layers.LayerTypeLoopback
+	case layers.LinkTypeIPv4:
+		first = layers.LayerTypeIPv4
+	case layers.LinkTypeIPv6:
+		first = layers.LayerTypeIPv6
+	case layers.LinkTypeRaw:
+		first = layers.LayerTypeIPv4 // Packet picks IPv6 by the version nibble
+	default:
+		return nil, fmt.Errorf("capture: link type %v is not supported: capture on an Ethernet, loopback or Linux \"any\" interface", link)
+	}
+	p := gopacket.NewDecodingLayerParser(first, &r.eth, &r.dot1q, &r.sll, &r.lo, &r.ip4, &r.ip6, &r.tcp)
+	p.IgnoreUnsupported = true
+	r.parsers[link] = p
+	return p, nil
+}
+
+// Packet reads one captured packet of link type link. data is not retained.
+func (r *Reader) Packet(data []byte, ci gopacket.CaptureInfo, link layers.LinkType) {
+	r.stats.packets.Add(1)
+	r.stats.bytes.Add(uint64(len(data)))
+	if r.cfg.Clock != nil {
+		r.cfg.Clock.Set(ci.Timestamp)
+	}
+	p, err := r.parser(link)
+	if err != nil {
+		r.stats.notTCP.Add(1)
+		return
+	}
+	if link == layers.LinkTypeRaw && len(data) > 0 && data[0]>>4 == 6 {
+		p, _ = r.parser(layers.LinkTypeIPv6)
+	}
+	r.decoded = r.decoded[:0]
+	_ = p.DecodeLayers(data, &r.decoded) // an error leaves decoded short: the checks below
+	var netFlow gopacket.Flow
+	haveIP, haveTCP := false, false
+	for _, t := range r.decoded {
+		switch t {
+		case layers.LayerTypeIPv4:
+			netFlow, haveIP = r.ip4.NetworkFlow(), r.ip4.Flags&layers.IPv4MoreFragments == 0 && r.ip4.FragOffset == 0
+		case layers.LayerTypeIPv6:
+			netFlow, haveIP = r.ip6.NetworkFlow(), true
+		case layers.LayerTypeTCP:
+			haveTCP = true
+		}
+	}
+	if !haveIP || !haveTCP {
+		r.stats.notTCP.Add(1)
+		return
+	}
+	r.ac.ci = ci
+	key := flowKey{netFlow, r.tcp.TransportFlow()}
+	ca := r.conns[key]
+	if ca == nil {
+		ca = &connAsm{key: key}
+		ca.asm = reassembly.NewAssembler(reassembly.NewStreamPool(factory{r, ca}))
+		ca.asm.MaxBufferedPagesPerConnection = maxPagesPerConn
+		r.conns[key] = ca
+		r.conns[flowKey{netFlow.Reverse(), key.tcp.Reverse()}] = ca
+	}
+	if c := ca.conn; c != nil && r.tcp.ACK && c.holeAcked(netFlow, &r.tcp) {
+		// The peer acknowledged bytes the capture never had: they will not
+		// come. Skip to what reassembly holds after them, before this
+		// segment is delivered, so that nothing it answers comes first.
+		ca.asm.FlushWithOptions(reassembly.FlushOptions{T: everything})
+	}
+	ca.asm.AssembleWithContext(netFlow, &r.tcp, &r.ac)
+	if c := ca.conn; c != nil && c.complete {
+		r.forget(ca)
+	}
+	if ci.Timestamp.Sub(r.lastFlush) > time.Second {
+		r.sweep(ci.Timestamp)
+	}
+}
+
+// everything is a flush time after every page's.
+var everything = time.Unix(1<<40, 0)
+
+// sweep counts as lost the holes older than flushAfter, which will not be
+// filled, and forgets the connections that are over.
+func (r *Reader) sweep(now time.Time) {
+	r.lastFlush = now
+	for k, ca := range r.conns {
+		if k != ca.key {
+			continue // the reverse direction's entry
+		}
+		ca.asm.FlushWithOptions(reassembly.FlushOptions{T: now.Add(-flushAfter)})
+		if c := ca.conn; c == nil || c.complete || (!c.seen && now.Sub(c.last) > idleAfter) {
+			r.forget(ca)
+		}
+	}
+}
+
+// forget drops a connection's reassembly.
+func (r *Reader) forget(ca *connAsm) {
+	delete(r.conns, ca.key)
+	delete(r.conns, flowKey{ca.key.net.Reverse(), ca.key.tcp.Reverse()})
+}
+
+// Close decodes what reassembly still holds: holes it waited at count as
+// lost. Connections the capture saw no end of stay open in the registry,
+// as they were when it ended. Close is idempotent.
+func (r *Reader) Close() {
+	if r.closed {
+		return
+	}
+	r.closed = true
+	for k, ca := range r.conns {
+		if k == ca.key {
+			ca.asm.FlushAll()
+		}
+	}
+	clear(r.conns)
+}
+
+// factory makes a conn for each TCP connection reassembly meets.
+type factory struct {
+	r  *Reader
+	ca *connAsm
+}
+
+func (f factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac reassembly.AssemblerContext) reassembly.Stream {
+	r := f.r
+	srcIP, _ := netip.AddrFromSlice(netFlow.Src().Raw())
+	dstIP, _ := netip.AddrFromSlice(netFlow.Dst().Raw())
+	a := netip.AddrPortFrom(srcIP.Unmap(), uint16(tcp.SrcPort))
+	b := netip.AddrPortFrom(dstIP.Unmap(), uint16(tcp.DstPort))
+	c := &conn{r: r, a: a, b: b}
+	f.ca.conn = c
+	// Who is the client: the end that sent the first SYN; without one, the
+	// end not on the filter's port; without that, the end with the higher
+	// port, as ephemeral ports are high.
+	switch {
+	case tcp.SYN && !tcp.ACK:
+		c.clientIsA = true
+	case tcp.SYN:
+		c.clientIsA = false
+	case r.cfg.Filter.isServer(a, b):
+		c.clientIsA = true
+	case r.cfg.Filter.isServer(b, a):
+		c.clientIsA = false
+	default:
+		c.clientIsA = a.Port() > b.Port()
+	}
+	switch {
+	case !r.cfg.Filter.Empty() && !r.cfg.Filter.Match(a, b):
+		c.state = skipped
+	case !r.cfg.Filter.Empty():
+		c.state = picked
+	default:
+		c.state = probing
+		c.probe = [2]*decoder.Decoder{decoder.New(0), decoder.New(0)}
+	}
+	return c
+}
+
+type connState uint8
+
+const (
+	probing  connState = iota // looking at the first bytes: smux or not?
+	picked                    // picked by the filter: decoded from its first SYN or byte
+	decoding                  // smux: fed to a session
+	skipped                   // not picked, or not smux
+)
+
+// conn is one TCP connection of the capture.
+type conn struct {
+	r         *Reader
+	a, b      netip.AddrPort // a sent the first packet reassembly saw
+	clientIsA bool
+	state     connState
+	syn       [2]bool // by live.Dir: the direction's SYN was seen, so its bytes begin a stream
+	started   [2]bool // by live.Dir: the direction's first bytes have come
+	ended     [2]bool
+	rst       bool
+	last      time.Time
+	complete  bool // reassembly is done with it
+	// next is, per direction, the sequence number of the next byte
+	// reassembly will deliver; an ACK beyond it shows bytes the capture lost.
+	next      [2]reassembly.Sequence
+	nextKnown [2]bool
+	// end is, per direction, the highest sequence number the capture
+	// shows was sent: its FIN's, or else the other side's highest ACK.
+	end      [2]reassembly.Sequence
+	endKnown [2]bool
+	finSeen  [2]bool
+
+	// seen: the connection carried a SYN or a byte. Reassembly meets the
+	// ACKs that follow a connection's close as a connection of their own:
+	// those are not counted.
+	seen bool
+
+	sess *live.Session
+	feed [2]tap.Feeder
+
+	// While probing: a decoder per direction that looks for frames, and
+	// the bytes so far, to replay into the session if it is smux.
+	probe   [2]*decoder.Decoder
+	pending []chunk
+	held    int
+}
+
+// chunk is bytes of one direction held while probing, or a loss.
+type chunk struct {
+	dir  live.Dir
+	at   time.Time
+	data []byte
+	lost int64
+}
+
+// dir maps reassembly's direction, which follows the first packet seen,
+// to muxtop's, which follows the smux roles.
+func (c *conn) dir(d reassembly.TCPFlowDirection) live.Dir {
+	if (d == reassembly.TCPDirClientToServer) == c.clientIsA {
+		return live.ClientToServer
+	}
+	return live.ServerToClient
+}
+
+func (c *conn) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.TCPFlowDirection, nextSeq reassembly.Sequence, start *bool, ac reassembly.AssemblerContext) bool {
+	c.last = ci.Timestamp
+	if !c.seen && (tcp.SYN || len(tcp.Payload) > 0) {
+		c.seen = true
+		c.r.stats.conns.Add(1)
+		switch c.state {
+		case skipped:
+			c.r.stats.skipped.Add(1)
+		case picked:
+			c.open(ci.Timestamp)
+		}
+	}
+	d := c.dir(dir)
+	if !c.nextKnown[d] {
+		// Where reassembly starts the direction: after its SYN, or at its
+		// first segment (*start below). ReassembledSG moves it on.
+		switch {
+		case nextSeq != -1: // reassembly's invalidSequence: not started
+			c.next[d] = nextSeq
+		case tcp.SYN:
+			c.next[d] = reassembly.Sequence(tcp.Seq).Add(1)
+		default:
+			c.next[d] = reassembly.Sequence(tcp.Seq)
+		}
+		c.nextKnown[d] = true
+	}
+	if tcp.FIN {
+		c.end[d], c.endKnown[d], c.finSeen[d] = reassembly.Sequence(tcp.Seq).Add(len(tcp.Payload)), true, true
+	}
+	if rv := d.Reverse(); tcp.ACK && !c.finSeen[rv] && c.nextKnown[rv] {
+		if a := reassembly.Sequence(tcp.Ack); !c.endKnown[rv] || c.end[rv].Difference(a) > 0 {
+			c.end[rv], c.endKnown[rv] = a, true
+		}
+	}
+	if tcp.SYN {
+		c.syn[d] = true
+	}
+	if tcp.RST {
+		c.rst = true
+	}
+	// A connection that was open when the capture began has no SYN to
+	// start at: start at the first segment, and resynchronise.
+	*start = true
+	return true // a skipped connection's bytes are dropped as they come, not left to pile up
+}
+
+func (c *conn) ReassembledSG(sg reassembly.ScatterGather, ac reassembly.AssemblerContext) {
+	rdir, _, end, skip := sg.Info()
+	d := c.dir(rdir)
+	n, _ := sg.Lengths()
+	c.next[d] = c.next[d].Add(max(skip, 0) + n)
+	if c.state == skipped {
+		return
+	}
+	at := c.last
+	if ac != nil {
+		at = ac.GetCaptureInfo().Timestamp
+	} else if n > 0 {
+		at = sg.CaptureInfo(0).Timestamp
+	}
+	if (skip > 0 || n > 0) && !c.started[d] {
+		c.started[d] = true
+		c.begin(d)
+	}
+	if skip > 0 {
+		c.lost(d, int64(skip), at)
+	}
+	if n > 0 {
+		c.data(d, sg.Fetch(n), at)
+	}
+	if end {
+		c.endDir(d, at, true)
+	}
+}
+
+func (c *conn) ReassemblyComplete(ac reassembly.AssemblerContext) bool {
+	c.complete = true
+	at := c.last
+	if c.state == probing && c.seen {
+		c.decide()
+	}
+	if c.state != decoding {
+		return true
+	}
+	finished := c.rst || (c.ended[0] && c.ended[1])
+	for d := range live.Dir(2) {
+		// Bytes sent, as a FIN or the peer's ACK shows, that the capture
+		// never had, at the end where nothing came after them.
+		if !c.ended[d] && c.endKnown[d] && c.nextKnown[d] {
+			if n := c.next[d].Difference(c.end[d]); n > 0 {
+				c.lost(d, int64(n), at)
+			}
+		}
+		c.endDir(d, at, finished)
+	}
+	if finished {
+		reason := live.EOF
+		if c.rst {
+			reason = live.Reset
+		}
+		c.sess.End(at, reason, nil)
+	}
+	return true
+}
+
+// holeAcked reports whether tcp, a segment of the connection, acknowledges
+// bytes of the other direction that reassembly has not delivered: bytes
+// the receiver had and the capture lost (at a single capture point, data
+// always passes before its acknowledgement).
+func (c *conn) holeAcked(netFlow gopacket.Flow, tcp *layers.TCP) bool {
+	srcIP, _ := netip.AddrFromSlice(netFlow.Src().Raw())
+	d := c.dir(reassembly.TCPDirServerToClient)
+	if netip.AddrPortFrom(srcIP.Unmap(), uint16(tcp.SrcPort)) == c.a {
+		d = c.dir(reassembly.TCPDirClientToServer)
+	}
+	rv := d.Reverse()
+	return c.nextKnown[rv] && !c.ended[rv] && c.next[rv].Difference(reassembly.Sequence(tcp.Ack)) > 0
+}
+
+// begin starts a direction's decoding: from a frame boundary found by
+// resynchronisation unless its SYN was seen.
+func (c *conn) begin(d live.Dir) {
+	switch {
+	case c.state == probing:
+		// Even from a SYN: smux is told by a chain of plausible headers,
+		// which must then begin at offset 0.
+		c.probe[d].Resync()
+	case c.state == decoding && !c.syn[d]:
+		c.feed[d].Resync()
+	}
+}
+
+func (c *conn) lost(d live.Dir, n int64, at time.Time) {
+	switch c.state {
+	case probing:
+		c.probe[d].Gap(n)
+		c.pending = append(c.pending, chunk{dir: d, at: at, lost: n})
+	case decoding:
+		c.feed[d].Gap(n, at)
+	}
+}
+
+func (c *conn) data(d live.Dir, p []byte, at time.Time) {
+	switch c.state {
+	case decoding:
+		c.feed[d].Feed(p, at)
+		return
+	case skipped:
+		return
+	}
+	c.pending = append(c.pending, chunk{dir: d, at: at, data: append([]byte(nil), p...)})
+	c.held += len(p)
+	pr := c.probe[d]
+	for len(p) > 0 || pr.Buffered() > 0 {
+		n, f, err := pr.Next(p)
+		p = p[n:]
+		if f != nil || err != nil {
+			c.state = c.verdict(d, f)
+			break
+		}
+	}
+	if c.state == probing && c.held > probeMax {
+		c.state = skipped
+	}
+	c.settle()
+}
+
+// verdict says what a probe's first frame f (nil after a violation) makes
+// the connection: smux, unless the direction began at a SYN and the frame
+// is not at its start, which the capture did not lose.
+func (c *conn) verdict(d live.Dir, f *decoder.Frame) connState {
+	if f == nil || (c.syn[d] && f.Offset != 0 && c.probe[d].Lost() == 0) {
+		return skipped
+	}
+	return decoding
+}
+
+// decide settles a connection still probing at its end: smux if a probe
+// finds frames in what it holds.
+func (c *conn) decide() {
+	for d, pr := range c.probe {
+		if c.state != probing {
+			break
+		}
+		pr.Flush()
+		for pr.Buffered() > 0 {
+			if _, f, err := pr.Next(nil); f != nil || err != nil {
+				c.state = c.verdict(live.Dir(d), f)
+				break
+			}
+		}
+	}
+	if c.state == probing {
+		c.state = skipped
+	}
+	c.settle()
+}
+
+// settle acts on a probe's verdict: a probe whose stream began at a SYN
+// must find its first frame at offset 0.
+func (c *conn) settle() {
+	switch c.state {
+	case probing:
+		return
+	case skipped:
+		c.r.stats.skipped.Add(1)
+		c.pending, c.probe = nil, [2]*decoder.Decoder{}
+		return
+	}
+	pending := c.pending
+	c.pending, c.probe, c.held = nil, [2]*decoder.Decoder{}, 0
+	at := c.last
+	if len(pending) > 0 {
+		at = pending[0].at
+	}
+	c.open(at)
+	var begun [2]bool
+	for _, ch := range pending {
+		if ch.lost > 0 {
+			c.feed[ch.dir].Gap(ch.lost, ch.at)
+			continue
+		}
+		if !begun[ch.dir] {
+			begun[ch.dir] = true
+			if !c.syn[ch.dir] {
+				c.feed[ch.dir].Resync()
+			}
+		}
+		c.feed[ch.dir].Feed(ch.data, ch.at)
+	}
+}
+
+// open starts the connection's session.
+func (c *conn) open(at time.Time) {
+	c.state = decoding
+	c.r.stats.decoded.Add(1)
+	client, server := c.a, c.b
+	if !c.clientIsA {
+		client, server = c.b, c.a
+	}
+	reg := c.r.cfg.Registry
+	c.sess = reg.Open(live.SessionInfo{Client: client.String(), Server: server.String(), Tap: live.Server, Label: c.r.cfg.Label}, at)
+	snaplen := reg.Config().Snaplen
+	var rec tap.ConnRecorder
+	if c.r.cfg.Recorder != nil {
+		rec = c.r.cfg.Recorder.Conn(client.String(), server.String(), at)
+	}
+	for d := range live.Dir(2) {
+		c.feed[d] = tap.NewFeeder(c.sess, d, snaplen)
+		if rec != nil {
+			c.feed[d].Record(rec)
+		}
+	}
+}
+
+// endDir ends a direction: at its FIN (report: a frame it cut is
+// TRUNCATED), or where the capture ended.
+func (c *conn) endDir(d live.Dir, at time.Time, report bool) {
+	if c.ended[d] || c.state != decoding {
+		c.ended[d] = true
+		return
+	}
+	c.ended[d] = true
+	c.feed[d].End(at, report)
+}

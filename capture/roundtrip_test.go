@@ -1,0 +1,207 @@
+package capture_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/muxtop/muxtop/capture"
+	"github.com/muxtop/muxtop/internal/smuxtest"
+	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/pcapout"
+	"github.com/muxtop/muxtop/tap"
+)
+
+// echoTraffic runs real smux sessions of version over loopback TCP, tapped
+// at the client end into reg and recorded into rec: streams that each
+// send requests of random sizes that the server echoes, then close. It
+// Request sizes go up to 2^(2+maxShift-1) bytes. It
+// returns once both ends have closed and the session has ended.
+func echoTraffic(t testing.TB, version, streams, maxShift int, seed uint64, reg *live.Registry, rec tap.Recorder) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 1))
+	wrap := func(c net.Conn) net.Conn {
+		return tap.Wrap(c, live.Client, reg, "test", tap.Version(version), tap.Record(rec))
+	}
+	cli, srv := smuxtest.Pair(t, smuxtest.Config(version), wrap, nil)
+	done := make(chan error, 1)
+	go func() { // the echo server; ends when the session closes
+		for {
+			st, err := srv.AcceptStream()
+			if err != nil {
+				done <- nil
+				return
+			}
+			if _, err := io.Copy(st, st); err != nil {
+				st.Close()
+				continue
+			}
+			st.Close()
+		}
+	}()
+	for i := range streams {
+		st, err := cli.OpenStream()
+		if err != nil {
+			t.Fatal(err)
+		}
+		size := 1 + rng.IntN(1<<(2+i%maxShift))
+		msg := bytes.Repeat([]byte{byte(i)}, size)
+		if _, err := st.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, size)
+		if _, err := io.ReadFull(st, got); err != nil {
+			t.Fatal(err)
+		}
+		st.Close()
+	}
+	// Let the last FINs cross before the sessions close.
+	smuxtest.Eventually(t, "every stream closed", func() bool {
+		s := reg.Snapshot()
+		return s.OpenStreams == 0 && s.StreamsTotal == uint64(streams)
+	})
+	cli.Close()
+	srv.Close()
+	<-done
+	smuxtest.Eventually(t, "the session ended", func() bool { return reg.Snapshot().LiveSessions == 0 })
+}
+
+// readFile reads a capture into a new registry and returns its snapshot.
+func readFile(t testing.TB, path string, filter capture.Filter) (*live.Snapshot, capture.Stats) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	file, err := capture.Open(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := new(capture.Clock)
+	clock.Set(file.Start())
+	reg := live.New(live.Config{Clock: clock.Now})
+	rd := capture.NewReader(capture.Config{Registry: reg, Filter: filter, Clock: clock})
+	if err := rd.Run(context.Background(), file); err != nil {
+		t.Fatal(err)
+	}
+	return reg.Snapshot(), rd.Stats()
+}
+
+// counts is what a capture must reproduce of a session: its frames and
+// bytes per command and direction, its streams, violations, anomalies.
+func counts(s *live.Snapshot) string {
+	return fmt.Sprintf("sessions %d streams %d counts %v violations %d anomalies %d incomplete %d",
+		len(s.Sessions), s.StreamsTotal, s.Totals, s.Violations, s.Anomalies, s.Incomplete)
+}
+
+// TestWriteThenRead records real smux traffic of both versions with
+// pcapout while the tap decodes it, then reads the file: the counts must
+// be the tap's exactly, and tcpdump must read the file without complaint.
+func TestWriteThenRead(t *testing.T) {
+	for _, version := range []int{1, 2} {
+		t.Run(fmt.Sprintf("v%d", version), func(t *testing.T) {
+			smuxtest.NoGoroutinesLeft(t)
+			path := filepath.Join(t.TempDir(), "w.pcapng")
+			w, err := pcapout.Create(path, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			reg := live.New(live.Config{})
+			echoTraffic(t, version, 40, 15, uint64(version), reg, w)
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if w.Dropped() != 0 {
+				t.Fatalf("the writer dropped %d bytes", w.Dropped())
+			}
+			want := reg.Snapshot()
+			got, stats := readFile(t, path, capture.Filter{})
+			if counts(got) != counts(want) {
+				t.Fatalf("read back:\n got %s\nwant %s", counts(got), counts(want))
+			}
+			if stats.Decoded != 1 || stats.Skipped != 0 {
+				t.Fatalf("stats %+v, want one connection decoded", stats)
+			}
+			tcpdumpReads(t, path)
+		})
+	}
+}
+
+// TestWriteLimit checks that a writer that reaches its size limit stops
+// writing, counts what it did not write, and that a reader sees the rest
+// as lost, marking the session incomplete, never presenting it as whole.
+func TestWriteLimit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "w.pcapng")
+	w, err := pcapout.Create(path, 20<<10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := live.New(live.Config{})
+	echoTraffic(t, 1, 40, 15, 7, reg, w)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !w.Full() || w.Dropped() == 0 {
+		t.Fatalf("Full %v Dropped %d; want a full file and dropped bytes", w.Full(), w.Dropped())
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Size() > 20<<10+pcapoutSlack {
+		t.Fatalf("file of %d bytes, limit %d", st.Size(), 20<<10)
+	}
+	got, _ := readFile(t, path, capture.Filter{})
+	if want := reg.Snapshot(); got.Totals.Total() >= want.Totals.Total() {
+		t.Fatalf("read %d frames of a cut file, the tap saw %d", got.Totals.Total(), want.Totals.Total())
+	}
+	tcpdumpReads(t, path)
+}
+
+// pcapoutSlack is how far past its limit a file may grow: the last
+// batch of packets, written before the limit was seen.
+const pcapoutSlack = 256 << 10
+
+// tcpdumpReads checks that tcpdump -r reads path without complaint. It
+// skips without tcpdump, unless MUXTOP_REQUIRE_TCPDUMP=1.
+func tcpdumpReads(t *testing.T, path string) {
+	t.Helper()
+	bin := tcpdumpPath(t)
+	out, err := exec.Command(bin, "-nr", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("tcpdump -r %s: %v\n%s", path, err, out)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.Contains(line, "truncated") || strings.Contains(line, "bad") || strings.Contains(line, "tcpdump:") {
+			t.Fatalf("tcpdump complains: %s", line)
+		}
+	}
+}
+
+// tcpdumpPath returns tcpdump's path or skips the test (fails it when
+// MUXTOP_REQUIRE_TCPDUMP=1, as CI sets).
+func tcpdumpPath(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{"/usr/sbin/tcpdump", "/usr/bin/tcpdump"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if p, err := exec.LookPath("tcpdump"); err == nil {
+		return p
+	}
+	if os.Getenv("MUXTOP_REQUIRE_TCPDUMP") == "1" {
+		t.Fatal("tcpdump is not installed and MUXTOP_REQUIRE_TCPDUMP=1")
+	}
+	t.Skip("tcpdump is not installed")
+	return ""
+}

@@ -1,0 +1,91 @@
+// Package capture reads the smux sessions out of captured TCP traffic: a
+// pcap or pcapng file (gzip-compressed too) or, with package sniff, an
+// interface watched live. Each TCP connection's two directions are
+// reassembled (github.com/gopacket/gopacket/reassembly: out-of-order
+// segments, retransmissions, losses) and fed to a live.Session as the tap
+// does (tap.Feeder), stamped with the capture's times. A connection the
+// capture joined after it opened is decoded from the first frame boundary
+// found (decoder.Decoder.Resync); bytes the capture lost are counted and
+// the session's counts marked incomplete.
+package capture
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+)
+
+// Source is where packets come from: a capture file's reader, or a live
+// interface. ReadPacketData's data is valid until the next call.
+type Source interface {
+	ReadPacketData() ([]byte, gopacket.CaptureInfo, error)
+	LinkType() layers.LinkType
+}
+
+// zeroCopy is the faster read that pcapgo's readers offer.
+type zeroCopy struct {
+	r interface {
+		ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error)
+		LinkType() layers.LinkType
+	}
+}
+
+func (z zeroCopy) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
+	return z.r.ZeroCopyReadPacketData()
+}
+func (z zeroCopy) LinkType() layers.LinkType { return z.r.LinkType() }
+
+// The magic numbers at the start of the formats OpenFile tells apart.
+var (
+	gzipMagic   = []byte{0x1f, 0x8b}
+	pcapngMagic = []byte{0x0a, 0x0d, 0x0d, 0x0a}
+	pcapMagics  = [][]byte{
+		{0xd4, 0xc3, 0xb2, 0xa1}, {0xa1, 0xb2, 0xc3, 0xd4}, // microseconds
+		{0x4d, 0x3c, 0xb2, 0xa1}, {0xa1, 0xb2, 0x3c, 0x4d}, // nanoseconds
+	}
+)
+
+// NewSource returns the packets of a pcap or pcapng capture read from r,
+// gzip-compressed or not: the format is told by its magic number, not by a
+// file name.
+func NewSource(r io.Reader) (Source, error) {
+	br := bufio.NewReaderSize(r, 1<<20)
+	magic, err := br.Peek(4)
+	if err != nil && !(len(magic) >= 2 && bytes.HasPrefix(magic, gzipMagic)) {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("capture: the file is empty or too short to be a capture")
+		}
+		return nil, fmt.Errorf("capture: %w", err)
+	}
+	if bytes.HasPrefix(magic, gzipMagic) {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("capture: gzip: %w", err)
+		}
+		return NewSource(zr)
+	}
+	if bytes.Equal(magic, pcapngMagic) {
+		ng, err := pcapgo.NewNgReader(br, pcapgo.DefaultNgReaderOptions)
+		if err != nil {
+			return nil, fmt.Errorf("capture: pcapng: %w", err)
+		}
+		return zeroCopy{ng}, nil
+	}
+	for _, m := range pcapMagics {
+		if bytes.Equal(magic, m) {
+			pr, err := pcapgo.NewReader(br)
+			if err != nil {
+				return nil, fmt.Errorf("capture: pcap: %w", err)
+			}
+			return zeroCopy{pr}, nil
+		}
+	}
+	return nil, fmt.Errorf("capture: not a pcap or pcapng file (it begins % x): write one with tcpdump -w FILE", magic)
+}

@@ -1,0 +1,181 @@
+package capture_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/muxtop/muxtop/capture"
+	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/pcapout"
+	"github.com/muxtop/muxtop/tap"
+)
+
+// TestGzip checks that a gzip-compressed capture, told by its magic
+// number, not its name, reads as the capture itself does.
+func TestGzip(t *testing.T) {
+	raw, err := os.ReadFile(fixture(1, "base"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(raw)
+	zw.Close()
+	read := func(b []byte) string {
+		file, err := capture.Open(bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		reg := live.New(live.Config{})
+		if err := capture.NewReader(capture.Config{Registry: reg}).Run(context.Background(), file); err != nil {
+			t.Fatal(err)
+		}
+		return counts(reg.Snapshot())
+	}
+	if a, b := read(raw), read(gz.Bytes()); a != b || !strings.Contains(a, "sessions 1") {
+		t.Fatalf("plain %s\ngzip  %s", a, b)
+	}
+}
+
+// TestNotACapture checks the one-line errors for what is no capture.
+func TestNotACapture(t *testing.T) {
+	for _, tc := range []struct {
+		name, in, want string
+	}{
+		{"empty", "", "empty or too short"},
+		{"text", "GET / HTTP/1.1\r\n", "not a pcap or pcapng file (it begins 47 45 54 20)"},
+		{"gzip of nothing", "\x1f\x8b", "gzip"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := capture.Open(strings.NewReader(tc.in))
+			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("got %v, want one line with %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestTruncatedCapture checks that a capture cut in the middle of a
+// packet, as one still being written, reads up to the cut and then says so.
+func TestTruncatedCapture(t *testing.T) {
+	raw, err := os.ReadFile(fixture(1, "base"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, err := capture.Open(bytes.NewReader(raw[:len(raw)/2+3]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := live.New(live.Config{})
+	err = capture.NewReader(capture.Config{Registry: reg}).Run(context.Background(), file)
+	if err == nil || !strings.HasPrefix(err.Error(), "capture: ") {
+		t.Fatalf("got %v, want a capture: error", err)
+	}
+	if reg.Snapshot().Totals.Total() == 0 {
+		t.Fatal("nothing read before the cut")
+	}
+}
+
+func TestParseFilter(t *testing.T) {
+	a := netip.MustParseAddrPort("10.0.0.5:9000")
+	b := netip.MustParseAddrPort("10.0.0.9:51000")
+	c := netip.MustParseAddrPort("10.0.0.7:51001")
+	for _, tc := range []struct {
+		expr    string
+		matchAB bool // a and b
+		matchBC bool // b and c
+		err     string
+	}{
+		{"", true, true, ""},
+		{"port 9000", true, false, ""},
+		{"tcp port 9000", true, false, ""},
+		{"host 10.0.0.5 and port 9000", true, false, ""},
+		{"host 10.0.0.9", true, true, ""},
+		{"host 10.0.0.9 && port 51001", false, true, ""},
+		{"port", false, false, "port needs a value"},
+		{"port 0", false, false, "not a port number"},
+		{"host example.com", false, false, "not an IP address"},
+		{"udp port 53", false, false, `"udp" is not understood`},
+	} {
+		f, err := capture.ParseFilter(tc.expr)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: got %v, want %q", tc.expr, err, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", tc.expr, err)
+			continue
+		}
+		if got := f.Match(a, b); got != tc.matchAB {
+			t.Errorf("%q matches a-b: %v, want %v", tc.expr, got, tc.matchAB)
+		}
+		if got := f.Match(b, c); got != tc.matchBC {
+			t.Errorf("%q matches b-c: %v, want %v", tc.expr, got, tc.matchBC)
+		}
+	}
+}
+
+// TestFilterSkips reads the base fixture with a filter that picks none of
+// its connection: nothing is decoded, the connection is counted skipped.
+func TestFilterSkips(t *testing.T) {
+	f, _ := capture.ParseFilter("port 1")
+	s, stats := readFile(t, fixture(1, "base"), f)
+	if len(s.Sessions) != 0 || stats.Connections != 1 || stats.Skipped != 1 || stats.Decoded != 0 {
+		t.Fatalf("%d sessions, stats %+v; want none and one connection skipped", len(s.Sessions), stats)
+	}
+}
+
+// TestNotSmuxSkipped writes a capture of two connections, one carrying
+// HTTP and one smux, and reads it without a filter: the smux one is
+// decoded, the HTTP one counted and skipped; with a filter that picks the
+// HTTP one, it is decoded and its bytes are a violation, as attach shows.
+func TestNotSmuxSkipped(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := pcapout.New(&buf, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	web := w.Conn("127.0.0.1:40001", "127.0.0.1:8080", at)
+	web.Write(live.ClientToServer, at, []byte("GET /rand HTTP/1.1\r\nHost: x\r\n\r\n"))
+	web.Write(live.ServerToClient, at, []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+	mux := w.Conn("127.0.0.1:40002", "127.0.0.1:9000", at)
+	for _, f := range []string{v1("\x00", 3, ""), v1("\x02", 3, "RAND"), v1("\x01", 3, "")} {
+		mux.Write(live.ClientToServer, at, []byte(f))
+	}
+	for _, c := range []tap.ConnRecorder{web, mux} {
+		c.End(live.ClientToServer, at)
+		c.End(live.ServerToClient, at)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "two.pcapng")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, stats := readFile(t, path, capture.Filter{})
+	if len(s.Sessions) != 1 || s.Sessions[0].Info.Server != "127.0.0.1:9000" || stats.Skipped != 1 || stats.Decoded != 1 || s.Totals.Total() != 3 {
+		t.Fatalf("%d sessions, %d frames, stats %+v; want the smux one, 3 frames, the HTTP one skipped", len(s.Sessions), s.Totals.Total(), stats)
+	}
+	s, _ = readFile(t, path, capture.Port(8080))
+	if len(s.Sessions) != 1 || s.Violations == 0 {
+		t.Fatalf("picked by port: %d sessions, %d violations; want the HTTP one, flagged", len(s.Sessions), s.Violations)
+	}
+}
+
+// v1 returns a v1 frame of cmd on sid.
+func v1(cmd string, sid uint32, payload string) string {
+	h := decoder.MakeHeader(1, decoder.Cmd(cmd[0]), uint16(len(payload)), sid)
+	return string(h[:]) + payload
+}

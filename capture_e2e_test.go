@@ -1,0 +1,394 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/muxtop/muxtop/internal/smuxtest"
+	"github.com/xtaci/smux"
+)
+
+// countsOf is what two runs over the same traffic must agree on: the
+// JSON summary's sessions, streams, frames and bytes per command and
+// direction, violations, anomalies and unparsed bytes.
+func countsOf(t *testing.T, out string) string {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var s map[string]any
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &s); err != nil || s["type"] != "summary" {
+		t.Fatalf("the last line is not a summary: %v\n%s", err, lines[len(lines)-1])
+	}
+	var b strings.Builder
+	for _, k := range []string{"sessions", "streams_opened", "streams_closed", "frames", "bytes", "violations", "anomalies", "unparsed", "incomplete"} {
+		v, _ := json.Marshal(s[k])
+		fmt.Fprintf(&b, "%s=%s ", k, v)
+	}
+	return b.String()
+}
+
+// runDemo runs the demo on the service port and returns its JSON
+// output. Its load stops after 150 requests, a second before the demo
+// closes its sessions, so that no request is in flight at the close: a
+// tap counts what its end read and wrote, the wire what was sent, and
+// the two differ by what is in flight when a connection closes.
+func runDemo(t *testing.T, addr, version string) string {
+	t.Helper()
+	var stdout, stderr syncBuffer
+	code := run(context.Background(), []string{"demo", "--output", "json", "--duration", "2.5s", "--listen", addr,
+		"--pool", "4", "--rate", "100", "--requests", "150", "--smux-version", version}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("demo: exit %d: %s", code, stderr.String())
+	}
+	return stdout.String()
+}
+
+// TestSniffMatchesDemo sniffs the loopback while the demo runs: muxtop
+// sniff must count exactly what the demo's own tap counted, and read of
+// what sniff --write wrote the same again. It needs Linux and the
+// permission to capture (root or CAP_NET_RAW).
+func TestSniffMatchesDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo for seconds")
+	}
+	for _, version := range []string{"1", "2"} {
+		t.Run("v"+version, func(t *testing.T) {
+			addr := freePort(t)
+			_, port, _ := strings.Cut(addr, ":")
+			file := filepath.Join(t.TempDir(), "sniff.pcapng")
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var stdout, stderr syncBuffer
+			done := make(chan int, 1)
+			go func() {
+				done <- run(ctx, []string{"sniff", "-i", "lo", "--port", port, "-o", "json", "--write", file}, &stdout, &stderr)
+			}()
+			ready := func() bool { return strings.Contains(stderr.String(), "capturing on") }
+			smuxtest.Eventually(t, "sniff to start", func() bool {
+				select {
+				case code := <-done:
+					if strings.Contains(stderr.String(), "CAP_NET_RAW") {
+						t.Skip("sniff needs root or CAP_NET_RAW")
+					}
+					t.Fatalf("sniff: exit %d: %s", code, stderr.String())
+				default:
+				}
+				return ready()
+			})
+			want := countsOf(t, runDemo(t, addr, version))
+			// The demo has closed its sessions: sniff sees their FINs.
+			smuxtest.Eventually(t, "sniff to see the 4 sessions end", func() bool {
+				return strings.Count(stdout.String(), `"type":"session-ended"`) >= 4
+			})
+			cancel()
+			if code := <-done; code != 0 {
+				t.Fatalf("sniff: exit %d: %s", code, stderr.String())
+			}
+			if got := countsOf(t, stdout.String()); got != want {
+				t.Fatalf("sniff counted\n %s\nthe demo's tap\n %s", got, want)
+			}
+			var rout, rerr syncBuffer
+			if code := run(context.Background(), []string{"read", file, "-o", "json"}, &rout, &rerr); code != 0 {
+				t.Fatalf("read: exit %d: %s", code, rerr.String())
+			}
+			if got := countsOf(t, rout.String()); got != want {
+				t.Fatalf("read of sniff's --write file counted\n %s\nthe demo's tap\n %s", got, want)
+			}
+		})
+	}
+}
+
+// TestTcpdumpThenRead captures the demo's traffic with tcpdump, then
+// reads the file: muxtop read must count exactly what the demo's own tap
+// counted, for both smux versions. Without tcpdump it skips, unless
+// MUXTOP_REQUIRE_TCPDUMP=1 (CI).
+func TestTcpdumpThenRead(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo for seconds")
+	}
+	bin := tcpdumpPath(t)
+	for _, version := range []string{"1", "2"} {
+		t.Run("v"+version, func(t *testing.T) {
+			// tcpdump says when the kernel dropped packets it had no room
+			// for: read must then say the capture is incomplete, and the
+			// exact comparison is tried again, up to three times.
+			for try := 1; ; try++ {
+				want, got, drops, stats := tcpdumpDemo(t, bin, version)
+				if drops == 0 {
+					if got != want {
+						t.Fatalf("read of tcpdump's capture counted\n %s\nthe demo's tap\n %s\ntcpdump: %s", got, want, stats)
+					}
+					return
+				}
+				if !strings.Contains(got, "incomplete=") || strings.Contains(got, "incomplete=null") {
+					t.Fatalf("tcpdump dropped %d packets, and read did not say the capture is incomplete:\n %s", drops, got)
+				}
+				t.Logf("try %d: tcpdump dropped %d packets; read said the capture is incomplete", try, drops)
+				if try == 3 {
+					t.Skipf("tcpdump dropped packets in %d tries: the machine is too busy to capture every packet", try)
+				}
+			}
+		})
+	}
+}
+
+// tcpdumpDemo runs the demo while tcpdump captures its service port, and
+// returns the counts of the demo's tap and of muxtop read of the capture,
+// how many packets tcpdump said the kernel dropped, and its last words.
+func tcpdumpDemo(t *testing.T, bin, version string) (want, got string, drops int, stats string) {
+	t.Helper()
+	addr := freePort(t)
+	_, port, _ := strings.Cut(addr, ":")
+	file := filepath.Join(t.TempDir(), "demo.pcap")
+	// --immediate-mode: without it, packets wait in the kernel for a block
+	// to fill or time out, and those still waiting at SIGINT are lost. -B:
+	// a larger buffer than the default, so that a busy machine drops less.
+	td := exec.Command(bin, "-i", "lo", "--immediate-mode", "-B", "32768", "-U", "-w", file, "tcp", "port", port)
+	stderr, err := td.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := td.Start(); err != nil {
+		t.Fatal(err)
+	}
+	listening := make(chan string, 1)
+	go func() { // ends with tcpdump's stderr
+		sc := bufio.NewScanner(stderr)
+		var all []string
+		for sc.Scan() {
+			all = append(all, sc.Text())
+			if strings.Contains(sc.Text(), "listening on") {
+				listening <- ""
+			}
+		}
+		listening <- strings.Join(all, "\n")
+	}()
+	select {
+	case msg := <-listening:
+		if msg != "" {
+			td.Wait()
+			tcpdumpUnusable(t, msg)
+		}
+	case <-time.After(10 * time.Second):
+		td.Process.Kill()
+		td.Wait()
+		t.Fatal("tcpdump did not start listening in 10 s")
+	}
+	want = countsOf(t, runDemo(t, addr, version))
+	time.Sleep(500 * time.Millisecond) // the last ACKs reach tcpdump
+	td.Process.Signal(syscall.SIGINT)
+	td.Wait()
+	stats = <-listening // tcpdump's last lines: packets captured, dropped
+	if m := kernelDrops.FindStringSubmatch(stats); m != nil {
+		drops, _ = strconv.Atoi(m[1])
+	}
+	var out, errOut syncBuffer
+	if code := run(context.Background(), []string{"read", file, "-o", "json"}, &out, &errOut); code != 0 {
+		t.Fatalf("read: exit %d: %s", code, errOut.String())
+	}
+	return want, countsOf(t, out.String()), drops, stats
+}
+
+// kernelDrops finds tcpdump's count of the packets the kernel dropped.
+var kernelDrops = regexp.MustCompile(`(\d+) packets? dropped by kernel`)
+
+// tcpdumpPath returns tcpdump's path, or skips the test without it
+// (fails it when MUXTOP_REQUIRE_TCPDUMP=1, as CI sets).
+func tcpdumpPath(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{"/usr/sbin/tcpdump", "/usr/bin/tcpdump"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if p, err := exec.LookPath("tcpdump"); err == nil {
+		return p
+	}
+	tcpdumpUnusable(t, "tcpdump is not installed")
+	return ""
+}
+
+// tcpdumpUnusable skips the test with why, or fails it in CI.
+func tcpdumpUnusable(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv("MUXTOP_REQUIRE_TCPDUMP") == "1" {
+		t.Fatalf("%s, and MUXTOP_REQUIRE_TCPDUMP=1", why)
+	}
+	t.Skip(why)
+}
+
+// TestAttachWriteThenRead runs attach with --write in front of a real smux
+// echo server, sends streams of up to 100 kB through it, and reads the
+// file: muxtop read must count exactly what attach counted, and tcpdump
+// must read the file without complaint.
+func TestAttachWriteThenRead(t *testing.T) {
+	for _, version := range []int{1, 2} {
+		t.Run(fmt.Sprintf("v%d", version), func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "attach.pcapng")
+			upstream := echoServer(t, version)
+			addr, finish := startAttach(t, upstream, "--write", file)
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := smux.DefaultConfig()
+			cfg.Version = version
+			sess, err := smux.Client(conn, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 10 {
+				st, err := sess.OpenStream()
+				if err != nil {
+					t.Fatal(err)
+				}
+				payload := bytes.Repeat([]byte{byte(i)}, 1+i*10_000)
+				go st.Write(payload)
+				if _, err := io.ReadFull(st, make([]byte, len(payload))); err != nil {
+					t.Fatal(err)
+				}
+				st.Close()
+			}
+			time.Sleep(100 * time.Millisecond) // the last FINs cross
+			sess.Close()
+			_, out := finish()
+			want := countsOf(t, out)
+			var rout, rerr syncBuffer
+			if code := run(context.Background(), []string{"read", file, "-o", "json"}, &rout, &rerr); code != 0 {
+				t.Fatalf("read: exit %d: %s", code, rerr.String())
+			}
+			if got := countsOf(t, rout.String()); got != want {
+				t.Fatalf("read of attach's --write file counted\n %s\nattach\n %s", got, want)
+			}
+			bin := tcpdumpPath(t)
+			if msg, err := exec.Command(bin, "-nr", file).CombinedOutput(); err != nil || strings.Contains(string(msg), "truncated") {
+				t.Fatalf("tcpdump -r: %v\n%s", err, msg)
+			}
+		})
+	}
+}
+
+// TestSniffWithoutPermission runs muxtop sniff as an unprivileged user
+// (setpriv, which needs root): it must fail with one line that says how
+// to get the permission, and no stack.
+func TestSniffWithoutPermission(t *testing.T) {
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil || os.Geteuid() != 0 {
+		t.Skip("needs root and setpriv to drop to an unprivileged user")
+	}
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The binary must be reachable by nobody: a copy in a world-readable place.
+	dir, err := os.MkdirTemp("", "muxtop-nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755)
+	copyBin := filepath.Join(dir, "muxtop")
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(copyBin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(setpriv, "--reuid", "65534", "--regid", "65534", "--clear-groups", "--inh-caps=-all",
+		copyBin, "sniff", "-o", "plain", "--duration", "1s").CombinedOutput()
+	if err == nil {
+		t.Fatalf("sniff without permission succeeded:\n%s", out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 1 || !strings.Contains(lines[0], "root or CAP_NET_RAW") || !strings.Contains(lines[0], "setcap cap_net_raw+ep") {
+		t.Fatalf("want one line saying how to get the permission, got:\n%s", out)
+	}
+}
+
+// TestReadErrors checks that a missing file, a file that is no capture
+// and a bad filter are each one line and the right exit status.
+func TestReadErrors(t *testing.T) {
+	notCap := filepath.Join(t.TempDir(), "x.pcap")
+	os.WriteFile(notCap, []byte("hello, this is text"), 0o644)
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"read"}, 2, "read takes a capture file"},
+		{[]string{"read", "/nonexistent/cap.pcap", "-o", "plain"}, 1, "no such file"},
+		{[]string{"read", notCap, "-o", "plain"}, 1, "not a pcap or pcapng file"},
+		{[]string{"read", notCap, "-o", "plain", "udp", "port", "53"}, 2, `"udp" is not understood`},
+		{[]string{"read", notCap, "-o", "plain", "--port", "9000", "host", "10.0.0.1"}, 2, "not both"},
+	} {
+		var stdout, stderr syncBuffer
+		code := run(context.Background(), tc.args, &stdout, &stderr)
+		lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+		if code != tc.code || len(lines) != 1 || !strings.Contains(lines[0], tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %d and one line with %q", tc.args, code, stderr.String(), tc.code, tc.want)
+		}
+	}
+}
+
+// TestReadPrintsEveryFrame reads a capture of more frames than --history
+// keeps: the reader waits for the printer, so that every frame is printed
+// and none is missed, as tcpdump -r prints every packet.
+func TestReadPrintsEveryFrame(t *testing.T) {
+	smuxtest.NoGoroutinesLeft(t)
+	var stdout, stderr syncBuffer
+	file := filepath.Join("capture", "testdata", "base-v2.pcapng")
+	if code := run(context.Background(), []string{"read", file, "-o", "json", "--history", "64"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	c := parseJSON(t, stdout.String())
+	total := 0
+	for _, dir := range []string{"c2s", "s2c"} {
+		for _, cmd := range []string{"SYN", "FIN", "PSH", "NOP", "UPD"} {
+			total += int(c.count(dir, cmd))
+		}
+	}
+	if len(c.frames) != total || total < 100 || c.summary["missed"].(float64) != 0 {
+		t.Fatalf("printed %d frame records of %d, missed %v", len(c.frames), total, c.summary["missed"])
+	}
+}
+
+// TestDemoWriteThenRead runs the demo with --write: read of the file must
+// count exactly what the demo's tap counted, for both smux versions.
+func TestDemoWriteThenRead(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo for seconds")
+	}
+	for _, version := range []string{"1", "2"} {
+		t.Run("v"+version, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "demo.pcapng")
+			var stdout, stderr syncBuffer
+			code := run(context.Background(), []string{"demo", "-o", "json", "--duration", "1.5s", "--pool", "3", "--rate", "100",
+				"--requests", "60", "--smux-version", version, "--write", file}, &stdout, &stderr)
+			if code != 0 {
+				t.Fatalf("demo: exit %d: %s", code, stderr.String())
+			}
+			want := countsOf(t, stdout.String())
+			var rout, rerr syncBuffer
+			if code := run(context.Background(), []string{"read", file, "-o", "json"}, &rout, &rerr); code != 0 {
+				t.Fatalf("read: exit %d: %s", code, rerr.String())
+			}
+			if got := countsOf(t, rout.String()); got != want {
+				t.Fatalf("read of the demo's --write file counted\n %s\nthe demo\n %s", got, want)
+			}
+		})
+	}
+}

@@ -1,0 +1,386 @@
+// Package pcapout writes the bytes that pass through tapped connections as
+// a pcapng capture that tcpdump and Wireshark open and follow: each
+// connection becomes a TCP connection of synthesized Ethernet/IP/TCP
+// packets, with a SYN handshake, sequence and acknowledgement numbers that
+// count every byte, and a FIN for each direction that ends.
+//
+// The data path never waits for the file: Write copies the bytes into a
+// bounded queue that one goroutine drains to the file. Bytes that find the
+// queue full, or that come after the file reached its size limit, are not
+// written and are counted; the sequence numbers still count them, so a
+// reader of the capture sees a loss there (muxtop read says so and marks
+// the session incomplete) rather than a stream that silently skips.
+package pcapout
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/tap"
+)
+
+var _ tap.Recorder = (*Writer)(nil)
+
+// DefaultLimit is the size a capture file stops growing at when Create is
+// given 0.
+const DefaultLimit = 1 << 30
+
+// mss is the most payload a synthesized segment carries.
+const mss = 32 << 10
+
+// Queue bounds: what Write may have handed to the writer goroutine and
+// it has not yet written.
+const (
+	queueEvents = 8192
+	queueBytes  = 64 << 20
+)
+
+// Writer writes a pcapng capture of the connections it is given. Conn,
+// Write and End are safe for concurrent use and never block on the file;
+// Close drains the queue and closes the file.
+type Writer struct {
+	out    io.Writer
+	file   io.Closer // nil if the caller owns out
+	buf    *bufio.Writer
+	ng     *pcapgo.NgWriter
+	limit  int64
+	events chan event
+	done   chan struct{}
+
+	queued    atomic.Int64 // bytes in the queue
+	written   atomic.Int64 // bytes of the file
+	dropped   atomic.Int64 // payload bytes not written: queue full or limit reached
+	nextPort  atomic.Uint32
+	closeOnce sync.Once
+	mu        sync.Mutex // guards closed against Write's send
+	closed    bool
+	err       error // the first write error; read after done
+	full      atomic.Bool
+}
+
+// event is one thing for the writer goroutine to write.
+type event struct {
+	c    *Conn
+	kind eventKind
+	dir  live.Dir
+	at   time.Time
+	off  uint32 // the direction's byte offset of data, or of the FIN
+	data []byte
+}
+
+type eventKind uint8
+
+const (
+	opened eventKind = iota
+	data
+	fin
+)
+
+// Create creates the file path and returns a Writer to it that stops
+// writing packets once the file holds limit bytes (0 means DefaultLimit).
+func Create(path string, limit int64) (*Writer, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("pcapout: %w", err)
+	}
+	w, err := New(f, limit)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	w.file = f
+	return w, nil
+}
+
+// New returns a Writer that writes a pcapng capture to out, stopping at
+// limit bytes (0 means DefaultLimit).
+func New(out io.Writer, limit int64) (*Writer, error) {
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	w := &Writer{out: out, limit: limit, events: make(chan event, queueEvents), done: make(chan struct{})}
+	cw := &countWriter{w: out, n: &w.written}
+	w.buf = bufio.NewWriterSize(cw, 256<<10)
+	ng, err := pcapgo.NewNgWriter(w.buf, layers.LinkTypeEthernet)
+	if err != nil {
+		return nil, fmt.Errorf("pcapout: %w", err)
+	}
+	w.ng = ng
+	go w.run() // owned by the Writer: Close waits for it
+	return w, nil
+}
+
+// Dropped returns how many payload bytes were not written: the queue was
+// full, or the file had reached its limit.
+func (w *Writer) Dropped() int64 { return w.dropped.Load() }
+
+// Full reports whether the file reached its size limit.
+func (w *Writer) Full() bool { return w.full.Load() }
+
+// Close writes what is queued, flushes and closes the file (if Create
+// opened it) and returns the first error writing it met. Writes after
+// Close are dropped. It is idempotent.
+func (w *Writer) Close() error {
+	w.closeOnce.Do(func() {
+		w.mu.Lock()
+		w.closed = true
+		close(w.events)
+		w.mu.Unlock()
+		<-w.done
+		if err := w.ng.Flush(); err != nil && w.err == nil {
+			w.err = err
+		}
+		if w.file != nil {
+			if err := w.file.Close(); err != nil && w.err == nil {
+				w.err = err
+			}
+		}
+		if w.err != nil {
+			w.err = fmt.Errorf("pcapout: %w", w.err)
+		}
+	})
+	return w.err
+}
+
+// send queues e unless the queue is full; it reports whether it did.
+func (w *Writer) send(e event) bool {
+	n := int64(len(e.data))
+	if w.queued.Add(n) > queueBytes {
+		w.queued.Add(-n)
+		return false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		w.queued.Add(-n)
+		return false
+	}
+	select {
+	case w.events <- e:
+		return true
+	default:
+		w.queued.Add(-n)
+		return false
+	}
+}
+
+// Conn returns the recorder of a connection between client and server,
+// addresses such as "127.0.0.1:9000"; one that is not an IP address and
+// port is given a made-up one in 10.0.0.0/8. With it, a Writer is a
+// tap.Recorder.
+func (w *Writer) Conn(client, server string, at time.Time) tap.ConnRecorder {
+	c := &Conn{w: w}
+	c.ends[0] = w.endpoint(client, 1)
+	c.ends[1] = w.endpoint(server, 2)
+	if c.ends[0].Addr().Is4() != c.ends[1].Addr().Is4() {
+		c.ends[0], c.ends[1] = w.endpoint("", 1), w.endpoint("", 2)
+	}
+	w.send(event{c: c, kind: opened, at: at})
+	return c
+}
+
+func (w *Writer) endpoint(s string, host byte) netip.AddrPort {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, host}), uint16(10000+w.nextPort.Add(1)%50000))
+}
+
+// Conn records one connection. Write and End of one direction must not
+// be called concurrently; the two directions may be.
+type Conn struct {
+	w    *Writer
+	ends [2]netip.AddrPort // client, server
+	off  [2]uint32         // bytes handed to Write per direction
+	done [2]bool
+
+	// The writer goroutine's own state.
+	seq   [2]uint32 // initial sequence numbers
+	acked [2]uint32 // the highest offset of each direction written
+	fins  [2]bool
+}
+
+// Write records that p passed in direction dir at time at. p is copied.
+func (c *Conn) Write(dir live.Dir, at time.Time, p []byte) {
+	if len(p) == 0 || c.done[dir] {
+		return
+	}
+	off := c.off[dir]
+	c.off[dir] += uint32(len(p))
+	if c.w.full.Load() || !c.w.send(event{c: c, kind: data, dir: dir, at: at, off: off, data: append([]byte(nil), p...)}) {
+		c.w.dropped.Add(int64(len(p)))
+	}
+}
+
+// End records that direction dir ended (a FIN) at time at.
+func (c *Conn) End(dir live.Dir, at time.Time) {
+	if c.done[dir] {
+		return
+	}
+	c.done[dir] = true
+	c.w.send(event{c: c, kind: fin, dir: dir, at: at, off: c.off[dir]})
+}
+
+// countWriter counts the bytes written through it.
+type countWriter struct {
+	w io.Writer
+	n *atomic.Int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// run writes the queued events until Close.
+func (w *Writer) run() {
+	defer close(w.done)
+	s := newSynth()
+	for e := range w.events {
+		w.queued.Add(-int64(len(e.data)))
+		if w.err != nil || w.full.Load() {
+			if e.kind == data {
+				w.dropped.Add(int64(len(e.data)))
+			}
+			continue
+		}
+		c := e.c
+		switch e.kind {
+		case opened:
+			c.seq = [2]uint32{s.isn(), s.isn()}
+			w.packet(s, c, live.ClientToServer, e.at, tcpSYN, 0, nil)
+			w.packet(s, c, live.ServerToClient, e.at, tcpSYN|tcpACK, 0, nil)
+			w.packet(s, c, live.ClientToServer, e.at, tcpACK, 0, nil)
+		case data:
+			p := e.data
+			for off := e.off; len(p) > 0; {
+				n := min(len(p), mss)
+				w.packet(s, c, e.dir, e.at, tcpACK|tcpPSH, off, p[:n])
+				p, off = p[n:], off+uint32(n)
+			}
+			c.acked[e.dir] = e.off + uint32(len(e.data))
+		case fin:
+			c.acked[e.dir] = e.off
+			w.packet(s, c, e.dir, e.at, tcpACK|tcpFIN, e.off, nil)
+			c.fins[e.dir] = true
+			// The other end acknowledges the FIN.
+			w.packet(s, c, e.dir.Reverse(), e.at, tcpACK, c.acked[e.dir.Reverse()], nil)
+		}
+		if w.written.Load()+int64(w.buf.Buffered()) >= w.limit {
+			w.full.Store(true)
+		}
+	}
+}
+
+// TCP flags of a synthesized segment.
+const (
+	tcpFIN = 1 << iota
+	tcpSYN
+	tcpRST
+	tcpPSH
+	tcpACK
+)
+
+// packet writes one segment of c in direction dir carrying payload at the
+// direction's byte offset off.
+func (w *Writer) packet(s *synth, c *Conn, dir live.Dir, at time.Time, flags int, off uint32, payload []byte) {
+	src, dst := c.ends[dir], c.ends[dir.Reverse()]
+	seq := c.seq[dir] + 1 + off
+	if flags&tcpSYN != 0 {
+		seq = c.seq[dir]
+	}
+	var ack uint32
+	if flags&tcpACK != 0 {
+		// The other direction's bytes written so far, its SYN and its FIN.
+		r := dir.Reverse()
+		ack = c.seq[r] + 1 + c.acked[r]
+		if c.fins[r] {
+			ack++
+		}
+	}
+	b, err := s.segment(src, dst, seq, ack, flags, payload)
+	if err != nil {
+		if w.err == nil {
+			w.err = err
+		}
+		return
+	}
+	ci := gopacket.CaptureInfo{Timestamp: at, CaptureLength: len(b), Length: len(b), InterfaceIndex: 0}
+	if err := w.ng.WritePacket(ci, b); err != nil && w.err == nil {
+		w.err = err
+	}
+}
+
+// synth builds packets; it belongs to the writer goroutine.
+type synth struct {
+	buf   gopacket.SerializeBuffer
+	eth   layers.Ethernet
+	ip4   layers.IPv4
+	ip6   layers.IPv6
+	tcp   layers.TCP
+	state uint32
+}
+
+func newSynth() *synth {
+	s := &synth{buf: gopacket.NewSerializeBuffer(), state: 0x9e3779b9}
+	s.eth = layers.Ethernet{SrcMAC: []byte{2, 0, 0, 0, 0, 1}, DstMAC: []byte{2, 0, 0, 0, 0, 2}}
+	return s
+}
+
+// isn returns an initial sequence number: made up, but not all alike, as
+// real ones are not.
+func (s *synth) isn() uint32 {
+	s.state ^= s.state << 13
+	s.state ^= s.state >> 17
+	s.state ^= s.state << 5
+	return s.state
+}
+
+var errMixed = errors.New("pcapout: a connection between an IPv4 and an IPv6 address") // Conn prevents it
+
+func (s *synth) segment(src, dst netip.AddrPort, seq, ack uint32, flags int, payload []byte) ([]byte, error) {
+	s.tcp = layers.TCP{
+		SrcPort: layers.TCPPort(src.Port()), DstPort: layers.TCPPort(dst.Port()),
+		Seq: seq, Ack: ack, Window: 65535,
+		FIN: flags&tcpFIN != 0, SYN: flags&tcpSYN != 0, RST: flags&tcpRST != 0, PSH: flags&tcpPSH != 0, ACK: flags&tcpACK != 0,
+	}
+	opts := gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}
+	var err error
+	switch {
+	case src.Addr().Is4() && dst.Addr().Is4():
+		s.eth.EthernetType = layers.EthernetTypeIPv4
+		a, b := src.Addr().As4(), dst.Addr().As4()
+		s.ip4 = layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: a[:], DstIP: b[:], Flags: layers.IPv4DontFragment}
+		if err := s.tcp.SetNetworkLayerForChecksum(&s.ip4); err != nil {
+			return nil, err
+		}
+		err = gopacket.SerializeLayers(s.buf, opts, &s.eth, &s.ip4, &s.tcp, gopacket.Payload(payload))
+	case src.Addr().Is6() && dst.Addr().Is6():
+		s.eth.EthernetType = layers.EthernetTypeIPv6
+		a, b := src.Addr().As16(), dst.Addr().As16()
+		s.ip6 = layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolTCP, SrcIP: a[:], DstIP: b[:]}
+		if err := s.tcp.SetNetworkLayerForChecksum(&s.ip6); err != nil {
+			return nil, err
+		}
+		err = gopacket.SerializeLayers(s.buf, opts, &s.eth, &s.ip6, &s.tcp, gopacket.Payload(payload))
+	default:
+		return nil, errMixed
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.buf.Bytes(), nil
+}

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	pcap "github.com/muxtop/muxtop/capture"
+	"github.com/muxtop/muxtop/live"
+)
+
+func newReadCmd() *cobra.Command {
+	var (
+		watch watchFlags
+		port  uint16
+	)
+	cmd := &cobra.Command{
+		Use:   "read FILE [FILTER]",
+		Short: "Read the smux sessions out of a pcap or pcapng capture (tcpdump -w)",
+		Long: "read decodes the smux sessions in a pcap or pcapng capture, gzip-compressed or not, with\n" +
+			"the capture's times. TCP is reassembled (out-of-order segments, retransmissions, losses); a\n" +
+			"connection the capture joined mid-stream is decoded from the first frame boundary found, and\n" +
+			"bytes the capture lost are counted and the session marked INCOMPLETE. By default every TCP\n" +
+			"connection whose bytes look like smux is decoded; --port or a filter (host ADDR and port N)\n" +
+			"picks connections to decode whatever they look like.",
+		Example: "  tcpdump -i lo -w cap.pcap port 9000   # then:\n" +
+			"  muxtop read cap.pcap\n" +
+			"  muxtop read cap.pcapng.gz --port 9000 -o json > sessions.ndjson\n" +
+			"  muxtop read cap.pcap host 10.0.0.5 and port 9000",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 1 {
+				return usageError{fmt.Errorf("read takes a capture file, such as cap.pcap")}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := watch.validate(cmd.OutOrStdout()); err != nil {
+				return err
+			}
+			expr := strings.Join(args[1:], " ")
+			if port != 0 {
+				if expr != "" {
+					return usageError{fmt.Errorf("read: give --port or a filter, not both")}
+				}
+				expr = fmt.Sprintf("port %d", port)
+			}
+			filter, err := pcap.ParseFilter(expr)
+			if err != nil {
+				return usageError{fmt.Errorf("read: %w", err)}
+			}
+			f, err := os.Open(args[0])
+			if err != nil {
+				return fmt.Errorf("read: %w", err)
+			}
+			defer f.Close()
+			var size int64
+			if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+				size = st.Size()
+			}
+			cr := &countingReader{r: f}
+			file, err := pcap.Open(cr)
+			if err != nil {
+				return fmt.Errorf("read %s: %w", args[0], err)
+			}
+			clock := new(pcap.Clock)
+			clock.Set(file.Start())
+			reg := watch.registryClock(clock.Now)
+			cfg := pcap.Config{Registry: reg, Filter: filter, Clock: clock}
+			var printed *atomic.Uint64
+			if watch.output != "tui" {
+				// Every record is printed: the reader waits for the printer
+				// rather than let history lap it (the UI reads what it shows).
+				printed = new(atomic.Uint64)
+				printed.Store(1)
+				cfg.Pace = paceTo(reg, printed)
+			}
+			rd := pcap.NewReader(cfg)
+			sys := newReadSystem(cmd.Context(), rd, file, watch.output == "tui")
+			title := "read " + args[0]
+			if !filter.Empty() {
+				title += " · " + filter.String()
+			}
+			return watch.watch(cmd.Context(), cmd, session{
+				reg:     reg,
+				sys:     sys,
+				title:   title,
+				status:  func() live.Status { return readStatus(rd, sys, cr.n.Load(), size) },
+				done:    sys.finished.Load,
+				printed: printed,
+			})
+		},
+	}
+	watch.register(cmd)
+	cmd.Flags().Uint16Var(&port, "port", 0, "decode the connections with an end on this port, whatever their bytes look like")
+	return cmd
+}
+
+// paceTo returns a pace that waits while more than half of reg's history
+// ring waits to be printed, printed being where the printer is.
+func paceTo(reg *live.Registry, printed *atomic.Uint64) func(context.Context) {
+	half := uint64(max(reg.Config().History/2, 1))
+	return func(ctx context.Context) {
+		for reg.History().Next-printed.Load() > half && ctx.Err() == nil {
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
+// countingReader counts the bytes read through it: read's progress.
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// readSystem reads a capture in the background. In the UI it stays up
+// after the capture is read, so that the whole capture can be browsed;
+// elsewhere Wait returns when the capture is read, which ends the run with
+// its summary.
+type readSystem struct {
+	done     chan struct{} // closed when the capture is read
+	stop     chan struct{} // closed by Close
+	cancel   context.CancelFunc
+	err      error
+	stayUp   bool
+	finished atomic.Bool
+	once     sync.Once
+}
+
+func newReadSystem(ctx context.Context, rd *pcap.Reader, src pcap.Source, stayUp bool) *readSystem {
+	ctx, cancel := context.WithCancel(ctx)
+	s := &readSystem{done: make(chan struct{}), stop: make(chan struct{}), cancel: cancel, stayUp: stayUp}
+	go func() { // owned by readSystem: Close cancels it and Wait waits for it
+		defer close(s.done)
+		s.err = rd.Run(ctx, src)
+		s.finished.Store(true)
+	}()
+	return s
+}
+
+// Wait waits until the capture is read (and, in the UI, until Close).
+func (s *readSystem) Wait() error {
+	<-s.done
+	if s.stayUp {
+		<-s.stop
+	}
+	return s.err
+}
+
+// Close stops reading and waits.
+func (s *readSystem) Close() error {
+	s.once.Do(func() {
+		s.cancel()
+		close(s.stop)
+	})
+	<-s.done
+	return s.err
+}
+
+// readStatus is read's progress and what it found.
+func readStatus(rd *pcap.Reader, s *readSystem, pos, size int64) live.Status {
+	st := rd.Stats()
+	progress := "reading"
+	if s.finished.Load() {
+		progress = "done"
+	} else if size > 0 {
+		progress = fmt.Sprintf("%d%%", min(100, pos*100/size))
+	}
+	return live.Status{
+		{Key: "read", Label: "read", Value: progress},
+		{Key: "packets", Label: "packets", Value: st.Packets},
+		{Key: "connections", Label: "tcp conns", Value: st.Connections},
+		{Key: "decoded", Label: "smux", Value: st.Decoded},
+		{Key: "skipped", Label: "skipped", Value: st.Skipped},
+	}
+}

@@ -1,0 +1,123 @@
+//go:build linux
+
+package sniff
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"syscall"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/afpacket"
+	"github.com/gopacket/gopacket/layers"
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+)
+
+// The ring AF_PACKET fills: frames large enough for the largest packet
+// loopback carries (64 KiB, and what segmentation offload hands over on
+// other interfaces), 32 MiB in all.
+const (
+	frameSize  = 128 << 10
+	blockSize  = 1 << 20
+	numBlocks  = 32
+	pollPeriod = 100 * time.Millisecond // how often a read looks at its context
+)
+
+// incomingOnly is a socket filter that drops the packets a host sends
+// (PACKET_OUTGOING) and keeps the rest whole.
+var incomingOnly = mustAssemble([]bpf.Instruction{
+	bpf.LoadExtension{Num: bpf.ExtType},
+	bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.PACKET_OUTGOING, SkipTrue: 1},
+	bpf.RetConstant{Val: 1 << 18},
+	bpf.RetConstant{Val: 0},
+})
+
+func mustAssemble(insts []bpf.Instruction) []bpf.RawInstruction {
+	raw, err := bpf.Assemble(insts)
+	if err != nil {
+		panic(err) // a constant program: a test runs it
+	}
+	return raw
+}
+
+// Handle is an open live capture on one interface. It is a
+// capture.Source; Close releases it.
+type Handle struct {
+	ctx   context.Context
+	iface string
+	tp    *afpacket.TPacket
+}
+
+// Open starts capturing every packet on iface ("" means
+// DefaultInterface). Reads end with io.EOF once ctx is done. Without the
+// permission to capture, the error wraps ErrPermission.
+func Open(ctx context.Context, iface string) (*Handle, error) {
+	if iface == "" {
+		iface = DefaultInterface
+	}
+	ifc, err := net.InterfaceByName(iface)
+	if err != nil {
+		return nil, fmt.Errorf("sniff: no interface %q: %w (list them with ip link)", iface, err)
+	}
+	tp, err := afpacket.NewTPacket(
+		afpacket.OptInterface(iface),
+		afpacket.OptFrameSize(frameSize),
+		afpacket.OptBlockSize(blockSize),
+		afpacket.OptNumBlocks(numBlocks),
+		afpacket.OptPollTimeout(pollPeriod),
+		afpacket.TPacketVersion3,
+	)
+	if err != nil {
+		if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) {
+			return nil, permission(iface)
+		}
+		return nil, fmt.Errorf("sniff: cannot capture on %s: %w", iface, err)
+	}
+	if ifc.Flags&net.FlagLoopback != 0 {
+		// AF_PACKET shows each loopback packet twice, as it leaves and as
+		// it arrives; keep the arrival only, as tcpdump does.
+		if err := tp.SetBPF(incomingOnly); err != nil {
+			tp.Close()
+			return nil, fmt.Errorf("sniff: %s: %w", iface, err)
+		}
+	}
+	return &Handle{ctx: ctx, iface: iface, tp: tp}, nil
+}
+
+// ReadPacketData returns the next packet; its data is valid until the
+// next call. It returns io.EOF once the context is done.
+func (h *Handle) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
+	for {
+		if h.ctx.Err() != nil {
+			return nil, gopacket.CaptureInfo{}, eof
+		}
+		data, ci, err := h.tp.ZeroCopyReadPacketData()
+		if errors.Is(err, afpacket.ErrTimeout) || errors.Is(err, afpacket.ErrPoll) || errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if err != nil {
+			return nil, ci, fmt.Errorf("sniff: %s: %w", h.iface, err)
+		}
+		return data, ci, nil
+	}
+}
+
+// LinkType is Ethernet: AF_PACKET gives loopback packets an Ethernet header too.
+func (h *Handle) LinkType() layers.LinkType { return layers.LinkTypeEthernet }
+
+// Dropped returns how many packets the kernel dropped because muxtop did
+// not read them fast enough.
+func (h *Handle) Dropped() uint64 {
+	_, v3, err := h.tp.SocketStats()
+	if err != nil {
+		return 0
+	}
+	return uint64(v3.Drops())
+}
+
+// Close stops the capture.
+func (h *Handle) Close() { h.tp.Close() }

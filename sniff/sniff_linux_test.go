@@ -1,0 +1,73 @@
+//go:build linux
+
+package sniff_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/muxtop/muxtop/sniff"
+)
+
+// TestLoopbackOnce sends a marked payload over loopback TCP while sniffing
+// lo: it must be captured exactly once (AF_PACKET shows loopback packets
+// as they leave and as they arrive; sniff keeps the arrival).
+func TestLoopbackOnce(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	h, err := sniff.Open(ctx, "lo")
+	if errors.Is(err, sniff.ErrPermission) {
+		t.Skip("capturing needs root or CAP_NET_RAW")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() { // ends with the listener's close
+		c, err := ln.Accept()
+		if err == nil {
+			buf := make([]byte, 64)
+			c.Read(buf)
+			c.Close()
+		}
+	}()
+	mark := []byte("muxtop-sniff-mark-7f3a")
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Write(mark)
+	c.Close()
+	// The handle's reads end (io.EOF) when ctx does: a second after the send.
+	go func() { time.Sleep(time.Second); cancel() }()
+	seen := 0
+	for {
+		data, _, err := h.ReadPacketData()
+		if err != nil {
+			break
+		}
+		if bytes.Contains(data, mark) {
+			seen++
+		}
+	}
+	if seen != 1 {
+		t.Fatalf("the payload was captured %d times, want once", seen)
+	}
+}
+
+// TestNoInterface checks the one-line error for a name that is no interface.
+func TestNoInterface(t *testing.T) {
+	_, err := sniff.Open(context.Background(), "no-such-if0")
+	if err == nil || !bytes.Contains([]byte(err.Error()), []byte(`no interface "no-such-if0"`)) {
+		t.Fatalf("got %v", err)
+	}
+}

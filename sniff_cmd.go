@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/spf13/cobra"
+
+	pcap "github.com/muxtop/muxtop/capture"
+	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/sniff"
+)
+
+func newSniffCmd() *cobra.Command {
+	var (
+		watch watchFlags
+		write writeFlags
+		iface string
+		port  uint16
+	)
+	cmd := &cobra.Command{
+		Use:   "sniff [FILTER]",
+		Short: "Watch the smux sessions on a network interface, live, without touching them",
+		Long: "sniff captures the packets of an interface (the loopback by default) with AF_PACKET, as\n" +
+			"tcpdump does, and decodes the smux sessions in its TCP connections: no proxy, no change to\n" +
+			"clients or servers. Connections already open are joined at the first frame boundary found.\n" +
+			"It needs root or CAP_NET_RAW (sudo setcap cap_net_raw+ep $(which muxtop)). By default every\n" +
+			"connection whose bytes look like smux is decoded; --port or a filter picks connections.",
+		Example: "  sudo muxtop sniff --port 9000\n" +
+			"  sudo muxtop sniff -i eth0 host 10.0.0.5 and port 9000 --write cap.pcapng",
+		RunE: func(cmd *cobra.Command, args []string) (err error) {
+			if err := watch.validate(cmd.OutOrStdout()); err != nil {
+				return err
+			}
+			expr := strings.Join(args, " ")
+			if port != 0 {
+				if expr != "" {
+					return usageError{errors.New("sniff: give --port or a filter, not both")}
+				}
+				expr = fmt.Sprintf("port %d", port)
+			}
+			filter, err := pcap.ParseFilter(expr)
+			if err != nil {
+				return usageError{fmt.Errorf("sniff: %w", err)}
+			}
+			_, rec, err := write.open()
+			if err != nil {
+				return err
+			}
+			defer func() {
+				if cerr := write.close(cmd.ErrOrStderr()); err == nil {
+					err = cerr
+				}
+			}()
+			ctx, cancel := context.WithCancel(cmd.Context())
+			defer cancel()
+			h, err := sniff.Open(ctx, iface)
+			if err != nil {
+				return err
+			}
+			if iface == "" {
+				iface = sniff.DefaultInterface
+			}
+			reg := watch.registry()
+			rd := pcap.NewReader(pcap.Config{Registry: reg, Filter: filter, Label: "sniff", Recorder: rec})
+			sys := newSniffSystem(ctx, cancel, rd, h)
+			what := iface
+			if !filter.Empty() {
+				what += " · " + filter.String()
+			}
+			return watch.watch(cmd.Context(), cmd, session{
+				reg:   reg,
+				sys:   sys,
+				title: "sniff " + what,
+				where: "sniff: capturing on " + what,
+				status: func() live.Status {
+					st := rd.Stats()
+					return live.Status{
+						{Key: "packets", Label: "packets", Value: st.Packets},
+						{Key: "kernel_dropped", Label: "kernel dropped", Value: h.Dropped()},
+						{Key: "connections", Label: "tcp conns", Value: st.Connections},
+						{Key: "decoded", Label: "smux", Value: st.Decoded},
+						{Key: "skipped", Label: "skipped", Value: st.Skipped},
+					}
+				},
+			})
+		},
+	}
+	watch.register(cmd)
+	write.register(cmd)
+	cmd.Flags().StringVarP(&iface, "interface", "i", "", "interface to capture on (default "+sniff.DefaultInterface+")")
+	cmd.Flags().Uint16Var(&port, "port", 0, "decode the connections with an end on this port, whatever their bytes look like")
+	return cmd
+}
+
+// sniffSystem captures in the background until Close.
+type sniffSystem struct {
+	cancel context.CancelFunc
+	h      *sniff.Handle
+	done   chan struct{}
+	err    error
+	once   sync.Once
+}
+
+func newSniffSystem(ctx context.Context, cancel context.CancelFunc, rd *pcap.Reader, h *sniff.Handle) *sniffSystem {
+	s := &sniffSystem{cancel: cancel, h: h, done: make(chan struct{})}
+	go func() { // owned by sniffSystem: Close cancels it and waits
+		defer close(s.done)
+		s.err = rd.Run(ctx, h)
+	}()
+	return s
+}
+
+// Wait waits until the capture stops: Close, or a failure.
+func (s *sniffSystem) Wait() error {
+	<-s.done
+	return s.err
+}
+
+// Close stops capturing, decodes what reassembly holds, and waits.
+func (s *sniffSystem) Close() error {
+	s.once.Do(func() {
+		s.cancel()
+		<-s.done
+		s.h.Close()
+	})
+	<-s.done
+	return s.err
+}

@@ -1,0 +1,300 @@
+package tap
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/decoder/yamux"
+	"github.com/muxtop/muxtop/live"
+)
+
+// Feeder decodes one direction of a connection into its session: Conn and
+// Proxy feed it what they read and write, and a capture reader (package
+// capture) feeds it a TCP connection's reassembled bytes with the
+// capture's times, telling it where it joined the connection mid-stream
+// (Resync) and what the capture lost (Gap). A Feeder is not safe for
+// concurrent use; NewFeeder makes one.
+type Feeder struct {
+	dec  *decoder.Decoder
+	dir  live.Dir
+	sess *live.Session
+	// wrote keeps the frames completed by the feed in progress, for a
+	// Write that fails to send them all; nil for directions that are read.
+	wrote []wroteFrame
+	keep  bool
+	done  bool // the direction has ended: nothing more is decoded
+	clock clock
+	// resync says why the decoder is looking for a frame boundary, if it
+	// is: the first frame it finds is reported with it.
+	resync resyncWhy
+	rec    ConnRecorder // nil, or where the bytes fed are recorded
+
+	// kind is what the feeder decodes once it knows (detect.go): smux
+	// with dec, yamux with ydec, allocated then. choice is the
+	// connection's, shared with the other direction.
+	kind    uint32
+	choice  *choice
+	ydec    *yamux.Decoder
+	ywrote  []yamuxWrote
+	skip    int64 // prefix bytes still to skip before the mux
+	skipped int64 // prefix bytes skipped
+}
+
+// Recorder keeps the bytes of every tapped connection as they pass, such
+// as pcapout.Writer writing them as a pcapng capture. Its methods are
+// called on the data path: they must not block.
+type Recorder interface {
+	// Conn returns the recorder of a new connection between client and
+	// server (addresses such as "127.0.0.1:9000").
+	Conn(client, server string, at time.Time) ConnRecorder
+}
+
+// ConnRecorder keeps the bytes of one connection. Write and End of one
+// direction are not called concurrently; the two directions' may be.
+type ConnRecorder interface {
+	// Write records that p passed in direction dir at time at; p is
+	// valid only during the call.
+	Write(dir live.Dir, at time.Time, p []byte)
+	// End records that direction dir ended at time at.
+	End(dir live.Dir, at time.Time)
+}
+
+// resyncWhy is why a Feeder's decoder looks for a frame boundary.
+type resyncWhy uint8
+
+const (
+	inStep   resyncWhy = iota // it is not
+	joined                    // the bytes began mid-stream
+	afterGap                  // bytes were lost
+)
+
+// wroteFrame is where a frame of a Write lies in its direction's byte
+// stream, and where its session counted it.
+type wroteFrame struct {
+	off int64
+	hdr decoder.Header
+	ref live.FrameRef
+}
+
+// NewFeeder returns a Feeder of direction dir of sess, whose records keep
+// snaplen payload bytes, decoding smux. Resync and Gap apply to smux.
+func NewFeeder(sess *live.Session, dir live.Dir, snaplen int) Feeder {
+	return newFeeder(sess, dir, snaplen, newChoice(Smux))
+}
+
+// newFeeder returns a Feeder that decodes what c, the choice of protocol
+// its connection shares with the other direction's Feeder, says.
+func newFeeder(sess *live.Session, dir live.Dir, snaplen int, c *choice) Feeder {
+	return Feeder{dec: decoder.New(snaplen), dir: dir, sess: sess, choice: c}
+}
+
+// offset returns how many bytes of the direction the feeder was given.
+func (f *Feeder) offset() int64 {
+	if f.kind == kindYamux {
+		return f.skipped + f.ydec.Offset()
+	}
+	return f.skipped + f.dec.Offset()
+}
+
+// Feed decodes p, which moved at time at; a zero at means now, read only
+// if a frame completes (smux reads a header and its payload separately, so
+// half its reads complete none). After a violation nothing is framed any
+// more, and Feed only counts the unparsed bytes.
+func (f *Feeder) Feed(p []byte, at time.Time) {
+	if f.done {
+		return
+	}
+	if f.rec != nil && len(p) > 0 {
+		if at.IsZero() {
+			at = f.clock.now()
+		}
+		f.rec.Write(f.dir, at, p)
+	}
+	if f.kind != kindSmux {
+		if f.kind == kindUndecided {
+			if p = f.detect(p, at); len(p) == 0 {
+				return
+			}
+		}
+		if f.kind == kindYamux {
+			f.feedYamux(p, at)
+			return
+		}
+	}
+	if f.dec.Violation() != nil {
+		f.dec.Next(p)
+		f.sess.Unparsed(f.dir, f.dec.Unparsed())
+		return
+	}
+	f.wrote = f.wrote[:0]
+	// After a resynchronisation the decoder may hold frames to give.
+	for len(p) > 0 || f.dec.Buffered() > 0 {
+		n, fr, err := f.dec.Next(p)
+		p = p[n:]
+		if fr == nil && err == nil {
+			continue
+		}
+		if at.IsZero() {
+			at = f.clock.now()
+		}
+		if fr == nil {
+			f.violation(at, f.dec.Violation())
+			continue
+		}
+		if f.resync != inStep {
+			f.resynced(at, fr)
+		}
+		ref, ok := f.sess.RecordRef(f.dir, at, fr)
+		switch {
+		case !ok:
+			// The receiving end speaks another version and refuses it.
+			f.violation(at, f.dec.Reject(fr, decoder.VersionMismatch, f.sess.ReceiverVersion(f.dir)))
+		case f.keep:
+			f.wrote = append(f.wrote, wroteFrame{fr.Offset, fr.Header, ref})
+		}
+	}
+}
+
+// Record makes the feeder record every byte it is fed, and the end of its
+// direction, in rec.
+func (f *Feeder) Record(rec ConnRecorder) { f.rec = rec }
+
+// Resync tells the feeder that the bytes it is given next begin somewhere
+// in the middle of the direction's byte stream, as when a capture starts
+// while the connection is open: it finds a frame boundary by the rule of
+// decoder.Decoder.Resync and reports "joined mid-stream at offset X, N
+// bytes skipped" on the session (live.Session.Resynced).
+func (f *Feeder) Resync() {
+	if f.done {
+		return
+	}
+	f.dec.Resync()
+	f.resync = joined
+}
+
+// Gap tells the feeder that the capture lost n bytes of the direction at
+// time at, before the bytes it is given next: the session counts them and
+// marks its counts incomplete, and the decoder finds the next frame
+// boundary, reported when found.
+func (f *Feeder) Gap(n int64, at time.Time) {
+	if f.done || n <= 0 {
+		return
+	}
+	f.dec.Flush()
+	f.Feed(nil, at) // the frames that chain up to the gap
+	off := f.dec.Offset()
+	f.dec.Gap(n)
+	f.sess.Resynced(f.dir, at, off, 0, n, fmt.Sprintf("capture lost %d bytes at offset %d", n, off))
+	f.resync = afterGap
+}
+
+// resynced reports the frame boundary a resynchronisation found.
+func (f *Feeder) resynced(at time.Time, fr *decoder.Frame) {
+	var detail string
+	if f.resync == joined {
+		detail = fmt.Sprintf("joined mid-stream at offset %d, %d bytes skipped", fr.Offset, fr.Skipped)
+	} else {
+		detail = fmt.Sprintf("resumed at offset %d after lost bytes, %d bytes skipped", fr.Offset, fr.Skipped)
+	}
+	f.resync = inStep
+	f.sess.Resynced(f.dir, at, fr.Offset, fr.Skipped, 0, detail)
+}
+
+// violation records a violation that stopped the decoder, with the bytes
+// it left unparsed.
+func (f *Feeder) violation(at time.Time, v *decoder.Violation) {
+	f.sess.Violation(f.dir, at, v)
+	f.sess.Unparsed(f.dir, f.dec.Unparsed())
+	f.wrote = f.wrote[:0]
+}
+
+// End stops decoding the direction, whose byte stream has ended. The bytes
+// of a frame it cut short count as unparsed, and if report, the frame is
+// named TRUNCATED: smux's read of it fails ("unexpected EOF" when the peer
+// closed). A frame the tapped end stopped reading itself, by closing the
+// connection, was not cut by the peer: report is false then.
+func (f *Feeder) End(at time.Time, report bool) {
+	if f.done {
+		return
+	}
+	if f.resync != inStep && f.kind == kindSmux {
+		f.dec.Flush()
+		f.Feed(nil, at) // the frames that chain up to the end
+	}
+	f.done = true
+	f.sess.DirectionEnded(f.dir)
+	if f.rec != nil {
+		f.rec.End(f.dir, at)
+	}
+	if f.kind == kindYamux {
+		f.endYamux(at, report)
+		return
+	}
+	skipped := f.dec.Skipped()
+	v := f.dec.End()
+	if n := f.dec.Skipped() - skipped; n > 0 {
+		f.sess.Resynced(f.dir, at, f.dec.Offset(), n, 0,
+			fmt.Sprintf("no frame boundary found before the end: %d bytes skipped", n))
+		f.resync = inStep
+	}
+	if v != nil {
+		if report {
+			f.sess.Violation(f.dir, at, v)
+		}
+		f.sess.Unparsed(f.dir, f.dec.Unparsed())
+	}
+}
+
+// unsent accounts for a Write that sent only the bytes before offset cut
+// of the direction's stream, of those up to stop that feed recorded: the
+// frames that did not go out wholly are taken back, and a frame cut by the
+// failure is reported as truncated, as the peer's read of it fails. The
+// direction decodes nothing more: the connection has failed.
+func (f *Feeder) unsent(at time.Time, cut, stop int64) {
+	f.done = true
+	f.sess.DirectionEnded(f.dir)
+	if f.rec != nil {
+		f.rec.End(f.dir, at) // the bytes that were not sent are in the recording: they were fed before the write
+	}
+	f.sess.Unsent(f.dir, stop-cut)
+	// The decoders count from the end of the prefix.
+	cut, stop = max(cut-f.skipped, 0), max(stop-f.skipped, 0)
+	if f.kind == kindYamux {
+		f.unsentYamux(at, cut, stop)
+		return
+	}
+	var sentUnparsed int64 // the unparsed bytes that did go out
+	if v := f.dec.Violation(); v != nil {
+		sentUnparsed = max(0, cut-v.Offset)
+	}
+	trunc := decoder.Violation{Code: decoder.Truncated, Offset: -1}
+	for _, w := range f.wrote {
+		if w.off+decoder.HeaderSize+int64(w.hdr.Length()) <= cut {
+			continue
+		}
+		f.sess.Retract(f.dir, w.hdr, w.ref)
+		if w.off < cut {
+			trunc.Offset, trunc.Got, trunc.Header = w.off, cut-w.off, w.hdr
+		}
+	}
+	// A frame still incomplete at the end of the write may have begun
+	// before the cut.
+	if pending := f.dec.Pending(); pending > 0 {
+		if start := f.dec.Offset() - pending; start < cut {
+			trunc.Offset, trunc.Got = start, cut-start
+			if v := f.dec.End(); v != nil {
+				trunc.Header = v.Header
+			}
+		}
+	}
+	if trunc.Offset >= 0 {
+		if trunc.Got < decoder.HeaderSize {
+			clear(trunc.Header[trunc.Got:])
+		}
+		trunc.HeaderComplete = trunc.Got >= decoder.HeaderSize
+		sentUnparsed += trunc.Got
+		f.sess.Violation(f.dir, at, &trunc)
+	}
+	f.sess.Unparsed(f.dir, sentUnparsed)
+}

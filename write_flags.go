@@ -1,0 +1,62 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/muxtop/muxtop/pcapout"
+	"github.com/muxtop/muxtop/tap"
+)
+
+// writeFlags are the flags of the commands that can write what passed
+// as a pcapng capture: --write and --write-limit.
+type writeFlags struct {
+	path  string
+	limit int64 // MiB
+	w     *pcapout.Writer
+}
+
+func (f *writeFlags) register(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.StringVar(&f.path, "write", "", "write what passes as a pcapng capture to this file (tcpdump -r, Wireshark, muxtop read open it)")
+	fs.Int64Var(&f.limit, "write-limit", pcapout.DefaultLimit>>20, "MiB the --write file stops growing at; what comes after is counted, not written")
+}
+
+// open creates the --write file, if asked, and returns the options that
+// make a tap record into it.
+func (f *writeFlags) open() ([]tap.Option, tap.Recorder, error) {
+	if f.path == "" {
+		return nil, nil, nil
+	}
+	if f.limit <= 0 {
+		return nil, nil, usageError{fmt.Errorf("--write-limit %d: use a positive number of MiB", f.limit)}
+	}
+	w, err := pcapout.Create(f.path, f.limit<<20)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--write: %w", err)
+	}
+	f.w = w
+	return []tap.Option{tap.Record(w)}, w, nil
+}
+
+// close finishes the --write file, once what it records has stopped, and
+// says on stderr what it could not write.
+func (f *writeFlags) close(stderr io.Writer) error {
+	if f.w == nil {
+		return nil
+	}
+	err := f.w.Close()
+	if n := f.w.Dropped(); n > 0 {
+		why := "the writer fell behind"
+		if f.w.Full() {
+			why = fmt.Sprintf("the file reached --write-limit %d MiB", f.limit)
+		}
+		fmt.Fprintf(stderr, "muxtop: --write %s: %d bytes not written (%s); a reader sees them as lost\n", f.path, n, why)
+	}
+	if err != nil {
+		return fmt.Errorf("--write %s: %w", f.path, err)
+	}
+	return nil
+}
