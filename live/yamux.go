@@ -185,6 +185,12 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 		st, a = s.yamuxOpen(dir, at, sid)
 	} else {
 		st = s.stream(dir, sid)
+		if st == nil && sid > s.maxID[sid%2] {
+			// Opened before what a capture saw, or in what it lost.
+			if st = s.adopt(dir, at, sid); st != nil {
+				st.acked = true // its ACK, if any, went by unseen
+			}
+		}
 	}
 	if st == nil || st.state == StreamReset {
 		// yamux has no such stream: it discards the payload ("likely we
