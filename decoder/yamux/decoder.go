@@ -27,7 +27,7 @@ type Decoder struct {
 
 	resync // resync.go: finding a frame boundary mid-stream
 
-	frame     Frame
+	frame     Frame // Skipped is always 0: a frame found by a resynchronisation is given in resync.found
 	violation Violation
 	violated  bool // violation is set
 	stopped   bool // by a violation or End: Next frames nothing more
@@ -107,7 +107,6 @@ func (d *Decoder) Next(p []byte) (n int, f *Frame, err error) {
 				keep := int(min(length, int64(d.snaplen)))
 				f.Payload = p[HeaderSize : HeaderSize+keep : HeaderSize+keep]
 				f.Truncated = int64(keep) < length
-				f.Skipped = 0
 				d.off += size
 				d.frames++
 				return int(size), f, nil
@@ -165,7 +164,6 @@ func (d *Decoder) slow(p []byte) (n int, f *Frame, err error) {
 	keep := min(length, int64(d.snaplen))
 	f.Payload = d.buf[:keep:keep]
 	f.Truncated = keep < length
-	f.Skipped = 0
 	d.hn, d.got = 0, 0
 	d.frames++
 	return n, f, nil
