@@ -2,11 +2,17 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"io"
 	"net"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	hyamux "github.com/hashicorp/yamux"
 )
@@ -173,5 +179,59 @@ func TestAttachYamux(t *testing.T) {
 		if o["type"] == "session-ended" && o["proto"] != "yamux" {
 			t.Errorf("session-ended: %v", o)
 		}
+	}
+}
+
+// TestAttachWriteThenReadYamux runs attach with --write in front of an
+// unmodified yamux echo server, sends streams of up to 400 kB and a ping
+// through it, and reads the file: muxtop read must count exactly what
+// attach counted, and tcpdump must read the file without complaint.
+func TestAttachWriteThenReadYamux(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "attach.pcapng")
+	upstream, served := yamuxEchoServer(t)
+	addr, finish := startAttach(t, upstream, "--write", file)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli, err := hyamux.Client(c, quietYamux())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, size := range []int{4, 1000, 60_000, 400_000} {
+		st, err := cli.OpenStream()
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := bytes.Repeat([]byte{byte(i)}, size)
+		go func() {
+			st.Write(req)
+			st.Close()
+		}()
+		if resp, err := io.ReadAll(st); err != nil || len(resp) != size {
+			t.Fatalf("echo of %d bytes: %d, %v", size, len(resp), err)
+		}
+	}
+	if _, err := cli.Ping(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // the last FINs cross
+	cli.Close()
+	<-served
+	_, out := finish()
+	want := countsOf(t, out)
+	if !regexp.MustCompile(`"WINDOW_UPDATE":[1-9]`).MatchString(want) {
+		t.Fatalf("attach counted no yamux frames: %s", want)
+	}
+	var rout, rerr syncBuffer
+	if code := run(context.Background(), []string{"read", file, "-o", "json"}, &rout, &rerr); code != 0 {
+		t.Fatalf("read: exit %d: %s", code, rerr.String())
+	}
+	if got := countsOf(t, rout.String()); got != want {
+		t.Fatalf("read of attach's --write file counted\n %s\nattach\n %s", got, want)
+	}
+	bin := tcpdumpPath(t)
+	if msg, err := exec.Command(bin, "-nr", file).CombinedOutput(); err != nil || strings.Contains(string(msg), "truncated") {
+		t.Fatalf("tcpdump -r: %v\n%s", err, msg)
 	}
 }

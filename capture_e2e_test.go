@@ -40,6 +40,18 @@ func countsOf(t *testing.T, out string) string {
 	return b.String()
 }
 
+// demoVariants are the demo's wire protocols the capture tests run: both
+// smux versions and yamux.
+var demoVariants = []string{"1", "2", "yamux"}
+
+// demoMux returns the demo's flags for a variant of demoVariants.
+func demoMux(variant string) []string {
+	if variant == "yamux" {
+		return []string{"--protocol", "yamux"}
+	}
+	return []string{"--smux-version", variant}
+}
+
 // runDemo runs the demo on the service port and returns its JSON
 // output. Its load stops after 150 requests, a second before the demo
 // closes its sessions, so that no request is in flight at the close: a
@@ -48,8 +60,8 @@ func countsOf(t *testing.T, out string) string {
 func runDemo(t *testing.T, addr, version string) string {
 	t.Helper()
 	var stdout, stderr syncBuffer
-	code := run(context.Background(), []string{"demo", "--output", "json", "--duration", "2.5s", "--listen", addr,
-		"--pool", "4", "--rate", "100", "--requests", "150", "--smux-version", version}, &stdout, &stderr)
+	code := run(context.Background(), append([]string{"demo", "--output", "json", "--duration", "2.5s", "--listen", addr,
+		"--pool", "4", "--rate", "100", "--requests", "150"}, demoMux(version)...), &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("demo: exit %d: %s", code, stderr.String())
 	}
@@ -64,8 +76,8 @@ func TestSniffMatchesDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the demo for seconds")
 	}
-	for _, version := range []string{"1", "2"} {
-		t.Run("v"+version, func(t *testing.T) {
+	for _, version := range demoVariants {
+		t.Run(version, func(t *testing.T) {
 			addr := freePort(t)
 			_, port, _ := strings.Cut(addr, ":")
 			file := filepath.Join(t.TempDir(), "sniff.pcapng")
@@ -113,15 +125,15 @@ func TestSniffMatchesDemo(t *testing.T) {
 
 // TestTcpdumpThenRead captures the demo's traffic with tcpdump, then
 // reads the file: muxtop read must count exactly what the demo's own tap
-// counted, for both smux versions. Without tcpdump it skips, unless
+// counted, for both smux versions and yamux. Without tcpdump it skips, unless
 // MUXTOP_REQUIRE_TCPDUMP=1 (CI).
 func TestTcpdumpThenRead(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the demo for seconds")
 	}
 	bin := tcpdumpPath(t)
-	for _, version := range []string{"1", "2"} {
-		t.Run("v"+version, func(t *testing.T) {
+	for _, version := range demoVariants {
+		t.Run(version, func(t *testing.T) {
 			// tcpdump says when the kernel dropped packets it had no room
 			// for: read must then say the capture is incomplete, and the
 			// exact comparison is tried again, up to three times.
@@ -367,17 +379,17 @@ func TestReadPrintsEveryFrame(t *testing.T) {
 }
 
 // TestDemoWriteThenRead runs the demo with --write: read of the file must
-// count exactly what the demo's tap counted, for both smux versions.
+// count exactly what the demo's tap counted, for both smux versions and yamux.
 func TestDemoWriteThenRead(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the demo for seconds")
 	}
-	for _, version := range []string{"1", "2"} {
-		t.Run("v"+version, func(t *testing.T) {
+	for _, version := range demoVariants {
+		t.Run(version, func(t *testing.T) {
 			file := filepath.Join(t.TempDir(), "demo.pcapng")
 			var stdout, stderr syncBuffer
-			code := run(context.Background(), []string{"demo", "-o", "json", "--duration", "1.5s", "--pool", "3", "--rate", "100",
-				"--requests", "60", "--smux-version", version, "--write", file}, &stdout, &stderr)
+			code := run(context.Background(), append([]string{"demo", "-o", "json", "--duration", "1.5s", "--pool", "3", "--rate", "100",
+				"--requests", "60", "--write", file}, demoMux(version)...), &stdout, &stderr)
 			if code != 0 {
 				t.Fatalf("demo: exit %d: %s", code, stderr.String())
 			}

@@ -19,21 +19,24 @@ import (
 func newReadCmd() *cobra.Command {
 	var (
 		watch watchFlags
+		mux   muxFlags
 		port  uint16
 	)
 	cmd := &cobra.Command{
 		Use:   "read FILE [FILTER]",
-		Short: "Read the smux sessions out of a pcap or pcapng capture (tcpdump -w)",
-		Long: "read decodes the smux sessions in a pcap or pcapng capture, gzip-compressed or not, with\n" +
+		Short: "Read the smux and yamux sessions out of a pcap or pcapng capture (tcpdump -w)",
+		Long: "read decodes the smux and yamux sessions in a pcap or pcapng capture, gzip-compressed or not, with\n" +
 			"the capture's times. TCP is reassembled (out-of-order segments, retransmissions, losses); a\n" +
 			"connection the capture joined mid-stream is decoded from the first frame boundary found, and\n" +
 			"bytes the capture lost are counted and the session marked INCOMPLETE. By default every TCP\n" +
-			"connection whose bytes look like smux is decoded; --port or a filter (host ADDR and port N)\n" +
-			"picks connections to decode whatever they look like.",
+			"connection whose bytes look like smux or yamux is decoded; --port or a filter (host ADDR and\n" +
+			"port N) picks connections to decode whatever they look like. --protocol smux|yamux forces the\n" +
+			"protocol; --skip N skips N bytes the client sends before the mux (Consul: 1).",
 		Example: "  tcpdump -i lo -w cap.pcap port 9000   # then:\n" +
 			"  muxtop read cap.pcap\n" +
 			"  muxtop read cap.pcapng.gz --port 9000 -o json > sessions.ndjson\n" +
-			"  muxtop read cap.pcap host 10.0.0.5 and port 9000",
+			"  muxtop read cap.pcap host 10.0.0.5 and port 9000\n" +
+			"  muxtop read consul.pcap --port 8300 --protocol yamux --skip 1",
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) < 1 {
 				return usageError{fmt.Errorf("read takes a capture file, such as cap.pcap")}
@@ -42,6 +45,10 @@ func newReadCmd() *cobra.Command {
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := watch.validate(cmd.OutOrStdout()); err != nil {
+				return err
+			}
+			proto, skip, err := mux.parse("read")
+			if err != nil {
 				return err
 			}
 			expr := strings.Join(args[1:], " ")
@@ -72,7 +79,7 @@ func newReadCmd() *cobra.Command {
 			clock := new(pcap.Clock)
 			clock.Set(file.Start())
 			reg := watch.registryClock(clock.Now)
-			cfg := pcap.Config{Registry: reg, Filter: filter, Clock: clock}
+			cfg := pcap.Config{Registry: reg, Filter: filter, Clock: clock, Protocol: proto, Skip: skip}
 			var printed *atomic.Uint64
 			if watch.output != "tui" {
 				// Every record is printed: the reader waits for the printer
@@ -98,6 +105,7 @@ func newReadCmd() *cobra.Command {
 		},
 	}
 	watch.register(cmd)
+	mux.register(cmd)
 	cmd.Flags().Uint16Var(&port, "port", 0, "decode the connections with an end on this port, whatever their bytes look like")
 	return cmd
 }
@@ -182,7 +190,7 @@ func readStatus(rd *pcap.Reader, s *readSystem, pos, size int64) live.Status {
 		{Key: "read", Label: "read", Value: progress},
 		{Key: "packets", Label: "packets", Value: st.Packets},
 		{Key: "connections", Label: "tcp conns", Value: st.Connections},
-		{Key: "decoded", Label: "smux", Value: st.Decoded},
+		{Key: "decoded", Label: "mux", Value: st.Decoded},
 		{Key: "skipped", Label: "skipped", Value: st.Skipped},
 	}
 }

@@ -18,21 +18,27 @@ func newSniffCmd() *cobra.Command {
 	var (
 		watch watchFlags
 		write writeFlags
+		mux   muxFlags
 		iface string
 		port  uint16
 	)
 	cmd := &cobra.Command{
 		Use:   "sniff [FILTER]",
-		Short: "Watch the smux sessions on a network interface, live, without touching them",
+		Short: "Watch the smux and yamux sessions on a network interface, live, without touching them",
 		Long: "sniff captures the packets of an interface (the loopback by default) with AF_PACKET, as\n" +
-			"tcpdump does, and decodes the smux sessions in its TCP connections: no proxy, no change to\n" +
+			"tcpdump does, and decodes the smux and yamux sessions in its TCP connections: no proxy, no change to\n" +
 			"clients or servers. Connections already open are joined at the first frame boundary found.\n" +
 			"It needs root or CAP_NET_RAW (sudo setcap cap_net_raw+ep $(which muxtop)). By default every\n" +
-			"connection whose bytes look like smux is decoded; --port or a filter picks connections.",
+			"connection whose bytes look like smux or yamux is decoded; --port or a filter picks connections.\n" +
+			"--protocol smux|yamux forces the protocol; --skip N skips N bytes the client sends first.",
 		Example: "  sudo muxtop sniff --port 9000\n" +
 			"  sudo muxtop sniff -i eth0 host 10.0.0.5 and port 9000 --write cap.pcapng",
 		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			if err := watch.validate(cmd.OutOrStdout()); err != nil {
+				return err
+			}
+			proto, skip, err := mux.parse("sniff")
+			if err != nil {
 				return err
 			}
 			expr := strings.Join(args, " ")
@@ -65,7 +71,7 @@ func newSniffCmd() *cobra.Command {
 				iface = sniff.DefaultInterface
 			}
 			reg := watch.registry()
-			rd := pcap.NewReader(pcap.Config{Registry: reg, Filter: filter, Label: "sniff", Recorder: rec})
+			rd := pcap.NewReader(pcap.Config{Registry: reg, Filter: filter, Label: "sniff", Recorder: rec, Protocol: proto, Skip: skip})
 			sys := newSniffSystem(ctx, cancel, rd, h)
 			what := iface
 			if !filter.Empty() {
@@ -82,7 +88,7 @@ func newSniffCmd() *cobra.Command {
 						{Key: "packets", Label: "packets", Value: st.Packets},
 						{Key: "kernel_dropped", Label: "kernel dropped", Value: h.Dropped()},
 						{Key: "connections", Label: "tcp conns", Value: st.Connections},
-						{Key: "decoded", Label: "smux", Value: st.Decoded},
+						{Key: "decoded", Label: "mux", Value: st.Decoded},
 						{Key: "skipped", Label: "skipped", Value: st.Skipped},
 					}
 				},
@@ -91,6 +97,7 @@ func newSniffCmd() *cobra.Command {
 	}
 	watch.register(cmd)
 	write.register(cmd)
+	mux.register(cmd)
 	cmd.Flags().StringVarP(&iface, "interface", "i", "", "interface to capture on (default "+sniff.DefaultInterface+")")
 	cmd.Flags().Uint16Var(&port, "port", 0, "decode the connections with an end on this port, whatever their bytes look like")
 	return cmd

@@ -15,6 +15,7 @@ import (
 
 	"github.com/muxtop/muxtop/capture"
 	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/live"
 )
 
@@ -36,12 +37,14 @@ func benchSize(b *testing.B) int64 {
 // BenchmarkRead measures muxtop read on generated pcapng captures of one
 // smux session, each frame in a segment of its own as smux writes them:
 // "rand", the demo's request (SYN, PSH "RAND", an 8-byte PSH answer, two
-// FINs) over and over, and "bulk", 32 KiB PSH frames. It reports frames/s
+// FINs) over and over, "bulk", 32 KiB PSH frames, and "yamux-rand", the
+// yamux demo's request (WindowUpdate SYN, Data "RAND", WindowUpdate ACK,
+// an 8-byte Data answer, two WindowUpdate FINs). It reports frames/s
 // and MB/s of capture file read; the file is generated once per run into
 // a temporary directory and not timed.
 func BenchmarkRead(b *testing.B) {
 	size := benchSize(b)
-	for _, kind := range []string{"rand", "bulk"} {
+	for _, kind := range []string{"rand", "bulk", "yamux-rand"} {
 		b.Run(kind, func(b *testing.B) {
 			path := filepath.Join(b.TempDir(), kind+".pcapng")
 			frames := generate(b, path, kind, size)
@@ -106,10 +109,24 @@ func generate(b *testing.B, path, kind string, size int64) uint64 {
 		g.packet(b, dir, layers.TCP{ACK: true, PSH: true}, append(h[:], payload...))
 		frames++
 	}
+	yframe := func(dir int, t yamux.Type, flags yamux.Flags, sid uint32, payload []byte) {
+		h := yamux.MakeHeader(t, flags, sid, uint32(len(payload)))
+		g.packet(b, dir, layers.TCP{ACK: true, PSH: true}, append(h[:], payload...))
+		frames++
+	}
 	if kind == "bulk" {
 		frame(0, decoder.SYN, 3, nil)
 	}
 	for sid := uint32(3); g.n < size; sid += 2 {
+		if kind == "yamux-rand" {
+			yframe(0, yamux.WindowUpdate, yamux.SYN, sid, nil)
+			yframe(0, yamux.Data, 0, sid, []byte("RAND"))
+			yframe(1, yamux.WindowUpdate, yamux.ACK, sid, nil)
+			yframe(1, yamux.Data, 0, sid, []byte{1, 2, 3, 4, 5, 6, 7, 8})
+			yframe(0, yamux.WindowUpdate, yamux.FIN, sid, nil)
+			yframe(1, yamux.WindowUpdate, yamux.FIN, sid, nil)
+			continue
+		}
 		if kind == "bulk" {
 			frame(0, decoder.PSH, 3, bulk)
 			continue

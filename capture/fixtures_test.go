@@ -3,7 +3,6 @@ package capture_test
 import (
 	"bytes"
 	"flag"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -15,15 +14,17 @@ import (
 
 	"github.com/muxtop/muxtop/capture"
 	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/pcapout"
 )
 
-var update = flag.Bool("update", false, "regenerate the capture fixtures in testdata/ from new real smux traffic")
+var update = flag.Bool("update", false, "regenerate the capture fixtures in testdata/ from new real smux and yamux traffic")
 
 // The fixtures: testdata/base-v1.pcapng and base-v2.pcapng are real smux
-// traffic (echoTraffic, recorded by pcapout); the others are perturbations
-// of them, made by perturb below. Regenerate them all with
+// traffic (echoTraffic, recorded by pcapout), base-yamux.pcapng real
+// hashicorp/yamux v0.1.2 traffic (echoTrafficYamux); the others are
+// perturbations of them, made by perturb below. Regenerate them all with
 //
 //	go test ./capture -run TestFixtures -update
 //
@@ -183,8 +184,11 @@ func perturb(t *testing.T, kind string, base []pkt) (out []pkt, lost []int, join
 	return nil, nil, -1, 0
 }
 
-func fixture(version int, kind string) string {
-	return filepath.Join("testdata", fmt.Sprintf("%s-v%d.pcapng", kind, version))
+// variants are the protocols of the fixtures: smux v1 and v2, and yamux.
+var variants = []string{"v1", "v2", "yamux"}
+
+func fixture(variant, kind string) string {
+	return filepath.Join("testdata", kind+"-"+variant+".pcapng")
 }
 
 // TestFixtures regenerates the fixtures with -update, and checks that
@@ -194,32 +198,54 @@ func fixture(version int, kind string) string {
 // joins mid-stream finds the next frame boundary, skipping the rest of
 // the frame it joined in, and counts every frame after it.
 func TestFixtures(t *testing.T) {
-	for _, version := range []int{1, 2} {
+	for i, variant := range variants {
+		yam := variant == "yamux"
 		if *update {
-			w, err := pcapout.Create(fixture(version, "base"), 0)
+			w, err := pcapout.Create(fixture(variant, "base"), 0)
 			if err != nil {
 				t.Fatal(err)
 			}
-			echoTraffic(t, version, 30, 10, uint64(100+version), live.New(live.Config{}), w)
+			if yam {
+				echoTrafficYamux(t, 30, 10, 103, live.New(live.Config{}), w)
+			} else {
+				echoTraffic(t, i+1, 30, 10, uint64(101+i), live.New(live.Config{}), w)
+			}
 			if err := w.Close(); err != nil {
 				t.Fatal(err)
 			}
 		}
-		base := readPackets(t, fixture(version, "base"))
+		base := readPackets(t, fixture(variant, "base"))
 		server := uint16(base[0].tcp.DstPort) // the first packet is the client's SYN
 		filter := capture.Port(server)
-		want, _ := readFile(t, fixture(version, "base"), filter)
+		want, _ := readFile(t, fixture(variant, "base"), filter)
 		if want.Incomplete != 0 || want.Violations != 0 || want.Totals.Total() == 0 {
-			t.Fatalf("v%d base: %s", version, counts(want))
+			t.Fatalf("%s base: %s", variant, counts(want))
 		}
 		for _, kind := range perturbations {
-			t.Run(fmt.Sprintf("v%d/%s", version, kind), func(t *testing.T) {
+			t.Run(variant+"/"+kind, func(t *testing.T) {
 				ps, lost, joined, cut := perturb(t, kind, base)
 				if *update {
-					writePackets(t, fixture(version, kind), ps)
+					writePackets(t, fixture(variant, kind), ps)
 				}
-				got, _ := readFile(t, fixture(version, kind), filter)
+				got, _ := readFile(t, fixture(variant, kind), filter)
 				ss := got.Sessions[0]
+				wantProto := map[bool]live.Protocol{false: live.Smux, true: live.Yamux}[yam]
+				if ss.Proto != wantProto {
+					t.Fatalf("the session is labelled %v, want %v", ss.Proto, wantProto)
+				}
+				// Without a filter the connection is found by its bytes alone,
+				// and read the same. (Joined mid-stream, without a SYN or a
+				// port to tell the server, the roles are a guess: there only
+				// the protocol and the number of frames are compared.)
+				unfiltered, _ := readFile(t, fixture(variant, kind), capture.Filter{})
+				switch {
+				case len(unfiltered.Sessions) != 1 || unfiltered.Sessions[0].Proto != wantProto:
+					t.Fatalf("without the filter: %d sessions, want one of %v", len(unfiltered.Sessions), wantProto)
+				case unfiltered.Totals.Total() != got.Totals.Total():
+					t.Fatalf("without the filter %d frames, with it %d", unfiltered.Totals.Total(), got.Totals.Total())
+				case kind != "midstream" && counts(unfiltered) != counts(got):
+					t.Fatalf("without the filter\n got %s\nwith it %s", counts(unfiltered), counts(got))
+				}
 				t.Logf("%d frames, lost %v, skipped %v, incomplete %v", got.Totals.Total(), ss.Lost, ss.Skipped, ss.Incomplete)
 				switch kind {
 				case "reorder", "retransmit":
@@ -227,7 +253,7 @@ func TestFixtures(t *testing.T) {
 						t.Fatalf("\n got %s\nwant %s", counts(got), counts(want))
 					}
 				case "loss", "midstream":
-					exp, skipped, lostBytes := expect(t, base, server, lost, joined, cut)
+					exp, skipped, lostBytes := expect(t, base, server, lost, joined, cut, yam)
 					// The other direction's frames must not overtake those after
 					// the gap: the ACKs that show the loss let reassembly skip it
 					// at once, so no reply comes before its request (an anomaly).
@@ -248,7 +274,7 @@ func TestFixtures(t *testing.T) {
 // lie wholly in what arrived and begin at or after the first frame
 // boundary after each gap or join: the boundary resynchronisation must
 // find. Skipped are the bytes that arrived but lie outside those frames.
-func expect(t *testing.T, base []pkt, server uint16, lost []int, joined, cut int) (c live.Counts, skipped, lostBytes [2]int64) {
+func expect(t *testing.T, base []pkt, server uint16, lost []int, joined, cut int, yam bool) (c live.Counts, skipped, lostBytes [2]int64) {
 	t.Helper()
 	var stream [2][]byte
 	var start [2][]int64 // by packet index: the packet's offset in its direction, or -1
@@ -289,7 +315,7 @@ func expect(t *testing.T, base []pkt, server uint16, lost []int, joined, cut int
 				resume[d] = append(resume[d], int64(k))
 			}
 		}
-		res := decodeAll(t, stream[d])
+		res := decodeAll(t, stream[d], yam)
 		next := 0 // index into resume[d]
 		synced := len(resume[d]) == 0 || resume[d][0] > 0 && arrived[d][0]
 		var counted int64
@@ -312,8 +338,13 @@ func expect(t *testing.T, base []pkt, server uint16, lost []int, joined, cut int
 			if !synced {
 				continue
 			}
-			c.Frames[d][f.cmd]++
-			c.Bytes[d][f.cmd] += uint64(f.size)
+			if yam {
+				c.TypeFrames[d][f.typ]++
+				c.TypeBytes[d][f.typ] += uint64(f.size)
+			} else {
+				c.Frames[d][f.cmd]++
+				c.Bytes[d][f.cmd] += uint64(f.size)
+			}
 			counted += f.size
 		}
 		var got int64
@@ -329,12 +360,29 @@ func expect(t *testing.T, base []pkt, server uint16, lost []int, joined, cut int
 
 type wholeFrame struct {
 	off, size int64
-	cmd       decoder.Cmd
+	cmd       decoder.Cmd // smux
+	typ       yamux.Type  // yamux
 }
 
-// decodeAll returns the frames of a whole, valid byte stream.
-func decodeAll(t *testing.T, b []byte) []wholeFrame {
+// decodeAll returns the frames of a whole, valid byte stream of smux, or
+// of yamux if yam.
+func decodeAll(t *testing.T, b []byte, yam bool) []wholeFrame {
 	t.Helper()
+	if yam {
+		dec := yamux.New(0)
+		var fs []wholeFrame
+		for len(b) > 0 {
+			n, f, err := dec.Next(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b = b[n:]
+			if f != nil {
+				fs = append(fs, wholeFrame{off: f.Offset, size: f.Size(), typ: f.Type()})
+			}
+		}
+		return fs
+	}
 	dec := decoder.New(0)
 	var fs []wholeFrame
 	for len(b) > 0 {
@@ -344,7 +392,7 @@ func decodeAll(t *testing.T, b []byte) []wholeFrame {
 		}
 		b = b[n:]
 		if f != nil {
-			fs = append(fs, wholeFrame{f.Offset, f.Size(), f.Cmd()})
+			fs = append(fs, wholeFrame{off: f.Offset, size: f.Size(), cmd: f.Cmd()})
 		}
 	}
 	return fs

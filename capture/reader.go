@@ -14,6 +14,7 @@ import (
 	"github.com/gopacket/gopacket/reassembly"
 
 	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/tap"
 )
@@ -30,9 +31,9 @@ const (
 	// no SYN and no byte (the ACKs after a close) is kept.
 	idleAfter = 10 * time.Second
 	// probeMax is how many bytes of a connection are looked at to tell
-	// whether it is smux, when no filter picked it: enough for a chain of
-	// resynchronisation headers of the largest frames.
-	probeMax = decoder.ResyncWindow + 1<<10
+	// whether it is smux or yamux: enough for a chain of
+	// resynchronisation headers of the largest frames of either.
+	probeMax = max(decoder.ResyncWindow, yamux.ResyncWindow) + 1<<10
 )
 
 // Config configures a Reader.
@@ -41,11 +42,20 @@ type Config struct {
 	// be the Reader's Clock, so that ages are measured in capture time.
 	Registry *live.Registry
 	// Filter picks the connections to decode whatever their bytes look
-	// like; with an empty one, every connection whose bytes look like smux
-	// is decoded (a chain of plausible frame headers at its start, or,
-	// joined mid-stream, anywhere in its first bytes), the rest counted
-	// and skipped.
+	// like; with an empty one, every connection whose bytes look like a mux
+	// Protocol allows is decoded (a chain of plausible smux or yamux frame
+	// headers at its start, or, joined mid-stream, anywhere in its first
+	// bytes), the rest counted and skipped.
 	Filter Filter
+	// Protocol is what connections are decoded as: tap.Detect (the zero
+	// value) decides per connection, by which protocol's frames its bytes
+	// chain up as, or for a connection the filter picked that neither
+	// does, by its first byte as a tap does.
+	Protocol tap.Protocol
+	// Skip is how many bytes of prefix the client sends before the mux, at
+	// the start of each connection (Consul's RPC-type byte); a connection
+	// joined mid-stream is past it.
+	Skip int
 	// Label names the sessions' origin; "" means "read".
 	Label string
 	// Clock, if not nil, is set to the time of each packet read.
@@ -87,12 +97,12 @@ type Stats struct {
 	Bytes       uint64 // their captured bytes
 	NotTCP      uint64 // packets that carry no TCP segment muxtop can read
 	Connections uint64 // TCP connections seen
-	Decoded     uint64 // connections decoded as smux
-	Skipped     uint64 // connections skipped: not picked by the filter, or not smux
+	Decoded     uint64 // connections decoded as smux or yamux
+	Skipped     uint64 // connections skipped: not picked by the filter, or not a mux
 }
 
 // Reader reassembles the TCP connections of captured packets and decodes
-// the smux sessions in them into a live.Registry. Feed it packets with
+// the smux and yamux sessions in them into a live.Registry. Feed it packets with
 // Packet, or a whole Source with Run, then call Close, which decodes what
 // reassembly still holds. A Reader is not safe for concurrent use, except
 // Stats.
@@ -337,11 +347,20 @@ func (f factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac reassem
 	switch {
 	case !r.cfg.Filter.Empty() && !r.cfg.Filter.Match(a, b):
 		c.state = skipped
-	case !r.cfg.Filter.Empty():
+	case !r.cfg.Filter.Empty() && r.cfg.Protocol != tap.Detect:
 		c.state = picked
+		c.proto = r.cfg.Protocol
 	default:
+		// Probe: which protocol do the bytes chain up as? A connection the
+		// filter picked is decoded whatever the answer.
 		c.state = probing
-		c.probe = [2]*decoder.Decoder{decoder.New(0), decoder.New(0)}
+		c.pick = !r.cfg.Filter.Empty()
+		if r.cfg.Protocol != tap.Yamux {
+			c.probe = [2]*decoder.Decoder{decoder.New(0), decoder.New(0)}
+		}
+		if r.cfg.Protocol != tap.Smux {
+			c.yprobe = [2]*yamux.Decoder{yamux.New(0), yamux.New(0)}
+		}
 	}
 	return c
 }
@@ -349,10 +368,10 @@ func (f factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac reassem
 type connState uint8
 
 const (
-	probing  connState = iota // looking at the first bytes: smux or not?
+	probing  connState = iota // looking at the first bytes: smux, yamux or neither?
 	picked                    // picked by the filter: decoded from its first SYN or byte
-	decoding                  // smux: fed to a session
-	skipped                   // not picked, or not smux
+	decoding                  // a mux: fed to a session
+	skipped                   // not picked, or not a mux
 )
 
 // conn is one TCP connection of the capture.
@@ -382,12 +401,18 @@ type conn struct {
 	// those are not counted.
 	seen bool
 
-	sess *live.Session
-	feed [2]tap.Feeder
+	sess  *live.Session
+	feed  [2]tap.Feeder
+	proto tap.Protocol // what the feeders decode
 
-	// While probing: a decoder per direction that looks for frames, and
-	// the bytes so far, to replay into the session if it is smux.
+	// While probing: decoders per direction and protocol that look for
+	// frames (nil for a protocol not looked for), the bytes so far, to
+	// replay into the session if it is a mux, and how many bytes of the
+	// client's prefix the probes have still to pass.
 	probe   [2]*decoder.Decoder
+	yprobe  [2]*yamux.Decoder
+	pick    bool // the filter picked it: decoded even if no probe finds frames
+	prefix  int
 	pending []chunk
 	held    int
 }
@@ -533,9 +558,17 @@ func (c *conn) holeAcked(netFlow gopacket.Flow, tcp *layers.TCP) bool {
 func (c *conn) begin(d live.Dir) {
 	switch {
 	case c.state == probing:
-		// Even from a SYN: smux is told by a chain of plausible headers,
-		// which must then begin at offset 0.
-		c.probe[d].Resync()
+		// Even from a SYN: a mux is told by a chain of plausible headers,
+		// which must then begin at offset 0, after the client's prefix.
+		if c.probe[d] != nil {
+			c.probe[d].Resync()
+		}
+		if c.yprobe[d] != nil {
+			c.yprobe[d].Resync()
+		}
+		if c.syn[d] && d == live.ClientToServer {
+			c.prefix = c.r.cfg.Skip
+		}
 	case c.state == decoding && !c.syn[d]:
 		c.feed[d].Resync()
 	}
@@ -544,7 +577,15 @@ func (c *conn) begin(d live.Dir) {
 func (c *conn) lost(d live.Dir, n int64, at time.Time) {
 	switch c.state {
 	case probing:
-		c.probe[d].Gap(n)
+		if d == live.ClientToServer {
+			c.prefix = 0
+		}
+		if c.probe[d] != nil {
+			c.probe[d].Gap(n)
+		}
+		if c.yprobe[d] != nil {
+			c.yprobe[d].Gap(n)
+		}
 		c.pending = append(c.pending, chunk{dir: d, at: at, lost: n})
 	case decoding:
 		c.feed[d].Gap(n, at)
@@ -561,13 +602,29 @@ func (c *conn) data(d live.Dir, p []byte, at time.Time) {
 	}
 	c.pending = append(c.pending, chunk{dir: d, at: at, data: append([]byte(nil), p...)})
 	c.held += len(p)
-	pr := c.probe[d]
-	for len(p) > 0 || pr.Buffered() > 0 {
-		n, f, err := pr.Next(p)
+	if d == live.ClientToServer && c.prefix > 0 {
+		n := min(c.prefix, len(p))
+		c.prefix -= n
 		p = p[n:]
-		if f != nil || err != nil {
-			c.state = c.verdict(d, f)
-			break
+	}
+	if pr := c.probe[d]; pr != nil {
+		for q := p; len(q) > 0 || pr.Buffered() > 0; {
+			n, f, err := pr.Next(q)
+			q = q[n:]
+			if f != nil || err != nil {
+				c.state, c.proto = c.verdict(d, f != nil, f != nil && f.Offset == 0, pr.Lost()), tap.Smux
+				break
+			}
+		}
+	}
+	if pr := c.yprobe[d]; pr != nil && c.state == probing {
+		for q := p; len(q) > 0 || pr.Buffered() > 0; {
+			n, f, err := pr.Next(q)
+			q = q[n:]
+			if f != nil || err != nil {
+				c.state, c.proto = c.verdict(d, f != nil, f != nil && f.Offset == 0, pr.Lost()), tap.Yamux
+				break
+			}
 		}
 	}
 	if c.state == probing && c.held > probeMax {
@@ -576,11 +633,12 @@ func (c *conn) data(d live.Dir, p []byte, at time.Time) {
 	c.settle()
 }
 
-// verdict says what a probe's first frame f (nil after a violation) makes
-// the connection: smux, unless the direction began at a SYN and the frame
-// is not at its start, which the capture did not lose.
-func (c *conn) verdict(d live.Dir, f *decoder.Frame) connState {
-	if f == nil || (c.syn[d] && f.Offset != 0 && c.probe[d].Lost() == 0) {
+// verdict says what a probe's first frame (framed false after a
+// violation) makes the connection: its protocol, unless the direction
+// began at a SYN and the frame is not at its start (atStart), which the
+// capture did not lose.
+func (c *conn) verdict(d live.Dir, framed, atStart bool, lost int64) connState {
+	if !framed || (c.syn[d] && !atStart && lost == 0) {
 		return skipped
 	}
 	return decoding
@@ -589,15 +647,23 @@ func (c *conn) verdict(d live.Dir, f *decoder.Frame) connState {
 // decide settles a connection still probing at its end: smux if a probe
 // finds frames in what it holds.
 func (c *conn) decide() {
-	for d, pr := range c.probe {
-		if c.state != probing {
-			break
+	for d := range live.Dir(2) {
+		if pr := c.probe[d]; pr != nil && c.state == probing {
+			pr.Flush()
+			for pr.Buffered() > 0 {
+				if _, f, err := pr.Next(nil); f != nil || err != nil {
+					c.state, c.proto = c.verdict(d, f != nil, f != nil && f.Offset == 0, pr.Lost()), tap.Smux
+					break
+				}
+			}
 		}
-		pr.Flush()
-		for pr.Buffered() > 0 {
-			if _, f, err := pr.Next(nil); f != nil || err != nil {
-				c.state = c.verdict(live.Dir(d), f)
-				break
+		if pr := c.yprobe[d]; pr != nil && c.state == probing {
+			pr.Flush()
+			for pr.Buffered() > 0 {
+				if _, f, err := pr.Next(nil); f != nil || err != nil {
+					c.state, c.proto = c.verdict(d, f != nil, f != nil && f.Offset == 0, pr.Lost()), tap.Yamux
+					break
+				}
 			}
 		}
 	}
@@ -614,12 +680,17 @@ func (c *conn) settle() {
 	case probing:
 		return
 	case skipped:
-		c.r.stats.skipped.Add(1)
-		c.pending, c.probe = nil, [2]*decoder.Decoder{}
-		return
+		if !c.pick {
+			c.r.stats.skipped.Add(1)
+			c.pending, c.probe, c.yprobe = nil, [2]*decoder.Decoder{}, [2]*yamux.Decoder{}
+			return
+		}
+		// Picked, but no probe found frames: decoded as a tap decodes,
+		// by the protocol forced or the first byte.
+		c.proto = c.r.cfg.Protocol
 	}
 	pending := c.pending
-	c.pending, c.probe, c.held = nil, [2]*decoder.Decoder{}, 0
+	c.pending, c.probe, c.yprobe, c.held = nil, [2]*decoder.Decoder{}, [2]*yamux.Decoder{}, 0
 	at := c.last
 	if len(pending) > 0 {
 		at = pending[0].at
@@ -650,14 +721,21 @@ func (c *conn) open(at time.Time) {
 		client, server = c.b, c.a
 	}
 	reg := c.r.cfg.Registry
-	c.sess = reg.Open(live.SessionInfo{Client: client.String(), Server: server.String(), Tap: live.Server, Label: c.r.cfg.Label}, at)
+	info := live.SessionInfo{Client: client.String(), Server: server.String(), Tap: live.Server, Label: c.r.cfg.Label}
+	switch c.proto {
+	case tap.Smux:
+		info.Proto = live.Smux
+	case tap.Yamux:
+		info.Proto = live.Yamux
+	}
+	c.sess = reg.Open(info, at)
 	snaplen := reg.Config().Snaplen
 	var rec tap.ConnRecorder
 	if c.r.cfg.Recorder != nil {
 		rec = c.r.cfg.Recorder.Conn(client.String(), server.String(), at)
 	}
+	c.feed[live.ClientToServer], c.feed[live.ServerToClient] = tap.NewFeeders(c.sess, snaplen, c.proto, c.r.cfg.Skip)
 	for d := range live.Dir(2) {
-		c.feed[d] = tap.NewFeeder(c.sess, d, snaplen)
 		if rec != nil {
 			c.feed[d].Record(rec)
 		}

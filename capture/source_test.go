@@ -21,7 +21,7 @@ import (
 // TestGzip checks that a gzip-compressed capture, told by its magic
 // number, not its name, reads as the capture itself does.
 func TestGzip(t *testing.T) {
-	raw, err := os.ReadFile(fixture(1, "base"))
+	raw, err := os.ReadFile(fixture("v1", "base"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func TestNotACapture(t *testing.T) {
 // TestTruncatedCapture checks that a capture cut in the middle of a
 // packet, as one still being written, reads up to the cut and then says so.
 func TestTruncatedCapture(t *testing.T) {
-	raw, err := os.ReadFile(fixture(1, "base"))
+	raw, err := os.ReadFile(fixture("v1", "base"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func TestParseFilter(t *testing.T) {
 // its connection: nothing is decoded, the connection is counted skipped.
 func TestFilterSkips(t *testing.T) {
 	f, _ := capture.ParseFilter("port 1")
-	s, stats := readFile(t, fixture(1, "base"), f)
+	s, stats := readFile(t, fixture("v1", "base"), f)
 	if len(s.Sessions) != 0 || stats.Connections != 1 || stats.Skipped != 1 || stats.Decoded != 0 {
 		t.Fatalf("%d sessions, stats %+v; want none and one connection skipped", len(s.Sessions), stats)
 	}

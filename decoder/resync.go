@@ -187,7 +187,12 @@ func (d *Decoder) nextResync(p []byte) (n int, f *Frame, err error) {
 		d.look = append(d.look, p[n:n+take]...)
 		n += take
 	}
-	return d.replay()
+	_, f, err = d.replay()
+	if f == nil && err == nil && !d.resyncing && len(p) > 0 {
+		// The held bytes ended inside a frame, which p goes on with.
+		return d.Next(p)
+	}
+	return 0, f, err
 }
 
 // replay frames the next of the bytes the hunt held, and consumes none of

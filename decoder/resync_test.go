@@ -331,3 +331,31 @@ func FuzzResync(f *testing.F) {
 		}
 	})
 }
+
+// TestResyncReplayEndsInFrame joins frames large enough that the bytes a
+// hunt holds end inside one, given in one call: Next must still consume a
+// byte or yield a frame each time it is given bytes, as its doc says.
+func TestResyncReplayEndsInFrame(t *testing.T) {
+	var in []byte
+	for range 6 {
+		h := decoder.MakeHeader(2, decoder.PSH, 60000, 3)
+		in = append(in, h[:]...)
+		in = append(in, make([]byte, 60000)...)
+	}
+	d := decoder.New(0)
+	d.Resync()
+	frames := 0
+	for p := in; len(p) > 0; {
+		n, f, err := d.Next(p)
+		if n == 0 && f == nil && err == nil {
+			t.Fatalf("Next(%d bytes) consumed nothing and yielded nothing", len(p))
+		}
+		if f != nil {
+			frames++
+		}
+		p = p[n:]
+	}
+	if frames != 6 {
+		t.Fatalf("%d frames, want 6", frames)
+	}
+}

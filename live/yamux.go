@@ -205,6 +205,15 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 		st, a = s.yamuxOpen(dir, at, sid)
 	} else {
 		st = s.stream(dir, sid)
+		if st == nil && sid > s.maxID[sid%2] {
+			// Opened before what a capture saw, or in what it lost.
+			if st = s.adopt(dir, at, sid); st != nil {
+				st.acked = true // its ACK, if any, went by unseen
+				for d := range 2 {
+					st.flow[d] = Flow{PeerWindow: yamux.InitialWindow, HasUPD: true}
+				}
+			}
+		}
 	}
 	if st == nil || st.state == StreamReset {
 		// yamux has no such stream: it discards the payload ("likely we
@@ -264,7 +273,9 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 		}
 		st.bytes[dir] += uint64(length)
 		fl := &st.flow[dir]
-		if int64(length) > fl.free() && a == 0 && st.state != StreamReset {
+		// A stream the capture did not see whole has windows it cannot
+		// know: no window finding is made of it.
+		if int64(length) > fl.free() && a == 0 && st.state != StreamReset && !st.incomplete {
 			a = WindowExceeded
 		}
 		fl.Written += length
@@ -277,7 +288,7 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 			st.replyAt = at
 			s.w.latency.add(at.Sub(st.first))
 		}
-		if fl.FullSince.IsZero() && fl.free() <= 0 && st.state.Live() && !st.fin[dir] && !s.dirEnded[dir] {
+		if fl.FullSince.IsZero() && fl.free() <= 0 && st.state.Live() && !st.fin[dir] && !s.dirEnded[dir] && !st.incomplete {
 			s.setFull(fl, at)
 		}
 	case yamux.WindowUpdate:

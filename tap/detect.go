@@ -96,6 +96,24 @@ func (c *choice) decide(first byte) uint32 {
 	return c.kind.Load()
 }
 
+// decideSmux settles the connection's protocol as smux unless it is
+// settled, and returns it.
+func (c *choice) decideSmux() uint32 {
+	c.kind.CompareAndSwap(kindUndecided, kindSmux)
+	return c.kind.Load()
+}
+
+// settle makes the feeder decode kind.
+func (f *Feeder) settle(kind uint32) {
+	f.kind = kind
+	if kind == kindYamux {
+		f.ydec = yamux.New(f.dec.Snaplen())
+		f.sess.SetProtocol(live.Yamux)
+	} else {
+		f.sess.SetProtocol(live.Smux)
+	}
+}
+
 // detect is feed's slow start: it skips the direction's prefix, then
 // takes the connection's protocol, deciding it from p's first byte if
 // nothing has, and returns what is left of p to decode.
@@ -114,13 +132,7 @@ func (f *Feeder) detect(p []byte, at time.Time) []byte {
 	if kind == kindUndecided {
 		kind = f.choice.decide(p[0])
 	}
-	f.kind = kind
-	if kind == kindYamux {
-		f.ydec = yamux.New(f.dec.Snaplen())
-		f.sess.SetProtocol(live.Yamux)
-	} else {
-		f.sess.SetProtocol(live.Smux)
-	}
+	f.settle(kind)
 	return p
 }
 
@@ -132,7 +144,8 @@ func (f *Feeder) feedYamux(p []byte, at time.Time) {
 		return
 	}
 	f.ywrote = f.ywrote[:0]
-	for len(p) > 0 {
+	// After a resynchronisation the decoder may hold frames to give.
+	for len(p) > 0 || f.ydec.Buffered() > 0 {
 		n, fr, err := f.ydec.Next(p)
 		p = p[n:]
 		if fr == nil && err == nil {
@@ -146,6 +159,9 @@ func (f *Feeder) feedYamux(p []byte, at time.Time) {
 			f.sess.Unparsed(f.dir, f.ydec.Unparsed())
 			f.ywrote = f.ywrote[:0]
 			continue
+		}
+		if f.resync != inStep {
+			f.resynced(at, fr.Offset, fr.Skipped)
 		}
 		ref := f.sess.RecordYamuxRef(f.dir, at, fr)
 		if f.keep {
@@ -163,7 +179,14 @@ type yamuxWrote struct {
 
 // endYamux is end for a yamux connection.
 func (f *Feeder) endYamux(at time.Time, report bool) {
-	if v := f.ydec.End(); v != nil {
+	skipped := f.ydec.Skipped()
+	v := f.ydec.End()
+	if n := f.ydec.Skipped() - skipped; n > 0 {
+		f.sess.Resynced(f.dir, at, f.ydec.Offset(), n, 0,
+			fmt.Sprintf("no frame boundary found before the end: %d bytes skipped", n))
+		f.resync = inStep
+	}
+	if v != nil {
 		if report {
 			f.sess.ViolationYamux(f.dir, at, v)
 		}

@@ -78,9 +78,25 @@ type wroteFrame struct {
 }
 
 // NewFeeder returns a Feeder of direction dir of sess, whose records keep
-// snaplen payload bytes, decoding smux. Resync and Gap apply to smux.
+// snaplen payload bytes, decoding smux.
 func NewFeeder(sess *live.Session, dir live.Dir, snaplen int) Feeder {
 	return newFeeder(sess, dir, snaplen, newChoice(Smux))
+}
+
+// NewFeeders returns the Feeders of the two directions of one connection of
+// sess, whose records keep snaplen payload bytes. They decode proto; with
+// Detect the first byte either direction sends after its prefix decides
+// for both, as a tap does. The client skips skip bytes of prefix before
+// the mux (Consul's RPC-type byte), unless its direction is joined
+// mid-stream (Resync), where the prefix has passed. Resync and Gap need
+// the protocol: a connection still undecided when they are called is
+// taken as smux, so a capture joined mid-stream passes Smux or Yamux.
+func NewFeeders(sess *live.Session, snaplen int, proto Protocol, skip int) (c2s, s2c Feeder) {
+	ch := newChoice(proto)
+	c2s = newFeeder(sess, live.ClientToServer, snaplen, ch)
+	s2c = newFeeder(sess, live.ServerToClient, snaplen, ch)
+	c2s.skip = int64(max(skip, 0))
+	return c2s, s2c
 }
 
 // newFeeder returns a Feeder that decodes what c, the choice of protocol
@@ -143,7 +159,7 @@ func (f *Feeder) Feed(p []byte, at time.Time) {
 			continue
 		}
 		if f.resync != inStep {
-			f.resynced(at, fr)
+			f.resynced(at, fr.Offset, fr.Skipped)
 		}
 		ref, ok := f.sess.RecordRef(f.dir, at, fr)
 		switch {
@@ -169,7 +185,17 @@ func (f *Feeder) Resync() {
 	if f.done {
 		return
 	}
-	f.dec.Resync()
+	if f.kind == kindUndecided {
+		if f.skipped == 0 {
+			f.skip = 0 // joined after the prefix
+		}
+		f.settle(f.choice.decideSmux())
+	}
+	if f.kind == kindYamux {
+		f.ydec.Resync()
+	} else {
+		f.dec.Resync()
+	}
 	f.resync = joined
 }
 
@@ -181,24 +207,37 @@ func (f *Feeder) Gap(n int64, at time.Time) {
 	if f.done || n <= 0 {
 		return
 	}
-	f.dec.Flush()
-	f.Feed(nil, at) // the frames that chain up to the gap
-	off := f.dec.Offset()
-	f.dec.Gap(n)
+	if f.kind == kindUndecided {
+		f.skip = 0 // what is left of the prefix is lost
+		f.settle(f.choice.decideSmux())
+	}
+	var off int64
+	if f.kind == kindYamux {
+		f.ydec.Flush()
+		f.Feed(nil, at) // the frames that chain up to the gap
+		off = f.ydec.Offset()
+		f.ydec.Gap(n)
+	} else {
+		f.dec.Flush()
+		f.Feed(nil, at)
+		off = f.dec.Offset()
+		f.dec.Gap(n)
+	}
 	f.sess.Resynced(f.dir, at, off, 0, n, fmt.Sprintf("capture lost %d bytes at offset %d", n, off))
 	f.resync = afterGap
 }
 
-// resynced reports the frame boundary a resynchronisation found.
-func (f *Feeder) resynced(at time.Time, fr *decoder.Frame) {
+// resynced reports the frame boundary a resynchronisation found: a frame
+// at offset off, after skipped bytes.
+func (f *Feeder) resynced(at time.Time, off, skipped int64) {
 	var detail string
 	if f.resync == joined {
-		detail = fmt.Sprintf("joined mid-stream at offset %d, %d bytes skipped", fr.Offset, fr.Skipped)
+		detail = fmt.Sprintf("joined mid-stream at offset %d, %d bytes skipped", off, skipped)
 	} else {
-		detail = fmt.Sprintf("resumed at offset %d after lost bytes, %d bytes skipped", fr.Offset, fr.Skipped)
+		detail = fmt.Sprintf("resumed at offset %d after lost bytes, %d bytes skipped", off, skipped)
 	}
 	f.resync = inStep
-	f.sess.Resynced(f.dir, at, fr.Offset, fr.Skipped, 0, detail)
+	f.sess.Resynced(f.dir, at, off, skipped, 0, detail)
 }
 
 // violation records a violation that stopped the decoder, with the bytes
@@ -218,8 +257,12 @@ func (f *Feeder) End(at time.Time, report bool) {
 	if f.done {
 		return
 	}
-	if f.resync != inStep && f.kind == kindSmux {
-		f.dec.Flush()
+	if f.resync != inStep {
+		if f.kind == kindYamux {
+			f.ydec.Flush()
+		} else {
+			f.dec.Flush()
+		}
 		f.Feed(nil, at) // the frames that chain up to the end
 	}
 	f.done = true

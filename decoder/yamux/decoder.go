@@ -25,7 +25,9 @@ type Decoder struct {
 	unparsed int64 // bytes consumed after a violation, from its header on
 	frames   uint64
 
-	frame     Frame
+	resync // resync.go: finding a frame boundary mid-stream
+
+	frame     Frame // Skipped is always 0: a frame found by a resynchronisation is given in resync.found
 	violation Violation
 	violated  bool // violation is set
 	stopped   bool // by a violation or End: Next frames nothing more
@@ -57,8 +59,8 @@ func (d *Decoder) Pending() int64 {
 
 // Unparsed returns how many bytes were consumed without framing: from the
 // header of the violation on, and every byte given to Next after End.
-// The wire bytes of the frames Next returned (Frame.Size) plus Unparsed
-// plus Pending make Offset.
+// The wire bytes of the frames Next returned (Frame.Size) plus Unparsed,
+// Pending, Skipped and Lost make Offset.
 func (d *Decoder) Unparsed() int64 { return d.unparsed }
 
 // Violation returns the violation that stopped the decoder, or nil. The
@@ -79,12 +81,13 @@ func (d *Decoder) Violation() *Violation {
 // *Violation in err; it consumes all of p, and from then on Next consumes
 // everything it is given without framing it, as yamux reads nothing more
 // of a session it ended. After End, too, Next consumes everything without
-// framing it. When len(p) > 0, Next consumes at least one byte.
+// framing it. When len(p) > 0, Next consumes at least one byte, or
+// returns a frame or violation from the bytes it holds after a
+// resynchronisation: while Buffered is above 0, keep calling Next, with an
+// empty p if need be.
 func (d *Decoder) Next(p []byte) (n int, f *Frame, err error) {
-	if d.stopped {
-		d.off += int64(len(p))
-		d.unparsed += int64(len(p))
-		return len(p), nil, nil
+	if d.stopped || d.resyncing {
+		return d.unusual(p)
 	}
 	// Fast path: a whole, valid frame at the start of p is framed in place.
 	// Anything else, every violation included, takes the slow path.
@@ -111,6 +114,16 @@ func (d *Decoder) Next(p []byte) (n int, f *Frame, err error) {
 		}
 	}
 	return d.slow(p)
+}
+
+// unusual is Next after a violation or End, and while resynchronising.
+func (d *Decoder) unusual(p []byte) (n int, f *Frame, err error) {
+	if d.stopped {
+		d.off += int64(len(p))
+		d.unparsed += int64(len(p))
+		return len(p), nil, nil
+	}
+	return d.nextResync(p)
 }
 
 // slow collects a frame that is split across calls.
@@ -186,9 +199,14 @@ func (d *Decoder) stop(v Violation, unparsed int64) *Violation {
 // the frames' wire bytes plus Unparsed make Offset.
 //
 // End returns nil when no frame was incomplete or the decoder had stopped.
+// Bytes held by a resynchronisation that found no frame boundary count as
+// Skipped, not as a truncated frame: nothing says a frame began there.
 func (d *Decoder) End() *Violation {
 	if d.stopped {
 		return nil
+	}
+	if d.resyncing {
+		d.abandon() // no boundary found, or bytes held that Next was not asked to frame
 	}
 	if d.hn == 0 {
 		d.stopped = true

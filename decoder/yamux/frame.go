@@ -243,6 +243,10 @@ type Frame struct {
 	Payload []byte
 	// Truncated reports that Payload holds fewer bytes than the payload.
 	Truncated bool
+	// Skipped is how many bytes that arrived were skipped right before this
+	// frame while the decoder looked for a frame boundary (Resync, Gap);
+	// it is above 0 only on the first frame after a resynchronisation.
+	Skipped int64
 }
 
 // Type returns the frame's type.

@@ -1,0 +1,433 @@
+package yamux_test
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/muxtop/muxtop/decoder/yamux"
+)
+
+// resynced is what a resynchronising decoder yields for one input.
+type resynced struct {
+	frames  []frameRec
+	skips   []int64 // each frame's Skipped
+	viols   []yamux.Code
+	offset  int64
+	skipped int64
+	lost    int64
+	framed  int64
+	unparse int64
+	pending int64
+}
+
+func (r resynced) diff(want resynced) string {
+	for i := range min(len(r.frames), len(want.frames)) {
+		if r.frames[i] != want.frames[i] || r.skips[i] != want.skips[i] {
+			return fmt.Sprintf("frame %d: got %v skipped %d, want %v skipped %d", i, r.frames[i], r.skips[i], want.frames[i], want.skips[i])
+		}
+	}
+	if len(r.frames) != len(want.frames) {
+		return fmt.Sprintf("got %d frames, want %d", len(r.frames), len(want.frames))
+	}
+	r.frames, r.skips, want.frames, want.skips = nil, nil, nil, nil
+	if fmt.Sprint(r) != fmt.Sprint(want) {
+		return fmt.Sprintf("got %+v, want %+v", r, want)
+	}
+	return ""
+}
+
+// resyncDecode decodes in after Resync, in the chunks chunk says, calling
+// Gap(gaps[i]) before the byte at i, and End at the end. It checks Next's
+// contract and the decoder's accounting.
+func resyncDecode(t testing.TB, in []byte, gaps map[int]int64, chunk func() int) resynced {
+	t.Helper()
+	d := yamux.New(yamux.DefaultSnaplen)
+	d.Resync()
+	var r resynced
+	collect := func(f *yamux.Frame, err error) {
+		if f != nil {
+			r.frames = append(r.frames, recOf(f))
+			r.skips = append(r.skips, f.Skipped)
+			r.framed += f.Size()
+		}
+		if err != nil {
+			v, ok := errors.AsType[*yamux.Violation](err)
+			if !ok {
+				t.Fatalf("Next returned %T %v", err, err)
+			}
+			r.viols = append(r.viols, v.Code)
+		}
+	}
+	drain := func() {
+		for d.Buffered() > 0 {
+			n, f, err := d.Next(nil)
+			if n != 0 || (f == nil && err == nil && d.Buffered() > 0) {
+				t.Fatalf("Next(nil) with %d bytes buffered consumed %d, framed %v, err %v", d.Buffered(), n, f, err)
+			}
+			collect(f, err)
+		}
+	}
+	pos := 0
+	for pos < len(in) {
+		if g, ok := gaps[pos]; ok {
+			d.Flush()
+			drain()
+			d.Gap(g)
+		}
+		c := min(max(chunk(), 1), len(in)-pos)
+		for g := range gaps { // a chunk ends before a gap
+			if g > pos && g < pos+c {
+				c = g - pos
+			}
+		}
+		p := in[pos : pos+c]
+		pos += c
+		for len(p) > 0 {
+			n, f, err := d.Next(p)
+			if n < 0 || n > len(p) || (n == 0 && f == nil && err == nil) {
+				t.Fatalf("Next(%d bytes) consumed %d and yielded nothing", len(p), n)
+			}
+			p = p[n:]
+			collect(f, err)
+		}
+		drain()
+	}
+	d.Flush()
+	drain()
+	if g, ok := gaps[len(in)]; ok {
+		d.Gap(g)
+	}
+	if v := d.End(); v != nil {
+		r.viols = append(r.viols, v.Code)
+	}
+	r.offset, r.skipped, r.lost, r.unparse, r.pending = d.Offset(), d.Skipped(), d.Lost(), d.Unparsed(), d.Pending()
+	if r.framed+r.unparse+r.pending+r.skipped+r.lost != r.offset {
+		t.Fatalf("framed %d + unparsed %d + pending %d + skipped %d + lost %d != Offset %d",
+			r.framed, r.unparse, r.pending, r.skipped, r.lost, r.offset)
+	}
+	return r
+}
+
+// boundaries returns the offsets of the frames of a whole, valid stream.
+func boundaries(t testing.TB, in []byte) []int64 {
+	t.Helper()
+	res := decode(t, 0, in, whole, true)
+	if res.violation != nil {
+		t.Fatalf("recording does not decode cleanly: %v", res.violation)
+	}
+	var b []int64
+	for _, f := range res.frames {
+		b = append(b, f.Offset)
+	}
+	return b
+}
+
+// TestResyncEveryOffset joins each direction of every recording of real
+// yamux v0.1.2 traffic at every offset and checks that the decoder lands
+// on the first true frame boundary at or after it, and from there yields
+// exactly the frames a decoder that saw the whole stream yields (the last
+// ones chained to the end of the stream by Flush), or, when no frame
+// begins after the join, reports every byte skipped.
+func TestResyncEveryOffset(t *testing.T) {
+	for _, r := range loadRecordings(t) {
+		for _, dir := range []struct {
+			name string
+			in   []byte
+		}{{"c2s", r.c2s}, {"s2c", r.s2c}} {
+			t.Run(r.exp.Scenario+"."+dir.name, func(t *testing.T) {
+				in := dir.in
+				if raceEnabled && len(in) > 30000 {
+					t.Skip("a large recording: joined at every offset without -race")
+				}
+				all := decode(t, yamux.DefaultSnaplen, in, whole, true).frames
+				bounds := boundaries(t, in)
+				// Frames above MaxResyncData (a window configured above
+				// 256 KiB) are no links of a chain: there the decoder may
+				// land later, but never on a false boundary.
+				large := slices.ContainsFunc(all, func(f frameRec) bool { return f.Header.PayloadLength() > yamux.MaxResyncData })
+				maxSkip := 0
+				stride, first := 1009, 2000
+				if large {
+					// Each join scans on along the large frames: fewer joins.
+					stride, first = 16381, 100
+				}
+				for j := range len(in) {
+					if len(in) > 30000 && j > first && j%stride != 0 && !nearBoundary(bounds, j) {
+						continue // the large recordings: every offset near a boundary, and a sample
+					}
+					got := resyncDecode(t, in[j:], nil, whole)
+					k, _ := slices.BinarySearch(bounds, int64(j))
+					left := len(bounds) - k
+					if left == 0 {
+						if len(got.frames) != 0 || got.skipped != int64(len(in)-j) {
+							t.Fatalf("joined at %d with no frame left: got %d frames, %d skipped; want none and %d",
+								j, len(got.frames), got.skipped, len(in)-j)
+						}
+						continue
+					}
+					skip := bounds[k] - int64(j)
+					maxSkip = max(maxSkip, int(skip))
+					if large && len(got.frames) > 0 && len(got.frames) < left {
+						k = len(bounds) - len(got.frames)
+						skip = bounds[k] - int64(j)
+						left = len(got.frames)
+					}
+					if len(got.frames) != left || got.skips[0] != skip || got.skipped != skip {
+						var first int64 = -1
+						if len(got.skips) > 0 {
+							first = got.skips[0]
+						}
+						t.Fatalf("joined at %d: got %d frames, first skipped %d, in all %d; want %d frames and %d skipped",
+							j, len(got.frames), first, got.skipped, left, skip)
+					}
+					for i, f := range got.frames {
+						want := all[k+i]
+						want.Offset -= int64(j)
+						if f != want {
+							t.Fatalf("joined at %d, frame %d: got %v, want %v", j, i, f, want)
+						}
+					}
+				}
+				t.Logf("%d offsets, the most skipped %d bytes", len(in), maxSkip)
+			})
+		}
+	}
+}
+
+// nearBoundary reports whether j lies within 24 bytes of a frame boundary.
+func nearBoundary(bounds []int64, j int) bool {
+	k, _ := slices.BinarySearch(bounds, int64(j))
+	return (k < len(bounds) && bounds[k]-int64(j) < 24) || (k > 0 && int64(j)-bounds[k-1] < 24)
+}
+
+// TestResyncChunking checks that a resynchronisation, with and without
+// gaps, lands in the same place and yields the same frames whatever the
+// chunking.
+func TestResyncChunking(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, r := range loadRecordings(t) {
+		in := slices.Concat(r.c2s, r.s2c)
+		if len(in) < 100 {
+			continue
+		}
+		for round := range 30 {
+			j := rng.IntN(len(in) / 2)
+			gaps := map[int]int64{}
+			for range round % 4 {
+				gaps[j+rng.IntN(len(in)-j)] = int64(1 + rng.IntN(5000))
+			}
+			want := resyncDecode(t, in[j:], rebase(gaps, j), whole)
+			for _, limit := range []int{1, 7, 100, 3000, 70000} {
+				got := resyncDecode(t, in[j:], rebase(gaps, j), func() int { return 1 + rng.IntN(limit) })
+				if d := got.diff(want); d != "" {
+					t.Fatalf("%s joined at %d, gaps %v, chunks to %d: %s", r.exp.Scenario, j, gaps, limit, d)
+				}
+			}
+		}
+	}
+}
+
+func rebase(gaps map[int]int64, j int) map[int]int64 {
+	m := map[int]int64{}
+	for k, v := range gaps {
+		m[k-j] = v
+	}
+	return m
+}
+
+// TestGap cuts bytes out of real traffic and checks that the frames
+// before the cut are those of the whole stream, the frame the cut runs
+// into counts as skipped, and decoding resumes at the first true boundary
+// after the cut, with what it skipped said on that frame.
+func TestGap(t *testing.T) {
+	var in []byte
+	for _, r := range loadRecordings(t) {
+		if r.exp.Scenario == "many" {
+			in = r.c2s
+		}
+	}
+	all := decode(t, yamux.DefaultSnaplen, in, whole, true).frames
+	bounds := boundaries(t, in)
+	if len(bounds) < 50 {
+		t.Fatalf("the many recording has %d frames, want 50 or more", len(bounds))
+	}
+	for _, tc := range []struct {
+		name     string
+		from, to int // the bytes lost
+	}{
+		{"inside a frame", int(bounds[10]) + 3, int(bounds[20]) + 5},
+		{"on boundaries", int(bounds[10]), int(bounds[20])},
+		{"one byte", int(bounds[30]) + 1, int(bounds[30]) + 2},
+		{"a header's worth", int(bounds[40]), int(bounds[40]) + yamux.HeaderSize},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cut := slices.Concat(in[:tc.from], in[tc.to:])
+			got := resyncDecode(t, cut, map[int]int64{tc.from: int64(tc.to - tc.from)}, whole)
+			n := 0 // frames wholly before the gap
+			for n < len(all) && all[n].Offset+yamux.HeaderSize+int64(all[n].Header.PayloadLength()) <= int64(tc.from) {
+				n++
+			}
+			after, _ := slices.BinarySearch(bounds, int64(tc.to))
+			partial := max(int64(tc.from)-all[n].Offset, 0)
+			wantSkip := partial + bounds[after] - int64(tc.to)
+			if len(got.frames) != n+len(all)-after {
+				t.Fatalf("got %d frames, want %d before the gap and %d after", len(got.frames), n, len(all)-after)
+			}
+			for i := range n {
+				if got.frames[i] != all[i] || got.skips[i] != 0 {
+					t.Fatalf("frame %d: got %v, want %v", i, got.frames[i], all[i])
+				}
+			}
+			if got.skips[n] != wantSkip || got.lost != int64(tc.to-tc.from) || got.skipped != wantSkip {
+				t.Fatalf("first frame after the gap skipped %d (in all %d), lost %d; want %d and %d", got.skips[n], got.skipped, got.lost, wantSkip, tc.to-tc.from)
+			}
+			for i := n; i < len(got.frames); i++ {
+				if got.frames[i] != all[after+i-n] {
+					t.Fatalf("frame %d: got %v, want %v", i, got.frames[i], all[after+i-n])
+				}
+			}
+		})
+	}
+}
+
+// TestResyncRandomBytes checks that bytes with no yamux in them yield no
+// frame and are all counted as skipped, and so do zeros, which many
+// payloads are full of.
+func TestResyncRandomBytes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	in := make([]byte, 1<<20)
+	for i := range in {
+		in[i] = byte(rng.Uint32())
+	}
+	for name, in := range map[string][]byte{"random": in, "zeros": make([]byte, 1<<16)} {
+		got := resyncDecode(t, in, nil, whole)
+		if len(got.frames) != 0 || got.skipped != int64(len(in)) {
+			t.Fatalf("%s bytes: %d frames, %d of %d bytes skipped", name, len(got.frames), got.skipped, len(in))
+		}
+	}
+}
+
+// TestResyncPlausible checks the rule on single headers: a chain of three
+// copies of each, then the end (Flush), is taken when the header is
+// plausible and skipped whole when not.
+func TestResyncPlausible(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		hdr  yamux.Header
+		want bool
+	}{
+		{"data", yamux.MakeHeader(yamux.Data, 0, 3, 4), true},
+		{"data SYN", yamux.MakeHeader(yamux.Data, yamux.SYN, 3, 4), true},
+		{"data on stream 0", yamux.MakeHeader(yamux.Data, 0, 0, 4), false},
+		{"empty data", yamux.MakeHeader(yamux.Data, 0, 3, 0), false},
+		{"data above the window", yamux.MakeHeader(yamux.Data, 0, 3, yamux.MaxResyncData+1), false},
+		{"update SYN", yamux.MakeHeader(yamux.WindowUpdate, yamux.SYN, 1, 0), true},
+		{"update delta", yamux.MakeHeader(yamux.WindowUpdate, 0, 2, yamux.MinResyncDelta), true},
+		{"empty update", yamux.MakeHeader(yamux.WindowUpdate, 0, 2, 0), false},
+		{"small delta", yamux.MakeHeader(yamux.WindowUpdate, 0, 2, yamux.MinResyncDelta-1), false},
+		{"update on a huge id", yamux.MakeHeader(yamux.WindowUpdate, yamux.ACK, yamux.MaxResyncStream+1, 0), false},
+		{"data on a huge id", yamux.MakeHeader(yamux.Data, 0, yamux.MaxResyncStream+1, 4), false},
+		{"update on stream 0", yamux.MakeHeader(yamux.WindowUpdate, yamux.ACK, 0, 0), false},
+		{"huge delta", yamux.MakeHeader(yamux.WindowUpdate, 0, 2, yamux.MaxResyncDelta+1), false},
+		{"unknown flag", yamux.MakeHeader(yamux.WindowUpdate, 16, 2, 0), false},
+		{"ping", yamux.MakeHeader(yamux.Ping, yamux.SYN, 0, 7), true},
+		{"ping reply", yamux.MakeHeader(yamux.Ping, yamux.ACK, 0, 7), true},
+		{"ping without flags", yamux.MakeHeader(yamux.Ping, 0, 0, 7), false},
+		{"ping on a stream", yamux.MakeHeader(yamux.Ping, yamux.SYN, 1, 7), false},
+		{"goaway", yamux.MakeHeader(yamux.GoAway, 0, 0, yamux.GoAwayProtocolError), true},
+		{"goaway unknown code", yamux.MakeHeader(yamux.GoAway, 0, 0, 3), false},
+		{"unknown type", yamux.MakeHeader(4, 0, 1, 0), false},
+		{"version 1", yamux.Header{1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var in []byte
+			for range yamux.ResyncChain {
+				in = append(in, tc.hdr[:]...)
+				if tc.hdr.Type() == yamux.Data {
+					in = append(in, make([]byte, min(tc.hdr.PayloadLength(), 1<<20))...)
+				}
+			}
+			got := resyncDecode(t, in, nil, whole)
+			if took := len(got.frames) == yamux.ResyncChain; took != tc.want || (!tc.want && got.skipped != int64(len(in))) {
+				t.Fatalf("%v: %d frames, %d skipped; want plausible %v", tc.hdr, len(got.frames), got.skipped, tc.want)
+			}
+		})
+	}
+}
+
+// TestResyncWithoutResync checks that a decoder never told to resync
+// buffers nothing and reports nothing skipped or lost.
+func TestResyncWithoutResync(t *testing.T) {
+	d := yamux.New(yamux.DefaultSnaplen)
+	for _, r := range loadRecordings(t) {
+		for p := r.c2s; len(p) > 0; {
+			n, _, _ := d.Next(p[:min(len(p), 13)])
+			p = p[n:]
+		}
+		break
+	}
+	if d.Buffered() != 0 || d.Skipped() != 0 || d.Lost() != 0 || d.Hunting() {
+		t.Fatalf("Buffered %d Skipped %d Lost %d Hunting %v; want nothing", d.Buffered(), d.Skipped(), d.Lost(), d.Hunting())
+	}
+}
+
+// FuzzResync joins arbitrary bytes with arbitrary gaps in arbitrary
+// chunkings and checks that every chunking yields what the whole input
+// does, with the decoder's accounting exact (resyncDecode checks it).
+func FuzzResync(f *testing.F) {
+	for _, r := range loadRecordings(f) {
+		in := slices.Concat(r.c2s, r.s2c)
+		f.Add(in[min(len(in), 5):min(len(in), 3000)], []byte{0, 7, 255, 3}, uint16(100), uint16(40))
+	}
+	f.Add([]byte(synData1+ackWnd1+data1+finWnd1+pingSYN7), []byte{1}, uint16(3), uint16(0))
+	f.Fuzz(func(t *testing.T, in, cuts []byte, gapAt, gapLen uint16) {
+		gaps := map[int]int64{}
+		if gapLen > 0 && len(in) > 0 {
+			gaps[int(gapAt)%(len(in)+1)] = int64(gapLen)
+		}
+		want := resyncDecode(t, in, gaps, whole)
+		i := 0
+		got := resyncDecode(t, in, gaps, func() int {
+			if len(cuts) == 0 {
+				return 1
+			}
+			c := int(cuts[i%len(cuts)])
+			i++
+			return 1 + c*c
+		})
+		if d := got.diff(want); d != "" {
+			t.Fatalf("chunks from %v differ from the whole input: %s", cuts, d)
+		}
+	})
+}
+
+// TestResyncReplayEndsInFrame joins frames large enough that the bytes a
+// hunt holds end inside one, given in one call: Next must still consume a
+// byte or yield a frame each time it is given bytes, as its doc says.
+func TestResyncReplayEndsInFrame(t *testing.T) {
+	var in []byte
+	for range 6 {
+		h := yamux.MakeHeader(yamux.Data, 0, 3, 200000)
+		in = append(in, h[:]...)
+		in = append(in, make([]byte, 200000)...)
+	}
+	d := yamux.New(0)
+	d.Resync()
+	frames := 0
+	for p := in; len(p) > 0; {
+		n, f, err := d.Next(p)
+		if n == 0 && f == nil && err == nil {
+			t.Fatalf("Next(%d bytes) consumed nothing and yielded nothing", len(p))
+		}
+		if f != nil {
+			frames++
+		}
+		p = p[n:]
+	}
+	if frames != 6 {
+		t.Fatalf("%d frames, want 6", frames)
+	}
+}

@@ -1,0 +1,96 @@
+package tap_test
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/muxtop/muxtop/decoder/yamux"
+	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/tap"
+)
+
+// yframe is a yamux frame's wire bytes.
+func yframe(t yamux.Type, flags yamux.Flags, sid uint32, payload string) []byte {
+	length := uint32(len(payload))
+	if t != yamux.Data {
+		length = 0
+	}
+	h := yamux.MakeHeader(t, flags, sid, length)
+	return append(h[:], payload...)
+}
+
+// exchange returns the two directions of yamux streams 1 and 3, each a
+// request "RAND" answered with 8 bytes, opened, accepted and closed.
+func exchange() (c2s, s2c []byte) {
+	for _, sid := range []uint32{1, 3} {
+		c2s = slices.Concat(c2s, yframe(yamux.WindowUpdate, yamux.SYN, sid, ""), yframe(yamux.Data, 0, sid, "RAND"),
+			yframe(yamux.WindowUpdate, yamux.FIN, sid, ""))
+		s2c = slices.Concat(s2c, yframe(yamux.WindowUpdate, yamux.ACK, sid, ""), yframe(yamux.Data, 0, sid, "12345678"),
+			yframe(yamux.WindowUpdate, yamux.FIN, sid, ""))
+	}
+	return c2s, s2c
+}
+
+// TestFeedersYamuxJoined feeds a yamux connection to NewFeeders as a
+// capture does: both directions joined, the client's five bytes into its
+// first header, the server's at a boundary and with its third frame lost
+// before stream 3 opens.
+// The join lands on the next header, the stream opened unseen is adopted,
+// marked incomplete, without anomalies; the loss is counted and
+// resynchronised over, and the stream opened after it is complete.
+func TestFeedersYamuxJoined(t *testing.T) {
+	c2s, s2c := exchange()
+	reg := live.New(live.Config{})
+	at := time.Unix(1000, 0)
+	sess := reg.Open(live.SessionInfo{Client: "a:1", Server: "b:2", Tap: live.Server, Proto: live.Yamux}, at)
+	out, in := tap.NewFeeders(sess, 64, tap.Yamux, 0)
+	half := len(c2s) / 2 // stream 1's frames, then stream 3's
+	out.Resync()
+	out.Feed(c2s[5:half], at)
+	third := 2*yamux.HeaderSize + 8 // the server's FIN of stream 1 is lost
+	in.Resync()                     // the server's direction joined at a boundary
+	in.Feed(s2c[:third], at)
+	in.Gap(yamux.HeaderSize, at)
+	out.Feed(c2s[half:], at)
+	in.Feed(s2c[third+yamux.HeaderSize:], at)
+	out.End(at, true)
+	in.End(at, true)
+
+	ss := reg.Snapshot().Session(sess.ID())
+	if ss.Proto != live.Yamux || !ss.Incomplete || ss.AnomalyCount != 0 || ss.Unparsed != [2]int64{} {
+		t.Fatalf("proto %v incomplete %v anomalies %d unparsed %v; want yamux, incomplete, none", ss.Proto, ss.Incomplete, ss.AnomalyCount, ss.Unparsed)
+	}
+	if ss.Skipped != [2]int64{yamux.HeaderSize - 5, 0} || ss.Lost != [2]int64{0, yamux.HeaderSize} {
+		t.Fatalf("skipped %v lost %v; want [7 0] [0 12]", ss.Skipped, ss.Lost)
+	}
+	st1, st3 := ss.Stream(1), ss.Stream(3)
+	if st1 == nil || !st1.Incomplete || st1.Bytes != [2]uint64{4, 8} {
+		t.Fatalf("stream 1, opened unseen: %+v; want adopted, incomplete, 4 and 8 bytes", st1)
+	}
+	if st3 == nil || st3.Incomplete || st3.State != live.Closed || st3.Bytes != [2]uint64{4, 8} {
+		t.Fatalf("stream 3, seen whole: %+v; want complete and closed", st3)
+	}
+	// 5 frames of the client's 6, 5 of the server's 6.
+	if got := ss.Counts.Total(); got != 10 {
+		t.Fatalf("%d frames counted, want 10", got)
+	}
+}
+
+// TestFeedersDetectSkip checks NewFeeders with Detect and a prefix: the
+// client's first byte, Consul's RPC type, is skipped, and the byte after
+// it makes the connection yamux for both directions.
+func TestFeedersDetectSkip(t *testing.T) {
+	c2s, s2c := exchange()
+	reg := live.New(live.Config{})
+	at := time.Unix(1000, 0)
+	sess := reg.Open(live.SessionInfo{Client: "a:1", Server: "b:2", Tap: live.Server}, at)
+	out, in := tap.NewFeeders(sess, 64, tap.Detect, 1)
+	out.Feed(append([]byte{4}, c2s...), at)
+	in.Feed(s2c, at)
+	ss := reg.Snapshot().Session(sess.ID())
+	if ss.Proto != live.Yamux || ss.Prefix != [2]int64{1, 0} || ss.Counts.Total() != 12 || ss.Incomplete || ss.AnomalyCount != 0 {
+		t.Fatalf("proto %v prefix %v frames %d incomplete %v anomalies %d; want yamux [1 0] 12 false 0",
+			ss.Proto, ss.Prefix, ss.Counts.Total(), ss.Incomplete, ss.AnomalyCount)
+	}
+}
