@@ -219,10 +219,17 @@ func TestEndToEndYamux(t *testing.T) {
 	x.waitFor("the cursor on the stream's SYN", func(s string) bool {
 		return regexp.MustCompile(`▶\d\d:\d\d:\d\d\.\d{6} → WINDOW_UPDATE SYN delta 0`).MatchString(s)
 	})
-	x.keys("j")
-	x.waitFor("the RAND frame selected", func(s string) bool {
-		return regexp.MustCompile(`▶\d\d:\d\d:\d\d\.\d{6} → DATA len 4 +52 41 4e 44 +RAND`).MatchString(s)
-	})
+	// The service's WINDOW_UPDATE ACK may come before or after the
+	// client's RAND: move down until the RAND is selected.
+	randSelected := regexp.MustCompile(`▶\d\d:\d\d:\d\d\.\d{6} → DATA len 4 +52 41 4e 44 +RAND`)
+	for range 2 {
+		x.keys("j")
+		time.Sleep(300 * time.Millisecond)
+		if randSelected.MatchString(x.capture()) {
+			break
+		}
+	}
+	x.waitFor("the RAND frame selected", randSelected.MatchString)
 	x.keys("Enter")
 	screen := x.waitText("┏━ Frame detail")
 	if !strings.Contains(screen, "|RAND|") || !strings.Contains(screen, "type DATA") {
