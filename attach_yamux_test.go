@@ -2,14 +2,11 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"io"
 	"net"
-	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -223,15 +220,5 @@ func TestAttachWriteThenReadYamux(t *testing.T) {
 	if !regexp.MustCompile(`"WINDOW_UPDATE":[1-9]`).MatchString(want) {
 		t.Fatalf("attach counted no yamux frames: %s", want)
 	}
-	var rout, rerr syncBuffer
-	if code := run(context.Background(), []string{"read", file, "-o", "json"}, &rout, &rerr); code != 0 {
-		t.Fatalf("read: exit %d: %s", code, rerr.String())
-	}
-	if got := countsOf(t, rout.String()); got != want {
-		t.Fatalf("read of attach's --write file counted\n %s\nattach\n %s", got, want)
-	}
-	bin := tcpdumpPath(t)
-	if msg, err := exec.Command(bin, "-nr", file).CombinedOutput(); err != nil || strings.Contains(string(msg), "truncated") {
-		t.Fatalf("tcpdump -r: %v\n%s", err, msg)
-	}
+	checkWritten(t, file, want)
 }

@@ -277,18 +277,7 @@ func TestAttachWriteThenRead(t *testing.T) {
 			time.Sleep(100 * time.Millisecond) // the last FINs cross
 			sess.Close()
 			_, out := finish()
-			want := countsOf(t, out)
-			var rout, rerr syncBuffer
-			if code := run(context.Background(), []string{"read", file, "-o", "json"}, &rout, &rerr); code != 0 {
-				t.Fatalf("read: exit %d: %s", code, rerr.String())
-			}
-			if got := countsOf(t, rout.String()); got != want {
-				t.Fatalf("read of attach's --write file counted\n %s\nattach\n %s", got, want)
-			}
-			bin := tcpdumpPath(t)
-			if msg, err := exec.Command(bin, "-nr", file).CombinedOutput(); err != nil || strings.Contains(string(msg), "truncated") {
-				t.Fatalf("tcpdump -r: %v\n%s", err, msg)
-			}
+			checkWritten(t, file, countsOf(t, out))
 		})
 	}
 }
@@ -402,5 +391,23 @@ func TestDemoWriteThenRead(t *testing.T) {
 				t.Fatalf("read of the demo's --write file counted\n %s\nthe demo\n %s", got, want)
 			}
 		})
+	}
+}
+
+// checkWritten checks the capture attach wrote with --write: read counts
+// in it what attach counted (want, countsOf its summary), and tcpdump
+// reads it whole.
+func checkWritten(t *testing.T, file, want string) {
+	t.Helper()
+	var rout, rerr syncBuffer
+	if code := run(context.Background(), []string{"read", file, "-o", "json"}, &rout, &rerr); code != 0 {
+		t.Fatalf("read: exit %d: %s", code, rerr.String())
+	}
+	if got := countsOf(t, rout.String()); got != want {
+		t.Fatalf("read of attach's --write file counted\n %s\nattach\n %s", got, want)
+	}
+	bin := tcpdumpPath(t)
+	if msg, err := exec.Command(bin, "-nr", file).CombinedOutput(); err != nil || strings.Contains(string(msg), "truncated") {
+		t.Fatalf("tcpdump -r: %v\n%s", err, msg)
 	}
 }
