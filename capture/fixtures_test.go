@@ -3,9 +3,11 @@ package capture_test
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/gopacket/gopacket"
@@ -217,9 +219,13 @@ func TestFixtures(t *testing.T) {
 		base := readPackets(t, fixture(variant, "base"))
 		server := uint16(base[0].tcp.DstPort) // the first packet is the client's SYN
 		filter := capture.Port(server)
-		want, _ := readFile(t, fixture(variant, "base"), filter)
+		baseReg, _ := readFileInto(t, fixture(variant, "base"), filter)
+		want := baseReg.Snapshot()
 		if want.Incomplete != 0 || want.Violations != 0 || want.Totals.Total() == 0 {
 			t.Fatalf("%s base: %s", variant, counts(want))
+		}
+		if rs := resyncRecords(baseReg); len(rs[0])+len(rs[1]) != 0 {
+			t.Fatalf("%s base: resync records %q in a whole capture", variant, rs)
 		}
 		for _, kind := range perturbations {
 			t.Run(variant+"/"+kind, func(t *testing.T) {
@@ -227,7 +233,8 @@ func TestFixtures(t *testing.T) {
 				if *update {
 					writePackets(t, fixture(variant, kind), ps)
 				}
-				got, _ := readFile(t, fixture(variant, kind), filter)
+				reg, _ := readFileInto(t, fixture(variant, kind), filter)
+				got := reg.Snapshot()
 				ss := got.Sessions[0]
 				wantProto := map[bool]live.Protocol{false: live.Smux, true: live.Yamux}[yam]
 				if ss.Proto != wantProto {
@@ -253,13 +260,19 @@ func TestFixtures(t *testing.T) {
 						t.Fatalf("\n got %s\nwant %s", counts(got), counts(want))
 					}
 				case "loss", "midstream":
-					exp, skipped, lostBytes := expect(t, base, server, lost, joined, cut, yam)
+					exp, skipped, lostBytes, resyncs := expect(t, base, server, lost, joined, cut, yam)
 					// The other direction's frames must not overtake those after
 					// the gap: the ACKs that show the loss let reassembly skip it
 					// at once, so no reply comes before its request (an anomaly).
 					if got.Totals != exp || ss.Skipped != skipped || ss.Lost != lostBytes || !ss.Incomplete || got.Anomalies != 0 {
 						t.Fatalf("got %v skipped %v lost %v incomplete %v anomalies %d;\nwant %v skipped %v lost %v and none",
 							got.Totals, ss.Skipped, ss.Lost, ss.Incomplete, got.Anomalies, exp, skipped, lostBytes)
+					}
+					// What the user is told, where and how much: "joined
+					// mid-stream at offset X, N bytes skipped", "capture lost
+					// N bytes at offset X", "resumed at offset X ...".
+					if got := resyncRecords(reg); !reflect.DeepEqual(got, resyncs) {
+						t.Fatalf("resync records\n got %q\nwant %q", got, resyncs)
 					}
 				}
 			})
@@ -274,7 +287,11 @@ func TestFixtures(t *testing.T) {
 // lie wholly in what arrived and begin at or after the first frame
 // boundary after each gap or join: the boundary resynchronisation must
 // find. Skipped are the bytes that arrived but lie outside those frames.
-func expect(t *testing.T, base []pkt, server uint16, lost []int, joined, cut int, yam bool) (c live.Counts, skipped, lostBytes [2]int64) {
+//
+// resyncs are the records of where decoding left the byte stream and
+// came back to it, per direction, as resyncRecords lists them: offsets
+// count from the first byte the capture has of the direction.
+func expect(t *testing.T, base []pkt, server uint16, lost []int, joined, cut int, yam bool) (c live.Counts, skipped, lostBytes [2]int64, resyncs [2][]string) {
 	t.Helper()
 	var stream [2][]byte
 	var start [2][]int64 // by packet index: the packet's offset in its direction, or -1
@@ -319,8 +336,25 @@ func expect(t *testing.T, base []pkt, server uint16, lost []int, joined, cut int
 		next := 0 // index into resume[d]
 		synced := len(resume[d]) == 0 || resume[d][0] > 0 && arrived[d][0]
 		var counted int64
+		origin := int64(0) // the first byte the capture has
+		if joined >= 0 && len(resume[d]) > 0 {
+			origin = resume[d][0]
+		}
+		why := "" // why the next whole frame is a resynchronisation's, if it is
+		if joined >= 0 && len(resume[d]) > 0 {
+			why = "joined mid-stream at offset %d, %d bytes skipped"
+		}
+		from := origin // where the arrived bytes not yet counted begin
 		for _, f := range res {
 			for next < len(resume[d]) && f.off >= resume[d][next] {
+				if r := resume[d][next]; r > origin {
+					gap := r // where the bytes lost before r begin
+					for gap > 0 && !arrived[d][gap-1] {
+						gap--
+					}
+					resyncs[d] = append(resyncs[d], fmt.Sprintf("off=%d capture lost %d bytes at offset %d", gap-origin, r-gap, gap-origin))
+					why = "resumed at offset %d after lost bytes, %d bytes skipped"
+				}
 				synced = true
 				next++
 			}
@@ -338,6 +372,17 @@ func expect(t *testing.T, base []pkt, server uint16, lost []int, joined, cut int
 			if !synced {
 				continue
 			}
+			if why != "" {
+				var n int64 // the arrived bytes before f not counted
+				for k := from; k < f.off; k++ {
+					if arrived[d][k] {
+						n++
+					}
+				}
+				resyncs[d] = append(resyncs[d], fmt.Sprintf("off=%d "+why, f.off-origin, f.off-origin, n))
+				why = ""
+			}
+			from = f.off + f.size
 			if yam {
 				c.TypeFrames[d][f.typ]++
 				c.TypeBytes[d][f.typ] += uint64(f.size)
@@ -355,7 +400,17 @@ func expect(t *testing.T, base []pkt, server uint16, lost []int, joined, cut int
 		}
 		skipped[d] = got - counted
 	}
-	return c, skipped, lostBytes
+	return c, skipped, lostBytes, resyncs
+}
+
+// resyncRecords lists the resynchronisation records in reg's history per
+// direction, each as its offset and detail.
+func resyncRecords(reg *live.Registry) (recs [2][]string) {
+	rs, _ := reg.Frames(live.Query{Scan: 1 << 30, Match: func(r *live.Record) bool { return r.Kind == live.ResyncRecord }}, nil)
+	for _, r := range rs {
+		recs[r.Dir] = append(recs[r.Dir], fmt.Sprintf("off=%d %s", r.Offset, r.Detail))
+	}
+	return recs
 }
 
 type wholeFrame struct {

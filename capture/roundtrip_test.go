@@ -77,6 +77,14 @@ func echoTraffic(t testing.TB, version, streams, maxShift int, seed uint64, reg 
 // readFile reads a capture into a new registry and returns its snapshot.
 func readFile(t testing.TB, path string, filter capture.Filter) (*live.Snapshot, capture.Stats) {
 	t.Helper()
+	reg, stats := readFileInto(t, path, filter)
+	return reg.Snapshot(), stats
+}
+
+// readFileInto reads the capture at path, as read does, into a new
+// registry and returns it.
+func readFileInto(t testing.TB, path string, filter capture.Filter) (*live.Registry, capture.Stats) {
+	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +101,7 @@ func readFile(t testing.TB, path string, filter capture.Filter) (*live.Snapshot,
 	if err := rd.Run(context.Background(), file); err != nil {
 		t.Fatal(err)
 	}
-	return reg.Snapshot(), rd.Stats()
+	return reg, rd.Stats()
 }
 
 // counts is what a capture must reproduce of a session: its frames and
