@@ -177,23 +177,6 @@ type yamuxWrote struct {
 	ref live.FrameRef
 }
 
-// endYamux is end for a yamux connection.
-func (f *Feeder) endYamux(at time.Time, report bool) {
-	skipped := f.ydec.Skipped()
-	v := f.ydec.End()
-	if n := f.ydec.Skipped() - skipped; n > 0 {
-		f.sess.Resynced(f.dir, at, f.ydec.Offset(), n, 0,
-			fmt.Sprintf("no frame boundary found before the end: %d bytes skipped", n))
-		f.resync = inStep
-	}
-	if v != nil {
-		if report {
-			f.sess.ViolationYamux(f.dir, at, v)
-		}
-		f.sess.Unparsed(f.dir, f.ydec.Unparsed())
-	}
-}
-
 // unsentYamux is unsent for a yamux connection: cut and stop are offsets
 // in the direction's byte stream after its prefix.
 func (f *Feeder) unsentYamux(at time.Time, cut, stop int64) {

@@ -105,6 +105,26 @@ func newFeeder(sess *live.Session, dir live.Dir, snaplen int, c *choice) Feeder 
 	return Feeder{dec: decoder.New(snaplen), dir: dir, sess: sess, choice: c}
 }
 
+// stream is what Resync, Gap and End ask of the feeder's decoder, smux's
+// or yamux's alike.
+type stream interface {
+	Offset() int64
+	Skipped() int64
+	Unparsed() int64
+	Flush()
+	Resync()
+	Gap(n int64)
+}
+
+// stream returns the decoder of the protocol the feeder decodes: smux's
+// until it knows.
+func (f *Feeder) stream() stream {
+	if f.kind == kindYamux {
+		return f.ydec
+	}
+	return f.dec
+}
+
 // offset returns how many bytes of the direction the feeder was given.
 func (f *Feeder) offset() int64 {
 	if f.kind == kindYamux {
@@ -191,11 +211,7 @@ func (f *Feeder) Resync() {
 		}
 		f.settle(f.choice.decideSmux())
 	}
-	if f.kind == kindYamux {
-		f.ydec.Resync()
-	} else {
-		f.dec.Resync()
-	}
+	f.stream().Resync()
 	f.resync = joined
 }
 
@@ -211,18 +227,11 @@ func (f *Feeder) Gap(n int64, at time.Time) {
 		f.skip = 0 // what is left of the prefix is lost
 		f.settle(f.choice.decideSmux())
 	}
-	var off int64
-	if f.kind == kindYamux {
-		f.ydec.Flush()
-		f.Feed(nil, at) // the frames that chain up to the gap
-		off = f.ydec.Offset()
-		f.ydec.Gap(n)
-	} else {
-		f.dec.Flush()
-		f.Feed(nil, at)
-		off = f.dec.Offset()
-		f.dec.Gap(n)
-	}
+	s := f.stream()
+	s.Flush()
+	f.Feed(nil, at) // the frames that chain up to the gap
+	off := s.Offset()
+	s.Gap(n)
 	f.sess.Resynced(f.dir, at, off, 0, n, fmt.Sprintf("capture lost %d bytes at offset %d", n, off))
 	f.resync = afterGap
 }
@@ -257,12 +266,9 @@ func (f *Feeder) End(at time.Time, report bool) {
 	if f.done {
 		return
 	}
+	s := f.stream()
 	if f.resync != inStep {
-		if f.kind == kindYamux {
-			f.ydec.Flush()
-		} else {
-			f.dec.Flush()
-		}
+		s.Flush()
 		f.Feed(nil, at) // the frames that chain up to the end
 	}
 	f.done = true
@@ -270,23 +276,30 @@ func (f *Feeder) End(at time.Time, report bool) {
 	if f.rec != nil {
 		f.rec.End(f.dir, at)
 	}
+	skipped := s.Skipped()
+	var v *decoder.Violation // what ending the decoder found cut short
+	var yv *yamux.Violation
 	if f.kind == kindYamux {
-		f.endYamux(at, report)
-		return
+		yv = f.ydec.End()
+	} else {
+		v = f.dec.End()
 	}
-	skipped := f.dec.Skipped()
-	v := f.dec.End()
-	if n := f.dec.Skipped() - skipped; n > 0 {
-		f.sess.Resynced(f.dir, at, f.dec.Offset(), n, 0,
+	if n := s.Skipped() - skipped; n > 0 {
+		f.sess.Resynced(f.dir, at, s.Offset(), n, 0,
 			fmt.Sprintf("no frame boundary found before the end: %d bytes skipped", n))
 		f.resync = inStep
 	}
-	if v != nil {
-		if report {
+	if v == nil && yv == nil {
+		return
+	}
+	if report {
+		if yv != nil {
+			f.sess.ViolationYamux(f.dir, at, yv)
+		} else {
 			f.sess.Violation(f.dir, at, v)
 		}
-		f.sess.Unparsed(f.dir, f.dec.Unparsed())
 	}
+	f.sess.Unparsed(f.dir, s.Unparsed())
 }
 
 // unsent accounts for a Write that sent only the bytes before offset cut

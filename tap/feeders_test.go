@@ -94,3 +94,31 @@ func TestFeedersDetectSkip(t *testing.T) {
 			ss.Proto, ss.Prefix, ss.Counts.Total(), ss.Incomplete, ss.AnomalyCount)
 	}
 }
+
+// TestFeederEndCuts ends a yamux direction with a frame cut short: it is
+// named TRUNCATED at its offset and its bytes count as unparsed, unless
+// the end was this end's own (report false), which names nothing.
+func TestFeederEndCuts(t *testing.T) {
+	c2s, _ := exchange()
+	first := yamux.HeaderSize // the SYN of stream 1, then its data frame
+	cut := first + yamux.HeaderSize + 2
+	for _, report := range []bool{true, false} {
+		reg := live.New(live.Config{})
+		at := time.Unix(1000, 0)
+		sess := reg.Open(live.SessionInfo{Client: "a:1", Server: "b:2", Tap: live.Server, Proto: live.Yamux}, at)
+		out, _ := tap.NewFeeders(sess, 64, tap.Yamux, 0)
+		out.Feed(c2s[:cut], at)
+		out.End(at, report)
+		ss := reg.Snapshot().Session(sess.ID())
+		if ss.Unparsed != [2]int64{int64(cut - first), 0} || ss.Counts.Total() != 1 {
+			t.Fatalf("report %v: unparsed %v frames %d; want [%d 0] 1", report, ss.Unparsed, ss.Counts.Total(), cut-first)
+		}
+		switch {
+		case !report && len(ss.Framing) != 0:
+			t.Fatalf("the tapped end's own end named %+v", ss.Framing)
+		case report && (len(ss.Framing) != 1 || ss.Framing[0].YamuxCode != yamux.Truncated ||
+			ss.Framing[0].Offset != int64(first) || ss.Framing[0].Dir != live.ClientToServer):
+			t.Fatalf("framing %+v; want TRUNCATED at %d", ss.Framing, first)
+		}
+	}
+}
