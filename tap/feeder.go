@@ -28,6 +28,7 @@ type Feeder struct {
 	// resync says why the decoder is looking for a frame boundary, if it
 	// is: the first frame it finds is reported with it.
 	resync resyncWhy
+	told   int64        // the decoder's Skipped bytes reported on the session
 	rec    ConnRecorder // nil, or where the bytes fed are recorded
 
 	// kind is what the feeder decodes once it knows (detect.go): smux
@@ -246,6 +247,7 @@ func (f *Feeder) resynced(at time.Time, off, skipped int64) {
 		detail = fmt.Sprintf("resumed at offset %d after lost bytes, %d bytes skipped", off, skipped)
 	}
 	f.resync = inStep
+	f.told += skipped
 	f.sess.Resynced(f.dir, at, off, skipped, 0, detail)
 }
 
@@ -276,7 +278,6 @@ func (f *Feeder) End(at time.Time, report bool) {
 	if f.rec != nil {
 		f.rec.End(f.dir, at)
 	}
-	skipped := s.Skipped()
 	var v *decoder.Violation // what ending the decoder found cut short
 	var yv *yamux.Violation
 	if f.kind == kindYamux {
@@ -284,7 +285,10 @@ func (f *Feeder) End(at time.Time, report bool) {
 	} else {
 		v = f.dec.End()
 	}
-	if n := s.Skipped() - skipped; n > 0 {
+	// What the decoder skipped and no frame reported: bytes it gave up on
+	// as the end flushed them, or that End abandoned.
+	if n := s.Skipped() - f.told; n > 0 {
+		f.told += n
 		f.sess.Resynced(f.dir, at, s.Offset(), n, 0,
 			fmt.Sprintf("no frame boundary found before the end: %d bytes skipped", n))
 		f.resync = inStep

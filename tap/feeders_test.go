@@ -1,10 +1,12 @@
 package tap_test
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/tap"
@@ -97,7 +99,9 @@ func TestFeedersDetectSkip(t *testing.T) {
 
 // TestFeederEndCuts ends a yamux direction with a frame cut short: it is
 // named TRUNCATED at its offset and its bytes count as unparsed, unless
-// the end was this end's own (report false), which names nothing.
+// the end was this end's own (report false), which names nothing. A
+// direction joined mid-stream that ends before any frame boundary says
+// so, with the bytes it skipped.
 func TestFeederEndCuts(t *testing.T) {
 	c2s, _ := exchange()
 	first := yamux.HeaderSize // the SYN of stream 1, then its data frame
@@ -119,6 +123,29 @@ func TestFeederEndCuts(t *testing.T) {
 		case report && (len(ss.Framing) != 1 || ss.Framing[0].YamuxCode != yamux.Truncated ||
 			ss.Framing[0].Offset != int64(first) || ss.Framing[0].Dir != live.ClientToServer):
 			t.Fatalf("framing %+v; want TRUNCATED at %d", ss.Framing, first)
+		}
+	}
+
+	// Joined mid-stream, and ended before a frame boundary: the rest of
+	// a header, in which none begins.
+	smuxHdr := decoder.MakeHeader(2, decoder.SYN, 0, 1)
+	for _, c := range []struct {
+		proto tap.Protocol
+		rest  []byte
+	}{{tap.Yamux, c2s[5:yamux.HeaderSize]}, {tap.Smux, smuxHdr[1:]}} {
+		reg := live.New(live.Config{})
+		at := time.Unix(1000, 0)
+		sess := reg.Open(live.SessionInfo{Client: "a:1", Server: "b:2", Tap: live.Server}, at)
+		out, _ := tap.NewFeeders(sess, 64, c.proto, 0)
+		out.Resync()
+		out.Feed(c.rest, at)
+		out.End(at, true)
+		ss := reg.Snapshot().Session(sess.ID())
+		recs, _ := reg.Frames(live.Query{Match: func(r *live.Record) bool { return r.Kind == live.ResyncRecord }}, nil)
+		n := int64(len(c.rest))
+		want := fmt.Sprintf("no frame boundary found before the end: %d bytes skipped", n)
+		if ss.Skipped != [2]int64{n, 0} || len(recs) != 1 || recs[0].Detail != want || ss.Counts.Total() != 0 {
+			t.Fatalf("%v: skipped %v, records %+v, frames %d; want [%d 0], %q, none", c.proto, ss.Skipped, recs, ss.Counts.Total(), n, want)
 		}
 	}
 }
