@@ -112,11 +112,7 @@ func TestSniffMatchesDemo(t *testing.T) {
 			if got := countsOf(t, stdout.String()); got != want {
 				t.Fatalf("sniff counted\n %s\nthe demo's tap\n %s", got, want)
 			}
-			var rout, rerr syncBuffer
-			if code := run(context.Background(), []string{"read", file, "-o", "json"}, &rout, &rerr); code != 0 {
-				t.Fatalf("read: exit %d: %s", code, rerr.String())
-			}
-			if got := countsOf(t, rout.String()); got != want {
+			if got := readCounts(t, file); got != want {
 				t.Fatalf("read of sniff's --write file counted\n %s\nthe demo's tap\n %s", got, want)
 			}
 		})
@@ -207,11 +203,7 @@ func tcpdumpDemo(t *testing.T, bin, version string) (want, got string, drops int
 	if m := kernelDrops.FindStringSubmatch(stats); m != nil {
 		drops, _ = strconv.Atoi(m[1])
 	}
-	var out, errOut syncBuffer
-	if code := run(context.Background(), []string{"read", file, "-o", "json"}, &out, &errOut); code != 0 {
-		t.Fatalf("read: exit %d: %s", code, errOut.String())
-	}
-	return want, countsOf(t, out.String()), drops, stats
+	return want, readCounts(t, file), drops, stats
 }
 
 // kernelDrops finds tcpdump's count of the packets the kernel dropped.
@@ -383,15 +375,21 @@ func TestDemoWriteThenRead(t *testing.T) {
 				t.Fatalf("demo: exit %d: %s", code, stderr.String())
 			}
 			want := countsOf(t, stdout.String())
-			var rout, rerr syncBuffer
-			if code := run(context.Background(), []string{"read", file, "-o", "json"}, &rout, &rerr); code != 0 {
-				t.Fatalf("read: exit %d: %s", code, rerr.String())
-			}
-			if got := countsOf(t, rout.String()); got != want {
+			if got := readCounts(t, file); got != want {
 				t.Fatalf("read of the demo's --write file counted\n %s\nthe demo\n %s", got, want)
 			}
 		})
 	}
+}
+
+// readCounts runs read on file and returns countsOf what it says.
+func readCounts(t *testing.T, file string) string {
+	t.Helper()
+	var out, errOut syncBuffer
+	if code := run(context.Background(), []string{"read", file, "-o", "json"}, &out, &errOut); code != 0 {
+		t.Fatalf("read: exit %d: %s", code, errOut.String())
+	}
+	return countsOf(t, out.String())
 }
 
 // checkWritten checks the capture attach wrote with --write: read counts
@@ -399,11 +397,7 @@ func TestDemoWriteThenRead(t *testing.T) {
 // reads it whole.
 func checkWritten(t *testing.T, file, want string) {
 	t.Helper()
-	var rout, rerr syncBuffer
-	if code := run(context.Background(), []string{"read", file, "-o", "json"}, &rout, &rerr); code != 0 {
-		t.Fatalf("read: exit %d: %s", code, rerr.String())
-	}
-	if got := countsOf(t, rout.String()); got != want {
+	if got := readCounts(t, file); got != want {
 		t.Fatalf("read of attach's --write file counted\n %s\nattach\n %s", got, want)
 	}
 	bin := tcpdumpPath(t)
