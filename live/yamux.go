@@ -322,28 +322,9 @@ func (s *Session) yamuxOpen(dir Dir, at time.Time, sid uint32) (*stream, Anomaly
 		s.fold(st)
 		a = ReusedID
 	}
-	var st *stream
-	if n := len(s.free); n > 0 {
-		st = s.free[n-1]
-		s.free = s.free[:n-1]
-		*st = stream{}
-	} else {
-		st = new(stream)
-	}
-	s.serial++
-	st.id, st.opener, st.first, st.last, st.serial = sid, dir.Sender(), at, at, s.serial
-	st.state = SYNSent
+	st := s.newStream(dir, at, sid, dir.Sender(), SYNSent)
 	for d := range 2 {
 		st.flow[d] = Flow{PeerWindow: yamux.InitialWindow, HasUPD: true}
-	}
-	s.streams.put(st)
-	s.recent[dir] = st
-	if s.ended {
-		st.state = EndedWithSession
-		s.endedStreams++
-	} else {
-		s.open++
-		s.watchOpened(st)
 	}
 	// yamux clients open odd ids from 1, servers even ids from 2.
 	if a == 0 && ((sid%2 == 1) != (dir == ClientToServer) || sid == 0) {
