@@ -289,7 +289,7 @@ func (s *Session) RecordRef(dir Dir, at time.Time, f *decoder.Frame) (FrameRef, 
 		a = s.upd(dir, at, sid, f.Consumed, f.Window)
 	}
 	if a != 0 {
-		s.anomaly(a, dir, at, f)
+		s.anomaly(AnomalyInfo{Anomaly: a, Dir: dir, At: at, Offset: f.Offset, Header: f.Header})
 	}
 	var ref FrameRef
 	if st := s.counted; st != nil {
@@ -530,16 +530,17 @@ func (s *Session) closeStream(st *stream) {
 	}
 }
 
-func (s *Session) anomaly(a Anomaly, dir Dir, at time.Time, f *decoder.Frame) {
+// anomaly counts an anomaly of either protocol and keeps it in the ring of
+// the last cfg.Anomalies. s.mu is held.
+func (s *Session) anomaly(info AnomalyInfo) {
 	s.anomalyCount++
-	if int(a) < NumAnomalies {
-		s.anomalyBy[a]++
+	if int(info.Anomaly) < NumAnomalies {
+		s.anomalyBy[info.Anomaly]++
 	}
 	limit := s.reg.cfg.Anomalies
 	if limit == 0 {
 		return
 	}
-	info := AnomalyInfo{Anomaly: a, Dir: dir, At: at, Offset: f.Offset, Header: f.Header}
 	if len(s.anomalies) < limit {
 		s.anomalies = append(s.anomalies, info)
 		return

@@ -169,18 +169,7 @@ func (s *Session) RecordYamuxRef(dir Dir, at time.Time, f *yamux.Frame) FrameRef
 		}
 	}
 	if a != 0 {
-		s.anomalyCount++
-		if int(a) < NumAnomalies {
-			s.anomalyBy[a]++
-		}
-		if limit := s.reg.cfg.Anomalies; limit > 0 {
-			info := AnomalyInfo{Anomaly: a, Dir: dir, At: at, Offset: f.Offset, Proto: Yamux, YamuxHeader: h}
-			if len(s.anomalies) < limit {
-				s.anomalies = append(s.anomalies, info)
-			} else {
-				s.anomalies[(s.anomalyCount-1)%uint64(limit)] = info
-			}
-		}
+		s.anomaly(AnomalyInfo{Anomaly: a, Dir: dir, At: at, Offset: f.Offset, Proto: Yamux, YamuxHeader: h})
 	}
 	var ref FrameRef
 	if st := s.counted; st != nil {
