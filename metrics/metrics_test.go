@@ -295,6 +295,66 @@ func TestLeakFoundAndHealthyNot(t *testing.T) {
 	}
 }
 
+// TestStalledFoundAndHealthyNot: a real smux v2 stream whose reader does
+// not read holds its writer at the full window, and muxtop_streams_stalled
+// counts it, in the session's own gauges too; with a reader that reads,
+// the same writes leave it at 0.
+func TestStalledFoundAndHealthyNot(t *testing.T) {
+	const stallAfter = 50 * time.Millisecond
+	for _, stall := range []bool{true, false} {
+		t.Run(fmt.Sprintf("stall=%v", stall), func(t *testing.T) {
+			reg := live.New(live.Config{})
+			cli, srv := smuxtest.Pair(t, smuxtest.Config(2), func(c net.Conn) net.Conn { return tap.Wrap(c, live.Client, reg, "test") }, nil)
+			accepted := make(chan *smux.Stream, 1)
+			go func() { // ends with srv
+				st, err := srv.AcceptStream()
+				if err != nil {
+					return
+				}
+				accepted <- st
+				if !stall {
+					io.Copy(io.Discard, st)
+				}
+			}()
+			st, err := cli.OpenStream()
+			if err != nil {
+				t.Fatal(err)
+			}
+			wrote := make(chan error, 1)
+			go func() { // ends when the writes go through, or the session closes
+				// Past the window smux v2 assumes until its peer's first UPD.
+				_, err := st.Write(make([]byte, 2*live.InitialPeerWindow))
+				wrote <- err
+			}()
+			<-accepted
+			col := metrics.NewCollector(reg, metrics.Options{StallAfter: stallAfter, Sessions: 1})
+			var m map[string]float64
+			if stall {
+				smuxtest.Eventually(t, "a stalled stream", func() bool {
+					m = scrape(t, col)
+					return m["muxtop_streams_stalled"] == 1
+				})
+				if m["muxtop_streams_open"] != 1 || sum(m, "muxtop_session_streams_open") != 1 {
+					t.Errorf("streams open %v, in the session %v; want 1", m["muxtop_streams_open"], sum(m, "muxtop_session_streams_open"))
+				}
+				select {
+				case err := <-wrote:
+					t.Fatalf("the write returned (%v) with no reader", err)
+				default:
+				}
+				return
+			}
+			if err := <-wrote; err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(3 * stallAfter)
+			if m = scrape(t, col); m["muxtop_streams_stalled"] != 0 || sum(m, "muxtop_session_streams_open") != 1 {
+				t.Errorf("a reading reader: stalled %v, open in the session %v; want 0, 1", m["muxtop_streams_stalled"], sum(m, "muxtop_session_streams_open"))
+			}
+		})
+	}
+}
+
 // TestViolationByCode: an HTTP request sent where smux is expected is a
 // BAD_VERSION violation, and its bytes count as unparsed.
 func TestViolationByCode(t *testing.T) {
