@@ -274,12 +274,7 @@ func (r *Registry) forget(s *Session) {
 	defer s.mu.Unlock()
 	r.forgotten.Sessions++
 	r.forgotten.Streams += s.total()
-	r.forgotten.EndedStreams += s.summary.Ended
-	for st := range s.streams.all() {
-		if st.state == EndedWithSession {
-			r.forgotten.EndedStreams++
-		}
-	}
+	r.forgotten.EndedStreams += s.endedStreams // as the session's StreamsEnded said
 	r.forgotten.Counts.add(&s.counts)
 	r.forgotten.Anomalies += s.anomalyCount
 	r.forgotten.Violations += uint64(s.framingCount())
