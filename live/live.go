@@ -329,6 +329,7 @@ func (r *Registry) lateFrame(dir Dir, cmd decoder.Cmd, length uint32, opened uin
 	f := &r.forgotten
 	f.Counts.count(dir, cmd, length)
 	f.Streams += opened
+	f.EndedStreams += opened // a stream opened after End ends with the session
 	if a != 0 {
 		f.Anomalies++
 		if int(a) < NumAnomalies {

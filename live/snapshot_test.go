@@ -215,6 +215,12 @@ func TestForgottenEndedStreams(t *testing.T) {
 			if f := reg.Snapshot().Forgotten; f.Sessions != 1 || f.Streams != 4 || f.EndedStreams != 3 {
 				t.Errorf("forgotten sessions %d, streams %d, ended with the session %d; want 1, 4, 3", f.Sessions, f.Streams, f.EndedStreams)
 			}
+			// A SYN still in flight as the session ended opens a stream
+			// that ends with it: not one both sides closed.
+			sc.feed(syn(c2s, 11))
+			if f := reg.Snapshot().Forgotten; f.Streams != 5 || f.EndedStreams != 4 {
+				t.Errorf("after a late SYN: forgotten streams %d, ended with the session %d; want 5, 4", f.Streams, f.EndedStreams)
+			}
 		})
 	}
 }

@@ -441,6 +441,7 @@ func (r *Registry) lateYamuxFrame(dir Dir, typ yamux.Type, payload, length uint3
 	f := &r.forgotten
 	f.Counts.countYamux(dir, typ, payload)
 	f.Streams += opened
+	f.EndedStreams += opened // a stream opened after End ends with the session
 	if typ == yamux.GoAway {
 		f.GoAwaysBy[dir.Sender()][goAwayIndex(length)]++
 	}
