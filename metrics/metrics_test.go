@@ -260,7 +260,7 @@ func TestLeakFoundAndHealthyNot(t *testing.T) {
 				io.ReadFull(st, make([]byte, 4))
 				st.Close()
 			}
-			col := metrics.NewCollector(reg, metrics.Options{LeakAfter: leakAfter})
+			col := metrics.NewCollector(reg, metrics.Options{LeakAfter: leakAfter, Sessions: 1})
 			time.Sleep(3 * leakAfter)
 			var m map[string]float64
 			if leak {
@@ -274,6 +274,15 @@ func TestLeakFoundAndHealthyNot(t *testing.T) {
 				if age := m["muxtop_oldest_open_stream_age_seconds"]; age < leakAfter.Seconds() {
 					t.Errorf("oldest open stream %v s old, want at least %v", age, leakAfter.Seconds())
 				}
+				// The session's own series say the same of its one session.
+				if sum(m, "muxtop_session_streams_leak_suspected") != streams || sum(m, "muxtop_session_streams_open") != streams ||
+					sum(m, "muxtop_session_oldest_open_stream_age_seconds") < leakAfter.Seconds() ||
+					sum(m, "muxtop_session_frames_total") != sum(m, "muxtop_frames_total") {
+					t.Errorf("the session's series: leaks %v, open %v, oldest %v s, frames %v (of %v in all); want %d, %d, at least %v, all",
+						sum(m, "muxtop_session_streams_leak_suspected"), sum(m, "muxtop_session_streams_open"),
+						sum(m, "muxtop_session_oldest_open_stream_age_seconds"), sum(m, "muxtop_session_frames_total"), sum(m, "muxtop_frames_total"),
+						streams, streams, leakAfter.Seconds())
+				}
 				if m["muxtop_findings_opened_total{code=LEAK,severity=warning}"] != 1 {
 					t.Errorf("LEAK opened %v times, want 1", m["muxtop_findings_opened_total{code=LEAK,severity=warning}"])
 				}
@@ -286,7 +295,8 @@ func TestLeakFoundAndHealthyNot(t *testing.T) {
 			time.Sleep(3 * metrics.EvaluateEvery)
 			m = scrape(t, col)
 			if sum(m, "muxtop_findings_open") != 0 || sum(m, "muxtop_findings_opened_total") != 0 ||
-				m["muxtop_streams_leak_suspected"] != 0 || m["muxtop_oldest_open_stream_age_seconds"] != 0 {
+				m["muxtop_streams_leak_suspected"] != 0 || m["muxtop_oldest_open_stream_age_seconds"] != 0 ||
+				sum(m, "muxtop_session_streams_leak_suspected") != 0 || sum(m, "muxtop_session_oldest_open_stream_age_seconds") != 0 {
 				t.Errorf("a healthy run shows findings %v (opened %v), leaks %v, oldest %v",
 					sum(m, "muxtop_findings_open"), sum(m, "muxtop_findings_opened_total"),
 					m["muxtop_streams_leak_suspected"], m["muxtop_oldest_open_stream_age_seconds"])
