@@ -252,6 +252,19 @@ func (h *history) claim() (uint64, int, *slot, bool) {
 	return seq, i, sl, true
 }
 
+// keep copies up to snaplen bytes of payload p into slot i, sl, and
+// returns how many it kept.
+func (h *history) keep(i int, sl *slot, p []byte) int {
+	if len(p) > h.snaplen {
+		p = p[:h.snaplen]
+	}
+	n := copy(sl.inline[:], p)
+	if len(p) > inlineLen {
+		n += copy(h.arena[i*h.rest:(i+1)*h.rest], p[inlineLen:])
+	}
+	return n
+}
+
 // addFrame stores a frame record; it never waits for a reader beyond the
 // copy of one record.
 func (h *history) addFrame(sess uint64, dir Dir, at time.Time, f *decoder.Frame, a Anomaly) {
@@ -262,14 +275,7 @@ func (h *history) addFrame(sess uint64, dir Dir, at time.Time, f *decoder.Frame,
 	if !ok {
 		return
 	}
-	p := f.Payload
-	if len(p) > h.snaplen {
-		p = p[:h.snaplen]
-	}
-	n := copy(sl.inline[:], p)
-	if len(p) > inlineLen {
-		n += copy(h.arena[i*h.rest:(i+1)*h.rest], p[inlineLen:])
-	}
+	n := h.keep(i, sl, f.Payload)
 	var flags uint8
 	if f.Truncated || n < len(f.Payload) {
 		flags = slotTruncated
@@ -291,14 +297,7 @@ func (h *history) addYamuxFrame(sess uint64, dir Dir, at time.Time, f *yamux.Fra
 	if !ok {
 		return
 	}
-	p := f.Payload
-	if len(p) > h.snaplen {
-		p = p[:h.snaplen]
-	}
-	n := copy(sl.inline[:], p)
-	if len(p) > inlineLen {
-		n += copy(h.arena[i*h.rest:(i+1)*h.rest], p[inlineLen:])
-	}
+	n := h.keep(i, sl, f.Payload)
 	flags := uint8(slotYamux)
 	if f.Truncated || n < len(f.Payload) {
 		flags |= slotTruncated

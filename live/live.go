@@ -274,12 +274,7 @@ func (r *Registry) forget(s *Session) {
 	defer s.mu.Unlock()
 	r.forgotten.Sessions++
 	r.forgotten.Streams += s.total()
-	r.forgotten.EndedStreams += s.summary.Ended
-	for st := range s.streams.all() {
-		if st.state == EndedWithSession {
-			r.forgotten.EndedStreams++
-		}
-	}
+	r.forgotten.EndedStreams += s.endedStreams // as the session's StreamsEnded said
 	r.forgotten.Counts.add(&s.counts)
 	r.forgotten.Anomalies += s.anomalyCount
 	r.forgotten.Violations += uint64(s.framingCount())
@@ -334,6 +329,7 @@ func (r *Registry) lateFrame(dir Dir, cmd decoder.Cmd, length uint32, opened uin
 	f := &r.forgotten
 	f.Counts.count(dir, cmd, length)
 	f.Streams += opened
+	f.EndedStreams += opened // a stream opened after End ends with the session
 	if a != 0 {
 		f.Anomalies++
 		if int(a) < NumAnomalies {

@@ -289,7 +289,7 @@ func (s *Session) RecordRef(dir Dir, at time.Time, f *decoder.Frame) (FrameRef, 
 		a = s.upd(dir, at, sid, f.Consumed, f.Window)
 	}
 	if a != 0 {
-		s.anomaly(a, dir, at, f)
+		s.anomaly(AnomalyInfo{Anomaly: a, Dir: dir, At: at, Offset: f.Offset, Header: f.Header})
 	}
 	var ref FrameRef
 	if st := s.counted; st != nil {
@@ -349,28 +349,9 @@ func (s *Session) syn(dir Dir, at time.Time, sid uint32) Anomaly {
 		s.fold(st)
 		a = ReusedID
 	}
-	var st *stream
-	if n := len(s.free); n > 0 {
-		st = s.free[n-1]
-		s.free = s.free[:n-1]
-		*st = stream{}
-	} else {
-		st = new(stream)
-	}
-	s.serial++
-	st.id, st.opener, st.first, st.last, st.serial = sid, dir.Sender(), at, at, s.serial
+	st := s.newStream(dir, at, sid, dir.Sender(), Open)
 	st.frames[dir] = 1
 	s.counted = st
-	s.streams.put(st)
-	s.recent[dir] = st
-	if s.ended {
-		// The tap may still see a SYN after End; the stream ends with the session.
-		st.state = EndedWithSession
-		s.endedStreams++
-	} else {
-		s.open++
-		s.watchOpened(st)
-	}
 	// smux bumps its id counter before use: clients open odd ids from 3,
 	// servers even ids from 2.
 	if a == 0 && ((sid%2 == 1) != (dir == ClientToServer) || sid < 2) {
@@ -549,16 +530,17 @@ func (s *Session) closeStream(st *stream) {
 	}
 }
 
-func (s *Session) anomaly(a Anomaly, dir Dir, at time.Time, f *decoder.Frame) {
+// anomaly counts an anomaly of either protocol and keeps it in the ring of
+// the last cfg.Anomalies. s.mu is held.
+func (s *Session) anomaly(info AnomalyInfo) {
 	s.anomalyCount++
-	if int(a) < NumAnomalies {
-		s.anomalyBy[a]++
+	if int(info.Anomaly) < NumAnomalies {
+		s.anomalyBy[info.Anomaly]++
 	}
 	limit := s.reg.cfg.Anomalies
 	if limit == 0 {
 		return
 	}
-	info := AnomalyInfo{Anomaly: a, Dir: dir, At: at, Offset: f.Offset, Header: f.Header}
 	if len(s.anomalies) < limit {
 		s.anomalies = append(s.anomalies, info)
 		return
@@ -696,6 +678,20 @@ func (s *Session) adopt(dir Dir, at time.Time, sid uint32) *stream {
 	if !s.incomplete || sid == 0 || s.ended {
 		return nil
 	}
+	opener := Server
+	if sid%2 == 1 {
+		opener = Client
+	}
+	st := s.newStream(dir, at, sid, opener, Open)
+	st.incomplete = true
+	return st
+}
+
+// newStream tracks stream sid, opened by opener in state and first named at
+// time at in direction dir, in the memory of a folded stream when there is
+// one. The tap may still see a stream opened after End: it ends with the
+// session. s.mu is held.
+func (s *Session) newStream(dir Dir, at time.Time, sid uint32, opener Side, state State) *stream {
 	var st *stream
 	if n := len(s.free); n > 0 {
 		st = s.free[n-1]
@@ -705,15 +701,16 @@ func (s *Session) adopt(dir Dir, at time.Time, sid uint32) *stream {
 		st = new(stream)
 	}
 	s.serial++
-	opener := Server
-	if sid%2 == 1 {
-		opener = Client
-	}
-	st.id, st.opener, st.first, st.last, st.serial, st.incomplete = sid, opener, at, at, s.serial, true
+	st.id, st.opener, st.first, st.last, st.serial, st.state = sid, opener, at, at, s.serial, state
 	s.streams.put(st)
 	s.recent[dir] = st
-	s.open++
-	s.watchOpened(st)
+	if s.ended {
+		st.state = EndedWithSession
+		s.endedStreams++
+	} else {
+		s.open++
+		s.watchOpened(st)
+	}
 	return st
 }
 

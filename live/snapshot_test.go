@@ -202,6 +202,29 @@ func TestEndedSessionsForgotten(t *testing.T) {
 	}
 }
 
+// TestForgottenEndedStreams: a forgotten session's streams that ended with
+// it, folded into its summary or still kept in detail, are all counted in
+// Forgotten.EndedStreams, and the stream both sides closed is not.
+func TestForgottenEndedStreams(t *testing.T) {
+	for _, keep := range []int{1, 10} {
+		t.Run(fmt.Sprintf("closed=%d", keep), func(t *testing.T) {
+			reg := live.New(live.Config{EndedSessions: -1, ClosedStreams: keep})
+			sc := openSession(reg, 1)
+			sc.feed(syn(c2s, 3), fin(c2s, 3), fin(s2c, 3), syn(c2s, 5), syn(c2s, 7), fin(s2c, 7), syn(c2s, 9))
+			sc.s.End(at(5), live.EOF, nil)
+			if f := reg.Snapshot().Forgotten; f.Sessions != 1 || f.Streams != 4 || f.EndedStreams != 3 {
+				t.Errorf("forgotten sessions %d, streams %d, ended with the session %d; want 1, 4, 3", f.Sessions, f.Streams, f.EndedStreams)
+			}
+			// A SYN still in flight as the session ended opens a stream
+			// that ends with it: not one both sides closed.
+			sc.feed(syn(c2s, 11))
+			if f := reg.Snapshot().Forgotten; f.Streams != 5 || f.EndedStreams != 4 {
+				t.Errorf("after a late SYN: forgotten streams %d, ended with the session %d; want 5, 4", f.Streams, f.EndedStreams)
+			}
+		})
+	}
+}
+
 // A tap ends a session when one direction fails; the other direction can
 // go on delivering frames for a while, even after the session is forgotten.
 func TestFramesAfterForgotten(t *testing.T) {

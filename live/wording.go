@@ -25,6 +25,29 @@ func (s *Session) finding(id uint64, c *candidate, opened time.Time) *Finding {
 	return f
 }
 
+// leakText words a leak finding, the same in smux and yamux.
+func leakText(f *Finding) string {
+	ev := &f.Evidence
+	sender, receiver := f.Dir.Sender(), f.Dir.Reverse().Sender()
+	if !f.HasDir {
+		return fmt.Sprintf("%s open longer than %s with no FIN from either side, oldest %s (stream %d, opened by the %s)",
+			plural(ev.Count, "stream"), fmtDur(ev.Limit), fmtDur(ev.Age), f.Stream, sender)
+	}
+	return fmt.Sprintf("the %s never closes its streams: %d half-closed by the %s, oldest %s (stream %d)",
+		sender, ev.Count, receiver, fmtDur(ev.Age), f.Stream)
+}
+
+// stallText words a window-stall finding, the same in smux and yamux.
+func stallText(f *Finding) string {
+	ev := &f.Evidence
+	text := fmt.Sprintf("stream %d: the %s's writer has been held by a full %s window for %s — its reader, the %s, is not reading",
+		f.Stream, f.Dir.Sender(), fmtBytes(ev.Bytes), fmtDur(ev.Age), f.Dir.Reverse().Sender())
+	if ev.Count > 1 {
+		text += fmt.Sprintf(" (%d streams of this session stalled this way)", ev.Count)
+	}
+	return text
+}
+
 // describeYamux words a finding of a yamux session, from what
 // hashicorp/yamux v0.1.2 does.
 func describeYamux(f *Finding, session uint64) (text, advice string) {
@@ -33,20 +56,13 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 	switch f.Code {
 	case CodeLeak:
 		if !f.HasDir {
-			return fmt.Sprintf("%s open longer than %s with no FIN from either side, oldest %s (stream %d, opened by the %s)",
-					plural(ev.Count, "stream"), fmtDur(ev.Limit), fmtDur(ev.Age), f.Stream, sender),
+			return leakText(f),
 				"if they are not meant to live this long, a side forgot Close(): yamux keeps every stream, and its receive buffer, until both sides have sent FIN or one sent RST"
 		}
-		return fmt.Sprintf("the %s never closes its streams: %d half-closed by the %s, oldest %s (stream %d)",
-				sender, ev.Count, receiver, fmtDur(ev.Age), f.Stream),
+		return leakText(f),
 			fmt.Sprintf("call Close() on the %s's stream when it is done: yamux keeps a stream until both sides have sent FIN (the other side's StreamCloseTimeout, 5 min by default, ends it with RST)", sender)
 	case CodeWindowStall:
-		text = fmt.Sprintf("stream %d: the %s's writer has been held by a full %s window for %s — its reader, the %s, is not reading",
-			f.Stream, sender, fmtBytes(ev.Bytes), fmtDur(ev.Age), receiver)
-		if ev.Count > 1 {
-			text += fmt.Sprintf(" (%d streams of this session stalled this way)", ev.Count)
-		}
-		return text, fmt.Sprintf("have the %s read stream %d, or close it: yamux sends a WINDOW_UPDATE, which lets the writer go on, only as its reader consumes; raise MaxStreamWindowSize only if the reader is merely slow", receiver, f.Stream)
+		return stallText(f), fmt.Sprintf("have the %s read stream %d, or close it: yamux sends a WINDOW_UPDATE, which lets the writer go on, only as its reader consumes; raise MaxStreamWindowSize only if the reader is merely slow", receiver, f.Stream)
 	case CodeSessionBlocked:
 		return fmt.Sprintf("session %d is blocked: the %s stopped reading the connection %s ago, with %s open; stream %d was sent %s",
 				session, receiver, fmtDur(ev.Age), plural(ev.Count, "stream"), f.Stream, fmtBytes(ev.Bytes)),
@@ -82,20 +98,13 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 	switch f.Code {
 	case CodeLeak:
 		if !f.HasDir {
-			return fmt.Sprintf("%s open longer than %s with no FIN from either side, oldest %s (stream %d, opened by the %s)",
-					plural(ev.Count, "stream"), fmtDur(ev.Limit), fmtDur(ev.Age), f.Stream, sender),
+			return leakText(f),
 				"if they are not meant to live this long, a side forgot Close(): smux keeps every stream, and its buffers, until both sides have sent FIN"
 		}
-		return fmt.Sprintf("the %s never closes its streams: %d half-closed by the %s, oldest %s (stream %d)",
-				sender, ev.Count, receiver, fmtDur(ev.Age), f.Stream),
+		return leakText(f),
 			fmt.Sprintf("call Close() on the %s's stream when it is done: smux keeps a stream, and its buffers, until both sides have sent FIN", sender)
 	case CodeWindowStall:
-		text = fmt.Sprintf("stream %d: the %s's writer has been held by a full %s window for %s — its reader, the %s, is not reading",
-			f.Stream, sender, fmtBytes(ev.Bytes), fmtDur(ev.Age), receiver)
-		if ev.Count > 1 {
-			text += fmt.Sprintf(" (%d streams of this session stalled this way)", ev.Count)
-		}
-		return text, fmt.Sprintf("have the %s read stream %d, or close it: smux v2 sends a UPD, which lets the writer go on, only as its reader consumes; raise MaxStreamBuffer only if the reader is merely slow", receiver, f.Stream)
+		return stallText(f), fmt.Sprintf("have the %s read stream %d, or close it: smux v2 sends a UPD, which lets the writer go on, only as its reader consumes; raise MaxStreamBuffer only if the reader is merely slow", receiver, f.Stream)
 	case CodeSessionBlocked:
 		what := "was sent " + fmtBytes(ev.Bytes)
 		if version == 2 {

@@ -169,18 +169,7 @@ func (s *Session) RecordYamuxRef(dir Dir, at time.Time, f *yamux.Frame) FrameRef
 		}
 	}
 	if a != 0 {
-		s.anomalyCount++
-		if int(a) < NumAnomalies {
-			s.anomalyBy[a]++
-		}
-		if limit := s.reg.cfg.Anomalies; limit > 0 {
-			info := AnomalyInfo{Anomaly: a, Dir: dir, At: at, Offset: f.Offset, Proto: Yamux, YamuxHeader: h}
-			if len(s.anomalies) < limit {
-				s.anomalies = append(s.anomalies, info)
-			} else {
-				s.anomalies[(s.anomalyCount-1)%uint64(limit)] = info
-			}
-		}
+		s.anomaly(AnomalyInfo{Anomaly: a, Dir: dir, At: at, Offset: f.Offset, Proto: Yamux, YamuxHeader: h})
 	}
 	var ref FrameRef
 	if st := s.counted; st != nil {
@@ -322,28 +311,9 @@ func (s *Session) yamuxOpen(dir Dir, at time.Time, sid uint32) (*stream, Anomaly
 		s.fold(st)
 		a = ReusedID
 	}
-	var st *stream
-	if n := len(s.free); n > 0 {
-		st = s.free[n-1]
-		s.free = s.free[:n-1]
-		*st = stream{}
-	} else {
-		st = new(stream)
-	}
-	s.serial++
-	st.id, st.opener, st.first, st.last, st.serial = sid, dir.Sender(), at, at, s.serial
-	st.state = SYNSent
+	st := s.newStream(dir, at, sid, dir.Sender(), SYNSent)
 	for d := range 2 {
 		st.flow[d] = Flow{PeerWindow: yamux.InitialWindow, HasUPD: true}
-	}
-	s.streams.put(st)
-	s.recent[dir] = st
-	if s.ended {
-		st.state = EndedWithSession
-		s.endedStreams++
-	} else {
-		s.open++
-		s.watchOpened(st)
 	}
 	// yamux clients open odd ids from 1, servers even ids from 2.
 	if a == 0 && ((sid%2 == 1) != (dir == ClientToServer) || sid == 0) {
@@ -471,6 +441,7 @@ func (r *Registry) lateYamuxFrame(dir Dir, typ yamux.Type, payload, length uint3
 	f := &r.forgotten
 	f.Counts.countYamux(dir, typ, payload)
 	f.Streams += opened
+	f.EndedStreams += opened // a stream opened after End ends with the session
 	if typ == yamux.GoAway {
 		f.GoAwaysBy[dir.Sender()][goAwayIndex(length)]++
 	}

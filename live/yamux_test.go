@@ -282,6 +282,19 @@ func (y *yamuxFrames) rec(dir live.Dir, t yamux.Type, flags yamux.Flags, sid, le
 	y.s.RecordYamux(dir, t0, f)
 }
 
+// TestYamuxLateSYNAfterForgotten: a yamux SYN recorded after its session
+// was forgotten opens a stream that ended with the session.
+func TestYamuxLateSYNAfterForgotten(t *testing.T) {
+	reg := live.New(live.Config{EndedSessions: -1})
+	y := &yamuxFrames{s: reg.Open(live.SessionInfo{Proto: live.Yamux}, t0)}
+	y.rec(c2s, yamux.WindowUpdate, yamux.SYN, 1, 0)
+	y.s.End(t0, live.EOF, nil)
+	y.rec(c2s, yamux.WindowUpdate, yamux.SYN, 3, 0)
+	if f := reg.Snapshot().Forgotten; f.Sessions != 1 || f.Streams != 2 || f.EndedStreams != 2 {
+		t.Errorf("forgotten sessions %d, streams %d, ended with the session %d; want 1, 2, 2", f.Sessions, f.Streams, f.EndedStreams)
+	}
+}
+
 // TestYamuxStreamStates walks a stream through yamux's states: SYN sent,
 // acknowledged, half-closed, reset.
 func TestYamuxStreamStates(t *testing.T) {

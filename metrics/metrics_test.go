@@ -260,7 +260,7 @@ func TestLeakFoundAndHealthyNot(t *testing.T) {
 				io.ReadFull(st, make([]byte, 4))
 				st.Close()
 			}
-			col := metrics.NewCollector(reg, metrics.Options{LeakAfter: leakAfter})
+			col := metrics.NewCollector(reg, metrics.Options{LeakAfter: leakAfter, Sessions: 1})
 			time.Sleep(3 * leakAfter)
 			var m map[string]float64
 			if leak {
@@ -274,6 +274,15 @@ func TestLeakFoundAndHealthyNot(t *testing.T) {
 				if age := m["muxtop_oldest_open_stream_age_seconds"]; age < leakAfter.Seconds() {
 					t.Errorf("oldest open stream %v s old, want at least %v", age, leakAfter.Seconds())
 				}
+				// The session's own series say the same of its one session.
+				if sum(m, "muxtop_session_streams_leak_suspected") != streams || sum(m, "muxtop_session_streams_open") != streams ||
+					sum(m, "muxtop_session_oldest_open_stream_age_seconds") < leakAfter.Seconds() ||
+					sum(m, "muxtop_session_frames_total") != sum(m, "muxtop_frames_total") {
+					t.Errorf("the session's series: leaks %v, open %v, oldest %v s, frames %v (of %v in all); want %d, %d, at least %v, all",
+						sum(m, "muxtop_session_streams_leak_suspected"), sum(m, "muxtop_session_streams_open"),
+						sum(m, "muxtop_session_oldest_open_stream_age_seconds"), sum(m, "muxtop_session_frames_total"), sum(m, "muxtop_frames_total"),
+						streams, streams, leakAfter.Seconds())
+				}
 				if m["muxtop_findings_opened_total{code=LEAK,severity=warning}"] != 1 {
 					t.Errorf("LEAK opened %v times, want 1", m["muxtop_findings_opened_total{code=LEAK,severity=warning}"])
 				}
@@ -286,10 +295,71 @@ func TestLeakFoundAndHealthyNot(t *testing.T) {
 			time.Sleep(3 * metrics.EvaluateEvery)
 			m = scrape(t, col)
 			if sum(m, "muxtop_findings_open") != 0 || sum(m, "muxtop_findings_opened_total") != 0 ||
-				m["muxtop_streams_leak_suspected"] != 0 || m["muxtop_oldest_open_stream_age_seconds"] != 0 {
+				m["muxtop_streams_leak_suspected"] != 0 || m["muxtop_oldest_open_stream_age_seconds"] != 0 ||
+				sum(m, "muxtop_session_streams_leak_suspected") != 0 || sum(m, "muxtop_session_oldest_open_stream_age_seconds") != 0 {
 				t.Errorf("a healthy run shows findings %v (opened %v), leaks %v, oldest %v",
 					sum(m, "muxtop_findings_open"), sum(m, "muxtop_findings_opened_total"),
 					m["muxtop_streams_leak_suspected"], m["muxtop_oldest_open_stream_age_seconds"])
+			}
+		})
+	}
+}
+
+// TestStalledFoundAndHealthyNot: a real smux v2 stream whose reader does
+// not read holds its writer at the full window, and muxtop_streams_stalled
+// counts it, in the session's own gauges too; with a reader that reads,
+// the same writes leave it at 0.
+func TestStalledFoundAndHealthyNot(t *testing.T) {
+	const stallAfter = 50 * time.Millisecond
+	for _, stall := range []bool{true, false} {
+		t.Run(fmt.Sprintf("stall=%v", stall), func(t *testing.T) {
+			reg := live.New(live.Config{})
+			cli, srv := smuxtest.Pair(t, smuxtest.Config(2), func(c net.Conn) net.Conn { return tap.Wrap(c, live.Client, reg, "test") }, nil)
+			accepted := make(chan *smux.Stream, 1)
+			go func() { // ends with srv
+				st, err := srv.AcceptStream()
+				if err != nil {
+					return
+				}
+				accepted <- st
+				if !stall {
+					io.Copy(io.Discard, st)
+				}
+			}()
+			st, err := cli.OpenStream()
+			if err != nil {
+				t.Fatal(err)
+			}
+			wrote := make(chan error, 1)
+			go func() { // ends when the writes go through, or the session closes
+				// Past the window smux v2 assumes until its peer's first UPD.
+				_, err := st.Write(make([]byte, 2*live.InitialPeerWindow))
+				wrote <- err
+			}()
+			<-accepted
+			col := metrics.NewCollector(reg, metrics.Options{StallAfter: stallAfter, Sessions: 1})
+			var m map[string]float64
+			if stall {
+				smuxtest.Eventually(t, "a stalled stream", func() bool {
+					m = scrape(t, col)
+					return m["muxtop_streams_stalled"] == 1
+				})
+				if m["muxtop_streams_open"] != 1 || sum(m, "muxtop_session_streams_open") != 1 {
+					t.Errorf("streams open %v, in the session %v; want 1", m["muxtop_streams_open"], sum(m, "muxtop_session_streams_open"))
+				}
+				select {
+				case err := <-wrote:
+					t.Fatalf("the write returned (%v) with no reader", err)
+				default:
+				}
+				return
+			}
+			if err := <-wrote; err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(3 * stallAfter)
+			if m = scrape(t, col); m["muxtop_streams_stalled"] != 0 || sum(m, "muxtop_session_streams_open") != 1 {
+				t.Errorf("a reading reader: stalled %v, open in the session %v; want 0, 1", m["muxtop_streams_stalled"], sum(m, "muxtop_session_streams_open"))
 			}
 		})
 	}
