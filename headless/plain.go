@@ -41,21 +41,11 @@ func appendPlain(b []byte, r *live.Record) []byte {
 			b = strconv.AppendUint(b, uint64(r.Consumed), 10)
 			b = append(b, " window "...)
 			b = strconv.AppendUint(b, uint64(r.Window), 10)
-		} else if len(r.Payload) > 0 {
-			b = append(b, "  "...)
-			b = printable.AppendHex(b, r.Payload)
-			if r.Truncated {
-				b = append(b, '+')
-			}
-			b = append(b, "  "...)
-			b = printable.AppendASCII(b, r.Payload)
+		} else {
+			b = appendPayloadPlain(b, r)
 		}
 		if r.Anomaly != 0 {
-			b = append(b, "  ["...)
-			b = append(b, r.Anomaly.String()...)
-			b = append(b, ": "...)
-			b = append(b, r.Anomaly.SmuxReaction()...)
-			b = append(b, ']')
+			b = appendAnomalyPlain(b, r, r.Anomaly.SmuxReaction())
 		}
 	case live.SessionOpened:
 		b = append(b, "session opened "...)
@@ -103,24 +93,36 @@ func appendYamuxPlain(b []byte, r *live.Record) []byte {
 		b = append(b, "; "...)
 		return append(b, r.YamuxCode.YamuxReaction()...)
 	}
-	b = r.YamuxHeader.AppendText(b)
-	if len(r.Payload) > 0 {
-		b = append(b, "  "...)
-		b = printable.AppendHex(b, r.Payload)
-		if r.Truncated {
-			b = append(b, '+')
-		}
-		b = append(b, "  "...)
-		b = printable.AppendASCII(b, r.Payload)
-	}
+	b = appendPayloadPlain(r.YamuxHeader.AppendText(b), r)
 	if r.Anomaly != 0 {
-		b = append(b, "  ["...)
-		b = append(b, r.Anomaly.String()...)
-		b = append(b, ": "...)
-		b = append(b, r.Anomaly.YamuxReaction()...)
-		b = append(b, ']')
+		b = appendAnomalyPlain(b, r, r.Anomaly.YamuxReaction())
 	}
 	return b
+}
+
+// appendPayloadPlain appends a frame's captured payload, if any, as hex
+// ("+" when truncated) and as text: "  52 41 4e 44  RAND".
+func appendPayloadPlain(b []byte, r *live.Record) []byte {
+	if len(r.Payload) == 0 {
+		return b
+	}
+	b = append(b, "  "...)
+	b = printable.AppendHex(b, r.Payload)
+	if r.Truncated {
+		b = append(b, '+')
+	}
+	b = append(b, "  "...)
+	return printable.AppendASCII(b, r.Payload)
+}
+
+// appendAnomalyPlain appends a frame's anomaly and what the library
+// (smux's or yamux's reaction, given) does about it: "  [NAME: reaction]".
+func appendAnomalyPlain(b []byte, r *live.Record, reaction string) []byte {
+	b = append(b, "  ["...)
+	b = append(b, r.Anomaly.String()...)
+	b = append(b, ": "...)
+	b = append(b, reaction...)
+	return append(b, ']')
 }
 
 // WriteSummary writes s for a person to read.
