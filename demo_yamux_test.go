@@ -5,10 +5,8 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"os/exec"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/muxtop/muxtop/internal/smuxtest"
 )
@@ -191,42 +189,8 @@ func TestDemoYamuxTwoProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs two processes for seconds")
 	}
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := freePort(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var srvOut, srvErr, cliOut, cliErr syncBuffer
-	srv := exec.CommandContext(ctx, bin, "demo", "server", "--protocol", "yamux", "--listen", addr, "--output", "json", "--duration", "4s")
-	srv.Stdout, srv.Stderr = &srvOut, &srvErr
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	smuxtest.Eventually(t, "the server to listen", func() bool {
-		return strings.Contains(srvErr.String(), "listening on "+addr)
-	})
 	const pool = 3
-	cli := exec.CommandContext(ctx, bin, "demo", "client", "--protocol", "yamux", "--connect", addr, "--http", "127.0.0.1:0",
-		"--pool", fmt.Sprint(pool), "--rate", "50", "--output", "json", "--duration", "2s")
-	cli.Stdout, cli.Stderr = &cliOut, &cliErr
-	if err := cli.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var url string
-	smuxtest.Eventually(t, "the gateway URL on stderr", func() bool {
-		url = gatewayURL.FindString(cliErr.String())
-		return url != ""
-	})
-	mine := getNumbers(t, url, 10)
-	if err := cli.Wait(); err != nil {
-		t.Fatalf("client: %v\n%s", err, cliErr.String())
-	}
-	if err := srv.Wait(); err != nil {
-		t.Fatalf("server: %v\n%s", err, srvErr.String())
-	}
-	c, s := parseJSON(t, cliOut.String()), parseJSON(t, srvOut.String())
+	c, s, mine := runDemoPair(t, pool, "--protocol", "yamux")
 	checkYamuxConsistent(t, c, pool)
 	if got := len(s.sessions); got != pool {
 		t.Errorf("server saw %d sessions, want %d", got, pool)
