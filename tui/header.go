@@ -238,12 +238,7 @@ func totalsLine(th *theme, hd *header, apart bool, w int) string {
 	}
 	// Findings that came and went, such as those of sessions a client
 	// redials (each ends on its problem), are there to see too.
-	recent := 0
-	for _, f := range snap.Resolved {
-		if snap.At.Sub(f.Resolved) <= recentResolved {
-			recent++
-		}
-	}
+	recent := len(recentlyResolved(snap))
 	if recent > 0 {
 		fields = append(fields, field{long: []seg{{count(uint64(recent)) + " resolved", th.warn}}, prio: 93})
 	}
