@@ -212,14 +212,10 @@ func (p *findingsPane) explain(th *theme, w, h int) []string {
 		paras = append(paras, para{"resolved " + f.Resolved.In(th.loc).Format(time.TimeOnly) + ": " + printable.Text(f.Why), st.dim})
 	}
 	inner := max(w-1, 1)
-	type wrapped struct {
-		s  string
-		st style
-	}
-	var ls []wrapped
+	var ls []para // the lines, each in its paragraph's style
 	for _, pa := range paras {
 		for _, s := range wrapText(pa.s, inner) {
-			ls = append(ls, wrapped{s, pa.st})
+			ls = append(ls, para{s, pa.st})
 		}
 	}
 	if len(ls) > h {

@@ -226,14 +226,15 @@ func totalsLine(th *theme, hd *header, apart bool, w int) string {
 	// and the key that lists them, for a user who does not know it yet.
 	n := 0
 	for sev := int(live.NumSeverities) - 1; sev >= 0; sev-- {
-		n += snap.FindingCounts[sev]
-		if n := snap.FindingCounts[sev]; n > 0 {
+		c := snap.FindingCounts[sev]
+		n += c
+		if c > 0 {
 			sty := th.warn
 			if live.Severity(sev) == live.Critical {
 				sty = th.bad
 			}
-			fields = append(fields, field{long: []seg{{plural(uint64(n), live.Severity(sev).String()), sty}},
-				short: []seg{{count(uint64(n)) + " " + live.Severity(sev).String()[:4], sty}}, prio: 95})
+			fields = append(fields, field{long: []seg{{plural(uint64(c), live.Severity(sev).String()), sty}},
+				short: []seg{{count(uint64(c)) + " " + live.Severity(sev).String()[:4], sty}}, prio: 95})
 		}
 	}
 	// Findings that came and went, such as those of sessions a client
