@@ -2,43 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/muxtop/muxtop/internal/smuxtest"
 )
-
-// yamuxNumbers returns every number the service sent, decoded from the
-// server's DATA payloads of 8 bytes; it checks that each client DATA is RAND.
-func (c capture) yamuxNumbers(t *testing.T) map[uint64]bool {
-	t.Helper()
-	nums := map[uint64]bool{}
-	for _, f := range c.frames {
-		if f["cmd"] != "DATA" || f["len"].(float64) == 0 {
-			continue
-		}
-		p, err := hex.DecodeString(strings.ReplaceAll(f["payload"].(string), " ", ""))
-		if err != nil {
-			t.Fatalf("payload %q: %v", f["payload"], err)
-		}
-		switch f["dir"] {
-		case "c2s":
-			if string(p) != "RAND" {
-				t.Errorf("client DATA payload = %q, want RAND", p)
-			}
-		case "s2c":
-			if len(p) != 8 {
-				t.Errorf("server DATA payload has %d bytes, want 8", len(p))
-				continue
-			}
-			nums[binary.BigEndian.Uint64(p)] = true
-		}
-	}
-	return nums
-}
 
 // checkYamuxConsistent is checkConsistent for a yamux demo: every stream
 // the client opened carries the client's SYN, the service's ACK, one RAND
@@ -151,7 +120,7 @@ func TestDemoYamuxJSON(t *testing.T) {
 	}
 	c := parseJSON(t, stdout.String())
 	checkYamuxConsistent(t, c, pool)
-	nums := c.yamuxNumbers(t)
+	nums := c.serverNumbers(t)
 	for _, n := range mine {
 		if !nums[n] {
 			t.Errorf("HTTP answered %d, which no server DATA carried", n)
@@ -201,7 +170,7 @@ func TestDemoYamuxTwoProcesses(t *testing.T) {
 			t.Errorf("server saw %d c2s %s, client wrote %d", got, cmd, want)
 		}
 	}
-	nums := s.yamuxNumbers(t)
+	nums := s.serverNumbers(t)
 	for _, n := range mine {
 		if !nums[n] {
 			t.Errorf("HTTP answered %d, which the server's tap never saw sent", n)

@@ -86,12 +86,13 @@ func (c capture) count(dir, cmd string) uint64 {
 }
 
 // serverNumbers returns every number the service sent, decoded from the
-// server's PSH payloads; it checks each is 8 bytes and each client PSH is RAND.
+// server's data payloads (smux's PSH, yamux's DATA of a length); it checks
+// each is 8 bytes and each client one is RAND.
 func (c capture) serverNumbers(t *testing.T) map[uint64]bool {
 	t.Helper()
 	nums := map[uint64]bool{}
 	for _, f := range c.frames {
-		if f["cmd"] != "PSH" {
+		if f["cmd"] != "PSH" && (f["cmd"] != "DATA" || f["len"].(float64) == 0) {
 			continue
 		}
 		p, err := hex.DecodeString(strings.ReplaceAll(f["payload"].(string), " ", ""))
@@ -101,11 +102,11 @@ func (c capture) serverNumbers(t *testing.T) map[uint64]bool {
 		switch f["dir"] {
 		case "c2s":
 			if string(p) != "RAND" {
-				t.Errorf("client PSH payload = %q, want RAND", p)
+				t.Errorf("client %s payload = %q, want RAND", f["cmd"], p)
 			}
 		case "s2c":
 			if len(p) != 8 {
-				t.Errorf("server PSH payload has %d bytes, want 8", len(p))
+				t.Errorf("server %s payload has %d bytes, want 8", f["cmd"], len(p))
 				continue
 			}
 			nums[binary.BigEndian.Uint64(p)] = true
