@@ -57,14 +57,7 @@ func appendPlain(b []byte, r *live.Record) []byte {
 		b = printable.AppendText(b, r.EndText())
 	case live.FramingViolation:
 		b = append(b, r.Dir.String()...)
-		b = append(b, " VIOLATION "...)
-		b = append(b, r.Code.String()...)
-		b = append(b, " at offset "...)
-		b = strconv.AppendInt(b, r.Offset, 10)
-		b = append(b, ": "...)
-		b = printable.AppendText(b, r.Detail)
-		b = append(b, "; "...)
-		b = append(b, r.Code.SmuxReaction()...)
+		b = appendViolationPlain(append(b, ' '), r, r.Code.String(), r.Code.SmuxReaction())
 	case live.NoticeRecord:
 		b = append(b[:len(b)-len(" #0 ")], " notice: "...)
 		b = printable.AppendText(b, r.Detail)
@@ -84,20 +77,27 @@ func appendYamuxPlain(b []byte, r *live.Record) []byte {
 	b = append(b, r.Dir.String()...)
 	b = append(b, ' ')
 	if r.Kind == live.FramingViolation {
-		b = append(b, "VIOLATION "...)
-		b = append(b, r.YamuxCode.String()...)
-		b = append(b, " at offset "...)
-		b = strconv.AppendInt(b, r.Offset, 10)
-		b = append(b, ": "...)
-		b = printable.AppendText(b, r.Detail)
-		b = append(b, "; "...)
-		return append(b, r.YamuxCode.YamuxReaction()...)
+		return appendViolationPlain(b, r, r.YamuxCode.String(), r.YamuxCode.YamuxReaction())
 	}
 	b = appendPayloadPlain(r.YamuxHeader.AppendText(b), r)
 	if r.Anomaly != 0 {
 		b = appendAnomalyPlain(b, r, r.Anomaly.YamuxReaction())
 	}
 	return b
+}
+
+// appendViolationPlain appends the rest of a framing violation's line,
+// its code and what the session's library does about it given: "VIOLATION
+// BAD_VERSION at offset 24: bad version 1 (yamux speaks 0); reaction".
+func appendViolationPlain(b []byte, r *live.Record, code, reaction string) []byte {
+	b = append(b, "VIOLATION "...)
+	b = append(b, code...)
+	b = append(b, " at offset "...)
+	b = strconv.AppendInt(b, r.Offset, 10)
+	b = append(b, ": "...)
+	b = printable.AppendText(b, r.Detail)
+	b = append(b, "; "...)
+	return append(b, reaction...)
 }
 
 // appendPayloadPlain appends a frame's captured payload, if any, as hex
