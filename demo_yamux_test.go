@@ -2,45 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/binary"
-	"encoding/hex"
 	"fmt"
-	"os/exec"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/muxtop/muxtop/internal/smuxtest"
 )
-
-// yamuxNumbers returns every number the service sent, decoded from the
-// server's DATA payloads of 8 bytes; it checks that each client DATA is RAND.
-func (c capture) yamuxNumbers(t *testing.T) map[uint64]bool {
-	t.Helper()
-	nums := map[uint64]bool{}
-	for _, f := range c.frames {
-		if f["cmd"] != "DATA" || f["len"].(float64) == 0 {
-			continue
-		}
-		p, err := hex.DecodeString(strings.ReplaceAll(f["payload"].(string), " ", ""))
-		if err != nil {
-			t.Fatalf("payload %q: %v", f["payload"], err)
-		}
-		switch f["dir"] {
-		case "c2s":
-			if string(p) != "RAND" {
-				t.Errorf("client DATA payload = %q, want RAND", p)
-			}
-		case "s2c":
-			if len(p) != 8 {
-				t.Errorf("server DATA payload has %d bytes, want 8", len(p))
-				continue
-			}
-			nums[binary.BigEndian.Uint64(p)] = true
-		}
-	}
-	return nums
-}
 
 // checkYamuxConsistent is checkConsistent for a yamux demo: every stream
 // the client opened carries the client's SYN, the service's ACK, one RAND
@@ -153,7 +120,7 @@ func TestDemoYamuxJSON(t *testing.T) {
 	}
 	c := parseJSON(t, stdout.String())
 	checkYamuxConsistent(t, c, pool)
-	nums := c.yamuxNumbers(t)
+	nums := c.serverNumbers(t)
 	for _, n := range mine {
 		if !nums[n] {
 			t.Errorf("HTTP answered %d, which no server DATA carried", n)
@@ -191,42 +158,8 @@ func TestDemoYamuxTwoProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs two processes for seconds")
 	}
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := freePort(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var srvOut, srvErr, cliOut, cliErr syncBuffer
-	srv := exec.CommandContext(ctx, bin, "demo", "server", "--protocol", "yamux", "--listen", addr, "--output", "json", "--duration", "4s")
-	srv.Stdout, srv.Stderr = &srvOut, &srvErr
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	smuxtest.Eventually(t, "the server to listen", func() bool {
-		return strings.Contains(srvErr.String(), "listening on "+addr)
-	})
 	const pool = 3
-	cli := exec.CommandContext(ctx, bin, "demo", "client", "--protocol", "yamux", "--connect", addr, "--http", "127.0.0.1:0",
-		"--pool", fmt.Sprint(pool), "--rate", "50", "--output", "json", "--duration", "2s")
-	cli.Stdout, cli.Stderr = &cliOut, &cliErr
-	if err := cli.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var url string
-	smuxtest.Eventually(t, "the gateway URL on stderr", func() bool {
-		url = gatewayURL.FindString(cliErr.String())
-		return url != ""
-	})
-	mine := getNumbers(t, url, 10)
-	if err := cli.Wait(); err != nil {
-		t.Fatalf("client: %v\n%s", err, cliErr.String())
-	}
-	if err := srv.Wait(); err != nil {
-		t.Fatalf("server: %v\n%s", err, srvErr.String())
-	}
-	c, s := parseJSON(t, cliOut.String()), parseJSON(t, srvOut.String())
+	c, s, mine := runDemoPair(t, pool, "--protocol", "yamux")
 	checkYamuxConsistent(t, c, pool)
 	if got := len(s.sessions); got != pool {
 		t.Errorf("server saw %d sessions, want %d", got, pool)
@@ -237,7 +170,7 @@ func TestDemoYamuxTwoProcesses(t *testing.T) {
 			t.Errorf("server saw %d c2s %s, client wrote %d", got, cmd, want)
 		}
 	}
-	nums := s.yamuxNumbers(t)
+	nums := s.serverNumbers(t)
 	for _, n := range mine {
 		if !nums[n] {
 			t.Errorf("HTTP answered %d, which the server's tap never saw sent", n)

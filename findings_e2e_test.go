@@ -168,15 +168,28 @@ func sessionsLabelled(recs []map[string]any, label string) map[float64]map[strin
 }
 
 // firstPayload returns the first frame of session in dir whose payload
-// starts with text: the stream a fault's command opened.
+// starts with text (smux's PSH, yamux's DATA): the stream a fault's
+// command opened.
 func firstPayload(recs []map[string]any, session float64, dir, text string) map[string]any {
 	hex := strings.TrimSpace(fmt.Sprintf("% x", text))
 	for _, m := range ofType(recs, "frame") {
-		if m["session"] == session && m["dir"] == dir && m["cmd"] == "PSH" && strings.HasPrefix(m["payload"].(string), hex) {
+		if m["session"] == session && m["dir"] == dir && (m["cmd"] == "PSH" || m["cmd"] == "DATA") && strings.HasPrefix(m["payload"].(string), hex) {
 			return m
 		}
 	}
 	return nil
+}
+
+// faultSessionEnded is an until: true once a session labelled "fault"
+// has ended.
+func faultSessionEnded(recs []map[string]any) bool {
+	faults := sessionsLabelled(recs, "fault")
+	for _, m := range ofType(recs, "session-ended") {
+		if faults[m["session"].(float64)] != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // faultCase is one fault's end-to-end test: muxtop demo --fault name with
@@ -310,15 +323,7 @@ var faultCases = []faultCase{
 			}
 			return timeOf(t, opened, "time"), "the session's start, with --keepalive 1s"
 		},
-		until: func(recs []map[string]any) bool {
-			faults := sessionsLabelled(recs, "fault")
-			for _, m := range ofType(recs, "session-ended") {
-				if faults[m["session"].(float64)] != nil {
-					return true
-				}
-			}
-			return false
-		}},
+		until: faultSessionEnded},
 	{name: "backlog", code: "UNANSWERED", limit: time.Second + time.Second + time.Second,
 		check: func(t *testing.T, recs []map[string]any, f map[string]any) (time.Time, string) {
 			s, _ := theFault(t, recs, f)

@@ -86,12 +86,13 @@ func (c capture) count(dir, cmd string) uint64 {
 }
 
 // serverNumbers returns every number the service sent, decoded from the
-// server's PSH payloads; it checks each is 8 bytes and each client PSH is RAND.
+// server's data payloads (smux's PSH, yamux's DATA of a length); it checks
+// each is 8 bytes and each client one is RAND.
 func (c capture) serverNumbers(t *testing.T) map[uint64]bool {
 	t.Helper()
 	nums := map[uint64]bool{}
 	for _, f := range c.frames {
-		if f["cmd"] != "PSH" {
+		if f["cmd"] != "PSH" && (f["cmd"] != "DATA" || f["len"].(float64) == 0) {
 			continue
 		}
 		p, err := hex.DecodeString(strings.ReplaceAll(f["payload"].(string), " ", ""))
@@ -101,11 +102,11 @@ func (c capture) serverNumbers(t *testing.T) map[uint64]bool {
 		switch f["dir"] {
 		case "c2s":
 			if string(p) != "RAND" {
-				t.Errorf("client PSH payload = %q, want RAND", p)
+				t.Errorf("client %s payload = %q, want RAND", f["cmd"], p)
 			}
 		case "s2c":
 			if len(p) != 8 {
-				t.Errorf("server PSH payload has %d bytes, want 8", len(p))
+				t.Errorf("server %s payload has %d bytes, want 8", f["cmd"], len(p))
 				continue
 			}
 			nums[binary.BigEndian.Uint64(p)] = true
@@ -298,10 +299,13 @@ func freePort(t *testing.T) string {
 	return l.Addr().String()
 }
 
-func TestDemoTwoProcesses(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs two processes for seconds")
-	}
+// runDemoPair runs "demo server" and "demo client" as two processes, both
+// with args (as --protocol yamux), the client with a gateway pool of pool
+// sessions, and asks the gateway for 10 numbers over HTTP while it runs.
+// It returns what the client and the server printed as JSON, and the
+// numbers HTTP answered.
+func runDemoPair(t *testing.T, pool int, args ...string) (cli, srv capture, mine []uint64) {
+	t.Helper()
 	bin, err := buildBinary()
 	if err != nil {
 		t.Fatal(err)
@@ -310,20 +314,20 @@ func TestDemoTwoProcesses(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var srvOut, srvErr, cliOut, cliErr syncBuffer
-	srv := exec.CommandContext(ctx, bin, "demo", "server", "--listen", addr, "--output", "json", "--duration", "4s")
-	srv.Stdout, srv.Stderr = &srvOut, &srvErr
-	if err := srv.Start(); err != nil {
+	sc := exec.CommandContext(ctx, bin, append(append([]string{"demo", "server"}, args...),
+		"--listen", addr, "--output", "json", "--duration", "4s")...)
+	sc.Stdout, sc.Stderr = &srvOut, &srvErr
+	if err := sc.Start(); err != nil {
 		t.Fatal(err)
 	}
 	// Probing the port would count as a session: wait for the server's word.
 	smuxtest.Eventually(t, "the server to listen", func() bool {
 		return strings.Contains(srvErr.String(), "listening on "+addr)
 	})
-	const pool = 3
-	cli := exec.CommandContext(ctx, bin, "demo", "client", "--connect", addr, "--http", "127.0.0.1:0",
-		"--pool", fmt.Sprint(pool), "--rate", "50", "--output", "json", "--duration", "2s")
-	cli.Stdout, cli.Stderr = &cliOut, &cliErr
-	if err := cli.Start(); err != nil {
+	cc := exec.CommandContext(ctx, bin, append(append([]string{"demo", "client"}, args...),
+		"--connect", addr, "--http", "127.0.0.1:0", "--pool", fmt.Sprint(pool), "--rate", "50", "--output", "json", "--duration", "2s")...)
+	cc.Stdout, cc.Stderr = &cliOut, &cliErr
+	if err := cc.Start(); err != nil {
 		t.Fatal(err)
 	}
 	var url string
@@ -331,14 +335,22 @@ func TestDemoTwoProcesses(t *testing.T) {
 		url = gatewayURL.FindString(cliErr.String())
 		return url != ""
 	})
-	mine := getNumbers(t, url, 10)
-	if err := cli.Wait(); err != nil {
+	mine = getNumbers(t, url, 10)
+	if err := cc.Wait(); err != nil {
 		t.Fatalf("client: %v\n%s", err, cliErr.String())
 	}
-	if err := srv.Wait(); err != nil {
+	if err := sc.Wait(); err != nil {
 		t.Fatalf("server: %v\n%s", err, srvErr.String())
 	}
-	c, s := parseJSON(t, cliOut.String()), parseJSON(t, srvOut.String())
+	return parseJSON(t, cliOut.String()), parseJSON(t, srvOut.String()), mine
+}
+
+func TestDemoTwoProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs two processes for seconds")
+	}
+	const pool = 3
+	c, s, mine := runDemoPair(t, pool)
 	checkConsistent(t, c, pool)
 	if got := len(s.sessions); got != pool {
 		t.Errorf("server saw %d sessions, want %d", got, pool)

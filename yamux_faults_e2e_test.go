@@ -1,23 +1,10 @@
 package main
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 	"time"
 )
-
-// dataWith returns the first DATA frame of session in dir whose payload
-// starts with text: the stream a fault's command opened over yamux.
-func dataWith(recs []map[string]any, session float64, dir, text string) map[string]any {
-	hex := strings.TrimSpace(fmt.Sprintf("% x", text))
-	for _, m := range ofType(recs, "frame") {
-		if m["session"] == session && m["dir"] == dir && m["cmd"] == "DATA" && strings.HasPrefix(m["payload"].(string), hex) {
-			return m
-		}
-	}
-	return nil
-}
 
 // streamSYN returns the frame that opened stream sid of session: DATA or
 // WINDOW_UPDATE with SYN (a PING's SYN asks for an answer, it opens
@@ -68,7 +55,7 @@ var yamuxFaultCases = []faultCase{
 	{name: "stall", code: "WINDOW_STALL", limit: time.Second + time.Second,
 		check: func(t *testing.T, recs []map[string]any, f map[string]any) (time.Time, string) {
 			s, _ := theFault(t, recs, f)
-			bulk := dataWith(recs, s, "c2s", "BULK")
+			bulk := firstPayload(recs, s, "c2s", "BULK")
 			if bulk == nil {
 				t.Fatal("no BULK request in the fault session")
 			}
@@ -81,7 +68,7 @@ var yamuxFaultCases = []faultCase{
 	{name: "blocked", code: "SESSION_BLOCKED", limit: 200*time.Millisecond + time.Second + 1500*time.Millisecond,
 		check: func(t *testing.T, recs []map[string]any, f map[string]any) (time.Time, string) {
 			s, _ := theFault(t, recs, f)
-			frze := dataWith(recs, s, "c2s", "FRZE")
+			frze := firstPayload(recs, s, "c2s", "FRZE")
 			if frze == nil {
 				t.Fatal("no FRZE request in the fault session")
 			}
@@ -156,19 +143,11 @@ var yamuxFaultCases = []faultCase{
 			}
 			return timeOf(t, opened, "time"), "the session's start, with --keepalive 1s"
 		},
-		until: func(recs []map[string]any) bool {
-			faults := sessionsLabelled(recs, "fault")
-			for _, m := range ofType(recs, "session-ended") {
-				if faults[m["session"].(float64)] != nil {
-					return true
-				}
-			}
-			return false
-		}},
+		until: faultSessionEnded},
 	{name: "backlog", code: "UNANSWERED", limit: time.Second + time.Second + time.Second,
 		check: func(t *testing.T, recs []map[string]any, f map[string]any) (time.Time, string) {
 			s, _ := theFault(t, recs, f)
-			hold := dataWith(recs, s, "c2s", "HOLD")
+			hold := firstPayload(recs, s, "c2s", "HOLD")
 			if hold == nil {
 				t.Fatal("no HOLD request in the fault session")
 			}
@@ -216,7 +195,7 @@ var yamuxFaultCases = []faultCase{
 	{name: "goaway", code: "GO_AWAY", limit: time.Second,
 		check: func(t *testing.T, recs []map[string]any, f map[string]any) (time.Time, string) {
 			s, _ := theFault(t, recs, f)
-			goaw := dataWith(recs, s, "c2s", "GOAW")
+			goaw := firstPayload(recs, s, "c2s", "GOAW")
 			if goaw == nil {
 				t.Fatal("no GOAW request in the fault session")
 			}
@@ -279,7 +258,7 @@ func TestYamuxBlockedThroughAttach(t *testing.T) {
 	recs := proxy.stop()
 	f := firstFinding(recs, "SESSION_BLOCKED")
 	s := f["session"].(float64)
-	frze := dataWith(recs, s, "c2s", "FRZE")
+	frze := firstPayload(recs, s, "c2s", "FRZE")
 	if frze == nil {
 		t.Fatalf("the finding names session %v, which sent no FRZE: %v", s, f)
 	}

@@ -71,10 +71,7 @@ func appendJSON(b []byte, r *live.Record) []byte {
 			b = append(b, `,"anomaly":"`...)
 			b = appendAnomaly(b, r.Anomaly)
 			b = append(b, '"')
-			if s := r.Anomaly.SmuxReaction(); s != "" {
-				b = append(b, `,"smux":`...)
-				b = appendString(b, s)
-			}
+			b = appendField(b, `,"smux":`, r.Anomaly.SmuxReaction())
 		}
 	case live.SessionOpened:
 		b = appendField(b, `,"client":`, r.Client)

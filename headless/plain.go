@@ -41,21 +41,11 @@ func appendPlain(b []byte, r *live.Record) []byte {
 			b = strconv.AppendUint(b, uint64(r.Consumed), 10)
 			b = append(b, " window "...)
 			b = strconv.AppendUint(b, uint64(r.Window), 10)
-		} else if len(r.Payload) > 0 {
-			b = append(b, "  "...)
-			b = printable.AppendHex(b, r.Payload)
-			if r.Truncated {
-				b = append(b, '+')
-			}
-			b = append(b, "  "...)
-			b = printable.AppendASCII(b, r.Payload)
+		} else {
+			b = appendPayloadPlain(b, r)
 		}
 		if r.Anomaly != 0 {
-			b = append(b, "  ["...)
-			b = append(b, r.Anomaly.String()...)
-			b = append(b, ": "...)
-			b = append(b, r.Anomaly.SmuxReaction()...)
-			b = append(b, ']')
+			b = appendAnomalyPlain(b, r, r.Anomaly.SmuxReaction())
 		}
 	case live.SessionOpened:
 		b = append(b, "session opened "...)
@@ -67,14 +57,7 @@ func appendPlain(b []byte, r *live.Record) []byte {
 		b = printable.AppendText(b, r.EndText())
 	case live.FramingViolation:
 		b = append(b, r.Dir.String()...)
-		b = append(b, " VIOLATION "...)
-		b = append(b, r.Code.String()...)
-		b = append(b, " at offset "...)
-		b = strconv.AppendInt(b, r.Offset, 10)
-		b = append(b, ": "...)
-		b = printable.AppendText(b, r.Detail)
-		b = append(b, "; "...)
-		b = append(b, r.Code.SmuxReaction()...)
+		b = appendViolationPlain(append(b, ' '), r, r.Code.String(), r.Code.SmuxReaction())
 	case live.NoticeRecord:
 		b = append(b[:len(b)-len(" #0 ")], " notice: "...)
 		b = printable.AppendText(b, r.Detail)
@@ -94,33 +77,52 @@ func appendYamuxPlain(b []byte, r *live.Record) []byte {
 	b = append(b, r.Dir.String()...)
 	b = append(b, ' ')
 	if r.Kind == live.FramingViolation {
-		b = append(b, "VIOLATION "...)
-		b = append(b, r.YamuxCode.String()...)
-		b = append(b, " at offset "...)
-		b = strconv.AppendInt(b, r.Offset, 10)
-		b = append(b, ": "...)
-		b = printable.AppendText(b, r.Detail)
-		b = append(b, "; "...)
-		return append(b, r.YamuxCode.YamuxReaction()...)
+		return appendViolationPlain(b, r, r.YamuxCode.String(), r.YamuxCode.YamuxReaction())
 	}
-	b = r.YamuxHeader.AppendText(b)
-	if len(r.Payload) > 0 {
-		b = append(b, "  "...)
-		b = printable.AppendHex(b, r.Payload)
-		if r.Truncated {
-			b = append(b, '+')
-		}
-		b = append(b, "  "...)
-		b = printable.AppendASCII(b, r.Payload)
-	}
+	b = appendPayloadPlain(r.YamuxHeader.AppendText(b), r)
 	if r.Anomaly != 0 {
-		b = append(b, "  ["...)
-		b = append(b, r.Anomaly.String()...)
-		b = append(b, ": "...)
-		b = append(b, r.Anomaly.YamuxReaction()...)
-		b = append(b, ']')
+		b = appendAnomalyPlain(b, r, r.Anomaly.YamuxReaction())
 	}
 	return b
+}
+
+// appendViolationPlain appends the rest of a framing violation's line,
+// its code and what the session's library does about it given: "VIOLATION
+// BAD_VERSION at offset 24: bad version 1 (yamux speaks 0); reaction".
+func appendViolationPlain(b []byte, r *live.Record, code, reaction string) []byte {
+	b = append(b, "VIOLATION "...)
+	b = append(b, code...)
+	b = append(b, " at offset "...)
+	b = strconv.AppendInt(b, r.Offset, 10)
+	b = append(b, ": "...)
+	b = printable.AppendText(b, r.Detail)
+	b = append(b, "; "...)
+	return append(b, reaction...)
+}
+
+// appendPayloadPlain appends a frame's captured payload, if any, as hex
+// ("+" when truncated) and as text: "  52 41 4e 44  RAND".
+func appendPayloadPlain(b []byte, r *live.Record) []byte {
+	if len(r.Payload) == 0 {
+		return b
+	}
+	b = append(b, "  "...)
+	b = printable.AppendHex(b, r.Payload)
+	if r.Truncated {
+		b = append(b, '+')
+	}
+	b = append(b, "  "...)
+	return printable.AppendASCII(b, r.Payload)
+}
+
+// appendAnomalyPlain appends a frame's anomaly and what the library
+// (smux's or yamux's reaction, given) does about it: "  [NAME: reaction]".
+func appendAnomalyPlain(b []byte, r *live.Record, reaction string) []byte {
+	b = append(b, "  ["...)
+	b = append(b, r.Anomaly.String()...)
+	b = append(b, ": "...)
+	b = append(b, reaction...)
+	return append(b, ']')
 }
 
 // WriteSummary writes s for a person to read.

@@ -31,6 +31,17 @@ type findingsPane struct {
 // recentResolved is how long a resolved finding stays in the list.
 const recentResolved = 5 * time.Minute
 
+// recentlyResolved is the tail of snap.Resolved (oldest first) that
+// resolved within recentResolved of the snapshot: the resolved findings
+// the pane lists and the header counts.
+func recentlyResolved(snap *live.Snapshot) []*live.Finding {
+	i := len(snap.Resolved)
+	for i > 0 && snap.At.Sub(snap.Resolved[i-1].Resolved) <= recentResolved {
+		i--
+	}
+	return snap.Resolved[i:]
+}
+
 func newFindingsPane(keys *keyMap) findingsPane { return findingsPane{keys: keys} }
 
 // findFooter is the lines under a long list that show the selected
@@ -78,11 +89,7 @@ func (p *findingsPane) collect() {
 	list := make([]*live.Finding, 0, len(snap.Findings)+len(snap.Resolved))
 	list = append(list, snap.Findings...)
 	p.open = len(list)
-	for i := len(snap.Resolved) - 1; i >= 0; i-- {
-		f := snap.Resolved[i]
-		if snap.At.Sub(f.Resolved) > recentResolved {
-			break
-		}
+	for _, f := range slices.Backward(recentlyResolved(snap)) {
 		list = append(list, f)
 	}
 	p.list = list
@@ -205,14 +212,10 @@ func (p *findingsPane) explain(th *theme, w, h int) []string {
 		paras = append(paras, para{"resolved " + f.Resolved.In(th.loc).Format(time.TimeOnly) + ": " + printable.Text(f.Why), st.dim})
 	}
 	inner := max(w-1, 1)
-	type wrapped struct {
-		s  string
-		st style
-	}
-	var ls []wrapped
+	var ls []para // the lines, each in its paragraph's style
 	for _, pa := range paras {
 		for _, s := range wrapText(pa.s, inner) {
-			ls = append(ls, wrapped{s, pa.st})
+			ls = append(ls, para{s, pa.st})
 		}
 	}
 	if len(ls) > h {

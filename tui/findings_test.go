@@ -325,3 +325,28 @@ func TestFindingsOfRealSessions(t *testing.T) {
 		})
 	}
 }
+
+// TestResolvedWindow: a finding resolved up to recentResolved ago is
+// listed, newest first, after the open ones, and the header counts the
+// same ones; an older one is neither listed nor counted.
+func TestResolvedWindow(t *testing.T) {
+	resolved := func(id uint64, ago time.Duration) *live.Finding {
+		return &live.Finding{ID: id, Code: live.CodeProtocol, Session: id, Since: base.Add(-time.Hour), Resolved: base.Add(-ago)}
+	}
+	snap := &live.Snapshot{At: base, Started: base.Add(-time.Hour), Resolved: []*live.Finding{
+		resolved(1, recentResolved+time.Second), resolved(2, recentResolved), resolved(3, time.Minute)}}
+	keys := newKeyMap()
+	p := feed(newFindingsPane(&keys), snapshotMsg{snap: snap})
+	if len(p.list) != 2 || p.open != 0 || p.list[0].ID != 3 || p.list[1].ID != 2 {
+		ids := []uint64{}
+		for _, f := range p.list {
+			ids = append(ids, f.ID)
+		}
+		t.Errorf("the pane lists %v (%d open), want the resolved 3 then 2", ids, p.open)
+	}
+	th := &theme{styles: newStyles(true), loc: time.UTC}
+	line := ansi.Strip(totalsLine(th, &header{snap: snap, now: base}, true, 300))
+	if !strings.Contains(line, " 2 resolved") {
+		t.Errorf("the header does not count the 2 recently resolved findings: %q", line)
+	}
+}

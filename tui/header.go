@@ -226,24 +226,20 @@ func totalsLine(th *theme, hd *header, apart bool, w int) string {
 	// and the key that lists them, for a user who does not know it yet.
 	n := 0
 	for sev := int(live.NumSeverities) - 1; sev >= 0; sev-- {
-		n += snap.FindingCounts[sev]
-		if n := snap.FindingCounts[sev]; n > 0 {
+		c := snap.FindingCounts[sev]
+		n += c
+		if c > 0 {
 			sty := th.warn
 			if live.Severity(sev) == live.Critical {
 				sty = th.bad
 			}
-			fields = append(fields, field{long: []seg{{plural(uint64(n), live.Severity(sev).String()), sty}},
-				short: []seg{{count(uint64(n)) + " " + live.Severity(sev).String()[:4], sty}}, prio: 95})
+			fields = append(fields, field{long: []seg{{plural(uint64(c), live.Severity(sev).String()), sty}},
+				short: []seg{{count(uint64(c)) + " " + live.Severity(sev).String()[:4], sty}}, prio: 95})
 		}
 	}
 	// Findings that came and went, such as those of sessions a client
 	// redials (each ends on its problem), are there to see too.
-	recent := 0
-	for _, f := range snap.Resolved {
-		if snap.At.Sub(f.Resolved) <= recentResolved {
-			recent++
-		}
-	}
+	recent := len(recentlyResolved(snap))
 	if recent > 0 {
 		fields = append(fields, field{long: []seg{{count(uint64(recent)) + " resolved", th.warn}}, prio: 93})
 	}

@@ -555,22 +555,37 @@ func (m *Model) gotoFinding(f *live.Finding) tea.Cmd {
 	return func() tea.Msg { return findingGotoMsg{f: f, snap: src.snapshot(o)} }
 }
 
+// takeGotoSnap makes snap, the picture a goto fetched for the session it
+// goes to, the one the sessions and streams panes show; not while paused,
+// when the frozen picture stays. It returns the panes' commands.
+func (m *Model) takeGotoSnap(snap *live.Snapshot) []tea.Cmd {
+	if snap == nil || m.paused {
+		return nil
+	}
+	m.latest, m.hist, m.snap = snap.At, snap.History, snap
+	sm := snapshotMsg{snap: snap, rates: m.rates.session}
+	var c1, c2 tea.Cmd
+	m.sessions, c1 = m.sessions.Update(sm)
+	m.streams, c2 = m.streams.Update(sm)
+	return []tea.Cmd{c1, c2}
+}
+
+// moveTo puts the sessions and streams panes' cursors where g says and
+// batches their command after cmds.
+func (m *Model) moveTo(g gotoMsg, cmds []tea.Cmd) tea.Cmd {
+	m.sessions, _ = m.sessions.Update(g)
+	var c tea.Cmd
+	m.streams, c = m.streams.Update(g)
+	return tea.Batch(append(cmds, c)...)
+}
+
 // arriveFinding goes where a finding leads, as enter does in the panes:
 // a finding about a stream selects that stream in the streams pane, one
 // about a whole session selects the session in the sessions pane; the
 // frames pane shows the frames of the selection.
 func (m *Model) arriveFinding(msg findingGotoMsg) tea.Cmd {
 	f := msg.f
-	var cmds []tea.Cmd
-	if msg.snap != nil && !m.paused {
-		m.latest, m.hist, m.snap = msg.snap.At, msg.snap.History, msg.snap
-		sm := snapshotMsg{snap: msg.snap, rates: m.rates.session}
-		var c tea.Cmd
-		m.sessions, c = m.sessions.Update(sm)
-		cmds = append(cmds, c)
-		m.streams, c = m.streams.Update(sm)
-		cmds = append(cmds, c)
-	}
+	cmds := m.takeGotoSnap(msg.snap)
 	if m.snap.Session(f.Session) == nil {
 		m.setFlash("session " + strconv.FormatUint(f.Session, 10) + " is no longer in the capture")
 		return tea.Batch(cmds...)
@@ -581,10 +596,7 @@ func (m *Model) arriveFinding(msg findingGotoMsg) tea.Cmd {
 	}
 	cmds = append(cmds, m.setFocus(to))
 	g := gotoMsg{session: f.Session, sid: f.Stream}
-	m.sessions, _ = m.sessions.Update(g)
-	var c tea.Cmd
-	m.streams, c = m.streams.Update(g)
-	return tea.Batch(append(cmds, c)...)
+	return m.moveTo(g, cmds)
 }
 
 // arrive goes where a search led: the record's session, its stream (the
@@ -602,17 +614,8 @@ func (m *Model) arrive(msg matchMsg) tea.Cmd {
 		}
 		return nil
 	}
-	var cmds []tea.Cmd
-	if msg.snap != nil && !m.paused {
-		// The picture of the session the record is in, with its streams.
-		m.latest, m.hist, m.snap = msg.snap.At, msg.snap.History, msg.snap
-		sm := snapshotMsg{snap: msg.snap, rates: m.rates.session}
-		var c tea.Cmd
-		m.sessions, c = m.sessions.Update(sm)
-		cmds = append(cmds, c)
-		m.streams, c = m.streams.Update(sm)
-		cmds = append(cmds, c)
-	}
+	// The picture of the session the record is in, with its streams.
+	cmds := m.takeGotoSnap(msg.snap)
 	g := gotoMsg{session: req.session, sid: req.sid}
 	if msg.found {
 		g = gotoMsg{session: msg.rec.Session, seq: msg.rec.Seq}
@@ -624,10 +627,7 @@ func (m *Model) arrive(msg matchMsg) tea.Cmd {
 		m.setFlash("nothing here matches; this is the first match, in session " + strconv.FormatUint(g.session, 10))
 	}
 	cmds = append(cmds, m.setFocus(paneFrames))
-	m.sessions, _ = m.sessions.Update(g)
-	var c tea.Cmd
-	m.streams, c = m.streams.Update(g)
-	return tea.Batch(append(cmds, c)...)
+	return m.moveTo(g, cmds)
 }
 
 // copyPayload copies the selected frame's captured payload to the
