@@ -245,7 +245,6 @@ func TestGap(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cut := slices.Concat(in[:tc.from], in[tc.to:])
 			got := resyncDecode(t, cut, map[int]int64{tc.from: int64(tc.to - tc.from)}, whole)
-			before, _ := slices.BinarySearch(bounds, int64(tc.from)+1)
 			// frames wholly before the gap
 			whole := 0
 			for whole < len(all) && all[whole].Offset+decoder.HeaderSize+int64(all[whole].Header.Length()) <= int64(tc.from) {
@@ -257,7 +256,6 @@ func TestGap(t *testing.T) {
 				partial = 0
 			}
 			wantSkip := partial + bounds[after] - int64(tc.to)
-			_ = before
 			if len(got.frames) != whole+len(all)-after {
 				t.Fatalf("got %d frames, want %d before the gap and %d after", len(got.frames), whole, len(all)-after)
 			}
