@@ -70,6 +70,7 @@ func resyncDecode(t testing.TB, in []byte, gaps map[int]int64, chunk func() int)
 			collect(f, err)
 		}
 	}
+	var given int64 // bytes Next consumed: Offset counts them all, framed or held
 	pos := 0
 	for pos < len(in) {
 		if g, ok := gaps[pos]; ok {
@@ -91,6 +92,10 @@ func resyncDecode(t testing.TB, in []byte, gaps map[int]int64, chunk func() int)
 				t.Fatalf("Next(%d bytes) consumed %d and yielded nothing", len(p), n)
 			}
 			p = p[n:]
+			given += int64(n)
+			if d.Offset() != given+d.Lost() {
+				t.Fatalf("Offset %d after %d bytes given and %d lost", d.Offset(), given, d.Lost())
+			}
 			collect(f, err)
 		}
 		drain()
