@@ -30,7 +30,7 @@ type Decoder struct {
 
 	resync // resync.go: finding a frame boundary mid-stream
 
-	frame     Frame
+	frame     Frame // Skipped is always 0: a frame found by a resynchronisation is given in resync.found
 	violation Violation
 	violated  bool // violation is set
 	stopped   bool // by a violation or End: Next frames nothing more
@@ -144,7 +144,7 @@ func (d *Decoder) Next(p []byte) (n int, f *Frame, err error) {
 			keep := min(length, d.snaplen)
 			f.Payload = p[HeaderSize : HeaderSize+keep : HeaderSize+keep]
 			f.Truncated = keep < length
-			f.Consumed, f.Window, f.Skipped = 0, 0, 0
+			f.Consumed, f.Window = 0, 0
 			if cmd == UPD {
 				f.Consumed = binary.LittleEndian.Uint32(p[HeaderSize:])
 				f.Window = binary.LittleEndian.Uint32(p[HeaderSize+4:])
@@ -207,7 +207,7 @@ func (d *Decoder) slow(p []byte) (n int, f *Frame, err error) {
 	keep := min(length, d.snaplen)
 	f.Payload = d.buf[:keep:keep]
 	f.Truncated = keep < length
-	f.Consumed, f.Window, f.Skipped = 0, 0, 0
+	f.Consumed, f.Window = 0, 0
 	if d.hdr.Cmd() == UPD {
 		f.Consumed = binary.LittleEndian.Uint32(d.upd[:])
 		f.Window = binary.LittleEndian.Uint32(d.upd[4:])

@@ -54,6 +54,7 @@ type resync struct {
 	skip      int64 // bytes skipped since the last frame, for the next frame's Skipped
 	skipped   int64 // every byte skipped
 	lost      int64 // every byte lost (Gap)
+	found     Frame // the first frame after a resynchronisation, with its Skipped
 }
 
 // held returns how many bytes the decoder holds for a resynchronisation.
@@ -203,8 +204,11 @@ func (d *Decoder) replay() (int, *Frame, error) {
 	n, f, err := d.Next(held)
 	d.resyncing = true
 	d.lookAt += n
-	if f != nil {
-		f.Skipped, d.skip = d.skip, 0
+	if f != nil && d.skip > 0 {
+		// Given in found, so that the fast path never resets Skipped.
+		d.found = *f
+		d.found.Skipped, d.skip = d.skip, 0
+		f = &d.found
 	}
 	if d.lookAt == len(d.look) || d.stopped {
 		d.resyncing = false

@@ -43,8 +43,8 @@ func New(snaplen int) *Decoder {
 // Snaplen returns how many payload bytes the decoder keeps per frame.
 func (d *Decoder) Snaplen() int { return d.snaplen }
 
-// Offset returns how many bytes the decoder has consumed.
-func (d *Decoder) Offset() int64 { return d.off }
+// Offset returns how many bytes the decoder has consumed, and lost (Gap).
+func (d *Decoder) Offset() int64 { return d.off + int64(d.held()) }
 
 // Frames returns how many frames the decoder has completed.
 func (d *Decoder) Frames() uint64 { return d.frames }
@@ -54,7 +54,7 @@ func (d *Decoder) Pending() int64 {
 	if d.stopped {
 		return 0
 	}
-	return int64(d.hn) + d.got
+	return int64(d.hn) + d.got + int64(d.held())
 }
 
 // Unparsed returns how many bytes were consumed without framing: from the

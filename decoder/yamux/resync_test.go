@@ -70,6 +70,7 @@ func resyncDecode(t testing.TB, in []byte, gaps map[int]int64, chunk func() int)
 			collect(f, err)
 		}
 	}
+	var given int64 // bytes Next consumed: Offset counts them all, framed or held
 	pos := 0
 	for pos < len(in) {
 		if g, ok := gaps[pos]; ok {
@@ -91,6 +92,10 @@ func resyncDecode(t testing.TB, in []byte, gaps map[int]int64, chunk func() int)
 				t.Fatalf("Next(%d bytes) consumed %d and yielded nothing", len(p), n)
 			}
 			p = p[n:]
+			given += int64(n)
+			if d.Offset() != given+d.Lost() {
+				t.Fatalf("Offset %d after %d bytes given and %d lost", d.Offset(), given, d.Lost())
+			}
 			collect(f, err)
 		}
 		drain()
@@ -361,16 +366,23 @@ func TestResyncPlausible(t *testing.T) {
 // TestResyncWithoutResync checks that a decoder never told to resync
 // buffers nothing and reports nothing skipped or lost.
 func TestResyncWithoutResync(t *testing.T) {
-	d := yamux.New(yamux.DefaultSnaplen)
 	for _, r := range loadRecordings(t) {
-		for p := r.c2s; len(p) > 0; {
-			n, _, _ := d.Next(p[:min(len(p), 13)])
-			p = p[n:]
+		for _, in := range [][]byte{r.c2s, r.s2c} {
+			d := yamux.New(yamux.DefaultSnaplen)
+			for p := in; len(p) > 0; {
+				n, _, err := d.Next(p[:min(len(p), 13)])
+				if err != nil {
+					t.Fatalf("%s: %v", r.exp.Scenario, err)
+				}
+				p = p[n:]
+			}
+			if d.Frames() == 0 || d.Offset() != int64(len(in)) {
+				t.Fatalf("%s: %d frames, Offset %d of %d bytes; want the recording framed", r.exp.Scenario, d.Frames(), d.Offset(), len(in))
+			}
+			if d.Buffered() != 0 || d.Skipped() != 0 || d.Lost() != 0 || d.Hunting() {
+				t.Fatalf("%s: Buffered %d Skipped %d Lost %d Hunting %v; want nothing", r.exp.Scenario, d.Buffered(), d.Skipped(), d.Lost(), d.Hunting())
+			}
 		}
-		break
-	}
-	if d.Buffered() != 0 || d.Skipped() != 0 || d.Lost() != 0 || d.Hunting() {
-		t.Fatalf("Buffered %d Skipped %d Lost %d Hunting %v; want nothing", d.Buffered(), d.Skipped(), d.Lost(), d.Hunting())
 	}
 }
 
