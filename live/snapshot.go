@@ -429,8 +429,13 @@ func (s *Session) header() *SessionSnap {
 		Incomplete: s.incomplete, Lost: s.lost, Skipped: s.skipped,
 	}
 	if y := s.y; y != nil {
-		ss.Pings, ss.GoAways, ss.GoAwayCount = y.pings, y.goAways[:len(y.goAways):len(y.goAways)], y.goAwayN
+		ss.Pings, ss.GoAways = y.pings, y.goAways[:len(y.goAways):len(y.goAways)]
 		ss.GoAwaysBy = y.goAwayBy
+		for _, by := range y.goAwayBy {
+			for _, n := range by {
+				ss.GoAwayCount += n
+			}
+		}
 	}
 	for _, f := range s.framing {
 		if f != nil {

@@ -20,7 +20,6 @@ type yamuxState struct {
 	pending  [2][maxPendingPings]pendingPing // Ping SYNs sent in each direction, awaiting their ACK
 	pings    [2]PingStats                    // by the side that asked
 	goAways  []GoAwayInfo
-	goAwayN  uint64
 	goAwayBy [2][NumGoAwayCodes]uint64 // by sender and code
 	lastPing time.Time
 	rtt      latencyHist // ping round trips, added once per answered Ping
@@ -162,7 +161,6 @@ func (s *Session) RecordYamuxRef(dir Dir, at time.Time, f *yamux.Frame) FrameRef
 	case yamux.GoAway:
 		s.untracked.Frames[dir]++
 		y := s.yamuxW()
-		y.goAwayN++
 		y.goAwayBy[dir.Sender()][goAwayIndex(length)]++
 		if len(y.goAways) < maxGoAways {
 			y.goAways = append(y.goAways, GoAwayInfo{By: dir.Sender(), At: at, Code: length})
