@@ -493,13 +493,13 @@ func yamuxTitle(ss *live.SessionSnap) string {
 	for side := range 2 {
 		if p := ss.Pings[side]; p.Sent > 0 {
 			s += " · " + live.Side(side).String() + " ping "
-			if p.Answered > 0 {
+			switch {
+			case p.Answered == 0:
+				s += strconv.FormatUint(p.Sent, 10) + " unanswered"
+			case p.Answered < p.Sent:
+				s += p.LastRTT.Round(time.Microsecond).String() + " (" + strconv.FormatUint(p.Sent-p.Answered, 10) + " unanswered)"
+			default:
 				s += p.LastRTT.Round(time.Microsecond).String()
-			} else {
-				s += "unanswered"
-			}
-			if p.Answered < p.Sent {
-				s += " (" + strconv.FormatUint(p.Sent-p.Answered, 10) + " unanswered)"
 			}
 		}
 	}

@@ -130,3 +130,23 @@ func TestYamuxFrameLines(t *testing.T) {
 		}
 	}
 }
+
+// TestYamuxTitlePings: the streams pane's title says each side's latest
+// ping round trip, how many pings wait for their answer, and never
+// "unanswered (1 unanswered)".
+func TestYamuxTitlePings(t *testing.T) {
+	for _, tc := range []struct {
+		ping live.PingStats
+		want string
+	}{
+		{live.PingStats{Sent: 1}, " · yamux · server ping 1 unanswered"},
+		{live.PingStats{Sent: 3, Answered: 2, LastRTT: 1500 * time.Microsecond}, " · yamux · server ping 1.5ms (1 unanswered)"},
+		{live.PingStats{Sent: 2, Answered: 2, LastRTT: 42 * time.Microsecond}, " · yamux · server ping 42µs"},
+	} {
+		var ss live.SessionSnap
+		ss.Pings[live.Server] = tc.ping
+		if got := yamuxTitle(&ss); got != tc.want {
+			t.Errorf("%+v: title %q, want %q", tc.ping, got, tc.want)
+		}
+	}
+}
