@@ -422,8 +422,9 @@ func runFaultCase(t *testing.T, tc faultCase, args []string) {
 }
 
 // TestHealthyDemoOpensNoFinding runs the demo, smux v1 and v2 and yamux,
-// at the default rate for 10 s; MUXTOP_LONG_HEALTHY=1 runs it for 60 s at 5 000
-// requests/s instead. No finding may open.
+// at the default rate for 10 s; MUXTOP_LONG_HEALTHY=1 runs each for 60 s
+// at the default rate and then 60 s at 5 000 requests/s. No finding may
+// open.
 func TestHealthyDemoOpensNoFinding(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs muxtop for 10 s")
