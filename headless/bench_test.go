@@ -44,10 +44,33 @@ func randMix() []live.Record {
 	return recs
 }
 
+// bulkMix is a bulk transfer's records: 32 KiB PSH frames, each keeping
+// the default snaplen's 256 bytes of an arbitrary payload.
+func bulkMix() []live.Record {
+	var recs []live.Record
+	for i := range 4 {
+		p := make([]byte, 256)
+		for j := range p {
+			p[j] = byte(i*131 + j*7)
+		}
+		recs = append(recs, live.Record{
+			Seq: uint64(i + 1), Kind: live.FrameRecord, Session: 2, Dir: live.ClientToServer,
+			At: t0.Add(time.Duration(i) * 40 * time.Microsecond), Offset: int64(i) * (decoder.HeaderSize + 32768),
+			Header:  decoder.MakeHeader(1, decoder.PSH, 32768, 3),
+			Payload: p, Truncated: true,
+		})
+	}
+	return recs
+}
+
 // benchAppend appends the records of randMix one per iteration into a
 // reused line, as Printer.write does, and reports the cost per record.
 func benchAppend(b *testing.B, appendRec func([]byte, *live.Record) []byte) {
-	recs := randMix()
+	benchAppendOf(b, randMix(), appendRec)
+}
+
+// benchAppendOf is benchAppend over recs.
+func benchAppendOf(b *testing.B, recs []live.Record, appendRec func([]byte, *live.Record) []byte) {
 	line := make([]byte, 0, 1024)
 	b.ReportAllocs()
 	var ms0, ms1 runtime.MemStats
@@ -64,6 +87,11 @@ func benchAppend(b *testing.B, appendRec func([]byte, *live.Record) []byte) {
 
 func BenchmarkJSON(b *testing.B)  { benchAppend(b, appendJSON) }
 func BenchmarkPlain(b *testing.B) { benchAppend(b, appendPlain) }
+
+// BenchmarkJSONBulk and BenchmarkPlainBulk format bulk frames, whose
+// cost is their 256 payload bytes.
+func BenchmarkJSONBulk(b *testing.B)  { benchAppendOf(b, bulkMix(), appendJSON) }
+func BenchmarkPlainBulk(b *testing.B) { benchAppendOf(b, bulkMix(), appendPlain) }
 
 // BenchmarkJSONMarshal is the json.Marshal-based appender that appendJSON
 // replaced (the tests' oracle), for comparison.

@@ -6,6 +6,8 @@
 package printable
 
 import (
+	"encoding/binary"
+	"slices"
 	"unicode"
 	"unicode/utf8"
 )
@@ -14,14 +16,34 @@ const hexDigits = "0123456789abcdef"
 
 // AppendHex appends p as space-separated lower-case hex bytes.
 func AppendHex(b, p []byte) []byte {
-	for i, c := range p {
-		if i > 0 {
-			b = append(b, ' ')
-		}
-		b = append(b, hexDigits[c>>4], hexDigits[c&15])
+	if len(p) == 0 {
+		return b
 	}
+	// A payload of snaplen bytes is the longest part of a record's line,
+	// formatted for every frame: grow once, then store each byte but the
+	// last as "xx " in one 4-byte word from a table, whose fourth byte
+	// the next store overwrites; the last byte's two digits end it. No
+	// byte past the result is written, as with append.
+	n, m := len(b), 3*len(p)-1
+	b = slices.Grow(b, m)[:n+m]
+	out := b[n:]
+	for _, c := range p[:len(p)-1] {
+		binary.LittleEndian.PutUint32(out, hexSpaced[c])
+		out = out[3:]
+	}
+	c := p[len(p)-1]
+	out[0], out[1] = hexDigits[c>>4], hexDigits[c&15]
 	return b
 }
+
+// hexSpaced holds, for each byte value, its two hex digits and a space,
+// little-endian: the bytes AppendHex stores.
+var hexSpaced = func() (t [256]uint32) {
+	for c := range t {
+		t[c] = uint32(hexDigits[c>>4]) | uint32(hexDigits[c&15])<<8 | ' '<<16
+	}
+	return t
+}()
 
 // Byte returns c if it is printable ASCII (0x20..0x7e), '.' otherwise.
 func Byte(c byte) byte {
@@ -33,11 +55,22 @@ func Byte(c byte) byte {
 
 // AppendASCII appends p with every byte outside printable ASCII as '.'.
 func AppendASCII(b, p []byte) []byte {
-	for _, c := range p {
-		b = append(b, Byte(c))
+	n := len(b)
+	b = slices.Grow(b, len(p))[:n+len(p)]
+	out := b[n:]
+	for i, c := range p {
+		out[i] = asciiOf[c] // a table, not Byte's branches, which arbitrary bytes mispredict
 	}
 	return b
 }
+
+// asciiOf is Byte as a table.
+var asciiOf = func() (t [256]byte) {
+	for c := range t {
+		t[c] = Byte(byte(c))
+	}
+	return t
+}()
 
 // AppendText appends s with control characters (C0, DEL and C1) and
 // invalid UTF-8 as '.': for text that is ours but may quote addresses,

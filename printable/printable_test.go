@@ -1,6 +1,8 @@
 package printable
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -34,5 +36,64 @@ func TestTextDoesNotCopyCleanText(t *testing.T) {
 	s := "attach: upstream 127.0.0.1:9000 refused the connection"
 	if n := testing.AllocsPerRun(100, func() { _ = Text(s) }); n != 0 {
 		t.Errorf("Text of clean ASCII: %v allocations, want 0", n)
+	}
+}
+
+// BenchmarkAppendHex formats a snaplen's 256 bytes, as every bulk frame's
+// line does.
+func BenchmarkAppendHex(b *testing.B) {
+	p := make([]byte, 256)
+	for i := range p {
+		p[i] = byte(i * 7)
+	}
+	buf := make([]byte, 0, 1024)
+	b.SetBytes(int64(len(p)))
+	for b.Loop() {
+		buf = AppendHex(buf[:0], p)
+	}
+}
+
+// TestAppendHexAndASCII checks the table-driven appenders against the
+// obvious formatting, for every byte value, every length up to 300, onto
+// prefixes with and without spare capacity, and that nothing past the
+// result is written.
+func TestAppendHexAndASCII(t *testing.T) {
+	p := make([]byte, 300)
+	for i := range p {
+		p[i] = byte(i*151 + 7) // every byte value
+	}
+	for n := 0; n <= len(p); n++ {
+		q := p[:n]
+		want := fmt.Sprintf("% x", q)
+		var ascii strings.Builder
+		for _, c := range q {
+			if c < 0x20 || c > 0x7e {
+				c = '.'
+			}
+			ascii.WriteByte(c)
+		}
+		for _, spare := range []int{0, 1, 2, 1000} {
+			prefix := "ab"
+			buf := make([]byte, len(prefix), len(prefix)+spare)
+			copy(buf, prefix)
+			full := buf[:cap(buf)]
+			for i := len(prefix); i < len(full); i++ {
+				full[i] = '#'
+			}
+			got := AppendHex(buf, q)
+			if string(got) != prefix+want {
+				t.Fatalf("AppendHex(%d bytes, spare %d) = %q, want %q", n, spare, got, prefix+want)
+			}
+			if spare > len(want) {
+				for i := len(got); i < cap(buf); i++ {
+					if full[i] != '#' {
+						t.Fatalf("AppendHex(%d bytes, spare %d) wrote byte %d, past its result", n, spare, i)
+					}
+				}
+			}
+			if got := AppendASCII([]byte(prefix), q); string(got) != prefix+ascii.String() {
+				t.Fatalf("AppendASCII(%d bytes) = %q, want %q", n, got, prefix+ascii.String())
+			}
+		}
 	}
 }
