@@ -12,29 +12,45 @@
 # The front end runs in its own process, as a user runs it, so its JSON
 # encoding and writes count. Each run prints its rate; the end prints, per
 # load, the median rate of each proxy, the ratio of the medians
-# (attach / plain) and the median of the N pairs' ratios.
+# (attach / plain), and the median and quartiles of the N pairs' ratios.
 #
-# Usage: bench/attach-vs-proxy.sh [-n RUNS] [-d SECONDS] [-c CALLERS] [-v VERSION]
-#   -n  pairs of runs per load (default 5)
-#   -d  seconds per run (default 3)
+# Bulk through three processes on two cores is noisy: the rate of one
+# proxy varies by ±20% from run to run with where the scheduler puts the
+# client, the proxy and the upstream, so that 5 pairs can land 8% from
+# the truth either way. The quartiles show the spread; -n 15 or more
+# makes the median worth quoting, and -p plain compares the plain proxy
+# with itself, which is what no difference looks like.
+#
+# Usage: bench/attach-vs-proxy.sh [-n RUNS] [-d SECONDS] [-c CALLERS] [-v VERSION] [-o OUTPUT|-p plain] [-l LOADS]
+#   -n  pairs of runs per load (default 15)
+#   -d  seconds per run (default 2)
 #   -c  RAND callers (default 64)
 #   -v  smux protocol version (default 1)
+#   -o  attach's output format: json (default) or plain
+#   -p  plain: run the plain proxy in attach's place too (the noise floor)
+#   -l  loads to run (default "rand bulk")
 #
 # Everything listens on 127.0.0.1 ports the programs choose; every process
 # started here is stopped by pid on exit, and each also stops by itself
 # (the proxies and upstream after a lifetime, attach after --duration).
 set -euo pipefail
 
-runs=5 secs=3 callers=64 version=1
-while getopts "n:d:c:v:h" opt; do
+runs=15 secs=2 callers=64 version=1 output=json same="" loads="rand bulk"
+while getopts "n:d:c:v:o:p:l:h" opt; do
 	case $opt in
 	n) runs=$OPTARG ;;
 	d) secs=$OPTARG ;;
 	c) callers=$OPTARG ;;
 	v) version=$OPTARG ;;
+	o) output=$OPTARG ;;
+	p) same=$OPTARG ;;
+	l) loads=$OPTARG ;;
 	*) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 2 ;;
 	esac
 done
+
+case $output in json | plain) ;; *) echo "-o: json or plain, not $output" >&2; exit 2 ;; esac
+case $same in "" | plain) ;; *) echo "-p: only plain, not $same" >&2; exit 2 ;; esac
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
@@ -85,19 +101,22 @@ stop() {
 start upstream "$tmp/upstream.out" "$tmp/attachload" upstream -version "$version" -lifetime "$lifetime"
 up=$(addr "$tmp/upstream.out" "listening ")
 echo "upstream $up (smux v$version); $runs pairs of ${secs}s runs per load, RAND with $callers callers" >&2
+if [[ $same == plain ]]; then
+	echo "-p plain: \"attach\" below is a second plain proxy" >&2
+fi
 
 # one VIA LOAD: starts the proxy VIA, runs LOAD through it, prints "LOAD VIA RATE".
 one() {
 	local via=$1 load=$2 front pid rate name
 	run=$((run + 1))
 	name=$via-$run
-	if [[ $via == plain ]]; then
+	if [[ $via == plain || $same == plain ]]; then
 		start "$name" "$tmp/$name.out" "$tmp/attachload" proxy -upstream "$up" -lifetime "$lifetime"
 		pid=$last
 		front=$(addr "$tmp/$name.out" "listening ")
 	else
-		# attach's stdout is the JSON front end, thrown away; stderr says where to connect.
-		start "$name" /dev/null "$tmp/muxtop" attach "$up" --listen 127.0.0.1:0 -o json --duration "$((secs + 30))s"
+		# attach's stdout is the front end, thrown away; stderr says where to connect.
+		start "$name" /dev/null "$tmp/muxtop" attach "$up" --listen 127.0.0.1:0 -o "$output" --duration "$((secs + 30))s"
 		pid=$last
 		front=$(addr "$tmp/$name.err" "clients connect to ")
 	fi
@@ -118,7 +137,7 @@ run=0
 # Pairs alternate which proxy goes first, so that neither always runs
 # on an upstream the other has just warmed.
 for i in $(seq "$runs"); do
-	for load in rand bulk; do
+	for load in $loads; do
 		if ((i % 2)); then
 			one plain "$load" >>"$results"
 			one attach "$load" >>"$results"
@@ -130,7 +149,7 @@ for i in $(seq "$runs"); do
 done
 
 echo
-awk -v runs="$runs" '
+awk -v runs="$runs" -v loads="$loads" '
 function median(a, n,    i, j, t) {
 	for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] > a[j]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
 	return n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
@@ -138,12 +157,13 @@ function median(a, n,    i, j, t) {
 { k = $1 SUBSEP $2; n[k]++; r[k, n[k]] = $3 }
 END {
 	unit["rand"] = "req/s"; unit["bulk"] = "MB/s"
-	split("rand bulk", loads, " ")
-	for (l = 1; l <= 2; l++) {
-		load = loads[l]
+	nl = split(loads, ls, " ")
+	for (l = 1; l <= nl; l++) {
+		load = ls[l]
 		m = n[load, "plain"]
 		for (i = 1; i <= m; i++) { p[i] = r[load, "plain", i]; a[i] = r[load, "attach", i]; q[i] = a[i] / p[i] }
 		mp = median(p, m); ma = median(a, m); mq = median(q, m)
-		printf "%s: plain %.1f %s, attach %.1f %s (medians of %d); attach/plain %.3f (ratio of medians), %.3f (median of pair ratios)\n", load, mp, unit[load], ma, unit[load], m, ma / mp, mq
+		# median sorted q in place: its quartiles are at a quarter and three quarters.
+		printf "%s: plain %.1f %s, attach %.1f %s (medians of %d); attach/plain %.3f (ratio of medians), %.3f (median of pair ratios, quartiles %.3f-%.3f)\n", load, mp, unit[load], ma, unit[load], m, ma / mp, mq, q[int((m+3)/4)], q[int((3*m+3)/4)]
 	}
 }' "$results"
