@@ -170,7 +170,7 @@ func TestPrintsInHistoryOrder(t *testing.T) {
 func TestSummaryUnsent(t *testing.T) {
 	reg := live.New(live.Config{})
 	s := reg.Open(live.SessionInfo{}, time.Now())
-	s.Unsent(live.ClientToServer, 12)
+	s.Unsent(live.ClientToServer, time.Now(), 100, 12)
 	sum := Summarize(reg.Snapshot(), 0)
 	if sum.Unsent != [2]int64{12, 0} || sum.Counts.BytesDir(live.ClientToServer) != 0 {
 		t.Fatalf("unsent %v, bytes %d: want [12 0], 0", sum.Unsent, sum.Counts.BytesDir(live.ClientToServer))
@@ -183,6 +183,28 @@ func TestSummaryUnsent(t *testing.T) {
 	var j struct{ Unsent map[string]int64 }
 	if err := json.Unmarshal(appendJSONSummary(nil, sum), &j); err != nil || j.Unsent["c2s"] != 12 {
 		t.Errorf("JSON summary unsent %v (%v), want c2s 12", j.Unsent, err)
+	}
+	// The notice in the records says which bytes, for the session.
+	text := live.UnsentText(live.ClientToServer, 100, 12)
+	var out bytes.Buffer
+	if err := NewPrinter(reg, &out, Plain).Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), " #1 notice: "+text+"\n") {
+		t.Errorf("plain records do not carry the session's notice %q:\n%s", text, out.String())
+	}
+	out.Reset()
+	if err := NewPrinter(reg, &out, JSON).Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var notice struct {
+		Type    string
+		Session uint64
+		Text    string
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &notice); err != nil || notice.Type != "notice" || notice.Session != 1 || notice.Text != text {
+		t.Errorf("JSON notice %+v (%v), want session 1, %q:\n%s", notice, err, text, out.String())
 	}
 }
 

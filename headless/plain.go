@@ -59,7 +59,10 @@ func appendPlain(b []byte, r *live.Record) []byte {
 		b = append(b, r.Dir.String()...)
 		b = appendViolationPlain(append(b, ' '), r, r.Code.String(), r.Code.SmuxReaction())
 	case live.NoticeRecord:
-		b = append(b[:len(b)-len(" #0 ")], " notice: "...)
+		if r.Session == 0 { // a notice about no session: no "#0"
+			b = b[:len(b)-len(" #0")]
+		}
+		b = append(b, "notice: "...)
 		b = printable.AppendText(b, r.Detail)
 	case live.ResyncRecord:
 		b = append(b, r.Dir.String()...)

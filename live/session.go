@@ -1,6 +1,7 @@
 package live
 
 import (
+	"fmt"
 	"sync"
 	"time"
 
@@ -600,14 +601,27 @@ func (s *Session) DirectionEnded(dir Dir) {
 	}
 }
 
-// Unsent records that n bytes of a write by the tapped end, recorded
-// before the write, were never sent: the write failed. Retract takes back
-// the frames that lay wholly in them.
-func (s *Session) Unsent(dir Dir, n int64) {
+// Unsent records that the n bytes of a write by the tapped end from
+// offset from of direction dir on, recorded before the write, were never
+// sent: the write failed at time at. Retract takes back the frames that lay
+// wholly in them. History keeps those frames' records, which were written
+// before the write was tried, and gains a notice after them that says so:
+// the picture shows what was tried and what went out.
+func (s *Session) Unsent(dir Dir, at time.Time, from, n int64) {
+	if n <= 0 {
+		return
+	}
 	s.mu.Lock()
 	s.gen++
 	s.unsent[dir] += n
 	s.mu.Unlock()
+	s.reg.hist.addEvent(Record{Kind: NoticeRecord, Session: s.id, Dir: dir, At: at, Offset: from,
+		Detail: UnsentText(dir, from, n)})
+}
+
+// UnsentText says what Unsent records: which bytes a failed write did not send.
+func UnsentText(dir Dir, from, n int64) string {
+	return fmt.Sprintf("%s a write failed: the last %d bytes recorded, from offset %d on, never went out; the frames in them are taken back out of the counts", dir, n, from)
 }
 
 // Retract takes back the counts of a frame with header h that RecordRef

@@ -317,8 +317,8 @@ func (f *Feeder) unsent(at time.Time, cut, stop int64) {
 	if f.rec != nil {
 		f.rec.End(f.dir, at) // the bytes that were not sent are in the recording: they were fed before the write
 	}
-	f.sess.Unsent(f.dir, stop-cut)
-	// The decoders count from the end of the prefix.
+	// The decoders, and the frames' offsets, count from the end of the prefix.
+	f.sess.Unsent(f.dir, at, max(cut-f.skipped, 0), stop-cut)
 	cut, stop = max(cut-f.skipped, 0), max(stop-f.skipped, 0)
 	if f.kind == kindYamux {
 		f.unsentYamux(at, cut, stop)

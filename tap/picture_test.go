@@ -223,7 +223,39 @@ func TestShortWrite(t *testing.T) {
 			if got, want := ss.Accounted(), ss.Counted(); got != want {
 				t.Errorf("limit %d: accounted %+v, counted %+v", limit, got, want)
 			}
+			checkUnsentNotice(t, reg, ss.Unsent[0], int64(len(fc.sent)))
 		}
+	}
+}
+
+// checkUnsentNotice checks that history says which bytes a failed write
+// did not send: one notice of the session, after every frame recorded
+// from the offset where sending stopped on, naming that offset and the
+// bytes; none when everything went out.
+func checkUnsentNotice(t *testing.T, reg *live.Registry, unsent, sentTo int64) {
+	t.Helper()
+	recs, _ := reg.Frames(live.Query{}, nil)
+	var notices []live.Record
+	for _, r := range recs {
+		switch {
+		case r.Kind == live.NoticeRecord:
+			notices = append(notices, r)
+		case r.Kind == live.FrameRecord && r.Offset >= sentTo && len(notices) > 0:
+			t.Errorf("sent to %d: frame at offset %d recorded after the notice %q", sentTo, r.Offset, notices[0].Detail)
+		}
+	}
+	if unsent == 0 {
+		if len(notices) != 0 {
+			t.Errorf("nothing unsent, yet notices %+v", notices)
+		}
+		return
+	}
+	if len(notices) != 1 {
+		t.Fatalf("sent to %d, %d unsent: notices %+v, want one", sentTo, unsent, notices)
+	}
+	n := notices[0]
+	if want := live.UnsentText(live.ClientToServer, sentTo, unsent); n.Session != 1 || n.Dir != live.ClientToServer || n.Offset != sentTo || n.Detail != want {
+		t.Errorf("notice %+v, want session 1, → offset %d: %q", n, sentTo, want)
 	}
 }
 
