@@ -88,7 +88,7 @@ func TestPaging(t *testing.T) {
 	if rows < 3 {
 		t.Fatalf("sessions pane has %d rows at 80×24", rows)
 	}
-	page := rows - 1
+	page := rows // a page is the rows shown
 	steps := []struct {
 		key  string
 		want int // selected session index

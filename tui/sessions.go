@@ -102,7 +102,7 @@ func (p sessionsPane) Update(msg tea.Msg) (sessionsPane, tea.Cmd) {
 			return p.move(i - p.idx)
 		}
 	case tea.KeyPressMsg:
-		if d, ok := p.keys.movement(msg, p.dataRows()-1); ok {
+		if d, ok := p.keys.movement(msg, p.dataRows()); ok {
 			return p.move(d)
 		}
 		if key.Matches(msg, p.keys.Enter) && p.id != 0 {

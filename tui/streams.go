@@ -139,7 +139,7 @@ func (p streamsPane) Update(msg tea.Msg) (streamsPane, tea.Cmd) {
 			return p.move(i - p.idx)
 		}
 	case tea.KeyPressMsg:
-		if d, ok := p.keys.movement(msg, p.dataRows()-1); ok {
+		if d, ok := p.keys.movement(msg, p.dataRows()); ok {
 			return p.move(d)
 		}
 		if key.Matches(msg, p.keys.Enter) && p.session != 0 {
