@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/charmbracelet/x/ansi"
+
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/live"
 )
@@ -72,4 +74,24 @@ func TestOverlayPaging(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestHelpPaging: pgdown in the help scrolls it by the lines it shows, so
+// the line under the last one shown comes first.
+func TestHelpPaging(t *testing.T) {
+	m := press(manyViolations(1).model(t, 80, 24), "?")
+	var plain theme
+	lines := m.help.lines(&plain, m.help.w-2, m.help.h-2)
+	shown := m.help.h - 2
+	if len(lines) < 2*shown {
+		t.Fatalf("the help is %d lines, %d shown at 80×24: too short to page", len(lines), shown)
+	}
+	m = press(m, "pgdown")
+	if m.help.top != shown {
+		t.Fatalf("pgdown: the help starts at line %d, want %d, the first not shown before", m.help.top, shown)
+	}
+	if want := strings.TrimSpace(ansi.Strip(lines[shown])); want == "" || !strings.Contains(screenOf(m), want) {
+		t.Fatalf("pgdown: line %q is not on screen:\n%s", want, screenOf(m))
+	}
+	checkFits(t, m, 80, 24)
 }
