@@ -27,22 +27,58 @@ func manyViolations(n int) *capture {
 	return c
 }
 
-// TestOverlayPaging: in the violations and the findings pane, pgdown and
-// pgup move the selection by the entries the pane shows, one screenful,
-// and the selected entry stays on screen.
-func TestOverlayPaging(t *testing.T) {
+// manyStreams returns a capture of one session with n streams of one
+// exchange each.
+func manyStreams(n int) *capture {
+	c := newCapture(live.Config{History: 10 * n})
+	at := base.Add(-time.Minute)
+	s := c.open("127.0.0.1:40000", "127.0.0.1:9000", at)
+	for i := range n {
+		c.exchange(s, 1, uint32(2*i+1), at.Add(time.Duration(i)*time.Second), "12345678")
+	}
+	return c
+}
+
+// TestListPaging: in every list pane, pgdown and pgup move the selection
+// by the entries the pane shows, one screenful, and the selected entry
+// stays on screen. The sessions pane's paging is TestPaging's.
+func TestListPaging(t *testing.T) {
 	const n = 40
-	c := manyViolations(n)
 	for _, tc := range []struct {
-		name, open string
-		row        *regexp.Regexp // an entry's line: the mark, the session
-		idx        func(Model) int
+		name string
+		c    *capture
+		open []string       // the keys that open the pane
+		row  *regexp.Regexp // an entry's line: its mark, what names it
+		idx  func(Model) int
+		want func(Model) string // what names the selected entry
 	}{
-		{"violations", "v", regexp.MustCompile(`^┃([▶ ])\d\d:\d\d:\d\d\.\d+ +(\d+) `), func(m Model) int { return m.viol.idx }},
-		{"findings", "!", regexp.MustCompile(`^┃([▶ ])crit +PROTOCOL +(\d+) `), func(m Model) int { return m.find.idx }},
+		{
+			"violations", manyViolations(n), []string{"v"},
+			regexp.MustCompile(`^┃([▶ ])\d\d:\d\d:\d\d\.\d+ +(\d+) `),
+			func(m Model) int { return m.viol.idx },
+			func(m Model) string { return strconv.FormatUint(m.viol.list[m.viol.idx].session, 10) },
+		},
+		{
+			"findings", manyViolations(n), []string{"!"},
+			regexp.MustCompile(`^┃([▶ ])crit +PROTOCOL +(\d+) `),
+			func(m Model) int { return m.find.idx },
+			func(m Model) string { return strconv.FormatUint(m.find.list[m.find.idx].Session, 10) },
+		},
+		{
+			"streams", manyStreams(n), []string{"enter"},
+			regexp.MustCompile(`^┃([▶ ]) +(all|\d+) `),
+			func(m Model) int { return m.streams.idx },
+			func(m Model) string { return strconv.FormatUint(uint64(selectedStream(m).ID), 10) },
+		},
+		{
+			"frames", manyStreams(n), []string{"enter", "g", "enter"},
+			regexp.MustCompile(`^┃([▶ ])(\d\d:\d\d:\d\d\.\d+) `),
+			func(m Model) int { return m.frames.cursor },
+			func(m Model) string { return selectedFrame(m).At.Format(live.TimeLayout) },
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m := press(c.model(t, 80, 24), tc.open)
+			m := press(tc.c.model(t, 80, 24), tc.open...)
 			shown := func() (rows int, selected string) {
 				for _, l := range strings.Split(screenOf(m), "\n") {
 					if e := tc.row.FindStringSubmatch(l); e != nil {
@@ -58,17 +94,18 @@ func TestOverlayPaging(t *testing.T) {
 			if page < 2 || page >= n {
 				t.Fatalf("the pane shows %d of %d entries at 80×24", page, n)
 			}
+			first := tc.idx(m)
 			for i, s := range []struct {
 				key  string
 				want int
-			}{{"pgdown", page}, {"pgdown", 2 * page}, {"pgup", page}, {"pgup", 0}} {
+			}{{"pgdown", first + page}, {"pgdown", first + 2*page}, {"pgup", first + page}, {"pgup", first}} {
 				m = press(m, s.key)
 				if got := tc.idx(m); got != s.want {
 					t.Fatalf("step %d (%s): entry %d selected, want %d: a page is the %d entries shown", i, s.key, got, s.want, page)
 				}
 				rows, selected := shown()
-				if rows != page || selected != strconv.Itoa(s.want+1) {
-					t.Fatalf("step %d (%s): %d entries shown, session %q's marked; want %d, session %d's:\n%s", i, s.key, rows, selected, page, s.want+1, screenOf(m))
+				if want := tc.want(m); rows != page || selected != want {
+					t.Fatalf("step %d (%s): %d entries shown, %q marked; want %d, %q:\n%s", i, s.key, rows, selected, page, want, screenOf(m))
 				}
 				checkFits(t, m, 80, 24)
 			}
