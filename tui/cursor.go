@@ -76,3 +76,18 @@ func (l *overlayList[T]) update(msg tea.Msg, rows int, collect func()) (T, bool)
 	var none T
 	return none, false
 }
+
+// view draws the pane in w×h cells, boxed under title: the note none
+// while the list is empty, else what body draws in the w×h cells inside
+// the box.
+func (l *overlayList[T]) view(th *theme, title, none string, w, h int, body func(w, h int) []string) string {
+	var lines []string
+	switch {
+	case h <= 2:
+	case len(l.list) == 0:
+		lines = []string{newLine(w-2).add(none, th.styles.dim).String()}
+	default:
+		lines = body(w-2, h-2)
+	}
+	return boxed(th, title, true, lines, w, h)
+}

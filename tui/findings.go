@@ -84,19 +84,14 @@ func (p *findingsPane) collect() {
 
 // View draws the pane in w×h cells: a function of its state alone.
 func (p findingsPane) View(th *theme, w, h int) string {
-	return boxed(th, p.title(w-5), true, p.body(th, w-2, h-2), w, h)
+	const none = " no findings: nothing muxtop diagnoses is wrong so far"
+	return p.view(th, p.title(w-5), none, w, h, func(w, h int) []string { return p.body(th, w, h) })
 }
 
 // body is the list, then the selected finding in full: where and since
 // when, its text, what to do, and for a resolved one why it resolved.
 func (p *findingsPane) body(th *theme, w, h int) []string {
 	st := &th.styles
-	if h <= 0 {
-		return nil
-	}
-	if len(p.list) == 0 {
-		return []string{newLine(w).add(" no findings: nothing muxtop diagnoses is wrong so far", st.dim).String()}
-	}
 	// The list takes the rows it needs, up to all but findFooter; the
 	// selected finding's explanation, under it, the rest.
 	rows := min(len(p.list)+1, max(h-findFooter, 2))

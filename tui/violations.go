@@ -102,20 +102,15 @@ func (v *violationsPane) collect() {
 
 // View draws the pane in w×h cells: a function of its state alone.
 func (p violationsPane) View(th *theme, w, h int) string {
-	return boxed(th, p.title(), true, p.body(th, w-2, h-2), w, h)
+	const none = " no violations or anomalies: every frame so far is one smux accepts as is"
+	return p.view(th, p.title(), none, w, h, func(w, h int) []string { return p.body(th, w, h) })
 }
 
 // body is the list, then what smux does about the selected entry.
 func (p *violationsPane) body(th *theme, w, h int) []string {
 	st := &th.styles
-	if h <= 0 {
-		return nil
-	}
-	if len(p.list) == 0 {
-		return []string{newLine(w).add(" no violations or anomalies: every frame so far is one smux accepts as is", st.dim).String()}
-	}
 	rows := max(h-violFooter, 1)
-	out := p.table(st, violationColumns, w, len(p.list), rows, func(i int) []cell { return p.cells(th, i) })
+	out := p.table(st, violationColumns, w, len(p.list), rows, func(i int) []cell { return violationCells(th, &p.list[i]) })
 	if h > violFooter {
 		for len(out) < rows {
 			out = append(out, newLine(w).String())
@@ -139,10 +134,9 @@ var violationColumns = []column{
 	{title: "detail", w: 20, prio: 90, flex: true},
 }
 
-// cells are the columns of entry i.
-func (p *violationsPane) cells(th *theme, i int) []cell {
+// violationCells is e's row.
+func violationCells(th *theme, e *violation) []cell {
 	st := &th.styles
-	e := &p.list[i]
 	ns := st.warn
 	if e.framing {
 		ns = st.bad
