@@ -29,18 +29,14 @@ func newDetailPane(keys *keyMap) detailPane { return detailPane{keys: keys} }
 
 // Update handles the frames pane's selection and the scrolling keys.
 func (p detailPane) Update(msg tea.Msg) (detailPane, tea.Cmd) {
-	switch msg := msg.(type) {
-	case frameSelectedMsg:
+	if msg, ok := msg.(frameSelectedMsg); ok {
 		if p.rec == nil || msg.rec == nil || p.rec.Seq != msg.rec.Seq {
 			p.top = 0
 		}
 		p.rec = msg.rec
-	case moveMsg:
-		p.scroll(msg.d)
-	case tea.KeyPressMsg:
-		if d, ok := p.keys.movement(msg, p.h-4); ok {
-			p.scroll(d)
-		}
+	}
+	if d, ok := p.keys.step(msg, p.h-2); ok {
+		p.scroll(d)
 	}
 	return p, nil
 }

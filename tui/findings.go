@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"time"
 
-	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/muxtop/muxtop/live"
@@ -18,14 +17,9 @@ import (
 // list, the selected one's evidence and advice in full. enter goes to
 // what it concerns.
 type findingsPane struct {
-	keys *keyMap
-	snap *live.Snapshot
-	list []*live.Finding
+	overlayList[*live.Finding]
 	open int    // list[:open] are open, the rest resolved
 	id   uint64 // the selected finding's ID, which the cursor follows as the list changes
-	idx  int
-	top  int
-	h    int
 }
 
 // recentResolved is how long a resolved finding stays in the list.
@@ -42,7 +36,9 @@ func recentlyResolved(snap *live.Snapshot) []*live.Finding {
 	return snap.Resolved[i:]
 }
 
-func newFindingsPane(keys *keyMap) findingsPane { return findingsPane{keys: keys} }
+func newFindingsPane(keys *keyMap) findingsPane {
+	return findingsPane{overlayList: overlayList[*live.Finding]{keys: keys}}
+}
 
 // findFooter is the lines under a long list that show the selected
 // finding, a blank line first.
@@ -55,30 +51,14 @@ func (p *findingsPane) dataRows() int { return max(p.h-2-findFooter-1, 1) }
 // Update handles snapshots (the root sends them while the pane is open)
 // and the pane's keys; enter announces findingChosenMsg.
 func (p findingsPane) Update(msg tea.Msg) (findingsPane, tea.Cmd) {
-	switch msg := msg.(type) {
-	case snapshotMsg:
-		p.snap = msg.snap
-		p.collect()
-	case moveMsg:
-		p.move(msg.d)
-	case tea.KeyPressMsg:
-		if d, ok := p.keys.movement(msg, p.dataRows()-1); ok {
-			p.move(d)
-		}
-		if key.Matches(msg, p.keys.Enter) && len(p.list) > 0 {
-			return p, emit(findingChosenMsg{f: p.list[p.idx]})
-		}
+	f, ok := p.update(msg, p.dataRows(), p.collect)
+	if len(p.list) > 0 {
+		p.id = p.list[p.idx].ID
+	}
+	if ok {
+		return p, emit(findingChosenMsg{f: f})
 	}
 	return p, nil
-}
-
-func (p *findingsPane) move(d int) {
-	if len(p.list) == 0 {
-		return
-	}
-	p.idx = max(0, min(p.idx+d, len(p.list)-1))
-	p.id = p.list[p.idx].ID
-	p.top = scroll(p.top, p.idx, len(p.list), p.dataRows())
 }
 
 // collect makes the list from the snapshot, keeping the cursor on the
@@ -95,13 +75,31 @@ func (p *findingsPane) collect() {
 	p.list = list
 	if i := slices.IndexFunc(list, func(f *live.Finding) bool { return f.ID == p.id }); i >= 0 {
 		p.idx = i
-	} else {
-		p.idx = max(0, min(p.idx, len(list)-1))
 	}
+	p.clamp(len(list), p.dataRows())
 	if len(list) > 0 {
 		p.id = list[p.idx].ID
 	}
-	p.top = scroll(p.top, p.idx, len(list), p.dataRows())
+}
+
+// View draws the pane in w×h cells: a function of its state alone.
+func (p findingsPane) View(th *theme, w, h int) string {
+	const none = " no findings: nothing muxtop diagnoses is wrong so far"
+	return p.view(th, p.title(w-5), none, w, h, func(w, h int) []string { return p.body(th, w, h) })
+}
+
+// body is the list, then the selected finding in full: where and since
+// when, its text, what to do, and for a resolved one why it resolved.
+func (p *findingsPane) body(th *theme, w, h int) []string {
+	st := &th.styles
+	// The list takes the rows it needs, up to all but findFooter; the
+	// selected finding's explanation, under it, the rest.
+	rows := min(len(p.list)+1, max(h-findFooter, 2))
+	out := p.table(st, findingColumns, w, len(p.list), rows, func(i int) []cell { return p.cells(th, i) })
+	if len(out) < h {
+		out = append(out, newLine(w).String())
+	}
+	return append(out, p.explain(th, w, h-len(out))...)
 }
 
 var findingColumns = []column{
@@ -113,36 +111,6 @@ var findingColumns = []column{
 	{title: "for", w: 6, right: true, prio: 90},
 	{title: "state", w: 8, prio: 85},
 	{title: "evidence", w: 20, prio: 60, flex: true},
-}
-
-// View draws the pane in w×h cells: a function of its state alone.
-func (p findingsPane) View(th *theme, w, h int) string {
-	return boxed(th, p.title(w-5), true, p.body(th, w-2, h-2), w, h)
-}
-
-// body is the list, then the selected finding in full: where and since
-// when, its text, what to do, and for a resolved one why it resolved.
-func (p *findingsPane) body(th *theme, w, h int) []string {
-	st := &th.styles
-	if h <= 0 {
-		return nil
-	}
-	if len(p.list) == 0 {
-		return []string{newLine(w).add(" no findings: nothing muxtop diagnoses is wrong so far", st.dim).String()}
-	}
-	// The list takes the rows it needs, up to all but findFooter; the
-	// selected finding's explanation, under it, the rest.
-	rows := min(len(p.list)+1, max(h-findFooter, 2))
-	ws := layoutColumns(findingColumns, w)
-	out := []string{tableHeading(st, findingColumns, ws, w)}
-	top := scroll(p.top, p.idx, len(p.list), rows-1)
-	for i := top; i < len(p.list) && len(out) < rows; i++ {
-		out = append(out, tableRow(st, findingColumns, ws, p.cells(th, i), w, i == p.idx, true))
-	}
-	if len(out) < h {
-		out = append(out, newLine(w).String())
-	}
-	return append(out, p.explain(th, w, h-len(out))...)
 }
 
 // cells are the columns of entry i.

@@ -135,7 +135,7 @@ func (p framesPane) Update(msg tea.Msg) (framesPane, tea.Cmd) {
 			return p.move(i - p.cursor)
 		}
 	case tea.KeyPressMsg:
-		if d, ok := p.keys.movement(msg, p.dataRows()-2); ok {
+		if d, ok := p.keys.movement(msg, p.dataRows()); ok {
 			return p.move(d)
 		}
 		if key.Matches(msg, p.keys.Enter) && p.cursorSeq() != 0 {

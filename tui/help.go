@@ -25,13 +25,8 @@ func newHelpPane(keys *keyMap, leakAfter time.Duration, closed int, mouse bool) 
 
 // Update scrolls the help.
 func (p helpPane) Update(msg tea.Msg) (helpPane, tea.Cmd) {
-	switch msg := msg.(type) {
-	case moveMsg:
-		p.scroll(msg.d)
-	case tea.KeyPressMsg:
-		if d, ok := p.keys.movement(msg, p.h-4); ok {
-			p.scroll(d)
-		}
+	if d, ok := p.keys.step(msg, p.h-2); ok {
+		p.scroll(d)
 	}
 	return p, nil
 }

@@ -88,3 +88,15 @@ func (k *keyMap) movement(msg tea.KeyPressMsg, page int) (int, bool) {
 	}
 	return 0, false
 }
+
+// step returns how many rows msg moves a pane whose page is page rows,
+// and whether msg is a moveMsg (the wheel) or a cursor key.
+func (k *keyMap) step(msg tea.Msg, page int) (int, bool) {
+	switch msg := msg.(type) {
+	case moveMsg:
+		return msg.d, true
+	case tea.KeyPressMsg:
+		return k.movement(msg, page)
+	}
+	return 0, false
+}

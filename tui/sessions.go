@@ -49,9 +49,9 @@ type sessionsPane struct {
 	hideEnded bool
 	rows      []*live.SessionSnap // the sessions shown, in order
 	id        uint64              // the selected session; 0 for none
-	idx       int                 // its row
-	top       int                 // the first row shown
 	h         int                 // the pane's height, for paging and scrolling
+
+	listCursor // the selected session's row and the first row shown
 }
 
 func newSessionsPane(keys *keyMap) sessionsPane { return sessionsPane{keys: keys} }
@@ -93,7 +93,7 @@ func (p sessionsPane) Update(msg tea.Msg) (sessionsPane, tea.Cmd) {
 		}
 		if i, ok := p.row(msg.session); ok {
 			p.id, p.idx = msg.session, i
-			p.top = scroll(p.top, p.idx, len(p.rows), p.dataRows())
+			p.clamp(len(p.rows), p.dataRows())
 		}
 	case moveMsg:
 		return p.move(msg.d)
@@ -102,7 +102,7 @@ func (p sessionsPane) Update(msg tea.Msg) (sessionsPane, tea.Cmd) {
 			return p.move(i - p.idx)
 		}
 	case tea.KeyPressMsg:
-		if d, ok := p.keys.movement(msg, p.dataRows()-1); ok {
+		if d, ok := p.keys.movement(msg, p.dataRows()); ok {
 			return p.move(d)
 		}
 		if key.Matches(msg, p.keys.Enter) && p.id != 0 {
@@ -181,9 +181,8 @@ func (p sessionsPane) locate() (sessionsPane, tea.Cmd) {
 		if i, ok := p.row(p.id); ok && p.id != 0 {
 			p.idx = i
 		}
-		p.idx = max(0, min(p.idx, len(p.rows)-1))
+		p.clamp(len(p.rows), p.dataRows())
 		p.id = p.rows[p.idx].ID
-		p.top = scroll(p.top, p.idx, len(p.rows), p.dataRows())
 	}
 	if p.id != old {
 		return p, emit(sessionSelectedMsg{id: p.id})
@@ -196,8 +195,7 @@ func (p sessionsPane) move(d int) (sessionsPane, tea.Cmd) {
 	if len(p.rows) == 0 {
 		return p, nil
 	}
-	p.idx = max(0, min(p.idx+d, len(p.rows)-1))
-	p.top = scroll(p.top, p.idx, len(p.rows), p.dataRows())
+	p.listCursor.move(d, len(p.rows), p.dataRows())
 	if id := p.rows[p.idx].ID; id != p.id {
 		p.id = id
 		return p, emit(sessionSelectedMsg{id: id})
@@ -266,8 +264,8 @@ func (p *sessionsPane) body(th *theme, w, h int, focused bool) []string {
 		}
 		return append(out, newLine(w).add(msg, st.dim).String())
 	}
-	top := scroll(p.top, p.idx, len(p.rows), h-1)
-	for i := top; i < len(p.rows) && len(out) < h; i++ {
+	from, to := p.shown(len(p.rows), h-1)
+	for i := from; i < to; i++ {
 		s := p.rows[i]
 		out = append(out, tableRow(st, cols, ws, sessionCells(st, s, p.rates[s.ID], ws[endsColumn]), w, i == p.idx, focused))
 	}

@@ -55,8 +55,9 @@ type streamsPane struct {
 	pinned    *live.StreamSnap   // that picture, once the session no longer lists the stream
 	chosen    bool               // the user (or a jump) chose the selection
 	wantFirst bool               // drilled in before the session had a stream: take the first to come
-	idx, top  int                // idx 0 is the session row, idx i is rows[i-1]
 	h         int
+
+	listCursor // idx 0 is the session row, idx i is rows[i-1]
 }
 
 // sortedFor identifies the input of a sort.
@@ -139,7 +140,7 @@ func (p streamsPane) Update(msg tea.Msg) (streamsPane, tea.Cmd) {
 			return p.move(i - p.idx)
 		}
 	case tea.KeyPressMsg:
-		if d, ok := p.keys.movement(msg, p.dataRows()-1); ok {
+		if d, ok := p.keys.movement(msg, p.dataRows()); ok {
 			return p.move(d)
 		}
 		if key.Matches(msg, p.keys.Enter) && p.session != 0 {
@@ -231,7 +232,7 @@ func (p *streamsPane) locate() {
 			}
 		}
 	}
-	p.top = scroll(p.top, p.idx, len(p.rows)+1, p.dataRows())
+	p.clamp(len(p.rows)+1, p.dataRows())
 }
 
 // selectRow selects row i, which exists.
@@ -366,8 +367,8 @@ func (p *streamsPane) body(th *theme, w, h int, focused bool) []string {
 	}
 	now := p.snap.At
 	rows := len(p.rows) + 1
-	top := scroll(p.top, p.idx, rows, h-len(out))
-	for i := top; i < rows && len(out) < h; i++ {
+	from, to := p.shown(rows, h-len(out))
+	for i := from; i < to; i++ {
 		var cells []cell
 		if i == 0 {
 			cells = sessionRowCells(st, ss, now)

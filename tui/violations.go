@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"time"
 
-	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/muxtop/muxtop/decoder"
@@ -33,16 +32,14 @@ type violation struct {
 // violationsPane lists every framing violation and anomaly the snapshot
 // holds, oldest first; enter goes to the selected one.
 type violationsPane struct {
-	keys     *keyMap
-	snap     *live.Snapshot
-	list     []violation
-	idx, top int
+	overlayList[violation]
 	// counted is the snapshot's violation and anomaly count when list was made.
 	counted uint64
-	h       int
 }
 
-func newViolationsPane(keys *keyMap) violationsPane { return violationsPane{keys: keys} }
+func newViolationsPane(keys *keyMap) violationsPane {
+	return violationsPane{overlayList: overlayList[violation]{keys: keys}}
+}
 
 // dataRows is how many entries the pane shows at once, under its heading
 // and above the explanation of the selected one.
@@ -51,26 +48,10 @@ func (p *violationsPane) dataRows() int { return max(p.h-2-violFooter-1, 0) }
 // Update handles snapshots (the root sends them while the pane is open)
 // and the pane's keys.
 func (p violationsPane) Update(msg tea.Msg) (violationsPane, tea.Cmd) {
-	switch msg := msg.(type) {
-	case snapshotMsg:
-		p.snap = msg.snap
-		p.collect()
-	case moveMsg:
-		p.move(msg.d)
-	case tea.KeyPressMsg:
-		if d, ok := p.keys.movement(msg, p.h-4); ok {
-			p.move(d)
-		}
-		if key.Matches(msg, p.keys.Enter) && len(p.list) > 0 {
-			return p, emit(violationChosenMsg{v: p.list[p.idx]})
-		}
+	if v, ok := p.update(msg, p.dataRows(), p.collect); ok {
+		return p, emit(violationChosenMsg{v: v})
 	}
 	return p, nil
-}
-
-func (p *violationsPane) move(d int) {
-	p.idx = max(0, min(p.idx+d, len(p.list)-1))
-	p.top = scroll(p.top, p.idx, len(p.list), p.dataRows())
 }
 
 // violFooter is the lines under the list that explain the selected entry.
@@ -116,52 +97,20 @@ func (v *violationsPane) collect() {
 	if v.list == nil {
 		v.list = []violation{}
 	}
-	v.idx = max(0, min(v.idx, len(v.list)-1))
-}
-
-var violationColumns = []column{
-	{title: "time", w: 15, prio: 60},
-	{title: "#", w: 3, right: true, prio: 100},
-	{title: "dir", w: 3, prio: 70},
-	{title: "offset", w: 9, right: true, prio: 80},
-	{title: "what", w: 15, prio: 100},
-	{title: "detail", w: 20, prio: 90, flex: true},
+	v.clamp(len(v.list), v.dataRows())
 }
 
 // View draws the pane in w×h cells: a function of its state alone.
 func (p violationsPane) View(th *theme, w, h int) string {
-	return boxed(th, p.title(), true, p.body(th, w-2, h-2), w, h)
+	const none = " no violations or anomalies: every frame so far is one smux accepts as is"
+	return p.view(th, p.title(), none, w, h, func(w, h int) []string { return p.body(th, w, h) })
 }
 
 // body is the list, then what smux does about the selected entry.
 func (p *violationsPane) body(th *theme, w, h int) []string {
 	st := &th.styles
-	if h <= 0 {
-		return nil
-	}
-	if len(p.list) == 0 {
-		return []string{newLine(w).add(" no violations or anomalies: every frame so far is one smux accepts as is", st.dim).String()}
-	}
 	rows := max(h-violFooter, 1)
-	ws := layoutColumns(violationColumns, w)
-	out := []string{tableHeading(st, violationColumns, ws, w)}
-	top := scroll(p.top, p.idx, len(p.list), rows-1)
-	for i := top; i < len(p.list) && len(out) < rows; i++ {
-		e := &p.list[i]
-		ns := st.warn
-		if e.framing {
-			ns = st.bad
-		}
-		cells := []cell{
-			{e.at.In(th.loc).Format(live.TimeLayout), style{}},
-			{strconv.FormatUint(e.session, 10), style{}},
-			{e.dir.String(), style{}},
-			{strconv.FormatInt(e.offset, 10), style{}},
-			{e.name, ns},
-			{printable.Text(e.detail), style{}},
-		}
-		out = append(out, tableRow(st, violationColumns, ws, cells, w, i == p.idx, true))
-	}
+	out := p.table(st, violationColumns, w, len(p.list), rows, func(i int) []cell { return violationCells(th, &p.list[i]) })
 	if h > violFooter {
 		for len(out) < rows {
 			out = append(out, newLine(w).String())
@@ -174,6 +123,32 @@ func (p *violationsPane) body(th *theme, w, h int) []string {
 		}
 	}
 	return out
+}
+
+var violationColumns = []column{
+	{title: "time", w: 15, prio: 60},
+	{title: "#", w: 3, right: true, prio: 100},
+	{title: "dir", w: 3, prio: 70},
+	{title: "offset", w: 9, right: true, prio: 80},
+	{title: "what", w: 15, prio: 100},
+	{title: "detail", w: 20, prio: 90, flex: true},
+}
+
+// violationCells is e's row.
+func violationCells(th *theme, e *violation) []cell {
+	st := &th.styles
+	ns := st.warn
+	if e.framing {
+		ns = st.bad
+	}
+	return []cell{
+		{e.at.In(th.loc).Format(live.TimeLayout), style{}},
+		{strconv.FormatUint(e.session, 10), style{}},
+		{e.dir.String(), style{}},
+		{strconv.FormatInt(e.offset, 10), style{}},
+		{e.name, ns},
+		{printable.Text(e.detail), style{}},
+	}
 }
 
 // title is the pane's title.
