@@ -165,50 +165,16 @@ func (f *Feeder) feedYamux(p []byte, at time.Time) {
 		}
 		ref := f.sess.RecordYamuxRef(f.dir, at, fr)
 		if f.keep {
-			f.ywrote = append(f.ywrote, yamuxWrote{fr.Offset, fr.Header, ref})
+			f.ywrote = append(f.ywrote, wroteFrame[yamux.Header]{fr.Offset, fr.Header, ref})
 		}
 	}
 }
 
-// yamuxWrote is wroteFrame for a yamux frame.
-type yamuxWrote struct {
-	off int64
-	hdr yamux.Header
-	ref live.FrameRef
-}
-
-// unsentYamux is unsent for a yamux connection: cut and stop are offsets
-// in the direction's byte stream after its prefix.
-func (f *Feeder) unsentYamux(at time.Time, cut, stop int64) {
-	var sentUnparsed int64
-	if v := f.ydec.Violation(); v != nil {
-		sentUnparsed = max(0, cut-v.Offset)
-	}
-	trunc := yamux.Violation{Code: yamux.Truncated, Offset: -1}
-	for _, w := range f.ywrote {
-		if w.off+yamux.HeaderSize+int64(w.hdr.PayloadLength()) <= cut {
-			continue
-		}
-		f.sess.RetractYamux(f.dir, w.hdr, w.ref)
-		if w.off < cut {
-			trunc.Offset, trunc.Got, trunc.Header = w.off, cut-w.off, w.hdr
-		}
-	}
-	if pending := f.ydec.Pending(); pending > 0 {
-		if start := f.ydec.Offset() - pending; start < cut {
-			trunc.Offset, trunc.Got = start, cut-start
-			if v := f.ydec.End(); v != nil {
-				trunc.Header = v.Header
-			}
-		}
-	}
-	if trunc.Offset >= 0 {
-		if trunc.Got < yamux.HeaderSize {
-			clear(trunc.Header[trunc.Got:])
-		}
-		trunc.HeaderComplete = trunc.Got >= yamux.HeaderSize
-		sentUnparsed += trunc.Got
-		f.sess.ViolationYamux(f.dir, at, &trunc)
-	}
-	f.sess.Unparsed(f.dir, sentUnparsed)
+// yamuxFraming is what unsent knows of yamux frames.
+var yamuxFraming = framing[yamux.Header, yamux.Violation]{
+	size:  func(h yamux.Header) int64 { return yamux.HeaderSize + int64(h.PayloadLength()) },
+	place: func(v *yamux.Violation) (int64, yamux.Header) { return v.Offset, v.Header },
+	truncated: func(c frameCut[yamux.Header]) *yamux.Violation {
+		return &yamux.Violation{Code: yamux.Truncated, Offset: c.off, Header: c.hdr, HeaderComplete: c.headerComplete(), Got: c.got}
+	},
 }

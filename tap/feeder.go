@@ -21,7 +21,7 @@ type Feeder struct {
 	sess *live.Session
 	// wrote keeps the frames completed by the feed in progress, for a
 	// Write that fails to send them all; nil for directions that are read.
-	wrote []wroteFrame
+	wrote []wroteFrame[decoder.Header]
 	keep  bool
 	done  bool // the direction has ended: nothing more is decoded
 	clock clock
@@ -37,7 +37,7 @@ type Feeder struct {
 	kind    uint32
 	choice  *choice
 	ydec    *yamux.Decoder
-	ywrote  []yamuxWrote
+	ywrote  []wroteFrame[yamux.Header]
 	skip    int64 // prefix bytes still to skip before the mux
 	skipped int64 // prefix bytes skipped
 }
@@ -69,14 +69,6 @@ const (
 	joined                    // the bytes began mid-stream
 	afterGap                  // bytes were lost
 )
-
-// wroteFrame is where a frame of a Write lies in its direction's byte
-// stream, and where its session counted it.
-type wroteFrame struct {
-	off int64
-	hdr decoder.Header
-	ref live.FrameRef
-}
 
 // NewFeeder returns a Feeder of direction dir of sess, whose records keep
 // snaplen payload bytes, decoding smux.
@@ -188,7 +180,7 @@ func (f *Feeder) Feed(p []byte, at time.Time) {
 			// The receiving end speaks another version and refuses it.
 			f.violation(at, f.dec.Reject(fr, decoder.VersionMismatch, f.sess.ReceiverVersion(f.dir)))
 		case f.keep:
-			f.wrote = append(f.wrote, wroteFrame{fr.Offset, fr.Header, ref})
+			f.wrote = append(f.wrote, wroteFrame[decoder.Header]{fr.Offset, fr.Header, ref})
 		}
 	}
 }
@@ -318,43 +310,21 @@ func (f *Feeder) unsent(at time.Time, cut, stop int64) {
 		f.rec.End(f.dir, at) // the bytes that were not sent are in the recording: they were fed before the write
 	}
 	// The decoders, and the frames' offsets, count from the end of the prefix.
-	f.sess.Unsent(f.dir, at, max(cut-f.skipped, 0), stop-cut)
-	cut, stop = max(cut-f.skipped, 0), max(stop-f.skipped, 0)
+	n := stop - cut
+	cut = max(cut-f.skipped, 0)
+	f.sess.Unsent(f.dir, at, cut, n)
 	if f.kind == kindYamux {
-		f.unsentYamux(at, cut, stop)
-		return
+		unsentFrames(f, at, cut, f.ydec, f.ywrote, yamuxFraming, f.sess.RetractYamux, f.sess.ViolationYamux)
+	} else {
+		unsentFrames(f, at, cut, f.dec, f.wrote, smuxFraming, f.sess.Retract, f.sess.Violation)
 	}
-	var sentUnparsed int64 // the unparsed bytes that did go out
-	if v := f.dec.Violation(); v != nil {
-		sentUnparsed = max(0, cut-v.Offset)
-	}
-	trunc := decoder.Violation{Code: decoder.Truncated, Offset: -1}
-	for _, w := range f.wrote {
-		if w.off+decoder.HeaderSize+int64(w.hdr.Length()) <= cut {
-			continue
-		}
-		f.sess.Retract(f.dir, w.hdr, w.ref)
-		if w.off < cut {
-			trunc.Offset, trunc.Got, trunc.Header = w.off, cut-w.off, w.hdr
-		}
-	}
-	// A frame still incomplete at the end of the write may have begun
-	// before the cut.
-	if pending := f.dec.Pending(); pending > 0 {
-		if start := f.dec.Offset() - pending; start < cut {
-			trunc.Offset, trunc.Got = start, cut-start
-			if v := f.dec.End(); v != nil {
-				trunc.Header = v.Header
-			}
-		}
-	}
-	if trunc.Offset >= 0 {
-		if trunc.Got < decoder.HeaderSize {
-			clear(trunc.Header[trunc.Got:])
-		}
-		trunc.HeaderComplete = trunc.Got >= decoder.HeaderSize
-		sentUnparsed += trunc.Got
-		f.sess.Violation(f.dir, at, &trunc)
-	}
-	f.sess.Unparsed(f.dir, sentUnparsed)
+}
+
+// smuxFraming is what unsent knows of smux frames.
+var smuxFraming = framing[decoder.Header, decoder.Violation]{
+	size:  func(h decoder.Header) int64 { return decoder.HeaderSize + int64(h.Length()) },
+	place: func(v *decoder.Violation) (int64, decoder.Header) { return v.Offset, v.Header },
+	truncated: func(c frameCut[decoder.Header]) *decoder.Violation {
+		return &decoder.Violation{Code: decoder.Truncated, Offset: c.off, Header: c.hdr, HeaderComplete: c.headerComplete(), Got: c.got}
+	},
 }
