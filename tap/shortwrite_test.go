@@ -90,9 +90,11 @@ func TestShortWriteMidFrame(t *testing.T) {
 					} else {
 						sent = streamWrite(t, tc.client, tapped, limit)
 					}
-					if checkShortWrite(t, reg.Snapshot().Sessions[0], endedAfter(tc.proto, sent)) {
+					ss := reg.Snapshot().Sessions[0]
+					if checkShortWrite(t, ss, endedAfter(tc.proto, sent)) {
 						truncated++
 					}
+					checkUnsentNotice(t, reg, ss.Unsent[0], int64(len(sent)))
 					if t.Failed() {
 						t.Fatalf("limit %d, one write %v", limit, oneWrite)
 					}
