@@ -1,6 +1,10 @@
 package decoder
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/muxtop/muxtop/decoder/internal/resync"
+)
 
 // MaxSnaplen is the largest useful snaplen: the largest payload a frame can carry.
 const MaxSnaplen = 1<<16 - 1
@@ -28,9 +32,9 @@ type Decoder struct {
 	version  uint8 // the version the decoder frames, once known
 	expected bool  // version came from Expect: another one is a VersionMismatch
 
-	resync // resync.go: finding a frame boundary mid-stream
+	rs resync.State[Frame] // resync.go: finding a frame boundary mid-stream
 
-	frame     Frame // Skipped is always 0: a frame found by a resynchronisation is given in resync.found
+	frame     Frame // Skipped is always 0: a frame found by a resynchronisation is given by rs
 	violation Violation
 	violated  bool // violation is set
 	stopped   bool // by a violation or End: Next frames nothing more
@@ -53,14 +57,15 @@ const anyLength = 1 << 16 // above 1 + any length
 // A snaplen below 0 counts as 0; one above MaxSnaplen as MaxSnaplen.
 func New(snaplen int) *Decoder {
 	snaplen = min(max(snaplen, 0), MaxSnaplen)
-	return &Decoder{snaplen: snaplen, buf: make([]byte, snaplen), rules: &lengthRules[0]}
+	return &Decoder{snaplen: snaplen, buf: make([]byte, snaplen), rules: &lengthRules[0],
+		rs: resync.New[Frame](HeaderSize, ResyncWindow)}
 }
 
 // Snaplen returns how many payload bytes the decoder keeps per frame.
 func (d *Decoder) Snaplen() int { return d.snaplen }
 
 // Offset returns how many bytes the decoder has consumed, and lost (Gap).
-func (d *Decoder) Offset() int64 { return d.off + int64(d.held()) }
+func (d *Decoder) Offset() int64 { return d.off + int64(d.rs.Held()) }
 
 // Frames returns how many frames the decoder has completed.
 func (d *Decoder) Frames() uint64 { return d.frames }
@@ -70,7 +75,7 @@ func (d *Decoder) Pending() int64 {
 	if d.stopped {
 		return 0
 	}
-	return int64(d.hn+d.got) + int64(d.held())
+	return int64(d.hn+d.got) + int64(d.rs.Held())
 }
 
 // Unparsed returns how many bytes were consumed without framing: from the
@@ -124,7 +129,7 @@ func (d *Decoder) Violation() *Violation {
 // or violation from the bytes it holds after a resynchronisation: while
 // Buffered is above 0, keep calling Next, with an empty p if need be.
 func (d *Decoder) Next(p []byte) (n int, f *Frame, err error) {
-	if d.stopped || d.resyncing {
+	if d.stopped || d.rs.Resyncing() {
 		return d.unusual(p)
 	}
 	// Fast path: a whole, valid frame of the connection's version at the
@@ -164,7 +169,7 @@ func (d *Decoder) unusual(p []byte) (n int, f *Frame, err error) {
 		d.unparsed += int64(len(p))
 		return len(p), nil, nil
 	}
-	return d.nextResync(p)
+	return d.rs.Next(p, (*framer)(d))
 }
 
 // slow collects a frame that is split across calls.
@@ -307,8 +312,8 @@ func (d *Decoder) End() *Violation {
 	if d.stopped {
 		return nil
 	}
-	if d.resyncing {
-		d.abandon() // no boundary found, or bytes held that Next was not asked to frame
+	if d.rs.Resyncing() {
+		d.rs.Abandon((*framer)(d)) // no boundary found, or bytes held that Next was not asked to frame
 	}
 	if d.hn == 0 {
 		d.stopped = true

@@ -1,6 +1,10 @@
 package yamux
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/muxtop/muxtop/decoder/internal/resync"
+)
 
 // MaxSnaplen is the largest snaplen a Decoder takes. A yamux Data frame
 // may carry up to 4 GiB; a record keeps at most this many of its bytes.
@@ -25,9 +29,9 @@ type Decoder struct {
 	unparsed int64 // bytes consumed after a violation, from its header on
 	frames   uint64
 
-	resync // resync.go: finding a frame boundary mid-stream
+	rs resync.State[Frame] // resync.go: finding a frame boundary mid-stream
 
-	frame     Frame // Skipped is always 0: a frame found by a resynchronisation is given in resync.found
+	frame     Frame // Skipped is always 0: a frame found by a resynchronisation is given by rs
 	violation Violation
 	violated  bool // violation is set
 	stopped   bool // by a violation or End: Next frames nothing more
@@ -37,14 +41,14 @@ type Decoder struct {
 // payload. A snaplen below 0 counts as 0; one above MaxSnaplen as MaxSnaplen.
 func New(snaplen int) *Decoder {
 	snaplen = min(max(snaplen, 0), MaxSnaplen)
-	return &Decoder{snaplen: snaplen, buf: make([]byte, snaplen)}
+	return &Decoder{snaplen: snaplen, buf: make([]byte, snaplen), rs: resync.New[Frame](HeaderSize, ResyncWindow)}
 }
 
 // Snaplen returns how many payload bytes the decoder keeps per frame.
 func (d *Decoder) Snaplen() int { return d.snaplen }
 
 // Offset returns how many bytes the decoder has consumed, and lost (Gap).
-func (d *Decoder) Offset() int64 { return d.off + int64(d.held()) }
+func (d *Decoder) Offset() int64 { return d.off + int64(d.rs.Held()) }
 
 // Frames returns how many frames the decoder has completed.
 func (d *Decoder) Frames() uint64 { return d.frames }
@@ -54,7 +58,7 @@ func (d *Decoder) Pending() int64 {
 	if d.stopped {
 		return 0
 	}
-	return int64(d.hn) + d.got + int64(d.held())
+	return int64(d.hn) + d.got + int64(d.rs.Held())
 }
 
 // Unparsed returns how many bytes were consumed without framing: from the
@@ -86,7 +90,7 @@ func (d *Decoder) Violation() *Violation {
 // resynchronisation: while Buffered is above 0, keep calling Next, with an
 // empty p if need be.
 func (d *Decoder) Next(p []byte) (n int, f *Frame, err error) {
-	if d.stopped || d.resyncing {
+	if d.stopped || d.rs.Resyncing() {
 		return d.unusual(p)
 	}
 	// Fast path: a whole, valid frame at the start of p is framed in place.
@@ -123,7 +127,7 @@ func (d *Decoder) unusual(p []byte) (n int, f *Frame, err error) {
 		d.unparsed += int64(len(p))
 		return len(p), nil, nil
 	}
-	return d.nextResync(p)
+	return d.rs.Next(p, (*framer)(d))
 }
 
 // slow collects a frame that is split across calls.
@@ -205,8 +209,8 @@ func (d *Decoder) End() *Violation {
 	if d.stopped {
 		return nil
 	}
-	if d.resyncing {
-		d.abandon() // no boundary found, or bytes held that Next was not asked to frame
+	if d.rs.Resyncing() {
+		d.rs.Abandon((*framer)(d)) // no boundary found, or bytes held that Next was not asked to frame
 	}
 	if d.hn == 0 {
 		d.stopped = true

@@ -1,0 +1,245 @@
+// Package resync finds a frame boundary in a byte stream whose headers
+// carry no mark of being one, for the smux and yamux decoders: it holds
+// the bytes from where decoding began, takes the earliest position where
+// Chain plausible headers chain as the boundary (or, where the bytes end,
+// a shorter chain whose last frame ends exactly there), counts the bytes
+// before it as skipped, and replays the held bytes through the decoder
+// from there. Each decoder states its protocol's rule for a plausible
+// header, and the search, in its documentation.
+package resync
+
+// Chain is how many plausible headers in a row make a frame boundary.
+const Chain = 3
+
+// Framer is a decoder as the search sees it: its protocol's rule and its
+// own framing. A decoder implements it on a type of its own, so that these
+// methods stay out of its API.
+type Framer[F any] interface {
+	// Plausible reports whether h, a whole header, is plausible in a chain
+	// whose first header is first (h itself for the chain's first), and
+	// returns the size of its frame, header included.
+	Plausible(first, h []byte) (size int, ok bool)
+	// Next is the decoder's Next, which the search calls with Resyncing
+	// false to frame the bytes it held, and then the caller's.
+	Next(p []byte) (int, *F, error)
+	// Advance adds n bytes, skipped or lost, to the decoder's offset.
+	Advance(n int64)
+	// Drop abandons the frame the decoder has in progress and returns how
+	// many of its bytes it consumed; ok is false, and nothing is dropped,
+	// once the decoder has stopped.
+	Drop() (partial int64, ok bool)
+	// SetSkipped sets the Skipped of f, a copy of a frame Next returned.
+	SetSkipped(f *F, n int64)
+}
+
+// State is a decoder's state while it resynchronises, and its count of
+// the bytes it skipped and lost. Make one with New.
+type State[F any] struct {
+	resyncing bool   // hunting, or replaying what the hunt held
+	hunting   bool   // looking for a boundary: look[lookAt:] are the bytes from the decoder's offset on
+	flushing  bool   // Flush: no more bytes come before a Gap or End
+	look      []byte // the bytes held; while replaying, look[lookAt:] are still to frame
+	lookAt    int
+	skip      int64 // bytes skipped since the last frame, for the next frame's Skipped
+	skipped   int64 // every byte skipped
+	lost      int64 // every byte lost (Gap)
+	found     F     // the first frame after a resynchronisation, with its Skipped
+
+	headerSize int // of the protocol
+	window     int // the most bytes held: Chain frames of the largest plausible size
+}
+
+// New returns the State of a decoder whose headers take headerSize bytes
+// and which holds at most window bytes while it looks for a boundary.
+func New[F any](headerSize, window int) State[F] {
+	return State[F]{headerSize: headerSize, window: window}
+}
+
+// Resyncing reports whether the decoder's Next must call Next here: it
+// hunts for a boundary or has held bytes to replay.
+func (s *State[F]) Resyncing() bool { return s.resyncing }
+
+// Held returns how many bytes the decoder holds for a resynchronisation.
+func (s *State[F]) Held() int {
+	if !s.resyncing {
+		return 0
+	}
+	return len(s.look) - s.lookAt
+}
+
+// Buffered returns how many of the bytes held Next can frame now.
+func (s *State[F]) Buffered() int {
+	if s.hunting && !s.flushing {
+		return 0 // nothing can be framed before more bytes come
+	}
+	return s.Held()
+}
+
+// Hunting reports whether the decoder is looking for a frame boundary.
+func (s *State[F]) Hunting() bool { return s.hunting }
+
+// Skipped returns how many bytes were skipped.
+func (s *State[F]) Skipped() int64 { return s.skipped }
+
+// Lost returns how many bytes Gap said were lost.
+func (s *State[F]) Lost() int64 { return s.lost }
+
+// Flush says that no more bytes come before a Gap or End, so that a hunt
+// decides on what it holds. Without a hunt it does nothing.
+func (s *State[F]) Flush() {
+	if s.hunting {
+		s.flushing = true
+	}
+}
+
+// Resync abandons what the decoder holds (Abandon) and hunts for a frame
+// boundary from its offset on, unless it has stopped.
+func (s *State[F]) Resync(fr Framer[F]) {
+	if s.Abandon(fr) {
+		s.resyncing, s.hunting = true, true
+	}
+}
+
+// Gap counts n > 0 bytes as lost, in the decoder's offset too, and
+// resynchronises after them as Resync does.
+func (s *State[F]) Gap(n int64, fr Framer[F]) {
+	if n <= 0 {
+		return
+	}
+	s.lost += n
+	fr.Advance(n)
+	s.Resync(fr)
+}
+
+// Abandon counts what the decoder holds, a frame in progress and the
+// bytes of a resynchronisation, as skipped, and ends the
+// resynchronisation. Once the decoder has stopped it does nothing and
+// returns false.
+func (s *State[F]) Abandon(fr Framer[F]) bool {
+	partial, ok := fr.Drop() // already in the offset
+	if !ok {
+		return false
+	}
+	held := int64(s.Held())
+	fr.Advance(held)
+	s.skip += partial + held
+	s.skipped += partial + held
+	s.resyncing, s.hunting, s.flushing = false, false, false
+	s.look, s.lookAt = nil, 0
+	return true
+}
+
+// Next is the decoder's Next while Resyncing: it hunts for a boundary in
+// the bytes held and p, or replays the bytes it held.
+func (s *State[F]) Next(p []byte, fr Framer[F]) (n int, f *F, err error) {
+	for s.hunting {
+		switch s.candidate(fr) {
+		case reject:
+			s.skipOne(fr)
+			continue
+		case accept:
+			s.hunting = false
+			f, err = s.replay(fr)
+			return n, f, err
+		}
+		// more
+		if s.flushing {
+			if s.chainToEnd(fr) {
+				s.hunting, s.flushing = false, false
+				f, err = s.replay(fr)
+				return n, f, err
+			}
+			if s.lookAt == len(s.look) { // nothing left: hunt on in what comes after
+				s.flushing = false
+				s.look, s.lookAt = s.look[:0], 0
+				return n, nil, nil
+			}
+			s.skipOne(fr)
+			continue
+		}
+		if n == len(p) {
+			return n, nil, nil
+		}
+		if s.lookAt > 0 && s.lookAt >= len(s.look)/2 {
+			s.look = s.look[:copy(s.look, s.look[s.lookAt:])]
+			s.lookAt = 0
+		}
+		take := min(len(p)-n, s.window-(len(s.look)-s.lookAt))
+		s.look = append(s.look, p[n:n+take]...)
+		n += take
+	}
+	f, err = s.replay(fr)
+	if f == nil && err == nil && !s.resyncing && len(p) > 0 {
+		// The held bytes ended inside a frame, which p goes on with.
+		return fr.Next(p)
+	}
+	return 0, f, err
+}
+
+// skipOne skips the first byte held.
+func (s *State[F]) skipOne(fr Framer[F]) {
+	s.lookAt++
+	fr.Advance(1)
+	s.skip++
+	s.skipped++
+}
+
+// replay frames the next of the bytes the hunt held.
+func (s *State[F]) replay(fr Framer[F]) (*F, error) {
+	s.resyncing = false // Next frames held as it frames any bytes
+	n, f, err := fr.Next(s.look[s.lookAt:])
+	s.resyncing = true
+	s.lookAt += n
+	if f != nil && s.skip > 0 {
+		// Given in found, so that the decoder's fast path never resets Skipped.
+		s.found = *f
+		fr.SetSkipped(&s.found, s.skip)
+		s.skip = 0
+		f = &s.found
+	}
+	if s.lookAt == len(s.look) || err != nil { // a violation stops the decoder
+		s.resyncing = false
+		s.look, s.lookAt = nil, 0
+	}
+	return f, err
+}
+
+type verdict uint8
+
+const (
+	more verdict = iota
+	reject
+	accept
+)
+
+// candidate decides whether the bytes held begin a chain of plausible headers.
+func (s *State[F]) candidate(fr Framer[F]) verdict {
+	b := s.look[s.lookAt:]
+	pos := 0
+	for range Chain {
+		if pos+s.headerSize > len(b) {
+			return more
+		}
+		size, ok := fr.Plausible(b[:s.headerSize], b[pos:pos+s.headerSize])
+		if !ok {
+			return reject
+		}
+		pos += size
+	}
+	return accept
+}
+
+// chainToEnd reports whether the bytes held begin a chain of plausible
+// headers whose last frame ends exactly where the held bytes do.
+func (s *State[F]) chainToEnd(fr Framer[F]) bool {
+	b := s.look[s.lookAt:]
+	pos := 0
+	for pos+s.headerSize <= len(b) {
+		size, ok := fr.Plausible(b[:s.headerSize], b[pos:pos+s.headerSize])
+		if !ok {
+			return false
+		}
+		pos += size
+	}
+	return pos == len(b) && pos > 0
+}
