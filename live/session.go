@@ -268,7 +268,13 @@ func (s *Session) RecordRef(dir Dir, at time.Time, f *decoder.Frame) (FrameRef, 
 	if cmd == decoder.FIN {
 		s.prefetchFold()
 	}
-	total := s.total()
+	// Streams a frame of a forgotten session opens count in the registry's
+	// totals (lateFrame): only then is the session's total needed.
+	forgotten := s.forgotten // set under s.mu, so it holds until the unlock
+	var total uint64
+	if forgotten {
+		total = s.total()
+	}
 	s.gen++
 	s.last = at
 	s.watchFrame(dir, at.UnixNano())
@@ -296,7 +302,10 @@ func (s *Session) RecordRef(dir Dir, at time.Time, f *decoder.Frame) (FrameRef, 
 	if st := s.counted; st != nil {
 		ref = FrameRef{st: st, serial: st.serial}
 	}
-	forgotten, opened := s.forgotten, s.total()-total
+	var opened uint64
+	if forgotten {
+		opened = s.total() - total
+	}
 	s.mu.Unlock()
 	if forgotten {
 		s.reg.lateFrame(dir, cmd, length, opened, a)
