@@ -184,14 +184,19 @@ func TestSummaryUnsent(t *testing.T) {
 	if err := json.Unmarshal(appendJSONSummary(nil, sum), &j); err != nil || j.Unsent["c2s"] != 12 {
 		t.Errorf("JSON summary unsent %v (%v), want c2s 12", j.Unsent, err)
 	}
-	// The notice in the records says which bytes, for the session.
+	// The notice in the records says which bytes, for the session; a
+	// notice about no session names none.
 	text := live.UnsentText(live.ClientToServer, 100, 12)
+	reg.Notice(time.Now(), "upstream refused")
 	var out bytes.Buffer
 	if err := NewPrinter(reg, &out, Plain).Flush(); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), " #1 notice: "+text+"\n") {
 		t.Errorf("plain records do not carry the session's notice %q:\n%s", text, out.String())
+	}
+	if lines := strings.Split(strings.TrimSpace(out.String()), "\n"); !strings.HasSuffix(lines[len(lines)-1], " notice: upstream refused") || strings.Contains(lines[len(lines)-1], "#") {
+		t.Errorf("a notice about no session: %q, want 'TIME notice: upstream refused'", lines[len(lines)-1])
 	}
 	out.Reset()
 	if err := NewPrinter(reg, &out, JSON).Flush(); err != nil {
@@ -203,7 +208,7 @@ func TestSummaryUnsent(t *testing.T) {
 		Text    string
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &notice); err != nil || notice.Type != "notice" || notice.Session != 1 || notice.Text != text {
+	if err := json.Unmarshal([]byte(lines[len(lines)-2]), &notice); err != nil || notice.Type != "notice" || notice.Session != 1 || notice.Text != text {
 		t.Errorf("JSON notice %+v (%v), want session 1, %q:\n%s", notice, err, text, out.String())
 	}
 }

@@ -18,8 +18,10 @@ import (
 // appendPlain appends r as one line of text.
 func appendPlain(b []byte, r *live.Record) []byte {
 	b = r.At.AppendFormat(b, live.TimeLayout)
-	b = append(b, " #"...)
-	b = strconv.AppendUint(b, r.Session, 10)
+	if r.Kind != live.NoticeRecord || r.Session != 0 { // a notice about no session has no "#0"
+		b = append(b, " #"...)
+		b = strconv.AppendUint(b, r.Session, 10)
+	}
 	b = append(b, ' ')
 	if r.Proto == live.Yamux && (r.Kind == live.FrameRecord || r.Kind == live.FramingViolation) {
 		return appendYamuxPlain(b, r)
@@ -59,9 +61,6 @@ func appendPlain(b []byte, r *live.Record) []byte {
 		b = append(b, r.Dir.String()...)
 		b = appendViolationPlain(append(b, ' '), r, r.Code.String(), r.Code.SmuxReaction())
 	case live.NoticeRecord:
-		if r.Session == 0 { // a notice about no session: no "#0"
-			b = b[:len(b)-len(" #0")]
-		}
 		b = append(b, "notice: "...)
 		b = printable.AppendText(b, r.Detail)
 	case live.ResyncRecord:
