@@ -268,28 +268,25 @@ func (h *history) keep(i int, sl *slot, p []byte) int {
 // addFrame stores a frame record; it never waits for a reader beyond the
 // copy of one record.
 func (h *history) addFrame(sess uint64, dir Dir, at time.Time, f *decoder.Frame, a Anomaly) {
-	if len(h.slots) == 0 {
-		return
-	}
-	seq, i, sl, ok := h.claim()
-	if !ok {
-		return
-	}
-	n := h.keep(i, sl, f.Payload)
-	var flags uint8
-	if f.Truncated || n < len(f.Payload) {
-		flags = slotTruncated
-	}
-	sl.slotData = slotData{
-		seq: seq, session: sess, at: at.UnixNano(), offset: f.Offset, header: f.Header,
-		consumed: f.Consumed, window: f.Window, plen: uint16(n),
-		kind: FrameRecord, dir: dir, anomaly: a, flags: flags,
-	}
-	sl.mu.Unlock()
+	h.addFrameData(slotData{
+		session: sess, at: at.UnixNano(), offset: f.Offset, header: f.Header,
+		consumed: f.Consumed, window: f.Window, kind: FrameRecord, dir: dir, anomaly: a,
+	}, f.Payload, f.Truncated)
 }
 
-// addYamuxFrame is addFrame for a yamux frame.
+// addYamuxFrame is addFrame for a yamux frame: its 12-byte header lies in
+// header and consumed (see slotYamux).
 func (h *history) addYamuxFrame(sess uint64, dir Dir, at time.Time, f *yamux.Frame, a Anomaly) {
+	h.addFrameData(slotData{
+		session: sess, at: at.UnixNano(), offset: f.Offset, header: decoder.Header(f.Header[:8]),
+		consumed: binary.BigEndian.Uint32(f.Header[8:]), kind: FrameRecord, dir: dir, anomaly: a, flags: slotYamux,
+	}, f.Payload, f.Truncated)
+}
+
+// addFrameData stores the frame record d, with payload, of which the
+// frame carried more if truncated; it fills in d's seq, payload length
+// and truncation.
+func (h *history) addFrameData(d slotData, payload []byte, truncated bool) {
 	if len(h.slots) == 0 {
 		return
 	}
@@ -297,16 +294,12 @@ func (h *history) addYamuxFrame(sess uint64, dir Dir, at time.Time, f *yamux.Fra
 	if !ok {
 		return
 	}
-	n := h.keep(i, sl, f.Payload)
-	flags := uint8(slotYamux)
-	if f.Truncated || n < len(f.Payload) {
-		flags |= slotTruncated
+	n := h.keep(i, sl, payload)
+	if truncated || n < len(payload) {
+		d.flags |= slotTruncated
 	}
-	sl.slotData = slotData{
-		seq: seq, session: sess, at: at.UnixNano(), offset: f.Offset, header: decoder.Header(f.Header[:8]),
-		consumed: binary.BigEndian.Uint32(f.Header[8:]), plen: uint16(n),
-		kind: FrameRecord, dir: dir, anomaly: a, flags: flags,
-	}
+	d.seq, d.plen = seq, uint16(n)
+	sl.slotData = d
 	sl.mu.Unlock()
 }
 
