@@ -11,53 +11,9 @@ import (
 	"time"
 
 	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/internal/livetest"
 	"github.com/muxtop/muxtop/live"
 )
-
-// randFeed records the frames of the demo's RAND exchange, one at a time:
-// SYN → PSH "RAND" → PSH 8 bytes ← FIN ← FIN →, each cycle on a new stream,
-// as Decoder.Next yields them.
-type randFeed struct {
-	s      *live.Session
-	frames [5]decoder.Frame
-	dirs   [5]live.Dir
-	off    [2]int64
-	sid    uint32
-	i      int
-}
-
-func newRandFeed(s *live.Session, ver uint8) *randFeed {
-	r := &randFeed{s: s, sid: 1}
-	for i, w := range []wire{syn(c2s, 0), psh(c2s, 0, "RAND"), psh(s2c, 0, "\x0b\x5e\x9a\x13\x77\x02\xc1\xaa"), fin(s2c, 0), fin(c2s, 0)} {
-		r.frames[i] = *frame(ver, w, 0)
-		r.dirs[i] = w.dir
-	}
-	return r
-}
-
-// next records the next frame of the cycle.
-func (r *randFeed) next() {
-	if r.i == 0 {
-		r.sid += 2
-		for i := range r.frames {
-			binary.LittleEndian.PutUint32(r.frames[i].Header[4:], r.sid)
-		}
-	}
-	f, d := &r.frames[r.i], r.dirs[r.i]
-	f.Offset = r.off[d]
-	r.off[d] += f.Size()
-	r.s.Record(d, t0, f)
-	if r.i++; r.i == len(r.frames) {
-		r.i = 0
-	}
-}
-
-// cycle records a whole RAND exchange.
-func (r *randFeed) cycle() {
-	for range r.frames {
-		r.next()
-	}
-}
 
 // leastAllocs returns the fewest allocations of three runs of f.
 func leastAllocs(f func()) float64 {
@@ -89,9 +45,9 @@ func TestRecordZeroAlloc(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name+"/RAND cycle", func(t *testing.T) {
 			reg := live.New(tt.cfg)
-			feed := newRandFeed(reg.Open(live.SessionInfo{}, t0), tt.ver)
+			feed := livetest.NewRandFeed(reg.Open(live.SessionInfo{}, t0), tt.ver, t0)
 			for range tt.warm {
-				feed.cycle()
+				feed.Cycle()
 			}
 			// One run of many cycles: AllocsPerRun rounds its average down,
 			// which would hide an allocation every few hundred frames. The
@@ -101,7 +57,7 @@ func TestRecordZeroAlloc(t *testing.T) {
 			// every run.
 			allocs := leastAllocs(func() {
 				for range tt.count {
-					feed.cycle()
+					feed.Cycle()
 				}
 			})
 			if allocs != 0 {
@@ -130,13 +86,13 @@ func TestRecordZeroAlloc(t *testing.T) {
 // BenchmarkRecord records the frames of RAND exchanges from one feeder.
 func BenchmarkRecord(b *testing.B) {
 	reg := live.New(live.Config{})
-	feed := newRandFeed(reg.Open(live.SessionInfo{}, t0), 1)
+	feed := livetest.NewRandFeed(reg.Open(live.SessionInfo{}, t0), 1, t0)
 	for range 2 * live.DefaultClosedStreams {
-		feed.cycle()
+		feed.Cycle()
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		feed.next()
+		feed.Next()
 	}
 }
 
@@ -153,12 +109,12 @@ func BenchmarkRecordParallel(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
-		feed := newRandFeed(reg.Open(live.SessionInfo{}, t0), 1)
+		feed := livetest.NewRandFeed(reg.Open(live.SessionInfo{}, t0), 1, t0)
 		mu.Lock()
 		started++
 		mu.Unlock()
 		for pb.Next() {
-			feed.next()
+			feed.Next()
 		}
 	})
 	b.StopTimer()
@@ -246,7 +202,7 @@ func BenchmarkFrames(b *testing.B) {
 type loopFeeder struct {
 	s      *live.Session // nil: the socket traffic alone, nothing recorded
 	conn   net.Conn
-	frames [5]decoder.Frame // the RAND cycle, as randFeed's
+	frames [5]decoder.Frame // the RAND cycle, livetest.RandFeed's
 	dirs   [5]live.Dir
 	first  int // the first frame of the cycle this feeder handles
 	off    [2]int64

@@ -12,52 +12,10 @@ import (
 
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/decoder/yamux"
+	"github.com/muxtop/muxtop/internal/livetest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/metrics"
 )
-
-// randFeed records the frames of RAND exchanges into a session: SYN and
-// a 4-byte PSH from the client, an 8-byte PSH and FIN back, FIN.
-type randFeed struct {
-	s      *live.Session
-	frames [5]decoder.Frame
-	dirs   [5]live.Dir
-	sid    uint32
-	i      int
-	off    [2]int64
-	at     time.Time
-}
-
-func newRandFeed(s *live.Session, at time.Time) *randFeed {
-	r := &randFeed{s: s, sid: 1, at: at}
-	c2s, s2c := live.ClientToServer, live.ServerToClient
-	for i, w := range []struct {
-		dir live.Dir
-		cmd decoder.Cmd
-		n   int
-	}{{c2s, decoder.SYN, 0}, {c2s, decoder.PSH, 4}, {s2c, decoder.PSH, 8}, {s2c, decoder.FIN, 0}, {c2s, decoder.FIN, 0}} {
-		r.frames[i] = decoder.Frame{Header: decoder.MakeHeader(1, w.cmd, uint16(w.n), 0), Payload: make([]byte, w.n)}
-		r.dirs[i] = w.dir
-	}
-	return r
-}
-
-// next records the next frame of the cycle.
-func (r *randFeed) next() {
-	if r.i == 0 {
-		r.sid += 2
-		for i := range r.frames {
-			binary.LittleEndian.PutUint32(r.frames[i].Header[4:], r.sid)
-		}
-	}
-	f, d := &r.frames[r.i], r.dirs[r.i]
-	f.Offset = r.off[d]
-	r.off[d] += f.Size()
-	r.s.Record(d, r.at, f)
-	if r.i++; r.i == len(r.frames) {
-		r.i = 0
-	}
-}
 
 // fleet returns a registry of n sessions, each having served requests
 // RAND exchanges and with open streams in flight, as a busy server sees
@@ -66,15 +24,12 @@ func fleet(n, requests, open int) *live.Registry {
 	reg := live.New(live.Config{})
 	at := time.Now()
 	for range n {
-		feed := newRandFeed(reg.Open(live.SessionInfo{Client: "127.0.0.1:1", Server: "127.0.0.1:2", Label: "bench"}, at), at)
+		feed := livetest.NewRandFeed(reg.Open(live.SessionInfo{Client: "127.0.0.1:1", Server: "127.0.0.1:2", Label: "bench"}, at), 1, at)
 		for range requests * 5 {
-			feed.next()
+			feed.Next()
 		}
-		for range open * 2 { // SYN and the request: in flight
-			feed.next()
-			if feed.i == 2 {
-				feed.i = 0
-			}
+		for range open {
+			feed.Open()
 		}
 	}
 	return reg
@@ -142,14 +97,12 @@ func mixedFleet(n, requests, open int) *live.Registry {
 	for i := range n {
 		s := reg.Open(live.SessionInfo{Client: "127.0.0.1:1", Server: "127.0.0.1:2", Label: "bench"}, at)
 		if i%2 == 0 {
-			feed := newRandFeed(s, at)
-			for range requests * len(feed.frames) {
-				feed.next()
+			feed := livetest.NewRandFeed(s, 1, at)
+			for range requests {
+				feed.Cycle()
 			}
-			for range open * 2 { // SYN and the request: in flight
-				if feed.next(); feed.i == 2 {
-					feed.i = 0
-				}
+			for range open {
+				feed.Open()
 			}
 			continue
 		}
@@ -237,9 +190,9 @@ func BenchmarkCaptureWhileScraped(b *testing.B) {
 		}
 		scraped := every > 0
 		b.Run(name, func(b *testing.B) {
-			feed := newRandFeed(reg.Open(live.SessionInfo{}, time.Now()), time.Now())
+			feed := livetest.NewRandFeed(reg.Open(live.SessionInfo{}, time.Now()), 1, time.Now())
 			for range 5 * 2 * live.DefaultClosedStreams {
-				feed.next()
+				feed.Next()
 			}
 			stop := make(chan struct{})
 			var wg sync.WaitGroup
@@ -263,7 +216,7 @@ func BenchmarkCaptureWhileScraped(b *testing.B) {
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				feed.next()
+				feed.Next()
 			}
 			close(stop)
 			wg.Wait()
