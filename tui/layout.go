@@ -9,9 +9,6 @@ import "strconv"
 // rect is a pane's place on the screen; a zero rect is a pane not shown.
 type rect struct{ x, y, w, h int }
 
-// rows returns how many body rows the pane has inside its border.
-func (r rect) rows() int { return max(r.h-2, 0) }
-
 func (r rect) contains(x, y int) bool {
 	return r.w > 0 && x >= r.x && x < r.x+r.w && y >= r.y && y < r.y+r.h
 }

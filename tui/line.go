@@ -117,13 +117,6 @@ func (l *line) num(s string, w int) *line {
 	return l.spaces(max(w-width(s), 0) + 1)
 }
 
-// raw appends text already styled and w cells wide; the caller has checked it fits.
-func (l *line) raw(s string, w int) *line {
-	l.b.WriteString(s)
-	l.w += w
-	return l
-}
-
 // ansiStrip removes escape sequences from s.
 func ansiStrip(s string) string { return ansi.Strip(s) }
 

@@ -317,13 +317,12 @@ func TestNames(t *testing.T) {
 
 // wireFrame is a frame as walk finds it, independently of the decoder.
 type wireFrame struct {
-	off                  int
-	typ                  uint8
-	flags                uint16
-	sid, length          uint32
-	payload              []byte // all of it
-	version              uint8
-	headerEnd, frameSize int
+	off         int
+	typ         uint8
+	flags       uint16
+	sid, length uint32
+	payload     []byte // all of it
+	version     uint8
 }
 
 // walk parses well-formed yamux frames with nothing but encoding/binary,

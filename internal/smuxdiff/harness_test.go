@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -818,14 +817,4 @@ func prefixDiff(got, want []byte) string {
 		i++
 	}
 	return fmt.Sprintf("%d bytes, not a prefix of the %d on the wire (first difference at %d)", len(got), len(want), i)
-}
-
-// sortedIDs returns the oracle's stream ids in order.
-func (o *model) sortedIDs() []uint32 {
-	ids := make([]uint32, 0, len(o.streams))
-	for id := range o.streams {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return ids
 }
