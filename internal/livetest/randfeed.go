@@ -1,4 +1,4 @@
-// Package livetest feeds synthetic smux traffic straight into a
+// Package livetest feeds synthetic smux and yamux traffic straight into a
 // live.Session, for tests and benchmarks that measure what the capture
 // state does with frames, without sockets or decoders in the way.
 package livetest
