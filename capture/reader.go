@@ -34,6 +34,14 @@ const (
 	// whether it is smux or yamux: enough for a chain of
 	// resynchronisation headers of the largest frames of either.
 	probeMax = max(decoder.ResyncWindow, yamux.ResyncWindow) + 1<<10
+	// orientWait is how long, in capture time, a connection joined
+	// mid-stream is held for a stream-opening frame to tell its client
+	// from its server, before the port guess decides.
+	orientWait = 2 * time.Second
+	// orientMax bounds the bytes a connection holds meanwhile: a bulk
+	// stream that opens none must not hold a probe's worth of bytes in
+	// each of many connections.
+	orientMax = 64 << 10
 )
 
 // Config configures a Reader.
@@ -330,8 +338,9 @@ func (f factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac reassem
 	c := &conn{r: r, a: a, b: b}
 	f.ca.conn = c
 	// Who is the client: the end that sent the first SYN; without one, the
-	// end not on the filter's port; without that, the end with the higher
-	// port, as ephemeral ports are high.
+	// end not on the filter's port; without that, the end that opens
+	// odd-numbered streams (orient), or, if none opens, the end with the
+	// higher port, as ephemeral ports are high.
 	switch {
 	case tcp.SYN && !tcp.ACK:
 		c.clientIsA = true
@@ -343,6 +352,7 @@ func (f factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac reassem
 		c.clientIsA = false
 	default:
 		c.clientIsA = a.Port() > b.Port()
+		c.guessed = true
 	}
 	switch {
 	case !r.cfg.Filter.Empty() && !r.cfg.Filter.Match(a, b):
@@ -368,10 +378,11 @@ func (f factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac reassem
 type connState uint8
 
 const (
-	probing  connState = iota // looking at the first bytes: smux, yamux or neither?
-	picked                    // picked by the filter: decoded from its first SYN or byte
-	decoding                  // a mux: fed to a session
-	skipped                   // not picked, or not a mux
+	probing   connState = iota // looking at the first bytes: smux, yamux or neither?
+	orienting                  // a mux joined mid-stream, held until a frame that opens a stream tells its client (scanRoles)
+	picked                     // picked by the filter: decoded from its first SYN or byte
+	decoding                   // a mux: fed to a session
+	skipped                    // not picked, or not a mux
 )
 
 // conn is one TCP connection of the capture.
@@ -379,6 +390,7 @@ type conn struct {
 	r         *Reader
 	a, b      netip.AddrPort // a sent the first packet reassembly saw
 	clientIsA bool
+	guessed   bool // clientIsA is the port guess: no SYN or filter port told
 	state     connState
 	syn       [2]bool // by live.Dir: the direction's SYN was seen, so its bytes begin a stream
 	started   [2]bool // by live.Dir: the direction's first bytes have come
@@ -415,14 +427,24 @@ type conn struct {
 	prefix  int
 	pending []chunk
 	held    int
+
+	// While orienting: since when (capture time), and per direction the
+	// decoder of the connection's protocol that looks for a frame that
+	// opens a stream.
+	orientAt time.Time
+	orient   [2]*decoder.Decoder
+	yorient  [2]*yamux.Decoder
 }
 
-// chunk is bytes of one direction held while probing, or a loss.
+// chunk is bytes of one direction held while probing, a loss, or the
+// direction's end.
 type chunk struct {
-	dir  live.Dir
-	at   time.Time
-	data []byte
-	lost int64
+	dir    live.Dir
+	at     time.Time
+	data   []byte
+	lost   int64
+	end    bool
+	report bool // of an end: as endDir's
 }
 
 // dir maps reassembly's direction, which follows the first packet seen,
@@ -515,6 +537,9 @@ func (c *conn) ReassemblyComplete(ac reassembly.AssemblerContext) bool {
 	if c.state == probing && c.seen {
 		c.decide()
 	}
+	if c.state == orienting {
+		c.settle() // no stream opened: the port guess stands
+	}
 	if c.state != decoding {
 		return true
 	}
@@ -576,6 +601,14 @@ func (c *conn) begin(d live.Dir) {
 
 func (c *conn) lost(d live.Dir, n int64, at time.Time) {
 	switch c.state {
+	case orienting:
+		if c.orient[d] != nil {
+			c.orient[d].Gap(n)
+		}
+		if c.yorient[d] != nil {
+			c.yorient[d].Gap(n)
+		}
+		c.pending = append(c.pending, chunk{dir: d, at: at, lost: n})
 	case probing:
 		if d == live.ClientToServer {
 			c.prefix = 0
@@ -598,6 +631,14 @@ func (c *conn) data(d live.Dir, p []byte, at time.Time) {
 		c.feed[d].Feed(p, at)
 		return
 	case skipped:
+		return
+	case orienting:
+		c.pending = append(c.pending, chunk{dir: d, at: at, data: append([]byte(nil), p...)})
+		c.held += len(p)
+		c.scanRoles(d, p)
+		if c.state == orienting && (c.held > orientMax || at.Sub(c.orientAt) > orientWait) {
+			c.settle() // no stream opened: the port guess stands
+		}
 		return
 	}
 	c.pending = append(c.pending, chunk{dir: d, at: at, data: append([]byte(nil), p...)})
@@ -629,6 +670,10 @@ func (c *conn) data(d live.Dir, p []byte, at time.Time) {
 	}
 	if c.state == probing && c.held > probeMax {
 		c.state = skipped
+	}
+	if c.state == decoding && c.guessed {
+		c.startOrienting(at) // settles when the held bytes tell the roles
+		return
 	}
 	c.settle()
 }
@@ -670,7 +715,12 @@ func (c *conn) decide() {
 	if c.state == probing {
 		c.state = skipped
 	}
-	c.settle()
+	if c.state == decoding && c.guessed {
+		if c.startOrienting(c.last); c.state != orienting {
+			return // settled by a stream-opening frame
+		}
+	}
+	c.settle() // as it is: nothing more will come
 }
 
 // settle acts on a probe's verdict: a probe whose stream began at a SYN
@@ -679,6 +729,8 @@ func (c *conn) settle() {
 	switch c.state {
 	case probing:
 		return
+	case orienting:
+		c.orient, c.yorient = [2]*decoder.Decoder{}, [2]*yamux.Decoder{}
 	case skipped:
 		if !c.pick {
 			c.r.stats.skipped.Add(1)
@@ -698,6 +750,10 @@ func (c *conn) settle() {
 	c.open(at)
 	var begun [2]bool
 	for _, ch := range pending {
+		if ch.end {
+			c.feed[ch.dir].End(ch.at, ch.report)
+			continue
+		}
 		if ch.lost > 0 {
 			c.feed[ch.dir].Gap(ch.lost, ch.at)
 			continue
@@ -745,10 +801,111 @@ func (c *conn) open(at time.Time) {
 // endDir ends a direction: at its FIN (report: a frame it cut is
 // TRUNCATED), or where the capture ended.
 func (c *conn) endDir(d live.Dir, at time.Time, report bool) {
+	if !c.ended[d] && (c.state == probing || c.state == orienting) {
+		// Held: the direction ends after its bytes, when they are decoded.
+		c.pending = append(c.pending, chunk{dir: d, at: at, end: true, report: report})
+	}
 	if c.ended[d] || c.state != decoding {
 		c.ended[d] = true
 		return
 	}
 	c.ended[d] = true
 	c.feed[d].End(at, report)
+}
+
+// startOrienting holds a mux connection whose roles are a guess until a
+// frame that opens a stream tells them (scanRoles): smux and yamux
+// clients open odd stream ids, servers even ones. It looks at what is
+// held first, which may tell at once.
+func (c *conn) startOrienting(at time.Time) {
+	c.state, c.orientAt = orienting, at
+	for d := range live.Dir(2) {
+		switch c.proto {
+		case tap.Smux:
+			c.orient[d] = decoder.New(0)
+			if !c.syn[d] {
+				c.orient[d].Resync()
+			}
+		case tap.Yamux:
+			c.yorient[d] = yamux.New(0)
+			if !c.syn[d] {
+				c.yorient[d].Resync()
+			}
+		}
+	}
+	for _, ch := range c.pending {
+		if c.state != orienting {
+			return
+		}
+		switch {
+		case ch.lost > 0:
+			if c.orient[ch.dir] != nil {
+				c.orient[ch.dir].Gap(ch.lost)
+			}
+			if c.yorient[ch.dir] != nil {
+				c.yorient[ch.dir].Gap(ch.lost)
+			}
+		case !ch.end:
+			c.scanRoles(ch.dir, ch.data)
+		}
+	}
+}
+
+// scanRoles looks in p, the next bytes of direction d, for a frame that
+// opens a stream. The first one settles the connection, with its roles
+// swapped if it shows the guess wrong.
+func (c *conn) scanRoles(d live.Dir, p []byte) {
+	id, found := uint32(0), false
+	if dec := c.orient[d]; dec != nil {
+		for q := p; len(q) > 0 || dec.Buffered() > 0; {
+			n, f, err := dec.Next(q)
+			q = q[n:]
+			if err != nil {
+				break // a violation: the bytes tell nothing more
+			}
+			if f != nil && f.Header.Cmd() == decoder.SYN && f.Header.StreamID() != 0 {
+				id, found = f.Header.StreamID(), true
+				break
+			}
+		}
+	}
+	if dec := c.yorient[d]; dec != nil {
+		for q := p; len(q) > 0 || dec.Buffered() > 0; {
+			n, f, err := dec.Next(q)
+			q = q[n:]
+			if err != nil {
+				break
+			}
+			if f != nil && f.Header.Flags()&yamux.SYN != 0 && f.Header.StreamID() != 0 &&
+				(f.Header.Type() == yamux.Data || f.Header.Type() == yamux.WindowUpdate) {
+				id, found = f.Header.StreamID(), true
+				break
+			}
+		}
+	}
+	if !found {
+		return
+	}
+	if (id%2 == 1) != (d == live.ClientToServer) {
+		c.swapRoles()
+	}
+	c.guessed = false
+	c.settle()
+}
+
+// swapRoles makes the end taken for the server the client: every
+// per-direction field follows.
+func (c *conn) swapRoles() {
+	c.clientIsA = !c.clientIsA
+	c.syn[0], c.syn[1] = c.syn[1], c.syn[0]
+	c.started[0], c.started[1] = c.started[1], c.started[0]
+	c.ended[0], c.ended[1] = c.ended[1], c.ended[0]
+	c.next[0], c.next[1] = c.next[1], c.next[0]
+	c.nextKnown[0], c.nextKnown[1] = c.nextKnown[1], c.nextKnown[0]
+	c.end[0], c.end[1] = c.end[1], c.end[0]
+	c.endKnown[0], c.endKnown[1] = c.endKnown[1], c.endKnown[0]
+	c.finSeen[0], c.finSeen[1] = c.finSeen[1], c.finSeen[0]
+	for i := range c.pending {
+		c.pending[i].dir = c.pending[i].dir.Reverse()
+	}
 }
