@@ -389,6 +389,7 @@ func (p *Proxy) handle(client net.Conn) {
 	ch := newChoice(p.cfg.Protocol)
 	for d := range pr.feed {
 		pr.feed[d] = newFeeder(pr.sess, live.Dir(d), reg.Config().Snaplen, ch)
+		pr.feed[d].keep = true // the proxy writes both directions: a write can fail in either
 	}
 	if rec := p.cfg.Recorder; rec != nil {
 		rc := rec.Conn(from, p.cfg.Upstream, time.Now())
@@ -655,6 +656,7 @@ func (p *Proxy) copyBuffered(dst io.Writer, src io.Reader, idle []byte, fd *Feed
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
+			base := fd.offset()
 			fd.Feed(buf[:n], time.Time{})
 			fd.sess.WriteStarted(fd.dir) // a write that does not return: the receiver stopped reading
 			w, err := dst.Write(buf[:n])
@@ -663,6 +665,11 @@ func (p *Proxy) copyBuffered(dst io.Writer, src io.Reader, idle []byte, fd *Feed
 				err = io.ErrShortWrite
 			}
 			if err != nil {
+				// What the receiver never got is not counted as passed,
+				// as for a tapped Conn's failed Write.
+				if w < n && !fd.done {
+					fd.unsent(time.Now(), base+int64(max(w, 0)), base+int64(n))
+				}
 				return nil, err
 			}
 		}

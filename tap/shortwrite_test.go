@@ -1,6 +1,7 @@
 package tap
 
 import (
+	"context"
 	"io"
 	"net"
 	"sync/atomic"
@@ -170,4 +171,54 @@ func checkShortWrite(t *testing.T, ss, want *live.SessionSnap) bool {
 		}
 	}
 	return len(want.Framing) > 0
+}
+
+// TestProxyShortWrite: the attach proxy forwards a real smux client's
+// stream to an upstream whose connection fails a Write after limit bytes,
+// for every limit short of the whole. The session must be that of a
+// connection that carried only the bytes that reached the upstream, with
+// one notice of what did not, as for a tapped Conn's failed Write.
+func TestProxyShortWrite(t *testing.T) {
+	smuxtest.NoGoroutinesLeft(t)
+	wire := streamWrite(t, func(t *testing.T, c net.Conn) shortWriteClient {
+		cli, err := smux.Client(c, smuxtest.Config(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return shortWriteClient{func() (io.WriteCloser, error) { return cli.OpenStream() }, cli.Close}
+	}, func(c net.Conn) net.Conn { return c }, 1<<20)
+	up := startUpstream(t, "", func(c net.Conn) { io.Copy(io.Discard, c) })
+	for limit := range len(wire) {
+		reg := live.New(live.Config{})
+		p := NewProxy(ProxyConfig{Listen: "127.0.0.1:0", Upstream: up.addr(), Registry: reg})
+		var fc *failingConn
+		var d net.Dialer
+		p.dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			fc = &failingConn{Conn: c, limit: limit}
+			return fc, nil
+		}
+		if err := p.Start(); err != nil {
+			t.Fatal(err)
+		}
+		c := dialProxy(t, p)
+		if _, err := c.Write(wire); err != nil {
+			t.Fatal(err)
+		}
+		ss := endedSession(t, reg)
+		fc.mu.Lock()
+		sent := fc.sent
+		fc.mu.Unlock()
+		checkShortWrite(t, ss, endedAfter(Smux, sent))
+		checkUnsentNotice(t, reg, ss.Unsent[0], int64(len(sent)))
+		c.Close()
+		p.Close()
+		p.Wait()
+		if t.Failed() {
+			t.Fatalf("limit %d", limit)
+		}
+	}
 }
