@@ -31,7 +31,8 @@ func newReadCmd() *cobra.Command {
 			"bytes the capture lost are counted and the session marked INCOMPLETE. By default every TCP\n" +
 			"connection whose bytes look like smux or yamux is decoded; --port or a filter (host ADDR and\n" +
 			"port N) picks connections to decode whatever they look like. --protocol smux|yamux forces the\n" +
-			"protocol; --skip N skips N bytes the client sends before the mux (Consul: 1).",
+			"protocol; --skip N skips N bytes the client sends before the mux (Consul: 1). The client is the\n" +
+			"end that sent the TCP SYN, else the end not on --port, else the end that opens odd stream ids.",
 		Example: "  tcpdump -i lo -w cap.pcap port 9000   # then:\n" +
 			"  muxtop read cap.pcap\n" +
 			"  muxtop read cap.pcapng.gz --port 9000 -o json > sessions.ndjson\n" +
