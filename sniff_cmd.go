@@ -28,7 +28,7 @@ func newSniffCmd() *cobra.Command {
 		Long: "sniff captures the packets of an interface (the loopback by default) with AF_PACKET, as\n" +
 			"tcpdump does, and decodes the smux and yamux sessions in its TCP connections: no proxy, no change to\n" +
 			"clients or servers. Connections already open are joined at the first frame boundary found, and\n" +
-			"shown once a stream opens (odd stream ids are the client's) or 2 s have passed.\n" +
+			"shown once a stream opens (odd stream ids are the client's) or after 2 s of capture.\n" +
 			"It needs root or CAP_NET_RAW (sudo setcap cap_net_raw+ep $(which muxtop)). By default every\n" +
 			"connection whose bytes look like smux or yamux is decoded; --port or a filter picks connections.\n" +
 			"--protocol smux|yamux forces the protocol; --skip N skips N bytes the client sends first.",

@@ -287,7 +287,8 @@ func (r *Reader) Packet(data []byte, ci gopacket.CaptureInfo, link layers.LinkTy
 var everything = time.Unix(1<<40, 0)
 
 // sweep counts as lost the holes older than flushAfter, which will not be
-// filled, and forgets the connections that are over.
+// filled, settles the connections held orienting for longer than
+// orientWait, and forgets the connections that are over.
 func (r *Reader) sweep(now time.Time) {
 	r.lastFlush = now
 	for k, ca := range r.conns {
@@ -295,6 +296,9 @@ func (r *Reader) sweep(now time.Time) {
 			continue // the reverse direction's entry
 		}
 		ca.asm.FlushWithOptions(reassembly.FlushOptions{T: now.Add(-flushAfter)})
+		if c := ca.conn; c != nil && c.state == orienting && now.Sub(c.orientAt) > orientWait {
+			c.settle() // no stream opened in time, nor did the connection carry enough: the guess stands
+		}
 		if c := ca.conn; c == nil || c.complete || (!c.seen && now.Sub(c.last) > idleAfter) {
 			r.forget(ca)
 		}

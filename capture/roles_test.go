@@ -165,3 +165,50 @@ func TestEndWhileProbing(t *testing.T) {
 		t.Fatalf("framing %+v; want the client's cut header TRUNCATED", fr)
 	}
 }
+
+// TestRolesSettledInTime feeds, packet by packet, a connection joined
+// mid-stream that opens no stream and then falls quiet, beside another
+// that goes on: the quiet one's session is shown once orientWait (2 s of
+// capture time) has passed, not only when the capture ends.
+func TestRolesSettledInTime(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := pcapout.New(&buf, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	quiet := w.Conn("127.0.0.1:40004", "127.0.0.1:9000", at)
+	busy := w.Conn("127.0.0.1:40005", "127.0.0.1:9001", at)
+	quiet.Write(live.ClientToServer, at, []byte(v1("\x02", 3, "RAND")+v1("\x03", 0, "")+v1("\x02", 3, "RAND")))
+	for i := range 8 {
+		busy.Write(live.ClientToServer, at.Add(time.Duration(i)*time.Second), []byte(v1("\x03", 0, "")))
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "quiet.pcapng")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var ps []pkt
+	for _, p := range readPackets(t, path) {
+		if !p.tcp.SYN || p.tcp.DstPort != 9000 && p.tcp.SrcPort != 9000 {
+			ps = append(ps, p) // the quiet connection joined after its handshake
+		}
+	}
+	reg := live.New(live.Config{})
+	rd := capture.NewReader(capture.Config{Registry: reg})
+	shown := time.Time{}
+	for _, p := range ps {
+		rd.Packet(p.data, p.ci, layers.LinkTypeEthernet)
+		for _, ss := range reg.Snapshot().Sessions {
+			if strings.HasSuffix(ss.Info.Server, ":9000") && shown.IsZero() {
+				shown = p.ci.Timestamp
+			}
+		}
+	}
+	if shown.IsZero() || shown.Sub(at) < 2*time.Second || shown.Sub(at) > 4*time.Second {
+		t.Errorf("the quiet connection's session shown at %v after its bytes, want 2–4 s (zero: not before the end)", shown.Sub(at))
+	}
+	rd.Close()
+}
