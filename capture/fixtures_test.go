@@ -101,6 +101,13 @@ func trim(t *testing.T, p pkt, n int) pkt {
 	t.Helper()
 	tcp := *p.tcp
 	tcp.Seq += uint32(n)
+	return reserialize(t, p, &tcp, p.payload[n:])
+}
+
+// reserialize returns p with its TCP header tcp and payload, lengths and
+// checksums fixed.
+func reserialize(t *testing.T, p pkt, tcp *layers.TCP, payload []byte) pkt {
+	t.Helper()
 	switch ip := p.ip.(type) {
 	case *layers.IPv4:
 		tcp.SetNetworkLayerForChecksum(ip)
@@ -109,14 +116,34 @@ func trim(t *testing.T, p pkt, n int) pkt {
 	}
 	buf := gopacket.NewSerializeBuffer()
 	opts := gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}
-	if err := gopacket.SerializeLayers(buf, opts, p.eth, p.ip, &tcp, gopacket.Payload(p.payload[n:])); err != nil {
+	if err := gopacket.SerializeLayers(buf, opts, p.eth, p.ip, tcp, gopacket.Payload(payload)); err != nil {
 		t.Fatal(err)
 	}
 	q := p
 	q.data = append([]byte(nil), buf.Bytes()...)
-	q.payload = p.payload[n:]
+	q.tcp, q.payload = tcp, payload
 	q.ci.CaptureLength, q.ci.Length = len(q.data), len(q.data)
 	return q
+}
+
+// writeCapture writes, with pcapout as --write does, the connections that
+// write records, and returns the pcapng file's path.
+func writeCapture(t *testing.T, write func(w *pcapout.Writer)) string {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := pcapout.New(&buf, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(w)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "written.pcapng")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // dataPackets returns the indexes of the packets that carry payload.

@@ -1,15 +1,12 @@
 package capture_test
 
 import (
-	"bytes"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/muxtop/muxtop/capture"
@@ -35,20 +32,7 @@ func withPorts(t *testing.T, ps []pkt, client, server, cport, sport uint16) []pk
 				t.Fatalf("packet %d: port %d is neither the client's %d nor the server's %d", i, *port, client, server)
 			}
 		}
-		switch ip := p.ip.(type) {
-		case *layers.IPv4:
-			tcp.SetNetworkLayerForChecksum(ip)
-		case *layers.IPv6:
-			tcp.SetNetworkLayerForChecksum(ip)
-		}
-		buf := gopacket.NewSerializeBuffer()
-		opts := gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}
-		if err := gopacket.SerializeLayers(buf, opts, p.eth, p.ip, &tcp, gopacket.Payload(p.payload)); err != nil {
-			t.Fatal(err)
-		}
-		q := p
-		q.data = append([]byte(nil), buf.Bytes()...)
-		q.ci.CaptureLength, q.ci.Length = len(q.data), len(q.data)
+		q := reserialize(t, p, &tcp, p.payload)
 		out[i] = q
 	}
 	return out
@@ -91,27 +75,17 @@ func TestRolesFromStreamIDs(t *testing.T) {
 // for the client, and the frames held meanwhile are all counted.
 func TestRolesGuessed(t *testing.T) {
 	for _, ports := range [][2]uint16{{40002, 9000}, {1002, 9000}} {
-		var buf bytes.Buffer
-		w, err := pcapout.New(&buf, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-		c := w.Conn("127.0.0.1:"+strconv.Itoa(int(ports[0])), "127.0.0.1:"+strconv.Itoa(int(ports[1])), at)
-		for i := range 6 {
-			at = at.Add(time.Second) // past orientWait
-			c.Write(live.ClientToServer, at, []byte(v1("\x02", 3, "RAND")+v1("\x03", 0, "")))
-			c.Write(live.ServerToClient, at, []byte(v1("\x02", 3, strings.Repeat("x", i))))
-		}
-		c.End(live.ClientToServer, at)
-		c.End(live.ServerToClient, at)
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
-		path := filepath.Join(t.TempDir(), "joined.pcapng")
-		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		path := writeCapture(t, func(w *pcapout.Writer) {
+			at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			c := w.Conn("127.0.0.1:"+strconv.Itoa(int(ports[0])), "127.0.0.1:"+strconv.Itoa(int(ports[1])), at)
+			for i := range 6 {
+				at = at.Add(time.Second) // past orientWait
+				c.Write(live.ClientToServer, at, []byte(v1("\x02", 3, "RAND")+v1("\x03", 0, "")))
+				c.Write(live.ServerToClient, at, []byte(v1("\x02", 3, strings.Repeat("x", i))))
+			}
+			c.End(live.ClientToServer, at)
+			c.End(live.ServerToClient, at)
+		})
 		ps := readPackets(t, path)
 		writePackets(t, path, ps[3:]) // joined after the handshake, before the first byte
 		s, _ := readFile(t, path, capture.Filter{})
@@ -139,23 +113,13 @@ func TestRolesGuessed(t *testing.T) {
 // before a whole frame came: its cut header is TRUNCATED, as a tap
 // reports it, though the probe still held its bytes when it ended.
 func TestEndWhileProbing(t *testing.T) {
-	var buf bytes.Buffer
-	w, err := pcapout.New(&buf, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	c := w.Conn("127.0.0.1:40003", "127.0.0.1:9000", at)
-	c.Write(live.ClientToServer, at, []byte(v1("\x00", 3, "")[:5]))
-	c.End(live.ClientToServer, at)
-	c.End(live.ServerToClient, at)
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "cut.pcapng")
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	path := writeCapture(t, func(w *pcapout.Writer) {
+		at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		c := w.Conn("127.0.0.1:40003", "127.0.0.1:9000", at)
+		c.Write(live.ClientToServer, at, []byte(v1("\x00", 3, "")[:5]))
+		c.End(live.ClientToServer, at)
+		c.End(live.ServerToClient, at)
+	})
 	s, _ := readFile(t, path, capture.Port(9000))
 	if len(s.Sessions) != 1 {
 		t.Fatalf("%d sessions, want 1", len(s.Sessions))
@@ -171,25 +135,15 @@ func TestEndWhileProbing(t *testing.T) {
 // that goes on: the quiet one's session is shown once orientWait (2 s of
 // capture time) has passed, not only when the capture ends.
 func TestRolesSettledInTime(t *testing.T) {
-	var buf bytes.Buffer
-	w, err := pcapout.New(&buf, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	quiet := w.Conn("127.0.0.1:40004", "127.0.0.1:9000", at)
-	busy := w.Conn("127.0.0.1:40005", "127.0.0.1:9001", at)
-	quiet.Write(live.ClientToServer, at, []byte(v1("\x02", 3, "RAND")+v1("\x03", 0, "")+v1("\x02", 3, "RAND")))
-	for i := range 8 {
-		busy.Write(live.ClientToServer, at.Add(time.Duration(i)*time.Second), []byte(v1("\x03", 0, "")))
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "quiet.pcapng")
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	path := writeCapture(t, func(w *pcapout.Writer) {
+		quiet := w.Conn("127.0.0.1:40004", "127.0.0.1:9000", at)
+		busy := w.Conn("127.0.0.1:40005", "127.0.0.1:9001", at)
+		quiet.Write(live.ClientToServer, at, []byte(v1("\x02", 3, "RAND")+v1("\x03", 0, "")+v1("\x02", 3, "RAND")))
+		for i := range 8 {
+			busy.Write(live.ClientToServer, at.Add(time.Duration(i)*time.Second), []byte(v1("\x03", 0, "")))
+		}
+	})
 	var ps []pkt
 	for _, p := range readPackets(t, path) {
 		if !p.tcp.SYN || p.tcp.DstPort != 9000 && p.tcp.SrcPort != 9000 {

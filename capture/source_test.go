@@ -6,7 +6,6 @@ import (
 	"context"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -140,30 +139,20 @@ func TestFilterSkips(t *testing.T) {
 // decoded, the HTTP one counted and skipped; with a filter that picks the
 // HTTP one, it is decoded and its bytes are a violation, as attach shows.
 func TestNotSmuxSkipped(t *testing.T) {
-	var buf bytes.Buffer
-	w, err := pcapout.New(&buf, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	web := w.Conn("127.0.0.1:40001", "127.0.0.1:8080", at)
-	web.Write(live.ClientToServer, at, []byte("GET /rand HTTP/1.1\r\nHost: x\r\n\r\n"))
-	web.Write(live.ServerToClient, at, []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
-	mux := w.Conn("127.0.0.1:40002", "127.0.0.1:9000", at)
-	for _, f := range []string{v1("\x00", 3, ""), v1("\x02", 3, "RAND"), v1("\x01", 3, "")} {
-		mux.Write(live.ClientToServer, at, []byte(f))
-	}
-	for _, c := range []tap.ConnRecorder{web, mux} {
-		c.End(live.ClientToServer, at)
-		c.End(live.ServerToClient, at)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "two.pcapng")
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	path := writeCapture(t, func(w *pcapout.Writer) {
+		at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		web := w.Conn("127.0.0.1:40001", "127.0.0.1:8080", at)
+		web.Write(live.ClientToServer, at, []byte("GET /rand HTTP/1.1\r\nHost: x\r\n\r\n"))
+		web.Write(live.ServerToClient, at, []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+		mux := w.Conn("127.0.0.1:40002", "127.0.0.1:9000", at)
+		for _, f := range []string{v1("\x00", 3, ""), v1("\x02", 3, "RAND"), v1("\x01", 3, "")} {
+			mux.Write(live.ClientToServer, at, []byte(f))
+		}
+		for _, c := range []tap.ConnRecorder{web, mux} {
+			c.End(live.ClientToServer, at)
+			c.End(live.ServerToClient, at)
+		}
+	})
 	s, stats := readFile(t, path, capture.Filter{})
 	if len(s.Sessions) != 1 || s.Sessions[0].Info.Server != "127.0.0.1:9000" || stats.Skipped != 1 || stats.Decoded != 1 || s.Totals.Total() != 3 {
 		t.Fatalf("%d sessions, %d frames, stats %+v; want the smux one, 3 frames, the HTTP one skipped", len(s.Sessions), s.Totals.Total(), stats)
