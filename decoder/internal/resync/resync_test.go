@@ -1,0 +1,431 @@
+package resync_test
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/muxtop/muxtop/decoder/internal/resync"
+)
+
+// The toy protocol the engine is tested against: a frame is a 3-byte
+// header, magic, a kind below kinds and the payload's length, and then
+// the payload. Its decoder, toy, accepts exactly those headers and stops
+// at any other, as the smux and yamux decoders stop at a violation; every
+// header it accepts is plausible, so a true frame boundary is always a
+// candidate.
+const (
+	magic   = 0xA5
+	kinds   = 4
+	hdrSize = 3
+	maxSize = hdrSize + 255
+	// window is the window the smux and yamux decoders give New:
+	// Chain frames of the largest size.
+	window = resync.Chain * maxSize
+	// minWindow is the fewest bytes a decision at one position can need:
+	// Chain-1 frames of the largest size and the header after them.
+	minWindow = (resync.Chain-1)*maxSize + hdrSize
+)
+
+// valid reports whether h begins with a toy header.
+func valid(h []byte) bool { return h[0] == magic && h[1] < kinds }
+
+// errBad is the toy's violation: a header it does not accept.
+var errBad = errors.New("toy: bad header")
+
+// frame is a toy frame as the toy decoder returns it.
+type frame struct {
+	Offset  int64
+	Kind    byte
+	Payload []byte
+	Skipped int64
+}
+
+// toy decodes the toy protocol, using resync.State as the smux and yamux
+// decoders do: Next delegates to it while Resyncing, Resync, Gap and Flush
+// are its, and End abandons what it holds.
+type toy struct {
+	hdr      [hdrSize]byte // header being collected
+	hn       int           // header bytes collected
+	got      int           // payload bytes seen of the current frame
+	buf      [255]byte     // the current frame's payload
+	frameOff int64         // offset of the current frame's header
+	off      int64         // bytes consumed, and lost
+	unparsed int64         // bytes after a violation, or of a frame End truncated
+	stopped  bool
+	frame    frame // Skipped is always 0: a frame found by a resynchronisation is given by rs
+	rs       resync.State[frame]
+	misuse   string // how the engine broke the Framer contract, if it did
+}
+
+func newToy(window int) *toy { return &toy{rs: resync.New[frame](hdrSize, window)} }
+
+// Next consumes bytes from p until it completes a frame, meets a bad
+// header or runs out of input, as the smux decoder's Next does.
+func (d *toy) Next(p []byte) (int, *frame, error) {
+	if d.stopped {
+		d.off += int64(len(p))
+		d.unparsed += int64(len(p))
+		return len(p), nil, nil
+	}
+	if d.rs.Resyncing() {
+		return d.rs.Next(p, (*toyFramer)(d))
+	}
+	// Fast path: a whole frame at the start of p, framed in place (so that
+	// frames replayed from the bytes the engine holds point into them).
+	if d.hn == 0 && len(p) >= hdrSize && valid(p) {
+		if size := hdrSize + int(p[2]); len(p) >= size {
+			d.frame = frame{Offset: d.off, Kind: p[1], Payload: p[hdrSize:size]}
+			d.off += int64(size)
+			return size, &d.frame, nil
+		}
+	}
+	n := 0
+	if d.hn < hdrSize {
+		if d.hn == 0 {
+			d.frameOff = d.off
+		}
+		before := d.hn
+		n = copy(d.hdr[d.hn:], p)
+		d.hn += n
+		if d.hn < hdrSize {
+			d.off += int64(n)
+			return n, nil, nil
+		}
+		if !valid(d.hdr[:]) {
+			d.off += int64(len(p))
+			d.unparsed = int64(before + len(p))
+			d.stopped, d.hn = true, 0
+			return len(p), nil, errBad
+		}
+		d.got = 0
+	}
+	length := int(d.hdr[2])
+	take := min(length-d.got, len(p)-n)
+	copy(d.buf[d.got:], p[n:n+take])
+	d.got += take
+	n += take
+	d.off += int64(n)
+	if d.got < length {
+		return n, nil, nil
+	}
+	d.frame = frame{Offset: d.frameOff, Kind: d.hdr[1], Payload: d.buf[:length]}
+	d.hn, d.got = 0, 0
+	return n, &d.frame, nil
+}
+
+// End stops the decoder: what a resynchronisation holds counts as
+// skipped, a frame in progress as unparsed.
+func (d *toy) End() {
+	if d.stopped {
+		return
+	}
+	if d.rs.Resyncing() {
+		d.rs.Abandon((*toyFramer)(d))
+	}
+	d.unparsed += int64(d.hn + d.got)
+	d.hn, d.got = 0, 0
+	d.stopped = true
+}
+
+// Offset returns how many bytes the decoder consumed, and lost.
+func (d *toy) Offset() int64 { return d.off + int64(d.rs.Held()) }
+
+// toyFramer is the toy as the engine sees it.
+type toyFramer toy
+
+func (r *toyFramer) Plausible(first, h []byte) (int, bool) {
+	switch {
+	case len(first) != hdrSize || len(h) != hdrSize:
+		r.misuse = fmt.Sprintf("Plausible given headers of %d and %d bytes", len(first), len(h))
+	case &first[0] != &h[0] && !valid(first):
+		r.misuse = fmt.Sprintf("Plausible given a chain whose first header % x is not plausible", first)
+	}
+	return hdrSize + int(h[2]), valid(h)
+}
+
+func (r *toyFramer) Next(p []byte) (int, *frame, error) { return (*toy)(r).Next(p) }
+
+func (r *toyFramer) Advance(n int64) { r.off += n }
+
+func (r *toyFramer) Drop() (int64, bool) {
+	if r.stopped {
+		return 0, false
+	}
+	partial := int64(r.hn + r.got)
+	r.hn, r.got = 0, 0
+	return partial, true
+}
+
+func (r *toyFramer) SetSkipped(f *frame, n int64) { f.Skipped = n }
+
+// rec is a frame with its payload copied, so that it outlives the call to
+// Next and compares with ==.
+type rec struct {
+	Offset  int64
+	Kind    byte
+	Payload string
+	Skipped int64
+}
+
+func (f rec) String() string {
+	return fmt.Sprintf("{@%d kind %d, %d bytes, skipped %d}", f.Offset, f.Kind, len(f.Payload), f.Skipped)
+}
+
+// result is what a resynchronising toy yields for one input.
+type result struct {
+	frames   []rec
+	bad      int // violations
+	skipped  int64
+	lost     int64
+	unparsed int64
+	offset   int64
+	maxHeld  int // the most bytes held after any call
+}
+
+// diff compares everything but maxHeld, which depends on the chunking.
+func (r result) diff(want result) string {
+	for i := range min(len(r.frames), len(want.frames)) {
+		if r.frames[i] != want.frames[i] {
+			return fmt.Sprintf("frame %d: got %v, want %v", i, r.frames[i], want.frames[i])
+		}
+	}
+	if len(r.frames) != len(want.frames) {
+		return fmt.Sprintf("got %d frames, want %d", len(r.frames), len(want.frames))
+	}
+	r.frames, want.frames, r.maxHeld, want.maxHeld = nil, nil, 0, 0
+	if fmt.Sprint(r) != fmt.Sprint(want) {
+		return fmt.Sprintf("got %+v, want %+v", r, want)
+	}
+	return ""
+}
+
+// whole gives each segment in one chunk; ones in chunks of one byte.
+func whole() int { return 1 << 62 }
+func ones() int  { return 1 }
+
+// random returns chunk sizes from 1 to limit.
+func random(rng *rand.Rand, limit int) func() int { return func() int { return 1 + rng.IntN(limit) } }
+
+// run feeds segs to a toy told to Resync, in the chunks chunk says, with
+// gaps[i] bytes lost after segs[i]; before each gap and at the end it
+// Flushes and calls Next while Buffered is above 0, as the decoders' doc
+// asks, and at the end it calls End. It checks Next's contract and the
+// accounting after every call.
+func run(t testing.TB, w int, segs [][]byte, gaps []int64, chunk func() int) result {
+	t.Helper()
+	d := newToy(w)
+	d.rs.Resync((*toyFramer)(d))
+	var r result
+	var given, framed, lostSince, prevEnd int64
+	flushed := false
+	check := func(n int, f *frame, err error) {
+		t.Helper()
+		if d.misuse != "" {
+			t.Fatal(d.misuse)
+		}
+		if f != nil {
+			if f.Offset < prevEnd || (len(r.frames) > 0 && f.Offset <= r.frames[len(r.frames)-1].Offset) {
+				t.Fatalf("frame at %d after one ending at %d", f.Offset, prevEnd)
+			}
+			if f.Offset != prevEnd+f.Skipped+lostSince {
+				t.Fatalf("frame at %d skipped %d; the last ended at %d and %d were lost since", f.Offset, f.Skipped, prevEnd, lostSince)
+			}
+			r.frames = append(r.frames, rec{f.Offset, f.Kind, string(f.Payload), f.Skipped})
+			size := int64(hdrSize + len(f.Payload))
+			framed += size
+			prevEnd, lostSince = f.Offset+size, 0
+		}
+		if err != nil {
+			if !errors.Is(err, errBad) {
+				t.Fatalf("Next returned %v", err)
+			}
+			r.bad++
+		}
+		held := d.rs.Held()
+		r.maxHeld = max(r.maxHeld, held)
+		if held > w {
+			t.Fatalf("holds %d bytes, window %d", held, w)
+		}
+		if d.rs.Buffered() > held || (d.rs.Hunting() && !flushed && d.rs.Buffered() != 0) {
+			t.Fatalf("Buffered %d, Held %d, Hunting %v", d.rs.Buffered(), held, d.rs.Hunting())
+		}
+		if d.Offset() != given+d.rs.Lost() {
+			t.Fatalf("Offset %d after %d bytes given and %d lost", d.Offset(), given, d.rs.Lost())
+		}
+		pending := int64(d.hn + d.got)
+		if framed+d.rs.Skipped()+d.rs.Lost()+int64(held)+pending+d.unparsed != d.Offset() {
+			t.Fatalf("framed %d + skipped %d + lost %d + held %d + pending %d + unparsed %d != Offset %d",
+				framed, d.rs.Skipped(), d.rs.Lost(), held, pending, d.unparsed, d.Offset())
+		}
+	}
+	drain := func() {
+		t.Helper()
+		for d.rs.Buffered() > 0 {
+			n, f, err := d.Next(nil)
+			if n != 0 || (f == nil && err == nil && d.rs.Buffered() > 0) {
+				t.Fatalf("Next(nil) with bytes buffered consumed %d, framed %v, err %v, and %d are buffered", n, f, err, d.rs.Buffered())
+			}
+			check(n, f, err)
+		}
+	}
+	flush := func() {
+		t.Helper()
+		d.rs.Flush()
+		flushed = true
+		drain()
+		flushed = false
+	}
+	for i, seg := range segs {
+		for len(seg) > 0 {
+			p := seg[:min(max(chunk(), 1), len(seg))]
+			seg = seg[len(p):]
+			for len(p) > 0 {
+				n, f, err := d.Next(p)
+				if n < 0 || n > len(p) || (n == 0 && f == nil && err == nil) {
+					t.Fatalf("Next(%d bytes) consumed %d and yielded nothing", len(p), n)
+				}
+				given += int64(n)
+				p = p[n:]
+				check(n, f, err)
+			}
+			drain()
+		}
+		if i < len(gaps) {
+			flush()
+			d.rs.Gap(gaps[i], (*toyFramer)(d))
+			lostSince += max(gaps[i], 0)
+			check(0, nil, nil)
+		}
+	}
+	flush()
+	d.End()
+	r.skipped, r.lost, r.unparsed, r.offset = d.rs.Skipped(), d.rs.Lost(), d.unparsed, d.Offset()
+	if d.rs.Resyncing() || d.rs.Held() != 0 || d.hn+d.got != 0 {
+		t.Fatalf("after End: Resyncing %v, Held %d, pending %d", d.rs.Resyncing(), d.rs.Held(), d.hn+d.got)
+	}
+	if framed+r.skipped+r.lost+r.unparsed != r.offset || r.offset != given+r.lost {
+		t.Fatalf("after End: framed %d + skipped %d + lost %d + unparsed %d, Offset %d, %d bytes given",
+			framed, r.skipped, r.lost, r.unparsed, r.offset, given)
+	}
+	return r
+}
+
+// one is run on a single segment.
+func one(t testing.TB, in []byte, chunk func() int) result {
+	t.Helper()
+	return run(t, window, [][]byte{in}, nil, chunk)
+}
+
+// toyFrame returns the bytes of a toy frame.
+func toyFrame(kind byte, payload []byte) []byte {
+	return append([]byte{magic, kind, byte(len(payload))}, payload...)
+}
+
+// chain returns how many plausible headers, up to resync.Chain, chain from
+// in[p:], and whether the last of them ends exactly where in does.
+func chain(in []byte, p int) (depth int, toEnd bool) {
+	for depth < resync.Chain && p+hdrSize <= len(in) && valid(in[p:]) {
+		depth++
+		p += hdrSize + int(in[p+2])
+	}
+	return depth, p == len(in)
+}
+
+// boundary reports whether the rule takes in[p:] as a frame boundary when
+// in is all there is: resync.Chain plausible headers chain from it, or
+// fewer whose last frame ends exactly at the end.
+func boundary(in []byte, p int) bool {
+	depth, toEnd := chain(in, p)
+	return depth == resync.Chain || depth > 0 && toEnd
+}
+
+// stream returns n toy frames and their offsets. Payloads never hold the
+// magic byte, and no length is the magic byte, except in decoys: with
+// decoys, some payloads hold chains of up to Chain-1 plausible headers
+// that end inside the same payload, on a byte that is not magic. So the
+// true boundaries are the only ones, in every suffix of the stream.
+func stream(t testing.TB, rng *rand.Rand, n int, decoys bool) (in []byte, bounds []int64) {
+	t.Helper()
+	for range n {
+		l := rng.IntN(255)
+		if rng.IntN(4) == 0 {
+			l = rng.IntN(9)
+		}
+		if l == magic {
+			l--
+		}
+		payload := make([]byte, l)
+		for i := range payload {
+			if payload[i] = byte(rng.IntN(256)); payload[i] == magic {
+				payload[i] = 0
+			}
+		}
+		if decoys && l > 8 && rng.IntN(2) == 0 {
+			pos := rng.IntN(l / 2)
+			for range 1 + rng.IntN(resync.Chain-1) {
+				room := l - pos - hdrSize // the decoy's frame ends inside the payload
+				if room <= 0 {
+					break
+				}
+				dl := rng.IntN(min(room, 100))
+				payload[pos], payload[pos+1], payload[pos+2] = magic, byte(rng.IntN(kinds)), byte(dl)
+				pos += hdrSize + dl
+			}
+		}
+		bounds = append(bounds, int64(len(in)))
+		in = append(in, toyFrame(byte(rng.IntN(kinds)), payload)...)
+	}
+	for j := range in {
+		if _, ok := slices.BinarySearch(bounds, int64(j)); ok != boundary(in, j) {
+			t.Fatalf("stream: the rule takes %d as a boundary: %v, a true one: %v", j, !ok, ok)
+		}
+	}
+	return in, bounds
+}
+
+// TestEveryOffset joins toy streams at every offset and checks that the
+// engine lands on the first true frame boundary at or after the join,
+// with the bytes before it skipped, and yields from there exactly the
+// frames of the whole stream at their offsets (the last ones, fewer than
+// Chain, chained to the end by Flush); with no boundary after the join,
+// every byte is skipped.
+func TestEveryOffset(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, decoys := range []bool{false, true} {
+		t.Run(fmt.Sprintf("decoys=%v", decoys), func(t *testing.T) {
+			in, bounds := stream(t, rng, 30, decoys)
+			all := one(t, in, whole).frames
+			if len(all) != len(bounds) {
+				t.Fatalf("the whole stream: %d frames, want %d", len(all), len(bounds))
+			}
+			for i, f := range all {
+				if f.Offset != bounds[i] || f.Skipped != 0 {
+					t.Fatalf("the whole stream, frame %d: %v, want at %d, nothing skipped", i, f, bounds[i])
+				}
+			}
+			for j := range len(in) + 1 {
+				got := one(t, in[j:], whole)
+				k, _ := slices.BinarySearch(bounds, int64(j))
+				var want result
+				want.offset = int64(len(in) - j)
+				want.skipped = want.offset
+				if k < len(bounds) {
+					want.skipped = bounds[k] - int64(j)
+					for i, f := range all[k:] {
+						f.Offset -= int64(j)
+						if i == 0 {
+							f.Skipped = want.skipped
+						}
+						want.frames = append(want.frames, f)
+					}
+				}
+				if d := got.diff(want); d != "" {
+					t.Fatalf("joined at %d: %s", j, d)
+				}
+			}
+		})
+	}
+}
