@@ -58,9 +58,11 @@ type toy struct {
 	frame    frame // Skipped is always 0: a frame found by a resynchronisation is given by rs
 	rs       resync.State[frame]
 	misuse   string // how the engine broke the Framer contract, if it did
+	window   int    // given to New
+	heldMax  int    // the most bytes held while the engine asked Plausible
 }
 
-func newToy(window int) *toy { return &toy{rs: resync.New[frame](hdrSize, window)} }
+func newToy(window int) *toy { return &toy{rs: resync.New[frame](hdrSize, window), window: window} }
 
 // Next consumes bytes from p until it completes a frame, meets a bad
 // header or runs out of input, as the smux decoder's Next does.
@@ -137,7 +139,11 @@ func (d *toy) Offset() int64 { return d.off + int64(d.rs.Held()) }
 type toyFramer toy
 
 func (r *toyFramer) Plausible(first, h []byte) (int, bool) {
+	held := r.rs.Held()
+	r.heldMax = max(r.heldMax, held)
 	switch {
+	case held > r.window:
+		r.misuse = fmt.Sprintf("holds %d bytes, window %d", held, r.window)
 	case len(first) != hdrSize || len(h) != hdrSize:
 		r.misuse = fmt.Sprintf("Plausible given headers of %d and %d bytes", len(first), len(h))
 	case &first[0] != &h[0] && !valid(first):
@@ -182,7 +188,7 @@ type result struct {
 	lost     int64
 	unparsed int64
 	offset   int64
-	maxHeld  int // the most bytes held after any call
+	maxHeld  int // the most bytes held, during calls too
 }
 
 // diff compares everything but maxHeld, which depends on the chunking.
@@ -303,6 +309,7 @@ func run(t testing.TB, w int, segs [][]byte, gaps []int64, chunk func() int) res
 	flush()
 	d.End()
 	r.skipped, r.lost, r.unparsed, r.offset = d.rs.Skipped(), d.rs.Lost(), d.unparsed, d.Offset()
+	r.maxHeld = max(r.maxHeld, d.heldMax)
 	if d.rs.Resyncing() || d.rs.Held() != 0 || d.hn+d.got != 0 {
 		t.Fatalf("after End: Resyncing %v, Held %d, pending %d", d.rs.Resyncing(), d.rs.Held(), d.hn+d.got)
 	}
@@ -425,6 +432,146 @@ func TestEveryOffset(t *testing.T) {
 				if d := got.diff(want); d != "" {
 					t.Fatalf("joined at %d: %s", j, d)
 				}
+			}
+		})
+	}
+}
+
+// frames returns what the toy yields for tail after junk: tail's frames,
+// at their offsets after the junk, the first having skipped it.
+func framesAfter(t testing.TB, junk, tail []byte) result {
+	t.Helper()
+	want := result{skipped: int64(len(junk)), offset: int64(len(junk) + len(tail))}
+	for i, f := range one(t, tail, whole).frames {
+		f.Offset += int64(len(junk))
+		if i == 0 {
+			f.Skipped = int64(len(junk))
+		}
+		want.frames = append(want.frames, f)
+	}
+	return want
+}
+
+// plausibleChain returns depth toy frames of kind 1, each with a payload of
+// size bytes that are not magic: depth plausible headers that chain.
+func plausibleChain(depth, size int) []byte {
+	var b []byte
+	for range depth {
+		b = append(b, toyFrame(1, make([]byte, size))...)
+	}
+	return b
+}
+
+// TestDecoys checks that bytes reading as fewer than Chain plausible
+// headers that chain are skipped, and that the earliest position where
+// Chain of them chain is taken, even when its first header is a false one.
+func TestDecoys(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	tail, _ := stream(t, rng, 2*resync.Chain, false)
+	for _, tc := range []struct {
+		name  string
+		junk  []byte
+		taken bool // the junk begins a chain into tail, which the rule takes
+	}{
+		{"one plausible header", append(toyFrame(1, []byte{7, 7}), 0x11), false},
+		{"Chain-1 plausible headers", append(plausibleChain(resync.Chain-1, 2), 0x11), false},
+		{"Chain-1 plausible headers, the last running into the tail", append(plausibleChain(resync.Chain-2, 0), magic, 0, 3, 9, 9), false}, // on the tail's first kind byte
+		{"a kind out of range", []byte{magic, kinds, 0}, false},
+		{"magic bytes only", []byte{magic, magic, magic, magic}, false},
+		{"a header whose frame ends on the tail", toyFrame(3, []byte{1, 2}), true},
+		{"Chain-1 headers whose last frame ends on the tail", plausibleChain(resync.Chain-1, 4), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := slices.Concat(tc.junk, tail)
+			want := framesAfter(t, tc.junk, tail)
+			if tc.taken {
+				want = framesAfter(t, nil, in)
+			}
+			for name, chunk := range map[string]func() int{"whole": whole, "ones": ones} {
+				if d := one(t, in, chunk).diff(want); d != "" {
+					t.Errorf("%s: %s", name, d)
+				}
+			}
+		})
+	}
+}
+
+// TestWindow checks the bound on what the engine holds: it reads ahead
+// exactly to the window, never beyond, and a position whose decision needs
+// Chain-1 frames of the largest size is decided within it (so is within
+// minWindow), each position without a boundary skipped as the window
+// slides on, whatever the length of the bytes without one.
+func TestWindow(t *testing.T) {
+	var junk []byte // each group needs minWindow bytes to be rejected
+	for range 5 {
+		junk = append(junk, plausibleChain(resync.Chain-1, 255)...)
+		junk = append(junk, 0x11)
+	}
+	tail := plausibleChain(resync.Chain+2, 255)
+	in := slices.Concat(junk, tail)
+	want := framesAfter(t, junk, tail)
+	for _, w := range []int{window, minWindow} {
+		rng := rand.New(rand.NewPCG(5, 6))
+		for name, chunk := range map[string]func() int{"whole": whole, "ones": ones, "random": random(rng, 1000)} {
+			got := run(t, w, [][]byte{in}, nil, chunk)
+			if d := got.diff(want); d != "" {
+				t.Errorf("window %d, %s: %s", w, name, d)
+			}
+			if name == "whole" && got.maxHeld != w {
+				t.Errorf("window %d, whole: held at most %d bytes, want the window", w, got.maxHeld)
+			}
+			if got.maxHeld < minWindow-1 {
+				t.Errorf("window %d, %s: held at most %d bytes; the test no longer needs the window", w, name, got.maxHeld)
+			}
+		}
+	}
+}
+
+// TestGap loses bytes of a toy stream and checks that the frames before
+// the gap are those of the whole stream, the bytes of the frame the gap
+// cuts count as skipped, the bytes lost as lost, and decoding resumes at
+// the first true boundary after the gap, at the offset of the whole stream,
+// with all that was skipped said on that frame.
+func TestGap(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	in, bounds := stream(t, rng, 30, true)
+	all := one(t, in, whole).frames
+	b := func(i int) int { return int(bounds[i]) }
+	for _, tc := range []struct {
+		name     string
+		from, to int // the bytes lost
+	}{
+		{"inside frames", b(5) + 2, b(9) + 7},
+		{"on boundaries", b(5), b(9)},
+		{"one byte", b(12) + 1, b(12) + 2},
+		{"a header's worth", b(14), b(14) + hdrSize},
+		{"inside one frame", b(16) + 1, b(16) + 3},
+		{"to the end", b(20) + 4, len(in)},
+		{"before the last frames", b(10), b(len(bounds) - 1)},
+		{"into the last frame", b(10), b(len(bounds)-1) + 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := run(t, window, [][]byte{in[:tc.from], in[tc.to:]}, []int64{int64(tc.to - tc.from)}, whole)
+			want := result{lost: int64(tc.to - tc.from), offset: int64(len(in))}
+			k, _ := slices.BinarySearch(bounds, int64(tc.from))
+			want.frames = slices.Clone(all[:k])
+			if k > 0 && all[k-1].Offset+hdrSize+int64(len(all[k-1].Payload)) > int64(tc.from) {
+				want.frames = want.frames[:k-1] // the gap cuts it
+			}
+			var partial int64 // the bytes of the frame the gap cuts
+			if first := len(want.frames); first < len(all) {
+				partial = int64(tc.from) - all[first].Offset
+			}
+			after, _ := slices.BinarySearch(bounds, int64(tc.to))
+			want.skipped = partial + int64(len(in)-tc.to)
+			if after < len(all) {
+				want.skipped = partial + bounds[after] - int64(tc.to)
+				first := len(want.frames)
+				want.frames = append(want.frames, all[after:]...)
+				want.frames[first].Skipped = want.skipped
+			}
+			if d := got.diff(want); d != "" {
+				t.Fatalf("%d bytes lost at %d: %s", tc.to-tc.from, tc.from, d)
 			}
 		})
 	}
