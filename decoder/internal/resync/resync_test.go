@@ -576,3 +576,161 @@ func TestGap(t *testing.T) {
 		})
 	}
 }
+
+// TestFlush gives bytes with fewer than Chain frames after their first
+// boundary and checks that the engine holds them, framing nothing, until
+// Flush; that after Flush it takes the earliest chain whose last frame
+// ends exactly where the bytes do and skips the bytes before it, or skips
+// them all when there is none; and that without Flush, End counts them all
+// as skipped.
+func TestFlush(t *testing.T) {
+	short := plausibleChain(resync.Chain-1, 2) // ends exactly at the end
+	for _, tc := range []struct {
+		name string
+		in   []byte
+		at   int // where the chain taken begins, or -1
+	}{
+		{"a shorter chain", short, 0},
+		{"a shorter chain after junk", slices.Concat([]byte{0x11, magic, 0x22}, short), 3},
+		{"one frame", toyFrame(2, nil), 0},
+		{"a chain whose last frame runs past the end", slices.Concat(short, []byte{magic, 0}), -1},
+		{"a chain whose last frame ends before the end", slices.Concat(short, []byte{0x11}), -1},
+		{"a header whose frame ends at the end, before the chain", slices.Concat([]byte{magic, 0, byte(len(short))}, short), 0},
+		{"junk", []byte{magic, 0x11, magic, 0, 9}, -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want := result{skipped: int64(len(tc.in)), offset: int64(len(tc.in))}
+			if tc.at >= 0 {
+				want = framesAfter(t, tc.in[:tc.at], tc.in[tc.at:])
+			}
+			if d := one(t, tc.in, ones).diff(want); d != "" {
+				t.Fatalf("%s", d)
+			}
+
+			d := newToy(window)
+			d.rs.Resync((*toyFramer)(d))
+			if n, f, err := d.Next(tc.in); n != len(tc.in) || f != nil || err != nil {
+				t.Fatalf("Next(%d bytes) = %d, %v, %v; want all consumed, nothing framed", len(tc.in), n, f, err)
+			}
+			// The positions decided without more bytes are skipped already.
+			if held := d.rs.Held(); !d.rs.Hunting() || held == 0 || int64(held)+d.rs.Skipped() != int64(len(tc.in)) || d.rs.Buffered() != 0 {
+				t.Fatalf("before Flush: Hunting %v, Held %d, Skipped %d, Buffered %d; want true, Held+Skipped %d, nothing buffered",
+					d.rs.Hunting(), held, d.rs.Skipped(), d.rs.Buffered(), len(tc.in))
+			}
+			d.End()
+			if d.rs.Skipped() != int64(len(tc.in)) || d.Offset() != int64(len(tc.in)) {
+				t.Fatalf("End without Flush: Skipped %d, Offset %d; want both %d", d.rs.Skipped(), d.Offset(), len(tc.in))
+			}
+		})
+	}
+}
+
+// TestFlushThenMore checks what the engine does with bytes given after a
+// Flush: a Flush that found no boundary leaves it hunting in them, and one
+// that found a boundary leaves it decoding them; Flush without a hunt does
+// nothing.
+func TestFlushThenMore(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	tail, _ := stream(t, rng, 2*resync.Chain, false)
+	short := plausibleChain(resync.Chain-1, 2)
+	for _, tc := range []struct {
+		name   string
+		before []byte
+	}{
+		{"no boundary", []byte{magic, 0x11, 0x22}},
+		{"a shorter chain", short},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newToy(window)
+			d.rs.Resync((*toyFramer)(d))
+			d.Next(tc.before)
+			d.rs.Flush()
+			var got []rec
+			for d.rs.Buffered() > 0 {
+				if _, f, _ := d.Next(nil); f != nil {
+					got = append(got, rec{f.Offset, f.Kind, string(f.Payload), f.Skipped})
+				}
+			}
+			if d.rs.Hunting() != (len(got) == 0) || d.rs.Held() != 0 {
+				t.Fatalf("after Flush, %d frames: Hunting %v, Held %d", len(got), d.rs.Hunting(), d.rs.Held())
+			}
+			d.rs.Flush() // no hunt: nothing to do; a hunt: decided already
+			for p := tail; len(p) > 0; {
+				n, f, _ := d.Next(p)
+				if f != nil {
+					got = append(got, rec{f.Offset, f.Kind, string(f.Payload), f.Skipped})
+				}
+				p = p[n:]
+			}
+			d.rs.Flush()
+			for d.rs.Buffered() > 0 {
+				if _, f, _ := d.Next(nil); f != nil {
+					got = append(got, rec{f.Offset, f.Kind, string(f.Payload), f.Skipped})
+				}
+			}
+			want := one(t, slices.Concat(tc.before, tail), whole)
+			if d := (result{frames: got, skipped: d.rs.Skipped(), offset: d.Offset()}).diff(want); d != "" {
+				t.Fatal(d)
+			}
+		})
+	}
+}
+
+// TestGapWhileHunting loses bytes before a hunt found a boundary: flushed
+// first, the bytes before the gap are decided on as at the end (a shorter
+// chain ending at the gap is taken); not flushed, Gap counts them all as
+// skipped. Gap(n) for n ≤ 0 does nothing.
+func TestGapWhileHunting(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	in, bounds := stream(t, rng, 12, true)
+	all := one(t, in, whole).frames
+	b := func(i int) int { return int(bounds[i]) }
+	j := b(2) + 1 // the join
+	rebase := func(fs []rec, skip int64) []rec {
+		fs = slices.Clone(fs)
+		for i := range fs {
+			fs[i].Offset -= int64(j)
+		}
+		fs[0].Skipped = skip
+		return fs
+	}
+	t.Run("flushed at a boundary", func(t *testing.T) {
+		from, to := b(3+resync.Chain-1), b(8)+2 // Chain-1 frames from the boundary after the join
+		got := run(t, window, [][]byte{in[j:from], in[to:]}, []int64{int64(to - from)}, ones)
+		want := result{lost: int64(to - from), offset: int64(len(in) - j), skipped: int64(b(3) - j + b(9) - to)}
+		want.frames = slices.Concat(rebase(all[3:3+resync.Chain-1], int64(b(3)-j)), rebase(all[9:], int64(b(9)-to)))
+		if d := got.diff(want); d != "" {
+			t.Fatal(d)
+		}
+	})
+	t.Run("flushed inside a frame", func(t *testing.T) {
+		from, to := b(4)+1, b(8)+2
+		got := run(t, window, [][]byte{in[j:from], in[to:]}, []int64{int64(to - from)}, ones)
+		want := result{lost: int64(to - from), offset: int64(len(in) - j), skipped: int64(from - j + b(9) - to)}
+		want.frames = rebase(all[9:], want.skipped)
+		if d := got.diff(want); d != "" {
+			t.Fatal(d)
+		}
+	})
+	t.Run("not flushed", func(t *testing.T) {
+		d := newToy(window)
+		d.rs.Resync((*toyFramer)(d))
+		given := b(3+resync.Chain-1) - j // Chain-1 frames after the first boundary: Flush would take them
+		d.Next(in[j : j+given])
+		skipped := int64(b(3) - j) // decided without more bytes
+		if d.rs.Held() != b(3+resync.Chain-1)-b(3) || d.rs.Skipped() != skipped {
+			t.Fatalf("given %d bytes: Held %d, Skipped %d; want %d, %d", given, d.rs.Held(), d.rs.Skipped(), b(3+resync.Chain-1)-b(3), skipped)
+		}
+		for _, n := range []int64{0, -5} {
+			d.rs.Gap(n, (*toyFramer)(d))
+			if d.rs.Held() != given-int(skipped) || d.rs.Lost() != 0 || d.Offset() != int64(given) || !d.rs.Hunting() {
+				t.Fatalf("Gap(%d): Held %d, Lost %d, Offset %d, Hunting %v; want nothing changed", n, d.rs.Held(), d.rs.Lost(), d.Offset(), d.rs.Hunting())
+			}
+		}
+		d.rs.Gap(7, (*toyFramer)(d))
+		if !d.rs.Hunting() || d.rs.Held() != 0 || d.rs.Skipped() != int64(given) || d.rs.Lost() != 7 || d.Offset() != int64(given+7) {
+			t.Fatalf("Gap(7): Hunting %v, Held %d, Skipped %d, Lost %d, Offset %d; want true, 0, %d, 7, %d",
+				d.rs.Hunting(), d.rs.Held(), d.rs.Skipped(), d.rs.Lost(), d.Offset(), given, given+7)
+		}
+	})
+}
