@@ -734,3 +734,148 @@ func TestGapWhileHunting(t *testing.T) {
 		}
 	})
 }
+
+// model states the rule for what run yields, position by position: segs
+// are the bytes between gaps, gaps[i] > 0 bytes lost after segs[i]. While
+// hunting, a position is a boundary if boundary says so of its segment
+// (whose end is where Flush decides); once one is found, frames follow
+// each other until the segment ends inside one, which counts as skipped
+// before a gap and as unparsed at the end, or a bad header, from which on
+// every byte is unparsed.
+func model(segs [][]byte, gaps []int64) result {
+	var r result
+	var skip, base int64
+	hunting, stopped := true, false
+	for i, s := range segs {
+		p := 0
+		for p < len(s) && !stopped {
+			if hunting {
+				if boundary(s, p) {
+					hunting = false
+				} else {
+					skip++
+					r.skipped++
+					p++
+				}
+				continue
+			}
+			if len(s)-p < hdrSize || valid(s[p:]) && len(s)-p < hdrSize+int(s[p+2]) {
+				if n := int64(len(s) - p); i < len(gaps) {
+					skip += n
+					r.skipped += n
+				} else {
+					r.unparsed += n
+				}
+				p = len(s)
+				break
+			}
+			if !valid(s[p:]) {
+				stopped = true
+				r.bad++
+				break
+			}
+			size := hdrSize + int(s[p+2])
+			r.frames = append(r.frames, rec{base + int64(p), s[p+1], string(s[p+hdrSize : p+size]), skip})
+			skip = 0
+			p += size
+		}
+		if stopped {
+			r.unparsed += int64(len(s) - p)
+		}
+		base += int64(len(s))
+		if i < len(gaps) {
+			r.lost += gaps[i]
+			base += gaps[i]
+			hunting = true
+		}
+	}
+	r.offset = base
+	return r
+}
+
+// junk returns n bytes drawn mostly from magic and small numbers, so that
+// they hold many plausible headers, chains of them, and bad headers.
+func junk(rng *rand.Rand, n int) []byte {
+	alphabet := []byte{magic, magic, 0, 1, 2, 3, 4, 5, 9}
+	b := make([]byte, n)
+	for i := range b {
+		if rng.IntN(4) == 0 {
+			b[i] = byte(rng.IntN(256))
+		} else {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+	}
+	return b
+}
+
+// TestChunking checks on inputs of toy frames, decoys and junk, joined at
+// random offsets and cut by gaps, that the engine yields what model says,
+// and the same frames, Skipped, Lost and the rest in any chunking: whole
+// segments, one byte at a time and random cuts.
+func TestChunking(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for round := range 300 {
+		in, _ := stream(t, rng, 1+rng.IntN(20), round%2 == 0)
+		in = in[rng.IntN(len(in)):]
+		if round%3 == 0 {
+			in = slices.Concat(junk(rng, rng.IntN(300)), in, junk(rng, rng.IntN(10)))
+		}
+		var segs [][]byte
+		var gaps []int64
+		for range round % 4 {
+			cut := rng.IntN(len(in) + 1)
+			segs = append(segs, in[:cut])
+			gaps = append(gaps, int64(1+rng.IntN(1000)))
+			in = in[cut:]
+		}
+		segs = append(segs, in)
+		want := run(t, window, segs, gaps, whole)
+		if d := want.diff(model(segs, gaps)); d != "" {
+			t.Fatalf("round %d: whole segments differ from the model: %s", round, d)
+		}
+		for _, limit := range []int{1, 2, 7, 300, 2000} {
+			if d := run(t, window, segs, gaps, random(rng, limit)).diff(want); d != "" {
+				t.Fatalf("round %d, chunks of 1 to %d: %s", round, limit, d)
+			}
+		}
+	}
+}
+
+// FuzzEngine feeds arbitrary bytes, with a gap of gapLen bytes after
+// gapAt of them if gapLen > 0, whole and in chunks whose sizes come from
+// cuts. run checks that frame offsets strictly increase, each one where
+// the last frame ended plus what was skipped and lost since, and that the
+// frames, skipped, lost, held, pending and unparsed bytes make the offset
+// after every call; the whole input must yield what model says, and every
+// chunking what the whole input does.
+func FuzzEngine(f *testing.F) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	in, _ := stream(f, rng, 12, true)
+	f.Add(in, []byte{0, 7, 255, 3}, uint16(0), uint16(0))
+	f.Add(in[5:], []byte{1}, uint16(300), uint16(40))
+	f.Add(slices.Concat(junk(rng, 200), in), []byte{}, uint16(100), uint16(1))
+	f.Add(slices.Concat(plausibleChain(resync.Chain-1, 255), []byte{0x11}, plausibleChain(resync.Chain+1, 255)), []byte{16, 3}, uint16(0), uint16(0))
+	f.Fuzz(func(t *testing.T, in, cuts []byte, gapAt, gapLen uint16) {
+		segs, gaps := [][]byte{in}, []int64(nil)
+		if gapLen > 0 {
+			at := int(gapAt) % (len(in) + 1)
+			segs, gaps = [][]byte{in[:at], in[at:]}, []int64{int64(gapLen)}
+		}
+		want := run(t, window, segs, gaps, whole)
+		if d := want.diff(model(segs, gaps)); d != "" {
+			t.Fatalf("whole input differs from the model: %s", d)
+		}
+		i := 0
+		got := run(t, window, segs, gaps, func() int {
+			if len(cuts) == 0 {
+				return 1
+			}
+			c := int(cuts[i%len(cuts)])
+			i++
+			return 1 + c*c
+		})
+		if d := got.diff(want); d != "" {
+			t.Fatalf("chunks from %v differ from the whole input: %s", cuts, d)
+		}
+	})
+}
