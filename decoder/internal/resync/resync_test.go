@@ -138,6 +138,8 @@ func (d *toy) Offset() int64 { return d.off + int64(d.rs.Held()) }
 // toyFramer is the toy as the engine sees it.
 type toyFramer toy
 
+// Plausible is the toy's rule, any header the toy accepts; it notes in
+// misuse a call that breaks the Framer contract or the window.
 func (r *toyFramer) Plausible(first, h []byte) (int, bool) {
 	held := r.rs.Held()
 	r.heldMax = max(r.heldMax, held)
@@ -152,10 +154,13 @@ func (r *toyFramer) Plausible(first, h []byte) (int, bool) {
 	return hdrSize + int(h[2]), valid(h)
 }
 
+// Next is the toy's.
 func (r *toyFramer) Next(p []byte) (int, *frame, error) { return (*toy)(r).Next(p) }
 
+// Advance counts n bytes in the offset.
 func (r *toyFramer) Advance(n int64) { r.off += n }
 
+// Drop abandons the frame in progress unless the toy has stopped.
 func (r *toyFramer) Drop() (int64, bool) {
 	if r.stopped {
 		return 0, false
@@ -165,6 +170,7 @@ func (r *toyFramer) Drop() (int64, bool) {
 	return partial, true
 }
 
+// SetSkipped sets f.Skipped.
 func (r *toyFramer) SetSkipped(f *frame, n int64) { f.Skipped = n }
 
 // rec is a frame with its payload copied, so that it outlives the call to
@@ -437,7 +443,7 @@ func TestEveryOffset(t *testing.T) {
 	}
 }
 
-// frames returns what the toy yields for tail after junk: tail's frames,
+// framesAfter returns what the toy yields for tail after junk: tail's frames,
 // at their offsets after the junk, the first having skipped it.
 func framesAfter(t testing.TB, junk, tail []byte) result {
 	t.Helper()
