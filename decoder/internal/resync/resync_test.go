@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/muxtop/muxtop/decoder/internal/chunking"
 	"github.com/muxtop/muxtop/decoder/internal/resync"
 )
 
@@ -871,16 +872,7 @@ func FuzzEngine(f *testing.F) {
 		if d := want.diff(model(segs, gaps)); d != "" {
 			t.Fatalf("whole input differs from the model: %s", d)
 		}
-		i := 0
-		got := run(t, window, segs, gaps, func() int {
-			if len(cuts) == 0 {
-				return 1
-			}
-			c := int(cuts[i%len(cuts)])
-			i++
-			return 1 + c*c
-		})
-		if d := got.diff(want); d != "" {
+		if d := run(t, window, segs, gaps, chunking.FromCuts(cuts)).diff(want); d != "" {
 			t.Fatalf("chunks from %v differ from the whole input: %s", cuts, d)
 		}
 	})
