@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/decoder/internal/chunking"
 )
 
 // FuzzDecoder feeds arbitrary bytes, whole and in chunks whose sizes come
@@ -62,15 +63,7 @@ func FuzzDecoder(f *testing.F) {
 			t.Fatalf("after End, framed %d + unparsed %d, pending %d; want %d and 0", framed, gotEnded.unparsed, gotEnded.pending, n)
 		}
 
-		i := 0
-		chunked := decodeWith(t, ended, in, func() int {
-			if len(cuts) == 0 {
-				return 1
-			}
-			c := int(cuts[i%len(cuts)])
-			i++
-			return 1 + c*c
-		})
+		chunked := decodeWith(t, ended, in, chunking.FromCuts(cuts))
 		if d := chunked.diff(gotEnded); d != "" {
 			t.Fatalf("chunks from %v, then End, differ from the whole input: %s", cuts, d)
 		}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/decoder/internal/chunking"
 )
 
 // resynced is what a resynchronising decoder yields for one input.
@@ -320,15 +321,7 @@ func FuzzResync(f *testing.F) {
 			gaps[int(gapAt)%(len(in)+1)] = int64(gapLen)
 		}
 		want := resyncDecode(t, in, gaps, whole)
-		i := 0
-		got := resyncDecode(t, in, gaps, func() int {
-			if len(cuts) == 0 {
-				return 1
-			}
-			c := int(cuts[i%len(cuts)])
-			i++
-			return 1 + c*c
-		})
+		got := resyncDecode(t, in, gaps, chunking.FromCuts(cuts))
 		if d := got.diff(want); d != "" {
 			t.Fatalf("chunks from %v differ from the whole input: %s", cuts, d)
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"testing"
 
+	"github.com/muxtop/muxtop/decoder/internal/chunking"
 	"github.com/muxtop/muxtop/decoder/yamux"
 )
 
@@ -47,15 +48,7 @@ func FuzzDecoder(f *testing.F) {
 			t.Fatalf("End with %d bytes pending returned %v, want TRUNCATED", want.pending, ended.violation)
 		}
 
-		i := 0
-		chunked := decode(t, int(snaplen), in, func() int {
-			if len(cuts) == 0 {
-				return 1
-			}
-			c := int(cuts[i%len(cuts)])
-			i++
-			return 1 + c*c
-		}, true)
+		chunked := decode(t, int(snaplen), in, chunking.FromCuts(cuts), true)
 		if d := chunked.diff(ended); d != "" {
 			t.Fatalf("chunks from %v, then End, differ from the whole input: %s", cuts, d)
 		}
