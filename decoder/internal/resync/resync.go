@@ -51,6 +51,9 @@ type State[F any] struct {
 
 // New returns the State of a decoder whose headers take headerSize bytes
 // and which holds at most window bytes while it looks for a boundary.
+// window must hold Chain frames of the largest size Plausible accepts: a
+// chain that cannot fit would be waited for forever, and Next would never
+// return a frame or skip a byte.
 func New[F any](headerSize, window int) State[F] {
 	return State[F]{headerSize: headerSize, window: window}
 }
