@@ -415,8 +415,15 @@ func TestGatewayMismatchedSlot(t *testing.T) {
 			}
 			return &versionConn{Conn: c, note: func(v byte) { mu.Lock(); wire[v]++; mu.Unlock() }}, nil
 		}
+		// The healthy slot must answer every request: its timeout is far
+		// beyond a scheduling stall of a loaded machine (300 ms failed the
+		// requests that such a stall caught). The mismatched slot's requests
+		// do not wait for it: each fails when the service's first NOP, 100 ms
+		// after it accepted, reaches the session. That short keepalive makes
+		// a slot that redialled at once, without backoff, dial far more than 8
+		// sessions in 2 s.
 		gw, _ := startGateway(t, GatewayConfig{Upstream: addr, Version: version, Pool: 2, Mismatched: 1, Dial: dial,
-			Timeout: 300 * time.Millisecond, RedialMax: time.Second, KeepAlive: 100 * time.Millisecond})
+			Timeout: 5 * time.Second, RedialMax: time.Second, KeepAlive: 100 * time.Millisecond})
 
 		// Round-robin: every other request goes to each slot, so the
 		// healthy slot answers half of them, all of its own.
