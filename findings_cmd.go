@@ -25,7 +25,7 @@ func (f *findingsFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.unansweredAfter, "unanswered-after", live.DefaultUnansweredAfter,
 		"UNANSWERED: streams with no frame back for this long while the other side still sends")
 	fs.DurationVar(&f.silentAfter, "silent-after", 0,
-		"KEEPALIVE: a direction silent this long, NOPs included (0: 1.5 times its observed keepalive interval)")
+		"KEEPALIVE: a direction silent this long, NOPs included (0: 1.5 times its observed keepalive interval, and at least 1 s more than it)")
 	fs.IntVar(&f.churn, "churn", live.DefaultChurn,
 		fmt.Sprintf("CHURN: this many sessions opened and ended within %v (0: off)", live.ChurnWindow))
 }

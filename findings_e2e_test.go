@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/muxtop/muxtop/live"
 )
 
 // A run of the real binary whose JSON output is read as it comes.
@@ -312,7 +314,7 @@ var faultCases = []faultCase{
 			}
 			return timeOf(t, opened, "time"), "the session's start, with --keepalive 1s"
 		}},
-	{name: "keepalive", code: "KEEPALIVE", limit: 1500*time.Millisecond + time.Second,
+	{name: "keepalive", code: "KEEPALIVE", limit: live.SilenceLimit(time.Second) + time.Second, // --keepalive 1s
 		check: func(t *testing.T, recs []map[string]any, f map[string]any) (time.Time, string) {
 			s, opened := theFault(t, recs, f)
 			wantField(t, f, "dir", "s2c")

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/muxtop/muxtop/live"
 )
 
 // streamSYN returns the frame that opened stream sid of session: DATA or
@@ -126,7 +128,7 @@ var yamuxFaultCases = []faultCase{
 			}
 			return timeOf(t, opened, "time"), "the session's start"
 		}},
-	{name: "keepalive", code: "KEEPALIVE", limit: 1500*time.Millisecond + time.Second,
+	{name: "keepalive", code: "KEEPALIVE", limit: live.SilenceLimit(time.Second) + time.Second, // --keepalive 1s
 		check: func(t *testing.T, recs []map[string]any, f map[string]any) (time.Time, string) {
 			s, opened := theFault(t, recs, f)
 			wantField(t, f, "dir", "s2c")

@@ -401,22 +401,40 @@ func (c *versionConn) Write(p []byte) (int, error) {
 // refuses them, their requests fail naming the slot, and the slot
 // redials with backoff, a handful of times, while the other slot answers
 // every request it gets.
+//
+// Each session goes to a service of its own kind, chosen by the version
+// of its first frame: the refusing one pings every 100 ms, so that a
+// mismatched session fails within 100 ms of its first request and a slot
+// that redialled at once, without backoff, would dial far more than 8 in
+// 2 s; the healthy slot's keeps smux's keepalive, whose timeout (three
+// intervals) a scheduling stall of a loaded machine would otherwise reach
+// and close a healthy session with.
 func TestGatewayMismatchedSlot(t *testing.T) {
 	versions(t, func(t *testing.T, version int) {
 		smuxtest.NoGoroutinesLeft(t)
 		var svcLogs logBuffer
-		addr := startService(t, ServiceConfig{Version: version, KeepAlive: 100 * time.Millisecond, Logger: newLogger(&svcLogs)})
+		refusing := startService(t, ServiceConfig{Version: version, KeepAlive: 100 * time.Millisecond, Logger: newLogger(&svcLogs)})
+		healthy := startService(t, ServiceConfig{Version: version})
 		var mu sync.Mutex
 		wire := map[byte]int{} // sessions by the version of their first frame
-		dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			return &versionConn{Conn: c, note: func(v byte) { mu.Lock(); wire[v]++; mu.Unlock() }}, nil
+		dial := func(_ context.Context, network, _ string) (net.Conn, error) {
+			return newRoutedConn(func(v byte) (net.Conn, error) {
+				mu.Lock()
+				wire[v]++
+				mu.Unlock()
+				addr := healthy
+				if v != byte(version) {
+					addr = refusing
+				}
+				return net.DialTimeout(network, addr, 5*time.Second)
+			}), nil
 		}
-		gw, _ := startGateway(t, GatewayConfig{Upstream: addr, Version: version, Pool: 2, Mismatched: 1, Dial: dial,
-			Timeout: 300 * time.Millisecond, RedialMax: time.Second, KeepAlive: 100 * time.Millisecond})
+		// The healthy slot must answer every request: its timeout is far
+		// beyond a scheduling stall (300 ms failed the requests that one
+		// caught). The mismatched slot's requests do not wait for it: each
+		// fails when the refusing service's NOP reaches its session.
+		gw, _ := startGateway(t, GatewayConfig{Upstream: "routed by version", Version: version, Pool: 2, Mismatched: 1, Dial: dial,
+			Timeout: 5 * time.Second, RedialMax: time.Second})
 
 		// Round-robin: every other request goes to each slot, so the
 		// healthy slot answers half of them, all of its own.
@@ -445,3 +463,69 @@ func TestGatewayMismatchedSlot(t *testing.T) {
 		}
 	})
 }
+
+// routedConn connects on its first write, to the address that route
+// picks by the version byte of that first frame. Reads wait for it.
+type routedConn struct {
+	route func(v byte) (net.Conn, error)
+	once  sync.Once
+	ready chan struct{} // closed once conn or err is set
+	conn  net.Conn
+	err   error
+}
+
+func newRoutedConn(route func(v byte) (net.Conn, error)) *routedConn {
+	return &routedConn{route: route, ready: make(chan struct{})}
+}
+
+func (c *routedConn) connect(p []byte) {
+	c.once.Do(func() {
+		c.conn, c.err = c.route(p[0])
+		close(c.ready)
+	})
+}
+
+func (c *routedConn) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	c.connect(p)
+	if c.err != nil {
+		return 0, c.err
+	}
+	return c.conn.Write(p)
+}
+
+func (c *routedConn) Read(p []byte) (int, error) {
+	<-c.ready
+	if c.err != nil {
+		return 0, c.err
+	}
+	return c.conn.Read(p)
+}
+
+// Close closes the conn, or makes the one never connected fail.
+func (c *routedConn) Close() error {
+	c.once.Do(func() {
+		c.err = net.ErrClosed
+		close(c.ready)
+	})
+	<-c.ready
+	if c.conn != nil {
+		return c.conn.Close()
+	}
+	return nil
+}
+
+func (c *routedConn) LocalAddr() net.Addr  { return routedAddr{} }
+func (c *routedConn) RemoteAddr() net.Addr { return routedAddr{} }
+
+func (c *routedConn) SetDeadline(time.Time) error      { return nil }
+func (c *routedConn) SetReadDeadline(time.Time) error  { return nil }
+func (c *routedConn) SetWriteDeadline(time.Time) error { return nil }
+
+// routedAddr is the address of a routedConn, which has none of its own.
+type routedAddr struct{}
+
+func (routedAddr) Network() string { return "tcp" }
+func (routedAddr) String() string  { return "routed" }

@@ -70,7 +70,7 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	blocked := stuck[0] || stuck[1]
 
 	// KEEPALIVE: a direction silent for longer than its keepalive cadence
-	// allows. A direction that never sent a NOP borrows the other's
+	// allows (SilenceLimit). A direction that never sent a NOP borrows the other's
 	// cadence; with no NOP either way, keepalive is off and silence is fine.
 	// A yamux side whose latest ping has no answer is waiting for it: its
 	// keepalive pings again only after the answer, so its silence is the
@@ -90,7 +90,7 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		}
 		limit := cfg.SilentAfter
 		if limit <= 0 {
-			limit = time.Duration(every) * 3 / 2
+			limit = SilenceLimit(time.Duration(every))
 		}
 		if quiet := time.Duration(ns - last); quiet >= limit {
 			silent[d] = true
@@ -275,4 +275,20 @@ func (s *Session) framingCandidates(cs []candidate) ([]candidate, bool) {
 		cs = append(cs, c)
 	}
 	return cs, halted
+}
+
+// NOPLateness is how late a keepalive NOP may reach the tap before its
+// direction's silence counts, at the least. What delays a NOP is absolute,
+// not a share of the interval: a TCP retransmission (200 ms at the least),
+// a stall of the sender or of the reader the tap sits in on a busy host.
+// Half an interval covers it at smux's default 10 s; at a 1 s interval it
+// did not (a false KEEPALIVE on a loaded machine).
+const NOPLateness = time.Second
+
+// SilenceLimit is how long a direction whose keepalive comes every every
+// may be silent before it is a KEEPALIVE finding, when
+// FindingsConfig.SilentAfter leaves it to the cadence: 1.5 times the
+// interval, and at least NOPLateness more than it.
+func SilenceLimit(every time.Duration) time.Duration {
+	return max(every*3/2, every+NOPLateness)
 }

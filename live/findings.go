@@ -200,7 +200,8 @@ type FindingsConfig struct {
 	// UnansweredAfter: a stream with no frame back this long is unanswered.
 	UnansweredAfter time.Duration
 	// SilentAfter: a direction silent this long is a KEEPALIVE finding;
-	// zero means 1.5 times its observed keepalive interval.
+	// zero means SilenceLimit of its observed keepalive interval (1.5
+	// times it, and at least NOPLateness more).
 	SilentAfter time.Duration
 	// Churn: this many sessions opened and ended within ChurnWindow are
 	// CHURN; negative turns CHURN off.

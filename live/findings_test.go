@@ -377,9 +377,9 @@ func TestFindingKeepaliveCadence(t *testing.T) {
 		reg := live.New(live.Config{})
 		sc := openSession(reg, 1)
 		sc.feedAt(sec(1), nop(c2s))
-		reg.Evaluate(sec(1.4), cfg)
+		reg.Evaluate(sec(1.9), cfg) // within the 1 s cadence and NOPLateness
 		expect(t, reg)
-		reg.Evaluate(sec(1.6), cfg)
+		reg.Evaluate(sec(2.1), cfg)
 		recs := expect(t, reg, "+KEEPALIVE")
 		if f := recs[0].Finding; f.Dir != s2c || f.Evidence.Limit != time.Second {
 			t.Errorf("keepalive: %+v", f)
@@ -391,6 +391,32 @@ func TestFindingKeepaliveCadence(t *testing.T) {
 		sc.feedAt(sec(10), nop(c2s), nop(s2c))
 		reg.Evaluate(sec(19), live.FindingsConfig{SilentAfter: 8 * time.Second, Churn: -1})
 		expect(t, reg, "+KEEPALIVE", "+KEEPALIVE")
+	})
+	t.Run("a short cadence allows a NOP NOPLateness late", func(t *testing.T) {
+		// NOPs every second both ways; the server's next is late by more
+		// than half an interval (a loaded host, a retransmission), less
+		// than NOPLateness: no finding. Later still, it is silence.
+		reg := live.New(live.Config{})
+		sc := openSession(reg, 1)
+		sc.feedAt(sec(1), nop(c2s), nop(s2c))
+		sc.feedAt(sec(2), nop(c2s), nop(s2c))
+		sc.feedAt(sec(3), nop(c2s))
+		sc.feedAt(sec(3.6), nop(c2s))
+		reg.Evaluate(sec(3.6), cfg)
+		expect(t, reg)
+		reg.Evaluate(sec(3.95), cfg)
+		expect(t, reg)
+		reg.Evaluate(sec(4.05), cfg)
+		recs := expect(t, reg, "+KEEPALIVE")
+		if f := recs[0].Finding; f.Dir != s2c || f.Evidence.Limit != time.Second || !f.Since.Equal(sec(2)) {
+			t.Errorf("keepalive: %+v", f)
+		}
+		if got := live.SilenceLimit(time.Second); got != time.Second+live.NOPLateness {
+			t.Errorf("SilenceLimit(1 s) = %v", got)
+		}
+		if got := live.SilenceLimit(10 * time.Second); got != 15*time.Second {
+			t.Errorf("SilenceLimit(10 s) = %v, want 1.5 times", got)
+		}
 	})
 	t.Run("a late NOP lengthens the cadence, never shortens it", func(t *testing.T) {
 		reg := live.New(live.Config{})
