@@ -492,6 +492,11 @@ func healthyRun(t *testing.T, args []string) {
 	t.Logf("%v requests answered; %v", sum["streams_closed"], sum["status"])
 }
 
+// holThresholds are shortThresholds for the two-process demo's
+// processes: short enough that a wrong KEEPALIVE or UNANSWERED would open
+// within the test.
+var holThresholds = []string{"--keepalive", "1s", "--blocked-after", "1s", "--unanswered-after", "1s"}
+
 // TestFaultsInTwoProcesses injects a fault on each side of the two-process
 // demo, smux's and yamux's: the server's leak, seen by the server's own
 // tap, and the client's stall (yamux: goaway), seen by the client's.
@@ -507,6 +512,12 @@ func TestFaultsInTwoProcesses(t *testing.T) {
 		{"client", "stall", "WINDOW_STALL", []string{"--smux-version", "2"}, []string{"--fault", "stall", "--stall-after", "1s"}},
 		{"server", "yamux-leak", "LEAK", []string{"--protocol", "yamux", "--fault", "leak", "--leak-after", "2s"}, []string{"--protocol", "yamux"}},
 		{"client", "yamux-goaway", "GO_AWAY", []string{"--protocol", "yamux"}, []string{"--protocol", "yamux", "--fault", "goaway"}},
+		// The server's own tap sees its reader stop (one unread stream fills
+		// v1's session-wide buffer): SESSION_BLOCKED, not the client's
+		// silence (KEEPALIVE) nor its streams unanswered, which the server
+		// no longer reads; the client's tap sees its write blocked.
+		{"server", "hol", "SESSION_BLOCKED", append([]string{"--smux-version", "1"}, holThresholds...),
+			append([]string{"--smux-version", "1", "--fault", "hol"}, holThresholds...)},
 	} {
 		t.Run(tc.side+"/"+tc.fault, func(t *testing.T) {
 			t.Parallel()
@@ -519,11 +530,12 @@ func TestFaultsInTwoProcesses(t *testing.T) {
 				"--rate", "20", "--duration", "40s"}, tc.client...)...)
 			watched := map[string]*liveRun{"server": srv, "client": cli}[tc.side]
 			watched.waitFor(tc.code, 20*time.Second, func(recs []map[string]any) bool { return firstFinding(recs, tc.code) != nil })
-			time.Sleep(time.Second)
-			for _, r := range []*liveRun{cli, srv} {
+			time.Sleep(3 * time.Second) // time for another finding to show, if one would
+			for _, side := range []string{"client", "server"} {
+				r := map[string]*liveRun{"server": srv, "client": cli}[side]
 				for _, m := range ofType(r.stop(), "finding-opened") {
 					if m["code"] != tc.code {
-						t.Errorf("another finding opened: %s %v: %v", m["code"], m["session"], m["text"])
+						t.Errorf("another finding opened in the %s's view: %s %v: %v", side, m["code"], m["session"], m["text"])
 					}
 				}
 			}

@@ -51,20 +51,32 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		}
 		c := candidate{code: CodeSessionBlocked, dir: Dir(d), hasDir: true, since: es.writeSince[d],
 			ev: Evidence{Count: uint64(s.open), Age: held, Limit: cfg.BlockedAfter, Versions: vers}}
-		// The suspect: the live stream sent the most, or in v2 with the
-		// most unread.
-		var best uint64
-		n := 0
-		for st := w.lists[liveList].head; st != nil && n < maxWalk; st, n = st.watch.links[liveList].next, n+1 {
-			v := st.bytes[d]
-			if s.version == 2 {
-				v = uint64(max(st.flow[d].InFlight(), 0))
-			}
-			if v > best || c.stream == 0 {
-				best, c.stream = v, st.id
-			}
+		c.stream, c.ev.Bytes = s.blockSuspect(Dir(d))
+		cs = append(cs, c)
+	}
+	// SESSION_BLOCKED as well: the tapped end has not read a direction
+	// since at least the previous evaluation. The silence that follows is
+	// its own, not the sender's.
+	for d := range 2 {
+		v := w.reads[d].Load()
+		if v == 0 || v&1 == 1 || stuck[d] {
+			es.readSeen[d], es.readSince[d] = v, 0 // not reported, reading, or a write's block already
+			continue
 		}
-		c.ev.Bytes = best
+		if v != es.readSeen[d] || es.readSince[d] == 0 {
+			es.readSeen[d], es.readSince[d] = v, ns
+			continue
+		}
+		// No read at all between two evaluations: smux's and yamux's
+		// readers are back in Read within microseconds of a frame.
+		stuck[d] = true
+		idle := time.Duration(ns - es.readSince[d])
+		if idle < cfg.BlockedAfter || s.open == 0 {
+			continue
+		}
+		c := candidate{code: CodeSessionBlocked, dir: Dir(d), hasDir: true, since: es.readSince[d],
+			ev: Evidence{Count: uint64(s.open), Age: idle, Limit: cfg.BlockedAfter, Versions: vers}}
+		c.stream, c.ev.Bytes = s.blockSuspect(Dir(d))
 		cs = append(cs, c)
 	}
 	blocked := stuck[0] || stuck[1]
@@ -291,4 +303,21 @@ const NOPLateness = time.Second
 // interval, and at least NOPLateness more than it.
 func SilenceLimit(every time.Duration) time.Duration {
 	return max(every*3/2, every+NOPLateness)
+}
+
+// blockSuspect returns the stream a SESSION_BLOCKED finding of dir names:
+// the live stream sent the most in dir, or in v2 the one with the most
+// unread, and those bytes. s.mu is held.
+func (s *Session) blockSuspect(dir Dir) (id uint32, bytes uint64) {
+	n := 0
+	for st := s.w.lists[liveList].head; st != nil && n < maxWalk; st, n = st.watch.links[liveList].next, n+1 {
+		v := st.bytes[dir]
+		if s.version == 2 {
+			v = uint64(max(st.flow[dir].InFlight(), 0))
+		}
+		if v > bytes || id == 0 {
+			bytes, id = v, st.id
+		}
+	}
+	return id, bytes
 }

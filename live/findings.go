@@ -27,8 +27,10 @@ const (
 	// (StreamSnap.Stalled), one finding per stream and direction.
 	CodeWindowStall
 	// CodeSessionBlocked: the tapped end's (or the proxy's) write in Dir
-	// has not returned for BlockedAfter while streams are open: the
-	// receiver stopped reading the whole session.
+	// has not returned for BlockedAfter while streams are open, or the
+	// tapped end, Dir's receiver, has not read the connection for that
+	// long (Session.ReadStarted): the receiver stopped reading the whole
+	// session.
 	CodeSessionBlocked
 	// CodeVersionMismatch: the two directions speak different versions.
 	CodeVersionMismatch
@@ -270,6 +272,10 @@ type engineSession struct {
 	// When a write that had been waiting went through: for a second
 	// after, the direction's silence is still the block's.
 	writeFreed [2]int64
+	// The read count each direction had at the previous evaluation, and
+	// when it was first seen with no read in progress.
+	readSeen  [2]uint64
+	readSince [2]int64
 	// DATA_AFTER_CLOSE: the late frames, bytes and streams counted when
 	// the current finding opened.
 	lateBase  [3][2]uint64
@@ -529,7 +535,7 @@ func resolvedWhy(c FindingCode) string {
 	case CodeWindowStall:
 		return "the window opened (a UPD), or the writer sent FIN"
 	case CodeSessionBlocked:
-		return "the write went through: the receiver reads again"
+		return "the receiver reads the connection again"
 	case CodeKeepalive:
 		return "a frame arrived"
 	case CodeUnanswered:

@@ -2,6 +2,7 @@ package live_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -219,6 +220,88 @@ func TestFindingSessionBlocked(t *testing.T) {
 			expect(t, reg, "+SESSION_BLOCKED", "-SESSION_BLOCKED")
 		})
 	}
+}
+
+// TestFindingReaderStopped: the tapped end (here the server, a v1 smux
+// whose session-wide buffer filled behind stream 3) stops reading the
+// connection. That is SESSION_BLOCKED in the direction it no longer
+// reads, naming the stream sent the most; the client's silence that
+// follows, and its streams unanswered, are not the client's (no KEEPALIVE,
+// no UNANSWERED). Reading again resolves it. An end whose reader waits in
+// Read for as long, with the same silence, is the client's KEEPALIVE.
+func TestFindingReaderStopped(t *testing.T) {
+	for _, stopped := range []bool{true, false} {
+		t.Run(fmt.Sprintf("stopped=%v", stopped), func(t *testing.T) {
+			reg := live.New(live.Config{})
+			sc := openSession(reg, 1)
+			big := strings.Repeat("x", 30000)
+			sc.feedAt(sec(0), nop(c2s), nop(s2c), syn(c2s, 3), psh(c2s, 3, "SINK"), psh(c2s, 3, big), syn(c2s, 5), psh(c2s, 5, "RAND"))
+			cfg := live.FindingsConfig{BlockedAfter: 2 * time.Second, UnansweredAfter: time.Second, Churn: -1}
+			sc.s.ReadStarted(c2s)
+			if stopped {
+				sc.s.ReadDone(c2s) // and no Read after it
+			}
+			reg.Evaluate(sec(0.4), cfg)
+			reg.Evaluate(sec(0.5), cfg) // no read since 0.4
+			for s := 1.0; s < 2.4; s += 0.5 {
+				sc.feedAt(sec(s), nop(s2c)) // the server still sends
+				reg.Evaluate(sec(s), cfg)
+			}
+			if !stopped {
+				// The reader waits in Read and nothing comes: the client's
+				// silence and its streams unanswered, as ever.
+				reg.Evaluate(sec(2.5), cfg)
+				var codes []live.FindingCode
+				for _, f := range reg.Snapshot().Findings {
+					codes = append(codes, f.Code)
+				}
+				if !slices.Contains(codes, live.CodeKeepalive) || !slices.Contains(codes, live.CodeUnanswered) || slices.Contains(codes, live.CodeSessionBlocked) {
+					t.Errorf("findings %v, want KEEPALIVE and UNANSWERED, not SESSION_BLOCKED", codes)
+				}
+				return
+			}
+			expect(t, reg)
+			reg.Evaluate(sec(2.5), cfg)
+			recs := expect(t, reg, "+SESSION_BLOCKED")
+			f := recs[0].Finding
+			if f.Dir != c2s || f.Stream != 3 || f.Evidence.Count != 2 || !f.Since.Equal(sec(0.4)) ||
+				!strings.HasPrefix(f.Text, fmt.Sprintf("session %d is blocked: the server stopped reading 2.1 s ago, with 2 streams open; stream 3 was sent", sc.s.ID())) {
+				t.Errorf("blocked: %+v", f)
+			}
+			for s := 3.0; s < 9; s++ {
+				sc.feedAt(sec(s), nop(s2c))
+				reg.Evaluate(sec(s+0.5), cfg)
+			}
+			expect(t, reg, "+SESSION_BLOCKED")
+			sc.s.ReadStarted(c2s)
+			sc.feedAt(sec(9.1), nop(c2s), psh(s2c, 3, "ok"), psh(s2c, 5, "ok"))
+			reg.Evaluate(sec(9.2), cfg)
+			recs = expect(t, reg, "+SESSION_BLOCKED", "-SESSION_BLOCKED")
+			if why := recs[1].Detail; why != "the receiver reads the connection again" {
+				t.Errorf("resolved: %q", why)
+			}
+		})
+	}
+}
+
+func TestFindingBlockedNeedsAStoppedReader(t *testing.T) {
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 1)
+	sc.feedAt(sec(0), syn(c2s, 3))
+	cfg := live.FindingsConfig{BlockedAfter: time.Second, Churn: -1}
+	// Reads that come and go, between evaluations or across them, are
+	// never a stopped reader.
+	for i := range 50 {
+		sc.s.ReadStarted(c2s)
+		if i%2 == 0 {
+			sc.s.ReadDone(c2s) // the evaluation finds no read in progress, but one since the last
+		}
+		reg.Evaluate(sec(float64(i)/10), cfg)
+		if i%2 == 1 {
+			sc.s.ReadDone(c2s)
+		}
+	}
+	expect(t, reg)
 }
 
 func TestFindingBlockedNeedsAWaitingWrite(t *testing.T) {

@@ -108,6 +108,9 @@ type sessionWatch struct {
 	// writes counts the tapped end's writes in each direction, started
 	// and finished: odd while one is in progress (WriteStarted, WriteDone).
 	writes [2]atomic.Uint64
+	// reads counts the tapped end's reads of each direction the same
+	// way (ReadStarted, ReadDone); 0 where nothing reports them.
+	reads [2]atomic.Uint64
 
 	eng engineSession // the engine's own, under the session's lock
 }
@@ -122,6 +125,19 @@ func (s *Session) WriteStarted(dir Dir) { s.w.writes[dir&1].Add(1) }
 
 // WriteDone ends what WriteStarted began.
 func (s *Session) WriteDone(dir Dir) { s.w.writes[dir&1].Add(1) }
+
+// ReadStarted tells the session that the tapped end is about to read
+// bytes of direction dir from the connection; ReadDone that the read
+// returned. smux and yamux read their connection all the time, so an end
+// that has not been reading for seconds has stopped itself: in v1 smux,
+// one unread stream fills the session-wide receive buffer. The findings
+// engine then names the block (SESSION_BLOCKED) and does not take the
+// silence it causes for the peer's (KEEPALIVE, UNANSWERED). Each costs
+// one atomic add; calls for one direction must not overlap.
+func (s *Session) ReadStarted(dir Dir) { s.w.reads[dir&1].Add(1) }
+
+// ReadDone ends what ReadStarted began.
+func (s *Session) ReadDone(dir Dir) { s.w.reads[dir&1].Add(1) }
 
 // watchFrame notes a frame of dir at ns. s.mu is held.
 func (s *Session) watchFrame(dir Dir, ns int64) { s.w.lastAt[dir] = ns }

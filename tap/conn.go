@@ -134,7 +134,9 @@ func addr(a net.Addr) string {
 
 // Read reads from the wrapped conn and decodes what it read.
 func (c *Conn) Read(p []byte) (int, error) {
+	c.sess.ReadStarted(c.in.dir) // an end that stops reading has stopped itself: SESSION_BLOCKED
 	n, err := c.Conn.Read(p)
+	c.sess.ReadDone(c.in.dir)
 	if n > 0 {
 		c.in.Feed(p[:n], time.Time{})
 	}
