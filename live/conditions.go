@@ -45,14 +45,9 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 			continue
 		}
 		stuck[d] = true
-		held := time.Duration(ns - es.writeSince[d])
-		if held < cfg.BlockedAfter || s.open == 0 {
-			continue
+		if ns-es.writeSince[d] >= int64(cfg.BlockedAfter) && s.open > 0 {
+			cs = append(cs, s.blockedCandidate(Dir(d), es.writeSince[d], ns, cfg))
 		}
-		c := candidate{code: CodeSessionBlocked, dir: Dir(d), hasDir: true, since: es.writeSince[d],
-			ev: Evidence{Count: uint64(s.open), Age: held, Limit: cfg.BlockedAfter, Versions: vers}}
-		c.stream, c.ev.Bytes = s.blockSuspect(Dir(d))
-		cs = append(cs, c)
 	}
 	// SESSION_BLOCKED as well: the tapped end has not read a direction
 	// since at least the previous evaluation. The silence that follows is
@@ -70,14 +65,9 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		// No read at all between two evaluations: smux's and yamux's
 		// readers are back in Read within microseconds of a frame.
 		stuck[d] = true
-		idle := time.Duration(ns - es.readSince[d])
-		if idle < cfg.BlockedAfter || s.open == 0 {
-			continue
+		if ns-es.readSince[d] >= int64(cfg.BlockedAfter) && s.open > 0 {
+			cs = append(cs, s.blockedCandidate(Dir(d), es.readSince[d], ns, cfg))
 		}
-		c := candidate{code: CodeSessionBlocked, dir: Dir(d), hasDir: true, since: es.readSince[d],
-			ev: Evidence{Count: uint64(s.open), Age: idle, Limit: cfg.BlockedAfter, Versions: vers}}
-		c.stream, c.ev.Bytes = s.blockSuspect(Dir(d))
-		cs = append(cs, c)
 	}
 	blocked := stuck[0] || stuck[1]
 
@@ -305,19 +295,21 @@ func SilenceLimit(every time.Duration) time.Duration {
 	return max(every*3/2, every+NOPLateness)
 }
 
-// blockSuspect returns the stream a SESSION_BLOCKED finding of dir names:
-// the live stream sent the most in dir, or in v2 the one with the most
-// unread, and those bytes. s.mu is held.
-func (s *Session) blockSuspect(dir Dir) (id uint32, bytes uint64) {
+// blockedCandidate returns the SESSION_BLOCKED finding of dir, blocked
+// since (Unix ns), at ns. It names the suspect: the live stream sent the
+// most in dir, or in v2 the one with the most unread. s.mu is held.
+func (s *Session) blockedCandidate(dir Dir, since, ns int64, cfg *FindingsConfig) candidate {
+	c := candidate{code: CodeSessionBlocked, dir: dir, hasDir: true, since: since,
+		ev: Evidence{Count: uint64(s.open), Age: time.Duration(ns - since), Limit: cfg.BlockedAfter, Versions: s.ver}}
 	n := 0
 	for st := s.w.lists[liveList].head; st != nil && n < maxWalk; st, n = st.watch.links[liveList].next, n+1 {
 		v := st.bytes[dir]
 		if s.version == 2 {
 			v = uint64(max(st.flow[dir].InFlight(), 0))
 		}
-		if v > bytes || id == 0 {
-			bytes, id = v, st.id
+		if v > c.ev.Bytes || c.stream == 0 {
+			c.ev.Bytes, c.stream = v, st.id
 		}
 	}
-	return id, bytes
+	return c
 }
