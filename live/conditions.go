@@ -36,12 +36,7 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		if ns-es.writeFreed[d] < int64(blockGrace) {
 			stuck[d] = true
 		}
-		if v&1 == 0 {
-			es.writeSeen[d], es.writeSince[d] = v, 0
-			continue
-		}
-		if v != es.writeSeen[d] || es.writeSince[d] == 0 {
-			es.writeSeen[d], es.writeSince[d] = v, ns
+		if !stood(v, true, &es.writeSeen[d], &es.writeSince[d], ns) {
 			continue
 		}
 		stuck[d] = true
@@ -54,12 +49,11 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	// its own, not the sender's.
 	for d := range 2 {
 		v := w.reads[d].Load()
-		if v == 0 || v&1 == 1 || stuck[d] {
-			es.readSeen[d], es.readSince[d] = v, 0 // not reported, reading, or a write's block already
+		if v == 0 || stuck[d] {
+			es.readSeen[d], es.readSince[d] = v, 0 // not reported, or a write's block already
 			continue
 		}
-		if v != es.readSeen[d] || es.readSince[d] == 0 {
-			es.readSeen[d], es.readSince[d] = v, ns
+		if !stood(v, false, &es.readSeen[d], &es.readSince[d], ns) {
 			continue
 		}
 		// No read at all between two evaluations: smux's and yamux's
@@ -293,6 +287,24 @@ const NOPLateness = time.Second
 // interval, and at least NOPLateness more than it.
 func SilenceLimit(every time.Duration) time.Duration {
 	return max(every*3/2, every+NOPLateness)
+}
+
+// stood samples an activity counter, odd while the activity is in
+// progress (WriteStarted and ReadStarted keep them so), at the evaluation
+// at ns: it reports whether v has stood unchanged since the previous
+// evaluation, in progress if busy and between two if not. *seen and
+// *since keep the value and when it was first seen so; *since is 0 while
+// v is the other way.
+func stood(v uint64, busy bool, seen *uint64, since *int64, ns int64) bool {
+	if (v&1 == 1) != busy {
+		*seen, *since = v, 0
+		return false
+	}
+	if v != *seen || *since == 0 {
+		*seen, *since = v, ns
+		return false
+	}
+	return true
 }
 
 // blockedCandidate returns the SESSION_BLOCKED finding of dir, blocked
