@@ -296,7 +296,7 @@ func (r *Reader) sweep(now time.Time) {
 			continue // the reverse direction's entry
 		}
 		ca.asm.FlushWithOptions(reassembly.FlushOptions{T: now.Add(-flushAfter)})
-		if c := ca.conn; c != nil && c.state == orienting && now.Sub(c.orientAt) > orientWait {
+		if c := ca.conn; c != nil && c.orientedTooLong(now) {
 			c.settle() // no stream opened in time, nor did the connection carry enough: the guess stands
 		}
 		if c := ca.conn; c == nil || c.complete || (!c.seen && now.Sub(c.last) > idleAfter) {
@@ -606,23 +606,13 @@ func (c *conn) begin(d live.Dir) {
 func (c *conn) lost(d live.Dir, n int64, at time.Time) {
 	switch c.state {
 	case orienting:
-		if c.orient[d] != nil {
-			c.orient[d].Gap(n)
-		}
-		if c.yorient[d] != nil {
-			c.yorient[d].Gap(n)
-		}
+		gap(c.orient[d], c.yorient[d], n)
 		c.pending = append(c.pending, chunk{dir: d, at: at, lost: n})
 	case probing:
 		if d == live.ClientToServer {
 			c.prefix = 0
 		}
-		if c.probe[d] != nil {
-			c.probe[d].Gap(n)
-		}
-		if c.yprobe[d] != nil {
-			c.yprobe[d].Gap(n)
-		}
+		gap(c.probe[d], c.yprobe[d], n)
 		c.pending = append(c.pending, chunk{dir: d, at: at, lost: n})
 	case decoding:
 		c.feed[d].Gap(n, at)
@@ -640,7 +630,7 @@ func (c *conn) data(d live.Dir, p []byte, at time.Time) {
 		c.pending = append(c.pending, chunk{dir: d, at: at, data: append([]byte(nil), p...)})
 		c.held += len(p)
 		c.scanRoles(d, p)
-		if c.state == orienting && (c.held > orientMax || at.Sub(c.orientAt) > orientWait) {
+		if c.state == orienting && (c.held > orientMax || c.orientedTooLong(at)) {
 			c.settle() // no stream opened: the port guess stands
 		}
 		return
@@ -720,7 +710,8 @@ func (c *conn) decide() {
 		c.state = skipped
 	}
 	if c.state == decoding && c.guessed {
-		if c.startOrienting(c.last); c.state != orienting {
+		c.startOrienting(c.last)
+		if c.state != orienting {
 			return // settled by a stream-opening frame
 		}
 	}
@@ -843,12 +834,7 @@ func (c *conn) startOrienting(at time.Time) {
 		}
 		switch {
 		case ch.lost > 0:
-			if c.orient[ch.dir] != nil {
-				c.orient[ch.dir].Gap(ch.lost)
-			}
-			if c.yorient[ch.dir] != nil {
-				c.yorient[ch.dir].Gap(ch.lost)
-			}
+			gap(c.orient[ch.dir], c.yorient[ch.dir], ch.lost)
 		case !ch.end:
 			c.scanRoles(ch.dir, ch.data)
 		}
@@ -911,5 +897,22 @@ func (c *conn) swapRoles() {
 	c.finSeen[0], c.finSeen[1] = c.finSeen[1], c.finSeen[0]
 	for i := range c.pending {
 		c.pending[i].dir = c.pending[i].dir.Reverse()
+	}
+}
+
+// orientedTooLong reports whether the connection has been held orienting
+// for longer than orientWait at capture time now.
+func (c *conn) orientedTooLong(now time.Time) bool {
+	return c.state == orienting && now.Sub(c.orientAt) > orientWait
+}
+
+// gap tells a direction's decoders, smux's and yamux's where they exist,
+// that n bytes were lost.
+func gap(s *decoder.Decoder, y *yamux.Decoder, n int64) {
+	if s != nil {
+		s.Gap(n)
+	}
+	if y != nil {
+		y.Gap(n)
 	}
 }
