@@ -173,7 +173,7 @@ func TestDemoYamuxTwoProcesses(t *testing.T) {
 		t.Skip("runs two processes for seconds")
 	}
 	const pool = 3
-	c, s, mine := runDemoPair(t, pool, "--protocol", "yamux")
+	c, s, mine := runDemoPair(t, pool, "--protocol", "yamux", "--blocked-after", "1s", "--unanswered-after", "1s")
 	checkYamuxConsistent(t, c, pool)
 	if got := len(s.sessions); got != pool {
 		t.Errorf("server saw %d sessions, want %d", got, pool)

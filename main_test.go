@@ -301,7 +301,8 @@ func freePort(t *testing.T) string {
 
 // runDemoPair runs "demo server" and "demo client" as two processes, both
 // with args (as --protocol yamux), the client with a gateway pool of pool
-// sessions, and asks the gateway for 10 numbers over HTTP while it runs.
+// sessions, and asks the gateway for 10 numbers over HTTP while it runs;
+// neither process may open a finding.
 // It returns what the client and the server printed as JSON, and the
 // numbers HTTP answered.
 func runDemoPair(t *testing.T, pool int, args ...string) (cli, srv capture, mine []uint64) {
@@ -342,7 +343,15 @@ func runDemoPair(t *testing.T, pool int, args ...string) (cli, srv capture, mine
 	if err := sc.Wait(); err != nil {
 		t.Fatalf("server: %v\n%s", err, srvErr.String())
 	}
-	return parseJSON(t, cliOut.String()), parseJSON(t, srvOut.String()), mine
+	cli, srv = parseJSON(t, cliOut.String()), parseJSON(t, srvOut.String())
+	// A healthy pair: neither tap, the client's conns nor the server's
+	// accepted ones (whose reads are watched too), opens a finding.
+	for side, c := range map[string]capture{"client": cli, "server": srv} {
+		if n := c.summary["findings_opened"]; n != 0.0 {
+			t.Errorf("the %s opened %v findings in a healthy run: %v", side, n, c.summary["findings"])
+		}
+	}
+	return cli, srv, mine
 }
 
 func TestDemoTwoProcesses(t *testing.T) {
@@ -350,7 +359,7 @@ func TestDemoTwoProcesses(t *testing.T) {
 		t.Skip("runs two processes for seconds")
 	}
 	const pool = 3
-	c, s, mine := runDemoPair(t, pool)
+	c, s, mine := runDemoPair(t, pool, "--blocked-after", "1s", "--unanswered-after", "1s")
 	checkConsistent(t, c, pool)
 	if got := len(s.sessions); got != pool {
 		t.Errorf("server saw %d sessions, want %d", got, pool)
