@@ -642,26 +642,7 @@ func (c *conn) data(d live.Dir, p []byte, at time.Time) {
 		c.prefix -= n
 		p = p[n:]
 	}
-	if pr := c.probe[d]; pr != nil {
-		for q := p; len(q) > 0 || pr.Buffered() > 0; {
-			n, f, err := pr.Next(q)
-			q = q[n:]
-			if f != nil || err != nil {
-				c.state, c.proto = c.verdict(d, f != nil, f != nil && f.Offset == 0, pr.Lost()), tap.Smux
-				break
-			}
-		}
-	}
-	if pr := c.yprobe[d]; pr != nil && c.state == probing {
-		for q := p; len(q) > 0 || pr.Buffered() > 0; {
-			n, f, err := pr.Next(q)
-			q = q[n:]
-			if f != nil || err != nil {
-				c.state, c.proto = c.verdict(d, f != nil, f != nil && f.Offset == 0, pr.Lost()), tap.Yamux
-				break
-			}
-		}
-	}
+	c.probeWith(d, p)
 	if c.state == probing && c.held > probeMax {
 		c.state = skipped
 	}
@@ -687,24 +668,13 @@ func (c *conn) verdict(d live.Dir, framed, atStart bool, lost int64) connState {
 // finds frames in what it holds.
 func (c *conn) decide() {
 	for d := range live.Dir(2) {
-		if pr := c.probe[d]; pr != nil && c.state == probing {
+		if pr := c.probe[d]; pr != nil {
 			pr.Flush()
-			for pr.Buffered() > 0 {
-				if _, f, err := pr.Next(nil); f != nil || err != nil {
-					c.state, c.proto = c.verdict(d, f != nil, f != nil && f.Offset == 0, pr.Lost()), tap.Smux
-					break
-				}
-			}
 		}
-		if pr := c.yprobe[d]; pr != nil && c.state == probing {
+		if pr := c.yprobe[d]; pr != nil {
 			pr.Flush()
-			for pr.Buffered() > 0 {
-				if _, f, err := pr.Next(nil); f != nil || err != nil {
-					c.state, c.proto = c.verdict(d, f != nil, f != nil && f.Offset == 0, pr.Lost()), tap.Yamux
-					break
-				}
-			}
 		}
+		c.probeWith(d, nil)
 	}
 	if c.state == probing {
 		c.state = skipped
@@ -845,36 +815,24 @@ func (c *conn) startOrienting(at time.Time) {
 // opens a stream. The first one settles the connection, with its roles
 // swapped if it shows the guess wrong.
 func (c *conn) scanRoles(d live.Dir, p []byte) {
-	id, found := uint32(0), false
+	var id uint32
 	if dec := c.orient[d]; dec != nil {
-		for q := p; len(q) > 0 || dec.Buffered() > 0; {
-			n, f, err := dec.Next(q)
-			q = q[n:]
-			if err != nil {
-				break // a violation: the bytes tell nothing more
-			}
-			if f != nil && f.Header.Cmd() == decoder.SYN && f.Header.StreamID() != 0 {
-				id, found = f.Header.StreamID(), true
-				break
-			}
+		if f, _ := scan(dec, p, func(f *decoder.Frame) bool {
+			return f.Header.Cmd() == decoder.SYN && f.Header.StreamID() != 0
+		}); f != nil {
+			id = f.Header.StreamID()
 		}
 	}
 	if dec := c.yorient[d]; dec != nil {
-		for q := p; len(q) > 0 || dec.Buffered() > 0; {
-			n, f, err := dec.Next(q)
-			q = q[n:]
-			if err != nil {
-				break
-			}
-			if f != nil && f.Header.Flags()&yamux.SYN != 0 && f.Header.StreamID() != 0 &&
-				(f.Header.Type() == yamux.Data || f.Header.Type() == yamux.WindowUpdate) {
-				id, found = f.Header.StreamID(), true
-				break
-			}
+		if f, _ := scan(dec, p, func(f *yamux.Frame) bool {
+			h := f.Header
+			return h.Flags()&yamux.SYN != 0 && h.StreamID() != 0 && (h.Type() == yamux.Data || h.Type() == yamux.WindowUpdate)
+		}); f != nil {
+			id = f.Header.StreamID()
 		}
 	}
-	if !found {
-		return
+	if id == 0 {
+		return // none opened a stream in p (a violation tells nothing more)
 	}
 	if (id%2 == 1) != (d == live.ClientToServer) {
 		c.swapRoles()
@@ -916,3 +874,45 @@ func gap(s *decoder.Decoder, y *yamux.Decoder, n int64) {
 		y.Gap(n)
 	}
 }
+
+// probeWith gives p, the next bytes of direction d (nil: what the probes
+// hold), to the direction's probes while the connection is probing: the
+// first frame, or violation, one of them finds is the verdict.
+func (c *conn) probeWith(d live.Dir, p []byte) {
+	if pr := c.probe[d]; pr != nil && c.state == probing {
+		if f, bad := scan(pr, p, everyFrame); f != nil || bad {
+			c.state, c.proto = c.verdict(d, f != nil, f != nil && f.Offset == 0, pr.Lost()), tap.Smux
+		}
+	}
+	if pr := c.yprobe[d]; pr != nil && c.state == probing {
+		if f, bad := scan(pr, p, everyFrame); f != nil || bad {
+			c.state, c.proto = c.verdict(d, f != nil, f != nil && f.Offset == 0, pr.Lost()), tap.Yamux
+		}
+	}
+}
+
+// frameDecoder is a decoder, smux's or yamux's, as scan uses it.
+type frameDecoder[F any] interface {
+	Next(p []byte) (int, *F, error)
+	Buffered() int
+}
+
+// scan feeds p to dec, then what dec holds that it can frame, until dec
+// returns a frame that match accepts, or a violation. It returns that
+// frame, or nil, and whether it stopped at a violation.
+func scan[F any](dec frameDecoder[F], p []byte, match func(*F) bool) (*F, bool) {
+	for len(p) > 0 || dec.Buffered() > 0 {
+		n, f, err := dec.Next(p)
+		p = p[n:]
+		if err != nil {
+			return nil, true
+		}
+		if f != nil && match(f) {
+			return f, false
+		}
+	}
+	return nil, false
+}
+
+// everyFrame is scan's match for the first frame of any kind.
+func everyFrame[F any](*F) bool { return true }
