@@ -2,7 +2,6 @@ package live_test
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -235,7 +234,8 @@ func TestFindingReaderStopped(t *testing.T) {
 			reg := live.New(live.Config{})
 			sc := openSession(reg, 1)
 			big := strings.Repeat("x", 30000)
-			sc.feedAt(sec(0), nop(c2s), nop(s2c), syn(c2s, 3), psh(c2s, 3, "SINK"), psh(c2s, 3, big), syn(c2s, 5), psh(c2s, 5, "RAND"))
+			// The stream sent the most, 5, is not the oldest.
+			sc.feedAt(sec(0), nop(c2s), nop(s2c), syn(c2s, 3), psh(c2s, 3, "RAND"), syn(c2s, 5), psh(c2s, 5, "SINK"), psh(c2s, 5, big))
 			cfg := live.FindingsConfig{BlockedAfter: 2 * time.Second, UnansweredAfter: time.Second, Churn: -1}
 			sc.s.ReadStarted(c2s)
 			if stopped {
@@ -250,13 +250,9 @@ func TestFindingReaderStopped(t *testing.T) {
 			if !stopped {
 				// The reader waits in Read and nothing comes: the client's
 				// silence and its streams unanswered, as ever.
-				reg.Evaluate(sec(2.5), cfg)
-				var codes []live.FindingCode
-				for _, f := range reg.Snapshot().Findings {
-					codes = append(codes, f.Code)
-				}
-				if !slices.Contains(codes, live.CodeKeepalive) || !slices.Contains(codes, live.CodeUnanswered) || slices.Contains(codes, live.CodeSessionBlocked) {
-					t.Errorf("findings %v, want KEEPALIVE and UNANSWERED, not SESSION_BLOCKED", codes)
+				fs := openFindings(reg, sec(2.5), cfg)
+				if fs[live.CodeKeepalive] == nil || fs[live.CodeUnanswered] == nil || fs[live.CodeSessionBlocked] != nil {
+					t.Errorf("findings %v, want KEEPALIVE and UNANSWERED, not SESSION_BLOCKED", fs)
 				}
 				return
 			}
@@ -264,8 +260,8 @@ func TestFindingReaderStopped(t *testing.T) {
 			reg.Evaluate(sec(2.5), cfg)
 			recs := expect(t, reg, "+SESSION_BLOCKED")
 			f := recs[0].Finding
-			if f.Dir != c2s || f.Stream != 3 || f.Evidence.Count != 2 || !f.Since.Equal(sec(0.4)) ||
-				!strings.HasPrefix(f.Text, fmt.Sprintf("session %d is blocked: the server stopped reading 2.1 s ago, with 2 streams open; stream 3 was sent", sc.s.ID())) {
+			if f.Dir != c2s || f.Stream != 5 || f.Evidence.Bytes != 30004 || f.Evidence.Count != 2 || !f.Since.Equal(sec(0.4)) ||
+				!strings.HasPrefix(f.Text, fmt.Sprintf("session %d is blocked: the server stopped reading 2.1 s ago, with 2 streams open; stream 5 was sent 29.3 KiB", sc.s.ID())) {
 				t.Errorf("blocked: %+v", f)
 			}
 			for s := 3.0; s < 9; s++ {
@@ -289,17 +285,18 @@ func TestFindingBlockedNeedsAStoppedReader(t *testing.T) {
 	sc := openSession(reg, 1)
 	sc.feedAt(sec(0), syn(c2s, 3))
 	cfg := live.FindingsConfig{BlockedAfter: time.Second, Churn: -1}
-	// Reads that come and go, between evaluations or across them, are
-	// never a stopped reader.
-	for i := range 50 {
+	// A read that returns before every evaluation, so that each finds none
+	// in progress but one since the last, is never a stopped reader; nor
+	// is one in progress across an evaluation.
+	for i := range 30 {
 		sc.s.ReadStarted(c2s)
-		if i%2 == 0 {
-			sc.s.ReadDone(c2s) // the evaluation finds no read in progress, but one since the last
-		}
+		sc.s.ReadDone(c2s)
 		reg.Evaluate(sec(float64(i)/10), cfg)
-		if i%2 == 1 {
-			sc.s.ReadDone(c2s)
-		}
+	}
+	for i := 30; i < 50; i++ {
+		sc.s.ReadStarted(c2s)
+		reg.Evaluate(sec(float64(i)/10), cfg)
+		sc.s.ReadDone(c2s)
 	}
 	expect(t, reg)
 }
@@ -686,15 +683,8 @@ func TestEvaluateConcurrent(t *testing.T) {
 	for {
 		select {
 		case <-done:
-			reg.Evaluate(time.Now().Add(time.Minute), cfg)
 			// Not vacuous: the live sessions' unclosed streams are leaks.
-			leaks := 0
-			for _, f := range reg.Snapshot().Findings {
-				if f.Code == live.CodeLeak {
-					leaks++
-				}
-			}
-			if leaks == 0 {
+			if openFindings(reg, time.Now().Add(time.Minute), cfg)[live.CodeLeak] == nil {
 				t.Error("no LEAK open after the last evaluation: the engine evaluated nothing")
 			}
 			return
