@@ -187,6 +187,9 @@ func TestSummaryUnsent(t *testing.T) {
 	// The notice in the records says which bytes, for the session; a
 	// notice about no session names none.
 	text := live.UnsentText(live.ClientToServer, 100, 12)
+	if want := "→ a write failed: the last 12 bytes recorded, from offset 100 on, never went out; the frames in them are taken back out of the counts"; text != want {
+		t.Errorf("UnsentText = %q, want %q", text, want)
+	}
 	reg.Notice(time.Now(), "upstream refused")
 	var out bytes.Buffer
 	if err := NewPrinter(reg, &out, Plain).Flush(); err != nil {

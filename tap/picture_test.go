@@ -151,9 +151,11 @@ func TestHealthyBulkV2(t *testing.T) {
 // every write, as a connection does when its peer resets it.
 type failingConn struct {
 	net.Conn
-	mu    sync.Mutex
-	limit int
-	sent  []byte // what went out
+	mu     sync.Mutex
+	limit  int
+	sent   []byte // what went out
+	failed bool
+	unsent int64 // of the first failed write: the bytes it did not send
 }
 
 var errFailed = errors.New("write: connection reset by peer")
@@ -164,6 +166,9 @@ func (c *failingConn) Write(p []byte) (int, error) {
 	n := min(len(p), c.limit-len(c.sent))
 	c.sent = append(c.sent, p[:n]...)
 	if n < len(p) {
+		if !c.failed {
+			c.failed, c.unsent = true, int64(len(p)-n)
+		}
 		return n, errFailed
 	}
 	return n, nil
@@ -223,17 +228,21 @@ func TestShortWrite(t *testing.T) {
 			if got, want := ss.Accounted(), ss.Counted(); got != want {
 				t.Errorf("limit %d: accounted %+v, counted %+v", limit, got, want)
 			}
-			checkUnsentNotice(t, reg, ss.Unsent[0], int64(len(fc.sent)))
+			checkUnsentNotice(t, reg, ss, fc.unsent, int64(len(fc.sent)))
 		}
 	}
 }
 
-// checkUnsentNotice checks that history says which bytes a failed write
-// did not send: one notice of the session, after every frame recorded
-// from the offset where sending stopped on, naming that offset and the
-// bytes; none when everything went out.
-func checkUnsentNotice(t *testing.T, reg *live.Registry, unsent, sentTo int64) {
+// checkUnsentNotice checks that the session ss counts as unsent the bytes
+// a failed write did not send, unsent by the connection's own count, and
+// that history says which: one notice of the session, after every frame
+// recorded from the offset where sending stopped on, naming that offset
+// and the bytes; none when everything went out.
+func checkUnsentNotice(t *testing.T, reg *live.Registry, ss *live.SessionSnap, unsent, sentTo int64) {
 	t.Helper()
+	if ss.Unsent[0] != unsent {
+		t.Errorf("sent to %d: %d bytes counted unsent, the connection refused %d", sentTo, ss.Unsent[0], unsent)
+	}
 	recs, _ := reg.Frames(live.Query{}, nil)
 	var notices []live.Record
 	for _, r := range recs {

@@ -39,6 +39,17 @@ type shortWriteClient struct {
 	close func() error
 }
 
+// smuxClient is a real smux client of version over a connection.
+func smuxClient(version int) func(*testing.T, net.Conn) shortWriteClient {
+	return func(t *testing.T, c net.Conn) shortWriteClient {
+		cli, err := smux.Client(c, smuxtest.Config(version))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return shortWriteClient{func() (io.WriteCloser, error) { return cli.OpenStream() }, cli.Close}
+	}
+}
+
 // TestShortWriteMidFrame: a real smux or yamux client opens a stream,
 // writes to it and closes it, over a connection that fails a Write after
 // limit bytes, for every limit short of the whole: smux writes a frame a
@@ -50,15 +61,6 @@ type shortWriteClient struct {
 // with the part of its header that went out, the rest zero, and its bytes
 // unparsed.
 func TestShortWriteMidFrame(t *testing.T) {
-	smuxClient := func(version int) func(*testing.T, net.Conn) shortWriteClient {
-		return func(t *testing.T, c net.Conn) shortWriteClient {
-			cli, err := smux.Client(c, smuxtest.Config(version))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return shortWriteClient{func() (io.WriteCloser, error) { return cli.OpenStream() }, cli.Close}
-		}
-	}
 	yamuxClient := func(t *testing.T, c net.Conn) shortWriteClient {
 		cli, err := hyamux.Client(c, yamuxConfig())
 		if err != nil {
@@ -77,25 +79,26 @@ func TestShortWriteMidFrame(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			const frames = 3 // SYN, PSH or Data with the payload, FIN
-			wire := streamWrite(t, tc.client, func(c net.Conn) net.Conn { return c }, 1<<20)
+			wire, _ := streamWrite(t, tc.client, func(c net.Conn) net.Conn { return c }, 1<<20)
 			truncated := 0
 			for limit := range len(wire) {
 				for _, oneWrite := range []bool{false, true} {
 					reg := live.New(live.Config{})
 					tapped := func(c net.Conn) net.Conn { return Wrap(c, live.Client, reg, "test") }
 					var sent []byte
+					var unsent int64
 					if oneWrite {
 						fc := &failingConn{Conn: &memConn{}, limit: limit}
 						tapped(fc).Write(wire)
-						sent = fc.sent
+						sent, unsent = fc.sent, fc.unsent
 					} else {
-						sent = streamWrite(t, tc.client, tapped, limit)
+						sent, unsent = streamWrite(t, tc.client, tapped, limit)
 					}
 					ss := reg.Snapshot().Sessions[0]
 					if checkShortWrite(t, ss, endedAfter(tc.proto, sent)) {
 						truncated++
 					}
-					checkUnsentNotice(t, reg, ss.Unsent[0], int64(len(sent)))
+					checkUnsentNotice(t, reg, ss, unsent, int64(len(sent)))
 					if t.Failed() {
 						t.Fatalf("limit %d, one write %v", limit, oneWrite)
 					}
@@ -112,8 +115,8 @@ func TestShortWriteMidFrame(t *testing.T) {
 // streamWrite runs client over wrap of a connection that sends only the
 // first limit bytes written to it: it opens a stream, writes to it and
 // closes it. It returns what went out, once a Write has failed, or once
-// the stream closed.
-func streamWrite(t *testing.T, client func(*testing.T, net.Conn) shortWriteClient, wrap func(net.Conn) net.Conn, limit int) []byte {
+// the stream closed, and how many bytes of the failed Write did not.
+func streamWrite(t *testing.T, client func(*testing.T, net.Conn) shortWriteClient, wrap func(net.Conn) net.Conn, limit int) ([]byte, int64) {
 	cc, _ := smuxtest.Conns(t) // for the client's reads, which wait: its writes stop at fc
 	fc := &failingConn{Conn: cc, limit: limit}
 	rc := &returnedConn{Conn: wrap(fc)}
@@ -130,7 +133,7 @@ func streamWrite(t *testing.T, client func(*testing.T, net.Conn) shortWriteClien
 	}
 	fc.mu.Lock()
 	defer fc.mu.Unlock()
-	return fc.sent
+	return fc.sent, fc.unsent
 }
 
 // endedAfter returns the session of a connection, decoded as proto, that
@@ -180,13 +183,7 @@ func checkShortWrite(t *testing.T, ss, want *live.SessionSnap) bool {
 // one notice of what did not, as for a tapped Conn's failed Write.
 func TestProxyShortWrite(t *testing.T) {
 	smuxtest.NoGoroutinesLeft(t)
-	wire := streamWrite(t, func(t *testing.T, c net.Conn) shortWriteClient {
-		cli, err := smux.Client(c, smuxtest.Config(1))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return shortWriteClient{func() (io.WriteCloser, error) { return cli.OpenStream() }, cli.Close}
-	}, func(c net.Conn) net.Conn { return c }, 1<<20)
+	wire, _ := streamWrite(t, smuxClient(1), func(c net.Conn) net.Conn { return c }, 1<<20)
 	up := startUpstream(t, "", func(c net.Conn) { io.Copy(io.Discard, c) })
 	for limit := range len(wire) {
 		reg := live.New(live.Config{})
@@ -210,10 +207,10 @@ func TestProxyShortWrite(t *testing.T) {
 		}
 		ss := endedSession(t, reg)
 		fc.mu.Lock()
-		sent := fc.sent
+		sent, unsent := fc.sent, fc.unsent
 		fc.mu.Unlock()
 		checkShortWrite(t, ss, endedAfter(Smux, sent))
-		checkUnsentNotice(t, reg, ss.Unsent[0], int64(len(sent)))
+		checkUnsentNotice(t, reg, ss, unsent, int64(len(sent)))
 		c.Close()
 		p.Close()
 		p.Wait()
