@@ -507,17 +507,18 @@ func TestFaultsInTwoProcesses(t *testing.T) {
 	for _, tc := range []struct {
 		side, fault, code string
 		server, client    []string
+		both              bool // the other side's view opens code too
 	}{
-		{"server", "leak", "LEAK", []string{"--fault", "leak", "--leak-after", "2s"}, nil},
-		{"client", "stall", "WINDOW_STALL", []string{"--smux-version", "2"}, []string{"--fault", "stall", "--stall-after", "1s"}},
-		{"server", "yamux-leak", "LEAK", []string{"--protocol", "yamux", "--fault", "leak", "--leak-after", "2s"}, []string{"--protocol", "yamux"}},
-		{"client", "yamux-goaway", "GO_AWAY", []string{"--protocol", "yamux"}, []string{"--protocol", "yamux", "--fault", "goaway"}},
+		{"server", "leak", "LEAK", []string{"--fault", "leak", "--leak-after", "2s"}, nil, false},
+		{"client", "stall", "WINDOW_STALL", []string{"--smux-version", "2"}, []string{"--fault", "stall", "--stall-after", "1s"}, false},
+		{"server", "yamux-leak", "LEAK", []string{"--protocol", "yamux", "--fault", "leak", "--leak-after", "2s"}, []string{"--protocol", "yamux"}, false},
+		{"client", "yamux-goaway", "GO_AWAY", []string{"--protocol", "yamux"}, []string{"--protocol", "yamux", "--fault", "goaway"}, false},
 		// The server's own tap sees its reader stop (one unread stream fills
 		// v1's session-wide buffer): SESSION_BLOCKED, not the client's
 		// silence (KEEPALIVE) nor its streams unanswered, which the server
 		// no longer reads; the client's tap sees its write blocked.
 		{"server", "hol", "SESSION_BLOCKED", append([]string{"--smux-version", "1"}, holThresholds...),
-			append([]string{"--smux-version", "1", "--fault", "hol"}, holThresholds...)},
+			append([]string{"--smux-version", "1", "--fault", "hol"}, holThresholds...), true},
 	} {
 		t.Run(tc.side+"/"+tc.fault, func(t *testing.T) {
 			t.Parallel()
@@ -530,13 +531,19 @@ func TestFaultsInTwoProcesses(t *testing.T) {
 				"--rate", "20", "--duration", "40s"}, tc.client...)...)
 			watched := map[string]*liveRun{"server": srv, "client": cli}[tc.side]
 			watched.waitFor(tc.code, 20*time.Second, func(recs []map[string]any) bool { return firstFinding(recs, tc.code) != nil })
-			time.Sleep(3 * time.Second) // time for another finding to show, if one would
+			// Time for another finding to show, if one would: twice the
+			// silence a 1 s keepalive is allowed (live.SilenceLimit).
+			time.Sleep(2 * live.SilenceLimit(time.Second))
 			for _, side := range []string{"client", "server"} {
 				r := map[string]*liveRun{"server": srv, "client": cli}[side]
-				for _, m := range ofType(r.stop(), "finding-opened") {
+				recs := r.stop()
+				for _, m := range ofType(recs, "finding-opened") {
 					if m["code"] != tc.code {
 						t.Errorf("another finding opened in the %s's view: %s %v: %v", side, m["code"], m["session"], m["text"])
 					}
+				}
+				if tc.both && firstFinding(recs, tc.code) == nil {
+					t.Errorf("no %s in the %s's view", tc.code, side)
 				}
 			}
 		})
