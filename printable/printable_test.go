@@ -73,26 +73,29 @@ func TestAppendHexAndASCII(t *testing.T) {
 			ascii.WriteByte(c)
 		}
 		for _, spare := range []int{0, 1, 2, 1000} {
-			prefix := "ab"
-			buf := make([]byte, len(prefix), len(prefix)+spare)
-			copy(buf, prefix)
-			full := buf[:cap(buf)]
-			for i := len(prefix); i < len(full); i++ {
-				full[i] = '#'
-			}
-			got := AppendHex(buf, q)
-			if string(got) != prefix+want {
-				t.Fatalf("AppendHex(%d bytes, spare %d) = %q, want %q", n, spare, got, prefix+want)
-			}
-			if spare > len(want) {
-				for i := len(got); i < cap(buf); i++ {
-					if full[i] != '#' {
-						t.Fatalf("AppendHex(%d bytes, spare %d) wrote byte %d, past its result", n, spare, i)
+			for _, ap := range []struct {
+				name string
+				fn   func([]byte, []byte) []byte
+				want string
+			}{{"AppendHex", AppendHex, want}, {"AppendASCII", AppendASCII, ascii.String()}} {
+				prefix := "ab"
+				buf := make([]byte, len(prefix), len(prefix)+spare)
+				copy(buf, prefix)
+				full := buf[:cap(buf)]
+				for i := len(prefix); i < len(full); i++ {
+					full[i] = '#'
+				}
+				got := ap.fn(buf, q)
+				if string(got) != prefix+ap.want {
+					t.Fatalf("%s(%d bytes, spare %d) = %q, want %q", ap.name, n, spare, got, prefix+ap.want)
+				}
+				if spare > len(ap.want) {
+					for i := len(got); i < cap(buf); i++ {
+						if full[i] != '#' {
+							t.Fatalf("%s(%d bytes, spare %d) wrote byte %d, past its result", ap.name, n, spare, i)
+						}
 					}
 				}
-			}
-			if got := AppendASCII([]byte(prefix), q); string(got) != prefix+ascii.String() {
-				t.Fatalf("AppendASCII(%d bytes) = %q, want %q", n, got, prefix+ascii.String())
 			}
 		}
 	}
