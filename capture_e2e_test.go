@@ -159,8 +159,20 @@ func TestTcpdumpThenRead(t *testing.T) {
 func tcpdumpDemo(t *testing.T, bin, version string) (want, got string, drops int, stats string) {
 	t.Helper()
 	addr := freePort(t)
-	_, port, _ := strings.Cut(addr, ":")
 	file := filepath.Join(t.TempDir(), "demo.pcap")
+	stop := startTcpdump(t, bin, addr, file)
+	want = countsOf(t, runDemo(t, addr, version))
+	drops, stats = stop()
+	return want, readCounts(t, file), drops, stats
+}
+
+// startTcpdump starts tcpdump capturing addr's port on loopback into
+// file, and returns once it listens. stop waits for the last ACKs to
+// reach it, stops it, and returns how many packets it said the kernel
+// dropped, and its last words.
+func startTcpdump(t *testing.T, bin, addr, file string) (stop func() (drops int, stats string)) {
+	t.Helper()
+	_, port, _ := strings.Cut(addr, ":")
 	// --immediate-mode: without it, packets wait in the kernel for a block
 	// to fill or time out, and those still waiting at SIGINT are lost. -B:
 	// a larger buffer than the default, so that a busy machine drops less.
@@ -195,15 +207,88 @@ func tcpdumpDemo(t *testing.T, bin, version string) (want, got string, drops int
 		td.Wait()
 		t.Fatal("tcpdump did not start listening in 10 s")
 	}
-	want = countsOf(t, runDemo(t, addr, version))
-	time.Sleep(500 * time.Millisecond) // the last ACKs reach tcpdump
-	td.Process.Signal(syscall.SIGINT)
-	td.Wait()
-	stats = <-listening // tcpdump's last lines: packets captured, dropped
-	if m := kernelDrops.FindStringSubmatch(stats); m != nil {
-		drops, _ = strconv.Atoi(m[1])
+	return func() (drops int, stats string) {
+		time.Sleep(500 * time.Millisecond) // the last ACKs reach tcpdump
+		td.Process.Signal(syscall.SIGINT)
+		td.Wait()
+		stats = <-listening // tcpdump's last lines: packets captured, dropped
+		if m := kernelDrops.FindStringSubmatch(stats); m != nil {
+			drops, _ = strconv.Atoi(m[1])
+		}
+		return drops, stats
 	}
-	return want, readCounts(t, file), drops, stats
+}
+
+// TestTcpdumpFaultThenRead: a receiver that stops reading the connection,
+// captured by tcpdump, is SESSION_BLOCKED in muxtop read, from the zero
+// TCP window it advertises: the same finding as the client's own tap
+// opens, on the same stream for smux, in capture time, and nothing else
+// (without the window the capture showed the server's silence as the
+// client's streams UNANSWERED). smux v1's hol fault leaves the server's
+// reader stopped behind one unread stream; yamux's blocked fault freezes
+// the server.
+func TestTcpdumpFaultThenRead(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs two processes for seconds")
+	}
+	bin := tcpdumpPath(t)
+	for _, tc := range []struct {
+		fault, request string
+		mux            []string
+	}{
+		{"hol", "SINK", []string{"--smux-version", "1"}},
+		{"blocked", "FRZE", []string{"--protocol", "yamux"}},
+	} {
+		t.Run(tc.fault, func(t *testing.T) {
+			addr := freePort(t)
+			file := filepath.Join(t.TempDir(), tc.fault+".pcap")
+			stopTcpdump := startTcpdump(t, bin, addr, file)
+			srv := startRun(t, append([]string{"demo", "server", "--listen", addr, "--duration", "40s"}, tc.mux...)...)
+			for !strings.Contains(srv.stderr.String(), "listening on "+addr) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			cli := startRun(t, append([]string{"demo", "client", "--connect", addr, "--http", "127.0.0.1:0", "--pool", "2",
+				"--rate", "20", "--duration", "40s", "--fault", tc.fault, "--blocked-after", "1s"}, tc.mux...)...)
+			cli.waitFor("SESSION_BLOCKED", 20*time.Second, func(recs []map[string]any) bool { return firstFinding(recs, "SESSION_BLOCKED") != nil })
+			time.Sleep(1500 * time.Millisecond) // past the read's threshold in the capture too
+			mine := firstFinding(cli.stop(), "SESSION_BLOCKED")
+			srv.stop()
+			if drops, stats := stopTcpdump(); drops > 0 {
+				t.Skipf("tcpdump dropped %d packets: the machine is too busy to capture every packet (%s)", drops, stats)
+			}
+
+			var out, errOut syncBuffer
+			if code := run(context.Background(), []string{"read", file, "-o", "json", "--blocked-after", "1s"}, &out, &errOut); code != 0 {
+				t.Fatalf("read: exit %d: %s", code, errOut.String())
+			}
+			c := parseJSON(t, out.String())
+			recs := append(append([]map[string]any(nil), c.frames...), c.other...)
+			f := firstFinding(recs, "SESSION_BLOCKED")
+			if f == nil {
+				t.Fatalf("read opened no SESSION_BLOCKED: %s", findingLines(recs))
+			}
+			req := firstPayload(recs, f["session"].(float64), "c2s", tc.request)
+			if req == nil {
+				t.Fatalf("the finding names session %v, which sent no %s: %v", f["session"], tc.request, f)
+			}
+			wantField(t, f, "dir", "c2s")
+			if tc.fault == "hol" {
+				wantField(t, f, "sid", req["sid"])
+				wantField(t, f, "sid", mine["sid"])
+			}
+			// In capture time: the threshold after the window closed, to
+			// the evaluation's step (100 ms).
+			if took := timeOf(t, f, "time").Sub(timeOf(t, f, "since")); took < time.Second || took > 1100*time.Millisecond {
+				t.Errorf("SESSION_BLOCKED opened %v after the window closed, want 1–1.1 s", took)
+			}
+			for _, m := range ofType(recs, "finding-opened") {
+				if m["code"] != "SESSION_BLOCKED" || m["session"] != f["session"] {
+					t.Errorf("another finding opened: %s %v: %v", m["code"], m["session"], m["text"])
+				}
+			}
+			t.Logf("read: %s", f["text"])
+		})
+	}
 }
 
 // kernelDrops finds tcpdump's count of the packets the kernel dropped.
@@ -383,11 +468,17 @@ func TestDemoWriteThenRead(t *testing.T) {
 }
 
 // readCounts runs read on file and returns countsOf what it says.
+//
+// Every capture it reads is of a healthy run: read, which evaluates the
+// findings in capture time, must open none.
 func readCounts(t *testing.T, file string) string {
 	t.Helper()
 	var out, errOut syncBuffer
 	if code := run(context.Background(), []string{"read", file, "-o", "json"}, &out, &errOut); code != 0 {
 		t.Fatalf("read: exit %d: %s", code, errOut.String())
+	}
+	for _, m := range ofType(parseJSON(t, out.String()).other, "finding-opened") {
+		t.Errorf("read of a healthy run's capture opened %s (session %v): %v", m["code"], m["session"], m["text"])
 	}
 	return countsOf(t, out.String())
 }

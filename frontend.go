@@ -194,6 +194,10 @@ type session struct {
 	// printed, if not nil, is kept at the seq of the next record the plain
 	// or JSON printer will print: read paces itself by it.
 	printed *atomic.Uint64
+	// diagnoses: the system evaluates the findings itself, in its own time
+	// (read: capture time); the front end does not evaluate them by the
+	// wall clock.
+	diagnoses bool
 }
 
 // listener is an address a command listens on: the flag that set it, the
@@ -271,7 +275,10 @@ func (f *watchFlags) watch(ctx context.Context, cmd *cobra.Command, s session) e
 	// Deferred first, so it runs last: Prometheus can read the final
 	// counts until the summary is out.
 	defer stopMetrics()
-	stopFindings := startFindings(s.reg, f.findingsConfig())
+	stopFindings := func() {}
+	if !s.diagnoses {
+		stopFindings = startFindings(s.reg, f.findingsConfig())
+	}
 	stop := func() {
 		stopFindings()
 		s.sys.Close()

@@ -14,6 +14,7 @@ import (
 
 	pcap "github.com/muxtop/muxtop/capture"
 	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/metrics"
 )
 
 func newReadCmd() *cobra.Command {
@@ -80,7 +81,11 @@ func newReadCmd() *cobra.Command {
 			clock := new(pcap.Clock)
 			clock.Set(file.Start())
 			reg := watch.registryClock(clock.Now)
-			cfg := pcap.Config{Registry: reg, Filter: filter, Clock: clock, Protocol: proto, Skip: skip}
+			// The findings are evaluated in capture time, by the reader:
+			// they depend on the capture alone, not on how fast it is read.
+			findings := watch.findingsConfig()
+			cfg := pcap.Config{Registry: reg, Filter: filter, Clock: clock, Protocol: proto, Skip: skip,
+				Evaluate: func(now time.Time) { reg.Evaluate(now, findings) }, EvaluateEvery: metrics.EvaluateEvery}
 			var printed *atomic.Uint64
 			if watch.output != "tui" {
 				// Every record is printed: the reader waits for the printer
@@ -96,12 +101,13 @@ func newReadCmd() *cobra.Command {
 				title += " · " + filter.String()
 			}
 			return watch.watch(cmd.Context(), cmd, session{
-				reg:     reg,
-				sys:     sys,
-				title:   title,
-				status:  func() live.Status { return readStatus(rd, sys, cr.n.Load(), size) },
-				done:    sys.finished.Load,
-				printed: printed,
+				reg:       reg,
+				sys:       sys,
+				title:     title,
+				status:    func() live.Status { return readStatus(rd, sys, cr.n.Load(), size) },
+				done:      sys.finished.Load,
+				printed:   printed,
+				diagnoses: true,
 			})
 		},
 	}

@@ -71,6 +71,17 @@ type Config struct {
 	// Recorder, if not nil, records the bytes of every connection decoded
 	// (muxtop sniff --write).
 	Recorder tap.Recorder
+	// Evaluate, if not nil, brings the registry's findings up to date at a
+	// capture time (live.Registry.Evaluate). The Reader calls it every
+	// EvaluateEvery of capture time, before the first packet past each
+	// step, and once at the capture's end (Close): what a capture is
+	// diagnosed with then depends on its packets alone, not on how fast it
+	// is read. Within a silence longer than maxEvalSteps steps it steps
+	// that many times, then evaluates at the silence's end.
+	Evaluate func(now time.Time)
+	// EvaluateEvery is the capture time between two evaluations; 0 means
+	// 100 ms, as the live front ends evaluate (metrics.EvaluateEvery).
+	EvaluateEvery time.Duration
 	// Pace, if not nil, is called before every packet by Run and may wait:
 	// a file is read as fast as the disk allows, and a printer of every
 	// record can ask the reader to let it keep up. It must be cheap.
@@ -131,7 +142,11 @@ type Reader struct {
 	decoded []gopacket.LayerType
 
 	lastFlush time.Time
-	stats     struct {
+	// latest is the latest packet time read; nextEval the capture time of
+	// the next evaluation (zero before the first packet).
+	latest   time.Time
+	nextEval time.Time
+	stats    struct {
 		packets, bytes, notTCP, conns, decoded, skipped atomic.Uint64
 	}
 }
@@ -155,6 +170,9 @@ func (a *assemblerContext) GetCaptureInfo() gopacket.CaptureInfo { return a.ci }
 func NewReader(cfg Config) *Reader {
 	if cfg.Label == "" {
 		cfg.Label = "read"
+	}
+	if cfg.EvaluateEvery <= 0 {
+		cfg.EvaluateEvery = defaultEvaluateEvery
 	}
 	return &Reader{cfg: cfg, conns: make(map[flowKey]*connAsm), parsers: make(map[layers.LinkType]*gopacket.DecodingLayerParser)}
 }
@@ -229,6 +247,7 @@ func (r *Reader) parser(link layers.LinkType) (*gopacket.DecodingLayerParser, er
 func (r *Reader) Packet(data []byte, ci gopacket.CaptureInfo, link layers.LinkType) {
 	r.stats.packets.Add(1)
 	r.stats.bytes.Add(uint64(len(data)))
+	r.evaluateTo(ci.Timestamp)
 	if r.cfg.Clock != nil {
 		r.cfg.Clock.Set(ci.Timestamp)
 	}
@@ -283,6 +302,39 @@ func (r *Reader) Packet(data []byte, ci gopacket.CaptureInfo, link layers.LinkTy
 	}
 }
 
+// defaultEvaluateEvery is Config.EvaluateEvery's default: how often the
+// live front ends evaluate (metrics.EvaluateEvery).
+const defaultEvaluateEvery = 100 * time.Millisecond
+
+// maxEvalSteps bounds the evaluations of one silence in the capture: 100
+// s of 100 ms steps, longer than any threshold's default but LEAK's, whose
+// findings then open at the silence's end.
+const maxEvalSteps = 1000
+
+// evaluateTo calls Config.Evaluate at each step of capture time up to t,
+// the time of the packet about to be read: everything read so far is
+// older. Packets out of time order evaluate nothing.
+func (r *Reader) evaluateTo(t time.Time) {
+	if !t.After(r.latest) {
+		return
+	}
+	r.latest = t
+	if r.cfg.Evaluate == nil {
+		return
+	}
+	if r.nextEval.IsZero() {
+		r.nextEval = t.Add(r.cfg.EvaluateEvery)
+		return
+	}
+	for n := 0; !t.Before(r.nextEval); n++ {
+		if n == maxEvalSteps {
+			r.nextEval = t
+		}
+		r.cfg.Evaluate(r.nextEval)
+		r.nextEval = r.nextEval.Add(r.cfg.EvaluateEvery)
+	}
+}
+
 // everything is a flush time after every page's.
 var everything = time.Unix(1<<40, 0)
 
@@ -325,6 +377,9 @@ func (r *Reader) Close() {
 		}
 	}
 	clear(r.conns)
+	if r.cfg.Evaluate != nil && !r.latest.IsZero() {
+		r.cfg.Evaluate(r.latest) // the capture as it ends
+	}
 }
 
 // factory makes a conn for each TCP connection reassembly meets.
@@ -411,6 +466,10 @@ type conn struct {
 	end      [2]reassembly.Sequence
 	endKnown [2]bool
 	finSeen  [2]bool
+	// zeroSince is, per direction, since when its receiver has advertised
+	// a zero TCP window (zero while it advertises room): it stopped
+	// reading the connection (Session.ReceiveWindow).
+	zeroSince [2]time.Time
 
 	// seen: the connection carried a SYN or a byte. Reassembly meets the
 	// ACKs that follow a connection's close as a connection of their own:
@@ -500,6 +559,9 @@ func (c *conn) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.T
 	if tcp.RST {
 		c.rst = true
 	}
+	if tcp.ACK && !tcp.SYN && !tcp.RST {
+		c.window(d.Reverse(), tcp.Window == 0, ci.Timestamp) // the sender's own receive window
+	}
 	// A connection that was open when the capture began has no SYN to
 	// start at: start at the first segment, and resynchronise.
 	*start = true
@@ -566,6 +628,24 @@ func (c *conn) ReassemblyComplete(ac reassembly.AssemblerContext) bool {
 		c.sess.End(at, reason, nil)
 	}
 	return true
+}
+
+// window notes the TCP receive window that direction d's receiver
+// advertised at: closed (zero) or not. A receiver that stops reading the
+// connection closes it once its socket buffer is full, and the sender can
+// send nothing more: the session is told, so that the silence is not
+// taken for the sender's, and a window closed for long is SESSION_BLOCKED.
+func (c *conn) window(d live.Dir, closed bool, at time.Time) {
+	if closed == !c.zeroSince[d].IsZero() {
+		return
+	}
+	c.zeroSince[d] = time.Time{}
+	if closed {
+		c.zeroSince[d] = at
+	}
+	if c.state == decoding {
+		c.sess.ReceiveWindow(d, closed, at)
+	}
 }
 
 // holeAcked reports whether tcp, a segment of the connection, acknowledges
@@ -756,6 +836,11 @@ func (c *conn) open(at time.Time) {
 		rec = c.r.cfg.Recorder.Conn(client.String(), server.String(), at)
 	}
 	c.feed[live.ClientToServer], c.feed[live.ServerToClient] = tap.NewFeeders(c.sess, snaplen, c.proto, c.r.cfg.Skip)
+	for d, since := range c.zeroSince {
+		if !since.IsZero() {
+			c.sess.ReceiveWindow(live.Dir(d), true, since) // closed while the connection was held
+		}
+	}
 	for d := range live.Dir(2) {
 		if rec != nil {
 			c.feed[d].Record(rec)
@@ -853,6 +938,7 @@ func (c *conn) swapRoles() {
 	c.end[0], c.end[1] = c.end[1], c.end[0]
 	c.endKnown[0], c.endKnown[1] = c.endKnown[1], c.endKnown[0]
 	c.finSeen[0], c.finSeen[1] = c.finSeen[1], c.finSeen[0]
+	c.zeroSince[0], c.zeroSince[1] = c.zeroSince[1], c.zeroSince[0]
 	for i := range c.pending {
 		c.pending[i].dir = c.pending[i].dir.Reverse()
 	}

@@ -63,6 +63,19 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 			cs = append(cs, s.blockedCandidate(Dir(d), es.readSince[d], ns, cfg))
 		}
 	}
+	// SESSION_BLOCKED in a capture: dir's receiver has advertised a zero
+	// TCP window since zeroSince (ReceiveWindow). The sender's silence
+	// meanwhile is not its own.
+	for d := range 2 {
+		since := w.zeroSince[d]
+		if since == 0 || stuck[d] {
+			continue
+		}
+		stuck[d] = true
+		if ns-since >= int64(cfg.BlockedAfter) && s.open > 0 {
+			cs = append(cs, s.blockedCandidate(Dir(d), since, ns, cfg))
+		}
+	}
 	blocked := stuck[0] || stuck[1]
 
 	// KEEPALIVE: a direction silent for longer than its keepalive cadence

@@ -29,8 +29,9 @@ const (
 	// CodeSessionBlocked: the tapped end's (or the proxy's) write in Dir
 	// has not returned for BlockedAfter while streams are open, or the
 	// tapped end, Dir's receiver, has not read the connection for that
-	// long (Session.ReadStarted): the receiver stopped reading the whole
-	// session.
+	// long (Session.ReadStarted), or a capture shows Dir's receiver
+	// advertising a zero TCP window for that long (Session.ReceiveWindow):
+	// the receiver stopped reading the whole session.
 	CodeSessionBlocked
 	// CodeVersionMismatch: the two directions speak different versions.
 	CodeVersionMismatch

@@ -111,6 +111,10 @@ type sessionWatch struct {
 	// reads counts the tapped end's reads of each direction the same
 	// way (ReadStarted, ReadDone); 0 where nothing reports them.
 	reads [2]atomic.Uint64
+	// zeroSince is, per direction, since when (Unix ns) a capture has
+	// shown its receiver advertising a zero TCP window; 0 while it does
+	// not (ReceiveWindow).
+	zeroSince [2]int64
 
 	eng engineSession // the engine's own, under the session's lock
 }
@@ -138,6 +142,22 @@ func (s *Session) ReadStarted(dir Dir) { s.w.reads[dir&1].Add(1) }
 
 // ReadDone ends what ReadStarted began.
 func (s *Session) ReadDone(dir Dir) { s.w.reads[dir&1].Add(1) }
+
+// ReceiveWindow tells the session what a capture (muxtop read, sniff)
+// shows of the TCP receive window of dir's receiver: closed (zero) since
+// at, or open again. It is a capture's view of what ReadStarted tells of
+// a tapped end: a receiver whose window stays closed has stopped reading
+// the connection, and the sender can send nothing. The findings engine
+// then does not take the sender's silence for its own (KEEPALIVE,
+// UNANSWERED), and names the block after BlockedAfter (SESSION_BLOCKED).
+func (s *Session) ReceiveWindow(dir Dir, closed bool, at time.Time) {
+	s.mu.Lock()
+	s.w.zeroSince[dir&1] = 0
+	if closed {
+		s.w.zeroSince[dir&1] = at.UnixNano()
+	}
+	s.mu.Unlock()
+}
 
 // watchFrame notes a frame of dir at ns. s.mu is held.
 func (s *Session) watchFrame(dir Dir, ns int64) { s.w.lastAt[dir] = ns }

@@ -1,0 +1,91 @@
+package capture_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket/layers"
+
+	"github.com/muxtop/muxtop/capture"
+	"github.com/muxtop/muxtop/live"
+)
+
+// TestEvaluateInCaptureTime: the Reader evaluates the findings every
+// EvaluateEvery of capture time, at times later than every record it has
+// made, whatever the pace of reading; a long silence in the capture is
+// stepped through up to a bound, then evaluated at its end; Close
+// evaluates the capture as it ends.
+func TestEvaluateInCaptureTime(t *testing.T) {
+	const every = 100 * time.Millisecond
+	// A real session's 8 ms, spread over 1.6 s: many steps, some with
+	// packets between them and some without.
+	base := readPackets(t, fixture("v1", "base"))
+	first := base[0].ci.Timestamp
+	for i := range base {
+		base[i].ci.Timestamp = first.Add(200 * base[i].ci.Timestamp.Sub(first))
+	}
+	last := base[len(base)-1].ci.Timestamp
+	for _, tc := range []struct {
+		name string
+		gap  time.Duration // added to the second half's packet times
+	}{{"as captured", 0}, {"an hour's silence", time.Hour}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ps := append([]pkt(nil), base...)
+			half := len(ps) / 2
+			for i := half; i < len(ps); i++ {
+				ps[i].ci.Timestamp = ps[i].ci.Timestamp.Add(tc.gap)
+			}
+			reg := live.New(live.Config{})
+			var at []time.Time
+			next := uint64(1)
+			rd := capture.NewReader(capture.Config{Registry: reg, EvaluateEvery: every, Evaluate: func(now time.Time) {
+				at = append(at, now)
+				var recs []live.Record
+				recs, next = reg.Frames(live.Query{From: next}, nil)
+				for _, r := range recs {
+					if r.At.After(now) {
+						t.Errorf("an evaluation at %v, before record %d of %v", now, r.Seq, r.At)
+					}
+				}
+			}})
+			for _, p := range ps {
+				rd.Packet(p.data, p.ci, layers.LinkTypeEthernet)
+			}
+			rd.Close()
+			end := last.Add(tc.gap)
+			if len(at) == 0 || !at[len(at)-1].Equal(end) {
+				t.Fatalf("the last evaluation is not at the capture's end %v: %v", end, at)
+			}
+			steps := at[:len(at)-1]
+			var jumps int
+			for i, a := range steps {
+				want := first.Add(time.Duration(i+1) * every)
+				if jumps > 0 || !a.Equal(want) {
+					// After 1000 steps into the silence: its end, then steps from there.
+					gapEnd := ps[half].ci.Timestamp
+					if i == 0 || !a.Equal(gapEnd) && !a.Equal(steps[i-1].Add(every)) {
+						t.Fatalf("evaluation %d at %v, want %v or the silence's end %v", i, a.Sub(first), want.Sub(first), gapEnd.Sub(first))
+					}
+					if a.Equal(gapEnd) {
+						jumps++
+					}
+				}
+			}
+			wantSteps := int((last.Sub(first)) / every)
+			if tc.gap > 0 {
+				// The steps before the silence, 1000 into it, one at its end,
+				// then the steps after it.
+				before := int(ps[half-1].ci.Timestamp.Sub(first) / every)
+				after := int(end.Sub(ps[half].ci.Timestamp) / every)
+				wantSteps = before + 1000 + 1 + after
+				if jumps != 1 {
+					t.Errorf("%d jumps to the silence's end, want 1", jumps)
+				}
+			}
+			t.Logf("%d evaluations in %v of capture", len(steps), end.Sub(first))
+			if len(steps) != wantSteps {
+				t.Errorf("%d evaluations in %v of capture, want %d", len(steps), end.Sub(first), wantSteps)
+			}
+		})
+	}
+}
