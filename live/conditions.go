@@ -83,14 +83,16 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	// cadence; with no NOP either way, keepalive is off and silence is fine.
 	// A yamux side whose latest ping has no answer is waiting for it: its
 	// keepalive pings again only after the answer, so its silence is the
-	// other side's.
+	// other side's. A direction that ended (its sender's FIN, its tap's
+	// EOF) is not silent: its sender closed it.
 	var silent [2]bool
 	for d := range 2 {
 		every := w.nopEvery[d]
 		if every == 0 {
 			every = w.nopEvery[1-d]
 		}
-		if every == 0 || stuck[d] || s.yamux().waiting[d] {
+		// A side that closed its direction is silent by choice.
+		if every == 0 || stuck[d] || s.yamux().waiting[d] || s.dirEnded[d] {
 			continue
 		}
 		last := w.lastAt[d]

@@ -498,6 +498,26 @@ func TestFindingKeepalive(t *testing.T) {
 	expect(t, reg, "+KEEPALIVE", "-KEEPALIVE")
 }
 
+// TestFindingKeepaliveClosedSide: a side that closed its direction (its
+// TCP FIN, which a capture shows while the other side stays open) sends
+// nothing more by choice: its silence is not KEEPALIVE. The other side's
+// silence still is. Found reading a capture of the keepalive fault: the
+// client, its keepalive expired, closed; the frozen server did not.
+func TestFindingKeepaliveClosedSide(t *testing.T) {
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 1)
+	sc.feedAt(sec(0), nop(c2s), nop(s2c))
+	sc.feedAt(sec(1), nop(c2s), nop(s2c))
+	sc.feedAt(sec(2), nop(c2s))
+	sc.s.DirectionEnded(c2s)
+	cfg := live.FindingsConfig{Churn: -1}
+	reg.Evaluate(sec(10), cfg)
+	recs := expect(t, reg, "+KEEPALIVE")
+	if f := recs[0].Finding; f.Dir != s2c {
+		t.Errorf("KEEPALIVE on %v, want only the server's silence (s2c)", f.Dir)
+	}
+}
+
 func TestFindingKeepaliveCadence(t *testing.T) {
 	cfg := live.FindingsConfig{Churn: -1, LeakAfter: time.Hour}
 	t.Run("no keepalive either way", func(t *testing.T) {
