@@ -233,6 +233,7 @@ func startTcpdump(t *testing.T, bin, addr, file string) (stop func() (drops int,
 // the frozen server does not: the client's silence after its FIN is not
 // KEEPALIVE. yamux's blocked stream differs: the capture names the stream
 // sent the most on the wire, where little of the client's writes went.
+// muxtop sniff, on the wire as tcpdump captures, must open the same.
 func TestTcpdumpFaultThenRead(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs two processes for seconds")
@@ -251,6 +252,22 @@ func TestTcpdumpFaultThenRead(t *testing.T) {
 			addr := freePort(t)
 			file := filepath.Join(t.TempDir(), tc.fault+".pcap")
 			stopTcpdump := startTcpdump(t, bin, addr, file)
+			_, port, _ := strings.Cut(addr, ":")
+			sniff := startRun(t, "sniff", "-i", "lo", "--port", port, "--blocked-after", "1s")
+			for !strings.Contains(sniff.stderr.String(), "capturing on") {
+				select {
+				case <-sniff.done:
+					if !strings.Contains(sniff.stderr.String(), "CAP_NET_RAW") {
+						t.Fatalf("sniff: %s", sniff.stderr.String())
+					}
+					t.Logf("without sniff: it needs root or CAP_NET_RAW")
+					sniff = nil
+				case <-time.After(20 * time.Millisecond):
+				}
+				if sniff == nil {
+					break
+				}
+			}
 			srv := startRun(t, append([]string{"demo", "server", "--listen", addr, "--duration", "40s"}, tc.mux...)...)
 			for !strings.Contains(srv.stderr.String(), "listening on "+addr) {
 				time.Sleep(20 * time.Millisecond)
@@ -263,6 +280,12 @@ func TestTcpdumpFaultThenRead(t *testing.T) {
 			time.Sleep(2 * live.SilenceLimit(time.Second))
 			mine := cli.stop()
 			srv.stop()
+			if sniff != nil {
+				// sniff, live on the wire, evaluates by the wall clock.
+				if got, want := openedKinds(sniff.stop(), tc.anyStream), openedKinds(mine, tc.anyStream); got != want {
+					t.Errorf("sniff opened\n %s\nthe client's tap\n %s", got, want)
+				}
+			}
 			if drops, stats := stopTcpdump(); drops > 0 {
 				t.Skipf("tcpdump dropped %d packets: the machine is too busy to capture every packet (%s)", drops, stats)
 			}
