@@ -33,7 +33,10 @@ func newReadCmd() *cobra.Command {
 			"connection whose bytes look like smux or yamux is decoded; --port or a filter (host ADDR and\n" +
 			"port N) picks connections to decode whatever they look like. --protocol smux|yamux forces the\n" +
 			"protocol; --skip N skips N bytes the client sends before the mux (Consul: 1). The client is the\n" +
-			"end that sent the TCP SYN, else the end not on --port, else the end that opens odd stream ids.",
+			"end that sent the TCP SYN, else the end not on --port, else the end that opens odd stream ids.\n" +
+			"The findings are evaluated in the capture's time, every 100 ms of it: a capture is diagnosed the\n" +
+			"same however fast it is read. A receiver that stopped reading shows as the zero TCP window it\n" +
+			"advertises: SESSION_BLOCKED after --blocked-after.",
 		Example: "  tcpdump -i lo -w cap.pcap port 9000   # then:\n" +
 			"  muxtop read cap.pcap\n" +
 			"  muxtop read cap.pcapng.gz --port 9000 -o json > sessions.ndjson\n" +

@@ -31,7 +31,9 @@ func newSniffCmd() *cobra.Command {
 			"shown once a stream opens (odd stream ids are the client's) or after 2 s of capture.\n" +
 			"It needs root or CAP_NET_RAW (sudo setcap cap_net_raw+ep $(which muxtop)). By default every\n" +
 			"connection whose bytes look like smux or yamux is decoded; --port or a filter picks connections.\n" +
-			"--protocol smux|yamux forces the protocol; --skip N skips N bytes the client sends first.",
+			"--protocol smux|yamux forces the protocol; --skip N skips N bytes the client sends first.\n" +
+			"A receiver that stopped reading shows as the zero TCP window it advertises: SESSION_BLOCKED\n" +
+			"after --blocked-after.",
 		Example: "  sudo muxtop sniff --port 9000\n" +
 			"  sudo muxtop sniff -i eth0 host 10.0.0.5 and port 9000 --write cap.pcapng",
 		RunE: func(cmd *cobra.Command, args []string) (err error) {
