@@ -8,6 +8,7 @@ import (
 
 	"github.com/muxtop/muxtop/capture"
 	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/pcapout"
 )
 
 // TestEvaluateInCaptureTime: the Reader evaluates the findings every
@@ -87,5 +88,49 @@ func TestEvaluateInCaptureTime(t *testing.T) {
 				t.Errorf("%d evaluations in %v of capture, want %d", len(steps), end.Sub(first), wantSteps)
 			}
 		})
+	}
+}
+
+// TestKeepaliveOpenAtCaptureEnd: a capture cut while one side is silent
+// past its keepalive leaves KEEPALIVE open, as the capture showed it when
+// it ended: Close ends the directions the capture saw no end of, and that
+// end is not the silent side's, nor a frame it sent.
+func TestKeepaliveOpenAtCaptureEnd(t *testing.T) {
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	path := writeCapture(t, func(w *pcapout.Writer) {
+		c := w.Conn("127.0.0.1:40005", "127.0.0.1:9000", at)
+		for i := range 12 {
+			at = at.Add(time.Second)
+			c.Write(live.ClientToServer, at, []byte(v1("\x03", 0, "")))
+			if i < 2 {
+				c.Write(live.ServerToClient, at, []byte(v1("\x03", 0, "")))
+			}
+		}
+		// No end: the capture stopped while the session was open.
+	})
+	reg := live.New(live.Config{})
+	cfg := live.FindingsConfig{Churn: -1}
+	rd := capture.NewReader(capture.Config{Registry: reg, Filter: capture.Port(9000),
+		Evaluate: func(now time.Time) { reg.Evaluate(now, cfg) }})
+	for _, p := range readPackets(t, path) {
+		rd.Packet(p.data, p.ci, layers.LinkTypeEthernet)
+	}
+	rd.Close()
+	recs, _ := reg.Frames(live.Query{From: 1}, nil)
+	var got []string
+	opened := 0
+	for _, r := range recs {
+		switch r.Kind {
+		case live.FindingOpened:
+			got = append(got, "+"+r.Finding.Code.String())
+			if r.Finding.Code == live.CodeKeepalive && r.Finding.Dir == live.ServerToClient {
+				opened++
+			}
+		case live.FindingResolved:
+			got = append(got, "-"+r.Finding.Code.String()+" ("+r.Detail+")")
+		}
+	}
+	if len(got) != 1 || opened != 1 {
+		t.Errorf("findings %q, want one: KEEPALIVE of the server's silence, open as the capture ends", got)
 	}
 }

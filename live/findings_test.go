@@ -509,13 +509,58 @@ func TestFindingKeepaliveClosedSide(t *testing.T) {
 	sc.feedAt(sec(0), nop(c2s), nop(s2c))
 	sc.feedAt(sec(1), nop(c2s), nop(s2c))
 	sc.feedAt(sec(2), nop(c2s))
-	sc.s.DirectionEnded(c2s)
+	sc.s.DirectionEnded(c2s, sec(2))
 	cfg := live.FindingsConfig{Churn: -1}
 	reg.Evaluate(sec(10), cfg)
 	recs := expect(t, reg, "+KEEPALIVE")
 	if f := recs[0].Finding; f.Dir != s2c {
 		t.Errorf("KEEPALIVE on %v, want only the server's silence (s2c)", f.Dir)
 	}
+}
+
+// TestFindingKeepaliveSilentThenClosed: a side silent past its keepalive
+// that then closes its direction was silent: its KEEPALIVE stays open
+// until the session ends, whose end record then tells the silence. Its
+// FIN is not a frame that arrived. Only the silence after its end is its
+// choice: a side that closed in time opens nothing.
+func TestFindingKeepaliveSilentThenClosed(t *testing.T) {
+	cfg := live.FindingsConfig{Churn: -1}
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 1)
+	sc.feedAt(sec(0), nop(c2s), nop(s2c))
+	sc.feedAt(sec(1), nop(c2s), nop(s2c))
+	for s := 2.0; s <= 8; s++ {
+		sc.feedAt(sec(s), nop(c2s))
+		reg.Evaluate(sec(s), cfg)
+	}
+	expect(t, reg, "+KEEPALIVE")
+	sc.s.DirectionEnded(s2c, sec(8.5)) // the frozen server's FIN, at last
+	reg.Evaluate(sec(9), cfg)
+	expect(t, reg, "+KEEPALIVE")
+	sc.s.End(sec(9.5), live.EOF, nil)
+	reg.Evaluate(sec(10), cfg)
+	recs, _ := reg.Frames(live.Query{From: 1}, nil)
+	var ended string
+	for _, r := range recs {
+		if r.Kind == live.SessionEnded {
+			ended = r.Detail
+		}
+	}
+	if !strings.Contains(ended, "after the server sent nothing for 8.5 s (KEEPALIVE)") {
+		t.Errorf("session-ended detail %q, want the server's silence", ended)
+	}
+
+	// The same server closing within its keepalive's limit: nothing.
+	reg = live.New(live.Config{})
+	sc = openSession(reg, 1)
+	sc.feedAt(sec(0), nop(c2s), nop(s2c))
+	sc.feedAt(sec(1), nop(c2s), nop(s2c))
+	sc.s.DirectionEnded(s2c, sec(2))
+	for s := 2.0; s <= 8; s++ {
+		sc.feedAt(sec(s), nop(c2s))
+		reg.Evaluate(sec(s), cfg)
+	}
+	expect(t, reg)
 }
 
 func TestFindingKeepaliveCadence(t *testing.T) {

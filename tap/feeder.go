@@ -266,7 +266,7 @@ func (f *Feeder) End(at time.Time, report bool) {
 		f.Feed(nil, at) // the frames that chain up to the end
 	}
 	f.done = true
-	f.sess.DirectionEnded(f.dir)
+	f.sess.DirectionEnded(f.dir, at)
 	if f.rec != nil {
 		f.rec.End(f.dir, at)
 	}
@@ -305,7 +305,7 @@ func (f *Feeder) End(at time.Time, report bool) {
 // direction decodes nothing more: the connection has failed.
 func (f *Feeder) unsent(at time.Time, cut, stop int64) {
 	f.done = true
-	f.sess.DirectionEnded(f.dir)
+	f.sess.DirectionEnded(f.dir, at)
 	if f.rec != nil {
 		f.rec.End(f.dir, at) // the bytes that were not sent are in the recording: they were fed before the write
 	}
