@@ -86,14 +86,20 @@ func TestZeroWindowDirection(t *testing.T) {
 		cport, sport int
 		midstream    bool
 		filter       capture.Filter
+		rtt          float64 // after the window opens, the client's answer
 	}{
-		{"syn", 40006, 9000, false, capture.Filter{}},
-		{"port", 40006, 9000, false, capture.Port(9000)},
-		{"midstream, guessed right", 40006, 9000, true, capture.Filter{}},
-		{"midstream, guessed wrong", 1000, 61000, true, capture.Filter{}},
+		{"syn", 40006, 9000, false, capture.Filter{}, 0.05},
+		{"port", 40006, 9000, false, capture.Port(9000), 0.05},
+		{"midstream, guessed right", 40006, 9000, true, capture.Filter{}, 0.05},
+		{"midstream, guessed wrong", 1000, 61000, true, capture.Filter{}, 0.05},
+		// Captured at the server, the client's answer comes a round trip
+		// after the window opened, past an evaluation: its silence is
+		// still the block's.
+		{"answer a round trip later", 40006, 9000, false, capture.Filter{}, 0.15},
+		{"answer a round trip later, midstream", 1000, 61000, true, capture.Filter{}, 0.4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ps := capture1(tc.cport, tc.sport, 0.05)
+			ps := capture1(tc.cport, tc.sport, tc.rtt)
 			if tc.midstream {
 				ps = ps[3:] // joined after the handshake, before the first byte
 			}

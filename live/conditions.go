@@ -65,9 +65,14 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	}
 	// SESSION_BLOCKED in a capture: dir's receiver has advertised a zero
 	// TCP window since zeroSince (ReceiveWindow). The sender's silence
-	// meanwhile is not its own.
+	// meanwhile is not its own, nor for blockGrace after the window
+	// opened: what it held back comes a round trip later where the
+	// capture is taken at the receiver.
 	for d := range 2 {
 		since := w.zeroSince[d]
+		if since == 0 && ns-w.zeroFreed[d] < int64(blockGrace) {
+			stuck[d] = true
+		}
 		if since == 0 || stuck[d] {
 			continue
 		}
