@@ -134,3 +134,58 @@ func TestKeepaliveOpenAtCaptureEnd(t *testing.T) {
 		t.Errorf("findings %q, want one: KEEPALIVE of the server's silence, open as the capture ends", got)
 	}
 }
+
+// TestEvaluateEdges: a Reader that reads nothing evaluates nothing, even
+// at Close; one with no Evaluate reads as before; packets out of time
+// order evaluate nothing, and the evaluations only ever move forward.
+func TestEvaluateEdges(t *testing.T) {
+	var at []time.Time
+	record := func(now time.Time) { at = append(at, now) }
+	rd := capture.NewReader(capture.Config{Registry: live.New(live.Config{}), Evaluate: record})
+	rd.Close()
+	if len(at) != 0 {
+		t.Errorf("Close with nothing read evaluated at %v", at)
+	}
+
+	base := readPackets(t, fixture("v1", "base"))
+	first := base[0].ci.Timestamp
+	ps := append([]pkt(nil), base...)
+	for i := range ps {
+		ps[i].ci.Timestamp = first.Add(time.Duration(i) * 30 * time.Millisecond)
+	}
+	// Every fifth packet stamped a second early, as a capture merged from
+	// two clocks may be.
+	for i := 5; i < len(ps); i += 5 {
+		ps[i].ci.Timestamp = ps[i].ci.Timestamp.Add(-time.Second)
+	}
+	want, _ := readFile(t, fixture("v1", "base"), capture.Filter{})
+	for _, evaluate := range []func(time.Time){nil, record} {
+		at = nil
+		reg := live.New(live.Config{})
+		rd := capture.NewReader(capture.Config{Registry: reg, Evaluate: evaluate})
+		for _, p := range ps {
+			rd.Packet(p.data, p.ci, layers.LinkTypeEthernet)
+		}
+		rd.Close()
+		if got := reg.Snapshot(); counts(got) != counts(want) {
+			t.Errorf("evaluate %v: counts\n%s\nwant\n%s", evaluate != nil, counts(got), counts(want))
+		}
+		if evaluate == nil {
+			continue
+		}
+		var latest time.Time
+		for _, p := range ps {
+			if p.ci.Timestamp.After(latest) {
+				latest = p.ci.Timestamp
+			}
+		}
+		if len(at) == 0 || !at[len(at)-1].Equal(latest) {
+			t.Fatalf("the last evaluation is not at the capture's latest packet %v: %v", latest, at)
+		}
+		for i := 1; i < len(at); i++ {
+			if at[i].Before(at[i-1]) {
+				t.Errorf("evaluation %d at %v, before the one before it at %v", i, at[i], at[i-1])
+			}
+		}
+	}
+}
