@@ -1,12 +1,14 @@
 package capture_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/muxtop/muxtop/capture"
+	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/pcapout"
 )
@@ -187,5 +189,38 @@ func TestEvaluateEdges(t *testing.T) {
 				t.Errorf("evaluation %d at %v, before the one before it at %v", i, at[i], at[i-1])
 			}
 		}
+	}
+}
+
+// TestStallOpenAtCaptureEnd: a v2 writer held at a full window when the
+// capture stops is still held as the capture shows it: its WINDOW_STALL
+// stays open. The capture's end is not the writer's FIN, nor a UPD.
+func TestStallOpenAtCaptureEnd(t *testing.T) {
+	v2 := func(cmd byte, sid uint32, payload string) []byte {
+		h := decoder.MakeHeader(2, decoder.Cmd(cmd), uint16(len(payload)), sid)
+		return append(h[:], payload...)
+	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	path := writeCapture(t, func(w *pcapout.Writer) {
+		c := w.Conn("127.0.0.1:40007", "127.0.0.1:9000", t0)
+		at := t0.Add(100 * time.Millisecond)
+		c.Write(live.ClientToServer, at, v2(0, 3, ""))
+		for range 5 { // past the stream's 256 KiB window: the writer waits for a UPD
+			c.Write(live.ClientToServer, at, v2(2, 3, strings.Repeat("x", 60000)))
+		}
+		for i := range 8 {
+			at = t0.Add(time.Duration(i+1) * time.Second)
+			c.Write(live.ClientToServer, at, v2(3, 0, ""))
+			c.Write(live.ServerToClient, at, v2(3, 0, ""))
+		}
+		// No end: the capture stopped while the writer waited.
+	})
+	cfg := live.FindingsConfig{Churn: -1, StallAfter: time.Second, UnansweredAfter: time.Hour}
+	fs := findingsOf(t, readPackets(t, path), capture.Filter{}, cfg)
+	if len(fs) != 1 || fs[0].Kind != live.FindingOpened || fs[0].Finding.Code != live.CodeWindowStall {
+		for _, r := range fs {
+			t.Logf("%v %v %v: %s", r.At.Sub(t0), r.Kind, r.Finding.Code, r.Detail)
+		}
+		t.Errorf("%d finding records, want one: WINDOW_STALL opened, open as the capture ends", len(fs))
 	}
 }
