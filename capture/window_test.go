@@ -1,6 +1,7 @@
 package capture_test
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -118,5 +119,35 @@ func TestZeroWindowDirection(t *testing.T) {
 				t.Errorf("resolved at %v, want as the window opened (5 s)", at.Sub(t0))
 			}
 		})
+	}
+}
+
+// TestZeroWindowMomentary: a window that closes for a moment, as a busy
+// receiver's does under load (TestTcpdumpBulkThenRead), blocks nothing:
+// an evaluation that falls within it must not take the session for
+// blocked, which would resolve its open findings (here LEAK, which a
+// blocked session does not open) only to open them again at the next.
+func TestZeroWindowMomentary(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	sec := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	path := writeCapture(t, func(w *pcapout.Writer) {
+		c := w.Conn("127.0.0.1:40008", "127.0.0.1:9000", t0)
+		c.Write(live.ClientToServer, sec(0.1), []byte(v1("\x00", 3, "")+v1("\x02", 3, "RAND")))
+		c.Write(live.ServerToClient, sec(0.1), []byte(v1("\x02", 3, "42")))
+		for s := 0.5; s < 6; s += 0.5 {
+			c.Write(live.ClientToServer, sec(s), []byte(v1("\x03", 0, "")))
+			c.Write(live.ServerToClient, sec(s), []byte(v1("\x03", 0, "")))
+		}
+		c.Write(live.ServerToClient, sec(3.15), []byte(v1("\x03", 0, ""))) // the window open again
+	})
+	ps := readPackets(t, path)
+	slices.SortStableFunc(ps, func(a, b pkt) int { return a.ci.Timestamp.Compare(b.ci.Timestamp) })
+	ps = withWindow(t, ps, 9000, sec(3), sec(3), 0)
+	fs := findingsOf(t, ps, capture.Filter{}, live.FindingsConfig{Churn: -1, LeakAfter: time.Second})
+	if len(fs) != 1 || fs[0].Kind != live.FindingOpened || fs[0].Finding.Code != live.CodeLeak {
+		for _, r := range fs {
+			t.Logf("%v %v %v: %s", r.At.Sub(t0), r.Kind, r.Finding.Code, r.Detail)
+		}
+		t.Errorf("%d finding records, want one: LEAK opened, and open to the end", len(fs))
 	}
 }

@@ -64,16 +64,16 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		}
 	}
 	// SESSION_BLOCKED in a capture: dir's receiver has advertised a zero
-	// TCP window since zeroSince (ReceiveWindow). The sender's silence
-	// meanwhile is not its own, nor for blockGrace after the window
-	// opened: what it held back comes a round trip later where the
-	// capture is taken at the receiver.
+	// TCP window since zeroSince (ReceiveWindow). Closed for zeroSettle,
+	// it holds the sender, whose silence meanwhile is not its own, nor for
+	// blockGrace after the window opened: what it held back comes a round
+	// trip later where the capture is taken at the receiver.
 	for d := range 2 {
 		since := w.zeroSince[d]
 		if since == 0 && ns-w.zeroFreed[d] < int64(blockGrace) {
 			stuck[d] = true
 		}
-		if since == 0 || stuck[d] {
+		if since == 0 || ns-since < int64(min(zeroSettle, cfg.BlockedAfter)) || stuck[d] {
 			continue
 		}
 		stuck[d] = true
