@@ -89,8 +89,8 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	// A yamux side whose latest ping has no answer is waiting for it: its
 	// keepalive pings again only after the answer, so its silence is the
 	// other side's. A direction that ended (its sender's FIN, its tap's
-	// EOF, the capture's end) is silent by its sender's choice from then
-	// on: only its silence up to its end counts.
+	// EOF) is silent by its sender's choice from then on: only its
+	// silence up to its end counts.
 	var silent [2]bool
 	for d := range 2 {
 		every := w.nopEvery[d]
