@@ -64,11 +64,16 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		}
 	}
 	// SESSION_BLOCKED in a capture: dir's receiver has advertised a zero
-	// TCP window since zeroSince (ReceiveWindow). The sender's silence
-	// meanwhile is not its own.
+	// TCP window since zeroSince (ReceiveWindow). Closed for zeroSettle,
+	// it holds the sender, whose silence meanwhile is not its own, nor for
+	// blockGrace after the window opened: what it held back comes a round
+	// trip later where the capture is taken at the receiver.
 	for d := range 2 {
 		since := w.zeroSince[d]
-		if since == 0 || stuck[d] {
+		if since == 0 && ns-w.zeroFreed[d] < int64(blockGrace) {
+			stuck[d] = true
+		}
+		if since == 0 || ns-since < int64(min(zeroSettle, cfg.BlockedAfter)) || stuck[d] {
 			continue
 		}
 		stuck[d] = true
@@ -84,15 +89,15 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	// A yamux side whose latest ping has no answer is waiting for it: its
 	// keepalive pings again only after the answer, so its silence is the
 	// other side's. A direction that ended (its sender's FIN, its tap's
-	// EOF) is not silent: its sender closed it.
+	// EOF) is silent by its sender's choice from then on: only its
+	// silence up to its end counts.
 	var silent [2]bool
 	for d := range 2 {
 		every := w.nopEvery[d]
 		if every == 0 {
 			every = w.nopEvery[1-d]
 		}
-		// A side that closed its direction is silent by choice.
-		if every == 0 || stuck[d] || s.yamux().waiting[d] || s.dirEnded[d] {
+		if every == 0 || stuck[d] || s.yamux().waiting[d] {
 			continue
 		}
 		last := w.lastAt[d]
@@ -103,7 +108,11 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		if limit <= 0 {
 			limit = SilenceLimit(time.Duration(every))
 		}
-		if quiet := time.Duration(ns - last); quiet >= limit {
+		until := ns
+		if s.dirEnded[d] {
+			until = min(ns, s.dirEndedAt[d])
+		}
+		if quiet := time.Duration(ns - last); time.Duration(until-last) >= limit {
 			silent[d] = true
 			cs = append(cs, candidate{code: CodeKeepalive, dir: Dir(d), hasDir: true, since: last,
 				ev: Evidence{Age: quiet, Limit: time.Duration(every), Versions: vers}})

@@ -333,6 +333,11 @@ const (
 	// blocked after the write went through, so that the frames it was
 	// holding back can arrive before its silence is judged.
 	blockGrace = time.Second
+	// zeroSettle is how long a capture must show a receiver's TCP window
+	// closed before the sender counts as held by it: a busy receiver's
+	// window touches zero for moments under load, and an evaluation that
+	// falls in one must not take the session for blocked.
+	zeroSettle = 250 * time.Millisecond
 )
 
 // Evaluate brings the findings up to date at time now: it opens those

@@ -229,26 +229,53 @@ func TestFindingSessionBlocked(t *testing.T) {
 // no UNANSWERED). Reading again resolves it. An end whose reader waits in
 // Read for as long, with the same silence, is the client's KEEPALIVE.
 func TestFindingReaderStopped(t *testing.T) {
+	receiverStops(t, "stopped", func(sc *script, reg *live.Registry, cfg live.FindingsConfig, stopped bool) {
+		sc.s.ReadStarted(c2s)
+		if stopped {
+			sc.s.ReadDone(c2s) // and no Read after it
+		}
+		reg.Evaluate(sec(0.4), cfg)
+		reg.Evaluate(sec(0.5), cfg) // no read since 0.4
+	}, func(sc *script) { sc.s.ReadStarted(c2s) })
+}
+
+// TestFindingZeroWindow: a capture's view of a receiver that stopped
+// reading is the zero TCP window it advertises (Session.ReceiveWindow).
+// Held closed, it is SESSION_BLOCKED, and the sender's silence is not
+// KEEPALIVE nor its streams UNANSWERED; closed for a moment, as a busy
+// receiver's is, it is nothing, and the same silence is the sender's.
+func TestFindingZeroWindow(t *testing.T) {
+	receiverStops(t, "held", func(sc *script, reg *live.Registry, cfg live.FindingsConfig, held bool) {
+		sc.s.ReceiveWindow(c2s, true, sec(0.4))
+		if !held {
+			reg.Evaluate(sec(0.5), cfg)
+			sc.s.ReceiveWindow(c2s, false, sec(0.6))
+		}
+	}, func(sc *script) { sc.s.ReceiveWindow(c2s, false, sec(9.1)) })
+}
+
+// receiverStops runs the script of TestFindingReaderStopped and
+// TestFindingZeroWindow: at 0.4 s the server, c2s's receiver, stops
+// reading the connection as stop makes it, for good if stopped (named
+// name in the subtests), while it still sends; resume makes it read again
+// at 9.1 s.
+func receiverStops(t *testing.T, name string, stop func(sc *script, reg *live.Registry, cfg live.FindingsConfig, stopped bool), resume func(sc *script)) {
+	t.Helper()
 	for _, stopped := range []bool{true, false} {
-		t.Run(fmt.Sprintf("stopped=%v", stopped), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s=%v", name, stopped), func(t *testing.T) {
 			reg := live.New(live.Config{})
 			sc := openSession(reg, 1)
 			big := strings.Repeat("x", 30000)
 			// The stream sent the most, 5, is not the oldest.
 			sc.feedAt(sec(0), nop(c2s), nop(s2c), syn(c2s, 3), psh(c2s, 3, "RAND"), syn(c2s, 5), psh(c2s, 5, "SINK"), psh(c2s, 5, big))
 			cfg := live.FindingsConfig{BlockedAfter: 2 * time.Second, UnansweredAfter: time.Second, Churn: -1}
-			sc.s.ReadStarted(c2s)
-			if stopped {
-				sc.s.ReadDone(c2s) // and no Read after it
-			}
-			reg.Evaluate(sec(0.4), cfg)
-			reg.Evaluate(sec(0.5), cfg) // no read since 0.4
+			stop(sc, reg, cfg, stopped)
 			for s := 1.0; s < 2.4; s += 0.5 {
 				sc.feedAt(sec(s), nop(s2c)) // the server still sends
 				reg.Evaluate(sec(s), cfg)
 			}
 			if !stopped {
-				// The reader waits in Read and nothing comes: the client's
+				// The receiver reads, and nothing comes: the client's
 				// silence and its streams unanswered, as ever.
 				fs := openFindings(reg, sec(2.5), cfg)
 				if fs[live.CodeKeepalive] == nil || fs[live.CodeUnanswered] == nil || fs[live.CodeSessionBlocked] != nil {
@@ -269,61 +296,7 @@ func TestFindingReaderStopped(t *testing.T) {
 				reg.Evaluate(sec(s+0.5), cfg)
 			}
 			expect(t, reg, "+SESSION_BLOCKED")
-			sc.s.ReadStarted(c2s)
-			sc.feedAt(sec(9.1), nop(c2s), psh(s2c, 3, "ok"), psh(s2c, 5, "ok"))
-			reg.Evaluate(sec(9.2), cfg)
-			recs = expect(t, reg, "+SESSION_BLOCKED", "-SESSION_BLOCKED")
-			if why := recs[1].Detail; why != "the receiver reads the connection again" {
-				t.Errorf("resolved: %q", why)
-			}
-		})
-	}
-}
-
-// TestFindingZeroWindow: a capture's view of a receiver that stopped
-// reading is the zero TCP window it advertises (Session.ReceiveWindow).
-// Held closed, it is SESSION_BLOCKED, and the sender's silence is not
-// KEEPALIVE nor its streams UNANSWERED; closed for a moment, as a busy
-// receiver's is, it is nothing, and the same silence is the sender's.
-func TestFindingZeroWindow(t *testing.T) {
-	for _, held := range []bool{true, false} {
-		t.Run(fmt.Sprintf("held=%v", held), func(t *testing.T) {
-			reg := live.New(live.Config{})
-			sc := openSession(reg, 1)
-			big := strings.Repeat("x", 30000)
-			// The stream sent the most, 5, is not the oldest.
-			sc.feedAt(sec(0), nop(c2s), nop(s2c), syn(c2s, 3), psh(c2s, 3, "RAND"), syn(c2s, 5), psh(c2s, 5, "SINK"), psh(c2s, 5, big))
-			cfg := live.FindingsConfig{BlockedAfter: 2 * time.Second, UnansweredAfter: time.Second, Churn: -1}
-			sc.s.ReceiveWindow(c2s, true, sec(0.4))
-			if !held {
-				reg.Evaluate(sec(0.5), cfg)
-				sc.s.ReceiveWindow(c2s, false, sec(0.6))
-			}
-			for s := 1.0; s < 2.4; s += 0.5 {
-				sc.feedAt(sec(s), nop(s2c)) // the server still sends
-				reg.Evaluate(sec(s), cfg)
-			}
-			if !held {
-				fs := openFindings(reg, sec(2.5), cfg)
-				if fs[live.CodeKeepalive] == nil || fs[live.CodeUnanswered] == nil || fs[live.CodeSessionBlocked] != nil {
-					t.Errorf("findings %v, want KEEPALIVE and UNANSWERED, not SESSION_BLOCKED", fs)
-				}
-				return
-			}
-			expect(t, reg)
-			reg.Evaluate(sec(2.5), cfg)
-			recs := expect(t, reg, "+SESSION_BLOCKED")
-			f := recs[0].Finding
-			if f.Dir != c2s || f.Stream != 5 || f.Evidence.Bytes != 30004 || f.Evidence.Count != 2 || !f.Since.Equal(sec(0.4)) ||
-				!strings.HasPrefix(f.Text, fmt.Sprintf("session %d is blocked: the server stopped reading 2.1 s ago, with 2 streams open; stream 5 was sent 29.3 KiB", sc.s.ID())) {
-				t.Errorf("blocked: %+v", f)
-			}
-			for s := 3.0; s < 9; s++ {
-				sc.feedAt(sec(s), nop(s2c))
-				reg.Evaluate(sec(s+0.5), cfg)
-			}
-			expect(t, reg, "+SESSION_BLOCKED")
-			sc.s.ReceiveWindow(c2s, false, sec(9.1))
+			resume(sc)
 			sc.feedAt(sec(9.1), nop(c2s), psh(s2c, 3, "ok"), psh(s2c, 5, "ok"))
 			reg.Evaluate(sec(9.2), cfg)
 			recs = expect(t, reg, "+SESSION_BLOCKED", "-SESSION_BLOCKED")
@@ -509,13 +482,58 @@ func TestFindingKeepaliveClosedSide(t *testing.T) {
 	sc.feedAt(sec(0), nop(c2s), nop(s2c))
 	sc.feedAt(sec(1), nop(c2s), nop(s2c))
 	sc.feedAt(sec(2), nop(c2s))
-	sc.s.DirectionEnded(c2s)
+	sc.s.DirectionEnded(c2s, sec(2))
 	cfg := live.FindingsConfig{Churn: -1}
 	reg.Evaluate(sec(10), cfg)
 	recs := expect(t, reg, "+KEEPALIVE")
 	if f := recs[0].Finding; f.Dir != s2c {
 		t.Errorf("KEEPALIVE on %v, want only the server's silence (s2c)", f.Dir)
 	}
+}
+
+// TestFindingKeepaliveSilentThenClosed: a side silent past its keepalive
+// that then closes its direction was silent: its KEEPALIVE stays open
+// until the session ends, whose end record then tells the silence. Its
+// FIN is not a frame that arrived. Only the silence after its end is its
+// choice: a side that closed in time opens nothing.
+func TestFindingKeepaliveSilentThenClosed(t *testing.T) {
+	cfg := live.FindingsConfig{Churn: -1}
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 1)
+	sc.feedAt(sec(0), nop(c2s), nop(s2c))
+	sc.feedAt(sec(1), nop(c2s), nop(s2c))
+	for s := 2.0; s <= 8; s++ {
+		sc.feedAt(sec(s), nop(c2s))
+		reg.Evaluate(sec(s), cfg)
+	}
+	expect(t, reg, "+KEEPALIVE")
+	sc.s.DirectionEnded(s2c, sec(8.5)) // the frozen server's FIN, at last
+	reg.Evaluate(sec(9), cfg)
+	expect(t, reg, "+KEEPALIVE")
+	sc.s.End(sec(9.5), live.EOF, nil)
+	reg.Evaluate(sec(10), cfg)
+	recs, _ := reg.Frames(live.Query{From: 1}, nil)
+	var ended string
+	for _, r := range recs {
+		if r.Kind == live.SessionEnded {
+			ended = r.Detail
+		}
+	}
+	if !strings.Contains(ended, "after the server sent nothing for 8.5 s (KEEPALIVE)") {
+		t.Errorf("session-ended detail %q, want the server's silence", ended)
+	}
+
+	// The same server closing within its keepalive's limit: nothing.
+	reg = live.New(live.Config{})
+	sc = openSession(reg, 1)
+	sc.feedAt(sec(0), nop(c2s), nop(s2c))
+	sc.feedAt(sec(1), nop(c2s), nop(s2c))
+	sc.s.DirectionEnded(s2c, sec(2))
+	for s := 2.0; s <= 8; s++ {
+		sc.feedAt(sec(s), nop(c2s))
+		reg.Evaluate(sec(s), cfg)
+	}
+	expect(t, reg)
 }
 
 func TestFindingKeepaliveCadence(t *testing.T) {

@@ -293,7 +293,7 @@ func TestDirectionEnded(t *testing.T) {
 	if snap := reg.SnapshotWith(later); snap.Stalls != 1 {
 		t.Fatalf("stalls %d before the end, want 1", snap.Stalls)
 	}
-	sc.s.DirectionEnded(live.ClientToServer)
+	sc.s.DirectionEnded(live.ClientToServer, at(sc.n))
 	sc.feed(upd(s2c, 3, 1, 65536))
 	snap := reg.SnapshotWith(later)
 	st := snap.Session(sc.s.ID()).Stream(3)

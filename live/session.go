@@ -160,11 +160,12 @@ type Session struct {
 	closed       fifo       // closed streams, oldest first
 	maxID        [2]uint32  // the highest id SYN'd, per parity
 	summary      ClosedSummary
-	untracked    Traffic // frames that name no tracked stream
-	atWindow     int     // v2 flows whose writer sits at the window (Flow.FullSince set)
-	dirEnded     [2]bool // the direction's byte stream has ended: its writers write no more
-	serial       uint64  // of the latest stream opened: the streams' serials tell reused structs apart
-	counted      *stream // the stream the frame being recorded was counted on, if any
+	untracked    Traffic  // frames that name no tracked stream
+	atWindow     int      // v2 flows whose writer sits at the window (Flow.FullSince set)
+	dirEnded     [2]bool  // the direction's byte stream has ended: its writers write no more
+	dirEndedAt   [2]int64 // when (Unix ns) it ended, where dirEnded
+	serial       uint64   // of the latest stream opened: the streams' serials tell reused structs apart
+	counted      *stream  // the stream the frame being recorded was counted on, if any
 	unsent       [2]int64
 	open         int    // streams not closed
 	endedStreams uint64 // streams that ended with the session, never closed by both FINs
@@ -593,11 +594,12 @@ func (s *Session) Violation(dir Dir, at time.Time, v *decoder.Violation) {
 	}
 }
 
-// DirectionEnded records that the byte stream of direction dir has ended
-// (EOF, a reset, a half-close, a failed write): its sender writes no more,
-// so none of its v2 writers is held back from then on, and none is
-// STALLED. What they wrote still sits at the window.
-func (s *Session) DirectionEnded(dir Dir) {
+// DirectionEnded records that the byte stream of direction dir ended at
+// at (EOF, a reset, a half-close, a failed write): its sender writes no
+// more, so none of its v2 writers is held back from then on, and none is
+// STALLED. What they wrote still sits at the window. Its silence from at
+// on is its sender's choice, not KEEPALIVE; a silence before at still is.
+func (s *Session) DirectionEnded(dir Dir, at time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.dirEnded[dir] {
@@ -605,6 +607,7 @@ func (s *Session) DirectionEnded(dir Dir) {
 	}
 	s.gen++
 	s.dirEnded[dir] = true
+	s.dirEndedAt[dir] = at.UnixNano()
 	for st := range s.streams.all() {
 		s.setFull(&st.flow[dir], time.Time{})
 	}

@@ -115,6 +115,10 @@ type sessionWatch struct {
 	// shown its receiver advertising a zero TCP window; 0 while it does
 	// not (ReceiveWindow).
 	zeroSince [2]int64
+	// zeroFreed is, per direction, when (Unix ns) a window closed for
+	// zeroSettle last opened again: the frames it held back take a round
+	// trip to come (blockGrace).
+	zeroFreed [2]int64
 
 	eng engineSession // the engine's own, under the session's lock
 }
@@ -149,9 +153,14 @@ func (s *Session) ReadDone(dir Dir) { s.w.reads[dir&1].Add(1) }
 // a tapped end: a receiver whose window stays closed has stopped reading
 // the connection, and the sender can send nothing. The findings engine
 // then does not take the sender's silence for its own (KEEPALIVE,
-// UNANSWERED), and names the block after BlockedAfter (SESSION_BLOCKED).
+// UNANSWERED) once the window has stayed closed for a moment, nor for a
+// second after it opens again, as after a blocked write; it names the
+// block after BlockedAfter (SESSION_BLOCKED).
 func (s *Session) ReceiveWindow(dir Dir, closed bool, at time.Time) {
 	s.mu.Lock()
+	if since := s.w.zeroSince[dir&1]; !closed && since != 0 && at.UnixNano()-since >= int64(zeroSettle) {
+		s.w.zeroFreed[dir&1] = at.UnixNano() // it held the sender
+	}
 	s.w.zeroSince[dir&1] = 0
 	if closed {
 		s.w.zeroSince[dir&1] = at.UnixNano()

@@ -255,7 +255,10 @@ func (f *Feeder) violation(at time.Time, v *decoder.Violation) {
 // of a frame it cut short count as unparsed, and if report, the frame is
 // named TRUNCATED: smux's read of it fails ("unexpected EOF" when the peer
 // closed). A frame the tapped end stopped reading itself, by closing the
-// connection, was not cut by the peer: report is false then.
+// connection, was not cut by the peer: report is false then, as it is
+// where a capture stopped. Only an end the sender made (report) tells the
+// session its sender writes no more (live.Session.DirectionEnded): where
+// a capture stopped, its writers are as the capture last showed them.
 func (f *Feeder) End(at time.Time, report bool) {
 	if f.done {
 		return
@@ -266,7 +269,9 @@ func (f *Feeder) End(at time.Time, report bool) {
 		f.Feed(nil, at) // the frames that chain up to the end
 	}
 	f.done = true
-	f.sess.DirectionEnded(f.dir)
+	if report {
+		f.sess.DirectionEnded(f.dir, at)
+	}
 	if f.rec != nil {
 		f.rec.End(f.dir, at)
 	}
@@ -305,7 +310,7 @@ func (f *Feeder) End(at time.Time, report bool) {
 // direction decodes nothing more: the connection has failed.
 func (f *Feeder) unsent(at time.Time, cut, stop int64) {
 	f.done = true
-	f.sess.DirectionEnded(f.dir)
+	f.sess.DirectionEnded(f.dir, at)
 	if f.rec != nil {
 		f.rec.End(f.dir, at) // the bytes that were not sent are in the recording: they were fed before the write
 	}
