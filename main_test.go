@@ -238,6 +238,36 @@ func checkConsistent(t *testing.T, c capture, pool int) {
 	}
 }
 
+// runDemoJSON runs muxtop demo with args and --output json in this
+// process, asks its gateway for n numbers, and stops it, as ctrl+c does,
+// once they are in and it has run for at least minRun. It returns what the
+// demo printed and the numbers HTTP answered. A --duration would race the
+// requests: under -race on a loaded machine, 20 of them took longer than
+// a 3 s demo ("502 Bad Gateway demo: gateway closed").
+func runDemoJSON(t *testing.T, minRun time.Duration, n int, args ...string) (capture, []uint64) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	start := time.Now()
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() { // ends with ctx: the deferred cancel if not before
+		done <- run(ctx, append([]string{"demo", "--output", "json"}, args...), &stdout, &stderr)
+	}()
+	var url string
+	smuxtest.Eventually(t, "the gateway URL on stderr", func() bool {
+		url = gatewayURL.FindString(stderr.String())
+		return url != ""
+	})
+	mine := getNumbers(t, url, n)
+	time.Sleep(minRun - time.Since(start))
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d, stderr: %s", code, stderr.String())
+	}
+	return parseJSON(t, stdout.String()), mine
+}
+
 func TestDemoInProcessJSON(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the demo for seconds")
@@ -245,22 +275,7 @@ func TestDemoInProcessJSON(t *testing.T) {
 	for _, version := range []string{"1", "2"} {
 		t.Run("v"+version, func(t *testing.T) {
 			const pool = 4
-			var stdout, stderr syncBuffer
-			done := make(chan int, 1)
-			go func() {
-				done <- run(context.Background(), []string{"demo", "--output", "json", "--duration", "3s",
-					"--pool", fmt.Sprint(pool), "--rate", "50", "--smux-version", version}, &stdout, &stderr)
-			}()
-			var url string
-			smuxtest.Eventually(t, "the gateway URL on stderr", func() bool {
-				url = gatewayURL.FindString(stderr.String())
-				return url != ""
-			})
-			mine := getNumbers(t, url, 20)
-			if code := <-done; code != 0 {
-				t.Fatalf("exit %d, stderr: %s", code, stderr.String())
-			}
-			c := parseJSON(t, stdout.String())
+			c, mine := runDemoJSON(t, 3*time.Second, 20, "--pool", fmt.Sprint(pool), "--rate", "50", "--smux-version", version)
 			checkConsistent(t, c, pool)
 			nums := c.serverNumbers(t)
 			for _, n := range mine {
