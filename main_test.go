@@ -349,7 +349,7 @@ func runDemoPair(t *testing.T, pool int, args ...string) (cli, srv capture, mine
 	defer cancel()
 	var srvOut, srvErr, cliOut, cliErr syncBuffer
 	sc := exec.CommandContext(ctx, bin, append(append([]string{"demo", "server"}, args...),
-		"--listen", addr, "--output", "json", "--duration", "4s")...)
+		"--listen", addr, "--output", "json")...)
 	sc.Stdout, sc.Stderr = &srvOut, &srvErr
 	if err := sc.Start(); err != nil {
 		t.Fatal(err)
@@ -359,8 +359,9 @@ func runDemoPair(t *testing.T, pool int, args ...string) (cli, srv capture, mine
 		return strings.Contains(srvErr.String(), "listening on "+addr)
 	})
 	cc := exec.CommandContext(ctx, bin, append(append([]string{"demo", "client"}, args...),
-		"--connect", addr, "--http", "127.0.0.1:0", "--pool", fmt.Sprint(pool), "--rate", "50", "--output", "json", "--duration", "2s")...)
+		"--connect", addr, "--http", "127.0.0.1:0", "--pool", fmt.Sprint(pool), "--rate", "50", "--output", "json")...)
 	cc.Stdout, cc.Stderr = &cliOut, &cliErr
+	start := time.Now()
 	if err := cc.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -370,9 +371,20 @@ func runDemoPair(t *testing.T, pool int, args ...string) (cli, srv capture, mine
 		return url != ""
 	})
 	mine = getNumbers(t, url, 10)
+	// Both stop as ctrl+c stops them, not at a --duration, which on a
+	// stalled machine could end the client before the requests (as in
+	// runDemoJSON): the client once they are in and it has run for 2 s,
+	// the server once it has seen the client's sessions end, so that it
+	// saw every frame the client wrote.
+	time.Sleep(2*time.Second - time.Since(start))
+	cc.Process.Signal(os.Interrupt)
 	if err := cc.Wait(); err != nil {
 		t.Fatalf("client: %v\n%s", err, cliErr.String())
 	}
+	smuxtest.Eventually(t, "the server to see the client's sessions end", func() bool {
+		return strings.Count(srvOut.String(), `{"type":"session-ended"`) >= pool
+	})
+	sc.Process.Signal(os.Interrupt)
 	if err := sc.Wait(); err != nil {
 		t.Fatalf("server: %v\n%s", err, srvErr.String())
 	}
