@@ -5,8 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-
-	"github.com/muxtop/muxtop/internal/smuxtest"
+	"time"
 )
 
 // checkYamuxConsistent is checkConsistent for a yamux demo: every stream
@@ -117,22 +116,7 @@ func TestDemoYamuxJSON(t *testing.T) {
 		t.Skip("runs the demo for seconds")
 	}
 	const pool = 4
-	var stdout, stderr syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(context.Background(), []string{"demo", "--protocol", "yamux", "--output", "json", "--duration", "3s",
-			"--pool", fmt.Sprint(pool), "--rate", "50"}, &stdout, &stderr)
-	}()
-	var url string
-	smuxtest.Eventually(t, "the gateway URL on stderr", func() bool {
-		url = gatewayURL.FindString(stderr.String())
-		return url != ""
-	})
-	mine := getNumbers(t, url, 20)
-	if code := <-done; code != 0 {
-		t.Fatalf("exit %d, stderr: %s", code, stderr.String())
-	}
-	c := parseJSON(t, stdout.String())
+	c, mine := runDemoJSON(t, 3*time.Second, 20, "--protocol", "yamux", "--pool", fmt.Sprint(pool), "--rate", "50")
 	checkYamuxConsistent(t, c, pool)
 	nums := c.serverNumbers(t)
 	for _, n := range mine {

@@ -91,10 +91,14 @@ func TestMetricsServerStoppedWithCommand(t *testing.T) {
 		t.Skip("runs the demo for seconds")
 	}
 	base := runtime.NumGoroutine()
+	// Stopped by its context, as ctrl+c does, once scraped: a --duration
+	// could end it first on a stalled machine (as runDemoJSON's did).
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	var stdout, stderr syncBuffer
 	done := make(chan int, 1)
-	go func() { // ends with the command's --duration
-		done <- run(context.Background(), []string{"demo", "-o", "json", "--duration", "2s", "--metrics", ":0"}, &stdout, &stderr)
+	go func() { // ends with ctx
+		done <- run(ctx, []string{"demo", "-o", "json", "--metrics", ":0"}, &stdout, &stderr)
 	}()
 	var m []string
 	smuxtest.Eventually(t, "the metrics line", func() bool {
@@ -107,6 +111,7 @@ func TestMetricsServerStoppedWithCommand(t *testing.T) {
 	if !bytes.Contains(get(t, m[1]), []byte("\nmuxtop_sessions_live ")) {
 		t.Error("no muxtop_sessions_live in the scrape")
 	}
+	cancel()
 	if code := <-done; code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}

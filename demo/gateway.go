@@ -27,7 +27,10 @@ const DefaultPool = 10
 // as long after each next one, up to GatewayConfig.RedialMax, each wait
 // between half and all of that at random, so that the slots do not dial in
 // step. A session that answers once resets the count. A service that is
-// down then costs a few dials per slot, not thousands a second.
+// down then costs a few dials per slot, not thousands a second. A session
+// or dial begun before the gateway last reached the service again is left
+// over from the outage: its failure is no news, so it neither counts nor
+// waits, and the gateway does not say again that it backs off.
 const (
 	redialFirst      = 250 * time.Millisecond
 	DefaultRedialMax = 5 * time.Second
@@ -108,6 +111,9 @@ type Gateway struct {
 	slots []slot
 	next  atomic.Uint64
 	down  atomic.Bool // a slot is backing off; said once, until a session answers
+	// recoveries counts the times a session answered while down: each
+	// ended an outage.
+	recoveries atomic.Uint64
 
 	ctx    context.Context // cancelled by Close: aborts dials in flight
 	cancel context.CancelFunc
@@ -129,6 +135,7 @@ type slot struct {
 	err      error         // why the last session or dial failed
 	failures int           // sessions and dials failed in a row, none answering
 	retryAt  time.Time     // when the next dial may start
+	dialedAt uint64        // the gateway's recoveries when the current session's, or dial's, dial began
 }
 
 // NewGateway returns a gateway for cfg and starts dialling its sessions in
@@ -243,17 +250,24 @@ func (g *Gateway) answered(i int, sess muxSession) {
 	}
 	s.mu.Unlock()
 	if g.down.CompareAndSwap(true, false) {
+		g.recoveries.Add(1)
 		g.log.Warn(fmt.Sprintf("demo: gateway reaches the service at %s again", g.upstream))
 	}
 }
 
 // failedLocked counts a failure of slot i, a dial or a session that never
 // answered, sets when it may dial again, and says once that the gateway
-// backs off. The slot's lock is held.
+// backs off. A failure of a dial begun before the gateway last reached
+// the service is left over from the outage: the slot may dial again at
+// once, with its count reset. The slot's lock is held.
 func (g *Gateway) failedLocked(i int, err error) {
 	s := &g.slots[i]
-	s.failures++
 	s.err = err
+	if s.dialedAt != g.recoveries.Load() {
+		s.failures, s.retryAt = 0, time.Now()
+		return
+	}
+	s.failures++
 	wait := min(g.maxWait, redialFirst<<min(s.failures-1, 30))
 	wait = wait/2 + rand.N(wait/2+1)
 	s.retryAt = time.Now().Add(wait)
@@ -409,6 +423,7 @@ func (g *Gateway) redial(i int, done chan struct{}) {
 			t.Stop()
 		}
 	}
+	dialedAt := g.recoveries.Load()
 	ctx, cancel := context.WithTimeout(g.ctx, g.timeout)
 	var conn net.Conn
 	err := ctx.Err()
@@ -430,7 +445,7 @@ func (g *Gateway) redial(i int, done chan struct{}) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.sess, s.answered, s.dialing = sess, false, nil
+	s.sess, s.answered, s.dialing, s.dialedAt = sess, false, nil, dialedAt
 	if err != nil {
 		g.failedLocked(i, fmt.Errorf("demo: connect to service: %w", err))
 	}

@@ -339,10 +339,7 @@ func startFront(t *testing.T, service string) *front {
 // once; when the service is back it recovers, and says that once.
 func TestGatewayBacksOff(t *testing.T) {
 	smuxtest.NoGoroutinesLeft(t)
-	f := startFront(t, startService(t, ServiceConfig{}))
-	var logs logBuffer
-	gw, _ := startGateway(t, GatewayConfig{Upstream: f.ln.Addr().String(), Pool: 2, Timeout: 300 * time.Millisecond,
-		RedialMax: time.Second, Logger: newLogger(&logs)})
+	f, gw, logs := backingOffGateway(t)
 
 	// Load for two seconds, as the load generator would.
 	var wg sync.WaitGroup
@@ -361,9 +358,7 @@ func TestGatewayBacksOff(t *testing.T) {
 	if n := f.accepted.Load(); n > 20 || n < 2 {
 		t.Errorf("the gateway dialled %d times in 2 s with 2 slots, want a handful", n)
 	}
-	if n := strings.Count(logs.String(), "redialling with backoff"); n != 1 {
-		t.Errorf("the backoff was announced %d times, want once:\n%s", n, logs.String())
-	}
+	saidOnce(t, logs, "the backoff", "redialling with backoff")
 
 	f.up.Store(true)
 	smuxtest.Eventually(t, "the gateway to answer again", func() bool {
@@ -377,8 +372,54 @@ func TestGatewayBacksOff(t *testing.T) {
 		}
 	}
 	logs.waitLog(t, "reaches the service")
-	if n := strings.Count(logs.String(), "reaches the service"); n != 1 {
-		t.Errorf("the recovery was announced %d times, want once:\n%s", n, logs.String())
+	saidOnce(t, logs, "the recovery", "reaches the service")
+}
+
+// TestGatewayStaleSessionAfterRecovery: a session dialled while the
+// service was down, and first used after another slot has reached the
+// service again, fails. That is the outage's leftover, not a new outage:
+// the gateway says once that it backs off and once that it recovers, as
+// TestGatewayBacksOff expects in whatever order its slots are used (which
+// failed 4 of 50 runs while its process was stopped now and then: the
+// recovery announced twice). The requests go to chosen slots through the
+// round-robin counter.
+func TestGatewayStaleSessionAfterRecovery(t *testing.T) {
+	smuxtest.NoGoroutinesLeft(t)
+	f, gw, logs := backingOffGateway(t)
+	// Both slots' first sessions are dialled now, while the service is down.
+	smuxtest.Eventually(t, "both slots to dial", func() bool { return f.accepted.Load() == 2 })
+	f.up.Store(true)
+
+	answers := func(slot uint64) func() bool {
+		return func() bool {
+			gw.next.Store(slot - 1)
+			_, err := gw.Rand(context.Background())
+			return err == nil
+		}
+	}
+	smuxtest.Eventually(t, "slot 1 to answer", answers(1))
+	smuxtest.Eventually(t, "slot 2, with its session from the outage, to answer", answers(2))
+	saidOnce(t, logs, "the backoff", "redialling with backoff")
+	saidOnce(t, logs, "the recovery", "reaches the service")
+}
+
+// backingOffGateway returns a gateway of two slots that redials at most
+// 1 s apart, logging to logs, in front of a service behind f, which is
+// down until f.up is set.
+func backingOffGateway(t *testing.T) (f *front, gw *Gateway, logs *logBuffer) {
+	t.Helper()
+	f = startFront(t, startService(t, ServiceConfig{}))
+	logs = &logBuffer{}
+	gw, _ = startGateway(t, GatewayConfig{Upstream: f.ln.Addr().String(), Pool: 2, Timeout: 300 * time.Millisecond,
+		RedialMax: time.Second, Logger: newLogger(logs)})
+	return f, gw, logs
+}
+
+// saidOnce fails t unless logs say text exactly once: what is announced.
+func saidOnce(t *testing.T, logs *logBuffer, what, text string) {
+	t.Helper()
+	if n := strings.Count(logs.String(), text); n != 1 {
+		t.Errorf("%s was announced %d times, want once:\n%s", what, n, logs.String())
 	}
 }
 

@@ -172,6 +172,23 @@ func do(t *testing.T, method, url string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
+// sleepWatched sleeps for d in steps of 10 ms and returns the longest
+// time between two steps: about 10 ms on a machine that keeps up, as long
+// as the test was stopped or starved on one that stalls.
+func sleepWatched(d time.Duration) (longest time.Duration) {
+	const step = 10 * time.Millisecond
+	start := time.Now()
+	for last := start; ; {
+		now := time.Now()
+		longest, last = max(longest, now.Sub(last)), now
+		left := d - now.Sub(start)
+		if left <= 0 {
+			return longest
+		}
+		time.Sleep(min(step, left))
+	}
+}
+
 // versions runs f once per smux protocol version.
 func versions(t *testing.T, f func(t *testing.T, version int)) {
 	for _, v := range []int{1, 2} {
