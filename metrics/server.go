@@ -96,11 +96,27 @@ func (s *Server) Close() error {
 // every front end of muxtop does.
 const EvaluateEvery = 100 * time.Millisecond
 
+// StoodStillAfter and CatchUp are how Diagnose tells muxtop's own pause
+// from the silence of what it watches. A tick that comes StoodStillAfter
+// or more after the previous one means the process stood still (stopped
+// with ctrl-Z or SIGSTOP, the machine suspended, starved of CPU), and
+// what it watches with it: a tapped end, or the attach proxy, did not read
+// the frames sent meanwhile, which wait in socket buffers. Judged at
+// once, every session would look silent for the pause (KEEPALIVE). The
+// evaluations of the next CatchUp are skipped, so that those frames are
+// read first; one that is late again then evaluates, so that a process
+// starved for good is still diagnosed at every other tick.
+const (
+	StoodStillAfter = 5 * EvaluateEvery
+	CatchUp         = 2 * EvaluateEvery
+)
+
 // Diagnose evaluates reg's findings every EvaluateEvery with cfg's
 // thresholds (live.Registry.Evaluate), in a goroutine that the returned
-// stop ends and waits for; stop may be called more than once. Without it
-// the findings_* metrics stay at zero: the data path only keeps the
-// counters the evaluation reads.
+// stop ends and waits for; stop may be called more than once. After
+// muxtop itself stood still it waits CatchUp before it evaluates again
+// (StoodStillAfter). Without it the findings_* metrics stay at zero: the
+// data path only keeps the counters the evaluation reads.
 func Diagnose(reg *live.Registry, cfg live.FindingsConfig) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -108,12 +124,15 @@ func Diagnose(reg *live.Registry, cfg live.FindingsConfig) (stop func()) {
 		defer close(done)
 		t := time.NewTicker(EvaluateEvery)
 		defer t.Stop()
+		var p pauses
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				reg.Evaluate(reg.Now(), cfg) // not the tick's time: records since then are older than it
+				if p.evaluate(time.Now()) {
+					reg.Evaluate(reg.Now(), cfg) // not the tick's time: records since then are older than it
+				}
 			}
 		}
 	}()
@@ -124,4 +143,29 @@ func Diagnose(reg *live.Registry, cfg live.FindingsConfig) (stop func()) {
 			<-done
 		})
 	}
+}
+
+// pauses tells Diagnose's ticks after muxtop stood still from the others.
+type pauses struct {
+	last    time.Time // the previous tick, by the wall clock
+	resumed time.Time // the late tick that began a catch-up; zero when none
+}
+
+// evaluate reports whether the tick at now is to evaluate: not within
+// CatchUp of a tick StoodStillAfter or more after the one before it.
+// now's monotonic reading is dropped: a suspended machine's stops.
+func (p *pauses) evaluate(now time.Time) bool {
+	now = now.Round(0)
+	late := !p.last.IsZero() && now.Sub(p.last) >= StoodStillAfter
+	p.last = now
+	if late && p.resumed.IsZero() {
+		p.resumed = now
+	}
+	if !p.resumed.IsZero() {
+		if now.Sub(p.resumed) < CatchUp {
+			return false
+		}
+		p.resumed = time.Time{}
+	}
+	return true
 }
