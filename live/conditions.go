@@ -25,9 +25,18 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		return cs
 	}
 
-	// SESSION_BLOCKED: a write in progress at two evaluations in a row has
-	// waited at least since the first.
+	// SESSION_BLOCKED: dir's receiver has held its sender since since, as
+	// one of the three signs below shows; the sender's silence meanwhile
+	// is not its own (stuck).
 	var stuck [2]bool
+	block := func(d int, since int64) {
+		stuck[d] = true
+		if ns-since >= int64(cfg.BlockedAfter) && s.open > 0 {
+			cs = append(cs, s.blockedCandidate(Dir(d), since, ns, cfg))
+		}
+	}
+	// A write in progress at two evaluations in a row has waited at least
+	// since the first.
 	for d := range 2 {
 		v := w.writes[d].Load()
 		if v != es.writeSeen[d] && es.writeSince[d] != 0 && ns-es.writeSince[d] >= int64(blockGrace) {
@@ -36,12 +45,8 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		if ns-es.writeFreed[d] < int64(blockGrace) {
 			stuck[d] = true
 		}
-		if !stood(v, true, &es.writeSeen[d], &es.writeSince[d], ns) {
-			continue
-		}
-		stuck[d] = true
-		if ns-es.writeSince[d] >= int64(cfg.BlockedAfter) && s.open > 0 {
-			cs = append(cs, s.blockedCandidate(Dir(d), es.writeSince[d], ns, cfg))
+		if stood(v, true, &es.writeSeen[d], &es.writeSince[d], ns) {
+			block(d, es.writeSince[d])
 		}
 	}
 	// SESSION_BLOCKED as well: the tapped end has not read a direction
@@ -53,14 +58,10 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 			es.readSeen[d], es.readSince[d] = v, 0 // not reported, or a write's block already
 			continue
 		}
-		if !stood(v, false, &es.readSeen[d], &es.readSince[d], ns) {
-			continue
-		}
 		// No read at all between two evaluations: smux's and yamux's
 		// readers are back in Read within microseconds of a frame.
-		stuck[d] = true
-		if ns-es.readSince[d] >= int64(cfg.BlockedAfter) && s.open > 0 {
-			cs = append(cs, s.blockedCandidate(Dir(d), es.readSince[d], ns, cfg))
+		if stood(v, false, &es.readSeen[d], &es.readSince[d], ns) {
+			block(d, es.readSince[d])
 		}
 	}
 	// SESSION_BLOCKED in a capture: dir's receiver has advertised a zero
@@ -73,12 +74,8 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		if since == 0 && ns-w.zeroFreed[d] < int64(blockGrace) {
 			stuck[d] = true
 		}
-		if since == 0 || ns-since < int64(min(zeroSettle, cfg.BlockedAfter)) || stuck[d] {
-			continue
-		}
-		stuck[d] = true
-		if ns-since >= int64(cfg.BlockedAfter) && s.open > 0 {
-			cs = append(cs, s.blockedCandidate(Dir(d), since, ns, cfg))
+		if since != 0 && ns-since >= int64(min(zeroSettle, cfg.BlockedAfter)) && !stuck[d] {
+			block(d, since)
 		}
 	}
 	blocked := stuck[0] || stuck[1]
