@@ -156,9 +156,13 @@ func TestEvaluateEdges(t *testing.T) {
 		ps[i].ci.Timestamp = first.Add(time.Duration(i) * 30 * time.Millisecond)
 	}
 	// Every fifth packet stamped a second early, as a capture merged from
-	// two clocks may be.
+	// two clocks may be, and the last one: the capture ends before its
+	// latest packet, where Close must still evaluate.
 	for i := 5; i < len(ps); i += 5 {
 		ps[i].ci.Timestamp = ps[i].ci.Timestamp.Add(-time.Second)
+	}
+	if (len(ps)-1)%5 != 0 {
+		ps[len(ps)-1].ci.Timestamp = ps[len(ps)-1].ci.Timestamp.Add(-time.Second)
 	}
 	want, _ := readFile(t, fixture("v1", "base"), capture.Filter{})
 	for _, evaluate := range []func(time.Time){nil, record} {
