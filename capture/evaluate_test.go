@@ -193,6 +193,13 @@ func TestEvaluateEdges(t *testing.T) {
 				t.Errorf("evaluation %d at %v, before the one before it at %v", i, at[i], at[i-1])
 			}
 		}
+		// With no EvaluateEvery, the steps are its default, 100 ms.
+		for i, a := range at[:len(at)-1] {
+			if want := first.Add(time.Duration(i+1) * 100 * time.Millisecond); !a.Equal(want) {
+				t.Errorf("evaluation %d at %v, want %v", i, a.Sub(first), want.Sub(first))
+				break
+			}
+		}
 	}
 }
 
