@@ -156,9 +156,13 @@ func TestEvaluateEdges(t *testing.T) {
 		ps[i].ci.Timestamp = first.Add(time.Duration(i) * 30 * time.Millisecond)
 	}
 	// Every fifth packet stamped a second early, as a capture merged from
-	// two clocks may be.
+	// two clocks may be, and the last one: the capture ends before its
+	// latest packet, where Close must still evaluate.
 	for i := 5; i < len(ps); i += 5 {
 		ps[i].ci.Timestamp = ps[i].ci.Timestamp.Add(-time.Second)
+	}
+	if (len(ps)-1)%5 != 0 {
+		ps[len(ps)-1].ci.Timestamp = ps[len(ps)-1].ci.Timestamp.Add(-time.Second)
 	}
 	want, _ := readFile(t, fixture("v1", "base"), capture.Filter{})
 	for _, evaluate := range []func(time.Time){nil, record} {
@@ -187,6 +191,13 @@ func TestEvaluateEdges(t *testing.T) {
 		for i := 1; i < len(at); i++ {
 			if at[i].Before(at[i-1]) {
 				t.Errorf("evaluation %d at %v, before the one before it at %v", i, at[i], at[i-1])
+			}
+		}
+		// With no EvaluateEvery, the steps are its default, 100 ms.
+		for i, a := range at[:len(at)-1] {
+			if want := first.Add(time.Duration(i+1) * 100 * time.Millisecond); !a.Equal(want) {
+				t.Errorf("evaluation %d at %v, want %v", i, a.Sub(first), want.Sub(first))
+				break
 			}
 		}
 	}

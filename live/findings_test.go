@@ -308,36 +308,41 @@ func receiverStops(t *testing.T, name string, stop func(sc *script, reg *live.Re
 }
 
 func TestFindingBlockedNeedsAStoppedReader(t *testing.T) {
-	reg := live.New(live.Config{})
-	sc := openSession(reg, 1)
-	sc.feedAt(sec(0), syn(c2s, 3))
-	cfg := live.FindingsConfig{BlockedAfter: time.Second, Churn: -1}
 	// A read that returns before every evaluation, so that each finds none
 	// in progress but one since the last, is never a stopped reader; nor
 	// is one in progress across an evaluation.
-	for i := range 30 {
-		sc.s.ReadStarted(c2s)
-		sc.s.ReadDone(c2s)
-		reg.Evaluate(sec(float64(i)/10), cfg)
-	}
-	for i := 30; i < 50; i++ {
-		sc.s.ReadStarted(c2s)
-		reg.Evaluate(sec(float64(i)/10), cfg)
-		sc.s.ReadDone(c2s)
-	}
-	expect(t, reg)
+	expectNeverBlocked(t, func(s *live.Session, i int, evaluate func()) {
+		s.ReadStarted(c2s)
+		if i < 30 {
+			s.ReadDone(c2s)
+			evaluate()
+			return
+		}
+		evaluate()
+		s.ReadDone(c2s)
+	})
 }
 
 func TestFindingBlockedNeedsAWaitingWrite(t *testing.T) {
+	// Writes that come and go are never blocked, however many there are.
+	expectNeverBlocked(t, func(s *live.Session, i int, evaluate func()) {
+		s.WriteStarted(c2s)
+		evaluate()
+		s.WriteDone(c2s)
+	})
+}
+
+// expectNeverBlocked evaluates a session with stream 3 open every 100 ms
+// for 5 s, BlockedAfter 1 s, with step's reads or writes around each
+// evaluation (the i-th), and expects no finding.
+func expectNeverBlocked(t *testing.T, step func(s *live.Session, i int, evaluate func())) {
+	t.Helper()
 	reg := live.New(live.Config{})
 	sc := openSession(reg, 1)
 	sc.feedAt(sec(0), syn(c2s, 3))
 	cfg := live.FindingsConfig{BlockedAfter: time.Second, Churn: -1}
-	// Writes that come and go are never blocked, however many there are.
 	for i := range 50 {
-		sc.s.WriteStarted(c2s)
-		reg.Evaluate(sec(float64(i)/10), cfg)
-		sc.s.WriteDone(c2s)
+		step(sc.s, i, func() { reg.Evaluate(sec(float64(i)/10), cfg) })
 	}
 	expect(t, reg)
 }
