@@ -87,7 +87,8 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	// keepalive pings again only after the answer, so its silence is the
 	// other side's. A direction that ended (its sender's FIN, its tap's
 	// EOF) is silent by its sender's choice from then on: only its
-	// silence up to its end counts.
+	// silence up to its end counts. Bytes a resynchronisation holds
+	// unframed end a silence as a frame does (Heard).
 	var silent [2]bool
 	for d := range 2 {
 		every := w.nopEvery[d]
@@ -97,7 +98,7 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		if every == 0 || stuck[d] || s.yamux().waiting[d] {
 			continue
 		}
-		last := w.lastAt[d]
+		last := w.lastHeard(Dir(d))
 		if last == 0 {
 			last = s.start.UnixNano()
 		}

@@ -569,7 +569,7 @@ func (s *Session) endNote(at time.Time, err string) string {
 		if f.Code != CodeKeepalive {
 			continue
 		}
-		last := s.w.lastAt[f.Dir]
+		last := s.w.lastHeard(f.Dir)
 		if last == 0 {
 			last = s.start.UnixNano()
 		}

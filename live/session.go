@@ -277,7 +277,7 @@ func (s *Session) RecordRef(dir Dir, at time.Time, f *decoder.Frame) (FrameRef, 
 		total = s.total()
 	}
 	s.gen++
-	s.last = at
+	s.last = later(s.last, at)
 	s.watchFrame(dir, at.UnixNano())
 	if s.version == 0 {
 		s.version = h.Version()
@@ -350,7 +350,7 @@ func (s *Session) syn(dir Dir, at time.Time, sid uint32) Anomaly {
 	} else if st := s.stream(dir, sid); st != nil {
 		if st.state != Closed {
 			// smux ignores a SYN for a stream it still has.
-			st.last = at
+			st.last = later(st.last, at)
 			st.frames[dir]++
 			s.counted = st
 			return DuplicateSYN
@@ -399,12 +399,12 @@ func (s *Session) fin(dir Dir, at time.Time, sid uint32) Anomaly {
 		return s.missing(decoder.FIN, sid)
 	case st.fin[dir]:
 		// smux sends a second FIN when Close follows CloseWrite: count it only.
-		st.last = at
+		st.last = later(st.last, at)
 		st.frames[dir]++
 		s.counted = st
 		return 0
 	}
-	st.last = at
+	st.last = later(st.last, at)
 	st.frames[dir]++
 	s.counted = st
 	st.fin[dir] = true
@@ -440,7 +440,7 @@ func (s *Session) psh(dir Dir, at time.Time, sid uint32, length uint32) Anomaly 
 		s.untracked.Bytes[dir] += uint64(length)
 		return s.missing(decoder.PSH, sid)
 	}
-	st.last = at
+	st.last = later(st.last, at)
 	st.frames[dir]++
 	st.bytes[dir] += uint64(length)
 	s.counted = st
@@ -480,7 +480,7 @@ func (s *Session) upd(dir Dir, at time.Time, sid, consumed, window uint32) Anoma
 		s.untracked.Frames[dir]++
 		return s.missing(decoder.UPD, sid)
 	}
-	st.last = at
+	st.last = later(st.last, at)
 	st.frames[dir]++
 	s.counted = st
 	s.watchAnswer(st, dir)
@@ -565,7 +565,7 @@ func (s *Session) Violation(dir Dir, at time.Time, v *decoder.Violation) {
 	info := &FramingInfo{Dir: dir, At: at, Code: v.Code, Offset: v.Offset, Header: v.Header, Want: v.Want, Detail: v.Detail()}
 	s.mu.Lock()
 	s.gen++
-	s.last = at
+	s.last = later(s.last, at)
 	if v.Code == decoder.VersionMismatch {
 		if s.ver[dir] == 0 {
 			s.ver[dir] = v.Header.Version()

@@ -80,6 +80,13 @@ func (l *streamList) remove(st *stream, i int) {
 type sessionWatch struct {
 	lists  [numLists]streamList
 	lastAt [2]int64 // Unix ns of each direction's latest frame; 0 before its first
+	// heardAt is, per direction, the latest time (Unix ns) it carried
+	// bytes that a resynchronising decoder held unframed (Heard).
+	heardAt [2]int64
+	// openedAt is the latest watch.first given to a stream: the lists
+	// stay in its order, even when a frame held by a resynchronisation
+	// opens a stream after later ones (watchOpened).
+	openedAt int64
 	// Keepalive: each direction's NOPs, the latest one's time and the
 	// longest interval seen between two (or, after one, since the start).
 	nops     [2]uint32
@@ -169,11 +176,42 @@ func (s *Session) ReceiveWindow(dir Dir, closed bool, at time.Time) {
 }
 
 // watchFrame notes a frame of dir at ns. s.mu is held.
-func (s *Session) watchFrame(dir Dir, ns int64) { s.w.lastAt[dir] = ns }
+func (s *Session) watchFrame(dir Dir, ns int64) { s.w.lastAt[dir] = max(s.w.lastAt[dir], ns) }
+
+// lastHeard returns when (Unix ns) direction dir last showed its sender
+// sending: its latest frame, or bytes a resynchronising decoder held
+// unframed (Heard), if later; 0 before either. s.mu is held.
+func (w *sessionWatch) lastHeard(dir Dir) int64 { return max(w.lastAt[dir], w.heardAt[dir]) }
+
+// Heard tells the session that bytes of direction dir came at at that
+// its decoder holds unframed while it looks for a frame boundary, as
+// where a capture joined the connection mid-stream or lost bytes: it
+// frames them once a chain of headers shows where frames begin, which
+// on a quiet connection takes three keepalive intervals. Its sender is
+// not silent meanwhile (KEEPALIVE), though no frame shows it yet.
+func (s *Session) Heard(dir Dir, at time.Time) {
+	s.mu.Lock()
+	s.w.heardAt[dir&1] = max(s.w.heardAt[dir&1], at.UnixNano())
+	s.mu.Unlock()
+}
+
+// later returns the later of last and at: a frame of one direction that
+// a resynchronising decoder held comes after frames of the other that
+// passed after it (package tap's Feeder stamps it with when it came).
+func later(last, at time.Time) time.Time {
+	if at.After(last) {
+		return at
+	}
+	return last
+}
 
 // watchOpened lists a new live stream. s.mu is held.
 func (s *Session) watchOpened(st *stream) {
-	st.watch.first = st.first.UnixNano()
+	// The lists are walked oldest first, up to a cutoff: a stream opened
+	// by a frame a resynchronisation held, recorded after later ones,
+	// counts from the latest of them.
+	st.watch.first = max(st.first.UnixNano(), s.w.openedAt)
+	s.w.openedAt = st.watch.first
 	s.w.lists[liveList].push(st, liveList)
 	s.w.lists[waitList].push(st, waitList)
 	if s.w.leakFrom == nil {

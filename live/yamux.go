@@ -155,7 +155,7 @@ func (s *Session) RecordYamuxRef(dir Dir, at time.Time, f *yamux.Frame) FrameRef
 		total = s.total()
 	}
 	s.gen++
-	s.last = at
+	s.last = later(s.last, at)
 	s.watchFrame(dir, at.UnixNano())
 	s.counts.countYamux(dir, typ, payload)
 	switch typ {
@@ -226,7 +226,7 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 		}
 		return UnknownStream
 	}
-	st.last = at
+	st.last = later(st.last, at)
 	st.frames[dir]++
 	s.counted = st
 	if a == DuplicateSYN {
@@ -395,7 +395,7 @@ func (s *Session) ViolationYamux(dir Dir, at time.Time, v *yamux.Violation) {
 		Proto: Yamux, YamuxCode: v.Code, YamuxHeader: v.Header}
 	s.mu.Lock()
 	s.gen++
-	s.last = at
+	s.last = later(s.last, at)
 	s.proto = Yamux
 	first := s.framing[dir] == nil
 	if first {

@@ -144,6 +144,9 @@ func (f *Feeder) feedYamux(p []byte, at time.Time) {
 		return
 	}
 	f.ywrote = f.ywrote[:0]
+	if f.resync != inStep || len(f.held) > 0 { // a tap, which never resynchronises, passes here
+		f.hold(f.ydec.Offset(), len(p), at)
+	}
 	// After a resynchronisation the decoder may hold frames to give.
 	for len(p) > 0 || f.ydec.Buffered() > 0 {
 		n, fr, err := f.ydec.Next(p)
@@ -155,19 +158,25 @@ func (f *Feeder) feedYamux(p []byte, at time.Time) {
 			at = f.clock.now()
 		}
 		if fr == nil {
-			f.sess.ViolationYamux(f.dir, at, f.ydec.Violation())
+			v := f.ydec.Violation()
+			f.sess.ViolationYamux(f.dir, f.heldAt(v.Offset+1, at), v)
 			f.sess.Unparsed(f.dir, f.ydec.Unparsed())
 			f.ywrote = f.ywrote[:0]
 			continue
 		}
-		if f.resync != inStep {
-			f.resynced(at, fr.Offset, fr.Skipped)
+		fat := at
+		if len(f.held) > 0 {
+			fat = f.heldAt(fr.Offset+yamux.HeaderSize+int64(fr.Header.PayloadLength()), at)
 		}
-		ref := f.sess.RecordYamuxRef(f.dir, at, fr)
+		if f.resync != inStep {
+			f.resynced(fat, fr.Offset, fr.Skipped)
+		}
+		ref := f.sess.RecordYamuxRef(f.dir, fat, fr)
 		if f.keep {
 			f.ywrote = append(f.ywrote, wroteFrame[yamux.Header]{fr.Offset, fr.Header, ref})
 		}
 	}
+	f.heldDone(f.ydec.Buffered())
 }
 
 // yamuxFraming is what unsent knows of yamux frames.

@@ -28,8 +28,14 @@ type Feeder struct {
 	// resync says why the decoder is looking for a frame boundary, if it
 	// is: the first frame it finds is reported with it.
 	resync resyncWhy
-	told   int64        // the decoder's Skipped bytes reported on the session
-	rec    ConnRecorder // nil, or where the bytes fed are recorded
+	told   int64 // the decoder's Skipped bytes reported on the session
+	// held is, while the decoder resynchronises, each chunk fed since it
+	// began to hold bytes: where it ends in the direction's stream, and
+	// when it came. A frame found in the held bytes is stamped with the
+	// time of the chunk that completed it, not of the chunk that
+	// completed the chain of headers that found it (heldAt).
+	held []heldChunk
+	rec  ConnRecorder // nil, or where the bytes fed are recorded
 
 	// kind is what the feeder decodes once it knows (detect.go): smux
 	// with dec, yamux with ydec, allocated then. choice is the
@@ -59,6 +65,47 @@ type ConnRecorder interface {
 	Write(dir live.Dir, at time.Time, p []byte)
 	// End records that direction dir ended at time at.
 	End(dir live.Dir, at time.Time)
+}
+
+// heldChunk is a chunk of bytes fed to a resynchronising decoder: the
+// offset in the direction's stream where it ends, and when it came.
+type heldChunk struct {
+	end int64
+	at  time.Time
+}
+
+// hold notes the chunk of n bytes at offset off, fed at at, while the
+// decoder resynchronises or gives frames from the bytes it held: the
+// session hears the sender (live.Session.Heard) though no frame may show
+// it for a while.
+func (f *Feeder) hold(off int64, n int, at time.Time) {
+	if n == 0 || at.IsZero() {
+		return
+	}
+	f.held = append(f.held, heldChunk{off + int64(n), at})
+	f.sess.Heard(f.dir, at)
+}
+
+// heldAt returns when the byte before offset pos came, if it was fed
+// while the decoder held bytes, or else at: the chunks before it are
+// done with, as frames come in the stream's order.
+func (f *Feeder) heldAt(pos int64, at time.Time) time.Time {
+	i := 0
+	for i < len(f.held) && f.held[i].end < pos {
+		i++
+	}
+	f.held = f.held[i:]
+	if len(f.held) > 0 {
+		return f.held[0].at
+	}
+	return at
+}
+
+// heldDone forgets the chunks once the decoder holds nothing more.
+func (f *Feeder) heldDone(buffered int) {
+	if f.resync == inStep && buffered == 0 {
+		f.held = f.held[:0]
+	}
 }
 
 // resyncWhy is why a Feeder's decoder looks for a frame boundary.
@@ -157,6 +204,9 @@ func (f *Feeder) Feed(p []byte, at time.Time) {
 		return
 	}
 	f.wrote = f.wrote[:0]
+	if f.resync != inStep || len(f.held) > 0 { // a tap, which never resynchronises, passes here
+		f.hold(f.dec.Offset(), len(p), at)
+	}
 	// After a resynchronisation the decoder may hold frames to give.
 	for len(p) > 0 || f.dec.Buffered() > 0 {
 		n, fr, err := f.dec.Next(p)
@@ -168,21 +218,27 @@ func (f *Feeder) Feed(p []byte, at time.Time) {
 			at = f.clock.now()
 		}
 		if fr == nil {
-			f.violation(at, f.dec.Violation())
+			v := f.dec.Violation()
+			f.violation(f.heldAt(v.Offset+1, at), v)
 			continue
 		}
-		if f.resync != inStep {
-			f.resynced(at, fr.Offset, fr.Skipped)
+		fat := at
+		if len(f.held) > 0 {
+			fat = f.heldAt(fr.Offset+decoder.HeaderSize+int64(fr.Header.Length()), at)
 		}
-		ref, ok := f.sess.RecordRef(f.dir, at, fr)
+		if f.resync != inStep {
+			f.resynced(fat, fr.Offset, fr.Skipped)
+		}
+		ref, ok := f.sess.RecordRef(f.dir, fat, fr)
 		switch {
 		case !ok:
 			// The receiving end speaks another version and refuses it.
-			f.violation(at, f.dec.Reject(fr, decoder.VersionMismatch, f.sess.ReceiverVersion(f.dir)))
+			f.violation(fat, f.dec.Reject(fr, decoder.VersionMismatch, f.sess.ReceiverVersion(f.dir)))
 		case f.keep:
 			f.wrote = append(f.wrote, wroteFrame[decoder.Header]{fr.Offset, fr.Header, ref})
 		}
 	}
+	f.heldDone(f.dec.Buffered())
 }
 
 // Record makes the feeder record every byte it is fed, and the end of its

@@ -149,3 +149,90 @@ func TestFeederEndCuts(t *testing.T) {
 		}
 	}
 }
+
+// TestFeederHeldTimes: a direction joined mid-stream is framed only once
+// a chain of headers shows where frames begin, from bytes that came in
+// several chunks; each frame found in them, and the record of where the
+// join landed, is stamped with the time of the chunk that completed the
+// frame, as a frame decoded in step is. The client's frames of
+// exchange() in yamux, and the same shape in smux v1.
+func TestFeederHeldTimes(t *testing.T) {
+	ysizes, ybytes := []int{}, []byte{}
+	yc2s, _ := exchange()
+	for _, sid := range []uint32{1, 3} {
+		for _, f := range [][]byte{yframe(yamux.WindowUpdate, yamux.SYN, sid, ""), yframe(yamux.Data, 0, sid, "RAND"), yframe(yamux.WindowUpdate, yamux.FIN, sid, "")} {
+			ysizes = append(ysizes, len(f))
+			ybytes = append(ybytes, f...)
+		}
+	}
+	if !slices.Equal(ybytes, yc2s) {
+		t.Fatal("the yamux frames are not exchange()'s")
+	}
+	ssizes, sbytes := []int{}, []byte{}
+	for _, sid := range []uint32{1, 3} {
+		for _, f := range []string{v1frame(decoder.SYN, sid, ""), v1frame(decoder.PSH, sid, "RAND"), v1frame(decoder.FIN, sid, "")} {
+			ssizes = append(ssizes, len(f))
+			sbytes = append(sbytes, f...)
+		}
+	}
+	for _, c := range []struct {
+		proto tap.Protocol
+		sizes []int
+		b     []byte
+	}{{tap.Yamux, ysizes, ybytes}, {tap.Smux, ssizes, sbytes}} {
+		t.Run(c.proto.String(), func(t *testing.T) {
+			var ends []int // each frame's end
+			for i, n := range c.sizes {
+				ends = append(ends, n)
+				if i > 0 {
+					ends[i] += ends[i-1]
+				}
+			}
+			// Chunks: from 5 bytes into the first frame to the second's
+			// end; half the third; to the fourth's end; the rest.
+			cuts := []int{5, ends[1], ends[1] + c.sizes[2]/2, ends[3], len(c.b)}
+			base := time.Unix(1000, 0)
+			reg := live.New(live.Config{})
+			sess := reg.Open(live.SessionInfo{Client: "a:1", Server: "b:2", Tap: live.Server}, base)
+			out, _ := tap.NewFeeders(sess, 64, c.proto, 0)
+			out.Resync()
+			for k := 1; k < len(cuts); k++ {
+				out.Feed(c.b[cuts[k-1]:cuts[k]], base.Add(time.Duration(k)*time.Second))
+			}
+			want := func(end int) time.Time {
+				for k := 1; k < len(cuts); k++ {
+					if end <= cuts[k] {
+						return base.Add(time.Duration(k) * time.Second)
+					}
+				}
+				return time.Time{}
+			}
+			recs, _ := reg.Frames(live.Query{From: 1}, nil)
+			var frames []live.Record
+			for _, r := range recs {
+				switch r.Kind {
+				case live.FrameRecord:
+					frames = append(frames, r)
+				case live.ResyncRecord:
+					if w := want(ends[1]); !r.At.Equal(w) {
+						t.Errorf("the join recorded at %v, want the first frame's %v", r.At.Sub(base), w.Sub(base))
+					}
+				}
+			}
+			if len(frames) != len(ends)-1 {
+				t.Fatalf("%d frames, want %d: all but the one joined in", len(frames), len(ends)-1)
+			}
+			for i, r := range frames {
+				if w := want(ends[i+1]); !r.At.Equal(w) {
+					t.Errorf("frame %d recorded at %v, want %v, when its last byte came", i+1, r.At.Sub(base), w.Sub(base))
+				}
+			}
+		})
+	}
+}
+
+// v1frame is an smux v1 frame's wire bytes.
+func v1frame(cmd decoder.Cmd, sid uint32, payload string) string {
+	h := decoder.MakeHeader(1, cmd, uint16(len(payload)), sid)
+	return string(h[:]) + payload
+}
