@@ -240,33 +240,46 @@ func TestTcpdumpFaultThenRead(t *testing.T) {
 	}
 	bin := tcpdumpPath(t)
 	for _, tc := range []struct {
-		fault, code, request string
-		mux                  []string
-		anyStream            bool // the capture may name another stream
+		name, fault, code, request string
+		mux                        []string
+		anyStream                  bool // the capture may name another stream
+		// late: the captures begin once the client's tap has opened the
+		// finding, joining the blocked session, whose stream opened before.
+		late bool
 	}{
-		{"hol", "SESSION_BLOCKED", "SINK", []string{"--smux-version", "1"}, false},
-		{"blocked", "SESSION_BLOCKED", "FRZE", []string{"--protocol", "yamux"}, true},
-		{"keepalive", "KEEPALIVE", "FRZE", []string{"--keepalive", "1s"}, false},
+		{"hol", "hol", "SESSION_BLOCKED", "SINK", []string{"--smux-version", "1"}, false, false},
+		// The server's keepalive NOPs, every second, are all its
+		// connection carries: a capture decodes it from them.
+		{"hol-joined-late", "hol", "SESSION_BLOCKED", "", []string{"--smux-version", "1", "--keepalive", "1s"}, true, true},
+		{"blocked", "blocked", "SESSION_BLOCKED", "FRZE", []string{"--protocol", "yamux"}, true, false},
+		{"keepalive", "keepalive", "KEEPALIVE", "FRZE", []string{"--keepalive", "1s"}, false, false},
 	} {
-		t.Run(tc.fault, func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			addr := freePort(t)
-			file := filepath.Join(t.TempDir(), tc.fault+".pcap")
-			stopTcpdump := startTcpdump(t, bin, addr, file)
+			file := filepath.Join(t.TempDir(), tc.name+".pcap")
 			_, port, _ := strings.Cut(addr, ":")
-			sniff := startRun(t, "sniff", "-i", "lo", "--port", port, "--blocked-after", "1s")
-			for !strings.Contains(sniff.stderr.String(), "capturing on") {
-				select {
-				case <-sniff.done:
-					if !strings.Contains(sniff.stderr.String(), "CAP_NET_RAW") {
-						t.Fatalf("sniff: %s", sniff.stderr.String())
+			var stopTcpdump func() (int, string)
+			var sniff *liveRun
+			startCaptures := func() {
+				stopTcpdump = startTcpdump(t, bin, addr, file)
+				sniff = startRun(t, "sniff", "-i", "lo", "--port", port, "--blocked-after", "1s")
+				for !strings.Contains(sniff.stderr.String(), "capturing on") {
+					select {
+					case <-sniff.done:
+						if !strings.Contains(sniff.stderr.String(), "CAP_NET_RAW") {
+							t.Fatalf("sniff: %s", sniff.stderr.String())
+						}
+						t.Logf("without sniff: it needs root or CAP_NET_RAW")
+						sniff = nil
+					case <-time.After(20 * time.Millisecond):
 					}
-					t.Logf("without sniff: it needs root or CAP_NET_RAW")
-					sniff = nil
-				case <-time.After(20 * time.Millisecond):
+					if sniff == nil {
+						break
+					}
 				}
-				if sniff == nil {
-					break
-				}
+			}
+			if !tc.late {
+				startCaptures()
 			}
 			srv := startRun(t, append([]string{"demo", "server", "--listen", addr, "--duration", "40s"}, tc.mux...)...)
 			for !strings.Contains(srv.stderr.String(), "listening on "+addr) {
@@ -275,6 +288,9 @@ func TestTcpdumpFaultThenRead(t *testing.T) {
 			cli := startRun(t, append([]string{"demo", "client", "--connect", addr, "--http", "127.0.0.1:0", "--pool", "2",
 				"--rate", "20", "--duration", "40s", "--fault", tc.fault, "--blocked-after", "1s"}, tc.mux...)...)
 			cli.waitFor(tc.code, 20*time.Second, func(recs []map[string]any) bool { return firstFinding(recs, tc.code) != nil })
+			if tc.late {
+				startCaptures()
+			}
 			// Past the read's thresholds in the capture too, and past a
 			// false KEEPALIVE's: twice the silence a 1 s keepalive allows.
 			time.Sleep(2 * live.SilenceLimit(time.Second))
@@ -291,7 +307,14 @@ func TestTcpdumpFaultThenRead(t *testing.T) {
 			}
 
 			var out, errOut syncBuffer
-			if code := run(context.Background(), []string{"read", file, "-o", "json", "--blocked-after", "1s"}, &out, &errOut); code != 0 {
+			args := []string{"read", file, "-o", "json", "--blocked-after", "1s"}
+			if tc.late {
+				// The port tells the roles, which the NOPs cannot: without it
+				// the connection is held up to 2 s more to learn them, and
+				// the client's stop ends the session before it is read.
+				args = append(args, "--port", port)
+			}
+			if code := run(context.Background(), args, &out, &errOut); code != 0 {
 				t.Fatalf("read: exit %d: %s", code, errOut.String())
 			}
 			c := parseJSON(t, out.String())
@@ -303,15 +326,24 @@ func TestTcpdumpFaultThenRead(t *testing.T) {
 			if f == nil {
 				t.Fatalf("read opened no %s: %s", tc.code, findingLines(recs))
 			}
-			if req := firstPayload(recs, f["session"].(float64), "c2s", tc.request); req == nil {
+			switch {
+			case tc.late:
+				// The capture never saw the stream open: it names none.
+				if _, ok := f["sid"]; ok {
+					t.Errorf("the finding of a session joined late names a stream: %v", f)
+				}
+			case firstPayload(recs, f["session"].(float64), "c2s", tc.request) == nil:
 				t.Fatalf("the finding names session %v, which sent no %s: %v", f["session"], tc.request, f)
-			} else if tc.request == "SINK" {
-				wantField(t, f, "sid", req["sid"])
+			case tc.request == "SINK":
+				wantField(t, f, "sid", firstPayload(recs, f["session"].(float64), "c2s", tc.request)["sid"])
 			}
 			if tc.code == "SESSION_BLOCKED" {
 				// In capture time: the threshold after the window closed, to
-				// the evaluation's step (100 ms).
-				if took := timeOf(t, f, "time").Sub(timeOf(t, f, "since")); took < time.Second || took > 1100*time.Millisecond {
+				// the evaluation's step (100 ms); joined late, once the
+				// server's NOPs chain, seconds after the capture saw the
+				// window closed.
+				took := timeOf(t, f, "time").Sub(timeOf(t, f, "since"))
+				if took < time.Second || took > 1100*time.Millisecond && !tc.late {
 					t.Errorf("SESSION_BLOCKED opened %v after the window closed, want 1–1.1 s", took)
 				}
 			}

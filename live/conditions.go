@@ -27,11 +27,14 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 
 	// SESSION_BLOCKED: dir's receiver has held its sender since since, as
 	// one of the three signs below shows; the sender's silence meanwhile
-	// is not its own (stuck).
+	// is not its own (stuck). A reader stops only behind a stream it
+	// leaves unread, so streams are open: those seen, or, where a capture
+	// joined the session or lost bytes (incomplete), maybe ones it never
+	// saw open.
 	var stuck [2]bool
 	block := func(d int, since int64) {
 		stuck[d] = true
-		if ns-since >= int64(cfg.BlockedAfter) && s.open > 0 {
+		if ns-since >= int64(cfg.BlockedAfter) && (s.open > 0 || s.incomplete) {
 			cs = append(cs, s.blockedCandidate(Dir(d), since, ns, cfg))
 		}
 	}

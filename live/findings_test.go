@@ -659,6 +659,29 @@ func TestFindingDataAfterClose(t *testing.T) {
 	}
 }
 
+// TestFindingDataHeldBeforeClose: a capture that joined the session
+// mid-stream frames the server's reply only once a chain of headers is
+// found, after the client's FIN that came later; the reply keeps its
+// time, before the FIN, and is not DATA_AFTER_CLOSE. A reply that came
+// after the FIN is.
+func TestFindingDataHeldBeforeClose(t *testing.T) {
+	cfg := live.FindingsConfig{Churn: -1}
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 1)
+	sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "RAND"))
+	sc.feedAt(sec(0.3), fin(c2s, 3))
+	sc.feedAt(sec(0.2), psh(s2c, 3, "12345678"), fin(s2c, 3)) // held, recorded late
+	reg.Evaluate(sec(0.4), cfg)
+	expect(t, reg)
+	if st := sc.snap(t, reg).Stream(3); st == nil || st.State != live.Closed {
+		t.Errorf("stream 3: %+v, want closed", st)
+	}
+	sc.feedAt(sec(1), syn(c2s, 5), psh(c2s, 5, "RAND"), fin(c2s, 5))
+	sc.feedAt(sec(1.2), psh(s2c, 5, "12345678"))
+	reg.Evaluate(sec(1.3), cfg)
+	expect(t, reg, "+DATA_AFTER_CLOSE")
+}
+
 func TestFindingChurn(t *testing.T) {
 	reg := live.New(live.Config{})
 	cfg := live.FindingsConfig{Churn: 20}
@@ -789,5 +812,39 @@ func TestEvaluateConcurrent(t *testing.T) {
 			reg.Evaluate(time.Now().Add(2*time.Second), cfg)
 			reg.Snapshot()
 		}
+	}
+}
+
+// TestFindingZeroWindowUnseenStreams: a capture that joined a session
+// already blocked sees no stream open, only the receiver's closed window
+// and the frames the receiver still sends. A reader stops only behind a
+// stream it leaves unread, so a session the capture joined (incomplete)
+// is SESSION_BLOCKED all the same, naming no stream; one the capture saw
+// whole, with no stream open, is not blocked by a window closed for long.
+func TestFindingZeroWindowUnseenStreams(t *testing.T) {
+	for _, joined := range []bool{true, false} {
+		t.Run(fmt.Sprintf("joined=%v", joined), func(t *testing.T) {
+			reg := live.New(live.Config{})
+			sc := openSession(reg, 1)
+			if joined {
+				sc.s.Resynced(s2c, sec(0), 0, 0, 0, "joined mid-stream at offset 0, 0 bytes skipped")
+			}
+			cfg := live.FindingsConfig{BlockedAfter: 2 * time.Second, Churn: -1}
+			sc.s.ReceiveWindow(c2s, true, sec(0))
+			for s := 0.5; s < 2.4; s += 0.5 {
+				sc.feedAt(sec(s), nop(s2c)) // the server still sends
+				reg.Evaluate(sec(s), cfg)
+			}
+			reg.Evaluate(sec(2.5), cfg)
+			if !joined {
+				expect(t, reg)
+				return
+			}
+			f := expect(t, reg, "+SESSION_BLOCKED")[0].Finding
+			want := fmt.Sprintf("session %d is blocked: the server stopped reading the connection 2.0 s ago (its TCP window is closed); the capture never saw the streams it holds", sc.s.ID())
+			if f.Dir != c2s || f.Stream != 0 || f.Evidence.Count != 0 || !strings.HasPrefix(f.Text, want) {
+				t.Errorf("blocked: %+v, want its text to begin %q", f, want)
+			}
+		})
 	}
 }

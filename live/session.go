@@ -407,7 +407,7 @@ func (s *Session) fin(dir Dir, at time.Time, sid uint32) Anomaly {
 	st.last = later(st.last, at)
 	st.frames[dir]++
 	s.counted = st
-	st.fin[dir] = true
+	st.fin[dir], st.finAt[dir] = true, at.UnixNano()
 	s.watchAnswer(st, dir)
 	s.setFull(&st.flow[dir], time.Time{}) // a writer that sent FIN writes no more
 	if st.state == EndedWithSession {
@@ -445,8 +445,11 @@ func (s *Session) psh(dir Dir, at time.Time, sid uint32, length uint32) Anomaly 
 	st.bytes[dir] += uint64(length)
 	s.counted = st
 	s.watchAnswer(st, dir)
-	if st.fin[dir.Reverse()] && length > 0 {
-		s.watchLate(st, dir, length, at) // DATA_AFTER_CLOSE
+	// DATA_AFTER_CLOSE, unless the data came before the FIN and is only
+	// recorded after it: held by a capture's resynchronisation while the
+	// other direction ran ahead (package tap's Feeder stamps it).
+	if st.fin[dir.Reverse()] && length > 0 && at.UnixNano() >= st.finAt[dir.Reverse()] {
+		s.watchLate(st, dir, length, at)
 	}
 	if st.state == Closed {
 		return ClosedStream

@@ -100,6 +100,7 @@ type stream struct {
 	opener      Side
 	state       State
 	fin         [2]bool
+	finAt       [2]int64 // when each direction's FIN came, Unix ns: DATA_AFTER_CLOSE
 	frames      [2]uint64
 	bytes       [2]uint64
 	first, last time.Time

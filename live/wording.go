@@ -64,8 +64,12 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 	case CodeWindowStall:
 		return stallText(f), fmt.Sprintf("have the %s read stream %d, or close it: yamux sends a WINDOW_UPDATE, which lets the writer go on, only as its reader consumes; raise MaxStreamWindowSize only if the reader is merely slow", receiver, f.Stream)
 	case CodeSessionBlocked:
-		return fmt.Sprintf("session %d is blocked: the %s stopped reading the connection %s ago, with %s open; stream %d was sent %s",
-				session, receiver, fmtDur(ev.Age), plural(ev.Count, "stream"), f.Stream, fmtBytes(ev.Bytes)),
+		text := fmt.Sprintf("session %d is blocked: the %s stopped reading the connection %s ago, with %s open; stream %d was sent %s",
+			session, receiver, fmtDur(ev.Age), plural(ev.Count, "stream"), f.Stream, fmtBytes(ev.Bytes))
+		if f.Stream == 0 {
+			text = blockedUnseen(session, receiver, ev.Age)
+		}
+		return text,
 			fmt.Sprintf("find out why the %s stopped reading the connection (a hung process, a dead path: yamux's own reader never waits for a slow stream); yamux fails each write that waits longer than ConnectionWriteTimeout (10 s), and its keepalive, whose ping cannot go out either, then ends the session", receiver)
 	case CodeKeepalive:
 		return fmt.Sprintf("the %s has sent nothing, not even a keepalive ping or its answer, for %s; its pings came every %s: it is frozen or gone",
@@ -112,6 +116,12 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 		}
 		text = fmt.Sprintf("session %d is blocked: the %s stopped reading %s ago, with %s open; stream %d %s — one slow reader holds every stream",
 			session, receiver, fmtDur(ev.Age), plural(ev.Count, "stream"), f.Stream, what)
+		if f.Stream == 0 {
+			text = blockedUnseen(session, receiver, ev.Age)
+		}
+		if version == 0 {
+			return text, "read every stream promptly, or close the ones nobody reads: smux's session-wide receive buffer (MaxReceiveBuffer) fills behind one unread stream in v1, and in v2 behind streams that together sit unread"
+		}
 		if version == 2 {
 			return text + " (the " + receiver.String() + "'s session-wide receive buffer, MaxReceiveBuffer, is full even with v2's windows)",
 				"read every stream promptly, or close the ones nobody reads; keep MaxReceiveBuffer above MaxStreamBuffer times the streams that may sit unread at once"
@@ -186,4 +196,12 @@ func fmtBytes(n uint64) string {
 		return trim(float64(n)/(1<<10), "KiB")
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// blockedUnseen is the text of a SESSION_BLOCKED finding in a session
+// whose blocking stream the capture never saw: it joined the connection
+// after the streams opened, or lost the bytes that named them.
+func blockedUnseen(session uint64, receiver Side, age time.Duration) string {
+	return fmt.Sprintf("session %d is blocked: the %s stopped reading the connection %s ago (its TCP window is closed); the capture never saw the streams it holds: it joined the connection after they opened, or lost their bytes",
+		session, receiver, fmtDur(age))
 }
