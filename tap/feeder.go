@@ -82,6 +82,10 @@ func (f *Feeder) hold(off int64, n int, at time.Time) {
 	if n == 0 || at.IsZero() {
 		return
 	}
+	// The chunks whose bytes the decoder skipped end no frame it finds
+	// later: forget them, or a direction that never chains (not a mux)
+	// keeps one per packet for as long as the capture runs.
+	f.heldAt(off-f.stream().Pending()+1, at)
 	f.held = append(f.held, heldChunk{off + int64(n), at})
 	f.sess.Heard(f.dir, at)
 }
@@ -145,10 +149,11 @@ func newFeeder(sess *live.Session, dir live.Dir, snaplen int, c *choice) Feeder 
 	return Feeder{dec: decoder.New(snaplen), dir: dir, sess: sess, choice: c}
 }
 
-// stream is what Resync, Gap and End ask of the feeder's decoder, smux's
-// or yamux's alike.
+// stream is what Resync, Gap, End and hold ask of the feeder's decoder,
+// smux's or yamux's alike.
 type stream interface {
 	Offset() int64
+	Pending() int64
 	Skipped() int64
 	Unparsed() int64
 	Flush()

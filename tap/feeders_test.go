@@ -154,8 +154,10 @@ func TestFeederEndCuts(t *testing.T) {
 // a chain of headers shows where frames begin, from bytes that came in
 // several chunks; each frame found in them, and the record of where the
 // join landed, is stamped with the time of the chunk that completed the
-// frame, as a frame decoded in step is. The client's frames of
-// exchange() in yamux, and the same shape in smux v1.
+// frame, as a frame decoded in step is: its end counts the payload (a
+// PSH or Data cut in two), and no more (a yamux window update's delta).
+// The client's frames of exchange() in yamux, and the same shape in
+// smux v1.
 func TestFeederHeldTimes(t *testing.T) {
 	ysizes, ybytes := []int{}, []byte{}
 	yc2s, _ := exchange()
@@ -167,6 +169,14 @@ func TestFeederHeldTimes(t *testing.T) {
 	}
 	if !slices.Equal(ybytes, yc2s) {
 		t.Fatal("the yamux frames are not exchange()'s")
+	}
+	// A window update's length is its delta, with no payload: give each
+	// one a delta, so that a frame's end counted with it fails.
+	for i, off := 0, 0; i < len(ysizes); off, i = off+ysizes[i], i+1 {
+		if h := yamux.Header(ybytes[off : off+yamux.HeaderSize]); h.Type() == yamux.WindowUpdate {
+			w := yamux.MakeHeader(yamux.WindowUpdate, h.Flags(), h.StreamID(), 1<<20)
+			copy(ybytes[off:], w[:])
+		}
 	}
 	ssizes, sbytes := []int{}, []byte{}
 	for _, sid := range []uint32{1, 3} {
@@ -188,9 +198,11 @@ func TestFeederHeldTimes(t *testing.T) {
 					ends[i] += ends[i-1]
 				}
 			}
-			// Chunks: from 5 bytes into the first frame to the second's
-			// end; half the third; to the fourth's end; the rest.
-			cuts := []int{5, ends[1], ends[1] + c.sizes[2]/2, ends[3], len(c.b)}
+			// Chunks: from 5 bytes into the first frame to 2 bytes into
+			// the second's payload; to half the third; its other half; the
+			// fourth; the rest. The chain of headers that finds the
+			// boundary completes with the fourth frame's chunk.
+			cuts := []int{5, ends[1] - 2, ends[1] + c.sizes[2]/2, ends[2], ends[3], len(c.b)}
 			base := time.Unix(1000, 0)
 			reg := live.New(live.Config{})
 			sess := reg.Open(live.SessionInfo{Client: "a:1", Server: "b:2", Tap: live.Server}, base)

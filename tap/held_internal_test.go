@@ -1,0 +1,35 @@
+package tap
+
+import (
+	"testing"
+	"time"
+
+	"github.com/muxtop/muxtop/live"
+)
+
+// TestFeederHeldBounded: a joined direction whose bytes never chain into
+// frames (not a mux, or a yamux direction of Data frames above 256 KiB)
+// keeps the decoder hunting for as long as the capture runs. The chunks
+// it skipped can end no frame found later: the Feeder forgets them, and
+// keeps only the few the decoder still holds.
+func TestFeederHeldBounded(t *testing.T) {
+	for _, proto := range []Protocol{Smux, Yamux} {
+		t.Run(proto.String(), func(t *testing.T) {
+			base := time.Unix(1000, 0)
+			reg := live.New(live.Config{})
+			sess := reg.Open(live.SessionInfo{Client: "a:1", Server: "b:2", Tap: live.Server}, base)
+			c2s, _ := NewFeeders(sess, 64, proto, 0)
+			c2s.Resync()
+			junk := make([]byte, 1400)
+			for i := range junk {
+				junk[i] = 0xff
+			}
+			for k := range 10000 {
+				c2s.Feed(junk, base.Add(time.Duration(k)*time.Millisecond))
+			}
+			if n := len(c2s.held); n > 1000 {
+				t.Errorf("%d chunks kept after 10000 chunks of skipped bytes, want only those the decoder holds", n)
+			}
+		})
+	}
+}
