@@ -817,34 +817,85 @@ func TestEvaluateConcurrent(t *testing.T) {
 
 // TestFindingZeroWindowUnseenStreams: a capture that joined a session
 // already blocked sees no stream open, only the receiver's closed window
-// and the frames the receiver still sends. A reader stops only behind a
-// stream it leaves unread, so a session the capture joined (incomplete)
-// is SESSION_BLOCKED all the same, naming no stream; one the capture saw
-// whole, with no stream open, is not blocked by a window closed for long.
+// and what the receiver still sends, if anything. A reader stops only
+// behind a stream it leaves unread, so a session the capture joined
+// (incomplete) is SESSION_BLOCKED all the same, naming no stream, in the
+// words of its protocol and version (none known when nothing was sent);
+// one the capture saw whole, with no stream open, is not blocked by a
+// window closed for long.
 func TestFindingZeroWindowUnseenStreams(t *testing.T) {
-	for _, joined := range []bool{true, false} {
-		t.Run(fmt.Sprintf("joined=%v", joined), func(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		proto     live.Protocol
+		joined    bool
+		nops      bool   // the server still sends its keepalive
+		text, adv string // how the finding's text goes on, and how its advice begins
+	}{
+		{"smux v1", live.Smux, true, true, " (in v1 one unread stream stops every stream", "read every stream promptly, or close the ones nobody reads; with smux.Config.Version = 2"},
+		{"smux, nothing sent", live.Smux, true, false, "", "read every stream promptly, or close the ones nobody reads: smux's session-wide receive buffer (MaxReceiveBuffer) fills behind one unread stream in v1"},
+		{"yamux", live.Yamux, true, false, "", "find out why the server stopped reading the connection"},
+		{"seen whole", live.Smux, false, true, "", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
 			reg := live.New(live.Config{})
-			sc := openSession(reg, 1)
-			if joined {
+			sc := &script{s: reg.Open(live.SessionInfo{Client: "127.0.0.1:1000", Server: "127.0.0.1:9000", Tap: live.Server, Proto: c.proto}, t0), ver: 1}
+			if c.joined {
 				sc.s.Resynced(s2c, sec(0), 0, 0, 0, "joined mid-stream at offset 0, 0 bytes skipped")
 			}
 			cfg := live.FindingsConfig{BlockedAfter: 2 * time.Second, Churn: -1}
 			sc.s.ReceiveWindow(c2s, true, sec(0))
 			for s := 0.5; s < 2.4; s += 0.5 {
-				sc.feedAt(sec(s), nop(s2c)) // the server still sends
+				if c.nops {
+					sc.feedAt(sec(s), nop(s2c))
+				}
 				reg.Evaluate(sec(s), cfg)
 			}
 			reg.Evaluate(sec(2.5), cfg)
-			if !joined {
+			if !c.joined {
 				expect(t, reg)
 				return
 			}
 			f := expect(t, reg, "+SESSION_BLOCKED")[0].Finding
-			want := fmt.Sprintf("session %d is blocked: the server stopped reading the connection 2.0 s ago (its TCP window is closed); the capture never saw the streams it holds", sc.s.ID())
-			if f.Dir != c2s || f.Stream != 0 || f.Evidence.Count != 0 || !strings.HasPrefix(f.Text, want) {
-				t.Errorf("blocked: %+v, want its text to begin %q", f, want)
+			want := fmt.Sprintf("session %d is blocked: the server stopped reading the connection 2.0 s ago (its TCP window is closed); the capture never saw the streams it holds: it joined the connection after they opened, or lost their bytes", sc.s.ID())
+			if f.Dir != c2s || f.Stream != 0 || f.Evidence.Count != 0 || !strings.HasPrefix(f.Text, want+c.text) || c.text == "" && f.Text != want {
+				t.Errorf("blocked: %+v, want its text %q", f, want+c.text)
+			}
+			if !strings.HasPrefix(f.Advice, c.adv) {
+				t.Errorf("advice %q, want it to begin %q", f.Advice, c.adv)
 			}
 		})
+	}
+}
+
+// TestTimesNeverStepBack: frames recorded after later ones, as a
+// capture's resynchronisation holds one direction's while the other runs
+// ahead, or as packets of a capture come out of time order, move no
+// "latest" time back: the session's and the stream's Last, and the
+// silence KEEPALIVE measures.
+func TestTimesNeverStepBack(t *testing.T) {
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 1)
+	for s := 0.0; s <= 8; s++ {
+		sc.feedAt(sec(s), nop(c2s))
+		if s <= 7 {
+			sc.feedAt(sec(s), nop(s2c))
+		}
+		switch s {
+		case 6:
+			sc.feedAt(sec(s), syn(c2s, 3), psh(c2s, 3, "RAND"))
+		case 7:
+			sc.feedAt(sec(s), psh(c2s, 3, "more"))
+		}
+	}
+	sc.feedAt(sec(6.1), psh(s2c, 3, "12345678")) // held, recorded late
+	sc.feedAt(sec(6.5), nop(s2c))                // out of time order
+	reg.Evaluate(sec(8.9), live.FindingsConfig{Churn: -1})
+	expect(t, reg) // the server's silence is 1.9 s, under 2 s: no KEEPALIVE
+	ss := sc.snap(t, reg)
+	if !ss.Last.Equal(sec(8)) {
+		t.Errorf("session last %v, want 8 s", ss.Last.Sub(t0))
+	}
+	if st := ss.Stream(3); st == nil || !st.Last.Equal(sec(7)) || st.FirstReply != 100*time.Millisecond {
+		t.Errorf("stream 3: %+v, want its last frame at 7 s, its reply 100 ms after its SYN", st)
 	}
 }
