@@ -159,7 +159,7 @@ func (f *Feeder) feedYamux(p []byte, at time.Time) {
 		}
 		if fr == nil {
 			v := f.ydec.Violation()
-			f.sess.ViolationYamux(f.dir, f.heldAt(v.Offset+1, at), v)
+			f.sess.ViolationYamux(f.dir, f.heldAt(v.Offset+yamux.HeaderSize, at), v) // when its header came, as a frame is stamped when it came whole
 			f.sess.Unparsed(f.dir, f.ydec.Unparsed())
 			f.ywrote = f.ywrote[:0]
 			continue

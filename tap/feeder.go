@@ -224,7 +224,7 @@ func (f *Feeder) Feed(p []byte, at time.Time) {
 		}
 		if fr == nil {
 			v := f.dec.Violation()
-			f.violation(f.heldAt(v.Offset+1, at), v)
+			f.violation(f.heldAt(v.Offset+decoder.HeaderSize, at), v) // when its header came, as a frame is stamped when it came whole
 			continue
 		}
 		fat := at
