@@ -295,12 +295,16 @@ func (s *Session) watchLate(st *stream, dir Dir, length uint32, at time.Time) {
 func (s *Session) watchNOP(dir Dir, ns int64) {
 	w := &s.w
 	prev := w.nopAt[dir]
-	if prev == 0 {
+	if prev == 0 && !s.incomplete {
 		prev = s.start.UnixNano() // smux's keepalive ticker starts with the session
 	}
 	// The longest interval: a NOP delayed once makes the cadence look
-	// longer, never shorter, so silence is never called early.
-	w.nopEvery[dir] = max(w.nopEvery[dir], ns-prev)
+	// longer, never shorter, so silence is never called early. A capture
+	// joined mid-stream began at no tick: its first NOP starts the cadence,
+	// which else could look as short as the moment between the two.
+	if prev != 0 {
+		w.nopEvery[dir] = max(w.nopEvery[dir], ns-prev)
+	}
 	w.nops[dir]++
 	w.nopAt[dir] = ns
 }
