@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/live"
 )
 
@@ -144,4 +145,38 @@ func TestJoinedKeepaliveCadence(t *testing.T) {
 		sc.feedAt(sec(float64(i)+0.013), nop(c2s))
 	}
 	expect(t, reg)
+}
+
+// TestJoinedYamuxHeldSYN is TestJoinedHeldDirection for yamux: the
+// server's ACK, answer and FIN recorded before the client's SYN, its data
+// and its FIN open one stream, closed, and nothing.
+func TestJoinedYamuxHeldSYN(t *testing.T) {
+	c2s, s2c := live.ClientToServer, live.ServerToClient
+	cfg := live.FindingsConfig{UnansweredAfter: 5 * time.Second, Churn: -1}
+	reg := live.New(live.Config{})
+	s := reg.Open(live.SessionInfo{Client: "127.0.0.1:1000", Server: "127.0.0.1:9000", Proto: live.Yamux}, sec(0))
+	var off [2]int64
+	rec := func(at float64, dir live.Dir, typ yamux.Type, flags yamux.Flags, sid, length uint32) {
+		f := &yamux.Frame{Offset: off[dir], Header: yamux.MakeHeader(typ, flags, sid, length)}
+		off[dir] += f.Size()
+		s.RecordYamux(dir, sec(at), f)
+	}
+	s.Resynced(s2c, sec(0.002), 0, 0, 0, "joined mid-stream at offset 0, 0 bytes skipped")
+	rec(0.002, s2c, yamux.WindowUpdate, yamux.ACK, 7, 0)
+	rec(0.003, s2c, yamux.Data, 0, 7, 8)
+	rec(0.004, s2c, yamux.WindowUpdate, yamux.FIN, 7, 0)
+	s.Resynced(c2s, sec(0), 0, 0, 0, "joined mid-stream at offset 0, 0 bytes skipped")
+	rec(0, c2s, yamux.WindowUpdate, yamux.SYN, 7, 0)
+	rec(0.001, c2s, yamux.Data, 0, 7, 4)
+	rec(0.005, c2s, yamux.WindowUpdate, yamux.FIN, 7, 0)
+	for i := range 7 {
+		rec(float64(1+i), c2s, yamux.Ping, yamux.SYN, 0, uint32(i))
+		rec(float64(1+i)+0.001, s2c, yamux.Ping, yamux.ACK, 0, uint32(i))
+	}
+	reg.Evaluate(sec(7.5), cfg)
+	expect(t, reg)
+	ss := reg.Snapshot().Session(s.ID())
+	if ss.Total != 1 || ss.Open != 0 || ss.AnomalyCount != 0 {
+		t.Fatalf("streams %d open %d anomalies %d %v; want 1 0 0", ss.Total, ss.Open, ss.AnomalyCount, ss.AnomaliesBy)
+	}
 }
