@@ -180,3 +180,30 @@ func TestJoinedYamuxHeldSYN(t *testing.T) {
 		t.Fatalf("streams %d open %d anomalies %d %v; want 1 0 0", ss.Total, ss.Open, ss.AnomalyCount, ss.AnomaliesBy)
 	}
 }
+
+// TestLossNoLeak checks that a stream live when a capture lost bytes,
+// whose FIN may be among them, is not a LEAK, while a stream opened
+// after the loss and left half-closed still is.
+func TestLossNoLeak(t *testing.T) {
+	c2s, s2c := live.ClientToServer, live.ServerToClient
+	cfg := live.FindingsConfig{LeakAfter: 30 * time.Second, Churn: -1}
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 1)
+	sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "RAND"))
+	sc.s.Resynced(s2c, sec(0.001), 0, 0, 24, "capture lost 24 bytes at offset 0") // 3's answer and FIN
+	sc.s.Resynced(s2c, sec(0.002), 24, 0, 0, "resumed at offset 24 after lost bytes, 0 bytes skipped")
+	sc.feedAt(sec(0.003), fin(c2s, 3))
+	for i := range 40 {
+		sc.feedAt(sec(float64(1+i)), nop(c2s), nop(s2c))
+		reg.Evaluate(sec(float64(1+i)+0.5), cfg)
+	}
+	expect(t, reg)
+	sc.feedAt(sec(41), syn(c2s, 5), psh(c2s, 5, "RAND"), psh(s2c, 5, "12345678"), fin(c2s, 5))
+	for i := range 32 {
+		sc.feedAt(sec(float64(42+i)), nop(c2s), nop(s2c))
+		reg.Evaluate(sec(float64(42+i)+0.5), cfg)
+	}
+	if recs := expect(t, reg, "+LEAK"); recs[0].Finding.Stream != 5 || recs[0].Finding.Evidence.Count != 1 {
+		t.Fatalf("leak: %+v", recs[0].Finding)
+	}
+}

@@ -715,6 +715,8 @@ func (s *Session) Resynced(dir Dir, at time.Time, offset, skipped, lost int64, d
 					// Its answer may be in what was lost: not UNANSWERED.
 					s.w.lists[waitList].remove(st, waitList)
 				}
+				// Its FIN may be in what was lost: not a LEAK.
+				s.watchUnlive(st)
 			}
 		}
 	}

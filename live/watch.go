@@ -268,6 +268,13 @@ func (s *Session) watchAnswer(st *stream, dir Dir) {
 
 // watchClosed unlists a stream that is no longer live. s.mu is held.
 func (s *Session) watchClosed(st *stream) {
+	s.watchUnlive(st)
+	s.w.lists[waitList].remove(st, waitList)
+}
+
+// watchUnlive stops counting st as a leak: it closed, or a capture lost
+// bytes while it was live, its FIN among them maybe. s.mu is held.
+func (s *Session) watchUnlive(st *stream) {
 	if s.w.leakFrom == st {
 		s.w.setLeakFrom(st.watch.links[liveList].next)
 	}
@@ -275,7 +282,6 @@ func (s *Session) watchClosed(st *stream) {
 		s.w.unleak(st)
 	}
 	s.w.lists[liveList].remove(st, liveList)
-	s.w.lists[waitList].remove(st, waitList)
 }
 
 // watchLate counts a PSH of dir on st, whose receiver has sent FIN. s.mu is held.
