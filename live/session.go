@@ -155,10 +155,13 @@ type Session struct {
 	reason       CloseReason
 	err          string
 	streams      streamTable
-	recent       [2]*stream // the last stream each direction touched
-	free         []*stream  // evicted streams, reused so steady traffic does not allocate
-	closed       fifo       // closed streams, oldest first
-	maxID        [2]uint32  // the highest id SYN'd, per parity
+	recent       [2]*stream          // the last stream each direction touched
+	free         []*stream           // evicted streams, reused so steady traffic does not allocate
+	closed       fifo                // closed streams, oldest first
+	maxID        [2]uint32           // the highest id SYN'd, per parity
+	firstSYN     [2]uint32           // the first id SYN'd, per parity: in a capture joined mid-stream, lower ones opened before it
+	preCapture   map[uint32]struct{} // ids adopted that opened before the capture
+	joined       [2]bool             // the direction was resynchronised or recorded a frame: its frames are not held
 	summary      ClosedSummary
 	untracked    Traffic  // frames that name no tracked stream
 	atWindow     int      // v2 flows whose writer sits at the window (Flow.FullSince set)
@@ -257,6 +260,7 @@ func (s *Session) RecordRef(dir Dir, at time.Time, f *decoder.Frame) (FrameRef, 
 	s.mu.Lock()
 	if s.ver[dir] == 0 {
 		s.ver[dir] = h.Version()
+		s.joined[dir] = true
 		if other := s.ver[dir.Reverse()]; other != 0 && other != s.ver[dir] {
 			s.halted = [2]bool{true, true}
 		}
@@ -347,6 +351,15 @@ func (s *Session) syn(dir Dir, at time.Time, sid uint32) Anomaly {
 	// every id of its parity: no lookup needed to know it is not a duplicate.
 	if maxID := &s.maxID[sid%2]; sid > *maxID {
 		*maxID = sid
+		if s.firstSYN[sid%2] == 0 {
+			s.firstSYN[sid%2] = sid
+		}
+		if st := s.heldSYN(dir, sid); st != nil {
+			st.last = later(st.last, at)
+			st.frames[dir]++
+			s.counted = st
+			return 0
+		}
 	} else if st := s.stream(dir, sid); st != nil {
 		if st.state != Closed {
 			// smux ignores a SYN for a stream it still has.
@@ -390,7 +403,7 @@ func (s *Session) missing(cmd decoder.Cmd, sid uint32) Anomaly {
 
 func (s *Session) fin(dir Dir, at time.Time, sid uint32) Anomaly {
 	st := s.stream(dir, sid)
-	if st == nil && sid > s.maxID[sid%2] {
+	if st == nil && (sid > s.maxID[sid%2] || s.beforeCapture(sid)) {
 		st = s.adopt(dir, at, sid)
 	}
 	switch {
@@ -432,7 +445,7 @@ func (s *Session) fin(dir Dir, at time.Time, sid uint32) Anomaly {
 
 func (s *Session) psh(dir Dir, at time.Time, sid uint32, length uint32) Anomaly {
 	st := s.stream(dir, sid)
-	if st == nil && sid > s.maxID[sid%2] {
+	if st == nil && (sid > s.maxID[sid%2] || s.beforeCapture(sid)) {
 		st = s.adopt(dir, at, sid)
 	}
 	if st == nil {
@@ -490,8 +503,11 @@ func (s *Session) upd(dir Dir, at time.Time, sid, consumed, window uint32) Anoma
 	fl := &st.flow[dir.Reverse()] // a UPD reports on data flowing the other way
 	fl.PeerConsumed, fl.PeerWindow, fl.HasUPD = consumed, window, true
 	switch {
-	case fl.InFlight() < 0 && st.incomplete:
-		// What was written is only what the capture saw: no finding.
+	case fl.InFlight() < 0 && (st.incomplete || s.incomplete && !s.joined[dir.Reverse()]):
+		// What was written is only what the capture saw, or what it has
+		// yet to record: the data's direction is held until its
+		// resynchronisation finds a boundary, so a UPD can come before
+		// the data it reports. No finding.
 		s.setFull(fl, time.Time{})
 	case fl.InFlight() < 0:
 		// smux's writer refuses to write on: "peer consumed more than sent".
@@ -687,12 +703,20 @@ func (s *Session) Resynced(dir Dir, at time.Time, offset, skipped, lost int64, d
 	s.mu.Lock()
 	s.gen++
 	s.incomplete = true
+	// Lost bytes hold the direction's frames until it resumes.
+	s.joined[dir] = lost == 0
 	s.skipped[dir] += skipped
 	s.lost[dir] += lost
 	if lost > 0 {
 		for st := range s.streams.all() {
 			if st.state != Closed {
 				st.incomplete = true
+				if dir.Sender() != st.opener {
+					// Its answer may be in what was lost: not UNANSWERED.
+					s.w.lists[waitList].remove(st, waitList)
+				}
+				// Its FIN may be in what was lost: not a LEAK.
+				s.watchUnlive(st)
 			}
 		}
 	}
@@ -711,9 +735,49 @@ func (s *Session) adopt(dir Dir, at time.Time, sid uint32) *stream {
 	if sid%2 == 1 {
 		opener = Client
 	}
+	if first := s.firstSYN[sid%2]; first == 0 || sid < first {
+		// Opened before the capture began: adopted once, not again
+		// once it is closed and folded.
+		if s.preCapture == nil {
+			s.preCapture = make(map[uint32]struct{})
+		}
+		s.preCapture[sid] = struct{}{}
+	}
 	st := s.newStream(dir, at, sid, opener, Open)
 	st.incomplete = true
+	// What it was sent before the capture, an answer included, went by
+	// unseen: it is not waited on for one (UNANSWERED).
+	s.w.lists[waitList].remove(st, waitList)
 	return st
+}
+
+// beforeCapture reports whether sid, of a session the capture joined
+// mid-stream, names a stream opened before the capture began that was
+// not yet adopted: ids open in increasing order, so one below the first
+// id of its parity the capture saw SYN'd. Such a stream, quiet until
+// after a later one opened, is adopted as it is named, not called
+// unknown. s.mu is held.
+func (s *Session) beforeCapture(sid uint32) bool {
+	if !s.incomplete || s.ended || sid == 0 || sid >= s.firstSYN[sid%2] {
+		return false
+	}
+	_, seen := s.preCapture[sid]
+	return !seen
+}
+
+// heldSYN applies a SYN for a stream the session already adopted from the
+// other direction's frames: a capture's resynchronisation can release
+// that direction first, so its answer to a stream is recorded before the
+// stream's SYN. The SYN opens the adopted stream rather than a second
+// one. s.mu is held.
+func (s *Session) heldSYN(dir Dir, sid uint32) *stream {
+	if !s.incomplete {
+		return nil
+	}
+	if st := s.stream(dir, sid); st != nil && st.incomplete && st.state.Live() {
+		return st
+	}
+	return nil
 }
 
 // newStream tracks stream sid, opened by opener in state and first named at

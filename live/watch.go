@@ -268,6 +268,13 @@ func (s *Session) watchAnswer(st *stream, dir Dir) {
 
 // watchClosed unlists a stream that is no longer live. s.mu is held.
 func (s *Session) watchClosed(st *stream) {
+	s.watchUnlive(st)
+	s.w.lists[waitList].remove(st, waitList)
+}
+
+// watchUnlive stops counting st as a leak: it closed, or a capture lost
+// bytes while it was live, its FIN among them maybe. s.mu is held.
+func (s *Session) watchUnlive(st *stream) {
 	if s.w.leakFrom == st {
 		s.w.setLeakFrom(st.watch.links[liveList].next)
 	}
@@ -275,7 +282,6 @@ func (s *Session) watchClosed(st *stream) {
 		s.w.unleak(st)
 	}
 	s.w.lists[liveList].remove(st, liveList)
-	s.w.lists[waitList].remove(st, waitList)
 }
 
 // watchLate counts a PSH of dir on st, whose receiver has sent FIN. s.mu is held.
@@ -295,12 +301,16 @@ func (s *Session) watchLate(st *stream, dir Dir, length uint32, at time.Time) {
 func (s *Session) watchNOP(dir Dir, ns int64) {
 	w := &s.w
 	prev := w.nopAt[dir]
-	if prev == 0 {
+	if prev == 0 && !s.incomplete {
 		prev = s.start.UnixNano() // smux's keepalive ticker starts with the session
 	}
 	// The longest interval: a NOP delayed once makes the cadence look
-	// longer, never shorter, so silence is never called early.
-	w.nopEvery[dir] = max(w.nopEvery[dir], ns-prev)
+	// longer, never shorter, so silence is never called early. A capture
+	// joined mid-stream began at no tick: its first NOP starts the cadence,
+	// which else could look as short as the moment between the two.
+	if prev != 0 {
+		w.nopEvery[dir] = max(w.nopEvery[dir], ns-prev)
+	}
 	w.nops[dir]++
 	w.nopAt[dir] = ns
 }

@@ -143,6 +143,7 @@ func (s *Session) RecordYamuxRef(dir Dir, at time.Time, f *yamux.Frame) FrameRef
 
 	s.mu.Lock()
 	s.proto = Yamux
+	s.joined[dir] = true
 	s.counted = nil
 	if flags&yamux.FIN != 0 {
 		s.prefetchFold()
@@ -201,7 +202,7 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 		st, a = s.yamuxOpen(dir, at, sid)
 	} else {
 		st = s.stream(dir, sid)
-		if st == nil && sid > s.maxID[sid%2] {
+		if st == nil && (sid > s.maxID[sid%2] || (typ == yamux.Data || flags&yamux.FIN != 0) && flags&yamux.RST == 0 && s.beforeCapture(sid)) {
 			// Opened before what a capture saw, or in what it lost.
 			if st = s.adopt(dir, at, sid); st != nil {
 				st.acked = true // its ACK, if any, went by unseen
@@ -309,6 +310,12 @@ func (s *Session) yamuxOpen(dir Dir, at time.Time, sid uint32) (*stream, Anomaly
 	var a Anomaly
 	if maxID := &s.maxID[sid%2]; sid > *maxID {
 		*maxID = sid
+		if s.firstSYN[sid%2] == 0 {
+			s.firstSYN[sid%2] = sid
+		}
+		if st := s.heldSYN(dir, sid); st != nil {
+			return st, 0
+		}
 	} else if st := s.stream(dir, sid); st != nil {
 		if st.state.Live() {
 			return st, DuplicateSYN

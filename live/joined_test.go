@@ -1,0 +1,209 @@
+package live_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/muxtop/muxtop/decoder/yamux"
+	"github.com/muxtop/muxtop/live"
+)
+
+// TestJoinedHeldDirection replays what a capture joined mid-stream of a
+// healthy smux v2 session records: each direction is held until its
+// resynchronisation finds three chained headers, so one direction's
+// frames of a stream can be recorded before the other's that came first
+// on the wire. The server's answer before the client's SYN must not open
+// a second stream (left open, UNANSWERED 5 s later), and the client's UPD
+// before the server's data it reports must not be CONSUMED_MORE_THAN_SENT.
+func TestJoinedHeldDirection(t *testing.T) {
+	c2s, s2c := live.ClientToServer, live.ServerToClient
+	cfg := live.FindingsConfig{UnansweredAfter: 5 * time.Second, Churn: -1}
+	for _, tc := range []struct {
+		name  string
+		first live.Dir
+	}{{"server's frames first", s2c}, {"client's frames first", c2s}} {
+		t.Run(tc.name, func(t *testing.T) {
+			reg := live.New(live.Config{})
+			sc := openSession(reg, 2)
+			// On the wire, a millisecond apart: SYN, PSH, UPD, PSH, FIN, UPD, FIN.
+			client := []wire{syn(c2s, 67), psh(c2s, 67, "RAND"), upd(c2s, 67, 8, 65536), fin(c2s, 67)}
+			clientAt := []float64{0, 0.001, 0.005, 0.006}
+			server := []wire{upd(s2c, 67, 4, 65536), psh(s2c, 67, "12345678"), fin(s2c, 67)}
+			serverAt := []float64{0.002, 0.003, 0.004}
+			feed := func(ws []wire, ats []float64) {
+				for i, w := range ws {
+					sc.feedAt(sec(ats[i]), w)
+				}
+			}
+			if tc.first == s2c {
+				sc.s.Resynced(s2c, sec(0.002), 0, 0, 0, "joined mid-stream at offset 0, 0 bytes skipped")
+				feed(server, serverAt)
+				sc.s.Resynced(c2s, sec(0), 0, 0, 0, "joined mid-stream at offset 0, 0 bytes skipped")
+				feed(client, clientAt)
+			} else {
+				sc.s.Resynced(c2s, sec(0), 0, 0, 0, "joined mid-stream at offset 0, 0 bytes skipped")
+				feed(client, clientAt)
+				sc.s.Resynced(s2c, sec(0.002), 0, 0, 0, "joined mid-stream at offset 0, 0 bytes skipped")
+				feed(server, serverAt)
+			}
+			sc.feedAt(sec(1), syn(c2s, 69), psh(c2s, 69, "RAND"), upd(s2c, 69, 4, 65536), psh(s2c, 69, "12345678"),
+				fin(s2c, 69), upd(c2s, 69, 8, 65536), fin(c2s, 69))
+			for i := range 7 {
+				sc.feedAt(sec(float64(2+i)), nop(c2s), nop(s2c))
+			}
+			reg.Evaluate(sec(8.5), cfg)
+			expect(t, reg)
+			ss := sc.snap(t, reg)
+			if ss.Total != 2 || ss.Open != 0 || ss.AnomalyCount != 0 {
+				t.Fatalf("streams %d open %d anomalies %d %v; want 2 0 0", ss.Total, ss.Open, ss.AnomalyCount, ss.AnomaliesBy)
+			}
+		})
+	}
+}
+
+// TestJoinedQuietStream checks that a stream opened before the capture
+// began, first named after a later stream's SYN, is adopted, not
+// UNKNOWN_STREAM; that a stream adopted from the opener's data, whose
+// answer may have gone by before the capture, is not UNANSWERED; and that
+// a stream folded after it closed is not adopted again.
+func TestJoinedQuietStream(t *testing.T) {
+	c2s, s2c := live.ClientToServer, live.ServerToClient
+	cfg := live.FindingsConfig{UnansweredAfter: 5 * time.Second, Churn: -1}
+	reg := live.New(live.Config{ClosedStreams: 1})
+	sc := openSession(reg, 1)
+	sc.s.Resynced(c2s, sec(0), 0, 0, 0, "joined mid-stream at offset 0, 0 bytes skipped")
+	sc.s.Resynced(s2c, sec(0), 0, 0, 0, "joined mid-stream at offset 0, 0 bytes skipped")
+	// 5: an upload the server never answers on; 3: a download, quiet
+	// until after stream 207 opened.
+	sc.feedAt(sec(0), psh(c2s, 5, "upload"), syn(c2s, 207), psh(c2s, 207, "RAND"), psh(s2c, 3, "download"),
+		psh(s2c, 207, "12345678"), fin(s2c, 207), fin(c2s, 207))
+	for i := range 7 {
+		sc.feedAt(sec(float64(1+i)), psh(c2s, 5, "upload"), psh(s2c, 3, "download"))
+	}
+	reg.Evaluate(sec(7.5), cfg)
+	expect(t, reg)
+	ss := sc.snap(t, reg)
+	if ss.AnomalyCount != 0 || ss.Total != 3 || ss.Open != 2 {
+		t.Fatalf("anomalies %d %v streams %d open %d; want 0, 3, 2", ss.AnomalyCount, ss.AnomaliesBy, ss.Total, ss.Open)
+	}
+	if st := ss.Stream(3); st == nil || !st.Incomplete || st.Bytes[s2c] != 8*8 {
+		t.Fatalf("stream 3: %+v", st)
+	}
+	// Stream 3 closes and is folded behind later ones: data on it again is
+	// an anomaly, not a new stream.
+	sc.feedAt(sec(8), fin(s2c, 3), fin(c2s, 3), syn(c2s, 209), fin(c2s, 209), fin(s2c, 209),
+		syn(c2s, 211), fin(c2s, 211), fin(s2c, 211), psh(s2c, 3, "late"))
+	ss = sc.snap(t, reg)
+	if ss.AnomalyCount != 1 || ss.Total != 5 {
+		t.Fatalf("after 3 folded: anomalies %d %v streams %d; want 1 UNKNOWN_STREAM, 5", ss.AnomalyCount, ss.AnomaliesBy, ss.Total)
+	}
+}
+
+// TestLossHeldDirection checks a capture that lost bytes of the server's
+// direction: a stream live at the loss, whose answer may be in what was
+// lost, is not UNANSWERED; and a stream opened while that direction
+// waits to resume, whose answer is recorded after the client's UPD that
+// reports it, is not CONSUMED_MORE_THAN_SENT.
+func TestLossHeldDirection(t *testing.T) {
+	c2s, s2c := live.ClientToServer, live.ServerToClient
+	cfg := live.FindingsConfig{UnansweredAfter: 5 * time.Second, Churn: -1}
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 2)
+	sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "RAND"))
+	sc.s.Resynced(s2c, sec(0.001), 0, 0, 24, "capture lost 24 bytes at offset 0") // 3's UPD and PSH
+	sc.feedAt(sec(0.003), fin(c2s, 3))
+	sc.feedAt(sec(0.010), syn(c2s, 5), psh(c2s, 5, "RAND"))
+	sc.feedAt(sec(0.013), upd(c2s, 5, 8, 65536), fin(c2s, 5))
+	sc.s.Resynced(s2c, sec(0.011), 24, 0, 0, "resumed at offset 24 after lost bytes, 0 bytes skipped")
+	sc.feedAt(sec(0.011), upd(s2c, 5, 4, 65536), psh(s2c, 5, "12345678"), fin(s2c, 5))
+	for i := range 7 {
+		sc.feedAt(sec(float64(1+i)), nop(c2s), nop(s2c))
+	}
+	reg.Evaluate(sec(7.5), cfg)
+	expect(t, reg)
+	if ss := sc.snap(t, reg); ss.AnomalyCount != 0 {
+		t.Fatalf("anomalies %d %v; want 0", ss.AnomalyCount, ss.AnomaliesBy)
+	}
+}
+
+// TestJoinedKeepaliveCadence checks that a capture joined mid-stream,
+// whose first NOPs came just after it began, does not take the moment
+// between its start and them for the keepalive's cadence: a 1 s keepalive
+// whose next NOPs are a few milliseconds late is not KEEPALIVE.
+func TestJoinedKeepaliveCadence(t *testing.T) {
+	c2s, s2c := live.ClientToServer, live.ServerToClient
+	cfg := live.FindingsConfig{Churn: -1}
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 1)
+	sc.s.Resynced(c2s, sec(0), 0, 0, 0, "joined mid-stream at offset 0, 0 bytes skipped")
+	sc.s.Resynced(s2c, sec(0), 0, 0, 0, "joined mid-stream at offset 0, 0 bytes skipped")
+	sc.feedAt(sec(0.002), nop(s2c))
+	sc.feedAt(sec(0.003), nop(c2s))
+	for i := 1; i < 4; i++ {
+		reg.Evaluate(sec(float64(i)+0.008), cfg) // the next ones come 10 ms late
+		sc.feedAt(sec(float64(i)+0.012), nop(s2c))
+		sc.feedAt(sec(float64(i)+0.013), nop(c2s))
+	}
+	expect(t, reg)
+}
+
+// TestJoinedYamuxHeldSYN is TestJoinedHeldDirection for yamux: the
+// server's ACK, answer and FIN recorded before the client's SYN, its data
+// and its FIN open one stream, closed, and nothing.
+func TestJoinedYamuxHeldSYN(t *testing.T) {
+	c2s, s2c := live.ClientToServer, live.ServerToClient
+	cfg := live.FindingsConfig{UnansweredAfter: 5 * time.Second, Churn: -1}
+	reg := live.New(live.Config{})
+	s := reg.Open(live.SessionInfo{Client: "127.0.0.1:1000", Server: "127.0.0.1:9000", Proto: live.Yamux}, sec(0))
+	var off [2]int64
+	rec := func(at float64, dir live.Dir, typ yamux.Type, flags yamux.Flags, sid, length uint32) {
+		f := &yamux.Frame{Offset: off[dir], Header: yamux.MakeHeader(typ, flags, sid, length)}
+		off[dir] += f.Size()
+		s.RecordYamux(dir, sec(at), f)
+	}
+	s.Resynced(s2c, sec(0.002), 0, 0, 0, "joined mid-stream at offset 0, 0 bytes skipped")
+	rec(0.002, s2c, yamux.WindowUpdate, yamux.ACK, 7, 0)
+	rec(0.003, s2c, yamux.Data, 0, 7, 8)
+	rec(0.004, s2c, yamux.WindowUpdate, yamux.FIN, 7, 0)
+	s.Resynced(c2s, sec(0), 0, 0, 0, "joined mid-stream at offset 0, 0 bytes skipped")
+	rec(0, c2s, yamux.WindowUpdate, yamux.SYN, 7, 0)
+	rec(0.001, c2s, yamux.Data, 0, 7, 4)
+	rec(0.005, c2s, yamux.WindowUpdate, yamux.FIN, 7, 0)
+	for i := range 7 {
+		rec(float64(1+i), c2s, yamux.Ping, yamux.SYN, 0, uint32(i))
+		rec(float64(1+i)+0.001, s2c, yamux.Ping, yamux.ACK, 0, uint32(i))
+	}
+	reg.Evaluate(sec(7.5), cfg)
+	expect(t, reg)
+	ss := reg.Snapshot().Session(s.ID())
+	if ss.Total != 1 || ss.Open != 0 || ss.AnomalyCount != 0 {
+		t.Fatalf("streams %d open %d anomalies %d %v; want 1 0 0", ss.Total, ss.Open, ss.AnomalyCount, ss.AnomaliesBy)
+	}
+}
+
+// TestLossNoLeak checks that a stream live when a capture lost bytes,
+// whose FIN may be among them, is not a LEAK, while a stream opened
+// after the loss and left half-closed still is.
+func TestLossNoLeak(t *testing.T) {
+	c2s, s2c := live.ClientToServer, live.ServerToClient
+	cfg := live.FindingsConfig{LeakAfter: 30 * time.Second, Churn: -1}
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 1)
+	sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "RAND"))
+	sc.s.Resynced(s2c, sec(0.001), 0, 0, 24, "capture lost 24 bytes at offset 0") // 3's answer and FIN
+	sc.s.Resynced(s2c, sec(0.002), 24, 0, 0, "resumed at offset 24 after lost bytes, 0 bytes skipped")
+	sc.feedAt(sec(0.003), fin(c2s, 3))
+	for i := range 40 {
+		sc.feedAt(sec(float64(1+i)), nop(c2s), nop(s2c))
+		reg.Evaluate(sec(float64(1+i)+0.5), cfg)
+	}
+	expect(t, reg)
+	sc.feedAt(sec(41), syn(c2s, 5), psh(c2s, 5, "RAND"), psh(s2c, 5, "12345678"), fin(c2s, 5))
+	for i := range 32 {
+		sc.feedAt(sec(float64(42+i)), nop(c2s), nop(s2c))
+		reg.Evaluate(sec(float64(42+i)+0.5), cfg)
+	}
+	if recs := expect(t, reg, "+LEAK"); recs[0].Finding.Stream != 5 || recs[0].Finding.Evidence.Count != 1 {
+		t.Fatalf("leak: %+v", recs[0].Finding)
+	}
+}
