@@ -347,6 +347,12 @@ func (s *Session) syn(dir Dir, at time.Time, sid uint32) Anomaly {
 	// every id of its parity: no lookup needed to know it is not a duplicate.
 	if maxID := &s.maxID[sid%2]; sid > *maxID {
 		*maxID = sid
+		if st := s.joinedOpen(dir, sid); st != nil {
+			st.last = later(st.last, at)
+			st.frames[dir]++
+			s.counted = st
+			return 0
+		}
 	} else if st := s.stream(dir, sid); st != nil {
 		if st.state != Closed {
 			// smux ignores a SYN for a stream it still has.
@@ -698,6 +704,20 @@ func (s *Session) Resynced(dir Dir, at time.Time, offset, skipped, lost int64, d
 	}
 	s.mu.Unlock()
 	s.reg.hist.addEvent(Record{Kind: ResyncRecord, Session: s.id, Dir: dir, At: at, Offset: offset, Detail: detail})
+}
+
+// joinedOpen returns the stream that a SYN above every id of its parity
+// opens if the session already adopted it: in a capture joined
+// mid-stream, a direction is recorded once its resynchronisation finds a
+// chain, so the other direction's answer (UPD, PSH, FIN) can come first.
+// The SYN opened that stream; another with its id would never be
+// answered nor closed (UNANSWERED, LEAK). Nil otherwise, and at no cost
+// in a session that saw every byte. s.mu is held.
+func (s *Session) joinedOpen(dir Dir, sid uint32) *stream {
+	if !s.incomplete {
+		return nil
+	}
+	return s.stream(dir, sid)
 }
 
 // adopt tracks a stream that a frame other than SYN names, in a session

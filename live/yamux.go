@@ -309,6 +309,9 @@ func (s *Session) yamuxOpen(dir Dir, at time.Time, sid uint32) (*stream, Anomaly
 	var a Anomaly
 	if maxID := &s.maxID[sid%2]; sid > *maxID {
 		*maxID = sid
+		if st := s.joinedOpen(dir, sid); st != nil {
+			return st, 0
+		}
 	} else if st := s.stream(dir, sid); st != nil {
 		if st.state.Live() {
 			return st, DuplicateSYN
