@@ -115,3 +115,18 @@ func readPcapFindings(t *testing.T, file, expr string, tail time.Duration, yam b
 	}
 	return opened, ended, last
 }
+
+// TestJoinedAfterServerFIN reads tcpdump's capture of a healthy smux v1
+// pool session begun between a request's two FINs: its first frame is
+// the client's FIN of stream 63, which the session adopts. Whether the
+// server answered it went by unseen: no UNANSWERED (before, read opened
+// it, which the client's tap never did). Whether the server's FIN came
+// before the capture cannot be told from one that never shows the stream
+// again: it is half-closed by the client, a LEAK after --leak-after, as
+// it would be if the server never closed it.
+func TestJoinedAfterServerFIN(t *testing.T) {
+	opened, _, _ := readPcapFindings(t, "testdata/joined-after-server-fin-v1.pcap", "port 28992", 0, false)
+	if len(opened) != 1 || opened[0] != "LEAK" {
+		t.Errorf("opened %v, want [LEAK] alone", opened)
+	}
+}

@@ -733,6 +733,12 @@ func (s *Session) adopt(dir Dir, at time.Time, sid uint32) *stream {
 	}
 	st := s.newStream(dir, at, sid, opener, Open)
 	st.incomplete = true
+	// Whether it was answered went by unseen, as its SYN did: it waits for
+	// no answer (UNANSWERED). A capture begun between the server's FIN and
+	// the client's adopted the stream at the client's FIN.
+	if st.watch.listed[waitList] {
+		s.w.lists[waitList].remove(st, waitList)
+	}
 	return st
 }
 
