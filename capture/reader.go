@@ -294,6 +294,13 @@ func (r *Reader) Packet(data []byte, ci gopacket.CaptureInfo, link layers.LinkTy
 		ca.asm.FlushWithOptions(reassembly.FlushOptions{T: everything})
 	}
 	ca.asm.AssembleWithContext(netFlow, &r.tcp, &r.ac)
+	if c := ca.conn; c != nil && r.tcp.RST && c.rst && c.ended[c.rstDir] && !c.complete {
+		// A reset its direction's reassembly took (or one after its FIN)
+		// ends the whole connection: the other direction sends no FIN,
+		// and waiting for one kept the session alive, silent and leaking,
+		// until the capture ended.
+		ca.asm.FlushAll()
+	}
 	if c := ca.conn; c != nil && c.complete {
 		r.forget(ca)
 	}
@@ -455,6 +462,7 @@ type conn struct {
 	started   [2]bool // by live.Dir: the direction's first bytes have come
 	ended     [2]bool
 	rst       bool
+	rstDir    live.Dir // the direction of the latest RST
 	last      time.Time
 	complete  bool // reassembly is done with it
 	// next is, per direction, the sequence number of the next byte
@@ -557,7 +565,7 @@ func (c *conn) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.T
 		c.syn[d] = true
 	}
 	if tcp.RST {
-		c.rst = true
+		c.rst, c.rstDir = true, d
 	}
 	if tcp.ACK && !tcp.SYN && !tcp.RST {
 		c.window(d.Reverse(), tcp.Window == 0, ci.Timestamp) // the sender's own receive window

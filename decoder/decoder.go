@@ -282,8 +282,8 @@ func (d *Decoder) stop(v Violation, unparsed int64) *Violation {
 // end speaks). It stops the decoder as a violation found by Next does: it
 // returns Violation{Code: code, Offset: f.Offset, Header: f.Header, Want:
 // want}, which Violation returns from then on; Frames no longer counts f;
-// f's wire bytes count as Unparsed, and so does every byte given to Next
-// afterwards.
+// f's wire bytes count as Unparsed, and so do the bytes a
+// resynchronisation held after f and every byte given to Next afterwards.
 //
 // Reject does nothing and returns nil when the decoder has stopped, when
 // code is 0, or when f is not the last frame Next returned, or Next has
@@ -294,6 +294,9 @@ func (d *Decoder) Reject(f *Frame, code Code, want uint8) *Violation {
 		return nil
 	}
 	d.frames--
+	// The bytes a resynchronisation holds after f are unread too: left
+	// held, Buffered would stay above 0 with nothing to frame them.
+	d.off += int64(d.rs.Release())
 	return d.stop(Violation{Code: code, Offset: f.Offset, Header: f.Header, Want: want}, d.off-f.Offset)
 }
 

@@ -512,3 +512,40 @@ func checkMismatch(t *testing.T, exp *expectation, c2s, s2c []byte) {
 		t.Errorf("%d NOPs s2c, want at least %d", nops, exp.MinNOP)
 	}
 }
+
+// TestRejectWhileReplaying rejects the first frame a resynchronisation
+// found, as the tap's feeder does when a capture joined a session whose
+// two directions speak different versions: the bytes the hunt still holds
+// after it are unparsed, and Buffered is 0, or a caller framing while
+// Buffered is above 0 (tap.Feeder.Feed) loops forever on a stopped
+// decoder. (muxtop read spun at 100% CPU on a capture of --fault
+// mismatch begun mid-session.)
+func TestRejectWhileReplaying(t *testing.T) {
+	var b []byte
+	for range 4 {
+		h := decoder.MakeHeader(1, decoder.NOP, 0, 0)
+		b = append(b, h[:]...)
+	}
+	d := decoder.New(256)
+	d.Resync()
+	n, f, err := d.Next(b)
+	if f == nil || err != nil {
+		t.Fatalf("Next = %d, %v, %v: want the first NOP", n, f, err)
+	}
+	if v := d.Reject(f, decoder.VersionMismatch, 2); v == nil {
+		t.Fatal("Reject = nil, want a violation")
+	}
+	for i := 0; d.Buffered() > 0; i++ {
+		if i == 10 {
+			t.Fatalf("Buffered() = %d after Reject, and Next frames none of it", d.Buffered())
+		}
+		d.Next(nil)
+	}
+	d.Next(b[n:])
+	if got, want := d.Offset(), int64(len(b)); got != want {
+		t.Errorf("Offset = %d, want %d", got, want)
+	}
+	if got, want := d.Unparsed(), int64(len(b)); got != want {
+		t.Errorf("Unparsed = %d, want %d (the rejected frame and every byte after it)", got, want)
+	}
+}

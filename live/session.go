@@ -745,8 +745,9 @@ func (s *Session) adopt(dir Dir, at time.Time, sid uint32) *stream {
 	}
 	st := s.newStream(dir, at, sid, opener, Open)
 	st.incomplete = true
-	// What it was sent before the capture, an answer included, went by
-	// unseen: it is not waited on for one (UNANSWERED).
+	// Whether it was answered went by unseen, as its SYN did: it waits for
+	// no answer (UNANSWERED). A capture begun between the server's FIN and
+	// the client's adopted the stream at the client's FIN.
 	s.w.lists[waitList].remove(st, waitList)
 	return st
 }

@@ -132,6 +132,16 @@ func (s *State[F]) Abandon(fr Framer[F]) bool {
 	return true
 }
 
+// Release ends the resynchronisation without framing the bytes it still
+// holds, and returns how many there were: for a decoder that stops with
+// them unread (Reject), which counts them as it counts its own.
+func (s *State[F]) Release() int {
+	held := s.Held()
+	s.resyncing, s.hunting, s.flushing = false, false, false
+	s.look, s.lookAt = nil, 0
+	return held
+}
+
 // Next is the decoder's Next while Resyncing: it hunts for a boundary in
 // the bytes held and p, or replays the bytes it held.
 func (s *State[F]) Next(p []byte, fr Framer[F]) (n int, f *F, err error) {

@@ -1,0 +1,132 @@
+package capture_test
+
+import (
+	"io"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/muxtop/muxtop/capture"
+	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/tap"
+)
+
+// TestJoinedResetEndsSession reads tcpdump's capture of one session of
+// the demo's --fault mismatch (a v2 client, a v1 server), begun after the
+// session opened: the client sends requests the server never answers,
+// the server's first keepalive NOP makes the client close (FIN), and the
+// server's next NOP is answered by the client's RST. The RST ends the
+// connection, as it ends the client's session: VERSION_MISMATCH opens and
+// nothing else. Before, the session lived on to the capture's end, waiting
+// for the server's FIN: LEAK for the unanswered requests and KEEPALIVE for
+// the server's silence after the RST, which the client's tap never opened;
+// and the NOPs of the server's direction, too few to chain, were decoded
+// only then.
+func TestJoinedResetEndsSession(t *testing.T) {
+	opened, ended, last := readPcapFindings(t, "testdata/joined-reset-v2-v1.pcap", "port 36585", 6*time.Second, false)
+	if len(opened) != 1 || opened[0] != "VERSION_MISMATCH" {
+		t.Errorf("opened %v, want [VERSION_MISMATCH] alone", opened)
+	}
+	if !ended.Equal(last) {
+		t.Errorf("the session ended at %v, want the RST's time %v", ended, last)
+	}
+}
+
+// TestJoinedAnswerFirst reads tcpdump's captures of a healthy pool
+// session of the demo, smux v2 and yamux, begun between requests: the
+// first request's SYN and data come first, but the client's direction
+// chains (three frames) only at its next frame, after the server's answer
+// (UPD, data, FIN) has chained and been recorded. The SYN opens the stream
+// the answer adopted: before, it opened a second one with the same id,
+// never answered nor closed, and read opened UNANSWERED and two LEAKs on
+// a healthy session.
+func TestJoinedAnswerFirst(t *testing.T) {
+	for _, tc := range []struct {
+		file, filter string
+		yam          bool
+	}{
+		{"testdata/joined-answer-first-v2.pcap", "port 20468", false},
+		{"testdata/joined-answer-first-yamux.pcap", "port 28484", true},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			opened, _, _ := readPcapFindings(t, tc.file, tc.filter, 0, tc.yam)
+			if len(opened) != 0 {
+				t.Errorf("opened %v on a healthy session, want none", opened)
+			}
+		})
+	}
+}
+
+// readPcapFindings reads a pcap file of Ethernet packets with filter, a
+// quiet tail of capture time after its last packet, and the thresholds of
+// the tcpdump end-to-end tests; it returns the codes of the findings
+// opened, when the last session ended and the last packet's time.
+func readPcapFindings(t *testing.T, file, expr string, tail time.Duration, yam bool) (opened []string, ended, last time.Time) {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	pr, err := pcapgo.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	filter, err := capture.ParseFilter(expr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := live.FindingsConfig{LeakAfter: 2 * time.Second, UnansweredAfter: 2 * time.Second,
+		StallAfter: time.Second, BlockedAfter: time.Second}
+	reg := live.New(live.Config{})
+	rcfg := capture.Config{Registry: reg, Filter: filter,
+		Evaluate: func(now time.Time) { reg.Evaluate(now, cfg) }}
+	if yam {
+		rcfg.Protocol = tap.Yamux
+	}
+	rd := capture.NewReader(rcfg)
+	for {
+		data, ci, err := pr.ReadPacketData()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd.Packet(data, ci, layers.LinkTypeEthernet)
+		last = ci.Timestamp
+	}
+	if tail > 0 {
+		rd.Packet(nil, gopacket.CaptureInfo{Timestamp: last.Add(tail)}, layers.LinkTypeEthernet)
+	}
+	rd.Close()
+	recs, _ := reg.Frames(live.Query{From: 1}, nil)
+	for _, r := range recs {
+		switch r.Kind {
+		case live.FindingOpened:
+			opened = append(opened, r.Finding.Code.String())
+		case live.SessionEnded:
+			ended = r.At
+		}
+	}
+	return opened, ended, last
+}
+
+// TestJoinedAfterServerFIN reads tcpdump's capture of a healthy smux v1
+// pool session begun between a request's two FINs: its first frame is
+// the client's FIN of stream 63, which the session adopts. Whether the
+// server answered it went by unseen: no UNANSWERED (before, read opened
+// it, which the client's tap never did). Whether the server's FIN came
+// before the capture cannot be told from one that never shows the stream
+// again: it is half-closed by the client, a LEAK after --leak-after, as
+// it would be if the server never closed it.
+func TestJoinedAfterServerFIN(t *testing.T) {
+	opened, _, _ := readPcapFindings(t, "testdata/joined-after-server-fin-v1.pcap", "port 28992", 0, false)
+	if len(opened) != 1 || opened[0] != "LEAK" {
+		t.Errorf("opened %v, want [LEAK] alone", opened)
+	}
+}
