@@ -177,11 +177,9 @@ func TestHeldFramesKeepTheirTimes(t *testing.T) {
 }
 
 // TestHeldFramesKeepaliveCadence: the same capture, the server's
-// keepalive stopping after its NOP of 3.5 s. KEEPALIVE opens when its
-// silence passes its own cadence's limit (1 s: SilenceLimit, 2 s), at
-// 5.5 s: the NOPs found in the held bytes measured the cadence at the
-// times they came, not at the time the third of them completed the chain
-// (that makes it 2.2 s, and the finding waits until 6.8 s).
+// keepalive stopping after its NOP of 3.5 s. KEEPALIVE opens once, when
+// that silence passes the limit of its cadence (1 s: SilenceLimit, 2 s),
+// at 5.5 s, and not while the server's NOPs were held unframed.
 func TestHeldFramesKeepaliveCadence(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	ps, _ := joinedQuietCapture(t, t0, 3500*time.Millisecond, 8*time.Second)
