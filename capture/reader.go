@@ -947,6 +947,7 @@ func (c *conn) swapRoles() {
 	c.endKnown[0], c.endKnown[1] = c.endKnown[1], c.endKnown[0]
 	c.finSeen[0], c.finSeen[1] = c.finSeen[1], c.finSeen[0]
 	c.zeroSince[0], c.zeroSince[1] = c.zeroSince[1], c.zeroSince[0]
+	c.rstDir = c.rstDir.Reverse()
 	for i := range c.pending {
 		c.pending[i].dir = c.pending[i].dir.Reverse()
 	}
