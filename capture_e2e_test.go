@@ -260,8 +260,8 @@ func TestTcpdumpFaultThenRead(t *testing.T) {
 // the findings that a capture can tell by itself. Two cannot be told
 // from a capture alone, and are not here: yamux's mismatch and protocol,
 // where a client speaks smux or HTTP to a yamux port (the README says
-// what read needs for them). It runs the demo for about 10 s per fault,
-// so not a second time under the race detector: the processes it
+// what read needs for them). It runs the demo for about 6 s per fault,
+// two at a time, so not a second time under the race detector: the processes it
 // drives are not built with it.
 func TestTcpdumpEveryFault(t *testing.T) {
 	if testing.Short() {
@@ -271,6 +271,9 @@ func TestTcpdumpEveryFault(t *testing.T) {
 		t.Skip("the race run has the same processes: TestTcpdumpFaultThenRead covers read under the race detector")
 	}
 	bin := tcpdumpPath(t)
+	// Two faults at a time: each runs light load (20 requests a second)
+	// for seconds, mostly waiting, on ports of its own.
+	busy := make(chan struct{}, 2)
 	fast := []string{"--keepalive", "1s", "--unanswered-after", "2s", "--leak-after", "2s", "--stall-after", "1s"}
 	for _, tc := range []captureFault{
 		{name: "smux/stall", fault: "stall", code: "WINDOW_STALL", mux: slices.Concat([]string{"--smux-version", "2"}, fast)},
@@ -286,7 +289,12 @@ func TestTcpdumpEveryFault(t *testing.T) {
 		{name: "yamux/goaway", fault: "goaway", code: "GO_AWAY", mux: slices.Concat([]string{"--protocol", "yamux"}, fast)},
 		{name: "yamux/leak", fault: "leak", code: "LEAK", mux: slices.Concat([]string{"--protocol", "yamux"}, fast), serverFault: true},
 	} {
-		t.Run(tc.name, func(t *testing.T) { tc.run(t, bin) })
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			busy <- struct{}{}
+			defer func() { <-busy }()
+			tc.run(t, bin)
+		})
 	}
 }
 
