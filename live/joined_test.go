@@ -107,10 +107,7 @@ func TestJoinedQuietStream(t *testing.T) {
 func TestLossHeldDirection(t *testing.T) {
 	c2s, s2c := live.ClientToServer, live.ServerToClient
 	cfg := live.FindingsConfig{UnansweredAfter: 5 * time.Second, Churn: -1}
-	reg := live.New(live.Config{})
-	sc := openSession(reg, 2)
-	sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "RAND"))
-	sc.s.Resynced(s2c, sec(0.001), 0, 0, 24, "capture lost 24 bytes at offset 0") // 3's UPD and PSH
+	reg, sc := lostAnswer(2) // 3's UPD and PSH
 	sc.feedAt(sec(0.003), fin(c2s, 3))
 	sc.feedAt(sec(0.010), syn(c2s, 5), psh(c2s, 5, "RAND"))
 	sc.feedAt(sec(0.013), upd(c2s, 5, 8, 65536), fin(c2s, 5))
@@ -187,10 +184,7 @@ func TestJoinedYamuxHeldSYN(t *testing.T) {
 func TestLossNoLeak(t *testing.T) {
 	c2s, s2c := live.ClientToServer, live.ServerToClient
 	cfg := live.FindingsConfig{LeakAfter: 30 * time.Second, Churn: -1}
-	reg := live.New(live.Config{})
-	sc := openSession(reg, 1)
-	sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "RAND"))
-	sc.s.Resynced(s2c, sec(0.001), 0, 0, 24, "capture lost 24 bytes at offset 0") // 3's answer and FIN
+	reg, sc := lostAnswer(1) // 3's answer and FIN
 	sc.s.Resynced(s2c, sec(0.002), 24, 0, 0, "resumed at offset 24 after lost bytes, 0 bytes skipped")
 	sc.feedAt(sec(0.003), fin(c2s, 3))
 	for i := range 40 {
@@ -206,4 +200,16 @@ func TestLossNoLeak(t *testing.T) {
 	if recs := expect(t, reg, "+LEAK"); recs[0].Finding.Stream != 5 || recs[0].Finding.Evidence.Count != 1 {
 		t.Fatalf("leak: %+v", recs[0].Finding)
 	}
+}
+
+// lostAnswer opens a session of version ver in which the client opens
+// stream 3 and sends on it at 0 s, and the capture then loses the 24
+// bytes the server sent next (at 0.001 s): the start of TestLossHeldDirection
+// and TestLossNoLeak.
+func lostAnswer(ver uint8) (*live.Registry, *script) {
+	reg := live.New(live.Config{})
+	sc := openSession(reg, ver)
+	sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "RAND"))
+	sc.s.Resynced(s2c, sec(0.001), 0, 0, 24, "capture lost 24 bytes at offset 0")
+	return reg, sc
 }
