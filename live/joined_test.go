@@ -16,7 +16,6 @@ import (
 // a second stream (left open, UNANSWERED 5 s later), and the client's UPD
 // before the server's data it reports must not be CONSUMED_MORE_THAN_SENT.
 func TestJoinedHeldDirection(t *testing.T) {
-	c2s, s2c := live.ClientToServer, live.ServerToClient
 	cfg := live.FindingsConfig{UnansweredAfter: 5 * time.Second, Churn: -1}
 	for _, tc := range []struct {
 		name  string
@@ -67,7 +66,6 @@ func TestJoinedHeldDirection(t *testing.T) {
 // answer may have gone by before the capture, is not UNANSWERED; and that
 // a stream folded after it closed is not adopted again.
 func TestJoinedQuietStream(t *testing.T) {
-	c2s, s2c := live.ClientToServer, live.ServerToClient
 	cfg := live.FindingsConfig{UnansweredAfter: 5 * time.Second, Churn: -1}
 	reg := live.New(live.Config{ClosedStreams: 1})
 	sc := openSession(reg, 1)
@@ -105,7 +103,6 @@ func TestJoinedQuietStream(t *testing.T) {
 // waits to resume, whose answer is recorded after the client's UPD that
 // reports it, is not CONSUMED_MORE_THAN_SENT.
 func TestLossHeldDirection(t *testing.T) {
-	c2s, s2c := live.ClientToServer, live.ServerToClient
 	cfg := live.FindingsConfig{UnansweredAfter: 5 * time.Second, Churn: -1}
 	reg, sc := lostAnswer(2) // 3's UPD and PSH
 	sc.feedAt(sec(0.003), fin(c2s, 3))
@@ -128,7 +125,6 @@ func TestLossHeldDirection(t *testing.T) {
 // between its start and them for the keepalive's cadence: a 1 s keepalive
 // whose next NOPs are a few milliseconds late is not KEEPALIVE.
 func TestJoinedKeepaliveCadence(t *testing.T) {
-	c2s, s2c := live.ClientToServer, live.ServerToClient
 	cfg := live.FindingsConfig{Churn: -1}
 	reg := live.New(live.Config{})
 	sc := openSession(reg, 1)
@@ -148,7 +144,6 @@ func TestJoinedKeepaliveCadence(t *testing.T) {
 // server's ACK, answer and FIN recorded before the client's SYN, its data
 // and its FIN open one stream, closed, and nothing.
 func TestJoinedYamuxHeldSYN(t *testing.T) {
-	c2s, s2c := live.ClientToServer, live.ServerToClient
 	cfg := live.FindingsConfig{UnansweredAfter: 5 * time.Second, Churn: -1}
 	reg := live.New(live.Config{})
 	s := reg.Open(live.SessionInfo{Client: "127.0.0.1:1000", Server: "127.0.0.1:9000", Proto: live.Yamux}, sec(0))
@@ -182,7 +177,6 @@ func TestJoinedYamuxHeldSYN(t *testing.T) {
 // whose FIN may be among them, is not a LEAK, while a stream opened
 // after the loss and left half-closed still is.
 func TestLossNoLeak(t *testing.T) {
-	c2s, s2c := live.ClientToServer, live.ServerToClient
 	cfg := live.FindingsConfig{LeakAfter: 30 * time.Second, Churn: -1}
 	reg, sc := lostAnswer(1) // 3's answer and FIN
 	sc.s.Resynced(s2c, sec(0.002), 24, 0, 0, "resumed at offset 24 after lost bytes, 0 bytes skipped")
