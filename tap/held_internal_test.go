@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/live"
 )
 
@@ -31,5 +32,27 @@ func TestFeederHeldBounded(t *testing.T) {
 				t.Errorf("%d chunks kept after 10000 chunks of skipped bytes, want only those the decoder holds", n)
 			}
 		})
+	}
+}
+
+// TestFeederHeldDone: once the decoder has framed every byte it held, the
+// Feeder forgets the chunks, so that a direction back in step feeds
+// without noting chunks (hold) or hearing the sender (live.Session.Heard)
+// at every chunk, as a tap's feeder does.
+func TestFeederHeldDone(t *testing.T) {
+	base := time.Unix(1000, 0)
+	reg := live.New(live.Config{})
+	sess := reg.Open(live.SessionInfo{Client: "a:1", Server: "b:2", Tap: live.Server}, base)
+	c2s, _ := NewFeeders(sess, 64, Smux, 0)
+	c2s.Resync()
+	var b []byte
+	for range 4 {
+		h := decoder.MakeHeader(1, decoder.NOP, 0, 0)
+		b = append(b, h[:]...)
+	}
+	c2s.Feed(b[:5], base)
+	c2s.Feed(b[5:], base.Add(time.Second))
+	if n := len(c2s.held); n != 0 {
+		t.Errorf("%d chunks kept once every byte held is framed, want 0", n)
 	}
 }
