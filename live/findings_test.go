@@ -254,6 +254,49 @@ func TestFindingZeroWindow(t *testing.T) {
 	}, func(sc *script) { sc.s.ReceiveWindow(c2s, false, sec(9.1)) })
 }
 
+// TestFindingZeroWindowMoments pins the moments around a closed window
+// that TestFindingZeroWindow's script does not reach, at an evaluation at
+// which the client's silence and its stream are due: a window closed for
+// a moment (less than zeroSettle), still closed or open again, does not
+// hide them; a window that stayed closed, open again a moment before,
+// does (blockGrace), and no longer a second later.
+func TestFindingZeroWindowMoments(t *testing.T) {
+	for _, tc := range []struct {
+		closed, opened float64 // when the window closed and opened again (0: not)
+	}{{2.4, 0}, {2.3, 2.4}, {0.4, 2.4}} {
+		t.Run(fmt.Sprintf("closed %v opened %v", tc.closed, tc.opened), func(t *testing.T) {
+			reg := live.New(live.Config{})
+			sc := openSession(reg, 1)
+			sc.feedAt(sec(0), nop(c2s), nop(s2c), syn(c2s, 3), psh(c2s, 3, "RAND"))
+			cfg := live.FindingsConfig{BlockedAfter: 3 * time.Second, UnansweredAfter: time.Second, Churn: -1}
+			held := tc.closed < 0.5 // closed before the evaluations below: at least zeroSettle
+			if held {
+				sc.s.ReceiveWindow(c2s, true, sec(tc.closed))
+			}
+			for s := 0.5; s < 2.4; s += 0.5 {
+				sc.feedAt(sec(s), nop(s2c)) // the server still sends
+				reg.Evaluate(sec(s), cfg)
+			}
+			if !held {
+				sc.s.ReceiveWindow(c2s, true, sec(tc.closed))
+			}
+			if tc.opened != 0 {
+				sc.s.ReceiveWindow(c2s, false, sec(tc.opened))
+			}
+			fs := openFindings(reg, sec(2.5), cfg)
+			if (fs[live.CodeKeepalive] != nil) == held || (fs[live.CodeUnanswered] != nil) == held || fs[live.CodeSessionBlocked] != nil {
+				t.Errorf("findings at 2.5 s %v, want KEEPALIVE and UNANSWERED %v, not SESSION_BLOCKED", fs, !held)
+			}
+			if held {
+				sc.feedAt(sec(3), nop(s2c))
+				if fs := openFindings(reg, sec(3.5), cfg); fs[live.CodeKeepalive] == nil || fs[live.CodeUnanswered] == nil {
+					t.Errorf("findings at 3.5 s %v, want KEEPALIVE and UNANSWERED: the window opened 1.1 s ago", fs)
+				}
+			}
+		})
+	}
+}
+
 // receiverStops runs the script of TestFindingReaderStopped and
 // TestFindingZeroWindow: at 0.4 s the server, c2s's receiver, stops
 // reading the connection as stop makes it, for good if stopped (named
