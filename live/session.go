@@ -349,11 +349,8 @@ func (s *Session) syn(dir Dir, at time.Time, sid uint32) Anomaly {
 	var a Anomaly
 	// smux opens ids in increasing order, so a new SYN's id is usually above
 	// every id of its parity: no lookup needed to know it is not a duplicate.
-	if maxID := &s.maxID[sid%2]; sid > *maxID {
-		*maxID = sid
-		if s.firstSYN[sid%2] == 0 {
-			s.firstSYN[sid%2] = sid
-		}
+	if sid > s.maxID[sid%2] {
+		s.raiseID(sid)
 		if st := s.heldSYN(dir, sid); st != nil {
 			st.last = later(st.last, at)
 			st.frames[dir]++
@@ -764,6 +761,16 @@ func (s *Session) beforeCapture(sid uint32) bool {
 	}
 	_, seen := s.preCapture[sid]
 	return !seen
+}
+
+// raiseID notes sid, SYN'd above every id of its parity before, as the
+// highest id of its parity, and as the first if no id of its parity was
+// SYN'd before (beforeCapture). s.mu is held.
+func (s *Session) raiseID(sid uint32) {
+	s.maxID[sid%2] = sid
+	if s.firstSYN[sid%2] == 0 {
+		s.firstSYN[sid%2] = sid
+	}
 }
 
 // heldSYN applies a SYN for a stream the session already adopted from the

@@ -308,11 +308,8 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 // the stream it names with DuplicateSYN.
 func (s *Session) yamuxOpen(dir Dir, at time.Time, sid uint32) (*stream, Anomaly) {
 	var a Anomaly
-	if maxID := &s.maxID[sid%2]; sid > *maxID {
-		*maxID = sid
-		if s.firstSYN[sid%2] == 0 {
-			s.firstSYN[sid%2] = sid
-		}
+	if sid > s.maxID[sid%2] {
+		s.raiseID(sid)
 		if st := s.heldSYN(dir, sid); st != nil {
 			return st, 0
 		}
