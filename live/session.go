@@ -782,7 +782,7 @@ func (s *Session) heldSYN(dir Dir, sid uint32) *stream {
 	if !s.incomplete {
 		return nil
 	}
-	if st := s.stream(dir, sid); st != nil && st.incomplete && st.state.Live() {
+	if st := s.stream(dir, sid); st != nil && st.state.Live() { // adopted: only adopt tracks an id above maxID
 		return st
 	}
 	return nil
