@@ -123,7 +123,8 @@ func TestLossHeldDirection(t *testing.T) {
 // TestJoinedKeepaliveCadence checks that a capture joined mid-stream,
 // whose first NOPs came just after it began, does not take the moment
 // between its start and them for the keepalive's cadence: a 1 s keepalive
-// whose next NOPs are a few milliseconds late is not KEEPALIVE.
+// whose next NOPs are a few milliseconds late is not KEEPALIVE, and the
+// cadence its NOPs set from then on still finds a side gone silent.
 func TestJoinedKeepaliveCadence(t *testing.T) {
 	cfg := live.FindingsConfig{Churn: -1}
 	reg := live.New(live.Config{})
@@ -138,6 +139,15 @@ func TestJoinedKeepaliveCadence(t *testing.T) {
 		sc.feedAt(sec(float64(i)+0.013), nop(c2s))
 	}
 	expect(t, reg)
+	// The cadence the NOPs set still counts: a client silent from then on
+	// is KEEPALIVE once the silence outlasts it.
+	for i := 4; i < 7; i++ {
+		sc.feedAt(sec(float64(i)+0.012), nop(s2c))
+		reg.Evaluate(sec(float64(i)+0.5), cfg)
+	}
+	if recs := expect(t, reg, "+KEEPALIVE"); recs[0].Finding.Dir != c2s {
+		t.Errorf("KEEPALIVE of %v, want the client's", recs[0].Finding.Dir)
+	}
 }
 
 // TestJoinedYamuxHeldSYN is TestJoinedHeldDirection for yamux: the
