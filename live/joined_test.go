@@ -120,6 +120,25 @@ func TestLossHeldDirection(t *testing.T) {
 	}
 }
 
+// TestLossOpenerDirection is TestLossHeldDirection's other side: bytes
+// lost from the opener's direction cannot hold the answer to its stream,
+// so a stream the server never answers is still UNANSWERED.
+func TestLossOpenerDirection(t *testing.T) {
+	cfg := live.FindingsConfig{UnansweredAfter: 5 * time.Second, Churn: -1}
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 2)
+	sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "RAND"))
+	sc.s.Resynced(c2s, sec(0.001), 16, 0, 24, "capture lost 24 bytes at offset 16")
+	sc.s.Resynced(c2s, sec(0.002), 40, 0, 0, "resumed at offset 40 after lost bytes, 0 bytes skipped")
+	for i := range 7 {
+		sc.feedAt(sec(float64(1+i)), nop(c2s), nop(s2c))
+	}
+	reg.Evaluate(sec(7.5), cfg)
+	if recs := expect(t, reg, "+UNANSWERED"); recs[0].Finding.Stream != 3 {
+		t.Fatalf("unanswered: %+v", recs[0].Finding)
+	}
+}
+
 // TestJoinedKeepaliveCadence checks that a capture joined mid-stream,
 // whose first NOPs came just after it began, does not take the moment
 // between its start and them for the keepalive's cadence: a 1 s keepalive
