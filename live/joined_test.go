@@ -202,6 +202,39 @@ func TestJoinedYamuxHeldSYN(t *testing.T) {
 	}
 }
 
+// TestJoinedYamuxQuietControl checks which frames adopt a yamux stream
+// opened before the capture began, first named after a later stream's
+// SYN: its data or its FIN do, as in smux; a window update or an RST alone
+// do not, and are not UNKNOWN_STREAM either.
+func TestJoinedYamuxQuietControl(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		typ   yamux.Type
+		flags yamux.Flags
+		total uint64
+	}{{"update", yamux.WindowUpdate, 0, 1}, {"RST", yamux.WindowUpdate, yamux.RST, 1}, {"data RST", yamux.Data, yamux.RST, 1},
+		{"FIN", yamux.WindowUpdate, yamux.FIN, 2}, {"data", yamux.Data, 0, 2}} {
+		t.Run(tc.name, func(t *testing.T) {
+			reg := live.New(live.Config{})
+			s := reg.Open(live.SessionInfo{Client: "127.0.0.1:1000", Server: "127.0.0.1:9000", Proto: live.Yamux}, sec(0))
+			var off [2]int64
+			rec := func(dir live.Dir, typ yamux.Type, flags yamux.Flags, sid, length uint32) {
+				f := &yamux.Frame{Offset: off[dir], Header: yamux.MakeHeader(typ, flags, sid, length)}
+				off[dir] += f.Size()
+				s.RecordYamux(dir, sec(0), f)
+			}
+			s.Resynced(c2s, sec(0), 0, 0, 0, "joined mid-stream at offset 0, 0 bytes skipped")
+			s.Resynced(s2c, sec(0), 0, 0, 0, "joined mid-stream at offset 0, 0 bytes skipped")
+			rec(c2s, yamux.WindowUpdate, yamux.SYN, 7, 0)
+			rec(s2c, tc.typ, tc.flags, 5, 0)
+			ss := reg.Snapshot().Session(s.ID())
+			if ss.Total != tc.total || ss.AnomalyCount != 0 {
+				t.Fatalf("streams %d anomalies %d %v; want %d 0", ss.Total, ss.AnomalyCount, ss.AnomaliesBy, tc.total)
+			}
+		})
+	}
+}
+
 // TestLossNoLeak checks that a stream live when a capture lost bytes,
 // whose FIN may be among them, is not a LEAK, while a stream opened
 // after the loss and left half-closed still is.
