@@ -63,8 +63,9 @@ func TestJoinedHeldDirection(t *testing.T) {
 // TestJoinedQuietStream checks that a stream opened before the capture
 // began, first named after a later stream's SYN, is adopted, not
 // UNKNOWN_STREAM; that a stream adopted from the opener's data, whose
-// answer may have gone by before the capture, is not UNANSWERED; and that
-// a stream folded after it closed is not adopted again.
+// answer may have gone by before the capture, is not UNANSWERED; that a
+// stream folded after it closed is not adopted again; and that none is
+// adopted once the session ended.
 func TestJoinedQuietStream(t *testing.T) {
 	cfg := live.FindingsConfig{UnansweredAfter: 5 * time.Second, Churn: -1}
 	reg := live.New(live.Config{ClosedStreams: 1})
@@ -94,6 +95,13 @@ func TestJoinedQuietStream(t *testing.T) {
 	ss = sc.snap(t, reg)
 	if ss.AnomalyCount != 1 || ss.Total != 5 {
 		t.Fatalf("after 3 folded: anomalies %d %v streams %d; want 1 UNKNOWN_STREAM, 5", ss.AnomalyCount, ss.AnomaliesBy, ss.Total)
+	}
+	// Once the session ended, a stream opened before the capture and named
+	// only now is not adopted: in flight as the session ended.
+	sc.s.End(sec(9), live.EOF, nil)
+	sc.feedAt(sec(9), psh(s2c, 1, "late"))
+	if ss = sc.snap(t, reg); ss.AnomalyCount != 1 || ss.Total != 5 {
+		t.Fatalf("after the end: anomalies %d %v streams %d; want 1, 5", ss.AnomalyCount, ss.AnomaliesBy, ss.Total)
 	}
 }
 
