@@ -754,9 +754,9 @@ func (s *Session) adopt(dir Dir, at time.Time, sid uint32) *stream {
 // not yet adopted: ids open in increasing order, so one below the first
 // id of its parity the capture saw SYN'd. Such a stream, quiet until
 // after a later one opened, is adopted as it is named, not called
-// unknown. s.mu is held.
+// unknown, where adopt may (a capture, before the end). s.mu is held.
 func (s *Session) beforeCapture(sid uint32) bool {
-	if !s.incomplete || s.ended || sid == 0 || sid >= s.firstSYN[sid%2] {
+	if sid >= s.firstSYN[sid%2] {
 		return false
 	}
 	_, seen := s.preCapture[sid]
