@@ -1,14 +1,11 @@
 package capture_test
 
 import (
-	"io"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/muxtop/muxtop/capture"
 	"github.com/muxtop/muxtop/live"
@@ -67,14 +64,10 @@ func TestJoinedAnswerFirst(t *testing.T) {
 // opened, when the last session ended and the last packet's time.
 func readPcapFindings(t *testing.T, file, expr string, tail time.Duration, yam bool) (opened []string, ended, last time.Time) {
 	t.Helper()
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	pr, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
+	ps := readPackets(t, file)
+	last = ps[len(ps)-1].ci.Timestamp
+	if tail > 0 {
+		ps = append(ps, pkt{ci: gopacket.CaptureInfo{Timestamp: last.Add(tail)}})
 	}
 	filter, err := capture.ParseFilter(expr)
 	if err != nil {
@@ -89,19 +82,8 @@ func readPcapFindings(t *testing.T, file, expr string, tail time.Duration, yam b
 		rcfg.Protocol = tap.Yamux
 	}
 	rd := capture.NewReader(rcfg)
-	for {
-		data, ci, err := pr.ReadPacketData()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd.Packet(data, ci, layers.LinkTypeEthernet)
-		last = ci.Timestamp
-	}
-	if tail > 0 {
-		rd.Packet(nil, gopacket.CaptureInfo{Timestamp: last.Add(tail)}, layers.LinkTypeEthernet)
+	for _, p := range ps {
+		rd.Packet(p.data, p.ci, layers.LinkTypeEthernet)
 	}
 	rd.Close()
 	recs, _ := reg.Frames(live.Query{From: 1}, nil)
