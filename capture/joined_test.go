@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
 
 	"github.com/muxtop/muxtop/capture"
 	"github.com/muxtop/muxtop/live"
@@ -75,17 +74,11 @@ func readPcapFindings(t *testing.T, file, expr string, tail time.Duration, yam b
 	}
 	cfg := live.FindingsConfig{LeakAfter: 2 * time.Second, UnansweredAfter: 2 * time.Second,
 		StallAfter: time.Second, BlockedAfter: time.Second}
-	reg := live.New(live.Config{})
-	rcfg := capture.Config{Registry: reg, Filter: filter,
-		Evaluate: func(now time.Time) { reg.Evaluate(now, cfg) }}
+	rcfg := capture.Config{Filter: filter}
 	if yam {
 		rcfg.Protocol = tap.Yamux
 	}
-	rd := capture.NewReader(rcfg)
-	for _, p := range ps {
-		rd.Packet(p.data, p.ci, layers.LinkTypeEthernet)
-	}
-	rd.Close()
+	reg := readEvaluated(ps, rcfg, cfg)
 	recs, _ := reg.Frames(live.Query{From: 1}, nil)
 	for _, r := range recs {
 		switch r.Kind {
