@@ -349,9 +349,7 @@ func (tc captureFault) run(t *testing.T, bin string) {
 		client = append(client, "--fault", tc.fault)
 	}
 	srv := startRun(t, slices.Concat(server, tc.mux)...)
-	for !strings.Contains(srv.stderr.String(), "listening on "+addr) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	smuxtest.Eventually(t, "the server to listen", func() bool { return strings.Contains(srv.stderr.String(), "listening on "+addr) })
 	cli := startRun(t, slices.Concat(client, thresholds, tc.mux)...)
 	cli.waitFor(tc.code, 20*time.Second, func(recs []map[string]any) bool { return firstFinding(recs, tc.code) != nil })
 	if tc.late {

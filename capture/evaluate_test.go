@@ -110,18 +110,10 @@ func TestKeepaliveOpenAtCaptureEnd(t *testing.T) {
 		}
 		// No end: the capture stopped while the session was open.
 	})
-	reg := live.New(live.Config{})
 	cfg := live.FindingsConfig{Churn: -1}
-	rd := capture.NewReader(capture.Config{Registry: reg, Filter: capture.Port(9000),
-		Evaluate: func(now time.Time) { reg.Evaluate(now, cfg) }})
-	for _, p := range readPackets(t, path) {
-		rd.Packet(p.data, p.ci, layers.LinkTypeEthernet)
-	}
-	rd.Close()
-	recs, _ := reg.Frames(live.Query{From: 1}, nil)
 	var got []string
 	opened := 0
-	for _, r := range recs {
+	for _, r := range findingsOf(t, readPackets(t, path), capture.Port(9000), cfg) {
 		switch r.Kind {
 		case live.FindingOpened:
 			got = append(got, "+"+r.Finding.Code.String())

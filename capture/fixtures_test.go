@@ -44,6 +44,8 @@ type pkt struct {
 	payload []byte
 }
 
+// readPackets returns the packets of the pcap or pcapng capture at path,
+// every one an Ethernet frame of TCP.
 func readPackets(t *testing.T, path string) []pkt {
 	t.Helper()
 	f, err := os.Open(path)
@@ -51,7 +53,7 @@ func readPackets(t *testing.T, path string) []pkt {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	r, err := pcapgo.NewNgReader(f, pcapgo.DefaultNgReaderOptions)
+	r, err := capture.Open(f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,6 +66,7 @@ func readPackets(t *testing.T, path string) []pkt {
 		if err != nil {
 			t.Fatal(err)
 		}
+		data = bytes.Clone(data) // valid until the next read
 		p := gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.Default)
 		pk := pkt{ci: ci, data: data, eth: p.Layer(layers.LayerTypeEthernet).(*layers.Ethernet), tcp: p.Layer(layers.LayerTypeTCP).(*layers.TCP)}
 		if ip4, ok := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4); ok {

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket/layers"
-
 	"github.com/muxtop/muxtop/capture"
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/internal/smuxtest"
@@ -132,18 +130,11 @@ func joinedQuietCapture(t *testing.T, t0 time.Time, serverNOPsUntil, end time.Du
 // time, and returns the registry.
 func readJoined(t *testing.T, ps []pkt) *live.Registry {
 	t.Helper()
-	reg := live.New(live.Config{})
 	// The server reads the client's stream and says nothing on it, which
 	// is UNANSWERED after 5 s in v1 by design (the README): not what
 	// these captures are about.
 	cfg := live.FindingsConfig{Churn: -1, UnansweredAfter: time.Hour}
-	rd := capture.NewReader(capture.Config{Registry: reg, Filter: capture.Port(9000),
-		Evaluate: func(now time.Time) { reg.Evaluate(now, cfg) }})
-	for _, p := range ps {
-		rd.Packet(p.data, p.ci, layers.LinkTypeEthernet)
-	}
-	rd.Close()
-	return reg
+	return readEvaluated(ps, capture.Config{Filter: capture.Port(9000)}, cfg)
 }
 
 // TestHeldFramesKeepTheirTimes: a capture that joins a quiet direction

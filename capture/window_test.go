@@ -18,13 +18,7 @@ import (
 // returns the finding records it made.
 func findingsOf(t *testing.T, ps []pkt, filter capture.Filter, cfg live.FindingsConfig) []live.Record {
 	t.Helper()
-	reg := live.New(live.Config{})
-	rd := capture.NewReader(capture.Config{Registry: reg, Filter: filter,
-		Evaluate: func(now time.Time) { reg.Evaluate(now, cfg) }})
-	for _, p := range ps {
-		rd.Packet(p.data, p.ci, layers.LinkTypeEthernet)
-	}
-	rd.Close()
+	reg := readEvaluated(ps, capture.Config{Filter: filter}, cfg)
 	recs, _ := reg.Frames(live.Query{From: 1}, nil)
 	var fs []live.Record
 	for _, r := range recs {
@@ -33,6 +27,21 @@ func findingsOf(t *testing.T, ps []pkt, filter capture.Filter, cfg live.Findings
 		}
 	}
 	return fs
+}
+
+// readEvaluated reads ps, Ethernet frames, with a Reader of rcfg that
+// evaluates the findings with cfg in capture time, into a new registry
+// and returns it.
+func readEvaluated(ps []pkt, rcfg capture.Config, cfg live.FindingsConfig) *live.Registry {
+	reg := live.New(live.Config{})
+	rcfg.Registry = reg
+	rcfg.Evaluate = func(now time.Time) { reg.Evaluate(now, cfg) }
+	rd := capture.NewReader(rcfg)
+	for _, p := range ps {
+		rd.Packet(p.data, p.ci, layers.LinkTypeEthernet)
+	}
+	rd.Close()
+	return reg
 }
 
 // withWindow returns ps with the TCP window the end on port sets on its
