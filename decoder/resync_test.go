@@ -45,8 +45,14 @@ func (r resynced) diff(want resynced) string {
 // contract and the decoder's accounting.
 func resyncDecode(t testing.TB, in []byte, gaps map[int]int64, chunk func() int) resynced {
 	t.Helper()
+	return decodeFrom(t, (*decoder.Decoder).Resync, in, gaps, chunk)
+}
+
+// decodeFrom is resyncDecode with start, not Resync, called first.
+func decodeFrom(t testing.TB, start func(*decoder.Decoder), in []byte, gaps map[int]int64, chunk func() int) resynced {
+	t.Helper()
 	d := decoder.New(decoder.DefaultSnaplen)
-	d.Resync()
+	start(d)
 	var r resynced
 	collect := func(n int, f *decoder.Frame, err error) {
 		if f != nil {
@@ -219,6 +225,90 @@ func TestResyncChunking(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestResyncAt joins real traffic at random offsets, with and without
+// gaps after the first frame, and checks that ResyncAt told the boundary
+// Resync finds yields exactly what Resync yields, in any chunking: the
+// same frames, each first frame's Skipped, and the same accounting.
+// ResyncAt's frames come as their bytes do (TestResyncAtFramesAtOnce).
+func TestResyncAt(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, r := range loadRecordings(t) {
+		in := slices.Concat(r.c2s, r.s2c)
+		if len(in) < 100 {
+			continue
+		}
+		for round := range 30 {
+			j := rng.IntN(len(in) / 2)
+			want := resyncDecode(t, in[j:], nil, whole)
+			if len(want.frames) == 0 {
+				continue
+			}
+			f0 := want.frames[0]
+			first := f0.Offset + decoder.HeaderSize + int64(f0.Header.Length())
+			gaps := map[int]int64{}
+			for range round % 3 {
+				gaps[int(first)+rng.IntN(len(in)-j-int(first)+1)] = int64(1 + rng.IntN(5000))
+			}
+			skip := want.skips[0]
+			want = resyncDecode(t, in[j:], gaps, whole)
+			if len(want.frames) == 0 || want.frames[0] != f0 || want.skips[0] != skip {
+				continue // a gap so near that the hunt found no chain to the first frame, which ResyncAt frames
+			}
+			at := func(d *decoder.Decoder) { d.ResyncAt(skip) }
+			for _, limit := range []int{1, 7, 100, 3000, 70000} {
+				got := decodeFrom(t, at, in[j:], gaps, func() int { return 1 + rng.IntN(limit) })
+				if d := got.diff(want); d != "" {
+					t.Fatalf("%s joined at %d, boundary %d on, gaps %v, chunks to %d: %s", r.exp.Scenario, j, want.skips[0], gaps, limit, d)
+				}
+			}
+		}
+	}
+}
+
+// TestResyncAtFramesAtOnce checks what ResyncAt is for: each frame is
+// returned by the call that gives its last byte, where Resync holds the
+// first frames until a chain of headers completes, and a gap before the
+// boundary makes the decoder hunt as Gap does.
+func TestResyncAtFramesAtOnce(t *testing.T) {
+	r := loadRecording(t, "v1-many")
+	in := r.c2s
+	bounds := boundaries(t, in)
+	if len(bounds) < 5 {
+		t.Fatalf("recording has %d frames", len(bounds))
+	}
+	j := bounds[1] - 3 // joined 3 bytes before the second frame
+	d := decoder.New(decoder.DefaultSnaplen)
+	d.ResyncAt(3)
+	pos := j
+	for i := 1; i < 4; i++ {
+		end := bounds[i+1]
+		n, f, err := d.Next(in[pos:end])
+		for f == nil && err == nil && n < int(end-pos) {
+			var m int
+			m, f, err = d.Next(in[pos+int64(n) : end])
+			n += m
+		}
+		if err != nil || f == nil {
+			t.Fatalf("frame %d: the bytes up to its end gave %v, %v", i, f, err)
+		}
+		if f.Offset != bounds[i]-j {
+			t.Fatalf("frame %d at offset %d, want %d", i, f.Offset, bounds[i]-j)
+		}
+		if want := map[bool]int64{true: 3, false: 0}[i == 1]; f.Skipped != want {
+			t.Fatalf("frame %d skipped %d, want %d", i, f.Skipped, want)
+		}
+		pos = end
+	}
+
+	d = decoder.New(decoder.DefaultSnaplen)
+	d.ResyncAt(100)
+	d.Next(in[:10])
+	d.Gap(5)
+	if !d.Hunting() || d.Lost() != 5 || d.Skipped() != 10 {
+		t.Fatalf("a gap before the boundary: hunting %v, lost %d, skipped %d; want a hunt, 5 lost, 10 skipped", d.Hunting(), d.Lost(), d.Skipped())
 	}
 }
 

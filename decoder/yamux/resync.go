@@ -119,6 +119,15 @@ func (d *Decoder) Flush() { d.rs.Flush() }
 // does nothing once the decoder has stopped.
 func (d *Decoder) Resync() { d.rs.Resync((*framer)(d)) }
 
+// ResyncAt is Resync with the frame boundary known to be n bytes after
+// the bytes given so far, as an earlier resynchronisation over the same
+// bytes found it (a capture that held a connection's first bytes): Next
+// skips the n bytes without looking at them, reports them in the Skipped
+// of the first frame, and returns each frame as its bytes come, where a
+// resynchronisation would hold them until a chain of headers completes.
+// It does nothing once the decoder has stopped.
+func (d *Decoder) ResyncAt(n int64) { d.rs.Skip(n, (*framer)(d)) }
+
 // Gap tells the decoder that n bytes of the stream were lost here, as when
 // a capture dropped packets: they count as Lost and in Offset, the frame
 // in progress is abandoned (its bytes count as skipped) and the decoder

@@ -45,8 +45,14 @@ func (r resynced) diff(want resynced) string {
 // contract and the decoder's accounting.
 func resyncDecode(t testing.TB, in []byte, gaps map[int]int64, chunk func() int) resynced {
 	t.Helper()
+	return decodeFrom(t, (*yamux.Decoder).Resync, in, gaps, chunk)
+}
+
+// decodeFrom is resyncDecode with start, not Resync, called first.
+func decodeFrom(t testing.TB, start func(*yamux.Decoder), in []byte, gaps map[int]int64, chunk func() int) resynced {
+	t.Helper()
 	d := yamux.New(yamux.DefaultSnaplen)
-	d.Resync()
+	start(d)
 	var r resynced
 	collect := func(f *yamux.Frame, err error) {
 		if f != nil {
@@ -230,6 +236,44 @@ func TestResyncChunking(t *testing.T) {
 				got := resyncDecode(t, in[j:], rebase(gaps, j), func() int { return 1 + rng.IntN(limit) })
 				if d := got.diff(want); d != "" {
 					t.Fatalf("%s joined at %d, gaps %v, chunks to %d: %s", r.exp.Scenario, j, gaps, limit, d)
+				}
+			}
+		}
+	}
+}
+
+// TestResyncAt joins real traffic at random offsets, with and without
+// gaps after the first frame, and checks that ResyncAt told the boundary
+// Resync finds yields exactly what Resync yields, in any chunking, as the
+// smux decoder's test of the same name does.
+func TestResyncAt(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, r := range loadRecordings(t) {
+		in := slices.Concat(r.c2s, r.s2c)
+		if len(in) < 100 {
+			continue
+		}
+		for round := range 30 {
+			j := rng.IntN(len(in) / 2)
+			want := resyncDecode(t, in[j:], nil, whole)
+			if len(want.frames) == 0 {
+				continue
+			}
+			f0, skip := want.frames[0], want.skips[0]
+			first := f0.Offset + yamux.HeaderSize + int64(f0.Header.PayloadLength())
+			gaps := map[int]int64{}
+			for range round % 3 {
+				gaps[int(first)+rng.IntN(len(in)-j-int(first)+1)] = int64(1 + rng.IntN(5000))
+			}
+			want = resyncDecode(t, in[j:], gaps, whole)
+			if len(want.frames) == 0 || want.frames[0] != f0 || want.skips[0] != skip {
+				continue // a gap so near that the hunt found no chain to the first frame, which ResyncAt frames
+			}
+			at := func(d *yamux.Decoder) { d.ResyncAt(skip) }
+			for _, limit := range []int{1, 7, 100, 3000, 70000} {
+				got := decodeFrom(t, at, in[j:], gaps, func() int { return 1 + rng.IntN(limit) })
+				if d := got.diff(want); d != "" {
+					t.Fatalf("%s joined at %d, boundary %d on, gaps %v, chunks to %d: %s", r.exp.Scenario, j, skip, gaps, limit, d)
 				}
 			}
 		}

@@ -35,8 +35,10 @@ type Framer[F any] interface {
 // State is a decoder's state while it resynchronises, and its count of
 // the bytes it skipped and lost. Make one with New.
 type State[F any] struct {
-	resyncing bool   // hunting, or replaying what the hunt held
+	resyncing bool   // hunting, replaying what the hunt held, or skipping to a known boundary
 	hunting   bool   // looking for a boundary: look[lookAt:] are the bytes from the decoder's offset on
+	skipping  bool   // skipping ahead bytes to a boundary found before (Skip), then framing the first frame
+	ahead     int64  // while skipping: the bytes still to skip
 	flushing  bool   // Flush: no more bytes come before a Gap or End
 	look      []byte // the bytes held; while replaying, look[lookAt:] are still to frame
 	lookAt    int
@@ -103,6 +105,20 @@ func (s *State[F]) Resync(fr Framer[F]) {
 	}
 }
 
+// Skip abandons what the decoder holds, as Resync does, and takes the
+// next frame boundary to be n bytes on: Next skips the next n bytes
+// without looking at them, and the first frame after them carries them in
+// its Skipped, as a hunt's first frame does. It is for a boundary a hunt
+// over the same bytes found earlier (a capture that held a connection's
+// first bytes to learn where each direction's frames begin): the frames
+// then come as their bytes do, not only once a chain of them has. Once
+// the decoder has stopped it does nothing.
+func (s *State[F]) Skip(n int64, fr Framer[F]) {
+	if s.Abandon(fr) {
+		s.resyncing, s.skipping, s.ahead = true, true, max(n, 0)
+	}
+}
+
 // Gap counts n > 0 bytes as lost, in the decoder's offset too, and
 // resynchronises after them as Resync does.
 func (s *State[F]) Gap(n int64, fr Framer[F]) {
@@ -127,7 +143,7 @@ func (s *State[F]) Abandon(fr Framer[F]) bool {
 	fr.Advance(held)
 	s.skip += partial + held
 	s.skipped += partial + held
-	s.resyncing, s.hunting, s.flushing = false, false, false
+	s.resyncing, s.hunting, s.flushing, s.skipping, s.ahead = false, false, false, false, 0
 	s.look, s.lookAt = nil, 0
 	return true
 }
@@ -137,7 +153,7 @@ func (s *State[F]) Abandon(fr Framer[F]) bool {
 // them unread (Reject), which counts them as it counts its own.
 func (s *State[F]) Release() int {
 	held := s.Held()
-	s.resyncing, s.hunting, s.flushing = false, false, false
+	s.resyncing, s.hunting, s.flushing, s.skipping, s.ahead = false, false, false, false, 0
 	s.look, s.lookAt = nil, 0
 	return held
 }
@@ -145,6 +161,9 @@ func (s *State[F]) Release() int {
 // Next is the decoder's Next while Resyncing: it hunts for a boundary in
 // the bytes held and p, or replays the bytes it held.
 func (s *State[F]) Next(p []byte, fr Framer[F]) (n int, f *F, err error) {
+	if s.skipping {
+		return s.skipTo(p, fr)
+	}
 	for s.hunting {
 		switch s.candidate(fr) {
 		case reject:
@@ -187,6 +206,37 @@ func (s *State[F]) Next(p []byte, fr Framer[F]) (n int, f *F, err error) {
 		return fr.Next(p)
 	}
 	return 0, f, err
+}
+
+// skipTo is Next while skipping to a known boundary (Skip): it skips what
+// is left to skip of p, then frames from the boundary on until the first
+// frame, which carries the bytes skipped.
+func (s *State[F]) skipTo(p []byte, fr Framer[F]) (n int, f *F, err error) {
+	if s.ahead > 0 {
+		take := min(s.ahead, int64(len(p)))
+		fr.Advance(take)
+		s.skip += take
+		s.skipped += take
+		s.ahead -= take
+		n = int(take)
+		if s.ahead > 0 {
+			return n, nil, nil
+		}
+	}
+	s.resyncing = false // Next frames from the boundary as it frames any bytes
+	m, f, err := fr.Next(p[n:])
+	s.resyncing = true
+	n += m
+	if f != nil && s.skip > 0 {
+		s.found = *f
+		fr.SetSkipped(&s.found, s.skip)
+		s.skip = 0
+		f = &s.found
+	}
+	if f != nil || err != nil {
+		s.resyncing, s.skipping = false, false
+	}
+	return n, f, err
 }
 
 // skipOne skips the first byte held.
