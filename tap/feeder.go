@@ -158,6 +158,7 @@ type stream interface {
 	Unparsed() int64
 	Flush()
 	Resync()
+	ResyncAt(n int64)
 	Gap(n int64)
 }
 
@@ -255,7 +256,19 @@ func (f *Feeder) Record(rec ConnRecorder) { f.rec = rec }
 // while the connection is open: it finds a frame boundary by the rule of
 // decoder.Decoder.Resync and reports "joined mid-stream at offset X, N
 // bytes skipped" on the session (live.Session.Resynced).
-func (f *Feeder) Resync() {
+func (f *Feeder) Resync() { f.join(-1) }
+
+// ResyncAt is Resync with the first frame boundary known to be n bytes
+// into what the feeder is given next, as a look at the same bytes found
+// it (the capture reader holds a joined connection's first bytes for
+// that): each frame is decoded and recorded as its last byte comes, in
+// time order with the other direction's, instead of once a chain of
+// headers has come (decoder.Decoder.ResyncAt). The join is reported as
+// Resync reports it.
+func (f *Feeder) ResyncAt(n int64) { f.join(max(n, 0)) }
+
+// join is Resync (at < 0) and ResyncAt.
+func (f *Feeder) join(at int64) {
 	if f.done {
 		return
 	}
@@ -265,7 +278,11 @@ func (f *Feeder) Resync() {
 		}
 		f.settle(f.choice.decideSmux())
 	}
-	f.stream().Resync()
+	if at < 0 {
+		f.stream().Resync()
+	} else {
+		f.stream().ResyncAt(at)
+	}
 	f.resync = joined
 }
 

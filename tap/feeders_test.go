@@ -157,7 +157,8 @@ func TestFeederEndCuts(t *testing.T) {
 // frame, as a frame decoded in step is: its end counts the payload (a
 // PSH or Data cut in two), and no more (a yamux window update's delta).
 // The client's frames of exchange() in yamux, and the same shape in
-// smux v1.
+// smux v1. Told where the boundary is (ResyncAt), the feeder records the
+// same frames with the same times, each as its last byte comes.
 func TestFeederHeldTimes(t *testing.T) {
 	ysizes, ybytes := []int{}, []byte{}
 	yc2s, _ := exchange()
@@ -190,56 +191,82 @@ func TestFeederHeldTimes(t *testing.T) {
 		sizes []int
 		b     []byte
 	}{{tap.Yamux, ysizes, ybytes}, {tap.Smux, ssizes, sbytes}} {
-		t.Run(c.proto.String(), func(t *testing.T) {
-			var ends []int // each frame's end
-			for i, n := range c.sizes {
-				ends = append(ends, n)
-				if i > 0 {
-					ends[i] += ends[i-1]
+		for _, at := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/ResyncAt=%v", c.proto, at), func(t *testing.T) {
+				var ends []int // each frame's end
+				for i, n := range c.sizes {
+					ends = append(ends, n)
+					if i > 0 {
+						ends[i] += ends[i-1]
+					}
 				}
-			}
-			// Chunks: from 5 bytes into the first frame to 2 bytes into
-			// the second's payload; to half the third; its other half; the
-			// fourth; the rest. The chain of headers that finds the
-			// boundary completes with the fourth frame's chunk.
-			cuts := []int{5, ends[1] - 2, ends[1] + c.sizes[2]/2, ends[2], ends[3], len(c.b)}
-			base := time.Unix(1000, 0)
-			reg := live.New(live.Config{})
-			sess := reg.Open(live.SessionInfo{Client: "a:1", Server: "b:2", Tap: live.Server}, base)
-			out, _ := tap.NewFeeders(sess, 64, c.proto, 0)
-			out.Resync()
-			for k := 1; k < len(cuts); k++ {
-				out.Feed(c.b[cuts[k-1]:cuts[k]], base.Add(time.Duration(k)*time.Second))
-			}
-			want := func(end int) time.Time {
+				// Chunks: from 5 bytes into the first frame to 2 bytes into
+				// the second's payload; to half the third; its other half; the
+				// fourth; the rest. The chain of headers that finds the
+				// boundary completes with the fourth frame's chunk.
+				cuts := []int{5, ends[1] - 2, ends[1] + c.sizes[2]/2, ends[2], ends[3], len(c.b)}
+				base := time.Unix(1000, 0)
+				reg := live.New(live.Config{})
+				sess := reg.Open(live.SessionInfo{Client: "a:1", Server: "b:2", Tap: live.Server}, base)
+				out, _ := tap.NewFeeders(sess, 64, c.proto, 0)
+				if at {
+					out.ResyncAt(int64(ends[0] - cuts[0])) // the boundary a look at the same bytes found
+				} else {
+					out.Resync()
+				}
 				for k := 1; k < len(cuts); k++ {
-					if end <= cuts[k] {
-						return base.Add(time.Duration(k) * time.Second)
+					out.Feed(c.b[cuts[k-1]:cuts[k]], base.Add(time.Duration(k)*time.Second))
+					if !at {
+						continue
+					}
+					// Told the boundary, the feeder records each frame as its
+					// last byte comes: no chain to wait for.
+					recs, _ := reg.Frames(live.Query{From: 1}, nil)
+					got, want := 0, 0
+					for _, r := range recs {
+						if r.Kind == live.FrameRecord {
+							got++
+						}
+					}
+					for _, e := range ends[1:] {
+						if e <= cuts[k] {
+							want++
+						}
+					}
+					if got != want {
+						t.Fatalf("after chunk %d: %d frames recorded, want %d", k, got, want)
 					}
 				}
-				return time.Time{}
-			}
-			recs, _ := reg.Frames(live.Query{From: 1}, nil)
-			var frames []live.Record
-			for _, r := range recs {
-				switch r.Kind {
-				case live.FrameRecord:
-					frames = append(frames, r)
-				case live.ResyncRecord:
-					if w := want(ends[1]); !r.At.Equal(w) {
-						t.Errorf("the join recorded at %v, want the first frame's %v", r.At.Sub(base), w.Sub(base))
+				want := func(end int) time.Time {
+					for k := 1; k < len(cuts); k++ {
+						if end <= cuts[k] {
+							return base.Add(time.Duration(k) * time.Second)
+						}
+					}
+					return time.Time{}
+				}
+				recs, _ := reg.Frames(live.Query{From: 1}, nil)
+				var frames []live.Record
+				for _, r := range recs {
+					switch r.Kind {
+					case live.FrameRecord:
+						frames = append(frames, r)
+					case live.ResyncRecord:
+						if w := want(ends[1]); !r.At.Equal(w) {
+							t.Errorf("the join recorded at %v, want the first frame's %v", r.At.Sub(base), w.Sub(base))
+						}
 					}
 				}
-			}
-			if len(frames) != len(ends)-1 {
-				t.Fatalf("%d frames, want %d: all but the one joined in", len(frames), len(ends)-1)
-			}
-			for i, r := range frames {
-				if w := want(ends[i+1]); !r.At.Equal(w) {
-					t.Errorf("frame %d recorded at %v, want %v, when its last byte came", i+1, r.At.Sub(base), w.Sub(base))
+				if len(frames) != len(ends)-1 {
+					t.Fatalf("%d frames, want %d: all but the one joined in", len(frames), len(ends)-1)
 				}
-			}
-		})
+				for i, r := range frames {
+					if w := want(ends[i+1]); !r.At.Equal(w) {
+						t.Errorf("frame %d recorded at %v, want %v, when its last byte came", i+1, r.At.Sub(base), w.Sub(base))
+					}
+				}
+			})
+		}
 	}
 }
 
