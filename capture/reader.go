@@ -42,6 +42,12 @@ const (
 	// stream that opens none must not hold a probe's worth of bytes in
 	// each of many connections.
 	orientMax = 64 << 10
+	// alignWait and alignMax bound, in capture time and bytes, how long a
+	// connection joined mid-stream is held for a chain of frame headers to
+	// show where frames begin in each direction, so that both directions'
+	// frames are recorded in time order (aligning).
+	alignWait = 2 * time.Second
+	alignMax  = 256 << 10
 )
 
 // Config configures a Reader.
@@ -355,8 +361,8 @@ func (r *Reader) sweep(now time.Time) {
 			continue // the reverse direction's entry
 		}
 		ca.asm.FlushWithOptions(reassembly.FlushOptions{T: now.Add(-flushAfter)})
-		if c := ca.conn; c != nil && c.orientedTooLong(now) {
-			c.settle() // no stream opened in time, nor did the connection carry enough: the guess stands
+		if c := ca.conn; c != nil && c.heldTooLong(now) {
+			c.settle() // no stream opened, or no boundary found, in time, nor did the connection carry enough
 		}
 		if c := ca.conn; c == nil || c.complete || (!c.seen && now.Sub(c.last) > idleAfter) {
 			r.forget(ca)
@@ -446,6 +452,7 @@ type connState uint8
 const (
 	probing   connState = iota // looking at the first bytes: smux, yamux or neither?
 	orienting                  // a mux joined mid-stream, held until a frame that opens a stream tells its client (scanRoles)
+	aligning                   // a mux joined mid-stream, held until each direction shows where its frames begin (align)
 	picked                     // picked by the filter: decoded from its first SYN or byte
 	decoding                   // a mux: fed to a session
 	skipped                    // not picked, or not a mux
@@ -505,6 +512,18 @@ type conn struct {
 	orientAt time.Time
 	orient   [2]*decoder.Decoder
 	yorient  [2]*yamux.Decoder
+
+	// While aligning: since when (capture time), and per direction the
+	// decoder of the connection's protocol that looks for the first frame
+	// boundary in its bytes (nil for a direction that began at its SYN, or
+	// once it looked), and what it found: the boundary's offset, and
+	// whether it found one before any byte was lost. The directions are
+	// then decoded from there (tap.Feeder.ResyncAt), in time order.
+	alignAt  time.Time
+	align    [2]*decoder.Decoder
+	yalign   [2]*yamux.Decoder
+	boundary [2]int64
+	found    [2]bool
 }
 
 // chunk is bytes of one direction held while probing, a loss, or the
@@ -536,7 +555,9 @@ func (c *conn) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.T
 		case skipped:
 			c.r.stats.skipped.Add(1)
 		case picked:
-			c.open(ci.Timestamp)
+			if tcp.SYN || !c.startAligning(ci.Timestamp) { // without a SYN, open before the capture
+				c.open(ci.Timestamp)
+			}
 		}
 	}
 	d := c.dir(dir)
@@ -613,6 +634,9 @@ func (c *conn) ReassemblyComplete(ac reassembly.AssemblerContext) bool {
 	}
 	if c.state == orienting {
 		c.settle() // no stream opened: the port guess stands
+	}
+	if c.state == aligning {
+		c.settle() // nothing more will come: decoded from what was found
 	}
 	if c.state != decoding {
 		return true
@@ -696,6 +720,9 @@ func (c *conn) lost(d live.Dir, n int64, at time.Time) {
 	case orienting:
 		gap(c.orient[d], c.yorient[d], n)
 		c.pending = append(c.pending, chunk{dir: d, at: at, lost: n})
+	case aligning:
+		gap(c.align[d], c.yalign[d], n)
+		c.pending = append(c.pending, chunk{dir: d, at: at, lost: n})
 	case probing:
 		if d == live.ClientToServer {
 			c.prefix = 0
@@ -718,8 +745,16 @@ func (c *conn) data(d live.Dir, p []byte, at time.Time) {
 		c.pending = append(c.pending, chunk{dir: d, at: at, data: append([]byte(nil), p...)})
 		c.held += len(p)
 		c.scanRoles(d, p)
-		if c.state == orienting && (c.held > orientMax || c.orientedTooLong(at)) {
+		if c.state == orienting && (c.held > orientMax || c.heldTooLong(at)) {
 			c.settle() // no stream opened: the port guess stands
+		}
+		return
+	case aligning:
+		c.pending = append(c.pending, chunk{dir: d, at: at, data: append([]byte(nil), p...)})
+		c.held += len(p)
+		c.alignWith(d, p)
+		if c.aligned() || c.held > alignMax || c.heldTooLong(at) {
+			c.settle() // decoded from the boundaries found: those not found are hunted for as they come
 		}
 		return
 	}
@@ -784,6 +819,8 @@ func (c *conn) settle() {
 		return
 	case orienting:
 		c.orient, c.yorient = [2]*decoder.Decoder{}, [2]*yamux.Decoder{}
+	case aligning:
+		c.align, c.yalign = [2]*decoder.Decoder{}, [2]*yamux.Decoder{}
 	case skipped:
 		if !c.pick {
 			c.r.stats.skipped.Add(1)
@@ -794,11 +831,17 @@ func (c *conn) settle() {
 		// by the protocol forced or the first byte.
 		c.proto = c.r.cfg.Protocol
 	}
+	if c.state != aligning && c.startAligning(c.last) {
+		return // held until each direction shows where its frames begin
+	}
 	pending := c.pending
 	c.pending, c.probe, c.yprobe, c.held = nil, [2]*decoder.Decoder{}, [2]*yamux.Decoder{}, 0
 	at := c.last
 	if len(pending) > 0 {
 		at = pending[0].at
+	}
+	if c.state == aligning && !c.alignAt.IsZero() && c.alignAt.Before(at) {
+		at = c.alignAt // a picked connection's first packet
 	}
 	c.open(at)
 	var begun [2]bool
@@ -813,7 +856,11 @@ func (c *conn) settle() {
 		}
 		if !begun[ch.dir] {
 			begun[ch.dir] = true
-			if !c.syn[ch.dir] {
+			switch {
+			case c.syn[ch.dir]:
+			case c.found[ch.dir]:
+				c.feed[ch.dir].ResyncAt(c.boundary[ch.dir])
+			default:
 				c.feed[ch.dir].Resync()
 			}
 		}
@@ -859,9 +906,17 @@ func (c *conn) open(at time.Time) {
 // endDir ends a direction: at its FIN (report: a frame it cut is
 // TRUNCATED), or where the capture ended.
 func (c *conn) endDir(d live.Dir, at time.Time, report bool) {
-	if !c.ended[d] && (c.state == probing || c.state == orienting) {
+	if !c.ended[d] && (c.state == probing || c.state == orienting || c.state == aligning) {
 		// Held: the direction ends after its bytes, when they are decoded.
 		c.pending = append(c.pending, chunk{dir: d, at: at, end: true, report: report})
+		if c.state == aligning {
+			c.align[d], c.yalign[d] = nil, nil // nothing more to look at
+			if c.aligned() {
+				c.ended[d] = true
+				c.settle()
+				return
+			}
+		}
 	}
 	if c.ended[d] || c.state != decoding {
 		c.ended[d] = true
@@ -953,10 +1008,98 @@ func (c *conn) swapRoles() {
 	}
 }
 
-// orientedTooLong reports whether the connection has been held orienting
-// for longer than orientWait at capture time now.
-func (c *conn) orientedTooLong(now time.Time) bool {
-	return c.state == orienting && now.Sub(c.orientAt) > orientWait
+// heldTooLong reports whether the connection has been held orienting for
+// longer than orientWait, or aligning for longer than alignWait, at
+// capture time now.
+func (c *conn) heldTooLong(now time.Time) bool {
+	switch c.state {
+	case orienting:
+		return now.Sub(c.orientAt) > orientWait
+	case aligning:
+		return now.Sub(c.alignAt) > alignWait
+	}
+	return false
+}
+
+// startAligning holds a mux connection joined mid-stream, from capture
+// time at, until each direction that did not begin at its SYN shows where
+// its frames begin: a chain of headers (decoder.Decoder.Resync). Decoded
+// as they come instead, a direction's first frames would wait for that
+// chain in its decoder and be recorded after the other direction's later
+// ones, which they may have caused. It looks at what is held first, which
+// may tell at once; it reports whether the connection is held.
+func (c *conn) startAligning(at time.Time) bool {
+	if c.proto != tap.Smux && c.proto != tap.Yamux {
+		return false // decoded as a tap decodes: nothing known to look for
+	}
+	joined := false
+	for d := range live.Dir(2) {
+		c.boundary[d], c.found[d] = 0, false
+		if c.syn[d] {
+			continue
+		}
+		joined = true
+		if c.proto == tap.Smux {
+			c.align[d] = decoder.New(0)
+			c.align[d].Resync()
+		} else {
+			c.yalign[d] = yamux.New(0)
+			c.yalign[d].Resync()
+		}
+	}
+	if !joined {
+		return false
+	}
+	// The bound counts from the first byte held, while probing or
+	// orienting too: the connection is held no longer in all.
+	if len(c.pending) > 0 && c.pending[0].at.Before(at) {
+		at = c.pending[0].at
+	}
+	c.state, c.alignAt = aligning, at
+	for _, ch := range c.pending {
+		switch {
+		case ch.lost > 0:
+			gap(c.align[ch.dir], c.yalign[ch.dir], ch.lost)
+		case ch.end:
+			c.align[ch.dir], c.yalign[ch.dir] = nil, nil // nothing more to look at
+		default:
+			c.alignWith(ch.dir, ch.data)
+		}
+	}
+	if c.aligned() || c.heldTooLong(c.r.latest) {
+		c.align, c.yalign = [2]*decoder.Decoder{}, [2]*yamux.Decoder{}
+		return false // not held: settle decodes it now
+	}
+	return true
+}
+
+// alignWith looks in p, the next bytes of direction d, for its first frame
+// boundary. A boundary found after bytes were lost is not used: the
+// decoder hunts again after a loss anyway.
+func (c *conn) alignWith(d live.Dir, p []byte) {
+	if dec := c.align[d]; dec != nil {
+		if f, bad := scan(dec, p, everyFrame); f != nil || bad {
+			c.found[d] = f != nil && dec.Lost() == 0
+			c.align[d] = nil
+			if f != nil {
+				c.boundary[d] = f.Offset
+			}
+		}
+	}
+	if dec := c.yalign[d]; dec != nil {
+		if f, bad := scan(dec, p, everyFrame); f != nil || bad {
+			c.found[d] = f != nil && dec.Lost() == 0
+			c.yalign[d] = nil
+			if f != nil {
+				c.boundary[d] = f.Offset
+			}
+		}
+	}
+}
+
+// aligned reports whether no direction has a boundary still to look for.
+func (c *conn) aligned() bool {
+	return c.align == [2]*decoder.Decoder{} && c.yalign == [2]*yamux.Decoder{}
 }
 
 // gap tells a direction's decoders, smux's and yamux's where they exist,
