@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -524,9 +525,7 @@ func TestFaultsInTwoProcesses(t *testing.T) {
 			t.Parallel()
 			addr := freePort(t)
 			srv := startRun(t, append([]string{"demo", "server", "--listen", addr, "--duration", "40s"}, tc.server...)...)
-			for !strings.Contains(srv.stderr.String(), "listening on "+addr) {
-				time.Sleep(20 * time.Millisecond)
-			}
+			srv.waitStderr(regexp.MustCompile(regexp.QuoteMeta("listening on " + addr)))
 			cli := startRun(t, append([]string{"demo", "client", "--connect", addr, "--http", "127.0.0.1:0", "--pool", "2",
 				"--rate", "20", "--duration", "40s"}, tc.client...)...)
 			watched := map[string]*liveRun{"server": srv, "client": cli}[tc.side]
@@ -559,13 +558,9 @@ func TestBlockedThroughAttach(t *testing.T) {
 	}
 	upstream, listen := freePort(t), freePort(t)
 	srv := startRun(t, "demo", "server", "--listen", upstream, "--duration", "40s")
-	for !strings.Contains(srv.stderr.String(), "listening on "+upstream) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	srv.waitStderr(regexp.MustCompile(regexp.QuoteMeta("listening on " + upstream)))
 	proxy := startRun(t, "attach", upstream, "--listen", listen, "--duration", "40s", "--blocked-after", "1s")
-	for !strings.Contains(proxy.stderr.String(), "clients connect to "+listen) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	proxy.waitStderr(regexp.MustCompile(regexp.QuoteMeta("clients connect to " + listen)))
 	cli := startRun(t, "demo", "client", "--connect", listen, "--http", "127.0.0.1:0", "--pool", "2", "--rate", "20",
 		"--duration", "40s", "--fault", "hol")
 	proxy.waitFor("SESSION_BLOCKED", 20*time.Second, func(recs []map[string]any) bool { return firstFinding(recs, "SESSION_BLOCKED") != nil })

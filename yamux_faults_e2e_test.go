@@ -1,6 +1,7 @@
 package main
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -244,13 +245,9 @@ func TestYamuxBlockedThroughAttach(t *testing.T) {
 	t.Parallel()
 	upstream, listen := freePort(t), freePort(t)
 	srv := startRun(t, "demo", "server", "--protocol", "yamux", "--listen", upstream, "--duration", "40s")
-	for !strings.Contains(srv.stderr.String(), "listening on "+upstream) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	srv.waitStderr(regexp.MustCompile(regexp.QuoteMeta("listening on " + upstream)))
 	proxy := startRun(t, "attach", upstream, "--listen", listen, "--duration", "40s", "--blocked-after", "1s")
-	for !strings.Contains(proxy.stderr.String(), "clients connect to "+listen) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	proxy.waitStderr(regexp.MustCompile(regexp.QuoteMeta("clients connect to " + listen)))
 	cli := startRun(t, "demo", "client", "--protocol", "yamux", "--connect", listen, "--http", "127.0.0.1:0", "--pool", "2",
 		"--rate", "20", "--duration", "40s", "--fault", "blocked")
 	proxy.waitFor("SESSION_BLOCKED", 20*time.Second, func(recs []map[string]any) bool { return firstFinding(recs, "SESSION_BLOCKED") != nil })
