@@ -124,20 +124,27 @@ func TestSniffMatchesDemo(t *testing.T) {
 
 // TestTcpdumpThenRead captures the demo's traffic with tcpdump, then
 // reads the file: muxtop read must count exactly what the demo's own tap
-// counted, for both smux versions and yamux. Without tcpdump it skips, unless
-// MUXTOP_REQUIRE_TCPDUMP=1 (CI).
+// counted, for both smux versions and yamux, and on the "any" interface,
+// whose captures carry Linux cooked v2 headers (SLL2) since libpcap 1.10.
+// Without tcpdump it skips, unless MUXTOP_REQUIRE_TCPDUMP=1 (CI).
 func TestTcpdumpThenRead(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the demo for seconds")
 	}
 	bin := tcpdumpPath(t)
-	for _, version := range demoVariants {
-		t.Run(version, func(t *testing.T) {
+	type variant struct{ version, iface string }
+	var variants []variant
+	for _, v := range demoVariants {
+		variants = append(variants, variant{v, "lo"})
+	}
+	variants = append(variants, variant{"2", "any"})
+	for _, v := range variants {
+		t.Run(v.version+"/"+v.iface, func(t *testing.T) {
 			// tcpdump says when the kernel dropped packets it had no room
 			// for: read must then say the capture is incomplete, and the
 			// exact comparison is tried again, up to three times.
 			for try := 1; ; try++ {
-				want, got, drops, stats := tcpdumpDemo(t, bin, version)
+				want, got, drops, stats := tcpdumpDemo(t, bin, v.version, v.iface)
 				if drops == 0 {
 					if got != want {
 						t.Fatalf("read of tcpdump's capture counted\n %s\nthe demo's tap\n %s\ntcpdump: %s", got, want, stats)
@@ -156,14 +163,15 @@ func TestTcpdumpThenRead(t *testing.T) {
 	}
 }
 
-// tcpdumpDemo runs the demo while tcpdump captures its service port, and
-// returns the counts of the demo's tap and of muxtop read of the capture,
-// how many packets tcpdump said the kernel dropped, and its last words.
-func tcpdumpDemo(t *testing.T, bin, version string) (want, got string, drops int, stats string) {
+// tcpdumpDemo runs the demo while tcpdump captures its service port on
+// iface, and returns the counts of the demo's tap and of muxtop read of
+// the capture, how many packets tcpdump said the kernel dropped, and its
+// last words.
+func tcpdumpDemo(t *testing.T, bin, version, iface string) (want, got string, drops int, stats string) {
 	t.Helper()
 	addr := freePort(t)
 	file := filepath.Join(t.TempDir(), "demo.pcap")
-	stop := startTcpdump(t, bin, addr, file)
+	stop := startTcpdumpOn(t, bin, iface, addr, file)
 	want = countsOf(t, runDemo(t, addr, version))
 	drops, stats = stop()
 	return want, readCounts(t, file), drops, stats
@@ -175,11 +183,17 @@ func tcpdumpDemo(t *testing.T, bin, version string) (want, got string, drops int
 // dropped, and its last words.
 func startTcpdump(t *testing.T, bin, addr, file string) (stop func() (drops int, stats string)) {
 	t.Helper()
+	return startTcpdumpOn(t, bin, "lo", addr, file)
+}
+
+// startTcpdumpOn is startTcpdump on interface iface.
+func startTcpdumpOn(t *testing.T, bin, iface, addr, file string) (stop func() (drops int, stats string)) {
+	t.Helper()
 	_, port, _ := strings.Cut(addr, ":")
 	// --immediate-mode: without it, packets wait in the kernel for a block
 	// to fill or time out, and those still waiting at SIGINT are lost. -B:
 	// a larger buffer than the default, so that a busy machine drops less.
-	td := exec.Command(bin, "-i", "lo", "--immediate-mode", "-B", "32768", "-U", "-w", file, "tcp", "port", port)
+	td := exec.Command(bin, "-i", iface, "--immediate-mode", "-B", "32768", "-U", "-w", file, "tcp", "port", port)
 	stderr, err := td.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -141,6 +141,7 @@ type Reader struct {
 	eth     layers.Ethernet
 	dot1q   layers.Dot1Q
 	sll     layers.LinuxSLL
+	sll2    layers.LinuxSLL2
 	lo      layers.Loopback
 	ip4     layers.IPv4
 	ip6     layers.IPv6
@@ -232,6 +233,8 @@ func (r *Reader) parser(link layers.LinkType) (*gopacket.DecodingLayerParser, er
 		first = layers.LayerTypeEthernet
 	case layers.LinkTypeLinuxSLL:
 		first = layers.LayerTypeLinuxSLL
+	case layers.LinkTypeLinuxSLL2: // tcpdump -i any, since libpcap 1.10
+		first = layers.LayerTypeLinuxSLL2
 	case layers.LinkTypeNull, layers.LinkTypeLoop:
 		first = layers.LayerTypeLoopback
 	case layers.LinkTypeIPv4:
@@ -243,7 +246,7 @@ func (r *Reader) parser(link layers.LinkType) (*gopacket.DecodingLayerParser, er
 	default:
 		return nil, fmt.Errorf("capture: link type %v is not supported: capture on an Ethernet, loopback or Linux \"any\" interface", link)
 	}
-	p := gopacket.NewDecodingLayerParser(first, &r.eth, &r.dot1q, &r.sll, &r.lo, &r.ip4, &r.ip6, &r.tcp)
+	p := gopacket.NewDecodingLayerParser(first, &r.eth, &r.dot1q, &r.sll, &r.sll2, &r.lo, &r.ip4, &r.ip6, &r.tcp)
 	p.IgnoreUnsupported = true
 	r.parsers[link] = p
 	return p, nil
