@@ -157,7 +157,7 @@ func WriteSummary(w io.Writer, s Summary) {
 	}
 	fmt.Fprintln(w)
 	if s.Incomplete > 0 {
-		fmt.Fprintf(w, "  INCOMPLETE %d sessions: the capture did not see every byte (lost → %d  ← %d, skipped to a frame boundary → %d  ← %d); their counts are what was seen\n",
+		fmt.Fprintf(w, "  INCOMPLETE %d sessions: the capture did not see every byte: it began while they were open, or lost bytes (lost → %d  ← %d, skipped to a frame boundary → %d  ← %d); their counts are what was seen\n",
 			s.Incomplete, s.Lost[0], s.Lost[1], s.Skipped[0], s.Skipped[1])
 	}
 	switch {
