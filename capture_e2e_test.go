@@ -661,3 +661,82 @@ func checkWritten(t *testing.T, file, want string) {
 		t.Fatalf("tcpdump -r: %v\n%s", err, msg)
 	}
 }
+
+// TestReadStdin reads a capture from standard input (read -), as from
+// tcpdump -U -w - over ssh: from a file, and from a pipe that stays open
+// after the capture's packets, as tcpdump's does while it waits for more.
+// An interrupt then ends the run at once with the summary, where the
+// read of the pipe used to hold it until the next packet came. Both count
+// what read counts of the file by name.
+func TestReadStdin(t *testing.T) {
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join("capture", "testdata", "base-v2.pcapng")
+	var byName, stderr syncBuffer
+	if code := run(context.Background(), []string{"read", path, "-o", "json"}, &byName, &stderr); code != 0 {
+		t.Fatalf("read %s: exit %d: %s", path, code, stderr.String())
+	}
+	whole := parseJSON(t, byName.String())
+	want := whole.summary["frames"]
+
+	t.Run("file", func(t *testing.T) {
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		cmd := exec.Command(bin, "read", "-", "-o", "json")
+		cmd.Stdin = f
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("read - < %s: %v", path, err)
+		}
+		if got := parseJSON(t, string(out)).summary["frames"]; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("read - counted %v, read of the file by name %v", got, want)
+		}
+	})
+
+	t.Run("open pipe", func(t *testing.T) {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, "read", "-", "-o", "json")
+		in, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer in.Close()
+		var out, errOut syncBuffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		if _, err := in.Write(data); err != nil {
+			t.Fatal(err)
+		}
+		smuxtest.Eventually(t, "the capture's last frame printed", func() bool {
+			return strings.Count(out.String(), `"type":"frame"`) == len(whole.frames)
+		})
+		if !strings.Contains(errOut.String(), "waiting for a capture on standard input") {
+			t.Errorf("stderr does not say read waits for standard input: %q", errOut.String())
+		}
+		cmd.Process.Signal(os.Interrupt)
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Fatalf("read - ended with %v: %s", err, errOut.String())
+			}
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			t.Fatal("read - did not end within 5 s of the interrupt, its pipe open and quiet")
+		}
+		if got := parseJSON(t, out.String()).summary["frames"]; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("read - counted %v, read of the file by name %v", got, want)
+		}
+	})
+}

@@ -8,8 +8,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
+	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 
 	pcap "github.com/muxtop/muxtop/capture"
@@ -24,7 +26,7 @@ func newReadCmd() *cobra.Command {
 		port  uint16
 	)
 	cmd := &cobra.Command{
-		Use:   "read FILE [FILTER]",
+		Use:   "read FILE|- [FILTER]",
 		Short: "Read the smux and yamux sessions out of a pcap or pcapng capture (tcpdump -w)",
 		Long: "read decodes the smux and yamux sessions in a pcap or pcapng capture, gzip-compressed or not, with\n" +
 			"the capture's times. TCP is reassembled (out-of-order segments, retransmissions, losses); a\n" +
@@ -36,11 +38,16 @@ func newReadCmd() *cobra.Command {
 			"end that sent the TCP SYN, else the end not on --port, else the end that opens odd stream ids.\n" +
 			"The findings are evaluated in the capture's time, every 100 ms of it: a capture is diagnosed the\n" +
 			"same however fast it is read. A receiver that stopped reading shows as the zero TCP window it\n" +
-			"advertises: SESSION_BLOCKED after --blocked-after.",
+			"advertises: SESSION_BLOCKED after --blocked-after.\n\n" +
+			"With FILE -, the capture is read from standard input as it is written, such as tcpdump's on another\n" +
+			"machine over ssh (tcpdump -U -w -: without -U tcpdump holds packets back); the UI then reads its\n" +
+			"keys from the terminal. Its time is still the capture's: a silence is measured when the next\n" +
+			"packet comes, so for a live view of this machine's interfaces use sniff.",
 		Example: "  tcpdump -i lo -w cap.pcap port 9000   # then:\n" +
 			"  muxtop read cap.pcap\n" +
 			"  muxtop read cap.pcapng.gz --port 9000 -o json > sessions.ndjson\n" +
 			"  muxtop read cap.pcap host 10.0.0.5 and port 9000\n" +
+			"  ssh db1 tcpdump -i any -U -w - port 9000 | muxtop read -\n" +
 			"  muxtop read consul.pcap --port 8300 --protocol yamux --skip 1",
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) < 1 {
@@ -67,11 +74,23 @@ func newReadCmd() *cobra.Command {
 			if err != nil {
 				return usageError{fmt.Errorf("read: %w", err)}
 			}
-			f, err := os.Open(args[0])
-			if err != nil {
-				return fmt.Errorf("read: %w", err)
+			f, name := os.Stdin, "standard input"
+			if args[0] == "-" {
+				if term.IsTerminal(f.Fd()) {
+					return usageError{fmt.Errorf("read -: standard input is the terminal; pipe a capture into it, such as tcpdump -U -w - port 9000 | muxtop read -")}
+				}
+				if st, err := f.Stat(); err == nil && !st.Mode().IsRegular() {
+					fmt.Fprintln(cmd.ErrOrStderr(), "read: waiting for a capture on standard input")
+					f = pollableStdin()
+					defer syscall.SetNonblock(syscall.Stdin, false)
+				}
+			} else {
+				if f, err = os.Open(args[0]); err != nil {
+					return fmt.Errorf("read: %w", err)
+				}
+				defer f.Close()
+				name = args[0]
 			}
-			defer f.Close()
 			var size int64
 			if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
 				size = st.Size()
@@ -79,7 +98,7 @@ func newReadCmd() *cobra.Command {
 			cr := &countingReader{r: f}
 			file, err := pcap.Open(cr)
 			if err != nil {
-				return fmt.Errorf("read %s: %w", args[0], err)
+				return fmt.Errorf("read %s: %w", name, err)
 			}
 			clock := new(pcap.Clock)
 			clock.Set(file.Start())
@@ -98,8 +117,14 @@ func newReadCmd() *cobra.Command {
 				cfg.Pace = paceTo(reg, printed)
 			}
 			rd := pcap.NewReader(cfg)
-			sys := newReadSystem(cmd.Context(), rd, file, watch.output == "tui")
-			title := "read " + args[0]
+			var interrupt func()
+			if f != os.Stdin && args[0] == "-" {
+				// A pipe that stays open with no packet would hold Close
+				// (q in the UI) until the next one: the deadline ends the read.
+				interrupt = func() { f.SetReadDeadline(time.Now()) }
+			}
+			sys := newReadSystem(cmd.Context(), rd, file, watch.output == "tui", interrupt)
+			title := "read " + name
 			if !filter.Empty() {
 				title += " · " + filter.String()
 			}
@@ -155,14 +180,20 @@ type readSystem struct {
 	stayUp   bool
 	finished atomic.Bool
 	once     sync.Once
+	// interrupt, if set, ends a read of the source that is waiting for
+	// bytes (standard input's), so that Close need not wait for them.
+	interrupt func()
 }
 
-func newReadSystem(ctx context.Context, rd *pcap.Reader, src pcap.Source, stayUp bool) *readSystem {
+func newReadSystem(ctx context.Context, rd *pcap.Reader, src pcap.Source, stayUp bool, interrupt func()) *readSystem {
 	ctx, cancel := context.WithCancel(ctx)
-	s := &readSystem{done: make(chan struct{}), stop: make(chan struct{}), cancel: cancel, stayUp: stayUp}
+	s := &readSystem{done: make(chan struct{}), stop: make(chan struct{}), cancel: cancel, stayUp: stayUp, interrupt: interrupt}
 	go func() { // owned by readSystem: Close cancels it and Wait waits for it
 		defer close(s.done)
 		s.err = rd.Run(ctx, src)
+		if ctx.Err() != nil {
+			s.err = nil // stopped, its read interrupted: not the capture's fault
+		}
 		s.finished.Store(true)
 	}()
 	return s
@@ -182,9 +213,21 @@ func (s *readSystem) Close() error {
 	s.once.Do(func() {
 		s.cancel()
 		close(s.stop)
+		if s.interrupt != nil {
+			s.interrupt()
+		}
 	})
 	<-s.done
 	return s.err
+}
+
+// pollableStdin returns standard input, a pipe, as a file whose reads a
+// deadline can interrupt, or os.Stdin where it cannot be made one.
+func pollableStdin() *os.File {
+	if err := syscall.SetNonblock(syscall.Stdin, true); err != nil {
+		return os.Stdin
+	}
+	return os.NewFile(uintptr(syscall.Stdin), "/dev/stdin")
 }
 
 // readStatus is read's progress and what it found.

@@ -255,3 +255,25 @@ func TestEndToEndYamux(t *testing.T) {
 	x.keys("Enter")
 	x.waitText("exit=0")
 }
+
+// TestReadStdinEndToEnd pipes a capture into `muxtop read -` in a tmux
+// pane, as from tcpdump -U -w - over ssh: standard input carries the
+// capture, so the UI reads its keys from the terminal (Bubble Tea opens
+// it when standard input is none). Enter moves into a session's streams
+// and q ends with the summary.
+func TestReadStdinEndToEnd(t *testing.T) {
+	x, bin := startTmux(t)
+	capture, err := filepath.Abs(filepath.Join("..", "capture", "testdata", "base-v2.pcapng"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.text("cat " + capture + " | " + bin + " read -")
+	x.keys("Enter")
+	x.waitFor("the UI with the capture read", func(s string) bool {
+		return strings.Contains(s, "read standard input") && strings.Contains(s, "[read]") && strings.Contains(s, "┏━ Sessions ·")
+	})
+	x.keys("Enter")
+	x.waitText("┏━ Streams of session")
+	x.keys("q")
+	x.waitText("summary")
+}
