@@ -25,17 +25,19 @@ func newSniffCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sniff [FILTER]",
 		Short: "Watch the smux and yamux sessions on a network interface, live, without touching them",
-		Long: "sniff captures the packets of an interface (the loopback by default) with AF_PACKET, as\n" +
-			"tcpdump does, and decodes the smux and yamux sessions in its TCP connections: no proxy, no change to\n" +
-			"clients or servers. Connections already open are joined at the first frame boundary found, and\n" +
-			"shown once a stream opens (odd stream ids are the client's) or after 2 s of capture.\n" +
+		Long: "sniff captures the packets of an interface (the loopback by default; -i any, every Ethernet\n" +
+			"and loopback interface) with AF_PACKET, as tcpdump does, and decodes the smux and yamux sessions in\n" +
+			"its TCP connections: no proxy, no change to clients or servers. Connections already open are\n" +
+			"joined at the first frame boundary found in each direction, and shown once both directions\n" +
+			"show one and a stream opens (odd stream ids are the client's), or after 2 s of capture.\n" +
 			"It needs root or CAP_NET_RAW (sudo setcap cap_net_raw+ep $(which muxtop)). By default every\n" +
 			"connection whose bytes look like smux or yamux is decoded; --port or a filter picks connections.\n" +
 			"--protocol smux|yamux forces the protocol; --skip N skips N bytes the client sends first.\n" +
 			"A receiver that stopped reading shows as the zero TCP window it advertises: SESSION_BLOCKED\n" +
 			"after --blocked-after.",
 		Example: "  sudo muxtop sniff --port 9000\n" +
-			"  sudo muxtop sniff -i eth0 host 10.0.0.5 and port 9000 --write cap.pcapng",
+			"  sudo muxtop sniff -i eth0 host 10.0.0.5 and port 9000 --write cap.pcapng\n" +
+			"  sudo muxtop sniff -i any --port 9000",
 		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			if err := watch.validate(cmd.OutOrStdout()); err != nil {
 				return err
@@ -101,7 +103,7 @@ func newSniffCmd() *cobra.Command {
 	watch.register(cmd)
 	write.register(cmd)
 	mux.register(cmd)
-	cmd.Flags().StringVarP(&iface, "interface", "i", "", "interface to capture on (default "+sniff.DefaultInterface+")")
+	cmd.Flags().StringVarP(&iface, "interface", "i", "", "interface to capture on, or "+sniff.Any+" for every Ethernet and loopback interface (default "+sniff.DefaultInterface+")")
 	cmd.Flags().Uint16Var(&port, "port", 0, "decode the connections with an end on this port, whatever their bytes look like")
 	return cmd
 }

@@ -13,6 +13,10 @@ import (
 // loopback, where a client and server on one machine talk.
 const DefaultInterface = "lo"
 
+// Any is the interface name that captures on every Ethernet and loopback
+// interface, as tcpdump's -i any does.
+const Any = "any"
+
 // ErrPermission is returned, wrapped, when the process may not capture.
 var ErrPermission = errors.New("sniff: capturing packets needs root or CAP_NET_RAW: run as root, or once: sudo setcap cap_net_raw+ep $(which muxtop)")
 

@@ -36,6 +36,20 @@ var incomingOnly = mustAssemble([]bpf.Instruction{
 	bpf.RetConstant{Val: 0},
 })
 
+// everyInterface is the socket filter of Any: it keeps the packets of
+// Ethernet and loopback interfaces, whose AF_PACKET frames carry an
+// Ethernet header, but a loopback packet only as it arrives, as tcpdump
+// -i any does; other link types (a tunnel's bare IP) it drops.
+var everyInterface = mustAssemble([]bpf.Instruction{
+	bpf.LoadExtension{Num: bpf.ExtLinkLayerType},
+	bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.ARPHRD_ETHER, SkipTrue: 4},
+	bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.ARPHRD_LOOPBACK, SkipFalse: 2},
+	bpf.LoadExtension{Num: bpf.ExtType},
+	bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.PACKET_OUTGOING, SkipFalse: 1},
+	bpf.RetConstant{Val: 0},
+	bpf.RetConstant{Val: 1 << 18},
+})
+
 func mustAssemble(insts []bpf.Instruction) []bpf.RawInstruction {
 	raw, err := bpf.Assemble(insts)
 	if err != nil {
@@ -53,34 +67,43 @@ type Handle struct {
 }
 
 // Open starts capturing every packet on iface ("" means
-// DefaultInterface). Reads end with io.EOF once ctx is done. Without the
-// permission to capture, the error wraps ErrPermission.
+// DefaultInterface; Any, every Ethernet and loopback interface). Reads end
+// with io.EOF once ctx is done. Without the permission to capture, the
+// error wraps ErrPermission.
 func Open(ctx context.Context, iface string) (*Handle, error) {
 	if iface == "" {
 		iface = DefaultInterface
 	}
-	ifc, err := net.InterfaceByName(iface)
-	if err != nil {
-		return nil, fmt.Errorf("sniff: no interface %q: %w (list them with ip link)", iface, err)
-	}
-	tp, err := afpacket.NewTPacket(
-		afpacket.OptInterface(iface),
+	opts := []any{
 		afpacket.OptFrameSize(frameSize),
 		afpacket.OptBlockSize(blockSize),
 		afpacket.OptNumBlocks(numBlocks),
 		afpacket.OptPollTimeout(pollPeriod),
 		afpacket.TPacketVersion3,
-	)
+	}
+	filter := everyInterface // an unbound socket: every interface
+	if iface != Any {
+		ifc, err := net.InterfaceByName(iface)
+		if err != nil {
+			return nil, fmt.Errorf("sniff: no interface %q: %w (list them with ip link, or use -i any)", iface, err)
+		}
+		opts = append(opts, afpacket.OptInterface(iface))
+		filter = nil
+		if ifc.Flags&net.FlagLoopback != 0 {
+			// AF_PACKET shows each loopback packet twice, as it leaves and as
+			// it arrives; keep the arrival only, as tcpdump does.
+			filter = incomingOnly
+		}
+	}
+	tp, err := afpacket.NewTPacket(opts...)
 	if err != nil {
 		if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) {
 			return nil, permission(iface)
 		}
 		return nil, fmt.Errorf("sniff: cannot capture on %s: %w", iface, err)
 	}
-	if ifc.Flags&net.FlagLoopback != 0 {
-		// AF_PACKET shows each loopback packet twice, as it leaves and as
-		// it arrives; keep the arrival only, as tcpdump does.
-		if err := tp.SetBPF(incomingOnly); err != nil {
+	if filter != nil {
+		if err := tp.SetBPF(filter); err != nil {
 			tp.Close()
 			return nil, fmt.Errorf("sniff: %s: %w", iface, err)
 		}

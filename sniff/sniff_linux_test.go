@@ -14,12 +14,19 @@ import (
 )
 
 // TestLoopbackOnce sends a marked payload over loopback TCP while sniffing
-// lo: it must be captured exactly once (AF_PACKET shows loopback packets
-// as they leave and as they arrive; sniff keeps the arrival).
+// lo, and every interface (-i any): it must be captured exactly once
+// (AF_PACKET shows loopback packets as they leave and as they arrive;
+// sniff keeps the arrival).
 func TestLoopbackOnce(t *testing.T) {
+	for _, iface := range []string{"lo", sniff.Any} {
+		t.Run(iface, func(t *testing.T) { loopbackOnce(t, iface) })
+	}
+}
+
+func loopbackOnce(t *testing.T, iface string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	h, err := sniff.Open(ctx, "lo")
+	h, err := sniff.Open(ctx, iface)
 	if errors.Is(err, sniff.ErrPermission) {
 		t.Skip("capturing needs root or CAP_NET_RAW")
 	}
