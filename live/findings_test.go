@@ -178,6 +178,63 @@ func TestFindingWindowStall(t *testing.T) {
 	expect(t, reg, "+WINDOW_STALL", "-WINDOW_STALL")
 }
 
+// TestNoStallAfterReaderFIN: a v2 reader that closes its stream without
+// reading leaves its writer at a full window that no UPD will open. That is
+// no WINDOW_STALL: smux before v1.5.55 fails the blocked Write with io.EOF
+// at the FIN (stream.go of v1.5.34, writeV2: case <-s.chFinEvent: return 0,
+// io.EOF; tested with a real v1.5.34 pair: "server bulk write: EOF" at the
+// client's Close, then WINDOW_STALL "its reader, the client, is not
+// reading" 2 s later), and the wire cannot tell its version; a writer that
+// then never closes is a LEAK. The frames are what such a pair sends: the
+// client's SYN and "BULK", the server's first 256 KiB in 32 KiB PSHs (no
+// UPD: the client never reads), the client's FIN from Close.
+func TestNoStallAfterReaderFIN(t *testing.T) {
+	chunk := strings.Repeat("x", 32768)
+	cfg := live.FindingsConfig{StallAfter: 2 * time.Second, LeakAfter: 10 * time.Second, Churn: -1}
+	stalled := func(reg *live.Registry) int {
+		return reg.SnapshotWith(live.SnapshotOptions{StallAfter: cfg.StallAfter, Now: sec(9)}).Stalls
+	}
+
+	// The client closes before the stall's threshold: no stall, ever.
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 2)
+	sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "BULK"))
+	for range 8 {
+		sc.feedAt(sec(0.1), psh(s2c, 3, chunk))
+	}
+	sc.feedAt(sec(0.5), fin(c2s, 3))
+	for s := 1.0; s < 9; s += 0.5 {
+		reg.Evaluate(sec(s), cfg)
+	}
+	expect(t, reg)
+	if n := stalled(reg); n != 0 {
+		t.Errorf("%d stalled after the reader's FIN", n)
+	}
+	// The server never closes: that is what it does wrong, in every version.
+	for s := 9.0; s < 11.5; s += 0.1 {
+		reg.Evaluate(sec(s), cfg)
+	}
+	if recs := expect(t, reg, "+LEAK"); recs[0].Finding.Dir != s2c {
+		t.Errorf("leak: %+v", recs[0].Finding)
+	}
+
+	// A stall opened before the reader's FIN resolves at it.
+	reg = live.New(live.Config{})
+	sc = openSession(reg, 2)
+	sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "BULK"))
+	for range 8 {
+		sc.feedAt(sec(0.1), psh(s2c, 3, chunk))
+	}
+	reg.Evaluate(sec(2.2), cfg)
+	expect(t, reg, "+WINDOW_STALL")
+	sc.feedAt(sec(3), fin(c2s, 3))
+	reg.Evaluate(sec(3.1), cfg)
+	expect(t, reg, "+WINDOW_STALL", "-WINDOW_STALL")
+	if n := stalled(reg); n != 0 {
+		t.Errorf("%d stalled after the reader's FIN", n)
+	}
+}
+
 func TestFindingSessionBlocked(t *testing.T) {
 	for _, ver := range []uint8{1, 2} {
 		t.Run(fmt.Sprintf("v%d", ver), func(t *testing.T) {
