@@ -547,6 +547,33 @@ func TestFindingProtocol(t *testing.T) {
 	expect(t, reg)
 }
 
+// TestFindingProtocolUncheckedByOlderSmux: a NOP with a length, or a UPD
+// whose length is not 8, stops only smux v1.5.56 and later; v1.5.55 and
+// older read on (session.go of v1.5.55, recvLoop: case cmdNOP does not
+// look at the length; case cmdUPD reads 8 bytes whatever it says). The
+// PROTOCOL finding's advice must not say that every smux stops reading.
+func TestFindingProtocolUncheckedByOlderSmux(t *testing.T) {
+	for _, tc := range []struct {
+		bytes string
+		code  decoder.Code
+	}{
+		{"\x01\x03\x04\x00\x00\x00\x00\x00", decoder.LengthNotZero}, // v1 NOP, length 4
+		{"\x02\x04\x04\x00\x03\x00\x00\x00", decoder.BadUPDLength},  // v2 UPD, length 4, sid 3
+		{"\x01\x04\x08\x00\x03\x00\x00\x00", decoder.UPDInV1},       // v1 UPD, sid 3
+	} {
+		reg := live.New(live.Config{})
+		sc := openSession(reg, 1)
+		var h decoder.Header
+		copy(h[:], tc.bytes)
+		sc.s.Violation(c2s, sec(0), &decoder.Violation{Code: tc.code, Header: h})
+		reg.Evaluate(sec(1), live.FindingsConfig{Churn: -1})
+		recs := expect(t, reg, "+PROTOCOL")
+		if a := recs[0].Finding.Advice; !strings.Contains(a, tc.code.SmuxReaction()) || !strings.Contains(a, "and older") {
+			t.Errorf("%v: advice %q does not say which versions stop reading", tc.code, a)
+		}
+	}
+}
+
 func TestFindingKeepalive(t *testing.T) {
 	reg := live.New(live.Config{})
 	sc := openSession(reg, 1)

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/decoder/yamux"
 )
 
@@ -149,9 +150,13 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 				sender, plural(ev.Count, "frame"), fmtBytes(ev.Bytes), where, receiver, receiver),
 			fmt.Sprintf("the %s should stop writing a stream once a read returns io.EOF (the peer's FIN); a %s that still wants data should half-close with CloseWrite, not Close", sender, receiver)
 	case CodeProtocol:
+		then := "smux stops reading the session and keepalive closes it 30-60 s later"
+		if r := ev.Violation.SmuxReaction(); r != decoder.SmuxReaction && r != "" {
+			then = r // a rule older smux versions do not check
+		}
 		return fmt.Sprintf("the %s sent %s, not smux (%s at offset %d): it %s",
 				sender, ev.Guess, ev.Violation, ev.Offset, ev.Guess.Hint()),
-			fmt.Sprintf("fix the %s's address or protocol; smux stops reading the session and keepalive closes it 30-60 s later", sender)
+			fmt.Sprintf("fix the %s's address or protocol; %s", sender, then)
 	case CodeChurn:
 		return fmt.Sprintf("%d sessions opened and ended in the last %s, living %s each on average: a client is redialing in a loop",
 				ev.Count, fmtDur(ev.Limit), fmtDur(ev.Age)),
