@@ -61,7 +61,7 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 				"if they are not meant to live this long, a side forgot Close(): yamux keeps every stream, and its receive buffer, until both sides have sent FIN or one sent RST"
 		}
 		return leakText(f),
-			fmt.Sprintf("call Close() on the %s's stream when it is done: yamux keeps a stream until both sides have sent FIN (the other side's StreamCloseTimeout, 5 min by default, ends it with RST)", sender)
+			fmt.Sprintf("call Close() on the %s's stream when it is done: yamux keeps a stream until both sides have sent FIN (the other side's StreamCloseTimeout, 5 min by default, ends it with RST; yamux before 2021 has none and keeps it until the session ends)", sender)
 	case CodeWindowStall:
 		return stallText(f), fmt.Sprintf("have the %s read stream %d, or close it: yamux sends a WINDOW_UPDATE, which lets the writer go on, only as its reader consumes; raise MaxStreamWindowSize only if the reader is merely slow", receiver, f.Stream)
 	case CodeSessionBlocked:
@@ -79,7 +79,7 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 	case CodeUnanswered:
 		return fmt.Sprintf("%s opened by the %s got no ACK for %s or more (the oldest, stream %d, %s ago) while the %s still sends: the %s is not accepting them",
 				plural(ev.Count, "stream"), sender, fmtDur(ev.Limit), f.Stream, fmtDur(ev.Age), receiver, receiver),
-			fmt.Sprintf("the %s must call AcceptStream (which sends the ACK) in a loop; the %s's OpenStream blocks once 256 SYNs wait for their ACK, and a stream unACKed for StreamOpenTimeout (75 s) is reset with its session ended", receiver, sender)
+			fmt.Sprintf("the %s must call AcceptStream (which sends the ACK) in a loop; the %s's OpenStream blocks once 256 SYNs wait for their ACK, and a stream unACKed for StreamOpenTimeout (75 s) is reset with its session ended (yamux before 2021 has no StreamOpenTimeout: it waits)", receiver, sender)
 	case CodeProtocol:
 		return fmt.Sprintf("the %s sent %s, not yamux (%s at offset %d): it %s",
 				sender, ev.Guess, ev.YamuxViolation, ev.Offset, ev.Guess.HintAt("yamux")),
