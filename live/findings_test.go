@@ -769,6 +769,15 @@ func TestFindingDataAfterClose(t *testing.T) {
 		!strings.HasPrefix(f.Text, "the client wrote 3 frames (12 B) to stream 9 after the server had sent FIN: smux discards them if the server called Close") {
 		t.Errorf("after close: %+v", f)
 	}
+	// CloseWrite is advised only where it helps: smux has it from v1.5.55,
+	// and before v1.5.58 the data after it is still lost when the writer's
+	// FIN comes before it is read (v1.5.55's fin() ends a stream closed
+	// both ways and drops its buffer: with real v1.5.55 and v1.5.56 pairs,
+	// write, CloseWrite, read the answer got EOF in 10 of 12 streams, v1
+	// and v2; 4 of 4 with v1.5.58).
+	if !strings.Contains(f.Advice, "v1.5.55") || !strings.Contains(f.Advice, "v1.5.58") {
+		t.Errorf("advice %q: CloseWrite without the versions it helps in", f.Advice)
+	}
 	// More on another stream: the same finding counts them.
 	sc.feedAt(sec(5), syn(c2s, 11), fin(s2c, 11), psh(c2s, 11, "x"))
 	reg.Evaluate(sec(5.1), cfg)

@@ -148,7 +148,7 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 		}
 		return fmt.Sprintf("the %s wrote %s (%s) to %s after the %s had sent FIN: smux discards them if the %s called Close, and delivers them only after CloseWrite",
 				sender, plural(ev.Count, "frame"), fmtBytes(ev.Bytes), where, receiver, receiver),
-			fmt.Sprintf("the %s should stop writing a stream once a read returns io.EOF (the peer's FIN); a %s that still wants data should half-close with CloseWrite, not Close", sender, receiver)
+			fmt.Sprintf("the %s should stop writing a stream once a read returns io.EOF (the peer's FIN); a %s that still wants data should half-close with CloseWrite, not Close (smux v1.5.58 and later: CloseWrite came in v1.5.55, and until v1.5.58 what arrives after it is lost if the %s's FIN comes before it is read)", sender, receiver, sender)
 	case CodeProtocol:
 		then := "smux stops reading the session and keepalive closes it 30-60 s later"
 		if r := ev.Violation.SmuxReaction(); r != decoder.SmuxReaction && r != "" {
