@@ -495,9 +495,13 @@ func TestSmuxReaction(t *testing.T) {
 		{decoder.BadVersion, decoder.SmuxReaction},
 		{decoder.VersionChanged, decoder.SmuxReaction},
 		{decoder.UnknownCmd, decoder.SmuxReaction},
-		{decoder.UPDInV1, decoder.SmuxReaction},
-		{decoder.LengthNotZero, decoder.SmuxReaction},
-		{decoder.BadUPDLength, decoder.SmuxReaction},
+		// Checked only from a version on: before it, smux reads on.
+		{decoder.UPDInV1, "smux v1.5.53 and later: " + decoder.SmuxReaction +
+			"; v1.5.50 and older take the UPD and read on; muxtop, which cannot tell the version, frames no more of it"},
+		{decoder.LengthNotZero, "smux v1.5.56 and later: " + decoder.SmuxReaction +
+			"; v1.5.55 and older ignore the length and read the next header right after this one; muxtop, which cannot tell the version, frames no more of it"},
+		{decoder.BadUPDLength, "smux v1.5.56 and later: " + decoder.SmuxReaction +
+			"; v1.5.55 and older read 8 bytes of it whatever the length and read on; muxtop, which cannot tell the version, frames no more of it"},
 		{decoder.VersionMismatch, mismatch},
 		{decoder.Truncated, truncated},
 		{0, ""},

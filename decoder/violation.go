@@ -38,18 +38,34 @@ func (c Code) String() string {
 }
 
 // SmuxReaction says what a real smux session does when it receives a frame
-// with one of the six framing violations, BadVersion to BadUPDLength.
-// Code.SmuxReaction says it for every code.
+// with one of the six framing violations, BadVersion to BadUPDLength; of
+// the last three, only smux versions that check them (Code.SmuxReaction
+// says which). Code.SmuxReaction says it for every code.
 const SmuxReaction = `smux stops reading the session; stream reads fail with "invalid protocol"; ` +
 	`keepalive closes the session 30-60 s later`
+
+// unchecked ends the reaction to a violation that older smux versions do
+// not check: a capture does not say the version, so muxtop stops framing
+// as the newer ones do.
+const unchecked = "; muxtop, which cannot tell the version, frames no more of it"
 
 var smuxReactions = [NumCodes]string{
 	BadVersion:     SmuxReaction,
 	VersionChanged: SmuxReaction,
 	UnknownCmd:     SmuxReaction,
-	UPDInV1:        SmuxReaction,
-	LengthNotZero:  SmuxReaction,
-	BadUPDLength:   SmuxReaction,
+	// v1.5.53 checks the version of a UPD (session.go, recvLoop's case
+	// cmdUPD: if s.config.Version != 2); v1.5.50 and older (v1.5.16,
+	// v1.5.24, v1.5.34) read its 8 bytes and go on.
+	UPDInV1: "smux v1.5.53 and later: " + SmuxReaction +
+		"; v1.5.50 and older take the UPD and read on" + unchecked,
+	// v1.5.56 checks the lengths (session.go, recvLoop: hdr.Length() != 0
+	// for NOP, SYN and FIN, != szCmdUPD for UPD); v1.5.55 and older read
+	// only the 8-byte header of a NOP, SYN or FIN, and 8 bytes after a
+	// UPD's, whatever the length says.
+	LengthNotZero: "smux v1.5.56 and later: " + SmuxReaction +
+		"; v1.5.55 and older ignore the length and read the next header right after this one" + unchecked,
+	BadUPDLength: "smux v1.5.56 and later: " + SmuxReaction +
+		"; v1.5.55 and older read 8 bytes of it whatever the length and read on" + unchecked,
 	VersionMismatch: `the receiving end refuses every frame of the other version: ` +
 		`smux stops reading ("invalid protocol") and keepalive closes the session 30-60 s later`,
 	Truncated: `smux stops reading the session: every stream's read fails with "unexpected EOF" ` +

@@ -178,6 +178,63 @@ func TestFindingWindowStall(t *testing.T) {
 	expect(t, reg, "+WINDOW_STALL", "-WINDOW_STALL")
 }
 
+// TestNoStallAfterReaderFIN: a v2 reader that closes its stream without
+// reading leaves its writer at a full window that no UPD will open. That is
+// no WINDOW_STALL: smux before v1.5.55 fails the blocked Write with io.EOF
+// at the FIN (stream.go of v1.5.34, writeV2: case <-s.chFinEvent: return 0,
+// io.EOF; tested with a real v1.5.34 pair: "server bulk write: EOF" at the
+// client's Close, then WINDOW_STALL "its reader, the client, is not
+// reading" 2 s later), and the wire cannot tell its version; a writer that
+// then never closes is a LEAK. The frames are what such a pair sends: the
+// client's SYN and "BULK", the server's first 256 KiB in 32 KiB PSHs (no
+// UPD: the client never reads), the client's FIN from Close.
+func TestNoStallAfterReaderFIN(t *testing.T) {
+	chunk := strings.Repeat("x", 32768)
+	cfg := live.FindingsConfig{StallAfter: 2 * time.Second, LeakAfter: 10 * time.Second, Churn: -1}
+	stalled := func(reg *live.Registry) int {
+		return reg.SnapshotWith(live.SnapshotOptions{StallAfter: cfg.StallAfter, Now: sec(9)}).Stalls
+	}
+
+	// The client closes before the stall's threshold: no stall, ever.
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 2)
+	sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "BULK"))
+	for range 8 {
+		sc.feedAt(sec(0.1), psh(s2c, 3, chunk))
+	}
+	sc.feedAt(sec(0.5), fin(c2s, 3))
+	for s := 1.0; s < 9; s += 0.5 {
+		reg.Evaluate(sec(s), cfg)
+	}
+	expect(t, reg)
+	if n := stalled(reg); n != 0 {
+		t.Errorf("%d stalled after the reader's FIN", n)
+	}
+	// The server never closes: that is what it does wrong, in every version.
+	for s := 9.0; s < 11.5; s += 0.1 {
+		reg.Evaluate(sec(s), cfg)
+	}
+	if recs := expect(t, reg, "+LEAK"); recs[0].Finding.Dir != s2c {
+		t.Errorf("leak: %+v", recs[0].Finding)
+	}
+
+	// A stall opened before the reader's FIN resolves at it.
+	reg = live.New(live.Config{})
+	sc = openSession(reg, 2)
+	sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "BULK"))
+	for range 8 {
+		sc.feedAt(sec(0.1), psh(s2c, 3, chunk))
+	}
+	reg.Evaluate(sec(2.2), cfg)
+	expect(t, reg, "+WINDOW_STALL")
+	sc.feedAt(sec(3), fin(c2s, 3))
+	reg.Evaluate(sec(3.1), cfg)
+	expect(t, reg, "+WINDOW_STALL", "-WINDOW_STALL")
+	if n := stalled(reg); n != 0 {
+		t.Errorf("%d stalled after the reader's FIN", n)
+	}
+}
+
 func TestFindingSessionBlocked(t *testing.T) {
 	for _, ver := range []uint8{1, 2} {
 		t.Run(fmt.Sprintf("v%d", ver), func(t *testing.T) {
@@ -490,6 +547,33 @@ func TestFindingProtocol(t *testing.T) {
 	expect(t, reg)
 }
 
+// TestFindingProtocolUncheckedByOlderSmux: a NOP with a length, or a UPD
+// whose length is not 8, stops only smux v1.5.56 and later; v1.5.55 and
+// older read on (session.go of v1.5.55, recvLoop: case cmdNOP does not
+// look at the length; case cmdUPD reads 8 bytes whatever it says). The
+// PROTOCOL finding's advice must not say that every smux stops reading.
+func TestFindingProtocolUncheckedByOlderSmux(t *testing.T) {
+	for _, tc := range []struct {
+		bytes string
+		code  decoder.Code
+	}{
+		{"\x01\x03\x04\x00\x00\x00\x00\x00", decoder.LengthNotZero}, // v1 NOP, length 4
+		{"\x02\x04\x04\x00\x03\x00\x00\x00", decoder.BadUPDLength},  // v2 UPD, length 4, sid 3
+		{"\x01\x04\x08\x00\x03\x00\x00\x00", decoder.UPDInV1},       // v1 UPD, sid 3
+	} {
+		reg := live.New(live.Config{})
+		sc := openSession(reg, 1)
+		var h decoder.Header
+		copy(h[:], tc.bytes)
+		sc.s.Violation(c2s, sec(0), &decoder.Violation{Code: tc.code, Header: h})
+		reg.Evaluate(sec(1), live.FindingsConfig{Churn: -1})
+		recs := expect(t, reg, "+PROTOCOL")
+		if a := recs[0].Finding.Advice; !strings.Contains(a, tc.code.SmuxReaction()) || !strings.Contains(a, "and older") {
+			t.Errorf("%v: advice %q does not say which versions stop reading", tc.code, a)
+		}
+	}
+}
+
 func TestFindingKeepalive(t *testing.T) {
 	reg := live.New(live.Config{})
 	sc := openSession(reg, 1)
@@ -684,6 +768,15 @@ func TestFindingDataAfterClose(t *testing.T) {
 	if f.Dir != c2s || f.Stream != 9 || f.Evidence.Count != 3 || f.Evidence.Bytes != 12 ||
 		!strings.HasPrefix(f.Text, "the client wrote 3 frames (12 B) to stream 9 after the server had sent FIN: smux discards them if the server called Close") {
 		t.Errorf("after close: %+v", f)
+	}
+	// CloseWrite is advised only where it helps: smux has it from v1.5.55,
+	// and before v1.5.58 the data after it is still lost when the writer's
+	// FIN comes before it is read (v1.5.55's fin() ends a stream closed
+	// both ways and drops its buffer: with real v1.5.55 and v1.5.56 pairs,
+	// write, CloseWrite, read the answer got EOF in 10 of 12 streams, v1
+	// and v2; 4 of 4 with v1.5.58).
+	if !strings.Contains(f.Advice, "v1.5.55") || !strings.Contains(f.Advice, "v1.5.58") {
+		t.Errorf("advice %q: CloseWrite without the versions it helps in", f.Advice)
 	}
 	// More on another stream: the same finding counts them.
 	sc.feedAt(sec(5), syn(c2s, 11), fin(s2c, 11), psh(c2s, 11, "x"))

@@ -420,6 +420,11 @@ func (s *Session) fin(dir Dir, at time.Time, sid uint32) Anomaly {
 	st.fin[dir], st.finAt[dir] = true, at.UnixNano()
 	s.watchAnswer(st, dir)
 	s.setFull(&st.flow[dir], time.Time{}) // a writer that sent FIN writes no more
+	// Nor is the other direction's writer held once its reader sent FIN:
+	// smux before v1.5.55 fails its blocked Write with io.EOF at the FIN
+	// (writeV2's case <-s.chFinEvent), and the wire does not say the
+	// version. A writer that then never closes is a LEAK.
+	s.setFull(&st.flow[dir.Reverse()], time.Time{})
 	if st.state == EndedWithSession {
 		// A FIN written after End, as smux closes its streams: the stream
 		// stays ended and is no longer counted as open.
@@ -466,7 +471,7 @@ func (s *Session) psh(dir Dir, at time.Time, sid uint32, length uint32) Anomaly 
 	}
 	fl := &st.flow[dir]
 	fl.Written += length
-	if s.version == 2 && fl.FullSince.IsZero() && fl.free() <= 0 && !st.fin[dir] && !s.dirEnded[dir] {
+	if s.version == 2 && fl.FullSince.IsZero() && fl.free() <= 0 && !st.fin[dir] && !st.fin[dir.Reverse()] && !s.dirEnded[dir] {
 		s.setFull(fl, at)
 	}
 	if st.replyAt.IsZero() && dir.Sender() != st.opener && length > 0 {
@@ -512,7 +517,7 @@ func (s *Session) upd(dir Dir, at time.Time, sid, consumed, window uint32) Anoma
 		return ConsumedMoreThanSent
 	case fl.free() > 0:
 		s.setFull(fl, time.Time{})
-	case fl.FullSince.IsZero() && s.version == 2 && !st.fin[dir.Reverse()] && !s.dirEnded[dir.Reverse()]:
+	case fl.FullSince.IsZero() && s.version == 2 && !st.fin[dir.Reverse()] && !st.fin[dir] && !s.dirEnded[dir.Reverse()]:
 		s.setFull(fl, at) // a UPD that leaves the window full
 	}
 	return 0

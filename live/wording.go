@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/decoder/yamux"
 )
 
@@ -60,7 +61,7 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 				"if they are not meant to live this long, a side forgot Close(): yamux keeps every stream, and its receive buffer, until both sides have sent FIN or one sent RST"
 		}
 		return leakText(f),
-			fmt.Sprintf("call Close() on the %s's stream when it is done: yamux keeps a stream until both sides have sent FIN (the other side's StreamCloseTimeout, 5 min by default, ends it with RST)", sender)
+			fmt.Sprintf("call Close() on the %s's stream when it is done: yamux keeps a stream until both sides have sent FIN (the other side's StreamCloseTimeout, 5 min by default, ends it with RST; yamux before 2021 has none and keeps it until the session ends)", sender)
 	case CodeWindowStall:
 		return stallText(f), fmt.Sprintf("have the %s read stream %d, or close it: yamux sends a WINDOW_UPDATE, which lets the writer go on, only as its reader consumes; raise MaxStreamWindowSize only if the reader is merely slow", receiver, f.Stream)
 	case CodeSessionBlocked:
@@ -78,7 +79,7 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 	case CodeUnanswered:
 		return fmt.Sprintf("%s opened by the %s got no ACK for %s or more (the oldest, stream %d, %s ago) while the %s still sends: the %s is not accepting them",
 				plural(ev.Count, "stream"), sender, fmtDur(ev.Limit), f.Stream, fmtDur(ev.Age), receiver, receiver),
-			fmt.Sprintf("the %s must call AcceptStream (which sends the ACK) in a loop; the %s's OpenStream blocks once 256 SYNs wait for their ACK, and a stream unACKed for StreamOpenTimeout (75 s) is reset with its session ended", receiver, sender)
+			fmt.Sprintf("the %s must call AcceptStream (which sends the ACK) in a loop; the %s's OpenStream blocks once 256 SYNs wait for their ACK, and a stream unACKed for StreamOpenTimeout (75 s) is reset with its session ended (yamux before 2021 has no StreamOpenTimeout: it waits)", receiver, sender)
 	case CodeProtocol:
 		return fmt.Sprintf("the %s sent %s, not yamux (%s at offset %d): it %s",
 				sender, ev.Guess, ev.YamuxViolation, ev.Offset, ev.Guess.HintAt("yamux")),
@@ -147,11 +148,15 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 		}
 		return fmt.Sprintf("the %s wrote %s (%s) to %s after the %s had sent FIN: smux discards them if the %s called Close, and delivers them only after CloseWrite",
 				sender, plural(ev.Count, "frame"), fmtBytes(ev.Bytes), where, receiver, receiver),
-			fmt.Sprintf("the %s should stop writing a stream once a read returns io.EOF (the peer's FIN); a %s that still wants data should half-close with CloseWrite, not Close", sender, receiver)
+			fmt.Sprintf("the %s should stop writing a stream once a read returns io.EOF (the peer's FIN); a %s that still wants data should half-close with CloseWrite, not Close (smux v1.5.58 and later: CloseWrite came in v1.5.55, and until v1.5.58 what arrives after it is lost if the %s's FIN comes before it is read)", sender, receiver, sender)
 	case CodeProtocol:
+		then := "smux stops reading the session and keepalive closes it 30-60 s later"
+		if r := ev.Violation.SmuxReaction(); r != decoder.SmuxReaction && r != "" {
+			then = r // a rule older smux versions do not check
+		}
 		return fmt.Sprintf("the %s sent %s, not smux (%s at offset %d): it %s",
 				sender, ev.Guess, ev.Violation, ev.Offset, ev.Guess.Hint()),
-			fmt.Sprintf("fix the %s's address or protocol; smux stops reading the session and keepalive closes it 30-60 s later", sender)
+			fmt.Sprintf("fix the %s's address or protocol; %s", sender, then)
 	case CodeChurn:
 		return fmt.Sprintf("%d sessions opened and ended in the last %s, living %s each on average: a client is redialing in a loop",
 				ev.Count, fmtDur(ev.Limit), fmtDur(ev.Age)),

@@ -277,7 +277,9 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 		}
 		fl.Written += length
 		// Data after the receiver's FIN is no problem in yamux: its Close
-		// is a half-close, and its reader still reads (no DATA_AFTER_CLOSE).
+		// is a half-close, and its reader still reads (no DATA_AFTER_CLOSE; yamux
+		// before v0.1.2 returns io.EOF from a Read after Close once nothing is
+		// buffered, which the wire cannot show).
 		if st.fin[dir] && flags&yamux.FIN == 0 && a == 0 {
 			a = PSHAfterFIN
 		}

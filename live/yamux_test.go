@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -431,5 +432,53 @@ func TestYamuxRecordZeroAlloc(t *testing.T) {
 		}
 	}); a != 0 {
 		t.Errorf("20000 cycles allocated %v times", a)
+	}
+}
+
+// TestYamuxAdviceOlderVersions: what the LEAK and UNANSWERED advice says
+// yamux does about them is true of every version. yamux before 2021 (the
+// pseudo-version v0.0.0-20181012175058-2f1d1f20f75d, read in the module
+// cache) has neither StreamCloseTimeout (added by hashicorp/yamux#88, in
+// 2021; v0.0.0-20211028200310-0bc27b27de87 has it) nor StreamOpenTimeout
+// (hashicorp/yamux#96, 2021): a stream one side closed stays until the
+// session ends, with no RST, and an unACKed SYN waits for ever. The frames
+// are what such a pair sends (stream.go of the 2018 version: OpenStream's
+// WINDOW_UPDATE SYN, AcceptStream's WINDOW_UPDATE ACK, DATA, Close's
+// WINDOW_UPDATE FIN; session.go: Ping SYN and its ACK).
+func TestYamuxAdviceOlderVersions(t *testing.T) {
+	reg := live.New(live.Config{})
+	y := &yamuxFrames{s: reg.Open(live.SessionInfo{Proto: live.Yamux}, t0)}
+	at := func(s float64, dir live.Dir, typ yamux.Type, flags yamux.Flags, sid, length uint32) {
+		f := &yamux.Frame{Offset: y.off[dir], Header: yamux.MakeHeader(typ, flags, sid, length)}
+		y.off[dir] += f.Size()
+		y.s.RecordYamux(dir, sec(s), f)
+	}
+	// Stream 1: the server answers and never closes.
+	at(0, c2s, yamux.WindowUpdate, yamux.SYN, 1, 0)
+	at(0, c2s, yamux.Data, 0, 1, 4)
+	at(0, s2c, yamux.WindowUpdate, yamux.ACK, 1, 0)
+	at(0, s2c, yamux.Data, 0, 1, 8)
+	at(0, c2s, yamux.WindowUpdate, yamux.FIN, 1, 0)
+	// Stream 3: never ACKed, while the server answers pings.
+	at(1, c2s, yamux.WindowUpdate, yamux.SYN, 3, 0)
+	for s := 2.0; s < 13; s++ {
+		at(s, c2s, yamux.Ping, yamux.SYN, 0, uint32(s))
+		at(s, s2c, yamux.Ping, yamux.ACK, 0, uint32(s))
+	}
+	cfg := live.FindingsConfig{LeakAfter: 10 * time.Second, UnansweredAfter: 5 * time.Second, Churn: -1}
+	for s := 6.0; s < 13; s += 0.1 {
+		reg.Evaluate(sec(s), cfg)
+	}
+	found := map[live.FindingCode]*live.Finding{}
+	for _, f := range reg.Snapshot().Findings {
+		if f.Code != live.CodeLeak || f.HasDir { // the leak of the server that never closes
+			found[f.Code] = f
+		}
+	}
+	if f := found[live.CodeLeak]; f == nil || !strings.Contains(f.Advice, "StreamCloseTimeout") || !strings.Contains(f.Advice, "before 2021") {
+		t.Errorf("LEAK %+v: its advice must not promise StreamCloseTimeout's RST of every version", f)
+	}
+	if f := found[live.CodeUnanswered]; f == nil || !strings.Contains(f.Advice, "StreamOpenTimeout") || !strings.Contains(f.Advice, "before 2021") {
+		t.Errorf("UNANSWERED %+v: its advice must not promise StreamOpenTimeout of every version", f)
 	}
 }
