@@ -218,8 +218,22 @@ func (r *Reader) Run(ctx context.Context, src Source) error {
 			}
 			return fmt.Errorf("capture: %w", err)
 		}
+		if l, ok := packetLink(ci); ok {
+			r.Packet(data, ci, l)
+			continue
+		}
 		r.Packet(data, ci, link)
 	}
+}
+
+// packetLink returns the link type a packet of a pcapng capture of mixed
+// link types carries (pcapgo.NgReaderOptions.WantMixedLinkType).
+func packetLink(ci gopacket.CaptureInfo) (layers.LinkType, bool) {
+	if len(ci.AncillaryData) == 0 {
+		return 0, false
+	}
+	l, ok := ci.AncillaryData[0].(layers.LinkType)
+	return l, ok
 }
 
 // parser returns the layer parser for a link type.

@@ -72,7 +72,12 @@ func NewSource(r io.Reader) (Source, error) {
 		return NewSource(zr)
 	}
 	if bytes.Equal(magic, pcapngMagic) {
-		ng, err := pcapgo.NewNgReader(br, pcapgo.DefaultNgReaderOptions)
+		// Interfaces of different link types (Ethernet and a tunnel's bare
+		// IP, as dumpcap writes them): each packet says its own, which
+		// Reader.Run reads; without it pcapgo drops all but the first's.
+		opts := pcapgo.DefaultNgReaderOptions
+		opts.WantMixedLinkType = true
+		ng, err := pcapgo.NewNgReader(br, opts)
 		if err != nil {
 			return nil, fmt.Errorf("capture: pcapng: %w", err)
 		}

@@ -1,0 +1,62 @@
+package capture_test
+
+import (
+	"bytes"
+	"context"
+	"testing"
+
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/muxtop/muxtop/capture"
+	"github.com/muxtop/muxtop/live"
+)
+
+// TestMixedLinkTypes reads a pcapng capture of two interfaces of
+// different link types, as dumpcap writes one of an Ethernet interface
+// and a tunnel's (bare IP): the real smux traffic of base-v2, its
+// packets alternating between the two. Every packet counts, as read of
+// the Ethernet capture counts them; pcapgo's default dropped the second
+// interface's packets without a word.
+func TestMixedLinkTypes(t *testing.T) {
+	ps := readPackets(t, "testdata/base-v2.pcapng")
+	want := counts(readLinked(ps, layers.LinkTypeEthernet, nil))
+	var buf bytes.Buffer
+	w, err := pcapgo.NewNgWriterInterface(&buf, pcapgo.NgInterface{Name: "eth0", LinkType: layers.LinkTypeEthernet}, pcapgo.DefaultNgWriterOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tun, err := w.AddInterface(pcapgo.NgInterface{Name: "tun0", LinkType: layers.LinkTypeRaw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range ps {
+		ci, data := p.ci, p.data
+		ci.InterfaceIndex = 0
+		if i%2 == 1 {
+			ci.InterfaceIndex, data = tun, p.data[14:] // the IP packet alone
+		}
+		ci.CaptureLength, ci.Length = len(data), len(data)
+		if err := w.WritePacket(ci, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	file, err := capture.Open(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := live.New(live.Config{})
+	rd := capture.NewReader(capture.Config{Registry: reg})
+	if err := rd.Run(context.Background(), file); err != nil {
+		t.Fatal(err)
+	}
+	if st := rd.Stats(); st.Packets != uint64(len(ps)) || st.NotTCP != 0 {
+		t.Errorf("read %d packets (%d not TCP), want %d", st.Packets, st.NotTCP, len(ps))
+	}
+	if got := counts(reg.Snapshot()); got != want {
+		t.Errorf("mixed link types:\n got %s\nwant %s", got, want)
+	}
+}
