@@ -226,12 +226,14 @@ func shownAt(t *testing.T, ps []pkt, cfg capture.Config) (time.Time, *live.Regis
 
 // TestAlignedEndWhileHeld: the client's direction ends (FIN) while the
 // connection is held, or still probed, for its boundary, which its two
-// frames are too few to show. Nothing more can show it: the connection is
-// decoded once the server's boundary is known, not held on, and the
-// client's end reaches its feeder, whose hunt, flushed by it, finds the
-// two frames. (Read without the port, the roles are a guess, which no
+// frames are too few to show but for the end: a chain that ends where
+// the bytes do, which the client's feeder, flushed by its end, would find
+// too. The connection is decoded at once, not held on, the client's two
+// frames in time order before the server's answer, and its end reaches
+// its feeder. (Read without the port, the roles are a guess, which no
 // stream opened by a chain tells: held orienting instead, to the
-// capture's end.)
+// capture's end; the end of the direction, replayed then, tells the
+// boundary as it does to the feeder.)
 func TestAlignedEndWhileHeld(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
@@ -239,7 +241,7 @@ func TestAlignedEndWhileHeld(t *testing.T) {
 		fin, server, shown float64 // capture times of the FIN, the server's chain, and when shown
 		frames             string
 	}{
-		{"held", 0.02, 0.01, 0.02, "s2c PSH 3 8, s2c NOP 0 0, s2c NOP 0 0, c2s SYN 3 0, c2s PSH 3 4, s2c NOP 0 0, s2c NOP 0 0"},
+		{"held", 0.02, 0.01, 0.02, "c2s SYN 3 0, c2s PSH 3 4, s2c PSH 3 8, s2c NOP 0 0, s2c NOP 0 0, s2c NOP 0 0, s2c NOP 0 0"},
 		{"probed", 0.01, 0.02, 0.02, "c2s SYN 3 0, c2s PSH 3 4, s2c PSH 3 8, s2c NOP 0 0, s2c NOP 0 0, s2c NOP 0 0, s2c NOP 0 0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -337,5 +339,27 @@ func TestAlignedBounds(t *testing.T) {
 				t.Errorf("shown after the packet at %v, want %v–%v s", shown.Sub(t0), tc.from, tc.to)
 			}
 		})
+	}
+}
+
+// TestAlignedCaptureEnd: the capture ends while a connection is held for
+// the client's boundary, which its two frames are too few to show but for
+// the end: they end where its bytes do, as the feeder's decoder, flushed
+// at the capture's end, would find. They are recorded in time order,
+// before the server's answer.
+func TestAlignedCaptureEnd(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ps := alignedCapture(t, t0, func(c tap.ConnRecorder, at func(float64) time.Time) {
+		c.Write(live.ClientToServer, at(0), []byte("xyz"+v1("\x00", 3, "")+v1("\x02", 3, "RAND")))
+		c.Write(live.ServerToClient, at(0.01), []byte(v1("\x02", 3, "12345678")+v1("\x03", 0, "")+v1("\x03", 0, "")))
+		c.Write(live.ServerToClient, at(0.5), []byte(v1("\x03", 0, "")))
+	})
+	ps[0] = trim(t, ps[0], 3)
+	for _, cfg := range []capture.Config{{}, {Filter: capture.Port(9000)}, {Filter: capture.Port(9000), Protocol: tap.Smux}} {
+		_, reg := shownAt(t, ps, cfg)
+		want := "c2s SYN 3 0, c2s PSH 3 4, s2c PSH 3 8, s2c NOP 0 0, s2c NOP 0 0, s2c NOP 0 0"
+		if got := strings.Join(framesOf(reg), ", "); got != want {
+			t.Errorf("filter %v: frames\n%s\nwant\n%s", cfg.Filter, got, want)
+		}
 	}
 }

@@ -636,7 +636,10 @@ func (c *conn) ReassemblyComplete(ac reassembly.AssemblerContext) bool {
 		c.settle() // no stream opened: the port guess stands
 	}
 	if c.state == aligning {
-		c.settle() // nothing more will come: decoded from what was found
+		for d := range live.Dir(2) {
+			c.alignEnd(d) // nothing more will come
+		}
+		c.settle() // decoded from what was found
 	}
 	if c.state != decoding {
 		return true
@@ -910,7 +913,7 @@ func (c *conn) endDir(d live.Dir, at time.Time, report bool) {
 		// Held: the direction ends after its bytes, when they are decoded.
 		c.pending = append(c.pending, chunk{dir: d, at: at, end: true, report: report})
 		if c.state == aligning {
-			c.align[d], c.yalign[d] = nil, nil // nothing more to look at
+			c.alignEnd(d)
 			if c.aligned() {
 				c.ended[d] = true
 				c.settle()
@@ -1061,7 +1064,7 @@ func (c *conn) startAligning(at time.Time) bool {
 		case ch.lost > 0:
 			gap(c.align[ch.dir], c.yalign[ch.dir], ch.lost)
 		case ch.end:
-			c.align[ch.dir], c.yalign[ch.dir] = nil, nil // nothing more to look at
+			c.alignEnd(ch.dir)
 		default:
 			c.alignWith(ch.dir, ch.data)
 		}
@@ -1095,6 +1098,22 @@ func (c *conn) alignWith(d live.Dir, p []byte) {
 			}
 		}
 	}
+}
+
+// alignEnd looks for direction d's first frame boundary in what is held
+// of it when nothing more comes, at its end or the capture's: then a
+// chain of fewer headers, whose last frame ends where the bytes do, is
+// one, as the feeder's decoder, flushed by End, would take it
+// (decoder.Decoder.Flush). The direction has nothing more to look at.
+func (c *conn) alignEnd(d live.Dir) {
+	if dec := c.align[d]; dec != nil {
+		dec.Flush()
+	}
+	if dec := c.yalign[d]; dec != nil {
+		dec.Flush()
+	}
+	c.alignWith(d, nil)
+	c.align[d], c.yalign[d] = nil, nil
 }
 
 // aligned reports whether no direction has a boundary still to look for.
