@@ -363,3 +363,41 @@ func TestAlignedCaptureEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestAlignedAfterClientSYN: the capture missed the client's SYN and has
+// the server's SYN-ACK: the server's direction begins at its SYN, the
+// client's, though it begins at its first byte, is framed by a chain of
+// headers as if joined, which its request's two frames do not complete
+// before the server's answer. Picked by port with the protocol forced,
+// as found, the connection is held for the client's boundary, and its
+// request recorded before the answer.
+func TestAlignedAfterClientSYN(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	path := writeCapture(t, func(w *pcapout.Writer) {
+		c := w.Conn("127.0.0.1:40011", "127.0.0.1:9000", t0)
+		c.Write(live.ClientToServer, at(0.01), []byte(v1("\x00", 3, "")+v1("\x02", 3, "RAND")))
+		c.Write(live.ServerToClient, at(0.02), []byte(v1("\x02", 3, "12345678")+v1("\x01", 3, "")+v1("\x03", 0, "")))
+		c.Write(live.ClientToServer, at(0.03), []byte(v1("\x01", 3, "")))
+	})
+	ps := readPackets(t, path)[1:] // without the client's SYN
+	if !ps[0].tcp.SYN || !ps[0].tcp.ACK {
+		t.Fatal("the capture does not begin with the SYN-ACK")
+	}
+	for _, cfg := range []capture.Config{{}, {Filter: capture.Port(9000)}, {Filter: capture.Port(9000), Protocol: tap.Smux}} {
+		_, reg := shownAt(t, ps, cfg)
+		// Picked, the connection starts at its first packet, the SYN-ACK;
+		// found, at its first byte, whose chain of headers found it.
+		start := at(0.01)
+		if cfg.Protocol != tap.Detect {
+			start = t0
+		}
+		if ss := reg.Snapshot().Sessions; len(ss) != 1 || !ss[0].Start.Equal(start) {
+			t.Errorf("filter %v, protocol %v: sessions %d, want one that starts at %v", cfg.Filter, cfg.Protocol, len(ss), start.Sub(t0))
+		}
+		want := "c2s SYN 3 0, c2s PSH 3 4, s2c PSH 3 8, s2c FIN 3 0, s2c NOP 0 0, c2s FIN 3 0"
+		if got := strings.Join(framesOf(reg), ", "); got != want {
+			t.Errorf("filter %v, protocol %v: frames\n%s\nwant\n%s", cfg.Filter, cfg.Protocol, got, want)
+		}
+	}
+}

@@ -548,6 +548,10 @@ func (c *conn) dir(d reassembly.TCPFlowDirection) live.Dir {
 
 func (c *conn) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.TCPFlowDirection, nextSeq reassembly.Sequence, start *bool, ac reassembly.AssemblerContext) bool {
 	c.last = ci.Timestamp
+	d := c.dir(dir)
+	if tcp.SYN {
+		c.syn[d] = true
+	}
 	if !c.seen && (tcp.SYN || len(tcp.Payload) > 0) {
 		c.seen = true
 		c.r.stats.conns.Add(1)
@@ -555,12 +559,15 @@ func (c *conn) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.T
 		case skipped:
 			c.r.stats.skipped.Add(1)
 		case picked:
-			if tcp.SYN || !c.startAligning(ci.Timestamp) { // without a SYN, open before the capture
+			// Opened before the capture, or after it began without the
+			// client's SYN (a SYN-ACK first): a direction that did not begin
+			// at its SYN is framed from a boundary found. At the client's
+			// SYN, the server's SYN-ACK is still to come.
+			if (tcp.SYN && !tcp.ACK) || !c.startAligning(ci.Timestamp) {
 				c.open(ci.Timestamp)
 			}
 		}
 	}
-	d := c.dir(dir)
 	if !c.nextKnown[d] {
 		// Where reassembly starts the direction: after its SYN, or at its
 		// first segment (*start below). ReassembledSG moves it on.
@@ -581,9 +588,6 @@ func (c *conn) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.T
 		if a := reassembly.Sequence(tcp.Ack); !c.endKnown[rv] || c.end[rv].Difference(a) > 0 {
 			c.end[rv], c.endKnown[rv] = a, true
 		}
-	}
-	if tcp.SYN {
-		c.syn[d] = true
 	}
 	if tcp.RST {
 		c.rst, c.rstDir = true, d
