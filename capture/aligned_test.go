@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/muxtop/muxtop/capture"
+	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/pcapout"
 	"github.com/muxtop/muxtop/tap"
@@ -400,4 +402,74 @@ func TestAlignedAfterClientSYN(t *testing.T) {
 			t.Errorf("filter %v, protocol %v: frames\n%s\nwant\n%s", cfg.Filter, cfg.Protocol, got, want)
 		}
 	}
+}
+
+// ym returns a yamux frame of type typ with flags on sid: Data carries
+// payload, the others have length n.
+func ym(typ yamux.Type, flags yamux.Flags, sid uint32, payload string, n uint32) string {
+	if typ == yamux.Data {
+		n = uint32(len(payload))
+	}
+	h := yamux.MakeHeader(typ, flags, sid, n)
+	return string(h[:]) + payload
+}
+
+// TestAlignedYamux is TestAlignedLossFirst and TestAlignedCaptureEnd in
+// yamux: a loss before the server's first bytes counts, and its boundary
+// found after it is not used; the client's two frames, too few to chain,
+// end where its bytes do when the capture ends, and are recorded in time
+// order.
+func TestAlignedYamux(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	req := ym(yamux.WindowUpdate, yamux.SYN, 3, "", 0) + ym(yamux.Data, 0, 3, "RAND", 0)
+	answer := ym(yamux.WindowUpdate, yamux.ACK, 3, "", 0) + ym(yamux.Data, 0, 3, "12345678", 0) + ym(yamux.Ping, yamux.SYN, 0, "", 7)
+	frames := func(reg *live.Registry) string {
+		recs, _ := reg.Frames(live.Query{From: 1}, nil)
+		var out []string
+		for _, r := range recs {
+			if r.Kind == live.FrameRecord {
+				h := r.YamuxHeader
+				out = append(out, fmt.Sprintf("%s %v %d %d", r.Dir.Code(), h.Type(), h.StreamID(), h.PayloadLength()))
+			}
+		}
+		return strings.Join(out, ", ")
+	}
+	cfgs := []capture.Config{{}, {Filter: capture.Port(9000)}, {Filter: capture.Port(9000), Protocol: tap.Yamux}}
+	t.Run("loss first", func(t *testing.T) {
+		ps := alignedCapture(t, t0, func(c tap.ConnRecorder, at func(float64) time.Time) {
+			c.Write(live.ServerToClient, at(0), []byte(ym(yamux.Ping, yamux.ACK, 0, "", 6)))
+			c.Write(live.ClientToServer, at(0.01), []byte("xyz"+req))
+			c.Write(live.ServerToClient, at(0.02), []byte(ym(yamux.Data, 0, 1, "ab", 0))) // lost
+			c.Write(live.ServerToClient, at(0.03), []byte(answer))
+			c.Write(live.ClientToServer, at(0.04), []byte(ym(yamux.Ping, yamux.ACK, 0, "", 7)+ym(yamux.Ping, yamux.SYN, 0, "", 8)))
+		})
+		ps[0] = reserialize(t, ps[0], ps[0].tcp, nil) // the server's Ping not captured: a bare ACK
+		ps[1] = trim(t, ps[1], 3)
+		ps = slices.Delete(ps, 2, 3)
+		for _, cfg := range cfgs {
+			reg := readEvaluated(ps, cfg, live.FindingsConfig{Churn: -1, UnansweredAfter: time.Hour})
+			if ss := reg.Snapshot().Sessions; len(ss) != 1 || ss[0].Lost != [2]int64{0, 26} {
+				t.Fatalf("filter %v: %d sessions, want one that lost 26 bytes from the server", cfg.Filter, len(ss))
+			}
+			want := "c2s WINDOW_UPDATE 3 0, c2s DATA 3 4, s2c WINDOW_UPDATE 3 0, s2c DATA 3 8, s2c PING 0 0, c2s PING 0 0, c2s PING 0 0"
+			if got := frames(reg); got != want {
+				t.Errorf("filter %v: frames\n%s\nwant\n%s", cfg.Filter, got, want)
+			}
+		}
+	})
+	t.Run("capture end", func(t *testing.T) {
+		ps := alignedCapture(t, t0, func(c tap.ConnRecorder, at func(float64) time.Time) {
+			c.Write(live.ClientToServer, at(0), []byte("xyz"+req))
+			c.Write(live.ServerToClient, at(0.01), []byte(answer))
+			c.Write(live.ServerToClient, at(0.5), []byte(ym(yamux.Ping, yamux.SYN, 0, "", 9)))
+		})
+		ps[0] = trim(t, ps[0], 3)
+		for _, cfg := range cfgs {
+			_, reg := shownAt(t, ps, cfg)
+			want := "c2s WINDOW_UPDATE 3 0, c2s DATA 3 4, s2c WINDOW_UPDATE 3 0, s2c DATA 3 8, s2c PING 0 0, s2c PING 0 0"
+			if got := frames(reg); got != want {
+				t.Errorf("filter %v: frames\n%s\nwant\n%s", cfg.Filter, got, want)
+			}
+		}
+	})
 }
