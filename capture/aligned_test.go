@@ -473,3 +473,30 @@ func TestAlignedYamux(t *testing.T) {
 		}
 	})
 }
+
+// TestAlignedHeldEnough: probing a yamux connection joined mid-stream
+// took more than alignMax bytes (its frames are large: a chain of three
+// ends past 256 KiB), so it is not held for the client's boundary, which
+// the client, silent, does not show: decoded at the server's chain, not
+// a packet later.
+func TestAlignedHeldEnough(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	big := strings.Repeat("x", 150<<10)
+	var chained time.Time
+	ps := alignedCapture(t, t0, func(c tap.ConnRecorder, at func(float64) time.Time) {
+		c.Write(live.ServerToClient, at(0), []byte("xyz"+ym(yamux.Data, 0, 2, big, 0)))
+		c.Write(live.ServerToClient, at(0.1), []byte(ym(yamux.Data, 0, 2, big, 0)))
+		chained = at(0.2)
+		h := yamux.MakeHeader(yamux.Data, 0, 2, uint32(len(big)))
+		c.Write(live.ServerToClient, chained, h[:]) // the third header: the chain
+		c.Write(live.ServerToClient, at(0.3), []byte(big))
+	})
+	ps[0] = trim(t, ps[0], 3)
+	shown, reg := shownAt(t, ps, capture.Config{Filter: capture.Port(9000)})
+	if !shown.Equal(chained) {
+		t.Errorf("shown after the packet at %v, want the chain's, %v", shown.Sub(t0), chained.Sub(t0))
+	}
+	if ss := reg.Snapshot().Sessions; len(ss) != 1 || ss[0].Info.Proto != live.Yamux {
+		t.Fatalf("%d sessions, want one of yamux", len(ss))
+	}
+}

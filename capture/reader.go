@@ -1073,7 +1073,7 @@ func (c *conn) startAligning(at time.Time) bool {
 			c.alignWith(ch.dir, ch.data)
 		}
 	}
-	if c.aligned() || c.heldTooLong(c.r.latest) {
+	if c.aligned() || c.held > alignMax || c.heldTooLong(c.r.latest) {
 		c.align, c.yalign = [2]*decoder.Decoder{}, [2]*yamux.Decoder{}
 		return false // not held: settle decodes it now
 	}
