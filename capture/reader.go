@@ -565,6 +565,10 @@ func (c *conn) dir(d reassembly.TCPFlowDirection) live.Dir {
 
 func (c *conn) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.TCPFlowDirection, nextSeq reassembly.Sequence, start *bool, ac reassembly.AssemblerContext) bool {
 	c.last = ci.Timestamp
+	d := c.dir(dir)
+	if tcp.SYN {
+		c.syn[d] = true
+	}
 	if !c.seen && (tcp.SYN || len(tcp.Payload) > 0) {
 		c.seen = true
 		c.r.stats.conns.Add(1)
@@ -572,12 +576,15 @@ func (c *conn) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.T
 		case skipped:
 			c.r.stats.skipped.Add(1)
 		case picked:
-			if tcp.SYN || !c.startAligning(ci.Timestamp) { // without a SYN, open before the capture
+			// Opened before the capture, or after it began without the
+			// client's SYN (a SYN-ACK first): a direction that did not begin
+			// at its SYN is framed from a boundary found. At the client's
+			// SYN, the server's SYN-ACK is still to come.
+			if (tcp.SYN && !tcp.ACK) || !c.startAligning(ci.Timestamp) {
 				c.open(ci.Timestamp)
 			}
 		}
 	}
-	d := c.dir(dir)
 	if !c.nextKnown[d] {
 		// Where reassembly starts the direction: after its SYN, or at its
 		// first segment (*start below). ReassembledSG moves it on.
@@ -598,9 +605,6 @@ func (c *conn) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.T
 		if a := reassembly.Sequence(tcp.Ack); !c.endKnown[rv] || c.end[rv].Difference(a) > 0 {
 			c.end[rv], c.endKnown[rv] = a, true
 		}
-	}
-	if tcp.SYN {
-		c.syn[d] = true
 	}
 	if tcp.RST {
 		c.rst, c.rstDir = true, d
@@ -653,7 +657,10 @@ func (c *conn) ReassemblyComplete(ac reassembly.AssemblerContext) bool {
 		c.settle() // no stream opened: the port guess stands
 	}
 	if c.state == aligning {
-		c.settle() // nothing more will come: decoded from what was found
+		for d := range live.Dir(2) {
+			c.alignEnd(d) // nothing more will come
+		}
+		c.settle() // decoded from what was found
 	}
 	if c.state != decoding {
 		return true
@@ -927,7 +934,7 @@ func (c *conn) endDir(d live.Dir, at time.Time, report bool) {
 		// Held: the direction ends after its bytes, when they are decoded.
 		c.pending = append(c.pending, chunk{dir: d, at: at, end: true, report: report})
 		if c.state == aligning {
-			c.align[d], c.yalign[d] = nil, nil // nothing more to look at
+			c.alignEnd(d)
 			if c.aligned() {
 				c.ended[d] = true
 				c.settle()
@@ -1078,12 +1085,12 @@ func (c *conn) startAligning(at time.Time) bool {
 		case ch.lost > 0:
 			gap(c.align[ch.dir], c.yalign[ch.dir], ch.lost)
 		case ch.end:
-			c.align[ch.dir], c.yalign[ch.dir] = nil, nil // nothing more to look at
+			c.alignEnd(ch.dir)
 		default:
 			c.alignWith(ch.dir, ch.data)
 		}
 	}
-	if c.aligned() || c.heldTooLong(c.r.latest) {
+	if c.aligned() || c.held > alignMax || c.heldTooLong(c.r.latest) {
 		c.align, c.yalign = [2]*decoder.Decoder{}, [2]*yamux.Decoder{}
 		return false // not held: settle decodes it now
 	}
@@ -1112,6 +1119,22 @@ func (c *conn) alignWith(d live.Dir, p []byte) {
 			}
 		}
 	}
+}
+
+// alignEnd looks for direction d's first frame boundary in what is held
+// of it when nothing more comes, at its end or the capture's: then a
+// chain of fewer headers, whose last frame ends where the bytes do, is
+// one, as the feeder's decoder, flushed by End, would take it
+// (decoder.Decoder.Flush). The direction has nothing more to look at.
+func (c *conn) alignEnd(d live.Dir) {
+	if dec := c.align[d]; dec != nil {
+		dec.Flush()
+	}
+	if dec := c.yalign[d]; dec != nil {
+		dec.Flush()
+	}
+	c.alignWith(d, nil)
+	c.align[d], c.yalign[d] = nil, nil
 }
 
 // aligned reports whether no direction has a boundary still to look for.

@@ -445,3 +445,63 @@ func TestResyncReplayEndsInFrame(t *testing.T) {
 		t.Fatalf("%d frames, want 6", frames)
 	}
 }
+
+// TestResyncAtGapBefore checks ResyncAt told a boundary that a gap comes
+// before: the boundary, counted in bytes that were not all there, tells
+// nothing any more, and the decoder hunts after the gap as Resync's
+// would, yielding what Resync does with the same gap, in any chunking.
+func TestResyncAtGapBefore(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, r := range loadRecordings(t) {
+		in := slices.Concat(r.c2s, r.s2c)
+		if len(in) < 100 {
+			continue
+		}
+		for range 30 {
+			j := rng.IntN(len(in) / 2)
+			first := resyncDecode(t, in[j:], nil, whole)
+			if len(first.frames) == 0 || first.skips[0] == 0 {
+				continue
+			}
+			skip := first.skips[0]
+			gaps := map[int]int64{rng.IntN(int(skip)): int64(1 + rng.IntN(50))}
+			want := resyncDecode(t, in[j:], gaps, whole)
+			told := skip + 1 + int64(rng.IntN(20)) // not the boundary: the gap must make it moot
+			at := func(d *decoder.Decoder) { d.ResyncAt(told) }
+			for _, limit := range []int{1, 7, 3000} {
+				got := decodeFrom(t, at, in[j:], gaps, func() int { return 1 + rng.IntN(limit) })
+				if d := got.diff(want); d != "" {
+					t.Fatalf("%s joined at %d, boundary %d on, gaps %v, chunks to %d: %s", r.exp.Scenario, j, skip, gaps, limit, d)
+				}
+			}
+		}
+	}
+}
+
+// TestResyncAtNoBoundary checks ResyncAt told a wrong boundary: the
+// decoder frames from there as from any boundary, and once a violation
+// stops it, it counts the bytes after as unparsed, Resyncing no more.
+func TestResyncAtNoBoundary(t *testing.T) {
+	r := loadRecording(t, "v1-many")
+	bounds := boundaries(t, r.c2s)
+	d := decoder.New(decoder.DefaultSnaplen)
+	d.ResyncAt(bounds[1] + 1) // a byte into the second frame's header: its version byte is not one
+	in := r.c2s
+	var viol error
+	for len(in) > 0 {
+		n, _, err := d.Next(in)
+		in = in[n:]
+		if err != nil && viol == nil {
+			viol = err
+		}
+		if n == 0 && err == nil {
+			t.Fatalf("Next consumed nothing with %d bytes left", len(in))
+		}
+	}
+	if viol == nil || d.Violation() == nil {
+		t.Fatalf("no violation framing from a wrong boundary")
+	}
+	if got, want := d.Skipped()+d.Unparsed()+d.Pending(), int64(len(r.c2s)); got != want || d.Skipped() != bounds[1]+1 {
+		t.Fatalf("skipped %d + unparsed %d + pending %d = %d, want %d, %d skipped", d.Skipped(), d.Unparsed(), d.Pending(), got, want, bounds[1]+1)
+	}
+}
