@@ -212,6 +212,10 @@ func (r *Reader) Run(ctx context.Context, src Source) error {
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
+		if errors.Is(err, ErrIdle) {
+			r.idle(ci.Timestamp)
+			continue
+		}
 		if err != nil {
 			if errors.Is(err, io.ErrUnexpectedEOF) {
 				return errors.New("capture: the file ends in the middle of a packet (was it still being written?)")
@@ -362,6 +366,14 @@ func (r *Reader) evaluateTo(t time.Time) {
 		}
 		r.cfg.Evaluate(r.nextEval)
 		r.nextEval = r.nextEval.Add(r.cfg.EvaluateEvery)
+	}
+}
+
+// idle is a moment at capture time now without packets (ErrIdle): the
+// waits that count capture time end by it, as at a packet.
+func (r *Reader) idle(now time.Time) {
+	if now.Sub(r.lastFlush) > time.Second {
+		r.sweep(now)
 	}
 }
 

@@ -23,11 +23,19 @@ import (
 )
 
 // Source is where packets come from: a capture file's reader, or a live
-// interface. ReadPacketData's data is valid until the next call.
+// interface. ReadPacketData's data is valid until the next call. A live
+// source that has had no packet for a while may return ErrIdle.
 type Source interface {
 	ReadPacketData() ([]byte, gopacket.CaptureInfo, error)
 	LinkType() layers.LinkType
 }
+
+// ErrIdle is what a live Source's ReadPacketData returns when no packet
+// has come for a while, with the time in the CaptureInfo's Timestamp:
+// Reader.Run lets the waits that count capture time end by it (a
+// connection held for its roles or its frame boundaries, a hole in
+// reassembly), which would otherwise wait for the next packet.
+var ErrIdle = errors.New("capture: no packet for a while")
 
 // zeroCopy is the faster read that pcapgo's readers offer.
 type zeroCopy struct {

@@ -15,6 +15,8 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
+
+	"github.com/muxtop/muxtop/capture"
 )
 
 // The ring AF_PACKET fills: frames large enough for the largest packet
@@ -112,14 +114,19 @@ func Open(ctx context.Context, iface string) (*Handle, error) {
 }
 
 // ReadPacketData returns the next packet; its data is valid until the
-// next call. It returns io.EOF once the context is done.
+// next call. It returns capture.ErrIdle, with the time, after a poll
+// period with no packet, and io.EOF once the context is done.
 func (h *Handle) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 	for {
 		if h.ctx.Err() != nil {
 			return nil, gopacket.CaptureInfo{}, eof
 		}
 		data, ci, err := h.tp.ZeroCopyReadPacketData()
-		if errors.Is(err, afpacket.ErrTimeout) || errors.Is(err, afpacket.ErrPoll) || errors.Is(err, syscall.EINTR) {
+		if errors.Is(err, afpacket.ErrTimeout) {
+			// A poll period without a packet: the reader's waits run on.
+			return nil, gopacket.CaptureInfo{Timestamp: time.Now()}, capture.ErrIdle
+		}
+		if errors.Is(err, afpacket.ErrPoll) || errors.Is(err, syscall.EINTR) {
 			continue
 		}
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/muxtop/muxtop/capture"
 	"github.com/muxtop/muxtop/sniff"
 )
 
@@ -59,6 +60,9 @@ func loopbackOnce(t *testing.T, iface string) {
 	seen := 0
 	for {
 		data, _, err := h.ReadPacketData()
+		if errors.Is(err, capture.ErrIdle) {
+			continue
+		}
 		if err != nil {
 			break
 		}
