@@ -1,0 +1,95 @@
+package live_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/muxtop/muxtop/decoder/yamux"
+	"github.com/muxtop/muxtop/live"
+)
+
+// The frames below are those github.com/libp2p/go-yamux/v5 v5.1.0 sends,
+// built by hand (muxtop's tests do not import it); each cites its source.
+
+// goYamux records hand-written yamux frames at given times.
+type goYamux struct {
+	s   *live.Session
+	off [2]int64
+}
+
+func (y *goYamux) rec(at time.Time, dir live.Dir, t yamux.Type, flags yamux.Flags, sid, length uint32) {
+	f := &yamux.Frame{Offset: y.off[dir], Header: yamux.MakeHeader(t, flags, sid, length)}
+	y.off[dir] += f.Size()
+	y.s.RecordYamux(dir, at, f)
+}
+
+// pings records a ping of each side at at, answered a millisecond later.
+func (y *goYamux) pings(at time.Time, id uint32) {
+	ms := time.Millisecond
+	y.rec(at, c2s, yamux.Ping, yamux.SYN, 0, id)
+	y.rec(at, s2c, yamux.Ping, yamux.SYN, 0, id)
+	y.rec(at.Add(ms), s2c, yamux.Ping, yamux.ACK, 0, id)
+	y.rec(at.Add(ms), c2s, yamux.Ping, yamux.ACK, 0, id)
+}
+
+// TestGoYamuxStartPing: go-yamux pings at once when a session starts, to
+// measure the round trip (session.go:162 starts startMeasureRTT, whose
+// first measureRTT pings before its ticker, session.go:368), then every
+// MeasureRTTInterval (30 s) and on KeepAliveInterval (30 s) of receiving
+// nothing (session.go:449, extendKeepalive at session.go:734). That first
+// ping is no keepalive cadence: a session idle after it is healthy until
+// the next pings are due, and is silent only 1.5 intervals after the
+// pings have shown their cadence.
+func TestGoYamuxStartPing(t *testing.T) {
+	reg := live.New(live.Config{})
+	y := &goYamux{s: reg.Open(live.SessionInfo{Proto: live.Yamux}, t0)}
+	y.pings(sec(0.0005), 0) // both sides' RTT ping, within the first millisecond
+	for _, at := range []float64{2, 10, 29} {
+		for _, f := range openFindings(reg, sec(at), live.FindingsConfig{}) {
+			t.Errorf("idle %v s after go-yamux's start ping: %s %v: %s", at, f.Code, f.Dir, f.Text)
+		}
+	}
+	y.pings(sec(30), 1) // the next, MeasureRTTInterval later
+	for _, f := range openFindings(reg, sec(60), live.FindingsConfig{}) {
+		t.Errorf("idle 30 s after the second ping, cadence 30 s: %s %v: %s", f.Code, f.Dir, f.Text)
+	}
+	// Only the client pings on: the server is silent for 1.5 intervals.
+	y.rec(sec(60), c2s, yamux.Ping, yamux.SYN, 0, 2)
+	y.rec(sec(60.001), s2c, yamux.Ping, yamux.ACK, 0, 2)
+	y.rec(sec(90), c2s, yamux.Ping, yamux.SYN, 0, 3)
+	y.rec(sec(90.001), s2c, yamux.Ping, yamux.ACK, 0, 3)
+	y.rec(sec(120), c2s, yamux.Ping, yamux.SYN, 0, 4)
+	y.rec(sec(120.001), s2c, yamux.Ping, yamux.ACK, 0, 4)
+	fs := openFindings(reg, sec(135.5), live.FindingsConfig{})
+	if f := fs[live.CodeKeepalive]; f != nil {
+		t.Errorf("the server answers every ping: %s %v: %s", f.Code, f.Dir, f.Text)
+	}
+	y.rec(sec(150), c2s, yamux.Ping, yamux.SYN, 0, 5) // unanswered: the server froze after 120.001
+	fs = openFindings(reg, sec(165.1), live.FindingsConfig{})
+	if f := fs[live.CodeKeepalive]; f == nil || f.Dir != s2c {
+		t.Errorf("server silent 45 s after a 30 s cadence: no KEEPALIVE for s2c: %+v", fs)
+	}
+}
+
+// TestYamuxFirstPingUnanswered: a side frozen from the session's start
+// never answers the other's first ping. The time to that ping stands for
+// the cadence: an interval in for hashicorp's keepalive, at once for
+// go-yamux's round-trip ping (session.go:368), and the frozen side is
+// KEEPALIVE after 1.5 times it, and 1 s more at the least; the pinging
+// side, waiting for the answer, is not.
+func TestYamuxFirstPingUnanswered(t *testing.T) {
+	for _, first := range []float64{0.0005, 1} {
+		reg := live.New(live.Config{})
+		y := &goYamux{s: reg.Open(live.SessionInfo{Proto: live.Yamux}, t0)}
+		y.rec(sec(first), c2s, yamux.Ping, yamux.SYN, 0, 0)
+		limit := live.SilenceLimit(time.Duration(first * float64(time.Second)))
+		fs := openFindings(reg, sec(0).Add(limit-50*time.Millisecond), live.FindingsConfig{})
+		if len(fs) != 0 {
+			t.Errorf("first ping at %v s: before the limit: %v", first, fs)
+		}
+		fs = openFindings(reg, sec(0).Add(limit+50*time.Millisecond), live.FindingsConfig{})
+		if f := fs[live.CodeKeepalive]; f == nil || f.Dir != s2c || len(fs) != 1 {
+			t.Errorf("first ping at %v s, unanswered: want KEEPALIVE for s2c alone, got %v", first, fs)
+		}
+	}
+}
