@@ -93,3 +93,37 @@ func TestYamuxFirstPingUnanswered(t *testing.T) {
 		}
 	}
 }
+
+// TestGoYamuxResetCode: go-yamux's ResetWithError sends its error code in
+// the length of a WINDOW_UPDATE with RST (stream.go:257; the receiver
+// reads it as the code, stream.go:436-437). It is no window delta: the
+// stream's flows keep what its data and updates made them.
+func TestGoYamuxResetCode(t *testing.T) {
+	reg := live.New(live.Config{})
+	y := &goYamux{s: reg.Open(live.SessionInfo{Proto: live.Yamux}, t0)}
+	y.rec(t0, c2s, yamux.WindowUpdate, yamux.SYN, 1, 0) // OpenStream: stream.go:243, delta 0 at the default window
+	y.rec(t0, c2s, yamux.Data, 0, 1, 4)
+	y.rec(t0, s2c, yamux.WindowUpdate, yamux.ACK, 1, 0)  // AcceptStream: session.go:269
+	y.rec(t0, s2c, yamux.WindowUpdate, yamux.RST, 1, 42) // ResetWithError(42)
+	y.rec(t0, c2s, yamux.WindowUpdate, yamux.SYN, 3, 0)
+	y.rec(t0, s2c, yamux.WindowUpdate, yamux.ACK, 3, 0)
+	y.rec(t0, s2c, yamux.Data, 0, 3, 8)
+	y.rec(t0, c2s, yamux.WindowUpdate, yamux.RST, 3, 7) // the opener's ResetWithError(7)
+	ss := reg.Snapshot().Sessions[0]
+	for _, c := range []struct {
+		sid      uint32
+		dir      live.Dir
+		inFlight int64
+	}{{1, c2s, 4}, {1, s2c, 0}, {3, c2s, 0}, {3, s2c, 8}} {
+		st := ss.Stream(c.sid)
+		if st.State != live.StreamReset {
+			t.Errorf("stream %d: %v, want reset", c.sid, st.State)
+		}
+		if fl := st.Flow[c.dir]; fl.InFlight() != c.inFlight || fl.Window() != yamux.InitialWindow {
+			t.Errorf("stream %d %v: %d/%d in flight, want %d/%d: the RST's code is no delta", c.sid, c.dir, fl.InFlight(), fl.Window(), c.inFlight, yamux.InitialWindow)
+		}
+	}
+	if ss.AnomalyCount != 0 {
+		t.Errorf("anomalies %v", ss.Anomalies)
+	}
+}

@@ -289,6 +289,11 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 			s.setFull(fl, at)
 		}
 	case yamux.WindowUpdate:
+		if flags&yamux.RST != 0 {
+			// No delta: libp2p's go-yamux carries ResetWithError's code
+			// in the length of an RST.
+			return a
+		}
 		fl := &st.flow[dir.Reverse()] // the delta grows the window of data flowing the other way
 		if flags&(yamux.SYN|yamux.ACK) != 0 {
 			// yamux announces a window configured above 256 KiB with the
