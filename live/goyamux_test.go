@@ -127,3 +127,39 @@ func TestGoYamuxResetCode(t *testing.T) {
 		t.Errorf("anomalies %v", ss.Anomalies)
 	}
 }
+
+// TestGoYamuxWindowGrowth: go-yamux grows a stream's receive window past
+// its start, up to MaxStreamWindowSize (16 MiB), on an ordinary update
+// (stream.go:226-240: a reader that reads within 4 round trips doubles
+// it), so a delta can return more than was ever written. The excess is
+// window growth: in-flight never shows negative ("consumed>sent", which
+// no yamux has), and the writer's free window stays exact.
+func TestGoYamuxWindowGrowth(t *testing.T) {
+	reg := live.New(live.Config{})
+	y := &goYamux{s: reg.Open(live.SessionInfo{Proto: live.Yamux}, t0)}
+	const frame = 64*1024 - 12 // MaxMessageSize − headerSize: stream.go:181
+	y.rec(t0, c2s, yamux.WindowUpdate, yamux.SYN, 1, 0)
+	y.rec(t0, s2c, yamux.WindowUpdate, yamux.ACK, 1, 0)
+	for range 3 {
+		y.rec(t0, c2s, yamux.Data, 0, 1, frame)
+	}
+	// The reader has read 128 KiB of the 196 572 bytes received; the
+	// window doubles to 512 KiB: GrowTo (util.go:95) returns 512 KiB less
+	// the 64 KiB free and the 64 KiB buffered (cap+len).
+	const delta = 512*1024 - (256*1024 - 3*frame) - (3*frame - 128*1024)
+	y.rec(t0, s2c, yamux.WindowUpdate, 0, 1, delta)
+	fl := reg.Snapshot().Sessions[0].Stream(1).Flow[c2s]
+	free := int64(fl.Window()) - fl.InFlight()
+	if fl.InFlight() < 0 || free != 256*1024+delta-3*frame || fl.Window() > 512*1024 {
+		t.Errorf("after a growing update: %d/%d in flight, %d free; want in flight ≥ 0, window ≤ 512 KiB, free %d",
+			fl.InFlight(), fl.Window(), free, 256*1024+delta-3*frame)
+	}
+	// The writer uses the whole window: no WINDOW_EXCEEDED.
+	for range free / frame {
+		y.rec(t0, c2s, yamux.Data, 0, 1, frame)
+	}
+	y.rec(t0, c2s, yamux.Data, 0, 1, uint32(free%frame))
+	if ss := reg.Snapshot().Sessions[0]; ss.AnomalyCount != 0 {
+		t.Errorf("anomalies %v", ss.Anomalies)
+	}
+}
