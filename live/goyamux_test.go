@@ -1,6 +1,7 @@
 package live_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -161,5 +162,26 @@ func TestGoYamuxWindowGrowth(t *testing.T) {
 	y.rec(t0, c2s, yamux.Data, 0, 1, uint32(free%frame))
 	if ss := reg.Snapshot().Sessions[0]; ss.AnomalyCount != 0 {
 		t.Errorf("anomalies %v", ss.Anomalies)
+	}
+}
+
+// TestGoYamuxGoAwayNormal: libp2p's go-yamux ends its session when it
+// receives a GoAway, normal or not (session.go:832-833 returns
+// ErrRemoteGoAway from the receive loop, which closes the session; its
+// OpenStream then fails with "remote sent go away, code: 0"), where
+// hashicorp's goes on refusing new streams. A GO_AWAY finding seen before
+// such a session ends says so, not only what hashicorp does.
+func TestGoYamuxGoAwayNormal(t *testing.T) {
+	reg := live.New(live.Config{})
+	y := &goYamux{s: reg.Open(live.SessionInfo{Proto: live.Yamux}, t0)}
+	y.pings(sec(0.0005), 0)
+	y.rec(sec(0.2), s2c, yamux.GoAway, 0, 0, yamux.GoAwayNormal) // Session.GoAway: session.go:345
+	f := openFindings(reg, sec(0.25), live.FindingsConfig{})[live.CodeGoAway]
+	if f == nil || !strings.Contains(f.Text, "go-yamux, it ends the session") {
+		t.Errorf("GO_AWAY (normal) does not say that go-yamux ends the session: %+v", f)
+	}
+	y.s.End(sec(0.2006), live.EOF, nil) // the client's go-yamux closed the connection
+	if fs := openFindings(reg, sec(0.3), live.FindingsConfig{}); len(fs) != 0 {
+		t.Errorf("open after the session ended: %v", fs)
 	}
 }
