@@ -185,3 +185,20 @@ func TestGoYamuxGoAwayNormal(t *testing.T) {
 		t.Errorf("open after the session ended: %v", fs)
 	}
 }
+
+// TestGoYamuxReactions: where libp2p's go-yamux does otherwise than
+// hashicorp's with an anomaly, the reaction says so. A SYN of the wrong
+// parity ends its session (session.go:846-848: "both yamux endpoints are
+// clients", which hashicorp accepts); a FIN repeated is ignored
+// (stream.go:415-431 acts only on a half still open, where hashicorp
+// fails with "unexpected flag").
+func TestGoYamuxReactions(t *testing.T) {
+	for a, want := range map[live.Anomaly]string{
+		live.WrongParity: `go-yamux ends the session ("both yamux endpoints are clients")`,
+		live.RepeatedFIN: "as libp2p's go-yamux always does",
+	} {
+		if got := a.YamuxReaction(); !strings.Contains(got, want) {
+			t.Errorf("%v: %q does not say %q", a, got, want)
+		}
+	}
+}
