@@ -202,3 +202,20 @@ func TestGoYamuxReactions(t *testing.T) {
 		}
 	}
 }
+
+// TestGoYamuxGoAwayCode: libp2p's go-yamux closes a session with the
+// application's code in a GoAway (Session.CloseWithError, session.go:293-
+// 322; libp2p passes its connection error codes): not one of yamux's own
+// three, and no yamux error behind it, so the finding says so rather than
+// send the reader to the sender's log for an "[ERR] yamux" line that go-
+// yamux never writes there (only the receiver logs it, session.go:839).
+func TestGoYamuxGoAwayCode(t *testing.T) {
+	reg := live.New(live.Config{})
+	y := &goYamux{s: reg.Open(live.SessionInfo{Proto: live.Yamux}, t0)}
+	y.pings(sec(0.0005), 0)
+	y.rec(sec(0.2), s2c, yamux.GoAway, 0, 0, 4242)
+	f := openFindings(reg, sec(0.25), live.FindingsConfig{})[live.CodeGoAway]
+	if f == nil || !strings.Contains(f.Text, "code 4242, not one of yamux's own") || strings.Contains(f.Advice, "[ERR]") {
+		t.Errorf("GO_AWAY with an application's code: %+v", f)
+	}
+}
