@@ -51,17 +51,18 @@ var anomalyReactions = [NumAnomalies]string{
 }
 
 // yamuxReactions say what hashicorp/yamux v0.1.2 does with the anomalies
-// a yamux session can show.
+// a yamux session can show, and libp2p's go-yamux v5.1.0 where it differs.
 var yamuxReactions = [NumAnomalies]string{
 	DuplicateSYN: `yamux sends GoAway (protocol error) and ends the session: "duplicate stream initiated"`,
-	WrongParity:  "yamux accepts it, but yamux never opens such an id itself (clients: odd from 1, servers: even from 2); it may collide with one the other side opens",
+	WrongParity: "hashicorp's yamux accepts it, but yamux never opens such an id itself (clients: odd from 1, servers: even from 2); it may collide with one the other side opens; " +
+		`libp2p's go-yamux ends the session ("both yamux endpoints are clients")`,
 	UnknownStream: "yamux discards a DATA frame's payload and ignores a WINDOW_UPDATE for a stream it does not have " +
 		"(it has closed or reset it, or never opened it)",
 	PSHAfterFIN:    "yamux still delivers the data to the reader",
 	ReusedID:       "yamux opens a new stream and delivers its data (it forgot the old one when both FINs or an RST went by); yamux itself never reuses an id",
 	WindowExceeded: `yamux fails with "recv window exceeded", sends GoAway (protocol error) and ends the session`,
-	RepeatedFIN: `a receiver that still has the stream fails with "unexpected flag", sends GoAway (protocol error) ` +
-		"and ends the session; one that closed it both ways ignores it",
+	RepeatedFIN: `a hashicorp receiver that still has the stream fails with "unexpected flag", sends GoAway (protocol error) ` +
+		"and ends the session; one that closed it both ways ignores it, as libp2p's go-yamux always does",
 }
 
 // String returns the anomaly's name, or UNKNOWN_ANOMALY_n.

@@ -98,6 +98,12 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		if every == 0 {
 			every = w.nopEvery[1-d]
 		}
+		if every == 0 && s.yamux().waiting[1-d] {
+			// The other side's first ping has no answer: the time to it
+			// is the cadence (hashicorp pings an interval in), or, had it
+			// come at once (go-yamux), d's silence is that long.
+			every = w.firstPing[1-d]
+		}
 		if every == 0 || stuck[d] || s.yamux().waiting[d] {
 			continue
 		}

@@ -92,6 +92,9 @@ type sessionWatch struct {
 	nops     [2]uint32
 	nopAt    [2]int64
 	nopEvery [2]int64
+	// firstPing is, in yamux, the time from the session's start to a
+	// direction's first ping, which is no cadence of its own (watchNOP).
+	firstPing [2]int64
 	// Data sent to a side that had sent FIN on the stream, per direction
 	// of the data: PSH frames, their payload bytes, streams, and the latest.
 	late        [2]uint64
@@ -302,7 +305,17 @@ func (s *Session) watchNOP(dir Dir, ns int64) {
 	w := &s.w
 	prev := w.nopAt[dir]
 	if prev == 0 && !s.incomplete {
-		prev = s.start.UnixNano() // smux's keepalive ticker starts with the session
+		if s.proto != Yamux {
+			prev = s.start.UnixNano() // smux's keepalive ticker starts with the session
+		} else {
+			// A yamux side's first ping says nothing of its cadence:
+			// hashicorp's keepalive pings an interval in, but libp2p's
+			// go-yamux pings at once to measure the round trip, then
+			// every 30 s. The first ping starts the cadence, as a joined
+			// capture's does; the time to it counts only while it waits
+			// for its answer (Evaluate).
+			w.firstPing[dir] = ns - s.start.UnixNano()
+		}
 	}
 	// The longest interval: a NOP delayed once makes the cadence look
 	// longer, never shorter, so silence is never called early. A capture

@@ -86,9 +86,15 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 			fmt.Sprintf("fix the %s's address or protocol (a prefix before the mux, such as Consul's, needs --skip); yamux ends the session at once", sender)
 	case CodeGoAway:
 		if ev.GoAwayCode == yamux.GoAwayNormal {
-			return fmt.Sprintf("the %s sent GoAway (normal): it accepts no new streams, and the %s's OpenStream fails with \"remote end is not accepting connections\"; open streams go on",
-					sender, receiver),
+			return fmt.Sprintf("the %s sent GoAway (normal): it accepts no new streams, and the %s's OpenStream fails with \"remote end is not accepting connections\"; open streams go on (if the %s runs libp2p's go-yamux, it ends the session instead)",
+					sender, receiver, receiver),
 				fmt.Sprintf("the %s is shutting down: have the %s open new streams on a new session, to another server if need be", sender, receiver)
+		}
+		if ev.GoAwayCode > yamux.GoAwayInternalError {
+			// Not one of yamux's own codes: libp2p's go-yamux sends the
+			// application's with Session.CloseWithError (session.go:293).
+			return fmt.Sprintf("the %s sent GoAway (code %d, not one of yamux's own: an application's reason, as libp2p's CloseWithError sends): it ends the session", sender, ev.GoAwayCode),
+				fmt.Sprintf("the %s's application closed the session on purpose: what its code %d means is its own (go-yamux at the %s logs \"received go away with error code: %d\"); redial if that was not meant", sender, ev.GoAwayCode, receiver, ev.GoAwayCode)
 		}
 		return fmt.Sprintf("the %s sent GoAway (%s): it ends the session", sender, yamux.GoAwayName(ev.GoAwayCode)),
 			fmt.Sprintf("the %s's log says why (\"[ERR] yamux: ...\"); redial", sender)

@@ -291,6 +291,11 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 			s.setFull(fl, at)
 		}
 	case yamux.WindowUpdate:
+		if flags&yamux.RST != 0 {
+			// No delta: libp2p's go-yamux carries ResetWithError's code
+			// in the length of an RST.
+			return a
+		}
 		fl := &st.flow[dir.Reverse()] // the delta grows the window of data flowing the other way
 		if flags&(yamux.SYN|yamux.ACK) != 0 {
 			// yamux announces a window configured above 256 KiB with the
@@ -298,6 +303,14 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 			fl.PeerWindow += length
 		} else {
 			fl.PeerConsumed += length
+			// libp2p's go-yamux grows a window on any update, up to
+			// MaxStreamWindowSize (16 MiB): a delta returning more than
+			// was written is growth. The free window stays exact; the
+			// window and in-flight are then at least what they show.
+			if in := fl.InFlight(); in < 0 {
+				fl.PeerWindow += uint32(-in)
+				fl.PeerConsumed = fl.Written
+			}
 		}
 		if fl.free() > 0 {
 			s.setFull(fl, time.Time{})

@@ -289,6 +289,8 @@ func TestNames(t *testing.T) {
 	for _, tc := range []struct{ got, want string }{
 		{h(yamux.Data, yamux.SYN|yamux.ACK, 3, 4).String(), "DATA SYN|ACK sid 3 len 4"},
 		{h(yamux.WindowUpdate, yamux.FIN, 2, 65536).String(), "WINDOW_UPDATE FIN sid 2 delta 65536"},
+		// go-yamux's ResetWithError(42): the code in the length (v5.1.0 stream.go:257).
+		{h(yamux.WindowUpdate, yamux.RST, 5, 42).String(), "WINDOW_UPDATE RST sid 5 code 42"},
 		{h(yamux.Ping, yamux.ACK, 0, 7).String(), "PING ACK value 7"},
 		{h(yamux.GoAway, 0, 0, 1).String(), "GO_AWAY code 1 (protocol error)"},
 		{h(yamux.GoAway, 0, 0, 9).String(), "GO_AWAY code 9 (unknown code 9)"},

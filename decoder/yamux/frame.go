@@ -162,8 +162,8 @@ func (h Header) Flags() Flags { return Flags(binary.BigEndian.Uint16(h[2:])) }
 func (h Header) StreamID() uint32 { return binary.BigEndian.Uint32(h[4:]) }
 
 // Length returns the length field (big-endian): the payload length of a
-// Data frame, the window delta of a WindowUpdate, the opaque value of a
-// Ping, the code of a GoAway.
+// Data frame, the window delta of a WindowUpdate (with RST, libp2p's
+// go-yamux's error code), the opaque value of a Ping, the code of a GoAway.
 func (h Header) Length() uint32 { return binary.BigEndian.Uint32(h[8:]) }
 
 // PayloadLength returns how many payload bytes follow the header: Length
@@ -177,6 +177,7 @@ func (h Header) PayloadLength() uint32 {
 
 // String formats the header as muxtop prints a frame:
 // "DATA SYN|ACK sid 3 len 4", "WINDOW_UPDATE ACK sid 2 delta 0",
+// "WINDOW_UPDATE RST sid 5 code 42",
 // "PING SYN value 7", "GO_AWAY code 0 (normal)".
 func (h Header) String() string { return string(h.AppendText(nil)) }
 
@@ -206,9 +207,13 @@ func (h Header) AppendText(b []byte) []byte {
 		b = append(b, ')')
 	default:
 		b = strconv.AppendUint(append(b, " sid "...), uint64(h.StreamID()), 10)
-		if t == WindowUpdate {
+		switch {
+		case t == WindowUpdate && h.Flags()&RST != 0:
+			// libp2p's go-yamux carries ResetWithError's code there.
+			b = append(b, " code "...)
+		case t == WindowUpdate:
 			b = append(b, " delta "...)
-		} else {
+		default:
 			b = append(b, " len "...)
 		}
 		b = strconv.AppendUint(b, uint64(h.Length()), 10)
