@@ -61,7 +61,7 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 				"if they are not meant to live this long, a side forgot Close(): yamux keeps every stream, and its receive buffer, until both sides have sent FIN or one sent RST"
 		}
 		return leakText(f),
-			fmt.Sprintf("call Close() on the %s's stream when it is done: yamux keeps a stream until both sides have sent FIN (the other side's StreamCloseTimeout, 5 min by default, ends it with RST; yamux before 2021 has none and keeps it until the session ends)", sender)
+			fmt.Sprintf("call Close() on the %s's stream when it is done: yamux keeps a stream until both sides have sent FIN (the other side's StreamCloseTimeout, 5 min by default, ends it with RST; yamux before 2021, and libp2p's go-yamux, have none and keep it until the session ends)", sender)
 	case CodeWindowStall:
 		return stallText(f), fmt.Sprintf("have the %s read stream %d, or close it: yamux sends a WINDOW_UPDATE, which lets the writer go on, only as its reader consumes; raise MaxStreamWindowSize only if the reader is merely slow", receiver, f.Stream)
 	case CodeSessionBlocked:
