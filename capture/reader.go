@@ -42,6 +42,11 @@ const (
 	// stream that opens none must not hold a probe's worth of bytes in
 	// each of many connections.
 	orientMax = 64 << 10
+	// probeWait is how long, in capture time, a picked connection whose
+	// probes can find no verdict in what one direction sent waits for the
+	// other, silent direction's first bytes, which might still begin a
+	// frame (probesDone).
+	probeWait = 2 * time.Second
 	// alignWait and alignMax bound, in capture time and bytes, how long a
 	// connection joined mid-stream is held for a chain of frame headers to
 	// show where frames begin in each direction, so that both directions'
@@ -390,6 +395,10 @@ func (r *Reader) sweep(now time.Time) {
 			continue // the reverse direction's entry
 		}
 		ca.asm.FlushWithOptions(reassembly.FlushOptions{T: now.Add(-flushAfter)})
+		if c := ca.conn; c != nil && c.state == probing && c.probesDone(now) {
+			c.state = skipped
+			c.settle() // decoded as a tap decodes: no verdict can come
+		}
 		if c := ca.conn; c != nil && c.heldTooLong(now) {
 			c.settle() // no stream opened, or no boundary found, in time, nor did the connection carry enough
 		}
@@ -528,9 +537,13 @@ type conn struct {
 	// frames (nil for a protocol not looked for), the bytes so far, to
 	// replay into the session if it is a mux, and how many bytes of the
 	// client's prefix the probes have still to pass.
-	probe   [2]*decoder.Decoder
-	yprobe  [2]*yamux.Decoder
-	pick    bool // the filter picked it: decoded even if no probe finds frames
+	probe  [2]*decoder.Decoder
+	yprobe [2]*yamux.Decoder
+	pick   bool // the filter picked it: decoded even if no probe finds frames
+	// pastAt is when the probes of a picked connection were all past
+	// their directions' first bytes while a direction had sent nothing
+	// (probesDone).
+	pastAt  time.Time
 	prefix  int
 	pending []chunk
 	held    int
@@ -802,7 +815,7 @@ func (c *conn) data(d live.Dir, p []byte, at time.Time) {
 		p = p[n:]
 	}
 	c.probeWith(d, p)
-	if c.state == probing && c.held > probeMax {
+	if c.state == probing && (c.held > probeMax || c.probesDone(at)) {
 		c.state = skipped
 	}
 	if c.state == decoding && c.guessed {
@@ -811,6 +824,46 @@ func (c *conn) data(d live.Dir, p []byte, at time.Time) {
 	}
 	c.settle()
 }
+
+// probesDone reports, at capture time now, whether the probes of a
+// connection the filter picked can give no verdict any more, so that it
+// is decoded now, as a tap decodes it, not when it ends or has carried
+// probeMax bytes. Each direction must have begun at its SYN (joined
+// mid-stream, a frame anywhere is the verdict), lost nothing, and have
+// its probes past its first byte (a frame found after it is no verdict:
+// verdict); a direction that has sent nothing must have ended, or stayed
+// silent for probeWait since the others were past their first bytes. An
+// HTTP client at a mux port, whose smux server says nothing (the protocol
+// fault), is then PROTOCOL 2 to 3 s after its request (the reader sweeps
+// once a second), not at its end.
+func (c *conn) probesDone(now time.Time) bool {
+	if !c.pick {
+		return false
+	}
+	silent := false
+	for d := range live.Dir(2) {
+		switch {
+		case !c.syn[d]:
+			return false
+		case !c.started[d]:
+			silent = silent || !c.ended[d]
+		case c.probe[d] != nil && !pastStart(c.probe[d].Skipped(), c.probe[d].Lost()),
+			c.yprobe[d] != nil && !pastStart(c.yprobe[d].Skipped(), c.yprobe[d].Lost()):
+			return false
+		}
+	}
+	if !silent {
+		return true
+	}
+	if c.pastAt.IsZero() {
+		c.pastAt = now
+	}
+	return now.Sub(c.pastAt) > probeWait
+}
+
+// pastStart reports whether a probe that skipped and lost so many bytes
+// has rejected its direction's first byte as a frame's, with nothing lost.
+func pastStart(skipped, lost int64) bool { return skipped > 0 && lost == 0 }
 
 // verdict says what a probe's first frame (framed false after a
 // violation) makes the connection: its protocol, unless the direction
@@ -945,6 +998,14 @@ func (c *conn) endDir(d live.Dir, at time.Time, report bool) {
 	if !c.ended[d] && (c.state == probing || c.state == orienting || c.state == aligning) {
 		// Held: the direction ends after its bytes, when they are decoded.
 		c.pending = append(c.pending, chunk{dir: d, at: at, end: true, report: report})
+		if c.state == probing {
+			c.ended[d] = true
+			if c.probesDone(at) {
+				c.state = skipped
+				c.settle() // decoded as a tap decodes, its end replayed
+			}
+			return
+		}
 		if c.state == aligning {
 			c.alignEnd(d)
 			if c.aligned() {
