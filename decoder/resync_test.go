@@ -205,25 +205,40 @@ func nearBoundary(bounds []int64, j int) bool {
 // gaps, lands in the same place and yields the same frames whatever the
 // chunking.
 func TestResyncChunking(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
+	randomJoins(t, 1, func(scenario string, in []byte, round, j int, rng *rand.Rand) {
+		gaps := map[int]int64{}
+		for range round % 4 {
+			gaps[j+rng.IntN(len(in)-j)] = int64(1 + rng.IntN(5000))
+		}
+		want := resyncDecode(t, in[j:], rebase(gaps, j), whole)
+		anyChunking(t, rng, want, func(chunk func() int) resynced { return resyncDecode(t, in[j:], rebase(gaps, j), chunk) },
+			fmt.Sprintf("%s joined at %d, gaps %v", scenario, j, gaps))
+	})
+}
+
+// randomJoins calls join 30 times for each recording of at least 100
+// bytes (its two directions one after the other), each at a random offset
+// j in its first half, with a generator seeded by seed.
+func randomJoins(t *testing.T, seed uint64, join func(scenario string, in []byte, round, j int, rng *rand.Rand)) {
+	rng := rand.New(rand.NewPCG(seed, seed+1))
 	for _, r := range loadRecordings(t) {
 		in := slices.Concat(r.c2s, r.s2c)
 		if len(in) < 100 {
 			continue
 		}
 		for round := range 30 {
-			j := rng.IntN(len(in) / 2)
-			gaps := map[int]int64{}
-			for range round % 4 {
-				gaps[j+rng.IntN(len(in)-j)] = int64(1 + rng.IntN(5000))
-			}
-			want := resyncDecode(t, in[j:], rebase(gaps, j), whole)
-			for _, limit := range []int{1, 7, 100, 3000, 70000} {
-				got := resyncDecode(t, in[j:], rebase(gaps, j), func() int { return 1 + rng.IntN(limit) })
-				if d := got.diff(want); d != "" {
-					t.Fatalf("%s joined at %d, gaps %v, chunks to %d: %s", r.exp.Scenario, j, gaps, limit, d)
-				}
-			}
+			join(r.exp.Scenario, in, round, rng.IntN(len(in)/2), rng)
+		}
+	}
+}
+
+// anyChunking checks that decode yields want in chunks of random sizes up
+// to 1, 7, 100, 3000 and 70000 bytes; what names the case.
+func anyChunking(t *testing.T, rng *rand.Rand, want resynced, decode func(chunk func() int) resynced, what string) {
+	t.Helper()
+	for _, limit := range []int{1, 7, 100, 3000, 70000} {
+		if d := decode(func() int { return 1 + rng.IntN(limit) }).diff(want); d != "" {
+			t.Fatalf("%s, chunks to %d: %s", what, limit, d)
 		}
 	}
 }
@@ -234,38 +249,25 @@ func TestResyncChunking(t *testing.T) {
 // same frames, each first frame's Skipped, and the same accounting.
 // ResyncAt's frames come as their bytes do (TestResyncAtFramesAtOnce).
 func TestResyncAt(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 4))
-	for _, r := range loadRecordings(t) {
-		in := slices.Concat(r.c2s, r.s2c)
-		if len(in) < 100 {
-			continue
+	randomJoins(t, 3, func(scenario string, in []byte, round, j int, rng *rand.Rand) {
+		want := resyncDecode(t, in[j:], nil, whole)
+		if len(want.frames) == 0 {
+			return
 		}
-		for round := range 30 {
-			j := rng.IntN(len(in) / 2)
-			want := resyncDecode(t, in[j:], nil, whole)
-			if len(want.frames) == 0 {
-				continue
-			}
-			f0 := want.frames[0]
-			first := f0.Offset + decoder.HeaderSize + int64(f0.Header.Length())
-			gaps := map[int]int64{}
-			for range round % 3 {
-				gaps[int(first)+rng.IntN(len(in)-j-int(first)+1)] = int64(1 + rng.IntN(5000))
-			}
-			skip := want.skips[0]
-			want = resyncDecode(t, in[j:], gaps, whole)
-			if len(want.frames) == 0 || want.frames[0] != f0 || want.skips[0] != skip {
-				continue // a gap so near that the hunt found no chain to the first frame, which ResyncAt frames
-			}
-			at := func(d *decoder.Decoder) { d.ResyncAt(skip) }
-			for _, limit := range []int{1, 7, 100, 3000, 70000} {
-				got := decodeFrom(t, at, in[j:], gaps, func() int { return 1 + rng.IntN(limit) })
-				if d := got.diff(want); d != "" {
-					t.Fatalf("%s joined at %d, boundary %d on, gaps %v, chunks to %d: %s", r.exp.Scenario, j, want.skips[0], gaps, limit, d)
-				}
-			}
+		f0, skip := want.frames[0], want.skips[0]
+		first := f0.Offset + decoder.HeaderSize + int64(f0.Header.Length())
+		gaps := map[int]int64{}
+		for range round % 3 {
+			gaps[int(first)+rng.IntN(len(in)-j-int(first)+1)] = int64(1 + rng.IntN(5000))
 		}
-	}
+		want = resyncDecode(t, in[j:], gaps, whole)
+		if len(want.frames) == 0 || want.frames[0] != f0 || want.skips[0] != skip {
+			return // a gap so near that the hunt found no chain to the first frame, which ResyncAt frames
+		}
+		at := func(d *decoder.Decoder) { d.ResyncAt(skip) }
+		anyChunking(t, rng, want, func(chunk func() int) resynced { return decodeFrom(t, at, in[j:], gaps, chunk) },
+			fmt.Sprintf("%s joined at %d, boundary %d on, gaps %v", scenario, j, skip, gaps))
+	})
 }
 
 // TestResyncAtFramesAtOnce checks what ResyncAt is for: each frame is
