@@ -739,4 +739,51 @@ func TestReadStdin(t *testing.T) {
 			t.Errorf("read - counted %v, read of the file by name %v", got, want)
 		}
 	})
+
+	// Before the first packet, as when tcpdump on the other end has not
+	// seen one yet (or not even written its header): an interrupt or a
+	// SIGTERM, sent to muxtop alone, ends the wait. Reading the header and
+	// the first packet happened before the read could be interrupted.
+	for _, tc := range []struct {
+		name  string
+		bytes int
+		sig   os.Signal
+	}{{"nothing yet, interrupt", 0, os.Interrupt}, {"header only, SIGTERM", 68, syscall.SIGTERM}} {
+		t.Run(tc.name, func(t *testing.T) {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(bin, "read", "-", "-o", "json")
+			in, err := cmd.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer in.Close()
+			var out, errOut syncBuffer
+			cmd.Stdout, cmd.Stderr = &out, &errOut
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			if _, err := in.Write(data[:tc.bytes]); err != nil {
+				t.Fatal(err)
+			}
+			smuxtest.Eventually(t, "read waiting for standard input", func() bool {
+				return strings.Contains(errOut.String(), "waiting for a capture on standard input")
+			})
+			time.Sleep(200 * time.Millisecond) // in the read
+			cmd.Process.Signal(tc.sig)
+			select {
+			case err := <-exited:
+				if err != nil {
+					t.Fatalf("read - ended with %v: %s", err, errOut.String())
+				}
+			case <-time.After(5 * time.Second):
+				cmd.Process.Kill()
+				t.Fatal("read - did not end within 5 s of the signal, waiting for its first packet")
+			}
+		})
+	}
 }

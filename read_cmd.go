@@ -96,7 +96,17 @@ func newReadCmd() *cobra.Command {
 				size = st.Size()
 			}
 			cr := &countingReader{r: f}
+			opened := func() bool { return true }
+			if f != os.Stdin && args[0] == "-" {
+				// Open waits for the header and the first packet, which a
+				// quiet pipe may not bring for a long time: an interrupt
+				// (or SIGTERM, to muxtop alone) ends the wait, as later.
+				opened = context.AfterFunc(cmd.Context(), func() { f.SetReadDeadline(time.Now()) })
+			}
 			file, err := pcap.Open(cr)
+			if !opened() || cmd.Context().Err() != nil {
+				return nil // stopped before the first packet: nothing to show
+			}
 			if err != nil {
 				return fmt.Errorf("read %s: %w", name, err)
 			}
