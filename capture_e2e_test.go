@@ -23,6 +23,7 @@ import (
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/xtaci/smux"
+	"golang.org/x/sys/unix"
 )
 
 // countsOf is what two runs over the same traffic must agree on: the
@@ -737,6 +738,47 @@ func TestReadStdin(t *testing.T) {
 		}
 		if got := parseJSON(t, out.String()).summary["frames"]; fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("read - counted %v, read of the file by name %v", got, want)
+		}
+	})
+
+	// Standard input's pipe is made non-blocking for the read; the shell
+	// or a script's next command may share it (tcpdump ... | { muxtop
+	// read - --duration 5s; cat; }), so it is blocking again after exit,
+	// or their reads fail with EAGAIN.
+	t.Run("blocking after", func(t *testing.T) {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		cmd := exec.Command(bin, "read", "-", "-o", "json")
+		cmd.Stdin = r // the same open file: its O_NONBLOCK is ours to see
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			w.Write(data)
+			time.Sleep(300 * time.Millisecond) // read - waits on the open pipe
+			w.Close()
+		}()
+		if err := cmd.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		// Not r.Fd(), which would make it blocking.
+		rc, err := r.SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var flags int
+		if cerr := rc.Control(func(fd uintptr) { flags, err = unix.FcntlInt(fd, unix.F_GETFL, 0) }); cerr != nil || err != nil {
+			t.Fatal(cerr, err)
+		}
+		if flags&unix.O_NONBLOCK != 0 {
+			t.Error("standard input's pipe is left non-blocking after read - exits")
 		}
 	})
 
