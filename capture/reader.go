@@ -281,6 +281,7 @@ func (r *Reader) Packet(data []byte, ci gopacket.CaptureInfo, link layers.LinkTy
 	p, err := r.parser(link)
 	if err != nil {
 		r.stats.notTCP.Add(1)
+		r.idle(ci.Timestamp)
 		return
 	}
 	if link == layers.LinkTypeRaw && len(data) > 0 && data[0]>>4 == 6 {
@@ -301,7 +302,11 @@ func (r *Reader) Packet(data []byte, ci gopacket.CaptureInfo, link layers.LinkTy
 		}
 	}
 	if !haveIP || !haveTCP {
+		// Capture time passes by this packet too: on an interface whose
+		// other traffic is not TCP (DNS, a VXLAN overlay's UDP), the live
+		// source is never idle, and the waits end by these.
 		r.stats.notTCP.Add(1)
+		r.idle(ci.Timestamp)
 		return
 	}
 	r.ac.ci = ci
@@ -331,9 +336,7 @@ func (r *Reader) Packet(data []byte, ci gopacket.CaptureInfo, link layers.LinkTy
 	if c := ca.conn; c != nil && c.complete {
 		r.forget(ca)
 	}
-	if ci.Timestamp.Sub(r.lastFlush) > time.Second {
-		r.sweep(ci.Timestamp)
-	}
+	r.idle(ci.Timestamp)
 }
 
 // defaultEvaluateEvery is Config.EvaluateEvery's default: how often the
@@ -369,8 +372,8 @@ func (r *Reader) evaluateTo(t time.Time) {
 	}
 }
 
-// idle is a moment at capture time now without packets (ErrIdle): the
-// waits that count capture time end by it, as at a packet.
+// idle is a moment at capture time now: a packet's, TCP or not, or one
+// without packets (ErrIdle). The waits that count capture time end by it.
 func (r *Reader) idle(now time.Time) {
 	if now.Sub(r.lastFlush) > time.Second {
 		r.sweep(now)
