@@ -6,9 +6,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net"
+	"runtime"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/muxtop/muxtop/capture"
 	"github.com/muxtop/muxtop/sniff"
@@ -80,5 +85,62 @@ func TestNoInterface(t *testing.T) {
 	_, err := sniff.Open(context.Background(), "no-such-if0")
 	if err == nil || !bytes.Contains([]byte(err.Error()), []byte(`no interface "no-such-if0"`)) {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestIdle opens a capture where no packet comes, every interface of a
+// network namespace of its own (its loopback down): ReadPacketData says
+// so with capture.ErrIdle about every poll period, the time with it, so
+// that the reader's waits end on a quiet interface; and io.EOF once the
+// context is done.
+func TestIdle(t *testing.T) {
+	type result struct {
+		idles int
+		at    time.Time
+		err   error
+		skip  string
+	}
+	done := make(chan result, 1)
+	go func() {
+		// The thread stays in the namespace and ends with the goroutine:
+		// never unlocked, it is not reused.
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			done <- result{skip: "a network namespace of its own needs root: " + err.Error()}
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		h, err := sniff.Open(ctx, sniff.Any)
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		defer h.Close()
+		var r result
+		for {
+			_, ci, err := h.ReadPacketData()
+			if errors.Is(err, capture.ErrIdle) {
+				r.idles++
+				r.at = ci.Timestamp
+				continue
+			}
+			if err != io.EOF {
+				r.err = fmt.Errorf("ReadPacketData: %v, want capture.ErrIdle, then io.EOF", err)
+			}
+			done <- r
+			return
+		}
+	}()
+	start := time.Now()
+	r := <-done
+	if r.skip != "" {
+		t.Skip(r.skip)
+	}
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if r.idles < 3 || r.at.Before(start) || r.at.After(time.Now()) {
+		t.Errorf("in 1 s of a quiet capture: %d ErrIdle, the last at %v (started %v), want about 10, each with its time", r.idles, r.at, start)
 	}
 }
