@@ -782,6 +782,37 @@ func TestReadStdin(t *testing.T) {
 		}
 	})
 
+	// --duration counts from the start, the wait for the first packet
+	// included: a script's ssh db1 tcpdump ... | muxtop read - --duration
+	// 60s ends when no packet came.
+	t.Run("nothing within duration", func(t *testing.T) {
+		cmd := exec.Command(bin, "read", "-", "-o", "json", "--duration", "1s")
+		in, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer in.Close()
+		var out, errOut syncBuffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Fatalf("read - --duration 1s ended with %v: %s", err, errOut.String())
+			}
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			t.Fatal("read - --duration 1s did not end within 5 s, no packet on its open pipe")
+		}
+		if !strings.Contains(errOut.String(), "read: no capture on standard input in 1s") {
+			t.Errorf("stderr does not say that no capture came: %q", errOut.String())
+		}
+	})
+
 	// Before the first packet, as when tcpdump on the other end has not
 	// seen one yet (or not even written its header): an interrupt or a
 	// SIGTERM, sent to muxtop alone, ends the wait. Reading the header and
