@@ -782,6 +782,31 @@ func TestReadStdin(t *testing.T) {
 		}
 	})
 
+	// The pipe ends in the middle of a packet (ssh's connection dropped,
+	// tcpdump killed): one line that says so of standard input, exit 1,
+	// after the summary of what came whole.
+	t.Run("cut mid-packet", func(t *testing.T) {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, "read", "-", "-o", "json")
+		cmd.Stdin = bytes.NewReader(data[:len(data)-10])
+		var out, errOut syncBuffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		err = cmd.Run()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+			t.Fatalf("read - of a cut capture: %v, want exit 1", err)
+		}
+		lines := strings.Split(strings.TrimSpace(errOut.String()), "\n")
+		if last := lines[len(lines)-1]; last != "muxtop: read -: standard input ended in the middle of a packet: its writer stopped (did tcpdump or ssh end?)" {
+			t.Errorf("the error of a cut pipe: %q", last)
+		}
+		if !strings.Contains(out.String(), `"type":"summary"`) {
+			t.Error("no summary of what came whole")
+		}
+	})
+
 	// --duration counts from the start, the wait for the first packet
 	// included: a script's ssh db1 tcpdump ... | muxtop read - --duration
 	// 60s ends when no packet came.

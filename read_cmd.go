@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -155,7 +156,7 @@ func newReadCmd() *cobra.Command {
 			if !filter.Empty() {
 				title += " · " + filter.String()
 			}
-			return watch.watch(cmd.Context(), cmd, session{
+			err = watch.watch(cmd.Context(), cmd, session{
 				reg:       reg,
 				sys:       sys,
 				title:     title,
@@ -164,6 +165,11 @@ func newReadCmd() *cobra.Command {
 				printed:   printed,
 				diagnoses: true,
 			})
+			if args[0] == "-" && errors.Is(err, pcap.ErrTruncated) {
+				// Not a file still being written: the pipe's writer ended.
+				return errors.New("read -: standard input ended in the middle of a packet: its writer stopped (did tcpdump or ssh end?)")
+			}
+			return err
 		},
 	}
 	watch.register(cmd)

@@ -192,6 +192,10 @@ func (r *Reader) Stats() Stats {
 	}
 }
 
+// ErrTruncated is Run's error for a capture that ends in the middle of a
+// packet.
+var ErrTruncated = errors.New("capture: the file ends in the middle of a packet (was it still being written?)")
+
 // Run reads every packet of src until it ends or ctx is done, then
 // Closes the Reader. A damaged capture is an error after the packets
 // before the damage were read.
@@ -218,7 +222,7 @@ func (r *Reader) Run(ctx context.Context, src Source) error {
 		}
 		if err != nil {
 			if errors.Is(err, io.ErrUnexpectedEOF) {
-				return errors.New("capture: the file ends in the middle of a packet (was it still being written?)")
+				return ErrTruncated
 			}
 			return fmt.Errorf("capture: %w", err)
 		}
