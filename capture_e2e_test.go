@@ -23,6 +23,7 @@ import (
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/xtaci/smux"
+	"golang.org/x/sys/unix"
 )
 
 // countsOf is what two runs over the same traffic must agree on: the
@@ -739,4 +740,148 @@ func TestReadStdin(t *testing.T) {
 			t.Errorf("read - counted %v, read of the file by name %v", got, want)
 		}
 	})
+
+	// Standard input's pipe is made non-blocking for the read; the shell
+	// or a script's next command may share it (tcpdump ... | { muxtop
+	// read - --duration 5s; cat; }), so it is blocking again after exit,
+	// or their reads fail with EAGAIN.
+	t.Run("blocking after", func(t *testing.T) {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		cmd := exec.Command(bin, "read", "-", "-o", "json")
+		cmd.Stdin = r // the same open file: its O_NONBLOCK is ours to see
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			w.Write(data)
+			time.Sleep(300 * time.Millisecond) // read - waits on the open pipe
+			w.Close()
+		}()
+		if err := cmd.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		// Not r.Fd(), which would make it blocking.
+		rc, err := r.SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var flags int
+		if cerr := rc.Control(func(fd uintptr) { flags, err = unix.FcntlInt(fd, unix.F_GETFL, 0) }); cerr != nil || err != nil {
+			t.Fatal(cerr, err)
+		}
+		if flags&unix.O_NONBLOCK != 0 {
+			t.Error("standard input's pipe is left non-blocking after read - exits")
+		}
+	})
+
+	// The pipe ends in the middle of a packet (ssh's connection dropped,
+	// tcpdump killed): one line that says so of standard input, exit 1,
+	// after the summary of what came whole.
+	t.Run("cut mid-packet", func(t *testing.T) {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, "read", "-", "-o", "json")
+		cmd.Stdin = bytes.NewReader(data[:len(data)-10])
+		var out, errOut syncBuffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		err = cmd.Run()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+			t.Fatalf("read - of a cut capture: %v, want exit 1", err)
+		}
+		lines := strings.Split(strings.TrimSpace(errOut.String()), "\n")
+		if last := lines[len(lines)-1]; last != "muxtop: read -: standard input ended in the middle of a packet: its writer stopped (did tcpdump or ssh end?)" {
+			t.Errorf("the error of a cut pipe: %q", last)
+		}
+		if !strings.Contains(out.String(), `"type":"summary"`) {
+			t.Error("no summary of what came whole")
+		}
+	})
+
+	// --duration counts from the start, the wait for the first packet
+	// included: a script's ssh db1 tcpdump ... | muxtop read - --duration
+	// 60s ends when no packet came.
+	t.Run("nothing within duration", func(t *testing.T) {
+		cmd := exec.Command(bin, "read", "-", "-o", "json", "--duration", "1s")
+		in, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer in.Close()
+		var out, errOut syncBuffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Fatalf("read - --duration 1s ended with %v: %s", err, errOut.String())
+			}
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			t.Fatal("read - --duration 1s did not end within 5 s, no packet on its open pipe")
+		}
+		if !strings.Contains(errOut.String(), "read: no capture on standard input in 1s") {
+			t.Errorf("stderr does not say that no capture came: %q", errOut.String())
+		}
+	})
+
+	// Before the first packet, as when tcpdump on the other end has not
+	// seen one yet (or not even written its header): an interrupt or a
+	// SIGTERM, sent to muxtop alone, ends the wait. Reading the header and
+	// the first packet happened before the read could be interrupted.
+	for _, tc := range []struct {
+		name  string
+		bytes int
+		sig   os.Signal
+	}{{"nothing yet, interrupt", 0, os.Interrupt}, {"header only, SIGTERM", 68, syscall.SIGTERM}} {
+		t.Run(tc.name, func(t *testing.T) {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(bin, "read", "-", "-o", "json")
+			in, err := cmd.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer in.Close()
+			var out, errOut syncBuffer
+			cmd.Stdout, cmd.Stderr = &out, &errOut
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			if _, err := in.Write(data[:tc.bytes]); err != nil {
+				t.Fatal(err)
+			}
+			smuxtest.Eventually(t, "read waiting for standard input", func() bool {
+				return strings.Contains(errOut.String(), "waiting for a capture on standard input")
+			})
+			time.Sleep(200 * time.Millisecond) // in the read
+			cmd.Process.Signal(tc.sig)
+			select {
+			case err := <-exited:
+				if err != nil {
+					t.Fatalf("read - ended with %v: %s", err, errOut.String())
+				}
+			case <-time.After(5 * time.Second):
+				cmd.Process.Kill()
+				t.Fatal("read - did not end within 5 s of the signal, waiting for its first packet")
+			}
+		})
+	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -96,7 +97,34 @@ func newReadCmd() *cobra.Command {
 				size = st.Size()
 			}
 			cr := &countingReader{r: f}
+			opened := func() bool { return true }
+			waitCtx, start := cmd.Context(), time.Now()
+			if f != os.Stdin && args[0] == "-" {
+				// Open waits for the header and the first packet, which a
+				// quiet pipe may not bring for a long time: an interrupt
+				// (or SIGTERM, to muxtop alone) ends the wait, as later,
+				// and so does --duration, which counts the wait.
+				if watch.duration > 0 {
+					var cancel context.CancelFunc
+					waitCtx, cancel = context.WithTimeout(waitCtx, watch.duration)
+					defer cancel()
+				}
+				opened = context.AfterFunc(waitCtx, func() { f.SetReadDeadline(time.Now()) })
+			}
 			file, err := pcap.Open(cr)
+			if stopped := !opened(); stopped || cmd.Context().Err() != nil {
+				if cmd.Context().Err() != nil {
+					return nil // interrupted before the first packet: nothing to show
+				}
+				if err != nil {
+					fmt.Fprintf(cmd.ErrOrStderr(), "read: no capture on standard input in %v\n", watch.duration)
+					return nil
+				}
+				f.SetReadDeadline(time.Time{}) // the packet came as --duration ran out
+			}
+			if watch.duration > 0 && f != os.Stdin && args[0] == "-" {
+				watch.duration = max(watch.duration-time.Since(start), time.Nanosecond)
+			}
 			if err != nil {
 				return fmt.Errorf("read %s: %w", name, err)
 			}
@@ -128,7 +156,7 @@ func newReadCmd() *cobra.Command {
 			if !filter.Empty() {
 				title += " · " + filter.String()
 			}
-			return watch.watch(cmd.Context(), cmd, session{
+			err = watch.watch(cmd.Context(), cmd, session{
 				reg:       reg,
 				sys:       sys,
 				title:     title,
@@ -137,6 +165,11 @@ func newReadCmd() *cobra.Command {
 				printed:   printed,
 				diagnoses: true,
 			})
+			if args[0] == "-" && errors.Is(err, pcap.ErrTruncated) {
+				// Not a file still being written: the pipe's writer ended.
+				return errors.New("read -: standard input ended in the middle of a packet: its writer stopped (did tcpdump or ssh end?)")
+			}
+			return err
 		},
 	}
 	watch.register(cmd)

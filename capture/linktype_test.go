@@ -2,6 +2,7 @@ package capture_test
 
 import (
 	"encoding/binary"
+	"net"
 	"testing"
 
 	"github.com/gopacket/gopacket/layers"
@@ -75,4 +76,65 @@ func readLinked(ps []pkt, link layers.LinkType, head func(ip []byte, out bool) [
 	}
 	rd.Close()
 	return reg.Snapshot()
+}
+
+// TestLinkTypesVLANIPv6 reads the traffic of TestLinkTypes over IPv6, and
+// under -i any's headers with an 802.1Q tag (libpcap puts back the tag
+// the kernel stripped: protocol 0x8100, then the tag and the IP
+// protocol), over IPv4 and IPv6: the counts are those of the Ethernet
+// IPv4 read.
+func TestLinkTypesVLANIPv6(t *testing.T) {
+	sll2 := func(vlan bool) func(ip []byte, out bool) []byte {
+		return func(ip []byte, out bool) []byte {
+			proto := uint16(0x0800)
+			if ip[0]>>4 == 6 {
+				proto = 0x86dd
+			}
+			h := make([]byte, 20)
+			binary.BigEndian.PutUint16(h[0:], proto)
+			binary.BigEndian.PutUint32(h[4:], 3) // interface index
+			binary.BigEndian.PutUint16(h[8:], 1) // ARPHRD_ETHER
+			if out {
+				h[10] = 4 // PACKET_OUTGOING
+			}
+			h[11] = 6
+			if vlan {
+				binary.BigEndian.PutUint16(h[0:], 0x8100)
+				h = binary.BigEndian.AppendUint16(h, 100) // VLAN 100
+				h = binary.BigEndian.AppendUint16(h, proto)
+			}
+			return h
+		}
+	}
+	for _, path := range []string{"testdata/base-v2.pcapng", "testdata/base-yamux.pcapng"} {
+		ps := readPackets(t, path)
+		want := counts(readLinked(ps, layers.LinkTypeEthernet, nil))
+		ps6 := make([]pkt, len(ps))
+		for i, p := range ps {
+			ip4 := p.ip.(*layers.IPv4)
+			eth := *p.eth
+			eth.EthernetType = layers.EthernetTypeIPv6
+			q := p
+			q.eth = &eth
+			q.ip = &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolTCP,
+				SrcIP: net.ParseIP("fd00::" + ip4.SrcIP.String()[len("127.0.0."):]), DstIP: net.ParseIP("fd00::" + ip4.DstIP.String()[len("127.0.0."):])}
+			tcp := *p.tcp
+			ps6[i] = reserialize(t, q, &tcp, p.payload)
+		}
+		for _, c := range []struct {
+			name string
+			ps   []pkt
+			link layers.LinkType
+			head func(ip []byte, out bool) []byte
+		}{
+			{"IPv6 Ethernet", ps6, layers.LinkTypeEthernet, nil},
+			{"IPv6 SLL2", ps6, layers.LinkTypeLinuxSLL2, sll2(false)},
+			{"IPv4 SLL2 VLAN", ps, layers.LinkTypeLinuxSLL2, sll2(true)},
+			{"IPv6 SLL2 VLAN", ps6, layers.LinkTypeLinuxSLL2, sll2(true)},
+		} {
+			if got := counts(readLinked(c.ps, c.link, c.head)); got != want {
+				t.Errorf("%s as %s:\n got %s\nwant %s", path, c.name, got, want)
+			}
+		}
+	}
 }

@@ -197,6 +197,10 @@ func (r *Reader) Stats() Stats {
 	}
 }
 
+// ErrTruncated is Run's error for a capture that ends in the middle of a
+// packet.
+var ErrTruncated = errors.New("capture: the file ends in the middle of a packet (was it still being written?)")
+
 // Run reads every packet of src until it ends or ctx is done, then
 // Closes the Reader. A damaged capture is an error after the packets
 // before the damage were read.
@@ -223,7 +227,7 @@ func (r *Reader) Run(ctx context.Context, src Source) error {
 		}
 		if err != nil {
 			if errors.Is(err, io.ErrUnexpectedEOF) {
-				return errors.New("capture: the file ends in the middle of a packet (was it still being written?)")
+				return ErrTruncated
 			}
 			return fmt.Errorf("capture: %w", err)
 		}
@@ -286,6 +290,7 @@ func (r *Reader) Packet(data []byte, ci gopacket.CaptureInfo, link layers.LinkTy
 	p, err := r.parser(link)
 	if err != nil {
 		r.stats.notTCP.Add(1)
+		r.idle(ci.Timestamp)
 		return
 	}
 	if link == layers.LinkTypeRaw && len(data) > 0 && data[0]>>4 == 6 {
@@ -306,7 +311,11 @@ func (r *Reader) Packet(data []byte, ci gopacket.CaptureInfo, link layers.LinkTy
 		}
 	}
 	if !haveIP || !haveTCP {
+		// Capture time passes by this packet too: on an interface whose
+		// other traffic is not TCP (DNS, a VXLAN overlay's UDP), the live
+		// source is never idle, and the waits end by these.
 		r.stats.notTCP.Add(1)
+		r.idle(ci.Timestamp)
 		return
 	}
 	r.ac.ci = ci
@@ -336,9 +345,7 @@ func (r *Reader) Packet(data []byte, ci gopacket.CaptureInfo, link layers.LinkTy
 	if c := ca.conn; c != nil && c.complete {
 		r.forget(ca)
 	}
-	if ci.Timestamp.Sub(r.lastFlush) > time.Second {
-		r.sweep(ci.Timestamp)
-	}
+	r.idle(ci.Timestamp)
 }
 
 // defaultEvaluateEvery is Config.EvaluateEvery's default: how often the
@@ -374,8 +381,8 @@ func (r *Reader) evaluateTo(t time.Time) {
 	}
 }
 
-// idle is a moment at capture time now without packets (ErrIdle): the
-// waits that count capture time end by it, as at a packet.
+// idle is a moment at capture time now: a packet's, TCP or not, or one
+// without packets (ErrIdle). The waits that count capture time end by it.
 func (r *Reader) idle(now time.Time) {
 	if now.Sub(r.lastFlush) > time.Second {
 		r.sweep(now)

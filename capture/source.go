@@ -50,6 +50,23 @@ func (z zeroCopy) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 }
 func (z zeroCopy) LinkType() layers.LinkType { return z.r.LinkType() }
 
+// ngSource is a pcapng capture read with WantMixedLinkType. Its LinkType
+// is its first interface's, as pcapgo's would be without the option (with
+// it, pcapgo's is no interface's: 0, which Run would take for BSD
+// loopback, and so read a capture of a link type it does not decode as
+// packets that are not TCP, without a word).
+type ngSource struct {
+	zeroCopy
+	ng *pcapgo.NgReader
+}
+
+func (s ngSource) LinkType() layers.LinkType {
+	if ifc, err := s.ng.Interface(0); err == nil {
+		return ifc.LinkType
+	}
+	return s.ng.LinkType()
+}
+
 // The magic numbers at the start of the formats OpenFile tells apart.
 var (
 	gzipMagic   = []byte{0x1f, 0x8b}
@@ -89,7 +106,7 @@ func NewSource(r io.Reader) (Source, error) {
 		if err != nil {
 			return nil, fmt.Errorf("capture: pcapng: %w", err)
 		}
-		return zeroCopy{ng}, nil
+		return ngSource{zeroCopy{ng}, ng}, nil
 	}
 	for _, m := range pcapMagics {
 		if bytes.Equal(magic, m) {

@@ -89,6 +89,10 @@ func Open(ctx context.Context, iface string) (*Handle, error) {
 		if err != nil {
 			return nil, fmt.Errorf("sniff: no interface %q: %w (list them with ip link, or use -i any)", iface, err)
 		}
+		if ifc.Flags&net.FlagUp == 0 {
+			// Bound to it, the socket would only report an error.
+			return nil, fmt.Errorf("sniff: %s is down: bring it up (ip link set %s up), or capture on another (ip link)", iface, iface)
+		}
 		opts = append(opts, afpacket.OptInterface(iface))
 		filter = nil
 		if ifc.Flags&net.FlagLoopback != 0 {
@@ -115,7 +119,8 @@ func Open(ctx context.Context, iface string) (*Handle, error) {
 
 // ReadPacketData returns the next packet; its data is valid until the
 // next call. It returns capture.ErrIdle, with the time, after a poll
-// period with no packet, and io.EOF once the context is done.
+// period with no packet, io.EOF once the context is done, and an error
+// once its interface is deleted or goes down.
 func (h *Handle) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 	for {
 		if h.ctx.Err() != nil {
@@ -126,7 +131,19 @@ func (h *Handle) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 			// A poll period without a packet: the reader's waits run on.
 			return nil, gopacket.CaptureInfo{Timestamp: time.Now()}, capture.ErrIdle
 		}
-		if errors.Is(err, afpacket.ErrPoll) || errors.Is(err, syscall.EINTR) {
+		if errors.Is(err, afpacket.ErrPoll) {
+			// The socket's error: its interface went down or away. It stays
+			// set (a ring is not read with recv, which would clear it), so
+			// every poll returns at once: end as tcpdump does, or, on an
+			// interface that is up again, wait out a poll period rather
+			// than spin.
+			if err := h.gone(); err != nil {
+				return nil, gopacket.CaptureInfo{}, err
+			}
+			time.Sleep(pollPeriod)
+			return nil, gopacket.CaptureInfo{Timestamp: time.Now()}, capture.ErrIdle
+		}
+		if errors.Is(err, syscall.EINTR) {
 			continue
 		}
 		if err != nil {
@@ -134,6 +151,22 @@ func (h *Handle) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 		}
 		return data, ci, nil
 	}
+}
+
+// gone returns the error that ends a capture whose interface was
+// deleted or went down, else nil.
+func (h *Handle) gone() error {
+	if h.iface == Any {
+		return nil
+	}
+	ifc, err := net.InterfaceByName(h.iface)
+	if err != nil {
+		return fmt.Errorf("sniff: %s: the interface disappeared", h.iface)
+	}
+	if ifc.Flags&net.FlagUp == 0 {
+		return fmt.Errorf("sniff: %s: the interface went down", h.iface)
+	}
+	return nil
 }
 
 // LinkType is Ethernet: AF_PACKET gives loopback packets an Ethernet header too.

@@ -6,9 +6,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net"
+	"os/exec"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/muxtop/muxtop/capture"
 	"github.com/muxtop/muxtop/sniff"
@@ -80,5 +87,146 @@ func TestNoInterface(t *testing.T) {
 	_, err := sniff.Open(context.Background(), "no-such-if0")
 	if err == nil || !bytes.Contains([]byte(err.Error()), []byte(`no interface "no-such-if0"`)) {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestIdle opens a capture where no packet comes, every interface of a
+// network namespace of its own (its loopback down): ReadPacketData says
+// so with capture.ErrIdle about every poll period, the time with it, so
+// that the reader's waits end on a quiet interface; and io.EOF once the
+// context is done.
+func TestIdle(t *testing.T) {
+	type result struct {
+		idles int
+		at    time.Time
+		err   error
+		skip  string
+	}
+	done := make(chan result, 1)
+	go func() {
+		// The thread stays in the namespace and ends with the goroutine:
+		// never unlocked, it is not reused.
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			done <- result{skip: "a network namespace of its own needs root: " + err.Error()}
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		h, err := sniff.Open(ctx, sniff.Any)
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		defer h.Close()
+		var r result
+		for {
+			_, ci, err := h.ReadPacketData()
+			if errors.Is(err, capture.ErrIdle) {
+				r.idles++
+				r.at = ci.Timestamp
+				continue
+			}
+			if err != io.EOF {
+				r.err = fmt.Errorf("ReadPacketData: %v, want capture.ErrIdle, then io.EOF", err)
+			}
+			done <- r
+			return
+		}
+	}()
+	start := time.Now()
+	r := <-done
+	if r.skip != "" {
+		t.Skip(r.skip)
+	}
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if r.idles < 3 || r.at.Before(start) || r.at.After(time.Now()) {
+		t.Errorf("in 1 s of a quiet capture: %d ErrIdle, the last at %v (started %v), want about 10, each with its time", r.idles, r.at, start)
+	}
+}
+
+// inNetns runs f on a thread in a network namespace of its own, where
+// only a loopback interface is, down; the thread ends with f. It skips
+// the test without the privilege.
+func inNetns(t *testing.T, f func() error) error {
+	t.Helper()
+	done := make(chan error, 1)
+	skip := errors.New("skip")
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread is not reused
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			t.Logf("a network namespace of its own needs root: %v", err)
+			done <- skip
+			return
+		}
+		done <- f()
+	}()
+	err := <-done
+	if err == skip {
+		t.Skip("a network namespace of its own needs root")
+	}
+	return err
+}
+
+// TestInterfaceDown: capturing on an interface that is down is a
+// one-line error at once, as tcpdump's "That device is not up"; the read
+// used to spin a core on the socket's error, capturing nothing.
+func TestInterfaceDown(t *testing.T) {
+	err := inNetns(t, func() error {
+		h, err := sniff.Open(context.Background(), "lo") // down in a new namespace
+		if err == nil {
+			h.Close()
+		}
+		return err
+	})
+	if err == nil || !strings.Contains(err.Error(), `sniff: lo is down`) || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("Open of an interface that is down: %v, want one line: sniff: lo is down ...", err)
+	}
+}
+
+// TestInterfaceGone: the interface sniff captures on is deleted (the
+// veth of a container that stopped): the read ends with a one-line
+// error, as tcpdump's "The interface disappeared", where it spun a core
+// on the socket's error, capturing nothing, until interrupted.
+func TestInterfaceGone(t *testing.T) {
+	ipCmd, err := exec.LookPath("ip")
+	if err != nil {
+		t.Skip("no ip command")
+	}
+	err = inNetns(t, func() error {
+		// Commands started from this thread run in its namespace.
+		for _, args := range [][]string{{"link", "add", "rev0", "type", "veth", "peer", "name", "rev1"}, {"link", "set", "rev0", "up"}, {"link", "set", "rev1", "up"}} {
+			if out, err := exec.Command(ipCmd, args...).CombinedOutput(); err != nil {
+				return fmt.Errorf("ip %v: %v: %s", args, err, out)
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		h, err := sniff.Open(ctx, "rev0")
+		if err != nil {
+			return err
+		}
+		defer h.Close()
+		if out, err := exec.Command(ipCmd, "link", "del", "rev0").CombinedOutput(); err != nil {
+			return fmt.Errorf("ip link del: %v: %s", err, out)
+		}
+		for {
+			_, _, err := h.ReadPacketData()
+			if errors.Is(err, capture.ErrIdle) || err == nil {
+				continue
+			}
+			if err == io.EOF {
+				return errors.New("ReadPacketData: io.EOF at the context's end, want an error once the interface is deleted")
+			}
+			if !strings.Contains(err.Error(), "sniff: rev0: the interface disappeared") || strings.Contains(err.Error(), "\n") {
+				return fmt.Errorf("ReadPacketData: %v, want one line: sniff: rev0: the interface disappeared", err)
+			}
+			return nil
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
