@@ -52,7 +52,7 @@ func newReadCmd() *cobra.Command {
 			"  muxtop read consul.pcap --port 8300 --protocol yamux --skip 1",
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) < 1 {
-				return usageError{fmt.Errorf("read takes a capture file, such as cap.pcap")}
+				return usageError{fmt.Errorf("read takes a capture file, such as cap.pcap, or - for standard input")}
 			}
 			return nil
 		},

@@ -117,5 +117,5 @@ func NewSource(r io.Reader) (Source, error) {
 			return zeroCopy{pr}, nil
 		}
 	}
-	return nil, fmt.Errorf("capture: not a pcap or pcapng file (it begins % x): write one with tcpdump -w FILE", magic)
+	return nil, fmt.Errorf("capture: not a pcap or pcapng file (it begins % x): write one with tcpdump -w FILE, or pipe tcpdump -U -w - into muxtop read -", magic)
 }
