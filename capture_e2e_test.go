@@ -704,39 +704,19 @@ func TestReadStdin(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cmd := exec.Command(bin, "read", "-", "-o", "json")
-		in, err := cmd.StdinPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer in.Close()
-		var out, errOut syncBuffer
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		if _, err := in.Write(data); err != nil {
+		r := startReadPipe(t, bin)
+		if _, err := r.in.Write(data); err != nil {
 			t.Fatal(err)
 		}
 		smuxtest.Eventually(t, "the capture's last frame printed", func() bool {
-			return strings.Count(out.String(), `"type":"frame"`) == len(whole.frames)
+			return strings.Count(r.out.String(), `"type":"frame"`) == len(whole.frames)
 		})
-		if !strings.Contains(errOut.String(), "waiting for a capture on standard input") {
-			t.Errorf("stderr does not say read waits for standard input: %q", errOut.String())
+		if !strings.Contains(r.errOut.String(), "waiting for a capture on standard input") {
+			t.Errorf("stderr does not say read waits for standard input: %q", r.errOut.String())
 		}
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Fatalf("read - ended with %v: %s", err, errOut.String())
-			}
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			t.Fatal("read - did not end within 5 s of the interrupt, its pipe open and quiet")
-		}
-		if got := parseJSON(t, out.String()).summary["frames"]; fmt.Sprint(got) != fmt.Sprint(want) {
+		r.cmd.Process.Signal(os.Interrupt)
+		r.exits(t, "of the interrupt, its pipe open and quiet")
+		if got := parseJSON(t, r.out.String()).summary["frames"]; fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("read - counted %v, read of the file by name %v", got, want)
 		}
 	})
@@ -811,30 +791,10 @@ func TestReadStdin(t *testing.T) {
 	// included: a script's ssh db1 tcpdump ... | muxtop read - --duration
 	// 60s ends when no packet came.
 	t.Run("nothing within duration", func(t *testing.T) {
-		cmd := exec.Command(bin, "read", "-", "-o", "json", "--duration", "1s")
-		in, err := cmd.StdinPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer in.Close()
-		var out, errOut syncBuffer
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Fatalf("read - --duration 1s ended with %v: %s", err, errOut.String())
-			}
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			t.Fatal("read - --duration 1s did not end within 5 s, no packet on its open pipe")
-		}
-		if !strings.Contains(errOut.String(), "read: no capture on standard input in 1s") {
-			t.Errorf("stderr does not say that no capture came: %q", errOut.String())
+		r := startReadPipe(t, bin, "--duration", "1s")
+		r.exits(t, "of its start with --duration 1s, no packet on its open pipe")
+		if !strings.Contains(r.errOut.String(), "read: no capture on standard input in 1s") {
+			t.Errorf("stderr does not say that no capture came: %q", r.errOut.String())
 		}
 	})
 
@@ -852,36 +812,59 @@ func TestReadStdin(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cmd := exec.Command(bin, "read", "-", "-o", "json")
-			in, err := cmd.StdinPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer in.Close()
-			var out, errOut syncBuffer
-			cmd.Stdout, cmd.Stderr = &out, &errOut
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			exited := make(chan error, 1)
-			go func() { exited <- cmd.Wait() }()
-			if _, err := in.Write(data[:tc.bytes]); err != nil {
+			r := startReadPipe(t, bin)
+			if _, err := r.in.Write(data[:tc.bytes]); err != nil {
 				t.Fatal(err)
 			}
 			smuxtest.Eventually(t, "read waiting for standard input", func() bool {
-				return strings.Contains(errOut.String(), "waiting for a capture on standard input")
+				return strings.Contains(r.errOut.String(), "waiting for a capture on standard input")
 			})
 			time.Sleep(200 * time.Millisecond) // in the read
-			cmd.Process.Signal(tc.sig)
-			select {
-			case err := <-exited:
-				if err != nil {
-					t.Fatalf("read - ended with %v: %s", err, errOut.String())
-				}
-			case <-time.After(5 * time.Second):
-				cmd.Process.Kill()
-				t.Fatal("read - did not end within 5 s of the signal, waiting for its first packet")
-			}
+			r.cmd.Process.Signal(tc.sig)
+			r.exits(t, "of the signal, waiting for its first packet")
 		})
+	}
+}
+
+// readPipe is muxtop read - -o json running with a pipe the test writes
+// and keeps open on its standard input.
+type readPipe struct {
+	cmd         *exec.Cmd
+	in          io.WriteCloser
+	out, errOut syncBuffer
+	exited      chan error
+}
+
+// startReadPipe starts muxtop read - -o json with args more; the pipe is
+// closed when the test ends.
+func startReadPipe(t *testing.T, bin string, args ...string) *readPipe {
+	t.Helper()
+	r := &readPipe{cmd: exec.Command(bin, append([]string{"read", "-", "-o", "json"}, args...)...), exited: make(chan error, 1)}
+	in, err := r.cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.in = in
+	t.Cleanup(func() { in.Close() })
+	r.cmd.Stdout, r.cmd.Stderr = &r.out, &r.errOut
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { r.exited <- r.cmd.Wait() }()
+	return r
+}
+
+// exits fails the test unless muxtop exits with status 0 within 5 s of
+// what happened (after describes it).
+func (r *readPipe) exits(t *testing.T, after string) {
+	t.Helper()
+	select {
+	case err := <-r.exited:
+		if err != nil {
+			t.Fatalf("read - ended with %v: %s", err, r.errOut.String())
+		}
+	case <-time.After(5 * time.Second):
+		r.cmd.Process.Kill()
+		t.Fatalf("read - did not end within 5 s %s", after)
 	}
 }
