@@ -75,7 +75,9 @@ func newReadCmd() *cobra.Command {
 			if err != nil {
 				return usageError{fmt.Errorf("read: %w", err)}
 			}
-			f, name := os.Stdin, "standard input"
+			// pipe: standard input is a pipe made pollable, whose reads
+			// can be interrupted (an interrupt, --duration, q in the UI).
+			f, name, pipe := os.Stdin, "standard input", false
 			if args[0] == "-" {
 				if term.IsTerminal(f.Fd()) {
 					return usageError{fmt.Errorf("read -: standard input is the terminal; pipe a capture into it, such as tcpdump -U -w - port 9000 | muxtop read -")}
@@ -83,6 +85,7 @@ func newReadCmd() *cobra.Command {
 				if st, err := f.Stat(); err == nil && !st.Mode().IsRegular() {
 					fmt.Fprintln(cmd.ErrOrStderr(), "read: waiting for a capture on standard input")
 					f = pollableStdin()
+					pipe = f != os.Stdin
 					defer syscall.SetNonblock(syscall.Stdin, false)
 				}
 			} else {
@@ -99,7 +102,7 @@ func newReadCmd() *cobra.Command {
 			cr := &countingReader{r: f}
 			opened := func() bool { return true }
 			waitCtx, start := cmd.Context(), time.Now()
-			if f != os.Stdin && args[0] == "-" {
+			if pipe {
 				// Open waits for the header and the first packet, which a
 				// quiet pipe may not bring for a long time: an interrupt
 				// (or SIGTERM, to muxtop alone) ends the wait, as later,
@@ -122,7 +125,7 @@ func newReadCmd() *cobra.Command {
 				}
 				f.SetReadDeadline(time.Time{}) // the packet came as --duration ran out
 			}
-			if watch.duration > 0 && f != os.Stdin && args[0] == "-" {
+			if watch.duration > 0 && pipe {
 				watch.duration = max(watch.duration-time.Since(start), time.Nanosecond)
 			}
 			if err != nil {
@@ -146,7 +149,7 @@ func newReadCmd() *cobra.Command {
 			}
 			rd := pcap.NewReader(cfg)
 			var interrupt func()
-			if f != os.Stdin && args[0] == "-" {
+			if pipe {
 				// A pipe that stays open with no packet would hold Close
 				// (q in the UI) until the next one: the deadline ends the read.
 				interrupt = func() { f.SetReadDeadline(time.Now()) }
