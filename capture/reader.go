@@ -229,7 +229,7 @@ func (r *Reader) Run(ctx context.Context, src Source) error {
 			if errors.Is(err, io.ErrUnexpectedEOF) {
 				return ErrTruncated
 			}
-			return fmt.Errorf("capture: %w", err)
+			return err // a file's say "capture:" (zeroCopy), a live source's its own
 		}
 		if l, ok := packetLink(ci); ok {
 			r.Packet(data, ci, l)

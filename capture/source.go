@@ -46,7 +46,11 @@ type zeroCopy struct {
 }
 
 func (z zeroCopy) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
-	return z.r.ZeroCopyReadPacketData()
+	data, ci, err := z.r.ZeroCopyReadPacketData()
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		err = fmt.Errorf("capture: %w", err) // a damaged file, not the reader's
+	}
+	return data, ci, err
 }
 func (z zeroCopy) LinkType() layers.LinkType { return z.r.LinkType() }
 
