@@ -334,7 +334,17 @@ func (r *Reader) Packet(data []byte, ci gopacket.CaptureInfo, link layers.LinkTy
 		// segment is delivered, so that nothing it answers comes first.
 		ca.asm.FlushWithOptions(reassembly.FlushOptions{T: everything})
 	}
-	ca.asm.AssembleWithContext(netFlow, &r.tcp, &r.ac)
+	ac := &r.ac
+	if c := ca.conn; c != nil && c.saved(netFlow, &r.tcp) {
+		// Reassembly keeps the context of a segment it holds, behind a
+		// hole, and stamps its bytes with it when they are delivered: a
+		// context of its own, or it would carry the time of the packet
+		// that delivers them (r.ac is every packet's), later than the
+		// segment's, and a reply held behind bytes the capture lost
+		// would be recorded after the FIN that answered it.
+		ac = &assemblerContext{ci: ci}
+	}
+	ca.asm.AssembleWithContext(netFlow, &r.tcp, ac)
 	if c := ca.conn; c != nil && r.tcp.RST && c.rst && c.ended[c.rstDir] && !c.complete {
 		// A reset its direction's reassembly took (or one after its FIN)
 		// ends the whole connection: the other direction sends no FIN,
@@ -741,13 +751,25 @@ func (c *conn) window(d live.Dir, closed bool, at time.Time) {
 // the receiver had and the capture lost (at a single capture point, data
 // always passes before its acknowledgement).
 func (c *conn) holeAcked(netFlow gopacket.Flow, tcp *layers.TCP) bool {
-	srcIP, _ := netip.AddrFromSlice(netFlow.Src().Raw())
-	d := c.dir(reassembly.TCPDirServerToClient)
-	if netip.AddrPortFrom(srcIP.Unmap(), uint16(tcp.SrcPort)) == c.a {
-		d = c.dir(reassembly.TCPDirClientToServer)
-	}
-	rv := d.Reverse()
+	rv := c.dirOf(netFlow, tcp).Reverse()
 	return c.nextKnown[rv] && !c.ended[rv] && c.next[rv].Difference(reassembly.Sequence(tcp.Ack)) > 0
+}
+
+// saved reports whether reassembly will hold tcp, a segment of the
+// connection, rather than deliver it at once: bytes that do not begin
+// where its direction's delivered bytes end.
+func (c *conn) saved(netFlow gopacket.Flow, tcp *layers.TCP) bool {
+	d := c.dirOf(netFlow, tcp)
+	return len(tcp.Payload) > 0 && c.nextKnown[d] && reassembly.Sequence(tcp.Seq) != c.next[d]
+}
+
+// dirOf returns the direction of tcp, a segment of the connection.
+func (c *conn) dirOf(netFlow gopacket.Flow, tcp *layers.TCP) live.Dir {
+	srcIP, _ := netip.AddrFromSlice(netFlow.Src().Raw())
+	if netip.AddrPortFrom(srcIP.Unmap(), uint16(tcp.SrcPort)) == c.a {
+		return c.dir(reassembly.TCPDirClientToServer)
+	}
+	return c.dir(reassembly.TCPDirServerToClient)
 }
 
 // begin starts a direction's decoding: from a frame boundary found by
