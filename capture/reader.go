@@ -333,6 +333,7 @@ func (r *Reader) Packet(data []byte, ci gopacket.CaptureInfo, link layers.LinkTy
 		// come. Skip to what reassembly holds after them, before this
 		// segment is delivered, so that nothing it answers comes first.
 		ca.asm.FlushWithOptions(reassembly.FlushOptions{T: everything})
+		c.lostAcked(netFlow, &r.tcp, ci.Timestamp)
 	}
 	ac := &r.ac
 	if c := ca.conn; c != nil && c.saved(netFlow, &r.tcp) {
@@ -531,6 +532,10 @@ type conn struct {
 	// reassembly will deliver; an ACK beyond it shows bytes the capture lost.
 	next      [2]reassembly.Sequence
 	nextKnown [2]bool
+	// ahead is, per direction, how many bytes after next were counted
+	// lost when the peer acknowledged them (lostAcked), before reassembly
+	// skips them, which it does only when bytes after them come.
+	ahead [2]int64
 	// end is, per direction, the highest sequence number the capture
 	// shows was sent: its FIN's, or else the other side's highest ACK.
 	end      [2]reassembly.Sequence
@@ -668,6 +673,16 @@ func (c *conn) ReassembledSG(sg reassembly.ScatterGather, ac reassembly.Assemble
 	if c.state == skipped {
 		return
 	}
+	// Of the bytes skipped, and then of those delivered, the first ahead
+	// were counted lost already (lostAcked).
+	skip = max(skip, 0)
+	var drop int
+	if a := c.ahead[d]; a > 0 {
+		pre := min(int64(skip), a)
+		skip -= int(pre)
+		drop = int(min(a-pre, int64(n)))
+		c.ahead[d] = a - pre - int64(drop)
+	}
 	at := c.last
 	if ac != nil {
 		at = ac.GetCaptureInfo().Timestamp
@@ -681,8 +696,8 @@ func (c *conn) ReassembledSG(sg reassembly.ScatterGather, ac reassembly.Assemble
 	if skip > 0 {
 		c.lost(d, int64(skip), at)
 	}
-	if n > 0 {
-		c.data(d, sg.Fetch(n), at)
+	if n > drop {
+		c.data(d, sg.Fetch(n)[drop:], at)
 	}
 	if end {
 		c.endDir(d, at, true)
@@ -712,8 +727,8 @@ func (c *conn) ReassemblyComplete(ac reassembly.AssemblerContext) bool {
 		// Bytes sent, as a FIN or the peer's ACK shows, that the capture
 		// never had, at the end where nothing came after them.
 		if !c.ended[d] && c.endKnown[d] && c.nextKnown[d] {
-			if n := c.next[d].Difference(c.end[d]); n > 0 {
-				c.lost(d, int64(n), at)
+			if n := int64(c.next[d].Difference(c.end[d])) - c.ahead[d]; n > 0 {
+				c.lost(d, n, at)
 			}
 		}
 		c.endDir(d, at, finished)
@@ -753,6 +768,24 @@ func (c *conn) window(d live.Dir, closed bool, at time.Time) {
 func (c *conn) holeAcked(netFlow gopacket.Flow, tcp *layers.TCP) bool {
 	rv := c.dirOf(netFlow, tcp).Reverse()
 	return c.nextKnown[rv] && !c.ended[rv] && c.next[rv].Difference(reassembly.Sequence(tcp.Ack)) > 0
+}
+
+// lostAcked counts as lost, at capture time at, the bytes of the other
+// direction that tcp acknowledges beyond what reassembly has delivered
+// and what was counted before. holeAcked's flush has delivered what
+// reassembly held after a hole; bytes acknowledged past that are the
+// direction's latest, with nothing after them, which reassembly would
+// skip only when its next segment comes: after this one, which may answer
+// them (a v2 UPD that consumed a lost PSH is then no anomaly).
+func (c *conn) lostAcked(netFlow gopacket.Flow, tcp *layers.TCP, at time.Time) {
+	rv := c.dirOf(netFlow, tcp).Reverse()
+	if !c.nextKnown[rv] || c.ended[rv] || c.state == picked || c.state == skipped {
+		return // not yet opened, or not decoded: reassembly's skip counts them
+	}
+	if n := int64(c.next[rv].Difference(reassembly.Sequence(tcp.Ack))) - c.ahead[rv]; n > 0 {
+		c.ahead[rv] += n
+		c.lost(rv, n, at)
+	}
 }
 
 // saved reports whether reassembly will hold tcp, a segment of the
@@ -1123,6 +1156,7 @@ func (c *conn) swapRoles() {
 	c.started[0], c.started[1] = c.started[1], c.started[0]
 	c.ended[0], c.ended[1] = c.ended[1], c.ended[0]
 	c.next[0], c.next[1] = c.next[1], c.next[0]
+	c.ahead[0], c.ahead[1] = c.ahead[1], c.ahead[0]
 	c.nextKnown[0], c.nextKnown[1] = c.nextKnown[1], c.nextKnown[0]
 	c.end[0], c.end[1] = c.end[1], c.end[0]
 	c.endKnown[0], c.endKnown[1] = c.endKnown[1], c.endKnown[0]
