@@ -782,7 +782,11 @@ func (c *conn) lostAcked(netFlow gopacket.Flow, tcp *layers.TCP, at time.Time) {
 	if !c.nextKnown[rv] || c.ended[rv] || c.state == picked || c.state == skipped {
 		return // not yet opened, or not decoded: reassembly's skip counts them
 	}
-	if n := int64(c.next[rv].Difference(reassembly.Sequence(tcp.Ack))) - c.ahead[rv]; n > 0 {
+	ack := reassembly.Sequence(tcp.Ack)
+	if c.finSeen[rv] && c.end[rv].Difference(ack) > 0 {
+		ack = c.end[rv] // a FIN takes a sequence number, not a byte
+	}
+	if n := int64(c.next[rv].Difference(ack)) - c.ahead[rv]; n > 0 {
 		c.ahead[rv] += n
 		c.lost(rv, n, at)
 	}
