@@ -227,16 +227,24 @@ func (s *State[F]) skipTo(p []byte, fr Framer[F]) (n int, f *F, err error) {
 	m, f, err := fr.Next(p[n:])
 	s.resyncing = true
 	n += m
-	if f != nil && s.skip > 0 {
-		s.found = *f
-		fr.SetSkipped(&s.found, s.skip)
-		s.skip = 0
-		f = &s.found
-	}
+	f = s.carrySkip(f, fr)
 	if f != nil || err != nil {
 		s.resyncing, s.skipping = false, false
 	}
 	return n, f, err
+}
+
+// carrySkip returns f, a frame the decoder framed, with the bytes skipped
+// since the last frame in its Skipped, if any were: a copy in found, so
+// that the decoder's fast path never resets Skipped.
+func (s *State[F]) carrySkip(f *F, fr Framer[F]) *F {
+	if f == nil || s.skip == 0 {
+		return f
+	}
+	s.found = *f
+	fr.SetSkipped(&s.found, s.skip)
+	s.skip = 0
+	return &s.found
 }
 
 // skipOne skips the first byte held.
@@ -253,13 +261,7 @@ func (s *State[F]) replay(fr Framer[F]) (*F, error) {
 	n, f, err := fr.Next(s.look[s.lookAt:])
 	s.resyncing = true
 	s.lookAt += n
-	if f != nil && s.skip > 0 {
-		// Given in found, so that the decoder's fast path never resets Skipped.
-		s.found = *f
-		fr.SetSkipped(&s.found, s.skip)
-		s.skip = 0
-		f = &s.found
-	}
+	f = s.carrySkip(f, fr)
 	if s.lookAt == len(s.look) || err != nil { // a violation stops the decoder
 		s.resyncing = false
 		s.look, s.lookAt = nil, 0
