@@ -523,15 +523,7 @@ func yamuxFrameLine(st *styles, l *line, r *live.Record, cols frameCols, buf []b
 		} else {
 			l.text(" ")
 		}
-		switch {
-		case h.Type() == yamux.WindowUpdate && h.Flags()&yamux.RST != 0:
-			// libp2p's go-yamux carries ResetWithError's code there.
-			l.text("code ").num(strconv.FormatUint(uint64(h.Length()), 10), 5)
-		case h.Type() == yamux.WindowUpdate:
-			l.text("delta ").num(strconv.FormatUint(uint64(h.Length()), 10), 5)
-		default:
-			l.text("len ").num(strconv.FormatUint(uint64(h.Length()), 10), 5)
-		}
+		l.text(h.LengthName()).text(" ").num(strconv.FormatUint(uint64(h.Length()), 10), 5)
 	}
 	if r.Anomaly != 0 {
 		l.add(r.Anomaly.String(), st.bad).text(" ")

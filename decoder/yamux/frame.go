@@ -166,6 +166,20 @@ func (h Header) StreamID() uint32 { return binary.BigEndian.Uint32(h[4:]) }
 // go-yamux's error code), the opaque value of a Ping, the code of a GoAway.
 func (h Header) Length() uint32 { return binary.BigEndian.Uint32(h[8:]) }
 
+// LengthName names what a stream frame's Length is, as muxtop prints
+// it: "len" of Data, "delta" of a WindowUpdate, and "code" of a
+// WindowUpdate with RST (libp2p's go-yamux carries ResetWithError's code
+// there). Ping's value and GoAway's code are printed apart.
+func (h Header) LengthName() string {
+	switch {
+	case h.Type() == WindowUpdate && h.Flags()&RST != 0:
+		return "code"
+	case h.Type() == WindowUpdate:
+		return "delta"
+	}
+	return "len"
+}
+
 // PayloadLength returns how many payload bytes follow the header: Length
 // for a Data frame, 0 for every other type.
 func (h Header) PayloadLength() uint32 {
@@ -207,15 +221,7 @@ func (h Header) AppendText(b []byte) []byte {
 		b = append(b, ')')
 	default:
 		b = strconv.AppendUint(append(b, " sid "...), uint64(h.StreamID()), 10)
-		switch {
-		case t == WindowUpdate && h.Flags()&RST != 0:
-			// libp2p's go-yamux carries ResetWithError's code there.
-			b = append(b, " code "...)
-		case t == WindowUpdate:
-			b = append(b, " delta "...)
-		default:
-			b = append(b, " len "...)
-		}
+		b = append(append(append(b, ' '), h.LengthName()...), ' ')
 		b = strconv.AppendUint(b, uint64(h.Length()), 10)
 	}
 	if v := h.Version(); v != Version {
