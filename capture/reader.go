@@ -834,19 +834,30 @@ func (c *conn) lost(d live.Dir, n int64, at time.Time) {
 	switch c.state {
 	case orienting:
 		gap(c.orient[d], c.yorient[d], n)
-		c.pending = append(c.pending, chunk{dir: d, at: at, lost: n})
+		c.hold(chunk{dir: d, at: at, lost: n})
 	case aligning:
 		gap(c.align[d], c.yalign[d], n)
-		c.pending = append(c.pending, chunk{dir: d, at: at, lost: n})
+		c.hold(chunk{dir: d, at: at, lost: n})
 	case probing:
 		if d == live.ClientToServer {
 			c.prefix = 0
 		}
 		gap(c.probe[d], c.yprobe[d], n)
-		c.pending = append(c.pending, chunk{dir: d, at: at, lost: n})
+		c.hold(chunk{dir: d, at: at, lost: n})
 	case decoding:
 		c.feed[d].Gap(n, at)
 	}
+}
+
+// hold keeps ch, a chunk of a connection held while probing, orienting
+// or aligning, for settle to replay: a copy of its bytes, which are
+// reassembly's only during the call.
+func (c *conn) hold(ch chunk) {
+	if ch.data != nil {
+		ch.data = append([]byte(nil), ch.data...)
+		c.held += len(ch.data)
+	}
+	c.pending = append(c.pending, ch)
 }
 
 func (c *conn) data(d live.Dir, p []byte, at time.Time) {
@@ -857,24 +868,21 @@ func (c *conn) data(d live.Dir, p []byte, at time.Time) {
 	case skipped:
 		return
 	case orienting:
-		c.pending = append(c.pending, chunk{dir: d, at: at, data: append([]byte(nil), p...)})
-		c.held += len(p)
+		c.hold(chunk{dir: d, at: at, data: p})
 		c.scanRoles(d, p)
 		if c.state == orienting && (c.held > orientMax || c.heldTooLong(at)) {
 			c.settle() // no stream opened: the port guess stands
 		}
 		return
 	case aligning:
-		c.pending = append(c.pending, chunk{dir: d, at: at, data: append([]byte(nil), p...)})
-		c.held += len(p)
+		c.hold(chunk{dir: d, at: at, data: p})
 		c.alignWith(d, p)
 		if c.aligned() || c.held > alignMax || c.heldTooLong(at) {
 			c.settle() // decoded from the boundaries found: those not found are hunted for as they come
 		}
 		return
 	}
-	c.pending = append(c.pending, chunk{dir: d, at: at, data: append([]byte(nil), p...)})
-	c.held += len(p)
+	c.hold(chunk{dir: d, at: at, data: p})
 	if d == live.ClientToServer && c.prefix > 0 {
 		n := min(c.prefix, len(p))
 		c.prefix -= n
@@ -1063,7 +1071,7 @@ func (c *conn) open(at time.Time) {
 func (c *conn) endDir(d live.Dir, at time.Time, report bool) {
 	if !c.ended[d] && (c.state == probing || c.state == orienting || c.state == aligning) {
 		// Held: the direction ends after its bytes, when they are decoded.
-		c.pending = append(c.pending, chunk{dir: d, at: at, end: true, report: report})
+		c.hold(chunk{dir: d, at: at, end: true, report: report})
 		if c.state == probing {
 			c.ended[d] = true
 			if c.probesDone(at) {
