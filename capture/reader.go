@@ -328,22 +328,26 @@ func (r *Reader) Packet(data []byte, ci gopacket.CaptureInfo, link layers.LinkTy
 		r.conns[key] = ca
 		r.conns[flowKey{netFlow.Reverse(), key.tcp.Reverse()}] = ca
 	}
-	if c := ca.conn; c != nil && r.tcp.ACK && c.holeAcked(netFlow, &r.tcp) {
-		// The peer acknowledged bytes the capture never had: they will not
-		// come. Skip to what reassembly holds after them, before this
-		// segment is delivered, so that nothing it answers comes first.
-		ca.asm.FlushWithOptions(reassembly.FlushOptions{T: everything})
-		c.lostAcked(netFlow, &r.tcp, ci.Timestamp)
-	}
 	ac := &r.ac
-	if c := ca.conn; c != nil && c.saved(netFlow, &r.tcp) {
-		// Reassembly keeps the context of a segment it holds, behind a
-		// hole, and stamps its bytes with it when they are delivered: a
-		// context of its own, or it would carry the time of the packet
-		// that delivers them (r.ac is every packet's), later than the
-		// segment's, and a reply held behind bytes the capture lost
-		// would be recorded after the FIN that answered it.
-		ac = &assemblerContext{ci: ci}
+	if c := ca.conn; c != nil {
+		d := c.dirOf(netFlow, &r.tcp)
+		if r.tcp.ACK && c.holeAcked(d, &r.tcp) {
+			// The peer acknowledged bytes the capture never had: they will
+			// not come. Skip to what reassembly holds after them, before
+			// this segment is delivered, so that nothing it answers comes
+			// first.
+			ca.asm.FlushWithOptions(reassembly.FlushOptions{T: everything})
+			c.lostAcked(d, &r.tcp, ci.Timestamp)
+		}
+		if c.saved(d, &r.tcp) {
+			// Reassembly keeps the context of a segment it holds, behind a
+			// hole, and stamps its bytes with it when they are delivered: a
+			// context of its own, or it would carry the time of the packet
+			// that delivers them (r.ac is every packet's), later than the
+			// segment's, and a reply held behind bytes the capture lost
+			// would be recorded after the FIN that answered it.
+			ac = &assemblerContext{ci: ci}
+		}
 	}
 	ca.asm.AssembleWithContext(netFlow, &r.tcp, ac)
 	if c := ca.conn; c != nil && r.tcp.RST && c.rst && c.ended[c.rstDir] && !c.complete {
@@ -761,24 +765,24 @@ func (c *conn) window(d live.Dir, closed bool, at time.Time) {
 	}
 }
 
-// holeAcked reports whether tcp, a segment of the connection, acknowledges
-// bytes of the other direction that reassembly has not delivered: bytes
-// the receiver had and the capture lost (at a single capture point, data
-// always passes before its acknowledgement).
-func (c *conn) holeAcked(netFlow gopacket.Flow, tcp *layers.TCP) bool {
-	rv := c.dirOf(netFlow, tcp).Reverse()
+// holeAcked reports whether tcp, a segment of the connection in direction
+// d, acknowledges bytes of the other direction that reassembly has not
+// delivered: bytes the receiver had and the capture lost (at a single
+// capture point, data always passes before its acknowledgement).
+func (c *conn) holeAcked(d live.Dir, tcp *layers.TCP) bool {
+	rv := d.Reverse()
 	return c.nextKnown[rv] && !c.ended[rv] && c.next[rv].Difference(reassembly.Sequence(tcp.Ack)) > 0
 }
 
 // lostAcked counts as lost, at capture time at, the bytes of the other
-// direction that tcp acknowledges beyond what reassembly has delivered
+// direction that tcp, a segment in direction d, acknowledges beyond what reassembly has delivered
 // and what was counted before. holeAcked's flush has delivered what
 // reassembly held after a hole; bytes acknowledged past that are the
 // direction's latest, with nothing after them, which reassembly would
 // skip only when its next segment comes: after this one, which may answer
 // them (a v2 UPD that consumed a lost PSH is then no anomaly).
-func (c *conn) lostAcked(netFlow gopacket.Flow, tcp *layers.TCP, at time.Time) {
-	rv := c.dirOf(netFlow, tcp).Reverse()
+func (c *conn) lostAcked(d live.Dir, tcp *layers.TCP, at time.Time) {
+	rv := d.Reverse()
 	if !c.nextKnown[rv] || c.ended[rv] || c.state == picked || c.state == skipped {
 		return // not yet opened, or not decoded: reassembly's skip counts them
 	}
@@ -793,10 +797,9 @@ func (c *conn) lostAcked(netFlow gopacket.Flow, tcp *layers.TCP, at time.Time) {
 }
 
 // saved reports whether reassembly will hold tcp, a segment of the
-// connection, rather than deliver it at once: bytes that do not begin
+// connection in direction d, rather than deliver it at once: bytes that do not begin
 // where its direction's delivered bytes end.
-func (c *conn) saved(netFlow gopacket.Flow, tcp *layers.TCP) bool {
-	d := c.dirOf(netFlow, tcp)
+func (c *conn) saved(d live.Dir, tcp *layers.TCP) bool {
 	return len(tcp.Payload) > 0 && c.nextKnown[d] && reassembly.Sequence(tcp.Seq) != c.next[d]
 }
 
