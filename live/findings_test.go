@@ -233,6 +233,28 @@ func TestNoStallAfterReaderFIN(t *testing.T) {
 	if n := stalled(reg); n != 0 {
 		t.Errorf("%d stalled after the reader's FIN", n)
 	}
+
+	// The reader's FIN came first: the writer's PSH that then fills the
+	// window, and the reader's UPD that leaves it full, start no hold.
+	// The data is what it is: written after the reader's FIN.
+	for _, lastUPD := range []bool{false, true} {
+		reg = live.New(live.Config{})
+		sc = openSession(reg, 2)
+		sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "BULK"), fin(c2s, 3))
+		for range 8 {
+			sc.feedAt(sec(0.1), psh(s2c, 3, chunk))
+		}
+		if lastUPD {
+			sc.feedAt(sec(0.2), upd(c2s, 3, 0, 262144))
+		}
+		for s := 1.0; s < 9; s += 0.5 {
+			reg.Evaluate(sec(s), cfg)
+		}
+		expect(t, reg, "+DATA_AFTER_CLOSE")
+		if n := stalled(reg); n != 0 {
+			t.Errorf("UPD after the FIN %v: %d stalled, the reader's FIN sent before the window filled", lastUPD, n)
+		}
+	}
 }
 
 func TestFindingSessionBlocked(t *testing.T) {
