@@ -112,3 +112,49 @@ func TestOtherTrafficEndsWaits(t *testing.T) {
 		t.Errorf("the held connection's frames were recorded at %v of capture time, want by 3.5 s (0: only when the capture ended)", at)
 	}
 }
+
+// TestIdleRunsTheClock: a live source's quiet moments are capture time
+// for the findings too, as sniff evaluates them: a server that falls
+// silent after its frames, on an interface with no other packet, is a
+// KEEPALIVE finding at the quiet moment past its silence limit, and the
+// clock the registry measures ages by has run on to it.
+func TestIdleRunsTheClock(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	path := writeCapture(t, func(w *pcapout.Writer) {
+		c := w.Conn("127.0.0.1:40009", "127.0.0.1:9000", t0)
+		for i := range 3 { // both sides' keepalive NOPs, every second
+			at := t0.Add(time.Duration(i) * time.Second)
+			c.Write(live.ClientToServer, at, []byte(v1("\x03", 0, "")))
+			c.Write(live.ServerToClient, at.Add(time.Millisecond), []byte(v1("\x03", 0, "")))
+		}
+	})
+	clock := new(capture.Clock)
+	reg := live.New(live.Config{Clock: clock.Now})
+	var evals []time.Time
+	rd := capture.NewReader(capture.Config{Registry: reg, Filter: capture.Port(9000), Clock: clock, Evaluate: func(now time.Time) {
+		evals = append(evals, now)
+		reg.Evaluate(now, live.FindingsConfig{})
+	}})
+	src := &quietSource{ps: readPackets(t, path), at: func(time.Time) {}}
+	for d := 2500 * time.Millisecond; d <= 8*time.Second; d += 100 * time.Millisecond {
+		src.times = append(src.times, t0.Add(d))
+	}
+	var opened []*live.Finding
+	src.at = func(now time.Time) {
+		if len(opened) == 0 {
+			opened = reg.Snapshot().Findings
+		}
+	}
+	if err := rd.Run(context.Background(), src); err != nil {
+		t.Fatal(err)
+	}
+	if got := clock.Now(); !got.Equal(t0.Add(8 * time.Second)) {
+		t.Errorf("the clock stands at %v, want the last quiet moment's, %v", got.Sub(t0), 8*time.Second)
+	}
+	if len(evals) == 0 || evals[len(evals)-1].Before(t0.Add(7900*time.Millisecond)) {
+		t.Fatalf("evaluated at %v, want steps to 8 s", evals)
+	}
+	if len(opened) == 0 || opened[0].Code != live.CodeKeepalive {
+		t.Fatalf("opened %v during the quiet moments, want KEEPALIVE", opened)
+	}
+}

@@ -222,7 +222,7 @@ func (r *Reader) Run(ctx context.Context, src Source) error {
 			return nil
 		}
 		if errors.Is(err, ErrIdle) {
-			r.idle(ci.Timestamp)
+			r.quiet(ci.Timestamp)
 			continue
 		}
 		if err != nil {
@@ -394,6 +394,17 @@ func (r *Reader) evaluateTo(t time.Time) {
 		r.cfg.Evaluate(r.nextEval)
 		r.nextEval = r.nextEval.Add(r.cfg.EvaluateEvery)
 	}
+}
+
+// quiet is a live source's moment without packets (ErrIdle) at capture
+// time now: the clock and the evaluations run on to it, as a packet at now
+// would take them, and the waits that count capture time end by it.
+func (r *Reader) quiet(now time.Time) {
+	r.evaluateTo(now)
+	if r.cfg.Clock != nil {
+		r.cfg.Clock.Set(now)
+	}
+	r.idle(now)
 }
 
 // idle is a moment at capture time now: a packet's, TCP or not, or one

@@ -31,10 +31,12 @@ type Source interface {
 }
 
 // ErrIdle is what a live Source's ReadPacketData returns when no packet
-// has come for a while, with the time in the CaptureInfo's Timestamp:
-// Reader.Run lets the waits that count capture time end by it (a
-// connection held for its roles or its frame boundaries, a hole in
-// reassembly), which would otherwise wait for the next packet.
+// has come for a while, with the time in the CaptureInfo's Timestamp.
+// The Source must have returned every packet older than that time: for
+// Reader.Run the capture's time passes to it, so the clock, the findings'
+// evaluations and the waits that count capture time (a connection held
+// for its roles or its frame boundaries, a hole in reassembly) run on
+// without the next packet.
 var ErrIdle = errors.New("capture: no packet for a while")
 
 // zeroCopy is the faster read that pcapgo's readers offer.
