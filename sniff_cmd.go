@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	pcap "github.com/muxtop/muxtop/capture"
 	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/metrics"
 	"github.com/muxtop/muxtop/sniff"
 )
 
@@ -68,25 +70,34 @@ func newSniffCmd() *cobra.Command {
 			}()
 			ctx, cancel := context.WithCancel(cmd.Context())
 			defer cancel()
-			h, err := sniff.Open(ctx, iface)
+			h, err := sniff.Open(ctx, iface, filter)
 			if err != nil {
 				return err
 			}
 			if iface == "" {
 				iface = sniff.DefaultInterface
 			}
-			reg := watch.registry()
-			rd := pcap.NewReader(pcap.Config{Registry: reg, Filter: filter, Label: "sniff", Recorder: rec, Protocol: proto, Skip: skip})
+			// The findings are evaluated in capture time, by the reader, as
+			// read's are: the kernel hands packets over late at times (in
+			// blocks; seconds late on a loaded machine), and judged by the
+			// wall clock every session would look silent until they come.
+			clock := new(pcap.Clock)
+			clock.Set(time.Now())
+			reg := watch.registryClock(clock.Now)
+			findings := watch.findingsConfig()
+			rd := pcap.NewReader(pcap.Config{Registry: reg, Filter: filter, Label: "sniff", Recorder: rec, Protocol: proto, Skip: skip,
+				Clock: clock, Evaluate: func(now time.Time) { reg.Evaluate(now, findings) }, EvaluateEvery: metrics.EvaluateEvery})
 			sys := newSniffSystem(ctx, cancel, rd, h)
 			what := iface
 			if !filter.Empty() {
 				what += " · " + filter.String()
 			}
 			return watch.watch(cmd.Context(), cmd, session{
-				reg:   reg,
-				sys:   sys,
-				title: "sniff " + what,
-				where: "sniff: capturing on " + what,
+				reg:       reg,
+				sys:       sys,
+				title:     "sniff " + what,
+				where:     "sniff: capturing on " + what,
+				diagnoses: true,
 				status: func() live.Status {
 					st := rd.Stats()
 					return live.Status{

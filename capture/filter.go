@@ -3,6 +3,7 @@ package capture
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -95,3 +96,9 @@ func (f Filter) String() string {
 	}
 	return strings.Join(terms, " and ")
 }
+
+// Hosts returns the filter's host terms, IPv4 addresses unmapped.
+func (f Filter) Hosts() []netip.Addr { return slices.Clone(f.hosts) }
+
+// Ports returns the filter's port terms.
+func (f Filter) Ports() []uint16 { return slices.Clone(f.ports) }

@@ -14,7 +14,6 @@ import (
 	"github.com/gopacket/gopacket/afpacket"
 	"github.com/gopacket/gopacket/layers"
 	"golang.org/x/net/bpf"
-	"golang.org/x/sys/unix"
 
 	"github.com/muxtop/muxtop/capture"
 )
@@ -29,36 +28,10 @@ const (
 	pollPeriod = 100 * time.Millisecond // how often a read looks at its context
 )
 
-// incomingOnly is a socket filter that drops the packets a host sends
-// (PACKET_OUTGOING) and keeps the rest whole.
-var incomingOnly = mustAssemble([]bpf.Instruction{
-	bpf.LoadExtension{Num: bpf.ExtType},
-	bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.PACKET_OUTGOING, SkipTrue: 1},
-	bpf.RetConstant{Val: 1 << 18},
-	bpf.RetConstant{Val: 0},
-})
-
-// everyInterface is the socket filter of Any: it keeps the packets of
-// Ethernet and loopback interfaces, whose AF_PACKET frames carry an
-// Ethernet header, but a loopback packet only as it arrives, as tcpdump
-// -i any does; other link types (a tunnel's bare IP) it drops.
-var everyInterface = mustAssemble([]bpf.Instruction{
-	bpf.LoadExtension{Num: bpf.ExtLinkLayerType},
-	bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.ARPHRD_ETHER, SkipTrue: 4},
-	bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.ARPHRD_LOOPBACK, SkipFalse: 2},
-	bpf.LoadExtension{Num: bpf.ExtType},
-	bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.PACKET_OUTGOING, SkipFalse: 1},
-	bpf.RetConstant{Val: 0},
-	bpf.RetConstant{Val: 1 << 18},
-})
-
-func mustAssemble(insts []bpf.Instruction) []bpf.RawInstruction {
-	raw, err := bpf.Assemble(insts)
-	if err != nil {
-		panic(err) // a constant program: a test runs it
-	}
-	return raw
-}
+// blockTimeout is how long the kernel keeps a block of the ring that has
+// packets before it hands the block over (TPACKET_V3): gopacket's default.
+// A variable for the test that proves the reads wait for it.
+var blockTimeout = afpacket.DefaultBlockTimeout
 
 // Handle is an open live capture on one interface. It is a
 // capture.Source; Close releases it.
@@ -68,11 +41,12 @@ type Handle struct {
 	tp    *afpacket.TPacket
 }
 
-// Open starts capturing every packet on iface ("" means
-// DefaultInterface; Any, every Ethernet and loopback interface). Reads end
-// with io.EOF once ctx is done. Without the permission to capture, the
-// error wraps ErrPermission.
-func Open(ctx context.Context, iface string) (*Handle, error) {
+// Open starts capturing the packets on iface ("" means DefaultInterface;
+// Any, every Ethernet and loopback interface) that may belong to a
+// connection f picks: the kernel drops the rest (the zero Filter: none)
+// before they cost a copy. Reads end with io.EOF once ctx is done. Without
+// the permission to capture, the error wraps ErrPermission.
+func Open(ctx context.Context, iface string, f capture.Filter) (*Handle, error) {
 	if iface == "" {
 		iface = DefaultInterface
 	}
@@ -81,9 +55,10 @@ func Open(ctx context.Context, iface string) (*Handle, error) {
 		afpacket.OptBlockSize(blockSize),
 		afpacket.OptNumBlocks(numBlocks),
 		afpacket.OptPollTimeout(pollPeriod),
+		afpacket.OptBlockTimeout(blockTimeout),
 		afpacket.TPacketVersion3,
 	}
-	filter := everyInterface // an unbound socket: every interface
+	pre := every // an unbound socket: every interface
 	if iface != Any {
 		ifc, err := net.InterfaceByName(iface)
 		if err != nil {
@@ -94,11 +69,22 @@ func Open(ctx context.Context, iface string) (*Handle, error) {
 			return nil, fmt.Errorf("sniff: %s is down: bring it up (ip link set %s up), or capture on another (ip link)", iface, iface)
 		}
 		opts = append(opts, afpacket.OptInterface(iface))
-		filter = nil
+		pre = bound
 		if ifc.Flags&net.FlagLoopback != 0 {
 			// AF_PACKET shows each loopback packet twice, as it leaves and as
 			// it arrives; keep the arrival only, as tcpdump does.
-			filter = incomingOnly
+			pre = loopback
+		}
+	}
+	filter, ok := socketFilter(pre, f)
+	if !ok {
+		filter, _ = socketFilter(pre, capture.Filter{}) // too many terms: the reader filters
+	}
+	var raw []bpf.RawInstruction
+	if filter != nil {
+		var err error
+		if raw, err = bpf.Assemble(filter); err != nil {
+			return nil, fmt.Errorf("sniff: %s: socket filter: %w", iface, err) // a bug: the tests assemble every shape
 		}
 	}
 	tp, err := afpacket.NewTPacket(opts...)
@@ -108,8 +94,8 @@ func Open(ctx context.Context, iface string) (*Handle, error) {
 		}
 		return nil, fmt.Errorf("sniff: cannot capture on %s: %w", iface, err)
 	}
-	if filter != nil {
-		if err := tp.SetBPF(filter); err != nil {
+	if raw != nil {
+		if err := tp.SetBPF(raw); err != nil {
 			tp.Close()
 			return nil, fmt.Errorf("sniff: %s: %w", iface, err)
 		}
@@ -128,8 +114,14 @@ func (h *Handle) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 		}
 		data, ci, err := h.tp.ZeroCopyReadPacketData()
 		if errors.Is(err, afpacket.ErrTimeout) {
-			// A poll period without a packet: the reader's waits run on.
-			return nil, gopacket.CaptureInfo{Timestamp: time.Now()}, capture.ErrIdle
+			// A poll period without a packet: the reader's waits and
+			// evaluations run on to now, unless the kernel still holds
+			// packets older than now in a block it has not handed over.
+			now := time.Now()
+			if h.holding() {
+				continue
+			}
+			return nil, gopacket.CaptureInfo{Timestamp: now}, capture.ErrIdle
 		}
 		if errors.Is(err, afpacket.ErrPoll) {
 			// The socket's error: its interface went down or away. It stays
@@ -151,6 +143,27 @@ func (h *Handle) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 		}
 		return data, ci, nil
 	}
+}
+
+// holding reports whether the ring holds packets that ReadPacketData has
+// not returned. Once the reads have caught up, that is a block the kernel
+// has not yet handed over: TPACKET_V3 hands a block over when it is full
+// or its timeout passes, and that timeout has been seen to pass seconds
+// late on a loaded machine (Linux 6.18). Until then the capture's time
+// must not pass those packets' own, or every connection would look
+// silent. PACKET_STATISTICS counts the packets written to the ring
+// (packets less drops, which it counts in both).
+func (h *Handle) holding() bool {
+	_, v3, err := h.tp.SocketStats()
+	if err != nil {
+		return false
+	}
+	st, err := h.tp.Stats()
+	if err != nil {
+		return false
+	}
+	written := uint32(v3.Packets()) - uint32(v3.Drops())
+	return written != uint32(st.Packets) // counts of 32 bits, as the kernel keeps them
 }
 
 // gone returns the error that ends a capture whose interface was

@@ -34,7 +34,7 @@ func TestLoopbackOnce(t *testing.T) {
 func loopbackOnce(t *testing.T, iface string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	h, err := sniff.Open(ctx, iface)
+	h, err := sniff.Open(ctx, iface, capture.Filter{})
 	if errors.Is(err, sniff.ErrPermission) {
 		t.Skip("capturing needs root or CAP_NET_RAW")
 	}
@@ -84,7 +84,7 @@ func loopbackOnce(t *testing.T, iface string) {
 
 // TestNoInterface checks the one-line error for a name that is no interface.
 func TestNoInterface(t *testing.T) {
-	_, err := sniff.Open(context.Background(), "no-such-if0")
+	_, err := sniff.Open(context.Background(), "no-such-if0", capture.Filter{})
 	if err == nil || !bytes.Contains([]byte(err.Error()), []byte(`no interface "no-such-if0"`)) {
 		t.Fatalf("got %v", err)
 	}
@@ -113,7 +113,7 @@ func TestIdle(t *testing.T) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		h, err := sniff.Open(ctx, sniff.Any)
+		h, err := sniff.Open(ctx, sniff.Any, capture.Filter{})
 		if err != nil {
 			done <- result{err: err}
 			return
@@ -175,7 +175,7 @@ func inNetns(t *testing.T, f func() error) error {
 // used to spin a core on the socket's error, capturing nothing.
 func TestInterfaceDown(t *testing.T) {
 	err := inNetns(t, func() error {
-		h, err := sniff.Open(context.Background(), "lo") // down in a new namespace
+		h, err := sniff.Open(context.Background(), "lo", capture.Filter{}) // down in a new namespace
 		if err == nil {
 			h.Close()
 		}
@@ -204,7 +204,7 @@ func TestInterfaceGone(t *testing.T) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
-		h, err := sniff.Open(ctx, "rev0")
+		h, err := sniff.Open(ctx, "rev0", capture.Filter{})
 		if err != nil {
 			return err
 		}
@@ -228,5 +228,69 @@ func TestInterfaceGone(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestKernelFilter: with a filter, the kernel hands over only the packets
+// of the connections it may pick: a payload to the filtered port comes
+// once, one to another port never reaches the reads.
+func TestKernelFilter(t *testing.T) {
+	listen := func() (net.Listener, uint16) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { // ends with the listener's close
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				go func() { io.Copy(io.Discard, c); c.Close() }()
+			}
+		}()
+		return ln, uint16(ln.Addr().(*net.TCPAddr).Port)
+	}
+	picked, port := listen()
+	defer picked.Close()
+	other, _ := listen()
+	defer other.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	h, err := sniff.Open(ctx, "lo", capture.Port(port))
+	if errors.Is(err, sniff.ErrPermission) {
+		t.Skip("capturing needs root or CAP_NET_RAW")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	marks := map[string]net.Listener{"muxtop-picked-mark": picked, "muxtop-other-mark": other}
+	for mark, ln := range marks {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write([]byte(mark))
+		c.Close()
+	}
+	go func() { time.Sleep(time.Second); cancel() }()
+	seen := map[string]int{}
+	for {
+		data, _, err := h.ReadPacketData()
+		if errors.Is(err, capture.ErrIdle) {
+			continue
+		}
+		if err != nil {
+			break
+		}
+		for mark := range marks {
+			if bytes.Contains(data, []byte(mark)) {
+				seen[mark]++
+			}
+		}
+	}
+	if seen["muxtop-picked-mark"] != 1 || seen["muxtop-other-mark"] != 0 {
+		t.Fatalf("captured %v, want the picked port's payload once and the other's never", seen)
 	}
 }

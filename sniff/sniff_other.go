@@ -8,13 +8,15 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+
+	"github.com/muxtop/muxtop/capture"
 )
 
 // Handle is a live capture; on this system there is none.
 type Handle struct{}
 
 // Open fails: live capture uses AF_PACKET, which only Linux has.
-func Open(ctx context.Context, iface string) (*Handle, error) {
+func Open(ctx context.Context, iface string, f capture.Filter) (*Handle, error) {
 	return nil, errors.New("sniff: live capture needs Linux (AF_PACKET); capture with tcpdump -w FILE and use muxtop read FILE")
 }
 
