@@ -376,9 +376,18 @@ func (tc captureFault) run(t *testing.T, bin string) {
 	mine := cli.stop()
 	srv.stop()
 	if sniff != nil {
-		// sniff, live on the wire, evaluates by the wall clock.
-		if got, want := openedKinds(sniff.stop(), tc.anyStream), openedKinds(mine, tc.anyStream); got != want {
-			t.Errorf("sniff opened\n %s\nthe client's tap\n %s", got, want)
+		// The kernel hands sniff its packets in blocks, late on a loaded
+		// machine: stopped now, it would not have read the sessions'
+		// last seconds. Their ends are the last packets.
+		deadline := time.Now().Add(10 * time.Second)
+		for !allEnded(sniff.records()) && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		// sniff, live on the wire, evaluates in capture time as read
+		// does, which the kernel's late blocks cannot fool.
+		sniffed := sniff.stop()
+		if got, want := openedKinds(sniffed, tc.anyStream), openedKinds(mine, tc.anyStream); got != want {
+			t.Errorf("sniff opened\n %s\nthe client's tap\n %s%s\nsniff's stderr: %s", got, want, findingTimes(sniffed), sniff.stderr.String())
 		}
 	}
 	if drops, stats := stopTcpdump(); drops > 0 {
@@ -867,4 +876,26 @@ func (r *readPipe) exits(t *testing.T, after string) {
 		r.cmd.Process.Kill()
 		t.Fatalf("read - did not end within 5 s %s", after)
 	}
+}
+
+// findingTimes lists the findings opened and closed in recs with their
+// times, and the sessions' ends, for a failure's message.
+func findingTimes(recs []map[string]any) string {
+	var b strings.Builder
+	for _, m := range recs {
+		switch t, _ := m["type"].(string); {
+		case strings.HasPrefix(t, "finding-"):
+			fmt.Fprintf(&b, "\n  %v %s %v %v session %v sid %v: %v", m["time"], t, m["code"], m["dir"], m["session"], m["sid"], m["text"])
+		case t == "summary" || t == "gap" || t == "skip":
+			fmt.Fprintf(&b, "\n  %v", m)
+		case strings.HasPrefix(t, "session-"):
+			fmt.Fprintf(&b, "\n  %v %s %v %v", m["time"], t, m["session"], m["label"])
+		}
+	}
+	return b.String()
+}
+
+// allEnded reports whether every session opened in recs has ended.
+func allEnded(recs []map[string]any) bool {
+	return len(ofType(recs, "session-opened")) == len(ofType(recs, "session-ended"))
 }
