@@ -82,3 +82,87 @@ func TestIdleWaitsForHeldBlock(t *testing.T) {
 		return
 	}
 }
+
+// TestHeldUncounted: the reads return packets the kernel's counts never
+// had (those the ring took before gopacket cleared the counts): they are
+// no packets still held, or no quiet moment would ever come again; the
+// packets counted after them are.
+func TestHeldUncounted(t *testing.T) {
+	var h Handle
+	steps := []struct {
+		packets, drops, read uint32
+		want                 bool
+	}{
+		{0, 0, 0, false},
+		{24, 0, 608, false}, // 584 uncounted, read first
+		{29, 0, 608, true},  // 5 counted, still in a block the kernel holds
+		{29, 0, 613, false},
+		{40, 3, 621, false}, // drops are in the packets too
+		{41, 3, 621, true},
+		{0xfffffff0, 3, 565, false}, // counts of 32 bits wrap: 0xfffffff0 - 3 + 584 - 1<<32 read
+		{0xfffffff1, 3, 565, true},
+	}
+	for i, s := range steps {
+		if got := h.held(s.packets, s.drops, s.read); got != s.want {
+			t.Fatalf("step %d: held(%d packets, %d drops, %d read) = %v, want %v", i, s.packets, s.drops, s.read, got, s.want)
+		}
+	}
+}
+
+// TestIdleAfterBusyOpen: a capture opened while its interface is busy
+// (with traffic its filter drops, which the ring takes until the filter is
+// set) reports quiet moments once it has read those packets. The ring's
+// first packets, before gopacket cleared the kernel's counts, made it look
+// as if the kernel still held packets, for good: no quiet moment came.
+func TestIdleAfterBusyOpen(t *testing.T) {
+	for i := range 5 {
+		stop := make(chan struct{})
+		done := make(chan struct{}, 2)
+		for range 2 { // UDP to the discard port, and their ICMP errors
+			go func() {
+				defer func() { done <- struct{}{} }()
+				c, err := net.Dial("udp", "127.0.0.1:9")
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				b := make([]byte, 100)
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+						c.Write(b)
+					}
+				}
+			}()
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		h, err := Open(ctx, "lo", capture.Port(1)) // no packet of the flood
+		close(stop)
+		<-done
+		<-done
+		if errors.Is(err, ErrPermission) {
+			cancel()
+			t.Skip("capturing needs root or CAP_NET_RAW")
+		}
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		n := 0
+		for {
+			_, _, err := h.ReadPacketData()
+			if errors.Is(err, capture.ErrIdle) {
+				break
+			}
+			if err != nil {
+				_, v3, _ := h.tp.SocketStats()
+				t.Fatalf("open %d: no quiet moment after %d packets read; the kernel counted %d written, %d dropped", i, n, v3.Packets(), v3.Drops())
+			}
+			n++
+		}
+		h.Close()
+		cancel()
+	}
+}

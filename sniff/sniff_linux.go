@@ -39,6 +39,9 @@ type Handle struct {
 	ctx   context.Context
 	iface string
 	tp    *afpacket.TPacket
+	// uncounted is how many packets the reads returned that the kernel's
+	// counts never had (see held).
+	uncounted uint32
 }
 
 // Open starts capturing the packets on iface ("" means DefaultInterface;
@@ -151,8 +154,7 @@ func (h *Handle) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 // or its timeout passes, and that timeout has been seen to pass seconds
 // late on a loaded machine (Linux 6.18). Until then the capture's time
 // must not pass those packets' own, or every connection would look
-// silent. PACKET_STATISTICS counts the packets written to the ring
-// (packets less drops, which it counts in both).
+// silent.
 func (h *Handle) holding() bool {
 	_, v3, err := h.tp.SocketStats()
 	if err != nil {
@@ -162,8 +164,28 @@ func (h *Handle) holding() bool {
 	if err != nil {
 		return false
 	}
-	written := uint32(v3.Packets()) - uint32(v3.Drops())
-	return written != uint32(st.Packets) // counts of 32 bits, as the kernel keeps them
+	return h.held(uint32(v3.Packets()), uint32(v3.Drops()), uint32(st.Packets))
+}
+
+// held reports whether the kernel counted packets into the ring that the
+// reads have not returned: PACKET_STATISTICS counts the packets written
+// to the ring and the drops, in packets too (counts of 32 bits, as the
+// kernel keeps them). The kernel's counts begin only once the ring is
+// ready (gopacket clears them then), but the ring takes packets from the
+// moment it exists, while its megabytes are mapped: on a busy interface
+// the reads return packets the counts never had, which must not look
+// like packets still to come, or held would stay true for good and no
+// quiet moment come again. Those are taken as uncounted once the reads
+// are ahead of the counts. (Until the reads have returned them all, a
+// quiet moment may come while the kernel holds packets, as it would
+// without this check.)
+func (h *Handle) held(packets, drops, read uint32) bool {
+	written := packets - drops + h.uncounted
+	if ahead := int32(read - written); ahead > 0 {
+		h.uncounted += uint32(ahead)
+		return false
+	}
+	return written != read
 }
 
 // gone returns the error that ends a capture whose interface was
