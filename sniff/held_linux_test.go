@@ -166,3 +166,59 @@ func TestIdleAfterBusyOpen(t *testing.T) {
 		cancel()
 	}
 }
+
+// TestDroppedWhenFull: a reader that falls behind while its connection
+// sends more than the ring holds loses packets, which Dropped counts, also
+// once the capture is closed (the summary reads it then); the reads still
+// come to a quiet moment after the packets the ring kept.
+func TestDroppedWhenFull(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() { // ends with the connection's close
+		if c, err := ln.Accept(); err == nil {
+			io.Copy(io.Discard, c)
+			c.Close()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	h, err := Open(ctx, "lo", capture.Port(uint16(ln.Addr().(*net.TCPAddr).Port)))
+	if errors.Is(err, ErrPermission) {
+		t.Skip("capturing needs root or CAP_NET_RAW")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1<<20)
+	for range 8 * numBlocks * blockSize >> 20 { // 8 times the ring, not read meanwhile
+		if _, err := c.Write(buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Close()
+	for {
+		_, _, err := h.ReadPacketData()
+		if errors.Is(err, capture.ErrIdle) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("no quiet moment after the ring overflowed: %v (%d dropped)", err, h.Dropped())
+		}
+	}
+	dropped := h.Dropped()
+	if dropped == 0 {
+		t.Fatal("no packet dropped, though 8 times the ring passed unread")
+	}
+	h.Close()
+	if got := h.Dropped(); got != dropped {
+		t.Errorf("closed, Dropped() = %d, want the %d counted before", got, dropped)
+	}
+}

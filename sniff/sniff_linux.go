@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"syscall"
 	"time"
 
@@ -42,6 +43,10 @@ type Handle struct {
 	// uncounted is how many packets the reads returned that the kernel's
 	// counts never had (see held).
 	uncounted uint32
+
+	mu      sync.Mutex // for Dropped, from another goroutine, and Close
+	closed  bool
+	dropped uint64 // the kernel's drops, as Dropped last read them
 }
 
 // Open starts capturing the packets on iface ("" means DefaultInterface;
@@ -208,14 +213,32 @@ func (h *Handle) gone() error {
 func (h *Handle) LinkType() layers.LinkType { return layers.LinkTypeEthernet }
 
 // Dropped returns how many packets the kernel dropped because muxtop did
-// not read them fast enough.
+// not read them fast enough: after Close, the count it had then.
 func (h *Handle) Dropped() uint64 {
-	_, v3, err := h.tp.SocketStats()
-	if err != nil {
-		return 0
-	}
-	return uint64(v3.Drops())
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.countDropped()
 }
 
-// Close stops the capture.
-func (h *Handle) Close() { h.tp.Close() }
+// countDropped reads the kernel's drops while the socket is open. h.mu is held.
+func (h *Handle) countDropped() uint64 {
+	if h.closed {
+		return h.dropped
+	}
+	if _, v3, err := h.tp.SocketStats(); err == nil {
+		h.dropped = uint64(v3.Drops())
+	}
+	return h.dropped
+}
+
+// Close stops the capture. Dropped still answers: a summary reads it after.
+func (h *Handle) Close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return
+	}
+	h.countDropped()
+	h.closed = true
+	h.tp.Close()
+}
