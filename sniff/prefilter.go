@@ -115,11 +115,26 @@ func (p *program) prefilter(f capture.Filter) {
 	}
 	p.jump("keep")
 
+	// TCP right after the header, or after a Hop-by-Hop header (the jumbo
+	// option of an IPv6 BIG TCP segment), which gopacket's IPv6 layer
+	// takes in: the reader decodes both, and no other. X: the length of
+	// the headers between the IPv6 header and TCP's.
 	p.label("ip6")
 	p.add(bpf.LoadAbsolute{Off: ip6Next, Size: 1})
-	p.jumpIf(bpf.JumpEqual, 6, "", "drop") // TCP right after the header, as the reader decodes it
+	p.jumpIf(bpf.JumpEqual, 6, "ip6tcp", "")
+	p.jumpIf(bpf.JumpEqual, 0, "", "drop")
+	p.add(bpf.LoadAbsolute{Off: ip6Ports, Size: 1}) // the Hop-by-Hop header's next
+	p.jumpIf(bpf.JumpEqual, 6, "", "drop")
+	p.add(bpf.LoadAbsolute{Off: ip6Ports + 1, Size: 1}) // its length: 8 bytes, and 8 more each
+	p.add(bpf.ALUOpConstant{Op: bpf.ALUOpAdd, Val: 1})
+	p.add(bpf.ALUOpConstant{Op: bpf.ALUOpShiftLeft, Val: 3})
+	p.add(bpf.TAX{})
+	p.jump("ip6ports")
+	p.label("ip6tcp")
+	p.add(bpf.LoadConstant{Dst: bpf.RegX, Val: 0})
+	p.label("ip6ports")
 	for _, port := range f.Ports() {
-		p.either(port, bpf.LoadAbsolute{Off: ip6Ports, Size: 2}, bpf.LoadAbsolute{Off: ip6Ports + 2, Size: 2})
+		p.either(port, bpf.LoadIndirect{Off: ip6Ports, Size: 2}, bpf.LoadIndirect{Off: ip6Ports + 2, Size: 2})
 	}
 	for _, h := range f.Hosts() {
 		// An IPv4 host is matched by its IPv4-mapped form, as Match unmaps.

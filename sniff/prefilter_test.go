@@ -1,6 +1,7 @@
 package sniff
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -203,5 +204,63 @@ func TestSocketFilterShapes(t *testing.T) {
 	}
 	if _, ok := socketFilter(bound, lf); ok {
 		t.Errorf("a filter of 31 terms fits 8-bit jumps?")
+	}
+}
+
+// TestSocketFilterHopByHop: an IPv6 TCP segment after a Hop-by-Hop
+// header (the jumbo option of an IPv6 BIG TCP segment, which taps see)
+// is decoded by the reader, as gopacket's IPv6 layer takes the header in:
+// the socket filter judges it by its ports, past the header.
+func TestSocketFilterHopByHop(t *testing.T) {
+	const ip6 = 14
+	// withHBH inserts a Hop-by-Hop header of 8*(1+ext) bytes (PadN) before
+	// fr's TCP or UDP header.
+	withHBH := func(fr frame, ext int) []byte {
+		hbh := make([]byte, 8*(1+ext))
+		hbh[0], hbh[1], hbh[2], hbh[3] = fr.data[ip6+6], byte(ext), 1, byte(len(hbh)-4)
+		data := append(append(append([]byte(nil), fr.data[:ip6+40]...), hbh...), fr.data[ip6+40:]...)
+		data[ip6+6] = 0 // next: Hop-by-Hop
+		binary.BigEndian.PutUint16(data[ip6+4:], binary.BigEndian.Uint16(data[ip6+4:])+uint16(len(hbh)))
+		return data
+	}
+	src := netip.MustParseAddrPort("[fd00::5]:52000")
+	picked := makeFrame(t, src, netip.MustParseAddrPort("[fd00::6]:9000"), layers.IPProtocolTCP, false)
+	other := makeFrame(t, src, netip.MustParseAddrPort("[fd00::6]:9001"), layers.IPProtocolTCP, false)
+	udp := makeFrame(t, src, netip.MustParseAddrPort("[fd00::6]:9000"), layers.IPProtocolUDP, false)
+
+	// The reader's decoders (capture.Reader's parser) find the TCP segment.
+	var eth layers.Ethernet
+	var ip layers.IPv6
+	var tcp layers.TCP
+	p := gopacket.NewDecodingLayerParser(layers.LayerTypeEthernet, &eth, &ip, &tcp)
+	p.IgnoreUnsupported = true
+	var decoded []gopacket.LayerType
+	if err := p.DecodeLayers(withHBH(picked, 1), &decoded); err != nil || len(decoded) != 3 || tcp.DstPort != 9000 {
+		t.Fatalf("the reader's decoders: %v, %v, port %d", err, decoded, tcp.DstPort)
+	}
+
+	for _, expr := range []string{"port 9000", "host fd00::6 and port 9000"} {
+		f, err := capture.ParseFilter(expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ins, _ := socketFilter(bound, f)
+		vm, err := bpf.NewVM(ins)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ext := range []int{0, 1, 3} {
+			for _, c := range []struct {
+				fr   frame
+				want int
+			}{{picked, keepAll}, {other, drop}, {udp, drop}} {
+				if kept, err := vm.Run(withHBH(c.fr, ext)); err != nil || kept != c.want {
+					t.Errorf("%q: kept %d (%v) of %s after a Hop-by-Hop header of %d bytes, want %d", expr, kept, err, c.fr.what, 8*(1+ext), c.want)
+				}
+			}
+		}
+		if kept, err := vm.Run(picked.data); err != nil || kept != keepAll {
+			t.Errorf("%q: kept %d (%v) of %s, want all", expr, kept, err, picked.what)
+		}
 	}
 }
