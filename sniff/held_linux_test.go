@@ -5,10 +5,17 @@ package sniff
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"net/netip"
+	"os/exec"
+	"runtime"
 	"testing"
 	"time"
+
+	"github.com/gopacket/gopacket/layers"
+	"golang.org/x/sys/unix"
 
 	"github.com/muxtop/muxtop/capture"
 )
@@ -220,5 +227,113 @@ func TestDroppedWhenFull(t *testing.T) {
 	h.Close()
 	if got := h.Dropped(); got != dropped {
 		t.Errorf("closed, Dropped() = %d, want the %d counted before", got, dropped)
+	}
+}
+
+// TestIdleWaitsForHeldBlockAfterFlap: once its interface went down and up
+// again (a veth's peer restarted), the socket keeps its error and every
+// read without a packet goes by it; those reads too report no quiet moment
+// later than a packet the kernel still holds in a block.
+func TestIdleWaitsForHeldBlockAfterFlap(t *testing.T) {
+	ipCmd, err := exec.LookPath("ip")
+	if err != nil {
+		t.Skip("no ip command")
+	}
+	saved := blockTimeout
+	blockTimeout = 1500 * time.Millisecond
+	defer func() { blockTimeout = saved }()
+	type result struct {
+		skip string
+		err  error
+	}
+	// A segment to port 9000, which the peer sends and rev0 receives.
+	fr := makeFrame(t, netip.MustParseAddrPort("10.9.0.2:40000"), netip.MustParseAddrPort("10.9.0.1:9000"), layers.IPProtocolTCP, false)
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread, in a namespace of its own, is not reused
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			done <- result{skip: fmt.Sprintf("a network namespace of its own needs root: %v", err)}
+			return
+		}
+		skip, err := heldAfterFlap(ipCmd, fr.data)
+		done <- result{skip, err}
+	}()
+	r := <-done
+	if r.skip != "" {
+		t.Skip(r.skip)
+	}
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+}
+
+// heldAfterFlap is TestIdleWaitsForHeldBlockAfterFlap in its namespace:
+// it returns why to skip, or the failure.
+func heldAfterFlap(ipCmd string, frame []byte) (string, error) {
+	ip := func(args ...string) error {
+		if out, err := exec.Command(ipCmd, args...).CombinedOutput(); err != nil {
+			return fmt.Errorf("ip %v: %v: %s", args, err, out)
+		}
+		return nil
+	}
+	for _, args := range [][]string{{"link", "add", "rev0", "type", "veth", "peer", "name", "rev1"}, {"link", "set", "rev0", "up"}, {"link", "set", "rev1", "up"}} {
+		if err := ip(args...); err != nil {
+			return "", err
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	h, err := Open(ctx, "rev0", capture.Port(9000))
+	if err != nil {
+		return "", err
+	}
+	defer h.Close()
+	if err := ip("link", "set", "rev0", "down"); err != nil {
+		return "", err
+	}
+	if err := ip("link", "set", "rev0", "up"); err != nil {
+		return "", err
+	}
+	for { // quiet first: the ring empty, its blocks handed over
+		_, _, err := h.ReadPacketData()
+		if errors.Is(err, capture.ErrIdle) {
+			break
+		}
+		if err != nil {
+			return "", err
+		}
+	}
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, 0)
+	if err != nil {
+		return "", err
+	}
+	defer unix.Close(fd)
+	peer, err := net.InterfaceByName("rev1")
+	if err != nil {
+		return "", err
+	}
+	sent := time.Now()
+	if err := unix.Sendto(fd, frame, 0, &unix.SockaddrLinklayer{Ifindex: peer.Index}); err != nil {
+		return "", err
+	}
+	var idles []time.Time
+	for {
+		_, ci, err := h.ReadPacketData()
+		if errors.Is(err, capture.ErrIdle) {
+			idles = append(idles, ci.Timestamp)
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("no packet: %v", err)
+		}
+		if waited := time.Since(sent); waited < time.Second {
+			return fmt.Sprintf("the kernel handed the block over after %v, not the 1.5 s asked: nothing held to test", waited), nil
+		}
+		for _, at := range idles {
+			if at.After(ci.Timestamp) {
+				return "", fmt.Errorf("after the flap, a quiet moment at %v was reported before the packet of %v it held back", at.Format("15:04:05.000"), ci.Timestamp.Format("15:04:05.000"))
+			}
+		}
+		return "", nil
 	}
 }

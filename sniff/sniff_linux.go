@@ -136,12 +136,17 @@ func (h *Handle) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 			// set (a ring is not read with recv, which would clear it), so
 			// every poll returns at once: end as tcpdump does, or, on an
 			// interface that is up again, wait out a poll period rather
-			// than spin.
+			// than spin, and then only report a quiet moment as a poll
+			// timeout does.
 			if err := h.gone(); err != nil {
 				return nil, gopacket.CaptureInfo{}, err
 			}
 			time.Sleep(pollPeriod)
-			return nil, gopacket.CaptureInfo{Timestamp: time.Now()}, capture.ErrIdle
+			now := time.Now()
+			if h.holding() {
+				continue
+			}
+			return nil, gopacket.CaptureInfo{Timestamp: now}, capture.ErrIdle
 		}
 		if errors.Is(err, syscall.EINTR) {
 			continue
