@@ -157,3 +157,49 @@ func TestResetBehindHole(t *testing.T) {
 		t.Errorf("lost %v bytes, want none", s.Lost)
 	}
 }
+
+// TestLateSegmentsAfterReset: the client closes with an answer unread and
+// resets; the server's next segment, sent before the RST reached it, and
+// the client's RST that answers it come after. They belong to the
+// connection that ended, not to another: the session ends once, reset,
+// and no second session opens for them.
+func TestLateSegmentsAfterReset(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	path := writeCapture(t, func(w *pcapout.Writer) {
+		c := w.Conn("127.0.0.1:40009", "127.0.0.1:9000", t0)
+		for i := range 3 {
+			at := t0.Add(time.Duration(10+10*i) * time.Millisecond)
+			c.Write(live.ClientToServer, at, []byte(v1("\x03", 0, "")))
+			c.Write(live.ServerToClient, at.Add(time.Millisecond), []byte(v1("\x03", 0, "")))
+		}
+		c.Write(live.ServerToClient, t0.Add(50*time.Millisecond), []byte(v1("\x03", 0, ""))) // unread
+		c.End(live.ClientToServer, t0.Add(60*time.Millisecond))
+	})
+	ps := readPackets(t, path)
+	var server pkt // the server's last NOP
+	for i, p := range ps {
+		if uint16(p.tcp.SrcPort) == 9000 && len(p.payload) > 0 {
+			server = p
+		}
+		if uint16(p.tcp.SrcPort) == 40009 && p.tcp.FIN {
+			tcp := *p.tcp
+			tcp.FIN, tcp.RST = false, true
+			ps[i] = reserialize(t, p, &tcp, nil)
+			ps = ps[:i+1]
+			break
+		}
+	}
+	rst := ps[len(ps)-1]
+	late := *server.tcp // the server's next NOP, in flight
+	late.Seq += uint32(len(server.payload))
+	inFlight := reserialize(t, server, &late, server.payload)
+	inFlight.ci.Timestamp = rst.ci.Timestamp.Add(time.Millisecond)
+	again := rst
+	again.ci.Timestamp = rst.ci.Timestamp.Add(2 * time.Millisecond)
+	ps = append(ps, inFlight, again)
+
+	reg := readEvaluated(ps, capture.Config{Filter: capture.Port(9000)}, live.FindingsConfig{Churn: -1})
+	if n := len(reg.Snapshot().Sessions); n != 1 {
+		t.Fatalf("%d sessions, want one", n)
+	}
+}

@@ -137,8 +137,13 @@ type Stats struct {
 // reassembly still holds. A Reader is not safe for concurrent use, except
 // Stats.
 type Reader struct {
-	cfg    Config
-	conns  map[flowKey]*connAsm // by the flow of either direction
+	cfg   Config
+	conns map[flowKey]*connAsm // by the flow of either direction
+	// ended holds, by the flow of either direction, the capture time at
+	// which each connection that ended (FIN or RST) was forgotten, for
+	// endedFor: a late segment of it (one sent before its peer's RST came)
+	// is not another connection.
+	ended  map[flowKey]time.Time
 	ac     assemblerContext
 	closed bool
 
@@ -186,7 +191,7 @@ func NewReader(cfg Config) *Reader {
 	if cfg.EvaluateEvery <= 0 {
 		cfg.EvaluateEvery = defaultEvaluateEvery
 	}
-	return &Reader{cfg: cfg, conns: make(map[flowKey]*connAsm), parsers: make(map[layers.LinkType]*gopacket.DecodingLayerParser)}
+	return &Reader{cfg: cfg, conns: make(map[flowKey]*connAsm), ended: make(map[flowKey]time.Time), parsers: make(map[layers.LinkType]*gopacket.DecodingLayerParser)}
 }
 
 // Stats returns what the Reader has read so far.
@@ -322,6 +327,17 @@ func (r *Reader) Packet(data []byte, ci gopacket.CaptureInfo, link layers.LinkTy
 	key := flowKey{netFlow, r.tcp.TransportFlow()}
 	ca := r.conns[key]
 	if ca == nil {
+		if _, ok := r.ended[key]; ok {
+			if !r.tcp.SYN {
+				// A segment of a connection that ended, sent before the
+				// peer's RST reached its sender, or the RST answering it:
+				// joined, it would open a second session, at once reset.
+				r.idle(ci.Timestamp)
+				return
+			}
+			delete(r.ended, key) // a new connection between the same ends
+			delete(r.ended, flowKey{netFlow.Reverse(), key.tcp.Reverse()})
+		}
 		ca = &connAsm{key: key}
 		ca.asm = reassembly.NewAssembler(reassembly.NewStreamPool(factory{r, ca}))
 		ca.asm.MaxBufferedPagesPerConnection = maxPagesPerConn
@@ -423,6 +439,11 @@ var everything = time.Unix(1<<40, 0)
 // orientWait, and forgets the connections that are over.
 func (r *Reader) sweep(now time.Time) {
 	r.lastFlush = now
+	for k, at := range r.ended {
+		if now.Sub(at) > endedFor {
+			delete(r.ended, k)
+		}
+	}
 	for k, ca := range r.conns {
 		if k != ca.key {
 			continue // the reverse direction's entry
@@ -441,10 +462,19 @@ func (r *Reader) sweep(now time.Time) {
 	}
 }
 
-// forget drops a connection's reassembly.
+// endedFor is how long, in capture time, the late segments of a
+// connection that ended are taken for its own: Linux's TIME_WAIT.
+const endedFor = time.Minute
+
+// forget drops a connection's reassembly; one that ended is remembered
+// for endedFor (Reader.ended).
 func (r *Reader) forget(ca *connAsm) {
+	rev := flowKey{ca.key.net.Reverse(), ca.key.tcp.Reverse()}
 	delete(r.conns, ca.key)
-	delete(r.conns, flowKey{ca.key.net.Reverse(), ca.key.tcp.Reverse()})
+	delete(r.conns, rev)
+	if c := ca.conn; c != nil && c.complete {
+		r.ended[ca.key], r.ended[rev] = r.latest, r.latest
+	}
 }
 
 // Close decodes what reassembly still holds: holes it waited at count as
@@ -461,6 +491,7 @@ func (r *Reader) Close() {
 		}
 	}
 	clear(r.conns)
+	clear(r.ended)
 	if r.cfg.Evaluate != nil && !r.latest.IsZero() {
 		r.cfg.Evaluate(r.latest) // the capture as it ends
 	}
