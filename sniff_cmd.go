@@ -33,7 +33,8 @@ func newSniffCmd() *cobra.Command {
 			"joined at the first frame boundary found in each direction, and shown once both directions\n" +
 			"show one and a stream opens (odd stream ids are the client's), or after 2 s of capture.\n" +
 			"It needs root or CAP_NET_RAW (sudo setcap cap_net_raw+ep $(which muxtop)). By default every\n" +
-			"connection whose bytes look like smux or yamux is decoded; --port or a filter picks connections.\n" +
+			"connection whose bytes look like smux or yamux is decoded; --port or a filter picks connections,\n" +
+			"and the kernel drops the other packets, as tcpdump's filter does.\n" +
 			"--protocol smux|yamux forces the protocol; --skip N skips N bytes the client sends first.\n" +
 			"A receiver that stopped reading shows as the zero TCP window it advertises: SESSION_BLOCKED\n" +
 			"after --blocked-after.",
