@@ -797,14 +797,30 @@ func unparsedDiffs(ss *live.SessionSnap, o *model) []string {
 // forwardDiffs checks that what each end read is what the other wrote, or
 // the start of it: the tap, and the proxy (which says it forwards every
 // byte untouched), change nothing on the way.
+//
+// A Recorder records a write once the conn's Write returns, by when its
+// peer may have read and recorded the bytes (a keepalive NOP, in a live
+// session): a read ahead of the writer's record is looked at again, for
+// up to a second, until the writer's record catches up. Bytes that
+// differ are a difference at once.
 func (e *env) forwardDiffs() []string {
-	var diffs []string
-	for d := range 2 { // sent by side d, read by side 1-d
-		if diff := prefixDiff(e.rec[1-d].ReadBytes(), e.rec[d].WrittenBytes()); diff != "" {
-			diffs = append(diffs, fmt.Sprintf("%v: the %v read %s the %v wrote", live.Dir(d), live.Side(1-d), diff, live.Side(d)))
+	deadline := time.Now().Add(time.Second)
+	for {
+		var diffs []string
+		ahead := false
+		for d := range 2 { // sent by side d, read by side 1-d
+			read := e.rec[1-d].ReadBytes()
+			written := e.rec[d].WrittenBytes() // after the read: it can only have caught up
+			if diff := prefixDiff(read, written); diff != "" {
+				diffs = append(diffs, fmt.Sprintf("%v: the %v read %s the %v wrote", live.Dir(d), live.Side(1-d), diff, live.Side(d)))
+				ahead = ahead || len(read) > len(written) && bytes.Equal(read[:len(written)], written)
+			}
 		}
+		if !ahead || time.Now().After(deadline) {
+			return diffs
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
-	return diffs
 }
 
 // prefixDiff says how got differs from being a prefix of want, or "".
