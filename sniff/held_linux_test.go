@@ -29,28 +29,7 @@ func TestIdleWaitsForHeldBlock(t *testing.T) {
 	saved := blockTimeout
 	blockTimeout = 1500 * time.Millisecond
 	defer func() { blockTimeout = saved }()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() { // ends with the listener's close
-		if c, err := ln.Accept(); err == nil {
-			io.Copy(io.Discard, c)
-			c.Close()
-		}
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	// Only this connection's packets: a busy loopback would never be quiet.
-	h, err := Open(ctx, "lo", capture.Port(uint16(ln.Addr().(*net.TCPAddr).Port)))
-	if errors.Is(err, ErrPermission) {
-		t.Skip("capturing needs root or CAP_NET_RAW")
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	ln, h := sinkOnLoopback(t, 10*time.Second)
 	// Read until quiet, so that the ring is empty and handed over.
 	for {
 		_, _, err := h.ReadPacketData()
@@ -179,27 +158,7 @@ func TestIdleAfterBusyOpen(t *testing.T) {
 // once the capture is closed (the summary reads it then); the reads still
 // come to a quiet moment after the packets the ring kept.
 func TestDroppedWhenFull(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() { // ends with the connection's close
-		if c, err := ln.Accept(); err == nil {
-			io.Copy(io.Discard, c)
-			c.Close()
-		}
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	h, err := Open(ctx, "lo", capture.Port(uint16(ln.Addr().(*net.TCPAddr).Port)))
-	if errors.Is(err, ErrPermission) {
-		t.Skip("capturing needs root or CAP_NET_RAW")
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	ln, h := sinkOnLoopback(t, 20*time.Second)
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -336,4 +295,33 @@ func heldAfterFlap(ipCmd string, frame []byte) (string, error) {
 		}
 		return "", nil
 	}
+}
+
+// sinkOnLoopback listens on the loopback for one connection, whose bytes
+// it discards, and opens a capture of that port alone (a busy loopback
+// would never be quiet), ending within d. The test cleans both up.
+func sinkOnLoopback(t *testing.T, d time.Duration) (net.Listener, *Handle) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() { // ends with the listener's close
+		if c, err := ln.Accept(); err == nil {
+			io.Copy(io.Discard, c)
+			c.Close()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	h, err := Open(ctx, "lo", capture.Port(uint16(ln.Addr().(*net.TCPAddr).Port)))
+	if errors.Is(err, ErrPermission) {
+		t.Skip("capturing needs root or CAP_NET_RAW")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	return ln, h
 }
