@@ -30,15 +30,8 @@ func TestIdleWaitsForHeldBlock(t *testing.T) {
 	blockTimeout = 1500 * time.Millisecond
 	defer func() { blockTimeout = saved }()
 	ln, h := sinkOnLoopback(t, 10*time.Second)
-	// Read until quiet, so that the ring is empty and handed over.
-	for {
-		_, _, err := h.ReadPacketData()
-		if errors.Is(err, capture.ErrIdle) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	if err := untilQuiet(h); err != nil {
+		t.Fatal(err)
 	}
 	sent := time.Now()
 	c, err := net.Dial("tcp", ln.Addr().String())
@@ -46,26 +39,13 @@ func TestIdleWaitsForHeldBlock(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	var idles []time.Time
-	for {
-		_, ci, err := h.ReadPacketData()
-		if errors.Is(err, capture.ErrIdle) {
-			idles = append(idles, ci.Timestamp)
-			continue
-		}
-		if err != nil {
-			t.Fatalf("no packet: %v", err)
-		}
-		// The connection's SYN, the first packet since the ring was quiet.
-		if waited := time.Since(sent); waited < time.Second {
-			t.Skipf("the kernel handed the block over after %v, not the 1.5 s asked: nothing held to test", waited)
-		}
-		for _, at := range idles {
-			if at.After(ci.Timestamp) {
-				t.Fatalf("a quiet moment at %v was reported before the packet of %v it held back", at.Format("15:04:05.000"), ci.Timestamp.Format("15:04:05.000"))
-			}
-		}
-		return
+	// The connection's SYN is the first packet since the ring was quiet.
+	skip, err := heldBack(h, sent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if skip != "" {
+		t.Skip(skip)
 	}
 }
 
@@ -253,14 +233,8 @@ func heldAfterFlap(ipCmd string, frame []byte) (string, error) {
 	if err := ip("link", "set", "rev0", "up"); err != nil {
 		return "", err
 	}
-	for { // quiet first: the ring empty, its blocks handed over
-		_, _, err := h.ReadPacketData()
-		if errors.Is(err, capture.ErrIdle) {
-			break
-		}
-		if err != nil {
-			return "", err
-		}
+	if err := untilQuiet(h); err != nil {
+		return "", err
 	}
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, 0)
 	if err != nil {
@@ -275,26 +249,11 @@ func heldAfterFlap(ipCmd string, frame []byte) (string, error) {
 	if err := unix.Sendto(fd, frame, 0, &unix.SockaddrLinklayer{Ifindex: peer.Index}); err != nil {
 		return "", err
 	}
-	var idles []time.Time
-	for {
-		_, ci, err := h.ReadPacketData()
-		if errors.Is(err, capture.ErrIdle) {
-			idles = append(idles, ci.Timestamp)
-			continue
-		}
-		if err != nil {
-			return "", fmt.Errorf("no packet: %v", err)
-		}
-		if waited := time.Since(sent); waited < time.Second {
-			return fmt.Sprintf("the kernel handed the block over after %v, not the 1.5 s asked: nothing held to test", waited), nil
-		}
-		for _, at := range idles {
-			if at.After(ci.Timestamp) {
-				return "", fmt.Errorf("after the flap, a quiet moment at %v was reported before the packet of %v it held back", at.Format("15:04:05.000"), ci.Timestamp.Format("15:04:05.000"))
-			}
-		}
-		return "", nil
+	skip, err := heldBack(h, sent)
+	if err != nil {
+		return "", fmt.Errorf("after the flap, %w", err)
 	}
+	return skip, nil
 }
 
 // sinkOnLoopback listens on the loopback for one connection, whose bytes
@@ -324,4 +283,46 @@ func sinkOnLoopback(t *testing.T, d time.Duration) (net.Listener, *Handle) {
 	}
 	t.Cleanup(h.Close)
 	return ln, h
+}
+
+// untilQuiet reads until a quiet moment: the ring empty, its blocks
+// handed over.
+func untilQuiet(h *Handle) error {
+	for {
+		_, _, err := h.ReadPacketData()
+		if errors.Is(err, capture.ErrIdle) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// heldBack reads up to the first packet, sent at sent into a ring that
+// was quiet and holds its blocks for 1.5 s (blockTimeout). It fails if a
+// quiet moment later than that packet's time was reported before it, and
+// gives a reason to skip if the kernel handed the packet over within a
+// second: then nothing was held.
+func heldBack(h *Handle, sent time.Time) (skip string, err error) {
+	var idles []time.Time
+	for {
+		_, ci, err := h.ReadPacketData()
+		if errors.Is(err, capture.ErrIdle) {
+			idles = append(idles, ci.Timestamp)
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("no packet: %v", err)
+		}
+		if waited := time.Since(sent); waited < time.Second {
+			return fmt.Sprintf("the kernel handed the block over after %v, not the 1.5 s asked: nothing held to test", waited), nil
+		}
+		for _, at := range idles {
+			if at.After(ci.Timestamp) {
+				return "", fmt.Errorf("a quiet moment at %v was reported before the packet of %v it held back", at.Format("15:04:05.000"), ci.Timestamp.Format("15:04:05.000"))
+			}
+		}
+		return "", nil
+	}
 }

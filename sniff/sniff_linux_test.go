@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -62,22 +64,7 @@ func loopbackOnce(t *testing.T, iface string) {
 	}
 	c.Write(mark)
 	c.Close()
-	// The handle's reads end (io.EOF) when ctx does: a second after the send.
-	go func() { time.Sleep(time.Second); cancel() }()
-	seen := 0
-	for {
-		data, _, err := h.ReadPacketData()
-		if errors.Is(err, capture.ErrIdle) {
-			continue
-		}
-		if err != nil {
-			break
-		}
-		if bytes.Contains(data, mark) {
-			seen++
-		}
-	}
-	if seen != 1 {
+	if seen := countMarks(h, cancel, string(mark))[string(mark)]; seen != 1 {
 		t.Fatalf("the payload was captured %d times, want once", seen)
 	}
 }
@@ -274,6 +261,15 @@ func TestKernelFilter(t *testing.T) {
 		c.Write([]byte(mark))
 		c.Close()
 	}
+	seen := countMarks(h, cancel, slices.Collect(maps.Keys(marks))...)
+	if seen["muxtop-picked-mark"] != 1 || seen["muxtop-other-mark"] != 0 {
+		t.Fatalf("captured %v, want the picked port's payload once and the other's never", seen)
+	}
+}
+
+// countMarks reads h for a second, then cancels its context, which ends
+// its reads (io.EOF), and counts the packets that carry each mark.
+func countMarks(h *sniff.Handle, cancel context.CancelFunc, marks ...string) map[string]int {
 	go func() { time.Sleep(time.Second); cancel() }()
 	seen := map[string]int{}
 	for {
@@ -282,15 +278,12 @@ func TestKernelFilter(t *testing.T) {
 			continue
 		}
 		if err != nil {
-			break
+			return seen
 		}
-		for mark := range marks {
+		for _, mark := range marks {
 			if bytes.Contains(data, []byte(mark)) {
 				seen[mark]++
 			}
 		}
-	}
-	if seen["muxtop-picked-mark"] != 1 || seen["muxtop-other-mark"] != 0 {
-		t.Fatalf("captured %v, want the picked port's payload once and the other's never", seen)
 	}
 }
