@@ -79,9 +79,10 @@ func newSniffCmd() *cobra.Command {
 				iface = sniff.DefaultInterface
 			}
 			// The findings are evaluated in capture time, by the reader, as
-			// read's are: the kernel hands packets over late at times (in
-			// blocks; seconds late on a loaded machine), and judged by the
-			// wall clock every session would look silent until they come.
+			// read's are: packets come late at times (the kernel hands them
+			// over in blocks, and a sniff that falls behind on a loaded
+			// machine reads them seconds late), and judged by the wall clock
+			// every session would look silent until they come.
 			clock := new(pcap.Clock)
 			clock.Set(time.Now())
 			reg := watch.registryClock(clock.Now)

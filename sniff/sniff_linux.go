@@ -161,9 +161,8 @@ func (h *Handle) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 // holding reports whether the ring holds packets that ReadPacketData has
 // not returned. Once the reads have caught up, that is a block the kernel
 // has not yet handed over: TPACKET_V3 hands a block over when it is full
-// or its timeout passes, and that timeout has been seen to pass seconds
-// late on a loaded machine (Linux 6.18). Until then the capture's time
-// must not pass those packets' own, or every connection would look
+// or its timeout (blockTimeout) passes. Until then the capture's time
+// must not pass those packets' own, or their connections would look
 // silent.
 func (h *Handle) holding() bool {
 	_, v3, err := h.tp.SocketStats()
