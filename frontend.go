@@ -17,6 +17,7 @@ import (
 	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 
+	pcap "github.com/muxtop/muxtop/capture"
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/headless"
 	"github.com/muxtop/muxtop/live"
@@ -171,6 +172,22 @@ func (f *watchFlags) registryClock(clock func() time.Time) *live.Registry {
 	setMemoryLimit(historyLive(f.history, f.snaplen, f.output))
 	// The flags count exactly: --history 0 keeps none (see live.Config).
 	return live.New(live.Config{History: live.Exactly(f.history), Snaplen: live.Exactly(f.snaplen), Clock: clock})
+}
+
+// captureConfig is the capture reader's configuration that read and sniff
+// share: a registry that measures ages by the capture's clock, which
+// starts at start, and the findings evaluated in capture time, by the
+// reader, every metrics.EvaluateEvery of it as the live front ends do.
+// What a capture is diagnosed with then depends on its packets alone, not
+// on how fast (or how late) they are read. The session it feeds says
+// diagnoses.
+func (f *watchFlags) captureConfig(start time.Time) pcap.Config {
+	clock := new(pcap.Clock)
+	clock.Set(start)
+	reg := f.registryClock(clock.Now)
+	findings := f.findingsConfig()
+	return pcap.Config{Registry: reg, Clock: clock,
+		Evaluate: func(now time.Time) { reg.Evaluate(now, findings) }, EvaluateEvery: metrics.EvaluateEvery}
 }
 
 // system is what a command runs and muxtop watches: a demo or a proxy. It

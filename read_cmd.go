@@ -17,7 +17,6 @@ import (
 
 	pcap "github.com/muxtop/muxtop/capture"
 	"github.com/muxtop/muxtop/live"
-	"github.com/muxtop/muxtop/metrics"
 )
 
 func newReadCmd() *cobra.Command {
@@ -131,14 +130,9 @@ func newReadCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("read %s: %w", name, err)
 			}
-			clock := new(pcap.Clock)
-			clock.Set(file.Start())
-			reg := watch.registryClock(clock.Now)
-			// The findings are evaluated in capture time, by the reader:
-			// they depend on the capture alone, not on how fast it is read.
-			findings := watch.findingsConfig()
-			cfg := pcap.Config{Registry: reg, Filter: filter, Clock: clock, Protocol: proto, Skip: skip,
-				Evaluate: func(now time.Time) { reg.Evaluate(now, findings) }, EvaluateEvery: metrics.EvaluateEvery}
+			cfg := watch.captureConfig(file.Start())
+			reg := cfg.Registry
+			cfg.Filter, cfg.Protocol, cfg.Skip = filter, proto, skip
 			var printed *atomic.Uint64
 			if watch.output != "tui" {
 				// Every record is printed: the reader waits for the printer

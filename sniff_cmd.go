@@ -12,7 +12,6 @@ import (
 
 	pcap "github.com/muxtop/muxtop/capture"
 	"github.com/muxtop/muxtop/live"
-	"github.com/muxtop/muxtop/metrics"
 	"github.com/muxtop/muxtop/sniff"
 )
 
@@ -78,17 +77,14 @@ func newSniffCmd() *cobra.Command {
 			if iface == "" {
 				iface = sniff.DefaultInterface
 			}
-			// The findings are evaluated in capture time, by the reader, as
-			// read's are: packets come late at times (the kernel hands them
-			// over in blocks, and a sniff that falls behind on a loaded
-			// machine reads them seconds late), and judged by the wall clock
-			// every session would look silent until they come.
-			clock := new(pcap.Clock)
-			clock.Set(time.Now())
-			reg := watch.registryClock(clock.Now)
-			findings := watch.findingsConfig()
-			rd := pcap.NewReader(pcap.Config{Registry: reg, Filter: filter, Label: "sniff", Recorder: rec, Protocol: proto, Skip: skip,
-				Clock: clock, Evaluate: func(now time.Time) { reg.Evaluate(now, findings) }, EvaluateEvery: metrics.EvaluateEvery})
+			// In capture time, as read: packets come late at times (the
+			// kernel hands them over in blocks, and a sniff that falls
+			// behind on a loaded machine reads them seconds late), and judged
+			// by the wall clock every session would look silent until they come.
+			cfg := watch.captureConfig(time.Now())
+			reg := cfg.Registry
+			cfg.Filter, cfg.Label, cfg.Recorder, cfg.Protocol, cfg.Skip = filter, "sniff", rec, proto, skip
+			rd := pcap.NewReader(cfg)
 			sys := newSniffSystem(ctx, cancel, rd, h)
 			what := iface
 			if !filter.Empty() {

@@ -122,14 +122,11 @@ func (h *Handle) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 		}
 		data, ci, err := h.tp.ZeroCopyReadPacketData()
 		if errors.Is(err, afpacket.ErrTimeout) {
-			// A poll period without a packet: the reader's waits and
-			// evaluations run on to now, unless the kernel still holds
-			// packets older than now in a block it has not handed over.
-			now := time.Now()
-			if h.holding() {
-				continue
+			// A poll period without a packet.
+			if now, ok := h.quiet(); ok {
+				return nil, gopacket.CaptureInfo{Timestamp: now}, capture.ErrIdle
 			}
-			return nil, gopacket.CaptureInfo{Timestamp: now}, capture.ErrIdle
+			continue
 		}
 		if errors.Is(err, afpacket.ErrPoll) {
 			// The socket's error: its interface went down or away. It stays
@@ -142,11 +139,10 @@ func (h *Handle) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 				return nil, gopacket.CaptureInfo{}, err
 			}
 			time.Sleep(pollPeriod)
-			now := time.Now()
-			if h.holding() {
-				continue
+			if now, ok := h.quiet(); ok {
+				return nil, gopacket.CaptureInfo{Timestamp: now}, capture.ErrIdle
 			}
-			return nil, gopacket.CaptureInfo{Timestamp: now}, capture.ErrIdle
+			continue
 		}
 		if errors.Is(err, syscall.EINTR) {
 			continue
@@ -156,6 +152,15 @@ func (h *Handle) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 		}
 		return data, ci, nil
 	}
+}
+
+// quiet returns the time of a quiet moment after reads that found no
+// packet, with ok: the reader's waits and evaluations may run on to now.
+// Not ok while the kernel still holds packets older than now in a block
+// it has not handed over.
+func (h *Handle) quiet() (now time.Time, ok bool) {
+	now = time.Now() // before the counts: a packet counted after is not older
+	return now, !h.holding()
 }
 
 // holding reports whether the ring holds packets that ReadPacketData has
