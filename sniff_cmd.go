@@ -112,7 +112,7 @@ func newSniffCmd() *cobra.Command {
 	watch.register(cmd)
 	write.register(cmd)
 	mux.register(cmd)
-	cmd.Flags().StringVarP(&iface, "interface", "i", "", "interface to capture on, or "+sniff.Any+" for every Ethernet and loopback interface (default "+sniff.DefaultInterface+")")
+	cmd.Flags().StringVarP(&iface, "interface", "i", "", "interface to capture on (Ethernet, loopback, or a tunnel's: tun, WireGuard, IPIP), or "+sniff.Any+" for every one (default "+sniff.DefaultInterface+")")
 	cmd.Flags().Uint16Var(&port, "port", 0, "decode the connections with an end on this port, whatever their bytes look like")
 	return cmd
 }

@@ -64,12 +64,27 @@ func makeFrame(t *testing.T, src, dst netip.AddrPort, proto layers.IPProtocol, f
 		what: fmt.Sprintf("%v %v→%v frag=%v", proto, src, dst, frag)}
 }
 
+// bareFrame is fr as an interface without a link-layer header (a tun,
+// WireGuard) gives it: the bare IP packet.
+func bareFrame(fr frame) frame {
+	fr.data = fr.data[ethernet:]
+	fr.what += " (bare IP)"
+	return fr
+}
+
 // TestSocketFilterIsTheReadersFilter runs the socket filter in x/net/bpf's
 // virtual machine over random frames and filters: a TCP segment is kept
 // exactly when the reader's Filter.Match picks its connection, UDP is
 // dropped, and what the prefilter cannot judge (an IPv4 fragment past the
-// first, another EtherType) is kept for the reader.
+// first, another EtherType) is kept for the reader. So on an Ethernet
+// interface (bound) and on one that gives bare IP packets (boundIP).
 func TestSocketFilterIsTheReadersFilter(t *testing.T) {
+	for _, pre := range []preamble{bound, boundIP} {
+		t.Run(map[preamble]string{bound: "ethernet", boundIP: "bare-ip"}[pre], func(t *testing.T) { readersFilter(t, pre) })
+	}
+}
+
+func readersFilter(t *testing.T, pre preamble) {
 	addrs := []netip.Addr{
 		netip.MustParseAddr("10.0.0.5"), netip.MustParseAddr("10.0.0.6"), netip.MustParseAddr("127.0.0.1"),
 		netip.MustParseAddr("fd00::5"), netip.MustParseAddr("fd00::6"), netip.MustParseAddr("::ffff:10.0.0.5"),
@@ -99,7 +114,7 @@ func TestSocketFilterIsTheReadersFilter(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ins, ok := socketFilter(bound, f)
+		ins, ok := socketFilter(pre, f)
 		if !ok {
 			t.Fatalf("%q: too long", expr)
 		}
@@ -131,6 +146,9 @@ func TestSocketFilterIsTheReadersFilter(t *testing.T) {
 			}
 			frag := src.Addr().Is4() && rng.IntN(6) == 0
 			fr := makeFrame(t, src, dst, proto, frag)
+			if pre == boundIP {
+				fr = bareFrame(fr)
+			}
 			kept, err := vm.Run(fr.data)
 			if err != nil {
 				t.Fatalf("%q on %s: %v", expr, fr.what, err)
@@ -183,13 +201,16 @@ func TestSocketFilterShapes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, pre := range []preamble{bound, loopback, every} {
+	for _, pre := range []preamble{bound, loopback, every, boundIP} {
 		for _, f := range []capture.Filter{{}, f} {
 			ins, ok := socketFilter(pre, f)
 			if !ok {
 				t.Fatalf("preamble %d, %q: too long", pre, f)
 			}
-			if pre == bound && f.Empty() {
+			if (pre == bound || pre == boundIP) && f.Empty() {
+				if ins != nil {
+					t.Errorf("preamble %d: the empty filter is a program", pre)
+				}
 				continue
 			}
 			if _, err := bpf.Assemble(ins); err != nil {
@@ -239,28 +260,34 @@ func TestSocketFilterHopByHop(t *testing.T) {
 		t.Fatalf("the reader's decoders: %v, %v, port %d", err, decoded, tcp.DstPort)
 	}
 
-	for _, expr := range []string{"port 9000", "host fd00::6 and port 9000"} {
-		f, err := capture.ParseFilter(expr)
-		if err != nil {
-			t.Fatal(err)
+	for _, pre := range []preamble{bound, boundIP} {
+		link := 0 // where the packet starts in the frames built
+		if pre == boundIP {
+			link = ethernet
 		}
-		ins, _ := socketFilter(bound, f)
-		vm, err := bpf.NewVM(ins)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, ext := range []int{0, 1, 3} {
-			for _, c := range []struct {
-				fr   frame
-				want int
-			}{{picked, keepAll}, {other, drop}, {udp, drop}} {
-				if kept, err := vm.Run(withHBH(c.fr, ext)); err != nil || kept != c.want {
-					t.Errorf("%q: kept %d (%v) of %s after a Hop-by-Hop header of %d bytes, want %d", expr, kept, err, c.fr.what, 8*(1+ext), c.want)
+		for _, expr := range []string{"port 9000", "host fd00::6 and port 9000"} {
+			f, err := capture.ParseFilter(expr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ins, _ := socketFilter(pre, f)
+			vm, err := bpf.NewVM(ins)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ext := range []int{0, 1, 3} {
+				for _, c := range []struct {
+					fr   frame
+					want int
+				}{{picked, keepAll}, {other, drop}, {udp, drop}} {
+					if kept, err := vm.Run(withHBH(c.fr, ext)[link:]); err != nil || kept != c.want {
+						t.Errorf("preamble %d, %q: kept %d (%v) of %s after a Hop-by-Hop header of %d bytes, want %d", pre, expr, kept, err, c.fr.what, 8*(1+ext), c.want)
+					}
 				}
 			}
-		}
-		if kept, err := vm.Run(picked.data); err != nil || kept != keepAll {
-			t.Errorf("%q: kept %d (%v) of %s, want all", expr, kept, err, picked.what)
+			if kept, err := vm.Run(picked.data[link:]); err != nil || kept != keepAll {
+				t.Errorf("preamble %d, %q: kept %d (%v) of %s, want all", pre, expr, kept, err, picked.what)
+			}
 		}
 	}
 }

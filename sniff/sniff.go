@@ -13,8 +13,8 @@ import (
 // loopback, where a client and server on one machine talk.
 const DefaultInterface = "lo"
 
-// Any is the interface name that captures on every Ethernet and loopback
-// interface, as tcpdump's -i any does.
+// Any is the interface name that captures on every Ethernet, loopback
+// and bare IP (tun, WireGuard, IPIP) interface, as tcpdump's -i any does.
 const Any = "any"
 
 // ErrPermission is returned, wrapped, when the process may not capture.

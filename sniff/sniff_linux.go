@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/gopacket/gopacket/afpacket"
 	"github.com/gopacket/gopacket/layers"
 	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
 
 	"github.com/muxtop/muxtop/capture"
 )
@@ -40,6 +42,13 @@ type Handle struct {
 	ctx   context.Context
 	iface string
 	tp    *afpacket.TPacket
+	// link is the link type of the packets: Ethernet, or bare IP on an
+	// interface without a link-layer header. Under Any, where both come,
+	// links keeps each interface's, by index, and a bare IP packet says
+	// so in its CaptureInfo (capture.Reader reads it then as a pcapng
+	// capture of mixed link types).
+	link  layers.LinkType
+	links map[int]layers.LinkType
 	// uncounted is how many packets the reads returned that the kernel's
 	// counts never had (see held).
 	uncounted uint32
@@ -50,7 +59,7 @@ type Handle struct {
 }
 
 // Open starts capturing the packets on iface ("" means DefaultInterface;
-// Any, every Ethernet and loopback interface) that may belong to a
+// Any, every interface of a link type it decodes) that may belong to a
 // connection f picks: the kernel drops the rest (the zero Filter: none)
 // before they cost a copy. Reads end with io.EOF once ctx is done. Without
 // the permission to capture, the error wraps ErrPermission.
@@ -67,6 +76,7 @@ func Open(ctx context.Context, iface string, f capture.Filter) (*Handle, error) 
 		afpacket.TPacketVersion3,
 	}
 	pre := every // an unbound socket: every interface
+	link := layers.LinkTypeEthernet
 	if iface != Any {
 		ifc, err := net.InterfaceByName(iface)
 		if err != nil {
@@ -78,6 +88,17 @@ func Open(ctx context.Context, iface string, f capture.Filter) (*Handle, error) 
 		}
 		opts = append(opts, afpacket.OptInterface(iface))
 		pre = bound
+		hw, err := hardwareType(iface)
+		if err != nil {
+			return nil, fmt.Errorf("sniff: %s: cannot tell its link type: %w", iface, err)
+		}
+		var ok bool
+		if link, ok = linkOf(hw); !ok {
+			return nil, fmt.Errorf("sniff: %s carries link type %d (ARPHRD), which muxtop does not decode: it reads Ethernet, loopback and bare IP (tun, WireGuard, IPIP) interfaces; capture with tcpdump -w FILE (libpcap reads more) and use muxtop read FILE", iface, hw)
+		}
+		if link == layers.LinkTypeRaw {
+			pre = boundIP
+		}
 		if ifc.Flags&net.FlagLoopback != 0 {
 			// AF_PACKET shows each loopback packet twice, as it leaves and as
 			// it arrives; keep the arrival only, as tcpdump does.
@@ -108,7 +129,65 @@ func Open(ctx context.Context, iface string, f capture.Filter) (*Handle, error) 
 			return nil, fmt.Errorf("sniff: %s: %w", iface, err)
 		}
 	}
-	return &Handle{ctx: ctx, iface: iface, tp: tp}, nil
+	h := &Handle{ctx: ctx, iface: iface, tp: tp, link: link}
+	if iface == Any {
+		h.links = make(map[int]layers.LinkType)
+	}
+	return h, nil
+}
+
+// linkOf returns the link type of the packets AF_PACKET gives of an
+// interface of ARPHRD type hw, and false for one the reader cannot decode.
+func linkOf(hw uint16) (layers.LinkType, bool) {
+	switch {
+	case hw == arphrdEther, hw == arphrdLoopback:
+		return layers.LinkTypeEthernet, true
+	case slices.Contains(bareIP, uint32(hw)):
+		return layers.LinkTypeRaw, true
+	}
+	return 0, false
+}
+
+// hardwareType returns the ARPHRD type of the interface named name, as
+// SIOCGIFHWADDR gives it (libpcap asks the same).
+func hardwareType(name string) (uint16, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		return 0, err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFHWADDR, ifr); err != nil {
+		return 0, err
+	}
+	return ifr.Uint16(), nil // sa_family: the ARPHRD type
+}
+
+// bareIPPacket is what a bare IP packet's CaptureInfo carries under Any.
+var bareIPPacket = []any{layers.LinkTypeRaw}
+
+// linkAt returns the link type of the packets of the interface with index
+// i, under Any: what the interface's type says, looked up once. The socket
+// filter keeps only packets of the types linkOf knows; one of an interface
+// gone before it could be looked up is taken for Ethernet, as before sniff
+// knew of others.
+func (h *Handle) linkAt(i int) layers.LinkType {
+	if l, ok := h.links[i]; ok {
+		return l
+	}
+	l := layers.LinkTypeEthernet
+	if ifc, err := net.InterfaceByIndex(i); err == nil {
+		if hw, err := hardwareType(ifc.Name); err == nil {
+			if known, ok := linkOf(hw); ok {
+				l = known
+			}
+		}
+	}
+	h.links[i] = l
+	return l
 }
 
 // ReadPacketData returns the next packet; its data is valid until the
@@ -149,6 +228,9 @@ func (h *Handle) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 		}
 		if err != nil {
 			return nil, ci, fmt.Errorf("sniff: %s: %w", h.iface, err)
+		}
+		if h.links != nil && h.linkAt(ci.InterfaceIndex) == layers.LinkTypeRaw {
+			ci.AncillaryData = bareIPPacket
 		}
 		return data, ci, nil
 	}
@@ -218,8 +300,12 @@ func (h *Handle) gone() error {
 	return nil
 }
 
-// LinkType is Ethernet: AF_PACKET gives loopback packets an Ethernet header too.
-func (h *Handle) LinkType() layers.LinkType { return layers.LinkTypeEthernet }
+// LinkType is Ethernet (AF_PACKET gives loopback packets an Ethernet
+// header too), or bare IP (layers.LinkTypeRaw) on an interface without a
+// link-layer header: a tun, WireGuard or IPIP tunnel. Under Any, a bare
+// IP packet's CaptureInfo says so (its AncillaryData, as in a pcapng
+// capture of mixed link types).
+func (h *Handle) LinkType() layers.LinkType { return h.link }
 
 // Dropped returns how many packets the kernel dropped because muxtop did
 // not read them fast enough: after Close, the count it had then.
