@@ -187,14 +187,16 @@ func startTcpdump(t *testing.T, bin, addr, file string) (stop func() (drops int,
 	return startTcpdumpOn(t, bin, "lo", addr, file)
 }
 
-// startTcpdumpOn is startTcpdump on interface iface.
-func startTcpdumpOn(t *testing.T, bin, iface, addr, file string) (stop func() (drops int, stats string)) {
+// startTcpdumpOn is startTcpdump on interface iface, with tcpdump's
+// options opts besides.
+func startTcpdumpOn(t *testing.T, bin, iface, addr, file string, opts ...string) (stop func() (drops int, stats string)) {
 	t.Helper()
 	_, port, _ := strings.Cut(addr, ":")
 	// --immediate-mode: without it, packets wait in the kernel for a block
 	// to fill or time out, and those still waiting at SIGINT are lost. -B:
 	// a larger buffer than the default, so that a busy machine drops less.
-	td := exec.Command(bin, "-i", iface, "--immediate-mode", "-B", "32768", "-U", "-w", file, "tcp", "port", port)
+	args := append([]string{"-i", iface, "--immediate-mode", "-B", "32768", "-U", "-w", file}, opts...)
+	td := exec.Command(bin, append(args, "tcp", "port", port)...)
 	stderr, err := td.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
