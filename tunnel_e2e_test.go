@@ -15,6 +15,7 @@ import (
 	"github.com/xtaci/smux"
 
 	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/internal/tuntest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/tap"
@@ -39,29 +40,8 @@ func TestTcpdumpTunnelThenRead(t *testing.T) {
 
 	cfg := smux.DefaultConfig()
 	cfg.Version = 2
-	served := make(chan struct{})
-	go func() { // ends with the pair's listener
-		defer close(served)
-		for {
-			c, err := p.Ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				s, err := smux.Server(c, cfg)
-				if err != nil {
-					return
-				}
-				for {
-					st, err := s.AcceptStream()
-					if err != nil {
-						return
-					}
-					go func() { io.Copy(st, st); st.Close() }()
-				}
-			}()
-		}
-	}()
+	served := make(chan error, 1)
+	go func() { served <- smuxtest.ServeEcho(p.Ln, cfg) }()
 	reg := live.New(live.Config{})
 	c, err := p.Dial()
 	if err != nil {

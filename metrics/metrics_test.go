@@ -9,7 +9,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -84,25 +83,6 @@ func sum(m map[string]float64, name string, want ...string) float64 {
 	return n
 }
 
-// countingConn counts the raw bytes that pass, independently of the tap
-// above it.
-type countingConn struct {
-	net.Conn
-	read, written atomic.Int64
-}
-
-func (c *countingConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	c.read.Add(int64(n))
-	return n, err
-}
-
-func (c *countingConn) Write(p []byte) (int, error) {
-	n, err := c.Conn.Write(p)
-	c.written.Add(int64(n))
-	return n, err
-}
-
 // serveEcho answers every stream of srv with its first read, doubled, then
 // closes it.
 func serveEcho(srv *smux.Session) {
@@ -148,9 +128,9 @@ func TestScrapeAgainstRawBytes(t *testing.T) {
 		t.Run(fmt.Sprintf("v%d", version), func(t *testing.T) {
 			smuxtest.NoGoroutinesLeft(t)
 			reg := live.New(live.Config{})
-			var raw *countingConn
+			var raw *smuxtest.CountingConn
 			cli, srv := smuxtest.Pair(t, smuxtest.Config(version), func(c net.Conn) net.Conn {
-				raw = &countingConn{Conn: c}
+				raw = &smuxtest.CountingConn{Conn: c}
 				return tap.Wrap(raw, live.Client, reg, "test")
 			}, nil)
 			go serveEcho(srv)
@@ -163,9 +143,9 @@ func TestScrapeAgainstRawBytes(t *testing.T) {
 			smuxtest.Eventually(t, "every stream closed both ways and every byte counted", func() bool {
 				m = scrape(t, col)
 				return m["muxtop_streams_closed_total"] == requests &&
-					sum(m, "muxtop_frame_bytes_total", "direction=s2c") == float64(raw.read.Load())
+					sum(m, "muxtop_frame_bytes_total", "direction=s2c") == float64(raw.In.Load())
 			})
-			if got, want := sum(m, "muxtop_frame_bytes_total", "direction=c2s"), float64(raw.written.Load()); got != want {
+			if got, want := sum(m, "muxtop_frame_bytes_total", "direction=c2s"), float64(raw.Out.Load()); got != want {
 				t.Errorf("c2s frame bytes %v, the conn below the tap wrote %v", got, want)
 			}
 			for _, c := range []struct {

@@ -216,11 +216,11 @@ func TestScrapeYamuxAgainstRawBytes(t *testing.T) {
 			yamuxTraffic(t, cli, requests, pings)
 			streams := float64(requests + 1)
 
-			var sraw *countingConn
+			var sraw *smuxtest.CountingConn
 			var srec *recordingConn
 			if mixed {
 				scli, ssrv := smuxtest.Pair(t, smuxtest.Config(2), func(c net.Conn) net.Conn {
-					sraw = &countingConn{Conn: c}
+					sraw = &smuxtest.CountingConn{Conn: c}
 					srec = &recordingConn{Conn: sraw}
 					return tap.Wrap(srec, live.Client, reg, "smux")
 				}, nil)
@@ -239,7 +239,7 @@ func TestScrapeYamuxAgainstRawBytes(t *testing.T) {
 				done := m["muxtop_streams_closed_total"] == streams &&
 					sum(m, "muxtop_frame_bytes_total", "direction=s2c", "protocol=yamux") == float64(len(w[1]))
 				if mixed {
-					done = done && sum(m, "muxtop_frame_bytes_total", "direction=s2c", "protocol=smux") == float64(sraw.read.Load())
+					done = done && sum(m, "muxtop_frame_bytes_total", "direction=s2c", "protocol=smux") == float64(sraw.In.Load())
 				}
 				return done
 			})
@@ -261,7 +261,7 @@ func TestScrapeYamuxAgainstRawBytes(t *testing.T) {
 			if mixed {
 				sw := srec.wire()
 				checkWire(t, m, "smux", smuxCmds, [2]walk{walkSmux(sw[0]), walkSmux(sw[1])})
-				if got, want := sum(m, "muxtop_frame_bytes_total", "direction=c2s", "protocol=smux"), float64(sraw.written.Load()); got != want {
+				if got, want := sum(m, "muxtop_frame_bytes_total", "direction=c2s", "protocol=smux"), float64(sraw.Out.Load()); got != want {
 					t.Errorf("smux c2s bytes %v, the conn below the tap wrote %v", got, want)
 				}
 			} else if got := sum(m, "muxtop_frames_total", "protocol=smux"); got != 0 {

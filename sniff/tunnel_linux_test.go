@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,29 +20,11 @@ import (
 
 	"github.com/muxtop/muxtop/capture"
 	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/internal/tuntest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/sniff"
 )
-
-// countedConn counts the bytes a conn wrote and read: what crossed the
-// wire of the mux, counted apart from any capture.
-type countedConn struct {
-	net.Conn
-	wrote, read atomic.Uint64
-}
-
-func (c *countedConn) Write(p []byte) (int, error) {
-	n, err := c.Conn.Write(p)
-	c.wrote.Add(uint64(n))
-	return n, err
-}
-
-func (c *countedConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	c.read.Add(uint64(n))
-	return n, err
-}
 
 // TestTunnel sniffs a real smux session whose every segment crosses a tun
 // device, whose packets are bare IP (no link-layer header), as on a
@@ -93,12 +74,12 @@ func tunnel(t *testing.T, bound bool) {
 	cfg := smux.DefaultConfig()
 	cfg.KeepAliveInterval, cfg.KeepAliveTimeout = time.Hour, 2*time.Hour // no NOP in the counts' way
 	served := make(chan error, 1)
-	go func() { served <- serveEcho(p.Ln, cfg) }()
+	go func() { served <- smuxtest.ServeEcho(p.Ln, cfg) }()
 	c, err := p.Dial()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cc := &countedConn{Conn: c}
+	cc := &smuxtest.CountingConn{Conn: c}
 	sess, err := smux.Client(cc, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +107,7 @@ func tunnel(t *testing.T, bound bool) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		views = views[:0]
-		wrote, got := cc.wrote.Load(), cc.read.Load()
+		wrote, got := cc.Out.Load(), cc.In.Load()
 		for _, ss := range reg.Snapshot().Sessions {
 			if ss.Counts.Frames[live.ClientToServer][decoder.FIN] == streams && ss.Counts.Frames[live.ServerToClient][decoder.FIN] == streams &&
 				ss.Counts.BytesDir(live.ClientToServer) == wrote && ss.Counts.BytesDir(live.ServerToClient) == got {
@@ -146,7 +127,7 @@ func tunnel(t *testing.T, bound bool) {
 				ss.Counts.BytesDir(live.ClientToServer), ss.Counts.BytesDir(live.ServerToClient), ss.Incomplete)
 		}
 		t.Fatalf("want 2 sessions with %d streams closed both ways and %d/%d wire bytes (the client's conn's count), the packets read %d (reflected %d); sessions:%s",
-			streams, cc.wrote.Load(), cc.read.Load(), rd.Stats().Packets, p.Reflected.Load(), b.String())
+			streams, cc.Out.Load(), cc.In.Load(), rd.Stats().Packets, p.Reflected.Load(), b.String())
 	}
 	wantEnds := map[string]bool{
 		fmt.Sprintf("%s:%d", p.ServerSide, port): true, // the client's view
@@ -172,34 +153,6 @@ func tunnel(t *testing.T, bound bool) {
 	}
 	p.Ln.Close()
 	<-served
-}
-
-// serveEcho serves smux sessions on ln, echoing every stream and closing
-// it, until ln is closed.
-func serveEcho(ln net.Listener, cfg *smux.Config) error {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return err
-		}
-		go func() {
-			s, err := smux.Server(c, cfg)
-			if err != nil {
-				return
-			}
-			defer s.Close()
-			for {
-				st, err := s.AcceptStream()
-				if err != nil {
-					return
-				}
-				go func() {
-					defer st.Close()
-					io.CopyN(st, st, 4200)
-				}()
-			}
-		}()
-	}
 }
 
 // TestUnsupportedLinkType: an interface of a link type sniff does not

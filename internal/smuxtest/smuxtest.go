@@ -1,11 +1,14 @@
 // Package smuxtest gives muxtop's tests what tests of smux traffic need:
-// an smux client and server over loopback TCP, a wait for a condition, and
-// a check that no goroutine is left behind.
+// an smux client and server over loopback TCP, an echo service, a count
+// of a conn's bytes, a wait for a condition, and a check that no
+// goroutine is left behind.
 package smuxtest
 
 import (
+	"io"
 	"net"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -109,4 +112,55 @@ func NoGoroutinesLeft(t testing.TB) {
 	t.Helper()
 	base := runtime.NumGoroutine()
 	t.Cleanup(func() { NoGoroutinesAbove(t, base) })
+}
+
+// ServeEcho serves smux sessions of cfg on ln until ln is closed, and
+// returns Accept's error then: every stream is echoed until its peer
+// closes it, then closed.
+func ServeEcho(ln net.Listener, cfg *smux.Config) error {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return err
+		}
+		go func() {
+			s, err := smux.Server(c, cfg)
+			if err != nil {
+				c.Close()
+				return
+			}
+			defer s.Close()
+			for {
+				st, err := s.AcceptStream()
+				if err != nil {
+					return
+				}
+				go func() {
+					defer st.Close()
+					io.Copy(st, st)
+				}()
+			}
+		}()
+	}
+}
+
+// CountingConn counts the bytes a conn wrote (Out) and read (In): what
+// crossed the wire, counted apart from any tap or capture.
+type CountingConn struct {
+	net.Conn
+	Out, In atomic.Uint64
+}
+
+// Write writes p and counts what went out.
+func (c *CountingConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.Out.Add(uint64(n))
+	return n, err
+}
+
+// Read reads into p and counts what came in.
+func (c *CountingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.In.Add(uint64(n))
+	return n, err
 }
