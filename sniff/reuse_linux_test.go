@@ -131,6 +131,13 @@ func TestAnyIndexReused(t *testing.T) {
 // index, up, deleted when the file returned is closed.
 func newTun(t *testing.T, name string, index int, kind uint16) *os.File {
 	t.Helper()
+	return newTunOf(t, name, index, kind, 0)
+}
+
+// newTunOf is newTun whose device says ARPHRD type hw (TUNSETLINK) from
+// the first, if hw is not 0.
+func newTunOf(t *testing.T, name string, index int, kind, hw uint16) *os.File {
+	t.Helper()
 	f, err := os.OpenFile("/dev/net/tun", os.O_RDWR, 0)
 	if err != nil {
 		t.Skipf("no tun device: %v", err)
@@ -147,6 +154,12 @@ func newTun(t *testing.T, name string, index int, kind uint16) *os.File {
 	if err := unix.IoctlIfreq(int(f.Fd()), unix.TUNSETIFF, ifr); err != nil {
 		f.Close()
 		t.Skipf("creating a tun needs CAP_NET_ADMIN: %v", err)
+	}
+	if hw != 0 {
+		if err := unix.IoctlSetInt(int(f.Fd()), unix.TUNSETLINK, int(hw)); err != nil {
+			f.Close()
+			t.Fatalf("TUNSETLINK: %v", err)
+		}
 	}
 	if ifc, err := net.InterfaceByName(name); err != nil || ifc.Index != index {
 		f.Close()
