@@ -67,11 +67,12 @@ func TestAnyIndexReused(t *testing.T) {
 	}
 	bare := ser(ip, tcp)
 	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, EthernetType: layers.EthernetTypeIPv4}
+	tcp.DstPort = 1235 // the tap's: not a packet of the tun's left in the ring
 	framed := ser(eth, ip, tcp)
 
 	// read writes pkt into the device f until sniff returns a packet of
-	// index, and reports whether it decoded it as TCP.
-	read := func(f *os.File, pkt []byte) bool {
+	// index, and reports whether it decoded it as TCP to dport.
+	read := func(f *os.File, pkt []byte, dport layers.TCPPort) bool {
 		stop := make(chan struct{})
 		defer close(stop)
 		go func() {
@@ -99,12 +100,13 @@ func TestAnyIndexReused(t *testing.T) {
 			if len(ci.AncillaryData) > 0 {
 				link = ci.AncillaryData[0].(layers.LinkType)
 			}
-			return gopacket.NewPacket(data, link, gopacket.Default).Layer(layers.LayerTypeTCP) != nil
+			tcp, ok := gopacket.NewPacket(data, link, gopacket.Default).Layer(layers.LayerTypeTCP).(*layers.TCP)
+			return ok && tcp.DstPort == dport
 		}
 	}
 
 	tun := newTun(t, name, index, unix.IFF_TUN)
-	if !read(tun, bare) {
+	if !read(tun, bare, 1234) {
 		t.Fatal("the tun's packet was not decoded")
 	}
 	t.Logf("index %d: the tun's packet read as bare IP", index)
@@ -118,7 +120,7 @@ func TestAnyIndexReused(t *testing.T) {
 	tap := newTun(t, name, index, unix.IFF_TAP)
 	defer tap.Close()
 	misread := 0
-	for !read(tap, framed) {
+	for !read(tap, framed, 1235) {
 		// The first frames may still be read by the tun's link type; not
 		// for good.
 		if misread++; misread == 1 {
