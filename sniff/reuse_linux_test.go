@@ -129,6 +129,80 @@ func TestAnyIndexReused(t *testing.T) {
 	}
 }
 
+// TestAnyIndexGone: under -i any, the packets of a tun still in the ring
+// when the tun is deleted (sniff behind, a VPN gone) are read as the bare
+// IP they are, though the tun's index can no longer be looked up, and
+// though a second has passed since it was (linkRecheck).
+func TestAnyIndexGone(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a failsafe
+	defer cancel()
+	var rnd [4]byte
+	rand.Read(rnd[:])
+	port := 1024 + binary.BigEndian.Uint16(rnd[:2])%60000
+	h, err := sniff.Open(ctx, sniff.Any, capture.Port(port))
+	if errors.Is(err, sniff.ErrPermission) {
+		t.Skip("capturing needs root or CAP_NET_RAW")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	index := 0
+	for i := range 100 {
+		if _, err := net.InterfaceByIndex(400000 + int(rnd[2])*100 + i); err != nil {
+			index = 400000 + int(rnd[2])*100 + i
+			break
+		}
+	}
+	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: net.IP{10, 79, 0, 2}, DstIP: net.IP{10, 79, 0, 1}}
+	tcp := &layers.TCP{SrcPort: layers.TCPPort(port), DstPort: 1234, SYN: true, Window: 100}
+	tcp.SetNetworkLayerForChecksum(ip)
+	b := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(b, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ip, tcp); err != nil {
+		t.Fatal(err)
+	}
+	next := func() (layers.LinkType, bool) {
+		for {
+			data, ci, err := h.ReadPacketData()
+			if errors.Is(err, capture.ErrIdle) {
+				continue
+			}
+			if err != nil {
+				t.Fatalf("read: %v", err)
+			}
+			if ci.InterfaceIndex != index {
+				continue
+			}
+			link := h.LinkType()
+			if len(ci.AncillaryData) > 0 {
+				link = ci.AncillaryData[0].(layers.LinkType)
+			}
+			return link, gopacket.NewPacket(data, link, gopacket.Default).Layer(layers.LayerTypeTCP) != nil
+		}
+	}
+	tun := newTun(t, fmt.Sprintf("mxg%x", rnd[1:]), index, unix.IFF_TUN)
+	if _, err := tun.Write(b.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	if link, ok := next(); !ok {
+		t.Fatalf("the tun's first packet read as %v, not decoded", link)
+	}
+	time.Sleep(1100 * time.Millisecond) // past linkRecheck in capture time: not a measure
+	if _, err := tun.Write(b.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	tun.Close() // deletes it; its packet stays in the ring
+	for {
+		if _, err := net.InterfaceByIndex(index); err != nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if link, ok := next(); !ok {
+		t.Fatalf("the packet of the tun since deleted read as %v, not decoded", link)
+	}
+}
+
 // newTun makes a tun (IFF_TUN) or tap (IFF_TAP) device of that name and
 // index, up, deleted when the file returned is closed.
 func newTun(t *testing.T, name string, index int, kind uint16) *os.File {

@@ -186,16 +186,21 @@ const linkRecheck = time.Second
 // linkAt returns the link type of the packets of the interface with index
 // i, under Any, for a packet of time at: what the interface's type says,
 // looked up again once linkRecheck has passed. The socket filter keeps
-// only packets of the types linkOf knows; one of an interface gone before
-// it could be looked up is taken for Ethernet, as before sniff knew of
-// others.
+// only packets of the types linkOf knows. An interface gone keeps the
+// type it was last seen with (its packets still in the ring, read late,
+// are of that type); one gone before it could be looked up at all is
+// taken for Ethernet, as before sniff knew of others.
 func (h *Handle) linkAt(i int, at time.Time) layers.LinkType {
-	if s, ok := h.links[i]; ok {
+	s, seen := h.links[i]
+	if seen {
 		if d := at.Sub(s.at); d >= 0 && d < linkRecheck {
 			return s.link
 		}
 	}
 	l := layers.LinkTypeEthernet
+	if seen {
+		l = s.link
+	}
 	if hw, err := hardwareTypeAt(i); err == nil {
 		if known, ok := linkOf(hw); ok {
 			l = known
