@@ -48,7 +48,7 @@ type Handle struct {
 	// so in its CaptureInfo (capture.Reader reads it then as a pcapng
 	// capture of mixed link types).
 	link  layers.LinkType
-	links map[int]layers.LinkType
+	links map[int]linkSeen
 	// uncounted is how many packets the reads returned that the kernel's
 	// counts never had (see held).
 	uncounted uint32
@@ -131,7 +131,7 @@ func Open(ctx context.Context, iface string, f capture.Filter) (*Handle, error) 
 	}
 	h := &Handle{ctx: ctx, iface: iface, tp: tp, link: link}
 	if iface == Any {
-		h.links = make(map[int]layers.LinkType)
+		h.links = make(map[int]linkSeen)
 	}
 	return h, nil
 }
@@ -169,25 +169,72 @@ func hardwareType(name string) (uint16, error) {
 // bareIPPacket is what a bare IP packet's CaptureInfo carries under Any.
 var bareIPPacket = []any{layers.LinkTypeRaw}
 
+// linkSeen is an interface's link type as linkAt looked it up, and the
+// time of the packet it was looked up for.
+type linkSeen struct {
+	link layers.LinkType
+	at   time.Time
+}
+
+// linkRecheck is how long, in capture time, linkAt takes an index's link
+// type as it looked it up: an index can change hands (a tun deleted, a
+// tap given its index by ip link add ... index N, or moved in from
+// another network namespace), and a lookup can fail for a moment (an
+// interface renamed between its two steps).
+const linkRecheck = time.Second
+
 // linkAt returns the link type of the packets of the interface with index
-// i, under Any: what the interface's type says, looked up once. The socket
-// filter keeps only packets of the types linkOf knows; one of an interface
-// gone before it could be looked up is taken for Ethernet, as before sniff
-// knew of others.
-func (h *Handle) linkAt(i int) layers.LinkType {
-	if l, ok := h.links[i]; ok {
-		return l
-	}
-	l := layers.LinkTypeEthernet
-	if ifc, err := net.InterfaceByIndex(i); err == nil {
-		if hw, err := hardwareType(ifc.Name); err == nil {
-			if known, ok := linkOf(hw); ok {
-				l = known
-			}
+// i, under Any, for a packet of time at: what the interface's type says,
+// looked up again once linkRecheck has passed. The socket filter keeps
+// only packets of the types linkOf knows. An interface gone keeps the
+// type it was last seen with (its packets still in the ring, read late,
+// are of that type); one gone before it could be looked up at all is
+// taken for Ethernet, as before sniff knew of others.
+func (h *Handle) linkAt(i int, at time.Time) layers.LinkType {
+	s, seen := h.links[i]
+	if seen {
+		if d := at.Sub(s.at); d >= 0 && d < linkRecheck {
+			return s.link
 		}
 	}
-	h.links[i] = l
+	l := layers.LinkTypeEthernet
+	if seen {
+		l = s.link
+	}
+	if hw, err := hardwareTypeAt(i); err == nil {
+		if known, ok := linkOf(hw); ok {
+			l = known
+		}
+	}
+	h.links[i] = linkSeen{l, at}
 	return l
+}
+
+// hardwareTypeAt returns the ARPHRD type of the interface with index i
+// (SIOCGIFNAME, then SIOCGIFHWADDR): two system calls, where
+// net.InterfaceByIndex reads every interface's attributes.
+func hardwareTypeAt(i int) (uint16, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("")
+	if err != nil {
+		return 0, err
+	}
+	ifr.SetUint32(uint32(i)) // ifr_ifindex
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFNAME, ifr); err != nil {
+		return 0, err
+	}
+	name := ifr.Name()
+	if ifr, err = unix.NewIfreq(name); err != nil {
+		return 0, err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFHWADDR, ifr); err != nil {
+		return 0, err
+	}
+	return ifr.Uint16(), nil
 }
 
 // ReadPacketData returns the next packet; its data is valid until the
@@ -229,7 +276,7 @@ func (h *Handle) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 		if err != nil {
 			return nil, ci, fmt.Errorf("sniff: %s: %w", h.iface, err)
 		}
-		if h.links != nil && h.linkAt(ci.InterfaceIndex) == layers.LinkTypeRaw {
+		if h.links != nil && h.linkAt(ci.InterfaceIndex, ci.Timestamp) == layers.LinkTypeRaw {
 			ci.AncillaryData = bareIPPacket
 		}
 		return data, ci, nil

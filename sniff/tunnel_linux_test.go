@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"strings"
@@ -34,19 +35,28 @@ import (
 // in its socket filter. Each of the connection's two views on the tun
 // (tunPair) must be one session with every stream opened and closed, and
 // as many wire bytes each way as the client's conn counted, with no
-// violation or anomaly.
+// violation or anomaly. So over IPv4 and over IPv6 (tuntest.New6).
 func TestTunnel(t *testing.T) {
-	for _, bound := range []bool{true, false} {
-		name := "bound"
-		if !bound {
-			name = sniff.Any
+	for _, v6 := range []bool{false, true} {
+		for _, bound := range []bool{true, false} {
+			name := "bound"
+			if !bound {
+				name = sniff.Any
+			}
+			if v6 {
+				name += "-ipv6"
+			}
+			t.Run(name, func(t *testing.T) { tunnel(t, bound, v6) })
 		}
-		t.Run(name, func(t *testing.T) { tunnel(t, bound) })
 	}
 }
 
-func tunnel(t *testing.T, bound bool) {
-	p := tuntest.New(t)
+func tunnel(t *testing.T, bound, v6 bool) {
+	newPair := tuntest.New
+	if v6 {
+		newPair = tuntest.New6
+	}
+	p := newPair(t)
 	iface := sniff.Any
 	if bound {
 		iface = p.Ifname
@@ -130,8 +140,8 @@ func tunnel(t *testing.T, bound bool) {
 			streams, cc.Out.Load(), cc.In.Load(), rd.Stats().Packets, p.Reflected.Load(), b.String())
 	}
 	wantEnds := map[string]bool{
-		fmt.Sprintf("%s:%d", p.ServerSide, port): true, // the client's view
-		fmt.Sprintf("%s:%d", p.Local, port):      true, // the server's
+		netip.AddrPortFrom(p.ServerSide, port).String(): true, // the client's view
+		netip.AddrPortFrom(p.Local, port).String():      true, // the server's
 	}
 	for _, ss := range views {
 		if !wantEnds[ss.Info.Server] {

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -20,7 +21,7 @@ import (
 
 // Pair is a TCP listener and a way to dial it whose every segment
 // crosses a tun device (IFF_TUN|IFF_NO_PI: link type ARPHRD_NONE, bare
-// IPv4 packets, no link header), in both directions, within the test's
+// IPv4 packets, or IPv6 ones from New6, no link header), in both directions, within the test's
 // own process: an AF_PACKET capture bound to Ifname sees each of them.
 //
 // The tun is given Local/24 and up, so ServerSide and ClientSide, in the
@@ -55,6 +56,7 @@ type Pair struct {
 	ServerSide netip.Addr   // R1: the address the client dials
 	ClientSide netip.Addr   // R2: the address the server's connections come from
 	Ln         net.Listener // on Local; Accept returns a *net.TCPConn
+	v6         bool         // made by New6: the addresses are IPv6 ones
 
 	mu    sync.Mutex
 	conns []net.Conn // accepted and dialed, for the cleanup to close
@@ -69,7 +71,11 @@ type Pair struct {
 func (p *Pair) Dial() (net.Conn, error) {
 	d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(p.Local, 0))}
 	port := p.Ln.Addr().(*net.TCPAddr).Port
-	c, err := d.Dial("tcp4", netip.AddrPortFrom(p.ServerSide, uint16(port)).String())
+	network := "tcp4"
+	if p.v6 {
+		network = "tcp6"
+	}
+	c, err := d.Dial(network, netip.AddrPortFrom(p.ServerSide, uint16(port)).String())
 	if err == nil {
 		p.track(c)
 	}
@@ -110,8 +116,22 @@ var nets struct {
 // opened, or set up for lack of privilege (CAP_NET_ADMIN).
 func New(t testing.TB) *Pair {
 	t.Helper()
+	return newPair(t, false)
+}
+
+// New6 is New with IPv6 addresses: Local is fd77:0:N::1/64 (ServerSide
+// and ClientSide the next two), the tun's packets bare IPv6 ones. Router
+// solicitations and the like cross the tun too; the reflector drops
+// them.
+func New6(t testing.TB) *Pair {
+	t.Helper()
+	return newPair(t, true)
+}
+
+func newPair(t testing.TB, v6 bool) *Pair {
+	t.Helper()
 	for range 20 {
-		p, f, n, err := tryNew(t)
+		p, f, n, err := tryNew(t, v6)
 		if errors.Is(err, errClash) {
 			t.Logf("tun pair: %v; trying another", err)
 			continue
@@ -131,7 +151,7 @@ var errClash = errors.New("the name or the network is taken")
 // tryNew opens a tun of a random name, gives it a random /24 no
 // interface has an address in, and brings it up; it skips the test for
 // lack of a tun or of privilege.
-func tryNew(t testing.TB) (*Pair, *os.File, byte, error) {
+func tryNew(t testing.TB, v6 bool) (*Pair, *os.File, byte, error) {
 	t.Helper()
 	var rnd [4]byte
 	rand.Read(rnd[:])
@@ -157,6 +177,9 @@ func tryNew(t testing.TB) (*Pair, *os.File, byte, error) {
 	}()
 	var tun *os.File
 	prefix := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 77, n, 0}), 24)
+	if v6 {
+		prefix = netip.PrefixFrom(netip.AddrFrom16([16]byte{0xfd, 0x77, 0, 0, 0, n}), 64)
+	}
 	if other := addrIn(prefix, ""); other != "" {
 		return nil, nil, 0, fmt.Errorf("%v has an address on %s: %w", prefix, other, errClash)
 	}
@@ -202,11 +225,13 @@ func tryNew(t testing.TB) (*Pair, *os.File, byte, error) {
 	// or MLD report, only the test's packets. Strict reverse-path
 	// filtering would pass the reflected packets (their sources are
 	// routed into the tun); 0 is for a host whose default is odd.
-	os.WriteFile("/proc/sys/net/ipv6/conf/"+name+"/disable_ipv6", []byte("1"), 0)
+	if !v6 {
+		os.WriteFile("/proc/sys/net/ipv6/conf/"+name+"/disable_ipv6", []byte("1"), 0)
+	}
 	os.WriteFile("/proc/sys/net/ipv4/conf/"+name+"/rp_filter", []byte("0"), 0)
 
 	local := prefix.Addr().Next()
-	p := &Pair{Ifname: name, Local: local, ServerSide: local.Next(), ClientSide: local.Next().Next()}
+	p := &Pair{Ifname: name, Local: local, ServerSide: local.Next(), ClientSide: local.Next().Next(), v6: v6}
 	s, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, nil, 0, err
@@ -228,13 +253,20 @@ func tryNew(t testing.TB) (*Pair, *os.File, byte, error) {
 		}
 		return ifr, nil
 	}
-	a4 := local.As4()
-	mask := net.CIDRMask(prefix.Bits(), 32)
-	if _, err := ioctl("SIOCSIFADDR", unix.SIOCSIFADDR, func(r *unix.Ifreq) error { return r.SetInet4Addr(a4[:]) }); err != nil {
-		return nil, nil, 0, err
-	}
-	if _, err := ioctl("SIOCSIFNETMASK", unix.SIOCSIFNETMASK, func(r *unix.Ifreq) error { return r.SetInet4Addr(mask) }); err != nil {
-		return nil, nil, 0, err
+	if v6 {
+		// nodad: usable at once, not after duplicate address detection.
+		if out, err := exec.Command("ip", "-6", "addr", "add", netip.PrefixFrom(local, prefix.Bits()).String(), "dev", name, "nodad").CombinedOutput(); err != nil {
+			return nil, nil, 0, fmt.Errorf("ip -6 addr add %v dev %s: %v: %s", local, name, err, out)
+		}
+	} else {
+		a4 := local.As4()
+		mask := net.CIDRMask(prefix.Bits(), 32)
+		if _, err := ioctl("SIOCSIFADDR", unix.SIOCSIFADDR, func(r *unix.Ifreq) error { return r.SetInet4Addr(a4[:]) }); err != nil {
+			return nil, nil, 0, err
+		}
+		if _, err := ioctl("SIOCSIFNETMASK", unix.SIOCSIFNETMASK, func(r *unix.Ifreq) error { return r.SetInet4Addr(mask) }); err != nil {
+			return nil, nil, 0, err
+		}
 	}
 	fl, err := ioctl("SIOCGIFFLAGS", unix.SIOCGIFFLAGS, func(*unix.Ifreq) error { return nil })
 	if err != nil {
@@ -248,7 +280,11 @@ func tryNew(t testing.TB) (*Pair, *os.File, byte, error) {
 	if other := addrIn(prefix, name); other != "" {
 		return nil, nil, 0, fmt.Errorf("%v has an address on %s too: %w", prefix, other, errClash)
 	}
-	ln, err := net.Listen("tcp4", netip.AddrPortFrom(local, 0).String())
+	network := "tcp4"
+	if v6 {
+		network = "tcp6"
+	}
+	ln, err := net.Listen(network, netip.AddrPortFrom(local, 0).String())
 	if err != nil {
 		return nil, nil, 0, err
 	}
@@ -313,7 +349,7 @@ func start(t testing.TB, p *Pair, f *os.File, n byte) {
 // that error and the first of writing.
 func (p *Pair) reflect(f *os.File) (readErr, writeErr error) {
 	buf := make([]byte, 1<<16)
-	a, r1, r2 := p.Local.As4(), p.ServerSide.As4(), p.ClientSide.As4()
+	a, r1, r2 := p.Local.As16(), p.ServerSide.As16(), p.ClientSide.As16()
 	for {
 		n, err := f.Read(buf)
 		if err != nil {
@@ -323,7 +359,13 @@ func (p *Pair) reflect(f *os.File) (readErr, writeErr error) {
 		if n > MTU {
 			p.Oversized.Add(1)
 		}
-		if !rewrite(pkt, a, r1, r2) {
+		ok := false
+		if p.v6 {
+			ok = rewrite6(pkt, a, r1, r2)
+		} else {
+			ok = rewrite(pkt, [4]byte(a[12:]), [4]byte(r1[12:]), [4]byte(r2[12:]))
+		}
+		if !ok {
 			p.Dropped.Add(1)
 			continue
 		}
@@ -376,6 +418,39 @@ func rewrite(pkt []byte, a, r1, r2 [4]byte) bool {
 	copy(pseudo[4:8], dst[:])
 	pseudo[9] = unix.IPPROTO_TCP
 	binary.BigEndian.PutUint16(pseudo[10:12], uint16(len(seg)))
+	binary.BigEndian.PutUint16(seg[16:18], ^fold(sum(sum(0, pseudo[:]), seg)))
+	return true
+}
+
+// rewrite6 is rewrite for an IPv6 TCP packet (no extension header).
+func rewrite6(pkt []byte, a, r1, r2 [16]byte) bool {
+	if len(pkt) < 40 || pkt[0]>>4 != 6 || pkt[6] != unix.IPPROTO_TCP {
+		return false
+	}
+	plen := int(binary.BigEndian.Uint16(pkt[4:6]))
+	if plen < 20 || 40+plen > len(pkt) {
+		return false
+	}
+	pkt = pkt[:40+plen]
+	src, dst := (*[16]byte)(pkt[8:24]), (*[16]byte)(pkt[24:40])
+	if *src != a {
+		return false
+	}
+	switch *dst {
+	case r1:
+		*src, *dst = r2, a
+	case r2:
+		*src, *dst = r1, a
+	default:
+		return false
+	}
+	seg := pkt[40:]
+	binary.BigEndian.PutUint16(seg[16:18], 0)
+	var pseudo [40]byte
+	copy(pseudo[0:16], src[:])
+	copy(pseudo[16:32], dst[:])
+	binary.BigEndian.PutUint32(pseudo[32:36], uint32(len(seg)))
+	pseudo[39] = unix.IPPROTO_TCP
 	binary.BigEndian.PutUint16(seg[16:18], ^fold(sum(sum(0, pseudo[:]), seg)))
 	return true
 }

@@ -18,7 +18,8 @@ import (
 // blocked on its listener and connections, and stops its reflector (the
 // cleanup waits for it: were it stuck, the test would hang).
 func TestPair(t *testing.T) {
-	t.Run("echo", pairEcho)
+	t.Run("echo", func(t *testing.T) { pairEcho(t, New(t)) })
+	t.Run("echo6", func(t *testing.T) { pairEcho(t, New6(t)) })
 	t.Run("cleanup", func(t *testing.T) {
 		woken := make(chan error, 3)
 		blocked := 0 // goroutines started, each to send to woken once
@@ -57,8 +58,7 @@ func TestPair(t *testing.T) {
 	})
 }
 
-func pairEcho(t *testing.T) {
-	p := New(t)
+func pairEcho(t *testing.T, p *Pair) {
 	const size = 1 << 20
 	up, down := make([]byte, size), make([]byte, size)
 	rand.Read(up)

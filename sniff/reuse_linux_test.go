@@ -1,0 +1,249 @@
+//go:build linux
+
+package sniff_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"golang.org/x/sys/unix"
+
+	"github.com/muxtop/muxtop/capture"
+	"github.com/muxtop/muxtop/sniff"
+)
+
+// TestAnyIndexReused: under -i any, an interface index that a tun had
+// (bare IP) and that, once the tun is deleted, a tap (Ethernet) is given
+// (as ip link add ... index N, or a move between network namespaces,
+// does) must read as Ethernet again: the link type sniff looked up for
+// the tun must not stay with the index for the rest of the capture, which
+// read every frame of the tap as a bare IP packet and decoded none.
+func TestAnyIndexReused(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a failsafe
+	defer cancel()
+	var rnd [4]byte
+	rand.Read(rnd[:])
+	port := 1024 + binary.BigEndian.Uint16(rnd[:2])%60000
+	h, err := sniff.Open(ctx, sniff.Any, capture.Port(port))
+	if errors.Is(err, sniff.ErrPermission) {
+		t.Skip("capturing needs root or CAP_NET_RAW")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	index := 0
+	for i := range 100 {
+		if _, err := net.InterfaceByIndex(200000 + int(rnd[2])*100 + i); err != nil {
+			index = 200000 + int(rnd[2])*100 + i
+			break
+		}
+	}
+	if index == 0 {
+		t.Fatal("no free interface index")
+	}
+	name := fmt.Sprintf("mxr%x", rnd[1:])
+	src, dst := netip.MustParseAddr("10.79.0.2"), netip.MustParseAddr("10.79.0.1")
+	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: src.AsSlice(), DstIP: dst.AsSlice()}
+	tcp := &layers.TCP{SrcPort: layers.TCPPort(port), DstPort: 1234, SYN: true, Window: 100}
+	tcp.SetNetworkLayerForChecksum(ip)
+	ser := func(ls ...gopacket.SerializableLayer) []byte {
+		b := gopacket.NewSerializeBuffer()
+		if err := gopacket.SerializeLayers(b, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	bare := ser(ip, tcp)
+	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, EthernetType: layers.EthernetTypeIPv4}
+	tcp.DstPort = 1235 // the tap's: not a packet of the tun's left in the ring
+	framed := ser(eth, ip, tcp)
+
+	// read writes pkt into the device f until sniff returns a packet of
+	// index, and reports whether it decoded it as TCP to dport.
+	read := func(f *os.File, pkt []byte, dport layers.TCPPort) bool {
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() {
+			for {
+				f.Write(pkt)
+				select {
+				case <-stop:
+					return
+				case <-time.After(50 * time.Millisecond):
+				}
+			}
+		}()
+		for {
+			data, ci, err := h.ReadPacketData()
+			if errors.Is(err, capture.ErrIdle) {
+				continue
+			}
+			if err != nil {
+				t.Fatalf("read: %v", err)
+			}
+			if ci.InterfaceIndex != index {
+				continue
+			}
+			link := h.LinkType()
+			if len(ci.AncillaryData) > 0 {
+				link = ci.AncillaryData[0].(layers.LinkType)
+			}
+			tcp, ok := gopacket.NewPacket(data, link, gopacket.Default).Layer(layers.LayerTypeTCP).(*layers.TCP)
+			return ok && tcp.DstPort == dport
+		}
+	}
+
+	tun := newTun(t, name, index, unix.IFF_TUN)
+	if !read(tun, bare, 1234) {
+		t.Fatal("the tun's packet was not decoded")
+	}
+	t.Logf("index %d: the tun's packet read as bare IP", index)
+	tun.Close() // deletes it
+	for {
+		if _, err := net.InterfaceByIndex(index); err != nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	tap := newTun(t, name, index, unix.IFF_TAP)
+	defer tap.Close()
+	misread := 0
+	for !read(tap, framed, 1235) {
+		// The first frames may still be read by the tun's link type; not
+		// for good.
+		if misread++; misread == 1 {
+			t.Logf("index %d: a frame of the tap not decoded; reading on", index)
+		}
+	}
+}
+
+// TestAnyIndexGone: under -i any, the packets of a tun still in the ring
+// when the tun is deleted (sniff behind, a VPN gone) are read as the bare
+// IP they are, though the tun's index can no longer be looked up, and
+// though a second has passed since it was (linkRecheck).
+func TestAnyIndexGone(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a failsafe
+	defer cancel()
+	var rnd [4]byte
+	rand.Read(rnd[:])
+	port := 1024 + binary.BigEndian.Uint16(rnd[:2])%60000
+	h, err := sniff.Open(ctx, sniff.Any, capture.Port(port))
+	if errors.Is(err, sniff.ErrPermission) {
+		t.Skip("capturing needs root or CAP_NET_RAW")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	index := 0
+	for i := range 100 {
+		if _, err := net.InterfaceByIndex(400000 + int(rnd[2])*100 + i); err != nil {
+			index = 400000 + int(rnd[2])*100 + i
+			break
+		}
+	}
+	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: net.IP{10, 79, 0, 2}, DstIP: net.IP{10, 79, 0, 1}}
+	tcp := &layers.TCP{SrcPort: layers.TCPPort(port), DstPort: 1234, SYN: true, Window: 100}
+	tcp.SetNetworkLayerForChecksum(ip)
+	b := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(b, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ip, tcp); err != nil {
+		t.Fatal(err)
+	}
+	next := func() (layers.LinkType, bool) {
+		for {
+			data, ci, err := h.ReadPacketData()
+			if errors.Is(err, capture.ErrIdle) {
+				continue
+			}
+			if err != nil {
+				t.Fatalf("read: %v", err)
+			}
+			if ci.InterfaceIndex != index {
+				continue
+			}
+			link := h.LinkType()
+			if len(ci.AncillaryData) > 0 {
+				link = ci.AncillaryData[0].(layers.LinkType)
+			}
+			return link, gopacket.NewPacket(data, link, gopacket.Default).Layer(layers.LayerTypeTCP) != nil
+		}
+	}
+	tun := newTun(t, fmt.Sprintf("mxg%x", rnd[1:]), index, unix.IFF_TUN)
+	if _, err := tun.Write(b.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	if link, ok := next(); !ok {
+		t.Fatalf("the tun's first packet read as %v, not decoded", link)
+	}
+	time.Sleep(1100 * time.Millisecond) // past linkRecheck in capture time: not a measure
+	if _, err := tun.Write(b.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	tun.Close() // deletes it; its packet stays in the ring
+	for {
+		if _, err := net.InterfaceByIndex(index); err != nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if link, ok := next(); !ok {
+		t.Fatalf("the packet of the tun since deleted read as %v, not decoded", link)
+	}
+}
+
+// newTun makes a tun (IFF_TUN) or tap (IFF_TAP) device of that name and
+// index, up, deleted when the file returned is closed.
+func newTun(t *testing.T, name string, index int, kind uint16) *os.File {
+	t.Helper()
+	return newTunOf(t, name, index, kind, 0)
+}
+
+// newTunOf is newTun whose device says ARPHRD type hw (TUNSETLINK) from
+// the first, if hw is not 0.
+func newTunOf(t *testing.T, name string, index int, kind, hw uint16) *os.File {
+	t.Helper()
+	f, err := os.OpenFile("/dev/net/tun", os.O_RDWR, 0)
+	if err != nil {
+		t.Skipf("no tun device: %v", err)
+	}
+	if err := unix.IoctlSetPointerInt(int(f.Fd()), unix.TUNSETIFINDEX, index); err != nil {
+		f.Close()
+		t.Skipf("TUNSETIFINDEX: %v", err)
+	}
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ifr.SetUint16(kind | unix.IFF_NO_PI)
+	if err := unix.IoctlIfreq(int(f.Fd()), unix.TUNSETIFF, ifr); err != nil {
+		f.Close()
+		t.Skipf("creating a tun needs CAP_NET_ADMIN: %v", err)
+	}
+	if hw != 0 {
+		if err := unix.IoctlSetInt(int(f.Fd()), unix.TUNSETLINK, int(hw)); err != nil {
+			f.Close()
+			t.Fatalf("TUNSETLINK: %v", err)
+		}
+	}
+	if ifc, err := net.InterfaceByName(name); err != nil || ifc.Index != index {
+		f.Close()
+		t.Fatalf("%s: %v, %v: want index %d", name, ifc, err, index)
+	}
+	if out, err := exec.Command("ip", "link", "set", name, "up").CombinedOutput(); err != nil {
+		f.Close()
+		t.Fatalf("ip link set %s up: %v: %s", name, err, out)
+	}
+	return f
+}

@@ -1,0 +1,107 @@
+//go:build linux
+
+package sniff_test
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"golang.org/x/sys/unix"
+
+	"github.com/muxtop/muxtop/capture"
+	"github.com/muxtop/muxtop/sniff"
+)
+
+// TestAnyDropsUnsupportedLinkType: under -i any, the packets of an
+// interface of a link type sniff does not decode (a tun made to say IEEE
+// 802.11 with TUNSETLINK) are dropped in the kernel, with the whole
+// socket filter and with only its preamble (a filter too long for the
+// jumps), while a tun's bare IP packets are kept. Each packet of the
+// 802.11 one is written before a marker on an ordinary tun (a tun's write
+// reaches the capture before it returns): once the markers are read, the
+// other must have been read first if the kernel kept it.
+func TestAnyDropsUnsupportedLinkType(t *testing.T) {
+	for _, terms := range []int{1, 20} {
+		t.Run(fmt.Sprint(terms), func(t *testing.T) { anyDropsUnsupported(t, terms) })
+	}
+}
+
+func anyDropsUnsupported(t *testing.T, terms int) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a failsafe
+	defer cancel()
+	var rnd [3]byte
+	rand.Read(rnd[:])
+	const port = 4242
+	expr := "port 4242"
+	for range terms - 1 {
+		expr += " and port 4242"
+	}
+	f, err := capture.ParseFilter(expr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := sniff.Open(ctx, sniff.Any, f)
+	if errors.Is(err, sniff.ErrPermission) {
+		t.Skip("capturing needs root or CAP_NET_RAW")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+
+	index := 0
+	for i := range 100 {
+		if _, err := net.InterfaceByIndex(300000 + int(rnd[2])*100 + i); err != nil {
+			index = 300000 + int(rnd[2])*100 + i
+			break
+		}
+	}
+	marker := newTun(t, fmt.Sprintf("mxm%x", rnd), index, unix.IFF_TUN)
+	defer marker.Close()
+	const arphrdIEEE80211 = 801
+	oddName := fmt.Sprintf("mxo%x", rnd)
+	odd := newTunOf(t, oddName, index+1, unix.IFF_TUN, arphrdIEEE80211)
+	defer odd.Close()
+
+	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: net.IP{10, 80, 0, 2}, DstIP: net.IP{10, 80, 0, 1}}
+	tcp := &layers.TCP{SrcPort: port, DstPort: 1234, SYN: true, Window: 100}
+	tcp.SetNetworkLayerForChecksum(ip)
+	b := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(b, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ip, tcp); err != nil {
+		t.Fatal(err)
+	}
+	pkt := b.Bytes()
+	const rounds = 20
+	for range rounds {
+		if _, err := odd.Write(pkt); err != nil {
+			t.Fatalf("writing the 802.11 tun: %v", err)
+		}
+		if _, err := marker.Write(pkt); err != nil {
+			t.Fatalf("writing the tun: %v", err)
+		}
+	}
+	for markers := 0; markers < rounds; {
+		data, ci, err := h.ReadPacketData()
+		if errors.Is(err, capture.ErrIdle) {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("read (%d markers of %d): %v", markers, rounds, err)
+		}
+		switch ci.InterfaceIndex {
+		case index:
+			markers++
+		case index + 1:
+			out, _ := exec.Command("ip", "-d", "link", "show", oddName).CombinedOutput()
+			t.Fatalf("a packet of the 802.11 interface was kept, read as %v (%d markers before): % x\n%s", ci.AncillaryData, markers, data, out)
+		}
+	}
+}
