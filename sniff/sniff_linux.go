@@ -218,23 +218,16 @@ func hardwareTypeAt(i int) (uint16, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer unix.Close(fd)
 	ifr, err := unix.NewIfreq("")
+	if err == nil {
+		ifr.SetUint32(uint32(i)) // ifr_ifindex
+		err = unix.IoctlIfreq(fd, unix.SIOCGIFNAME, ifr)
+	}
+	unix.Close(fd)
 	if err != nil {
 		return 0, err
 	}
-	ifr.SetUint32(uint32(i)) // ifr_ifindex
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFNAME, ifr); err != nil {
-		return 0, err
-	}
-	name := ifr.Name()
-	if ifr, err = unix.NewIfreq(name); err != nil {
-		return 0, err
-	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFHWADDR, ifr); err != nil {
-		return 0, err
-	}
-	return ifr.Uint16(), nil
+	return hardwareType(ifr.Name())
 }
 
 // ReadPacketData returns the next packet; its data is valid until the
