@@ -35,24 +35,8 @@ func TestAnyIndexReused(t *testing.T) {
 	var rnd [4]byte
 	rand.Read(rnd[:])
 	port := 1024 + binary.BigEndian.Uint16(rnd[:2])%60000
-	h, err := sniff.Open(ctx, sniff.Any, capture.Port(port))
-	if errors.Is(err, sniff.ErrPermission) {
-		t.Skip("capturing needs root or CAP_NET_RAW")
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	index := 0
-	for i := range 100 {
-		if _, err := net.InterfaceByIndex(200000 + int(rnd[2])*100 + i); err != nil {
-			index = 200000 + int(rnd[2])*100 + i
-			break
-		}
-	}
-	if index == 0 {
-		t.Fatal("no free interface index")
-	}
+	h := openAny(t, ctx, capture.Port(port))
+	index := freeIndex(t, 200000+int(rnd[2])*100)
 	name := fmt.Sprintf("mxr%x", rnd[1:])
 	src, dst := netip.MustParseAddr("10.79.0.2"), netip.MustParseAddr("10.79.0.1")
 	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: src.AsSlice(), DstIP: dst.AsSlice()}
@@ -139,21 +123,8 @@ func TestAnyIndexGone(t *testing.T) {
 	var rnd [4]byte
 	rand.Read(rnd[:])
 	port := 1024 + binary.BigEndian.Uint16(rnd[:2])%60000
-	h, err := sniff.Open(ctx, sniff.Any, capture.Port(port))
-	if errors.Is(err, sniff.ErrPermission) {
-		t.Skip("capturing needs root or CAP_NET_RAW")
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	index := 0
-	for i := range 100 {
-		if _, err := net.InterfaceByIndex(400000 + int(rnd[2])*100 + i); err != nil {
-			index = 400000 + int(rnd[2])*100 + i
-			break
-		}
-	}
+	h := openAny(t, ctx, capture.Port(port))
+	index := freeIndex(t, 400000+int(rnd[2])*100)
 	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: net.IP{10, 79, 0, 2}, DstIP: net.IP{10, 79, 0, 1}}
 	tcp := &layers.TCP{SrcPort: layers.TCPPort(port), DstPort: 1234, SYN: true, Window: 100}
 	tcp.SetNetworkLayerForChecksum(ip)
@@ -218,9 +189,11 @@ func newTunOf(t *testing.T, name string, index int, kind, hw uint16) *os.File {
 	if err != nil {
 		t.Skipf("no tun device: %v", err)
 	}
-	if err := unix.IoctlSetPointerInt(int(f.Fd()), unix.TUNSETIFINDEX, index); err != nil {
-		f.Close()
-		t.Skipf("TUNSETIFINDEX: %v", err)
+	if index != 0 {
+		if err := unix.IoctlSetPointerInt(int(f.Fd()), unix.TUNSETIFINDEX, index); err != nil {
+			f.Close()
+			t.Skipf("TUNSETIFINDEX: %v", err)
+		}
 	}
 	ifr, err := unix.NewIfreq(name)
 	if err != nil {
@@ -237,7 +210,7 @@ func newTunOf(t *testing.T, name string, index int, kind, hw uint16) *os.File {
 			t.Fatalf("TUNSETLINK: %v", err)
 		}
 	}
-	if ifc, err := net.InterfaceByName(name); err != nil || ifc.Index != index {
+	if ifc, err := net.InterfaceByName(name); err != nil || index != 0 && ifc.Index != index {
 		f.Close()
 		t.Fatalf("%s: %v, %v: want index %d", name, ifc, err, index)
 	}
@@ -246,4 +219,31 @@ func newTunOf(t *testing.T, name string, index int, kind, hw uint16) *os.File {
 		t.Fatalf("ip link set %s up: %v: %s", name, err, out)
 	}
 	return f
+}
+
+// openAny opens a capture on every interface with filter f, closed when
+// the test ends; it skips the test without the permission to capture.
+func openAny(t *testing.T, ctx context.Context, f capture.Filter) *sniff.Handle {
+	t.Helper()
+	h, err := sniff.Open(ctx, sniff.Any, f)
+	if errors.Is(err, sniff.ErrPermission) {
+		t.Skip("capturing needs root or CAP_NET_RAW")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	return h
+}
+
+// freeIndex returns an interface index no interface has, from base on.
+func freeIndex(t *testing.T, base int) int {
+	t.Helper()
+	for i := base; i < base+100; i++ {
+		if _, err := net.InterfaceByIndex(i); err != nil {
+			return i
+		}
+	}
+	t.Fatal("no free interface index")
+	return 0
 }

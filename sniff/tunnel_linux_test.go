@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -170,28 +169,10 @@ func tunnel(t *testing.T, bound, v6 bool) {
 // is refused in one line that names the type and what to do instead,
 // rather than captured as Ethernet and decoded into nothing.
 func TestUnsupportedLinkType(t *testing.T) {
-	f, err := os.OpenFile("/dev/net/tun", os.O_RDWR, 0)
-	if err != nil {
-		t.Skipf("no tun device: %v", err)
-	}
-	defer f.Close() // deletes the interface
-	name := fmt.Sprintf("mxtl%04x", os.Getpid()&0xffff)
-	ifr, err := unix.NewIfreq(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI)
-	if err := unix.IoctlIfreq(int(f.Fd()), unix.TUNSETIFF, ifr); err != nil {
-		t.Skipf("creating a tun needs CAP_NET_ADMIN: %v", err)
-	}
 	const arphrdIEEE80211 = 801
-	if err := unix.IoctlSetInt(int(f.Fd()), unix.TUNSETLINK, arphrdIEEE80211); err != nil {
-		t.Fatalf("TUNSETLINK: %v", err)
-	}
-	if out, err := exec.Command("ip", "link", "set", name, "up").CombinedOutput(); err != nil {
-		t.Fatalf("ip link set %s up: %v: %s", name, err, out)
-	}
-	_, err = sniff.Open(context.Background(), name, capture.Filter{})
+	name := fmt.Sprintf("mxtl%04x", os.Getpid()&0xffff)
+	defer newTunOf(t, name, 0, unix.IFF_TUN, arphrdIEEE80211).Close() // deletes the interface
+	_, err := sniff.Open(context.Background(), name, capture.Filter{})
 	if err == nil || !strings.Contains(err.Error(), "link type 801") || !strings.Contains(err.Error(), "muxtop read") {
 		t.Fatalf("Open(%s): %v, want the link type named and the way round it", name, err)
 	}

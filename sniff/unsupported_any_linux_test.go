@@ -17,7 +17,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/muxtop/muxtop/capture"
-	"github.com/muxtop/muxtop/sniff"
 )
 
 // TestAnyDropsUnsupportedLinkType: under -i any, the packets of an
@@ -48,22 +47,9 @@ func anyDropsUnsupported(t *testing.T, terms int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := sniff.Open(ctx, sniff.Any, f)
-	if errors.Is(err, sniff.ErrPermission) {
-		t.Skip("capturing needs root or CAP_NET_RAW")
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := openAny(t, ctx, f)
 
-	index := 0
-	for i := range 100 {
-		if _, err := net.InterfaceByIndex(300000 + int(rnd[2])*100 + i); err != nil {
-			index = 300000 + int(rnd[2])*100 + i
-			break
-		}
-	}
+	index := freeIndex(t, 300000+int(rnd[2])*100)
 	marker := newTun(t, fmt.Sprintf("mxm%x", rnd), index, unix.IFF_TUN)
 	defer marker.Close()
 	const arphrdIEEE80211 = 801
