@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"slices"
 	"testing"
 	"time"
 
@@ -39,20 +40,9 @@ func TestAnyIndexReused(t *testing.T) {
 	index := freeIndex(t, 200000+int(rnd[2])*100)
 	name := fmt.Sprintf("mxr%x", rnd[1:])
 	src, dst := netip.MustParseAddr("10.79.0.2"), netip.MustParseAddr("10.79.0.1")
-	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: src.AsSlice(), DstIP: dst.AsSlice()}
-	tcp := &layers.TCP{SrcPort: layers.TCPPort(port), DstPort: 1234, SYN: true, Window: 100}
-	tcp.SetNetworkLayerForChecksum(ip)
-	ser := func(ls ...gopacket.SerializableLayer) []byte {
-		b := gopacket.NewSerializeBuffer()
-		if err := gopacket.SerializeLayers(b, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
-			t.Fatal(err)
-		}
-		return b.Bytes()
-	}
-	bare := ser(ip, tcp)
+	bare := syn4(t, src, dst, layers.TCPPort(port), 1234)
 	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, EthernetType: layers.EthernetTypeIPv4}
-	tcp.DstPort = 1235 // the tap's: not a packet of the tun's left in the ring
-	framed := ser(eth, ip, tcp)
+	framed := syn4(t, src, dst, layers.TCPPort(port), 1235, eth) // 1235, the tap's: not a packet of the tun's left in the ring
 
 	// read writes pkt into the device f until sniff returns a packet of
 	// index, and reports whether it decoded it as TCP to dport.
@@ -125,13 +115,7 @@ func TestAnyIndexGone(t *testing.T) {
 	port := 1024 + binary.BigEndian.Uint16(rnd[:2])%60000
 	h := openAny(t, ctx, capture.Port(port))
 	index := freeIndex(t, 400000+int(rnd[2])*100)
-	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: net.IP{10, 79, 0, 2}, DstIP: net.IP{10, 79, 0, 1}}
-	tcp := &layers.TCP{SrcPort: layers.TCPPort(port), DstPort: 1234, SYN: true, Window: 100}
-	tcp.SetNetworkLayerForChecksum(ip)
-	b := gopacket.NewSerializeBuffer()
-	if err := gopacket.SerializeLayers(b, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ip, tcp); err != nil {
-		t.Fatal(err)
-	}
+	pkt := syn4(t, netip.MustParseAddr("10.79.0.2"), netip.MustParseAddr("10.79.0.1"), layers.TCPPort(port), 1234)
 	next := func() (layers.LinkType, bool) {
 		for {
 			data, ci, err := h.ReadPacketData()
@@ -152,14 +136,14 @@ func TestAnyIndexGone(t *testing.T) {
 		}
 	}
 	tun := newTun(t, fmt.Sprintf("mxg%x", rnd[1:]), index, unix.IFF_TUN)
-	if _, err := tun.Write(b.Bytes()); err != nil {
+	if _, err := tun.Write(pkt); err != nil {
 		t.Fatal(err)
 	}
 	if link, ok := next(); !ok {
 		t.Fatalf("the tun's first packet read as %v, not decoded", link)
 	}
 	time.Sleep(1100 * time.Millisecond) // past linkRecheck in capture time: not a measure
-	if _, err := tun.Write(b.Bytes()); err != nil {
+	if _, err := tun.Write(pkt); err != nil {
 		t.Fatal(err)
 	}
 	tun.Close() // deletes it; its packet stays in the ring
@@ -246,4 +230,25 @@ func freeIndex(t *testing.T, base int) int {
 	}
 	t.Fatal("no free interface index")
 	return 0
+}
+
+// serialize lays the layers ls out as one packet, with their lengths and
+// checksums computed.
+func serialize(t *testing.T, ls ...gopacket.SerializableLayer) []byte {
+	t.Helper()
+	b := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(b, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// syn4 is an IPv4 TCP SYN from src:sport to dst:dport, serialized behind
+// the layers link (none: a bare IP packet, as a tun's).
+func syn4(t *testing.T, src, dst netip.Addr, sport, dport layers.TCPPort, link ...gopacket.SerializableLayer) []byte {
+	t.Helper()
+	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: src.AsSlice(), DstIP: dst.AsSlice()}
+	tcp := &layers.TCP{SrcPort: sport, DstPort: dport, SYN: true, Window: 100}
+	tcp.SetNetworkLayerForChecksum(ip)
+	return serialize(t, slices.Concat(link, []gopacket.SerializableLayer{ip, tcp})...)
 }

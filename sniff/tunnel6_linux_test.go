@@ -101,13 +101,6 @@ func tunnelIPv6(t *testing.T, anyIf bool, terms int) {
 	}
 
 	// The far end's segment and datagram, written into the tun.
-	ser := func(ls ...gopacket.SerializableLayer) []byte {
-		b := gopacket.NewSerializeBuffer()
-		if err := gopacket.SerializeLayers(b, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
-			t.Fatal(err)
-		}
-		return b.Bytes()
-	}
 	ip6 := func(next layers.IPProtocol) *layers.IPv6 {
 		return &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: next, SrcIP: remote.AsSlice(), DstIP: local.AsSlice()}
 	}
@@ -116,7 +109,7 @@ func tunnelIPv6(t *testing.T, anyIf bool, terms int) {
 	ipT, ipU := ip6(layers.IPProtocolTCP), ip6(layers.IPProtocolUDP)
 	tcpIn.SetNetworkLayerForChecksum(ipT)
 	udpIn.SetNetworkLayerForChecksum(ipU)
-	in := [][]byte{ser(ipU, udpIn, gopacket.Payload("udp")), ser(ipT, tcpIn)}
+	in := [][]byte{serialize(t, ipU, udpIn, gopacket.Payload("udp")), serialize(t, ipT, tcpIn)}
 
 	done := make(chan struct{})
 	defer close(done)

@@ -7,13 +7,11 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"net"
+	"net/netip"
 	"os/exec"
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
 	"golang.org/x/sys/unix"
 
 	"github.com/muxtop/muxtop/capture"
@@ -57,14 +55,7 @@ func anyDropsUnsupported(t *testing.T, terms int) {
 	odd := newTunOf(t, oddName, index+1, unix.IFF_TUN, arphrdIEEE80211)
 	defer odd.Close()
 
-	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: net.IP{10, 80, 0, 2}, DstIP: net.IP{10, 80, 0, 1}}
-	tcp := &layers.TCP{SrcPort: port, DstPort: 1234, SYN: true, Window: 100}
-	tcp.SetNetworkLayerForChecksum(ip)
-	b := gopacket.NewSerializeBuffer()
-	if err := gopacket.SerializeLayers(b, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ip, tcp); err != nil {
-		t.Fatal(err)
-	}
-	pkt := b.Bytes()
+	pkt := syn4(t, netip.MustParseAddr("10.80.0.2"), netip.MustParseAddr("10.80.0.1"), port, 1234)
 	const rounds = 20
 	for range rounds {
 		if _, err := odd.Write(pkt); err != nil {
