@@ -59,24 +59,9 @@ func TestAnyIndexReused(t *testing.T) {
 				}
 			}
 		}()
-		for {
-			data, ci, err := h.ReadPacketData()
-			if errors.Is(err, capture.ErrIdle) {
-				continue
-			}
-			if err != nil {
-				t.Fatalf("read: %v", err)
-			}
-			if ci.InterfaceIndex != index {
-				continue
-			}
-			link := h.LinkType()
-			if len(ci.AncillaryData) > 0 {
-				link = ci.AncillaryData[0].(layers.LinkType)
-			}
-			tcp, ok := gopacket.NewPacket(data, link, gopacket.Default).Layer(layers.LayerTypeTCP).(*layers.TCP)
-			return ok && tcp.DstPort == dport
-		}
+		data, link := packetOf(t, h, index)
+		tcp, ok := gopacket.NewPacket(data, link, gopacket.Default).Layer(layers.LayerTypeTCP).(*layers.TCP)
+		return ok && tcp.DstPort == dport
 	}
 
 	tun := newTun(t, name, index, unix.IFF_TUN)
@@ -117,23 +102,8 @@ func TestAnyIndexGone(t *testing.T) {
 	index := freeIndex(t, 400000+int(rnd[2])*100)
 	pkt := syn4(t, netip.MustParseAddr("10.79.0.2"), netip.MustParseAddr("10.79.0.1"), layers.TCPPort(port), 1234)
 	next := func() (layers.LinkType, bool) {
-		for {
-			data, ci, err := h.ReadPacketData()
-			if errors.Is(err, capture.ErrIdle) {
-				continue
-			}
-			if err != nil {
-				t.Fatalf("read: %v", err)
-			}
-			if ci.InterfaceIndex != index {
-				continue
-			}
-			link := h.LinkType()
-			if len(ci.AncillaryData) > 0 {
-				link = ci.AncillaryData[0].(layers.LinkType)
-			}
-			return link, gopacket.NewPacket(data, link, gopacket.Default).Layer(layers.LayerTypeTCP) != nil
-		}
+		data, link := packetOf(t, h, index)
+		return link, gopacket.NewPacket(data, link, gopacket.Default).Layer(layers.LayerTypeTCP) != nil
 	}
 	tun := newTun(t, fmt.Sprintf("mxg%x", rnd[1:]), index, unix.IFF_TUN)
 	if _, err := tun.Write(pkt); err != nil {
@@ -218,6 +188,41 @@ func openAny(t *testing.T, ctx context.Context, f capture.Filter) *sniff.Handle 
 	}
 	t.Cleanup(h.Close)
 	return h
+}
+
+// nextPacket is h.ReadPacketData past the quiet moments it reports
+// (capture.ErrIdle).
+func nextPacket(h *sniff.Handle) ([]byte, gopacket.CaptureInfo, error) {
+	for {
+		data, ci, err := h.ReadPacketData()
+		if !errors.Is(err, capture.ErrIdle) {
+			return data, ci, err
+		}
+	}
+}
+
+// linkOf is the link type of a packet h read with ci: the one ci carries
+// (under -i any, the packet's interface's), else h's.
+func linkOf(h *sniff.Handle, ci gopacket.CaptureInfo) layers.LinkType {
+	if len(ci.AncillaryData) > 0 {
+		return ci.AncillaryData[0].(layers.LinkType)
+	}
+	return h.LinkType()
+}
+
+// packetOf returns the next packet h reads of the interface index, and
+// the link type it reads as; a read's error fails the test.
+func packetOf(t *testing.T, h *sniff.Handle, index int) ([]byte, layers.LinkType) {
+	t.Helper()
+	for {
+		data, ci, err := nextPacket(h)
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		if ci.InterfaceIndex == index {
+			return data, linkOf(h, ci)
+		}
+	}
 }
 
 // freeIndex returns an interface index no interface has, from base on.

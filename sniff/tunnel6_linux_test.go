@@ -135,17 +135,11 @@ func tunnelIPv6(t *testing.T, anyIf bool, terms int) {
 
 	var sawOut, sawIn bool
 	for !sawOut || !sawIn {
-		data, ci, err := h.ReadPacketData()
-		if errors.Is(err, capture.ErrIdle) {
-			continue
-		}
+		data, ci, err := nextPacket(h)
 		if err != nil {
 			t.Fatalf("read: %v (the SYN sent: %v, the one written: %v)", err, sawOut, sawIn)
 		}
-		link := h.LinkType()
-		if len(ci.AncillaryData) > 0 {
-			link = ci.AncillaryData[0].(layers.LinkType)
-		}
+		link := linkOf(h, ci)
 		pkt := gopacket.NewPacket(data, link, gopacket.Default)
 		n, _ := pkt.Layer(layers.LayerTypeIPv6).(*layers.IPv6)
 		if n == nil {

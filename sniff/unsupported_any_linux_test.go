@@ -5,7 +5,6 @@ package sniff_test
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"net/netip"
 	"os/exec"
@@ -66,10 +65,7 @@ func anyDropsUnsupported(t *testing.T, terms int) {
 		}
 	}
 	for markers := 0; markers < rounds; {
-		data, ci, err := h.ReadPacketData()
-		if errors.Is(err, capture.ErrIdle) {
-			continue
-		}
+		data, ci, err := nextPacket(h)
 		if err != nil {
 			t.Fatalf("read (%d markers of %d): %v", markers, rounds, err)
 		}
