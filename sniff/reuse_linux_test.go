@@ -36,7 +36,7 @@ func TestAnyIndexReused(t *testing.T) {
 	var rnd [4]byte
 	rand.Read(rnd[:])
 	port := 1024 + binary.BigEndian.Uint16(rnd[:2])%60000
-	h := openAny(t, ctx, capture.Port(port))
+	h := openOn(t, ctx, sniff.Any, capture.Port(port))
 	index := freeIndex(t, 200000+int(rnd[2])*100)
 	name := fmt.Sprintf("mxr%x", rnd[1:])
 	src, dst := netip.MustParseAddr("10.79.0.2"), netip.MustParseAddr("10.79.0.1")
@@ -98,7 +98,7 @@ func TestAnyIndexGone(t *testing.T) {
 	var rnd [4]byte
 	rand.Read(rnd[:])
 	port := 1024 + binary.BigEndian.Uint16(rnd[:2])%60000
-	h := openAny(t, ctx, capture.Port(port))
+	h := openOn(t, ctx, sniff.Any, capture.Port(port))
 	index := freeIndex(t, 400000+int(rnd[2])*100)
 	pkt := syn4(t, netip.MustParseAddr("10.79.0.2"), netip.MustParseAddr("10.79.0.1"), layers.TCPPort(port), 1234)
 	next := func() (layers.LinkType, bool) {
@@ -175,11 +175,12 @@ func newTunOf(t *testing.T, name string, index int, kind, hw uint16) *os.File {
 	return f
 }
 
-// openAny opens a capture on every interface with filter f, closed when
-// the test ends; it skips the test without the permission to capture.
-func openAny(t *testing.T, ctx context.Context, f capture.Filter) *sniff.Handle {
+// openOn opens a capture on iface (sniff.Any: every interface) with
+// filter f, closed when the test ends; it skips the test without the
+// permission to capture.
+func openOn(t *testing.T, ctx context.Context, iface string, f capture.Filter) *sniff.Handle {
 	t.Helper()
-	h, err := sniff.Open(ctx, sniff.Any, f)
+	h, err := sniff.Open(ctx, iface, f)
 	if errors.Is(err, sniff.ErrPermission) {
 		t.Skip("capturing needs root or CAP_NET_RAW")
 	}

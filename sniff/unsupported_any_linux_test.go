@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/muxtop/muxtop/capture"
+	"github.com/muxtop/muxtop/sniff"
 )
 
 // TestAnyDropsUnsupportedLinkType: under -i any, the packets of an
@@ -44,7 +45,7 @@ func anyDropsUnsupported(t *testing.T, terms int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := openAny(t, ctx, f)
+	h := openOn(t, ctx, sniff.Any, f)
 
 	index := freeIndex(t, 300000+int(rnd[2])*100)
 	marker := newTun(t, fmt.Sprintf("mxm%x", rnd), index, unix.IFF_TUN)
