@@ -31,18 +31,11 @@ import (
 // the tun must not stay with the index for the rest of the capture, which
 // read every frame of the tap as a bare IP packet and decoded none.
 func TestAnyIndexReused(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a failsafe
-	defer cancel()
-	var rnd [4]byte
-	rand.Read(rnd[:])
-	port := 1024 + binary.BigEndian.Uint16(rnd[:2])%60000
-	h := openOn(t, ctx, sniff.Any, capture.Port(port))
-	index := freeIndex(t, 200000+int(rnd[2])*100)
-	name := fmt.Sprintf("mxr%x", rnd[1:])
+	h, port, index, name := anyAtFreeIndex(t, 200000, "mxr")
 	src, dst := netip.MustParseAddr("10.79.0.2"), netip.MustParseAddr("10.79.0.1")
-	bare := syn4(t, src, dst, layers.TCPPort(port), 1234)
+	bare := syn4(t, src, dst, port, 1234)
 	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, EthernetType: layers.EthernetTypeIPv4}
-	framed := syn4(t, src, dst, layers.TCPPort(port), 1235, eth) // 1235, the tap's: not a packet of the tun's left in the ring
+	framed := syn4(t, src, dst, port, 1235, eth) // 1235, the tap's: not a packet of the tun's left in the ring
 
 	// read writes pkt into the device f until sniff returns a packet of
 	// index, and reports whether it decoded it as TCP to dport.
@@ -70,12 +63,7 @@ func TestAnyIndexReused(t *testing.T) {
 	}
 	t.Logf("index %d: the tun's packet read as bare IP", index)
 	tun.Close() // deletes it
-	for {
-		if _, err := net.InterfaceByIndex(index); err != nil {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitGone(index)
 	tap := newTun(t, name, index, unix.IFF_TAP)
 	defer tap.Close()
 	misread := 0
@@ -93,19 +81,13 @@ func TestAnyIndexReused(t *testing.T) {
 // IP they are, though the tun's index can no longer be looked up, and
 // though a second has passed since it was (linkRecheck).
 func TestAnyIndexGone(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a failsafe
-	defer cancel()
-	var rnd [4]byte
-	rand.Read(rnd[:])
-	port := 1024 + binary.BigEndian.Uint16(rnd[:2])%60000
-	h := openOn(t, ctx, sniff.Any, capture.Port(port))
-	index := freeIndex(t, 400000+int(rnd[2])*100)
-	pkt := syn4(t, netip.MustParseAddr("10.79.0.2"), netip.MustParseAddr("10.79.0.1"), layers.TCPPort(port), 1234)
+	h, port, index, name := anyAtFreeIndex(t, 400000, "mxg")
+	pkt := syn4(t, netip.MustParseAddr("10.79.0.2"), netip.MustParseAddr("10.79.0.1"), port, 1234)
 	next := func() (layers.LinkType, bool) {
 		data, link := packetOf(t, h, index)
 		return link, gopacket.NewPacket(data, link, gopacket.Default).Layer(layers.LayerTypeTCP) != nil
 	}
-	tun := newTun(t, fmt.Sprintf("mxg%x", rnd[1:]), index, unix.IFF_TUN)
+	tun := newTun(t, name, index, unix.IFF_TUN)
 	if _, err := tun.Write(pkt); err != nil {
 		t.Fatal(err)
 	}
@@ -117,15 +99,26 @@ func TestAnyIndexGone(t *testing.T) {
 		t.Fatal(err)
 	}
 	tun.Close() // deletes it; its packet stays in the ring
-	for {
-		if _, err := net.InterfaceByIndex(index); err != nil {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitGone(index)
 	if link, ok := next(); !ok {
 		t.Fatalf("the packet of the tun since deleted read as %v, not decoded", link)
 	}
+}
+
+// anyAtFreeIndex opens a capture on every interface with the filter of a
+// random port, for 30 seconds at the most (a failsafe), and picks for a
+// tun a free interface index (from base on) and a name (prefix and random
+// hex digits).
+func anyAtFreeIndex(t *testing.T, base int, prefix string) (h *sniff.Handle, port layers.TCPPort, index int, name string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	var rnd [4]byte
+	rand.Read(rnd[:])
+	p := 1024 + binary.BigEndian.Uint16(rnd[:2])%60000
+	h = openOn(t, ctx, sniff.Any, capture.Port(p))
+	index = freeIndex(t, base+int(rnd[2])*100)
+	return h, layers.TCPPort(p), index, fmt.Sprintf("%s%x", prefix, rnd[1:])
 }
 
 // newTun makes a tun (IFF_TUN) or tap (IFF_TAP) device of that name and
@@ -223,6 +216,16 @@ func packetOf(t *testing.T, h *sniff.Handle, index int) ([]byte, layers.LinkType
 		if ci.InterfaceIndex == index {
 			return data, linkOf(h, ci)
 		}
+	}
+}
+
+// waitGone returns once no interface has the index.
+func waitGone(index int) {
+	for {
+		if _, err := net.InterfaceByIndex(index); err != nil {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
