@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"slices"
 	"testing"
 	"time"
 
@@ -30,29 +31,11 @@ import (
 // the tun must not stay with the index for the rest of the capture, which
 // read every frame of the tap as a bare IP packet and decoded none.
 func TestAnyIndexReused(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a failsafe
-	defer cancel()
-	var rnd [4]byte
-	rand.Read(rnd[:])
-	port := 1024 + binary.BigEndian.Uint16(rnd[:2])%60000
-	h := openAny(t, ctx, capture.Port(port))
-	index := freeIndex(t, 200000+int(rnd[2])*100)
-	name := fmt.Sprintf("mxr%x", rnd[1:])
+	h, port, index, name := anyAtFreeIndex(t, 200000, "mxr")
 	src, dst := netip.MustParseAddr("10.79.0.2"), netip.MustParseAddr("10.79.0.1")
-	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: src.AsSlice(), DstIP: dst.AsSlice()}
-	tcp := &layers.TCP{SrcPort: layers.TCPPort(port), DstPort: 1234, SYN: true, Window: 100}
-	tcp.SetNetworkLayerForChecksum(ip)
-	ser := func(ls ...gopacket.SerializableLayer) []byte {
-		b := gopacket.NewSerializeBuffer()
-		if err := gopacket.SerializeLayers(b, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
-			t.Fatal(err)
-		}
-		return b.Bytes()
-	}
-	bare := ser(ip, tcp)
+	bare := syn4(t, src, dst, port, 1234)
 	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, EthernetType: layers.EthernetTypeIPv4}
-	tcp.DstPort = 1235 // the tap's: not a packet of the tun's left in the ring
-	framed := ser(eth, ip, tcp)
+	framed := syn4(t, src, dst, port, 1235, eth) // 1235, the tap's: not a packet of the tun's left in the ring
 
 	// read writes pkt into the device f until sniff returns a packet of
 	// index, and reports whether it decoded it as TCP to dport.
@@ -69,24 +52,9 @@ func TestAnyIndexReused(t *testing.T) {
 				}
 			}
 		}()
-		for {
-			data, ci, err := h.ReadPacketData()
-			if errors.Is(err, capture.ErrIdle) {
-				continue
-			}
-			if err != nil {
-				t.Fatalf("read: %v", err)
-			}
-			if ci.InterfaceIndex != index {
-				continue
-			}
-			link := h.LinkType()
-			if len(ci.AncillaryData) > 0 {
-				link = ci.AncillaryData[0].(layers.LinkType)
-			}
-			tcp, ok := gopacket.NewPacket(data, link, gopacket.Default).Layer(layers.LayerTypeTCP).(*layers.TCP)
-			return ok && tcp.DstPort == dport
-		}
+		data, link := packetOf(t, h, index)
+		tcp, ok := gopacket.NewPacket(data, link, gopacket.Default).Layer(layers.LayerTypeTCP).(*layers.TCP)
+		return ok && tcp.DstPort == dport
 	}
 
 	tun := newTun(t, name, index, unix.IFF_TUN)
@@ -95,12 +63,7 @@ func TestAnyIndexReused(t *testing.T) {
 	}
 	t.Logf("index %d: the tun's packet read as bare IP", index)
 	tun.Close() // deletes it
-	for {
-		if _, err := net.InterfaceByIndex(index); err != nil {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitGone(index)
 	tap := newTun(t, name, index, unix.IFF_TAP)
 	defer tap.Close()
 	misread := 0
@@ -118,60 +81,44 @@ func TestAnyIndexReused(t *testing.T) {
 // IP they are, though the tun's index can no longer be looked up, and
 // though a second has passed since it was (linkRecheck).
 func TestAnyIndexGone(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a failsafe
-	defer cancel()
-	var rnd [4]byte
-	rand.Read(rnd[:])
-	port := 1024 + binary.BigEndian.Uint16(rnd[:2])%60000
-	h := openAny(t, ctx, capture.Port(port))
-	index := freeIndex(t, 400000+int(rnd[2])*100)
-	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: net.IP{10, 79, 0, 2}, DstIP: net.IP{10, 79, 0, 1}}
-	tcp := &layers.TCP{SrcPort: layers.TCPPort(port), DstPort: 1234, SYN: true, Window: 100}
-	tcp.SetNetworkLayerForChecksum(ip)
-	b := gopacket.NewSerializeBuffer()
-	if err := gopacket.SerializeLayers(b, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ip, tcp); err != nil {
-		t.Fatal(err)
-	}
+	h, port, index, name := anyAtFreeIndex(t, 400000, "mxg")
+	pkt := syn4(t, netip.MustParseAddr("10.79.0.2"), netip.MustParseAddr("10.79.0.1"), port, 1234)
 	next := func() (layers.LinkType, bool) {
-		for {
-			data, ci, err := h.ReadPacketData()
-			if errors.Is(err, capture.ErrIdle) {
-				continue
-			}
-			if err != nil {
-				t.Fatalf("read: %v", err)
-			}
-			if ci.InterfaceIndex != index {
-				continue
-			}
-			link := h.LinkType()
-			if len(ci.AncillaryData) > 0 {
-				link = ci.AncillaryData[0].(layers.LinkType)
-			}
-			return link, gopacket.NewPacket(data, link, gopacket.Default).Layer(layers.LayerTypeTCP) != nil
-		}
+		data, link := packetOf(t, h, index)
+		return link, gopacket.NewPacket(data, link, gopacket.Default).Layer(layers.LayerTypeTCP) != nil
 	}
-	tun := newTun(t, fmt.Sprintf("mxg%x", rnd[1:]), index, unix.IFF_TUN)
-	if _, err := tun.Write(b.Bytes()); err != nil {
+	tun := newTun(t, name, index, unix.IFF_TUN)
+	if _, err := tun.Write(pkt); err != nil {
 		t.Fatal(err)
 	}
 	if link, ok := next(); !ok {
 		t.Fatalf("the tun's first packet read as %v, not decoded", link)
 	}
 	time.Sleep(1100 * time.Millisecond) // past linkRecheck in capture time: not a measure
-	if _, err := tun.Write(b.Bytes()); err != nil {
+	if _, err := tun.Write(pkt); err != nil {
 		t.Fatal(err)
 	}
 	tun.Close() // deletes it; its packet stays in the ring
-	for {
-		if _, err := net.InterfaceByIndex(index); err != nil {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitGone(index)
 	if link, ok := next(); !ok {
 		t.Fatalf("the packet of the tun since deleted read as %v, not decoded", link)
 	}
+}
+
+// anyAtFreeIndex opens a capture on every interface with the filter of a
+// random port, for 30 seconds at the most (a failsafe), and picks for a
+// tun a free interface index (from base on) and a name (prefix and random
+// hex digits).
+func anyAtFreeIndex(t *testing.T, base int, prefix string) (h *sniff.Handle, port layers.TCPPort, index int, name string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	var rnd [4]byte
+	rand.Read(rnd[:])
+	p := 1024 + binary.BigEndian.Uint16(rnd[:2])%60000
+	h = openOn(t, ctx, sniff.Any, capture.Port(p))
+	index = freeIndex(t, base+int(rnd[2])*100)
+	return h, layers.TCPPort(p), index, fmt.Sprintf("%s%x", prefix, rnd[1:])
 }
 
 // newTun makes a tun (IFF_TUN) or tap (IFF_TAP) device of that name and
@@ -221,11 +168,12 @@ func newTunOf(t *testing.T, name string, index int, kind, hw uint16) *os.File {
 	return f
 }
 
-// openAny opens a capture on every interface with filter f, closed when
-// the test ends; it skips the test without the permission to capture.
-func openAny(t *testing.T, ctx context.Context, f capture.Filter) *sniff.Handle {
+// openOn opens a capture on iface (sniff.Any: every interface) with
+// filter f, closed when the test ends; it skips the test without the
+// permission to capture.
+func openOn(t *testing.T, ctx context.Context, iface string, f capture.Filter) *sniff.Handle {
 	t.Helper()
-	h, err := sniff.Open(ctx, sniff.Any, f)
+	h, err := sniff.Open(ctx, iface, f)
 	if errors.Is(err, sniff.ErrPermission) {
 		t.Skip("capturing needs root or CAP_NET_RAW")
 	}
@@ -234,6 +182,51 @@ func openAny(t *testing.T, ctx context.Context, f capture.Filter) *sniff.Handle 
 	}
 	t.Cleanup(h.Close)
 	return h
+}
+
+// nextPacket is h.ReadPacketData past the quiet moments it reports
+// (capture.ErrIdle).
+func nextPacket(h *sniff.Handle) ([]byte, gopacket.CaptureInfo, error) {
+	for {
+		data, ci, err := h.ReadPacketData()
+		if !errors.Is(err, capture.ErrIdle) {
+			return data, ci, err
+		}
+	}
+}
+
+// linkOf is the link type of a packet h read with ci: the one ci carries
+// (under -i any, the packet's interface's), else h's.
+func linkOf(h *sniff.Handle, ci gopacket.CaptureInfo) layers.LinkType {
+	if len(ci.AncillaryData) > 0 {
+		return ci.AncillaryData[0].(layers.LinkType)
+	}
+	return h.LinkType()
+}
+
+// packetOf returns the next packet h reads of the interface index, and
+// the link type it reads as; a read's error fails the test.
+func packetOf(t *testing.T, h *sniff.Handle, index int) ([]byte, layers.LinkType) {
+	t.Helper()
+	for {
+		data, ci, err := nextPacket(h)
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		if ci.InterfaceIndex == index {
+			return data, linkOf(h, ci)
+		}
+	}
+}
+
+// waitGone returns once no interface has the index.
+func waitGone(index int) {
+	for {
+		if _, err := net.InterfaceByIndex(index); err != nil {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // freeIndex returns an interface index no interface has, from base on.
@@ -246,4 +239,25 @@ func freeIndex(t *testing.T, base int) int {
 	}
 	t.Fatal("no free interface index")
 	return 0
+}
+
+// serialize lays the layers ls out as one packet, with their lengths and
+// checksums computed.
+func serialize(t *testing.T, ls ...gopacket.SerializableLayer) []byte {
+	t.Helper()
+	b := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(b, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// syn4 is an IPv4 TCP SYN from src:sport to dst:dport, serialized behind
+// the layers link (none: a bare IP packet, as a tun's).
+func syn4(t *testing.T, src, dst netip.Addr, sport, dport layers.TCPPort, link ...gopacket.SerializableLayer) []byte {
+	t.Helper()
+	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: src.AsSlice(), DstIP: dst.AsSlice()}
+	tcp := &layers.TCP{SrcPort: sport, DstPort: dport, SYN: true, Window: 100}
+	tcp.SetNetworkLayerForChecksum(ip)
+	return serialize(t, slices.Concat(link, []gopacket.SerializableLayer{ip, tcp})...)
 }

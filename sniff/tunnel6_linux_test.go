@@ -5,7 +5,6 @@ package sniff_test
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -47,67 +46,34 @@ func tunnelIPv6(t *testing.T, anyIf bool, terms int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second) // a failsafe, not a measure
 	defer cancel()
 	port := uint16(40000 + os.Getpid()%20000)
-	var h *sniff.Handle
-	open := func(iface string) {
-		var err error
-		f, err := capture.ParseFilter(strings.TrimSuffix(strings.Repeat(fmt.Sprintf("port %d and ", port), terms), " and "))
-		if err != nil {
-			t.Fatal(err)
-		}
-		h, err = sniff.Open(ctx, iface, f)
-		if errors.Is(err, sniff.ErrPermission) {
-			t.Skip("capturing needs root or CAP_NET_RAW")
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(h.Close)
-	}
-	if anyIf {
-		open(sniff.Any) // before the tun: its index is new to sniff
-	}
-	f, err := os.OpenFile("/dev/net/tun", os.O_RDWR, 0)
-	if err != nil {
-		t.Skipf("no tun device: %v", err)
-	}
-	defer f.Close() // deletes the interface
-	var rnd [3]byte
-	rand.Read(rnd[:])
-	name := fmt.Sprintf("mx6%x", rnd)
-	ifr, err := unix.NewIfreq(name)
+	filter, err := capture.ParseFilter(strings.TrimSuffix(strings.Repeat(fmt.Sprintf("port %d and ", port), terms), " and "))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI)
-	if err := unix.IoctlIfreq(int(f.Fd()), unix.TUNSETIFF, ifr); err != nil {
-		t.Skipf("creating a tun needs CAP_NET_ADMIN: %v", err)
+	var h *sniff.Handle
+	if anyIf {
+		h = openOn(t, ctx, sniff.Any, filter) // before the tun: its index is new to sniff
 	}
+	var rnd [3]byte
+	rand.Read(rnd[:])
+	name := fmt.Sprintf("mx6%x", rnd)
+	f := newTun(t, name, 0, unix.IFF_TUN)
+	defer f.Close() // deletes the interface
 	os.WriteFile("/proc/sys/net/ipv6/conf/"+name+"/disable_ipv6", []byte("0"), 0)
 	local := netip.MustParseAddr(fmt.Sprintf("fd77:%x:%x::1", rnd[0], uint16(rnd[1])<<8|uint16(rnd[2])))
 	remote := local.Next()
-	for _, args := range [][]string{
-		{"link", "set", name, "up"},
-		{"-6", "addr", "add", local.String() + "/64", "dev", name, "nodad"},
-	} {
-		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-			t.Skipf("ip %v: %v: %s", args, err, out)
-		}
+	args := []string{"-6", "addr", "add", local.String() + "/64", "dev", name, "nodad"}
+	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+		t.Skipf("ip %v: %v: %s", args, err, out)
 	}
 	if !anyIf {
-		open(name)
+		h = openOn(t, ctx, name, filter)
 		if h.LinkType() != layers.LinkTypeRaw {
 			t.Fatalf("LinkType %v, want %v", h.LinkType(), layers.LinkTypeRaw)
 		}
 	}
 
 	// The far end's segment and datagram, written into the tun.
-	ser := func(ls ...gopacket.SerializableLayer) []byte {
-		b := gopacket.NewSerializeBuffer()
-		if err := gopacket.SerializeLayers(b, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
-			t.Fatal(err)
-		}
-		return b.Bytes()
-	}
 	ip6 := func(next layers.IPProtocol) *layers.IPv6 {
 		return &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: next, SrcIP: remote.AsSlice(), DstIP: local.AsSlice()}
 	}
@@ -116,7 +82,7 @@ func tunnelIPv6(t *testing.T, anyIf bool, terms int) {
 	ipT, ipU := ip6(layers.IPProtocolTCP), ip6(layers.IPProtocolUDP)
 	tcpIn.SetNetworkLayerForChecksum(ipT)
 	udpIn.SetNetworkLayerForChecksum(ipU)
-	in := [][]byte{ser(ipU, udpIn, gopacket.Payload("udp")), ser(ipT, tcpIn)}
+	in := [][]byte{serialize(t, ipU, udpIn, gopacket.Payload("udp")), serialize(t, ipT, tcpIn)}
 
 	done := make(chan struct{})
 	defer close(done)
@@ -142,17 +108,11 @@ func tunnelIPv6(t *testing.T, anyIf bool, terms int) {
 
 	var sawOut, sawIn bool
 	for !sawOut || !sawIn {
-		data, ci, err := h.ReadPacketData()
-		if errors.Is(err, capture.ErrIdle) {
-			continue
-		}
+		data, ci, err := nextPacket(h)
 		if err != nil {
 			t.Fatalf("read: %v (the SYN sent: %v, the one written: %v)", err, sawOut, sawIn)
 		}
-		link := h.LinkType()
-		if len(ci.AncillaryData) > 0 {
-			link = ci.AncillaryData[0].(layers.LinkType)
-		}
+		link := linkOf(h, ci)
 		pkt := gopacket.NewPacket(data, link, gopacket.Default)
 		n, _ := pkt.Layer(layers.LayerTypeIPv6).(*layers.IPv6)
 		if n == nil {

@@ -4,7 +4,6 @@ package sniff_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -64,14 +63,7 @@ func tunnel(t *testing.T, bound, v6 bool) {
 	filter := capture.Port(port)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	h, err := sniff.Open(ctx, iface, filter)
-	if errors.Is(err, sniff.ErrPermission) {
-		t.Skip("capturing needs root or CAP_NET_RAW")
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := openOn(t, ctx, iface, filter)
 	if want := map[bool]layers.LinkType{true: layers.LinkTypeRaw, false: layers.LinkTypeEthernet}[bound]; h.LinkType() != want {
 		t.Fatalf("LinkType %v, want %v", h.LinkType(), want)
 	}

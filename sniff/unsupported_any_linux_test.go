@@ -5,18 +5,16 @@ package sniff_test
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
-	"net"
+	"net/netip"
 	"os/exec"
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
 	"golang.org/x/sys/unix"
 
 	"github.com/muxtop/muxtop/capture"
+	"github.com/muxtop/muxtop/sniff"
 )
 
 // TestAnyDropsUnsupportedLinkType: under -i any, the packets of an
@@ -47,7 +45,7 @@ func anyDropsUnsupported(t *testing.T, terms int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := openAny(t, ctx, f)
+	h := openOn(t, ctx, sniff.Any, f)
 
 	index := freeIndex(t, 300000+int(rnd[2])*100)
 	marker := newTun(t, fmt.Sprintf("mxm%x", rnd), index, unix.IFF_TUN)
@@ -57,14 +55,7 @@ func anyDropsUnsupported(t *testing.T, terms int) {
 	odd := newTunOf(t, oddName, index+1, unix.IFF_TUN, arphrdIEEE80211)
 	defer odd.Close()
 
-	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: net.IP{10, 80, 0, 2}, DstIP: net.IP{10, 80, 0, 1}}
-	tcp := &layers.TCP{SrcPort: port, DstPort: 1234, SYN: true, Window: 100}
-	tcp.SetNetworkLayerForChecksum(ip)
-	b := gopacket.NewSerializeBuffer()
-	if err := gopacket.SerializeLayers(b, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ip, tcp); err != nil {
-		t.Fatal(err)
-	}
-	pkt := b.Bytes()
+	pkt := syn4(t, netip.MustParseAddr("10.80.0.2"), netip.MustParseAddr("10.80.0.1"), port, 1234)
 	const rounds = 20
 	for range rounds {
 		if _, err := odd.Write(pkt); err != nil {
@@ -75,10 +66,7 @@ func anyDropsUnsupported(t *testing.T, terms int) {
 		}
 	}
 	for markers := 0; markers < rounds; {
-		data, ci, err := h.ReadPacketData()
-		if errors.Is(err, capture.ErrIdle) {
-			continue
-		}
+		data, ci, err := nextPacket(h)
 		if err != nil {
 			t.Fatalf("read (%d markers of %d): %v", markers, rounds, err)
 		}

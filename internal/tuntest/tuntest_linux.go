@@ -398,27 +398,18 @@ func rewrite(pkt []byte, a, r1, r2 [4]byte) bool {
 	}
 	pkt = pkt[:total]
 	src, dst := (*[4]byte)(pkt[12:16]), (*[4]byte)(pkt[16:20])
-	if *src != a {
-		return false
-	}
-	switch *dst {
-	case r1:
-		*src, *dst = r2, a
-	case r2:
-		*src, *dst = r1, a
-	default:
+	if !reflectAddrs(src, dst, a, r1, r2) {
 		return false
 	}
 	binary.BigEndian.PutUint16(pkt[10:12], 0)
 	binary.BigEndian.PutUint16(pkt[10:12], ^fold(sum(0, pkt[:ihl])))
 	seg := pkt[ihl:]
-	binary.BigEndian.PutUint16(seg[16:18], 0)
 	var pseudo [12]byte
 	copy(pseudo[0:4], src[:])
 	copy(pseudo[4:8], dst[:])
 	pseudo[9] = unix.IPPROTO_TCP
 	binary.BigEndian.PutUint16(pseudo[10:12], uint16(len(seg)))
-	binary.BigEndian.PutUint16(seg[16:18], ^fold(sum(sum(0, pseudo[:]), seg)))
+	setTCPChecksum(seg, pseudo[:])
 	return true
 }
 
@@ -433,6 +424,24 @@ func rewrite6(pkt []byte, a, r1, r2 [16]byte) bool {
 	}
 	pkt = pkt[:40+plen]
 	src, dst := (*[16]byte)(pkt[8:24]), (*[16]byte)(pkt[24:40])
+	if !reflectAddrs(src, dst, a, r1, r2) {
+		return false
+	}
+	seg := pkt[40:]
+	var pseudo [40]byte
+	copy(pseudo[0:16], src[:])
+	copy(pseudo[16:32], dst[:])
+	binary.BigEndian.PutUint32(pseudo[32:36], uint32(len(seg)))
+	pseudo[39] = unix.IPPROTO_TCP
+	setTCPChecksum(seg, pseudo[:])
+	return true
+}
+
+// reflectAddrs turns a packet's addresses src -> dst, from a to r1 (or
+// r2), into r2 (or r1) -> a: the pair's 1:1 NAT, for IPv4 and IPv6
+// alike. It reports whether they were one of those, and changes them
+// only then.
+func reflectAddrs[A [4]byte | [16]byte](src, dst *A, a, r1, r2 A) bool {
 	if *src != a {
 		return false
 	}
@@ -444,15 +453,14 @@ func rewrite6(pkt []byte, a, r1, r2 [16]byte) bool {
 	default:
 		return false
 	}
-	seg := pkt[40:]
-	binary.BigEndian.PutUint16(seg[16:18], 0)
-	var pseudo [40]byte
-	copy(pseudo[0:16], src[:])
-	copy(pseudo[16:32], dst[:])
-	binary.BigEndian.PutUint32(pseudo[32:36], uint32(len(seg)))
-	pseudo[39] = unix.IPPROTO_TCP
-	binary.BigEndian.PutUint16(seg[16:18], ^fold(sum(sum(0, pseudo[:]), seg)))
 	return true
+}
+
+// setTCPChecksum makes the checksum of the TCP segment seg again, over
+// the pseudo-header pseudo (IPv4's or IPv6's) and seg.
+func setTCPChecksum(seg, pseudo []byte) {
+	binary.BigEndian.PutUint16(seg[16:18], 0)
+	binary.BigEndian.PutUint16(seg[16:18], ^fold(sum(sum(0, pseudo), seg)))
 }
 
 // sum adds b, as big-endian 16-bit words, to s: the Internet checksum's

@@ -80,15 +80,7 @@ func pairEcho(t *testing.T, p *Pair) {
 			served <- result{err: fmt.Errorf("accepted from %v, want %v", ra, p.ClientSide)}
 			return
 		}
-		// Write while reading: both directions at once, as the client.
-		wrote := make(chan error, 1)
-		go func() {
-			_, err := c.Write(down)
-			if err == nil {
-				err = c.(*net.TCPConn).CloseWrite()
-			}
-			wrote <- err
-		}()
+		wrote := writeThenClose(c, down) // while reading: both directions at once, as the client
 		got, err := io.ReadAll(c)
 		if werr := <-wrote; err == nil {
 			err = werr
@@ -104,14 +96,7 @@ func pairEcho(t *testing.T, p *Pair) {
 	if ra := c.RemoteAddr().(*net.TCPAddr).AddrPort().Addr().Unmap(); ra != p.ServerSide {
 		t.Errorf("dialed %v, want %v", ra, p.ServerSide)
 	}
-	wrote := make(chan error, 1)
-	go func() {
-		_, err := c.Write(up)
-		if err == nil {
-			err = c.(*net.TCPConn).CloseWrite()
-		}
-		wrote <- err
-	}()
+	wrote := writeThenClose(c, up)
 	got, err := io.ReadAll(c)
 	if err != nil {
 		t.Fatalf("client read: %v", err)
@@ -133,4 +118,19 @@ func pairEcho(t *testing.T, p *Pair) {
 		t.Errorf("%d packets bigger than the MTU (%d) came out of the tun", n, MTU)
 	}
 	t.Logf("%s: %d packets reflected, %d dropped", p.Ifname, p.Reflected.Load(), p.Dropped.Load())
+}
+
+// writeThenClose writes b to the TCP connection c, then closes its
+// writing half, in a goroutine of its own; it sends the first error, or
+// nil, on the channel it returns.
+func writeThenClose(c net.Conn, b []byte) <-chan error {
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := c.Write(b)
+		if err == nil {
+			err = c.(*net.TCPConn).CloseWrite()
+		}
+		wrote <- err
+	}()
+	return wrote
 }
