@@ -168,7 +168,7 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 			es.lateBase[0][d], es.lateBase[1][d], es.lateBase[2][d] = w.late[d], w.lateBytes[d], w.lateStreams[d]
 			continue
 		}
-		c := candidate{code: CodeDataAfterClose, dir: Dir(d), hasDir: true, stream: w.lateSID[d], since: w.lateAt[d],
+		c := candidate{code: CodeDataAfterClose, dir: Dir(d), hasDir: true, stream: w.lateFirstSID[d], since: w.lateFirstAt[d],
 			ev: Evidence{Count: w.late[d] - es.lateBase[0][d], Bytes: w.lateBytes[d] - es.lateBase[1][d],
 				Streams: w.lateStreams[d] - es.lateBase[2][d], Limit: AfterCloseWindow, Versions: vers}}
 		if open != nil {

@@ -817,6 +817,28 @@ func TestFindingDataAfterClose(t *testing.T) {
 	}
 }
 
+// TestFindingDataAfterCloseNamesFirst: late frames on several streams
+// between two evaluations (a server answering every half-closed stream
+// within one 100 ms tick) open one finding that names the first of them,
+// as its text says ("first stream N"), and dates it from that one.
+func TestFindingDataAfterCloseNamesFirst(t *testing.T) {
+	cfg := live.FindingsConfig{Churn: -1}
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 1)
+	reg.Evaluate(sec(0), cfg)
+	for i, sid := range []uint32{3, 5, 7} {
+		at := sec(0.01 * float64(i+1))
+		sc.feedAt(at, syn(c2s, sid), psh(c2s, sid, "data"), fin(c2s, sid), psh(s2c, sid, "late"))
+	}
+	reg.Evaluate(sec(0.1), cfg)
+	recs := expect(t, reg, "+DATA_AFTER_CLOSE")
+	f := recs[0].Finding
+	if f.Dir != s2c || f.Stream != 3 || f.Evidence.Streams != 3 || !f.Since.Equal(sec(0.01)) ||
+		!strings.Contains(f.Text, "to 3 streams (first stream 3)") {
+		t.Errorf("stream %d since %v: %q", f.Stream, f.Since, f.Text)
+	}
+}
+
 // TestFindingDataHeldBeforeClose: a capture that joined the session
 // mid-stream frames the server's reply only once a chain of headers is
 // found, after the client's FIN that came later; the reply keeps its

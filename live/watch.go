@@ -96,13 +96,16 @@ type sessionWatch struct {
 	// direction's first ping, which is no cadence of its own (watchNOP).
 	firstPing [2]int64
 	// Data sent to a side that had sent FIN on the stream, per direction
-	// of the data: PSH frames, their payload bytes, streams, and the latest.
-	late        [2]uint64
-	lateBytes   [2]uint64
-	lateStreams [2]uint64
-	lateSID     [2]uint32
-	lateAt      [2]int64
-	latency     latencyHist
+	// of the data: PSH frames, their payload bytes, streams, when the latest came,
+	// and the first since the count a finding would open from (eng.lateBase):
+	// what a finding opened now names.
+	late         [2]uint64
+	lateBytes    [2]uint64
+	lateStreams  [2]uint64
+	lateAt       [2]int64
+	lateFirstSID [2]uint32
+	lateFirstAt  [2]int64
+	latency      latencyHist
 	// LEAK, counted as the clock passes: the live streams before leakFrom
 	// are older than the cutoff leakCut and counted in leaked by leakKind;
 	// the data path keeps the counts as they change state or close.
@@ -290,13 +293,15 @@ func (s *Session) watchUnlive(st *stream) {
 // watchLate counts a PSH of dir on st, whose receiver has sent FIN. s.mu is held.
 func (s *Session) watchLate(st *stream, dir Dir, length uint32, at time.Time) {
 	w := &s.w
+	if w.late[dir] == w.eng.lateBase[0][dir] {
+		w.lateFirstSID[dir], w.lateFirstAt[dir] = st.id, at.UnixNano()
+	}
 	w.late[dir]++
 	w.lateBytes[dir] += uint64(length)
 	if !st.watch.late {
 		st.watch.late = true
 		w.lateStreams[dir]++
 	}
-	w.lateSID[dir] = st.id
 	w.lateAt[dir] = at.UnixNano()
 }
 

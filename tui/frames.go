@@ -175,6 +175,7 @@ func (p framesPane) apply(r framesRead) (framesPane, tea.Cmd) {
 		p.index.seqs = append(p.index.seqs, r.seqs...)
 		p.index.next = r.next
 	}
+	p.index.lapped = r.first > 1
 	if r.trim && p.index.built {
 		n := p.index.trim(r.first)
 		p.cursor, p.top = max(0, p.cursor-n), max(0, p.top-n)
@@ -354,6 +355,9 @@ func (p *framesPane) body(th *theme, w, h int, focused bool) []string {
 			msg = " reading history…"
 		case p.filter != nil:
 			msg = " no frames match " + p.filter.text
+		case p.index.lapped && p.scope.session != 0:
+			// A stream has a frame once named, a session its opening.
+			msg = " none left in history: newer frames evicted these (--history); they still count"
 		}
 		return []string{newLine(w).add(msg, st.dim).String()}
 	}

@@ -257,11 +257,16 @@ func countsLine(th *theme, hd *header, w int) string {
 	t := &hd.snap.Totals
 	prios := [decoder.NumCmds]int{decoder.SYN: 50, decoder.FIN: 50, decoder.PSH: 40, decoder.NOP: 20, decoder.UPD: 20}
 	var left []field
-	for c := range decoder.Cmd(decoder.NumCmds) {
-		left = append(left, field{long: []seg{{c.String(), cmdStyle(st, c)}, {s: " " + count(t.Cmd(c))}}, prio: prios[c]})
+	// smux's commands, unless only yamux frames were seen: its SYN and FIN
+	// are flags, and "SYN 0" would read as no stream opened.
+	yamuxSeen := t.TypeFrames != [2][yamux.NumTypes]uint64{}
+	if !yamuxSeen || t.Frames != [2][decoder.NumCmds]uint64{} {
+		for c := range decoder.Cmd(decoder.NumCmds) {
+			left = append(left, field{long: []seg{{c.String(), cmdStyle(st, c)}, {s: " " + count(t.Cmd(c))}}, prio: prios[c]})
+		}
 	}
 	// yamux's types, once a yamux frame was seen.
-	if t.TypeFrames != [2][yamux.NumTypes]uint64{} {
+	if yamuxSeen {
 		names := [yamux.NumTypes]string{"DATA", "WND", "PING", "GOAWAY"}
 		for ty := range yamux.Type(yamux.NumTypes) {
 			left = append(left, field{long: []seg{{names[ty], typeStyle(st, ty)}, {s: " " + count(t.Type(ty))}}, prio: 45 - 5*int(ty)})

@@ -47,6 +47,9 @@ type frameIndex struct {
 	seqs  []uint64
 	start int    // seqs[start:] are the entries; the ones before were evicted
 	next  uint64 // the seq to scan from
+	// lapped: history had evicted records at the latest read, so a view
+	// with no entries may have had some.
+	lapped bool
 }
 
 func (x *frameIndex) len() int { return len(x.seqs) - x.start }

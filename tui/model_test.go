@@ -900,3 +900,28 @@ func TestIncompleteShown(t *testing.T) {
 		t.Fatalf("the adopted stream does not say (incomplete):\n%s", got)
 	}
 }
+
+// TestFramesEvictedFromHistory: a stream whose frames history no longer
+// holds (--history lapped them: the oldest streams of a busy session) has
+// no records in the frames pane; the pane says they were evicted, not
+// "no frames yet", which read as if they were still to come while the
+// streams pane counts them.
+func TestFramesEvictedFromHistory(t *testing.T) {
+	c := newCapture(live.Config{History: 40})
+	s := c.open("127.0.0.1:51234", "127.0.0.1:9000", base.Add(-time.Minute))
+	for i := range 20 {
+		c.exchange(s, 1, uint32(3+2*i), base.Add(-50*time.Second+time.Duration(i)*time.Second), "12345678")
+	}
+	m := c.model(t, 160, 45)
+	m = press(m, "enter") // the session's first stream, 3: its 5 frames were evicted
+	if st := selectedStream(m); st == nil || st.ID != 3 {
+		t.Fatalf("selected %+v, want stream 3", st)
+	}
+	screen := screenOf(m)
+	if !strings.Contains(screen, "Frames of stream 3 (session 1) · 0 records") {
+		t.Fatalf("stream 3's frames are still in history:\n%s", screen)
+	}
+	if strings.Contains(screen, "no frames yet") || !strings.Contains(screen, "evicted") {
+		t.Errorf("the frames pane does not say stream 3's frames were evicted:\n%s", screen)
+	}
+}

@@ -152,3 +152,22 @@ func TestYamuxTitlePings(t *testing.T) {
 		}
 	}
 }
+
+// TestYamuxCountsBarAt80: a capture of yamux alone counts no smux command;
+// its counts bar at 80 columns shows yamux's types and the bytes, not
+// "SYN 0 FIN 0 PSH 0", which read as no stream opened, and crowded out
+// the bytes each way.
+func TestYamuxCountsBarAt80(t *testing.T) {
+	m := yamuxCapture().model(t, 80, 24)
+	bar := strings.Split(screenOf(m), "\n")[1]
+	for _, no := range []string{"SYN 0", "FIN 0", "PSH 0"} {
+		if strings.Contains(bar, no) {
+			t.Errorf("the counts bar of a yamux capture counts smux's %q: %q", no, bar)
+		}
+	}
+	for _, w := range []string{"DATA 2", "WND 3", "→", "←"} {
+		if !strings.Contains(bar, w) {
+			t.Errorf("the counts bar lacks %q: %q", w, bar)
+		}
+	}
+}
