@@ -18,6 +18,7 @@ import (
 // what it concerns.
 type findingsPane struct {
 	overlayList[*live.Finding]
+	w    int    // the pane's width
 	open int    // list[:open] are open, the rest resolved
 	id   uint64 // the selected finding's ID, which the cursor follows as the list changes
 }
@@ -46,7 +47,24 @@ const findFooter = 7
 
 // dataRows is how many findings the pane shows at once, under its
 // heading and above the selected finding's text.
-func (p *findingsPane) dataRows() int { return max(p.h-2-findFooter-1, 1) }
+func (p *findingsPane) dataRows() int {
+	return max(listRows(len(p.list), p.h-2, len(p.explain(nil, p.w-2)))-1, 1)
+}
+
+// listRows is how many lines the list of n findings takes, its heading
+// included, in a box h lines high whose selected finding's explanation
+// takes need. The list takes the rows it needs, up to all but findFooter;
+// the explanation, under it and a blank line, the rest. Where that is
+// too little for the explanation, the list gives up rows to it, down to
+// its heading and the selected finding: the cursor still walks the list,
+// and what a finding says matters more than its neighbours.
+func listRows(n, h, need int) int {
+	rows := min(n+1, max(h-findFooter, 2))
+	if rows+1+need > h {
+		rows = max(min(rows, h-1-need), 2)
+	}
+	return rows
+}
 
 // Update handles snapshots (the root sends them while the pane is open)
 // and the pane's keys; enter announces findingChosenMsg.
@@ -92,14 +110,25 @@ func (p findingsPane) View(th *theme, w, h int) string {
 // when, its text, what to do, and for a resolved one why it resolved.
 func (p *findingsPane) body(th *theme, w, h int) []string {
 	st := &th.styles
-	// The list takes the rows it needs, up to all but findFooter; the
-	// selected finding's explanation, under it, the rest.
-	rows := min(len(p.list)+1, max(h-findFooter, 2))
+	exp := p.explain(th, w)
+	rows := listRows(len(p.list), h, len(exp))
 	out := p.table(st, findingColumns, w, len(p.list), rows, func(i int) []cell { return p.cells(th, i) })
 	if len(out) < h {
 		out = append(out, newLine(w).String())
 	}
-	return append(out, p.explain(th, w, h-len(out))...)
+	inner := max(w-1, 1)
+	if room := h - len(out); len(exp) > room {
+		exp = exp[:max(room, 0)]
+		if room > 0 {
+			// The last line that shows says there is more.
+			last := &exp[room-1]
+			last.s = cut(last.s, inner-1) + "…"
+		}
+	}
+	for _, l := range exp {
+		out = append(out, newLine(w).text(" ").add(l.s, l.st).String())
+	}
+	return out
 }
 
 var findingColumns = []column{
@@ -148,13 +177,23 @@ func (p *findingsPane) cells(th *theme, i int) []cell {
 	}
 }
 
-// explain is the selected finding in full, in at most h lines of w
-// cells: where and when, the text, the advice, why it resolved. What
-// does not fit ends in "…".
-func (p *findingsPane) explain(th *theme, w, h int) []string {
-	st := &th.styles
-	if h <= 0 || len(p.list) == 0 {
+// explainLine is a line of explain's, in its paragraph's style.
+type explainLine struct {
+	s  string
+	st style
+}
+
+// explain is the selected finding in full, wrapped to w cells with a
+// margin: where and when, the text, the advice, why it resolved. With a
+// nil th its lines have the right text and no style, as dataRows needs
+// to count them.
+func (p *findingsPane) explain(th *theme, w int) []explainLine {
+	if len(p.list) == 0 {
 		return nil
+	}
+	st, loc := &styles{}, time.Local
+	if th != nil {
+		st, loc = &th.styles, th.loc
 	}
 	f := p.list[p.idx]
 	where := f.Code.String() + " " + f.Severity.String()
@@ -170,33 +209,19 @@ func (p *findingsPane) explain(th *theme, w, h int) []string {
 	if f.HasDir {
 		where += " · " + f.Dir.String() + " " + f.Dir.Words()
 	}
-	where += " · since " + f.Since.In(th.loc).Format(time.TimeOnly) + " · opened " + f.Opened.In(th.loc).Format(time.TimeOnly)
-	type para struct {
-		s  string
-		st style
-	}
-	paras := []para{{where, st.dim}, {printable.Text(f.Text), style{}}, {"→ " + printable.Text(f.Advice), st.bold}}
+	where += " · since " + f.Since.In(loc).Format(time.TimeOnly) + " · opened " + f.Opened.In(loc).Format(time.TimeOnly)
+	paras := []explainLine{{where, st.dim}, {printable.Text(f.Text), style{}}, {"→ " + printable.Text(f.Advice), st.bold}}
 	if p.idx >= p.open {
-		paras = append(paras, para{"resolved " + f.Resolved.In(th.loc).Format(time.TimeOnly) + ": " + printable.Text(f.Why), st.dim})
+		paras = append(paras, explainLine{"resolved " + f.Resolved.In(loc).Format(time.TimeOnly) + ": " + printable.Text(f.Why), st.dim})
 	}
 	inner := max(w-1, 1)
-	var ls []para // the lines, each in its paragraph's style
+	var ls []explainLine
 	for _, pa := range paras {
 		for _, s := range wrapText(pa.s, inner) {
-			ls = append(ls, para{s, pa.st})
+			ls = append(ls, explainLine{s, pa.st})
 		}
 	}
-	if len(ls) > h {
-		// The last line that shows says there is more.
-		last := &ls[h-1]
-		last.s = cut(last.s, inner-1) + "…"
-		ls = ls[:h]
-	}
-	out := make([]string, len(ls))
-	for i, l := range ls {
-		out[i] = newLine(w).text(" ").add(l.s, l.st).String()
-	}
-	return out
+	return ls
 }
 
 // title is the pane's title, in at most w cells: the keys go first.

@@ -350,3 +350,38 @@ func TestResolvedWindow(t *testing.T) {
 		t.Errorf("the header does not count the 2 recently resolved findings: %q", line)
 	}
 }
+
+// TestFindingExplainedWhole: at 80×24, with more findings than the list
+// has room for beside the selected one's explanation, the list gives up
+// rows so that the explanation shows whole, its advice to the last word
+// and, for a resolved finding, why it resolved; the cursor still walks
+// the list. The list kept its rows and cut the advice at 80×24 ("the
+// client's smux closes this session at its…") before.
+func TestFindingExplainedWhole(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		c    *capture
+		keys []string
+	}{
+		{"protocol", manyViolations(12), []string{"!"}},
+		{"protocol-moved", manyViolations(12), []string{"!", "j", "j", "j", "j", "j", "j"}},
+		{"leak-stall", findingsFixture(), []string{"!", "j"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := press(tc.c.model(t, 80, 24), tc.keys...)
+			checkFits(t, m, 80, 24)
+			screen := screenOf(m)
+			if strings.Contains(screen, "…\n") || strings.Contains(screen, "… ") {
+				t.Errorf("the explanation is cut:\n%s", screen)
+			}
+			f := m.find.list[m.find.idx]
+			words := strings.Fields(f.Advice)
+			if last := words[len(words)-1]; !strings.Contains(screen, last) {
+				t.Errorf("the advice's last word %q is not on screen:\n%s", last, screen)
+			}
+			if !strings.Contains(screen, "▶") {
+				t.Errorf("no finding is marked selected:\n%s", screen)
+			}
+		})
+	}
+}

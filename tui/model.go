@@ -705,7 +705,7 @@ func (m *Model) relayout() tea.Cmd {
 	m.frames.h = l.frames.h
 	m.detail.w, m.detail.h = l.detail.w, l.detail.h
 	m.viol.h = l.viol.h
-	m.find.h = l.find.h
+	m.find.w, m.find.h = l.find.w, l.find.h
 	m.help.w, m.help.h = l.help.w, l.help.h
 	var cmd tea.Cmd
 	m.frames, cmd = m.frames.place()
