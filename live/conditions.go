@@ -189,6 +189,7 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	// WINDOW_STALL: v2 (or yamux) writers held at a full window for
 	// StallAfter. Not in a blocked direction: a receiver that reads nothing
 	// of the connection opens no window, and SESSION_BLOCKED says so.
+	held := 0 // stalled flows, of either direction
 	if s.atWindow > 0 && (s.version == 2 || s.proto == Yamux) {
 		var stalls [2]int
 		first := len(cs)
@@ -210,25 +211,32 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		for i := first; i < len(cs); i++ {
 			cs[i].ev.Count = uint64(stalls[cs[i].dir])
 		}
+		held = stalls[0] + stalls[1]
 	}
 
 	// LEAK: live streams older than LeakAfter, by the side that never sent
 	// FIN, counted as they cross the cutoff (countLeaks). A blocked session
-	// cannot close its streams: SESSION_BLOCKED says why.
+	// cannot close its streams: SESSION_BLOCKED says why. Nor can a
+	// stalled stream's writer finish: WINDOW_STALL says why, and no side
+	// forgot Close.
 	if w.lists[liveList].head == nil {
 		return cs
 	}
 	cutoff := ns - int64(cfg.LeakAfter)
-	oldest := s.countLeaks(cutoff)
+	oldest := *s.countLeaks(cutoff)
 	if blocked {
 		return cs
 	}
+	var stalled [3]uint64
+	if held > 0 {
+		stalled = s.stalledLeaks(&oldest, now, cfg.StallAfter)
+	}
 	for k, o := range oldest {
-		if o.st == nil {
+		if o.st == nil || w.leaked[k] <= stalled[k] {
 			continue
 		}
 		c := candidate{code: CodeLeak, stream: o.id, since: o.first,
-			ev: Evidence{Count: w.leaked[k], Age: time.Duration(ns - o.first), Limit: cfg.LeakAfter, Versions: vers}}
+			ev: Evidence{Count: w.leaked[k] - stalled[k], Age: time.Duration(ns - o.first), Limit: cfg.LeakAfter, Versions: vers}}
 		switch k {
 		case 1: // half-closed by the client: the server never sent FIN
 			c.dir, c.hasDir = ServerToClient, true
@@ -240,6 +248,28 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		cs = append(cs, c)
 	}
 	return cs
+}
+
+// stalledLeaks counts, by leakKind, the streams counted as leaks that a
+// full window holds (Flow.Stalled), and moves each kind's oldest leak in
+// oldest past them to its oldest stream that is not held, if any. s.mu
+// is held.
+func (s *Session) stalledLeaks(oldest *[3]leakRef, now time.Time, after time.Duration) (stalled [3]uint64) {
+	var free [3]bool // the kind's oldest stream not held is in oldest
+	n := 0
+	for st := s.w.lists[liveList].head; st != nil && st.watch.leaked && n < maxWalk; st, n = st.watch.links[liveList].next, n+1 {
+		k := st.watch.kind
+		switch {
+		case st.flow[0].Stalled(now, after) || st.flow[1].Stalled(now, after):
+			stalled[k]++
+		case !free[k]:
+			free[k] = true
+			if oldest[k].st != st {
+				oldest[k] = refOf(st)
+			}
+		}
+	}
+	return stalled
 }
 
 // leakKind groups a live stream by which side never sent FIN: 0 neither

@@ -178,6 +178,46 @@ func TestFindingWindowStall(t *testing.T) {
 	expect(t, reg, "+WINDOW_STALL", "-WINDOW_STALL")
 }
 
+// TestNoLeakWhileStalled: a stream whose writer a full window holds stays
+// open because its reader does not read, which WINDOW_STALL names; it is
+// no LEAK, whose advice (a side forgot Close) would mislead. A stream
+// open as long beside it that nothing holds is a LEAK, counted alone and
+// named; once the window opens, the held stream counts as a leak too.
+// Before, the stalled stream was a LEAK of its own at LeakAfter.
+func TestNoLeakWhileStalled(t *testing.T) {
+	cfg := live.FindingsConfig{StallAfter: 2 * time.Second, LeakAfter: 30 * time.Second, Churn: -1}
+	data := strings.Repeat("x", 1000)
+
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 2)
+	sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "BULK"), upd(c2s, 3, 0, 1000), psh(s2c, 3, data))
+	for _, at := range []float64{2.1, 10, 31, 45} {
+		sc.feedAt(sec(at-0.05), nop(c2s), nop(s2c))
+		reg.Evaluate(sec(at), cfg)
+	}
+	expect(t, reg, "+WINDOW_STALL")
+
+	reg = live.New(live.Config{})
+	sc = openSession(reg, 2)
+	sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "BULK"), upd(c2s, 3, 0, 1000), psh(s2c, 3, data))
+	sc.feedAt(sec(1), syn(c2s, 5), psh(c2s, 5, "IDLE"), psh(s2c, 5, "ok"))
+	for _, at := range []float64{2.1, 10, 30.5, 31.5} {
+		sc.feedAt(sec(at-0.05), nop(c2s), nop(s2c))
+		reg.Evaluate(sec(at), cfg)
+	}
+	recs := expect(t, reg, "+WINDOW_STALL", "+LEAK")
+	if f := recs[1].Finding; f.Stream != 5 || f.Evidence.Count != 1 {
+		t.Errorf("LEAK beside a stall: stream %d, count %d; want stream 5, count 1", f.Stream, f.Evidence.Count)
+	}
+	sc.feedAt(sec(40), upd(c2s, 3, 1000, 1000))
+	reg.Evaluate(sec(40.1), cfg)
+	expect(t, reg, "+WINDOW_STALL", "+LEAK", "-WINDOW_STALL")
+	f := reg.Snapshot().Findings[0]
+	if f.Code != live.CodeLeak || f.Stream != 3 || f.Evidence.Count != 2 {
+		t.Errorf("after the window opened: %s stream %d count %d, want LEAK of stream 3 (the oldest), count 2", f.Code, f.Stream, f.Evidence.Count)
+	}
+}
+
 // TestNoStallAfterReaderFIN: a v2 reader that closes its stream without
 // reading leaves its writer at a full window that no UPD will open. That is
 // no WINDOW_STALL: smux before v1.5.55 fails the blocked Write with io.EOF
