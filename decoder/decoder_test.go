@@ -409,7 +409,7 @@ func TestViolations(t *testing.T) {
 				}
 
 				msg := v.Error()
-				for _, want := range []string{"decoder: ", tt.detail, fmt.Sprintf("at offset %d", tt.offset), `"invalid protocol"`, "keepalive closes the session 30-60 s later"} {
+				for _, want := range []string{"decoder: ", tt.detail, fmt.Sprintf("at offset %d", tt.offset), `"invalid protocol"`, "keepalive closes the session in 1-2 KeepAliveTimeouts (30-60 s by default)"} {
 					if !strings.Contains(msg, want) {
 						t.Errorf("Error() = %q, want it to contain %q", msg, want)
 					}
@@ -485,7 +485,7 @@ func TestNames(t *testing.T) {
 func TestSmuxReaction(t *testing.T) {
 	const (
 		mismatch = `the receiving end refuses every frame of the other version: ` +
-			`smux stops reading ("invalid protocol") and keepalive closes the session 30-60 s later`
+			`smux stops reading ("invalid protocol") and keepalive closes the session in 1-2 KeepAliveTimeouts (30-60 s by default)`
 		truncated = `smux stops reading the session: every stream's read fails with "unexpected EOF" ("EOF" when the cut falls between a header and its payload)`
 	)
 	tests := []struct {

@@ -42,7 +42,7 @@ func (c Code) String() string {
 // the last three, only smux versions that check them (Code.SmuxReaction
 // says which). Code.SmuxReaction says it for every code.
 const SmuxReaction = `smux stops reading the session; stream reads fail with "invalid protocol"; ` +
-	`keepalive closes the session 30-60 s later`
+	`keepalive closes the session in 1-2 KeepAliveTimeouts (30-60 s by default)`
 
 // unchecked ends the reaction to a violation that older smux versions do
 // not check: a capture does not say the version, so muxtop stops framing
@@ -67,7 +67,7 @@ var smuxReactions = [NumCodes]string{
 	BadUPDLength: "smux v1.5.56 and later: " + SmuxReaction +
 		"; v1.5.55 and older read 8 bytes of it whatever the length and read on" + unchecked,
 	VersionMismatch: `the receiving end refuses every frame of the other version: ` +
-		`smux stops reading ("invalid protocol") and keepalive closes the session 30-60 s later`,
+		`smux stops reading ("invalid protocol") and keepalive closes the session in 1-2 KeepAliveTimeouts (30-60 s by default)`,
 	Truncated: `smux stops reading the session: every stream's read fails with "unexpected EOF" ` +
 		`("EOF" when the cut falls between a header and its payload)`,
 }

@@ -194,7 +194,7 @@ func (s *service) serveSession(sess muxSession, fc *freezeConn) {
 				<-sess.CloseChan()
 			case errors.Is(err, smux.ErrInvalidProtocol):
 				// smux reads nothing more of the session and leaves it to
-				// keepalive, which closes it 30-60 s later; so does the
+				// keepalive, which closes it in 1-2 KeepAliveTimeouts (30-60 s by default); so does the
 				// service, as most smux servers do, and muxtop shows it.
 				s.log.Warn("demo: service session dead: the client does not speak "+s.mux.describe()+"; smux's keepalive will close it",
 					"remote", addrString(sess.RemoteAddr()), "err", err)

@@ -138,7 +138,7 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 	case CodeVersionMismatch:
 		return fmt.Sprintf("the client speaks v%d, the server v%d: each end refuses the other's frames (\"invalid protocol\")",
 				ev.Versions[ClientToServer], ev.Versions[ServerToClient]),
-			"set smux.Config.Version to the same value on both ends; smux stops reading this session and keepalive closes it 30-60 s later"
+			"set smux.Config.Version to the same value on both ends; smux stops reading this session and keepalive closes it in 1-2 KeepAliveTimeouts (30-60 s by default)"
 	case CodeKeepalive:
 		return fmt.Sprintf("the %s has sent nothing, not even a keepalive NOP, for %s; keepalive NOPs come every %s: it is frozen or gone, and smux closes a session that receives nothing for KeepAliveTimeout (30 s by default)",
 				sender, fmtDur(ev.Age), fmtDur(ev.Limit)),
@@ -156,7 +156,7 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 				sender, plural(ev.Count, "frame"), fmtBytes(ev.Bytes), where, receiver, receiver),
 			fmt.Sprintf("the %s should stop writing a stream once a read returns io.EOF (the peer's FIN); a %s that still wants data should half-close with CloseWrite, not Close (smux v1.5.58 and later: CloseWrite came in v1.5.55, and until v1.5.58 what arrives after it is lost if the %s's FIN comes before it is read)", sender, receiver, sender)
 	case CodeProtocol:
-		then := "smux stops reading the session and keepalive closes it 30-60 s later"
+		then := "smux stops reading the session and keepalive closes it in 1-2 KeepAliveTimeouts (30-60 s by default)"
 		if r := ev.Violation.SmuxReaction(); r != decoder.SmuxReaction && r != "" {
 			then = r // a rule older smux versions do not check
 		}
