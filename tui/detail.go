@@ -108,9 +108,10 @@ func detailInfo(th *theme, r *live.Record, w int) []string {
 		// more than a bad version 71.
 		add("as text "+strconv.Quote(string(printable.AppendASCII(nil, r.Header[:]))), style{})
 		if g := wirekind.Guess(r.Header[:]); g != wirekind.Unknown {
-			wrap("looks like "+g.String()+": "+g.Hint(), st.warn)
+			wrap("looks like "+g.String()+": the "+r.Dir.Sender().String()+" "+g.Hint(), st.warn)
 		}
-		wrap("smux: "+r.Code.SmuxReaction(), style{})
+		wrap(r.Code.SmuxReaction(), style{}) // it names smux
+
 	case live.SessionOpened:
 		wrap(sess+" opened "+printable.Text(r.Client+" → "+r.Server)+" · "+at, style{})
 	case live.SessionEnded:
@@ -144,9 +145,9 @@ func yamuxDetail(th *theme, r *live.Record, w int, out []string, add func(string
 		add("header  "+string(printable.AppendHex(nil, h[:])), st.dim)
 		add("as text "+strconv.Quote(string(printable.AppendASCII(nil, h[:]))), style{})
 		if g := wirekind.Guess(h[:]); g != wirekind.Unknown {
-			wrap("looks like "+g.String(), st.warn)
+			wrap("looks like "+g.String()+": the "+r.Dir.Sender().String()+" "+g.HintAt("yamux"), st.warn)
 		}
-		wrap("yamux: "+r.YamuxCode.YamuxReaction(), style{})
+		wrap(r.YamuxCode.YamuxReaction(), style{}) // it names yamux
 		return out
 	}
 	l := newLine(w)
