@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/live"
 )
 
@@ -239,7 +240,7 @@ func TestSummaryLeaksStallsCodesStatus(t *testing.T) {
 		if f == Plain {
 			for _, want := range []string{
 				"  leaks     1 suspected: open longer than 30s when the capture ended; the oldest for ",
-				"  stalls    0: no v2 writer held at a full window for 2s",
+				"  stalls    0: no writer held at a full flow-control window for 2s",
 				"  violations 1 framing, 1 anomalies: BAD_VERSION 1, UNKNOWN_STREAM 1\n",
 				"  status    load 200/s  ok 2000  p99 1.2ms  last error: 502 Bad Gateway\n",
 			} {
@@ -276,6 +277,30 @@ func TestSummaryLeaksStallsCodesStatus(t *testing.T) {
 		}
 		if j.Status["rate"] != 200.0 || j.Status["ok"] != 2000.0 || j.Status["p99_seconds"] != 0.0012 || j.Status["last_error"] != "502 Bad Gateway" {
 			t.Errorf("JSON status %v, want its fields", j.Status)
+		}
+	}
+}
+
+// TestSummaryYamuxOnly: the plain summary of a capture that saw only
+// yamux lists yamux's types and not smux's commands, whose zeros would
+// read as no stream opened ("SYN 0"); one that saw both lists both.
+func TestSummaryYamuxOnly(t *testing.T) {
+	var yam live.Counts
+	yam.TypeFrames[live.ClientToServer][yamux.Data] = 3
+	both := yam
+	both.Frames[live.ServerToClient][decoder.PSH] = 2
+	for _, tc := range []struct {
+		name string
+		c    live.Counts
+		smux bool
+	}{{"yamux", yam, false}, {"both", both, true}} {
+		var out bytes.Buffer
+		WriteSummary(&out, Summary{Counts: tc.c})
+		if got := strings.Contains(out.String(), "\n            SYN "); got != tc.smux {
+			t.Errorf("%s: smux's rows listed %v, want %v:\n%s", tc.name, got, tc.smux, out.String())
+		}
+		if !strings.Contains(out.String(), "\n            DATA ") {
+			t.Errorf("%s: no DATA row:\n%s", tc.name, out.String())
 		}
 	}
 }

@@ -140,8 +140,12 @@ func WriteSummary(w io.Writer, s Summary) {
 		nw = len("WINDOW_UPDATE")
 	}
 	fmt.Fprintf(w, "  frames    %-*s %10s %10s\n", nw, "", "→", "←")
-	for c := range decoder.NumCmds {
-		fmt.Fprintf(w, "            %-*s %10d %10d\n", nw, decoder.Cmd(c), s.Counts.Frames[0][c], s.Counts.Frames[1][c])
+	// smux's commands, unless only yamux frames were seen: yamux's SYN and
+	// FIN are flags, and a row "SYN 0" would read as no stream opened.
+	if !yamuxSeen || s.Counts.Frames != [2][decoder.NumCmds]uint64{} {
+		for c := range decoder.NumCmds {
+			fmt.Fprintf(w, "            %-*s %10d %10d\n", nw, decoder.Cmd(c), s.Counts.Frames[0][c], s.Counts.Frames[1][c])
+		}
 	}
 	if yamuxSeen {
 		for t := range yamux.Type(yamux.NumTypes) {
@@ -185,9 +189,9 @@ func writeEnd(w io.Writer, s Summary) {
 	}
 	switch s.Stalls {
 	case 0:
-		fmt.Fprintf(w, "  stalls    0: no v2 writer held at a full window for %s\n", s.StallAfter)
+		fmt.Fprintf(w, "  stalls    0: no writer held at a full flow-control window for %s\n", s.StallAfter)
 	default:
-		fmt.Fprintf(w, "  stalls    %d: v2 writers held at a full window for %s or more\n", s.Stalls, s.StallAfter)
+		fmt.Fprintf(w, "  stalls    %d: writers held at a full flow-control window for %s or more\n", s.Stalls, s.StallAfter)
 	}
 	fmt.Fprintf(w, "  violations %d framing, %d anomalies", s.Violations, s.Anomalies)
 	for i, c := range s.codes() {
