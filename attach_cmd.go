@@ -60,6 +60,9 @@ func newAttachCmd() *cobra.Command {
 			if err != nil {
 				return usageError{fmt.Errorf("attach: upstream %w", err)}
 			}
+			if _, port, _ := net.SplitHostPort(upstream); port == "0" {
+				return usageError{fmt.Errorf("attach: upstream %s: port 0 is no server's; give the port the smux or yamux server listens on", args[0])}
+			}
 			flag := "--listen"
 			if listen == "" {
 				if listen, err = nextPort(upstream); err != nil {

@@ -278,6 +278,19 @@ func TestAttachAddresses(t *testing.T) {
 	}
 }
 
+// TestAttachPortZero: port 0 names no server to dial; attach says so in
+// one line, exit status 2, with or without --listen. It said there was
+// no default listen address before, as if --listen would help.
+func TestAttachPortZero(t *testing.T) {
+	for _, args := range [][]string{{"attach", ":0"}, {"attach", "127.0.0.1:0", "--listen", ":0"}} {
+		var stdout, stderr syncBuffer
+		code := run(context.Background(), append(args, "-o", "plain"), &stdout, &stderr)
+		if code != 2 || !strings.Contains(stderr.String(), "port 0 is no server's") || strings.Count(stderr.String(), "\n") != 1 {
+			t.Errorf("%q: exit %d, stderr %q: want 2 and one line saying port 0 is no server's", args, code, stderr.String())
+		}
+	}
+}
+
 // TestAttachRefusesItself gives attach a listen address that is its
 // upstream, spelled in the ways a user might. Each must be one line and
 // exit status 2, before anything listens. The port is held on 127.0.0.1
