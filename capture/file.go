@@ -30,7 +30,9 @@ func Open(r io.Reader) (*File, error) {
 	f := &File{src: src}
 	data, ci, err := src.ReadPacketData()
 	f.first, f.ci, f.err = append([]byte(nil), data...), ci, err
-	if err != nil && !errors.Is(err, io.EOF) {
+	// A capture cut in its first packet is as truncated as one cut later:
+	// Run says so (ErrTruncated), after a summary of nothing.
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return nil, err
 	}
 	return f, nil

@@ -49,6 +49,11 @@ type zeroCopy struct {
 
 func (z zeroCopy) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 	data, ci, err := z.r.ZeroCopyReadPacketData()
+	if errors.Is(err, io.EOF) && ci.CaptureLength > 0 {
+		// A record's header was read and its data is missing altogether:
+		// io.ReadFull says io.EOF for no byte, but the file was cut.
+		err = io.ErrUnexpectedEOF
+	}
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
 		err = fmt.Errorf("capture: %w", err) // a damaged file, not the reader's
 	}

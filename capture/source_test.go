@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/binary"
+	"errors"
 	"net/netip"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -167,4 +171,48 @@ func TestNotSmuxSkipped(t *testing.T) {
 func v1(cmd string, sid uint32, payload string) string {
 	h := decoder.MakeHeader(1, decoder.Cmd(cmd[0]), uint16(len(payload)), sid)
 	return string(h[:]) + payload
+}
+
+// TestTruncatedAtEveryCut checks a capture cut at every offset of its
+// first packets: at a packet's (pcapng: a block's) boundary it reads to
+// the cut without error; anywhere else, in the first packet too and just
+// after a pcap record's header (no byte of its data), it ends with
+// ErrTruncated, as a file still being written, rather than with a bare
+// "unexpected EOF" from Open or as a capture that ended.
+func TestTruncatedAtEveryCut(t *testing.T) {
+	for _, name := range []string{"goyamux-idle-reset.pcap", "base-v1.pcapng"} {
+		raw, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Where each record (block) begins, from the first packet's on.
+		var bounds []int
+		if strings.HasSuffix(name, ".pcapng") {
+			for off := 0; off+8 <= len(raw) && len(bounds) < 5; {
+				typ, n := binary.LittleEndian.Uint32(raw[off:]), int(binary.LittleEndian.Uint32(raw[off+4:]))
+				if typ == 6 || len(bounds) > 0 { // the first Enhanced Packet Block on
+					bounds = append(bounds, off)
+				}
+				off += n
+			}
+		} else {
+			for off := 24; off+16 <= len(raw) && len(bounds) < 5; off += 16 + int(binary.LittleEndian.Uint32(raw[off+8:])) {
+				bounds = append(bounds, off)
+			}
+		}
+		for cut := bounds[0]; cut <= bounds[len(bounds)-1]; cut++ {
+			file, err := capture.Open(bytes.NewReader(raw[:cut]))
+			if err != nil {
+				t.Fatalf("%s cut at %d: Open: %v", name, cut, err)
+			}
+			err = capture.NewReader(capture.Config{Registry: live.New(live.Config{})}).Run(context.Background(), file)
+			if slices.Contains(bounds, cut) {
+				if err != nil {
+					t.Errorf("%s cut at %d, a packet's boundary: %v", name, cut, err)
+				}
+			} else if !errors.Is(err, capture.ErrTruncated) {
+				t.Errorf("%s cut at %d, in a packet: %v, want ErrTruncated", name, cut, err)
+			}
+		}
+	}
 }
