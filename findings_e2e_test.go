@@ -317,14 +317,29 @@ var faultCases = []faultCase{
 		}},
 	{name: "keepalive", code: "KEEPALIVE", limit: live.SilenceLimit(time.Second) + time.Second, // --keepalive 1s
 		check: func(t *testing.T, recs []map[string]any, f map[string]any) (time.Time, string) {
-			s, opened := theFault(t, recs, f)
+			s, _ := theFault(t, recs, f)
 			wantField(t, f, "dir", "s2c")
+			frze := firstPayload(recs, s, "c2s", "FRZE")
+			if frze == nil {
+				t.Fatal("no FRZE request in the fault session")
+			}
+			// The service sent its first NOP before it froze: the silence
+			// is measured against its own interval, not a borrowed one.
+			nops := 0
+			for _, m := range ofType(recs, "frame") {
+				if m["session"] == s && m["dir"] == "s2c" && (m["cmd"] == "NOP" || m["cmd"] == "PING") {
+					nops++
+				}
+			}
+			if nops == 0 {
+				t.Error("the service sent no keepalive before it froze")
+			}
 			for _, m := range ofType(recs, "session-ended") {
 				if m["session"] == s && !strings.Contains(m["detail"].(string), "(KEEPALIVE): smux's keepalive closes") {
 					t.Errorf("session-ended %v does not say keepalive ended it", m)
 				}
 			}
-			return timeOf(t, opened, "time"), "the session's start, with --keepalive 1s"
+			return timeOf(t, frze, "time"), "the FRZE request, with --keepalive 1s"
 		},
 		until: faultSessionEnded},
 	{name: "backlog", code: "UNANSWERED", limit: time.Second + time.Second + time.Second,

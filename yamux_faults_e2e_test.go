@@ -131,9 +131,13 @@ var yamuxFaultCases = []faultCase{
 		}},
 	{name: "keepalive", code: "KEEPALIVE", limit: live.SilenceLimit(time.Second) + time.Second, // --keepalive 1s
 		check: func(t *testing.T, recs []map[string]any, f map[string]any) (time.Time, string) {
-			s, opened := theFault(t, recs, f)
+			s, _ := theFault(t, recs, f)
 			wantField(t, f, "dir", "s2c")
 			inYamuxWords(t, f)
+			frze := firstPayload(recs, s, "c2s", "FRZE")
+			if frze == nil {
+				t.Fatal("no FRZE request in the fault session")
+			}
 			for _, m := range ofType(recs, "finding-opened") {
 				if m["dir"] != "s2c" {
 					t.Errorf("a KEEPALIVE for %v, whose keepalive waits for its ping's answer: %v", m["dir"], m["text"])
@@ -144,7 +148,7 @@ var yamuxFaultCases = []faultCase{
 					t.Errorf("session-ended %v does not say keepalive ended it", m)
 				}
 			}
-			return timeOf(t, opened, "time"), "the session's start, with --keepalive 1s"
+			return timeOf(t, frze, "time"), "the FRZE request, with --keepalive 1s"
 		},
 		until: faultSessionEnded},
 	{name: "backlog", code: "UNANSWERED", limit: time.Second + time.Second + time.Second,

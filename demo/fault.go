@@ -77,8 +77,8 @@ var Faults = []Fault{
 		YamuxDoes:  "the gateway's first pooled session speaks smux (--smux-version) to the yamux service, which ends it at its first frame (\"invalid protocol version\"); the gateway replaces it, with backoff, by another that does the same, while the other sessions serve",
 		YamuxShows: "PROTOCOL on each session of that slot at once: the client sent an smux header, not yamux (BAD_VERSION at offset 0); resolved as yamux ends the session (yamux has one version: no VERSION_MISMATCH)"},
 	{Name: "keepalive", Side: "client",
-		Does:       "an extra session asks the service to freeze it (FRZE): the service stops reading and writing it without closing it",
-		Shows:      "KEEPALIVE after 1.5 keepalive intervals of silence from the server, and at least 1 s more than one; the session then ends, saying so",
+		Does:       "an extra session asks the service to freeze it (FRZE), once its --keepalive interval has given the service time to send its first keepalive NOP: the service stops reading and writing it without closing it",
+		Shows:      "KEEPALIVE after 1.5 keepalive intervals of silence from the server, and at least 1 s more than one (a server frozen before its first NOP is allowed smux's default interval, 10 s, for its own); the session then ends, saying so",
 		YamuxShows: "KEEPALIVE after 1.5 keepalive intervals of silence from the server, and at least 1 s more than one; the session ends when the client's ping has had no answer for yamux's ConnectionWriteTimeout (10 s), saying so"},
 	{Name: "backlog", Side: "client",
 		Does:       "an extra session asks the service to stop accepting streams on it (HOLD), then opens 5 streams a second",
@@ -298,11 +298,19 @@ func (r *faultRunner) hol() {
 }
 
 // keepalive: have the service freeze a session; when smux's (or yamux's)
-// keepalive has closed it, freeze the next.
+// keepalive has closed it, freeze the next. Each freezes one and a half
+// --keepalive intervals in, after the service's first keepalive NOP: a
+// server frozen before it has shown no interval of its own, and muxtop
+// allows it smux's default (live.BorrowedKeepAlive), which a shorter
+// --keepalive would not show.
 func (r *faultRunner) keepalive() {
 	for r.ctx.Err() == nil {
 		sess, ok := r.session(r.cfg.version)
 		if !ok {
+			return
+		}
+		if !r.sleep(r.cfg.keepAlive * 3 / 2) {
+			sess.Close()
 			return
 		}
 		_, err := r.open(sess, CommandFreeze)

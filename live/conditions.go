@@ -94,9 +94,17 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	// unframed end a silence as a frame does (Heard).
 	var silent [2]bool
 	for d := range 2 {
-		every := w.nopEvery[d]
+		every, floor, borrowed := w.nopEvery[d], int64(0), false
 		if every == 0 {
 			every = w.nopEvery[1-d]
+			// Each smux side keeps its own KeepAliveInterval: one that has
+			// sent no NOP yet may keep a longer one than the other's, and
+			// sends its first a whole interval into the session. Its
+			// silence is a problem once it outlasts what smux allows by
+			// default (BorrowedKeepAlive), whatever the other side keeps.
+			if borrowed = every != 0; borrowed && s.proto != Yamux {
+				floor = int64(BorrowedKeepAlive)
+			}
 		}
 		if every == 0 && s.yamux().waiting[1-d] {
 			// The other side's first ping has no answer: the time to it
@@ -113,7 +121,7 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		}
 		limit := cfg.SilentAfter
 		if limit <= 0 {
-			limit = SilenceLimit(time.Duration(every))
+			limit = SilenceLimit(time.Duration(max(every, floor)))
 		}
 		until := ns
 		if s.dirEnded[d] {
@@ -122,7 +130,7 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		if quiet := time.Duration(ns - last); time.Duration(until-last) >= limit {
 			silent[d] = true
 			cs = append(cs, candidate{code: CodeKeepalive, dir: Dir(d), hasDir: true, since: last,
-				ev: Evidence{Age: quiet, Limit: time.Duration(every), Versions: vers}})
+				ev: Evidence{Age: quiet, Limit: time.Duration(every), Borrowed: borrowed, Versions: vers}})
 		}
 	}
 
@@ -341,6 +349,14 @@ func (s *Session) framingCandidates(cs []candidate) ([]candidate, bool) {
 // Half an interval covers it at smux's default 10 s; at a 1 s interval it
 // did not (a false KEEPALIVE on a loaded machine).
 const NOPLateness = time.Second
+
+// BorrowedKeepAlive is the keepalive interval an smux side that has sent
+// no NOP yet is allowed at least, where the other side's NOPs give the
+// cadence: smux's default KeepAliveInterval. A side with a longer interval
+// than the other's sends its first NOP that much later, and is not frozen
+// meanwhile (a client every 1 s and a server every 5 s gave a false
+// KEEPALIVE 2 s into every session before).
+const BorrowedKeepAlive = 10 * time.Second
 
 // SilenceLimit is how long a direction whose keepalive comes every every
 // may be silent before it is a KEEPALIVE finding, when

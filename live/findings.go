@@ -161,6 +161,9 @@ type Evidence struct {
 	// Limit: the keepalive interval the silence is measured against
 	// (KEEPALIVE), the threshold otherwise.
 	Limit time.Duration
+	// Borrowed: the silent side has sent no keepalive NOP (or ping) yet,
+	// and Limit is the other side's interval (KEEPALIVE).
+	Borrowed bool
 	// Versions are the session's versions per direction, 0 where unknown.
 	Versions [2]uint8
 	// Offset and Guess describe a PROTOCOL violation: where it is in its

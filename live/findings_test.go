@@ -387,7 +387,9 @@ func TestFindingZeroWindowMoments(t *testing.T) {
 			reg := live.New(live.Config{})
 			sc := openSession(reg, 1)
 			sc.feedAt(sec(0), nop(c2s), nop(s2c), syn(c2s, 3), psh(c2s, 3, "RAND"))
-			cfg := live.FindingsConfig{BlockedAfter: 3 * time.Second, UnansweredAfter: time.Second, Churn: -1}
+			// The client's one NOP, at the start, gives it no cadence:
+			// its silence is measured against SilentAfter.
+			cfg := live.FindingsConfig{BlockedAfter: 3 * time.Second, UnansweredAfter: time.Second, SilentAfter: 1500 * time.Millisecond, Churn: -1}
 			held := tc.closed < 0.5 // closed before the evaluations below: at least zeroSettle
 			if held {
 				sc.s.ReceiveWindow(c2s, true, sec(tc.closed))
@@ -430,7 +432,9 @@ func receiverStops(t *testing.T, name string, stop func(sc *script, reg *live.Re
 			big := strings.Repeat("x", 30000)
 			// The stream sent the most, 5, is not the oldest.
 			sc.feedAt(sec(0), nop(c2s), nop(s2c), syn(c2s, 3), psh(c2s, 3, "RAND"), syn(c2s, 5), psh(c2s, 5, "SINK"), psh(c2s, 5, big))
-			cfg := live.FindingsConfig{BlockedAfter: 2 * time.Second, UnansweredAfter: time.Second, Churn: -1}
+			// The client's one NOP, at the start, gives it no cadence:
+			// its silence is measured against SilentAfter.
+			cfg := live.FindingsConfig{BlockedAfter: 2 * time.Second, UnansweredAfter: time.Second, SilentAfter: 1500 * time.Millisecond, Churn: -1}
 			stop(sc, reg, cfg, stopped)
 			for s := 1.0; s < 2.4; s += 0.5 {
 				sc.feedAt(sec(s), nop(s2c)) // the server still sends
@@ -740,15 +744,41 @@ func TestFindingKeepaliveCadence(t *testing.T) {
 		expect(t, reg)
 	})
 	t.Run("a direction that never sent borrows the other's cadence", func(t *testing.T) {
+		// It may keep a longer interval than the other's: it is allowed
+		// smux's default at least (BorrowedKeepAlive).
 		reg := live.New(live.Config{})
 		sc := openSession(reg, 1)
-		sc.feedAt(sec(1), nop(c2s))
-		reg.Evaluate(sec(1.9), cfg) // within the 1 s cadence and NOPLateness
+		for s := 1.0; s <= 14; s++ {
+			sc.feedAt(sec(s), nop(c2s))
+			reg.Evaluate(sec(s+0.5), cfg)
+		}
 		expect(t, reg)
-		reg.Evaluate(sec(2.1), cfg)
+		limit := live.SilenceLimit(live.BorrowedKeepAlive)
+		reg.Evaluate(sec(limit.Seconds()+0.1), cfg)
 		recs := expect(t, reg, "+KEEPALIVE")
-		if f := recs[0].Finding; f.Dir != s2c || f.Evidence.Limit != time.Second {
+		f := recs[0].Finding
+		if f.Dir != s2c || f.Evidence.Limit != time.Second || !f.Evidence.Borrowed {
 			t.Errorf("keepalive: %+v", f)
+		}
+		if want := "the server has sent nothing, not even a keepalive NOP, for 15 s, though the client's NOPs come every 1.0 s: it is frozen or gone, or its keepalive is off or slower than smux's default 10 s"; !strings.HasPrefix(f.Text, want) {
+			t.Errorf("text %q, want it to begin %q", f.Text, want)
+		}
+	})
+	t.Run("a side whose interval is longer than the other's", func(t *testing.T) {
+		// The client's NOPs every second, the server's every 5 s, its
+		// first 5 s into the session: nothing is wrong. A KEEPALIVE opened
+		// 2.1 s into every such session before.
+		for _, ver := range []uint8{1, 2} {
+			reg := live.New(live.Config{})
+			sc := openSession(reg, ver)
+			for s := 1.0; s <= 30; s++ {
+				sc.feedAt(sec(s), nop(c2s))
+				if int(s)%5 == 0 {
+					sc.feedAt(sec(s), nop(s2c))
+				}
+				reg.Evaluate(sec(s+0.5), cfg)
+			}
+			expect(t, reg)
 		}
 	})
 	t.Run("SilentAfter overrides the cadence", func(t *testing.T) {

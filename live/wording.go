@@ -140,6 +140,11 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 				ev.Versions[ClientToServer], ev.Versions[ServerToClient]),
 			"set smux.Config.Version to the same value on both ends; smux stops reading this session and keepalive closes it in 1-2 KeepAliveTimeouts (30-60 s by default)"
 	case CodeKeepalive:
+		if ev.Borrowed {
+			return fmt.Sprintf("the %s has sent nothing, not even a keepalive NOP, for %s, though the %s's NOPs come every %s: it is frozen or gone, or its keepalive is off or slower than smux's default %s; smux closes a session that receives nothing for KeepAliveTimeout (30 s by default)",
+					sender, fmtDur(ev.Age), receiver, fmtDur(ev.Limit), fmtDur(BorrowedKeepAlive)),
+				fmt.Sprintf("find out why the %s stopped (a stuck process or event loop, a dead path or NAT mapping), or give its smux a KeepAliveInterval well under the %s's KeepAliveTimeout; the %s's smux closes this session at its KeepAliveTimeout — redial then", sender, receiver, receiver)
+		}
 		return fmt.Sprintf("the %s has sent nothing, not even a keepalive NOP, for %s; keepalive NOPs come every %s: it is frozen or gone, and smux closes a session that receives nothing for KeepAliveTimeout (30 s by default)",
 				sender, fmtDur(ev.Age), fmtDur(ev.Limit)),
 			fmt.Sprintf("find out why the %s stopped (a stuck process or event loop, a dead path or NAT mapping); the %s's smux closes this session at its KeepAliveTimeout — redial then", sender, receiver)
