@@ -136,6 +136,7 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 
 	// UNANSWERED: streams with no frame back for UnansweredAfter while the
 	// other side has sent something since: it is alive, and not accepting.
+	var unanswered [2]bool // an UNANSWERED of streams opened in that direction holds
 	if wl := &w.lists[waitList]; wl.head != nil && wl.headAt <= ns-int64(cfg.UnansweredAfter) && !blocked {
 		cutoff := ns - int64(cfg.UnansweredAfter)
 		var count [2]uint64
@@ -153,6 +154,7 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 			if o == nil || silent[1-d] || w.lastAt[1-d] <= o.watch.first {
 				continue
 			}
+			unanswered[d] = true
 			cs = append(cs, candidate{code: CodeUnanswered, dir: Dir(d), hasDir: true, stream: o.id, since: o.watch.first,
 				ev: Evidence{Count: count[d], Age: time.Duration(ns - o.watch.first), Limit: cfg.UnansweredAfter, Versions: vers}})
 		}
@@ -225,8 +227,9 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	// LEAK: live streams older than LeakAfter, by the side that never sent
 	// FIN, counted as they cross the cutoff (countLeaks). A blocked session
 	// cannot close its streams: SESSION_BLOCKED says why. Nor can a
-	// stalled stream's writer finish: WINDOW_STALL says why, and no side
-	// forgot Close.
+	// stalled stream's writer finish (WINDOW_STALL), nor a stream nobody
+	// accepted be served (UNANSWERED): those say why, and no side forgot
+	// Close.
 	if w.lists[liveList].head == nil {
 		return cs
 	}
@@ -235,16 +238,16 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	if blocked {
 		return cs
 	}
-	var stalled [3]uint64
-	if held > 0 {
-		stalled = s.stalledLeaks(&oldest, now, cfg.StallAfter)
+	var explained [3]uint64
+	if held > 0 || unanswered != [2]bool{} {
+		explained = s.explainedLeaks(&oldest, now, cfg.StallAfter, unanswered)
 	}
 	for k, o := range oldest {
-		if o.st == nil || w.leaked[k] <= stalled[k] {
+		if o.st == nil || w.leaked[k] <= explained[k] {
 			continue
 		}
 		c := candidate{code: CodeLeak, stream: o.id, since: o.first,
-			ev: Evidence{Count: w.leaked[k] - stalled[k], Age: time.Duration(ns - o.first), Limit: cfg.LeakAfter, Versions: vers}}
+			ev: Evidence{Count: w.leaked[k] - explained[k], Age: time.Duration(ns - o.first), Limit: cfg.LeakAfter, Versions: vers}}
 		switch k {
 		case 1: // half-closed by the client: the server never sent FIN
 			c.dir, c.hasDir = ServerToClient, true
@@ -258,18 +261,20 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	return cs
 }
 
-// stalledLeaks counts, by leakKind, the streams counted as leaks that a
-// full window holds (Flow.Stalled), and moves each kind's oldest leak in
-// oldest past them to its oldest stream that is not held, if any. s.mu
-// is held.
-func (s *Session) stalledLeaks(oldest *[3]leakRef, now time.Time, after time.Duration) (stalled [3]uint64) {
-	var free [3]bool // the kind's oldest stream not held is in oldest
+// explainedLeaks counts, by leakKind, the streams counted as leaks that
+// another finding explains: a full window holds them (Flow.Stalled), or
+// they are unanswered where an UNANSWERED of their opener's direction
+// holds (unanswered). It moves each kind's oldest leak in oldest past
+// them to its oldest stream that nothing explains, if any. s.mu is held.
+func (s *Session) explainedLeaks(oldest *[3]leakRef, now time.Time, after time.Duration, unanswered [2]bool) (explained [3]uint64) {
+	var free [3]bool // the kind's oldest stream nothing explains is in oldest
 	n := 0
 	for st := s.w.lists[liveList].head; st != nil && st.watch.leaked && n < maxWalk; st, n = st.watch.links[liveList].next, n+1 {
 		k := st.watch.kind
 		switch {
-		case st.flow[0].Stalled(now, after) || st.flow[1].Stalled(now, after):
-			stalled[k]++
+		case st.flow[0].Stalled(now, after) || st.flow[1].Stalled(now, after),
+			st.watch.listed[waitList] && unanswered[st.opener.Sends()]:
+			explained[k]++
 		case !free[k]:
 			free[k] = true
 			if oldest[k].st != st {
@@ -277,7 +282,7 @@ func (s *Session) stalledLeaks(oldest *[3]leakRef, now time.Time, after time.Dur
 			}
 		}
 	}
-	return stalled
+	return explained
 }
 
 // leakKind groups a live stream by which side never sent FIN: 0 neither

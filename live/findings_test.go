@@ -218,6 +218,44 @@ func TestNoLeakWhileStalled(t *testing.T) {
 	}
 }
 
+// TestNoLeakWhileUnanswered: streams the server never accepted stay open
+// because nobody serves them, which UNANSWERED names; they are no LEAK,
+// whose advice (a side forgot Close) would mislead. A stream the server
+// answered and nobody closed, beside them, is a LEAK, counted alone.
+// Before, the unanswered streams were a LEAK too at LeakAfter (a helper
+// saw it on real smux v2 and yamux servers that never accept).
+func TestNoLeakWhileUnanswered(t *testing.T) {
+	cfg := live.FindingsConfig{UnansweredAfter: 5 * time.Second, LeakAfter: 30 * time.Second, Churn: -1}
+	run := func(answered bool) []live.Record {
+		reg := live.New(live.Config{})
+		sc := openSession(reg, 1)
+		sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "HOLD"), syn(c2s, 5), psh(c2s, 5, "RAND"))
+		if answered {
+			sc.feedAt(sec(0.5), syn(c2s, 7), psh(c2s, 7, "RAND"), psh(s2c, 7, "12345678"))
+		}
+		for s := 1.0; s <= 40; s++ {
+			sc.feedAt(sec(s), nop(c2s), nop(s2c))
+			reg.Evaluate(sec(s+0.5), cfg)
+		}
+		return findingRecords(reg)
+	}
+	recs := run(false)
+	if len(recs) != 1 || recs[0].Finding.Code != live.CodeUnanswered {
+		t.Errorf("never accepted: %d finding records %v, want UNANSWERED alone", len(recs), recs)
+	}
+	recs = run(true)
+	var codes []string
+	for _, r := range recs {
+		codes = append(codes, r.Finding.Code.String())
+		if r.Finding.Code == live.CodeLeak && (r.Finding.Stream != 7 || r.Finding.Evidence.Count != 1) {
+			t.Errorf("LEAK beside the unanswered: stream %d, count %d; want stream 7, count 1", r.Finding.Stream, r.Finding.Evidence.Count)
+		}
+	}
+	if strings.Join(codes, " ") != "UNANSWERED LEAK" {
+		t.Errorf("with an answered stream left open: %v, want UNANSWERED then LEAK", codes)
+	}
+}
+
 // TestNoStallAfterReaderFIN: a v2 reader that closes its stream without
 // reading leaves its writer at a full window that no UPD will open. That is
 // no WINDOW_STALL: smux before v1.5.55 fails the blocked Write with io.EOF
