@@ -269,11 +269,20 @@ func readStatus(rd *pcap.Reader, s *readSystem, pos, size int64) live.Status {
 	} else if size > 0 {
 		progress = fmt.Sprintf("%d%%", min(100, pos*100/size))
 	}
-	return live.Status{
+	return cutStatus(live.Status{
 		{Key: "read", Label: "read", Value: progress},
 		{Key: "packets", Label: "packets", Value: st.Packets},
 		{Key: "connections", Label: "tcp conns", Value: st.Connections},
 		{Key: "decoded", Label: "mux", Value: st.Decoded},
 		{Key: "skipped", Label: "skipped", Value: st.Skipped},
+	}, st)
+}
+
+// cutStatus adds to a capture's status the packets its snapshot length
+// cut, when there are any.
+func cutStatus(s live.Status, st pcap.Stats) live.Status {
+	if st.Cut > 0 {
+		s = append(s, live.StatusField{Key: "cut", Label: "cut by snaplen", Value: st.Cut})
 	}
+	return s
 }

@@ -98,13 +98,13 @@ func newSniffCmd() *cobra.Command {
 				diagnoses: true,
 				status: func() live.Status {
 					st := rd.Stats()
-					return live.Status{
+					return cutStatus(live.Status{
 						{Key: "packets", Label: "packets", Value: st.Packets},
 						{Key: "kernel_dropped", Label: "kernel dropped", Value: h.Dropped()},
 						{Key: "connections", Label: "tcp conns", Value: st.Connections},
 						{Key: "decoded", Label: "mux", Value: st.Decoded},
 						{Key: "skipped", Label: "skipped", Value: st.Skipped},
-					}
+					}, st)
 				},
 			})
 		},

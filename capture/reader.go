@@ -129,6 +129,9 @@ type Stats struct {
 	Connections uint64 // TCP connections seen
 	Decoded     uint64 // connections decoded as smux or yamux
 	Skipped     uint64 // connections skipped: not picked by the filter, or not a mux
+	// Cut counts packets the capture kept only the start of: its snapshot
+	// length (tcpdump -s) was shorter than they were.
+	Cut uint64
 }
 
 // Reader reassembles the TCP connections of captured packets and decodes
@@ -164,7 +167,7 @@ type Reader struct {
 	latest   time.Time
 	nextEval time.Time
 	stats    struct {
-		packets, bytes, notTCP, conns, decoded, skipped atomic.Uint64
+		packets, bytes, notTCP, conns, decoded, skipped, cut atomic.Uint64
 	}
 }
 
@@ -199,6 +202,7 @@ func (r *Reader) Stats() Stats {
 	return Stats{
 		Packets: r.stats.packets.Load(), Bytes: r.stats.bytes.Load(), NotTCP: r.stats.notTCP.Load(),
 		Connections: r.stats.conns.Load(), Decoded: r.stats.decoded.Load(), Skipped: r.stats.skipped.Load(),
+		Cut: r.stats.cut.Load(),
 	}
 }
 
@@ -291,6 +295,12 @@ func (r *Reader) Packet(data []byte, ci gopacket.CaptureInfo, link layers.LinkTy
 	r.evaluateTo(ci.Timestamp)
 	if r.cfg.Clock != nil {
 		r.cfg.Clock.Set(ci.Timestamp)
+	}
+	if ci.CaptureLength < ci.Length && r.stats.cut.Add(1) == 1 {
+		// The bytes cut off are lost to every connection, silently but
+		// for the resynchronisations: say why once.
+		r.cfg.Registry.Notice(ci.Timestamp, fmt.Sprintf("the capture kept only %d of a packet's %d bytes: its snapshot length (tcpdump -s) cuts packets, and the frames in the bytes cut off are lost, their connections' decoding skipping to the next header it finds; capture with -s 0 to keep whole packets",
+			ci.CaptureLength, ci.Length))
 	}
 	p, err := r.parser(link)
 	if err != nil {
