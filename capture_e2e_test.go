@@ -590,6 +590,12 @@ func TestSniffWithoutPermission(t *testing.T) {
 func TestReadErrors(t *testing.T) {
 	notCap := filepath.Join(t.TempDir(), "x.pcap")
 	os.WriteFile(notCap, []byte("hello, this is text"), 0o644)
+	whole, err := os.ReadFile(filepath.Join("capture", "testdata", "base-v2.pcapng"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(t.TempDir(), "cut.pcapng")
+	os.WriteFile(cut, whole[:len(whole)-7], 0o644) // in the last block
 	for _, tc := range []struct {
 		args []string
 		code int
@@ -600,6 +606,7 @@ func TestReadErrors(t *testing.T) {
 		{[]string{"read", notCap, "-o", "plain"}, 1, "not a pcap or pcapng file"},
 		{[]string{"read", notCap, "-o", "plain", "udp", "port", "53"}, 2, `"udp" is not understood`},
 		{[]string{"read", notCap, "-o", "plain", "--port", "9000", "host", "10.0.0.1"}, 2, "not both"},
+		{[]string{"read", cut, "-o", "plain"}, 1, "read " + cut + ": the file ends in the middle of a packet"},
 	} {
 		var stdout, stderr syncBuffer
 		code := run(context.Background(), tc.args, &stdout, &stderr)

@@ -162,9 +162,12 @@ func newReadCmd() *cobra.Command {
 				printed:   printed,
 				diagnoses: true,
 			})
-			if args[0] == "-" && errors.Is(err, pcap.ErrTruncated) {
-				// Not a file still being written: the pipe's writer ended.
-				return errors.New("read -: standard input ended in the middle of a packet: its writer stopped (did tcpdump or ssh end?)")
+			if errors.Is(err, pcap.ErrTruncated) {
+				if args[0] == "-" {
+					// Not a file still being written: the pipe's writer ended.
+					return errors.New("read -: standard input ended in the middle of a packet: its writer stopped (did tcpdump or ssh end?)")
+				}
+				return fmt.Errorf("read %s: the file ends in the middle of a packet (was it still being written?)", args[0])
 			}
 			return err
 		},
