@@ -86,7 +86,7 @@ var Faults = []Fault{
 		YamuxShows: "UNANSWERED after --unanswered-after, once the service's keepalive ping shows it is alive: SYNs with no ACK (yamux's AcceptStream sends it)"},
 	{Name: "after-close", Side: "client",
 		Does:    "an extra session, every 3 s, has the service close a stream unanswered (CLOS), then writes 3 more frames to it",
-		Shows:   "DATA_AFTER_CLOSE on that stream at once",
+		Shows:   "DATA_AFTER_CLOSE on that stream at once (with --smux-version 2 half a second later, when no UPD has shown the service reading them)",
 		NoYamux: "yamux's Close is a half-close: data written after the peer's FIN still reaches its reader, so nothing is lost and muxtop finds nothing"},
 	{Name: "protocol", Side: "client",
 		Does:       "a client sends an HTTP request to the smux port, every time the service's keepalive has closed the last one",

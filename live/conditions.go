@@ -163,6 +163,11 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	// DATA_AFTER_CLOSE: PSH to a stream whose receiver had sent FIN, the
 	// latest within AfterCloseWindow. A finding counts the frames from
 	// the evaluation before it opened: lateBase moves while none is open.
+	// In v2 late data counts once lateGrace has passed without a UPD that
+	// shows its receiver reading it.
+	if len(w.pendingLate) > 0 {
+		s.countPendingLate(ns)
+	}
 	for d := range 2 {
 		if w.late[d] == es.lateBase[0][d] && es.openCodes&(1<<CodeDataAfterClose) == 0 {
 			continue // nothing new, nothing open

@@ -947,6 +947,52 @@ func TestFindingDataAfterCloseNamesFirst(t *testing.T) {
 	}
 }
 
+// TestFindingDataAfterCloseWrite: in v2 the wire can tell CloseWrite from
+// Close. A client that half-closes with CloseWrite and reads the answer
+// sends a UPD at its first read, consuming bytes sent after its FIN: they
+// are delivered, and no DATA_AFTER_CLOSE opens. One that closed with Close
+// sends none, and the finding opens once lateGrace (500 ms) has passed;
+// so does one whose UPD consumed only what came before its FIN. Before,
+// each opened DATA_AFTER_CLOSE (two helpers met it on their first
+// half-closing client).
+func TestFindingDataAfterCloseWrite(t *testing.T) {
+	cfg := live.FindingsConfig{Churn: -1}
+	for _, tc := range []struct {
+		name string
+		read []wire // what the client sends once the answer came
+		want []string
+	}{
+		{"closewrite-read", []wire{upd(c2s, 3, 8, 262144)}, nil},
+		{"close", nil, []string{"+DATA_AFTER_CLOSE"}},
+		{"upd-of-earlier-bytes", []wire{upd(c2s, 3, 4, 262144)}, []string{"+DATA_AFTER_CLOSE"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reg := live.New(live.Config{})
+			sc := openSession(reg, 2)
+			sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "ECHO"))
+			if tc.name == "upd-of-earlier-bytes" {
+				sc.feedAt(sec(0.05), psh(s2c, 3, "EARL"), upd(c2s, 3, 4, 262144))
+			}
+			sc.feedAt(sec(0.1), fin(c2s, 3))
+			sc.feedAt(sec(0.2), upd(s2c, 3, 4, 262144), psh(s2c, 3, "ECHOECHO"), fin(s2c, 3))
+			reg.Evaluate(sec(0.25), cfg)
+			sc.feedAt(sec(0.3), tc.read...)
+			for _, at := range []float64{0.4, 0.69} {
+				reg.Evaluate(sec(at), cfg)
+				expect(t, reg) // within lateGrace: nothing yet
+			}
+			reg.Evaluate(sec(0.75), cfg)
+			reg.Evaluate(sec(2), cfg)
+			recs := expect(t, reg, tc.want...)
+			if len(recs) > 0 {
+				if f := recs[0].Finding; f.Stream != 3 || f.Dir != s2c || f.Evidence.Count != 1 || f.Evidence.Bytes != 8 {
+					t.Errorf("finding: stream %d dir %v count %d bytes %d, want stream 3, s2c, 1 frame of 8 B", f.Stream, f.Dir, f.Evidence.Count, f.Evidence.Bytes)
+				}
+			}
+		})
+	}
+}
+
 // TestFindingDataHeldBeforeClose: a capture that joined the session
 // mid-stream frames the server's reply only once a chain of headers is
 // found, after the client's FIN that came later; the reply keeps its

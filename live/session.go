@@ -504,6 +504,9 @@ func (s *Session) upd(dir Dir, at time.Time, sid, consumed, window uint32) Anoma
 	s.watchAnswer(st, dir)
 	fl := &st.flow[dir.Reverse()] // a UPD reports on data flowing the other way
 	fl.PeerConsumed, fl.PeerWindow, fl.HasUPD = consumed, window, true
+	if len(s.w.pendingLate) > 0 {
+		s.watchLateRead(st, dir.Reverse(), consumed)
+	}
 	switch {
 	case fl.InFlight() < 0 && (st.incomplete || s.incomplete && !s.joined[dir.Reverse()]):
 		// What was written is only what the capture saw, or what it has

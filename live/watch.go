@@ -25,9 +25,14 @@ type streamWatch struct {
 	links  [numLists]link
 	first  int64 // the SYN's time, Unix ns: next to the links, which the lists touch anyway
 	listed [numLists]bool
-	late   bool  // data was sent to it after the receiving side's FIN
-	leaked bool  // counted in sessionWatch.leaked, under kind
-	kind   uint8 // leakKind of its state when counted
+	late   bool // data was sent to it after the receiving side's FIN
+	// lateRead, per direction of the data: in v2 the receiver, after its
+	// FIN, sent a UPD that consumed data sent after it: it half-closed
+	// with CloseWrite and reads on, so what comes after its FIN is no
+	// DATA_AFTER_CLOSE.
+	lateRead [2]bool
+	leaked   bool  // counted in sessionWatch.leaked, under kind
+	kind     uint8 // leakKind of its state when counted
 }
 
 // streamList is an intrusive list of streams: adding and removing one is
@@ -105,7 +110,11 @@ type sessionWatch struct {
 	lateAt       [2]int64
 	lateFirstSID [2]uint32
 	lateFirstAt  [2]int64
-	latency      latencyHist
+	// pendingLate is, in a v2 session, the late data not counted yet:
+	// held for lateGrace, in which the receiver's UPD may show that it
+	// reads it (watchLateRead).
+	pendingLate []pendingLate
+	latency     latencyHist
 	// LEAK, counted as the clock passes: the live streams before leakFrom
 	// are older than the cutoff leakCut and counted in leaked by leakKind;
 	// the data path keeps the counts as they change state or close.
@@ -290,19 +299,104 @@ func (s *Session) watchUnlive(st *stream) {
 	s.w.lists[liveList].remove(st, liveList)
 }
 
-// watchLate counts a PSH of dir on st, whose receiver has sent FIN. s.mu is held.
+// pendingLate is a v2 stream's late data in one direction, not counted
+// yet (sessionWatch.pendingLate).
+type pendingLate struct {
+	st            *stream
+	serial        uint64 // st's, to tell a reused struct
+	sid           uint32
+	dir           Dir
+	frames        uint64
+	bytes         uint64
+	first, latest int64 // Unix ns
+}
+
+// lateGrace is how long a v2 session's late data waits, uncounted, for
+// the receiver's UPD that shows it reads it: smux sends one at a stream's
+// first read, and whenever half the stream's buffer was read since the
+// last.
+const lateGrace = 500 * time.Millisecond
+
+// watchLate notes a PSH of dir on st, whose receiver has sent FIN: it
+// counts it, or in v2 holds it for lateGrace first. s.mu is held.
 func (s *Session) watchLate(st *stream, dir Dir, length uint32, at time.Time) {
+	if st.watch.lateRead[dir] {
+		return // its receiver reads on: it half-closed with CloseWrite
+	}
+	ns := at.UnixNano()
+	if s.version != 2 || st.incomplete {
+		s.countLate(st, st.id, dir, 1, uint64(length), ns, ns)
+		return
+	}
+	w := &s.w
+	for i := range w.pendingLate {
+		if p := &w.pendingLate[i]; p.st == st && p.serial == st.serial && p.dir == dir {
+			p.frames++
+			p.bytes += uint64(length)
+			p.latest = max(p.latest, ns)
+			return
+		}
+	}
+	w.pendingLate = append(w.pendingLate, pendingLate{st: st, serial: st.serial, sid: st.id, dir: dir,
+		frames: 1, bytes: uint64(length), first: ns, latest: ns})
+}
+
+// countLate counts frames late frames of bytes payload bytes sent in dir
+// to stream sid, st, whose receiver had sent FIN, from first to latest
+// (Unix ns). s.mu is held.
+func (s *Session) countLate(st *stream, sid uint32, dir Dir, frames, bytes uint64, first, latest int64) {
 	w := &s.w
 	if w.late[dir] == w.eng.lateBase[0][dir] {
-		w.lateFirstSID[dir], w.lateFirstAt[dir] = st.id, at.UnixNano()
+		w.lateFirstSID[dir], w.lateFirstAt[dir] = sid, first
 	}
-	w.late[dir]++
-	w.lateBytes[dir] += uint64(length)
-	if !st.watch.late {
-		st.watch.late = true
+	w.late[dir] += frames
+	w.lateBytes[dir] += bytes
+	if st == nil || !st.watch.late {
+		if st != nil {
+			st.watch.late = true
+		}
 		w.lateStreams[dir]++
 	}
-	w.lateAt[dir] = at.UnixNano()
+	w.lateAt[dir] = max(w.lateAt[dir], latest)
+}
+
+// watchLateRead takes a v2 UPD that st's receiver of dir sent consuming
+// consumed bytes: one past the data sent to it before its late data shows
+// that it read some of that, so it reads on after its FIN, and the data
+// is delivered. s.mu is held.
+func (s *Session) watchLateRead(st *stream, dir Dir, consumed uint32) {
+	w := &s.w
+	for i := range w.pendingLate {
+		p := &w.pendingLate[i]
+		if p.st != st || p.serial != st.serial || p.dir != dir {
+			continue
+		}
+		if before := uint32(st.bytes[dir] - p.bytes); int32(consumed-before) > 0 {
+			st.watch.lateRead[dir] = true
+			w.pendingLate = append(w.pendingLate[:i], w.pendingLate[i+1:]...)
+		}
+		return
+	}
+}
+
+// countPendingLate counts the late data held for lateGrace by ns. s.mu is
+// held.
+func (s *Session) countPendingLate(ns int64) {
+	w := &s.w
+	kept := w.pendingLate[:0]
+	for _, p := range w.pendingLate {
+		if ns-p.first < int64(lateGrace) {
+			kept = append(kept, p)
+			continue
+		}
+		st := p.st
+		if st.serial != p.serial {
+			st = nil // folded and reused since: its id is in p
+		}
+		s.countLate(st, p.sid, p.dir, p.frames, p.bytes, p.first, p.latest)
+	}
+	clear(w.pendingLate[len(kept):])
+	w.pendingLate = kept
 }
 
 // watchNOP notes a NOP of dir at ns: keepalive's cadence. s.mu is held.
