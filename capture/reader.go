@@ -578,12 +578,16 @@ type conn struct {
 	guessed   bool // clientIsA is the port guess: no SYN or filter port told
 	state     connState
 	syn       [2]bool // by live.Dir: the direction's SYN was seen, so its bytes begin a stream
-	started   [2]bool // by live.Dir: the direction's first bytes have come
-	ended     [2]bool
-	rst       bool
-	rstDir    live.Dir // the direction of the latest RST
-	last      time.Time
-	complete  bool // reassembly is done with it
+	// synAt is when the client's SYN came, if the capture has it: the
+	// session began about then, not at its first frame, which comes a
+	// keepalive interval later on a session that is idle at first.
+	synAt    time.Time
+	started  [2]bool // by live.Dir: the direction's first bytes have come
+	ended    [2]bool
+	rst      bool
+	rstDir   live.Dir // the direction of the latest RST
+	last     time.Time
+	complete bool // reassembly is done with it
 	// next is, per direction, the sequence number of the next byte
 	// reassembly will deliver; an ACK beyond it shows bytes the capture lost.
 	next      [2]reassembly.Sequence
@@ -671,6 +675,9 @@ func (c *conn) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.T
 	d := c.dir(dir)
 	if tcp.SYN {
 		c.syn[d] = true
+		if !tcp.ACK && c.synAt.IsZero() {
+			c.synAt = ci.Timestamp
+		}
 	}
 	if !c.seen && (tcp.SYN || len(tcp.Payload) > 0) {
 		c.seen = true
@@ -1060,6 +1067,12 @@ func (c *conn) settle() {
 	}
 	if c.state == aligning && !c.alignAt.IsZero() && c.alignAt.Before(at) {
 		at = c.alignAt // a picked connection's first packet
+	}
+	if !c.synAt.IsZero() && c.synAt.Before(at) {
+		// The session began at the connection's start: keepalive's first
+		// interval counts from it (a NOP a moment after the first frame
+		// read as a cadence of a millisecond before).
+		at = c.synAt
 	}
 	c.open(at)
 	var begun [2]bool
