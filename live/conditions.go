@@ -136,13 +136,22 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 
 	// UNANSWERED: streams with no frame back for UnansweredAfter while the
 	// other side has sent something since: it is alive, and not accepting.
+	// In smux v1 a reader sends nothing when it reads, so a stream its
+	// opener still writes on (a one-way push, an upload) is not waiting
+	// for an answer: only UnansweredAfter after the opener's last frame on
+	// it is. v2's reader sends a UPD at its first read, yamux's acceptor
+	// an ACK: there no frame back means not read, nor accepted.
 	var unanswered [2]bool // an UNANSWERED of streams opened in that direction holds
 	if wl := &w.lists[waitList]; wl.head != nil && wl.headAt <= ns-int64(cfg.UnansweredAfter) && !blocked {
 		cutoff := ns - int64(cfg.UnansweredAfter)
+		quiet := s.version == 1 && s.proto != Yamux
 		var count [2]uint64
 		var oldest [2]*stream
 		n := 0
 		for st := wl.head; st != nil && n < maxWalk && st.watch.first <= cutoff; st, n = st.watch.links[waitList].next, n+1 {
+			if quiet && st.last.UnixNano() > cutoff {
+				continue // its opener still writes: nothing it waits for yet
+			}
 			d := st.opener.Sends()
 			count[d]++
 			if oldest[d] == nil {

@@ -879,12 +879,49 @@ func TestFindingUnanswered(t *testing.T) {
 	recs := expect(t, reg, "+UNANSWERED")
 	f := recs[0].Finding
 	if f.Dir != c2s || f.Stream != 5 || f.Evidence.Count != 3 || !f.Since.Equal(sec(0.1)) ||
-		!strings.HasPrefix(f.Text, "3 streams opened by the client got no answer for 5.0 s or more (the oldest, stream 5, 7.4 s ago) while the server still sends") {
+		!strings.HasPrefix(f.Text, "3 streams opened by the client got no answer for 5.0 s or more since the client last wrote on them (the oldest, stream 5, opened 7.4 s ago) while the server still sends: the server is not accepting them, or reads them and never writes back") {
 		t.Errorf("unanswered: %+v", f)
 	}
 	sc.feedAt(sec(8), fin(s2c, 5), fin(s2c, 7), fin(s2c, 9), fin(s2c, 11))
 	reg.Evaluate(sec(8.1), cfg)
 	expect(t, reg, "+UNANSWERED", "-UNANSWERED")
+}
+
+// TestUnansweredPushStream: in smux v1 a reader sends nothing when it
+// reads, so a stream its opener keeps writing on (a log stream, an
+// upload) waits for no answer: no UNANSWERED while the opener writes,
+// though the server never writes back. Before, a healthy push stream was
+// UNANSWERED ("the server is not accepting them") 5 s in. Once the opener
+// has written nothing for UnansweredAfter, v1 cannot tell a served stream
+// from one nobody accepted, and says both. In v2 the server's first read
+// sends a UPD: answered.
+func TestUnansweredPushStream(t *testing.T) {
+	cfg := live.FindingsConfig{UnansweredAfter: 5 * time.Second, Churn: -1}
+	for _, ver := range []uint8{1, 2} {
+		reg := live.New(live.Config{})
+		sc := openSession(reg, ver)
+		sc.feedAt(sec(0), syn(c2s, 3))
+		if ver == 2 {
+			sc.feedAt(sec(0.05), upd(s2c, 3, 0, 262144))
+		}
+		for s := 0.1; s < 12; s += 0.1 {
+			sc.feedAt(sec(s), psh(c2s, 3, "log line"))
+			if int(s*10)%10 == 0 {
+				sc.feedAt(sec(s), nop(c2s), nop(s2c))
+			}
+			reg.Evaluate(sec(s+0.05), cfg)
+		}
+		expect(t, reg)
+		for s := 13.0; s <= 18; s++ {
+			sc.feedAt(sec(s), nop(c2s), nop(s2c))
+			reg.Evaluate(sec(s+0.05), cfg)
+		}
+		if ver == 1 {
+			expect(t, reg, "+UNANSWERED")
+		} else {
+			expect(t, reg)
+		}
+	}
 }
 
 func TestFindingDataAfterClose(t *testing.T) {

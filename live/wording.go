@@ -149,6 +149,13 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 				sender, fmtDur(ev.Age), fmtDur(ev.Limit)),
 			fmt.Sprintf("find out why the %s stopped (a stuck process or event loop, a dead path or NAT mapping); the %s's smux closes this session at its KeepAliveTimeout — redial then", sender, receiver)
 	case CodeUnanswered:
+		if version == 1 {
+			// A v1 reader sends nothing when it reads: a stream served
+			// but never answered looks the same.
+			return fmt.Sprintf("%s opened by the %s got no answer for %s or more since the %s last wrote on them (the oldest, stream %d, opened %s ago) while the %s still sends: the %s is not accepting them, or reads them and never writes back",
+					plural(ev.Count, "stream"), sender, fmtDur(ev.Limit), sender, f.Stream, fmtDur(ev.Age), receiver, receiver),
+				fmt.Sprintf("the %s must call AcceptStream in a loop and serve each stream; smux queues up to 1024 streams nobody accepted, then stops reading the session", receiver)
+		}
 		return fmt.Sprintf("%s opened by the %s got no answer for %s or more (the oldest, stream %d, %s ago) while the %s still sends: the %s is not accepting them",
 				plural(ev.Count, "stream"), sender, fmtDur(ev.Limit), f.Stream, fmtDur(ev.Age), receiver, receiver),
 			fmt.Sprintf("the %s must call AcceptStream in a loop and serve each stream; smux queues up to 1024 streams nobody accepted, then stops reading the session", receiver)
