@@ -317,6 +317,11 @@ type pendingLate struct {
 // last.
 const lateGrace = 500 * time.Millisecond
 
+// maxPendingLate bounds sessionWatch.pendingLate: the streams whose late
+// data waits at once. Evaluate empties it; where nothing evaluates, late
+// data beyond it counts at once.
+const maxPendingLate = 64
+
 // watchLate notes a PSH of dir on st, whose receiver has sent FIN: it
 // counts it, or in v2 holds it for lateGrace first. s.mu is held.
 func (s *Session) watchLate(st *stream, dir Dir, length uint32, at time.Time) {
@@ -324,11 +329,11 @@ func (s *Session) watchLate(st *stream, dir Dir, length uint32, at time.Time) {
 		return // its receiver reads on: it half-closed with CloseWrite
 	}
 	ns := at.UnixNano()
+	w := &s.w
 	if s.version != 2 || st.incomplete {
 		s.countLate(st, st.id, dir, 1, uint64(length), ns, ns)
 		return
 	}
-	w := &s.w
 	for i := range w.pendingLate {
 		if p := &w.pendingLate[i]; p.st == st && p.serial == st.serial && p.dir == dir {
 			p.frames++
@@ -336,6 +341,12 @@ func (s *Session) watchLate(st *stream, dir Dir, length uint32, at time.Time) {
 			p.latest = max(p.latest, ns)
 			return
 		}
+	}
+	if len(w.pendingLate) >= maxPendingLate {
+		// Nobody evaluates (an embedding program that reads no findings),
+		// or a flood of late streams: count at once, as in v1.
+		s.countLate(st, st.id, dir, 1, uint64(length), ns, ns)
+		return
 	}
 	w.pendingLate = append(w.pendingLate, pendingLate{st: st, serial: st.serial, sid: st.id, dir: dir,
 		frames: 1, bytes: uint64(length), first: ns, latest: ns})
