@@ -1270,3 +1270,41 @@ func TestTimesNeverStepBack(t *testing.T) {
 		t.Errorf("stream 3: %+v, want its last frame at 7 s, its reply 100 ms after its SYN", st)
 	}
 }
+
+// TestFindingDataAfterCloseSessionEnds: late data on a session that ends
+// soon after it is still DATA_AFTER_CLOSE. smux discarded it at the
+// receiver's Close, and no UPD can come to show it read once the session
+// ended: in v2 the data waited lateGrace (500 ms) for one, and the
+// session's end, 200 ms later, left it uncounted for good (a client
+// that writes on after the server's Close and then exits), where v1
+// found it at the next 100 ms evaluation. Nor does a session that ends
+// before any evaluation saw its late data lose it (the framing
+// violations' rule: an event sampling must not miss).
+func TestFindingDataAfterCloseSessionEnds(t *testing.T) {
+	cfg := live.FindingsConfig{Churn: -1}
+	for _, tc := range []struct {
+		ver uint8
+		end float64
+	}{{2, 0.2}, {1, 0.2}, {2, 0.06}, {1, 0.06}} {
+		t.Run(fmt.Sprintf("v%d/end=%v", tc.ver, tc.end), func(t *testing.T) {
+			reg := live.New(live.Config{})
+			sc := openSession(reg, tc.ver)
+			reg.Evaluate(sec(0), cfg)
+			sc.feedAt(sec(0.01), syn(c2s, 3), psh(c2s, 3, "CLOS"), fin(s2c, 3))
+			sc.feedAt(sec(0.05), psh(c2s, 3, "more"))
+			ended := false
+			for i := 1; i < 20; i++ {
+				at := float64(i) / 10
+				if at > tc.end && !ended {
+					sc.s.End(sec(tc.end), live.LocalClose, nil)
+					ended = true
+				}
+				reg.Evaluate(sec(at), cfg)
+			}
+			recs := expect(t, reg, "+DATA_AFTER_CLOSE", "-DATA_AFTER_CLOSE")
+			if f := recs[0].Finding; f.Stream != 3 || f.Dir != c2s || f.Evidence.Count != 1 || f.Evidence.Bytes != 4 {
+				t.Errorf("finding: stream %d dir %v count %d bytes %d, want stream 3, c2s, 1 frame of 4 B", f.Stream, f.Dir, f.Evidence.Count, f.Evidence.Bytes)
+			}
+		})
+	}
+}

@@ -390,13 +390,13 @@ func (s *Session) watchLateRead(st *stream, dir Dir, consumed uint32) {
 	}
 }
 
-// countPendingLate counts the late data held for lateGrace by ns. s.mu is
-// held.
-func (s *Session) countPendingLate(ns int64) {
+// countPendingLate counts the late data held for lateGrace by ns, or all
+// of it: the session ended, and no UPD can show it read. s.mu is held.
+func (s *Session) countPendingLate(ns int64, all bool) {
 	w := &s.w
 	kept := w.pendingLate[:0]
 	for _, p := range w.pendingLate {
-		if ns-p.first < int64(lateGrace) {
+		if !all && ns-p.first < int64(lateGrace) {
 			kept = append(kept, p)
 			continue
 		}
