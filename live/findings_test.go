@@ -1308,3 +1308,29 @@ func TestFindingDataAfterCloseSessionEnds(t *testing.T) {
 		})
 	}
 }
+
+// TestFindingDataAfterCloseWriteFolded: the UPD that shows a v2 reader
+// read on after its CloseWrite may come after the stream closed both
+// ways and was folded into the summary (a busy session closes
+// ClosedStreams others meanwhile): it still shows the late data read.
+// Before, a UPD for a folded stream was untracked, and the data counted
+// as DATA_AFTER_CLOSE.
+func TestFindingDataAfterCloseWriteFolded(t *testing.T) {
+	cfg := live.FindingsConfig{Churn: -1}
+	reg := live.New(live.Config{ClosedStreams: 1})
+	sc := openSession(reg, 2)
+	sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "ECHO"), fin(c2s, 3))
+	sc.feedAt(sec(0.1), upd(s2c, 3, 4, 262144), psh(s2c, 3, "ECHOECHO"), fin(s2c, 3))
+	// Two more streams close: stream 3 is folded.
+	for _, sid := range []uint32{5, 7} {
+		sc.feedAt(sec(0.15), syn(c2s, sid), fin(c2s, sid), fin(s2c, sid))
+	}
+	if st := sc.snap(t, reg).Stream(3); st != nil {
+		t.Fatalf("stream 3 not folded: %+v", st)
+	}
+	sc.feedAt(sec(0.2), upd(c2s, 3, 8, 262144)) // the client's first read
+	for at := 0.3; at < 2; at += 0.1 {
+		reg.Evaluate(sec(at), cfg)
+	}
+	expect(t, reg)
+}
