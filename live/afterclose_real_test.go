@@ -152,3 +152,57 @@ func TestAfterCloseWriteAfterARead(t *testing.T) {
 		t.Errorf("text %q: a CloseWrite after a read, which sends no UPD for what it reads after, is not allowed for", text)
 	}
 }
+
+// TestAfterCloseWriteSenderEnds: a real v2 client half-closes with
+// CloseWrite, and the server writes its answer and closes the session at
+// once. The client's tap ends the session at the EOF, before the client's
+// read of the answer sends its UPD, and an evaluation may come between:
+// the answer, delivered, is no DATA_AFTER_CLOSE.
+func TestAfterCloseWriteSenderEnds(t *testing.T) {
+	const answer = "the answer, sent after the client's FIN"
+	reg := live.New(live.Config{})
+	cli, srv := smuxtest.Pair(t, smuxtest.Config(2), func(c net.Conn) net.Conn { return tap.Wrap(c, live.Client, reg, "test") }, nil)
+	served := make(chan error, 1)
+	go func() {
+		st, err := srv.AcceptStream()
+		if err != nil {
+			served <- err
+			return
+		}
+		if _, err := io.ReadAll(st); err != nil {
+			served <- err
+			return
+		}
+		_, err = st.Write([]byte(answer))
+		srv.Close()
+		served <- err
+	}()
+	st, err := cli.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Write([]byte("ECHO")); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+	// An evaluation between the session's end and the client's read.
+	smuxtest.Eventually(t, "the session's end", func() bool {
+		snap := reg.Snapshot()
+		return len(snap.Sessions) == 1 && snap.Sessions[0].Ended
+	})
+	cfg := live.FindingsConfig{Churn: -1}
+	reg.Evaluate(time.Now().Add(100*time.Millisecond), cfg)
+	got, _ := io.ReadAll(st)
+	if string(got) != answer {
+		t.Fatalf("read %q; want the answer", got)
+	}
+	reg.Evaluate(time.Now().Add(time.Second), cfg)
+	if fs := findingRecords(reg); len(fs) > 0 {
+		t.Errorf("findings:%s", describeRecords(fs))
+	}
+}

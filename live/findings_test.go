@@ -1281,31 +1281,53 @@ func TestTimesNeverStepBack(t *testing.T) {
 // before any evaluation saw its late data lose it (the framing
 // violations' rule: an event sampling must not miss).
 func TestFindingDataAfterCloseSessionEnds(t *testing.T) {
-	cfg := live.FindingsConfig{Churn: -1}
 	for _, tc := range []struct {
 		ver uint8
 		end float64
 	}{{2, 0.2}, {1, 0.2}, {2, 0.06}, {1, 0.06}} {
 		t.Run(fmt.Sprintf("v%d/end=%v", tc.ver, tc.end), func(t *testing.T) {
-			reg := live.New(live.Config{})
-			sc := openSession(reg, tc.ver)
-			reg.Evaluate(sec(0), cfg)
-			sc.feedAt(sec(0.01), syn(c2s, 3), psh(c2s, 3, "CLOS"), fin(s2c, 3))
-			sc.feedAt(sec(0.05), psh(c2s, 3, "more"))
-			ended := false
-			for i := 1; i < 20; i++ {
-				at := float64(i) / 10
-				if at > tc.end && !ended {
-					sc.s.End(sec(tc.end), live.LocalClose, nil)
-					ended = true
-				}
-				reg.Evaluate(sec(at), cfg)
-			}
-			recs := expect(t, reg, "+DATA_AFTER_CLOSE", "-DATA_AFTER_CLOSE")
-			if f := recs[0].Finding; f.Stream != 3 || f.Dir != c2s || f.Evidence.Count != 1 || f.Evidence.Bytes != 4 {
-				t.Errorf("finding: stream %d dir %v count %d bytes %d, want stream 3, c2s, 1 frame of 4 B", f.Stream, f.Dir, f.Evidence.Count, f.Evidence.Bytes)
-			}
+			dataAfterCloseSessionEnds(t, tc.ver, tc.end, false, "+DATA_AFTER_CLOSE", "-DATA_AFTER_CLOSE")
 		})
+	}
+	// Where the late data's sender ended the connection (the receiver's
+	// tap ends the session at the EOF), the receiver may read it after,
+	// with its UPD cut off: v2 leaves it uncounted, unless lateGrace
+	// passed before.
+	t.Run("v2/sender-ended", func(t *testing.T) { dataAfterCloseSessionEnds(t, 2, 0.2, true) })
+	t.Run("v2/sender-ended-late", func(t *testing.T) {
+		dataAfterCloseSessionEnds(t, 2, 0.6, true, "+DATA_AFTER_CLOSE", "-DATA_AFTER_CLOSE")
+	})
+}
+
+// dataAfterCloseSessionEnds feeds late data at 0.05 s to a session of
+// version ver that ends at end (its sender's direction first, if
+// senderEnds), evaluating every 100 ms, and expects want.
+func dataAfterCloseSessionEnds(t *testing.T, ver uint8, end float64, senderEnds bool, want ...string) {
+	t.Helper()
+	cfg := live.FindingsConfig{Churn: -1}
+	reg := live.New(live.Config{})
+	sc := openSession(reg, ver)
+	reg.Evaluate(sec(0), cfg)
+	sc.feedAt(sec(0.01), syn(c2s, 3), psh(c2s, 3, "CLOS"), fin(s2c, 3))
+	sc.feedAt(sec(0.05), psh(c2s, 3, "more"))
+	ended := false
+	for i := 1; i < 20; i++ {
+		at := float64(i) / 10
+		if at > end && !ended {
+			if senderEnds {
+				sc.s.DirectionEnded(c2s, sec(end))
+			}
+			sc.s.End(sec(end), live.LocalClose, nil)
+			ended = true
+		}
+		reg.Evaluate(sec(at), cfg)
+	}
+	recs := expect(t, reg, want...)
+	if len(recs) == 0 {
+		return
+	}
+	if f := recs[0].Finding; f.Stream != 3 || f.Dir != c2s || f.Evidence.Count != 1 || f.Evidence.Bytes != 4 {
+		t.Errorf("finding: stream %d dir %v count %d bytes %d, want stream 3, c2s, 1 frame of 4 B", f.Stream, f.Dir, f.Evidence.Count, f.Evidence.Bytes)
 	}
 }
 

@@ -395,13 +395,20 @@ func (s *Session) watchLateRead(st *stream, sid uint32, dir Dir, consumed uint32
 	}
 }
 
-// countPendingLate counts the late data held for lateGrace by ns, or all
-// of it: the session ended, and no UPD can show it read. s.mu is held.
-func (s *Session) countPendingLate(ns int64, all bool) {
+// countPendingLate counts the late data held for lateGrace by ns. Once
+// the session ended (ended), no UPD can come: what waits counts, if its
+// receiver could have sent one: unless its sender ended the connection
+// first (the receiver, reading it after, finds its UPD cannot go out, or
+// a tap records none after the EOF that ends the session) before lateGrace
+// had passed. What does not count is dropped then. s.mu is held.
+func (s *Session) countPendingLate(ns int64, ended bool) {
 	w := &s.w
 	kept := w.pendingLate[:0]
 	for _, p := range w.pendingLate {
-		if !all && ns-p.first < int64(lateGrace) {
+		switch {
+		case ended && s.dirEnded[p.dir] && s.dirEndedAt[p.dir]-p.first < int64(lateGrace):
+			continue // maybe read, with its UPD cut off
+		case !ended && ns-p.first < int64(lateGrace):
 			kept = append(kept, p)
 			continue
 		}
