@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,5 +83,126 @@ func TestAfterCloseRealSmux(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestAfterCloseWriteAfterARead: a real v2 client that read part of the
+// answer before its CloseWrite (an exchange, then the client says it is
+// done and reads the rest) sends no UPD for the rest: smux sends one at
+// a stream's first read and then only when half its buffer was read since
+// the last. The rest is delivered, yet nothing on the wire tells this
+// CloseWrite from a Close.
+func TestAfterCloseWriteAfterARead(t *testing.T) {
+	const first, rest = "the first part", "the rest, sent after the client's FIN"
+	reg := live.New(live.Config{})
+	cli, srv := smuxtest.Pair(t, smuxtest.Config(2), func(c net.Conn) net.Conn { return tap.Wrap(c, live.Client, reg, "test") }, nil)
+	served := make(chan error, 1)
+	go func() {
+		st, err := srv.AcceptStream()
+		if err != nil {
+			served <- err
+			return
+		}
+		defer st.Close()
+		if _, err := st.Write([]byte(first)); err != nil {
+			served <- err
+			return
+		}
+		if _, err := io.ReadAll(st); err != nil {
+			served <- err
+			return
+		}
+		_, err = st.Write([]byte(rest))
+		served <- err
+	}()
+	st, err := cli.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sid := st.ID()
+	if _, err := st.Write([]byte("ECHO")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, len(first))
+	if _, err := io.ReadFull(st, buf); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(st)
+	if err != nil || string(got) != rest {
+		t.Fatalf("read %q, %v; want the rest", got, err)
+	}
+	st.Close()
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+	waitStream(t, reg, sid, "both FINs and the rest", func(st *live.StreamSnap) bool {
+		return st.State == live.Closed && st.Bytes[s2c] == uint64(len(first)+len(rest))
+	})
+	cfg := live.FindingsConfig{Churn: -1}
+	reg.Evaluate(time.Now().Add(100*time.Millisecond), cfg)
+	reg.Evaluate(time.Now().Add(time.Second), cfg)
+	fs := reg.Snapshot().Findings
+	if len(fs) != 1 || fs[0].Code != live.CodeDataAfterClose {
+		t.Fatalf("findings %+v; want DATA_AFTER_CLOSE alone", fs)
+	}
+	if text := fs[0].Text; strings.Contains(text, "has not read") || !strings.Contains(text, "first read") {
+		t.Errorf("text %q: a CloseWrite after a read, which sends no UPD for what it reads after, is not allowed for", text)
+	}
+}
+
+// TestAfterCloseWriteSenderEnds: a real v2 client half-closes with
+// CloseWrite, and the server writes its answer and closes the session at
+// once. The client's tap ends the session at the EOF, before the client's
+// read of the answer sends its UPD, and an evaluation may come between:
+// the answer, delivered, is no DATA_AFTER_CLOSE.
+func TestAfterCloseWriteSenderEnds(t *testing.T) {
+	const answer = "the answer, sent after the client's FIN"
+	reg := live.New(live.Config{})
+	cli, srv := smuxtest.Pair(t, smuxtest.Config(2), func(c net.Conn) net.Conn { return tap.Wrap(c, live.Client, reg, "test") }, nil)
+	served := make(chan error, 1)
+	go func() {
+		st, err := srv.AcceptStream()
+		if err != nil {
+			served <- err
+			return
+		}
+		if _, err := io.ReadAll(st); err != nil {
+			served <- err
+			return
+		}
+		_, err = st.Write([]byte(answer))
+		srv.Close()
+		served <- err
+	}()
+	st, err := cli.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Write([]byte("ECHO")); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+	// An evaluation between the session's end and the client's read.
+	smuxtest.Eventually(t, "the session's end", func() bool {
+		snap := reg.Snapshot()
+		return len(snap.Sessions) == 1 && snap.Sessions[0].Ended
+	})
+	cfg := live.FindingsConfig{Churn: -1}
+	reg.Evaluate(time.Now().Add(100*time.Millisecond), cfg)
+	got, _ := io.ReadAll(st)
+	if string(got) != answer {
+		t.Fatalf("read %q; want the answer", got)
+	}
+	reg.Evaluate(time.Now().Add(time.Second), cfg)
+	if fs := findingRecords(reg); len(fs) > 0 {
+		t.Errorf("findings:%s", describeRecords(fs))
 	}
 }

@@ -169,37 +169,7 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		}
 	}
 
-	// DATA_AFTER_CLOSE: PSH to a stream whose receiver had sent FIN, the
-	// latest within AfterCloseWindow. A finding counts the frames from
-	// the evaluation before it opened: lateBase moves while none is open.
-	// In v2 late data counts once lateGrace has passed without a UPD that
-	// shows its receiver reading it.
-	if len(w.pendingLate) > 0 {
-		s.countPendingLate(ns)
-	}
-	for d := range 2 {
-		if w.late[d] == es.lateBase[0][d] && es.openCodes&(1<<CodeDataAfterClose) == 0 {
-			continue // nothing new, nothing open
-		}
-		open := s.openFinding(CodeDataAfterClose, Dir(d))
-		fresh := ns-w.lateAt[d] < int64(AfterCloseWindow)
-		if open == nil && (!fresh || w.late[d] == es.lateBase[0][d]) {
-			es.lateBase[0][d], es.lateBase[1][d], es.lateBase[2][d] = w.late[d], w.lateBytes[d], w.lateStreams[d]
-			continue
-		}
-		if !fresh {
-			// The open finding resolves: the next counts from here.
-			es.lateBase[0][d], es.lateBase[1][d], es.lateBase[2][d] = w.late[d], w.lateBytes[d], w.lateStreams[d]
-			continue
-		}
-		c := candidate{code: CodeDataAfterClose, dir: Dir(d), hasDir: true, stream: w.lateFirstSID[d], since: w.lateFirstAt[d],
-			ev: Evidence{Count: w.late[d] - es.lateBase[0][d], Bytes: w.lateBytes[d] - es.lateBase[1][d],
-				Streams: w.lateStreams[d] - es.lateBase[2][d], Limit: AfterCloseWindow, Versions: vers}}
-		if open != nil {
-			c.stream, c.since = open.Stream, open.Since.UnixNano() // it keeps its first stream
-		}
-		cs = append(cs, c)
-	}
+	cs = s.lateCandidates(cs, ns)
 
 	// GO_AWAY: a yamux end refuses new streams; the session goes on.
 	for _, g := range s.yamux().goAways {
@@ -272,6 +242,46 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		}
 		cs = append(cs, c)
 	}
+	return cs
+}
+
+// lateCandidates appends DATA_AFTER_CLOSE's candidates at ns. s.mu is held.
+func (s *Session) lateCandidates(cs []candidate, ns int64) []candidate {
+	w := &s.w
+	es := &w.eng
+	vers := s.ver
+	// DATA_AFTER_CLOSE: PSH to a stream whose receiver had sent FIN, the
+	// latest within AfterCloseWindow. A finding counts the frames from
+	// the evaluation before it opened: lateBase moves while none is open.
+	// In v2 late data counts once lateGrace has passed without a UPD that
+	// shows its receiver reading it.
+	if len(w.pendingLate) > 0 {
+		s.countPendingLate(ns, false)
+	}
+	for d := range 2 {
+		if w.late[d] == es.lateBase[0][d] && es.openCodes&(1<<CodeDataAfterClose) == 0 {
+			continue // nothing new, nothing open
+		}
+		open := s.openFinding(CodeDataAfterClose, Dir(d))
+		fresh := ns-w.lateAt[d] < int64(AfterCloseWindow)
+		if open == nil && (!fresh || w.late[d] == es.lateBase[0][d]) {
+			es.lateBase[0][d], es.lateBase[1][d], es.lateBase[2][d] = w.late[d], w.lateBytes[d], w.lateStreams[d]
+			continue
+		}
+		if !fresh {
+			// The open finding resolves: the next counts from here.
+			es.lateBase[0][d], es.lateBase[1][d], es.lateBase[2][d] = w.late[d], w.lateBytes[d], w.lateStreams[d]
+			continue
+		}
+		c := candidate{code: CodeDataAfterClose, dir: Dir(d), hasDir: true, stream: w.lateFirstSID[d], since: w.lateFirstAt[d],
+			ev: Evidence{Count: w.late[d] - es.lateBase[0][d], Bytes: w.lateBytes[d] - es.lateBase[1][d],
+				Streams: w.lateStreams[d] - es.lateBase[2][d], Limit: AfterCloseWindow, Versions: vers}}
+		if open != nil {
+			c.stream, c.since = open.Stream, open.Since.UnixNano() // it keeps its first stream
+		}
+		cs = append(cs, c)
+	}
+
 	return cs
 }
 

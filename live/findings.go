@@ -409,6 +409,15 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 		if es.openCodes&(1<<CodeVersionMismatch|1<<CodeProtocol) == 0 {
 			e.cands, _ = s.framingCandidates(e.cands)
 		}
+		// So is late data, which smux discarded: the session ended before
+		// an evaluation counted it (in v2 it waits lateGrace for a UPD,
+		// which cannot come now).
+		if es.openCodes&(1<<CodeDataAfterClose) == 0 {
+			if len(s.w.pendingLate) > 0 {
+				s.countPendingLate(ns, true)
+			}
+			e.cands = s.lateCandidates(e.cands, ns)
+		}
 	}
 	if len(e.cands) == 0 && len(es.open) == 0 {
 		s.mu.Unlock()

@@ -1270,3 +1270,89 @@ func TestTimesNeverStepBack(t *testing.T) {
 		t.Errorf("stream 3: %+v, want its last frame at 7 s, its reply 100 ms after its SYN", st)
 	}
 }
+
+// TestFindingDataAfterCloseSessionEnds: late data on a session that ends
+// soon after it is still DATA_AFTER_CLOSE. smux discarded it at the
+// receiver's Close, and no UPD can come to show it read once the session
+// ended: in v2 the data waited lateGrace (500 ms) for one, and the
+// session's end, 200 ms later, left it uncounted for good (a client
+// that writes on after the server's Close and then exits), where v1
+// found it at the next 100 ms evaluation. Nor does a session that ends
+// before any evaluation saw its late data lose it (the framing
+// violations' rule: an event sampling must not miss).
+func TestFindingDataAfterCloseSessionEnds(t *testing.T) {
+	for _, tc := range []struct {
+		ver uint8
+		end float64
+	}{{2, 0.2}, {1, 0.2}, {2, 0.06}, {1, 0.06}} {
+		t.Run(fmt.Sprintf("v%d/end=%v", tc.ver, tc.end), func(t *testing.T) {
+			dataAfterCloseSessionEnds(t, tc.ver, tc.end, false, "+DATA_AFTER_CLOSE", "-DATA_AFTER_CLOSE")
+		})
+	}
+	// Where the late data's sender ended the connection (the receiver's
+	// tap ends the session at the EOF), the receiver may read it after,
+	// with its UPD cut off: v2 leaves it uncounted, unless lateGrace
+	// passed before.
+	t.Run("v2/sender-ended", func(t *testing.T) { dataAfterCloseSessionEnds(t, 2, 0.2, true) })
+	t.Run("v2/sender-ended-late", func(t *testing.T) {
+		dataAfterCloseSessionEnds(t, 2, 0.6, true, "+DATA_AFTER_CLOSE", "-DATA_AFTER_CLOSE")
+	})
+}
+
+// dataAfterCloseSessionEnds feeds late data at 0.05 s to a session of
+// version ver that ends at end (its sender's direction first, if
+// senderEnds), evaluating every 100 ms, and expects want.
+func dataAfterCloseSessionEnds(t *testing.T, ver uint8, end float64, senderEnds bool, want ...string) {
+	t.Helper()
+	cfg := live.FindingsConfig{Churn: -1}
+	reg := live.New(live.Config{})
+	sc := openSession(reg, ver)
+	reg.Evaluate(sec(0), cfg)
+	sc.feedAt(sec(0.01), syn(c2s, 3), psh(c2s, 3, "CLOS"), fin(s2c, 3))
+	sc.feedAt(sec(0.05), psh(c2s, 3, "more"))
+	ended := false
+	for i := 1; i < 20; i++ {
+		at := float64(i) / 10
+		if at > end && !ended {
+			if senderEnds {
+				sc.s.DirectionEnded(c2s, sec(end))
+			}
+			sc.s.End(sec(end), live.LocalClose, nil)
+			ended = true
+		}
+		reg.Evaluate(sec(at), cfg)
+	}
+	recs := expect(t, reg, want...)
+	if len(recs) == 0 {
+		return
+	}
+	if f := recs[0].Finding; f.Stream != 3 || f.Dir != c2s || f.Evidence.Count != 1 || f.Evidence.Bytes != 4 {
+		t.Errorf("finding: stream %d dir %v count %d bytes %d, want stream 3, c2s, 1 frame of 4 B", f.Stream, f.Dir, f.Evidence.Count, f.Evidence.Bytes)
+	}
+}
+
+// TestFindingDataAfterCloseWriteFolded: the UPD that shows a v2 reader
+// read on after its CloseWrite may come after the stream closed both
+// ways and was folded into the summary (a busy session closes
+// ClosedStreams others meanwhile): it still shows the late data read.
+// Before, a UPD for a folded stream was untracked, and the data counted
+// as DATA_AFTER_CLOSE.
+func TestFindingDataAfterCloseWriteFolded(t *testing.T) {
+	cfg := live.FindingsConfig{Churn: -1}
+	reg := live.New(live.Config{ClosedStreams: 1})
+	sc := openSession(reg, 2)
+	sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "ECHO"), fin(c2s, 3))
+	sc.feedAt(sec(0.1), upd(s2c, 3, 4, 262144), psh(s2c, 3, "ECHOECHO"), fin(s2c, 3))
+	// Two more streams close: stream 3 is folded.
+	for _, sid := range []uint32{5, 7} {
+		sc.feedAt(sec(0.15), syn(c2s, sid), fin(c2s, sid), fin(s2c, sid))
+	}
+	if st := sc.snap(t, reg).Stream(3); st != nil {
+		t.Fatalf("stream 3 not folded: %+v", st)
+	}
+	sc.feedAt(sec(0.2), upd(c2s, 3, 8, 262144)) // the client's first read
+	for at := 0.3; at < 2; at += 0.1 {
+		reg.Evaluate(sec(at), cfg)
+	}
+	expect(t, reg)
+}

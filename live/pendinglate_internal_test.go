@@ -32,7 +32,7 @@ func TestPendingLateBounded(t *testing.T) {
 	}
 	s.mu.Lock()
 	n, late := len(s.w.pendingLate), s.w.late[ServerToClient]
-	s.countPendingLate(at.Add(time.Second).UnixNano())
+	s.countPendingLate(at.Add(time.Second).UnixNano(), false)
 	total := s.w.late[ServerToClient]
 	s.mu.Unlock()
 	if n > maxPendingLate {

@@ -495,6 +495,9 @@ func (s *Session) upd(dir Dir, at time.Time, sid, consumed, window uint32) Anoma
 		st = s.adopt(dir, at, sid)
 	}
 	if st == nil {
+		if len(s.w.pendingLate) > 0 {
+			s.watchLateRead(nil, sid, dir.Reverse(), consumed)
+		}
 		s.untracked.Frames[dir]++
 		return s.missing(decoder.UPD, sid)
 	}
@@ -505,7 +508,7 @@ func (s *Session) upd(dir Dir, at time.Time, sid, consumed, window uint32) Anoma
 	fl := &st.flow[dir.Reverse()] // a UPD reports on data flowing the other way
 	fl.PeerConsumed, fl.PeerWindow, fl.HasUPD = consumed, window, true
 	if len(s.w.pendingLate) > 0 {
-		s.watchLateRead(st, dir.Reverse(), consumed)
+		s.watchLateRead(st, sid, dir.Reverse(), consumed)
 	}
 	switch {
 	case fl.InFlight() < 0 && (st.incomplete || s.incomplete && !s.joined[dir.Reverse()]):

@@ -306,6 +306,7 @@ type pendingLate struct {
 	serial        uint64 // st's, to tell a reused struct
 	sid           uint32
 	dir           Dir
+	before        uint32 // the bytes sent in dir before the late data, as smux counts them
 	frames        uint64
 	bytes         uint64
 	first, latest int64 // Unix ns
@@ -349,7 +350,7 @@ func (s *Session) watchLate(st *stream, dir Dir, length uint32, at time.Time) {
 		return
 	}
 	w.pendingLate = append(w.pendingLate, pendingLate{st: st, serial: st.serial, sid: st.id, dir: dir,
-		frames: 1, bytes: uint64(length), first: ns, latest: ns})
+		before: uint32(st.bytes[dir] - uint64(length)), frames: 1, bytes: uint64(length), first: ns, latest: ns})
 }
 
 // countLate counts frames late frames of bytes payload bytes sent in dir
@@ -371,32 +372,43 @@ func (s *Session) countLate(st *stream, sid uint32, dir Dir, frames, bytes uint6
 	w.lateAt[dir] = max(w.lateAt[dir], latest)
 }
 
-// watchLateRead takes a v2 UPD that st's receiver of dir sent consuming
-// consumed bytes: one past the data sent to it before its late data shows
-// that it read some of that, so it reads on after its FIN, and the data
-// is delivered. s.mu is held.
-func (s *Session) watchLateRead(st *stream, dir Dir, consumed uint32) {
+// watchLateRead takes a v2 UPD that the receiver of dir on stream sid,
+// st, sent consuming consumed bytes: one past the data sent to it before
+// its late data shows that it read some of that, so it reads on after its
+// FIN, and the data is delivered. st is nil where the stream was folded
+// since (closed both ways, and ClosedStreams others after it): its UPD
+// still tells. s.mu is held.
+func (s *Session) watchLateRead(st *stream, sid uint32, dir Dir, consumed uint32) {
 	w := &s.w
 	for i := range w.pendingLate {
 		p := &w.pendingLate[i]
-		if p.st != st || p.serial != st.serial || p.dir != dir {
+		if p.sid != sid || p.dir != dir || st != nil && (p.st != st || p.serial != st.serial) {
 			continue
 		}
-		if before := uint32(st.bytes[dir] - p.bytes); int32(consumed-before) > 0 {
-			st.watch.lateRead[dir] = true
+		if int32(consumed-p.before) > 0 {
+			if st != nil {
+				st.watch.lateRead[dir] = true
+			}
 			w.pendingLate = append(w.pendingLate[:i], w.pendingLate[i+1:]...)
 		}
 		return
 	}
 }
 
-// countPendingLate counts the late data held for lateGrace by ns. s.mu is
-// held.
-func (s *Session) countPendingLate(ns int64) {
+// countPendingLate counts the late data held for lateGrace by ns. Once
+// the session ended (ended), no UPD can come: what waits counts, if its
+// receiver could have sent one: unless its sender ended the connection
+// first (the receiver, reading it after, finds its UPD cannot go out, or
+// a tap records none after the EOF that ends the session) before lateGrace
+// had passed. What does not count is dropped then. s.mu is held.
+func (s *Session) countPendingLate(ns int64, ended bool) {
 	w := &s.w
 	kept := w.pendingLate[:0]
 	for _, p := range w.pendingLate {
-		if ns-p.first < int64(lateGrace) {
+		switch {
+		case ended && s.dirEnded[p.dir] && s.dirEndedAt[p.dir]-p.first < int64(lateGrace):
+			continue // maybe read, with its UPD cut off
+		case !ended && ns-p.first < int64(lateGrace):
 			kept = append(kept, p)
 			continue
 		}

@@ -166,7 +166,7 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 		}
 		if version == 2 {
 			// A reader after CloseWrite would have sent a UPD for them.
-			return fmt.Sprintf("the %s wrote %s (%s) to %s after the %s had sent FIN, and the %s sent no UPD consuming them: it called Close, and smux discarded them (or it half-closed with CloseWrite and has not read them)",
+			return fmt.Sprintf("the %s wrote %s (%s) to %s after the %s had sent FIN, and the %s sent no UPD consuming them: it called Close, and smux discarded them (or it half-closed with CloseWrite: smux sends a UPD at a stream's first read and then per half buffer read, so one that read before its FIN may have read these unseen)",
 					sender, plural(ev.Count, "frame"), fmtBytes(ev.Bytes), where, receiver, receiver),
 				fmt.Sprintf("the %s should stop writing a stream once a read returns io.EOF (the peer's FIN); a %s that still wants data should half-close with CloseWrite, not Close (smux v1.5.58 and later: CloseWrite came in v1.5.55, and until v1.5.58 what arrives after it is lost if the %s's FIN comes before it is read)", sender, receiver, sender)
 		}
