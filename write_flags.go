@@ -50,7 +50,12 @@ func (f *writeFlags) close(stderr io.Writer) error {
 	err := f.w.Close()
 	if n := f.w.Dropped(); n > 0 {
 		why := "the writer fell behind"
-		if f.w.Full() {
+		switch {
+		case err != nil:
+			// After a failed write the writer drops everything: the
+			// error, said next, is why.
+			why = "writing the file failed"
+		case f.w.Full():
 			why = fmt.Sprintf("the file reached --write-limit %d MiB", f.limit)
 		}
 		fmt.Fprintf(stderr, "muxtop: --write %s: %d bytes not written (%s); a reader sees them as lost\n", f.path, n, why)

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/pcapout"
+)
+
+// failAfter accepts n bytes, then fails every write, as a disk that fills.
+type failAfter struct{ n int }
+
+func (f *failAfter) Write(p []byte) (int, error) {
+	if len(p) > f.n {
+		k := f.n
+		f.n = 0
+		return k, errors.New("no space left on device")
+	}
+	f.n -= len(p)
+	return len(p), nil
+}
+
+// A --write file whose writes fail loses what comes after, and says so:
+// not as a writer that fell behind, which it did not.
+func TestWriteFailureIsNotFallingBehind(t *testing.T) {
+	w, err := pcapout.New(&failAfter{n: 1 << 10}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &writeFlags{path: "capture.pcapng", limit: 1024, w: w}
+	c := w.Conn("127.0.0.1:1000", "127.0.0.1:2000", time.Now())
+	chunk := make([]byte, 32<<10)
+	for range 64 { // 2 MiB: past the writer's buffer, so writes fail
+		c.Write(live.ClientToServer, time.Now(), chunk)
+	}
+	var stderr bytes.Buffer
+	if err := f.close(&stderr); err == nil {
+		t.Fatal("close: no error from a file that could not be written")
+	}
+	if w.Dropped() == 0 {
+		t.Fatalf("nothing counted as not written; stderr:\n%s", stderr.String())
+	}
+	if out := stderr.String(); strings.Contains(out, "fell behind") || !strings.Contains(out, "not written") {
+		t.Errorf("stderr:\n%s", out)
+	}
+}
