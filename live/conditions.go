@@ -152,6 +152,12 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 			if quiet && st.last.UnixNano() > cutoff {
 				continue // its opener still writes: nothing it waits for yet
 			}
+			if !st.flow[st.opener.Sends()].FullSince.IsZero() {
+				// Its opener's writer is held at a full window: the other
+				// side accepted it and does not read (WINDOW_STALL says so),
+				// or its writer is still in the window's first fill.
+				continue
+			}
 			d := st.opener.Sends()
 			count[d]++
 			if oldest[d] == nil {

@@ -887,6 +887,27 @@ func TestFindingUnanswered(t *testing.T) {
 	expect(t, reg, "+UNANSWERED", "-UNANSWERED")
 }
 
+// TestNoUnansweredWhileStalled: a v2 stream the server accepted and never
+// reads holds its writer at a full window with no frame back: WINDOW_STALL
+// names it, and it is no UNANSWERED ("the server is not accepting them"),
+// which a helper saw open beside it, critical, once the server's keepalive
+// NOP showed it alive.
+func TestNoUnansweredWhileStalled(t *testing.T) {
+	cfg := live.FindingsConfig{UnansweredAfter: 5 * time.Second, StallAfter: 2 * time.Second, Churn: -1}
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 2)
+	sc.feedAt(sec(0), syn(c2s, 3))
+	chunk := strings.Repeat("x", 32768)
+	for range 8 { // the whole 256 KiB window
+		sc.feedAt(sec(0.1), psh(c2s, 3, chunk))
+	}
+	for s := 1.0; s <= 12; s++ {
+		sc.feedAt(sec(s), nop(c2s), nop(s2c))
+		reg.Evaluate(sec(s+0.5), cfg)
+	}
+	expect(t, reg, "+WINDOW_STALL")
+}
+
 // TestUnansweredPushStream: in smux v1 a reader sends nothing when it
 // reads, so a stream its opener keeps writing on (a log stream, an
 // upload) waits for no answer: no UNANSWERED while the opener writes,
