@@ -6,6 +6,7 @@ package tap
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -58,8 +59,14 @@ func Version(v int) Option {
 }
 
 // Wrap taps c, which is the side end of an smux session, recording into reg
-// under a new session labelled label.
+// under a new session labelled label. side must be live.Client or
+// live.Server: Wrap panics at once on another value, which would otherwise
+// fail later, inside the session's reads. The session stays live in reg
+// until the returned Conn is closed or reads EOF: close it, not c.
 func Wrap(c net.Conn, side live.Side, reg *live.Registry, label string, opts ...Option) *Conn {
+	if side != live.Client && side != live.Server {
+		panic(fmt.Sprintf("tap.Wrap: side %d: want live.Client or live.Server", side))
+	}
 	info := live.SessionInfo{Tap: side, Label: label}
 	local, remote := addr(c.LocalAddr()), addr(c.RemoteAddr())
 	if side == live.Client {

@@ -2,8 +2,10 @@ package tap
 
 import (
 	"encoding/binary"
+	"fmt"
 	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -244,4 +246,19 @@ func TestListenerTapsServerSide(t *testing.T) {
 	if !ss.Ended {
 		t.Error("the session did not end when the client closed")
 	}
+}
+
+// TestWrapRefusesBadSide: a Side that is neither Client nor Server panics
+// in Wrap, where the caller made the mistake, rather than in the session's
+// reads later with a session lock held, which hung every snapshot after.
+func TestWrapRefusesBadSide(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "want live.Client or live.Server") {
+			t.Errorf("recovered %v, want Wrap's panic naming the sides", r)
+		}
+	}()
+	Wrap(a, live.Side(9), live.New(live.Config{}), "x")
 }
