@@ -142,20 +142,14 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	// it is. v2's reader sends a UPD at its first read, yamux's acceptor
 	// an ACK: there no frame back means not read, nor accepted.
 	var unanswered [2]bool // an UNANSWERED of streams opened in that direction holds
-	if wl := &w.lists[waitList]; wl.head != nil && wl.headAt <= ns-int64(cfg.UnansweredAfter) && !blocked {
-		cutoff := ns - int64(cfg.UnansweredAfter)
-		quiet := s.version == 1 && s.proto != Yamux
+	cutoff := ns - int64(cfg.UnansweredAfter)
+	quiet := s.version == 1 && s.proto != Yamux
+	if wl := &w.lists[waitList]; wl.head != nil && wl.headAt <= cutoff && !blocked {
 		var count [2]uint64
 		var oldest [2]*stream
 		n := 0
 		for st := wl.head; st != nil && n < maxWalk && st.watch.first <= cutoff; st, n = st.watch.links[waitList].next, n+1 {
-			if quiet && st.last.UnixNano() > cutoff {
-				continue // its opener still writes: nothing it waits for yet
-			}
-			if !st.flow[st.opener.Sends()].FullSince.IsZero() {
-				// Its opener's writer is held at a full window: the other
-				// side accepted it and does not read (WINDOW_STALL says so),
-				// or its writer is still in the window's first fill.
+			if !awaitsAnswer(st, cutoff, quiet) {
 				continue
 			}
 			d := st.opener.Sends()
@@ -223,14 +217,13 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	if w.lists[liveList].head == nil {
 		return cs
 	}
-	cutoff := ns - int64(cfg.LeakAfter)
-	oldest := *s.countLeaks(cutoff)
+	oldest := *s.countLeaks(ns - int64(cfg.LeakAfter))
 	if blocked {
 		return cs
 	}
 	var explained [3]uint64
 	if held > 0 || unanswered != [2]bool{} {
-		explained = s.explainedLeaks(&oldest, now, cfg.StallAfter, unanswered)
+		explained = s.explainedLeaks(&oldest, now, cfg.StallAfter, unanswered, cutoff, quiet)
 	}
 	for k, o := range oldest {
 		if o.st == nil || w.leaked[k] <= explained[k] {
@@ -291,19 +284,31 @@ func (s *Session) lateCandidates(cs []candidate, ns int64) []candidate {
 	return cs
 }
 
+// awaitsAnswer says whether st, on the wait list (no frame back yet),
+// counts for UNANSWERED at cutoff: opened by then, and, where a reader
+// sends nothing when it reads (quiet: smux v1), its opener's last frame on
+// it too (one it still writes on, a push or an upload, waits for nothing
+// yet); and its opener's writer is not held at a full window (the other
+// side accepted it and does not read: WINDOW_STALL says so, or the window
+// is still filling).
+func awaitsAnswer(st *stream, cutoff int64, quiet bool) bool {
+	return st.watch.listed[waitList] && st.watch.first <= cutoff &&
+		!(quiet && st.last.UnixNano() > cutoff) && st.flow[st.opener.Sends()].FullSince.IsZero()
+}
+
 // explainedLeaks counts, by leakKind, the streams counted as leaks that
 // another finding explains: a full window holds them (Flow.Stalled), or
-// they are unanswered where an UNANSWERED of their opener's direction
-// holds (unanswered). It moves each kind's oldest leak in oldest past
+// UNANSWERED counts them (waits, where it holds for their opener's
+// direction: unanswered, with awaitsAnswer's cutoff and quiet). It moves each kind's oldest leak in oldest past
 // them to its oldest stream that nothing explains, if any. s.mu is held.
-func (s *Session) explainedLeaks(oldest *[3]leakRef, now time.Time, after time.Duration, unanswered [2]bool) (explained [3]uint64) {
+func (s *Session) explainedLeaks(oldest *[3]leakRef, now time.Time, after time.Duration, unanswered [2]bool, cutoff int64, quiet bool) (explained [3]uint64) {
 	var free [3]bool // the kind's oldest stream nothing explains is in oldest
 	n := 0
 	for st := s.w.lists[liveList].head; st != nil && st.watch.leaked && n < maxWalk; st, n = st.watch.links[liveList].next, n+1 {
 		k := st.watch.kind
 		switch {
 		case st.flow[0].Stalled(now, after) || st.flow[1].Stalled(now, after),
-			st.watch.listed[waitList] && unanswered[st.opener.Sends()]:
+			unanswered[st.opener.Sends()] && awaitsAnswer(st, cutoff, quiet):
 			explained[k]++
 		case !free[k]:
 			free[k] = true

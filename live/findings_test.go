@@ -256,6 +256,39 @@ func TestNoLeakWhileUnanswered(t *testing.T) {
 	}
 }
 
+// TestLeakBesideUnansweredPush: in smux v1 a stream its opener still
+// writes on is no UNANSWERED (TestUnansweredPushStream), so UNANSWERED on
+// another stream of the same direction does not explain it: left open
+// past LeakAfter, it is a LEAK of its own. LEAK left out every unanswered
+// stream of a direction whose UNANSWERED held before, counted by it or not.
+func TestLeakBesideUnansweredPush(t *testing.T) {
+	cfg := live.FindingsConfig{UnansweredAfter: 5 * time.Second, LeakAfter: 30 * time.Second, Churn: -1}
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 1)
+	sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "HOLD"), syn(c2s, 5))
+	for s := 0.5; s <= 32; s += 0.5 {
+		sc.feedAt(sec(s), psh(c2s, 5, "log line")) // pushed, never answered
+		if s == float64(int(s)) {
+			sc.feedAt(sec(s), nop(c2s), nop(s2c))
+		}
+		reg.Evaluate(sec(s+0.25), cfg)
+	}
+	var codes []string
+	for _, r := range findingRecords(reg) {
+		f := r.Finding
+		codes = append(codes, f.Code.String())
+		if f.Code == live.CodeUnanswered && (f.Stream != 3 || f.Evidence.Count != 1) {
+			t.Errorf("UNANSWERED: stream %d, count %d; want stream 3 alone", f.Stream, f.Evidence.Count)
+		}
+		if f.Code == live.CodeLeak && (f.Stream != 5 || f.Evidence.Count != 1) {
+			t.Errorf("LEAK: stream %d, count %d; want stream 5 alone", f.Stream, f.Evidence.Count)
+		}
+	}
+	if strings.Join(codes, " ") != "UNANSWERED LEAK" {
+		t.Errorf("findings %v, want UNANSWERED (stream 3) then LEAK (stream 5)", codes)
+	}
+}
+
 // TestNoStallAfterReaderFIN: a v2 reader that closes its stream without
 // reading leaves its writer at a full window that no UPD will open. That is
 // no WINDOW_STALL: smux before v1.5.55 fails the blocked Write with io.EOF

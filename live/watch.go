@@ -364,10 +364,10 @@ func (s *Session) countLate(st *stream, sid uint32, dir Dir, frames, bytes uint6
 	w.late[dir] += frames
 	w.lateBytes[dir] += bytes
 	if st == nil || !st.watch.late {
-		if st != nil {
-			st.watch.late = true
-		}
-		w.lateStreams[dir]++
+		w.lateStreams[dir]++ // a stream folded since counts as a new one
+	}
+	if st != nil {
+		st.watch.late = true
 	}
 	w.lateAt[dir] = max(w.lateAt[dir], latest)
 }
