@@ -11,6 +11,7 @@ import (
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/tap"
+	"github.com/xtaci/smux"
 )
 
 // TestAfterCloseRealSmux drives real smux pairs, the client's end tapped,
@@ -26,21 +27,14 @@ func TestAfterCloseRealSmux(t *testing.T) {
 			t.Run(fmt.Sprintf("v%d/closewrite=%v", version, closeWrite), func(t *testing.T) {
 				reg := live.New(live.Config{})
 				cli, srv := smuxtest.Pair(t, smuxtest.Config(version), func(c net.Conn) net.Conn { return tap.Wrap(c, live.Client, reg, "test") }, nil)
-				served := make(chan error, 1)
-				go func() {
-					st, err := srv.AcceptStream()
-					if err != nil {
-						served <- err
-						return
-					}
+				served := serveOne(srv, func(st *smux.Stream) error {
 					defer st.Close()
 					if _, err := io.ReadAll(st); err != nil { // to the client's FIN
-						served <- err
-						return
+						return err
 					}
-					_, err = st.Write([]byte(answer))
-					served <- err
-				}()
+					_, err := st.Write([]byte(answer))
+					return err
+				})
 				st, err := cli.OpenStream()
 				if err != nil {
 					t.Fatal(err)
@@ -96,25 +90,17 @@ func TestAfterCloseWriteAfterARead(t *testing.T) {
 	const first, rest = "the first part", "the rest, sent after the client's FIN"
 	reg := live.New(live.Config{})
 	cli, srv := smuxtest.Pair(t, smuxtest.Config(2), func(c net.Conn) net.Conn { return tap.Wrap(c, live.Client, reg, "test") }, nil)
-	served := make(chan error, 1)
-	go func() {
-		st, err := srv.AcceptStream()
-		if err != nil {
-			served <- err
-			return
-		}
+	served := serveOne(srv, func(st *smux.Stream) error {
 		defer st.Close()
 		if _, err := st.Write([]byte(first)); err != nil {
-			served <- err
-			return
+			return err
 		}
 		if _, err := io.ReadAll(st); err != nil {
-			served <- err
-			return
+			return err
 		}
-		_, err = st.Write([]byte(rest))
-		served <- err
-	}()
+		_, err := st.Write([]byte(rest))
+		return err
+	})
 	st, err := cli.OpenStream()
 	if err != nil {
 		t.Fatal(err)
@@ -162,21 +148,14 @@ func TestAfterCloseWriteSenderEnds(t *testing.T) {
 	const answer = "the answer, sent after the client's FIN"
 	reg := live.New(live.Config{})
 	cli, srv := smuxtest.Pair(t, smuxtest.Config(2), func(c net.Conn) net.Conn { return tap.Wrap(c, live.Client, reg, "test") }, nil)
-	served := make(chan error, 1)
-	go func() {
-		st, err := srv.AcceptStream()
-		if err != nil {
-			served <- err
-			return
-		}
+	served := serveOne(srv, func(st *smux.Stream) error {
 		if _, err := io.ReadAll(st); err != nil {
-			served <- err
-			return
+			return err
 		}
-		_, err = st.Write([]byte(answer))
+		_, err := st.Write([]byte(answer))
 		srv.Close()
-		served <- err
-	}()
+		return err
+	})
 	st, err := cli.OpenStream()
 	if err != nil {
 		t.Fatal(err)
@@ -205,4 +184,19 @@ func TestAfterCloseWriteSenderEnds(t *testing.T) {
 	if fs := findingRecords(reg); len(fs) > 0 {
 		t.Errorf("findings:%s", describeRecords(fs))
 	}
+}
+
+// serveOne accepts one stream of srv in a goroutine and serves it with
+// serve; the channel receives serve's error, or Accept's.
+func serveOne(srv *smux.Session, serve func(*smux.Stream) error) <-chan error {
+	served := make(chan error, 1)
+	go func() {
+		st, err := srv.AcceptStream()
+		if err != nil {
+			served <- err
+			return
+		}
+		served <- serve(st)
+	}()
+	return served
 }
