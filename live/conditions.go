@@ -263,12 +263,9 @@ func (s *Session) lateCandidates(cs []candidate, ns int64) []candidate {
 		}
 		open := s.openFinding(CodeDataAfterClose, Dir(d))
 		fresh := ns-w.lateAt[d] < int64(AfterCloseWindow)
-		if open == nil && (!fresh || w.late[d] == es.lateBase[0][d]) {
-			es.lateBase[0][d], es.lateBase[1][d], es.lateBase[2][d] = w.late[d], w.lateBytes[d], w.lateStreams[d]
-			continue
-		}
-		if !fresh {
-			// The open finding resolves: the next counts from here.
+		if !fresh || open == nil && w.late[d] == es.lateBase[0][d] {
+			// Nothing to open, or the open finding resolves: the next
+			// finding counts from here.
 			es.lateBase[0][d], es.lateBase[1][d], es.lateBase[2][d] = w.late[d], w.lateBytes[d], w.lateStreams[d]
 			continue
 		}
