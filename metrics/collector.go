@@ -19,7 +19,10 @@
 package metrics
 
 import (
+	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -46,8 +49,39 @@ type Options struct {
 	Sessions int
 	// ConstLabels are added to every metric, for a process that exports
 	// several registries. (One registry holds smux and yamux sessions
-	// alike: the label protocol tells their frames apart.)
+	// alike: the label protocol tells their frames apart.) Their names
+	// may not be those of the series' own labels, nor Prometheus's le of
+	// the histograms' buckets: client, code, command, direction, label,
+	// le, protocol, reason, sender, server, session, severity
+	// (ReservedLabels). A Collector given one is refused when it is
+	// registered, with an error that names it.
 	ConstLabels prometheus.Labels
+}
+
+// reservedLabels are the label names of the Collector's series, whether
+// or not Options.Sessions asks for the per-session ones, and le, the
+// bucket label of its histograms, sorted.
+var reservedLabels = []string{"client", "code", "command", "direction", "label", "le", "protocol", "reason", "sender", "server", "session", "severity"}
+
+// ReservedLabels returns the label names Options.ConstLabels may not
+// use: the series' own, and le.
+func ReservedLabels() []string { return slices.Clone(reservedLabels) }
+
+// checkConstLabels returns the error of const labels that take reserved
+// names, naming them, or nil.
+func checkConstLabels(cl prometheus.Labels) error {
+	var clash []string
+	for name := range cl {
+		if slices.Contains(reservedLabels, name) {
+			clash = append(clash, strconv.Quote(name))
+		}
+	}
+	if len(clash) == 0 {
+		return nil
+	}
+	slices.Sort(clash)
+	return fmt.Errorf("metrics: Options.ConstLabels: %s: the series' own labels and the histograms' le are reserved: %s",
+		strings.Join(clash, ", "), strings.Join(reservedLabels, ", "))
 }
 
 // Collector is a prometheus.Collector over a live.Registry.
@@ -55,12 +89,15 @@ type Collector struct {
 	reg *live.Registry
 	o   Options
 	d   descs
+	err error // Options that make no valid series: Describe and Collect say it
 
 	mu sync.Mutex  // guards hw
 	hw live.Counts // the highest frame and byte counts exported so far
 }
 
-// NewCollector returns a Collector of reg's state.
+// NewCollector returns a Collector of reg's state. A Collector of
+// Options that make no valid series (ConstLabels with a reserved name)
+// describes itself as invalid: registering it returns the error.
 func NewCollector(reg *live.Registry, o Options) *Collector {
 	if o.LeakAfter <= 0 {
 		o.LeakAfter = live.DefaultLeakAfter
@@ -69,8 +106,15 @@ func NewCollector(reg *live.Registry, o Options) *Collector {
 		o.StallAfter = live.DefaultStallAfter
 	}
 	o.Sessions = min(max(o.Sessions, 0), MaxSessions)
+	if err := checkConstLabels(o.ConstLabels); err != nil {
+		return &Collector{reg: reg, o: o, err: err}
+	}
 	return &Collector{reg: reg, o: o, d: newDescs(o)}
 }
+
+// Err returns the error that makes registering the Collector fail: its
+// Options make no valid series. It is nil for a Collector that works.
+func (c *Collector) Err() error { return c.err }
 
 // descs are the Collector's metric descriptions.
 type descs struct {
@@ -132,6 +176,10 @@ func newDescs(o Options) descs {
 
 // Describe sends the descriptions of every metric the Collector exports.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	if c.err != nil {
+		ch <- prometheus.NewInvalidDesc(c.err)
+		return
+	}
 	d := &c.d
 	for _, x := range []*prometheus.Desc{d.sessionsOpened, d.sessionsLive, d.sessionsEnded,
 		d.streamsOpened, d.streamsClosed, d.streamsEnded, d.streamsOpen, d.streamsLeak, d.streamsStalled, d.oldestStream,
@@ -191,6 +239,10 @@ func noStreams(uint64) bool { return false }
 
 // Collect takes a snapshot of the registry and sends its metrics.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	if c.err != nil {
+		ch <- prometheus.NewInvalidMetric(prometheus.NewInvalidDesc(c.err), c.err)
+		return
+	}
 	now := c.reg.Now() // a capture read from a file has its own clock
 	snap := c.reg.SnapshotWith(live.SnapshotOptions{
 		Streams: noStreams, LeakAfter: c.o.LeakAfter, StallAfter: c.o.StallAfter, Now: now, Latency: true,

@@ -64,6 +64,16 @@ func scrape(t testing.TB, c prometheus.Collector) map[string]float64 {
 	return out
 }
 
+// gatherer returns metrics.Gatherer's registry of reg.
+func gatherer(t testing.TB, reg *live.Registry, o metrics.Options) *prometheus.Registry {
+	t.Helper()
+	g, err := metrics.Gatherer(reg, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
 // sum adds up the samples of name whose labels include every one of want.
 func sum(m map[string]float64, name string, want ...string) float64 {
 	var n float64
@@ -427,7 +437,7 @@ const (
 func TestLint(t *testing.T) {
 	reg := live.New(live.Config{})
 	reg.Open(live.SessionInfo{Client: "a", Server: "b"}, time.Now())
-	problems, err := testutil.GatherAndLint(metrics.Gatherer(reg, metrics.Options{Sessions: 1}))
+	problems, err := testutil.GatherAndLint(gatherer(t, reg, metrics.Options{Sessions: 1}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -441,7 +451,7 @@ func TestLint(t *testing.T) {
 func TestServer(t *testing.T) {
 	smuxtest.NoGoroutinesLeft(t)
 	reg := live.New(live.Config{})
-	srv, err := metrics.Serve("127.0.0.1:0", metrics.Handler(metrics.Gatherer(reg, metrics.Options{})))
+	srv, err := metrics.Serve("127.0.0.1:0", metrics.Handler(gatherer(t, reg, metrics.Options{})))
 	if err != nil {
 		t.Fatal(err)
 	}
