@@ -86,7 +86,7 @@ func newAttachCmd() *cobra.Command {
 				return usageError{fmt.Errorf("attach: --skip %d: give the number of bytes before the mux, 0 to %d", skip, maxSkip)}
 			}
 			reg := watch.registry()
-			_, rec, err := write.open()
+			_, rec, err := write.open(reg)
 			if err != nil {
 				return err
 			}

@@ -143,7 +143,7 @@ func (f *demoFlags) run(cmd *cobra.Command, m demoMode) (err error) {
 	if err != nil {
 		return err
 	}
-	opts, _, err := f.write.open()
+	opts, _, err := f.write.open(reg)
 	if err != nil {
 		return err
 	}

@@ -283,7 +283,7 @@ func (f *watchFlags) watch(ctx context.Context, cmd *cobra.Command, s session) e
 		cancel()
 	}()
 	stopMetrics, metricsAt, metricsWarn, err := f.metrics.serve(strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" "), s.reg,
-		metrics.Options{LeakAfter: f.leakAfter, StallAfter: f.stallAfter})
+		metrics.Options{StallAfter: f.stallAfter})
 	if err != nil {
 		s.sys.Close()
 		<-stopped

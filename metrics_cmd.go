@@ -51,7 +51,11 @@ func (f *metricsFlags) serve(cmd string, reg *live.Registry, o metrics.Options) 
 		return func() {}, "", "", nil
 	}
 	o.Sessions = f.sessions
-	srv, err := metrics.Serve(f.addr, metrics.Handler(metrics.Gatherer(reg, o)))
+	g, err := metrics.Gatherer(reg, o)
+	if err != nil {
+		return nil, "", "", err
+	}
+	srv, err := metrics.Serve(f.addr, metrics.Handler(g))
 	if err != nil {
 		return nil, "", "", startErr(err, "--metrics")
 	}

@@ -59,7 +59,13 @@ func newSniffCmd() *cobra.Command {
 			if err != nil {
 				return usageError{fmt.Errorf("sniff: %w", err)}
 			}
-			_, rec, err := write.open()
+			// In capture time, as read: packets come late at times (the
+			// kernel hands them over in blocks, and a sniff that falls
+			// behind on a loaded machine reads them seconds late), and judged
+			// by the wall clock every session would look silent until they come.
+			cfg := watch.captureConfig(time.Now())
+			reg := cfg.Registry
+			_, rec, err := write.open(reg)
 			if err != nil {
 				return err
 			}
@@ -77,12 +83,6 @@ func newSniffCmd() *cobra.Command {
 			if iface == "" {
 				iface = sniff.DefaultInterface
 			}
-			// In capture time, as read: packets come late at times (the
-			// kernel hands them over in blocks, and a sniff that falls
-			// behind on a loaded machine reads them seconds late), and judged
-			// by the wall clock every session would look silent until they come.
-			cfg := watch.captureConfig(time.Now())
-			reg := cfg.Registry
 			cfg.Filter, cfg.Label, cfg.Recorder, cfg.Protocol, cfg.Skip = filter, "sniff", rec, proto, skip
 			rd := pcap.NewReader(cfg)
 			sys := newSniffSystem(ctx, cancel, rd, h)

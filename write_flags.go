@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/pcapout"
 	"github.com/muxtop/muxtop/tap"
 )
@@ -25,8 +26,9 @@ func (f *writeFlags) register(cmd *cobra.Command) {
 }
 
 // open creates the --write file, if asked, and returns the options that
-// make a tap record into it.
-func (f *writeFlags) open() ([]tap.Option, tap.Recorder, error) {
+// make a tap record into it. A write of the file that fails is a notice
+// of reg at once (watch), as well as an error when it closes.
+func (f *writeFlags) open(reg *live.Registry) ([]tap.Option, tap.Recorder, error) {
 	if f.path == "" {
 		return nil, nil, nil
 	}
@@ -38,7 +40,17 @@ func (f *writeFlags) open() ([]tap.Option, tap.Recorder, error) {
 		return nil, nil, fmt.Errorf("--write: %w", err)
 	}
 	f.w = w
+	f.watch(reg)
 	return []tap.Option{tap.Record(w)}, w, nil
+}
+
+// watch makes the first failed write of the --write file a notice of reg,
+// which every front end shows while the capture goes on: what passes
+// from then on is not written. close still reports it on exit.
+func (f *writeFlags) watch(reg *live.Registry) {
+	f.w.OnError(func(err error) {
+		reg.Notice(reg.Now(), fmt.Sprintf("--write %s: %v; what passes from now on is not written", f.path, err))
+	})
 }
 
 // close finishes the --write file, once what it records has stopped, and

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/pcapout"
 )
@@ -46,5 +47,40 @@ func TestWriteFailureIsNotFallingBehind(t *testing.T) {
 	}
 	if out := stderr.String(); strings.Contains(out, "fell behind") || !strings.Contains(out, "not written") {
 		t.Errorf("stderr:\n%s", out)
+	}
+}
+
+// A --write file whose writes fail says so at the first failure, as a
+// notice every front end shows while the capture goes on, naming the file
+// and the error; once, however many writes fail after it. The report at
+// exit stays.
+func TestWriteFailureIsANotice(t *testing.T) {
+	w, err := pcapout.New(&failAfter{n: 1 << 10}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := live.New(live.Config{})
+	f := &writeFlags{path: "capture.pcapng", limit: 1024, w: w}
+	f.watch(reg)
+	c := w.Conn("127.0.0.1:1000", "127.0.0.1:2000", time.Now())
+	chunk := make([]byte, 32<<10)
+	write := func() {
+		for range 64 { // 2 MiB: past the writer's buffer, so writes fail
+			c.Write(live.ClientToServer, time.Now(), chunk)
+		}
+	}
+	write()
+	notices := func() []live.Notice { return reg.Snapshot().Notices }
+	smuxtest.Eventually(t, "a notice of the failed write", func() bool { return len(notices()) > 0 })
+	if n := notices()[0].Text; !strings.Contains(n, "--write capture.pcapng") || !strings.Contains(n, "no space left on device") {
+		t.Errorf("notice %q: want the file and the error", n)
+	}
+	write()
+	var stderr bytes.Buffer
+	if err := f.close(&stderr); err == nil || !strings.Contains(stderr.String(), "not written") {
+		t.Errorf("close: %v, stderr %q; want the error and what was not written, at exit too", err, stderr.String())
+	}
+	if n := len(notices()); n != 1 {
+		t.Errorf("%d notices, want 1: %v", n, notices())
 	}
 }

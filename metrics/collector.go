@@ -19,7 +19,10 @@
 package metrics
 
 import (
+	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,18 +39,53 @@ const MaxSessions = 100
 
 // Options configure a Collector.
 type Options struct {
-	// LeakAfter and StallAfter are the thresholds of the suspected leaks
-	// and stalled streams (live.SnapshotOptions); 0 means
-	// live.DefaultLeakAfter and live.DefaultStallAfter.
-	LeakAfter, StallAfter time.Duration
+	// StallAfter is the threshold of the stalled streams
+	// (live.SnapshotOptions); 0 means live.DefaultStallAfter.
+	StallAfter time.Duration
+	// Deprecated: LeakAfter is ignored. The suspected leaks are the
+	// streams the open LEAK findings count, as of the latest evaluation
+	// (Diagnose, live.Registry.Evaluate), whose threshold is
+	// live.FindingsConfig.LeakAfter.
+	LeakAfter time.Duration
 	// Sessions adds per-session series for up to this many live
 	// sessions, the oldest first (lowest ids); 0 adds none. It is capped
 	// at MaxSessions.
 	Sessions int
 	// ConstLabels are added to every metric, for a process that exports
 	// several registries. (One registry holds smux and yamux sessions
-	// alike: the label protocol tells their frames apart.)
+	// alike: the label protocol tells their frames apart.) Their names
+	// may not be those of the series' own labels, nor Prometheus's le of
+	// the histograms' buckets: client, code, command, direction, label,
+	// le, protocol, reason, sender, server, session, severity
+	// (ReservedLabels). A Collector given one is refused when it is
+	// registered, with an error that names it.
 	ConstLabels prometheus.Labels
+}
+
+// reservedLabels are the label names of the Collector's series, whether
+// or not Options.Sessions asks for the per-session ones, and le, the
+// bucket label of its histograms, sorted.
+var reservedLabels = []string{"client", "code", "command", "direction", "label", "le", "protocol", "reason", "sender", "server", "session", "severity"}
+
+// ReservedLabels returns the label names Options.ConstLabels may not
+// use: the series' own, and le.
+func ReservedLabels() []string { return slices.Clone(reservedLabels) }
+
+// checkConstLabels returns the error of const labels that take reserved
+// names, naming them, or nil.
+func checkConstLabels(cl prometheus.Labels) error {
+	var clash []string
+	for name := range cl {
+		if slices.Contains(reservedLabels, name) {
+			clash = append(clash, strconv.Quote(name))
+		}
+	}
+	if len(clash) == 0 {
+		return nil
+	}
+	slices.Sort(clash)
+	return fmt.Errorf("metrics: Options.ConstLabels: %s: the series' own labels and the histograms' le are reserved: %s",
+		strings.Join(clash, ", "), strings.Join(reservedLabels, ", "))
 }
 
 // Collector is a prometheus.Collector over a live.Registry.
@@ -55,22 +93,29 @@ type Collector struct {
 	reg *live.Registry
 	o   Options
 	d   descs
+	err error // Options that make no valid series: Describe and Collect say it
 
 	mu sync.Mutex  // guards hw
 	hw live.Counts // the highest frame and byte counts exported so far
 }
 
-// NewCollector returns a Collector of reg's state.
+// NewCollector returns a Collector of reg's state. A Collector of
+// Options that make no valid series (ConstLabels with a reserved name)
+// describes itself as invalid: registering it returns the error.
 func NewCollector(reg *live.Registry, o Options) *Collector {
-	if o.LeakAfter <= 0 {
-		o.LeakAfter = live.DefaultLeakAfter
-	}
 	if o.StallAfter <= 0 {
 		o.StallAfter = live.DefaultStallAfter
 	}
 	o.Sessions = min(max(o.Sessions, 0), MaxSessions)
+	if err := checkConstLabels(o.ConstLabels); err != nil {
+		return &Collector{reg: reg, o: o, err: err}
+	}
 	return &Collector{reg: reg, o: o, d: newDescs(o)}
 }
+
+// Err returns the error that makes registering the Collector fail: its
+// Options make no valid series. It is nil for a Collector that works.
+func (c *Collector) Err() error { return c.err }
 
 // descs are the Collector's metric descriptions.
 type descs struct {
@@ -98,7 +143,6 @@ func newDescs(o Options) descs {
 	s := func(name, help string, labels ...string) *prometheus.Desc {
 		return d(name, help, append(sessionLabels[:len(sessionLabels):len(sessionLabels)], labels...)...)
 	}
-	leak := o.LeakAfter.String()
 	return descs{
 		sessionsOpened: d("sessions_opened_total", "Sessions (tapped connections) seen opening."),
 		sessionsLive:   d("sessions_live", "Sessions not ended."),
@@ -107,7 +151,7 @@ func newDescs(o Options) descs {
 		streamsClosed:  d("streams_closed_total", "Streams closed by a FIN from each side."),
 		streamsEnded:   d("streams_ended_with_session_total", "Streams that ended with their session, never closed by both FINs."),
 		streamsOpen:    d("streams_open", "Streams open or half-closed in live sessions."),
-		streamsLeak:    d("streams_leak_suspected", "Streams open or half-closed for longer than the leak threshold ("+leak+"): suspected leaks."),
+		streamsLeak:    d("streams_leak_suspected", "Streams the open LEAK findings count (as of the latest evaluation): open or half-closed longer than the leak threshold, less those LEAK leaves out (a blocked session's, a stalled writer's, those UNANSWERED counts)."),
 		streamsStalled: d("streams_stalled", "Streams whose v2 writer is held at a full flow-control window (STALLED)."),
 		oldestStream:   d("oldest_open_stream_age_seconds", "Age of the oldest stream open or half-closed in a live session; 0 when none is."),
 		frames:         d("frames_total", "Frames, by protocol, command (smux's command or yamux's type) and direction (c2s: client to server).", "protocol", "command", "direction"),
@@ -124,7 +168,7 @@ func newDescs(o Options) descs {
 		sessFrames:     s("session_frames_total", "Frames of one session, by direction; only for the sessions --metrics-sessions selects.", "direction"),
 		sessBytes:      s("session_frame_bytes_total", "Wire bytes of one session's frames, by direction; only for the selected sessions.", "direction"),
 		sessOpen:       s("session_streams_open", "Streams open or half-closed in one session; only for the selected sessions."),
-		sessLeak:       s("session_streams_leak_suspected", "Suspected leaks in one session; only for the selected sessions."),
+		sessLeak:       s("session_streams_leak_suspected", "Streams one session's open LEAK findings count; only for the selected sessions."),
 		sessOldest:     s("session_oldest_open_stream_age_seconds", "Age of one session's oldest open stream; only for the selected sessions."),
 		sessInfo:       s("session_info", "A selected session's protocol, addresses and label; always 1.", "protocol", "client", "server", "label"),
 	}
@@ -132,6 +176,10 @@ func newDescs(o Options) descs {
 
 // Describe sends the descriptions of every metric the Collector exports.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	if c.err != nil {
+		ch <- prometheus.NewInvalidDesc(c.err)
+		return
+	}
 	d := &c.d
 	for _, x := range []*prometheus.Desc{d.sessionsOpened, d.sessionsLive, d.sessionsEnded,
 		d.streamsOpened, d.streamsClosed, d.streamsEnded, d.streamsOpen, d.streamsLeak, d.streamsStalled, d.oldestStream,
@@ -191,9 +239,13 @@ func noStreams(uint64) bool { return false }
 
 // Collect takes a snapshot of the registry and sends its metrics.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	if c.err != nil {
+		ch <- prometheus.NewInvalidMetric(prometheus.NewInvalidDesc(c.err), c.err)
+		return
+	}
 	now := c.reg.Now() // a capture read from a file has its own clock
 	snap := c.reg.SnapshotWith(live.SnapshotOptions{
-		Streams: noStreams, LeakAfter: c.o.LeakAfter, StallAfter: c.o.StallAfter, Now: now, Latency: true,
+		Streams: noStreams, StallAfter: c.o.StallAfter, Now: now, Latency: true,
 	})
 	d := &c.d
 	counter := func(desc *prometheus.Desc, v uint64, labels ...string) {
@@ -217,7 +269,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(d.streamsClosed, snap.StreamsTotal-uint64(snap.OpenStreams)-ended)
 	counter(d.streamsEnded, ended)
 	gauge(d.streamsOpen, float64(snap.OpenStreams))
-	gauge(d.streamsLeak, float64(snap.Leaks))
+	gauge(d.streamsLeak, float64(leaks(snap, 0)))
 	gauge(d.streamsStalled, float64(snap.Stalls))
 	gauge(d.oldestStream, age(now, snap.OldestOpen))
 
@@ -281,6 +333,20 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// leaks returns the streams that snap's open LEAK findings count, of
+// session id, or of every session for 0: the suspected leaks, as the
+// finding tells them from the streams that a blocked session, a stalled
+// writer or UNANSWERED explains.
+func leaks(snap *live.Snapshot, id uint64) uint64 {
+	var n uint64
+	for _, f := range snap.Findings {
+		if f.Code == live.CodeLeak && (id == 0 || f.Session == id) {
+			n += f.Evidence.Count
+		}
+	}
+	return n
+}
+
 // histogram returns h as a constant histogram of desc.
 func histogram(desc *prometheus.Desc, h *live.LatencyHistogram) prometheus.Metric {
 	buckets := make(map[float64]uint64, len(latencyBounds))
@@ -309,7 +375,7 @@ func (c *Collector) collectSessions(ch chan<- prometheus.Metric, snap *live.Snap
 			ch <- prometheus.MustNewConstMetric(d.sessBytes, prometheus.CounterValue, float64(ss.Counts.BytesDir(live.Dir(dir))), id, dl)
 		}
 		ch <- prometheus.MustNewConstMetric(d.sessOpen, prometheus.GaugeValue, float64(ss.Open), id)
-		ch <- prometheus.MustNewConstMetric(d.sessLeak, prometheus.GaugeValue, float64(ss.Leaks), id)
+		ch <- prometheus.MustNewConstMetric(d.sessLeak, prometheus.GaugeValue, float64(leaks(snap, ss.ID)), id)
 		ch <- prometheus.MustNewConstMetric(d.sessOldest, prometheus.GaugeValue, age(now, ss.OldestOpen), id)
 		ch <- prometheus.MustNewConstMetric(d.sessInfo, prometheus.GaugeValue, 1, id, ss.Proto.String(), ss.Info.Client, ss.Info.Server, ss.Info.Label)
 	}

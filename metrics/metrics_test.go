@@ -1,6 +1,7 @@
 package metrics_test
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/xtaci/smux"
 
+	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/headless"
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
@@ -62,6 +64,16 @@ func scrape(t testing.TB, c prometheus.Collector) map[string]float64 {
 		}
 	}
 	return out
+}
+
+// gatherer returns metrics.Gatherer's registry of reg.
+func gatherer(t testing.TB, reg *live.Registry, o metrics.Options) *prometheus.Registry {
+	t.Helper()
+	g, err := metrics.Gatherer(reg, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
 }
 
 // sum adds up the samples of name whose labels include every one of want.
@@ -240,13 +252,15 @@ func TestLeakFoundAndHealthyNot(t *testing.T) {
 				io.ReadFull(st, make([]byte, 4))
 				st.Close()
 			}
-			col := metrics.NewCollector(reg, metrics.Options{LeakAfter: leakAfter, Sessions: 1})
+			col := metrics.NewCollector(reg, metrics.Options{Sessions: 1})
 			time.Sleep(3 * leakAfter)
 			var m map[string]float64
 			if leak {
-				smuxtest.Eventually(t, "a LEAK finding", func() bool {
+				// The finding may open at an evaluation between two streams'
+				// crossing the threshold, and count the third at the next.
+				smuxtest.Eventually(t, "a LEAK finding of every stream", func() bool {
 					m = scrape(t, col)
-					return m["muxtop_findings_open{code=LEAK,severity=warning}"] == 1
+					return m["muxtop_findings_open{code=LEAK,severity=warning}"] == 1 && m["muxtop_streams_leak_suspected"] == streams
 				})
 				if m["muxtop_streams_leak_suspected"] != streams || m["muxtop_streams_open"] != streams {
 					t.Errorf("leak suspected %v, open %v, want %d", m["muxtop_streams_leak_suspected"], m["muxtop_streams_open"], streams)
@@ -427,7 +441,7 @@ const (
 func TestLint(t *testing.T) {
 	reg := live.New(live.Config{})
 	reg.Open(live.SessionInfo{Client: "a", Server: "b"}, time.Now())
-	problems, err := testutil.GatherAndLint(metrics.Gatherer(reg, metrics.Options{Sessions: 1}))
+	problems, err := testutil.GatherAndLint(gatherer(t, reg, metrics.Options{Sessions: 1}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -441,7 +455,7 @@ func TestLint(t *testing.T) {
 func TestServer(t *testing.T) {
 	smuxtest.NoGoroutinesLeft(t)
 	reg := live.New(live.Config{})
-	srv, err := metrics.Serve("127.0.0.1:0", metrics.Handler(metrics.Gatherer(reg, metrics.Options{})))
+	srv, err := metrics.Serve("127.0.0.1:0", metrics.Handler(gatherer(t, reg, metrics.Options{})))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -502,4 +516,82 @@ func TestServer(t *testing.T) {
 	if _, err := client.Get(srv.URL()); err == nil {
 		t.Error("the server still answers after Close")
 	}
+}
+
+// feeder feeds frames of a smux session to live as a tap's decoders
+// would, at times a test chooses.
+type feeder struct {
+	s   *live.Session
+	ver uint8
+	off [2]int64
+}
+
+func (f *feeder) feed(at time.Time, dir live.Dir, cmd decoder.Cmd, sid uint32, payload []byte) {
+	fr := &decoder.Frame{Offset: f.off[dir], Header: decoder.MakeHeader(f.ver, cmd, uint16(len(payload)), sid), Payload: payload}
+	if cmd == decoder.UPD {
+		fr.Consumed, fr.Window = binary.LittleEndian.Uint32(payload), binary.LittleEndian.Uint32(payload[4:])
+	}
+	f.s.Record(dir, at, fr)
+	f.off[dir] += fr.Size()
+}
+
+func updPayload(consumed, window uint32) []byte {
+	b := make([]byte, decoder.UPDSize)
+	binary.LittleEndian.PutUint32(b, consumed)
+	binary.LittleEndian.PutUint32(b[4:], window)
+	return b
+}
+
+// TestLeakGaugeIsTheFinding: the leak gauges count what the LEAK finding
+// counts. A stream whose writer a full window holds (WINDOW_STALL names
+// it) is no leak, beside an idle stream left open that is; once the
+// window opens, both are. Before, the gauges counted every stream open
+// past the threshold, the stalled one too.
+func TestLeakGaugeIsTheFinding(t *testing.T) {
+	t0 := time.Date(2026, 3, 14, 12, 0, 0, 0, time.UTC)
+	now := t0
+	reg := live.New(live.Config{Clock: func() time.Time { return now }})
+	cfg := live.FindingsConfig{StallAfter: 2 * time.Second, LeakAfter: 30 * time.Second, Churn: -1}
+	sec := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	f := &feeder{s: reg.Open(live.SessionInfo{Client: "127.0.0.1:1000", Server: "127.0.0.1:9000", Tap: live.Client, Label: "test"}, t0), ver: 2}
+	c2s, s2c := live.ClientToServer, live.ServerToClient
+	// Stream 3: the client grants a window of 1000 bytes, the server
+	// fills it and the client reads no more. Stream 5: answered, left open.
+	f.feed(sec(0), c2s, decoder.SYN, 3, nil)
+	f.feed(sec(0), c2s, decoder.PSH, 3, []byte("BULK"))
+	f.feed(sec(0), c2s, decoder.UPD, 3, updPayload(0, 1000))
+	f.feed(sec(0), s2c, decoder.PSH, 3, make([]byte, 1000))
+	f.feed(sec(1), c2s, decoder.SYN, 5, nil)
+	f.feed(sec(1), c2s, decoder.PSH, 5, []byte("IDLE"))
+	f.feed(sec(1), s2c, decoder.PSH, 5, []byte("ok"))
+	evaluate := func(at float64) {
+		f.feed(sec(at-0.05), c2s, decoder.NOP, 0, nil)
+		f.feed(sec(at-0.05), s2c, decoder.NOP, 0, nil)
+		now = sec(at)
+		reg.Evaluate(now, cfg)
+	}
+	for _, at := range []float64{2.1, 10, 30.5, 31.5} {
+		evaluate(at)
+	}
+	col := metrics.NewCollector(reg, metrics.Options{StallAfter: cfg.StallAfter, Sessions: 1})
+	check := func(want float64) {
+		t.Helper()
+		var counted uint64
+		for _, f := range reg.Snapshot().Findings {
+			if f.Code == live.CodeLeak {
+				counted += f.Evidence.Count
+			}
+		}
+		m := scrape(t, col)
+		if got, sess := m["muxtop_streams_leak_suspected"], sum(m, "muxtop_session_streams_leak_suspected"); got != want || sess != want || counted != uint64(want) {
+			t.Errorf("leak gauges %v, of the session %v; LEAK counts %d; want %v", got, sess, counted, want)
+		}
+	}
+	check(1)
+	if m := scrape(t, col); m["muxtop_streams_stalled"] != 1 {
+		t.Errorf("stalled %v, want 1", m["muxtop_streams_stalled"])
+	}
+	f.feed(sec(40), c2s, decoder.UPD, 3, updPayload(1000, 1000))
+	evaluate(40.1)
+	check(2)
 }

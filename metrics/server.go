@@ -21,11 +21,16 @@ const Path = "/metrics"
 
 // Gatherer returns a Prometheus registry with reg's Collector and muxtop's
 // own Go runtime and process metrics (go_*, process_*), as muxtop's
-// server exports them.
-func Gatherer(reg *live.Registry, o Options) *prometheus.Registry {
+// server exports them; or the error of Options that make no valid series
+// (Collector.Err).
+func Gatherer(reg *live.Registry, o Options) (*prometheus.Registry, error) {
+	c := NewCollector(reg, o)
+	if err := c.Err(); err != nil {
+		return nil, err
+	}
 	pr := prometheus.NewRegistry()
-	pr.MustRegister(NewCollector(reg, o), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return pr
+	pr.MustRegister(c, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return pr, nil
 }
 
 // Handler returns the handler of Path for g: the exposition format,

@@ -5,9 +5,12 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http/httptest"
 	"os/exec"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -513,7 +516,7 @@ func TestMixedScrapePassesPromtool(t *testing.T) {
 	go serveEcho(ssrv)
 	request(t, scli, "hello")
 
-	g := metrics.Gatherer(reg, metrics.Options{Sessions: 2})
+	g := gatherer(t, reg, metrics.Options{Sessions: 2})
 	problems, err := testutil.GatherAndLint(g)
 	if err != nil {
 		t.Fatal(err)
@@ -551,5 +554,62 @@ func TestTwoRegistriesOneProcess(t *testing.T) {
 	}
 	if err := pr.Register(metrics.NewCollector(live.New(live.Config{}), metrics.Options{ConstLabels: prometheus.Labels{"capture": "a"}})); err == nil {
 		t.Error("a second collector with the same labels was registered")
+	}
+}
+
+// TestConstLabelClash: a constant label named as one of the series' own
+// labels (or le, the buckets') is an error that names it and the reserved
+// names, from Register and Gatherer alike, not a panic nor a series with
+// the label twice; whether or not the per-session series that use it are
+// asked for. ReservedLabels are every label name the series have.
+func TestConstLabelClash(t *testing.T) {
+	reserved := metrics.ReservedLabels()
+	list := strings.Join(reserved, ", ")
+	for _, name := range reserved {
+		for _, sessions := range []int{0, 1} {
+			t.Run(fmt.Sprintf("%s/sessions=%d", name, sessions), func(t *testing.T) {
+				o := metrics.Options{Sessions: sessions, ConstLabels: prometheus.Labels{name: "x", "capture": "a"}}
+				c := metrics.NewCollector(live.New(live.Config{}), o)
+				var err error
+				func() {
+					defer func() {
+						if p := recover(); p != nil {
+							t.Fatalf("Register panicked: %v", p)
+						}
+					}()
+					err = prometheus.NewPedanticRegistry().Register(c)
+				}()
+				if err == nil || !strings.Contains(err.Error(), strconv.Quote(name)) || !strings.Contains(err.Error(), list) {
+					t.Errorf("Register: %v; want an error naming %q and the reserved names", err, name)
+				}
+				if c.Err() == nil {
+					t.Error("Err: nil")
+				}
+				if g, err := metrics.Gatherer(live.New(live.Config{}), o); g != nil || err == nil || !strings.Contains(err.Error(), strconv.Quote(name)) {
+					t.Errorf("Gatherer: %v, %v; want the error", g, err)
+				}
+			})
+		}
+	}
+	// The list is the series' label names: each one, none more.
+	reg := live.New(live.Config{})
+	reg.Open(live.SessionInfo{Client: "127.0.0.1:1", Server: "127.0.0.1:2"}, time.Now())
+	pr := prometheus.NewPedanticRegistry()
+	pr.MustRegister(metrics.NewCollector(reg, metrics.Options{Sessions: 1}))
+	mfs, err := pr.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{"le": true} // a bucket's, not a label pair's
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				seen[l.GetName()] = true
+			}
+		}
+	}
+	got := slices.Sorted(maps.Keys(seen))
+	if !slices.Equal(got, reserved) {
+		t.Errorf("the series' label names %v, ReservedLabels %v", got, reserved)
 	}
 }

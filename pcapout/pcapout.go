@@ -68,6 +68,7 @@ type Writer struct {
 	closed    bool
 	err       error // the first write error; read after done
 	full      atomic.Bool
+	onError   atomic.Pointer[func(error)]
 }
 
 // event is one thing for the writer goroutine to write.
@@ -129,6 +130,26 @@ func (w *Writer) Dropped() int64 { return w.dropped.Load() }
 // Full reports whether the file reached its size limit.
 func (w *Writer) Full() bool { return w.full.Load() }
 
+// OnError has f called with the first error writing the file meets, as
+// soon as the writer meets it, from the writer's goroutine: from then on
+// nothing more is written (Dropped counts what was not), and Close
+// returns the same error. f is called at most once; it must not call
+// Close. Set it before the Writer is given anything to write.
+func (w *Writer) OnError(f func(error)) { w.onError.Store(&f) }
+
+// fail keeps err as the first error writing the file met, and says so
+// once to OnError's function. Only the writer's goroutine, and Close
+// after it has ended, call it.
+func (w *Writer) fail(err error) {
+	if w.err != nil {
+		return
+	}
+	w.err = err
+	if f := w.onError.Load(); f != nil {
+		(*f)(fmt.Errorf("pcapout: %w", err))
+	}
+}
+
 // Close writes what is queued, flushes and closes the file (if Create
 // opened it) and returns the first error writing it met. Writes after
 // Close are dropped. It is idempotent.
@@ -139,12 +160,12 @@ func (w *Writer) Close() error {
 		close(w.events)
 		w.mu.Unlock()
 		<-w.done
-		if err := w.ng.Flush(); err != nil && w.err == nil {
-			w.err = err
+		if err := w.ng.Flush(); err != nil {
+			w.fail(err)
 		}
 		if w.file != nil {
-			if err := w.file.Close(); err != nil && w.err == nil {
-				w.err = err
+			if err := w.file.Close(); err != nil {
+				w.fail(err)
 			}
 		}
 		if w.err != nil {
@@ -313,14 +334,12 @@ func (w *Writer) packet(s *synth, c *Conn, dir live.Dir, at time.Time, flags int
 	}
 	b, err := s.segment(src, dst, seq, ack, flags, payload)
 	if err != nil {
-		if w.err == nil {
-			w.err = err
-		}
+		w.fail(err)
 		return
 	}
 	ci := gopacket.CaptureInfo{Timestamp: at, CaptureLength: len(b), Length: len(b), InterfaceIndex: 0}
-	if err := w.ng.WritePacket(ci, b); err != nil && w.err == nil {
-		w.err = err
+	if err := w.ng.WritePacket(ci, b); err != nil {
+		w.fail(err)
 	}
 }
 

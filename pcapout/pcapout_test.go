@@ -3,6 +3,7 @@ package pcapout_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -80,5 +81,56 @@ func TestStalledFileNeverBlocks(t *testing.T) {
 	written := uint64(frames) - uint64(w.Dropped())/uint64(len(frame))
 	if got := ss.Counts.Frames[0][2]; got != written {
 		t.Fatalf("read back %d PSH frames, %d were written whole", got, written)
+	}
+}
+
+// failAfter accepts n bytes, then fails every write, as a disk that fills.
+type failAfter struct{ n int }
+
+var errFull = errors.New("no space left on device")
+
+func (f *failAfter) Write(p []byte) (int, error) {
+	if len(p) > f.n {
+		k := f.n
+		f.n = 0
+		return k, errFull
+	}
+	f.n -= len(p)
+	return len(p), nil
+}
+
+// TestOnErrorAtFirstFailure: the first failed write of the file is said
+// at once, while writes go on, not only by Close; once, however many
+// writes come after it.
+func TestOnErrorAtFirstFailure(t *testing.T) {
+	w, err := pcapout.New(&failAfter{n: 1 << 10}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 16)
+	w.OnError(func(err error) { errs <- err })
+	at := time.Now()
+	c := w.Conn("127.0.0.1:1000", "127.0.0.1:2000", at)
+	chunk := make([]byte, 32<<10)
+	for range 64 { // 2 MiB: past the writer's buffer, so writes fail
+		c.Write(live.ClientToServer, at, chunk)
+	}
+	var first error
+	select { // before Close: the writer's goroutine says it
+	case first = <-errs:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no OnError call 10 s after the writes failed")
+	}
+	if !errors.Is(first, errFull) {
+		t.Fatalf("OnError got %v, want the file's error", first)
+	}
+	for range 64 {
+		c.Write(live.ClientToServer, at, chunk)
+	}
+	if err := w.Close(); !errors.Is(err, errFull) {
+		t.Fatalf("Close: %v, want the file's error", err)
+	}
+	if n := len(errs); n != 0 {
+		t.Errorf("OnError called %d more times, want once in all", n)
 	}
 }

@@ -407,12 +407,18 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Sort):
 		// A new order is for its first rows: show them, from the sessions
 		// pane too (where, on a narrow screen, the streams are not in sight).
-		var c1, c2 tea.Cmd
+		// Of the session the sessions pane shows selected: its announcement
+		// may not have come yet (a key right after j), and when it comes it
+		// would make the streams pane start over, on the all row.
+		var c0, c1, c2 tea.Cmd
+		if m.streams.session != m.sessions.id {
+			m.streams, c0 = m.streams.Update(sessionSelectedMsg{id: m.sessions.id})
+		}
 		m.streams, c1 = m.streams.Update(sortMsg{first: m.focus <= paneStreams})
 		if m.focus == paneSessions && m.sessions.id != 0 {
 			c2 = m.setFocus(paneStreams)
 		}
-		return tea.Batch(c1, c2)
+		return tea.Batch(c0, c1, c2)
 	case key.Matches(msg, k.SortSessions):
 		var cmd tea.Cmd
 		m.sessions, cmd = m.sessions.Update(sessionOrderMsg{})

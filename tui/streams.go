@@ -116,6 +116,11 @@ func (p streamsPane) Update(msg tea.Msg) (streamsPane, tea.Cmd) {
 			p.chosen = false
 			return p, p.announce(0)
 		}
+		if msg.first && p.all {
+			// No streams yet: just after moving to a session, the read
+			// of its streams has not come back. The first to come.
+			p.chosen, p.wantFirst = false, true
+		}
 		p.locate()
 	case gotoMsg:
 		if msg.session != p.session {
