@@ -182,7 +182,11 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 
 	// WINDOW_STALL: v2 (or yamux) writers held at a full window for
 	// StallAfter. Not in a blocked direction: a receiver that reads nothing
-	// of the connection opens no window, and SESSION_BLOCKED says so.
+	// of the connection opens no window, and SESSION_BLOCKED says so. Nor
+	// while the reader's UPDs show it consuming: it reads, slower than the
+	// writer writes (smux v2's writer sends 256 KiB before the first UPD,
+	// whatever the reader's MaxStreamBuffer); the stall counts from its
+	// latest such UPD.
 	held := 0 // stalled flows, of either direction
 	if s.atWindow > 0 && (s.version == 2 || s.proto == Yamux) {
 		var stalls [2]int
@@ -191,15 +195,16 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		for st := w.lists[liveList].head; st != nil && n < maxWalk; st, n = st.watch.links[liveList].next, n+1 {
 			for d := range 2 {
 				fl := &st.flow[d]
-				if stuck[d] || !fl.Stalled(now, cfg.StallAfter) {
+				if stuck[d] || !fl.Stalled(now, cfg.StallAfter) || ns-st.watch.consumedAt[d] < int64(cfg.StallAfter) {
 					continue
 				}
 				if stalls[d]++; stalls[d] > maxStalls {
 					continue
 				}
+				since := max(fl.FullSince.UnixNano(), st.watch.consumedAt[d])
 				cs = append(cs, candidate{code: CodeWindowStall, dir: Dir(d), hasDir: true, stream: st.id,
-					since: fl.FullSince.UnixNano(),
-					ev:    Evidence{Bytes: uint64(fl.Window()), Age: now.Sub(fl.FullSince), Limit: cfg.StallAfter, Versions: vers}})
+					since: since,
+					ev:    Evidence{Bytes: uint64(fl.Window()), Age: time.Duration(ns - since), Limit: cfg.StallAfter, Versions: vers}})
 			}
 		}
 		for i := first; i < len(cs); i++ {

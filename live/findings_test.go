@@ -1410,3 +1410,39 @@ func TestFindingDataAfterCloseWriteFolded(t *testing.T) {
 	}
 	expect(t, reg)
 }
+
+// TestWindowStallReaderConsumes: smux v2's writer sends 256 KiB before
+// its reader's first UPD, whatever the reader's MaxStreamBuffer; a reader
+// of 16 KiB that reads steadily, but slower than the writer, holds the
+// writer at its window for seconds while its UPDs, one per 8 KiB read,
+// show it consuming. It is reading: no WINDOW_STALL, whose text says it
+// is not (before, one opened StallAfter after the first UPD). Once its
+// UPDs stop, it stalls StallAfter after the last.
+func TestWindowStallReaderConsumes(t *testing.T) {
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 2)
+	chunk := strings.Repeat("x", 32<<10)
+	sc.feedAt(sec(0), syn(c2s, 3))
+	for range 8 {
+		sc.feedAt(sec(0), psh(c2s, 3, chunk)) // smux's initial 256 KiB
+	}
+	cfg := live.FindingsConfig{StallAfter: 2 * time.Second, Churn: -1}
+	consumed := uint32(0)
+	for at := 0.0; at < 10; at += 0.5 {
+		consumed += 8 << 10
+		sc.feedAt(sec(at+0.01), upd(s2c, 3, consumed, 16<<10))
+		reg.Evaluate(sec(at+0.1), cfg)
+	}
+	if fl := sc.snap(t, reg).Stream(3).Flow[c2s]; !fl.AtWindow() {
+		t.Fatalf("the writer is not at the window: %+v", fl)
+	}
+	expect(t, reg)
+	// The reader stops: its last UPD came at 9.51 s.
+	reg.Evaluate(sec(11.4), cfg)
+	expect(t, reg)
+	reg.Evaluate(sec(11.6), cfg)
+	recs := expect(t, reg, "+WINDOW_STALL")
+	if f := recs[0].Finding; !f.Since.Equal(sec(9.51)) || f.Stream != 3 || f.Dir != c2s {
+		t.Errorf("stall since %v (want the last UPD's %v), stream %d dir %v", f.Since, sec(9.51), f.Stream, f.Dir)
+	}
+}

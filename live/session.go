@@ -506,6 +506,9 @@ func (s *Session) upd(dir Dir, at time.Time, sid, consumed, window uint32) Anoma
 	s.counted = st
 	s.watchAnswer(st, dir)
 	fl := &st.flow[dir.Reverse()] // a UPD reports on data flowing the other way
+	if consumed != fl.PeerConsumed {
+		st.watch.consumedAt[dir.Reverse()] = at.UnixNano() // its reader reads
+	}
 	fl.PeerConsumed, fl.PeerWindow, fl.HasUPD = consumed, window, true
 	if len(s.w.pendingLate) > 0 {
 		s.watchLateRead(st, sid, dir.Reverse(), consumed)

@@ -33,6 +33,11 @@ type streamWatch struct {
 	lateRead [2]bool
 	leaked   bool  // counted in sessionWatch.leaked, under kind
 	kind     uint8 // leakKind of its state when counted
+	// consumedAt is, per direction of the data, when (Unix ns) its
+	// reader last reported consuming more (a v2 UPD, a yamux window
+	// update): a writer held at the window meanwhile has a reader that
+	// reads, slower than it writes (WINDOW_STALL counts from then).
+	consumedAt [2]int64
 }
 
 // streamList is an intrusive list of streams: adding and removing one is

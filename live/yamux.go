@@ -303,6 +303,9 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 			fl.PeerWindow += length
 		} else {
 			fl.PeerConsumed += length
+			if length > 0 {
+				st.watch.consumedAt[dir.Reverse()] = at.UnixNano() // its reader reads
+			}
 			// libp2p's go-yamux grows a window on any update, up to
 			// MaxStreamWindowSize (16 MiB): a delta returning more than
 			// was written is growth. The free window stays exact; the
