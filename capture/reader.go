@@ -463,6 +463,9 @@ func (r *Reader) sweep(now time.Time) {
 			c.state = skipped
 			c.settle() // decoded as a tap decodes: no verdict can come
 		}
+		if c := ca.conn; c != nil && c.doubtOver(now, false) {
+			c.probed(now) // no better verdict came in time
+		}
 		if c := ca.conn; c != nil && c.heldTooLong(now) {
 			c.settle() // no stream opened, or no boundary found, in time, nor did the connection carry enough
 		}
@@ -625,7 +628,10 @@ type conn struct {
 	// pastAt is when the probes of a picked connection were all past
 	// their directions' first bytes while a direction had sent nothing
 	// (probesDone).
-	pastAt  time.Time
+	pastAt time.Time
+	// doubt is, per direction joined mid-stream, its first chain of
+	// headers while it is doubted (doubt.go).
+	doubt   [2]*doubt
 	prefix  int
 	pending []chunk
 	held    int
@@ -906,6 +912,11 @@ func (c *conn) lost(d live.Dir, n int64, at time.Time) {
 		}
 		gap(c.probe[d], c.yprobe[d], n)
 		c.hold(chunk{dir: d, at: at, lost: n})
+		if dt := c.doubt[d]; dt != nil {
+			dt.walk.lose(n)
+			c.resolve(d, false)
+			c.probed(at)
+		}
 	case decoding:
 		c.feed[d].Gap(n, at)
 	}
@@ -951,11 +962,18 @@ func (c *conn) data(d live.Dir, p []byte, at time.Time) {
 		p = p[n:]
 	}
 	c.probeWith(d, p)
+	c.doubtOver(at, c.held > probeMax)
 	if c.state == probing && (c.held > probeMax || c.probesDone(at)) {
 		c.state = skipped
 	}
+	c.probed(at)
+}
+
+// probed acts, at capture time at, on the verdict the probes may have
+// reached.
+func (c *conn) probed(at time.Time) {
 	if c.state == decoding && c.guessed {
-		c.startOrienting(at) // settles when the held bytes tell the roles
+		c.startOrienting(c.verdictAt(at)) // settles when the held bytes tell the roles
 		return
 	}
 	c.settle()
@@ -1024,6 +1042,7 @@ func (c *conn) decide() {
 		}
 		c.probeWith(d, nil)
 	}
+	c.doubtOver(c.last, true) // nothing more will come
 	if c.state == probing {
 		c.state = skipped
 	}
@@ -1039,9 +1058,11 @@ func (c *conn) decide() {
 // settle acts on a probe's verdict: a probe whose stream began at a SYN
 // must find its first frame at offset 0.
 func (c *conn) settle() {
-	switch c.state {
-	case probing:
+	if c.state == probing {
 		return
+	}
+	c.doubt = [2]*doubt{} // the verdict is in
+	switch c.state {
 	case orienting:
 		c.orient, c.yorient = [2]*decoder.Decoder{}, [2]*yamux.Decoder{}
 	case aligning:
@@ -1142,6 +1163,10 @@ func (c *conn) endDir(d live.Dir, at time.Time, report bool) {
 		c.hold(chunk{dir: d, at: at, end: true, report: report})
 		if c.state == probing {
 			c.ended[d] = true
+			if c.endDoubt(d) {
+				c.probed(at)
+				return
+			}
 			if c.probesDone(at) {
 				c.state = skipped
 				c.settle() // decoded as a tap decodes, its end replayed
@@ -1373,6 +1398,10 @@ func gap(s *decoder.Decoder, y *yamux.Decoder, n int64) {
 // hold), to the direction's probes while the connection is probing: the
 // first frame, or violation, one of them finds is the verdict.
 func (c *conn) probeWith(d live.Dir, p []byte) {
+	if c.state == probing && c.doubtful(d) {
+		c.weigh(d, p)
+		return
+	}
 	if pr := c.probe[d]; pr != nil && c.state == probing {
 		if f, bad := scan(pr, p, everyFrame); f != nil || bad {
 			c.state, c.proto = c.verdict(d, f != nil, f != nil && f.Offset == 0, pr.Lost()), tap.Smux
