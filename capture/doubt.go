@@ -49,6 +49,10 @@ import (
 // framed the rival's largest frame's worth of bytes (256 KiB past its
 // first header for smux, 64 KiB for yamux), or doubtWait after its chain:
 // its bytes are held, and decoded with their own times, meanwhile.
+//
+// A tunnel of the lead's own protocol (smux in smux) is no rival, but its
+// break shows: a lead that wins though its frames broke has aligning look
+// for the direction's first boundary after the chain (restart).
 
 // doubtWait is how long, in capture time, a direction's first chain of
 // headers is doubted before it decides the connection's protocol.
@@ -77,6 +81,7 @@ type walker struct {
 	next  int64 // the offset of the next header
 	hdr   [yamux.HeaderSize]byte
 	hn    int
+	first int64 // the offset of the header it was told is one
 	valid int64 // the offset of the latest header found plausible
 	n     int   // how many were
 	// cut is, for the first and the second frame, whether the bytes
@@ -225,7 +230,7 @@ func (c *conn) weigh(d live.Dir, p []byte) {
 // f; r is what the rival's probe found in the same bytes.
 func (c *conn) startDoubt(d live.Dir, lead tap.Protocol, f, r firstFrame) {
 	dt := &doubt{since: c.last, lead: lead, need: f.off + maxFrame(other(lead))}
-	dt.walk = walker{yamux: lead == tap.Yamux, next: f.off, valid: -1}
+	dt.walk = walker{yamux: lead == tap.Yamux, first: f.off, next: f.off, valid: -1}
 	if lead == tap.Smux {
 		dt.walk.ver = c.probe[d].Version()
 	}
@@ -266,6 +271,45 @@ func (c *conn) resolve(d live.Dir, giveUp bool) {
 		return // no rival chain yet, which may come
 	}
 	c.state, c.proto = decoding, proto
+}
+
+// restarts sets, as the probes' verdict is acted on, where aligning looks
+// from in each direction whose doubt followed a chain of the verdict's
+// protocol to a break (restart).
+func (c *conn) restarts() {
+	for d, dt := range c.doubt {
+		if dt == nil || dt.lead != c.proto || !dt.walk.broke || dt.walk.blind {
+			continue
+		}
+		w := &dt.walk
+		c.restart[d] = restart{from: w.valid + 1, before: w.next, lead: w.first}
+	}
+}
+
+// restart is where aligning looks for a direction's first frame boundary
+// when the doubt over its first chain, at lead, found the frames after it
+// break, with no rival chain to explain it (conn.restart): from after the
+// last header that chained (from). If the chain lay inside a frame of a
+// tunnel of the same protocol (smux in smux), the tunnel's next header is
+// within the frame that broke, before the offset where its next header
+// was due (before): a boundary found there is taken. One found later is
+// not, the break being the stream's own (bytes lost or altered on the
+// way), which the first chain, at lead, reports.
+type restart struct {
+	from, before, lead int64
+	skip               int64 // the bytes before from that aligning has still to pass
+}
+
+// at returns the offset of a boundary that aligning found off bytes after
+// where it looked from.
+func (r *restart) at(off int64) int64 {
+	if r.from == 0 {
+		return off
+	}
+	if off += r.from; off >= r.before {
+		return r.lead
+	}
+	return off
 }
 
 // doubted returns the direction whose doubt began first, or false.

@@ -386,3 +386,60 @@ func TestJoinedDoubtEnds(t *testing.T) {
 		})
 	}
 }
+
+// TestJoinedNestedSameMux reads captures joined mid-stream of a real
+// tunnel that carries a real mux of its own protocol: smux apps through
+// an smux tunnel, yamux apps through a yamux one, whose frames each hold
+// many small inner frames. The inner chain completes first and is of the
+// right protocol; the frames after it break at the next tunnel header.
+// Before, the connection was framed from the inner chain, to a critical
+// PROTOCOL finding at that header; now from the tunnel's first boundary
+// after it.
+func TestJoinedNestedSameMux(t *testing.T) {
+	smuxIn := tunnel(t, "smux", innerSmuxSmall(t, 3000, 100), 64<<10)
+	yamuxIn := tunnel(t, "yamux", innerYamux(t, 2000, 100), 64<<10)
+	for _, tc := range []struct {
+		name string
+		ws   []wireWrite
+		from int
+		want live.Protocol
+	}{
+		{"smux in smux, joined in a frame", smuxIn, 40 << 10, live.Smux},
+		{"smux in smux, joined in the first frame", smuxIn, 100, live.Smux},
+		{"yamux in yamux, joined in a frame", yamuxIn, 100 << 10, live.Yamux},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			checkJoined(t, joinedAt(t, tc.ws, tc.from), tc.want)
+		})
+	}
+}
+
+// TestJoinedBreakReported: a plain smux connection joined mid-stream
+// whose client's frames break after its first chain (bytes altered on
+// the way: five inserted) and go on after the break is still framed from
+// that chain, and the break is a violation: a boundary found after the
+// break is no tunnel's header, which would lie before where the next
+// frame was due.
+func TestJoinedBreakReported(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	nop := v1("\x03", 0, "")
+	psh := v1("\x02", 3, strings.Repeat("p", 50))
+	ps := alignedCapture(t, t0, func(c tap.ConnRecorder, at func(float64) time.Time) {
+		c.Write(live.ClientToServer, at(0), []byte("xyz"+psh+psh+psh))
+		c.Write(live.ServerToClient, at(0.05), []byte(nop+nop+nop))
+		c.Write(live.ClientToServer, at(0.1), []byte("JUNK!"+psh+psh+psh))
+		for i := range 4 {
+			c.Write(live.ClientToServer, at(0.5*float64(i+1)), []byte(psh))
+			c.Write(live.ServerToClient, at(0.5*float64(i+1)), []byte(nop))
+		}
+	})
+	reg := readEvaluated(ps, capture.Config{Filter: capture.Port(9000)}, live.FindingsConfig{Churn: -1, UnansweredAfter: time.Hour})
+	ss := reg.Snapshot().Sessions
+	if len(ss) != 1 || ss[0].Info.Proto != live.Smux {
+		t.Fatalf("sessions %+v, want one of smux", ss)
+	}
+	want := int64(3 + 3*len(psh))
+	if f := ss[0].Framing; len(f) != 1 || f[0].Dir != live.ClientToServer || f[0].Offset != want || ss[0].Skipped != [2]int64{3, 0} {
+		t.Errorf("violations %+v, skipped %v; want the client's at offset %d, 3 bytes skipped", f, ss[0].Skipped, want)
+	}
+}

@@ -654,6 +654,11 @@ type conn struct {
 	yalign   [2]*yamux.Decoder
 	boundary [2]int64
 	found    [2]bool
+	// restart is, per direction, where aligning looks for the first
+	// boundary from when a doubt followed the first chain to a break in a
+	// frame of the connection's own protocol (doubt.go): past it, as the
+	// chain lay inside a same-protocol tunnel's frame.
+	restart [2]restart
 }
 
 // chunk is bytes of one direction held while probing, a loss, or the
@@ -904,7 +909,7 @@ func (c *conn) lost(d live.Dir, n int64, at time.Time) {
 		gap(c.orient[d], c.yorient[d], n)
 		c.hold(chunk{dir: d, at: at, lost: n})
 	case aligning:
-		gap(c.align[d], c.yalign[d], n)
+		c.alignGap(d, n)
 		c.hold(chunk{dir: d, at: at, lost: n})
 	case probing:
 		if d == live.ClientToServer {
@@ -1061,6 +1066,7 @@ func (c *conn) settle() {
 	if c.state == probing {
 		return
 	}
+	c.restarts()
 	c.doubt = [2]*doubt{} // the verdict is in
 	switch c.state {
 	case orienting:
@@ -1267,6 +1273,7 @@ func (c *conn) swapRoles() {
 	c.endKnown[0], c.endKnown[1] = c.endKnown[1], c.endKnown[0]
 	c.finSeen[0], c.finSeen[1] = c.finSeen[1], c.finSeen[0]
 	c.zeroSince[0], c.zeroSince[1] = c.zeroSince[1], c.zeroSince[0]
+	c.restart[0], c.restart[1] = c.restart[1], c.restart[0]
 	c.rstDir = c.rstDir.Reverse()
 	for i := range c.pending {
 		c.pending[i].dir = c.pending[i].dir.Reverse()
@@ -1304,6 +1311,7 @@ func (c *conn) startAligning(at time.Time) bool {
 			continue
 		}
 		joined = true
+		c.restart[d].skip = c.restart[d].from
 		if c.proto == tap.Smux {
 			c.align[d] = decoder.New(0)
 			c.align[d].Resync()
@@ -1324,7 +1332,7 @@ func (c *conn) startAligning(at time.Time) bool {
 	for _, ch := range c.pending {
 		switch {
 		case ch.lost > 0:
-			gap(c.align[ch.dir], c.yalign[ch.dir], ch.lost)
+			c.alignGap(ch.dir, ch.lost)
 		case ch.end:
 			c.alignEnd(ch.dir)
 		default:
@@ -1342,12 +1350,16 @@ func (c *conn) startAligning(at time.Time) bool {
 // boundary. A boundary found after bytes were lost is not used: the
 // decoder hunts again after a loss anyway.
 func (c *conn) alignWith(d live.Dir, p []byte) {
+	rs := &c.restart[d]
+	if n := min(int64(len(p)), rs.skip); n > 0 {
+		p, rs.skip = p[n:], rs.skip-n
+	}
 	if dec := c.align[d]; dec != nil {
 		if f, bad := scan(dec, p, everyFrame); f != nil || bad {
 			c.found[d] = f != nil && dec.Lost() == 0
 			c.align[d] = nil
 			if f != nil {
-				c.boundary[d] = f.Offset
+				c.boundary[d] = rs.at(f.Offset)
 			}
 		}
 	}
@@ -1356,10 +1368,19 @@ func (c *conn) alignWith(d live.Dir, p []byte) {
 			c.found[d] = f != nil && dec.Lost() == 0
 			c.yalign[d] = nil
 			if f != nil {
-				c.boundary[d] = f.Offset
+				c.boundary[d] = rs.at(f.Offset)
 			}
 		}
 	}
+}
+
+// alignGap tells direction d's aligning decoder that n bytes were lost,
+// less those it was to skip.
+func (c *conn) alignGap(d live.Dir, n int64) {
+	rs := &c.restart[d]
+	k := min(n, rs.skip)
+	rs.skip -= k
+	gap(c.align[d], c.yalign[d], n-k)
 }
 
 // alignEnd looks for direction d's first frame boundary in what is held
