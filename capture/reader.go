@@ -463,6 +463,9 @@ func (r *Reader) sweep(now time.Time) {
 			c.state = skipped
 			c.settle() // decoded as a tap decodes: no verdict can come
 		}
+		if c := ca.conn; c != nil && c.doubtOver(now, false) {
+			c.probed(now) // no better verdict came in time
+		}
 		if c := ca.conn; c != nil && c.heldTooLong(now) {
 			c.settle() // no stream opened, or no boundary found, in time, nor did the connection carry enough
 		}
@@ -625,7 +628,10 @@ type conn struct {
 	// pastAt is when the probes of a picked connection were all past
 	// their directions' first bytes while a direction had sent nothing
 	// (probesDone).
-	pastAt  time.Time
+	pastAt time.Time
+	// doubt is, per direction joined mid-stream, its first chain of
+	// headers while it is doubted (doubt.go).
+	doubt   [2]*doubt
 	prefix  int
 	pending []chunk
 	held    int
@@ -648,6 +654,11 @@ type conn struct {
 	yalign   [2]*yamux.Decoder
 	boundary [2]int64
 	found    [2]bool
+	// restart is, per direction, where aligning looks for the first
+	// boundary from when a doubt followed the first chain to a break in a
+	// frame of the connection's own protocol (doubt.go): past it, as the
+	// chain lay inside a same-protocol tunnel's frame.
+	restart [2]restart
 }
 
 // chunk is bytes of one direction held while probing, a loss, or the
@@ -898,7 +909,7 @@ func (c *conn) lost(d live.Dir, n int64, at time.Time) {
 		gap(c.orient[d], c.yorient[d], n)
 		c.hold(chunk{dir: d, at: at, lost: n})
 	case aligning:
-		gap(c.align[d], c.yalign[d], n)
+		c.alignGap(d, n)
 		c.hold(chunk{dir: d, at: at, lost: n})
 	case probing:
 		if d == live.ClientToServer {
@@ -906,6 +917,11 @@ func (c *conn) lost(d live.Dir, n int64, at time.Time) {
 		}
 		gap(c.probe[d], c.yprobe[d], n)
 		c.hold(chunk{dir: d, at: at, lost: n})
+		if dt := c.doubt[d]; dt != nil {
+			dt.walk.lose(n)
+			c.resolve(d, false)
+			c.probed(at)
+		}
 	case decoding:
 		c.feed[d].Gap(n, at)
 	}
@@ -951,11 +967,18 @@ func (c *conn) data(d live.Dir, p []byte, at time.Time) {
 		p = p[n:]
 	}
 	c.probeWith(d, p)
+	c.doubtOver(at, c.held > probeMax)
 	if c.state == probing && (c.held > probeMax || c.probesDone(at)) {
 		c.state = skipped
 	}
+	c.probed(at)
+}
+
+// probed acts, at capture time at, on the verdict the probes may have
+// reached.
+func (c *conn) probed(at time.Time) {
 	if c.state == decoding && c.guessed {
-		c.startOrienting(at) // settles when the held bytes tell the roles
+		c.startOrienting(c.verdictAt(at)) // settles when the held bytes tell the roles
 		return
 	}
 	c.settle()
@@ -1024,6 +1047,7 @@ func (c *conn) decide() {
 		}
 		c.probeWith(d, nil)
 	}
+	c.doubtOver(c.last, true) // nothing more will come
 	if c.state == probing {
 		c.state = skipped
 	}
@@ -1039,9 +1063,12 @@ func (c *conn) decide() {
 // settle acts on a probe's verdict: a probe whose stream began at a SYN
 // must find its first frame at offset 0.
 func (c *conn) settle() {
-	switch c.state {
-	case probing:
+	if c.state == probing {
 		return
+	}
+	c.restarts()
+	c.doubt = [2]*doubt{} // the verdict is in
+	switch c.state {
 	case orienting:
 		c.orient, c.yorient = [2]*decoder.Decoder{}, [2]*yamux.Decoder{}
 	case aligning:
@@ -1142,6 +1169,10 @@ func (c *conn) endDir(d live.Dir, at time.Time, report bool) {
 		c.hold(chunk{dir: d, at: at, end: true, report: report})
 		if c.state == probing {
 			c.ended[d] = true
+			if c.endDoubt(d) {
+				c.probed(at)
+				return
+			}
 			if c.probesDone(at) {
 				c.state = skipped
 				c.settle() // decoded as a tap decodes, its end replayed
@@ -1242,6 +1273,7 @@ func (c *conn) swapRoles() {
 	c.endKnown[0], c.endKnown[1] = c.endKnown[1], c.endKnown[0]
 	c.finSeen[0], c.finSeen[1] = c.finSeen[1], c.finSeen[0]
 	c.zeroSince[0], c.zeroSince[1] = c.zeroSince[1], c.zeroSince[0]
+	c.restart[0], c.restart[1] = c.restart[1], c.restart[0]
 	c.rstDir = c.rstDir.Reverse()
 	for i := range c.pending {
 		c.pending[i].dir = c.pending[i].dir.Reverse()
@@ -1279,6 +1311,7 @@ func (c *conn) startAligning(at time.Time) bool {
 			continue
 		}
 		joined = true
+		c.restart[d].skip = c.restart[d].from
 		if c.proto == tap.Smux {
 			c.align[d] = decoder.New(0)
 			c.align[d].Resync()
@@ -1299,7 +1332,7 @@ func (c *conn) startAligning(at time.Time) bool {
 	for _, ch := range c.pending {
 		switch {
 		case ch.lost > 0:
-			gap(c.align[ch.dir], c.yalign[ch.dir], ch.lost)
+			c.alignGap(ch.dir, ch.lost)
 		case ch.end:
 			c.alignEnd(ch.dir)
 		default:
@@ -1317,12 +1350,16 @@ func (c *conn) startAligning(at time.Time) bool {
 // boundary. A boundary found after bytes were lost is not used: the
 // decoder hunts again after a loss anyway.
 func (c *conn) alignWith(d live.Dir, p []byte) {
+	rs := &c.restart[d]
+	if n := min(int64(len(p)), rs.skip); n > 0 {
+		p, rs.skip = p[n:], rs.skip-n
+	}
 	if dec := c.align[d]; dec != nil {
 		if f, bad := scan(dec, p, everyFrame); f != nil || bad {
 			c.found[d] = f != nil && dec.Lost() == 0
 			c.align[d] = nil
 			if f != nil {
-				c.boundary[d] = f.Offset
+				c.boundary[d] = rs.at(f.Offset)
 			}
 		}
 	}
@@ -1331,10 +1368,19 @@ func (c *conn) alignWith(d live.Dir, p []byte) {
 			c.found[d] = f != nil && dec.Lost() == 0
 			c.yalign[d] = nil
 			if f != nil {
-				c.boundary[d] = f.Offset
+				c.boundary[d] = rs.at(f.Offset)
 			}
 		}
 	}
+}
+
+// alignGap tells direction d's aligning decoder that n bytes were lost,
+// less those it was to skip.
+func (c *conn) alignGap(d live.Dir, n int64) {
+	rs := &c.restart[d]
+	k := min(n, rs.skip)
+	rs.skip -= k
+	gap(c.align[d], c.yalign[d], n-k)
 }
 
 // alignEnd looks for direction d's first frame boundary in what is held
@@ -1373,6 +1419,10 @@ func gap(s *decoder.Decoder, y *yamux.Decoder, n int64) {
 // hold), to the direction's probes while the connection is probing: the
 // first frame, or violation, one of them finds is the verdict.
 func (c *conn) probeWith(d live.Dir, p []byte) {
+	if c.state == probing && c.doubtful(d) {
+		c.weigh(d, p)
+		return
+	}
 	if pr := c.probe[d]; pr != nil && c.state == probing {
 		if f, bad := scan(pr, p, everyFrame); f != nil || bad {
 			c.state, c.proto = c.verdict(d, f != nil, f != nil && f.Offset == 0, pr.Lost()), tap.Smux

@@ -126,6 +126,12 @@ func (r *framer) Drop() (partial int64, ok bool) {
 // SetSkipped sets f.Skipped.
 func (r *framer) SetSkipped(f *Frame, n int64) { f.Skipped = n }
 
+// Plausible reports whether h is a plausible header by the rule above:
+// one that real smux sends. version is the version it must have, or 0
+// for either. A capture that found frames by that rule checks with it
+// that the frames after them go on chaining.
+func (h Header) Plausible(version uint8) bool { return plausible(h, version) }
+
 // plausible applies the rule of Resync to one header; ver is the version
 // it must have, or 0.
 func plausible(h Header, ver uint8) bool {

@@ -163,6 +163,11 @@ func (r *framer) Drop() (partial int64, ok bool) {
 // SetSkipped sets f.Skipped.
 func (r *framer) SetSkipped(f *Frame, n int64) { f.Skipped = n }
 
+// Plausible reports whether h is a plausible header by the rule above:
+// one that hashicorp/yamux sends. A capture that found frames by that
+// rule checks with it that the frames after them go on chaining.
+func (h Header) Plausible() bool { return plausible(h) }
+
 // plausible applies the rule of Resync to one header: whether it looks
 // like one hashicorp/yamux sends. A connection's first frame is one too.
 func plausible(h Header) bool {
