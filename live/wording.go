@@ -182,9 +182,9 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 				sender, ev.Guess, ev.Violation, ev.Offset, ev.Guess.Hint()),
 			fmt.Sprintf("fix the %s's address or protocol; %s", sender, then)
 	case CodeChurn:
-		return fmt.Sprintf("%d sessions opened and ended in the last %s, living %s each on average: a client is redialing in a loop",
+		return fmt.Sprintf("%d sessions opened and ended in the last %s, living %s each on average: a client redialing in a loop, or clients that dial a session per request",
 				ev.Count, fmtDur(ev.Limit), fmtDur(ev.Age)),
-			"keep one session and open streams on it; the session-ended reasons say why sessions end — back off between dials"
+			"keep one session (or a pool) and open a stream per request on it: that is what a mux is for; the session-ended reasons say why sessions end — where dials fail, back off between them"
 	}
 	return f.Code.String(), ""
 }
