@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/muxtop/muxtop/printable"
 )
 
 func main() {
@@ -40,7 +42,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(stderr, "muxtop:", err)
+		// An error may quote what the user gave, such as a file name,
+		// whose control characters must not reach the terminal raw.
+		fmt.Fprintln(stderr, "muxtop:", printable.Text(err.Error()))
 		return exitCode(err)
 	}
 	return 0
