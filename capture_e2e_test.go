@@ -596,6 +596,9 @@ func TestReadErrors(t *testing.T) {
 	}
 	cut := filepath.Join(t.TempDir(), "cut.pcapng")
 	os.WriteFile(cut, whole[:len(whole)-7], 0o644) // in the last block
+	// Found once the reader is under way, the error still names the file.
+	damaged := filepath.Join(t.TempDir(), "damaged.pcap")
+	os.WriteFile(damaged, damagedCapture(t), 0o644)
 	for _, tc := range []struct {
 		args []string
 		code int
@@ -607,6 +610,7 @@ func TestReadErrors(t *testing.T) {
 		{[]string{"read", notCap, "-o", "plain", "udp", "port", "53"}, 2, `"udp" is not understood`},
 		{[]string{"read", notCap, "-o", "plain", "--port", "9000", "host", "10.0.0.1"}, 2, "not both"},
 		{[]string{"read", cut, "-o", "plain"}, 1, "read " + cut + ": the file ends in the middle of a packet"},
+		{[]string{"read", damaged, "-o", "plain"}, 1, "read " + damaged + ": capture: capture length exceeds"},
 	} {
 		var stdout, stderr syncBuffer
 		code := run(context.Background(), tc.args, &stdout, &stderr)

@@ -9,13 +9,29 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/muxtop/muxtop/printable"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), stopSignals()...)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// stopSignals are the signals that end a capture as q does: the watched
+// system stops, the terminal is restored and the summary printed. SIGHUP
+// is one of them, as it is tcpdump's, so that a hangup (a closed terminal
+// or ssh session, kill -HUP) neither leaves the terminal in the UI's
+// screen nor loses the summary of -o json > file, unless it is ignored
+// (nohup), which Notify would undo.
+func stopSignals() []os.Signal {
+	sigs := []os.Signal{os.Interrupt, syscall.SIGTERM}
+	if !signal.Ignored(syscall.SIGHUP) {
+		sigs = append(sigs, syscall.SIGHUP)
+	}
+	return sigs
 }
 
 // run executes the command line args and returns the process exit status.
@@ -26,7 +42,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(stderr, "muxtop:", err)
+		// An error may quote what the user gave, such as a file name,
+		// whose control characters must not reach the terminal raw.
+		fmt.Fprintln(stderr, "muxtop:", printable.Text(err.Error()))
 		return exitCode(err)
 	}
 	return 0

@@ -21,6 +21,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode"
 	"unsafe"
 
 	"github.com/muxtop/muxtop/demo"
@@ -470,6 +471,9 @@ func TestCommandLineErrors(t *testing.T) {
 		{"bad metrics address", []string{"demo", "--metrics", "nonsense", "-o", "plain"}, 2, `--metrics "nonsense" is not an address`},
 		{"metrics-sessions without metrics", []string{"demo", "--metrics-sessions", "5", "-o", "plain"}, 2, "--metrics-sessions needs --metrics ADDR"},
 		{"metrics-sessions beyond the cap", []string{"attach", ":9000", "--metrics", ":0", "--metrics-sessions", "101", "-o", "plain"}, 2, "--metrics-sessions 101: use 0 to 100"},
+		// A name from a glob or a bug report's attachment: its escape and
+		// newline would reach the terminal raw, and make two lines.
+		{"file name with an escape and a newline", []string{"read", "no\x1b]0;title\asuch\nfile.pcap"}, 1, "read: open no.]0;title.such.file.pcap: no such file or directory"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr syncBuffer
@@ -480,6 +484,9 @@ func TestCommandLineErrors(t *testing.T) {
 			msg := stderr.String()
 			if !strings.Contains(msg, tc.want) || strings.Count(msg, "\n") != 1 {
 				t.Errorf("stderr = %q, want one line containing %q", msg, tc.want)
+			}
+			if i := strings.IndexFunc(strings.TrimSuffix(msg, "\n"), unicode.IsControl); i >= 0 {
+				t.Errorf("stderr = %q: a control character at %d reaches the terminal", msg, i)
 			}
 		})
 	}

@@ -148,7 +148,13 @@ func newReadCmd() *cobra.Command {
 				// (q in the UI) until the next one: the deadline ends the read.
 				interrupt = func() { f.SetReadDeadline(time.Now()) }
 			}
-			sys := newReadSystem(cmd.Context(), rd, file, watch.output == "tui", interrupt)
+			var failed func(error)
+			if watch.output == "tui" {
+				// The UI stays up once the capture is read: say at once
+				// that it failed, not only after q.
+				failed = func(err error) { reg.Notice(reg.Now(), readFailure(args[0], name, err).Error()) }
+			}
+			sys := newReadSystem(cmd.Context(), rd, file, watch.output == "tui", interrupt, failed)
 			title := "read " + name
 			if !filter.Empty() {
 				title += " · " + filter.String()
@@ -162,12 +168,8 @@ func newReadCmd() *cobra.Command {
 				printed:   printed,
 				diagnoses: true,
 			})
-			if errors.Is(err, pcap.ErrTruncated) {
-				if args[0] == "-" {
-					// Not a file still being written: the pipe's writer ended.
-					return errors.New("read -: standard input ended in the middle of a packet: its writer stopped (did tcpdump or ssh end?)")
-				}
-				return fmt.Errorf("read %s: the file ends in the middle of a packet (was it still being written?)", args[0])
+			if errors.Is(err, pcap.ErrTruncated) || err != nil && err == sys.err {
+				return readFailure(args[0], name, err)
 			}
 			return err
 		},
@@ -176,6 +178,20 @@ func newReadCmd() *cobra.Command {
 	mux.register(cmd)
 	cmd.Flags().Uint16Var(&port, "port", 0, "decode the connections with an end on this port, whatever their bytes look like")
 	return cmd
+}
+
+// readFailure is the error of a capture that failed once under way, arg
+// being read's argument and name what it reads: a damaged record or a link
+// type not decoded, named as Open's failures are, or a capture cut short.
+func readFailure(arg, name string, err error) error {
+	if errors.Is(err, pcap.ErrTruncated) {
+		if arg == "-" {
+			// Not a file still being written: the pipe's writer ended.
+			return errors.New("read -: standard input ended in the middle of a packet: its writer stopped (did tcpdump or ssh end?)")
+		}
+		return fmt.Errorf("read %s: the file ends in the middle of a packet (was it still being written?)", arg)
+	}
+	return fmt.Errorf("read %s: %w", name, err)
 }
 
 // paceTo returns a pace that waits while more than half of reg's history
@@ -218,7 +234,9 @@ type readSystem struct {
 	interrupt func()
 }
 
-func newReadSystem(ctx context.Context, rd *pcap.Reader, src pcap.Source, stayUp bool, interrupt func()) *readSystem {
+// newReadSystem starts reading src with rd. failed, if not nil, is told
+// of the capture's failure as soon as the read ends with one.
+func newReadSystem(ctx context.Context, rd *pcap.Reader, src pcap.Source, stayUp bool, interrupt func(), failed func(error)) *readSystem {
 	ctx, cancel := context.WithCancel(ctx)
 	s := &readSystem{done: make(chan struct{}), stop: make(chan struct{}), cancel: cancel, stayUp: stayUp, interrupt: interrupt}
 	go func() { // owned by readSystem: Close cancels it and Wait waits for it
@@ -226,6 +244,9 @@ func newReadSystem(ctx context.Context, rd *pcap.Reader, src pcap.Source, stayUp
 		s.err = rd.Run(ctx, src)
 		if ctx.Err() != nil {
 			s.err = nil // stopped, its read interrupted: not the capture's fault
+		}
+		if s.err != nil && failed != nil {
+			failed(s.err)
 		}
 		s.finished.Store(true)
 	}()
@@ -269,6 +290,9 @@ func readStatus(rd *pcap.Reader, s *readSystem, pos, size int64) live.Status {
 	progress := "reading"
 	if s.finished.Load() {
 		progress = "done"
+		if s.err != nil { // written before finished
+			progress = "failed"
+		}
 	} else if size > 0 {
 		progress = fmt.Sprintf("%d%%", min(100, pos*100/size))
 	}

@@ -88,6 +88,24 @@ var (
 	}
 )
 
+// errTooShort is the error of a capture that ends before its header does.
+var errTooShort = errors.New("capture: the file is empty or too short to be a capture")
+
+// cut reports whether err says the input ended early.
+func cut(err error) bool { return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) }
+
+// compressed are the compressions read does not undo, by magic number,
+// and the command that does.
+var compressed = []struct {
+	magic      []byte
+	name, tool string
+}{
+	{[]byte{0xfd, '7', 'z', 'X'}, "xz", "xz -dc"},
+	{[]byte{0x28, 0xb5, 0x2f, 0xfd}, "zstd", "zstd -dc"},
+	{[]byte("BZh"), "bzip2", "bzip2 -dc"},
+	{[]byte{0x04, 0x22, 0x4d, 0x18}, "lz4", "lz4 -dc"},
+}
+
 // NewSource returns the packets of a pcap or pcapng capture read from r,
 // gzip-compressed or not: the format is told by its magic number, not by a
 // file name.
@@ -95,13 +113,16 @@ func NewSource(r io.Reader) (Source, error) {
 	br := bufio.NewReaderSize(r, 1<<20)
 	magic, err := br.Peek(4)
 	if err != nil && !(len(magic) >= 2 && bytes.HasPrefix(magic, gzipMagic)) {
-		if errors.Is(err, io.EOF) {
-			return nil, errors.New("capture: the file is empty or too short to be a capture")
+		if cut(err) {
+			return nil, errTooShort
 		}
 		return nil, fmt.Errorf("capture: %w", err)
 	}
 	if bytes.HasPrefix(magic, gzipMagic) {
 		zr, err := gzip.NewReader(br)
+		if cut(err) {
+			return nil, errors.New("capture: gzip: the file is empty or too short to be a capture")
+		}
 		if err != nil {
 			return nil, fmt.Errorf("capture: gzip: %w", err)
 		}
@@ -114,6 +135,9 @@ func NewSource(r io.Reader) (Source, error) {
 		opts := pcapgo.DefaultNgReaderOptions
 		opts.WantMixedLinkType = true
 		ng, err := pcapgo.NewNgReader(br, opts)
+		if cut(err) {
+			return nil, errTooShort
+		}
 		if err != nil {
 			return nil, fmt.Errorf("capture: pcapng: %w", err)
 		}
@@ -122,10 +146,18 @@ func NewSource(r io.Reader) (Source, error) {
 	for _, m := range pcapMagics {
 		if bytes.Equal(magic, m) {
 			pr, err := pcapgo.NewReader(br)
+			if cut(err) {
+				return nil, errTooShort
+			}
 			if err != nil {
 				return nil, fmt.Errorf("capture: pcap: %w", err)
 			}
 			return zeroCopy{pr}, nil
+		}
+	}
+	for _, c := range compressed {
+		if bytes.HasPrefix(magic, c.magic) {
+			return nil, fmt.Errorf("capture: the file is %s-compressed: %s FILE | muxtop read -", c.name, c.tool)
 		}
 	}
 	return nil, fmt.Errorf("capture: not a pcap or pcapng file (it begins % x): write one with tcpdump -w FILE, or pipe tcpdump -U -w - into muxtop read -", magic)

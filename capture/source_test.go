@@ -56,6 +56,19 @@ func TestNotACapture(t *testing.T) {
 		{"empty", "", "empty or too short"},
 		{"text", "GET / HTTP/1.1\r\n", "not a pcap or pcapng file (it begins 47 45 54 20)"},
 		{"gzip of nothing", "\x1f\x8b", "gzip"},
+		// Cut inside the header: as short as an empty file, not "pcap:
+		// unexpected EOF".
+		{"pcap header cut", "\xd4\xc3\xb2\xa1\x02\x00\x04\x00", "empty or too short"},
+		{"pcapng header cut", "\x0a\x0d\x0d\x0a\x1c\x00\x00\x00\x4d\x3c", "empty or too short"},
+		{"gzip header cut", "\x1f\x8b\x08\x00\x00\x00", "empty or too short"},
+		{"gzip of a cut pcap header", gzipped("\xd4\xc3\xb2\xa1\x02\x00"), "empty or too short"},
+		{"gzip cut before its pcap header ends", gzipped("\xd4\xc3\xb2\xa1" + strings.Repeat("\x00", 40))[:14], "empty or too short"},
+		// Compressed otherwise than gzip, as a bug report's attachment may
+		// be: say so, and how to read it.
+		{"xz", "\xfd7zXZ\x00\x00\x04", "xz-compressed: xz -dc FILE | muxtop read -"},
+		{"zstd", "\x28\xb5\x2f\xfd\x24\x00", "zstd-compressed: zstd -dc FILE | muxtop read -"},
+		{"bzip2", "BZh91AY&SY", "bzip2-compressed: bzip2 -dc FILE | muxtop read -"},
+		{"lz4", "\x04\x22\x4d\x18\x64\x40", "lz4-compressed: lz4 -dc FILE | muxtop read -"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := capture.Open(strings.NewReader(tc.in))
@@ -64,6 +77,15 @@ func TestNotACapture(t *testing.T) {
 			}
 		})
 	}
+}
+
+// gzipped returns s gzip-compressed.
+func gzipped(s string) string {
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	zw.Write([]byte(s))
+	zw.Close()
+	return b.String()
 }
 
 // TestTruncatedCapture checks that a capture cut in the middle of a

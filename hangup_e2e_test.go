@@ -1,0 +1,76 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/muxtop/muxtop/internal/smuxtest"
+)
+
+// A hangup (the terminal or ssh session closed, kill -HUP) ends a capture
+// as an interrupt does, with its summary, as tcpdump's does: before, it
+// killed muxtop outright, so -o json > file lost its summary line and the
+// UI left the terminal in its screen, cursor hidden.
+func TestHangupEndsWithSummary(t *testing.T) {
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join("capture", "testdata", "base-v2.pcapng"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := startReadPipe(t, bin)
+	if _, err := r.in.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	smuxtest.Eventually(t, "a frame printed", func() bool {
+		return strings.Contains(r.out.String(), `"type":"frame"`)
+	})
+	r.cmd.Process.Signal(syscall.SIGHUP)
+	r.exits(t, "of SIGHUP")
+	parseJSON(t, r.out.String()) // fails without a summary
+}
+
+// Under nohup, which ignores SIGHUP, a hangup does not end the capture:
+// muxtop does not undo the ignoring.
+func TestHangupIgnoredUnderNohup(t *testing.T) {
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join("capture", "testdata", "base-v2.pcapng"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &readPipe{cmd: exec.Command("sh", "-c", `trap '' HUP; exec "$0" read - -o json`, bin), exited: make(chan error, 1)}
+	in, err := r.cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.in = in
+	t.Cleanup(func() { in.Close() })
+	r.cmd.Stdout, r.cmd.Stderr = &r.out, &r.errOut
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { r.exited <- r.cmd.Wait() }()
+	smuxtest.Eventually(t, "read waiting for standard input", func() bool {
+		return strings.Contains(r.errOut.String(), "waiting for a capture on standard input")
+	})
+	// The shell has exec'd muxtop once it waits; SIGHUP now is ignored.
+	r.cmd.Process.Signal(syscall.SIGHUP)
+	if _, err := r.in.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	smuxtest.Eventually(t, "a frame printed after the ignored SIGHUP", func() bool {
+		return strings.Contains(r.out.String(), `"type":"frame"`)
+	})
+	r.cmd.Process.Signal(os.Interrupt)
+	r.exits(t, "of the interrupt")
+	parseJSON(t, r.out.String())
+}
