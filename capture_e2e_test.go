@@ -436,6 +436,7 @@ func (tc captureFault) run(t *testing.T, bin string) {
 		wantField(t, f, "sid", firstPayload(recs, f["session"].(float64), "c2s", tc.request)["sid"])
 	}
 	if tc.code == "SESSION_BLOCKED" {
+		wantField(t, f, "sign", "window")
 		// In capture time: the threshold after the window closed, to
 		// the evaluation's step (100 ms); joined late, once the
 		// server's NOPs chain, seconds after the capture saw the

@@ -273,7 +273,11 @@ var faultCases = []faultCase{
 			}
 			wantField(t, f, "sid", sink["sid"])
 			wantField(t, f, "dir", "c2s")
-			if !strings.Contains(f["text"].(string), "in v1 one unread stream stops every stream") {
+			// The client's tap sees its write held, which a slow reader
+			// holds as well: the text says both.
+			wantField(t, f, "sign", "write")
+			if text := f["text"].(string); !strings.Contains(text, "in v1 one unread or slow stream holds every stream") ||
+				!strings.Contains(text, "the server stopped reading, or it (or the path to it) takes the bytes far slower") {
 				t.Errorf("text %q", f["text"])
 			}
 			return timeOf(t, sink, "time"), "the SINK request, with --blocked-after 1s"
@@ -559,6 +563,14 @@ func TestFaultsInTwoProcesses(t *testing.T) {
 				if tc.both && firstFinding(recs, tc.code) == nil {
 					t.Errorf("no %s in the %s's view", tc.code, side)
 				}
+				if f := firstFinding(recs, tc.code); f != nil && tc.code == "SESSION_BLOCKED" {
+					// Only the server's own tap sees it stop reading.
+					sign := map[string]string{"server": "read", "client": "write"}[side]
+					wantField(t, f, "sign", sign)
+					if said := strings.Contains(f["text"].(string), "the server stopped reading"); !said || (sign == "read") != strings.Contains(f["text"].(string), " ago") {
+						t.Errorf("the %s's view: %q", side, f["text"])
+					}
+				}
 			}
 		})
 	}
@@ -590,6 +602,7 @@ func TestBlockedThroughAttach(t *testing.T) {
 	}
 	wantField(t, f, "sid", sink["sid"])
 	wantField(t, f, "dir", "c2s")
+	wantField(t, f, "sign", "write") // the proxy's
 	took := timeOf(t, f, "time").Sub(timeOf(t, sink, "time"))
 	t.Logf("SESSION_BLOCKED opened %v after the SINK request, through attach: %s", took.Round(time.Millisecond), f["text"])
 	if took > 2500*time.Millisecond {

@@ -38,7 +38,8 @@ func newReadCmd() *cobra.Command {
 			"end that sent the TCP SYN, else the end not on --port, else the end that opens odd stream ids.\n" +
 			"The findings are evaluated in the capture's time, every 100 ms of it: a capture is diagnosed the\n" +
 			"same however fast it is read. A receiver that stopped reading shows as the zero TCP window it\n" +
-			"advertises: SESSION_BLOCKED after --blocked-after.\n\n" +
+			"advertises: SESSION_BLOCKED after --blocked-after (one that reads very slowly can keep it zero as\n" +
+			"long: the text says both).\n\n" +
 			"With FILE -, the capture is read from standard input as it is written, such as tcpdump's on another\n" +
 			"machine over ssh (tcpdump -U -w -: without -U tcpdump holds packets back); the UI then reads its\n" +
 			"keys from the terminal. Its time is still the capture's: a silence is measured when the next\n" +

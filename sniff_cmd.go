@@ -36,7 +36,7 @@ func newSniffCmd() *cobra.Command {
 			"and the kernel drops the other packets, as tcpdump's filter does.\n" +
 			"--protocol smux|yamux forces the protocol; --skip N skips N bytes the client sends first.\n" +
 			"A receiver that stopped reading shows as the zero TCP window it advertises: SESSION_BLOCKED\n" +
-			"after --blocked-after.",
+			"after --blocked-after (one that reads very slowly can keep it zero as long: the text says both).",
 		Example: "  sudo muxtop sniff --port 9000\n" +
 			"  sudo muxtop sniff -i eth0 host 10.0.0.5 and port 9000 --write cap.pcapng\n" +
 			"  sudo muxtop sniff -i any --port 9000",

@@ -83,6 +83,7 @@ var yamuxFaultCases = []faultCase{
 			}
 			wantField(t, f, "bytes", 262144.0)
 			inYamuxWords(t, f)
+			wantField(t, f, "sign", "write")
 			if !strings.Contains(f["text"].(string), "the server stopped reading the connection") {
 				t.Errorf("text %q", f["text"])
 			}
@@ -266,6 +267,7 @@ func TestYamuxBlockedThroughAttach(t *testing.T) {
 		t.Fatalf("the finding names session %v, which sent no FRZE: %v", s, f)
 	}
 	wantField(t, f, "dir", "c2s")
+	wantField(t, f, "sign", "write") // the proxy's
 	if sid := f["sid"].(float64); sid <= frze["sid"].(float64) || streamSYN(recs, s, sid) == nil {
 		t.Errorf("SESSION_BLOCKED names stream %v, not one opened after FRZE (stream %v)", sid, frze["sid"])
 	}

@@ -71,6 +71,10 @@ func appendFindingJSON(b []byte, r *live.Record) []byte {
 	case live.CodeGoAway:
 		b = append(b, `,"goaway_code":`...)
 		b = strconv.AppendUint(b, uint64(ev.GoAwayCode), 10)
+	case live.CodeSessionBlocked:
+		if c := ev.Sign.Code(); c != "" {
+			b = append(append(append(b, `,"sign":"`...), c...), '"')
+		}
 	}
 	if r.Kind == live.FindingResolved {
 		b = append(b, `,"opened":"`...)

@@ -35,6 +35,7 @@ type marshalFinding struct {
 	Guess     string         `json:"guess,omitempty"`
 	Violation string         `json:"violation,omitempty"`
 	GoAway    *uint32        `json:"goaway_code,omitempty"`
+	Sign      string         `json:"sign,omitempty"`
 	Opened    string         `json:"opened,omitempty"`
 	Detail    string         `json:"detail,omitempty"`
 	Text      string         `json:"text,omitempty"`
@@ -63,6 +64,8 @@ func appendFindingMarshal(b []byte, r *live.Record) []byte {
 	case live.CodeGoAway:
 		code := f.Evidence.GoAwayCode
 		j.GoAway = &code
+	case live.CodeSessionBlocked:
+		j.Sign = f.Evidence.Sign.Code()
 	}
 	if r.Kind == live.FindingResolved {
 		j.Opened, j.Detail = f.Opened.Format(time.RFC3339Nano), r.Detail
@@ -84,7 +87,7 @@ func testFindings(s string) []*live.Finding {
 			Evidence: live.Evidence{Count: uint64(c) % 3, Streams: uint64(c) % 2, Bytes: uint64(c) << 20 % 3,
 				Age: time.Duration(c) * 1234567 * time.Microsecond % (3 * time.Second), Limit: time.Duration(c%2) * 10 * time.Second,
 				Versions: [2]uint8{2, 1}, Offset: int64(c) * 8, Guess: wirekind.Kind(c), Violation: decoder.Code(c),
-				YamuxViolation: yamux.Code(c % 5), GoAwayCode: uint32(c % 4)}}
+				YamuxViolation: yamux.Code(c % 5), GoAwayCode: uint32(c % 4), Sign: live.BlockedSign(len(s) % 5)}}
 		if c%2 == 0 {
 			f.Proto = live.Yamux
 		}
@@ -142,6 +145,22 @@ func TestFindingRecords(t *testing.T) {
 		}
 		if n := testing.AllocsPerRun(10, func() { line = appendPlain(line[:0], r) }); n != 0 {
 			t.Errorf("plain %s: %v allocations", appendPlain(nil, r), n)
+		}
+	}
+}
+
+// TestBlockedSignRecord: a SESSION_BLOCKED record says what showed it,
+// as "sign", since only the receiver's own tap ("read") tells a receiver
+// that stopped reading from a slow one.
+func TestBlockedSignRecord(t *testing.T) {
+	for sign, want := range map[live.BlockedSign]string{live.SignWrite: "write", live.SignRead: "read", live.SignWindow: "window", 0: ""} {
+		f := &live.Finding{ID: 1, Code: live.CodeSessionBlocked, Severity: live.Critical, Session: 1, Evidence: live.Evidence{Sign: sign}}
+		var j map[string]any
+		if err := json.Unmarshal(appendJSON(nil, &live.Record{Kind: live.FindingOpened, Session: 1, Finding: f}), &j); err != nil {
+			t.Fatal(err)
+		}
+		if got, ok := j["sign"]; want == "" && ok || want != "" && got != want {
+			t.Errorf("sign %d: %v, want %q", sign, got, want)
 		}
 	}
 }

@@ -32,10 +32,10 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	// joined the session or lost bytes (incomplete), maybe ones it never
 	// saw open.
 	var stuck [2]bool
-	block := func(d int, since int64) {
+	block := func(d int, since int64, sign BlockedSign) {
 		stuck[d] = true
 		if ns-since >= int64(cfg.BlockedAfter) && (s.open > 0 || s.incomplete) {
-			cs = append(cs, s.blockedCandidate(Dir(d), since, ns, cfg))
+			cs = append(cs, s.blockedCandidate(Dir(d), since, ns, sign, cfg))
 		}
 	}
 	// A write in progress at two evaluations in a row has waited at least
@@ -49,7 +49,7 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 			stuck[d] = true
 		}
 		if stood(v, true, &es.writeSeen[d], &es.writeSince[d], ns) {
-			block(d, es.writeSince[d])
+			block(d, es.writeSince[d], SignWrite)
 		}
 	}
 	// SESSION_BLOCKED as well: the tapped end has not read a direction
@@ -64,7 +64,7 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		// No read at all between two evaluations: smux's and yamux's
 		// readers are back in Read within microseconds of a frame.
 		if stood(v, false, &es.readSeen[d], &es.readSince[d], ns) {
-			block(d, es.readSince[d])
+			block(d, es.readSince[d], SignRead)
 		}
 	}
 	// SESSION_BLOCKED in a capture: dir's receiver has advertised a zero
@@ -78,7 +78,7 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 			stuck[d] = true
 		}
 		if since != 0 && ns-since >= int64(min(zeroSettle, cfg.BlockedAfter)) && !stuck[d] {
-			block(d, since)
+			block(d, since, SignWindow)
 		}
 	}
 	blocked := stuck[0] || stuck[1]
@@ -427,11 +427,12 @@ func stood(v uint64, busy bool, seen *uint64, since *int64, ns int64) bool {
 }
 
 // blockedCandidate returns the SESSION_BLOCKED finding of dir, blocked
-// since (Unix ns), at ns. It names the suspect: the live stream sent the
-// most in dir, or in v2 the one with the most unread. s.mu is held.
-func (s *Session) blockedCandidate(dir Dir, since, ns int64, cfg *FindingsConfig) candidate {
+// since (Unix ns) as sign shows, at ns. It names the suspect: the live
+// stream sent the most in dir, or in v2 the one with the most unread.
+// s.mu is held.
+func (s *Session) blockedCandidate(dir Dir, since, ns int64, sign BlockedSign, cfg *FindingsConfig) candidate {
 	c := candidate{code: CodeSessionBlocked, dir: dir, hasDir: true, since: since,
-		ev: Evidence{Count: uint64(s.open), Age: time.Duration(ns - since), Limit: cfg.BlockedAfter, Versions: s.ver}}
+		ev: Evidence{Count: uint64(s.open), Age: time.Duration(ns - since), Limit: cfg.BlockedAfter, Versions: s.ver, Sign: sign}}
 	n := 0
 	for st := s.w.lists[liveList].head; st != nil && n < maxWalk; st, n = st.watch.links[liveList].next, n+1 {
 		v := st.bytes[dir]

@@ -31,7 +31,9 @@ const (
 	// tapped end, Dir's receiver, has not read the connection for that
 	// long (Session.ReadStarted), or a capture shows Dir's receiver
 	// advertising a zero TCP window for that long (Session.ReceiveWindow):
-	// the receiver stopped reading the whole session.
+	// the receiver stopped reading the whole session, or, where the write
+	// or the window shows it, takes it far slower than it is sent
+	// (Evidence.Sign says which).
 	CodeSessionBlocked
 	// CodeVersionMismatch: the two directions speak different versions.
 	CodeVersionMismatch
@@ -164,6 +166,8 @@ type Evidence struct {
 	// Borrowed: the silent side has sent no keepalive NOP (or ping) yet,
 	// and Limit is the other side's interval (KEEPALIVE).
 	Borrowed bool
+	// Sign is what showed the block (SESSION_BLOCKED).
+	Sign BlockedSign
 	// Versions are the session's versions per direction, 0 where unknown.
 	Versions [2]uint8
 	// Offset and Guess describe a PROTOCOL violation: where it is in its
@@ -177,6 +181,39 @@ type Evidence struct {
 	YamuxViolation yamux.Code
 	// GoAwayCode is a GO_AWAY finding's code (yamux.GoAwayNormal...).
 	GoAwayCode uint32
+}
+
+// BlockedSign is what showed a SESSION_BLOCKED finding. Only a tap's
+// read tells a receiver that stopped reading from one that reads on,
+// slower than its sender writes: a writer's tap and a capture see the
+// kernel's socket buffers full either way.
+type BlockedSign uint8
+
+const (
+	// SignWrite: the tapped end's (or the attach proxy's) write in Dir has
+	// not returned. Dir's receiver stopped reading, or reads far slower
+	// than the sender writes: the kernel wakes a writer held by a full
+	// socket buffer only once much of it has drained.
+	SignWrite BlockedSign = iota + 1
+	// SignRead: the tapped end, Dir's receiver, has not been in Read on
+	// the connection: it stopped reading.
+	SignRead
+	// SignWindow: in a capture, Dir's receiver has advertised a zero TCP
+	// window. It stopped reading, or reads very slowly: a kernel reopens
+	// a closed window only once a segment or more of its buffer is free
+	// (a loopback reader of 50 KB/s kept it closed up to 2.25 s).
+	SignWindow
+)
+
+var signCodes = [...]string{"", "write", "read", "window"}
+
+// Code returns the sign's name in machine output: write, read or window;
+// "" for none.
+func (g BlockedSign) Code() string {
+	if int(g) < len(signCodes) {
+		return signCodes[g]
+	}
+	return ""
 }
 
 // Defaults of FindingsConfig's zero fields.
@@ -467,7 +504,7 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 	for _, c := range e.changes {
 		w := why
 		if w == "" && c.new == nil {
-			w = resolvedWhy(c.old.Code)
+			w = resolvedWhy(c.old)
 		}
 		e.apply(r, c, now, w)
 	}
@@ -479,7 +516,7 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 func changed(f *Finding, c *candidate) bool {
 	a, b := f.Evidence, c.ev
 	return a.Count != b.Count || a.Bytes != b.Bytes || a.Streams != b.Streams || a.Limit != b.Limit ||
-		roughAge(a.Age) != roughAge(b.Age) || f.Stream != c.stream
+		roughAge(a.Age) != roughAge(b.Age) || f.Stream != c.stream || a.Sign != b.Sign
 }
 
 // roughAge rounds d down to a step of 1 s below 10 s, 5 s below a
@@ -545,14 +582,20 @@ func (e *engine) publish() {
 	e.dirty = false
 }
 
-// resolvedWhy says why a finding of code stopped holding.
-func resolvedWhy(c FindingCode) string {
-	switch c {
+// resolvedWhy says why finding f stopped holding.
+func resolvedWhy(f *Finding) string {
+	switch f.Code {
 	case CodeLeak:
 		return "no stream of that kind is older than the threshold any more"
 	case CodeWindowStall:
 		return "the window opened (a UPD), or the writer sent FIN"
 	case CodeSessionBlocked:
+		switch f.Evidence.Sign {
+		case SignWrite:
+			return "the held write returned"
+		case SignWindow:
+			return "the receiver's TCP window opened"
+		}
 		return "the receiver reads the connection again"
 	case CodeKeepalive:
 		return "a frame arrived"
@@ -648,7 +691,7 @@ func (e *engine) evalChurn(r *Registry, now time.Time, ns int64, cfg *FindingsCo
 	case c == nil && old == nil:
 	case c == nil:
 		e.churn = nil
-		e.apply(r, change{old: old}, now, resolvedWhy(CodeChurn))
+		e.apply(r, change{old: old}, now, resolvedWhy(old))
 	case old == nil:
 		e.nextID++
 		e.churn = churnFinding(e.nextID, c, now)

@@ -388,12 +388,17 @@ func TestFindingSessionBlocked(t *testing.T) {
 			reg.Evaluate(sec(2.5), cfg)
 			recs := expect(t, reg, "+SESSION_BLOCKED")
 			f := recs[0].Finding
-			if f.Dir != c2s || f.Stream != 3 || f.Evidence.Count != 2 || f.Severity != live.Critical || !f.Since.Equal(sec(0.4)) {
+			if f.Dir != c2s || f.Stream != 3 || f.Evidence.Count != 2 || f.Severity != live.Critical || !f.Since.Equal(sec(0.4)) || f.Evidence.Sign != live.SignWrite {
 				t.Errorf("blocked: %+v", f)
 			}
-			want := fmt.Sprintf("session %d is blocked: the server stopped reading 2.1 s ago, with 2 streams open; stream 3 ", sc.s.ID())
-			if !strings.HasPrefix(f.Text, want) || (ver == 1) != strings.Contains(f.Text, "in v1 one unread stream stops every stream") {
-				t.Errorf("text %q, want it to start %q", f.Text, want)
+			// The client's tap sees its write wait, as it waits behind a
+			// server that reads on, slower than the client writes: the
+			// text says what the wait means, not that the server stopped.
+			want := fmt.Sprintf("session %d is blocked: the client's write to the connection has waited 2.1 s, with 2 streams open; stream 3 ", sc.s.ID())
+			slow := " — the server stopped reading, or it (or the path to it) takes the bytes far slower than the client writes them (the kernel wakes a writer held by a full socket buffer only once much of it has drained); one slow reader holds every stream"
+			if !strings.HasPrefix(f.Text, want) || !strings.Contains(f.Text, slow) ||
+				(ver == 1) != strings.Contains(f.Text, "in v1 one unread or slow stream holds every stream") {
+				t.Errorf("text %q, want it to start %q and say %q", f.Text, want, slow)
 			}
 			// Long silence of the blocked direction is the block, not keepalive;
 			// unanswered streams are its consequence. The server still sends.
@@ -406,7 +411,10 @@ func TestFindingSessionBlocked(t *testing.T) {
 			reg.Evaluate(sec(9.1), cfg)
 			sc.feedAt(sec(9.1), psh(s2c, 3, "ok"), psh(s2c, 5, "ok"))
 			reg.Evaluate(sec(9.2), cfg)
-			expect(t, reg, "+SESSION_BLOCKED", "-SESSION_BLOCKED")
+			recs = expect(t, reg, "+SESSION_BLOCKED", "-SESSION_BLOCKED")
+			if why := recs[1].Detail; why != "the held write returned" {
+				t.Errorf("resolved: %q", why)
+			}
 		})
 	}
 }
@@ -426,7 +434,9 @@ func TestFindingReaderStopped(t *testing.T) {
 		}
 		reg.Evaluate(sec(0.4), cfg)
 		reg.Evaluate(sec(0.5), cfg) // no read since 0.4
-	}, func(sc *script) { sc.s.ReadStarted(c2s) })
+	}, func(sc *script) { sc.s.ReadStarted(c2s) },
+		live.SignRead, "the server stopped reading 2.1 s ago, with 2 streams open; stream 5 was sent 29.3 KiB — one slow reader holds every stream",
+		"the receiver reads the connection again")
 }
 
 // TestFindingZeroWindow: a capture's view of a receiver that stopped
@@ -435,13 +445,17 @@ func TestFindingReaderStopped(t *testing.T) {
 // KEEPALIVE nor its streams UNANSWERED; closed for a moment, as a busy
 // receiver's is, it is nothing, and the same silence is the sender's.
 func TestFindingZeroWindow(t *testing.T) {
+	// A reader of 50 KB/s kept a loopback connection's window closed up to
+	// 2.25 s: the capture cannot tell it from one that stopped.
 	receiverStops(t, "held", func(sc *script, reg *live.Registry, cfg live.FindingsConfig, held bool) {
 		sc.s.ReceiveWindow(c2s, true, sec(0.4))
 		if !held {
 			reg.Evaluate(sec(0.5), cfg)
 			sc.s.ReceiveWindow(c2s, false, sec(0.6))
 		}
-	}, func(sc *script) { sc.s.ReceiveWindow(c2s, false, sec(9.1)) })
+	}, func(sc *script) { sc.s.ReceiveWindow(c2s, false, sec(9.1)) },
+		live.SignWindow, "the server's TCP window has been closed for 2.1 s, with 2 streams open; stream 5 was sent 29.3 KiB — the server stopped reading, or reads very slowly (a kernel reopens a closed window only once a segment or more of its buffer is free); one slow reader holds every stream",
+		"the receiver's TCP window opened")
 }
 
 // TestFindingZeroWindowMoments pins the moments around a closed window
@@ -493,8 +507,9 @@ func TestFindingZeroWindowMoments(t *testing.T) {
 // TestFindingZeroWindow: at 0.4 s the server, c2s's receiver, stops
 // reading the connection as stop makes it, for good if stopped (named
 // name in the subtests), while it still sends; resume makes it read again
-// at 9.1 s.
-func receiverStops(t *testing.T, name string, stop func(sc *script, reg *live.Registry, cfg live.FindingsConfig, stopped bool), resume func(sc *script)) {
+// at 9.1 s. The finding shows sign, its text saying text after the
+// session's number; it is resolved with why.
+func receiverStops(t *testing.T, name string, stop func(sc *script, reg *live.Registry, cfg live.FindingsConfig, stopped bool), resume func(sc *script), sign live.BlockedSign, text, why string) {
 	t.Helper()
 	for _, stopped := range []bool{true, false} {
 		t.Run(fmt.Sprintf("%s=%v", name, stopped), func(t *testing.T) {
@@ -524,9 +539,9 @@ func receiverStops(t *testing.T, name string, stop func(sc *script, reg *live.Re
 			reg.Evaluate(sec(2.5), cfg)
 			recs := expect(t, reg, "+SESSION_BLOCKED")
 			f := recs[0].Finding
-			if f.Dir != c2s || f.Stream != 5 || f.Evidence.Bytes != 30004 || f.Evidence.Count != 2 || !f.Since.Equal(sec(0.4)) ||
-				!strings.HasPrefix(f.Text, fmt.Sprintf("session %d is blocked: the server stopped reading 2.1 s ago, with 2 streams open; stream 5 was sent 29.3 KiB", sc.s.ID())) {
-				t.Errorf("blocked: %+v", f)
+			if f.Dir != c2s || f.Stream != 5 || f.Evidence.Bytes != 30004 || f.Evidence.Count != 2 || !f.Since.Equal(sec(0.4)) || f.Evidence.Sign != sign ||
+				!strings.HasPrefix(f.Text, fmt.Sprintf("session %d is blocked: %s (in v1 one unread or slow stream holds every stream", sc.s.ID(), text)) {
+				t.Errorf("blocked: %+v, want its text to go on %q", f, text)
 			}
 			for s := 3.0; s < 9; s++ {
 				sc.feedAt(sec(s), nop(s2c))
@@ -537,8 +552,8 @@ func receiverStops(t *testing.T, name string, stop func(sc *script, reg *live.Re
 			sc.feedAt(sec(9.1), nop(c2s), psh(s2c, 3, "ok"), psh(s2c, 5, "ok"))
 			reg.Evaluate(sec(9.2), cfg)
 			recs = expect(t, reg, "+SESSION_BLOCKED", "-SESSION_BLOCKED")
-			if why := recs[1].Detail; why != "the receiver reads the connection again" {
-				t.Errorf("resolved: %q", why)
+			if got := recs[1].Detail; got != why {
+				t.Errorf("resolved: %q, want %q", got, why)
 			}
 		})
 	}
@@ -1256,9 +1271,9 @@ func TestFindingZeroWindowUnseenStreams(t *testing.T) {
 		nops      bool   // the server still sends its keepalive
 		text, adv string // how the finding's text goes on, and how its advice begins
 	}{
-		{"smux v1", live.Smux, true, true, " (in v1 one unread stream stops every stream", "read every stream promptly, or close the ones nobody reads; with smux.Config.Version = 2"},
+		{"smux v1", live.Smux, true, true, " (in v1 one unread or slow stream holds every stream", "read every stream promptly, or close the ones nobody reads; with smux.Config.Version = 2"},
 		{"smux, nothing sent", live.Smux, true, false, "", "read every stream promptly, or close the ones nobody reads: smux's session-wide receive buffer (MaxReceiveBuffer) fills behind one unread stream in v1"},
-		{"yamux", live.Yamux, true, false, "", "find out why the server stopped reading the connection"},
+		{"yamux", live.Yamux, true, false, "", "find out why the server reads the connection slowly or not at all (a hung or overloaded process: yamux's own reader"},
 		{"seen whole", live.Smux, false, true, "", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -1281,7 +1296,7 @@ func TestFindingZeroWindowUnseenStreams(t *testing.T) {
 				return
 			}
 			f := expect(t, reg, "+SESSION_BLOCKED")[0].Finding
-			want := fmt.Sprintf("session %d is blocked: the server stopped reading the connection 2.0 s ago (its TCP window is closed); the capture never saw the streams it holds: it joined the connection after they opened, or lost their bytes", sc.s.ID())
+			want := fmt.Sprintf("session %d is blocked: the server's TCP window has been closed for 2.0 s — the server stopped reading the connection, or reads very slowly (a kernel reopens a closed window only once a segment or more of its buffer is free); the capture never saw the streams it holds: it joined the connection after they opened, or lost their bytes", sc.s.ID())
 			if f.Dir != c2s || f.Stream != 0 || f.Evidence.Count != 0 || !strings.HasPrefix(f.Text, want+c.text) || c.text == "" && f.Text != want {
 				t.Errorf("blocked: %+v, want its text %q", f, want+c.text)
 			}

@@ -525,7 +525,10 @@ func documentedLimit(su setup, p pattern, f *live.Finding) string {
 		return "v1: CloseWrite then read looks like Close on the wire"
 	case f.Code == live.CodeDataAfterClose && strings.HasPrefix(su.name, "v2") && (strings.HasPrefix(p.name, "tunnel") || strings.HasPrefix(p.name, "websocket")):
 		return "v2: a reader that read before its FIN sends no UPD for less than half its buffer after it"
-	case f.Code == live.CodeSessionBlocked && v1 && strings.HasPrefix(p.name, "slow consumer") && f.Dir.Sender() == p.opens:
+	case f.Code == live.CodeSessionBlocked && v1 && strings.HasPrefix(p.name, "slow consumer") && f.Dir.Sender() == p.opens &&
+		f.Evidence.Sign == live.SignWrite && strings.Contains(f.Text, "takes the bytes far slower than the "+p.opens.String()+" writes them"):
+		// Seen at the writer's tap only, and worded as such: the reader
+		// reads on, and its own tap opens nothing.
 		return "v1: the writer's write waits while the kernel drains its socket buffer at the reader's pace"
 	}
 	return ""

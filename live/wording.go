@@ -65,10 +65,24 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 	case CodeWindowStall:
 		return stallText(f), fmt.Sprintf("have the %s read stream %d, or close it: yamux sends a WINDOW_UPDATE, which lets the writer go on, only as its reader consumes; raise MaxStreamWindowSize only if the reader is merely slow", receiver, f.Stream)
 	case CodeSessionBlocked:
-		text := fmt.Sprintf("session %d is blocked: the %s stopped reading the connection %s ago, with %s open; stream %d was sent %s",
-			session, receiver, fmtDur(ev.Age), plural(ev.Count, "stream"), f.Stream, fmtBytes(ev.Bytes))
+		head, why := blockedSign(f, " the connection")
+		text := fmt.Sprintf("session %d is blocked: %s, with %s open; stream %d was sent %s",
+			session, head, plural(ev.Count, "stream"), f.Stream, fmtBytes(ev.Bytes))
+		if why != "" {
+			text += " — " + why
+		}
 		if f.Stream == 0 {
-			text = blockedUnseen(session, receiver, ev.Age)
+			text = blockedUnseen(f, session)
+		}
+		if why != "" {
+			// A yamux reader is slow only as its process is, or, behind a
+			// held write, its path: its own reader never waits for a stream.
+			causes := "a hung or overloaded process"
+			if ev.Sign == SignWrite {
+				causes += ", a slow or dead path"
+			}
+			return text,
+				fmt.Sprintf("find out why the %s reads the connection slowly or not at all (%s: yamux's own reader never waits for a slow stream); yamux fails each write that waits longer than ConnectionWriteTimeout (10 s), and its keepalive, whose ping waits behind the held bytes too, ends the session when a ping gets no answer that long", receiver, causes)
 		}
 		return text,
 			fmt.Sprintf("find out why the %s stopped reading the connection (a hung process, a dead path: yamux's own reader never waits for a slow stream); yamux fails each write that waits longer than ConnectionWriteTimeout (10 s), and its keepalive, whose ping cannot go out either, then ends the session", receiver)
@@ -121,19 +135,28 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 		if version == 2 {
 			what = "has " + fmtBytes(ev.Bytes) + " unread"
 		}
-		text = fmt.Sprintf("session %d is blocked: the %s stopped reading %s ago, with %s open; stream %d %s — one slow reader holds every stream",
-			session, receiver, fmtDur(ev.Age), plural(ev.Count, "stream"), f.Stream, what)
+		head, why := blockedSign(f, "")
+		if why != "" {
+			why += "; "
+		}
+		text = fmt.Sprintf("session %d is blocked: %s, with %s open; stream %d %s — %sone slow reader holds every stream",
+			session, head, plural(ev.Count, "stream"), f.Stream, what, why)
 		if f.Stream == 0 {
-			text = blockedUnseen(session, receiver, ev.Age)
+			text = blockedUnseen(f, session)
 		}
 		if version == 0 {
 			return text, "read every stream promptly, or close the ones nobody reads: smux's session-wide receive buffer (MaxReceiveBuffer) fills behind one unread stream in v1, and in v2 behind streams that together sit unread"
 		}
 		if version == 2 {
-			return text + " (the " + receiver.String() + "'s session-wide receive buffer, MaxReceiveBuffer, is full even with v2's windows)",
+			full := " (the " + receiver.String() + "'s session-wide receive buffer, MaxReceiveBuffer, is full even with v2's windows)"
+			if why != "" {
+				// Or it is slow, or its path is: say only what smux does.
+				full = " (in v2, with a window per stream, the " + receiver.String() + "'s smux stops reading only once its session-wide receive buffer, MaxReceiveBuffer, is full)"
+			}
+			return text + full,
 				"read every stream promptly, or close the ones nobody reads; keep MaxReceiveBuffer above MaxStreamBuffer times the streams that may sit unread at once"
 		}
-		return text + " (in v1 one unread stream stops every stream: smux's session-wide receive buffer, MaxReceiveBuffer, is full)",
+		return text + " (in v1 one unread or slow stream holds every stream once smux's session-wide receive buffer, MaxReceiveBuffer, is full behind it)",
 			"read every stream promptly, or close the ones nobody reads; with smux.Config.Version = 2 on both ends each stream has its own window, and one slow reader holds only its own stream"
 	case CodeVersionMismatch:
 		return fmt.Sprintf("the client speaks v%d, the server v%d: each end refuses the other's frames (\"invalid protocol\")",
@@ -227,10 +250,32 @@ func fmtBytes(n uint64) string {
 	return fmt.Sprintf("%d B", n)
 }
 
+// blockedSign words what the sign of SESSION_BLOCKED finding f shows,
+// its age included (head), and, unless the receiver's own tap saw it not
+// reading, what that means (why): only such a tap tells a receiver that
+// stopped reading from one that reads on, slower than the sender writes.
+// conn says the connection in head ("stopped reading the connection").
+func blockedSign(f *Finding, conn string) (head, why string) {
+	sender, receiver, age := f.Dir.Sender(), f.Dir.Reverse().Sender(), fmtDur(f.Evidence.Age)
+	switch f.Evidence.Sign {
+	case SignWrite:
+		return fmt.Sprintf("the %s's write to the connection has waited %s", sender, age),
+			fmt.Sprintf("the %s stopped reading%s, or it (or the path to it) takes the bytes far slower than the %s writes them (the kernel wakes a writer held by a full socket buffer only once much of it has drained)", receiver, conn, sender)
+	case SignWindow:
+		return fmt.Sprintf("the %s's TCP window has been closed for %s", receiver, age),
+			fmt.Sprintf("the %s stopped reading%s, or reads very slowly (a kernel reopens a closed window only once a segment or more of its buffer is free)", receiver, conn)
+	}
+	return fmt.Sprintf("the %s stopped reading%s %s ago", receiver, conn, age), ""
+}
+
 // blockedUnseen is the text of a SESSION_BLOCKED finding in a session
 // whose blocking stream the capture never saw: it joined the connection
 // after the streams opened, or lost the bytes that named them.
-func blockedUnseen(session uint64, receiver Side, age time.Duration) string {
-	return fmt.Sprintf("session %d is blocked: the %s stopped reading the connection %s ago (its TCP window is closed); the capture never saw the streams it holds: it joined the connection after they opened, or lost their bytes",
-		session, receiver, fmtDur(age))
+func blockedUnseen(f *Finding, session uint64) string {
+	head, why := blockedSign(f, " the connection")
+	if why != "" {
+		head += " — " + why
+	}
+	return fmt.Sprintf("session %d is blocked: %s; the capture never saw the streams it holds: it joined the connection after they opened, or lost their bytes",
+		session, head)
 }

@@ -2,6 +2,7 @@ package live_test
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -231,6 +232,91 @@ func TestYamuxBlockedNotStalled(t *testing.T) {
 			t.Errorf("blocked: %v, want SESSION_BLOCKED and no WINDOW_STALL", found)
 		case !blocked && (found[live.CodeWindowStall] == nil || found[live.CodeSessionBlocked] != nil):
 			t.Errorf("not blocked: %v, want WINDOW_STALL only", found)
+		}
+	}
+}
+
+// TestSessionBlockedSaysItsSign: SESSION_BLOCKED says what showed it, in
+// smux and yamux. Only the receiver's own tap, not in Read, sees it stop
+// reading; a held write and a closed window say as much of a receiver
+// that reads on, slower than the sender writes (a healthy v1 reader of
+// 800 KB/s held its writer's write over 2 s, TestHealthyMatrix; a
+// loopback reader of 50 KB/s kept its window closed 2.25 s), and so the
+// text says both. Before, each said "the server stopped reading".
+func TestSessionBlockedSaysItsSign(t *testing.T) {
+	signs := []struct {
+		sign live.BlockedSign
+		show func(s *live.Session)
+	}{
+		{live.SignWrite, func(s *live.Session) { s.WriteStarted(c2s) }},
+		{live.SignRead, func(s *live.Session) { s.ReadStarted(c2s); s.ReadDone(c2s) }},
+		{live.SignWindow, func(s *live.Session) { s.ReceiveWindow(c2s, true, sec(0.4)) }},
+	}
+	for _, proto := range []string{"smux v1", "smux v2", "yamux"} {
+		for _, sg := range signs {
+			t.Run(fmt.Sprintf("%s %s", proto, sg.sign.Code()), func(t *testing.T) {
+				reg := live.New(live.Config{})
+				var s *live.Session
+				if proto == "yamux" {
+					y := &yamuxFrames{s: reg.Open(live.SessionInfo{Proto: live.Yamux}, t0)}
+					y.rec(c2s, yamux.WindowUpdate, yamux.SYN, 1, 0)
+					y.rec(c2s, yamux.Data, 0, 1, 1000)
+					s = y.s
+				} else {
+					sc := openSession(reg, uint8(proto[len(proto)-1]-'0'))
+					sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "SINK"))
+					s = sc.s
+				}
+				cfg := live.FindingsConfig{BlockedAfter: 2 * time.Second, Churn: -1}
+				sg.show(s)
+				reg.Evaluate(sec(0.4), cfg)
+				reg.Evaluate(sec(0.5), cfg)
+				f := openFindings(reg, sec(2.5), cfg)[live.CodeSessionBlocked]
+				if f == nil {
+					t.Fatal("no SESSION_BLOCKED")
+				}
+				if f.Evidence.Sign != sg.sign {
+					t.Errorf("sign %v, want %v", f.Evidence.Sign, sg.sign)
+				}
+				conn := ""
+				if proto == "yamux" {
+					conn = " the connection"
+				}
+				var head, why string
+				switch sg.sign {
+				case live.SignWrite:
+					head = "the client's write to the connection has waited 2.1 s"
+					why = "the server stopped reading" + conn + ", or it (or the path to it) takes the bytes far slower than the client writes them"
+				case live.SignRead:
+					head = "the server stopped reading" + conn + " 2.1 s ago"
+				case live.SignWindow:
+					head = "the server's TCP window has been closed for 2.1 s"
+					why = "the server stopped reading" + conn + ", or reads very slowly"
+				}
+				if want := fmt.Sprintf("session %d is blocked: %s, with 1 stream open", s.ID(), head); !strings.HasPrefix(f.Text, want) {
+					t.Errorf("text %q, want it to begin %q", f.Text, want)
+				}
+				if why != "" && !strings.Contains(f.Text, " — "+why) {
+					t.Errorf("text %q, want it to say %q", f.Text, why)
+				}
+				if why != "" && strings.Contains(f.Text, "ago") {
+					t.Errorf("text %q says when the server stopped reading: only its own tap knows", f.Text)
+				}
+				if proto == "smux v1" && !strings.Contains(f.Text, "(in v1 one unread or slow stream holds every stream once smux's session-wide receive buffer, MaxReceiveBuffer, is full behind it)") {
+					t.Errorf("text %q, want v1's session-wide buffer", f.Text)
+				}
+				full := strings.Contains(f.Text, "(the server's session-wide receive buffer, MaxReceiveBuffer, is full even with v2's windows)")
+				if only := strings.Contains(f.Text, "(in v2, with a window per stream, the server's smux stops reading only once its session-wide receive buffer, MaxReceiveBuffer, is full)"); proto == "smux v2" && (full != (why == "") || only != (why != "")) {
+					t.Errorf("text %q, want v2's session-wide buffer, full only if the server's tap saw it stop", f.Text)
+				}
+				if proto == "yamux" {
+					stopped := strings.HasPrefix(f.Advice, "find out why the server stopped reading the connection (a hung process, a dead path")
+					either := strings.HasPrefix(f.Advice, "find out why the server reads the connection slowly or not at all (a hung or overloaded process")
+					if stopped != (why == "") || either != (why != "") || strings.Contains(f.Advice, "slow or dead path") != (sg.sign == live.SignWrite) {
+						t.Errorf("advice %q", f.Advice)
+					}
+				}
+			})
 		}
 	}
 }
