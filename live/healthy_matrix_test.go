@@ -538,6 +538,27 @@ func documentedLimit(su setup, p pattern, f *live.Finding) string {
 	return ""
 }
 
+// deadlocks says whether smux itself can deadlock pattern p in setup su,
+// and how: that configuration is not healthy for that pattern, and the
+// matrix leaves it out.
+//
+// A v2 session whose MaxReceiveBuffer (64 KiB) is below the window a
+// writer assumes before its peer's first UPD (256 KiB) deadlocks an echo
+// (io.Copy(st, st)) when the echo's first UPD is late, as on a loaded
+// machine: the opener writes past the echo's session buffer on the
+// initial window, the echo's recvLoop stops reading until the echo reads,
+// and the echo, its window from the opener's first UPD spent, waits in
+// Write for the opener's next UPD, which is on the wire behind the data
+// the recvLoop will not read. smux's keepalive keeps such a session (its
+// bucket is empty), so it is for ever. TestSmuxEchoDeadlock makes it
+// deterministic; muxtop opens SESSION_BLOCKED on the echo's side.
+func deadlocks(su setup, p pattern) string {
+	if su.name == "v2 recvbuf 64K streambuf 16K" && strings.HasPrefix(p.name, "tunnel") {
+		return "an echo on a v2 session buffer below the initial 256 KiB window (TestSmuxEchoDeadlock)"
+	}
+	return ""
+}
+
 // TestHealthyMatrix drives real smux (v1, v2) and yamux pairs in
 // non-default healthy configurations (healthySetups) through what healthy
 // programs do (healthyPatterns, and the same with the server opening the
@@ -563,6 +584,10 @@ func TestHealthyMatrix(t *testing.T) {
 			t.Parallel()
 			var wg sync.WaitGroup
 			for _, su := range healthySetups {
+				if why := deadlocks(su, p); why != "" {
+					t.Logf("%s: left out, smux deadlocks: %s", su.name, why)
+					continue
+				}
 				wg.Go(func() { runHealthy(t, su, p) })
 			}
 			wg.Wait()
