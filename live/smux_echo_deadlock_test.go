@@ -71,6 +71,7 @@ func TestSmuxEchoDeadlock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	st.SetDeadline(time.Now().Add(10 * time.Second)) // milliseconds of work: bound it, not hang, if smux changes
 	chunk := make([]byte, 16<<10)
 	if _, err := st.Write(chunk); err != nil {
 		t.Fatal(err)
