@@ -183,7 +183,10 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	// WINDOW_STALL: v2 (or yamux) writers held at a full window for
 	// StallAfter. Not in a blocked direction: a receiver that reads nothing
 	// of the connection opens no window, and SESSION_BLOCKED says so. Nor
-	// while the reader's UPDs show it consuming: it reads, slower than the
+	// where the other direction is blocked: the UPDs (yamux: window
+	// updates) that would open this one ride it, unread behind the block
+	// (an smux v2 echo whose session buffer is full waits for the very UPD
+	// its peer sent). Nor while the reader's UPDs show it consuming: it reads, slower than the
 	// writer writes (smux v2's writer sends 256 KiB before the first UPD,
 	// whatever the reader's MaxStreamBuffer); the stall counts from its
 	// latest such UPD.
@@ -195,7 +198,7 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		for st := w.lists[liveList].head; st != nil && n < maxWalk; st, n = st.watch.links[liveList].next, n+1 {
 			for d := range 2 {
 				fl := &st.flow[d]
-				if stuck[d] || !fl.Stalled(now, cfg.StallAfter) || ns-st.watch.consumedAt[d] < int64(cfg.StallAfter) {
+				if stuck[d] || stuck[1-d] || !fl.Stalled(now, cfg.StallAfter) || ns-st.watch.consumedAt[d] < int64(cfg.StallAfter) {
 					continue
 				}
 				if stalls[d]++; stalls[d] > maxStalls {

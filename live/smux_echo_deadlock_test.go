@@ -96,8 +96,15 @@ func TestSmuxEchoDeadlock(t *testing.T) {
 		}
 		return false
 	})
+	// The echo's writer is held at the client's window, but the UPD that
+	// opens it is the client's, unread behind the block: no WINDOW_STALL
+	// blames the client's reading, StallAfter and more after the block.
+	time.Sleep(1500 * time.Millisecond)
 	for _, f := range reg.Snapshot().Findings {
 		t.Logf("%s %s: %s", f.Code, f.Dir.Code(), f.Text)
+		if f.Code == live.CodeWindowStall && f.HasDir && f.Dir == live.ServerToClient {
+			t.Errorf("WINDOW_STALL s2c, where the client's UPDs wait unread behind the server's block: %s", f.Text)
+		}
 	}
 	st.SetWriteDeadline(time.Now()) // the deadlock is for ever: a write cannot get through
 	if n, err := st.Write(chunk); err == nil {
