@@ -355,6 +355,11 @@ func (r *Reader) Packet(data []byte, ci gopacket.CaptureInfo, link layers.LinkTy
 		r.conns[flowKey{netFlow.Reverse(), key.tcp.Reverse()}] = ca
 	}
 	ac := &r.ac
+	if c := ca.conn; c != nil && c.framedFromSYN(ci.Timestamp) {
+		// Quiet until this packet, which may begin a chain of frames: decided
+		// on what came before, as a sweep in the quiet would have.
+		c.probed(ci.Timestamp)
+	}
 	if c := ca.conn; c != nil {
 		d := c.dirOf(netFlow, &r.tcp)
 		if r.tcp.ACK && c.holeAcked(d, &r.tcp) {
@@ -465,6 +470,9 @@ func (r *Reader) sweep(now time.Time) {
 		}
 		if c := ca.conn; c != nil && c.doubtOver(now, false) {
 			c.probed(now) // no better verdict came in time
+		}
+		if c := ca.conn; c != nil && c.framedFromSYN(now) {
+			c.probed(now) // too few frames for a chain, but all of them, and no more are coming
 		}
 		if c := ca.conn; c != nil && c.heldTooLong(now) {
 			c.settle() // no stream opened, or no boundary found, in time, nor did the connection carry enough
@@ -629,6 +637,9 @@ type conn struct {
 	// their directions' first bytes while a direction had sent nothing
 	// (probesDone).
 	pastAt time.Time
+	// triedAt is the time of the latest packet when framedFromSYN last
+	// looked at the held bytes: it looks again only once more came.
+	triedAt time.Time
 	// doubt is, per direction joined mid-stream, its first chain of
 	// headers while it is doubted (doubt.go).
 	doubt   [2]*doubt
@@ -1018,6 +1029,97 @@ func (c *conn) probesDone(now time.Time) bool {
 		c.pastAt = now
 	}
 	return now.Sub(c.pastAt) > probeWait
+}
+
+// framedFromSYN decides, at capture time now, a connection still probed
+// whose every direction that sent bytes began at its SYN, and that has
+// been quiet for probeWait, if its held bytes frame, in each direction,
+// from its first byte to its last as one protocol: fewer frames than a
+// chain, as the probes wait for, but all of them. A yamux writer that
+// fills its first window at once sends two headers, the stream's and one
+// Data frame of 256 KiB, and if its reader does not read, nothing more
+// until the next keepalive, 30 s later: the session and its WINDOW_STALL
+// would wait for it. The rule is the one the probes apply to what they
+// hold when the connection ends (Flush).
+func (c *conn) framedFromSYN(now time.Time) bool {
+	if c.state != probing || now.Sub(c.last) <= probeWait || c.triedAt.Equal(c.last) {
+		return false
+	}
+	c.triedAt = c.last
+	var proto tap.Protocol
+	framed := false
+	for d := range live.Dir(2) {
+		if !c.started[d] {
+			continue
+		}
+		if !c.syn[d] {
+			return false
+		}
+		p, ok := c.framesWhole(d)
+		if !ok || (framed && p != proto) {
+			return false
+		}
+		proto, framed = p, true
+	}
+	if framed {
+		c.state, c.proto = decoding, proto
+	}
+	return framed
+}
+
+// framesWhole reports whether the bytes held of direction d, which began
+// at its SYN, frame from the first to the last as smux or yamux (the
+// protocols its probes look for), and as which.
+func (c *conn) framesWhole(d live.Dir) (tap.Protocol, bool) {
+	var s *decoder.Decoder
+	var y *yamux.Decoder
+	if c.probe[d] != nil {
+		s = decoder.New(0)
+		s.Resync()
+	}
+	if c.yprobe[d] != nil {
+		y = yamux.New(0)
+		y.Resync()
+	}
+	skip := 0
+	if d == live.ClientToServer {
+		skip = c.r.cfg.Skip
+	}
+	var sf *decoder.Frame
+	var yf *yamux.Frame
+	var sbad, ybad bool
+	for _, ch := range c.pending {
+		if ch.dir != d || ch.end {
+			continue
+		}
+		if ch.lost > 0 {
+			return 0, false
+		}
+		p := ch.data
+		n := min(skip, len(p))
+		p, skip = p[n:], skip-n
+		if s != nil && sf == nil && !sbad {
+			sf, sbad = scan(s, p, everyFrame)
+		}
+		if y != nil && yf == nil && !ybad {
+			yf, ybad = scan(y, p, everyFrame)
+		}
+	}
+	if s != nil && sf == nil && !sbad {
+		s.Flush()
+		sf, _ = scan(s, nil, everyFrame)
+	}
+	if y != nil && yf == nil && !ybad {
+		y.Flush()
+		yf, _ = scan(y, nil, everyFrame)
+	}
+	switch {
+	case sf != nil && sf.Offset == 0:
+		return tap.Smux, true
+	case yf != nil && yf.Offset == 0:
+		return tap.Yamux, true
+	}
+	return 0, false
 }
 
 // pastStart reports whether a probe that skipped and lost so many bytes

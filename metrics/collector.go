@@ -15,7 +15,11 @@
 // In a service's own process, wrap the connections given to smux (or
 // yamux) with tap.Wrap or tap.WrapListener, recording into a live.Registry, and
 // register NewCollector(reg, Options{}) on the program's
-// prometheus.Registerer (see the package example).
+// prometheus.Registerer (see the package example), and run Diagnose on
+// reg: the findings gauges and the leak gauges
+// (muxtop_streams_leak_suspected, muxtop_session_streams_leak_suspected)
+// count what the latest evaluation of the findings found, and stay 0
+// while nothing evaluates them.
 package metrics
 
 import (
@@ -99,9 +103,12 @@ type Collector struct {
 	hw live.Counts // the highest frame and byte counts exported so far
 }
 
-// NewCollector returns a Collector of reg's state. A Collector of
-// Options that make no valid series (ConstLabels with a reserved name)
-// describes itself as invalid: registering it returns the error.
+// NewCollector returns a Collector of reg's state. Its leak gauges and
+// findings gauges count the open findings of the latest evaluation
+// (Diagnose, live.Registry.Evaluate): 0 if reg's findings are never
+// evaluated. A Collector of Options that make no valid series
+// (ConstLabels with a reserved name) describes itself as invalid:
+// registering it returns the error.
 func NewCollector(reg *live.Registry, o Options) *Collector {
 	if o.StallAfter <= 0 {
 		o.StallAfter = live.DefaultStallAfter
