@@ -174,16 +174,19 @@ func TestFindingsEndToEnd(t *testing.T) {
 		return regexp.MustCompile(`\d+ warn(ing)?s?\b`).MatchString(first) && strings.Contains(first, "! lists")
 	})
 	x.keys("!")
-	screen := x.waitText("┏━ Findings ·")
-	for _, want := range []string{"LEAK", "the server never closes its streams", "→ call Close() on the server's stream"} {
-		if !strings.Contains(screen, want) {
-			t.Errorf("the findings pane lacks %q:\n%s", want, screen)
+	// The pane may be drawn before the finding's explanation is laid out
+	// beneath it (a loaded machine draws a frame between): wait for all of
+	// it, the cursor on a LEAK that names a session and a stream.
+	leakRow := regexp.MustCompile(`▶warn LEAK +(\d+) +(\d+) ←`)
+	screen := x.waitFor("the findings pane with the LEAK selected and explained", func(s string) bool {
+		for _, want := range []string{"┏━ Findings ·", "LEAK", "the server never closes its streams", "→ call Close() on the server's stream"} {
+			if !strings.Contains(s, want) {
+				return false
+			}
 		}
-	}
-	row := regexp.MustCompile(`▶warn LEAK +(\d+) +(\d+) ←`).FindStringSubmatch(screen)
-	if row == nil {
-		t.Fatalf("the cursor is not on a LEAK naming a session and a stream:\n%s", screen)
-	}
+		return leakRow.MatchString(s)
+	})
+	row := leakRow.FindStringSubmatch(screen)
 	session, sid := row[1], row[2]
 	x.keys("Enter")
 	screen = x.waitText("┏━ Streams of session " + session + " ")
