@@ -873,7 +873,14 @@ type readPipe struct {
 // closed when the test ends.
 func startReadPipe(t *testing.T, bin string, args ...string) *readPipe {
 	t.Helper()
-	r := &readPipe{cmd: exec.Command(bin, append([]string{"read", "-", "-o", "json"}, args...)...), exited: make(chan error, 1)}
+	return startPipe(t, exec.Command(bin, append([]string{"read", "-", "-o", "json"}, args...)...))
+}
+
+// startPipe starts cmd, a muxtop read - (or a shell that execs one), with
+// a pipe to its standard input, closed when the test ends.
+func startPipe(t *testing.T, cmd *exec.Cmd) *readPipe {
+	t.Helper()
+	r := &readPipe{cmd: cmd, exited: make(chan error, 1)}
 	in, err := r.cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -47,18 +47,7 @@ func TestHangupIgnoredUnderNohup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &readPipe{cmd: exec.Command("sh", "-c", `trap '' HUP; exec "$0" read - -o json`, bin), exited: make(chan error, 1)}
-	in, err := r.cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.in = in
-	t.Cleanup(func() { in.Close() })
-	r.cmd.Stdout, r.cmd.Stderr = &r.out, &r.errOut
-	if err := r.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { r.exited <- r.cmd.Wait() }()
+	r := startPipe(t, exec.Command("sh", "-c", `trap '' HUP; exec "$0" read - -o json`, bin))
 	smuxtest.Eventually(t, "read waiting for standard input", func() bool {
 		return strings.Contains(r.errOut.String(), "waiting for a capture on standard input")
 	})
