@@ -84,28 +84,9 @@ func (s *sinkConn) bytes() []byte {
 }
 
 // innerSmux returns what a real smux v1 client writes to open a stream
-// and send it n bytes: a SYN, then PSH frames of 32 KiB.
-func innerSmux(t *testing.T, n int) []byte {
-	t.Helper()
-	sink := newSink()
-	sess, err := smux.Client(sink, smux.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sess.Close()
-	st, err := sess.OpenStream()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Write(pattern(n)); err != nil { // returns when smux has written every frame
-		t.Fatal(err)
-	}
-	return sink.bytes()
-}
-
-// innerSmuxSmall is innerSmux with writes of size bytes: an smux PSH
-// frame each.
-func innerSmuxSmall(t *testing.T, n, size int) []byte {
+// and send it n writes of size bytes: a SYN, then PSH frames of at most
+// 32 KiB.
+func innerSmux(t *testing.T, n, size int) []byte {
 	t.Helper()
 	sink := newSink()
 	sess, err := smux.Client(sink, smux.DefaultConfig())
@@ -303,7 +284,7 @@ func checkJoined(t *testing.T, ps []pkt, want live.Protocol) {
 // an smux header split, took the rest of the capture for one frame's
 // payload.
 func TestJoinedNestedMux(t *testing.T) {
-	smuxIn := tunnel(t, "yamux", innerSmux(t, 4<<20), 256<<10)
+	smuxIn := tunnel(t, "yamux", innerSmux(t, 1, 4<<20), 256<<10)
 	yamuxIn := tunnel(t, "smux", innerYamux(t, 2000, 100), 64<<10)
 	for _, tc := range []struct {
 		name string
@@ -396,7 +377,7 @@ func TestJoinedDoubtEnds(t *testing.T) {
 // PROTOCOL finding at that header; now from the tunnel's first boundary
 // after it.
 func TestJoinedNestedSameMux(t *testing.T) {
-	smuxIn := tunnel(t, "smux", innerSmuxSmall(t, 3000, 100), 64<<10)
+	smuxIn := tunnel(t, "smux", innerSmux(t, 3000, 100), 64<<10)
 	yamuxIn := tunnel(t, "yamux", innerYamux(t, 2000, 100), 64<<10)
 	for _, tc := range []struct {
 		name string
