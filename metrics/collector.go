@@ -44,13 +44,10 @@ const MaxSessions = 100
 // Options configure a Collector.
 type Options struct {
 	// StallAfter is the threshold of the stalled streams
-	// (live.SnapshotOptions); 0 means live.DefaultStallAfter.
+	// (live.SnapshotOptions); 0 means live.DefaultStallAfter. (The leak
+	// gauges count the open LEAK findings, whose threshold is
+	// live.FindingsConfig.LeakAfter, as Diagnose is given it.)
 	StallAfter time.Duration
-	// Deprecated: LeakAfter is ignored. The suspected leaks are the
-	// streams the open LEAK findings count, as of the latest evaluation
-	// (Diagnose, live.Registry.Evaluate), whose threshold is
-	// live.FindingsConfig.LeakAfter.
-	LeakAfter time.Duration
 	// Sessions adds per-session series for up to this many live
 	// sessions, the oldest first (lowest ids); 0 adds none. It is capped
 	// at MaxSessions.
