@@ -186,10 +186,10 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	// where the other direction is blocked: the UPDs (yamux: window
 	// updates) that would open this one ride it, unread behind the block
 	// (an smux v2 echo whose session buffer is full waits for the very UPD
-	// its peer sent). Nor while the reader's UPDs show it consuming: it reads, slower than the
-	// writer writes (smux v2's writer sends 256 KiB before the first UPD,
-	// whatever the reader's MaxStreamBuffer); the stall counts from its
-	// latest such UPD.
+	// its peer sent). Nor while the reader's UPDs show it consuming: it
+	// reads, slower than the writer writes (smux v2's writer sends 256 KiB
+	// before the first UPD, whatever the reader's MaxStreamBuffer); the
+	// stall counts from its latest such UPD.
 	held := 0 // stalled flows, of either direction
 	if s.atWindow > 0 && (s.version == 2 || s.proto == Yamux) {
 		var stalls [2]int
@@ -285,7 +285,6 @@ func (s *Session) lateCandidates(cs []candidate, ns int64) []candidate {
 		}
 		cs = append(cs, c)
 	}
-
 	return cs
 }
 
@@ -304,8 +303,9 @@ func awaitsAnswer(st *stream, cutoff int64, quiet bool) bool {
 // explainedLeaks counts, by leakKind, the streams counted as leaks that
 // another finding explains: a full window holds them (Flow.Stalled), or
 // UNANSWERED counts them (waits, where it holds for their opener's
-// direction: unanswered, with awaitsAnswer's cutoff and quiet). It moves each kind's oldest leak in oldest past
-// them to its oldest stream that nothing explains, if any. s.mu is held.
+// direction: unanswered, with awaitsAnswer's cutoff and quiet). It moves
+// each kind's oldest leak in oldest past them to its oldest stream that
+// nothing explains, if any. s.mu is held.
 func (s *Session) explainedLeaks(oldest *[3]leakRef, now time.Time, after time.Duration, unanswered [2]bool, cutoff int64, quiet bool) (explained [3]uint64) {
 	var free [3]bool // the kind's oldest stream nothing explains is in oldest
 	n := 0
