@@ -230,8 +230,8 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		return cs
 	}
 	var explained [3]uint64
-	if held > 0 || unanswered != [2]bool{} {
-		explained = s.explainedLeaks(&oldest, now, cfg.StallAfter, unanswered, cutoff, quiet)
+	if held > 0 || w.lists[waitList].head != nil {
+		explained = s.explainedLeaks(&oldest, now, cfg, leakExcuses{unanswered: unanswered, silent: silent, cutoff: cutoff, quiet: quiet})
 	}
 	for k, o := range oldest {
 		if o.st == nil || w.leaked[k] <= explained[k] {
@@ -302,18 +302,17 @@ func awaitsAnswer(st *stream, cutoff int64, quiet bool) bool {
 
 // explainedLeaks counts, by leakKind, the streams counted as leaks that
 // another finding explains: a full window holds them (Flow.Stalled), or
-// UNANSWERED counts them (waits, where it holds for their opener's
-// direction: unanswered, with awaitsAnswer's cutoff and quiet). It moves
+// they are UNANSWERED's (leakExcuses.unanswers). It moves
 // each kind's oldest leak in oldest past them to its oldest stream that
 // nothing explains, if any. s.mu is held.
-func (s *Session) explainedLeaks(oldest *[3]leakRef, now time.Time, after time.Duration, unanswered [2]bool, cutoff int64, quiet bool) (explained [3]uint64) {
+func (s *Session) explainedLeaks(oldest *[3]leakRef, now time.Time, cfg *FindingsConfig, ex leakExcuses) (explained [3]uint64) {
 	var free [3]bool // the kind's oldest stream nothing explains is in oldest
 	n := 0
 	for st := s.w.lists[liveList].head; st != nil && st.watch.leaked && n < maxWalk; st, n = st.watch.links[liveList].next, n+1 {
 		k := st.watch.kind
 		switch {
-		case st.flow[0].Stalled(now, after) || st.flow[1].Stalled(now, after),
-			unanswered[st.opener.Sends()] && awaitsAnswer(st, cutoff, quiet):
+		case st.flow[0].Stalled(now, cfg.StallAfter) || st.flow[1].Stalled(now, cfg.StallAfter),
+			ex.unanswers(st, s.w.lastAt, cfg.UnansweredAfter):
 			explained[k]++
 		case !free[k]:
 			free[k] = true
@@ -323,6 +322,38 @@ func (s *Session) explainedLeaks(oldest *[3]leakRef, now time.Time, after time.D
 		}
 	}
 	return explained
+}
+
+// leakExcuses is what explainedLeaks needs of an evaluation's UNANSWERED:
+// the directions it holds for (unanswered), the silent ones, its cutoff,
+// and whether a reader sends nothing when it reads (quiet: smux v1).
+type leakExcuses struct {
+	unanswered, silent [2]bool
+	cutoff             int64
+	quiet              bool
+}
+
+// unanswers says whether st, counted as a leak, is one UNANSWERED explains:
+// no frame back and its opener's writer not held at a full window; where
+// a reader sends nothing when it reads, no push (its opener wrote on it
+// only within unansweredAfter of opening it, or nothing since cutoff);
+// and UNANSWERED holds for its opener's direction, or is about to: the
+// other side, not silent, has sent something since it opened. That is
+// awaitsAnswer without the wait. A request written just after its SYN
+// waits from the request, so with --leak-after no longer than
+// --unanswered-after it crossed LEAK's cutoff first, and was a LEAK, "a
+// side forgot Close", for an evaluation before UNANSWERED counted it (CI
+// saw it in a capture of the backlog fault, whose SYNs and requests came
+// apart). lastAt is the session's latest frame of each direction.
+func (ex *leakExcuses) unanswers(st *stream, lastAt [2]int64, unansweredAfter time.Duration) bool {
+	d := st.opener.Sends()
+	if !st.watch.listed[waitList] || !st.flow[d].FullSince.IsZero() {
+		return false
+	}
+	if last := st.last.UnixNano(); ex.quiet && last > ex.cutoff && last-st.watch.first > int64(unansweredAfter) {
+		return false // a push
+	}
+	return ex.unanswered[d] || !ex.silent[1-d] && lastAt[1-d] > st.watch.first
 }
 
 // leakKind groups a live stream by which side never sent FIN: 0 neither
