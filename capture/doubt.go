@@ -89,6 +89,10 @@ type walker struct {
 	cut   [2]bool
 	broke bool // a header was not plausible
 	blind bool // bytes were lost: it follows no more
+	// atStart: the first header is a direction's first bytes, a known
+	// boundary, and Data frames beyond the default window are plausible
+	// (yamux.Header.PlausibleAtStart); big: one such was found.
+	atStart, big bool
 }
 
 // feed follows the frames through p, the direction's next bytes.
@@ -112,7 +116,12 @@ func (w *walker) feed(p []byte) {
 		var frame int64
 		if w.yamux {
 			h := yamux.Header(w.hdr[:yamux.HeaderSize])
-			w.broke = !h.Plausible()
+			if w.atStart {
+				w.broke = !h.PlausibleAtStart()
+				w.big = w.big || !w.broke && h.PayloadLength() > yamux.MaxResyncData
+			} else {
+				w.broke = !h.Plausible()
+			}
 			frame = yamux.HeaderSize + int64(h.PayloadLength())
 		} else {
 			h := decoder.Header(w.hdr[:decoder.HeaderSize])

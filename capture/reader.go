@@ -640,6 +640,10 @@ type conn struct {
 	// triedAt is the time of the latest packet when framedFromSYN last
 	// looked at the held bytes: it looks again only once more came.
 	triedAt time.Time
+	// start is, per direction that began at its SYN and is probed for
+	// yamux, its frames followed from the first byte by the rule for a
+	// known boundary (bigFromStart).
+	start [2]*walker
 	// doubt is, per direction joined mid-stream, its first chain of
 	// headers while it is doubted (doubt.go).
 	doubt   [2]*doubt
@@ -905,6 +909,9 @@ func (c *conn) begin(d live.Dir) {
 		}
 		if c.yprobe[d] != nil {
 			c.yprobe[d].Resync()
+			if c.syn[d] {
+				c.start[d] = &walker{yamux: true, atStart: true, valid: -1}
+			}
 		}
 		if c.syn[d] && d == live.ClientToServer {
 			c.prefix = c.r.cfg.Skip
@@ -928,6 +935,7 @@ func (c *conn) lost(d live.Dir, n int64, at time.Time) {
 		}
 		gap(c.probe[d], c.yprobe[d], n)
 		c.hold(chunk{dir: d, at: at, lost: n})
+		c.start[d] = nil
 		if dt := c.doubt[d]; dt != nil {
 			dt.walk.lose(n)
 			c.resolve(d, false)
@@ -1178,7 +1186,7 @@ func (c *conn) settle() {
 	case skipped:
 		if !c.pick {
 			c.r.stats.skipped.Add(1)
-			c.pending, c.probe, c.yprobe = nil, [2]*decoder.Decoder{}, [2]*yamux.Decoder{}
+			c.pending, c.probe, c.yprobe, c.start = nil, [2]*decoder.Decoder{}, [2]*yamux.Decoder{}, [2]*walker{}
 			return
 		}
 		// Picked, but no probe found frames: decoded as a tap decodes,
@@ -1189,7 +1197,7 @@ func (c *conn) settle() {
 		return // held until each direction shows where its frames begin
 	}
 	pending := c.pending
-	c.pending, c.probe, c.yprobe, c.held = nil, [2]*decoder.Decoder{}, [2]*yamux.Decoder{}, 0
+	c.pending, c.probe, c.yprobe, c.start, c.held = nil, [2]*decoder.Decoder{}, [2]*yamux.Decoder{}, [2]*walker{}, 0
 	at := c.last
 	if len(pending) > 0 {
 		at = pending[0].at
@@ -1521,6 +1529,10 @@ func gap(s *decoder.Decoder, y *yamux.Decoder, n int64) {
 // hold), to the direction's probes while the connection is probing: the
 // first frame, or violation, one of them finds is the verdict.
 func (c *conn) probeWith(d live.Dir, p []byte) {
+	if c.state == probing && c.bigFromStart(d, p) {
+		c.state, c.proto = decoding, tap.Yamux
+		return
+	}
 	if c.state == probing && c.doubtful(d) {
 		c.weigh(d, p)
 		return
@@ -1535,6 +1547,28 @@ func (c *conn) probeWith(d live.Dir, p []byte) {
 			c.state, c.proto = c.verdict(d, f != nil, f != nil && f.Offset == 0, pr.Lost()), tap.Yamux
 		}
 	}
+}
+
+// bigFromStart gives p to direction d's start walker, and reports whether
+// the direction, from its SYN, is yamux whose window is configured above
+// the default: its first headers chain from its first byte, two at least,
+// and one is a Data frame beyond 256 KiB. The probes' rule (a chain of
+// three, Data frames up to 256 KiB) rejects such a chain, and the bytes
+// after it hold no other, so the connection was skipped: a server's
+// answer to a client that announced a 4 MiB window is its ACK and then a
+// Data frame of up to 4 MiB. A direction's first byte is a known
+// boundary; nothing needs holding to follow its frames.
+func (c *conn) bigFromStart(d live.Dir, p []byte) bool {
+	w := c.start[d]
+	if w == nil {
+		return false
+	}
+	w.feed(p)
+	if w.broke || w.blind {
+		c.start[d] = nil
+		return false
+	}
+	return w.big && w.n >= 2
 }
 
 // frameDecoder is a decoder, smux's or yamux's, as scan uses it.

@@ -168,9 +168,25 @@ func (r *framer) SetSkipped(f *Frame, n int64) { f.Skipped = n }
 // rule checks with it that the frames after them go on chaining.
 func (h Header) Plausible() bool { return plausible(h) }
 
+// PlausibleAtStart is Plausible for a header at a known frame boundary,
+// a connection's first bytes and the frames that follow them: a Data
+// frame may carry up to MaxStartData bytes. Plausible bounds it by the
+// default window, which is what lets a resynchronisation hold no more
+// than ResyncWindow; where the boundary is known, nothing is held, and a
+// window configured larger (MaxStreamWindowSize, which go-yamux's
+// auto-tuning reaches by default) shows as larger frames.
+func (h Header) PlausibleAtStart() bool { return plausibleUpTo(h, MaxStartData) }
+
+// MaxStartData is the largest Data payload PlausibleAtStart accepts: the
+// largest window growth a plausible WindowUpdate carries.
+const MaxStartData = MaxResyncDelta
+
 // plausible applies the rule of Resync to one header: whether it looks
 // like one hashicorp/yamux sends. A connection's first frame is one too.
-func plausible(h Header) bool {
+func plausible(h Header) bool { return plausibleUpTo(h, MaxResyncData) }
+
+// plausibleUpTo is plausible with Data frames of up to maxData bytes.
+func plausibleUpTo(h Header, maxData uint32) bool {
 	if h.Version() != Version || h.Flags()&^KnownFlags != 0 {
 		return false
 	}
@@ -180,7 +196,7 @@ func plausible(h Header) bool {
 	}
 	switch h.Type() {
 	case Data:
-		return sid != 0 && sid <= MaxResyncStream && length > 0 && length <= MaxResyncData
+		return sid != 0 && sid <= MaxResyncStream && length > 0 && length <= maxData
 	case WindowUpdate:
 		return sid != 0 && sid <= MaxResyncStream && (flags != 0 || length >= MinResyncDelta) && length <= MaxResyncDelta
 	case Ping:

@@ -411,6 +411,31 @@ func TestResyncPlausible(t *testing.T) {
 	}
 }
 
+// TestPlausibleAtStart: at a known boundary a Data frame may carry up to
+// MaxStartData bytes (a window configured above the default); every other
+// part of the rule stands.
+func TestPlausibleAtStart(t *testing.T) {
+	for _, tc := range []struct {
+		hdr       yamux.Header
+		want, any bool // PlausibleAtStart, Plausible
+	}{
+		{yamux.MakeHeader(yamux.Data, 0, 3, yamux.MaxResyncData), true, true},
+		{yamux.MakeHeader(yamux.Data, 0, 3, yamux.MaxResyncData+1), true, false},
+		{yamux.MakeHeader(yamux.Data, 0, 3, 16<<20), true, false},
+		{yamux.MakeHeader(yamux.Data, 0, 3, yamux.MaxStartData), true, false},
+		{yamux.MakeHeader(yamux.Data, 0, 3, yamux.MaxStartData+1), false, false},
+		{yamux.MakeHeader(yamux.Data, 0, 0, 16<<20), false, false},           // on stream 0
+		{yamux.MakeHeader(yamux.Data, 16, 3, 16<<20), false, false},          // an unknown flag
+		{yamux.MakeHeader(yamux.Data, 0, 0x0001_0002, 16<<20), false, false}, // a type and flags read as an id
+		{yamux.MakeHeader(yamux.WindowUpdate, 0, 2, yamux.MinResyncDelta-1), false, false},
+		{yamux.MakeHeader(yamux.WindowUpdate, yamux.SYN, 1, 15<<20), true, true},
+	} {
+		if got := tc.hdr.PlausibleAtStart(); got != tc.want || tc.hdr.Plausible() != tc.any {
+			t.Errorf("%v: PlausibleAtStart %v, Plausible %v; want %v, %v", tc.hdr, got, tc.hdr.Plausible(), tc.want, tc.any)
+		}
+	}
+}
+
 // TestResyncWithoutResync checks that a decoder never told to resync
 // buffers nothing and reports nothing skipped or lost.
 func TestResyncWithoutResync(t *testing.T) {
