@@ -190,7 +190,6 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	// reads, slower than the writer writes (smux v2's writer sends 256 KiB
 	// before the first UPD, whatever the reader's MaxStreamBuffer); the
 	// stall counts from its latest such UPD.
-	held := 0 // stalled flows, of either direction
 	if s.atWindow > 0 && (s.version == 2 || s.proto == Yamux) {
 		var stalls [2]int
 		first := len(cs)
@@ -213,7 +212,6 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		for i := first; i < len(cs); i++ {
 			cs[i].ev.Count = uint64(stalls[cs[i].dir])
 		}
-		held = stalls[0] + stalls[1]
 	}
 
 	// LEAK: live streams older than LeakAfter, by the side that never sent
@@ -230,8 +228,8 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		return cs
 	}
 	var explained [3]uint64
-	if held > 0 || w.lists[waitList].head != nil {
-		explained = s.explainedLeaks(&oldest, now, cfg, leakExcuses{unanswered: unanswered, silent: silent, cutoff: cutoff, quiet: quiet})
+	if s.atWindow > 0 || w.lists[waitList].head != nil {
+		explained = s.explainedLeaks(&oldest, now, cfg, leakExcuses{unanswered: unanswered, silent: silent, cutoff: cutoff, quiet: quiet, leakAfter: cfg.LeakAfter})
 	}
 	for k, o := range oldest {
 		if o.st == nil || w.leaked[k] <= explained[k] {
@@ -301,7 +299,7 @@ func awaitsAnswer(st *stream, cutoff int64, quiet bool) bool {
 }
 
 // explainedLeaks counts, by leakKind, the streams counted as leaks that
-// another finding explains: a full window holds them (Flow.Stalled), or
+// another finding explains: a full window holds them (leakExcuses.holds), or
 // they are UNANSWERED's (leakExcuses.unanswers). It moves
 // each kind's oldest leak in oldest past them to its oldest stream that
 // nothing explains, if any. s.mu is held.
@@ -311,7 +309,7 @@ func (s *Session) explainedLeaks(oldest *[3]leakRef, now time.Time, cfg *Finding
 	for st := s.w.lists[liveList].head; st != nil && st.watch.leaked && n < maxWalk; st, n = st.watch.links[liveList].next, n+1 {
 		k := st.watch.kind
 		switch {
-		case st.flow[0].Stalled(now, cfg.StallAfter) || st.flow[1].Stalled(now, cfg.StallAfter),
+		case ex.holds(st, 0, now, cfg.StallAfter) || ex.holds(st, 1, now, cfg.StallAfter),
 			ex.unanswers(st, s.w.lastAt, cfg.UnansweredAfter):
 			explained[k]++
 		case !free[k]:
@@ -326,11 +324,25 @@ func (s *Session) explainedLeaks(oldest *[3]leakRef, now time.Time, cfg *Finding
 
 // leakExcuses is what explainedLeaks needs of an evaluation's UNANSWERED:
 // the directions it holds for (unanswered), the silent ones, its cutoff,
-// and whether a reader sends nothing when it reads (quiet: smux v1).
+// and whether a reader sends nothing when it reads (quiet: smux v1); and
+// LEAK's threshold.
 type leakExcuses struct {
 	unanswered, silent [2]bool
 	cutoff             int64
 	quiet              bool
+	leakAfter          time.Duration
+}
+
+// holds says whether st, counted as a leak, is one a full window
+// explains in direction d: its writer has been held there for
+// stallAfter (Flow.Stalled), or since before st grew older than
+// LeakAfter: WINDOW_STALL, which counts from the hold, is about to say so.
+// A writer that reached the window 1.5 s after its SYN crossed a 2 s
+// LEAK cutoff before a 1 s WINDOW_STALL's: for half a second LEAK said a
+// side forgot Close, then resolved as WINDOW_STALL opened.
+func (ex *leakExcuses) holds(st *stream, d int, now time.Time, stallAfter time.Duration) bool {
+	fl := &st.flow[d]
+	return fl.Stalled(now, stallAfter) || !fl.FullSince.IsZero() && fl.FullSince.UnixNano() <= st.watch.first+int64(ex.leakAfter)
 }
 
 // unanswers says whether st, counted as a leak, is one UNANSWERED explains:

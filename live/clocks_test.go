@@ -1,0 +1,109 @@
+package live_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/muxtop/muxtop/live"
+)
+
+// The boundaries between two findings' clocks: each test replays frames
+// at exact times and evaluates at every millisecond (or every few)
+// across the instants where one rule's cutoff has passed and another's
+// has not, and checks that no finding opens that another explains a
+// moment later, nor resolves and re-opens.
+
+// codes lists the finding records as "+CODE" and "-CODE", in order.
+func codes(reg *live.Registry) string {
+	var got []string
+	for _, r := range findingRecords(reg) {
+		sign := "+"
+		if r.Kind == live.FindingResolved {
+			sign = "-"
+		}
+		got = append(got, sign+r.Finding.Code.String())
+	}
+	return strings.Join(got, " ")
+}
+
+// TestNoLeakAsAWindowFills: a v2 stream whose writer reaches the window
+// after its SYN crosses LEAK's cutoff (from the SYN) before
+// WINDOW_STALL's (from when the window filled): it was a LEAK, "a side
+// forgot Close", from the leak cutoff until the hold had lasted
+// --stall-after, then WINDOW_STALL. Here the server's BULK writer fills
+// the window 1.5 s after the SYN (or 5 ms after it, with --stall-after
+// equal to --leak-after); the client never reads it.
+func TestNoLeakAsAWindowFills(t *testing.T) {
+	chunk := strings.Repeat("x", 32<<10)
+	for _, tc := range []struct {
+		fill        float64
+		stall, leak time.Duration
+	}{
+		{1.5, time.Second, 2 * time.Second},
+		{0.005, 2 * time.Second, 2 * time.Second},
+	} {
+		cfg := live.FindingsConfig{StallAfter: tc.stall, LeakAfter: tc.leak, Churn: -1}
+		reg := live.New(live.Config{})
+		sc := openSession(reg, 2)
+		sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "BULK"))
+		for ms := 1; ms <= 6000; ms++ {
+			at := sec(float64(ms) / 1000)
+			if ms%1000 == 0 {
+				sc.feedAt(at, nop(c2s), nop(s2c))
+			}
+			if ms == int(tc.fill*1000) {
+				for range 8 {
+					sc.feedAt(at, psh(s2c, 3, chunk))
+				}
+			}
+			if ms >= 1500 {
+				reg.Evaluate(at, cfg)
+			}
+		}
+		if got := codes(reg); got != "+WINDOW_STALL" {
+			t.Errorf("window full at %v s, stall %v, leak %v: %s, want +WINDOW_STALL:%s", tc.fill, tc.stall, tc.leak, got, describeRecords(findingRecords(reg)))
+		}
+	}
+}
+
+// TestLeakOfASlowReadersStreamSteady: a v2 upload whose reader consumes
+// it slowly (its UPDs leave the window full) is held by the window, which
+// excuses it from LEAK, though no WINDOW_STALL opens (its reader reads).
+// The excuse was looked at only while some stream waited for an answer:
+// with requests served beside it, LEAK opened and resolved as each
+// request's few milliseconds unanswered came and went.
+func TestLeakOfASlowReadersStreamSteady(t *testing.T) {
+	chunk := strings.Repeat("x", 32<<10)
+	cfg := live.FindingsConfig{StallAfter: time.Second, LeakAfter: 2 * time.Second, UnansweredAfter: 2 * time.Second, Churn: -1}
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 2)
+	sc.feedAt(sec(0), syn(c2s, 3))
+	for range 8 {
+		sc.feedAt(sec(0), psh(c2s, 3, chunk)) // smux's initial 256 KiB
+	}
+	consumed, sid := uint32(0), uint32(5)
+	for ms := 1; ms <= 8000; ms++ {
+		at := sec(float64(ms) / 1000)
+		if ms%500 == 10 {
+			consumed += 8 << 10
+			sc.feedAt(at, upd(s2c, 3, consumed, 16<<10))
+		}
+		if ms%1000 == 0 {
+			sc.feedAt(at, nop(c2s), nop(s2c))
+		}
+		switch ms % 300 {
+		case 0:
+			sc.feedAt(at, syn(c2s, sid), psh(c2s, sid, "RAND"))
+		case 2:
+			sc.feedAt(at, upd(s2c, sid, 4, 262144), psh(s2c, sid, "12345678"), fin(s2c, sid), fin(c2s, sid))
+			sid += 2
+		}
+		if ms%100 == 1 || ms%300 == 1 {
+			reg.Evaluate(at, cfg)
+		}
+	}
+	if got := codes(reg); got != "" {
+		t.Errorf("%s, want nothing:%s", got, describeRecords(findingRecords(reg)))
+	}
+}
