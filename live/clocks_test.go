@@ -107,3 +107,46 @@ func TestLeakOfASlowReadersStreamSteady(t *testing.T) {
 		t.Errorf("%s, want nothing:%s", got, describeRecords(findingRecords(reg)))
 	}
 }
+
+// TestDataAfterCloseThroughPendingData: in v2, late data waits lateGrace
+// uncounted for a UPD that shows its receiver reads it. An open
+// DATA_AFTER_CLOSE resolves AfterCloseWindow after the latest counted
+// frame; late data that came just before that and counts lateGrace later
+// re-opened it: the finding resolved, "no such data for 10 s", and opened
+// again 500 ms later, though such data never stopped. Where the
+// receiver's UPD shows it read that data, the finding resolves then.
+func TestDataAfterCloseThroughPendingData(t *testing.T) {
+	for _, read := range []bool{false, true} {
+		reg := live.New(live.Config{})
+		sc := openSession(reg, 2)
+		cfg := live.FindingsConfig{Churn: -1}
+		sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "RAND"), upd(s2c, 3, 4, 262144), psh(s2c, 3, "12345678"), fin(s2c, 3))
+		sc.feedAt(sec(1), psh(c2s, 3, "late"))
+		var resolved time.Time
+		for ms := 1000; ms <= 13000; ms += 10 {
+			at := sec(float64(ms) / 1000)
+			switch {
+			case ms == 10900:
+				sc.feedAt(at, psh(c2s, 3, "late again"))
+			case ms == 11200 && read:
+				sc.feedAt(at, upd(s2c, 3, 18, 262144)) // it read the late data
+			case ms%1000 == 0:
+				sc.feedAt(at, nop(c2s), nop(s2c))
+			}
+			reg.Evaluate(at, cfg)
+			if recs := findingRecords(reg); resolved.IsZero() && len(recs) > 1 {
+				resolved = recs[1].At
+			}
+		}
+		want := "+DATA_AFTER_CLOSE"
+		if read {
+			want = "+DATA_AFTER_CLOSE -DATA_AFTER_CLOSE"
+			if !resolved.Equal(sec(11.2)) {
+				t.Errorf("read: resolved at %v, want at the UPD, %v", resolved.Sub(t0), 11.2)
+			}
+		}
+		if got := codes(reg); got != want {
+			t.Errorf("read %v: %s, want %s:%s", read, got, want, describeRecords(findingRecords(reg)))
+		}
+	}
+}

@@ -268,7 +268,10 @@ func (s *Session) lateCandidates(cs []candidate, ns int64) []candidate {
 			continue // nothing new, nothing open
 		}
 		open := s.openFinding(CodeDataAfterClose, Dir(d))
-		fresh := ns-w.lateAt[d] < int64(AfterCloseWindow)
+		// Late data that waits lateGrace may count yet: an open finding
+		// waits for it, or it resolved and re-opened lateGrace later.
+		fresh := ns-w.lateAt[d] < int64(AfterCloseWindow) ||
+			open != nil && slices.ContainsFunc(w.pendingLate, func(p pendingLate) bool { return p.dir == Dir(d) })
 		if !fresh || open == nil && w.late[d] == es.lateBase[0][d] {
 			// Nothing to open, or the open finding resolves: the next
 			// finding counts from here.
