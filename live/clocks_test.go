@@ -150,3 +150,66 @@ func TestDataAfterCloseThroughPendingData(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenFindingsThroughAMomentaryWrite: a write in progress at two
+// evaluations in a row (100 ms) makes its direction stuck at once, so
+// that its silence is not taken for the sender's; SESSION_BLOCKED opens
+// only after --blocked-after. A finding already open, of a condition
+// that holds on, resolved at such a write and re-opened at the next
+// evaluation: LEAK, UNANSWERED, KEEPALIVE, WINDOW_STALL.
+func TestOpenFindingsThroughAMomentaryWrite(t *testing.T) {
+	chunk := strings.Repeat("x", 32<<10)
+	cfg := live.FindingsConfig{UnansweredAfter: 2 * time.Second, LeakAfter: 2 * time.Second, StallAfter: time.Second,
+		BlockedAfter: time.Second, Churn: -1}
+	for _, tc := range []struct {
+		name  string
+		ver   uint8
+		setup func(sc *script)
+		nops  [2]bool // keepalive NOPs every second of c2s, s2c
+		want  string
+	}{
+		{"leak", 1, func(sc *script) {
+			sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "RAND"), psh(s2c, 3, "12345678"))
+		}, [2]bool{true, true}, "+LEAK"},
+		{"unanswered", 1, func(sc *script) {
+			sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "HOLD"), psh(s2c, 3, "12345678"), fin(c2s, 3), fin(s2c, 3))
+			sc.feedAt(sec(0.5), syn(c2s, 5), psh(c2s, 5, "RAND"))
+		}, [2]bool{true, true}, "+UNANSWERED"},
+		{"keepalive", 1, func(sc *script) {
+			sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "RAND"), psh(s2c, 3, "12345678"), fin(c2s, 3), fin(s2c, 3))
+			sc.feedAt(sec(0.5), nop(s2c), nop(c2s))
+			sc.feedAt(sec(1), nop(s2c), nop(c2s))
+		}, [2]bool{false, true}, "+KEEPALIVE"},
+		{"stall", 2, func(sc *script) {
+			sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "BULK"))
+			for range 8 {
+				sc.feedAt(sec(0.01), psh(s2c, 3, chunk))
+			}
+		}, [2]bool{true, true}, "+WINDOW_STALL"},
+	} {
+		reg := live.New(live.Config{})
+		sc := openSession(reg, tc.ver)
+		tc.setup(sc)
+		for ms := 100; ms <= 8000; ms += 100 {
+			at := sec(float64(ms) / 1000)
+			if ms%1000 == 0 {
+				if tc.nops[0] {
+					sc.feedAt(at, nop(c2s))
+				}
+				if tc.nops[1] {
+					sc.feedAt(at, nop(s2c))
+				}
+			}
+			reg.Evaluate(at, cfg)
+			switch ms {
+			case 5000:
+				sc.s.WriteStarted(c2s)
+			case 5200:
+				sc.s.WriteDone(c2s) // the evaluations at 5.1 and 5.2 s saw it in progress
+			}
+		}
+		if got := codes(reg); got != tc.want {
+			t.Errorf("%s: %s, want %s:%s", tc.name, got, tc.want, describeRecords(findingRecords(reg)))
+		}
+	}
+}

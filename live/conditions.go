@@ -32,9 +32,14 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	// joined the session or lost bytes (incomplete), maybe ones it never
 	// saw open.
 	var stuck [2]bool
+	confirmed := false // a direction has been stuck for BlockedAfter
 	block := func(d int, since int64, sign BlockedSign) {
 		stuck[d] = true
-		if ns-since >= int64(cfg.BlockedAfter) && (s.open > 0 || s.incomplete) {
+		if ns-since < int64(cfg.BlockedAfter) {
+			return
+		}
+		confirmed = true
+		if s.open > 0 || s.incomplete {
 			cs = append(cs, s.blockedCandidate(Dir(d), since, ns, sign, cfg))
 		}
 	}
@@ -82,6 +87,16 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		}
 	}
 	blocked := stuck[0] || stuck[1]
+	// A direction stuck for less than BlockedAfter (a write held for a
+	// moment, a reader out of Read for an evaluation or two) opens none
+	// of the findings its block would explain, but keeps those already
+	// open: they hold or resolve by their own conditions until
+	// SESSION_BLOCKED says the session is blocked. Else a write held for
+	// 100 ms resolved an open LEAK, UNANSWERED, KEEPALIVE or WINDOW_STALL,
+	// which opened again an evaluation later.
+	keep := func(code FindingCode, d Dir, hasDir bool, stream uint32) bool {
+		return !confirmed && es.openCodes&(1<<code) != 0 && s.isOpen(makeKey(code, d, hasDir, stream))
+	}
 
 	// KEEPALIVE: a direction silent for longer than its keepalive cadence
 	// allows (SilenceLimit). A direction that never sent a NOP borrows the other's
@@ -112,7 +127,7 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 			// come at once (go-yamux), d's silence is that long.
 			every = w.firstPing[1-d]
 		}
-		if every == 0 || stuck[d] || s.yamux().waiting[d] {
+		if every == 0 || stuck[d] && !keep(CodeKeepalive, Dir(d), true, 0) || s.yamux().waiting[d] {
 			continue
 		}
 		last := w.lastHeard(Dir(d))
@@ -144,7 +159,7 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	var unanswered [2]bool // an UNANSWERED of streams opened in that direction holds
 	cutoff := ns - int64(cfg.UnansweredAfter)
 	quiet := s.version == 1 && s.proto != Yamux
-	if wl := &w.lists[waitList]; wl.head != nil && wl.headAt <= cutoff && !blocked {
+	if wl := &w.lists[waitList]; wl.head != nil && wl.headAt <= cutoff && (!blocked || !confirmed && es.openCodes&(1<<CodeUnanswered) != 0) {
 		var count [2]uint64
 		var oldest [2]*stream
 		n := 0
@@ -160,7 +175,7 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		}
 		for d := range 2 {
 			o := oldest[d]
-			if o == nil || silent[1-d] || w.lastAt[1-d] <= o.watch.first {
+			if o == nil || silent[1-d] || w.lastAt[1-d] <= o.watch.first || blocked && !keep(CodeUnanswered, Dir(d), true, 0) {
 				continue
 			}
 			unanswered[d] = true
@@ -197,7 +212,8 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		for st := w.lists[liveList].head; st != nil && n < maxWalk; st, n = st.watch.links[liveList].next, n+1 {
 			for d := range 2 {
 				fl := &st.flow[d]
-				if stuck[d] || stuck[1-d] || !fl.Stalled(now, cfg.StallAfter) || ns-st.watch.consumedAt[d] < int64(cfg.StallAfter) {
+				if (stuck[d] || stuck[1-d]) && !keep(CodeWindowStall, Dir(d), true, st.id) ||
+					!fl.Stalled(now, cfg.StallAfter) || ns-st.watch.consumedAt[d] < int64(cfg.StallAfter) {
 					continue
 				}
 				if stalls[d]++; stalls[d] > maxStalls {
@@ -224,7 +240,7 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		return cs
 	}
 	oldest := *s.countLeaks(ns - int64(cfg.LeakAfter))
-	if blocked {
+	if blocked && (confirmed || es.openCodes&(1<<CodeLeak) == 0) {
 		return cs
 	}
 	var explained [3]uint64
@@ -244,6 +260,9 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 			c.dir, c.hasDir = ClientToServer, true
 		default:
 			c.dir = o.opener.Sends() // not in the key: the opener, for the text
+		}
+		if blocked && !keep(c.code, c.dir, c.hasDir, 0) {
+			continue
 		}
 		cs = append(cs, c)
 	}
@@ -382,6 +401,11 @@ func leakKind(st State) int {
 		return 2
 	}
 	return 0
+}
+
+// isOpen says whether s has an open finding of key k. s.mu is held.
+func (s *Session) isOpen(k findingKey) bool {
+	return slices.ContainsFunc(s.w.eng.open, func(f *Finding) bool { return f.key() == k })
 }
 
 // openFinding returns s's open finding of code in dir, or nil. s.mu is held.
