@@ -213,3 +213,48 @@ func TestOpenFindingsThroughAMomentaryWrite(t *testing.T) {
 		}
 	}
 }
+
+// TestNoUnansweredAsThePeerFreezes: in v1 a request 5 ms after its SYN
+// waits from the request; the server's keepalive NOP came 5 ms after it,
+// and then nothing: it froze. UNANSWERED's cutoff (the request's) passes
+// 5 ms before KEEPALIVE's (the NOP's): UNANSWERED, "it is alive and not
+// accepting", opened and resolved a moment later as KEEPALIVE said the
+// server is silent. A server that goes on sending its NOPs, one of them
+// 50 ms late, is UNANSWERED's.
+func TestNoUnansweredAsThePeerFreezes(t *testing.T) {
+	cfg := live.FindingsConfig{UnansweredAfter: 2 * time.Second, LeakAfter: 30 * time.Second, Churn: -1}
+	for _, tc := range []struct {
+		name   string
+		frozen bool
+		want   string
+	}{
+		{"frozen", true, "+KEEPALIVE"},
+		{"alive", false, "+UNANSWERED"},
+	} {
+		reg := live.New(live.Config{})
+		sc := openSession(reg, 1)
+		sc.feedAt(sec(0.010), nop(s2c))
+		for ms := 1; ms <= 6000; ms++ {
+			at := sec(float64(ms) / 1000)
+			if ms%1000 == 0 {
+				sc.feedAt(at, nop(c2s))
+			}
+			switch {
+			case ms == 1000:
+				sc.feedAt(at, syn(c2s, 3))
+			case ms == 1005:
+				sc.feedAt(at, psh(c2s, 3, "FRZE"))
+			case ms == 1010:
+				sc.feedAt(at, nop(s2c)) // the frozen server's last
+			case !tc.frozen && (ms%1000 == 10 && ms != 3010 || ms == 3060):
+				sc.feedAt(at, nop(s2c))
+			}
+			if ms >= 2500 {
+				reg.Evaluate(at, cfg)
+			}
+		}
+		if got := codes(reg); got != tc.want {
+			t.Errorf("%s: %s, want %s:%s", tc.name, got, tc.want, describeRecords(findingRecords(reg)))
+		}
+	}
+}

@@ -107,7 +107,7 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	// EOF) is silent by its sender's choice from then on: only its
 	// silence up to its end counts. Bytes a resynchronisation holds
 	// unframed end a silence as a frame does (Heard).
-	var silent [2]bool
+	var silent, overdue [2]bool
 	for d := range 2 {
 		every, floor, borrowed := w.nopEvery[d], int64(0), false
 		if every == 0 {
@@ -142,6 +142,9 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		if s.dirEnded[d] {
 			until = min(ns, s.dirEndedAt[d])
 		}
+		// Overdue: a NOP is later than the cadence, and the silence may
+		// be KEEPALIVE's in a moment (UNANSWERED waits for it).
+		overdue[d] = time.Duration(until-last) >= min(time.Duration(max(every, floor)), limit)
 		if quiet := time.Duration(ns - last); time.Duration(until-last) >= limit {
 			silent[d] = true
 			cs = append(cs, candidate{code: CodeKeepalive, dir: Dir(d), hasDir: true, since: last,
@@ -151,6 +154,11 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 
 	// UNANSWERED: streams with no frame back for UnansweredAfter while the
 	// other side has sent something since: it is alive, and not accepting.
+	// Not while the other side's keepalive is overdue: it may be frozen,
+	// which KEEPALIVE is about to say (its silence counts from its last
+	// frame, which may come after the stream's SYN, or in v1 after the
+	// opener's last frame on it: UNANSWERED opened and resolved a moment
+	// later as KEEPALIVE opened). One open stays.
 	// In smux v1 a reader sends nothing when it reads, so a stream its
 	// opener still writes on (a one-way push, an upload) is not waiting
 	// for an answer: only UnansweredAfter after the opener's last frame on
@@ -175,7 +183,8 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		}
 		for d := range 2 {
 			o := oldest[d]
-			if o == nil || silent[1-d] || w.lastAt[1-d] <= o.watch.first || blocked && !keep(CodeUnanswered, Dir(d), true, 0) {
+			if o == nil || silent[1-d] || w.lastAt[1-d] <= o.watch.first ||
+				(blocked || overdue[1-d]) && !keep(CodeUnanswered, Dir(d), true, 0) {
 				continue
 			}
 			unanswered[d] = true
