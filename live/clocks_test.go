@@ -258,3 +258,61 @@ func TestNoUnansweredAsThePeerFreezes(t *testing.T) {
 		}
 	}
 }
+
+// TestNoLeakAsABacklogDrains: with --leak-after equal to
+// --unanswered-after, a stream accepted after waiting that long (a
+// backlog draining) is UNANSWERED's until its first frame back; its
+// answer and FIN came a moment later, and LEAK, "a side forgot Close",
+// opened between and resolved at the FIN. In v2 the first frame back is
+// the reader's UPD at its first read, in a packet of its own. Such a
+// stream counts from its answer: left open, it is a LEAK LeakAfter after
+// it.
+func TestNoLeakAsABacklogDrains(t *testing.T) {
+	cfg := live.FindingsConfig{UnansweredAfter: 2 * time.Second, LeakAfter: 2 * time.Second, Churn: -1}
+	for _, ver := range []uint8{1, 2} {
+		for _, closed := range []bool{true, false} {
+			reg := live.New(live.Config{})
+			sc := openSession(reg, ver)
+			var leakAt time.Time
+			for ms := 1; ms <= 8000; ms++ {
+				at := sec(float64(ms) / 1000)
+				if ms%1000 == 0 {
+					sc.feedAt(at, nop(c2s), nop(s2c))
+				}
+				switch ms {
+				case 1000:
+					sc.feedAt(at, syn(c2s, 3), psh(c2s, 3, "RAND"))
+				case 3500:
+					if ver == 2 {
+						sc.feedAt(at, upd(s2c, 3, 4, 262144))
+					} else {
+						sc.feedAt(at, psh(s2c, 3, "12345678"))
+					}
+				case 3520:
+					if ver == 2 {
+						sc.feedAt(at, psh(s2c, 3, "12345678"))
+					}
+					if closed {
+						sc.feedAt(at, fin(s2c, 3), fin(c2s, 3))
+					}
+				}
+				if ms >= 2000 {
+					reg.Evaluate(at, cfg)
+				}
+				if recs := findingRecords(reg); leakAt.IsZero() && len(recs) == 3 {
+					leakAt = recs[2].At
+				}
+			}
+			want := "+UNANSWERED -UNANSWERED"
+			if !closed {
+				want += " +LEAK"
+				if !leakAt.Equal(sec(5.5)) {
+					t.Errorf("v%d left open: LEAK at %v, want 2 s after the answer, 5.5s", ver, leakAt.Sub(t0))
+				}
+			}
+			if got := codes(reg); got != want {
+				t.Errorf("v%d closed %v: %s, want %s:%s", ver, closed, got, want, describeRecords(findingRecords(reg)))
+			}
+		}
+	}
+}

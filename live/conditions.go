@@ -244,17 +244,20 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	// cannot close its streams: SESSION_BLOCKED says why. Nor can a
 	// stalled stream's writer finish (WINDOW_STALL), nor a stream nobody
 	// accepted be served (UNANSWERED): those say why, and no side forgot
-	// Close.
+	// Close. A stream answered late, after UNANSWERED's wait (a backlog
+	// drained), counts from its answer: it is being served.
 	if w.lists[liveList].head == nil {
 		return cs
 	}
-	oldest := *s.countLeaks(ns - int64(cfg.LeakAfter))
+	leakCut := ns - int64(cfg.LeakAfter)
+	oldest := *s.countLeaks(leakCut, cfg.LeakAfter)
 	if blocked && (confirmed || es.openCodes&(1<<CodeLeak) == 0) {
 		return cs
 	}
 	var explained [3]uint64
-	if s.atWindow > 0 || w.lists[waitList].head != nil {
-		explained = s.explainedLeaks(&oldest, now, cfg, leakExcuses{unanswered: unanswered, silent: silent, cutoff: cutoff, quiet: quiet, leakAfter: cfg.LeakAfter})
+	if s.atWindow > 0 || w.lists[waitList].head != nil || w.answeredLate > leakCut {
+		explained = s.explainedLeaks(&oldest, now, cfg, leakExcuses{unanswered: unanswered, silent: silent, cutoff: cutoff, quiet: quiet,
+			leakAfter: cfg.LeakAfter, leakCut: leakCut})
 	}
 	for k, o := range oldest {
 		if o.st == nil || w.leaked[k] <= explained[k] {
@@ -330,8 +333,9 @@ func awaitsAnswer(st *stream, cutoff int64, quiet bool) bool {
 }
 
 // explainedLeaks counts, by leakKind, the streams counted as leaks that
-// another finding explains: a full window holds them (leakExcuses.holds), or
-// they are UNANSWERED's (leakExcuses.unanswers). It moves
+// another finding explains: a full window holds them (leakExcuses.holds),
+// they are UNANSWERED's (leakExcuses.unanswers), or were answered late
+// (leakExcuses.answeredLate). It moves
 // each kind's oldest leak in oldest past them to its oldest stream that
 // nothing explains, if any. s.mu is held.
 func (s *Session) explainedLeaks(oldest *[3]leakRef, now time.Time, cfg *FindingsConfig, ex leakExcuses) (explained [3]uint64) {
@@ -341,7 +345,7 @@ func (s *Session) explainedLeaks(oldest *[3]leakRef, now time.Time, cfg *Finding
 		k := st.watch.kind
 		switch {
 		case ex.holds(st, 0, now, cfg.StallAfter) || ex.holds(st, 1, now, cfg.StallAfter),
-			ex.unanswers(st, s.w.lastAt, cfg.UnansweredAfter):
+			ex.unanswers(st, s.w.lastAt, cfg.UnansweredAfter), ex.answeredLate(st):
 			explained[k]++
 		case !free[k]:
 			free[k] = true
@@ -356,12 +360,13 @@ func (s *Session) explainedLeaks(oldest *[3]leakRef, now time.Time, cfg *Finding
 // leakExcuses is what explainedLeaks needs of an evaluation's UNANSWERED:
 // the directions it holds for (unanswered), the silent ones, its cutoff,
 // and whether a reader sends nothing when it reads (quiet: smux v1); and
-// LEAK's threshold.
+// LEAK's threshold and cutoff.
 type leakExcuses struct {
 	unanswered, silent [2]bool
 	cutoff             int64
 	quiet              bool
 	leakAfter          time.Duration
+	leakCut            int64
 }
 
 // holds says whether st, counted as a leak, is one a full window
@@ -374,6 +379,17 @@ type leakExcuses struct {
 func (ex *leakExcuses) holds(st *stream, d int, now time.Time, stallAfter time.Duration) bool {
 	fl := &st.flow[d]
 	return fl.Stalled(now, stallAfter) || !fl.FullSince.IsZero() && fl.FullSince.UnixNano() <= st.watch.first+int64(ex.leakAfter)
+}
+
+// answeredLate says whether st, counted as a leak, got its first frame
+// back leakAfter or more after its SYN, less than leakAfter ago: it
+// waited for its answer (a backlog drained), which UNANSWERED said or
+// excused it for (unanswers), and is served now. It counts from its
+// answer: from its SYN, it was a LEAK, "a side forgot Close", from its
+// answer to its FIN a moment later.
+func (ex *leakExcuses) answeredLate(st *stream) bool {
+	a := st.watch.answered
+	return a > ex.leakCut && a-st.watch.first >= int64(ex.leakAfter)
 }
 
 // unanswers says whether st, counted as a leak, is one UNANSWERED explains:
