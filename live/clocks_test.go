@@ -316,3 +316,54 @@ func TestNoLeakAsABacklogDrains(t *testing.T) {
 		}
 	}
 }
+
+// TestUnansweredUntilTheWindowStalls: a v2 upload nobody reads (no UPD)
+// is UNANSWERED's, and its writer's full window WINDOW_STALL's; a writer
+// at the window before the stream counted for UNANSWERED is not
+// UNANSWERED's at all. Where the window filled after UNANSWERED had
+// counted the stream (a slow upload), UNANSWERED resolved at once ("the
+// streams got an answer"), and LEAK, "a side forgot Close", opened for
+// the second until WINDOW_STALL did. Now UNANSWERED hands over to
+// WINDOW_STALL at the evaluation that opens it, and there is no LEAK.
+func TestUnansweredUntilTheWindowStalls(t *testing.T) {
+	chunk := strings.Repeat("x", 32<<10)
+	for _, tc := range []struct {
+		every       int // ms between the upload's 32 KiB writes: the window fills at 8 times it
+		leak        time.Duration
+		want        string
+		stallOpened float64
+	}{
+		{300, 2 * time.Second, "+UNANSWERED -UNANSWERED +WINDOW_STALL", 3.4},
+		{225, 1500 * time.Millisecond, "+WINDOW_STALL", 2.8},
+	} {
+		cfg := live.FindingsConfig{UnansweredAfter: 2 * time.Second, LeakAfter: tc.leak, StallAfter: time.Second, Churn: -1}
+		reg := live.New(live.Config{})
+		sc := openSession(reg, 2)
+		sc.feedAt(sec(0), syn(c2s, 3))
+		n := 0
+		for ms := 1; ms <= 6000; ms++ {
+			at := sec(float64(ms) / 1000)
+			if ms%1000 == 0 {
+				sc.feedAt(at, nop(c2s), nop(s2c))
+			}
+			if ms%tc.every == 0 && n < 8 {
+				sc.feedAt(at, psh(c2s, 3, chunk))
+				n++
+			}
+			reg.Evaluate(at, cfg)
+		}
+		recs := findingRecords(reg)
+		if got := codes(reg); got != tc.want {
+			t.Errorf("window full at %d ms: %s, want %s:%s", 8*tc.every, got, tc.want, describeRecords(recs))
+			continue
+		}
+		for _, r := range recs {
+			if !r.At.Equal(sec(tc.stallOpened)) && r.Finding.Code != live.CodeUnanswered {
+				t.Errorf("window full at %d ms: %s %s at %v, want at %v", 8*tc.every, r.Kind, r.Finding.Code, r.At.Sub(t0), tc.stallOpened)
+			}
+			if r.Kind == live.FindingResolved && !r.At.Equal(sec(tc.stallOpened)) {
+				t.Errorf("window full at %d ms: UNANSWERED resolved at %v, want as WINDOW_STALL opened, %v", 8*tc.every, r.At.Sub(t0), tc.stallOpened)
+			}
+		}
+	}
+}

@@ -172,7 +172,7 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		var oldest [2]*stream
 		n := 0
 		for st := wl.head; st != nil && n < maxWalk && st.watch.first <= cutoff; st, n = st.watch.links[waitList].next, n+1 {
-			if !awaitsAnswer(st, cutoff, quiet) {
+			if !awaitsAnswer(st, cutoff, quiet, now, cfg) {
 				continue
 			}
 			d := st.opener.Sends()
@@ -326,10 +326,14 @@ func (s *Session) lateCandidates(cs []candidate, ns int64) []candidate {
 // it too (one it still writes on, a push or an upload, waits for nothing
 // yet); and its opener's writer is not held at a full window (the other
 // side accepted it and does not read: WINDOW_STALL says so, or the window
-// is still filling).
-func awaitsAnswer(st *stream, cutoff int64, quiet bool) bool {
-	return st.watch.listed[waitList] && st.watch.first <= cutoff &&
-		!(quiet && st.last.UnixNano() > cutoff) && st.flow[st.opener.Sends()].FullSince.IsZero()
+// is still filling). A writer that reached the window only after the
+// stream waited UnansweredAfter (a slow upload) leaves it UNANSWERED's
+// until WINDOW_STALL holds: UNANSWERED resolved at the window, "the
+// streams got an answer", StallAfter before WINDOW_STALL opened.
+func awaitsAnswer(st *stream, cutoff int64, quiet bool, now time.Time, cfg *FindingsConfig) bool {
+	fl := &st.flow[st.opener.Sends()]
+	return st.watch.listed[waitList] && st.watch.first <= cutoff && !(quiet && st.last.UnixNano() > cutoff) &&
+		(fl.FullSince.IsZero() || fl.FullSince.UnixNano() > st.watch.first+int64(cfg.UnansweredAfter) && !fl.Stalled(now, cfg.StallAfter))
 }
 
 // explainedLeaks counts, by leakKind, the streams counted as leaks that
@@ -372,13 +376,15 @@ type leakExcuses struct {
 // holds says whether st, counted as a leak, is one a full window
 // explains in direction d: its writer has been held there for
 // stallAfter (Flow.Stalled), or since before st grew older than
-// LeakAfter: WINDOW_STALL, which counts from the hold, is about to say so.
+// LeakAfter, or with no frame back at all (UNANSWERED's until then):
+// WINDOW_STALL, which counts from the hold, is about to say so.
 // A writer that reached the window 1.5 s after its SYN crossed a 2 s
 // LEAK cutoff before a 1 s WINDOW_STALL's: for half a second LEAK said a
 // side forgot Close, then resolved as WINDOW_STALL opened.
 func (ex *leakExcuses) holds(st *stream, d int, now time.Time, stallAfter time.Duration) bool {
 	fl := &st.flow[d]
-	return fl.Stalled(now, stallAfter) || !fl.FullSince.IsZero() && fl.FullSince.UnixNano() <= st.watch.first+int64(ex.leakAfter)
+	return fl.Stalled(now, stallAfter) ||
+		!fl.FullSince.IsZero() && (fl.FullSince.UnixNano() <= st.watch.first+int64(ex.leakAfter) || st.watch.listed[waitList])
 }
 
 // answeredLate says whether st, counted as a leak, got its first frame
@@ -393,7 +399,8 @@ func (ex *leakExcuses) answeredLate(st *stream) bool {
 }
 
 // unanswers says whether st, counted as a leak, is one UNANSWERED explains:
-// no frame back and its opener's writer not held at a full window; where
+// no frame back and its opener's writer not at a full window (one that
+// is, holds excuses); where
 // a reader sends nothing when it reads, no push (its opener wrote on it
 // only within unansweredAfter of opening it, or nothing since cutoff);
 // and UNANSWERED holds for its opener's direction, or is about to: the
