@@ -32,9 +32,14 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	// joined the session or lost bytes (incomplete), maybe ones it never
 	// saw open.
 	var stuck [2]bool
+	confirmed := false // a direction has been stuck for BlockedAfter
 	block := func(d int, since int64, sign BlockedSign) {
 		stuck[d] = true
-		if ns-since >= int64(cfg.BlockedAfter) && (s.open > 0 || s.incomplete) {
+		if ns-since < int64(cfg.BlockedAfter) {
+			return
+		}
+		confirmed = true
+		if s.open > 0 || s.incomplete {
 			cs = append(cs, s.blockedCandidate(Dir(d), since, ns, sign, cfg))
 		}
 	}
@@ -82,6 +87,16 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		}
 	}
 	blocked := stuck[0] || stuck[1]
+	// A direction stuck for less than BlockedAfter (a write held for a
+	// moment, a reader out of Read for an evaluation or two) opens none
+	// of the findings its block would explain, but keeps those already
+	// open: they hold or resolve by their own conditions until
+	// SESSION_BLOCKED says the session is blocked. Else a write held for
+	// 100 ms resolved an open LEAK, UNANSWERED, KEEPALIVE or WINDOW_STALL,
+	// which opened again an evaluation later.
+	keep := func(code FindingCode, d Dir, hasDir bool, stream uint32) bool {
+		return !confirmed && es.openCodes&(1<<code) != 0 && s.isOpen(makeKey(code, d, hasDir, stream))
+	}
 
 	// KEEPALIVE: a direction silent for longer than its keepalive cadence
 	// allows (SilenceLimit). A direction that never sent a NOP borrows the other's
@@ -92,7 +107,7 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	// EOF) is silent by its sender's choice from then on: only its
 	// silence up to its end counts. Bytes a resynchronisation holds
 	// unframed end a silence as a frame does (Heard).
-	var silent [2]bool
+	var silent, overdue [2]bool
 	for d := range 2 {
 		every, floor, borrowed := w.nopEvery[d], int64(0), false
 		if every == 0 {
@@ -112,7 +127,7 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 			// come at once (go-yamux), d's silence is that long.
 			every = w.firstPing[1-d]
 		}
-		if every == 0 || stuck[d] || s.yamux().waiting[d] {
+		if every == 0 || stuck[d] && !keep(CodeKeepalive, Dir(d), true, 0) || s.yamux().waiting[d] {
 			continue
 		}
 		last := w.lastHeard(Dir(d))
@@ -127,6 +142,9 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		if s.dirEnded[d] {
 			until = min(ns, s.dirEndedAt[d])
 		}
+		// Overdue: a NOP is later than the cadence, and the silence may
+		// be KEEPALIVE's in a moment (UNANSWERED waits for it).
+		overdue[d] = time.Duration(until-last) >= min(time.Duration(max(every, floor)), limit)
 		if quiet := time.Duration(ns - last); time.Duration(until-last) >= limit {
 			silent[d] = true
 			cs = append(cs, candidate{code: CodeKeepalive, dir: Dir(d), hasDir: true, since: last,
@@ -136,6 +154,11 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 
 	// UNANSWERED: streams with no frame back for UnansweredAfter while the
 	// other side has sent something since: it is alive, and not accepting.
+	// Not while the other side's keepalive is overdue: it may be frozen,
+	// which KEEPALIVE is about to say (its silence counts from its last
+	// frame, which may come after the stream's SYN, or in v1 after the
+	// opener's last frame on it: UNANSWERED opened and resolved a moment
+	// later as KEEPALIVE opened). One open stays.
 	// In smux v1 a reader sends nothing when it reads, so a stream its
 	// opener still writes on (a one-way push, an upload) is not waiting
 	// for an answer: only UnansweredAfter after the opener's last frame on
@@ -144,12 +167,12 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	var unanswered [2]bool // an UNANSWERED of streams opened in that direction holds
 	cutoff := ns - int64(cfg.UnansweredAfter)
 	quiet := s.version == 1 && s.proto != Yamux
-	if wl := &w.lists[waitList]; wl.head != nil && wl.headAt <= cutoff && !blocked {
+	if wl := &w.lists[waitList]; wl.head != nil && wl.headAt <= cutoff && (!blocked || !confirmed && es.openCodes&(1<<CodeUnanswered) != 0) {
 		var count [2]uint64
 		var oldest [2]*stream
 		n := 0
 		for st := wl.head; st != nil && n < maxWalk && st.watch.first <= cutoff; st, n = st.watch.links[waitList].next, n+1 {
-			if !awaitsAnswer(st, cutoff, quiet) {
+			if !awaitsAnswer(st, cutoff, quiet, now, cfg) {
 				continue
 			}
 			d := st.opener.Sends()
@@ -160,7 +183,8 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		}
 		for d := range 2 {
 			o := oldest[d]
-			if o == nil || silent[1-d] || w.lastAt[1-d] <= o.watch.first {
+			if o == nil || silent[1-d] || w.lastAt[1-d] <= o.watch.first ||
+				(blocked || overdue[1-d]) && !keep(CodeUnanswered, Dir(d), true, 0) {
 				continue
 			}
 			unanswered[d] = true
@@ -190,7 +214,6 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	// reads, slower than the writer writes (smux v2's writer sends 256 KiB
 	// before the first UPD, whatever the reader's MaxStreamBuffer); the
 	// stall counts from its latest such UPD.
-	held := 0 // stalled flows, of either direction
 	if s.atWindow > 0 && (s.version == 2 || s.proto == Yamux) {
 		var stalls [2]int
 		first := len(cs)
@@ -198,7 +221,8 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		for st := w.lists[liveList].head; st != nil && n < maxWalk; st, n = st.watch.links[liveList].next, n+1 {
 			for d := range 2 {
 				fl := &st.flow[d]
-				if stuck[d] || stuck[1-d] || !fl.Stalled(now, cfg.StallAfter) || ns-st.watch.consumedAt[d] < int64(cfg.StallAfter) {
+				if (stuck[d] || stuck[1-d]) && !keep(CodeWindowStall, Dir(d), true, st.id) ||
+					!fl.Stalled(now, cfg.StallAfter) || ns-st.watch.consumedAt[d] < int64(cfg.StallAfter) {
 					continue
 				}
 				if stalls[d]++; stalls[d] > maxStalls {
@@ -213,7 +237,6 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		for i := first; i < len(cs); i++ {
 			cs[i].ev.Count = uint64(stalls[cs[i].dir])
 		}
-		held = stalls[0] + stalls[1]
 	}
 
 	// LEAK: live streams older than LeakAfter, by the side that never sent
@@ -221,17 +244,20 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	// cannot close its streams: SESSION_BLOCKED says why. Nor can a
 	// stalled stream's writer finish (WINDOW_STALL), nor a stream nobody
 	// accepted be served (UNANSWERED): those say why, and no side forgot
-	// Close.
+	// Close. A stream answered late, after UNANSWERED's wait (a backlog
+	// drained), counts from its answer: it is being served.
 	if w.lists[liveList].head == nil {
 		return cs
 	}
-	oldest := *s.countLeaks(ns - int64(cfg.LeakAfter))
-	if blocked {
+	leakCut := ns - int64(cfg.LeakAfter)
+	oldest := *s.countLeaks(leakCut, cfg.LeakAfter)
+	if blocked && (confirmed || es.openCodes&(1<<CodeLeak) == 0) {
 		return cs
 	}
 	var explained [3]uint64
-	if held > 0 || w.lists[waitList].head != nil {
-		explained = s.explainedLeaks(&oldest, now, cfg, leakExcuses{unanswered: unanswered, silent: silent, cutoff: cutoff, quiet: quiet})
+	if s.atWindow > 0 || w.lists[waitList].head != nil || w.answeredLate > leakCut {
+		explained = s.explainedLeaks(&oldest, now, cfg, leakExcuses{unanswered: unanswered, silent: silent, cutoff: cutoff, quiet: quiet,
+			leakAfter: cfg.LeakAfter, leakCut: leakCut})
 	}
 	for k, o := range oldest {
 		if o.st == nil || w.leaked[k] <= explained[k] {
@@ -246,6 +272,9 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 			c.dir, c.hasDir = ClientToServer, true
 		default:
 			c.dir = o.opener.Sends() // not in the key: the opener, for the text
+		}
+		if blocked && !keep(c.code, c.dir, c.hasDir, 0) {
+			continue
 		}
 		cs = append(cs, c)
 	}
@@ -270,7 +299,10 @@ func (s *Session) lateCandidates(cs []candidate, ns int64) []candidate {
 			continue // nothing new, nothing open
 		}
 		open := s.openFinding(CodeDataAfterClose, Dir(d))
-		fresh := ns-w.lateAt[d] < int64(AfterCloseWindow)
+		// Late data that waits lateGrace may count yet: an open finding
+		// waits for it, or it resolved and re-opened lateGrace later.
+		fresh := ns-w.lateAt[d] < int64(AfterCloseWindow) ||
+			open != nil && slices.ContainsFunc(w.pendingLate, func(p pendingLate) bool { return p.dir == Dir(d) })
 		if !fresh || open == nil && w.late[d] == es.lateBase[0][d] {
 			// Nothing to open, or the open finding resolves: the next
 			// finding counts from here.
@@ -294,15 +326,20 @@ func (s *Session) lateCandidates(cs []candidate, ns int64) []candidate {
 // it too (one it still writes on, a push or an upload, waits for nothing
 // yet); and its opener's writer is not held at a full window (the other
 // side accepted it and does not read: WINDOW_STALL says so, or the window
-// is still filling).
-func awaitsAnswer(st *stream, cutoff int64, quiet bool) bool {
-	return st.watch.listed[waitList] && st.watch.first <= cutoff &&
-		!(quiet && st.last.UnixNano() > cutoff) && st.flow[st.opener.Sends()].FullSince.IsZero()
+// is still filling). A writer that reached the window only after the
+// stream waited UnansweredAfter (a slow upload) leaves it UNANSWERED's
+// until WINDOW_STALL holds: UNANSWERED resolved at the window, "the
+// streams got an answer", StallAfter before WINDOW_STALL opened.
+func awaitsAnswer(st *stream, cutoff int64, quiet bool, now time.Time, cfg *FindingsConfig) bool {
+	fl := &st.flow[st.opener.Sends()]
+	return st.watch.listed[waitList] && st.watch.first <= cutoff && !(quiet && st.last.UnixNano() > cutoff) &&
+		(fl.FullSince.IsZero() || fl.FullSince.UnixNano() > st.watch.first+int64(cfg.UnansweredAfter) && !fl.Stalled(now, cfg.StallAfter))
 }
 
 // explainedLeaks counts, by leakKind, the streams counted as leaks that
-// another finding explains: a full window holds them (Flow.Stalled), or
-// they are UNANSWERED's (leakExcuses.unanswers). It moves
+// another finding explains: a full window holds them (leakExcuses.holds),
+// they are UNANSWERED's (leakExcuses.unanswers), or were answered late
+// (leakExcuses.answeredLate). It moves
 // each kind's oldest leak in oldest past them to its oldest stream that
 // nothing explains, if any. s.mu is held.
 func (s *Session) explainedLeaks(oldest *[3]leakRef, now time.Time, cfg *FindingsConfig, ex leakExcuses) (explained [3]uint64) {
@@ -311,8 +348,8 @@ func (s *Session) explainedLeaks(oldest *[3]leakRef, now time.Time, cfg *Finding
 	for st := s.w.lists[liveList].head; st != nil && st.watch.leaked && n < maxWalk; st, n = st.watch.links[liveList].next, n+1 {
 		k := st.watch.kind
 		switch {
-		case st.flow[0].Stalled(now, cfg.StallAfter) || st.flow[1].Stalled(now, cfg.StallAfter),
-			ex.unanswers(st, s.w.lastAt, cfg.UnansweredAfter):
+		case ex.holds(st, 0, now, cfg.StallAfter) || ex.holds(st, 1, now, cfg.StallAfter),
+			ex.unanswers(st, s.w.lastAt, cfg.UnansweredAfter), ex.answeredLate(st):
 			explained[k]++
 		case !free[k]:
 			free[k] = true
@@ -326,15 +363,44 @@ func (s *Session) explainedLeaks(oldest *[3]leakRef, now time.Time, cfg *Finding
 
 // leakExcuses is what explainedLeaks needs of an evaluation's UNANSWERED:
 // the directions it holds for (unanswered), the silent ones, its cutoff,
-// and whether a reader sends nothing when it reads (quiet: smux v1).
+// and whether a reader sends nothing when it reads (quiet: smux v1); and
+// LEAK's threshold and cutoff.
 type leakExcuses struct {
 	unanswered, silent [2]bool
 	cutoff             int64
 	quiet              bool
+	leakAfter          time.Duration
+	leakCut            int64
+}
+
+// holds says whether st, counted as a leak, is one a full window
+// explains in direction d: its writer has been held there for
+// stallAfter (Flow.Stalled), or since before st grew older than
+// LeakAfter, or with no frame back at all (UNANSWERED's until then):
+// WINDOW_STALL, which counts from the hold, is about to say so.
+// A writer that reached the window 1.5 s after its SYN crossed a 2 s
+// LEAK cutoff before a 1 s WINDOW_STALL's: for half a second LEAK said a
+// side forgot Close, then resolved as WINDOW_STALL opened.
+func (ex *leakExcuses) holds(st *stream, d int, now time.Time, stallAfter time.Duration) bool {
+	fl := &st.flow[d]
+	return fl.Stalled(now, stallAfter) ||
+		!fl.FullSince.IsZero() && (fl.FullSince.UnixNano() <= st.watch.first+int64(ex.leakAfter) || st.watch.listed[waitList])
+}
+
+// answeredLate says whether st, counted as a leak, got its first frame
+// back leakAfter or more after its SYN, less than leakAfter ago: it
+// waited for its answer (a backlog drained), which UNANSWERED said or
+// excused it for (unanswers), and is served now. It counts from its
+// answer: from its SYN, it was a LEAK, "a side forgot Close", from its
+// answer to its FIN a moment later.
+func (ex *leakExcuses) answeredLate(st *stream) bool {
+	a := st.watch.answered
+	return a > ex.leakCut && a-st.watch.first >= int64(ex.leakAfter)
 }
 
 // unanswers says whether st, counted as a leak, is one UNANSWERED explains:
-// no frame back and its opener's writer not held at a full window; where
+// no frame back and its opener's writer not at a full window (one that
+// is, holds excuses); where
 // a reader sends nothing when it reads, no push (its opener wrote on it
 // only within unansweredAfter of opening it, or nothing since cutoff);
 // and UNANSWERED holds for its opener's direction, or is about to: the
@@ -367,6 +433,11 @@ func leakKind(st State) int {
 		return 2
 	}
 	return 0
+}
+
+// isOpen says whether s has an open finding of key k. s.mu is held.
+func (s *Session) isOpen(k findingKey) bool {
+	return slices.ContainsFunc(s.w.eng.open, func(f *Finding) bool { return f.key() == k })
 }
 
 // openFinding returns s's open finding of code in dir, or nil. s.mu is held.

@@ -33,6 +33,10 @@ type streamWatch struct {
 	lateRead [2]bool
 	leaked   bool  // counted in sessionWatch.leaked, under kind
 	kind     uint8 // leakKind of its state when counted
+	// answered is when (Unix ns) its first frame back came: a stream
+	// answered after waiting LeakAfter (a backlog drained) counts as a
+	// leak from then, not from its SYN.
+	answered int64
 	// consumedAt is, per direction of the data, when (Unix ns) its
 	// reader last reported consuming more (a v2 UPD, a yamux window
 	// update): a writer held at the window meanwhile has a reader that
@@ -127,6 +131,11 @@ type sessionWatch struct {
 	leakFromAt int64 // leakFrom's SYN, Unix ns, so that Evaluate need not touch it
 	leaked     [3]uint64
 	leakCut    int64
+	// leakAfter is the latest evaluation's LeakAfter, and answeredLate
+	// when (Unix ns) a stream last got its first frame back that long
+	// or longer after its SYN (leakExcuses.answeredLate).
+	leakAfter    int64
+	answeredLate int64
 	// The oldest counted stream of each kind, copied so that Evaluate
 	// need not touch it; known is false when it closed or changed kind
 	// and the next evaluation must look for the new oldest.
@@ -280,9 +289,13 @@ func (w *sessionWatch) unleak(st *stream) {
 
 // watchAnswer notes a frame of dir on st: the first from the side that did
 // not open it answers the stream. s.mu is held.
-func (s *Session) watchAnswer(st *stream, dir Dir) {
+func (s *Session) watchAnswer(st *stream, dir Dir, ns int64) {
 	if st.watch.listed[waitList] && dir.Sender() != st.opener {
 		s.w.lists[waitList].remove(st, waitList)
+		st.watch.answered = ns
+		if s.w.leakAfter == 0 || ns-st.watch.first >= s.w.leakAfter { // before an evaluation, any may be
+			s.w.answeredLate = max(s.w.answeredLate, ns)
+		}
 	}
 }
 
@@ -471,8 +484,9 @@ func (s *Session) watchEnded() {
 // kind. It walks only the streams that crossed the cutoff since, and,
 // when the oldest of a kind closed, the counted streams up to the next
 // one of that kind. s.mu is held.
-func (s *Session) countLeaks(cutoff int64) *[3]leakRef {
+func (s *Session) countLeaks(cutoff int64, leakAfter time.Duration) *[3]leakRef {
 	w := &s.w
+	w.leakAfter = int64(leakAfter)
 	head := w.lists[liveList].head
 	if cutoff < w.leakCut || w.leakCut == 0 {
 		// The threshold grew, or the clock went back: count afresh.

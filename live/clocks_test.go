@@ -1,0 +1,369 @@
+package live_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/muxtop/muxtop/live"
+)
+
+// The boundaries between two findings' clocks: each test replays frames
+// at exact times and evaluates at every millisecond (or every few)
+// across the instants where one rule's cutoff has passed and another's
+// has not, and checks that no finding opens that another explains a
+// moment later, nor resolves and re-opens.
+
+// codes lists the finding records as "+CODE" and "-CODE", in order.
+func codes(reg *live.Registry) string {
+	var got []string
+	for _, r := range findingRecords(reg) {
+		sign := "+"
+		if r.Kind == live.FindingResolved {
+			sign = "-"
+		}
+		got = append(got, sign+r.Finding.Code.String())
+	}
+	return strings.Join(got, " ")
+}
+
+// TestNoLeakAsAWindowFills: a v2 stream whose writer reaches the window
+// after its SYN crosses LEAK's cutoff (from the SYN) before
+// WINDOW_STALL's (from when the window filled): it was a LEAK, "a side
+// forgot Close", from the leak cutoff until the hold had lasted
+// --stall-after, then WINDOW_STALL. Here the server's BULK writer fills
+// the window 1.5 s after the SYN (or 5 ms after it, with --stall-after
+// equal to --leak-after); the client never reads it.
+func TestNoLeakAsAWindowFills(t *testing.T) {
+	chunk := strings.Repeat("x", 32<<10)
+	for _, tc := range []struct {
+		fill        float64
+		stall, leak time.Duration
+	}{
+		{1.5, time.Second, 2 * time.Second},
+		{0.005, 2 * time.Second, 2 * time.Second},
+	} {
+		cfg := live.FindingsConfig{StallAfter: tc.stall, LeakAfter: tc.leak, Churn: -1}
+		reg := live.New(live.Config{})
+		sc := openSession(reg, 2)
+		sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "BULK"))
+		for ms := 1; ms <= 6000; ms++ {
+			at := sec(float64(ms) / 1000)
+			if ms%1000 == 0 {
+				sc.feedAt(at, nop(c2s), nop(s2c))
+			}
+			if ms == int(tc.fill*1000) {
+				for range 8 {
+					sc.feedAt(at, psh(s2c, 3, chunk))
+				}
+			}
+			if ms >= 1500 {
+				reg.Evaluate(at, cfg)
+			}
+		}
+		if got := codes(reg); got != "+WINDOW_STALL" {
+			t.Errorf("window full at %v s, stall %v, leak %v: %s, want +WINDOW_STALL:%s", tc.fill, tc.stall, tc.leak, got, describeRecords(findingRecords(reg)))
+		}
+	}
+}
+
+// TestLeakOfASlowReadersStreamSteady: a v2 upload whose reader consumes
+// it slowly (its UPDs leave the window full) is held by the window, which
+// excuses it from LEAK, though no WINDOW_STALL opens (its reader reads).
+// The excuse was looked at only while some stream waited for an answer:
+// with requests served beside it, LEAK opened and resolved as each
+// request's few milliseconds unanswered came and went.
+func TestLeakOfASlowReadersStreamSteady(t *testing.T) {
+	chunk := strings.Repeat("x", 32<<10)
+	cfg := live.FindingsConfig{StallAfter: time.Second, LeakAfter: 2 * time.Second, UnansweredAfter: 2 * time.Second, Churn: -1}
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 2)
+	sc.feedAt(sec(0), syn(c2s, 3))
+	for range 8 {
+		sc.feedAt(sec(0), psh(c2s, 3, chunk)) // smux's initial 256 KiB
+	}
+	consumed, sid := uint32(0), uint32(5)
+	for ms := 1; ms <= 8000; ms++ {
+		at := sec(float64(ms) / 1000)
+		if ms%500 == 10 {
+			consumed += 8 << 10
+			sc.feedAt(at, upd(s2c, 3, consumed, 16<<10))
+		}
+		if ms%1000 == 0 {
+			sc.feedAt(at, nop(c2s), nop(s2c))
+		}
+		switch ms % 300 {
+		case 0:
+			sc.feedAt(at, syn(c2s, sid), psh(c2s, sid, "RAND"))
+		case 2:
+			sc.feedAt(at, upd(s2c, sid, 4, 262144), psh(s2c, sid, "12345678"), fin(s2c, sid), fin(c2s, sid))
+			sid += 2
+		}
+		if ms%100 == 1 || ms%300 == 1 {
+			reg.Evaluate(at, cfg)
+		}
+	}
+	if got := codes(reg); got != "" {
+		t.Errorf("%s, want nothing:%s", got, describeRecords(findingRecords(reg)))
+	}
+}
+
+// TestDataAfterCloseThroughPendingData: in v2, late data waits lateGrace
+// uncounted for a UPD that shows its receiver reads it. An open
+// DATA_AFTER_CLOSE resolves AfterCloseWindow after the latest counted
+// frame; late data that came just before that and counts lateGrace later
+// re-opened it: the finding resolved, "no such data for 10 s", and opened
+// again 500 ms later, though such data never stopped. Where the
+// receiver's UPD shows it read that data, the finding resolves then.
+func TestDataAfterCloseThroughPendingData(t *testing.T) {
+	for _, read := range []bool{false, true} {
+		reg := live.New(live.Config{})
+		sc := openSession(reg, 2)
+		cfg := live.FindingsConfig{Churn: -1}
+		sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "RAND"), upd(s2c, 3, 4, 262144), psh(s2c, 3, "12345678"), fin(s2c, 3))
+		sc.feedAt(sec(1), psh(c2s, 3, "late"))
+		var resolved time.Time
+		for ms := 1000; ms <= 13000; ms += 10 {
+			at := sec(float64(ms) / 1000)
+			switch {
+			case ms == 10900:
+				sc.feedAt(at, psh(c2s, 3, "late again"))
+			case ms == 11200 && read:
+				sc.feedAt(at, upd(s2c, 3, 18, 262144)) // it read the late data
+			case ms%1000 == 0:
+				sc.feedAt(at, nop(c2s), nop(s2c))
+			}
+			reg.Evaluate(at, cfg)
+			if recs := findingRecords(reg); resolved.IsZero() && len(recs) > 1 {
+				resolved = recs[1].At
+			}
+		}
+		want := "+DATA_AFTER_CLOSE"
+		if read {
+			want = "+DATA_AFTER_CLOSE -DATA_AFTER_CLOSE"
+			if !resolved.Equal(sec(11.2)) {
+				t.Errorf("read: resolved at %v, want at the UPD, %v", resolved.Sub(t0), 11.2)
+			}
+		}
+		if got := codes(reg); got != want {
+			t.Errorf("read %v: %s, want %s:%s", read, got, want, describeRecords(findingRecords(reg)))
+		}
+	}
+}
+
+// TestOpenFindingsThroughAMomentaryWrite: a write in progress at two
+// evaluations in a row (100 ms) makes its direction stuck at once, so
+// that its silence is not taken for the sender's; SESSION_BLOCKED opens
+// only after --blocked-after. A finding already open, of a condition
+// that holds on, resolved at such a write and re-opened at the next
+// evaluation: LEAK, UNANSWERED, KEEPALIVE, WINDOW_STALL.
+func TestOpenFindingsThroughAMomentaryWrite(t *testing.T) {
+	chunk := strings.Repeat("x", 32<<10)
+	cfg := live.FindingsConfig{UnansweredAfter: 2 * time.Second, LeakAfter: 2 * time.Second, StallAfter: time.Second,
+		BlockedAfter: time.Second, Churn: -1}
+	for _, tc := range []struct {
+		name  string
+		ver   uint8
+		setup func(sc *script)
+		nops  [2]bool // keepalive NOPs every second of c2s, s2c
+		want  string
+	}{
+		{"leak", 1, func(sc *script) {
+			sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "RAND"), psh(s2c, 3, "12345678"))
+		}, [2]bool{true, true}, "+LEAK"},
+		{"unanswered", 1, func(sc *script) {
+			sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "HOLD"), psh(s2c, 3, "12345678"), fin(c2s, 3), fin(s2c, 3))
+			sc.feedAt(sec(0.5), syn(c2s, 5), psh(c2s, 5, "RAND"))
+		}, [2]bool{true, true}, "+UNANSWERED"},
+		{"keepalive", 1, func(sc *script) {
+			sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "RAND"), psh(s2c, 3, "12345678"), fin(c2s, 3), fin(s2c, 3))
+			sc.feedAt(sec(0.5), nop(s2c), nop(c2s))
+			sc.feedAt(sec(1), nop(s2c), nop(c2s))
+		}, [2]bool{false, true}, "+KEEPALIVE"},
+		{"stall", 2, func(sc *script) {
+			sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "BULK"))
+			for range 8 {
+				sc.feedAt(sec(0.01), psh(s2c, 3, chunk))
+			}
+		}, [2]bool{true, true}, "+WINDOW_STALL"},
+	} {
+		reg := live.New(live.Config{})
+		sc := openSession(reg, tc.ver)
+		tc.setup(sc)
+		for ms := 100; ms <= 8000; ms += 100 {
+			at := sec(float64(ms) / 1000)
+			if ms%1000 == 0 {
+				if tc.nops[0] {
+					sc.feedAt(at, nop(c2s))
+				}
+				if tc.nops[1] {
+					sc.feedAt(at, nop(s2c))
+				}
+			}
+			reg.Evaluate(at, cfg)
+			switch ms {
+			case 5000:
+				sc.s.WriteStarted(c2s)
+			case 5200:
+				sc.s.WriteDone(c2s) // the evaluations at 5.1 and 5.2 s saw it in progress
+			}
+		}
+		if got := codes(reg); got != tc.want {
+			t.Errorf("%s: %s, want %s:%s", tc.name, got, tc.want, describeRecords(findingRecords(reg)))
+		}
+	}
+}
+
+// TestNoUnansweredAsThePeerFreezes: in v1 a request 5 ms after its SYN
+// waits from the request; the server's keepalive NOP came 5 ms after it,
+// and then nothing: it froze. UNANSWERED's cutoff (the request's) passes
+// 5 ms before KEEPALIVE's (the NOP's): UNANSWERED, "it is alive and not
+// accepting", opened and resolved a moment later as KEEPALIVE said the
+// server is silent. A server that goes on sending its NOPs, one of them
+// 50 ms late, is UNANSWERED's.
+func TestNoUnansweredAsThePeerFreezes(t *testing.T) {
+	cfg := live.FindingsConfig{UnansweredAfter: 2 * time.Second, LeakAfter: 30 * time.Second, Churn: -1}
+	for _, tc := range []struct {
+		name   string
+		frozen bool
+		want   string
+	}{
+		{"frozen", true, "+KEEPALIVE"},
+		{"alive", false, "+UNANSWERED"},
+	} {
+		reg := live.New(live.Config{})
+		sc := openSession(reg, 1)
+		sc.feedAt(sec(0.010), nop(s2c))
+		for ms := 1; ms <= 6000; ms++ {
+			at := sec(float64(ms) / 1000)
+			if ms%1000 == 0 {
+				sc.feedAt(at, nop(c2s))
+			}
+			switch {
+			case ms == 1000:
+				sc.feedAt(at, syn(c2s, 3))
+			case ms == 1005:
+				sc.feedAt(at, psh(c2s, 3, "FRZE"))
+			case ms == 1010:
+				sc.feedAt(at, nop(s2c)) // the frozen server's last
+			case !tc.frozen && (ms%1000 == 10 && ms != 3010 || ms == 3060):
+				sc.feedAt(at, nop(s2c))
+			}
+			if ms >= 2500 {
+				reg.Evaluate(at, cfg)
+			}
+		}
+		if got := codes(reg); got != tc.want {
+			t.Errorf("%s: %s, want %s:%s", tc.name, got, tc.want, describeRecords(findingRecords(reg)))
+		}
+	}
+}
+
+// TestNoLeakAsABacklogDrains: with --leak-after equal to
+// --unanswered-after, a stream accepted after waiting that long (a
+// backlog draining) is UNANSWERED's until its first frame back; its
+// answer and FIN came a moment later, and LEAK, "a side forgot Close",
+// opened between and resolved at the FIN. In v2 the first frame back is
+// the reader's UPD at its first read, in a packet of its own. Such a
+// stream counts from its answer: left open, it is a LEAK LeakAfter after
+// it.
+func TestNoLeakAsABacklogDrains(t *testing.T) {
+	cfg := live.FindingsConfig{UnansweredAfter: 2 * time.Second, LeakAfter: 2 * time.Second, Churn: -1}
+	for _, ver := range []uint8{1, 2} {
+		for _, closed := range []bool{true, false} {
+			reg := live.New(live.Config{})
+			sc := openSession(reg, ver)
+			var leakAt time.Time
+			for ms := 1; ms <= 8000; ms++ {
+				at := sec(float64(ms) / 1000)
+				if ms%1000 == 0 {
+					sc.feedAt(at, nop(c2s), nop(s2c))
+				}
+				switch ms {
+				case 1000:
+					sc.feedAt(at, syn(c2s, 3), psh(c2s, 3, "RAND"))
+				case 3500:
+					if ver == 2 {
+						sc.feedAt(at, upd(s2c, 3, 4, 262144))
+					} else {
+						sc.feedAt(at, psh(s2c, 3, "12345678"))
+					}
+				case 3520:
+					if ver == 2 {
+						sc.feedAt(at, psh(s2c, 3, "12345678"))
+					}
+					if closed {
+						sc.feedAt(at, fin(s2c, 3), fin(c2s, 3))
+					}
+				}
+				if ms >= 2000 {
+					reg.Evaluate(at, cfg)
+				}
+				if recs := findingRecords(reg); leakAt.IsZero() && len(recs) == 3 {
+					leakAt = recs[2].At
+				}
+			}
+			want := "+UNANSWERED -UNANSWERED"
+			if !closed {
+				want += " +LEAK"
+				if !leakAt.Equal(sec(5.5)) {
+					t.Errorf("v%d left open: LEAK at %v, want 2 s after the answer, 5.5s", ver, leakAt.Sub(t0))
+				}
+			}
+			if got := codes(reg); got != want {
+				t.Errorf("v%d closed %v: %s, want %s:%s", ver, closed, got, want, describeRecords(findingRecords(reg)))
+			}
+		}
+	}
+}
+
+// TestUnansweredUntilTheWindowStalls: a v2 upload nobody reads (no UPD)
+// is UNANSWERED's, and its writer's full window WINDOW_STALL's; a writer
+// at the window before the stream counted for UNANSWERED is not
+// UNANSWERED's at all. Where the window filled after UNANSWERED had
+// counted the stream (a slow upload), UNANSWERED resolved at once ("the
+// streams got an answer"), and LEAK, "a side forgot Close", opened for
+// the second until WINDOW_STALL did. Now UNANSWERED hands over to
+// WINDOW_STALL at the evaluation that opens it, and there is no LEAK.
+func TestUnansweredUntilTheWindowStalls(t *testing.T) {
+	chunk := strings.Repeat("x", 32<<10)
+	for _, tc := range []struct {
+		every       int // ms between the upload's 32 KiB writes: the window fills at 8 times it
+		leak        time.Duration
+		want        string
+		stallOpened float64
+	}{
+		{300, 2 * time.Second, "+UNANSWERED -UNANSWERED +WINDOW_STALL", 3.4},
+		{225, 1500 * time.Millisecond, "+WINDOW_STALL", 2.8},
+	} {
+		cfg := live.FindingsConfig{UnansweredAfter: 2 * time.Second, LeakAfter: tc.leak, StallAfter: time.Second, Churn: -1}
+		reg := live.New(live.Config{})
+		sc := openSession(reg, 2)
+		sc.feedAt(sec(0), syn(c2s, 3))
+		n := 0
+		for ms := 1; ms <= 6000; ms++ {
+			at := sec(float64(ms) / 1000)
+			if ms%1000 == 0 {
+				sc.feedAt(at, nop(c2s), nop(s2c))
+			}
+			if ms%tc.every == 0 && n < 8 {
+				sc.feedAt(at, psh(c2s, 3, chunk))
+				n++
+			}
+			reg.Evaluate(at, cfg)
+		}
+		recs := findingRecords(reg)
+		if got := codes(reg); got != tc.want {
+			t.Errorf("window full at %d ms: %s, want %s:%s", 8*tc.every, got, tc.want, describeRecords(recs))
+			continue
+		}
+		for _, r := range recs {
+			if !r.At.Equal(sec(tc.stallOpened)) && r.Finding.Code != live.CodeUnanswered {
+				t.Errorf("window full at %d ms: %s %s at %v, want at %v", 8*tc.every, r.Kind, r.Finding.Code, r.At.Sub(t0), tc.stallOpened)
+			}
+			if r.Kind == live.FindingResolved && !r.At.Equal(sec(tc.stallOpened)) {
+				t.Errorf("window full at %d ms: UNANSWERED resolved at %v, want as WINDOW_STALL opened, %v", 8*tc.every, r.At.Sub(t0), tc.stallOpened)
+			}
+		}
+	}
+}
