@@ -53,7 +53,7 @@ type Handle struct {
 	// counts never had (see held).
 	uncounted uint32
 	// since is when the socket was bound and its filter in place: packets
-	// stamped before it are dropped (see Open).
+	// stamped before it are dropped (see Open), until one stamped after.
 	since time.Time
 
 	mu      sync.Mutex // for Dropped, from another goroutine, and Close
@@ -278,8 +278,13 @@ func (h *Handle) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 		if err != nil {
 			return nil, ci, fmt.Errorf("sniff: %s: %w", h.iface, err)
 		}
-		if ci.Timestamp.Before(h.since) {
-			continue // taken before the socket was bound and filtered
+		if !h.since.IsZero() {
+			if ci.Timestamp.Before(h.since) {
+				continue // taken before the socket was bound and filtered
+			}
+			// The ring's later packets came later: a wall clock set back
+			// while sniff runs must not drop them.
+			h.since = time.Time{}
 		}
 		if h.links != nil && h.linkAt(ci.InterfaceIndex, ci.Timestamp) == layers.LinkTypeRaw {
 			ci.AncillaryData = bareIPPacket
