@@ -676,6 +676,9 @@ func TestFindingProtocol(t *testing.T) {
 		{"GET /ran", decoder.BadVersion, wirekind.HTTPRequest, "the client sent an HTTP request, not smux (BAD_VERSION at offset 0): it is talking HTTP to the smux port"},
 		{"\x16\x03\x01\x02\x00\x01\x00\x01", decoder.BadVersion, wirekind.TLS, "the client sent TLS, not smux"},
 		{"\x00\x00\x00\x00\x00\x00\x00\x00", decoder.BadVersion, wirekind.Zeros, "the client sent zeros, not smux"},
+		// A Consul client's RPC type byte and yamux, at a port taken for smux.
+		{"\x04\x00\x01\x00\x01\x00\x00\x00", decoder.BadVersion, wirekind.PrefixedYamux, "the client sent a byte and then a yamux header, not smux (BAD_VERSION at offset 0): it sent one byte and then a yamux header: a prefix before the mux"},
+		{"\x00\x01\x00\x02\x00\x00\x00\x01", decoder.BadVersion, wirekind.Yamux, "the client sent a yamux header, not smux (BAD_VERSION at offset 0): it speaks yamux, not smux"},
 	} {
 		reg := live.New(live.Config{})
 		sc := openSession(reg, 1)
@@ -689,6 +692,11 @@ func TestFindingProtocol(t *testing.T) {
 		f := recs[0].Finding
 		if f.Evidence.Guess != tc.guess || f.Evidence.Violation != tc.code || f.Dir != c2s || !strings.HasPrefix(f.Text, tc.want) {
 			t.Errorf("%q: %+v", tc.bytes, f)
+		}
+		// Both ends may be fine: muxtop was not told the protocol.
+		yamuxLike := tc.guess == wirekind.Yamux || tc.guess == wirekind.PrefixedYamux
+		if strings.Contains(f.Advice, "--protocol yamux") != yamuxLike {
+			t.Errorf("%q: advice %q", tc.bytes, f.Advice)
 		}
 	}
 	// A stream cut inside a frame is how a connection ends, not a protocol problem.

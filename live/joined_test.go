@@ -277,3 +277,56 @@ func lostAnswer(ver uint8) (*live.Registry, *script) {
 	sc.s.Resynced(s2c, sec(0.001), 0, 0, 24, "capture lost 24 bytes at offset 0")
 	return reg, sc
 }
+
+// TestJoinedYamuxHeldGrant: a capture that joined a yamux session with
+// windows configured above 256 KiB (Consul's and Nomad's 16 MiB) inside a
+// large Data frame of the server's holds that direction until it finds a
+// boundary, past 256 KiB, so the client's direction is framed first: the
+// client's data on a stream opened after the join is recorded before the
+// server's ACK that grew its window (seen with hashicorp/yamux v0.1.2 and
+// MaxStreamWindowSize 16 MiB under `muxtop sniff`). It is no
+// WINDOW_EXCEEDED; with the server's direction recorded and no grant, it
+// still is.
+func TestJoinedYamuxHeldGrant(t *testing.T) {
+	const grant = 16<<20 - 256<<10
+	for _, tc := range []struct {
+		name   string
+		held   bool // the server's direction is recorded after the client's data
+		anomal uint64
+	}{{"grant held", true, 0}, {"no grant", false, 1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			reg := live.New(live.Config{})
+			s := reg.Open(live.SessionInfo{Client: "127.0.0.1:1000", Server: "127.0.0.1:9000", Proto: live.Yamux}, sec(0))
+			var off [2]int64
+			rec := func(at float64, dir live.Dir, typ yamux.Type, flags yamux.Flags, sid, length uint32) {
+				f := &yamux.Frame{Offset: off[dir], Header: yamux.MakeHeader(typ, flags, sid, length)}
+				off[dir] += f.Size()
+				s.RecordYamux(dir, sec(at), f)
+			}
+			const skipped = "joined mid-stream at offset 498909, 498909 bytes skipped"
+			if tc.held {
+				s.Resynced(c2s, sec(0.5), 0, 0, 0, "joined mid-stream at offset 0, 0 bytes skipped")
+				rec(0.5, c2s, yamux.WindowUpdate, yamux.SYN, 129, grant)
+				rec(0.502, c2s, yamux.Data, 0, 129, 8)
+				rec(0.505, c2s, yamux.Data, 0, 129, 1121570)
+				s.Resynced(s2c, sec(0.3), 498909, 498909, 0, skipped)
+				rec(0.501, s2c, yamux.WindowUpdate, yamux.ACK, 129, grant)
+			} else {
+				// In time order: the server's ACK grants nothing.
+				s.Resynced(s2c, sec(0.3), 498909, 498909, 0, skipped)
+				s.Resynced(c2s, sec(0.5), 0, 0, 0, "joined mid-stream at offset 0, 0 bytes skipped")
+				rec(0.5, c2s, yamux.WindowUpdate, yamux.SYN, 129, grant)
+				rec(0.501, s2c, yamux.WindowUpdate, yamux.ACK, 129, 0)
+				rec(0.502, c2s, yamux.Data, 0, 129, 8)
+				rec(0.505, c2s, yamux.Data, 0, 129, 1121570)
+			}
+			rec(0.51, s2c, yamux.Data, 0, 129, 538492)
+			rec(0.511, s2c, yamux.WindowUpdate, yamux.FIN, 129, 0)
+			rec(0.512, c2s, yamux.WindowUpdate, yamux.FIN, 129, 0)
+			ss := reg.Snapshot().Session(s.ID())
+			if ss.AnomalyCount != tc.anomal {
+				t.Fatalf("anomalies %d %v, want %d", ss.AnomalyCount, ss.AnomaliesBy, tc.anomal)
+			}
+		})
+	}
+}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/decoder/yamux"
+	"github.com/muxtop/muxtop/wirekind"
 )
 
 // How findings are worded: the problem with its numbers, and what to do,
@@ -201,9 +202,15 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 		if r := ev.Violation.SmuxReaction(); r != decoder.SmuxReaction && r != "" {
 			then = r // a rule older smux versions do not check
 		}
+		advice := fmt.Sprintf("fix the %s's address or protocol; %s", sender, then)
+		if ev.Guess == wirekind.Yamux || ev.Guess == wirekind.PrefixedYamux {
+			// Consul's RPC port read without --skip 1: its client's type
+			// byte is no yamux version, and the connection was taken for smux.
+			advice = fmt.Sprintf("if both ends speak yamux, they are fine and muxtop decoded the connection as smux: give it --protocol yamux (with --skip 1 past a 1-byte prefix such as Consul's); otherwise fix the %s's address or protocol; %s", sender, then)
+		}
 		return fmt.Sprintf("the %s sent %s, not smux (%s at offset %d): it %s",
 				sender, ev.Guess, ev.Violation, ev.Offset, ev.Guess.Hint()),
-			fmt.Sprintf("fix the %s's address or protocol; %s", sender, then)
+			advice
 	case CodeChurn:
 		return fmt.Sprintf("%d sessions opened and ended in the last %s, living %s each on average: a client redialing in a loop, or clients that dial a session per request",
 				ev.Count, fmtDur(ev.Limit), fmtDur(ev.Age)),

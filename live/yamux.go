@@ -271,8 +271,12 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 		st.bytes[dir] += uint64(length)
 		fl := &st.flow[dir]
 		// A stream the capture did not see whole has windows it cannot
-		// know: no window finding is made of it.
-		if int64(length) > fl.free() && a == 0 && st.state != StreamReset && !st.incomplete {
+		// know: no window finding is made of it. Nor while the receiver's
+		// direction is held by a capture's resynchronisation: the ACK or
+		// update that grew the window may be in it, recorded after this
+		// data (heldGrant).
+		held := s.heldGrant(dir)
+		if int64(length) > fl.free() && a == 0 && st.state != StreamReset && !st.incomplete && !held {
 			a = WindowExceeded
 		}
 		fl.Written += length
@@ -287,7 +291,7 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 			st.replyAt = at
 			s.w.latency.add(at.Sub(st.first))
 		}
-		if fl.FullSince.IsZero() && fl.free() <= 0 && st.state.Live() && !st.fin[dir] && !s.dirEnded[dir] && !st.incomplete {
+		if fl.FullSince.IsZero() && fl.free() <= 0 && st.state.Live() && !st.fin[dir] && !s.dirEnded[dir] && !st.incomplete && !held {
 			s.setFull(fl, at)
 		}
 	case yamux.WindowUpdate:
@@ -320,6 +324,16 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 		}
 	}
 	return a
+}
+
+// heldGrant reports whether the window updates for data sent in direction
+// dir may yet be recorded after it: a capture that joined the session
+// mid-stream, or lost bytes of the other direction, holds that direction
+// until it finds a frame boundary, past 256 KiB of a large Data frame
+// when windows are configured larger, and frames this one meanwhile.
+// s.mu is held.
+func (s *Session) heldGrant(dir Dir) bool {
+	return s.incomplete && !s.joined[dir.Reverse()]
 }
 
 // yamuxOpen opens stream sid on a SYN sent in direction dir, or returns

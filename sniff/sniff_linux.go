@@ -52,6 +52,9 @@ type Handle struct {
 	// uncounted is how many packets the reads returned that the kernel's
 	// counts never had (see held).
 	uncounted uint32
+	// since is when the socket was bound and its filter in place: packets
+	// stamped before it are dropped (see Open), until one stamped after.
+	since time.Time
 
 	mu      sync.Mutex // for Dropped, from another goroutine, and Close
 	closed  bool
@@ -129,7 +132,13 @@ func Open(ctx context.Context, iface string, f capture.Filter) (*Handle, error) 
 			return nil, fmt.Errorf("sniff: %s: %w", iface, err)
 		}
 	}
-	h := &Handle{ctx: ctx, iface: iface, tp: tp, link: link}
+	// The socket took packets from its creation on, of every interface
+	// until it was bound and whatever the filter drops until it was set
+	// (loopback ones twice): the ring may hold some. The kernel stamps a
+	// packet as it writes it to the ring, after the filter ran, so those
+	// stamped from now on passed the filter; the few earlier ones are
+	// dropped, as if the capture began now.
+	h := &Handle{ctx: ctx, iface: iface, tp: tp, link: link, since: time.Now()}
 	if iface == Any {
 		h.links = make(map[int]linkSeen)
 	}
@@ -268,6 +277,14 @@ func (h *Handle) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 		}
 		if err != nil {
 			return nil, ci, fmt.Errorf("sniff: %s: %w", h.iface, err)
+		}
+		if !h.since.IsZero() {
+			if ci.Timestamp.Before(h.since) {
+				continue // taken before the socket was bound and filtered
+			}
+			// The ring's later packets came later: a wall clock set back
+			// while sniff runs must not drop them.
+			h.since = time.Time{}
 		}
 		if h.links != nil && h.linkAt(ci.InterfaceIndex, ci.Timestamp) == layers.LinkTypeRaw {
 			ci.AncillaryData = bareIPPacket

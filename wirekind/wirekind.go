@@ -14,21 +14,24 @@ type Kind uint8
 
 // The kinds, from the most specific.
 const (
-	Unknown      Kind = iota // bytes that match nothing below
-	HTTPRequest              // an HTTP/1 request line: GET, POST, …
-	HTTPResponse             // an HTTP/1 status line: HTTP/1.1 200
-	HTTP2                    // the HTTP/2 connection preface: PRI * HTTP/2.0
-	TLS                      // a TLS record: a ClientHello or a server's handshake
-	SSH                      // an SSH banner: SSH-2.0-…
-	SOCKS5                   // a SOCKS5 greeting: 05 nmethods methods…
-	Zeros                    // all zero bytes: padding, a corrupted or reset buffer
-	SmuxV1                   // a well-formed smux v1 header
-	SmuxV2                   // a well-formed smux v2 header
-	Text                     // printable ASCII, some other text protocol
+	Unknown       Kind = iota // bytes that match nothing below
+	HTTPRequest               // an HTTP/1 request line: GET, POST, …
+	HTTPResponse              // an HTTP/1 status line: HTTP/1.1 200
+	HTTP2                     // the HTTP/2 connection preface: PRI * HTTP/2.0
+	TLS                       // a TLS record: a ClientHello or a server's handshake
+	SSH                       // an SSH banner: SSH-2.0-…
+	SOCKS5                    // a SOCKS5 greeting: 05 nmethods methods…
+	Zeros                     // all zero bytes: padding, a corrupted or reset buffer
+	SmuxV1                    // a well-formed smux v1 header
+	SmuxV2                    // a well-formed smux v2 header
+	Text                      // printable ASCII, some other text protocol
+	Yamux                     // a yamux header: at an smux port, the other multiplexer
+	PrefixedYamux             // one byte, then a yamux header: a prefix such as Consul's RPC type byte
 )
 
 var names = [...]string{"unknown bytes", "an HTTP request", "an HTTP response", "HTTP/2", "TLS", "an SSH banner",
-	"a SOCKS5 greeting", "zeros", "an smux v1 header", "an smux v2 header", "text"}
+	"a SOCKS5 greeting", "zeros", "an smux v1 header", "an smux v2 header", "text", "a yamux header",
+	"a byte and then a yamux header"}
 
 // String returns the kind as a noun phrase: "an HTTP request", "TLS".
 func (k Kind) String() string {
@@ -39,7 +42,8 @@ func (k Kind) String() string {
 }
 
 // Code returns a stable machine name: unknown, http-request, http-response,
-// http2, tls, ssh, socks5, zeros, smux-v1, smux-v2 or text.
+// http2, tls, ssh, socks5, zeros, smux-v1, smux-v2, text, yamux or
+// yamux-prefixed.
 func (k Kind) Code() string {
 	if int(k) < len(codes) {
 		return codes[k]
@@ -47,7 +51,8 @@ func (k Kind) Code() string {
 	return codes[Unknown]
 }
 
-var codes = [...]string{"unknown", "http-request", "http-response", "http2", "tls", "ssh", "socks5", "zeros", "smux-v1", "smux-v2", "text"}
+var codes = [...]string{"unknown", "http-request", "http-response", "http2", "tls", "ssh", "socks5", "zeros", "smux-v1", "smux-v2", "text",
+	"yamux", "yamux-prefixed"}
 
 // Hint says what the kind usually means when it reaches an smux port, as
 // the end of a sentence that starts with the sender: "the client …".
@@ -80,6 +85,13 @@ func (k Kind) HintAt(mux string) string {
 		return "sent an smux header the receiving end does not accept: the ends speak different versions, or bytes were lost before it"
 	case Text:
 		return "sent text, not " + mux + ": some other protocol, or the wrong port"
+	case Yamux:
+		if mux == "yamux" {
+			return "sent a yamux header the receiving end does not accept, or bytes were lost before it"
+		}
+		return "speaks yamux, not " + mux + ": the two ends use different multiplexers (one has the wrong library, or dialled the wrong port), or both speak yamux and muxtop took the connection for " + mux + " (--protocol yamux)"
+	case PrefixedYamux:
+		return "sent one byte and then a yamux header: a prefix before the mux, such as Consul's and Nomad's RPC type byte (--skip 1 --protocol yamux passes it and decodes the yamux after it)"
 	}
 	return "sent bytes that are not " + a + " header: the wrong protocol, or bytes lost or altered on the way (check any layer underneath " + mux + ")"
 }
@@ -113,6 +125,12 @@ func Guess(b []byte) Kind {
 	}
 	if k := smuxHeader(b); k != Unknown {
 		return k
+	}
+	if len(b) >= 8 && yamuxHeader(b) {
+		return Yamux
+	}
+	if len(b) >= 8 && b[0] > 2 && yamuxHeader(b[1:]) { // 1 and 2 are smux's versions: a broken smux header
+		return PrefixedYamux
 	}
 	if b[0] == 5 && len(b) >= 3 && int(b[1]) >= 1 && int(b[1]) <= 8 && b[2] <= 0x80 {
 		return SOCKS5
@@ -157,6 +175,21 @@ func smuxHeader(b []byte) Kind {
 		return SmuxV1
 	}
 	return SmuxV2
+}
+
+// yamuxHeader reports whether b, 7 bytes or more, begins as a yamux
+// header does: version 0, a type up to GoAway (3), flags within
+// SYN|ACK|FIN|RST, and a stream id that fits the type as far as b holds
+// it: 0 for Ping and GoAway, not 0 for Data and WindowUpdate.
+func yamuxHeader(b []byte) bool {
+	if b[0] != 0 || b[1] > 3 || binary.BigEndian.Uint16(b[2:4]) > 0xF {
+		return false
+	}
+	sid := b[4:min(len(b), 8)]
+	if b[1] >= 2 {
+		return isZero(sid)
+	}
+	return len(sid) < 4 || !isZero(sid)
 }
 
 func isText(b []byte) bool {

@@ -21,6 +21,18 @@ func TestGuess(t *testing.T) {
 		{"\x01\x04\x08\x00\x03\x00\x00\x00", Unknown}, // UPD in v1
 		{"\x02\x00\x01\x00\x03\x00\x00\x00", Unknown}, // SYN with a length
 		{"hello wo", Text},
+		// hashicorp/yamux v0.1.2's first headers: a WindowUpdate SYN of
+		// stream 1, its ACK, a Ping.
+		{"\x00\x01\x00\x01\x00\x00\x00\x01", Yamux},
+		{"\x00\x01\x00\x02\x00\x00\x00\x01", Yamux},
+		{"\x00\x02\x00\x01\x00\x00\x00\x00", Yamux},
+		{"\x00\x02\x00\x01\x00\x00\x00\x03", Unknown}, // a Ping on a stream
+		{"\x00\x00\x00\x00\x00\x00\x00\x00", Zeros},   // Data on stream 0: zeros
+		// Consul's RPC type byte (4, RPCMultiplexV2) before the client's
+		// first yamux header, as its servers' RPC port receives it.
+		{"\x04\x00\x01\x00\x01\x00\x00\x00", PrefixedYamux},
+		{"\x04\x00\x02\x00\x01\x00\x00\x01", Unknown}, // a Ping on a stream
+		{"\x04\x00\x05\x00\x01\x00\x00\x00", Unknown}, // type 5
 		{"\x9f\x88\x01\xfe\x00\x10\x20\x30", Unknown},
 		{"", Unknown},
 	} {
@@ -31,7 +43,7 @@ func TestGuess(t *testing.T) {
 }
 
 func TestNames(t *testing.T) {
-	for k := Unknown; k <= Text; k++ {
+	for k := Unknown; k <= PrefixedYamux; k++ {
 		if k.String() == "" || k.Code() == "" || k.Hint() == "" {
 			t.Errorf("kind %d has an empty name, code or hint", k)
 		}
