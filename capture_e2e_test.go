@@ -142,18 +142,28 @@ func TestTcpdumpThenRead(t *testing.T) {
 	for _, v := range variants {
 		t.Run(v.version+"/"+v.iface, func(t *testing.T) {
 			// tcpdump says when the kernel dropped packets it had no room
-			// for: read must then say the capture is incomplete, and the
-			// exact comparison is tried again, up to three times.
+			// for. Most packets carry no mux byte: half of those the
+			// kernel hands tcpdump on loopback are the outgoing copies
+			// libpcap throws away ("received by filter" is twice
+			// "captured"), a third of the rest are bare ACKs. A drop of
+			// those loses nothing read counts (a race run here saw 2
+			// dropped and the counts exact). A drop that loses a segment
+			// must make read say the capture is incomplete, and the exact
+			// comparison is tried again, up to three times: read is never
+			// silently wrong.
 			for try := 1; ; try++ {
 				want, got, drops, stats := tcpdumpDemo(t, bin, v.version, v.iface)
-				if drops == 0 {
-					if got != want {
-						t.Fatalf("read of tcpdump's capture counted\n %s\nthe demo's tap\n %s\ntcpdump: %s", got, want, stats)
+				if got == want {
+					if drops > 0 {
+						t.Logf("tcpdump dropped %d packets, none that read counts: %s", drops, stats)
 					}
 					return
 				}
+				if drops == 0 {
+					t.Fatalf("read of tcpdump's capture counted\n %s\nthe demo's tap\n %s\ntcpdump: %s", got, want, stats)
+				}
 				if !strings.Contains(got, "incomplete=") || strings.Contains(got, "incomplete=null") {
-					t.Fatalf("tcpdump dropped %d packets, and read did not say the capture is incomplete:\n %s", drops, got)
+					t.Fatalf("tcpdump dropped %d packets, and read counted\n %s\nthe demo's tap\n %s\nwithout saying the capture is incomplete", drops, got, want)
 				}
 				t.Logf("try %d: tcpdump dropped %d packets; read said the capture is incomplete", try, drops)
 				if try == 3 {

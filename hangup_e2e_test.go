@@ -3,8 +3,10 @@ package main
 import (
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -24,6 +26,7 @@ func TestHangupEndsWithSummary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	hangupDefault()
 	r := startReadPipe(t, bin)
 	if _, err := r.in.Write(data); err != nil {
 		t.Fatal(err)
@@ -35,6 +38,20 @@ func TestHangupEndsWithSummary(t *testing.T) {
 	r.exits(t, "of SIGHUP")
 	parseJSON(t, r.out.String()) // fails without a summary
 }
+
+// hangupDefault gives the processes the tests start SIGHUP's default
+// disposition, as a terminal's shell does. A process inherits an ignored
+// SIGHUP, and muxtop rightly keeps it (TestHangupIgnoredUnderNohup): a
+// test run under nohup, or by a CI runner that ignores SIGHUP, would
+// otherwise see muxtop ignore the hangup and never end. A signal the
+// test process handles is reset to its default in a child at exec, so
+// from then on the test process handles SIGHUP, dropping it as it
+// ignored it. Once only: once handled, Ignored says false.
+var hangupDefault = sync.OnceFunc(func() {
+	if signal.Ignored(syscall.SIGHUP) {
+		signal.Notify(make(chan os.Signal, 1), syscall.SIGHUP)
+	}
+})
 
 // Under nohup, which ignores SIGHUP, a hangup does not end the capture:
 // muxtop does not undo the ignoring.
