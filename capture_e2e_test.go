@@ -206,6 +206,14 @@ func startTcpdumpOn(t *testing.T, bin, iface, addr, file string, opts ...string)
 	// to fill or time out, and those still waiting at SIGINT are lost. -B:
 	// a larger buffer than the default, so that a busy machine drops less.
 	args := append([]string{"-i", iface, "--immediate-mode", "-B", "32768", "-U", "-w", file}, opts...)
+	if !slices.Contains(opts, "-s") {
+		// In immediate mode libpcap's ring has a slot of the snapshot
+		// length per packet (262144 by default), but of the MTU on an
+		// Ethernet-like interface such as lo: on "any" the 32 MiB held
+		// 128 packets. A loopback packet is at most 65536 bytes and its
+		// link header 20.
+		args = append(args, "-s", "65600")
+	}
 	td := exec.Command(bin, append(args, "tcp", "port", port)...)
 	stderr, err := td.StderrPipe()
 	if err != nil {
