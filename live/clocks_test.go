@@ -367,3 +367,40 @@ func TestUnansweredUntilTheWindowStalls(t *testing.T) {
 		}
 	}
 }
+
+// TestDataAfterCloseResolvesThroughReadLateData: an open DATA_AFTER_CLOSE
+// waits for late data of its direction pending lateGrace only where that
+// data came while the finding was fresh: pending data of other streams,
+// which their receivers then read (a CloseWrite-then-read on each of a
+// stream of requests), must not hold it open for ever. Here, after one
+// stream's counted late data at 1 s, a new stream every 100 ms half-closes
+// and is read after its FIN, its late data pending 300 ms for the UPD that
+// shows it read: some is always pending.
+func TestDataAfterCloseResolvesThroughReadLateData(t *testing.T) {
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 2)
+	cfg := live.FindingsConfig{Churn: -1, LeakAfter: time.Hour, UnansweredAfter: time.Hour}
+	sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "RAND"), upd(s2c, 3, 4, 262144), psh(s2c, 3, "12345678"), fin(s2c, 3))
+	sc.feedAt(sec(1), psh(c2s, 3, "late"))
+	sid := uint32(5)
+	var reads []uint32 // streams whose late data waits, oldest first
+	for ms := 1000; ms <= 20000; ms += 10 {
+		at := sec(float64(ms) / 1000)
+		if ms%1000 == 0 {
+			sc.feedAt(at, nop(c2s), nop(s2c))
+		}
+		if ms >= 2000 && ms%100 == 0 {
+			sc.feedAt(at, syn(c2s, sid), psh(c2s, sid, "REQ!"), upd(s2c, sid, 4, 262144), fin(s2c, sid), psh(c2s, sid, "more"))
+			reads = append(reads, sid)
+			sid += 2
+		}
+		if ms >= 2300 && ms%100 == 0 {
+			sc.feedAt(at, upd(s2c, reads[0], 8, 262144)) // it read the late data
+			reads = reads[1:]
+		}
+		reg.Evaluate(at, cfg)
+	}
+	if got, want := codes(reg), "+DATA_AFTER_CLOSE -DATA_AFTER_CLOSE"; got != want {
+		t.Errorf("%s, want %s:%s", got, want, describeRecords(findingRecords(reg)))
+	}
+}

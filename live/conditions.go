@@ -300,9 +300,14 @@ func (s *Session) lateCandidates(cs []candidate, ns int64) []candidate {
 		}
 		open := s.openFinding(CodeDataAfterClose, Dir(d))
 		// Late data that waits lateGrace may count yet: an open finding
-		// waits for it, or it resolved and re-opened lateGrace later.
+		// waits for what came while it was fresh, or it resolved and
+		// re-opened lateGrace later. Not for what came after: late data
+		// of streams read after their FIN, always some pending on a busy
+		// session, held it open for ever.
 		fresh := ns-w.lateAt[d] < int64(AfterCloseWindow) ||
-			open != nil && slices.ContainsFunc(w.pendingLate, func(p pendingLate) bool { return p.dir == Dir(d) })
+			open != nil && slices.ContainsFunc(w.pendingLate, func(p pendingLate) bool {
+				return p.dir == Dir(d) && p.first-w.lateAt[d] < int64(AfterCloseWindow)
+			})
 		if !fresh || open == nil && w.late[d] == es.lateBase[0][d] {
 			// Nothing to open, or the open finding resolves: the next
 			// finding counts from here.
