@@ -53,8 +53,10 @@ type Handle struct {
 	// counts never had (see held).
 	uncounted uint32
 	// since is when the socket was bound and its filter in place: packets
-	// stamped before it are dropped (see Open), until one stamped after.
+	// stamped before it, by less than early, are dropped (see Open),
+	// until one is not.
 	since time.Time
+	early time.Duration
 
 	mu      sync.Mutex // for Dropped, from another goroutine, and Close
 	closed  bool
@@ -119,6 +121,7 @@ func Open(ctx context.Context, iface string, f capture.Filter) (*Handle, error) 
 			return nil, fmt.Errorf("sniff: %s: socket filter: %w", iface, err) // a bug: the tests assemble every shape
 		}
 	}
+	created := time.Now()
 	tp, err := afpacket.NewTPacket(opts...)
 	if err != nil {
 		if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) {
@@ -135,10 +138,17 @@ func Open(ctx context.Context, iface string, f capture.Filter) (*Handle, error) 
 	// The socket took packets from its creation on, of every interface
 	// until it was bound and whatever the filter drops until it was set
 	// (loopback ones twice): the ring may hold some. The kernel stamps a
-	// packet as it writes it to the ring, after the filter ran, so those
-	// stamped from now on passed the filter; the few earlier ones are
-	// dropped, as if the capture began now.
-	h := &Handle{ctx: ctx, iface: iface, tp: tp, link: link, since: time.Now()}
+	// packet, after the filter ran, as it writes it to the ring, or with
+	// the earlier stamp it was given when received or sent
+	// (tpacket_get_timestamp), so those stamped from now on passed the
+	// filter; the few earlier ones are
+	// dropped, as if the capture began now: those stamped since the
+	// socket was created, or a moment before (a stamp taken as the packet
+	// was received). A packet stamped earlier still is no such packet but
+	// one of a wall clock set back since (an NTP step at boot): it and
+	// the later ones are kept, not dropped until the clock is back here.
+	since := time.Now()
+	h := &Handle{ctx: ctx, iface: iface, tp: tp, link: link, since: since, early: since.Sub(created) + time.Second}
 	if iface == Any {
 		h.links = make(map[int]linkSeen)
 	}
@@ -279,7 +289,7 @@ func (h *Handle) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 			return nil, ci, fmt.Errorf("sniff: %s: %w", h.iface, err)
 		}
 		if !h.since.IsZero() {
-			if ci.Timestamp.Before(h.since) {
+			if d := h.since.Sub(ci.Timestamp); d > 0 && d < h.early {
 				continue // taken before the socket was bound and filtered
 			}
 			// The ring's later packets came later: a wall clock set back
