@@ -330,3 +330,47 @@ func TestJoinedYamuxHeldGrant(t *testing.T) {
 		})
 	}
 }
+
+// TestJoinedYamuxHeldGrantStall: as TestJoinedYamuxHeldGrant, the
+// client's data on a stream opened after the join is recorded before the
+// server's held ACK that grew its window; here it fills that window, and
+// the server, which accepted the stream, never reads it: its writer is
+// held, WINDOW_STALL. The data made no window finding while the grant
+// was held, and the grant recorded after it leaves the window full: the
+// flow must count as at the window from then, or the stall is never said
+// (nothing more is written on it to say so).
+func TestJoinedYamuxHeldGrantStall(t *testing.T) {
+	const grant = 16<<20 - 256<<10
+	reg := live.New(live.Config{})
+	s := reg.Open(live.SessionInfo{Client: "127.0.0.1:1000", Server: "127.0.0.1:9000", Proto: live.Yamux}, sec(0))
+	var off [2]int64
+	rec := func(at float64, dir live.Dir, typ yamux.Type, flags yamux.Flags, sid, length uint32) {
+		f := &yamux.Frame{Offset: off[dir], Header: yamux.MakeHeader(typ, flags, sid, length)}
+		off[dir] += f.Size()
+		s.RecordYamux(dir, sec(at), f)
+	}
+	s.Resynced(c2s, sec(0.5), 0, 0, 0, "joined mid-stream at offset 0, 0 bytes skipped")
+	rec(0.5, c2s, yamux.WindowUpdate, yamux.SYN, 129, grant)
+	for i := range 16 {
+		rec(0.502+float64(i)/1000, c2s, yamux.Data, 0, 129, 1<<20) // the whole 16 MiB window
+	}
+	s.Resynced(s2c, sec(0.3), 498909, 498909, 0, "joined mid-stream at offset 498909, 498909 bytes skipped")
+	rec(0.501, s2c, yamux.WindowUpdate, yamux.ACK, 129, grant)
+	cfg := live.FindingsConfig{StallAfter: time.Second, Churn: -1}
+	for ms := 600; ms <= 5000; ms += 100 {
+		at := sec(float64(ms) / 1000)
+		if ms%1000 == 0 {
+			id := uint32(ms)
+			rec(at.Sub(t0).Seconds(), c2s, yamux.Ping, yamux.SYN, 0, id)
+			rec(at.Sub(t0).Seconds(), s2c, yamux.Ping, yamux.ACK, 0, id)
+		}
+		reg.Evaluate(at, cfg)
+	}
+	ss := reg.Snapshot().Session(s.ID())
+	if ss.AnomalyCount != 0 {
+		t.Errorf("anomalies %d %v, want none", ss.AnomalyCount, ss.AnomaliesBy)
+	}
+	if got := codes(reg); got != "+WINDOW_STALL" {
+		t.Errorf("%s, want +WINDOW_STALL:%s", got, describeRecords(findingRecords(reg)))
+	}
+}

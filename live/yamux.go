@@ -319,8 +319,15 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 				fl.PeerConsumed = fl.Written
 			}
 		}
-		if fl.free() > 0 {
+		switch w := dir.Reverse(); {
+		case fl.free() > 0:
 			s.setFull(fl, time.Time{})
+		case fl.FullSince.IsZero() && st.state.Live() && !st.fin[w] && !s.dirEnded[w] && !st.incomplete:
+			// Data recorded before this grant, held by a capture's
+			// resynchronisation (heldGrant), set no FullSince: it fills
+			// the window only now, and a writer held there says so no
+			// more, its next byte waiting for a window update.
+			s.setFull(fl, at)
 		}
 	}
 	return a
