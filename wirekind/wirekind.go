@@ -180,7 +180,11 @@ func smuxHeader(b []byte) Kind {
 // yamuxHeader reports whether b, 7 bytes or more, begins as a yamux
 // header does: version 0, a type up to GoAway (3), flags within
 // SYN|ACK|FIN|RST, and a stream id that fits the type as far as b holds
-// it: 0 for Ping and GoAway, not 0 for Data and WindowUpdate.
+// it: 0 for Ping and GoAway, not 0 for Data and WindowUpdate, and below
+// 2^24 (a session's first streams are 1 and 2). Without that bound, a
+// 4-byte big-endian length up to 15 and any 4 bytes after it, as many a
+// protocol's first message has (PostgreSQL's SSLRequest, a MySQL
+// server's greeting after a length byte), read as yamux.
 func yamuxHeader(b []byte) bool {
 	if b[0] != 0 || b[1] > 3 || binary.BigEndian.Uint16(b[2:4]) > 0xF {
 		return false
@@ -189,7 +193,7 @@ func yamuxHeader(b []byte) bool {
 	if b[1] >= 2 {
 		return isZero(sid)
 	}
-	return len(sid) < 4 || !isZero(sid)
+	return sid[0] == 0 && (len(sid) < 4 || !isZero(sid))
 }
 
 func isText(b []byte) bool {

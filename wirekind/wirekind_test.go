@@ -33,6 +33,11 @@ func TestGuess(t *testing.T) {
 		{"\x04\x00\x01\x00\x01\x00\x00\x00", PrefixedYamux},
 		{"\x04\x00\x02\x00\x01\x00\x00\x01", Unknown}, // a Ping on a stream
 		{"\x04\x00\x05\x00\x01\x00\x00\x00", Unknown}, // type 5
+		// Other protocols' first bytes at the wrong port are no yamux:
+		// PostgreSQL's SSLRequest (libpq's first message by default), a
+		// MySQL 5.7 server's greeting.
+		{"\x00\x00\x00\x08\x04\xd2\x16\x2f", Unknown},
+		{"\x4a\x00\x00\x00\x0a5.7", Unknown},
 		{"\x9f\x88\x01\xfe\x00\x10\x20\x30", Unknown},
 		{"", Unknown},
 	} {
