@@ -10,7 +10,6 @@ import (
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/pcapout"
-	"github.com/muxtop/muxtop/tap"
 )
 
 // TestYamuxBigWindowFromSYN: real hashicorp/yamux v0.1.2 ends whose
@@ -26,19 +25,9 @@ func TestYamuxBigWindowFromSYN(t *testing.T) {
 	const window, answer = 4 << 20, 3 << 20
 	var tapped live.Counts
 	path := writeCapture(t, func(w *pcapout.Writer) {
-		reg := live.New(live.Config{})
 		cfg := hyamux.DefaultConfig()
 		cfg.MaxStreamWindowSize = window
-		cfg.LogOutput = io.Discard
-		cc, sc := smuxtest.Conns(t)
-		cli, err := hyamux.Client(tap.Wrap(cc, live.Client, reg, "test", tap.WithProtocol(tap.Yamux), tap.Record(w)), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv, err := hyamux.Server(sc, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		reg, cli, srv := tappedYamux(t, w, cfg)
 		served := make(chan struct{})
 		go func() {
 			defer close(served)

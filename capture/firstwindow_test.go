@@ -62,19 +62,9 @@ func TestYamuxFirstWindowStall(t *testing.T) {
 func TestYamuxFirstWindowStallReal(t *testing.T) {
 	var wrote time.Time
 	path := writeCapture(t, func(w *pcapout.Writer) {
-		reg := live.New(live.Config{})
 		cfg := hyamux.DefaultConfig()
 		cfg.EnableKeepAlive = false // the stall's silence is all there is
-		cfg.LogOutput = io.Discard
-		cc, sc := smuxtest.Conns(t)
-		cli, err := hyamux.Client(tap.Wrap(cc, live.Client, reg, "test", tap.WithProtocol(tap.Yamux), tap.Record(w)), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv, err := hyamux.Server(sc, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		reg, cli, srv := tappedYamux(t, w, cfg)
 		defer srv.Close()
 		defer cli.Close()
 		accepted := make(chan struct{})
@@ -106,4 +96,23 @@ func TestYamuxFirstWindowStallReal(t *testing.T) {
 	if f := fs[0]; f.At.After(wrote.Add(5 * time.Second)) {
 		t.Errorf("WINDOW_STALL opened %v after the write, want within 5 s: while the stall lasts, not when the capture ends", f.At.Sub(wrote))
 	}
+}
+
+// tappedYamux returns a real hashicorp/yamux client and server of cfg
+// over a loopback TCP pair, the client's end tapped into reg and recorded
+// by w.
+func tappedYamux(t *testing.T, w *pcapout.Writer, cfg *hyamux.Config) (*live.Registry, *hyamux.Session, *hyamux.Session) {
+	t.Helper()
+	reg := live.New(live.Config{})
+	cfg.LogOutput = io.Discard
+	cc, sc := smuxtest.Conns(t)
+	cli, err := hyamux.Client(tap.Wrap(cc, live.Client, reg, "test", tap.WithProtocol(tap.Yamux), tap.Record(w)), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := hyamux.Server(sc, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg, cli, srv
 }

@@ -183,13 +183,7 @@ func TestJoinedKeepaliveCadence(t *testing.T) {
 func TestJoinedYamuxHeldSYN(t *testing.T) {
 	cfg := live.FindingsConfig{UnansweredAfter: 5 * time.Second, Churn: -1}
 	reg := live.New(live.Config{})
-	s := reg.Open(live.SessionInfo{Client: "127.0.0.1:1000", Server: "127.0.0.1:9000", Proto: live.Yamux}, sec(0))
-	var off [2]int64
-	rec := func(at float64, dir live.Dir, typ yamux.Type, flags yamux.Flags, sid, length uint32) {
-		f := &yamux.Frame{Offset: off[dir], Header: yamux.MakeHeader(typ, flags, sid, length)}
-		off[dir] += f.Size()
-		s.RecordYamux(dir, sec(at), f)
-	}
+	s, rec := openYamux(reg)
 	s.Resynced(s2c, sec(0.002), 0, 0, 0, "joined mid-stream at offset 0, 0 bytes skipped")
 	rec(0.002, s2c, yamux.WindowUpdate, yamux.ACK, 7, 0)
 	rec(0.003, s2c, yamux.Data, 0, 7, 8)
@@ -224,12 +218,9 @@ func TestJoinedYamuxQuietControl(t *testing.T) {
 		{"FIN", yamux.WindowUpdate, yamux.FIN, 2}, {"data", yamux.Data, 0, 2}} {
 		t.Run(tc.name, func(t *testing.T) {
 			reg := live.New(live.Config{})
-			s := reg.Open(live.SessionInfo{Client: "127.0.0.1:1000", Server: "127.0.0.1:9000", Proto: live.Yamux}, sec(0))
-			var off [2]int64
+			s, recAt := openYamux(reg)
 			rec := func(dir live.Dir, typ yamux.Type, flags yamux.Flags, sid, length uint32) {
-				f := &yamux.Frame{Offset: off[dir], Header: yamux.MakeHeader(typ, flags, sid, length)}
-				off[dir] += f.Size()
-				s.RecordYamux(dir, sec(0), f)
+				recAt(0, dir, typ, flags, sid, length)
 			}
 			s.Resynced(c2s, sec(0), 0, 0, 0, "joined mid-stream at offset 0, 0 bytes skipped")
 			s.Resynced(s2c, sec(0), 0, 0, 0, "joined mid-stream at offset 0, 0 bytes skipped")
@@ -296,13 +287,7 @@ func TestJoinedYamuxHeldGrant(t *testing.T) {
 	}{{"grant held", true, 0}, {"no grant", false, 1}} {
 		t.Run(tc.name, func(t *testing.T) {
 			reg := live.New(live.Config{})
-			s := reg.Open(live.SessionInfo{Client: "127.0.0.1:1000", Server: "127.0.0.1:9000", Proto: live.Yamux}, sec(0))
-			var off [2]int64
-			rec := func(at float64, dir live.Dir, typ yamux.Type, flags yamux.Flags, sid, length uint32) {
-				f := &yamux.Frame{Offset: off[dir], Header: yamux.MakeHeader(typ, flags, sid, length)}
-				off[dir] += f.Size()
-				s.RecordYamux(dir, sec(at), f)
-			}
+			s, rec := openYamux(reg)
 			const skipped = "joined mid-stream at offset 498909, 498909 bytes skipped"
 			if tc.held {
 				s.Resynced(c2s, sec(0.5), 0, 0, 0, "joined mid-stream at offset 0, 0 bytes skipped")
@@ -342,13 +327,7 @@ func TestJoinedYamuxHeldGrant(t *testing.T) {
 func TestJoinedYamuxHeldGrantStall(t *testing.T) {
 	const grant = 16<<20 - 256<<10
 	reg := live.New(live.Config{})
-	s := reg.Open(live.SessionInfo{Client: "127.0.0.1:1000", Server: "127.0.0.1:9000", Proto: live.Yamux}, sec(0))
-	var off [2]int64
-	rec := func(at float64, dir live.Dir, typ yamux.Type, flags yamux.Flags, sid, length uint32) {
-		f := &yamux.Frame{Offset: off[dir], Header: yamux.MakeHeader(typ, flags, sid, length)}
-		off[dir] += f.Size()
-		s.RecordYamux(dir, sec(at), f)
-	}
+	s, rec := openYamux(reg)
 	s.Resynced(c2s, sec(0.5), 0, 0, 0, "joined mid-stream at offset 0, 0 bytes skipped")
 	rec(0.5, c2s, yamux.WindowUpdate, yamux.SYN, 129, grant)
 	for i := range 16 {
@@ -372,5 +351,18 @@ func TestJoinedYamuxHeldGrantStall(t *testing.T) {
 	}
 	if got := codes(reg); got != "+WINDOW_STALL" {
 		t.Errorf("%s, want +WINDOW_STALL:%s", got, describeRecords(findingRecords(reg)))
+	}
+}
+
+// openYamux opens a yamux session in reg at sec(0), and returns it with a
+// function that records a frame of it at sec(at), keeping each
+// direction's offsets.
+func openYamux(reg *live.Registry) (*live.Session, func(at float64, dir live.Dir, typ yamux.Type, flags yamux.Flags, sid, length uint32)) {
+	s := reg.Open(live.SessionInfo{Client: "127.0.0.1:1000", Server: "127.0.0.1:9000", Proto: live.Yamux}, sec(0))
+	var off [2]int64
+	return s, func(at float64, dir live.Dir, typ yamux.Type, flags yamux.Flags, sid, length uint32) {
+		f := &yamux.Frame{Offset: off[dir], Header: yamux.MakeHeader(typ, flags, sid, length)}
+		off[dir] += f.Size()
+		s.RecordYamux(dir, sec(at), f)
 	}
 }
