@@ -255,7 +255,12 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		return cs
 	}
 	var explained [3]uint64
-	if s.atWindow > 0 || w.lists[waitList].head != nil || w.answeredLate > leakCut {
+	// The walk only where a leak may have an excuse: a flow at its window,
+	// a stream waiting for its answer since before the leak cutoff (the
+	// wait list is in SYN order), one answered late. A healthy session's
+	// requests in flight are young: walking its leaks at every evaluation
+	// for them took 10 000 leaking sessions from 5 to 28 ms.
+	if wl := &w.lists[waitList]; s.atWindow > 0 || wl.head != nil && wl.headAt <= leakCut || w.answeredLate > leakCut {
 		explained = s.explainedLeaks(&oldest, now, cfg, leakExcuses{unanswered: unanswered, silent: silent, cutoff: cutoff, quiet: quiet,
 			leakAfter: cfg.LeakAfter, leakCut: leakCut})
 	}
@@ -350,8 +355,13 @@ func awaitsAnswer(st *stream, cutoff int64, quiet bool, now time.Time, cfg *Find
 func (s *Session) explainedLeaks(oldest *[3]leakRef, now time.Time, cfg *FindingsConfig, ex leakExcuses) (explained [3]uint64) {
 	var free [3]bool // the kind's oldest stream nothing explains is in oldest
 	n := 0
-	for st := s.w.lists[liveList].head; st != nil && st.watch.leaked && n < maxWalk; st, n = st.watch.links[liveList].next, n+1 {
+	var late int64 // the latest late answer among them
+	st := s.w.lists[liveList].head
+	for ; st != nil && st.watch.leaked && n < maxWalk; st, n = st.watch.links[liveList].next, n+1 {
 		k := st.watch.kind
+		if a := st.watch.answered; a-st.watch.first >= int64(ex.leakAfter) {
+			late = max(late, a)
+		}
 		switch {
 		case ex.holds(st, 0, now, cfg.StallAfter) || ex.holds(st, 1, now, cfg.StallAfter),
 			ex.unanswers(st, s.w.lastAt, cfg.UnansweredAfter), ex.answeredLate(st):
@@ -362,6 +372,13 @@ func (s *Session) explainedLeaks(oldest *[3]leakRef, now time.Time, cfg *Finding
 				oldest[k] = refOf(st)
 			}
 		}
+	}
+	if st == nil || !st.watch.leaked {
+		// Every leak walked: a stream answered late is one (it was older
+		// than LeakAfter at its answer). What watchAnswer noted before the
+		// first evaluation told it LeakAfter, any answer, is made exact,
+		// so that the walk is not repeated for it for LeakAfter.
+		s.w.answeredLate = late
 	}
 	return explained
 }
