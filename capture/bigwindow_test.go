@@ -7,6 +7,7 @@ import (
 	hyamux "github.com/hashicorp/yamux"
 
 	"github.com/muxtop/muxtop/capture"
+	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/pcapout"
@@ -54,10 +55,11 @@ func TestYamuxBigWindowFromSYN(t *testing.T) {
 			st.Close()
 		}
 		<-served
-		// Every stream closed both ways, then the session.
+		// Every stream closed both ways (the server's ACK and FIN of each,
+		// both WindowUpdates), then the session.
 		smuxtest.Eventually(t, "the server's last FIN", func() bool {
 			ss := reg.Snapshot().Sessions
-			return len(ss) == 1 && ss[0].Counts.TypeFrames[live.ServerToClient][1] >= 6
+			return len(ss) == 1 && ss[0].Counts.TypeFrames[live.ServerToClient][yamux.WindowUpdate] >= 6
 		})
 		cli.Close()
 		srv.Close()
