@@ -22,8 +22,10 @@ type Decoder struct {
 
 	hdr      Header // header being collected
 	hn       int    // header bytes collected
-	got      int    // payload bytes seen of the current frame
+	got      int    // payload bytes seen, or lost (lostIn), of the current frame
 	frameOff int64  // offset of the current frame's header
+	lostIn   int    // payload bytes of the current frame a Gap lost (framer.Lose)
+	seen     int    // while lostIn > 0: the payload bytes before the first lost one
 	upd      [UPDSize]byte
 
 	off      int64 // bytes consumed
@@ -75,13 +77,14 @@ func (d *Decoder) Pending() int64 {
 	if d.stopped {
 		return 0
 	}
-	return int64(d.hn+d.got) + int64(d.rs.Held())
+	return int64(d.hn+d.got-d.lostIn) + int64(d.rs.Held())
 }
 
 // Unparsed returns how many bytes were consumed without framing: from the
 // header of the violation on, and every byte given to Next after End.
-// The wire bytes of the frames Next returned (Frame.Size, less a rejected
-// one) plus Unparsed plus Pending plus Skipped plus Lost make Offset.
+// The wire bytes of the frames Next returned (Frame.Size less Frame.Lost,
+// less a rejected one) plus Unparsed plus Pending plus Skipped plus Lost
+// make Offset.
 func (d *Decoder) Unparsed() int64 { return d.unparsed }
 
 // Version returns the protocol version the decoder frames: the one given to
@@ -149,7 +152,7 @@ func (d *Decoder) Next(p []byte) (n int, f *Frame, err error) {
 			keep := min(length, d.snaplen)
 			f.Payload = p[HeaderSize : HeaderSize+keep : HeaderSize+keep]
 			f.Truncated = keep < length
-			f.Consumed, f.Window = 0, 0
+			f.Consumed, f.Window, f.Lost = 0, 0, 0
 			if cmd == UPD {
 				f.Consumed = binary.LittleEndian.Uint32(p[HeaderSize:])
 				f.Window = binary.LittleEndian.Uint32(p[HeaderSize+4:])
@@ -210,14 +213,17 @@ func (d *Decoder) slow(p []byte) (n int, f *Frame, err error) {
 	f.Offset = d.frameOff
 	f.Header = d.hdr
 	keep := min(length, d.snaplen)
+	if d.lostIn > 0 {
+		keep = min(keep, d.seen) // only what came before the loss is the payload's
+	}
 	f.Payload = d.buf[:keep:keep]
 	f.Truncated = keep < length
-	f.Consumed, f.Window = 0, 0
+	f.Consumed, f.Window, f.Lost = 0, 0, int64(d.lostIn)
 	if d.hdr.Cmd() == UPD {
 		f.Consumed = binary.LittleEndian.Uint32(d.upd[:])
 		f.Window = binary.LittleEndian.Uint32(d.upd[4:])
 	}
-	d.hn, d.got = 0, 0
+	d.hn, d.got, d.lostIn = 0, 0, 0
 	d.frames++
 	return n, f, nil
 }
@@ -271,7 +277,7 @@ func (d *Decoder) stop(v Violation, unparsed int64) *Violation {
 	d.stopped, d.violated = true, true
 	d.violation = v
 	d.unparsed = unparsed
-	d.hn, d.got = 0, 0
+	d.hn, d.got, d.lostIn = 0, 0, 0
 	return &d.violation
 }
 
@@ -282,7 +288,8 @@ func (d *Decoder) stop(v Violation, unparsed int64) *Violation {
 // end speaks). It stops the decoder as a violation found by Next does: it
 // returns Violation{Code: code, Offset: f.Offset, Header: f.Header, Want:
 // want}, which Violation returns from then on; Frames no longer counts f;
-// f's wire bytes count as Unparsed, and so do the bytes a
+// f's wire bytes (less those lost, Frame.Lost) count as Unparsed, and so
+// do the bytes a
 // resynchronisation held after f and every byte given to Next afterwards.
 //
 // Reject does nothing and returns nil when the decoder has stopped, when
@@ -297,7 +304,7 @@ func (d *Decoder) Reject(f *Frame, code Code, want uint8) *Violation {
 	// The bytes a resynchronisation holds after f are unread too: left
 	// held, Buffered would stay above 0 with nothing to frame them.
 	d.off += int64(d.rs.Release())
-	return d.stop(Violation{Code: code, Offset: f.Offset, Header: f.Header, Want: want}, d.off-f.Offset)
+	return d.stop(Violation{Code: code, Offset: f.Offset, Header: f.Header, Want: want}, d.off-f.Offset-f.Lost)
 }
 
 // End tells the decoder that the direction's byte stream has ended (EOF,
@@ -326,5 +333,5 @@ func (d *Decoder) End() *Violation {
 	clear(h[d.hn:])
 	got := int64(d.hn + d.got)
 	return d.stop(Violation{Code: Truncated, Offset: d.frameOff, Header: h, Want: d.version,
-		HeaderComplete: d.hn == HeaderSize, Got: got}, got)
+		HeaderComplete: d.hn == HeaderSize, Got: got}, got-int64(d.lostIn))
 }

@@ -30,15 +30,16 @@ type frameRec struct {
 	Truncated bool
 	Consumed  uint32
 	Window    uint32
+	Lost      int64
 }
 
 func (r frameRec) String() string {
-	return fmt.Sprintf("{off %d %v payload %q truncated %v consumed %d window %d}",
-		r.Offset, r.Header, r.Payload, r.Truncated, r.Consumed, r.Window)
+	return fmt.Sprintf("{off %d %v payload %q truncated %v consumed %d window %d lost %d}",
+		r.Offset, r.Header, r.Payload, r.Truncated, r.Consumed, r.Window, r.Lost)
 }
 
 func recOf(f *decoder.Frame) frameRec {
-	return frameRec{f.Offset, f.Header, string(f.Payload), f.Truncated, f.Consumed, f.Window}
+	return frameRec{f.Offset, f.Header, string(f.Payload), f.Truncated, f.Consumed, f.Window, f.Lost}
 }
 
 // result is everything a decoder yields for one input.

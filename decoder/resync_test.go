@@ -58,7 +58,7 @@ func decodeFrom(t testing.TB, start func(*decoder.Decoder), in []byte, gaps map[
 		if f != nil {
 			r.frames = append(r.frames, recOf(f))
 			r.skips = append(r.skips, f.Skipped)
-			r.framed += f.Size()
+			r.framed += f.Size() - f.Lost
 		}
 		if err != nil {
 			v, ok := errors.AsType[*decoder.Violation](err)
@@ -400,11 +400,14 @@ func TestResyncWithoutResync(t *testing.T) {
 
 // FuzzResync joins arbitrary bytes with arbitrary gaps in arbitrary
 // chunkings and checks that every chunking yields what the whole input
-// does, with the decoder's accounting exact (resyncDecode checks it).
+// does, with the decoder's accounting exact (resyncDecode checks it); and
+// that decoded from the start, a gap inside a payload resumes right after
+// it (gapExact).
 func FuzzResync(f *testing.F) {
 	for _, r := range loadRecordings(f) {
 		in := slices.Concat(r.c2s, r.s2c)
 		f.Add(in[min(len(in), 5):min(len(in), 3000)], []byte{0, 7, 255, 3}, uint16(100), uint16(40))
+		f.Add(in[:min(len(in), 3000)], []byte{0, 7, 255, 3}, uint16(30), uint16(2)) // at a boundary: a gap in a payload
 	}
 	f.Add([]byte(v1SYN3+v1RAND3+v1FIN3+v1SYN3+v1RAND3), []byte{1}, uint16(3), uint16(0))
 	f.Fuzz(func(t *testing.T, in, cuts []byte, gapAt, gapLen uint16) {
@@ -417,7 +420,41 @@ func FuzzResync(f *testing.F) {
 		if d := got.diff(want); d != "" {
 			t.Fatalf("chunks from %v differ from the whole input: %s", cuts, d)
 		}
+		if gapLen > 0 && len(in) > 0 {
+			gapExact(t, in, cuts, int(gapAt)%(len(in)+1), int64(gapLen))
+		}
 	})
+}
+
+// gapExact checks the rule of a gap inside a payload on in, decoded from
+// its start with n bytes lost before its byte at: where the whole stream
+// (in with n bytes in their place) has a frame whose payload holds them
+// all, the decoder yields the whole stream's frames, the cut one with
+// Lost n and only the payload bytes before them, in any chunking.
+func gapExact(t *testing.T, in, cuts []byte, at int, n int64) {
+	t.Helper()
+	atStart := func(*decoder.Decoder) {}
+	full := decodeFrom(t, atStart, slices.Concat(in[:at], make([]byte, n), in[at:]), nil, whole)
+	for i, f := range full.frames {
+		if int64(at) < f.Offset+decoder.HeaderSize || int64(at)+n > f.Offset+decoder.HeaderSize+int64(f.Header.Length()) || f.Header.Cmd() == decoder.UPD {
+			continue
+		}
+		want := full
+		want.frames = slices.Clone(full.frames)
+		want.lost, want.framed = n, full.framed-n
+		w := &want.frames[i]
+		w.Payload = w.Payload[:min(int64(len(w.Payload)), int64(at)-f.Offset-decoder.HeaderSize)]
+		w.Truncated = int64(len(w.Payload)) < decoder.HeaderSize+int64(f.Header.Length())-decoder.HeaderSize
+		w.Lost = n
+		gaps := map[int]int64{at: n}
+		if d := decodeFrom(t, atStart, in, gaps, whole).diff(want); d != "" {
+			t.Fatalf("%d bytes lost at %d, inside frame %d's payload: %s", n, at, i, d)
+		}
+		if d := decodeFrom(t, atStart, in, gaps, chunking.FromCuts(cuts)).diff(want); d != "" {
+			t.Fatalf("%d bytes lost at %d, inside frame %d's payload, chunks from %v: %s", n, at, i, cuts, d)
+		}
+		return
+	}
 }
 
 // TestResyncReplayEndsInFrame joins frames large enough that the bytes a
@@ -506,4 +543,73 @@ func TestResyncAtNoBoundary(t *testing.T) {
 	if got, want := d.Skipped()+d.Unparsed()+d.Pending(), int64(len(r.c2s)); got != want || d.Skipped() != bounds[1]+1 {
 		t.Fatalf("skipped %d + unparsed %d + pending %d = %d, want %d, %d skipped", d.Skipped(), d.Unparsed(), d.Pending(), got, want, bounds[1]+1)
 	}
+}
+
+// TestGapInPayload cuts bytes out of one frame's payload of real traffic,
+// at every offset within 40 bytes of the payload's ends and of the
+// snaplen and at every 37th (of every 7th frame of a recording of many),
+// each cut one byte long, half of what is left, and all of it (a cut
+// that ends the frame), and checks that the decoder resumes
+// right after the cut: every frame is the whole stream's, the cut one
+// with the bytes lost in its Lost and only those before them in its
+// Payload, nothing skipped, in any chunking. A UPD's payload is its
+// fields: a cut in it is not kept, and the decoder hunts as before.
+func TestGapInPayload(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	atStart := func(*decoder.Decoder) {}
+	for _, r := range loadRecordings(t) {
+		if r.exp.Scenario == "v1-client-v2-server" {
+			continue // two versions: not a stream a receiver reads
+		}
+		for _, in := range [][]byte{r.c2s, r.s2c} {
+			all := decode(t, decoder.DefaultSnaplen, in, whole).frames
+			cases := 0
+			for i, f := range all {
+				if len(all) > 50 && i%7 != 3 {
+					continue // many frames: a sample
+				}
+				length := int(f.Header.Length())
+				start := int(f.Offset) + decoder.HeaderSize // the payload's first byte
+				for k := range length {
+					if !gapSample(k, length) {
+						continue
+					}
+					for _, n := range []int{1, (length - k + 1) / 2, length - k} {
+						from, to := start+k, start+k+n
+						cut := slices.Concat(in[:from], in[to:])
+						got := decodeFrom(t, atStart, cut, map[int]int64{from: int64(n)}, whole)
+						cases++
+						if f.Header.Cmd() == decoder.UPD {
+							if got.skipped == 0 || len(got.frames) >= len(all) {
+								t.Fatalf("%s: %d bytes lost at %d in a UPD: %d frames, %d skipped; want it not kept, and a hunt", r.exp.Scenario, n, from, len(got.frames), got.skipped)
+							}
+							continue
+						}
+						want := resynced{frames: slices.Clone(all), skips: make([]int64, len(all)),
+							offset: int64(len(in)), lost: int64(n), framed: int64(len(in) - n)}
+						w := &want.frames[i]
+						w.Payload = w.Payload[:min(len(w.Payload), k)]
+						w.Truncated = len(w.Payload) < length
+						w.Lost = int64(n)
+						if d := got.diff(want); d != "" {
+							t.Fatalf("%s: %d bytes lost at %d, %d into frame %d's payload of %d: %s", r.exp.Scenario, n, from, k, i, length, d)
+						}
+						if rng.IntN(50) == 0 {
+							anyChunking(t, rng, want, func(chunk func() int) resynced {
+								return decodeFrom(t, atStart, cut, map[int]int64{from: int64(n)}, chunk)
+							}, fmt.Sprintf("%s: %d bytes lost at %d", r.exp.Scenario, n, from))
+						}
+					}
+				}
+			}
+			t.Logf("%s: %d gaps in %d frames", r.exp.Scenario, cases, len(all))
+		}
+	}
+}
+
+// gapSample reports whether TestGapInPayload cuts at offset k of a
+// payload of length bytes: near its ends, near the snaplen, and a sample.
+func gapSample(k, length int) bool {
+	near := func(x int) bool { return k >= x-40 && k < x+40 }
+	return near(0) || near(length) || near(decoder.DefaultSnaplen) || k%37 == 0
 }

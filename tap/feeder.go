@@ -159,7 +159,7 @@ type stream interface {
 	Flush()
 	Resync()
 	ResyncAt(n int64)
-	Gap(n int64)
+	Gap(n int64) (resumed bool)
 }
 
 // stream returns the decoder of the protocol the feeder decodes: smux's
@@ -289,7 +289,11 @@ func (f *Feeder) join(at int64) {
 // Gap tells the feeder that the capture lost n bytes of the direction at
 // time at, before the bytes it is given next: the session counts them and
 // marks its counts incomplete, and the decoder finds the next frame
-// boundary, reported when found.
+// boundary, reported when found. Bytes lost inside a frame's payload,
+// whose header came, leave the next boundary known: decoding resumes
+// right after them, as reported at once, nothing skipped, and the frame
+// is recorded when its last byte comes, with what it lost
+// (decoder.Decoder.Gap).
 func (f *Feeder) Gap(n int64, at time.Time) {
 	if f.done || n <= 0 {
 		return
@@ -302,9 +306,15 @@ func (f *Feeder) Gap(n int64, at time.Time) {
 	s.Flush()
 	f.Feed(nil, at) // the frames that chain up to the gap
 	off := s.Offset()
-	s.Gap(n)
+	resumed := s.Gap(n)
 	f.sess.Resynced(f.dir, at, off, 0, n, fmt.Sprintf("capture lost %d bytes at offset %d", n, off))
-	f.resync = afterGap
+	if !resumed {
+		f.resync = afterGap
+		return
+	}
+	// Nothing held: the direction is decoded in step again (joined).
+	f.sess.Resynced(f.dir, at, off+n, 0, 0, fmt.Sprintf("resumed at offset %d inside a frame's payload, 0 bytes skipped", off+n))
+	f.Feed(nil, at) // the frame, if the gap ended it
 }
 
 // resynced reports the frame boundary a resynchronisation found: a frame

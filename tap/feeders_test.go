@@ -275,3 +275,73 @@ func v1frame(cmd decoder.Cmd, sid uint32, payload string) string {
 	h := decoder.MakeHeader(1, cmd, uint16(len(payload)), sid)
 	return string(h[:]) + payload
 }
+
+// TestFeederGapInPayload loses bytes of the client's direction inside a
+// frame's payload, smux and yamux alike, one gap ending short of the
+// payload's end and one ending with it: decoding resumes right after
+// them, said at once ("resumed at offset X inside a frame's payload, 0
+// bytes skipped"), the frame is counted with its full length, every
+// other frame too, nothing is skipped, and the session is marked
+// incomplete, with the bytes lost counted.
+func TestFeederGapInPayload(t *testing.T) {
+	payload := string(slices.Repeat([]byte("0123456789"), 300)) // 3000 bytes
+	for _, proto := range []tap.Protocol{tap.Smux, tap.Yamux} {
+		var c2s, s2c []byte
+		var start int // where the big payload begins
+		if proto == tap.Yamux {
+			c2s = yframe(yamux.WindowUpdate, yamux.SYN, 1, "")
+			start = len(c2s) + yamux.HeaderSize
+			c2s = slices.Concat(c2s, yframe(yamux.Data, 0, 1, payload), yframe(yamux.WindowUpdate, yamux.FIN, 1, ""))
+			s2c = slices.Concat(yframe(yamux.WindowUpdate, yamux.ACK, 1, ""), yframe(yamux.Data, 0, 1, "12345678"),
+				yframe(yamux.WindowUpdate, yamux.FIN, 1, ""))
+		} else {
+			sframe := func(cmd decoder.Cmd, p string) []byte {
+				h := decoder.MakeHeader(1, cmd, uint16(len(p)), 3) // an smux client's first stream
+				return append(h[:], p...)
+			}
+			c2s = sframe(decoder.SYN, "")
+			start = len(c2s) + decoder.HeaderSize
+			c2s = slices.Concat(c2s, sframe(decoder.PSH, payload), sframe(decoder.FIN, ""))
+			s2c = slices.Concat(sframe(decoder.PSH, "12345678"), sframe(decoder.FIN, ""))
+		}
+		for _, gap := range []struct{ from, n int }{{start + 100, 1448}, {start + 3000 - 1448, 1448}} {
+			t.Run(fmt.Sprintf("%v/%d+%d", proto, gap.from-start, gap.n), func(t *testing.T) {
+				reg := live.New(live.Config{})
+				at := time.Unix(1000, 0)
+				sess := reg.Open(live.SessionInfo{Client: "a:1", Server: "b:2", Tap: live.Server}, at)
+				out, in := tap.NewFeeders(sess, 64, proto, 0)
+				out.Feed(c2s[:gap.from], at)
+				out.Gap(int64(gap.n), at)
+				in.Feed(s2c, at)
+				out.Feed(c2s[gap.from+gap.n:], at)
+				out.End(at, true)
+				in.End(at, true)
+
+				ss := reg.Snapshot().Session(sess.ID())
+				if !ss.Incomplete || ss.Lost != [2]int64{int64(gap.n), 0} || ss.Skipped != [2]int64{} || ss.AnomalyCount != 0 || ss.Unparsed != [2]int64{} {
+					t.Fatalf("incomplete %v lost %v skipped %v anomalies %d unparsed %v; want incomplete, [%d 0] lost, nothing else",
+						ss.Incomplete, ss.Lost, ss.Skipped, ss.AnomalyCount, ss.Unparsed, gap.n)
+				}
+				if got, want := ss.Counts.Total(), uint64(map[tap.Protocol]int{tap.Smux: 5, tap.Yamux: 6}[proto]); got != want {
+					t.Fatalf("%d frames counted, want every one, %d", got, want)
+				}
+				sid := map[tap.Protocol]uint32{tap.Smux: 3, tap.Yamux: 1}[proto]
+				if st := ss.Stream(sid); st == nil || st.Bytes != [2]uint64{3000, 8} || st.State != live.Closed {
+					t.Fatalf("stream %d: %+v; want 3000 and 8 bytes, closed", sid, st)
+				}
+				rs, _ := reg.Frames(live.Query{Scan: 1 << 30, Match: func(r *live.Record) bool { return r.Kind == live.ResyncRecord }}, nil)
+				var got []string
+				for _, r := range rs {
+					got = append(got, fmt.Sprintf("%v off=%d %s", r.Dir, r.Offset, r.Detail))
+				}
+				want := []string{
+					fmt.Sprintf("%v off=%d capture lost %d bytes at offset %d", live.ClientToServer, gap.from, gap.n, gap.from),
+					fmt.Sprintf("%v off=%d resumed at offset %d inside a frame's payload, 0 bytes skipped", live.ClientToServer, gap.from+gap.n, gap.from+gap.n),
+				}
+				if !slices.Equal(got, want) {
+					t.Fatalf("resync records\n got %q\nwant %q", got, want)
+				}
+			})
+		}
+	}
+}

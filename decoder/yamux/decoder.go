@@ -22,8 +22,10 @@ type Decoder struct {
 
 	hdr      Header // header being collected
 	hn       int    // header bytes collected
-	got      int64  // payload bytes seen of the current frame
+	got      int64  // payload bytes seen, or lost (lostIn), of the current frame
 	frameOff int64  // offset of the current frame's header
+	lostIn   int64  // payload bytes of the current frame a Gap lost (framer.Lose)
+	seen     int64  // while lostIn > 0: the payload bytes before the first lost one
 
 	off      int64 // bytes consumed
 	unparsed int64 // bytes consumed after a violation, from its header on
@@ -58,13 +60,13 @@ func (d *Decoder) Pending() int64 {
 	if d.stopped {
 		return 0
 	}
-	return int64(d.hn) + d.got + int64(d.rs.Held())
+	return int64(d.hn) + d.got - d.lostIn + int64(d.rs.Held())
 }
 
 // Unparsed returns how many bytes were consumed without framing: from the
 // header of the violation on, and every byte given to Next after End.
-// The wire bytes of the frames Next returned (Frame.Size) plus Unparsed,
-// Pending, Skipped and Lost make Offset.
+// The wire bytes of the frames Next returned (Frame.Size less Frame.Lost)
+// plus Unparsed, Pending, Skipped and Lost make Offset.
 func (d *Decoder) Unparsed() int64 { return d.unparsed }
 
 // Violation returns the violation that stopped the decoder, or nil. The
@@ -111,6 +113,7 @@ func (d *Decoder) Next(p []byte) (n int, f *Frame, err error) {
 				keep := int(min(length, int64(d.snaplen)))
 				f.Payload = p[HeaderSize : HeaderSize+keep : HeaderSize+keep]
 				f.Truncated = int64(keep) < length
+				f.Lost = 0
 				d.off += size
 				d.frames++
 				return int(size), f, nil
@@ -166,9 +169,13 @@ func (d *Decoder) slow(p []byte) (n int, f *Frame, err error) {
 	f.Offset = d.frameOff
 	f.Header = d.hdr
 	keep := min(length, int64(d.snaplen))
+	if d.lostIn > 0 {
+		keep = min(keep, d.seen) // only what came before the loss is the payload's
+	}
 	f.Payload = d.buf[:keep:keep]
 	f.Truncated = keep < length
-	d.hn, d.got = 0, 0
+	f.Lost = d.lostIn
+	d.hn, d.got, d.lostIn = 0, 0, 0
 	d.frames++
 	return n, f, nil
 }
@@ -191,7 +198,7 @@ func (d *Decoder) stop(v Violation, unparsed int64) *Violation {
 	d.stopped, d.violated = true, true
 	d.violation = v
 	d.unparsed = unparsed
-	d.hn, d.got = 0, 0
+	d.hn, d.got, d.lostIn = 0, 0, 0
 	return &d.violation
 }
 
@@ -220,5 +227,5 @@ func (d *Decoder) End() *Violation {
 	clear(h[d.hn:])
 	got := int64(d.hn) + d.got
 	return d.stop(Violation{Code: Truncated, Offset: d.frameOff, Header: h,
-		HeaderComplete: d.hn == HeaderSize, Got: got}, got)
+		HeaderComplete: d.hn == HeaderSize, Got: got}, got-d.lostIn)
 }

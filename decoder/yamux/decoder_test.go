@@ -38,14 +38,15 @@ type frameRec struct {
 	Header    yamux.Header
 	Payload   string
 	Truncated bool
+	Lost      int64
 }
 
 func (r frameRec) String() string {
-	return fmt.Sprintf("{%d %s %q trunc=%v}", r.Offset, r.Header, r.Payload, r.Truncated)
+	return fmt.Sprintf("{%d %s %q trunc=%v lost=%d}", r.Offset, r.Header, r.Payload, r.Truncated, r.Lost)
 }
 
 func recOf(f *yamux.Frame) frameRec {
-	return frameRec{Offset: f.Offset, Header: f.Header, Payload: string(f.Payload), Truncated: f.Truncated}
+	return frameRec{Offset: f.Offset, Header: f.Header, Payload: string(f.Payload), Truncated: f.Truncated, Lost: f.Lost}
 }
 
 // result is everything a decoder said about one input.
@@ -154,67 +155,67 @@ func TestNext(t *testing.T) {
 			name: "open with data, answer, FIN",
 			in:   synData1 + ackWnd1 + data1 + finWnd1,
 			want: []frameRec{
-				{0, h(yamux.Data, yamux.SYN, 1, 4), "RAND", false},
-				{16, h(yamux.WindowUpdate, yamux.ACK, 1, 0), "", false},
-				{28, h(yamux.Data, 0, 1, 8), "\x0b\x5e\x9a\x13\x77\x02\xc1\xaa", false},
-				{48, h(yamux.WindowUpdate, yamux.FIN, 1, 0), "", false},
+				{0, h(yamux.Data, yamux.SYN, 1, 4), "RAND", false, 0},
+				{16, h(yamux.WindowUpdate, yamux.ACK, 1, 0), "", false, 0},
+				{28, h(yamux.Data, 0, 1, 8), "\x0b\x5e\x9a\x13\x77\x02\xc1\xaa", false, 0},
+				{48, h(yamux.WindowUpdate, yamux.FIN, 1, 0), "", false, 0},
 			},
 		},
 		{
 			name: "control frames carry no payload whatever their length",
 			in:   synWnd1 + pingSYN7 + pingACK7 + bigDelta1 + rstWnd3 + goAwayErr,
 			want: []frameRec{
-				{0, h(yamux.WindowUpdate, yamux.SYN, 1, 0), "", false},
-				{12, h(yamux.Ping, yamux.SYN, 0, 7), "", false},
-				{24, h(yamux.Ping, yamux.ACK, 0, 7), "", false},
-				{36, h(yamux.WindowUpdate, 0, 1, 0xffffffff), "", false},
-				{48, h(yamux.WindowUpdate, yamux.RST, 3, 0), "", false},
-				{60, h(yamux.GoAway, 0, 0, 1), "", false},
+				{0, h(yamux.WindowUpdate, yamux.SYN, 1, 0), "", false, 0},
+				{12, h(yamux.Ping, yamux.SYN, 0, 7), "", false, 0},
+				{24, h(yamux.Ping, yamux.ACK, 0, 7), "", false, 0},
+				{36, h(yamux.WindowUpdate, 0, 1, 0xffffffff), "", false, 0},
+				{48, h(yamux.WindowUpdate, yamux.RST, 3, 0), "", false, 0},
+				{60, h(yamux.GoAway, 0, 0, 1), "", false, 0},
 			},
 		},
 		{
 			name: "empty data frame",
 			in:   empty1 + synWnd1,
-			want: []frameRec{{0, h(yamux.Data, 0, 1, 0), "", false}, {12, h(yamux.WindowUpdate, yamux.SYN, 1, 0), "", false}},
+			want: []frameRec{{0, h(yamux.Data, 0, 1, 0), "", false, 0}, {12, h(yamux.WindowUpdate, yamux.SYN, 1, 0), "", false, 0}},
 		},
 		{
 			name: "snaplen cuts the payload", in: synData1 + data1, snaplen: 3,
-			want: []frameRec{{0, h(yamux.Data, yamux.SYN, 1, 4), "RAN", true}, {16, h(yamux.Data, 0, 1, 8), "\x0b\x5e\x9a", true}},
+			want: []frameRec{{0, h(yamux.Data, yamux.SYN, 1, 4), "RAN", true, 0}, {16, h(yamux.Data, 0, 1, 8), "\x0b\x5e\x9a", true, 0}},
 		},
 		{
 			name: "snaplen 0", in: synData1, snaplen: -1,
-			want: []frameRec{{0, h(yamux.Data, yamux.SYN, 1, 4), "", true}},
+			want: []frameRec{{0, h(yamux.Data, yamux.SYN, 1, 4), "", true, 0}},
 		},
 		{
 			name: "unknown flags are framed: yamux ignores them",
 			in:   "\x00" + "\x01" + "\x80\x10" + "\x00\x00\x00\x02" + "\x00\x00\x00\x00",
-			want: []frameRec{{0, h(yamux.WindowUpdate, 0x8010, 2, 0), "", false}},
+			want: []frameRec{{0, h(yamux.WindowUpdate, 0x8010, 2, 0), "", false, 0}},
 		},
 		{
 			name:      "smux v1 SYN is a bad version",
 			in:        synWnd1 + "\x01\x00\x00\x00\x03\x00\x00\x00" + "\x00\x00\x00\x00",
-			want:      []frameRec{{0, h(yamux.WindowUpdate, yamux.SYN, 1, 0), "", false}},
+			want:      []frameRec{{0, h(yamux.WindowUpdate, yamux.SYN, 1, 0), "", false, 0}},
 			violation: &yamux.Violation{Code: yamux.BadVersion, Offset: 12, Header: yamux.Header([]byte("\x01\x00\x00\x00\x03\x00\x00\x00\x00\x00\x00\x00"))},
 			unparsed:  12,
 		},
 		{
 			name:      "type 4 is unknown",
 			in:        pingSYN7 + bad(pingSYN7, 1, 4) + synData1,
-			want:      []frameRec{{0, h(yamux.Ping, yamux.SYN, 0, 7), "", false}},
+			want:      []frameRec{{0, h(yamux.Ping, yamux.SYN, 0, 7), "", false, 0}},
 			violation: &yamux.Violation{Code: yamux.UnknownType, Offset: 12, Header: h(4, yamux.SYN, 0, 7)},
 			unparsed:  12 + 16,
 		},
 		{
 			name:     "cut inside a payload",
 			in:       synData1 + data1[:15],
-			want:     []frameRec{{0, h(yamux.Data, yamux.SYN, 1, 4), "RAND", false}},
+			want:     []frameRec{{0, h(yamux.Data, yamux.SYN, 1, 4), "RAND", false, 0}},
 			ended:    &yamux.Violation{Code: yamux.Truncated, Offset: 16, Header: h(yamux.Data, 0, 1, 8), HeaderComplete: true, Got: 15},
 			unparsed: 15,
 		},
 		{
 			name:     "cut inside a header",
 			in:       pingSYN7 + pingACK7[:5],
-			want:     []frameRec{{0, h(yamux.Ping, yamux.SYN, 0, 7), "", false}},
+			want:     []frameRec{{0, h(yamux.Ping, yamux.SYN, 0, 7), "", false, 0}},
 			ended:    &yamux.Violation{Code: yamux.Truncated, Offset: 12, Header: yamux.Header([]byte("\x00\x02\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00")), Got: 5},
 			unparsed: 5,
 		},

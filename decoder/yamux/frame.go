@@ -258,6 +258,11 @@ type Frame struct {
 	// frame while the decoder looked for a frame boundary (Resync, Gap);
 	// it is above 0 only on the first frame after a resynchronisation.
 	Skipped int64
+	// Lost is how many bytes of the payload a capture lost (Decoder.Gap):
+	// the header and the bytes around them came, so the frame is whole but
+	// for them, and Payload holds only the bytes before the first lost one
+	// (Truncated then).
+	Lost int64
 }
 
 // Type returns the frame's type.

@@ -91,8 +91,15 @@ const ResyncWindow = ResyncChain * (HeaderSize + MaxResyncData)
 // Buffered returns how many bytes the decoder holds that Next has not yet
 // framed: bytes it looked ahead at to find a frame boundary. While it is
 // above 0, call Next, with an empty p if need be, to have them framed.
-// It is 0 unless Resync or Gap was called.
-func (d *Decoder) Buffered() int { return d.rs.Buffered() }
+// It is 0 unless Resync or Gap was called. A frame whose last payload
+// bytes a Gap lost is whole: its bytes that came count here until Next
+// returns it.
+func (d *Decoder) Buffered() int {
+	if d.lostIn > 0 && d.got == int64(d.hdr.PayloadLength()) {
+		return int(int64(d.hn) + d.got - d.lostIn)
+	}
+	return d.rs.Buffered()
+}
 
 // Hunting reports whether the decoder is looking for a frame boundary.
 func (d *Decoder) Hunting() bool { return d.rs.Hunting() }
@@ -129,11 +136,18 @@ func (d *Decoder) Resync() { d.rs.Resync((*framer)(d)) }
 func (d *Decoder) ResyncAt(n int64) { d.rs.Skip(n, (*framer)(d)) }
 
 // Gap tells the decoder that n bytes of the stream were lost here, as when
-// a capture dropped packets: they count as Lost and in Offset, the frame
-// in progress is abandoned (its bytes count as skipped) and the decoder
-// resynchronises after the gap as Resync does. A stopped decoder only
-// counts them. Gap does nothing for n ≤ 0.
-func (d *Decoder) Gap(n int64) { d.rs.Gap(n, (*framer)(d)) }
+// a capture dropped packets: they count as Lost and in Offset. When they
+// lie inside the payload of the Data frame in progress, whose header is
+// whole, and end at the latest where it does, the next frame boundary is
+// known: the decoder goes on with the frame, returns it when its last
+// byte comes (or at once, if the gap ended it: Buffered is above 0), with
+// the bytes lost in its Lost and only the payload bytes before them in
+// Payload, and Gap returns true. This holds for Data frames of any size,
+// beyond MaxResyncData too. Otherwise the frame in progress is abandoned
+// (its bytes count as skipped), the decoder resynchronises after the gap
+// as Resync does, and Gap returns false. A stopped decoder only counts
+// them. Gap does nothing for n ≤ 0.
+func (d *Decoder) Gap(n int64) (resumed bool) { return d.rs.Gap(n, (*framer)(d)) }
 
 // framer is a Decoder as the resynchronisation engine sees it.
 type framer Decoder
@@ -155,9 +169,23 @@ func (r *framer) Drop() (partial int64, ok bool) {
 	if r.stopped {
 		return 0, false
 	}
-	partial = int64(r.hn) + r.got
-	r.hn, r.got = 0, 0
+	partial = int64(r.hn) + r.got - r.lostIn // the bytes lost are Lost already
+	r.hn, r.got, r.lostIn = 0, 0, 0
 	return partial, true
+}
+
+// Lose takes n bytes lost inside the payload of the Data frame in progress.
+func (r *framer) Lose(n int64) bool {
+	if r.stopped || r.hn < HeaderSize || n > int64(r.hdr.PayloadLength())-r.got {
+		return false
+	}
+	if r.lostIn == 0 {
+		r.seen = r.got
+	}
+	r.lostIn += n
+	r.got += n
+	r.off += n
+	return true
 }
 
 // SetSkipped sets f.Skipped.

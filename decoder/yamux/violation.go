@@ -63,7 +63,9 @@ type Violation struct {
 	Header Header
 	// HeaderComplete reports that the whole header arrived (Truncated only).
 	HeaderComplete bool
-	// Got is how many bytes of the frame, header included, arrived (Truncated only).
+	// Got is how many bytes into the frame, header included, its stream
+	// ended (Truncated only). Bytes of its payload a Gap lost are among
+	// them (and count in the decoder's Lost, not in Unparsed).
 	Got int64
 }
 

@@ -30,6 +30,13 @@ type Framer[F any] interface {
 	Drop() (partial int64, ok bool)
 	// SetSkipped sets the Skipped of f, a copy of a frame Next returned.
 	SetSkipped(f *F, n int64)
+	// Lose takes n > 0 bytes lost inside the payload of the frame in
+	// progress, when the decoder has not stopped, the frame's header is
+	// whole and n is at most the payload bytes still to come: it adds
+	// them to the offset, goes on with the frame (its bytes after them
+	// end it as if nothing were lost) and returns true. Otherwise it
+	// changes nothing and returns false.
+	Lose(n int64) bool
 }
 
 // State is a decoder's state while it resynchronises, and its count of
@@ -119,15 +126,24 @@ func (s *State[F]) Skip(n int64, fr Framer[F]) {
 	}
 }
 
-// Gap counts n > 0 bytes as lost, in the decoder's offset too, and
-// resynchronises after them as Resync does.
-func (s *State[F]) Gap(n int64, fr Framer[F]) {
+// Gap counts n > 0 bytes as lost, in the decoder's offset too. Where
+// they lie inside the payload of a frame whose header is whole, and end
+// at the latest where it does, the next frame boundary is known: the
+// decoder goes on with the frame (Framer.Lose) and Gap returns true.
+// Otherwise it resynchronises after them as Resync does and returns
+// false, as it does for any gap while the decoder resynchronises
+// (hunting, replaying or skipping), before its first frame.
+func (s *State[F]) Gap(n int64, fr Framer[F]) (resumed bool) {
 	if n <= 0 {
-		return
+		return false
 	}
 	s.lost += n
+	if !s.resyncing && fr.Lose(n) {
+		return true
+	}
 	fr.Advance(n)
 	s.Resync(fr)
+	return false
 }
 
 // Abandon counts what the decoder holds, a frame in progress and the

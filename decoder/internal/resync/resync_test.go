@@ -42,6 +42,7 @@ type frame struct {
 	Kind    byte
 	Payload []byte
 	Skipped int64
+	Lost    int64
 }
 
 // toy decodes the toy protocol, using resync.State as the smux and yamux
@@ -61,6 +62,10 @@ type toy struct {
 	misuse   string // how the engine broke the Framer contract, if it did
 	window   int    // given to New
 	heldMax  int    // the most bytes held while the engine asked Plausible
+	// loses makes Lose take a gap inside a payload, as the smux and yamux
+	// decoders do; without it the toy never does, and every gap hunts.
+	loses  bool
+	lostIn int // payload bytes of the current frame Lose took
 }
 
 func newToy(window int) *toy { return &toy{rs: resync.New[frame](hdrSize, window), window: window} }
@@ -114,8 +119,8 @@ func (d *toy) Next(p []byte) (int, *frame, error) {
 	if d.got < length {
 		return n, nil, nil
 	}
-	d.frame = frame{Offset: d.frameOff, Kind: d.hdr[1], Payload: d.buf[:length]}
-	d.hn, d.got = 0, 0
+	d.frame = frame{Offset: d.frameOff, Kind: d.hdr[1], Payload: d.buf[:length], Lost: int64(d.lostIn)}
+	d.hn, d.got, d.lostIn = 0, 0, 0
 	return n, &d.frame, nil
 }
 
@@ -128,8 +133,8 @@ func (d *toy) End() {
 	if d.rs.Resyncing() {
 		d.rs.Abandon((*toyFramer)(d))
 	}
-	d.unparsed += int64(d.hn + d.got)
-	d.hn, d.got = 0, 0
+	d.unparsed += int64(d.hn + d.got - d.lostIn)
+	d.hn, d.got, d.lostIn = 0, 0, 0
 	d.stopped = true
 }
 
@@ -166,9 +171,23 @@ func (r *toyFramer) Drop() (int64, bool) {
 	if r.stopped {
 		return 0, false
 	}
-	partial := int64(r.hn + r.got)
-	r.hn, r.got = 0, 0
+	partial := int64(r.hn + r.got - r.lostIn)
+	r.hn, r.got, r.lostIn = 0, 0, 0
 	return partial, true
+}
+
+// Lose takes a gap inside the payload of the frame in progress, if loses.
+func (r *toyFramer) Lose(n int64) bool {
+	if r.rs.Resyncing() {
+		r.misuse = "Lose called while resynchronising"
+	}
+	if !r.loses || r.stopped || r.hn < hdrSize || n > int64(int(r.hdr[2])-r.got) {
+		return false
+	}
+	r.got += int(n)
+	r.lostIn += int(n)
+	r.off += n
+	return true
 }
 
 // SetSkipped sets f.Skipped.
@@ -876,4 +895,67 @@ func FuzzEngine(f *testing.F) {
 			t.Fatalf("chunks from %v differ from the whole input: %s", cuts, d)
 		}
 	})
+}
+
+// TestGapResumes checks the engine's part of a gap inside a payload: in
+// step, a Framer that takes the gap (Lose) goes on with its frame, nothing
+// held, hunted or skipped; a gap longer than the rest of the payload, or
+// one while hunting (where Lose is not even asked), resynchronises as
+// before.
+func TestGapResumes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	in, bounds := stream(t, rng, 12, false)
+	all := one(t, in, whole).frames
+	k := 0 // a frame with a payload of 3 bytes at least
+	for len(all[k].Payload) < 3 {
+		k++
+	}
+	from := int(bounds[k]) + hdrSize + 1 // one payload byte in
+	rest := len(all[k].Payload) - 1
+	framesOf := func(d *toy, p []byte) (fs []frame) {
+		for len(p) > 0 {
+			n, f, err := d.Next(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p = p[n:]
+			if f != nil {
+				g := *f
+				g.Payload = slices.Clone(f.Payload)
+				fs = append(fs, g)
+			}
+		}
+		return fs
+	}
+	for _, n := range []int{1, rest} {
+		d := newToy(window)
+		d.loses = true
+		fs := framesOf(d, in[:from])
+		if !d.rs.Gap(int64(n), (*toyFramer)(d)) || d.rs.Resyncing() || d.rs.Hunting() || d.rs.Skipped() != 0 || d.rs.Lost() != int64(n) || d.Offset() != int64(from+n) {
+			t.Fatalf("Gap(%d) inside a payload: Resyncing %v, Hunting %v, Skipped %d, Lost %d, Offset %d; want in step, nothing skipped, %d lost, Offset %d",
+				n, d.rs.Resyncing(), d.rs.Hunting(), d.rs.Skipped(), d.rs.Lost(), d.Offset(), n, from+n)
+		}
+		fs = append(fs, framesOf(d, in[from+n:])...)
+		if len(fs) != len(all) {
+			t.Fatalf("Gap(%d): %d frames, want %d", n, len(fs), len(all))
+		}
+		for i, f := range fs {
+			if f.Offset != all[i].Offset || f.Kind != all[i].Kind || (i == k) != (f.Lost == int64(n)) || i != k && string(f.Payload) != all[i].Payload {
+				t.Fatalf("Gap(%d): frame %d is %+v, want %+v", n, i, f, all[i])
+			}
+		}
+	}
+	d := newToy(window)
+	d.loses = true
+	framesOf(d, in[:from])
+	if d.rs.Gap(int64(rest+1), (*toyFramer)(d)) || !d.rs.Hunting() || d.rs.Skipped() != int64(hdrSize+1) {
+		t.Fatalf("a gap past the payload: Hunting %v, Skipped %d; want a hunt, the frame's %d bytes skipped", d.rs.Hunting(), d.rs.Skipped(), hdrSize+1)
+	}
+	d = newToy(window)
+	d.loses = true
+	d.rs.Resync((*toyFramer)(d))
+	d.Next(in[:from])
+	if d.rs.Gap(1, (*toyFramer)(d)) || d.misuse != "" || !d.rs.Hunting() {
+		t.Fatalf("a gap while hunting: Hunting %v, misuse %q; want a hunt, Lose not asked", d.rs.Hunting(), d.misuse)
+	}
 }
