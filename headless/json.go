@@ -61,6 +61,7 @@ func appendJSON(b []byte, r *live.Record) []byte {
 		if r.Truncated {
 			b = append(b, `,"truncated":true`...)
 		}
+		b = appendLost(b, r)
 		if upd {
 			b = append(b, `,"consumed":`...)
 			b = strconv.AppendUint(b, uint64(r.Consumed), 10)
@@ -166,6 +167,7 @@ func appendYamuxJSON(b []byte, r *live.Record) []byte {
 	if r.Truncated {
 		b = append(b, `,"truncated":true`...)
 	}
+	b = appendLost(b, r)
 	if r.Anomaly != 0 {
 		b = append(b, `,"anomaly":"`...)
 		b = appendAnomaly(b, r.Anomaly)
@@ -173,6 +175,16 @@ func appendYamuxJSON(b []byte, r *live.Record) []byte {
 		b = appendField(b, `,"yamux":`, r.Anomaly.YamuxReaction())
 	}
 	return b
+}
+
+// appendLost appends a frame's "lost", the payload bytes the capture
+// lost, unless it lost none.
+func appendLost(b []byte, r *live.Record) []byte {
+	if r.Lost == 0 {
+		return b
+	}
+	b = append(b, `,"lost":`...)
+	return strconv.AppendInt(b, r.Lost, 10)
 }
 
 // appendField appends key and s, the key's colon included, unless s is

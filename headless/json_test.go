@@ -33,6 +33,7 @@ type marshalRecord struct {
 	Offset    *int64  `json:"offset,omitempty"`
 	Payload   *string `json:"payload,omitempty"`
 	Truncated bool    `json:"truncated,omitempty"`
+	Lost      int64   `json:"lost,omitempty"`
 	Consumed  *uint32 `json:"consumed,omitempty"`
 	Window    *uint32 `json:"window,omitempty"`
 	Anomaly   string  `json:"anomaly,omitempty"`
@@ -61,7 +62,7 @@ func appendJSONMarshal(b []byte, r *live.Record) []byte {
 		h := r.YamuxHeader
 		ver, sid, n, off := h.Version(), h.StreamID(), h.Length(), r.Offset
 		j.Dir, j.Ver, j.Cmd, j.Flags, j.Sid, j.Len, j.Offset = r.Dir.Code(), &ver, h.Type().String(), h.Flags().String(), &sid, &n, &off
-		j.Truncated = r.Truncated
+		j.Truncated, j.Lost = r.Truncated, r.Lost
 		if h.Type() == yamux.Data {
 			hex := string(printable.AppendHex(nil, r.Payload))
 			j.Payload = &hex
@@ -81,7 +82,7 @@ func appendJSONMarshal(b []byte, r *live.Record) []byte {
 		ver, sid, n, off := h.Version(), h.StreamID(), uint32(h.Length()), r.Offset
 		hex := string(printable.AppendHex(nil, r.Payload))
 		j.Dir, j.Ver, j.Cmd, j.Sid, j.Len, j.Offset = r.Dir.Code(), &ver, h.Cmd().String(), &sid, &n, &off
-		j.Payload, j.Truncated = &hex, r.Truncated
+		j.Payload, j.Truncated, j.Lost = &hex, r.Truncated, r.Lost
 		if h.Cmd() == decoder.UPD {
 			j.Consumed, j.Window = &r.Consumed, &r.Window
 			j.Payload = nil
@@ -151,7 +152,7 @@ func jsonRecords() []live.Record {
 			for _, p := range []string{"", "RAND", "\x0b\x5e\x9a\x13\x77\x02\xc1\xaa"} {
 				add(live.Record{Kind: live.FrameRecord, Session: 3, Dir: live.Dir(cmd % 2), Offset: 1 << 40,
 					Header: decoder.MakeHeader(ver, cmd, uint16(len(p)), 4413), Payload: []byte(p),
-					Consumed: uint32(len(p)), Window: 262144})
+					Consumed: uint32(len(p)), Window: 262144, Lost: int64(len(p) / 2)})
 			}
 		}
 	}
@@ -261,6 +262,14 @@ func TestJSONRecordKinds(t *testing.T) {
 				map[string]any{"type": "frame", "seq": 4.0, "time": ts, "session": 1.0, "proto": "smux", "dir": "c2s", "ver": 1.0,
 					"cmd": "PSH", "sid": 3.0, "len": 300.0, "offset": 16.0, "payload": "00 ff", "truncated": true,
 					"anomaly": "PSH_AFTER_FIN", "smux": live.PSHAfterFIN.SmuxReaction()}},
+			{live.Record{Kind: live.FrameRecord, Seq: 14, Session: 1, At: at, Offset: 16, Truncated: true, Lost: 1448,
+				Header: decoder.MakeHeader(1, decoder.PSH, 3000, 3), Payload: []byte{0, 0xff}},
+				map[string]any{"type": "frame", "seq": 14.0, "time": ts, "session": 1.0, "proto": "smux", "dir": "c2s", "ver": 1.0,
+					"cmd": "PSH", "sid": 3.0, "len": 3000.0, "offset": 16.0, "payload": "00 ff", "truncated": true, "lost": 1448.0}},
+			{live.Record{Kind: live.FrameRecord, Seq: 15, Session: 4, Proto: live.Yamux, Dir: live.ServerToClient, At: at, Offset: 12,
+				YamuxHeader: yamux.MakeHeader(yamux.Data, 0, 3, 1<<20), Truncated: true, Lost: 65536},
+				map[string]any{"type": "frame", "seq": 15.0, "time": ts, "session": 4.0, "proto": "yamux", "dir": "s2c", "ver": 0.0,
+					"cmd": "DATA", "sid": 3.0, "len": 1048576.0, "offset": 12.0, "payload": "", "truncated": true, "lost": 65536.0}},
 			{live.Record{Kind: live.FrameRecord, Seq: 5, Session: 2, Dir: live.ServerToClient, At: at, Offset: 24,
 				Header: decoder.MakeHeader(2, decoder.UPD, 8, 3), Consumed: 8, Window: 262144},
 				map[string]any{"type": "frame", "seq": 5.0, "time": ts, "session": 2.0, "proto": "smux", "dir": "s2c", "ver": 2.0,
@@ -339,13 +348,13 @@ func TestAppendJSONZeroAlloc(t *testing.T) {
 func FuzzAppendJSON(f *testing.F) {
 	for _, r := range jsonRecords() {
 		f.Add(uint8(r.Kind), r.Seq, r.Session, uint8(r.Dir), r.At.UnixNano(), r.Offset, r.Header[:], r.Payload,
-			r.Truncated, r.Consumed, r.Window, uint8(r.Anomaly), uint8(r.Code), r.Want, uint8(r.Reason),
+			r.Truncated, r.Lost, r.Consumed, r.Window, uint8(r.Anomaly), uint8(r.Code), r.Want, uint8(r.Reason),
 			r.Client, r.Server, r.Label, r.Detail)
 	}
 	f.Fuzz(func(t *testing.T, kind uint8, seq, session uint64, dir uint8, at, offset int64, header, payload []byte,
-		truncated bool, consumed, window uint32, anomaly, code, want, reason uint8, client, server, label, detail string) {
+		truncated bool, lost int64, consumed, window uint32, anomaly, code, want, reason uint8, client, server, label, detail string) {
 		r := live.Record{Kind: live.Kind(kind % 8), Seq: seq, Session: session, Dir: live.Dir(dir % 2),
-			At: time.Unix(0, at), Offset: offset, Payload: payload, Truncated: truncated, Consumed: consumed,
+			At: time.Unix(0, at), Offset: offset, Payload: payload, Truncated: truncated, Lost: lost, Consumed: consumed,
 			Window: window, Anomaly: live.Anomaly(anomaly), Code: decoder.Code(code), Want: want,
 			Reason: live.CloseReason(reason), Client: client, Server: server, Label: label, Detail: detail}
 		copy(r.Header[:], header)

@@ -46,6 +46,7 @@ func appendPlain(b []byte, r *live.Record) []byte {
 		} else {
 			b = appendPayloadPlain(b, r)
 		}
+		b = appendLostPlain(b, r)
 		if r.Anomaly != 0 {
 			b = appendAnomalyPlain(b, r, r.Anomaly.SmuxReaction())
 		}
@@ -81,7 +82,7 @@ func appendYamuxPlain(b []byte, r *live.Record) []byte {
 	if r.Kind == live.FramingViolation {
 		return appendViolationPlain(b, r, r.YamuxCode.String(), r.YamuxCode.YamuxReaction())
 	}
-	b = appendPayloadPlain(r.YamuxHeader.AppendText(b), r)
+	b = appendLostPlain(appendPayloadPlain(r.YamuxHeader.AppendText(b), r), r)
 	if r.Anomaly != 0 {
 		b = appendAnomalyPlain(b, r, r.Anomaly.YamuxReaction())
 	}
@@ -115,6 +116,18 @@ func appendPayloadPlain(b []byte, r *live.Record) []byte {
 	}
 	b = append(b, "  "...)
 	return printable.AppendASCII(b, r.Payload)
+}
+
+// appendLostPlain appends, for a frame whose payload the capture lost
+// bytes of, how many: "  (1448 payload bytes lost by the capture)". The
+// payload shown is what came before them.
+func appendLostPlain(b []byte, r *live.Record) []byte {
+	if r.Lost == 0 {
+		return b
+	}
+	b = append(b, "  ("...)
+	b = strconv.AppendInt(b, r.Lost, 10)
+	return append(b, " payload bytes lost by the capture)"...)
 }
 
 // appendAnomalyPlain appends a frame's anomaly and what the library

@@ -46,8 +46,8 @@ func TestYamuxPlain(t *testing.T) {
 }
 
 // TestPlainTruncatedAnomaly pins the parts the smux and yamux frame lines
-// share: a truncated payload's "+" and an anomaly with the reaction of
-// the session's library.
+// share: a truncated payload's "+", the payload bytes the capture lost,
+// and an anomaly with the reaction of the session's library.
 func TestPlainTruncatedAnomaly(t *testing.T) {
 	at := time.Date(2026, 11, 27, 12, 1, 3, 441207000, time.UTC)
 	tests := []struct {
@@ -60,10 +60,20 @@ func TestPlainTruncatedAnomaly(t *testing.T) {
 		{&live.Record{Kind: live.FrameRecord, Session: 2, At: at, Proto: live.Yamux, YamuxHeader: yamux.MakeHeader(yamux.Data, 0, 5, 9),
 			Payload: []byte("ab"), Truncated: true, Anomaly: live.UnknownStream},
 			"12:01:03.441207 #2 → DATA sid 5 len 9  61 62+  ab  [UNKNOWN_STREAM: " + live.UnknownStream.YamuxReaction() + "]"},
+		{&live.Record{Kind: live.FrameRecord, Session: 1, At: at, Header: decoder.MakeHeader(1, decoder.PSH, 3000, 3),
+			Payload: []byte("ab"), Truncated: true, Lost: 1448},
+			"12:01:03.441207 #1 → v1 PSH sid 3 len 3000  61 62+  ab  (1448 payload bytes lost by the capture)"},
+		{&live.Record{Kind: live.FrameRecord, Session: 2, At: at, Proto: live.Yamux, YamuxHeader: yamux.MakeHeader(yamux.Data, 0, 5, 1<<20),
+			Truncated: true, Lost: 65536},
+			"12:01:03.441207 #2 → DATA sid 5 len 1048576  (65536 payload bytes lost by the capture)"},
 	}
+	line := make([]byte, 0, 256)
 	for _, tc := range tests {
 		if got := string(appendPlain(nil, tc.r)); got != tc.want {
 			t.Errorf("got  %q\nwant %q", got, tc.want)
+		}
+		if n := testing.AllocsPerRun(10, func() { line = appendPlain(line[:0], tc.r) }); n != 0 && !raceEnabled {
+			t.Errorf("%q: %v allocations", tc.want, n)
 		}
 	}
 }

@@ -55,6 +55,10 @@ type Record struct {
 	// Registry.Frames it is a copy the caller owns.
 	Payload   []byte
 	Truncated bool
+	// Lost is how many of a frame's payload bytes the capture lost
+	// (decoder.Frame.Lost): the frame is counted whole, its Payload holds
+	// only bytes that came before the loss.
+	Lost int64
 	// Consumed and Window are a UPD frame's fields.
 	Consumed, Window uint32
 	// Anomaly marks a frame smux silently ignores or tolerates; 0 for none.
@@ -206,6 +210,10 @@ const (
 	// (the first 8 bytes) and consumed (the length field, big-endian as
 	// on the wire), and code is a yamux.Code.
 	slotYamux
+	// slotLost marks a frame whose payload the capture lost bytes of:
+	// window holds how many (a frame's Lost is below its length, and no
+	// frame that has a window field, an smux UPD, ever has one).
+	slotLost
 )
 
 // eventText is what an event record keeps outside its slot.
@@ -268,19 +276,27 @@ func (h *history) keep(i int, sl *slot, p []byte) int {
 // addFrame stores a frame record; it never waits for a reader beyond the
 // copy of one record.
 func (h *history) addFrame(sess uint64, dir Dir, at time.Time, f *decoder.Frame, a Anomaly) {
-	h.addFrameData(slotData{
+	d := slotData{
 		session: sess, at: at.UnixNano(), offset: f.Offset, header: f.Header,
 		consumed: f.Consumed, window: f.Window, kind: FrameRecord, dir: dir, anomaly: a,
-	}, f.Payload, f.Truncated)
+	}
+	if f.Lost > 0 {
+		d.window, d.flags = uint32(f.Lost), slotLost
+	}
+	h.addFrameData(d, f.Payload, f.Truncated)
 }
 
 // addYamuxFrame is addFrame for a yamux frame: its 12-byte header lies in
 // header and consumed (see slotYamux).
 func (h *history) addYamuxFrame(sess uint64, dir Dir, at time.Time, f *yamux.Frame, a Anomaly) {
-	h.addFrameData(slotData{
+	d := slotData{
 		session: sess, at: at.UnixNano(), offset: f.Offset, header: decoder.Header(f.Header[:8]),
 		consumed: binary.BigEndian.Uint32(f.Header[8:]), kind: FrameRecord, dir: dir, anomaly: a, flags: slotYamux,
-	}, f.Payload, f.Truncated)
+	}
+	if f.Lost > 0 {
+		d.window, d.flags = uint32(f.Lost), d.flags|slotLost
+	}
+	h.addFrameData(d, f.Payload, f.Truncated)
 }
 
 // addFrameData stores the frame record d, with payload, of which the
@@ -340,6 +356,9 @@ func (h *history) record(i int, sc *scratch) {
 		Seq: sl.seq, Kind: sl.kind, Session: sl.session, Dir: sl.dir, At: time.Unix(0, sl.at),
 		Offset: sl.offset, Header: sl.header, Truncated: sl.flags&slotTruncated != 0,
 		Consumed: sl.consumed, Window: sl.window, Anomaly: sl.anomaly, Code: sl.code,
+	}
+	if sl.flags&slotLost != 0 {
+		r.Lost, r.Window = int64(sl.window), 0
 	}
 	if sl.flags&slotYamux != 0 {
 		r.Proto = Yamux

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/live"
 )
 
@@ -314,5 +316,29 @@ func TestFramesCopies(t *testing.T) {
 	again, _ := reg.Frames(live.Query{From: next}, nil)
 	if string(again[0].Payload) != "cccc" {
 		t.Errorf("ring payload after writing into a copy = %q, want cccc", again[0].Payload)
+	}
+}
+
+// TestHistoryRecordLost checks that a frame whose payload the capture lost
+// bytes of keeps how many in its record, smux and yamux alike, and that
+// the slot that holds them (a UPD's window) reads as zero then.
+func TestHistoryRecordLost(t *testing.T) {
+	reg := live.New(live.Config{})
+	s := reg.Open(live.SessionInfo{Client: "a:1", Server: "b:2", Tap: live.Client}, t0)
+	s.Record(c2s, t0, &decoder.Frame{Offset: 8, Header: decoder.MakeHeader(1, decoder.PSH, 3000, 3), Payload: []byte("ab"), Truncated: true, Lost: 1448})
+	s.Record(c2s, t0, &decoder.Frame{Offset: 3016, Header: decoder.MakeHeader(1, decoder.PSH, 4, 3), Payload: []byte("RAND")})
+	y := reg.Open(live.SessionInfo{Client: "a:3", Server: "b:4", Tap: live.Client, Proto: live.Yamux}, t0)
+	y.RecordYamux(c2s, t0, &yamux.Frame{Offset: 12, Header: yamux.MakeHeader(yamux.Data, 0, 1, 1<<20), Payload: []byte("x"), Truncated: true, Lost: 65536})
+	var lost []int64
+	for _, r := range allRecords(reg) {
+		if r.Kind == live.FrameRecord {
+			if r.Window != 0 {
+				t.Errorf("record %d: window %d, want 0", r.Seq, r.Window)
+			}
+			lost = append(lost, r.Lost)
+		}
+	}
+	if want := []int64{1448, 0, 65536}; !slices.Equal(lost, want) {
+		t.Fatalf("frames lost %v, want %v", lost, want)
 	}
 }
