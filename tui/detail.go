@@ -71,7 +71,8 @@ func detailInfo(th *theme, r *live.Record, w int) []string {
 	at := r.At.In(th.loc).Format(live.TimeLayout)
 	sess := "session " + strconv.FormatUint(r.Session, 10)
 	if r.Proto == live.Yamux && (r.Kind == live.FrameRecord || r.Kind == live.FramingViolation) {
-		return yamuxDetail(th, r, w, out, add, wrap, sess, at)
+		yamuxDetail(th, r, w, func(s string) { out = append(out, s) }, add, wrap, sess, at)
+		return out
 	}
 	switch r.Kind {
 	case live.FrameRecord:
@@ -134,8 +135,9 @@ func detailInfo(th *theme, r *live.Record, w int) []string {
 	return out
 }
 
-// yamuxDetail is detailInfo for a yamux frame or violation.
-func yamuxDetail(th *theme, r *live.Record, w int, out []string, add func(string, style), wrap func(string, style), sess, at string) []string {
+// yamuxDetail is detailInfo for a yamux frame or violation: it puts its
+// lines with line (drawn ones), add and wrap, all onto detailInfo's.
+func yamuxDetail(th *theme, r *live.Record, w int, line func(string), add func(string, style), wrap func(string, style), sess, at string) {
 	st := &th.styles
 	h := r.YamuxHeader
 	if r.Kind == live.FramingViolation {
@@ -148,7 +150,7 @@ func yamuxDetail(th *theme, r *live.Record, w int, out []string, add func(string
 			wrap("looks like "+g.String()+": the "+r.Dir.Sender().String()+" "+g.HintAt("yamux"), st.warn)
 		}
 		wrap(r.YamuxCode.YamuxReaction(), style{}) // it names yamux
-		return out
+		return
 	}
 	l := newLine(w)
 	l.add("header", st.dim).text("  " + string(printable.AppendHex(nil, h[:])) + "   ")
@@ -158,7 +160,7 @@ func yamuxDetail(th *theme, r *live.Record, w int, out []string, add func(string
 		l.text("  flags ").add(f.String(), flagsStyle(st, f))
 	}
 	l.text("  sid " + strconv.FormatUint(uint64(h.StreamID()), 10) + "  length " + strconv.FormatUint(uint64(h.Length()), 10))
-	out = append(out, l.String())
+	line(l.String())
 	add(sess+" · "+r.Dir.String()+" "+r.Dir.Words()+" · offset "+strconv.FormatInt(r.Offset, 10)+" · "+at, style{})
 	switch h.Type() {
 	case yamux.WindowUpdate:
@@ -191,7 +193,6 @@ func yamuxDetail(th *theme, r *live.Record, w int, out []string, add func(string
 		wrap("uint64  "+strconv.FormatUint(binary.BigEndian.Uint64(r.Payload), 10)+" big-endian · "+
 			strconv.FormatUint(binary.LittleEndian.Uint64(r.Payload), 10)+" little-endian", style{})
 	}
-	return out
 }
 
 // headerLine decodes the eight header bytes:

@@ -171,3 +171,26 @@ func TestYamuxCountsBarAt80(t *testing.T) {
 		}
 	}
 }
+
+// TestYamuxDetail: a yamux frame's detail has, after its header, where and
+// when and its payload; a violation's, its code and what yamux does. They
+// were drawn onto a copy of the lines and lost: only the header showed.
+func TestYamuxDetail(t *testing.T) {
+	th := &theme{styles: newStyles(true), loc: time.UTC}
+	for _, tc := range []struct {
+		r    *live.Record
+		want []string
+	}{
+		{&live.Record{Kind: live.FrameRecord, Session: 1, Proto: live.Yamux, YamuxHeader: yamux.MakeHeader(yamux.Data, 0, 3, 4), Payload: []byte("RAND")},
+			[]string{"header  00 00 00 00", "session 1 · →", "payload 4 bytes"}},
+		{&live.Record{Kind: live.FramingViolation, Session: 1, Proto: live.Yamux, YamuxHeader: yamux.MakeHeader(7, 0, 3, 4), YamuxCode: yamux.UnknownType, Detail: "unknown type 7"},
+			[]string{"VIOLATION UNKNOWN_TYPE · session 1", "unknown type 7", "as text"}},
+	} {
+		info := strings.Join(detailInfo(th, tc.r, 120), "\n")
+		for _, w := range tc.want {
+			if !strings.Contains(info, w) {
+				t.Errorf("detail lacks %q:\n%s", w, info)
+			}
+		}
+	}
+}
