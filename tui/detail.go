@@ -89,6 +89,8 @@ func detailInfo(th *theme, r *live.Record, w int) []string {
 		switch {
 		case n == 0:
 			add("no payload", st.dim)
+		case r.Lost > 0:
+			wrap(lostPayload(len(r.Payload), int64(n), r.Lost), st.warn)
 		case r.Truncated:
 			add("payload "+strconv.Itoa(len(r.Payload))+" of "+strconv.Itoa(n)+
 				" bytes: truncated by the snaplen, the rest was not kept", st.warn)
@@ -183,6 +185,8 @@ func yamuxDetail(th *theme, r *live.Record, w int, line func(string), add func(s
 	case h.Type() != yamux.Data:
 	case n == 0:
 		add("no payload", st.dim)
+	case r.Lost > 0:
+		wrap(lostPayload(len(r.Payload), n, r.Lost), st.warn)
 	case r.Truncated:
 		add("payload "+strconv.Itoa(len(r.Payload))+" of "+strconv.FormatInt(n, 10)+
 			" bytes: truncated by the snaplen, the rest was not kept", st.warn)
@@ -193,6 +197,14 @@ func yamuxDetail(th *theme, r *live.Record, w int, line func(string), add func(s
 		wrap("uint64  "+strconv.FormatUint(binary.BigEndian.Uint64(r.Payload), 10)+" big-endian · "+
 			strconv.FormatUint(binary.LittleEndian.Uint64(r.Payload), 10)+" little-endian", style{})
 	}
+}
+
+// lostPayload says what is known of the payload of n bytes of a frame the
+// capture lost bytes of: the frame came whole but for them, and the kept
+// bytes are those that came before them.
+func lostPayload(kept int, n, lost int64) string {
+	return "payload " + strconv.FormatInt(n, 10) + " bytes: the capture lost " + strconv.FormatInt(lost, 10) +
+		" of them; " + strconv.Itoa(kept) + " kept, those before the loss"
 }
 
 // headerLine decodes the eight header bytes:

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/live"
 )
@@ -191,6 +192,21 @@ func TestYamuxDetail(t *testing.T) {
 			if !strings.Contains(info, w) {
 				t.Errorf("detail lacks %q:\n%s", w, info)
 			}
+		}
+	}
+}
+
+// TestDetailLost: the detail of a frame whose payload the capture lost
+// bytes of says how many, smux and yamux alike.
+func TestDetailLost(t *testing.T) {
+	th := &theme{styles: newStyles(true), loc: time.UTC}
+	for _, r := range []*live.Record{
+		{Kind: live.FrameRecord, Session: 1, Header: decoder.MakeHeader(1, decoder.PSH, 3000, 3), Payload: []byte("ab"), Truncated: true, Lost: 1448},
+		{Kind: live.FrameRecord, Session: 1, Proto: live.Yamux, YamuxHeader: yamux.MakeHeader(yamux.Data, 0, 3, 3000), Payload: []byte("ab"), Truncated: true, Lost: 1448},
+	} {
+		info := strings.Join(detailInfo(th, r, 120), "\n")
+		if want := "payload 3000 bytes: the capture lost 1448 of them; 2 kept, those before the loss"; !strings.Contains(info, want) {
+			t.Errorf("%v detail lacks %q:\n%s", r.Proto, want, info)
 		}
 	}
 }
