@@ -111,6 +111,7 @@ func decodeFrom(t testing.TB, start func(*decoder.Decoder), in []byte, gaps map[
 	drain()
 	if g, ok := gaps[len(in)]; ok {
 		d.Gap(g)
+		drain() // a frame the gap ended
 	}
 	if v := d.End(); v != nil {
 		r.viols = append(r.viols, v.Code)
@@ -612,4 +613,24 @@ func TestGapInPayload(t *testing.T) {
 func gapSample(k, length int) bool {
 	near := func(x int) bool { return k >= x-40 && k < x+40 }
 	return near(0) || near(length) || near(decoder.DefaultSnaplen) || k%37 == 0
+}
+
+// TestGapEndsLastFrame loses the last bytes of a stream's last frame: the
+// frame is whole but for them, Buffered says it is there to frame, Next
+// with no bytes returns it, and End finds nothing cut short.
+func TestGapEndsLastFrame(t *testing.T) {
+	syn, psh := decoder.MakeHeader(1, decoder.SYN, 0, 3), decoder.MakeHeader(1, decoder.PSH, 100, 3)
+	in := slices.Concat(syn[:], psh[:], make([]byte, 90))
+	d := decoder.New(decoder.DefaultSnaplen)
+	feed(d, in, len(in))
+	if !d.Gap(10) || d.Buffered() != decoder.HeaderSize+90 {
+		t.Fatalf("Gap(10) at the end of the last payload: Buffered %d, want %d", d.Buffered(), decoder.HeaderSize+90)
+	}
+	n, f, err := d.Next(nil)
+	if n != 0 || err != nil || f == nil || f.Offset != decoder.HeaderSize || f.Lost != 10 || len(f.Payload) != 90 || !f.Truncated || d.Buffered() != 0 {
+		t.Fatalf("Next(nil): %d, %+v, %v, Buffered %d; want the PSH, 10 lost, 90 kept", n, f, err, d.Buffered())
+	}
+	if v := d.End(); v != nil || d.Unparsed() != 0 || d.Offset() != int64(len(in))+10 {
+		t.Fatalf("End: %v, unparsed %d, offset %d; want nothing cut, offset %d", v, d.Unparsed(), d.Offset(), len(in)+10)
+	}
 }

@@ -212,6 +212,8 @@ func (d *Decoder) stop(v Violation, unparsed int64) *Violation {
 // End returns nil when no frame was incomplete or the decoder had stopped.
 // Bytes held by a resynchronisation that found no frame boundary count as
 // Skipped, not as a truncated frame: nothing says a frame began there.
+// Call Next while Buffered is above 0 before End: a frame whose last bytes
+// a Gap lost is whole, but End, not given it, would take it as truncated.
 func (d *Decoder) End() *Violation {
 	if d.stopped {
 		return nil

@@ -111,6 +111,7 @@ func decodeFrom(t testing.TB, start func(*yamux.Decoder), in []byte, gaps map[in
 	drain()
 	if g, ok := gaps[len(in)]; ok {
 		d.Gap(g)
+		drain() // a frame the gap ended
 	}
 	if v := d.End(); v != nil {
 		r.viols = append(r.viols, v.Code)
@@ -599,5 +600,26 @@ func TestGapInPayload(t *testing.T) {
 			}
 			t.Logf("%s: %d gaps in %d frames, the largest %d bytes", r.exp.Scenario, cases, len(all), biggest)
 		}
+	}
+}
+
+// TestGapEndsLastFrame loses the last bytes of a stream's last frame: the
+// frame is whole but for them, Buffered says it is there to frame, Next
+// with no bytes returns it, and End finds nothing cut short.
+func TestGapEndsLastFrame(t *testing.T) {
+	in := []byte(synData1[:yamux.HeaderSize+2]) // "RA" of "RAND"
+	d := yamux.New(yamux.DefaultSnaplen)
+	if n, f, err := d.Next(in); n != len(in) || f != nil || err != nil {
+		t.Fatalf("Next: %d, %v, %v", n, f, err)
+	}
+	if !d.Gap(2) || d.Buffered() != yamux.HeaderSize+2 {
+		t.Fatalf("Gap(2) at the end of the last payload: Buffered %d, want %d", d.Buffered(), yamux.HeaderSize+2)
+	}
+	n, f, err := d.Next(nil)
+	if n != 0 || err != nil || f == nil || f.Offset != 0 || f.Lost != 2 || string(f.Payload) != "RA" || !f.Truncated || d.Buffered() != 0 {
+		t.Fatalf("Next(nil): %d, %+v, %v, Buffered %d; want the DATA, 2 lost, RA kept", n, f, err, d.Buffered())
+	}
+	if v := d.End(); v != nil || d.Unparsed() != 0 || d.Offset() != int64(len(in))+2 {
+		t.Fatalf("End: %v, unparsed %d, offset %d; want nothing cut, offset %d", v, d.Unparsed(), d.Offset(), len(in)+2)
 	}
 }
