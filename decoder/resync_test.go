@@ -563,6 +563,9 @@ func TestGapInPayload(t *testing.T) {
 			continue // two versions: not a stream a receiver reads
 		}
 		for _, in := range [][]byte{r.c2s, r.s2c} {
+			if raceEnabled && len(in) > 30000 {
+				continue // a large recording: its gaps are cut without -race
+			}
 			all := decode(t, decoder.DefaultSnaplen, in, whole).frames
 			cases := 0
 			for i, f := range all {

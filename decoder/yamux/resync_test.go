@@ -561,6 +561,9 @@ func TestGapInPayload(t *testing.T) {
 	atStart := func(*yamux.Decoder) {}
 	for _, r := range loadRecordings(t) {
 		for _, in := range [][]byte{r.c2s, r.s2c} {
+			if raceEnabled && len(in) > 30000 {
+				continue // a large recording: its gaps are cut without -race
+			}
 			all := decode(t, yamux.DefaultSnaplen, in, whole, true).frames
 			cases, biggest := 0, 0
 			for i, f := range all {
