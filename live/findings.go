@@ -283,7 +283,8 @@ type engine struct {
 	dirty     bool                   // the view is out of date
 	forgotten uint64                 // the Registry's forgotten sessions at the previous evaluation
 
-	view atomic.Pointer[findingsView] // what snapshots show
+	view     atomic.Pointer[findingsView] // what snapshots show
+	lastEval atomic.Int64                 // the latest evaluation's time, Unix ns; 0 before the first
 
 	ends churnRing // session ends, for CHURN
 }
@@ -301,6 +302,10 @@ type findingsView struct {
 	opened   uint64
 	openedBy [NumFindingCodes]uint64
 	resolved []*Finding
+	// leaks is what the open LEAK findings count, by session in id
+	// order; leakTotal in all (leakmarks.go).
+	leaks     []sessionLeaks
+	leakTotal int
 }
 
 // engineSession is the engine's state of one session, under its lock.
@@ -424,6 +429,7 @@ func (r *Registry) Evaluate(now time.Time, cfg FindingsConfig) {
 	if e.dirty {
 		e.publish()
 	}
+	e.lastEval.Store(ns)
 }
 
 // session evaluates one session.
@@ -457,6 +463,7 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 		}
 	}
 	if len(e.cands) == 0 && len(es.open) == 0 {
+		s.markLeaks()
 		s.mu.Unlock()
 		return
 	}
@@ -500,6 +507,7 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 	if s.ended {
 		why = s.endWhy()
 	}
+	s.markLeaks()
 	s.mu.Unlock()
 	for _, c := range e.changes {
 		w := why
@@ -578,6 +586,7 @@ func (e *engine) publish() {
 		}
 		return cmp.Compare(a.ID, b.ID)
 	})
+	v.leaks, v.leakTotal = leaksOf(v.open)
 	e.view.Store(v)
 	e.dirty = false
 }
@@ -717,12 +726,12 @@ func (e *engine) findings() *findingsView {
 	return &findingsView{}
 }
 
-// snapshotFindings adds the published findings to snap and, if latency,
-// merges the sessions' first-reply histograms.
-func (r *Registry) snapshotFindings(snap *Snapshot, sessions []*Session, latency bool) {
-	v := r.eng.findings()
+// snapshotFindings adds the published findings v to snap and, if
+// latency, merges the sessions' first-reply histograms.
+func (r *Registry) snapshotFindings(snap *Snapshot, v *findingsView, sessions []*Session, latency bool) {
 	snap.Findings, snap.FindingCounts, snap.FindingsOpened, snap.Resolved = v.open, v.counts, v.opened, v.resolved
 	snap.FindingsOpenedBy = v.openedBy
+	snap.Leaks = v.leakTotal
 	if !latency {
 		return
 	}

@@ -190,9 +190,11 @@ type Session struct {
 
 	order []*stream // scratch for snapshot's sort, kept to save an allocation
 	// The latest pictures, reused while gen does not change: without
-	// streams, and with them.
+	// streams, and with them (and while the leak marks do not: fullMarks
+	// is the sessionWatch.marksGen its StreamSnap.Leak were read at).
 	head, full       *SessionSnap
 	headGen, fullGen uint64
+	fullMarks        uint64
 
 	w sessionWatch // the findings engine's state: watch.go
 

@@ -33,6 +33,10 @@ type streamWatch struct {
 	lateRead [2]bool
 	leaked   bool  // counted in sessionWatch.leaked, under kind
 	kind     uint8 // leakKind of its state when counted
+	// excused is the evaluation (engineSession.seen, cut to 32 bits)
+	// that last found another finding explaining it as a leak
+	// (explainedLeaks): it is no leak of that evaluation's LEAK.
+	excused uint32
 	// answered is when (Unix ns) its first frame back came: a stream
 	// answered after waiting LeakAfter (a backlog drained) counts as a
 	// leak from then, not from its SYN.
@@ -155,6 +159,12 @@ type sessionWatch struct {
 	// zeroSettle last opened again: the frames it held back take a round
 	// trip to come (blockGrace).
 	zeroFreed [2]int64
+
+	// The leak marks (leakmarks.go): what the latest evaluation left for
+	// StreamSnap.Leak, and marksGen, moved when the marks may have changed.
+	marks    leakMarks
+	excusedN int // streams excused by the evaluation in progress
+	marksGen uint64
 
 	eng engineSession // the engine's own, under the session's lock
 }
