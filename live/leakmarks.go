@@ -48,7 +48,7 @@ func (s *Session) markLeaks() {
 		}
 	}
 	if m != w.marks || m.excused > 0 {
-		w.marksGen++
+		s.marksGen++
 	}
 	w.marks, w.excusedN = m, 0
 }

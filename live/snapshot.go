@@ -424,11 +424,11 @@ func (s *Session) snapshot(withStreams bool, cutoff, now time.Time, stallAfter t
 	}
 	base := s.head
 	if withStreams {
-		if s.full == nil || s.fullGen != s.gen || s.fullMarks != s.w.marksGen {
+		if s.full == nil || s.fullGen != s.gen || s.fullMarks != s.marksGen {
 			full := *s.head
 			full.StreamsOmitted = false
 			full.Streams = s.streamSnaps()
-			s.full, s.fullGen, s.fullMarks = &full, s.gen, s.w.marksGen
+			s.full, s.fullGen, s.fullMarks = &full, s.gen, s.marksGen
 		}
 		base = s.full
 	}

@@ -161,10 +161,9 @@ type sessionWatch struct {
 	zeroFreed [2]int64
 
 	// The leak marks (leakmarks.go): what the latest evaluation left for
-	// StreamSnap.Leak, and marksGen, moved when the marks may have changed.
+	// StreamSnap.Leak (Session.marksGen moves when they may change).
 	marks    leakMarks
 	excusedN int // streams excused by the evaluation in progress
-	marksGen uint64
 
 	eng engineSession // the engine's own, under the session's lock
 }
