@@ -27,7 +27,7 @@ type leakMarks struct {
 // explaining st, counted as a leak: it is none of LEAK's. s.w.eng.seen is
 // the evaluation's. s.mu is held.
 func (w *sessionWatch) excuse(st *stream) {
-	st.watch.excused = uint32(w.eng.seen)
+	st.excused = uint32(w.eng.seen)
 	w.excusedN++
 }
 
@@ -69,7 +69,7 @@ func findingLeakKind(f *Finding) int {
 // evaluation counted in an open LEAK finding. s.mu is held.
 func (s *Session) leakMarked(st *stream) bool {
 	w := &st.watch
-	return w.leaked && st.state.Live() && s.w.marks.shown[w.kind] && w.excused != uint32(s.w.eng.seen)
+	return w.leaked && st.state.Live() && s.w.marks.shown[w.kind] && st.excused != uint32(s.w.eng.seen)
 }
 
 // sessionLeaks is what a session's open LEAK findings count.

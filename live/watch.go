@@ -33,10 +33,6 @@ type streamWatch struct {
 	lateRead [2]bool
 	leaked   bool  // counted in sessionWatch.leaked, under kind
 	kind     uint8 // leakKind of its state when counted
-	// excused is the evaluation (engineSession.seen, cut to 32 bits)
-	// that last found another finding explaining it as a leak
-	// (explainedLeaks): it is no leak of that evaluation's LEAK.
-	excused uint32
 	// answered is when (Unix ns) its first frame back came: a stream
 	// answered after waiting LeakAfter (a backlog drained) counts as a
 	// leak from then, not from its SYN.
