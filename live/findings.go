@@ -280,6 +280,7 @@ type engine struct {
 	sessions  []*Session             // scratch
 	cands     []candidate            // scratch
 	changes   []change               // scratch
+	leaks     []sessionLeaks         // what each session's open LEAK findings count, in id order: built by each evaluation
 	dirty     bool                   // the view is out of date
 	forgotten uint64                 // the Registry's forgotten sessions at the previous evaluation
 
@@ -406,6 +407,7 @@ func (r *Registry) Evaluate(now time.Time, cfg FindingsConfig) {
 		e.open = make(map[uint64]openFinding)
 	}
 	e.evals++
+	e.leaks = e.leaks[:0]
 	r.mu.Lock()
 	e.sessions = append(e.sessions[:0], r.sessions...)
 	forgotten := r.forgotten.Sessions
@@ -507,7 +509,9 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 	if s.ended {
 		why = s.endWhy()
 	}
-	s.markLeaks()
+	if n := s.markLeaks(); n > 0 {
+		e.leaks = append(e.leaks, sessionLeaks{s.id, n})
+	}
 	s.mu.Unlock()
 	for _, c := range e.changes {
 		w := why
@@ -586,7 +590,12 @@ func (e *engine) publish() {
 		}
 		return cmp.Compare(a.ID, b.ID)
 	})
-	v.leaks, v.leakTotal = leaksOf(v.open)
+	// Each evaluation visits every session, in id order: e.leaks holds
+	// what the open LEAK findings count, as they stand now.
+	v.leaks = slices.Clone(e.leaks)
+	for _, l := range v.leaks {
+		v.leakTotal += l.n
+	}
 	e.view.Store(v)
 	e.dirty = false
 }

@@ -1,9 +1,6 @@
 package live
 
-import (
-	"slices"
-	"time"
-)
+import "time"
 
 // The suspected leaks the front ends show are LEAK's: the streams its
 // open findings count, as of the latest evaluation, per session and in
@@ -35,15 +32,16 @@ func (w *sessionWatch) excuse(st *stream) {
 // the kinds LEAK holds for, and moves marksGen when the marks may have
 // changed since the previous evaluation, so that the next snapshot reads
 // them afresh rather than reuse the streams' pictures. While streams are
-// excused it moves at every evaluation: which ones may change. s.mu is
-// held.
-func (s *Session) markLeaks() {
+// excused it moves at every evaluation: which ones may change. It returns
+// what s's open LEAK findings count. s.mu is held.
+func (s *Session) markLeaks() (count int) {
 	w := &s.w
 	m := leakMarks{leaked: w.leaked, excused: w.excusedN}
 	if w.eng.openCodes&(1<<CodeLeak) != 0 {
 		for _, f := range w.eng.open {
 			if f.Code == CodeLeak {
 				m.shown[findingLeakKind(f)] = true
+				count += int(f.Evidence.Count)
 			}
 		}
 	}
@@ -51,6 +49,7 @@ func (s *Session) markLeaks() {
 		s.marksGen++
 	}
 	w.marks, w.excusedN = m, 0
+	return count
 }
 
 // findingLeakKind is the leakKind of the streams a LEAK finding counts:
@@ -76,39 +75,6 @@ func (s *Session) leakMarked(st *stream) bool {
 type sessionLeaks struct {
 	session uint64
 	n       int
-}
-
-// leaksOf returns what open's LEAK findings count, by session in id
-// order, and in all.
-func leaksOf(open []*Finding) ([]sessionLeaks, int) {
-	var by []sessionLeaks
-	total := 0
-	for _, f := range open {
-		if f.Code != CodeLeak {
-			continue
-		}
-		total += int(f.Evidence.Count)
-		by = append(by, sessionLeaks{f.Session, int(f.Evidence.Count)})
-	}
-	slices.SortFunc(by, func(a, b sessionLeaks) int {
-		switch {
-		case a.session < b.session:
-			return -1
-		case a.session > b.session:
-			return 1
-		}
-		return 0
-	})
-	// One per session: a session has up to three LEAK findings, one per kind.
-	out := by[:0]
-	for _, l := range by {
-		if n := len(out); n > 0 && out[n-1].session == l.session {
-			out[n-1].n += l.n
-			continue
-		}
-		out = append(out, l)
-	}
-	return out, total
 }
 
 // evaluatedAt returns when the latest Evaluate ran, zero if none has.
