@@ -220,7 +220,9 @@ func TestSummaryUnsent(t *testing.T) {
 // Item 12: the summary, plain and JSON, gives the suspected leaks as they
 // stood before the watched system stopped, with the oldest one's age, the
 // stalls with their threshold, the violations and anomalies by code, and
-// the watched system's status as fields.
+// the watched system's status as fields. Nothing evaluates the findings
+// here: the summary says the leaks were not diagnosed, and counts the old
+// streams as what they are (TestSummaryLeaksAreLEAKs has the diagnosis).
 func TestSummaryLeaksStallsCodesStatus(t *testing.T) {
 	for _, f := range []Format{Plain, JSON} {
 		reg := live.New(live.Config{})
@@ -239,7 +241,7 @@ func TestSummaryLeaksStallsCodesStatus(t *testing.T) {
 		}
 		if f == Plain {
 			for _, want := range []string{
-				"  leaks     1 suspected: open longer than 30s when the capture ended; the oldest for ",
+				"  leaks     not diagnosed: no findings evaluation ran; 1 open longer than 30s when the capture ended; the oldest for ",
 				"  stalls    0: no writer held at a full flow-control window for 2s",
 				"  violations 1 framing, 1 anomalies: BAD_VERSION 1, UNKNOWN_STREAM 1\n",
 				"  status    load 200/s  ok 2000  p99 1.2ms  last error: 502 Bad Gateway\n",
@@ -255,6 +257,8 @@ func TestSummaryLeaksStallsCodesStatus(t *testing.T) {
 				Count         int     `json:"count"`
 				AfterSeconds  float64 `json:"after_seconds"`
 				OldestSeconds float64 `json:"oldest_seconds"`
+				Evaluated     bool    `json:"evaluated"`
+				OpenLonger    int     `json:"open_longer"`
 			} `json:"leaks"`
 			Stalls struct {
 				Count        int     `json:"count"`
@@ -266,8 +270,8 @@ func TestSummaryLeaksStallsCodesStatus(t *testing.T) {
 		if err := json.Unmarshal(out.Bytes(), &j); err != nil {
 			t.Fatalf("%v: %s", err, out.String())
 		}
-		if j.Leaks.Count != 1 || j.Leaks.AfterSeconds != 30 || j.Leaks.OldestSeconds < 30 {
-			t.Errorf("JSON leaks %+v, want 1 after 30 s, the oldest older than that", j.Leaks)
+		if j.Leaks.Count != 0 || j.Leaks.Evaluated || j.Leaks.OpenLonger != 1 || j.Leaks.AfterSeconds != 30 || j.Leaks.OldestSeconds < 30 {
+			t.Errorf("JSON leaks %+v, want none counted, not evaluated, 1 open longer than 30 s, the oldest older than that", j.Leaks)
 		}
 		if j.Stalls.Count != 0 || j.Stalls.AfterSeconds != 2 {
 			t.Errorf("JSON stalls %+v, want 0 after 2 s", j.Stalls)
@@ -277,6 +281,67 @@ func TestSummaryLeaksStallsCodesStatus(t *testing.T) {
 		}
 		if j.Status["rate"] != 200.0 || j.Status["ok"] != 2000.0 || j.Status["p99_seconds"] != 0.0012 || j.Status["last_error"] != "502 Bad Gateway" {
 			t.Errorf("JSON status %v, want its fields", j.Status)
+		}
+	}
+}
+
+// TestSummaryLeaksAreLEAKs: the summary's suspected leaks are the open
+// LEAK findings' count at the last evaluation, as the findings say, and
+// it says so: one stream answered and never closed, not the two a
+// backlog left unanswered beside it, which UNANSWERED explains; those
+// count only among the streams open longer than the threshold in all.
+// Before, the summary said "3 suspected" beside the UNANSWERED finding.
+func TestSummaryLeaksAreLEAKs(t *testing.T) {
+	for _, f := range []Format{Plain, JSON} {
+		end := t0.Add(time.Minute)
+		reg := live.New(live.Config{Clock: func() time.Time { return end }})
+		leaky := feed(t, reg, []byte("12345678")) // stream 3 half-closed by the client since t0: a real leak
+		backlog := reg.Open(live.SessionInfo{Client: "127.0.0.1:51236", Server: "127.0.0.1:9000", Label: "test"}, t0)
+		var off [2]int64
+		rec := func(dir live.Dir, at time.Duration, cmd decoder.Cmd, sid uint32, payload string) {
+			fr := decoder.Frame{Offset: off[dir], Header: decoder.MakeHeader(1, cmd, uint16(len(payload)), sid), Payload: []byte(payload)}
+			off[dir] += decoder.HeaderSize + int64(len(payload))
+			backlog.Record(dir, t0.Add(at), &fr)
+		}
+		// Streams 3 and 5 never accepted; 7, later, served and closed:
+		// the server is alive.
+		rec(live.ClientToServer, 0, decoder.SYN, 3, "")
+		rec(live.ClientToServer, time.Microsecond, decoder.PSH, 3, "RAND")
+		rec(live.ClientToServer, 2*time.Microsecond, decoder.SYN, 5, "")
+		rec(live.ClientToServer, 3*time.Microsecond, decoder.PSH, 5, "RAND")
+		rec(live.ClientToServer, time.Millisecond, decoder.SYN, 7, "")
+		rec(live.ServerToClient, 2*time.Millisecond, decoder.PSH, 7, "12345678")
+		rec(live.ServerToClient, 3*time.Millisecond, decoder.FIN, 7, "")
+		rec(live.ClientToServer, 4*time.Millisecond, decoder.FIN, 7, "")
+		reg.Evaluate(end, live.FindingsConfig{LeakAfter: 30 * time.Second})
+		codes := map[live.FindingCode]uint64{}
+		for _, fd := range reg.Snapshot().Findings {
+			codes[fd.Code] += fd.Evidence.Count
+		}
+		if codes[live.CodeLeak] != 1 || codes[live.CodeUnanswered] != 2 {
+			t.Fatalf("findings %v, want LEAK of 1 stream and UNANSWERED of 2", codes)
+		}
+		var out bytes.Buffer
+		_, err := Finish(&out, reg, Options{Format: f, LeakAfter: 30 * time.Second,
+			Stop: func() { leaky.End(end, live.LocalClose, nil); backlog.End(end, live.LocalClose, nil) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f == Plain {
+			want := "  leaks     1 suspected: the open LEAK findings' count at the last evaluation, streams open longer than 30s that no other finding explains; the oldest for 1m0s (3 open longer than 30s in all)\n"
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("plain summary lacks %q:\n%s", want, out.String())
+			}
+			continue
+		}
+		var j struct {
+			Leaks map[string]any `json:"leaks"`
+		}
+		if err := json.Unmarshal(out.Bytes(), &j); err != nil {
+			t.Fatalf("%v: %s", err, out.String())
+		}
+		if l := j.Leaks; l["count"] != 1.0 || l["evaluated"] != true || l["open_longer"] != 3.0 || l["oldest_seconds"] != 60.0 || l["after_seconds"] != 30.0 {
+			t.Errorf("JSON leaks %v, want count 1, evaluated, 3 open longer than 30 s, the oldest 60 s", l)
 		}
 	}
 }

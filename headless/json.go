@@ -325,10 +325,17 @@ type jsonSummary struct {
 	Status         json.RawMessage `json:"status,omitempty"`
 }
 
+// jsonLeaks is Summary's leaks: count is the open LEAK findings' count at
+// the last evaluation (0 when evaluated is false: nothing looked for
+// leaks), oldest_seconds the age of the oldest of them (of open_longer's
+// when not evaluated), open_longer the streams open longer than
+// after_seconds whatever explains them.
 type jsonLeaks struct {
 	Count         int     `json:"count"`
 	AfterSeconds  float64 `json:"after_seconds"`
 	OldestSeconds float64 `json:"oldest_seconds"`
+	Evaluated     bool    `json:"evaluated"`
+	OpenLonger    int     `json:"open_longer"`
 }
 
 type jsonStalls struct {
@@ -372,7 +379,8 @@ func appendJSONSummary(b []byte, s Summary) []byte {
 		StreamsOpened: s.StreamsOpened, StreamsClosed: s.StreamsClosed, StreamsEnded: s.StreamsEnded,
 		StreamsOpen: s.StreamsOpen, Dropped: s.Dropped, Missed: s.Missed,
 		Violations: s.Violations, Anomalies: s.Anomalies,
-		Leaks:  jsonLeaks{Count: s.Leaks, AfterSeconds: s.LeakAfter.Seconds(), OldestSeconds: s.OldestLeak.Seconds()},
+		Leaks: jsonLeaks{Count: s.Leaks, AfterSeconds: s.LeakAfter.Seconds(), OldestSeconds: s.OldestLeak.Seconds(),
+			Evaluated: s.Evaluated, OpenLonger: s.Aged},
 		Stalls: jsonStalls{Count: s.Stalls, AfterSeconds: s.StallAfter.Seconds()},
 		ByCode: s.ByCode, Unitemised: s.Unitemised,
 		Unparsed: perDir(s.Unparsed),

@@ -193,12 +193,26 @@ func WriteSummary(w io.Writer, s Summary) {
 // leaks, the stalls, the violations by code and the watched system's status.
 func writeEnd(w io.Writer, s Summary) {
 	after := s.LeakAfter.String()
-	switch s.Leaks {
-	case 0:
-		fmt.Fprintf(w, "  leaks     0 suspected: no stream open longer than %s when the capture ended\n", after)
+	// The suspected leaks are LEAK's, as the findings above and the UI
+	// count them; the old streams other findings explain are not.
+	// Nothing names a leak where nothing evaluated the findings: then the
+	// age alone, said as such.
+	var all string
+	if s.Aged > s.Leaks {
+		all = fmt.Sprintf(" (%d open longer than %s in all)", s.Aged, after)
+	}
+	switch {
+	case !s.Evaluated:
+		fmt.Fprintf(w, "  leaks     not diagnosed: no findings evaluation ran; %d open longer than %s when the capture ended", s.Aged, after)
+		if s.Aged > 0 {
+			fmt.Fprintf(w, "; the oldest for %s", s.OldestLeak.Round(time.Second))
+		}
+		fmt.Fprintln(w)
+	case s.Leaks == 0:
+		fmt.Fprintf(w, "  leaks     0 suspected: no LEAK finding open at the last evaluation%s\n", all)
 	default:
-		fmt.Fprintf(w, "  leaks     %d suspected: open longer than %s when the capture ended; the oldest for %s\n",
-			s.Leaks, after, s.OldestLeak.Round(time.Second))
+		fmt.Fprintf(w, "  leaks     %d suspected: the open LEAK findings' count at the last evaluation, streams open longer than %s that no other finding explains; the oldest for %s%s\n",
+			s.Leaks, after, s.OldestLeak.Round(time.Second), all)
 	}
 	switch s.Stalls {
 	case 0:
@@ -278,13 +292,20 @@ type Summary struct {
 	// Skipped add up the bytes it lost, and saw but could not frame.
 	Incomplete    int
 	Lost, Skipped [2]int64
-	// Leaks counts the streams open or half-closed longer than LeakAfter
-	// when the capture ended, before the watched system stopped (its
-	// streams then end with their sessions); OldestLeak is the age of the
-	// oldest of them.
+	// Leaks counts the suspected leaks when the capture ended, before the
+	// watched system stopped (its streams then end with their sessions):
+	// the streams the open LEAK findings counted at the last evaluation
+	// (live.Snapshot.Leaks), which leave out those another finding
+	// explains; OldestLeak is the age of the oldest of them. Evaluated
+	// says an evaluation ran: if none did, nothing looked for leaks,
+	// Leaks is 0 and OldestLeak the age of the oldest of Aged. Aged counts
+	// the streams open or half-closed longer than LeakAfter then,
+	// whatever explains them.
 	Leaks      int
 	LeakAfter  time.Duration
 	OldestLeak time.Duration
+	Evaluated  bool
+	Aged       int
 	// Stalls counts the streams whose v2 writer had been held at a full
 	// window for StallAfter when the capture ended.
 	Stalls     int
@@ -313,8 +334,17 @@ type Summary struct {
 // atEnd takes the suspected leaks and stalls from before, the snapshot
 // taken, with leakAfter, before the watched system stopped.
 func (s *Summary) atEnd(before *live.Snapshot, leakAfter time.Duration) {
-	s.Leaks, s.LeakAfter = before.Leaks, leakAfter
+	s.Leaks, s.LeakAfter, s.Aged, s.Evaluated = before.Leaks, leakAfter, before.Aged, !before.Evaluated.IsZero()
 	s.Stalls, s.StallAfter = before.Stalls, before.StallAfter
+	if s.Evaluated {
+		// Each LEAK finding names its oldest stream: Since is its SYN.
+		for _, f := range before.Findings {
+			if f.Code == live.CodeLeak {
+				s.OldestLeak = max(s.OldestLeak, before.At.Sub(f.Since))
+			}
+		}
+		return
+	}
 	cutoff := before.At.Add(-leakAfter)
 	for _, ss := range before.Sessions {
 		for i := range ss.Streams {

@@ -366,6 +366,7 @@ func (s *Session) explainedLeaks(oldest *[3]leakRef, now time.Time, cfg *Finding
 		case ex.holds(st, 0, now, cfg.StallAfter) || ex.holds(st, 1, now, cfg.StallAfter),
 			ex.unanswers(st, s.w.lastAt, cfg.UnansweredAfter), ex.answeredLate(st):
 			explained[k]++
+			s.w.excuse(st) // not among LEAK's streams: no leak mark (leakmarks.go)
 		case !free[k]:
 			free[k] = true
 			if oldest[k].st != st {

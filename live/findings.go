@@ -280,10 +280,12 @@ type engine struct {
 	sessions  []*Session             // scratch
 	cands     []candidate            // scratch
 	changes   []change               // scratch
+	leaks     []sessionLeaks         // what each session's open LEAK findings count, in id order: built by each evaluation
 	dirty     bool                   // the view is out of date
 	forgotten uint64                 // the Registry's forgotten sessions at the previous evaluation
 
-	view atomic.Pointer[findingsView] // what snapshots show
+	view     atomic.Pointer[findingsView] // what snapshots show
+	lastEval atomic.Int64                 // the latest evaluation's time, Unix ns; 0 before the first
 
 	ends churnRing // session ends, for CHURN
 }
@@ -301,6 +303,10 @@ type findingsView struct {
 	opened   uint64
 	openedBy [NumFindingCodes]uint64
 	resolved []*Finding
+	// leaks is what the open LEAK findings count, by session in id
+	// order; leakTotal in all (leakmarks.go).
+	leaks     []sessionLeaks
+	leakTotal int
 }
 
 // engineSession is the engine's state of one session, under its lock.
@@ -401,6 +407,7 @@ func (r *Registry) Evaluate(now time.Time, cfg FindingsConfig) {
 		e.open = make(map[uint64]openFinding)
 	}
 	e.evals++
+	e.leaks = e.leaks[:0]
 	r.mu.Lock()
 	e.sessions = append(e.sessions[:0], r.sessions...)
 	forgotten := r.forgotten.Sessions
@@ -424,6 +431,7 @@ func (r *Registry) Evaluate(now time.Time, cfg FindingsConfig) {
 	if e.dirty {
 		e.publish()
 	}
+	e.lastEval.Store(ns)
 }
 
 // session evaluates one session.
@@ -457,6 +465,7 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 		}
 	}
 	if len(e.cands) == 0 && len(es.open) == 0 {
+		s.markLeaks()
 		s.mu.Unlock()
 		return
 	}
@@ -499,6 +508,9 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 	var why string
 	if s.ended {
 		why = s.endWhy()
+	}
+	if n := s.markLeaks(); n > 0 {
+		e.leaks = append(e.leaks, sessionLeaks{s.id, n})
 	}
 	s.mu.Unlock()
 	for _, c := range e.changes {
@@ -578,6 +590,12 @@ func (e *engine) publish() {
 		}
 		return cmp.Compare(a.ID, b.ID)
 	})
+	// Each evaluation visits every session, in id order: e.leaks holds
+	// what the open LEAK findings count, as they stand now.
+	v.leaks = slices.Clone(e.leaks)
+	for _, l := range v.leaks {
+		v.leakTotal += l.n
+	}
 	e.view.Store(v)
 	e.dirty = false
 }
@@ -717,12 +735,12 @@ func (e *engine) findings() *findingsView {
 	return &findingsView{}
 }
 
-// snapshotFindings adds the published findings to snap and, if latency,
-// merges the sessions' first-reply histograms.
-func (r *Registry) snapshotFindings(snap *Snapshot, sessions []*Session, latency bool) {
-	v := r.eng.findings()
+// snapshotFindings adds the published findings v to snap and, if
+// latency, merges the sessions' first-reply histograms.
+func (r *Registry) snapshotFindings(snap *Snapshot, v *findingsView, sessions []*Session, latency bool) {
 	snap.Findings, snap.FindingCounts, snap.FindingsOpened, snap.Resolved = v.open, v.counts, v.opened, v.resolved
 	snap.FindingsOpenedBy = v.openedBy
+	snap.Leaks = v.leakTotal
 	if !latency {
 		return
 	}

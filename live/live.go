@@ -374,6 +374,11 @@ func (r *Registry) SnapshotWith(o SnapshotOptions) *Snapshot {
 	copy(sessions, r.sessions)
 	snap := &Snapshot{At: now, Started: r.started, Forgotten: r.forgotten, Notices: slices.Clone(r.notices), StallAfter: stallAfter}
 	r.mu.Unlock()
+	// The findings first: a session's leak marks are then as new as its
+	// count, or newer by the evaluation in progress.
+	v := r.eng.findings()
+	snap.Evaluated = r.eng.evaluatedAt()
+	leaks := v.leaks
 
 	snap.Sessions = make([]*SessionSnap, len(sessions))
 	snap.Totals = snap.Forgotten.Counts
@@ -387,9 +392,16 @@ func (r *Registry) SnapshotWith(o SnapshotOptions) *Snapshot {
 	snap.YamuxAnomaliesBy = snap.Forgotten.YamuxAnomaliesBy
 	snap.GoAwaysBy = snap.Forgotten.GoAwaysBy
 	for i, s := range sessions {
-		ss := s.snapshot(o.Streams == nil || o.Streams(s.id), cutoff, now, stallAfter)
+		n := 0
+		for len(leaks) > 0 && leaks[0].session <= s.id {
+			if leaks[0].session == s.id {
+				n = leaks[0].n
+			}
+			leaks = leaks[1:]
+		}
+		ss := s.snapshot(o.Streams == nil || o.Streams(s.id), cutoff, now, stallAfter, n)
 		snap.Sessions[i] = ss
-		snap.Leaks += ss.Leaks
+		snap.Aged += ss.Aged
 		snap.Stalls += ss.Stalls
 		snap.Totals.add(&ss.Counts)
 		snap.OpenStreams += ss.Open
@@ -431,7 +443,7 @@ func (r *Registry) SnapshotWith(o SnapshotOptions) *Snapshot {
 		}
 	}
 	snap.History = r.hist.stats()
-	r.snapshotFindings(snap, sessions, o.Latency) // findings.go
+	r.snapshotFindings(snap, v, sessions, o.Latency) // findings.go
 	return snap
 }
 

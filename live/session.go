@@ -190,9 +190,16 @@ type Session struct {
 
 	order []*stream // scratch for snapshot's sort, kept to save an allocation
 	// The latest pictures, reused while gen does not change: without
-	// streams, and with them.
-	head, full       *SessionSnap
-	headGen, fullGen uint64
+	// streams, and with them (and while the leak marks do not: fullMarks
+	// is the marksGen its StreamSnap.Leak were read at). marksGen moves
+	// when an evaluation may have changed the marks (markLeaks). It is
+	// here, beside fullGen, not in w, whose fields lie on other cache
+	// lines: a snapshot reads both for every session (in w, an unchanged
+	// snapshot of 1 000 sessions took about 153 µs against 140 µs before
+	// the marks; here, 142 µs).
+	head, full          *SessionSnap
+	headGen, fullGen    uint64
+	fullMarks, marksGen uint64
 
 	w sessionWatch // the findings engine's state: watch.go
 

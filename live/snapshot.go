@@ -42,8 +42,18 @@ type Snapshot struct {
 	Forgotten Forgotten
 	// Notices are the latest messages for the user, oldest first.
 	Notices []Notice
-	// Leaks adds up the sessions' Leaks.
+	// Leaks counts the streams the open LEAK findings count, as of the
+	// latest Registry.Evaluate: the sum of their Evidence.Count, the
+	// figure the findings show. 0 where nothing evaluates (Evaluated is
+	// zero): Aged then says what the age alone says.
 	Leaks int
+	// Aged adds up the sessions' Aged: streams open or half-closed longer
+	// than SnapshotOptions.LeakAfter, whatever explains them.
+	Aged int
+	// Evaluated is when the latest Registry.Evaluate ran, the time it
+	// was given; zero if none has: then no finding, LEAK included, was
+	// looked for.
+	Evaluated time.Time
 	// Stalls adds up the sessions' Stalls; StallAfter is the threshold
 	// they were counted with.
 	Stalls     int
@@ -98,9 +108,9 @@ type SnapshotOptions struct {
 	// shows one session's streams asks for that one: copying every stream
 	// of every busy session is most of what a snapshot costs.
 	Streams func(session uint64) bool
-	// LeakAfter, when positive, makes each SessionSnap count in Leaks its
+	// LeakAfter, when positive, makes each SessionSnap count in Aged its
 	// open or half-closed streams opened more than LeakAfter before the
-	// snapshot.
+	// snapshot. (Leaks, the suspected leaks, come from the findings.)
 	LeakAfter time.Duration
 	// StallAfter is how long a v2 writer must sit at a full window, with
 	// no UPD opening it and no FIN of its own, to count as stalled; zero
@@ -187,9 +197,16 @@ type SessionSnap struct {
 	StreamsOmitted bool
 	// Tracked is how many streams Streams holds, or would hold.
 	Tracked int
-	// Leaks counts the open or half-closed streams opened longer than
-	// SnapshotOptions.LeakAfter before the snapshot: suspected leaks.
+	// Leaks counts the streams the session's open LEAK findings count,
+	// as of the latest Registry.Evaluate (Snapshot.Leaks): its suspected
+	// leaks. Streams as old that another finding explains (a blocked
+	// session's, a stalled writer's, those UNANSWERED counts) are not
+	// among them.
 	Leaks int
+	// Aged counts the open or half-closed streams opened longer than
+	// SnapshotOptions.LeakAfter before the snapshot, whatever explains
+	// them; 0 without a LeakAfter.
+	Aged int
 	// Stalls counts the live streams with a stalled writer (StreamSnap.Stalled).
 	Stalls int
 	// Open counts streams open or half-closed; Total every stream opened;
@@ -322,6 +339,11 @@ type StreamSnap struct {
 	// Incomplete reports that the stream's counts miss frames: it was open
 	// before the capture saw it, or live when the capture lost bytes.
 	Incomplete bool
+	// Leak reports that the session's latest evaluation counted the
+	// stream in one of its open LEAK findings (SessionSnap.Leaks): a
+	// suspected leak. A stream as old that another finding explains is
+	// not one.
+	Leak bool
 }
 
 // Stalled reports whether a v2 writer of the stream is held back, and in
@@ -374,22 +396,23 @@ type AnomalyInfo struct {
 }
 
 // snapshot returns the session's picture, with its streams if withStreams,
-// counting in Leaks the live streams opened before cutoff unless cutoff is
-// zero. Pictures are reused while the session does not change.
-func (s *Session) snapshot(withStreams bool, cutoff, now time.Time, stallAfter time.Duration) *SessionSnap {
+// counting in Aged the live streams opened before cutoff unless cutoff is
+// zero, with leaks, what its open LEAK findings count, in Leaks. Pictures
+// are reused while the session and its leak marks do not change.
+func (s *Session) snapshot(withStreams bool, cutoff, now time.Time, stallAfter time.Duration, leaks int) *SessionSnap {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.head == nil || s.headGen != s.gen {
 		s.head, s.headGen = s.header(), s.gen
 	}
-	leaks, stalls := 0, 0
+	aged, stalls := 0, 0
 	if !cutoff.IsZero() && s.open > 0 {
 		// The live list is in SYN order: the suspects are its first
 		// streams, so counting them costs the suspects, not every
 		// stream the session tracks (up to ClosedStreams closed ones).
 		c := cutoff.UnixNano()
 		for st := s.w.lists[liveList].head; st != nil && st.watch.first < c; st = st.watch.links[liveList].next {
-			leaks++
+			aged++
 		}
 	}
 	if s.atWindow > 0 && s.open > 0 {
@@ -401,19 +424,19 @@ func (s *Session) snapshot(withStreams bool, cutoff, now time.Time, stallAfter t
 	}
 	base := s.head
 	if withStreams {
-		if s.full == nil || s.fullGen != s.gen {
+		if s.full == nil || s.fullGen != s.gen || s.fullMarks != s.marksGen {
 			full := *s.head
 			full.StreamsOmitted = false
 			full.Streams = s.streamSnaps()
-			s.full, s.fullGen = &full, s.gen
+			s.full, s.fullGen, s.fullMarks = &full, s.gen, s.marksGen
 		}
 		base = s.full
 	}
-	if leaks == 0 && stalls == 0 {
+	if aged == 0 && stalls == 0 && leaks == 0 {
 		return base
 	}
 	ss := *base
-	ss.Leaks, ss.Stalls = leaks, stalls
+	ss.Aged, ss.Stalls, ss.Leaks = aged, stalls, leaks
 	return &ss
 }
 
@@ -470,7 +493,7 @@ func (s *Session) streamSnaps() []StreamSnap {
 		sn := StreamSnap{
 			ID: st.id, Opener: st.opener, State: st.state,
 			Frames: st.frames, Bytes: st.bytes, First: st.first, Last: st.last,
-			Incomplete: st.incomplete,
+			Incomplete: st.incomplete, Leak: s.leakMarked(st),
 		}
 		if !st.replyAt.IsZero() {
 			sn.FirstReply = st.replyAt.Sub(st.first)

@@ -156,6 +156,11 @@ type sessionWatch struct {
 	// trip to come (blockGrace).
 	zeroFreed [2]int64
 
+	// The leak marks (leakmarks.go): what the latest evaluation left for
+	// StreamSnap.Leak (Session.marksGen moves when they may change).
+	marks    leakMarks
+	excusedN int // streams excused by the evaluation in progress
+
 	eng engineSession // the engine's own, under the session's lock
 }
 

@@ -273,7 +273,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(d.streamsClosed, snap.StreamsTotal-uint64(snap.OpenStreams)-ended)
 	counter(d.streamsEnded, ended)
 	gauge(d.streamsOpen, float64(snap.OpenStreams))
-	gauge(d.streamsLeak, float64(leaks(snap, 0)))
+	gauge(d.streamsLeak, float64(snap.Leaks)) // the open LEAK findings' count, as the TUI and the summary show it
 	gauge(d.streamsStalled, float64(snap.Stalls))
 	gauge(d.oldestStream, age(now, snap.OldestOpen))
 
@@ -337,20 +337,6 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// leaks returns the streams that snap's open LEAK findings count, of
-// session id, or of every session for 0: the suspected leaks, as the
-// finding tells them from the streams that a blocked session, a stalled
-// writer or UNANSWERED explains.
-func leaks(snap *live.Snapshot, id uint64) uint64 {
-	var n uint64
-	for _, f := range snap.Findings {
-		if f.Code == live.CodeLeak && (id == 0 || f.Session == id) {
-			n += f.Evidence.Count
-		}
-	}
-	return n
-}
-
 // histogram returns h as a constant histogram of desc.
 func histogram(desc *prometheus.Desc, h *live.LatencyHistogram) prometheus.Metric {
 	buckets := make(map[float64]uint64, len(latencyBounds))
@@ -379,7 +365,7 @@ func (c *Collector) collectSessions(ch chan<- prometheus.Metric, snap *live.Snap
 			ch <- prometheus.MustNewConstMetric(d.sessBytes, prometheus.CounterValue, float64(ss.Counts.BytesDir(live.Dir(dir))), id, dl)
 		}
 		ch <- prometheus.MustNewConstMetric(d.sessOpen, prometheus.GaugeValue, float64(ss.Open), id)
-		ch <- prometheus.MustNewConstMetric(d.sessLeak, prometheus.GaugeValue, float64(leaks(snap, ss.ID)), id)
+		ch <- prometheus.MustNewConstMetric(d.sessLeak, prometheus.GaugeValue, float64(ss.Leaks), id)
 		ch <- prometheus.MustNewConstMetric(d.sessOldest, prometheus.GaugeValue, age(now, ss.OldestOpen), id)
 		ch <- prometheus.MustNewConstMetric(d.sessInfo, prometheus.GaugeValue, 1, id, ss.Proto.String(), ss.Info.Client, ss.Info.Server, ss.Info.Label)
 	}

@@ -66,8 +66,8 @@ func TestWriteRecordedBeforeAnswer(t *testing.T) {
 			})
 			snap := reg.SnapshotWith(live.SnapshotOptions{LeakAfter: time.Nanosecond})
 			ss := snap.Sessions[0]
-			if ss.AnomalyCount != 0 || ss.Open != 0 || ss.Leaks != 0 {
-				t.Errorf("anomalies %d (first %+v), open %d, leaks %d: want none", ss.AnomalyCount, ss.Anomalies[:min(1, len(ss.Anomalies))], ss.Open, ss.Leaks)
+			if ss.AnomalyCount != 0 || ss.Open != 0 || ss.Aged != 0 {
+				t.Errorf("anomalies %d (first %+v), open %d, older than 1ns %d: want none", ss.AnomalyCount, ss.Anomalies[:min(1, len(ss.Anomalies))], ss.Open, ss.Aged)
 			}
 			// Every stream's first record is the client's SYN.
 			seen := map[uint32]bool{}

@@ -33,6 +33,9 @@ type header struct {
 	status    live.Status
 	// flash is a key's answer, for the messages line.
 	flash string
+	// leakAfter is the leak threshold, for the count of old streams
+	// shown when no evaluation has looked for leaks.
+	leakAfter time.Duration
 }
 
 // The header's lines, top to bottom:
@@ -215,9 +218,16 @@ func totalsLine(th *theme, hd *header, apart bool, w int) string {
 		plain(plural(uint64(snap.OpenStreams), "open stream"), count(uint64(snap.OpenStreams))+" open", 70),
 		plain(rate(hd.rate)+" frames/s", rate(hd.rate)+" fr/s", 60),
 	)
-	if snap.Leaks > 0 {
+	// The suspected leaks are the open LEAK findings' (snap.Leaks), which
+	// the findings pane lists. Where nothing has evaluated the findings
+	// yet, the age alone is all there is, and said as such.
+	switch {
+	case snap.Leaks > 0:
 		fields = append(fields, field{long: []seg{{plural(uint64(snap.Leaks), "suspected leak"), th.warn}},
 			short: []seg{{count(uint64(snap.Leaks)) + " leak?", th.warn}}, prio: 90})
+	case snap.Evaluated.IsZero() && snap.Aged > 0:
+		fields = append(fields, field{long: []seg{{plural(uint64(snap.Aged), "stream") + " open longer than " + dur(hd.leakAfter), th.warn}},
+			short: []seg{{count(uint64(snap.Aged)) + " open>" + dur(hd.leakAfter), th.warn}}, prio: 90})
 	}
 	if snap.Stalls > 0 {
 		fields = append(fields, field{long: []seg{{count(uint64(snap.Stalls)) + " stalled", th.bad}}, prio: 85})

@@ -741,7 +741,7 @@ func (m *Model) render() string {
 	hd := header{
 		title: m.opts.Title, snap: m.snap, now: m.latest, rate: m.rates.total,
 		paused: m.paused, behind: m.behind, follow: m.frames.follow, done: m.done,
-		flash: m.flash, hasStatus: m.opts.Status != nil, status: m.status,
+		flash: m.flash, hasStatus: m.opts.Status != nil, status: m.status, leakAfter: m.opts.LeakAfter,
 	}
 	if m.filter != nil {
 		hd.filter = m.filter.text

@@ -164,6 +164,9 @@ func (p *sessionsPane) key(s *live.SessionSnap) float64 {
 	case orderOpen:
 		return float64(s.Open)
 	case orderLeaks:
+		if p.snap != nil && p.snap.Evaluated.IsZero() {
+			return float64(s.Aged) // nothing looked for leaks: the oldest streams
+		}
 		return float64(s.Leaks)
 	case orderViolations:
 		return float64(uint64(len(s.Framing)) + s.AnomalyCount)

@@ -379,7 +379,7 @@ func (p *streamsPane) body(th *theme, w, h int, focused bool) []string {
 			cells = sessionRowCells(st, ss, now)
 		} else {
 			s := p.rows[i-1]
-			cells = streamCells(st, s, ss.Ended, s == p.pinned, now, p.snap.StallAfter, p.leakAfter)
+			cells = streamCells(st, s, ss.Ended, s == p.pinned, now, p.snap.StallAfter, ss.Leaks > 0 && s.Leak)
 		}
 		out = append(out, tableRow(st, cols, ws, cells, w, i == p.idx, focused))
 	}
@@ -421,7 +421,9 @@ func sessionRowCells(st *styles, ss *live.SessionSnap, now time.Time) []cell {
 }
 
 // streamCells is a stream's row; a folded stream shows its last picture.
-func streamCells(st *styles, s *live.StreamSnap, ended, folded bool, now time.Time, stallAfter, leakAfter time.Duration) []cell {
+// leak marks it as a suspected leak: one the session's open LEAK findings
+// count (StreamSnap.Leak, while SessionSnap.Leaks says they are open).
+func streamCells(st *styles, s *live.StreamSnap, ended, folded bool, now time.Time, stallAfter time.Duration, leak bool) []cell {
 	base := style{}
 	if !s.State.Live() || folded {
 		base = st.dim
@@ -431,7 +433,7 @@ func streamCells(st *styles, s *live.StreamSnap, ended, folded bool, now time.Ti
 	}
 	age := dur(now.Sub(s.First))
 	as := base
-	if !ended && !folded && s.State.Live() && now.Sub(s.First) > leakAfter {
+	if !ended && !folded && s.State.Live() && leak {
 		age, as = age+"!", st.warn
 	}
 	reply := "-"
@@ -526,11 +528,19 @@ func (p *streamsPane) title() string {
 	if ss.Proto == live.Yamux {
 		s += yamuxTitle(ss)
 	}
-	if n := ss.Leaks; n > 0 {
-		s += " · " + plural(uint64(n), "suspected leak")
+	// LEAK's count, as the header's; where nothing evaluated the
+	// findings, the streams older than the threshold, said as such.
+	old := 0
+	switch {
+	case ss.Leaks > 0:
+		old = ss.Leaks
+		s += " · " + plural(uint64(old), "suspected leak")
+	case p.snap != nil && p.snap.Evaluated.IsZero() && ss.Aged > 0:
+		old = ss.Aged
+		s += " · " + count(uint64(old)) + " open longer than " + dur(p.leakAfter)
 	}
 	s += " · sort " + p.sort.String()
-	if ss.Leaks > 0 && p.sort == sortID {
+	if old > 0 && p.sort == sortID {
 		s += " (s: by age)"
 	}
 	return s

@@ -721,8 +721,8 @@ func streamDiffs(ss *live.SessionSnap, o *model, closedStreams int) []string {
 	if ss.Open != wantOpen {
 		add("open streams: muxtop %d, oracle %d", ss.Open, wantOpen)
 	}
-	if ss.Leaks != wantOpen {
-		add("leaks (LeakAfter 1ns): muxtop %d, the oracle's streams not closed both ways %d", ss.Leaks, wantOpen)
+	if ss.Aged != wantOpen {
+		add("streams older than LeakAfter 1ns: muxtop %d, the oracle's streams not closed both ways %d", ss.Aged, wantOpen)
 	}
 	if !ss.Ended && closedTracked > closedStreams {
 		add("%d closed streams tracked, Config.ClosedStreams is %d", closedTracked, closedStreams)

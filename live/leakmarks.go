@@ -1,0 +1,86 @@
+package live
+
+import "time"
+
+// The suspected leaks the front ends show are LEAK's: the streams its
+// open findings count, as of the latest evaluation, per session and in
+// all (SessionSnap.Leaks, Snapshot.Leaks), and which streams they are
+// (StreamSnap.Leak). The counts come from the published findings, as the
+// findings themselves do; the marks from what the evaluation left in the
+// session. Streams as old that another finding explains (SESSION_BLOCKED,
+// WINDOW_STALL, UNANSWERED, a late answer: explainedLeaks) are in
+// neither. Front ends read them; they evaluate nothing.
+
+// leakMarks is what an evaluation of a session leaves for StreamSnap.Leak:
+// the kinds (leakKind) with an open LEAK finding, and, to tell a change,
+// the leaks counted by kind and the streams excused.
+type leakMarks struct {
+	shown   [3]bool
+	leaked  [3]uint64
+	excused int
+}
+
+// excuse notes that the evaluation in progress found another finding
+// explaining st, counted as a leak: it is none of LEAK's. s.w.eng.seen is
+// the evaluation's. s.mu is held.
+func (w *sessionWatch) excuse(st *stream) {
+	st.excused = uint32(w.eng.seen)
+	w.excusedN++
+}
+
+// markLeaks ends an evaluation of s, its open findings settled: it keeps
+// the kinds LEAK holds for, and moves marksGen when the marks may have
+// changed since the previous evaluation, so that the next snapshot reads
+// them afresh rather than reuse the streams' pictures. While streams are
+// excused it moves at every evaluation: which ones may change. It returns
+// what s's open LEAK findings count. s.mu is held.
+func (s *Session) markLeaks() (count int) {
+	w := &s.w
+	m := leakMarks{leaked: w.leaked, excused: w.excusedN}
+	if w.eng.openCodes&(1<<CodeLeak) != 0 {
+		for _, f := range w.eng.open {
+			if f.Code == CodeLeak {
+				m.shown[findingLeakKind(f)] = true
+				count += int(f.Evidence.Count)
+			}
+		}
+	}
+	if m != w.marks || m.excused > 0 {
+		s.marksGen++
+	}
+	w.marks, w.excusedN = m, 0
+	return count
+}
+
+// findingLeakKind is the leakKind of the streams a LEAK finding counts:
+// its direction is the one with no FIN.
+func findingLeakKind(f *Finding) int {
+	switch {
+	case !f.HasDir:
+		return 0
+	case f.Dir == ServerToClient:
+		return 1 // half-closed by the client
+	}
+	return 2
+}
+
+// leakMarked says whether st is among the streams the session's latest
+// evaluation counted in an open LEAK finding. s.mu is held.
+func (s *Session) leakMarked(st *stream) bool {
+	w := &st.watch
+	return w.leaked && st.state.Live() && s.w.marks.shown[w.kind] && st.excused != uint32(s.w.eng.seen)
+}
+
+// sessionLeaks is what a session's open LEAK findings count.
+type sessionLeaks struct {
+	session uint64
+	n       int
+}
+
+// evaluatedAt returns when the latest Evaluate ran, zero if none has.
+func (e *engine) evaluatedAt() time.Time {
+	if ns := e.lastEval.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
+}
