@@ -131,14 +131,17 @@ func (s *State[F]) Skip(n int64, fr Framer[F]) {
 // at the latest where it does, the next frame boundary is known: the
 // decoder goes on with the frame (Framer.Lose) and Gap returns true.
 // Otherwise it resynchronises after them as Resync does and returns
-// false, as it does for any gap while the decoder resynchronises
-// (hunting, replaying or skipping), before its first frame.
+// false, as it does for any gap while the decoder hunts, replays held
+// bytes or skips ahead to a known boundary (Skip). Past that boundary,
+// the first frame's header whole, nothing is held: a gap in its payload
+// resumes as one in step does, the frame still carrying the bytes
+// skipped.
 func (s *State[F]) Gap(n int64, fr Framer[F]) (resumed bool) {
 	if n <= 0 {
 		return false
 	}
 	s.lost += n
-	if !s.resyncing && fr.Lose(n) {
+	if (!s.resyncing || s.skipping && s.ahead == 0) && fr.Lose(n) {
 		return true
 	}
 	fr.Advance(n)

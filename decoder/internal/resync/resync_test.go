@@ -178,8 +178,8 @@ func (r *toyFramer) Drop() (int64, bool) {
 
 // Lose takes a gap inside the payload of the frame in progress, if loses.
 func (r *toyFramer) Lose(n int64) bool {
-	if r.rs.Resyncing() {
-		r.misuse = "Lose called while resynchronising"
+	if r.rs.Hunting() || r.rs.Held() > 0 {
+		r.misuse = "Lose called while hunting or holding bytes"
 	}
 	if !r.loses || r.stopped || r.hn < hdrSize || n > int64(int(r.hdr[2])-r.got) {
 		return false
@@ -957,5 +957,53 @@ func TestGapResumes(t *testing.T) {
 	d.Next(in[:from])
 	if d.rs.Gap(1, (*toyFramer)(d)) || d.misuse != "" || !d.rs.Hunting() {
 		t.Fatalf("a gap while hunting: Hunting %v, misuse %q; want a hunt, Lose not asked", d.rs.Hunting(), d.misuse)
+	}
+}
+
+// TestGapResumesAfterSkip: a gap inside the payload of the first frame
+// after a skip to a known boundary (Skip, the decoders' ResyncAt, which a
+// capture joined mid-stream uses), once its header is whole, resumes as
+// one in step does: the engine holds nothing then. The frame carries the
+// bytes skipped and those lost, and every frame after it comes. Before,
+// the gap abandoned the frame and hunted: a capture that lost bytes in a
+// joined direction's first frame lost that frame, and with it, if the
+// frames that follow are too large for a hunt's chain, all of them.
+func TestGapResumesAfterSkip(t *testing.T) {
+	rng := rand.New(rand.NewPCG(19, 20))
+	in, bounds := stream(t, rng, 12, false)
+	all := one(t, in, whole).frames
+	k := 1 // a frame after the first with a payload of 3 bytes at least
+	for len(all[k].Payload) < 3 {
+		k++
+	}
+	from := int(bounds[k]) + hdrSize + 1 // one payload byte in
+	d := newToy(window)
+	d.loses = true
+	d.rs.Skip(bounds[k], (*toyFramer)(d))
+	var fs []frame
+	feed := func(p []byte) {
+		for len(p) > 0 || d.rs.Buffered() > 0 {
+			n, f, err := d.Next(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p = p[n:]
+			if f != nil {
+				g := *f
+				g.Payload = slices.Clone(f.Payload)
+				fs = append(fs, g)
+			}
+		}
+	}
+	feed(in[:from])
+	if !d.rs.Gap(1, (*toyFramer)(d)) || d.rs.Hunting() || d.misuse != "" {
+		t.Fatalf("a gap in the first frame's payload after Skip: resumed false, Hunting %v, misuse %q; want resumed", d.rs.Hunting(), d.misuse)
+	}
+	feed(in[from+1:])
+	if len(fs) != len(all)-k || d.rs.Skipped() != bounds[k] || d.rs.Lost() != 1 {
+		t.Fatalf("%d frames, skipped %d, lost %d; want %d frames, %d skipped, 1 lost", len(fs), d.rs.Skipped(), d.rs.Lost(), len(all)-k, bounds[k])
+	}
+	if f := fs[0]; f.Offset != all[k].Offset || f.Skipped != bounds[k] || f.Lost != 1 {
+		t.Fatalf("the first frame is %+v; want offset %d, %d skipped, 1 lost", f, all[k].Offset, bounds[k])
 	}
 }
