@@ -7,8 +7,6 @@ import (
 	"slices"
 	"testing"
 
-	hyamux "github.com/hashicorp/yamux"
-
 	"github.com/muxtop/muxtop/capture"
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/decoder/yamux"
@@ -124,47 +122,7 @@ func resumedRecords(gaps ...placed) (recs [2][]string) {
 // counted, each stream's frames and bytes too, the session is
 // incomplete, and the bytes lost are the removed segments'.
 func TestGapInPayloadYamuxBigWindow(t *testing.T) {
-	const window, answer = 4 << 20, 3 << 20
-	var tapped live.SessionSnap
-	path := writeCapture(t, func(w *pcapout.Writer) {
-		cfg := hyamux.DefaultConfig()
-		cfg.MaxStreamWindowSize = window
-		reg, cli, srv := tappedYamux(t, w, cfg)
-		served := make(chan struct{})
-		go func() {
-			defer close(served)
-			for range 3 {
-				st, err := srv.AcceptStream()
-				if err != nil {
-					return
-				}
-				var b [4]byte
-				io.ReadFull(st, b[:])
-				st.Write(make([]byte, answer))
-				st.Close()
-			}
-		}()
-		for range 3 {
-			st, err := cli.OpenStream()
-			if err != nil {
-				t.Fatal(err)
-			}
-			st.Write([]byte("GET\n"))
-			if n, err := io.Copy(io.Discard, st); err != nil || n != answer {
-				t.Fatalf("read %d bytes, %v; want %d", n, err, answer)
-			}
-			st.Close()
-		}
-		<-served
-		smuxtest.Eventually(t, "the server's last FIN", func() bool {
-			ss := reg.Snapshot().Sessions
-			return len(ss) == 1 && ss[0].Counts.TypeFrames[live.ServerToClient][yamux.WindowUpdate] >= 6
-		})
-		cli.Close()
-		srv.Close()
-		smuxtest.Eventually(t, "the session's end", func() bool { return reg.Snapshot().Sessions[0].Ended })
-		tapped = *reg.SnapshotWith(live.SnapshotOptions{Streams: func(uint64) bool { return true }}).Sessions[0]
-	})
+	path, tapped := recordBigWindow(t)
 	ps := readPackets(t, path)
 	placedPs, frames := placeAll(t, ps, true)
 	// In each answer's Data frame larger than a hunt accepts (the whole
