@@ -211,8 +211,9 @@ const (
 	// on the wire), and code is a yamux.Code.
 	slotYamux
 	// slotLost marks a frame whose payload the capture lost bytes of:
-	// window holds how many (a frame's Lost is below its length, and no
-	// frame that has a window field, an smux UPD, ever has one).
+	// window holds how many (a frame's Lost is at most its length, all
+	// of it where the loss began right after the header, and no frame
+	// that has a window field, an smux UPD, ever has one).
 	slotLost
 )
 
