@@ -345,3 +345,34 @@ func TestFeederGapInPayload(t *testing.T) {
 		}
 	}
 }
+
+// TestFeederGapInFirstFrameAfterJoin: a direction joined mid-stream at a
+// known boundary (ResyncAt, as the capture reader joins one), which loses
+// bytes inside the payload of its first frame, resumes after them as a
+// direction in step does: that frame is counted with what it lost, and
+// every frame after it. Before, the gap made the decoder hunt: the first
+// frame was skipped.
+func TestFeederGapInFirstFrameAfterJoin(t *testing.T) {
+	payload := string(slices.Repeat([]byte("0123456789"), 300)) // 3000 bytes
+	junk := "xyzxyzxyzxyz"                                      // the end of a frame before the join
+	c2s := []byte(junk + v1frame(decoder.PSH, 3, payload) + v1frame(decoder.FIN, 3, "") + v1frame(decoder.SYN, 5, ""))
+	from, lost := len(junk)+decoder.HeaderSize+100, 50
+	reg := live.New(live.Config{})
+	at := time.Unix(1000, 0)
+	sess := reg.Open(live.SessionInfo{Client: "a:1", Server: "b:2", Tap: live.Server}, at)
+	out, in := tap.NewFeeders(sess, 64, tap.Smux, 0)
+	out.ResyncAt(int64(len(junk)))
+	out.Feed(c2s[:from], at)
+	out.Gap(int64(lost), at)
+	out.Feed(c2s[from+lost:], at)
+	out.End(at, true)
+	in.End(at, true)
+	ss := reg.Snapshot().Session(sess.ID())
+	if ss.Counts.Total() != 3 || ss.Lost != [2]int64{int64(lost), 0} || ss.Skipped != [2]int64{int64(len(junk)), 0} {
+		t.Fatalf("%d frames, lost %v, skipped %v; want 3, [%d 0], [%d 0]", ss.Counts.Total(), ss.Lost, ss.Skipped, lost, len(junk))
+	}
+	rs, _ := reg.Frames(live.Query{Scan: 1 << 30, Match: func(r *live.Record) bool { return r.Kind == live.FrameRecord }}, nil)
+	if len(rs) == 0 || rs[0].Offset != int64(len(junk)) || rs[0].Lost != int64(lost) {
+		t.Fatalf("frame records %+v; want the first at offset %d, %d bytes lost", rs, len(junk), lost)
+	}
+}
