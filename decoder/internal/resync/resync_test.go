@@ -912,30 +912,15 @@ func TestGapResumes(t *testing.T) {
 	}
 	from := int(bounds[k]) + hdrSize + 1 // one payload byte in
 	rest := len(all[k].Payload) - 1
-	framesOf := func(d *toy, p []byte) (fs []frame) {
-		for len(p) > 0 {
-			n, f, err := d.Next(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p = p[n:]
-			if f != nil {
-				g := *f
-				g.Payload = slices.Clone(f.Payload)
-				fs = append(fs, g)
-			}
-		}
-		return fs
-	}
 	for _, n := range []int{1, rest} {
 		d := newToy(window)
 		d.loses = true
-		fs := framesOf(d, in[:from])
+		fs := framesOf(t, d, in[:from])
 		if !d.rs.Gap(int64(n), (*toyFramer)(d)) || d.rs.Resyncing() || d.rs.Hunting() || d.rs.Skipped() != 0 || d.rs.Lost() != int64(n) || d.Offset() != int64(from+n) {
 			t.Fatalf("Gap(%d) inside a payload: Resyncing %v, Hunting %v, Skipped %d, Lost %d, Offset %d; want in step, nothing skipped, %d lost, Offset %d",
 				n, d.rs.Resyncing(), d.rs.Hunting(), d.rs.Skipped(), d.rs.Lost(), d.Offset(), n, from+n)
 		}
-		fs = append(fs, framesOf(d, in[from+n:])...)
+		fs = append(fs, framesOf(t, d, in[from+n:])...)
 		if len(fs) != len(all) {
 			t.Fatalf("Gap(%d): %d frames, want %d", n, len(fs), len(all))
 		}
@@ -947,7 +932,7 @@ func TestGapResumes(t *testing.T) {
 	}
 	d := newToy(window)
 	d.loses = true
-	framesOf(d, in[:from])
+	framesOf(t, d, in[:from])
 	if d.rs.Gap(int64(rest+1), (*toyFramer)(d)) || !d.rs.Hunting() || d.rs.Skipped() != int64(hdrSize+1) {
 		t.Fatalf("a gap past the payload: Hunting %v, Skipped %d; want a hunt, the frame's %d bytes skipped", d.rs.Hunting(), d.rs.Skipped(), hdrSize+1)
 	}
@@ -980,30 +965,34 @@ func TestGapResumesAfterSkip(t *testing.T) {
 	d := newToy(window)
 	d.loses = true
 	d.rs.Skip(bounds[k], (*toyFramer)(d))
-	var fs []frame
-	feed := func(p []byte) {
-		for len(p) > 0 || d.rs.Buffered() > 0 {
-			n, f, err := d.Next(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p = p[n:]
-			if f != nil {
-				g := *f
-				g.Payload = slices.Clone(f.Payload)
-				fs = append(fs, g)
-			}
-		}
-	}
-	feed(in[:from])
+	fs := framesOf(t, d, in[:from])
 	if !d.rs.Gap(1, (*toyFramer)(d)) || d.rs.Hunting() || d.misuse != "" {
 		t.Fatalf("a gap in the first frame's payload after Skip: resumed false, Hunting %v, misuse %q; want resumed", d.rs.Hunting(), d.misuse)
 	}
-	feed(in[from+1:])
+	fs = append(fs, framesOf(t, d, in[from+1:])...)
 	if len(fs) != len(all)-k || d.rs.Skipped() != bounds[k] || d.rs.Lost() != 1 {
 		t.Fatalf("%d frames, skipped %d, lost %d; want %d frames, %d skipped, 1 lost", len(fs), d.rs.Skipped(), d.rs.Lost(), len(all)-k, bounds[k])
 	}
 	if f := fs[0]; f.Offset != all[k].Offset || f.Skipped != bounds[k] || f.Lost != 1 {
 		t.Fatalf("the first frame is %+v; want offset %d, %d skipped, 1 lost", f, all[k].Offset, bounds[k])
 	}
+}
+
+// framesOf gives p to d, and what d holds that it can frame, and returns
+// copies of the frames it yields.
+func framesOf(t *testing.T, d *toy, p []byte) (fs []frame) {
+	t.Helper()
+	for len(p) > 0 || d.rs.Buffered() > 0 {
+		n, f, err := d.Next(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p = p[n:]
+		if f != nil {
+			g := *f
+			g.Payload = slices.Clone(f.Payload)
+			fs = append(fs, g)
+		}
+	}
+	return fs
 }
