@@ -101,6 +101,34 @@ func sameStreams(t *testing.T, got, tapped live.SessionSnap) {
 	}
 }
 
+// readResumed reads ps without the segments drop, each inside a frame's
+// payload, and checks that the decoding resumed after each: every frame
+// and stream tapped counted as the tap counted them, the session
+// incomplete with drop's bytes lost, nothing skipped, and the resync
+// records resumedRecords says. It returns the session read.
+func readResumed(t *testing.T, ps []pkt, tapped live.SessionSnap, drop ...placed) live.SessionSnap {
+	t.Helper()
+	ss, recs := readBack(t, without(ps, drop...))
+	var lost int64
+	var want [2]int64
+	for _, g := range drop {
+		lost += g.n
+		want[g.dir] += g.n
+	}
+	t.Logf("dropped %d segments, %d bytes: %d frames read, lost %v, skipped %v", len(drop), lost, ss.Counts.Total(), ss.Lost, ss.Skipped)
+	if ss.Counts != tapped.Counts {
+		t.Errorf("read counted %+v; the tap %+v", ss.Counts, tapped.Counts)
+	}
+	sameStreams(t, ss, tapped)
+	if !ss.Incomplete || ss.Lost != want || ss.Skipped != [2]int64{} {
+		t.Errorf("incomplete %v, lost %v, skipped %v; want incomplete, %v lost, nothing skipped", ss.Incomplete, ss.Lost, ss.Skipped, want)
+	}
+	if want := resumedRecords(drop...); !slices.Equal(recs[0], want[0]) || !slices.Equal(recs[1], want[1]) {
+		t.Errorf("resync records\n got %q\nwant %q", recs, want)
+	}
+	return ss
+}
+
 // resumedRecords are the resync records of gaps inside payloads: for
 // each, "capture lost N bytes at offset X", then "resumed at offset X+N
 // inside a frame's payload, 0 bytes skipped".
@@ -142,22 +170,7 @@ func TestGapInPayloadYamuxBigWindow(t *testing.T) {
 	if len(drop) == 0 {
 		t.Fatal("no segment inside a large Data frame to drop")
 	}
-	ss, recs := readBack(t, without(ps, drop...))
-	var lost int64
-	for _, d := range drop {
-		lost += d.n
-	}
-	t.Logf("dropped %d segments, %d bytes: %d frames read, lost %v, skipped %v", len(drop), lost, ss.Counts.Total(), ss.Lost, ss.Skipped)
-	if ss.Counts != tapped.Counts {
-		t.Errorf("read counted frames %v, bytes %v; the tap %v, %v", ss.Counts.TypeFrames, ss.Counts.TypeBytes, tapped.Counts.TypeFrames, tapped.Counts.TypeBytes)
-	}
-	sameStreams(t, ss, tapped)
-	if !ss.Incomplete || ss.Lost != [2]int64{0, lost} || ss.Skipped != [2]int64{} {
-		t.Errorf("incomplete %v, lost %v, skipped %v; want incomplete, [0 %d] lost, nothing skipped", ss.Incomplete, ss.Lost, ss.Skipped, lost)
-	}
-	if want := resumedRecords(drop...); !slices.Equal(recs[0], want[0]) || !slices.Equal(recs[1], want[1]) {
-		t.Errorf("resync records\n got %q\nwant %q", recs, want)
-	}
+	ss := readResumed(t, ps, tapped, drop...)
 	if len(ss.Framing) != 0 || ss.AnomalyCount != 0 {
 		t.Errorf("%d violations, %d anomalies; want none", len(ss.Framing), ss.AnomalyCount)
 	}
@@ -235,27 +248,12 @@ func TestGapInPayloadSmux(t *testing.T) {
 		t.Fatalf("segments: %d inside payloads, %d ending them, %d beginning them; want 1, 2, 2 at least", len(middle), len(last), len(header))
 	}
 	frameOf := func(p placed) int { return inside(frames[d], p.off, p.n, decoder.HeaderSize) }
-	var lost int64
 	t.Run("inside payloads", func(t *testing.T) {
 		drop := []placed{middle[0], last[len(last)-1]} // in two frames
 		if frameOf(drop[0]) == frameOf(drop[1]) {
 			drop[1] = last[0]
 		}
-		ss, recs := readBack(t, without(ps, drop...))
-		for _, g := range drop {
-			lost += g.n
-		}
-		t.Logf("dropped %d segments, %d bytes: %d frames read, lost %v, skipped %v", len(drop), lost, ss.Counts.Total(), ss.Lost, ss.Skipped)
-		if ss.Counts != tapped.Counts {
-			t.Errorf("read counted frames %v, bytes %v; the tap %v, %v", ss.Counts.Frames, ss.Counts.Bytes, tapped.Counts.Frames, tapped.Counts.Bytes)
-		}
-		sameStreams(t, ss, tapped)
-		if !ss.Incomplete || ss.Lost != [2]int64{lost, 0} || ss.Skipped != [2]int64{} {
-			t.Errorf("incomplete %v, lost %v, skipped %v; want incomplete, [%d 0] lost, nothing skipped", ss.Incomplete, ss.Lost, ss.Skipped, lost)
-		}
-		if want := resumedRecords(drop...); !slices.Equal(recs[0], want[0]) || !slices.Equal(recs[1], want[1]) {
-			t.Errorf("resync records\n got %q\nwant %q", recs, want)
-		}
+		readResumed(t, ps, tapped, drop...)
 	})
 	t.Run("across a header", func(t *testing.T) {
 		g := header[1]
