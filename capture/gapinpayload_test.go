@@ -129,13 +129,12 @@ func readResumed(t *testing.T, ps []pkt, tapped live.SessionSnap, drop ...placed
 	return ss
 }
 
-// resumedRecords are the resync records of gaps inside payloads: for
-// each, "capture lost N bytes at offset X", then "resumed at offset X+N
-// inside a frame's payload, 0 bytes skipped".
+// resumedRecords are the resync records of gaps inside payloads: one
+// each, "capture lost N bytes at offset X inside a frame's payload:
+// resumed at offset X+N, no frame lost".
 func resumedRecords(gaps ...placed) (recs [2][]string) {
 	for _, g := range gaps {
-		recs[g.dir] = append(recs[g.dir], fmt.Sprintf("off=%d capture lost %d bytes at offset %d", g.off, g.n, g.off),
-			fmt.Sprintf("off=%d resumed at offset %d inside a frame's payload, 0 bytes skipped", g.off+g.n, g.off+g.n))
+		recs[g.dir] = append(recs[g.dir], fmt.Sprintf("off=%d capture lost %d bytes at offset %d inside a frame's payload: resumed at offset %d, no frame lost", g.off, g.n, g.off, g.off+g.n))
 	}
 	return recs
 }

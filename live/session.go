@@ -742,6 +742,23 @@ func (s *Session) Resynced(dir Dir, at time.Time, offset, skipped, lost int64, d
 	s.reg.hist.addEvent(Record{Kind: ResyncRecord, Session: s.id, Dir: dir, At: at, Offset: offset, Detail: detail})
 }
 
+// PayloadLost tells the session that a capture lost n bytes of direction
+// dir at offset, all inside the payload of one frame whose header it had
+// seen, and that decoding went on at that frame's known end (the decoder's
+// Gap resumed): no frame was lost, so no stream's counts miss one, and the
+// findings go on watching every stream, where a loss that may hide frames
+// (Resynced) takes each live stream out of them (its answer, or its FIN,
+// may be in what was lost). The bytes count in Lost, and the session's
+// counts are marked incomplete: its payload was not all seen.
+func (s *Session) PayloadLost(dir Dir, at time.Time, offset, n int64, detail string) {
+	s.mu.Lock()
+	s.gen++
+	s.incomplete = true
+	s.lost[dir] += n
+	s.mu.Unlock()
+	s.reg.hist.addEvent(Record{Kind: ResyncRecord, Session: s.id, Dir: dir, At: at, Offset: offset, Detail: detail})
+}
+
 // adopt tracks a stream that a frame other than SYN names, in a session
 // whose capture did not see every byte: it was opened before what was
 // seen, or in what was lost. Its opener follows smux's id parity. s.mu is held.

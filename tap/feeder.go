@@ -306,14 +306,13 @@ func (f *Feeder) Gap(n int64, at time.Time) {
 	s.Flush()
 	f.Feed(nil, at) // the frames that chain up to the gap
 	off := s.Offset()
-	resumed := s.Gap(n)
-	f.sess.Resynced(f.dir, at, off, 0, n, fmt.Sprintf("capture lost %d bytes at offset %d", n, off))
-	if !resumed {
+	if !s.Gap(n) {
+		f.sess.Resynced(f.dir, at, off, 0, n, fmt.Sprintf("capture lost %d bytes at offset %d", n, off))
 		f.resync = afterGap
 		return
 	}
-	// Nothing held: the direction is decoded in step again (joined).
-	f.sess.Resynced(f.dir, at, off+n, 0, 0, fmt.Sprintf("resumed at offset %d inside a frame's payload, 0 bytes skipped", off+n))
+	// The decoder goes on with the frame: no frame was lost.
+	f.sess.PayloadLost(f.dir, at, off, n, fmt.Sprintf("capture lost %d bytes at offset %d inside a frame's payload: resumed at offset %d, no frame lost", n, off, off+n))
 	f.Feed(nil, at) // the frame, if the gap ended it
 }
 
