@@ -1,6 +1,7 @@
 package live
 
 import (
+	"math"
 	"slices"
 	"time"
 
@@ -255,14 +256,36 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		return cs
 	}
 	var explained [3]uint64
+	// A side that went silent explains the streams whose leak deadline
+	// came after its last frame, while its silence lasts: KEEPALIVE says
+	// it froze, or will unless it speaks (then they are leaks, from their
+	// SYN). silentFrom is the earliest such last frame: of a side whose
+	// silence KEEPALIVE counts (a cadence is known, since keepaliveAt: a
+	// stream that was a LEAK before stays one), and has not ended, unless
+	// its silence passed the limit before it did.
+	silentFrom := int64(math.MaxInt64)
+	if w.keepaliveAt != 0 {
+		for d := range 2 {
+			if s.dirEnded[d] && !silent[d] {
+				continue
+			}
+			last := w.lastHeard(Dir(d))
+			if last == 0 {
+				last = s.start.UnixNano()
+			}
+			silentFrom = min(silentFrom, max(last, w.keepaliveAt))
+		}
+	}
 	// The walk only where a leak may have an excuse: a flow at its window,
 	// a stream waiting for its answer since before the leak cutoff (the
-	// wait list is in SYN order), one answered late. A healthy session's
-	// requests in flight are young: walking its leaks at every evaluation
-	// for them took 10 000 leaking sessions from 5 to 28 ms.
-	if wl := &w.lists[waitList]; s.atWindow > 0 || wl.head != nil && wl.headAt <= leakCut || w.answeredLate > leakCut {
+	// wait list is in SYN order), one answered late, one whose deadline
+	// came after a side went silent. A healthy session's requests in
+	// flight are young: walking its leaks at every evaluation for them
+	// took 10 000 leaking sessions from 5 to 28 ms.
+	if wl := &w.lists[waitList]; s.atWindow > 0 || wl.head != nil && wl.headAt <= leakCut || w.answeredLate > leakCut ||
+		max(w.leakNewest, w.answeredLate)+int64(cfg.LeakAfter) > silentFrom {
 		explained = s.explainedLeaks(&oldest, now, cfg, leakExcuses{unanswered: unanswered, silent: silent, cutoff: cutoff, quiet: quiet,
-			leakAfter: cfg.LeakAfter, leakCut: leakCut})
+			leakAfter: cfg.LeakAfter, leakCut: leakCut, silentFrom: silentFrom})
 	}
 	for k, o := range oldest {
 		if o.st == nil || w.leaked[k] <= explained[k] {
@@ -364,7 +387,7 @@ func (s *Session) explainedLeaks(oldest *[3]leakRef, now time.Time, cfg *Finding
 		}
 		switch {
 		case ex.holds(st, 0, now, cfg.StallAfter) || ex.holds(st, 1, now, cfg.StallAfter),
-			ex.unanswers(st, s.w.lastAt, cfg.UnansweredAfter), ex.answeredLate(st):
+			ex.unanswers(st, s.w.lastAt, cfg.UnansweredAfter), ex.answeredLate(st), ex.silenced(st):
 			explained[k]++
 		case !free[k]:
 			free[k] = true
@@ -393,6 +416,26 @@ type leakExcuses struct {
 	quiet              bool
 	leakAfter          time.Duration
 	leakCut            int64
+	// silentFrom is the earliest last frame (Unix ns) of a side whose
+	// silence KEEPALIVE counts; MaxInt64 for none.
+	silentFrom int64
+}
+
+// silenced says whether st, counted as a leak, is one a silent side
+// explains: its leak deadline (its SYN, or its late answer, plus
+// LeakAfter) came after that side's last frame. KEEPALIVE says the side
+// froze, or is about to: a stream opened before a peer froze (SIGSTOP)
+// aged past LeakAfter during the freeze, and LEAK said a side forgot
+// Close beside it. Its deadline came after the last frame, not after
+// KEEPALIVE's cutoff, so that it does not open and resolve as KEEPALIVE
+// opens; once the side speaks again, its last frame is past the deadline,
+// and the stream is a leak from its SYN, as before.
+func (ex *leakExcuses) silenced(st *stream) bool {
+	due := st.watch.first
+	if a := st.watch.answered; a-due >= int64(ex.leakAfter) {
+		due = a
+	}
+	return due+int64(ex.leakAfter) > ex.silentFrom
 }
 
 // holds says whether st, counted as a leak, is one a full window

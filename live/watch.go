@@ -106,6 +106,10 @@ type sessionWatch struct {
 	nops     [2]uint32
 	nopAt    [2]int64
 	nopEvery [2]int64
+	// keepaliveAt is when (Unix ns) a cadence was first known, in either
+	// direction: from then on KEEPALIVE counts either side's silence, and
+	// LEAK leaves out what a silent side explains (leakExcuses.silenced).
+	keepaliveAt int64
 	// firstPing is, in yamux, the time from the session's start to a
 	// direction's first ping, which is no cadence of its own (watchNOP).
 	firstPing [2]int64
@@ -129,6 +133,9 @@ type sessionWatch struct {
 	// the data path keeps the counts as they change state or close.
 	leakFrom   *stream
 	leakFromAt int64 // leakFrom's SYN, Unix ns, so that Evaluate need not touch it
+	// leakNewest is the SYN (Unix ns) of the latest stream counted, which
+	// may have closed since: no counted leak is newer.
+	leakNewest int64
 	leaked     [3]uint64
 	leakCut    int64
 	// leakAfter is the latest evaluation's LeakAfter, and answeredLate
@@ -463,6 +470,9 @@ func (s *Session) watchNOP(dir Dir, ns int64) {
 	// which else could look as short as the moment between the two.
 	if prev != 0 {
 		w.nopEvery[dir] = max(w.nopEvery[dir], ns-prev)
+		if w.keepaliveAt == 0 {
+			w.keepaliveAt = ns
+		}
 	}
 	w.nops[dir]++
 	w.nopAt[dir] = ns
@@ -494,6 +504,7 @@ func (s *Session) countLeaks(cutoff int64, leakAfter time.Duration) *[3]leakRef 
 			st.watch.leaked = false
 		}
 		w.leaked, w.oldest, w.known = [3]uint64{}, [3]leakRef{}, [3]bool{true, true, true}
+		w.leakNewest = 0
 		w.setLeakFrom(head)
 	}
 	w.leakCut = cutoff
@@ -501,6 +512,7 @@ func (s *Session) countLeaks(cutoff int64, leakAfter time.Duration) *[3]leakRef 
 		st := w.leakFrom
 		st.watch.leaked, st.watch.kind = true, uint8(leakKind(st.state))
 		w.leak(st)
+		w.leakNewest = max(w.leakNewest, st.watch.first)
 		w.setLeakFrom(st.watch.links[liveList].next)
 	}
 	for k := range w.known {
