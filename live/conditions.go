@@ -244,8 +244,9 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	// FIN, counted as they cross the cutoff (countLeaks). A blocked session
 	// cannot close its streams: SESSION_BLOCKED says why. Nor can a
 	// stalled stream's writer finish (WINDOW_STALL), nor a stream nobody
-	// accepted be served (UNANSWERED): those say why, and no side forgot
-	// Close. A stream answered late, after UNANSWERED's wait (a backlog
+	// accepted be served (UNANSWERED), nor a frozen side close its
+	// streams (KEEPALIVE): those say why, and no side forgot Close. A
+	// stream answered late, after UNANSWERED's wait (a backlog
 	// drained), counts from its answer: it is being served.
 	if w.lists[liveList].head == nil {
 		return cs
@@ -371,8 +372,9 @@ func awaitsAnswer(st *stream, cutoff int64, quiet bool, now time.Time, cfg *Find
 
 // explainedLeaks counts, by leakKind, the streams counted as leaks that
 // another finding explains: a full window holds them (leakExcuses.holds),
-// they are UNANSWERED's (leakExcuses.unanswers), or were answered late
-// (leakExcuses.answeredLate). It moves
+// they are UNANSWERED's (leakExcuses.unanswers), were answered late
+// (leakExcuses.answeredLate), or a silent side explains them
+// (leakExcuses.silenced). It moves
 // each kind's oldest leak in oldest past them to its oldest stream that
 // nothing explains, if any. s.mu is held.
 func (s *Session) explainedLeaks(oldest *[3]leakRef, now time.Time, cfg *FindingsConfig, ex leakExcuses) (explained [3]uint64) {
