@@ -604,7 +604,7 @@ func resolvedWhy(f *Finding) string {
 	case CodeDataAfterClose:
 		return fmt.Sprintf("no such data for %v", AfterCloseWindow)
 	case CodeChurn:
-		return "the rate fell below the threshold"
+		return "fewer sessions opened and ended in the last 10 s than CHURN holds for"
 	case CodeGoAway:
 		return "the session ended"
 	}
@@ -681,7 +681,10 @@ func (e *engine) evalChurn(r *Registry, now time.Time, ns int64, cfg *FindingsCo
 			}
 		}
 		rg.mu.Unlock()
-		if count >= uint64(cfg.Churn) {
+		// Hysteresis: CHURN opens at Churn and holds down to its low mark
+		// (churnLow): a rate right at the threshold opened and resolved it
+		// at every session that entered or left the window.
+		if count >= uint64(cfg.Churn) || e.churn != nil && count >= churnLow(cfg.Churn) {
 			c = &candidate{code: CodeChurn, since: first,
 				ev: Evidence{Count: count, Age: time.Duration(lived / int64(count)), Limit: ChurnWindow}}
 		}
@@ -691,7 +694,11 @@ func (e *engine) evalChurn(r *Registry, now time.Time, ns int64, cfg *FindingsCo
 	case c == nil && old == nil:
 	case c == nil:
 		e.churn = nil
-		e.apply(r, change{old: old}, now, resolvedWhy(old))
+		why := fmt.Sprintf("fewer than %d sessions (80%% of the threshold, %d) opened and ended in the last %s", churnLow(cfg.Churn), cfg.Churn, fmtDur(ChurnWindow))
+		if cfg.Churn <= 0 {
+			why = "CHURN was turned off"
+		}
+		e.apply(r, change{old: old}, now, why)
 	case old == nil:
 		e.nextID++
 		e.churn = churnFinding(e.nextID, c, now)
@@ -701,6 +708,13 @@ func (e *engine) evalChurn(r *Registry, now time.Time, ns int64, cfg *FindingsCo
 		e.churn.Since = old.Since
 		e.apply(r, change{old: old, new: e.churn}, now, "")
 	}
+}
+
+// churnLow is the count of sessions opened and ended within ChurnWindow
+// that an open CHURN holds down to: 80 % of the threshold churn, rounded
+// up (a threshold of 1 holds while one such session is in the window).
+func churnLow(churn int) uint64 {
+	return uint64(max((churn*4+4)/5, 1))
 }
 
 func churnFinding(id uint64, c *candidate, opened time.Time) *Finding {
