@@ -513,3 +513,52 @@ func TestLeakBeforeAPeerFreezesStays(t *testing.T) {
 		t.Errorf("%s, want %s:%s", got, want, describeRecords(findingRecords(reg)))
 	}
 }
+
+// TestStallOfASlowReader: a v2 writer held at a full window is a
+// WINDOW_STALL after --stall-after (1 s). Its reader's UPD at 3 s consumes
+// 8 KiB and leaves the window full: it reads, slowly; the stall resolves
+// at that UPD and opens again --stall-after later, counting from it, as
+// the README says. Its resolution said "the window opened (a UPD)",
+// which it had not. The UPD at 5.5 s consumes everything: the window
+// opens.
+func TestStallOfASlowReader(t *testing.T) {
+	chunk := strings.Repeat("x", 32<<10)
+	cfg := live.FindingsConfig{StallAfter: time.Second, LeakAfter: time.Hour, UnansweredAfter: time.Hour, Churn: -1}
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 2)
+	sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "BULK"), upd(s2c, 3, 4, 262144))
+	for range 8 {
+		sc.feedAt(sec(0.5), psh(s2c, 3, chunk)) // smux's initial 256 KiB
+	}
+	for ms := 1; ms <= 7000; ms++ {
+		at := sec(float64(ms) / 1000)
+		if ms%1000 == 0 {
+			sc.feedAt(at, nop(c2s), nop(s2c))
+		}
+		switch ms {
+		case 3000:
+			sc.feedAt(at, upd(c2s, 3, 8<<10, 16<<10)) // 8 KiB read: 248 KiB unread, the window still full
+		case 5500:
+			sc.feedAt(at, upd(c2s, 3, 256<<10, 256<<10)) // all read
+		}
+		reg.Evaluate(at, cfg)
+	}
+	recs := findingRecords(reg)
+	if got, want := codes(reg), "+WINDOW_STALL -WINDOW_STALL +WINDOW_STALL -WINDOW_STALL"; got != want {
+		t.Fatalf("%s, want %s:%s", got, want, describeRecords(recs))
+	}
+	for i, want := range []struct {
+		at, since float64
+		detail    string
+	}{
+		{1.5, 0.5, ""},
+		{3, 0.5, "the client read some of it (a UPD), though the window is still full: it reads, slower than the server writes; WINDOW_STALL opens again, counting from that UPD, if the writer is still held 1.0 s after it"},
+		{4, 3, ""},
+		{5.5, 3, "the window opened (a UPD)"},
+	} {
+		r := recs[i]
+		if !r.At.Equal(sec(want.at)) || !r.Finding.Since.Equal(sec(want.since)) || r.Detail != want.detail {
+			t.Errorf("%s at %v since %v: %q, want at %vs since %vs: %q", r.Kind, r.At.Sub(t0), r.Finding.Since.Sub(t0), r.Detail, want.at, want.since, want.detail)
+		}
+	}
+}

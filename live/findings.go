@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -363,6 +364,7 @@ func (f *Finding) key() findingKey { return makeKey(f.Code, f.Dir, f.HasDir, f.S
 type change struct {
 	old, new *Finding
 	s        *Session
+	why      string // why old resolved, where the session says more than resolvedWhy
 }
 
 // Limits on the walks of one evaluation over one session's streams.
@@ -467,7 +469,7 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 		k := f.key()
 		i := slices.IndexFunc(e.cands, func(c candidate) bool { return c.key() == k })
 		if i < 0 {
-			e.changes = append(e.changes, change{old: f, s: s})
+			e.changes = append(e.changes, change{old: f, s: s, why: s.resolvedWhy(f, e.cands, ns, cfg)})
 			continue
 		}
 		if i < 64 {
@@ -504,7 +506,9 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 	for _, c := range e.changes {
 		w := why
 		if w == "" && c.new == nil {
-			w = resolvedWhy(c.old)
+			if w = c.why; w == "" {
+				w = resolvedWhy(c.old)
+			}
 		}
 		e.apply(r, c, now, w)
 	}
@@ -588,7 +592,7 @@ func resolvedWhy(f *Finding) string {
 	case CodeLeak:
 		return "no stream of that kind is older than the threshold any more"
 	case CodeWindowStall:
-		return "the window opened (a UPD), or the writer sent FIN"
+		return "the writer is no longer held at its full window"
 	case CodeSessionBlocked:
 		switch f.Evidence.Sign {
 		case SignWrite:
@@ -609,6 +613,47 @@ func resolvedWhy(f *Finding) string {
 		return "the session ended"
 	}
 	return "the condition no longer holds"
+}
+
+// resolvedWhy says why finding f of the live session s stopped holding
+// at ns, where the session tells more than the finding alone
+// (resolvedWhy): cands are the evaluation's candidates. "" leaves it to
+// resolvedWhy. s.mu is held.
+func (s *Session) resolvedWhy(f *Finding, cands []candidate, ns int64, cfg *FindingsConfig) string {
+	if s.ended {
+		return ""
+	}
+	switch f.Code {
+	case CodeWindowStall:
+		return s.stallResolved(f, cands, ns, cfg)
+	}
+	return ""
+}
+
+// stallResolved says why WINDOW_STALL f stopped holding. s.mu is held.
+func (s *Session) stallResolved(f *Finding, cands []candidate, ns int64, cfg *FindingsConfig) string {
+	upd := "a UPD"
+	if s.proto == Yamux {
+		upd = "a window update"
+	}
+	writer, reader := f.Dir.Sender(), f.Dir.Reverse().Sender()
+	st := s.streams.get(f.Stream)
+	switch {
+	case st == nil || !st.state.Live():
+		return fmt.Sprintf("stream %d closed", f.Stream)
+	case st.fin[f.Dir]:
+		return fmt.Sprintf("the writer, the %s, sent FIN", writer)
+	case st.fin[f.Dir.Reverse()] && s.proto != Yamux:
+		return fmt.Sprintf("the reader, the %s, sent FIN", reader)
+	case st.flow[f.Dir].FullSince.IsZero():
+		return fmt.Sprintf("the window opened (%s)", upd)
+	case ns-st.watch.consumedAt[f.Dir] < int64(cfg.StallAfter):
+		return fmt.Sprintf("the %s read some of it (%s), though the window is still full: it reads, slower than the %s writes; WINDOW_STALL opens again, counting from that %s, if the writer is still held %s after it",
+			reader, upd, writer, strings.TrimPrefix(upd, "a "), fmtDur(cfg.StallAfter))
+	case slices.ContainsFunc(cands, func(c candidate) bool { return c.code == CodeSessionBlocked }):
+		return "the session is blocked: SESSION_BLOCKED says why no window opens"
+	}
+	return ""
 }
 
 // endWhy says why a finding of an ended session resolved. s.mu is held.
