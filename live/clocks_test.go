@@ -327,7 +327,8 @@ func TestNoLeakAsABacklogDrains(t *testing.T) {
 // counted the stream (a slow upload), UNANSWERED resolved at once ("the
 // streams got an answer"), and LEAK, "a side forgot Close", opened for
 // the second until WINDOW_STALL did. Now UNANSWERED hands over to
-// WINDOW_STALL at the evaluation that opens it, and there is no LEAK.
+// WINDOW_STALL at the evaluation that opens it, and there is no LEAK; its
+// resolution says so.
 func TestUnansweredUntilTheWindowStalls(t *testing.T) {
 	chunk := strings.Repeat("x", 32<<10)
 	for _, tc := range []struct {
@@ -366,6 +367,10 @@ func TestUnansweredUntilTheWindowStalls(t *testing.T) {
 			}
 			if r.Kind == live.FindingResolved && !r.At.Equal(sec(tc.stallOpened)) {
 				t.Errorf("window full at %d ms: UNANSWERED resolved at %v, want as WINDOW_STALL opened, %v", 8*tc.every, r.At.Sub(t0), tc.stallOpened)
+			}
+			// It said "the streams got an answer, or closed": neither.
+			if want := "stream 3, still unanswered, is WINDOW_STALL's now: the client's writer is held by a full window, which the server has not read from"; r.Kind == live.FindingResolved && r.Detail != want {
+				t.Errorf("window full at %d ms: UNANSWERED resolved: %q, want %q", 8*tc.every, r.Detail, want)
 			}
 		}
 	}
@@ -559,6 +564,47 @@ func TestStallOfASlowReader(t *testing.T) {
 		r := recs[i]
 		if !r.At.Equal(sec(want.at)) || !r.Finding.Since.Equal(sec(want.since)) || r.Detail != want.detail {
 			t.Errorf("%s at %v since %v: %q, want at %vs since %vs: %q", r.Kind, r.At.Sub(t0), r.Finding.Since.Sub(t0), r.Detail, want.at, want.since, want.detail)
+		}
+	}
+}
+
+// TestUnansweredHandsOver: an open UNANSWERED resolves when the other
+// side goes silent (KEEPALIVE says so) or the session is blocked
+// (SESSION_BLOCKED): its resolution said "the streams got an answer, or
+// closed", and they had not.
+func TestUnansweredHandsOver(t *testing.T) {
+	cfg := live.FindingsConfig{UnansweredAfter: 2 * time.Second, BlockedAfter: time.Second, LeakAfter: time.Hour, Churn: -1}
+	for _, tc := range []struct {
+		name, want, detail string
+	}{
+		{"frozen", "+UNANSWERED -UNANSWERED +KEEPALIVE", "the server went silent: KEEPALIVE says so"},
+		{"blocked", "+UNANSWERED -UNANSWERED +SESSION_BLOCKED", "the session is blocked: SESSION_BLOCKED says why"},
+	} {
+		reg := live.New(live.Config{})
+		sc := openSession(reg, 1)
+		for ms := 100; ms <= 8000; ms += 100 {
+			at := sec(float64(ms) / 1000)
+			if ms%1000 == 0 {
+				sc.feedAt(at, nop(c2s))
+				if tc.name != "frozen" || ms <= 4000 {
+					sc.feedAt(at, nop(s2c))
+				}
+			}
+			if ms == 1000 {
+				sc.feedAt(at, syn(c2s, 3), psh(c2s, 3, "HOLD"))
+			}
+			if ms == 4500 && tc.name == "blocked" {
+				sc.s.WriteStarted(s2c) // the server's write to the connection never returns
+			}
+			reg.Evaluate(at, cfg)
+		}
+		recs := findingRecords(reg)
+		if got := codes(reg); got != tc.want {
+			t.Errorf("%s: %s, want %s:%s", tc.name, got, tc.want, describeRecords(recs))
+			continue
+		}
+		if recs[1].Detail != tc.detail {
+			t.Errorf("%s: UNANSWERED resolved: %q, want %q", tc.name, recs[1].Detail, tc.detail)
 		}
 	}
 }

@@ -626,6 +626,38 @@ func (s *Session) resolvedWhy(f *Finding, cands []candidate, ns int64, cfg *Find
 	switch f.Code {
 	case CodeWindowStall:
 		return s.stallResolved(f, cands, ns, cfg)
+	case CodeUnanswered:
+		return s.unansweredResolved(f, cands)
+	}
+	return ""
+}
+
+// unansweredResolved says why UNANSWERED f stopped holding where another
+// finding took it over: a stream still unanswered whose writer a full
+// window now holds is WINDOW_STALL's (a v2 upload, or a yamux one, nobody
+// reads: UNANSWERED keeps it until WINDOW_STALL holds), the other side
+// went silent (KEEPALIVE), or the session is blocked. s.mu is held.
+func (s *Session) unansweredResolved(f *Finding, cands []candidate) string {
+	opener, other := f.Dir.Sender(), f.Dir.Reverse().Sender()
+	for _, c := range cands {
+		if c.code != CodeWindowStall || c.dir != f.Dir {
+			continue
+		}
+		if st := s.streams.get(c.stream); st != nil && st.watch.listed[waitList] {
+			why := fmt.Sprintf("stream %d, still unanswered, is WINDOW_STALL's now: the %s's writer is held by a full window, which the %s has not read from", c.stream, opener, other)
+			if f.Evidence.Count > 1 {
+				why += "; the others got an answer, or closed"
+			}
+			return why
+		}
+	}
+	for _, c := range cands {
+		switch {
+		case c.code == CodeKeepalive && c.dir == f.Dir.Reverse():
+			return fmt.Sprintf("the %s went silent: KEEPALIVE says so", other)
+		case c.code == CodeSessionBlocked:
+			return "the session is blocked: SESSION_BLOCKED says why"
+		}
 	}
 	return ""
 }
