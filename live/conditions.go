@@ -265,7 +265,7 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	// stream that was a LEAK before stays one), and has not ended, unless
 	// its silence passed the limit before it did.
 	silentFrom := int64(math.MaxInt64)
-	if w.keepaliveAt != 0 {
+	if w.keepaliveAt != 0 && w.leaked != [3]uint64{} {
 		for d := range 2 {
 			if s.dirEnded[d] && !silent[d] {
 				continue
