@@ -469,7 +469,7 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 		k := f.key()
 		i := slices.IndexFunc(e.cands, func(c candidate) bool { return c.key() == k })
 		if i < 0 {
-			e.changes = append(e.changes, change{old: f, s: s, why: s.resolvedWhy(f, e.cands, ns, cfg)})
+			e.changes = append(e.changes, change{old: f, s: s, why: s.resolution(f, e.cands, ns, cfg)})
 			continue
 		}
 		if i < 64 {
@@ -615,11 +615,11 @@ func resolvedWhy(f *Finding) string {
 	return "the condition no longer holds"
 }
 
-// resolvedWhy says why finding f of the live session s stopped holding
+// resolution says why finding f of the live session s stopped holding
 // at ns, where the session tells more than the finding alone
 // (resolvedWhy): cands are the evaluation's candidates. "" leaves it to
 // resolvedWhy. s.mu is held.
-func (s *Session) resolvedWhy(f *Finding, cands []candidate, ns int64, cfg *FindingsConfig) string {
+func (s *Session) resolution(f *Finding, cands []candidate, ns int64, cfg *FindingsConfig) string {
 	if s.ended {
 		return ""
 	}
