@@ -458,6 +458,9 @@ func TestNoLeakBesideAFrozenPeer(t *testing.T) {
 			for _, r := range findingRecords(reg) {
 				if r.Finding.Code == live.CodeLeak && leakAt.IsZero() {
 					leakAt = r.At
+					if !r.Finding.Since.Equal(sec(4.5)) {
+						t.Errorf("leak-after %v s: LEAK since %v, want the SYN, 4.5s", tc.leak, r.Finding.Since.Sub(t0))
+					}
 				}
 			}
 		}
