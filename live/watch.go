@@ -106,10 +106,6 @@ type sessionWatch struct {
 	nops     [2]uint32
 	nopAt    [2]int64
 	nopEvery [2]int64
-	// keepaliveAt is when (Unix ns) a cadence was first known, in either
-	// direction: from then on KEEPALIVE counts either side's silence, and
-	// LEAK leaves out what a silent side explains (leakExcuses.silenced).
-	keepaliveAt int64
 	// firstPing is, in yamux, the time from the session's start to a
 	// direction's first ping, which is no cadence of its own (watchNOP).
 	firstPing [2]int64
@@ -133,9 +129,6 @@ type sessionWatch struct {
 	// the data path keeps the counts as they change state or close.
 	leakFrom   *stream
 	leakFromAt int64 // leakFrom's SYN, Unix ns, so that Evaluate need not touch it
-	// leakNewest is the SYN (Unix ns) of the latest stream counted, which
-	// may have closed since: no counted leak is newer.
-	leakNewest int64
 	leaked     [3]uint64
 	leakCut    int64
 	// leakAfter is the latest evaluation's LeakAfter, and answeredLate
@@ -470,8 +463,8 @@ func (s *Session) watchNOP(dir Dir, ns int64) {
 	// which else could look as short as the moment between the two.
 	if prev != 0 {
 		w.nopEvery[dir] = max(w.nopEvery[dir], ns-prev)
-		if w.keepaliveAt == 0 {
-			w.keepaliveAt = ns
+		if s.keepaliveAt == 0 {
+			s.keepaliveAt = ns
 		}
 	}
 	w.nops[dir]++
@@ -504,7 +497,7 @@ func (s *Session) countLeaks(cutoff int64, leakAfter time.Duration) *[3]leakRef 
 			st.watch.leaked = false
 		}
 		w.leaked, w.oldest, w.known = [3]uint64{}, [3]leakRef{}, [3]bool{true, true, true}
-		w.leakNewest = 0
+		s.leakNewest = 0
 		w.setLeakFrom(head)
 	}
 	w.leakCut = cutoff
@@ -512,7 +505,7 @@ func (s *Session) countLeaks(cutoff int64, leakAfter time.Duration) *[3]leakRef 
 		st := w.leakFrom
 		st.watch.leaked, st.watch.kind = true, uint8(leakKind(st.state))
 		w.leak(st)
-		w.leakNewest = max(w.leakNewest, st.watch.first)
+		s.leakNewest = max(s.leakNewest, st.watch.first)
 		w.setLeakFrom(st.watch.links[liveList].next)
 	}
 	for k := range w.known {
