@@ -1,6 +1,7 @@
 package live_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -266,7 +267,9 @@ func TestNoUnansweredAsThePeerFreezes(t *testing.T) {
 // opened between and resolved at the FIN. In v2 the first frame back is
 // the reader's UPD at its first read, in a packet of its own. Such a
 // stream counts from its answer: left open, it is a LEAK LeakAfter after
-// it.
+// it (5.5 s), once both sides have spoken since (their NOPs at 6 s:
+// until then, a side silent since before the deadline may be frozen,
+// TestNoLeakBesideAFrozenPeer).
 func TestNoLeakAsABacklogDrains(t *testing.T) {
 	cfg := live.FindingsConfig{UnansweredAfter: 2 * time.Second, LeakAfter: 2 * time.Second, Churn: -1}
 	for _, ver := range []uint8{1, 2} {
@@ -306,8 +309,8 @@ func TestNoLeakAsABacklogDrains(t *testing.T) {
 			want := "+UNANSWERED -UNANSWERED"
 			if !closed {
 				want += " +LEAK"
-				if !leakAt.Equal(sec(5.5)) {
-					t.Errorf("v%d left open: LEAK at %v, want 2 s after the answer, 5.5s", ver, leakAt.Sub(t0))
+				if !leakAt.Equal(sec(6)) {
+					t.Errorf("v%d left open: LEAK at %v, want at the NOPs after 2 s after the answer, 6s", ver, leakAt.Sub(t0))
 				}
 			}
 			if got := codes(reg); got != want {
@@ -324,7 +327,8 @@ func TestNoLeakAsABacklogDrains(t *testing.T) {
 // counted the stream (a slow upload), UNANSWERED resolved at once ("the
 // streams got an answer"), and LEAK, "a side forgot Close", opened for
 // the second until WINDOW_STALL did. Now UNANSWERED hands over to
-// WINDOW_STALL at the evaluation that opens it, and there is no LEAK.
+// WINDOW_STALL at the evaluation that opens it, and there is no LEAK; its
+// resolution says so.
 func TestUnansweredUntilTheWindowStalls(t *testing.T) {
 	chunk := strings.Repeat("x", 32<<10)
 	for _, tc := range []struct {
@@ -364,6 +368,10 @@ func TestUnansweredUntilTheWindowStalls(t *testing.T) {
 			if r.Kind == live.FindingResolved && !r.At.Equal(sec(tc.stallOpened)) {
 				t.Errorf("window full at %d ms: UNANSWERED resolved at %v, want as WINDOW_STALL opened, %v", 8*tc.every, r.At.Sub(t0), tc.stallOpened)
 			}
+			// It said "the streams got an answer, or closed": neither.
+			if want := "stream 3, still unanswered, is WINDOW_STALL's now: the client's writer is held by a full window, which the server has not read from"; r.Kind == live.FindingResolved && r.Detail != want {
+				t.Errorf("window full at %d ms: UNANSWERED resolved: %q, want %q", 8*tc.every, r.Detail, want)
+			}
 		}
 	}
 }
@@ -402,5 +410,204 @@ func TestDataAfterCloseResolvesThroughReadLateData(t *testing.T) {
 	}
 	if got, want := codes(reg), "+DATA_AFTER_CLOSE -DATA_AFTER_CLOSE"; got != want {
 		t.Errorf("%s, want %s:%s", got, want, describeRecords(findingRecords(reg)))
+	}
+}
+
+// TestNoLeakBesideAFrozenPeer: a peer that freezes (SIGSTOP) is
+// KEEPALIVE's, and a stream it left open ages past --leak-after during
+// the freeze: LEAK said "a side forgot Close" about it beside KEEPALIVE,
+// though the frozen peer explains it. Here the server answers stream 3 at
+// 4.5 s and then sends nothing (its keepalive came every second:
+// KEEPALIVE at 6.5 s); the stream's leak deadline comes before KEEPALIVE's
+// cutoff, at it, or after it. Evaluated every millisecond, no LEAK opens
+// while the server is silent; when it wakes at 9 s, the stream, still
+// open, is a LEAK from its SYN at once. A server that does not freeze has
+// its LEAK at its first frame after the deadline (its NOP at 7 s, for the
+// deadline at 6.5 s), as does one that woke before the deadline.
+func TestNoLeakBesideAFrozenPeer(t *testing.T) {
+	for _, tc := range []struct {
+		leak   float64 // --leak-after, s: the deadline is at 4.5 s plus it
+		frozen bool
+		want   string
+		leakAt float64
+	}{
+		{1, true, "+KEEPALIVE -KEEPALIVE +LEAK", 9},
+		{1.5, true, "+KEEPALIVE -KEEPALIVE +LEAK", 9},
+		{2, true, "+KEEPALIVE -KEEPALIVE +LEAK", 9}, // the deadline at KEEPALIVE's cutoff
+		{2.5, true, "+KEEPALIVE -KEEPALIVE +LEAK", 9},
+		{4.5, true, "+KEEPALIVE -KEEPALIVE +LEAK", 9}, // the deadline as it wakes
+		{5, true, "+KEEPALIVE -KEEPALIVE +LEAK", 10},  // it woke before the deadline: its next NOP
+		{2, false, "+LEAK", 7},
+	} {
+		cfg := live.FindingsConfig{LeakAfter: time.Duration(tc.leak * float64(time.Second)), Churn: -1}
+		reg := live.New(live.Config{})
+		sc := openSession(reg, 1)
+		var leakAt time.Time
+		for ms := 1; ms <= 11000; ms++ {
+			at := sec(float64(ms) / 1000)
+			if ms%1000 == 0 {
+				sc.feedAt(at, nop(c2s))
+				if !tc.frozen || ms < 4500 || ms >= 9000 {
+					sc.feedAt(at, nop(s2c))
+				}
+			}
+			if ms == 4500 {
+				sc.feedAt(at, syn(c2s, 3), psh(c2s, 3, "FRZE"), psh(s2c, 3, "ok"))
+			}
+			reg.Evaluate(at, cfg)
+			for _, r := range findingRecords(reg) {
+				if r.Finding.Code == live.CodeLeak && leakAt.IsZero() {
+					leakAt = r.At
+					if !r.Finding.Since.Equal(sec(4.5)) {
+						t.Errorf("leak-after %v s: LEAK since %v, want the SYN, 4.5s", tc.leak, r.Finding.Since.Sub(t0))
+					}
+				}
+			}
+		}
+		name := fmt.Sprintf("leak-after %v s, frozen %v", tc.leak, tc.frozen)
+		if got := codes(reg); got != tc.want {
+			t.Errorf("%s: %s, want %s:%s", name, got, tc.want, describeRecords(findingRecords(reg)))
+		}
+		if tc.leakAt != 0 && !leakAt.Equal(sec(tc.leakAt)) {
+			t.Errorf("%s: LEAK at %v, want %v s", name, leakAt.Sub(t0), tc.leakAt)
+		}
+	}
+}
+
+// TestLeakBeforeAPeerFreezesStays: a stream that was a LEAK before the
+// server froze stays one beside KEEPALIVE; one whose deadline came during
+// the freeze is left out of its count until the server speaks again.
+func TestLeakBeforeAPeerFreezesStays(t *testing.T) {
+	cfg := live.FindingsConfig{LeakAfter: 2 * time.Second, Churn: -1}
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 1)
+	count := func() uint64 {
+		for _, f := range reg.Snapshot().Findings {
+			if f.Code == live.CodeLeak {
+				return f.Evidence.Count
+			}
+		}
+		return 0
+	}
+	for ms := 1; ms <= 11000; ms++ {
+		at := sec(float64(ms) / 1000)
+		if ms%1000 == 0 {
+			sc.feedAt(at, nop(c2s))
+			if ms < 4500 || ms >= 9000 {
+				sc.feedAt(at, nop(s2c))
+			}
+		}
+		switch ms {
+		case 1000:
+			sc.feedAt(at, syn(c2s, 3), psh(c2s, 3, "RAND"), psh(s2c, 3, "ok")) // a LEAK at 3 s
+		case 4000:
+			sc.feedAt(at, syn(c2s, 5), psh(c2s, 5, "FRZE"), psh(s2c, 5, "ok")) // its deadline at 6 s
+		case 4500:
+			sc.feedAt(at, psh(s2c, 5, "ok")) // the server's last frame
+		}
+		reg.Evaluate(at, cfg)
+		switch ms {
+		case 3000, 6000, 8999:
+			if n := count(); n != 1 {
+				t.Errorf("at %v: LEAK counts %d streams, want 1", at.Sub(t0), n)
+			}
+		case 9000:
+			if n := count(); n != 2 {
+				t.Errorf("at %v: LEAK counts %d streams, want 2", at.Sub(t0), n)
+			}
+		}
+	}
+	if got, want := codes(reg), "+LEAK +KEEPALIVE -KEEPALIVE"; got != want {
+		t.Errorf("%s, want %s:%s", got, want, describeRecords(findingRecords(reg)))
+	}
+}
+
+// TestStallOfASlowReader: a v2 writer held at a full window is a
+// WINDOW_STALL after --stall-after (1 s). Its reader's UPD at 3 s consumes
+// 8 KiB and leaves the window full: it reads, slowly; the stall resolves
+// at that UPD and opens again --stall-after later, counting from it, as
+// the README says. Its resolution said "the window opened (a UPD)",
+// which it had not. The UPD at 5.5 s consumes everything: the window
+// opens.
+func TestStallOfASlowReader(t *testing.T) {
+	chunk := strings.Repeat("x", 32<<10)
+	cfg := live.FindingsConfig{StallAfter: time.Second, LeakAfter: time.Hour, UnansweredAfter: time.Hour, Churn: -1}
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 2)
+	sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "BULK"), upd(s2c, 3, 4, 262144))
+	for range 8 {
+		sc.feedAt(sec(0.5), psh(s2c, 3, chunk)) // smux's initial 256 KiB
+	}
+	for ms := 1; ms <= 7000; ms++ {
+		at := sec(float64(ms) / 1000)
+		if ms%1000 == 0 {
+			sc.feedAt(at, nop(c2s), nop(s2c))
+		}
+		switch ms {
+		case 3000:
+			sc.feedAt(at, upd(c2s, 3, 8<<10, 16<<10)) // 8 KiB read: 248 KiB unread, the window still full
+		case 5500:
+			sc.feedAt(at, upd(c2s, 3, 256<<10, 256<<10)) // all read
+		}
+		reg.Evaluate(at, cfg)
+	}
+	recs := findingRecords(reg)
+	if got, want := codes(reg), "+WINDOW_STALL -WINDOW_STALL +WINDOW_STALL -WINDOW_STALL"; got != want {
+		t.Fatalf("%s, want %s:%s", got, want, describeRecords(recs))
+	}
+	for i, want := range []struct {
+		at, since float64
+		detail    string
+	}{
+		{1.5, 0.5, ""},
+		{3, 0.5, "the client read some of it (a UPD), though the window is still full: it reads, slower than the server writes; WINDOW_STALL opens again, counting from that UPD, if the writer is still held 1.0 s after it"},
+		{4, 3, ""},
+		{5.5, 3, "the window opened (a UPD)"},
+	} {
+		r := recs[i]
+		if !r.At.Equal(sec(want.at)) || !r.Finding.Since.Equal(sec(want.since)) || r.Detail != want.detail {
+			t.Errorf("%s at %v since %v: %q, want at %vs since %vs: %q", r.Kind, r.At.Sub(t0), r.Finding.Since.Sub(t0), r.Detail, want.at, want.since, want.detail)
+		}
+	}
+}
+
+// TestUnansweredHandsOver: an open UNANSWERED resolves when the other
+// side goes silent (KEEPALIVE says so) or the session is blocked
+// (SESSION_BLOCKED): its resolution said "the streams got an answer, or
+// closed", and they had not.
+func TestUnansweredHandsOver(t *testing.T) {
+	cfg := live.FindingsConfig{UnansweredAfter: 2 * time.Second, BlockedAfter: time.Second, LeakAfter: time.Hour, Churn: -1}
+	for _, tc := range []struct {
+		name, want, detail string
+	}{
+		{"frozen", "+UNANSWERED -UNANSWERED +KEEPALIVE", "the server went silent: KEEPALIVE says so"},
+		{"blocked", "+UNANSWERED -UNANSWERED +SESSION_BLOCKED", "the session is blocked: SESSION_BLOCKED says why"},
+	} {
+		reg := live.New(live.Config{})
+		sc := openSession(reg, 1)
+		for ms := 100; ms <= 8000; ms += 100 {
+			at := sec(float64(ms) / 1000)
+			if ms%1000 == 0 {
+				sc.feedAt(at, nop(c2s))
+				if tc.name != "frozen" || ms <= 4000 {
+					sc.feedAt(at, nop(s2c))
+				}
+			}
+			if ms == 1000 {
+				sc.feedAt(at, syn(c2s, 3), psh(c2s, 3, "HOLD"))
+			}
+			if ms == 4500 && tc.name == "blocked" {
+				sc.s.WriteStarted(s2c) // the server's write to the connection never returns
+			}
+			reg.Evaluate(at, cfg)
+		}
+		recs := findingRecords(reg)
+		if got := codes(reg); got != tc.want {
+			t.Errorf("%s: %s, want %s:%s", tc.name, got, tc.want, describeRecords(recs))
+			continue
+		}
+		if recs[1].Detail != tc.detail {
+			t.Errorf("%s: UNANSWERED resolved: %q, want %q", tc.name, recs[1].Detail, tc.detail)
+		}
 	}
 }

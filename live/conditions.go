@@ -1,6 +1,7 @@
 package live
 
 import (
+	"math"
 	"slices"
 	"time"
 
@@ -243,8 +244,9 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	// FIN, counted as they cross the cutoff (countLeaks). A blocked session
 	// cannot close its streams: SESSION_BLOCKED says why. Nor can a
 	// stalled stream's writer finish (WINDOW_STALL), nor a stream nobody
-	// accepted be served (UNANSWERED): those say why, and no side forgot
-	// Close. A stream answered late, after UNANSWERED's wait (a backlog
+	// accepted be served (UNANSWERED), nor a frozen side close its
+	// streams (KEEPALIVE): those say why, and no side forgot Close. A
+	// stream answered late, after UNANSWERED's wait (a backlog
 	// drained), counts from its answer: it is being served.
 	if w.lists[liveList].head == nil {
 		return cs
@@ -255,14 +257,36 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		return cs
 	}
 	var explained [3]uint64
+	// A side that went silent explains the streams whose leak deadline
+	// came after its last frame, while its silence lasts: KEEPALIVE says
+	// it froze, or will unless it speaks (then they are leaks, from their
+	// SYN). silentFrom is the earliest such last frame: of a side whose
+	// silence KEEPALIVE counts (a cadence is known, since keepaliveAt: a
+	// stream that was a LEAK before stays one), and has not ended, unless
+	// its silence passed the limit before it did.
+	silentFrom := int64(math.MaxInt64)
+	if s.keepaliveAt != 0 && w.leaked != [3]uint64{} {
+		for d := range 2 {
+			if s.dirEnded[d] && !silent[d] {
+				continue
+			}
+			last := w.lastHeard(Dir(d))
+			if last == 0 {
+				last = s.start.UnixNano()
+			}
+			silentFrom = min(silentFrom, max(last, s.keepaliveAt))
+		}
+	}
 	// The walk only where a leak may have an excuse: a flow at its window,
 	// a stream waiting for its answer since before the leak cutoff (the
-	// wait list is in SYN order), one answered late. A healthy session's
-	// requests in flight are young: walking its leaks at every evaluation
-	// for them took 10 000 leaking sessions from 5 to 28 ms.
-	if wl := &w.lists[waitList]; s.atWindow > 0 || wl.head != nil && wl.headAt <= leakCut || w.answeredLate > leakCut {
+	// wait list is in SYN order), one answered late, one whose deadline
+	// came after a side went silent. A healthy session's requests in
+	// flight are young: walking its leaks at every evaluation for them
+	// took 10 000 leaking sessions from 5 to 28 ms.
+	if wl := &w.lists[waitList]; s.atWindow > 0 || wl.head != nil && wl.headAt <= leakCut || w.answeredLate > leakCut ||
+		max(s.leakNewest, w.answeredLate)+int64(cfg.LeakAfter) > silentFrom {
 		explained = s.explainedLeaks(&oldest, now, cfg, leakExcuses{unanswered: unanswered, silent: silent, cutoff: cutoff, quiet: quiet,
-			leakAfter: cfg.LeakAfter, leakCut: leakCut})
+			leakAfter: cfg.LeakAfter, leakCut: leakCut, silentFrom: silentFrom})
 	}
 	for k, o := range oldest {
 		if o.st == nil || w.leaked[k] <= explained[k] {
@@ -348,8 +372,9 @@ func awaitsAnswer(st *stream, cutoff int64, quiet bool, now time.Time, cfg *Find
 
 // explainedLeaks counts, by leakKind, the streams counted as leaks that
 // another finding explains: a full window holds them (leakExcuses.holds),
-// they are UNANSWERED's (leakExcuses.unanswers), or were answered late
-// (leakExcuses.answeredLate). It moves
+// they are UNANSWERED's (leakExcuses.unanswers), were answered late
+// (leakExcuses.answeredLate), or a silent side explains them
+// (leakExcuses.silenced). It moves
 // each kind's oldest leak in oldest past them to its oldest stream that
 // nothing explains, if any. s.mu is held.
 func (s *Session) explainedLeaks(oldest *[3]leakRef, now time.Time, cfg *FindingsConfig, ex leakExcuses) (explained [3]uint64) {
@@ -364,7 +389,7 @@ func (s *Session) explainedLeaks(oldest *[3]leakRef, now time.Time, cfg *Finding
 		}
 		switch {
 		case ex.holds(st, 0, now, cfg.StallAfter) || ex.holds(st, 1, now, cfg.StallAfter),
-			ex.unanswers(st, s.w.lastAt, cfg.UnansweredAfter), ex.answeredLate(st):
+			ex.unanswers(st, s.w.lastAt, cfg.UnansweredAfter), ex.answeredLate(st), ex.silenced(st):
 			explained[k]++
 			s.w.excuse(st) // not among LEAK's streams: no leak mark (leakmarks.go)
 		case !free[k]:
@@ -394,6 +419,26 @@ type leakExcuses struct {
 	quiet              bool
 	leakAfter          time.Duration
 	leakCut            int64
+	// silentFrom is the earliest last frame (Unix ns) of a side whose
+	// silence KEEPALIVE counts; MaxInt64 for none.
+	silentFrom int64
+}
+
+// silenced says whether st, counted as a leak, is one a silent side
+// explains: its leak deadline (its SYN, or its late answer, plus
+// LeakAfter) came after that side's last frame. KEEPALIVE says the side
+// froze, or is about to: a stream opened before a peer froze (SIGSTOP)
+// aged past LeakAfter during the freeze, and LEAK said a side forgot
+// Close beside it. Its deadline came after the last frame, not after
+// KEEPALIVE's cutoff, so that it does not open and resolve as KEEPALIVE
+// opens; once the side speaks again, its last frame is past the deadline,
+// and the stream is a leak from its SYN, as before.
+func (ex *leakExcuses) silenced(st *stream) bool {
+	due := st.watch.first
+	if a := st.watch.answered; a-due >= int64(ex.leakAfter) {
+		due = a
+	}
+	return due+int64(ex.leakAfter) > ex.silentFrom
 }
 
 // holds says whether st, counted as a leak, is one a full window

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -369,6 +370,7 @@ func (f *Finding) key() findingKey { return makeKey(f.Code, f.Dir, f.HasDir, f.S
 type change struct {
 	old, new *Finding
 	s        *Session
+	why      string // why old resolved, where the session says more than resolvedWhy
 }
 
 // Limits on the walks of one evaluation over one session's streams.
@@ -476,7 +478,7 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 		k := f.key()
 		i := slices.IndexFunc(e.cands, func(c candidate) bool { return c.key() == k })
 		if i < 0 {
-			e.changes = append(e.changes, change{old: f, s: s})
+			e.changes = append(e.changes, change{old: f, s: s, why: s.resolution(f, e.cands, ns, cfg)})
 			continue
 		}
 		if i < 64 {
@@ -516,7 +518,9 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 	for _, c := range e.changes {
 		w := why
 		if w == "" && c.new == nil {
-			w = resolvedWhy(c.old)
+			if w = c.why; w == "" {
+				w = resolvedWhy(c.old)
+			}
 		}
 		e.apply(r, c, now, w)
 	}
@@ -606,7 +610,7 @@ func resolvedWhy(f *Finding) string {
 	case CodeLeak:
 		return "no stream of that kind is older than the threshold any more"
 	case CodeWindowStall:
-		return "the window opened (a UPD), or the writer sent FIN"
+		return "the writer is no longer held at its full window"
 	case CodeSessionBlocked:
 		switch f.Evidence.Sign {
 		case SignWrite:
@@ -622,11 +626,84 @@ func resolvedWhy(f *Finding) string {
 	case CodeDataAfterClose:
 		return fmt.Sprintf("no such data for %v", AfterCloseWindow)
 	case CodeChurn:
-		return "the rate fell below the threshold"
+		return "fewer sessions opened and ended in the last 10 s than CHURN holds for"
 	case CodeGoAway:
 		return "the session ended"
 	}
 	return "the condition no longer holds"
+}
+
+// resolution says why finding f of the live session s stopped holding
+// at ns, where the session tells more than the finding alone
+// (resolvedWhy): cands are the evaluation's candidates. "" leaves it to
+// resolvedWhy. s.mu is held.
+func (s *Session) resolution(f *Finding, cands []candidate, ns int64, cfg *FindingsConfig) string {
+	if s.ended {
+		return ""
+	}
+	switch f.Code {
+	case CodeWindowStall:
+		return s.stallResolved(f, cands, ns, cfg)
+	case CodeUnanswered:
+		return s.unansweredResolved(f, cands)
+	}
+	return ""
+}
+
+// unansweredResolved says why UNANSWERED f stopped holding where another
+// finding took it over: a stream still unanswered whose writer a full
+// window now holds is WINDOW_STALL's (a v2 upload, or a yamux one, nobody
+// reads: UNANSWERED keeps it until WINDOW_STALL holds), the other side
+// went silent (KEEPALIVE), or the session is blocked. s.mu is held.
+func (s *Session) unansweredResolved(f *Finding, cands []candidate) string {
+	opener, other := f.Dir.Sender(), f.Dir.Reverse().Sender()
+	for _, c := range cands {
+		if c.code != CodeWindowStall || c.dir != f.Dir {
+			continue
+		}
+		if st := s.streams.get(c.stream); st != nil && st.watch.listed[waitList] {
+			why := fmt.Sprintf("stream %d, still unanswered, is WINDOW_STALL's now: the %s's writer is held by a full window, which the %s has not read from", c.stream, opener, other)
+			if f.Evidence.Count > 1 {
+				why += "; the others got an answer, or closed"
+			}
+			return why
+		}
+	}
+	for _, c := range cands {
+		switch {
+		case c.code == CodeKeepalive && c.dir == f.Dir.Reverse():
+			return fmt.Sprintf("the %s went silent: KEEPALIVE says so", other)
+		case c.code == CodeSessionBlocked:
+			return "the session is blocked: SESSION_BLOCKED says why"
+		}
+	}
+	return ""
+}
+
+// stallResolved says why WINDOW_STALL f stopped holding. s.mu is held.
+func (s *Session) stallResolved(f *Finding, cands []candidate, ns int64, cfg *FindingsConfig) string {
+	upd := "a UPD"
+	if s.proto == Yamux {
+		upd = "a window update"
+	}
+	writer, reader := f.Dir.Sender(), f.Dir.Reverse().Sender()
+	st := s.streams.get(f.Stream)
+	switch {
+	case st == nil || !st.state.Live():
+		return fmt.Sprintf("stream %d closed", f.Stream)
+	case st.fin[f.Dir]:
+		return fmt.Sprintf("the writer, the %s, sent FIN", writer)
+	case st.fin[f.Dir.Reverse()] && s.proto != Yamux:
+		return fmt.Sprintf("the reader, the %s, sent FIN", reader)
+	case st.flow[f.Dir].FullSince.IsZero():
+		return fmt.Sprintf("the window opened (%s)", upd)
+	case ns-st.watch.consumedAt[f.Dir] < int64(cfg.StallAfter):
+		return fmt.Sprintf("the %s read some of it (%s), though the window is still full: it reads, slower than the %s writes; WINDOW_STALL opens again, counting from that %s, if the writer is still held %s after it",
+			reader, upd, writer, strings.TrimPrefix(upd, "a "), fmtDur(cfg.StallAfter))
+	case slices.ContainsFunc(cands, func(c candidate) bool { return c.code == CodeSessionBlocked }):
+		return "the session is blocked: SESSION_BLOCKED says why no window opens"
+	}
+	return ""
 }
 
 // endWhy says why a finding of an ended session resolved. s.mu is held.
@@ -699,7 +776,10 @@ func (e *engine) evalChurn(r *Registry, now time.Time, ns int64, cfg *FindingsCo
 			}
 		}
 		rg.mu.Unlock()
-		if count >= uint64(cfg.Churn) {
+		// Hysteresis: CHURN opens at Churn and holds down to its low mark
+		// (churnLow): a rate right at the threshold opened and resolved it
+		// at every session that entered or left the window.
+		if count >= uint64(cfg.Churn) || e.churn != nil && count >= churnLow(cfg.Churn) {
 			c = &candidate{code: CodeChurn, since: first,
 				ev: Evidence{Count: count, Age: time.Duration(lived / int64(count)), Limit: ChurnWindow}}
 		}
@@ -709,7 +789,11 @@ func (e *engine) evalChurn(r *Registry, now time.Time, ns int64, cfg *FindingsCo
 	case c == nil && old == nil:
 	case c == nil:
 		e.churn = nil
-		e.apply(r, change{old: old}, now, resolvedWhy(old))
+		why := fmt.Sprintf("fewer than %d sessions (80%% of the threshold, %d) opened and ended in the last %s", churnLow(cfg.Churn), cfg.Churn, fmtDur(ChurnWindow))
+		if cfg.Churn <= 0 {
+			why = "CHURN was turned off"
+		}
+		e.apply(r, change{old: old}, now, why)
 	case old == nil:
 		e.nextID++
 		e.churn = churnFinding(e.nextID, c, now)
@@ -719,6 +803,13 @@ func (e *engine) evalChurn(r *Registry, now time.Time, ns int64, cfg *FindingsCo
 		e.churn.Since = old.Since
 		e.apply(r, change{old: old, new: e.churn}, now, "")
 	}
+}
+
+// churnLow is the count of sessions opened and ended within ChurnWindow
+// that an open CHURN holds down to: 80 % of the threshold churn, rounded
+// up (a threshold of 1 holds while one such session is in the window).
+func churnLow(churn int) uint64 {
+	return uint64(max((churn*4+4)/5, 1))
 }
 
 func churnFinding(id uint64, c *candidate, opened time.Time) *Finding {

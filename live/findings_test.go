@@ -1162,6 +1162,40 @@ func TestFindingChurn(t *testing.T) {
 	expect(t, reg, "+CHURN", "-CHURN")
 }
 
+// TestChurnAtTheThreshold: a client that redials every 520 ms, its
+// sessions living 50 ms, has 19 or 20 of them in CHURN's 10 s window,
+// right at --churn 20: CHURN opened and resolved as each session entered
+// or left the window, a train of findings about one problem. It opens
+// once and holds down to 80 % of the threshold: it resolves once fewer
+// than 16 sessions are in the window, 2.2 s after the last one ended.
+func TestChurnAtTheThreshold(t *testing.T) {
+	reg := live.New(live.Config{})
+	cfg := live.FindingsConfig{Churn: 20}
+	var resolved time.Time
+	for ms := 0; ms <= 45000; ms += 10 {
+		at := t0.Add(time.Duration(ms) * time.Millisecond)
+		if ms%520 == 0 && ms < 30000 {
+			s := reg.Open(live.SessionInfo{Client: "127.0.0.1:1", Server: "127.0.0.1:2"}, at.Add(-50*time.Millisecond))
+			s.End(at, live.LocalClose, nil)
+		}
+		reg.Evaluate(at, cfg)
+		if recs := findingRecords(reg); resolved.IsZero() && len(recs) == 2 {
+			resolved = recs[1].At
+		}
+	}
+	recs := expect(t, reg, "+CHURN", "-CHURN")
+	if len(recs) == 2 {
+		if want := "fewer than 16 sessions (80% of the threshold, 20) opened and ended in the last 10 s"; recs[1].Detail != want {
+			t.Errorf("resolved: %q, want %q", recs[1].Detail, want)
+		}
+		// The last session ended at 29.64 s: at 31.79 s the window still
+		// holds the 16 that started from 21.79 s on, at 31.80 s 15.
+		if want := t0.Add(31800 * time.Millisecond); !resolved.Equal(want) {
+			t.Errorf("resolved at %v, want %v", resolved.Sub(t0), want.Sub(t0))
+		}
+	}
+}
+
 func TestFindingForgottenSession(t *testing.T) {
 	reg := live.New(live.Config{EndedSessions: 1})
 	sc := openSession(reg, 1)

@@ -206,6 +206,19 @@ type Session struct {
 	proto  Protocol
 	prefix [2]int64    // bytes skipped before the mux, per direction
 	y      *yamuxState // a yamux session's own state, made at its first yamux frame: yamux.go
+
+	// The findings engine's, last so that the fields Evaluate reads for
+	// every session keep the offsets, and cache lines, they had before
+	// these were added (in sessionWatch, BenchmarkEvaluate ran slower in
+	// two interleaved rounds, by less than its noise):
+	// keepaliveAt is when (Unix ns) a keepalive cadence was first known,
+	// in either direction: from then on KEEPALIVE counts either side's
+	// silence, and LEAK leaves out what a silent side explains
+	// (leakExcuses.silenced); leakNewest is the SYN (Unix ns) of the
+	// latest stream counted as a leak, which may have closed since: no
+	// counted leak is newer.
+	keepaliveAt int64
+	leakNewest  int64
 }
 
 // total returns how many streams the session has seen opened: a stream

@@ -468,6 +468,9 @@ func (s *Session) watchNOP(dir Dir, ns int64) {
 	// which else could look as short as the moment between the two.
 	if prev != 0 {
 		w.nopEvery[dir] = max(w.nopEvery[dir], ns-prev)
+		if s.keepaliveAt == 0 {
+			s.keepaliveAt = ns
+		}
 	}
 	w.nops[dir]++
 	w.nopAt[dir] = ns
@@ -499,6 +502,7 @@ func (s *Session) countLeaks(cutoff int64, leakAfter time.Duration) *[3]leakRef 
 			st.watch.leaked = false
 		}
 		w.leaked, w.oldest, w.known = [3]uint64{}, [3]leakRef{}, [3]bool{true, true, true}
+		s.leakNewest = 0
 		w.setLeakFrom(head)
 	}
 	w.leakCut = cutoff
@@ -506,6 +510,7 @@ func (s *Session) countLeaks(cutoff int64, leakAfter time.Duration) *[3]leakRef 
 		st := w.leakFrom
 		st.watch.leaked, st.watch.kind = true, uint8(leakKind(st.state))
 		w.leak(st)
+		s.leakNewest = max(s.leakNewest, st.watch.first)
 		w.setLeakFrom(st.watch.links[liveList].next)
 	}
 	for k := range w.known {
