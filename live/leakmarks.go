@@ -67,6 +67,9 @@ func findingLeakKind(f *Finding) int {
 // leakMarked says whether st is among the streams the session's latest
 // evaluation counted in an open LEAK finding. s.mu is held.
 func (s *Session) leakMarked(st *stream) bool {
+	if s.w.marks.shown == [3]bool{} {
+		return false // no LEAK open: the stream's cache lines are not read
+	}
 	w := &st.watch
 	return w.leaked && st.state.Live() && s.w.marks.shown[w.kind] && st.excused != uint32(s.w.eng.seen)
 }

@@ -53,13 +53,17 @@ func TestSnapshotLeaksAreLEAKs(t *testing.T) {
 	opts := func(now time.Time) live.SnapshotOptions {
 		return live.SnapshotOptions{Now: now, LeakAfter: cfg.LeakAfter}
 	}
-	snap := reg.SnapshotWith(opts(sec(29.5)))
+	// Both sides speak after stream 7's deadline (LEAK waits for that:
+	// a side silent since before it may be a frozen peer, KEEPALIVE's),
+	// and no evaluation has run since it passed.
+	sc.feedAt(sec(30.6), nop(c2s), nop(s2c))
+	snap := reg.SnapshotWith(opts(sec(30.6)))
 	if ss := snap.Session(sc.s.ID()); snap.Leaks != 0 || ss.Leaks != 0 || len(marked(ss)) != 0 || snap.Evaluated.IsZero() {
-		t.Fatalf("before LeakAfter: %d suspected leaks (session %d), marked %v, evaluated %v; want none, evaluated",
+		t.Fatalf("before an evaluation past LeakAfter: %d suspected leaks (session %d), marked %v, evaluated %v; want none, evaluated",
 			snap.Leaks, ss.Leaks, marked(ss), snap.Evaluated)
 	}
 
-	// Stream 7 grows older than LeakAfter: no frame since the last
+	// Stream 7 is older than LeakAfter: no frame since the last
 	// snapshot, one evaluation.
 	reg.Evaluate(sec(30.8), cfg)
 	snap = reg.SnapshotWith(opts(sec(30.8)))
