@@ -47,8 +47,8 @@ func (s *Session) markLeaks() (count int) {
 	}
 	if m != w.marks || m.excused > 0 {
 		s.marksGen++
+		w.marks, w.excusedN = m, 0 // written only on a change: most sessions' marks stay as they were
 	}
-	w.marks, w.excusedN = m, 0
 	return count
 }
 
