@@ -611,3 +611,37 @@ func TestUnansweredHandsOver(t *testing.T) {
 		}
 	}
 }
+
+// TestLeakOfTheSideThatSpeaks: the server answers a stream and closes its
+// half (FIN) at 4.5 s, then freezes; the client goes on (NOPs every
+// second) and never closes its half. The server's silence explains no
+// stream the server has closed: the client forgot Close. LEAK opens at
+// the client's first frame after the deadline (6.5 s), its NOP at 7 s,
+// beside KEEPALIVE, as it would with no freeze; it never opened.
+func TestLeakOfTheSideThatSpeaks(t *testing.T) {
+	cfg := live.FindingsConfig{LeakAfter: 2 * time.Second, Churn: -1}
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 1)
+	var leakAt time.Time
+	for ms := 1; ms <= 11000; ms++ {
+		at := sec(float64(ms) / 1000)
+		if ms%1000 == 0 {
+			sc.feedAt(at, nop(c2s))
+			if ms < 4500 {
+				sc.feedAt(at, nop(s2c))
+			}
+		}
+		if ms == 4500 {
+			sc.feedAt(at, syn(c2s, 3), psh(c2s, 3, "GET"), psh(s2c, 3, "ok"), fin(s2c, 3))
+		}
+		reg.Evaluate(at, cfg)
+		for _, r := range findingRecords(reg) {
+			if r.Finding.Code == live.CodeLeak && leakAt.IsZero() {
+				leakAt = r.At
+			}
+		}
+	}
+	if !leakAt.Equal(sec(7)) {
+		t.Errorf("LEAK at %v, want 7s:%s", leakAt.Sub(t0), describeRecords(findingRecords(reg)))
+	}
+}

@@ -264,7 +264,10 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	// silence KEEPALIVE counts (a cadence is known, since keepaliveAt: a
 	// stream that was a LEAK before stays one), and has not ended, unless
 	// its silence passed the limit before it did.
+	// silentAt is each side's; a side explains only the streams it has
+	// not closed its half of (leakExcuses.silenced).
 	silentFrom := int64(math.MaxInt64)
+	silentAt := [2]int64{math.MaxInt64, math.MaxInt64}
 	if w.leaked != [3]uint64{} && s.keepaliveAt != 0 { // keepaliveAt's line only for a session with leaks
 		for d := range 2 {
 			if s.dirEnded[d] && !silent[d] {
@@ -274,7 +277,8 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 			if last == 0 {
 				last = s.start.UnixNano()
 			}
-			silentFrom = min(silentFrom, max(last, s.keepaliveAt))
+			silentAt[d] = max(last, s.keepaliveAt)
+			silentFrom = min(silentFrom, silentAt[d])
 		}
 	}
 	// The walk only where a leak may have an excuse: a flow at its window,
@@ -286,7 +290,7 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	if wl := &w.lists[waitList]; s.atWindow > 0 || wl.head != nil && wl.headAt <= leakCut || w.answeredLate > leakCut ||
 		silentFrom != math.MaxInt64 && max(s.leakNewest, w.answeredLate)+int64(cfg.LeakAfter) > silentFrom {
 		explained = s.explainedLeaks(&oldest, now, cfg, leakExcuses{unanswered: unanswered, silent: silent, cutoff: cutoff, quiet: quiet,
-			leakAfter: cfg.LeakAfter, leakCut: leakCut, silentFrom: silentFrom})
+			leakAfter: cfg.LeakAfter, leakCut: leakCut, silentAt: silentAt})
 	}
 	for k, o := range oldest {
 		if o.st == nil || w.leaked[k] <= explained[k] {
@@ -419,9 +423,9 @@ type leakExcuses struct {
 	quiet              bool
 	leakAfter          time.Duration
 	leakCut            int64
-	// silentFrom is the earliest last frame (Unix ns) of a side whose
+	// silentAt is, by direction, the last frame (Unix ns) of a side whose
 	// silence KEEPALIVE counts; MaxInt64 for none.
-	silentFrom int64
+	silentAt [2]int64
 }
 
 // silenced says whether st, counted as a leak, is one a silent side
@@ -438,7 +442,16 @@ func (ex *leakExcuses) silenced(st *stream) bool {
 	if a := st.watch.answered; a-due >= int64(ex.leakAfter) {
 		due = a
 	}
-	return due+int64(ex.leakAfter) > ex.silentFrom
+	// Only a side that has not sent its FIN: a server that closed its
+	// half and froze explains no client that never closed its own.
+	from := min(ex.silentAt[0], ex.silentAt[1])
+	switch st.watch.kind {
+	case 1: // half-closed by the client: the server owes its FIN
+		from = ex.silentAt[ServerToClient]
+	case 2:
+		from = ex.silentAt[ClientToServer]
+	}
+	return due+int64(ex.leakAfter) > from
 }
 
 // holds says whether st, counted as a leak, is one a full window
