@@ -1,0 +1,79 @@
+package tui
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/decoder/yamux"
+	"github.com/muxtop/muxtop/live"
+)
+
+// payloadLoss is a capture that lost bytes inside frames' payloads: an
+// smux v1 session whose client's 3000-byte PSH on stream 3 lost 1448 of
+// them, and a yamux session whose server's 3000-byte DATA on stream 1
+// lost 1000. Decoding resumed after each loss: every frame is there,
+// only the sessions are incomplete, and stream 5 of the smux session,
+// opened before the loss, is still open.
+func payloadLoss() *capture {
+	const c2s, s2c = live.ClientToServer, live.ServerToClient
+	c := newCapture(live.Config{})
+	t := base.Add(-10 * time.Second)
+	s := c.open("127.0.0.1:51234", "127.0.0.1:9000", t)
+	c.frame(s, c2s, t, 1, decoder.SYN, 5, "", 0)
+	c.frame(s, c2s, t.Add(time.Millisecond), 1, decoder.SYN, 3, "", 0)
+	at := t.Add(2 * time.Millisecond)
+	off := c.off[s][c2s]
+	s.PayloadLost(c2s, at, off+decoder.HeaderSize+100, 1448, "capture lost 1448 bytes inside a frame's payload")
+	s.Record(c2s, at, &decoder.Frame{Offset: off, Header: decoder.MakeHeader(1, decoder.PSH, 3000, 3),
+		Payload: []byte(strings.Repeat("GET /", 20)), Truncated: true, Lost: 1448})
+	c.off[s][c2s] += decoder.HeaderSize + 3000
+	c.frame(s, s2c, t.Add(3*time.Millisecond), 1, decoder.PSH, 3, "12345678", 0)
+	c.frame(s, s2c, t.Add(4*time.Millisecond), 1, decoder.FIN, 3, "", 0)
+	c.frame(s, c2s, t.Add(5*time.Millisecond), 1, decoder.FIN, 3, "", 0)
+
+	y := c.reg.Open(live.SessionInfo{Client: "127.0.0.1:51236", Server: "127.0.0.1:9000", Tap: live.Server, Label: "demo", Proto: live.Yamux}, t)
+	y.RecordYamux(c2s, t, &yamux.Frame{Offset: 0, Header: yamux.MakeHeader(yamux.WindowUpdate, yamux.SYN, 1, 0)})
+	y.RecordYamux(s2c, t.Add(time.Millisecond), &yamux.Frame{Offset: 0, Header: yamux.MakeHeader(yamux.WindowUpdate, yamux.ACK, 1, 0)})
+	y.PayloadLost(s2c, t.Add(2*time.Millisecond), 12+12+200, 1000, "capture lost 1000 bytes inside a frame's payload")
+	y.RecordYamux(s2c, t.Add(2*time.Millisecond), &yamux.Frame{Offset: 12, Header: yamux.MakeHeader(yamux.Data, 0, 1, 3000),
+		Payload: []byte(strings.Repeat("x", 200)), Truncated: true, Lost: 1000})
+	return c
+}
+
+// TestLossShownInStreamsPane: a session a capture lost payload bytes of
+// is INCOMPLETE in the sessions pane and, alike, in its streams pane's
+// row for the whole session, whose title says how many bytes were lost
+// each way; its streams are not (incomplete), as no frame was lost.
+// Before, the streams pane said nothing of it: at 80×24, where it hides
+// the sessions pane, nothing on screen did.
+func TestLossShownInStreamsPane(t *testing.T) {
+	c := payloadLoss()
+	for _, sz := range [][2]int{{80, 24}, {160, 45}} {
+		m := c.model(t, sz[0], sz[1])
+		if got := len(regexp.MustCompile(`:9000\* .* INCOMPLETE`).FindAllString(screenOf(m), -1)); got != 2 {
+			t.Errorf("%dx%d: %d sessions INCOMPLETE, want both:\n%s", sz[0], sz[1], got, screenOf(m))
+		}
+		for _, tc := range []struct {
+			title string
+		}{
+			{"Streams of session 1 · 1 open · capture lost →1.4kB"},
+			{"Streams of session 2 · 1 open · yamux · capture lost ←1.0kB"},
+		} {
+			m = press(m, "enter")
+			screen := screenOf(m)
+			if !strings.Contains(screen, tc.title) {
+				t.Errorf("%dx%d: no title %q:\n%s", sz[0], sz[1], tc.title, screen)
+			}
+			if !regexp.MustCompile(`│?▶? +all +INCOMPLETE `).MatchString(screen) {
+				t.Errorf("%dx%d: the streams pane's session row does not say INCOMPLETE:\n%s", sz[0], sz[1], screen)
+			}
+			if strings.Contains(screen, "(incomplete)") {
+				t.Errorf("%dx%d: a stream says (incomplete), though no frame was lost:\n%s", sz[0], sz[1], screen)
+			}
+			m = press(m, "esc", "down")
+		}
+	}
+}
