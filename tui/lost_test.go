@@ -43,6 +43,57 @@ func payloadLoss() *capture {
 	return c
 }
 
+// framesRows returns the rows of the frames pane on screen: the lines
+// between its title, which starts with title, and its bottom border.
+func framesRows(t *testing.T, screen, title string) []string {
+	t.Helper()
+	lines := strings.Split(screen, "\n")
+	for i, l := range lines {
+		if !strings.Contains(l, "─ "+title) && !strings.Contains(l, "━ "+title) {
+			continue
+		}
+		var rows []string
+		for _, r := range lines[i+1:] {
+			if strings.ContainsAny(r, "└┗") {
+				return rows
+			}
+			rows = append(rows, r)
+		}
+	}
+	t.Fatalf("no pane titled %q:\n%s", title, screen)
+	return nil
+}
+
+// TestLostMarkedInFramesList: in the frames list, a frame whose payload
+// the capture lost bytes of says LOST and how many after its length, as
+// an anomaly is named there, smux and yamux alike, at 80×24 and 160×45;
+// no other frame does. Before, only the detail pane said so: scrolling a
+// capture with drops showed no damaged frame.
+func TestLostMarkedInFramesList(t *testing.T) {
+	c := payloadLoss()
+	for _, sz := range [][2]int{{80, 24}, {160, 45}} {
+		m := c.model(t, sz[0], sz[1])
+		checkFits(t, m, sz[0], sz[1])
+		for _, tc := range []struct {
+			title, want string
+		}{
+			{"Frames of session 1", `len 3000  LOST 1448 47 45 54 20 2f .*GET /.*…`},
+			{"Frames of session 2", `DATA sid 1 +len 3000  LOST 1000 78 78 78 78 78 .*xxxxx.*…`},
+		} {
+			var marked []string
+			for _, r := range framesRows(t, screenOf(m), tc.title) {
+				if strings.Contains(r, "LOST") {
+					marked = append(marked, r)
+				}
+			}
+			if len(marked) != 1 || !regexp.MustCompile(tc.want).MatchString(marked[0]) {
+				t.Errorf("%dx%d %s: rows marked LOST %q, want one matching %q:\n%s", sz[0], sz[1], tc.title, marked, tc.want, screenOf(m))
+			}
+			m = press(m, "down") // the yamux session
+		}
+	}
+}
+
 // TestLossShownInStreamsPane: a session a capture lost payload bytes of
 // is INCOMPLETE in the sessions pane and, alike, in its streams pane's
 // row for the whole session, whose title says how many bytes were lost
@@ -74,6 +125,20 @@ func TestLossShownInStreamsPane(t *testing.T) {
 				t.Errorf("%dx%d: a stream says (incomplete), though no frame was lost:\n%s", sz[0], sz[1], screen)
 			}
 			m = press(m, "esc", "down")
+		}
+	}
+}
+
+// TestHelpExplainsLost: the help explains the frames list's LOST mark
+// beside INCOMPLETE and (incomplete).
+func TestHelpExplainsLost(t *testing.T) {
+	keys := newKeyMap()
+	p := newHelpPane(&keys, DefaultLeakAfter, live.DefaultClosedStreams, false)
+	var plain theme
+	help := strings.Join(p.lines(&plain, 400, 100), "\n")
+	for _, want := range []string{"a frame's LOST n: the capture lost n bytes of its payload", "INCOMPLETE: a session", "(incomplete) a stream"} {
+		if !strings.Contains(help, want) {
+			t.Errorf("help lacks %q:\n%s", want, help)
 		}
 	}
 }
