@@ -104,7 +104,8 @@ func sameStreams(t *testing.T, got, tapped live.SessionSnap) {
 // readResumed reads ps without the segments drop, each inside a frame's
 // payload, and checks that the decoding resumed after each: every frame
 // and stream tapped counted as the tap counted them, the session
-// incomplete with drop's bytes lost, nothing skipped, and the resync
+// incomplete with drop's bytes lost, no stream incomplete (no frame was
+// lost, so no stream's counts miss one), nothing skipped, and the resync
 // records resumedRecords says. It returns the session read.
 func readResumed(t *testing.T, ps []pkt, tapped live.SessionSnap, drop ...placed) live.SessionSnap {
 	t.Helper()
@@ -122,6 +123,11 @@ func readResumed(t *testing.T, ps []pkt, tapped live.SessionSnap, drop ...placed
 	sameStreams(t, ss, tapped)
 	if !ss.Incomplete || ss.Lost != want || ss.Skipped != [2]int64{} {
 		t.Errorf("incomplete %v, lost %v, skipped %v; want incomplete, %v lost, nothing skipped", ss.Incomplete, ss.Lost, ss.Skipped, want)
+	}
+	for _, st := range ss.Streams {
+		if st.Incomplete {
+			t.Errorf("stream %d incomplete; want only the session: no frame was lost", st.ID)
+		}
 	}
 	if want := resumedRecords(drop...); !slices.Equal(recs[0], want[0]) || !slices.Equal(recs[1], want[1]) {
 		t.Errorf("resync records\n got %q\nwant %q", recs, want)

@@ -2,6 +2,7 @@ package live_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"reflect"
 	"slices"
@@ -340,5 +341,55 @@ func TestHistoryRecordLost(t *testing.T) {
 	}
 	if want := []int64{1448, 0, 65536}; !slices.Equal(lost, want) {
 		t.Fatalf("frames lost %v, want %v", lost, want)
+	}
+}
+
+// TestHistorySlotLost pins how a slot stores a frame's Lost: in the
+// window field, under its own flag. A frame with Lost comes back with it
+// and Window 0; an smux UPD, the one frame whose window field is its own,
+// keeps Window and Consumed with Lost 0; a yamux frame, whose length
+// field lies in the slot's consumed field, keeps its whole 12-byte header
+// beside its Lost, up to the largest a yamux length allows, and its
+// anomaly too.
+func TestHistorySlotLost(t *testing.T) {
+	reg := live.New(live.Config{})
+	s := reg.Open(live.SessionInfo{Client: "a:1", Server: "b:2", Tap: live.Client}, t0)
+	y := reg.Open(live.SessionInfo{Client: "a:3", Server: "b:4", Tap: live.Client, Proto: live.Yamux}, t0)
+	var upd [8]byte
+	binary.LittleEndian.PutUint32(upd[:], 4096)
+	binary.LittleEndian.PutUint32(upd[4:], 262144)
+	const maxLen = 1<<32 - 1
+	s.Record(c2s, at(0), &decoder.Frame{Offset: 0, Header: decoder.MakeHeader(2, decoder.SYN, 0, 3)})
+	s.Record(c2s, at(1), &decoder.Frame{Offset: 8, Header: decoder.MakeHeader(2, decoder.PSH, 65535, 3), Payload: []byte("ab"), Truncated: true, Lost: 65533})
+	s.Record(s2c, at(2), &decoder.Frame{Offset: 0, Header: decoder.MakeHeader(2, decoder.UPD, 8, 3), Payload: upd[:], Consumed: 4096, Window: 262144})
+	y.RecordYamux(c2s, at(3), &yamux.Frame{Offset: 0, Header: yamux.MakeHeader(yamux.WindowUpdate, yamux.SYN, 1, 0)})
+	y.RecordYamux(c2s, at(4), &yamux.Frame{Offset: 12, Header: yamux.MakeHeader(yamux.Data, 0, 1, maxLen), Payload: []byte("x"), Truncated: true, Lost: maxLen - 1})
+	y.RecordYamux(s2c, at(5), &yamux.Frame{Offset: 0, Header: yamux.MakeHeader(yamux.WindowUpdate, yamux.ACK, 1, 3<<20)})
+
+	want := []live.Record{
+		{Kind: live.FrameRecord, Session: s.ID(), Dir: c2s, At: at(1), Offset: 8, Header: decoder.MakeHeader(2, decoder.PSH, 65535, 3),
+			Payload: []byte("ab"), Truncated: true, Lost: 65533},
+		{Kind: live.FrameRecord, Session: s.ID(), Dir: s2c, At: at(2), Offset: 0, Header: decoder.MakeHeader(2, decoder.UPD, 8, 3),
+			Payload: upd[:], Consumed: 4096, Window: 262144},
+		{Kind: live.FrameRecord, Session: y.ID(), Dir: c2s, At: at(4), Offset: 12, Proto: live.Yamux,
+			YamuxHeader: yamux.MakeHeader(yamux.Data, 0, 1, maxLen), Payload: []byte("x"), Truncated: true, Lost: maxLen - 1,
+			Anomaly: live.WindowExceeded}, // past the 256 KiB window: kept beside the loss
+		{Kind: live.FrameRecord, Session: y.ID(), Dir: s2c, At: at(5), Offset: 0, Proto: live.Yamux,
+			YamuxHeader: yamux.MakeHeader(yamux.WindowUpdate, yamux.ACK, 1, 3<<20)},
+	}
+	var got []live.Record
+	for _, r := range allRecords(reg) {
+		if r.Kind == live.FrameRecord && !r.At.Equal(at(0)) && !r.At.Equal(at(3)) { // all but the SYNs
+			r.Seq = 0
+			got = append(got, r)
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d frame records, want %d: %+v", len(got), len(want), got)
+	}
+	for i := range want {
+		if !sameRecord(got[i], want[i]) {
+			t.Errorf("record %d =\n%+v\nwant\n%+v", i, got[i], want[i])
+		}
 	}
 }

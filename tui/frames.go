@@ -415,6 +415,7 @@ func newFrameCols(w int, sid bool) frameCols {
 // frameLine draws one record of the frames pane:
 //
 //	▶12:01:03.441219 → v1 PSH sid 4413   len 4     52 41 4e 44              RAND
+//	 12:01:03.441290 → v1 PSH sid 4413   len 3000  LOST 1448 47 45 54 20 2f  GET /…
 //
 // Numbers are never cut. The payload shows as many bytes as fit, 32, 16, 8
 // or 4 a row, with the ASCII in a column; "…" says the row does not show
@@ -447,9 +448,7 @@ func frameLine(th *theme, r *live.Record, w int, mark, reverse bool, cols frameC
 			l.text(" ")
 		}
 		l.text("len ").num(strconv.Itoa(int(h.Length())), 5)
-		if r.Anomaly != 0 {
-			l.add(r.Anomaly.String(), st.bad).text(" ")
-		}
+		marks(st, l, r)
 		if h.Cmd() == decoder.UPD {
 			l.text("consumed " + strconv.FormatUint(uint64(r.Consumed), 10) + " window " + strconv.FormatUint(uint64(r.Window), 10))
 			break
@@ -486,6 +485,19 @@ func frameLine(th *theme, r *live.Record, w int, mark, reverse bool, cols frameC
 	return l.String()
 }
 
+// marks draws what is wrong with a frame, after its length: its anomaly,
+// red, and LOST n, yellow, where the capture lost n bytes of its payload
+// (the payload shown is what came before them). The detail pane says
+// more of each.
+func marks(st *styles, l *line, r *live.Record) {
+	if r.Anomaly != 0 {
+		l.add(r.Anomaly.String(), st.bad).text(" ")
+	}
+	if r.Lost > 0 {
+		l.add("LOST "+strconv.FormatInt(r.Lost, 10), st.warn).text(" ")
+	}
+}
+
 // payloadCells draws as much of a frame's payload as fits the rest of l.
 func payloadCells(st *styles, l *line, r *live.Record, buf []byte) {
 	p := r.Payload
@@ -506,6 +518,7 @@ func payloadCells(st *styles, l *line, r *live.Record, buf []byte) {
 // yamuxFrameLine draws a yamux frame after its time:
 //
 //	→ DATA SYN|ACK sid 3      len 4     52 41 4e 44              RAND
+//	← DATA sid 3              len 3000  LOST 1000 78 78 78 78 78  xxxxx…
 //	← WINDOW_UPDATE sid 3     delta 262144
 //	→ PING SYN value 7
 //	← GO_AWAY code 1 (protocol error)
@@ -529,9 +542,7 @@ func yamuxFrameLine(st *styles, l *line, r *live.Record, cols frameCols, buf []b
 		}
 		l.text(h.LengthName()).text(" ").num(strconv.FormatUint(uint64(h.Length()), 10), 5)
 	}
-	if r.Anomaly != 0 {
-		l.add(r.Anomaly.String(), st.bad).text(" ")
-	}
+	marks(st, l, r)
 	if h.Type() == yamux.Data {
 		payloadCells(st, l, r, buf)
 	}

@@ -98,6 +98,10 @@ func (p *helpPane) lines(th *theme, inner, rows int) []string {
 	notes = append(notes, wrapText("arrows: "+live.ClientToServer.String()+" "+live.ClientToServer.Words()+", "+
 		live.ServerToClient.String()+" "+live.ServerToClient.Words()+"; "+
 		"colours: SYN green, FIN yellow, violations red; STALLED: a v2 writer has its whole window in flight", max(inner-1, 1))...)
+	notes = append(notes, wrapText("a frame's LOST n: the capture lost n bytes of its payload, and the bytes shown came before them; "+
+		"… : the row does not show the whole payload; INCOMPLETE: a session the capture did not see whole "+
+		"(its streams pane's title says how many bytes it lost), (incomplete) a stream whose counts may miss frames: "+
+		"opened before the capture, or live at a loss that may hide some", max(inner-1, 1))...)
 	notes = append(notes, wrapText("bytes are wire bytes, framed or not: a session whose first bytes broke smux's framing "+
 		"says not smux, and its bytes still count", max(inner-1, 1))...)
 

@@ -312,8 +312,13 @@ func sessionCells(st *styles, s *live.SessionSnap, fps float64, endsW int) []cel
 	case len(s.Framing) > 0:
 		state, ss = "violation: smux stops reading", st.bad
 	}
-	if s.Incomplete {
+	switch {
+	case s.Incomplete && state == "live":
 		// The capture did not see every byte: the counts are what it saw.
+		// Not ended says live, and the word fits the column whole (as the
+		// streams pane's row for the session says it).
+		state, ss = "INCOMPLETE", st.warn
+	case s.Incomplete:
 		state, ss = "INCOMPLETE "+state, st.warn
 	}
 	return []cell{

@@ -405,10 +405,18 @@ func sessionRowCells(st *styles, ss *live.SessionSnap, now time.Time) []cell {
 	if ss.Ended {
 		now = ss.End
 	}
+	name := cell{"session " + strconv.FormatUint(ss.ID, 10), st.bold}
+	if ss.Incomplete {
+		// As the sessions pane says, in a column as narrow as the word
+		// (the title names the session, and the bytes lost): the capture
+		// did not see every byte of the session, though maybe of every
+		// stream (a loss inside one frame's payload loses no frame).
+		name = cell{"INCOMPLETE", st.warn}
+	}
 	return []cell{
 		{"all", st.bold},
 		{"", style{}},
-		{"session " + strconv.FormatUint(ss.ID, 10), st.bold},
+		name,
 		{count(c.FramesDir(live.ClientToServer)), style{}},
 		{count(c.FramesDir(live.ServerToClient)), style{}},
 		{size(ss.WireBytes(live.ClientToServer)), style{}},
@@ -493,6 +501,21 @@ func fill(f live.Flow) float64 {
 	return float64(f.InFlight()) / float64(f.Window())
 }
 
+// lostTitle is what the streams pane's title says of the bytes the
+// capture lost of a session, per direction: " · capture lost →1.4kB".
+func lostTitle(ss *live.SessionSnap) string {
+	if ss.Lost == [2]int64{} {
+		return ""
+	}
+	s := " · capture lost"
+	for _, d := range []live.Dir{live.ClientToServer, live.ServerToClient} {
+		if n := ss.Lost[d]; n > 0 {
+			s += " " + d.String() + size(uint64(n))
+		}
+	}
+	return s
+}
+
 // yamuxTitle is what the streams pane's title says of a yamux session:
 // the protocol, the latest ping round trip of each side that pinged, and
 // the first GoAway.
@@ -539,6 +562,7 @@ func (p *streamsPane) title() string {
 		old = ss.Aged
 		s += " · " + count(uint64(old)) + " open longer than " + dur(p.leakAfter)
 	}
+	s += lostTitle(ss)
 	s += " · sort " + p.sort.String()
 	if old > 0 && p.sort == sortID {
 		s += " (s: by age)"
