@@ -2,6 +2,7 @@ package tui
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -143,5 +144,26 @@ func TestHelpExplainsLost(t *testing.T) {
 		if !strings.Contains(help, want) {
 			t.Errorf("help lacks %q:\n%s", want, help)
 		}
+	}
+}
+
+// TestCopyLostPayload: y on a frame whose payload the capture lost bytes
+// of copies the bytes before the loss and says so: "the captured part"
+// read as if the rest were only beyond the snaplen.
+func TestCopyLostPayload(t *testing.T) {
+	m := payloadLoss().model(t, 160, 45)
+	m = press(m, "tab", "tab", "g") // the frames pane, its first row
+	var said []string
+	for range 8 {
+		next, cmd := m.Update(keyMsg("y"))
+		m = next.(Model)
+		if cmd != nil {
+			said = append(said, m.flash)
+		}
+		m = press(m, "j")
+	}
+	want := "copied 100 payload bytes as hex (those before the capture lost 1448 of 3000)"
+	if !slices.Contains(said, want) {
+		t.Fatalf("y said %q; want %q among them", said, want)
 	}
 }

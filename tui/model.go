@@ -645,8 +645,11 @@ func (m *Model) copyPayload() tea.Cmd {
 		return nil
 	}
 	msg := "copied " + strconv.Itoa(len(r.Payload)) + " payload bytes as hex"
-	if r.Truncated {
-		msg += " (the captured part of " + strconv.Itoa(int(r.PayloadLength())) + ")"
+	switch n := strconv.Itoa(int(r.PayloadLength())); {
+	case r.Lost > 0:
+		msg += " (those before the capture lost " + strconv.FormatInt(r.Lost, 10) + " of " + n + ")"
+	case r.Truncated:
+		msg += " (the captured part of " + n + ")"
 	}
 	m.setFlash(msg)
 	return tea.SetClipboard(hex.EncodeToString(r.Payload))
