@@ -51,6 +51,18 @@ func resyncDecode(t testing.TB, in []byte, gaps map[int]int64, chunk func() int)
 // decodeFrom is resyncDecode with start, not Resync, called first.
 func decodeFrom(t testing.TB, start func(*yamux.Decoder), in []byte, gaps map[int]int64, chunk func() int) resynced {
 	t.Helper()
+	several := map[int][]int64{}
+	for at, n := range gaps {
+		several[at] = []int64{n}
+	}
+	return decodeGaps(t, start, in, several, false, chunk)
+}
+
+// decodeGaps is decodeFrom with gaps[i] a list of gaps told one after
+// another before the byte at i; with between, Next frames what the
+// decoder holds between them, as a caller that drains it does.
+func decodeGaps(t testing.TB, start func(*yamux.Decoder), in []byte, gaps map[int][]int64, between bool, chunk func() int) resynced {
+	t.Helper()
 	d := yamux.New(yamux.DefaultSnaplen)
 	start(d)
 	var r resynced
@@ -80,10 +92,15 @@ func decodeFrom(t testing.TB, start func(*yamux.Decoder), in []byte, gaps map[in
 	var given int64 // bytes Next consumed: Offset counts them all, framed or held
 	pos := 0
 	for pos < len(in) {
-		if g, ok := gaps[pos]; ok {
+		if gs, ok := gaps[pos]; ok {
 			d.Flush()
 			drain()
-			d.Gap(g)
+			for i, g := range gs {
+				if between && i > 0 {
+					drain()
+				}
+				d.Gap(g)
+			}
 		}
 		c := min(max(chunk(), 1), len(in)-pos)
 		for g := range gaps { // a chunk ends before a gap
@@ -109,10 +126,13 @@ func decodeFrom(t testing.TB, start func(*yamux.Decoder), in []byte, gaps map[in
 	}
 	d.Flush()
 	drain()
-	if g, ok := gaps[len(in)]; ok {
+	for i, g := range gaps[len(in)] {
+		if between && i > 0 {
+			drain()
+		}
 		d.Gap(g)
-		drain() // a frame the gap ended
 	}
+	drain() // a frame a gap ended
 	if v := d.End(); v != nil {
 		r.viols = append(r.viols, v.Code)
 	}
@@ -624,5 +644,76 @@ func TestGapEndsLastFrame(t *testing.T) {
 	}
 	if v := d.End(); v != nil || d.Unparsed() != 0 || d.Offset() != int64(len(in))+2 {
 		t.Fatalf("End: %v, unparsed %d, offset %d; want nothing cut, offset %d", v, d.Unparsed(), d.Offset(), len(in)+2)
+	}
+}
+
+// TestGapAfterGapEndingFrame loses the last bytes of a Data frame's
+// payload and then, before Next is called, more bytes after it, in real
+// traffic decoded from its start: the first gap leaves the frame whole,
+// and the second must not take it for a frame in progress. The decoder
+// yields the frame with the first gap in its Lost and then hunts after
+// the second, exactly as when Next frames the frame between the two
+// gaps, in any chunking, with its accounting exact.
+func TestGapAfterGapEndingFrame(t *testing.T) {
+	rng := rand.New(rand.NewPCG(23, 24))
+	atStart := func(*yamux.Decoder) {}
+	for _, r := range loadRecordings(t) {
+		for _, in := range [][]byte{r.c2s, r.s2c} {
+			if raceEnabled && len(in) > 30000 {
+				continue // a large recording: its gaps are cut without -race
+			}
+			all := decode(t, yamux.DefaultSnaplen, in, whole, true).frames
+			cases := 0
+			for i, f := range all {
+				length := int(f.Header.PayloadLength())
+				if length == 0 || (len(all) > 50 && i%7 != 3) {
+					continue // no payload a gap resumes in, or many frames: a sample
+				}
+				end := int(f.Offset) + yamux.HeaderSize + length
+				for _, k := range []int{1, (length + 1) / 2, length} { // the payload's last k bytes lost
+					for _, m := range []int{1, yamux.HeaderSize, yamux.HeaderSize + 5, 3000} { // then m more
+						m = min(m, len(in)-end)
+						if m == 0 {
+							continue
+						}
+						from := end - k
+						cut := slices.Concat(in[:from], in[end+m:])
+						gaps := map[int][]int64{from: {int64(k), int64(m)}}
+						want := decodeGaps(t, atStart, cut, gaps, true, whole)
+						cases++
+						w := all[i]
+						w.Payload = w.Payload[:min(len(w.Payload), length-k)]
+						w.Truncated = len(w.Payload) < length
+						w.Lost = int64(k)
+						if len(want.frames) <= i || !slices.Equal(want.frames[:i], all[:i]) || want.frames[i] != w {
+							t.Fatalf("%s: frame %d's last %d bytes lost, then %d: with Next between, frames %v; want the first %d and %v", r.exp.Scenario, i, k, m, want.frames, i, w)
+						}
+						got := decodeGaps(t, atStart, cut, gaps, false, whole)
+						if d := got.diff(want); d != "" {
+							t.Fatalf("%s: frame %d's last %d bytes lost, then %d, no Next between: %s", r.exp.Scenario, i, k, m, d)
+						}
+						if rng.IntN(20) == 0 {
+							anyChunking(t, rng, want, func(chunk func() int) resynced {
+								return decodeGaps(t, atStart, cut, gaps, false, chunk)
+							}, fmt.Sprintf("%s: frame %d's last %d bytes lost, then %d", r.exp.Scenario, i, k, m))
+						}
+						// Joined 5 bytes before the frame at a known boundary (ResyncAt):
+						// the frame, the first, carries them in its Skipped.
+						if j := int(f.Offset) - 5; j >= 0 {
+							joinAt := func(d *yamux.Decoder) { d.ResyncAt(5) }
+							joined := map[int][]int64{from - j: {int64(k), int64(m)}}
+							want := decodeGaps(t, joinAt, cut[j:], joined, true, whole)
+							if len(want.frames) == 0 || want.skips[0] != 5 || want.frames[0].Lost != int64(k) {
+								t.Fatalf("%s: joined before frame %d, its last %d bytes lost, then %d: with Next between, frames %v skipped %v", r.exp.Scenario, i, k, m, want.frames, want.skips)
+							}
+							if d := decodeGaps(t, joinAt, cut[j:], joined, false, whole).diff(want); d != "" {
+								t.Fatalf("%s: joined before frame %d, its last %d bytes lost, then %d, no Next between: %s", r.exp.Scenario, i, k, m, d)
+							}
+						}
+					}
+				}
+			}
+			t.Logf("%s: %d double gaps in %d frames", r.exp.Scenario, cases, len(all))
+		}
 	}
 }

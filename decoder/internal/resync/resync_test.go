@@ -166,14 +166,18 @@ func (r *toyFramer) Next(p []byte) (int, *frame, error) { return (*toy)(r).Next(
 // Advance counts n bytes in the offset.
 func (r *toyFramer) Advance(n int64) { r.off += n }
 
-// Drop abandons the frame in progress unless the toy has stopped.
-func (r *toyFramer) Drop() (int64, bool) {
+// Drop abandons the frame in progress unless the toy has stopped, or a
+// Gap ended it: that one is whole, and stays for Next.
+func (r *toyFramer) Drop() (int64, bool, bool) {
 	if r.stopped {
-		return 0, false
+		return 0, false, false
+	}
+	if r.lostIn > 0 && r.got == int(r.hdr[2]) {
+		return 0, true, true
 	}
 	partial := int64(r.hn + r.got - r.lostIn)
 	r.hn, r.got, r.lostIn = 0, 0, 0
-	return partial, true
+	return partial, false, true
 }
 
 // Lose takes a gap inside the payload of the frame in progress, if loses.
