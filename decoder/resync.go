@@ -53,8 +53,8 @@ const ResyncWindow = ResyncChain * (HeaderSize + MaxSnaplen)
 // bytes a Gap lost is whole: its bytes that came count here until Next
 // returns it.
 func (d *Decoder) Buffered() int {
-	if d.lostIn > 0 && d.got == int(d.hdr.Length()) {
-		return d.hn + d.got - d.lostIn
+	if d.prog.Whole(int64(d.hdr.Length())) {
+		return int(d.prog.Came())
 	}
 	return d.rs.Buffered()
 }
@@ -137,25 +137,16 @@ func (r *framer) Drop() (partial int64, whole, ok bool) {
 	if r.stopped {
 		return 0, false, false
 	}
-	if r.lostIn > 0 && r.got == int(r.hdr.Length()) {
-		return 0, true, true
-	}
-	partial = int64(r.hn + r.got - r.lostIn) // the bytes lost are Lost already
-	r.hn, r.got, r.lostIn = 0, 0, 0
-	return partial, false, true
+	partial, whole = r.prog.Drop(int64(r.hdr.Length())) // the bytes lost are Lost already
+	return partial, whole, true
 }
 
 // Lose takes n bytes lost inside the payload of the frame in progress,
 // unless it is a UPD, whose fields they would be.
 func (r *framer) Lose(n int64) bool {
-	if r.stopped || r.hn < HeaderSize || r.hdr.Cmd() == UPD || n > int64(int(r.hdr.Length())-r.got) {
+	if r.stopped || r.hdr.Cmd() == UPD || !r.prog.Lose(n, HeaderSize, int64(r.hdr.Length())) {
 		return false
 	}
-	if r.lostIn == 0 {
-		r.seen = r.got
-	}
-	r.lostIn += int(n)
-	r.got += int(n)
 	r.off += n
 	return true
 }

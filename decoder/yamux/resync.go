@@ -95,8 +95,8 @@ const ResyncWindow = ResyncChain * (HeaderSize + MaxResyncData)
 // bytes a Gap lost is whole: its bytes that came count here until Next
 // returns it.
 func (d *Decoder) Buffered() int {
-	if d.lostIn > 0 && d.got == int64(d.hdr.PayloadLength()) {
-		return int(int64(d.hn) + d.got - d.lostIn)
+	if d.prog.Whole(int64(d.hdr.PayloadLength())) {
+		return int(d.prog.Came())
 	}
 	return d.rs.Buffered()
 }
@@ -174,24 +174,15 @@ func (r *framer) Drop() (partial int64, whole, ok bool) {
 	if r.stopped {
 		return 0, false, false
 	}
-	if r.lostIn > 0 && r.got == int64(r.hdr.PayloadLength()) {
-		return 0, true, true
-	}
-	partial = int64(r.hn) + r.got - r.lostIn // the bytes lost are Lost already
-	r.hn, r.got, r.lostIn = 0, 0, 0
-	return partial, false, true
+	partial, whole = r.prog.Drop(int64(r.hdr.PayloadLength())) // the bytes lost are Lost already
+	return partial, whole, true
 }
 
 // Lose takes n bytes lost inside the payload of the Data frame in progress.
 func (r *framer) Lose(n int64) bool {
-	if r.stopped || r.hn < HeaderSize || n > int64(r.hdr.PayloadLength())-r.got {
+	if r.stopped || !r.prog.Lose(n, HeaderSize, int64(r.hdr.PayloadLength())) {
 		return false
 	}
-	if r.lostIn == 0 {
-		r.seen = r.got
-	}
-	r.lostIn += n
-	r.got += n
 	r.off += n
 	return true
 }
