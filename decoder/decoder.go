@@ -20,12 +20,9 @@ type Decoder struct {
 	snaplen int
 	buf     []byte // snapshot of the current frame's payload, cap snaplen
 
-	hdr      Header // header being collected
-	hn       int    // header bytes collected
-	got      int    // payload bytes seen, or lost (lostIn), of the current frame
-	frameOff int64  // offset of the current frame's header
-	lostIn   int    // payload bytes of the current frame a Gap lost (framer.Lose)
-	seen     int    // while lostIn > 0: the payload bytes before the first lost one
+	hdr      Header          // header being collected
+	prog     resync.Progress // of the current frame: header and payload bytes collected, and lost (framer.Lose)
+	frameOff int64           // offset of the current frame's header
 	upd      [UPDSize]byte
 
 	off      int64 // bytes consumed
@@ -77,7 +74,7 @@ func (d *Decoder) Pending() int64 {
 	if d.stopped {
 		return 0
 	}
-	return int64(d.hn+d.got-d.lostIn) + int64(d.rs.Held())
+	return d.prog.Came() + int64(d.rs.Held())
 }
 
 // Unparsed returns how many bytes were consumed without framing: from the
@@ -138,7 +135,7 @@ func (d *Decoder) Next(p []byte) (n int, f *Frame, err error) {
 	// Fast path: a whole, valid frame of the connection's version at the
 	// start of p is framed in place. Anything else, the first frame and every
 	// violation included, takes the slow path, which names the violation.
-	if d.hn == 0 && len(p) >= HeaderSize {
+	if d.prog.Header == 0 && len(p) >= HeaderSize {
 		// The header is read as one word: ver, cmd, length, sid from the
 		// low byte up. Taking its fields apart in registers is much faster
 		// than through a Header on the stack.
@@ -177,53 +174,53 @@ func (d *Decoder) unusual(p []byte) (n int, f *Frame, err error) {
 
 // slow collects a frame that is split across calls.
 func (d *Decoder) slow(p []byte) (n int, f *Frame, err error) {
-	if d.hn < HeaderSize {
-		if d.hn == 0 {
+	pr := &d.prog
+	if pr.Header < HeaderSize {
+		if pr.Header == 0 {
 			d.frameOff = d.off
 		}
-		c := copy(d.hdr[d.hn:], p)
-		before := d.hn
-		d.hn += c
+		c := copy(d.hdr[pr.Header:], p)
+		before := pr.Header
+		pr.Header += c
 		n = c
-		if d.hn < HeaderSize {
+		if pr.Header < HeaderSize {
 			d.off += int64(n)
 			return n, nil, nil
 		}
 		if code := d.check(d.hdr); code != 0 {
 			return d.violate(code, d.hdr, d.frameOff, before, p)
 		}
-		d.got = 0
+		pr.Got = 0
 	}
 	length := int(d.hdr.Length())
-	take := min(length-d.got, len(p)-n)
+	got := int(pr.Got)
+	take := min(length-got, len(p)-n)
 	chunk := p[n : n+take]
-	if keep := min(length, d.snaplen); d.got < keep {
-		copy(d.buf[d.got:keep], chunk)
+	if keep := min(length, d.snaplen); got < keep {
+		copy(d.buf[got:keep], chunk)
 	}
-	if d.hdr.Cmd() == UPD && d.got < UPDSize {
-		copy(d.upd[d.got:], chunk)
+	if d.hdr.Cmd() == UPD && got < UPDSize {
+		copy(d.upd[got:], chunk)
 	}
-	d.got += take
+	got += take
+	pr.Got = int64(got)
 	n += take
 	d.off += int64(n)
-	if d.got < length {
+	if got < length {
 		return n, nil, nil
 	}
 	f = &d.frame
 	f.Offset = d.frameOff
 	f.Header = d.hdr
-	keep := min(length, d.snaplen)
-	if d.lostIn > 0 {
-		keep = min(keep, d.seen) // only what came before the loss is the payload's
-	}
+	keep := int(pr.Kept(int64(min(length, d.snaplen)))) // only what came before a loss is the payload's
 	f.Payload = d.buf[:keep:keep]
 	f.Truncated = keep < length
-	f.Consumed, f.Window, f.Lost = 0, 0, int64(d.lostIn)
+	f.Consumed, f.Window, f.Lost = 0, 0, pr.Lost()
 	if d.hdr.Cmd() == UPD {
 		f.Consumed = binary.LittleEndian.Uint32(d.upd[:])
 		f.Window = binary.LittleEndian.Uint32(d.upd[4:])
 	}
-	d.hn, d.got, d.lostIn = 0, 0, 0
+	pr.Reset()
 	d.frames++
 	return n, f, nil
 }
@@ -277,7 +274,7 @@ func (d *Decoder) stop(v Violation, unparsed int64) *Violation {
 	d.stopped, d.violated = true, true
 	d.violation = v
 	d.unparsed = unparsed
-	d.hn, d.got, d.lostIn = 0, 0, 0
+	d.prog.Reset()
 	return &d.violation
 }
 
@@ -296,7 +293,7 @@ func (d *Decoder) stop(v Violation, unparsed int64) *Violation {
 // code is 0, or when f is not the last frame Next returned, or Next has
 // consumed bytes since.
 func (d *Decoder) Reject(f *Frame, code Code, want uint8) *Violation {
-	if f == nil || code == 0 || d.stopped || d.hn != 0 || d.frames == 0 ||
+	if f == nil || code == 0 || d.stopped || d.prog.Header != 0 || d.frames == 0 ||
 		f.Offset != d.frame.Offset || f.Header != d.frame.Header || f.Offset+f.Size() != d.off {
 		return nil
 	}
@@ -327,13 +324,12 @@ func (d *Decoder) End() *Violation {
 	if d.rs.Resyncing() {
 		d.rs.Abandon((*framer)(d)) // no boundary found, or bytes held that Next was not asked to frame
 	}
-	if d.hn == 0 {
+	if d.prog.Header == 0 {
 		d.stopped = true
 		return nil
 	}
 	h := d.hdr
-	clear(h[d.hn:])
-	got := int64(d.hn + d.got)
+	clear(h[d.prog.Header:])
 	return d.stop(Violation{Code: Truncated, Offset: d.frameOff, Header: h, Want: d.version,
-		HeaderComplete: d.hn == HeaderSize, Got: got}, got-int64(d.lostIn))
+		HeaderComplete: d.prog.Header == HeaderSize, Got: int64(d.prog.Header) + d.prog.Got}, d.prog.Came())
 }

@@ -53,8 +53,8 @@ const ResyncWindow = ResyncChain * (HeaderSize + MaxSnaplen)
 // bytes a Gap lost is whole: its bytes that came count here until Next
 // returns it.
 func (d *Decoder) Buffered() int {
-	if d.lostIn > 0 && d.got == int(d.hdr.Length()) {
-		return d.hn + d.got - d.lostIn
+	if d.prog.Whole(int64(d.hdr.Length())) {
+		return int(d.prog.Came())
 	}
 	return d.rs.Buffered()
 }
@@ -80,8 +80,9 @@ func (d *Decoder) Flush() { d.rs.Flush() }
 // begin a frame, as when a capture starts in the middle of a connection:
 // it looks for a frame boundary by the rule above, skipping the bytes
 // before it, and reports them in the Skipped of the first frame it
-// returns. The bytes of a frame in progress count as skipped too. Resync
-// does nothing once the decoder has stopped.
+// returns. The bytes of a frame in progress count as skipped too; a
+// frame a Gap ended is whole, not in progress, and Next returns it first.
+// Resync does nothing once the decoder has stopped.
 func (d *Decoder) Resync() { d.rs.Resync((*framer)(d)) }
 
 // ResyncAt is Resync with the frame boundary known to be n bytes after
@@ -100,11 +101,14 @@ func (d *Decoder) ResyncAt(n int64) { d.rs.Skip(n, (*framer)(d)) }
 // the decoder goes on with the frame, returns it when its last byte comes
 // (or at once, if the gap ended it: Buffered is above 0), with the bytes
 // lost in its Lost and only the payload bytes before them in Payload, and
-// Gap returns true. A UPD's payload is its fields: one they were lost of is
-// not kept. Otherwise the frame in progress is abandoned (its bytes count
-// as skipped), the decoder resynchronises after the gap as Resync does,
-// and Gap returns false. A stopped decoder only counts them. Gap does
-// nothing for n ≤ 0.
+// Gap returns true. A UPD's payload is its fields: one they were lost of
+// is not kept. Otherwise the frame in progress is abandoned (its bytes
+// count as skipped), the decoder resynchronises after the gap as Resync
+// does, and Gap returns false. A frame an earlier Gap ended, which Next
+// has not yet returned, is whole and not abandoned: Next returns it first,
+// and the decoder resynchronises after this gap as it would had Next been
+// called before it. A stopped decoder only counts them. Gap does nothing
+// for n ≤ 0.
 func (d *Decoder) Gap(n int64) (resumed bool) { return d.rs.Gap(n, (*framer)(d)) }
 
 // framer is a Decoder as the resynchronisation engine sees it.
@@ -127,27 +131,22 @@ func (r *framer) Next(p []byte) (int, *Frame, error) { return (*Decoder)(r).Next
 // Advance counts n bytes in Offset.
 func (r *framer) Advance(n int64) { r.off += n }
 
-// Drop abandons the frame in progress unless the decoder has stopped.
-func (r *framer) Drop() (partial int64, ok bool) {
+// Drop abandons the frame in progress unless the decoder has stopped,
+// or a Gap ended it: that one is whole, and stays for Next.
+func (r *framer) Drop() (partial int64, whole, ok bool) {
 	if r.stopped {
-		return 0, false
+		return 0, false, false
 	}
-	partial = int64(r.hn + r.got - r.lostIn) // the bytes lost are Lost already
-	r.hn, r.got, r.lostIn = 0, 0, 0
-	return partial, true
+	partial, whole = r.prog.Drop(int64(r.hdr.Length())) // the bytes lost are Lost already
+	return partial, whole, true
 }
 
 // Lose takes n bytes lost inside the payload of the frame in progress,
 // unless it is a UPD, whose fields they would be.
 func (r *framer) Lose(n int64) bool {
-	if r.stopped || r.hn < HeaderSize || r.hdr.Cmd() == UPD || n > int64(int(r.hdr.Length())-r.got) {
+	if r.stopped || r.hdr.Cmd() == UPD || !r.prog.Lose(n, HeaderSize, int64(r.hdr.Length())) {
 		return false
 	}
-	if r.lostIn == 0 {
-		r.seen = r.got
-	}
-	r.lostIn += int(n)
-	r.got += int(n)
 	r.off += n
 	return true
 }

@@ -20,12 +20,9 @@ type Decoder struct {
 	snaplen int
 	buf     []byte // snapshot of the current frame's payload, cap snaplen
 
-	hdr      Header // header being collected
-	hn       int    // header bytes collected
-	got      int64  // payload bytes seen, or lost (lostIn), of the current frame
-	frameOff int64  // offset of the current frame's header
-	lostIn   int64  // payload bytes of the current frame a Gap lost (framer.Lose)
-	seen     int64  // while lostIn > 0: the payload bytes before the first lost one
+	hdr      Header          // header being collected
+	prog     resync.Progress // of the current frame: header and payload bytes collected, and lost (framer.Lose)
+	frameOff int64           // offset of the current frame's header
 
 	off      int64 // bytes consumed
 	unparsed int64 // bytes consumed after a violation, from its header on
@@ -60,7 +57,7 @@ func (d *Decoder) Pending() int64 {
 	if d.stopped {
 		return 0
 	}
-	return int64(d.hn) + d.got - d.lostIn + int64(d.rs.Held())
+	return d.prog.Came() + int64(d.rs.Held())
 }
 
 // Unparsed returns how many bytes were consumed without framing: from the
@@ -97,7 +94,7 @@ func (d *Decoder) Next(p []byte) (n int, f *Frame, err error) {
 	}
 	// Fast path: a whole, valid frame at the start of p is framed in place.
 	// Anything else, every violation included, takes the slow path.
-	if d.hn == 0 && len(p) >= HeaderSize {
+	if d.prog.Header == 0 && len(p) >= HeaderSize {
 		// Version and type as one 16-bit word: version 0 and a known type
 		// make it below NumTypes.
 		vt := binary.BigEndian.Uint16(p)
@@ -135,15 +132,16 @@ func (d *Decoder) unusual(p []byte) (n int, f *Frame, err error) {
 
 // slow collects a frame that is split across calls.
 func (d *Decoder) slow(p []byte) (n int, f *Frame, err error) {
-	if d.hn < HeaderSize {
-		if d.hn == 0 {
+	pr := &d.prog
+	if pr.Header < HeaderSize {
+		if pr.Header == 0 {
 			d.frameOff = d.off
 		}
-		c := copy(d.hdr[d.hn:], p)
-		before := d.hn
-		d.hn += c
+		c := copy(d.hdr[pr.Header:], p)
+		before := pr.Header
+		pr.Header += c
 		n = c
-		if d.hn < HeaderSize {
+		if pr.Header < HeaderSize {
 			d.off += int64(n)
 			return n, nil, nil
 		}
@@ -151,31 +149,28 @@ func (d *Decoder) slow(p []byte) (n int, f *Frame, err error) {
 			d.off += int64(len(p))
 			return len(p), nil, d.stop(Violation{Code: code, Offset: d.frameOff, Header: d.hdr}, int64(before+len(p)))
 		}
-		d.got = 0
+		pr.Got = 0
 	}
 	length := int64(d.hdr.PayloadLength())
-	take := min(length-d.got, int64(len(p)-n))
+	take := min(length-pr.Got, int64(len(p)-n))
 	chunk := p[n : n+int(take)]
-	if keep := min(length, int64(d.snaplen)); d.got < keep {
-		copy(d.buf[d.got:keep], chunk)
+	if keep := min(length, int64(d.snaplen)); pr.Got < keep {
+		copy(d.buf[pr.Got:keep], chunk)
 	}
-	d.got += take
+	pr.Got += take
 	n += int(take)
 	d.off += int64(n)
-	if d.got < length {
+	if pr.Got < length {
 		return n, nil, nil
 	}
 	f = &d.frame
 	f.Offset = d.frameOff
 	f.Header = d.hdr
-	keep := min(length, int64(d.snaplen))
-	if d.lostIn > 0 {
-		keep = min(keep, d.seen) // only what came before the loss is the payload's
-	}
+	keep := pr.Kept(min(length, int64(d.snaplen))) // only what came before a loss is the payload's
 	f.Payload = d.buf[:keep:keep]
 	f.Truncated = keep < length
-	f.Lost = d.lostIn
-	d.hn, d.got, d.lostIn = 0, 0, 0
+	f.Lost = pr.Lost()
+	pr.Reset()
 	d.frames++
 	return n, f, nil
 }
@@ -198,7 +193,7 @@ func (d *Decoder) stop(v Violation, unparsed int64) *Violation {
 	d.stopped, d.violated = true, true
 	d.violation = v
 	d.unparsed = unparsed
-	d.hn, d.got, d.lostIn = 0, 0, 0
+	d.prog.Reset()
 	return &d.violation
 }
 
@@ -221,13 +216,12 @@ func (d *Decoder) End() *Violation {
 	if d.rs.Resyncing() {
 		d.rs.Abandon((*framer)(d)) // no boundary found, or bytes held that Next was not asked to frame
 	}
-	if d.hn == 0 {
+	if d.prog.Header == 0 {
 		d.stopped = true
 		return nil
 	}
 	h := d.hdr
-	clear(h[d.hn:])
-	got := int64(d.hn) + d.got
+	clear(h[d.prog.Header:])
 	return d.stop(Violation{Code: Truncated, Offset: d.frameOff, Header: h,
-		HeaderComplete: d.hn == HeaderSize, Got: got}, got-d.lostIn)
+		HeaderComplete: d.prog.Header == HeaderSize, Got: int64(d.prog.Header) + d.prog.Got}, d.prog.Came())
 }

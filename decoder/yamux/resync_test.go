@@ -7,121 +7,128 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/muxtop/muxtop/decoder/internal/chunking"
+	"github.com/muxtop/muxtop/decoder/internal/gaptest"
 	"github.com/muxtop/muxtop/decoder/yamux"
 )
 
 // resynced is what a resynchronising decoder yields for one input.
-type resynced struct {
-	frames  []frameRec
-	skips   []int64 // each frame's Skipped
-	viols   []yamux.Code
-	offset  int64
-	skipped int64
-	lost    int64
-	framed  int64
-	unparse int64
-	pending int64
-}
+type resynced = gaptest.Result[frameRec]
 
-func (r resynced) diff(want resynced) string {
-	for i := range min(len(r.frames), len(want.frames)) {
-		if r.frames[i] != want.frames[i] || r.skips[i] != want.skips[i] {
-			return fmt.Sprintf("frame %d: got %v skipped %d, want %v skipped %d", i, r.frames[i], r.skips[i], want.frames[i], want.skips[i])
+// proto describes the yamux decoder to the shared resynchronisation
+// driver and gap tests (package gaptest).
+var proto = gaptest.Protocol[*yamux.Decoder, yamux.Frame, frameRec]{
+	New:        func() *yamux.Decoder { return yamux.New(yamux.DefaultSnaplen) },
+	HeaderSize: yamux.HeaderSize,
+	Snaplen:    yamux.DefaultSnaplen,
+	Record:     recOf,
+	Counts:     func(f *yamux.Frame) (size, lost, skipped int64) { return f.Size(), f.Lost, f.Skipped },
+	Place:      func(r frameRec) (offset, length int64) { return r.Offset, int64(r.Header.PayloadLength()) },
+	Resumes:    func(frameRec) bool { return true }, // Data frames of any size
+	Cut: func(r frameRec, kept, n int64) frameRec {
+		r.Payload = r.Payload[:min(int64(len(r.Payload)), kept)]
+		r.Truncated = int64(len(r.Payload)) < int64(r.Header.PayloadLength())
+		r.Lost = n
+		return r
+	},
+	Shift: func(r frameRec, by int64) frameRec {
+		r.Offset -= by
+		return r
+	},
+	End: func(d *yamux.Decoder) (string, bool) {
+		if v := d.End(); v != nil {
+			return fmt.Sprint(v.Code), true
 		}
-	}
-	if len(r.frames) != len(want.frames) {
-		return fmt.Sprintf("got %d frames, want %d", len(r.frames), len(want.frames))
-	}
-	r.frames, r.skips, want.frames, want.skips = nil, nil, nil, nil
-	if fmt.Sprint(r) != fmt.Sprint(want) {
-		return fmt.Sprintf("got %+v, want %+v", r, want)
-	}
-	return ""
+		return "", false
+	},
+	Code: func(err error) (string, bool) {
+		v, ok := errors.AsType[*yamux.Violation](err)
+		if !ok {
+			return "", false
+		}
+		return fmt.Sprint(v.Code), true
+	},
+	Frames: func(t testing.TB, in []byte) []frameRec {
+		return decode(t, yamux.DefaultSnaplen, in, whole, true).frames
+	},
 }
 
-// resyncDecode decodes in after Resync, in the chunks chunk says, calling
-// Gap(gaps[i]) before the byte at i, and End at the end. It checks Next's
-// contract and the decoder's accounting.
+// resyncDecode is gaptest's ResyncDecode of the yamux decoder.
 func resyncDecode(t testing.TB, in []byte, gaps map[int]int64, chunk func() int) resynced {
 	t.Helper()
-	return decodeFrom(t, (*yamux.Decoder).Resync, in, gaps, chunk)
+	return proto.ResyncDecode(t, in, gaps, chunk)
 }
 
-// decodeFrom is resyncDecode with start, not Resync, called first.
+// decodeFrom is gaptest's DecodeFrom of the yamux decoder.
 func decodeFrom(t testing.TB, start func(*yamux.Decoder), in []byte, gaps map[int]int64, chunk func() int) resynced {
 	t.Helper()
-	d := yamux.New(yamux.DefaultSnaplen)
-	start(d)
-	var r resynced
-	collect := func(f *yamux.Frame, err error) {
-		if f != nil {
-			r.frames = append(r.frames, recOf(f))
-			r.skips = append(r.skips, f.Skipped)
-			r.framed += f.Size() - f.Lost
-		}
-		if err != nil {
-			v, ok := errors.AsType[*yamux.Violation](err)
-			if !ok {
-				t.Fatalf("Next returned %T %v", err, err)
+	return proto.DecodeFrom(t, start, in, gaps, chunk)
+}
+
+// gapStreams returns both directions of every recording, for the gap
+// tests: under -race only the small ones.
+func gapStreams(t testing.TB) []gaptest.Stream {
+	var streams []gaptest.Stream
+	for _, r := range loadRecordings(t) {
+		for _, s := range []gaptest.Stream{{Name: r.exp.Scenario + ".c2s", In: r.c2s}, {Name: r.exp.Scenario + ".s2c", In: r.s2c}} {
+			if raceEnabled && len(s.In) > 30000 {
+				continue // a large recording: its gaps are cut without -race
 			}
-			r.viols = append(r.viols, v.Code)
+			streams = append(streams, s)
 		}
 	}
-	drain := func() {
-		for d.Buffered() > 0 {
-			n, f, err := d.Next(nil)
-			if n != 0 || (f == nil && err == nil && d.Buffered() > 0) {
-				t.Fatalf("Next(nil) with %d bytes buffered consumed %d, framed %v, err %v", d.Buffered(), n, f, err)
-			}
-			collect(f, err)
+	return streams
+}
+
+// TestGap cuts bytes out of real traffic (gaptest's Gap): the frames
+// before the cut are the whole stream's, the one it runs into is skipped,
+// and decoding resumes at the first true boundary after it.
+func TestGap(t *testing.T) {
+	for _, r := range loadRecordings(t) {
+		if r.exp.Scenario == "many" {
+			proto.Gap(t, r.c2s)
+			return
 		}
 	}
-	var given int64 // bytes Next consumed: Offset counts them all, framed or held
-	pos := 0
-	for pos < len(in) {
-		if g, ok := gaps[pos]; ok {
-			d.Flush()
-			drain()
-			d.Gap(g)
-		}
-		c := min(max(chunk(), 1), len(in)-pos)
-		for g := range gaps { // a chunk ends before a gap
-			if g > pos && g < pos+c {
-				c = g - pos
-			}
-		}
-		p := in[pos : pos+c]
-		pos += c
-		for len(p) > 0 {
-			n, f, err := d.Next(p)
-			if n < 0 || n > len(p) || (n == 0 && f == nil && err == nil) {
-				t.Fatalf("Next(%d bytes) consumed %d and yielded nothing", len(p), n)
-			}
-			p = p[n:]
-			given += int64(n)
-			if d.Offset() != given+d.Lost() {
-				t.Fatalf("Offset %d after %d bytes given and %d lost", d.Offset(), given, d.Lost())
-			}
-			collect(f, err)
-		}
-		drain()
+	t.Fatal("no recording named many")
+}
+
+// TestGapInPayload cuts bytes out of payloads of real traffic (gaptest's
+// GapInPayload, at offsets near the ends and the snaplen and a twelfth of
+// the payload apart, 37 bytes at least): the decoder resumes right after
+// the cut, the frame carrying what it lost. Frames larger than
+// MaxResyncData (the recording "window") included: no hunt would find a
+// chain through them.
+func TestGapInPayload(t *testing.T) {
+	proto.GapInPayload(t, gapStreams(t), func(length int) int { return max(37, length/12) })
+}
+
+// TestGapAfterGapEndingFrame loses a Data frame's last payload bytes and
+// then more, with no Next between (gaptest's GapAfterGapEndingFrame): the
+// frame comes with its Lost, and the second gap hunts as if Next had
+// framed it first.
+func TestGapAfterGapEndingFrame(t *testing.T) { proto.GapAfterGapEndingFrame(t, gapStreams(t)) }
+
+// TestGapEndsLastFrame loses the last 2 bytes of a stream's last frame,
+// a Data frame of "RAND" (gaptest's GapEndsLastFrame): Next with no bytes
+// returns it, "RA" kept, and End finds nothing cut short.
+func TestGapEndsLastFrame(t *testing.T) {
+	in := []byte(synData1[:yamux.HeaderSize+2]) // "RA" of "RAND"
+	want := frameRec{Offset: 0, Header: yamux.Header(in[:yamux.HeaderSize]), Payload: "RA", Truncated: true, Lost: 2}
+	proto.GapEndsLastFrame(t, in, 2, want)
+}
+
+// FuzzResync joins arbitrary bytes with arbitrary gaps in arbitrary
+// chunkings and checks that every chunking yields what the whole input
+// does, with the decoder's accounting exact; and that decoded from the
+// start, a gap inside a payload resumes right after it (gaptest's Resync).
+func FuzzResync(f *testing.F) {
+	for _, r := range loadRecordings(f) {
+		in := slices.Concat(r.c2s, r.s2c)
+		f.Add(in[min(len(in), 5):min(len(in), 3000)], []byte{0, 7, 255, 3}, uint16(100), uint16(40))
+		f.Add(in[:min(len(in), 3000)], []byte{0, 7, 255, 3}, uint16(30), uint16(2)) // at a boundary: a gap in a payload
 	}
-	d.Flush()
-	drain()
-	if g, ok := gaps[len(in)]; ok {
-		d.Gap(g)
-		drain() // a frame the gap ended
-	}
-	if v := d.End(); v != nil {
-		r.viols = append(r.viols, v.Code)
-	}
-	r.offset, r.skipped, r.lost, r.unparse, r.pending = d.Offset(), d.Skipped(), d.Lost(), d.Unparsed(), d.Pending()
-	if r.framed+r.unparse+r.pending+r.skipped+r.lost != r.offset {
-		t.Fatalf("framed %d + unparsed %d + pending %d + skipped %d + lost %d != Offset %d",
-			r.framed, r.unparse, r.pending, r.skipped, r.lost, r.offset)
-	}
-	return r
+	f.Add([]byte(synData1+ackWnd1+data1+finWnd1+pingSYN7), []byte{1}, uint16(3), uint16(0))
+	f.Fuzz(proto.Resync)
 }
 
 // boundaries returns the offsets of the frames of a whole, valid stream.
@@ -175,28 +182,28 @@ func TestResyncEveryOffset(t *testing.T) {
 					k, _ := slices.BinarySearch(bounds, int64(j))
 					left := len(bounds) - k
 					if left == 0 {
-						if len(got.frames) != 0 || got.skipped != int64(len(in)-j) {
+						if len(got.Frames) != 0 || got.Skipped != int64(len(in)-j) {
 							t.Fatalf("joined at %d with no frame left: got %d frames, %d skipped; want none and %d",
-								j, len(got.frames), got.skipped, len(in)-j)
+								j, len(got.Frames), got.Skipped, len(in)-j)
 						}
 						continue
 					}
 					skip := bounds[k] - int64(j)
 					maxSkip = max(maxSkip, int(skip))
-					if large && len(got.frames) > 0 && len(got.frames) < left {
-						k = len(bounds) - len(got.frames)
+					if large && len(got.Frames) > 0 && len(got.Frames) < left {
+						k = len(bounds) - len(got.Frames)
 						skip = bounds[k] - int64(j)
-						left = len(got.frames)
+						left = len(got.Frames)
 					}
-					if len(got.frames) != left || got.skips[0] != skip || got.skipped != skip {
+					if len(got.Frames) != left || got.Skips[0] != skip || got.Skipped != skip {
 						var first int64 = -1
-						if len(got.skips) > 0 {
-							first = got.skips[0]
+						if len(got.Skips) > 0 {
+							first = got.Skips[0]
 						}
 						t.Fatalf("joined at %d: got %d frames, first skipped %d, in all %d; want %d frames and %d skipped",
-							j, len(got.frames), first, got.skipped, left, skip)
+							j, len(got.Frames), first, got.Skipped, left, skip)
 					}
-					for i, f := range got.frames {
+					for i, f := range got.Frames {
 						want := all[k+i]
 						want.Offset -= int64(j)
 						if f != want {
@@ -226,7 +233,7 @@ func TestResyncChunking(t *testing.T) {
 			gaps[j+rng.IntN(len(in)-j)] = int64(1 + rng.IntN(5000))
 		}
 		want := resyncDecode(t, in[j:], rebase(gaps, j), whole)
-		anyChunking(t, rng, want, func(chunk func() int) resynced { return resyncDecode(t, in[j:], rebase(gaps, j), chunk) },
+		gaptest.AnyChunking(t, rng, want, func(chunk func() int) resynced { return resyncDecode(t, in[j:], rebase(gaps, j), chunk) },
 			fmt.Sprintf("%s joined at %d, gaps %v", scenario, j, gaps))
 	})
 }
@@ -247,17 +254,6 @@ func randomJoins(t *testing.T, seed uint64, join func(scenario string, in []byte
 	}
 }
 
-// anyChunking checks that decode yields want in chunks of random sizes up
-// to 1, 7, 100, 3000 and 70000 bytes; what names the case.
-func anyChunking(t *testing.T, rng *rand.Rand, want resynced, decode func(chunk func() int) resynced, what string) {
-	t.Helper()
-	for _, limit := range []int{1, 7, 100, 3000, 70000} {
-		if d := decode(func() int { return 1 + rng.IntN(limit) }).diff(want); d != "" {
-			t.Fatalf("%s, chunks to %d: %s", what, limit, d)
-		}
-	}
-}
-
 // TestResyncAt joins real traffic at random offsets, with and without
 // gaps after the first frame, and checks that ResyncAt told the boundary
 // Resync finds yields exactly what Resync yields, in any chunking, as the
@@ -265,21 +261,21 @@ func anyChunking(t *testing.T, rng *rand.Rand, want resynced, decode func(chunk 
 func TestResyncAt(t *testing.T) {
 	randomJoins(t, 3, func(scenario string, in []byte, round, j int, rng *rand.Rand) {
 		want := resyncDecode(t, in[j:], nil, whole)
-		if len(want.frames) == 0 {
+		if len(want.Frames) == 0 {
 			return
 		}
-		f0, skip := want.frames[0], want.skips[0]
+		f0, skip := want.Frames[0], want.Skips[0]
 		first := f0.Offset + yamux.HeaderSize + int64(f0.Header.PayloadLength())
 		gaps := map[int]int64{}
 		for range round % 3 {
 			gaps[int(first)+rng.IntN(len(in)-j-int(first)+1)] = int64(1 + rng.IntN(5000))
 		}
 		want = resyncDecode(t, in[j:], gaps, whole)
-		if len(want.frames) == 0 || want.frames[0] != f0 || want.skips[0] != skip {
+		if len(want.Frames) == 0 || want.Frames[0] != f0 || want.Skips[0] != skip {
 			return // a gap so near that the hunt found no chain to the first frame, which ResyncAt frames
 		}
 		at := func(d *yamux.Decoder) { d.ResyncAt(skip) }
-		anyChunking(t, rng, want, func(chunk func() int) resynced { return decodeFrom(t, at, in[j:], gaps, chunk) },
+		gaptest.AnyChunking(t, rng, want, func(chunk func() int) resynced { return decodeFrom(t, at, in[j:], gaps, chunk) },
 			fmt.Sprintf("%s joined at %d, boundary %d on, gaps %v", scenario, j, skip, gaps))
 	})
 }
@@ -290,61 +286,6 @@ func rebase(gaps map[int]int64, j int) map[int]int64 {
 		m[k-j] = v
 	}
 	return m
-}
-
-// TestGap cuts bytes out of real traffic and checks that the frames
-// before the cut are those of the whole stream, the frame the cut runs
-// into counts as skipped, and decoding resumes at the first true boundary
-// after the cut, with what it skipped said on that frame.
-func TestGap(t *testing.T) {
-	var in []byte
-	for _, r := range loadRecordings(t) {
-		if r.exp.Scenario == "many" {
-			in = r.c2s
-		}
-	}
-	all := decode(t, yamux.DefaultSnaplen, in, whole, true).frames
-	bounds := boundaries(t, in)
-	if len(bounds) < 50 {
-		t.Fatalf("the many recording has %d frames, want 50 or more", len(bounds))
-	}
-	for _, tc := range []struct {
-		name     string
-		from, to int // the bytes lost
-	}{
-		{"inside a frame", int(bounds[10]) + 3, int(bounds[20]) + 5},
-		{"on boundaries", int(bounds[10]), int(bounds[20])},
-		{"one byte", int(bounds[30]) + 1, int(bounds[30]) + 2},
-		{"a header's worth", int(bounds[40]), int(bounds[40]) + yamux.HeaderSize},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			cut := slices.Concat(in[:tc.from], in[tc.to:])
-			got := resyncDecode(t, cut, map[int]int64{tc.from: int64(tc.to - tc.from)}, whole)
-			n := 0 // frames wholly before the gap
-			for n < len(all) && all[n].Offset+yamux.HeaderSize+int64(all[n].Header.PayloadLength()) <= int64(tc.from) {
-				n++
-			}
-			after, _ := slices.BinarySearch(bounds, int64(tc.to))
-			partial := max(int64(tc.from)-all[n].Offset, 0)
-			wantSkip := partial + bounds[after] - int64(tc.to)
-			if len(got.frames) != n+len(all)-after {
-				t.Fatalf("got %d frames, want %d before the gap and %d after", len(got.frames), n, len(all)-after)
-			}
-			for i := range n {
-				if got.frames[i] != all[i] || got.skips[i] != 0 {
-					t.Fatalf("frame %d: got %v, want %v", i, got.frames[i], all[i])
-				}
-			}
-			if got.skips[n] != wantSkip || got.lost != int64(tc.to-tc.from) || got.skipped != wantSkip {
-				t.Fatalf("first frame after the gap skipped %d (in all %d), lost %d; want %d and %d", got.skips[n], got.skipped, got.lost, wantSkip, tc.to-tc.from)
-			}
-			for i := n; i < len(got.frames); i++ {
-				if got.frames[i] != all[after+i-n] {
-					t.Fatalf("frame %d: got %v, want %v", i, got.frames[i], all[after+i-n])
-				}
-			}
-		})
-	}
 }
 
 // TestResyncRandomBytes checks that bytes with no yamux in them yield no
@@ -358,8 +299,8 @@ func TestResyncRandomBytes(t *testing.T) {
 	}
 	for name, in := range map[string][]byte{"random": in, "zeros": make([]byte, 1<<16)} {
 		got := resyncDecode(t, in, nil, whole)
-		if len(got.frames) != 0 || got.skipped != int64(len(in)) {
-			t.Fatalf("%s bytes: %d frames, %d of %d bytes skipped", name, len(got.frames), got.skipped, len(in))
+		if len(got.Frames) != 0 || got.Skipped != int64(len(in)) {
+			t.Fatalf("%s bytes: %d frames, %d of %d bytes skipped", name, len(got.Frames), got.Skipped, len(in))
 		}
 	}
 }
@@ -405,8 +346,8 @@ func TestResyncPlausible(t *testing.T) {
 				}
 			}
 			got := resyncDecode(t, in, nil, whole)
-			if took := len(got.frames) == yamux.ResyncChain; took != tc.want || (!tc.want && got.skipped != int64(len(in))) {
-				t.Fatalf("%v: %d frames, %d skipped; want plausible %v", tc.hdr, len(got.frames), got.skipped, tc.want)
+			if took := len(got.Frames) == yamux.ResyncChain; took != tc.want || (!tc.want && got.Skipped != int64(len(in))) {
+				t.Fatalf("%v: %d frames, %d skipped; want plausible %v", tc.hdr, len(got.Frames), got.Skipped, tc.want)
 			}
 		})
 	}
@@ -460,65 +401,6 @@ func TestResyncWithoutResync(t *testing.T) {
 	}
 }
 
-// FuzzResync joins arbitrary bytes with arbitrary gaps in arbitrary
-// chunkings and checks that every chunking yields what the whole input
-// does, with the decoder's accounting exact (resyncDecode checks it); and
-// that decoded from the start, a gap inside a payload resumes right after
-// it (gapExact).
-func FuzzResync(f *testing.F) {
-	for _, r := range loadRecordings(f) {
-		in := slices.Concat(r.c2s, r.s2c)
-		f.Add(in[min(len(in), 5):min(len(in), 3000)], []byte{0, 7, 255, 3}, uint16(100), uint16(40))
-		f.Add(in[:min(len(in), 3000)], []byte{0, 7, 255, 3}, uint16(30), uint16(2)) // at a boundary: a gap in a payload
-	}
-	f.Add([]byte(synData1+ackWnd1+data1+finWnd1+pingSYN7), []byte{1}, uint16(3), uint16(0))
-	f.Fuzz(func(t *testing.T, in, cuts []byte, gapAt, gapLen uint16) {
-		gaps := map[int]int64{}
-		if gapLen > 0 && len(in) > 0 {
-			gaps[int(gapAt)%(len(in)+1)] = int64(gapLen)
-		}
-		want := resyncDecode(t, in, gaps, whole)
-		got := resyncDecode(t, in, gaps, chunking.FromCuts(cuts))
-		if d := got.diff(want); d != "" {
-			t.Fatalf("chunks from %v differ from the whole input: %s", cuts, d)
-		}
-		if gapLen > 0 && len(in) > 0 {
-			gapExact(t, in, cuts, int(gapAt)%(len(in)+1), int64(gapLen))
-		}
-	})
-}
-
-// gapExact checks the rule of a gap inside a payload on in, decoded from
-// its start with n bytes lost before its byte at: where the whole stream
-// (in with n bytes in their place) has a frame whose payload holds them
-// all, the decoder yields the whole stream's frames, the cut one with
-// Lost n and only the payload bytes before them, in any chunking.
-func gapExact(t *testing.T, in, cuts []byte, at int, n int64) {
-	t.Helper()
-	atStart := func(*yamux.Decoder) {}
-	full := decodeFrom(t, atStart, slices.Concat(in[:at], make([]byte, n), in[at:]), nil, whole)
-	for i, f := range full.frames {
-		if int64(at) < f.Offset+yamux.HeaderSize || int64(at)+n > f.Offset+yamux.HeaderSize+int64(f.Header.PayloadLength()) {
-			continue
-		}
-		want := full
-		want.frames = slices.Clone(full.frames)
-		want.lost, want.framed = n, full.framed-n
-		w := &want.frames[i]
-		w.Payload = w.Payload[:min(int64(len(w.Payload)), int64(at)-f.Offset-yamux.HeaderSize)]
-		w.Truncated = int64(len(w.Payload)) < yamux.HeaderSize+int64(f.Header.PayloadLength())-yamux.HeaderSize
-		w.Lost = n
-		gaps := map[int]int64{at: n}
-		if d := decodeFrom(t, atStart, in, gaps, whole).diff(want); d != "" {
-			t.Fatalf("%d bytes lost at %d, inside frame %d's payload: %s", n, at, i, d)
-		}
-		if d := decodeFrom(t, atStart, in, gaps, chunking.FromCuts(cuts)).diff(want); d != "" {
-			t.Fatalf("%d bytes lost at %d, inside frame %d's payload, chunks from %v: %s", n, at, i, cuts, d)
-		}
-		return
-	}
-}
-
 // TestResyncReplayEndsInFrame joins frames large enough that the bytes a
 // hunt holds end inside one, given in one call: Next must still consume a
 // byte or yield a frame each time it is given bytes, as its doc says.
@@ -544,85 +426,5 @@ func TestResyncReplayEndsInFrame(t *testing.T) {
 	}
 	if frames != 6 {
 		t.Fatalf("%d frames, want 6", frames)
-	}
-}
-
-// TestGapInPayload cuts bytes out of one Data frame's payload of real
-// traffic, at every offset within 40 bytes of the payload's ends and of
-// the snaplen and at a sample of the others, each cut one byte long, half
-// of what is left, and all of it (a cut that ends the frame), and checks
-// that the decoder resumes right after the cut: every frame is the whole
-// stream's, the cut one with the bytes lost in its Lost and only those
-// before them in its Payload, nothing skipped, in any chunking. Frames
-// larger than MaxResyncData (the recording "window") included: no hunt
-// would find a chain through them.
-func TestGapInPayload(t *testing.T) {
-	rng := rand.New(rand.NewPCG(21, 22))
-	atStart := func(*yamux.Decoder) {}
-	for _, r := range loadRecordings(t) {
-		for _, in := range [][]byte{r.c2s, r.s2c} {
-			if raceEnabled && len(in) > 30000 {
-				continue // a large recording: its gaps are cut without -race
-			}
-			all := decode(t, yamux.DefaultSnaplen, in, whole, true).frames
-			cases, biggest := 0, 0
-			for i, f := range all {
-				if len(all) > 50 && i%7 != 3 {
-					continue // many frames: a sample
-				}
-				length := int(f.Header.PayloadLength())
-				biggest = max(biggest, length)
-				start := int(f.Offset) + yamux.HeaderSize // the payload's first byte
-				stride := max(37, length/12)
-				for k := range length {
-					near := func(x int) bool { return k >= x-40 && k < x+40 }
-					if !near(0) && !near(length) && !near(yamux.DefaultSnaplen) && k%stride != 0 {
-						continue
-					}
-					for _, n := range []int{1, (length - k + 1) / 2, length - k} {
-						from, to := start+k, start+k+n
-						cut := slices.Concat(in[:from], in[to:])
-						got := decodeFrom(t, atStart, cut, map[int]int64{from: int64(n)}, whole)
-						cases++
-						want := resynced{frames: slices.Clone(all), skips: make([]int64, len(all)),
-							offset: int64(len(in)), lost: int64(n), framed: int64(len(in) - n)}
-						w := &want.frames[i]
-						w.Payload = w.Payload[:min(len(w.Payload), k)]
-						w.Truncated = len(w.Payload) < length
-						w.Lost = int64(n)
-						if d := got.diff(want); d != "" {
-							t.Fatalf("%s: %d bytes lost at %d, %d into frame %d's payload of %d: %s", r.exp.Scenario, n, from, k, i, length, d)
-						}
-						if rng.IntN(50) == 0 {
-							anyChunking(t, rng, want, func(chunk func() int) resynced {
-								return decodeFrom(t, atStart, cut, map[int]int64{from: int64(n)}, chunk)
-							}, fmt.Sprintf("%s: %d bytes lost at %d", r.exp.Scenario, n, from))
-						}
-					}
-				}
-			}
-			t.Logf("%s: %d gaps in %d frames, the largest %d bytes", r.exp.Scenario, cases, len(all), biggest)
-		}
-	}
-}
-
-// TestGapEndsLastFrame loses the last bytes of a stream's last frame: the
-// frame is whole but for them, Buffered says it is there to frame, Next
-// with no bytes returns it, and End finds nothing cut short.
-func TestGapEndsLastFrame(t *testing.T) {
-	in := []byte(synData1[:yamux.HeaderSize+2]) // "RA" of "RAND"
-	d := yamux.New(yamux.DefaultSnaplen)
-	if n, f, err := d.Next(in); n != len(in) || f != nil || err != nil {
-		t.Fatalf("Next: %d, %v, %v", n, f, err)
-	}
-	if !d.Gap(2) || d.Buffered() != yamux.HeaderSize+2 {
-		t.Fatalf("Gap(2) at the end of the last payload: Buffered %d, want %d", d.Buffered(), yamux.HeaderSize+2)
-	}
-	n, f, err := d.Next(nil)
-	if n != 0 || err != nil || f == nil || f.Offset != 0 || f.Lost != 2 || string(f.Payload) != "RA" || !f.Truncated || d.Buffered() != 0 {
-		t.Fatalf("Next(nil): %d, %+v, %v, Buffered %d; want the DATA, 2 lost, RA kept", n, f, err, d.Buffered())
-	}
-	if v := d.End(); v != nil || d.Unparsed() != 0 || d.Offset() != int64(len(in))+2 {
-		t.Fatalf("End: %v, unparsed %d, offset %d; want nothing cut, offset %d", v, d.Unparsed(), d.Offset(), len(in)+2)
 	}
 }

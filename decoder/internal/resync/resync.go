@@ -26,8 +26,10 @@ type Framer[F any] interface {
 	Advance(n int64)
 	// Drop abandons the frame the decoder has in progress and returns how
 	// many of its bytes it consumed; ok is false, and nothing is dropped,
-	// once the decoder has stopped.
-	Drop() (partial int64, ok bool)
+	// once the decoder has stopped. A frame a Gap ended (Lose took its
+	// last payload bytes) is whole, not in progress: Drop keeps it for
+	// Next, which frames it with no more bytes, and reports whole.
+	Drop() (partial int64, whole, ok bool)
 	// SetSkipped sets the Skipped of f, a copy of a frame Next returned.
 	SetSkipped(f *F, n int64)
 	// Lose takes n > 0 bytes lost inside the payload of the frame in
@@ -53,6 +55,8 @@ type State[F any] struct {
 	skipped   int64 // every byte skipped
 	lost      int64 // every byte lost (Gap)
 	found     F     // the first frame after a resynchronisation, with its Skipped
+	waiting   bool  // while resyncing: the decoder holds a frame a Gap ended (Drop kept it), which Next frames first
+	waitSkip  int64 // while waiting: the bytes skipped before that frame, for its Skipped
 
 	headerSize int // of the protocol
 	window     int // the most bytes held: Chain frames of the largest plausible size
@@ -135,7 +139,9 @@ func (s *State[F]) Skip(n int64, fr Framer[F]) {
 // bytes or skips ahead to a known boundary (Skip). Past that boundary,
 // the first frame's header whole, nothing is held: a gap in its payload
 // resumes as one in step does, the frame still carrying the bytes
-// skipped.
+// skipped. A frame an earlier gap ended and Next has not yet framed
+// stays whole through the resynchronisation (Drop), and Next returns it
+// first, as it would have before this gap.
 func (s *State[F]) Gap(n int64, fr Framer[F]) (resumed bool) {
 	if n <= 0 {
 		return false
@@ -151,12 +157,17 @@ func (s *State[F]) Gap(n int64, fr Framer[F]) (resumed bool) {
 
 // Abandon counts what the decoder holds, a frame in progress and the
 // bytes of a resynchronisation, as skipped, and ends the
-// resynchronisation. Once the decoder has stopped it does nothing and
-// returns false.
+// resynchronisation. A frame a Gap ended is not in progress but whole:
+// the decoder keeps it (Drop), and Next, once resyncing again, frames it
+// first, with the bytes skipped before it. Once the decoder has stopped
+// Abandon does nothing and returns false.
 func (s *State[F]) Abandon(fr Framer[F]) bool {
-	partial, ok := fr.Drop() // already in the offset
+	partial, whole, ok := fr.Drop() // already in the offset
 	if !ok {
 		return false
+	}
+	if whole && !s.waiting {
+		s.waiting, s.waitSkip, s.skip = true, s.skip, 0
 	}
 	held := int64(s.Held())
 	fr.Advance(held)
@@ -180,6 +191,9 @@ func (s *State[F]) Release() int {
 // Next is the decoder's Next while Resyncing: it hunts for a boundary in
 // the bytes held and p, or replays the bytes it held.
 func (s *State[F]) Next(p []byte, fr Framer[F]) (n int, f *F, err error) {
+	if s.waiting {
+		return s.frameWaiting(fr)
+	}
 	if s.skipping {
 		return s.skipTo(p, fr)
 	}
@@ -224,6 +238,21 @@ func (s *State[F]) Next(p []byte, fr Framer[F]) (n int, f *F, err error) {
 		// The held bytes ended inside a frame, which p goes on with.
 		return fr.Next(p)
 	}
+	return 0, f, err
+}
+
+// frameWaiting is Next while the decoder keeps a frame a Gap ended
+// through a resynchronisation: it frames it, with no more bytes, and
+// gives it the bytes skipped before it.
+func (s *State[F]) frameWaiting(fr Framer[F]) (int, *F, error) {
+	s.waiting = false
+	s.resyncing = false // Next frames it as it frames any bytes
+	_, f, err := fr.Next(nil)
+	s.resyncing = true
+	after := s.skip // skipped after the frame, for the next one
+	s.skip = s.waitSkip
+	f = s.carrySkip(f, fr)
+	s.skip = after
 	return 0, f, err
 }
 

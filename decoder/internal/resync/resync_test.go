@@ -49,13 +49,12 @@ type frame struct {
 // decoders do: Next delegates to it while Resyncing, Resync, Gap and Flush
 // are its, and End abandons what it holds.
 type toy struct {
-	hdr      [hdrSize]byte // header being collected
-	hn       int           // header bytes collected
-	got      int           // payload bytes seen of the current frame
-	buf      [255]byte     // the current frame's payload
-	frameOff int64         // offset of the current frame's header
-	off      int64         // bytes consumed, and lost
-	unparsed int64         // bytes after a violation, or of a frame End truncated
+	hdr      [hdrSize]byte   // header being collected
+	prog     resync.Progress // header and payload bytes of the current frame, and lost
+	buf      [255]byte       // the current frame's payload
+	frameOff int64           // offset of the current frame's header
+	off      int64           // bytes consumed, and lost
+	unparsed int64           // bytes after a violation, or of a frame End truncated
 	stopped  bool
 	frame    frame // Skipped is always 0: a frame found by a resynchronisation is given by rs
 	rs       resync.State[frame]
@@ -64,8 +63,7 @@ type toy struct {
 	heldMax  int    // the most bytes held while the engine asked Plausible
 	// loses makes Lose take a gap inside a payload, as the smux and yamux
 	// decoders do; without it the toy never does, and every gap hunts.
-	loses  bool
-	lostIn int // payload bytes of the current frame Lose took
+	loses bool
 }
 
 func newToy(window int) *toy { return &toy{rs: resync.New[frame](hdrSize, window), window: window} }
@@ -83,7 +81,7 @@ func (d *toy) Next(p []byte) (int, *frame, error) {
 	}
 	// Fast path: a whole frame at the start of p, framed in place (so that
 	// frames replayed from the bytes the engine holds point into them).
-	if d.hn == 0 && len(p) >= hdrSize && valid(p) {
+	if d.prog.Header == 0 && len(p) >= hdrSize && valid(p) {
 		if size := hdrSize + int(p[2]); len(p) >= size {
 			d.frame = frame{Offset: d.off, Kind: p[1], Payload: p[hdrSize:size]}
 			d.off += int64(size)
@@ -91,36 +89,38 @@ func (d *toy) Next(p []byte) (int, *frame, error) {
 		}
 	}
 	n := 0
-	if d.hn < hdrSize {
-		if d.hn == 0 {
+	if d.prog.Header < hdrSize {
+		if d.prog.Header == 0 {
 			d.frameOff = d.off
 		}
-		before := d.hn
-		n = copy(d.hdr[d.hn:], p)
-		d.hn += n
-		if d.hn < hdrSize {
+		before := d.prog.Header
+		n = copy(d.hdr[d.prog.Header:], p)
+		d.prog.Header += n
+		if d.prog.Header < hdrSize {
 			d.off += int64(n)
 			return n, nil, nil
 		}
 		if !valid(d.hdr[:]) {
 			d.off += int64(len(p))
 			d.unparsed = int64(before + len(p))
-			d.stopped, d.hn = true, 0
+			d.stopped = true
+			d.prog.Reset()
 			return len(p), nil, errBad
 		}
-		d.got = 0
+		d.prog.Got = 0
 	}
 	length := int(d.hdr[2])
-	take := min(length-d.got, len(p)-n)
-	copy(d.buf[d.got:], p[n:n+take])
-	d.got += take
+	got := int(d.prog.Got)
+	take := min(length-got, len(p)-n)
+	copy(d.buf[got:], p[n:n+take])
+	d.prog.Got += int64(take)
 	n += take
 	d.off += int64(n)
-	if d.got < length {
+	if int(d.prog.Got) < length {
 		return n, nil, nil
 	}
-	d.frame = frame{Offset: d.frameOff, Kind: d.hdr[1], Payload: d.buf[:length], Lost: int64(d.lostIn)}
-	d.hn, d.got, d.lostIn = 0, 0, 0
+	d.frame = frame{Offset: d.frameOff, Kind: d.hdr[1], Payload: d.buf[:length], Lost: d.prog.Lost()}
+	d.prog.Reset()
 	return n, &d.frame, nil
 }
 
@@ -133,8 +133,8 @@ func (d *toy) End() {
 	if d.rs.Resyncing() {
 		d.rs.Abandon((*toyFramer)(d))
 	}
-	d.unparsed += int64(d.hn + d.got - d.lostIn)
-	d.hn, d.got, d.lostIn = 0, 0, 0
+	d.unparsed += d.prog.Came()
+	d.prog.Reset()
 	d.stopped = true
 }
 
@@ -166,14 +166,14 @@ func (r *toyFramer) Next(p []byte) (int, *frame, error) { return (*toy)(r).Next(
 // Advance counts n bytes in the offset.
 func (r *toyFramer) Advance(n int64) { r.off += n }
 
-// Drop abandons the frame in progress unless the toy has stopped.
-func (r *toyFramer) Drop() (int64, bool) {
+// Drop abandons the frame in progress unless the toy has stopped, or a
+// Gap ended it: that one is whole, and stays for Next.
+func (r *toyFramer) Drop() (int64, bool, bool) {
 	if r.stopped {
-		return 0, false
+		return 0, false, false
 	}
-	partial := int64(r.hn + r.got - r.lostIn)
-	r.hn, r.got, r.lostIn = 0, 0, 0
-	return partial, true
+	partial, whole := r.prog.Drop(int64(r.hdr[2]))
+	return partial, whole, true
 }
 
 // Lose takes a gap inside the payload of the frame in progress, if loses.
@@ -181,11 +181,9 @@ func (r *toyFramer) Lose(n int64) bool {
 	if r.rs.Hunting() || r.rs.Held() > 0 {
 		r.misuse = "Lose called while hunting or holding bytes"
 	}
-	if !r.loses || r.stopped || r.hn < hdrSize || n > int64(int(r.hdr[2])-r.got) {
+	if !r.loses || r.stopped || !r.prog.Lose(n, hdrSize, int64(r.hdr[2])) {
 		return false
 	}
-	r.got += int(n)
-	r.lostIn += int(n)
 	r.off += n
 	return true
 }
@@ -287,7 +285,7 @@ func run(t testing.TB, w int, segs [][]byte, gaps []int64, chunk func() int) res
 		if d.Offset() != given+d.rs.Lost() {
 			t.Fatalf("Offset %d after %d bytes given and %d lost", d.Offset(), given, d.rs.Lost())
 		}
-		pending := int64(d.hn + d.got)
+		pending := int64(d.prog.Header) + d.prog.Got
 		if framed+d.rs.Skipped()+d.rs.Lost()+int64(held)+pending+d.unparsed != d.Offset() {
 			t.Fatalf("framed %d + skipped %d + lost %d + held %d + pending %d + unparsed %d != Offset %d",
 				framed, d.rs.Skipped(), d.rs.Lost(), held, pending, d.unparsed, d.Offset())
@@ -336,8 +334,8 @@ func run(t testing.TB, w int, segs [][]byte, gaps []int64, chunk func() int) res
 	d.End()
 	r.skipped, r.lost, r.unparsed, r.offset = d.rs.Skipped(), d.rs.Lost(), d.unparsed, d.Offset()
 	r.maxHeld = max(r.maxHeld, d.heldMax)
-	if d.rs.Resyncing() || d.rs.Held() != 0 || d.hn+d.got != 0 {
-		t.Fatalf("after End: Resyncing %v, Held %d, pending %d", d.rs.Resyncing(), d.rs.Held(), d.hn+d.got)
+	if d.rs.Resyncing() || d.rs.Held() != 0 || d.prog != (resync.Progress{}) {
+		t.Fatalf("after End: Resyncing %v, Held %d, pending %+v", d.rs.Resyncing(), d.rs.Held(), d.prog)
 	}
 	if framed+r.skipped+r.lost+r.unparsed != r.offset || r.offset != given+r.lost {
 		t.Fatalf("after End: framed %d + skipped %d + lost %d + unparsed %d, Offset %d, %d bytes given",
