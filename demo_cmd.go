@@ -85,21 +85,23 @@ func (f *demoFlags) config(reg *live.Registry) (demo.Config, error) {
 
 // loadStatus returns the load generator's figures, for every front end.
 func loadStatus(d *demo.Demo) func() live.Status {
-	return func() live.Status {
-		s := d.LoadStats()
-		st := live.Status{
-			{Key: "rate", Label: "load", Value: s.Rate, Unit: "/s"},
-			{Key: "ok", Label: "ok", Value: s.OK},
-			{Key: "errors", Label: "err", Value: s.Errors},
-			{Key: "skipped", Label: "skipped", Value: s.Skipped},
-			{Key: "p50_seconds", Label: "p50", Value: s.P50},
-			{Key: "p99_seconds", Label: "p99", Value: s.P99},
-		}
-		if s.LastError != "" {
-			st = append(st, live.StatusField{Key: "last_error", Label: "last error:", Value: s.LastError})
-		}
-		return st
+	return func() live.Status { return demoStatus(d.LoadStats()) }
+}
+
+// demoStatus is the status of the demo whose load generator's figures are s.
+func demoStatus(s demo.LoadStats) live.Status {
+	st := live.Status{
+		{Key: "rate", Label: "load", Value: s.Rate, Unit: "/s"},
+		{Key: "ok", Label: "ok", Value: s.OK},
+		{Key: "errors", Label: "err", Value: s.Errors},
+		{Key: "skipped", Label: "skipped", Value: s.Skipped},
+		{Key: "p50_seconds", Label: "p50", Value: s.P50},
+		{Key: "p99_seconds", Label: "p99", Value: s.P99},
 	}
+	if s.LastError != "" {
+		st = append(st, live.StatusField{Key: "last_error", Label: "last error:", Value: s.LastError})
+	}
+	return st
 }
 
 // startErr turns a failure to start into one line a user can act on.

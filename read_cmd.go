@@ -297,9 +297,27 @@ func readStatus(rd *pcap.Reader, s *readSystem, pos, size int64) live.Status {
 	} else if size > 0 {
 		progress = fmt.Sprintf("%d%%", min(100, pos*100/size))
 	}
+	return readStatusOf(st, progress)
+}
+
+// readStatusOf is read's status: how far it has read (progress) and the
+// capture's figures, st.
+func readStatusOf(st pcap.Stats, progress string) live.Status {
 	return cutStatus(live.Status{
 		{Key: "read", Label: "read", Value: progress},
 		{Key: "packets", Label: "packets", Value: st.Packets},
+		{Key: "connections", Label: "tcp conns", Value: st.Connections},
+		{Key: "decoded", Label: "mux", Value: st.Decoded},
+		{Key: "skipped", Label: "skipped", Value: st.Skipped},
+	}, st)
+}
+
+// sniffStatus is sniff's status: the capture's figures, st, and the
+// packets the kernel dropped.
+func sniffStatus(st pcap.Stats, dropped uint64) live.Status {
+	return cutStatus(live.Status{
+		{Key: "packets", Label: "packets", Value: st.Packets},
+		{Key: "kernel_dropped", Label: "kernel dropped", Value: dropped},
 		{Key: "connections", Label: "tcp conns", Value: st.Connections},
 		{Key: "decoded", Label: "mux", Value: st.Decoded},
 		{Key: "skipped", Label: "skipped", Value: st.Skipped},

@@ -4,6 +4,11 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
+
+	pcap "github.com/muxtop/muxtop/capture"
+	"github.com/muxtop/muxtop/demo"
+	"github.com/muxtop/muxtop/live"
 )
 
 // TestREADMEGetsABinary: every example calls muxtop, so the README says
@@ -27,6 +32,38 @@ func TestREADMEGetsABinary(t *testing.T) {
 		j := strings.Index(readme, line)
 		if j < i+len(opening) || commands < 0 || j > commands {
 			t.Errorf("the README lacks %q after its opening commands and before ## Commands", line)
+		}
+	}
+}
+
+// TestStatusKeysInREADME: every key of the summary's status, as the demo,
+// read and sniff give it with every optional figure present, is named in
+// the README's NDJSON table, in the summary row's status.
+func TestStatusKeysInREADME(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var row string
+	for l := range strings.Lines(string(b)) {
+		if strings.HasPrefix(l, "| `summary` | ") {
+			row = l
+		}
+	}
+	_, status, ok := strings.Cut(row, "`status` (")
+	if !ok {
+		t.Fatalf("the README's NDJSON table has no summary row with a status:\n%s", row)
+	}
+	stats := pcap.Stats{Packets: 10, Connections: 2, Decoded: 1, Skipped: 1, Cut: 3}
+	for name, st := range map[string]live.Status{
+		"demo":  demoStatus(demo.LoadStats{Rate: 100, OK: 9, Errors: 1, LastError: "refused", P50: time.Millisecond}),
+		"read":  readStatusOf(stats, "done"),
+		"sniff": sniffStatus(stats, 4),
+	} {
+		for _, f := range st {
+			if !strings.Contains(status, "`"+f.Key+"`") {
+				t.Errorf("%s's status has %s, which the README's summary row does not name in its status", name, f.Key)
+			}
 		}
 	}
 }

@@ -96,16 +96,7 @@ func newSniffCmd() *cobra.Command {
 				title:     "sniff " + what,
 				where:     "sniff: capturing on " + what,
 				diagnoses: true,
-				status: func() live.Status {
-					st := rd.Stats()
-					return cutStatus(live.Status{
-						{Key: "packets", Label: "packets", Value: st.Packets},
-						{Key: "kernel_dropped", Label: "kernel dropped", Value: h.Dropped()},
-						{Key: "connections", Label: "tcp conns", Value: st.Connections},
-						{Key: "decoded", Label: "mux", Value: st.Decoded},
-						{Key: "skipped", Label: "skipped", Value: st.Skipped},
-					}, st)
-				},
+				status:    func() live.Status { return sniffStatus(rd.Stats(), h.Dropped()) },
 			})
 		},
 	}

@@ -398,7 +398,7 @@ func appendJSONSummary(b []byte, s Summary) []byte {
 			}
 		}
 		j.Frames[dir.Code()] = m
-		j.Bytes[dir.Code()] = s.Counts.BytesDir(dir)
+		j.Bytes[dir.Code()] = s.Bytes[d]
 	}
 	if s.Unsent != [2]int64{} {
 		j.Unsent = perDir(s.Unsent)

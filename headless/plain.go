@@ -165,9 +165,9 @@ func WriteSummary(w io.Writer, s Summary) {
 			fmt.Fprintf(w, "            %-*s %10d %10d\n", nw, t, s.Counts.TypeFrames[0][t], s.Counts.TypeFrames[1][t])
 		}
 	}
-	fmt.Fprintf(w, "  bytes     → %d  ← %d", s.Counts.BytesDir(live.ClientToServer), s.Counts.BytesDir(live.ServerToClient))
+	fmt.Fprintf(w, "  bytes     → %d  ← %d", s.Bytes[0], s.Bytes[1])
 	if s.Unparsed != [2]int64{} {
-		fmt.Fprintf(w, "  (not framed, after a violation or cut by the connection's end: → %d  ← %d)", s.Unparsed[0], s.Unparsed[1])
+		fmt.Fprintf(w, "  (of which not framed — a skipped prefix, after a violation, cut by the connection's end, skipped to a frame boundary: → %d  ← %d)", s.Unparsed[0], s.Unparsed[1])
 	}
 	if s.Unsent != [2]int64{} {
 		fmt.Fprintf(w, "  (written but never sent, the write failed: → %d  ← %d)", s.Unsent[0], s.Unsent[1])
@@ -279,17 +279,23 @@ type Summary struct {
 	StreamsOpened, StreamsClosed, StreamsEnded uint64
 	StreamsOpen                                int
 	Counts                                     live.Counts
+	// Bytes are the wire bytes per direction (live.Snapshot.WireBytes):
+	// Counts' bytes plus Unparsed.
+	Bytes [2]uint64
 	// Dropped counts records never stored in history; Missed the records
 	// a printer did not print, those dropped included.
 	Dropped, Missed       uint64
 	Violations, Anomalies uint64
-	// Unparsed counts the bytes left unframed after violations, per direction.
+	// Unparsed counts the bytes seen that no frame holds, per direction
+	// (live.SessionSnap.Unparsed): a skipped prefix, those after a
+	// violation or cut short by the end, those skipped to a frame boundary.
 	Unparsed [2]int64
 	// Unsent counts bytes the tapped ends wrote but failed writes never
 	// sent; they are not in Counts.
 	Unsent [2]int64
 	// Incomplete counts the sessions a capture did not see whole; Lost and
-	// Skipped add up the bytes it lost, and saw but could not frame.
+	// Skipped add up the bytes it lost, and saw but could not frame (part
+	// of Unparsed).
 	Incomplete    int
 	Lost, Skipped [2]int64
 	// Leaks counts the suspected leaks when the capture ended, before the
@@ -368,6 +374,12 @@ func Summarize(snap *live.Snapshot, missed uint64) Summary {
 		Missed:        missed,
 		Violations:    snap.Violations,
 		Anomalies:     snap.Anomalies,
+		Bytes:         [2]uint64{snap.WireBytes(live.ClientToServer), snap.WireBytes(live.ServerToClient)},
+		Unparsed:      snap.Unparsed,
+		Unsent:        snap.Unsent,
+		Incomplete:    snap.Incomplete,
+		Lost:          snap.Lost,
+		Skipped:       snap.Skipped,
 	}
 	s.StreamsEnded = snap.Forgotten.EndedStreams
 	s.ByCode = make(map[string]uint64)
@@ -385,17 +397,6 @@ func Summarize(snap *live.Snapshot, missed uint64) Summary {
 		}
 		s.Unitemised += ss.AnomalyCount - uint64(len(ss.Anomalies))
 		s.StreamsEnded += ss.Closed.Ended
-		s.Unparsed[0] += ss.Unparsed[0]
-		s.Unparsed[1] += ss.Unparsed[1]
-		s.Unsent[0] += ss.Unsent[0]
-		s.Unsent[1] += ss.Unsent[1]
-		if ss.Incomplete {
-			s.Incomplete++
-		}
-		for d := range 2 {
-			s.Lost[d] += ss.Lost[d]
-			s.Skipped[d] += ss.Skipped[d]
-		}
 		for _, st := range ss.Streams {
 			if st.State == live.EndedWithSession {
 				s.StreamsEnded++

@@ -303,10 +303,18 @@ func (r *Registry) forget(s *Session) {
 		r.forgotten.EndedBy[s.reason]++
 	}
 	r.forgotten.Latency.add(&s.w.latency)
-	// Skipped prefix bytes join the unparsed ones: both are wire bytes
-	// that no frame counts.
-	r.forgotten.Unparsed[0] += s.unparsed[0] + s.prefix[0]
-	r.forgotten.Unparsed[1] += s.unparsed[1] + s.prefix[1]
+	// Unparsed as SessionSnap has it: the prefix and the bytes skipped
+	// to a frame boundary are wire bytes that no frame counts too.
+	u := s.unframed()
+	for d := range 2 {
+		r.forgotten.Unparsed[d] += u[d]
+		r.forgotten.Unsent[d] += s.unsent[d]
+		r.forgotten.Lost[d] += s.lost[d]
+		r.forgotten.Skipped[d] += s.skipped[d]
+	}
+	if s.incomplete {
+		r.forgotten.Incomplete++
+	}
 	s.forgotten = true
 }
 
@@ -391,6 +399,9 @@ func (r *Registry) SnapshotWith(o SnapshotOptions) *Snapshot {
 	snap.YamuxViolationsBy = snap.Forgotten.YamuxViolationsBy
 	snap.YamuxAnomaliesBy = snap.Forgotten.YamuxAnomaliesBy
 	snap.GoAwaysBy = snap.Forgotten.GoAwaysBy
+	snap.Unparsed, snap.Unsent = snap.Forgotten.Unparsed, snap.Forgotten.Unsent
+	snap.Lost, snap.Skipped = snap.Forgotten.Lost, snap.Forgotten.Skipped
+	snap.Incomplete = snap.Forgotten.Incomplete
 	for i, s := range sessions {
 		n := 0
 		for len(leaks) > 0 && leaks[0].session <= s.id {
@@ -440,6 +451,12 @@ func (r *Registry) SnapshotWith(o SnapshotOptions) *Snapshot {
 		}
 		if ss.Incomplete {
 			snap.Incomplete++
+		}
+		for d := range 2 {
+			snap.Unparsed[d] += ss.Unparsed[d]
+			snap.Unsent[d] += ss.Unsent[d]
+			snap.Lost[d] += ss.Lost[d]
+			snap.Skipped[d] += ss.Skipped[d]
 		}
 	}
 	snap.History = r.hist.stats()

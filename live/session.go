@@ -866,6 +866,13 @@ func (s *Session) newStream(dir Dir, at time.Time, sid uint32, opener Side, stat
 	return st
 }
 
+// unframed returns, per direction, the bytes seen that no frame holds:
+// those Unparsed recorded, the prefix and those skipped to a frame
+// boundary. s.mu is held.
+func (s *Session) unframed() [2]int64 {
+	return [2]int64{s.unparsed[0] + s.prefix[0] + s.skipped[0], s.unparsed[1] + s.prefix[1] + s.skipped[1]}
+}
+
 // Unparsed records how many bytes of direction dir were not framed after a
 // violation, so far.
 func (s *Session) Unparsed(dir Dir, n int64) {

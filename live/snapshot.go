@@ -68,8 +68,11 @@ type Snapshot struct {
 	FindingsOpened uint64
 	Resolved       []*Finding
 	// Incomplete counts the sessions whose counts are incomplete
-	// (SessionSnap.Incomplete).
+	// (SessionSnap.Incomplete), forgotten ones included.
 	Incomplete int
+	// Unparsed, Unsent, Lost and Skipped add up the sessions' fields of
+	// the same names per direction, forgotten sessions included.
+	Unparsed, Unsent, Lost, Skipped [2]int64
 	// Latency is the first-reply latency over every tracked session's
 	// streams, when SnapshotOptions.Latency asked for it. LatencyHistogram
 	// counts the same times as a histogram, forgotten sessions' included,
@@ -133,8 +136,11 @@ type Forgotten struct {
 	Counts       Counts
 	Anomalies    uint64
 	Violations   uint64
-	// Unparsed adds up the sessions' SessionSnap.Unparsed.
-	Unparsed [2]int64
+	// Unparsed, Unsent, Lost and Skipped add up the sessions'
+	// SessionSnap fields of the same names; Incomplete counts those of
+	// them that were incomplete.
+	Unparsed, Unsent, Lost, Skipped [2]int64
+	Incomplete                      int
 	// EndedBy counts the sessions by the reason they ended; ViolationsBy
 	// and AnomaliesBy itemise Violations and Anomalies by code.
 	EndedBy      [NumCloseReasons]uint64
@@ -150,14 +156,11 @@ type Forgotten struct {
 	PingRTT           LatencyHistogram
 }
 
-// WireBytes returns the bytes sent in direction d by every session,
-// forgotten ones included, framed or not: SessionSnap.WireBytes added up.
+// WireBytes returns the wire bytes of direction d of every session,
+// forgotten ones included: SessionSnap.WireBytes added up, the frames'
+// bytes (Totals) plus Unparsed.
 func (s *Snapshot) WireBytes(d Dir) uint64 {
-	n := s.Totals.BytesDir(d) + uint64(s.Forgotten.Unparsed[d])
-	for _, ss := range s.Sessions {
-		n += uint64(ss.Unparsed[d]) + uint64(ss.Prefix[d])
-	}
-	return n
+	return s.Totals.BytesDir(d) + uint64(s.Unparsed[d])
 }
 
 // NotSmux reports whether the session's bytes broke smux's framing before
@@ -232,8 +235,10 @@ type SessionSnap struct {
 	// OldestOpen is the SYN time of the oldest stream still open or
 	// half-closed; zero when none is.
 	OldestOpen time.Time
-	// Unparsed counts the bytes of each direction left unframed after a
-	// violation, or cut off inside a frame when the connection ended.
+	// Unparsed counts the bytes of each direction that the tap or capture
+	// saw and no frame holds: the Prefix, the Skipped, and those from a
+	// violation's header on or of a frame the connection's end cut short.
+	// Counts' bytes plus Unparsed are the session's wire bytes (WireBytes).
 	Unparsed [2]int64
 	// Unsent counts bytes that the tapped end wrote, and muxtop recorded,
 	// but that a failed write never sent; Counts do not include the frames
@@ -242,7 +247,8 @@ type SessionSnap struct {
 	// Incomplete reports that the capture behind the session did not see
 	// every byte (Session.Resynced): its counts are what was seen, not
 	// what was sent. Lost counts the bytes a capture lost per direction,
-	// Skipped those it saw but could not frame, before a frame boundary.
+	// Skipped those it saw but could not frame, before a frame boundary
+	// (part of Unparsed).
 	Incomplete bool
 	Lost       [2]int64
 	Skipped    [2]int64
@@ -263,7 +269,7 @@ type SessionSnap struct {
 	GoAwaysBy [2][NumGoAwayCodes]uint64
 	// Prefix counts the bytes of each direction that came before the mux
 	// and were skipped unframed, as the tap was told (Consul's one-byte
-	// RPC type before yamux).
+	// RPC type before yamux). They are part of Unparsed.
 	Prefix [2]int64
 }
 
@@ -298,10 +304,12 @@ func (s *SessionSnap) Counted() Traffic {
 	return t
 }
 
-// WireBytes returns the bytes sent in direction d, framed or not: the
-// frames' wire bytes plus the unparsed ones.
+// WireBytes returns the session's wire bytes in direction d, muxtop's one
+// count of them: every frame whole, header and payload (a capture's lost
+// payload bytes included, as the frame counts whole), plus Unparsed. A
+// failed write's unsent bytes are in neither.
 func (s *SessionSnap) WireBytes(d Dir) uint64 {
-	return s.Counts.BytesDir(d) + uint64(s.Unparsed[d]) + uint64(s.Prefix[d])
+	return s.Counts.BytesDir(d) + uint64(s.Unparsed[d])
 }
 
 // Stream returns the tracked stream with id, or nil.
@@ -446,7 +454,7 @@ func (s *Session) header() *SessionSnap {
 		ID: s.id, Info: s.info, Version: s.version, Versions: s.ver,
 		Start: s.start, Last: s.last, End: s.end, Ended: s.ended, Reason: s.reason, Err: s.err,
 		Counts: s.counts, Open: s.open, Total: s.total(), StreamsEnded: s.endedStreams, Closed: s.summary,
-		AnomalyCount: s.anomalyCount, AnomaliesBy: s.anomalyBy, Unparsed: s.unparsed, Unsent: s.unsent, Untracked: s.untracked,
+		AnomalyCount: s.anomalyCount, AnomaliesBy: s.anomalyBy, Unparsed: s.unframed(), Unsent: s.unsent, Untracked: s.untracked,
 		Tracked: s.streams.len(), StreamsOmitted: true, Latency: s.w.latency.latency(),
 		Proto: s.proto, Prefix: s.prefix,
 		Incomplete: s.incomplete, Lost: s.lost, Skipped: s.skipped,

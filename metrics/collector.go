@@ -160,7 +160,7 @@ func newDescs(o Options) descs {
 		oldestStream:   d("oldest_open_stream_age_seconds", "Age of the oldest stream open or half-closed in a live session; 0 when none is."),
 		frames:         d("frames_total", "Frames, by protocol, command (smux's command or yamux's type) and direction (c2s: client to server).", "protocol", "command", "direction"),
 		bytes:          d("frame_bytes_total", "Wire bytes of frames, header included, by protocol, command and direction.", "protocol", "command", "direction"),
-		unparsed:       d("unparsed_bytes_total", "Bytes not framed: after a framing violation, or of a frame cut short by the connection's end.", "direction"),
+		unparsed:       d("unparsed_bytes_total", "Bytes seen that no frame holds: a skipped prefix (--skip), after a framing violation, of a frame cut short by the connection's end, or skipped by a capture to a frame boundary. Frame bytes plus these are the wire bytes.", "direction"),
 		violations:     d("violations_total", "Framing violations, by protocol and code: smux stops reading the session, yamux ends it.", "protocol", "code"),
 		anomalies:      d("anomalies_total", "Frames the library ignores or tolerates (or ends the session on) but a correct peer does not send, by protocol and code.", "protocol", "code"),
 		findingsOpen:   d("findings_open", "Findings open now, by code and severity (as of the latest evaluation).", "code", "severity"),
@@ -278,11 +278,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(d.oldestStream, age(now, snap.OldestOpen))
 
 	counts := c.monotonic(&snap.Totals)
-	unparsed := snap.Forgotten.Unparsed
-	for _, ss := range snap.Sessions {
-		unparsed[0] += ss.Unparsed[0]
-		unparsed[1] += ss.Unparsed[1]
-	}
+	unparsed := snap.Unparsed // frame bytes plus these are the wire bytes
 	// Each session counts its frames in its own protocol's words (live
 	// keeps smux's commands and yamux's types apart), so the two
 	// protocols' series never share a label set.

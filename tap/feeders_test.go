@@ -60,11 +60,20 @@ func TestFeedersYamuxJoined(t *testing.T) {
 	in.End(at, true)
 
 	ss := reg.Snapshot().Session(sess.ID())
-	if ss.Proto != live.Yamux || !ss.Incomplete || ss.AnomalyCount != 0 || ss.Unparsed != [2]int64{} {
-		t.Fatalf("proto %v incomplete %v anomalies %d unparsed %v; want yamux, incomplete, none", ss.Proto, ss.Incomplete, ss.AnomalyCount, ss.Unparsed)
+	// The bytes skipped to the first boundary are the only ones seen and
+	// not framed: all of Unparsed.
+	if ss.Proto != live.Yamux || !ss.Incomplete || ss.AnomalyCount != 0 || ss.Unparsed != [2]int64{yamux.HeaderSize - 5, 0} {
+		t.Fatalf("proto %v incomplete %v anomalies %d unparsed %v; want yamux, incomplete, none, [7 0]", ss.Proto, ss.Incomplete, ss.AnomalyCount, ss.Unparsed)
 	}
 	if ss.Skipped != [2]int64{yamux.HeaderSize - 5, 0} || ss.Lost != [2]int64{0, yamux.HeaderSize} {
 		t.Fatalf("skipped %v lost %v; want [7 0] [0 12]", ss.Skipped, ss.Lost)
+	}
+	// The wire bytes are those the feeders saw, framed or not: the lost
+	// header was not seen.
+	for d, seen := range [2]int{len(c2s) - 5, len(s2c) - yamux.HeaderSize} {
+		if got := ss.WireBytes(live.Dir(d)); got != uint64(seen) {
+			t.Errorf("%s: %d wire bytes, the feeders saw %d", live.Dir(d).Code(), got, seen)
+		}
 	}
 	st1, st3 := ss.Stream(1), ss.Stream(3)
 	if st1 == nil || !st1.Incomplete || st1.Bytes != [2]uint64{4, 8} {

@@ -1,12 +1,16 @@
 package tui
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	hyamux "github.com/hashicorp/yamux"
 
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
@@ -65,5 +69,107 @@ func TestItem10WireBytesOfNotSmux(t *testing.T) {
 	}
 	if bar := strings.Split(screen, "\n")[1]; !strings.Contains(bar, "→1.0kB ←1.0kB") {
 		t.Errorf("the counts bar does not show the wire bytes: %q", bar)
+	}
+}
+
+// countedConn counts what a conn wrote.
+type countedConn struct {
+	net.Conn
+	n atomic.Uint64
+}
+
+func (c *countedConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.n.Add(uint64(n))
+	return n, err
+}
+
+// TestWireBytesInCountsBar: through attach's proxy told to skip a
+// one-byte prefix before yamux, as Consul's RPC port sends, the counts
+// bar and the session row show the bytes the two ends wrote, the prefix
+// included: the wire bytes the summary and the metrics give too
+// (TestWireBytesAgree in package main).
+func TestWireBytesInCountsBar(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cfg := hyamux.DefaultConfig()
+	cfg.EnableKeepAlive, cfg.LogOutput = false, io.Discard
+	served := make(chan uint64, 1)
+	go func() { // serves one connection: its prefix, then yamux echoing each stream
+		c, err := ln.Accept()
+		if err != nil {
+			served <- 0
+			return
+		}
+		defer c.Close()
+		cc := &countedConn{Conn: c}
+		defer func() { served <- cc.n.Load() }()
+		if _, err := io.ReadFull(c, make([]byte, 1)); err != nil {
+			return
+		}
+		s, err := hyamux.Server(cc, cfg)
+		if err != nil {
+			return
+		}
+		defer s.Close()
+		for {
+			st, err := s.AcceptStream()
+			if err != nil {
+				return
+			}
+			io.Copy(st, st)
+			st.Close()
+		}
+	}()
+	reg := live.New(live.Config{})
+	p := tap.NewProxy(tap.ProxyConfig{Listen: "127.0.0.1:0", Upstream: ln.Addr().String(), Registry: reg, Protocol: tap.Yamux, Skip: 1})
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	c, err := net.Dial("tcp", p.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := &countedConn{Conn: c}
+	if _, err := cc.Write([]byte{4}); err != nil {
+		t.Fatal(err)
+	}
+	cli, err := hyamux.Client(cc, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		st, err := cli.OpenStream()
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Write([]byte("0123456789"))
+		st.Close()
+		if got, err := io.ReadAll(st); err != nil || string(got) != "0123456789" {
+			t.Fatalf("echo %q: %v", got, err)
+		}
+	}
+	cli.Close()
+	c2s, s2c := cc.n.Load(), <-served
+	smuxtest.Eventually(t, "the session to end", func() bool {
+		ss := reg.Snapshot().Sessions
+		return len(ss) == 1 && ss[0].Ended
+	})
+	if c2s >= 1000 || s2c >= 1000 {
+		t.Fatalf("the ends wrote %d and %d bytes: more than the bar shows exactly", c2s, s2c)
+	}
+	m := resize(newModel(reg, Options{NoColor: true}, reg.SnapshotWith, time.UTC, 0), 100, 24)
+	screen := screenOf(m)
+	want := fmt.Sprintf("→%dB ←%dB", c2s, s2c)
+	if bar := strings.Split(screen, "\n")[1]; !strings.Contains(bar, want) {
+		t.Errorf("the counts bar does not show the %s the ends wrote: %q", want, bar)
+	}
+	row := cursorRow(paneBox(screen, "Sessions"))
+	if !regexp.MustCompile(fmt.Sprintf(`\b%dB +%dB\b`, c2s, s2c)).MatchString(row) {
+		t.Errorf("the session row does not show %dB and %dB: %q\n%s", c2s, s2c, row, screen)
 	}
 }
