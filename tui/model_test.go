@@ -928,3 +928,35 @@ func TestFramesEvictedFromHistory(t *testing.T) {
 		t.Errorf("the frames pane does not say stream 3's frames were evicted:\n%s", screen)
 	}
 }
+
+// TestNothingRecognised: once a capture is read whole and nothing in it
+// was smux or yamux, the sessions pane says so and how many connections
+// were skipped, where it said "waiting for sessions…" although none could
+// come any more; while the capture is read it still waits.
+func TestNothingRecognised(t *testing.T) {
+	for _, tc := range []struct {
+		skipped uint64
+		want    string
+	}{
+		{3, "3 connections skipped: the notices say why"},
+		{0, "capture read: no smux or yamux in it"},
+	} {
+		c := newCapture(live.Config{})
+		done := false
+		status := func() live.Status {
+			return live.Status{{Key: "read", Label: "read", Value: "done"}, {Key: "skipped", Label: "skipped", Value: tc.skipped}}
+		}
+		m := newModel(c.reg, Options{Title: "read x.pcap", NoColor: true, Status: status, Done: func() bool { return done }}, c.snapshot, time.UTC, 0)
+		m = resize(m, 160, 45)
+		m = tickAt(m, c, time.Second)
+		if got := screenOf(m); !strings.Contains(got, "waiting for sessions…") {
+			t.Fatalf("while the capture is read the sessions pane does not wait:\n%s", got)
+		}
+		done = true
+		m = tickAt(m, c, time.Second)
+		got := screenOf(m)
+		if strings.Contains(got, "waiting for sessions") || !strings.Contains(got, "capture read: no smux or yamux in it") || !strings.Contains(got, tc.want) {
+			t.Errorf("skipped %d: after the capture is read the sessions pane does not say %q:\n%s", tc.skipped, tc.want, got)
+		}
+	}
+}
