@@ -24,7 +24,7 @@ func newReadCmd() *cobra.Command {
 	var (
 		watch watchFlags
 		mux   muxFlags
-		port  uint16
+		port  int
 	)
 	cmd := &cobra.Command{
 		Use:   "read FILE|- [FILTER]",
@@ -65,12 +65,9 @@ func newReadCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			expr := strings.Join(args[1:], " ")
-			if port != 0 {
-				if expr != "" {
-					return usageError{fmt.Errorf("read: give --port or a filter, not both")}
-				}
-				expr = fmt.Sprintf("port %d", port)
+			expr, err := portExpr("read", port, cmd.Flags().Changed("port"), strings.Join(args[1:], " "))
+			if err != nil {
+				return err
 			}
 			filter, err := pcap.ParseFilter(expr)
 			if err != nil {
@@ -183,7 +180,7 @@ func newReadCmd() *cobra.Command {
 	}
 	watch.register(cmd)
 	mux.register(cmd)
-	cmd.Flags().Uint16Var(&port, "port", 0, "decode the connections with an end on this port, whatever their bytes look like")
+	cmd.Flags().IntVar(&port, "port", 0, "decode the connections with an end on this port, whatever their bytes look like")
 	return cmd
 }
 
