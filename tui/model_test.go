@@ -960,3 +960,39 @@ func TestNothingRecognised(t *testing.T) {
 		}
 	}
 }
+
+// TestHeaderRateAtCaptureEnd: a capture read at once is one interval of
+// its time between two reads: 5 s of it, 2500 frames, and every session
+// ended at its end. The header's frames/s is the rows' (the frames of
+// the sessions still live, over the last interval), 0 there, as every
+// row's fr/s is; it showed the whole capture's average, 500 frames/s,
+// as if frames were still flowing. With a session still live its rate
+// is the header's.
+func TestHeaderRateAtCaptureEnd(t *testing.T) {
+	for _, live_ := range []bool{false, true} {
+		c := newCapture(live.Config{History: 100})
+		s := c.open("127.0.0.1:5001", "127.0.0.1:9000", base)
+		done := false
+		m := newModel(c.reg, Options{Title: "read x.pcap", NoColor: true, Done: func() bool { return done }}, c.snapshot, time.UTC, 0)
+		m = resize(m, 160, 45)
+		m = tickAt(m, c, 0) // the first read: the capture's first packet
+		for i := range 2500 {
+			c.frame(s, live.ClientToServer, base.Add(time.Duration(i)*2*time.Millisecond), 1, decoder.NOP, 0, "", 0)
+		}
+		if !live_ {
+			s.End(base.Add(5*time.Second), live.EOF, nil)
+		}
+		done = true
+		m = tickAt(m, c, 5*time.Second) // the capture read whole
+		want, row := "0 frames/s", 0.0
+		if live_ {
+			want, row = "500 frames/s", 500
+		}
+		if got := m.rates.session[s.ID()]; got != row {
+			t.Fatalf("live %v: the row's rate %v, want %v", live_, got, row)
+		}
+		if got := screenOf(m); !strings.Contains(got, " "+want+" ") {
+			t.Errorf("live %v: the header does not say %s, as the rows do:\n%s", live_, want, strings.SplitN(got, "\n", 2)[0])
+		}
+	}
+}
