@@ -930,18 +930,21 @@ func TestFramesEvictedFromHistory(t *testing.T) {
 }
 
 // TestNothingRecognised: once a capture is read whole and nothing in it
-// was smux or yamux, the sessions pane says so and how many connections
-// were skipped, where it said "waiting for sessions…" although none could
-// come any more; while the capture is read it still waits.
+// was smux or yamux, the sessions pane says so, how many connections were
+// skipped and the notices whole (which name them and say why), where it
+// said "waiting for sessions…" although none could come any more; while
+// the capture is read it still waits.
 func TestNothingRecognised(t *testing.T) {
 	for _, tc := range []struct {
 		skipped uint64
 		want    string
 	}{
-		{3, "3 connections skipped: the notices say why"},
+		{3, "3 connections skipped, for these reasons:"},
 		{0, "capture read: no smux or yamux in it"},
 	} {
 		c := newCapture(live.Config{})
+		why := "skipped 127.0.0.1:46974 → 127.0.0.1:39700, neither smux nor yamux: the client sent a byte and then a yamux header; a byte before the mux, such as Consul's and Nomad's RPC type byte: --skip 1 decodes the yamux after it"
+		c.reg.Notice(base, why)
 		done := false
 		status := func() live.Status {
 			return live.Status{{Key: "read", Label: "read", Value: "done"}, {Key: "skipped", Label: "skipped", Value: tc.skipped}}
@@ -957,6 +960,10 @@ func TestNothingRecognised(t *testing.T) {
 		got := screenOf(m)
 		if strings.Contains(got, "waiting for sessions") || !strings.Contains(got, "capture read: no smux or yamux in it") || !strings.Contains(got, tc.want) {
 			t.Errorf("skipped %d: after the capture is read the sessions pane does not say %q:\n%s", tc.skipped, tc.want, got)
+		}
+		// The notice whole, wrapped in the pane, not only its start in the header.
+		if !strings.Contains(got, "· skipped 127.0.0.1:46974 → 127.0.0.1:39700") || !strings.Contains(got, "RPC type byte: --skip 1 decodes the yamux") {
+			t.Errorf("the sessions pane does not show the notice whole:\n%s", got)
 		}
 	}
 }

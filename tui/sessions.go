@@ -268,7 +268,19 @@ func (p *sessionsPane) body(th *theme, w, h int, focused bool) []string {
 		if p.hideEnded && len(p.snap.Sessions) > 0 {
 			msg = " every session has ended; e shows them"
 		} else if p.over != nil {
-			for _, l := range p.over[:min(len(p.over), h-1)] {
+			// Then the notices, whole, which say why: the header has room
+			// for the latest one's start only.
+			lines := p.over
+			for _, n := range p.snap.Notices {
+				for i, l := range wrapText(printable.Text(n.Text), w-4) {
+					lead := "· "
+					if i > 0 {
+						lead = "  "
+					}
+					lines = append(lines, lead+l)
+				}
+			}
+			for _, l := range lines[:min(len(lines), h-1)] {
 				out = append(out, newLine(w).add(" "+l, st.dim).String())
 			}
 			return out
@@ -443,14 +455,14 @@ func notWhat(s *live.SessionSnap) string {
 
 // nothingFound is what the sessions pane says when a capture read whole
 // held no session: how many connections were skipped (its status's
-// "skipped"), which the notices name.
+// "skipped"), before the notices, which name them.
 func nothingFound(st live.Status) []string {
 	for _, f := range st {
 		if f.Key != "skipped" {
 			continue
 		}
 		if n, ok := f.Value.(uint64); ok && n > 0 {
-			return []string{"capture read: no smux or yamux in it", plural(n, "connection") + " skipped: the notices say why"}
+			return []string{"capture read: no smux or yamux in it", plural(n, "connection") + " skipped, for these reasons:"}
 		}
 	}
 	return []string{"capture read: no smux or yamux in it"}
