@@ -32,3 +32,21 @@ func (m *muxFlags) parse(cmd string) (tap.Protocol, int, error) {
 	}
 	return proto, m.skip, nil
 }
+
+// portExpr returns the filter expression of read's and sniff's --port
+// and FILTER: "port N" for a --port given (set), which must be a port
+// (1 to 65535: 0 is no port a server listens on, not "every port", which
+// is what leaving --port out means), or expr as it is. cmd names the
+// command in errors.
+func portExpr(cmd string, port int, set bool, expr string) (string, error) {
+	if !set {
+		return expr, nil
+	}
+	if port < 1 || port > 65535 {
+		return "", usageError{fmt.Errorf("%s: --port %d: give the port the server listens on, 1 to 65535 (leave --port out for every port)", cmd, port)}
+	}
+	if expr != "" {
+		return "", usageError{fmt.Errorf("%s: give --port or a filter, not both", cmd)}
+	}
+	return fmt.Sprintf("port %d", port), nil
+}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/charmbracelet/x/term"
+	"github.com/gopacket/gopacket"
 	"github.com/spf13/cobra"
 
 	pcap "github.com/muxtop/muxtop/capture"
@@ -23,7 +24,7 @@ func newReadCmd() *cobra.Command {
 	var (
 		watch watchFlags
 		mux   muxFlags
-		port  uint16
+		port  int
 	)
 	cmd := &cobra.Command{
 		Use:   "read FILE|- [FILTER]",
@@ -64,12 +65,9 @@ func newReadCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			expr := strings.Join(args[1:], " ")
-			if port != 0 {
-				if expr != "" {
-					return usageError{fmt.Errorf("read: give --port or a filter, not both")}
-				}
-				expr = fmt.Sprintf("port %d", port)
+			expr, err := portExpr("read", port, cmd.Flags().Changed("port"), strings.Join(args[1:], " "))
+			if err != nil {
+				return err
 			}
 			filter, err := pcap.ParseFilter(expr)
 			if err != nil {
@@ -78,12 +76,17 @@ func newReadCmd() *cobra.Command {
 			// pipe: standard input is a pipe made pollable, whose reads
 			// can be interrupted (an interrupt, --duration, q in the UI).
 			f, name, pipe := os.Stdin, "standard input", false
+			var waitSay <-chan time.Time
 			if args[0] == "-" {
 				if term.IsTerminal(f.Fd()) {
 					return usageError{fmt.Errorf("read -: standard input is the terminal; pipe a capture into it, such as tcpdump -U -w - port 9000 | muxtop read -")}
 				}
 				if st, err := f.Stat(); err == nil && !st.Mode().IsRegular() {
-					fmt.Fprintln(cmd.ErrOrStderr(), "read: waiting for a capture on standard input")
+					// Said only if the capture does not come at once: cat
+					// cap.pcap | muxtop read - has it there already.
+					t := time.NewTimer(waitNoticeAfter)
+					defer t.Stop()
+					waitSay = t.C
 					f = pollableStdin()
 					pipe = f != os.Stdin
 					defer syscall.SetNonblock(syscall.Stdin, false)
@@ -114,7 +117,7 @@ func newReadCmd() *cobra.Command {
 				}
 				opened = context.AfterFunc(waitCtx, func() { f.SetReadDeadline(time.Now()) })
 			}
-			file, err := pcap.Open(cr)
+			file, err := openSaying(cr, waitSay, cmd.ErrOrStderr())
 			if stopped := !opened(); stopped || cmd.Context().Err() != nil {
 				if cmd.Context().Err() != nil {
 					return nil // interrupted before the first packet: nothing to show
@@ -177,8 +180,33 @@ func newReadCmd() *cobra.Command {
 	}
 	watch.register(cmd)
 	mux.register(cmd)
-	cmd.Flags().Uint16Var(&port, "port", 0, "decode the connections with an end on this port, whatever their bytes look like")
+	cmd.Flags().IntVar(&port, "port", 0, "decode the connections with an end on this port, whatever their bytes look like")
 	return cmd
+}
+
+// waitNoticeAfter is how long read - waits for standard input's capture
+// (its header and first packet) before it says that it waits.
+const waitNoticeAfter = time.Second
+
+// openSaying opens the capture in r with pcap.Open. If Open is still
+// waiting when wait fires, it says once on w that read waits for a capture
+// on standard input: said at once, it would show when the capture is
+// already there (cat cap.pcap | muxtop read -). A nil wait never fires.
+func openSaying(r io.Reader, wait <-chan time.Time, w io.Writer) (*pcap.File, error) {
+	opened := make(chan struct{})
+	said := make(chan struct{})
+	go func() { // ends when Open returns, having said it waits or not
+		defer close(said)
+		select {
+		case <-wait:
+			fmt.Fprintln(w, "read: waiting for a capture on standard input")
+		case <-opened:
+		}
+	}()
+	f, err := pcap.Open(r)
+	close(opened)
+	<-said
+	return f, err
 }
 
 // readFailure is the error of a capture that failed once under way, arg
@@ -229,7 +257,10 @@ type readSystem struct {
 	err      error
 	stayUp   bool
 	finished atomic.Bool
-	once     sync.Once
+	// stopped is set, before finished, when the read was stopped (q, an
+	// interrupt, --duration) before the capture's end.
+	stopped atomic.Bool
+	once    sync.Once
 	// interrupt, if set, ends a read of the source that is waiting for
 	// bytes (standard input's), so that Close need not wait for them.
 	interrupt func()
@@ -242,9 +273,11 @@ func newReadSystem(ctx context.Context, rd *pcap.Reader, src pcap.Source, stayUp
 	s := &readSystem{done: make(chan struct{}), stop: make(chan struct{}), cancel: cancel, stayUp: stayUp, interrupt: interrupt}
 	go func() { // owned by readSystem: Close cancels it and Wait waits for it
 		defer close(s.done)
-		s.err = rd.Run(ctx, src)
+		es := &endSeen{Source: src}
+		s.err = rd.Run(ctx, es)
 		if ctx.Err() != nil {
 			s.err = nil // stopped, its read interrupted: not the capture's fault
+			s.stopped.Store(!es.ended)
 		}
 		if s.err != nil && failed != nil {
 			failed(s.err)
@@ -276,6 +309,20 @@ func (s *readSystem) Close() error {
 	return s.err
 }
 
+// endSeen is a capture source that notes when it reached its end.
+type endSeen struct {
+	pcap.Source
+	ended bool
+}
+
+func (e *endSeen) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
+	data, ci, err := e.Source.ReadPacketData()
+	if errors.Is(err, io.EOF) {
+		e.ended = true
+	}
+	return data, ci, err
+}
+
 // pollableStdin returns standard input, a pipe, as a file whose reads a
 // deadline can interrupt, or os.Stdin where it cannot be made one.
 func pollableStdin() *os.File {
@@ -291,8 +338,11 @@ func readStatus(rd *pcap.Reader, s *readSystem, pos, size int64) live.Status {
 	progress := "reading"
 	if s.finished.Load() {
 		progress = "done"
-		if s.err != nil { // written before finished
+		switch {
+		case s.err != nil: // written before finished
 			progress = "failed"
+		case s.stopped.Load():
+			progress = "stopped early" // not all of the capture was read
 		}
 	} else if size > 0 {
 		progress = fmt.Sprintf("%d%%", min(100, pos*100/size))

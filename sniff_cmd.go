@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -21,7 +20,7 @@ func newSniffCmd() *cobra.Command {
 		write writeFlags
 		mux   muxFlags
 		iface string
-		port  uint16
+		port  int
 	)
 	cmd := &cobra.Command{
 		Use:   "sniff [FILTER]",
@@ -48,12 +47,9 @@ func newSniffCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			expr := strings.Join(args, " ")
-			if port != 0 {
-				if expr != "" {
-					return usageError{errors.New("sniff: give --port or a filter, not both")}
-				}
-				expr = fmt.Sprintf("port %d", port)
+			expr, err := portExpr("sniff", port, cmd.Flags().Changed("port"), strings.Join(args, " "))
+			if err != nil {
+				return err
 			}
 			filter, err := pcap.ParseFilter(expr)
 			if err != nil {
@@ -104,7 +100,7 @@ func newSniffCmd() *cobra.Command {
 	write.register(cmd)
 	mux.register(cmd)
 	cmd.Flags().StringVarP(&iface, "interface", "i", "", "interface to capture on (Ethernet, loopback, or a tunnel's: tun, WireGuard, IPIP), or "+sniff.Any+" for every one (default "+sniff.DefaultInterface+")")
-	cmd.Flags().Uint16Var(&port, "port", 0, "decode the connections with an end on this port, whatever their bytes look like")
+	cmd.Flags().IntVar(&port, "port", 0, "decode the connections with an end on this port, whatever their bytes look like")
 	return cmd
 }
 

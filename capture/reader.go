@@ -169,6 +169,9 @@ type Reader struct {
 	stats    struct {
 		packets, bytes, notTCP, conns, decoded, skipped, cut atomic.Uint64
 	}
+	// notMux counts the connections skipped as neither smux nor yamux
+	// (skippedNotMux).
+	notMux int
 }
 
 // connAsm is one TCP connection's reassembly: an assembler of its own, so
@@ -513,6 +516,9 @@ func (r *Reader) Close() {
 	}
 	clear(r.conns)
 	clear(r.ended)
+	if text := r.skipSummary(); text != "" {
+		r.cfg.Registry.Notice(r.latest, text)
+	}
 	if r.cfg.Evaluate != nil && !r.latest.IsZero() {
 		r.cfg.Evaluate(r.latest) // the capture as it ends
 	}
@@ -1186,6 +1192,7 @@ func (c *conn) settle() {
 	case skipped:
 		if !c.pick {
 			c.r.stats.skipped.Add(1)
+			c.skippedNotMux()
 			c.pending, c.probe, c.yprobe, c.start = nil, [2]*decoder.Decoder{}, [2]*yamux.Decoder{}, [2]*walker{}
 			return
 		}

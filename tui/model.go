@@ -326,6 +326,9 @@ func (m *Model) applyRead(msg snapshotMsg) tea.Cmd {
 	m.rates.update(msg.snap)
 	m.snap = msg.snap
 	msg.rates = m.rates.session
+	if m.done {
+		m.sessions.over = nothingFound(m.status)
+	}
 	var c1, c2, c3 tea.Cmd
 	m.sessions, c1 = m.sessions.Update(msg)
 	m.streams, c2 = m.streams.Update(msg)

@@ -928,3 +928,78 @@ func TestFramesEvictedFromHistory(t *testing.T) {
 		t.Errorf("the frames pane does not say stream 3's frames were evicted:\n%s", screen)
 	}
 }
+
+// TestNothingRecognised: once a capture is read whole and nothing in it
+// was smux or yamux, the sessions pane says so, how many connections were
+// skipped and the notices whole (which name them and say why), where it
+// said "waiting for sessions…" although none could come any more; while
+// the capture is read it still waits.
+func TestNothingRecognised(t *testing.T) {
+	for _, tc := range []struct {
+		skipped uint64
+		want    string
+	}{
+		{3, "3 connections skipped, for these reasons:"},
+		{0, "capture read: no smux or yamux in it"},
+	} {
+		c := newCapture(live.Config{})
+		why := "skipped 127.0.0.1:46974 → 127.0.0.1:39700, neither smux nor yamux: the client sent a byte and then a yamux header; a byte before the mux, such as Consul's and Nomad's RPC type byte: --skip 1 decodes the yamux after it"
+		c.reg.Notice(base, why)
+		done := false
+		status := func() live.Status {
+			return live.Status{{Key: "read", Label: "read", Value: "done"}, {Key: "skipped", Label: "skipped", Value: tc.skipped}}
+		}
+		m := newModel(c.reg, Options{Title: "read x.pcap", NoColor: true, Status: status, Done: func() bool { return done }}, c.snapshot, time.UTC, 0)
+		m = resize(m, 160, 45)
+		m = tickAt(m, c, time.Second)
+		if got := screenOf(m); !strings.Contains(got, "waiting for sessions…") {
+			t.Fatalf("while the capture is read the sessions pane does not wait:\n%s", got)
+		}
+		done = true
+		m = tickAt(m, c, time.Second)
+		got := screenOf(m)
+		if strings.Contains(got, "waiting for sessions") || !strings.Contains(got, "capture read: no smux or yamux in it") || !strings.Contains(got, tc.want) {
+			t.Errorf("skipped %d: after the capture is read the sessions pane does not say %q:\n%s", tc.skipped, tc.want, got)
+		}
+		// The notice whole, wrapped in the pane, not only its start in the header.
+		if !strings.Contains(got, "· skipped 127.0.0.1:46974 → 127.0.0.1:39700") || !strings.Contains(got, "RPC type byte: --skip 1 decodes the yamux") {
+			t.Errorf("the sessions pane does not show the notice whole:\n%s", got)
+		}
+	}
+}
+
+// TestHeaderRateAtCaptureEnd: a capture read at once is one interval of
+// its time between two reads: 5 s of it, 2500 frames, and every session
+// ended at its end. The header's frames/s is the rows' (the frames of
+// the sessions still live, over the last interval), 0 there, as every
+// row's fr/s is; it showed the whole capture's average, 500 frames/s,
+// as if frames were still flowing. With a session still live its rate
+// is the header's.
+func TestHeaderRateAtCaptureEnd(t *testing.T) {
+	for _, live_ := range []bool{false, true} {
+		c := newCapture(live.Config{History: 100})
+		s := c.open("127.0.0.1:5001", "127.0.0.1:9000", base)
+		done := false
+		m := newModel(c.reg, Options{Title: "read x.pcap", NoColor: true, Done: func() bool { return done }}, c.snapshot, time.UTC, 0)
+		m = resize(m, 160, 45)
+		m = tickAt(m, c, 0) // the first read: the capture's first packet
+		for i := range 2500 {
+			c.frame(s, live.ClientToServer, base.Add(time.Duration(i)*2*time.Millisecond), 1, decoder.NOP, 0, "", 0)
+		}
+		if !live_ {
+			s.End(base.Add(5*time.Second), live.EOF, nil)
+		}
+		done = true
+		m = tickAt(m, c, 5*time.Second) // the capture read whole
+		want, row := "0 frames/s", 0.0
+		if live_ {
+			want, row = "500 frames/s", 500
+		}
+		if got := m.rates.session[s.ID()]; got != row {
+			t.Fatalf("live %v: the row's rate %v, want %v", live_, got, row)
+		}
+		if got := screenOf(m); !strings.Contains(got, " "+want+" ") {
+			t.Errorf("live %v: the header does not say %s, as the rows do:\n%s", live_, want, strings.SplitN(got, "\n", 2)[0])
+		}
+	}
+}

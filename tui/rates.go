@@ -7,7 +7,8 @@ import (
 )
 
 // rates are frames per second, measured between snapshots at least a
-// second apart, like top's: steady enough to read at 10 Hz.
+// second apart, like top's: steady enough to read at 10 Hz. A session's
+// is 0 once it ended; total is the sessions' summed.
 type rates struct {
 	base    *live.Snapshot
 	total   float64
@@ -26,7 +27,6 @@ func (r *rates) update(snap *live.Snapshot) {
 	if dt < rateWindow.Seconds() {
 		return
 	}
-	r.total = float64(snap.Totals.Total()-min(snap.Totals.Total(), r.base.Totals.Total())) / dt
 	per := make(map[uint64]float64, len(snap.Sessions))
 	old := r.base.Sessions
 	j := 0
@@ -41,6 +41,14 @@ func (r *rates) update(snap *live.Snapshot) {
 		if n := ss.Counts.Total() - min(before, ss.Counts.Total()); n > 0 && !ss.Ended {
 			per[ss.ID] = float64(n) / dt
 		}
+	}
+	// The header's rate is the rows' summed: the frames of the sessions
+	// still live. Counted from all the frames, a capture read at once,
+	// one interval of its time, showed its whole average when every row
+	// said 0, its sessions ended.
+	r.total = 0
+	for _, v := range per {
+		r.total += v
 	}
 	r.session = per
 	r.base = snap

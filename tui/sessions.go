@@ -50,6 +50,9 @@ type sessionsPane struct {
 	rows      []*live.SessionSnap // the sessions shown, in order
 	id        uint64              // the selected session; 0 for none
 	h         int                 // the pane's height, for paging and scrolling
+	// over is what the pane says, a line each, with no session once no
+	// more can come (a capture read whole), instead of that it waits.
+	over []string
 
 	listCursor // the selected session's row and the first row shown
 }
@@ -264,6 +267,23 @@ func (p *sessionsPane) body(th *theme, w, h int, focused bool) []string {
 		msg := " waiting for sessions…"
 		if p.hideEnded && len(p.snap.Sessions) > 0 {
 			msg = " every session has ended; e shows them"
+		} else if p.over != nil {
+			// Then the notices, whole, which say why: the header has room
+			// for the latest one's start only.
+			lines := p.over
+			for _, n := range p.snap.Notices {
+				for i, l := range wrapText(printable.Text(n.Text), w-4) {
+					lead := "· "
+					if i > 0 {
+						lead = "  "
+					}
+					lines = append(lines, lead+l)
+				}
+			}
+			for _, l := range lines[:min(len(lines), h-1)] {
+				out = append(out, newLine(w).add(" "+l, st.dim).String())
+			}
+			return out
 		}
 		return append(out, newLine(w).add(msg, st.dim).String())
 	}
@@ -431,4 +451,19 @@ func notWhat(s *live.SessionSnap) string {
 		return "yamux"
 	}
 	return "smux"
+}
+
+// nothingFound is what the sessions pane says when a capture read whole
+// held no session: how many connections were skipped (its status's
+// "skipped"), before the notices, which name them.
+func nothingFound(st live.Status) []string {
+	for _, f := range st {
+		if f.Key != "skipped" {
+			continue
+		}
+		if n, ok := f.Value.(uint64); ok && n > 0 {
+			return []string{"capture read: no smux or yamux in it", plural(n, "connection") + " skipped, for these reasons:"}
+		}
+	}
+	return []string{"capture read: no smux or yamux in it"}
 }

@@ -1,0 +1,95 @@
+package capture
+
+import (
+	"fmt"
+
+	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/wirekind"
+)
+
+// maxSkipNotices bounds the notices that name a connection skipped as
+// neither smux nor yamux, one each; Close sums up those past it, so that a
+// capture of a busy web server does not bury everything else in notices.
+const maxSkipNotices = 5
+
+// skippedNotMux tells the user of a connection the reader skipped because
+// its bytes are neither smux nor yamux: which connection, what it looks
+// like, and the flags that would decode it. It is called while the bytes
+// it held are still there.
+func (c *conn) skippedNotMux() {
+	r := c.r
+	r.notMux++
+	if r.notMux > maxSkipNotices {
+		return
+	}
+	r.cfg.Registry.Notice(c.last, c.skipText())
+}
+
+// skipText is skippedNotMux's notice.
+func (c *conn) skipText() string {
+	client, server := c.a, c.b
+	if !c.clientIsA {
+		client, server = c.b, c.a
+	}
+	head := fmt.Sprintf("skipped %s → %s, neither smux nor yamux", client, server)
+	sender, first := "client", c.firstBytes(live.ClientToServer)
+	if len(first) == 0 {
+		sender, first = "server", c.firstBytes(live.ServerToClient)
+	}
+	if len(first) == 0 {
+		return head + ": it carried no bytes"
+	}
+	kind := wirekind.Guess(first)
+	port := server.Port()
+	what := fmt.Sprintf("the %s sent %s", sender, kind)
+	if kind == wirekind.Unknown {
+		what = fmt.Sprintf("the %s's first bytes are % x", sender, first)
+	}
+	var try string
+	switch kind {
+	case wirekind.PrefixedYamux:
+		try = "a byte before the mux, such as Consul's and Nomad's RPC type byte: --skip 1 decodes the yamux after it (--port " +
+			fmt.Sprint(port) + " --protocol yamux --skip 1 to force it)"
+	case wirekind.Yamux:
+		try = fmt.Sprintf("if it is yamux, --port %d --protocol yamux decodes it whatever follows, and its findings say what is wrong", port)
+	case wirekind.SmuxV1, wirekind.SmuxV2:
+		try = fmt.Sprintf("if it is smux, --port %d --protocol smux decodes it whatever follows, and its findings say what is wrong", port)
+	default:
+		try = fmt.Sprintf("if a mux should be there, --port %d decodes the connection whatever it holds (--skip N past bytes the client sends first), and its findings say what is wrong", port)
+	}
+	return head + ": " + what + "; " + try
+}
+
+// firstBytes returns the first bytes (up to a header's 8) that direction
+// d sent of those held, past the prefix --skip names, if the direction
+// began at its SYN.
+func (c *conn) firstBytes(d live.Dir) []byte {
+	skip := 0
+	if d == live.ClientToServer && c.syn[d] {
+		skip = c.r.cfg.Skip
+	}
+	var b []byte
+	for _, ch := range c.pending {
+		if ch.dir != d || ch.end || ch.lost > 0 {
+			continue
+		}
+		p := ch.data
+		n := min(skip, len(p))
+		p, skip = p[n:], skip-n
+		b = append(b, p[:min(len(p), 8-len(b))]...)
+		if len(b) == 8 {
+			break
+		}
+	}
+	return b
+}
+
+// skipSummary is Close's notice of the connections skipped as neither
+// smux nor yamux past the first maxSkipNotices, or "" if there were none.
+func (r *Reader) skipSummary() string {
+	if r.notMux <= maxSkipNotices {
+		return ""
+	}
+	return fmt.Sprintf("%d more connections skipped, neither smux nor yamux (%d in all; the first %d are named above)",
+		r.notMux-maxSkipNotices, r.notMux, maxSkipNotices)
+}
