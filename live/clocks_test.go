@@ -645,3 +645,113 @@ func TestLeakOfTheSideThatSpeaks(t *testing.T) {
 		t.Errorf("LEAK at %v, want 7s:%s", leakAt.Sub(t0), describeRecords(findingRecords(reg)))
 	}
 }
+
+// TestUnansweredHandsOverSeveral: an UNANSWERED that counts several
+// client streams resolves as some of them hand over to WINDOW_STALL (v2
+// uploads nobody reads, whose windows filled after they counted) in one
+// evaluation. Its resolution named the first of them and added "the
+// others got an answer, or closed", false of the second. It names each
+// one WINDOW_STALL now holds, says of those the server's silence excuses
+// that they are KEEPALIVE's, and says the others got an answer only where
+// some did. A stream whose WINDOW_STALL was open before UNANSWERED
+// counted anything (its window full at once) is not handed over: it was
+// named too, where the one stream UNANSWERED counted got its answer.
+func TestUnansweredHandsOverSeveral(t *testing.T) {
+	chunk := strings.Repeat("x", 32<<10)
+	const (
+		upload = iota // a write every 300 ms: the window full at 2.4 s, WINDOW_STALL at 3.4 s
+		waits         // a request with no answer
+		served        // a request answered at 3.4 s
+		full          // the window full at once: WINDOW_STALL at 1 s
+		pushed        // written on again at 3.4 s, in v1
+	)
+	for _, tc := range []struct {
+		name    string
+		ver     uint8
+		streams []int // stream 3, 5, 7... in order
+		silent  bool  // the server sends nothing after 2 s: KEEPALIVE at 3.4 s (--silent-after 1.4 s)
+		blocked bool  // the client's write from 2.4 s never returns: SESSION_BLOCKED at 3.4 s
+		want    string
+		detail  string
+	}{
+		{"two uploads", 2, []int{upload, upload}, false, false,
+			"+UNANSWERED -UNANSWERED +WINDOW_STALL +WINDOW_STALL",
+			"streams 3 and 5, still unanswered, are WINDOW_STALL's now: the client's writers are held by full windows, which the server has not read from"},
+		{"two uploads and a request served", 2, []int{upload, served, upload}, false, false,
+			"+UNANSWERED -UNANSWERED +WINDOW_STALL +WINDOW_STALL",
+			"streams 3 and 7, still unanswered, are WINDOW_STALL's now: the client's writers are held by full windows, which the server has not read from; the other got an answer, or closed"},
+		{"five uploads", 2, []int{upload, upload, upload, upload, upload}, false, false,
+			"+UNANSWERED -UNANSWERED +WINDOW_STALL +WINDOW_STALL +WINDOW_STALL +WINDOW_STALL +WINDOW_STALL",
+			"streams 3, 5, 7 and 2 more, still unanswered, are WINDOW_STALL's now: the client's writers are held by full windows, which the server has not read from"},
+		{"an upload and a request, the server silent", 2, []int{upload, waits}, true, false,
+			"+UNANSWERED -UNANSWERED +KEEPALIVE +WINDOW_STALL",
+			"stream 3, still unanswered, is WINDOW_STALL's now: the client's writer is held by a full window, which the server has not read from; stream 5 is KEEPALIVE's: the server went silent"},
+		{"an upload stalled from the start and a request served", 2, []int{full, served}, false, false,
+			"+WINDOW_STALL +UNANSWERED -UNANSWERED",
+			"the streams got an answer, or closed"},
+		{"a request while the session blocks, and one served", 2, []int{waits, served}, false, true,
+			"+UNANSWERED -UNANSWERED +SESSION_BLOCKED",
+			"stream 3 is SESSION_BLOCKED's: the session is blocked; the other got an answer, or closed"},
+		{"v1: a push written on again and a request served", 1, []int{pushed, served}, false, false,
+			"+UNANSWERED -UNANSWERED",
+			"the client writes on stream 3 again: in smux v1 a stream's wait counts from its opener's last frame on it; the other got an answer, or closed"},
+	} {
+		cfg := live.FindingsConfig{UnansweredAfter: 2 * time.Second, StallAfter: time.Second, BlockedAfter: time.Second, LeakAfter: time.Hour, Churn: -1}
+		if tc.silent {
+			cfg.SilentAfter = 1400 * time.Millisecond
+		}
+		reg := live.New(live.Config{})
+		sc := openSession(reg, tc.ver)
+		for i, kind := range tc.streams {
+			sid := uint32(3 + 2*i)
+			sc.feedAt(sec(0), syn(c2s, sid), psh(c2s, sid, "REQ!"))
+			if kind == full {
+				for range 8 {
+					sc.feedAt(sec(0), psh(c2s, sid, chunk))
+				}
+			}
+		}
+		writes := 0
+		for ms := 100; ms <= 4000; ms += 100 {
+			at := sec(float64(ms) / 1000)
+			if ms%1000 == 0 {
+				sc.feedAt(at, nop(c2s))
+				if !tc.silent || ms <= 2000 {
+					sc.feedAt(at, nop(s2c))
+				}
+			}
+			if ms%300 == 0 && writes < 8 {
+				writes++
+				for i, kind := range tc.streams {
+					if kind == upload {
+						sc.feedAt(at, psh(c2s, uint32(3+2*i), chunk))
+					}
+				}
+			}
+			if ms == 2400 && tc.blocked {
+				sc.s.WriteStarted(c2s)
+			}
+			if ms == 3400 {
+				for i, kind := range tc.streams {
+					switch kind {
+					case served:
+						sc.feedAt(at, psh(s2c, uint32(3+2*i), "ok"))
+					case pushed:
+						sc.feedAt(at, psh(c2s, uint32(3+2*i), "more"))
+					}
+				}
+			}
+			reg.Evaluate(at, cfg)
+		}
+		recs := findingRecords(reg)
+		if got := codes(reg); got != tc.want {
+			t.Errorf("%s: %s, want %s:%s", tc.name, got, tc.want, describeRecords(recs))
+			continue
+		}
+		for _, r := range recs {
+			if r.Kind == live.FindingResolved && r.Detail != tc.detail {
+				t.Errorf("%s: UNANSWERED resolved at %v:\n  %q\nwant\n  %q", tc.name, r.At.Sub(t0), r.Detail, tc.detail)
+			}
+		}
+	}
+}
