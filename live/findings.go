@@ -287,6 +287,10 @@ type engine struct {
 
 	view     atomic.Pointer[findingsView] // what snapshots show
 	lastEval atomic.Int64                 // the latest evaluation's time, Unix ns; 0 before the first
+	// done is the latest evaluation (evals) that has finished: its
+	// findings are in view, published by it or, unchanged, by an earlier
+	// one (leakmarks.go).
+	done atomic.Uint64
 
 	ends churnRing // session ends, for CHURN
 }
@@ -299,6 +303,7 @@ type openFinding struct {
 
 // findingsView is the engine's published state, immutable.
 type findingsView struct {
+	eval     uint64 // the evaluation (engine.evals) that published it
 	open     []*Finding
 	counts   [NumSeverities]int
 	opened   uint64
@@ -434,6 +439,7 @@ func (r *Registry) Evaluate(now time.Time, cfg FindingsConfig) {
 		e.publish()
 	}
 	e.lastEval.Store(ns)
+	e.done.Store(e.evals)
 }
 
 // session evaluates one session.
@@ -579,7 +585,7 @@ func (e *engine) apply(r *Registry, c change, now time.Time, why string) {
 // publish makes the open findings visible to snapshots: most severe
 // first, then oldest. e.mu is held.
 func (e *engine) publish() {
-	v := &findingsView{opened: e.opened, openedBy: e.openedBy, resolved: slices.Clone(e.resolved)}
+	v := &findingsView{eval: e.evals, opened: e.opened, openedBy: e.openedBy, resolved: slices.Clone(e.resolved)}
 	v.open = make([]*Finding, 0, len(e.open))
 	for _, of := range e.open {
 		v.open = append(v.open, of.f)

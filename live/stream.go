@@ -119,10 +119,12 @@ type stream struct {
 	// excused is the evaluation (engineSession.seen, cut to 32 bits)
 	// that last found another finding explaining it as a leak
 	// (explainedLeaks): it is no leak of that evaluation's LEAK
-	// (leakmarks.go). The engine's, but here it fills padding.
-	excused uint32
-	serial  uint64      // the session's count of streams opened when this one was: a FrameRef's check
-	watch   streamWatch // the findings engine's: watch.go
+	// (leakmarks.go); excusedRun says the one before it did too. The
+	// engine's, but here they fill padding.
+	excusedRun bool
+	excused    uint32
+	serial     uint64      // the session's count of streams opened when this one was: a FrameRef's check
+	watch      streamWatch // the findings engine's: watch.go
 }
 
 // Traffic counts frames and PSH payload bytes per direction.
