@@ -16,23 +16,21 @@ import "time"
 // view it read, if newer). An evaluation that runs meanwhile may have
 // changed a session's marks already (Session.marksGen is asOf+1): the
 // snapshot then reads them as they were one evaluation before, from what
-// the change keeps (leakMarks.prevShown, stream.excusedRun,
-// sessionWatch.crossedAt). Before, for one refresh, it marked the streams
+// the change keeps (Session.prevShown, stream.excusedRun,
+// Session.crossedAt). Before, for one refresh, it marked the streams
 // of the running evaluation beside the counts of the finished one. A
 // snapshot that outlasts a whole evaluation and sees a session changed by
-// the next one shows its newest marks. So does one taken while an
-// evaluation counts the leaks afresh (--leak-after grew, or the clock went
-// back): that evaluation counts every stream anew.
+// the next one shows its newest marks. One taken while an evaluation
+// counts the leaks afresh (--leak-after grew, or the clock went back)
+// marks none: that evaluation counts every stream anew.
 
 // leakMarks is what an evaluation of a session leaves for StreamSnap.Leak:
 // the kinds (leakKind) with an open LEAK finding, and, to tell a change,
-// the leaks counted by kind, the streams excused, and the latest
-// evaluation that counted a stream as a leak.
+// the leaks counted by kind and the streams excused.
 type leakMarks struct {
-	shown     [3]bool
-	leaked    [3]uint64
-	excused   int
-	crossedAt uint64
+	shown   [3]bool
+	leaked  [3]uint64
+	excused int
 }
 
 // excuse notes that the evaluation in progress found another finding
@@ -54,7 +52,7 @@ func (w *sessionWatch) excuse(st *stream) {
 // change. It returns what s's open LEAK findings count. s.mu is held.
 func (s *Session) markLeaks() (count int) {
 	w := &s.w
-	m := leakMarks{leaked: w.leaked, excused: w.excusedN, crossedAt: w.crossedAt}
+	m := leakMarks{leaked: w.leaked, excused: w.excusedN}
 	if w.eng.openCodes&(1<<CodeLeak) != 0 {
 		for _, f := range w.eng.open {
 			if f.Code == CodeLeak {
@@ -64,10 +62,26 @@ func (s *Session) markLeaks() (count int) {
 		}
 	}
 	if m != w.marks || m.excused > 0 {
-		s.marksGen, w.prevShown = w.eng.seen, w.marks.shown
+		s.marksChanged()
 		w.marks, w.excusedN = m, 0 // written only on a change: most sessions' marks stay as they were
 	}
 	return count
+}
+
+// marksChanged notes that the evaluation in progress may change the
+// marks: they are as the one before left them until it does. s.mu is held.
+func (s *Session) marksChanged() {
+	if seen := s.w.eng.seen; s.marksGen != seen {
+		s.marksGen, s.prevShown = seen, s.w.marks.shown
+	}
+}
+
+// crossed notes that the evaluation in progress counts streams as leaks,
+// from the one whose SYN was at first (Unix ns): it changes the marks,
+// though the counts may stay as they were (as many closed). s.mu is held.
+func (s *Session) crossed(first int64) {
+	s.marksChanged()
+	s.crossedAt, s.crossedFrom = s.w.eng.seen, first
 }
 
 // findingLeakKind is the leakKind of the streams a LEAK finding counts:
@@ -89,7 +103,7 @@ func findingLeakKind(f *Finding) int {
 func (s *Session) leakMarked(st *stream, before bool, asOf uint64) bool {
 	shown := s.w.marks.shown
 	if before {
-		shown = s.w.prevShown
+		shown = s.prevShown
 	}
 	if shown == [3]bool{} {
 		return false // no LEAK open: the stream's cache lines are not read
@@ -101,7 +115,7 @@ func (s *Session) leakMarked(st *stream, before bool, asOf uint64) bool {
 	if !before {
 		return st.excused != uint32(s.w.eng.seen)
 	}
-	if s.w.crossedAt == asOf+1 && w.first >= s.w.crossedFrom {
+	if s.crossedAt == asOf+1 && w.first >= s.crossedFrom {
 		return false // counted by the evaluation after asOf
 	}
 	gen := uint32(asOf)

@@ -158,15 +158,9 @@ type sessionWatch struct {
 
 	// The leak marks (leakmarks.go): what the latest evaluation left for
 	// StreamSnap.Leak (Session.marksGen is the evaluation that last
-	// changed them), and the kinds shown before that change.
-	marks     leakMarks
-	excusedN  int // streams excused by the evaluation in progress
-	prevShown [3]bool
-	// crossedAt is the latest evaluation that counted a stream as a leak
-	// (countLeaks), and crossedFrom the SYN (Unix ns) of the first it
-	// counted: it and the live streams after it are that evaluation's.
-	crossedAt   uint64
-	crossedFrom int64
+	// changed them).
+	marks    leakMarks
+	excusedN int // streams excused by the evaluation in progress
 
 	eng engineSession // the engine's own, under the session's lock
 }
@@ -514,7 +508,7 @@ func (s *Session) countLeaks(cutoff int64, leakAfter time.Duration) *[3]leakRef 
 	}
 	w.leakCut = cutoff
 	if w.leakFrom != nil && w.leakFromAt <= cutoff {
-		w.crossedAt, w.crossedFrom = w.eng.seen, w.leakFromAt
+		s.crossed(w.leakFromAt)
 	}
 	for n := 0; w.leakFrom != nil && w.leakFromAt <= cutoff && n < maxWalk; n++ {
 		st := w.leakFrom
