@@ -419,11 +419,12 @@ func TestDataAfterCloseResolvesThroughReadLateData(t *testing.T) {
 // though the frozen peer explains it. Here the server answers stream 3 at
 // 4.5 s and then sends nothing (its keepalive came every second:
 // KEEPALIVE at 6.5 s); the stream's leak deadline comes before KEEPALIVE's
-// cutoff, at it, or after it. Evaluated every millisecond, no LEAK opens
-// while the server is silent; when it wakes at 9 s, the stream, still
-// open, is a LEAK from its SYN at once. A server that does not freeze has
-// its LEAK at its first frame after the deadline (its NOP at 7 s, for the
-// deadline at 6.5 s), as does one that woke before the deadline.
+// cutoff, at it, or after it. Evaluated around every instant where a
+// clock turns, no LEAK opens while the server is silent; when it wakes at
+// 9 s, the stream, still open, is a LEAK from its SYN at once. A server
+// that does not freeze has its LEAK at its first frame after the deadline
+// (its NOP at 7 s, for the deadline at 6.5 s), as does one that woke
+// before the deadline.
 func TestNoLeakBesideAFrozenPeer(t *testing.T) {
 	for _, tc := range []struct {
 		leak   float64 // --leak-after, s: the deadline is at 4.5 s plus it
@@ -441,37 +442,71 @@ func TestNoLeakBesideAFrozenPeer(t *testing.T) {
 	} {
 		cfg := live.FindingsConfig{LeakAfter: time.Duration(tc.leak * float64(time.Second)), Churn: -1}
 		reg := live.New(live.Config{})
-		sc := openSession(reg, 1)
-		var leakAt time.Time
-		for ms := 1; ms <= 11000; ms++ {
-			at := sec(float64(ms) / 1000)
-			if ms%1000 == 0 {
-				sc.feedAt(at, nop(c2s))
-				if !tc.frozen || ms < 4500 || ms >= 9000 {
-					sc.feedAt(at, nop(s2c))
-				}
-			}
-			if ms == 4500 {
-				sc.feedAt(at, syn(c2s, 3), psh(c2s, 3, "FRZE"), psh(s2c, 3, "ok"))
-			}
-			reg.Evaluate(at, cfg)
-			for _, r := range findingRecords(reg) {
-				if r.Finding.Code == live.CodeLeak && leakAt.IsZero() {
-					leakAt = r.At
-					if !r.Finding.Since.Equal(sec(4.5)) {
-						t.Errorf("leak-after %v s: LEAK since %v, want the SYN, 4.5s", tc.leak, r.Finding.Since.Sub(t0))
-					}
-				}
-			}
+		freeze := frozenPeer{from: 4500, until: 9000}
+		if !tc.frozen {
+			freeze = frozenPeer{}
 		}
+		leak := freeze.replay(t, reg, cfg, syn(c2s, 3), psh(c2s, 3, "FRZE"), psh(s2c, 3, "ok"))
 		name := fmt.Sprintf("leak-after %v s, frozen %v", tc.leak, tc.frozen)
 		if got := codes(reg); got != tc.want {
 			t.Errorf("%s: %s, want %s:%s", name, got, tc.want, describeRecords(findingRecords(reg)))
 		}
-		if tc.leakAt != 0 && !leakAt.Equal(sec(tc.leakAt)) {
-			t.Errorf("%s: LEAK at %v, want %v s", name, leakAt.Sub(t0), tc.leakAt)
+		if leak == nil || !leak.At.Equal(sec(tc.leakAt)) || !leak.Finding.Since.Equal(sec(4.5)) {
+			t.Errorf("%s: LEAK %s, want at %v s since the SYN, 4.5s", name, leakTimes(leak), tc.leakAt)
 		}
 	}
+}
+
+// leakTimes describes a LEAK record's time and its finding's Since.
+func leakTimes(r *live.Record) string {
+	if r == nil {
+		return "never opened"
+	}
+	return fmt.Sprintf("at %v since %v", r.At.Sub(t0), r.Finding.Since.Sub(t0))
+}
+
+// frozenPeer is a v1 session's traffic to 11 s: the client sends a NOP
+// every second, and so does the server, except while it is frozen, from
+// from until until (ms).
+type frozenPeer struct{ from, until int }
+
+// replay feeds it to a session of reg, with ws, stream 3's frames, at
+// 4.5 s, and evaluates with cfg around every instant where a clock may
+// turn, and every 100 ms between: its frames, their thresholds (the
+// deadline, the keepalive's cadence and its silence limit) and the
+// freeze's ends all fall on multiples of 500 ms, so the evaluations a
+// millisecond before, at and after each see every change of every rule,
+// as evaluations every millisecond did, for a fortieth of their cost. It
+// returns the first LEAK record, nil if none.
+func (fp frozenPeer) replay(t *testing.T, reg *live.Registry, cfg live.FindingsConfig, ws ...wire) *live.Record {
+	t.Helper()
+	const turn = 500 // ms
+	if cfg.LeakAfter%(turn*time.Millisecond) != 0 || fp.from%turn != 0 || fp.until%turn != 0 {
+		t.Fatalf("leak-after %v, freeze %d to %d ms: not on the %d ms instants the replay evaluates around", cfg.LeakAfter, fp.from, fp.until, turn)
+	}
+	sc := openSession(reg, 1)
+	for ms := 1; ms <= 11000; ms++ {
+		if off := ms % turn; ms%100 != 0 && off != 1 && off != turn-1 {
+			continue
+		}
+		at := sec(float64(ms) / 1000)
+		if ms%1000 == 0 {
+			sc.feedAt(at, nop(c2s))
+			if ms < fp.from || ms >= fp.until {
+				sc.feedAt(at, nop(s2c))
+			}
+		}
+		if ms == 4500 {
+			sc.feedAt(at, ws...)
+		}
+		reg.Evaluate(at, cfg)
+	}
+	for _, r := range findingRecords(reg) {
+		if r.Finding.Code == live.CodeLeak {
+			return &r
+		}
+	}
+	return nil
 }
 
 // TestLeakBeforeAPeerFreezesStays: a stream that was a LEAK before the
@@ -621,27 +656,118 @@ func TestUnansweredHandsOver(t *testing.T) {
 func TestLeakOfTheSideThatSpeaks(t *testing.T) {
 	cfg := live.FindingsConfig{LeakAfter: 2 * time.Second, Churn: -1}
 	reg := live.New(live.Config{})
-	sc := openSession(reg, 1)
-	var leakAt time.Time
-	for ms := 1; ms <= 11000; ms++ {
-		at := sec(float64(ms) / 1000)
-		if ms%1000 == 0 {
-			sc.feedAt(at, nop(c2s))
-			if ms < 4500 {
-				sc.feedAt(at, nop(s2c))
-			}
-		}
-		if ms == 4500 {
-			sc.feedAt(at, syn(c2s, 3), psh(c2s, 3, "GET"), psh(s2c, 3, "ok"), fin(s2c, 3))
-		}
-		reg.Evaluate(at, cfg)
-		for _, r := range findingRecords(reg) {
-			if r.Finding.Code == live.CodeLeak && leakAt.IsZero() {
-				leakAt = r.At
-			}
-		}
+	frozen := frozenPeer{from: 4500, until: 12000} // it never wakes
+	if leak := frozen.replay(t, reg, cfg, syn(c2s, 3), psh(c2s, 3, "GET"), psh(s2c, 3, "ok"), fin(s2c, 3)); leak == nil || !leak.At.Equal(sec(7)) {
+		t.Errorf("LEAK %s, want at 7s:%s", leakTimes(leak), describeRecords(findingRecords(reg)))
 	}
-	if !leakAt.Equal(sec(7)) {
-		t.Errorf("LEAK at %v, want 7s:%s", leakAt.Sub(t0), describeRecords(findingRecords(reg)))
+}
+
+// TestUnansweredHandsOverSeveral: an UNANSWERED that counts several
+// client streams resolves as some of them hand over to WINDOW_STALL (v2
+// uploads nobody reads, whose windows filled after they counted) in one
+// evaluation. Its resolution named the first of them and added "the
+// others got an answer, or closed", false of the second. It names each
+// one WINDOW_STALL now holds, says of those the server's silence excuses
+// that they are KEEPALIVE's, and says the others got an answer only where
+// some did. A stream whose WINDOW_STALL was open before UNANSWERED
+// counted anything (its window full at once) is not handed over: it was
+// named too, where the one stream UNANSWERED counted got its answer.
+func TestUnansweredHandsOverSeveral(t *testing.T) {
+	chunk := strings.Repeat("x", 32<<10)
+	const (
+		upload = iota // a write every 300 ms: the window full at 2.4 s, WINDOW_STALL at 3.4 s
+		waits         // a request with no answer
+		served        // a request answered at 3.4 s
+		full          // the window full at once: WINDOW_STALL at 1 s
+		pushed        // written on again at 3.4 s, in v1
+	)
+	for _, tc := range []struct {
+		name    string
+		ver     uint8
+		streams []int // stream 3, 5, 7... in order
+		silent  bool  // the server sends nothing after 2 s: KEEPALIVE at 3.4 s (--silent-after 1.4 s)
+		blocked bool  // the client's write from 2.4 s never returns: SESSION_BLOCKED at 3.4 s
+		want    string
+		detail  string
+	}{
+		{"two uploads", 2, []int{upload, upload}, false, false,
+			"+UNANSWERED -UNANSWERED +WINDOW_STALL +WINDOW_STALL",
+			"streams 3 and 5, still unanswered, are WINDOW_STALL's now: the client's writers are held by full windows, which the server has not read from"},
+		{"two uploads and a request served", 2, []int{upload, served, upload}, false, false,
+			"+UNANSWERED -UNANSWERED +WINDOW_STALL +WINDOW_STALL",
+			"streams 3 and 7, still unanswered, are WINDOW_STALL's now: the client's writers are held by full windows, which the server has not read from; the other got an answer, or closed"},
+		{"five uploads", 2, []int{upload, upload, upload, upload, upload}, false, false,
+			"+UNANSWERED -UNANSWERED +WINDOW_STALL +WINDOW_STALL +WINDOW_STALL +WINDOW_STALL +WINDOW_STALL",
+			"streams 3, 5, 7 and 2 more, still unanswered, are WINDOW_STALL's now: the client's writers are held by full windows, which the server has not read from"},
+		{"an upload and a request, the server silent", 2, []int{upload, waits}, true, false,
+			"+UNANSWERED -UNANSWERED +KEEPALIVE +WINDOW_STALL",
+			"stream 3, still unanswered, is WINDOW_STALL's now: the client's writer is held by a full window, which the server has not read from; stream 5 is KEEPALIVE's: the server went silent"},
+		{"an upload stalled from the start and a request served", 2, []int{full, served}, false, false,
+			"+WINDOW_STALL +UNANSWERED -UNANSWERED",
+			"the streams got an answer, or closed"},
+		{"a request while the session blocks, and one served", 2, []int{waits, served}, false, true,
+			"+UNANSWERED -UNANSWERED +SESSION_BLOCKED",
+			"stream 3 is SESSION_BLOCKED's: the session is blocked; the other got an answer, or closed"},
+		{"v1: a push written on again and a request served", 1, []int{pushed, served}, false, false,
+			"+UNANSWERED -UNANSWERED",
+			"the client writes on stream 3 again: in smux v1 a stream's wait counts from its opener's last frame on it; the other got an answer, or closed"},
+	} {
+		cfg := live.FindingsConfig{UnansweredAfter: 2 * time.Second, StallAfter: time.Second, BlockedAfter: time.Second, LeakAfter: time.Hour, Churn: -1}
+		if tc.silent {
+			cfg.SilentAfter = 1400 * time.Millisecond
+		}
+		reg := live.New(live.Config{})
+		sc := openSession(reg, tc.ver)
+		for i, kind := range tc.streams {
+			sid := uint32(3 + 2*i)
+			sc.feedAt(sec(0), syn(c2s, sid), psh(c2s, sid, "REQ!"))
+			if kind == full {
+				for range 8 {
+					sc.feedAt(sec(0), psh(c2s, sid, chunk))
+				}
+			}
+		}
+		writes := 0
+		for ms := 100; ms <= 4000; ms += 100 {
+			at := sec(float64(ms) / 1000)
+			if ms%1000 == 0 {
+				sc.feedAt(at, nop(c2s))
+				if !tc.silent || ms <= 2000 {
+					sc.feedAt(at, nop(s2c))
+				}
+			}
+			if ms%300 == 0 && writes < 8 {
+				writes++
+				for i, kind := range tc.streams {
+					if kind == upload {
+						sc.feedAt(at, psh(c2s, uint32(3+2*i), chunk))
+					}
+				}
+			}
+			if ms == 2400 && tc.blocked {
+				sc.s.WriteStarted(c2s)
+			}
+			if ms == 3400 {
+				for i, kind := range tc.streams {
+					switch kind {
+					case served:
+						sc.feedAt(at, psh(s2c, uint32(3+2*i), "ok"))
+					case pushed:
+						sc.feedAt(at, psh(c2s, uint32(3+2*i), "more"))
+					}
+				}
+			}
+			reg.Evaluate(at, cfg)
+		}
+		recs := findingRecords(reg)
+		if got := codes(reg); got != tc.want {
+			t.Errorf("%s: %s, want %s:%s", tc.name, got, tc.want, describeRecords(recs))
+			continue
+		}
+		for _, r := range recs {
+			if r.Kind == live.FindingResolved && r.Detail != tc.detail {
+				t.Errorf("%s: UNANSWERED resolved at %v:\n  %q\nwant\n  %q", tc.name, r.At.Sub(t0), r.Detail, tc.detail)
+			}
+		}
 	}
 }

@@ -176,6 +176,7 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 			if !awaitsAnswer(st, cutoff, quiet, now, cfg) {
 				continue
 			}
+			es.countUnanswered(st)
 			d := st.opener.Sends()
 			count[d]++
 			if oldest[d] == nil {
@@ -369,6 +370,21 @@ func awaitsAnswer(st *stream, cutoff int64, quiet bool, now time.Time, cfg *Find
 	fl := &st.flow[st.opener.Sends()]
 	return st.watch.listed[waitList] && st.watch.first <= cutoff && !(quiet && st.last.UnixNano() > cutoff) &&
 		(fl.FullSince.IsZero() || fl.FullSince.UnixNano() > st.watch.first+int64(cfg.UnansweredAfter) && !fl.Stalled(now, cfg.StallAfter))
+}
+
+// countUnanswered notes that the evaluation in progress (es.seen) counts
+// st for UNANSWERED, and whether the one before did too.
+func (es *engineSession) countUnanswered(st *stream) {
+	gen := uint32(es.seen)
+	st.unansweredRun = st.unanswered == gen-1
+	st.unanswered = gen
+}
+
+// countedBefore says whether the evaluation before the one in progress
+// counted st for UNANSWERED: an UNANSWERED open since then counted it.
+func (es *engineSession) countedBefore(st *stream) bool {
+	gen := uint32(es.seen)
+	return st.unanswered == gen-1 || st.unanswered == gen && st.unansweredRun
 }
 
 // explainedLeaks counts, by leakKind, the streams counted as leaks that

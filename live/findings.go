@@ -287,6 +287,10 @@ type engine struct {
 
 	view     atomic.Pointer[findingsView] // what snapshots show
 	lastEval atomic.Int64                 // the latest evaluation's time, Unix ns; 0 before the first
+	// done is the latest evaluation (evals) that has finished: its
+	// findings are in view, published by it or, unchanged, by an earlier
+	// one (leakmarks.go).
+	done atomic.Uint64
 
 	ends churnRing // session ends, for CHURN
 }
@@ -299,6 +303,7 @@ type openFinding struct {
 
 // findingsView is the engine's published state, immutable.
 type findingsView struct {
+	eval     uint64 // the evaluation (engine.evals) that published it
 	open     []*Finding
 	counts   [NumSeverities]int
 	opened   uint64
@@ -434,6 +439,7 @@ func (r *Registry) Evaluate(now time.Time, cfg FindingsConfig) {
 		e.publish()
 	}
 	e.lastEval.Store(ns)
+	e.done.Store(e.evals)
 }
 
 // session evaluates one session.
@@ -478,7 +484,7 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 		k := f.key()
 		i := slices.IndexFunc(e.cands, func(c candidate) bool { return c.key() == k })
 		if i < 0 {
-			e.changes = append(e.changes, change{old: f, s: s, why: s.resolution(f, e.cands, ns, cfg)})
+			e.changes = append(e.changes, change{old: f, s: s, why: s.resolution(f, e.cands, now, ns, cfg)})
 			continue
 		}
 		if i < 64 {
@@ -579,7 +585,7 @@ func (e *engine) apply(r *Registry, c change, now time.Time, why string) {
 // publish makes the open findings visible to snapshots: most severe
 // first, then oldest. e.mu is held.
 func (e *engine) publish() {
-	v := &findingsView{opened: e.opened, openedBy: e.openedBy, resolved: slices.Clone(e.resolved)}
+	v := &findingsView{eval: e.evals, opened: e.opened, openedBy: e.openedBy, resolved: slices.Clone(e.resolved)}
 	v.open = make([]*Finding, 0, len(e.open))
 	for _, of := range e.open {
 		v.open = append(v.open, of.f)
@@ -637,7 +643,7 @@ func resolvedWhy(f *Finding) string {
 // at ns, where the session tells more than the finding alone
 // (resolvedWhy): cands are the evaluation's candidates. "" leaves it to
 // resolvedWhy. s.mu is held.
-func (s *Session) resolution(f *Finding, cands []candidate, ns int64, cfg *FindingsConfig) string {
+func (s *Session) resolution(f *Finding, cands []candidate, now time.Time, ns int64, cfg *FindingsConfig) string {
 	if s.ended {
 		return ""
 	}
@@ -645,39 +651,126 @@ func (s *Session) resolution(f *Finding, cands []candidate, ns int64, cfg *Findi
 	case CodeWindowStall:
 		return s.stallResolved(f, cands, ns, cfg)
 	case CodeUnanswered:
-		return s.unansweredResolved(f, cands)
+		return s.unansweredResolved(f, cands, now, ns, cfg)
 	}
 	return ""
 }
 
 // unansweredResolved says why UNANSWERED f stopped holding where another
-// finding took it over: a stream still unanswered whose writer a full
-// window now holds is WINDOW_STALL's (a v2 upload, or a yamux one, nobody
-// reads: UNANSWERED keeps it until WINDOW_STALL holds), the other side
-// went silent (KEEPALIVE), or the session is blocked. s.mu is held.
-func (s *Session) unansweredResolved(f *Finding, cands []candidate) string {
-	opener, other := f.Dir.Sender(), f.Dir.Reverse().Sender()
-	for _, c := range cands {
-		if c.code != CodeWindowStall || c.dir != f.Dir {
-			continue
-		}
-		if st := s.streams.get(c.stream); st != nil && st.watch.listed[waitList] {
-			why := fmt.Sprintf("stream %d, still unanswered, is WINDOW_STALL's now: the %s's writer is held by a full window, which the %s has not read from", c.stream, opener, other)
-			if f.Evidence.Count > 1 {
-				why += "; the others got an answer, or closed"
-			}
-			return why
-		}
-	}
+// finding took over some of the streams it counted, which are those the
+// previous evaluation counted (countedBefore): a stream still unanswered
+// whose writer a full window now holds is WINDOW_STALL's (a v2 upload, or
+// a yamux one, nobody reads: UNANSWERED keeps it until WINDOW_STALL
+// holds); one still waiting is KEEPALIVE's where the other side went
+// silent, SESSION_BLOCKED's where the session is blocked; in smux v1 one
+// its opener writes on again waits from that write. The others got an
+// answer, or closed: said of them only, and left to resolvedWhy where it
+// is all of them. s.mu is held.
+func (s *Session) unansweredResolved(f *Finding, cands []candidate, now time.Time, ns int64, cfg *FindingsConfig) string {
+	d := f.Dir
+	opener, other := d.Sender(), d.Reverse().Sender()
+	var stalls []uint32 // the streams of WINDOW_STALL candidates in d
+	var silent, blocked bool
 	for _, c := range cands {
 		switch {
-		case c.code == CodeKeepalive && c.dir == f.Dir.Reverse():
-			return fmt.Sprintf("the %s went silent: KEEPALIVE says so", other)
+		case c.code == CodeWindowStall && c.dir == d:
+			stalls = append(stalls, c.stream)
+		case c.code == CodeKeepalive && c.dir == d.Reverse():
+			silent = true
 		case c.code == CodeSessionBlocked:
-			return "the session is blocked: SESSION_BLOCKED says why"
+			blocked = true // it says why, where the other side is silent too
 		}
 	}
-	return ""
+	var stalled, waiting, written streamNames
+	unsaid := 0 // still on the wait list, for no reason known here
+	es := &s.w.eng
+	cutoff := ns - int64(cfg.UnansweredAfter)
+	quiet := s.version == 1 && s.proto != Yamux
+	n := 0
+	for st := s.w.lists[waitList].head; st != nil && n < maxWalk && st.watch.first <= cutoff; st, n = st.watch.links[waitList].next, n+1 {
+		if st.opener.Sends() != d || !es.countedBefore(st) {
+			continue
+		}
+		fl := &st.flow[d]
+		held := fl.Stalled(now, cfg.StallAfter)
+		switch {
+		case slices.Contains(stalls, st.id), held && !blocked: // WINDOW_STALL counts it past its cap (maxStalls)
+			stalled.add(st.id)
+		case (silent || blocked) && (held || awaitsAnswer(st, cutoff, quiet, now, cfg)):
+			waiting.add(st.id)
+		case quiet && st.last.UnixNano() > cutoff:
+			written.add(st.id)
+		default:
+			unsaid++
+		}
+	}
+	var parts []string
+	if stalled.n == 1 {
+		parts = append(parts, fmt.Sprintf("%s, still unanswered, is WINDOW_STALL's now: the %s's writer is held by a full window, which the %s has not read from", stalled, opener, other))
+	} else if stalled.n > 1 {
+		parts = append(parts, fmt.Sprintf("%s, still unanswered, are WINDOW_STALL's now: the %s's writers are held by full windows, which the %s has not read from", stalled, opener, other))
+	}
+	answered := int(f.Evidence.Count) - stalled.n - waiting.n - written.n - unsaid
+	alone := len(parts) == 0 && answered <= 0 && written.n == 0 // the excuse is all there is to say
+	switch {
+	case waiting.n == 0:
+	case alone && blocked:
+		return "the session is blocked: SESSION_BLOCKED says why"
+	case alone:
+		return fmt.Sprintf("the %s went silent: KEEPALIVE says so", other)
+	case blocked:
+		parts = append(parts, fmt.Sprintf("%s %s SESSION_BLOCKED's: the session is blocked", waiting, waiting.verb()))
+	default:
+		parts = append(parts, fmt.Sprintf("%s %s KEEPALIVE's: the %s went silent", waiting, waiting.verb(), other))
+	}
+	if written.n > 0 {
+		parts = append(parts, fmt.Sprintf("the %s writes on %s again: in smux v1 a stream's wait counts from its opener's last frame on it", opener, written))
+	}
+	switch {
+	case len(parts) == 0 || answered <= 0:
+	case answered == 1:
+		parts = append(parts, "the other got an answer, or closed")
+	default:
+		parts = append(parts, "the others got an answer, or closed")
+	}
+	return strings.Join(parts, "; ")
+}
+
+// streamNames names streams in a text: "stream 3", "streams 3 and 5",
+// "streams 3, 5 and 7", "streams 3, 5, 7 and 4 more".
+type streamNames struct {
+	ids [3]uint32 // the first named
+	n   int
+}
+
+func (s *streamNames) add(id uint32) {
+	if s.n < len(s.ids) {
+		s.ids[s.n] = id
+	}
+	s.n++
+}
+
+// verb is "is" for one stream, "are" for more.
+func (s streamNames) verb() string {
+	if s.n == 1 {
+		return "is"
+	}
+	return "are"
+}
+
+// String returns the names.
+func (s streamNames) String() string {
+	switch s.n {
+	case 0:
+		return "no stream"
+	case 1:
+		return fmt.Sprintf("stream %d", s.ids[0])
+	case 2:
+		return fmt.Sprintf("streams %d and %d", s.ids[0], s.ids[1])
+	case 3:
+		return fmt.Sprintf("streams %d, %d and %d", s.ids[0], s.ids[1], s.ids[2])
+	}
+	return fmt.Sprintf("streams %d, %d, %d and %d more", s.ids[0], s.ids[1], s.ids[2], s.n-3)
 }
 
 // stallResolved says why WINDOW_STALL f stopped holding. s.mu is held.

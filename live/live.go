@@ -382,9 +382,13 @@ func (r *Registry) SnapshotWith(o SnapshotOptions) *Snapshot {
 	copy(sessions, r.sessions)
 	snap := &Snapshot{At: now, Started: r.started, Forgotten: r.forgotten, Notices: slices.Clone(r.notices), StallAfter: stallAfter}
 	r.mu.Unlock()
-	// The findings first: a session's leak marks are then as new as its
-	// count, or newer by the evaluation in progress.
+	// The findings first, and the evaluation they are of: every session's
+	// leak marks are read as of that one (leakmarks.go), though one in
+	// progress may have changed them. The view read after the latest
+	// finished evaluation is that one's, or a newer one's.
+	asOf := r.eng.done.Load()
 	v := r.eng.findings()
+	asOf = max(asOf, v.eval)
 	snap.Evaluated = r.eng.evaluatedAt()
 	leaks := v.leaks
 
@@ -410,7 +414,7 @@ func (r *Registry) SnapshotWith(o SnapshotOptions) *Snapshot {
 			}
 			leaks = leaks[1:]
 		}
-		ss := s.snapshot(o.Streams == nil || o.Streams(s.id), cutoff, now, stallAfter, n)
+		ss := s.snapshot(o.Streams == nil || o.Streams(s.id), cutoff, now, stallAfter, n, asOf)
 		snap.Sessions[i] = ss
 		snap.Aged += ss.Aged
 		snap.Stalls += ss.Stalls

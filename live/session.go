@@ -219,6 +219,15 @@ type Session struct {
 	// counted leak is newer.
 	keepaliveAt int64
 	leakNewest  int64
+	// What a snapshot of the evaluation before marksGen reads the leak
+	// marks from (leakmarks.go), written only when they change, here
+	// where they push none of the above: the kinds shown before marksGen;
+	// crossedAt, the latest evaluation that counted a stream as a leak
+	// (countLeaks), and crossedFrom, the SYN (Unix ns) of the first it
+	// counted: it and the live streams after it are that evaluation's.
+	prevShown   [3]bool
+	crossedAt   uint64
+	crossedFrom int64
 }
 
 // total returns how many streams the session has seen opened: a stream

@@ -405,9 +405,11 @@ type AnomalyInfo struct {
 
 // snapshot returns the session's picture, with its streams if withStreams,
 // counting in Aged the live streams opened before cutoff unless cutoff is
-// zero, with leaks, what its open LEAK findings count, in Leaks. Pictures
-// are reused while the session and its leak marks do not change.
-func (s *Session) snapshot(withStreams bool, cutoff, now time.Time, stallAfter time.Duration, leaks int) *SessionSnap {
+// zero, with leaks, what its open LEAK findings count as of evaluation
+// asOf, in Leaks, and the streams' leak marks as of asOf too
+// (leakmarks.go). Pictures are reused while the session and its leak
+// marks do not change.
+func (s *Session) snapshot(withStreams bool, cutoff, now time.Time, stallAfter time.Duration, leaks int, asOf uint64) *SessionSnap {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.head == nil || s.headGen != s.gen {
@@ -431,11 +433,19 @@ func (s *Session) snapshot(withStreams bool, cutoff, now time.Time, stallAfter t
 		}
 	}
 	base := s.head
-	if withStreams {
+	switch {
+	case withStreams && s.marksGen == asOf+1:
+		// An evaluation after asOf runs, and changed the marks: they are
+		// read as they were, in a picture of this snapshot's only.
+		full := *s.head
+		full.StreamsOmitted = false
+		full.Streams = s.streamSnaps(true, asOf)
+		base = &full
+	case withStreams:
 		if s.full == nil || s.fullGen != s.gen || s.fullMarks != s.marksGen {
 			full := *s.head
 			full.StreamsOmitted = false
-			full.Streams = s.streamSnaps()
+			full.Streams = s.streamSnaps(false, asOf)
 			s.full, s.fullGen, s.fullMarks = &full, s.gen, s.marksGen
 		}
 		base = s.full
@@ -488,8 +498,10 @@ func (s *Session) header() *SessionSnap {
 	return ss
 }
 
-// streamSnaps returns pictures of the tracked streams in id order. s.mu is held.
-func (s *Session) streamSnaps() []StreamSnap {
+// streamSnaps returns pictures of the tracked streams in id order, with
+// the leak marks of the latest evaluation, or, if before, of evaluation
+// asOf, the one before it (leakMarked). s.mu is held.
+func (s *Session) streamSnaps(before bool, asOf uint64) []StreamSnap {
 	// Sort pointers, not the 170-byte pictures: it is most of the cost.
 	order := s.order[:0]
 	for st := range s.streams.all() {
@@ -501,7 +513,7 @@ func (s *Session) streamSnaps() []StreamSnap {
 		sn := StreamSnap{
 			ID: st.id, Opener: st.opener, State: st.state,
 			Frames: st.frames, Bytes: st.bytes, First: st.first, Last: st.last,
-			Incomplete: st.incomplete, Leak: s.leakMarked(st),
+			Incomplete: st.incomplete, Leak: s.leakMarked(st, before, asOf),
 		}
 		if !st.replyAt.IsZero() {
 			sn.FirstReply = st.replyAt.Sub(st.first)

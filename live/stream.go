@@ -106,16 +106,25 @@ type stream struct {
 	first, last time.Time
 	replyAt     time.Time // the first PSH with data from the side that did not open
 	acked       bool      // yamux: the side that did not open sent ACK
-	flow        [2]Flow
-	folded      bool // counted in the summary already; only its place in the closed queue is left
-	incomplete  bool // its counts miss frames: opened before the capture saw it, or live at a loss
+	// unanswered is the evaluation (engineSession.seen, cut to 32 bits)
+	// that last counted it for UNANSWERED, and unansweredRun says the one
+	// before it did too (countUnanswered): an UNANSWERED that resolves
+	// tells which of its streams still wait. The engine's, but here they
+	// fill padding.
+	unansweredRun bool
+	unanswered    uint32
+	flow          [2]Flow
+	folded        bool // counted in the summary already; only its place in the closed queue is left
+	incomplete    bool // its counts miss frames: opened before the capture saw it, or live at a loss
 	// excused is the evaluation (engineSession.seen, cut to 32 bits)
 	// that last found another finding explaining it as a leak
 	// (explainedLeaks): it is no leak of that evaluation's LEAK
-	// (leakmarks.go). The engine's, but here it fills padding.
-	excused uint32
-	serial  uint64      // the session's count of streams opened when this one was: a FrameRef's check
-	watch   streamWatch // the findings engine's: watch.go
+	// (leakmarks.go); excusedRun says the one before it did too. The
+	// engine's, but here they fill padding.
+	excusedRun bool
+	excused    uint32
+	serial     uint64      // the session's count of streams opened when this one was: a FrameRef's check
+	watch      streamWatch // the findings engine's: watch.go
 }
 
 // Traffic counts frames and PSH payload bytes per direction.

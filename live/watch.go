@@ -157,7 +157,8 @@ type sessionWatch struct {
 	zeroFreed [2]int64
 
 	// The leak marks (leakmarks.go): what the latest evaluation left for
-	// StreamSnap.Leak (Session.marksGen moves when they may change).
+	// StreamSnap.Leak (Session.marksGen is the evaluation that last
+	// changed them).
 	marks    leakMarks
 	excusedN int // streams excused by the evaluation in progress
 
@@ -506,6 +507,9 @@ func (s *Session) countLeaks(cutoff int64, leakAfter time.Duration) *[3]leakRef 
 		w.setLeakFrom(head)
 	}
 	w.leakCut = cutoff
+	if w.leakFrom != nil && w.leakFromAt <= cutoff {
+		s.crossed(w.leakFromAt)
+	}
 	for n := 0; w.leakFrom != nil && w.leakFromAt <= cutoff && n < maxWalk; n++ {
 		st := w.leakFrom
 		st.watch.leaked, st.watch.kind = true, uint8(leakKind(st.state))

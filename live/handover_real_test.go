@@ -1,0 +1,96 @@
+package live_test
+
+import (
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/muxtop/muxtop/internal/smuxtest"
+	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/tap"
+	"github.com/xtaci/smux"
+)
+
+// TestUnansweredHandsOverRealSmux: a real smux v2 client opens two
+// streams whose server never reads them (no UPD: nothing comes back on
+// them) and a third the server answers; after that answer it uploads on
+// the two until smux holds each writer at the 256 KiB window. UNANSWERED
+// counts the two (their windows filled after they waited
+// --unanswered-after), and both hand over to WINDOW_STALL in one
+// evaluation: the resolution names both, and, the third answered before
+// UNANSWERED counted anything, says nothing of others. The frames' times
+// are the tap's; the evaluations' are chosen from them.
+func TestUnansweredHandsOverRealSmux(t *testing.T) {
+	reg := live.New(live.Config{})
+	cli, srv := smuxtest.Pair(t, smuxtest.Config(2), func(c net.Conn) net.Conn { return tap.Wrap(c, live.Client, reg, "test") }, nil)
+	served := make(chan error, 1)
+	go func() {
+		for range 2 { // the uploads: accepted, never read
+			if _, err := srv.AcceptStream(); err != nil {
+				served <- err
+				return
+			}
+		}
+		st, err := srv.AcceptStream()
+		if err != nil {
+			served <- err
+			return
+		}
+		_, err = io.Copy(st, st)
+		served <- err
+	}()
+	var uploads [2]*smux.Stream
+	for i := range uploads {
+		st, err := cli.OpenStream()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Write([]byte("PUT ")); err != nil {
+			t.Fatal(err)
+		}
+		uploads[i] = st
+	}
+	echo, err := cli.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := echo.Write([]byte("ECHO")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(echo, make([]byte, 4)); err != nil {
+		t.Fatal(err)
+	}
+	waitStream(t, reg, echo.ID(), "the echo", func(st *live.StreamSnap) bool { return st.Bytes[s2c] == 4 })
+	// Each upload writes until smux holds it at the window; the writes
+	// return when the session closes at the test's end.
+	for _, st := range uploads {
+		go st.Write(make([]byte, live.InitialPeerWindow))
+	}
+	var full time.Time // when the later window filled
+	wait := time.Hour  // --unanswered-after: less than any upload's SYN to its full window
+	for _, up := range uploads {
+		st := waitStream(t, reg, up.ID(), "the full window", func(st *live.StreamSnap) bool { return !st.Flow[c2s].FullSince.IsZero() })
+		fs := st.Flow[c2s].FullSince
+		if fs.After(full) {
+			full = fs
+		}
+		wait = min(wait, fs.Sub(st.First)/2)
+	}
+	cfg := live.FindingsConfig{UnansweredAfter: wait, StallAfter: time.Second, LeakAfter: time.Hour, Churn: -1}
+	reg.Evaluate(full.Add(time.Millisecond), cfg) // both wait, neither is held StallAfter yet
+	reg.Evaluate(full.Add(cfg.StallAfter), cfg)   // both are held StallAfter
+	recs := findingRecords(reg)
+	if got, want := codes(reg), "+UNANSWERED -UNANSWERED +WINDOW_STALL +WINDOW_STALL"; got != want {
+		t.Fatalf("%s, want %s:%s", got, want, describeRecords(recs))
+	}
+	want := "streams 3 and 5, still unanswered, are WINDOW_STALL's now: the client's writers are held by full windows, which the server has not read from"
+	if recs[0].Finding.Evidence.Count != 2 || recs[1].Detail != want {
+		t.Errorf("UNANSWERED counted %d streams and resolved:\n  %q\nwant 2 and\n  %q", recs[0].Finding.Evidence.Count, recs[1].Detail, want)
+	}
+	select {
+	case err := <-served:
+		t.Fatalf("the server stopped: %v", err)
+	default:
+	}
+}

@@ -1,0 +1,112 @@
+package live
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/muxtop/muxtop/decoder"
+)
+
+// TestLeakMarksOfThePublishedEvaluation: a snapshot taken while an
+// evaluation runs, after it has visited a session and before it has
+// published its findings, showed that session's leak marks from the
+// running evaluation beside its counts (SessionSnap.Leaks, the LEAK
+// finding's, Snapshot.Leaks) from the finished one. The evaluation is
+// held there deterministically: it visits the sessions, then takes the
+// CHURN ring's lock, held by the test, before it publishes. Between the
+// two evaluations (3 s and 4 s, --leak-after 2 s), in the first session
+// streams 5 and 11 cross the cutoff, stream 7's writer comes to be held
+// by a full window (excused from 4 s), and stream 9's has been since the
+// start (excused at both); in the second, the one leak's writer comes to
+// be held, and its LEAK resolves.
+func TestLeakMarksOfThePublishedEvaluation(t *testing.T) {
+	reg := New(Config{})
+	sec := func(f float64) time.Time { return time.Unix(0, int64(f*float64(time.Second))) }
+	var sessions []*Session
+	var offs [][2]int64
+	for range 2 {
+		sessions = append(sessions, reg.Open(SessionInfo{Client: "c", Server: "s"}, time.Unix(0, 0)))
+		offs = append(offs, [2]int64{})
+	}
+	rec := func(i int, at float64, dir Dir, cmd decoder.Cmd, sid uint32, payload string) {
+		h := decoder.MakeHeader(2, cmd, uint16(len(payload)), sid)
+		f := decoder.Frame{Header: h, Payload: []byte(payload), Offset: offs[i][dir]}
+		offs[i][dir] += int64(len(h) + len(payload))
+		sessions[i].Record(dir, sec(at), &f)
+	}
+	open := func(i int, at float64, sid uint32) {
+		rec(i, at, ClientToServer, decoder.SYN, sid, "")
+		rec(i, at, ClientToServer, decoder.PSH, sid, "RAND")
+		rec(i, at, ServerToClient, decoder.PSH, sid, "answered")
+	}
+	fill := func(i int, at float64, sid uint32) { // smux's initial 256 KiB, never read
+		for range 8 {
+			rec(i, at, ClientToServer, decoder.PSH, sid, strings.Repeat("x", 32<<10))
+		}
+	}
+	// The first session: 3 a leak at both evaluations, 5 and 11 from the
+	// second, 7 until the second, 9 at neither.
+	open(0, 0.5, 3)
+	open(0, 0.5, 7)
+	open(0, 0.5, 9)
+	fill(0, 0.6, 9)
+	open(0, 1.5, 5)
+	open(0, 1.8, 11)
+	// The second: 3 a leak until the second evaluation, when its LEAK
+	// resolves.
+	open(1, 0.5, 3)
+	cfg := FindingsConfig{LeakAfter: 2 * time.Second, StallAfter: time.Second, Churn: 1000}
+	reg.Evaluate(sec(3), cfg)
+	check := func(when string, want ...[]uint32) {
+		t.Helper()
+		snap := reg.Snapshot()
+		total := 0
+		for i, s := range sessions {
+			ss := snap.Session(s.ID())
+			var marks []uint32
+			for _, st := range ss.Streams {
+				if st.Leak {
+					marks = append(marks, st.ID)
+				}
+			}
+			count := 0
+			for _, f := range snap.Findings {
+				if f.Code == CodeLeak && f.Session == s.ID() {
+					count += int(f.Evidence.Count)
+				}
+			}
+			if !slices.Equal(marks, want[i]) || ss.Leaks != len(want[i]) || count != len(want[i]) {
+				t.Errorf("%s: session %d: marked %v, its Leaks %d, its LEAK counts %d; want marked %v and %d of each",
+					when, s.ID(), marks, ss.Leaks, count, want[i], len(want[i]))
+			}
+			total += len(want[i])
+		}
+		if snap.Leaks != total {
+			t.Errorf("%s: the snapshot's Leaks %d, want %d", when, snap.Leaks, total)
+		}
+	}
+	check("after the evaluation at 3 s", []uint32{3, 7}, []uint32{3})
+	fill(0, 3, 7)
+	fill(1, 3, 3)
+
+	reg.eng.ends.mu.Lock() // the evaluation at 4 s stops before it publishes
+	evaluated := make(chan struct{})
+	go func() {
+		reg.Evaluate(sec(4), cfg)
+		close(evaluated)
+	}()
+	for last, visited := sessions[len(sessions)-1], false; !visited; {
+		last.mu.Lock()
+		visited = last.w.eng.seen == 2
+		last.mu.Unlock()
+		if !visited {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	check("while the evaluation at 4 s runs, having visited the sessions", []uint32{3, 7}, []uint32{3})
+	reg.eng.ends.mu.Unlock()
+	<-evaluated
+	check("after the evaluation at 4 s", []uint32{3, 5, 11}, nil)
+}
