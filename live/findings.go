@@ -177,6 +177,13 @@ type Evidence struct {
 	Offset    int64
 	Guess     wirekind.Kind
 	Violation decoder.Code
+	// PeerGuess is the guess at the other direction's PROTOCOL violation,
+	// if it broke the framing too (Unknown if not); PeerFramed says that
+	// it framed as the session's protocol, with no violation: it speaks
+	// it. An smux header each way of a yamux session is smux at both ends,
+	// which muxtop was told was yamux.
+	PeerGuess  wirekind.Kind
+	PeerFramed bool
 	// YamuxViolation is a yamux session's PROTOCOL violation; Violation
 	// is then 0.
 	YamuxViolation yamux.Code
@@ -532,7 +539,8 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 func changed(f *Finding, c *candidate) bool {
 	a, b := f.Evidence, c.ev
 	return a.Count != b.Count || a.Bytes != b.Bytes || a.Streams != b.Streams || a.Limit != b.Limit ||
-		roughAge(a.Age) != roughAge(b.Age) || f.Stream != c.stream || a.Sign != b.Sign
+		roughAge(a.Age) != roughAge(b.Age) || f.Stream != c.stream || a.Sign != b.Sign ||
+		a.PeerGuess != b.PeerGuess || a.PeerFramed != b.PeerFramed
 }
 
 // roughAge rounds d down to a step of 1 s below 10 s, 5 s below a

@@ -96,9 +96,22 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 				plural(ev.Count, "stream"), sender, fmtDur(ev.Limit), f.Stream, fmtDur(ev.Age), receiver, receiver),
 			fmt.Sprintf("the %s must call AcceptStream (which sends the ACK) in a loop; the %s's OpenStream blocks once 256 SYNs wait for their ACK, and a stream unACKed for StreamOpenTimeout (75 s) is reset with its session ended (yamux before 2021 has no StreamOpenTimeout: it waits)", receiver, sender)
 	case CodeProtocol:
+		smux := func(k wirekind.Kind) bool { return k == wirekind.SmuxV1 || k == wirekind.SmuxV2 }
+		if smux(ev.Guess) && smux(ev.PeerGuess) {
+			// Each end's first bytes are smux's, and each end answers the
+			// other: a connection muxtop decodes by its first byte would
+			// have been decoded as smux. It was told yamux.
+			return fmt.Sprintf("the %s sent %s, not yamux (%s at offset %d), and the %s sent %s: both ends speak smux, and muxtop, told --protocol yamux, decoded their connection as yamux",
+					sender, ev.Guess, ev.YamuxViolation, ev.Offset, receiver, ev.PeerGuess),
+				"nothing is wrong with the two ends: muxtop's --protocol yamux is; drop it (muxtop tells smux from yamux by each connection's first byte) or give --protocol smux"
+		}
+		advice := fmt.Sprintf("fix the %s's address or protocol (a prefix before the mux, such as Consul's, needs --skip); yamux ends the session at once", sender)
+		if smux(ev.Guess) && !ev.PeerFramed {
+			// The other end has not said what it speaks yet.
+			advice = fmt.Sprintf("if both ends speak smux, they are fine and muxtop decoded the connection as yamux: drop --protocol yamux (or give --protocol smux); otherwise fix the %s's address or protocol; yamux ends the session at once", sender)
+		}
 		return fmt.Sprintf("the %s sent %s, not yamux (%s at offset %d): it %s",
-				sender, ev.Guess, ev.YamuxViolation, ev.Offset, ev.Guess.HintAt("yamux")),
-			fmt.Sprintf("fix the %s's address or protocol (a prefix before the mux, such as Consul's, needs --skip); yamux ends the session at once", sender)
+			sender, ev.Guess, ev.YamuxViolation, ev.Offset, ev.Guess.HintAt("yamux")), advice
 	case CodeGoAway:
 		if ev.GoAwayCode == yamux.GoAwayNormal {
 			return fmt.Sprintf("the %s sent GoAway (normal): it accepts no new streams, and the %s's OpenStream fails with \"remote end is not accepting connections\"; open streams go on (if the %s runs libp2p's go-yamux, it ends the session instead)",
