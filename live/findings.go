@@ -137,8 +137,10 @@ type Finding struct {
 	Opened, Resolved time.Time
 	Why              string
 	Evidence         Evidence
-	// Proto is the protocol of the session, which the wording follows.
-	Proto Protocol
+	// Proto is the protocol of the session, which the wording follows, as
+	// it does version, the session's smux version (AsOf).
+	Proto   Protocol
+	version uint8
 	// Text states the problem with its numbers, in one line; Advice says
 	// what to do about it, from what smux does.
 	Text, Advice string

@@ -18,14 +18,48 @@ func (s *Session) finding(id uint64, c *candidate, opened time.Time) *Finding {
 	f := &Finding{
 		ID: id, Code: c.code, Severity: c.code.Severity(), Session: s.id, Stream: c.stream,
 		Dir: c.dir, HasDir: c.hasDir, Since: time.Unix(0, c.since), Opened: opened, Evidence: c.ev, Proto: s.proto,
+		version: s.version,
 	}
-	if s.proto == Yamux {
-		f.Text, f.Advice = describeYamux(f, s.id)
-		return f
-	}
-	f.Text, f.Advice = describe(f, s.id, s.version)
+	f.word()
 	return f
 }
+
+// word sets the Text and Advice of f, a session's finding, from its
+// evidence.
+func (f *Finding) word() {
+	if f.Proto == Yamux {
+		f.Text, f.Advice = describeYamux(f, f.Session)
+		return
+	}
+	f.Text, f.Advice = describe(f, f.Session, f.version)
+}
+
+// AsOf returns open finding f worded as at time t, with its age then: the
+// engine words an age again only in steps (1 s, then 5 s, 30 s, 5 min),
+// so a finding read well after its latest wording says an older age
+// ("oldest 60 s" at 68 s). The ages are those counted from Since, which
+// Evidence.Age is for LEAK, UNANSWERED, WINDOW_STALL, SESSION_BLOCKED and
+// KEEPALIVE; the rest of the evidence stays as the latest evaluation
+// found it. f itself if it has no such age, is resolved, or t is not
+// after its latest wording.
+func (f *Finding) AsOf(t time.Time) *Finding {
+	switch f.Code {
+	case CodeLeak, CodeUnanswered, CodeWindowStall, CodeSessionBlocked, CodeKeepalive:
+	default:
+		return f
+	}
+	age := t.Sub(f.Since)
+	if !f.Resolved.IsZero() || age <= f.Evidence.Age {
+		return f
+	}
+	g := *f
+	g.Evidence.Age = age
+	g.word()
+	return &g
+}
+
+// FormatAge formats an age as finding texts do: "42 s", "2.1 s", "850 ms".
+func FormatAge(d time.Duration) string { return fmtDur(d) }
 
 // leakText words a leak finding, the same in smux and yamux.
 func leakText(f *Finding) string {
