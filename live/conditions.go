@@ -561,8 +561,10 @@ func (s *Session) framingCandidates(cs []candidate) ([]candidate, bool) {
 				c.ev.YamuxViolation = f.YamuxCode
 			}
 			var broke bool
-			c.ev.PeerGuess, broke = s.framingGuess(1 - d)
-			c.ev.PeerFramed = !broke && s.counts.FramesDir(Dir(1-d)) > 0
+			o := 1 - d
+			c.ev.PeerGuess, broke = s.framingGuess(o)
+			hungUp := s.dirEnded[o] && (!s.dirEnded[d] || s.dirEndedAt[o] < s.dirEndedAt[d])
+			c.ev.PeerAnswered = !broke && (s.counts.FramesDir(Dir(o)) > 0 || hungUp)
 		}
 		cs = append(cs, c)
 	}

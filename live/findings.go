@@ -180,12 +180,13 @@ type Evidence struct {
 	Guess     wirekind.Kind
 	Violation decoder.Code
 	// PeerGuess is the guess at the other direction's PROTOCOL violation,
-	// if it broke the framing too (Unknown if not); PeerFramed says that
-	// it framed as the session's protocol, with no violation: it speaks
-	// it. An smux header each way of a yamux session is smux at both ends,
-	// which muxtop was told was yamux.
-	PeerGuess  wirekind.Kind
-	PeerFramed bool
+	// if it broke the framing too (Unknown if not); PeerAnswered says that
+	// the other direction answered with no violation: frames of the
+	// session's protocol, which its end speaks, or its end, first (it hung
+	// up on these bytes). An smux header each way of a yamux session is
+	// smux at both ends, which muxtop was told was yamux.
+	PeerGuess    wirekind.Kind
+	PeerAnswered bool
 	// YamuxViolation is a yamux session's PROTOCOL violation; Violation
 	// is then 0.
 	YamuxViolation yamux.Code
@@ -542,7 +543,7 @@ func changed(f *Finding, c *candidate) bool {
 	a, b := f.Evidence, c.ev
 	return a.Count != b.Count || a.Bytes != b.Bytes || a.Streams != b.Streams || a.Limit != b.Limit ||
 		roughAge(a.Age) != roughAge(b.Age) || f.Stream != c.stream || a.Sign != b.Sign ||
-		a.PeerGuess != b.PeerGuess || a.PeerFramed != b.PeerFramed
+		a.PeerGuess != b.PeerGuess || a.PeerAnswered != b.PeerAnswered
 }
 
 // roughAge rounds d down to a step of 1 s below 10 s, 5 s below a

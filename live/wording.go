@@ -140,8 +140,9 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 				"nothing is wrong with the two ends: muxtop's --protocol yamux is; drop it (muxtop tells smux from yamux by each connection's first byte) or give --protocol smux"
 		}
 		advice := fmt.Sprintf("fix the %s's address or protocol (a prefix before the mux, such as Consul's, needs --skip); yamux ends the session at once", sender)
-		if smux(ev.Guess) && !ev.PeerFramed {
-			// The other end has not said what it speaks yet.
+		if smux(ev.Guess) && !ev.PeerAnswered {
+			// The other end has neither framed nor hung up yet: it has not
+			// said what it speaks.
 			advice = fmt.Sprintf("if both ends speak smux, they are fine and muxtop decoded the connection as yamux: drop --protocol yamux (or give --protocol smux); otherwise fix the %s's address or protocol; yamux ends the session at once", sender)
 		}
 		return fmt.Sprintf("the %s sent %s, not yamux (%s at offset %d): it %s",

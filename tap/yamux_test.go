@@ -333,7 +333,7 @@ func TestProxyYamuxClientSmuxServer(t *testing.T) {
 		t.Fatalf("PROTOCOL finding: %+v", found)
 	}
 	// The client spoke yamux and was framed: the ends do differ.
-	if !found.Evidence.PeerFramed || !strings.HasPrefix(found.Advice, "fix the server's address or protocol") {
+	if !found.Evidence.PeerAnswered || !strings.HasPrefix(found.Advice, "fix the server's address or protocol") {
 		t.Errorf("PROTOCOL advice with a yamux client: %q", found.Advice)
 	}
 }
