@@ -36,9 +36,11 @@ func noArgs(cmd *cobra.Command, args []string) error {
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "muxtop",
-		Short: "top for multiplexed connections: watch smux sessions live",
-		Long: "muxtop shows what happens inside github.com/xtaci/smux sessions: sessions, streams,\n" +
-			"per-command frame counts, flow-control windows and hex-dumped payloads, live.",
+		Short: "top for multiplexed connections: watch smux and yamux sessions",
+		Long: "muxtop shows what happens inside github.com/xtaci/smux and github.com/hashicorp/yamux sessions:\n" +
+			"sessions, streams, frame counts by command (smux) or type (yamux), flow-control windows,\n" +
+			"hex-dumped payloads, and findings that say what is wrong and what to do about it. It watches\n" +
+			"live, through a proxy (attach) or on a network interface (sniff), or reads a capture (read).",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		// Runnable, so that an unknown subcommand reaches Args and comes

@@ -179,15 +179,17 @@ func (f *watchFlags) registryClock(clock func() time.Time) *live.Registry {
 // starts at start, and the findings evaluated in capture time, by the
 // reader, every metrics.EvaluateEvery of it as the live front ends do.
 // What a capture is diagnosed with then depends on its packets alone, not
-// on how fast (or how late) they are read. The session it feeds says
-// diagnoses.
+// on how fast (or how late) they are read. The evaluation at the end
+// concludes: no evaluation comes after it to resolve the findings of the
+// sessions that ended. The session it feeds says diagnoses.
 func (f *watchFlags) captureConfig(start time.Time) pcap.Config {
 	clock := new(pcap.Clock)
 	clock.Set(start)
 	reg := f.registryClock(clock.Now)
 	findings := f.findingsConfig()
 	return pcap.Config{Registry: reg, Clock: clock,
-		Evaluate: func(now time.Time) { reg.Evaluate(now, findings) }, EvaluateEvery: metrics.EvaluateEvery}
+		Evaluate: func(now time.Time) { reg.Evaluate(now, findings) }, EvaluateEvery: metrics.EvaluateEvery,
+		Conclude: func(now time.Time) { reg.Conclude(now, findings) }}
 }
 
 // system is what a command runs and muxtop watches: a demo or a proxy. It

@@ -105,6 +105,11 @@ var yamuxFaultCases = []faultCase{
 			if !strings.Contains(f["text"].(string), "speaks smux, not yamux") {
 				t.Errorf("text %q", f["text"])
 			}
+			// The yamux service hung up on the smux header: the ends differ,
+			// and muxtop's --protocol is not in question.
+			if a := f["advice"].(string); !strings.HasPrefix(a, "fix the client's address or protocol") {
+				t.Errorf("advice %q", a)
+			}
 			mismatched := map[float64]bool{}
 			for _, m := range ofType(recs, "violation") {
 				if m["dir"] == "c2s" && m["code"] == "BAD_VERSION" {

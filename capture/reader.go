@@ -90,6 +90,10 @@ type Config struct {
 	// is read. Within a silence longer than maxEvalSteps steps it steps
 	// that many times, then evaluates at the silence's end.
 	Evaluate func(now time.Time)
+	// Conclude, if not nil, is the evaluation at the capture's end, in
+	// Evaluate's stead (live.Registry.Conclude): no evaluation comes after
+	// it, so it also resolves the findings of the sessions that ended.
+	Conclude func(now time.Time)
 	// EvaluateEvery is the capture time between two evaluations; 0 means
 	// 100 ms, as the live front ends evaluate (metrics.EvaluateEvery).
 	EvaluateEvery time.Duration
@@ -519,7 +523,11 @@ func (r *Reader) Close() {
 	if text := r.skipSummary(); text != "" {
 		r.cfg.Registry.Notice(r.latest, text)
 	}
-	if r.cfg.Evaluate != nil && !r.latest.IsZero() {
+	switch {
+	case r.latest.IsZero():
+	case r.cfg.Conclude != nil:
+		r.cfg.Conclude(r.latest) // the capture as it ends, nothing after it
+	case r.cfg.Evaluate != nil:
 		r.cfg.Evaluate(r.latest) // the capture as it ends
 	}
 }
@@ -1252,7 +1260,7 @@ func (c *conn) open(at time.Time) {
 		client, server = c.b, c.a
 	}
 	reg := c.r.cfg.Registry
-	info := live.SessionInfo{Client: client.String(), Server: server.String(), Tap: live.Server, Label: c.r.cfg.Label}
+	info := live.SessionInfo{Client: client.String(), Server: server.String(), Tap: live.Server, Captured: true, Label: c.r.cfg.Label}
 	switch c.proto {
 	case tap.Smux:
 		info.Proto = live.Smux

@@ -205,14 +205,14 @@ func writeEnd(w io.Writer, s Summary) {
 	case !s.Evaluated:
 		fmt.Fprintf(w, "  leaks     not diagnosed: no findings evaluation ran; %d open longer than %s when the capture ended", s.Aged, after)
 		if s.Aged > 0 {
-			fmt.Fprintf(w, "; the oldest for %s", s.OldestLeak.Round(time.Second))
+			fmt.Fprintf(w, "; the oldest for %s", live.FormatAge(s.OldestLeak))
 		}
 		fmt.Fprintln(w)
 	case s.Leaks == 0:
 		fmt.Fprintf(w, "  leaks     0 suspected: no LEAK finding open at the last evaluation%s\n", all)
 	default:
 		fmt.Fprintf(w, "  leaks     %d suspected: the open LEAK findings' count at the last evaluation, streams open longer than %s that no other finding explains; the oldest for %s%s\n",
-			s.Leaks, after, s.OldestLeak.Round(time.Second), all)
+			s.Leaks, after, live.FormatAge(s.OldestLeak), all)
 	}
 	switch s.Stalls {
 	case 0:
@@ -342,6 +342,12 @@ type Summary struct {
 func (s *Summary) atEnd(before *live.Snapshot, leakAfter time.Duration) {
 	s.Leaks, s.LeakAfter, s.Aged, s.Evaluated = before.Leaks, leakAfter, before.Aged, !before.Evaluated.IsZero()
 	s.Stalls, s.StallAfter = before.Stalls, before.StallAfter
+	// The open findings are worded as at before's time, when the leaks
+	// line measures the oldest leak: the engine words an age again only
+	// in steps, and "oldest 60 s" stood beside "the oldest for 1m8s".
+	for i, f := range s.Findings {
+		s.Findings[i] = f.AsOf(before.At)
+	}
 	if s.Evaluated {
 		// Each LEAK finding names its oldest stream: Since is its SYN.
 		for _, f := range before.Findings {

@@ -572,15 +572,37 @@ func (s *Session) framingCandidates(cs []candidate) ([]candidate, bool) {
 			}
 		} else {
 			c.code = CodeProtocol
-			c.ev.Guess = wirekind.Guess(f.Header[:])
+			c.ev.Guess, _ = s.framingGuess(d)
 			if f.Proto == Yamux {
-				c.ev.Guess = wirekind.Guess(f.YamuxHeader[:])
 				c.ev.YamuxViolation = f.YamuxCode
 			}
+			var broke bool
+			o := 1 - d
+			c.ev.PeerGuess, broke = s.framingGuess(o)
+			hungUp := s.dirEnded[o] && (!s.dirEnded[d] || s.dirEndedAt[o] < s.dirEndedAt[d])
+			c.ev.PeerAnswered = !broke && (s.counts.FramesDir(Dir(o)) > 0 || hungUp)
 		}
 		cs = append(cs, c)
 	}
 	return cs, halted
+}
+
+// framingGuess returns what the bytes of direction d's framing violation
+// look like, and whether it has one that is a PROTOCOL finding's: not a
+// frame cut short by the connection's end, nor a version mismatch. s.mu
+// is held.
+func (s *Session) framingGuess(d int) (wirekind.Kind, bool) {
+	f := s.framing[d]
+	switch {
+	case f == nil || f.Code == decoder.Truncated || f.Code == decoder.VersionMismatch:
+		return wirekind.Unknown, false
+	case f.Proto == Yamux:
+		if f.YamuxCode == yamux.Truncated {
+			return wirekind.Unknown, false
+		}
+		return wirekind.Guess(f.YamuxHeader[:]), true
+	}
+	return wirekind.Guess(f.Header[:]), true
 }
 
 // NOPLateness is how late a keepalive NOP may reach the tap before its

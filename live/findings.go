@@ -137,8 +137,10 @@ type Finding struct {
 	Opened, Resolved time.Time
 	Why              string
 	Evidence         Evidence
-	// Proto is the protocol of the session, which the wording follows.
-	Proto Protocol
+	// Proto is the protocol of the session, which the wording follows, as
+	// it does version, the session's smux version (AsOf).
+	Proto   Protocol
+	version uint8
 	// Text states the problem with its numbers, in one line; Advice says
 	// what to do about it, from what smux does.
 	Text, Advice string
@@ -177,6 +179,14 @@ type Evidence struct {
 	Offset    int64
 	Guess     wirekind.Kind
 	Violation decoder.Code
+	// PeerGuess is the guess at the other direction's PROTOCOL violation,
+	// if it broke the framing too (Unknown if not); PeerAnswered says that
+	// the other direction answered with no violation: frames of the
+	// session's protocol, which its end speaks, or its end, first (it hung
+	// up on these bytes). An smux header each way of a yamux session is
+	// smux at both ends, which muxtop was told was yamux.
+	PeerGuess    wirekind.Kind
+	PeerAnswered bool
 	// YamuxViolation is a yamux session's PROTOCOL violation; Violation
 	// is then 0.
 	YamuxViolation yamux.Code
@@ -538,7 +548,8 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 func changed(f *Finding, c *candidate) bool {
 	a, b := f.Evidence, c.ev
 	return a.Count != b.Count || a.Bytes != b.Bytes || a.Streams != b.Streams || a.Limit != b.Limit ||
-		roughAge(a.Age) != roughAge(b.Age) || f.Stream != c.stream || a.Sign != b.Sign
+		roughAge(a.Age) != roughAge(b.Age) || f.Stream != c.stream || a.Sign != b.Sign ||
+		a.PeerGuess != b.PeerGuess || a.PeerAnswered != b.PeerAnswered
 }
 
 // roughAge rounds d down to a step of 1 s below 10 s, 5 s below a

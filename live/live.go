@@ -225,6 +225,9 @@ type SessionInfo struct {
 	// Client, a tapped listener and the attach proxy (which serves the
 	// client's connection) as Server. Peer names the other end.
 	Tap Side
+	// Captured says the session was read from packets (read, sniff): no
+	// end of it is tapped, and Tap names none.
+	Captured bool
 	// Label is a free-form name for the session's origin, such as "attach" or "demo".
 	Label string
 	// Proto is the protocol the session speaks, when the tap knows it

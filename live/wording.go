@@ -18,14 +18,48 @@ func (s *Session) finding(id uint64, c *candidate, opened time.Time) *Finding {
 	f := &Finding{
 		ID: id, Code: c.code, Severity: c.code.Severity(), Session: s.id, Stream: c.stream,
 		Dir: c.dir, HasDir: c.hasDir, Since: time.Unix(0, c.since), Opened: opened, Evidence: c.ev, Proto: s.proto,
+		version: s.version,
 	}
-	if s.proto == Yamux {
-		f.Text, f.Advice = describeYamux(f, s.id)
-		return f
-	}
-	f.Text, f.Advice = describe(f, s.id, s.version)
+	f.word()
 	return f
 }
+
+// word sets the Text and Advice of f, a session's finding, from its
+// evidence.
+func (f *Finding) word() {
+	if f.Proto == Yamux {
+		f.Text, f.Advice = describeYamux(f, f.Session)
+		return
+	}
+	f.Text, f.Advice = describe(f, f.Session, f.version)
+}
+
+// AsOf returns open finding f worded as at time t, with its age then: the
+// engine words an age again only in steps (1 s, then 5 s, 30 s, 5 min),
+// so a finding read well after its latest wording says an older age
+// ("oldest 60 s" at 68 s). The ages are those counted from Since, which
+// Evidence.Age is for LEAK, UNANSWERED, WINDOW_STALL, SESSION_BLOCKED and
+// KEEPALIVE; the rest of the evidence stays as the latest evaluation
+// found it. f itself if it has no such age, is resolved, or t is not
+// after its latest wording.
+func (f *Finding) AsOf(t time.Time) *Finding {
+	switch f.Code {
+	case CodeLeak, CodeUnanswered, CodeWindowStall, CodeSessionBlocked, CodeKeepalive:
+	default:
+		return f
+	}
+	age := t.Sub(f.Since)
+	if !f.Resolved.IsZero() || age <= f.Evidence.Age {
+		return f
+	}
+	g := *f
+	g.Evidence.Age = age
+	g.word()
+	return &g
+}
+
+// FormatAge formats an age as finding texts do: "42 s", "2.1 s", "850 ms".
+func FormatAge(d time.Duration) string { return fmtDur(d) }
 
 // leakText words a leak finding, the same in smux and yamux.
 func leakText(f *Finding) string {
@@ -96,9 +130,23 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 				plural(ev.Count, "stream"), sender, fmtDur(ev.Limit), f.Stream, fmtDur(ev.Age), receiver, receiver),
 			fmt.Sprintf("the %s must call AcceptStream (which sends the ACK) in a loop; the %s's OpenStream blocks once 256 SYNs wait for their ACK, and a stream unACKed for StreamOpenTimeout (75 s) is reset with its session ended (yamux before 2021 has no StreamOpenTimeout: it waits)", receiver, sender)
 	case CodeProtocol:
+		smux := func(k wirekind.Kind) bool { return k == wirekind.SmuxV1 || k == wirekind.SmuxV2 }
+		if smux(ev.Guess) && smux(ev.PeerGuess) {
+			// Each end's first bytes are smux's, and each end answers the
+			// other: a connection muxtop decodes by its first byte would
+			// have been decoded as smux. It was told yamux.
+			return fmt.Sprintf("the %s sent %s, not yamux (%s at offset %d), and the %s sent %s: both ends speak smux, and muxtop, told --protocol yamux, decoded their connection as yamux",
+					sender, ev.Guess, ev.YamuxViolation, ev.Offset, receiver, ev.PeerGuess),
+				"nothing is wrong with the two ends: muxtop's --protocol yamux is; drop it (muxtop tells smux from yamux by each connection's first byte) or give --protocol smux"
+		}
+		advice := fmt.Sprintf("fix the %s's address or protocol (a prefix before the mux, such as Consul's, needs --skip); yamux ends the session at once", sender)
+		if smux(ev.Guess) && !ev.PeerAnswered {
+			// The other end has neither framed nor hung up yet: it has not
+			// said what it speaks.
+			advice = fmt.Sprintf("if both ends speak smux, they are fine and muxtop decoded the connection as yamux: drop --protocol yamux (or give --protocol smux); otherwise fix the %s's address or protocol; yamux ends the session at once", sender)
+		}
 		return fmt.Sprintf("the %s sent %s, not yamux (%s at offset %d): it %s",
-				sender, ev.Guess, ev.YamuxViolation, ev.Offset, ev.Guess.HintAt("yamux")),
-			fmt.Sprintf("fix the %s's address or protocol (a prefix before the mux, such as Consul's, needs --skip); yamux ends the session at once", sender)
+			sender, ev.Guess, ev.YamuxViolation, ev.Offset, ev.Guess.HintAt("yamux")), advice
 	case CodeGoAway:
 		if ev.GoAwayCode == yamux.GoAwayNormal {
 			return fmt.Sprintf("the %s sent GoAway (normal): it accepts no new streams, and the %s's OpenStream fails with \"remote end is not accepting connections\"; open streams go on (if the %s runs libp2p's go-yamux, it ends the session instead)",

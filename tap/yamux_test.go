@@ -333,6 +333,10 @@ func TestProxyYamuxClientSmuxServer(t *testing.T) {
 	if found == nil || found.Evidence.Guess != wirekind.SmuxV1 || !strings.Contains(found.Text, "the server sent an smux v1 header, not yamux") {
 		t.Fatalf("PROTOCOL finding: %+v", found)
 	}
+	// The client spoke yamux and was framed: the ends do differ.
+	if !found.Evidence.PeerAnswered || !strings.HasPrefix(found.Advice, "fix the server's address or protocol") {
+		t.Errorf("PROTOCOL advice with a yamux client: %q", found.Advice)
+	}
 }
 
 // TestConnYamuxZeroAllocs checks that a tapped Read and Write of yamux

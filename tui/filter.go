@@ -2,10 +2,12 @@ package tui
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -119,6 +121,35 @@ func quoted(s string, n ...int) string {
 	return strconv.Quote(s)
 }
 
+// cmdWords lists smux's commands, as cmd: takes them: "SYN FIN PSH NOP
+// UPD". From the decoder's names, so that the list cannot drift from
+// what the filter takes.
+func cmdWords() string {
+	var b strings.Builder
+	for c := range decoder.Cmd(decoder.NumCmds) {
+		if c > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(c.String())
+	}
+	return b.String()
+}
+
+// typeWords lists yamux's types, as cmd: and type: take them, each by
+// its shortest name so that the error fits its line: "DATA WND PING
+// GO_AWAY". From yamux's names, as cmdWords.
+func typeWords() string {
+	var b strings.Builder
+	for t := range yamux.Type(yamux.NumTypes) {
+		if t > 0 {
+			b.WriteByte(' ')
+		}
+		names := t.Names()
+		b.WriteString(slices.MinFunc(names, func(a, b string) int { return cmp.Compare(len(a), len(b)) }))
+	}
+	return b.String()
+}
+
 // termNames are the names a term has before its colon.
 var termNames = map[string]bool{"cmd": true, "sid": true, "session": true, "ver": true, "dir": true, "hex": true, "u64": true, "len": true,
 	"proto": true, "type": true, "flags": true}
@@ -174,9 +205,10 @@ func parseTerm(tok string) (term, error) {
 			return term{kind: termType, typ: t}, nil
 		}
 		if name == "type" {
-			return term{}, fmt.Errorf("filter: unknown type %s; yamux: DATA WND PING GOAWAY", quoted(val))
+			return term{}, fmt.Errorf("filter: unknown type %s; yamux %s", quoted(val, 7), typeWords())
 		}
-		return term{}, fmt.Errorf("filter: unknown cmd %s; try SYN FIN PSH NOP UPD DATA PING", quoted(val))
+		// 79 columns at the most, the screen's 80 but one: the value is cut to 7.
+		return term{}, fmt.Errorf("filter: unknown cmd %s; %s, yamux %s", quoted(val, 7), cmdWords(), typeWords())
 	case "proto":
 		p, ok := live.ParseProtocol(strings.ToLower(val))
 		if !ok || p == live.ProtocolUnknown {

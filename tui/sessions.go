@@ -366,7 +366,8 @@ func openCell(st *styles, s *live.SessionSnap, base style) cell {
 }
 
 // ends returns a session's two ends, client → server, the tapped one
-// marked *, in at most w cells. Pooled sessions share one end (the
+// marked * (a captured session's are not: neither is tapped), in at most
+// w cells. Pooled sessions share one end (the
 // server, or the upstream behind attach), and their other end's port tells
 // them apart, so when the room is short the ends give up, in turn: the
 // server's host; the client's host, if both ends share it or it is
@@ -374,9 +375,11 @@ func openCell(st *styles, s *live.SessionSnap, base style) cell {
 func ends(info live.SessionInfo, w int) string {
 	c, s := printable.Text(info.Client), printable.Text(info.Server)
 	join := func(c, s, arrow string) string {
-		if info.Tap == live.Client {
+		switch {
+		case info.Captured:
+		case info.Tap == live.Client:
 			c += "*"
-		} else {
+		default:
 			s += "*"
 		}
 		return c + arrow + s
@@ -442,7 +445,11 @@ func (p *sessionsPane) title() string {
 	if p.hideEnded {
 		s += " · ended hidden"
 	}
-	return s + " · * = tapped end"
+	// A capture's sessions have no tapped end, and no mark to explain.
+	if slices.ContainsFunc(p.snap.Sessions, func(ss *live.SessionSnap) bool { return !ss.Info.Captured }) {
+		s += " · * = tapped end"
+	}
+	return s
 }
 
 // notWhat names the protocol a session's bytes failed to be.

@@ -311,6 +311,21 @@ func TestNames(t *testing.T) {
 	if _, ok := yamux.ParseType("psh"); ok {
 		t.Error("ParseType(psh) succeeded")
 	}
+	// Names are what ParseType takes, each type's own first.
+	for ty := range yamux.Type(yamux.NumTypes) {
+		names := ty.Names()
+		if len(names) == 0 || names[0] != ty.String() {
+			t.Errorf("%v.Names() = %q", ty, names)
+		}
+		for _, n := range names {
+			if got, ok := yamux.ParseType(n); !ok || got != ty {
+				t.Errorf("ParseType(%q), a name of %v, = %v, %v", n, ty, got, ok)
+			}
+		}
+	}
+	if got := yamux.WindowUpdate.Names(); strings.Join(got, " ") != "WINDOW_UPDATE WND UPDATE" {
+		t.Errorf("WindowUpdate.Names() = %q", got)
+	}
 	for i, s := range []string{"syn", "ACK", "fin", "Rst"} {
 		if f, ok := yamux.ParseFlag(s); !ok || f != 1<<i {
 			t.Errorf("ParseFlag(%q) = %v, %v", s, f, ok)

@@ -71,10 +71,33 @@ func ParseType(s string) (Type, bool) {
 			return Type(i), true
 		}
 	}
-	if s == "WND" || s == "UPDATE" {
-		return WindowUpdate, true
+	for _, a := range typeAliases {
+		if s == a.name {
+			return a.t, true
+		}
 	}
 	return 0, false
+}
+
+// typeAliases are the names ParseType takes besides the types' own.
+var typeAliases = [...]struct {
+	name string
+	t    Type
+}{{"WND", WindowUpdate}, {"UPDATE", WindowUpdate}}
+
+// Names returns the names ParseType takes for t, upper-case: String's,
+// then its other names ("WND" and "UPDATE" for WindowUpdate).
+func (t Type) Names() []string {
+	if t >= NumTypes {
+		return nil
+	}
+	names := []string{t.String()}
+	for _, a := range typeAliases {
+		if a.t == t {
+			names = append(names, a.name)
+		}
+	}
+	return names
 }
 
 // Flags are the flag bits of a yamux header.

@@ -1,0 +1,102 @@
+package headless
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/muxtop/muxtop/internal/smuxtest"
+	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/tap"
+)
+
+// TestSummaryAgesAtTheEnd: the summary's open findings are worded with
+// their ages at the summary's time, as its leaks line measures the
+// oldest leak, and both say the age alike. A real smux server that
+// answers and never closes its stream leaks it; the last evaluation, 68.5
+// s after its SYN, finds the wording of 62 s still current (the engine
+// words an age again in steps of 30 s past a minute). Before, the summary
+// said "#1 LEAK … oldest 62 s (stream 3)" beside "the oldest for 1m9s".
+func TestSummaryAgesAtTheEnd(t *testing.T) {
+	for _, format := range []Format{Plain, JSON} {
+		var now atomic.Int64
+		now.Store(time.Now().UnixNano())
+		reg := live.New(live.Config{Clock: func() time.Time { return time.Unix(0, now.Load()) }})
+		cfg := smuxtest.Config(1)
+		cfg.KeepAliveDisabled = true
+		cli, srv := smuxtest.Pair(t, cfg, func(c net.Conn) net.Conn { return tap.Wrap(c, live.Client, reg, "test") }, nil)
+		go func() { // the server: answers each stream once, never closes it
+			for {
+				st, err := srv.AcceptStream()
+				if err != nil {
+					return
+				}
+				if _, err := io.ReadFull(st, make([]byte, 4)); err == nil {
+					st.Write([]byte("answer!!"))
+				}
+			}
+		}()
+		st, err := cli.OpenStream()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Write([]byte("RAND")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(st, make([]byte, 8)); err != nil {
+			t.Fatal(err)
+		}
+		st.Close() // the client's FIN; the server sends none
+		var syn time.Time
+		smuxtest.Eventually(t, "the client's FIN", func() bool {
+			ss := reg.Snapshot().Sessions[0]
+			if len(ss.Streams) != 1 || ss.Streams[0].Frames[live.ClientToServer] < 3 {
+				return false
+			}
+			syn = ss.Streams[0].First
+			return true
+		})
+		leaks := live.FindingsConfig{LeakAfter: 30 * time.Second, Churn: -1}
+		reg.Evaluate(syn.Add(62*time.Second), leaks)
+		end := syn.Add(68*time.Second + 500*time.Millisecond)
+		reg.Evaluate(end, leaks)
+		now.Store(end.UnixNano())
+		fs := reg.Snapshot().Findings
+		if len(fs) != 1 || fs[0].Code != live.CodeLeak || !strings.Contains(fs[0].Text, "oldest 62 s (stream 3)") {
+			t.Fatalf("findings at the last evaluation: %v; want LEAK worded at 62 s", fs)
+		}
+
+		var out bytes.Buffer
+		if _, err := Finish(&out, reg, Options{Format: format, LeakAfter: 30 * time.Second,
+			Stop: func() { cli.Close(); srv.Close() }}); err != nil {
+			t.Fatal(err)
+		}
+		const text = "the server never closes its streams: 1 half-closed by the client, oldest 68 s (stream 3)"
+		if format == Plain {
+			for _, want := range []string{
+				"    #1 LEAK warning, session 1, open: " + text + "\n",
+				"; the oldest for 68 s\n",
+			} {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("plain summary lacks %q:\n%s", want, out.String())
+				}
+			}
+			continue
+		}
+		var j struct {
+			Leaks    map[string]any   `json:"leaks"`
+			Findings []map[string]any `json:"findings"`
+		}
+		if err := json.Unmarshal(out.Bytes(), &j); err != nil {
+			t.Fatalf("%v: %s", err, out.String())
+		}
+		if len(j.Findings) != 1 || j.Findings[0]["text"] != text || j.Findings[0]["age"] != 68.5 || j.Leaks["oldest_seconds"] != 68.5 {
+			t.Errorf("JSON findings %v, leaks %v; want the LEAK worded at 68.5 s, as oldest_seconds", j.Findings, j.Leaks)
+		}
+	}
+}

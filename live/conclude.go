@@ -1,0 +1,38 @@
+package live
+
+import "time"
+
+// Conclude is the last evaluation of what has no more to give, such as a
+// capture read to its end: Evaluate at now, then what the evaluation after
+// it would do to the sessions that ended, which is to resolve their open
+// findings ("the session ended"). Live, a finding that opens as its
+// session's end is first seen (a framing violation, data after close) is
+// resolved by the next evaluation; at the end of a capture no evaluation
+// comes next, and it stayed open in the summary, the header's counts and
+// muxtop_findings_open, though its session had ended. The sessions still
+// live keep theirs.
+func (r *Registry) Conclude(now time.Time, cfg FindingsConfig) {
+	r.Evaluate(now, cfg)
+	e := &r.eng
+	cfg = cfg.withDefaults()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	r.mu.Lock()
+	e.sessions = append(e.sessions[:0], r.sessions...)
+	r.mu.Unlock()
+	ns := now.UnixNano()
+	for _, s := range e.sessions {
+		s.mu.Lock()
+		over := s.ended && s.w.eng.endSeen && len(s.w.eng.open) > 0
+		s.mu.Unlock()
+		if over {
+			// An ended session the evaluation has seen ended has no
+			// candidates: session resolves every finding it has open.
+			e.session(r, s, now, ns, &cfg)
+		}
+	}
+	clear(e.sessions)
+	if e.dirty {
+		e.publish()
+	}
+}

@@ -1,0 +1,34 @@
+package live_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/live"
+)
+
+// TestConcludeResolvesEndedSessions: Conclude, the last evaluation of a
+// capture, resolves what the evaluation after it would: the findings of
+// the sessions that ended, among them the one it opened as it first saw
+// its session ended. A session still live keeps its finding.
+func TestConcludeResolvesEndedSessions(t *testing.T) {
+	reg := live.New(live.Config{})
+	var h decoder.Header
+	copy(h[:], "GET / HT")
+	ended := openSession(reg, 1)
+	ended.s.Violation(c2s, sec(0), &decoder.Violation{Code: decoder.BadVersion, Header: h})
+	ended.s.End(sec(0.01), live.EOF, nil)
+	alive := openSession(reg, 1)
+	alive.s.Violation(c2s, sec(0), &decoder.Violation{Code: decoder.BadVersion, Header: h})
+
+	reg.Conclude(sec(0.05), live.FindingsConfig{Churn: -1})
+	recs := expect(t, reg, "+PROTOCOL", "+PROTOCOL", "-PROTOCOL")
+	if f := recs[2].Finding; f.Session != ended.s.ID() || !strings.HasPrefix(f.Why, "the session ended (EOF)") || !f.Resolved.Equal(sec(0.05)) {
+		t.Errorf("resolved: session %d at %v because %q; want session %d's, as it ended", f.Session, f.Resolved, f.Why, ended.s.ID())
+	}
+	snap := reg.Snapshot()
+	if len(snap.Findings) != 1 || snap.Findings[0].Session != alive.s.ID() || snap.FindingCounts[live.Critical] != 1 {
+		t.Errorf("open after Conclude: %d findings, %d critical; want the live session's alone", len(snap.Findings), snap.FindingCounts[live.Critical])
+	}
+}
