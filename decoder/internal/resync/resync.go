@@ -306,7 +306,6 @@ func (s *State[F]) Next(p []byte, fr Framer[F]) (n int, f *F, err error) {
 		// more
 		if s.flushing {
 			if c := s.longToEnd(); c != nil {
-				s.flushing = false
 				f, err = s.take(c, c.next, c.links, fr)
 				return n, f, err
 			}
@@ -453,7 +452,7 @@ func (s *State[F]) take(c *long, from int64, n int, fr Framer[F]) (*F, error) {
 	s.longs = []*long{c}
 	s.settle(fr)
 	s.longs = nil
-	s.hunting = false
+	s.hunting, s.flushing = false, false
 	s.rep, s.repLink, s.repN = c, 0, n
 	s.repLeft = from - c.start
 	s.lookAt = int(from - s.origin)
