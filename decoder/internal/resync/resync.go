@@ -550,7 +550,7 @@ const (
 	more   verdict = iota
 	reject         // no chain begins at the first byte held
 	accept         // a chain of Chain plausible headers, all held, begins there
-	longer         // the chain that begins there has a long link: it is followed apart
+	longer         // the chain that begins there has a long link before its last: it is followed apart
 )
 
 // candidate decides whether the bytes held begin a chain of plausible
@@ -558,8 +558,8 @@ const (
 func (s *State[F]) candidate(fr Framer[F]) (verdict, int64) {
 	b := s.look[s.lookAt:]
 	at := s.origin + int64(s.lookAt)
-	pos, last := 0, 0
-	for range Chain {
+	pos := 0
+	for i := range Chain {
 		if pos+s.headerSize > len(b) {
 			return more, 0
 		}
@@ -567,14 +567,17 @@ func (s *State[F]) candidate(fr Framer[F]) (verdict, int64) {
 		if !ok {
 			return reject, at + int64(pos+s.headerSize)
 		}
+		if i == Chain-1 {
+			break // the last frame's size decides nothing
+		}
 		if size > s.window/Chain {
 			if _, ok := fr.(Long); ok {
 				return longer, at + int64(pos+s.headerSize)
 			}
 		}
-		last, pos = pos, pos+size
+		pos += size
 	}
-	return accept, at + int64(last+s.headerSize)
+	return accept, at + int64(pos+s.headerSize)
 }
 
 // chainToEnd reports whether the bytes held begin a chain of plausible
