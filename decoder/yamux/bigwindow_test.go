@@ -142,11 +142,12 @@ func TestResyncBigWindowJoin(t *testing.T) {
 }
 
 // TestGapBigWindowHeader cuts bytes across the header of each large Data
-// frame of the bulk transfer, decoded from its start, (a gap that begins in the previous frame's
-// payload and ends in the header, one that takes the header only, and one
-// that begins in the header and ends in the payload) and checks that the
-// frames before the gap are the whole stream's and that decoding resumes
-// at the first frame boundary after it, with every frame from there.
+// frame of the bulk transfer decoded from its start (a gap that begins in
+// the previous frame's payload and ends in the header, one that takes the
+// header only, and one that begins in the header and ends in the payload)
+// and checks that the frames before the gap are the whole stream's and
+// that decoding resumes at the first frame boundary after it, with every
+// frame from there.
 func TestGapBigWindowHeader(t *testing.T) {
 	in, all, bounds := bulkC2S(t)
 	cases := 0

@@ -58,11 +58,12 @@ import "github.com/muxtop/muxtop/decoder/internal/resync"
 // (a long link) is followed as its bytes pass instead of held: the
 // decoder keeps of each of its frames the header and the first Snaplen
 // payload bytes, all a Frame returns of it, and counts the rest; at most
-// resync.MaxLong (8) such chains at once. It wins when its third header
-// ends before the search over the bytes held decides on an earlier
-// position, and, where the bytes end (Flush), when its last frame ends
-// exactly there. So a hunt keeps at most ResyncWindow bytes and 8×2
-// headers with their Snaplen bytes (about 790 KiB at the default
+// 8 such chains at once, none beginning inside the first header of the
+// last one (a header read a few bytes off often announces a long frame).
+// It wins when its third header ends before the search over the bytes
+// held decides on an earlier position, and, where the bytes end (Flush),
+// when its last frame ends exactly there. So a hunt keeps at most ResyncWindow bytes and 8×2
+// headers with their Snaplen bytes (about 772 KiB at the default
 // snaplen), and a join or a gap in a bulk transfer lands on the first
 // frame after it, decided on at its third header, after two long frames
 // (up to 32 MiB) that go by counted but not held. Positions inside a long
