@@ -283,19 +283,21 @@ func (s *State[F]) Next(p []byte, fr Framer[F]) (n int, f *F, err error) {
 				at = s.end()
 			}
 		}
-		if c := s.ended(max(s.decided, at)); c != nil {
-			f, err = s.take(c, c.end-int64(s.headerSize), Chain-1, fr)
-			return n, f, err
+		if len(s.longs) > 0 {
+			if c := s.ended(max(s.decided, at)); c != nil {
+				f, err = s.take(c, c.end-int64(s.headerSize), Chain-1, fr)
+				return n, f, err
+			}
 		}
 		switch v {
 		case reject:
 			s.decided = max(s.decided, at)
-			s.skipOne(fr)
+			s.lookAt++ // skipped: counted by settle before Next returns
 			continue
 		case longer:
 			s.decided = max(s.decided, at)
 			s.follow(fr)
-			s.skipOne(fr)
+			s.lookAt++
 			continue
 		case accept:
 			s.hunting, s.longs = false, nil
@@ -323,10 +325,11 @@ func (s *State[F]) Next(p []byte, fr Framer[F]) (n int, f *F, err error) {
 				return n, nil, nil
 			}
 			s.decided = max(s.decided, at)
-			s.skipOne(fr)
+			s.lookAt++
 			continue
 		}
 		if n == len(p) {
+			s.settle(fr)
 			return n, nil, nil
 		}
 		if s.lookAt > 0 && s.lookAt >= len(s.look)/2 {
@@ -388,14 +391,9 @@ func (s *State[F]) carrySkip(f *F, fr Framer[F]) *F {
 	return &s.found
 }
 
-// skipOne skips the first byte held.
-func (s *State[F]) skipOne(fr Framer[F]) {
-	s.lookAt++
-	s.settle(fr)
-}
-
 // settle counts as skipped the bytes before the first byte held and the
-// first long chain followed.
+// first long chain followed. The hunt passes bytes by moving lookAt on,
+// and settles before Next returns.
 func (s *State[F]) settle(fr Framer[F]) {
 	to := s.origin + int64(s.lookAt)
 	for _, c := range s.longs {
