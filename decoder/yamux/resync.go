@@ -19,10 +19,11 @@ import "github.com/muxtop/muxtop/decoder/internal/resync"
 //     a stream (0 < id ≤ MaxResyncStream);
 //   - a Ping is a request or a reply: its flags are SYN or ACK alone;
 //   - a GoAway has no flags and a known code (0, 1 or 2);
-//   - a Data frame carries 1 to MaxResyncData bytes: hashicorp/yamux sends
-//     no empty one, and none larger than the send window, which is 256 KiB
-//     unless a larger MaxStreamWindowSize is configured (frames of such
-//     windows are skipped over until a chain of smaller ones is met);
+//   - a Data frame carries 1 to MaxResyncLongData (16 MiB) bytes:
+//     hashicorp/yamux sends no empty one, and none larger than the send
+//     window, which is 256 KiB (MaxResyncData) unless a larger
+//     MaxStreamWindowSize is configured, as bulk transfers do (a long
+//     link, below);
 //   - a WindowUpdate without flags grows the window by MinResyncDelta to
 //     MaxResyncDelta: yamux sends one only when the delta reaches half its
 //     window (Stream.sendWindowUpdate), and the window is at least 256 KiB;
@@ -37,17 +38,37 @@ import "github.com/muxtop/muxtop/decoder/internal/resync"
 // bytes of a stream id (bounded below by MinResyncDelta).
 //
 // For random bytes a header is plausible with a probability below one in
-// 10⁸, so a false chain of three is beyond reach; payloads that themselves
-// hold yamux frames can fool it, which is why a resynchronisation is
-// reported with where it landed and what it skipped, never silently.
-// Deciding on a position needs at most ResyncWindow bytes after it, which
-// the decoder holds while it looks, allocated only while it lasts. The
-// boundary found is normally the first true one at or after the place
-// decoding began (TestResyncEveryOffset checks it at every offset of real
-// yamux traffic). Where the bytes end, before a gap or at the end of the
-// stream (Flush), a shorter chain is taken too when its last frame ends
-// exactly where the bytes do; otherwise the bytes after the last boundary
-// found count as Skipped.
+// 10⁸ (a Data header about one in 3·10¹¹: version, type, flags, a stream
+// id below 2³⁰ and a length below 2²⁴ take 38 of its 96 bits; a
+// WindowUpdate with flags, the likeliest, about one in 4·10⁹), so a false
+// chain of three is beyond reach; payloads that themselves hold yamux
+// frames can fool it, which is why a resynchronisation is reported with
+// where it landed and what it skipped, never silently. The boundary
+// found is normally the first true one at or after the place decoding
+// began (TestResyncEveryOffset checks it at every offset of real yamux
+// traffic, TestResyncBigWindowJoin on a bulk transfer over a 4 MiB
+// window). Where the bytes end, before a gap or at the end of the stream
+// (Flush), a shorter chain is taken too when its last frame ends exactly
+// where the bytes do; otherwise the bytes after the last boundary found
+// count as Skipped.
+//
+// Memory. A chain whose Data frames carry at most MaxResyncData bytes is
+// decided on within ResyncWindow bytes, which the decoder holds while it
+// looks, allocated only while it lasts. A chain with a longer Data frame
+// (a long link) is followed as its bytes pass instead of held: the
+// decoder keeps of each of its frames the header and the first Snaplen
+// payload bytes, all a Frame returns of it, and counts the rest; at most
+// 8 such chains at once, none beginning inside the first header of the
+// last one (a header read a few bytes off often announces a long frame).
+// It wins when its third header ends before the search over the bytes
+// held decides on an earlier position, and, where the bytes end (Flush),
+// when its last frame ends exactly there. So a hunt keeps at most ResyncWindow bytes and 8×2
+// headers with their Snaplen bytes (about 772 KiB at the default
+// snaplen), and a join or a gap in a bulk transfer lands on the first
+// frame after it, decided on at its third header, after two long frames
+// (up to 32 MiB) that go by counted but not held. Positions inside a long
+// frame are searched as they pass too, so a long chain that breaks delays
+// nothing.
 //
 // One more rule settles a tie that repetitive streams make: a header read
 // four bytes before a true one takes the true one's version, type and
@@ -58,16 +79,23 @@ import "github.com/muxtop/muxtop/decoder/internal/resync"
 // plausible header: a session whose chain crosses one of those streams
 // resynchronises a few frames later.
 //
-// The decision at each position depends on the bytes only, so a
-// resynchronisation lands at the same place in any chunking.
+// The decision at each position, and between a long chain and the search
+// over the bytes held, depends on the bytes only, so a resynchronisation
+// lands at the same place in any chunking.
 
 // ResyncChain is how many plausible headers in a row make a frame boundary.
 const ResyncChain = resync.Chain
 
-// MaxResyncData is the largest Data payload a plausible header announces:
-// yamux's default window, the most a sender with the default
-// MaxStreamWindowSize puts in one frame.
+// MaxResyncData is the largest Data payload of a frame the decoder holds
+// whole while it looks for a frame boundary: yamux's default window, the
+// most a sender with the default MaxStreamWindowSize puts in one frame.
+// A longer one, up to MaxResyncLongData, is a long link.
 const MaxResyncData = InitialWindow
+
+// MaxResyncLongData is the largest Data payload a plausible header
+// announces in a chain the decoder follows without holding it (a long
+// link): a window configured for bulk transfers, up to 16 MiB.
+const MaxResyncLongData = 16 << 20
 
 // MaxResyncStream is the largest stream id a plausible header names: a
 // session would have to open half a billion streams to pass it.
@@ -85,11 +113,13 @@ const MinResyncDelta = InitialWindow / 2
 const MaxResyncDelta = 1 << 30
 
 // ResyncWindow is the most bytes the decoder holds while it looks for a
-// frame boundary: ResyncChain frames of the largest plausible size.
+// frame boundary: ResyncChain frames of MaxResyncData bytes. Chains of
+// longer frames are followed without being held.
 const ResyncWindow = ResyncChain * (HeaderSize + MaxResyncData)
 
-// Buffered returns how many bytes the decoder holds that Next has not yet
-// framed: bytes it looked ahead at to find a frame boundary. While it is
+// Buffered returns how many bytes the decoder took that Next has not yet
+// framed: bytes it looked ahead at to find a frame boundary (of a long
+// chain, those it counted without holding them too). While it is
 // above 0, call Next, with an empty p if need be, to have them framed.
 // It is 0 unless Resync or Gap was called. A frame whose last payload
 // bytes a Gap lost is whole: its bytes that came count here until Next
@@ -144,7 +174,7 @@ func (d *Decoder) ResyncAt(n int64) { d.rs.Skip(n, (*framer)(d)) }
 // comes (or at once, if the gap ended it: Buffered is above 0), with the
 // bytes lost in its Lost and only the payload bytes before them in
 // Payload, and Gap returns true. This holds for Data frames of any size,
-// beyond MaxResyncData too. Otherwise the frame in progress is abandoned
+// beyond MaxResyncLongData too. Otherwise the frame in progress is abandoned
 // (its bytes count as skipped), the decoder resynchronises after the gap
 // as Resync does, and Gap returns false. A frame an earlier Gap ended,
 // which Next has not yet returned, is whole and not abandoned: Next
@@ -156,10 +186,21 @@ func (d *Decoder) Gap(n int64) (resumed bool) { return d.rs.Gap(n, (*framer)(d))
 // framer is a Decoder as the resynchronisation engine sees it.
 type framer Decoder
 
-// Plausible applies the rule above to the header h.
+// Plausible applies the rule above to the header h, long Data frames
+// included.
 func (r *framer) Plausible(_, h []byte) (int, bool) {
 	hdr := Header(h)
-	return HeaderSize + int(hdr.PayloadLength()), plausible(hdr)
+	return HeaderSize + int(hdr.PayloadLength()), plausibleUpTo(hdr, MaxResyncLongData)
+}
+
+// Keep returns the snaplen: the payload bytes a frame keeps.
+func (r *framer) Keep() int { return r.snaplen }
+
+// Pass takes n payload bytes of the frame in progress, after the first
+// snaplen, as given.
+func (r *framer) Pass(n int64) {
+	r.prog.Got += n
+	r.off += n
 }
 
 // Next is the Decoder's.
@@ -190,18 +231,20 @@ func (r *framer) Lose(n int64) bool {
 // SetSkipped sets f.Skipped.
 func (r *framer) SetSkipped(f *Frame, n int64) { f.Skipped = n }
 
-// Plausible reports whether h is a plausible header by the rule above:
-// one that hashicorp/yamux sends. A capture that found frames by that
-// rule checks with it that the frames after them go on chaining.
+// Plausible reports whether h is a plausible header by the rule above,
+// with Data frames of up to MaxResyncData bytes: one that hashicorp/yamux
+// with its default window sends. A capture that found frames by that rule
+// checks with it that the frames after them go on chaining.
 func (h Header) Plausible() bool { return plausible(h) }
 
 // PlausibleAtStart is Plausible for a header at a known frame boundary,
 // a connection's first bytes and the frames that follow them: a Data
 // frame may carry up to MaxStartData bytes. Plausible bounds it by the
-// default window, which is what lets a resynchronisation hold no more
-// than ResyncWindow; where the boundary is known, nothing is held, and a
-// window configured larger (MaxStreamWindowSize, which go-yamux's
-// auto-tuning reaches by default) shows as larger frames.
+// default window, the frames a resynchronisation holds whole (longer ones
+// up to MaxResyncLongData it follows apart); where the boundary is known,
+// nothing is held, and a window configured larger (MaxStreamWindowSize,
+// which go-yamux's auto-tuning reaches by default) shows as larger
+// frames.
 func (h Header) PlausibleAtStart() bool { return plausibleUpTo(h, MaxStartData) }
 
 // MaxStartData is the largest Data payload PlausibleAtStart accepts: the

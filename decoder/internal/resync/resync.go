@@ -6,7 +6,26 @@
 // before it as skipped, and replays the held bytes through the decoder
 // from there. Each decoder states its protocol's rule for a plausible
 // header, and the search, in its documentation.
+//
+// Long frames. The bytes held are at most a window of Chain frames of
+// window/Chain bytes. A decoder whose frames may be longer (yamux with a
+// window configured above its default) implements Long, and a position
+// whose chain has a longer link is followed apart, as its bytes pass,
+// without holding them: the engine keeps each link's header and the
+// first Keep bytes of its payload, all the decoder keeps of a frame, and
+// counts the rest. Such a chain wins when its last header ends before
+// the search over the window decides on a position (at the latest, where
+// the bytes end before a Gap or End, when its last frame ends exactly
+// there); the earliest of two that end together. At most MaxLong are
+// followed at once, and none that begins inside the first header of the
+// last one followed. Every decision depends on the bytes only, never on
+// how they were chunked.
 package resync
+
+import (
+	"math"
+	"slices"
+)
 
 // Chain is how many plausible headers in a row make a frame boundary.
 const Chain = 3
@@ -41,6 +60,41 @@ type Framer[F any] interface {
 	Lose(n int64) bool
 }
 
+// MaxLong is how many chains with a long link a hunt follows at once: a
+// position found while MaxLong are followed, or were given up at a byte
+// the search has not yet needed, is passed over.
+const MaxLong = 8
+
+// Long is a Framer whose frames may be longer than the window's share
+// (window/Chain bytes): a hunt follows chains of them without holding
+// their payloads, and replays each frame as its header, the first Keep
+// payload bytes and a Pass of the rest.
+type Long interface {
+	// Keep returns how many payload bytes of a frame the decoder keeps:
+	// the bytes of a long frame after them make no difference to what
+	// it returns.
+	Keep() int
+	// Pass takes n payload bytes of the frame in progress, beyond the
+	// first Keep, as framed without being given: they count in the
+	// decoder's offset and in the frame, as bytes it was given do.
+	Pass(n int64)
+}
+
+// long is a chain with a long link that a hunt follows. Positions are
+// counted from where the hunt began.
+type long struct {
+	start int64 // its first header's
+	next  int64 // the next link's header's
+	links int   // links found plausible
+	pos   [Chain]int64
+	size  [Chain]int64 // each link's frame size, header included
+	kept  [Chain]int   // each link's payload bytes in rec
+	rec   []byte       // for each link but the last: its header and first Keep payload bytes, at i*(headerSize+keep)
+	done  bool         // Chain links are plausible: it ends at end
+	dead  bool         // a link was not plausible, at end
+	end   int64        // where the header that decided ends
+}
+
 // State is a decoder's state while it resynchronises, and its count of
 // the bytes it skipped and lost. Make one with New.
 type State[F any] struct {
@@ -58,15 +112,27 @@ type State[F any] struct {
 	waiting   bool  // while resyncing: the decoder holds a frame a Gap ended (Drop kept it), which Next frames first
 	waitSkip  int64 // while waiting: the bytes skipped before that frame, for its Skipped
 
+	// While hunting, positions are counted from where the hunt began.
+	origin   int64   // look[0]'s
+	settled  int64   // the bytes before it are skipped
+	decided  int64   // the furthest byte a step of the search over the window needed
+	longs    []*long // the chains with a long link followed
+	nextLong int64   // where a long chain may begin: a header's length after the last one's start
+	rep      *long   // replaying a long chain's links: the bytes held follow them
+	repLink  int     // its next link to replay
+	repN     int     // how many of its links are replayed from rec
+	repLeft  int64   // the bytes of its links not yet replayed
+
 	headerSize int // of the protocol
-	window     int // the most bytes held: Chain frames of the largest plausible size
+	window     int // the most bytes held: Chain frames of the largest size held whole
 }
 
 // New returns the State of a decoder whose headers take headerSize bytes
 // and which holds at most window bytes while it looks for a boundary.
-// window must hold Chain frames of the largest size Plausible accepts: a
-// chain that cannot fit would be waited for forever, and Next would never
-// return a frame or skip a byte.
+// window must hold Chain frames of the largest size Plausible accepts,
+// or, for a Framer that implements Long, of window/Chain bytes, above
+// which a frame is a long link: a chain that cannot fit would be waited
+// for forever, and Next would never return a frame or skip a byte.
 func New[F any](headerSize, window int) State[F] {
 	return State[F]{headerSize: headerSize, window: window}
 }
@@ -75,12 +141,32 @@ func New[F any](headerSize, window int) State[F] {
 // hunts for a boundary or has held bytes to replay.
 func (s *State[F]) Resyncing() bool { return s.resyncing }
 
-// Held returns how many bytes the decoder holds for a resynchronisation.
+// Held returns how many bytes the decoder took for a resynchronisation
+// and has neither framed nor skipped: those held, and those of the long
+// chains followed from their first header on, which it keeps only in
+// part (Kept).
 func (s *State[F]) Held() int {
-	if !s.resyncing {
+	switch {
+	case !s.resyncing:
 		return 0
+	case s.hunting:
+		return int(s.origin + int64(len(s.look)) - s.settled)
 	}
-	return len(s.look) - s.lookAt
+	return len(s.look) - s.lookAt + int(s.repLeft)
+}
+
+// Kept returns how many bytes a resynchronisation keeps in memory: those
+// held for the search (at most the window), and the records of the long
+// chains it follows (at most MaxLong of Chain-1 headers and Keep bytes).
+func (s *State[F]) Kept() int {
+	n := len(s.look) - s.lookAt
+	for _, c := range s.longs {
+		n += len(c.rec)
+	}
+	if s.rep != nil {
+		n += len(s.rep.rec)
+	}
+	return n
 }
 
 // Buffered returns how many of the bytes held Next can frame now.
@@ -173,9 +259,16 @@ func (s *State[F]) Abandon(fr Framer[F]) bool {
 	fr.Advance(held)
 	s.skip += partial + held
 	s.skipped += partial + held
+	s.reset()
+	return true
+}
+
+// reset ends the resynchronisation and lets go of what it held.
+func (s *State[F]) reset() {
 	s.resyncing, s.hunting, s.flushing, s.skipping, s.ahead = false, false, false, false, 0
 	s.look, s.lookAt = nil, 0
-	return true
+	s.origin, s.settled, s.decided, s.longs, s.nextLong = 0, 0, 0, nil, 0
+	s.rep, s.repLink, s.repN, s.repLeft = nil, 0, 0, 0
 }
 
 // Release ends the resynchronisation without framing the bytes it still
@@ -183,8 +276,7 @@ func (s *State[F]) Abandon(fr Framer[F]) bool {
 // them unread (Reject), which counts them as it counts its own.
 func (s *State[F]) Release() int {
 	held := s.Held()
-	s.resyncing, s.hunting, s.flushing, s.skipping, s.ahead = false, false, false, false, 0
-	s.look, s.lookAt = nil, 0
+	s.reset()
 	return held
 }
 
@@ -198,40 +290,73 @@ func (s *State[F]) Next(p []byte, fr Framer[F]) (n int, f *F, err error) {
 		return s.skipTo(p, fr)
 	}
 	for s.hunting {
-		switch s.candidate(fr) {
+		v, at := s.candidate(fr)
+		if v == more {
+			at = math.MaxInt64 // the bytes it needs come later than any long chain that ended
+			if s.flushing {
+				at = s.end()
+			}
+		}
+		if len(s.longs) > 0 {
+			if c := s.ended(max(s.decided, at)); c != nil {
+				f, err = s.take(c, c.end-int64(s.headerSize), Chain-1, fr)
+				return n, f, err
+			}
+		}
+		switch v {
 		case reject:
-			s.skipOne(fr)
+			s.decided = max(s.decided, at)
+			s.lookAt++ // skipped: counted by settle before Next returns
+			continue
+		case longer:
+			s.decided = max(s.decided, at)
+			s.follow(fr)
+			s.lookAt++
 			continue
 		case accept:
-			s.hunting = false
+			s.hunting, s.longs = false, nil
+			s.settle(fr)
 			f, err = s.replay(fr)
 			return n, f, err
 		}
 		// more
 		if s.flushing {
+			if c := s.longToEnd(); c != nil {
+				f, err = s.take(c, c.next, c.links, fr)
+				return n, f, err
+			}
 			if s.chainToEnd(fr) {
-				s.hunting, s.flushing = false, false
+				s.hunting, s.flushing, s.longs = false, false, nil
+				s.settle(fr)
 				f, err = s.replay(fr)
 				return n, f, err
 			}
 			if s.lookAt == len(s.look) { // nothing left: hunt on in what comes after
-				s.flushing = false
+				s.flushing, s.longs = false, nil
+				s.settle(fr)
+				s.origin += int64(len(s.look))
 				s.look, s.lookAt = s.look[:0], 0
 				return n, nil, nil
 			}
-			s.skipOne(fr)
+			s.decided = max(s.decided, at)
+			s.lookAt++
 			continue
 		}
 		if n == len(p) {
+			s.settle(fr)
 			return n, nil, nil
 		}
 		if s.lookAt > 0 && s.lookAt >= len(s.look)/2 {
 			s.look = s.look[:copy(s.look, s.look[s.lookAt:])]
+			s.origin += int64(s.lookAt)
 			s.lookAt = 0
 		}
 		take := min(len(p)-n, s.window-(len(s.look)-s.lookAt))
 		s.look = append(s.look, p[n:n+take]...)
 		n += take
+		for _, c := range s.longs {
+			s.followOn(c, fr)
+		}
 	}
 	f, err = s.replay(fr)
 	if f == nil && err == nil && !s.resyncing && len(p) > 0 {
@@ -295,51 +420,191 @@ func (s *State[F]) carrySkip(f *F, fr Framer[F]) *F {
 	return &s.found
 }
 
-// skipOne skips the first byte held.
-func (s *State[F]) skipOne(fr Framer[F]) {
-	s.lookAt++
-	fr.Advance(1)
-	s.skip++
-	s.skipped++
+// settle counts as skipped the bytes before the first byte held and the
+// first long chain followed. The hunt passes bytes by moving lookAt on,
+// and settles before Next returns.
+func (s *State[F]) settle(fr Framer[F]) {
+	to := s.origin + int64(s.lookAt)
+	for _, c := range s.longs {
+		if !c.dead {
+			to = min(to, c.start)
+		}
+	}
+	if n := to - s.settled; n > 0 {
+		fr.Advance(n)
+		s.skip += n
+		s.skipped += n
+		s.settled = to
+	}
 }
 
-// replay frames the next of the bytes the hunt held.
-func (s *State[F]) replay(fr Framer[F]) (*F, error) {
+// end returns the position after the last byte held.
+func (s *State[F]) end() int64 { return s.origin + int64(len(s.look)) }
+
+// replay frames the next of the bytes the hunt held: a link of a long
+// chain, then the bytes after them.
+func (s *State[F]) replay(fr Framer[F]) (f *F, err error) {
 	s.resyncing = false // Next frames held as it frames any bytes
-	n, f, err := fr.Next(s.look[s.lookAt:])
+	if c := s.rep; c != nil {
+		i, stride := s.repLink, s.stride(fr)
+		rec := c.rec[i*stride : i*stride+s.headerSize+c.kept[i]]
+		_, f, err = fr.Next(rec)
+		if f == nil && err == nil { // a payload longer than the decoder keeps
+			fr.(Long).Pass(c.size[i] - int64(len(rec)))
+			_, f, err = fr.Next(nil)
+		}
+		s.repLeft -= c.size[i]
+		if s.repLink++; s.repLink == s.repN {
+			s.rep = nil
+		}
+	} else {
+		var n int
+		n, f, err = fr.Next(s.look[s.lookAt:])
+		s.lookAt += n
+	}
 	s.resyncing = true
-	s.lookAt += n
 	f = s.carrySkip(f, fr)
-	if s.lookAt == len(s.look) || err != nil { // a violation stops the decoder
-		s.resyncing = false
-		s.look, s.lookAt = nil, 0
+	if s.rep == nil && s.lookAt == len(s.look) || err != nil { // a violation stops the decoder
+		s.reset()
 	}
 	return f, err
+}
+
+// stride is the room a long chain's link takes in its rec.
+func (s *State[F]) stride(fr Framer[F]) int { return s.headerSize + fr.(Long).Keep() }
+
+// take ends the hunt on the long chain c: its first n links are replayed
+// from what was kept of them, then the bytes held from the position from.
+func (s *State[F]) take(c *long, from int64, n int, fr Framer[F]) (*F, error) {
+	s.longs = []*long{c}
+	s.settle(fr)
+	s.longs = nil
+	s.hunting, s.flushing = false, false
+	s.rep, s.repLink, s.repN = c, 0, n
+	s.repLeft = from - c.start
+	s.lookAt = int(from - s.origin)
+	return s.replay(fr)
+}
+
+// ended returns the long chain whose last header ends first, at or
+// before the position at, the earliest of those that end together; nil
+// if none has.
+func (s *State[F]) ended(at int64) *long {
+	var w *long
+	for _, c := range s.longs {
+		if c.done && c.end <= at && (w == nil || c.end < w.end) {
+			w = c
+		}
+	}
+	return w
+}
+
+// longToEnd returns the earliest long chain whose last frame ends exactly
+// where the bytes held do, or nil.
+func (s *State[F]) longToEnd() *long {
+	for _, c := range s.longs {
+		if !c.dead && c.next == s.end() {
+			return c
+		}
+	}
+	return nil
+}
+
+// follow starts following the chain at the first byte held, whose
+// first header is plausible and which has a long link, unless it begins
+// inside the first header of the last one followed (a header read a few
+// bytes off its boundary often reads as one announcing a long frame), or
+// MaxLong chains are followed: those given up count until the search has
+// needed the byte that gave them up.
+func (s *State[F]) follow(fr Framer[F]) {
+	start := s.origin + int64(s.lookAt)
+	if start < s.nextLong {
+		return
+	}
+	s.longs = slices.DeleteFunc(s.longs, func(c *long) bool { return c.dead && c.end <= s.decided })
+	if len(s.longs) == MaxLong {
+		return
+	}
+	hs, stride := s.headerSize, s.stride(fr)
+	h := s.look[s.lookAt : s.lookAt+hs]
+	size, _ := fr.Plausible(h, h)
+	s.nextLong = start + int64(hs)
+	c := &long{start: start, links: 1, rec: make([]byte, (Chain-1)*stride)}
+	c.pos[0], c.size[0], c.next = c.start, int64(size), c.start+int64(size)
+	copy(c.rec, h)
+	s.longs = append(s.longs, c)
+	s.followOn(c, fr)
+}
+
+// followOn takes the long chain c on through the bytes held: it keeps the
+// first bytes of its links' payloads and checks each next header once it
+// is held whole.
+func (s *State[F]) followOn(c *long, fr Framer[F]) {
+	hs, stride, end := s.headerSize, s.stride(fr), s.end()
+	for !c.done && !c.dead {
+		if i := c.links - 1; i < Chain-1 {
+			want := min(int64(stride-hs), c.size[i]-int64(hs))
+			from := c.pos[i] + int64(hs+c.kept[i])
+			if to := min(c.pos[i]+int64(hs)+want, end); to > from {
+				c.kept[i] += copy(c.rec[i*stride+hs+c.kept[i]:], s.look[from-s.origin:to-s.origin])
+			}
+		}
+		if c.next+int64(hs) > end {
+			return
+		}
+		at := int(c.next - s.origin)
+		h := s.look[at : at+hs]
+		size, ok := fr.Plausible(c.rec[:hs], h)
+		c.end = c.next + int64(hs)
+		if !ok {
+			c.dead, c.rec = true, nil
+			return
+		}
+		if c.links == Chain-1 {
+			c.done = true
+			return
+		}
+		copy(c.rec[c.links*stride:], h)
+		c.pos[c.links], c.size[c.links] = c.next, int64(size)
+		c.links++
+		c.next += int64(size)
+	}
 }
 
 type verdict uint8
 
 const (
-	more verdict = iota
-	reject
-	accept
+	more   verdict = iota
+	reject         // no chain begins at the first byte held
+	accept         // a chain of Chain plausible headers, all held, begins there
+	longer         // the chain that begins there has a long link before its last: it is followed apart
 )
 
-// candidate decides whether the bytes held begin a chain of plausible headers.
-func (s *State[F]) candidate(fr Framer[F]) verdict {
+// candidate decides whether the bytes held begin a chain of plausible
+// headers, and returns the position after the last byte it needed for it.
+func (s *State[F]) candidate(fr Framer[F]) (verdict, int64) {
 	b := s.look[s.lookAt:]
+	at := s.origin + int64(s.lookAt)
 	pos := 0
-	for range Chain {
+	for i := range Chain {
 		if pos+s.headerSize > len(b) {
-			return more
+			return more, 0
 		}
 		size, ok := fr.Plausible(b[:s.headerSize], b[pos:pos+s.headerSize])
 		if !ok {
-			return reject
+			return reject, at + int64(pos+s.headerSize)
+		}
+		if i == Chain-1 {
+			break // the last frame's size decides nothing
+		}
+		if size > s.window/Chain {
+			if _, ok := fr.(Long); ok {
+				return longer, at + int64(pos+s.headerSize)
+			}
 		}
 		pos += size
 	}
-	return accept
+	return accept, at + int64(pos+s.headerSize)
 }
 
 // chainToEnd reports whether the bytes held begin a chain of plausible

@@ -28,6 +28,13 @@ const (
 	// minWindow is the fewest bytes a decision at one position can need:
 	// Chain-1 frames of the largest size and the header after them.
 	minWindow = (resync.Chain-1)*maxSize + hdrSize
+	// longWindow is a window for frames of up to 40 payload bytes: a toy
+	// given it follows longer frames as long links (resync.Long), and
+	// keeps longKeep bytes of each payload.
+	longWindow = resync.Chain * (hdrSize + 40)
+	longKeep   = 16
+	// longRoom is the most a hunt keeps of the long chains it follows.
+	longRoom = resync.MaxLong * (resync.Chain - 1) * (hdrSize + longKeep)
 )
 
 // valid reports whether h begins with a toy header.
@@ -40,7 +47,8 @@ var errBad = errors.New("toy: bad header")
 type frame struct {
 	Offset  int64
 	Kind    byte
-	Payload []byte
+	Len     int    // the payload's length
+	Payload []byte // its first bytes, as the toy keeps them
 	Skipped int64
 	Lost    int64
 }
@@ -60,13 +68,45 @@ type toy struct {
 	rs       resync.State[frame]
 	misuse   string // how the engine broke the Framer contract, if it did
 	window   int    // given to New
-	heldMax  int    // the most bytes held while the engine asked Plausible
+	heldMax  int    // the most bytes kept while the engine asked Plausible
+	keep     int    // with longWindow: the payload bytes a frame keeps (Long)
 	// loses makes Lose take a gap inside a payload, as the smux and yamux
 	// decoders do; without it the toy never does, and every gap hunts.
 	loses bool
 }
 
-func newToy(window int) *toy { return &toy{rs: resync.New[frame](hdrSize, window), window: window} }
+func newToy(window int) *toy {
+	d := &toy{rs: resync.New[frame](hdrSize, window), window: window}
+	if window == longWindow {
+		d.keep = longKeep
+	}
+	return d
+}
+
+// framer returns the toy as the engine sees it: with longWindow, one that
+// follows long frames.
+func (d *toy) framer() resync.Framer[frame] {
+	if d.keep > 0 {
+		return longToyFramer{(*toyFramer)(d)}
+	}
+	return (*toyFramer)(d)
+}
+
+// kept is how many bytes of a payload of n the toy returns.
+func (d *toy) kept(n int) int {
+	if d.keep > 0 {
+		return min(n, d.keep)
+	}
+	return n
+}
+
+// room is the most bytes the engine may keep while the toy hunts.
+func (d *toy) room() int {
+	if d.keep > 0 {
+		return d.window + longRoom
+	}
+	return d.window
+}
 
 // Next consumes bytes from p until it completes a frame, meets a bad
 // header or runs out of input, as the smux decoder's Next does.
@@ -77,13 +117,13 @@ func (d *toy) Next(p []byte) (int, *frame, error) {
 		return len(p), nil, nil
 	}
 	if d.rs.Resyncing() {
-		return d.rs.Next(p, (*toyFramer)(d))
+		return d.rs.Next(p, d.framer())
 	}
 	// Fast path: a whole frame at the start of p, framed in place (so that
 	// frames replayed from the bytes the engine holds point into them).
 	if d.prog.Header == 0 && len(p) >= hdrSize && valid(p) {
 		if size := hdrSize + int(p[2]); len(p) >= size {
-			d.frame = frame{Offset: d.off, Kind: p[1], Payload: p[hdrSize:size]}
+			d.frame = frame{Offset: d.off, Kind: p[1], Len: size - hdrSize, Payload: p[hdrSize : hdrSize+d.kept(size-hdrSize)]}
 			d.off += int64(size)
 			return size, &d.frame, nil
 		}
@@ -119,7 +159,7 @@ func (d *toy) Next(p []byte) (int, *frame, error) {
 	if int(d.prog.Got) < length {
 		return n, nil, nil
 	}
-	d.frame = frame{Offset: d.frameOff, Kind: d.hdr[1], Payload: d.buf[:length], Lost: d.prog.Lost()}
+	d.frame = frame{Offset: d.frameOff, Kind: d.hdr[1], Len: length, Payload: d.buf[:d.kept(length)], Lost: d.prog.Lost()}
 	d.prog.Reset()
 	return n, &d.frame, nil
 }
@@ -131,7 +171,7 @@ func (d *toy) End() {
 		return
 	}
 	if d.rs.Resyncing() {
-		d.rs.Abandon((*toyFramer)(d))
+		d.rs.Abandon(d.framer())
 	}
 	d.unparsed += d.prog.Came()
 	d.prog.Reset()
@@ -147,11 +187,11 @@ type toyFramer toy
 // Plausible is the toy's rule, any header the toy accepts; it notes in
 // misuse a call that breaks the Framer contract or the window.
 func (r *toyFramer) Plausible(first, h []byte) (int, bool) {
-	held := r.rs.Held()
+	held := r.rs.Kept()
 	r.heldMax = max(r.heldMax, held)
 	switch {
-	case held > r.window:
-		r.misuse = fmt.Sprintf("holds %d bytes, window %d", held, r.window)
+	case held > (*toy)(r).room():
+		r.misuse = fmt.Sprintf("keeps %d bytes, window %d", held, r.window)
 	case len(first) != hdrSize || len(h) != hdrSize:
 		r.misuse = fmt.Sprintf("Plausible given headers of %d and %d bytes", len(first), len(h))
 	case &first[0] != &h[0] && !valid(first):
@@ -191,11 +231,27 @@ func (r *toyFramer) Lose(n int64) bool {
 // SetSkipped sets f.Skipped.
 func (r *toyFramer) SetSkipped(f *frame, n int64) { f.Skipped = n }
 
+// longToyFramer is a toy given longWindow as the engine sees it.
+type longToyFramer struct{ *toyFramer }
+
+// Keep returns the payload bytes a frame keeps.
+func (r longToyFramer) Keep() int { return r.keep }
+
+// Pass takes n payload bytes after the first Keep as given.
+func (r longToyFramer) Pass(n int64) {
+	if got := int(r.prog.Got); r.prog.Header < hdrSize || got < r.keep || got+int(n) > int(r.hdr[2]) {
+		r.misuse = fmt.Sprintf("Pass(%d) with %d header bytes and %d of %d payload bytes", n, r.prog.Header, got, r.hdr[2])
+	}
+	r.prog.Got += n
+	r.off += n
+}
+
 // rec is a frame with its payload copied, so that it outlives the call to
 // Next and compares with ==.
 type rec struct {
 	Offset  int64
 	Kind    byte
+	Len     int
 	Payload string
 	Skipped int64
 }
@@ -247,7 +303,7 @@ func random(rng *rand.Rand, limit int) func() int { return func() int { return 1
 func run(t testing.TB, w int, segs [][]byte, gaps []int64, chunk func() int) result {
 	t.Helper()
 	d := newToy(w)
-	d.rs.Resync((*toyFramer)(d))
+	d.rs.Resync(d.framer())
 	var r result
 	var given, framed, lostSince, prevEnd int64
 	flushed := false
@@ -263,8 +319,8 @@ func run(t testing.TB, w int, segs [][]byte, gaps []int64, chunk func() int) res
 			if f.Offset != prevEnd+f.Skipped+lostSince {
 				t.Fatalf("frame at %d skipped %d; the last ended at %d and %d were lost since", f.Offset, f.Skipped, prevEnd, lostSince)
 			}
-			r.frames = append(r.frames, rec{f.Offset, f.Kind, string(f.Payload), f.Skipped})
-			size := int64(hdrSize + len(f.Payload))
+			r.frames = append(r.frames, rec{f.Offset, f.Kind, f.Len, string(f.Payload), f.Skipped})
+			size := int64(hdrSize + f.Len)
 			framed += size
 			prevEnd, lostSince = f.Offset+size, 0
 		}
@@ -275,9 +331,9 @@ func run(t testing.TB, w int, segs [][]byte, gaps []int64, chunk func() int) res
 			r.bad++
 		}
 		held := d.rs.Held()
-		r.maxHeld = max(r.maxHeld, held)
-		if held > w {
-			t.Fatalf("holds %d bytes, window %d", held, w)
+		r.maxHeld = max(r.maxHeld, d.rs.Kept())
+		if d.rs.Kept() > d.room() {
+			t.Fatalf("keeps %d bytes, window %d", d.rs.Kept(), w)
 		}
 		if d.rs.Buffered() > held || (d.rs.Hunting() && !flushed && d.rs.Buffered() != 0) {
 			t.Fatalf("Buffered %d, Held %d, Hunting %v", d.rs.Buffered(), held, d.rs.Hunting())
@@ -325,7 +381,7 @@ func run(t testing.TB, w int, segs [][]byte, gaps []int64, chunk func() int) res
 		}
 		if i < len(gaps) {
 			flush()
-			d.rs.Gap(gaps[i], (*toyFramer)(d))
+			d.rs.Gap(gaps[i], d.framer())
 			lostSince += max(gaps[i], 0)
 			check(0, nil, nil)
 		}
@@ -423,11 +479,23 @@ func stream(t testing.TB, rng *rand.Rand, n int, decoys bool) (in []byte, bounds
 // frames of the whole stream at their offsets (the last ones, fewer than
 // Chain, chained to the end by Flush); with no boundary after the join,
 // every byte is skipped.
+//
+// With longWindow, most frames are long links (resync.Long), and a chain
+// of them is followed without being held: the engine lands on the same
+// boundary, keeping no more than the window and longRoom.
 func TestEveryOffset(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for _, decoys := range []bool{false, true} {
-		t.Run(fmt.Sprintf("decoys=%v", decoys), func(t *testing.T) {
+	for _, tc := range []struct {
+		decoys bool
+		w      int
+	}{{false, window}, {true, window}, {false, longWindow}, {true, longWindow}} {
+		decoys, w := tc.decoys, tc.w
+		t.Run(fmt.Sprintf("decoys=%v,window=%d", decoys, w), func(t *testing.T) {
 			in, bounds := stream(t, rng, 30, decoys)
+			one := func(t testing.TB, in []byte, chunk func() int) result {
+				t.Helper()
+				return run(t, w, [][]byte{in}, nil, chunk)
+			}
 			all := one(t, in, whole).frames
 			if len(all) != len(bounds) {
 				t.Fatalf("the whole stream: %d frames, want %d", len(all), len(bounds))
@@ -455,6 +523,11 @@ func TestEveryOffset(t *testing.T) {
 				}
 				if d := got.diff(want); d != "" {
 					t.Fatalf("joined at %d: %s", j, d)
+				}
+				if j%7 == 0 {
+					if d := one(t, in[j:], ones).diff(want); d != "" {
+						t.Fatalf("joined at %d, chunks of one byte: %s", j, d)
+					}
 				}
 			}
 		})
@@ -632,7 +705,7 @@ func TestFlush(t *testing.T) {
 			}
 
 			d := newToy(window)
-			d.rs.Resync((*toyFramer)(d))
+			d.rs.Resync(d.framer())
 			if n, f, err := d.Next(tc.in); n != len(tc.in) || f != nil || err != nil {
 				t.Fatalf("Next(%d bytes) = %d, %v, %v; want all consumed, nothing framed", len(tc.in), n, f, err)
 			}
@@ -666,13 +739,13 @@ func TestFlushThenMore(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := newToy(window)
-			d.rs.Resync((*toyFramer)(d))
+			d.rs.Resync(d.framer())
 			d.Next(tc.before)
 			d.rs.Flush()
 			var got []rec
 			for d.rs.Buffered() > 0 {
 				if _, f, _ := d.Next(nil); f != nil {
-					got = append(got, rec{f.Offset, f.Kind, string(f.Payload), f.Skipped})
+					got = append(got, rec{f.Offset, f.Kind, f.Len, string(f.Payload), f.Skipped})
 				}
 			}
 			if d.rs.Hunting() != (len(got) == 0) || d.rs.Held() != 0 {
@@ -682,14 +755,14 @@ func TestFlushThenMore(t *testing.T) {
 			for p := tail; len(p) > 0; {
 				n, f, _ := d.Next(p)
 				if f != nil {
-					got = append(got, rec{f.Offset, f.Kind, string(f.Payload), f.Skipped})
+					got = append(got, rec{f.Offset, f.Kind, f.Len, string(f.Payload), f.Skipped})
 				}
 				p = p[n:]
 			}
 			d.rs.Flush()
 			for d.rs.Buffered() > 0 {
 				if _, f, _ := d.Next(nil); f != nil {
-					got = append(got, rec{f.Offset, f.Kind, string(f.Payload), f.Skipped})
+					got = append(got, rec{f.Offset, f.Kind, f.Len, string(f.Payload), f.Skipped})
 				}
 			}
 			want := one(t, slices.Concat(tc.before, tail), whole)
@@ -738,7 +811,7 @@ func TestGapWhileHunting(t *testing.T) {
 	})
 	t.Run("not flushed", func(t *testing.T) {
 		d := newToy(window)
-		d.rs.Resync((*toyFramer)(d))
+		d.rs.Resync(d.framer())
 		given := b(3+resync.Chain-1) - j // Chain-1 frames after the first boundary: Flush would take them
 		d.Next(in[j : j+given])
 		skipped := int64(b(3) - j) // decided without more bytes
@@ -746,12 +819,12 @@ func TestGapWhileHunting(t *testing.T) {
 			t.Fatalf("given %d bytes: Held %d, Skipped %d; want %d, %d", given, d.rs.Held(), d.rs.Skipped(), b(3+resync.Chain-1)-b(3), skipped)
 		}
 		for _, n := range []int64{0, -5} {
-			d.rs.Gap(n, (*toyFramer)(d))
+			d.rs.Gap(n, d.framer())
 			if d.rs.Held() != given-int(skipped) || d.rs.Lost() != 0 || d.Offset() != int64(given) || !d.rs.Hunting() {
 				t.Fatalf("Gap(%d): Held %d, Lost %d, Offset %d, Hunting %v; want nothing changed", n, d.rs.Held(), d.rs.Lost(), d.Offset(), d.rs.Hunting())
 			}
 		}
-		d.rs.Gap(7, (*toyFramer)(d))
+		d.rs.Gap(7, d.framer())
 		if !d.rs.Hunting() || d.rs.Held() != 0 || d.rs.Skipped() != int64(given) || d.rs.Lost() != 7 || d.Offset() != int64(given+7) {
 			t.Fatalf("Gap(7): Hunting %v, Held %d, Skipped %d, Lost %d, Offset %d; want true, 0, %d, 7, %d",
 				d.rs.Hunting(), d.rs.Held(), d.rs.Skipped(), d.rs.Lost(), d.Offset(), given, given+7)
@@ -799,7 +872,7 @@ func model(segs [][]byte, gaps []int64) result {
 				break
 			}
 			size := hdrSize + int(s[p+2])
-			r.frames = append(r.frames, rec{base + int64(p), s[p+1], string(s[p+hdrSize : p+size]), skip})
+			r.frames = append(r.frames, rec{base + int64(p), s[p+1], size - hdrSize, string(s[p+hdrSize : p+size]), skip})
 			skip = 0
 			p += size
 		}
@@ -836,9 +909,16 @@ func junk(rng *rand.Rand, n int) []byte {
 // random offsets and cut by gaps, that the engine yields what model says,
 // and the same frames, Skipped, Lost and the rest in any chunking: whole
 // segments, one byte at a time and random cuts.
+//
+// With longWindow, whole segments decide as the rule of long chains says,
+// which the model does not follow: every chunking must yield what they do.
 func TestChunking(t *testing.T) {
 	rng := rand.New(rand.NewPCG(13, 14))
-	for round := range 300 {
+	for round := range 600 {
+		w := window
+		if round%2 == 1 {
+			w = longWindow
+		}
 		in, _ := stream(t, rng, 1+rng.IntN(20), round%2 == 0)
 		in = in[rng.IntN(len(in)):]
 		if round%3 == 0 {
@@ -853,13 +933,13 @@ func TestChunking(t *testing.T) {
 			in = in[cut:]
 		}
 		segs = append(segs, in)
-		want := run(t, window, segs, gaps, whole)
-		if d := want.diff(model(segs, gaps)); d != "" {
+		want := run(t, w, segs, gaps, whole)
+		if d := want.diff(model(segs, gaps)); d != "" && w == window {
 			t.Fatalf("round %d: whole segments differ from the model: %s", round, d)
 		}
 		for _, limit := range []int{1, 2, 7, 300, 2000} {
-			if d := run(t, window, segs, gaps, random(rng, limit)).diff(want); d != "" {
-				t.Fatalf("round %d, chunks of 1 to %d: %s", round, limit, d)
+			if d := run(t, w, segs, gaps, random(rng, limit)).diff(want); d != "" {
+				t.Fatalf("round %d, window %d, chunks of 1 to %d: %s", round, w, limit, d)
 			}
 		}
 	}
@@ -871,7 +951,7 @@ func TestChunking(t *testing.T) {
 // the last frame ended plus what was skipped and lost since, and that the
 // frames, skipped, lost, held, pending and unparsed bytes make the offset
 // after every call; the whole input must yield what model says, and every
-// chunking what the whole input does.
+// chunking what the whole input does, with long links (longWindow) too.
 func FuzzEngine(f *testing.F) {
 	rng := rand.New(rand.NewPCG(15, 16))
 	in, _ := stream(f, rng, 12, true)
@@ -891,6 +971,10 @@ func FuzzEngine(f *testing.F) {
 		}
 		if d := run(t, window, segs, gaps, chunking.FromCuts(cuts)).diff(want); d != "" {
 			t.Fatalf("chunks from %v differ from the whole input: %s", cuts, d)
+		}
+		want = run(t, longWindow, segs, gaps, whole)
+		if d := run(t, longWindow, segs, gaps, chunking.FromCuts(cuts)).diff(want); d != "" {
+			t.Fatalf("long links, chunks from %v differ from the whole input: %s", cuts, d)
 		}
 	})
 }
@@ -914,7 +998,7 @@ func TestGapResumes(t *testing.T) {
 		d := newToy(window)
 		d.loses = true
 		fs := framesOf(t, d, in[:from])
-		if !d.rs.Gap(int64(n), (*toyFramer)(d)) || d.rs.Resyncing() || d.rs.Hunting() || d.rs.Skipped() != 0 || d.rs.Lost() != int64(n) || d.Offset() != int64(from+n) {
+		if !d.rs.Gap(int64(n), d.framer()) || d.rs.Resyncing() || d.rs.Hunting() || d.rs.Skipped() != 0 || d.rs.Lost() != int64(n) || d.Offset() != int64(from+n) {
 			t.Fatalf("Gap(%d) inside a payload: Resyncing %v, Hunting %v, Skipped %d, Lost %d, Offset %d; want in step, nothing skipped, %d lost, Offset %d",
 				n, d.rs.Resyncing(), d.rs.Hunting(), d.rs.Skipped(), d.rs.Lost(), d.Offset(), n, from+n)
 		}
@@ -931,14 +1015,14 @@ func TestGapResumes(t *testing.T) {
 	d := newToy(window)
 	d.loses = true
 	framesOf(t, d, in[:from])
-	if d.rs.Gap(int64(rest+1), (*toyFramer)(d)) || !d.rs.Hunting() || d.rs.Skipped() != int64(hdrSize+1) {
+	if d.rs.Gap(int64(rest+1), d.framer()) || !d.rs.Hunting() || d.rs.Skipped() != int64(hdrSize+1) {
 		t.Fatalf("a gap past the payload: Hunting %v, Skipped %d; want a hunt, the frame's %d bytes skipped", d.rs.Hunting(), d.rs.Skipped(), hdrSize+1)
 	}
 	d = newToy(window)
 	d.loses = true
-	d.rs.Resync((*toyFramer)(d))
+	d.rs.Resync(d.framer())
 	d.Next(in[:from])
-	if d.rs.Gap(1, (*toyFramer)(d)) || d.misuse != "" || !d.rs.Hunting() {
+	if d.rs.Gap(1, d.framer()) || d.misuse != "" || !d.rs.Hunting() {
 		t.Fatalf("a gap while hunting: Hunting %v, misuse %q; want a hunt, Lose not asked", d.rs.Hunting(), d.misuse)
 	}
 }
@@ -962,9 +1046,9 @@ func TestGapResumesAfterSkip(t *testing.T) {
 	from := int(bounds[k]) + hdrSize + 1 // one payload byte in
 	d := newToy(window)
 	d.loses = true
-	d.rs.Skip(bounds[k], (*toyFramer)(d))
+	d.rs.Skip(bounds[k], d.framer())
 	fs := framesOf(t, d, in[:from])
-	if !d.rs.Gap(1, (*toyFramer)(d)) || d.rs.Hunting() || d.misuse != "" {
+	if !d.rs.Gap(1, d.framer()) || d.rs.Hunting() || d.misuse != "" {
 		t.Fatalf("a gap in the first frame's payload after Skip: resumed false, Hunting %v, misuse %q; want resumed", d.rs.Hunting(), d.misuse)
 	}
 	fs = append(fs, framesOf(t, d, in[from+1:])...)
