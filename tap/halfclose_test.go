@@ -1,0 +1,137 @@
+package tap
+
+import (
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/muxtop/muxtop/live"
+	"github.com/xtaci/smux"
+)
+
+// halfOpenUpstream is an smux server that, like many, runs its session
+// until AcceptStream fails and never calls Close: smux's Session does not
+// close its conn when it reads EOF (recvLoop only records the error), so
+// the server's side of the TCP connection stays open, in CLOSE-WAIT, until
+// its keepalive writes or its own timeout closes it. The handler reports
+// the EOF on eof and holds the conn until the test ends.
+func halfOpenUpstream(t *testing.T, cfg *smux.Config, eof chan<- error) *upstream {
+	release := make(chan struct{})
+	up := startUpstream(t, "", func(c net.Conn) {
+		sess, err := smux.Server(c, cfg)
+		if err != nil {
+			eof <- err
+			return
+		}
+		for {
+			st, err := sess.AcceptStream()
+			if err != nil {
+				eof <- err
+				break
+			}
+			go func() { io.Copy(st, st); st.Close() }()
+		}
+		<-release // no sess.Close: the application never closes it
+	})
+	t.Cleanup(func() { close(release) })
+	return up
+}
+
+// clientLeaves runs an smux client through the proxy: one echoed stream,
+// then the client closes its session, which closes its conn, as a client
+// program that exits does.
+func clientLeaves(t *testing.T, p *Proxy) string {
+	t.Helper()
+	c := dialProxy(t, p)
+	cli, err := smux.Client(c, smuxConfig(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := cli.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Write([]byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(st, make([]byte, 4)); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	cli.Close()
+	return c.LocalAddr().String()
+}
+
+// A client that leaves while the upstream keeps its side open: the proxy
+// passes the client's FIN on as a half-close, which the upstream reads as
+// EOF, and keeps the session live for as long as the upstream's side is
+// open, as the connection is. The session shows which side has closed,
+// and a shutdown that ends it says the client had left.
+func TestProxyClientLeftUpstreamOpen(t *testing.T) {
+	eof := make(chan error, 1)
+	up := halfOpenUpstream(t, smuxConfig(1), eof)
+	reg := live.New(live.Config{})
+	p := startProxy(t, ProxyConfig{Upstream: up.addr(), Registry: reg})
+	from := clientLeaves(t, p)
+
+	// The upstream reads EOF: the proxy passed the client's close on.
+	if err := <-eof; err == nil {
+		t.Fatal("AcceptStream returned no error")
+	}
+	snap := reg.Snapshot()
+	if len(snap.Sessions) != 1 {
+		t.Fatalf("%d sessions, want 1", len(snap.Sessions))
+	}
+	// The upstream's side is open: the session is too.
+	if ss := snap.Sessions[0]; ss.Ended {
+		t.Fatalf("session ended (%v: %s) while the upstream's side of its connection is open", ss.Reason, ss.Err)
+	}
+
+	p.Close()
+	ss := reg.Snapshot().Sessions[0]
+	if !ss.Ended || ss.Reason != live.Shutdown {
+		t.Fatalf("ended %v reason %v, want shutdown", ss.Ended, ss.Reason)
+	}
+	want := "the client " + from + " had closed its side of the connection "
+	if !strings.HasPrefix(ss.Err, want) || !strings.HasSuffix(ss.Err, "before; the upstream "+up.addr()+" had not closed its") {
+		t.Errorf("shutdown's detail = %q, want %q... before; the upstream %s had not closed its", ss.Err, want, up.addr())
+	}
+}
+
+// A client that left, and an upstream that writes to it later (smux's
+// keepalive NOP): the write fails, since the client's end is gone, and
+// the proxy resets the upstream. The session ends as a reset by the
+// client, and says the client had closed its side before.
+func TestProxyUpstreamWritesToClientThatLeft(t *testing.T) {
+	eof := make(chan error, 1)
+	cfg := smuxConfig(1)
+	cfg.KeepAliveDisabled = false
+	cfg.KeepAliveInterval = 20 * time.Millisecond // NOPs that reach the client that left
+	cfg.KeepAliveTimeout = time.Hour
+	up := halfOpenUpstream(t, cfg, eof)
+	reg := live.New(live.Config{})
+	p := startProxy(t, ProxyConfig{Upstream: up.addr(), Registry: reg})
+	from := clientLeaves(t, p)
+	<-eof
+
+	var ss *live.SessionSnap
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		ss = reg.Snapshot().Sessions[0]
+		if ss.Ended {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the session did not end after the upstream wrote to the client that left")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if ss.Reason != live.Reset {
+		t.Fatalf("reason %v (%s), want reset", ss.Reason, ss.Err)
+	}
+	want := "reset by the client " + from + ", which had closed its side of the connection "
+	if !strings.HasPrefix(ss.Err, want) || !strings.HasSuffix(ss.Err, " before") {
+		t.Errorf("detail = %q, want %q... before", ss.Err, want)
+	}
+}
