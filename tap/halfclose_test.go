@@ -85,12 +85,18 @@ func TestProxyClientLeftUpstreamOpen(t *testing.T) {
 		t.Fatalf("%d sessions, want 1", len(snap.Sessions))
 	}
 	// The upstream's side is open: the session is too.
-	if ss := snap.Sessions[0]; ss.Ended {
+	ss := snap.Sessions[0]
+	if ss.Ended {
 		t.Fatalf("session ended (%v: %s) while the upstream's side of its connection is open", ss.Reason, ss.Err)
+	}
+	// It says which side has closed: the client's direction has ended
+	// (the TUI's state says "client closed"), the upstream's has not.
+	if ss.DirEnded[live.ClientToServer].IsZero() || !ss.DirEnded[live.ServerToClient].IsZero() {
+		t.Errorf("DirEnded = %v, want the client's direction ended, not the upstream's", ss.DirEnded)
 	}
 
 	p.Close()
-	ss := reg.Snapshot().Sessions[0]
+	ss = reg.Snapshot().Sessions[0]
 	if !ss.Ended || ss.Reason != live.Shutdown {
 		t.Fatalf("ended %v reason %v, want shutdown", ss.Ended, ss.Reason)
 	}
