@@ -3,10 +3,13 @@ package tap
 import (
 	"io"
 	"net"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/xtaci/smux"
 )
@@ -16,9 +19,17 @@ import (
 // close its conn when it reads EOF (recvLoop only records the error), so
 // the server's side of the TCP connection stays open, in CLOSE-WAIT, until
 // its keepalive writes or its own timeout closes it. The handler reports
-// the EOF on eof and holds the conn until the test ends.
-func halfOpenUpstream(t *testing.T, cfg *smux.Config, eof chan<- error) *upstream {
-	release := make(chan struct{})
+// the EOF on eof and holds the conn until release is called or the test
+// ends; then it closes the session, and its conn, as Close or the
+// keepalive's timeout would. With nops, after the EOF it writes a NOP
+// every few milliseconds until a write fails, as smux's keepalive does
+// every KeepAliveInterval (the NOPs are written on the conn, so that none
+// comes before the EOF and races the client's close).
+func halfOpenUpstream(t *testing.T, eof chan<- error, nops bool) (*upstream, func()) {
+	cfg := smuxConfig(1)
+	hold := make(chan struct{})
+	var once sync.Once
+	release := func() { once.Do(func() { close(hold) }) }
 	up := startUpstream(t, "", func(c net.Conn) {
 		sess, err := smux.Server(c, cfg)
 		if err != nil {
@@ -33,10 +44,17 @@ func halfOpenUpstream(t *testing.T, cfg *smux.Config, eof chan<- error) *upstrea
 			}
 			go func() { io.Copy(st, st); st.Close() }()
 		}
-		<-release // no sess.Close: the application never closes it
+		for nops {
+			if _, err := c.Write([]byte{1, 3, 0, 0, 0, 0, 0, 0}); err != nil { // v1 NOP, sid 0
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		<-hold // no sess.Close until then: the application does not close it
+		sess.Close()
 	})
-	t.Cleanup(func() { close(release) })
-	return up
+	t.Cleanup(release)
+	return up, release
 }
 
 // clientLeaves runs an smux client through the proxy: one echoed stream,
@@ -59,7 +77,15 @@ func clientLeaves(t *testing.T, p *Proxy) string {
 	if _, err := io.ReadFull(st, make([]byte, 4)); err != nil {
 		t.Fatal(err)
 	}
-	st.Close()
+	// The client closes its half of the stream and reads to the server's
+	// FIN, so that it closes its conn with nothing unread: its kernel
+	// sends FIN, not a reset.
+	if err := st.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadAll(st); err != nil {
+		t.Fatal(err)
+	}
 	cli.Close()
 	return c.LocalAddr().String()
 }
@@ -71,7 +97,7 @@ func clientLeaves(t *testing.T, p *Proxy) string {
 // and a shutdown that ends it says the client had left.
 func TestProxyClientLeftUpstreamOpen(t *testing.T) {
 	eof := make(chan error, 1)
-	up := halfOpenUpstream(t, smuxConfig(1), eof)
+	up, _ := halfOpenUpstream(t, eof, false)
 	reg := live.New(live.Config{})
 	p := startProxy(t, ProxyConfig{Upstream: up.addr(), Registry: reg})
 	from := clientLeaves(t, p)
@@ -107,16 +133,12 @@ func TestProxyClientLeftUpstreamOpen(t *testing.T) {
 }
 
 // A client that left, and an upstream that writes to it later (smux's
-// keepalive NOP): the write fails, since the client's end is gone, and
+// keepalive NOPs): the proxy's write fails, since the client's end is gone, and
 // the proxy resets the upstream. The session ends as a reset by the
 // client, and says the client had closed its side before.
 func TestProxyUpstreamWritesToClientThatLeft(t *testing.T) {
 	eof := make(chan error, 1)
-	cfg := smuxConfig(1)
-	cfg.KeepAliveDisabled = false
-	cfg.KeepAliveInterval = 20 * time.Millisecond // NOPs that reach the client that left
-	cfg.KeepAliveTimeout = time.Hour
-	up := halfOpenUpstream(t, cfg, eof)
+	up, _ := halfOpenUpstream(t, eof, true)
 	reg := live.New(live.Config{})
 	p := startProxy(t, ProxyConfig{Upstream: up.addr(), Registry: reg})
 	from := clientLeaves(t, p)
@@ -140,4 +162,51 @@ func TestProxyUpstreamWritesToClientThatLeft(t *testing.T) {
 	if !strings.HasPrefix(ss.Err, want) || !strings.HasSuffix(ss.Err, " before") {
 		t.Errorf("detail = %q, want %q... before", ss.Err, want)
 	}
+}
+
+// The half-open pair costs its two goroutines and two conns only while
+// the upstream keeps its side open: once the upstream closes it (smux's
+// keepalive timeout, or the application's Close), the proxy closes both
+// conns and ends the session as an EOF the client began, and nothing of
+// it is left. This pins that the proxy waits for the connection, not
+// forever.
+func TestProxyHalfOpenEndsWhenUpstreamCloses(t *testing.T) {
+	base := runtime.NumGoroutine()
+	func() {
+		eof := make(chan error, 1)
+		up, release := halfOpenUpstream(t, eof, false)
+		defer up.close()
+		defer release() // before up.close, which waits for the handler
+		reg := live.New(live.Config{})
+		p := NewProxy(ProxyConfig{Listen: "127.0.0.1:0", Upstream: up.addr(), Registry: reg})
+		if err := p.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		from := clientLeaves(t, p)
+		<-eof
+		release()
+
+		var ss *live.SessionSnap
+		for deadline := time.Now().Add(20 * time.Second); ; {
+			ss = reg.Snapshot().Sessions[0]
+			if ss.Ended {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the session did not end after the upstream closed its side")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if ss.Reason != live.EOF || ss.Err != "the client "+from+" closed first" {
+			t.Errorf("ended with %v %q, want EOF, the client closed first", ss.Reason, ss.Err)
+		}
+		p.mu.Lock()
+		pairs := len(p.pairs)
+		p.mu.Unlock()
+		if pairs != 0 {
+			t.Errorf("%d pairs still served after both sides closed", pairs)
+		}
+	}()
+	smuxtest.NoGoroutinesAbove(t, base)
 }
