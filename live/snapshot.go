@@ -240,6 +240,14 @@ type SessionSnap struct {
 	// violation's header on or of a frame the connection's end cut short.
 	// Counts' bytes plus Unparsed are the session's wire bytes (WireBytes).
 	Unparsed [2]int64
+	// DirEnded is, by direction, when its byte stream ended
+	// (Session.DirectionEnded: its sender closed its side of the
+	// connection, or it was reset, or a write to its receiver failed);
+	// zero while it flows. A live session with one of them set is half
+	// open: one end has closed its side and the other has not, such as an
+	// smux server that read the client's EOF and did not close its conn
+	// (smux's Session does not on EOF; its keepalive or Close does).
+	DirEnded [2]time.Time
 	// Unsent counts bytes that the tapped end wrote, and muxtop recorded,
 	// but that a failed write never sent; Counts do not include the frames
 	// that lay wholly in them.
@@ -476,6 +484,11 @@ func (s *Session) header() *SessionSnap {
 			for _, n := range by {
 				ss.GoAwayCount += n
 			}
+		}
+	}
+	for d, ended := range s.dirEnded {
+		if ended {
+			ss.DirEnded[d] = time.Unix(0, s.dirEndedAt[d])
 		}
 	}
 	for _, f := range s.framing {

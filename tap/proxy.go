@@ -430,12 +430,41 @@ func (p *Proxy) handle(client net.Conn) {
 
 	client.Close()
 	up.Close()
+	now := time.Now()
 	if pr.shutdown.Load() {
-		pr.sess.End(time.Now(), live.Shutdown, nil)
+		pr.sess.End(now, live.Shutdown, halfOpen(a, b, now))
 		return
 	}
-	reason, cause := pr.closeReason(a, b)
-	pr.sess.End(time.Now(), reason, cause)
+	reason, cause := pr.closeReason(a, b, now)
+	pr.sess.End(now, reason, cause)
+}
+
+// halfOpen says, for a pair that the proxy shut down, which peer had
+// closed its side of the connection and which had not, when one direction
+// ended with an EOF before the shutdown and the other was still open;
+// else nil. The shutdown closes the open direction's conns itself: its
+// result is not an *endError.
+func halfOpen(a, b error, now time.Time) error {
+	var ends []*endError
+	for _, err := range []error{a, b} {
+		if e := (*endError)(nil); errors.As(err, &e) {
+			ends = append(ends, e)
+		}
+	}
+	if len(ends) != 1 || ends[0].err != io.EOF {
+		return nil
+	}
+	e := ends[0]
+	return fmt.Errorf("the %s had closed its side of the connection %s before; the %s had not closed its", e.peer, since(e.at, now), e.other)
+}
+
+// since is how long before now at was, for the user.
+func since(at, now time.Time) time.Duration {
+	d := now.Sub(at)
+	if d < time.Millisecond {
+		return d.Round(time.Microsecond)
+	}
+	return d.Round(time.Millisecond)
 }
 
 // loopMemory is how long after a dial reached the proxy itself the
@@ -612,9 +641,10 @@ func (p *Proxy) copyUpstreamToClient(pr *pair, errc chan<- error) {
 func (p *Proxy) forward(pr *pair, dst io.Writer, src io.Reader, dir live.Dir) error {
 	from, to := pr.peers[dir], pr.peers[dir.Reverse()]
 	rerr, werr := p.copyBuffered(dst, src, pr.idle[dir][:], &pr.feed[dir])
+	at := time.Now()
 	// A frame the sender's end cut short is named; one cut because the
 	// proxy closed the conns itself (shutdown) is not.
-	pr.feed[dir].End(time.Now(), !errors.Is(rerr, net.ErrClosed) && !errors.Is(werr, net.ErrClosed))
+	pr.feed[dir].End(at, !errors.Is(rerr, net.ErrClosed) && !errors.Is(werr, net.ErrClosed))
 	// Number the end before passing it on, which lets the other direction end.
 	seq := pr.ends.Add(1)
 	switch {
@@ -623,17 +653,17 @@ func (p *Proxy) forward(pr *pair, dst io.Writer, src io.Reader, dir live.Dir) er
 			return werr
 		}
 		pr.abort()
-		return &endError{peer: to, err: werr, seq: seq}
+		return &endError{peer: to, other: from, err: werr, seq: seq, at: at}
 	case rerr == io.EOF:
 		if cw, ok := dst.(interface{ CloseWrite() error }); ok {
 			cw.CloseWrite() // fails only if dst is gone, which its own direction reports
 		}
-		return &endError{peer: from, err: io.EOF, seq: seq}
+		return &endError{peer: from, other: to, err: io.EOF, seq: seq, at: at}
 	case errors.Is(rerr, net.ErrClosed):
 		return rerr
 	}
 	pr.abort()
-	return &endError{peer: from, err: rerr, seq: seq}
+	return &endError{peer: from, other: to, err: rerr, seq: seq, at: at}
 }
 
 // copyBuffered copies src to dst until one of them fails, and says which,
@@ -701,10 +731,12 @@ func (pr *pair) abort() {
 	}
 }
 
-// closeReason says why the pair ended, from the results of its two
-// directions: the first failure if there was one, else EOF and who closed
-// first.
-func (pr *pair) closeReason(a, b error) (live.CloseReason, error) {
+// closeReason says why the pair ended at now, from the results of its
+// two directions: the first failure if there was one, else EOF and who
+// closed first. A failure after one peer had closed its side (an upstream
+// that wrote to a client that had left: the write fails, the client's
+// end being gone) says so.
+func (pr *pair) closeReason(a, b error, now time.Time) (live.CloseReason, error) {
 	var ends []*endError
 	for _, err := range []error{a, b} {
 		var e *endError
@@ -725,10 +757,18 @@ func (pr *pair) closeReason(a, b error) (live.CloseReason, error) {
 		}
 		reason, err := Reason(e.err)
 		if reason == live.Reset {
-			return reason, errors.New("reset by the " + e.peer)
-		}
-		if err != nil {
+			err = errors.New("reset by the " + e.peer)
+		} else if err != nil {
 			err = fmt.Errorf("%s: %w", e.peer, err)
+		}
+		switch {
+		case eof == nil:
+		case err == nil:
+			err = fmt.Errorf("the %s had closed its side of the connection %s before", eof.peer, since(eof.at, now))
+		case eof.peer == e.peer:
+			err = fmt.Errorf("%w, which had closed its side of the connection %s before", err, since(eof.at, now))
+		default:
+			err = fmt.Errorf("%w; the %s had closed its side of the connection %s before", err, eof.peer, since(eof.at, now))
 		}
 		return reason, err
 	}
@@ -740,9 +780,11 @@ func (pr *pair) closeReason(a, b error) (live.CloseReason, error) {
 
 // endError is how one direction of a pair ended, and at which peer.
 type endError struct {
-	peer string // "client 127.0.0.1:51234" or "upstream 127.0.0.1:9000"
-	err  error
-	seq  int32 // 1 for the direction that ended first
+	peer  string // "client 127.0.0.1:51234" or "upstream 127.0.0.1:9000"
+	other string // the other peer
+	err   error
+	seq   int32     // 1 for the direction that ended first
+	at    time.Time // when it ended
 }
 
 func (e *endError) Error() string { return e.peer + ": " + e.err.Error() }

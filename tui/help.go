@@ -83,7 +83,9 @@ func (p *helpPane) lines(th *theme, inner, rows int) []string {
 	notes = append(notes, wrapText("! lists the findings, what muxtop names as wrong: code, where, for how long, the evidence "+
 		"and what to do, most severe first, then the ones resolved in the last 5 min; enter goes to the stream or session concerned", max(inner-1, 1))...)
 	notes = append(notes, wrapText("sessions: live ones first, then the ended ones, the latest first; S sorts them by id, "+
-		"activity, open streams, leaks or violations, e hides the ended ones; * marks the end muxtop taps", max(inner-1, 1))...)
+		"activity, open streams, leaks or violations, e hides the ended ones; * marks the end muxtop taps; "+
+		"state 'client closed': the client closed its side of the connection (it exited, say), the server not yet (smux does not on EOF): "+
+		"the session lives until the server closes or writes; 'server closed' the reverse", max(inner-1, 1))...)
 	notes = append(notes, wrapText("! marks suspected leaks, the streams the LEAK findings count: open or half-closed longer than "+dur(p.leakAfter)+
 		" (--leak-after) with no other finding to explain them (UNANSWERED, SESSION_BLOCKED, WINDOW_STALL), and the open count of the sessions holding them; "+
 		"half-closed→: the client sent FIN and the server has not, half-closed← the reverse", max(inner-1, 1))...)

@@ -331,6 +331,15 @@ func sessionCells(st *styles, s *live.SessionSnap, fps float64, endsW int) []cel
 		}
 	case len(s.Framing) > 0:
 		state, ss = "violation: smux stops reading", st.bad
+	case s.DirEnded[0].IsZero() != s.DirEnded[1].IsZero():
+		// Half open: one end closed its side of the connection, the
+		// other has not, and the session lasts as long as the connection.
+		// Short, to fit the column: the help says what it means.
+		gone := live.ClientToServer
+		if s.DirEnded[gone].IsZero() {
+			gone = live.ServerToClient
+		}
+		state, ss = gone.Sender().String()+" closed", st.warn
 	}
 	switch {
 	case s.Incomplete && state == "live":
