@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/muxtop/muxtop/decoder/internal/chunking"
 	"github.com/muxtop/muxtop/decoder/internal/gaptest"
 	"github.com/muxtop/muxtop/decoder/yamux"
 )
@@ -109,4 +110,36 @@ func TestLongLinkGaps(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzResyncTwoGaps is FuzzResync with two gaps told one after the other
+// at one place (the first may end a frame, the second then hunts), joined
+// at the start or mid-stream: without Next between them, and in the
+// chunking cuts gives, the decoder yields what it does with Next between.
+func FuzzResyncTwoGaps(f *testing.F) {
+	for _, r := range loadRecordings(f) {
+		in := slices.Concat(r.c2s, r.s2c)
+		f.Add(in[:min(len(in), 3000)], []byte{0, 7, 255, 3}, uint16(30), uint16(2), uint16(40), false)
+		f.Add(in[min(len(in), 5):min(len(in), 3000)], []byte{1}, uint16(100), uint16(40), uint16(12), true)
+	}
+	f.Fuzz(func(t *testing.T, in, cuts []byte, at, g1, g2 uint16, joined bool) {
+		start := gaptest.AtStart[*yamux.Decoder]
+		if joined {
+			start = (*yamux.Decoder).Resync
+		}
+		var gs []int64
+		for _, g := range []uint16{g1, g2} {
+			if g > 0 {
+				gs = append(gs, int64(g))
+			}
+		}
+		gaps := map[int][]int64{int(at) % (len(in) + 1): gs}
+		want := proto.DecodeGaps(t, start, in, gaps, true, whole)
+		if d := proto.DecodeGaps(t, start, in, gaps, false, whole).Diff(want); d != "" {
+			t.Fatalf("no Next between the gaps: %s", d)
+		}
+		if d := proto.DecodeGaps(t, start, in, gaps, false, chunking.FromCuts(cuts)).Diff(want); d != "" {
+			t.Fatalf("chunks from %v: %s", cuts, d)
+		}
+	})
 }

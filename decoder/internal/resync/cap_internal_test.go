@@ -15,11 +15,14 @@ func (r *capFramer) Plausible(_, h []byte) (int, bool) {
 	n := int(h[1])<<8 | int(h[2])
 	return 3 + n, h[0] == 0xA5 && n <= capMax
 }
-func (r *capFramer) Next(p []byte) (int, *int, error) { r.off += int64(len(p)); return len(p), nil, nil }
-func (r *capFramer) Advance(n int64)                   { r.off += n }
-func (r *capFramer) Drop() (int64, bool, bool)         { return 0, false, true }
-func (r *capFramer) SetSkipped(*int, int64)            {}
-func (r *capFramer) Lose(int64) bool                   { return false }
+func (r *capFramer) Next(p []byte) (int, *int, error) {
+	r.off += int64(len(p))
+	return len(p), nil, nil
+}
+func (r *capFramer) Advance(n int64)           { r.off += n }
+func (r *capFramer) Drop() (int64, bool, bool) { return 0, false, true }
+func (r *capFramer) SetSkipped(*int, int64)    {}
+func (r *capFramer) Lose(int64) bool           { return false }
 
 // TestLookCapacity: what a hunt allocates to hold bytes stays within its
 // window, as the decoders' docs say (a hunt keeps at most the window).
