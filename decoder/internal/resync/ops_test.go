@@ -55,13 +55,25 @@ func runOps(t testing.TB, w int, start byte, in []byte, ops []op, chunk func() i
 		d.rs.Skip(3, d.framer())
 	}
 	var r opsResult
-	var given, framed int64
+	var given, framed, prevEnd int64
+	type gapAt struct{ pos, n int64 }
+	var gapsTold []gapAt
 	check := func(f *frame, err error) {
 		t.Helper()
 		if d.misuse != "" {
 			t.Fatal(d.misuse)
 		}
 		if f != nil {
+			between := int64(0)
+			for _, g := range gapsTold {
+				if g.pos >= prevEnd && g.pos < f.Offset {
+					between += g.n
+				}
+			}
+			if f.Offset != prevEnd+f.Skipped+between {
+				t.Fatalf("%s: frame at %d skipped %d; the last ended at %d and %d were lost between", opsWhat, f.Offset, f.Skipped, prevEnd, between)
+			}
+			prevEnd = f.Offset + int64(hdrSize+f.Len)
 			r.frames = append(r.frames, rec{f.Offset, f.Kind, f.Len, string(f.Payload), f.Skipped})
 			r.lost = append(r.lost, f.Lost)
 			framed += int64(hdrSize+f.Len) - f.Lost
@@ -104,6 +116,7 @@ func runOps(t testing.TB, w int, start byte, in []byte, ops []op, chunk func() i
 		}
 		switch o.kind {
 		case 'g':
+			gapsTold = append(gapsTold, gapAt{d.Offset(), o.n})
 			d.rs.Gap(o.n, d.framer())
 		case 'r':
 			d.rs.Resync(d.framer())
