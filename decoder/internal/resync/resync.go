@@ -336,7 +336,10 @@ func (s *State[F]) Next(p []byte, fr Framer[F]) (n int, f *F, err error) {
 				s.settle(fr)
 				s.origin += int64(len(s.look))
 				s.look, s.lookAt = s.look[:0], 0
-				return n, nil, nil
+				if n == len(p) {
+					return n, nil, nil
+				}
+				continue // p comes after the bytes flushed: hunt on in it
 			}
 			s.decided = max(s.decided, at)
 			s.lookAt++

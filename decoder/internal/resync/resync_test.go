@@ -159,7 +159,7 @@ func (d *toy) Next(p []byte) (int, *frame, error) {
 	if int(d.prog.Got) < length {
 		return n, nil, nil
 	}
-	d.frame = frame{Offset: d.frameOff, Kind: d.hdr[1], Len: length, Payload: d.buf[:d.kept(length)], Lost: d.prog.Lost()}
+	d.frame = frame{Offset: d.frameOff, Kind: d.hdr[1], Len: length, Payload: d.buf[:d.prog.Kept(int64(d.kept(length)))], Lost: d.prog.Lost()}
 	d.prog.Reset()
 	return n, &d.frame, nil
 }
