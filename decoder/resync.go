@@ -26,8 +26,10 @@ import "github.com/muxtop/muxtop/decoder/internal/resync"
 // payloads that themselves hold smux frames can fool it, which is why a
 // resynchronisation is reported with where it landed and what it skipped,
 // never silently. Deciding on a position needs at most ResyncWindow bytes
-// after it, which the decoder holds while it looks: that, and no more, is
-// the memory a resynchronisation costs, allocated only while it lasts. The
+// after it, which the decoder holds while it looks, allocated only while
+// it lasts: the buffer behind them, compacted once half of it has been
+// searched, can grow to twice that, and that is all the memory a
+// resynchronisation costs. The
 // boundary found is normally the first true one at or after the place
 // decoding began, so at most HeaderSize + 65535 bytes later
 // (TestResyncEveryOffset checks it at every offset of real smux traffic).

@@ -54,7 +54,8 @@ import "github.com/muxtop/muxtop/decoder/internal/resync"
 //
 // Memory. A chain whose Data frames carry at most MaxResyncData bytes is
 // decided on within ResyncWindow bytes, which the decoder holds while it
-// looks, allocated only while it lasts. A chain with a longer Data frame
+// looks, allocated only while it lasts (the buffer behind them, compacted
+// once half of it has been searched, can grow to twice that). A chain with a longer Data frame
 // (a long link) is followed as its bytes pass instead of held: the
 // decoder keeps of each of its frames the header and the first Snaplen
 // payload bytes, all a Frame returns of it, and counts the rest; at most

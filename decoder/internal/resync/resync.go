@@ -133,6 +133,9 @@ type State[F any] struct {
 // or, for a Framer that implements Long, of window/Chain bytes, above
 // which a frame is a long link: a chain that cannot fit would be waited
 // for forever, and Next would never return a frame or skip a byte.
+// The buffer behind the bytes held is compacted once half of it has been
+// searched, so that each byte is copied a bounded number of times; it
+// can grow to twice the window.
 func New[F any](headerSize, window int) State[F] {
 	return State[F]{headerSize: headerSize, window: window}
 }
