@@ -81,7 +81,28 @@ func TestWireBytesOfALossyCapture(t *testing.T) {
 					check(fmt.Sprintf("drop two %+v %+v (q in %v)", p, q, isIn(q)), []placed{p, q}, in)
 				}
 			}
-			// joined mid-stream: the first n data segments never seen
+			// joined mid-stream: no handshake, the capture starts at packet j
+			for _, j := range []int{3, 5, 8, 10, 12, 16} {
+				if j >= len(ps) {
+					continue
+				}
+				var seen [2]int64
+				for _, p := range placedPs {
+					if p.i >= j {
+						seen[p.dir] += p.n
+					}
+				}
+				reg := readEvaluated(ps[j:], capture.Config{}, live.FindingsConfig{})
+				snap := reg.Snapshot()
+				for d := range live.Dir(2) {
+					if got := snap.WireBytes(d); len(snap.Sessions) > 0 && got != uint64(seen[d]) {
+						t.Errorf("joined at packet %d: %v wire bytes %d, want the %d seen; unparsed %v skipped %v lost %v",
+							j, d, got, seen[d], snap.Unparsed, snap.Skipped, snap.Lost)
+					}
+				}
+				t.Logf("joined at packet %d: %d sessions, seen %v, skipped %v", j, len(snap.Sessions), seen, snap.Skipped)
+			}
+			// the first n data segments never seen
 			for n := 1; n <= min(4, len(placedPs)); n++ {
 				check("join", placedPs[:n], [2]int64{})
 			}
