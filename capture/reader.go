@@ -174,8 +174,9 @@ type Reader struct {
 		packets, bytes, notTCP, conns, decoded, skipped, cut atomic.Uint64
 	}
 	// notMux counts the connections skipped as neither smux nor yamux
-	// (skippedNotMux).
-	notMux int
+	// (skippedNotMux); filtered those skipped as the filter does not pick
+	// them (filterSummary).
+	notMux, filtered int
 }
 
 // connAsm is one TCP connection's reassembly: an assembler of its own, so
@@ -520,8 +521,10 @@ func (r *Reader) Close() {
 	}
 	clear(r.conns)
 	clear(r.ended)
-	if text := r.skipSummary(); text != "" {
-		r.cfg.Registry.Notice(r.latest, text)
+	for _, text := range []string{r.filterSummary(), r.skipSummary()} {
+		if text != "" {
+			r.cfg.Registry.Notice(r.latest, text)
+		}
 	}
 	switch {
 	case r.latest.IsZero():
@@ -723,8 +726,9 @@ func (c *conn) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.T
 		c.seen = true
 		c.r.stats.conns.Add(1)
 		switch c.state {
-		case skipped:
+		case skipped: // only the filter skips a connection this early
 			c.r.stats.skipped.Add(1)
+			c.r.filtered++
 		case picked:
 			// Opened before the capture, or after it began without the
 			// client's SYN (a SYN-ACK first): a direction that did not begin

@@ -93,3 +93,17 @@ func (r *Reader) skipSummary() string {
 	return fmt.Sprintf("%d more connections skipped, neither smux nor yamux (%d in all; the first %d are named above)",
 		r.notMux-maxSkipNotices, r.notMux, maxSkipNotices)
 }
+
+// filterSummary is Close's notice of the connections skipped because the
+// filter does not pick them, or "" if there were none: they count as
+// skipped in the status, and nothing else said they were not for want of
+// smux or yamux.
+func (r *Reader) filterSummary() string {
+	switch r.filtered {
+	case 0:
+		return ""
+	case 1:
+		return fmt.Sprintf("1 connection skipped as the filter (%s) does not pick it, smux or not", r.cfg.Filter)
+	}
+	return fmt.Sprintf("%d connections skipped as the filter (%s) does not pick them, smux or not", r.filtered, r.cfg.Filter)
+}

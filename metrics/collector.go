@@ -98,6 +98,10 @@ type Collector struct {
 
 	mu sync.Mutex  // guards hw
 	hw live.Counts // the highest frame and byte counts exported so far
+	// hwUnparsed is the highest unparsed byte count exported so far, per
+	// direction: a failed write takes back the unparsed bytes it did not
+	// send, as it does frames.
+	hwUnparsed [2]int64
 }
 
 // NewCollector returns a Collector of reg's state. Its leak gauges and
@@ -277,8 +281,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(d.streamsStalled, float64(snap.Stalls))
 	gauge(d.oldestStream, age(now, snap.OldestOpen))
 
-	counts := c.monotonic(&snap.Totals)
-	unparsed := snap.Unparsed // frame bytes plus these are the wire bytes
+	counts, unparsed := c.monotonic(&snap.Totals, snap.Unparsed) // frame bytes plus unparsed are the wire bytes
 	// Each session counts its frames in its own protocol's words (live
 	// keeps smux's commands and yamux's types apart), so the two
 	// protocols' series never share a label set.
@@ -367,15 +370,17 @@ func (c *Collector) collectSessions(ch chan<- prometheus.Metric, snap *live.Snap
 	}
 }
 
-// monotonic returns counts, each no lower than it was at the previous
-// scrape. A tapped end's write that fails takes back the frames it
-// recorded (live.Session.Retract), and a Prometheus counter that goes
+// monotonic returns counts and the unparsed bytes, each no lower than it
+// was at the previous scrape. A tapped end's write that fails takes back
+// the frames it recorded (live.Session.Retract), and the unparsed bytes it
+// did not send (live.Session.Unparsed set lower), and a Prometheus counter that goes
 // down reads as a restart: the exported count holds still instead until
 // the true one passes it again.
-func (c *Collector) monotonic(counts *live.Counts) *live.Counts {
+func (c *Collector) monotonic(counts *live.Counts, unparsed [2]int64) (*live.Counts, [2]int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for d := range 2 {
+		c.hwUnparsed[d] = max(c.hwUnparsed[d], unparsed[d])
 		for i := range decoder.NumCmds {
 			c.hw.Frames[d][i] = max(c.hw.Frames[d][i], counts.Frames[d][i])
 			c.hw.Bytes[d][i] = max(c.hw.Bytes[d][i], counts.Bytes[d][i])
@@ -386,7 +391,7 @@ func (c *Collector) monotonic(counts *live.Counts) *live.Counts {
 		}
 	}
 	out := c.hw
-	return &out
+	return &out, c.hwUnparsed
 }
 
 // age returns the seconds from since to now, 0 for a zero since.

@@ -403,6 +403,10 @@ func (f *Feeder) unsent(at time.Time, cut, stop int64) {
 	}
 	// The decoders, and the frames' offsets, count from the end of the prefix.
 	n := stop - cut
+	if cut < f.skipped {
+		// Part of the prefix did not go out either: unsent, not a wire byte.
+		f.sess.Prefix(f.dir, max(cut, 0))
+	}
 	cut = max(cut-f.skipped, 0)
 	f.sess.Unsent(f.dir, at, cut, n)
 	if f.kind == kindYamux {

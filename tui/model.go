@@ -323,7 +323,7 @@ func (m *Model) applyRead(msg snapshotMsg) tea.Cmd {
 		m.frozen, m.behind = true, 0
 	}
 	m.status = msg.status
-	m.rates.update(msg.snap)
+	m.rates.update(msg.snap, m.done)
 	m.snap = msg.snap
 	msg.rates = m.rates.session
 	if m.done {

@@ -8,7 +8,9 @@ import (
 
 // rates are frames per second, measured between snapshots at least a
 // second apart, like top's: steady enough to read at 10 Hz. A session's
-// is 0 once it ended; total is the sessions' summed.
+// is 0 once it ended; total counts every frame of the interval, those of
+// sessions that ended in it too, until the last read (a capture read
+// whole), when it is the sessions' summed.
 type rates struct {
 	base    *live.Snapshot
 	total   float64
@@ -18,7 +20,7 @@ type rates struct {
 // rateWindow is the shortest interval rates are measured over.
 const rateWindow = time.Second
 
-func (r *rates) update(snap *live.Snapshot) {
+func (r *rates) update(snap *live.Snapshot, last bool) {
 	if r.base == nil {
 		r.base = snap
 		return
@@ -42,13 +44,20 @@ func (r *rates) update(snap *live.Snapshot) {
 			per[ss.ID] = float64(n) / dt
 		}
 	}
-	// The header's rate is the rows' summed: the frames of the sessions
-	// still live. Counted from all the frames, a capture read at once,
-	// one interval of its time, showed its whole average when every row
-	// said 0, its sessions ended.
-	r.total = 0
-	for _, v := range per {
-		r.total += v
+	// The header's rate counts every frame that crossed in the interval:
+	// a tap whose sessions each live under a second carries frames that
+	// no row, its session ended, shows. At the last read, nothing more
+	// comes: it is the rows' summed, the frames of the sessions still
+	// live. Counted from all the frames, a capture read at once, one
+	// interval of its time, showed its whole average when every row said
+	// 0, its sessions ended.
+	if last {
+		r.total = 0
+		for _, v := range per {
+			r.total += v
+		}
+	} else {
+		r.total = float64(snap.Totals.Total()-min(snap.Totals.Total(), r.base.Totals.Total())) / dt
 	}
 	r.session = per
 	r.base = snap
