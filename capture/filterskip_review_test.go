@@ -13,7 +13,7 @@ import (
 // TestFilteredOutIsNotNotMux: real smux v2 traffic read with a filter
 // (port 1) that its connection does not match. The status's "skipped"
 // counts the connection, and the UI's empty sessions pane says, from
-// that count and the notices, "capture read: no smux or yamux in it",
+// that count and the notices, "capture read: no smux or yamux session decoded",
 // "1 connection skipped, for these reasons:" and lists the notices: a
 // skipped connection has a notice saying why (README: each connection
 // skipped as neither smux nor yamux is a notice). One the filter left
@@ -39,7 +39,7 @@ func TestFilteredOutIsNotNotMux(t *testing.T) {
 	}
 	t.Logf("stats %+v; %d sessions; notices %q", st, len(snap.Sessions), notices)
 	if st.Skipped > 0 && len(notices) == 0 {
-		t.Errorf("%d connection(s) counted skipped, no notice says why: the UI reads \"no smux or yamux in it, %d connection skipped, for these reasons:\" over smux the filter left out", st.Skipped, st.Skipped)
+		t.Errorf("%d connection(s) counted skipped, no notice says why: the UI reads \"no smux or yamux session decoded, %d connection skipped, for these reasons:\" over smux the filter left out", st.Skipped, st.Skipped)
 	}
 	for _, n := range notices {
 		if strings.Contains(n, "neither smux nor yamux") {

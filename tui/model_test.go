@@ -940,7 +940,7 @@ func TestNothingRecognised(t *testing.T) {
 		want    string
 	}{
 		{3, "3 connections skipped, for these reasons:"},
-		{0, "capture read: no smux or yamux in it"},
+		{0, "capture read: no smux or yamux session decoded"},
 	} {
 		c := newCapture(live.Config{})
 		why := "skipped 127.0.0.1:46974 → 127.0.0.1:39700, neither smux nor yamux: the client sent a byte and then a yamux header; a byte before the mux, such as Consul's and Nomad's RPC type byte: --skip 1 decodes the yamux after it"
@@ -958,7 +958,7 @@ func TestNothingRecognised(t *testing.T) {
 		done = true
 		m = tickAt(m, c, time.Second)
 		got := screenOf(m)
-		if strings.Contains(got, "waiting for sessions") || !strings.Contains(got, "capture read: no smux or yamux in it") || !strings.Contains(got, tc.want) {
+		if strings.Contains(got, "waiting for sessions") || !strings.Contains(got, "capture read: no smux or yamux session decoded") || !strings.Contains(got, tc.want) {
 			t.Errorf("skipped %d: after the capture is read the sessions pane does not say %q:\n%s", tc.skipped, tc.want, got)
 		}
 		// The notice whole, wrapped in the pane, not only its start in the header.

@@ -478,8 +478,8 @@ func nothingFound(st live.Status) []string {
 			continue
 		}
 		if n, ok := f.Value.(uint64); ok && n > 0 {
-			return []string{"capture read: no smux or yamux in it", plural(n, "connection") + " skipped, for these reasons:"}
+			return []string{"capture read: no smux or yamux session decoded", plural(n, "connection") + " skipped, for these reasons:"}
 		}
 	}
-	return []string{"capture read: no smux or yamux in it"}
+	return []string{"capture read: no smux or yamux session decoded"}
 }
