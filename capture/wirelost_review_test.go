@@ -2,6 +2,7 @@ package capture_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/muxtop/muxtop/capture"
@@ -94,6 +95,14 @@ func TestWireBytesOfALossyCapture(t *testing.T) {
 				}
 				reg := readEvaluated(ps[j:], capture.Config{}, live.FindingsConfig{})
 				snap := reg.Snapshot()
+				// Joined past the SYNs, with no stream opened after the
+				// join, the server is taken to be on the lower port
+				// (README), which the test's ephemeral ports make either
+				// end: the bytes are checked against the ends as muxtop
+				// names them.
+				if len(snap.Sessions) > 0 && !strings.HasSuffix(snap.Sessions[0].Info.Server, fmt.Sprintf(":%d", ps[0].tcp.DstPort)) {
+					seen[0], seen[1] = seen[1], seen[0]
+				}
 				for d := range live.Dir(2) {
 					if got := snap.WireBytes(d); len(snap.Sessions) > 0 && got != uint64(seen[d]) {
 						t.Errorf("joined at packet %d: %v wire bytes %d, want the %d seen; unparsed %v skipped %v lost %v",
