@@ -6,7 +6,6 @@ import (
 
 	"github.com/muxtop/muxtop/capture"
 	"github.com/muxtop/muxtop/decoder"
-	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/live"
 )
 
@@ -18,94 +17,86 @@ import (
 // bytes of the packets kept: per direction, wire bytes are those, plus
 // the segment's bytes where it lay inside one frame's payload.
 func TestWireBytesOfALossyCapture(t *testing.T) {
-	for _, yam := range []bool{false, true} {
-		name, hs := "smux", int64(decoder.HeaderSize)
-		if yam {
-			name, hs = "yamux", yamux.HeaderSize
+	eachWatched(t, func(t *testing.T, yam bool, hs int64, ps []pkt, placedPs []placed, frames [2][]wholeFrame) {
+		var all [2]int64
+		for _, p := range placedPs {
+			all[p.dir] += p.n
 		}
-		t.Run(name, func(t *testing.T) {
-			ps := readPackets(t, recordWatched(t, yam))
-			placedPs, frames := placeAll(t, ps, yam)
-			var all [2]int64
-			for _, p := range placedPs {
-				all[p.dir] += p.n
+		check := func(what string, drop []placed, inFrame [2]int64) {
+			t.Helper()
+			seen := all
+			for _, g := range drop {
+				seen[g.dir] -= g.n
 			}
-			check := func(what string, drop []placed, inFrame [2]int64) {
-				t.Helper()
-				seen := all
-				for _, g := range drop {
-					seen[g.dir] -= g.n
+			reg := readEvaluated(without(ps, drop...), capture.Config{}, live.FindingsConfig{})
+			snap := reg.Snapshot()
+			for d := range live.Dir(2) {
+				want := uint64(seen[d] + inFrame[d])
+				if got := snap.WireBytes(d); got != want {
+					t.Errorf("%s: %v wire bytes %d, want %d (seen %d + lost inside a frame %d); unparsed %v skipped %v lost %v",
+						what, d, got, want, seen[d], inFrame[d], snap.Unparsed, snap.Skipped, snap.Lost)
 				}
-				reg := readEvaluated(without(ps, drop...), capture.Config{}, live.FindingsConfig{})
-				snap := reg.Snapshot()
-				for d := range live.Dir(2) {
-					want := uint64(seen[d] + inFrame[d])
-					if got := snap.WireBytes(d); got != want {
-						t.Errorf("%s: %v wire bytes %d, want %d (seen %d + lost inside a frame %d); unparsed %v skipped %v lost %v",
-							what, d, got, want, seen[d], inFrame[d], snap.Unparsed, snap.Skipped, snap.Lost)
-					}
-					if snap.Skipped[d] > snap.Unparsed[d] {
-						t.Errorf("%s: %v skipped %d > unparsed %d", what, d, snap.Skipped[d], snap.Unparsed[d])
-					}
+				if snap.Skipped[d] > snap.Unparsed[d] {
+					t.Errorf("%s: %v skipped %d > unparsed %d", what, d, snap.Skipped[d], snap.Unparsed[d])
 				}
 			}
-			for _, p := range placedPs {
+		}
+		for _, p := range placedPs {
+			var in [2]int64
+			if k := inside(frames[p.dir], p.off, p.n, hs); k >= 0 && p.off+p.n <= frames[p.dir][k].off+frames[p.dir][k].size && (yam || frames[p.dir][k].cmd != decoder.UPD) {
+				// a UPD whose fields are lost is not framed: its header is skipped
+				in[p.dir] = p.n
+			}
+			check("drop segment", []placed{p}, in)
+		}
+		isIn := func(p placed) bool {
+			k := inside(frames[p.dir], p.off, p.n, hs)
+			return k >= 0 && p.off+p.n <= frames[p.dir][k].off+frames[p.dir][k].size && (yam || frames[p.dir][k].cmd != decoder.UPD)
+		}
+		last := [2]int64{}
+		for _, p := range placedPs {
+			last[p.dir] = max(last[p.dir], p.off+p.n)
+		}
+		for i, p := range placedPs {
+			if !isIn(p) || p.off+p.n == last[p.dir] { // a loss at the end shows only by later bytes or ACKs
+				continue
+			}
+			for _, q := range placedPs[i+1:] {
+				if q.dir == p.dir && p.off+p.n == q.off {
+					continue // one hole to the reassembly
+				}
 				var in [2]int64
-				if k := inside(frames[p.dir], p.off, p.n, hs); k >= 0 && p.off+p.n <= frames[p.dir][k].off+frames[p.dir][k].size && (yam || frames[p.dir][k].cmd != decoder.UPD) {
-					// a UPD whose fields are lost is not framed: its header is skipped
-					in[p.dir] = p.n
+				in[p.dir] += p.n
+				if isIn(q) {
+					in[q.dir] += q.n
 				}
-				check("drop segment", []placed{p}, in)
+				check(fmt.Sprintf("drop two %+v %+v (q in %v)", p, q, isIn(q)), []placed{p, q}, in)
 			}
-			isIn := func(p placed) bool {
-				k := inside(frames[p.dir], p.off, p.n, hs)
-				return k >= 0 && p.off+p.n <= frames[p.dir][k].off+frames[p.dir][k].size && (yam || frames[p.dir][k].cmd != decoder.UPD)
+		}
+		// joined mid-stream: no handshake, the capture starts at packet j
+		for _, j := range []int{3, 5, 8, 10, 12, 16} {
+			if j >= len(ps) {
+				continue
 			}
-			last := [2]int64{}
+			var seen [2]int64
 			for _, p := range placedPs {
-				last[p.dir] = max(last[p.dir], p.off+p.n)
-			}
-			for i, p := range placedPs {
-				if !isIn(p) || p.off+p.n == last[p.dir] { // a loss at the end shows only by later bytes or ACKs
-					continue
-				}
-				for _, q := range placedPs[i+1:] {
-					if q.dir == p.dir && p.off+p.n == q.off {
-						continue // one hole to the reassembly
-					}
-					var in [2]int64
-					in[p.dir] += p.n
-					if isIn(q) {
-						in[q.dir] += q.n
-					}
-					check(fmt.Sprintf("drop two %+v %+v (q in %v)", p, q, isIn(q)), []placed{p, q}, in)
+				if p.i >= j {
+					seen[p.dir] += p.n
 				}
 			}
-			// joined mid-stream: no handshake, the capture starts at packet j
-			for _, j := range []int{3, 5, 8, 10, 12, 16} {
-				if j >= len(ps) {
-					continue
+			reg := readEvaluated(ps[j:], capture.Config{}, live.FindingsConfig{})
+			snap := reg.Snapshot()
+			for d := range live.Dir(2) {
+				if got := snap.WireBytes(d); len(snap.Sessions) > 0 && got != uint64(seen[d]) {
+					t.Errorf("joined at packet %d: %v wire bytes %d, want the %d seen; unparsed %v skipped %v lost %v",
+						j, d, got, seen[d], snap.Unparsed, snap.Skipped, snap.Lost)
 				}
-				var seen [2]int64
-				for _, p := range placedPs {
-					if p.i >= j {
-						seen[p.dir] += p.n
-					}
-				}
-				reg := readEvaluated(ps[j:], capture.Config{}, live.FindingsConfig{})
-				snap := reg.Snapshot()
-				for d := range live.Dir(2) {
-					if got := snap.WireBytes(d); len(snap.Sessions) > 0 && got != uint64(seen[d]) {
-						t.Errorf("joined at packet %d: %v wire bytes %d, want the %d seen; unparsed %v skipped %v lost %v",
-							j, d, got, seen[d], snap.Unparsed, snap.Skipped, snap.Lost)
-					}
-				}
-				t.Logf("joined at packet %d: %d sessions, seen %v, skipped %v", j, len(snap.Sessions), seen, snap.Skipped)
 			}
-			// the first n data segments never seen
-			for n := 1; n <= min(4, len(placedPs)); n++ {
-				check("join", placedPs[:n], [2]int64{})
-			}
-		})
-	}
+			t.Logf("joined at packet %d: %d sessions, seen %v, skipped %v", j, len(snap.Sessions), seen, snap.Skipped)
+		}
+		// the first n data segments never seen
+		for n := 1; n <= min(4, len(placedPs)); n++ {
+			check("join", placedPs[:n], [2]int64{})
+		}
+	})
 }
