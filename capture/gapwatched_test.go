@@ -21,6 +21,24 @@ import (
 // stream: large enough for frames whose payload spans several segments.
 const watchedAnswer = 200_000
 
+// eachWatched runs f as a subtest, "smux" then "yamux", on recordWatched's
+// recording of that protocol: its packets, their places in each
+// direction's bytes, each direction's frames, and the protocol's header
+// size.
+func eachWatched(t *testing.T, f func(t *testing.T, yam bool, hs int64, ps []pkt, placedPs []placed, frames [2][]wholeFrame)) {
+	for _, yam := range []bool{false, true} {
+		name, hs := "smux", int64(decoder.HeaderSize)
+		if yam {
+			name, hs = "yamux", yamux.HeaderSize
+		}
+		t.Run(name, func(t *testing.T) {
+			ps := readPackets(t, recordWatched(t, yam))
+			placedPs, frames := placeAll(t, ps, yam)
+			f(t, yam, hs, ps, placedPs, frames)
+		})
+	}
+}
+
 // recordWatched records, by a tap on the client, real smux v2 (or yamux)
 // ends: the client opens stream A, with a request the server accepts and
 // reads, then stream B, which the server never accepts; then the server
@@ -89,61 +107,53 @@ func recordWatched(t *testing.T, yam bool) string {
 // their FIN, might be in it.
 func TestGapInPayloadStillWatched(t *testing.T) {
 	cfg := live.FindingsConfig{Churn: -1, LeakAfter: 10 * time.Second, UnansweredAfter: 2 * time.Second}
-	for _, yam := range []bool{false, true} {
-		name, hs := "smux", int64(decoder.HeaderSize)
-		if yam {
-			name, hs = "yamux", yamux.HeaderSize
+	eachWatched(t, func(t *testing.T, yam bool, hs int64, ps []pkt, placedPs []placed, frames [2][]wholeFrame) {
+		d := live.ServerToClient
+		var drop *placed
+		for _, p := range placedPs {
+			if k := inside(frames[d], p.off, p.n, hs); p.dir == d && k >= 0 && p.off+p.n < frames[d][k].off+frames[d][k].size {
+				drop = &p
+				break
+			}
 		}
-		t.Run(name, func(t *testing.T) {
-			ps := readPackets(t, recordWatched(t, yam))
-			placedPs, frames := placeAll(t, ps, yam)
-			d := live.ServerToClient
-			var drop *placed
-			for _, p := range placedPs {
-				if k := inside(frames[d], p.off, p.n, hs); p.dir == d && k >= 0 && p.off+p.n < frames[d][k].off+frames[d][k].size {
-					drop = &p
-					break
-				}
+		if drop == nil {
+			t.Fatal("no segment inside an answer's payload to drop")
+		}
+		reg := readEvaluated(without(ps, *drop), capture.Config{}, cfg)
+		all := live.SnapshotOptions{Streams: func(uint64) bool { return true }}
+		snap := reg.SnapshotWith(all)
+		if len(snap.Sessions) != 1 {
+			t.Fatalf("%d sessions, want 1", len(snap.Sessions))
+		}
+		ss := snap.Sessions[0]
+		if ss.Ended || !ss.Incomplete || ss.Lost != [2]int64{0, drop.n} || ss.Skipped != [2]int64{} || len(ss.Streams) != 2 {
+			t.Fatalf("ended %v, incomplete %v, lost %v, skipped %v, %d streams; want live, incomplete, [0 %d] lost, nothing skipped, 2 streams",
+				ss.Ended, ss.Incomplete, ss.Lost, ss.Skipped, len(ss.Streams), drop.n)
+		}
+		a, b := ss.Streams[0], ss.Streams[1]
+		for _, st := range []live.StreamSnap{a, b} {
+			if st.Incomplete || !st.State.Live() {
+				t.Errorf("stream %d: %v, incomplete %v; want it open and not incomplete: the loss hid no frame of it", st.ID, st.State, st.Incomplete)
 			}
-			if drop == nil {
-				t.Fatal("no segment inside an answer's payload to drop")
-			}
-			reg := readEvaluated(without(ps, *drop), capture.Config{}, cfg)
-			all := live.SnapshotOptions{Streams: func(uint64) bool { return true }}
-			snap := reg.SnapshotWith(all)
-			if len(snap.Sessions) != 1 {
-				t.Fatalf("%d sessions, want 1", len(snap.Sessions))
-			}
-			ss := snap.Sessions[0]
-			if ss.Ended || !ss.Incomplete || ss.Lost != [2]int64{0, drop.n} || ss.Skipped != [2]int64{} || len(ss.Streams) != 2 {
-				t.Fatalf("ended %v, incomplete %v, lost %v, skipped %v, %d streams; want live, incomplete, [0 %d] lost, nothing skipped, 2 streams",
-					ss.Ended, ss.Incomplete, ss.Lost, ss.Skipped, len(ss.Streams), drop.n)
-			}
-			a, b := ss.Streams[0], ss.Streams[1]
-			for _, st := range []live.StreamSnap{a, b} {
-				if st.Incomplete || !st.State.Live() {
-					t.Errorf("stream %d: %v, incomplete %v; want it open and not incomplete: the loss hid no frame of it", st.ID, st.State, st.Incomplete)
-				}
-			}
-			if a.Bytes[d] != watchedAnswer || b.Frames[d] != 0 {
-				t.Fatalf("stream %d answered %d bytes, stream %d %d frames; want %d and none", a.ID, a.Bytes[d], b.ID, b.Frames[d], watchedAnswer)
-			}
+		}
+		if a.Bytes[d] != watchedAnswer || b.Frames[d] != 0 {
+			t.Fatalf("stream %d answered %d bytes, stream %d %d frames; want %d and none", a.ID, a.Bytes[d], b.ID, b.Frames[d], watchedAnswer)
+		}
 
-			finding := func(at time.Time, code live.FindingCode) *live.Finding {
-				reg.Evaluate(at, cfg)
-				for _, f := range reg.SnapshotWith(all).FindingsOf(ss.ID) {
-					if f.Code == code {
-						return f
-					}
+		finding := func(at time.Time, code live.FindingCode) *live.Finding {
+			reg.Evaluate(at, cfg)
+			for _, f := range reg.SnapshotWith(all).FindingsOf(ss.ID) {
+				if f.Code == code {
+					return f
 				}
-				return nil
 			}
-			if f := finding(b.First.Add(cfg.UnansweredAfter+time.Second), live.CodeUnanswered); f == nil || f.Evidence.Count != 1 || f.Dir != live.ClientToServer {
-				t.Errorf("UNANSWERED %+v; want it open for stream %d, the client's: the loss hid no frame of the server's", f, b.ID)
-			}
-			if f := finding(a.First.Add(cfg.LeakAfter+time.Second), live.CodeLeak); f == nil || f.Evidence.Count != 1 {
-				t.Errorf("LEAK %+v; want it open for stream %d, never closed: the loss hid no FIN", f, a.ID)
-			}
-		})
-	}
+			return nil
+		}
+		if f := finding(b.First.Add(cfg.UnansweredAfter+time.Second), live.CodeUnanswered); f == nil || f.Evidence.Count != 1 || f.Dir != live.ClientToServer {
+			t.Errorf("UNANSWERED %+v; want it open for stream %d, the client's: the loss hid no frame of the server's", f, b.ID)
+		}
+		if f := finding(a.First.Add(cfg.LeakAfter+time.Second), live.CodeLeak); f == nil || f.Evidence.Count != 1 {
+			t.Errorf("LEAK %+v; want it open for stream %d, never closed: the loss hid no FIN", f, a.ID)
+		}
+	})
 }

@@ -22,9 +22,7 @@ import (
 func echoTrafficYamux(t testing.TB, streams, maxShift int, seed uint64, reg *live.Registry, rec tap.Recorder) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 1))
-	cfg := hyamux.DefaultConfig()
-	cfg.EnableKeepAlive = false // no pings at times of their own: a fixture is the same each time
-	cfg.LogOutput = io.Discard
+	cfg := smuxtest.YamuxConfig() // no pings at times of their own: a fixture is the same each time
 	cc, sc := smuxtest.Conns(t)
 	var c net.Conn = tap.Wrap(cc, live.Client, reg, "test", tap.WithProtocol(tap.Yamux), tap.Record(rec))
 	cli, err := hyamux.Client(c, cfg)
@@ -35,18 +33,7 @@ func echoTrafficYamux(t testing.TB, streams, maxShift int, seed uint64, reg *liv
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() { // the echo server; ends when the session closes
-		defer close(done)
-		for {
-			st, err := srv.AcceptStream()
-			if err != nil {
-				return
-			}
-			io.Copy(st, st)
-			st.Close()
-		}
-	}()
+	done := smuxtest.EchoYamux(srv)
 	for i := range streams {
 		st, err := cli.OpenStream()
 		if err != nil {

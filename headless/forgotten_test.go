@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,51 +15,18 @@ import (
 	"github.com/muxtop/muxtop/tap"
 )
 
-// writtenConn keeps what a conn wrote.
-type writtenConn struct {
-	net.Conn
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (c *writtenConn) Write(p []byte) (int, error) {
-	n, err := c.Conn.Write(p)
-	c.mu.Lock()
-	c.buf.Write(p[:n])
-	c.mu.Unlock()
-	return n, err
-}
-
-func (c *writtenConn) bytes() []byte {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return bytes.Clone(c.buf.Bytes())
-}
-
 // yamuxWire returns the bytes each end of a real hashicorp/yamux session
 // wrote while its client echoed a request on each of two streams.
 func yamuxWire(t *testing.T) (c2s, s2c []byte) {
 	t.Helper()
 	cc, sc := smuxtest.Conns(t)
-	cw, sw := &writtenConn{Conn: cc}, &writtenConn{Conn: sc}
-	cfg := hyamux.DefaultConfig()
-	cfg.EnableKeepAlive, cfg.LogOutput = false, io.Discard
+	cw, sw := &smuxtest.RecordingConn{Conn: cc}, &smuxtest.RecordingConn{Conn: sc}
+	cfg := smuxtest.YamuxConfig()
 	srv, err := hyamux.Server(sw, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	served := make(chan struct{})
-	go func() { // echoes every stream; ends when the session does
-		defer close(served)
-		for {
-			st, err := srv.AcceptStream()
-			if err != nil {
-				return
-			}
-			io.Copy(st, st)
-			st.Close()
-		}
-	}()
+	served := smuxtest.EchoYamux(srv)
 	cli, err := hyamux.Client(cw, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +45,7 @@ func yamuxWire(t *testing.T) (c2s, s2c []byte) {
 	cli.Close()
 	<-served
 	srv.Close()
-	return cw.bytes(), sw.bytes()
+	return cw.Bytes(), sw.Bytes()
 }
 
 // TestSummaryOfForgottenSessions: a registry that has forgotten its ended

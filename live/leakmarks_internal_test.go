@@ -3,11 +3,35 @@ package live
 import (
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/muxtop/muxtop/decoder"
 )
+
+// leakSec is f seconds after the Unix epoch: the clock of the leak-mark
+// tests.
+func leakSec(f float64) time.Time { return time.Unix(0, int64(f*float64(time.Second))) }
+
+// leakSessions opens n sessions in reg at time 0 and returns them with a
+// func that records, on session i at leakSec(at), a version-2 smux frame
+// in dir, each direction's offsets following on from the last frame's.
+func leakSessions(reg *Registry, n int) ([]*Session, func(i int, at float64, dir Dir, cmd decoder.Cmd, sid uint32, payload string)) {
+	var sessions []*Session
+	var offs [][2]int64
+	for range n {
+		sessions = append(sessions, reg.Open(SessionInfo{Client: "c", Server: "s"}, time.Unix(0, 0)))
+		offs = append(offs, [2]int64{})
+	}
+	rec := func(i int, at float64, dir Dir, cmd decoder.Cmd, sid uint32, payload string) {
+		h := decoder.MakeHeader(2, cmd, uint16(len(payload)), sid)
+		f := decoder.Frame{Header: h, Payload: []byte(payload), Offset: offs[i][dir]}
+		offs[i][dir] += int64(len(h) + len(payload))
+		sessions[i].Record(dir, leakSec(at), &f)
+	}
+	return sessions, rec
+}
 
 // TestLeakMarksOfThePublishedEvaluation: a snapshot taken while an
 // evaluation runs, after it has visited a session and before it has
@@ -23,19 +47,7 @@ import (
 // be held, and its LEAK resolves.
 func TestLeakMarksOfThePublishedEvaluation(t *testing.T) {
 	reg := New(Config{})
-	sec := func(f float64) time.Time { return time.Unix(0, int64(f*float64(time.Second))) }
-	var sessions []*Session
-	var offs [][2]int64
-	for range 2 {
-		sessions = append(sessions, reg.Open(SessionInfo{Client: "c", Server: "s"}, time.Unix(0, 0)))
-		offs = append(offs, [2]int64{})
-	}
-	rec := func(i int, at float64, dir Dir, cmd decoder.Cmd, sid uint32, payload string) {
-		h := decoder.MakeHeader(2, cmd, uint16(len(payload)), sid)
-		f := decoder.Frame{Header: h, Payload: []byte(payload), Offset: offs[i][dir]}
-		offs[i][dir] += int64(len(h) + len(payload))
-		sessions[i].Record(dir, sec(at), &f)
-	}
+	sessions, rec := leakSessions(reg, 2)
 	open := func(i int, at float64, sid uint32) {
 		rec(i, at, ClientToServer, decoder.SYN, sid, "")
 		rec(i, at, ClientToServer, decoder.PSH, sid, "RAND")
@@ -58,7 +70,7 @@ func TestLeakMarksOfThePublishedEvaluation(t *testing.T) {
 	// resolves.
 	open(1, 0.5, 3)
 	cfg := FindingsConfig{LeakAfter: 2 * time.Second, StallAfter: time.Second, Churn: 1000}
-	reg.Evaluate(sec(3), cfg)
+	reg.Evaluate(leakSec(3), cfg)
 	check := func(when string, want ...[]uint32) {
 		t.Helper()
 		snap := reg.Snapshot()
@@ -94,7 +106,7 @@ func TestLeakMarksOfThePublishedEvaluation(t *testing.T) {
 	reg.eng.ends.mu.Lock() // the evaluation at 4 s stops before it publishes
 	evaluated := make(chan struct{})
 	go func() {
-		reg.Evaluate(sec(4), cfg)
+		reg.Evaluate(leakSec(4), cfg)
 		close(evaluated)
 	}()
 	for last, visited := sessions[len(sessions)-1], false; !visited; {
@@ -109,4 +121,95 @@ func TestLeakMarksOfThePublishedEvaluation(t *testing.T) {
 	reg.eng.ends.mu.Unlock()
 	<-evaluated
 	check("after the evaluation at 4 s", []uint32{3, 5, 11}, nil)
+}
+
+// TestLeakMarksStress: static traffic (nothing is recorded once the
+// evaluations start), evaluated at times that move on in a goroutine
+// while snapshots are taken: streams cross --leak-after one by one, some
+// unanswered (UNANSWERED explains them), some held by a full window. Every
+// snapshot must mark as many streams of each session as its Leaks and
+// its LEAK findings count: they are of one evaluation.
+func TestLeakMarksStress(t *testing.T) {
+	reg := New(Config{})
+	sessions, rec := leakSessions(reg, 60)
+	for i := range sessions {
+		for k := range 40 {
+			sid := uint32(3 + 2*k)
+			at := 0.2 + 0.25*float64(k) + 0.01*float64(i)
+			rec(i, at, ClientToServer, decoder.SYN, sid, "")
+			rec(i, at, ClientToServer, decoder.PSH, sid, "RAND")
+			switch k % 4 {
+			case 0, 1: // answered, never closed: a leak
+				rec(i, at, ServerToClient, decoder.PSH, sid, "answered")
+			case 2: // never answered: UNANSWERED's
+			case 3: // answered, then its writer held at a full window
+				rec(i, at, ServerToClient, decoder.PSH, sid, "answered")
+				for range 8 {
+					rec(i, at+0.1, ClientToServer, decoder.PSH, sid, strings.Repeat("x", 32<<10))
+				}
+			}
+		}
+		// the server keeps talking, so that UNANSWERED holds
+		for k := range 200 {
+			rec(i, 0.1*float64(k), ServerToClient, decoder.NOP, 0, "")
+		}
+	}
+	cfg := FindingsConfig{LeakAfter: 2 * time.Second, StallAfter: time.Second, UnansweredAfter: time.Second, Churn: 1000}
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Go(func() {
+		defer close(stop)
+		for k := range 400 {
+			reg.Evaluate(leakSec(1+0.05*float64(k)), cfg)
+		}
+	})
+	all := SnapshotOptions{Streams: func(uint64) bool { return true }}
+	bad, withLeaks, outlasted := 0, 0, 0
+	for n := 0; ; n++ {
+		select {
+		case <-stop:
+			wg.Wait()
+			f := reg.SnapshotWith(all)
+			codes := map[FindingCode]int{}
+			for _, x := range f.Findings {
+				codes[x.Code]++
+			}
+			t.Logf("%d snapshots (%d outlasted an evaluation), %d with leaks; at the end leaks %d, findings by code %v", n, outlasted, withLeaks, f.Leaks, codes)
+			return
+		default:
+		}
+		d0 := reg.eng.done.Load()
+		snap := reg.SnapshotWith(all)
+		if reg.eng.done.Load() > d0 {
+			outlasted++
+			continue // an evaluation ended meanwhile, and the next may have begun: a whole one outlasted, documented to show the newest marks
+		}
+		total := 0
+		for _, ss := range snap.Sessions {
+			marks := 0
+			for _, st := range ss.Streams {
+				if st.Leak {
+					marks++
+				}
+			}
+			count := 0
+			for _, f := range snap.Findings {
+				if f.Code == CodeLeak && f.Session == ss.ID {
+					count += int(f.Evidence.Count)
+				}
+			}
+			total += count
+			if marks != ss.Leaks || count != ss.Leaks {
+				if bad++; bad < 10 {
+					t.Errorf("snapshot %d (evaluated %v): session %d marks %d streams, Leaks %d, LEAK counts %d", n, snap.Evaluated, ss.ID, marks, ss.Leaks, count)
+				}
+			}
+		}
+		if total > 0 {
+			withLeaks++
+		}
+		if total != snap.Leaks {
+			t.Errorf("snapshot %d: Leaks %d, LEAK counts %d", n, snap.Leaks, total)
+		}
+	}
 }

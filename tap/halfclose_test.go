@@ -67,16 +67,7 @@ func clientLeaves(t *testing.T, p *Proxy) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := cli.OpenStream()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Write([]byte("ping")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.ReadFull(st, make([]byte, 4)); err != nil {
-		t.Fatal(err)
-	}
+	st := pingStream(t, cli)
 	// The client closes its half of the stream and reads to the server's
 	// FIN, so that it closes its conn with nothing unread: its kernel
 	// sends FIN, not a reset.
@@ -144,17 +135,7 @@ func TestProxyUpstreamWritesToClientThatLeft(t *testing.T) {
 	from := clientLeaves(t, p)
 	<-eof
 
-	var ss *live.SessionSnap
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		ss = reg.Snapshot().Sessions[0]
-		if ss.Ended {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the session did not end after the upstream wrote to the client that left")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	ss := endedSession(t, reg) // after the upstream wrote to the client that left
 	if ss.Reason != live.Reset {
 		t.Fatalf("reason %v (%s), want reset", ss.Reason, ss.Err)
 	}
@@ -187,17 +168,7 @@ func TestProxyHalfOpenEndsWhenUpstreamCloses(t *testing.T) {
 		<-eof
 		release()
 
-		var ss *live.SessionSnap
-		for deadline := time.Now().Add(20 * time.Second); ; {
-			ss = reg.Snapshot().Sessions[0]
-			if ss.Ended {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("the session did not end after the upstream closed its side")
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		ss := endedSession(t, reg) // after the upstream closed its side
 		if ss.Reason != live.EOF || ss.Err != "the client "+from+" closed first" {
 			t.Errorf("ended with %v %q, want EOF, the client closed first", ss.Reason, ss.Err)
 		}

@@ -174,6 +174,30 @@ func endedSession(t testing.TB, reg *live.Registry) *live.SessionSnap {
 	return ss
 }
 
+// openStream opens a stream on cli and writes msg on it.
+func openStream(t testing.TB, cli *smux.Session, msg string) *smux.Stream {
+	t.Helper()
+	st, err := cli.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Write([]byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// pingStream opens a stream on cli, writes "ping" on it and reads the
+// echo's 4 bytes.
+func pingStream(t testing.TB, cli *smux.Session) *smux.Stream {
+	t.Helper()
+	st := openStream(t, cli, "ping")
+	if _, err := io.ReadFull(st, make([]byte, 4)); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
 // pshPayload returns the PSH payload bytes counted in direction d.
 func pshPayload(c *live.Counts, d live.Dir) uint64 {
 	return c.Bytes[d][decoder.PSH] - decoder.HeaderSize*c.Frames[d][decoder.PSH]
@@ -742,17 +766,7 @@ func TestProxyShutdown(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer cli.Close()
-			st, err := cli.OpenStream()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := st.Write([]byte("ping")); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := io.ReadFull(st, make([]byte, 4)); err != nil {
-				t.Fatal(err)
-			}
-			streams = append(streams, st)
+			streams = append(streams, pingStream(t, cli))
 		}
 
 		if err := p.Close(); err != nil {

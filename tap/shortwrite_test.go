@@ -62,7 +62,7 @@ func smuxClient(version int) func(*testing.T, net.Conn) shortWriteClient {
 // unparsed.
 func TestShortWriteMidFrame(t *testing.T) {
 	yamuxClient := func(t *testing.T, c net.Conn) shortWriteClient {
-		cli, err := hyamux.Client(c, yamuxConfig())
+		cli, err := hyamux.Client(c, smuxtest.YamuxConfig())
 		if err != nil {
 			t.Fatal(err)
 		}

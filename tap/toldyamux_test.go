@@ -50,13 +50,7 @@ func TestProxyToldYamuxBothSmux(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cli.Close()
-	st, err := cli.OpenStream()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Write([]byte("RAND")); err != nil {
-		t.Fatal(err)
-	}
+	st := openStream(t, cli, "RAND")
 	smuxtest.Eventually(t, "the client's smux header to break yamux's framing", func() bool {
 		snap := reg.Snapshot()
 		return len(snap.Sessions) == 1 && len(snap.Sessions[0].Framing) > 0

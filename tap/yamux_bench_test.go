@@ -10,6 +10,7 @@ import (
 
 	hyamux "github.com/hashicorp/yamux"
 
+	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 )
 
@@ -37,11 +38,11 @@ func yamuxBenchPair(b *testing.B, tapped bool) (*hyamux.Session, *hyamux.Session
 		warmHistory(reg)
 		c, s = Wrap(c, live.Client, reg, "bench"), Wrap(s, live.Server, reg, "bench")
 	}
-	cli, err := hyamux.Client(c, yamuxConfig())
+	cli, err := hyamux.Client(c, smuxtest.YamuxConfig())
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv, err := hyamux.Server(s, yamuxConfig())
+	srv, err := hyamux.Server(s, smuxtest.YamuxConfig())
 	if err != nil {
 		b.Fatal(err)
 	}

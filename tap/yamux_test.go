@@ -19,47 +19,19 @@ import (
 	"github.com/xtaci/smux"
 )
 
-// rawConn records every byte written to a conn: the independent count.
-type rawConn struct {
-	net.Conn
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (c *rawConn) Write(p []byte) (int, error) {
-	n, err := c.Conn.Write(p)
-	c.mu.Lock()
-	c.buf.Write(p[:n])
-	c.mu.Unlock()
-	return n, err
-}
-
-func (c *rawConn) bytes() []byte {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return bytes.Clone(c.buf.Bytes())
-}
-
-func yamuxConfig() *hyamux.Config {
-	c := hyamux.DefaultConfig()
-	c.EnableKeepAlive = false
-	c.LogOutput = io.Discard
-	return c
-}
-
 // serveYamux returns an upstream handler that skips prefix bytes, runs a
 // yamux server on the conn, answers each stream with 8 bytes per 4 read
 // (RAND) or echoes a bulk request, and records what it wrote into *raw.
-func serveYamux(prefix int, raw chan<- *rawConn) func(net.Conn) {
+func serveYamux(prefix int, raw chan<- *smuxtest.RecordingConn) func(net.Conn) {
 	return func(c net.Conn) {
 		if prefix > 0 {
 			if _, err := io.ReadFull(c, make([]byte, prefix)); err != nil {
 				return
 			}
 		}
-		rc := &rawConn{Conn: c}
+		rc := &smuxtest.RecordingConn{Conn: c}
 		raw <- rc
-		sess, err := hyamux.Server(rc, yamuxConfig())
+		sess, err := hyamux.Server(rc, smuxtest.YamuxConfig())
 		if err != nil {
 			return
 		}
@@ -91,7 +63,7 @@ func serveYamux(prefix int, raw chan<- *rawConn) func(net.Conn) {
 // and pings over a yamux client session on c.
 func yamuxClientWork(t *testing.T, c net.Conn, rands, bulk, pings int) {
 	t.Helper()
-	cli, err := hyamux.Client(c, yamuxConfig())
+	cli, err := hyamux.Client(c, smuxtest.YamuxConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +157,7 @@ func TestProxyYamux(t *testing.T) {
 		{"after a one-byte prefix, as Consul sends", Detect, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			raw := make(chan *rawConn, 1)
+			raw := make(chan *smuxtest.RecordingConn, 1)
 			up := startUpstream(t, "", serveYamux(tc.skip, raw))
 			reg := live.New(live.Config{})
 			p := startProxy(t, ProxyConfig{Upstream: up.addr(), Registry: reg, Protocol: tc.proto, Skip: tc.skip})
@@ -193,14 +165,14 @@ func TestProxyYamux(t *testing.T) {
 			if tc.skip > 0 {
 				c.Write([]byte{0x04})
 			}
-			rc := &rawConn{Conn: c}
+			rc := &smuxtest.RecordingConn{Conn: c}
 			yamuxClientWork(t, rc, 5, 600_000, 2)
 			srv := <-raw
 			c.Close()
 			ss := endedSession(t, reg)
 			// The ended snapshot holds the streams: take a full one.
 			ss = reg.Snapshot().Session(ss.ID)
-			checkYamuxWire(t, ss, [2][]byte{rc.bytes(), srv.bytes()}, [2]int64{int64(tc.skip), 0})
+			checkYamuxWire(t, ss, [2][]byte{rc.Bytes(), srv.Bytes()}, [2]int64{int64(tc.skip), 0})
 			if len(ss.Streams) != 6 {
 				t.Fatalf("%d streams, want 6", len(ss.Streams))
 			}
@@ -225,7 +197,7 @@ func TestProxyYamux(t *testing.T) {
 // smux, it is a BAD_VERSION at offset 0, and the proxy still forwards
 // every byte.
 func TestProxyProtocolMismatch(t *testing.T) {
-	raw := make(chan *rawConn, 1)
+	raw := make(chan *smuxtest.RecordingConn, 1)
 	up := startUpstream(t, "", serveYamux(1, raw))
 	reg := live.New(live.Config{})
 	p := startProxy(t, ProxyConfig{Upstream: up.addr(), Registry: reg})
@@ -243,14 +215,14 @@ func TestProxyProtocolMismatch(t *testing.T) {
 // TestConnYamux taps a yamux client in process with tap.Wrap and checks
 // its counts against the bytes both ends wrote.
 func TestConnYamux(t *testing.T) {
-	raw := make(chan *rawConn, 1)
+	raw := make(chan *smuxtest.RecordingConn, 1)
 	up := startUpstream(t, "", serveYamux(0, raw))
 	reg := live.New(live.Config{})
 	c, err := net.Dial("tcp", up.addr())
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc := &rawConn{Conn: c}
+	rc := &smuxtest.RecordingConn{Conn: c}
 	tc := Wrap(rc, live.Client, reg, "test")
 	yamuxClientWork(t, tc, 3, 300_000, 1)
 	srv := <-raw
@@ -258,9 +230,9 @@ func TestConnYamux(t *testing.T) {
 	var ss *live.SessionSnap
 	smuxtest.Eventually(t, "the server's last bytes to be read", func() bool {
 		ss = reg.Snapshot().Sessions[0]
-		return ss.WireBytes(live.ServerToClient) == uint64(len(srv.bytes()))
+		return ss.WireBytes(live.ServerToClient) == uint64(len(srv.Bytes()))
 	})
-	checkYamuxWire(t, ss, [2][]byte{rc.bytes(), srv.bytes()}, [2]int64{})
+	checkYamuxWire(t, ss, [2][]byte{rc.Bytes(), srv.Bytes()}, [2]int64{})
 }
 
 func TestParseProtocol(t *testing.T) {
@@ -302,7 +274,7 @@ func TestProxyYamuxClientSmuxServer(t *testing.T) {
 	reg := live.New(live.Config{})
 	p := startProxy(t, ProxyConfig{Upstream: up.addr(), Registry: reg})
 	c := dialProxy(t, p)
-	cli, err := hyamux.Client(c, yamuxConfig())
+	cli, err := hyamux.Client(c, smuxtest.YamuxConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"net"
 	"regexp"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,16 +38,7 @@ func TestItem10WireBytesOfNotSmux(t *testing.T) {
 		}
 	}()
 	reg := live.New(live.Config{})
-	p := tap.NewProxy(tap.ProxyConfig{Listen: "127.0.0.1:0", Upstream: ln.Addr().String(), Registry: reg})
-	if err := p.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	c, err := net.Dial("tcp", p.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialProxy(t, tap.ProxyConfig{Upstream: ln.Addr().String(), Registry: reg})
 	request := "GET / HTTP/1.1\r\nHost: x\r\n" + strings.Repeat("X-Pad: 0123456789\r\n", 60) + "\r\n"
 	request = request[:1024]
 	if _, err := io.WriteString(c, request); err != nil {
@@ -72,16 +62,22 @@ func TestItem10WireBytesOfNotSmux(t *testing.T) {
 	}
 }
 
-// countedConn counts what a conn wrote.
-type countedConn struct {
-	net.Conn
-	n atomic.Uint64
-}
-
-func (c *countedConn) Write(p []byte) (int, error) {
-	n, err := c.Conn.Write(p)
-	c.n.Add(uint64(n))
-	return n, err
+// dialProxy starts a proxy of cfg on a loopback port and dials it; the
+// proxy and the connection close when the test ends.
+func dialProxy(t *testing.T, cfg tap.ProxyConfig) net.Conn {
+	t.Helper()
+	cfg.Listen = "127.0.0.1:0"
+	p := tap.NewProxy(cfg)
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	c, err := net.Dial("tcp", p.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
 // TestWireBytesInCountsBar: through attach's proxy told to skip a
@@ -95,8 +91,7 @@ func TestWireBytesInCountsBar(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	cfg := hyamux.DefaultConfig()
-	cfg.EnableKeepAlive, cfg.LogOutput = false, io.Discard
+	cfg := smuxtest.YamuxConfig()
 	served := make(chan uint64, 1)
 	go func() { // serves one connection: its prefix, then yamux echoing each stream
 		c, err := ln.Accept()
@@ -105,8 +100,8 @@ func TestWireBytesInCountsBar(t *testing.T) {
 			return
 		}
 		defer c.Close()
-		cc := &countedConn{Conn: c}
-		defer func() { served <- cc.n.Load() }()
+		cc := &smuxtest.CountingConn{Conn: c}
+		defer func() { served <- cc.Out.Load() }()
 		if _, err := io.ReadFull(c, make([]byte, 1)); err != nil {
 			return
 		}
@@ -115,26 +110,10 @@ func TestWireBytesInCountsBar(t *testing.T) {
 			return
 		}
 		defer s.Close()
-		for {
-			st, err := s.AcceptStream()
-			if err != nil {
-				return
-			}
-			io.Copy(st, st)
-			st.Close()
-		}
+		<-smuxtest.EchoYamux(s)
 	}()
 	reg := live.New(live.Config{})
-	p := tap.NewProxy(tap.ProxyConfig{Listen: "127.0.0.1:0", Upstream: ln.Addr().String(), Registry: reg, Protocol: tap.Yamux, Skip: 1})
-	if err := p.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	c, err := net.Dial("tcp", p.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cc := &countedConn{Conn: c}
+	cc := &smuxtest.CountingConn{Conn: dialProxy(t, tap.ProxyConfig{Upstream: ln.Addr().String(), Registry: reg, Protocol: tap.Yamux, Skip: 1})}
 	if _, err := cc.Write([]byte{4}); err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +133,7 @@ func TestWireBytesInCountsBar(t *testing.T) {
 		}
 	}
 	cli.Close()
-	c2s, s2c := cc.n.Load(), <-served
+	c2s, s2c := cc.Out.Load(), <-served
 	smuxtest.Eventually(t, "the session to end", func() bool {
 		ss := reg.Snapshot().Sessions
 		return len(ss) == 1 && ss[0].Ended

@@ -27,33 +27,11 @@ var bulk = sync.OnceValues(func() (recording, error) {
 		},
 		run: func(a *app) error {
 			rng := rand.New(rand.NewPCG(9, 9))
-			return a.both(func() error {
-				c, err := a.open(client)
-				if err != nil {
-					return err
-				}
-				for _, n := range []int{5 << 20, 300_000, 3<<20 + 7} {
-					if err := c.write(payload(rng, n)); err != nil {
-						return err
-					}
-				}
-				if err := c.close(); err != nil {
-					return err
-				}
-				return c.read(-1, 16384, 0)
-			}, func() error {
-				s, err := a.accept(server)
-				if err != nil {
-					return err
-				}
-				if err := s.read(-1, 1<<20, 0); err != nil {
-					return err
-				}
-				if err := s.write(payload(rng, 1000)); err != nil {
-					return err
-				}
-				return s.close()
-			})
+			var reqs [][]byte
+			for _, n := range []int{5 << 20, 300_000, 3<<20 + 7} {
+				reqs = append(reqs, payload(rng, n))
+			}
+			return exchange(a, reqs, payload(rng, 1000), 1<<20, 0)
 		},
 	}
 	exp, c2s, s2c, err := sc.record()

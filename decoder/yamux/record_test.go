@@ -602,32 +602,42 @@ func runBig(up, down int) func(a *app) error {
 	return func(a *app) error {
 		rng := rand.New(rand.NewPCG(4, 4))
 		req, resp := payload(rng, up), payload(rng, down)
-		return a.both(func() error {
-			c, err := a.open(client)
-			if err != nil {
-				return err
-			}
+		return exchange(a, [][]byte{req}, resp, 50_000, time.Millisecond)
+	}
+}
+
+// exchange runs one stream: the client writes each of reqs, closes its
+// side and reads the answer to the end; the server reads the request to
+// the end, up to chunk bytes a read with pause after each, then writes
+// resp and closes.
+func exchange(a *app, reqs [][]byte, resp []byte, chunk int, pause time.Duration) error {
+	return a.both(func() error {
+		c, err := a.open(client)
+		if err != nil {
+			return err
+		}
+		for _, req := range reqs {
 			if err := c.write(req); err != nil {
 				return err
 			}
-			if err := c.close(); err != nil {
-				return err
-			}
-			return c.read(-1, 16384, 0)
-		}, func() error {
-			s, err := a.accept(server)
-			if err != nil {
-				return err
-			}
-			if err := s.read(-1, 50_000, time.Millisecond); err != nil {
-				return err
-			}
-			if err := s.write(resp); err != nil {
-				return err
-			}
-			return s.close()
-		})
-	}
+		}
+		if err := c.close(); err != nil {
+			return err
+		}
+		return c.read(-1, 16384, 0)
+	}, func() error {
+		s, err := a.accept(server)
+		if err != nil {
+			return err
+		}
+		if err := s.read(-1, chunk, pause); err != nil {
+			return err
+		}
+		if err := s.write(resp); err != nil {
+			return err
+		}
+		return s.close()
+	})
 }
 
 // runPing has each side ping the other.

@@ -1,17 +1,21 @@
-// Package smuxtest gives muxtop's tests what tests of smux traffic need:
-// an smux client and server over loopback TCP, an echo service, a count
-// of a conn's bytes, a wait for a condition, and a check that no
-// goroutine is left behind.
+// Package smuxtest gives muxtop's tests what tests of smux and yamux
+// traffic need: an smux client and server over loopback TCP, echo
+// services for smux and hashicorp/yamux, a count and a record of a conn's
+// bytes, a wait for a condition, and a check that no goroutine is left
+// behind.
 package smuxtest
 
 import (
+	"bytes"
 	"io"
 	"net"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	hyamux "github.com/hashicorp/yamux"
 	"github.com/xtaci/smux"
 )
 
@@ -163,4 +167,56 @@ func (c *CountingConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	c.In.Add(uint64(n))
 	return n, err
+}
+
+// RecordingConn keeps every byte a conn wrote: what went out on the wire,
+// recorded apart from any tap or capture.
+type RecordingConn struct {
+	net.Conn
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Write writes p and keeps what went out.
+func (c *RecordingConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.mu.Lock()
+	c.buf.Write(p[:n])
+	c.mu.Unlock()
+	return n, err
+}
+
+// Bytes returns a copy of what the conn has written so far.
+func (c *RecordingConn) Bytes() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return bytes.Clone(c.buf.Bytes())
+}
+
+// YamuxConfig returns hashicorp/yamux's default config without keepalive
+// pings (which come at times of their own) and without its log.
+func YamuxConfig() *hyamux.Config {
+	cfg := hyamux.DefaultConfig()
+	cfg.EnableKeepAlive = false
+	cfg.LogOutput = io.Discard
+	return cfg
+}
+
+// EchoYamux echoes every stream srv accepts, one after another, each until
+// its peer closes it, then closes it. The channel it returns closes when
+// srv's session has ended.
+func EchoYamux(srv *hyamux.Session) <-chan struct{} {
+	done := make(chan struct{})
+	go func() { // ends when the session does
+		defer close(done)
+		for {
+			st, err := srv.AcceptStream()
+			if err != nil {
+				return
+			}
+			io.Copy(st, st)
+			st.Close()
+		}
+	}()
+	return done
 }
