@@ -17,6 +17,9 @@ import (
 // first boundary after the second gap, every frame from there the whole
 // stream's, in any chunking.
 func TestGapBigWindowEndThenHeader(t *testing.T) {
+	if raceEnabled {
+		t.Skip("megabytes decoded per case, in one goroutine: without -race")
+	}
 	in, all, bounds := bulkC2S(t)
 	rng := rand.New(rand.NewPCG(31, 32))
 	cases := 0
@@ -69,6 +72,9 @@ func TestGapBigWindowEndThenHeader(t *testing.T) {
 // frame the hunt's replay ends inside of (the chain's third), then m
 // more: each gap where the bytes come, with and without Next between.
 func TestGapBigWindowAfterHunt(t *testing.T) {
+	if raceEnabled {
+		t.Skip("megabytes decoded per case, in one goroutine: without -race")
+	}
 	in, all, bounds := bulkC2S(t)
 	rng := rand.New(rand.NewPCG(33, 34))
 	cases := 0

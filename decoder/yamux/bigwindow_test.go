@@ -127,6 +127,9 @@ func TestResyncBigWindowJoin(t *testing.T) {
 // that decoding resumes at the first frame boundary after it, with every
 // frame from there.
 func TestGapBigWindowHeader(t *testing.T) {
+	if raceEnabled {
+		t.Skip("megabytes decoded per case, in one goroutine: without -race")
+	}
 	in, all, bounds := bulkC2S(t)
 	cases := 0
 	for i, f := range all {
