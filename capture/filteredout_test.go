@@ -38,6 +38,10 @@ func TestFilteredOutIsNotNotMux(t *testing.T) {
 		notices = append(notices, n.Text)
 	}
 	t.Logf("stats %+v; %d sessions; notices %q", st, len(snap.Sessions), notices)
+	const want = "1 connection skipped as the filter (port 1) does not pick it, smux or not"
+	if st.Decoded != 0 || st.Skipped != 1 || len(snap.Sessions) != 0 || len(notices) != 1 || !strings.Contains(notices[0], want) {
+		t.Errorf("stats %+v, %d sessions, notices %q; want the one connection skipped and one notice saying %q", st, len(snap.Sessions), notices, want)
+	}
 	if st.Skipped > 0 && len(notices) == 0 {
 		t.Errorf("%d connection(s) counted skipped, no notice says why: the UI reads \"no smux or yamux session decoded, %d connection skipped, for these reasons:\" over smux the filter left out", st.Skipped, st.Skipped)
 	}

@@ -133,6 +133,9 @@ func TestSkippedConnectionNotice(t *testing.T) {
 		if len(snap.Sessions) != 1 || snap.Sessions[0].Proto != live.Yamux || snap.StreamsTotal != 1 || snap.Violations != 0 {
 			t.Errorf("with --skip 1: %s, want the yamux session and its stream", counts(snap))
 		}
+		if ns := notices(reg); len(ns) != 0 {
+			t.Errorf("with --skip 1 the connection is decoded, yet notices %q", ns)
+		}
 	})
 	t.Run("http, bounded", func(t *testing.T) {
 		path := writeCapture(t, func(w *pcapout.Writer) {

@@ -17,6 +17,8 @@ func TestSessionHalfOpenState(t *testing.T) {
 	now := time.Now()
 	s := reg.Open(live.SessionInfo{Client: "127.0.0.1:50406", Server: "127.0.0.1:39311", Tap: live.Server, Label: "attach"}, now)
 	other := reg.Open(live.SessionInfo{Client: "127.0.0.1:50407", Server: "127.0.0.1:39311", Tap: live.Server, Label: "attach"}, now)
+	// A session with both sides open, beside them, stays live.
+	reg.Open(live.SessionInfo{Client: "127.0.0.1:50408", Server: "127.0.0.1:39311", Tap: live.Server, Label: "attach"}, now)
 	s.DirectionEnded(live.ClientToServer, now.Add(time.Millisecond))
 	other.DirectionEnded(live.ServerToClient, now.Add(time.Millisecond))
 	snapshot := func(o live.SnapshotOptions) *live.Snapshot { return reg.SnapshotWith(o) }
@@ -25,6 +27,9 @@ func TestSessionHalfOpenState(t *testing.T) {
 		if !strings.Contains(screen, want) {
 			t.Errorf("no %q on the screen:\n%s", want, screen)
 		}
+	}
+	if n := strings.Count(screen, " closed"); n != 2 || !strings.Contains(screen, "0 live") {
+		t.Errorf("%d sessions say a side closed, or none is live; want 2 and the third live:\n%s", n, screen)
 	}
 
 	s.End(now.Add(time.Second), live.Shutdown, nil)
