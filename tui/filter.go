@@ -38,6 +38,7 @@ const (
 	termProto                     // proto:yamux, proto:smux
 	termType                      // type:data, cmd:window_update: a yamux frame type
 	termFlags                     // flags:syn, flags:syn|ack: a yamux frame with every flag named
+	termLost                      // lost: what a capture did not see, a frame marked LOST or a resync
 )
 
 // term is one condition of a filter.
@@ -181,6 +182,9 @@ func parseTerm(tok string) (term, error) {
 	if strings.EqualFold(tok, "violation") || strings.EqualFold(tok, "violations") {
 		return term{kind: termViolation}, nil
 	}
+	if strings.EqualFold(tok, "lost") {
+		return term{kind: termLost}, nil
+	}
 	if rest, ok := cutPrefixFold(tok, "len"); ok && rest != "" && strings.ContainsRune("<>=:", rune(rest[0])) {
 		return parseLen(tok, rest)
 	}
@@ -303,7 +307,8 @@ func cutPrefixFold(s, prefix string) (string, bool) {
 
 // match reports whether r passes every term. Terms about frames (cmd, sid,
 // len, ver, payload) never match session events or notices; a framing
-// violation matches violation, session and dir.
+// violation matches violation, session and dir, and a resync record lost,
+// session and dir.
 func (f *filter) match(r *live.Record) bool {
 	for i := range f.terms {
 		if !f.terms[i].match(r) {
@@ -319,9 +324,13 @@ func (t *term) match(r *live.Record) bool {
 	case termSession:
 		return r.Session == t.n
 	case termDir:
-		return (frame || r.Kind == live.FramingViolation) && r.Dir == t.dir
+		return (frame || r.Kind == live.FramingViolation || r.Kind == live.ResyncRecord) && r.Dir == t.dir
 	case termViolation:
 		return r.Kind == live.FramingViolation || (frame && r.Anomaly != 0)
+	case termLost:
+		// Where the capture joined or lost bytes (resync), and the frames
+		// whose payload it lost bytes of (LOST in the list).
+		return r.Kind == live.ResyncRecord || (frame && r.Lost > 0)
 	}
 	if !frame {
 		return false

@@ -83,6 +83,9 @@ func TestFilterMatch(t *testing.T) {
 	anomaly.Anomaly = live.UnknownStream
 	violation := &live.Record{Kind: live.FramingViolation, Session: 3, Dir: live.ServerToClient, Header: decoder.MakeHeader(9, decoder.PSH, 4, 3)}
 	opened := &live.Record{Kind: live.SessionOpened, Session: 2, Client: "a", Server: "b"}
+	damaged := frame(2, live.ServerToClient, 2, decoder.PSH, 5, "partial")
+	damaged.Lost = 1448
+	resync := &live.Record{Kind: live.ResyncRecord, Session: 2, Dir: live.ServerToClient, Detail: "capture lost 1448 bytes at offset 20480"}
 
 	tests := []struct {
 		filter string
@@ -115,6 +118,18 @@ func TestFilterMatch(t *testing.T) {
 		{"violation", violation, true},
 		{"violation", psh, false},
 		{"violation", opened, false},
+		{"lost", damaged, true},
+		{"LOST", resync, true},
+		{"lost", psh, false},
+		{"lost", anomaly, false},
+		{"lost", violation, false},
+		{"lost", opened, false},
+		{"lost dir:<", damaged, true},
+		{"lost dir:<", resync, true},
+		{"lost dir:>", resync, false},
+		{"lost session:2", resync, true},
+		{"lost cmd:psh", resync, false},
+		{`"lost"`, damaged, false},
 		{`"RAND"`, psh, true},
 		{`"rand"`, psh, false},
 		{`"AN"`, psh, true},

@@ -93,14 +93,14 @@ func (p *helpPane) lines(th *theme, inner, rows int) []string {
 		" closed streams in detail; older closed streams are folded into the summary line under the streams heading "+
 		"(their frames stay in history until evicted). A selected stream that is folded stays selected, marked folded, until you move", max(inner-1, 1))...)
 	notes = append(notes, wrapText(`filter terms, all must match: cmd:psh sid:4413 session:2 dir:> dir:< `+
-		`len>100 len<8 len=0 ver:2 violation; yamux frames: proto:yamux type:data (or cmd:data; window_update, ping, go_away) `+
+		`len>100 len<8 len=0 ver:2 violation lost; yamux frames: proto:yamux type:data (or cmd:data; window_update, ping, go_away) `+
 		`flags:syn flags:syn|ack (every flag named must be set); RAND, "two words", hex:52414e44 or u64:15974306852808979797 `+
 		`(eight bytes either way round) for bytes in the captured payload; `+
 		`/ opens on the filter in place, selected: type to replace it, ↑ and ↓ recall earlier ones`, max(inner-1, 1))...)
 	notes = append(notes, wrapText("arrows: "+live.ClientToServer.String()+" "+live.ClientToServer.Words()+", "+
 		live.ServerToClient.String()+" "+live.ServerToClient.Words()+"; "+
 		"colours: SYN green, FIN yellow, violations red; STALLED: a v2 writer has its whole window in flight", max(inner-1, 1))...)
-	notes = append(notes, wrapText("a frame's LOST n: the capture lost n bytes of its payload, and the bytes shown came before them; "+
+	notes = append(notes, wrapText("a frame's LOST n: the capture lost n bytes of its payload, and the bytes shown came before them (the filter lost finds these and where the capture joined or lost bytes); "+
 		"… : the row does not show the whole payload; INCOMPLETE: a session the capture did not see whole "+
 		"(its streams pane's title says how many bytes it lost), (incomplete) a stream whose counts may miss frames: "+
 		"opened before the capture, or live at a loss that may hide some", max(inner-1, 1))...)
