@@ -250,8 +250,20 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 		if r := ev.Violation.SmuxReaction(); r != decoder.SmuxReaction && r != "" {
 			then = r // a rule older smux versions do not check
 		}
+		yamux := func(k wirekind.Kind) bool { return k == wirekind.Yamux || k == wirekind.PrefixedYamux }
+		if yamux(ev.Guess) && yamux(ev.PeerGuess) {
+			// Each end's first bytes are yamux's, and each end answers the
+			// other: the ends are fine, and muxtop decoded them as smux,
+			// forced to, or past a prefix it was not told of.
+			text := fmt.Sprintf("the %s sent %s, not smux (%s at offset %d), and the %s sent %s: both ends speak yamux, and muxtop decoded their connection as smux",
+				sender, ev.Guess, ev.Violation, ev.Offset, receiver, ev.PeerGuess)
+			if ev.Guess == wirekind.PrefixedYamux || ev.PeerGuess == wirekind.PrefixedYamux {
+				return text, "nothing is wrong with the two ends: muxtop's decoding is; give --protocol yamux --skip 1: the client sends a byte before the mux (such as Consul's and Nomad's RPC type byte)"
+			}
+			return text, "nothing is wrong with the two ends: muxtop's decoding is; drop --protocol smux (muxtop tells smux from yamux by each connection's first byte) or give --protocol yamux"
+		}
 		advice := fmt.Sprintf("fix the %s's address or protocol; %s", sender, then)
-		if ev.Guess == wirekind.Yamux || ev.Guess == wirekind.PrefixedYamux {
+		if yamux(ev.Guess) {
 			// Consul's RPC port read without --skip 1: its client's type
 			// byte is no yamux version, and the connection was taken for smux.
 			advice = fmt.Sprintf("if both ends speak yamux, they are fine and muxtop decoded the connection as smux: give it --protocol yamux (with --skip 1 past a 1-byte prefix such as Consul's); otherwise fix the %s's address or protocol; %s", sender, then)

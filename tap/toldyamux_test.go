@@ -93,3 +93,58 @@ func TestProxyToldYamuxBothSmux(t *testing.T) {
 		}
 	}
 }
+
+// TestProxyToldSmuxBothYamux is TestProxyToldYamuxBothSmux's mirror:
+// attach --protocol smux in front of a yamux service whose clients speak
+// yamux. Both ends work; the findings say both ends speak yamux and that
+// muxtop's decoding is what is wrong. Before, each said "the two ends use
+// different multiplexers …, or both speak yamux" and "otherwise fix the
+// client's address or protocol". With the client's Consul-style prefix
+// byte and no --skip, the advice is --protocol yamux --skip 1.
+func TestProxyToldSmuxBothYamux(t *testing.T) {
+	for _, prefix := range []int{0, 1} {
+		t.Run(map[int]string{0: "plain", 1: "prefixed"}[prefix], func(t *testing.T) {
+			raw := make(chan *smuxtest.RecordingConn, 1)
+			up := startUpstream(t, "", serveYamux(prefix, raw))
+			reg := live.New(live.Config{})
+			proto := Smux
+			if prefix > 0 {
+				proto = Detect // the prefix byte, 0x04, is no yamux version: taken for smux
+			}
+			p := startProxy(t, ProxyConfig{Upstream: up.addr(), Registry: reg, Protocol: proto})
+			c := dialProxy(t, p)
+			if prefix > 0 {
+				if _, err := c.Write([]byte{0x04}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			yamuxClientWork(t, c, 3, 0, 1) // the two ends work through the proxy
+			smuxtest.Eventually(t, "both directions' yamux headers to break smux's framing", func() bool {
+				snap := reg.Snapshot()
+				return len(snap.Sessions) == 1 && len(snap.Sessions[0].Framing) == 2
+			})
+			fs := protocolFindings(reg)
+			if len(fs) != 2 {
+				t.Fatalf("PROTOCOL findings: %v", fs)
+			}
+			client := "a yamux header"
+			advice := "nothing is wrong with the two ends: muxtop's decoding is; drop --protocol smux"
+			if prefix > 0 {
+				client = "a byte and then a yamux header"
+				advice = "nothing is wrong with the two ends: muxtop's decoding is; give --protocol yamux --skip 1"
+			}
+			for d, want := range map[live.Dir]string{
+				live.ClientToServer: "the client sent " + client + ", not smux (BAD_VERSION at offset 0), and the server sent a yamux header: both ends speak yamux, and muxtop decoded their connection as smux",
+				live.ServerToClient: "the server sent a yamux header, not smux (BAD_VERSION at offset 0), and the client sent " + client + ": both ends speak yamux",
+			} {
+				f := fs[d]
+				if f.Proto == live.Yamux || !strings.HasPrefix(f.Text, want) || strings.Contains(f.Text, "different multiplexers") {
+					t.Errorf("%v text %q, want it to start %q", d, f.Text, want)
+				}
+				if !strings.HasPrefix(f.Advice, advice) || strings.Contains(f.Advice, "address") {
+					t.Errorf("%v advice %q, want it to start %q", d, f.Advice, advice)
+				}
+			}
+		})
+	}
+}

@@ -89,7 +89,7 @@ func (k Kind) HintAt(mux string) string {
 		if mux == "yamux" {
 			return "sent a yamux header the receiving end does not accept, or bytes were lost before it"
 		}
-		return "speaks yamux, not " + mux + ": the two ends use different multiplexers (one has the wrong library, or dialled the wrong port), or both speak yamux and muxtop took the connection for " + mux + " (--protocol yamux)"
+		return "speaks yamux, not " + mux + ": the two ends use different multiplexers (one has the wrong library, or dialled the wrong port), or both speak yamux and muxtop decoded the connection as " + mux
 	case PrefixedYamux:
 		return "sent one byte and then a yamux header: a prefix before the mux, such as Consul's and Nomad's RPC type byte (--skip 1 --protocol yamux passes it and decodes the yamux after it)"
 	}
