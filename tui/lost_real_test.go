@@ -35,29 +35,37 @@ type wirePacket struct {
 	dir  live.Dir
 	off  int64
 	n    int64
+	fin  bool
 }
 
 // recordReal records, with pcapout as --write does, the real traffic
 // that client and server drive over the two ends of a loopback TCP
-// connection, the client's tapped (as yamux if yam), and returns the
-// capture's packets and each direction's byte stream.
-func recordReal(t *testing.T, yam bool, client, server func(c net.Conn)) ([]wirePacket, [2][]byte) {
+// connection, side's tapped (as yamux if yam), and returns the capture's
+// packets and each direction's byte stream. The tap records into reg,
+// or, if it is nil, a registry of its own.
+func recordReal(t *testing.T, yam bool, side live.Side, reg *live.Registry, client, server func(c net.Conn)) ([]wirePacket, [2][]byte) {
 	t.Helper()
 	var buf bytes.Buffer
 	w, err := pcapout.New(&buf, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := live.New(live.Config{})
+	if reg == nil {
+		reg = live.New(live.Config{})
+	}
 	proto := map[bool]tap.Protocol{false: tap.Smux, true: tap.Yamux}[yam]
 	cc, sc := smuxtest.Conns(t)
-	tc := tap.Wrap(cc, live.Client, reg, "test", tap.WithProtocol(proto), tap.Record(w))
+	if side == live.Client {
+		cc = tap.Wrap(cc, side, reg, "test", tap.WithProtocol(proto), tap.Record(w))
+	} else {
+		sc = tap.Wrap(sc, side, reg, "test", tap.WithProtocol(proto), tap.Record(w))
+	}
 	done := make(chan struct{})
 	go func() { // ends with the server's session
 		defer close(done)
 		server(sc)
 	}()
-	client(tc)
+	client(cc)
 	<-done
 	smuxtest.Eventually(t, "the session ended", func() bool { return reg.Snapshot().LiveSessions == 0 })
 	if err := w.Close(); err != nil {
@@ -86,7 +94,7 @@ func recordReal(t *testing.T, yam bool, client, server func(c net.Conn)) ([]wire
 		if tcp.DstPort == port {
 			d = live.ClientToServer
 		}
-		ps = append(ps, wirePacket{ci: ci, data: bytes.Clone(data), dir: d, off: int64(len(stream[d])), n: int64(len(tcp.Payload))})
+		ps = append(ps, wirePacket{ci: ci, data: bytes.Clone(data), dir: d, off: int64(len(stream[d])), n: int64(len(tcp.Payload)), fin: tcp.FIN})
 		stream[d] = append(stream[d], tcp.Payload...)
 	}
 }
@@ -281,7 +289,7 @@ func TestLostMarkedRealCapture(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			client, server := tc.peers(t)
-			ps, stream := recordReal(t, tc.yam, client, server)
+			ps, stream := recordReal(t, tc.yam, live.Client, nil, client, server)
 			d := tc.dir
 			// The first big frame, and the first segment inside its payload.
 			var big frameAt
