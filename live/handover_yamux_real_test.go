@@ -1,23 +1,34 @@
 package live_test
 
 import (
+	"net"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	hyamux "github.com/hashicorp/yamux"
 
+	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/tap"
 )
 
 // realYamux returns a real hashicorp/yamux client, tapped into reg, and
-// its server, over loopback TCP; both close when the test ends.
-func realYamux(t *testing.T, reg *live.Registry) (cli, srv *hyamux.Session) {
+// its server, over loopback TCP, both of cfg (smuxtest.YamuxConfig if
+// nil), the server's conn wrapped by wrap if not nil; both close when the
+// test ends.
+func realYamux(t *testing.T, reg *live.Registry, cfg *hyamux.Config, wrap func(net.Conn) net.Conn) (cli, srv *hyamux.Session) {
 	t.Helper()
 	cc, sc := smuxtest.Conns(t)
-	cfg := smuxtest.YamuxConfig()
+	if cfg == nil {
+		cfg = smuxtest.YamuxConfig()
+	}
+	if wrap != nil {
+		sc = wrap(sc)
+	}
 	var err error
 	if cli, err = hyamux.Client(tap.Wrap(cc, live.Client, reg, "test", tap.WithProtocol(tap.Yamux)), cfg); err != nil {
 		t.Fatal(err)
@@ -76,7 +87,7 @@ func TestUnansweredHandsOverRealYamux(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			reg := live.New(live.Config{})
-			cli, srv := realYamux(t, reg)
+			cli, srv := realYamux(t, reg, nil, nil)
 			var sts []*hyamux.Stream
 			for _, up := range tc.streams {
 				sts = append(sts, openWriting(t, cli, map[bool]string{upload: "PUT ", request: "REQ!"}[up]))
@@ -145,4 +156,110 @@ func maxTime(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// freezableConn is a conn whose writes freeze can hold: a peer frozen
+// mid-session, still reading.
+type freezableConn struct {
+	net.Conn
+	mu      sync.RWMutex // Write holds it shared; freeze, whole
+	written atomic.Int64
+}
+
+// Write writes p unless the conn is frozen, and then once it thaws.
+func (c *freezableConn) Write(p []byte) (int, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	n, err := c.Conn.Write(p)
+	c.written.Add(int64(n))
+	return n, err
+}
+
+// freeze holds every write from now on, once the one in progress is done,
+// until thaw.
+func (c *freezableConn) freeze() { c.mu.Lock() }
+
+func (c *freezableConn) thaw() { c.mu.Unlock() }
+
+// lastFrame returns the time of the latest frame of direction d in reg's
+// history, and how many Ping SYNs of d came at or after since.
+func lastFrame(reg *live.Registry, d live.Dir, since time.Time) (last time.Time, pings int) {
+	for _, r := range allRecords(reg) {
+		if r.Kind != live.FrameRecord || r.Dir != d {
+			continue
+		}
+		last = maxTime(last, r.At)
+		if h := r.YamuxHeader; h.Type() == yamux.Ping && h.Flags()&yamux.SYN != 0 && !r.At.Before(since) {
+			pings++
+		}
+	}
+	return last, pings
+}
+
+// TestUnansweredToKeepaliveRealYamux: real hashicorp/yamux ends that ping
+// every 100 ms; the client opens an upload (stream 1) and a request
+// (stream 3) the server never accepts. While the server still pings,
+// UNANSWERED counts both (evaluated just after a ping of the server's);
+// then the server freezes: its writes never return, while it reads on.
+// Once it has been silent --silent-after, and the upload held at its
+// window --stall-after, UNANSWERED resolves: the upload is WINDOW_STALL's,
+// the request KEEPALIVE's. The client's own ping, unanswered, waits: its
+// silence is not KEEPALIVE. The frames' times are the tap's; the
+// evaluations' are chosen from them.
+func TestUnansweredToKeepaliveRealYamux(t *testing.T) {
+	reg := live.New(live.Config{})
+	cfg := smuxtest.YamuxConfig()
+	cfg.EnableKeepAlive = true
+	cfg.KeepAliveInterval = 100 * time.Millisecond
+	var frozen *freezableConn
+	cli, _ := realYamux(t, reg, cfg, func(c net.Conn) net.Conn {
+		frozen = &freezableConn{Conn: c}
+		return frozen
+	})
+	up := openWriting(t, cli, "PUT ")
+	req := openWriting(t, cli, "REQ!")
+	go up.Write(make([]byte, live.InitialPeerWindow)) // held at the window; returns when the session closes
+	upSnap := waitStream(t, reg, up.StreamID(), "the full window", func(st *live.StreamSnap) bool { return !st.Flow[c2s].FullSince.IsZero() })
+	full := upSnap.Flow[c2s].FullSince
+	reqSnap := waitStream(t, reg, req.StreamID(), "the request", func(st *live.StreamSnap) bool { return st.Bytes[c2s] == 4 })
+	// A ping of the server's after both SYNs and the full window: it is
+	// alive, and UNANSWERED may count the streams.
+	after := maxTime(full, reqSnap.First)
+	smuxtest.Eventually(t, "a ping of the server's", func() bool {
+		_, n := lastFrame(reg, s2c, after)
+		return n > 0
+	})
+	heard, _ := lastFrame(reg, s2c, after)
+	first := heard.Add(time.Microsecond) // the server has just spoken
+	wait := min(full.Sub(upSnap.First), first.Sub(reqSnap.First)) / 2
+	fcfg := live.FindingsConfig{UnansweredAfter: wait, StallAfter: first.Sub(full) + time.Second, SilentAfter: time.Second, LeakAfter: time.Hour, Churn: -1}
+	reg.Evaluate(first, fcfg)
+	if got := codes(reg); got != "+UNANSWERED" {
+		t.Fatalf("%s, want +UNANSWERED while the server pings:%s", got, describeRecords(findingRecords(reg)))
+	}
+
+	frozen.freeze()
+	t.Cleanup(frozen.thaw) // before the sessions close: yamux's Close waits for its writer
+	smuxtest.Eventually(t, "every byte the server wrote read", func() bool {
+		ss := reg.Snapshot().Sessions[0]
+		return int64(ss.WireBytes(s2c)) == frozen.written.Load()
+	})
+	silentFrom, _ := lastFrame(reg, s2c, after)
+	smuxtest.Eventually(t, "the client's unanswered ping", func() bool {
+		_, n := lastFrame(reg, c2s, silentFrom.Add(time.Nanosecond))
+		return n > 0
+	})
+	second := maxTime(silentFrom.Add(fcfg.SilentAfter), full.Add(fcfg.StallAfter)).Add(time.Millisecond)
+	reg.Evaluate(second, fcfg)
+	recs := findingRecords(reg)
+	if got, want := codes(reg), "+UNANSWERED -UNANSWERED +KEEPALIVE +WINDOW_STALL"; got != want {
+		t.Fatalf("%s, want %s:%s", got, want, describeRecords(recs))
+	}
+	want := "stream 1, still unanswered, is WINDOW_STALL's now: the client's writer is held by a full window, which the server has not read from; stream 3 is KEEPALIVE's: the server went silent"
+	if recs[0].Finding.Evidence.Count != 2 || recs[1].Detail != want {
+		t.Errorf("UNANSWERED counted %d streams and resolved:\n  %q\nwant 2 and\n  %q", recs[0].Finding.Evidence.Count, recs[1].Detail, want)
+	}
+	if recs[2].Finding.Dir != s2c {
+		t.Errorf("KEEPALIVE of %v, want the server's silence", recs[2].Finding.Dir)
+	}
 }
