@@ -3,6 +3,7 @@ package tui
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -19,8 +20,6 @@ import (
 	"github.com/xtaci/smux"
 
 	pcapread "github.com/muxtop/muxtop/capture"
-	"github.com/muxtop/muxtop/decoder"
-	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/pcapout"
@@ -99,36 +98,29 @@ func recordReal(t *testing.T, yam bool, side live.Side, reg *live.Registry, clie
 	}
 }
 
-// frameAt is a frame of a whole byte stream: its offset, header size,
-// payload length and type.
-type frameAt struct {
-	off, hs, n int64
-	what       string // "PSH", "Data"...
-}
+// frameAt is a frame of a whole byte stream: its offset, header size and
+// payload length.
+type frameAt struct{ off, hs, n int64 }
 
-// framesOf decodes a whole, valid byte stream of smux, or of yamux if yam.
-func framesOf(t *testing.T, b []byte, yam bool) []frameAt {
-	t.Helper()
+// framesOf splits a whole, valid byte stream of smux, or of yamux if yam,
+// into its frames with nothing but encoding/binary, apart from muxtop's
+// decoders: smux's header is ver, cmd, length (2 bytes, little-endian),
+// sid; yamux's ver, type, flags (2), sid (4) and length (4, big-endian),
+// which only a DATA frame (type 0) has a payload of.
+func framesOf(b []byte, yam bool) []frameAt {
 	var fs []frameAt
-	sd, yd := decoder.New(0), yamux.New(0)
-	for len(b) > 0 {
-		var n int
-		var err error
+	for off := int64(0); off < int64(len(b)); {
+		f := frameAt{off: off, hs: 8}
 		if yam {
-			var f *yamux.Frame
-			if n, f, err = yd.Next(b); f != nil {
-				fs = append(fs, frameAt{f.Offset, yamux.HeaderSize, int64(f.Header.PayloadLength()), f.Type().String()})
+			f.hs = 12
+			if b[off+1] == 0 {
+				f.n = int64(binary.BigEndian.Uint32(b[off+8:]))
 			}
 		} else {
-			var f *decoder.Frame
-			if n, f, err = sd.Next(b); f != nil {
-				fs = append(fs, frameAt{f.Offset, decoder.HeaderSize, int64(f.Header.Length()), f.Cmd().String()})
-			}
+			f.n = int64(binary.LittleEndian.Uint16(b[off+2:]))
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		b = b[n:]
+		fs = append(fs, f)
+		off += f.hs + f.n
 	}
 	return fs
 }
@@ -293,7 +285,7 @@ func TestLostMarkedRealCapture(t *testing.T) {
 			d := tc.dir
 			// The first big frame, and the first segment inside its payload.
 			var big frameAt
-			for _, f := range framesOf(t, stream[d], tc.yam) {
+			for _, f := range framesOf(stream[d], tc.yam) {
 				if f.n >= 65535 {
 					big = f
 					break
@@ -311,7 +303,7 @@ func TestLostMarkedRealCapture(t *testing.T) {
 				t.Fatalf("no segment inside a large frame's payload to drop: %+v", big)
 			}
 			lost, before := ps[drop].n, ps[drop].off-start
-			t.Logf("dropped %d bytes at offset %d, %d into the payload of the %s of %d bytes at offset %d", lost, ps[drop].off, before, big.what, big.n, big.off)
+			t.Logf("dropped %d bytes at offset %d, %d into the payload of the frame of %d bytes at offset %d", lost, ps[drop].off, before, big.n, big.off)
 
 			reg := readWithout(t, ps, drop)
 			snap := reg.Snapshot()
