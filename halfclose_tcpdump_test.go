@@ -1,0 +1,204 @@
+package main
+
+import (
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	hyamux "github.com/hashicorp/yamux"
+	"github.com/xtaci/smux"
+
+	pcap "github.com/muxtop/muxtop/capture"
+	"github.com/muxtop/muxtop/internal/smuxtest"
+	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/tui"
+)
+
+// halfCloseSession runs one real session (hashicorp/yamux if yam, else
+// smux v2) on a connection to ln: the client exchanges "ping" and "pong"
+// on a stream, both close it, and the client exits, closing its
+// connection. The server reads the EOF: yamux closes its session at once;
+// smux does not, and this server, its owner, closes it only once its
+// AcceptStream returned the EOF. It returns when both ends are closed.
+func halfCloseSession(t *testing.T, ln net.Listener, yam bool) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { // the server: one connection, one stream
+		defer close(done)
+		c, err := ln.Accept()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer c.Close()
+		var accept func() (io.ReadWriteCloser, error)
+		if yam {
+			s, err := hyamux.Server(c, smuxtest.YamuxConfig())
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer s.Close()
+			accept = func() (io.ReadWriteCloser, error) { return s.AcceptStream() }
+		} else {
+			s, err := smux.Server(c, smuxtest.Config(2))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer s.Close()
+			accept = func() (io.ReadWriteCloser, error) { return s.AcceptStream() }
+		}
+		st, err := accept()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		io.ReadFull(st, make([]byte, 4))
+		st.Write([]byte("pong"))
+		st.Close()
+		accept() // until the client's EOF
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var open func() (io.ReadWriteCloser, error)
+	var exit func() error
+	if yam {
+		s, err := hyamux.Client(c, smuxtest.YamuxConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		open, exit = func() (io.ReadWriteCloser, error) { return s.OpenStream() }, s.Close
+	} else {
+		s, err := smux.Client(c, smuxtest.Config(2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		open, exit = func() (io.ReadWriteCloser, error) { return s.OpenStream() }, s.Close
+	}
+	st, err := open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Write([]byte("ping"))
+	if got, err := io.ReadAll(st); string(got) != "pong" || err != nil {
+		t.Fatalf("the client read %q, %v; want pong", got, err)
+	}
+	st.Close()
+	exit() // the client exits: its FIN
+	<-done
+}
+
+// TestTcpdumpHalfClosed: tcpdump on loopback captures a real smux v2
+// session whose client exits while its server keeps the connection open
+// after reading the EOF, as smux servers do until their owner closes
+// them, and a yamux one, whose server closes at once on EOF. Read back
+// packet by packet, the capture's session is live with the client's
+// direction ended at its FIN's time up to the server's FIN, and the
+// sessions pane says "client closed"; after the server's FIN the session
+// ended by EOF at its time, and the pane says "ended: EOF". The FINs are
+// the kernel's, not a recording's. Without tcpdump it skips, unless
+// MUXTOP_REQUIRE_TCPDUMP=1 (CI).
+func TestTcpdumpHalfClosed(t *testing.T) {
+	bin := tcpdumpPath(t)
+	for _, yam := range []bool{false, true} {
+		t.Run(map[bool]string{false: "smux", true: "yamux"}[yam], func(t *testing.T) {
+			addr := freePort(t)
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			file := filepath.Join(t.TempDir(), "halfclose.pcap")
+			stop := startTcpdump(t, bin, addr, file)
+			halfCloseSession(t, ln, yam)
+			if drops, stats := stop(); drops > 0 {
+				t.Skipf("tcpdump dropped %d packets: %s", drops, stats)
+			}
+
+			f, err := os.Open(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			src, err := pcap.Open(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			clock := new(pcap.Clock)
+			clock.Set(src.Start())
+			reg := live.New(live.Config{Clock: clock.Now})
+			rd := pcap.NewReader(pcap.Config{Registry: reg, Clock: clock})
+			port := layers.TCPPort(ln.Addr().(*net.TCPAddr).Port)
+			var fins [2]gopacket.CaptureInfo // the client's, the server's
+			var seen [2]bool
+			for {
+				data, ci, err := src.ReadPacketData()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				tcp, _ := gopacket.NewPacket(data, src.LinkType(), gopacket.Default).Layer(layers.LayerTypeTCP).(*layers.TCP)
+				if tcp != nil && tcp.FIN && tcp.SrcPort != port && !seen[0] {
+					seen[0], fins[0] = true, ci
+				}
+				if tcp != nil && tcp.FIN && tcp.SrcPort == port && !seen[1] {
+					if !seen[0] {
+						t.Fatal("the server's FIN came first")
+					}
+					seen[1], fins[1] = true, ci
+					// Everything up to the server's FIN read: the client's side closed.
+					ss, row := halfClosedRow(t, reg)
+					if ss.Ended || !ss.DirEnded[live.ClientToServer].Equal(fins[0].Timestamp) || !ss.DirEnded[live.ServerToClient].IsZero() {
+						t.Errorf("before the server's FIN: ended %v, directions ended %v; want live, the client's at its FIN, %v", ss.Ended, ss.DirEnded, fins[0].Timestamp)
+					}
+					if !strings.Contains(row, " client closed ") {
+						t.Errorf("before the server's FIN the session's row does not say client closed: %q", row)
+					}
+				}
+				rd.Packet(data, ci, src.LinkType())
+			}
+			rd.Close()
+			if !seen[1] {
+				t.Fatalf("FINs seen: client %v, server %v; want both", seen[0], seen[1])
+			}
+			ss, row := halfClosedRow(t, reg)
+			end := fins[1].Timestamp
+			if !ss.Ended || ss.Reason != live.EOF || !ss.End.Equal(end) || !ss.DirEnded[live.ServerToClient].Equal(end) {
+				t.Errorf("after both FINs: ended %v (%v at %v), directions ended %v; want ended by EOF at the server's FIN, %v", ss.Ended, ss.Reason, ss.End, ss.DirEnded, end)
+			}
+			if !strings.Contains(row, "ended: EOF") || strings.Contains(row, "closed") {
+				t.Errorf("after both FINs the session's row does not say ended: EOF alone: %q", row)
+			}
+		})
+	}
+}
+
+// halfClosedRow returns reg's one session and its row in the sessions
+// pane of the interactive screen.
+func halfClosedRow(t *testing.T, reg *live.Registry) (live.SessionSnap, string) {
+	t.Helper()
+	snap := reg.Snapshot()
+	if len(snap.Sessions) != 1 {
+		t.Fatalf("%d sessions read, want 1", len(snap.Sessions))
+	}
+	m, _ := tui.New(reg, tui.Options{Title: "read", NoColor: true}).Update(tea.WindowSizeMsg{Width: 160, Height: 45})
+	for _, l := range strings.Split(ansi.Strip(m.View().Content), "\n") {
+		if strings.Contains(l, "▶") && strings.Contains(l, "→ :") {
+			return *snap.Sessions[0], l
+		}
+	}
+	t.Fatalf("no session row selected:\n%s", ansi.Strip(m.View().Content))
+	return live.SessionSnap{}, ""
+}

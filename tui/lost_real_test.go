@@ -1,0 +1,361 @@
+package tui
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+	hyamux "github.com/hashicorp/yamux"
+	"github.com/xtaci/smux"
+
+	pcapread "github.com/muxtop/muxtop/capture"
+	"github.com/muxtop/muxtop/internal/smuxtest"
+	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/pcapout"
+	"github.com/muxtop/muxtop/tap"
+)
+
+// wirePacket is a packet of a recorded capture: its direction and where
+// its TCP payload lies in its direction's byte stream.
+type wirePacket struct {
+	ci   gopacket.CaptureInfo
+	data []byte
+	dir  live.Dir
+	off  int64
+	n    int64
+	fin  bool
+}
+
+// recordReal records, with pcapout as --write does, the real traffic
+// that client and server drive over the two ends of a loopback TCP
+// connection, side's tapped (as yamux if yam), and returns the capture's
+// packets and each direction's byte stream. The tap records into reg,
+// or, if it is nil, a registry of its own.
+func recordReal(t *testing.T, yam bool, side live.Side, reg *live.Registry, client, server func(c net.Conn)) ([]wirePacket, [2][]byte) {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := pcapout.New(&buf, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reg == nil {
+		reg = live.New(live.Config{})
+	}
+	proto := map[bool]tap.Protocol{false: tap.Smux, true: tap.Yamux}[yam]
+	cc, sc := smuxtest.Conns(t)
+	if side == live.Client {
+		cc = tap.Wrap(cc, side, reg, "test", tap.WithProtocol(proto), tap.Record(w))
+	} else {
+		sc = tap.Wrap(sc, side, reg, "test", tap.WithProtocol(proto), tap.Record(w))
+	}
+	done := make(chan struct{})
+	go func() { // ends with the server's session
+		defer close(done)
+		server(sc)
+	}()
+	client(cc)
+	<-done
+	smuxtest.Eventually(t, "the session ended", func() bool { return reg.Snapshot().LiveSessions == 0 })
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := pcapgo.NewNgReader(&buf, pcapgo.DefaultNgReaderOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ps []wirePacket
+	var stream [2][]byte
+	var port layers.TCPPort
+	for {
+		data, ci, err := r.ReadPacketData()
+		if err == io.EOF {
+			return ps, stream
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		tcp := gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.Default).Layer(layers.LayerTypeTCP).(*layers.TCP)
+		if port == 0 {
+			port = tcp.DstPort // the first packet is the client's SYN
+		}
+		d := live.ServerToClient
+		if tcp.DstPort == port {
+			d = live.ClientToServer
+		}
+		ps = append(ps, wirePacket{ci: ci, data: bytes.Clone(data), dir: d, off: int64(len(stream[d])), n: int64(len(tcp.Payload)), fin: tcp.FIN})
+		stream[d] = append(stream[d], tcp.Payload...)
+	}
+}
+
+// frameAt is a frame of a whole byte stream: its offset, header size and
+// payload length.
+type frameAt struct{ off, hs, n int64 }
+
+// framesOf splits a whole, valid byte stream of smux, or of yamux if yam,
+// into its frames with nothing but encoding/binary, apart from muxtop's
+// decoders: smux's header is ver, cmd, length (2 bytes, little-endian),
+// sid; yamux's ver, type, flags (2), sid (4) and length (4, big-endian),
+// which only a DATA frame (type 0) has a payload of.
+func framesOf(b []byte, yam bool) []frameAt {
+	var fs []frameAt
+	for off := int64(0); off < int64(len(b)); {
+		f := frameAt{off: off, hs: 8}
+		if yam {
+			f.hs = 12
+			if b[off+1] == 0 {
+				f.n = int64(binary.BigEndian.Uint32(b[off+8:]))
+			}
+		} else {
+			f.n = int64(binary.LittleEndian.Uint16(b[off+2:]))
+		}
+		fs = append(fs, f)
+		off += f.hs + f.n
+	}
+	return fs
+}
+
+// readWithout reads the packets ps but the one at drop as read does, from
+// a pcapng file, into a registry in capture time, and returns it.
+func readWithout(t *testing.T, ps []wirePacket, drop int) *live.Registry {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := pcapgo.NewNgWriter(&buf, layers.LinkTypeEthernet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range ps {
+		if i == drop {
+			continue
+		}
+		if err := w.WritePacket(p.ci, p.data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	file, err := pcapread.Open(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := new(pcapread.Clock)
+	clock.Set(file.Start())
+	reg := live.New(live.Config{Clock: clock.Now})
+	if err := pcapread.NewReader(pcapread.Config{Registry: reg, Clock: clock}).Run(context.Background(), file); err != nil {
+		t.Fatal(err)
+	}
+	return reg
+}
+
+// bigPayload is the large write of TestLostMarkedRealCapture: digits,
+// so that a copy of its bytes shows where they came from.
+var bigPayload = bytes.Repeat([]byte("0123456789"), 15_000)
+
+// smuxUpload is the client and server of an smux v2 session whose frames
+// carry up to 65535 bytes: the client uploads bigPayload on a stream and
+// reads the server's "ok", then closes.
+func smuxUpload(t *testing.T) (client, server func(net.Conn)) {
+	cfg := smuxtest.Config(2)
+	cfg.MaxFrameSize = 65535
+	client = func(c net.Conn) {
+		s, err := smux.Client(c, cfg)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer s.Close()
+		st, err := s.OpenStream()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if _, err := st.Write(bigPayload); err != nil {
+			t.Error(err)
+		}
+		if got, err := io.ReadAll(st); err != nil || string(got) != "ok" {
+			t.Errorf("the client read %q, %v; want ok", got, err)
+		}
+		st.Close()
+	}
+	server = func(c net.Conn) {
+		s, err := smux.Server(c, cfg)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer s.Close()
+		st, err := s.AcceptStream()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if _, err := io.ReadFull(st, make([]byte, len(bigPayload))); err != nil {
+			t.Error(err)
+		}
+		st.Write([]byte("ok"))
+		st.Close()
+		s.AcceptStream() // until the client closes the session
+	}
+	return client, server
+}
+
+// yamuxDownload is the client and server of a hashicorp/yamux session:
+// the client asks with "GET" on a stream, the server answers with
+// bigPayload, one Data frame as its window allows, then both close.
+func yamuxDownload(t *testing.T) (client, server func(net.Conn)) {
+	cfg := smuxtest.YamuxConfig()
+	client = func(c net.Conn) {
+		s, err := hyamux.Client(c, cfg)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer s.Close()
+		st, err := s.OpenStream()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if _, err := st.Write([]byte("GET")); err != nil {
+			t.Error(err)
+		}
+		if got, err := io.ReadAll(st); err != nil || !bytes.Equal(got, bigPayload) {
+			t.Errorf("the client read %d bytes, %v; want %d", len(got), err, len(bigPayload))
+		}
+		st.Close()
+	}
+	server = func(c net.Conn) {
+		s, err := hyamux.Server(c, cfg)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer s.Close()
+		st, err := s.AcceptStream()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if _, err := io.ReadFull(st, make([]byte, 3)); err != nil {
+			t.Error(err)
+		}
+		if _, err := st.Write(bigPayload); err != nil {
+			t.Error(err)
+		}
+		st.Close()
+		s.AcceptStream() // until the client closes the session
+	}
+	return client, server
+}
+
+// TestLostMarkedRealCapture: real smux v2 and hashicorp/yamux traffic,
+// recorded with pcapout as --write does, each with a large frame (smux:
+// the first 65535-byte PSH of the client's upload; yamux: the server's
+// 150000-byte answer, one Data frame), read back by the capture reader
+// with one TCP segment that lies inside that frame's payload removed. In
+// the frames list of the session, that frame, and no other, says LOST and
+// the removed segment's byte count after its length; the detail pane
+// says how many bytes of how many the capture lost, and how many it kept;
+// y copies the kept bytes, those the wire carried just before the loss,
+// and says so.
+func TestLostMarkedRealCapture(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		yam   bool
+		dir   live.Dir // the big frame's
+		peers func(t *testing.T) (client, server func(net.Conn))
+	}{
+		{"smux v2", false, live.ClientToServer, smuxUpload},
+		{"yamux", true, live.ServerToClient, yamuxDownload},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			client, server := tc.peers(t)
+			ps, stream := recordReal(t, tc.yam, live.Client, nil, client, server)
+			d := tc.dir
+			// The first big frame, and the first segment inside its payload.
+			var big frameAt
+			for _, f := range framesOf(stream[d], tc.yam) {
+				if f.n >= 65535 {
+					big = f
+					break
+				}
+			}
+			start, end := big.off+big.hs, big.off+big.hs+big.n // the payload's
+			drop := -1
+			for i, p := range ps {
+				if p.dir == d && p.n > 0 && p.off > start && p.off+p.n < end {
+					drop = i
+					break
+				}
+			}
+			if big.n == 0 || drop < 0 {
+				t.Fatalf("no segment inside a large frame's payload to drop: %+v", big)
+			}
+			lost, before := ps[drop].n, ps[drop].off-start
+			t.Logf("dropped %d bytes at offset %d, %d into the payload of the frame of %d bytes at offset %d", lost, ps[drop].off, before, big.n, big.off)
+
+			reg := readWithout(t, ps, drop)
+			snap := reg.Snapshot()
+			if len(snap.Sessions) != 1 || snap.Sessions[0].Lost[d] != lost || snap.Sessions[0].Lost[d.Reverse()] != 0 {
+				t.Fatalf("read %d sessions; want one that lost %d bytes %v: %+v", len(snap.Sessions), lost, d, snap.Sessions)
+			}
+			kept := min(before, int64(reg.Config().Snaplen))
+			wantRow := regexp.MustCompile(fmt.Sprintf(`len %d +LOST %d `, big.n, lost))
+			wantDetail := fmt.Sprintf("payload %d bytes: the capture lost %d of them; %d kept, those before the loss", big.n, lost, kept)
+			wantFlash := fmt.Sprintf("copied %d payload bytes as hex (those before the capture lost %d of %d)", kept, lost, big.n)
+			wantClip := hex.EncodeToString(stream[d][start : start+kept])
+
+			m := newModel(reg, Options{NoColor: true}, reg.SnapshotWith, time.UTC, 0)
+			m = press(resize(m, 200, 60), "tab", "tab", "g") // the session's frames, the first
+			rows := m.frames.index.len()
+			marked := 0
+			for i := range rows {
+				r := selectedFrame(m)
+				screen := screenOf(m)
+				row := cursorRow(paneBox(screen, "Frames of session"))
+				if r == nil || row == "" {
+					t.Fatalf("row %d of %d: no record or no cursor:\n%s", i, rows, screen)
+				}
+				if r.Kind != live.FrameRecord || r.Dir != d || r.Offset != big.off {
+					if strings.Contains(row, "LOST") {
+						t.Errorf("row %d, not the frame that lost bytes, says LOST: %q", i, row)
+					}
+					m = press(m, "j")
+					continue
+				}
+				marked++
+				if !wantRow.MatchString(row) {
+					t.Errorf("the frame that lost %d bytes: row %q, want it to match %q", lost, row, wantRow)
+				}
+				if !strings.Contains(strings.Join(paneBox(screen, "Frame "), "\n"), wantDetail) {
+					t.Errorf("the detail pane does not say %q:\n%s", wantDetail, screen)
+				}
+				next, cmd := m.Update(keyMsg("y"))
+				if cmd == nil {
+					t.Fatal("y gave no command")
+				}
+				if got := fmt.Sprint(cmd()); got != wantClip {
+					t.Errorf("y copied %q; want the %d bytes before the loss, %q", got, kept, wantClip)
+				}
+				if got := next.(Model).flash; got != wantFlash {
+					t.Errorf("y said %q; want %q", got, wantFlash)
+				}
+				m = press(m, "j")
+			}
+			if marked != 1 {
+				t.Errorf("the frame that lost bytes was %d of the %d rows; want once", marked, rows)
+			}
+		})
+	}
+}
