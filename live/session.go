@@ -909,6 +909,12 @@ func (s *Session) End(at time.Time, reason CloseReason, err error) {
 	if err != nil {
 		s.err = err.Error()
 	}
+	// The suspected leaks among the streams ending with the session stay
+	// marked: the marks of the latest evaluation, read before the end
+	// takes the streams off the watch lists.
+	for st := range s.streams.all() {
+		st.leakAtEnd = s.leakMarked(st, false, 0)
+	}
 	// Streams still open end with the session; they join the closed ones,
 	// so an ended session keeps at most ClosedStreams streams in detail.
 	s.watchEnded()

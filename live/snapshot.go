@@ -358,7 +358,10 @@ type StreamSnap struct {
 	// Leak reports that the session's latest evaluation counted the
 	// stream in one of its open LEAK findings (SessionSnap.Leaks): a
 	// suspected leak. A stream as old that another finding explains is
-	// not one.
+	// not one. A stream that ended with its session (EndedWithSession)
+	// keeps the mark of the latest evaluation before the end, though
+	// the session's findings are resolved: it was a suspected leak when
+	// the session ended.
 	Leak bool
 }
 

@@ -122,9 +122,14 @@ type stream struct {
 	// (leakmarks.go); excusedRun says the one before it did too. The
 	// engine's, but here they fill padding.
 	excusedRun bool
-	excused    uint32
-	serial     uint64      // the session's count of streams opened when this one was: a FrameRef's check
-	watch      streamWatch // the findings engine's: watch.go
+	// leakAtEnd says that the stream, live when its session ended, was
+	// one of the suspected leaks then: the latest evaluation before the
+	// end counted it in an open LEAK finding (leakMarked). An ended
+	// session's findings are resolved; its streams keep this mark.
+	leakAtEnd bool
+	excused   uint32
+	serial    uint64      // the session's count of streams opened when this one was: a FrameRef's check
+	watch     streamWatch // the findings engine's: watch.go
 }
 
 // Traffic counts frames and PSH payload bytes per direction.

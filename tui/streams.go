@@ -379,7 +379,8 @@ func (p *streamsPane) body(th *theme, w, h int, focused bool) []string {
 			cells = sessionRowCells(st, ss, now)
 		} else {
 			s := p.rows[i-1]
-			cells = streamCells(st, s, ss.Ended, s == p.pinned, now, p.snap.StallAfter, ss.Leaks > 0 && s.Leak)
+			leak := s.Leak && (ss.Leaks > 0 || s.State == live.EndedWithSession)
+			cells = streamCells(st, s, ss.Ended, ss.End, s == p.pinned, now, p.snap.StallAfter, leak)
 		}
 		out = append(out, tableRow(st, cols, ws, cells, w, i == p.idx, focused))
 	}
@@ -430,18 +431,21 @@ func sessionRowCells(st *styles, ss *live.SessionSnap, now time.Time) []cell {
 
 // streamCells is a stream's row; a folded stream shows its last picture.
 // leak marks it as a suspected leak: one the session's open LEAK findings
-// count (StreamSnap.Leak, while SessionSnap.Leaks says they are open).
-func streamCells(st *styles, s *live.StreamSnap, ended, folded bool, now time.Time, stallAfter time.Duration, leak bool) []cell {
+// count (StreamSnap.Leak, while SessionSnap.Leaks says they are open), or,
+// in a session that ended (at end), one they counted when it ended.
+func streamCells(st *styles, s *live.StreamSnap, ended bool, end time.Time, folded bool, now time.Time, stallAfter time.Duration, leak bool) []cell {
 	base := style{}
 	if !s.State.Live() || folded {
 		base = st.dim
 	}
+	age, idle, as := streamTimes(s, ended, end, now), "", base
 	if ended {
-		now = s.Last
+		now = end
 	}
-	age := dur(now.Sub(s.First))
-	as := base
-	if !ended && !folded && s.State.Live() && leak {
+	if !ended || s.State == live.EndedWithSession {
+		idle = dur(later(now, s.Last).Sub(s.Last))
+	}
+	if leak && !folded && (s.State.Live() || s.State == live.EndedWithSession) {
 		age, as = age+"!", st.warn
 	}
 	reply := "-"
@@ -466,7 +470,7 @@ func streamCells(st *styles, s *live.StreamSnap, ended, folded bool, now time.Ti
 		{size(s.Bytes[0]), base},
 		{size(s.Bytes[1]), base},
 		{age, as},
-		{dur(now.Sub(s.Last)), base},
+		{idle, base},
 		{reply, base},
 	}
 	// The flow column shows the direction nearest its window as plain
@@ -491,6 +495,28 @@ func streamCells(st *styles, s *live.StreamSnap, ended, folded bool, now time.Ti
 		flow, fs = flow+" STALLED", st.bad
 	}
 	return append(cells, cell{flow, fs})
+}
+
+// streamTimes is a stream's age: while its session is live, from its SYN
+// to now; in a session that ended at end, how long it lived: to its close
+// (its last frame, the FIN or RST that closed it) or, for a stream that
+// ended with the session, to the session's end.
+func streamTimes(s *live.StreamSnap, ended bool, end, now time.Time) string {
+	switch {
+	case !ended:
+		return dur(now.Sub(s.First))
+	case s.State == live.EndedWithSession:
+		return dur(later(end, s.Last).Sub(s.First))
+	}
+	return dur(s.Last.Sub(s.First))
+}
+
+// later returns the later of a and b.
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // fill is how much of its window a direction has in flight.
