@@ -333,6 +333,9 @@ func (s *Session) RecordRef(dir Dir, at time.Time, f *decoder.Frame) (FrameRef, 
 		s.anomaly(AnomalyInfo{Anomaly: a, Dir: dir, At: at, Offset: f.Offset, Header: f.Header})
 	}
 	var ref FrameRef
+	if int(cmd) < decoder.NumCmds { // counted, as Counts.count does
+		s.countWire(dir, decoder.HeaderSize+uint64(length))
+	}
 	if st := s.counted; st != nil {
 		ref = FrameRef{st: st, serial: st.serial}
 	}
@@ -710,7 +713,8 @@ func (s *Session) Retract(dir Dir, h decoder.Header, ref FrameRef) {
 	defer s.mu.Unlock()
 	s.gen++
 	s.counts.Frames[dir][cmd]--
-	s.counts.Bytes[dir][cmd] -= decoder.HeaderSize + length
+	wire := decoder.HeaderSize + length
+	s.counts.Bytes[dir][cmd] -= wire
 	if cmd != decoder.PSH {
 		length = 0
 	}
@@ -718,15 +722,18 @@ func (s *Session) Retract(dir Dir, h decoder.Header, ref FrameRef) {
 	case st == nil:
 		s.untracked.Frames[dir]--
 		s.untracked.Bytes[dir] -= length
+		s.untracked.Wire[dir] -= wire
 	case st.serial == ref.serial && !st.folded:
 		st.frames[dir]--
 		st.bytes[dir] -= length
+		st.wire[dir] -= wire
 		if cmd == decoder.PSH && st.state != Closed {
 			st.flow[dir].Written -= uint32(length)
 		}
 	default: // folded, and perhaps reused for another stream since
 		s.summary.Frames[dir]--
 		s.summary.Bytes[dir] -= length
+		s.summary.Wire[dir] -= wire
 	}
 }
 
@@ -846,6 +853,21 @@ func (s *Session) heldSYN(dir Dir, sid uint32) *stream {
 		return st
 	}
 	return nil
+}
+
+// countWire counts n wire bytes, a whole frame's, in direction dir where
+// the frame being recorded was counted: on its stream (s.counted), in the
+// summary if the frame closed the stream and it was folded at once, or
+// as untracked. s.mu is held.
+func (s *Session) countWire(dir Dir, n uint64) {
+	switch st := s.counted; {
+	case st == nil:
+		s.untracked.Wire[dir] += n
+	case st.folded:
+		s.summary.Wire[dir] += n
+	default:
+		st.wire[dir] += n
+	}
 }
 
 // newStream tracks stream sid, opened by opener in state and first named at

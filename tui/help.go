@@ -106,7 +106,8 @@ func (p *helpPane) lines(th *theme, inner, rows int) []string {
 		"… : the row does not show the whole payload; INCOMPLETE: a session the capture did not see whole "+
 		"(its streams pane's title says how many bytes it lost), (incomplete) a stream whose counts may miss frames: "+
 		"opened before the capture, or live at a loss that may hide some", max(inner-1, 1))...)
-	notes = append(notes, wrapText("bytes are wire bytes, framed or not: a session whose first bytes broke smux's framing "+
+	notes = append(notes, wrapText("bytes are wire bytes, framed or not: a stream's are its frames whole, header and payload; "+
+		"the all row's add the frames of no stream and the unparsed bytes; a session whose first bytes broke smux's framing "+
 		"says not smux, and its bytes still count", max(inner-1, 1))...)
 
 	cols := 1

@@ -527,7 +527,7 @@ func TestSortLeaksFirst(t *testing.T) {
 		sortID:    {3, 5, 7, 9, 11, 13, 15, 17, 19},
 		sortAge:   {3, 17, 19, 5, 7, 9, 11, 13, 15},
 		sortIdle:  {3, 17, 19, 5, 7, 9, 11, 13, 15},
-		sortBytes: {19, 5, 7, 9, 11, 13, 15, 3, 17},
+		sortBytes: {5, 7, 9, 11, 13, 15, 19, 17, 3}, // wire bytes: 52B each closed, 45B, 28B, 20B
 		sortState: {3, 19, 17, 5, 7, 9, 11, 13, 15},
 	}
 	for i := range numSorts + 1 {

@@ -19,7 +19,7 @@ const (
 	sortID    streamSort = iota // stream id, as smux allocates them
 	sortAge                     // live streams first, oldest first: the suspected leaks lead
 	sortIdle                    // longest idle first
-	sortBytes                   // most payload bytes first
+	sortBytes                   // most wire bytes first
 	sortState                   // open, half-closed, closed, ended; then by id
 	numSorts
 )
@@ -298,7 +298,7 @@ func sortStreams(streams []*live.StreamSnap, by streamSort, inID bool) {
 			}
 			return x.Last.Compare(y.Last)
 		case sortBytes:
-			return cmp.Compare(y.Bytes[0]+y.Bytes[1], x.Bytes[0]+x.Bytes[1])
+			return cmp.Compare(y.Wire[0]+y.Wire[1], x.Wire[0]+x.Wire[1])
 		case sortState:
 			return cmp.Compare(x.State, y.State)
 		}
@@ -395,8 +395,8 @@ func foldedCells(st *styles, c *live.ClosedSummary) []cell {
 		{"folded " + count(c.Streams), st.dim},
 		{count(c.Frames[0]), st.dim},
 		{count(c.Frames[1]), st.dim},
-		{size(c.Bytes[0]), st.dim},
-		{size(c.Bytes[1]), st.dim},
+		{size(c.Wire[0]), st.dim},
+		{size(c.Wire[1]), st.dim},
 	}
 }
 
@@ -430,6 +430,8 @@ func sessionRowCells(st *styles, ss *live.SessionSnap, now time.Time) []cell {
 }
 
 // streamCells is a stream's row; a folded stream shows its last picture.
+// Its byte columns are the stream's wire bytes (StreamSnap.Wire), as the
+// all row's are the session's.
 // leak marks it as a suspected leak: one the session's open LEAK findings
 // count (StreamSnap.Leak, while SessionSnap.Leaks says they are open), or,
 // in a session that ended (at end), one they counted when it ended.
@@ -467,8 +469,8 @@ func streamCells(st *styles, s *live.StreamSnap, ended bool, end time.Time, fold
 		{state, ss},
 		{count(s.Frames[0]), base},
 		{count(s.Frames[1]), base},
-		{size(s.Bytes[0]), base},
-		{size(s.Bytes[1]), base},
+		{size(s.Wire[0]), base},
+		{size(s.Wire[1]), base},
 		{age, as},
 		{idle, base},
 		{reply, base},
