@@ -103,7 +103,7 @@ func (p *helpPane) lines(th *theme, inner, rows int) []string {
 		live.ServerToClient.String()+" "+live.ServerToClient.Words()+"; "+
 		"colours: SYN green, FIN yellow, violations red; STALLED: a v2 writer has its whole window in flight", max(inner-1, 1))...)
 	notes = append(notes, wrapText("a frame's LOST n: the capture lost n bytes of its payload, and the bytes shown came before them (the filter lost finds these and where the capture joined or lost bytes); "+
-		"… : the row does not show the whole payload; INCOMPLETE: a session the capture did not see whole "+
+		"… : the row does not show the whole payload, or a text goes on beyond what fits; INCOMPLETE: a session the capture did not see whole "+
 		"(its streams pane's title says how many bytes it lost), (incomplete) a stream whose counts may miss frames: "+
 		"opened before the capture, or live at a loss that may hide some", max(inner-1, 1))...)
 	notes = append(notes, wrapText("bytes are wire bytes, framed or not: a stream's are its frames whole, header and payload; "+
@@ -139,7 +139,7 @@ func (p *helpPane) lines(th *theme, inner, rows int) []string {
 			if i >= 0 && i < len(entries) && entries[i].key != "" {
 				l.text(" ").add(entries[i].key, st.key)
 				l.spaces(keyW - width(entries[i].key) + 2)
-				l.text(cut(entries[i].desc, max(colW-keyW-4, 0)))
+				l.text(ellipsis(entries[i].desc, max(colW-keyW-4, 0)))
 			}
 			l.spaces(colW - (l.w - start))
 		}
