@@ -21,6 +21,8 @@ func runTUI(ctx context.Context, s session, f *watchFlags, stop func(), stdout i
 		Status:     s.status,
 		Done:       s.done,
 	})
-	_, serr := headless.Finish(stdout, s.reg, f.closing(headless.Plain, stop, s))
+	o := f.closing(headless.Plain, stop, s)
+	o.GroupFindings = true // a line for the findings alike: a redialling client makes hundreds
+	_, serr := headless.Finish(stdout, s.reg, o)
 	return errors.Join(err, serr)
 }

@@ -177,7 +177,22 @@ func writeFindings(w io.Writer, s Summary) {
 	open := s.FindingsOpen[live.Warning] + s.FindingsOpen[live.Critical]
 	fmt.Fprintf(w, "  findings  %d opened, %d open at the end (%d critical, %d warning)\n",
 		s.FindingsOpened, open, s.FindingsOpen[live.Critical], s.FindingsOpen[live.Warning])
-	for _, f := range s.Findings {
+	if s.GroupFindings {
+		for _, l := range groupFindings(s.Findings) {
+			fmt.Fprintf(w, "%s\n", printable.AppendText(nil, l))
+		}
+	} else {
+		writeEachFinding(w, s.Findings)
+	}
+	if n := uint64(len(s.Findings)); n < s.FindingsOpened {
+		fmt.Fprintf(w, "    (%d earlier resolved findings not listed)\n", s.FindingsOpened-n)
+	}
+	writeLatency(w, s)
+}
+
+// writeEachFinding writes a line for each finding.
+func writeEachFinding(w io.Writer, findings []*live.Finding) {
+	for _, f := range findings {
 		where := ""
 		if f.Session != 0 {
 			where = fmt.Sprintf(", session %d", f.Session)
@@ -189,9 +204,10 @@ func writeFindings(w io.Writer, s Summary) {
 		line := fmt.Sprintf("    #%d %s %s%s, %s: %s", f.ID, f.Code, f.Severity, where, state, f.Text)
 		fmt.Fprintf(w, "%s\n", printable.AppendText(nil, line))
 	}
-	if n := uint64(len(s.Findings)); n < s.FindingsOpened {
-		fmt.Fprintf(w, "    (%d earlier resolved findings not listed)\n", s.FindingsOpened-n)
-	}
+}
+
+// writeLatency writes the summary's first-reply latency, if any.
+func writeLatency(w io.Writer, s Summary) {
 	if s.Latency.N == 0 {
 		return
 	}

@@ -112,6 +112,9 @@ type Options struct {
 	// and stalls the summary counts (see live.SnapshotOptions); 0 means
 	// live.DefaultLeakAfter and live.DefaultStallAfter.
 	LeakAfter, StallAfter time.Duration
+	// GroupFindings sets Summary.GroupFindings: the plain summary writes
+	// the findings that differ in their numbers alone as one line.
+	GroupFindings bool
 }
 
 // closing takes the capture's closing account, the same for every front
@@ -132,6 +135,7 @@ func closing(reg *live.Registry, o Options, flush func() error, missed func() ui
 	}
 	after := reg.Snapshot()
 	s := Summarize(after, missed())
+	s.GroupFindings = o.GroupFindings
 	s.atEnd(before, leakAfter)
 	if o.Status != nil {
 		s.Status = o.Status()

@@ -329,6 +329,11 @@ type Summary struct {
 	FindingsOpened uint64
 	FindingsOpen   [live.NumSeverities]int
 	Findings       []*live.Finding
+	// GroupFindings makes the plain summary write the findings that
+	// differ in their numbers alone as one line (groupFindings): the
+	// UI's summary on quitting, for a person at a terminal. The plain
+	// output and JSON list each.
+	GroupFindings bool
 	// Latency is the first-reply latency over every tracked session;
 	// SessionLatency each session's, in session order.
 	Latency        live.Latency

@@ -99,8 +99,12 @@ func findingLeakKind(f *Finding) int {
 // leakMarked says whether st is among the streams the session's latest
 // evaluation counted in an open LEAK finding, or, if before, the streams
 // the evaluation before it counted: that is the one asOf, and the latest
-// changed the marks (marksGen). s.mu is held.
+// changed the marks (marksGen). A stream that ended with its session
+// keeps the mark it had at the end. s.mu is held.
 func (s *Session) leakMarked(st *stream, before bool, asOf uint64) bool {
+	if st.state == EndedWithSession {
+		return st.leakAtEnd // its session ended: the marks as they were then
+	}
 	shown := s.w.marks.shown
 	if before {
 		shown = s.prevShown

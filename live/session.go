@@ -333,6 +333,9 @@ func (s *Session) RecordRef(dir Dir, at time.Time, f *decoder.Frame) (FrameRef, 
 		s.anomaly(AnomalyInfo{Anomaly: a, Dir: dir, At: at, Offset: f.Offset, Header: f.Header})
 	}
 	var ref FrameRef
+	if int(cmd) < decoder.NumCmds { // counted, as Counts.count does
+		s.countWire(dir, decoder.HeaderSize+uint64(length))
+	}
 	if st := s.counted; st != nil {
 		ref = FrameRef{st: st, serial: st.serial}
 	}
@@ -710,7 +713,8 @@ func (s *Session) Retract(dir Dir, h decoder.Header, ref FrameRef) {
 	defer s.mu.Unlock()
 	s.gen++
 	s.counts.Frames[dir][cmd]--
-	s.counts.Bytes[dir][cmd] -= decoder.HeaderSize + length
+	wire := decoder.HeaderSize + length
+	s.counts.Bytes[dir][cmd] -= wire
 	if cmd != decoder.PSH {
 		length = 0
 	}
@@ -718,15 +722,18 @@ func (s *Session) Retract(dir Dir, h decoder.Header, ref FrameRef) {
 	case st == nil:
 		s.untracked.Frames[dir]--
 		s.untracked.Bytes[dir] -= length
+		s.untracked.Wire[dir] -= wire
 	case st.serial == ref.serial && !st.folded:
 		st.frames[dir]--
 		st.bytes[dir] -= length
+		st.wire[dir] -= wire
 		if cmd == decoder.PSH && st.state != Closed {
 			st.flow[dir].Written -= uint32(length)
 		}
 	default: // folded, and perhaps reused for another stream since
 		s.summary.Frames[dir]--
 		s.summary.Bytes[dir] -= length
+		s.summary.Wire[dir] -= wire
 	}
 }
 
@@ -848,6 +855,21 @@ func (s *Session) heldSYN(dir Dir, sid uint32) *stream {
 	return nil
 }
 
+// countWire counts n wire bytes, a whole frame's, in direction dir where
+// the frame being recorded was counted: on its stream (s.counted), in the
+// summary if the frame closed the stream and it was folded at once, or
+// as untracked. s.mu is held.
+func (s *Session) countWire(dir Dir, n uint64) {
+	switch st := s.counted; {
+	case st == nil:
+		s.untracked.Wire[dir] += n
+	case st.folded:
+		s.summary.Wire[dir] += n
+	default:
+		st.wire[dir] += n
+	}
+}
+
 // newStream tracks stream sid, opened by opener in state and first named at
 // time at in direction dir, in the memory of a folded stream when there is
 // one. The tap may still see a stream opened after End: it ends with the
@@ -908,6 +930,12 @@ func (s *Session) End(at time.Time, reason CloseReason, err error) {
 	s.reason = reason
 	if err != nil {
 		s.err = err.Error()
+	}
+	// The suspected leaks among the streams ending with the session stay
+	// marked: the marks of the latest evaluation, read before the end
+	// takes the streams off the watch lists.
+	for st := range s.streams.all() {
+		st.leakAtEnd = s.leakMarked(st, false, 0)
 	}
 	// Streams still open end with the session; they join the closed ones,
 	// so an ended session keeps at most ClosedStreams streams in detail.

@@ -281,19 +281,21 @@ type SessionSnap struct {
 	Prefix [2]int64
 }
 
-// Accounted adds up the frames and PSH payload bytes that the session
-// attributes: every tracked stream's, the folded ones' (Closed) and the
-// Untracked. For each direction it equals Counts (frames, and PSH wire
-// bytes less their headers); it needs the streams, so StreamsOmitted must
-// be false.
+// Accounted adds up the frames, PSH payload bytes and wire bytes that the
+// session attributes: every tracked stream's, the folded ones' (Closed)
+// and the Untracked. For each direction it equals Counts (frames, PSH
+// wire bytes less their headers, and every frame's wire bytes); it needs
+// the streams, so StreamsOmitted must be false.
 func (s *SessionSnap) Accounted() Traffic {
 	t := s.Untracked
 	for d := range 2 {
 		t.Frames[d] += s.Closed.Frames[d]
 		t.Bytes[d] += s.Closed.Bytes[d]
+		t.Wire[d] += s.Closed.Wire[d]
 		for i := range s.Streams {
 			t.Frames[d] += s.Streams[i].Frames[d]
 			t.Bytes[d] += s.Streams[i].Bytes[d]
+			t.Wire[d] += s.Streams[i].Wire[d]
 		}
 	}
 	return t
@@ -304,6 +306,7 @@ func (s *SessionSnap) Counted() Traffic {
 	var t Traffic
 	for d := range 2 {
 		t.Frames[d] = s.Counts.FramesDir(Dir(d))
+		t.Wire[d] = s.Counts.BytesDir(Dir(d))
 		psh := s.Counts.Frames[d][decoder.PSH]
 		t.Bytes[d] = s.Counts.Bytes[d][decoder.PSH] - psh*decoder.HeaderSize
 		data := s.Counts.TypeFrames[d][yamux.Data]
@@ -342,9 +345,15 @@ type StreamSnap struct {
 	ID     uint32
 	Opener Side
 	State  State
-	// Frames and Bytes count per direction; Bytes are PSH payload bytes.
+	// Frames and Bytes count per direction; Bytes are PSH (yamux: DATA)
+	// payload bytes.
 	Frames [2]uint64
 	Bytes  [2]uint64
+	// Wire is the stream's wire bytes per direction: its frames whole,
+	// header and payload, a UPD's 8 bytes and yamux's WINDOW_UPDATEs
+	// included. The session's WireBytes is every stream's, the folded
+	// ones', the Untracked frames' and the Unparsed bytes.
+	Wire [2]uint64
 	// First is the SYN's time, Last the latest frame's.
 	First, Last time.Time
 	// FirstReply is the time from SYN to the first data from the side that
@@ -358,7 +367,10 @@ type StreamSnap struct {
 	// Leak reports that the session's latest evaluation counted the
 	// stream in one of its open LEAK findings (SessionSnap.Leaks): a
 	// suspected leak. A stream as old that another finding explains is
-	// not one.
+	// not one. A stream that ended with its session (EndedWithSession)
+	// keeps the mark of the latest evaluation before the end, though
+	// the session's findings are resolved: it was a suspected leak when
+	// the session ended.
 	Leak bool
 }
 
@@ -525,7 +537,7 @@ func (s *Session) streamSnaps(before bool, asOf uint64) []StreamSnap {
 	for _, st := range order {
 		sn := StreamSnap{
 			ID: st.id, Opener: st.opener, State: st.state,
-			Frames: st.frames, Bytes: st.bytes, First: st.first, Last: st.last,
+			Frames: st.frames, Bytes: st.bytes, Wire: st.wire, First: st.first, Last: st.last,
 			Incomplete: st.incomplete, Leak: s.leakMarked(st, before, asOf),
 		}
 		if !st.replyAt.IsZero() {

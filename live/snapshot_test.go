@@ -28,9 +28,10 @@ func TestClosedStreamsFolded(t *testing.T) {
 	}{
 		{"within the limit", 5, 3, []uint32{3, 5, 7}, live.ClosedSummary{}},
 		{"at the limit", 3, 3, []uint32{3, 5, 7}, live.ClosedSummary{}},
-		// Stream i (sid 3+2i) carries i+1 bytes each way.
-		{"beyond the limit", 3, 10, []uint32{17, 19, 21}, live.ClosedSummary{Streams: 7, Frames: [2]uint64{21, 14}, Bytes: [2]uint64{28, 28}}},
-		{"none kept", -1, 4, []uint32{}, live.ClosedSummary{Streams: 4, Frames: [2]uint64{12, 8}, Bytes: [2]uint64{10, 10}}},
+		// Stream i (sid 3+2i) carries i+1 bytes each way; each frame's
+		// wire bytes are its 8-byte header and payload.
+		{"beyond the limit", 3, 10, []uint32{17, 19, 21}, live.ClosedSummary{Streams: 7, Frames: [2]uint64{21, 14}, Bytes: [2]uint64{28, 28}, Wire: [2]uint64{21*8 + 28, 14*8 + 28}}},
+		{"none kept", -1, 4, []uint32{}, live.ClosedSummary{Streams: 4, Frames: [2]uint64{12, 8}, Bytes: [2]uint64{10, 10}, Wire: [2]uint64{12*8 + 10, 8*8 + 10}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -72,10 +73,14 @@ func TestClosedStreamsFolded(t *testing.T) {
 				for d := range 2 {
 					sum.Frames[d] += st.Frames[d]
 					sum.Bytes[d] += st.Bytes[d]
+					sum.Wire[d] += st.Wire[d]
 				}
 			}
 			if sum.Frames != frames || sum.Bytes != bytes {
 				t.Errorf("kept + folded = frames %v bytes %v, want %v %v", sum.Frames, sum.Bytes, frames, bytes)
+			}
+			if want := [2]uint64{frames[0]*8 + bytes[0], frames[1]*8 + bytes[1]}; sum.Wire != want {
+				t.Errorf("kept + folded = wire bytes %v, want %v: 8 a frame and the payloads", sum.Wire, want)
 			}
 			if ss.Total != uint64(tt.streams+1) || ss.Open != 1 {
 				t.Errorf("total %d open %d, want %d 1", ss.Total, ss.Open, tt.streams+1)

@@ -103,6 +103,7 @@ type stream struct {
 	finAt       [2]int64 // when each direction's FIN came, Unix ns: DATA_AFTER_CLOSE
 	frames      [2]uint64
 	bytes       [2]uint64
+	wire        [2]uint64 // its frames whole, header and payload (a UPD's 8 bytes too)
 	first, last time.Time
 	replyAt     time.Time // the first PSH with data from the side that did not open
 	acked       bool      // yamux: the side that did not open sent ACK
@@ -122,15 +123,23 @@ type stream struct {
 	// (leakmarks.go); excusedRun says the one before it did too. The
 	// engine's, but here they fill padding.
 	excusedRun bool
-	excused    uint32
-	serial     uint64      // the session's count of streams opened when this one was: a FrameRef's check
-	watch      streamWatch // the findings engine's: watch.go
+	// leakAtEnd says that the stream, live when its session ended, was
+	// one of the suspected leaks then: the latest evaluation before the
+	// end counted it in an open LEAK finding (leakMarked). An ended
+	// session's findings are resolved; its streams keep this mark.
+	leakAtEnd bool
+	excused   uint32
+	serial    uint64      // the session's count of streams opened when this one was: a FrameRef's check
+	watch     streamWatch // the findings engine's: watch.go
 }
 
-// Traffic counts frames and PSH payload bytes per direction.
+// Traffic counts frames, PSH (yamux: DATA) payload bytes and wire bytes
+// per direction. Wire is every frame whole, header and payload: a smux
+// UPD's 8 bytes of payload count there, not in Bytes.
 type Traffic struct {
 	Frames [2]uint64
 	Bytes  [2]uint64
+	Wire   [2]uint64
 }
 
 // ClosedSummary adds up the closed streams a session no longer tracks one by one.
@@ -140,6 +149,8 @@ type ClosedSummary struct {
 	Ended  uint64
 	Frames [2]uint64
 	Bytes  [2]uint64
+	// Wire is their wire bytes, as StreamSnap.Wire.
+	Wire [2]uint64
 }
 
 func (c *ClosedSummary) add(st *stream) {
@@ -150,5 +161,6 @@ func (c *ClosedSummary) add(st *stream) {
 	for d := range 2 {
 		c.Frames[d] += st.frames[d]
 		c.Bytes[d] += st.bytes[d]
+		c.Wire[d] += st.wire[d]
 	}
 }

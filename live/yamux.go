@@ -177,6 +177,9 @@ func (s *Session) RecordYamuxRef(dir Dir, at time.Time, f *yamux.Frame) FrameRef
 		s.anomaly(AnomalyInfo{Anomaly: a, Dir: dir, At: at, Offset: f.Offset, Proto: Yamux, YamuxHeader: h})
 	}
 	var ref FrameRef
+	if int(typ) < yamux.NumTypes { // counted, as Counts.countYamux does
+		s.countWire(dir, yamux.HeaderSize+uint64(payload))
+	}
 	if st := s.counted; st != nil {
 		ref = FrameRef{st: st, serial: st.serial}
 	}
@@ -466,20 +469,24 @@ func (s *Session) RetractYamux(dir Dir, h yamux.Header, ref FrameRef) {
 	defer s.mu.Unlock()
 	s.gen++
 	s.counts.TypeFrames[dir][typ]--
-	s.counts.TypeBytes[dir][typ] -= yamux.HeaderSize + payload
+	wire := yamux.HeaderSize + payload
+	s.counts.TypeBytes[dir][typ] -= wire
 	switch st := ref.st; {
 	case st == nil:
 		s.untracked.Frames[dir]--
 		s.untracked.Bytes[dir] -= payload
+		s.untracked.Wire[dir] -= wire
 	case st.serial == ref.serial && !st.folded:
 		st.frames[dir]--
 		st.bytes[dir] -= payload
+		st.wire[dir] -= wire
 		if st.state.Live() {
 			st.flow[dir].Written -= uint32(payload)
 		}
 	default:
 		s.summary.Frames[dir]--
 		s.summary.Bytes[dir] -= payload
+		s.summary.Wire[dir] -= wire
 	}
 }
 

@@ -109,17 +109,14 @@ func tokenize(s string) ([]string, error) {
 	return toks, nil
 }
 
-// quoted returns s quoted for an error message, cut to n runes at most
-// (16 if n is 0) so that the message fits an 80-column screen.
+// quoted returns s quoted for an error message, cut with "…" to n cells
+// at most (16 if n is 0) so that the message fits an 80-column screen.
 func quoted(s string, n ...int) string {
 	max := 16
 	if len(n) > 0 {
 		max = n[0]
 	}
-	if r := []rune(s); len(r) > max {
-		s = string(r[:max-1]) + "…"
-	}
-	return strconv.Quote(s)
+	return strconv.Quote(ellipsis(s, max))
 }
 
 // cmdWords lists smux's commands, as cmd: takes them: "SYN FIN PSH NOP

@@ -88,6 +88,8 @@ func (p *helpPane) lines(th *theme, inner, rows int) []string {
 		"the session lives until the server closes or writes; 'server closed' the reverse", max(inner-1, 1))...)
 	notes = append(notes, wrapText("! marks suspected leaks, the streams the LEAK findings count: open or half-closed longer than "+dur(p.leakAfter)+
 		" (--leak-after) with no other finding to explain them (UNANSWERED, SESSION_BLOCKED, WINDOW_STALL), and the open count of the sessions holding them; "+
+		"in an ended session, the streams that were suspected leaks when it ended; there a stream's age is how long it lived, to its close "+
+		"or to the session's end, and its idle the time from its last frame to the session's end (blank for a stream it closed); "+
 		"half-closed→: the client sent FIN and the server has not, half-closed← the reverse", max(inner-1, 1))...)
 	notes = append(notes, wrapText("folded: each session keeps its latest "+count(uint64(p.closed))+
 		" closed streams in detail; older closed streams are folded into the summary line under the streams heading "+
@@ -101,10 +103,11 @@ func (p *helpPane) lines(th *theme, inner, rows int) []string {
 		live.ServerToClient.String()+" "+live.ServerToClient.Words()+"; "+
 		"colours: SYN green, FIN yellow, violations red; STALLED: a v2 writer has its whole window in flight", max(inner-1, 1))...)
 	notes = append(notes, wrapText("a frame's LOST n: the capture lost n bytes of its payload, and the bytes shown came before them (the filter lost finds these and where the capture joined or lost bytes); "+
-		"… : the row does not show the whole payload; INCOMPLETE: a session the capture did not see whole "+
+		"… : the row does not show the whole payload, or a text goes on beyond what fits; INCOMPLETE: a session the capture did not see whole "+
 		"(its streams pane's title says how many bytes it lost), (incomplete) a stream whose counts may miss frames: "+
 		"opened before the capture, or live at a loss that may hide some", max(inner-1, 1))...)
-	notes = append(notes, wrapText("bytes are wire bytes, framed or not: a session whose first bytes broke smux's framing "+
+	notes = append(notes, wrapText("bytes are wire bytes, framed or not: a stream's are its frames whole, header and payload; "+
+		"the all row's add the frames of no stream and the unparsed bytes; a session whose first bytes broke smux's framing "+
 		"says not smux, and its bytes still count", max(inner-1, 1))...)
 
 	cols := 1
@@ -136,7 +139,7 @@ func (p *helpPane) lines(th *theme, inner, rows int) []string {
 			if i >= 0 && i < len(entries) && entries[i].key != "" {
 				l.text(" ").add(entries[i].key, st.key)
 				l.spaces(keyW - width(entries[i].key) + 2)
-				l.text(cut(entries[i].desc, max(colW-keyW-4, 0)))
+				l.text(ellipsis(entries[i].desc, max(colW-keyW-4, 0)))
 			}
 			l.spaces(colW - (l.w - start))
 		}

@@ -53,6 +53,19 @@ func cut(s string, w int) string {
 	return ansi.Truncate(s, w, "")
 }
 
+// ellipsis returns plain text s in at most w cells: whole, or cut and
+// ended with "…", so that a reader sees it goes on. Every text the screen
+// cuts to fit is cut here.
+func ellipsis(s string, w int) string {
+	if w <= 0 {
+		return ""
+	}
+	if width(s) <= w {
+		return s
+	}
+	return cut(s, w-1) + "…"
+}
+
 // blanks is a run of spaces to slice from rather than build.
 const blanks = "                                                                                                                                "
 
@@ -71,7 +84,7 @@ func newLine(max int) *line {
 	return l
 }
 
-// add appends plain text s in style st, cut to the room left.
+// add appends plain text s in style st, cut to the room left with "…".
 func (l *line) add(s string, st style) *line {
 	room := l.max - l.w
 	if room <= 0 || s == "" {
@@ -79,7 +92,7 @@ func (l *line) add(s string, st style) *line {
 	}
 	sw := width(s)
 	if sw > room {
-		s = cut(s, room)
+		s = ellipsis(s, room)
 		sw = width(s)
 	}
 	if l.plain {
@@ -94,9 +107,10 @@ func (l *line) add(s string, st style) *line {
 // text appends unstyled plain text.
 func (l *line) text(s string) *line { return l.add(s, style{}) }
 
-// col appends s left-aligned in a column of w cells followed by one space.
+// col appends s left-aligned in a column of w cells followed by one
+// space, cut with "…" when longer.
 func (l *line) col(s string, w int, st style) *line {
-	s = cut(s, w)
+	s = ellipsis(s, w)
 	l.add(s, st)
 	return l.spaces(w - width(s) + 1)
 }
@@ -164,7 +178,7 @@ func box(st *styles, title string, focused bool, body []string, w, h int) []stri
 	out := make([]string, 0, h)
 	inner := w - 2
 	var top string
-	if title = cut(title, inner-3); title == "" || inner < 5 {
+	if title = ellipsis(title, inner-3); title == "" || inner < 5 {
 		top = bs.render(b.tl + strings.Repeat(b.h, inner) + b.tr)
 	} else {
 		// The title is styled apart from the border so it reads as a heading.

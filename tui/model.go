@@ -633,10 +633,21 @@ func (m *Model) arrive(msg matchMsg) tea.Cmd {
 		}
 	}
 	if req.why == searchFirst {
-		m.setFlash("nothing here matches; this is the first match, in session " + strconv.FormatUint(g.session, 10))
+		m.setFlash(firstMatchFlash(g))
 	}
 	cmds = append(cmds, m.setFocus(paneFrames))
 	return m.moveTo(g, cmds)
+}
+
+// firstMatchFlash says where a new filter led when nothing the frames
+// pane showed matched it: to its first match in history, at g. Where
+// comes first, so that a narrow messages line keeps it.
+func firstMatchFlash(g gotoMsg) string {
+	s := "first match: session " + strconv.FormatUint(g.session, 10)
+	if g.sid != 0 {
+		s += ", stream " + strconv.FormatUint(uint64(g.sid), 10)
+	}
+	return s + " (none in the frames shown)"
 }
 
 // copyPayload copies the selected frame's captured payload to the

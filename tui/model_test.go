@@ -527,7 +527,7 @@ func TestSortLeaksFirst(t *testing.T) {
 		sortID:    {3, 5, 7, 9, 11, 13, 15, 17, 19},
 		sortAge:   {3, 17, 19, 5, 7, 9, 11, 13, 15},
 		sortIdle:  {3, 17, 19, 5, 7, 9, 11, 13, 15},
-		sortBytes: {19, 5, 7, 9, 11, 13, 15, 3, 17},
+		sortBytes: {5, 7, 9, 11, 13, 15, 19, 17, 3}, // wire bytes: 52B each closed, 45B, 28B, 20B
 		sortState: {3, 19, 17, 5, 7, 9, 11, 13, 15},
 	}
 	for i := range numSorts + 1 {
@@ -778,8 +778,12 @@ func TestFilterGoesToAMatch(t *testing.T) {
 	if m.focus != paneFrames || m.sessions.id != 3 || r == nil || r.Session != 3 || r.Header.Cmd() != decoder.FIN {
 		t.Fatalf("focus %d session %d frame %+v, want a FIN of session 3", m.focus, m.sessions.id, r)
 	}
-	if !strings.Contains(screenOf(m), "first match, in session 3") {
-		t.Errorf("the jump is not explained:\n%s", screenOf(m))
+	// Where the match is, plainly: before, "nothing here matches; this is
+	// the first match, in session 3" said both that nothing matched and
+	// that this did.
+	want := "first match: session 3, stream " + strconv.FormatUint(uint64(r.StreamID()), 10) + " (none in the frames shown)"
+	if !strings.Contains(screenOf(m), want) {
+		t.Errorf("the jump is not explained as %q:\n%s", want, screenOf(m))
 	}
 	m = press(m, "/", "ctrl+u")
 	m = typeText(m, "sid:12345")

@@ -19,7 +19,7 @@ const (
 	sortID    streamSort = iota // stream id, as smux allocates them
 	sortAge                     // live streams first, oldest first: the suspected leaks lead
 	sortIdle                    // longest idle first
-	sortBytes                   // most payload bytes first
+	sortBytes                   // most wire bytes first
 	sortState                   // open, half-closed, closed, ended; then by id
 	numSorts
 )
@@ -298,7 +298,7 @@ func sortStreams(streams []*live.StreamSnap, by streamSort, inID bool) {
 			}
 			return x.Last.Compare(y.Last)
 		case sortBytes:
-			return cmp.Compare(y.Bytes[0]+y.Bytes[1], x.Bytes[0]+x.Bytes[1])
+			return cmp.Compare(y.Wire[0]+y.Wire[1], x.Wire[0]+x.Wire[1])
 		case sortState:
 			return cmp.Compare(x.State, y.State)
 		}
@@ -379,7 +379,8 @@ func (p *streamsPane) body(th *theme, w, h int, focused bool) []string {
 			cells = sessionRowCells(st, ss, now)
 		} else {
 			s := p.rows[i-1]
-			cells = streamCells(st, s, ss.Ended, s == p.pinned, now, p.snap.StallAfter, ss.Leaks > 0 && s.Leak)
+			leak := s.Leak && (ss.Leaks > 0 || s.State == live.EndedWithSession)
+			cells = streamCells(st, s, ss.Ended, ss.End, s == p.pinned, now, p.snap.StallAfter, leak)
 		}
 		out = append(out, tableRow(st, cols, ws, cells, w, i == p.idx, focused))
 	}
@@ -394,8 +395,8 @@ func foldedCells(st *styles, c *live.ClosedSummary) []cell {
 		{"folded " + count(c.Streams), st.dim},
 		{count(c.Frames[0]), st.dim},
 		{count(c.Frames[1]), st.dim},
-		{size(c.Bytes[0]), st.dim},
-		{size(c.Bytes[1]), st.dim},
+		{size(c.Wire[0]), st.dim},
+		{size(c.Wire[1]), st.dim},
 	}
 }
 
@@ -429,19 +430,24 @@ func sessionRowCells(st *styles, ss *live.SessionSnap, now time.Time) []cell {
 }
 
 // streamCells is a stream's row; a folded stream shows its last picture.
+// Its byte columns are the stream's wire bytes (StreamSnap.Wire), as the
+// all row's are the session's.
 // leak marks it as a suspected leak: one the session's open LEAK findings
-// count (StreamSnap.Leak, while SessionSnap.Leaks says they are open).
-func streamCells(st *styles, s *live.StreamSnap, ended, folded bool, now time.Time, stallAfter time.Duration, leak bool) []cell {
+// count (StreamSnap.Leak, while SessionSnap.Leaks says they are open), or,
+// in a session that ended (at end), one they counted when it ended.
+func streamCells(st *styles, s *live.StreamSnap, ended bool, end time.Time, folded bool, now time.Time, stallAfter time.Duration, leak bool) []cell {
 	base := style{}
 	if !s.State.Live() || folded {
 		base = st.dim
 	}
+	age, idle, as := streamTimes(s, ended, end, now), "", base
 	if ended {
-		now = s.Last
+		now = end
 	}
-	age := dur(now.Sub(s.First))
-	as := base
-	if !ended && !folded && s.State.Live() && leak {
+	if !ended || s.State == live.EndedWithSession {
+		idle = dur(later(now, s.Last).Sub(s.Last))
+	}
+	if leak && !folded && (s.State.Live() || s.State == live.EndedWithSession) {
 		age, as = age+"!", st.warn
 	}
 	reply := "-"
@@ -463,10 +469,10 @@ func streamCells(st *styles, s *live.StreamSnap, ended, folded bool, now time.Ti
 		{state, ss},
 		{count(s.Frames[0]), base},
 		{count(s.Frames[1]), base},
-		{size(s.Bytes[0]), base},
-		{size(s.Bytes[1]), base},
+		{size(s.Wire[0]), base},
+		{size(s.Wire[1]), base},
 		{age, as},
-		{dur(now.Sub(s.Last)), base},
+		{idle, base},
 		{reply, base},
 	}
 	// The flow column shows the direction nearest its window as plain
@@ -491,6 +497,28 @@ func streamCells(st *styles, s *live.StreamSnap, ended, folded bool, now time.Ti
 		flow, fs = flow+" STALLED", st.bad
 	}
 	return append(cells, cell{flow, fs})
+}
+
+// streamTimes is a stream's age: while its session is live, from its SYN
+// to now; in a session that ended at end, how long it lived: to its close
+// (its last frame, the FIN or RST that closed it) or, for a stream that
+// ended with the session, to the session's end.
+func streamTimes(s *live.StreamSnap, ended bool, end, now time.Time) string {
+	switch {
+	case !ended:
+		return dur(now.Sub(s.First))
+	case s.State == live.EndedWithSession:
+		return dur(later(end, s.Last).Sub(s.First))
+	}
+	return dur(s.Last.Sub(s.First))
+}
+
+// later returns the later of a and b.
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // fill is how much of its window a direction has in flight.

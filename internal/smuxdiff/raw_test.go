@@ -293,6 +293,7 @@ var rawScenarios = []rawScenario{
 		var folded live.ClosedSummary
 		folded.Streams = 1
 		folded.Frames[r.raw], folded.Frames[r.m] = 2, 1 // SYN FIN, FIN
+		folded.Wire[r.raw], folded.Wire[r.m] = 16, 8    // their headers
 		var frames [2]uint64
 		frames[r.raw] = 3 // SYN PSH FIN
 		if r.ver == 2 {
