@@ -88,8 +88,8 @@ func (p *helpPane) lines(th *theme, inner, rows int) []string {
 		"the session lives until the server closes or writes; 'server closed' the reverse", max(inner-1, 1))...)
 	notes = append(notes, wrapText("! marks suspected leaks, the streams the LEAK findings count: open or half-closed longer than "+dur(p.leakAfter)+
 		" (--leak-after) with no other finding to explain them (UNANSWERED, SESSION_BLOCKED, WINDOW_STALL), and the open count of the sessions holding them; "+
-		"in an ended session, the streams that were suspected leaks when it ended; there a stream's age is how long it lived, to its close "+
-		"or to the session's end, and its idle the time from its last frame to the session's end (blank for a stream it closed); "+
+		"in an ended session, the streams that were suspected leaks when it ended; there a stream's age is how long it lived, to "+
+		"the session's end, and its idle the time from its last frame to that end; a closed stream's age is how long it lived, to its close, and its idle blank; "+
 		"half-closed→: the client sent FIN and the server has not, half-closed← the reverse", max(inner-1, 1))...)
 	notes = append(notes, wrapText("folded: each session keeps its latest "+count(uint64(p.closed))+
 		" closed streams in detail; older closed streams are folded into the summary line under the streams heading "+
