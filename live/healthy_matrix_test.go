@@ -419,6 +419,13 @@ func churn(ctx context.Context, t *testing.T, a, b muxEnd) {
 
 // slowConsumer: a writes as fast as it can; b reads 8 KiB every 10 ms,
 // steadily slower, then the rest at once.
+//
+// Steadily: at each tick b reads what 8 KiB every 10 ms comes to since it
+// began, so a tick a loaded machine drops (time.Ticker drops them for a
+// late receiver) does not slow it. Else it read at half its rate, or less,
+// and a yamux reader, which sends a window update only once it read half
+// its window (512 KiB of the 1 MiB setup's), was not seen reading for the
+// matrix's 1 s StallAfter: WINDOW_STALL, in the first run and the second.
 func slowConsumer(ctx context.Context, t *testing.T, a, b muxEnd) {
 	done := make(chan struct{})
 	go func() {
@@ -427,8 +434,18 @@ func slowConsumer(ctx context.Context, t *testing.T, a, b muxEnd) {
 		if err != nil {
 			return
 		}
-		buf := make([]byte, 8<<10)
-		every(ctx, 10*time.Millisecond, func() bool { _, err := st.Read(buf); return err == nil })
+		const chunk, tick = 8 << 10, 10 * time.Millisecond
+		buf := make([]byte, chunk)
+		start, read := time.Now(), 0
+		every(ctx, tick, func() bool {
+			for due := int(time.Since(start)/tick) * chunk; read < due; {
+				n, err := st.Read(buf[:min(chunk, due-read)])
+				if read += n; err != nil {
+					return false
+				}
+			}
+			return true
+		})
 		io.Copy(io.Discard, st)
 		st.Close()
 	}()
