@@ -498,7 +498,7 @@ func halfClose(ctx context.Context, t *testing.T, a, b muxEnd) {
 				}
 				wrote, werr := st.Write(make([]byte, 40_000))
 				st.CloseWrite()
-				if got, err := io.ReadAll(st); err != nil || len(got) != 20_000 {
+				if got, err := smuxtest.ReadAll(st); err != nil || len(got) != 20_000 {
 					read := "no answer"
 					if len(got) >= 8 {
 						read = fmt.Sprintf("the answerer read %d", binary.BigEndian.Uint64(got))
