@@ -104,7 +104,13 @@ func checkYamuxConsistent(t *testing.T, c capture, pool int) {
 		t.Errorf("streams complete %d cut %d, summary says closed %d ended %d", complete, cut, closed, ended)
 	}
 	if v := c.summary["violations"].(float64) + c.summary["anomalies"].(float64); v != 0 {
-		t.Errorf("violations+anomalies = %v, want 0", v)
+		var named []map[string]any
+		for _, r := range append(c.other, c.frames...) {
+			if r["type"] == "violation" || r["anomaly"] != nil {
+				named = append(named, r)
+			}
+		}
+		t.Errorf("violations+anomalies = %v, want 0: %v", v, named)
 	}
 	if d := c.summary["dropped"].(float64) + c.summary["missed"].(float64); d != 0 {
 		t.Errorf("dropped+missed = %v, want 0", d)

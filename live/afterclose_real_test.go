@@ -47,7 +47,7 @@ func TestAfterCloseRealSmux(t *testing.T) {
 					if err := st.CloseWrite(); err != nil {
 						t.Fatal(err)
 					}
-					got, err := io.ReadAll(st)
+					got, err := smuxtest.ReadAll(st)
 					if err != nil || string(got) != answer {
 						t.Fatalf("read %q, %v; want the answer", got, err)
 					}
@@ -116,7 +116,7 @@ func TestAfterCloseWriteAfterARead(t *testing.T) {
 	if err := st.CloseWrite(); err != nil {
 		t.Fatal(err)
 	}
-	got, err := io.ReadAll(st)
+	got, err := smuxtest.ReadAll(st)
 	if err != nil || string(got) != rest {
 		t.Fatalf("read %q, %v; want the rest", got, err)
 	}

@@ -3,6 +3,7 @@ package live_test
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
@@ -137,12 +138,22 @@ func ka(c *smux.Config, every, timeout time.Duration) {
 	c.KeepAliveInterval, c.KeepAliveTimeout = every, timeout
 }
 
+// closeTimeout is the StreamCloseTimeout of the matrix's yamux setup with
+// one: windDown, 20 s, not yamux's 5 min. A yamux end that half-closed a
+// stream resets it when its peer's FIN is later than that, and its own
+// Read then returns io.EOF with nothing read: a healthy program keeps it
+// above the longest its peer takes to answer. At 1 s it was below what a
+// loaded 2-core machine makes of the half-close pattern's 50 ms answer,
+// and the pattern read "0 bytes" of the answer it was owed; a peer later
+// than windDown is stuck by the matrix's own measure.
+const closeTimeout = windDown
+
 // healthySetups are the configurations of the matrix: smux v1 and v2 with
 // small and large frames, small session and stream buffers, keepalive off
 // on one side or both, fast, slow and different per side (each timeout 3
 // times its interval or more: healthy on a loaded machine), and yamux
 // with keepalive off, fast or on one side, and a 1 MiB window with a
-// short StreamCloseTimeout.
+// StreamCloseTimeout of its own (closeTimeout).
 var healthySetups = []setup{
 	smuxSetup("v1 frame 512", 1, func(c, s *smux.Config) {
 		for _, x := range []*smux.Config{c, s} {
@@ -205,10 +216,10 @@ var healthySetups = []setup{
 	yamuxSetup("yamux keepalive 100ms", func(c, s *hyamux.Config) {
 		c.KeepAliveInterval, s.KeepAliveInterval = 100*time.Millisecond, 100*time.Millisecond
 	}),
-	yamuxSetup("yamux window 1M close timeout 1s", func(c, s *hyamux.Config) {
+	yamuxSetup("yamux window 1M close timeout 20s", func(c, s *hyamux.Config) {
 		for _, x := range []*hyamux.Config{c, s} {
 			x.MaxStreamWindowSize = 1 << 20
-			x.StreamCloseTimeout = time.Second
+			x.StreamCloseTimeout = closeTimeout
 			x.KeepAliveInterval = 200 * time.Millisecond
 		}
 	}),
@@ -408,6 +419,13 @@ func churn(ctx context.Context, t *testing.T, a, b muxEnd) {
 
 // slowConsumer: a writes as fast as it can; b reads 8 KiB every 10 ms,
 // steadily slower, then the rest at once.
+//
+// Steadily: at each tick b reads what 8 KiB every 10 ms comes to since it
+// began, so a tick a loaded machine drops (time.Ticker drops them for a
+// late receiver) does not slow it. Else it read at half its rate, or less,
+// and a yamux reader, which sends a window update only once it read half
+// its window (512 KiB of the 1 MiB setup's), was not seen reading for the
+// matrix's 1 s StallAfter: WINDOW_STALL, in the first run and the second.
 func slowConsumer(ctx context.Context, t *testing.T, a, b muxEnd) {
 	done := make(chan struct{})
 	go func() {
@@ -416,8 +434,18 @@ func slowConsumer(ctx context.Context, t *testing.T, a, b muxEnd) {
 		if err != nil {
 			return
 		}
-		buf := make([]byte, 8<<10)
-		every(ctx, 10*time.Millisecond, func() bool { _, err := st.Read(buf); return err == nil })
+		const chunk, tick = 8 << 10, 10 * time.Millisecond
+		buf := make([]byte, chunk)
+		start, read := time.Now(), 0
+		every(ctx, tick, func() bool {
+			for due := int(time.Since(start)/tick) * chunk; read < due; {
+				n, err := st.Read(buf[:min(chunk, due-read)])
+				if read += n; err != nil {
+					return false
+				}
+			}
+			return true
+		})
 		io.Copy(io.Discard, st)
 		st.Close()
 	}()
@@ -439,7 +467,9 @@ func slowConsumer(ctx context.Context, t *testing.T, a, b muxEnd) {
 }
 
 // halfClose: a writes a request, CloseWrite, then reads the answer b
-// writes after it read the request to its end.
+// writes after it read the request to its end: half as long, its first 8
+// bytes how much b read, so that an answer of the wrong length says which
+// way bytes went missing.
 func halfClose(ctx context.Context, t *testing.T, a, b muxEnd) {
 	go func() {
 		for {
@@ -450,7 +480,9 @@ func halfClose(ctx context.Context, t *testing.T, a, b muxEnd) {
 			go func() {
 				n, _ := io.Copy(io.Discard, st)
 				time.Sleep(50 * time.Millisecond)
-				st.Write(make([]byte, n/2))
+				answer := make([]byte, max(n/2, 8))
+				binary.BigEndian.PutUint64(answer, uint64(n))
+				st.Write(answer)
 				st.Close()
 			}()
 		}
@@ -464,10 +496,14 @@ func halfClose(ctx context.Context, t *testing.T, a, b muxEnd) {
 					t.Error(err)
 					return
 				}
-				st.Write(make([]byte, 40_000))
+				wrote, werr := st.Write(make([]byte, 40_000))
 				st.CloseWrite()
-				if got, err := io.ReadAll(st); err != nil || len(got) != 20_000 {
-					t.Errorf("half-close: %d bytes, %v", len(got), err)
+				if got, err := smuxtest.ReadAll(st); err != nil || len(got) != 20_000 {
+					read := "no answer"
+					if len(got) >= 8 {
+						read = fmt.Sprintf("the answerer read %d", binary.BigEndian.Uint64(got))
+					}
+					t.Errorf("half-close: %d bytes, %v; wrote %d of 40000 (%v), %s", len(got), err, wrote, werr, read)
 				}
 				st.Close()
 				select {

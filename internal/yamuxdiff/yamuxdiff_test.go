@@ -109,10 +109,22 @@ func walk(b []byte) walked {
 }
 
 // plan is one stream of a workload.
+//
+// Which end closes first is the plan's, not a race with a timer: a stream
+// the server opens is half-closed by it after its request, and answered
+// after that FIN (the acceptor reads to io.EOF); one the client opens is
+// answered, and closed, by the acceptor first, and the client closes once
+// it read the answer to io.EOF. Only the client keeps a short
+// StreamCloseTimeout, for its reset plans: had every opener half-closed
+// first, the client's would have reset an answer that came later than it,
+// as one past a window does on a loaded machine under -race (1 run in 10).
 type plan struct {
 	byServer bool
-	up, down int  // bytes the opener writes, then the acceptor
-	reset    bool // the acceptor never closes: the opener's StreamCloseTimeout resets it
+	up, down int // bytes the opener writes, then the acceptor
+	// reset: the client opens it; the acceptor reads the request and never
+	// closes; the client closes it then, and its StreamCloseTimeout resets
+	// it.
+	reset bool
 }
 
 // workload is a seeded script.
@@ -120,7 +132,7 @@ type workload struct {
 	streams      []plan
 	pings        [2]int // by the client, the server
 	goAway       bool
-	closeTimeout time.Duration
+	closeTimeout time.Duration // the client's: the server keeps yamux's 5 min, which no stream reaches
 }
 
 func newWorkload(seed uint64) workload {
@@ -134,7 +146,7 @@ func newWorkload(seed uint64) workload {
 		case 1:
 			p.down = 256<<10 + rng.IntN(200_000)
 		case 2:
-			p.reset = true
+			p.reset, p.byServer = true, false
 		}
 		w.streams = append(w.streams, p)
 	}
@@ -142,11 +154,14 @@ func newWorkload(seed uint64) workload {
 	return w
 }
 
-func config(w workload) *hyamux.Config {
+// config is the yamux configuration of the client, or the server.
+func config(w workload, client bool) *hyamux.Config {
 	c := hyamux.DefaultConfig()
 	c.EnableKeepAlive = false
 	c.LogOutput = io.Discard
-	c.StreamCloseTimeout = w.closeTimeout
+	if client {
+		c.StreamCloseTimeout = w.closeTimeout
+	}
 	return c
 }
 
@@ -163,6 +178,13 @@ func run(t *testing.T, w workload, cli, srv *hyamux.Session) *result {
 	res := &result{reset: map[uint32]bool{}}
 	var wg sync.WaitGroup
 	errc := make(chan error, 4*len(w.streams)+4)
+	// requested[i] is closed once the acceptor of reset plan i read its
+	// request: the client closes it then, and the RST its
+	// StreamCloseTimeout sends cannot cut the acceptor's read short.
+	requested := make([]chan struct{}, len(w.streams))
+	for i := range requested {
+		requested[i] = make(chan struct{})
+	}
 	for i, p := range w.streams {
 		// Each side accepts in a loop of its own, whichever stream comes;
 		// the request's first 4 bytes say which plan it is.
@@ -181,13 +203,30 @@ func run(t *testing.T, w workload, cli, srv *hyamux.Session) *result {
 			for j := 4; j < len(req); j++ {
 				req[j] = byte(j * (i + 1))
 			}
+			wrote := make(chan struct{})
 			go func() {
+				defer close(wrote)
 				if _, err := st.Write(req); err != nil {
 					errc <- fmt.Errorf("stream %d: write: %w", i, err)
 				}
-				st.Close() // FIN after the request
+				if p.byServer {
+					st.Close() // FIN after the request
+				}
 			}()
+			if p.reset {
+				select {
+				case <-requested[i]:
+				case <-time.After(time.Minute): // a failure's bound, not a measure
+					errc <- fmt.Errorf("stream %d: the acceptor did not read the request", i)
+				}
+				<-wrote
+				st.Close() // FIN, never answered
+			}
 			got, err := io.ReadAll(st)
+			<-wrote
+			if !p.byServer && !p.reset {
+				st.Close() // FIN after the acceptor's
+			}
 			if p.reset {
 				// yamux's StreamCloseTimeout closes the opener's end and
 				// sends RST: the opener's own Read sees a clean io.EOF.
@@ -212,17 +251,34 @@ func run(t *testing.T, w workload, cli, srv *hyamux.Session) *result {
 				return
 			}
 			wg.Go(func() {
-				got, err := io.ReadAll(st)
-				if err != nil || len(got) < 4 {
-					errc <- fmt.Errorf("acceptor read %d bytes, %v", len(got), err)
+				var head [4]byte
+				if _, err := io.ReadFull(st, head[:]); err != nil {
+					errc <- fmt.Errorf("acceptor: the request's first 4 bytes: %v", err)
 					return
 				}
-				i := int(binary.BigEndian.Uint32(got))
+				i := int(binary.BigEndian.Uint32(head[:]))
+				if i >= len(w.streams) {
+					errc <- fmt.Errorf("acceptor: a request of plan %d, of %d", i, len(w.streams))
+					return
+				}
 				p := w.streams[i]
-				if len(got) != 4+p.up {
-					errc <- fmt.Errorf("stream %d: the acceptor read %d bytes, the opener wrote %d", i, len(got), 4+p.up)
+				var got int64
+				if p.byServer {
+					// The opener half-closed after its request: read to
+					// its FIN.
+					got, err = io.Copy(io.Discard, st)
+				} else {
+					// The opener waits for the answer, or, reset, for
+					// this read.
+					var n int
+					n, err = io.ReadFull(st, make([]byte, p.up))
+					got = int64(n)
+				}
+				if err != nil || got != int64(p.up) {
+					errc <- fmt.Errorf("stream %d: the acceptor read %d bytes (%v), the opener wrote %d", i, 4+got, err, 4+p.up)
 				}
 				if p.reset {
+					close(requested[i])
 					return // abandoned: no answer, no FIN
 				}
 				if _, err := st.Write(answer(i, p.down)); err != nil {
@@ -369,11 +425,11 @@ func TestDifferential(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/seed=%d", pl.name, seed), func(t *testing.T) {
 				t.Logf("MUXTOP_YAMUXDIFF_SEED=%d", seed)
 				c, s, rc, rs, reg := pl.connect(t)
-				cli, err := hyamux.Client(c, config(w))
+				cli, err := hyamux.Client(c, config(w, true))
 				if err != nil {
 					t.Fatal(err)
 				}
-				srv, err := hyamux.Server(s, config(w))
+				srv, err := hyamux.Server(s, config(w, false))
 				if err != nil {
 					t.Fatal(err)
 				}
