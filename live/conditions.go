@@ -108,8 +108,26 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	// EOF) is silent by its sender's choice from then on: only its
 	// silence up to its end counts. Bytes a resynchronisation holds
 	// unframed end a silence as a frame does (Heard).
-	var silent, overdue [2]bool
+	//
+	// Or a yamux side whose peer's latest ping has had no answer for
+	// PingAnswerLimit, with nothing from it since that ping: hashicorp
+	// yamux answers a Ping SYN at once, from its receive loop
+	// (handlePing: go s.sendNoWait(ACK)), and the pinger's keepalive ends
+	// the session when no answer came within ConnectionWriteTimeout (10 s:
+	// Ping's time.After). At the default 30 s interval, 1.5 intervals of
+	// silence came after yamux had given up (a server frozen at the
+	// session's start: its peer's first ping at 30 s, given up at 40 s,
+	// KEEPALIVE due at 45 s).
+	var silent, overdue, asked [2]bool
+	y := s.yamux()
 	for d := range 2 {
+		last := w.lastHeard(Dir(d))
+		if last == 0 {
+			last = s.start.UnixNano()
+		}
+		// asked: the other side's latest ping waits for d's answer, and d
+		// has sent nothing since it.
+		asked[d] = y.waiting[1-d] && last < y.latestAt[1-d] && !s.dirEnded[d]
 		every, floor, borrowed := w.nopEvery[d], int64(0), false
 		if every == 0 {
 			every = w.nopEvery[1-d]
@@ -122,18 +140,14 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 				floor = int64(BorrowedKeepAlive)
 			}
 		}
-		if every == 0 && s.yamux().waiting[1-d] {
+		if every == 0 && y.waiting[1-d] {
 			// The other side's first ping has no answer: the time to it
 			// is the cadence (hashicorp pings an interval in), or, had it
 			// come at once (go-yamux), d's silence is that long.
-			every = w.firstPing[1-d]
+			every, borrowed = w.firstPing[1-d], w.firstPing[1-d] != 0
 		}
-		if every == 0 || stuck[d] && !keep(CodeKeepalive, Dir(d), true, 0) || s.yamux().waiting[d] {
+		if every == 0 && !asked[d] || stuck[d] && !keep(CodeKeepalive, Dir(d), true, 0) || y.waiting[d] {
 			continue
-		}
-		last := w.lastHeard(Dir(d))
-		if last == 0 {
-			last = s.start.UnixNano()
 		}
 		limit := cfg.SilentAfter
 		if limit <= 0 {
@@ -143,13 +157,19 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		if s.dirEnded[d] {
 			until = min(ns, s.dirEndedAt[d])
 		}
-		// Overdue: a NOP is later than the cadence, and the silence may
-		// be KEEPALIVE's in a moment (UNANSWERED waits for it).
-		overdue[d] = time.Duration(until-last) >= min(time.Duration(max(every, floor)), limit)
-		if quiet := time.Duration(ns - last); time.Duration(until-last) >= limit {
+		// Overdue: a NOP is later than the cadence, or a ping waits for
+		// d's answer, and the silence may be KEEPALIVE's in a moment
+		// (UNANSWERED waits for it).
+		overdue[d] = asked[d] || every != 0 && time.Duration(until-last) >= min(time.Duration(max(every, floor)), limit)
+		quiet := time.Duration(ns - last)
+		if wait := time.Duration(ns - y.latestAt[1-d]); asked[d] && wait >= PingAnswerLimit {
 			silent[d] = true
 			cs = append(cs, candidate{code: CodeKeepalive, dir: Dir(d), hasDir: true, since: last,
-				ev: Evidence{Age: quiet, Limit: time.Duration(every), Borrowed: borrowed, Versions: vers}})
+				ev: Evidence{Age: quiet, Limit: PingAnswerLimit, Every: time.Duration(every), Ping: wait, Borrowed: borrowed, Versions: vers}})
+		} else if every != 0 && time.Duration(until-last) >= limit {
+			silent[d] = true
+			cs = append(cs, candidate{code: CodeKeepalive, dir: Dir(d), hasDir: true, since: last,
+				ev: Evidence{Age: quiet, Limit: limit, Every: time.Duration(every), Borrowed: borrowed, Versions: vers}})
 		}
 	}
 
@@ -266,8 +286,14 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	// stream that was a LEAK before stays one), and has not ended, unless
 	// its silence passed the limit before it did. A side explains only
 	// the streams it has not closed its half of (leakExcuses.silenced).
+	// A side a ping waits on (asked) is silent from its last frame,
+	// whenever that ping came: at yamux's defaults a stream opened as the
+	// session began reaches a 30 s --leak-after as its first ping goes out,
+	// some milliseconds before or after it, and LEAK said a side forgot
+	// Close for the streams of a frozen server (a LEAK opened that moment
+	// before the ping resolves as it comes).
 	silentAt := [2]int64{math.MaxInt64, math.MaxInt64}
-	if w.leaked != [3]uint64{} && s.keepaliveAt != 0 { // keepaliveAt's line only for a session with leaks
+	if w.leaked != [3]uint64{} && (s.keepaliveAt != 0 || asked != [2]bool{}) { // keepaliveAt's line only for a session with leaks
 		for d := range 2 {
 			if s.dirEnded[d] && !silent[d] {
 				continue
@@ -276,7 +302,12 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 			if last == 0 {
 				last = s.start.UnixNano()
 			}
-			silentAt[d] = max(last, s.keepaliveAt)
+			switch {
+			case asked[d]:
+				silentAt[d] = last
+			case s.keepaliveAt != 0:
+				silentAt[d] = max(last, s.keepaliveAt)
+			}
 		}
 	}
 	// The walk only where a leak may have an excuse: a flow at its window,
@@ -285,10 +316,31 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	// came after a side went silent. A healthy session's requests in
 	// flight are young: walking its leaks at every evaluation for them
 	// took 10 000 leaking sessions from 5 to 28 ms.
+	//
+	// Until a yamux session's first ping, a stream opened within
+	// NOPLateness of its start whose deadline came less than NOPLateness
+	// ago, after a side's last frame, waits that long for the ping that
+	// would say whether the side is frozen: hashicorp yamux's first ping
+	// comes KeepAliveInterval (30 s by default, LEAK's default too) into
+	// the session, from a timer its keepalive goroutine starts, and such
+	// a stream reaches its deadline a few milliseconds before it (the
+	// demo's keepalive fault: 7 ms). LEAK opened in those milliseconds,
+	// "a side forgot Close", for a frozen server's stream.
+	graceCut := int64(math.MaxInt64)
+	if s.proto == Yamux && s.yamux().lastPing.IsZero() {
+		graceCut = ns - int64(NOPLateness)
+	}
+	var lastAt [2]int64
+	for d := range 2 {
+		if lastAt[d] = w.lastHeard(Dir(d)); lastAt[d] == 0 {
+			lastAt[d] = s.start.UnixNano()
+		}
+	}
 	if wl := &w.lists[waitList]; s.atWindow > 0 || wl.head != nil && wl.headAt <= leakCut || w.answeredLate > leakCut ||
+		w.leaked != [3]uint64{} && w.lists[liveList].head.watch.first+int64(cfg.LeakAfter) > graceCut ||
 		silentAt != [2]int64{math.MaxInt64, math.MaxInt64} && max(s.leakNewest, w.answeredLate)+int64(cfg.LeakAfter) > min(silentAt[0], silentAt[1]) {
 		explained = s.explainedLeaks(&oldest, now, cfg, leakExcuses{unanswered: unanswered, silent: silent, cutoff: cutoff, quiet: quiet,
-			leakAfter: cfg.LeakAfter, leakCut: leakCut, silentAt: silentAt})
+			leakAfter: cfg.LeakAfter, leakCut: leakCut, silentAt: silentAt, graceCut: graceCut, lastAt: lastAt, start: s.start.UnixNano()})
 	}
 	for k, o := range oldest {
 		if o.st == nil || w.leaked[k] <= explained[k] {
@@ -439,6 +491,14 @@ type leakExcuses struct {
 	// silentAt is, by direction, the last frame (Unix ns) of a side whose
 	// silence KEEPALIVE counts; MaxInt64 for none.
 	silentAt [2]int64
+	// graceCut: in a yamux session before its first ping, the deadline
+	// of a stream opened as the session began (within NOPLateness of
+	// start) after it (NOPLateness ago), and after a side's last frame
+	// (lastAt, by direction), waits for the ping that would show that
+	// side frozen; MaxInt64 otherwise.
+	graceCut int64
+	lastAt   [2]int64
+	start    int64 // the session's, Unix ns
 }
 
 // silenced says whether st, counted as a leak, is one a silent side
@@ -457,14 +517,15 @@ func (ex *leakExcuses) silenced(st *stream) bool {
 	}
 	// Only a side that has not sent its FIN: a server that closed its
 	// half and froze explains no client that never closed its own.
-	from := min(ex.silentAt[0], ex.silentAt[1])
+	from, last := min(ex.silentAt[0], ex.silentAt[1]), min(ex.lastAt[0], ex.lastAt[1])
 	switch st.watch.kind {
 	case 1: // half-closed by the client: the server owes its FIN
-		from = ex.silentAt[ServerToClient]
+		from, last = ex.silentAt[ServerToClient], ex.lastAt[ServerToClient]
 	case 2:
-		from = ex.silentAt[ClientToServer]
+		from, last = ex.silentAt[ClientToServer], ex.lastAt[ClientToServer]
 	}
-	return due+int64(ex.leakAfter) > from
+	deadline := due + int64(ex.leakAfter)
+	return deadline > from || deadline > ex.graceCut && deadline > last && st.watch.first-ex.start < int64(NOPLateness)
 }
 
 // holds says whether st, counted as a leak, is one a full window
@@ -620,6 +681,16 @@ const NOPLateness = time.Second
 // meanwhile (a client every 1 s and a server every 5 s gave a false
 // KEEPALIVE 2 s into every session before).
 const BorrowedKeepAlive = 10 * time.Second
+
+// PingAnswerLimit is how long a yamux ping may wait for its answer,
+// with nothing else from the side asked, before that side's silence is a
+// KEEPALIVE finding. hashicorp yamux answers a ping at once, from its
+// receive loop, whatever its streams do; its pinger ends the session
+// when the answer has not come within ConnectionWriteTimeout (10 s by
+// default). Half that leaves a round trip's delays (a retransmission, a
+// loaded host) seconds of room, and the user half of it before the
+// session ends.
+const PingAnswerLimit = 5 * time.Second
 
 // SilenceLimit is how long a direction whose keepalive comes every every
 // may be silent before it is a KEEPALIVE finding, when

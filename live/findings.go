@@ -163,11 +163,18 @@ type Evidence struct {
 	// has been held (WINDOW_STALL, SESSION_BLOCKED), the silence
 	// (KEEPALIVE), the churned sessions' mean lifetime (CHURN).
 	Age time.Duration
-	// Limit: the keepalive interval the silence is measured against
-	// (KEEPALIVE), the threshold otherwise.
+	// Limit: the threshold the finding crossed. KEEPALIVE's is the
+	// silence allowed (SilenceLimit of Every, or SilentAfter), or, opened
+	// by a yamux ping with no answer (Ping), PingAnswerLimit.
 	Limit time.Duration
+	// Every: the keepalive interval the silence is measured against
+	// (KEEPALIVE), 0 where none is known.
+	Every time.Duration
+	// Ping: how long the other side's yamux ping has waited for the
+	// silent side's answer, where that opened KEEPALIVE; 0 otherwise.
+	Ping time.Duration
 	// Borrowed: the silent side has sent no keepalive NOP (or ping) yet,
-	// and Limit is the other side's interval (KEEPALIVE).
+	// and Every is the other side's interval (KEEPALIVE).
 	Borrowed bool
 	// Sign is what showed the block (SESSION_BLOCKED).
 	Sign BlockedSign
@@ -659,6 +666,21 @@ func (s *Session) resolution(f *Finding, cands []candidate, now time.Time, ns in
 		return ""
 	}
 	switch f.Code {
+	case CodeLeak:
+		// Its streams are still old, and live: another finding's
+		// condition explains them now (explainedLeaks), such as a side
+		// gone silent while its peer's ping waits for its answer.
+		k := 0
+		if f.HasDir {
+			if f.Dir == ServerToClient {
+				k = 1
+			} else {
+				k = 2
+			}
+		}
+		if s.w.leaked[k] > 0 {
+			return "its streams are still open, but another condition explains them: a side gone silent (KEEPALIVE, as its silence lasts), a full window (WINDOW_STALL), a stream nobody accepted (UNANSWERED) or a blocked session (SESSION_BLOCKED); no side is known to have forgotten Close"
+		}
 	case CodeWindowStall:
 		return s.stallResolved(f, cands, ns, cfg)
 	case CodeUnanswered:
