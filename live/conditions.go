@@ -236,24 +236,49 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	// reads, slower than the writer writes (smux v2's writer sends 256 KiB
 	// before the first UPD, whatever the reader's MaxStreamBuffer); the
 	// stall counts from its latest such UPD.
-	if s.atWindow > 0 && (s.version == 2 || s.proto == Yamux) {
+	if (s.atWindow > 0 || es.openCodes&(1<<CodeWindowStall) != 0) && (s.version == 2 || s.proto == Yamux) {
 		var stalls [2]int
 		first := len(cs)
 		n := 0
 		for st := w.lists[liveList].head; st != nil && n < maxWalk; st, n = st.watch.links[liveList].next, n+1 {
 			for d := range 2 {
 				fl := &st.flow[d]
-				if (stuck[d] || stuck[1-d]) && !keep(CodeWindowStall, Dir(d), true, st.id) ||
-					!fl.Stalled(now, cfg.StallAfter) || ns-st.watch.consumedAt[d] < int64(cfg.StallAfter) {
+				if (stuck[d] || stuck[1-d]) && !keep(CodeWindowStall, Dir(d), true, st.id) {
 					continue
+				}
+				of := s.openStall(Dir(d), st.id)
+				if !fl.Stalled(now, cfg.StallAfter) || ns-st.watch.consumedAt[d] < int64(cfg.StallAfter) {
+					// A stall holds on where the reader's latest report
+					// came to a writer held StallAfter or more, and the
+					// writer is held again: the reader reads a little at a
+					// time, far slower than the writer writes. A reader at
+					// 5 KB/s sent a UPD every 6.4 s, each opening 32 KiB
+					// that the writer filled at once: WINDOW_STALL opened
+					// StallAfter after each and resolved at the next, five
+					// in 48 s, and an alert that waits for a stall to hold
+					// (MuxtopWindowStall, for: 5m) never fired. A reader
+					// that catches up reads all that was sent, opens the
+					// window wider than the writer fills, or reports
+					// before StallAfter: resolved then. The writer has
+					// half StallAfter to fill the window a report opened
+					// (its tap sees the refill a round trip after it).
+					if of == nil || st.watch.heldFor[d] < int64(cfg.StallAfter) || st.fin[d] || st.fin[1-d] && s.proto != Yamux ||
+						fl.FullSince.IsZero() && (fl.InFlight() <= 0 || ns-st.watch.consumedAt[d] >= int64(cfg.StallAfter/2)) {
+						continue
+					}
+				}
+				since := max(fl.FullSince.UnixNano(), st.watch.consumedAt[d])
+				var slow time.Duration
+				if of != nil && of.Since.UnixNano() < since {
+					// Held on across the reader's reports: it keeps its start.
+					since, slow = of.Since.UnixNano(), time.Duration(max(st.watch.heldFor[d], 1))
 				}
 				if stalls[d]++; stalls[d] > maxStalls {
 					continue
 				}
-				since := max(fl.FullSince.UnixNano(), st.watch.consumedAt[d])
 				cs = append(cs, candidate{code: CodeWindowStall, dir: Dir(d), hasDir: true, stream: st.id,
 					since: since,
-					ev:    Evidence{Bytes: uint64(fl.Window()), Age: time.Duration(ns - since), Limit: cfg.StallAfter, Versions: vers}})
+					ev:    Evidence{Bytes: uint64(fl.Window()), Age: time.Duration(ns - since), Limit: cfg.StallAfter, Slow: slow, Versions: vers}})
 			}
 		}
 		for i := first; i < len(cs); i++ {
@@ -336,7 +361,7 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 			lastAt[d] = s.start.UnixNano()
 		}
 	}
-	if wl := &w.lists[waitList]; s.atWindow > 0 || wl.head != nil && wl.headAt <= leakCut || w.answeredLate > leakCut ||
+	if wl := &w.lists[waitList]; s.atWindow > 0 || es.openCodes&(1<<CodeWindowStall) != 0 || wl.head != nil && wl.headAt <= leakCut || w.answeredLate > leakCut ||
 		w.leaked != [3]uint64{} && w.lists[liveList].head.watch.first+int64(cfg.LeakAfter) > graceCut ||
 		silentAt != [2]int64{math.MaxInt64, math.MaxInt64} && max(s.leakNewest, w.answeredLate)+int64(cfg.LeakAfter) > min(silentAt[0], silentAt[1]) {
 		explained = s.explainedLeaks(&oldest, now, cfg, leakExcuses{unanswered: unanswered, silent: silent, cutoff: cutoff, quiet: quiet,
@@ -536,10 +561,18 @@ func (ex *leakExcuses) silenced(st *stream) bool {
 // A writer that reached the window 1.5 s after its SYN crossed a 2 s
 // LEAK cutoff before a 1 s WINDOW_STALL's: for half a second LEAK said a
 // side forgot Close, then resolved as WINDOW_STALL opened.
+//
+// Nor one whose reader reads a little at a time: its latest report came
+// to a writer held stallAfter or more, and the writer is at the window
+// again, or has half stallAfter to be (WINDOW_STALL holds on across such
+// reports). A 5 KB/s reader's stream, older than LeakAfter, was a LEAK,
+// "a side forgot Close", for the 2 s after each refill.
 func (ex *leakExcuses) holds(st *stream, d int, now time.Time, stallAfter time.Duration) bool {
 	fl := &st.flow[d]
+	slow := st.watch.heldFor[d] >= int64(stallAfter)
 	return fl.Stalled(now, stallAfter) ||
-		!fl.FullSince.IsZero() && (fl.FullSince.UnixNano() <= st.watch.first+int64(ex.leakAfter) || st.watch.listed[waitList])
+		!fl.FullSince.IsZero() && (fl.FullSince.UnixNano() <= st.watch.first+int64(ex.leakAfter) || st.watch.listed[waitList] || slow) ||
+		slow && fl.InFlight() > 0 && now.UnixNano()-st.watch.consumedAt[d] < int64(stallAfter/2)
 }
 
 // answeredLate says whether st, counted as a leak, got its first frame
@@ -588,6 +621,20 @@ func leakKind(st State) int {
 		return 2
 	}
 	return 0
+}
+
+// openStall returns s's open WINDOW_STALL of stream sid in dir, or nil.
+// s.mu is held.
+func (s *Session) openStall(dir Dir, sid uint32) *Finding {
+	if s.w.eng.openCodes&(1<<CodeWindowStall) == 0 {
+		return nil
+	}
+	for _, f := range s.w.eng.open {
+		if f.Code == CodeWindowStall && f.Dir == dir && f.Stream == sid {
+			return f
+		}
+	}
+	return nil
 }
 
 // isOpen says whether s has an open finding of key k. s.mu is held.

@@ -173,6 +173,10 @@ type Evidence struct {
 	// Ping: how long the other side's yamux ping has waited for the
 	// silent side's answer, where that opened KEEPALIVE; 0 otherwise.
 	Ping time.Duration
+	// Slow: a WINDOW_STALL held on across its reader's reports: how
+	// long the writer had been held when the latest came (a reader that
+	// reads a little at a time); 0 otherwise.
+	Slow time.Duration
 	// Borrowed: the silent side has sent no keepalive NOP (or ping) yet,
 	// and Every is the other side's interval (KEEPALIVE).
 	Borrowed bool
@@ -556,7 +560,7 @@ func changed(f *Finding, c *candidate) bool {
 	a, b := f.Evidence, c.ev
 	return a.Count != b.Count || a.Bytes != b.Bytes || a.Streams != b.Streams || a.Limit != b.Limit ||
 		roughAge(a.Age) != roughAge(b.Age) || f.Stream != c.stream || a.Sign != b.Sign ||
-		a.PeerGuess != b.PeerGuess || a.PeerAnswered != b.PeerAnswered
+		a.PeerGuess != b.PeerGuess || a.PeerAnswered != b.PeerAnswered || (a.Slow == 0) != (b.Slow == 0)
 }
 
 // roughAge rounds d down to a step of 1 s below 10 s, 5 s below a
@@ -824,8 +828,8 @@ func (s *Session) stallResolved(f *Finding, cands []candidate, ns int64, cfg *Fi
 	case st.flow[f.Dir].FullSince.IsZero():
 		return fmt.Sprintf("the window opened (%s)", upd)
 	case ns-st.watch.consumedAt[f.Dir] < int64(cfg.StallAfter):
-		return fmt.Sprintf("the %s read some of it (%s), though the window is still full: it reads, slower than the %s writes; WINDOW_STALL opens again, counting from that %s, if the writer is still held %s after it",
-			reader, upd, writer, strings.TrimPrefix(upd, "a "), fmtDur(cfg.StallAfter))
+		return fmt.Sprintf("the %s read some of it (%s) within %s of the writer's hold, though the window is still full: it reads; WINDOW_STALL opens again, counting from that %s, if the writer is still held %s after it",
+			reader, upd, fmtDur(cfg.StallAfter), strings.TrimPrefix(upd, "a "), fmtDur(cfg.StallAfter))
 	case slices.ContainsFunc(cands, func(c candidate) bool { return c.code == CodeSessionBlocked }):
 		return "the session is blocked: SESSION_BLOCKED says why no window opens"
 	}

@@ -81,6 +81,14 @@ func stallText(f *Finding) string {
 	ev := &f.Evidence
 	text := fmt.Sprintf("stream %d: the %s's writer has been held by a full %s window for %s — its reader, the %s, is not reading",
 		f.Stream, f.Dir.Sender(), fmtBytes(ev.Bytes), fmtDur(ev.Age), f.Dir.Reverse().Sender())
+	if ev.Slow != 0 {
+		upd := "UPD"
+		if f.Proto == Yamux {
+			upd = "window update"
+		}
+		text = fmt.Sprintf("stream %d: the %s's writer has been held by a full %s window for %s — its reader, the %s, reads, but far slower than it writes: its latest %s came after the writer had waited %s",
+			f.Stream, f.Dir.Sender(), fmtBytes(ev.Bytes), fmtDur(ev.Age), f.Dir.Reverse().Sender(), upd, fmtDur(ev.Slow))
+	}
 	if ev.Count > 1 {
 		text += fmt.Sprintf(" (%d streams of this session stalled this way)", ev.Count)
 	}

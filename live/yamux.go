@@ -311,6 +311,7 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 			fl.PeerConsumed += length
 			if length > 0 {
 				st.watch.consumedAt[dir.Reverse()] = at.UnixNano() // its reader reads
+				st.watch.heldFor[dir.Reverse()] = heldFor(fl, at)
 			}
 			// libp2p's go-yamux grows a window on any update, up to
 			// MaxStreamWindowSize (16 MiB): a delta returning more than
