@@ -291,3 +291,62 @@ func TestYamuxBlockedThroughAttach(t *testing.T) {
 		}
 	}
 }
+
+// TestYamuxKeepaliveFaultAtDefaults runs the keepalive fault over yamux at
+// yamux's default keepalive (30 s) and muxtop's default --leak-after
+// (30 s): the service freezes the fault session as it begins, with the
+// FRZE stream open; the client's first ping, 30 s in, gets no answer,
+// and yamux ends the session ConnectionWriteTimeout (10 s) later.
+// KEEPALIVE opens for the server PingAnswerLimit after that ping, before
+// the session ends, and no LEAK says a side forgot Close for the FRZE
+// stream: the frozen server left it open. Before, LEAK opened at 30 s
+// and KEEPALIVE never did: its 1.5 "intervals" of silence, 45 s, came
+// after yamux had ended the session. The pool's healthy sessions, which
+// ping and answer at the defaults, open nothing.
+func TestYamuxKeepaliveFaultAtDefaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs muxtop for 45 s")
+	}
+	t.Parallel()
+	r := startRun(t, "demo", "--protocol", "yamux", "--fault", "keepalive", "--pool", "2", "--rate", "20", "--duration", "60s")
+	r.waitFor("the fault session's end", 55*time.Second, faultSessionEnded)
+	time.Sleep(1500 * time.Millisecond) // time for another finding to show, if one would
+	recs := r.stop()
+	f := firstFinding(recs, "KEEPALIVE")
+	if f == nil {
+		t.Fatal("no KEEPALIVE before yamux ended the frozen session")
+	}
+	s, _ := theFault(t, recs, f)
+	wantField(t, f, "dir", "s2c")
+	wantField(t, f, "limit", live.PingAnswerLimit.Seconds())
+	inYamuxWords(t, f)
+	var ping, ended map[string]any
+	for _, m := range recs {
+		if m["session"] != s {
+			continue
+		}
+		if m["type"] == "frame" && m["cmd"] == "PING" && m["dir"] == "c2s" && ping == nil {
+			ping = m
+		}
+		if m["type"] == "session-ended" {
+			ended = m
+		}
+	}
+	if ping == nil || ended == nil {
+		t.Fatalf("fault session %v: ping %v, end %v", s, ping, ended)
+	}
+	opened, end := timeOf(t, f, "time"), timeOf(t, ended, "time")
+	took := opened.Sub(timeOf(t, ping, "time"))
+	t.Logf("KEEPALIVE opened %v after the client's first ping, %v before the session ended: %s", took.Round(time.Millisecond), end.Sub(opened).Round(time.Millisecond), f["text"])
+	if took < live.PingAnswerLimit || took > live.PingAnswerLimit+time.Second || !opened.Before(end) {
+		t.Errorf("KEEPALIVE opened %v after the ping, want within 1 s of PingAnswerLimit (%v), and before the session ended", took, live.PingAnswerLimit)
+	}
+	if !strings.Contains(f["text"].(string), "and the client's ping has waited 5") {
+		t.Errorf("text %q", f["text"])
+	}
+	for _, m := range ofType(recs, "finding-opened") {
+		if m["code"] != "KEEPALIVE" || m["session"] != s {
+			t.Errorf("another finding opened: %s %v: %v", m["code"], m["session"], m["text"])
+		}
+	}
+}

@@ -40,7 +40,7 @@ func TestSessionStartsAtSYN(t *testing.T) {
 	if snap := reg.Snapshot(); len(snap.Sessions) != 1 || !snap.Sessions[0].Start.Equal(t0) {
 		t.Fatalf("sessions %+v, want one that began at the SYN, %v", snap.Sessions, t0)
 	}
-	if len(fs) != 1 || fs[0].Finding.Code != live.CodeKeepalive || fs[0].Finding.Evidence.Limit.Round(10*time.Millisecond) != time.Second {
+	if len(fs) != 1 || fs[0].Finding.Code != live.CodeKeepalive || fs[0].Finding.Evidence.Every.Round(10*time.Millisecond) != time.Second {
 		t.Fatalf("findings %v, want one KEEPALIVE against a 1 s cadence", fs)
 	}
 	// The server's last NOP at 1.0015 s, a 1 s cadence: silent 2 s at 3.0015 s.

@@ -79,7 +79,7 @@ var Faults = []Fault{
 	{Name: "keepalive", Side: "client",
 		Does:       "an extra session asks the service to freeze it (FRZE), once its --keepalive interval has given the service time to send its first keepalive NOP: the service stops reading and writing it without closing it",
 		Shows:      "KEEPALIVE after 1.5 keepalive intervals of silence from the server, and at least 1 s more than one (a server frozen before its first NOP is allowed smux's default interval, 10 s, for its own); the session then ends, saying so",
-		YamuxShows: "KEEPALIVE after 1.5 keepalive intervals of silence from the server, and at least 1 s more than one; the session ends when the client's ping has had no answer for yamux's ConnectionWriteTimeout (10 s), saying so"},
+		YamuxShows: "KEEPALIVE after 1.5 keepalive intervals of silence from the server, and at least 1 s more than one, or 5 s after the client's ping the server has not answered, whichever comes first (the ping, at yamux's default 30 s interval); no LEAK for the stream the frozen server left open; the session ends when the client's ping has had no answer for yamux's ConnectionWriteTimeout (10 s), saying so"},
 	{Name: "backlog", Side: "client",
 		Does:       "an extra session asks the service to stop accepting streams on it (HOLD), then opens 5 streams a second",
 		Shows:      "UNANSWERED after --unanswered-after, once the service's keepalive NOP shows it is alive",

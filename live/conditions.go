@@ -108,8 +108,26 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	// EOF) is silent by its sender's choice from then on: only its
 	// silence up to its end counts. Bytes a resynchronisation holds
 	// unframed end a silence as a frame does (Heard).
-	var silent, overdue [2]bool
+	//
+	// Or a yamux side whose peer's latest ping has had no answer for
+	// PingAnswerLimit, with nothing from it since that ping: hashicorp
+	// yamux answers a Ping SYN at once, from its receive loop
+	// (handlePing: go s.sendNoWait(ACK)), and the pinger's keepalive ends
+	// the session when no answer came within ConnectionWriteTimeout (10 s:
+	// Ping's time.After). At the default 30 s interval, 1.5 intervals of
+	// silence came after yamux had given up (a server frozen at the
+	// session's start: its peer's first ping at 30 s, given up at 40 s,
+	// KEEPALIVE due at 45 s).
+	var silent, overdue, asked [2]bool
+	y := s.yamux()
 	for d := range 2 {
+		last := w.lastHeard(Dir(d))
+		if last == 0 {
+			last = s.start.UnixNano()
+		}
+		// asked: the other side's latest ping waits for d's answer, and d
+		// has sent nothing since it.
+		asked[d] = y.waiting[1-d] && last < y.latestAt[1-d] && !s.dirEnded[d]
 		every, floor, borrowed := w.nopEvery[d], int64(0), false
 		if every == 0 {
 			every = w.nopEvery[1-d]
@@ -122,18 +140,14 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 				floor = int64(BorrowedKeepAlive)
 			}
 		}
-		if every == 0 && s.yamux().waiting[1-d] {
+		if every == 0 && y.waiting[1-d] {
 			// The other side's first ping has no answer: the time to it
 			// is the cadence (hashicorp pings an interval in), or, had it
 			// come at once (go-yamux), d's silence is that long.
-			every = w.firstPing[1-d]
+			every, borrowed = w.firstPing[1-d], w.firstPing[1-d] != 0
 		}
-		if every == 0 || stuck[d] && !keep(CodeKeepalive, Dir(d), true, 0) || s.yamux().waiting[d] {
+		if every == 0 && !asked[d] || stuck[d] && !keep(CodeKeepalive, Dir(d), true, 0) || y.waiting[d] {
 			continue
-		}
-		last := w.lastHeard(Dir(d))
-		if last == 0 {
-			last = s.start.UnixNano()
 		}
 		limit := cfg.SilentAfter
 		if limit <= 0 {
@@ -143,13 +157,19 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		if s.dirEnded[d] {
 			until = min(ns, s.dirEndedAt[d])
 		}
-		// Overdue: a NOP is later than the cadence, and the silence may
-		// be KEEPALIVE's in a moment (UNANSWERED waits for it).
-		overdue[d] = time.Duration(until-last) >= min(time.Duration(max(every, floor)), limit)
-		if quiet := time.Duration(ns - last); time.Duration(until-last) >= limit {
+		// Overdue: a NOP is later than the cadence, or a ping waits for
+		// d's answer, and the silence may be KEEPALIVE's in a moment
+		// (UNANSWERED waits for it).
+		overdue[d] = asked[d] || every != 0 && time.Duration(until-last) >= min(time.Duration(max(every, floor)), limit)
+		quiet := time.Duration(ns - last)
+		if wait := time.Duration(ns - y.latestAt[1-d]); asked[d] && wait >= PingAnswerLimit {
 			silent[d] = true
 			cs = append(cs, candidate{code: CodeKeepalive, dir: Dir(d), hasDir: true, since: last,
-				ev: Evidence{Age: quiet, Limit: time.Duration(every), Borrowed: borrowed, Versions: vers}})
+				ev: Evidence{Age: quiet, Limit: PingAnswerLimit, Every: time.Duration(every), Ping: wait, Borrowed: borrowed, Versions: vers}})
+		} else if every != 0 && time.Duration(until-last) >= limit {
+			silent[d] = true
+			cs = append(cs, candidate{code: CodeKeepalive, dir: Dir(d), hasDir: true, since: last,
+				ev: Evidence{Age: quiet, Limit: limit, Every: time.Duration(every), Borrowed: borrowed, Versions: vers}})
 		}
 	}
 
@@ -216,24 +236,49 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	// reads, slower than the writer writes (smux v2's writer sends 256 KiB
 	// before the first UPD, whatever the reader's MaxStreamBuffer); the
 	// stall counts from its latest such UPD.
-	if s.atWindow > 0 && (s.version == 2 || s.proto == Yamux) {
+	if (s.atWindow > 0 || es.openCodes&(1<<CodeWindowStall) != 0) && (s.version == 2 || s.proto == Yamux) {
 		var stalls [2]int
 		first := len(cs)
 		n := 0
 		for st := w.lists[liveList].head; st != nil && n < maxWalk; st, n = st.watch.links[liveList].next, n+1 {
 			for d := range 2 {
 				fl := &st.flow[d]
-				if (stuck[d] || stuck[1-d]) && !keep(CodeWindowStall, Dir(d), true, st.id) ||
-					!fl.Stalled(now, cfg.StallAfter) || ns-st.watch.consumedAt[d] < int64(cfg.StallAfter) {
+				if (stuck[d] || stuck[1-d]) && !keep(CodeWindowStall, Dir(d), true, st.id) {
 					continue
+				}
+				of := s.openStall(Dir(d), st.id)
+				if !fl.Stalled(now, cfg.StallAfter) || ns-st.watch.consumedAt[d] < int64(cfg.StallAfter) {
+					// A stall holds on where the reader's latest report
+					// came to a writer held StallAfter or more, and the
+					// writer is held again: the reader reads a little at a
+					// time, far slower than the writer writes. A reader at
+					// 5 KB/s sent a UPD every 6.4 s, each opening 32 KiB
+					// that the writer filled at once: WINDOW_STALL opened
+					// StallAfter after each and resolved at the next, five
+					// in 48 s, and an alert that waits for a stall to hold
+					// (MuxtopWindowStall, for: 5m) never fired. A reader
+					// that catches up reads all that was sent, opens the
+					// window wider than the writer fills, or reports
+					// before StallAfter: resolved then. The writer has
+					// half StallAfter to fill the window a report opened
+					// (its tap sees the refill a round trip after it).
+					if of == nil || st.watch.heldFor[d] < int64(cfg.StallAfter) || st.fin[d] || st.fin[1-d] && s.proto != Yamux ||
+						fl.FullSince.IsZero() && (fl.InFlight() <= 0 || ns-st.watch.consumedAt[d] >= int64(cfg.StallAfter/2)) {
+						continue
+					}
+				}
+				since := max(fl.FullSince.UnixNano(), st.watch.consumedAt[d])
+				var slow time.Duration
+				if of != nil && of.Since.UnixNano() < since {
+					// Held on across the reader's reports: it keeps its start.
+					since, slow = of.Since.UnixNano(), time.Duration(max(st.watch.heldFor[d], 1))
 				}
 				if stalls[d]++; stalls[d] > maxStalls {
 					continue
 				}
-				since := max(fl.FullSince.UnixNano(), st.watch.consumedAt[d])
 				cs = append(cs, candidate{code: CodeWindowStall, dir: Dir(d), hasDir: true, stream: st.id,
 					since: since,
-					ev:    Evidence{Bytes: uint64(fl.Window()), Age: time.Duration(ns - since), Limit: cfg.StallAfter, Versions: vers}})
+					ev:    Evidence{Bytes: uint64(fl.Window()), Age: time.Duration(ns - since), Limit: cfg.StallAfter, Slow: slow, Versions: vers}})
 			}
 		}
 		for i := first; i < len(cs); i++ {
@@ -266,8 +311,14 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	// stream that was a LEAK before stays one), and has not ended, unless
 	// its silence passed the limit before it did. A side explains only
 	// the streams it has not closed its half of (leakExcuses.silenced).
+	// A side a ping waits on (asked) is silent from its last frame,
+	// whenever that ping came: at yamux's defaults a stream opened as the
+	// session began reaches a 30 s --leak-after as its first ping goes out,
+	// some milliseconds before or after it, and LEAK said a side forgot
+	// Close for the streams of a frozen server (a LEAK opened that moment
+	// before the ping resolves as it comes).
 	silentAt := [2]int64{math.MaxInt64, math.MaxInt64}
-	if w.leaked != [3]uint64{} && s.keepaliveAt != 0 { // keepaliveAt's line only for a session with leaks
+	if w.leaked != [3]uint64{} && (s.keepaliveAt != 0 || asked != [2]bool{}) { // keepaliveAt's line only for a session with leaks
 		for d := range 2 {
 			if s.dirEnded[d] && !silent[d] {
 				continue
@@ -276,7 +327,12 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 			if last == 0 {
 				last = s.start.UnixNano()
 			}
-			silentAt[d] = max(last, s.keepaliveAt)
+			switch {
+			case asked[d]:
+				silentAt[d] = last
+			case s.keepaliveAt != 0:
+				silentAt[d] = max(last, s.keepaliveAt)
+			}
 		}
 	}
 	// The walk only where a leak may have an excuse: a flow at its window,
@@ -285,10 +341,31 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 	// came after a side went silent. A healthy session's requests in
 	// flight are young: walking its leaks at every evaluation for them
 	// took 10 000 leaking sessions from 5 to 28 ms.
-	if wl := &w.lists[waitList]; s.atWindow > 0 || wl.head != nil && wl.headAt <= leakCut || w.answeredLate > leakCut ||
+	//
+	// Until a yamux session's first ping, a stream opened within
+	// NOPLateness of its start whose deadline came less than NOPLateness
+	// ago, after a side's last frame, waits that long for the ping that
+	// would say whether the side is frozen: hashicorp yamux's first ping
+	// comes KeepAliveInterval (30 s by default, LEAK's default too) into
+	// the session, from a timer its keepalive goroutine starts, and such
+	// a stream reaches its deadline a few milliseconds before it (the
+	// demo's keepalive fault: 7 ms). LEAK opened in those milliseconds,
+	// "a side forgot Close", for a frozen server's stream.
+	graceCut := int64(math.MaxInt64)
+	if s.proto == Yamux && s.yamux().lastPing.IsZero() {
+		graceCut = ns - int64(NOPLateness)
+	}
+	var lastAt [2]int64
+	for d := range 2 {
+		if lastAt[d] = w.lastHeard(Dir(d)); lastAt[d] == 0 {
+			lastAt[d] = s.start.UnixNano()
+		}
+	}
+	if wl := &w.lists[waitList]; s.atWindow > 0 || es.openCodes&(1<<CodeWindowStall) != 0 || wl.head != nil && wl.headAt <= leakCut || w.answeredLate > leakCut ||
+		w.leaked != [3]uint64{} && w.lists[liveList].head.watch.first+int64(cfg.LeakAfter) > graceCut ||
 		silentAt != [2]int64{math.MaxInt64, math.MaxInt64} && max(s.leakNewest, w.answeredLate)+int64(cfg.LeakAfter) > min(silentAt[0], silentAt[1]) {
 		explained = s.explainedLeaks(&oldest, now, cfg, leakExcuses{unanswered: unanswered, silent: silent, cutoff: cutoff, quiet: quiet,
-			leakAfter: cfg.LeakAfter, leakCut: leakCut, silentAt: silentAt})
+			leakAfter: cfg.LeakAfter, leakCut: leakCut, silentAt: silentAt, graceCut: graceCut, lastAt: lastAt, start: s.start.UnixNano()})
 	}
 	for k, o := range oldest {
 		if o.st == nil || w.leaked[k] <= explained[k] {
@@ -439,6 +516,14 @@ type leakExcuses struct {
 	// silentAt is, by direction, the last frame (Unix ns) of a side whose
 	// silence KEEPALIVE counts; MaxInt64 for none.
 	silentAt [2]int64
+	// graceCut: in a yamux session before its first ping, the deadline
+	// of a stream opened as the session began (within NOPLateness of
+	// start) after it (NOPLateness ago), and after a side's last frame
+	// (lastAt, by direction), waits for the ping that would show that
+	// side frozen; MaxInt64 otherwise.
+	graceCut int64
+	lastAt   [2]int64
+	start    int64 // the session's, Unix ns
 }
 
 // silenced says whether st, counted as a leak, is one a silent side
@@ -457,14 +542,15 @@ func (ex *leakExcuses) silenced(st *stream) bool {
 	}
 	// Only a side that has not sent its FIN: a server that closed its
 	// half and froze explains no client that never closed its own.
-	from := min(ex.silentAt[0], ex.silentAt[1])
+	from, last := min(ex.silentAt[0], ex.silentAt[1]), min(ex.lastAt[0], ex.lastAt[1])
 	switch st.watch.kind {
 	case 1: // half-closed by the client: the server owes its FIN
-		from = ex.silentAt[ServerToClient]
+		from, last = ex.silentAt[ServerToClient], ex.lastAt[ServerToClient]
 	case 2:
-		from = ex.silentAt[ClientToServer]
+		from, last = ex.silentAt[ClientToServer], ex.lastAt[ClientToServer]
 	}
-	return due+int64(ex.leakAfter) > from
+	deadline := due + int64(ex.leakAfter)
+	return deadline > from || deadline > ex.graceCut && deadline > last && st.watch.first-ex.start < int64(NOPLateness)
 }
 
 // holds says whether st, counted as a leak, is one a full window
@@ -475,10 +561,18 @@ func (ex *leakExcuses) silenced(st *stream) bool {
 // A writer that reached the window 1.5 s after its SYN crossed a 2 s
 // LEAK cutoff before a 1 s WINDOW_STALL's: for half a second LEAK said a
 // side forgot Close, then resolved as WINDOW_STALL opened.
+//
+// Nor one whose reader reads a little at a time: its latest report came
+// to a writer held stallAfter or more, and the writer is at the window
+// again, or has half stallAfter to be (WINDOW_STALL holds on across such
+// reports). A 5 KB/s reader's stream, older than LeakAfter, was a LEAK,
+// "a side forgot Close", for the 2 s after each refill.
 func (ex *leakExcuses) holds(st *stream, d int, now time.Time, stallAfter time.Duration) bool {
 	fl := &st.flow[d]
+	slow := st.watch.heldFor[d] >= int64(stallAfter)
 	return fl.Stalled(now, stallAfter) ||
-		!fl.FullSince.IsZero() && (fl.FullSince.UnixNano() <= st.watch.first+int64(ex.leakAfter) || st.watch.listed[waitList])
+		!fl.FullSince.IsZero() && (fl.FullSince.UnixNano() <= st.watch.first+int64(ex.leakAfter) || st.watch.listed[waitList] || slow) ||
+		slow && fl.InFlight() > 0 && now.UnixNano()-st.watch.consumedAt[d] < int64(stallAfter/2)
 }
 
 // answeredLate says whether st, counted as a leak, got its first frame
@@ -527,6 +621,20 @@ func leakKind(st State) int {
 		return 2
 	}
 	return 0
+}
+
+// openStall returns s's open WINDOW_STALL of stream sid in dir, or nil.
+// s.mu is held.
+func (s *Session) openStall(dir Dir, sid uint32) *Finding {
+	if s.w.eng.openCodes&(1<<CodeWindowStall) == 0 {
+		return nil
+	}
+	for _, f := range s.w.eng.open {
+		if f.Code == CodeWindowStall && f.Dir == dir && f.Stream == sid {
+			return f
+		}
+	}
+	return nil
 }
 
 // isOpen says whether s has an open finding of key k. s.mu is held.
@@ -620,6 +728,16 @@ const NOPLateness = time.Second
 // meanwhile (a client every 1 s and a server every 5 s gave a false
 // KEEPALIVE 2 s into every session before).
 const BorrowedKeepAlive = 10 * time.Second
+
+// PingAnswerLimit is how long a yamux ping may wait for its answer,
+// with nothing else from the side asked, before that side's silence is a
+// KEEPALIVE finding. hashicorp yamux answers a ping at once, from its
+// receive loop, whatever its streams do; its pinger ends the session
+// when the answer has not come within ConnectionWriteTimeout (10 s by
+// default). Half that leaves a round trip's delays (a retransmission, a
+// loaded host) seconds of room, and the user half of it before the
+// session ends.
+const PingAnswerLimit = 5 * time.Second
 
 // SilenceLimit is how long a direction whose keepalive comes every every
 // may be silent before it is a KEEPALIVE finding, when

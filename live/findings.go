@@ -163,11 +163,22 @@ type Evidence struct {
 	// has been held (WINDOW_STALL, SESSION_BLOCKED), the silence
 	// (KEEPALIVE), the churned sessions' mean lifetime (CHURN).
 	Age time.Duration
-	// Limit: the keepalive interval the silence is measured against
-	// (KEEPALIVE), the threshold otherwise.
+	// Limit: the threshold the finding crossed. KEEPALIVE's is the
+	// silence allowed (SilenceLimit of Every, or SilentAfter), or, opened
+	// by a yamux ping with no answer (Ping), PingAnswerLimit.
 	Limit time.Duration
+	// Every: the keepalive interval the silence is measured against
+	// (KEEPALIVE), 0 where none is known.
+	Every time.Duration
+	// Ping: how long the other side's yamux ping has waited for the
+	// silent side's answer, where that opened KEEPALIVE; 0 otherwise.
+	Ping time.Duration
+	// Slow: a WINDOW_STALL held on across its reader's reports: how
+	// long the writer had been held when the latest came (a reader that
+	// reads a little at a time); 0 otherwise.
+	Slow time.Duration
 	// Borrowed: the silent side has sent no keepalive NOP (or ping) yet,
-	// and Limit is the other side's interval (KEEPALIVE).
+	// and Every is the other side's interval (KEEPALIVE).
 	Borrowed bool
 	// Sign is what showed the block (SESSION_BLOCKED).
 	Sign BlockedSign
@@ -549,7 +560,7 @@ func changed(f *Finding, c *candidate) bool {
 	a, b := f.Evidence, c.ev
 	return a.Count != b.Count || a.Bytes != b.Bytes || a.Streams != b.Streams || a.Limit != b.Limit ||
 		roughAge(a.Age) != roughAge(b.Age) || f.Stream != c.stream || a.Sign != b.Sign ||
-		a.PeerGuess != b.PeerGuess || a.PeerAnswered != b.PeerAnswered
+		a.PeerGuess != b.PeerGuess || a.PeerAnswered != b.PeerAnswered || (a.Slow == 0) != (b.Slow == 0)
 }
 
 // roughAge rounds d down to a step of 1 s below 10 s, 5 s below a
@@ -659,6 +670,21 @@ func (s *Session) resolution(f *Finding, cands []candidate, now time.Time, ns in
 		return ""
 	}
 	switch f.Code {
+	case CodeLeak:
+		// Its streams are still old, and live: another finding's
+		// condition explains them now (explainedLeaks), such as a side
+		// gone silent while its peer's ping waits for its answer.
+		k := 0
+		if f.HasDir {
+			if f.Dir == ServerToClient {
+				k = 1
+			} else {
+				k = 2
+			}
+		}
+		if s.w.leaked[k] > 0 {
+			return "its streams are still open, but another condition explains them: a side gone silent (KEEPALIVE, as its silence lasts), a full window (WINDOW_STALL), a stream nobody accepted (UNANSWERED) or a blocked session (SESSION_BLOCKED); no side is known to have forgotten Close"
+		}
 	case CodeWindowStall:
 		return s.stallResolved(f, cands, ns, cfg)
 	case CodeUnanswered:
@@ -802,8 +828,8 @@ func (s *Session) stallResolved(f *Finding, cands []candidate, ns int64, cfg *Fi
 	case st.flow[f.Dir].FullSince.IsZero():
 		return fmt.Sprintf("the window opened (%s)", upd)
 	case ns-st.watch.consumedAt[f.Dir] < int64(cfg.StallAfter):
-		return fmt.Sprintf("the %s read some of it (%s), though the window is still full: it reads, slower than the %s writes; WINDOW_STALL opens again, counting from that %s, if the writer is still held %s after it",
-			reader, upd, writer, strings.TrimPrefix(upd, "a "), fmtDur(cfg.StallAfter))
+		return fmt.Sprintf("the %s read some of it (%s) within %s of the writer's hold, though the window is still full: it reads; WINDOW_STALL opens again, counting from that %s, if the writer is still held %s after it",
+			reader, upd, fmtDur(cfg.StallAfter), strings.TrimPrefix(upd, "a "), fmtDur(cfg.StallAfter))
 	case slices.ContainsFunc(cands, func(c candidate) bool { return c.code == CodeSessionBlocked }):
 		return "the session is blocked: SESSION_BLOCKED says why no window opens"
 	}

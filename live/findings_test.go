@@ -745,7 +745,7 @@ func TestFindingKeepalive(t *testing.T) {
 	reg.Evaluate(sec(25.1), cfg)
 	recs := expect(t, reg, "+KEEPALIVE")
 	f := recs[0].Finding
-	if f.Dir != s2c || f.Evidence.Limit != 10*time.Second || !f.Since.Equal(sec(10)) ||
+	if f.Dir != s2c || f.Evidence.Every != 10*time.Second || f.Evidence.Limit != 15*time.Second || !f.Since.Equal(sec(10)) ||
 		!strings.HasPrefix(f.Text, "the server has sent nothing, not even a keepalive NOP, for 15 s; keepalive NOPs come every 10 s") {
 		t.Errorf("keepalive: %+v", f)
 	}
@@ -851,7 +851,7 @@ func TestFindingKeepaliveCadence(t *testing.T) {
 		reg.Evaluate(sec(limit.Seconds()+0.1), cfg)
 		recs := expect(t, reg, "+KEEPALIVE")
 		f := recs[0].Finding
-		if f.Dir != s2c || f.Evidence.Limit != time.Second || !f.Evidence.Borrowed {
+		if f.Dir != s2c || f.Evidence.Every != time.Second || f.Evidence.Limit != limit || !f.Evidence.Borrowed {
 			t.Errorf("keepalive: %+v", f)
 		}
 		if want := "the server has sent nothing, not even a keepalive NOP, for 15 s, though the client's NOPs come every 1.0 s: it is frozen or gone, or its keepalive is off or slower than smux's default 10 s"; !strings.HasPrefix(f.Text, want) {
@@ -898,7 +898,7 @@ func TestFindingKeepaliveCadence(t *testing.T) {
 		expect(t, reg)
 		reg.Evaluate(sec(4.05), cfg)
 		recs := expect(t, reg, "+KEEPALIVE")
-		if f := recs[0].Finding; f.Dir != s2c || f.Evidence.Limit != time.Second || !f.Since.Equal(sec(2)) {
+		if f := recs[0].Finding; f.Dir != s2c || f.Evidence.Every != time.Second || f.Evidence.Limit != 2*time.Second || !f.Since.Equal(sec(2)) {
 			t.Errorf("keepalive: %+v", f)
 		}
 		if got := live.SilenceLimit(time.Second); got != time.Second+live.NOPLateness {

@@ -540,6 +540,7 @@ func (s *Session) upd(dir Dir, at time.Time, sid, consumed, window uint32) Anoma
 	fl := &st.flow[dir.Reverse()] // a UPD reports on data flowing the other way
 	if consumed != fl.PeerConsumed {
 		st.watch.consumedAt[dir.Reverse()] = at.UnixNano() // its reader reads
+		st.watch.heldFor[dir.Reverse()] = heldFor(fl, at)
 	}
 	fl.PeerConsumed, fl.PeerWindow, fl.HasUPD = consumed, window, true
 	if len(s.w.pendingLate) > 0 {

@@ -94,6 +94,15 @@ func (f Flow) Stalled(now time.Time, after time.Duration) bool {
 	return !f.FullSince.IsZero() && now.Sub(f.FullSince) >= after
 }
 
+// heldFor returns how long (ns) fl's writer has been held at its window
+// at at, 0 if it is not.
+func heldFor(fl *Flow, at time.Time) int64 {
+	if fl.FullSince.IsZero() {
+		return 0
+	}
+	return max(at.Sub(fl.FullSince).Nanoseconds(), 0)
+}
+
 // stream is the mutable state of one stream; its Session's lock guards it.
 type stream struct {
 	id          uint32

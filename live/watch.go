@@ -42,6 +42,12 @@ type streamWatch struct {
 	// update): a writer held at the window meanwhile has a reader that
 	// reads, slower than it writes (WINDOW_STALL counts from then).
 	consumedAt [2]int64
+	// heldFor is, per direction of the data, how long (ns) its writer
+	// had been held at its full window when that latest report came, 0
+	// if it was not: a reader that leaves its writer held StallAfter
+	// before each read is a slow one, and an open WINDOW_STALL holds
+	// across its reports (conditions.go).
+	heldFor [2]int64
 }
 
 // streamList is an intrusive list of streams: adding and removing one is

@@ -53,6 +53,9 @@ func (f *Finding) AsOf(t time.Time) *Finding {
 		return f
 	}
 	g := *f
+	if g.Evidence.Ping != 0 {
+		g.Evidence.Ping += age - f.Evidence.Age // the ping waits on
+	}
 	g.Evidence.Age = age
 	g.word()
 	return &g
@@ -78,6 +81,14 @@ func stallText(f *Finding) string {
 	ev := &f.Evidence
 	text := fmt.Sprintf("stream %d: the %s's writer has been held by a full %s window for %s — its reader, the %s, is not reading",
 		f.Stream, f.Dir.Sender(), fmtBytes(ev.Bytes), fmtDur(ev.Age), f.Dir.Reverse().Sender())
+	if ev.Slow != 0 {
+		upd := "UPD"
+		if f.Proto == Yamux {
+			upd = "window update"
+		}
+		text = fmt.Sprintf("stream %d: the %s's writer has been held by a full %s window for %s — its reader, the %s, reads, but far slower than it writes: its latest %s came after the writer had waited %s",
+			f.Stream, f.Dir.Sender(), fmtBytes(ev.Bytes), fmtDur(ev.Age), f.Dir.Reverse().Sender(), upd, fmtDur(ev.Slow))
+	}
 	if ev.Count > 1 {
 		text += fmt.Sprintf(" (%d streams of this session stalled this way)", ev.Count)
 	}
@@ -122,9 +133,21 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 		return text,
 			fmt.Sprintf("find out why the %s stopped reading the connection (a hung process, a dead path: yamux's own reader never waits for a slow stream); yamux fails each write that waits longer than ConnectionWriteTimeout (10 s), and its keepalive, whose ping cannot go out either, then ends the session", receiver)
 	case CodeKeepalive:
+		advice = fmt.Sprintf("find out why the %s stopped; the %s's yamux ends the session when a keepalive ping gets no answer within ConnectionWriteTimeout (10 s): \"keepalive timeout\" — redial then", sender, receiver)
+		switch {
+		case ev.Ping != 0:
+			// Opened by the ping: the silent side may have sent none.
+			return fmt.Sprintf("the %s has sent nothing for %s, and the %s's ping has waited %s for its answer, which yamux sends at once: it is frozen or gone",
+				sender, fmtDur(ev.Age), receiver, fmtDur(ev.Ping)), advice
+		case ev.Borrowed:
+			// It sent no ping of its own: the cadence is the other
+			// side's, whose latest ping it has not answered (yamux
+			// pings again only after the answer).
+			return fmt.Sprintf("the %s has sent nothing, not even an answer to the %s's keepalive ping, for %s; the %s's pings came every %s: it is frozen or gone",
+				sender, receiver, fmtDur(ev.Age), receiver, fmtDur(ev.Every)), advice
+		}
 		return fmt.Sprintf("the %s has sent nothing, not even a keepalive ping or its answer, for %s; its pings came every %s: it is frozen or gone",
-				sender, fmtDur(ev.Age), fmtDur(ev.Limit)),
-			fmt.Sprintf("find out why the %s stopped; the %s's yamux ends the session when a keepalive ping gets no answer within ConnectionWriteTimeout (10 s): \"keepalive timeout\" — redial then", sender, receiver)
+			sender, fmtDur(ev.Age), fmtDur(ev.Every)), advice
 	case CodeUnanswered:
 		return fmt.Sprintf("%s opened by the %s got no ACK for %s or more (the oldest, stream %d, %s ago) while the %s still sends: the %s is not accepting them",
 				plural(ev.Count, "stream"), sender, fmtDur(ev.Limit), f.Stream, fmtDur(ev.Age), receiver, receiver),
@@ -214,11 +237,11 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 	case CodeKeepalive:
 		if ev.Borrowed {
 			return fmt.Sprintf("the %s has sent nothing, not even a keepalive NOP, for %s, though the %s's NOPs come every %s: it is frozen or gone, or its keepalive is off or slower than smux's default %s; smux closes a session that receives nothing for KeepAliveTimeout (30 s by default)",
-					sender, fmtDur(ev.Age), receiver, fmtDur(ev.Limit), fmtDur(BorrowedKeepAlive)),
+					sender, fmtDur(ev.Age), receiver, fmtDur(ev.Every), fmtDur(BorrowedKeepAlive)),
 				fmt.Sprintf("find out why the %s stopped (a stuck process or event loop, a dead path or NAT mapping), or give its smux a KeepAliveInterval well under the %s's KeepAliveTimeout; the %s's smux closes this session at its KeepAliveTimeout — redial then", sender, receiver, receiver)
 		}
 		return fmt.Sprintf("the %s has sent nothing, not even a keepalive NOP, for %s; keepalive NOPs come every %s: it is frozen or gone, and smux closes a session that receives nothing for KeepAliveTimeout (30 s by default)",
-				sender, fmtDur(ev.Age), fmtDur(ev.Limit)),
+				sender, fmtDur(ev.Age), fmtDur(ev.Every)),
 			fmt.Sprintf("find out why the %s stopped (a stuck process or event loop, a dead path or NAT mapping); the %s's smux closes this session at its KeepAliveTimeout — redial then", sender, receiver)
 	case CodeUnanswered:
 		if version == 1 {

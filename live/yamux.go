@@ -29,6 +29,8 @@ type yamuxState struct {
 	// waits.
 	waiting [2]bool
 	latest  [2]uint32
+	// latestAt is when (Unix ns) each direction's latest Ping SYN came.
+	latestAt [2]int64
 }
 
 // NumGoAwayCodes is the size of GoAwaysBy's second index: yamux's three
@@ -312,6 +314,7 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 			fl.PeerConsumed += length
 			if length > 0 {
 				st.watch.consumedAt[dir.Reverse()] = at.UnixNano() // its reader reads
+				st.watch.heldFor[dir.Reverse()] = heldFor(fl, at)
 			}
 			// libp2p's go-yamux grows a window on any update, up to
 			// MaxStreamWindowSize (16 MiB): a delta returning more than
@@ -410,7 +413,7 @@ func (s *Session) yamuxPing(dir Dir, at time.Time, flags yamux.Flags, value uint
 		p := &y.pending[dir]
 		slot := &p[value%maxPendingPings]
 		*slot = pendingPing{value: value, at: at, used: true}
-		y.waiting[dir], y.latest[dir] = true, value
+		y.waiting[dir], y.latest[dir], y.latestAt[dir] = true, value, at.UnixNano()
 	case flags&yamux.ACK != 0:
 		asked := dir.Reverse()
 		y := s.yamuxW()

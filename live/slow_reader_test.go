@@ -1,0 +1,251 @@
+package live_test
+
+import (
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	hyamux "github.com/hashicorp/yamux"
+
+	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/decoder/yamux"
+	"github.com/muxtop/muxtop/internal/smuxtest"
+	"github.com/muxtop/muxtop/live"
+)
+
+// vclock is the virtual time a test's taps record at: the test moves it,
+// so that a reader that reads 1 KiB every 200 ms does so in a moment.
+type vclock struct {
+	mu     sync.Mutex
+	now    time.Time
+	n      time.Duration // frames recorded at now: 1 µs apart, in order
+	writes int
+}
+
+// vtap records what an end of a real smux or yamux session writes into
+// sess at the virtual clock's time, as the tap does: before it goes out.
+type vtap struct {
+	net.Conn
+	clk   *vclock
+	sess  *live.Session
+	dir   live.Dir
+	smux  *decoder.Decoder
+	yamux *yamux.Decoder
+}
+
+func (c *vtap) Write(p []byte) (int, error) {
+	c.clk.mu.Lock()
+	c.clk.writes++
+	for q := p; len(q) > 0; {
+		at := c.clk.now.Add(c.clk.n)
+		c.clk.n += time.Microsecond
+		if c.yamux != nil {
+			n, f, err := c.yamux.Next(q)
+			q = q[n:]
+			if f != nil {
+				c.sess.RecordYamux(c.dir, at, f)
+			}
+			if err != nil {
+				c.clk.mu.Unlock()
+				panic(err)
+			}
+			continue
+		}
+		n, f, err := c.smux.Next(q)
+		q = q[n:]
+		if f != nil {
+			c.sess.Record(c.dir, at, f)
+		}
+		if err != nil {
+			c.clk.mu.Unlock()
+			panic(err)
+		}
+	}
+	c.clk.mu.Unlock()
+	return c.Conn.Write(p)
+}
+
+// quiet waits until neither end has written for 20 ms: what a read set
+// off (a UPD, the writer's frames into the window it opened) is recorded.
+func (c *vclock) quiet() {
+	last := -1
+	for {
+		c.mu.Lock()
+		w := c.writes
+		c.mu.Unlock()
+		if w == last {
+			return
+		}
+		last = w
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// advance moves the clock to t.
+func (c *vclock) advance(t time.Time) {
+	c.mu.Lock()
+	c.now, c.n = t, 0
+	c.mu.Unlock()
+}
+
+// TestSlowReaderOneStall: a server pushes 1.5 MiB on a stream whose
+// reader, the client, reads 1 KiB every 200 ms (5 KB/s) for 80 s, then
+// catches up and reads the rest at once; real smux v2 and real yamux
+// sessions, at their default windows, recorded at a virtual clock and
+// evaluated every 200 ms at --stall-after 2 s. The reader reports each
+// half window it reads (smux v2 a UPD every 32 KiB, 6.4 s; yamux a window
+// update every 128 KiB, 25.6 s), after its writer was held all the while,
+// and the writer fills what it opens at once: that is one WINDOW_STALL,
+// open from the first hold until the reader catches up, when it resolves
+// within --stall-after / 2. Before, each report resolved it and it opened
+// again 2 s later: smux v2 opened 13 in the 80 s and yamux 4, each resolved after 4.4 s (smux v2)
+// each, and an alert that waits 5 minutes for a stall never fired. A
+// reader of 1 MB/s opens none.
+func TestSlowReaderOneStall(t *testing.T) {
+	const total = 1536 << 10
+	for _, proto := range []string{"smux v2", "yamux"} {
+		for _, slow := range []bool{true, false} {
+			name := proto + "/fast reader"
+			if slow {
+				name = proto + "/slow reader"
+			}
+			t.Run(name, func(t *testing.T) {
+				reg := live.New(live.Config{})
+				clk := &vclock{now: t0}
+				var writer io.Writer
+				var reader io.Reader
+				if proto == "yamux" {
+					sess := reg.Open(live.SessionInfo{Proto: live.Yamux}, t0)
+					a, b := net.Pipe()
+					cfg := hyamux.DefaultConfig()
+					cfg.EnableKeepAlive = false // no pings at real times
+					cfg.LogOutput = io.Discard
+					cli, err := hyamux.Client(&vtap{Conn: a, clk: clk, sess: sess, dir: live.ClientToServer, yamux: yamux.New(64)}, cfg)
+					if err != nil {
+						t.Fatal(err)
+					}
+					srv, err := hyamux.Server(&vtap{Conn: b, clk: clk, sess: sess, dir: live.ServerToClient, yamux: yamux.New(64)}, cfg)
+					if err != nil {
+						t.Fatal(err)
+					}
+					t.Cleanup(func() { cli.Close(); srv.Close() })
+					st, err := cli.OpenStream()
+					if err != nil {
+						t.Fatal(err)
+					}
+					st.Write([]byte("GET"))
+					acc, err := srv.AcceptStream()
+					if err != nil {
+						t.Fatal(err)
+					}
+					reader, writer = st, acc
+				} else {
+					sess := reg.Open(live.SessionInfo{Client: "127.0.0.1:1000", Server: "127.0.0.1:9000", Tap: live.Client, Label: "test"}, t0)
+					cfg := smuxtest.Config(2)
+					cfg.KeepAliveDisabled = true // no NOPs at real times
+					cli, srv := smuxtest.Pair(t, cfg,
+						func(c net.Conn) net.Conn {
+							return &vtap{Conn: c, clk: clk, sess: sess, dir: live.ClientToServer, smux: decoder.New(64)}
+						},
+						func(c net.Conn) net.Conn {
+							return &vtap{Conn: c, clk: clk, sess: sess, dir: live.ServerToClient, smux: decoder.New(64)}
+						})
+					st, err := cli.OpenStream()
+					if err != nil {
+						t.Fatal(err)
+					}
+					st.Write([]byte("GET"))
+					acc, err := srv.AcceptStream()
+					if err != nil {
+						t.Fatal(err)
+					}
+					reader, writer = st, acc
+				}
+				go writer.Write(make([]byte, total)) // it pushes, as far as the window lets it
+				clk.quiet()
+				cfg := live.FindingsConfig{StallAfter: 2 * time.Second, UnansweredAfter: time.Hour, Churn: -1} // --leak-after 30 s: the stream lives 80 s
+				step := 200 * time.Millisecond
+				per := 1 << 10 // 5 KB/s
+				if !slow {
+					per = 200 << 10 // 1 MB/s
+				}
+				buf := make([]byte, per)
+				read := 0
+				at := t0
+				for ; at.Before(t0.Add(80*time.Second)) && read < total; at = at.Add(step) {
+					clk.advance(at)
+					clk.mu.Lock()
+					before := clk.writes
+					clk.mu.Unlock()
+					n, err := io.ReadFull(reader, buf[:min(per, total-read)])
+					if err != nil {
+						t.Fatal(err)
+					}
+					read += n
+					clk.mu.Lock()
+					reported := clk.writes != before
+					clk.mu.Unlock()
+					if reported { // a UPD: the writer fills what it opened
+						clk.quiet()
+					}
+					reg.Evaluate(at, cfg)
+					for _, f := range reg.Snapshot().Findings {
+						if f.Code != live.CodeWindowStall {
+							t.Fatalf("at %v: %v: %s", at.Sub(t0), f.Code, f.Text)
+						}
+					}
+				}
+				stalls := func() (opened, resolved []*live.Finding) {
+					recs, _ := reg.Frames(live.Query{From: 1}, nil)
+					for _, r := range recs {
+						if r.Finding != nil && r.Finding.Code == live.CodeWindowStall {
+							switch r.Kind {
+							case live.FindingOpened:
+								opened = append(opened, r.Finding)
+							case live.FindingResolved:
+								resolved = append(resolved, r.Finding)
+							}
+						}
+					}
+					return
+				}
+				opened, resolved := stalls()
+				if !slow {
+					if len(opened) > 0 {
+						t.Fatalf("a reader of 1 MB/s: %s", opened[0].Text)
+					}
+					return
+				}
+				if len(opened) != 1 || len(resolved) != 0 {
+					for _, f := range append(opened, resolved...) {
+						t.Logf("%v opened at %v, resolved at %v: %s (%s)", f.Code, f.Opened.Sub(t0), f.Resolved.Sub(t0), f.Text, f.Why)
+					}
+					t.Fatalf("a slow reader's 80 s: %d WINDOW_STALL opened, %d resolved; want one, open", len(opened), len(resolved))
+				}
+				open := reg.Snapshot().Findings
+				if len(open) != 1 || open[0].Code != live.CodeWindowStall || open[0].Evidence.Slow < cfg.StallAfter ||
+					!strings.Contains(open[0].Text, "reads, but far slower than it writes") {
+					t.Fatalf("open at 80 s: %+v, want the one WINDOW_STALL, saying its reader reads slowly", open)
+				}
+				t.Logf("at 80 s: %s", open[0].Text)
+				// The reader catches up: it reads the rest at once.
+				caught := at
+				clk.advance(caught)
+				if _, err := io.ReadFull(reader, make([]byte, total-read)); err != nil {
+					t.Fatal(err)
+				}
+				clk.quiet()
+				for ; !at.After(caught.Add(cfg.StallAfter)); at = at.Add(step) {
+					reg.Evaluate(at, cfg)
+				}
+				if _, resolved = stalls(); len(resolved) != 1 || resolved[0].Resolved.After(caught.Add(cfg.StallAfter/2)) {
+					t.Fatalf("the reader caught up at %v: resolved %v, want within --stall-after / 2", caught.Sub(t0), resolved)
+				}
+				t.Logf("resolved %v after the reader caught up: %s", resolved[0].Resolved.Sub(caught), resolved[0].Why)
+			})
+		}
+	}
+}
