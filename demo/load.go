@@ -58,7 +58,7 @@ type LoadStats struct {
 	OK        uint64 // answered 200 with a number
 	Errors    uint64 // failed: transport error, non-200 status or a bad body
 	Skipped   uint64 // not sent because MaxInFlight were outstanding
-	Canceled  uint64 // cut short because the load was stopped
+	Canceled  uint64 // cut short because the load was stopped: still out drainGrace after it
 	InFlight  int    // outstanding now
 
 	LastError string // the latest failure, one line; "" if none
@@ -67,6 +67,11 @@ type LoadStats struct {
 	// requests (up to 1024 of them); zero before the first.
 	P50, P99 time.Duration
 }
+
+// drainGrace is how long the requests in flight when the load stops may
+// take to finish before they are cancelled: a healthy gateway answers in
+// a millisecond or so, and a hung one must not hold up the demo's exit.
+const drainGrace = 500 * time.Millisecond
 
 // Load is a running load generator: it GETs one URL at a steady rate with
 // real HTTP and counts what comes back.
@@ -78,10 +83,16 @@ type Load struct {
 	client     *http.Client
 	sem        chan struct{} // one token per request in flight
 
-	ctx    context.Context
+	ctx    context.Context // done when the load is stopped: no new request
 	cancel context.CancelFunc
-	done   chan struct{} // closed when run has returned and every request ended
-	wg     sync.WaitGroup
+	// reqCtx is the requests': it ends drainGrace after ctx, so that
+	// requests in flight when the load stops finish as a client's would,
+	// rather than each closing its stream under the answer on its way
+	// (which the service's tap rightly calls DATA_AFTER_CLOSE).
+	reqCtx    context.Context
+	reqCancel context.CancelFunc
+	done      chan struct{} // closed when run has returned and every request ended
+	wg        sync.WaitGroup
 
 	mu        sync.Mutex
 	stats     LoadStats
@@ -131,10 +142,23 @@ func StartLoad(ctx context.Context, url string, cfg LoadConfig) (*Load, error) {
 	}
 	l.stats.Rate = rate
 	l.ctx, l.cancel = context.WithCancel(ctx)
+	l.reqCtx, l.reqCancel = context.WithCancel(context.WithoutCancel(ctx))
 	go func() {
 		defer close(l.done)
 		l.run()
-		l.wg.Wait()
+		drained := make(chan struct{})
+		go func() { // owned by this goroutine, which waits for it
+			l.wg.Wait()
+			close(drained)
+		}()
+		grace := time.NewTimer(drainGrace)
+		select {
+		case <-drained:
+		case <-grace.C:
+		}
+		grace.Stop()
+		l.reqCancel()
+		<-drained
 		tr.CloseIdleConnections()
 	}()
 	return l, nil
@@ -185,7 +209,7 @@ func (l *Load) request() {
 	elapsed := time.Since(start)
 
 	switch {
-	case err != nil && l.ctx.Err() != nil:
+	case err != nil && l.reqCtx.Err() != nil:
 		l.count(func(s *LoadStats) { s.InFlight--; s.Canceled++ })
 	case err != nil:
 		l.count(func(s *LoadStats) { s.InFlight--; s.Errors++; s.LastError = oneLine(err.Error()) })
@@ -205,7 +229,7 @@ func (l *Load) request() {
 
 // get performs one request and parses its answer.
 func (l *Load) get() (uint64, error) {
-	req, err := http.NewRequestWithContext(l.ctx, http.MethodGet, l.url, nil)
+	req, err := http.NewRequestWithContext(l.reqCtx, http.MethodGet, l.url, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -261,8 +285,9 @@ func (l *Load) Wait() {
 	<-l.done
 }
 
-// Close stops the load, cancels the requests in flight and waits for them.
-// It is safe to call more than once.
+// Close stops the load, gives the requests in flight drainGrace to finish,
+// cancels those still out and waits for them. It is safe to call more
+// than once.
 func (l *Load) Close() error {
 	l.cancel()
 	<-l.done
