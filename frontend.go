@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -294,14 +295,26 @@ func (f *watchFlags) watch(ctx context.Context, cmd *cobra.Command, s session) e
 	// Deferred first, so it runs last: Prometheus can read the final
 	// counts until the summary is out.
 	defer stopMetrics()
-	stopFindings := func() {}
+	stopFindings, conclude := func() {}, func() {}
 	if !s.diagnoses {
-		stopFindings = startFindings(s.reg, f.findingsConfig())
+		cfg := f.findingsConfig()
+		stopFindings = startFindings(s.reg, cfg)
+		// The watched sessions end as the system stops, after the last
+		// evaluation: Conclude resolves their findings as the next
+		// evaluation would ("the session ended"), so that the records
+		// before the summary, and the summary's open findings, agree with
+		// its live_sessions. The summary's leaks stay those counted before
+		// the system stopped (headless.closing reads them first).
+		conclude = func() { s.reg.Conclude(s.reg.Now(), cfg) }
 	}
+	var once sync.Once
 	stop := func() {
-		stopFindings()
-		s.sys.Close()
-		<-stopped
+		once.Do(func() {
+			stopFindings()
+			s.sys.Close()
+			<-stopped
+			conclude()
+		})
 	}
 	defer stop()
 
