@@ -65,6 +65,10 @@ type ConnRecorder interface {
 	Write(dir live.Dir, at time.Time, p []byte)
 	// End records that direction dir ended at time at.
 	End(dir live.Dir, at time.Time)
+	// Reset records that the sender of direction dir reset the
+	// connection at time at, which ends it both ways: Ends that follow,
+	// of either direction, record nothing more.
+	Reset(dir live.Dir, at time.Time)
 }
 
 // heldChunk is a chunk of bytes fed to a resynchronising decoder: the
