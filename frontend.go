@@ -211,6 +211,10 @@ type session struct {
 	warn   string             // optional line said once: on stderr in plain and json mode, as a notice in the UI
 	status func() live.Status // optional: the watched system's figures
 	done   func() bool        // optional: what is watched has no more to give (a capture read whole)
+	// idle, if not nil, says for how long, by the wall clock, what is
+	// watched has given nothing, once that is long enough to say (0
+	// otherwise): read -, whose capture's clock stands still meanwhile.
+	idle func() time.Duration
 	// printed, if not nil, is kept at the seq of the next record the plain
 	// or JSON printer will print: read paces itself by it.
 	printed *atomic.Uint64

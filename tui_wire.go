@@ -20,6 +20,7 @@ func runTUI(ctx context.Context, s session, f *watchFlags, stop func(), stdout i
 		Mouse:      f.mouse,
 		Status:     s.status,
 		Done:       s.done,
+		Idle:       s.idle,
 	})
 	_, serr := headless.Finish(stdout, s.reg, f.closing(headless.Plain, stop, s))
 	return errors.Join(err, serr)
