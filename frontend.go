@@ -304,12 +304,14 @@ func (f *watchFlags) watch(ctx context.Context, cmd *cobra.Command, s session) e
 		cfg := f.findingsConfig()
 		stopFindings = startFindings(s.reg, cfg)
 		// The watched sessions end as the system stops, after the last
-		// evaluation: Conclude resolves their findings as the next
-		// evaluation would ("the session ended"), so that the records
-		// before the summary, and the summary's open findings, agree with
-		// its live_sessions. The summary's leaks stay those counted before
-		// the system stopped (headless.closing reads them first).
-		conclude = func() { s.reg.Conclude(s.reg.Now(), cfg) }
+		// evaluation: their findings resolve as the next evaluation would
+		// resolve them ("the session ended"), so that the records before
+		// the summary, and the summary's open findings, agree with its
+		// live_sessions. Not Conclude: an evaluation of the shutdown would
+		// open findings of the shutdown's doing. The summary's leaks stay
+		// those counted before the system stopped (headless.closing reads
+		// them first).
+		conclude = func() { s.reg.ResolveEnded(s.reg.Now()) }
 	}
 	var once sync.Once
 	stop := func() {
