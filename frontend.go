@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -210,6 +211,10 @@ type session struct {
 	warn   string             // optional line said once: on stderr in plain and json mode, as a notice in the UI
 	status func() live.Status // optional: the watched system's figures
 	done   func() bool        // optional: what is watched has no more to give (a capture read whole)
+	// idle, if not nil, says for how long, by the wall clock, what is
+	// watched has given nothing, once that is long enough to say (0
+	// otherwise): read -, whose capture's clock stands still meanwhile.
+	idle func() time.Duration
 	// printed, if not nil, is kept at the seq of the next record the plain
 	// or JSON printer will print: read paces itself by it.
 	printed *atomic.Uint64
@@ -294,14 +299,28 @@ func (f *watchFlags) watch(ctx context.Context, cmd *cobra.Command, s session) e
 	// Deferred first, so it runs last: Prometheus can read the final
 	// counts until the summary is out.
 	defer stopMetrics()
-	stopFindings := func() {}
+	stopFindings, conclude := func() {}, func() {}
 	if !s.diagnoses {
-		stopFindings = startFindings(s.reg, f.findingsConfig())
+		cfg := f.findingsConfig()
+		stopFindings = startFindings(s.reg, cfg)
+		// The watched sessions end as the system stops, after the last
+		// evaluation: their findings resolve as the next evaluation would
+		// resolve them ("the session ended"), so that the records before
+		// the summary, and the summary's open findings, agree with its
+		// live_sessions. Not Conclude: an evaluation of the shutdown would
+		// open findings of the shutdown's doing. The summary's leaks stay
+		// those counted before the system stopped (headless.closing reads
+		// them first).
+		conclude = func() { s.reg.ResolveEnded(s.reg.Now()) }
 	}
+	var once sync.Once
 	stop := func() {
-		stopFindings()
-		s.sys.Close()
-		<-stopped
+		once.Do(func() {
+			stopFindings()
+			s.sys.Close()
+			<-stopped
+			conclude()
+		})
 	}
 	defer stop()
 

@@ -102,7 +102,7 @@ func newReadCmd() *cobra.Command {
 			if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
 				size = st.Size()
 			}
-			cr := &countingReader{r: f}
+			cr := newCountingReader(f, time.Now)
 			opened := func() bool { return true }
 			waitCtx, start := cmd.Context(), time.Now()
 			if pipe {
@@ -163,11 +163,28 @@ func newReadCmd() *cobra.Command {
 			if !filter.Empty() {
 				title += " · " + filter.String()
 			}
+			// From a pipe, a capture's clock stands still while no packet
+			// comes: the wall clock says how long (tcpdump over ssh whose
+			// service went silent, or whose link stalled).
+			var idle func() time.Duration
+			if args[0] == "-" && size == 0 {
+				idle = func() time.Duration {
+					finished := sys.finished.Load() // set after stopped
+					return cr.quiet(finished, sys.stopped.Load())
+				}
+				if watch.output != "tui" {
+					t := time.NewTicker(time.Second)
+					defer t.Stop()
+					stopSaying := sayNoInput(t.C, idle, cmd.ErrOrStderr())
+					defer stopSaying()
+				}
+			}
 			err = watch.watch(cmd.Context(), cmd, session{
 				reg:       reg,
 				sys:       sys,
 				title:     title,
-				status:    func() live.Status { return readStatus(rd, sys, cr.n.Load(), size) },
+				idle:      idle,
+				status:    func() live.Status { return readStatus(rd, sys, cr.n.Load(), size, idle) },
 				done:      sys.finished.Load,
 				printed:   printed,
 				diagnoses: true,
@@ -234,16 +251,90 @@ func paceTo(reg *live.Registry, printed *atomic.Uint64) func(context.Context) {
 	}
 }
 
-// countingReader counts the bytes read through it: read's progress.
+// noInputAfter is how long a pipe's read waits for bytes before read
+// says that no input comes, and that its rates are the last packet's.
+const noInputAfter = 3 * time.Second
+
+// countingReader counts the bytes read through it, read's progress, and
+// notes since when, by its clock, a read of it has waited for bytes.
 type countingReader struct {
-	r io.Reader
-	n atomic.Int64
+	r       io.Reader
+	n       atomic.Int64
+	now     func() time.Time
+	waiting atomic.Int64 // when the read waiting for bytes began, in Unix ns; 0: none waits
+	cut     atomic.Int64 // how long the last read that got nothing had waited, in ns
+}
+
+func newCountingReader(r io.Reader, now func() time.Time) *countingReader {
+	return &countingReader{r: r, now: now}
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
+	start := c.now()
+	c.waiting.Store(start.UnixNano())
 	n, err := c.r.Read(p)
+	if n == 0 && err != nil {
+		c.cut.Store(int64(c.now().Sub(start)))
+	}
+	c.waiting.Store(0)
 	c.n.Add(int64(n))
 	return n, err
+}
+
+// quiet says for how long a read has waited for bytes, in whole seconds,
+// once that is noInputAfter or more, else 0. Once the read is over
+// (finished), it is 0, unless the read was stopped (q, an interrupt,
+// --duration) in such a wait: then how long that wait was, for the
+// summary. A reader that does not read, the printer being behind, is not
+// waiting for input.
+func (c *countingReader) quiet(finished, stopped bool) time.Duration {
+	var d time.Duration
+	switch since := c.waiting.Load(); {
+	case finished && stopped:
+		d = time.Duration(c.cut.Load())
+	case finished || since == 0:
+		return 0
+	default:
+		d = c.now().Sub(time.Unix(0, since))
+	}
+	if d < noInputAfter {
+		return 0
+	}
+	return d.Truncate(time.Second)
+}
+
+// sayNoInput says on w, at each tick, when input stops coming (idle, once
+// it is not 0) and when it resumes, for plain and JSON output, whose
+// records stop as the capture's clock does: "read -: no input for 3s …",
+// then "read -: input resumed, after 14s or more without". stop ends it and waits.
+func sayNoInput(ticks <-chan time.Time, idle func() time.Duration, w io.Writer) (stop func()) {
+	done, quit := make(chan struct{}), make(chan struct{})
+	go func() { // owned by stop, which waits for it
+		defer close(done)
+		var last time.Duration // the latest idle said or seen, 0 while input comes
+		for {
+			select {
+			case <-quit:
+				return
+			case <-ticks:
+			}
+			d := idle()
+			switch {
+			case d > 0 && last == 0:
+				fmt.Fprintf(w, "muxtop: read -: no input for %v: the capture's clock, packet time, stands still until the next packet\n", d)
+			case d == 0 && last > 0:
+				fmt.Fprintf(w, "muxtop: read -: input resumed, after %v or more without\n", last)
+			}
+			last = d
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(quit)
+			<-done
+		})
+	}
 }
 
 // readSystem reads a capture in the background. In the UI it stays up
@@ -333,7 +424,10 @@ func pollableStdin() *os.File {
 }
 
 // readStatus is read's progress and what it found.
-func readStatus(rd *pcap.Reader, s *readSystem, pos, size int64) live.Status {
+// idle, if not nil, says how long no input has come (countingReader.quiet):
+// from then on the status says so, "no input for 14s" (JSON: no_input, in
+// seconds).
+func readStatus(rd *pcap.Reader, s *readSystem, pos, size int64, idle func() time.Duration) live.Status {
 	st := rd.Stats()
 	progress := "reading"
 	if s.finished.Load() {
@@ -347,7 +441,13 @@ func readStatus(rd *pcap.Reader, s *readSystem, pos, size int64) live.Status {
 	} else if size > 0 {
 		progress = fmt.Sprintf("%d%%", min(100, pos*100/size))
 	}
-	return readStatusOf(st, progress)
+	status := readStatusOf(st, progress)
+	if idle != nil {
+		if d := idle(); d > 0 {
+			status = append(status, live.StatusField{Key: "no_input", Label: "no input for", Value: d})
+		}
+	}
+	return status
 }
 
 // readStatusOf is read's status: how far it has read (progress) and the

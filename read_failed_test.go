@@ -61,7 +61,7 @@ func TestReadFailedTellsAtOnce(t *testing.T) {
 		t.Errorf("failed was told %v, want the damaged record's error", err)
 	}
 	sys.Close()
-	if got := readStatus(rd, sys, 0, 0)[0].Value; got != "failed" {
+	if got := readStatus(rd, sys, 0, 0, nil)[0].Value; got != "failed" {
 		t.Errorf("read's status once failed: %v, want failed", got)
 	}
 }

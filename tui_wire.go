@@ -20,6 +20,7 @@ func runTUI(ctx context.Context, s session, f *watchFlags, stop func(), stdout i
 		Mouse:      f.mouse,
 		Status:     s.status,
 		Done:       s.done,
+		Idle:       s.idle,
 	})
 	o := f.closing(headless.Plain, stop, s)
 	o.GroupFindings = true // a line for the findings alike: a redialling client makes hundreds

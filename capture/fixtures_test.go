@@ -19,6 +19,7 @@ import (
 	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/pcapout"
+	"github.com/muxtop/muxtop/tap"
 )
 
 var update = flag.Bool("update", false, "regenerate the capture fixtures in testdata/ from new real smux and yamux traffic")
@@ -372,7 +373,7 @@ func expect(t *testing.T, base []pkt, server uint16, lost []int, joined, cut int
 		}
 		why := "" // why the next whole frame is a resynchronisation's, if it is
 		if joined >= 0 && len(resume[d]) > 0 {
-			why = "joined mid-stream at offset %d, %d bytes skipped"
+			why = "joined"
 		}
 		from := origin // where the arrived bytes not yet counted begin
 		for _, f := range res {
@@ -409,7 +410,11 @@ func expect(t *testing.T, base []pkt, server uint16, lost []int, joined, cut int
 						n++
 					}
 				}
-				resyncs[d] = append(resyncs[d], fmt.Sprintf("off=%d "+why, f.off-origin, f.off-origin, n))
+				detail := fmt.Sprintf(why, f.off-origin, n)
+				if why == "joined" {
+					detail = tap.JoinedDetail(f.off-origin, n)
+				}
+				resyncs[d] = append(resyncs[d], fmt.Sprintf("off=%d %s", f.off-origin, detail))
 				why = ""
 			}
 			from = f.off + f.size

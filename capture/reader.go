@@ -613,7 +613,8 @@ type conn struct {
 	started  [2]bool // by live.Dir: the direction's first bytes have come
 	ended    [2]bool
 	rst      bool
-	rstDir   live.Dir // the direction of the latest RST
+	rstDir   live.Dir         // the direction of the latest RST
+	rec      tap.ConnRecorder // nil, or where the decoded connection is recorded (--write)
 	last     time.Time
 	complete bool // reassembly is done with it
 	// next is, per direction, the sequence number of the next byte
@@ -830,6 +831,9 @@ func (c *conn) ReassemblyComplete(ac reassembly.AssemblerContext) bool {
 		return true
 	}
 	finished := c.rst || (c.ended[0] && c.ended[1])
+	if c.rst && c.rec != nil {
+		c.rec.Reset(c.rstDir, at) // written as the capture saw it end: reset, by that end
+	}
 	for d := range live.Dir(2) {
 		// Bytes sent, as a FIN or the peer's ACK shows, that the capture
 		// never had, at the end where nothing came after them.
@@ -1288,6 +1292,7 @@ func (c *conn) open(at time.Time) {
 			c.feed[d].Record(rec)
 		}
 	}
+	c.rec = rec
 }
 
 // endDir ends a direction: at its FIN (report: a frame it cut is

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/muxtop/muxtop/capture"
 	"github.com/muxtop/muxtop/internal/smuxtest"
@@ -212,4 +213,59 @@ func tcpdumpPath(t *testing.T) string {
 	}
 	t.Skip("tcpdump is not installed")
 	return ""
+}
+
+// TestRewriteReset: a capture whose connection ended by a RST, read with
+// a Recorder as sniff --write reads, is written with a RST, so that a
+// read of the file written ends the session reset too, not EOF.
+func TestRewriteReset(t *testing.T) {
+	// The capture: a yamux stream opened and answered, then the server's RST.
+	src := filepath.Join(t.TempDir(), "src.pcapng")
+	w, err := pcapout.Create(src, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := w.Conn("127.0.0.1:40000", "127.0.0.1:9000", at)
+	c.Write(live.ClientToServer, at, []byte{0, 1, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0})                     // WINDOW_UPDATE SYN, stream 1
+	c.Write(live.ClientToServer, at, []byte{0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 4, 'p', 'i', 'n', 'g'}) // DATA
+	c.Write(live.ServerToClient, at, []byte{0, 1, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0})                     // WINDOW_UPDATE ACK
+	c.Reset(live.ServerToClient, at.Add(time.Millisecond))
+	c.End(live.ServerToClient, at.Add(time.Millisecond)) // nothing: the RST ended it
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := readFile(t, src, capture.Filter{})
+	if len(want.Sessions) != 1 || want.Sessions[0].Reason != live.Reset {
+		t.Fatalf("the capture written with a RST: %d sessions, want one ended reset", len(want.Sessions))
+	}
+	tcpdumpReads(t, src)
+
+	path := filepath.Join(t.TempDir(), "w.pcapng")
+	if w, err = pcapout.Create(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	file, err := capture.Open(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := new(capture.Clock)
+	clock.Set(file.Start())
+	reg := live.New(live.Config{Clock: clock.Now})
+	if err := capture.NewReader(capture.Config{Registry: reg, Clock: clock, Recorder: w}).Run(context.Background(), file); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := readFile(t, path, capture.Filter{})
+	if len(got.Sessions) != 1 || got.Sessions[0].Reason != live.Reset {
+		t.Fatalf("read of the file the capture's read wrote: %d sessions, ended %v; want one, reset", len(got.Sessions), got.Sessions[0].Reason)
+	}
+	tcpdumpReads(t, path)
 }

@@ -1,6 +1,10 @@
 package live
 
-import "time"
+import (
+	"cmp"
+	"slices"
+	"time"
+)
 
 // Conclude is the last evaluation of what has no more to give, such as a
 // capture read to its end: Evaluate at now, then what the evaluation after
@@ -32,6 +36,41 @@ func (r *Registry) Conclude(now time.Time, cfg FindingsConfig) {
 		}
 	}
 	clear(e.sessions)
+	if e.dirty {
+		e.publish()
+	}
+}
+
+// ResolveEnded resolves the open findings of the sessions that have ended,
+// "the session ended (…)", without evaluating them again: the end of a
+// live run, whose last evaluation came before the watched system's
+// shutdown ended its sessions. Conclude would evaluate the shutdown itself
+// (a reply the shutdown cut after a FIN is DATA_AFTER_CLOSE), which is not
+// the system's doing. A finding of no one session (CHURN) stays open, as
+// do those of sessions still live.
+func (r *Registry) ResolveEnded(now time.Time) {
+	e := &r.eng
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	type ended struct {
+		of  openFinding
+		why string
+	}
+	var over []ended
+	for _, of := range e.open {
+		if of.s == nil {
+			continue
+		}
+		of.s.mu.Lock()
+		if of.s.ended {
+			over = append(over, ended{of, of.s.endWhy()})
+		}
+		of.s.mu.Unlock()
+	}
+	slices.SortFunc(over, func(a, b ended) int { return cmp.Compare(a.of.f.ID, b.of.f.ID) })
+	for _, o := range over {
+		e.apply(r, change{old: o.of.f, new: nil, s: o.of.s}, now, o.why)
+	}
 	if e.dirty {
 		e.publish()
 	}

@@ -32,3 +32,33 @@ func TestConcludeResolvesEndedSessions(t *testing.T) {
 		t.Errorf("open after Conclude: %d findings, %d critical; want the live session's alone", len(snap.Findings), snap.FindingCounts[live.Critical])
 	}
 }
+
+// TestResolveEndedEvaluatesNothing: ResolveEnded, the end of a live run,
+// resolves the findings open on sessions that have ended since the last
+// evaluation, and opens none: what a session did as the shutdown ended it
+// (a violation on its last bytes) is not evaluated. A session still live
+// keeps its finding.
+func TestResolveEndedEvaluatesNothing(t *testing.T) {
+	reg := live.New(live.Config{})
+	var h decoder.Header
+	copy(h[:], "GET / HT")
+	ended := openSession(reg, 1)
+	ended.s.Violation(c2s, sec(0), &decoder.Violation{Code: decoder.BadVersion, Header: h})
+	alive := openSession(reg, 1)
+	alive.s.Violation(c2s, sec(0), &decoder.Violation{Code: decoder.BadVersion, Header: h})
+	reg.Evaluate(sec(0.01), live.FindingsConfig{Churn: -1}) // the run's last evaluation
+	ended.s.End(sec(0.02), live.Shutdown, nil)              // then the shutdown
+	late := openSession(reg, 1)                             // and what it did, unevaluated
+	late.s.Violation(c2s, sec(0.02), &decoder.Violation{Code: decoder.BadVersion, Header: h})
+	late.s.End(sec(0.02), live.Shutdown, nil)
+
+	reg.ResolveEnded(sec(0.05))
+	recs := expect(t, reg, "+PROTOCOL", "+PROTOCOL", "-PROTOCOL")
+	if f := recs[2].Finding; f.Session != ended.s.ID() || !strings.HasPrefix(f.Why, "the session ended (") || !f.Resolved.Equal(sec(0.05)) {
+		t.Errorf("resolved: session %d at %v because %q; want session %d's, as it ended", f.Session, f.Resolved, f.Why, ended.s.ID())
+	}
+	snap := reg.Snapshot()
+	if len(snap.Findings) != 1 || snap.Findings[0].Session != alive.s.ID() {
+		t.Errorf("open after ResolveEnded: %d findings; want the live session's alone", len(snap.Findings))
+	}
+}

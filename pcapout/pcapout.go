@@ -2,7 +2,8 @@
 // a pcapng capture that tcpdump and Wireshark open and follow: each
 // connection becomes a TCP connection of synthesized Ethernet/IP/TCP
 // packets, with a SYN handshake, sequence and acknowledgement numbers that
-// count every byte, and a FIN for each direction that ends.
+// count every byte, and a FIN for each direction that ends, or a RST from
+// the end that reset the connection.
 //
 // The data path never waits for the file: Write copies the bytes into a
 // bounded queue that one goroutine drains to the file. Bytes that find the
@@ -87,6 +88,7 @@ const (
 	opened eventKind = iota
 	data
 	fin
+	rst
 )
 
 // Create creates the file path and returns a Writer to it that stops
@@ -231,6 +233,7 @@ type Conn struct {
 	seq   [2]uint32 // initial sequence numbers
 	acked [2]uint32 // the highest offset of each direction written
 	fins  [2]bool
+	reset bool // a RST was written: the connection is over
 }
 
 // Write records that p passed in direction dir at time at. p is copied.
@@ -252,6 +255,13 @@ func (c *Conn) End(dir live.Dir, at time.Time) {
 	}
 	c.done[dir] = true
 	c.w.send(event{c: c, kind: fin, dir: dir, at: at, off: c.off[dir]})
+}
+
+// Reset records that the sender of direction dir reset the connection at
+// time at: a RST from that end. What either direction sends or ends after
+// it is not written.
+func (c *Conn) Reset(dir live.Dir, at time.Time) {
+	c.w.send(event{c: c, kind: rst, dir: dir, at: at})
 }
 
 // countWriter counts the bytes written through it.
@@ -279,6 +289,9 @@ func (w *Writer) run() {
 			continue
 		}
 		c := e.c
+		if c.reset {
+			continue // after the RST, nothing crossed: bytes fed before a write that failed
+		}
 		switch e.kind {
 		case opened:
 			c.seq = [2]uint32{s.isn(), s.isn()}
@@ -299,6 +312,15 @@ func (w *Writer) run() {
 			c.fins[e.dir] = true
 			// The other end acknowledges the FIN.
 			w.packet(s, c, e.dir.Reverse(), e.at, tcpACK, c.acked[e.dir.Reverse()], nil)
+		case rst:
+			// At the end of what the resetting end sent: the reader
+			// takes the connection as reset, by that end.
+			c.reset = true
+			off := c.acked[e.dir]
+			if c.fins[e.dir] {
+				off++ // after its FIN
+			}
+			w.packet(s, c, e.dir, e.at, tcpACK|tcpRST, off, nil)
 		}
 		if w.written.Load()+int64(w.buf.Buffered()) >= w.limit {
 			w.full.Store(true)

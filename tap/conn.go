@@ -148,9 +148,13 @@ func (c *Conn) Read(p []byte) (int, error) {
 		c.in.Feed(p[:n], time.Time{})
 	}
 	if err != nil && !temporary(err) {
+		now := time.Now()
+		if c.in.rec != nil && isReset(err) {
+			c.in.rec.Reset(c.in.dir, now) // the peer reset the connection
+		}
 		// A frame cut short by the peer's end is TRUNCATED; one this end
 		// stopped reading by closing the conn itself is not.
-		c.in.End(time.Now(), !errors.Is(err, net.ErrClosed))
+		c.in.End(now, !errors.Is(err, net.ErrClosed))
 		c.fail(err)
 	}
 	return n, err

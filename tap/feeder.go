@@ -65,6 +65,10 @@ type ConnRecorder interface {
 	Write(dir live.Dir, at time.Time, p []byte)
 	// End records that direction dir ended at time at.
 	End(dir live.Dir, at time.Time)
+	// Reset records that the sender of direction dir reset the
+	// connection at time at, which ends it both ways: Ends that follow,
+	// of either direction, record nothing more.
+	Reset(dir live.Dir, at time.Time)
 }
 
 // heldChunk is a chunk of bytes fed to a resynchronising decoder: the
@@ -254,8 +258,8 @@ func (f *Feeder) Record(rec ConnRecorder) { f.rec = rec }
 // Resync tells the feeder that the bytes it is given next begin somewhere
 // in the middle of the direction's byte stream, as when a capture starts
 // while the connection is open: it finds a frame boundary by the rule of
-// decoder.Decoder.Resync and reports "joined mid-stream at offset X, N
-// bytes skipped" on the session (live.Session.Resynced).
+// decoder.Decoder.Resync and reports it on the session in JoinedDetail's
+// words (live.Session.Resynced).
 func (f *Feeder) Resync() { f.join(-1) }
 
 // ResyncAt is Resync with the first frame boundary known to be n bytes
@@ -316,12 +320,30 @@ func (f *Feeder) Gap(n int64, at time.Time) {
 	f.Feed(nil, at) // the frame, if the gap ended it
 }
 
+// JoinedDetail says, in a resync record's detail, that a capture began
+// inside a connection, whose first frame boundary it found off bytes into
+// what it saw of the direction, having skipped skipped bytes before it:
+// the end of a frame sent before the capture began. Offsets count from
+// the capture's first byte, so "offset 0" said nothing to the user.
+func JoinedDetail(off, skipped int64) string {
+	s := "the capture began inside the connection"
+	if skipped == 0 {
+		s += ", at a frame boundary: nothing skipped"
+	} else {
+		s += fmt.Sprintf(": %d bytes before the first frame boundary, the end of a frame sent before, skipped", skipped)
+	}
+	if off != skipped {
+		s += fmt.Sprintf(" (decoded from offset %d of what it saw)", off)
+	}
+	return s + "; what was sent before it is not counted"
+}
+
 // resynced reports the frame boundary a resynchronisation found: a frame
 // at offset off, after skipped bytes.
 func (f *Feeder) resynced(at time.Time, off, skipped int64) {
 	var detail string
 	if f.resync == joined {
-		detail = fmt.Sprintf("joined mid-stream at offset %d, %d bytes skipped", off, skipped)
+		detail = JoinedDetail(off, skipped)
 	} else {
 		detail = fmt.Sprintf("resumed at offset %d after lost bytes, %d bytes skipped", off, skipped)
 	}

@@ -391,3 +391,40 @@ func TestFeederGapInFirstFrameAfterJoin(t *testing.T) {
 		t.Fatalf("frame records %+v; want the first at offset %d, %d bytes lost", rs, len(junk), lost)
 	}
 }
+
+// TestFeederJoinedSaid: a direction joined mid-stream says what that
+// means, the capture beginning inside the connection, and the bytes it
+// skipped to the first frame boundary; before, it said "joined mid-stream
+// at offset 0, 0 bytes skipped", an offset that counts from the capture's
+// first byte and told the user nothing.
+func TestFeederJoinedSaid(t *testing.T) {
+	hdr := decoder.MakeHeader(2, decoder.NOP, 0, 0)
+	for _, c := range []struct {
+		lead []byte // the end of a frame sent before the capture
+		want string
+	}{
+		{nil, "the capture began inside the connection, at a frame boundary: nothing skipped; what was sent before it is not counted"},
+		{[]byte("ABCDEFG"), "the capture began inside the connection: 7 bytes before the first frame boundary, the end of a frame sent before, skipped; what was sent before it is not counted"},
+	} {
+		reg := live.New(live.Config{})
+		at := time.Unix(1000, 0)
+		sess := reg.Open(live.SessionInfo{Client: "a:1", Server: "b:2", Tap: live.Server}, at)
+		out, _ := tap.NewFeeders(sess, 64, tap.Smux, 0)
+		out.Resync()
+		var b []byte
+		b = append(b, c.lead...)
+		for range 4 { // a chain of headers: the boundary is sure
+			b = append(b, hdr[:]...)
+		}
+		out.Feed(b, at)
+		out.End(at, true)
+		recs, _ := reg.Frames(live.Query{Match: func(r *live.Record) bool { return r.Kind == live.ResyncRecord }}, nil)
+		if len(recs) != 1 || recs[0].Detail != c.want {
+			var got []string
+			for _, r := range recs {
+				got = append(got, r.Detail)
+			}
+			t.Errorf("joined after %d bytes: resync %q, want %q", len(c.lead), got, c.want)
+		}
+	}
+}

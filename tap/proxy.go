@@ -642,6 +642,16 @@ func (p *Proxy) forward(pr *pair, dst io.Writer, src io.Reader, dir live.Dir) er
 	from, to := pr.peers[dir], pr.peers[dir.Reverse()]
 	rerr, werr := p.copyBuffered(dst, src, pr.idle[dir][:], &pr.feed[dir])
 	at := time.Now()
+	// A reset is recorded as one, from the peer that reset: the sender's,
+	// whose read failed, or the receiver's, which failed the write.
+	if rec := pr.feed[dir].rec; rec != nil {
+		switch {
+		case isReset(rerr):
+			rec.Reset(dir, at)
+		case rerr == nil && isReset(werr):
+			rec.Reset(dir.Reverse(), at)
+		}
+	}
 	// A frame the sender's end cut short is named; one cut because the
 	// proxy closed the conns itself (shutdown) is not.
 	pr.feed[dir].End(at, !errors.Is(rerr, net.ErrClosed) && !errors.Is(werr, net.ErrClosed))
@@ -715,6 +725,15 @@ func (p *Proxy) copyBuffered(dst io.Writer, src io.Reader, idle []byte, fd *Feed
 			big, buf = nil, idle
 		}
 	}
+}
+
+// isReset reports whether err is a peer's reset of the connection.
+func isReset(err error) bool {
+	if err == nil {
+		return false
+	}
+	reason, _ := Reason(err)
+	return reason == live.Reset
 }
 
 // abort resets both conns of the pair, once: a peer that reset, or that

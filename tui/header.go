@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,6 +32,9 @@ type header struct {
 	// hasStatus says the caller gives a status line, status is its figures.
 	hasStatus bool
 	status    live.Status
+	// idle is how long, by the wall clock, nothing has come (Options.Idle):
+	// 0, or the header says so, and the rates are the last packet's.
+	idle time.Duration
 	// flash is a key's answer, for the messages line.
 	flash string
 	// leakAfter is the leak threshold, for the count of old streams
@@ -212,12 +216,21 @@ func totalsLine(th *theme, hd *header, apart bool, w int) string {
 	}
 	all := uint64(len(snap.Sessions)) + snap.Forgotten.Sessions
 	alive := count(uint64(snap.LiveSessions)) + "/"
+	rates := plain(rate(hd.rate)+" frames/s", rate(hd.rate)+" fr/s", 60)
+	if hd.idle > 0 {
+		// The capture's clock stood still with its input: its rates are
+		// the last packet's, which a silent service must not look busy by.
+		rates = plain(rate(hd.rate)+" frames/s at the last packet", rate(hd.rate)+" fr/s at last pkt", 60)
+	}
 	fields = append(fields,
 		plain("up "+clock(hd.now.Sub(snap.Started)), "up "+clock(hd.now.Sub(snap.Started)), 40),
 		plain(alive+plural(all, "session"), alive+count(all)+" sess", 80),
 		plain(plural(uint64(snap.OpenStreams), "open stream"), count(uint64(snap.OpenStreams))+" open", 70),
-		plain(rate(hd.rate)+" frames/s", rate(hd.rate)+" fr/s", 60),
+		rates,
 	)
+	if hd.idle > 0 {
+		fields = append(fields, field{long: []seg{{"no input for " + wholeSeconds(hd.idle), th.warn}}, keep: true})
+	}
 	// The suspected leaks are the open LEAK findings' (snap.Leaks), which
 	// the findings pane lists. Where nothing has evaluated the findings
 	// yet, the age alone is all there is, and said as such.
@@ -257,6 +270,15 @@ func totalsLine(th *theme, hd *header, apart bool, w int) string {
 		fields = append(fields, field{long: []seg{{s: "! lists them"}}, short: []seg{{s: "! lists"}}, prio: 94})
 	}
 	return fieldLine(fields, nil, w, [2]string{" · ", " · "})
+}
+
+// wholeSeconds is d as dur gives it, but in whole seconds under a minute
+// too ("3s", not "3.0s"): a silence counted by the second.
+func wholeSeconds(d time.Duration) string {
+	if d < time.Minute {
+		return strconv.FormatInt(int64(d/time.Second), 10) + "s"
+	}
+	return dur(d)
 }
 
 // countsLine is the counts bar. In order of importance: the view's state
@@ -305,6 +327,8 @@ func countsLine(th *theme, hd *header, w int) string {
 		state = []seg{{s + "]", st.warn}}
 	case hd.done:
 		state = []seg{{"[read]", st.good}}
+	case hd.idle > 0:
+		state = []seg{{"[no input]", st.warn}}
 	case hd.follow:
 		state = []seg{{"[follow]", st.good}}
 	default:

@@ -55,6 +55,14 @@ type Options struct {
 	// more, then no longer ticks, and the header says [read] instead of
 	// [live]. It is called from Update and must not block.
 	Done func() bool
+	// Idle, if set, says for how long, by the wall clock, what is watched
+	// has given nothing, once that is long enough to say (0 otherwise):
+	// a capture read from a pipe that stalled, whose own clock, packet
+	// time, stands still. The header then says "no input for …", and the
+	// rates, which the capture's clock measures, are shown as those of
+	// the last packet, not as current. It is called once per tick, from a
+	// command's goroutine, and must not block.
+	Idle func() time.Duration
 }
 
 // DefaultLeakAfter is Options.LeakAfter's default.
@@ -102,6 +110,7 @@ type Model struct {
 	latest  time.Time         // the time of the latest read, paused or not
 	rates   rates
 	status  live.Status
+	idle    time.Duration // Options.Idle at the latest read
 	paused  bool
 	done    bool   // Options.Done said so: no more ticks
 	frozen  bool   // the paused picture has arrived
@@ -138,7 +147,7 @@ func newModel(reg *live.Registry, opts Options, snapshot func(live.SnapshotOptio
 	opts.Title = printable.Text(opts.Title)
 	keys := newKeyMap()
 	m := Model{
-		src:      source{reg: reg, snapshot: snapshot, status: opts.Status},
+		src:      source{reg: reg, snapshot: snapshot, status: opts.Status, idle: opts.Idle},
 		opts:     opts,
 		keys:     &keys,
 		th:       &theme{styles: newStyles(opts.NoColor), loc: loc},
@@ -310,6 +319,7 @@ func (m *Model) needRead() bool {
 func (m *Model) applyRead(msg snapshotMsg) tea.Cmd {
 	m.reading = false
 	m.latest, m.hist = msg.snap.At, msg.snap.History
+	m.idle = msg.idle
 	if m.flash != "" && m.latest.Sub(m.flashAt) >= flashFor {
 		m.flash = ""
 	}
@@ -326,6 +336,7 @@ func (m *Model) applyRead(msg snapshotMsg) tea.Cmd {
 	m.rates.update(msg.snap, m.done)
 	m.snap = msg.snap
 	msg.rates = m.rates.session
+	msg.stale = m.idle > 0
 	if m.done {
 		m.sessions.over = nothingFound(m.status)
 	}
@@ -758,7 +769,7 @@ func (m *Model) render() string {
 	hd := header{
 		title: m.opts.Title, snap: m.snap, now: m.latest, rate: m.rates.total,
 		paused: m.paused, behind: m.behind, follow: m.frames.follow, done: m.done,
-		flash: m.flash, hasStatus: m.opts.Status != nil, status: m.status, leakAfter: m.opts.LeakAfter,
+		flash: m.flash, hasStatus: m.opts.Status != nil, status: m.status, idle: m.idle, leakAfter: m.opts.LeakAfter,
 	}
 	if m.filter != nil {
 		hd.filter = m.filter.text

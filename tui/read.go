@@ -2,6 +2,7 @@ package tui
 
 import (
 	"strconv"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -18,6 +19,8 @@ type source struct {
 	snapshot func(live.SnapshotOptions) *live.Snapshot
 	// status is Options.Status.
 	status func() live.Status
+	// idle is Options.Idle.
+	idle func() time.Duration
 }
 
 // readReq is what one read asks for.
@@ -40,6 +43,10 @@ type snapshotMsg struct {
 	// rates are the frames per second of each session, filled in by the
 	// root model for the panes.
 	rates map[uint64]float64
+	// idle is Options.Idle's answer; stale, filled in by the root model,
+	// says the rates are those of the last packet (idle is not 0).
+	idle  time.Duration
+	stale bool
 }
 
 // read takes a snapshot and reads the frames pane's records.
@@ -48,6 +55,9 @@ func read(src source, req readReq) snapshotMsg {
 	msg := snapshotMsg{snap: snap, freeze: req.freeze}
 	if src.status != nil && !req.paused {
 		msg.status = src.status()
+	}
+	if src.idle != nil {
+		msg.idle = src.idle()
 	}
 	// The frames pane sees no record the snapshot's counts do not.
 	if req.frames.upTo == 0 {

@@ -45,6 +45,7 @@ type sessionsPane struct {
 	keys      *keyMap
 	snap      *live.Snapshot
 	rates     map[uint64]float64
+	stale     bool // the rates are those of the last packet: nothing came since
 	order     sessionOrder
 	hideEnded bool
 	rows      []*live.SessionSnap // the sessions shown, in order
@@ -74,7 +75,7 @@ func (p *sessionsPane) dataRows() int { return max(p.h-3, 0) }
 func (p sessionsPane) Update(msg tea.Msg) (sessionsPane, tea.Cmd) {
 	switch msg := msg.(type) {
 	case snapshotMsg:
-		p.snap, p.rates = msg.snap, msg.rates
+		p.snap, p.rates, p.stale = msg.snap, msg.rates, msg.stale
 		p.sort()
 		return p.locate()
 	case sessionOrderMsg:
@@ -290,14 +291,16 @@ func (p *sessionsPane) body(th *theme, w, h int, focused bool) []string {
 	from, to := p.shown(len(p.rows), h-1)
 	for i := from; i < to; i++ {
 		s := p.rows[i]
-		out = append(out, tableRow(st, cols, ws, sessionCells(st, s, p.rates[s.ID], ws[endsColumn]), w, i == p.idx, focused))
+		out = append(out, tableRow(st, cols, ws, sessionCells(st, s, p.rates[s.ID], p.stale, ws[endsColumn]), w, i == p.idx, focused))
 	}
 	return out
 }
 
 // sessionCells is a session's row; endsW is the width of its ends column.
-// An ended session is dim, but what went wrong with it stays red.
-func sessionCells(st *styles, s *live.SessionSnap, fps float64, endsW int) []cell {
+// An ended session is dim, but what went wrong with it stays red. A stale
+// rate, that of the last packet (no input since), is dim too: the header
+// says why.
+func sessionCells(st *styles, s *live.SessionSnap, fps float64, stale bool, endsW int) []cell {
 	base := style{}
 	if s.Ended {
 		base = st.dim
@@ -309,6 +312,10 @@ func sessionCells(st *styles, s *live.SessionSnap, fps float64, endsW int) []cel
 		ver = "yamux"
 	case s.Version != 0:
 		ver = "v" + strconv.Itoa(int(s.Version))
+	}
+	rateStyle := base
+	if stale {
+		rateStyle = st.dim
 	}
 	viol := uint64(len(s.Framing)) + s.AnomalyCount
 	vs := base
@@ -356,7 +363,7 @@ func sessionCells(st *styles, s *live.SessionSnap, fps float64, endsW int) []cel
 		{ver, base},
 		openCell(st, s, base),
 		{count(s.Total), base},
-		{rate(fps), base},
+		{rate(fps), rateStyle},
 		{size(s.WireBytes(live.ClientToServer)), base},
 		{size(s.WireBytes(live.ServerToClient)), base},
 		{count(viol), vs},

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	hyamux "github.com/hashicorp/yamux"
+
+	"github.com/muxtop/muxtop/internal/smuxtest"
+)
+
+// TestAttachWriteReset: an upstream that resets the connection (a close
+// with SO_LINGER 0) ends the session "reset" in attach, and attach's
+// --write file says so too: a RST from the upstream, not a FIN each way,
+// so that muxtop read of the file ends the session "reset" as well, and
+// tcpdump reads the file.
+func TestAttachWriteReset(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		sess, err := hyamux.Server(c, quietYamux())
+		if err != nil {
+			c.Close()
+			return
+		}
+		st, err := sess.AcceptStream()
+		if err == nil {
+			buf := make([]byte, 4)
+			io.ReadFull(st, buf) // the request, then the reset
+		}
+		c.(*net.TCPConn).SetLinger(0)
+		c.Close()
+	}()
+	file := filepath.Join(t.TempDir(), "reset.pcapng")
+	addr, finish := startAttach(t, ln.Addr().String(), "--write", file)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cli, err := hyamux.Client(c, quietYamux())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	st, err := cli.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Write([]byte("ping")) // may return the reset, which can come before its acknowledgement
+	<-served
+	smuxtest.Eventually(t, "the client to see the reset", func() bool { return cli.IsClosed() })
+	_, out := finish()
+	if !strings.Contains(out, `"reason":"reset"`) {
+		t.Fatalf("attach did not end the session as reset:\n%s", out)
+	}
+	var rout, rerr syncBuffer
+	if code := run(context.Background(), []string{"read", file, "-o", "json"}, &rout, &rerr); code != 0 {
+		t.Fatalf("read %s: exit %d: %s", file, code, rerr.String())
+	}
+	var ended string
+	for _, line := range strings.Split(rout.String(), "\n") {
+		if strings.Contains(line, `"type":"session-ended"`) {
+			ended = line
+		}
+	}
+	if !strings.Contains(ended, `"reason":"reset"`) {
+		t.Errorf("read of attach's --write file: %s, want the session ended reset", ended)
+	}
+	msg, err := exec.Command(tcpdumpPath(t), "-nr", file).CombinedOutput()
+	if err != nil || strings.Contains(string(msg), "truncated") {
+		t.Fatalf("tcpdump -r: %v\n%s", err, msg)
+	}
+	up := ln.Addr().(*net.TCPAddr)
+	from := regexp.MustCompile(regexp.QuoteMeta(fmt.Sprintf("%s.%d > ", up.IP, up.Port)) + `.*Flags \[R`)
+	if rst := strings.Count(string(msg), "Flags [R"); rst != 1 || !from.Match(msg) {
+		t.Errorf("tcpdump -r shows %d RSTs, want one, from the upstream %s:\n%s", rst, ln.Addr(), msg)
+	}
+}

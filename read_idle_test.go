@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	pcap "github.com/muxtop/muxtop/capture"
+	"github.com/muxtop/muxtop/internal/smuxtest"
+	"github.com/muxtop/muxtop/live"
+)
+
+// testClock is a clock the test moves.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// noInputOf returns the no_input field of status, or nil.
+func noInputOf(status live.Status) any {
+	for _, f := range status {
+		if f.Key == "no_input" {
+			return f.Value
+		}
+	}
+	return nil
+}
+
+// TestReadNoInput: read - from a pipe that stalls in the middle of a
+// capture (the pipe the test writes, the wall clock one it moves) says,
+// in its status, for how long no input came, the capture's clock standing
+// still meanwhile; not before noInputAfter, and no longer once the rest
+// of the capture comes. Before, nothing said so, and the rates of the
+// last packet looked current.
+func TestReadNoInput(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("capture", "testdata", "base-v2.pcapng"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &testClock{now: time.Date(2026, 12, 5, 2, 0, 0, 0, time.UTC)}
+	pr, pw := io.Pipe()
+	cr := newCountingReader(pr, clock.Now)
+	wrote := make(chan struct{})
+	half := len(data) / 2
+	go func() {
+		pw.Write(data[:half])
+		close(wrote)
+	}()
+	f, err := pcap.Open(cr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := live.New(live.Config{})
+	rd := pcap.NewReader(pcap.Config{Registry: reg})
+	sys := newReadSystem(context.Background(), rd, f, false, nil, nil)
+	defer sys.Close()
+	idle := func() time.Duration {
+		finished := sys.finished.Load()
+		return cr.quiet(finished, sys.stopped.Load())
+	}
+	status := func() live.Status { return readStatus(rd, sys, cr.n.Load(), 0, idle) }
+	<-wrote
+	smuxtest.Eventually(t, "the read to wait for the rest", func() bool { return cr.n.Load() == int64(half) && cr.waiting.Load() != 0 })
+
+	if v := noInputOf(status()); v != nil {
+		t.Errorf("the read waits, but no time passed, and the status says no input for %v", v)
+	}
+	clock.add(noInputAfter - time.Millisecond)
+	if v := noInputOf(status()); v != nil {
+		t.Errorf("no input for less than %v, and the status says no input for %v", noInputAfter, v)
+	}
+	clock.add(14*time.Second - noInputAfter + 300*time.Millisecond)
+	if v := noInputOf(status()); v != 14*time.Second {
+		t.Errorf("no input for 14.3 s: the status says no input for %v, want 14s; status %v", v, status())
+	}
+
+	pw.Write(data[half:]) // the input resumes: its read returns
+	smuxtest.Eventually(t, "the status to say no more that no input comes", func() bool { return noInputOf(status()) == nil })
+	pw.Close()
+	if err := sys.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	clock.add(time.Minute)
+	if v := noInputOf(status()); v != nil {
+		t.Errorf("the capture read whole, and the status says no input for %v", v)
+	}
+}
+
+// TestSayNoInput: with plain and JSON output, read - says on stderr when
+// its input stops coming and when it resumes, once each, at the ticks
+// (a channel the test fires, not a time).
+func TestSayNoInput(t *testing.T) {
+	ticks := make(chan time.Time)
+	var idle struct {
+		sync.Mutex
+		d time.Duration
+	}
+	set := func(d time.Duration) {
+		idle.Lock()
+		idle.d = d
+		idle.Unlock()
+	}
+	var out syncBuffer
+	stop := sayNoInput(ticks, func() time.Duration {
+		idle.Lock()
+		defer idle.Unlock()
+		return idle.d
+	}, &out)
+	tick := func(d time.Duration) {
+		set(d)
+		ticks <- time.Time{}
+		ticks <- time.Time{} // the tick before has been acted on
+	}
+	tick(0)
+	if out.String() != "" {
+		t.Fatalf("input coming, and read said %q", out.String())
+	}
+	tick(3 * time.Second)
+	tick(14 * time.Second)
+	const quiet = "muxtop: read -: no input for 3s: the capture's clock, packet time, stands still until the next packet\n"
+	if out.String() != quiet {
+		t.Fatalf("input stopped: read said %q, want %q once", out.String(), quiet)
+	}
+	tick(0)
+	stop()
+	if want := quiet + "muxtop: read -: input resumed, after 14s or more without\n"; out.String() != want {
+		t.Fatalf("input resumed: read said %q, want %q", out.String(), want)
+	}
+	if strings.Count(out.String(), "\n") != 2 {
+		t.Fatalf("read said %q", out.String())
+	}
+}
+
+// TestReadNoInputStopped: read - stopped (q, an interrupt, --duration)
+// while its pipe gave nothing says, in the summary's status, for how long
+// no input had come, beside "stopped early".
+func TestReadNoInputStopped(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("capture", "testdata", "base-v2.pcapng"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &testClock{now: time.Date(2026, 12, 5, 2, 0, 0, 0, time.UTC)}
+	pr, pw := io.Pipe()
+	cr := newCountingReader(pr, clock.Now)
+	half := len(data) / 2
+	go pw.Write(data[:half])
+	f, err := pcap.Open(cr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd := pcap.NewReader(pcap.Config{Registry: live.New(live.Config{})})
+	sys := newReadSystem(context.Background(), rd, f, false, func() { pr.CloseWithError(os.ErrDeadlineExceeded) }, nil)
+	smuxtest.Eventually(t, "the read to wait for the rest", func() bool { return cr.n.Load() == int64(half) && cr.waiting.Load() != 0 })
+	clock.add(5 * time.Second)
+	sys.Close()
+	status := readStatus(rd, sys, cr.n.Load(), 0, func() time.Duration {
+		finished := sys.finished.Load()
+		return cr.quiet(finished, sys.stopped.Load())
+	})
+	if status[0].Value != "stopped early" || noInputOf(status) != 5*time.Second {
+		t.Errorf("stopped after 5 s without input: status %v, want stopped early and no input for 5s", status)
+	}
+}
