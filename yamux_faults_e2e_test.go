@@ -282,8 +282,8 @@ func TestYamuxBlockedThroughAttach(t *testing.T) {
 	inYamuxWords(t, f)
 	took := timeOf(t, f, "time").Sub(timeOf(t, frze, "time"))
 	t.Logf("SESSION_BLOCKED opened %v after the FRZE request, through attach: %s", took.Round(time.Millisecond), f["text"])
-	if took > 2700*time.Millisecond {
-		t.Errorf("SESSION_BLOCKED opened %v after the FRZE request, want within 2.7 s", took)
+	if took > 2700*time.Millisecond+evalSlack {
+		t.Errorf("SESSION_BLOCKED opened %v after the FRZE request, want within 2.7 s (and %v for a loaded machine)", took, evalSlack)
 	}
 	for _, m := range ofType(recs, "finding-opened") {
 		if m["code"] != "SESSION_BLOCKED" {
@@ -338,7 +338,7 @@ func TestYamuxKeepaliveFaultAtDefaults(t *testing.T) {
 	opened, end := timeOf(t, f, "time"), timeOf(t, ended, "time")
 	took := opened.Sub(timeOf(t, ping, "time"))
 	t.Logf("KEEPALIVE opened %v after the client's first ping, %v before the session ended: %s", took.Round(time.Millisecond), end.Sub(opened).Round(time.Millisecond), f["text"])
-	if took < live.PingAnswerLimit || took > live.PingAnswerLimit+time.Second || !opened.Before(end) {
+	if took < live.PingAnswerLimit || took > live.PingAnswerLimit+time.Second+evalSlack || !opened.Before(end) {
 		t.Errorf("KEEPALIVE opened %v after the ping, want within 1 s of PingAnswerLimit (%v), and before the session ended", took, live.PingAnswerLimit)
 	}
 	if !strings.Contains(f["text"].(string), "and the client's ping has waited 5") {
