@@ -114,17 +114,10 @@ type stream struct {
 	unansweredRun bool
 	unanswered    uint32
 	flow          [2]Flow
-	folded        bool // counted in the summary already; only its place in the closed queue is left
-	incomplete    bool // its counts miss frames: opened before the capture saw it, or live at a loss
-	// excused is the evaluation (engineSession.seen, cut to 32 bits)
-	// that last found another finding explaining it as a leak
-	// (explainedLeaks): it is no leak of that evaluation's LEAK
-	// (leakmarks.go); excusedRun says the one before it did too. The
-	// engine's, but here they fill padding.
-	excusedRun bool
-	excused    uint32
-	serial     uint64      // the session's count of streams opened when this one was: a FrameRef's check
-	watch      streamWatch // the findings engine's: watch.go
+	folded        bool        // counted in the summary already; only its place in the closed queue is left
+	incomplete    bool        // its counts miss frames: opened before the capture saw it, or live at a loss
+	serial        uint64      // the session's count of streams opened when this one was: a FrameRef's check
+	watch         streamWatch // the findings engine's: watch.go
 }
 
 // Traffic counts frames and PSH payload bytes per direction.
