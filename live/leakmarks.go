@@ -48,22 +48,23 @@ func (m *leakMarks) marks(st *stream) bool {
 // so that snapshots reuse the streams' pictures. s.mu is held.
 func (s *Session) markLeaks(excused []uint64) (count int, m *leakMarks) {
 	w := &s.w
-	next := leakMarks{countedTo: w.countedTo}
+	var shown [3]bool
 	for _, f := range w.eng.open {
 		if f.Code == CodeLeak {
-			next.shown[findingLeakKind(f)] = true
+			shown[findingLeakKind(f)] = true
 			count += int(f.Evidence.Count)
 		}
 	}
-	if p := w.marks; p != nil && slices.Equal(p.excused, excused) {
-		if next.countedTo == p.countedTo && next.shown == p.shown {
+	p := w.marks
+	if p != nil && slices.Equal(p.excused, excused) {
+		if p.countedTo == w.countedTo && p.shown == shown {
 			return count, p
 		}
-		next.excused = p.excused
+		excused = p.excused
 	} else {
-		next.excused = slices.Clone(excused)
+		excused = slices.Clone(excused)
 	}
-	w.marks = &next
+	w.marks = &leakMarks{countedTo: w.countedTo, shown: shown, excused: excused}
 	return count, w.marks
 }
 
