@@ -44,8 +44,9 @@ func (m *leakMarks) marks(st *stream) bool {
 // markLeaks ends an evaluation of s, its open findings settled, one of
 // them a LEAK: it returns what they count and the streams they count,
 // with excused the serials of the streams another finding explained.
-// Marks equal to the previous evaluation's are its value (Session.marks),
-// so that snapshots reuse the streams' pictures. s.mu is held.
+// Marks equal to the previous evaluation's are its value
+// (sessionWatch.marks), so that snapshots reuse the streams' pictures.
+// s.mu is held.
 func (s *Session) markLeaks(excused []uint64) (count int, m *leakMarks) {
 	w := &s.w
 	var shown [3]bool
