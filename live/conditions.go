@@ -13,8 +13,9 @@ import (
 // The conditions of the findings, as Evaluate checks them per session.
 
 // candidates appends the findings that hold for the live session s at
-// now. s.mu is held.
-func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *FindingsConfig) []candidate {
+// now, and to excused the serials of the streams counted as leaks that
+// another finding explains. s.mu is held.
+func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, ns int64, cfg *FindingsConfig) []candidate {
 	w := &s.w
 	es := &w.eng
 	vers := s.ver
@@ -365,7 +366,7 @@ func (s *Session) candidates(cs []candidate, now time.Time, ns int64, cfg *Findi
 		w.leaked != [3]uint64{} && w.lists[liveList].head.watch.first+int64(cfg.LeakAfter) > graceCut ||
 		silentAt != [2]int64{math.MaxInt64, math.MaxInt64} && max(s.leakNewest, w.answeredLate)+int64(cfg.LeakAfter) > min(silentAt[0], silentAt[1]) {
 		explained = s.explainedLeaks(&oldest, now, cfg, leakExcuses{unanswered: unanswered, silent: silent, cutoff: cutoff, quiet: quiet,
-			leakAfter: cfg.LeakAfter, leakCut: leakCut, silentAt: silentAt, graceCut: graceCut, lastAt: lastAt, start: s.start.UnixNano()})
+			leakAfter: cfg.LeakAfter, leakCut: leakCut, silentAt: silentAt, graceCut: graceCut, lastAt: lastAt, start: s.start.UnixNano(), excused: excused})
 	}
 	for k, o := range oldest {
 		if o.st == nil || w.leaked[k] <= explained[k] {
@@ -485,7 +486,7 @@ func (s *Session) explainedLeaks(oldest *[3]leakRef, now time.Time, cfg *Finding
 		case ex.holds(st, 0, now, cfg.StallAfter) || ex.holds(st, 1, now, cfg.StallAfter),
 			ex.unanswers(st, s.w.lastAt, cfg.UnansweredAfter), ex.answeredLate(st), ex.silenced(st):
 			explained[k]++
-			s.w.excuse(st) // not among LEAK's streams: no leak mark (leakmarks.go)
+			*ex.excused = append(*ex.excused, st.serial) // not among LEAK's streams: no leak mark (leakmarks.go)
 		case !free[k]:
 			free[k] = true
 			if oldest[k].st != st {
@@ -524,6 +525,8 @@ type leakExcuses struct {
 	graceCut int64
 	lastAt   [2]int64
 	start    int64 // the session's, Unix ns
+	// excused collects the serials of the streams explained, in SYN order.
+	excused *[]uint64
 }
 
 // silenced says whether st, counted as a leak, is one a silent side

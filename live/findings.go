@@ -302,7 +302,8 @@ type engine struct {
 	sessions  []*Session             // scratch
 	cands     []candidate            // scratch
 	changes   []change               // scratch
-	leaks     []sessionLeaks         // what each session's open LEAK findings count, in id order: built by each evaluation
+	leaks     []sessionLeaks         // what each session's open LEAK findings count, and which streams, in id order: built by each evaluation
+	excused   []uint64               // scratch: the streams of a session that explainedLeaks excused
 	dirty     bool                   // the view is out of date
 	forgotten uint64                 // the Registry's forgotten sessions at the previous evaluation
 
@@ -310,7 +311,7 @@ type engine struct {
 	lastEval atomic.Int64                 // the latest evaluation's time, Unix ns; 0 before the first
 	// done is the latest evaluation (evals) that has finished: its
 	// findings are in view, published by it or, unchanged, by an earlier
-	// one (leakmarks.go).
+	// one.
 	done atomic.Uint64
 
 	ends churnRing // session ends, for CHURN
@@ -324,14 +325,13 @@ type openFinding struct {
 
 // findingsView is the engine's published state, immutable.
 type findingsView struct {
-	eval     uint64 // the evaluation (engine.evals) that published it
 	open     []*Finding
 	counts   [NumSeverities]int
 	opened   uint64
 	openedBy [NumFindingCodes]uint64
 	resolved []*Finding
-	// leaks is what the open LEAK findings count, by session in id
-	// order; leakTotal in all (leakmarks.go).
+	// leaks is what the open LEAK findings count, and which streams, by
+	// session in id order; leakTotal in all (leakmarks.go).
 	leaks     []sessionLeaks
 	leakTotal int
 }
@@ -468,10 +468,10 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 	s.mu.Lock()
 	es := &s.w.eng
 	es.seen = e.evals
-	e.cands = e.cands[:0]
+	e.cands, e.excused = e.cands[:0], e.excused[:0]
 	switch {
 	case !s.ended:
-		e.cands = s.candidates(e.cands, now, ns, cfg)
+		e.cands = s.candidates(e.cands, &e.excused, now, ns, cfg)
 	case !es.endSeen:
 		// A framing violation is an event, which sampling must not miss:
 		// a session that ended on one before any evaluation saw it (a
@@ -494,7 +494,6 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 		}
 	}
 	if len(e.cands) == 0 && len(es.open) == 0 {
-		s.markLeaks()
 		s.mu.Unlock()
 		return
 	}
@@ -538,8 +537,13 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 	if s.ended {
 		why = s.endWhy()
 	}
-	if n := s.markLeaks(); n > 0 {
-		e.leaks = append(e.leaks, sessionLeaks{s.id, n})
+	if es.openCodes&(1<<CodeLeak) != 0 {
+		prev := s.w.marks
+		n, marks := s.markLeaks(e.excused)
+		if marks != prev {
+			e.dirty = true // the view shows them, though no finding changed
+		}
+		e.leaks = append(e.leaks, sessionLeaks{s.id, n, marks})
 	}
 	s.mu.Unlock()
 	for _, c := range e.changes {
@@ -607,7 +611,7 @@ func (e *engine) apply(r *Registry, c change, now time.Time, why string) {
 // publish makes the open findings visible to snapshots: most severe
 // first, then oldest. e.mu is held.
 func (e *engine) publish() {
-	v := &findingsView{eval: e.evals, opened: e.opened, openedBy: e.openedBy, resolved: slices.Clone(e.resolved)}
+	v := &findingsView{opened: e.opened, openedBy: e.openedBy, resolved: slices.Clone(e.resolved)}
 	v.open = make([]*Finding, 0, len(e.open))
 	for _, of := range e.open {
 		v.open = append(v.open, of.f)
@@ -623,7 +627,8 @@ func (e *engine) publish() {
 		return cmp.Compare(a.ID, b.ID)
 	})
 	// Each evaluation visits every session, in id order: e.leaks holds
-	// what the open LEAK findings count, as they stand now.
+	// what the open LEAK findings count, and which streams, as they stand
+	// now.
 	v.leaks = slices.Clone(e.leaks)
 	for _, l := range v.leaks {
 		v.leakTotal += l.n

@@ -223,3 +223,108 @@ func TestLeakMarksStress(t *testing.T) {
 		}
 	}
 }
+
+// leakView returns what snap shows of session s's suspected leaks: the
+// streams it marks, its Leaks and what its LEAK findings count.
+func leakView(snap *Snapshot, s *Session) (marks []uint32, leaks, count int) {
+	ss := snap.Session(s.ID())
+	for _, st := range ss.Streams {
+		if st.Leak {
+			marks = append(marks, st.ID)
+		}
+	}
+	for _, f := range snap.Findings {
+		if f.Code == CodeLeak && f.Session == s.ID() {
+			count += int(f.Evidence.Count)
+		}
+	}
+	return marks, ss.Leaks, count
+}
+
+// holdEvaluation runs reg.Evaluate(at, cfg) until it has visited every
+// session and waits to publish, and returns a func that lets it finish.
+func holdEvaluation(reg *Registry, sessions []*Session, at time.Time, cfg FindingsConfig) (finish func()) {
+	eval := reg.eng.evals + 1
+	reg.eng.ends.mu.Lock() // the evaluation stops before it publishes
+	evaluated := make(chan struct{})
+	go func() {
+		reg.Evaluate(at, cfg)
+		close(evaluated)
+	}()
+	for last, visited := sessions[len(sessions)-1], false; !visited; {
+		last.mu.Lock()
+		visited = last.w.eng.seen == eval
+		last.mu.Unlock()
+		if !visited {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	return func() {
+		reg.eng.ends.mu.Unlock()
+		<-evaluated
+	}
+}
+
+// TestLeakMarksWhileCountingAfresh: an evaluation that counts the leaks
+// afresh (--leak-after grew) leaves a snapshot taken while it runs the
+// marks of the published evaluation. Before, that snapshot marked none
+// beside the finished evaluation's counts.
+func TestLeakMarksWhileCountingAfresh(t *testing.T) {
+	reg := New(Config{})
+	sessions, rec := leakSessions(reg, 1)
+	for _, o := range []struct {
+		at  float64
+		sid uint32
+	}{{0.5, 3}, {1.5, 5}} {
+		rec(0, o.at, ClientToServer, decoder.SYN, o.sid, "")
+		rec(0, o.at, ClientToServer, decoder.PSH, o.sid, "RAND")
+		rec(0, o.at, ServerToClient, decoder.PSH, o.sid, "answered")
+	}
+	cfg := FindingsConfig{LeakAfter: 2 * time.Second, Churn: 1000}
+	reg.Evaluate(leakSec(4), cfg)
+	want := func(when string, ids ...uint32) {
+		t.Helper()
+		marks, leaks, count := leakView(reg.Snapshot(), sessions[0])
+		if !slices.Equal(marks, ids) || leaks != len(ids) || count != len(ids) {
+			t.Errorf("%s: marked %v, Leaks %d, LEAK counts %d; want marked %v and %d of each", when, marks, leaks, count, ids, len(ids))
+		}
+	}
+	want("after the evaluation with --leak-after 2s", 3, 5)
+	cfg.LeakAfter = 3 * time.Second // stream 5 is no longer old enough
+	finish := holdEvaluation(reg, sessions, leakSec(4.1), cfg)
+	want("while the evaluation with --leak-after 3s runs", 3, 5)
+	finish()
+	want("after it", 3)
+}
+
+// TestLeakMarksRepublished: an evaluation whose findings are as the
+// previous one left them, while its marks are not (one leak closed and
+// another crossed --leak-after, and the oldest stayed), publishes them.
+func TestLeakMarksRepublished(t *testing.T) {
+	reg := New(Config{})
+	sessions, rec := leakSessions(reg, 1)
+	for _, o := range []struct {
+		at  float64
+		sid uint32
+	}{{0.5, 3}, {0.6, 5}, {1.2, 7}} {
+		rec(0, o.at, ClientToServer, decoder.SYN, o.sid, "")
+		rec(0, o.at, ClientToServer, decoder.PSH, o.sid, "RAND")
+		rec(0, o.at, ServerToClient, decoder.PSH, o.sid, "answered")
+	}
+	cfg := FindingsConfig{LeakAfter: 2 * time.Second, Churn: 1000}
+	reg.Evaluate(leakSec(3), cfg)
+	before := reg.Snapshot()
+	if marks, leaks, count := leakView(before, sessions[0]); !slices.Equal(marks, []uint32{3, 5}) || leaks != 2 || count != 2 {
+		t.Fatalf("at 3 s: marked %v, Leaks %d, LEAK counts %d; want 3 and 5, 2 of each", marks, leaks, count)
+	}
+	rec(0, 3.1, ClientToServer, decoder.FIN, 5, "")
+	rec(0, 3.1, ServerToClient, decoder.FIN, 5, "")
+	reg.Evaluate(leakSec(3.4), cfg) // stream 7 crosses; the oldest leak, 3, is 2.9 s old, in the same step as 2.5 s
+	after := reg.Snapshot()
+	if !slices.Equal(after.Findings, before.Findings) {
+		t.Fatalf("findings %v, want those of the evaluation at 3 s, %v: the test needs them unchanged", after.Findings, before.Findings)
+	}
+	if marks, leaks, count := leakView(after, sessions[0]); !slices.Equal(marks, []uint32{3, 7}) || leaks != 2 || count != 2 {
+		t.Errorf("at 3.4 s: marked %v, Leaks %d, LEAK counts %d; want 3 and 7, 2 of each", marks, leaks, count)
+	}
+}

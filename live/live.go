@@ -385,13 +385,9 @@ func (r *Registry) SnapshotWith(o SnapshotOptions) *Snapshot {
 	copy(sessions, r.sessions)
 	snap := &Snapshot{At: now, Started: r.started, Forgotten: r.forgotten, Notices: slices.Clone(r.notices), StallAfter: stallAfter}
 	r.mu.Unlock()
-	// The findings first, and the evaluation they are of: every session's
-	// leak marks are read as of that one (leakmarks.go), though one in
-	// progress may have changed them. The view read after the latest
-	// finished evaluation is that one's, or a newer one's.
-	asOf := r.eng.done.Load()
+	// The findings, with every session's leak count and marks from the
+	// same evaluation (leakmarks.go).
 	v := r.eng.findings()
-	asOf = max(asOf, v.eval)
 	snap.Evaluated = r.eng.evaluatedAt()
 	leaks := v.leaks
 
@@ -410,14 +406,14 @@ func (r *Registry) SnapshotWith(o SnapshotOptions) *Snapshot {
 	snap.Lost, snap.Skipped = snap.Forgotten.Lost, snap.Forgotten.Skipped
 	snap.Incomplete = snap.Forgotten.Incomplete
 	for i, s := range sessions {
-		n := 0
+		var l sessionLeaks
 		for len(leaks) > 0 && leaks[0].session <= s.id {
 			if leaks[0].session == s.id {
-				n = leaks[0].n
+				l = leaks[0]
 			}
 			leaks = leaks[1:]
 		}
-		ss := s.snapshot(o.Streams == nil || o.Streams(s.id), cutoff, now, stallAfter, n, asOf)
+		ss := s.snapshot(o.Streams == nil || o.Streams(s.id), cutoff, now, stallAfter, l.n, l.marks)
 		snap.Sessions[i] = ss
 		snap.Aged += ss.Aged
 		snap.Stalls += ss.Stalls

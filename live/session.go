@@ -191,15 +191,10 @@ type Session struct {
 	order []*stream // scratch for snapshot's sort, kept to save an allocation
 	// The latest pictures, reused while gen does not change: without
 	// streams, and with them (and while the leak marks do not: fullMarks
-	// is the marksGen its StreamSnap.Leak were read at). marksGen moves
-	// when an evaluation may have changed the marks (markLeaks). It is
-	// here, beside fullGen, not in w, whose fields lie on other cache
-	// lines: a snapshot reads both for every session (in w, an unchanged
-	// snapshot of 1 000 sessions took about 153 µs against 140 µs before
-	// the marks; here, 142 µs).
-	head, full          *SessionSnap
-	headGen, fullGen    uint64
-	fullMarks, marksGen uint64
+	// are the ones its StreamSnap.Leak were read from).
+	head, full       *SessionSnap
+	headGen, fullGen uint64
+	fullMarks        *leakMarks
 
 	w sessionWatch // the findings engine's state: watch.go
 
@@ -219,15 +214,6 @@ type Session struct {
 	// counted leak is newer.
 	keepaliveAt int64
 	leakNewest  int64
-	// What a snapshot of the evaluation before marksGen reads the leak
-	// marks from (leakmarks.go), written only when they change, here
-	// where they push none of the above: the kinds shown before marksGen;
-	// crossedAt, the latest evaluation that counted a stream as a leak
-	// (countLeaks), and crossedFrom, the SYN (Unix ns) of the first it
-	// counted: it and the live streams after it are that evaluation's.
-	prevShown   [3]bool
-	crossedAt   uint64
-	crossedFrom int64
 }
 
 // total returns how many streams the session has seen opened: a stream
@@ -935,8 +921,12 @@ func (s *Session) End(at time.Time, reason CloseReason, err error) {
 	// The suspected leaks among the streams ending with the session stay
 	// marked: the marks of the latest evaluation, read before the end
 	// takes the streams off the watch lists.
+	var marks *leakMarks // none unless the latest evaluation found a LEAK open
+	if s.w.eng.openCodes&(1<<CodeLeak) != 0 {
+		marks = s.w.marks
+	}
 	for st := range s.streams.all() {
-		st.leakAtEnd = s.leakMarked(st, false, 0)
+		st.leakAtEnd = marks.marks(st)
 	}
 	// Streams still open end with the session; they join the closed ones,
 	// so an ended session keeps at most ClosedStreams streams in detail.

@@ -425,11 +425,10 @@ type AnomalyInfo struct {
 
 // snapshot returns the session's picture, with its streams if withStreams,
 // counting in Aged the live streams opened before cutoff unless cutoff is
-// zero, with leaks, what its open LEAK findings count as of evaluation
-// asOf, in Leaks, and the streams' leak marks as of asOf too
-// (leakmarks.go). Pictures are reused while the session and its leak
-// marks do not change.
-func (s *Session) snapshot(withStreams bool, cutoff, now time.Time, stallAfter time.Duration, leaks int, asOf uint64) *SessionSnap {
+// zero, with leaks, what its open LEAK findings count, in Leaks, and
+// marks, which streams they count (leakmarks.go). Pictures are reused
+// while the session and its leak marks do not change.
+func (s *Session) snapshot(withStreams bool, cutoff, now time.Time, stallAfter time.Duration, leaks int, marks *leakMarks) *SessionSnap {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.head == nil || s.headGen != s.gen {
@@ -453,20 +452,12 @@ func (s *Session) snapshot(withStreams bool, cutoff, now time.Time, stallAfter t
 		}
 	}
 	base := s.head
-	switch {
-	case withStreams && s.marksGen == asOf+1:
-		// An evaluation after asOf runs, and changed the marks: they are
-		// read as they were, in a picture of this snapshot's only.
-		full := *s.head
-		full.StreamsOmitted = false
-		full.Streams = s.streamSnaps(true, asOf)
-		base = &full
-	case withStreams:
-		if s.full == nil || s.fullGen != s.gen || s.fullMarks != s.marksGen {
+	if withStreams {
+		if s.full == nil || s.fullGen != s.gen || s.fullMarks != marks {
 			full := *s.head
 			full.StreamsOmitted = false
-			full.Streams = s.streamSnaps(false, asOf)
-			s.full, s.fullGen, s.fullMarks = &full, s.gen, s.marksGen
+			full.Streams = s.streamSnaps(marks)
+			s.full, s.fullGen, s.fullMarks = &full, s.gen, marks
 		}
 		base = s.full
 	}
@@ -524,9 +515,8 @@ func (s *Session) header() *SessionSnap {
 }
 
 // streamSnaps returns pictures of the tracked streams in id order, with
-// the leak marks of the latest evaluation, or, if before, of evaluation
-// asOf, the one before it (leakMarked). s.mu is held.
-func (s *Session) streamSnaps(before bool, asOf uint64) []StreamSnap {
+// marks' leak marks. s.mu is held.
+func (s *Session) streamSnaps(marks *leakMarks) []StreamSnap {
 	// Sort pointers, not the 170-byte pictures: it is most of the cost.
 	order := s.order[:0]
 	for st := range s.streams.all() {
@@ -538,7 +528,7 @@ func (s *Session) streamSnaps(before bool, asOf uint64) []StreamSnap {
 		sn := StreamSnap{
 			ID: st.id, Opener: st.opener, State: st.state,
 			Frames: st.frames, Bytes: st.bytes, Wire: st.wire, First: st.first, Last: st.last,
-			Incomplete: st.incomplete, Leak: s.leakMarked(st, before, asOf),
+			Incomplete: st.incomplete, Leak: marks.marks(st),
 		}
 		if !st.replyAt.IsZero() {
 			sn.FirstReply = st.replyAt.Sub(st.first)

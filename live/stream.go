@@ -126,18 +126,11 @@ type stream struct {
 	flow          [2]Flow
 	folded        bool // counted in the summary already; only its place in the closed queue is left
 	incomplete    bool // its counts miss frames: opened before the capture saw it, or live at a loss
-	// excused is the evaluation (engineSession.seen, cut to 32 bits)
-	// that last found another finding explaining it as a leak
-	// (explainedLeaks): it is no leak of that evaluation's LEAK
-	// (leakmarks.go); excusedRun says the one before it did too. The
-	// engine's, but here they fill padding.
-	excusedRun bool
 	// leakAtEnd says that the stream, live when its session ended, was
 	// one of the suspected leaks then: the latest evaluation before the
-	// end counted it in an open LEAK finding (leakMarked). An ended
+	// end counted it in an open LEAK finding (leakMarks.marks). An ended
 	// session's findings are resolved; its streams keep this mark.
 	leakAtEnd bool
-	excused   uint32
 	serial    uint64      // the session's count of streams opened when this one was: a FrameRef's check
 	watch     streamWatch // the findings engine's: watch.go
 }

@@ -162,11 +162,11 @@ type sessionWatch struct {
 	// trip to come (blockGrace).
 	zeroFreed [2]int64
 
-	// The leak marks (leakmarks.go): what the latest evaluation left for
-	// StreamSnap.Leak (Session.marksGen is the evaluation that last
-	// changed them).
-	marks    leakMarks
-	excusedN int // streams excused by the evaluation in progress
+	// marks are the leak marks of the latest evaluation that found a
+	// LEAK open (leakmarks.go); countedTo is past the serial of the
+	// latest stream counted as a leak.
+	marks     *leakMarks
+	countedTo uint64
 
 	eng engineSession // the engine's own, under the session's lock
 }
@@ -509,18 +509,16 @@ func (s *Session) countLeaks(cutoff int64, leakAfter time.Duration) *[3]leakRef 
 			st.watch.leaked = false
 		}
 		w.leaked, w.oldest, w.known = [3]uint64{}, [3]leakRef{}, [3]bool{true, true, true}
-		s.leakNewest = 0
+		w.countedTo, s.leakNewest = 0, 0
 		w.setLeakFrom(head)
 	}
 	w.leakCut = cutoff
-	if w.leakFrom != nil && w.leakFromAt <= cutoff {
-		s.crossed(w.leakFromAt)
-	}
 	for n := 0; w.leakFrom != nil && w.leakFromAt <= cutoff && n < maxWalk; n++ {
 		st := w.leakFrom
 		st.watch.leaked, st.watch.kind = true, uint8(leakKind(st.state))
 		w.leak(st)
 		s.leakNewest = max(s.leakNewest, st.watch.first)
+		w.countedTo = st.serial + 1
 		w.setLeakFrom(st.watch.links[liveList].next)
 	}
 	for k := range w.known {
