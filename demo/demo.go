@@ -211,7 +211,10 @@ func start(ctx context.Context, cfg Config, server, client bool) (*Demo, error) 
 
 	if client {
 		// Cannot fail: the config was checked above.
-		d.gateway, _ = NewGateway(ctx, GatewayConfig{
+		// Not closed by ctx itself: shutdown closes it after the load
+		// has drained its requests in flight (Load.Close), so that they
+		// end as a client's would.
+		d.gateway, _ = NewGateway(context.WithoutCancel(ctx), GatewayConfig{
 			Upstream:   upstream,
 			Pool:       cfg.Pool,
 			Protocol:   cfg.Protocol,

@@ -209,7 +209,9 @@ func (l *Load) request() {
 	elapsed := time.Since(start)
 
 	switch {
-	case err != nil && l.reqCtx.Err() != nil:
+	case err != nil && l.ctx.Err() != nil:
+		// Failed after the load stopped: cut by the stop, or by the
+		// gateway closing behind it.
 		l.count(func(s *LoadStats) { s.InFlight--; s.Canceled++ })
 	case err != nil:
 		l.count(func(s *LoadStats) { s.InFlight--; s.Errors++; s.LastError = oneLine(err.Error()) })
