@@ -329,7 +329,13 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 				last = s.start.UnixNano()
 			}
 			switch {
-			case asked[d]:
+			case asked[d] && (silent[d] || es.openCodes&(1<<CodeLeak) == 0):
+				// A ping in flight keeps a LEAK from opening; one open
+				// holds until the ping has waited PingAnswerLimit
+				// (KEEPALIVE): a healthy side answers a round trip later,
+				// and an evaluation inside that round trip resolved the
+				// LEAK, "another condition explains them", to open it
+				// again 100 ms later.
 				silentAt[d] = last
 			case s.keepaliveAt != 0:
 				silentAt[d] = max(last, s.keepaliveAt)

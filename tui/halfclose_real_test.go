@@ -111,6 +111,13 @@ func pingPong(t *testing.T, yam bool, first live.Side, crossed func()) (client, 
 		}
 		io.ReadFull(st, make([]byte, 4))
 		st.Write([]byte("pong"))
+		if first == live.Server {
+			// It exits once it has read the client's last frames, its
+			// FIN: a socket closed with bytes unread sends a RST, not a
+			// FIN (the tap then rightly says reset).
+			st.CloseWrite()
+			smuxtest.ReadAll(st)
+		}
 		st.Close()
 		<-done
 		if first == live.Client {

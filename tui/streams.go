@@ -444,7 +444,7 @@ func streamCells(st *styles, s *live.StreamSnap, ended bool, end time.Time, fold
 	if ended {
 		now = end
 	}
-	if s.State != live.Closed && (!ended || s.State == live.EndedWithSession) {
+	if over := s.State == live.Closed || s.State == live.StreamReset; !over && (!ended || s.State == live.EndedWithSession) {
 		idle = dur(later(now, s.Last).Sub(s.Last))
 	}
 	if leak && !folded && (s.State.Live() || s.State == live.EndedWithSession) {
@@ -505,9 +505,9 @@ func streamCells(st *styles, s *live.StreamSnap, ended bool, end time.Time, fold
 // ended with the session, to the session's end.
 func streamTimes(s *live.StreamSnap, ended bool, end, now time.Time) string {
 	switch {
-	case s.State == live.Closed:
-		// Closed by both FINs: it lived until its last frame, whether or
-		// not its session still lives.
+	case s.State == live.Closed, s.State == live.StreamReset:
+		// Closed by both FINs, or reset (yamux's RST): it lived until its
+		// last frame, whether or not its session still lives.
 	case !ended:
 		return dur(now.Sub(s.First))
 	case s.State == live.EndedWithSession:
