@@ -17,7 +17,7 @@ import (
 // bound and filtered, and must come out, not be dropped for an hour.
 func TestClockSetBackAfterOpen(t *testing.T) {
 	ln, h := sinkOnLoopback(t, 10*time.Second)
-	h.since = h.since.Add(time.Hour) // as if the clock went back an hour after it was read
+	h.start.since = h.start.since.Add(time.Hour) // as if the clock went back an hour after it was read
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)

@@ -52,11 +52,8 @@ type Handle struct {
 	// uncounted is how many packets the reads returned that the kernel's
 	// counts never had (see held).
 	uncounted uint32
-	// since is when the socket was bound and its filter in place: packets
-	// stamped before it, by less than early, are dropped (see Open),
-	// until one is not.
-	since time.Time
-	early time.Duration
+	// start checks the first packets, until it is over (see Open).
+	start startup
 
 	mu      sync.Mutex // for Dropped, from another goroutine, and Close
 	closed  bool
@@ -138,17 +135,24 @@ func Open(ctx context.Context, iface string, f capture.Filter) (*Handle, error) 
 	// The socket took packets from its creation on, of every interface
 	// until it was bound and whatever the filter drops until it was set
 	// (loopback ones twice): the ring may hold some. The kernel stamps a
-	// packet, after the filter ran, as it writes it to the ring, or with
-	// the earlier stamp it was given when received or sent
-	// (tpacket_get_timestamp), so those stamped from now on passed the
-	// filter; the few earlier ones are
-	// dropped, as if the capture began now: those stamped since the
-	// socket was created, or a moment before (a stamp taken as the packet
-	// was received). A packet stamped earlier still is no such packet but
-	// one of a wall clock set back since (an NTP step at boot): it and
-	// the later ones are kept, not dropped until the clock is back here.
+	// packet as it writes it to the ring, or with the earlier stamp it was
+	// given when received or sent (tpacket_get_timestamp). Those stamped
+	// before now are dropped, as if the capture began now: those stamped
+	// since the socket was created, or a moment before (a stamp taken as
+	// the packet was received). A packet stamped earlier still is no such
+	// packet but one of a wall clock set back since (an NTP step at
+	// boot): it and the later ones are kept, not dropped until the clock
+	// is back here. A stamp from now on does not prove the filter ran,
+	// though: a packet that passed no filter on another CPU just before it
+	// was attached is written, and stamped, just after. So the first
+	// packets are run through the filter's checks too (startup).
 	since := time.Now()
-	h := &Handle{ctx: ctx, iface: iface, tp: tp, link: link, since: since, early: since.Sub(created) + time.Second}
+	start, err := newStartup(pre, f, since, since.Sub(created)+time.Second)
+	if err != nil {
+		tp.Close()
+		return nil, fmt.Errorf("sniff: %s: %w", iface, err)
+	}
+	h := &Handle{ctx: ctx, iface: iface, tp: tp, link: link, start: start}
 	if iface == Any {
 		h.links = make(map[int]linkSeen)
 	}
@@ -191,8 +195,9 @@ var bareIPPacket = []any{layers.LinkTypeRaw}
 // linkSeen is an interface's link type as linkAt looked it up, and the
 // time of the packet it was looked up for.
 type linkSeen struct {
-	link layers.LinkType
-	at   time.Time
+	link  layers.LinkType
+	at    time.Time
+	other bool // a link type linkOf does not know
 }
 
 // linkRecheck is how long, in capture time, linkAt takes an index's link
@@ -208,25 +213,30 @@ const linkRecheck = time.Second
 // only packets of the types linkOf knows. An interface gone keeps the
 // type it was last seen with (its packets still in the ring, read late,
 // are of that type); one gone before it could be looked up at all is
-// taken for Ethernet, as before sniff knew of others.
-func (h *Handle) linkAt(i int, at time.Time) layers.LinkType {
+// taken for Ethernet, as before sniff knew of others. other is true for
+// an interface of a type linkOf does not know (its link then Ethernet),
+// whose packets the socket filter drops: the ring holds some only from
+// before the filter was in place.
+func (h *Handle) linkAt(i int, at time.Time) (link layers.LinkType, other bool) {
 	s, seen := h.links[i]
 	if seen {
 		if d := at.Sub(s.at); d >= 0 && d < linkRecheck {
-			return s.link
+			return s.link, s.other
 		}
 	}
-	l := layers.LinkTypeEthernet
-	if seen {
-		l = s.link
+	s.at = at
+	if !seen {
+		s.link = layers.LinkTypeEthernet
 	}
 	if hw, err := hardwareTypeAt(i); err == nil {
-		if known, ok := linkOf(hw); ok {
-			l = known
+		var ok bool
+		if l, known := linkOf(hw); known {
+			s.link, ok = l, true
 		}
+		s.other = !ok
 	}
-	h.links[i] = linkSeen{l, at}
-	return l
+	h.links[i] = s
+	return s.link, s.other
 }
 
 // hardwareTypeAt returns the ARPHRD type of the interface with index i
@@ -288,15 +298,20 @@ func (h *Handle) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 		if err != nil {
 			return nil, ci, fmt.Errorf("sniff: %s: %w", h.iface, err)
 		}
-		if !h.since.IsZero() {
-			if d := h.since.Sub(ci.Timestamp); d > 0 && d < h.early {
-				continue // taken before the socket was bound and filtered
-			}
-			// The ring's later packets came later: a wall clock set back
-			// while sniff runs must not drop them.
-			h.since = time.Time{}
+		link, other := h.link, false
+		if h.links != nil {
+			link, other = h.linkAt(ci.InterfaceIndex, ci.Timestamp)
 		}
-		if h.links != nil && h.linkAt(ci.InterfaceIndex, ci.Timestamp) == layers.LinkTypeRaw {
+		if !h.start.since.IsZero() {
+			keep, over := h.start.judge(data, ci.Timestamp, link, other)
+			if over {
+				h.start = startup{}
+			}
+			if !keep {
+				continue
+			}
+		}
+		if link == layers.LinkTypeRaw {
 			ci.AncillaryData = bareIPPacket
 		}
 		return data, ci, nil
