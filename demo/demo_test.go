@@ -261,3 +261,60 @@ func TestDialable(t *testing.T) {
 		}
 	}
 }
+
+// heldConn is a gateway's connection to the service whose reads wait,
+// once hold is set, until release is closed: the service's answers to the
+// requests then in flight arrive only after the demo has begun to stop.
+type heldConn struct {
+	net.Conn
+	hold    *atomic.Bool
+	release <-chan struct{}
+}
+
+func (c heldConn) Read(p []byte) (int, error) {
+	if c.hold.Load() {
+		select {
+		case <-c.release:
+		case <-time.After(5 * time.Second):
+		}
+	}
+	return c.Conn.Read(p)
+}
+
+// TestShutdownDrainsThroughGateway stops the demo while requests are in
+// flight whose answers the service sends only after the stop: they are
+// answered, through a gateway that stays open until the load has
+// drained, not cut by a gateway closed with the demo's context (which
+// failed them with 502 and made the service's streams end under answers
+// on their way: DATA_AFTER_CLOSE on a healthy demo).
+func TestShutdownDrainsThroughGateway(t *testing.T) {
+	smuxtest.NoGoroutinesLeft(t)
+	var hold atomic.Bool
+	release := make(chan struct{})
+	var dialer net.Dialer
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dialer.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return heldConn{Conn: c, hold: &hold, release: release}, nil
+	}
+	d, err := Start(context.Background(), Config{Pool: 1, Rate: 200, Dial: dial})
+	if err != nil {
+		t.Fatal(err)
+	}
+	smuxtest.Eventually(t, "answers to the load", func() bool { return d.LoadStats().OK >= 5 })
+	hold.Store(true)
+	smuxtest.Eventually(t, "requests in flight, their answers held", func() bool { return d.LoadStats().InFlight >= 1 })
+	closed := make(chan error, 1)
+	go func() { closed <- d.Close() }()
+	smuxtest.Eventually(t, "the load to stop", func() bool { return d.load.ctx.Err() != nil })
+	time.Sleep(50 * time.Millisecond) // the shutdown goes on meanwhile: a gateway closed now cuts the requests
+	close(release)                    // the answers come after the stop, within drainGrace
+	if err := <-closed; err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if s := d.LoadStats(); s.InFlight != 0 || s.Canceled != 0 || s.Errors != 0 {
+		t.Errorf("requests in flight at the stop, answered after it: %+v; want every one OK, none canceled or failed", s)
+	}
+}
