@@ -630,6 +630,10 @@ type conn struct {
 	end      [2]reassembly.Sequence
 	endKnown [2]bool
 	finSeen  [2]bool
+	// finFirst is the direction whose FIN the capture saw first, if
+	// finAny: its sender closed its side of the connection first.
+	finFirst live.Dir
+	finAny   bool
 	// zeroSince is, per direction, since when its receiver has advertised
 	// a zero TCP window (zero while it advertises room): it stopped
 	// reading the connection (Session.ReceiveWindow).
@@ -755,6 +759,9 @@ func (c *conn) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.T
 	}
 	if tcp.FIN {
 		c.end[d], c.endKnown[d], c.finSeen[d] = reassembly.Sequence(tcp.Seq).Add(len(tcp.Payload)), true, true
+		if !c.finAny {
+			c.finFirst, c.finAny = d, true
+		}
 	}
 	if rv := d.Reverse(); tcp.ACK && !c.finSeen[rv] && c.nextKnown[rv] {
 		if a := reassembly.Sequence(tcp.Ack); !c.endKnown[rv] || c.end[rv].Difference(a) > 0 {
@@ -845,11 +852,14 @@ func (c *conn) ReassemblyComplete(ac reassembly.AssemblerContext) bool {
 		c.endDir(d, at, finished)
 	}
 	if finished {
-		reason := live.EOF
-		if c.rst {
+		reason, err := live.EOF, error(nil)
+		switch {
+		case c.rst:
 			reason = live.Reset
+		case c.finAny:
+			err = tap.ClosedFirst(c.peer(c.finFirst)) // as attach says it
 		}
-		c.sess.End(at, reason, nil)
+		c.sess.End(at, reason, err)
 	}
 	return true
 }
@@ -1259,6 +1269,16 @@ func (c *conn) settle() {
 	}
 }
 
+// peer names the sender of direction d by its role and address, as the
+// session's ends are: "client 127.0.0.1:51234".
+func (c *conn) peer(d live.Dir) string {
+	addr := c.a
+	if c.clientIsA != (d == live.ClientToServer) {
+		addr = c.b
+	}
+	return d.Sender().String() + " " + addr.String()
+}
+
 // open starts the connection's session.
 func (c *conn) open(at time.Time) {
 	c.state = decoding
@@ -1406,6 +1426,7 @@ func (c *conn) swapRoles() {
 	c.end[0], c.end[1] = c.end[1], c.end[0]
 	c.endKnown[0], c.endKnown[1] = c.endKnown[1], c.endKnown[0]
 	c.finSeen[0], c.finSeen[1] = c.finSeen[1], c.finSeen[0]
+	c.finFirst = c.finFirst.Reverse()
 	c.zeroSince[0], c.zeroSince[1] = c.zeroSince[1], c.zeroSince[0]
 	c.restart[0], c.restart[1] = c.restart[1], c.restart[0]
 	c.rstDir = c.rstDir.Reverse()

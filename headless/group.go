@@ -9,8 +9,16 @@ import (
 	"github.com/muxtop/muxtop/live"
 )
 
-// number is a number in a finding's words: "42", "0.3", "256".
-var number = regexp.MustCompile(`[0-9]+(\.[0-9]+)?`)
+// token is a number in a finding's words, "42", "0.3", "256" (its
+// group 1), or an address, which is a word: an IP address, IPv6 in
+// brackets or with "::", or a host, with a port ("127.0.0.1:40312",
+// "[::1]:9000", "fe80::1", "localhost:9000"). Findings that differ in an
+// address are not alike, and their numbers are not a range.
+var token = regexp.MustCompile(`\[[0-9A-Za-z:.%_-]*\](?::[0-9]+)?` +
+	`|(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?::[0-9]+)?` +
+	`|(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4})*)?::(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4})*)?` +
+	`|[A-Za-z0-9-]*[A-Za-z][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)*:[0-9]+` +
+	`|([0-9]+(?:\.[0-9]+)?)`)
 
 // findingGroup is the findings of one code, severity and state (open or
 // resolved) whose lines differ in their numbers alone.
@@ -46,7 +54,7 @@ func groupFindings(findings []*live.Finding) []string {
 	index := map[string]*findingGroup{}
 	for _, f := range findings {
 		line := findingLine(f)
-		words := number.Split(line, -1)
+		words, nums := tokens(line)
 		key := f.Code.String() + "\x00" + f.Severity.String() + "\x00" + strings.Join(words, "\x00")
 		g := index[key]
 		if g == nil {
@@ -54,7 +62,7 @@ func groupFindings(findings []*live.Finding) []string {
 			index[key] = g
 			groups = append(groups, g)
 		}
-		for i, n := range number.FindAllString(line, -1) {
+		for i, n := range nums {
 			g.nums[i] = append(g.nums[i], n)
 		}
 		if f.Session != 0 {
@@ -88,6 +96,21 @@ func groupFindings(findings []*live.Finding) []string {
 		out = append(out, b.String())
 	}
 	return out
+}
+
+// tokens splits line into its numbers and the words between them, an
+// address whole among the words.
+func tokens(line string) (words, nums []string) {
+	last := 0
+	for _, m := range token.FindAllStringSubmatchIndex(line, -1) {
+		if m[2] < 0 {
+			continue // an address: part of the words
+		}
+		words = append(words, line[last:m[0]])
+		nums = append(nums, line[m[0]:m[1]])
+		last = m[1]
+	}
+	return append(words, line[last:]), nums
 }
 
 // numRange is one number slot of a group's line: the number, when every

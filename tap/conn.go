@@ -171,6 +171,11 @@ func (c *Conn) Write(p []byte) (int, error) {
 	c.sess.WriteStarted(c.out.dir) // a write that does not return: the peer stopped reading
 	n, err := c.Conn.Write(p)
 	c.sess.WriteDone(c.out.dir)
+	if c.in.rec != nil && isReset(err) {
+		// The peer reset the connection, as Read records it: its RST, so
+		// that the end this Write records next is not written as a FIN.
+		c.in.rec.Reset(c.in.dir, time.Now())
+	}
 	// A whole write that no Close or CloseWrite overlapped leaves nothing to
 	// account for: one atomic, not a second turn of the lock.
 	if n < len(p) || !c.wstate.CompareAndSwap(writing, idle) {

@@ -792,10 +792,16 @@ func (pr *pair) closeReason(a, b error, now time.Time) (live.CloseReason, error)
 		return reason, err
 	}
 	if eof != nil {
-		return live.EOF, errors.New("the " + eof.peer + " closed first")
+		return live.EOF, ClosedFirst(eof.peer)
 	}
 	return live.LocalClose, nil
 }
+
+// ClosedFirst is why a session ended by EOF, when one peer closed its
+// side of the connection before the other: "the client 127.0.0.1:51234
+// closed first". peer is the peer's role and address, as attach names it
+// ("upstream 127.0.0.1:9000") and read does ("server 127.0.0.1:9000").
+func ClosedFirst(peer string) error { return errors.New("the " + peer + " closed first") }
 
 // endError is how one direction of a pair ended, and at which peer.
 type endError struct {

@@ -1,0 +1,120 @@
+package tap_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/muxtop/muxtop/capture"
+	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/pcapout"
+	"github.com/muxtop/muxtop/tap"
+)
+
+// TestWriteResetRecorded: a peer that resets the connection (a close with
+// SO_LINGER 0) while the tapped end only writes, so that the reset comes
+// back through a failed Write (ECONNRESET, then EPIPE) and not a Read,
+// ends the session reset, and the recording says so too: a RST from the
+// peer, not a FIN from the tapped end, so that a read of the file ends the
+// session reset as well, and tcpdump reads the file.
+func TestWriteResetRecorded(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	reset := make(chan struct{})
+	go func() { // the peer: reads the stream's SYN, then resets
+		defer close(reset)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		c.Read(make([]byte, 8))
+		c.(*net.TCPConn).SetLinger(0)
+		c.Close()
+	}()
+	raw, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "w.pcapng")
+	w, err := pcapout.Create(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := live.New(live.Config{})
+	c := tap.Wrap(raw, live.Client, reg, "test", tap.Version(1), tap.WithProtocol(tap.Smux), tap.Record(w))
+	if _, err := c.Write([]byte{1, 0, 0, 0, 3, 0, 0, 0}); err != nil { // SYN, stream 3
+		t.Fatal(err)
+	}
+	<-reset
+	// NOPs, as smux's keepalive writes them, until one meets the reset.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err = c.Write([]byte{1, 3, 0, 0, 0, 0, 0, 0})
+		if err != nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, syscall.EPIPE) {
+		t.Fatalf("the writes to the peer that reset ended with %v; want ECONNRESET or EPIPE", err)
+	}
+	c.Close()
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	snap := reg.Snapshot()
+	if len(snap.Sessions) != 1 || snap.Sessions[0].Reason != live.Reset {
+		t.Fatalf("the tap: %d sessions, want one ended reset", len(snap.Sessions))
+	}
+
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	file, err := capture.Open(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := new(capture.Clock)
+	clock.Set(file.Start())
+	rreg := live.New(live.Config{Clock: clock.Now})
+	if err := capture.NewReader(capture.Config{Registry: rreg, Clock: clock}).Run(context.Background(), file); err != nil {
+		t.Fatal(err)
+	}
+	if got := rreg.Snapshot(); len(got.Sessions) != 1 || !got.Sessions[0].Ended || got.Sessions[0].Reason != live.Reset {
+		for _, s := range got.Sessions {
+			t.Logf("session %d: ended %v, %v %q", s.ID, s.Ended, s.Reason, s.Err)
+		}
+		t.Errorf("read of the recording: %d sessions; want one ended reset", len(got.Sessions))
+	}
+
+	bin, err := exec.LookPath("tcpdump")
+	if err != nil {
+		if os.Getenv("MUXTOP_REQUIRE_TCPDUMP") == "1" {
+			t.Fatal("tcpdump is not installed and MUXTOP_REQUIRE_TCPDUMP=1")
+		}
+		t.Skip("tcpdump is not installed: the recording's packets are not checked")
+	}
+	msg, err := exec.Command(bin, "-nr", path).CombinedOutput()
+	if err != nil || strings.Contains(string(msg), "truncated") {
+		t.Fatalf("tcpdump -r: %v\n%s", err, msg)
+	}
+	up := ln.Addr().(*net.TCPAddr)
+	from := regexp.MustCompile(regexp.QuoteMeta(fmt.Sprintf("%s.%d > ", up.IP, up.Port)) + `.*Flags \[R`)
+	if rst := strings.Count(string(msg), "Flags [R"); rst != 1 || !from.Match(msg) {
+		t.Errorf("tcpdump -r shows %d RSTs, want one, from the peer %s:\n%s", rst, ln.Addr(), msg)
+	}
+}
