@@ -21,8 +21,8 @@ func recordsOf(reg *live.Registry, kind live.Kind) []live.Record {
 	return out
 }
 
-// oddIDs returns n stream ids from first, two apart: those one smux
-// client opens in turn.
+// oddIDs returns n stream ids from first, two apart: those one side
+// opens in turn.
 func oddIDs(first uint32, n int) []uint32 {
 	ids := make([]uint32, n)
 	for i := range ids {
@@ -159,13 +159,36 @@ func TestFindingUpdatedCapped(t *testing.T) {
 	if len(opened) != 1 {
 		t.Fatalf("opened:%s", describeRecords(opened))
 	}
-	if f := opened[0].Finding; f.Evidence.Count != 100 || !slices.Equal(f.StreamIDs, func() []uint32 {
-		ids := oddIDs(2, live.MaxStreamIDs)
-		return ids
-	}()) {
+	if f := opened[0].Finding; f.Evidence.Count != 100 || !slices.Equal(f.StreamIDs, oddIDs(2, live.MaxStreamIDs)) {
 		t.Errorf("opened with %d streams, ids %v; want 100, the first %d", f.Evidence.Count, f.StreamIDs, live.MaxStreamIDs)
 	}
 	if u := recordsOf(reg, live.FindingUpdated); len(u) != 0 {
 		t.Errorf("updates of a count that held:%s", describeRecords(u))
+	}
+}
+
+// TestFindingUpdatedExcused: a LEAK's records name the streams it counts,
+// not an older one another finding explains (a writer a full window
+// holds, WINDOW_STALL's); once that stream counts too, the update names
+// it, the oldest first.
+func TestFindingUpdatedExcused(t *testing.T) {
+	cfg := live.FindingsConfig{StallAfter: 2 * time.Second, LeakAfter: 30 * time.Second, Churn: -1}
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 2)
+	sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "BULK"), upd(c2s, 3, 0, 1000), psh(s2c, 3, strings.Repeat("x", 1000)))
+	sc.feedAt(sec(1), syn(c2s, 5), psh(c2s, 5, "IDLE"), psh(s2c, 5, "ok"))
+	for _, at := range []float64{2.1, 10, 30.5, 31.5} {
+		sc.feedAt(sec(at-0.05), nop(c2s), nop(s2c))
+		reg.Evaluate(sec(at), cfg)
+	}
+	opened := recordsOf(reg, live.FindingOpened)
+	if len(opened) != 2 || opened[1].Finding.Code != live.CodeLeak || !slices.Equal(opened[1].Finding.StreamIDs, []uint32{5}) {
+		t.Fatalf("opened:%s; want the LEAK to name stream 5 alone", describeRecords(opened))
+	}
+	sc.feedAt(sec(40), upd(c2s, 3, 1000, 1000))
+	reg.Evaluate(sec(40.1), cfg)
+	u := recordsOf(reg, live.FindingUpdated)
+	if len(u) != 1 || u[0].Finding.ID != opened[1].Finding.ID || u[0].Finding.Evidence.Count != 2 || !slices.Equal(u[0].Finding.StreamIDs, []uint32{3, 5}) {
+		t.Errorf("updated:%s; want the LEAK of 2 streams, 3 and 5", describeRecords(u))
 	}
 }
