@@ -45,6 +45,20 @@ func appendFindingJSON(b []byte, r *live.Record) []byte {
 	b = appendUintField(b, `,"bytes":`, ev.Bytes)
 	b = appendSeconds(b, `,"age":`, ev.Age)
 	b = appendSeconds(b, `,"limit":`, ev.Limit)
+	if len(f.StreamIDs) > 0 {
+		// A LEAK's streams, the oldest first, and how many more it counts.
+		b = append(b, `,"sids":[`...)
+		for i, id := range f.StreamIDs {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendUint(b, uint64(id), 10)
+		}
+		b = append(b, ']')
+		if n := uint64(len(f.StreamIDs)); ev.Count > n {
+			b = appendUintField(b, `,"sids_more":`, ev.Count-n)
+		}
+	}
 	switch f.Code {
 	case live.CodeVersionMismatch:
 		b = append(b, `,"versions":{"c2s":`...)
@@ -105,10 +119,12 @@ func appendSeconds(b []byte, key string, d time.Duration) []byte {
 
 // appendFindingPlain appends a finding record's line after its time:
 //
-//	#3 FINDING 7 LEAK warning: the server never closes … — call Close() …
+//	#3 FINDING 7 LEAK warning: the server never closes … 1 half-closed … — call Close() …
+//	#3 UPDATED 7 LEAK warning: the server never closes … 40 half-closed …
 //	#3 RESOLVED 7 LEAK after 12.3 s: the session ended (EOF)
 //
-// A finding of no session (CHURN) has no #0.
+// An update says the finding as it is now, without the advice its opening
+// gave. A finding of no session (CHURN) has no #0.
 func appendFindingPlain(b []byte, r *live.Record) []byte {
 	if r.Session == 0 {
 		b = b[:len(b)-len("#0 ")]
@@ -117,9 +133,12 @@ func appendFindingPlain(b []byte, r *live.Record) []byte {
 	if f == nil {
 		return append(b, r.Kind.String()...)
 	}
-	if r.Kind == live.FindingOpened {
+	switch r.Kind {
+	case live.FindingOpened:
 		b = append(b, "FINDING "...)
-	} else {
+	case live.FindingUpdated:
+		b = append(b, "UPDATED "...)
+	default:
 		b = append(b, "RESOLVED "...)
 	}
 	b = strconv.AppendUint(b, f.ID, 10)
@@ -136,6 +155,9 @@ func appendFindingPlain(b []byte, r *live.Record) []byte {
 	b = append(b, f.Severity.String()...)
 	b = append(b, ": "...)
 	b = printable.AppendText(b, f.Text)
+	if r.Kind == live.FindingUpdated {
+		return b
+	}
 	b = append(b, " — "...)
 	return printable.AppendText(b, f.Advice)
 }

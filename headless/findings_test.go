@@ -3,6 +3,7 @@ package headless
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -30,6 +31,8 @@ type marshalFinding struct {
 	Bytes     uint64         `json:"bytes,omitempty"`
 	Age       float64        `json:"age,omitempty"`
 	Limit     float64        `json:"limit,omitempty"`
+	Sids      []uint32       `json:"sids,omitempty"`
+	SidsMore  uint64         `json:"sids_more,omitempty"`
 	Versions  map[string]int `json:"versions,omitempty"`
 	Offset    *int64         `json:"offset,omitempty"`
 	Guess     string         `json:"guess,omitempty"`
@@ -51,6 +54,9 @@ func appendFindingMarshal(b []byte, r *live.Record) []byte {
 		Bytes: f.Evidence.Bytes, Age: secs(f.Evidence.Age), Limit: secs(f.Evidence.Limit), Text: f.Text, Advice: f.Advice}
 	if f.HasDir {
 		j.Dir = f.Dir.Code()
+	}
+	if j.Sids = f.StreamIDs; f.Evidence.Count > uint64(len(f.StreamIDs)) && len(f.StreamIDs) > 0 {
+		j.SidsMore = f.Evidence.Count - uint64(len(f.StreamIDs))
 	}
 	switch f.Code {
 	case live.CodeVersionMismatch:
@@ -144,6 +150,59 @@ func TestFindingRecords(t *testing.T) {
 			break
 		}
 		if n := testing.AllocsPerRun(10, func() { line = appendPlain(line[:0], r) }); n != 0 {
+			t.Errorf("plain %s: %v allocations", appendPlain(nil, r), n)
+		}
+	}
+}
+
+// TestFindingUpdatedRecord: a finding told again as it grows is one
+// line in either format: in JSON the finding-opened keys, with a LEAK's
+// streams (sids, the oldest, and sids_more, how many more it counts); in
+// plain the opening's line with UPDATED, its text as it is now, and no
+// advice, which the opening gave.
+func TestFindingUpdatedRecord(t *testing.T) {
+	at := time.Date(2026, 11, 27, 12, 1, 4, 0, time.UTC)
+	f := &live.Finding{ID: 7, Code: live.CodeLeak, Severity: live.Warning, Session: 3, Stream: 5, Dir: live.ServerToClient, HasDir: true,
+		Since: at.Add(-43 * time.Second), Opened: at.Add(-time.Second), Evidence: live.Evidence{Count: 40, Age: 43 * time.Second, Limit: 30 * time.Second},
+		Text:      "the server never closes its streams: 40 half-closed by the client, oldest 43 s (stream 5)",
+		Advice:    "call Close() on the server's stream when it is done",
+		StreamIDs: []uint32{5, 7, 4294967295}}
+	r := live.Record{Kind: live.FindingUpdated, Seq: 12, Session: 3, At: at, Finding: f}
+	line := appendJSON(nil, &r)
+	var j map[string]any
+	if err := json.Unmarshal(line, &j); err != nil {
+		t.Fatalf("%s: %v", line, err)
+	}
+	want := map[string]any{"type": "finding-updated", "seq": 12.0, "time": "2026-11-27T12:01:04Z", "session": 3.0, "finding": 7.0,
+		"code": "LEAK", "severity": "warning", "sid": 5.0, "dir": "s2c", "since": "2026-11-27T12:00:21Z", "count": 40.0,
+		"age": 43.0, "limit": 30.0, "sids": []any{5.0, 7.0, 4294967295.0}, "sids_more": 37.0, "text": f.Text, "advice": f.Advice}
+	if len(j) != len(want) {
+		t.Errorf("%s: keys %v, want %v", line, j, want)
+	}
+	for k, w := range want {
+		if fmt.Sprint(j[k]) != fmt.Sprint(w) {
+			t.Errorf("%s = %#v, want %#v", k, j[k], w)
+		}
+	}
+	// Every stream named: no sids_more.
+	all := *f
+	all.Evidence.Count = 3
+	if line := appendJSON(nil, &live.Record{Kind: live.FindingUpdated, Session: 3, Finding: &all}); !bytes.Contains(line, []byte(`"sids":[5,7,4294967295],"text"`)) {
+		t.Errorf("all streams named: %s", line)
+	}
+	if plain, want := string(appendPlain(nil, &r)), "12:01:04.000000 #3 UPDATED 7 LEAK warning: "+f.Text; plain != want {
+		t.Errorf("plain\n got %q\nwant %q", plain, want)
+	}
+	churn := live.Record{Kind: live.FindingUpdated, At: at, Finding: &live.Finding{ID: 8, Code: live.CodeChurn, Severity: live.Warning, Text: "t", Advice: "a"}}
+	if plain, want := string(appendPlain(nil, &churn)), "12:01:04.000000 UPDATED 8 CHURN warning: t"; plain != want {
+		t.Errorf("plain\n got %q\nwant %q", plain, want)
+	}
+	buf := make([]byte, 0, 4096)
+	for _, r := range []*live.Record{&r, &churn} {
+		if raceEnabled {
+			break
+		}
+		if n := testing.AllocsPerRun(10, func() { buf = appendPlain(buf[:0], r) }); n != 0 {
 			t.Errorf("plain %s: %v allocations", appendPlain(nil, r), n)
 		}
 	}

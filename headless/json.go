@@ -103,7 +103,7 @@ func appendJSON(b []byte, r *live.Record) []byte {
 		b = append(b, `","offset":`...)
 		b = strconv.AppendInt(b, r.Offset, 10)
 		b = appendField(b, `,"detail":`, r.Detail)
-	case live.FindingOpened, live.FindingResolved:
+	case live.FindingOpened, live.FindingUpdated, live.FindingResolved:
 		b = appendFindingJSON(b, r)
 	}
 	return append(b, '}')

@@ -2,7 +2,9 @@ package headless
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -50,7 +52,7 @@ type marshalRecord struct {
 }
 
 func appendJSONMarshal(b []byte, r *live.Record) []byte {
-	if (r.Kind == live.FindingOpened || r.Kind == live.FindingResolved) && r.Finding != nil {
+	if (r.Kind == live.FindingOpened || r.Kind == live.FindingUpdated || r.Kind == live.FindingResolved) && r.Finding != nil {
 		return appendFindingMarshal(b, r)
 	}
 	j := marshalRecord{Type: r.Kind.String(), Seq: r.Seq, Time: r.At.Format(time.RFC3339Nano), Session: r.Session}
@@ -189,10 +191,19 @@ func jsonRecords() []live.Record {
 			Header: decoder.MakeHeader(uint8(i), decoder.Cmd(i), uint16(i), uint32(i)),
 			Code:   decoder.Code(i % (decoder.NumCodes + 2)), Want: uint8(i % 3), Detail: s})
 		add(live.Record{Kind: live.NoticeRecord, Detail: s})
-		add(live.Record{Kind: live.Kind(5 + i%3), Session: uint64(i), Detail: s, Client: s})
+		add(live.Record{Kind: live.Kind(5 + i%4), Session: uint64(i), Detail: s, Client: s})
 		for _, f := range testFindings(s) {
 			add(live.Record{Kind: live.FindingOpened, Session: f.Session, Dir: f.Dir, Finding: f})
+			add(live.Record{Kind: live.FindingUpdated, Session: f.Session, Dir: f.Dir, Finding: f})
 			add(live.Record{Kind: live.FindingResolved, Session: f.Session, Dir: f.Dir, Finding: f, Detail: s})
+		}
+		// A LEAK's records name its streams: all of them, or the oldest
+		// and how many more.
+		for _, n := range []uint64{2, 3, 40} {
+			f := &live.Finding{ID: n, Code: live.CodeLeak, Severity: live.Warning, Session: 4, Stream: 3, Text: s,
+				Evidence: live.Evidence{Count: n}, StreamIDs: []uint32{3, 5, ^uint32(0)}[:min(n, 3)]}
+			add(live.Record{Kind: live.FindingOpened, Session: 4, Finding: f})
+			add(live.Record{Kind: live.FindingUpdated, Session: 4, Finding: f})
 		}
 	}
 	return recs
@@ -345,19 +356,49 @@ func TestAppendJSONZeroAlloc(t *testing.T) {
 	}
 }
 
+// fuzzSids packs stream ids as FuzzAppendJSON takes them: 4 bytes each,
+// little-endian.
+func fuzzSids(ids []uint32) []byte {
+	var b []byte
+	for _, id := range ids {
+		b = binary.LittleEndian.AppendUint32(b, id)
+	}
+	return b
+}
+
 func FuzzAppendJSON(f *testing.F) {
 	for _, r := range jsonRecords() {
+		fcode, count, sids := uint8(0), uint64(0), []byte(nil)
+		if fd := r.Finding; fd != nil {
+			fcode, count, sids = uint8(fd.Code), fd.Evidence.Count, fuzzSids(fd.StreamIDs)
+		}
 		f.Add(uint8(r.Kind), r.Seq, r.Session, uint8(r.Dir), r.At.UnixNano(), r.Offset, r.Header[:], r.Payload,
 			r.Truncated, r.Lost, r.Consumed, r.Window, uint8(r.Anomaly), uint8(r.Code), r.Want, uint8(r.Reason),
-			r.Client, r.Server, r.Label, r.Detail)
+			r.Client, r.Server, r.Label, r.Detail, fcode, count, sids)
 	}
 	f.Fuzz(func(t *testing.T, kind uint8, seq, session uint64, dir uint8, at, offset int64, header, payload []byte,
-		truncated bool, lost int64, consumed, window uint32, anomaly, code, want, reason uint8, client, server, label, detail string) {
-		r := live.Record{Kind: live.Kind(kind % 8), Seq: seq, Session: session, Dir: live.Dir(dir % 2),
+		truncated bool, lost int64, consumed, window uint32, anomaly, code, want, reason uint8, client, server, label, detail string,
+		fcode uint8, count uint64, sids []byte) {
+		r := live.Record{Kind: live.Kind(kind % 9), Seq: seq, Session: session, Dir: live.Dir(dir % 2),
 			At: time.Unix(0, at), Offset: offset, Payload: payload, Truncated: truncated, Lost: lost, Consumed: consumed,
 			Window: window, Anomaly: live.Anomaly(anomaly), Code: decoder.Code(code), Want: want,
 			Reason: live.CloseReason(reason), Client: client, Server: server, Label: label, Detail: detail}
 		copy(r.Header[:], header)
+		finding := r.Kind == live.FindingOpened || r.Kind == live.FindingUpdated || r.Kind == live.FindingResolved
+		var ids []uint32
+		if finding && fcode != 0 {
+			// A finding of any code (those past the last too), its count
+			// and its streams, which only a LEAK's records name, from the
+			// fuzzer.
+			for len(sids) >= 4 && len(ids) < 2*live.MaxStreamIDs {
+				ids, sids = append(ids, binary.LittleEndian.Uint32(sids)), sids[4:]
+			}
+			c := live.FindingCode(fcode % (live.NumFindingCodes + 1))
+			r.Finding = &live.Finding{ID: seq, Code: c, Severity: c.Severity(), Session: session, Stream: consumed,
+				Dir: r.Dir, HasDir: dir&2 != 0, Since: time.Unix(0, offset), Opened: time.Unix(0, at),
+				Evidence: live.Evidence{Count: count, Bytes: uint64(window), Age: time.Duration(lost), Offset: offset},
+				Text:     detail, Advice: label, StreamIDs: ids}
+		}
 		line := appendJSON(nil, &r)
 		if !json.Valid(line) {
 			t.Fatalf("not JSON: %q", line)
@@ -393,6 +434,32 @@ func FuzzAppendJSON(f *testing.F) {
 			roundTrip("detail", detail)
 		case live.NoticeRecord:
 			roundTrip("text", detail)
+		case live.FindingOpened, live.FindingUpdated, live.FindingResolved:
+			if r.Finding == nil {
+				break
+			}
+			roundTrip("text", detail)
+			roundTrip("advice", label)
+			var gotIDs []uint32
+			if l, ok := got["sids"].([]any); ok {
+				for _, v := range l {
+					n, err := strconv.ParseUint(string(v.(json.Number)), 10, 32)
+					if err != nil {
+						t.Fatalf("%s: sid %v: %v", line, v, err)
+					}
+					gotIDs = append(gotIDs, uint32(n))
+				}
+			}
+			if !slices.Equal(gotIDs, ids) {
+				t.Errorf("%s: sids %v, want %v", line, gotIDs, ids)
+			}
+			more := uint64(0)
+			if len(ids) > 0 && count > uint64(len(ids)) {
+				more = count - uint64(len(ids))
+			}
+			if g, ok := got["sids_more"]; more == 0 && ok || more != 0 && g != json.Number(strconv.FormatUint(more, 10)) {
+				t.Errorf("%s: sids_more %v, want %d", line, g, more)
+			}
 		case live.FrameRecord:
 			if r.Header.Cmd() != decoder.UPD && got["payload"] != string(printable.AppendHex(nil, payload)) {
 				t.Errorf("%s: payload lost", line)

@@ -68,7 +68,7 @@ func appendPlain(b []byte, r *live.Record) []byte {
 		b = append(b, r.Dir.String()...)
 		b = append(b, " RESYNC "...)
 		b = printable.AppendText(b, r.Detail)
-	case live.FindingOpened, live.FindingResolved:
+	case live.FindingOpened, live.FindingUpdated, live.FindingResolved:
 		b = appendFindingPlain(b, r)
 	}
 	return b

@@ -89,8 +89,8 @@ var dataKeyed = map[string]bool{"frames": true, "bytes": true, "unparsed": true,
 // undocumented returns the keys of m, at any depth, that the README's row
 // for m's type does not name: m's own keys outside parentheses, the keys
 // of its values anywhere in the row. Every record has type, seq and time,
-// as the paragraph before the table says; finding-resolved has "the same"
-// as finding-opened. Keys of a dataKeyed object, and of skip, are not
+// as the paragraph before the table says; finding-resolved and
+// finding-updated have "the same" as finding-opened. Keys of a dataKeyed object, and of skip, are not
 // looked at.
 func (s ndjsonSchema) undocumented(m map[string]any, skip string) []string {
 	typ, _ := m["type"].(string)
@@ -98,7 +98,7 @@ func (s ndjsonSchema) undocumented(m map[string]any, skip string) []string {
 	if !ok {
 		return []string{"type " + typ}
 	}
-	if typ == "finding-resolved" {
+	if typ == "finding-resolved" || typ == "finding-updated" {
 		row += s.rows["finding-opened"]
 	}
 	top := topLevel(row)

@@ -144,6 +144,13 @@ type Finding struct {
 	// Text states the problem with its numbers, in one line; Advice says
 	// what to do about it, from what smux does.
 	Text, Advice string
+	// StreamIDs is, in a LEAK's FindingOpened and FindingUpdated records,
+	// the ids of the streams it counts, oldest first (in SYN order, which
+	// is id order among the streams one side opened), at most
+	// MaxStreamIDs: Evidence.Count less their number are the rest. It is
+	// nil elsewhere: a Snapshot's findings leave it out, and
+	// StreamSnap.Leak marks their streams.
+	StreamIDs []uint32
 }
 
 // Evidence is a finding's numbers. Which apply depends on the code.
@@ -250,6 +257,16 @@ const (
 	AfterCloseWindow = 10 * time.Second
 	// MaxResolved is how many resolved findings a Snapshot carries.
 	MaxResolved = 256
+	// UpdateEvery is how often at most the engine tells an open finding's
+	// count again (FindingUpdated): once a record has told it, a change is
+	// told at the first evaluation UpdateEvery or more later, as it then
+	// stands, and not at all if it is back to what was told. A leak that
+	// grows on every session makes one record per session and second, not
+	// one per evaluation.
+	UpdateEvery = time.Second
+	// MaxStreamIDs is how many streams a LEAK record names at most
+	// (Finding.StreamIDs): its oldest.
+	MaxStreamIDs = 32
 )
 
 // FindingsConfig holds the thresholds of Evaluate. Zero fields take the
@@ -299,6 +316,7 @@ type engine struct {
 	open      map[uint64]openFinding // by ID
 	resolved  []*Finding             // the latest MaxResolved, oldest first
 	churn     *Finding               // the open CHURN finding, if any
+	churnTold told                   // what churn's latest record told
 	sessions  []*Session             // scratch
 	cands     []candidate            // scratch
 	changes   []change               // scratch
@@ -352,10 +370,31 @@ type engineSession struct {
 	readSince [2]int64
 	// DATA_AFTER_CLOSE: the late frames, bytes and streams counted when
 	// the current finding opened.
-	lateBase  [3][2]uint64
-	open      []*Finding
+	lateBase [3][2]uint64
+	open     []*Finding
+	// told is, for each finding of open, in its order, what its latest
+	// record told of its count.
+	told      []told
 	openCodes uint32 // bit c: a finding of code c is open
 	endSeen   bool   // an evaluation has seen the session ended
+}
+
+// told is what a finding's latest record (FindingOpened,
+// FindingUpdated) told of its count, and when (Unix ns).
+type told struct {
+	count uint64
+	at    int64
+}
+
+// again says whether an open finding whose count is count at ns is told
+// again (FindingUpdated): its count is not what t told, and t is
+// UpdateEvery old or more. If so, t is now that telling.
+func (t *told) again(count uint64, ns int64) bool {
+	if count == t.count || ns-t.at < int64(UpdateEvery) {
+		return false
+	}
+	*t = told{count, ns}
+	return true
 }
 
 // candidate is a finding the current evaluation finds holding.
@@ -397,6 +436,11 @@ type change struct {
 	old, new *Finding
 	s        *Session
 	why      string // why old resolved, where the session says more than resolvedWhy
+	// tell: the update is recorded (FindingUpdated); new may be old, whose
+	// count changed since it was last told.
+	tell bool
+	// ids are an opened or told LEAK's streams (Finding.StreamIDs).
+	ids []uint32
 }
 
 // Limits on the walks of one evaluation over one session's streams.
@@ -417,7 +461,8 @@ const (
 // Evaluate brings the findings up to date at time now: it opens those
 // whose condition holds and resolves those whose condition no longer
 // does, each with a history record (FindingOpened, FindingResolved), and
-// publishes them for Snapshots.
+// publishes them for Snapshots. An open finding whose count changed is
+// told again (FindingUpdated), at most once per UpdateEvery.
 //
 // A front end calls it periodically, every 100 ms like the TUI's and the
 // printers' ticks; findings are as fresh as the latest call. The data path
@@ -498,9 +543,9 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 		return
 	}
 	e.changes = e.changes[:0]
-	kept := es.open[:0]
+	kept, tolds := es.open[:0], es.told[:0]
 	used := uint64(0) // bit i: e.cands[i] matches an open finding; there are fewer than 64
-	for _, f := range es.open {
+	for j, f := range es.open {
 		k := f.key()
 		i := slices.IndexFunc(e.cands, func(c candidate) bool { return c.key() == k })
 		if i < 0 {
@@ -513,9 +558,12 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 		nf := f
 		if c := &e.cands[i]; changed(f, c) {
 			nf = s.finding(f.ID, c, f.Opened)
-			e.changes = append(e.changes, change{old: f, new: nf, s: s})
 		}
-		kept = append(kept, nf)
+		t := es.told[j]
+		if tell := t.again(nf.Evidence.Count, ns); tell || nf != f {
+			e.changes = append(e.changes, change{old: f, new: nf, s: s, tell: tell})
+		}
+		kept, tolds = append(kept, nf), append(tolds, t)
 	}
 	clear(es.open[len(kept):])
 	for i := range e.cands {
@@ -526,9 +574,9 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 		e.nextID++
 		nf := s.finding(e.nextID, c, now)
 		e.changes = append(e.changes, change{new: nf, s: s})
-		kept = append(kept, nf)
+		kept, tolds = append(kept, nf), append(tolds, told{nf.Evidence.Count, ns})
 	}
-	es.open = kept
+	es.open, es.told = kept, tolds
 	es.openCodes = 0
 	for _, f := range kept {
 		es.openCodes |= 1 << f.Code
@@ -544,6 +592,12 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 			e.dirty = true // the view shows them, though no finding changed
 		}
 		e.leaks = append(e.leaks, sessionLeaks{s.id, n, marks})
+		// The records of LEAK name its streams, as the marks do.
+		for i := range e.changes {
+			if c := &e.changes[i]; c.new != nil && c.new.Code == CodeLeak && (c.old == nil || c.tell) {
+				c.ids = s.leakIDs(c.new, marks)
+			}
+		}
 	}
 	s.mu.Unlock()
 	for _, c := range e.changes {
@@ -584,7 +638,7 @@ func roughAge(d time.Duration) time.Duration {
 
 // apply records a change and keeps the open set. e.mu is held.
 func (e *engine) apply(r *Registry, c change, now time.Time, why string) {
-	e.dirty = true
+	e.dirty = e.dirty || c.new != c.old // a count told again changes no view
 	switch {
 	case c.old == nil: // opened
 		e.opened++
@@ -592,9 +646,12 @@ func (e *engine) apply(r *Registry, c change, now time.Time, why string) {
 			e.openedBy[c.new.Code]++
 		}
 		e.open[c.new.ID] = openFinding{c.new, c.s}
-		r.hist.addEvent(Record{Kind: FindingOpened, Session: c.new.Session, Dir: c.new.Dir, At: now, Finding: c.new})
+		r.hist.addEvent(Record{Kind: FindingOpened, Session: c.new.Session, Dir: c.new.Dir, At: now, Finding: c.recorded()})
 	case c.new != nil: // updated
 		e.open[c.new.ID] = openFinding{c.new, c.s}
+		if c.tell {
+			r.hist.addEvent(Record{Kind: FindingUpdated, Session: c.new.Session, Dir: c.new.Dir, At: now, Finding: c.recorded()})
+		}
 	default: // resolved
 		f := *c.old
 		f.Resolved, f.Why = now, why
@@ -606,6 +663,17 @@ func (e *engine) apply(r *Registry, c change, now time.Time, why string) {
 		e.resolved = append(e.resolved, &f)
 		r.hist.addEvent(Record{Kind: FindingResolved, Session: f.Session, Dir: f.Dir, At: now, Finding: &f, Detail: why})
 	}
+}
+
+// recorded returns the finding an opening's or update's record carries:
+// the new one, with its streams if it names them.
+func (c *change) recorded() *Finding {
+	if c.ids == nil {
+		return c.new
+	}
+	f := *c.new
+	f.StreamIDs = c.ids
+	return &f
 }
 
 // publish makes the open findings visible to snapshots: most severe
@@ -932,11 +1000,16 @@ func (e *engine) evalChurn(r *Registry, now time.Time, ns int64, cfg *FindingsCo
 	case old == nil:
 		e.nextID++
 		e.churn = churnFinding(e.nextID, c, now)
+		e.churnTold = told{c.ev.Count, ns}
 		e.apply(r, change{new: e.churn}, now, "")
-	case changed(old, c):
-		e.churn = churnFinding(old.ID, c, old.Opened)
-		e.churn.Since = old.Since
-		e.apply(r, change{old: old, new: e.churn}, now, "")
+	default:
+		if changed(old, c) {
+			e.churn = churnFinding(old.ID, c, old.Opened)
+			e.churn.Since = old.Since
+		}
+		if tell := e.churnTold.again(e.churn.Evidence.Count, ns); tell || e.churn != old {
+			e.apply(r, change{old: old, new: e.churn, tell: tell}, now, "")
+		}
 	}
 }
 

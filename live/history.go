@@ -27,9 +27,14 @@ const (
 	// the decoder skipped to a frame boundary; Offset is where decoding
 	// resumed (or the bytes ended), Detail says what was skipped and lost.
 	ResyncRecord
+	// FindingUpdated says that an open finding's count changed since its
+	// latest record (FindingOpened or FindingUpdated); Finding is the
+	// finding as it is now. The engine tells a finding's count again at
+	// most once per UpdateEvery, and never when it is what it last told.
+	FindingUpdated
 )
 
-var kindNames = [...]string{"frame", "session-opened", "session-ended", "violation", "notice", "finding-opened", "finding-resolved", "resync"}
+var kindNames = [...]string{"frame", "session-opened", "session-ended", "violation", "notice", "finding-opened", "finding-resolved", "resync", "finding-updated"}
 
 // String returns the kind's name as used in JSON output.
 func (k Kind) String() string {
@@ -79,8 +84,8 @@ type Record struct {
 	// Detail says more, as plain text: the error that ended a session, what
 	// a violation found wrong, a notice's message, why a finding resolved.
 	Detail string
-	// Finding is a FindingOpened or FindingResolved record's finding; it
-	// is immutable and shared.
+	// Finding is a FindingOpened, FindingUpdated or FindingResolved
+	// record's finding; it is immutable and shared.
 	Finding *Finding
 
 	// Proto is the protocol of a frame or violation record: for Yamux,

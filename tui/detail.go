@@ -124,10 +124,13 @@ func detailInfo(th *theme, r *live.Record, w int) []string {
 	case live.ResyncRecord:
 		wrap(sess+" "+r.Dir.Words()+": "+printable.Text(r.Detail)+" · "+at, st.bad)
 		wrap("counts of this session are incomplete: they are what the capture saw", style{})
-	case live.FindingOpened, live.FindingResolved:
+	case live.FindingOpened, live.FindingUpdated, live.FindingResolved:
 		if f := r.Finding; f != nil {
 			wrap(r.Kind.String()+" "+f.Code.String()+" ("+f.Severity.String()+") · "+sess+" · "+at, st.bad)
 			wrap(printable.Text(f.Text), style{})
+			if len(f.StreamIDs) > 0 {
+				wrap(leakStreams(f), style{})
+			}
 			wrap("what to do: "+printable.Text(f.Advice), style{})
 			if r.Detail != "" {
 				wrap(printable.Text(r.Detail), st.dim)
@@ -300,4 +303,18 @@ func wrapText(s string, w int) []string {
 		s = strings.TrimLeft(s[cutAt:], " ")
 	}
 	return append(out, s)
+}
+
+// leakStreams names the streams of a LEAK record: "streams 3 5 7", and
+// how many more it counts.
+func leakStreams(f *live.Finding) string {
+	b := []byte("streams")
+	for _, id := range f.StreamIDs {
+		b = strconv.AppendUint(append(b, ' '), uint64(id), 10)
+	}
+	if n := uint64(len(f.StreamIDs)); f.Evidence.Count > n {
+		b = strconv.AppendUint(append(b, " and "...), f.Evidence.Count-n, 10)
+		b = append(b, " more"...)
+	}
+	return string(b)
 }

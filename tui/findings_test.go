@@ -391,3 +391,42 @@ func TestFindingExplainedWhole(t *testing.T) {
 		})
 	}
 }
+
+// TestFindingUpdatedShown: a finding told again as its count grows reads
+// in the frames pane as a line of its own, UPDATED with its text as it is
+// now, not as a bare time; its detail names a LEAK's streams.
+func TestFindingUpdatedShown(t *testing.T) {
+	c := newCapture(live.Config{})
+	s := c.open("127.0.0.1:51234", "127.0.0.1:9000", base.Add(-time.Minute))
+	for i, sid := range []uint32{3, 5} {
+		at := base.Add(-50*time.Second + time.Duration(i)*time.Second)
+		c.frame(s, live.ClientToServer, at, 1, decoder.SYN, sid, "", 0)
+		c.frame(s, live.ClientToServer, at, 1, decoder.PSH, sid, "RAND", 0)
+		c.frame(s, live.ClientToServer, at, 1, decoder.FIN, sid, "", 0)
+	}
+	cfg := live.FindingsConfig{LeakAfter: 49500 * time.Millisecond, Churn: -1}
+	c.reg.Evaluate(base, cfg) // stream 3 is older than 49.5 s
+	c.reg.Evaluate(base.Add(time.Second), cfg)
+	var upd *live.Record
+	recs, _ := c.reg.Frames(live.Query{}, nil)
+	for i := range recs {
+		if recs[i].Kind == live.FindingUpdated {
+			upd = &recs[i]
+		}
+	}
+	if upd == nil {
+		t.Fatal("no finding-updated record: the test's leak did not grow")
+	}
+	c.now = base.Add(time.Second)
+	screen := screenOf(c.model(t, 160, 45))
+	if !strings.Contains(screen, "UPDATED LEAK warning: the server never closes its streams: 2 half-closed by the client") {
+		t.Errorf("the update is not shown as a line of its own:\n%s", screen)
+	}
+	th := &theme{styles: newStyles(true), loc: time.UTC}
+	info := strings.Join(detailInfo(th, upd, 120), "\n")
+	for _, w := range []string{"finding-updated LEAK (warning) · session 1", "2 half-closed by the client", "streams 3 5"} {
+		if !strings.Contains(info, w) {
+			t.Errorf("the update's detail lacks %q:\n%s", w, info)
+		}
+	}
+}

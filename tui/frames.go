@@ -470,10 +470,13 @@ func frameLine(th *theme, r *live.Record, w int, mark, reverse bool, cols frameC
 	case live.ResyncRecord:
 		l.text(r.Dir.String() + " ")
 		l.add("RESYNC "+printable.Text(r.Detail), st.bad)
-	case live.FindingOpened, live.FindingResolved:
+	case live.FindingOpened, live.FindingUpdated, live.FindingResolved:
 		if f := r.Finding; f != nil {
 			verb := "FINDING "
-			if r.Kind == live.FindingResolved {
+			switch r.Kind {
+			case live.FindingUpdated:
+				verb = "UPDATED " // its count changed: the text as it is now
+			case live.FindingResolved:
 				verb = "RESOLVED "
 			}
 			l.add(verb+f.Code.String()+" "+f.Severity.String()+": "+printable.Text(f.Text), st.bad)
