@@ -341,6 +341,10 @@ var faultCases = []faultCase{
 			if nops == 0 {
 				t.Error("the service sent no keepalive before it froze")
 			}
+			wantField(t, f, "every", 1.0) // the JSON says so too: no "borrowed"
+			if _, ok := f["borrowed"]; ok {
+				t.Errorf("KEEPALIVE of a service that sent its own NOPs says borrowed: %v", f)
+			}
 			for _, m := range ofType(recs, "session-ended") {
 				if m["session"] == s && !strings.Contains(m["detail"].(string), "(KEEPALIVE): smux's keepalive closes") {
 					t.Errorf("session-ended %v does not say keepalive ended it", m)

@@ -45,6 +45,15 @@ func appendFindingJSON(b []byte, r *live.Record) []byte {
 	b = appendUintField(b, `,"bytes":`, ev.Bytes)
 	b = appendSeconds(b, `,"age":`, ev.Age)
 	b = appendSeconds(b, `,"limit":`, ev.Limit)
+	// What KEEPALIVE's and WINDOW_STALL's texts say beside those: the
+	// cadence the silence was measured against, and whose it is; a yamux
+	// ping's wait; a slow reader's latest hold.
+	b = appendSeconds(b, `,"every":`, ev.Every)
+	if ev.Borrowed && ev.Every > 0 {
+		b = append(b, `,"borrowed":true`...)
+	}
+	b = appendSeconds(b, `,"ping":`, ev.Ping)
+	b = appendSeconds(b, `,"slow":`, ev.Slow)
 	if len(f.StreamIDs) > 0 {
 		// A LEAK's streams, the oldest first, and how many more it counts.
 		b = append(b, `,"sids":[`...)

@@ -31,6 +31,10 @@ type marshalFinding struct {
 	Bytes     uint64         `json:"bytes,omitempty"`
 	Age       float64        `json:"age,omitempty"`
 	Limit     float64        `json:"limit,omitempty"`
+	Every     float64        `json:"every,omitempty"`
+	Borrowed  bool           `json:"borrowed,omitempty"`
+	Ping      float64        `json:"ping,omitempty"`
+	Slow      float64        `json:"slow,omitempty"`
 	Sids      []uint32       `json:"sids,omitempty"`
 	SidsMore  uint64         `json:"sids_more,omitempty"`
 	Versions  map[string]int `json:"versions,omitempty"`
@@ -51,7 +55,9 @@ func appendFindingMarshal(b []byte, r *live.Record) []byte {
 	j := marshalFinding{Type: r.Kind.String(), Seq: r.Seq, Time: r.At.Format(time.RFC3339Nano), Session: r.Session,
 		Finding: f.ID, Code: f.Code.String(), Severity: f.Severity.String(), Sid: f.Stream,
 		Since: f.Since.Format(time.RFC3339Nano), Count: f.Evidence.Count, Streams: f.Evidence.Streams,
-		Bytes: f.Evidence.Bytes, Age: secs(f.Evidence.Age), Limit: secs(f.Evidence.Limit), Text: f.Text, Advice: f.Advice}
+		Bytes: f.Evidence.Bytes, Age: secs(f.Evidence.Age), Limit: secs(f.Evidence.Limit),
+		Every: secs(f.Evidence.Every), Borrowed: f.Evidence.Borrowed && secs(f.Evidence.Every) > 0, Ping: secs(f.Evidence.Ping), Slow: secs(f.Evidence.Slow),
+		Text: f.Text, Advice: f.Advice}
 	if f.HasDir {
 		j.Dir = f.Dir.Code()
 	}
@@ -93,7 +99,9 @@ func testFindings(s string) []*live.Finding {
 			Evidence: live.Evidence{Count: uint64(c) % 3, Streams: uint64(c) % 2, Bytes: uint64(c) << 20 % 3,
 				Age: time.Duration(c) * 1234567 * time.Microsecond % (3 * time.Second), Limit: time.Duration(c%2) * 10 * time.Second,
 				Versions: [2]uint8{2, 1}, Offset: int64(c) * 8, Guess: wirekind.Kind(c), Violation: decoder.Code(c),
-				YamuxViolation: yamux.Code(c % 5), GoAwayCode: uint32(c % 4), Sign: live.BlockedSign(len(s) % 5)}}
+				YamuxViolation: yamux.Code(c % 5), GoAwayCode: uint32(c % 4), Sign: live.BlockedSign(len(s) % 5),
+				Every: time.Duration(c%3) * 1500 * time.Millisecond, Borrowed: c%4 < 2, Ping: time.Duration(c%2) * 5001 * time.Millisecond,
+				Slow: time.Duration(c%3) * 7 * time.Second}}
 		if c%2 == 0 {
 			f.Proto = live.Yamux
 		}
