@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/gopacket/gopacket/layers"
-	hyamux "github.com/hashicorp/yamux"
 	"github.com/xtaci/smux"
 
 	pcapread "github.com/muxtop/muxtop/capture"
@@ -16,66 +15,18 @@ import (
 	"github.com/muxtop/muxtop/live"
 )
 
-// pingPong is the client and server of a real session (hashicorp/yamux if
-// yam, else smux v2) that exchange "ping" and "pong" on one stream and
-// close it both ways; then the side first exits, closing its session and
-// so its connection (a FIN), while the other keeps its own until it reads
-// the EOF: smux does not close on EOF, its owner does (here at once);
-// yamux closes at once by itself. crossed, called by the client, waits
-// until the stream's FINs have crossed, so that each side has read
-// everything before either closes.
-func pingPong(t *testing.T, yam bool, first live.Side, crossed func()) (client, server func(net.Conn)) {
+// pingPong is the client and server of a real session of mux that
+// exchange "ping" and "pong" on one stream and close it both ways; then
+// the side first exits, closing its session and so its connection (a
+// FIN), while the other keeps its own until it reads the EOF: smux does
+// not close on EOF, its owner does (here at once); yamux closes at once
+// by itself. crossed, called by the client, waits until the stream's FINs
+// have crossed, so that each side has read everything before either
+// closes.
+func pingPong(t *testing.T, mux smuxtest.Mux, first live.Side, crossed func()) (client, server func(net.Conn)) {
 	done := make(chan struct{}) // the stream's FINs have crossed
-	if yam {
-		cfg := smuxtest.YamuxConfig()
-		client = func(c net.Conn) {
-			s, err := hyamux.Client(c, cfg)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer s.Close()
-			st, err := s.OpenStream()
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			st.Write([]byte("ping"))
-			if got, err := io.ReadAll(st); string(got) != "pong" || err != nil {
-				t.Errorf("the client read %q, %v; want pong", got, err)
-			}
-			st.Close()
-			crossed()
-			close(done)
-			if first == live.Server {
-				s.AcceptStream() // until the server's EOF closes the session
-			}
-		}
-		server = func(c net.Conn) {
-			s, err := hyamux.Server(c, cfg)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer s.Close()
-			st, err := s.AcceptStream()
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			io.ReadFull(st, make([]byte, 4))
-			st.Write([]byte("pong"))
-			st.Close()
-			<-done
-			if first == live.Client {
-				s.AcceptStream() // until the client's EOF closes the session
-			}
-		}
-		return client, server
-	}
-	cfg := smuxtest.Config(2)
 	client = func(c net.Conn) {
-		s, err := smux.Client(c, cfg)
+		s, err := mux.Client(c)
 		if err != nil {
 			t.Error(err)
 			return
@@ -94,11 +45,11 @@ func pingPong(t *testing.T, yam bool, first live.Side, crossed func()) (client, 
 		crossed()
 		close(done)
 		if first == live.Server {
-			s.AcceptStream() // until the server's EOF: then the client closes
+			s.AcceptStream() // until the server's EOF: then yamux, or this owner of smux's, closes
 		}
 	}
 	server = func(c net.Conn) {
-		s, err := smux.Server(c, cfg)
+		s, err := mux.Server(c)
 		if err != nil {
 			t.Error(err)
 			return
@@ -111,17 +62,17 @@ func pingPong(t *testing.T, yam bool, first live.Side, crossed func()) (client, 
 		}
 		io.ReadFull(st, make([]byte, 4))
 		st.Write([]byte("pong"))
-		if first == live.Server {
+		if first == live.Server && !mux.Yamux() {
 			// It exits once it has read the client's last frames, its
 			// FIN: a socket closed with bytes unread sends a RST, not a
 			// FIN (the tap then rightly says reset).
-			st.CloseWrite()
+			st.(*smux.Stream).CloseWrite()
 			smuxtest.ReadAll(st)
 		}
 		st.Close()
 		<-done
 		if first == live.Client {
-			s.AcceptStream() // until the client's EOF: then the server closes
+			s.AcceptStream() // until the client's EOF: then yamux, or this owner of smux's, closes
 		}
 	}
 	return client, server
@@ -157,7 +108,7 @@ func TestHalfClosedRealCapture(t *testing.T) {
 					return s.StreamsTotal == 1 && s.OpenStreams == 0
 				})
 			}
-			client, server := pingPong(t, tc.yam, tc.first, crossed)
+			client, server := pingPong(t, smuxtest.MuxOf(tc.yam), tc.first, crossed)
 			// The side that stays is tapped: it reads the first FIN, then
 			// makes its own.
 			stays := live.Server

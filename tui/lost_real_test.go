@@ -16,7 +16,6 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
-	hyamux "github.com/hashicorp/yamux"
 	"github.com/xtaci/smux"
 
 	pcapread "github.com/muxtop/muxtop/capture"
@@ -162,61 +161,19 @@ func readWithout(t *testing.T, ps []wirePacket, drop int) *live.Registry {
 // so that a copy of its bytes shows where they came from.
 var bigPayload = bytes.Repeat([]byte("0123456789"), 15_000)
 
-// smuxUpload is the client and server of an smux v2 session whose frames
-// carry up to 65535 bytes: the client uploads bigPayload on a stream and
-// reads the server's "ok", then closes.
-func smuxUpload(t *testing.T) (client, server func(net.Conn)) {
+// bigFrames is smux v2 with frames of up to 65535 bytes.
+var bigFrames = func() *smux.Config {
 	cfg := smuxtest.Config(2)
 	cfg.MaxFrameSize = 65535
-	client = func(c net.Conn) {
-		s, err := smux.Client(c, cfg)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer s.Close()
-		st, err := s.OpenStream()
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		if _, err := st.Write(bigPayload); err != nil {
-			t.Error(err)
-		}
-		if got, err := io.ReadAll(st); err != nil || string(got) != "ok" {
-			t.Errorf("the client read %q, %v; want ok", got, err)
-		}
-		st.Close()
-	}
-	server = func(c net.Conn) {
-		s, err := smux.Server(c, cfg)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer s.Close()
-		st, err := s.AcceptStream()
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		if _, err := io.ReadFull(st, make([]byte, len(bigPayload))); err != nil {
-			t.Error(err)
-		}
-		st.Write([]byte("ok"))
-		st.Close()
-		s.AcceptStream() // until the client closes the session
-	}
-	return client, server
-}
+	return cfg
+}()
 
-// yamuxDownload is the client and server of a hashicorp/yamux session:
-// the client asks with "GET" on a stream, the server answers with
-// bigPayload, one Data frame as its window allows, then both close.
-func yamuxDownload(t *testing.T) (client, server func(net.Conn)) {
-	cfg := smuxtest.YamuxConfig()
+// exchange is the client and server of a real session of mux: the
+// client sends request on a stream, the server reads it and answers with
+// answer, then both close.
+func exchange(t *testing.T, mux smuxtest.Mux, request, answer []byte) (client, server func(net.Conn)) {
 	client = func(c net.Conn) {
-		s, err := hyamux.Client(c, cfg)
+		s, err := mux.Client(c)
 		if err != nil {
 			t.Error(err)
 			return
@@ -227,16 +184,16 @@ func yamuxDownload(t *testing.T) (client, server func(net.Conn)) {
 			t.Error(err)
 			return
 		}
-		if _, err := st.Write([]byte("GET")); err != nil {
+		if _, err := st.Write(request); err != nil {
 			t.Error(err)
 		}
-		if got, err := io.ReadAll(st); err != nil || !bytes.Equal(got, bigPayload) {
-			t.Errorf("the client read %d bytes, %v; want %d", len(got), err, len(bigPayload))
+		if got, err := io.ReadAll(st); err != nil || !bytes.Equal(got, answer) {
+			t.Errorf("the client read %d bytes, %v; want the answer's %d", len(got), err, len(answer))
 		}
 		st.Close()
 	}
 	server = func(c net.Conn) {
-		s, err := hyamux.Server(c, cfg)
+		s, err := mux.Server(c)
 		if err != nil {
 			t.Error(err)
 			return
@@ -247,10 +204,10 @@ func yamuxDownload(t *testing.T) (client, server func(net.Conn)) {
 			t.Error(err)
 			return
 		}
-		if _, err := io.ReadFull(st, make([]byte, 3)); err != nil {
+		if _, err := io.ReadFull(st, make([]byte, len(request))); err != nil {
 			t.Error(err)
 		}
-		if _, err := st.Write(bigPayload); err != nil {
+		if _, err := st.Write(answer); err != nil {
 			t.Error(err)
 		}
 		st.Close()
@@ -271,21 +228,24 @@ func yamuxDownload(t *testing.T) (client, server func(net.Conn)) {
 // and says so.
 func TestLostMarkedRealCapture(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		yam   bool
-		dir   live.Dir // the big frame's
-		peers func(t *testing.T) (client, server func(net.Conn))
+		name            string
+		mux             smuxtest.Mux
+		dir             live.Dir // the big frame's
+		request, answer []byte
 	}{
-		{"smux v2", false, live.ClientToServer, smuxUpload},
-		{"yamux", true, live.ServerToClient, yamuxDownload},
+		// The client uploads bigPayload in frames of up to 65535 bytes.
+		{"smux v2", smuxtest.Mux{Smux: bigFrames}, live.ClientToServer, bigPayload, []byte("ok")},
+		// The server answers with bigPayload, one Data frame as its
+		// window allows.
+		{"yamux", smuxtest.Mux{}, live.ServerToClient, []byte("GET"), bigPayload},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			client, server := tc.peers(t)
-			ps, stream := recordReal(t, tc.yam, live.Client, nil, client, server)
+			client, server := exchange(t, tc.mux, tc.request, tc.answer)
+			ps, stream := recordReal(t, tc.mux.Yamux(), live.Client, nil, client, server)
 			d := tc.dir
 			// The first big frame, and the first segment inside its payload.
 			var big frameAt
-			for _, f := range framesOf(stream[d], tc.yam) {
+			for _, f := range framesOf(stream[d], tc.mux.Yamux()) {
 				if f.n >= 65535 {
 					big = f
 					break

@@ -2,7 +2,8 @@
 // traffic need: an smux client and server over loopback TCP, echo
 // services for smux and hashicorp/yamux, a count and a record of a conn's
 // bytes, a wait for a condition, a check that no goroutine is left
-// behind, and a read to EOF that smux does not cut short.
+// behind, a read to EOF that smux does not cut short, and one Session
+// for the tests that run the same traffic over smux and yamux.
 package smuxtest
 
 import (
@@ -236,4 +237,87 @@ func EchoYamux(srv *hyamux.Session) <-chan struct{} {
 		}
 	}()
 	return done
+}
+
+// Session is one end of a real smux or hashicorp/yamux session, for the
+// tests that run the same traffic over both: its streams are net.Conns.
+type Session interface {
+	OpenStream() (net.Conn, error)
+	AcceptStream() (net.Conn, error)
+	Close() error
+}
+
+// Mux is the library of a Session: smux with the config Smux, or, where
+// Smux is nil, hashicorp/yamux with YamuxConfig.
+type Mux struct{ Smux *smux.Config }
+
+// MuxOf is hashicorp/yamux if yam, else smux v2 at its defaults.
+func MuxOf(yam bool) Mux {
+	if yam {
+		return Mux{}
+	}
+	return Mux{Smux: Config(2)}
+}
+
+// Yamux reports whether m is hashicorp/yamux.
+func (m Mux) Yamux() bool { return m.Smux == nil }
+
+// Client starts m's client session over c.
+func (m Mux) Client(c net.Conn) (Session, error) {
+	if m.Yamux() {
+		s, err := hyamux.Client(c, YamuxConfig())
+		if err != nil {
+			return nil, err
+		}
+		return yamuxSession{s}, nil
+	}
+	s, err := smux.Client(c, m.Smux)
+	if err != nil {
+		return nil, err
+	}
+	return smuxSession{s}, nil
+}
+
+// Server starts m's server session over c.
+func (m Mux) Server(c net.Conn) (Session, error) {
+	if m.Yamux() {
+		s, err := hyamux.Server(c, YamuxConfig())
+		if err != nil {
+			return nil, err
+		}
+		return yamuxSession{s}, nil
+	}
+	s, err := smux.Server(c, m.Smux)
+	if err != nil {
+		return nil, err
+	}
+	return smuxSession{s}, nil
+}
+
+// StreamID returns the id of st, a stream of a Session.
+func StreamID(st net.Conn) uint32 {
+	if s, ok := st.(*smux.Stream); ok {
+		return s.ID()
+	}
+	return st.(*hyamux.Stream).StreamID()
+}
+
+// smuxSession and yamuxSession give a Session's streams as net.Conns, nil
+// where there is none.
+type smuxSession struct{ *smux.Session }
+
+func (s smuxSession) OpenStream() (net.Conn, error)   { return conn(s.Session.OpenStream()) }
+func (s smuxSession) AcceptStream() (net.Conn, error) { return conn(s.Session.AcceptStream()) }
+
+type yamuxSession struct{ *hyamux.Session }
+
+func (s yamuxSession) OpenStream() (net.Conn, error)   { return conn(s.Session.OpenStream()) }
+func (s yamuxSession) AcceptStream() (net.Conn, error) { return conn(s.Session.AcceptStream()) }
+
+// conn returns st as a net.Conn, nil if err is not.
+func conn[S net.Conn](st S, err error) (net.Conn, error) {
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
 }
