@@ -115,14 +115,14 @@ func TestHalfClosedRealCapture(t *testing.T) {
 			if tc.first == live.Server {
 				stays = live.Client
 			}
-			ps, _ := recordReal(t, tc.yam, stays, reg, client, server)
+			ps, placed, _ := recordReal(t, tc.yam, stays, reg, client, server)
 			d := tc.first.Sends()
 			firstFIN, secondFIN := -1, -1
-			for i, p := range ps {
-				switch {
-				case p.fin && p.dir == d && firstFIN < 0:
+			for i, p := range placed {
+				switch fin := ps[i].TCP.FIN; {
+				case fin && p.Dir == d && firstFIN < 0:
 					firstFIN = i
-				case p.fin && p.dir == d.Reverse() && secondFIN < 0:
+				case fin && p.Dir == d.Reverse() && secondFIN < 0:
 					secondFIN = i
 				}
 			}
@@ -131,7 +131,7 @@ func TestHalfClosedRealCapture(t *testing.T) {
 			}
 
 			clock := new(pcapread.Clock)
-			clock.Set(ps[0].ci.Timestamp) // as read does: the capture's start
+			clock.Set(ps[0].CI.Timestamp) // as read does: the capture's start
 			read := live.New(live.Config{Clock: clock.Now})
 			rd := pcapread.NewReader(pcapread.Config{Registry: read, Clock: clock})
 			sessionRow := func() (live.SessionSnap, string) {
@@ -145,26 +145,26 @@ func TestHalfClosedRealCapture(t *testing.T) {
 				return *snap.Sessions[0], cursorRow(paneBox(screen, "Sessions")) + "\n" + screen
 			}
 			for _, p := range ps[:secondFIN] {
-				rd.Packet(p.data, p.ci, layers.LinkTypeEthernet)
+				rd.Packet(p.Data, p.CI, layers.LinkTypeEthernet)
 			}
 			ss, row := sessionRow()
-			if ss.Ended || !ss.DirEnded[d].Equal(ps[firstFIN].ci.Timestamp) || !ss.DirEnded[d.Reverse()].IsZero() {
+			if ss.Ended || !ss.DirEnded[d].Equal(ps[firstFIN].CI.Timestamp) || !ss.DirEnded[d.Reverse()].IsZero() {
 				t.Errorf("before the %v's FIN: ended %v, directions ended %v; want live, %v ended at its FIN, %v",
-					d.Reverse().Sender(), ss.Ended, ss.DirEnded, d, ps[firstFIN].ci.Timestamp)
+					d.Reverse().Sender(), ss.Ended, ss.DirEnded, d, ps[firstFIN].CI.Timestamp)
 			}
 			if state, _, _ := strings.Cut(row, "\n"); !strings.Contains(state, " "+tc.state+" ") {
 				t.Errorf("before the %v's FIN the session's row does not say %q:\n%s", d.Reverse().Sender(), tc.state, row)
 			}
 
 			for _, p := range ps[secondFIN:] {
-				rd.Packet(p.data, p.ci, layers.LinkTypeEthernet)
+				rd.Packet(p.Data, p.CI, layers.LinkTypeEthernet)
 			}
 			rd.Close()
 			ss, row = sessionRow()
-			end := ps[secondFIN].ci.Timestamp
-			if !ss.Ended || ss.Reason != live.EOF || !ss.End.Equal(end) || !ss.DirEnded[d].Equal(ps[firstFIN].ci.Timestamp) || !ss.DirEnded[d.Reverse()].Equal(end) {
+			end := ps[secondFIN].CI.Timestamp
+			if !ss.Ended || ss.Reason != live.EOF || !ss.End.Equal(end) || !ss.DirEnded[d].Equal(ps[firstFIN].CI.Timestamp) || !ss.DirEnded[d.Reverse()].Equal(end) {
 				t.Errorf("after both FINs: ended %v (%v at %v), directions ended %v; want ended by EOF at %v, the directions at their FINs, %v and %v",
-					ss.Ended, ss.Reason, ss.End, ss.DirEnded, end, ps[firstFIN].ci.Timestamp, end)
+					ss.Ended, ss.Reason, ss.End, ss.DirEnded, end, ps[firstFIN].CI.Timestamp, end)
 			}
 			if state, _, _ := strings.Cut(row, "\n"); !strings.Contains(state, "ended: EOF") || strings.Contains(state, "closed") {
 				t.Errorf("after both FINs the session's row does not say ended: EOF alone:\n%s", row)

@@ -13,35 +13,22 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/xtaci/smux"
 
 	pcapread "github.com/muxtop/muxtop/capture"
+	"github.com/muxtop/muxtop/internal/pcaptest"
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/pcapout"
 	"github.com/muxtop/muxtop/tap"
 )
 
-// wirePacket is a packet of a recorded capture: its direction and where
-// its TCP payload lies in its direction's byte stream.
-type wirePacket struct {
-	ci   gopacket.CaptureInfo
-	data []byte
-	dir  live.Dir
-	off  int64
-	n    int64
-	fin  bool
-}
-
 // recordReal records, with pcapout as --write does, the real traffic
 // that client and server drive over the two ends of a loopback TCP
 // connection, side's tapped (as yamux if yam), and returns the capture's
-// packets and each direction's byte stream. The tap records into reg,
-// or, if it is nil, a registry of its own.
-func recordReal(t *testing.T, yam bool, side live.Side, reg *live.Registry, client, server func(c net.Conn)) ([]wirePacket, [2][]byte) {
+// packets, each placed, and each direction's byte stream. The tap
+// records into reg, or, if it is nil, a registry of its own.
+func recordReal(t *testing.T, yam bool, side live.Side, reg *live.Registry, client, server func(c net.Conn)) ([]pcaptest.Packet, []pcaptest.Placed, [2][]byte) {
 	t.Helper()
 	var buf bytes.Buffer
 	w, err := pcapout.New(&buf, 0)
@@ -69,32 +56,9 @@ func recordReal(t *testing.T, yam bool, side live.Side, reg *live.Registry, clie
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	r, err := pcapgo.NewNgReader(&buf, pcapgo.DefaultNgReaderOptions)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ps []wirePacket
-	var stream [2][]byte
-	var port layers.TCPPort
-	for {
-		data, ci, err := r.ReadPacketData()
-		if err == io.EOF {
-			return ps, stream
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		tcp := gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.Default).Layer(layers.LayerTypeTCP).(*layers.TCP)
-		if port == 0 {
-			port = tcp.DstPort // the first packet is the client's SYN
-		}
-		d := live.ServerToClient
-		if tcp.DstPort == port {
-			d = live.ClientToServer
-		}
-		ps = append(ps, wirePacket{ci: ci, data: bytes.Clone(data), dir: d, off: int64(len(stream[d])), n: int64(len(tcp.Payload)), fin: tcp.FIN})
-		stream[d] = append(stream[d], tcp.Payload...)
-	}
+	ps := pcaptest.Read(t, &buf)
+	placed, stream := pcaptest.Place(ps)
+	return ps, placed, stream
 }
 
 // frameAt is a frame of a whole byte stream: its offset, header size and
@@ -124,26 +88,12 @@ func framesOf(b []byte, yam bool) []frameAt {
 	return fs
 }
 
-// readWithout reads the packets ps but the one at drop as read does, from
-// a pcapng file, into a registry in capture time, and returns it.
-func readWithout(t *testing.T, ps []wirePacket, drop int) *live.Registry {
+// readWithout reads the packets ps but drop as read does, from a pcapng
+// file, into a registry in capture time, and returns it.
+func readWithout(t *testing.T, ps []pcaptest.Packet, drop pcaptest.Placed) *live.Registry {
 	t.Helper()
 	var buf bytes.Buffer
-	w, err := pcapgo.NewNgWriter(&buf, layers.LinkTypeEthernet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, p := range ps {
-		if i == drop {
-			continue
-		}
-		if err := w.WritePacket(p.ci, p.data); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	pcaptest.Write(t, &buf, pcaptest.Without(ps, drop))
 	file, err := pcapread.Open(&buf)
 	if err != nil {
 		t.Fatal(err)
@@ -241,7 +191,7 @@ func TestLostMarkedRealCapture(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			client, server := exchange(t, tc.mux, tc.request, tc.answer)
-			ps, stream := recordReal(t, tc.mux.Yamux(), live.Client, nil, client, server)
+			ps, placed, stream := recordReal(t, tc.mux.Yamux(), live.Client, nil, client, server)
 			d := tc.dir
 			// The first big frame, and the first segment inside its payload.
 			var big frameAt
@@ -252,18 +202,18 @@ func TestLostMarkedRealCapture(t *testing.T) {
 				}
 			}
 			start, end := big.off+big.hs, big.off+big.hs+big.n // the payload's
-			drop := -1
-			for i, p := range ps {
-				if p.dir == d && p.n > 0 && p.off > start && p.off+p.n < end {
-					drop = i
+			drop := pcaptest.Placed{I: -1}
+			for _, p := range placed {
+				if p.Dir == d && p.N > 0 && p.Off > start && p.Off+p.N < end {
+					drop = p
 					break
 				}
 			}
-			if big.n == 0 || drop < 0 {
+			if big.n == 0 || drop.I < 0 {
 				t.Fatalf("no segment inside a large frame's payload to drop: %+v", big)
 			}
-			lost, before := ps[drop].n, ps[drop].off-start
-			t.Logf("dropped %d bytes at offset %d, %d into the payload of the frame of %d bytes at offset %d", lost, ps[drop].off, before, big.n, big.off)
+			lost, before := drop.N, drop.Off-start
+			t.Logf("dropped %d bytes at offset %d, %d into the payload of the frame of %d bytes at offset %d", lost, drop.Off, before, big.n, big.off)
 
 			reg := readWithout(t, ps, drop)
 			snap := reg.Snapshot()
