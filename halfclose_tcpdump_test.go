@@ -37,17 +37,12 @@ func halfCloseSession(t *testing.T, ln net.Listener, yam bool) {
 			return
 		}
 		defer c.Close()
-		s, err := mux.Server(c)
+		s, st, err := mux.ServerStream(c)
 		if err != nil {
 			t.Error(err)
 			return
 		}
 		defer s.Close()
-		st, err := s.AcceptStream()
-		if err != nil {
-			t.Error(err)
-			return
-		}
 		io.ReadFull(st, make([]byte, 4))
 		st.Write([]byte("pong"))
 		st.Close()
@@ -57,11 +52,7 @@ func halfCloseSession(t *testing.T, ln net.Listener, yam bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := mux.Client(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := s.OpenStream()
+	s, st, err := mux.ClientStream(c)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,17 +26,12 @@ import (
 func pingPong(t *testing.T, mux smuxtest.Mux, first live.Side, crossed func()) (client, server func(net.Conn)) {
 	done := make(chan struct{}) // the stream's FINs have crossed
 	client = func(c net.Conn) {
-		s, err := mux.Client(c)
+		s, st, err := mux.ClientStream(c)
 		if err != nil {
 			t.Error(err)
 			return
 		}
 		defer s.Close()
-		st, err := s.OpenStream()
-		if err != nil {
-			t.Error(err)
-			return
-		}
 		st.Write([]byte("ping"))
 		if got, err := io.ReadAll(st); string(got) != "pong" || err != nil {
 			t.Errorf("the client read %q, %v; want pong", got, err)
@@ -49,17 +44,12 @@ func pingPong(t *testing.T, mux smuxtest.Mux, first live.Side, crossed func()) (
 		}
 	}
 	server = func(c net.Conn) {
-		s, err := mux.Server(c)
+		s, st, err := mux.ServerStream(c)
 		if err != nil {
 			t.Error(err)
 			return
 		}
 		defer s.Close()
-		st, err := s.AcceptStream()
-		if err != nil {
-			t.Error(err)
-			return
-		}
 		io.ReadFull(st, make([]byte, 4))
 		st.Write([]byte("pong"))
 		if first == live.Server && !mux.Yamux() {

@@ -123,17 +123,12 @@ var bigFrames = func() *smux.Config {
 // answer, then both close.
 func exchange(t *testing.T, mux smuxtest.Mux, request, answer []byte) (client, server func(net.Conn)) {
 	client = func(c net.Conn) {
-		s, err := mux.Client(c)
+		s, st, err := mux.ClientStream(c)
 		if err != nil {
 			t.Error(err)
 			return
 		}
 		defer s.Close()
-		st, err := s.OpenStream()
-		if err != nil {
-			t.Error(err)
-			return
-		}
 		if _, err := st.Write(request); err != nil {
 			t.Error(err)
 		}
@@ -143,17 +138,12 @@ func exchange(t *testing.T, mux smuxtest.Mux, request, answer []byte) (client, s
 		st.Close()
 	}
 	server = func(c net.Conn) {
-		s, err := mux.Server(c)
+		s, st, err := mux.ServerStream(c)
 		if err != nil {
 			t.Error(err)
 			return
 		}
 		defer s.Close()
-		st, err := s.AcceptStream()
-		if err != nil {
-			t.Error(err)
-			return
-		}
 		if _, err := io.ReadFull(st, make([]byte, len(request))); err != nil {
 			t.Error(err)
 		}

@@ -294,6 +294,37 @@ func (m Mux) Server(c net.Conn) (Session, error) {
 	return smuxSession{s}, nil
 }
 
+// ClientStream starts m's client session over c and opens a stream on
+// it. Where it fails the session, if it started, is closed.
+func (m Mux) ClientStream(c net.Conn) (Session, net.Conn, error) {
+	s, err := m.Client(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	return withStream(s, s.OpenStream)
+}
+
+// ServerStream starts m's server session over c and accepts a stream on
+// it. Where it fails the session, if it started, is closed.
+func (m Mux) ServerStream(c net.Conn) (Session, net.Conn, error) {
+	s, err := m.Server(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	return withStream(s, s.AcceptStream)
+}
+
+// withStream returns s and the stream get gives, or closes s if it gives
+// none.
+func withStream(s Session, get func() (net.Conn, error)) (Session, net.Conn, error) {
+	st, err := get()
+	if err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	return s, st, nil
+}
+
 // StreamID returns the id of st, a stream of a Session.
 func StreamID(st net.Conn) uint32 {
 	if s, ok := st.(*smux.Stream); ok {
