@@ -223,7 +223,13 @@ func YamuxConfig() *hyamux.Config {
 // EchoYamux echoes every stream srv accepts, one after another, each until
 // its peer closes it, then closes it. The channel it returns closes when
 // srv's session has ended.
-func EchoYamux(srv *hyamux.Session) <-chan struct{} {
+func EchoYamux(srv *hyamux.Session) <-chan struct{} { return echo(yamuxSession{srv}) }
+
+// EchoSmux is EchoYamux for an smux session.
+func EchoSmux(srv *smux.Session) <-chan struct{} { return echo(smuxSession{srv}) }
+
+// echo is EchoYamux for any Session.
+func echo(srv Session) <-chan struct{} {
 	done := make(chan struct{})
 	go func() { // ends when the session does
 		defer close(done)
