@@ -27,7 +27,7 @@ import (
 // AcceptStream returned the EOF. It returns when both ends are closed.
 func halfCloseSession(t *testing.T, ln net.Listener, yam bool) {
 	t.Helper()
-	mux := smuxtest.MuxOf(yam)
+	client, server := smuxtest.PingPong(t, smuxtest.MuxOf(yam), false, func() {})
 	done := make(chan struct{})
 	go func() { // the server: one connection, one stream
 		defer close(done)
@@ -37,31 +37,13 @@ func halfCloseSession(t *testing.T, ln net.Listener, yam bool) {
 			return
 		}
 		defer c.Close()
-		s, st, err := mux.ServerStream(c)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer s.Close()
-		io.ReadFull(st, make([]byte, 4))
-		st.Write([]byte("pong"))
-		st.Close()
-		s.AcceptStream() // until the client's EOF
+		server(c)
 	}()
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, st, err := mux.ClientStream(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Write([]byte("ping"))
-	if got, err := io.ReadAll(st); string(got) != "pong" || err != nil {
-		t.Fatalf("the client read %q, %v; want pong", got, err)
-	}
-	st.Close()
-	s.Close() // the client exits: its FIN
+	client(c) // then the client exits: its FIN
 	<-done
 }
 

@@ -1,72 +1,16 @@
 package tui
 
 import (
-	"io"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gopacket/gopacket/layers"
-	"github.com/xtaci/smux"
 
 	pcapread "github.com/muxtop/muxtop/capture"
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 )
-
-// pingPong is the client and server of a real session of mux that
-// exchange "ping" and "pong" on one stream and close it both ways; then
-// the side first exits, closing its session and so its connection (a
-// FIN), while the other keeps its own until it reads the EOF: smux does
-// not close on EOF, its owner does (here at once); yamux closes at once
-// by itself. crossed, called by the client, waits until the stream's FINs
-// have crossed, so that each side has read everything before either
-// closes.
-func pingPong(t *testing.T, mux smuxtest.Mux, first live.Side, crossed func()) (client, server func(net.Conn)) {
-	done := make(chan struct{}) // the stream's FINs have crossed
-	client = func(c net.Conn) {
-		s, st, err := mux.ClientStream(c)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer s.Close()
-		st.Write([]byte("ping"))
-		if got, err := io.ReadAll(st); string(got) != "pong" || err != nil {
-			t.Errorf("the client read %q, %v; want pong", got, err)
-		}
-		st.Close()
-		crossed()
-		close(done)
-		if first == live.Server {
-			s.AcceptStream() // until the server's EOF: then yamux, or this owner of smux's, closes
-		}
-	}
-	server = func(c net.Conn) {
-		s, st, err := mux.ServerStream(c)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer s.Close()
-		io.ReadFull(st, make([]byte, 4))
-		st.Write([]byte("pong"))
-		if first == live.Server && !mux.Yamux() {
-			// It exits once it has read the client's last frames, its
-			// FIN: a socket closed with bytes unread sends a RST, not a
-			// FIN (the tap then rightly says reset).
-			st.(*smux.Stream).CloseWrite()
-			smuxtest.ReadAll(st)
-		}
-		st.Close()
-		<-done
-		if first == live.Client {
-			s.AcceptStream() // until the client's EOF: then yamux, or this owner of smux's, closes
-		}
-	}
-	return client, server
-}
 
 // TestHalfClosedRealCapture: real smux v2 and hashicorp/yamux sessions
 // recorded with pcapout as --write does, where one side exits (its FIN)
@@ -98,7 +42,7 @@ func TestHalfClosedRealCapture(t *testing.T) {
 					return s.StreamsTotal == 1 && s.OpenStreams == 0
 				})
 			}
-			client, server := pingPong(t, smuxtest.MuxOf(tc.yam), tc.first, crossed)
+			client, server := smuxtest.PingPong(t, smuxtest.MuxOf(tc.yam), tc.first == live.Server, crossed)
 			// The side that stays is tapped: it reads the first FIN, then
 			// makes its own.
 			stays := live.Server

@@ -331,6 +331,59 @@ func withStream(s Session, get func() (net.Conn, error)) (Session, net.Conn, err
 	return s, st, nil
 }
 
+// PingPong is the client and server of a real session of mux that
+// exchange "ping" and "pong" on one stream and close it both ways; then
+// one side exits, the server if serverFirst, else the client, closing its
+// session and so its connection (a FIN), while the other keeps its own
+// until it reads the EOF: smux does not close on EOF, its owner does
+// (here at once); yamux closes at once by itself. crossed, called by the
+// client, waits until the stream's FINs have crossed, so that each side
+// has read everything before either closes.
+func PingPong(t testing.TB, mux Mux, serverFirst bool, crossed func()) (client, server func(net.Conn)) {
+	done := make(chan struct{}) // the stream's FINs have crossed
+	client = func(c net.Conn) {
+		s, st, err := mux.ClientStream(c)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer s.Close()
+		st.Write([]byte("ping"))
+		if got, err := io.ReadAll(st); string(got) != "pong" || err != nil {
+			t.Errorf("the client read %q, %v; want pong", got, err)
+		}
+		st.Close()
+		crossed()
+		close(done)
+		if serverFirst {
+			s.AcceptStream() // until the server's EOF: then yamux, or this owner of smux's, closes
+		}
+	}
+	server = func(c net.Conn) {
+		s, st, err := mux.ServerStream(c)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer s.Close()
+		io.ReadFull(st, make([]byte, 4))
+		st.Write([]byte("pong"))
+		if serverFirst && !mux.Yamux() {
+			// It exits once it has read the client's last frames, its
+			// FIN: a socket closed with bytes unread sends a RST, not a
+			// FIN (a tap then rightly says reset).
+			st.(*smux.Stream).CloseWrite()
+			ReadAll(st)
+		}
+		st.Close()
+		<-done
+		if !serverFirst {
+			s.AcceptStream() // until the client's EOF: then yamux, or this owner of smux's, closes
+		}
+	}
+	return client, server
+}
+
 // StreamID returns the id of st, a stream of a Session.
 func StreamID(st net.Conn) uint32 {
 	if s, ok := st.(*smux.Stream); ok {
