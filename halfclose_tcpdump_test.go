@@ -27,7 +27,7 @@ import (
 // AcceptStream returned the EOF. It returns when both ends are closed.
 func halfCloseSession(t *testing.T, ln net.Listener, yam bool) {
 	t.Helper()
-	client, server := smuxtest.PingPong(t, smuxtest.MuxOf(yam), false, func() {})
+	client, server := smuxtest.Exchange{Request: []byte("ping"), Answer: []byte("pong")}.Peers(t, smuxtest.MuxOf(yam))
 	done := make(chan struct{})
 	go func() { // the server: one connection, one stream
 		defer close(done)

@@ -42,7 +42,8 @@ func TestHalfClosedRealCapture(t *testing.T) {
 					return s.StreamsTotal == 1 && s.OpenStreams == 0
 				})
 			}
-			client, server := smuxtest.PingPong(t, smuxtest.MuxOf(tc.yam), tc.first == live.Server, crossed)
+			ping := smuxtest.Exchange{Request: []byte("ping"), Answer: []byte("pong"), ServerFirst: tc.first == live.Server, Crossed: crossed}
+			client, server := ping.Peers(t, smuxtest.MuxOf(tc.yam))
 			// The side that stays is tapped: it reads the first FIN, then
 			// makes its own.
 			stays := live.Server

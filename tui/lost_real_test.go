@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"net"
 	"regexp"
 	"strings"
@@ -118,44 +117,6 @@ var bigFrames = func() *smux.Config {
 	return cfg
 }()
 
-// exchange is the client and server of a real session of mux: the
-// client sends request on a stream, the server reads it and answers with
-// answer, then both close.
-func exchange(t *testing.T, mux smuxtest.Mux, request, answer []byte) (client, server func(net.Conn)) {
-	client = func(c net.Conn) {
-		s, st, err := mux.ClientStream(c)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer s.Close()
-		if _, err := st.Write(request); err != nil {
-			t.Error(err)
-		}
-		if got, err := io.ReadAll(st); err != nil || !bytes.Equal(got, answer) {
-			t.Errorf("the client read %d bytes, %v; want the answer's %d", len(got), err, len(answer))
-		}
-		st.Close()
-	}
-	server = func(c net.Conn) {
-		s, st, err := mux.ServerStream(c)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer s.Close()
-		if _, err := io.ReadFull(st, make([]byte, len(request))); err != nil {
-			t.Error(err)
-		}
-		if _, err := st.Write(answer); err != nil {
-			t.Error(err)
-		}
-		st.Close()
-		s.AcceptStream() // until the client closes the session
-	}
-	return client, server
-}
-
 // TestLostMarkedRealCapture: real smux v2 and hashicorp/yamux traffic,
 // recorded with pcapout as --write does, each with a large frame (smux:
 // the first 65535-byte PSH of the client's upload; yamux: the server's
@@ -180,7 +141,7 @@ func TestLostMarkedRealCapture(t *testing.T) {
 		{"yamux", smuxtest.Mux{}, live.ServerToClient, []byte("GET"), bigPayload},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			client, server := exchange(t, tc.mux, tc.request, tc.answer)
+			client, server := smuxtest.Exchange{Request: tc.request, Answer: tc.answer}.Peers(t, tc.mux)
 			ps, placed, stream := recordReal(t, tc.mux.Yamux(), live.Client, nil, client, server)
 			d := tc.dir
 			// The first big frame, and the first segment inside its payload.

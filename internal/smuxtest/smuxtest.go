@@ -2,8 +2,9 @@
 // traffic need: an smux client and server over loopback TCP, echo
 // services for smux and hashicorp/yamux, a count and a record of a conn's
 // bytes, a wait for a condition, a check that no goroutine is left
-// behind, a read to EOF that smux does not cut short, and one Session
-// for the tests that run the same traffic over smux and yamux.
+// behind, a read to EOF that smux does not cut short, and, for the tests
+// that run the same traffic over smux and yamux, one Session and one
+// Exchange for both.
 package smuxtest
 
 import (
@@ -331,15 +332,23 @@ func withStream(s Session, get func() (net.Conn, error)) (Session, net.Conn, err
 	return s, st, nil
 }
 
-// PingPong is the client and server of a real session of mux that
-// exchange "ping" and "pong" on one stream and close it both ways; then
-// one side exits, the server if serverFirst, else the client, closing its
-// session and so its connection (a FIN), while the other keeps its own
-// until it reads the EOF: smux does not close on EOF, its owner does
-// (here at once); yamux closes at once by itself. crossed, called by the
-// client, waits until the stream's FINs have crossed, so that each side
-// has read everything before either closes.
-func PingPong(t testing.TB, mux Mux, serverFirst bool, crossed func()) (client, server func(net.Conn)) {
+// Exchange is the traffic of a real session: the client sends Request
+// on one stream, the server reads it and answers with Answer, and both
+// close the stream; then one side exits, closing its session and so its
+// connection (a FIN), while the other keeps its own until it reads the
+// EOF: smux does not close on EOF, its owner does (here at once); yamux
+// closes at once by itself.
+type Exchange struct {
+	Request, Answer []byte
+	ServerFirst     bool // the server exits first, else the client
+	// Crossed, if not nil, is called by the client once it has closed
+	// the stream: it waits until the stream's FINs have crossed, so that
+	// each side has read everything before either closes.
+	Crossed func()
+}
+
+// Peers returns the client and the server of e over mux.
+func (e Exchange) Peers(t testing.TB, mux Mux) (client, server func(net.Conn)) {
 	done := make(chan struct{}) // the stream's FINs have crossed
 	client = func(c net.Conn) {
 		s, st, err := mux.ClientStream(c)
@@ -348,14 +357,18 @@ func PingPong(t testing.TB, mux Mux, serverFirst bool, crossed func()) (client, 
 			return
 		}
 		defer s.Close()
-		st.Write([]byte("ping"))
-		if got, err := io.ReadAll(st); string(got) != "pong" || err != nil {
-			t.Errorf("the client read %q, %v; want pong", got, err)
+		if _, err := st.Write(e.Request); err != nil {
+			t.Error(err)
+		}
+		if got, err := io.ReadAll(st); err != nil || !bytes.Equal(got, e.Answer) {
+			t.Errorf("the client read %d bytes (%.20q), %v; want the answer's %d (%.20q)", len(got), got, err, len(e.Answer), e.Answer)
 		}
 		st.Close()
-		crossed()
+		if e.Crossed != nil {
+			e.Crossed()
+		}
 		close(done)
-		if serverFirst {
+		if e.ServerFirst {
 			s.AcceptStream() // until the server's EOF: then yamux, or this owner of smux's, closes
 		}
 	}
@@ -366,9 +379,13 @@ func PingPong(t testing.TB, mux Mux, serverFirst bool, crossed func()) (client, 
 			return
 		}
 		defer s.Close()
-		io.ReadFull(st, make([]byte, 4))
-		st.Write([]byte("pong"))
-		if serverFirst && !mux.Yamux() {
+		if _, err := io.ReadFull(st, make([]byte, len(e.Request))); err != nil {
+			t.Error(err)
+		}
+		if _, err := st.Write(e.Answer); err != nil {
+			t.Error(err)
+		}
+		if e.ServerFirst && !mux.Yamux() {
 			// It exits once it has read the client's last frames, its
 			// FIN: a socket closed with bytes unread sends a RST, not a
 			// FIN (a tap then rightly says reset).
@@ -377,7 +394,7 @@ func PingPong(t testing.TB, mux Mux, serverFirst bool, crossed func()) (client, 
 		}
 		st.Close()
 		<-done
-		if !serverFirst {
+		if !e.ServerFirst {
 			s.AcceptStream() // until the client's EOF: then yamux, or this owner of smux's, closes
 		}
 	}
