@@ -1,13 +1,9 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"net"
 	"strings"
 	"testing"
-
-	hyamux "github.com/hashicorp/yamux"
 
 	"github.com/muxtop/muxtop/internal/smuxtest"
 )
@@ -20,45 +16,16 @@ import (
 // its leaks still count the stream, as of the evaluation before the end.
 func TestAttachEndConcludes(t *testing.T) {
 	upstream, _ := yamuxEchoServer(t)
-	var stdout, stderr syncBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"attach", upstream, "--listen", "127.0.0.1:0", "--output", "json", "--leak-after", "1s"}, &stdout, &stderr)
-	}()
-	var addr string
-	smuxtest.Eventually(t, "attach's listen address on stderr", func() bool {
-		if m := attachWhere.FindStringSubmatch(stderr.String()); m != nil {
-			addr = m[1]
-		}
-		return addr != ""
-	})
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	cli, err := hyamux.Client(c, quietYamux())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
-	st, err := cli.OpenStream()
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := runAttach(t, upstream, "--leak-after", "1s")
+	_, st := yamuxStream(t, a.addr)
 	if _, err := st.Write([]byte("leak")); err != nil { // and never closed
 		t.Fatal(err)
 	}
 	smuxtest.Eventually(t, "the LEAK finding", func() bool {
-		return strings.Contains(stdout.String(), `"type":"finding-opened"`) && strings.Contains(stdout.String(), `"code":"LEAK"`)
+		return strings.Contains(a.stdout.String(), `"type":"finding-opened"`) && strings.Contains(a.stdout.String(), `"code":"LEAK"`)
 	})
-	cancel()
-	if code := <-done; code != 0 {
-		t.Fatalf("attach exit %d: %s", code, stderr.String())
-	}
-	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	a.stop(t)
+	lines := strings.Split(strings.TrimSpace(a.stdout.String()), "\n")
 	var resolved []map[string]any
 	var summary map[string]any
 	for i, line := range lines {

@@ -49,20 +49,7 @@ func TestAttachWriteReset(t *testing.T) {
 	}()
 	file := filepath.Join(t.TempDir(), "reset.pcapng")
 	addr, finish := startAttach(t, ln.Addr().String(), "--write", file)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	cli, err := hyamux.Client(c, quietYamux())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
-	st, err := cli.OpenStream()
-	if err != nil {
-		t.Fatal(err)
-	}
+	cli, st := yamuxStream(t, addr)
 	st.Write([]byte("ping")) // may return the reset, which can come before its acknowledgement
 	<-served
 	smuxtest.Eventually(t, "the client to see the reset", func() bool { return cli.IsClosed() })

@@ -23,34 +23,58 @@ import (
 
 var attachWhere = regexp.MustCompile(`clients connect to (127\.0\.0\.1:\d+)`)
 
+// attachRun is `muxtop attach upstream --output json`, run in process.
+type attachRun struct {
+	addr           string // where clients connect
+	stdout, stderr syncBuffer
+	cancel         context.CancelFunc
+	done           chan int // its exit code
+}
+
+// runAttach runs `muxtop attach upstream --output json`, with extra, in
+// process, listening on a free port, and returns it once it listens. It
+// ends when the test does, if stop did not end it before.
+func runAttach(t *testing.T, upstream string, extra ...string) *attachRun {
+	t.Helper()
+	a := &attachRun{done: make(chan int, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	a.cancel = cancel
+	t.Cleanup(cancel) // should the test end before stop
+	args := append([]string{"attach", upstream, "--listen", "127.0.0.1:0", "--output", "json"}, extra...)
+	go func() { a.done <- run(ctx, args, &a.stdout, &a.stderr) }()
+	smuxtest.Eventually(t, "attach's listen address on stderr", func() bool {
+		if m := attachWhere.FindStringSubmatch(a.stderr.String()); m != nil {
+			a.addr = m[1]
+		}
+		return a.addr != ""
+	})
+	return a
+}
+
+// stop ends the run as --duration, q or SIGTERM end it, and fails t
+// unless it exits 0.
+func (a *attachRun) stop(t *testing.T) {
+	t.Helper()
+	a.cancel()
+	if code := <-a.done; code != 0 {
+		t.Fatalf("attach exit %d: %s", code, a.stderr.String())
+	}
+}
+
 // startAttach runs `muxtop attach upstream --output json` in process and
 // returns the listen address and a function that waits for the output.
 func startAttach(t *testing.T, upstream string, extra ...string) (string, func() (capture, string)) {
 	t.Helper()
-	var stdout, stderr syncBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	args := append([]string{"attach", upstream, "--listen", "127.0.0.1:0", "--output", "json"}, extra...)
-	go func() { done <- run(ctx, args, &stdout, &stderr) }()
-	var addr string
-	smuxtest.Eventually(t, "attach's listen address on stderr", func() bool {
-		if m := attachWhere.FindStringSubmatch(stderr.String()); m != nil {
-			addr = m[1]
-		}
-		return addr != ""
-	})
-	return addr, func() (capture, string) {
+	a := runAttach(t, upstream, extra...)
+	return a.addr, func() (capture, string) {
 		// Every session the test opened has ended and been printed.
 		smuxtest.Eventually(t, "every session to end in the output", func() bool {
-			out := stdout.String()
+			out := a.stdout.String()
 			opened := strings.Count(out, `"type":"session-opened"`)
 			return opened > 0 && strings.Count(out, `"type":"session-ended"`) == opened
 		})
-		cancel()
-		if code := <-done; code != 0 {
-			t.Fatalf("attach exit %d: %s", code, stderr.String())
-		}
-		return parseJSON(t, stdout.String()), stdout.String()
+		a.stop(t)
+		return parseJSON(t, a.stdout.String()), a.stdout.String()
 	}
 }
 

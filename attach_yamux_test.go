@@ -42,6 +42,27 @@ func quietYamux() *hyamux.Config {
 	return cfg
 }
 
+// yamuxStream dials addr and opens a stream of a new hashicorp/yamux
+// client session over the connection. Both close when the test ends.
+func yamuxStream(t *testing.T, addr string) (*hyamux.Session, *hyamux.Stream) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	cli, err := hyamux.Client(c, quietYamux())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	st, err := cli.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cli, st
+}
+
 // yamuxEchoServer runs an unmodified yamux server that echoes every
 // stream until the client half-closes. It returns its address and the
 // recorded bytes of each conn it served, once they are done.

@@ -12,8 +12,6 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	hyamux "github.com/hashicorp/yamux"
-	"github.com/xtaci/smux"
 
 	pcap "github.com/muxtop/muxtop/capture"
 	"github.com/muxtop/muxtop/internal/smuxtest"
@@ -29,6 +27,7 @@ import (
 // AcceptStream returned the EOF. It returns when both ends are closed.
 func halfCloseSession(t *testing.T, ln net.Listener, yam bool) {
 	t.Helper()
+	client, server := smuxtest.Exchange{Request: []byte("ping"), Answer: []byte("pong")}.Peers(t, smuxtest.MuxOf(yam))
 	done := make(chan struct{})
 	go func() { // the server: one connection, one stream
 		defer close(done)
@@ -38,63 +37,13 @@ func halfCloseSession(t *testing.T, ln net.Listener, yam bool) {
 			return
 		}
 		defer c.Close()
-		var accept func() (io.ReadWriteCloser, error)
-		if yam {
-			s, err := hyamux.Server(c, smuxtest.YamuxConfig())
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer s.Close()
-			accept = func() (io.ReadWriteCloser, error) { return s.AcceptStream() }
-		} else {
-			s, err := smux.Server(c, smuxtest.Config(2))
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer s.Close()
-			accept = func() (io.ReadWriteCloser, error) { return s.AcceptStream() }
-		}
-		st, err := accept()
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		io.ReadFull(st, make([]byte, 4))
-		st.Write([]byte("pong"))
-		st.Close()
-		accept() // until the client's EOF
+		server(c)
 	}()
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	var open func() (io.ReadWriteCloser, error)
-	var exit func() error
-	if yam {
-		s, err := hyamux.Client(c, smuxtest.YamuxConfig())
-		if err != nil {
-			t.Fatal(err)
-		}
-		open, exit = func() (io.ReadWriteCloser, error) { return s.OpenStream() }, s.Close
-	} else {
-		s, err := smux.Client(c, smuxtest.Config(2))
-		if err != nil {
-			t.Fatal(err)
-		}
-		open, exit = func() (io.ReadWriteCloser, error) { return s.OpenStream() }, s.Close
-	}
-	st, err := open()
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Write([]byte("ping"))
-	if got, err := io.ReadAll(st); string(got) != "pong" || err != nil {
-		t.Fatalf("the client read %q, %v; want pong", got, err)
-	}
-	st.Close()
-	exit() // the client exits: its FIN
+	client(c) // then the client exits: its FIN
 	<-done
 }
 

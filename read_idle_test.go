@@ -43,6 +43,56 @@ func noInputOf(status live.Status) any {
 	return nil
 }
 
+// pipedHalf is a real capture (base-v2) of which a pipe has brought the
+// first half to read -, which opened it.
+type pipedHalf struct {
+	pr    *io.PipeReader
+	pw    *io.PipeWriter
+	cr    *countingReader // on the test's clock
+	file  *pcap.File
+	half  int64
+	rest  []byte        // the capture's second half, not yet written
+	wrote chan struct{} // closed once the first half's write returned
+}
+
+// pipeHalf starts writing the first half of base-v2 down a pipe, opens
+// the capture from its counting reader, on a clock the test moves, and
+// returns them.
+func pipeHalf(t *testing.T) (*testClock, *pipedHalf) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("capture", "testdata", "base-v2.pcapng"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &testClock{now: time.Date(2026, 12, 5, 2, 0, 0, 0, time.UTC)}
+	pr, pw := io.Pipe()
+	half := len(data) / 2
+	p := &pipedHalf{pr: pr, pw: pw, cr: newCountingReader(pr, clock.Now), half: int64(half), rest: data[half:], wrote: make(chan struct{})}
+	go func() {
+		pw.Write(data[:half])
+		close(p.wrote)
+	}()
+	if p.file, err = pcap.Open(p.cr); err != nil {
+		t.Fatal(err)
+	}
+	return clock, p
+}
+
+// waiting waits until the read has read the first half and waits for
+// the rest.
+func (p *pipedHalf) waiting(t *testing.T) {
+	t.Helper()
+	smuxtest.Eventually(t, "the read to wait for the rest", func() bool { return p.cr.n.Load() == p.half && p.cr.waiting.Load() != 0 })
+}
+
+// idle is how long no input has come to sys, as read - says it.
+func (p *pipedHalf) idle(sys *readSystem) func() time.Duration {
+	return func() time.Duration {
+		finished := sys.finished.Load()
+		return p.cr.quiet(finished, sys.stopped.Load())
+	}
+}
+
 // TestReadNoInput: read - from a pipe that stalls in the middle of a
 // capture (the pipe the test writes, the wall clock one it moves) says,
 // in its status, for how long no input came, the capture's clock standing
@@ -50,34 +100,14 @@ func noInputOf(status live.Status) any {
 // of the capture comes. Before, nothing said so, and the rates of the
 // last packet looked current.
 func TestReadNoInput(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("capture", "testdata", "base-v2.pcapng"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := &testClock{now: time.Date(2026, 12, 5, 2, 0, 0, 0, time.UTC)}
-	pr, pw := io.Pipe()
-	cr := newCountingReader(pr, clock.Now)
-	wrote := make(chan struct{})
-	half := len(data) / 2
-	go func() {
-		pw.Write(data[:half])
-		close(wrote)
-	}()
-	f, err := pcap.Open(cr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	clock, p := pipeHalf(t)
 	reg := live.New(live.Config{})
 	rd := pcap.NewReader(pcap.Config{Registry: reg})
-	sys := newReadSystem(context.Background(), rd, f, false, nil, nil)
+	sys := newReadSystem(context.Background(), rd, p.file, false, nil, nil)
 	defer sys.Close()
-	idle := func() time.Duration {
-		finished := sys.finished.Load()
-		return cr.quiet(finished, sys.stopped.Load())
-	}
-	status := func() live.Status { return readStatus(rd, sys, cr.n.Load(), 0, idle) }
-	<-wrote
-	smuxtest.Eventually(t, "the read to wait for the rest", func() bool { return cr.n.Load() == int64(half) && cr.waiting.Load() != 0 })
+	status := func() live.Status { return readStatus(rd, sys, p.cr.n.Load(), 0, p.idle(sys)) }
+	<-p.wrote
+	p.waiting(t)
 
 	if v := noInputOf(status()); v != nil {
 		t.Errorf("the read waits, but no time passed, and the status says no input for %v", v)
@@ -91,9 +121,9 @@ func TestReadNoInput(t *testing.T) {
 		t.Errorf("no input for 14.3 s: the status says no input for %v, want 14s; status %v", v, status())
 	}
 
-	pw.Write(data[half:]) // the input resumes: its read returns
+	p.pw.Write(p.rest) // the input resumes: its read returns
 	smuxtest.Eventually(t, "the status to say no more that no input comes", func() bool { return noInputOf(status()) == nil })
-	pw.Close()
+	p.pw.Close()
 	if err := sys.Wait(); err != nil {
 		t.Fatal(err)
 	}
@@ -152,28 +182,13 @@ func TestSayNoInput(t *testing.T) {
 // while its pipe gave nothing says, in the summary's status, for how long
 // no input had come, beside "stopped early".
 func TestReadNoInputStopped(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("capture", "testdata", "base-v2.pcapng"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := &testClock{now: time.Date(2026, 12, 5, 2, 0, 0, 0, time.UTC)}
-	pr, pw := io.Pipe()
-	cr := newCountingReader(pr, clock.Now)
-	half := len(data) / 2
-	go pw.Write(data[:half])
-	f, err := pcap.Open(cr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	clock, p := pipeHalf(t)
 	rd := pcap.NewReader(pcap.Config{Registry: live.New(live.Config{})})
-	sys := newReadSystem(context.Background(), rd, f, false, func() { pr.CloseWithError(os.ErrDeadlineExceeded) }, nil)
-	smuxtest.Eventually(t, "the read to wait for the rest", func() bool { return cr.n.Load() == int64(half) && cr.waiting.Load() != 0 })
+	sys := newReadSystem(context.Background(), rd, p.file, false, func() { p.pr.CloseWithError(os.ErrDeadlineExceeded) }, nil)
+	p.waiting(t)
 	clock.add(5 * time.Second)
 	sys.Close()
-	status := readStatus(rd, sys, cr.n.Load(), 0, func() time.Duration {
-		finished := sys.finished.Load()
-		return cr.quiet(finished, sys.stopped.Load())
-	})
+	status := readStatus(rd, sys, p.cr.n.Load(), 0, p.idle(sys))
 	if status[0].Value != "stopped early" || noInputOf(status) != 5*time.Second {
 		t.Errorf("stopped after 5 s without input: status %v, want stopped early and no input for 5s", status)
 	}

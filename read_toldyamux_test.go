@@ -34,16 +34,7 @@ func smuxCapture(t *testing.T) (string, uint16) {
 		return tap.Wrap(c, live.Client, reg, "test", tap.Record(w))
 	}
 	cli, srv := smuxtest.Pair(t, smuxtest.Config(1), wrap, nil)
-	go func() { // the echo server; ends when its session closes
-		for {
-			st, err := srv.AcceptStream()
-			if err != nil {
-				return
-			}
-			io.Copy(st, st)
-			st.Close()
-		}
-	}()
+	smuxtest.EchoSmux(srv) // ends when the session closes
 	for range 3 {
 		st, err := cli.OpenStream()
 		if err != nil {

@@ -100,13 +100,13 @@ func TestJoinedLateDataAfterHeldFIN(t *testing.T) {
 	var ps []pkt
 	joined := false
 	for _, p := range readPackets(t, path) {
-		if !joined && len(p.payload) == 0 {
+		if !joined && len(p.Payload) == 0 {
 			continue // the handshake, before the capture
 		}
 		if !joined {
 			// The capture joins 3 bytes before the FIN: only the end of the
 			// FINs before it, which the first packet carries, is in it.
-			p, joined = trim(t, p, len(p.payload)-3), true
+			p, joined = trim(t, p, len(p.Payload)-3), true
 		}
 		ps = append(ps, p)
 	}
@@ -136,7 +136,7 @@ func alignedCapture(t *testing.T, t0 time.Time, write func(c tap.ConnRecorder, a
 	})
 	var ps []pkt
 	for _, p := range readPackets(t, path) {
-		if len(ps) == 0 && len(p.payload) == 0 {
+		if len(ps) == 0 && len(p.Payload) == 0 {
 			continue
 		}
 		ps = append(ps, p)
@@ -179,7 +179,7 @@ func TestAlignedLossFirst(t *testing.T) {
 		case i == 0:
 			// The server's first packet, its NOP's bytes not captured: a
 			// bare ACK where its bytes begin.
-			out = append(out, reserialize(t, p, p.tcp, nil))
+			out = append(out, reserialize(t, p, p.TCP, nil))
 		case i == 1:
 			out = append(out, trim(t, p, 3)) // joined 3 bytes into the client's bytes
 		case i == 2:
@@ -215,10 +215,10 @@ func shownAt(t *testing.T, ps []pkt, cfg capture.Config) (time.Time, *live.Regis
 	rd := capture.NewReader(cfg)
 	var shown time.Time
 	for _, p := range ps {
-		rd.Packet(p.data, p.ci, layers.LinkTypeEthernet)
+		rd.Packet(p.Data, p.CI, layers.LinkTypeEthernet)
 		for _, ss := range reg.Snapshot().Sessions {
 			if strings.HasSuffix(ss.Info.Server, ":9000") && shown.IsZero() {
-				shown = p.ci.Timestamp
+				shown = p.CI.Timestamp
 			}
 		}
 	}
@@ -326,8 +326,8 @@ func TestAlignedBounds(t *testing.T) {
 			var ps []pkt
 			trimmed := false
 			for _, p := range readPackets(t, path) {
-				if p.tcp.SrcPort == 9000 || p.tcp.DstPort == 9000 {
-					if !trimmed && len(p.payload) == 0 {
+				if p.TCP.SrcPort == 9000 || p.TCP.DstPort == 9000 {
+					if !trimmed && len(p.Payload) == 0 {
 						continue // joined after the handshake
 					}
 					if !trimmed {
@@ -383,7 +383,7 @@ func TestAlignedAfterClientSYN(t *testing.T) {
 		c.Write(live.ClientToServer, at(0.03), []byte(v1("\x01", 3, "")))
 	})
 	ps := readPackets(t, path)[1:] // without the client's SYN
-	if !ps[0].tcp.SYN || !ps[0].tcp.ACK {
+	if !ps[0].TCP.SYN || !ps[0].TCP.ACK {
 		t.Fatal("the capture does not begin with the SYN-ACK")
 	}
 	for _, cfg := range []capture.Config{{}, {Filter: capture.Port(9000)}, {Filter: capture.Port(9000), Protocol: tap.Smux}} {
@@ -443,7 +443,7 @@ func TestAlignedYamux(t *testing.T) {
 			c.Write(live.ServerToClient, at(0.03), []byte(answer))
 			c.Write(live.ClientToServer, at(0.04), []byte(ym(yamux.Ping, yamux.ACK, 0, "", 7)+ym(yamux.Ping, yamux.SYN, 0, "", 8)))
 		})
-		ps[0] = reserialize(t, ps[0], ps[0].tcp, nil) // the server's Ping not captured: a bare ACK
+		ps[0] = reserialize(t, ps[0], ps[0].TCP, nil) // the server's Ping not captured: a bare ACK
 		ps[1] = trim(t, ps[1], 3)
 		ps = slices.Delete(ps, 2, 3)
 		for _, cfg := range cfgs {

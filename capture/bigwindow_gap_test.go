@@ -35,12 +35,12 @@ func TestGapAcrossHeaderYamuxBigWindow(t *testing.T) {
 	}
 	var drop placed
 	for _, p := range placedPs {
-		if p.dir == s2c && p.off <= f.off && f.off < p.off+p.n {
+		if p.Dir == s2c && p.Off <= f.off && f.off < p.Off+p.N {
 			drop = p
 			break
 		}
 	}
-	if f.size == 0 || drop.n == 0 || drop.off+drop.n >= f.off+f.size {
+	if f.size == 0 || drop.N == 0 || drop.Off+drop.N >= f.off+f.size {
 		t.Fatalf("no segment carrying a large Data frame's header and ending in its payload (frame %+v, segment %+v)", f, drop)
 	}
 	ss, _ := readBack(t, without(ps, drop))
@@ -48,14 +48,14 @@ func TestGapAcrossHeaderYamuxBigWindow(t *testing.T) {
 	// frames before the header too); their bytes that came are skipped.
 	want := tapped.Counts
 	var lost, skipped [2]int64
-	lost[s2c] = drop.n
+	lost[s2c] = drop.N
 	for _, g := range frames[s2c] {
-		if g.off+g.size <= drop.off || g.off >= drop.off+drop.n {
+		if g.off+g.size <= drop.Off || g.off >= drop.Off+drop.N {
 			continue
 		}
 		want.TypeFrames[s2c][g.typ]--
 		want.TypeBytes[s2c][g.typ] -= uint64(g.size)
-		skipped[s2c] += max(drop.off-g.off, 0) + max(g.off+g.size-(drop.off+drop.n), 0)
+		skipped[s2c] += max(drop.Off-g.off, 0) + max(g.off+g.size-(drop.Off+drop.N), 0)
 	}
 	if ss.Counts != want {
 		t.Errorf("read counted frames %v, bytes %v; want the tap's %v, %v but for the frames the lost segment cut",

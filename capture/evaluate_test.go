@@ -23,11 +23,11 @@ func TestEvaluateInCaptureTime(t *testing.T) {
 	// A real session's 8 ms, spread over 1.6 s: many steps, some with
 	// packets between them and some without.
 	base := readPackets(t, fixture("v1", "base"))
-	first := base[0].ci.Timestamp
+	first := base[0].CI.Timestamp
 	for i := range base {
-		base[i].ci.Timestamp = first.Add(200 * base[i].ci.Timestamp.Sub(first))
+		base[i].CI.Timestamp = first.Add(200 * base[i].CI.Timestamp.Sub(first))
 	}
-	last := base[len(base)-1].ci.Timestamp
+	last := base[len(base)-1].CI.Timestamp
 	for _, tc := range []struct {
 		name string
 		gap  time.Duration // added to the second half's packet times
@@ -36,7 +36,7 @@ func TestEvaluateInCaptureTime(t *testing.T) {
 			ps := append([]pkt(nil), base...)
 			half := len(ps) / 2
 			for i := half; i < len(ps); i++ {
-				ps[i].ci.Timestamp = ps[i].ci.Timestamp.Add(tc.gap)
+				ps[i].CI.Timestamp = ps[i].CI.Timestamp.Add(tc.gap)
 			}
 			reg := live.New(live.Config{})
 			var at []time.Time
@@ -52,7 +52,7 @@ func TestEvaluateInCaptureTime(t *testing.T) {
 				}
 			}})
 			for _, p := range ps {
-				rd.Packet(p.data, p.ci, layers.LinkTypeEthernet)
+				rd.Packet(p.Data, p.CI, layers.LinkTypeEthernet)
 			}
 			rd.Close()
 			end := last.Add(tc.gap)
@@ -65,7 +65,7 @@ func TestEvaluateInCaptureTime(t *testing.T) {
 				want := first.Add(time.Duration(i+1) * every)
 				if jumps > 0 || !a.Equal(want) {
 					// After 1000 steps into the silence: its end, then steps from there.
-					gapEnd := ps[half].ci.Timestamp
+					gapEnd := ps[half].CI.Timestamp
 					if i == 0 || !a.Equal(gapEnd) && !a.Equal(steps[i-1].Add(every)) {
 						t.Fatalf("evaluation %d at %v, want %v or the silence's end %v", i, a.Sub(first), want.Sub(first), gapEnd.Sub(first))
 					}
@@ -78,8 +78,8 @@ func TestEvaluateInCaptureTime(t *testing.T) {
 			if tc.gap > 0 {
 				// The steps before the silence, 1000 into it, one at its end,
 				// then the steps after it.
-				before := int(ps[half-1].ci.Timestamp.Sub(first) / every)
-				after := int(end.Sub(ps[half].ci.Timestamp) / every)
+				before := int(ps[half-1].CI.Timestamp.Sub(first) / every)
+				after := int(end.Sub(ps[half].CI.Timestamp) / every)
 				wantSteps = before + 1000 + 1 + after
 				if jumps != 1 {
 					t.Errorf("%d jumps to the silence's end, want 1", jumps)
@@ -142,19 +142,19 @@ func TestEvaluateEdges(t *testing.T) {
 	}
 
 	base := readPackets(t, fixture("v1", "base"))
-	first := base[0].ci.Timestamp
+	first := base[0].CI.Timestamp
 	ps := append([]pkt(nil), base...)
 	for i := range ps {
-		ps[i].ci.Timestamp = first.Add(time.Duration(i) * 30 * time.Millisecond)
+		ps[i].CI.Timestamp = first.Add(time.Duration(i) * 30 * time.Millisecond)
 	}
 	// Every fifth packet stamped a second early, as a capture merged from
 	// two clocks may be, and the last one: the capture ends before its
 	// latest packet, where Close must still evaluate.
 	for i := 5; i < len(ps); i += 5 {
-		ps[i].ci.Timestamp = ps[i].ci.Timestamp.Add(-time.Second)
+		ps[i].CI.Timestamp = ps[i].CI.Timestamp.Add(-time.Second)
 	}
 	if (len(ps)-1)%5 != 0 {
-		ps[len(ps)-1].ci.Timestamp = ps[len(ps)-1].ci.Timestamp.Add(-time.Second)
+		ps[len(ps)-1].CI.Timestamp = ps[len(ps)-1].CI.Timestamp.Add(-time.Second)
 	}
 	want, _ := readFile(t, fixture("v1", "base"), capture.Filter{})
 	for _, evaluate := range []func(time.Time){nil, record} {
@@ -162,7 +162,7 @@ func TestEvaluateEdges(t *testing.T) {
 		reg := live.New(live.Config{})
 		rd := capture.NewReader(capture.Config{Registry: reg, Evaluate: evaluate})
 		for _, p := range ps {
-			rd.Packet(p.data, p.ci, layers.LinkTypeEthernet)
+			rd.Packet(p.Data, p.CI, layers.LinkTypeEthernet)
 		}
 		rd.Close()
 		if got := reg.Snapshot(); counts(got) != counts(want) {
@@ -173,8 +173,8 @@ func TestEvaluateEdges(t *testing.T) {
 		}
 		var latest time.Time
 		for _, p := range ps {
-			if p.ci.Timestamp.After(latest) {
-				latest = p.ci.Timestamp
+			if p.CI.Timestamp.After(latest) {
+				latest = p.CI.Timestamp
 			}
 		}
 		if len(at) == 0 || !at[len(at)-1].Equal(latest) {

@@ -28,7 +28,7 @@ func TestFilteredOutIsNotNotMux(t *testing.T) {
 	reg := live.New(live.Config{})
 	rd := capture.NewReader(capture.Config{Registry: reg, Filter: filter})
 	for _, p := range ps {
-		rd.Packet(p.data, p.ci, layers.LinkTypeEthernet)
+		rd.Packet(p.Data, p.CI, layers.LinkTypeEthernet)
 	}
 	rd.Close()
 	st := rd.Stats()

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,11 +11,11 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/muxtop/muxtop/capture"
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/decoder/yamux"
+	"github.com/muxtop/muxtop/internal/pcaptest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/pcapout"
 	"github.com/muxtop/muxtop/tap"
@@ -36,14 +35,7 @@ var update = flag.Bool("update", false, "regenerate the capture fixtures in test
 var perturbations = []string{"midstream", "loss", "reorder", "retransmit"}
 
 // pkt is a packet of a fixture, parsed.
-type pkt struct {
-	ci      gopacket.CaptureInfo
-	data    []byte
-	eth     *layers.Ethernet
-	ip      gopacket.SerializableLayer
-	tcp     *layers.TCP
-	payload []byte
-}
+type pkt = pcaptest.Packet
 
 // readPackets returns the packets of the pcap or pcapng capture at path,
 // every one an Ethernet frame of TCP.
@@ -54,47 +46,13 @@ func readPackets(t *testing.T, path string) []pkt {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	r, err := capture.Open(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ps []pkt
-	for {
-		data, ci, err := r.ReadPacketData()
-		if err == io.EOF {
-			return ps
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		data = bytes.Clone(data) // valid until the next read
-		p := gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.Default)
-		pk := pkt{ci: ci, data: data, eth: p.Layer(layers.LayerTypeEthernet).(*layers.Ethernet), tcp: p.Layer(layers.LayerTypeTCP).(*layers.TCP)}
-		if ip4, ok := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4); ok {
-			pk.ip = ip4
-		} else {
-			pk.ip = p.Layer(layers.LayerTypeIPv6).(*layers.IPv6)
-		}
-		pk.payload = pk.tcp.Payload
-		ps = append(ps, pk)
-	}
+	return pcaptest.Read(t, f)
 }
 
 func writePackets(t *testing.T, path string, ps []pkt) {
 	t.Helper()
 	var buf bytes.Buffer
-	w, err := pcapgo.NewNgWriter(&buf, layers.LinkTypeEthernet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range ps {
-		if err := w.WritePacket(p.ci, p.data); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	pcaptest.Write(t, &buf, ps)
 	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -103,16 +61,16 @@ func writePackets(t *testing.T, path string, ps []pkt) {
 // trim returns p without its first n payload bytes, its sequence number moved on.
 func trim(t *testing.T, p pkt, n int) pkt {
 	t.Helper()
-	tcp := *p.tcp
+	tcp := *p.TCP
 	tcp.Seq += uint32(n)
-	return reserialize(t, p, &tcp, p.payload[n:])
+	return reserialize(t, p, &tcp, p.Payload[n:])
 }
 
 // reserialize returns p with its TCP header tcp and payload, lengths and
 // checksums fixed.
 func reserialize(t *testing.T, p pkt, tcp *layers.TCP, payload []byte) pkt {
 	t.Helper()
-	switch ip := p.ip.(type) {
+	switch ip := p.IP.(type) {
 	case *layers.IPv4:
 		tcp.SetNetworkLayerForChecksum(ip)
 	case *layers.IPv6:
@@ -120,13 +78,13 @@ func reserialize(t *testing.T, p pkt, tcp *layers.TCP, payload []byte) pkt {
 	}
 	buf := gopacket.NewSerializeBuffer()
 	opts := gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}
-	if err := gopacket.SerializeLayers(buf, opts, p.eth, p.ip, tcp, gopacket.Payload(payload)); err != nil {
+	if err := gopacket.SerializeLayers(buf, opts, p.Eth, p.IP, tcp, gopacket.Payload(payload)); err != nil {
 		t.Fatal(err)
 	}
 	q := p
-	q.data = append([]byte(nil), buf.Bytes()...)
-	q.tcp, q.payload = tcp, payload
-	q.ci.CaptureLength, q.ci.Length = len(q.data), len(q.data)
+	q.Data = append([]byte(nil), buf.Bytes()...)
+	q.TCP, q.Payload = tcp, payload
+	q.CI.CaptureLength, q.CI.Length = len(q.Data), len(q.Data)
 	return q
 }
 
@@ -154,7 +112,7 @@ func writeCapture(t *testing.T, write func(w *pcapout.Writer)) string {
 func dataPackets(ps []pkt) []int {
 	var idx []int
 	for i, p := range ps {
-		if len(p.payload) > 0 {
+		if len(p.Payload) > 0 {
 			idx = append(idx, i)
 		}
 	}
@@ -192,7 +150,7 @@ func perturb(t *testing.T, kind string, base []pkt) (out []pkt, lost []int, join
 		swaps := 0
 		for i := 1; i+1 < len(base); i++ {
 			a, b := base[i], base[i+1]
-			if len(a.payload) > 0 && len(b.payload) > 0 && a.tcp.SrcPort == b.tcp.SrcPort {
+			if len(a.Payload) > 0 && len(b.Payload) > 0 && a.TCP.SrcPort == b.TCP.SrcPort {
 				out[i], out[i+1] = out[i+1], out[i]
 				swaps++
 				i += 3
@@ -206,7 +164,7 @@ func perturb(t *testing.T, kind string, base []pkt) (out []pkt, lost []int, join
 		// Segments sent again, some whole, some overlapping what came.
 		for i, p := range base {
 			out = append(out, p)
-			if len(p.payload) > 4 && i%5 == 0 {
+			if len(p.Payload) > 4 && i%5 == 0 {
 				out = append(out, p)             // a whole retransmission
 				out = append(out, trim(t, p, 2)) // and one of its tail
 			}
@@ -248,7 +206,7 @@ func TestFixtures(t *testing.T) {
 			}
 		}
 		base := readPackets(t, fixture(variant, "base"))
-		server := uint16(base[0].tcp.DstPort) // the first packet is the client's SYN
+		server := uint16(base[0].TCP.DstPort) // the first packet is the client's SYN
 		filter := capture.Port(server)
 		baseReg, _ := readFileInto(t, fixture(variant, "base"), filter)
 		want := baseReg.Snapshot()
@@ -337,14 +295,14 @@ func expect(t *testing.T, base []pkt, server uint16, lost []int, joined, cut int
 	// resume[d] holds the offsets where decoding restarts: after a gap, or the join.
 	var resume [2][]int64
 	for i, p := range base {
-		if len(p.payload) == 0 {
+		if len(p.Payload) == 0 {
 			continue
 		}
 		d := dirOf(base, i, server)
 		off := int64(len(stream[d]))
-		stream[d] = append(stream[d], p.payload...)
+		stream[d] = append(stream[d], p.Payload...)
 		ok := !isLost[i] && (joined < 0 || i >= joined)
-		for range p.payload {
+		for range p.Payload {
 			arrived[d] = append(arrived[d], ok)
 		}
 		if i == joined && cut > 0 {
@@ -353,7 +311,7 @@ func expect(t *testing.T, base []pkt, server uint16, lost []int, joined, cut int
 			}
 		}
 		if isLost[i] {
-			lostBytes[d] += int64(len(p.payload))
+			lostBytes[d] += int64(len(p.Payload))
 		}
 	}
 	for d := range 2 {
@@ -490,7 +448,7 @@ func decodeAll(t *testing.T, b []byte, yam bool) []wholeFrame {
 
 // dirOf returns the direction of base packet i.
 func dirOf(base []pkt, i int, server uint16) live.Dir {
-	if uint16(base[i].tcp.DstPort) == server {
+	if uint16(base[i].TCP.DstPort) == server {
 		return live.ClientToServer
 	}
 	return live.ServerToClient

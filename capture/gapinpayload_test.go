@@ -10,6 +10,7 @@ import (
 	"github.com/muxtop/muxtop/capture"
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/decoder/yamux"
+	"github.com/muxtop/muxtop/internal/pcaptest"
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/pcapout"
@@ -22,28 +23,20 @@ import (
 // header it knows comes next; one that carries a header still makes it
 // hunt for a chain of headers, as before.
 
-// placed is a data packet of a recorded capture: its index, direction,
-// and where its payload lies in its direction's byte stream.
-type placed struct {
-	i      int
-	dir    live.Dir
-	off, n int64
-}
+// placed is a packet of a recorded capture: its index, direction, and
+// where its payload lies in its direction's byte stream.
+type placed = pcaptest.Placed
 
 // placeAll returns the data packets of ps, placed, and each direction's
 // frames (yamux if yam), decoded from the whole byte stream.
 func placeAll(t *testing.T, ps []pkt, yam bool) ([]placed, [2][]wholeFrame) {
 	t.Helper()
-	server := uint16(ps[0].tcp.DstPort) // the first packet is the client's SYN
+	all, stream := pcaptest.Place(ps)
 	var out []placed
-	var stream [2][]byte
-	for i, p := range ps {
-		if len(p.payload) == 0 {
-			continue
+	for _, p := range all {
+		if p.N > 0 {
+			out = append(out, p)
 		}
-		d := dirOf(ps, i, server)
-		out = append(out, placed{i, d, int64(len(stream[d])), int64(len(p.payload))})
-		stream[d] = append(stream[d], p.payload...)
 	}
 	return out, [2][]wholeFrame{decodeAll(t, stream[0], yam), decodeAll(t, stream[1], yam)}
 }
@@ -60,15 +53,7 @@ func inside(fs []wholeFrame, off, n, hs int64) int {
 }
 
 // without returns ps without the packets at drop.
-func without(ps []pkt, drop ...placed) []pkt {
-	var out []pkt
-	for i, p := range ps {
-		if !slices.ContainsFunc(drop, func(d placed) bool { return d.i == i }) {
-			out = append(out, p)
-		}
-	}
-	return out
-}
+func without(ps []pkt, drop ...placed) []pkt { return pcaptest.Without(ps, drop...) }
 
 // readBack reads ps as sniff and read do and returns its one session,
 // streams included, and its resync records.
@@ -113,8 +98,8 @@ func readResumed(t *testing.T, ps []pkt, tapped live.SessionSnap, drop ...placed
 	var lost int64
 	var want [2]int64
 	for _, g := range drop {
-		lost += g.n
-		want[g.dir] += g.n
+		lost += g.N
+		want[g.Dir] += g.N
 	}
 	t.Logf("dropped %d segments, %d bytes: %d frames read, lost %v, skipped %v", len(drop), lost, ss.Counts.Total(), ss.Lost, ss.Skipped)
 	if ss.Counts != tapped.Counts {
@@ -140,7 +125,7 @@ func readResumed(t *testing.T, ps []pkt, tapped live.SessionSnap, drop ...placed
 // resumed at offset X+N, no frame lost".
 func resumedRecords(gaps ...placed) (recs [2][]string) {
 	for _, g := range gaps {
-		recs[g.dir] = append(recs[g.dir], fmt.Sprintf("off=%d capture lost %d bytes at offset %d inside a frame's payload: resumed at offset %d, no frame lost", g.off, g.n, g.off, g.off+g.n))
+		recs[g.Dir] = append(recs[g.Dir], fmt.Sprintf("off=%d capture lost %d bytes at offset %d inside a frame's payload: resumed at offset %d, no frame lost", g.Off, g.N, g.Off, g.Off+g.N))
 	}
 	return recs
 }
@@ -166,7 +151,7 @@ func TestGapInPayloadYamuxBigWindow(t *testing.T) {
 			continue
 		}
 		for _, p := range placedPs {
-			if p.dir == live.ServerToClient && p.off >= f.off+f.size/3 && inside(frames[p.dir], p.off, p.n, yamux.HeaderSize) == k {
+			if p.Dir == live.ServerToClient && p.Off >= f.off+f.size/3 && inside(frames[p.Dir], p.Off, p.N, yamux.HeaderSize) == k {
 				drop = append(drop, p)
 				break
 			}
@@ -236,23 +221,23 @@ func TestGapInPayloadSmux(t *testing.T) {
 	d := live.ClientToServer
 	var middle, last, header []placed // in the client's direction, by kind
 	for _, p := range placedPs {
-		if p.dir != d {
+		if p.Dir != d {
 			continue
 		}
-		k := inside(frames[d], p.off, p.n, decoder.HeaderSize)
+		k := inside(frames[d], p.Off, p.N, decoder.HeaderSize)
 		switch {
-		case k >= 0 && p.off+p.n < frames[d][k].off+frames[d][k].size:
+		case k >= 0 && p.Off+p.N < frames[d][k].off+frames[d][k].size:
 			middle = append(middle, p)
 		case k >= 0:
 			last = append(last, p)
-		case slices.ContainsFunc(frames[d], func(f wholeFrame) bool { return f.off == p.off && f.size > p.n }):
+		case slices.ContainsFunc(frames[d], func(f wholeFrame) bool { return f.off == p.Off && f.size > p.N }):
 			header = append(header, p) // a frame's first bytes, not all of it
 		}
 	}
 	if len(middle) < 1 || len(last) < 2 || len(header) < 2 {
 		t.Fatalf("segments: %d inside payloads, %d ending them, %d beginning them; want 1, 2, 2 at least", len(middle), len(last), len(header))
 	}
-	frameOf := func(p placed) int { return inside(frames[d], p.off, p.n, decoder.HeaderSize) }
+	frameOf := func(p placed) int { return inside(frames[d], p.Off, p.N, decoder.HeaderSize) }
 	t.Run("inside payloads", func(t *testing.T) {
 		drop := []placed{middle[0], last[len(last)-1]} // in two frames
 		if frameOf(drop[0]) == frameOf(drop[1]) {
@@ -263,17 +248,17 @@ func TestGapInPayloadSmux(t *testing.T) {
 	t.Run("across a header", func(t *testing.T) {
 		g := header[1]
 		ss, recs := readBack(t, without(ps, g))
-		k := slices.IndexFunc(frames[d], func(f wholeFrame) bool { return f.off == g.off })
+		k := slices.IndexFunc(frames[d], func(f wholeFrame) bool { return f.off == g.Off })
 		cut := frames[d][k]
 		want := tapped.Counts
 		want.Frames[d][decoder.PSH]--
 		want.Bytes[d][decoder.PSH] -= uint64(cut.size) // wire bytes
-		skipped := cut.off + cut.size - (g.off + g.n)  // the rest of the frame
-		if ss.Counts != want || !ss.Incomplete || ss.Lost != [2]int64{g.n, 0} || ss.Skipped != [2]int64{skipped, 0} {
+		skipped := cut.off + cut.size - (g.Off + g.N)  // the rest of the frame
+		if ss.Counts != want || !ss.Incomplete || ss.Lost != [2]int64{g.N, 0} || ss.Skipped != [2]int64{skipped, 0} {
 			t.Errorf("frames %v, bytes %v, incomplete %v, lost %v, skipped %v; want %v, %v, incomplete, [%d 0], [%d 0]",
-				ss.Counts.Frames, ss.Counts.Bytes, ss.Incomplete, ss.Lost, ss.Skipped, want.Frames, want.Bytes, g.n, skipped)
+				ss.Counts.Frames, ss.Counts.Bytes, ss.Incomplete, ss.Lost, ss.Skipped, want.Frames, want.Bytes, g.N, skipped)
 		}
-		wantRecs := []string{fmt.Sprintf("off=%d capture lost %d bytes at offset %d", g.off, g.n, g.off),
+		wantRecs := []string{fmt.Sprintf("off=%d capture lost %d bytes at offset %d", g.Off, g.N, g.Off),
 			fmt.Sprintf("off=%d resumed at offset %d after lost bytes, %d bytes skipped", cut.off+cut.size, cut.off+cut.size, skipped)}
 		if !slices.Equal(recs[d], wantRecs) || len(recs[d.Reverse()]) != 0 {
 			t.Errorf("resync records\n got %q\nwant %q", recs, wantRecs)

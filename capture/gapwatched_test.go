@@ -111,7 +111,7 @@ func TestGapInPayloadStillWatched(t *testing.T) {
 		d := live.ServerToClient
 		var drop *placed
 		for _, p := range placedPs {
-			if k := inside(frames[d], p.off, p.n, hs); p.dir == d && k >= 0 && p.off+p.n < frames[d][k].off+frames[d][k].size {
+			if k := inside(frames[d], p.Off, p.N, hs); p.Dir == d && k >= 0 && p.Off+p.N < frames[d][k].off+frames[d][k].size {
 				drop = &p
 				break
 			}
@@ -126,9 +126,9 @@ func TestGapInPayloadStillWatched(t *testing.T) {
 			t.Fatalf("%d sessions, want 1", len(snap.Sessions))
 		}
 		ss := snap.Sessions[0]
-		if ss.Ended || !ss.Incomplete || ss.Lost != [2]int64{0, drop.n} || ss.Skipped != [2]int64{} || len(ss.Streams) != 2 {
+		if ss.Ended || !ss.Incomplete || ss.Lost != [2]int64{0, drop.N} || ss.Skipped != [2]int64{} || len(ss.Streams) != 2 {
 			t.Fatalf("ended %v, incomplete %v, lost %v, skipped %v, %d streams; want live, incomplete, [0 %d] lost, nothing skipped, 2 streams",
-				ss.Ended, ss.Incomplete, ss.Lost, ss.Skipped, len(ss.Streams), drop.n)
+				ss.Ended, ss.Incomplete, ss.Lost, ss.Skipped, len(ss.Streams), drop.N)
 		}
 		a, b := ss.Streams[0], ss.Streams[1]
 		for _, st := range []live.StreamSnap{a, b} {

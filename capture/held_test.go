@@ -112,14 +112,14 @@ func joinedQuietCapture(t *testing.T, t0 time.Time, serverNOPsUntil, end time.Du
 	var nops []time.Time
 	trimmed := false
 	for _, p := range readPackets(t, path) {
-		if p.tcp.SYN || p.ci.Timestamp.Before(join) {
+		if p.TCP.SYN || p.CI.Timestamp.Before(join) {
 			continue
 		}
-		if len(p.payload) > 0 && !trimmed && p.tcp.DstPort == 9000 {
+		if len(p.Payload) > 0 && !trimmed && p.TCP.DstPort == 9000 {
 			p, trimmed = trim(t, p, 3), true
 		}
-		if len(p.payload) > 0 && p.tcp.SrcPort == 9000 {
-			nops = append(nops, p.ci.Timestamp)
+		if len(p.Payload) > 0 && p.TCP.SrcPort == 9000 {
+			nops = append(nops, p.CI.Timestamp)
 		}
 		out = append(out, p)
 	}

@@ -36,7 +36,7 @@ func TestSegmentHeldKeepsItsTime(t *testing.T) {
 	})
 	var ps []pkt
 	for _, p := range readPackets(t, path) {
-		if !(p.ci.Timestamp.Equal(lost) && len(p.payload) > 0) {
+		if !(p.CI.Timestamp.Equal(lost) && len(p.Payload) > 0) {
 			ps = append(ps, p)
 		}
 	}

@@ -29,7 +29,7 @@ func (s *quietSource) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 	if len(s.ps) > 0 {
 		p := s.ps[0]
 		s.ps = s.ps[1:]
-		return p.data, p.ci, nil
+		return p.Data, p.CI, nil
 	}
 	if len(s.times) > 0 {
 		now := s.times[0]
@@ -60,7 +60,7 @@ func heldShownAt(t *testing.T, other []byte) time.Duration {
 	})
 	var ps []pkt
 	for _, p := range readPackets(t, path) {
-		if len(p.payload) > 0 || len(ps) > 0 {
+		if len(p.Payload) > 0 || len(ps) > 0 {
 			ps = append(ps, p) // joined: from the client's frames on
 		}
 	}

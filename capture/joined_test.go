@@ -65,9 +65,9 @@ func TestJoinedAnswerFirst(t *testing.T) {
 func readPcapFindings(t *testing.T, file, expr string, tail time.Duration, yam bool) (opened []string, ended, last time.Time) {
 	t.Helper()
 	ps := readPackets(t, file)
-	last = ps[len(ps)-1].ci.Timestamp
+	last = ps[len(ps)-1].CI.Timestamp
 	if tail > 0 {
-		ps = append(ps, pkt{ci: gopacket.CaptureInfo{Timestamp: last.Add(tail)}})
+		ps = append(ps, pkt{CI: gopacket.CaptureInfo{Timestamp: last.Add(tail)}})
 	}
 	filter, err := capture.ParseFilter(expr)
 	if err != nil {
@@ -125,14 +125,14 @@ func TestResetBehindHole(t *testing.T) {
 	ps := readPackets(t, path)
 	last, rst := -1, -1
 	for i, p := range ps {
-		if uint16(p.tcp.SrcPort) != 40009 {
+		if uint16(p.TCP.SrcPort) != 40009 {
 			continue
 		}
-		if len(p.payload) > 0 {
+		if len(p.Payload) > 0 {
 			last = i
 		}
-		if p.tcp.FIN {
-			tcp := *p.tcp
+		if p.TCP.FIN {
+			tcp := *p.TCP
 			tcp.FIN, tcp.RST = false, true
 			ps[i], rst = reserialize(t, p, &tcp, nil), i
 		}
@@ -142,7 +142,7 @@ func TestResetBehindHole(t *testing.T) {
 	}
 	// The RST first, the segment it follows 1 ms after.
 	ps[last], ps[rst] = ps[rst], ps[last]
-	ps[last].ci.Timestamp, ps[rst].ci.Timestamp = ps[rst].ci.Timestamp, ps[rst].ci.Timestamp.Add(time.Millisecond)
+	ps[last].CI.Timestamp, ps[rst].CI.Timestamp = ps[rst].CI.Timestamp, ps[rst].CI.Timestamp.Add(time.Millisecond)
 	ps = ps[:rst+1]
 
 	reg := readEvaluated(ps, capture.Config{Filter: capture.Port(9000)}, live.FindingsConfig{Churn: -1})
@@ -178,11 +178,11 @@ func TestLateSegmentsAfterReset(t *testing.T) {
 	ps := readPackets(t, path)
 	var server pkt // the server's last NOP
 	for i, p := range ps {
-		if uint16(p.tcp.SrcPort) == 9000 && len(p.payload) > 0 {
+		if uint16(p.TCP.SrcPort) == 9000 && len(p.Payload) > 0 {
 			server = p
 		}
-		if uint16(p.tcp.SrcPort) == 40009 && p.tcp.FIN {
-			tcp := *p.tcp
+		if uint16(p.TCP.SrcPort) == 40009 && p.TCP.FIN {
+			tcp := *p.TCP
 			tcp.FIN, tcp.RST = false, true
 			ps[i] = reserialize(t, p, &tcp, nil)
 			ps = ps[:i+1]
@@ -190,12 +190,12 @@ func TestLateSegmentsAfterReset(t *testing.T) {
 		}
 	}
 	rst := ps[len(ps)-1]
-	late := *server.tcp // the server's next NOP, in flight
-	late.Seq += uint32(len(server.payload))
-	inFlight := reserialize(t, server, &late, server.payload)
-	inFlight.ci.Timestamp = rst.ci.Timestamp.Add(time.Millisecond)
+	late := *server.TCP // the server's next NOP, in flight
+	late.Seq += uint32(len(server.Payload))
+	inFlight := reserialize(t, server, &late, server.Payload)
+	inFlight.CI.Timestamp = rst.CI.Timestamp.Add(time.Millisecond)
 	again := rst
-	again.ci.Timestamp = rst.ci.Timestamp.Add(2 * time.Millisecond)
+	again.CI.Timestamp = rst.CI.Timestamp.Add(2 * time.Millisecond)
 	ps = append(ps, inFlight, again)
 
 	reg := readEvaluated(ps, capture.Config{Filter: capture.Port(9000)}, live.FindingsConfig{Churn: -1})

@@ -67,12 +67,12 @@ func readLinked(ps []pkt, link layers.LinkType, head func(ip []byte, out bool) [
 	reg := live.New(live.Config{})
 	rd := capture.NewReader(capture.Config{Registry: reg})
 	for i, p := range ps {
-		data := p.data
+		data := p.Data
 		if link != layers.LinkTypeEthernet {
-			ip := p.data[14:]
+			ip := p.Data[14:]
 			data = append(head(ip, i%2 == 0), ip...)
 		}
-		rd.Packet(data, p.ci, link)
+		rd.Packet(data, p.CI, link)
 	}
 	rd.Close()
 	return reg.Snapshot()
@@ -111,15 +111,15 @@ func TestLinkTypesVLANIPv6(t *testing.T) {
 		want := counts(readLinked(ps, layers.LinkTypeEthernet, nil))
 		ps6 := make([]pkt, len(ps))
 		for i, p := range ps {
-			ip4 := p.ip.(*layers.IPv4)
-			eth := *p.eth
+			ip4 := p.IP.(*layers.IPv4)
+			eth := *p.Eth
 			eth.EthernetType = layers.EthernetTypeIPv6
 			q := p
-			q.eth = &eth
-			q.ip = &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolTCP,
+			q.Eth = &eth
+			q.IP = &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolTCP,
 				SrcIP: net.ParseIP("fd00::" + ip4.SrcIP.String()[len("127.0.0."):]), DstIP: net.ParseIP("fd00::" + ip4.DstIP.String()[len("127.0.0."):])}
-			tcp := *p.tcp
-			ps6[i] = reserialize(t, q, &tcp, p.payload)
+			tcp := *p.TCP
+			ps6[i] = reserialize(t, q, &tcp, p.Payload)
 		}
 		for _, c := range []struct {
 			name string

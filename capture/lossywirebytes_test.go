@@ -21,11 +21,11 @@ func TestWireBytesOfALossyCapture(t *testing.T) {
 	eachWatched(t, func(t *testing.T, yam bool, hs int64, ps []pkt, placedPs []placed, frames [2][]wholeFrame) {
 		var all [2]int64
 		for _, p := range placedPs {
-			all[p.dir] += p.n
+			all[p.Dir] += p.N
 		}
 		last := [2]int64{}
 		for _, p := range placedPs {
-			last[p.dir] = max(last[p.dir], p.off+p.n)
+			last[p.Dir] = max(last[p.Dir], p.Off+p.N)
 		}
 		// check reads the capture without drop. A loss that ends its
 		// direction's bytes shows only by a later ACK, which the capture
@@ -36,8 +36,8 @@ func TestWireBytesOfALossyCapture(t *testing.T) {
 			seen := all
 			var atEnd [2]bool
 			for _, g := range drop {
-				seen[g.dir] -= g.n
-				atEnd[g.dir] = atEnd[g.dir] || g.off+g.n == last[g.dir]
+				seen[g.Dir] -= g.N
+				atEnd[g.Dir] = atEnd[g.Dir] || g.Off+g.N == last[g.Dir]
 			}
 			reg := readEvaluated(without(ps, drop...), capture.Config{}, live.FindingsConfig{})
 			snap := reg.Snapshot()
@@ -54,48 +54,48 @@ func TestWireBytesOfALossyCapture(t *testing.T) {
 		}
 		for _, p := range placedPs {
 			var in [2]int64
-			if k := inside(frames[p.dir], p.off, p.n, hs); k >= 0 && p.off+p.n <= frames[p.dir][k].off+frames[p.dir][k].size && (yam || frames[p.dir][k].cmd != decoder.UPD) {
+			if k := inside(frames[p.Dir], p.Off, p.N, hs); k >= 0 && p.Off+p.N <= frames[p.Dir][k].off+frames[p.Dir][k].size && (yam || frames[p.Dir][k].cmd != decoder.UPD) {
 				// a UPD whose fields are lost is not framed: its header is skipped
-				in[p.dir] = p.n
+				in[p.Dir] = p.N
 			}
 			check("drop segment", []placed{p}, in, in)
 		}
 		isIn := func(p placed) bool {
-			k := inside(frames[p.dir], p.off, p.n, hs)
-			return k >= 0 && p.off+p.n <= frames[p.dir][k].off+frames[p.dir][k].size && (yam || frames[p.dir][k].cmd != decoder.UPD)
+			k := inside(frames[p.Dir], p.Off, p.N, hs)
+			return k >= 0 && p.Off+p.N <= frames[p.Dir][k].off+frames[p.Dir][k].size && (yam || frames[p.Dir][k].cmd != decoder.UPD)
 		}
 		for i, p := range placedPs {
-			if !isIn(p) || p.off+p.n == last[p.dir] { // a loss at the end shows only by later bytes or ACKs
+			if !isIn(p) || p.Off+p.N == last[p.Dir] { // a loss at the end shows only by later bytes or ACKs
 				continue
 			}
 			for _, q := range placedPs[i+1:] {
-				if q.dir == p.dir && p.off+p.n == q.off {
+				if q.Dir == p.Dir && p.Off+p.N == q.Off {
 					continue // one hole to the reassembly
 				}
 				var in, endIn [2]int64
-				in[p.dir] += p.n
+				in[p.Dir] += p.N
 				if isIn(q) {
-					in[q.dir] += q.n
-					if q.off+q.n == last[q.dir] {
-						endIn[q.dir] = q.n
+					in[q.Dir] += q.N
+					if q.Off+q.N == last[q.Dir] {
+						endIn[q.Dir] = q.N
 					}
 				}
 				check(fmt.Sprintf("drop two %+v %+v (q in %v)", p, q, isIn(q)), []placed{p, q}, in, endIn)
 			}
 		}
 		// joined mid-stream: no handshake, the capture starts at packet j
-		if !ps[0].tcp.SYN || ps[0].tcp.ACK {
+		if !ps[0].TCP.SYN || ps[0].TCP.ACK {
 			t.Fatal("the recording does not start with the client's SYN")
 		}
-		clientPort := uint16(ps[0].tcp.SrcPort)
+		clientPort := uint16(ps[0].TCP.SrcPort)
 		for _, j := range []int{3, 5, 8, 10, 12, 16} {
 			if j >= len(ps) {
 				continue
 			}
 			var seen [2]int64
 			for _, p := range placedPs {
-				if p.i >= j {
-					seen[p.dir] += p.n
+				if p.I >= j {
+					seen[p.Dir] += p.N
 				}
 			}
 			reg := readEvaluated(ps[j:], capture.Config{}, live.FindingsConfig{})

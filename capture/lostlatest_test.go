@@ -52,11 +52,11 @@ func TestLostLatestCountedAtItsAck(t *testing.T) {
 		var psh pkt
 		for _, p := range readPackets(t, path) {
 			switch {
-			case p.ci.Timestamp.Equal(ms(1)) && len(p.payload) > 0:
+			case p.CI.Timestamp.Equal(ms(1)) && len(p.Payload) > 0:
 				psh = p
 			default:
 				ps = append(ps, p)
-				if late && p.ci.Timestamp.Equal(ms(2)) && len(p.payload) > 0 {
+				if late && p.CI.Timestamp.Equal(ms(2)) && len(p.Payload) > 0 {
 					ps = append(ps, psh)
 				}
 			}

@@ -31,10 +31,10 @@ func TestMixedLinkTypes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, p := range ps {
-		ci, data := p.ci, p.data
+		ci, data := p.CI, p.Data
 		ci.InterfaceIndex = 0
 		if i%2 == 1 {
-			ci.InterfaceIndex, data = tun, p.data[14:] // the IP packet alone
+			ci.InterfaceIndex, data = tun, p.Data[14:] // the IP packet alone
 		}
 		ci.CaptureLength, ci.Length = len(data), len(data)
 		if err := w.WritePacket(ci, data); err != nil {

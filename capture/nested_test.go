@@ -232,11 +232,11 @@ func joinedAt(t *testing.T, ws []wireWrite, from int) []pkt {
 	off := 0
 	for _, p := range readPackets(t, path) {
 		if len(ps) == 0 {
-			if p.tcp.DstPort != 9000 || len(p.payload) == 0 {
+			if p.TCP.DstPort != 9000 || len(p.Payload) == 0 {
 				continue
 			}
-			if off+len(p.payload) <= from {
-				off += len(p.payload)
+			if off+len(p.Payload) <= from {
+				off += len(p.Payload)
 				continue
 			}
 			p = trim(t, p, from-off)

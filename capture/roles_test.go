@@ -21,7 +21,7 @@ func withPorts(t *testing.T, ps []pkt, client, server, cport, sport uint16) []pk
 	t.Helper()
 	out := make([]pkt, len(ps))
 	for i, p := range ps {
-		tcp := *p.tcp
+		tcp := *p.TCP
 		for _, port := range []*layers.TCPPort{&tcp.SrcPort, &tcp.DstPort} {
 			switch uint16(*port) {
 			case client:
@@ -32,7 +32,7 @@ func withPorts(t *testing.T, ps []pkt, client, server, cport, sport uint16) []pk
 				t.Fatalf("packet %d: port %d is neither the client's %d nor the server's %d", i, *port, client, server)
 			}
 		}
-		q := reserialize(t, p, &tcp, p.payload)
+		q := reserialize(t, p, &tcp, p.Payload)
 		out[i] = q
 	}
 	return out
@@ -47,7 +47,7 @@ func withPorts(t *testing.T, ps []pkt, client, server, cport, sport uint16) []pk
 func TestRolesFromStreamIDs(t *testing.T) {
 	for _, variant := range variants {
 		base := readPackets(t, fixture(variant, "base"))
-		client, server := uint16(base[0].tcp.SrcPort), uint16(base[0].tcp.DstPort) // the client's SYN
+		client, server := uint16(base[0].TCP.SrcPort), uint16(base[0].TCP.DstPort) // the client's SYN
 		want, _ := readFile(t, fixture(variant, "midstream"), capture.Port(server))
 		mid := readPackets(t, fixture(variant, "midstream"))
 		for _, ports := range [][2]uint16{{61000, 1000}, {1000, 61000}} {
@@ -146,7 +146,7 @@ func TestRolesSettledInTime(t *testing.T) {
 	})
 	var ps []pkt
 	for _, p := range readPackets(t, path) {
-		if !p.tcp.SYN || p.tcp.DstPort != 9000 && p.tcp.SrcPort != 9000 {
+		if !p.TCP.SYN || p.TCP.DstPort != 9000 && p.TCP.SrcPort != 9000 {
 			ps = append(ps, p) // the quiet connection joined after its handshake
 		}
 	}
@@ -154,10 +154,10 @@ func TestRolesSettledInTime(t *testing.T) {
 	rd := capture.NewReader(capture.Config{Registry: reg})
 	shown := time.Time{}
 	for _, p := range ps {
-		rd.Packet(p.data, p.ci, layers.LinkTypeEthernet)
+		rd.Packet(p.Data, p.CI, layers.LinkTypeEthernet)
 		for _, ss := range reg.Snapshot().Sessions {
 			if strings.HasSuffix(ss.Info.Server, ":9000") && shown.IsZero() {
-				shown = p.ci.Timestamp
+				shown = p.CI.Timestamp
 			}
 		}
 	}

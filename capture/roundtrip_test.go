@@ -86,6 +86,13 @@ func readFile(t testing.TB, path string, filter capture.Filter) (*live.Snapshot,
 // registry and returns it.
 func readFileInto(t testing.TB, path string, filter capture.Filter) (*live.Registry, capture.Stats) {
 	t.Helper()
+	return readFileWith(t, path, capture.Config{Filter: filter})
+}
+
+// readFileWith reads the capture at path, as read does with cfg, into a
+// new registry in the capture's time, and returns it.
+func readFileWith(t testing.TB, path string, cfg capture.Config) (*live.Registry, capture.Stats) {
+	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +105,8 @@ func readFileInto(t testing.TB, path string, filter capture.Filter) (*live.Regis
 	clock := new(capture.Clock)
 	clock.Set(file.Start())
 	reg := live.New(live.Config{Clock: clock.Now})
-	rd := capture.NewReader(capture.Config{Registry: reg, Filter: filter, Clock: clock})
+	cfg.Registry, cfg.Clock = reg, clock
+	rd := capture.NewReader(cfg)
 	if err := rd.Run(context.Background(), file); err != nil {
 		t.Fatal(err)
 	}
@@ -245,21 +253,7 @@ func TestRewriteReset(t *testing.T) {
 	if w, err = pcapout.Create(path, 0); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	file, err := capture.Open(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := new(capture.Clock)
-	clock.Set(file.Start())
-	reg := live.New(live.Config{Clock: clock.Now})
-	if err := capture.NewReader(capture.Config{Registry: reg, Clock: clock, Recorder: w}).Run(context.Background(), file); err != nil {
-		t.Fatal(err)
-	}
+	readFileWith(t, src, capture.Config{Recorder: w})
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,7 @@ func TestSnaplenCut(t *testing.T) {
 		rd := capture.NewReader(capture.Config{Registry: reg})
 		n := 0
 		for _, p := range ps {
-			data, ci := p.data, p.ci
+			data, ci := p.Data, p.CI
 			if cut && len(data) > 96 {
 				data, ci.CaptureLength = data[:96], 96
 				n++

@@ -38,7 +38,7 @@ func readEvaluated(ps []pkt, rcfg capture.Config, cfg live.FindingsConfig) *live
 	rcfg.Evaluate = func(now time.Time) { reg.Evaluate(now, cfg) }
 	rd := capture.NewReader(rcfg)
 	for _, p := range ps {
-		rd.Packet(p.data, p.ci, layers.LinkTypeEthernet)
+		rd.Packet(p.Data, p.CI, layers.LinkTypeEthernet)
 	}
 	rd.Close()
 	return reg
@@ -50,12 +50,12 @@ func withWindow(t *testing.T, ps []pkt, port uint16, from, to time.Time, win uin
 	t.Helper()
 	out := append([]pkt(nil), ps...)
 	for i, p := range out {
-		if uint16(p.tcp.SrcPort) != port || p.ci.Timestamp.Before(from) || p.ci.Timestamp.After(to) {
+		if uint16(p.TCP.SrcPort) != port || p.CI.Timestamp.Before(from) || p.CI.Timestamp.After(to) {
 			continue
 		}
-		tcp := *p.tcp
+		tcp := *p.TCP
 		tcp.Window = win
-		out[i] = reserialize(t, p, &tcp, p.payload)
+		out[i] = reserialize(t, p, &tcp, p.Payload)
 	}
 	return out
 }
@@ -156,7 +156,7 @@ func TestZeroWindowMomentary(t *testing.T) {
 		}
 	})
 	ps := readPackets(t, path)
-	slices.SortStableFunc(ps, func(a, b pkt) int { return a.ci.Timestamp.Compare(b.ci.Timestamp) })
+	slices.SortStableFunc(ps, func(a, b pkt) int { return a.CI.Timestamp.Compare(b.CI.Timestamp) })
 	ps = withWindow(t, ps, 9000, sec(3), sec(3), 0)
 	fs := findingsOf(t, ps, capture.Filter{}, live.FindingsConfig{Churn: -1, LeakAfter: time.Second})
 	if len(fs) != 1 || fs[0].Kind != live.FindingOpened || fs[0].Finding.Code != live.CodeLeak {

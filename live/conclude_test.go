@@ -3,10 +3,21 @@ package live_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/live"
 )
+
+// violating opens a session on reg whose client spoke HTTP at at: a
+// PROTOCOL violation.
+func violating(reg *live.Registry, at time.Time) *script {
+	sc := openSession(reg, 1)
+	var h decoder.Header
+	copy(h[:], "GET / HT")
+	sc.s.Violation(c2s, at, &decoder.Violation{Code: decoder.BadVersion, Header: h})
+	return sc
+}
 
 // TestConcludeResolvesEndedSessions: Conclude, the last evaluation of a
 // capture, resolves what the evaluation after it would: the findings of
@@ -14,13 +25,9 @@ import (
 // its session ended. A session still live keeps its finding.
 func TestConcludeResolvesEndedSessions(t *testing.T) {
 	reg := live.New(live.Config{})
-	var h decoder.Header
-	copy(h[:], "GET / HT")
-	ended := openSession(reg, 1)
-	ended.s.Violation(c2s, sec(0), &decoder.Violation{Code: decoder.BadVersion, Header: h})
+	ended := violating(reg, sec(0))
 	ended.s.End(sec(0.01), live.EOF, nil)
-	alive := openSession(reg, 1)
-	alive.s.Violation(c2s, sec(0), &decoder.Violation{Code: decoder.BadVersion, Header: h})
+	alive := violating(reg, sec(0))
 
 	reg.Conclude(sec(0.05), live.FindingsConfig{Churn: -1})
 	recs := expect(t, reg, "+PROTOCOL", "+PROTOCOL", "-PROTOCOL")
@@ -40,16 +47,10 @@ func TestConcludeResolvesEndedSessions(t *testing.T) {
 // keeps its finding.
 func TestResolveEndedEvaluatesNothing(t *testing.T) {
 	reg := live.New(live.Config{})
-	var h decoder.Header
-	copy(h[:], "GET / HT")
-	ended := openSession(reg, 1)
-	ended.s.Violation(c2s, sec(0), &decoder.Violation{Code: decoder.BadVersion, Header: h})
-	alive := openSession(reg, 1)
-	alive.s.Violation(c2s, sec(0), &decoder.Violation{Code: decoder.BadVersion, Header: h})
+	ended, alive := violating(reg, sec(0)), violating(reg, sec(0))
 	reg.Evaluate(sec(0.01), live.FindingsConfig{Churn: -1}) // the run's last evaluation
 	ended.s.End(sec(0.02), live.Shutdown, nil)              // then the shutdown
-	late := openSession(reg, 1)                             // and what it did, unevaluated
-	late.s.Violation(c2s, sec(0.02), &decoder.Violation{Code: decoder.BadVersion, Header: h})
+	late := violating(reg, sec(0.02))                       // and what it did, unevaluated
 	late.s.End(sec(0.02), live.Shutdown, nil)
 
 	reg.ResolveEnded(sec(0.05))

@@ -33,6 +33,14 @@ func leakSessions(reg *Registry, n int) ([]*Session, func(i int, at float64, dir
 	return sessions, rec
 }
 
+// openAnswered records, with rec, stream sid of session i opened at at
+// with a request the server answers at once, and never closed.
+func openAnswered(rec func(i int, at float64, dir Dir, cmd decoder.Cmd, sid uint32, payload string), i int, at float64, sid uint32) {
+	rec(i, at, ClientToServer, decoder.SYN, sid, "")
+	rec(i, at, ClientToServer, decoder.PSH, sid, "RAND")
+	rec(i, at, ServerToClient, decoder.PSH, sid, "answered")
+}
+
 // TestLeakMarksOfThePublishedEvaluation: a snapshot taken while an
 // evaluation runs, after it has visited a session and before it has
 // published its findings, showed that session's leak marks from the
@@ -48,11 +56,7 @@ func leakSessions(reg *Registry, n int) ([]*Session, func(i int, at float64, dir
 func TestLeakMarksOfThePublishedEvaluation(t *testing.T) {
 	reg := New(Config{})
 	sessions, rec := leakSessions(reg, 2)
-	open := func(i int, at float64, sid uint32) {
-		rec(i, at, ClientToServer, decoder.SYN, sid, "")
-		rec(i, at, ClientToServer, decoder.PSH, sid, "RAND")
-		rec(i, at, ServerToClient, decoder.PSH, sid, "answered")
-	}
+	open := func(i int, at float64, sid uint32) { openAnswered(rec, i, at, sid) }
 	fill := func(i int, at float64, sid uint32) { // smux's initial 256 KiB, never read
 		for range 8 {
 			rec(i, at, ClientToServer, decoder.PSH, sid, strings.Repeat("x", 32<<10))
@@ -272,14 +276,8 @@ func holdEvaluation(reg *Registry, sessions []*Session, at time.Time, cfg Findin
 func TestLeakMarksWhileCountingAfresh(t *testing.T) {
 	reg := New(Config{})
 	sessions, rec := leakSessions(reg, 1)
-	for _, o := range []struct {
-		at  float64
-		sid uint32
-	}{{0.5, 3}, {1.5, 5}} {
-		rec(0, o.at, ClientToServer, decoder.SYN, o.sid, "")
-		rec(0, o.at, ClientToServer, decoder.PSH, o.sid, "RAND")
-		rec(0, o.at, ServerToClient, decoder.PSH, o.sid, "answered")
-	}
+	openAnswered(rec, 0, 0.5, 3)
+	openAnswered(rec, 0, 1.5, 5)
 	cfg := FindingsConfig{LeakAfter: 2 * time.Second, Churn: 1000}
 	reg.Evaluate(leakSec(4), cfg)
 	want := func(when string, ids ...uint32) {
@@ -303,14 +301,9 @@ func TestLeakMarksWhileCountingAfresh(t *testing.T) {
 func TestLeakMarksRepublished(t *testing.T) {
 	reg := New(Config{})
 	sessions, rec := leakSessions(reg, 1)
-	for _, o := range []struct {
-		at  float64
-		sid uint32
-	}{{0.5, 3}, {0.6, 5}, {1.2, 7}} {
-		rec(0, o.at, ClientToServer, decoder.SYN, o.sid, "")
-		rec(0, o.at, ClientToServer, decoder.PSH, o.sid, "RAND")
-		rec(0, o.at, ServerToClient, decoder.PSH, o.sid, "answered")
-	}
+	openAnswered(rec, 0, 0.5, 3)
+	openAnswered(rec, 0, 0.6, 5)
+	openAnswered(rec, 0, 1.2, 7)
 	cfg := FindingsConfig{LeakAfter: 2 * time.Second, Churn: 1000}
 	reg.Evaluate(leakSec(3), cfg)
 	before := reg.Snapshot()

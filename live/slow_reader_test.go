@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	hyamux "github.com/hashicorp/yamux"
-
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/internal/smuxtest"
@@ -115,54 +113,41 @@ func TestSlowReaderOneStall(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				reg := live.New(live.Config{})
 				clk := &vclock{now: t0}
-				var writer io.Writer
-				var reader io.Reader
+				var sess *live.Session
+				var a, b net.Conn     // the client's end, the server's
+				mux := smuxtest.Mux{} // hashicorp/yamux, keepalive off: no pings at real times
 				if proto == "yamux" {
-					sess := reg.Open(live.SessionInfo{Proto: live.Yamux}, t0)
-					a, b := net.Pipe()
-					cfg := hyamux.DefaultConfig()
-					cfg.EnableKeepAlive = false // no pings at real times
-					cfg.LogOutput = io.Discard
-					cli, err := hyamux.Client(&vtap{Conn: a, clk: clk, sess: sess, dir: live.ClientToServer, yamux: yamux.New(64)}, cfg)
-					if err != nil {
-						t.Fatal(err)
-					}
-					srv, err := hyamux.Server(&vtap{Conn: b, clk: clk, sess: sess, dir: live.ServerToClient, yamux: yamux.New(64)}, cfg)
-					if err != nil {
-						t.Fatal(err)
-					}
-					t.Cleanup(func() { cli.Close(); srv.Close() })
-					st, err := cli.OpenStream()
-					if err != nil {
-						t.Fatal(err)
-					}
-					st.Write([]byte("GET"))
-					acc, err := srv.AcceptStream()
-					if err != nil {
-						t.Fatal(err)
-					}
-					reader, writer = st, acc
+					sess = reg.Open(live.SessionInfo{Proto: live.Yamux}, t0)
+					a, b = net.Pipe()
 				} else {
-					sess := reg.Open(live.SessionInfo{Client: "127.0.0.1:1000", Server: "127.0.0.1:9000", Tap: live.Client, Label: "test"}, t0)
-					cfg := smuxtest.Config(2)
-					cfg.KeepAliveDisabled = true // no NOPs at real times
-					cli, srv := smuxtest.Pair(t, cfg,
-						func(c net.Conn) net.Conn {
-							return &vtap{Conn: c, clk: clk, sess: sess, dir: live.ClientToServer, smux: decoder.New(64)}
-						},
-						func(c net.Conn) net.Conn {
-							return &vtap{Conn: c, clk: clk, sess: sess, dir: live.ServerToClient, smux: decoder.New(64)}
-						})
-					st, err := cli.OpenStream()
-					if err != nil {
-						t.Fatal(err)
+					sess = reg.Open(live.SessionInfo{Client: "127.0.0.1:1000", Server: "127.0.0.1:9000", Tap: live.Client, Label: "test"}, t0)
+					mux.Smux = smuxtest.Config(2)
+					mux.Smux.KeepAliveDisabled = true // no NOPs at real times
+					a, b = smuxtest.Conns(t)
+				}
+				tapped := func(c net.Conn, dir live.Dir) net.Conn {
+					if mux.Yamux() {
+						return &vtap{Conn: c, clk: clk, sess: sess, dir: dir, yamux: yamux.New(64)}
 					}
-					st.Write([]byte("GET"))
-					acc, err := srv.AcceptStream()
-					if err != nil {
-						t.Fatal(err)
-					}
-					reader, writer = st, acc
+					return &vtap{Conn: c, clk: clk, sess: sess, dir: dir, smux: decoder.New(64)}
+				}
+				cli, err := mux.Client(tapped(a, live.ClientToServer))
+				if err != nil {
+					t.Fatal(err)
+				}
+				srv, err := mux.Server(tapped(b, live.ServerToClient))
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { cli.Close(); srv.Close() })
+				reader, err := cli.OpenStream()
+				if err != nil {
+					t.Fatal(err)
+				}
+				reader.Write([]byte("GET"))
+				writer, err := srv.AcceptStream()
+				if err != nil {
+					t.Fatal(err)
 				}
 				go writer.Write(make([]byte, total)) // it pushes, as far as the window lets it
 				clk.quiet()

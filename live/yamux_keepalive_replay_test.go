@@ -70,6 +70,28 @@ func (r *wireRec) count(phase int) int {
 	return n
 }
 
+// recordedYamux returns a real hashicorp/yamux client and server over a
+// pipe, each end's writes kept by rec. Their keepalive is off: the test
+// sends its pings at its own moments. Both close when the test ends.
+func recordedYamux(t *testing.T) (rec *wireRec, cli, srv *hyamux.Session) {
+	t.Helper()
+	rec = &wireRec{}
+	a, b := net.Pipe()
+	cfg := hyamux.DefaultConfig()
+	cfg.EnableKeepAlive = false
+	cfg.LogOutput = io.Discard
+	cli, err := hyamux.Client(&recConn{Conn: a, rec: rec, dir: live.ClientToServer}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err = hyamux.Server(&recConn{Conn: b, rec: rec, dir: live.ServerToClient}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close(); srv.Close() })
+	return rec, cli, srv
+}
+
 // timedFrame is a frame of a real yamux end with the time it is replayed at.
 type timedFrame struct {
 	at  time.Time
@@ -140,20 +162,7 @@ func TestYamuxFrozenServerDefaultTimings(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			rec := &wireRec{}
-			a, b := net.Pipe()
-			cfg := hyamux.DefaultConfig()
-			cfg.EnableKeepAlive = false // its ping is sent below, at the test's moment
-			cfg.LogOutput = io.Discard
-			cli, err := hyamux.Client(&recConn{Conn: a, rec: rec, dir: live.ClientToServer}, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			srv, err := hyamux.Server(&recConn{Conn: b, rec: rec, dir: live.ServerToClient}, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { cli.Close(); srv.Close() })
+			rec, cli, srv := recordedYamux(t) // its ping is sent below, at the test's moment
 			for range 3 {
 				st, err := cli.OpenStream()
 				if err != nil {

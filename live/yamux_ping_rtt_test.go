@@ -2,11 +2,8 @@ package live_test
 
 import (
 	"io"
-	"net"
 	"testing"
 	"time"
-
-	hyamux "github.com/hashicorp/yamux"
 
 	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/live"
@@ -23,20 +20,7 @@ import (
 // silent (KEEPALIVE …)"), though no KEEPALIVE was or would be open, and
 // opened again as a new finding 100 ms later.
 func TestYamuxLeakHoldsAcrossAnsweredPing(t *testing.T) {
-	rec := &wireRec{}
-	a, b := net.Pipe()
-	cfg := hyamux.DefaultConfig()
-	cfg.EnableKeepAlive = false // its pings are sent below, at the test's moments
-	cfg.LogOutput = io.Discard
-	cli, err := hyamux.Client(&recConn{Conn: a, rec: rec, dir: live.ClientToServer}, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := hyamux.Server(&recConn{Conn: b, rec: rec, dir: live.ServerToClient}, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cli.Close(); srv.Close() })
+	rec, cli, srv := recordedYamux(t) // its pings are sent below, at the test's moments
 	st := openWriting(t, cli, "x")
 	acc, err := srv.AcceptStream()
 	if err != nil {

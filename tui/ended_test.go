@@ -2,14 +2,11 @@ package tui
 
 import (
 	"io"
-	"net"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	hyamux "github.com/hashicorp/yamux"
 
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
@@ -110,51 +107,25 @@ var endedConfig = live.FindingsConfig{LeakAfter: 300 * time.Millisecond, Unanswe
 // read "ended 5B 0B 2.1s 0µs": age to its last frame, idle 0µs, no mark,
 // and the closed stream idle 0µs.
 func TestEndedSessionKeepsLeakSmux(t *testing.T) {
-	smuxtest.NoGoroutinesLeft(t)
-	reg := live.New(live.Config{})
-	cfg := smuxtest.Config(2)
-	cli, srv := smuxtest.Pair(t, cfg, nil, func(c net.Conn) net.Conn { return tap.Wrap(c, live.Server, reg, "ended") })
-	ids := make(chan uint32, 2)
-	go func() { // ends when the session closes
-		for i := 0; ; i++ {
-			st, err := srv.AcceptStream()
-			if err != nil {
-				return
-			}
-			io.ReadFull(st, make([]byte, 5)) // then the client's FIN
-			ids <- st.ID()
-			if i == 0 {
-				io.ReadAll(st)
-				st.Close()
-			}
-		}
-	}()
-	var sids [2]uint32
-	for i, req := range []string{"done!", "leak!"} {
-		st, err := cli.OpenStream()
-		if err != nil {
-			t.Fatal(err)
-		}
-		st.Write([]byte(req))
-		sids[i] = <-ids // accepted and read: the FIN comes after
-		st.Close()
-	}
-	done, leaked := sids[0], sids[1]
-	snap := endedLeak(t, reg, endedConfig, leaked, srv.Close)
-	checkEndedLeak(t, reg, snap, endedConfig.LeakAfter, leaked, done)
+	endedSessionKeepsLeak(t, smuxtest.Mux{Smux: smuxtest.Config(2)})
 }
 
 // TestEndedSessionKeepsLeakYamux is TestEndedSessionKeepsLeakSmux over
 // hashicorp/yamux.
 func TestEndedSessionKeepsLeakYamux(t *testing.T) {
+	endedSessionKeepsLeak(t, smuxtest.Mux{})
+}
+
+// endedSessionKeepsLeak is TestEndedSessionKeepsLeakSmux over mux.
+func endedSessionKeepsLeak(t *testing.T, mux smuxtest.Mux) {
 	smuxtest.NoGoroutinesLeft(t)
 	reg := live.New(live.Config{})
 	cc, sc := smuxtest.Conns(t)
-	srv, err := hyamux.Server(tap.Wrap(sc, live.Server, reg, "ended"), smuxtest.YamuxConfig())
+	srv, err := mux.Server(tap.Wrap(sc, live.Server, reg, "ended"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cli, err := hyamux.Client(cc, smuxtest.YamuxConfig())
+	cli, err := mux.Client(cc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +138,7 @@ func TestEndedSessionKeepsLeakYamux(t *testing.T) {
 				return
 			}
 			io.ReadFull(st, make([]byte, 5)) // then the client's FIN
-			ids <- st.StreamID()
+			ids <- smuxtest.StreamID(st)
 			if i == 0 {
 				io.ReadAll(st)
 				st.Close()

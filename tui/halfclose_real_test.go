@@ -1,131 +1,16 @@
 package tui
 
 import (
-	"io"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gopacket/gopacket/layers"
-	hyamux "github.com/hashicorp/yamux"
-	"github.com/xtaci/smux"
 
 	pcapread "github.com/muxtop/muxtop/capture"
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 )
-
-// pingPong is the client and server of a real session (hashicorp/yamux if
-// yam, else smux v2) that exchange "ping" and "pong" on one stream and
-// close it both ways; then the side first exits, closing its session and
-// so its connection (a FIN), while the other keeps its own until it reads
-// the EOF: smux does not close on EOF, its owner does (here at once);
-// yamux closes at once by itself. crossed, called by the client, waits
-// until the stream's FINs have crossed, so that each side has read
-// everything before either closes.
-func pingPong(t *testing.T, yam bool, first live.Side, crossed func()) (client, server func(net.Conn)) {
-	done := make(chan struct{}) // the stream's FINs have crossed
-	if yam {
-		cfg := smuxtest.YamuxConfig()
-		client = func(c net.Conn) {
-			s, err := hyamux.Client(c, cfg)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer s.Close()
-			st, err := s.OpenStream()
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			st.Write([]byte("ping"))
-			if got, err := io.ReadAll(st); string(got) != "pong" || err != nil {
-				t.Errorf("the client read %q, %v; want pong", got, err)
-			}
-			st.Close()
-			crossed()
-			close(done)
-			if first == live.Server {
-				s.AcceptStream() // until the server's EOF closes the session
-			}
-		}
-		server = func(c net.Conn) {
-			s, err := hyamux.Server(c, cfg)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer s.Close()
-			st, err := s.AcceptStream()
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			io.ReadFull(st, make([]byte, 4))
-			st.Write([]byte("pong"))
-			st.Close()
-			<-done
-			if first == live.Client {
-				s.AcceptStream() // until the client's EOF closes the session
-			}
-		}
-		return client, server
-	}
-	cfg := smuxtest.Config(2)
-	client = func(c net.Conn) {
-		s, err := smux.Client(c, cfg)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer s.Close()
-		st, err := s.OpenStream()
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		st.Write([]byte("ping"))
-		if got, err := io.ReadAll(st); string(got) != "pong" || err != nil {
-			t.Errorf("the client read %q, %v; want pong", got, err)
-		}
-		st.Close()
-		crossed()
-		close(done)
-		if first == live.Server {
-			s.AcceptStream() // until the server's EOF: then the client closes
-		}
-	}
-	server = func(c net.Conn) {
-		s, err := smux.Server(c, cfg)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer s.Close()
-		st, err := s.AcceptStream()
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		io.ReadFull(st, make([]byte, 4))
-		st.Write([]byte("pong"))
-		if first == live.Server {
-			// It exits once it has read the client's last frames, its
-			// FIN: a socket closed with bytes unread sends a RST, not a
-			// FIN (the tap then rightly says reset).
-			st.CloseWrite()
-			smuxtest.ReadAll(st)
-		}
-		st.Close()
-		<-done
-		if first == live.Client {
-			s.AcceptStream() // until the client's EOF: then the server closes
-		}
-	}
-	return client, server
-}
 
 // TestHalfClosedRealCapture: real smux v2 and hashicorp/yamux sessions
 // recorded with pcapout as --write does, where one side exits (its FIN)
@@ -157,21 +42,22 @@ func TestHalfClosedRealCapture(t *testing.T) {
 					return s.StreamsTotal == 1 && s.OpenStreams == 0
 				})
 			}
-			client, server := pingPong(t, tc.yam, tc.first, crossed)
+			ping := smuxtest.Exchange{Request: []byte("ping"), Answer: []byte("pong"), ServerFirst: tc.first == live.Server, Crossed: crossed}
+			client, server := ping.Peers(t, smuxtest.MuxOf(tc.yam))
 			// The side that stays is tapped: it reads the first FIN, then
 			// makes its own.
 			stays := live.Server
 			if tc.first == live.Server {
 				stays = live.Client
 			}
-			ps, _ := recordReal(t, tc.yam, stays, reg, client, server)
+			ps, placed, _ := recordReal(t, tc.yam, stays, reg, client, server)
 			d := tc.first.Sends()
 			firstFIN, secondFIN := -1, -1
-			for i, p := range ps {
-				switch {
-				case p.fin && p.dir == d && firstFIN < 0:
+			for i, p := range placed {
+				switch fin := ps[i].TCP.FIN; {
+				case fin && p.Dir == d && firstFIN < 0:
 					firstFIN = i
-				case p.fin && p.dir == d.Reverse() && secondFIN < 0:
+				case fin && p.Dir == d.Reverse() && secondFIN < 0:
 					secondFIN = i
 				}
 			}
@@ -180,7 +66,7 @@ func TestHalfClosedRealCapture(t *testing.T) {
 			}
 
 			clock := new(pcapread.Clock)
-			clock.Set(ps[0].ci.Timestamp) // as read does: the capture's start
+			clock.Set(ps[0].CI.Timestamp) // as read does: the capture's start
 			read := live.New(live.Config{Clock: clock.Now})
 			rd := pcapread.NewReader(pcapread.Config{Registry: read, Clock: clock})
 			sessionRow := func() (live.SessionSnap, string) {
@@ -194,26 +80,26 @@ func TestHalfClosedRealCapture(t *testing.T) {
 				return *snap.Sessions[0], cursorRow(paneBox(screen, "Sessions")) + "\n" + screen
 			}
 			for _, p := range ps[:secondFIN] {
-				rd.Packet(p.data, p.ci, layers.LinkTypeEthernet)
+				rd.Packet(p.Data, p.CI, layers.LinkTypeEthernet)
 			}
 			ss, row := sessionRow()
-			if ss.Ended || !ss.DirEnded[d].Equal(ps[firstFIN].ci.Timestamp) || !ss.DirEnded[d.Reverse()].IsZero() {
+			if ss.Ended || !ss.DirEnded[d].Equal(ps[firstFIN].CI.Timestamp) || !ss.DirEnded[d.Reverse()].IsZero() {
 				t.Errorf("before the %v's FIN: ended %v, directions ended %v; want live, %v ended at its FIN, %v",
-					d.Reverse().Sender(), ss.Ended, ss.DirEnded, d, ps[firstFIN].ci.Timestamp)
+					d.Reverse().Sender(), ss.Ended, ss.DirEnded, d, ps[firstFIN].CI.Timestamp)
 			}
 			if state, _, _ := strings.Cut(row, "\n"); !strings.Contains(state, " "+tc.state+" ") {
 				t.Errorf("before the %v's FIN the session's row does not say %q:\n%s", d.Reverse().Sender(), tc.state, row)
 			}
 
 			for _, p := range ps[secondFIN:] {
-				rd.Packet(p.data, p.ci, layers.LinkTypeEthernet)
+				rd.Packet(p.Data, p.CI, layers.LinkTypeEthernet)
 			}
 			rd.Close()
 			ss, row = sessionRow()
-			end := ps[secondFIN].ci.Timestamp
-			if !ss.Ended || ss.Reason != live.EOF || !ss.End.Equal(end) || !ss.DirEnded[d].Equal(ps[firstFIN].ci.Timestamp) || !ss.DirEnded[d.Reverse()].Equal(end) {
+			end := ps[secondFIN].CI.Timestamp
+			if !ss.Ended || ss.Reason != live.EOF || !ss.End.Equal(end) || !ss.DirEnded[d].Equal(ps[firstFIN].CI.Timestamp) || !ss.DirEnded[d.Reverse()].Equal(end) {
 				t.Errorf("after both FINs: ended %v (%v at %v), directions ended %v; want ended by EOF at %v, the directions at their FINs, %v and %v",
-					ss.Ended, ss.Reason, ss.End, ss.DirEnded, end, ps[firstFIN].ci.Timestamp, end)
+					ss.Ended, ss.Reason, ss.End, ss.DirEnded, end, ps[firstFIN].CI.Timestamp, end)
 			}
 			if state, _, _ := strings.Cut(row, "\n"); !strings.Contains(state, "ended: EOF") || strings.Contains(state, "closed") {
 				t.Errorf("after both FINs the session's row does not say ended: EOF alone:\n%s", row)

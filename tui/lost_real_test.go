@@ -6,43 +6,28 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"net"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
-	hyamux "github.com/hashicorp/yamux"
 	"github.com/xtaci/smux"
 
 	pcapread "github.com/muxtop/muxtop/capture"
+	"github.com/muxtop/muxtop/internal/pcaptest"
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/pcapout"
 	"github.com/muxtop/muxtop/tap"
 )
 
-// wirePacket is a packet of a recorded capture: its direction and where
-// its TCP payload lies in its direction's byte stream.
-type wirePacket struct {
-	ci   gopacket.CaptureInfo
-	data []byte
-	dir  live.Dir
-	off  int64
-	n    int64
-	fin  bool
-}
-
 // recordReal records, with pcapout as --write does, the real traffic
 // that client and server drive over the two ends of a loopback TCP
 // connection, side's tapped (as yamux if yam), and returns the capture's
-// packets and each direction's byte stream. The tap records into reg,
-// or, if it is nil, a registry of its own.
-func recordReal(t *testing.T, yam bool, side live.Side, reg *live.Registry, client, server func(c net.Conn)) ([]wirePacket, [2][]byte) {
+// packets, each placed, and each direction's byte stream. The tap
+// records into reg, or, if it is nil, a registry of its own.
+func recordReal(t *testing.T, yam bool, side live.Side, reg *live.Registry, client, server func(c net.Conn)) ([]pcaptest.Packet, []pcaptest.Placed, [2][]byte) {
 	t.Helper()
 	var buf bytes.Buffer
 	w, err := pcapout.New(&buf, 0)
@@ -70,32 +55,9 @@ func recordReal(t *testing.T, yam bool, side live.Side, reg *live.Registry, clie
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	r, err := pcapgo.NewNgReader(&buf, pcapgo.DefaultNgReaderOptions)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ps []wirePacket
-	var stream [2][]byte
-	var port layers.TCPPort
-	for {
-		data, ci, err := r.ReadPacketData()
-		if err == io.EOF {
-			return ps, stream
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		tcp := gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.Default).Layer(layers.LayerTypeTCP).(*layers.TCP)
-		if port == 0 {
-			port = tcp.DstPort // the first packet is the client's SYN
-		}
-		d := live.ServerToClient
-		if tcp.DstPort == port {
-			d = live.ClientToServer
-		}
-		ps = append(ps, wirePacket{ci: ci, data: bytes.Clone(data), dir: d, off: int64(len(stream[d])), n: int64(len(tcp.Payload)), fin: tcp.FIN})
-		stream[d] = append(stream[d], tcp.Payload...)
-	}
+	ps := pcaptest.Read(t, &buf)
+	placed, stream := pcaptest.Place(ps)
+	return ps, placed, stream
 }
 
 // frameAt is a frame of a whole byte stream: its offset, header size and
@@ -125,26 +87,12 @@ func framesOf(b []byte, yam bool) []frameAt {
 	return fs
 }
 
-// readWithout reads the packets ps but the one at drop as read does, from
-// a pcapng file, into a registry in capture time, and returns it.
-func readWithout(t *testing.T, ps []wirePacket, drop int) *live.Registry {
+// readWithout reads the packets ps but drop as read does, from a pcapng
+// file, into a registry in capture time, and returns it.
+func readWithout(t *testing.T, ps []pcaptest.Packet, drop pcaptest.Placed) *live.Registry {
 	t.Helper()
 	var buf bytes.Buffer
-	w, err := pcapgo.NewNgWriter(&buf, layers.LinkTypeEthernet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, p := range ps {
-		if i == drop {
-			continue
-		}
-		if err := w.WritePacket(p.ci, p.data); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	pcaptest.Write(t, &buf, pcaptest.Without(ps, drop))
 	file, err := pcapread.Open(&buf)
 	if err != nil {
 		t.Fatal(err)
@@ -162,102 +110,12 @@ func readWithout(t *testing.T, ps []wirePacket, drop int) *live.Registry {
 // so that a copy of its bytes shows where they came from.
 var bigPayload = bytes.Repeat([]byte("0123456789"), 15_000)
 
-// smuxUpload is the client and server of an smux v2 session whose frames
-// carry up to 65535 bytes: the client uploads bigPayload on a stream and
-// reads the server's "ok", then closes.
-func smuxUpload(t *testing.T) (client, server func(net.Conn)) {
+// bigFrames is smux v2 with frames of up to 65535 bytes.
+var bigFrames = func() *smux.Config {
 	cfg := smuxtest.Config(2)
 	cfg.MaxFrameSize = 65535
-	client = func(c net.Conn) {
-		s, err := smux.Client(c, cfg)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer s.Close()
-		st, err := s.OpenStream()
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		if _, err := st.Write(bigPayload); err != nil {
-			t.Error(err)
-		}
-		if got, err := io.ReadAll(st); err != nil || string(got) != "ok" {
-			t.Errorf("the client read %q, %v; want ok", got, err)
-		}
-		st.Close()
-	}
-	server = func(c net.Conn) {
-		s, err := smux.Server(c, cfg)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer s.Close()
-		st, err := s.AcceptStream()
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		if _, err := io.ReadFull(st, make([]byte, len(bigPayload))); err != nil {
-			t.Error(err)
-		}
-		st.Write([]byte("ok"))
-		st.Close()
-		s.AcceptStream() // until the client closes the session
-	}
-	return client, server
-}
-
-// yamuxDownload is the client and server of a hashicorp/yamux session:
-// the client asks with "GET" on a stream, the server answers with
-// bigPayload, one Data frame as its window allows, then both close.
-func yamuxDownload(t *testing.T) (client, server func(net.Conn)) {
-	cfg := smuxtest.YamuxConfig()
-	client = func(c net.Conn) {
-		s, err := hyamux.Client(c, cfg)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer s.Close()
-		st, err := s.OpenStream()
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		if _, err := st.Write([]byte("GET")); err != nil {
-			t.Error(err)
-		}
-		if got, err := io.ReadAll(st); err != nil || !bytes.Equal(got, bigPayload) {
-			t.Errorf("the client read %d bytes, %v; want %d", len(got), err, len(bigPayload))
-		}
-		st.Close()
-	}
-	server = func(c net.Conn) {
-		s, err := hyamux.Server(c, cfg)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer s.Close()
-		st, err := s.AcceptStream()
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		if _, err := io.ReadFull(st, make([]byte, 3)); err != nil {
-			t.Error(err)
-		}
-		if _, err := st.Write(bigPayload); err != nil {
-			t.Error(err)
-		}
-		st.Close()
-		s.AcceptStream() // until the client closes the session
-	}
-	return client, server
-}
+	return cfg
+}()
 
 // TestLostMarkedRealCapture: real smux v2 and hashicorp/yamux traffic,
 // recorded with pcapout as --write does, each with a large frame (smux:
@@ -271,39 +129,42 @@ func yamuxDownload(t *testing.T) (client, server func(net.Conn)) {
 // and says so.
 func TestLostMarkedRealCapture(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		yam   bool
-		dir   live.Dir // the big frame's
-		peers func(t *testing.T) (client, server func(net.Conn))
+		name            string
+		mux             smuxtest.Mux
+		dir             live.Dir // the big frame's
+		request, answer []byte
 	}{
-		{"smux v2", false, live.ClientToServer, smuxUpload},
-		{"yamux", true, live.ServerToClient, yamuxDownload},
+		// The client uploads bigPayload in frames of up to 65535 bytes.
+		{"smux v2", smuxtest.Mux{Smux: bigFrames}, live.ClientToServer, bigPayload, []byte("ok")},
+		// The server answers with bigPayload, one Data frame as its
+		// window allows.
+		{"yamux", smuxtest.Mux{}, live.ServerToClient, []byte("GET"), bigPayload},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			client, server := tc.peers(t)
-			ps, stream := recordReal(t, tc.yam, live.Client, nil, client, server)
+			client, server := smuxtest.Exchange{Request: tc.request, Answer: tc.answer}.Peers(t, tc.mux)
+			ps, placed, stream := recordReal(t, tc.mux.Yamux(), live.Client, nil, client, server)
 			d := tc.dir
 			// The first big frame, and the first segment inside its payload.
 			var big frameAt
-			for _, f := range framesOf(stream[d], tc.yam) {
+			for _, f := range framesOf(stream[d], tc.mux.Yamux()) {
 				if f.n >= 65535 {
 					big = f
 					break
 				}
 			}
 			start, end := big.off+big.hs, big.off+big.hs+big.n // the payload's
-			drop := -1
-			for i, p := range ps {
-				if p.dir == d && p.n > 0 && p.off > start && p.off+p.n < end {
-					drop = i
+			drop := pcaptest.Placed{I: -1}
+			for _, p := range placed {
+				if p.Dir == d && p.N > 0 && p.Off > start && p.Off+p.N < end {
+					drop = p
 					break
 				}
 			}
-			if big.n == 0 || drop < 0 {
+			if big.n == 0 || drop.I < 0 {
 				t.Fatalf("no segment inside a large frame's payload to drop: %+v", big)
 			}
-			lost, before := ps[drop].n, ps[drop].off-start
-			t.Logf("dropped %d bytes at offset %d, %d into the payload of the frame of %d bytes at offset %d", lost, ps[drop].off, before, big.n, big.off)
+			lost, before := drop.N, drop.Off-start
+			t.Logf("dropped %d bytes at offset %d, %d into the payload of the frame of %d bytes at offset %d", lost, drop.Off, before, big.n, big.off)
 
 			reg := readWithout(t, ps, drop)
 			snap := reg.Snapshot()

@@ -133,16 +133,7 @@ func TestStreamBytesAreWireBytesSmux(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cli.Close(); srv.Close() })
-	go func() { // ends when the session closes
-		for {
-			st, err := srv.AcceptStream()
-			if err != nil {
-				return
-			}
-			io.Copy(st, st)
-			st.Close()
-		}
-	}()
+	smuxtest.EchoSmux(srv) // ends when the session closes
 	echoStreams(t, []int{5, 100_000, 600}, func() (io.ReadWriteCloser, error) { return cli.OpenStream() })
 	raw := waitRaw(t, reg, crec, srec)
 	if ss := reg.Snapshot().Sessions[0]; ss.Counts.Cmd(decoder.UPD) == 0 {

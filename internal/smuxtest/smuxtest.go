@@ -2,7 +2,9 @@
 // traffic need: an smux client and server over loopback TCP, echo
 // services for smux and hashicorp/yamux, a count and a record of a conn's
 // bytes, a wait for a condition, a check that no goroutine is left
-// behind, and a read to EOF that smux does not cut short.
+// behind, a read to EOF that smux does not cut short, and, for the tests
+// that run the same traffic over smux and yamux, one Session and one
+// Exchange for both.
 package smuxtest
 
 import (
@@ -222,7 +224,13 @@ func YamuxConfig() *hyamux.Config {
 // EchoYamux echoes every stream srv accepts, one after another, each until
 // its peer closes it, then closes it. The channel it returns closes when
 // srv's session has ended.
-func EchoYamux(srv *hyamux.Session) <-chan struct{} {
+func EchoYamux(srv *hyamux.Session) <-chan struct{} { return echo(yamuxSession{srv}) }
+
+// EchoSmux is EchoYamux for an smux session.
+func EchoSmux(srv *smux.Session) <-chan struct{} { return echo(smuxSession{srv}) }
+
+// echo is EchoYamux for any Session.
+func echo(srv Session) <-chan struct{} {
 	done := make(chan struct{})
 	go func() { // ends when the session does
 		defer close(done)
@@ -236,4 +244,187 @@ func EchoYamux(srv *hyamux.Session) <-chan struct{} {
 		}
 	}()
 	return done
+}
+
+// Session is one end of a real smux or hashicorp/yamux session, for the
+// tests that run the same traffic over both: its streams are net.Conns.
+type Session interface {
+	OpenStream() (net.Conn, error)
+	AcceptStream() (net.Conn, error)
+	Close() error
+}
+
+// Mux is the library of a Session: smux with the config Smux, or, where
+// Smux is nil, hashicorp/yamux with YamuxConfig.
+type Mux struct{ Smux *smux.Config }
+
+// MuxOf is hashicorp/yamux if yam, else smux v2 at its defaults.
+func MuxOf(yam bool) Mux {
+	if yam {
+		return Mux{}
+	}
+	return Mux{Smux: Config(2)}
+}
+
+// Yamux reports whether m is hashicorp/yamux.
+func (m Mux) Yamux() bool { return m.Smux == nil }
+
+// Client starts m's client session over c.
+func (m Mux) Client(c net.Conn) (Session, error) {
+	if m.Yamux() {
+		s, err := hyamux.Client(c, YamuxConfig())
+		if err != nil {
+			return nil, err
+		}
+		return yamuxSession{s}, nil
+	}
+	s, err := smux.Client(c, m.Smux)
+	if err != nil {
+		return nil, err
+	}
+	return smuxSession{s}, nil
+}
+
+// Server starts m's server session over c.
+func (m Mux) Server(c net.Conn) (Session, error) {
+	if m.Yamux() {
+		s, err := hyamux.Server(c, YamuxConfig())
+		if err != nil {
+			return nil, err
+		}
+		return yamuxSession{s}, nil
+	}
+	s, err := smux.Server(c, m.Smux)
+	if err != nil {
+		return nil, err
+	}
+	return smuxSession{s}, nil
+}
+
+// ClientStream starts m's client session over c and opens a stream on
+// it. Where it fails the session, if it started, is closed.
+func (m Mux) ClientStream(c net.Conn) (Session, net.Conn, error) {
+	s, err := m.Client(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	return withStream(s, s.OpenStream)
+}
+
+// ServerStream starts m's server session over c and accepts a stream on
+// it. Where it fails the session, if it started, is closed.
+func (m Mux) ServerStream(c net.Conn) (Session, net.Conn, error) {
+	s, err := m.Server(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	return withStream(s, s.AcceptStream)
+}
+
+// withStream returns s and the stream get gives, or closes s if it gives
+// none.
+func withStream(s Session, get func() (net.Conn, error)) (Session, net.Conn, error) {
+	st, err := get()
+	if err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	return s, st, nil
+}
+
+// Exchange is the traffic of a real session: the client sends Request
+// on one stream, the server reads it and answers with Answer, and both
+// close the stream; then one side exits, closing its session and so its
+// connection (a FIN), while the other keeps its own until it reads the
+// EOF: smux does not close on EOF, its owner does (here at once); yamux
+// closes at once by itself.
+type Exchange struct {
+	Request, Answer []byte
+	ServerFirst     bool // the server exits first, else the client
+	// Crossed, if not nil, is called by the client once it has closed
+	// the stream: it waits until the stream's FINs have crossed, so that
+	// each side has read everything before either closes.
+	Crossed func()
+}
+
+// Peers returns the client and the server of e over mux.
+func (e Exchange) Peers(t testing.TB, mux Mux) (client, server func(net.Conn)) {
+	done := make(chan struct{}) // the stream's FINs have crossed
+	client = func(c net.Conn) {
+		s, st, err := mux.ClientStream(c)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer s.Close()
+		if _, err := st.Write(e.Request); err != nil {
+			t.Error(err)
+		}
+		if got, err := io.ReadAll(st); err != nil || !bytes.Equal(got, e.Answer) {
+			t.Errorf("the client read %d bytes (%.20q), %v; want the answer's %d (%.20q)", len(got), got, err, len(e.Answer), e.Answer)
+		}
+		st.Close()
+		if e.Crossed != nil {
+			e.Crossed()
+		}
+		close(done)
+		if e.ServerFirst {
+			s.AcceptStream() // until the server's EOF: then yamux, or this owner of smux's, closes
+		}
+	}
+	server = func(c net.Conn) {
+		s, st, err := mux.ServerStream(c)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer s.Close()
+		if _, err := io.ReadFull(st, make([]byte, len(e.Request))); err != nil {
+			t.Error(err)
+		}
+		if _, err := st.Write(e.Answer); err != nil {
+			t.Error(err)
+		}
+		if e.ServerFirst && !mux.Yamux() {
+			// It exits once it has read the client's last frames, its
+			// FIN: a socket closed with bytes unread sends a RST, not a
+			// FIN (a tap then rightly says reset).
+			st.(*smux.Stream).CloseWrite()
+			ReadAll(st)
+		}
+		st.Close()
+		<-done
+		if !e.ServerFirst {
+			s.AcceptStream() // until the client's EOF: then yamux, or this owner of smux's, closes
+		}
+	}
+	return client, server
+}
+
+// StreamID returns the id of st, a stream of a Session.
+func StreamID(st net.Conn) uint32 {
+	if s, ok := st.(*smux.Stream); ok {
+		return s.ID()
+	}
+	return st.(*hyamux.Stream).StreamID()
+}
+
+// smuxSession and yamuxSession give a Session's streams as net.Conns, nil
+// where there is none.
+type smuxSession struct{ *smux.Session }
+
+func (s smuxSession) OpenStream() (net.Conn, error)   { return conn(s.Session.OpenStream()) }
+func (s smuxSession) AcceptStream() (net.Conn, error) { return conn(s.Session.AcceptStream()) }
+
+type yamuxSession struct{ *hyamux.Session }
+
+func (s yamuxSession) OpenStream() (net.Conn, error)   { return conn(s.Session.OpenStream()) }
+func (s yamuxSession) AcceptStream() (net.Conn, error) { return conn(s.Session.AcceptStream()) }
+
+// conn returns st as a net.Conn, nil if err is not.
+func conn[S net.Conn](st S, err error) (net.Conn, error) {
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
 }
