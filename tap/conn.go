@@ -40,6 +40,9 @@ type Conn struct {
 	// is never held across the wrapped conn's Write.
 	wmu    sync.Mutex
 	wstate atomic.Int32 // idle, writing or ending: see Write
+	// shut: CloseWrite shut the wrapped conn's sending side, after which
+	// a Write fails with EPIPE though the peer reset nothing.
+	shut atomic.Bool
 }
 
 // Option configures Wrap.
@@ -171,9 +174,11 @@ func (c *Conn) Write(p []byte) (int, error) {
 	c.sess.WriteStarted(c.out.dir) // a write that does not return: the peer stopped reading
 	n, err := c.Conn.Write(p)
 	c.sess.WriteDone(c.out.dir)
-	if c.in.rec != nil && isReset(err) {
+	if c.in.rec != nil && isReset(err) && !(c.shut.Load() && errors.Is(err, syscall.EPIPE)) {
 		// The peer reset the connection, as Read records it: its RST, so
 		// that the end this Write records next is not written as a FIN.
+		// EPIPE after this end's CloseWrite is its own shutdown (a reset
+		// the kernel has news of fails a write with ECONNRESET first).
 		c.in.rec.Reset(c.in.dir, time.Now())
 	}
 	// A whole write that no Close or CloseWrite overlapped leaves nothing to
@@ -219,6 +224,9 @@ func (c *Conn) Close() error {
 func (c *Conn) CloseWrite() error {
 	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
 		err := cw.CloseWrite()
+		if err == nil {
+			c.shut.Store(true)
+		}
 		c.endWrites()
 		return err
 	}

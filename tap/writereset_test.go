@@ -118,3 +118,77 @@ func TestWriteResetRecorded(t *testing.T) {
 		t.Errorf("tcpdump -r shows %d RSTs, want one, from the peer %s:\n%s", rst, ln.Addr(), msg)
 	}
 }
+
+// TestWriteAfterCloseWriteNoReset: a Write after the tapped end's own
+// CloseWrite fails with EPIPE, which is no reset by the peer: the peer,
+// still reading and open, sent no RST. The recording keeps the tapped
+// end's FIN and no RST, so that a read of it does not end the session
+// reset by the peer.
+func TestWriteAfterCloseWriteNoReset(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peerDone := make(chan struct{})
+	go func() { // the peer: reads to EOF, then closes normally
+		defer close(peerDone)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, 64)
+		for {
+			if _, err := c.Read(buf); err != nil {
+				return
+			}
+		}
+	}()
+	raw, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "w.pcapng")
+	w, err := pcapout.Create(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := live.New(live.Config{})
+	c := tap.Wrap(raw, live.Client, reg, "test", tap.Version(1), tap.WithProtocol(tap.Smux), tap.Record(w))
+	if _, err := c.Write([]byte{1, 0, 0, 0, 3, 0, 0, 0}); err != nil { // SYN, stream 3
+		t.Fatal(err)
+	}
+	if err := c.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Write([]byte{1, 3, 0, 0, 0, 0, 0, 0}) // a NOP after the half-close
+	if !errors.Is(err, syscall.EPIPE) {
+		t.Fatalf("a Write after CloseWrite returned %v, want EPIPE", err)
+	}
+	<-peerDone
+	c.Close()
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	file, err := capture.Open(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := new(capture.Clock)
+	clock.Set(file.Start())
+	rreg := live.New(live.Config{Clock: clock.Now})
+	if err := capture.NewReader(capture.Config{Registry: rreg, Clock: clock}).Run(context.Background(), file); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range rreg.Snapshot().Sessions {
+		if s.Reason == live.Reset {
+			t.Errorf("read of the recording: session %d ended reset (%q), though the peer sent no RST", s.ID, s.Err)
+		}
+	}
+}
