@@ -354,6 +354,7 @@ func (e Exchange) Peers(t testing.TB, mux Mux) (client, server func(net.Conn)) {
 		s, st, err := mux.ClientStream(c)
 		if err != nil {
 			t.Error(err)
+			close(done) // the server fails its reads, not waits for ever
 			return
 		}
 		defer s.Close()
