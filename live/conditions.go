@@ -150,7 +150,15 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 			// come at once (go-yamux), d's silence is that long.
 			every, borrowed = w.firstPing[1-d], w.firstPing[1-d] != 0
 		}
-		if every == 0 && !asked[d] || stuck[d] && !keep(CodeKeepalive, Dir(d), true, 0) || y.waiting[d] {
+		// A yamux side pings again only once its latest ping's answer
+		// has come, and answers a ping only once it has read it: where
+		// the other direction is stuck, the answer (or the ping) waits in
+		// it, and d's silence is the block's as much as a stuck d's. The
+		// tap records a write before it goes out: an answer in the write
+		// that waits looks given, and the cadence rule called the pinger
+		// frozen beside SESSION_BLOCKED. smux's NOPs wait for nothing.
+		held := stuck[d] || s.proto == Yamux && stuck[1-d]
+		if every == 0 && !asked[d] || held && !keep(CodeKeepalive, Dir(d), true, 0) || y.waiting[d] {
 			continue
 		}
 		limit := cfg.SilentAfter

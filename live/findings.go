@@ -710,6 +710,14 @@ func (s *Session) resolution(f *Finding, cands []candidate, now time.Time, ns in
 		if s.w.leaked[k] > 0 {
 			return "its streams are still open, but another condition explains them: a side gone silent (KEEPALIVE, as its silence lasts), a full window (WINDOW_STALL), a stream nobody accepted (UNANSWERED) or a blocked session (SESSION_BLOCKED); no side is known to have forgotten Close"
 		}
+	case CodeKeepalive:
+		// Nothing came since the silence began: it gave way to a block
+		// that explains it (a yamux side pings again only once its
+		// answer has come), not to a frame.
+		if s.w.lastHeard(f.Dir) <= f.Since.UnixNano() &&
+			slices.ContainsFunc(cands, func(c candidate) bool { return c.code == CodeSessionBlocked }) {
+			return "the session is blocked: SESSION_BLOCKED says why"
+		}
 	case CodeWindowStall:
 		return s.stallResolved(f, cands, ns, cfg)
 	case CodeUnanswered:
