@@ -45,31 +45,34 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 			cs = append(cs, s.blockedCandidate(Dir(d), since, ns, sign, cfg))
 		}
 	}
-	// A write in progress at two evaluations in a row has waited at least
-	// since the first.
+	// A write in progress at evaluations stillFor or more apart has
+	// waited at least since the first. One that had, and returned since,
+	// keeps its direction stuck for blockGrace; one seen at a single
+	// evaluation is not known to have waited at all, however late the
+	// next comes.
 	for d := range 2 {
 		v := w.writes[d].Load()
-		if v != es.writeSeen[d] && es.writeSince[d] != 0 && ns-es.writeSince[d] >= int64(blockGrace) {
+		if v != es.writeSeen[d] && es.writeHeld[d] && ns-es.writeSince[d] >= int64(blockGrace) {
 			es.writeFreed[d] = ns
 		}
 		if ns-es.writeFreed[d] < int64(blockGrace) {
 			stuck[d] = true
 		}
-		if stood(v, true, &es.writeSeen[d], &es.writeSince[d], ns) {
+		if es.writeHeld[d] = stood(v, true, &es.writeSeen[d], &es.writeSince[d], ns); es.writeHeld[d] {
 			block(d, es.writeSince[d], SignWrite)
 		}
 	}
 	// SESSION_BLOCKED as well: the tapped end has not read a direction
-	// since at least the previous evaluation. The silence that follows is
-	// its own, not the sender's.
+	// for stillFor, between evaluations. The silence that follows is its
+	// own, not the sender's.
 	for d := range 2 {
 		v := w.reads[d].Load()
 		if v == 0 || stuck[d] {
 			es.readSeen[d], es.readSince[d] = v, 0 // not reported, or a write's block already
 			continue
 		}
-		// No read at all between two evaluations: smux's and yamux's
-		// readers are back in Read within microseconds of a frame.
+		// No read at all for stillFor: smux's and yamux's readers are
+		// back in Read within microseconds of a frame.
 		if stood(v, false, &es.readSeen[d], &es.readSince[d], ns) {
 			block(d, es.readSince[d], SignRead)
 		}
@@ -147,7 +150,15 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 			// come at once (go-yamux), d's silence is that long.
 			every, borrowed = w.firstPing[1-d], w.firstPing[1-d] != 0
 		}
-		if every == 0 && !asked[d] || stuck[d] && !keep(CodeKeepalive, Dir(d), true, 0) || y.waiting[d] {
+		// A yamux side pings again only once its latest ping's answer
+		// has come, and answers a ping only once it has read it: where
+		// the other direction is stuck, the answer (or the ping) waits in
+		// it, and d's silence is the block's as much as a stuck d's. The
+		// tap records a write before it goes out: an answer in the write
+		// that waits looks given, and the cadence rule called the pinger
+		// frozen beside SESSION_BLOCKED. smux's NOPs wait for nothing.
+		held := stuck[d] || s.proto == Yamux && stuck[1-d]
+		if every == 0 && !asked[d] || held && !keep(CodeKeepalive, Dir(d), true, 0) || y.waiting[d] {
 			continue
 		}
 		limit := cfg.SilentAfter
@@ -761,10 +772,10 @@ func SilenceLimit(every time.Duration) time.Duration {
 
 // stood samples an activity counter, odd while the activity is in
 // progress (WriteStarted and ReadStarted keep them so), at the evaluation
-// at ns: it reports whether v has stood unchanged since the previous
-// evaluation, in progress if busy and between two if not. *seen and
-// *since keep the value and when it was first seen so; *since is 0 while
-// v is the other way.
+// at ns: it reports whether v has stood unchanged, in progress if busy
+// and between two if not, for stillFor or more since an evaluation first
+// saw it so. *seen and *since keep the value and when it was first seen
+// so; *since is 0 while v is the other way.
 func stood(v uint64, busy bool, seen *uint64, since *int64, ns int64) bool {
 	if (v&1 == 1) != busy {
 		*seen, *since = v, 0
@@ -774,7 +785,7 @@ func stood(v uint64, busy bool, seen *uint64, since *int64, ns int64) bool {
 		*seen, *since = v, ns
 		return false
 	}
-	return true
+	return ns-*since >= int64(stillFor)
 }
 
 // blockedCandidate returns the SESSION_BLOCKED finding of dir, blocked

@@ -361,6 +361,9 @@ type engineSession struct {
 	// evaluation, and when it was first seen in progress.
 	writeSeen  [2]uint64
 	writeSince [2]int64
+	// writeHeld: at the previous evaluation, the write in progress had
+	// stood for stillFor (stood), and so had waited.
+	writeHeld [2]bool
 	// When a write that had been waiting went through: for a second
 	// after, the direction's silence is still the block's.
 	writeFreed [2]int64
@@ -456,6 +459,23 @@ const (
 	// window touches zero for moments under load, and an evaluation that
 	// falls in one must not take the session for blocked.
 	zeroSettle = 250 * time.Millisecond
+	// stillFor is how long, by the evaluations' own clock, one of the
+	// tap's activity counters (Session.WriteStarted, ReadStarted) must
+	// stand unchanged from the evaluation that first saw it so before
+	// its direction counts as stuck: a write held, a reader out of Read.
+	// A write to a socket with room returns, and smux's and yamux's
+	// readers are back in Read, within microseconds, but a loaded machine
+	// leaves either for milliseconds now and then: two evaluations in
+	// quick succession (a test's, or two ticks run back to back after a
+	// late one) found a reader between two reads, or a write just begun,
+	// and held LEAK, WINDOW_STALL, KEEPALIVE and UNANSWERED back as for a
+	// blocked session. Half the front ends' 100 ms tick
+	// (metrics.EvaluateEvery): the evaluation a tick after the first
+	// sighting finds the counter stood, as it always did, even a tick
+	// that comes tens of milliseconds early after a late one; and
+	// SESSION_BLOCKED, which counts from the first sighting, opens when
+	// it did, BlockedAfter being far longer.
+	stillFor = 50 * time.Millisecond
 )
 
 // Evaluate brings the findings up to date at time now: it opens those
@@ -757,6 +777,14 @@ func (s *Session) resolution(f *Finding, cands []candidate, now time.Time, ns in
 		}
 		if s.w.leaked[k] > 0 {
 			return "its streams are still open, but another condition explains them: a side gone silent (KEEPALIVE, as its silence lasts), a full window (WINDOW_STALL), a stream nobody accepted (UNANSWERED) or a blocked session (SESSION_BLOCKED); no side is known to have forgotten Close"
+		}
+	case CodeKeepalive:
+		// Nothing came since the silence began: it gave way to a block
+		// that explains it (a yamux side pings again only once its
+		// answer has come), not to a frame.
+		if s.w.lastHeard(f.Dir) <= f.Since.UnixNano() &&
+			slices.ContainsFunc(cands, func(c candidate) bool { return c.code == CodeSessionBlocked }) {
+			return "the session is blocked: SESSION_BLOCKED says why"
 		}
 	case CodeWindowStall:
 		return s.stallResolved(f, cands, ns, cfg)
