@@ -40,7 +40,11 @@ func appendFindingJSON(b []byte, r *live.Record) []byte {
 	b = f.Since.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, '"')
 	ev := &f.Evidence
-	b = appendUintField(b, `,"count":`, ev.Count)
+	if ev.Count == 0 && r.Kind == live.FindingUpdated {
+		b = append(b, `,"count":0`...) // what the update tells: absent would read as unknown
+	} else {
+		b = appendUintField(b, `,"count":`, ev.Count)
+	}
 	b = appendUintField(b, `,"streams":`, ev.Streams)
 	b = appendUintField(b, `,"bytes":`, ev.Bytes)
 	b = appendSeconds(b, `,"age":`, ev.Age)

@@ -26,7 +26,7 @@ type marshalFinding struct {
 	Sid       uint32         `json:"sid,omitempty"`
 	Dir       string         `json:"dir,omitempty"`
 	Since     string         `json:"since"`
-	Count     uint64         `json:"count,omitempty"`
+	Count     *uint64        `json:"count,omitempty"`
 	Streams   uint64         `json:"streams,omitempty"`
 	Bytes     uint64         `json:"bytes,omitempty"`
 	Age       float64        `json:"age,omitempty"`
@@ -54,10 +54,13 @@ func appendFindingMarshal(b []byte, r *live.Record) []byte {
 	secs := func(d time.Duration) float64 { return float64(d.Milliseconds()) / 1000 }
 	j := marshalFinding{Type: r.Kind.String(), Seq: r.Seq, Time: r.At.Format(time.RFC3339Nano), Session: r.Session,
 		Finding: f.ID, Code: f.Code.String(), Severity: f.Severity.String(), Sid: f.Stream,
-		Since: f.Since.Format(time.RFC3339Nano), Count: f.Evidence.Count, Streams: f.Evidence.Streams,
+		Since: f.Since.Format(time.RFC3339Nano), Streams: f.Evidence.Streams,
 		Bytes: f.Evidence.Bytes, Age: secs(f.Evidence.Age), Limit: secs(f.Evidence.Limit),
 		Every: secs(f.Evidence.Every), Borrowed: f.Evidence.Borrowed && secs(f.Evidence.Every) > 0, Ping: secs(f.Evidence.Ping), Slow: secs(f.Evidence.Slow),
 		Text: f.Text, Advice: f.Advice}
+	if c := f.Evidence.Count; c != 0 || r.Kind == live.FindingUpdated {
+		j.Count = &c
+	}
 	if f.HasDir {
 		j.Dir = f.Dir.Code()
 	}
