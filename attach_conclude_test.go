@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -125,6 +126,13 @@ func TestAttachStopLeavesLeakOpen(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+	// The finding open at the end is worded as of the leaks line's time,
+	// as an open one is.
+	text := regexp.MustCompile(`open at the end \(muxtop stopped watching\): .*oldest ([0-9.]+ s)`).FindStringSubmatch(out)
+	line := regexp.MustCompile(`the oldest for ([0-9.]+ s)`).FindStringSubmatch(out)
+	if text == nil || line == nil || text[1] != line[1] {
+		t.Errorf("the LEAK's oldest %v, the leaks line's %v: want the same", text, line)
 	}
 	if strings.Contains(out, "the session ended") {
 		t.Errorf("a finding resolved as its session ended, which muxtop's stop ended:\n%s", out)

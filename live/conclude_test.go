@@ -100,3 +100,23 @@ func TestResolveEndedByTheStop(t *testing.T) {
 			len(snap.Findings), len(snap.Unwatched), snap.UnwatchedCounts[live.Critical])
 	}
 }
+
+// TestAsOfUnwatched: a finding muxtop's stop resolved still held then, so
+// AsOf words its age as of the time asked, up to its resolution, as an
+// open one's: the summary's line for it stood at the age of its latest
+// wording. A finding that stopped holding stays as it was.
+func TestAsOfUnwatched(t *testing.T) {
+	f := &live.Finding{ID: 1, Code: live.CodeLeak, Severity: live.Warning, Session: 1, Stream: 3, Dir: live.ServerToClient, HasDir: true,
+		Since: sec(0), Opened: sec(10), Resolved: sec(14), Unwatched: true, Evidence: live.Evidence{Count: 3, Age: 10 * time.Second, Limit: 2 * time.Second}}
+	if got := f.AsOf(sec(13)).Text; !strings.Contains(got, "oldest 13 s") {
+		t.Errorf("AsOf(13 s) of an unwatched LEAK: %q; want oldest 13 s", got)
+	}
+	if got := f.AsOf(sec(20)).Text; !strings.Contains(got, "oldest 14 s") {
+		t.Errorf("AsOf(20 s) of an unwatched LEAK resolved at 14 s: %q; want oldest 14 s", got)
+	}
+	g := *f
+	g.Unwatched = false
+	if got := g.AsOf(sec(13)); got != &g {
+		t.Errorf("AsOf of a LEAK that stopped holding reworded it: %q", got.Text)
+	}
+}
