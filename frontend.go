@@ -299,27 +299,31 @@ func (f *watchFlags) watch(ctx context.Context, cmd *cobra.Command, s session) e
 	// Deferred first, so it runs last: Prometheus can read the final
 	// counts until the summary is out.
 	defer stopMetrics()
-	stopFindings, conclude := func() {}, func() {}
+	stopFindings, conclude := func() {}, func(time.Time) {}
 	if !s.diagnoses {
 		cfg := f.findingsConfig()
 		stopFindings = startFindings(s.reg, cfg)
 		// The watched sessions end as the system stops, after the last
-		// evaluation: their findings resolve as the next evaluation would
-		// resolve them ("the session ended"), so that the records before
-		// the summary, and the summary's open findings, agree with its
-		// live_sessions. Not Conclude: an evaluation of the shutdown would
-		// open findings of the shutdown's doing. The summary's leaks stay
-		// those counted before the system stopped (headless.closing reads
-		// them first).
-		conclude = func() { s.reg.ResolveEnded(s.reg.Now()) }
+		// evaluation: each finding gets its closing record before the
+		// summary, so that no finding is left open with every session
+		// ended. Not Conclude: an evaluation of the shutdown would open
+		// findings of the shutdown's doing. Those the stop itself cut
+		// short resolve as muxtop's stop ("muxtop stopped watching"),
+		// still holding then, and the summary counts them open at the
+		// end; a session that ended on its own before resolves as the
+		// next evaluation would ("the session ended"). The summary's
+		// leaks stay those counted before the system stopped
+		// (headless.closing reads them first).
+		conclude = func(stopAt time.Time) { s.reg.ResolveEnded(s.reg.Now(), stopAt) }
 	}
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {
+			stopAt := s.reg.Now()
 			stopFindings()
 			s.sys.Close()
 			<-stopped
-			conclude()
+			conclude(stopAt)
 		})
 	}
 	defer stop()

@@ -72,6 +72,10 @@ func appendFindingJSON(b []byte, r *live.Record) []byte {
 			b = appendUintField(b, `,"sids_more":`, ev.Count-n)
 		}
 	}
+	if f.Unwatched {
+		// Resolved as muxtop stopped watching, not as it stopped holding.
+		b = append(b, `,"unwatched":true`...)
+	}
 	switch f.Code {
 	case live.CodeVersionMismatch:
 		b = append(b, `,"versions":{"c2s":`...)
@@ -195,9 +199,18 @@ type SessionLatency struct {
 // summarizeFindings fills in s's findings and latency from snap.
 func summarizeFindings(s *Summary, snap *live.Snapshot) {
 	s.FindingsOpened = snap.FindingsOpened
-	s.FindingsOpen = snap.FindingCounts
-	s.Findings = make([]*live.Finding, 0, len(snap.Findings)+len(snap.Resolved))
+	// Open at the end: still holding when the watch ended, those that
+	// muxtop's stop resolved (Unwatched) included.
+	for sev := range s.FindingsOpen {
+		s.FindingsOpen[sev] = snap.FindingCounts[sev] + snap.UnwatchedCounts[sev]
+	}
+	s.Findings = make([]*live.Finding, 0, len(snap.Findings)+len(snap.Resolved)+len(snap.Unwatched))
 	s.Findings = append(append(s.Findings, snap.Findings...), snap.Resolved...)
+	for _, f := range snap.Unwatched { // those the latest resolved no longer hold
+		if !slices.ContainsFunc(snap.Resolved, func(r *live.Finding) bool { return r.ID == f.ID }) {
+			s.Findings = append(s.Findings, f)
+		}
+	}
 	slices.SortFunc(s.Findings, func(a, b *live.Finding) int { return cmp.Compare(a.ID, b.ID) })
 	s.Latency = snap.Latency
 	for _, ss := range snap.Sessions {
@@ -232,10 +245,7 @@ func writeEachFinding(w io.Writer, findings []*live.Finding) {
 		if f.Session != 0 {
 			where = fmt.Sprintf(", session %d", f.Session)
 		}
-		state := "open"
-		if !f.Resolved.IsZero() {
-			state = "resolved after " + string(appendDuration(nil, f.Resolved.Sub(f.Opened)))
-		}
+		state := findingState(f)
 		line := fmt.Sprintf("    #%d %s %s%s, %s: %s", f.ID, f.Code, f.Severity, where, state, f.Text)
 		fmt.Fprintf(w, "%s\n", printable.AppendText(nil, line))
 	}
@@ -273,20 +283,22 @@ func roundLatency(d time.Duration) time.Duration {
 
 // jsonFinding is a finding in the JSON summary.
 type jsonFinding struct {
-	Finding  uint64  `json:"finding"`
-	Code     string  `json:"code"`
-	Severity string  `json:"severity"`
-	Session  uint64  `json:"session,omitempty"`
-	Sid      uint32  `json:"sid,omitempty"`
-	Dir      string  `json:"dir,omitempty"`
-	Since    string  `json:"since"`
-	Opened   string  `json:"opened"`
-	Resolved string  `json:"resolved,omitempty"`
-	Detail   string  `json:"detail,omitempty"`
-	Count    uint64  `json:"count,omitempty"`
-	Age      float64 `json:"age,omitempty"`
-	Text     string  `json:"text"`
-	Advice   string  `json:"advice"`
+	Finding  uint64 `json:"finding"`
+	Code     string `json:"code"`
+	Severity string `json:"severity"`
+	Session  uint64 `json:"session,omitempty"`
+	Sid      uint32 `json:"sid,omitempty"`
+	Dir      string `json:"dir,omitempty"`
+	Since    string `json:"since"`
+	Opened   string `json:"opened"`
+	Resolved string `json:"resolved,omitempty"`
+	Detail   string `json:"detail,omitempty"`
+	// Unwatched: resolved as muxtop stopped watching, still holding then.
+	Unwatched bool    `json:"unwatched,omitempty"`
+	Count     uint64  `json:"count,omitempty"`
+	Age       float64 `json:"age,omitempty"`
+	Text      string  `json:"text"`
+	Advice    string  `json:"advice"`
 }
 
 // jsonLatency is a first-reply latency in the JSON summary, in milliseconds.
@@ -311,7 +323,7 @@ func findingsJSON(j *jsonSummary, s Summary) {
 		jf := jsonFinding{Finding: f.ID, Code: f.Code.String(), Severity: f.Severity.String(), Session: f.Session,
 			Sid: f.Stream, Since: f.Since.Format(time.RFC3339Nano), Opened: f.Opened.Format(time.RFC3339Nano),
 			Detail: f.Why, Count: f.Evidence.Count, Age: float64(f.Evidence.Age.Milliseconds()) / 1000,
-			Text: f.Text, Advice: f.Advice}
+			Unwatched: f.Unwatched, Text: f.Text, Advice: f.Advice}
 		if f.HasDir {
 			jf.Dir = f.Dir.Code()
 		}

@@ -291,3 +291,52 @@ func TestSummaryFindings(t *testing.T) {
 		t.Errorf("empty summary: %s", empty)
 	}
 }
+
+// TestSummaryOpenAtTheEnd: the summary counts open at the end the
+// findings muxtop's stop resolved while they held (live.Snapshot's
+// Unwatched), in plain and JSON, and lists each once, so marked; one
+// whose session ended on its own before the stop is resolved.
+func TestSummaryOpenAtTheEnd(t *testing.T) {
+	reg := live.New(live.Config{})
+	at := time.Date(2026, 11, 27, 12, 1, 3, 0, time.UTC)
+	var ss []*live.Session
+	for i := range 2 {
+		s := reg.Open(live.SessionInfo{Client: fmt.Sprint("a:", i), Server: "b:2", Tap: live.Server}, at)
+		var h decoder.Header
+		copy(h[:], "GET / HT")
+		s.Violation(live.ClientToServer, at, &decoder.Violation{Code: decoder.BadVersion, Header: h})
+		ss = append(ss, s)
+	}
+	reg.Evaluate(at.Add(10*time.Millisecond), live.FindingsConfig{Churn: -1})
+	ss[0].End(at.Add(15*time.Millisecond), live.EOF, nil)
+	ss[1].End(at.Add(30*time.Millisecond), live.Shutdown, nil)
+	reg.ResolveEnded(at.Add(50*time.Millisecond), at.Add(20*time.Millisecond))
+
+	s := Summarize(reg.Snapshot(), 0)
+	var plain bytes.Buffer
+	WriteSummary(&plain, s)
+	for _, want := range []string{
+		"  findings  2 opened, 1 open at the end (1 critical, 0 warning)\n",
+		"    #1 PROTOCOL critical, session 1, resolved after 0.04 s: ",
+		"    #2 PROTOCOL critical, session 2, open at the end (muxtop stopped watching): ",
+	} {
+		if !strings.Contains(plain.String(), want) {
+			t.Errorf("plain summary lacks %q:\n%s", want, plain.String())
+		}
+	}
+	var j struct {
+		Open     map[string]int `json:"findings_open"`
+		Findings []struct {
+			Finding   uint64 `json:"finding"`
+			Unwatched bool   `json:"unwatched"`
+			Detail    string `json:"detail"`
+		} `json:"findings"`
+	}
+	if err := json.Unmarshal(appendJSONSummary(nil, s), &j); err != nil {
+		t.Fatal(err)
+	}
+	if j.Open["critical"] != 1 || len(j.Findings) != 2 || j.Findings[0].Unwatched || !j.Findings[1].Unwatched ||
+		j.Findings[1].Detail != "muxtop stopped watching (shutdown): still holding then" {
+		t.Errorf("JSON summary: findings_open %v, findings %+v; want 1 critical open, #2 unwatched", j.Open, j.Findings)
+	}
+}

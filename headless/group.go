@@ -33,11 +33,20 @@ type findingGroup struct {
 // findingLine is the text of a finding's summary line after its code,
 // severity and session: its state and its words.
 func findingLine(f *live.Finding) string {
-	state := "open"
-	if !f.Resolved.IsZero() {
-		state = "resolved after " + string(appendDuration(nil, f.Resolved.Sub(f.Opened)))
+	return findingState(f) + ": " + f.Text
+}
+
+// findingState is a finding's state in the summary: open, open at the end
+// though resolved as muxtop stopped watching it, or resolved after how
+// long.
+func findingState(f *live.Finding) string {
+	switch {
+	case f.Unwatched:
+		return "open at the end (muxtop stopped watching)"
+	case !f.Resolved.IsZero():
+		return "resolved after " + string(appendDuration(nil, f.Resolved.Sub(f.Opened)))
 	}
-	return state + ": " + f.Text
+	return "open"
 }
 
 // groupFindings returns the summary's lines of findings, in the order of

@@ -151,6 +151,10 @@ func schemaRecords() []live.Record {
 		{Kind: live.NoticeRecord, Session: 1, Detail: "a write failed"},
 		{Kind: live.ResyncRecord, Session: 1, Dir: live.ServerToClient, Offset: 4096, Detail: "capture lost 12 bytes at offset 4084"},
 	}
+	// A finding resolved as muxtop stopped watching its session.
+	unwatched := &live.Finding{ID: 9, Code: live.CodeLeak, Severity: live.Warning, Session: 1, Since: at, Opened: at,
+		Resolved: at, Why: "muxtop stopped watching (shutdown): still holding then", Unwatched: true, Evidence: live.Evidence{Count: 1}}
+	recs = append(recs, live.Record{Kind: live.FindingResolved, Session: 1, Finding: unwatched, Detail: unwatched.Why})
 	for i := range recs {
 		recs[i].Seq, recs[i].At = uint64(i+1), at
 	}
@@ -173,6 +177,7 @@ func schemaSummary() Summary {
 		f.Resolved, f.Why = at, "it ended"
 		s.Findings = append(s.Findings, f)
 	}
+	s.Findings[0].Unwatched = true // resolved as muxtop stopped watching
 	return s
 }
 

@@ -42,19 +42,26 @@ func (r *Registry) Conclude(now time.Time, cfg FindingsConfig) {
 }
 
 // ResolveEnded resolves the open findings of the sessions that have ended,
-// "the session ended (…)", without evaluating them again: the end of a
-// live run, whose last evaluation came before the watched system's
-// shutdown ended its sessions. Conclude would evaluate the shutdown itself
-// (a reply the shutdown cut after a FIN is DATA_AFTER_CLOSE), which is not
-// the system's doing. A finding of no one session (CHURN) stays open, as
-// do those of sessions still live.
-func (r *Registry) ResolveEnded(now time.Time) {
+// without evaluating them again: the end of a live run, whose last
+// evaluation came before the watched system's shutdown ended its
+// sessions. Conclude would evaluate the shutdown itself (a reply the
+// shutdown cut after a FIN is DATA_AFTER_CLOSE), which is not the
+// system's doing. A session that ended on its own, before stopped (when
+// muxtop's stop began), resolves as the next evaluation would resolve it,
+// "the session ended (…)". One that muxtop's stop ended — reason
+// Shutdown, or an end at or after stopped (the demo's own sessions,
+// closed as it stops) — did not stop holding: its findings resolve
+// "muxtop stopped watching (…): still holding then", Unwatched, which a
+// summary counts open at the end (Snapshot.Unwatched). A finding of no
+// one session (CHURN) stays open, as do those of sessions still live.
+func (r *Registry) ResolveEnded(now, stopped time.Time) {
 	e := &r.eng
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	type ended struct {
-		of  openFinding
-		why string
+		of        openFinding
+		why       string
+		unwatched bool
 	}
 	var over []ended
 	for _, of := range e.open {
@@ -63,13 +70,17 @@ func (r *Registry) ResolveEnded(now time.Time) {
 		}
 		of.s.mu.Lock()
 		if of.s.ended {
-			over = append(over, ended{of, of.s.endWhy()})
+			if of.s.reason == Shutdown || !of.s.end.Before(stopped) {
+				over = append(over, ended{of, of.s.unwatchedWhy(), true})
+			} else {
+				over = append(over, ended{of, of.s.endWhy(), false})
+			}
 		}
 		of.s.mu.Unlock()
 	}
 	slices.SortFunc(over, func(a, b ended) int { return cmp.Compare(a.of.f.ID, b.of.f.ID) })
 	for _, o := range over {
-		e.apply(r, change{old: o.of.f, new: nil, s: o.of.s}, now, o.why)
+		e.apply(r, change{old: o.of.f, new: nil, s: o.of.s, unwatched: o.unwatched}, now, o.why)
 	}
 	if e.dirty {
 		e.publish()

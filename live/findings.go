@@ -151,6 +151,11 @@ type Finding struct {
 	// nil elsewhere: a Snapshot's findings leave it out, and
 	// StreamSnap.Leak marks their streams.
 	StreamIDs []uint32
+	// Unwatched is set on a finding resolved only because muxtop stopped
+	// watching its session (ResolveEnded: the session ended by muxtop's
+	// own stop): it still held then, and a run's summary counts it open
+	// at the end (Snapshot.Unwatched).
+	Unwatched bool
 }
 
 // Evidence is a finding's numbers. Which apply depends on the code.
@@ -315,6 +320,7 @@ type engine struct {
 	openedBy  [NumFindingCodes]uint64
 	open      map[uint64]openFinding // by ID
 	resolved  []*Finding             // the latest MaxResolved, oldest first
+	unwatched []*Finding             // every one resolved as muxtop stopped watching (ResolveEnded)
 	churn     *Finding               // the open CHURN finding, if any
 	churnTold told                   // what churn's latest record told
 	sessions  []*Session             // scratch
@@ -348,6 +354,9 @@ type findingsView struct {
 	opened   uint64
 	openedBy [NumFindingCodes]uint64
 	resolved []*Finding
+	// unwatched are the findings resolved as muxtop stopped watching
+	// their sessions, still holding then.
+	unwatched []*Finding
 	// leaks is what the open LEAK findings count, and which streams, by
 	// session in id order; leakTotal in all (leakmarks.go).
 	leaks     []sessionLeaks
@@ -439,6 +448,9 @@ type change struct {
 	old, new *Finding
 	s        *Session
 	why      string // why old resolved, where the session says more than resolvedWhy
+	// unwatched: old resolved because muxtop stopped watching its session
+	// (Finding.Unwatched).
+	unwatched bool
 	// tell: the update is recorded (FindingUpdated); new may be old, whose
 	// count changed since it was last told.
 	tell bool
@@ -674,8 +686,11 @@ func (e *engine) apply(r *Registry, c change, now time.Time, why string) {
 		}
 	default: // resolved
 		f := *c.old
-		f.Resolved, f.Why = now, why
+		f.Resolved, f.Why, f.Unwatched = now, why, c.unwatched
 		delete(e.open, f.ID)
+		if f.Unwatched {
+			e.unwatched = append(e.unwatched, &f)
+		}
 		if len(e.resolved) == MaxResolved {
 			copy(e.resolved, e.resolved[1:])
 			e.resolved = e.resolved[:MaxResolved-1]
@@ -699,7 +714,7 @@ func (c *change) recorded() *Finding {
 // publish makes the open findings visible to snapshots: most severe
 // first, then oldest. e.mu is held.
 func (e *engine) publish() {
-	v := &findingsView{opened: e.opened, openedBy: e.openedBy, resolved: slices.Clone(e.resolved)}
+	v := &findingsView{opened: e.opened, openedBy: e.openedBy, resolved: slices.Clone(e.resolved), unwatched: slices.Clone(e.unwatched)}
 	v.open = make([]*Finding, 0, len(e.open))
 	for _, of := range e.open {
 		v.open = append(v.open, of.f)
@@ -942,6 +957,12 @@ func (s *Session) endWhy() string {
 	return "the session ended (" + s.reason.String() + ")"
 }
 
+// unwatchedWhy says why a finding of a session that muxtop's own stop
+// ended resolved: not that it stopped holding. s.mu is held.
+func (s *Session) unwatchedWhy() string {
+	return "muxtop stopped watching (" + s.reason.String() + "): still holding then"
+}
+
 // endNote returns the detail of the session's end record: err, and if
 // a KEEPALIVE finding is open, the silence that smux's keepalive ends a
 // session for. s.mu is held.
@@ -1067,6 +1088,10 @@ func (e *engine) findings() *findingsView {
 func (r *Registry) snapshotFindings(snap *Snapshot, v *findingsView, sessions []*Session, latency bool) {
 	snap.Findings, snap.FindingCounts, snap.FindingsOpened, snap.Resolved = v.open, v.counts, v.opened, v.resolved
 	snap.FindingsOpenedBy = v.openedBy
+	snap.Unwatched = v.unwatched
+	for _, f := range v.unwatched {
+		snap.UnwatchedCounts[f.Severity]++
+	}
 	snap.Leaks = v.leakTotal
 	if !latency {
 		return

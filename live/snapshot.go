@@ -67,6 +67,12 @@ type Snapshot struct {
 	FindingCounts  [NumSeverities]int
 	FindingsOpened uint64
 	Resolved       []*Finding
+	// Unwatched are the findings resolved because muxtop stopped watching
+	// their sessions (Registry.ResolveEnded), in resolution order: they
+	// still held as the watch ended, and a run's summary counts them open
+	// at its end. UnwatchedCounts counts them by Severity.
+	Unwatched       []*Finding
+	UnwatchedCounts [NumSeverities]int
 	// Incomplete counts the sessions whose counts are incomplete
 	// (SessionSnap.Incomplete), forgotten ones included.
 	Incomplete int

@@ -41,15 +41,20 @@ func (f *Finding) word() {
 // Evidence.Age is for LEAK, UNANSWERED, WINDOW_STALL, SESSION_BLOCKED and
 // KEEPALIVE; the rest of the evidence stays as the latest evaluation
 // found it. f itself if it has no such age, is resolved, or t is not
-// after its latest wording.
+// after its latest wording. A finding resolved only as muxtop stopped
+// watching (Unwatched) still held until then: it is worded as of t, or
+// of its resolution if t is later.
 func (f *Finding) AsOf(t time.Time) *Finding {
 	switch f.Code {
 	case CodeLeak, CodeUnanswered, CodeWindowStall, CodeSessionBlocked, CodeKeepalive:
 	default:
 		return f
 	}
+	if f.Unwatched && t.After(f.Resolved) {
+		t = f.Resolved
+	}
 	age := t.Sub(f.Since)
-	if !f.Resolved.IsZero() || age <= f.Evidence.Age {
+	if (!f.Resolved.IsZero() && !f.Unwatched) || age <= f.Evidence.Age {
 		return f
 	}
 	g := *f

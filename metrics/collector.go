@@ -167,7 +167,7 @@ func newDescs(o Options) descs {
 		unparsed:       d("unparsed_bytes_total", "Bytes seen that no frame holds: a skipped prefix (--skip), after a framing violation, of a frame cut short by the connection's end, or skipped by a capture to a frame boundary. Frame bytes plus these are the wire bytes.", "direction"),
 		violations:     d("violations_total", "Framing violations, by protocol and code: smux stops reading the session, yamux ends it.", "protocol", "code"),
 		anomalies:      d("anomalies_total", "Frames the library ignores or tolerates (or ends the session on) but a correct peer does not send, by protocol and code.", "protocol", "code"),
-		findingsOpen:   d("findings_open", "Findings open now, by code and severity (as of the latest evaluation).", "code", "severity"),
+		findingsOpen:   d("findings_open", "Findings open now, by code and severity (as of the latest evaluation; at a run's end, those still holding as muxtop stopped watching too).", "code", "severity"),
 		findingsOpened: d("findings_opened_total", "Findings opened, by code and severity.", "code", "severity"),
 		latency:        d("first_reply_latency_seconds", "Time from a stream's SYN to the first data from the side that did not open it."),
 		dropped:        d("history_dropped_records_total", "Frame records never stored in history (a feeder lapped by the ring); their frames still count."),
@@ -310,9 +310,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(d.anomalies, snap.YamuxAnomaliesBy[a], yamuxLabel, a.String())
 	}
 	var open [live.NumFindingCodes]int
-	for _, f := range snap.Findings {
-		if int(f.Code) < live.NumFindingCodes {
-			open[f.Code]++
+	// At a run's end, those muxtop's stop resolved still held: open at
+	// the end, as the summary counts them.
+	for _, fs := range [][]*live.Finding{snap.Findings, snap.Unwatched} {
+		for _, f := range fs {
+			if int(f.Code) < live.NumFindingCodes {
+				open[f.Code]++
+			}
 		}
 	}
 	for code := live.FindingCode(1); code < live.NumFindingCodes; code++ {

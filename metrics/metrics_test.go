@@ -595,3 +595,32 @@ func TestLeakGaugeIsTheFinding(t *testing.T) {
 	evaluate(40.1)
 	check(2)
 }
+
+// TestFindingsOpenAtTheEnd: at a run's end, muxtop_findings_open counts
+// the findings muxtop's stop resolved while they still held, as the
+// summary's findings_open does; one that stopped holding is not counted.
+func TestFindingsOpenAtTheEnd(t *testing.T) {
+	reg := live.New(live.Config{})
+	req := "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+	for range 2 { // two sessions an HTTP client broke: a PROTOCOL finding each
+		cc, sc := smuxtest.Conns(t)
+		c := tap.Wrap(cc, live.Client, reg, "test")
+		if _, err := c.Write([]byte(req)); err != nil {
+			t.Fatal(err)
+		}
+		io.ReadFull(sc, make([]byte, len(req)))
+	}
+	now := time.Now()
+	reg.Evaluate(now, live.FindingsConfig{Churn: -1})
+	snap := reg.Snapshot()
+	if len(snap.Findings) != 2 {
+		t.Fatalf("%d findings open, want 2 PROTOCOL", len(snap.Findings))
+	}
+	reg.Session(snap.Findings[0].Session).End(now.Add(time.Millisecond), live.EOF, nil)        // on its own
+	reg.Session(snap.Findings[1].Session).End(now.Add(3*time.Millisecond), live.Shutdown, nil) // muxtop's stop
+	reg.ResolveEnded(now.Add(4*time.Millisecond), now.Add(2*time.Millisecond))
+	m := scrape(t, metrics.NewCollector(reg, metrics.Options{}))
+	if got := m["muxtop_findings_open{code=PROTOCOL,severity=critical}"]; got != 1 {
+		t.Errorf("muxtop_findings_open PROTOCOL %v at the end, want 1: the one muxtop stopped watching", got)
+	}
+}

@@ -152,7 +152,9 @@ func (p *findingsPane) cells(th *theme, i int) []cell {
 		sev = st.bad
 	}
 	state, age, rest := "open", p.snap.At.Sub(f.Since), style{}
-	if !open {
+	if open {
+		f = p.asOf(f)
+	} else {
 		state, age, sev, rest = "resolved", f.Resolved.Sub(f.Since), st.dim, st.dim
 	}
 	session, sid, dir := "", "", ""
@@ -177,6 +179,18 @@ func (p *findingsPane) cells(th *theme, i int) []cell {
 	}
 }
 
+// asOf is open finding f worded with its age as of the snapshot, as the
+// "for" column and the streams pane's ages count it: the engine words an
+// age again only in steps (5 s below a minute, 30 s below ten, 5 min
+// beyond), and its text lagged them by as much. Only the rows drawn are
+// worded so.
+func (p *findingsPane) asOf(f *live.Finding) *live.Finding {
+	if p.snap == nil {
+		return f
+	}
+	return f.AsOf(p.snap.At)
+}
+
 // explainLine is a line of explain's, in its paragraph's style.
 type explainLine struct {
 	s  string
@@ -196,6 +210,9 @@ func (p *findingsPane) explain(th *theme, w int) []explainLine {
 		st, loc = &th.styles, th.loc
 	}
 	f := p.list[p.idx]
+	if p.idx < p.open {
+		f = p.asOf(f)
+	}
 	where := f.Code.String() + " " + f.Severity.String()
 	switch {
 	case f.Session == 0:

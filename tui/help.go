@@ -78,37 +78,40 @@ func (p *helpPane) lines(th *theme, inner, rows int) []string {
 	if p.mouse {
 		entries = append(entries, entry{}, entry{"mouse", "wheel scrolls, click selects"})
 	}
+	// A note is a space, its words, and at least a space before the
+	// border: text run into the border reads as cut off.
+	noteW := max(inner-2, 1)
 	notes := wrapText("enter drills down: session → its streams → its frames → the frame's bytes; "+
-		"s sorts streams by id, age (leaks first), idle, bytes, state; space freezes the view while capture goes on", max(inner-1, 1))
+		"s sorts streams by id, age (leaks first), idle, bytes, state; space freezes the view while capture goes on", noteW)
 	notes = append(notes, wrapText("! lists the findings, what muxtop names as wrong: code, where, for how long, the evidence "+
-		"and what to do, most severe first, then the ones resolved in the last 5 min; enter goes to the stream or session concerned", max(inner-1, 1))...)
+		"and what to do, most severe first, then the ones resolved in the last 5 min; enter goes to the stream or session concerned", noteW)...)
 	notes = append(notes, wrapText("sessions: live ones first, then the ended ones, the latest first; S sorts them by id, "+
 		"activity, open streams, leaks or violations, e hides the ended ones; * marks the end muxtop taps; "+
-		"state 'client closed': the client closed its side of the connection (it exited, say), the server not yet (smux does not on EOF): "+
-		"the session lives until the server closes or writes; 'server closed' the reverse", max(inner-1, 1))...)
+		"state 'client closed': the client closed its side of the connection (it exited, say), the server not yet: "+
+		"an smux session lives on after EOF until the server closes it or writes, while yamux ends its session at EOF, so a yamux session shows it for a moment; 'server closed' the reverse", noteW)...)
 	notes = append(notes, wrapText("! marks suspected leaks, the streams the LEAK findings count: open or half-closed longer than "+dur(p.leakAfter)+
 		" (--leak-after) with no other finding to explain them (UNANSWERED, SESSION_BLOCKED, WINDOW_STALL), and the open count of the sessions holding them; "+
 		"in an ended session, the streams that were suspected leaks when it ended; there a stream's age is how long it lived, to "+
 		"the session's end, and its idle the time from its last frame to that end; a closed stream's age is how long it lived, to its close, and its idle blank; "+
-		"half-closed→: the client sent FIN and the server has not, half-closed← the reverse", max(inner-1, 1))...)
+		"half-closed→: the client sent FIN and the server has not, half-closed← the reverse", noteW)...)
 	notes = append(notes, wrapText("folded: each session keeps its latest "+count(uint64(p.closed))+
 		" closed streams in detail; older closed streams are folded into the summary line under the streams heading "+
-		"(their frames stay in history until evicted). A selected stream that is folded stays selected, marked folded, until you move", max(inner-1, 1))...)
+		"(their frames stay in history until evicted). A selected stream that is folded stays selected, marked folded, until you move", noteW)...)
 	notes = append(notes, wrapText(`filter terms, all must match: cmd:psh sid:4413 session:2 dir:> dir:< `+
 		`len>100 len<8 len=0 ver:2 violation lost; yamux frames: proto:yamux type:data (or cmd:data; window_update, ping, go_away) `+
 		`flags:syn flags:syn|ack (every flag named must be set); RAND, "two words", hex:52414e44 or u64:15974306852808979797 `+
 		`(eight bytes either way round) for bytes in the captured payload; `+
-		`/ opens on the filter in place, selected: type to replace it, ↑ and ↓ recall earlier ones`, max(inner-1, 1))...)
+		`/ opens on the filter in place, selected: type to replace it, ↑ and ↓ recall earlier ones`, noteW)...)
 	notes = append(notes, wrapText("arrows: "+live.ClientToServer.String()+" "+live.ClientToServer.Words()+", "+
 		live.ServerToClient.String()+" "+live.ServerToClient.Words()+"; "+
-		"colours: SYN green, FIN yellow, violations red; STALLED: a v2 writer has its whole window in flight", max(inner-1, 1))...)
+		"colours: SYN green, FIN yellow, violations red; STALLED: a v2 writer has its whole window in flight", noteW)...)
 	notes = append(notes, wrapText("a frame's LOST n: the capture lost n bytes of its payload, and the bytes shown came before them (the filter lost finds these and where the capture joined or lost bytes); "+
 		"… : the row does not show the whole payload, or a text goes on beyond what fits; INCOMPLETE: a session the capture did not see whole "+
 		"(its streams pane's title says how many bytes it lost), (incomplete) a stream whose counts may miss frames: "+
-		"opened before the capture, or live at a loss that may hide some", max(inner-1, 1))...)
+		"opened before the capture, or live at a loss that may hide some", noteW)...)
 	notes = append(notes, wrapText("bytes are wire bytes, framed or not: a stream's are its frames whole, header and payload; "+
-		"the all row's add the frames of no stream and the unparsed bytes; a session whose first bytes broke smux's framing "+
-		"says not smux, and its bytes still count", max(inner-1, 1))...)
+		"the all row's add the frames of no stream and the unparsed bytes; a session whose first bytes broke its protocol's framing "+
+		"says not smux (or not yamux), and its bytes still count", noteW)...)
 
 	cols := 1
 	if len(entries)+1+len(notes) > rows && inner >= 2*(keyW+20) {

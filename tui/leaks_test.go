@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -213,5 +214,30 @@ func TestLeakMarksRealBacklog(t *testing.T) {
 			t.Errorf("session %d's streams: want %q and %d marks:\n%s", sess.id, sess.title, sess.marks, streams)
 		}
 		m = press(m, "esc")
+	}
+}
+
+// TestLeakTextAgeKeepsUp: the findings pane words an open finding's age
+// as of the snapshot, as its "for" column and the streams pane's age
+// column count it. The engine words an age again only in steps (5 s
+// below a minute, 30 s below ten), and the pane showed that wording:
+// "oldest 50 s" beside a stream 53 s old.
+func TestLeakTextAgeKeepsUp(t *testing.T) {
+	c := leakCapture() // worded at base: stream 3 is 50 s old
+	c.now = base.Add(3 * time.Second)
+	m := press(c.model(t, 160, 45), "!")
+	i := slices.IndexFunc(m.find.list, func(f *live.Finding) bool { return f.Code == live.CodeLeak })
+	if i < 0 {
+		t.Fatalf("no LEAK listed:\n%s", screenOf(m))
+	}
+	if f := m.find.list[i]; !strings.Contains(f.Text, "oldest 50 s") {
+		t.Fatalf("the engine's wording %q; want it as of base, oldest 50 s", f.Text)
+	}
+	for range i {
+		m = press(m, "j")
+	}
+	screen := screenOf(m)
+	if !strings.Contains(screen, "oldest 53 s") || strings.Contains(screen, "oldest 50 s") {
+		t.Errorf("the LEAK's text lags the snapshot's 53 s:\n%s", screen)
 	}
 }

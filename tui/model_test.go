@@ -1007,3 +1007,30 @@ func TestHeaderRateAtCaptureEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestHelpPadded: every line of the help, keys and notes, leaves a space
+// before the box's right border, at every size and scroll: at 160×45 the
+// notes ran into it ("…; * ┃", "…when┃").
+func TestHelpPadded(t *testing.T) {
+	for _, size := range [][2]int{{160, 45}, {80, 24}, {200, 60}, {100, 30}} {
+		m := press(fixture().model(t, size[0], size[1]), "?")
+		var plain theme
+		lines := m.help.lines(&plain, m.help.w-2, m.help.h-2)
+		for i, l := range lines {
+			l = ansi.Strip(l)
+			if strings.TrimSpace(l) != "" && !strings.HasSuffix(l, " ") {
+				t.Errorf("%d×%d: help line %d runs into the border: %q", size[0], size[1], i, l)
+			}
+		}
+		for pages := 0; pages < 10; pages++ { // and as shown, scrolled
+			for _, row := range strings.Split(screenOf(m), "\n") {
+				if strings.HasSuffix(row, "┃") && len([]rune(row)) >= 2 {
+					if r := []rune(row); r[len(r)-2] != ' ' && r[len(r)-2] != '┃' && r[len(r)-2] != '━' {
+						t.Errorf("%d×%d: %q", size[0], size[1], row)
+					}
+				}
+			}
+			m = press(m, "pgdown")
+		}
+	}
+}

@@ -336,6 +336,8 @@ func sessionCells(st *styles, s *live.SessionSnap, fps float64, stale bool, ends
 		if viol > 0 {
 			ss = st.bad
 		}
+	case len(s.Framing) > 0 && s.Proto == live.Yamux:
+		state, ss = "violation: yamux ends the session", st.bad
 	case len(s.Framing) > 0:
 		state, ss = "violation: smux stops reading", st.bad
 	case s.DirEnded[0].IsZero() != s.DirEnded[1].IsZero():

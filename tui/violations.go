@@ -35,6 +35,9 @@ type violationsPane struct {
 	overlayList[violation]
 	// counted is the snapshot's violation and anomaly count when list was made.
 	counted uint64
+	// libs names the library whose rules the snapshot's sessions are read
+	// by: smux, yamux, or both, for the pane's words when it is empty.
+	libs string
 }
 
 func newViolationsPane(keys *keyMap) violationsPane {
@@ -60,6 +63,7 @@ const violFooter = 3
 // collect rebuilds the list from the snapshot when its counts changed.
 func (v *violationsPane) collect() {
 	snap := v.snap
+	v.libs = sessionLibs(snap.Sessions)
 	n := snap.Violations + snap.Anomalies
 	if v.list != nil && n == v.counted {
 		return
@@ -102,8 +106,29 @@ func (v *violationsPane) collect() {
 
 // View draws the pane in w×h cells: a function of its state alone.
 func (p violationsPane) View(th *theme, w, h int) string {
-	const none = " no violations or anomalies: every frame so far is one smux accepts as is"
+	none := " no violations or anomalies: every frame so far is one " + cmp.Or(p.libs, "smux") + " accepts as is"
 	return p.view(th, p.title(), none, w, h, func(w, h int) []string { return p.body(th, w, h) })
+}
+
+// sessionLibs names the libraries sessions speak, as the pane words what
+// accepts their frames: "yamux" when every one is a yamux session, "smux"
+// when none is, "smux or yamux, each its own session's," when both.
+func sessionLibs(sessions []*live.SessionSnap) string {
+	var smux, yamux bool
+	for _, ss := range sessions {
+		if ss.Proto == live.Yamux {
+			yamux = true
+		} else {
+			smux = true
+		}
+		if smux && yamux {
+			return "smux or yamux, each its own session's,"
+		}
+	}
+	if yamux {
+		return "yamux"
+	}
+	return "smux"
 }
 
 // body is the list, then what smux does about the selected entry.

@@ -210,3 +210,44 @@ func TestDetailLost(t *testing.T) {
 		}
 	}
 }
+
+// TestYamuxWordsNotSmux: what the panes say of a yamux session names
+// yamux, not smux: the violations pane with nothing to list said "every
+// frame so far is one smux accepts as is", and the sessions pane's state
+// after a framing violation "smux stops reading".
+func TestYamuxWordsNotSmux(t *testing.T) {
+	c := yamuxCapture()
+	m := press(c.model(t, 160, 45), "v")
+	screen := screenOf(m)
+	if !strings.Contains(screen, "every frame so far is one yamux accepts as is") {
+		t.Errorf("the violations pane of a yamux session does not say yamux accepts its frames:\n%s", screen)
+	}
+
+	c = yamuxCapture()
+	s := c.reg.Snapshot().Sessions[0]
+	sess := c.reg.Session(s.ID)
+	sess.ViolationYamux(live.ClientToServer, c.now, &yamux.Violation{Code: yamux.BadVersion, Offset: 100, Header: yamux.MakeHeader(yamux.Data, 0, 5, 3)})
+	screen = screenOf(c.model(t, 300, 45))
+	if !strings.Contains(screen, "violation: yamux ends the session") || strings.Contains(screen, "smux stops reading") {
+		t.Errorf("the sessions pane's state of a yamux session after a violation does not say what yamux does:\n%s", screen)
+	}
+}
+
+// TestSessionLibs: the violations pane's words for the libraries its
+// sessions speak.
+func TestSessionLibs(t *testing.T) {
+	y, s := &live.SessionSnap{Proto: live.Yamux}, &live.SessionSnap{Proto: live.Smux}
+	for _, tc := range []struct {
+		in   []*live.SessionSnap
+		want string
+	}{
+		{nil, "smux"},
+		{[]*live.SessionSnap{s}, "smux"},
+		{[]*live.SessionSnap{y, y}, "yamux"},
+		{[]*live.SessionSnap{y, s}, "smux or yamux, each its own session's,"},
+	} {
+		if got := sessionLibs(tc.in); got != tc.want {
+			t.Errorf("sessionLibs(%d sessions) = %q, want %q", len(tc.in), got, tc.want)
+		}
+	}
+}
