@@ -143,7 +143,7 @@ var yamuxFaultCases = []faultCase{
 			s, _ := theFault(t, recs, f)
 			wantField(t, f, "dir", "s2c")
 			inYamuxWords(t, f)
-			wantField(t, f, "every", 1.0)
+			wantCadence(t, f, time.Second)
 			if p, ok := f["ping"].(float64); ok && p < live.PingAnswerLimit.Seconds() {
 				t.Errorf("KEEPALIVE opened by a ping that waited %v s, under PingAnswerLimit: %v", p, f)
 			}
