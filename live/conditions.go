@@ -670,7 +670,10 @@ func (s *Session) openFinding(code FindingCode, dir Dir) *Finding {
 // framingCandidates appends the findings of s's framing violations
 // (VERSION_MISMATCH, PROTOCOL) and reports whether there is one: it halts
 // the session. A version mismatch shows both ways, as each end refuses
-// the other: one finding, the first. s.mu is held.
+// the other: one finding, the first. So does a connection whose two ends
+// speak one other protocol to each other (an HTTP request answered by a
+// response, TLS both ways): it carries no mux, which one finding, the
+// first, says. s.mu is held.
 func (s *Session) framingCandidates(cs []candidate) ([]candidate, bool) {
 	vers := s.ver
 	halted := false
@@ -701,6 +704,9 @@ func (s *Session) framingCandidates(cs []candidate) ([]candidate, bool) {
 			c.ev.PeerGuess, broke = s.framingGuess(o)
 			hungUp := s.dirEnded[o] && (!s.dirEnded[d] || s.dirEndedAt[o] < s.dirEndedAt[d])
 			c.ev.PeerAnswered = !broke && (s.counts.FramesDir(Dir(o)) > 0 || hungUp)
+			if of := s.framing[o]; c.ev.pair(Dir(d)) != "" && (of.At.Before(f.At) || (of.At.Equal(f.At) && d == 1)) {
+				continue // the other direction's finding says it for both
+			}
 		}
 		cs = append(cs, c)
 	}

@@ -141,6 +141,9 @@ type Finding struct {
 	// it does version, the session's smux version (AsOf).
 	Proto   Protocol
 	version uint8
+	// info is the session's: where its bytes came from, which a PROTOCOL
+	// finding of a connection with no mux on it points at.
+	info SessionInfo
 	// Text states the problem with its numbers, in one line; Advice says
 	// what to do about it, from what smux does.
 	Text, Advice string
@@ -210,6 +213,16 @@ type Evidence struct {
 	YamuxViolation yamux.Code
 	// GoAwayCode is a GO_AWAY finding's code (yamux.GoAwayNormal...).
 	GoAwayCode uint32
+}
+
+// pair returns the one protocol both ends of a PROTOCOL finding in dir
+// speak instead of a mux, the guesses at the two directions' bytes
+// forming a pair of it (wirekind.Pair): "HTTP", "TLS"; "" if they do not.
+func (ev *Evidence) pair(dir Dir) string {
+	if dir == ClientToServer {
+		return wirekind.Pair(ev.Guess, ev.PeerGuess)
+	}
+	return wirekind.Pair(ev.PeerGuess, ev.Guess)
 }
 
 // BlockedSign is what showed a SESSION_BLOCKED finding. Only a tap's

@@ -385,7 +385,7 @@ func (p *Proxy) handle(client net.Conn) {
 	// decoded as it is read from its sender; the session ends when both
 	// directions are done, not at the first one's EOF.
 	pr.sess = reg.Open(live.SessionInfo{Client: from, Server: p.cfg.Upstream, Tap: live.Server, Label: p.cfg.Label,
-		Proto: p.cfg.Protocol.live()}, time.Now())
+		Proxied: true, Proto: p.cfg.Protocol.live()}, time.Now())
 	ch := newChoice(p.cfg.Protocol)
 	for d := range pr.feed {
 		pr.feed[d] = newFeeder(pr.sess, live.Dir(d), reg.Config().Snaplen, ch)
