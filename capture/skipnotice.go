@@ -31,6 +31,10 @@ func (c *conn) skipText() string {
 	if !c.clientIsA {
 		client, server = c.b, c.a
 	}
+	if c.otherPrefix != nil {
+		return fmt.Sprintf("skipped %s → %s, another protocol on the port: its client began with % x, not --prefix % x",
+			client, server, c.otherPrefix, c.r.cfg.Prefix)
+	}
 	head := fmt.Sprintf("skipped %s → %s, neither smux nor yamux", client, server)
 	sender, first := "client", c.firstBytes(live.ClientToServer)
 	if len(first) == 0 {

@@ -21,10 +21,17 @@ import (
 // returns the client's and the server's addresses.
 func prefixedYamux(t *testing.T, w *pcapout.Writer) (client, server string) {
 	t.Helper()
+	cc, sc := smuxtest.Conns(t)
+	return prefixedYamuxOn(t, w, cc, sc)
+}
+
+// prefixedYamuxOn is prefixedYamux over cc and sc, the client's and the
+// server's ends of a loopback TCP connection.
+func prefixedYamuxOn(t *testing.T, w *pcapout.Writer, cc, sc net.Conn) (client, server string) {
+	t.Helper()
 	cfg := hyamux.DefaultConfig()
 	cfg.EnableKeepAlive = false
 	cfg.LogOutput = io.Discard
-	cc, sc := smuxtest.Conns(t)
 	var c net.Conn = tap.Wrap(cc, live.Client, live.New(live.Config{}), "test", tap.WithProtocol(tap.Yamux), tap.Skip(1), tap.Record(w))
 	if _, err := c.Write([]byte{4}); err != nil {
 		t.Fatal(err)
