@@ -707,10 +707,36 @@ func (s *Session) framingCandidates(cs []candidate) ([]candidate, bool) {
 			if of := s.framing[o]; c.ev.pair(Dir(d)) != "" && (of.At.Before(f.At) || (of.At.Equal(f.At) && d == 1)) {
 				continue // the other direction's finding says it for both
 			}
+			c.ev.Skip, c.ev.Unskipped = s.unskipped()
 		}
 		cs = append(cs, c)
 	}
 	return cs, halted
+}
+
+// unskipped returns, if the client's prefix, read with the bytes after
+// it, begins a mux header where its PROTOCOL violation right after the
+// prefix is, the prefix's length and what that header is: the skip cut
+// the mux's first header. s.mu is held.
+func (s *Session) unskipped() (int64, wirekind.Kind) {
+	d := ClientToServer
+	f, n := s.framing[d], s.prefix[d]
+	if f == nil || n == 0 || f.Offset != 0 || int64(len(s.prefixHead[d])) != min(n, 8) {
+		return 0, wirekind.Unknown
+	}
+	head := s.prefixHead[d]
+	switch {
+	case n >= 8: // a header's worth of the prefix alone
+	case f.Proto == Yamux:
+		head = append(slices.Clip(head), f.YamuxHeader[:]...)
+	default:
+		head = append(slices.Clip(head), f.Header[:]...)
+	}
+	switch k := wirekind.Guess(head); k {
+	case wirekind.Yamux, wirekind.SmuxV1, wirekind.SmuxV2:
+		return n, k
+	}
+	return 0, wirekind.Unknown
 }
 
 // framingGuess returns what the bytes of direction d's framing violation

@@ -208,6 +208,15 @@ type Evidence struct {
 	// smux at both ends, which muxtop was told was yamux.
 	PeerGuess    wirekind.Kind
 	PeerAnswered bool
+	// Skip and Unskipped: the client skipped Skip bytes as a prefix
+	// (--skip), and its first bytes, read from its very first byte, the
+	// skipped ones included, look like Unskipped, a mux header (a yamux
+	// header, an smux one), which its PROTOCOL violation right after the
+	// prefix comes from: the client sends no prefix, and the skip cut its
+	// mux's first header (Unknown, Skip 0, otherwise). Either direction's
+	// PROTOCOL finding carries them.
+	Skip      int64
+	Unskipped wirekind.Kind
 	// YamuxViolation is a yamux session's PROTOCOL violation; Violation
 	// is then 0.
 	YamuxViolation yamux.Code
@@ -631,7 +640,8 @@ func changed(f *Finding, c *candidate) bool {
 	a, b := f.Evidence, c.ev
 	return a.Count != b.Count || a.Bytes != b.Bytes || a.Streams != b.Streams || a.Limit != b.Limit ||
 		roughAge(a.Age) != roughAge(b.Age) || f.Stream != c.stream || a.Sign != b.Sign ||
-		a.PeerGuess != b.PeerGuess || a.PeerAnswered != b.PeerAnswered || (a.Slow == 0) != (b.Slow == 0)
+		a.PeerGuess != b.PeerGuess || a.PeerAnswered != b.PeerAnswered || (a.Slow == 0) != (b.Slow == 0) ||
+		a.Unskipped != b.Unskipped
 }
 
 // roughAge rounds d down to a step of 1 s below 10 s, 5 s below a

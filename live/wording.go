@@ -161,6 +161,9 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 		if ev.pair(f.Dir) != "" {
 			return noMux(f, "yamux", ev.YamuxViolation.String())
 		}
+		if ev.Unskipped != wirekind.Unknown {
+			return wrongSkip(f, "yamux", ev.YamuxViolation.String(), wirekind.Kind.HintAt)
+		}
 		smux := func(k wirekind.Kind) bool { return k == wirekind.SmuxV1 || k == wirekind.SmuxV2 }
 		if smux(ev.Guess) && smux(ev.PeerGuess) {
 			// Each end's first bytes are smux's, and each end answers the
@@ -284,6 +287,9 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 		if ev.pair(f.Dir) != "" {
 			return noMux(f, "smux", ev.Violation.String())
 		}
+		if ev.Unskipped != wirekind.Unknown {
+			return wrongSkip(f, "smux", ev.Violation.String(), wirekind.Kind.HintAt)
+		}
 		yamux := func(k wirekind.Kind) bool { return k == wirekind.Yamux || k == wirekind.PrefixedYamux }
 		if yamux(ev.Guess) && yamux(ev.PeerGuess) {
 			// Each end's first bytes are yamux's, and each end answers the
@@ -334,6 +340,44 @@ func noMux(f *Finding, mux, violation string) (text, advice string) {
 		advice += fmt.Sprintf("the connection muxtop's tap wraps carries %s, not %s; wrap the %s session's connection instead", proto, mux, mux)
 	}
 	return text, advice
+}
+
+// wrongSkip words PROTOCOL finding f, decoded as mux ("smux", "yamux"),
+// whose violation is named violation, where the client's prefix that
+// --skip passed begins a mux header (Evidence.Unskipped): the client
+// sends no prefix, and the skip cut its mux's first header. The client's
+// finding says so in its text; either direction's advice is to drop the
+// skip. hint is how the other direction's bytes are hinted at.
+func wrongSkip(f *Finding, mux, violation string, hint func(wirekind.Kind, string) string) (text, advice string) {
+	ev := &f.Evidence
+	first := "first byte, skipped by --skip 1, begins"
+	if ev.Skip != 1 {
+		first = fmt.Sprintf("first %d bytes, skipped by --skip %d, begin", ev.Skip, ev.Skip)
+	}
+	first = fmt.Sprintf("the client's %s %s", first, ev.Unskipped)
+	other := "yamux"
+	if ev.Unskipped != wirekind.Yamux {
+		other = "smux"
+	}
+	advice = fmt.Sprintf("drop --skip %d: the client sends no prefix, and its %s begins at its first byte", ev.Skip, other)
+	if other != mux {
+		if f.info.Proto != ProtocolUnknown {
+			advice += fmt.Sprintf("; and decode it as %s: give --protocol %s, or leave --protocol out", other, other)
+		} else {
+			advice += fmt.Sprintf(", by which muxtop then tells it is %s", other)
+		}
+	}
+	advice += "; nothing shows the two ends at fault"
+	if f.Dir == ClientToServer {
+		return fmt.Sprintf("the client sent %s, not %s (%s at offset %d), but %s: muxtop skipped the start of its mux, not a prefix",
+			ev.Guess, mux, violation, ev.Offset, first), advice
+	}
+	if (ev.Guess == wirekind.Yamux) == (other == "yamux") && (ev.Guess == wirekind.Yamux || ev.Guess == wirekind.SmuxV1 || ev.Guess == wirekind.SmuxV2) {
+		return fmt.Sprintf("the server sent %s, not %s (%s at offset %d), and %s: both ends speak %s, and muxtop, past --skip %d, decoded their connection as %s",
+			ev.Guess, mux, violation, ev.Offset, first, other, ev.Skip, mux), advice
+	}
+	return fmt.Sprintf("the server sent %s, not %s (%s at offset %d): it %s; %s", ev.Guess, mux, violation, ev.Offset, hint(ev.Guess, mux), first),
+		advice
 }
 
 // plural returns "1 stream", "2 streams".

@@ -122,6 +122,7 @@ func (f *Feeder) detect(p []byte, at time.Time) []byte {
 		n := min(int64(len(p)), f.skip)
 		f.skip -= n
 		f.skipped += n
+		f.sess.PrefixBytes(f.dir, p[:n])
 		p = p[n:]
 		f.sess.Prefix(f.dir, f.skipped)
 	}
