@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/muxtop/muxtop/capture"
@@ -75,7 +76,7 @@ func TestPrefixOtherProtocols(t *testing.T) {
 	var raft string
 	path := writeCapture(t, func(w *pcapout.Writer) {
 		cc, sc := connsOn(t, ln)
-		prefixedYamuxOn(t, w, cc, sc)
+		yamuxOn(t, w, cc, sc, []byte{4})
 		raft = raftExchange(t, w, ln)
 	})
 	port := ln.Addr().(*net.TCPAddr).Port
@@ -118,4 +119,50 @@ func protocolCount(reg *live.Registry) int {
 		}
 	}
 	return n
+}
+
+// TestPickedHTTPBothEnds: an HTTP exchange that --port (here a filter,
+// host 127.0.0.1) picks is decoded as smux: one PROTOCOL finding, a
+// warning, saying both ends speak HTTP and that the filter picked a
+// connection with no mux on it. Before, two critical findings blamed the
+// client's address and the server's.
+func TestPickedHTTPBothEnds(t *testing.T) {
+	path := writeCapture(t, func(w *pcapout.Writer) { httpExchange(t, w) })
+	filter, err := capture.ParseFilter("host 127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := readEvaluated(readPackets(t, path), capture.Config{Filter: filter}, live.FindingsConfig{})
+	var fs []*live.Finding
+	recs, _ := reg.Frames(live.Query{From: 1}, nil)
+	for _, r := range recs {
+		if r.Kind == live.FindingOpened && r.Finding.Code == live.CodeProtocol {
+			fs = append(fs, r.Finding)
+		}
+	}
+	if len(fs) != 1 {
+		snap := reg.Snapshot()
+		t.Fatalf("%d PROTOCOL findings, want 1; %s %v", len(fs), counts(snap), notices(reg))
+	}
+	f := fs[0]
+	if f.Severity != live.Warning || !strings.Contains(f.Text, "both ends speak HTTP, and the connection carries no smux") ||
+		!strings.Contains(f.Advice, "muxtop's --port or filter picks connections to ") || !strings.Contains(f.Advice, "which speaks HTTP, not smux; give the smux server's port") {
+		t.Errorf("%v: %s — %s", f.Severity, f.Text, f.Advice)
+	}
+}
+
+// TestWrongSkipNotice: read --skip 1 of a plain yamux session, whose
+// client sends no prefix: the skip cuts its first header, and the
+// connection, chaining up as neither smux nor yamux, is skipped. Before,
+// the notice said "the client's first bytes are 01 00 01 00 …" and to
+// try --port; it says the skipped byte begins a yamux header, and to drop
+// --skip.
+func TestWrongSkipNotice(t *testing.T) {
+	var client, server string
+	path := writeCapture(t, func(w *pcapout.Writer) { client, server = plainYamux(t, w) })
+	reg := readEvaluated(readPackets(t, path), capture.Config{Skip: 1}, live.FindingsConfig{})
+	want := "skipped " + client + " → " + server + ", neither smux nor yamux past --skip 1: the client's first byte, skipped by --skip 1, begins a yamux header; drop --skip 1, the client sends no prefix"
+	if ns := notices(reg); len(ns) != 1 || ns[0] != want {
+		t.Errorf("notices %q, want %q", ns, want)
+	}
 }

@@ -708,6 +708,9 @@ func (s *Session) framingCandidates(cs []candidate) ([]candidate, bool) {
 				continue // the other direction's finding says it for both
 			}
 			c.ev.Skip, c.ev.Unskipped = s.unskipped()
+			if c.ev.Unskipped != wirekind.Unknown && d == int(ServerToClient) && broke && sameMux(c.ev.Guess, c.ev.Unskipped) {
+				continue // the client's finding says it for both: the skip cut its first header
+			}
 		}
 		cs = append(cs, c)
 	}

@@ -234,6 +234,13 @@ func (ev *Evidence) pair(dir Dir) string {
 	return wirekind.Pair(ev.PeerGuess, ev.Guess)
 }
 
+// sameMux says whether a and b are headers of one multiplexer: both
+// yamux's, or both smux's (of either version).
+func sameMux(a, b wirekind.Kind) bool {
+	smux := func(k wirekind.Kind) bool { return k == wirekind.SmuxV1 || k == wirekind.SmuxV2 }
+	return a == wirekind.Yamux && b == wirekind.Yamux || smux(a) && smux(b)
+}
+
 // BlockedSign is what showed a SESSION_BLOCKED finding. Only a tap's
 // read tells a receiver that stopped reading from one that reads on,
 // slower than its sender writes: a writer's tap and a capture see the

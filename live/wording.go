@@ -20,9 +20,10 @@ func (s *Session) finding(id uint64, c *candidate, opened time.Time) *Finding {
 		Dir: c.dir, HasDir: c.hasDir, Since: time.Unix(0, c.since), Opened: opened, Evidence: c.ev, Proto: s.proto,
 		version: s.version, info: s.info,
 	}
-	if c.code == CodeProtocol && f.Evidence.pair(f.Dir) != "" {
+	if c.code == CodeProtocol && (f.Evidence.pair(f.Dir) != "" || f.Evidence.Unskipped != wirekind.Unknown) {
 		// Not the watched mux's fault, nor one that stops its traffic:
-		// there is no mux, and the two ends talk to each other fine.
+		// there is no mux, and the two ends talk to each other fine; or
+		// muxtop's --skip cut the client's first mux header.
 		f.Severity = Warning
 	}
 	f.word()
@@ -369,10 +370,14 @@ func wrongSkip(f *Finding, mux, violation string, hint func(wirekind.Kind, strin
 	}
 	advice += "; nothing shows the two ends at fault"
 	if f.Dir == ClientToServer {
+		if sameMux(ev.PeerGuess, ev.Unskipped) {
+			return fmt.Sprintf("the client sent %s, not %s (%s at offset %d), but %s, and the server sent %s: both ends speak %s, and muxtop skipped the start of the client's, not a prefix",
+				ev.Guess, mux, violation, ev.Offset, first, ev.PeerGuess, other), advice
+		}
 		return fmt.Sprintf("the client sent %s, not %s (%s at offset %d), but %s: muxtop skipped the start of its mux, not a prefix",
 			ev.Guess, mux, violation, ev.Offset, first), advice
 	}
-	if (ev.Guess == wirekind.Yamux) == (other == "yamux") && (ev.Guess == wirekind.Yamux || ev.Guess == wirekind.SmuxV1 || ev.Guess == wirekind.SmuxV2) {
+	if sameMux(ev.Guess, ev.Unskipped) {
 		return fmt.Sprintf("the server sent %s, not %s (%s at offset %d), and %s: both ends speak %s, and muxtop, past --skip %d, decoded their connection as %s",
 			ev.Guess, mux, violation, ev.Offset, first, other, ev.Skip, mux), advice
 	}
