@@ -32,6 +32,7 @@ func newAttachCmd() *cobra.Command {
 		dialTimeout time.Duration
 		protocol    string
 		skip        int
+		prefix      string
 	)
 	cmd := &cobra.Command{
 		Use:   "attach UPSTREAM",
@@ -41,11 +42,13 @@ func newAttachCmd() *cobra.Command {
 			"address: by default 127.0.0.1 on the upstream's port + 1. A bare :PORT means 127.0.0.1:PORT;\n" +
 			"to listen on another interface, spell it out (--listen 0.0.0.0:9001).\n" +
 			"Each connection's protocol is detected from its first byte (0: yamux; 1 or 2: smux) unless\n" +
-			"--protocol forces one; --skip N skips N bytes the client sends before the mux (Consul: 1).",
+			"--protocol forces one; --skip N skips N bytes the client sends before the mux; --prefix HEX\n" +
+			"decodes only the connections whose client sends those bytes first (Consul: 04), and forwards\n" +
+			"the rest undecoded, with a notice.",
 		Example: "  muxtop attach :9000                  # clients connect to 127.0.0.1:9001\n" +
 			"  muxtop attach 10.0.0.5:9000 --listen :7000\n" +
 			"  muxtop attach :9000 --output json --duration 1m > capture.ndjson\n" +
-			"  muxtop attach :8300 --protocol yamux --skip 1   # a Consul server's RPC port",
+			"  muxtop attach :8300 --prefix 04   # a Consul server's RPC port: its yamux",
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usageError{fmt.Errorf("attach takes one upstream address, such as :9000 (got %d arguments)", len(args))}
@@ -85,6 +88,10 @@ func newAttachCmd() *cobra.Command {
 			if skip < 0 || skip > maxSkip {
 				return usageError{fmt.Errorf("attach: --skip %d: give the number of bytes before the mux, 0 to %d", skip, maxSkip)}
 			}
+			want, err := parsePrefix("attach", prefix, skip)
+			if err != nil {
+				return err
+			}
 			reg := watch.registry()
 			_, rec, err := write.open(reg)
 			if err != nil {
@@ -96,7 +103,7 @@ func newAttachCmd() *cobra.Command {
 				}
 			}()
 			p := tap.NewProxy(tap.ProxyConfig{
-				Listen: listen, Upstream: upstream, Registry: reg, DialTimeout: dialTimeout, Protocol: proto, Skip: skip,
+				Listen: listen, Upstream: upstream, Registry: reg, DialTimeout: dialTimeout, Protocol: proto, Skip: skip, Prefix: want,
 				OnError:  func(err error) { reg.Notice(time.Now(), err.Error()) },
 				Recorder: rec,
 			})
@@ -118,7 +125,8 @@ func newAttachCmd() *cobra.Command {
 	cmd.Flags().StringVar(&listen, "listen", "", "address clients connect to (default 127.0.0.1 on the upstream's port + 1)")
 	cmd.Flags().DurationVar(&dialTimeout, "dial-timeout", tap.DefaultDialTimeout, "how long to wait for the upstream to accept each client")
 	cmd.Flags().StringVar(&protocol, "protocol", "auto", "what the connections speak: auto (detected per connection), smux or yamux")
-	cmd.Flags().IntVar(&skip, "skip", 0, "bytes each client sends before the mux starts, forwarded but not decoded (Consul's RPC port: 1)")
+	cmd.Flags().IntVar(&skip, "skip", 0, "bytes each client sends before the mux starts, forwarded but not decoded")
+	cmd.Flags().StringVar(&prefix, "prefix", "", "the exact bytes, in hex, each client sends before the mux; a connection whose client sends others is another protocol, forwarded undecoded with a notice (Consul's RPC port: 04)")
 	return cmd
 }
 

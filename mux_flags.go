@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/hex"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -13,11 +15,16 @@ import (
 type muxFlags struct {
 	protocol string
 	skip     int
+	prefix   string
+	// bytes is --prefix parsed (parse sets it): the exact bytes each client
+	// sends before the mux.
+	bytes []byte
 }
 
 func (m *muxFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&m.protocol, "protocol", "auto", "what the connections speak: auto (detected per connection), smux or yamux")
-	cmd.Flags().IntVar(&m.skip, "skip", 0, "bytes each client sends before the mux starts, not decoded (Consul's RPC port: 1)")
+	cmd.Flags().IntVar(&m.skip, "skip", 0, "bytes each client sends before the mux starts, not decoded")
+	cmd.Flags().StringVar(&m.prefix, "prefix", "", "the exact bytes, in hex, each client sends before the mux; a connection whose client sends others is another protocol, skipped with a notice (Consul's RPC port: 04)")
 }
 
 // parse returns the protocol and prefix the flags give; cmd names the
@@ -30,7 +37,29 @@ func (m *muxFlags) parse(cmd string) (tap.Protocol, int, error) {
 	if m.skip < 0 || m.skip > maxSkip {
 		return 0, 0, usageError{fmt.Errorf("%s: --skip %d: give the number of bytes before the mux, 0 to %d", cmd, m.skip, maxSkip)}
 	}
+	if m.bytes, err = parsePrefix(cmd, m.prefix, m.skip); err != nil {
+		return 0, 0, err
+	}
+	if len(m.bytes) > 0 {
+		return proto, len(m.bytes), nil
+	}
 	return proto, m.skip, nil
+}
+
+// parsePrefix parses --prefix, hex digits with optional spaces ("04"),
+// given beside --skip skip; cmd names the command in errors.
+func parsePrefix(cmd, s string, skip int) ([]byte, error) {
+	if s == "" {
+		return nil, nil
+	}
+	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
+	if err != nil || len(b) == 0 || len(b) > maxSkip {
+		return nil, usageError{fmt.Errorf("%s: --prefix %q: give the bytes each client sends before the mux in hex, such as 04", cmd, s)}
+	}
+	if skip != 0 && skip != len(b) {
+		return nil, usageError{fmt.Errorf("%s: --prefix %s is %d bytes, --skip %d: give --prefix alone (it skips its own length)", cmd, s, len(b), skip)}
+	}
+	return b, nil
 }
 
 // portExpr returns the filter expression of read's and sniff's --port

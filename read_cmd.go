@@ -35,7 +35,8 @@ func newReadCmd() *cobra.Command {
 			"bytes the capture lost are counted and the session marked INCOMPLETE. By default every TCP\n" +
 			"connection whose bytes look like smux or yamux is decoded; --port or a filter (host ADDR and\n" +
 			"port N) picks connections to decode whatever they look like. --protocol smux|yamux forces the\n" +
-			"protocol; --skip N skips N bytes the client sends before the mux (Consul: 1). The client is the\n" +
+			"protocol; --skip N skips N bytes the client sends before the mux; --prefix HEX decodes only the\n" +
+			"connections whose client sends those bytes first (Consul: 04), and skips the rest. The client is the\n" +
 			"end that sent the TCP SYN, else the end not on --port, else the end that opens odd stream ids.\n" +
 			"The findings are evaluated in the capture's time, every 100 ms of it: a capture is diagnosed the\n" +
 			"same however fast it is read. A receiver that stopped reading shows as the zero TCP window it\n" +
@@ -50,7 +51,7 @@ func newReadCmd() *cobra.Command {
 			"  muxtop read cap.pcapng.gz --port 9000 -o json > sessions.ndjson\n" +
 			"  muxtop read cap.pcap host 10.0.0.5 and port 9000\n" +
 			"  ssh db1 tcpdump -i any -U -w - port 9000 | muxtop read -\n" +
-			"  muxtop read consul.pcap --port 8300 --protocol yamux --skip 1",
+			"  muxtop read consul.pcap --port 8300 --prefix 04   # a Consul server's RPC port: its yamux",
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) < 1 {
 				return usageError{fmt.Errorf("read takes a capture file, such as cap.pcap, or - for standard input")}
@@ -136,7 +137,7 @@ func newReadCmd() *cobra.Command {
 			}
 			cfg := watch.captureConfig(file.Start())
 			reg := cfg.Registry
-			cfg.Filter, cfg.Protocol, cfg.Skip = filter, proto, skip
+			cfg.Filter, cfg.Protocol, cfg.Skip, cfg.Prefix = filter, proto, skip, mux.bytes
 			var printed *atomic.Uint64
 			if watch.output != "tui" {
 				// Every record is printed: the reader waits for the printer

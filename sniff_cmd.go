@@ -33,7 +33,8 @@ func newSniffCmd() *cobra.Command {
 			"It needs root or CAP_NET_RAW (sudo setcap cap_net_raw+ep $(which muxtop)). By default every\n" +
 			"connection whose bytes look like smux or yamux is decoded; --port or a filter picks connections,\n" +
 			"and the kernel drops the other packets, as tcpdump's filter does.\n" +
-			"--protocol smux|yamux forces the protocol; --skip N skips N bytes the client sends first.\n" +
+			"--protocol smux|yamux forces the protocol; --skip N skips N bytes the client sends first;\n" +
+			"--prefix HEX decodes only the connections whose client sends those bytes first (Consul: 04).\n" +
 			"A receiver that stopped reading shows as the zero TCP window it advertises: SESSION_BLOCKED\n" +
 			"after --blocked-after (one that reads very slowly can keep it zero as long: the text says both).",
 		Example: "  sudo muxtop sniff --port 9000\n" +
@@ -79,7 +80,7 @@ func newSniffCmd() *cobra.Command {
 			if iface == "" {
 				iface = sniff.DefaultInterface
 			}
-			cfg.Filter, cfg.Label, cfg.Recorder, cfg.Protocol, cfg.Skip = filter, "sniff", rec, proto, skip
+			cfg.Filter, cfg.Label, cfg.Recorder, cfg.Protocol, cfg.Skip, cfg.Prefix = filter, "sniff", rec, proto, skip, mux.bytes
 			rd := pcap.NewReader(cfg)
 			sys := newSniffSystem(ctx, cancel, rd, h)
 			what := iface

@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -75,6 +76,12 @@ type Config struct {
 	// the start of each connection (Consul's RPC-type byte); a connection
 	// joined mid-stream is past it.
 	Skip int
+	// Prefix, if not empty, is the exact prefix each client sends before
+	// the mux (Consul's RPCMultiplexV2 byte, 0x04); Skip is then its
+	// length. A connection whose client, from its SYN, sent other bytes
+	// there is another protocol on the port (Consul's raft, 0x01, beside
+	// its yamux): skipped with a notice, picked by the filter or not.
+	Prefix []byte
 	// Label names the sessions' origin; "" means "read".
 	Label string
 	// Clock, if not nil, is set to the time of each packet read.
@@ -201,6 +208,9 @@ func NewReader(cfg Config) *Reader {
 	}
 	if cfg.EvaluateEvery <= 0 {
 		cfg.EvaluateEvery = defaultEvaluateEvery
+	}
+	if len(cfg.Prefix) > 0 {
+		cfg.Skip = len(cfg.Prefix)
 	}
 	return &Reader{cfg: cfg, conns: make(map[flowKey]*connAsm), ended: make(map[flowKey]time.Time), parsers: make(map[layers.LinkType]*gopacket.DecodingLayerParser)}
 }
@@ -569,7 +579,9 @@ func (f factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac reassem
 	switch {
 	case !r.cfg.Filter.Empty() && !r.cfg.Filter.Match(a, b):
 		c.state = skipped
-	case !r.cfg.Filter.Empty() && r.cfg.Protocol != tap.Detect:
+	case !r.cfg.Filter.Empty() && r.cfg.Protocol != tap.Detect && len(r.cfg.Prefix) == 0:
+		// With a prefix, probed: its client's first bytes may show
+		// another protocol, which is skipped.
 		c.state = picked
 		c.proto = r.cfg.Protocol
 	default:
@@ -668,10 +680,15 @@ type conn struct {
 	start [2]*walker
 	// doubt is, per direction joined mid-stream, its first chain of
 	// headers while it is doubted (doubt.go).
-	doubt   [2]*doubt
-	prefix  int
-	pending []chunk
-	held    int
+	doubt  [2]*doubt
+	prefix int
+	// prefixSeen is how many bytes of the client's prefix, from its SYN,
+	// were found to be Config.Prefix's; otherPrefix says they were not:
+	// another protocol on the port.
+	prefixSeen  int
+	otherPrefix []byte
+	pending     []chunk
+	held        int
 
 	// While orienting: since when (capture time), and per direction the
 	// decoder of the connection's protocol that looks for a frame that
@@ -996,6 +1013,13 @@ func (c *conn) data(d live.Dir, p []byte, at time.Time) {
 		return
 	case skipped:
 		return
+	}
+	if d == live.ClientToServer && c.syn[d] && c.prefixSeen < len(c.r.cfg.Prefix) && c.state != decoding && c.otherPrefixIn(p) {
+		c.state = skipped
+		c.settle()
+		return
+	}
+	switch c.state {
 	case orienting:
 		c.hold(chunk{dir: d, at: at, data: p})
 		c.scanRoles(d, p)
@@ -1023,6 +1047,20 @@ func (c *conn) data(d live.Dir, p []byte, at time.Time) {
 		c.state = skipped
 	}
 	c.probed(at)
+}
+
+// otherPrefixIn reports whether p, the client's next bytes from its SYN,
+// differ from Config.Prefix where they fall within it, keeping those
+// bytes of the client's prefix in otherPrefix if so.
+func (c *conn) otherPrefixIn(p []byte) bool {
+	want := c.r.cfg.Prefix
+	n := min(len(p), len(want)-c.prefixSeen)
+	if bytes.Equal(p[:n], want[c.prefixSeen:c.prefixSeen+n]) {
+		c.prefixSeen += n
+		return false
+	}
+	c.otherPrefix = append(append([]byte(nil), want[:c.prefixSeen]...), p[:n]...)
+	return true
 }
 
 // probed acts, at capture time at, on the verdict the probes may have
@@ -1216,7 +1254,7 @@ func (c *conn) settle() {
 	case aligning:
 		c.align, c.yalign = [2]*decoder.Decoder{}, [2]*yamux.Decoder{}
 	case skipped:
-		if !c.pick {
+		if !c.pick || c.otherPrefix != nil {
 			c.r.stats.skipped.Add(1)
 			c.skippedNotMux()
 			c.pending, c.probe, c.yprobe, c.start = nil, [2]*decoder.Decoder{}, [2]*yamux.Decoder{}, [2]*walker{}

@@ -31,7 +31,21 @@ func (c *conn) skipText() string {
 	if !c.clientIsA {
 		client, server = c.b, c.a
 	}
+	if c.otherPrefix != nil {
+		return fmt.Sprintf("skipped %s → %s, another protocol on the port: its client began with % x, not --prefix % x",
+			client, server, c.otherPrefix, c.r.cfg.Prefix)
+	}
 	head := fmt.Sprintf("skipped %s → %s, neither smux nor yamux", client, server)
+	if n := c.r.cfg.Skip; n > 0 && len(c.r.cfg.Prefix) == 0 && c.syn[live.ClientToServer] {
+		switch k := wirekind.Guess(c.bytesFrom(live.ClientToServer, 0)); k {
+		case wirekind.Yamux, wirekind.SmuxV1, wirekind.SmuxV2:
+			first := "first byte, skipped by --skip 1, begins"
+			if n != 1 {
+				first = fmt.Sprintf("first %d bytes, skipped by --skip %d, begin", n, n)
+			}
+			return fmt.Sprintf("%s past --skip %d: the client's %s %s; drop --skip %d, the client sends no prefix", head, n, first, k, n)
+		}
+	}
 	sender, first := "client", c.firstBytes(live.ClientToServer)
 	if len(first) == 0 {
 		sender, first = "server", c.firstBytes(live.ServerToClient)
@@ -68,6 +82,12 @@ func (c *conn) firstBytes(d live.Dir) []byte {
 	if d == live.ClientToServer && c.syn[d] {
 		skip = c.r.cfg.Skip
 	}
+	return c.bytesFrom(d, skip)
+}
+
+// bytesFrom returns the first bytes (up to a header's 8) that direction d
+// sent of those held, past the first skip.
+func (c *conn) bytesFrom(d live.Dir, skip int) []byte {
 	var b []byte
 	for _, ch := range c.pending {
 		if ch.dir != d || ch.end || ch.lost > 0 {
@@ -90,8 +110,12 @@ func (r *Reader) skipSummary() string {
 	if r.notMux <= maxSkipNotices {
 		return ""
 	}
-	return fmt.Sprintf("%d more connections skipped, neither smux nor yamux (%d in all; the first %d are named above)",
-		r.notMux-maxSkipNotices, r.notMux, maxSkipNotices)
+	what := "neither smux nor yamux"
+	if len(r.cfg.Prefix) > 0 {
+		what += " or not behind --prefix"
+	}
+	return fmt.Sprintf("%d more connections skipped, %s (%d in all; the first %d are named above)",
+		r.notMux-maxSkipNotices, what, r.notMux, maxSkipNotices)
 }
 
 // filterSummary is Close's notice of the connections skipped because the

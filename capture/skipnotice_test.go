@@ -21,18 +21,34 @@ import (
 // returns the client's and the server's addresses.
 func prefixedYamux(t *testing.T, w *pcapout.Writer) (client, server string) {
 	t.Helper()
+	cc, sc := smuxtest.Conns(t)
+	return yamuxOn(t, w, cc, sc, []byte{4})
+}
+
+// plainYamux is prefixedYamux with no prefix.
+func plainYamux(t *testing.T, w *pcapout.Writer) (client, server string) {
+	t.Helper()
+	cc, sc := smuxtest.Conns(t)
+	return yamuxOn(t, w, cc, sc, nil)
+}
+
+// yamuxOn is prefixedYamux over cc and sc, the client's and the server's
+// ends of a loopback TCP connection, with prefix before the mux.
+func yamuxOn(t *testing.T, w *pcapout.Writer, cc, sc net.Conn, prefix []byte) (client, server string) {
+	t.Helper()
 	cfg := hyamux.DefaultConfig()
 	cfg.EnableKeepAlive = false
 	cfg.LogOutput = io.Discard
-	cc, sc := smuxtest.Conns(t)
-	var c net.Conn = tap.Wrap(cc, live.Client, live.New(live.Config{}), "test", tap.WithProtocol(tap.Yamux), tap.Skip(1), tap.Record(w))
-	if _, err := c.Write([]byte{4}); err != nil {
-		t.Fatal(err)
+	var c net.Conn = tap.Wrap(cc, live.Client, live.New(live.Config{}), "test", tap.WithProtocol(tap.Yamux), tap.Skip(len(prefix)), tap.Record(w))
+	if len(prefix) > 0 {
+		if _, err := c.Write(prefix); err != nil {
+			t.Fatal(err)
+		}
 	}
 	done := make(chan struct{})
 	go func() { // the server: past the prefix byte, an echo of one stream
 		defer close(done)
-		if _, err := io.ReadFull(sc, make([]byte, 1)); err != nil {
+		if _, err := io.ReadFull(sc, make([]byte, len(prefix))); err != nil {
 			return
 		}
 		srv, err := hyamux.Server(sc, cfg)

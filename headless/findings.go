@@ -11,6 +11,7 @@ import (
 	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/printable"
+	"github.com/muxtop/muxtop/wirekind"
 )
 
 // appendFindingJSON appends the fields of a finding record, after its
@@ -99,6 +100,11 @@ func appendFindingJSON(b []byte, r *live.Record) []byte {
 			b = appendCode(b, ev.Violation)
 		}
 		b = append(b, '"')
+		if ev.Unskipped != wirekind.Unknown {
+			b = append(b, `,"skip":`...)
+			b = strconv.AppendInt(b, ev.Skip, 10)
+			b = append(append(append(b, `,"unskipped":"`...), ev.Unskipped.Code()...), '"')
+		}
 	case live.CodeGoAway:
 		b = append(b, `,"goaway_code":`...)
 		b = strconv.AppendUint(b, uint64(ev.GoAwayCode), 10)

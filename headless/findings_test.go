@@ -41,6 +41,8 @@ type marshalFinding struct {
 	Offset    *int64         `json:"offset,omitempty"`
 	Guess     string         `json:"guess,omitempty"`
 	Violation string         `json:"violation,omitempty"`
+	Skip      int64          `json:"skip,omitempty"`
+	Unskipped string         `json:"unskipped,omitempty"`
 	GoAway    *uint32        `json:"goaway_code,omitempty"`
 	Sign      string         `json:"sign,omitempty"`
 	Opened    string         `json:"opened,omitempty"`
@@ -76,6 +78,9 @@ func appendFindingMarshal(b []byte, r *live.Record) []byte {
 		if f.Proto == live.Yamux {
 			j.Violation = f.Evidence.YamuxViolation.String()
 		}
+		if f.Evidence.Unskipped != wirekind.Unknown {
+			j.Skip, j.Unskipped = f.Evidence.Skip, f.Evidence.Unskipped.Code()
+		}
 	case live.CodeGoAway:
 		code := f.Evidence.GoAwayCode
 		j.GoAway = &code
@@ -104,7 +109,7 @@ func testFindings(s string) []*live.Finding {
 				Versions: [2]uint8{2, 1}, Offset: int64(c) * 8, Guess: wirekind.Kind(c), Violation: decoder.Code(c),
 				YamuxViolation: yamux.Code(c % 5), GoAwayCode: uint32(c % 4), Sign: live.BlockedSign(len(s) % 5),
 				Every: time.Duration(c%3) * 1500 * time.Millisecond, Borrowed: c%4 < 2, Ping: time.Duration(c%2) * 5001 * time.Millisecond,
-				Slow: time.Duration(c%3) * 7 * time.Second}}
+				Slow: time.Duration(c%3) * 7 * time.Second, Skip: int64(c%3) + 1, Unskipped: wirekind.Kind((c + 1) % 2 * 11)}}
 		if c%2 == 0 {
 			f.Proto = live.Yamux
 		}

@@ -681,7 +681,10 @@ func (s *Session) openFinding(code FindingCode, dir Dir) *Finding {
 // framingCandidates appends the findings of s's framing violations
 // (VERSION_MISMATCH, PROTOCOL) and reports whether there is one: it halts
 // the session. A version mismatch shows both ways, as each end refuses
-// the other: one finding, the first. s.mu is held.
+// the other: one finding, the first. So does a connection whose two ends
+// speak one other protocol to each other (an HTTP request answered by a
+// response, TLS both ways): it carries no mux, which one finding, the
+// first, says. s.mu is held.
 func (s *Session) framingCandidates(cs []candidate) ([]candidate, bool) {
 	vers := s.ver
 	halted := false
@@ -712,10 +715,42 @@ func (s *Session) framingCandidates(cs []candidate) ([]candidate, bool) {
 			c.ev.PeerGuess, broke = s.framingGuess(o)
 			hungUp := s.dirEnded[o] && (!s.dirEnded[d] || s.dirEndedAt[o] < s.dirEndedAt[d])
 			c.ev.PeerAnswered = !broke && (s.counts.FramesDir(Dir(o)) > 0 || hungUp)
+			if of := s.framing[o]; c.ev.pair(Dir(d)) != "" && (of.At.Before(f.At) || (of.At.Equal(f.At) && d == 1)) {
+				continue // the other direction's finding says it for both
+			}
+			c.ev.Skip, c.ev.Unskipped = s.unskipped()
+			if c.ev.Unskipped != wirekind.Unknown && d == int(ServerToClient) && broke && sameMux(c.ev.Guess, c.ev.Unskipped) {
+				continue // the client's finding says it for both: the skip cut its first header
+			}
 		}
 		cs = append(cs, c)
 	}
 	return cs, halted
+}
+
+// unskipped returns, if the client's prefix, read with the bytes after
+// it, begins a mux header where its PROTOCOL violation right after the
+// prefix is, the prefix's length and what that header is: the skip cut
+// the mux's first header. s.mu is held.
+func (s *Session) unskipped() (int64, wirekind.Kind) {
+	d := ClientToServer
+	f, n := s.framing[d], s.prefix[d]
+	if f == nil || n == 0 || f.Offset != 0 || int64(len(s.prefixHead[d])) != min(n, 8) {
+		return 0, wirekind.Unknown
+	}
+	head := s.prefixHead[d]
+	switch {
+	case n >= 8: // a header's worth of the prefix alone
+	case f.Proto == Yamux:
+		head = append(slices.Clip(head), f.YamuxHeader[:]...)
+	default:
+		head = append(slices.Clip(head), f.Header[:]...)
+	}
+	switch k := wirekind.Guess(head); k {
+	case wirekind.Yamux, wirekind.SmuxV1, wirekind.SmuxV2:
+		return n, k
+	}
+	return 0, wirekind.Unknown
 }
 
 // framingGuess returns what the bytes of direction d's framing violation

@@ -141,6 +141,9 @@ type Finding struct {
 	// it does version, the session's smux version (AsOf).
 	Proto   Protocol
 	version uint8
+	// info is the session's: where its bytes came from, which a PROTOCOL
+	// finding of a connection with no mux on it points at.
+	info SessionInfo
 	// Text states the problem with its numbers, in one line; Advice says
 	// what to do about it, from what smux does.
 	Text, Advice string
@@ -210,11 +213,37 @@ type Evidence struct {
 	// smux at both ends, which muxtop was told was yamux.
 	PeerGuess    wirekind.Kind
 	PeerAnswered bool
+	// Skip and Unskipped: the client skipped Skip bytes as a prefix
+	// (--skip), and its first bytes, read from its very first byte, the
+	// skipped ones included, look like Unskipped, a mux header (a yamux
+	// header, an smux one), which its PROTOCOL violation right after the
+	// prefix comes from: the client sends no prefix, and the skip cut its
+	// mux's first header (Unknown, Skip 0, otherwise). Either direction's
+	// PROTOCOL finding carries them.
+	Skip      int64
+	Unskipped wirekind.Kind
 	// YamuxViolation is a yamux session's PROTOCOL violation; Violation
 	// is then 0.
 	YamuxViolation yamux.Code
 	// GoAwayCode is a GO_AWAY finding's code (yamux.GoAwayNormal...).
 	GoAwayCode uint32
+}
+
+// pair returns the one protocol both ends of a PROTOCOL finding in dir
+// speak instead of a mux, the guesses at the two directions' bytes
+// forming a pair of it (wirekind.Pair): "HTTP", "TLS"; "" if they do not.
+func (ev *Evidence) pair(dir Dir) string {
+	if dir == ClientToServer {
+		return wirekind.Pair(ev.Guess, ev.PeerGuess)
+	}
+	return wirekind.Pair(ev.PeerGuess, ev.Guess)
+}
+
+// sameMux says whether a and b are headers of one multiplexer: both
+// yamux's, or both smux's (of either version).
+func sameMux(a, b wirekind.Kind) bool {
+	smux := func(k wirekind.Kind) bool { return k == wirekind.SmuxV1 || k == wirekind.SmuxV2 }
+	return a == wirekind.Yamux && b == wirekind.Yamux || smux(a) && smux(b)
 }
 
 // BlockedSign is what showed a SESSION_BLOCKED finding. Only a tap's
@@ -650,7 +679,8 @@ func changed(f *Finding, c *candidate) bool {
 	a, b := f.Evidence, c.ev
 	return a.Count != b.Count || a.Bytes != b.Bytes || a.Streams != b.Streams || a.Limit != b.Limit ||
 		roughAge(a.Age) != roughAge(b.Age) || f.Stream != c.stream || a.Sign != b.Sign ||
-		a.PeerGuess != b.PeerGuess || a.PeerAnswered != b.PeerAnswered || (a.Slow == 0) != (b.Slow == 0)
+		a.PeerGuess != b.PeerGuess || a.PeerAnswered != b.PeerAnswered || (a.Slow == 0) != (b.Slow == 0) ||
+		a.Unskipped != b.Unskipped
 }
 
 // roughAge rounds d down to a step of 1 s below 10 s, 5 s below a

@@ -230,6 +230,10 @@ type SessionInfo struct {
 	Captured bool
 	// Label is a free-form name for the session's origin, such as "attach" or "demo".
 	Label string
+	// Proxied says the session passes through muxtop's attach proxy,
+	// Server being its upstream: a finding that the connection carries
+	// no mux at all points at that address.
+	Proxied bool
 	// Proto is the protocol the session speaks, when the tap knows it
 	// before the first byte (it was told); a tap that detects it from the
 	// first bytes opens the session with ProtocolUnknown and calls

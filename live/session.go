@@ -199,8 +199,12 @@ type Session struct {
 	w sessionWatch // the findings engine's state: watch.go
 
 	proto  Protocol
-	prefix [2]int64    // bytes skipped before the mux, per direction
-	y      *yamuxState // a yamux session's own state, made at its first yamux frame: yamux.go
+	prefix [2]int64 // bytes skipped before the mux, per direction
+	// prefixHead is, per direction, the first bytes of its prefix, up to
+	// 8 (PrefixBytes): what they and the bytes after them look like says
+	// whether the prefix was the mux's start (a wrong --skip).
+	prefixHead [2][]byte
+	y          *yamuxState // a yamux session's own state, made at its first yamux frame: yamux.go
 
 	// The findings engine's, last so that the fields Evaluate reads for
 	// every session keep the offsets, and cache lines, they had before

@@ -18,7 +18,13 @@ func (s *Session) finding(id uint64, c *candidate, opened time.Time) *Finding {
 	f := &Finding{
 		ID: id, Code: c.code, Severity: c.code.Severity(), Session: s.id, Stream: c.stream,
 		Dir: c.dir, HasDir: c.hasDir, Since: time.Unix(0, c.since), Opened: opened, Evidence: c.ev, Proto: s.proto,
-		version: s.version,
+		version: s.version, info: s.info,
+	}
+	if c.code == CodeProtocol && (f.Evidence.pair(f.Dir) != "" || f.Evidence.Unskipped != wirekind.Unknown) {
+		// Not the watched mux's fault, nor one that stops its traffic:
+		// there is no mux, and the two ends talk to each other fine; or
+		// muxtop's --skip cut the client's first mux header.
+		f.Severity = Warning
 	}
 	f.word()
 	return f
@@ -158,6 +164,12 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 				plural(ev.Count, "stream"), sender, fmtDur(ev.Limit), f.Stream, fmtDur(ev.Age), receiver, receiver),
 			fmt.Sprintf("the %s must call AcceptStream (which sends the ACK) in a loop; the %s's OpenStream blocks once 256 SYNs wait for their ACK, and a stream unACKed for StreamOpenTimeout (75 s) is reset with its session ended (yamux before 2021 has no StreamOpenTimeout: it waits)", receiver, sender)
 	case CodeProtocol:
+		if ev.pair(f.Dir) != "" {
+			return noMux(f, "yamux", ev.YamuxViolation.String())
+		}
+		if ev.Unskipped != wirekind.Unknown {
+			return wrongSkip(f, "yamux", ev.YamuxViolation.String(), wirekind.Kind.HintAt)
+		}
 		smux := func(k wirekind.Kind) bool { return k == wirekind.SmuxV1 || k == wirekind.SmuxV2 }
 		if smux(ev.Guess) && smux(ev.PeerGuess) {
 			// Each end's first bytes are smux's, and each end answers the
@@ -278,6 +290,12 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 		if r := ev.Violation.SmuxReaction(); r != decoder.SmuxReaction && r != "" {
 			then = r // a rule older smux versions do not check
 		}
+		if ev.pair(f.Dir) != "" {
+			return noMux(f, "smux", ev.Violation.String())
+		}
+		if ev.Unskipped != wirekind.Unknown {
+			return wrongSkip(f, "smux", ev.Violation.String(), wirekind.Kind.HintAt)
+		}
 		yamux := func(k wirekind.Kind) bool { return k == wirekind.Yamux || k == wirekind.PrefixedYamux }
 		if yamux(ev.Guess) && yamux(ev.PeerGuess) {
 			// Each end's first bytes are yamux's, and each end answers the
@@ -305,6 +323,71 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 			"keep one session (or a pool) and open a stream per request on it: that is what a mux is for; the session-ended reasons say why sessions end — where dials fail, back off between them"
 	}
 	return f.Code.String(), ""
+}
+
+// noMux words PROTOCOL finding f of a connection whose two ends speak one
+// other protocol to each other, decoded as mux ("smux", "yamux"), whose
+// violation is named violation: the ends are fine, and there is no mux to
+// watch. The advice points at what picked the connection: attach's
+// upstream, read's and sniff's port or filter, or a tap's wrapped conn.
+func noMux(f *Finding, mux, violation string) (text, advice string) {
+	ev := &f.Evidence
+	proto := ev.pair(f.Dir)
+	text = fmt.Sprintf("the %s sent %s, not %s (%s at offset %d), and the %s sent %s: both ends speak %s, and the connection carries no %s",
+		f.Dir.Sender(), ev.Guess, mux, violation, ev.Offset, f.Dir.Reverse().Sender(), ev.PeerGuess, proto, mux)
+	advice = "nothing is wrong with the two ends, and there is no " + mux + " here to watch: "
+	switch {
+	case f.info.Proxied:
+		advice += fmt.Sprintf("muxtop attach's upstream, %s, speaks %s, not %s; give attach the %s server's address", f.info.Server, proto, mux, mux)
+	case f.info.Captured:
+		advice += fmt.Sprintf("muxtop's --port or filter picks connections to %s, which speaks %s, not %s; give the %s server's port (without --port or a filter, read and sniff skip a connection that is neither smux nor yamux, with a notice)",
+			f.info.Server, proto, mux, mux)
+	default:
+		advice += fmt.Sprintf("the connection muxtop's tap wraps carries %s, not %s; wrap the %s session's connection instead", proto, mux, mux)
+	}
+	return text, advice
+}
+
+// wrongSkip words PROTOCOL finding f, decoded as mux ("smux", "yamux"),
+// whose violation is named violation, where the client's prefix that
+// --skip passed begins a mux header (Evidence.Unskipped): the client
+// sends no prefix, and the skip cut its mux's first header. The client's
+// finding says so in its text; either direction's advice is to drop the
+// skip. hint is how the other direction's bytes are hinted at.
+func wrongSkip(f *Finding, mux, violation string, hint func(wirekind.Kind, string) string) (text, advice string) {
+	ev := &f.Evidence
+	first := "first byte, skipped by --skip 1, begins"
+	if ev.Skip != 1 {
+		first = fmt.Sprintf("first %d bytes, skipped by --skip %d, begin", ev.Skip, ev.Skip)
+	}
+	first = fmt.Sprintf("the client's %s %s", first, ev.Unskipped)
+	other := "yamux"
+	if ev.Unskipped != wirekind.Yamux {
+		other = "smux"
+	}
+	advice = fmt.Sprintf("drop --skip %d: the client sends no prefix, and its %s begins at its first byte", ev.Skip, other)
+	if other != mux {
+		if f.info.Proto != ProtocolUnknown {
+			advice += fmt.Sprintf("; and decode it as %s: give --protocol %s, or leave --protocol out", other, other)
+		} else {
+			advice += fmt.Sprintf(", by which muxtop then tells it is %s", other)
+		}
+	}
+	advice += "; nothing shows the two ends at fault"
+	if f.Dir == ClientToServer {
+		if sameMux(ev.PeerGuess, ev.Unskipped) {
+			return fmt.Sprintf("the client sent %s, not %s (%s at offset %d), but %s, and the server sent %s: both ends speak %s, and muxtop skipped the start of the client's, not a prefix",
+				ev.Guess, mux, violation, ev.Offset, first, ev.PeerGuess, other), advice
+		}
+		return fmt.Sprintf("the client sent %s, not %s (%s at offset %d), but %s: muxtop skipped the start of its mux, not a prefix",
+			ev.Guess, mux, violation, ev.Offset, first), advice
+	}
+	if sameMux(ev.Guess, ev.Unskipped) {
+		return fmt.Sprintf("the server sent %s, not %s (%s at offset %d), and %s: both ends speak %s, and muxtop, past --skip %d, decoded their connection as %s",
+			ev.Guess, mux, violation, ev.Offset, first, other, ev.Skip, mux), advice
+	}
+	return fmt.Sprintf("the server sent %s, not %s (%s at offset %d): it %s; %s", ev.Guess, mux, violation, ev.Offset, hint(ev.Guess, mux), first),
+		advice
 }
 
 // plural returns "1 stream", "2 streams".

@@ -108,6 +108,17 @@ func (s *Session) SetProtocol(p Protocol) {
 	s.proto = p
 }
 
+// PrefixBytes records b, the next bytes of direction dir's prefix (those
+// Prefix counts): the first 8 are kept, for a PROTOCOL finding to tell
+// whether they began a mux header, the prefix being no prefix at all.
+func (s *Session) PrefixBytes(dir Dir, b []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := 8 - len(s.prefixHead[dir]); n > 0 {
+		s.prefixHead[dir] = append(s.prefixHead[dir], b[:min(n, len(b))]...)
+	}
+}
+
 // Prefix records that n bytes of direction dir, so far, came before the
 // mux and were skipped unframed: the tap was told to skip them.
 func (s *Session) Prefix(dir Dir, n int64) {

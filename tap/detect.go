@@ -1,6 +1,7 @@
 package tap
 
 import (
+	"bytes"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -71,6 +72,7 @@ const (
 	kindUndecided uint32 = iota
 	kindSmux
 	kindYamux
+	kindOther // the client's prefix is not the one expected: another protocol, not decoded
 )
 
 // choice is the protocol of one connection, decided once for both
@@ -118,10 +120,23 @@ func (f *Feeder) settle(kind uint32) {
 // takes the connection's protocol, deciding it from p's first byte if
 // nothing has, and returns what is left of p to decode.
 func (f *Feeder) detect(p []byte, at time.Time) []byte {
+	if f.skip > 0 && len(f.prefix) > 0 {
+		n := min(int64(len(p)), f.skip)
+		if want := f.prefix[f.skipped : f.skipped+n]; !bytes.Equal(p[:n], want) {
+			f.choice.kind.Store(kindOther)
+			f.kind = kindOther
+			f.sess.SetProtocol(live.ProtocolUnknown) // neither, whatever --protocol says
+			if f.onOther != nil {
+				f.onOther(append(append([]byte(nil), f.prefix[:f.skipped]...), p[:n]...))
+			}
+			return nil
+		}
+	}
 	if f.skip > 0 {
 		n := min(int64(len(p)), f.skip)
 		f.skip -= n
 		f.skipped += n
+		f.sess.PrefixBytes(f.dir, p[:n])
 		p = p[n:]
 		f.sess.Prefix(f.dir, f.skipped)
 	}
@@ -129,6 +144,10 @@ func (f *Feeder) detect(p []byte, at time.Time) []byte {
 		return nil
 	}
 	kind := f.choice.kind.Load()
+	if kind == kindOther {
+		f.kind = kindOther
+		return nil
+	}
 	if kind == kindUndecided {
 		kind = f.choice.decide(p[0])
 	}

@@ -46,6 +46,11 @@ type Feeder struct {
 	ywrote  []wroteFrame[yamux.Header]
 	skip    int64 // prefix bytes still to skip before the mux
 	skipped int64 // prefix bytes skipped
+	// prefix, if not empty, is the exact prefix the skipped bytes must be
+	// (the client's); onOther is told the bytes that differ from it, the
+	// prefix so far: the connection is another protocol, not decoded.
+	prefix  []byte
+	onOther func(got []byte)
 }
 
 // Recorder keeps the bytes of every tapped connection as they pass, such
@@ -198,6 +203,9 @@ func (f *Feeder) Feed(p []byte, at time.Time) {
 		f.rec.Write(f.dir, at, p)
 	}
 	if f.kind != kindSmux {
+		if f.kind == kindOther {
+			return
+		}
 		if f.kind == kindUndecided {
 			if p = f.detect(p, at); len(p) == 0 {
 				return

@@ -68,6 +68,12 @@ type ProxyConfig struct {
 	// (Consul's server port: 1); they are forwarded, counted as the
 	// session's prefix, and not decoded.
 	Skip int
+	// Prefix, if not empty, is the exact prefix each client sends before
+	// the mux (Consul's RPCMultiplexV2 byte, 0x04); Skip is then its
+	// length. A connection whose client sends other bytes there is another
+	// protocol on the port (Consul's raft, 0x01): forwarded, not decoded,
+	// and a notice says so.
+	Prefix []byte
 	// Recorder, if not nil, records every byte that passes (--write).
 	Recorder Recorder
 }
@@ -385,7 +391,7 @@ func (p *Proxy) handle(client net.Conn) {
 	// decoded as it is read from its sender; the session ends when both
 	// directions are done, not at the first one's EOF.
 	pr.sess = reg.Open(live.SessionInfo{Client: from, Server: p.cfg.Upstream, Tap: live.Server, Label: p.cfg.Label,
-		Proto: p.cfg.Protocol.live()}, time.Now())
+		Proxied: true, Proto: p.cfg.Protocol.live()}, time.Now())
 	ch := newChoice(p.cfg.Protocol)
 	for d := range pr.feed {
 		pr.feed[d] = newFeeder(pr.sess, live.Dir(d), reg.Config().Snaplen, ch)
@@ -397,6 +403,14 @@ func (p *Proxy) handle(client net.Conn) {
 		pr.feed[1].Record(rc)
 	}
 	pr.feed[live.ClientToServer].skip = int64(max(p.cfg.Skip, 0))
+	if want := p.cfg.Prefix; len(want) > 0 {
+		c2s := &pr.feed[live.ClientToServer]
+		c2s.skip, c2s.prefix = int64(len(want)), want
+		c2s.onOther = func(got []byte) {
+			reg.Notice(time.Now(), fmt.Sprintf("attach: %s → %s is another protocol: its client began with % x, not --prefix % x; forwarded, not decoded (session %d)",
+				from, p.cfg.Upstream, got, want, pr.sess.ID()))
+		}
+	}
 
 	up, err := p.dialUpstream()
 	if err == nil && !p.setUpstream(pr, up) {

@@ -96,6 +96,29 @@ func (k Kind) HintAt(mux string) string {
 	return "sent bytes that are not " + a + " header: the wrong protocol, or bytes lost or altered on the way (check any layer underneath " + mux + ")"
 }
 
+// Pair names the one protocol that client, the guess at the first bytes
+// a connection's client sent, and server, the guess at its server's,
+// belong to together: "HTTP" for a request answered by a response, "TLS",
+// "SSH" or "text" both ways. Both ends then speak it to each other, and
+// the connection carries no mux. It returns "" for any other pair: one
+// end's bytes alone, zeros (a corruption), smux or yamux headers (a
+// mux, which its own wording covers), or unknown bytes.
+func Pair(client, server Kind) string {
+	switch {
+	case (client == HTTPRequest || client == HTTP2) && server == HTTPResponse:
+		return "HTTP"
+	case client != server:
+		return ""
+	case client == TLS:
+		return "TLS"
+	case client == SSH:
+		return "SSH"
+	case client == Text:
+		return "text"
+	}
+	return ""
+}
+
 var methods = [][]byte{[]byte("GET "), []byte("POST "), []byte("PUT "), []byte("HEAD "), []byte("DELETE "),
 	[]byte("OPTIONS "), []byte("PATCH "), []byte("CONNECT "), []byte("TRACE ")}
 

@@ -57,3 +57,29 @@ func TestNames(t *testing.T) {
 		t.Error("an out-of-range kind is not unknown")
 	}
 }
+
+// TestPair: the guesses at a connection's two directions that are one
+// protocol, spoken by both ends, and those that are not.
+func TestPair(t *testing.T) {
+	for _, tc := range []struct {
+		client, server Kind
+		want           string
+	}{
+		{HTTPRequest, HTTPResponse, "HTTP"},
+		{HTTP2, HTTPResponse, "HTTP"},
+		{TLS, TLS, "TLS"},
+		{SSH, SSH, "SSH"},
+		{Text, Text, "text"},
+		{HTTPResponse, HTTPRequest, ""}, // a client does not answer
+		{HTTPRequest, Unknown, ""},
+		{HTTPRequest, TLS, ""},
+		{Zeros, Zeros, ""},
+		{Yamux, Yamux, ""},
+		{SmuxV1, SmuxV1, ""},
+		{Unknown, Unknown, ""},
+	} {
+		if got := Pair(tc.client, tc.server); got != tc.want {
+			t.Errorf("Pair(%v, %v) = %q, want %q", tc.client, tc.server, got, tc.want)
+		}
+	}
+}

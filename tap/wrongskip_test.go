@@ -1,0 +1,59 @@
+package tap
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/muxtop/muxtop/internal/smuxtest"
+	"github.com/muxtop/muxtop/live"
+)
+
+// TestProxyWrongSkip: attach --skip 1 in front of a plain yamux service,
+// whose clients send no prefix: the skip eats the first byte of the
+// client's first yamux header. Before, the client's finding said
+// "unknown bytes … bytes lost or altered on the way" and none named the
+// --skip 1 the user gave. The client's finding says that the skipped
+// byte begins a yamux header, and to drop --skip.
+func TestProxyWrongSkip(t *testing.T) {
+	for _, proto := range []Protocol{Detect, Yamux} {
+		t.Run(proto.String(), func(t *testing.T) {
+			raw := make(chan *smuxtest.RecordingConn, 1)
+			up := startUpstream(t, "", serveYamux(0, raw))
+			reg := live.New(live.Config{})
+			p := startProxy(t, ProxyConfig{Upstream: up.addr(), Registry: reg, Protocol: proto, Skip: 1})
+			yamuxClientWork(t, dialProxy(t, p), 1, 0, 0) // the two ends work through the proxy
+			smuxtest.Eventually(t, "the client's bytes to break the framing", func() bool {
+				snap := reg.Snapshot()
+				return len(snap.Sessions) == 1 && len(snap.Sessions[0].Framing) > 0
+			})
+			fs := protocolFindings(reg)
+			f := fs[live.ClientToServer]
+			if f == nil {
+				t.Fatalf("PROTOCOL findings: %v, want the client's", fs)
+			}
+			want := "the client's first byte, skipped by --skip 1, begins a yamux header"
+			if !strings.Contains(f.Text, want) || strings.Contains(f.Text, "lost or altered") {
+				t.Errorf("text %q, want it to say %q", f.Text, want)
+			}
+			if !strings.HasPrefix(f.Advice, "drop --skip 1") || strings.Contains(f.Advice, "address") {
+				t.Errorf("advice %q, want it to start \"drop --skip 1\"", f.Advice)
+			}
+			if f.Severity != live.Warning {
+				t.Errorf("severity %v: the ends are fine; muxtop's --skip is not", f.Severity)
+			}
+			// One finding: with yamux forced the server's frames decode;
+			// detected past the skip, the client's 0x01 made it smux and
+			// the server's yamux broke smux's framing too, which the
+			// client's finding says.
+			if len(fs) != 1 {
+				t.Errorf("PROTOCOL findings %v, want the client's alone", fs)
+			}
+			if proto == Detect {
+				want = "the client sent unknown bytes, not smux (LENGTH_NOT_ZERO at offset 0), but the client's first byte, skipped by --skip 1, begins a yamux header, and the server sent a yamux header: both ends speak yamux, and muxtop skipped the start of the client's, not a prefix"
+				if f.Text != want {
+					t.Errorf("text %q, want %q", f.Text, want)
+				}
+			}
+		})
+	}
+}
