@@ -715,7 +715,7 @@ func (s *Session) framingCandidates(cs []candidate) ([]candidate, bool) {
 			c.ev.PeerGuess, broke = s.framingGuess(o)
 			hungUp := s.dirEnded[o] && (!s.dirEnded[d] || s.dirEndedAt[o] < s.dirEndedAt[d])
 			c.ev.PeerAnswered = !broke && (s.counts.FramesDir(Dir(o)) > 0 || hungUp)
-			if of := s.framing[o]; c.ev.pair(Dir(d)) != "" && (of.At.Before(f.At) || (of.At.Equal(f.At) && d == 1)) {
+			if of := s.framing[o]; (c.ev.pair(Dir(d)) != "" || c.ev.misdecoded(f.Proto)) && (of.At.Before(f.At) || (of.At.Equal(f.At) && d == 1)) {
 				continue // the other direction's finding says it for both
 			}
 			c.ev.Skip, c.ev.Unskipped = s.unskipped()

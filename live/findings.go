@@ -239,6 +239,19 @@ func (ev *Evidence) pair(dir Dir) string {
 	return wirekind.Pair(ev.PeerGuess, ev.Guess)
 }
 
+// misdecoded says whether both ends of a PROTOCOL finding, decoded as
+// proto, sent the other multiplexer's headers (yamux's, with or without
+// a prefix byte, decoded as smux; smux's decoded as yamux): the two ends
+// are fine, and muxtop's decoding is not. One finding says it for both.
+func (ev *Evidence) misdecoded(proto Protocol) bool {
+	if proto == Yamux {
+		smux := func(k wirekind.Kind) bool { return k == wirekind.SmuxV1 || k == wirekind.SmuxV2 }
+		return smux(ev.Guess) && smux(ev.PeerGuess)
+	}
+	yam := func(k wirekind.Kind) bool { return k == wirekind.Yamux || k == wirekind.PrefixedYamux }
+	return yam(ev.Guess) && yam(ev.PeerGuess)
+}
+
 // sameMux says whether a and b are headers of one multiplexer: both
 // yamux's, or both smux's (of either version).
 func sameMux(a, b wirekind.Kind) bool {

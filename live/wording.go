@@ -20,10 +20,11 @@ func (s *Session) finding(id uint64, c *candidate, opened time.Time) *Finding {
 		Dir: c.dir, HasDir: c.hasDir, Since: time.Unix(0, c.since), Opened: opened, Evidence: c.ev, Proto: s.proto,
 		version: s.version, info: s.info,
 	}
-	if c.code == CodeProtocol && (f.Evidence.pair(f.Dir) != "" || f.Evidence.Unskipped != wirekind.Unknown) {
+	if c.code == CodeProtocol && (f.Evidence.pair(f.Dir) != "" || f.Evidence.Unskipped != wirekind.Unknown || f.Evidence.misdecoded(s.proto)) {
 		// Not the watched mux's fault, nor one that stops its traffic:
 		// there is no mux, and the two ends talk to each other fine; or
-		// muxtop's --skip cut the client's first mux header.
+		// muxtop's --skip cut the client's first mux header; or both ends
+		// speak the other mux, which muxtop was told not to decode.
 		f.Severity = Warning
 	}
 	f.word()
