@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"strings"
 )
 
 // DefaultInterface is the interface sniff watches when none is named: the
@@ -26,4 +28,29 @@ var eof = io.EOF
 // permission wraps err as ErrPermission with the interface's name.
 func permission(iface string) error {
 	return fmt.Errorf("%w (interface %s)", ErrPermission, iface)
+}
+
+// noInterface is the error for iface, which net.InterfaceByName did not
+// find (err): one line naming the interfaces that are up here, in place
+// of the Go runtime's "route ip+net: no such network interface".
+func noInterface(iface string, err error) error {
+	ifs, lerr := net.Interfaces()
+	if lerr != nil {
+		return fmt.Errorf("sniff: no interface %q (%v; list them with ip link, or use -i any)", iface, err)
+	}
+	return fmt.Errorf("sniff: no interface %q (%s; or -i any for every one)", iface, upHere(ifs))
+}
+
+// upHere says which of ifs are up, by name: "interfaces up here: lo, eth0".
+func upHere(ifs []net.Interface) string {
+	var up []string
+	for _, ifc := range ifs {
+		if ifc.Flags&net.FlagUp != 0 {
+			up = append(up, ifc.Name)
+		}
+	}
+	if len(up) == 0 {
+		return "no interface is up here: ip link lists them"
+	}
+	return "interfaces up here: " + strings.Join(up, ", ")
 }
