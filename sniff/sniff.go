@@ -34,23 +34,27 @@ func permission(iface string) error {
 // find (err): one line naming the interfaces that are up here, in place
 // of the Go runtime's "route ip+net: no such network interface".
 func noInterface(iface string, err error) error {
-	ifs, lerr := net.Interfaces()
-	if lerr != nil {
+	up, lerr := UpInterfaces()
+	switch {
+	case lerr != nil:
 		return fmt.Errorf("sniff: no interface %q (%v; list them with ip link, or use -i any)", iface, err)
+	case len(up) == 0:
+		return fmt.Errorf("sniff: no interface %q, and none is up here (ip link lists them)", iface)
 	}
-	return fmt.Errorf("sniff: no interface %q (%s; or -i any for every one)", iface, upHere(ifs))
+	return fmt.Errorf("sniff: no interface %q (interfaces up here: %s; or -i any for every one)", iface, strings.Join(up, ", "))
 }
 
-// upHere says which of ifs are up, by name: "interfaces up here: lo, eth0".
-func upHere(ifs []net.Interface) string {
+// UpInterfaces returns the names of the network interfaces that are up.
+func UpInterfaces() ([]string, error) {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return nil, err
+	}
 	var up []string
 	for _, ifc := range ifs {
 		if ifc.Flags&net.FlagUp != 0 {
 			up = append(up, ifc.Name)
 		}
 	}
-	if len(up) == 0 {
-		return "no interface is up here: ip link lists them"
-	}
-	return "interfaces up here: " + strings.Join(up, ", ")
+	return up, nil
 }
