@@ -87,6 +87,15 @@ func newSniffCmd() *cobra.Command {
 			if !filter.Empty() {
 				what += " · " + filter.String()
 			}
+			// A capture that sees nothing is most often on the wrong
+			// interface (the service is on eth0, sniff on lo): say so once,
+			// as a notice every front end shows.
+			up, _ := sniff.UpInterfaces() // none to suggest if they cannot be listed
+			t := time.NewTicker(time.Second)
+			defer t.Stop()
+			stopSaying := sayNoPackets(t.C, time.Now(), func() uint64 { return rd.Stats().Packets },
+				noPacketsText(iface, filter, up), func(s string) { reg.Notice(reg.Now(), s) })
+			defer stopSaying()
 			return watch.watch(cmd.Context(), cmd, session{
 				reg:       reg,
 				sys:       sys,
@@ -138,4 +147,70 @@ func (s *sniffSystem) Close() error {
 	})
 	<-s.done
 	return s.err
+}
+
+// noPacketsAfter is how long sniff captures no packet before it says
+// where else the service may be.
+const noPacketsAfter = 5 * time.Second
+
+// sayNoPackets calls say once with text at the first tick noPacketsAfter
+// or more after start (by the tick's time) at which packets() is still
+// 0; once a packet came, it says nothing. stop ends it and waits.
+func sayNoPackets(ticks <-chan time.Time, start time.Time, packets func() uint64, text string, say func(string)) (stop func()) {
+	done, quit := make(chan struct{}), make(chan struct{})
+	go func() { // owned by stop, which waits for it
+		defer close(done)
+		over := false // said, or a packet came: nothing more to say
+		for {
+			var now time.Time
+			select {
+			case <-quit:
+				return
+			case now = <-ticks:
+			}
+			switch {
+			case over:
+			case packets() > 0:
+				over = true
+			case now.Sub(start) >= noPacketsAfter:
+				say(text)
+				over = true
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(quit)
+			<-done
+		})
+	}
+}
+
+// noPacketsText is what sniff says when iface gave no packet that f
+// picks for noPacketsAfter; up are the interfaces up here, by name, that
+// it suggests in its place.
+func noPacketsText(iface string, f pcap.Filter, up []string) string {
+	where := iface
+	if iface == sniff.Any {
+		where = "any interface"
+	}
+	if !f.Empty() {
+		where += " matching " + f.String()
+	}
+	s := fmt.Sprintf("sniff: no packets on %s in %v: ", where, noPacketsAfter)
+	if iface == sniff.Any {
+		return s + "is the service running, and does the filter pick its connections?"
+	}
+	var others []string
+	for _, name := range up {
+		if name != iface {
+			others = append(others, "-i "+name)
+		}
+	}
+	hint := "-i " + sniff.Any
+	if len(others) > 0 {
+		hint += ", or " + strings.Join(others[:min(len(others), 3)], ", ")
+	}
+	return s + "is the service on another interface? (" + hint + ")"
 }

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -82,5 +84,42 @@ func TestWriteFailureIsANotice(t *testing.T) {
 	}
 	if n := len(notices()); n != 1 {
 		t.Errorf("%d notices, want 1: %v", n, notices())
+	}
+}
+
+// `demo --write /dev/full`: the full disk is a notice of the plain output
+// while the demo runs, within about a second, not first after the
+// summary at exit; the exit says the file and the OS error, with nothing
+// of the program's insides (no "pcapout:").
+func TestWriteFullSaidWhileRunning(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full here")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"demo", "--output", "plain", "--write", "/dev/full"}, &stdout, &stderr)
+	}()
+	const want = "notice: --write /dev/full: write /dev/full: no space left on device"
+	deadline := time.Now().Add(2*pcapout.FlushEvery + 2*time.Second)
+	for !strings.Contains(stdout.String(), want) {
+		if time.Now().After(deadline) {
+			cancel()
+			<-done
+			t.Fatalf("no %q on stdout while the demo ran; stdout:\n%s\nstderr:\n%s", want, stdout.String(), stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if code := <-done; code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	if out := stderr.String(); !strings.Contains(out, "muxtop: --write /dev/full: write /dev/full: no space left on device\n") || strings.Contains(out, "pcapout") {
+		t.Errorf("stderr:\n%s\nwant the file and the OS error, no package name", out)
+	}
+	if strings.Contains(stdout.String(), "pcapout") {
+		t.Errorf("stdout names the package:\n%s", stdout.String())
 	}
 }

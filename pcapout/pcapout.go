@@ -11,12 +11,17 @@
 // written and are counted; the sequence numbers still count them, so a
 // reader of the capture sees a loss there (muxtop read says so and marks
 // the session incomplete) rather than a stream that silently skips.
+//
+// The writer goroutine flushes what it buffered within FlushEvery of
+// buffering it, between whole blocks: the file is a readable capture of
+// what passed up to about a second ago while it is still being written,
+// what a kill loses is that second, and a file that cannot be written
+// fails (and says so, OnError) then, not only at Close.
 package pcapout
 
 import (
 	"bufio"
 	"errors"
-	"fmt"
 	"io"
 	"net/netip"
 	"os"
@@ -37,6 +42,10 @@ var _ tap.Recorder = (*Writer)(nil)
 // DefaultLimit is the size a capture file stops growing at when Create is
 // given 0.
 const DefaultLimit = 1 << 30
+
+// FlushEvery is how long the writer goroutine keeps written packets in its
+// buffer at most before it flushes them to the file.
+const FlushEvery = time.Second
 
 // mss is the most payload a synthesized segment carries.
 const mss = 32 << 10
@@ -96,7 +105,7 @@ const (
 func Create(path string, limit int64) (*Writer, error) {
 	f, err := os.Create(path)
 	if err != nil {
-		return nil, fmt.Errorf("pcapout: %w", err)
+		return nil, err
 	}
 	w, err := New(f, limit)
 	if err != nil {
@@ -118,7 +127,7 @@ func New(out io.Writer, limit int64) (*Writer, error) {
 	w.buf = bufio.NewWriterSize(cw, 256<<10)
 	ng, err := pcapgo.NewNgWriter(w.buf, layers.LinkTypeEthernet)
 	if err != nil {
-		return nil, fmt.Errorf("pcapout: %w", err)
+		return nil, err
 	}
 	w.ng = ng
 	go w.run() // owned by the Writer: Close waits for it
@@ -148,7 +157,7 @@ func (w *Writer) fail(err error) {
 	}
 	w.err = err
 	if f := w.onError.Load(); f != nil {
-		(*f)(fmt.Errorf("pcapout: %w", err))
+		(*f)(err)
 	}
 }
 
@@ -169,9 +178,6 @@ func (w *Writer) Close() error {
 			if err := w.file.Close(); err != nil {
 				w.fail(err)
 			}
-		}
-		if w.err != nil {
-			w.err = fmt.Errorf("pcapout: %w", w.err)
 		}
 	})
 	return w.err
@@ -276,55 +282,83 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// run writes the queued events until Close.
+// run writes the queued events until Close, and flushes what it buffered
+// within FlushEvery of buffering it: between events, so that the file ends
+// with whole blocks. The timer runs only while something is buffered, and
+// stops after a write failed: nothing more is written then.
 func (w *Writer) run() {
 	defer close(w.done)
 	s := newSynth()
-	for e := range w.events {
-		w.queued.Add(-int64(len(e.data)))
-		if w.err != nil || w.full.Load() {
-			if e.kind == data {
-				w.dropped.Add(int64(len(e.data)))
+	flush := time.NewTimer(FlushEvery)
+	armed := true // the section header New wrote is buffered
+	defer flush.Stop()
+	for {
+		select {
+		case e, ok := <-w.events:
+			if !ok {
+				return // Close flushes
 			}
-			continue
-		}
-		c := e.c
-		if c.reset {
-			continue // after the RST, nothing crossed: bytes fed before a write that failed
-		}
-		switch e.kind {
-		case opened:
-			c.seq = [2]uint32{s.isn(), s.isn()}
-			w.packet(s, c, live.ClientToServer, e.at, tcpSYN, 0, nil)
-			w.packet(s, c, live.ServerToClient, e.at, tcpSYN|tcpACK, 0, nil)
-			w.packet(s, c, live.ClientToServer, e.at, tcpACK, 0, nil)
-		case data:
-			p := e.data
-			for off := e.off; len(p) > 0; {
-				n := min(len(p), mss)
-				w.packet(s, c, e.dir, e.at, tcpACK|tcpPSH, off, p[:n])
-				p, off = p[n:], off+uint32(n)
+			w.write(s, e)
+			if !armed && w.err == nil && w.buf.Buffered() > 0 {
+				flush.Reset(FlushEvery)
+				armed = true
 			}
-			c.acked[e.dir] = e.off + uint32(len(e.data))
-		case fin:
-			c.acked[e.dir] = e.off
-			w.packet(s, c, e.dir, e.at, tcpACK|tcpFIN, e.off, nil)
-			c.fins[e.dir] = true
-			// The other end acknowledges the FIN.
-			w.packet(s, c, e.dir.Reverse(), e.at, tcpACK, c.acked[e.dir.Reverse()], nil)
-		case rst:
-			// At the end of what the resetting end sent: the reader
-			// takes the connection as reset, by that end.
-			c.reset = true
-			off := c.acked[e.dir]
-			if c.fins[e.dir] {
-				off++ // after its FIN
+		case <-flush.C:
+			armed = false
+			if w.err == nil && w.buf.Buffered() > 0 {
+				if err := w.buf.Flush(); err != nil {
+					w.fail(err)
+				}
 			}
-			w.packet(s, c, e.dir, e.at, tcpACK|tcpRST, off, nil)
 		}
-		if w.written.Load()+int64(w.buf.Buffered()) >= w.limit {
-			w.full.Store(true)
+	}
+}
+
+// write writes one queued event; it belongs to the writer goroutine.
+func (w *Writer) write(s *synth, e event) {
+	w.queued.Add(-int64(len(e.data)))
+	if w.err != nil || w.full.Load() {
+		if e.kind == data {
+			w.dropped.Add(int64(len(e.data)))
 		}
+		return
+	}
+	c := e.c
+	if c.reset {
+		return // after the RST, nothing crossed: bytes fed before a write that failed
+	}
+	switch e.kind {
+	case opened:
+		c.seq = [2]uint32{s.isn(), s.isn()}
+		w.packet(s, c, live.ClientToServer, e.at, tcpSYN, 0, nil)
+		w.packet(s, c, live.ServerToClient, e.at, tcpSYN|tcpACK, 0, nil)
+		w.packet(s, c, live.ClientToServer, e.at, tcpACK, 0, nil)
+	case data:
+		p := e.data
+		for off := e.off; len(p) > 0; {
+			n := min(len(p), mss)
+			w.packet(s, c, e.dir, e.at, tcpACK|tcpPSH, off, p[:n])
+			p, off = p[n:], off+uint32(n)
+		}
+		c.acked[e.dir] = e.off + uint32(len(e.data))
+	case fin:
+		c.acked[e.dir] = e.off
+		w.packet(s, c, e.dir, e.at, tcpACK|tcpFIN, e.off, nil)
+		c.fins[e.dir] = true
+		// The other end acknowledges the FIN.
+		w.packet(s, c, e.dir.Reverse(), e.at, tcpACK, c.acked[e.dir.Reverse()], nil)
+	case rst:
+		// At the end of what the resetting end sent: the reader
+		// takes the connection as reset, by that end.
+		c.reset = true
+		off := c.acked[e.dir]
+		if c.fins[e.dir] {
+			off++ // after its FIN
+		}
+		w.packet(s, c, e.dir, e.at, tcpACK|tcpRST, off, nil)
+	}
+	if w.written.Load()+int64(w.buf.Buffered()) >= w.limit {
+		w.full.Store(true)
 	}
 }
 

@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/muxtop/muxtop/capture"
+	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/pcapout"
 )
@@ -132,5 +136,103 @@ func TestOnErrorAtFirstFailure(t *testing.T) {
 	}
 	if n := len(errs); n != 0 {
 		t.Errorf("OnError called %d more times, want once in all", n)
+	}
+}
+
+// readBack reads the capture at path as muxtop read does and returns the
+// PSH frames client to server of its one session, or an error if it does
+// not parse or holds no session.
+func readBack(path string) (uint64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	file, err := capture.Open(f)
+	if err != nil {
+		return 0, err
+	}
+	reg := live.New(live.Config{})
+	rd := capture.NewReader(capture.Config{Registry: reg})
+	if err := rd.Run(context.Background(), file); err != nil {
+		return 0, err
+	}
+	s := reg.Snapshot()
+	if len(s.Sessions) != 1 {
+		return 0, fmt.Errorf("%d sessions, want 1", len(s.Sessions))
+	}
+	return s.Sessions[0].Counts.Frames[0][2], nil
+}
+
+// TestFileReadableWhileWriting: while the connection goes on and the
+// Writer is open, the file grows within about FlushEvery into a capture
+// that reads, with the frames written so far; a kill then loses about a
+// second, not all of it. The writer's goroutine ends with Close.
+func TestFileReadableWhileWriting(t *testing.T) {
+	smuxtest.NoGoroutinesLeft(t)
+	path := filepath.Join(t.TempDir(), "w.pcapng")
+	w, err := pcapout.Create(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	at := time.Now()
+	c := w.Conn("127.0.0.1:40000", "127.0.0.1:9000", at)
+	frame := []byte{1, 2, 4, 0, 3, 0, 0, 0, 'p', 'i', 'n', 'g'} // v1 PSH, 4 bytes, stream 3
+	for range 5 {
+		c.Write(live.ClientToServer, at, frame)
+	}
+	start := time.Now()
+	var got uint64
+	for {
+		got, err = readBack(path)
+		if err == nil && got == 5 {
+			break
+		}
+		if time.Since(start) > 2*pcapout.FlushEvery+time.Second {
+			t.Fatalf("%v after 5 frames written, the open file reads: %d frames, %v; want 5 frames", time.Since(start).Round(time.Millisecond), got, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// More frames, later: flushed again, the file still reads whole.
+	for range 3 {
+		c.Write(live.ClientToServer, at, frame)
+	}
+	smuxtest.Eventually(t, "8 frames in the open file", func() bool {
+		got, err = readBack(path)
+		return err == nil && got == 8
+	})
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestOnErrorWithoutMuchWritten: a file that cannot be written at all
+// (a full disk, /dev/full) is said within about FlushEvery, though what
+// was written fits the writer's buffer many times over, while the Writer
+// is open: not first at Close. The error is the file's, not prefixed
+// with this package's name.
+func TestOnErrorWithoutMuchWritten(t *testing.T) {
+	smuxtest.NoGoroutinesLeft(t)
+	w, err := pcapout.New(&failAfter{n: 0}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	errs := make(chan error, 1)
+	w.OnError(func(err error) { errs <- err })
+	at := time.Now()
+	c := w.Conn("127.0.0.1:1000", "127.0.0.1:2000", at)
+	c.Write(live.ClientToServer, at, []byte("hello"))
+	select {
+	case err := <-errs:
+		if err.Error() != errFull.Error() {
+			t.Errorf("OnError got %q, want %q", err, errFull)
+		}
+	case <-time.After(2*pcapout.FlushEvery + time.Second):
+		t.Fatal("no OnError call while the Writer is open, though nothing could be written")
+	}
+	if err := w.Close(); err == nil || err.Error() != errFull.Error() {
+		t.Errorf("Close: %v, want %q", err, errFull)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"strings"
 )
 
 // DefaultInterface is the interface sniff watches when none is named: the
@@ -26,4 +28,33 @@ var eof = io.EOF
 // permission wraps err as ErrPermission with the interface's name.
 func permission(iface string) error {
 	return fmt.Errorf("%w (interface %s)", ErrPermission, iface)
+}
+
+// noInterface is the error for iface, which net.InterfaceByName did not
+// find (err): one line naming the interfaces that are up here, in place
+// of the Go runtime's "route ip+net: no such network interface".
+func noInterface(iface string, err error) error {
+	up, lerr := UpInterfaces()
+	switch {
+	case lerr != nil:
+		return fmt.Errorf("sniff: no interface %q (%v; list them with ip link, or use -i any)", iface, err)
+	case len(up) == 0:
+		return fmt.Errorf("sniff: no interface %q, and none is up here (ip link lists them)", iface)
+	}
+	return fmt.Errorf("sniff: no interface %q (interfaces up here: %s; or -i any for every one)", iface, strings.Join(up, ", "))
+}
+
+// UpInterfaces returns the names of the network interfaces that are up.
+func UpInterfaces() ([]string, error) {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return nil, err
+	}
+	var up []string
+	for _, ifc := range ifs {
+		if ifc.Flags&net.FlagUp != 0 {
+			up = append(up, ifc.Name)
+		}
+	}
+	return up, nil
 }

@@ -82,7 +82,7 @@ func Open(ctx context.Context, iface string, f capture.Filter) (*Handle, error) 
 	if iface != Any {
 		ifc, err := net.InterfaceByName(iface)
 		if err != nil {
-			return nil, fmt.Errorf("sniff: no interface %q: %w (list them with ip link, or use -i any)", iface, err)
+			return nil, noInterface(iface, err)
 		}
 		if ifc.Flags&net.FlagUp == 0 {
 			// Bound to it, the socket would only report an error.
