@@ -123,12 +123,21 @@ func Create(path string, limit int64) (*Writer, error) {
 // New returns a Writer that writes a pcapng capture to out, stopping at
 // limit bytes (0 means DefaultLimit).
 func New(out io.Writer, limit int64) (*Writer, error) {
+	return newWriter(out, limit, bufSize)
+}
+
+// bufSize is the file's buffer: what the writer goroutine gathers between
+// two writes of the file.
+const bufSize = 256 << 10
+
+// newWriter is New with a buffer of size bytes.
+func newWriter(out io.Writer, limit int64, size int) (*Writer, error) {
 	if limit <= 0 {
 		limit = DefaultLimit
 	}
 	w := &Writer{out: out, limit: limit, events: make(chan event, queueEvents), done: make(chan struct{})}
 	cw := &countWriter{w: out, n: &w.written}
-	w.buf = bufio.NewWriterSize(cw, 256<<10)
+	w.buf = bufio.NewWriterSize(cw, size)
 	ng, err := pcapgo.NewNgWriter(&w.block, layers.LinkTypeEthernet)
 	if err != nil {
 		return nil, err
