@@ -112,11 +112,12 @@ func newAttachCmd() *cobra.Command {
 			}
 			addr := p.Addr().String()
 			return watch.watch(cmd.Context(), cmd, session{
-				reg:   reg,
-				sys:   p,
-				title: fmt.Sprintf("attach %s → %s", addr, upstream),
-				where: fmt.Sprintf("attach: clients connect to %s, forwarded to %s", addr, upstream),
-				warn:  everyInterface("attach", listener{"--listen", listen, addr}),
+				reg:      reg,
+				sys:      p,
+				title:    fmt.Sprintf("attach %s → %s", addr, upstream),
+				where:    fmt.Sprintf("attach: clients connect to %s, forwarded to %s", addr, upstream),
+				warn:     everyInterface("attach", listener{"--listen", listen, addr}),
+				upstream: p.Upstream,
 			})
 		},
 	}

@@ -222,6 +222,9 @@ type session struct {
 	// (read: capture time); the front end does not evaluate them by the
 	// wall clock.
 	diagnoses bool
+	// upstream, if not nil, says how a proxy's connections to its
+	// upstream went, for the summary.
+	upstream func() live.Upstream
 }
 
 // listener is an address a command listens on: the flag that set it, the
@@ -267,7 +270,8 @@ func everyInterface(cmd string, ls ...listener) string {
 // closing is how every front end ends: the system stopped, and the
 // summary headless writes, in format.
 func (f *watchFlags) closing(format headless.Format, stop func(), s session) headless.Options {
-	return headless.Options{Format: format, Stop: stop, Status: s.status, Printed: s.printed, LeakAfter: f.leakAfter, StallAfter: f.stallAfter}
+	return headless.Options{Format: format, Stop: stop, Status: s.status, Upstream: s.upstream, Printed: s.printed,
+		LeakAfter: f.leakAfter, StallAfter: f.stallAfter}
 }
 
 // watch runs the chosen front end on s until ctx is done, the duration is

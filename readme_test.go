@@ -67,3 +67,33 @@ func TestStatusKeysInREADME(t *testing.T) {
 		}
 	}
 }
+
+// TestFindingSeveritiesInREADME: the findings table's severity column
+// begins with each code's severity (live.FindingCode.Severity, the
+// metrics' label); GO_AWAY's goes on to say when it is critical.
+func TestFindingSeveritiesInREADME(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{}
+	for _, l := range strings.Split(string(b), "\n") {
+		cells := strings.Split(l, " | ")
+		if len(cells) > 2 && strings.HasPrefix(cells[0], "| `") {
+			rows[strings.Trim(cells[0], "| `")] = cells[1]
+		}
+	}
+	for c := live.FindingCode(1); c < live.NumFindingCodes; c++ {
+		col, ok := rows[c.String()]
+		if !ok {
+			t.Errorf("the README's findings table has no row %s", c)
+			continue
+		}
+		if !strings.HasPrefix(col, c.Severity().String()) {
+			t.Errorf("the README rates %s %q; the code's severity is %s", c, col, c.Severity())
+		}
+	}
+	if col := rows[live.CodeGoAway.String()]; !strings.Contains(col, "critical with an error code") {
+		t.Errorf("the README's GO_AWAY severity %q does not say an error code is critical", col)
+	}
+}

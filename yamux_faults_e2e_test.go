@@ -221,6 +221,7 @@ var yamuxFaultCases = []faultCase{
 			}
 			wantField(t, f, "dir", "s2c")
 			wantField(t, f, "goaway_code", 0.0)
+			wantField(t, f, "severity", "warning") // a drain: open streams go on
 			inYamuxWords(t, f)
 			sent := false
 			for _, m := range ofType(recs, "frame") {

@@ -104,6 +104,9 @@ type Options struct {
 	// Status, if not nil, gives the watched system's figures for the
 	// summary, read after Stop.
 	Status func() live.Status
+	// Upstream, if not nil, gives how a proxy's connections to its
+	// upstream went, for the summary, read after Stop.
+	Upstream func() live.Upstream
 	// Printed, if not nil, is set to the seq of the next record to print
 	// after every batch printed: a reader of a capture file paces itself
 	// by it, so that history does not lap the printer.
@@ -139,6 +142,9 @@ func closing(reg *live.Registry, o Options, flush func() error, missed func() ui
 	s.atEnd(before, leakAfter)
 	if o.Status != nil {
 		s.Status = o.Status()
+	}
+	if o.Upstream != nil {
+		s.Upstream = o.Upstream()
 	}
 	return s, after, nil
 }

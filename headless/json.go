@@ -323,6 +323,19 @@ type jsonSummary struct {
 	Findings       []jsonFinding   `json:"findings"`
 	Latency        *jsonLatencies  `json:"latency,omitempty"`
 	Status         json.RawMessage `json:"status,omitempty"`
+	Upstream       *jsonUpstream   `json:"upstream,omitempty"`
+}
+
+// jsonUpstream is Summary's Upstream: the connections to the upstream
+// tried (one per client), those that failed, of them those refused and
+// not answered in time, and the last failure's cause.
+type jsonUpstream struct {
+	Address     string `json:"address"`
+	Connections uint64 `json:"connections"`
+	Failed      uint64 `json:"failed"`
+	Refused     uint64 `json:"refused,omitempty"`
+	TimedOut    uint64 `json:"timed_out,omitempty"`
+	LastError   string `json:"last_error,omitempty"`
 }
 
 // jsonLeaks is Summary's leaks: count is the open LEAK findings' count at
@@ -411,6 +424,10 @@ func appendJSONSummary(b []byte, s Summary) []byte {
 	}
 	if len(s.Status) > 0 {
 		j.Status = appendStatus(nil, s.Status)
+	}
+	if u := s.Upstream; u.Addr != "" {
+		j.Upstream = &jsonUpstream{Address: u.Addr, Connections: u.Dials, Failed: u.Failed,
+			Refused: u.Refused, TimedOut: u.TimedOut, LastError: u.Last}
 	}
 	findingsJSON(&j, s)
 	out, _ := json.Marshal(j)

@@ -144,6 +144,7 @@ func appendAnomalyPlain(b []byte, r *live.Record, reaction string) []byte {
 func WriteSummary(w io.Writer, s Summary) {
 	fmt.Fprintf(w, "muxtop summary: %s captured\n", s.Duration.Round(time.Millisecond))
 	fmt.Fprintf(w, "  sessions  %d (%d live, %d ended)\n", s.Sessions, s.LiveSessions, s.Sessions-uint64(s.LiveSessions))
+	writeUpstream(w, s.Upstream)
 	fmt.Fprintf(w, "  streams   %d opened, %d closed, %d ended with their session, %d open\n",
 		s.StreamsOpened, s.StreamsClosed, s.StreamsEnded, s.StreamsOpen)
 	// yamux's types, when a yamux session was seen, widen the name column.
@@ -187,6 +188,31 @@ func WriteSummary(w io.Writer, s Summary) {
 	}
 	writeFindings(w, s)
 	writeEnd(w, s)
+}
+
+// writeUpstream writes, if some of a proxy's connections to its upstream
+// failed, how many and why: the sessions they ended say only that each
+// ended, not that the upstream was down.
+func writeUpstream(w io.Writer, u live.Upstream) {
+	if u.Addr == "" || u.Failed == 0 {
+		return
+	}
+	b := printable.AppendText([]byte("  upstream  "), u.Addr)
+	switch {
+	case u.Refused == u.Failed:
+		b = fmt.Appendf(b, " refused %d of %d connections", u.Failed, u.Dials)
+	case u.TimedOut == u.Failed:
+		b = fmt.Appendf(b, " did not answer %d of %d connections within --dial-timeout", u.Failed, u.Dials)
+	default:
+		b = fmt.Appendf(b, " failed %d of %d connections: %d refused, %d not answered within --dial-timeout, %d other",
+			u.Failed, u.Dials, u.Refused, u.TimedOut, u.Failed-u.Refused-u.TimedOut)
+	}
+	if u.Last != "" {
+		b = append(b, " (the last: "...)
+		b = printable.AppendText(b, u.Last)
+		b = append(b, ')')
+	}
+	w.Write(append(b, '\n'))
 }
 
 // writeEnd writes the lines about how the capture ended: the suspected
@@ -340,6 +366,9 @@ type Summary struct {
 	SessionLatency []SessionLatency
 	// Status is the watched system's figures, if any.
 	Status live.Status
+	// Upstream is how a proxy's connections to its upstream went; its
+	// Addr is "" when nothing was proxied.
+	Upstream live.Upstream
 }
 
 // atEnd takes the suspected leaks and stalls from before, the snapshot

@@ -170,6 +170,7 @@ func schemaSummary() Summary {
 		Latency:        live.Latency{N: 3, P50: time.Millisecond, P99: 2 * time.Millisecond},
 		SessionLatency: []SessionLatency{{Session: 1, Latency: live.Latency{N: 3, P50: time.Millisecond, P99: 2 * time.Millisecond}}},
 		Status:         live.Status{{Key: "rate", Value: 100}},
+		Upstream:       live.Upstream{Addr: "127.0.0.1:9000", Dials: 3, Failed: 3, Refused: 2, TimedOut: 1, Last: "connection refused"},
 	}
 	s.Counts.TypeFrames[0][yamux.Data] = 1
 	s.Counts.Frames[0][decoder.SYN] = 1
@@ -210,7 +211,7 @@ func TestNDJSONKeysInREADME(t *testing.T) {
 	if err := json.Unmarshal(appendJSONSummary(nil, schemaSummary()), &m); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"unsent", "incomplete", "lost", "skipped", "unitemised", "latency", "status"} {
+	for _, k := range []string{"unsent", "incomplete", "lost", "skipped", "unitemised", "latency", "status", "upstream"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("the summary checked lacks %s", k)
 		}

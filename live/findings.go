@@ -53,7 +53,9 @@ const (
 	// ChurnWindow. It names no session.
 	CodeChurn
 	// CodeGoAway: a yamux end sent GoAway (Dir is its direction) and the
-	// session goes on: the sender accepts no new streams.
+	// session goes on: the sender accepts no new streams. A warning with
+	// the normal code (a drain: open streams go on), critical with an
+	// error code (the session ends).
 	CodeGoAway
 )
 
@@ -98,9 +100,12 @@ func (s Severity) String() string {
 
 var severities = [NumFindingCodes]Severity{CodeLeak: Warning, CodeWindowStall: Warning, CodeSessionBlocked: Critical,
 	CodeVersionMismatch: Critical, CodeKeepalive: Critical, CodeUnanswered: Critical, CodeDataAfterClose: Warning,
-	CodeProtocol: Critical, CodeChurn: Warning, CodeGoAway: Critical}
+	CodeProtocol: Critical, CodeChurn: Warning, CodeGoAway: Warning}
 
-// Severity returns the code's severity.
+// Severity returns the code's severity, which its findings have unless
+// their evidence says otherwise: a PROTOCOL finding where muxtop, not
+// the mux, is at fault is a warning; a GO_AWAY with an error code,
+// which ends its session, is critical.
 func (c FindingCode) Severity() Severity {
 	if int(c) < NumFindingCodes {
 		return severities[c]

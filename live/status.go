@@ -24,3 +24,18 @@ type StatusField struct {
 	// Unit follows a count for a person, such as "/s".
 	Unit string
 }
+
+// Upstream is how a proxy's connections to its upstream went (attach):
+// one per client. The summaries say it when some failed: the sessions
+// they end say only that each ended.
+type Upstream struct {
+	// Addr is the upstream's address; "" when there is no upstream.
+	Addr string
+	// Dials counts the connections tried, those a shutdown cut short
+	// left out; Failed those of them that failed: Refused those the
+	// upstream refused, TimedOut those it did not answer in time, and
+	// the rest other failures.
+	Dials, Failed, Refused, TimedOut uint64
+	// Last is the last failure's cause: "connection refused".
+	Last string
+}

@@ -27,6 +27,11 @@ func (s *Session) finding(id uint64, c *candidate, opened time.Time) *Finding {
 		// speak the other mux, which muxtop was told not to decode.
 		f.Severity = Warning
 	}
+	if c.code == CodeGoAway && f.Evidence.GoAwayCode != yamux.GoAwayNormal {
+		// Not a drain, whose open streams go on: an error code ends the
+		// session (hashicorp's yamux ends it on any code but normal).
+		f.Severity = Critical
+	}
 	f.word()
 	return f
 }

@@ -92,3 +92,28 @@ func TestAlertRulesNameRealMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestRuleTestsUseRealSeverities: the findings series the rules' unit
+// tests feed promtool carry the severity label the collector gives their
+// code, so that a test does not pass on a series muxtop never exports.
+func TestRuleTestsUseRealSeverities(t *testing.T) {
+	b, err := os.ReadFile(rulesDir + "/" + rulesTests)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sev := map[string]string{}
+	for code := live.FindingCode(1); code < live.NumFindingCodes; code++ {
+		sev[code.String()] = code.Severity().String()
+	}
+	series := regexp.MustCompile(`(muxtop_findings_open(?:ed_total)?)\{code="([A-Z_]+)",severity="([a-z]+)"`)
+	n := 0
+	for _, m := range series.FindAllStringSubmatch(string(b), -1) {
+		n++
+		if want, ok := sev[m[2]]; !ok || m[3] != want {
+			t.Errorf("%s: %s{code=%q} has severity %q; the collector's is %q", rulesTests, m[1], m[2], m[3], want)
+		}
+	}
+	if n == 0 {
+		t.Fatalf("no findings series in %s", rulesTests)
+	}
+}

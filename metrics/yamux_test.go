@@ -324,7 +324,7 @@ func TestYamuxGoAway(t *testing.T) {
 				smuxtest.Eventually(t, "the GoAway counted and its finding open", func() bool {
 					m = scrape(t, col)
 					return m["muxtop_yamux_goaways_total{code=normal,sender=server}"] == 1 &&
-						m["muxtop_findings_open{code=GO_AWAY,severity=critical}"] == 1
+						m["muxtop_findings_open{code=GO_AWAY,severity=warning}"] == 1
 				})
 				if _, err := cli.OpenStream(); err == nil {
 					t.Error("the client opened a stream after the server's GoAway")
@@ -343,7 +343,7 @@ func TestYamuxGoAway(t *testing.T) {
 			if got := m["muxtop_frames_total{command=GO_AWAY,direction=s2c,protocol=yamux}"]; got != want {
 				t.Errorf("%v GO_AWAY frames s2c, want %v", got, want)
 			}
-			if got := m["muxtop_findings_opened_total{code=GO_AWAY,severity=critical}"]; got != want {
+			if got := m["muxtop_findings_opened_total{code=GO_AWAY,severity=warning}"]; got != want {
 				t.Errorf("GO_AWAY opened %v times, want %v", got, want)
 			}
 			if n := seriesOf(m, "muxtop_yamux_goaways_total"); n != 2*live.NumGoAwayCodes {

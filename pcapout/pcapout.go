@@ -13,14 +13,17 @@
 // the session incomplete) rather than a stream that silently skips.
 //
 // The writer goroutine flushes what it buffered within FlushEvery of
-// buffering it, between whole blocks: the file is a readable capture of
-// what passed up to about a second ago while it is still being written,
-// what a kill loses is that second, and a file that cannot be written
-// fails (and says so, OnError) then, not only at Close.
+// buffering it, and every write of the file ends at a block boundary,
+// including those of a buffer that filled sooner: the file is a readable
+// capture of what passed up to about a second ago while it is still being
+// written, what a kill loses is that second and never leaves half a
+// block, and a file that cannot be written fails (and says so, OnError)
+// then, not only at Close.
 package pcapout
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"net/netip"
@@ -62,9 +65,10 @@ const (
 // Close drains the queue and closes the file.
 type Writer struct {
 	out    io.Writer
-	file   io.Closer // nil if the caller owns out
-	buf    *bufio.Writer
-	ng     *pcapgo.NgWriter
+	file   io.Closer        // nil if the caller owns out
+	buf    *bufio.Writer    // the file's buffer: only whole blocks go in
+	block  bytes.Buffer     // the block ng is writing, until commit
+	ng     *pcapgo.NgWriter // writes to block
 	limit  int64
 	events chan event
 	done   chan struct{}
@@ -119,17 +123,29 @@ func Create(path string, limit int64) (*Writer, error) {
 // New returns a Writer that writes a pcapng capture to out, stopping at
 // limit bytes (0 means DefaultLimit).
 func New(out io.Writer, limit int64) (*Writer, error) {
+	return newWriter(out, limit, bufSize)
+}
+
+// bufSize is the file's buffer: what the writer goroutine gathers between
+// two writes of the file.
+const bufSize = 256 << 10
+
+// newWriter is New with a buffer of size bytes.
+func newWriter(out io.Writer, limit int64, size int) (*Writer, error) {
 	if limit <= 0 {
 		limit = DefaultLimit
 	}
 	w := &Writer{out: out, limit: limit, events: make(chan event, queueEvents), done: make(chan struct{})}
 	cw := &countWriter{w: out, n: &w.written}
-	w.buf = bufio.NewWriterSize(cw, 256<<10)
-	ng, err := pcapgo.NewNgWriter(w.buf, layers.LinkTypeEthernet)
+	w.buf = bufio.NewWriterSize(cw, size)
+	ng, err := pcapgo.NewNgWriter(&w.block, layers.LinkTypeEthernet)
 	if err != nil {
 		return nil, err
 	}
 	w.ng = ng
+	if err := w.commit(); err != nil { // the section header and interface
+		return nil, err
+	}
 	go w.run() // owned by the Writer: Close waits for it
 	return w, nil
 }
@@ -171,7 +187,7 @@ func (w *Writer) Close() error {
 		close(w.events)
 		w.mu.Unlock()
 		<-w.done
-		if err := w.ng.Flush(); err != nil {
+		if err := w.buf.Flush(); err != nil {
 			w.fail(err)
 		}
 		if w.file != nil {
@@ -396,7 +412,34 @@ func (w *Writer) packet(s *synth, c *Conn, dir live.Dir, at time.Time, flags int
 	ci := gopacket.CaptureInfo{Timestamp: at, CaptureLength: len(b), Length: len(b), InterfaceIndex: 0}
 	if err := w.ng.WritePacket(ci, b); err != nil {
 		w.fail(err)
+		return
 	}
+	if err := w.commit(); err != nil {
+		w.fail(err)
+	}
+}
+
+// commit moves the blocks ng wrote into the file's buffer so that every
+// write to the file ends at a block boundary: a block that does not fit
+// in what is left of the buffer has the buffer flushed before it, and
+// one larger than the whole buffer goes to the file whole, in one write.
+// A kill at any time then leaves a file of whole blocks. It belongs to
+// the writer goroutine (and New, before it starts).
+func (w *Writer) commit() error {
+	if err := w.ng.Flush(); err != nil { // ng's own small buffer, into block
+		return err
+	}
+	b := w.block.Bytes()
+	defer w.block.Reset()
+	if len(b) > w.buf.Available() && w.buf.Buffered() > 0 {
+		if err := w.buf.Flush(); err != nil {
+			return err
+		}
+	}
+	// With the buffer empty, bufio writes a block larger than it
+	// straight to the file in one call.
+	_, err := w.buf.Write(b)
+	return err
 }
 
 // synth builds packets; it belongs to the writer goroutine.

@@ -112,6 +112,7 @@ type Proxy struct {
 	ownEnds  map[netip.AddrPort]struct{} // the local addresses of dials that reached the proxy itself
 	looped   time.Time                   // when a dial last reached the proxy itself
 	loopNote time.Time                   // when the user was last told so
+	upstream live.Upstream               // how the dials of the upstream went
 
 	closeOnce sync.Once
 }
@@ -129,13 +130,14 @@ func NewProxy(cfg ProxyConfig) *Proxy {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Proxy{
-		cfg:     cfg,
-		dialer:  net.Dialer{Timeout: max(cfg.DialTimeout, 0)},
-		dialCtx: ctx,
-		cancel:  cancel,
-		pairs:   make(map[*pair]struct{}),
-		dialing: make(map[chan struct{}]struct{}),
-		ownEnds: make(map[netip.AddrPort]struct{}),
+		cfg:      cfg,
+		dialer:   net.Dialer{Timeout: max(cfg.DialTimeout, 0)},
+		dialCtx:  ctx,
+		cancel:   cancel,
+		pairs:    make(map[*pair]struct{}),
+		dialing:  make(map[chan struct{}]struct{}),
+		upstream: live.Upstream{Addr: cfg.Upstream},
+		ownEnds:  make(map[netip.AddrPort]struct{}),
 	}
 	p.dial = p.dialer.DialContext
 	p.bufs.New = func() any { return new([copyBufSize]byte) }
@@ -312,6 +314,38 @@ func (p *Proxy) isClosed() bool {
 	return p.closed
 }
 
+// Upstream returns how the proxy's connections to the upstream went so
+// far: one per client, tried, failed and why.
+func (p *Proxy) Upstream() live.Upstream {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.upstream
+}
+
+// dialed counts a dial of the upstream that a shutdown did not cut short,
+// and its failure if err is not nil.
+func (p *Proxy) dialed(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	u := &p.upstream
+	u.Dials++
+	if err == nil {
+		return
+	}
+	u.Failed++
+	var ne net.Error
+	switch loop := (*selfLoopError)(nil); {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		u.Refused++
+	case errors.As(err, &ne) && ne.Timeout():
+		u.TimedOut++
+	case errors.As(err, &loop):
+		u.Last = "it is this proxy's own listen address"
+		return
+	}
+	u.Last = cause(err)
+}
+
 func (p *Proxy) report(err error) {
 	if p.cfg.OnError != nil {
 		p.cfg.OnError(err)
@@ -423,6 +457,7 @@ func (p *Proxy) handle(client net.Conn) {
 			pr.sess.End(time.Now(), live.Shutdown, nil)
 			return
 		}
+		p.dialed(err)
 		if loop := (*selfLoopError)(nil); errors.As(err, &loop) {
 			pr.sess.End(time.Now(), live.LocalClose, err)
 			if loop.tell {
@@ -437,6 +472,7 @@ func (p *Proxy) handle(client net.Conn) {
 		return
 	}
 
+	p.dialed(nil)
 	errc := make(chan error, 2)
 	go p.copyUpstreamToClient(pr, errc)
 	p.copyClientToUpstream(pr, errc)
