@@ -410,6 +410,11 @@ func (p *Proxy) handle(client net.Conn) {
 			reg.Notice(time.Now(), fmt.Sprintf("attach: %s → %s is another protocol: its client began with % x, not --prefix % x; forwarded, not decoded (session %d)",
 				from, p.cfg.Upstream, got, want, pr.sess.ID()))
 		}
+		ch.prefix.Store(true)
+		pr.feed[live.ServerToClient].onOther = func(got []byte) {
+			reg.Notice(time.Now(), fmt.Sprintf("attach: %s → %s is another protocol: its server spoke first (% x), before its client sent --prefix % x; forwarded, not decoded (session %d)",
+				from, p.cfg.Upstream, got, want, pr.sess.ID()))
+		}
 	}
 
 	up, err := p.dialUpstream()
