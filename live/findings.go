@@ -108,6 +108,17 @@ func (c FindingCode) Severity() Severity {
 	return Warning
 }
 
+// Severities returns the severities the code's findings can have: its
+// own (Severity), and for PROTOCOL Warning too, for a connection that
+// carries no mux, a --skip that cut the client's first header, or both
+// ends speaking the other mux (the ends are fine).
+func (c FindingCode) Severities() []Severity {
+	if c == CodeProtocol {
+		return []Severity{Critical, Warning}
+	}
+	return []Severity{c.Severity()}
+}
+
 // Finding is a diagnosed problem. It is immutable: the engine replaces a
 // finding whose evidence changes, keeping its ID, and a Snapshot holds the
 // version current when it was taken.
