@@ -263,6 +263,15 @@ func (ev *Evidence) misdecoded(proto Protocol) bool {
 	return yam(ev.Guess) && yam(ev.PeerGuess)
 }
 
+// skipCut says whether a PROTOCOL finding in dir comes of a --skip that
+// cut the client's first mux header (Unskipped): the client's finding, or
+// the server's where its bytes are that mux's too (both ends speak it).
+// A server that sent other bytes is at fault itself, its bytes decoded
+// from its first, which no skip touched.
+func (ev *Evidence) skipCut(dir Dir) bool {
+	return ev.Unskipped != wirekind.Unknown && (dir == ClientToServer || sameMux(ev.Guess, ev.Unskipped))
+}
+
 // sameMux says whether a and b are headers of one multiplexer: both
 // yamux's, or both smux's (of either version).
 func sameMux(a, b wirekind.Kind) bool {
