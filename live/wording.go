@@ -358,16 +358,20 @@ func noMux(f *Finding, mux, violation string) (text, advice string) {
 // mux's too (Evidence.skipCut): otherwise they are its own fault.
 func wrongSkip(f *Finding, mux, violation string) (text, advice string) {
 	ev := &f.Evidence
-	first := "first byte, skipped by --skip 1, begins"
+	flag := fmt.Sprintf("--skip %d", ev.Skip)
+	if len(f.info.Prefix) > 0 {
+		flag = fmt.Sprintf("--prefix %x", f.info.Prefix) // the client did send it: it is its mux's start
+	}
+	first := "first byte, skipped by " + flag + ", begins"
 	if ev.Skip != 1 {
-		first = fmt.Sprintf("first %d bytes, skipped by --skip %d, begin", ev.Skip, ev.Skip)
+		first = fmt.Sprintf("first %d bytes, skipped by %s, begin", ev.Skip, flag)
 	}
 	first = fmt.Sprintf("the client's %s %s", first, ev.Unskipped)
 	other := "yamux"
 	if ev.Unskipped != wirekind.Yamux {
 		other = "smux"
 	}
-	advice = fmt.Sprintf("drop --skip %d: the client sends no prefix, and its %s begins at its first byte", ev.Skip, other)
+	advice = fmt.Sprintf("drop %s: the client sends no prefix, and its %s begins at its first byte", flag, other)
 	if other != mux {
 		if f.info.Proto != ProtocolUnknown {
 			advice += fmt.Sprintf("; and decode it as %s: give --protocol %s, or leave --protocol out", other, other)
@@ -384,8 +388,8 @@ func wrongSkip(f *Finding, mux, violation string) (text, advice string) {
 		return fmt.Sprintf("the client sent %s, not %s (%s at offset %d), but %s: muxtop skipped the start of its mux, not a prefix",
 			ev.Guess, mux, violation, ev.Offset, first), advice
 	}
-	return fmt.Sprintf("the server sent %s, not %s (%s at offset %d), and %s: both ends speak %s, and muxtop, past --skip %d, decoded their connection as %s",
-		ev.Guess, mux, violation, ev.Offset, first, other, ev.Skip, mux), advice
+	return fmt.Sprintf("the server sent %s, not %s (%s at offset %d), and %s: both ends speak %s, and muxtop, past %s, decoded their connection as %s",
+		ev.Guess, mux, violation, ev.Offset, first, other, flag, mux), advice
 }
 
 // plural returns "1 stream", "2 streams".

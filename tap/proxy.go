@@ -391,7 +391,7 @@ func (p *Proxy) handle(client net.Conn) {
 	// decoded as it is read from its sender; the session ends when both
 	// directions are done, not at the first one's EOF.
 	pr.sess = reg.Open(live.SessionInfo{Client: from, Server: p.cfg.Upstream, Tap: live.Server, Label: p.cfg.Label,
-		Proxied: true, Proto: p.cfg.Protocol.live()}, time.Now())
+		Proxied: true, Prefix: string(p.cfg.Prefix), Proto: p.cfg.Protocol.live()}, time.Now())
 	ch := newChoice(p.cfg.Protocol)
 	for d := range pr.feed {
 		pr.feed[d] = newFeeder(pr.sess, live.Dir(d), reg.Config().Snaplen, ch)

@@ -101,3 +101,28 @@ func TestProxyWrongSkipServerFault(t *testing.T) {
 		t.Errorf("the server's finding: %v, %q / %q; want critical: an HTTP answer to yamux is the server's fault", f.Severity, f.Text, f.Advice)
 	}
 }
+
+// TestProxyWrongPrefix: attach --prefix 00 --protocol smux in front of a
+// plain yamux service: its clients' first byte is 00, the version byte of
+// yamux's first header, which --prefix takes for the prefix. The finding
+// names the flag given, --prefix 00: it said "skipped by --skip 1" and
+// "drop --skip 1", a flag the user never gave.
+func TestProxyWrongPrefix(t *testing.T) {
+	raw := make(chan *smuxtest.RecordingConn, 1)
+	up := startUpstream(t, "", serveYamux(0, raw))
+	reg := live.New(live.Config{})
+	p := startProxy(t, ProxyConfig{Upstream: up.addr(), Registry: reg, Protocol: Smux, Prefix: []byte{0}})
+	yamuxClientWork(t, dialProxy(t, p), 1, 0, 0)
+	smuxtest.Eventually(t, "the client's bytes to break the framing", func() bool {
+		snap := reg.Snapshot()
+		return len(snap.Sessions) == 1 && len(snap.Sessions[0].Framing) > 0
+	})
+	f := protocolFindings(reg)[live.ClientToServer]
+	if f == nil {
+		t.Fatal("no PROTOCOL finding of the client's")
+	}
+	if !strings.Contains(f.Text, "the client's first byte, skipped by --prefix 00, begins a yamux header") ||
+		!strings.HasPrefix(f.Advice, "drop --prefix 00: ") || strings.Contains(f.Text+f.Advice, "--skip") {
+		t.Errorf("%q / %q: want it to name --prefix 00, the flag given", f.Text, f.Advice)
+	}
+}
