@@ -93,7 +93,10 @@ func newSniffCmd() *cobra.Command {
 			up, _ := sniff.UpInterfaces() // none to suggest if they cannot be listed
 			t := time.NewTicker(time.Second)
 			defer t.Stop()
-			stopSaying := sayNoPackets(t.C, time.Now(), func() uint64 { return rd.Stats().Packets },
+			// TCP segments only: the socket filter passes frames that are not
+			// IP whole (ARP, every few seconds on an Ethernet interface), for
+			// the reader to judge, and those are none of the service's.
+			stopSaying := sayNoPackets(t.C, time.Now(), func() uint64 { st := rd.Stats(); return st.Packets - min(st.NotTCP, st.Packets) },
 				noPacketsText(iface, filter, up), func(s string) { reg.Notice(reg.Now(), s) })
 			defer stopSaying()
 			return watch.watch(cmd.Context(), cmd, session{

@@ -1326,7 +1326,7 @@ func (c *conn) open(at time.Time) {
 		client, server = c.b, c.a
 	}
 	reg := c.r.cfg.Registry
-	info := live.SessionInfo{Client: client.String(), Server: server.String(), Tap: live.Server, Captured: true, Label: c.r.cfg.Label}
+	info := live.SessionInfo{Client: client.String(), Server: server.String(), Tap: live.Server, Captured: true, Label: c.r.cfg.Label, Prefix: string(c.r.cfg.Prefix)}
 	switch c.proto {
 	case tap.Smux:
 		info.Proto = live.Smux

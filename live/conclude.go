@@ -81,6 +81,16 @@ func (r *Registry) ResolveEnded(now, stopped time.Time) {
 	slices.SortFunc(over, func(a, b ended) int { return cmp.Compare(a.of.f.ID, b.of.f.ID) })
 	for _, o := range over {
 		e.apply(r, change{old: o.of.f, new: nil, s: o.of.s, unwatched: o.unwatched}, now, o.why)
+		// Every finding of an ended session resolves here: its own open
+		// set is empty, and its end dealt with, so that an evaluation after
+		// this one neither resolves them again nor opens the session's
+		// framing findings anew.
+		s := o.of.s
+		s.mu.Lock()
+		es := &s.w.eng
+		clear(es.open)
+		es.open, es.told, es.openCodes, es.endSeen = es.open[:0], es.told[:0], 0, true
+		s.mu.Unlock()
 	}
 	if e.dirty {
 		e.publish()

@@ -113,6 +113,20 @@ func (c FindingCode) Severity() Severity {
 	return Warning
 }
 
+// Severities returns the severities the code's findings can have: its
+// own (Severity), and for PROTOCOL Warning too, for a connection that
+// carries no mux, a --skip that cut the client's first header, or both
+// ends speaking the other mux (the ends are fine).
+func (c FindingCode) Severities() []Severity {
+	switch c {
+	case CodeProtocol:
+		return []Severity{Critical, Warning}
+	case CodeGoAway:
+		return []Severity{Warning, Critical} // critical with an error code
+	}
+	return []Severity{c.Severity()}
+}
+
 // Finding is a diagnosed problem. It is immutable: the engine replaces a
 // finding whose evidence changes, keeping its ID, and a Snapshot holds the
 // version current when it was taken.
@@ -255,6 +269,15 @@ func (ev *Evidence) misdecoded(proto Protocol) bool {
 	}
 	yam := func(k wirekind.Kind) bool { return k == wirekind.Yamux || k == wirekind.PrefixedYamux }
 	return yam(ev.Guess) && yam(ev.PeerGuess)
+}
+
+// skipCut says whether a PROTOCOL finding in dir comes of a --skip that
+// cut the client's first mux header (Unskipped): the client's finding, or
+// the server's where its bytes are that mux's too (both ends speak it).
+// A server that sent other bytes is at fault itself, its bytes decoded
+// from its first, which no skip touched.
+func (ev *Evidence) skipCut(dir Dir) bool {
+	return ev.Unskipped != wirekind.Unknown && (dir == ClientToServer || sameMux(ev.Guess, ev.Unskipped))
 }
 
 // sameMux says whether a and b are headers of one multiplexer: both

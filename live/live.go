@@ -234,6 +234,11 @@ type SessionInfo struct {
 	// Server being its upstream: a finding that the connection carries
 	// no mux at all points at that address.
 	Proxied bool
+	// Prefix is the exact prefix the client was to send before the mux
+	// (--prefix), if one was given; Skip's bytes are otherwise unchecked
+	// (--skip). A PROTOCOL finding that the prefix cut the mux's first
+	// header names the flag given.
+	Prefix string
 	// Proto is the protocol the session speaks, when the tap knows it
 	// before the first byte (it was told); a tap that detects it from the
 	// first bytes opens the session with ProtocolUnknown and calls

@@ -20,7 +20,7 @@ func (s *Session) finding(id uint64, c *candidate, opened time.Time) *Finding {
 		Dir: c.dir, HasDir: c.hasDir, Since: time.Unix(0, c.since), Opened: opened, Evidence: c.ev, Proto: s.proto,
 		version: s.version, info: s.info,
 	}
-	if c.code == CodeProtocol && (f.Evidence.pair(f.Dir) != "" || f.Evidence.Unskipped != wirekind.Unknown || f.Evidence.misdecoded(s.proto)) {
+	if c.code == CodeProtocol && (f.Evidence.pair(f.Dir) != "" || f.Evidence.skipCut(f.Dir) || f.Evidence.misdecoded(s.proto)) {
 		// Not the watched mux's fault, nor one that stops its traffic:
 		// there is no mux, and the two ends talk to each other fine; or
 		// muxtop's --skip cut the client's first mux header; or both ends
@@ -173,8 +173,8 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 		if ev.pair(f.Dir) != "" {
 			return noMux(f, "yamux", ev.YamuxViolation.String())
 		}
-		if ev.Unskipped != wirekind.Unknown {
-			return wrongSkip(f, "yamux", ev.YamuxViolation.String(), wirekind.Kind.HintAt)
+		if ev.skipCut(f.Dir) {
+			return wrongSkip(f, "yamux", ev.YamuxViolation.String())
 		}
 		smux := func(k wirekind.Kind) bool { return k == wirekind.SmuxV1 || k == wirekind.SmuxV2 }
 		if smux(ev.Guess) && smux(ev.PeerGuess) {
@@ -299,8 +299,8 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 		if ev.pair(f.Dir) != "" {
 			return noMux(f, "smux", ev.Violation.String())
 		}
-		if ev.Unskipped != wirekind.Unknown {
-			return wrongSkip(f, "smux", ev.Violation.String(), wirekind.Kind.HintAt)
+		if ev.skipCut(f.Dir) {
+			return wrongSkip(f, "smux", ev.Violation.String())
 		}
 		yamux := func(k wirekind.Kind) bool { return k == wirekind.Yamux || k == wirekind.PrefixedYamux }
 		if yamux(ev.Guess) && yamux(ev.PeerGuess) {
@@ -359,19 +359,24 @@ func noMux(f *Finding, mux, violation string) (text, advice string) {
 // --skip passed begins a mux header (Evidence.Unskipped): the client
 // sends no prefix, and the skip cut its mux's first header. The client's
 // finding says so in its text; either direction's advice is to drop the
-// skip. hint is how the other direction's bytes are hinted at.
-func wrongSkip(f *Finding, mux, violation string, hint func(wirekind.Kind, string) string) (text, advice string) {
+// skip. A server's finding is worded so only where its bytes are that
+// mux's too (Evidence.skipCut): otherwise they are its own fault.
+func wrongSkip(f *Finding, mux, violation string) (text, advice string) {
 	ev := &f.Evidence
-	first := "first byte, skipped by --skip 1, begins"
+	flag := fmt.Sprintf("--skip %d", ev.Skip)
+	if len(f.info.Prefix) > 0 {
+		flag = fmt.Sprintf("--prefix %x", f.info.Prefix) // the client did send it: it is its mux's start
+	}
+	first := "first byte, skipped by " + flag + ", begins"
 	if ev.Skip != 1 {
-		first = fmt.Sprintf("first %d bytes, skipped by --skip %d, begin", ev.Skip, ev.Skip)
+		first = fmt.Sprintf("first %d bytes, skipped by %s, begin", ev.Skip, flag)
 	}
 	first = fmt.Sprintf("the client's %s %s", first, ev.Unskipped)
 	other := "yamux"
 	if ev.Unskipped != wirekind.Yamux {
 		other = "smux"
 	}
-	advice = fmt.Sprintf("drop --skip %d: the client sends no prefix, and its %s begins at its first byte", ev.Skip, other)
+	advice = fmt.Sprintf("drop %s: the client sends no prefix, and its %s begins at its first byte", flag, other)
 	if other != mux {
 		if f.info.Proto != ProtocolUnknown {
 			advice += fmt.Sprintf("; and decode it as %s: give --protocol %s, or leave --protocol out", other, other)
@@ -388,12 +393,8 @@ func wrongSkip(f *Finding, mux, violation string, hint func(wirekind.Kind, strin
 		return fmt.Sprintf("the client sent %s, not %s (%s at offset %d), but %s: muxtop skipped the start of its mux, not a prefix",
 			ev.Guess, mux, violation, ev.Offset, first), advice
 	}
-	if sameMux(ev.Guess, ev.Unskipped) {
-		return fmt.Sprintf("the server sent %s, not %s (%s at offset %d), and %s: both ends speak %s, and muxtop, past --skip %d, decoded their connection as %s",
-			ev.Guess, mux, violation, ev.Offset, first, other, ev.Skip, mux), advice
-	}
-	return fmt.Sprintf("the server sent %s, not %s (%s at offset %d): it %s; %s", ev.Guess, mux, violation, ev.Offset, hint(ev.Guess, mux), first),
-		advice
+	return fmt.Sprintf("the server sent %s, not %s (%s at offset %d), and %s: both ends speak %s, and muxtop, past %s, decoded their connection as %s",
+		ev.Guess, mux, violation, ev.Offset, first, other, flag, mux), advice
 }
 
 // plural returns "1 stream", "2 streams".

@@ -309,20 +309,23 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for _, a := range yamuxAnomalies {
 		counter(d.anomalies, snap.YamuxAnomaliesBy[a], yamuxLabel, a.String())
 	}
-	var open [live.NumFindingCodes]int
+	// By the finding's severity, as the summary and the header count
+	// them: a PROTOCOL finding may be a warning (live.FindingCode.Severities).
+	var open [live.NumFindingCodes][live.NumSeverities]int
 	// At a run's end, those muxtop's stop resolved still held: open at
 	// the end, as the summary counts them.
 	for _, fs := range [][]*live.Finding{snap.Findings, snap.Unwatched} {
 		for _, f := range fs {
-			if int(f.Code) < live.NumFindingCodes {
-				open[f.Code]++
+			if int(f.Code) < live.NumFindingCodes && int(f.Severity) < live.NumSeverities {
+				open[f.Code][f.Severity]++
 			}
 		}
 	}
 	for code := live.FindingCode(1); code < live.NumFindingCodes; code++ {
-		sev := code.Severity().String()
-		gauge(d.findingsOpen, float64(open[code]), code.String(), sev)
-		counter(d.findingsOpened, snap.FindingsOpenedBy[code], code.String(), sev)
+		for _, sev := range code.Severities() {
+			gauge(d.findingsOpen, float64(open[code][sev]), code.String(), sev.String())
+		}
+		counter(d.findingsOpened, snap.FindingsOpenedBy[code], code.String(), code.Severity().String())
 	}
 
 	ch <- histogram(d.latency, &snap.LatencyHistogram)

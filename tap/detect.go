@@ -77,7 +77,13 @@ const (
 
 // choice is the protocol of one connection, decided once for both
 // directions: by the tap's Protocol, or by the first byte either sends.
-type choice struct{ kind atomic.Uint32 }
+// prefix says the client's prefix (ProxyConfig.Prefix) is yet to come in
+// full: a server that speaks before it is another protocol's, since the
+// mux's server waits for the prefix that picks it.
+type choice struct {
+	kind   atomic.Uint32
+	prefix atomic.Bool
+}
 
 func newChoice(p Protocol) *choice {
 	c := new(choice)
@@ -120,15 +126,21 @@ func (f *Feeder) settle(kind uint32) {
 // takes the connection's protocol, deciding it from p's first byte if
 // nothing has, and returns what is left of p to decode.
 func (f *Feeder) detect(p []byte, at time.Time) []byte {
+	if f.choice.kind.Load() == kindOther {
+		f.kind = kindOther // the other direction told it: once
+		return nil
+	}
+	if len(f.prefix) == 0 && f.choice.prefix.Load() {
+		// The server spoke before its client's prefix came whole: the
+		// proxy feeds the client's bytes before it forwards them, so the
+		// mux's server, which waits for them, cannot have.
+		f.other(p[:min(len(p), 8)])
+		return nil
+	}
 	if f.skip > 0 && len(f.prefix) > 0 {
 		n := min(int64(len(p)), f.skip)
 		if want := f.prefix[f.skipped : f.skipped+n]; !bytes.Equal(p[:n], want) {
-			f.choice.kind.Store(kindOther)
-			f.kind = kindOther
-			f.sess.SetProtocol(live.ProtocolUnknown) // neither, whatever --protocol says
-			if f.onOther != nil {
-				f.onOther(append(append([]byte(nil), f.prefix[:f.skipped]...), p[:n]...))
-			}
+			f.other(append(append([]byte(nil), f.prefix[:f.skipped]...), p[:n]...))
 			return nil
 		}
 	}
@@ -139,6 +151,9 @@ func (f *Feeder) detect(p []byte, at time.Time) []byte {
 		f.sess.PrefixBytes(f.dir, p[:n])
 		p = p[n:]
 		f.sess.Prefix(f.dir, f.skipped)
+		if f.skip == 0 && len(f.prefix) > 0 {
+			f.choice.prefix.Store(false) // the prefix came whole
+		}
 	}
 	if f.skip > 0 || len(p) == 0 {
 		return nil
@@ -153,6 +168,17 @@ func (f *Feeder) detect(p []byte, at time.Time) []byte {
 	}
 	f.settle(kind)
 	return p
+}
+
+// other makes the connection another protocol than the mux, not decoded
+// either way, and tells onOther got, the bytes that showed it.
+func (f *Feeder) other(got []byte) {
+	f.choice.kind.Store(kindOther)
+	f.kind = kindOther
+	f.sess.SetProtocol(live.ProtocolUnknown) // neither, whatever --protocol says
+	if f.onOther != nil {
+		f.onOther(got)
+	}
 }
 
 // feedYamux is feed for a yamux connection.

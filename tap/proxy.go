@@ -425,7 +425,7 @@ func (p *Proxy) handle(client net.Conn) {
 	// decoded as it is read from its sender; the session ends when both
 	// directions are done, not at the first one's EOF.
 	pr.sess = reg.Open(live.SessionInfo{Client: from, Server: p.cfg.Upstream, Tap: live.Server, Label: p.cfg.Label,
-		Proxied: true, Proto: p.cfg.Protocol.live()}, time.Now())
+		Proxied: true, Prefix: string(p.cfg.Prefix), Proto: p.cfg.Protocol.live()}, time.Now())
 	ch := newChoice(p.cfg.Protocol)
 	for d := range pr.feed {
 		pr.feed[d] = newFeeder(pr.sess, live.Dir(d), reg.Config().Snaplen, ch)
@@ -442,6 +442,11 @@ func (p *Proxy) handle(client net.Conn) {
 		c2s.skip, c2s.prefix = int64(len(want)), want
 		c2s.onOther = func(got []byte) {
 			reg.Notice(time.Now(), fmt.Sprintf("attach: %s → %s is another protocol: its client began with % x, not --prefix % x; forwarded, not decoded (session %d)",
+				from, p.cfg.Upstream, got, want, pr.sess.ID()))
+		}
+		ch.prefix.Store(true)
+		pr.feed[live.ServerToClient].onOther = func(got []byte) {
+			reg.Notice(time.Now(), fmt.Sprintf("attach: %s → %s is another protocol: its server spoke first (% x), before its client sent --prefix % x; forwarded, not decoded (session %d)",
 				from, p.cfg.Upstream, got, want, pr.sess.ID()))
 		}
 	}

@@ -1,0 +1,55 @@
+package capture_test
+
+import (
+	"io"
+	"net"
+	"strconv"
+	"testing"
+
+	"github.com/muxtop/muxtop/capture"
+	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/pcapout"
+	"github.com/muxtop/muxtop/tap"
+)
+
+// TestPrefixServerSpeaksFirst: with --prefix 04, a connection on the port
+// whose server speaks first (an SSH banner), its client answering with
+// its own: not decoded, no finding, whether --port picks it or not.
+func TestPrefixServerSpeaksFirst(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	path := writeCapture(t, func(w *pcapout.Writer) {
+		cc, sc := connsOn(t, ln)
+		c := tap.Wrap(cc, live.Client, live.New(live.Config{}), "test", tap.Record(w))
+		banner, hello := []byte("SSH-2.0-OpenSSH_9.6\r\n"), []byte("SSH-2.0-Go\r\n")
+		if _, err := sc.Write(banner); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, make([]byte, len(banner))); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Write(hello); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(sc, make([]byte, len(hello))); err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		sc.Close()
+	})
+	filter, err := capture.ParseFilter("port " + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := readPackets(t, path)
+	for _, cfg := range []capture.Config{{Prefix: []byte{4}}, {Filter: filter, Prefix: []byte{4}}, {Filter: filter, Protocol: tap.Yamux, Prefix: []byte{4}}} {
+		reg := readEvaluated(ps, cfg, live.FindingsConfig{})
+		snap := reg.Snapshot()
+		if n := protocolCount(reg); n != 0 || snap.Violations != 0 {
+			t.Errorf("filter %v, protocol %v: %d PROTOCOL findings, %s; notices %q", cfg.Filter, cfg.Protocol, n, counts(snap), notices(reg))
+		}
+	}
+}
