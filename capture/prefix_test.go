@@ -162,7 +162,23 @@ func TestWrongSkipNotice(t *testing.T) {
 	path := writeCapture(t, func(w *pcapout.Writer) { client, server = plainYamux(t, w) })
 	reg := readEvaluated(readPackets(t, path), capture.Config{Skip: 1}, live.FindingsConfig{})
 	want := "skipped " + client + " → " + server + ", neither smux nor yamux past --skip 1: the client's first byte, skipped by --skip 1, begins a yamux header; drop --skip 1, the client sends no prefix"
-	if ns := notices(reg); len(ns) != 1 || ns[0] != want {
-		t.Errorf("notices %q, want %q", ns, want)
+	ns := notices(reg)
+	if len(ns) == 1 && ns[0] == want {
+		return
+	}
+	// Where the server's first packet holds two frames (its ACK and its
+	// echo coalesced, about 1 run in 20), they chain up as yamux before
+	// the client's bytes are judged, and the connection is decoded: then
+	// its one PROTOCOL finding, a warning, says the same.
+	recs, _ := reg.Frames(live.Query{From: 1}, nil)
+	var fs []*live.Finding
+	for _, r := range recs {
+		if r.Kind == live.FindingOpened {
+			fs = append(fs, r.Finding)
+		}
+	}
+	if len(ns) != 0 || len(fs) != 1 || fs[0].Code != live.CodeProtocol || fs[0].Severity != live.Warning ||
+		!strings.Contains(fs[0].Text, "skipped by --skip 1, begins a yamux header") || !strings.HasPrefix(fs[0].Advice, "drop --skip 1") {
+		t.Errorf("notices %q, want %q; or, decoded, one PROTOCOL warning that says to drop --skip 1: %v", ns, want, fs)
 	}
 }
