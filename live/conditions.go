@@ -201,7 +201,7 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 	cutoff := ns - int64(cfg.UnansweredAfter)
 	quiet := s.version == 1 && s.proto != Yamux
 	if wl := &w.lists[waitList]; wl.head != nil && wl.headAt <= cutoff && (!blocked || !confirmed && es.openCodes&(1<<CodeUnanswered) != 0) {
-		var count [2]uint64
+		var count, finFirst [2]uint64
 		var oldest [2]*stream
 		n := 0
 		for st := wl.head; st != nil && n < maxWalk && st.watch.first <= cutoff; st, n = st.watch.links[waitList].next, n+1 {
@@ -211,6 +211,9 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 			es.countUnanswered(st)
 			d := st.opener.Sends()
 			count[d]++
+			if st.state == HalfClosedByClient && st.opener == Client || st.state == HalfClosedByServer && st.opener == Server {
+				finFirst[d]++
+			}
 			if oldest[d] == nil {
 				oldest[d] = st
 			}
@@ -223,7 +226,7 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 			}
 			unanswered[d] = true
 			cs = append(cs, candidate{code: CodeUnanswered, dir: Dir(d), hasDir: true, stream: o.id, since: o.watch.first,
-				ev: Evidence{Count: count[d], Age: time.Duration(ns - o.watch.first), Limit: cfg.UnansweredAfter, Versions: vers}})
+				ev: Evidence{Count: count[d], Age: time.Duration(ns - o.watch.first), Limit: cfg.UnansweredAfter, Versions: vers, FinFirst: finFirst[d]}})
 		}
 	}
 

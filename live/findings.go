@@ -189,6 +189,10 @@ type Evidence struct {
 	Count uint64
 	// Streams: the streams the late frames went to (DATA_AFTER_CLOSE).
 	Streams uint64
+	// FinFirst: of UNANSWERED's streams in yamux, those its opener had
+	// half-closed: yamux sends no ACK for a stream it accepts after the
+	// stream's FIN, so those may have been accepted, late.
+	FinFirst uint64
 	// Bytes: the window (WINDOW_STALL), bytes sent to the suspect stream,
 	// or in v2 its unread bytes (SESSION_BLOCKED), late payload bytes
 	// (DATA_AFTER_CLOSE).

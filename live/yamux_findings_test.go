@@ -67,6 +67,45 @@ func TestYamuxFindings(t *testing.T) {
 			text: "got no ACK",
 		},
 		{
+			// yamux ACKs a stream at AcceptStream only while it is
+			// SYN-received: accepted after its FIN, it never is. The
+			// finding says that the server may have accepted it, late.
+			name: "unanswered SYN: accepted only after the client's FIN", code: live.CodeUnanswered,
+			run: func(t *testing.T, cli, srv *hyamux.Session, fault bool) time.Duration {
+				st, err := cli.OpenStream()
+				if err != nil {
+					t.Fatal(err)
+				}
+				st.Write([]byte("RAND"))
+				if !fault {
+					if _, err := srv.AcceptStream(); err != nil { // sends the ACK
+						t.Fatal(err)
+					}
+				}
+				st.Close() // the client's FIN
+				settle()
+				if fault {
+					acc, err := srv.AcceptStream() // after the FIN: no ACK
+					if err != nil {
+						t.Fatal(err)
+					}
+					go io.Copy(io.Discard, acc)
+				}
+				go func() {
+					if st, err := cli.AcceptStream(); err == nil {
+						io.Copy(io.Discard, st)
+					}
+				}()
+				st2, err := srv.OpenStream()
+				if err != nil {
+					t.Fatal(err)
+				}
+				st2.Write([]byte("alive"))
+				return 6 * time.Second
+			},
+			text: "or accepted them only after the client's FIN (1 of them half-closed before any ACK), for which yamux sends no ACK",
+		},
+		{
 			name: "window stall: the server does not read", code: live.CodeWindowStall,
 			run: func(t *testing.T, cli, srv *hyamux.Session, fault bool) time.Duration {
 				st, err := cli.OpenStream()
