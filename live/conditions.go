@@ -211,7 +211,7 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 			es.countUnanswered(st)
 			d := st.opener.Sends()
 			count[d]++
-			if st.state == HalfClosedByClient && st.opener == Client || st.state == HalfClosedByServer && st.opener == Server {
+			if s.proto == Yamux && (st.state == HalfClosedByClient && st.opener == Client || st.state == HalfClosedByServer && st.opener == Server) {
 				finFirst[d]++
 			}
 			if oldest[d] == nil {

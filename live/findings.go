@@ -725,7 +725,7 @@ func changed(f *Finding, c *candidate) bool {
 	return a.Count != b.Count || a.Bytes != b.Bytes || a.Streams != b.Streams || a.Limit != b.Limit ||
 		roughAge(a.Age) != roughAge(b.Age) || f.Stream != c.stream || a.Sign != b.Sign ||
 		a.PeerGuess != b.PeerGuess || a.PeerAnswered != b.PeerAnswered || (a.Slow == 0) != (b.Slow == 0) ||
-		a.Unskipped != b.Unskipped
+		a.Unskipped != b.Unskipped || a.FinFirst != b.FinFirst
 }
 
 // roughAge rounds d down to a step of 1 s below 10 s, 5 s below a

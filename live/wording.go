@@ -166,15 +166,25 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 		return fmt.Sprintf("the %s has sent nothing, not even a keepalive ping or its answer, for %s; its pings came every %s: it is frozen or gone",
 			sender, fmtDur(ev.Age), fmtDur(ev.Every)), advice
 	case CodeUnanswered:
-		late := ""
-		if ev.FinFirst > 0 {
-			// yamux's sendFlags gives the ACK only to a stream still
-			// SYN-received: one whose FIN came before AcceptStream is
-			// accepted with no ACK on the wire.
-			late = fmt.Sprintf(", or accepted them only after the %s's FIN (%d of them half-closed before any ACK), for which yamux sends no ACK: the wire looks the same", sender, ev.FinFirst)
+		them := "them"
+		if ev.Count == 1 {
+			them = "it"
 		}
-		return fmt.Sprintf("%s opened by the %s got no ACK for %s or more (the oldest, stream %d, %s ago) while the %s still sends: the %s is not accepting them%s",
-				plural(ev.Count, "stream"), sender, fmtDur(ev.Limit), f.Stream, fmtDur(ev.Age), receiver, receiver, late),
+		late := ""
+		// yamux's sendFlags gives the ACK only to a stream still
+		// SYN-received: one whose FIN came before AcceptStream is
+		// accepted with no ACK on the wire.
+		switch {
+		case ev.FinFirst == 0:
+		case ev.FinFirst < ev.Count:
+			late = fmt.Sprintf(", or accepted the %d of them half-closed before any ACK only after the %s's FIN, for which yamux sends no ACK: the wire looks the same", ev.FinFirst, sender)
+		case ev.Count == 1:
+			late = fmt.Sprintf(", or accepted it only after the %s's FIN (it was half-closed before any ACK), for which yamux sends no ACK: the wire looks the same", sender)
+		default:
+			late = fmt.Sprintf(", or accepted them only after the %s's FIN (all %d were half-closed before any ACK), for which yamux sends no ACK: the wire looks the same", sender, ev.FinFirst)
+		}
+		return fmt.Sprintf("%s opened by the %s got no ACK for %s or more (the oldest, stream %d, %s ago) while the %s still sends: the %s is not accepting %s%s",
+				plural(ev.Count, "stream"), sender, fmtDur(ev.Limit), f.Stream, fmtDur(ev.Age), receiver, receiver, them, late),
 			fmt.Sprintf("the %s must call AcceptStream (which sends the ACK) in a loop; the %s's OpenStream blocks once 256 SYNs wait for their ACK, and a stream unACKed for StreamOpenTimeout (75 s) is reset with its session ended (yamux before 2021 has no StreamOpenTimeout: it waits)", receiver, sender)
 	case CodeProtocol:
 		if ev.pair(f.Dir) != "" {

@@ -103,7 +103,7 @@ func TestYamuxFindings(t *testing.T) {
 				st2.Write([]byte("alive"))
 				return 6 * time.Second
 			},
-			text: "or accepted them only after the client's FIN (1 of them half-closed before any ACK), for which yamux sends no ACK",
+			text: "the server is not accepting it, or accepted it only after the client's FIN (it was half-closed before any ACK), for which yamux sends no ACK",
 		},
 		{
 			name: "window stall: the server does not read", code: live.CodeWindowStall,
