@@ -203,6 +203,9 @@ func noPacketsText(iface string, f pcap.Filter, up []string) string {
 	}
 	s := fmt.Sprintf("sniff: no packets on %s in %v: ", where, noPacketsAfter)
 	if iface == sniff.Any {
+		if f.Empty() {
+			return s + "is the service running, on this machine?"
+		}
 		return s + "is the service running, and does the filter pick its connections?"
 	}
 	var others []string

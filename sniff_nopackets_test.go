@@ -79,6 +79,7 @@ func TestNoPacketsText(t *testing.T) {
 		{"lo", pcap.Filter{}, []string{"lo"}, "sniff: no packets on lo in 5s: is the service on another interface? (-i any)"},
 		{"eth0", port, []string{"lo", "eth0", "eth1", "wg0", "tun0"}, "sniff: no packets on eth0 matching port 9000 in 5s: is the service on another interface? (-i any, or -i lo, -i eth1, -i wg0)"},
 		{"any", port, []string{"lo", "eth0"}, "sniff: no packets on any interface matching port 9000 in 5s: is the service running, and does the filter pick its connections?"},
+		{"any", pcap.Filter{}, []string{"lo", "eth0"}, "sniff: no packets on any interface in 5s: is the service running, on this machine?"},
 	} {
 		if got := noPacketsText(c.iface, c.f, c.up); got != c.want {
 			t.Errorf("%s %q:\n got %q\nwant %q", c.iface, c.f.String(), got, c.want)

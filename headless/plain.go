@@ -198,14 +198,18 @@ func writeUpstream(w io.Writer, u live.Upstream) {
 		return
 	}
 	b := printable.AppendText([]byte("  upstream  "), u.Addr)
+	conns := "connections"
+	if u.Dials == 1 {
+		conns = "connection"
+	}
 	switch {
 	case u.Refused == u.Failed:
-		b = fmt.Appendf(b, " refused %d of %d connections", u.Failed, u.Dials)
+		b = fmt.Appendf(b, " refused %d of %d %s", u.Failed, u.Dials, conns)
 	case u.TimedOut == u.Failed:
-		b = fmt.Appendf(b, " did not answer %d of %d connections within --dial-timeout", u.Failed, u.Dials)
+		b = fmt.Appendf(b, " did not answer %d of %d %s within --dial-timeout", u.Failed, u.Dials, conns)
 	default:
-		b = fmt.Appendf(b, " failed %d of %d connections: %d refused, %d not answered within --dial-timeout, %d other",
-			u.Failed, u.Dials, u.Refused, u.TimedOut, u.Failed-u.Refused-u.TimedOut)
+		b = fmt.Appendf(b, " failed %d of %d %s: %d refused, %d not answered within --dial-timeout, %d other",
+			u.Failed, u.Dials, conns, u.Refused, u.TimedOut, u.Failed-u.Refused-u.TimedOut)
 	}
 	if u.Last != "" {
 		b = append(b, " (the last: "...)

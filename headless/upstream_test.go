@@ -22,6 +22,8 @@ func TestUpstreamLine(t *testing.T) {
 			"  upstream  10.0.0.5:9000 did not answer 2 of 4 connections within --dial-timeout (the last: i/o timeout)\n"},
 		{live.Upstream{Addr: "db:9000", Dials: 5, Failed: 4, Refused: 1, TimedOut: 1, Last: "no route to host"},
 			"  upstream  db:9000 failed 4 of 5 connections: 1 refused, 1 not answered within --dial-timeout, 2 other (the last: no route to host)\n"},
+		{live.Upstream{Addr: "127.0.0.1:9399", Dials: 1, Failed: 1, Refused: 1, Last: "connection refused"},
+			"  upstream  127.0.0.1:9399 refused 1 of 1 connection (the last: connection refused)\n"},
 		{live.Upstream{Addr: "127.0.0.1:9000", Dials: 5}, ""},
 	} {
 		var out bytes.Buffer
