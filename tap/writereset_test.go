@@ -79,21 +79,7 @@ func TestWriteResetRecorded(t *testing.T) {
 		t.Fatalf("the tap: %d sessions, want one ended reset", len(snap.Sessions))
 	}
 
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	file, err := capture.Open(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := new(capture.Clock)
-	clock.Set(file.Start())
-	rreg := live.New(live.Config{Clock: clock.Now})
-	if err := capture.NewReader(capture.Config{Registry: rreg, Clock: clock}).Run(context.Background(), file); err != nil {
-		t.Fatal(err)
-	}
+	rreg := readRecording(t, path)
 	if got := rreg.Snapshot(); len(got.Sessions) != 1 || !got.Sessions[0].Ended || got.Sessions[0].Reason != live.Reset {
 		for _, s := range got.Sessions {
 			t.Logf("session %d: ended %v, %v %q", s.ID, s.Ended, s.Reason, s.Err)
@@ -171,6 +157,18 @@ func TestWriteAfterCloseWriteNoReset(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
+	rreg := readRecording(t, path)
+	for _, s := range rreg.Snapshot().Sessions {
+		if s.Reason == live.Reset {
+			t.Errorf("read of the recording: session %d ended reset (%q), though the peer sent no RST", s.ID, s.Err)
+		}
+	}
+}
+
+// readRecording reads the capture at path as muxtop read does, with its
+// times, and returns the registry it fills.
+func readRecording(t *testing.T, path string) *live.Registry {
+	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -182,13 +180,9 @@ func TestWriteAfterCloseWriteNoReset(t *testing.T) {
 	}
 	clock := new(capture.Clock)
 	clock.Set(file.Start())
-	rreg := live.New(live.Config{Clock: clock.Now})
-	if err := capture.NewReader(capture.Config{Registry: rreg, Clock: clock}).Run(context.Background(), file); err != nil {
+	reg := live.New(live.Config{Clock: clock.Now})
+	if err := capture.NewReader(capture.Config{Registry: reg, Clock: clock}).Run(context.Background(), file); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range rreg.Snapshot().Sessions {
-		if s.Reason == live.Reset {
-			t.Errorf("read of the recording: session %d ended reset (%q), though the peer sent no RST", s.ID, s.Err)
-		}
-	}
+	return reg
 }
