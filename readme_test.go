@@ -96,4 +96,7 @@ func TestFindingSeveritiesInREADME(t *testing.T) {
 	if col := rows[live.CodeGoAway.String()]; !strings.Contains(col, "critical with an error code") {
 		t.Errorf("the README's GO_AWAY severity %q does not say an error code is critical", col)
 	}
+	if col := rows[live.CodeProtocol.String()]; !strings.Contains(col, "warning where the two ends are fine") {
+		t.Errorf("the README's PROTOCOL severity %q does not say when it is a warning", col)
+	}
 }
