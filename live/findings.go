@@ -268,11 +268,18 @@ func (ev *Evidence) pair(dir Dir) string {
 // are fine, and muxtop's decoding is not. One finding says it for both.
 func (ev *Evidence) misdecoded(proto Protocol) bool {
 	if proto == Yamux {
-		smux := func(k wirekind.Kind) bool { return k == wirekind.SmuxV1 || k == wirekind.SmuxV2 }
-		return smux(ev.Guess) && smux(ev.PeerGuess)
+		return ev.Guess.IsSmux() && ev.PeerGuess.IsSmux()
 	}
-	yam := func(k wirekind.Kind) bool { return k == wirekind.Yamux || k == wirekind.PrefixedYamux }
-	return yam(ev.Guess) && yam(ev.PeerGuess)
+	return ev.Guess.IsYamux() && ev.PeerGuess.IsYamux()
+}
+
+// endsFine says whether a PROTOCOL finding in dir of a session decoded
+// as proto finds nothing wrong with the two ends: they speak one other
+// protocol to each other (pair), muxtop's --skip cut the client's first
+// header (skipCut), or both speak the other mux (misdecoded). Such a
+// finding is a warning: the watched mux is not at fault.
+func (ev *Evidence) endsFine(dir Dir, proto Protocol) bool {
+	return ev.pair(dir) != "" || ev.skipCut(dir) || ev.misdecoded(proto)
 }
 
 // skipCut says whether a PROTOCOL finding in dir comes of a --skip that
@@ -287,8 +294,7 @@ func (ev *Evidence) skipCut(dir Dir) bool {
 // sameMux says whether a and b are headers of one multiplexer: both
 // yamux's, or both smux's (of either version).
 func sameMux(a, b wirekind.Kind) bool {
-	smux := func(k wirekind.Kind) bool { return k == wirekind.SmuxV1 || k == wirekind.SmuxV2 }
-	return a == wirekind.Yamux && b == wirekind.Yamux || smux(a) && smux(b)
+	return a == wirekind.Yamux && b == wirekind.Yamux || a.IsSmux() && b.IsSmux()
 }
 
 // BlockedSign is what showed a SESSION_BLOCKED finding. Only a tap's

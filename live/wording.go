@@ -20,7 +20,7 @@ func (s *Session) finding(id uint64, c *candidate, opened time.Time) *Finding {
 		Dir: c.dir, HasDir: c.hasDir, Since: time.Unix(0, c.since), Opened: opened, Evidence: c.ev, Proto: s.proto,
 		version: s.version, info: s.info,
 	}
-	if c.code == CodeProtocol && (f.Evidence.pair(f.Dir) != "" || f.Evidence.skipCut(f.Dir) || f.Evidence.misdecoded(s.proto)) {
+	if c.code == CodeProtocol && f.Evidence.endsFine(f.Dir, s.proto) {
 		// Not the watched mux's fault, nor one that stops its traffic:
 		// there is no mux, and the two ends talk to each other fine; or
 		// muxtop's --skip cut the client's first mux header; or both ends
@@ -193,8 +193,7 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 		if ev.skipCut(f.Dir) {
 			return wrongSkip(f, "yamux", ev.YamuxViolation.String())
 		}
-		smux := func(k wirekind.Kind) bool { return k == wirekind.SmuxV1 || k == wirekind.SmuxV2 }
-		if smux(ev.Guess) && smux(ev.PeerGuess) {
+		if ev.misdecoded(Yamux) {
 			// Each end's first bytes are smux's, and each end answers the
 			// other: a connection muxtop decodes by its first byte would
 			// have been decoded as smux. It was told yamux.
@@ -203,7 +202,7 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 				"nothing is wrong with the two ends: muxtop's --protocol yamux is; drop it (muxtop tells smux from yamux by each connection's first byte) or give --protocol smux"
 		}
 		advice := fmt.Sprintf("fix the %s's address or protocol (a prefix before the mux, such as Consul's, needs --skip); yamux ends the session at once", sender)
-		if smux(ev.Guess) && !ev.PeerAnswered {
+		if ev.Guess.IsSmux() && !ev.PeerAnswered {
 			// The other end has neither framed nor hung up yet: it has not
 			// said what it speaks.
 			advice = fmt.Sprintf("if both ends speak smux, they are fine and muxtop decoded the connection as yamux: drop --protocol yamux (or give --protocol smux); otherwise fix the %s's address or protocol; yamux ends the session at once", sender)
@@ -319,8 +318,7 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 		if ev.skipCut(f.Dir) {
 			return wrongSkip(f, "smux", ev.Violation.String())
 		}
-		yamux := func(k wirekind.Kind) bool { return k == wirekind.Yamux || k == wirekind.PrefixedYamux }
-		if yamux(ev.Guess) && yamux(ev.PeerGuess) {
+		if ev.misdecoded(Smux) {
 			// Each end's first bytes are yamux's, and each end answers the
 			// other: the ends are fine, and muxtop decoded them as smux,
 			// forced to, or past a prefix it was not told of.
@@ -332,7 +330,7 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 			return text, "nothing is wrong with the two ends: muxtop's decoding is; drop --protocol smux (muxtop tells smux from yamux by each connection's first byte) or give --protocol yamux"
 		}
 		advice := fmt.Sprintf("fix the %s's address or protocol; %s", sender, then)
-		if yamux(ev.Guess) {
+		if ev.Guess.IsYamux() {
 			// Consul's RPC port read without --skip 1: its client's type
 			// byte is no yamux version, and the connection was taken for smux.
 			advice = fmt.Sprintf("if both ends speak yamux, they are fine and muxtop decoded the connection as smux: give it --protocol yamux (with --skip 1 past a 1-byte prefix such as Consul's); otherwise fix the %s's address or protocol; %s", sender, then)

@@ -96,6 +96,13 @@ func (k Kind) HintAt(mux string) string {
 	return "sent bytes that are not " + a + " header: the wrong protocol, or bytes lost or altered on the way (check any layer underneath " + mux + ")"
 }
 
+// IsSmux says whether k is an smux header, of either version.
+func (k Kind) IsSmux() bool { return k == SmuxV1 || k == SmuxV2 }
+
+// IsYamux says whether k is a yamux header, with or without a prefix
+// byte before it.
+func (k Kind) IsYamux() bool { return k == Yamux || k == PrefixedYamux }
+
 // Pair names the one protocol that client, the guess at the first bytes
 // a connection's client sent, and server, the guess at its server's,
 // belong to together: "HTTP" for a request answered by a response, "TLS",
