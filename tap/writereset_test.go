@@ -43,20 +43,7 @@ func TestWriteResetRecorded(t *testing.T) {
 		c.(*net.TCPConn).SetLinger(0)
 		c.Close()
 	}()
-	raw, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "w.pcapng")
-	w, err := pcapout.Create(path, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := live.New(live.Config{})
-	c := tap.Wrap(raw, live.Client, reg, "test", tap.Version(1), tap.WithProtocol(tap.Smux), tap.Record(w))
-	if _, err := c.Write([]byte{1, 0, 0, 0, 3, 0, 0, 0}); err != nil { // SYN, stream 3
-		t.Fatal(err)
-	}
+	c, reg, w, path := recordedSYN(t, ln.Addr().String())
 	<-reset
 	// NOPs, as smux's keepalive writes them, until one meets the reset.
 	deadline := time.Now().Add(10 * time.Second)
@@ -131,20 +118,7 @@ func TestWriteAfterCloseWriteNoReset(t *testing.T) {
 			}
 		}
 	}()
-	raw, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "w.pcapng")
-	w, err := pcapout.Create(path, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := live.New(live.Config{})
-	c := tap.Wrap(raw, live.Client, reg, "test", tap.Version(1), tap.WithProtocol(tap.Smux), tap.Record(w))
-	if _, err := c.Write([]byte{1, 0, 0, 0, 3, 0, 0, 0}); err != nil { // SYN, stream 3
-		t.Fatal(err)
-	}
+	c, _, w, path := recordedSYN(t, ln.Addr().String())
 	if err := c.CloseWrite(); err != nil {
 		t.Fatal(err)
 	}
@@ -185,4 +159,25 @@ func readRecording(t *testing.T, path string) *live.Registry {
 		t.Fatal(err)
 	}
 	return reg
+}
+
+// recordedSYN dials addr, taps the conn as an smux v1 client recording
+// into a --write file, and writes a SYN of stream 3 on it.
+func recordedSYN(t *testing.T, addr string) (*tap.Conn, *live.Registry, *pcapout.Writer, string) {
+	t.Helper()
+	raw, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "w.pcapng")
+	w, err := pcapout.Create(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := live.New(live.Config{})
+	c := tap.Wrap(raw, live.Client, reg, "test", tap.Version(1), tap.WithProtocol(tap.Smux), tap.Record(w))
+	if _, err := c.Write([]byte{1, 0, 0, 0, 3, 0, 0, 0}); err != nil { // SYN, stream 3
+		t.Fatal(err)
+	}
+	return c, reg, w, path
 }
