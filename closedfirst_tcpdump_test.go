@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -94,18 +93,8 @@ func TestTcpdumpClosedFirst(t *testing.T) {
 	bin := tcpdumpPath(t)
 	for _, serverFirst := range []bool{false, true} {
 		t.Run(map[bool]string{false: "client first", true: "server first"}[serverFirst], func(t *testing.T) {
-			addr := freePort(t)
-			ln, err := net.Listen("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			file := filepath.Join(t.TempDir(), "closedfirst.pcap")
-			stop := startTcpdump(t, bin, addr, file)
-			client := closeFirstSession(t, ln, serverFirst)
-			if drops, stats := stop(); drops > 0 {
-				t.Skipf("tcpdump dropped %d packets: %s", drops, stats)
-			}
+			var client string
+			file, addr := tcpdumpOf(t, bin, "closedfirst.pcap", func(ln net.Listener) { client = closeFirstSession(t, ln, serverFirst) })
 			want := "the client " + client + " closed first"
 			if serverFirst {
 				want = "the server " + addr + " closed first"

@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,18 +63,7 @@ func TestTcpdumpHalfClosed(t *testing.T) {
 	bin := tcpdumpPath(t)
 	for _, yam := range []bool{false, true} {
 		t.Run(map[bool]string{false: "smux", true: "yamux"}[yam], func(t *testing.T) {
-			addr := freePort(t)
-			ln, err := net.Listen("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			file := filepath.Join(t.TempDir(), "halfclose.pcap")
-			stop := startTcpdump(t, bin, addr, file)
-			halfCloseSession(t, ln, yam)
-			if drops, stats := stop(); drops > 0 {
-				t.Skipf("tcpdump dropped %d packets: %s", drops, stats)
-			}
+			file, addr := tcpdumpOf(t, bin, "halfclose.pcap", func(ln net.Listener) { halfCloseSession(t, ln, yam) })
 
 			f, err := os.Open(file)
 			if err != nil {
@@ -88,7 +78,7 @@ func TestTcpdumpHalfClosed(t *testing.T) {
 			clock.Set(src.Start())
 			reg := live.New(live.Config{Clock: clock.Now})
 			rd := pcap.NewReader(pcap.Config{Registry: reg, Clock: clock})
-			port := layers.TCPPort(ln.Addr().(*net.TCPAddr).Port)
+			port := layers.TCPPort(netip.MustParseAddrPort(addr).Port())
 			var fins [2]gopacket.CaptureInfo // the client's, the server's
 			var seen [2]bool
 			for {
@@ -151,4 +141,25 @@ func halfClosedRow(t *testing.T, reg *live.Registry) (live.SessionSnap, string) 
 	}
 	t.Fatalf("no session row selected:\n%s", ansi.Strip(m.View().Content))
 	return live.SessionSnap{}, ""
+}
+
+// tcpdumpOf runs session on a listener of a free loopback port while bin
+// (tcpdump) captures that port into a file named name, and returns the
+// file's path and the listener's address; it skips the test if tcpdump
+// dropped packets.
+func tcpdumpOf(t *testing.T, bin, name string, session func(ln net.Listener)) (file, addr string) {
+	t.Helper()
+	addr = freePort(t)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	file = filepath.Join(t.TempDir(), name)
+	stop := startTcpdump(t, bin, addr, file)
+	session(ln)
+	if drops, stats := stop(); drops > 0 {
+		t.Skipf("tcpdump dropped %d packets: %s", drops, stats)
+	}
+	return file, addr
 }
