@@ -49,8 +49,9 @@ type Feeder struct {
 	// prefix, if not empty, is the exact prefix the skipped bytes must be
 	// (the client's); onOther is told the bytes that differ from it, the
 	// prefix so far: the connection is another protocol, not decoded.
-	prefix  []byte
-	onOther func(got []byte)
+	prefix     []byte
+	onOther    func(got []byte)
+	otherBytes int64 // bytes of a connection found to be another protocol (kindOther): unparsed
 }
 
 // Recorder keeps the bytes of every tapped connection as they pass, such
@@ -203,13 +204,20 @@ func (f *Feeder) Feed(p []byte, at time.Time) {
 		f.rec.Write(f.dir, at, p)
 	}
 	if f.kind != kindSmux {
-		if f.kind == kindOther {
-			return
-		}
 		if f.kind == kindUndecided {
-			if p = f.detect(p, at); len(p) == 0 {
-				return
+			rest := f.detect(p, at)
+			if f.kind != kindOther {
+				if p = rest; len(p) == 0 {
+					return
+				}
 			}
+		}
+		if f.kind == kindOther {
+			// Forwarded, not decoded: each byte still counts, as unparsed,
+			// from the chunk that showed it (detect counts no prefix then).
+			f.otherBytes += int64(len(p))
+			f.sess.Unparsed(f.dir, f.otherBytes)
+			return
 		}
 		if f.kind == kindYamux {
 			f.feedYamux(p, at)

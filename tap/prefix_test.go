@@ -96,6 +96,12 @@ func TestProxyPrefixOtherProtocols(t *testing.T) {
 			if r := snap.Sessions[1]; r.Proto != live.ProtocolUnknown || len(r.Framing) != 0 {
 				t.Errorf("the raft session: %v, framing %v: decoded", r.Proto, r.Framing)
 			}
+			// Not decoded, but counted: every byte that passed is a wire
+			// byte of the session, none a frame's.
+			smuxtest.Eventually(t, "the raft session's bytes counted", func() bool {
+				r := reg.Snapshot().Sessions[1]
+				return r.WireBytes(live.ClientToServer) == uint64(len(msg)) && r.WireBytes(live.ServerToClient) == uint64(len(msg)-1)
+			})
 		})
 	}
 }
