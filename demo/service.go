@@ -181,6 +181,14 @@ func (s *service) serveSession(sess muxSession, fc *freezeConn) {
 	hold, stopAccepting := context.WithCancel(context.Background())
 	defer stopAccepting()
 	for {
+		if hold.Err() != nil {
+			// CommandHold came while this loop was away (a loaded machine
+			// ran the stream's handler, its answer and the client's next
+			// SYN first): yamux's accept, finding both the stop and a
+			// stream waiting, picks either at random, and would ACK it.
+			<-sess.CloseChan()
+			return
+		}
 		st, err := sess.acceptUntil(hold)
 		if err != nil {
 			switch {
