@@ -28,6 +28,12 @@ func appendFindingJSON(b []byte, r *live.Record) []byte {
 	b = append(b, `","severity":"`...)
 	b = append(b, f.Severity.String()...)
 	b = append(b, '"')
+	if r.Kind == live.FindingUpdated && r.Was != 0 {
+		// The update tells a change of severity: what it was.
+		b = append(b, `,"severity_was":"`...)
+		b = append(b, r.Was.String()...)
+		b = append(b, '"')
+	}
 	if f.Stream != 0 {
 		b = append(b, `,"sid":`...)
 		b = strconv.AppendUint(b, uint64(f.Stream), 10)
@@ -144,10 +150,12 @@ func appendSeconds(b []byte, key string, d time.Duration) []byte {
 //
 //	#3 FINDING 7 LEAK warning: the server never closes … 1 half-closed … — call Close() …
 //	#3 UPDATED 7 LEAK warning: the server never closes … 40 half-closed …
+//	#3 UPDATED 9 PROTOCOL now warning (was critical): the client sent an HTTP request, …
 //	#3 RESOLVED 7 LEAK after 12.3 s: the session ended (EOF)
 //
 // An update says the finding as it is now, without the advice its opening
-// gave. A finding of no session (CHURN) has no #0.
+// gave, and a change of its severity. A finding of no session (CHURN) has
+// no #0.
 func appendFindingPlain(b []byte, r *live.Record) []byte {
 	if r.Session == 0 {
 		b = b[:len(b)-len("#0 ")]
@@ -175,7 +183,16 @@ func appendFindingPlain(b []byte, r *live.Record) []byte {
 		return b
 	}
 	b = append(b, ' ')
+	was := r.Kind == live.FindingUpdated && r.Was != 0
+	if was {
+		b = append(b, "now "...)
+	}
 	b = append(b, f.Severity.String()...)
+	if was {
+		b = append(b, " (was "...)
+		b = append(b, r.Was.String()...)
+		b = append(b, ')')
+	}
 	b = append(b, ": "...)
 	b = printable.AppendText(b, f.Text)
 	if r.Kind == live.FindingUpdated {

@@ -23,6 +23,7 @@ type marshalFinding struct {
 	Finding   uint64         `json:"finding"`
 	Code      string         `json:"code"`
 	Severity  string         `json:"severity"`
+	Was       string         `json:"severity_was,omitempty"`
 	Sid       uint32         `json:"sid,omitempty"`
 	Dir       string         `json:"dir,omitempty"`
 	Since     string         `json:"since"`
@@ -62,6 +63,9 @@ func appendFindingMarshal(b []byte, r *live.Record) []byte {
 		Text: f.Text, Advice: f.Advice}
 	if c := f.Evidence.Count; c != 0 || r.Kind == live.FindingUpdated {
 		j.Count = &c
+	}
+	if r.Kind == live.FindingUpdated && r.Was != 0 {
+		j.Was = r.Was.String()
 	}
 	if f.HasDir {
 		j.Dir = f.Dir.Code()
@@ -208,6 +212,15 @@ func TestFindingUpdatedRecord(t *testing.T) {
 	}
 	if plain, want := string(appendPlain(nil, &r)), "12:01:04.000000 #3 UPDATED 7 LEAK warning: "+f.Text; plain != want {
 		t.Errorf("plain\n got %q\nwant %q", plain, want)
+	}
+	// A change of severity: the update says the one it replaces.
+	proto := &live.Finding{ID: 9, Code: live.CodeProtocol, Severity: live.Warning, Session: 3, Text: "both ends speak HTTP", Advice: "a"}
+	sev := live.Record{Kind: live.FindingUpdated, Session: 3, At: at, Finding: proto, Was: live.Critical}
+	if plain, want := string(appendPlain(nil, &sev)), "12:01:04.000000 #3 UPDATED 9 PROTOCOL now warning (was critical): both ends speak HTTP"; plain != want {
+		t.Errorf("plain\n got %q\nwant %q", plain, want)
+	}
+	if line := appendJSON(nil, &sev); !bytes.Contains(line, []byte(`"severity":"warning","severity_was":"critical",`)) {
+		t.Errorf("a change of severity: %s", line)
 	}
 	churn := live.Record{Kind: live.FindingUpdated, At: at, Finding: &live.Finding{ID: 8, Code: live.CodeChurn, Severity: live.Warning, Text: "t", Advice: "a"}}
 	if plain, want := string(appendPlain(nil, &churn)), "12:01:04.000000 UPDATED 8 CHURN warning: t"; plain != want {

@@ -195,6 +195,7 @@ func jsonRecords() []live.Record {
 		for _, f := range testFindings(s) {
 			add(live.Record{Kind: live.FindingOpened, Session: f.Session, Dir: f.Dir, Finding: f})
 			add(live.Record{Kind: live.FindingUpdated, Session: f.Session, Dir: f.Dir, Finding: f})
+			add(live.Record{Kind: live.FindingUpdated, Session: f.Session, Dir: f.Dir, Finding: f, Was: live.Severity(i % 4)})
 			add(live.Record{Kind: live.FindingResolved, Session: f.Session, Dir: f.Dir, Finding: f, Detail: s})
 		}
 		// A LEAK's records name its streams: all of them, or the oldest

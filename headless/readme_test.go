@@ -155,6 +155,9 @@ func schemaRecords() []live.Record {
 	unwatched := &live.Finding{ID: 9, Code: live.CodeLeak, Severity: live.Warning, Session: 1, Since: at, Opened: at,
 		Resolved: at, Why: "muxtop stopped watching (shutdown): still holding then", Unwatched: true, Evidence: live.Evidence{Count: 1}}
 	recs = append(recs, live.Record{Kind: live.FindingResolved, Session: 1, Finding: unwatched, Detail: unwatched.Why})
+	// A PROTOCOL finding that became a warning as the other end answered.
+	warned := &live.Finding{ID: 10, Code: live.CodeProtocol, Severity: live.Warning, Session: 1, Since: at, Opened: at}
+	recs = append(recs, live.Record{Kind: live.FindingUpdated, Session: 1, Finding: warned, Was: live.Critical})
 	for i := range recs {
 		recs[i].Seq, recs[i].At = uint64(i+1), at
 	}

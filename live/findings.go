@@ -347,7 +347,8 @@ const (
 	// told at the first evaluation UpdateEvery or more later, as it then
 	// stands, and not at all if it is back to what was told. A leak that
 	// grows on every session makes one record per session and second, not
-	// one per evaluation.
+	// one per evaluation. A change of an open finding's severity is
+	// told at once (told.again), with its count as it then stands.
 	UpdateEvery = time.Second
 	// MaxStreamIDs is how many streams a LEAK record names at most
 	// (Finding.StreamIDs): its oldest.
@@ -393,23 +394,24 @@ func (c FindingsConfig) withDefaults() FindingsConfig {
 
 // engine is the Registry's findings engine: the state of Evaluate.
 type engine struct {
-	mu        sync.Mutex // serializes Evaluate; guards the fields below
-	evals     uint64
-	nextID    uint64
-	opened    uint64
-	openedBy  [NumFindingCodes]uint64
-	open      map[uint64]openFinding // by ID
-	resolved  []*Finding             // the latest MaxResolved, oldest first
-	unwatched []*Finding             // every one resolved as muxtop stopped watching (ResolveEnded)
-	churn     *Finding               // the open CHURN finding, if any
-	churnTold told                   // what churn's latest record told
-	sessions  []*Session             // scratch
-	cands     []candidate            // scratch
-	changes   []change               // scratch
-	leaks     []sessionLeaks         // what each session's open LEAK findings count, and which streams, in id order: built by each evaluation
-	excused   []uint64               // scratch: the streams of a session that explainedLeaks excused
-	dirty     bool                   // the view is out of date
-	forgotten uint64                 // the Registry's forgotten sessions at the previous evaluation
+	mu         sync.Mutex // serializes Evaluate; guards the fields below
+	evals      uint64
+	nextID     uint64
+	opened     uint64
+	openedBy   [NumFindingCodes][NumSeverities]uint64 // by code and the severity opened with
+	resolvedBy [NumFindingCodes][NumSeverities]uint64 // by code and the severity resolved with, Unwatched ones left out
+	open       map[uint64]openFinding                 // by ID
+	resolved   []*Finding                             // the latest MaxResolved, oldest first
+	unwatched  []*Finding                             // every one resolved as muxtop stopped watching (ResolveEnded)
+	churn      *Finding                               // the open CHURN finding, if any
+	churnTold  told                                   // what churn's latest record told
+	sessions   []*Session                             // scratch
+	cands      []candidate                            // scratch
+	changes    []change                               // scratch
+	leaks      []sessionLeaks                         // what each session's open LEAK findings count, and which streams, in id order: built by each evaluation
+	excused    []uint64                               // scratch: the streams of a session that explainedLeaks excused
+	dirty      bool                                   // the view is out of date
+	forgotten  uint64                                 // the Registry's forgotten sessions at the previous evaluation
 
 	view     atomic.Pointer[findingsView] // what snapshots show
 	lastEval atomic.Int64                 // the latest evaluation's time, Unix ns; 0 before the first
@@ -429,11 +431,12 @@ type openFinding struct {
 
 // findingsView is the engine's published state, immutable.
 type findingsView struct {
-	open     []*Finding
-	counts   [NumSeverities]int
-	opened   uint64
-	openedBy [NumFindingCodes]uint64
-	resolved []*Finding
+	open       []*Finding
+	counts     [NumSeverities]int
+	opened     uint64
+	openedBy   [NumFindingCodes][NumSeverities]uint64
+	resolvedBy [NumFindingCodes][NumSeverities]uint64
+	resolved   []*Finding
 	// unwatched are the findings resolved as muxtop stopped watching
 	// their sessions, still holding then.
 	unwatched []*Finding
@@ -472,21 +475,28 @@ type engineSession struct {
 }
 
 // told is what a finding's latest record (FindingOpened,
-// FindingUpdated) told of its count, and when (Unix ns).
+// FindingUpdated) told of its count and severity, and when (Unix ns).
 type told struct {
 	count uint64
+	sev   Severity
 	at    int64
 }
 
-// again says whether an open finding whose count is count at ns is told
-// again (FindingUpdated): its count is not what t told, and t is
-// UpdateEvery old or more. If so, t is now that telling.
-func (t *told) again(count uint64, ns int64) bool {
-	if count == t.count || ns-t.at < int64(UpdateEvery) {
-		return false
+// again says whether an open finding whose count is count and severity
+// sev at ns is told again (FindingUpdated): its severity is not what t
+// told, which is told at once (rare, and it changes what the finding
+// means: a PROTOCOL finding whose other end answered in the same
+// protocol); or its count is not, and t is UpdateEvery old or more. If
+// so, t is now that telling; was is the severity t had told where sev
+// differs, 0 where it does not.
+func (t *told) again(count uint64, sev Severity, ns int64) (tell bool, was Severity) {
+	if sev != t.sev {
+		was = t.sev
+	} else if count == t.count || ns-t.at < int64(UpdateEvery) {
+		return false, 0
 	}
-	*t = told{count, ns}
-	return true
+	*t = told{count, sev, ns}
+	return true, was
 }
 
 // candidate is a finding the current evaluation finds holding.
@@ -532,8 +542,10 @@ type change struct {
 	// (Finding.Unwatched).
 	unwatched bool
 	// tell: the update is recorded (FindingUpdated); new may be old, whose
-	// count changed since it was last told.
+	// count changed since it was last told. was is the severity the
+	// previous record told, where new's differs (Record.Was).
 	tell bool
+	was  Severity
 	// ids are an opened or told LEAK's streams (Finding.StreamIDs).
 	ids []uint32
 }
@@ -574,7 +586,8 @@ const (
 // whose condition holds and resolves those whose condition no longer
 // does, each with a history record (FindingOpened, FindingResolved), and
 // publishes them for Snapshots. An open finding whose count changed is
-// told again (FindingUpdated), at most once per UpdateEvery.
+// told again (FindingUpdated), at most once per UpdateEvery; one whose
+// severity changed, at once.
 //
 // A front end calls it periodically, every 100 ms like the TUI's and the
 // printers' ticks; findings are as fresh as the latest call. The data path
@@ -672,8 +685,8 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 			nf = s.finding(f.ID, c, f.Opened)
 		}
 		t := es.told[j]
-		if tell := t.again(nf.Evidence.Count, ns); tell || nf != f {
-			e.changes = append(e.changes, change{old: f, new: nf, s: s, tell: tell})
+		if tell, was := t.again(nf.Evidence.Count, nf.Severity, ns); tell || nf != f {
+			e.changes = append(e.changes, change{old: f, new: nf, s: s, tell: tell, was: was})
 		}
 		kept, tolds = append(kept, nf), append(tolds, t)
 	}
@@ -686,7 +699,7 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 		e.nextID++
 		nf := s.finding(e.nextID, c, now)
 		e.changes = append(e.changes, change{new: nf, s: s})
-		kept, tolds = append(kept, nf), append(tolds, told{nf.Evidence.Count, ns})
+		kept, tolds = append(kept, nf), append(tolds, told{nf.Evidence.Count, nf.Severity, ns})
 	}
 	es.open, es.told = kept, tolds
 	es.openCodes = 0
@@ -755,15 +768,15 @@ func (e *engine) apply(r *Registry, c change, now time.Time, why string) {
 	switch {
 	case c.old == nil: // opened
 		e.opened++
-		if int(c.new.Code) < NumFindingCodes {
-			e.openedBy[c.new.Code]++
+		if int(c.new.Code) < NumFindingCodes && int(c.new.Severity) < NumSeverities {
+			e.openedBy[c.new.Code][c.new.Severity]++
 		}
 		e.open[c.new.ID] = openFinding{c.new, c.s}
 		r.hist.addEvent(Record{Kind: FindingOpened, Session: c.new.Session, Dir: c.new.Dir, At: now, Finding: c.recorded()})
 	case c.new != nil: // updated
 		e.open[c.new.ID] = openFinding{c.new, c.s}
 		if c.tell {
-			r.hist.addEvent(Record{Kind: FindingUpdated, Session: c.new.Session, Dir: c.new.Dir, At: now, Finding: c.recorded()})
+			r.hist.addEvent(Record{Kind: FindingUpdated, Session: c.new.Session, Dir: c.new.Dir, At: now, Finding: c.recorded(), Was: c.was})
 		}
 	default: // resolved
 		f := *c.old
@@ -771,6 +784,8 @@ func (e *engine) apply(r *Registry, c change, now time.Time, why string) {
 		delete(e.open, f.ID)
 		if f.Unwatched {
 			e.unwatched = append(e.unwatched, &f)
+		} else if int(f.Code) < NumFindingCodes && int(f.Severity) < NumSeverities {
+			e.resolvedBy[f.Code][f.Severity]++
 		}
 		if len(e.resolved) == MaxResolved {
 			copy(e.resolved, e.resolved[1:])
@@ -795,7 +810,7 @@ func (c *change) recorded() *Finding {
 // publish makes the open findings visible to snapshots: most severe
 // first, then oldest. e.mu is held.
 func (e *engine) publish() {
-	v := &findingsView{opened: e.opened, openedBy: e.openedBy, resolved: slices.Clone(e.resolved), unwatched: slices.Clone(e.unwatched)}
+	v := &findingsView{opened: e.opened, openedBy: e.openedBy, resolvedBy: e.resolvedBy, resolved: slices.Clone(e.resolved), unwatched: slices.Clone(e.unwatched)}
 	v.open = make([]*Finding, 0, len(e.open))
 	for _, of := range e.open {
 		v.open = append(v.open, of.f)
@@ -1130,14 +1145,14 @@ func (e *engine) evalChurn(r *Registry, now time.Time, ns int64, cfg *FindingsCo
 	case old == nil:
 		e.nextID++
 		e.churn = churnFinding(e.nextID, c, now)
-		e.churnTold = told{c.ev.Count, ns}
+		e.churnTold = told{c.ev.Count, e.churn.Severity, ns}
 		e.apply(r, change{new: e.churn}, now, "")
 	default:
 		if changed(old, c) {
 			e.churn = churnFinding(old.ID, c, old.Opened)
 			e.churn.Since = old.Since
 		}
-		if tell := e.churnTold.again(e.churn.Evidence.Count, ns); tell || e.churn != old {
+		if tell, _ := e.churnTold.again(e.churn.Evidence.Count, e.churn.Severity, ns); tell || e.churn != old {
 			e.apply(r, change{old: old, new: e.churn, tell: tell}, now, "")
 		}
 	}
@@ -1168,7 +1183,7 @@ func (e *engine) findings() *findingsView {
 // latency, merges the sessions' first-reply histograms.
 func (r *Registry) snapshotFindings(snap *Snapshot, v *findingsView, sessions []*Session, latency bool) {
 	snap.Findings, snap.FindingCounts, snap.FindingsOpened, snap.Resolved = v.open, v.counts, v.opened, v.resolved
-	snap.FindingsOpenedBy = v.openedBy
+	snap.FindingsOpenedBy, snap.FindingsResolvedBy = v.openedBy, v.resolvedBy
 	snap.Unwatched = v.unwatched
 	for _, f := range v.unwatched {
 		snap.UnwatchedCounts[f.Severity]++

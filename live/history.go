@@ -27,10 +27,12 @@ const (
 	// the decoder skipped to a frame boundary; Offset is where decoding
 	// resumed (or the bytes ended), Detail says what was skipped and lost.
 	ResyncRecord
-	// FindingUpdated says that an open finding's count changed since its
-	// latest record (FindingOpened or FindingUpdated); Finding is the
-	// finding as it is now. The engine tells a finding's count again at
-	// most once per UpdateEvery, and never when it is what it last told.
+	// FindingUpdated says that an open finding's count or severity
+	// changed since its latest record (FindingOpened or FindingUpdated);
+	// Finding is the finding as it is now, and Was its severity before
+	// where that changed. The engine tells a finding's count again at
+	// most once per UpdateEvery, and never when it is what it last told;
+	// a change of severity at once.
 	FindingUpdated
 )
 
@@ -87,6 +89,10 @@ type Record struct {
 	// Finding is a FindingOpened, FindingUpdated or FindingResolved
 	// record's finding; it is immutable and shared.
 	Finding *Finding
+	// Was is, in a FindingUpdated record that tells a change of the
+	// finding's severity, the severity its previous record told; 0
+	// otherwise.
+	Was Severity
 
 	// Proto is the protocol of a frame or violation record: for Yamux,
 	// YamuxHeader holds the frame's (or offending) header, YamuxCode a
@@ -229,6 +235,7 @@ type eventText struct {
 	reason                        CloseReason
 	want                          uint8
 	finding                       *Finding
+	was                           Severity
 	proto                         Protocol
 }
 
@@ -337,7 +344,7 @@ func (h *history) addEvent(rec Record) {
 	h.eventsMu.Lock()
 	h.events[seq] = &eventText{
 		client: rec.Client, server: rec.Server, label: rec.Label, detail: rec.Detail,
-		tap: rec.Tap, reason: rec.Reason, want: rec.Want, finding: rec.Finding, proto: rec.Proto,
+		tap: rec.Tap, reason: rec.Reason, want: rec.Want, finding: rec.Finding, was: rec.Was, proto: rec.Proto,
 	}
 	h.eventsMu.Unlock()
 	flags := uint8(slotHasEvent)
@@ -384,7 +391,7 @@ func (h *history) record(i int, sc *scratch) {
 		h.eventsMu.Lock()
 		if e := h.events[sl.seq]; e != nil {
 			r.Client, r.Server, r.Label, r.Detail = e.client, e.server, e.label, e.detail
-			r.Tap, r.Reason, r.Want, r.Finding, r.Proto = e.tap, e.reason, e.want, e.finding, e.proto
+			r.Tap, r.Reason, r.Want, r.Finding, r.Was, r.Proto = e.tap, e.reason, e.want, e.finding, e.was, e.proto
 		}
 		h.eventsMu.Unlock()
 	}

@@ -85,8 +85,13 @@ type Snapshot struct {
 	// so that its counts never go down.
 	Latency          Latency
 	LatencyHistogram LatencyHistogram
-	// FindingsOpenedBy counts FindingsOpened by FindingCode.
-	FindingsOpenedBy [NumFindingCodes]uint64
+	// FindingsOpenedBy counts FindingsOpened by FindingCode and the
+	// severity each opened with: a finding whose severity changes later
+	// stays counted under its first (FindingCounts has the current ones).
+	// FindingsResolvedBy counts the resolved findings by code and the
+	// severity each had as it resolved, those muxtop's stop resolved
+	// (Unwatched) left out: they count as open at the end.
+	FindingsOpenedBy, FindingsResolvedBy [NumFindingCodes][NumSeverities]uint64
 
 	// ViolationsBy and AnomaliesBy above hold smux's violation codes and
 	// every session's anomalies. YamuxViolationsBy counts the yamux

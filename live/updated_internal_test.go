@@ -7,27 +7,33 @@ import (
 
 // TestToldAgain: a count is told again only when it differs from the
 // one told, UpdateEvery or more after that telling; a count back to what
-// was told is not told.
+// was told is not told. A severity that differs from the one told is
+// told at once, with the one it replaces, and its telling tells the count
+// too: the next count waits UpdateEvery from it.
 func TestToldAgain(t *testing.T) {
 	sec := int64(time.Second)
-	tl := told{count: 1, at: 10 * sec}
+	tl := told{count: 1, sev: Critical, at: 10 * sec}
 	for _, c := range []struct {
 		count uint64
+		sev   Severity
 		at    int64
 		want  bool
+		was   Severity
 	}{
-		{1, 100 * sec, false},        // unchanged, however late
-		{5, 10*sec + sec - 1, false}, // changed, too soon
-		{1, 11 * sec, false},         // back to what was told
-		{5, 11 * sec, true},          // changed, a second on
-		{6, 11*sec + sec/2, false},   // too soon after that
-		{6, 12 * sec, true},
+		{1, Critical, 100 * sec, false, 0},        // unchanged, however late
+		{5, Critical, 10*sec + sec - 1, false, 0}, // changed, too soon
+		{1, Critical, 11 * sec, false, 0},         // back to what was told
+		{5, Critical, 11 * sec, true, 0},          // changed, a second on
+		{6, Critical, 11*sec + sec/2, false, 0},   // too soon after that
+		{6, Warning, 11*sec + sec/2, true, Critical},
+		{7, Warning, 12 * sec, false, 0}, // the severity's telling told 6
+		{7, Warning, 12*sec + sec/2, true, 0},
 	} {
-		if got := tl.again(c.count, c.at); got != c.want {
-			t.Errorf("again(%d, %v) = %v, want %v", c.count, time.Duration(c.at), got, c.want)
+		if got, was := tl.again(c.count, c.sev, c.at); got != c.want || was != c.was {
+			t.Errorf("again(%d, %v, %v) = %v, %v; want %v, %v", c.count, c.sev, time.Duration(c.at), got, was, c.want, c.was)
 		}
 	}
-	if tl != (told{6, 12 * sec}) {
-		t.Errorf("told %+v, want 6 at 12 s", tl)
+	if tl != (told{7, Warning, 12*sec + sec/2}) {
+		t.Errorf("told %+v, want 7, warning, at 12.5 s", tl)
 	}
 }

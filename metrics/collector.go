@@ -132,6 +132,7 @@ type descs struct {
 	streamsLeak, streamsStalled, oldestStream                       *prometheus.Desc
 	frames, bytes, unparsed                                         *prometheus.Desc
 	violations, anomalies, findingsOpen, findingsOpened             *prometheus.Desc
+	findingsResolved                                                *prometheus.Desc
 	latency, dropped                                                *prometheus.Desc
 	goAways, pingRTT                                                *prometheus.Desc
 	sessFrames, sessBytes, sessOpen, sessLeak, sessOldest, sessInfo *prometheus.Desc
@@ -152,33 +153,34 @@ func newDescs(o Options) descs {
 		return d(name, help, append(sessionLabels[:len(sessionLabels):len(sessionLabels)], labels...)...)
 	}
 	return descs{
-		sessionsOpened: d("sessions_opened_total", "Sessions (tapped connections) seen opening."),
-		sessionsLive:   d("sessions_live", "Sessions not ended."),
-		sessionsEnded:  d("sessions_ended_total", "Sessions ended, by how: eof, reset, local_close, io_error, shutdown.", "reason"),
-		streamsOpened:  d("streams_opened_total", "Streams opened (SYN)."),
-		streamsClosed:  d("streams_closed_total", "Streams closed by a FIN from each side."),
-		streamsEnded:   d("streams_ended_with_session_total", "Streams that ended with their session, never closed by both FINs."),
-		streamsOpen:    d("streams_open", "Streams open or half-closed in live sessions."),
-		streamsLeak:    d("streams_leak_suspected", "Streams the open LEAK findings count (as of the latest evaluation): open or half-closed longer than the leak threshold, less those LEAK leaves out (a blocked session's, a stalled writer's, those UNANSWERED counts)."),
-		streamsStalled: d("streams_stalled", "Streams whose v2 writer is held at a full flow-control window (STALLED)."),
-		oldestStream:   d("oldest_open_stream_age_seconds", "Age of the oldest stream open or half-closed in a live session; 0 when none is."),
-		frames:         d("frames_total", "Frames, by protocol, command (smux's command or yamux's type) and direction (c2s: client to server).", "protocol", "command", "direction"),
-		bytes:          d("frame_bytes_total", "Wire bytes of frames, header included, by protocol, command and direction.", "protocol", "command", "direction"),
-		unparsed:       d("unparsed_bytes_total", "Bytes seen that no frame holds: a skipped prefix (--skip), after a framing violation, of a frame cut short by the connection's end, or skipped by a capture to a frame boundary. Frame bytes plus these are the wire bytes.", "direction"),
-		violations:     d("violations_total", "Framing violations, by protocol and code: smux stops reading the session, yamux ends it.", "protocol", "code"),
-		anomalies:      d("anomalies_total", "Frames the library ignores or tolerates (or ends the session on) but a correct peer does not send, by protocol and code.", "protocol", "code"),
-		findingsOpen:   d("findings_open", "Findings open now, by code and severity (as of the latest evaluation; at a run's end, those still holding as muxtop stopped watching too).", "code", "severity"),
-		findingsOpened: d("findings_opened_total", "Findings opened, by code and severity.", "code", "severity"),
-		latency:        d("first_reply_latency_seconds", "Time from a stream's SYN to the first data from the side that did not open it."),
-		dropped:        d("history_dropped_records_total", "Frame records never stored in history (a feeder lapped by the ring); their frames still count."),
-		goAways:        d("yamux_goaways_total", "yamux GoAway frames, by the side that sent them and their code: normal (no new streams), protocol_error and internal_error (the session ends), unknown.", "sender", "code"),
-		pingRTT:        d("yamux_ping_rtt_seconds", "Round-trip time of yamux Pings (keepalive or Session.Ping), from the Ping to its ACK as the tap saw them."),
-		sessFrames:     s("session_frames_total", "Frames of one session, by direction; only for the sessions --metrics-sessions selects.", "direction"),
-		sessBytes:      s("session_frame_bytes_total", "Wire bytes of one session's frames, by direction; only for the selected sessions.", "direction"),
-		sessOpen:       s("session_streams_open", "Streams open or half-closed in one session; only for the selected sessions."),
-		sessLeak:       s("session_streams_leak_suspected", "Streams one session's open LEAK findings count; only for the selected sessions."),
-		sessOldest:     s("session_oldest_open_stream_age_seconds", "Age of one session's oldest open stream; only for the selected sessions."),
-		sessInfo:       s("session_info", "A selected session's protocol, addresses and label; always 1.", "protocol", "client", "server", "label"),
+		sessionsOpened:   d("sessions_opened_total", "Sessions (tapped connections) seen opening."),
+		sessionsLive:     d("sessions_live", "Sessions not ended."),
+		sessionsEnded:    d("sessions_ended_total", "Sessions ended, by how: eof, reset, local_close, io_error, shutdown.", "reason"),
+		streamsOpened:    d("streams_opened_total", "Streams opened (SYN)."),
+		streamsClosed:    d("streams_closed_total", "Streams closed by a FIN from each side."),
+		streamsEnded:     d("streams_ended_with_session_total", "Streams that ended with their session, never closed by both FINs."),
+		streamsOpen:      d("streams_open", "Streams open or half-closed in live sessions."),
+		streamsLeak:      d("streams_leak_suspected", "Streams the open LEAK findings count (as of the latest evaluation): open or half-closed longer than the leak threshold, less those LEAK leaves out (a blocked session's, a stalled writer's, those UNANSWERED counts)."),
+		streamsStalled:   d("streams_stalled", "Streams whose v2 writer is held at a full flow-control window (STALLED)."),
+		oldestStream:     d("oldest_open_stream_age_seconds", "Age of the oldest stream open or half-closed in a live session; 0 when none is."),
+		frames:           d("frames_total", "Frames, by protocol, command (smux's command or yamux's type) and direction (c2s: client to server).", "protocol", "command", "direction"),
+		bytes:            d("frame_bytes_total", "Wire bytes of frames, header included, by protocol, command and direction.", "protocol", "command", "direction"),
+		unparsed:         d("unparsed_bytes_total", "Bytes seen that no frame holds: a skipped prefix (--skip), after a framing violation, of a frame cut short by the connection's end, or skipped by a capture to a frame boundary. Frame bytes plus these are the wire bytes.", "direction"),
+		violations:       d("violations_total", "Framing violations, by protocol and code: smux stops reading the session, yamux ends it.", "protocol", "code"),
+		anomalies:        d("anomalies_total", "Frames the library ignores or tolerates (or ends the session on) but a correct peer does not send, by protocol and code.", "protocol", "code"),
+		findingsOpen:     d("findings_open", "Findings open now, by code and severity (as of the latest evaluation; at a run's end, those still holding as muxtop stopped watching too).", "code", "severity"),
+		findingsOpened:   d("findings_opened_total", "Findings opened, by code and the severity each opened with: one whose severity changes later (a PROTOCOL finding whose other end answered in the same protocol) stays counted under its first; findings_open has the current.", "code", "severity"),
+		findingsResolved: d("findings_resolved_total", "Findings resolved, by code and the severity each had as it resolved (not those muxtop's own stop resolved, which findings_open counts at a run's end).", "code", "severity"),
+		latency:          d("first_reply_latency_seconds", "Time from a stream's SYN to the first data from the side that did not open it."),
+		dropped:          d("history_dropped_records_total", "Frame records never stored in history (a feeder lapped by the ring); their frames still count."),
+		goAways:          d("yamux_goaways_total", "yamux GoAway frames, by the side that sent them and their code: normal (no new streams), protocol_error and internal_error (the session ends), unknown.", "sender", "code"),
+		pingRTT:          d("yamux_ping_rtt_seconds", "Round-trip time of yamux Pings (keepalive or Session.Ping), from the Ping to its ACK as the tap saw them."),
+		sessFrames:       s("session_frames_total", "Frames of one session, by direction; only for the sessions --metrics-sessions selects.", "direction"),
+		sessBytes:        s("session_frame_bytes_total", "Wire bytes of one session's frames, by direction; only for the selected sessions.", "direction"),
+		sessOpen:         s("session_streams_open", "Streams open or half-closed in one session; only for the selected sessions."),
+		sessLeak:         s("session_streams_leak_suspected", "Streams one session's open LEAK findings count; only for the selected sessions."),
+		sessOldest:       s("session_oldest_open_stream_age_seconds", "Age of one session's oldest open stream; only for the selected sessions."),
+		sessInfo:         s("session_info", "A selected session's protocol, addresses and label; always 1.", "protocol", "client", "server", "label"),
 	}
 }
 
@@ -191,7 +193,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	d := &c.d
 	for _, x := range []*prometheus.Desc{d.sessionsOpened, d.sessionsLive, d.sessionsEnded,
 		d.streamsOpened, d.streamsClosed, d.streamsEnded, d.streamsOpen, d.streamsLeak, d.streamsStalled, d.oldestStream,
-		d.frames, d.bytes, d.unparsed, d.violations, d.anomalies, d.findingsOpen, d.findingsOpened, d.latency, d.dropped,
+		d.frames, d.bytes, d.unparsed, d.violations, d.anomalies, d.findingsOpen, d.findingsOpened, d.findingsResolved, d.latency, d.dropped,
 		d.goAways, d.pingRTT} {
 		ch <- x
 	}
@@ -324,8 +326,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for code := live.FindingCode(1); code < live.NumFindingCodes; code++ {
 		for _, sev := range code.Severities() {
 			gauge(d.findingsOpen, float64(open[code][sev]), code.String(), sev.String())
+			counter(d.findingsOpened, snap.FindingsOpenedBy[code][sev], code.String(), sev.String())
+			counter(d.findingsResolved, snap.FindingsResolvedBy[code][sev], code.String(), sev.String())
 		}
-		counter(d.findingsOpened, snap.FindingsOpenedBy[code], code.String(), code.Severity().String())
 	}
 
 	ch <- histogram(d.latency, &snap.LatencyHistogram)

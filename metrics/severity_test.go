@@ -38,3 +38,63 @@ func TestFindingsOpenBySeverity(t *testing.T) {
 		t.Errorf("muxtop_findings_open PROTOCOL: %v warning, %v critical; want 1 warning, as the finding is", w, c)
 	}
 }
+
+// TestFindingsOpenedBySeverityAtOpening: muxtop_findings_opened_total
+// counts a finding under the severity it opened with, and keeps it there
+// when the severity changes; muxtop_findings_resolved_total counts it
+// under the one it had as it resolved. Two sessions of an HTTP client
+// and server: in one the evaluation sees the request before the answer
+// (PROTOCOL opens critical, and becomes a warning), in the other both
+// (it opens a warning). Before, both counted under the code's own
+// severity, critical, and nothing counted resolutions.
+func TestFindingsOpenedBySeverityAtOpening(t *testing.T) {
+	reg := live.New(live.Config{})
+	cfg := live.FindingsConfig{Churn: -1}
+	req, resp := "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+	now := time.Now()
+	var taps []*tap.Conn
+	for i := range 2 {
+		cc, sc := smuxtest.Conns(t)
+		c := tap.Wrap(cc, live.Client, reg, "test")
+		taps = append(taps, c)
+		if _, err := c.Write([]byte(req)); err != nil {
+			t.Fatal(err)
+		}
+		io.ReadFull(sc, make([]byte, len(req)))
+		if i == 0 {
+			reg.Evaluate(now, cfg) // only the client has spoken: critical
+		}
+		go sc.Write([]byte(resp))
+		if _, err := io.ReadFull(c, make([]byte, len(resp))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg.Evaluate(now.Add(100*time.Millisecond), cfg)
+	col := metrics.NewCollector(reg, metrics.Options{})
+	m := scrape(t, col)
+	for k, want := range map[string]float64{
+		"muxtop_findings_opened_total{code=PROTOCOL,severity=critical}": 1,
+		"muxtop_findings_opened_total{code=PROTOCOL,severity=warning}":  1,
+		"muxtop_findings_open{code=PROTOCOL,severity=critical}":         0,
+		"muxtop_findings_open{code=PROTOCOL,severity=warning}":          2,
+	} {
+		if m[k] != want {
+			t.Errorf("%s = %v, want %v", k, m[k], want)
+		}
+	}
+	for _, c := range taps {
+		c.Close()
+	}
+	reg.Evaluate(time.Now(), cfg)
+	m = scrape(t, col)
+	for k, want := range map[string]float64{
+		"muxtop_findings_resolved_total{code=PROTOCOL,severity=critical}": 0,
+		"muxtop_findings_resolved_total{code=PROTOCOL,severity=warning}":  2,
+		"muxtop_findings_opened_total{code=PROTOCOL,severity=critical}":   1,
+		"muxtop_findings_open{code=PROTOCOL,severity=warning}":            0,
+	} {
+		if m[k] != want {
+			t.Errorf("after the end, %s = %v, want %v", k, m[k], want)
+		}
+	}
+}

@@ -126,7 +126,11 @@ func detailInfo(th *theme, r *live.Record, w int) []string {
 		wrap("counts of this session are incomplete: they are what the capture saw", style{})
 	case live.FindingOpened, live.FindingUpdated, live.FindingResolved:
 		if f := r.Finding; f != nil {
-			wrap(r.Kind.String()+" "+f.Code.String()+" ("+f.Severity.String()+") · "+sess+" · "+at, st.bad)
+			sev := f.Severity.String()
+			if r.Kind == live.FindingUpdated && r.Was != 0 {
+				sev += ", was " + r.Was.String()
+			}
+			wrap(r.Kind.String()+" "+f.Code.String()+" ("+sev+") · "+sess+" · "+at, st.bad)
 			wrap(printable.Text(f.Text), style{})
 			if len(f.StreamIDs) > 0 {
 				wrap(leakStreams(f), style{})

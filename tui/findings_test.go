@@ -430,3 +430,38 @@ func TestFindingUpdatedShown(t *testing.T) {
 		}
 	}
 }
+
+// TestFindingSeverityChangeShown: a PROTOCOL finding that opened critical
+// (only the client had sent HTTP) and became a warning (the server
+// answered in HTTP) reads in the frames pane as an UPDATED line saying
+// both, and so does its detail.
+func TestFindingSeverityChangeShown(t *testing.T) {
+	c := newCapture(live.Config{})
+	s := c.open("127.0.0.1:51234", "127.0.0.1:9000", base.Add(-time.Minute))
+	var req, resp decoder.Header
+	copy(req[:], "GET / HT")
+	copy(resp[:], "HTTP/1.1")
+	cfg := live.FindingsConfig{Churn: -1}
+	s.Violation(live.ClientToServer, base.Add(-2*time.Second), &decoder.Violation{Code: decoder.BadVersion, Header: req})
+	c.reg.Evaluate(base.Add(-time.Second), cfg)
+	s.Violation(live.ServerToClient, base.Add(-time.Second/2), &decoder.Violation{Code: decoder.BadVersion, Header: resp})
+	c.reg.Evaluate(base, cfg)
+	var upd *live.Record
+	recs, _ := c.reg.Frames(live.Query{}, nil)
+	for i := range recs {
+		if recs[i].Kind == live.FindingUpdated {
+			upd = &recs[i]
+		}
+	}
+	if upd == nil || upd.Finding.Severity != live.Warning || upd.Was != live.Critical {
+		t.Fatalf("update %+v: want the PROTOCOL finding's change from critical to warning", upd)
+	}
+	screen := screenOf(c.model(t, 160, 45))
+	if !strings.Contains(screen, "UPDATED PROTOCOL now warning (was critical): the client sent an HTTP request") {
+		t.Errorf("the change of severity is not shown:\n%s", screen)
+	}
+	th := &theme{styles: newStyles(true), loc: time.UTC}
+	if info := strings.Join(detailInfo(th, upd, 120), "\n"); !strings.Contains(info, "finding-updated PROTOCOL (warning, was critical)") {
+		t.Errorf("the update's detail does not say the change:\n%s", info)
+	}
+}

@@ -472,14 +472,17 @@ func frameLine(th *theme, r *live.Record, w int, mark, reverse bool, cols frameC
 		l.add("RESYNC "+printable.Text(r.Detail), st.bad)
 	case live.FindingOpened, live.FindingUpdated, live.FindingResolved:
 		if f := r.Finding; f != nil {
-			verb := "FINDING "
+			verb, sev := "FINDING ", f.Severity.String()
 			switch r.Kind {
 			case live.FindingUpdated:
-				verb = "UPDATED " // its count changed: the text as it is now
+				verb = "UPDATED " // its count or severity changed: the text as it is now
+				if r.Was != 0 {
+					sev = "now " + sev + " (was " + r.Was.String() + ")"
+				}
 			case live.FindingResolved:
 				verb = "RESOLVED "
 			}
-			l.add(verb+f.Code.String()+" "+f.Severity.String()+": "+printable.Text(f.Text), st.bad)
+			l.add(verb+f.Code.String()+" "+sev+": "+printable.Text(f.Text), st.bad)
 		}
 	}
 	if reverse {

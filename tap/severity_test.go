@@ -1,0 +1,101 @@
+package tap
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/muxtop/muxtop/internal/smuxtest"
+	"github.com/muxtop/muxtop/live"
+)
+
+// TestProtocolSeverityChangeTold: a real net/http client, tapped, talks
+// to a real net/http server that answers only after an evaluation has
+// seen the request. The PROTOCOL finding opens critical (only the client
+// has spoken: it may be talking HTTP to a mux port), and becomes a
+// warning as the server answers in HTTP (both ends fine: no mux here).
+// The change is told at once, in a finding-updated record whose finding
+// is the warning, though the finding's count never changes and less than
+// UpdateEvery has passed; once, not again; and the resolution says
+// warning. Before, the records went opened(critical) → resolved(warning),
+// the change never told.
+func TestProtocolSeverityChangeTold(t *testing.T) {
+	arrived, answer := make(chan struct{}), make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-answer
+		io.WriteString(w, "hello")
+	}))
+	defer srv.Close()
+	reg := live.New(live.Config{})
+	tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return Wrap(c, live.Client, reg, "test"), nil
+	}}
+	client := &http.Client{Transport: tr}
+	got := make(chan string, 1)
+	go func() {
+		resp, err := client.Get(srv.URL)
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		got <- string(b)
+	}()
+	cfg := live.FindingsConfig{Churn: -1}
+	<-arrived // the request went through the tap
+	now := time.Now()
+	reg.Evaluate(now, cfg)
+	close(answer)
+	if body := <-got; body != "hello" {
+		t.Fatalf("the client got %q: the two ends do not work", body)
+	}
+	reg.Evaluate(now.Add(100*time.Millisecond), cfg)
+	reg.Evaluate(now.Add(200*time.Millisecond), cfg)
+	tr.CloseIdleConnections() // the tapped conn's Close ends its session
+	smuxtest.Eventually(t, "the session to end", func() bool {
+		snap := reg.Snapshot()
+		return len(snap.Sessions) == 1 && !snap.Sessions[0].End.IsZero()
+	})
+	reg.Evaluate(now.Add(300*time.Millisecond), cfg)
+
+	type told struct {
+		Kind          live.Kind
+		Severity, Was live.Severity
+	}
+	var recs []told
+	for next := uint64(0); ; {
+		rs, n := reg.Frames(live.Query{From: next}, nil)
+		for _, r := range rs {
+			if r.Finding != nil {
+				if r.Finding.Code != live.CodeProtocol || r.Finding.Dir != live.ClientToServer {
+					t.Errorf("a %v finding in %v, want only the client's PROTOCOL", r.Finding.Code, r.Finding.Dir)
+				}
+				recs = append(recs, told{r.Kind, r.Finding.Severity, r.Was})
+			}
+		}
+		if n == next {
+			break
+		}
+		next = n
+	}
+	want := []told{{live.FindingOpened, live.Critical, 0}, {live.FindingUpdated, live.Warning, live.Critical}, {live.FindingResolved, live.Warning, 0}}
+	if len(recs) != len(want) {
+		t.Fatalf("finding records %v, want %v: opened critical, updated to warning, resolved", recs, want)
+	}
+	for i := range want {
+		if recs[i] != want[i] {
+			t.Errorf("finding records %v, want %v: opened critical, updated to warning, resolved", recs, want)
+			break
+		}
+	}
+}
