@@ -215,6 +215,9 @@ type session struct {
 	// watched has given nothing, once that is long enough to say (0
 	// otherwise): read -, whose capture's clock stands still meanwhile.
 	idle func() time.Duration
+	// waiting, if not nil, says why no session has come yet, or "": the
+	// UI's empty sessions pane says it (tui.Options.Waiting).
+	waiting func() string
 	// printed, if not nil, is kept at the seq of the next record the plain
 	// or JSON printer will print: read paces itself by it.
 	printed *atomic.Uint64

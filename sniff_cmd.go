@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -96,9 +97,20 @@ func newSniffCmd() *cobra.Command {
 			// TCP segments only: the socket filter passes frames that are not
 			// IP whole (ARP, every few seconds on an Ethernet interface), for
 			// the reader to judge, and those are none of the service's.
-			stopSaying := sayNoPackets(t.C, time.Now(), func() uint64 { st := rd.Stats(); return st.Packets - min(st.NotTCP, st.Packets) },
-				noPacketsText(iface, filter, up), func(s string) { reg.Notice(reg.Now(), s) })
+			packets := func() uint64 { st := rd.Stats(); return st.Packets - min(st.NotTCP, st.Packets) }
+			noPackets := noPacketsText(iface, filter, up)
+			var said atomic.Bool
+			stopSaying := sayNoPackets(t.C, time.Now(), packets, noPackets,
+				func(s string) { reg.Notice(reg.Now(), s); said.Store(true) })
 			defer stopSaying()
+			// The UI's empty sessions pane says it too, while still no
+			// packet came: "waiting for sessions…" would contradict it.
+			waiting := func() string {
+				if said.Load() && packets() == 0 {
+					return noPackets
+				}
+				return ""
+			}
 			return watch.watch(cmd.Context(), cmd, session{
 				reg:       reg,
 				sys:       sys,
@@ -106,6 +118,7 @@ func newSniffCmd() *cobra.Command {
 				where:     "sniff: capturing on " + what,
 				diagnoses: true,
 				status:    func() live.Status { return sniffStatus(rd.Stats(), h.Dropped()) },
+				waiting:   waiting,
 			})
 		},
 	}

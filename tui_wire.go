@@ -21,6 +21,7 @@ func runTUI(ctx context.Context, s session, f *watchFlags, stop func(), stdout i
 		Status:     s.status,
 		Done:       s.done,
 		Idle:       s.idle,
+		Waiting:    s.waiting,
 	})
 	o := f.closing(headless.Plain, stop, s)
 	o.GroupFindings = true // a line for the findings alike: a redialling client makes hundreds

@@ -355,3 +355,43 @@ func TestYamuxKeepaliveFaultAtDefaults(t *testing.T) {
 		}
 	}
 }
+
+// TestYamuxKeepalivePingJSON: the keepalive fault over yamux at
+// --keepalive 1s, with --silent-after long enough that the silence alone
+// opens nothing, so that KEEPALIVE opens by the client's ping, unanswered
+// for PingAnswerLimit; in the JSON of the run, that finding's evidence
+// says how long the ping waited (ping), and borrowed says that every is
+// the client's cadence, as the frozen server sent fewer than two pings of
+// its own (none to measure its cadence by).
+func TestYamuxKeepalivePingJSON(t *testing.T) {
+	t.Parallel()
+	r := startRun(t, "demo", "--protocol", "yamux", "--fault", "keepalive", "--keepalive", "1s", "--silent-after", "1m", "--pool", "1", "--rate", "5", "--duration", "30s")
+	r.waitFor("KEEPALIVE", 20*time.Second, func(recs []map[string]any) bool { return firstFinding(recs, "KEEPALIVE") != nil })
+	recs := r.stop()
+	f := firstFinding(recs, "KEEPALIVE")
+	s, _ := theFault(t, recs, f)
+	wantField(t, f, "dir", "s2c")
+	wantField(t, f, "limit", live.PingAnswerLimit.Seconds())
+	wantCadence(t, f, time.Second)
+	ping, ok := f["ping"].(float64)
+	if age, _ := f["age"].(float64); !ok || ping < live.PingAnswerLimit.Seconds() || ping > age {
+		t.Errorf("ping = %#v, want the client's ping's wait: PingAnswerLimit (%v) or more, and no more than the silence, age %v: %v", f["ping"], live.PingAnswerLimit, age, f)
+	}
+	pings := 0 // the server's own
+	for _, m := range ofType(recs, "frame") {
+		if m["session"] == s && m["dir"] == "s2c" && m["cmd"] == "PING" && m["flags"] == "SYN" {
+			pings++
+		}
+	}
+	if borrowed, _ := f["borrowed"].(bool); borrowed != (pings < 2) {
+		t.Errorf("borrowed = %#v, with %d pings from the server before it froze: %v", f["borrowed"], pings, f)
+	}
+	t.Logf("the server sent %d pings: %s", pings, f["text"])
+	for _, m := range ofType(recs, "finding-resolved") {
+		if m["finding"] == f["finding"] {
+			if p, _ := m["ping"].(float64); p < ping {
+				t.Errorf("resolved with ping %v, less than the %v it opened with: %v", m["ping"], ping, m)
+			}
+		}
+	}
+}

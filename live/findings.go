@@ -215,8 +215,9 @@ type Evidence struct {
 	// long the writer had been held when the latest came (a reader that
 	// reads a little at a time); 0 otherwise.
 	Slow time.Duration
-	// Borrowed: the silent side has sent no keepalive NOP (or ping) yet,
-	// and Every is the other side's interval (KEEPALIVE).
+	// Borrowed: the silent side has no keepalive cadence of its own yet
+	// (no smux NOP; fewer than two yamux pings), and Every is the other
+	// side's interval (KEEPALIVE).
 	Borrowed bool
 	// Sign is what showed the block (SESSION_BLOCKED).
 	Sign BlockedSign

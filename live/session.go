@@ -21,7 +21,7 @@ const (
 	NotClosed  CloseReason = iota // still open
 	EOF                           // the peer closed the connection
 	Reset                         // the connection was reset
-	LocalClose                    // the tapped end closed it (Close was called)
+	LocalClose                    // the tapped end closed it (Close, or a write after its own CloseWrite)
 	ReadError                     // another I/O error; the session's Err says which
 	Shutdown                      // muxtop stopped watching it
 )

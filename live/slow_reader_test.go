@@ -1,6 +1,8 @@
 package live_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"io"
 	"net"
 	"strings"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/decoder/yamux"
+	"github.com/muxtop/muxtop/headless"
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 )
@@ -230,7 +233,43 @@ func TestSlowReaderOneStall(t *testing.T) {
 					t.Fatalf("the reader caught up at %v: resolved %v, want within --stall-after / 2", caught.Sub(t0), resolved)
 				}
 				t.Logf("resolved %v after the reader caught up: %s", resolved[0].Resolved.Sub(caught), resolved[0].Why)
+				slowInJSON(t, reg, cfg.StallAfter)
 			})
 		}
+	}
+}
+
+// slowInJSON checks the one WINDOW_STALL of a slow reader in reg's
+// records as the JSON output writes them: opened with no slow (no report
+// had come), resolved with slow, the writer's hold when the reader's
+// latest report came, stallAfter or more. (Its count stays 1: no
+// finding-updated tells it meanwhile.)
+func slowInJSON(t *testing.T, reg *live.Registry, stallAfter time.Duration) {
+	t.Helper()
+	var out bytes.Buffer
+	if err := headless.NewPrinter(reg, &out, headless.JSON).Flush(); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, line := range bytes.Split(bytes.TrimSpace(out.Bytes()), []byte("\n")) {
+		var m map[string]any
+		if err := json.Unmarshal(line, &m); err != nil {
+			t.Fatalf("not JSON: %q: %v", line, err)
+		}
+		typ, _ := m["type"].(string)
+		if m["code"] != "WINDOW_STALL" || !strings.HasPrefix(typ, "finding-") {
+			continue
+		}
+		seen[typ]++
+		slow, has := m["slow"].(float64)
+		switch {
+		case typ == "finding-opened" && has:
+			t.Errorf("opened with slow %v, before any report of the reader: %s", slow, line)
+		case typ != "finding-opened" && slow < stallAfter.Seconds():
+			t.Errorf("%s: slow = %#v, want the writer's hold at the reader's latest report, %v or more: %s", typ, m["slow"], stallAfter, line)
+		}
+	}
+	if seen["finding-opened"] != 1 || seen["finding-resolved"] != 1 {
+		t.Errorf("WINDOW_STALL in the JSON: %v; want it opened and resolved", seen)
 	}
 }

@@ -174,11 +174,13 @@ func (c *Conn) Write(p []byte) (int, error) {
 	c.sess.WriteStarted(c.out.dir) // a write that does not return: the peer stopped reading
 	n, err := c.Conn.Write(p)
 	c.sess.WriteDone(c.out.dir)
-	if c.in.rec != nil && isReset(err) && !(c.shut.Load() && errors.Is(err, syscall.EPIPE)) {
+	// EPIPE after this end's CloseWrite is its own shutdown, no reset by
+	// the peer (a reset the kernel has news of fails a write with
+	// ECONNRESET first).
+	own := c.shut.Load() && errors.Is(err, syscall.EPIPE)
+	if c.in.rec != nil && isReset(err) && !own {
 		// The peer reset the connection, as Read records it: its RST, so
 		// that the end this Write records next is not written as a FIN.
-		// EPIPE after this end's CloseWrite is its own shutdown (a reset
-		// the kernel has news of fails a write with ECONNRESET first).
 		c.in.rec.Reset(c.in.dir, time.Now())
 	}
 	// A whole write that no Close or CloseWrite overlapped leaves nothing to
@@ -194,7 +196,10 @@ func (c *Conn) Write(p []byte) (int, error) {
 		}
 		c.wmu.Unlock()
 	}
-	if err != nil && !temporary(err) {
+	switch {
+	case own:
+		c.sess.End(time.Now(), live.LocalClose, fmt.Errorf("a write after its own CloseWrite: %w", err))
+	case err != nil && !temporary(err):
 		c.fail(err)
 	}
 	return n, err

@@ -94,9 +94,10 @@ func TestWriteResetRecorded(t *testing.T) {
 
 // TestWriteAfterCloseWriteNoReset: a Write after the tapped end's own
 // CloseWrite fails with EPIPE, which is no reset by the peer: the peer,
-// still reading and open, sent no RST. The recording keeps the tapped
-// end's FIN and no RST, so that a read of it does not end the session
-// reset by the peer.
+// still reading and open, sent no RST. The tap ends the session closed
+// locally, by the tapped end, where it said reset; the recording keeps
+// the tapped end's FIN and no RST, so that a read of it does not end the
+// session reset by the peer.
 func TestWriteAfterCloseWriteNoReset(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -118,13 +119,19 @@ func TestWriteAfterCloseWriteNoReset(t *testing.T) {
 			}
 		}
 	}()
-	c, _, w, path := recordedSYN(t, ln.Addr().String())
+	c, reg, w, path := recordedSYN(t, ln.Addr().String())
 	if err := c.CloseWrite(); err != nil {
 		t.Fatal(err)
 	}
 	_, err = c.Write([]byte{1, 3, 0, 0, 0, 0, 0, 0}) // a NOP after the half-close
 	if !errors.Is(err, syscall.EPIPE) {
 		t.Fatalf("a Write after CloseWrite returned %v, want EPIPE", err)
+	}
+	if ss := reg.Snapshot().Sessions; len(ss) != 1 || !ss[0].Ended || ss[0].Reason != live.LocalClose || !strings.Contains(ss[0].Err, "CloseWrite") {
+		for _, s := range ss {
+			t.Logf("session %d: ended %v, %v %q", s.ID, s.Ended, s.Reason, s.Err)
+		}
+		t.Errorf("the tap: %d sessions; want one ended by a local close, a write after its own CloseWrite", len(ss))
 	}
 	<-peerDone
 	c.Close()

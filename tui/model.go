@@ -63,6 +63,12 @@ type Options struct {
 	// the last packet, not as current. It is called once per tick, from a
 	// command's goroutine, and must not block.
 	Idle func() time.Duration
+	// Waiting, if set, says why no session has come yet while there is
+	// a reason to say (and "" otherwise), such as sniff's "no packets on
+	// lo in 5s": the empty sessions pane says it where it would say
+	// "waiting for sessions…". It is called once per tick, from a
+	// command's goroutine, and must not block.
+	Waiting func() string
 }
 
 // DefaultLeakAfter is Options.LeakAfter's default.
@@ -147,7 +153,7 @@ func newModel(reg *live.Registry, opts Options, snapshot func(live.SnapshotOptio
 	opts.Title = printable.Text(opts.Title)
 	keys := newKeyMap()
 	m := Model{
-		src:      source{reg: reg, snapshot: snapshot, status: opts.Status, idle: opts.Idle},
+		src:      source{reg: reg, snapshot: snapshot, status: opts.Status, idle: opts.Idle, waiting: opts.Waiting},
 		opts:     opts,
 		keys:     &keys,
 		th:       &theme{styles: newStyles(opts.NoColor), loc: loc},

@@ -1034,3 +1034,42 @@ func TestHelpPadded(t *testing.T) {
 		}
 	}
 }
+
+// TestWaitingSaysNoPackets: while sniff has captured no packet past its
+// notice, the empty sessions pane says the notice (Options.Waiting),
+// where it said "waiting for sessions…" under a header that said none
+// came; once packets come it waits again, then shows the sessions.
+func TestWaitingSaysNoPackets(t *testing.T) {
+	const notice = "sniff: no packets on lo matching port 9000 in 5s: is the service on another interface? (-i any, or -i eth0)"
+	c := newCapture(live.Config{})
+	waiting := ""
+	m := newModel(c.reg, Options{Title: "sniff lo", NoColor: true, Waiting: func() string { return waiting }}, c.snapshot, time.UTC, 0)
+	m = resize(m, 100, 40)
+	m = tickAt(m, c, time.Second)
+	if got := screenOf(m); !strings.Contains(got, "waiting for sessions…") {
+		t.Fatalf("before the notice the sessions pane does not wait:\n%s", got)
+	}
+
+	c.reg.Notice(c.now, notice)
+	waiting = notice
+	m = tickAt(m, c, 5*time.Second)
+	got := screenOf(m)
+	if strings.Contains(got, "waiting for sessions") {
+		t.Errorf("with no packets the sessions pane still says it waits for sessions:\n%s", got)
+	}
+	// The header has room for the notice's start; the pane has it whole.
+	if !strings.Contains(got, "interface? (-i any,") || !strings.Contains(got, "or -i eth0)") {
+		t.Errorf("the sessions pane does not say the notice whole:\n%s", got)
+	}
+
+	waiting = "" // packets came
+	m = tickAt(m, c, time.Second)
+	if got := screenOf(m); !strings.Contains(got, "waiting for sessions…") || strings.Contains(got, "or -i eth0)") {
+		t.Errorf("once packets came the sessions pane does not wait again:\n%s", got)
+	}
+	c.open("127.0.0.1:5001", "127.0.0.1:9000", c.now)
+	m = tickAt(m, c, time.Second)
+	if got := screenOf(m); strings.Contains(got, "waiting for sessions") || !strings.Contains(got, "127.0.0.1:5001") {
+		t.Errorf("the sessions pane does not show the session that came:\n%s", got)
+	}
+}

@@ -21,6 +21,8 @@ type source struct {
 	status func() live.Status
 	// idle is Options.Idle.
 	idle func() time.Duration
+	// waiting is Options.Waiting.
+	waiting func() string
 }
 
 // readReq is what one read asks for.
@@ -45,8 +47,10 @@ type snapshotMsg struct {
 	rates map[uint64]float64
 	// idle is Options.Idle's answer; stale, filled in by the root model,
 	// says the rates are those of the last packet (idle is not 0).
-	idle  time.Duration
-	stale bool
+	idle time.Duration
+	// waiting is Options.Waiting's answer: why no session has come yet.
+	waiting string
+	stale   bool
 }
 
 // read takes a snapshot and reads the frames pane's records.
@@ -58,6 +62,9 @@ func read(src source, req readReq) snapshotMsg {
 	}
 	if src.idle != nil {
 		msg.idle = src.idle()
+	}
+	if src.waiting != nil {
+		msg.waiting = src.waiting()
 	}
 	// The frames pane sees no record the snapshot's counts do not.
 	if req.frames.upTo == 0 {

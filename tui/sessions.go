@@ -54,6 +54,9 @@ type sessionsPane struct {
 	// over is what the pane says, a line each, with no session once no
 	// more can come (a capture read whole), instead of that it waits.
 	over []string
+	// waiting is why no session has come yet (Options.Waiting), said
+	// while there is none in place of that the pane waits; "" for none.
+	waiting string
 
 	listCursor // the selected session's row and the first row shown
 }
@@ -75,7 +78,7 @@ func (p *sessionsPane) dataRows() int { return max(p.h-3, 0) }
 func (p sessionsPane) Update(msg tea.Msg) (sessionsPane, tea.Cmd) {
 	switch msg := msg.(type) {
 	case snapshotMsg:
-		p.snap, p.rates, p.stale = msg.snap, msg.rates, msg.stale
+		p.snap, p.rates, p.stale, p.waiting = msg.snap, msg.rates, msg.stale, msg.waiting
 		p.sort()
 		return p.locate()
 	case sessionOrderMsg:
@@ -268,6 +271,13 @@ func (p *sessionsPane) body(th *theme, w, h int, focused bool) []string {
 		msg := " waiting for sessions…"
 		if p.hideEnded && len(p.snap.Sessions) > 0 {
 			msg = " every session has ended; e shows them"
+		} else if p.waiting != "" && p.over == nil {
+			// Whole, wrapped: the header has room for its start only.
+			lines := wrapText(printable.Text(p.waiting), w-2)
+			for _, l := range lines[:min(len(lines), h-1)] {
+				out = append(out, newLine(w).add(" "+l, st.dim).String())
+			}
+			return out
 		} else if p.over != nil {
 			// Then the notices, whole, which say why: the header has room
 			// for the latest one's start only.
