@@ -1,6 +1,9 @@
 package tui
 
 import (
+	"strings"
+
+	"github.com/muxtop/muxtop/decoder"
 	"strconv"
 	"testing"
 	"time"
@@ -96,4 +99,31 @@ func BenchmarkTick(b *testing.B) {
 		n++
 	}
 	b.ReportMetric(float64(inSnapshot.Nanoseconds())/float64(n), "snapshot-ns/op")
+}
+
+// BenchmarkViewFindings draws the 160×45 screen with the findings pane
+// open over 10 000 open LEAK findings, one a session: the pane words the
+// rows it draws with their ages as of the snapshot (Finding.AsOf), so its
+// cost must be a screen's rows, not the findings'.
+func BenchmarkViewFindings(b *testing.B) {
+	const sessions = 10_000
+	c := newCapture(live.Config{History: 1 << 16})
+	t := base.Add(-time.Minute)
+	for i := range sessions {
+		s := c.open("10.0.0.1:"+strconv.Itoa(10000+i), "10.0.0.2:9000", t)
+		c.frame(s, live.ClientToServer, t, 1, decoder.SYN, 3, "", 0)
+		c.frame(s, live.ClientToServer, t.Add(10*time.Microsecond), 1, decoder.PSH, 3, "RAND", 0)
+	}
+	c.reg.Evaluate(base, live.FindingsConfig{LeakAfter: 10 * time.Second})
+	if n := len(c.reg.Snapshot().Findings); n != sessions {
+		b.Fatalf("%d findings open, want %d", n, sessions)
+	}
+	m := press(c.model(b, 160, 45), "!")
+	if !strings.Contains(m.View().Content, "LEAK") {
+		b.Fatal("the findings pane shows no LEAK")
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = m.View()
+	}
 }
