@@ -221,6 +221,22 @@ func YamuxConfig() *hyamux.Config {
 	return cfg
 }
 
+// YamuxPair returns a hashicorp/yamux client session on client, of ccfg,
+// and a server session on server, of scfg: Pair's yamux twin for conns the
+// test has made and wrapped itself. Both sessions close when the test ends.
+func YamuxPair(t testing.TB, client, server net.Conn, ccfg, scfg *hyamux.Config) (cli, srv *hyamux.Session) {
+	t.Helper()
+	var err error
+	if cli, err = hyamux.Client(client, ccfg); err != nil {
+		t.Fatal(err)
+	}
+	if srv, err = hyamux.Server(server, scfg); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close(); srv.Close() })
+	return cli, srv
+}
+
 // EchoYamux echoes every stream srv accepts, one after another, each until
 // its peer closes it, then closes it. The channel it returns closes when
 // srv's session has ended.
