@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/muxtop/muxtop/capture"
+	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/pcapout"
 	"github.com/muxtop/muxtop/tap"
@@ -22,7 +23,7 @@ func TestPrefixServerSpeaksFirst(t *testing.T) {
 	}
 	defer ln.Close()
 	path := writeCapture(t, func(w *pcapout.Writer) {
-		cc, sc := connsOn(t, ln)
+		cc, sc := smuxtest.ConnsOn(t, ln)
 		c := tap.Wrap(cc, live.Client, live.New(live.Config{}), "test", tap.Record(w))
 		banner, hello := []byte("SSH-2.0-OpenSSH_9.6\r\n"), []byte("SSH-2.0-Go\r\n")
 		if _, err := sc.Write(banner); err != nil {

@@ -47,6 +47,13 @@ func Conns(t testing.TB) (client, server net.Conn) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
+	return ConnsOn(t, ln)
+}
+
+// ConnsOn returns the two ends of a new TCP connection to ln: the one
+// that dialled and the one ln accepted. Both close when the test ends.
+func ConnsOn(t testing.TB, ln net.Listener) (client, server net.Conn) {
+	t.Helper()
 	accepted := make(chan net.Conn, 1)
 	go func() { // ends with the Accept: one connection, or the listener's close
 		c, _ := ln.Accept()
