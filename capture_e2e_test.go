@@ -87,33 +87,21 @@ func TestSniffMatchesDemo(t *testing.T) {
 			file := filepath.Join(t.TempDir(), "sniff.pcapng")
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			var stdout, stderr syncBuffer
-			done := make(chan int, 1)
-			go func() {
-				done <- run(ctx, []string{"sniff", "-i", "lo", "--port", port, "-o", "json", "--write", file}, &stdout, &stderr)
-			}()
-			ready := func() bool { return strings.Contains(stderr.String(), "capturing on") }
+			s := startSniff(ctx, "-i", "lo", "--port", port, "-o", "json", "--write", file)
 			smuxtest.Eventually(t, "sniff to start", func() bool {
-				select {
-				case code := <-done:
-					if strings.Contains(stderr.String(), "CAP_NET_RAW") {
-						t.Skip("sniff needs root or CAP_NET_RAW")
-					}
-					t.Fatalf("sniff: exit %d: %s", code, stderr.String())
-				default:
-				}
-				return ready()
+				s.failIfEnded(t)
+				return strings.Contains(s.stderr.String(), "capturing on")
 			})
 			want := countsOf(t, runDemo(t, addr, version))
 			// The demo has closed its sessions: sniff sees their FINs.
 			smuxtest.Eventually(t, "sniff to see the 4 sessions end", func() bool {
-				return strings.Count(stdout.String(), `"type":"session-ended"`) >= 4
+				return strings.Count(s.stdout.String(), `"type":"session-ended"`) >= 4
 			})
 			cancel()
-			if code := <-done; code != 0 {
-				t.Fatalf("sniff: exit %d: %s", code, stderr.String())
+			if code := <-s.done; code != 0 {
+				t.Fatalf("sniff: exit %d: %s", code, s.stderr.String())
 			}
-			if got := countsOf(t, stdout.String()); got != want {
+			if got := countsOf(t, s.stdout.String()); got != want {
 				t.Fatalf("sniff counted\n %s\nthe demo's tap\n %s", got, want)
 			}
 			if got := readCounts(t, file); got != want {

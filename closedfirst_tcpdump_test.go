@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"net"
-	"os"
 	"strings"
 	"testing"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/xtaci/smux"
 
 	pcap "github.com/muxtop/muxtop/capture"
+	"github.com/muxtop/muxtop/internal/pcaptest"
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/tui"
@@ -100,21 +100,7 @@ func TestTcpdumpClosedFirst(t *testing.T) {
 				want = "the server " + addr + " closed first"
 			}
 
-			f, err := os.Open(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			src, err := pcap.Open(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			clock := new(pcap.Clock)
-			clock.Set(src.Start())
-			reg := live.New(live.Config{Clock: clock.Now})
-			if err := pcap.NewReader(pcap.Config{Registry: reg, Clock: clock}).Run(context.Background(), src); err != nil {
-				t.Fatal(err)
-			}
+			reg, _ := pcaptest.ReadFile(t, file, pcap.Config{})
 			snap := reg.Snapshot()
 			if len(snap.Sessions) != 1 {
 				t.Fatalf("%d sessions read, want 1", len(snap.Sessions))

@@ -4,7 +4,6 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 
 	pcap "github.com/muxtop/muxtop/capture"
+	"github.com/muxtop/muxtop/internal/pcaptest"
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/tui"
@@ -65,19 +65,7 @@ func TestTcpdumpHalfClosed(t *testing.T) {
 		t.Run(map[bool]string{false: "smux", true: "yamux"}[yam], func(t *testing.T) {
 			file, addr := tcpdumpOf(t, bin, "halfclose.pcap", func(ln net.Listener) { halfCloseSession(t, ln, yam) })
 
-			f, err := os.Open(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			src, err := pcap.Open(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			clock := new(pcap.Clock)
-			clock.Set(src.Start())
-			reg := live.New(live.Config{Clock: clock.Now})
-			rd := pcap.NewReader(pcap.Config{Registry: reg, Clock: clock})
+			src, rd, reg := pcaptest.OpenFile(t, file, pcap.Config{})
 			port := layers.TCPPort(netip.MustParseAddrPort(addr).Port())
 			var fins [2]gopacket.CaptureInfo // the client's, the server's
 			var seen [2]bool

@@ -52,24 +52,20 @@ func TestSniffNoPacketsDespiteOtherFrames(t *testing.T) {
 	_, port, _ := strings.Cut(freePort(t), ":")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"sniff", "-i", "lo", "--port", port, "-o", "json"}, &stdout, &stderr)
-	}()
+	s := startSniff(ctx, "-i", "lo", "--port", port, "-o", "json")
 	want := `"text":"sniff: no packets on lo matching port ` + port + ` in 5s`
 	deadline := time.Now().Add(9 * time.Second)
-	for !strings.Contains(stdout.String(), want) {
+	for !strings.Contains(s.stdout.String(), want) {
 		select {
-		case code := <-done:
-			t.Fatalf("sniff: exit %d: %s", code, stderr.String())
+		case code := <-s.done:
+			t.Fatalf("sniff: exit %d: %s", code, s.stderr.String())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no notice that no packet came in 9 s, though none of the port's came:\n%s", stdout.String())
+			t.Fatalf("no notice that no packet came in 9 s, though none of the port's came:\n%s", s.stdout.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	cancel()
-	<-done
+	<-s.done
 }

@@ -98,22 +98,11 @@ func TestSniffNoPacketsSaid(t *testing.T) {
 	_, port, _ := strings.Cut(freePort(t), ":")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"sniff", "-i", "lo", "--port", port, "-o", "json"}, &stdout, &stderr)
-	}()
+	s := startSniff(ctx, "-i", "lo", "--port", port, "-o", "json")
 	want := `"text":"sniff: no packets on lo matching port ` + port + ` in 5s: is the service on another interface? (-i any`
 	smuxtest.Eventually(t, "the notice that no packet came", func() bool {
-		select {
-		case code := <-done:
-			if strings.Contains(stderr.String(), "CAP_NET_RAW") {
-				t.Skip("sniff needs root or CAP_NET_RAW")
-			}
-			t.Fatalf("sniff: exit %d: %s", code, stderr.String())
-		default:
-		}
-		for _, l := range strings.Split(stdout.String(), "\n") {
+		s.failIfEnded(t)
+		for _, l := range strings.Split(s.stdout.String(), "\n") {
 			if strings.HasPrefix(l, `{"type":"notice",`) && strings.Contains(l, want) {
 				return true
 			}
@@ -121,11 +110,42 @@ func TestSniffNoPacketsSaid(t *testing.T) {
 		return false
 	})
 	cancel()
-	if code := <-done; code != 0 {
-		t.Fatalf("sniff: exit %d: %s", code, stderr.String())
+	if code := <-s.done; code != 0 {
+		t.Fatalf("sniff: exit %d: %s", code, s.stderr.String())
 	}
-	if n := strings.Count(stdout.String(), "no packets on"); n != 1 {
-		t.Errorf("said %d times, want once:\n%s", n, stdout.String())
+	if n := strings.Count(s.stdout.String(), "no packets on"); n != 1 {
+		t.Errorf("said %d times, want once:\n%s", n, s.stdout.String())
+	}
+}
+
+// sniffRun is `muxtop sniff` run in the test's process: its outputs, and
+// its exit status once it ends.
+type sniffRun struct {
+	stdout, stderr syncBuffer
+	done           chan int
+}
+
+// startSniff runs `muxtop sniff` with args until it ends by itself or
+// ctx does.
+func startSniff(ctx context.Context, args ...string) *sniffRun {
+	s := &sniffRun{done: make(chan int, 1)}
+	go func() {
+		s.done <- run(ctx, append([]string{"sniff"}, args...), &s.stdout, &s.stderr)
+	}()
+	return s
+}
+
+// failIfEnded returns at once while sniff runs; if it has ended, it skips
+// the test where sniff lacked root or CAP_NET_RAW, and fails it otherwise.
+func (s *sniffRun) failIfEnded(t *testing.T) {
+	t.Helper()
+	select {
+	case code := <-s.done:
+		if strings.Contains(s.stderr.String(), "CAP_NET_RAW") {
+			t.Skip("sniff needs root or CAP_NET_RAW")
+		}
+		t.Fatalf("sniff: exit %d: %s", code, s.stderr.String())
+	default:
 	}
 }
 

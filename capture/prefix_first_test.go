@@ -1,12 +1,11 @@
 package capture_test
 
 import (
-	"io"
 	"net"
-	"strconv"
 	"testing"
 
 	"github.com/muxtop/muxtop/capture"
+	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/pcapout"
 	"github.com/muxtop/muxtop/tap"
@@ -22,28 +21,15 @@ func TestPrefixServerSpeaksFirst(t *testing.T) {
 	}
 	defer ln.Close()
 	path := writeCapture(t, func(w *pcapout.Writer) {
-		cc, sc := connsOn(t, ln)
+		cc, sc := smuxtest.ConnsOn(t, ln)
 		c := tap.Wrap(cc, live.Client, live.New(live.Config{}), "test", tap.Record(w))
 		banner, hello := []byte("SSH-2.0-OpenSSH_9.6\r\n"), []byte("SSH-2.0-Go\r\n")
-		if _, err := sc.Write(banner); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.ReadFull(c, make([]byte, len(banner))); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := c.Write(hello); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.ReadFull(sc, make([]byte, len(hello))); err != nil {
-			t.Fatal(err)
-		}
+		deliver(t, sc, c, banner)
+		deliver(t, c, sc, hello)
 		c.Close()
 		sc.Close()
 	})
-	filter, err := capture.ParseFilter("port " + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
-	if err != nil {
-		t.Fatal(err)
-	}
+	filter := portFilter(t, ln)
 	ps := readPackets(t, path)
 	for _, cfg := range []capture.Config{{Prefix: []byte{4}}, {Filter: filter, Prefix: []byte{4}}, {Filter: filter, Protocol: tap.Yamux, Prefix: []byte{4}}} {
 		reg := readEvaluated(ps, cfg, live.FindingsConfig{})

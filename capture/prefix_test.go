@@ -8,56 +8,47 @@ import (
 	"testing"
 
 	"github.com/muxtop/muxtop/capture"
+	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/pcapout"
 	"github.com/muxtop/muxtop/tap"
 )
-
-// connsOn returns the client's and the server's ends of a new loopback
-// TCP connection to ln.
-func connsOn(t *testing.T, ln net.Listener) (client, server net.Conn) {
-	t.Helper()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	cc, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc := <-accepted
-	if sc == nil {
-		t.Fatal("accept failed")
-	}
-	t.Cleanup(func() { cc.Close(); sc.Close() })
-	return cc, sc
-}
 
 // raftExchange records, into w, a connection to ln as Consul's raft
 // makes on its server's RPC port: the type byte 0x01, then raft's own
 // msgpack (an AppendEntries request, and its answer), no mux at all.
 func raftExchange(t *testing.T, w *pcapout.Writer, ln net.Listener) (client string) {
 	t.Helper()
-	cc, sc := connsOn(t, ln)
+	cc, sc := smuxtest.ConnsOn(t, ln)
 	c := tap.Wrap(cc, live.Client, live.New(live.Config{}), "test", tap.Record(w))
 	req := append([]byte{0x01, 0x00, 0x85, 0xa4}, "Term\x01\xa6Leader\xc4\x04node\xacPrevLogEntry\x07\xabPrevLogTerm\x01\xa7Entries\x90"...)
-	if _, err := c.Write(req); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.ReadFull(sc, make([]byte, len(req))); err != nil {
-		t.Fatal(err)
-	}
-	answer := append([]byte{0xa0, 0x83, 0xa4}, "Term\x01\xa7LastLog\x07\xa7Success\xc3"...)
-	if _, err := sc.Write(answer); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.ReadFull(c, make([]byte, len(answer))); err != nil {
-		t.Fatal(err)
-	}
+	deliver(t, c, sc, req)
+	deliver(t, sc, c, append([]byte{0xa0, 0x83, 0xa4}, "Term\x01\xa7LastLog\x07\xa7Success\xc3"...))
 	c.Close()
 	sc.Close()
 	return cc.LocalAddr().String()
+}
+
+// deliver writes p on from and reads it whole on to, the connection's other
+// end.
+func deliver(t *testing.T, from io.Writer, to io.Reader, p []byte) {
+	t.Helper()
+	if _, err := from.Write(p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(to, make([]byte, len(p))); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// portFilter returns the filter of ln's port, as --port gives it.
+func portFilter(t *testing.T, ln net.Listener) capture.Filter {
+	t.Helper()
+	filter, err := capture.ParseFilter("port " + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filter
 }
 
 // TestPrefixOtherProtocols: a Consul server's RPC port carries yamux
@@ -75,15 +66,11 @@ func TestPrefixOtherProtocols(t *testing.T) {
 	defer ln.Close()
 	var raft string
 	path := writeCapture(t, func(w *pcapout.Writer) {
-		cc, sc := connsOn(t, ln)
+		cc, sc := smuxtest.ConnsOn(t, ln)
 		yamuxOn(t, w, cc, sc, []byte{4})
 		raft = raftExchange(t, w, ln)
 	})
-	port := ln.Addr().(*net.TCPAddr).Port
-	filter, err := capture.ParseFilter("port " + strconv.Itoa(port))
-	if err != nil {
-		t.Fatal(err)
-	}
+	filter := portFilter(t, ln)
 	ps := readPackets(t, path)
 
 	// The old advice: the raft connection is decoded as yamux, and blamed.

@@ -2,7 +2,6 @@ package capture_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/muxtop/muxtop/capture"
+	"github.com/muxtop/muxtop/internal/pcaptest"
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/pcapout"
@@ -93,24 +93,7 @@ func readFileInto(t testing.TB, path string, filter capture.Filter) (*live.Regis
 // new registry in the capture's time, and returns it.
 func readFileWith(t testing.TB, path string, cfg capture.Config) (*live.Registry, capture.Stats) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	file, err := capture.Open(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := new(capture.Clock)
-	clock.Set(file.Start())
-	reg := live.New(live.Config{Clock: clock.Now})
-	cfg.Registry, cfg.Clock = reg, clock
-	rd := capture.NewReader(cfg)
-	if err := rd.Run(context.Background(), file); err != nil {
-		t.Fatal(err)
-	}
-	return reg, rd.Stats()
+	return pcaptest.ReadFile(t, path, cfg)
 }
 
 // counts is what a capture must reproduce of a session: its frames and

@@ -90,19 +90,8 @@ func httpExchange(t *testing.T, w *pcapout.Writer) {
 	t.Helper()
 	cc, sc := smuxtest.Conns(t)
 	c := tap.Wrap(cc, live.Client, live.New(live.Config{}), "test", tap.Record(w))
-	if _, err := c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.ReadFull(sc, make([]byte, 27)); err != nil {
-		t.Fatal(err)
-	}
-	answer := "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
-	if _, err := sc.Write([]byte(answer)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.ReadFull(c, make([]byte, len(answer))); err != nil {
-		t.Fatal(err)
-	}
+	deliver(t, c, sc, []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+	deliver(t, sc, c, []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
 	c.Close()
 	sc.Close()
 }

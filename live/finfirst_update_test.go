@@ -17,9 +17,7 @@ func TestFinFirstUpdates(t *testing.T) {
 	reg := live.New(live.Config{})
 	y := &yamuxFrames{s: reg.Open(live.SessionInfo{Proto: live.Yamux}, t0)}
 	at := func(s float64, dir live.Dir, typ yamux.Type, flags yamux.Flags, sid, length uint32) {
-		f := &yamux.Frame{Offset: y.off[dir], Header: yamux.MakeHeader(typ, flags, sid, length)}
-		y.off[dir] += f.Size()
-		y.s.RecordYamux(dir, sec(s), f)
+		y.recAt(sec(s), dir, typ, flags, sid, length)
 	}
 	cfg := live.FindingsConfig{LeakAfter: time.Hour, UnansweredAfter: 5 * time.Second, Churn: -1}
 	unanswered := func() *live.Finding {

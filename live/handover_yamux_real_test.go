@@ -29,15 +29,7 @@ func realYamux(t *testing.T, reg *live.Registry, cfg *hyamux.Config, wrap func(n
 	if wrap != nil {
 		sc = wrap(sc)
 	}
-	var err error
-	if cli, err = hyamux.Client(tap.Wrap(cc, live.Client, reg, "test", tap.WithProtocol(tap.Yamux)), cfg); err != nil {
-		t.Fatal(err)
-	}
-	if srv, err = hyamux.Server(sc, cfg); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cli.Close(); srv.Close() })
-	return cli, srv
+	return smuxtest.YamuxPair(t, tap.Wrap(cc, live.Client, reg, "test", tap.WithProtocol(tap.Yamux)), sc, cfg, cfg)
 }
 
 // openWriting opens a stream on cli and writes p on it.

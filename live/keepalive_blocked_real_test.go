@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	hyamux "github.com/hashicorp/yamux"
-
 	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
@@ -54,15 +52,7 @@ func TestNoKeepaliveBehindABlockRealYamux(t *testing.T) {
 	srvGate := &gate{Conn: tap.Wrap(sc, live.Server, reg, "srv", tap.WithProtocol(tap.Yamux))}
 	cfg := smuxtest.YamuxConfig()            // no keepalive of its own: the test pings, at its moments
 	cfg.ConnectionWriteTimeout = time.Minute // the unanswered ping waits that long, well past the test
-	cli, err := hyamux.Client(tap.Wrap(ack, live.Client, reg, "cli", tap.WithProtocol(tap.Yamux)), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := hyamux.Server(srvGate, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cli.Close(); srv.Close() })
+	cli, srv := smuxtest.YamuxPair(t, tap.Wrap(ack, live.Client, reg, "cli", tap.WithProtocol(tap.Yamux)), srvGate, cfg, cfg)
 	st, err := cli.OpenStream()
 	if err != nil {
 		t.Fatal(err)

@@ -278,9 +278,14 @@ type yamuxFrames struct {
 }
 
 func (y *yamuxFrames) rec(dir live.Dir, t yamux.Type, flags yamux.Flags, sid, length uint32) {
+	y.recAt(t0, dir, t, flags, sid, length)
+}
+
+// recAt records the frame with the header given, dir's next, at at.
+func (y *yamuxFrames) recAt(at time.Time, dir live.Dir, t yamux.Type, flags yamux.Flags, sid, length uint32) {
 	f := &yamux.Frame{Offset: y.off[dir], Header: yamux.MakeHeader(t, flags, sid, length)}
 	y.off[dir] += f.Size()
-	y.s.RecordYamux(dir, t0, f)
+	y.s.RecordYamux(dir, at, f)
 }
 
 // TestYamuxLateSYNAfterForgotten: a yamux SYN recorded after its session
@@ -449,9 +454,7 @@ func TestYamuxAdviceOlderVersions(t *testing.T) {
 	reg := live.New(live.Config{})
 	y := &yamuxFrames{s: reg.Open(live.SessionInfo{Proto: live.Yamux}, t0)}
 	at := func(s float64, dir live.Dir, typ yamux.Type, flags yamux.Flags, sid, length uint32) {
-		f := &yamux.Frame{Offset: y.off[dir], Header: yamux.MakeHeader(typ, flags, sid, length)}
-		y.off[dir] += f.Size()
-		y.s.RecordYamux(dir, sec(s), f)
+		y.recAt(sec(s), dir, typ, flags, sid, length)
 	}
 	// Stream 1: the server answers and never closes.
 	at(0, c2s, yamux.WindowUpdate, yamux.SYN, 1, 0)

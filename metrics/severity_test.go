@@ -71,30 +71,31 @@ func TestFindingsOpenedBySeverityAtOpening(t *testing.T) {
 	}
 	reg.Evaluate(now.Add(100*time.Millisecond), cfg)
 	col := metrics.NewCollector(reg, metrics.Options{})
-	m := scrape(t, col)
-	for k, want := range map[string]float64{
+	wantScraped(t, "", scrape(t, col), map[string]float64{
 		"muxtop_findings_opened_total{code=PROTOCOL,severity=critical}": 1,
 		"muxtop_findings_opened_total{code=PROTOCOL,severity=warning}":  1,
 		"muxtop_findings_open{code=PROTOCOL,severity=critical}":         0,
 		"muxtop_findings_open{code=PROTOCOL,severity=warning}":          2,
-	} {
-		if m[k] != want {
-			t.Errorf("%s = %v, want %v", k, m[k], want)
-		}
-	}
+	})
 	for _, c := range taps {
 		c.Close()
 	}
 	reg.Evaluate(time.Now(), cfg)
-	m = scrape(t, col)
-	for k, want := range map[string]float64{
+	wantScraped(t, "after the end, ", scrape(t, col), map[string]float64{
 		"muxtop_findings_resolved_total{code=PROTOCOL,severity=critical}": 0,
 		"muxtop_findings_resolved_total{code=PROTOCOL,severity=warning}":  2,
 		"muxtop_findings_opened_total{code=PROTOCOL,severity=critical}":   1,
 		"muxtop_findings_open{code=PROTOCOL,severity=warning}":            0,
-	} {
-		if m[k] != want {
-			t.Errorf("after the end, %s = %v, want %v", k, m[k], want)
+	})
+}
+
+// wantScraped fails the test for each series of want whose value in the
+// scrape m is not the one wanted; when begins each message.
+func wantScraped(t *testing.T, when string, m, want map[string]float64) {
+	t.Helper()
+	for k, w := range want {
+		if m[k] != w {
+			t.Errorf("%s%s = %v, want %v", when, k, m[k], w)
 		}
 	}
 }

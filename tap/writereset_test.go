@@ -1,7 +1,6 @@
 package tap_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/muxtop/muxtop/capture"
+	"github.com/muxtop/muxtop/internal/pcaptest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/pcapout"
 	"github.com/muxtop/muxtop/tap"
@@ -150,21 +150,7 @@ func TestWriteAfterCloseWriteNoReset(t *testing.T) {
 // times, and returns the registry it fills.
 func readRecording(t *testing.T, path string) *live.Registry {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	file, err := capture.Open(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := new(capture.Clock)
-	clock.Set(file.Start())
-	reg := live.New(live.Config{Clock: clock.Now})
-	if err := capture.NewReader(capture.Config{Registry: reg, Clock: clock}).Run(context.Background(), file); err != nil {
-		t.Fatal(err)
-	}
+	reg, _ := pcaptest.ReadFile(t, path, capture.Config{})
 	return reg
 }
 

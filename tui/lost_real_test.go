@@ -2,7 +2,6 @@ package tui
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
@@ -93,16 +92,7 @@ func readWithout(t *testing.T, ps []pcaptest.Packet, drop pcaptest.Placed) *live
 	t.Helper()
 	var buf bytes.Buffer
 	pcaptest.Write(t, &buf, pcaptest.Without(ps, drop))
-	file, err := pcapread.Open(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := new(pcapread.Clock)
-	clock.Set(file.Start())
-	reg := live.New(live.Config{Clock: clock.Now})
-	if err := pcapread.NewReader(pcapread.Config{Registry: reg, Clock: clock}).Run(context.Background(), file); err != nil {
-		t.Fatal(err)
-	}
+	reg, _ := pcaptest.ReadAll(t, &buf, pcapread.Config{})
 	return reg
 }
 

@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	hyamux "github.com/hashicorp/yamux"
-
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/tap"
@@ -24,15 +22,7 @@ func TestResetStreamShowsLifetime(t *testing.T) {
 	cc, sc := smuxtest.Conns(t)
 	cfg := smuxtest.YamuxConfig()
 	cfg.StreamCloseTimeout = 50 * time.Millisecond
-	cli, err := hyamux.Client(tap.Wrap(cc, live.Client, reg, "reset", tap.WithProtocol(tap.Yamux)), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := hyamux.Server(sc, smuxtest.YamuxConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cli.Close(); srv.Close() })
+	cli, srv := smuxtest.YamuxPair(t, tap.Wrap(cc, live.Client, reg, "reset", tap.WithProtocol(tap.Yamux)), sc, cfg, smuxtest.YamuxConfig())
 	st, err := cli.OpenStream()
 	if err != nil {
 		t.Fatal(err)

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	hyamux "github.com/hashicorp/yamux"
 	"github.com/xtaci/smux"
 
 	"github.com/muxtop/muxtop/decoder"
@@ -156,15 +155,7 @@ func TestStreamBytesAreWireBytesYamux(t *testing.T) {
 	reg := live.New(live.Config{})
 	cc, sc := smuxtest.Conns(t)
 	crec, srec := &smuxtest.RecordingConn{Conn: cc}, &smuxtest.RecordingConn{Conn: sc}
-	cli, err := hyamux.Client(crec, smuxtest.YamuxConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := hyamux.Server(tap.Wrap(srec, live.Server, reg, "wire"), smuxtest.YamuxConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cli.Close(); srv.Close() })
+	cli, srv := smuxtest.YamuxPair(t, crec, tap.Wrap(srec, live.Server, reg, "wire"), smuxtest.YamuxConfig(), smuxtest.YamuxConfig())
 	echoed := smuxtest.EchoYamux(srv)
 	echoStreams(t, []int{5, 300_000, 600}, func() (io.ReadWriteCloser, error) { return cli.OpenStream() })
 	raw := waitRaw(t, reg, crec, srec)

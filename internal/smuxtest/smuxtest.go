@@ -47,6 +47,13 @@ func Conns(t testing.TB) (client, server net.Conn) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
+	return ConnsOn(t, ln)
+}
+
+// ConnsOn returns the two ends of a new TCP connection to ln: the one
+// that dialled and the one ln accepted. Both close when the test ends.
+func ConnsOn(t testing.TB, ln net.Listener) (client, server net.Conn) {
+	t.Helper()
 	accepted := make(chan net.Conn, 1)
 	go func() { // ends with the Accept: one connection, or the listener's close
 		c, _ := ln.Accept()
@@ -219,6 +226,22 @@ func YamuxConfig() *hyamux.Config {
 	cfg.EnableKeepAlive = false
 	cfg.LogOutput = io.Discard
 	return cfg
+}
+
+// YamuxPair returns a hashicorp/yamux client session on client, of ccfg,
+// and a server session on server, of scfg: Pair's yamux twin for conns the
+// test has made and wrapped itself. Both sessions close when the test ends.
+func YamuxPair(t testing.TB, client, server net.Conn, ccfg, scfg *hyamux.Config) (cli, srv *hyamux.Session) {
+	t.Helper()
+	var err error
+	if cli, err = hyamux.Client(client, ccfg); err != nil {
+		t.Fatal(err)
+	}
+	if srv, err = hyamux.Server(server, scfg); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close(); srv.Close() })
+	return cli, srv
 }
 
 // EchoYamux echoes every stream srv accepts, one after another, each until
