@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/muxtop/muxtop/internal/capperm"
 	"github.com/muxtop/muxtop/internal/smuxtest"
 )
 
@@ -36,7 +37,7 @@ func TestSniffClosedFirst(t *testing.T) {
 					select {
 					case code := <-done:
 						if strings.Contains(stderr.String(), "CAP_NET_RAW") {
-							t.Skip("sniff needs root or CAP_NET_RAW")
+							capperm.Missing(t, "sniff needs root or CAP_NET_RAW")
 						}
 						t.Fatalf("sniff: exit %d: %s", code, stderr.String())
 					default:

@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/muxtop/muxtop/internal/capperm"
 )
 
 // htons is v in network byte order, as AF_PACKET takes a protocol.
@@ -24,7 +27,7 @@ func TestSniffNoPacketsDespiteOtherFrames(t *testing.T) {
 	}
 	fd, err := syscall.Socket(syscall.AF_PACKET, syscall.SOCK_RAW, int(htons(syscall.ETH_P_ALL)))
 	if err != nil {
-		t.Skipf("raw socket: %v (needs root or CAP_NET_RAW)", err)
+		capperm.Missing(t, fmt.Sprintf("raw socket: %v (needs root or CAP_NET_RAW)", err))
 	}
 	defer syscall.Close(fd)
 	lo, err := net.InterfaceByName("lo")

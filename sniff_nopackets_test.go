@@ -9,6 +9,7 @@ import (
 	"time"
 
 	pcap "github.com/muxtop/muxtop/capture"
+	"github.com/muxtop/muxtop/internal/capperm"
 	"github.com/muxtop/muxtop/internal/smuxtest"
 )
 
@@ -142,7 +143,7 @@ func (s *sniffRun) failIfEnded(t *testing.T) {
 	select {
 	case code := <-s.done:
 		if strings.Contains(s.stderr.String(), "CAP_NET_RAW") {
-			t.Skip("sniff needs root or CAP_NET_RAW")
+			capperm.Missing(t, "sniff needs root or CAP_NET_RAW")
 		}
 		t.Fatalf("sniff: exit %d: %s", code, s.stderr.String())
 	default:

@@ -14,6 +14,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/muxtop/muxtop/capture"
+	"github.com/muxtop/muxtop/internal/capperm"
 	"github.com/muxtop/muxtop/sniff"
 )
 
@@ -85,7 +86,7 @@ func TestNoPacketBeforeFilter(t *testing.T) {
 		h, err := sniff.Open(ctx, "lo", capture.Port(port))
 		if errors.Is(err, sniff.ErrPermission) {
 			cancel()
-			t.Skip("capturing needs root or CAP_NET_RAW")
+			capperm.Missing(t, "capturing needs root or CAP_NET_RAW")
 		}
 		if err != nil {
 			cancel()

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/muxtop/muxtop/capture"
+	"github.com/muxtop/muxtop/internal/capperm"
 )
 
 // TestIdleWaitsForHeldBlock: while the kernel holds a packet in a block it
@@ -110,7 +111,7 @@ func TestIdleAfterBusyOpen(t *testing.T) {
 		<-done
 		if errors.Is(err, ErrPermission) {
 			cancel()
-			t.Skip("capturing needs root or CAP_NET_RAW")
+			capperm.Missing(t, "capturing needs root or CAP_NET_RAW")
 		}
 		if err != nil {
 			cancel()
@@ -276,7 +277,7 @@ func sinkOnLoopback(t *testing.T, d time.Duration) (net.Listener, *Handle) {
 	t.Cleanup(cancel)
 	h, err := Open(ctx, "lo", capture.Port(uint16(ln.Addr().(*net.TCPAddr).Port)))
 	if errors.Is(err, ErrPermission) {
-		t.Skip("capturing needs root or CAP_NET_RAW")
+		capperm.Missing(t, "capturing needs root or CAP_NET_RAW")
 	}
 	if err != nil {
 		t.Fatal(err)

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/muxtop/muxtop/capture"
+	"github.com/muxtop/muxtop/internal/capperm"
 	"github.com/muxtop/muxtop/sniff"
 )
 
@@ -175,7 +176,7 @@ func openOn(t *testing.T, ctx context.Context, iface string, f capture.Filter) *
 	t.Helper()
 	h, err := sniff.Open(ctx, iface, f)
 	if errors.Is(err, sniff.ErrPermission) {
-		t.Skip("capturing needs root or CAP_NET_RAW")
+		capperm.Missing(t, "capturing needs root or CAP_NET_RAW")
 	}
 	if err != nil {
 		t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/muxtop/muxtop/capture"
+	"github.com/muxtop/muxtop/internal/capperm"
 	"github.com/muxtop/muxtop/sniff"
 )
 
@@ -38,7 +39,7 @@ func loopbackOnce(t *testing.T, iface string) {
 	defer cancel()
 	h, err := sniff.Open(ctx, iface, capture.Filter{})
 	if errors.Is(err, sniff.ErrPermission) {
-		t.Skip("capturing needs root or CAP_NET_RAW")
+		capperm.Missing(t, "capturing needs root or CAP_NET_RAW")
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -259,7 +260,7 @@ func TestKernelFilter(t *testing.T) {
 	defer cancel()
 	h, err := sniff.Open(ctx, "lo", capture.Port(port))
 	if errors.Is(err, sniff.ErrPermission) {
-		t.Skip("capturing needs root or CAP_NET_RAW")
+		capperm.Missing(t, "capturing needs root or CAP_NET_RAW")
 	}
 	if err != nil {
 		t.Fatal(err)
