@@ -484,3 +484,45 @@ func TestFindingsNarrowEvidence(t *testing.T) {
 		}
 	}
 }
+
+// TestFilterFindsFindings: /LEAK lists the LEAK finding's records, as a
+// finding's code is what a user reads in the findings pane; sid:5 finds
+// the LEAK that counts stream 5 beside the stream's frames. Before, /LEAK
+// said "nothing in history matches LEAK yet".
+func TestFilterFindsFindings(t *testing.T) {
+	c := findingsFixture()
+	m := c.model(t, 160, 45)
+	m = press(m, "/")
+	m = typeText(m, "LEAK")
+	m = press(m, "enter")
+	screen := screenOf(m)
+	if strings.Contains(screen, "nothing in history matches") || !strings.Contains(screen, "FINDING LEAK warning: ") {
+		t.Errorf("/LEAK does not list the LEAK finding's record:\n%s", screen)
+	}
+	recs, _ := c.reg.Frames(live.Query{Match: func(r *live.Record) bool {
+		return r.Kind == live.FindingOpened && r.Finding.Code.String() == "LEAK"
+	}}, nil)
+	if len(recs) == 0 {
+		t.Fatal("the fixture's history has no LEAK opened")
+	}
+	leak := &recs[0]
+	th := &theme{styles: newStyles(true), loc: time.UTC}
+	if info := strings.Join(detailInfo(th, leak, 120), "\n"); !strings.Contains(info, "/sid:3 shows a stream's frames and the findings that name it") {
+		t.Errorf("the LEAK record's detail does not say how to see its streams:\n%s", info)
+	}
+	for _, tc := range []struct {
+		expr string
+		want bool
+	}{
+		{"LEAK", true}, {"leak", true}, {`"LEAK"`, false}, {"WINDOW_STALL", false},
+		{"sid:5", true}, {"sid:3", true}, {"sid:7", false}, {"LEAK session:1 dir:<", true}, {"LEAK session:2", false}, {"cmd:psh", false},
+	} {
+		f, err := parseFilter(tc.expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.match(leak); got != tc.want {
+			t.Errorf("filter %s on the LEAK's record (streams %v): %v, want %v", tc.expr, leak.Finding.StreamIDs, got, tc.want)
+		}
+	}
+}
