@@ -286,7 +286,7 @@ func newDemoClientCmd() *cobra.Command {
 				listens: func(d *demo.Demo) []listener { return []listener{f.gatewayListener(d)} },
 				describe: func(d *demo.Demo, v int) (string, string) {
 					return fmt.Sprintf("demo client · gateway %s → service %s · %s", d.GatewayURL(), d.ServiceAddr(), f.muxName()),
-						fmt.Sprintf("demo gateway at %s, connected to %s", d.GatewayURL(), d.ServiceAddr())
+						fmt.Sprintf("demo gateway at %s, dialling the service at %s (a notice says if it cannot connect)", d.GatewayURL(), d.ServiceAddr())
 				},
 			})
 		},

@@ -57,7 +57,7 @@ func parsePrefix(cmd, s string, skip int) ([]byte, error) {
 		return nil, usageError{fmt.Errorf("%s: --prefix %q: give the bytes each client sends before the mux in hex, such as 04", cmd, s)}
 	}
 	if skip != 0 && skip != len(b) {
-		return nil, usageError{fmt.Errorf("%s: --prefix %s is %d bytes, --skip %d: give --prefix alone (it skips its own length)", cmd, s, len(b), skip)}
+		return nil, usageError{fmt.Errorf("%s: --prefix %s is %s, --skip %d: give --prefix alone (it skips its own length)", cmd, s, tap.Bytes(len(b)), skip)}
 	}
 	return b, nil
 }

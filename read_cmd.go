@@ -176,7 +176,7 @@ func newReadCmd() *cobra.Command {
 				if watch.output != "tui" {
 					t := time.NewTicker(time.Second)
 					defer t.Stop()
-					stopSaying := sayNoInput(t.C, idle, cmd.ErrOrStderr())
+					stopSaying := sayNoInput(t.C, idle, cr.n.Load, cmd.ErrOrStderr())
 					defer stopSaying()
 				}
 			}
@@ -307,24 +307,41 @@ func (c *countingReader) quiet(finished, stopped bool) time.Duration {
 // sayNoInput says on w, at each tick, when input stops coming (idle, once
 // it is not 0) and when it resumes, for plain and JSON output, whose
 // records stop as the capture's clock does: "read -: no input for 3s …",
-// then "read -: input resumed, after 14s or more without". stop ends it and waits.
-func sayNoInput(ticks <-chan time.Time, idle func() time.Duration, w io.Writer) (stop func()) {
+// then "read -: input resumed, after 14s or more without". read, if not
+// nil, counts the bytes read: where none came after the notice, the pipe
+// closed instead, "read -: input ended, after 14s or more without". stop
+// ends it and waits; a notice said is then resolved even if the input
+// resumed and ended within one tick: by the line saying so, or, for a read
+// stopped while it waited (idle still not 0), by the summary's no_input.
+func sayNoInput(ticks <-chan time.Time, idle func() time.Duration, read func() int64, w io.Writer) (stop func()) {
 	done, quit := make(chan struct{}), make(chan struct{})
 	go func() { // owned by stop, which waits for it
 		defer close(done)
 		var last time.Duration // the latest idle said or seen, 0 while input comes
+		var at int64           // the bytes read when the notice was said
 		for {
+			stopping := false
 			select {
 			case <-quit:
-				return
+				stopping = true
 			case <-ticks:
 			}
 			d := idle()
 			switch {
-			case d > 0 && last == 0:
+			case d > 0 && last == 0 && !stopping:
 				fmt.Fprintf(w, "muxtop: read -: no input for %v: the capture's clock, packet time, stands still until the next packet\n", d)
+				if read != nil {
+					at = read()
+				}
 			case d == 0 && last > 0:
-				fmt.Fprintf(w, "muxtop: read -: input resumed, after %v or more without\n", last)
+				what := "resumed"
+				if read != nil && read() == at {
+					what = "ended"
+				}
+				fmt.Fprintf(w, "muxtop: read -: input %s, after %v or more without\n", what, last)
+			}
+			if stopping {
+				return
 			}
 			last = d
 		}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -152,7 +153,7 @@ func TestSayNoInput(t *testing.T) {
 		idle.Lock()
 		defer idle.Unlock()
 		return idle.d
-	}, &out)
+	}, nil, &out)
 	tick := func(d time.Duration) {
 		set(d)
 		ticks <- time.Time{}
@@ -191,5 +192,52 @@ func TestReadNoInputStopped(t *testing.T) {
 	status := readStatus(rd, sys, p.cr.n.Load(), 0, p.idle(sys))
 	if status[0].Value != "stopped early" || noInputOf(status) != 5*time.Second {
 		t.Errorf("stopped after 5 s without input: status %v, want stopped early and no input for 5s", status)
+	}
+}
+
+// TestSayNoInputResolvedAtStop: input that resumes and ends within one
+// tick of the notice that none came (head -c 2000 cap; sleep 5; tail …)
+// still gets its resolution, said as the run stops.
+func TestSayNoInputResolvedAtStop(t *testing.T) {
+	ticks := make(chan time.Time)
+	idles := make(chan time.Duration, 1) // what each call of idle finds, in turn
+	var out syncBuffer
+	stop := sayNoInput(ticks, func() time.Duration {
+		select {
+		case d := <-idles:
+			return d
+		case <-time.After(5 * time.Second):
+			t.Error("idle called more often than the test expects")
+			return 0
+		}
+	}, nil, &out)
+	idles <- 4 * time.Second
+	ticks <- time.Time{}
+	idles <- 0 // once the tick's 4s was taken: the rest came, and the read finished, before another tick
+	stop()
+	const want = "muxtop: read -: no input for 4s: the capture's clock, packet time, stands still until the next packet\n" +
+		"muxtop: read -: input resumed, after 4s or more without\n"
+	if out.String() != want {
+		t.Fatalf("input resumed and ended before a tick: read said %q, want %q", out.String(), want)
+	}
+}
+
+// TestSayNoInputEnded: input that stopped and then ended with no byte
+// more (the writer closed the pipe) is said to have ended, not resumed.
+func TestSayNoInputEnded(t *testing.T) {
+	ticks := make(chan time.Time)
+	var idle, read atomic.Int64
+	var out syncBuffer
+	stop := sayNoInput(ticks, func() time.Duration { return time.Duration(idle.Load()) }, read.Load, &out)
+	read.Store(2000)
+	idle.Store(int64(3 * time.Second))
+	ticks <- time.Time{}
+	ticks <- time.Time{} // the tick before has been acted on; this one finds 3s again
+	idle.Store(0)        // EOF: the read is over, nothing more came
+	stop()
+	const want = "muxtop: read -: no input for 3s: the capture's clock, packet time, stands still until the next packet\n" +
+		"muxtop: read -: input ended, after 3s or more without\n"
+	if out.String() != want {
+		t.Fatalf("input ended after a silence: read said %q, want %q", out.String(), want)
 	}
 }

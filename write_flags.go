@@ -70,7 +70,7 @@ func (f *writeFlags) close(stderr io.Writer) error {
 		case f.w.Full():
 			why = fmt.Sprintf("the file reached --write-limit %d MiB", f.limit)
 		}
-		fmt.Fprintf(stderr, "muxtop: --write %s: %d bytes not written (%s); a reader sees them as lost\n", f.path, n, why)
+		fmt.Fprintf(stderr, "muxtop: --write %s: %s not written (%s); a reader sees them as lost\n", f.path, tap.Bytes(n), why)
 	}
 	if err != nil {
 		return fmt.Errorf("--write %s: %w", f.path, err)

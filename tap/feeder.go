@@ -327,12 +327,12 @@ func (f *Feeder) Gap(n int64, at time.Time) {
 	f.Feed(nil, at) // the frames that chain up to the gap
 	off := s.Offset()
 	if !s.Gap(n) {
-		f.sess.Resynced(f.dir, at, off, 0, n, fmt.Sprintf("capture lost %d bytes at offset %d", n, off))
+		f.sess.Resynced(f.dir, at, off, 0, n, fmt.Sprintf("capture lost %s at offset %d", Bytes(n), off))
 		f.resync = afterGap
 		return
 	}
 	// The decoder goes on with the frame: no frame was lost.
-	f.sess.PayloadLost(f.dir, at, off, n, fmt.Sprintf("capture lost %d bytes at offset %d inside a frame's payload: resumed at offset %d, no frame lost", n, off, off+n))
+	f.sess.PayloadLost(f.dir, at, off, n, fmt.Sprintf("capture lost %s at offset %d inside a frame's payload: resumed at offset %d, no frame lost", Bytes(n), off, off+n))
 	f.Feed(nil, at) // the frame, if the gap ended it
 }
 
@@ -346,7 +346,7 @@ func JoinedDetail(off, skipped int64) string {
 	if skipped == 0 {
 		s += ", at a frame boundary: nothing skipped"
 	} else {
-		s += fmt.Sprintf(": %d bytes before the first frame boundary, the end of a frame sent before, skipped", skipped)
+		s += fmt.Sprintf(": %s before the first frame boundary, the end of a frame sent before, skipped", Bytes(skipped))
 	}
 	if off != skipped {
 		s += fmt.Sprintf(" (decoded from offset %d of what it saw)", off)
@@ -361,7 +361,7 @@ func (f *Feeder) resynced(at time.Time, off, skipped int64) {
 	if f.resync == joined {
 		detail = JoinedDetail(off, skipped)
 	} else {
-		detail = fmt.Sprintf("resumed at offset %d after lost bytes, %d bytes skipped", off, skipped)
+		detail = fmt.Sprintf("resumed at offset %d after lost bytes, %s skipped", off, Bytes(skipped))
 	}
 	f.resync = inStep
 	f.told += skipped
@@ -412,7 +412,7 @@ func (f *Feeder) End(at time.Time, report bool) {
 	if n := s.Skipped() - f.told; n > 0 {
 		f.told += n
 		f.sess.Resynced(f.dir, at, s.Offset(), n, 0,
-			fmt.Sprintf("no frame boundary found before the end: %d bytes skipped", n))
+			fmt.Sprintf("no frame boundary found before the end: %s skipped", Bytes(n)))
 		f.resync = inStep
 	}
 	if v == nil && yv == nil {
@@ -461,4 +461,12 @@ var smuxFraming = framing[decoder.Header, decoder.Violation]{
 	truncated: func(c frameCut[decoder.Header]) *decoder.Violation {
 		return &decoder.Violation{Code: decoder.Truncated, Offset: c.off, Header: c.hdr, HeaderComplete: c.headerComplete(), Got: c.got}
 	},
+}
+
+// Bytes returns n with its noun in a user's sentence: "1 byte", "2 bytes".
+func Bytes[T ~int | ~int64 | ~uint64](n T) string {
+	if n == 1 {
+		return "1 byte"
+	}
+	return fmt.Sprintf("%d bytes", n)
 }

@@ -134,6 +134,9 @@ func detailInfo(th *theme, r *live.Record, w int) []string {
 			wrap(printable.Text(f.Text), style{})
 			if len(f.StreamIDs) > 0 {
 				wrap(leakStreams(f), style{})
+				// How to see them: the filter's sid: matches a stream's
+				// frames and the LEAK records that count it.
+				wrap("/sid:"+strconv.FormatUint(uint64(f.StreamIDs[0]), 10)+" shows a stream's frames and the findings that name it", st.dim)
 			}
 			wrap("what to do: "+printable.Text(f.Advice), style{})
 			if r.Detail != "" {

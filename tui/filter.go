@@ -33,7 +33,7 @@ const (
 	termLen                       // len>100 len<8 len=0
 	termVer                       // ver:2
 	termViolation                 // violation
-	termBytes                     // RAND, "text" or hex:…, in the captured payload
+	termBytes                     // RAND, "text" or hex:…, in the captured payload; a bare word, a finding's code too (LEAK)
 	termU64                       // u64:N, eight bytes in the payload, big- or little-endian
 	termProto                     // proto:yamux, proto:smux
 	termType                      // type:data, cmd:window_update: a yamux frame type
@@ -53,6 +53,7 @@ type term struct {
 	proto live.Protocol
 	typ   yamux.Type
 	flags yamux.Flags
+	word  bool // termBytes typed as a bare word: it matches a finding's records by their code too
 }
 
 // filter selects history records: every term must match.
@@ -189,7 +190,7 @@ func parseTerm(tok string) (term, error) {
 	name = strings.ToLower(name)
 	switch {
 	case !ok:
-		return term{kind: termBytes, bytes: []byte(tok)}, nil
+		return term{kind: termBytes, bytes: []byte(tok), word: true}, nil
 	case !termNames[name] && isName(name):
 		return term{}, fmt.Errorf("filter: no term %s; try %s", quoted(name+":", 8), filterTerms)
 	case !termNames[name]:
@@ -270,6 +271,15 @@ func parseTerm(tok string) (term, error) {
 	return term{}, fmt.Errorf("filter: %s: compare the length, such as len>100 or len=0", quoted(tok))
 }
 
+// findingOf is the finding of a finding's record, nil for other records.
+func findingOf(r *live.Record) *live.Finding {
+	switch r.Kind {
+	case live.FindingOpened, live.FindingUpdated, live.FindingResolved:
+		return r.Finding
+	}
+	return nil
+}
+
 // dirTyped are the arrows of the directions as a keyboard types them.
 var dirTyped = [2]string{">", "<"}
 
@@ -305,7 +315,11 @@ func cutPrefixFold(s, prefix string) (string, bool) {
 // match reports whether r passes every term. Terms about frames (cmd, sid,
 // len, ver, payload) never match session events or notices; a framing
 // violation matches violation, session and dir, and a resync record lost,
-// session and dir.
+// session and dir. A finding's records (opened, updated, resolved) match
+// session, dir, a bare word that is their code (LEAK, window_stall), and
+// sid:N where N is the stream the finding concerns or, in a LEAK's, one
+// of the streams it counts: sid:7 shows stream 7's frames and the
+// findings about it.
 func (f *filter) match(r *live.Record) bool {
 	for i := range f.terms {
 		if !f.terms[i].match(r) {
@@ -317,6 +331,19 @@ func (f *filter) match(r *live.Record) bool {
 
 func (t *term) match(r *live.Record) bool {
 	frame := r.Kind == live.FrameRecord
+	if f := findingOf(r); f != nil {
+		switch t.kind {
+		case termSession:
+			return r.Session == t.n
+		case termDir:
+			return f.HasDir && f.Dir == t.dir
+		case termBytes:
+			return t.word && strings.EqualFold(string(t.bytes), f.Code.String())
+		case termSID:
+			return uint64(f.Stream) == t.n || slices.Contains(f.StreamIDs, uint32(t.n))
+		}
+		return false
+	}
 	switch t.kind {
 	case termSession:
 		return r.Session == t.n

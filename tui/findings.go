@@ -112,7 +112,7 @@ func (p *findingsPane) body(th *theme, w, h int) []string {
 	st := &th.styles
 	exp := p.explain(th, w)
 	rows := listRows(len(p.list), h, len(exp))
-	out := p.table(st, findingColumns, w, len(p.list), rows, func(i int) []cell { return p.cells(th, i) })
+	out := p.table(st, p.columns(w), w, len(p.list), rows, func(i int) []cell { return p.cells(th, i) })
 	if len(out) < h {
 		out = append(out, newLine(w).String())
 	}
@@ -140,6 +140,57 @@ var findingColumns = []column{
 	{title: "for", w: 6, right: true, prio: 90},
 	{title: "state", w: 8, prio: 85},
 	{title: "evidence", w: 20, prio: 60, flex: true},
+}
+
+// roomyEvidence is the width below which the evidence column would be
+// too narrow to tell rows apart at the columns' usual widths: "1 stream
+// open longer …", the count and the side cut off. Below it the other
+// columns shrink to what they hold (columns).
+const roomyEvidence = 60
+
+// columns are findingColumns for a pane w cells wide. Where that leaves
+// the evidence under roomyEvidence, as at 80 columns, the code, #, sid
+// and state columns are as wide as their widest entry (or title)
+// instead: a list of LEAKs needs 4 cells for its code, not 16, and the
+// text gets them.
+func (p *findingsPane) columns(w int) []column {
+	fixed := 1 // the cursor mark
+	for _, c := range findingColumns {
+		if !c.flex {
+			fixed += c.w + 1
+		}
+	}
+	if w-fixed >= roomyEvidence+1 {
+		return findingColumns
+	}
+	code, session, sid, state := width("code"), width("#"), width("sid"), width("open")
+	var maxSession uint64
+	var maxSid uint32
+	for i, f := range p.list {
+		code = max(code, len(f.Code.String()))
+		maxSession = max(maxSession, f.Session)
+		maxSid = max(maxSid, f.Stream)
+		if i >= p.open {
+			state = len("resolved")
+		}
+	}
+	session = max(session, len(strconv.FormatUint(maxSession, 10)))
+	sid = max(sid, len(strconv.FormatUint(uint64(maxSid), 10)))
+	state = max(state, width("state"))
+	cols := slices.Clone(findingColumns)
+	for i := range cols {
+		switch cols[i].title {
+		case "code":
+			cols[i].w = code
+		case "#":
+			cols[i].w = session
+		case "sid":
+			cols[i].w = sid
+		case "state":
+			cols[i].w = state
+		}
+	}
+	return cols
 }
 
 // cells are the columns of entry i.

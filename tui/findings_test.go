@@ -465,3 +465,64 @@ func TestFindingSeverityChangeShown(t *testing.T) {
 		t.Errorf("the update's detail does not say the change:\n%s", info)
 	}
 }
+
+// TestFindingsNarrowEvidence: at 80×24 the findings' rows give their
+// evidence the cells the code, #, sid and state columns do not need, so
+// what tells the rows apart shows: which side never closes its streams.
+// Before, the code column kept 16 cells for "LEAK" and the evidence read
+// "the server never clos…".
+func TestFindingsNarrowEvidence(t *testing.T) {
+	m := press(findingsFixture().model(t, 80, 24), "!")
+	checkFits(t, m, 80, 24)
+	screen := screenOf(m)
+	for _, want := range []string{
+		"▶warn LEAK         1   3 ←      50s open     the server never closes its str",
+		"stream 7: the client's writer h",
+	} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("the findings pane at 80×24 lacks %q:\n%s", want, screen)
+		}
+	}
+}
+
+// TestFilterFindsFindings: /LEAK lists the LEAK finding's records, as a
+// finding's code is what a user reads in the findings pane; sid:5 finds
+// the LEAK that counts stream 5 beside the stream's frames. Before, /LEAK
+// said "nothing in history matches LEAK yet".
+func TestFilterFindsFindings(t *testing.T) {
+	c := findingsFixture()
+	m := c.model(t, 160, 45)
+	m = press(m, "/")
+	m = typeText(m, "LEAK")
+	m = press(m, "enter")
+	screen := screenOf(m)
+	if strings.Contains(screen, "nothing in history matches") || !strings.Contains(screen, "FINDING LEAK warning: ") {
+		t.Errorf("/LEAK does not list the LEAK finding's record:\n%s", screen)
+	}
+	recs, _ := c.reg.Frames(live.Query{Match: func(r *live.Record) bool {
+		return r.Kind == live.FindingOpened && r.Finding.Code.String() == "LEAK"
+	}}, nil)
+	if len(recs) == 0 {
+		t.Fatal("the fixture's history has no LEAK opened")
+	}
+	leak := &recs[0]
+	th := &theme{styles: newStyles(true), loc: time.UTC}
+	if info := strings.Join(detailInfo(th, leak, 120), "\n"); !strings.Contains(info, "/sid:3 shows a stream's frames and the findings that name it") {
+		t.Errorf("the LEAK record's detail does not say how to see its streams:\n%s", info)
+	}
+	for _, tc := range []struct {
+		expr string
+		want bool
+	}{
+		{"LEAK", true}, {"leak", true}, {`"LEAK"`, false}, {"WINDOW_STALL", false},
+		{"sid:5", true}, {"sid:3", true}, {"sid:7", false}, {"LEAK session:1 dir:<", true}, {"LEAK session:2", false}, {"cmd:psh", false},
+	} {
+		f, err := parseFilter(tc.expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.match(leak); got != tc.want {
+			t.Errorf("filter %s on the LEAK's record (streams %v): %v, want %v", tc.expr, leak.Finding.StreamIDs, got, tc.want)
+		}
+	}
+}

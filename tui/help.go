@@ -100,7 +100,8 @@ func (p *helpPane) lines(th *theme, inner, rows int) []string {
 	notes = append(notes, wrapText(`filter terms, all must match: cmd:psh sid:4413 session:2 dir:> dir:< `+
 		`len>100 len<8 len=0 ver:2 violation lost; yamux frames: proto:yamux type:data (or cmd:data; window_update, ping, go_away) `+
 		`flags:syn flags:syn|ack (every flag named must be set); RAND, "two words", hex:52414e44 or u64:15974306852808979797 `+
-		`(eight bytes either way round) for bytes in the captured payload; `+
+		`(eight bytes either way round) for bytes in the captured payload; a finding's code, LEAK, finds its records, `+
+		`and sid: the findings that name the stream too; `+
 		`/ opens on the filter in place, selected: type to replace it, ↑ and ↓ recall earlier ones`, noteW)...)
 	notes = append(notes, wrapText("arrows: "+live.ClientToServer.String()+" "+live.ClientToServer.Words()+", "+
 		live.ServerToClient.String()+" "+live.ServerToClient.Words()+"; "+
