@@ -173,6 +173,11 @@ type Finding struct {
 	// nil elsewhere: a Snapshot's findings leave it out, and
 	// StreamSnap.Leak marks their streams.
 	StreamIDs []uint32
+	// Heads is, beside StreamIDs, each of those streams' first payload
+	// bytes per direction (StreamSnap.Head), as they were when the record
+	// was made: what a leaked stream carried, which history may no longer
+	// hold. Nil where StreamIDs is.
+	Heads [][2]FirstBytes
 	// Unwatched is set on a finding resolved only because muxtop stopped
 	// watching its session (ResolveEnded: the session ended by muxtop's
 	// own stop): it still held then, and a run's summary counts it open
@@ -547,8 +552,10 @@ type change struct {
 	// previous record told, where new's differs (Record.Was).
 	tell bool
 	was  Severity
-	// ids are an opened or told LEAK's streams (Finding.StreamIDs).
-	ids []uint32
+	// ids are an opened or told LEAK's streams (Finding.StreamIDs), heads
+	// their first bytes (Finding.Heads).
+	ids   []uint32
+	heads [][2]FirstBytes
 }
 
 // Limits on the walks of one evaluation over one session's streams.
@@ -721,7 +728,7 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 		// The records of LEAK name its streams, as the marks do.
 		for i := range e.changes {
 			if c := &e.changes[i]; c.new != nil && c.new.Code == CodeLeak && (c.old == nil || c.tell) {
-				c.ids = s.leakIDs(c.new, marks)
+				c.ids, c.heads = s.leakIDs(c.new, marks)
 			}
 		}
 	}
@@ -804,7 +811,7 @@ func (c *change) recorded() *Finding {
 		return c.new
 	}
 	f := *c.new
-	f.StreamIDs = c.ids
+	f.StreamIDs, f.Heads = c.ids, c.heads
 	return &f
 }
 
