@@ -1227,3 +1227,14 @@ func (s *Snapshot) FindingsOf(id uint64) []*Finding {
 	}
 	return fs
 }
+
+// HeadOf returns the first bytes of stream sid as the record's Heads has
+// them, or nil where f names no such stream (StreamIDs).
+func (f *Finding) HeadOf(sid uint32) *[2]FirstBytes {
+	for i, id := range f.StreamIDs {
+		if id == sid && i < len(f.Heads) {
+			return &f.Heads[i]
+		}
+	}
+	return nil
+}
