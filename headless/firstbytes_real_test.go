@@ -72,7 +72,7 @@ func TestLeakFirstBytesReal(t *testing.T) {
 				t.Fatalf("%v: %s", err, line)
 			}
 			wantC2S := "47 45 54 20 2f 62 61 64 20 48 54 54 50 2f 31 2e 31 0d 0a 48 6f 73 74 3a 20 65 78 61 6d 70 6c 65" // GET /bad HTTP/1.1\r\nHost: example
-			wantS2C := "45 52 52 20 62 61 64 20 72 65 71 75 65 73 74"                                                       // ERR bad request
+			wantS2C := "45 52 52 20 62 61 64 20 72 65 71 75 65 73 74"                                                    // ERR bad request
 			if j.First["c2s"] != wantC2S || j.First["s2c"] != wantS2C || len(j.First) != 2 {
 				t.Errorf("first = %v, want c2s %q s2c %q", j.First, wantC2S, wantS2C)
 			}
