@@ -78,7 +78,7 @@ func appendFindingJSON(b []byte, r *live.Record) []byte {
 		if n := uint64(len(f.StreamIDs)); ev.Count > n {
 			b = appendUintField(b, `,"sids_more":`, ev.Count-n)
 		}
-		b = appendFirstJSON(b, f.HeadOf(f.Stream))
+		b = appendFirstJSON(b, firstOf(f))
 	}
 	if f.Unwatched {
 		// Resolved as muxtop stopped watching, not as it stopped holding.
@@ -196,7 +196,7 @@ func appendFindingPlain(b []byte, r *live.Record) []byte {
 	}
 	b = append(b, ": "...)
 	b = printable.AppendText(b, f.Text)
-	b = appendFirstPlain(b, f.Stream, f.HeadOf(f.Stream))
+	b = appendFirstPlain(b, f.Stream, firstOf(f))
 	if r.Kind == live.FindingUpdated {
 		return b
 	}
@@ -370,6 +370,18 @@ func findingsJSON(j *jsonSummary, s Summary) {
 type jsonLatencies struct {
 	jsonLatency
 	Sessions []jsonLatency `json:"sessions"`
+}
+
+// firstOf returns a LEAK's oldest stream's first bytes: the finding's,
+// else its record's (Finding.Heads); nil for other findings.
+func firstOf(f *live.Finding) *[2]live.FirstBytes {
+	if f.Code != live.CodeLeak {
+		return nil
+	}
+	if f.First != nil {
+		return f.First
+	}
+	return f.HeadOf(f.Stream)
 }
 
 // appendFirstJSON appends a LEAK's "first": the first payload bytes of

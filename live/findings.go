@@ -178,6 +178,10 @@ type Finding struct {
 	// was made: what a leaked stream carried, which history may no longer
 	// hold. Nil where StreamIDs is.
 	Heads [][2]FirstBytes
+	// First is, in a LEAK, the first payload bytes of Stream, its oldest
+	// stream, each way, as they were when the finding was made (a new
+	// count makes it again); nil elsewhere. Snapshots' findings keep it.
+	First *[2]FirstBytes
 	// Unwatched is set on a finding resolved only because muxtop stopped
 	// watching its session (ResolveEnded: the session ended by muxtop's
 	// own stop): it still held then, and a run's summary counts it open

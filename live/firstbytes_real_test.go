@@ -36,8 +36,8 @@ func leakyTapped(t *testing.T, mux smuxtest.Mux) (*live.Registry, uint32) {
 // the streams of one request, "GET /bad", among healthy ones; history is
 // so short that the leaked stream's frames are gone when LEAK opens.
 // The stream's snapshot still has its first bytes each way, and the LEAK
-// record names them beside the stream: the request that leaks and its
-// answer. Before, nothing kept them ("stream 1 has no first bytes").
+// record names them beside the stream, as the open finding does its
+// oldest stream's (Finding.First): the request that leaks and its answer. Before, nothing kept them ("stream 1 has no first bytes").
 func TestFirstBytesOutliveHistoryReal(t *testing.T) {
 	for _, yam := range []bool{false, true} {
 		name := map[bool]string{false: "smux", true: "yamux"}[yam]
@@ -68,6 +68,15 @@ func TestFirstBytesOutliveHistoryReal(t *testing.T) {
 			}
 			if got := leak.Heads[0][s2c].Bytes(); !bytes.Equal(got, smuxtest.BadAnswer) {
 				t.Errorf("LEAK's stream %d first server bytes %q, want %q", bad, got, smuxtest.BadAnswer)
+			}
+			// The open finding, as snapshots show it, has its oldest stream's.
+			for _, f := range reg.Snapshot().Findings {
+				if f.Code != live.CodeLeak {
+					continue
+				}
+				if f.First == nil || !bytes.Equal(f.First[c2s].Bytes(), wantC2S) || !bytes.Equal(f.First[s2c].Bytes(), smuxtest.BadAnswer) {
+					t.Errorf("the snapshot's LEAK of stream %d has first bytes %v", f.Stream, f.First)
+				}
 			}
 		})
 	}

@@ -61,13 +61,14 @@ func realModel(t *testing.T, reg *live.Registry, w, h int) Model {
 	return resize(m, w, h)
 }
 
-// TestLeakFirstBytesShownReal: a real smux (and yamux) server leaks the
-// streams of "GET /bad", answered "ERR bad request"; history no longer
-// holds their frames when LEAK opens. Enter on the LEAK in the findings
-// pane shows the stream's first bytes each way as hex and ASCII where its
-// frames are gone, the streams pane (160 wide) shows the request, and the
-// LEAK record's detail names each stream with what it carried; at 80×24
-// nothing overflows. Before, the frames pane said only "none left in
+// TestLeakFirstBytesShownReal: a real smux (v1, v2) and yamux server
+// leaks the streams of "GET /bad", answered "ERR bad request"; history no
+// longer holds their frames when LEAK opens. The findings pane's LEAK says
+// its oldest stream's first bytes each way; enter on it shows them as hex
+// and ASCII in the frames pane, where the stream's frames are gone; the
+// streams pane shows the request where it has room (220 wide); the LEAK
+// record's detail names each stream with what it carried. At 160×45 and
+// 80×24 nothing overflows. Before, the frames pane said only "none left in
 // history" and nothing showed the request.
 func TestLeakFirstBytesShownReal(t *testing.T) {
 	for _, tc := range []struct {
@@ -78,7 +79,16 @@ func TestLeakFirstBytesShownReal(t *testing.T) {
 			reg, bad, leak := leakyModel(t, tc.mux, smuxtest.BadRequest)
 			sid := strconv.FormatUint(uint64(bad), 10)
 			for _, size := range []struct{ w, h int }{{160, 45}, {80, 24}} {
-				m := press(realModel(t, reg, size.w, size.h), "!", "enter")
+				// The findings pane's LEAK says what its oldest stream carried.
+				m := press(realModel(t, reg, size.w, size.h), "!")
+				checkFits(t, m, size.w, size.h)
+				if size.w == 160 {
+					box := strings.Join(paneBox(screenOf(m), "Findings"), "\n")
+					if want := "first bytes of stream " + sid + `: "GET /bad HTTP/1.1..Host: example" → "ERR bad request"`; !strings.Contains(box, want) {
+						t.Errorf("160×45: the findings pane lacks %q:\n%s", want, box)
+					}
+				}
+				m = press(m, "enter")
 				if m.frames.scope != (scope{session: 1, sid: bad, stream: true}) {
 					t.Fatalf("%d×%d: enter on LEAK shows frames of %+v, want stream %d", size.w, size.h, m.frames.scope, bad)
 				}
