@@ -78,6 +78,7 @@ func appendFindingJSON(b []byte, r *live.Record) []byte {
 		if n := uint64(len(f.StreamIDs)); ev.Count > n {
 			b = appendUintField(b, `,"sids_more":`, ev.Count-n)
 		}
+		b = appendFirstJSON(b, firstOf(f))
 	}
 	if f.Unwatched {
 		// Resolved as muxtop stopped watching, not as it stopped holding.
@@ -195,6 +196,7 @@ func appendFindingPlain(b []byte, r *live.Record) []byte {
 	}
 	b = append(b, ": "...)
 	b = printable.AppendText(b, f.Text)
+	b = appendFirstPlain(b, f.Stream, firstOf(f))
 	if r.Kind == live.FindingUpdated {
 		return b
 	}
@@ -368,4 +370,73 @@ func findingsJSON(j *jsonSummary, s Summary) {
 type jsonLatencies struct {
 	jsonLatency
 	Sessions []jsonLatency `json:"sessions"`
+}
+
+// firstOf returns a LEAK's oldest stream's first bytes: the finding's,
+// else its record's (Finding.Heads); nil for other findings.
+func firstOf(f *live.Finding) *[2]live.FirstBytes {
+	if f.Code != live.CodeLeak {
+		return nil
+	}
+	if f.First != nil {
+		return f.First
+	}
+	return f.HeadOf(f.Stream)
+}
+
+// appendFirstJSON appends a LEAK's "first": the first payload bytes of
+// its oldest stream (sid) each way, as hex as "payload" is, and c2s_cut
+// or s2c_cut where a frame's payload was not all seen before they were
+// full. Nothing if h is nil.
+func appendFirstJSON(b []byte, h *[2]live.FirstBytes) []byte {
+	if h == nil {
+		return b
+	}
+	b = append(b, `,"first":{"c2s":"`...)
+	b = printable.AppendHex(b, h[live.ClientToServer].Bytes())
+	b = append(b, `","s2c":"`...)
+	b = printable.AppendHex(b, h[live.ServerToClient].Bytes())
+	b = append(b, '"')
+	if h[live.ClientToServer].Cut {
+		b = append(b, `,"c2s_cut":true`...)
+	}
+	if h[live.ServerToClient].Cut {
+		b = append(b, `,"s2c_cut":true`...)
+	}
+	return append(b, '}')
+}
+
+// appendFirstPlain appends, for a LEAK's oldest stream sid, its first
+// payload bytes each way as printable ASCII, each quoted:
+// ` · stream 7: "GET /bad HTTP/1.1.." → "ERR bad request"`. Nothing if h
+// is nil or no byte came either way.
+func appendFirstPlain(b []byte, sid uint32, h *[2]live.FirstBytes) []byte {
+	if h == nil || h[0].N == 0 && h[1].N == 0 {
+		return b
+	}
+	b = append(b, " · stream "...)
+	b = strconv.AppendUint(b, uint64(sid), 10)
+	b = append(b, ": "...)
+	b = appendQuotedASCII(b, &h[live.ClientToServer])
+	b = append(b, " → "...)
+	return appendQuotedASCII(b, &h[live.ServerToClient])
+}
+
+// appendQuotedASCII appends h's bytes as printable ASCII in double
+// quotes, a quote or backslash among them escaped, and … after them
+// where a frame's payload was not all seen.
+func appendQuotedASCII(b []byte, h *live.FirstBytes) []byte {
+	b = append(b, '"')
+	for _, c := range h.Bytes() {
+		c = printable.Byte(c)
+		if c == '"' || c == '\\' {
+			b = append(b, '\\')
+		}
+		b = append(b, c)
+	}
+	b = append(b, '"')
+	if h.Cut {
+		b = append(b, "…"...)
+	}
+	return b
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/printable"
 	"github.com/muxtop/muxtop/wirekind"
 )
 
@@ -38,6 +39,7 @@ type marshalFinding struct {
 	Slow      float64        `json:"slow,omitempty"`
 	Sids      []uint32       `json:"sids,omitempty"`
 	SidsMore  uint64         `json:"sids_more,omitempty"`
+	First     *marshalFirst  `json:"first,omitempty"`
 	Versions  map[string]int `json:"versions,omitempty"`
 	Offset    *int64         `json:"offset,omitempty"`
 	Guess     string         `json:"guess,omitempty"`
@@ -50,6 +52,14 @@ type marshalFinding struct {
 	Detail    string         `json:"detail,omitempty"`
 	Text      string         `json:"text,omitempty"`
 	Advice    string         `json:"advice,omitempty"`
+}
+
+// marshalFirst is a LEAK's "first" in marshalFinding.
+type marshalFirst struct {
+	C2S    string `json:"c2s"`
+	S2C    string `json:"s2c"`
+	C2SCut bool   `json:"c2s_cut,omitempty"`
+	S2CCut bool   `json:"s2c_cut,omitempty"`
 }
 
 func appendFindingMarshal(b []byte, r *live.Record) []byte {
@@ -72,6 +82,10 @@ func appendFindingMarshal(b []byte, r *live.Record) []byte {
 	}
 	if j.Sids = f.StreamIDs; f.Evidence.Count > uint64(len(f.StreamIDs)) && len(f.StreamIDs) > 0 {
 		j.SidsMore = f.Evidence.Count - uint64(len(f.StreamIDs))
+	}
+	if h := firstOf(f); h != nil {
+		j.First = &marshalFirst{C2S: string(printable.AppendHex(nil, h[0].Bytes())), S2C: string(printable.AppendHex(nil, h[1].Bytes())),
+			C2SCut: h[0].Cut, S2CCut: h[1].Cut}
 	}
 	switch f.Code {
 	case live.CodeVersionMismatch:

@@ -173,6 +173,15 @@ type Finding struct {
 	// nil elsewhere: a Snapshot's findings leave it out, and
 	// StreamSnap.Leak marks their streams.
 	StreamIDs []uint32
+	// Heads is, beside StreamIDs, each of those streams' first payload
+	// bytes per direction (StreamSnap.Head), as they were when the record
+	// was made: what a leaked stream carried, which history may no longer
+	// hold. Nil where StreamIDs is.
+	Heads [][2]FirstBytes
+	// First is, in a LEAK, the first payload bytes of Stream, its oldest
+	// stream, each way, as they were when the finding was made (a new
+	// count makes it again); nil elsewhere. Snapshots' findings keep it.
+	First *[2]FirstBytes
 	// Unwatched is set on a finding resolved only because muxtop stopped
 	// watching its session (ResolveEnded: the session ended by muxtop's
 	// own stop): it still held then, and a run's summary counts it open
@@ -547,8 +556,10 @@ type change struct {
 	// previous record told, where new's differs (Record.Was).
 	tell bool
 	was  Severity
-	// ids are an opened or told LEAK's streams (Finding.StreamIDs).
-	ids []uint32
+	// ids are an opened or told LEAK's streams (Finding.StreamIDs), heads
+	// their first bytes (Finding.Heads).
+	ids   []uint32
+	heads [][2]FirstBytes
 }
 
 // Limits on the walks of one evaluation over one session's streams.
@@ -721,7 +732,7 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 		// The records of LEAK name its streams, as the marks do.
 		for i := range e.changes {
 			if c := &e.changes[i]; c.new != nil && c.new.Code == CodeLeak && (c.old == nil || c.tell) {
-				c.ids = s.leakIDs(c.new, marks)
+				c.ids, c.heads = s.leakIDs(c.new, marks)
 			}
 		}
 	}
@@ -804,7 +815,7 @@ func (c *change) recorded() *Finding {
 		return c.new
 	}
 	f := *c.new
-	f.StreamIDs = c.ids
+	f.StreamIDs, f.Heads = c.ids, c.heads
 	return &f
 }
 
@@ -1219,4 +1230,15 @@ func (s *Snapshot) FindingsOf(id uint64) []*Finding {
 		}
 	}
 	return fs
+}
+
+// HeadOf returns the first bytes of stream sid as the record's Heads has
+// them, or nil where f names no such stream (StreamIDs).
+func (f *Finding) HeadOf(sid uint32) *[2]FirstBytes {
+	for i, id := range f.StreamIDs {
+		if id == sid && i < len(f.Heads) {
+			return &f.Heads[i]
+		}
+	}
+	return nil
 }

@@ -102,19 +102,22 @@ func (e *engine) evaluatedAt() time.Time {
 	return time.Time{}
 }
 
-// leakIDs returns the ids of the streams LEAK f counts, as m marks them:
-// oldest first, at most MaxStreamIDs. The counted streams are the live
-// list's first (countLeaks); the walk stops at the last it names, or
-// f's count. s.mu is held.
-func (s *Session) leakIDs(f *Finding, m *leakMarks) []uint32 {
+// leakIDs returns the ids of the streams LEAK f counts, as m marks them,
+// and their first bytes (Finding.Heads): oldest first, at most
+// MaxStreamIDs. The counted streams are the live list's first
+// (countLeaks); the walk stops at the last it names, or f's count. s.mu
+// is held.
+func (s *Session) leakIDs(f *Finding, m *leakMarks) ([]uint32, [][2]FirstBytes) {
 	k := findingLeakKind(f)
 	want := min(f.Evidence.Count, MaxStreamIDs)
 	ids := make([]uint32, 0, want)
+	heads := make([][2]FirstBytes, 0, want)
 	n := 0
 	for st := s.w.lists[liveList].head; st != nil && st.watch.leaked && uint64(len(ids)) < want && n < maxWalk; st, n = st.watch.links[liveList].next, n+1 {
 		if leakKind(st.state) == k && m.marks(st) {
 			ids = append(ids, st.id)
+			heads = append(heads, st.head)
 		}
 	}
-	return ids
+	return ids, heads
 }

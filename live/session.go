@@ -312,7 +312,7 @@ func (s *Session) RecordRef(dir Dir, at time.Time, f *decoder.Frame) (FrameRef, 
 	case decoder.FIN:
 		a = s.fin(dir, at, sid)
 	case decoder.PSH:
-		a = s.psh(dir, at, sid, length)
+		a = s.psh(dir, at, sid, length, f.Payload)
 	case decoder.NOP:
 		s.untracked.Frames[dir]++
 		s.watchNOP(dir, at.UnixNano())
@@ -467,7 +467,7 @@ func (s *Session) fin(dir Dir, at time.Time, sid uint32) Anomaly {
 	return 0
 }
 
-func (s *Session) psh(dir Dir, at time.Time, sid uint32, length uint32) Anomaly {
+func (s *Session) psh(dir Dir, at time.Time, sid uint32, length uint32, payload []byte) Anomaly {
 	st := s.stream(dir, sid)
 	if st == nil && (sid > s.maxID[sid%2] || s.beforeCapture(sid)) {
 		st = s.adopt(dir, at, sid)
@@ -480,6 +480,9 @@ func (s *Session) psh(dir Dir, at time.Time, sid uint32, length uint32) Anomaly 
 	st.last = later(st.last, at)
 	st.frames[dir]++
 	st.bytes[dir] += uint64(length)
+	if h := &st.head[dir]; h.N < FirstBytesLen && !h.Cut && length > 0 {
+		h.add(payload, length)
+	}
 	s.counted = st
 	s.watchAnswer(st, dir, at.UnixNano())
 	// DATA_AFTER_CLOSE, unless the data came before the FIN and is only

@@ -383,6 +383,9 @@ type StreamSnap struct {
 	// the session's findings are resolved: it was a suspected leak when
 	// the session ended.
 	Leak bool
+	// Head is the first payload bytes of each direction, kept for the
+	// stream's life whatever history has evicted.
+	Head [2]FirstBytes
 }
 
 // Stalled reports whether a v2 writer of the stream is held back, and in
@@ -539,7 +542,7 @@ func (s *Session) streamSnaps(marks *leakMarks) []StreamSnap {
 		sn := StreamSnap{
 			ID: st.id, Opener: st.opener, State: st.state,
 			Frames: st.frames, Bytes: st.bytes, Wire: st.wire, First: st.first, Last: st.last,
-			Incomplete: st.incomplete, Leak: marks.marks(st),
+			Incomplete: st.incomplete, Leak: marks.marks(st), Head: st.head,
 		}
 		if !st.replyAt.IsZero() {
 			sn.FirstReply = st.replyAt.Sub(st.first)

@@ -133,6 +133,9 @@ type stream struct {
 	leakAtEnd bool
 	serial    uint64      // the session's count of streams opened when this one was: a FrameRef's check
 	watch     streamWatch // the findings engine's: watch.go
+	// head is the first payload bytes of each direction (FirstBytes):
+	// 68 bytes a stream, no allocation.
+	head [2]FirstBytes
 }
 
 // Traffic counts frames, PSH (yamux: DATA) payload bytes and wire bytes
@@ -164,5 +167,41 @@ func (c *ClosedSummary) add(st *stream) {
 		c.Frames[d] += st.frames[d]
 		c.Bytes[d] += st.bytes[d]
 		c.Wire[d] += st.wire[d]
+	}
+}
+
+// FirstBytesLen is how many payload bytes a stream keeps of each
+// direction (FirstBytes).
+const FirstBytesLen = 32
+
+// FirstBytes is the start of one direction of a stream's payload: its
+// first FirstBytesLen bytes (smux PSH, yamux DATA), filled across its
+// first payload frames, kept for the stream's life, whatever history has
+// evicted since. They are what tells which request a stream carried
+// ("GET /bad HTTP/1.1") and what answered it. They come from the wire:
+// show them only through package printable.
+type FirstBytes struct {
+	// Data holds N bytes.
+	Data [FirstBytesLen]byte
+	// N is how many bytes of Data were seen.
+	N uint8
+	// Cut reports that a frame's payload was not all seen (the snaplen
+	// cut it or the capture lost part of it) before Data was full: Data
+	// is what was seen up to there, and nothing after it was added.
+	Cut bool
+}
+
+// Bytes returns the bytes kept.
+func (b *FirstBytes) Bytes() []byte { return b.Data[:b.N:b.N] }
+
+// add keeps what of payload p, of a frame whose payload has length
+// bytes, fits: the caller checks N < FirstBytesLen && !Cut first, so
+// that a stream whose first bytes are full costs one branch a frame.
+func (b *FirstBytes) add(p []byte, length uint32) {
+	room := FirstBytesLen - int(b.N)
+	n := copy(b.Data[b.N:], p)
+	b.N += uint8(n)
+	if n < room && uint32(len(p)) < length {
+		b.Cut = true // the rest of this frame was not seen: what follows would not join
 	}
 }

@@ -32,6 +32,14 @@ func (s *Session) finding(id uint64, c *candidate, opened time.Time) *Finding {
 		// session (hashicorp's yamux ends it on any code but normal).
 		f.Severity = Critical
 	}
+	if c.code == CodeLeak && c.stream != 0 {
+		// What the oldest leaked stream carried, which history may no
+		// longer hold: a finding is immutable once made, so a copy.
+		if st := s.streams.get(c.stream); st != nil {
+			h := st.head
+			f.First = &h
+		}
+	}
 	f.word()
 	return f
 }

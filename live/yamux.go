@@ -174,7 +174,7 @@ func (s *Session) RecordYamuxRef(dir Dir, at time.Time, f *yamux.Frame) FrameRef
 	s.counts.countYamux(dir, typ, payload)
 	switch typ {
 	case yamux.Data, yamux.WindowUpdate:
-		a = s.yamuxStream(dir, at, typ, flags, sid, length)
+		a = s.yamuxStream(dir, at, typ, flags, sid, length, f.Payload)
 	case yamux.Ping:
 		s.untracked.Frames[dir]++
 		s.yamuxPing(dir, at, flags, length)
@@ -211,7 +211,7 @@ func (s *Session) RecordYamuxRef(dir Dir, at time.Time, f *yamux.Frame) FrameRef
 // yamuxStream applies a Data or WindowUpdate frame in yamux's order: a
 // SYN opens the stream, then ACK, FIN and RST change its state, then the
 // payload counts against the receiver's window or the delta grows it.
-func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux.Flags, sid, length uint32) Anomaly {
+func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux.Flags, sid, length uint32, payload []byte) Anomaly {
 	var a Anomaly
 	var st *stream
 	if flags&yamux.SYN != 0 {
@@ -285,6 +285,9 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 			return a
 		}
 		st.bytes[dir] += uint64(length)
+		if h := &st.head[dir]; h.N < FirstBytesLen && !h.Cut {
+			h.add(payload, length)
+		}
 		fl := &st.flow[dir]
 		// A stream the capture did not see whole has windows it cannot
 		// know: no window finding is made of it. Nor while the receiver's

@@ -134,6 +134,10 @@ func detailInfo(th *theme, r *live.Record, w int) []string {
 			wrap(printable.Text(f.Text), style{})
 			if len(f.StreamIDs) > 0 {
 				wrap(leakStreams(f), style{})
+				// What each carried, which history may no longer hold.
+				for i, id := range f.StreamIDs[:min(len(f.StreamIDs), len(f.Heads))] {
+					wrap(firstLine(id, &f.Heads[i]), style{})
+				}
 				// How to see them: the filter's sid: matches a stream's
 				// frames and the LEAK records that count it.
 				wrap("/sid:"+strconv.FormatUint(uint64(f.StreamIDs[0]), 10)+" shows a stream's frames and the findings that name it", st.dim)
@@ -310,6 +314,53 @@ func wrapText(s string, w int) []string {
 		s = strings.TrimLeft(s[cutAt:], " ")
 	}
 	return append(out, s)
+}
+
+// firstLine is a stream's first bytes each way as printable text, each
+// quoted: `stream 7: "GET /bad HTTP/1.1.." → "ERR bad request"`.
+func firstLine(sid uint32, h *[2]live.FirstBytes) string {
+	return "stream " + strconv.FormatUint(uint64(sid), 10) + ": " + quoteFirst(&h[live.ClientToServer]) + " → " + quoteFirst(&h[live.ServerToClient])
+}
+
+// quoteFirst is firstText quoted, a quote or backslash among its bytes
+// escaped; "-" unquoted when no byte came.
+func quoteFirst(h *live.FirstBytes) string {
+	t := firstText(h)
+	if h.N == 0 && !h.Cut {
+		return t
+	}
+	cut := strings.HasSuffix(t, "…")
+	t = strings.TrimSuffix(t, "…")
+	t = strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(t)
+	if cut {
+		return `"` + t + `"…`
+	}
+	return `"` + t + `"`
+}
+
+// firstDump is a stream's first bytes each way as a hex dump, under a
+// line that names the direction and says how many bytes: for a stream
+// whose frames history no longer holds.
+func firstDump(th *theme, h *[2]live.FirstBytes, w int) []string {
+	var out []string
+	bpl := bytesPerLine(w)
+	for d := range 2 {
+		fb := &h[d]
+		dir := live.Dir(d)
+		what := " " + dir.String() + " " + dir.Words() + ": first " + strconv.Itoa(int(fb.N)) + " bytes"
+		switch {
+		case fb.N == 0 && !fb.Cut:
+			what = " " + dir.String() + " " + dir.Words() + ": no payload"
+		case fb.Cut:
+			what += ", then a frame the capture did not see whole"
+		}
+		out = append(out, newLine(w).add(cut(what, w), th.styles.dim).String())
+		p := fb.Bytes()
+		for i := 0; i*bpl < len(p); i++ {
+			out = append(out, hexLine(p, i, bpl, w))
+		}
+	}
+	return out
 }
 
 // leakStreams names the streams of a LEAK record: "streams 3 5 7", and

@@ -278,7 +278,13 @@ func (p *findingsPane) explain(th *theme, w int) []explainLine {
 		where += " · " + f.Dir.String() + " " + f.Dir.Words()
 	}
 	where += " · since " + f.Since.In(loc).Format(time.TimeOnly) + " · opened " + f.Opened.In(loc).Format(time.TimeOnly)
-	paras := []explainLine{{where, st.dim}, {printable.Text(f.Text), style{}}, {"→ " + printable.Text(f.Advice), st.bold}}
+	paras := []explainLine{{where, st.dim}, {printable.Text(f.Text), style{}}}
+	if f.First != nil {
+		// What the oldest leaked stream carried, which history may no
+		// longer hold: the request that leaks.
+		paras = append(paras, explainLine{"first bytes of " + firstLine(f.Stream, f.First), style{}})
+	}
+	paras = append(paras, explainLine{"→ " + printable.Text(f.Advice), st.bold})
 	if p.idx >= p.open {
 		paras = append(paras, explainLine{"resolved " + f.Resolved.In(loc).Format(time.TimeOnly) + ": " + printable.Text(f.Why), st.dim})
 	}

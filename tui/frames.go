@@ -37,6 +37,10 @@ type framesPane struct {
 	// is read, ask for the first match in history.
 	findFirst bool
 	h         int
+	// head is the first bytes of the stream in scope, as the streams pane
+	// last saw it; the model sets it as it draws (Model.View), nil when
+	// the scope is no one stream.
+	head *[2]live.FirstBytes
 }
 
 // landing is where the cursor goes once the index is read.
@@ -358,6 +362,11 @@ func (p *framesPane) body(th *theme, w, h int, focused bool) []string {
 		case p.index.lapped && p.scope.session != 0:
 			// A stream has a frame once named, a session its opening.
 			msg = " none left in history: newer frames evicted these (--history); they still count"
+			if p.scope.stream && p.head != nil {
+				// What the stream carried, which it keeps for its life.
+				out := append([]string{newLine(w).add(msg, st.dim).String()}, firstDump(th, p.head, w)...)
+				return out[:min(len(out), h)]
+			}
 		}
 		return []string{newLine(w).add(msg, st.dim).String()}
 	}

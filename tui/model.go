@@ -801,7 +801,9 @@ func (m *Model) render() string {
 			add(strm)
 		}
 		if r := l.frames; r.h > 0 {
-			add(m.frames.View(th, r.w, r.h, focused(paneFrames)))
+			fp := m.frames
+			fp.head = m.scopeHead()
+			add(fp.View(th, r.w, r.h, focused(paneFrames)))
 		}
 		if r := l.viol; r.h > 0 {
 			add(m.viol.View(th, r.w, r.h))
@@ -823,6 +825,22 @@ func (m *Model) render() string {
 		lines = lines[:m.height]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// scopeHead returns the first bytes of the stream the frames pane
+// shows, as the streams pane last saw it, or nil.
+func (m *Model) scopeHead() *[2]live.FirstBytes {
+	sc := m.frames.scope
+	if !sc.stream || m.streams.session != sc.session {
+		return nil
+	}
+	if st := m.streams.stream(sc.sid); st != nil {
+		return &st.Head
+	}
+	if p := m.streams.pinned; p != nil && p.ID == sc.sid {
+		return &p.Head
+	}
+	return nil
 }
 
 // Run shows the screen on the terminal until the user quits or ctx is

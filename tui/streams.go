@@ -10,6 +10,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/printable"
 )
 
 // streamSort is the order of the streams pane; s cycles through them.
@@ -327,12 +328,15 @@ var streamColumns = []column{
 	{title: "age", w: 6, right: true, prio: 90},
 	{title: "idle", w: 5, right: true, prio: 70},
 	{title: "reply", w: 5, right: true, prio: 50},
+	// The client's first payload bytes as printable text: the request,
+	// kept for the stream's life (live.StreamSnap.Head). Shed first.
+	{title: "→first", w: 18, prio: 30},
 	{title: "in-flight/window", w: 23, prio: 85, flex: true},
 }
 
 // flowColumn is the index of the flow-control column (smux v2, yamux),
 // dropped for smux v1 sessions.
-const flowColumn = 10
+const flowColumn = 11
 
 // streamCols returns the streams pane's columns for a session: the flow
 // column only in v2, the id column as wide as the largest id.
@@ -426,6 +430,7 @@ func sessionRowCells(st *styles, ss *live.SessionSnap, now time.Time) []cell {
 		{dur(now.Sub(ss.Last)), style{}},
 		{"", style{}},
 		{"", style{}},
+		{"", style{}},
 	}
 }
 
@@ -474,6 +479,7 @@ func streamCells(st *styles, s *live.StreamSnap, ended bool, end time.Time, fold
 		{age, as},
 		{idle, base},
 		{reply, base},
+		{firstText(&s.Head[live.ClientToServer]), base},
 	}
 	// The flow column shows the direction nearest its window as plain
 	// numbers, and STALLED only when its writer is held back.
@@ -497,6 +503,20 @@ func streamCells(st *styles, s *live.StreamSnap, ended bool, end time.Time, fold
 		flow, fs = flow+" STALLED", st.bad
 	}
 	return append(cells, cell{flow, fs})
+}
+
+// firstText is a direction's first bytes as printable ASCII, every
+// other byte a '.', with … after them where a frame's payload was not all
+// seen; "-" when none came.
+func firstText(h *live.FirstBytes) string {
+	if h.N == 0 && !h.Cut {
+		return "-"
+	}
+	b := printable.AppendASCII(make([]byte, 0, live.FirstBytesLen+3), h.Bytes())
+	if h.Cut {
+		b = append(b, "…"...)
+	}
+	return string(b)
 }
 
 // streamTimes is a stream's age: while its session is live, from its SYN

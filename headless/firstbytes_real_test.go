@@ -1,0 +1,109 @@
+package headless
+
+import (
+	"encoding/json"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/muxtop/muxtop/internal/smuxtest"
+	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/tap"
+)
+
+// leakRecord runs smuxtest.LeakyRun over mux with request req, its server
+// tapped into a registry whose history of 64 records the 40 healthy
+// streams after the bad one lap, evaluates LEAK, and returns the LEAK's
+// finding-opened record.
+func leakRecord(t *testing.T, mux smuxtest.Mux, req []byte) live.Record {
+	t.Helper()
+	reg := live.New(live.Config{History: 64})
+	bad := smuxtest.LeakyRun(t, mux, func(c net.Conn) net.Conn { return tap.Wrap(c, live.Server, reg, "srv") }, req, 40)
+	var first time.Time
+	smuxtest.Eventually(t, "the bad stream half-closed by the client", func() bool {
+		snap := reg.Snapshot()
+		if len(snap.Sessions) != 1 {
+			return false
+		}
+		st := snap.Sessions[0].Stream(bad)
+		if st == nil || st.State != live.HalfClosedByClient {
+			return false
+		}
+		first = st.First
+		return true
+	})
+	at := time.Now()
+	reg.Evaluate(at, live.FindingsConfig{LeakAfter: at.Sub(first) - time.Millisecond, UnansweredAfter: time.Hour, Churn: -1})
+	recs, _ := reg.Frames(live.Query{}, nil)
+	for _, r := range recs {
+		if r.Kind == live.FrameRecord && r.StreamID() == bad {
+			t.Fatalf("history still holds a frame of stream %d: the test evicts them", bad)
+		}
+	}
+	for _, r := range recs {
+		if r.Kind == live.FindingOpened && r.Finding.Code == live.CodeLeak {
+			if r.Finding.Stream != bad {
+				t.Fatalf("LEAK's oldest stream %d, want %d", r.Finding.Stream, bad)
+			}
+			return r
+		}
+	}
+	t.Fatalf("no LEAK opened among %d records", len(recs))
+	return live.Record{}
+}
+
+// TestLeakFirstBytesReal: a real smux (and yamux) server leaks the
+// streams of "GET /bad" and answers them "ERR bad request"; history no
+// longer holds their frames when LEAK opens. Its finding-opened JSON
+// carries its oldest stream's first bytes each way, in hex, and the plain
+// line quotes them as printable text. Before, neither did ("first" =
+// <nil>; the plain line ended with the advice).
+func TestLeakFirstBytesReal(t *testing.T) {
+	for _, yam := range []bool{false, true} {
+		t.Run(map[bool]string{false: "smux", true: "yamux"}[yam], func(t *testing.T) {
+			r := leakRecord(t, smuxtest.MuxOf(yam), smuxtest.BadRequest)
+			line := appendJSON(nil, &r)
+			var j struct {
+				First map[string]any `json:"first"`
+			}
+			if err := json.Unmarshal(line, &j); err != nil {
+				t.Fatalf("%v: %s", err, line)
+			}
+			wantC2S := "47 45 54 20 2f 62 61 64 20 48 54 54 50 2f 31 2e 31 0d 0a 48 6f 73 74 3a 20 65 78 61 6d 70 6c 65" // GET /bad HTTP/1.1\r\nHost: example
+			wantS2C := "45 52 52 20 62 61 64 20 72 65 71 75 65 73 74"                                                    // ERR bad request
+			if j.First["c2s"] != wantC2S || j.First["s2c"] != wantS2C || len(j.First) != 2 {
+				t.Errorf("first = %v, want c2s %q s2c %q", j.First, wantC2S, wantS2C)
+			}
+			if got, want := string(appendJSON(nil, &r)), string(appendJSONMarshal(nil, &r)); got != want {
+				t.Errorf("JSON\n got %s\nwant %s", got, want)
+			}
+			plain := string(appendPlain(nil, &r))
+			want := ` · stream ` + strconv.FormatUint(uint64(r.Finding.Stream), 10) + `: "GET /bad HTTP/1.1..Host: example" → "ERR bad request" — `
+			if !strings.Contains(plain, want) {
+				t.Errorf("plain %q\nwants %q", plain, want)
+			}
+		})
+	}
+}
+
+// TestLeakFirstBytesNeverRaw: a leaked request of ESC sequences, C0 and
+// C1 controls, DEL and invalid UTF-8 reaches the JSON as hex and the
+// plain line as '.' for each such byte: not one raw.
+func TestLeakFirstBytesNeverRaw(t *testing.T) {
+	req := []byte("GET /bad\x1b[2J\x1b]0;pwned\x07\x9b31m\xff\xfe\x7f\r\n\xc3")
+	r := leakRecord(t, smuxtest.MuxOf(false), req)
+	plain := appendPlain(nil, &r)
+	for _, c := range plain {
+		if c < 0x20 || c == 0x7f {
+			t.Fatalf("plain line holds byte %#x: %q", c, plain)
+		}
+	}
+	if want := `: "GET /bad.[2J.]0;pwned..31m......" → "ERR bad request"`; !strings.Contains(string(plain), want) {
+		t.Errorf("plain %q\nwants %q", plain, want)
+	}
+	if strings.ContainsAny(string(plain), "\x1b\x07\x9b\xff") || !json.Valid(appendJSON(nil, &r)) {
+		t.Errorf("raw bytes in %q or invalid JSON", plain)
+	}
+}
