@@ -55,6 +55,7 @@ func appendFindingJSON(b []byte, r *live.Record) []byte {
 	b = appendUintField(b, `,"streams":`, ev.Streams)
 	b = appendUintField(b, `,"bytes":`, ev.Bytes)
 	b = appendSeconds(b, `,"age":`, ev.Age)
+	b = appendSeconds(b, `,"idle":`, ev.Idle) // LEAK: its oldest stream's time since its latest frame
 	b = appendSeconds(b, `,"limit":`, ev.Limit)
 	// What KEEPALIVE's and WINDOW_STALL's texts say beside those: the
 	// cadence the silence was measured against, and whose it is; a yamux
