@@ -321,8 +321,10 @@ type jsonFinding struct {
 	Unwatched bool    `json:"unwatched,omitempty"`
 	Count     uint64  `json:"count,omitempty"`
 	Age       float64 `json:"age,omitempty"`
-	Text      string  `json:"text"`
-	Advice    string  `json:"advice"`
+	// Idle: LEAK's oldest stream's time since its latest frame.
+	Idle   float64 `json:"idle,omitempty"`
+	Text   string  `json:"text"`
+	Advice string  `json:"advice"`
 }
 
 // jsonLatency is a first-reply latency in the JSON summary, in milliseconds.
@@ -347,7 +349,7 @@ func findingsJSON(j *jsonSummary, s Summary) {
 		jf := jsonFinding{Finding: f.ID, Code: f.Code.String(), Severity: f.Severity.String(), Session: f.Session,
 			Sid: f.Stream, Since: f.Since.Format(time.RFC3339Nano), Opened: f.Opened.Format(time.RFC3339Nano),
 			Detail: f.Why, Count: f.Evidence.Count, Age: float64(f.Evidence.Age.Milliseconds()) / 1000,
-			Unwatched: f.Unwatched, Text: f.Text, Advice: f.Advice}
+			Idle: float64(f.Evidence.Idle.Milliseconds()) / 1000, Unwatched: f.Unwatched, Text: f.Text, Advice: f.Advice}
 		if f.HasDir {
 			jf.Dir = f.Dir.Code()
 		}
