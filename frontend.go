@@ -111,7 +111,7 @@ func (f *watchFlags) register(cmd *cobra.Command) {
 	fs.DurationVar(&f.duration, "duration", 0, "stop after this long, print the summary and exit 0 (0: run until q or ctrl+c)")
 	fs.IntVar(&f.snaplen, "snaplen", live.DefaultSnaplen, "payload bytes kept per frame (0-65535)")
 	fs.IntVar(&f.history, "history", live.DefaultHistory, "frames kept in history; older ones still count")
-	fs.DurationVar(&f.leakAfter, "leak-after", live.DefaultLeakAfter, "streams open longer than this count as suspected leaks (LEAK)")
+	fs.DurationVar(&f.leakAfter, "leak-after", live.DefaultLeakAfter, "streams open, and idle (no frame of their own), longer than this count as suspected leaks (LEAK)")
 	fs.DurationVar(&f.stallAfter, "stall-after", live.DefaultStallAfter, "a v2 writer held at a full window this long, with no UPD and no FIN of its own, is STALLED")
 	fs.BoolVar(&f.mouse, "mouse", false, "tui: wheel scrolling and click-to-select (turns off the terminal's own selection)")
 	f.findings.register(fs)

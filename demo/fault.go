@@ -55,8 +55,8 @@ func (f Fault) For(p Protocol) (does, shows, whyNot string) {
 var Faults = []Fault{
 	{Name: "leak", Side: "server",
 		Does:       "the service never closes its side of a stream, as the original article's did (the old --leak)",
-		Shows:      "LEAK on every pool session once streams are older than --leak-after: the server never closes its streams",
-		YamuxShows: "LEAK on every pool session once streams are older than --leak-after: the server never closes its streams (until the client's StreamCloseTimeout, 5 min, resets them)"},
+		Shows:      "LEAK on every pool session once streams are idle longer than --leak-after: the server never closes its streams",
+		YamuxShows: "LEAK on every pool session once streams are idle longer than --leak-after: the server never closes its streams (until the client's StreamCloseTimeout, 5 min, resets them)"},
 	{Name: "stall", Side: "client", Version: 2,
 		Does:       "an extra session asks for 8 MiB (BULK) and never reads it",
 		Shows:      "WINDOW_STALL on that stream: the server's writer held by a full window for --stall-after, the client not reading",

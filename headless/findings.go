@@ -55,6 +55,7 @@ func appendFindingJSON(b []byte, r *live.Record) []byte {
 	b = appendUintField(b, `,"streams":`, ev.Streams)
 	b = appendUintField(b, `,"bytes":`, ev.Bytes)
 	b = appendSeconds(b, `,"age":`, ev.Age)
+	b = appendSeconds(b, `,"idle":`, ev.Idle) // LEAK: its oldest stream's time since its latest frame
 	b = appendSeconds(b, `,"limit":`, ev.Limit)
 	// What KEEPALIVE's and WINDOW_STALL's texts say beside those: the
 	// cadence the silence was measured against, and whose it is; a yamux
@@ -322,8 +323,10 @@ type jsonFinding struct {
 	Unwatched bool    `json:"unwatched,omitempty"`
 	Count     uint64  `json:"count,omitempty"`
 	Age       float64 `json:"age,omitempty"`
-	Text      string  `json:"text"`
-	Advice    string  `json:"advice"`
+	// Idle: LEAK's oldest stream's time since its latest frame.
+	Idle   float64 `json:"idle,omitempty"`
+	Text   string  `json:"text"`
+	Advice string  `json:"advice"`
 }
 
 // jsonLatency is a first-reply latency in the JSON summary, in milliseconds.
@@ -348,7 +351,7 @@ func findingsJSON(j *jsonSummary, s Summary) {
 		jf := jsonFinding{Finding: f.ID, Code: f.Code.String(), Severity: f.Severity.String(), Session: f.Session,
 			Sid: f.Stream, Since: f.Since.Format(time.RFC3339Nano), Opened: f.Opened.Format(time.RFC3339Nano),
 			Detail: f.Why, Count: f.Evidence.Count, Age: float64(f.Evidence.Age.Milliseconds()) / 1000,
-			Unwatched: f.Unwatched, Text: f.Text, Advice: f.Advice}
+			Idle: float64(f.Evidence.Idle.Milliseconds()) / 1000, Unwatched: f.Unwatched, Text: f.Text, Advice: f.Advice}
 		if f.HasDir {
 			jf.Dir = f.Dir.Code()
 		}

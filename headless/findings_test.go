@@ -32,6 +32,7 @@ type marshalFinding struct {
 	Streams   uint64         `json:"streams,omitempty"`
 	Bytes     uint64         `json:"bytes,omitempty"`
 	Age       float64        `json:"age,omitempty"`
+	Idle      float64        `json:"idle,omitempty"`
 	Limit     float64        `json:"limit,omitempty"`
 	Every     float64        `json:"every,omitempty"`
 	Borrowed  bool           `json:"borrowed,omitempty"`
@@ -68,7 +69,7 @@ func appendFindingMarshal(b []byte, r *live.Record) []byte {
 	j := marshalFinding{Type: r.Kind.String(), Seq: r.Seq, Time: r.At.Format(time.RFC3339Nano), Session: r.Session,
 		Finding: f.ID, Code: f.Code.String(), Severity: f.Severity.String(), Sid: f.Stream,
 		Since: f.Since.Format(time.RFC3339Nano), Streams: f.Evidence.Streams,
-		Bytes: f.Evidence.Bytes, Age: secs(f.Evidence.Age), Limit: secs(f.Evidence.Limit),
+		Bytes: f.Evidence.Bytes, Age: secs(f.Evidence.Age), Idle: secs(f.Evidence.Idle), Limit: secs(f.Evidence.Limit),
 		Every: secs(f.Evidence.Every), Borrowed: f.Evidence.Borrowed && secs(f.Evidence.Every) > 0, Ping: secs(f.Evidence.Ping), Slow: secs(f.Evidence.Slow),
 		Text: f.Text, Advice: f.Advice}
 	if c := f.Evidence.Count; c != 0 || r.Kind == live.FindingUpdated {
@@ -139,8 +140,8 @@ func testFindings(s string) []*live.Finding {
 func TestFindingRecords(t *testing.T) {
 	at := time.Date(2026, 11, 27, 12, 1, 3, 0, time.UTC)
 	f := &live.Finding{ID: 7, Code: live.CodeLeak, Severity: live.Warning, Session: 3, Stream: 5, Dir: live.ServerToClient, HasDir: true,
-		Since: at.Add(-42 * time.Second), Opened: at, Evidence: live.Evidence{Count: 826, Age: 42 * time.Second, Limit: 30 * time.Second},
-		Text:   "the server never closes its streams: 826 half-closed by the client, oldest 42 s (stream 5)",
+		Since: at.Add(-42 * time.Second), Opened: at, Evidence: live.Evidence{Count: 826, Age: 42 * time.Second, Idle: 31500 * time.Millisecond, Limit: 30 * time.Second},
+		Text:   "the server never closes its streams: 826 half-closed by the client and idle 30 s or more, oldest 42 s (stream 5, idle 31 s)",
 		Advice: "call Close() on the server's stream when it is done"}
 	open := live.Record{Kind: live.FindingOpened, Seq: 9, Session: 3, At: at, Finding: f}
 	done := live.Record{Kind: live.FindingResolved, Seq: 10, Session: 3, At: at.Add(12300 * time.Millisecond), Finding: f, Detail: "the session ended (EOF)"}
@@ -151,7 +152,7 @@ func TestFindingRecords(t *testing.T) {
 	}
 	want := map[string]any{"type": "finding-opened", "seq": 9.0, "time": "2026-11-27T12:01:03Z", "session": 3.0, "finding": 7.0,
 		"code": "LEAK", "severity": "warning", "sid": 5.0, "dir": "s2c", "since": "2026-11-27T12:00:21Z", "count": 826.0,
-		"age": 42.0, "limit": 30.0, "text": f.Text, "advice": f.Advice}
+		"age": 42.0, "idle": 31.5, "limit": 30.0, "text": f.Text, "advice": f.Advice}
 	if len(j) != len(want) {
 		t.Errorf("keys %v, want %v", j, want)
 	}

@@ -328,7 +328,7 @@ func TestSummaryLeaksAreLEAKs(t *testing.T) {
 			t.Fatal(err)
 		}
 		if f == Plain {
-			want := "  leaks     1 suspected: the open LEAK findings' count at the last evaluation, streams open longer than 30s that no other finding explains; the oldest for 60 s (3 open longer than 30s in all)\n"
+			want := "  leaks     1 suspected: the open LEAK findings' count at the last evaluation, streams open and idle longer than 30s that no other finding explains; the oldest for 60 s (3 open longer than 30s in all)\n"
 			if !strings.Contains(out.String(), want) {
 				t.Errorf("plain summary lacks %q:\n%s", want, out.String())
 			}

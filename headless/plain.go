@@ -241,7 +241,7 @@ func writeEnd(w io.Writer, s Summary) {
 	case s.Leaks == 0:
 		fmt.Fprintf(w, "  leaks     0 suspected: no LEAK finding open at the last evaluation%s\n", all)
 	default:
-		fmt.Fprintf(w, "  leaks     %d suspected: the open LEAK findings' count at the last evaluation, streams open longer than %s that no other finding explains; the oldest for %s%s\n",
+		fmt.Fprintf(w, "  leaks     %d suspected: the open LEAK findings' count at the last evaluation, streams open and idle longer than %s that no other finding explains; the oldest for %s%s\n",
 			s.Leaks, after, live.FormatAge(s.OldestLeak), all)
 	}
 	switch s.Stalls {
@@ -335,8 +335,9 @@ type Summary struct {
 	// explains; OldestLeak is the age of the oldest of them. Evaluated
 	// says an evaluation ran: if none did, nothing looked for leaks,
 	// Leaks is 0 and OldestLeak the age of the oldest of Aged. Aged counts
-	// the streams open or half-closed longer than LeakAfter then,
-	// whatever explains them.
+	// the streams open or half-closed longer than LeakAfter then, at the
+	// last evaluation's instant (live.Snapshot.Aged), whatever explains
+	// them: in use, or another finding.
 	Leaks      int
 	LeakAfter  time.Duration
 	OldestLeak time.Duration

@@ -302,13 +302,15 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 	}
 
 	// LEAK: live streams older than LeakAfter, by the side that never sent
-	// FIN, counted as they cross the cutoff (countLeaks). A blocked session
+	// FIN, counted as they cross the cutoff (countLeaks), that have
+	// carried no frame for LeakAfter either: a stream's leak clock starts
+	// at its latest frame (stream.leakClock), and one in use (a
+	// subscription, a tunnel, a long transfer, one answered late after
+	// UNANSWERED's wait) is none (leakExcuses.active). A blocked session
 	// cannot close its streams: SESSION_BLOCKED says why. Nor can a
 	// stalled stream's writer finish (WINDOW_STALL), nor a stream nobody
 	// accepted be served (UNANSWERED), nor a frozen side close its
-	// streams (KEEPALIVE): those say why, and no side forgot Close. A
-	// stream answered late, after UNANSWERED's wait (a backlog
-	// drained), counts from its answer: it is being served.
+	// streams (KEEPALIVE): those say why, and no side forgot Close.
 	if w.lists[liveList].head == nil {
 		return cs
 	}
@@ -321,7 +323,7 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 	// A side that went silent explains the streams whose leak deadline
 	// came after its last frame, while its silence lasts: KEEPALIVE says
 	// it froze, or will unless it speaks (then they are leaks, from their
-	// SYN). silentAt is, by side, such a last frame: of a side whose
+	// leak clock). silentAt is, by side, such a last frame: of a side whose
 	// silence KEEPALIVE counts (a cadence is known, since keepaliveAt: a
 	// stream that was a LEAK before stays one), and has not ended, unless
 	// its silence passed the limit before it did. A side explains only
@@ -358,8 +360,9 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 	}
 	// The walk only where a leak may have an excuse: a flow at its window,
 	// a stream waiting for its answer since before the leak cutoff (the
-	// wait list is in SYN order), one answered late, one whose deadline
-	// came after a side went silent. A healthy session's requests in
+	// wait list is in SYN order), one that carried a frame since the
+	// cutoff (leakActive), one whose deadline came after a side went
+	// silent. A healthy session's requests in
 	// flight are young: walking its leaks at every evaluation for them
 	// took 10 000 leaking sessions from 5 to 28 ms.
 	//
@@ -385,9 +388,9 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 			lastAt[d] = s.start.UnixNano()
 		}
 	}
-	if wl := &w.lists[waitList]; s.atWindow > 0 || es.openCodes&(1<<CodeWindowStall) != 0 || wl.head != nil && wl.headAt <= leakCut || w.answeredLate > leakCut ||
-		graceCut != math.MaxInt64 && w.leaked != [3]uint64{} && w.lists[liveList].head.watch.first+int64(cfg.LeakAfter) > graceCut ||
-		silentAt != [2]int64{math.MaxInt64, math.MaxInt64} && max(s.leakNewest, w.answeredLate)+int64(cfg.LeakAfter) > min(silentAt[0], silentAt[1]) {
+	if wl := &w.lists[waitList]; s.atWindow > 0 || es.openCodes&(1<<CodeWindowStall) != 0 || wl.head != nil && wl.headAt <= leakCut || w.leakActive > leakCut ||
+		graceCut != math.MaxInt64 && w.leaked != [3]uint64{} && max(w.lists[liveList].head.watch.first, w.leakActive)+int64(cfg.LeakAfter) > graceCut ||
+		silentAt != [2]int64{math.MaxInt64, math.MaxInt64} && max(s.leakNewest, w.leakActive)+int64(cfg.LeakAfter) > min(silentAt[0], silentAt[1]) {
 		explained = s.explainedLeaks(&oldest, now, cfg, leakExcuses{unanswered: unanswered, silent: silent, cutoff: cutoff, quiet: quiet,
 			leakAfter: cfg.LeakAfter, leakCut: leakCut, silentAt: silentAt, graceCut: graceCut, lastAt: lastAt, start: s.start.UnixNano(), excused: excused})
 	}
@@ -396,7 +399,7 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 			continue
 		}
 		c := candidate{code: CodeLeak, stream: o.id, since: o.first,
-			ev: Evidence{Count: w.leaked[k] - explained[k], Age: time.Duration(ns - o.first), Limit: cfg.LeakAfter, Versions: vers}}
+			ev: Evidence{Count: w.leaked[k] - explained[k], Age: time.Duration(ns - o.first), Idle: time.Duration(ns - o.last), Limit: cfg.LeakAfter, Versions: vers}}
 		switch k {
 		case 1: // half-closed by the client: the server never sent FIN
 			c.dir, c.hasDir = ServerToClient, true
@@ -489,25 +492,25 @@ func (es *engineSession) countedBefore(st *stream) bool {
 }
 
 // explainedLeaks counts, by leakKind, the streams counted as leaks that
-// another finding explains: a full window holds them (leakExcuses.holds),
-// they are UNANSWERED's (leakExcuses.unanswers), were answered late
-// (leakExcuses.answeredLate), or a silent side explains them
-// (leakExcuses.silenced). It moves
+// are no leaks or another finding explains: they carried a frame within
+// LeakAfter (leakExcuses.active), a full window holds them
+// (leakExcuses.holds), they are UNANSWERED's (leakExcuses.unanswers), or
+// a silent side explains them (leakExcuses.silenced). It moves
 // each kind's oldest leak in oldest past them to its oldest stream that
 // nothing explains, if any. s.mu is held.
 func (s *Session) explainedLeaks(oldest *[3]leakRef, now time.Time, cfg *FindingsConfig, ex leakExcuses) (explained [3]uint64) {
 	var free [3]bool // the kind's oldest stream nothing explains is in oldest
 	n := 0
-	var late int64 // the latest late answer among them
+	var active int64 // the latest leak clock among them
 	st := s.w.lists[liveList].head
 	for ; st != nil && st.watch.leaked && n < maxWalk; st, n = st.watch.links[liveList].next, n+1 {
 		k := st.watch.kind
-		if a := st.watch.answered; a-st.watch.first >= int64(ex.leakAfter) {
-			late = max(late, a)
-		}
+		clock := st.leakClock()
+		active = max(active, clock)
 		switch {
-		case ex.holds(st, 0, now, cfg.StallAfter) || ex.holds(st, 1, now, cfg.StallAfter),
-			ex.unanswers(st, s.w.lastAt, cfg.UnansweredAfter), ex.answeredLate(st), ex.silenced(st):
+		case ex.active(clock),
+			ex.holds(st, 0, now, cfg.StallAfter) || ex.holds(st, 1, now, cfg.StallAfter),
+			ex.unanswers(st, s.w.lastAt, cfg.UnansweredAfter), ex.silenced(st, clock):
 			explained[k]++
 			*ex.excused = append(*ex.excused, st.serial) // not among LEAK's streams: no leak mark (leakmarks.go)
 		case !free[k]:
@@ -518,11 +521,10 @@ func (s *Session) explainedLeaks(oldest *[3]leakRef, now time.Time, cfg *Finding
 		}
 	}
 	if st == nil || !st.watch.leaked {
-		// Every leak walked: a stream answered late is one (it was older
-		// than LeakAfter at its answer). What watchAnswer noted before the
-		// first evaluation told it LeakAfter, any answer, is made exact,
-		// so that the walk is not repeated for it for LeakAfter.
-		s.w.answeredLate = late
+		// Every leak walked: leakActive is made exact, so that the walk
+		// is not repeated once every counted stream has gone idle
+		// LeakAfter.
+		s.w.leakActive = active
 	}
 	return explained
 }
@@ -553,19 +555,15 @@ type leakExcuses struct {
 }
 
 // silenced says whether st, counted as a leak, is one a silent side
-// explains: its leak deadline (its SYN, or its late answer, plus
-// LeakAfter) came after that side's last frame. KEEPALIVE says the side
+// explains: its leak deadline (its leak clock, clock, which is its latest
+// frame, plus LeakAfter) came after that side's last frame. KEEPALIVE says the side
 // froze, or is about to: a stream opened before a peer froze (SIGSTOP)
 // aged past LeakAfter during the freeze, and LEAK said a side forgot
 // Close beside it. Its deadline came after the last frame, not after
 // KEEPALIVE's cutoff, so that it does not open and resolve as KEEPALIVE
 // opens; once the side speaks again, its last frame is past the deadline,
-// and the stream is a leak from its SYN, as before.
-func (ex *leakExcuses) silenced(st *stream) bool {
-	due := st.watch.first
-	if a := st.watch.answered; a-due >= int64(ex.leakAfter) {
-		due = a
-	}
+// and the stream is a leak from its leak clock, as before.
+func (ex *leakExcuses) silenced(st *stream, clock int64) bool {
 	// Only a side that has not sent its FIN: a server that closed its
 	// half and froze explains no client that never closed its own.
 	from, last := min(ex.silentAt[0], ex.silentAt[1]), min(ex.lastAt[0], ex.lastAt[1])
@@ -575,7 +573,7 @@ func (ex *leakExcuses) silenced(st *stream) bool {
 	case 2:
 		from, last = ex.silentAt[ClientToServer], ex.lastAt[ClientToServer]
 	}
-	deadline := due + int64(ex.leakAfter)
+	deadline := clock + int64(ex.leakAfter)
 	return deadline > from || deadline > ex.graceCut && deadline > last && st.watch.first-ex.start < int64(NOPLateness)
 }
 
@@ -601,16 +599,16 @@ func (ex *leakExcuses) holds(st *stream, d int, now time.Time, stallAfter time.D
 		slow && fl.InFlight() > 0 && now.UnixNano()-st.watch.consumedAt[d] < int64(stallAfter/2)
 }
 
-// answeredLate says whether st, counted as a leak, got its first frame
-// back leakAfter or more after its SYN, less than leakAfter ago: it
-// waited for its answer (a backlog drained), which UNANSWERED said or
-// excused it for (unanswers), and is served now. It counts from its
-// answer: from its SYN, it was a LEAK, "a side forgot Close", from its
-// answer to its FIN a moment later.
-func (ex *leakExcuses) answeredLate(st *stream) bool {
-	a := st.watch.answered
-	return a > ex.leakCut && a-st.watch.first >= int64(ex.leakAfter)
-}
+// active says whether a stream, counted as a leak (live longer than
+// leakAfter), carried a frame, either direction's, less than leakAfter
+// ago: it is in use, and no leak. A subscription written every second,
+// a tunnel, a transfer that takes longer than leakAfter were each a
+// LEAK, "a side forgot Close", and MuxtopStreamLeak fired for ever for
+// a service with long-lived streams. A stream answered late (a backlog
+// drained, which UNANSWERED said or excused it for) is one: it counts
+// from its answer, or its latest frame since.
+// clock is st's leak clock (stream.leakClock).
+func (ex *leakExcuses) active(clock int64) bool { return clock > ex.leakCut }
 
 // unanswers says whether st, counted as a leak, is one UNANSWERED explains:
 // no frame back and its opener's writer not at a full window (one that

@@ -206,6 +206,8 @@ type Evidence struct {
 	// or in v2 its unread bytes (SESSION_BLOCKED), late payload bytes
 	// (DATA_AFTER_CLOSE).
 	Bytes uint64
+	// Idle: how long the oldest stream has carried no frame (LEAK).
+	Idle time.Duration
 	// Age: the oldest stream's age (LEAK, UNANSWERED), how long the writer
 	// has been held (WINDOW_STALL, SESSION_BLOCKED), the silence
 	// (KEEPALIVE), the churned sessions' mean lifetime (CHURN).
@@ -754,7 +756,7 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 func changed(f *Finding, c *candidate) bool {
 	a, b := f.Evidence, c.ev
 	return a.Count != b.Count || a.Bytes != b.Bytes || a.Streams != b.Streams || a.Limit != b.Limit ||
-		roughAge(a.Age) != roughAge(b.Age) || f.Stream != c.stream || a.Sign != b.Sign ||
+		roughAge(a.Age) != roughAge(b.Age) || roughAge(a.Idle) != roughAge(b.Idle) || f.Stream != c.stream || a.Sign != b.Sign ||
 		a.PeerGuess != b.PeerGuess || a.PeerAnswered != b.PeerAnswered || (a.Slow == 0) != (b.Slow == 0) ||
 		a.Unskipped != b.Unskipped || a.FinFirst != b.FinFirst
 }
@@ -852,7 +854,7 @@ func (e *engine) publish() {
 func resolvedWhy(f *Finding) string {
 	switch f.Code {
 	case CodeLeak:
-		return "no stream of that kind is older than the threshold any more"
+		return "no stream of that kind has been open and idle longer than the threshold any more"
 	case CodeWindowStall:
 		return "the writer is no longer held at its full window"
 	case CodeSessionBlocked:
@@ -887,7 +889,8 @@ func (s *Session) resolution(f *Finding, cands []candidate, now time.Time, ns in
 	}
 	switch f.Code {
 	case CodeLeak:
-		// Its streams are still old, and live: another finding's
+		// Its streams are still old, and live: they carried frames since
+		// (in use: their leak clock started again), or another finding's
 		// condition explains them now (explainedLeaks), such as a side
 		// gone silent while its peer's ping waits for its answer.
 		k := 0
@@ -899,6 +902,9 @@ func (s *Session) resolution(f *Finding, cands []candidate, now time.Time, ns in
 			}
 		}
 		if s.w.leaked[k] > 0 {
+			if s.w.leakActive > ns-int64(cfg.LeakAfter) {
+				return "its streams are still open, but in use again: a frame on them less than the threshold ago, so no side is known to have forgotten Close"
+			}
 			return "its streams are still open, but another condition explains them: a side gone silent (KEEPALIVE, as its silence lasts), a full window (WINDOW_STALL), a stream nobody accepted (UNANSWERED) or a blocked session (SESSION_BLOCKED); no side is known to have forgotten Close"
 		}
 	case CodeKeepalive:

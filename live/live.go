@@ -399,6 +399,14 @@ func (r *Registry) SnapshotWith(o SnapshotOptions) *Snapshot {
 	v := r.eng.findings()
 	snap.Evaluated = r.eng.evaluatedAt()
 	leaks := v.leaks
+	if !cutoff.IsZero() && !snap.Evaluated.IsZero() && snap.Evaluated.Before(now) {
+		// Aged is counted at the evaluation's time, as Leaks is: counted
+		// at the snapshot's, up to an evaluation later, it held the
+		// streams that crossed the cutoff since, which no finding had
+		// looked at, and a summary's "in all" read them as streams
+		// other findings explain (2232 beside 2216 at 200 streams/s).
+		cutoff = snap.Evaluated.Add(-o.LeakAfter)
+	}
 
 	snap.Sessions = make([]*SessionSnap, len(sessions))
 	snap.Totals = snap.Forgotten.Counts

@@ -48,7 +48,11 @@ type Snapshot struct {
 	// zero): Aged then says what the age alone says.
 	Leaks int
 	// Aged adds up the sessions' Aged: streams open or half-closed longer
-	// than SnapshotOptions.LeakAfter, whatever explains them.
+	// than SnapshotOptions.LeakAfter, whatever explains them (in use,
+	// or another finding). Where an evaluation ran, longer than that at
+	// Evaluated, the instant Leaks is of: of the streams still live, so
+	// that Aged − Leaks, where positive, are streams that LEAK looked at
+	// and left out.
 	Aged int
 	// Evaluated is when the latest Registry.Evaluate ran, the time it
 	// was given; zero if none has: then no finding, LEAK included, was
@@ -124,7 +128,9 @@ type SnapshotOptions struct {
 	Streams func(session uint64) bool
 	// LeakAfter, when positive, makes each SessionSnap count in Aged its
 	// open or half-closed streams opened more than LeakAfter before the
-	// snapshot. (Leaks, the suspected leaks, come from the findings.)
+	// snapshot, or, once an evaluation ran, before the latest one
+	// (Snapshot.Evaluated). (Leaks, the suspected leaks, come from the
+	// findings.)
 	LeakAfter time.Duration
 	// StallAfter is how long a v2 writer must sit at a full window, with
 	// no UPD opening it and no FIN of its own, to count as stalled; zero
@@ -218,8 +224,9 @@ type SessionSnap struct {
 	// among them.
 	Leaks int
 	// Aged counts the open or half-closed streams opened longer than
-	// SnapshotOptions.LeakAfter before the snapshot, whatever explains
-	// them; 0 without a LeakAfter.
+	// SnapshotOptions.LeakAfter before the snapshot (before the latest
+	// evaluation, once one ran: Snapshot.Aged), whatever explains them;
+	// 0 without a LeakAfter.
 	Aged int
 	// Stalls counts the live streams with a stalled writer (StreamSnap.Stalled).
 	Stalls int

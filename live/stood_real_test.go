@@ -69,7 +69,7 @@ func (g *gate) Write(p []byte) (int, error) {
 }
 
 // TestNoBlockFromAMomentRealSmux: a real smux v1 server, tapped, whose
-// stream 1 is older than --leak-after at the second of two evaluations,
+// stream 1 is idle longer than --leak-after at the second of two evaluations,
 // not at the first. Its tap is, across both, between two reads, or inside
 // one write; or inside a write at the first and done at the second. The
 // first two are a microsecond apart by their own clock, the third 1.5 s:
@@ -122,7 +122,7 @@ func TestNoBlockFromAMomentRealSmux(t *testing.T) {
 			if _, err := io.ReadFull(cs, buf); err != nil {
 				t.Fatal(err)
 			}
-			first := waitStream(t, reg, cs.ID(), "the answer", func(st *live.StreamSnap) bool { return st.Bytes[s2c] == 4 }).First
+			waitStream(t, reg, cs.ID(), "the answer", func(st *live.StreamSnap) bool { return st.Bytes[s2c] == 4 })
 
 			h := above.arm(t, true)
 			more, wrote := cs.Write, above.wrote.Load()
@@ -132,7 +132,10 @@ func TestNoBlockFromAMomentRealSmux(t *testing.T) {
 			go more([]byte("more")) // smux's Write returns once the frame is out: after the hold; or fails as the sessions close
 			<-h.held
 			at := time.Now() // after every frame recorded
-			fcfg := live.FindingsConfig{LeakAfter: at.Sub(first) + time.Microsecond, UnansweredAfter: time.Hour, Churn: -1}
+			// Idle longer than --leak-after at the second evaluation, not
+			// at the first: the leak clock starts at the stream's latest frame.
+			last := reg.Snapshot().Sessions[0].Stream(cs.ID()).Last
+			fcfg := live.FindingsConfig{LeakAfter: at.Sub(last) + time.Microsecond, UnansweredAfter: time.Hour, Churn: -1}
 			reg.Evaluate(at, fcfg)
 			if tc.done {
 				h.let()

@@ -170,7 +170,8 @@ func TestFindingUpdatedCapped(t *testing.T) {
 // TestFindingUpdatedExcused: a LEAK's records name the streams it counts,
 // not an older one another finding explains (a writer a full window
 // holds, WINDOW_STALL's); once that stream counts too, the update names
-// it, the oldest first.
+// it, the oldest first. The UPD that opens its window is a frame on it:
+// it counts once idle --leak-after since (before the leak clock, at once).
 func TestFindingUpdatedExcused(t *testing.T) {
 	cfg := live.FindingsConfig{StallAfter: 2 * time.Second, LeakAfter: 30 * time.Second, Churn: -1}
 	reg := live.New(live.Config{})
@@ -187,6 +188,13 @@ func TestFindingUpdatedExcused(t *testing.T) {
 	}
 	sc.feedAt(sec(40), upd(c2s, 3, 1000, 1000))
 	reg.Evaluate(sec(40.1), cfg)
+	if u := recordsOf(reg, live.FindingUpdated); len(u) != 0 {
+		t.Errorf("updated as the UPD came:%s; stream 3 is in use", describeRecords(u))
+	}
+	for _, at := range []float64{50, 60, 70.05} {
+		sc.feedAt(sec(at-0.05), nop(c2s), nop(s2c))
+		reg.Evaluate(sec(at), cfg)
+	}
 	u := recordsOf(reg, live.FindingUpdated)
 	if len(u) != 1 || u[0].Finding.ID != opened[1].Finding.ID || u[0].Finding.Evidence.Count != 2 || !slices.Equal(u[0].Finding.StreamIDs, []uint32{3, 5}) {
 		t.Errorf("updated:%s; want the LEAK of 2 streams, 3 and 5", describeRecords(u))

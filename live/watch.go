@@ -33,10 +33,6 @@ type streamWatch struct {
 	lateRead [2]bool
 	leaked   bool  // counted in sessionWatch.leaked, under kind
 	kind     uint8 // leakKind of its state when counted
-	// answered is when (Unix ns) its first frame back came: a stream
-	// answered after waiting LeakAfter (a backlog drained) counts as a
-	// leak from then, not from its SYN.
-	answered int64
 	// consumedAt is, per direction of the data, when (Unix ns) its
 	// reader last reported consuming more (a v2 UPD, a yamux window
 	// update): a writer held at the window meanwhile has a reader that
@@ -137,11 +133,13 @@ type sessionWatch struct {
 	leakFromAt int64 // leakFrom's SYN, Unix ns, so that Evaluate need not touch it
 	leaked     [3]uint64
 	leakCut    int64
-	// leakAfter is the latest evaluation's LeakAfter, and answeredLate
-	// when (Unix ns) a stream last got its first frame back that long
-	// or longer after its SYN (leakExcuses.answeredLate).
-	leakAfter    int64
-	answeredLate int64
+	// leakAfter is the latest evaluation's LeakAfter. leakActive is
+	// when (Unix ns) a stream counted as a leak last carried a frame, or
+	// later: no counted stream's leak clock (stream.leakClock) is later.
+	// Past the cutoff, the counted streams are walked for the ones in
+	// use (leakExcuses.active).
+	leakAfter  int64
+	leakActive int64
 	// The oldest counted stream of each kind, copied so that Evaluate
 	// need not touch it; known is false when it closed or changed kind
 	// and the next evaluation must look for the new oldest.
@@ -260,15 +258,38 @@ func (s *Session) watchOpened(st *stream) {
 	}
 }
 
-// leakRef is a counted leak, as a finding names it.
+// leakRef is a counted leak, as a finding names it: last is its leak
+// clock (stream.leakClock), which leakFrame keeps for a kind's oldest.
 type leakRef struct {
 	st     *stream
 	first  int64
+	last   int64
 	id     uint32
 	opener Side
 }
 
-func refOf(st *stream) leakRef { return leakRef{st, st.watch.first, st.id, st.opener} }
+func refOf(st *stream) leakRef { return leakRef{st, st.watch.first, st.leakClock(), st.id, st.opener} }
+
+// leakClock is when (Unix ns) st's leak clock started: its latest frame,
+// either direction's, of any kind (its SYN, data, a window update, a
+// FIN), or its place in the live list's SYN order if later. A stream is
+// a leak suspect only once it has been live, and has carried no frame,
+// for LeakAfter: a stream in use (a subscription, a tunnel, a long
+// transfer) is none, however old. Its deadline is its leak clock plus
+// LeakAfter.
+func (st *stream) leakClock() int64 { return max(st.watch.first, st.last.UnixNano()) }
+
+// leakFrame notes a frame on st, counted as a leak: its leak clock
+// started again (leakActive), and the next evaluation walks the counted
+// streams to leave it out. One store and a compare on the record path,
+// for counted streams only. s.mu is held.
+func (w *sessionWatch) leakFrame(st *stream) {
+	ns := st.leakClock()
+	w.leakActive = max(w.leakActive, ns)
+	if o := &w.oldest[st.watch.kind]; o.st == st {
+		o.last = max(o.last, ns)
+	}
+}
 
 // watchHalfClosed moves a counted leak to the kind of its new state. s.mu is held.
 func (s *Session) watchHalfClosed(st *stream) {
@@ -304,10 +325,6 @@ func (w *sessionWatch) unleak(st *stream) {
 func (s *Session) watchAnswer(st *stream, dir Dir, ns int64) {
 	if st.watch.listed[waitList] && dir.Sender() != st.opener {
 		s.w.lists[waitList].remove(st, waitList)
-		st.watch.answered = ns
-		if s.w.leakAfter == 0 || ns-st.watch.first >= s.w.leakAfter { // before an evaluation, any may be
-			s.w.answeredLate = max(s.w.answeredLate, ns)
-		}
 	}
 }
 
@@ -509,7 +526,7 @@ func (s *Session) countLeaks(cutoff int64, leakAfter time.Duration) *[3]leakRef 
 			st.watch.leaked = false
 		}
 		w.leaked, w.oldest, w.known = [3]uint64{}, [3]leakRef{}, [3]bool{true, true, true}
-		w.countedTo, s.leakNewest = 0, 0
+		w.countedTo, s.leakNewest, w.leakActive = 0, 0, 0
 		w.setLeakFrom(head)
 	}
 	w.leakCut = cutoff
@@ -518,6 +535,7 @@ func (s *Session) countLeaks(cutoff int64, leakAfter time.Duration) *[3]leakRef 
 		st.watch.leaked, st.watch.kind = true, uint8(leakKind(st.state))
 		w.leak(st)
 		s.leakNewest = max(s.leakNewest, st.watch.first)
+		w.leakActive = max(w.leakActive, st.leakClock())
 		w.countedTo = st.serial + 1
 		w.setLeakFrom(st.watch.links[liveList].next)
 	}

@@ -81,6 +81,9 @@ func (f *Finding) AsOf(t time.Time) *Finding {
 	if g.Evidence.Ping != 0 {
 		g.Evidence.Ping += age - f.Evidence.Age // the ping waits on
 	}
+	if g.Code == CodeLeak {
+		g.Evidence.Idle += age - f.Evidence.Age // an idle stream stays idle: a frame would take it out
+	}
 	g.Evidence.Age = age
 	g.word()
 	return &g
@@ -94,11 +97,11 @@ func leakText(f *Finding) string {
 	ev := &f.Evidence
 	sender, receiver := f.Dir.Sender(), f.Dir.Reverse().Sender()
 	if !f.HasDir {
-		return fmt.Sprintf("%s open longer than %s with no FIN from either side, oldest %s (stream %d, opened by the %s)",
-			plural(ev.Count, "stream"), fmtDur(ev.Limit), fmtDur(ev.Age), f.Stream, sender)
+		return fmt.Sprintf("%s open and idle %s or more with no FIN from either side, oldest %s (stream %d, opened by the %s, idle %s)",
+			plural(ev.Count, "stream"), fmtDur(ev.Limit), fmtDur(ev.Age), f.Stream, sender, fmtDur(ev.Idle))
 	}
-	return fmt.Sprintf("the %s never closes its streams: %d half-closed by the %s, oldest %s (stream %d)",
-		sender, ev.Count, receiver, fmtDur(ev.Age), f.Stream)
+	return fmt.Sprintf("the %s never closes its streams: %d half-closed by the %s and idle %s or more, oldest %s (stream %d, idle %s)",
+		sender, ev.Count, receiver, fmtDur(ev.Limit), fmtDur(ev.Age), f.Stream, fmtDur(ev.Idle))
 }
 
 // stallText words a window-stall finding, the same in smux and yamux.

@@ -195,6 +195,9 @@ func (s *Session) RecordYamuxRef(dir Dir, at time.Time, f *yamux.Frame) FrameRef
 	}
 	if st := s.counted; st != nil {
 		ref = FrameRef{st: st, serial: st.serial}
+		if st.watch.leaked {
+			s.w.leakFrame(st) // in use: its leak clock starts again
+		}
 	}
 	var opened uint64
 	if forgotten {

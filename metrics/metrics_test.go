@@ -545,8 +545,9 @@ func updPayload(consumed, window uint32) []byte {
 // TestLeakGaugeIsTheFinding: the leak gauges count what the LEAK finding
 // counts. A stream whose writer a full window holds (WINDOW_STALL names
 // it) is no leak, beside an idle stream left open that is; once the
-// window opens, both are. Before, the gauges counted every stream open
-// past the threshold, the stalled one too.
+// window opens and the stream stays idle --leak-after since (its UPD is
+// a frame), both are. Before, the gauges counted every stream open past
+// the threshold, the stalled one too.
 func TestLeakGaugeIsTheFinding(t *testing.T) {
 	t0 := time.Date(2026, 3, 14, 12, 0, 0, 0, time.UTC)
 	now := t0
@@ -593,6 +594,10 @@ func TestLeakGaugeIsTheFinding(t *testing.T) {
 	}
 	f.feed(sec(40), c2s, decoder.UPD, 3, updPayload(1000, 1000))
 	evaluate(40.1)
+	check(1) // the UPD is a frame on stream 3: in use, it counts once idle --leak-after
+	for _, at := range []float64{50, 60, 70.1} {
+		evaluate(at)
+	}
 	check(2)
 }
 

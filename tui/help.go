@@ -89,7 +89,7 @@ func (p *helpPane) lines(th *theme, inner, rows int) []string {
 		"activity, open streams, leaks or violations, e hides the ended ones; * marks the end muxtop taps; "+
 		"state 'client closed': the client closed its side of the connection (it exited, say), the server not yet: "+
 		"an smux session lives on after EOF until the server closes it or writes, while yamux ends its session at EOF, so a yamux session shows it for a moment; 'server closed' the reverse", noteW)...)
-	notes = append(notes, wrapText("! marks suspected leaks, the streams the LEAK findings count: open or half-closed longer than "+dur(p.leakAfter)+
+	notes = append(notes, wrapText("! marks suspected leaks, the streams the LEAK findings count: open or half-closed, and idle (no frame of their own), longer than "+dur(p.leakAfter)+
 		" (--leak-after) with no other finding to explain them (UNANSWERED, SESSION_BLOCKED, WINDOW_STALL), and the open count of the sessions holding them; "+
 		"in an ended session, the streams that were suspected leaks when it ended; there a stream's age is how long it lived, to "+
 		"the session's end, and its idle the time from its last frame to that end; a closed stream's age is how long it lived, to its close, and its idle blank; "+
