@@ -340,7 +340,9 @@ func (t *term) match(r *live.Record) bool {
 		case termBytes:
 			return t.word && strings.EqualFold(string(t.bytes), f.Code.String())
 		case termSID:
-			return uint64(f.Stream) == t.n || slices.Contains(f.StreamIDs, uint32(t.n))
+			// Stream 0 is no stream: sid:0 picks session-level frames, not
+			// the findings that name none.
+			return f.Stream != 0 && uint64(f.Stream) == t.n || slices.Contains(f.StreamIDs, uint32(t.n))
 		}
 		return false
 	}

@@ -526,3 +526,38 @@ func TestFilterFindsFindings(t *testing.T) {
 		}
 	}
 }
+
+// TestFilterSidZeroSessionLevel: sid:0 picks a session's session-level
+// frames (smux NOP, yamux ping and GoAway), not the findings that name no
+// stream: the fixture's PROTOCOL finding, whose Stream is 0, matches
+// neither sid:0 nor sid:3, and PROTOCOL still finds it. Before, sid:0
+// matched every finding record that names no stream (PROTOCOL,
+// KEEPALIVE, VERSION_MISMATCH, CHURN).
+func TestFilterSidZeroSessionLevel(t *testing.T) {
+	c := findingsFixture()
+	recs, _ := c.reg.Frames(live.Query{Match: func(r *live.Record) bool {
+		return findingOf(r) != nil && r.Finding.Code == live.CodeProtocol
+	}}, nil)
+	if len(recs) != 2 {
+		t.Fatalf("the fixture's history has %d PROTOCOL records, want opened and resolved", len(recs))
+	}
+	for _, tc := range []struct {
+		expr string
+		want bool
+	}{{"sid:0", false}, {"sid:3", false}, {"PROTOCOL", true}, {"PROTOCOL session:3", true}} {
+		f, err := parseFilter(tc.expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range recs {
+			if got := f.match(&recs[i]); got != tc.want {
+				t.Errorf("filter %s on the PROTOCOL %v record: %v, want %v", tc.expr, recs[i].Kind, got, tc.want)
+			}
+		}
+	}
+	// A session-level frame still matches sid:0.
+	nop := &live.Record{Kind: live.FrameRecord, Session: 1, Header: decoder.MakeHeader(1, decoder.NOP, 0, 0)}
+	if f, _ := parseFilter("sid:0"); !f.match(nop) {
+		t.Error("sid:0 does not match a NOP frame")
+	}
+}
