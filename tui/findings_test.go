@@ -561,3 +561,51 @@ func TestFilterSidZeroSessionLevel(t *testing.T) {
 		t.Error("sid:0 does not match a NOP frame")
 	}
 }
+
+// TestFilterResolvedLeak: a LEAK's FINDING and UPDATED lines name the
+// streams it counted then (sids, the oldest 32), and match sid:N for
+// each; its RESOLVED line names only the finding's stream, the oldest it
+// counted, and matches sid:N for that one alone, as the README says.
+func TestFilterResolvedLeak(t *testing.T) {
+	const c2s, s2c = live.ClientToServer, live.ServerToClient
+	c := newCapture(live.Config{History: 1000})
+	at := base.Add(-50 * time.Second)
+	cfg := live.FindingsConfig{LeakAfter: 10 * time.Second}
+	s := c.open("127.0.0.1:51234", "127.0.0.1:9000", at)
+	for i, sid := range []uint32{3, 5} {
+		at := at.Add(time.Duration(i) * 5 * time.Second)
+		c.frame(s, c2s, at, 1, decoder.SYN, sid, "", 0)
+		c.frame(s, c2s, at.Add(10*time.Microsecond), 1, decoder.PSH, sid, "RAND", 0)
+		c.frame(s, s2c, at.Add(90*time.Microsecond), 1, decoder.PSH, sid, "\x00\x00\x00\x00\x00\x00\x00\x2a", 0)
+		c.frame(s, c2s, at.Add(120*time.Microsecond), 1, decoder.FIN, sid, "", 0)
+	}
+	c.reg.Evaluate(base.Add(-time.Second), cfg)
+	s.End(base, live.EOF, nil)
+	c.reg.Evaluate(base, cfg)
+	recs, _ := c.reg.Frames(live.Query{Match: func(r *live.Record) bool {
+		return findingOf(r) != nil && r.Finding.Code == live.CodeLeak
+	}}, nil)
+	if len(recs) != 2 || recs[0].Kind != live.FindingOpened || recs[1].Kind != live.FindingResolved {
+		t.Fatalf("LEAK records %v, want opened and resolved", recs)
+	}
+	for _, tc := range []struct {
+		expr   string
+		rec    int
+		want   bool
+		reason string
+	}{
+		{"sid:3", 0, true, "it counts stream 3, the oldest"},
+		{"sid:5", 0, true, "it counts stream 5"},
+		{"sid:3", 1, true, "the finding names stream 3, the oldest it counted"},
+		{"sid:5", 1, false, "a RESOLVED line names no streams beside the finding's"},
+	} {
+		f, err := parseFilter(tc.expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.match(&recs[tc.rec]); got != tc.want {
+			t.Errorf("filter %s on the LEAK's %v record (stream %d, streams %v): %v, want %v: %s",
+				tc.expr, recs[tc.rec].Kind, recs[tc.rec].Finding.Stream, recs[tc.rec].Finding.StreamIDs, got, tc.want, tc.reason)
+		}
+	}
+}
