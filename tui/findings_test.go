@@ -609,3 +609,41 @@ func TestFilterResolvedLeak(t *testing.T) {
 		}
 	}
 }
+
+// TestSearchFindsChurn: /CHURN finds the CHURN finding's record, of no
+// one session, which no frames pane shows: the search selects the
+// finding in the findings list and leaves the sessions pane where it
+// was; n goes on past it, not back to it. Before, the search kept only
+// records of a session, and /CHURN said "nothing in history matches
+// CHURN yet" while the finding was open.
+func TestSearchFindsChurn(t *testing.T) {
+	c := newCapture(live.Config{})
+	for i := range live.DefaultChurn {
+		at := base.Add(-5*time.Second + time.Duration(i)*100*time.Millisecond)
+		s := c.open("127.0.0.1:"+strconv.Itoa(40000+i), "127.0.0.1:9000", at)
+		s.End(at.Add(10*time.Millisecond), live.LocalClose, nil)
+	}
+	c.reg.Evaluate(base, live.FindingsConfig{})
+	m := c.model(t, 120, 30)
+	before := m.sessions.id
+	m = press(m, "/")
+	m = typeText(m, "CHURN")
+	m = press(m, "enter")
+	screen := screenOf(m)
+	if strings.Contains(screen, "nothing in history matches") {
+		t.Fatalf("/CHURN finds nothing:\n%s", screen)
+	}
+	if m.overlay != overlayFindings || !strings.Contains(cursorRow(paneBox(screen, "Findings")), "warn CHURN") {
+		t.Fatalf("/CHURN: overlay %s, the findings list's cursor not on CHURN:\n%s", m.overlay, screen)
+	}
+	if !strings.Contains(screen, "finding-opened CHURN, of no one session: selected in the findings list") {
+		t.Errorf("/CHURN does not say where it went:\n%s", screen)
+	}
+	if m.sessions.id != before || m.sessions.id == 0 && before != 0 {
+		t.Errorf("/CHURN moved the sessions pane from session %d to %d", before, m.sessions.id)
+	}
+	m = press(m, "n")
+	if screen := screenOf(m); !strings.Contains(screen, "no more frames match CHURN") {
+		t.Errorf("n after /CHURN's only record does not say there are no more:\n%s", screen)
+	}
+}
