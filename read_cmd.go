@@ -176,7 +176,7 @@ func newReadCmd() *cobra.Command {
 				if watch.output != "tui" {
 					t := time.NewTicker(time.Second)
 					defer t.Stop()
-					stopSaying := sayNoInput(t.C, idle, cr.n.Load, cmd.ErrOrStderr())
+					stopSaying := sayNoInput(t.C, idle, cr.n.Load, sys.finished.Load, cmd.ErrOrStderr())
 					defer stopSaying()
 				}
 			}
@@ -277,8 +277,10 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	if n == 0 && err != nil {
 		c.cut.Store(int64(c.now().Sub(start)))
 	}
-	c.waiting.Store(0)
+	// The bytes count before the wait ends: whoever sees no read waiting
+	// sees its bytes too (sayNoInput tells resumed from ended by them).
 	c.n.Add(int64(n))
+	c.waiting.Store(0)
 	return n, err
 }
 
@@ -308,17 +310,21 @@ func (c *countingReader) quiet(finished, stopped bool) time.Duration {
 // it is not 0) and when it resumes, for plain and JSON output, whose
 // records stop as the capture's clock does: "read -: no input for 3s …",
 // then "read -: input resumed, after 14s or more without". read, if not
-// nil, counts the bytes read: where none came after the notice, the pipe
-// closed instead, "read -: input ended, after 14s or more without". stop
-// ends it and waits; a notice said is then resolved even if the input
-// resumed and ended within one tick: by the line saying so, or, for a read
-// stopped while it waited (idle still not 0), by the summary's no_input.
-func sayNoInput(ticks <-chan time.Time, idle func() time.Duration, read func() int64, w io.Writer) (stop func()) {
+// nil, counts the bytes read, and finished says whether the read is over:
+// where it is, and no byte came after the notice, the pipe closed instead,
+// "read -: input ended, after 14s or more without". Where no read waits
+// and no byte came but the read is not over yet (the read that waited has
+// returned, its end not yet handled), it says nothing until a later tick
+// tells which. stop ends it and waits; a notice said is then resolved even
+// if the input resumed and ended within one tick: by the line saying so,
+// or, for a read stopped while it waited (idle still not 0), by the
+// summary's no_input.
+func sayNoInput(ticks <-chan time.Time, idle func() time.Duration, read func() int64, finished func() bool, w io.Writer) (stop func()) {
 	done, quit := make(chan struct{}), make(chan struct{})
 	go func() { // owned by stop, which waits for it
 		defer close(done)
 		var last time.Duration // the latest idle said or seen, 0 while input comes
-		var at int64           // the bytes read when the notice was said
+		var at int64           // the bytes read when the silence the notice said began
 		for {
 			stopping := false
 			select {
@@ -326,17 +332,28 @@ func sayNoInput(ticks <-chan time.Time, idle func() time.Duration, read func() i
 				stopping = true
 			case <-ticks:
 			}
+			// The count before idle: a byte that comes after idle looked
+			// counts as input after the notice, not before it.
+			var n int64
+			if read != nil {
+				n = read()
+			}
 			d := idle()
 			switch {
 			case d > 0 && last == 0 && !stopping:
 				fmt.Fprintf(w, "muxtop: read -: no input for %v: the capture's clock, packet time, stands still until the next packet\n", d)
-				if read != nil {
-					at = read()
-				}
+				at = n
 			case d == 0 && last > 0:
 				what := "resumed"
-				if read != nil && read() == at {
-					what = "ended"
+				if read != nil {
+					// Over first: once it is, every byte read is counted.
+					over := stopping || finished == nil || finished()
+					if read() == at {
+						if !over {
+							continue // the read that waited returned: with bytes, or at the end?
+						}
+						what = "ended"
+					}
 				}
 				fmt.Fprintf(w, "muxtop: read -: input %s, after %v or more without\n", what, last)
 			}

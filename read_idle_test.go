@@ -153,7 +153,7 @@ func TestSayNoInput(t *testing.T) {
 		idle.Lock()
 		defer idle.Unlock()
 		return idle.d
-	}, nil, &out)
+	}, nil, nil, &out)
 	tick := func(d time.Duration) {
 		set(d)
 		ticks <- time.Time{}
@@ -210,7 +210,7 @@ func TestSayNoInputResolvedAtStop(t *testing.T) {
 			t.Error("idle called more often than the test expects")
 			return 0
 		}
-	}, nil, &out)
+	}, nil, nil, &out)
 	idles <- 4 * time.Second
 	ticks <- time.Time{}
 	idles <- 0 // once the tick's 4s was taken: the rest came, and the read finished, before another tick
@@ -227,17 +227,99 @@ func TestSayNoInputResolvedAtStop(t *testing.T) {
 func TestSayNoInputEnded(t *testing.T) {
 	ticks := make(chan time.Time)
 	var idle, read atomic.Int64
+	var over atomic.Bool
 	var out syncBuffer
-	stop := sayNoInput(ticks, func() time.Duration { return time.Duration(idle.Load()) }, read.Load, &out)
+	stop := sayNoInput(ticks, func() time.Duration { return time.Duration(idle.Load()) }, read.Load, over.Load, &out)
 	read.Store(2000)
 	idle.Store(int64(3 * time.Second))
 	ticks <- time.Time{}
 	ticks <- time.Time{} // the tick before has been acted on; this one finds 3s again
 	idle.Store(0)        // EOF: the read is over, nothing more came
+	over.Store(true)
 	stop()
 	const want = "muxtop: read -: no input for 3s: the capture's clock, packet time, stands still until the next packet\n" +
 		"muxtop: read -: input ended, after 3s or more without\n"
 	if out.String() != want {
 		t.Fatalf("input ended after a silence: read said %q, want %q", out.String(), want)
+	}
+}
+
+// TestSayNoInputByteAfterIdle: a byte that comes right after the tick's
+// idle found the silence (here, as idle returns) is input after the
+// notice: once no read waits, the input resumed. Before, the notice took
+// its count after idle and after saying it, counting that byte as before
+// the notice, and the next quiet tick said the input ended while it
+// still came:
+//
+//	read said "…input ended, after 3s or more without\n", want "…input resumed…"
+func TestSayNoInputByteAfterIdle(t *testing.T) {
+	ticks := make(chan time.Time)
+	var idle, read atomic.Int64
+	var over atomic.Bool
+	var out syncBuffer
+	stop := sayNoInput(ticks, func() time.Duration {
+		d := time.Duration(idle.Load())
+		if d > 0 {
+			read.CompareAndSwap(2000, 2100) // the pipe's next bytes, just after idle looked
+		}
+		return d
+	}, read.Load, over.Load, &out)
+	read.Store(2000)
+	idle.Store(int64(3 * time.Second))
+	ticks <- time.Time{}
+	idle.Store(0) // the read that waited returned, with those bytes
+	ticks <- time.Time{}
+	ticks <- time.Time{} // the tick before has been acted on
+	stop()
+	const want = "muxtop: read -: no input for 3s: the capture's clock, packet time, stands still until the next packet\n" +
+		"muxtop: read -: input resumed, after 3s or more without\n"
+	if out.String() != want {
+		t.Fatalf("bytes came right after the notice's idle: read said %q, want %q", out.String(), want)
+	}
+}
+
+// TestSayNoInputUndecided: a tick that finds no read waiting and no byte
+// more, the read not over (the read that waited has returned, its bytes
+// or its end not yet counted), says nothing: a later tick says resumed
+// once the bytes are counted, or ended once the read is over. Before, it
+// said "input ended" at once, while the input still came.
+func TestSayNoInputUndecided(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		end  bool
+		want string
+	}{{"resumed", false, "resumed"}, {"ended", true, "ended"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ticks := make(chan time.Time)
+			var idle, read atomic.Int64
+			var over atomic.Bool
+			var out syncBuffer
+			stop := sayNoInput(ticks, func() time.Duration { return time.Duration(idle.Load()) }, read.Load, over.Load, &out)
+			read.Store(2000)
+			idle.Store(int64(3 * time.Second))
+			ticks <- time.Time{}
+			idle.Store(0) // the wait ended; nothing counted yet
+			ticks <- time.Time{}
+			ticks <- time.Time{} // the tick before has been acted on
+			const quiet = "muxtop: read -: no input for 3s: the capture's clock, packet time, stands still until the next packet\n"
+			if out.String() != quiet {
+				t.Fatalf("no read waits, nothing counted, the read not over: read said %q, want only %q", out.String(), quiet)
+			}
+			if tc.end {
+				over.Store(true)
+			} else {
+				read.Store(2100)
+			}
+			ticks <- time.Time{}
+			ticks <- time.Time{} // the tick before has been acted on
+			want := quiet + "muxtop: read -: input " + tc.want + ", after 3s or more without\n"
+			if out.String() != want {
+				t.Fatalf("read said %q, want %q", out.String(), want)
+			}
+			stop()
+			if out.String() != want {
+				t.Fatalf("after stop, read said %q, want %q", out.String(), want)
+			}
+		})
 	}
 }

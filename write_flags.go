@@ -70,10 +70,20 @@ func (f *writeFlags) close(stderr io.Writer) error {
 		case f.w.Full():
 			why = fmt.Sprintf("the file reached --write-limit %d MiB", f.limit)
 		}
-		fmt.Fprintf(stderr, "muxtop: --write %s: %s not written (%s); a reader sees them as lost\n", f.path, tap.Bytes(n), why)
+		fmt.Fprintln(stderr, notWritten(f.path, n, why))
 	}
 	if err != nil {
 		return fmt.Errorf("--write %s: %w", f.path, err)
 	}
 	return nil
+}
+
+// notWritten is the line that says n bytes for the --write file at path
+// were not written, and why: the pronoun agrees with the count.
+func notWritten(path string, n int64, why string) string {
+	them := "them"
+	if n == 1 {
+		them = "it"
+	}
+	return fmt.Sprintf("muxtop: --write %s: %s not written (%s); a reader sees %s as lost", path, tap.Bytes(n), why, them)
 }

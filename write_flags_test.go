@@ -123,3 +123,20 @@ func TestWriteFullSaidWhileRunning(t *testing.T) {
 		t.Errorf("stdout names the package:\n%s", stdout.String())
 	}
 }
+
+// TestNotWrittenAgrees: the line saying what --write could not write
+// agrees its pronoun with the count. Before, one byte read "1 byte not
+// written (…); a reader sees them as lost".
+func TestNotWrittenAgrees(t *testing.T) {
+	for _, tc := range []struct {
+		n    int64
+		want string
+	}{
+		{1, "muxtop: --write c.pcapng: 1 byte not written (the writer fell behind); a reader sees it as lost"},
+		{2, "muxtop: --write c.pcapng: 2 bytes not written (the writer fell behind); a reader sees them as lost"},
+	} {
+		if got := notWritten("c.pcapng", tc.n, "the writer fell behind"); got != tc.want {
+			t.Errorf("%d: %q, want %q", tc.n, got, tc.want)
+		}
+	}
+}

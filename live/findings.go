@@ -419,6 +419,7 @@ type engine struct {
 	churnTold  told                                   // what churn's latest record told
 	sessions   []*Session                             // scratch
 	cands      []candidate                            // scratch
+	finals     []candidate                            // scratch: an ended session's last framing evidence
 	changes    []change                               // scratch
 	leaks      []sessionLeaks                         // what each session's open LEAK findings count, and which streams, in id order: built by each evaluation
 	excused    []uint64                               // scratch: the streams of a session that explainedLeaks excused
@@ -652,7 +653,7 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 	s.mu.Lock()
 	es := &s.w.eng
 	es.seen = e.evals
-	e.cands, e.excused = e.cands[:0], e.excused[:0]
+	e.cands, e.excused, e.changes = e.cands[:0], e.excused[:0], e.changes[:0]
 	switch {
 	case !s.ended:
 		e.cands = s.candidates(e.cands, &e.excused, now, ns, cfg)
@@ -662,10 +663,16 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 		// client that closes as soon as smux says "invalid protocol")
 		// still has its finding, opened now and resolved by the next
 		// evaluation. One already open resolves now, as the session's
-		// other findings do.
+		// other findings do, but with the evidence it ended with first:
+		// the other end may have answered since the last evaluation (a
+		// PROTOCOL finding, critical while only the client had spoken,
+		// is a warning once the server answers in the same protocol).
 		es.endSeen = true
 		if es.openCodes&(1<<CodeVersionMismatch|1<<CodeProtocol) == 0 {
 			e.cands, _ = s.framingCandidates(e.cands)
+		} else {
+			e.finals, _ = s.framingCandidates(e.finals[:0])
+			e.lastWord(s, ns)
 		}
 		// So is late data, which smux discarded: the session ended before
 		// an evaluation counted it (in v2 it waits lateGrace for a UPD,
@@ -681,7 +688,6 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 		s.mu.Unlock()
 		return
 	}
-	e.changes = e.changes[:0]
 	kept, tolds := es.open[:0], es.told[:0]
 	used := uint64(0) // bit i: e.cands[i] matches an open finding; there are fewer than 64
 	for j, f := range es.open {
@@ -748,6 +754,34 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 		}
 		e.apply(r, c, now, w)
 	}
+}
+
+// lastWord gives each open framing finding of the ended session s the
+// evidence of e.finals, its final candidates, before it resolves: its
+// update goes to e.changes, told (FindingUpdated) where its severity
+// changed, and es.open holds the new finding, which the resolution
+// carries. s.mu is held.
+func (e *engine) lastWord(s *Session, ns int64) {
+	es := &s.w.eng
+	for j, f := range es.open {
+		if f.Code != CodeProtocol && f.Code != CodeVersionMismatch {
+			continue
+		}
+		k := f.key()
+		i := slices.IndexFunc(e.finals, func(c candidate) bool { return c.key() == k })
+		if i < 0 {
+			continue
+		}
+		nf := f
+		if c := &e.finals[i]; changed(f, c) {
+			nf = s.finding(f.ID, c, f.Opened)
+		}
+		if tell, was := es.told[j].again(nf.Evidence.Count, nf.Severity, ns); tell || nf != f {
+			e.changes = append(e.changes, change{old: f, new: nf, s: s, tell: tell, was: was})
+			es.open[j] = nf
+		}
+	}
+	clear(e.finals)
 }
 
 // changed reports whether c's evidence differs from f's enough to word

@@ -99,3 +99,95 @@ func TestProtocolSeverityChangeTold(t *testing.T) {
 		}
 	}
 }
+
+// TestProtocolSeverityChangeToldAtEnd: as TestProtocolSeverityChangeTold,
+// but the connection closes right after the server's answer, before any
+// evaluation has seen it (an HTTP/1.0 or Connection: close client whose
+// server took longer than an evaluation's interval to answer). The
+// finding still takes its final evidence before it resolves: the change
+// to warning is told, re-worded, and the resolution says warning. Before,
+// the records went opened(critical) → resolved(critical): the finding
+// resolved with the evidence of the last evaluation before the end, and
+// a critical PROTOCOL resolution paged for two ends that were fine.
+func TestProtocolSeverityChangeToldAtEnd(t *testing.T) {
+	arrived, answer := make(chan struct{}), make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-answer
+		io.WriteString(w, "hello")
+	}))
+	defer srv.Close()
+	reg := live.New(live.Config{})
+	tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return Wrap(c, live.Client, reg, "test"), nil
+	}}
+	client := &http.Client{Transport: tr}
+	got := make(chan string, 1)
+	go func() {
+		resp, err := client.Get(srv.URL)
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		got <- string(b)
+	}()
+	cfg := live.FindingsConfig{Churn: -1}
+	<-arrived // the request went through the tap
+	now := time.Now()
+	reg.Evaluate(now, cfg)
+	close(answer)
+	if body := <-got; body != "hello" {
+		t.Fatalf("the client got %q: the two ends do not work", body)
+	}
+	tr.CloseIdleConnections() // the tapped conn's Close ends its session
+	smuxtest.Eventually(t, "the session to end", func() bool {
+		snap := reg.Snapshot()
+		return len(snap.Sessions) == 1 && !snap.Sessions[0].End.IsZero()
+	})
+	reg.Evaluate(now.Add(100*time.Millisecond), cfg)
+	reg.Evaluate(now.Add(200*time.Millisecond), cfg)
+
+	type told struct {
+		Kind          live.Kind
+		Severity, Was live.Severity
+	}
+	var recs []told
+	var texts []string
+	for next := uint64(0); ; {
+		rs, n := reg.Frames(live.Query{From: next}, nil)
+		for _, r := range rs {
+			if r.Finding != nil {
+				if r.Finding.Code != live.CodeProtocol || r.Finding.Dir != live.ClientToServer {
+					t.Errorf("a %v finding in %v, want only the client's PROTOCOL", r.Finding.Code, r.Finding.Dir)
+				}
+				recs = append(recs, told{r.Kind, r.Finding.Severity, r.Was})
+				texts = append(texts, r.Finding.Text+" "+r.Finding.Advice)
+			}
+		}
+		if n == next {
+			break
+		}
+		next = n
+	}
+	want := []told{{live.FindingOpened, live.Critical, 0}, {live.FindingUpdated, live.Warning, live.Critical}, {live.FindingResolved, live.Warning, 0}}
+	if len(recs) != len(want) {
+		t.Fatalf("finding records %v, want %v: opened critical, updated to warning, resolved", recs, want)
+	}
+	for i := range want {
+		if recs[i] != want[i] {
+			t.Fatalf("finding records %v, want %v: opened critical, updated to warning, resolved", recs, want)
+		}
+	}
+	if texts[1] == texts[0] || texts[2] != texts[1] {
+		t.Errorf("texts %q: want the update re-worded, and the resolution worded as the update", texts)
+	}
+	if s := reg.Snapshot(); s.FindingsResolvedBy[live.CodeProtocol][live.Critical] != 0 || s.FindingsResolvedBy[live.CodeProtocol][live.Warning] != 1 {
+		t.Errorf("resolved by severity %v, want one warning and no critical", s.FindingsResolvedBy[live.CodeProtocol])
+	}
+}

@@ -317,9 +317,10 @@ func cutPrefixFold(s, prefix string) (string, bool) {
 // violation matches violation, session and dir, and a resync record lost,
 // session and dir. A finding's records (opened, updated, resolved) match
 // session, dir, a bare word that is their code (LEAK, window_stall), and
-// sid:N where N is the stream the finding concerns or, in a LEAK's, one
-// of the streams it counts: sid:7 shows stream 7's frames and the
-// findings about it.
+// sid:N where N is the stream the finding names (never 0) or, in a LEAK's
+// opened and updated records, one of the streams the record lists
+// (StreamIDs; a resolved record lists none): sid:7 shows stream 7's
+// frames and the findings about it.
 func (f *filter) match(r *live.Record) bool {
 	for i := range f.terms {
 		if !f.terms[i].match(r) {
@@ -340,7 +341,9 @@ func (t *term) match(r *live.Record) bool {
 		case termBytes:
 			return t.word && strings.EqualFold(string(t.bytes), f.Code.String())
 		case termSID:
-			return uint64(f.Stream) == t.n || slices.Contains(f.StreamIDs, uint32(t.n))
+			// Stream 0 is no stream: sid:0 picks session-level frames, not
+			// the findings that name none.
+			return f.Stream != 0 && uint64(f.Stream) == t.n || slices.Contains(f.StreamIDs, uint32(t.n))
 		}
 		return false
 	}

@@ -526,3 +526,124 @@ func TestFilterFindsFindings(t *testing.T) {
 		}
 	}
 }
+
+// TestFilterSidZeroSessionLevel: sid:0 picks a session's session-level
+// frames (smux NOP, yamux ping and GoAway), not the findings that name no
+// stream: the fixture's PROTOCOL finding, whose Stream is 0, matches
+// neither sid:0 nor sid:3, and PROTOCOL still finds it. Before, sid:0
+// matched every finding record that names no stream (PROTOCOL,
+// KEEPALIVE, VERSION_MISMATCH, CHURN).
+func TestFilterSidZeroSessionLevel(t *testing.T) {
+	c := findingsFixture()
+	recs, _ := c.reg.Frames(live.Query{Match: func(r *live.Record) bool {
+		return findingOf(r) != nil && r.Finding.Code == live.CodeProtocol
+	}}, nil)
+	if len(recs) != 2 {
+		t.Fatalf("the fixture's history has %d PROTOCOL records, want opened and resolved", len(recs))
+	}
+	for _, tc := range []struct {
+		expr string
+		want bool
+	}{{"sid:0", false}, {"sid:3", false}, {"PROTOCOL", true}, {"PROTOCOL session:3", true}} {
+		f, err := parseFilter(tc.expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range recs {
+			if got := f.match(&recs[i]); got != tc.want {
+				t.Errorf("filter %s on the PROTOCOL %v record: %v, want %v", tc.expr, recs[i].Kind, got, tc.want)
+			}
+		}
+	}
+	// A session-level frame still matches sid:0.
+	nop := &live.Record{Kind: live.FrameRecord, Session: 1, Header: decoder.MakeHeader(1, decoder.NOP, 0, 0)}
+	if f, _ := parseFilter("sid:0"); !f.match(nop) {
+		t.Error("sid:0 does not match a NOP frame")
+	}
+}
+
+// TestFilterResolvedLeak: a LEAK's FINDING and UPDATED lines name the
+// streams it counted then (sids, the oldest 32), and match sid:N for
+// each; its RESOLVED line names only the finding's stream, the oldest it
+// counted, and matches sid:N for that one alone, as the README says.
+func TestFilterResolvedLeak(t *testing.T) {
+	const c2s, s2c = live.ClientToServer, live.ServerToClient
+	c := newCapture(live.Config{History: 1000})
+	at := base.Add(-50 * time.Second)
+	cfg := live.FindingsConfig{LeakAfter: 10 * time.Second}
+	s := c.open("127.0.0.1:51234", "127.0.0.1:9000", at)
+	for i, sid := range []uint32{3, 5} {
+		at := at.Add(time.Duration(i) * 5 * time.Second)
+		c.frame(s, c2s, at, 1, decoder.SYN, sid, "", 0)
+		c.frame(s, c2s, at.Add(10*time.Microsecond), 1, decoder.PSH, sid, "RAND", 0)
+		c.frame(s, s2c, at.Add(90*time.Microsecond), 1, decoder.PSH, sid, "\x00\x00\x00\x00\x00\x00\x00\x2a", 0)
+		c.frame(s, c2s, at.Add(120*time.Microsecond), 1, decoder.FIN, sid, "", 0)
+	}
+	c.reg.Evaluate(base.Add(-time.Second), cfg)
+	s.End(base, live.EOF, nil)
+	c.reg.Evaluate(base, cfg)
+	recs, _ := c.reg.Frames(live.Query{Match: func(r *live.Record) bool {
+		return findingOf(r) != nil && r.Finding.Code == live.CodeLeak
+	}}, nil)
+	if len(recs) != 2 || recs[0].Kind != live.FindingOpened || recs[1].Kind != live.FindingResolved {
+		t.Fatalf("LEAK records %v, want opened and resolved", recs)
+	}
+	for _, tc := range []struct {
+		expr   string
+		rec    int
+		want   bool
+		reason string
+	}{
+		{"sid:3", 0, true, "it counts stream 3, the oldest"},
+		{"sid:5", 0, true, "it counts stream 5"},
+		{"sid:3", 1, true, "the finding names stream 3, the oldest it counted"},
+		{"sid:5", 1, false, "a RESOLVED line names no streams beside the finding's"},
+	} {
+		f, err := parseFilter(tc.expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.match(&recs[tc.rec]); got != tc.want {
+			t.Errorf("filter %s on the LEAK's %v record (stream %d, streams %v): %v, want %v: %s",
+				tc.expr, recs[tc.rec].Kind, recs[tc.rec].Finding.Stream, recs[tc.rec].Finding.StreamIDs, got, tc.want, tc.reason)
+		}
+	}
+}
+
+// TestSearchFindsChurn: /CHURN finds the CHURN finding's record, of no
+// one session, which no frames pane shows: the search selects the
+// finding in the findings list and leaves the sessions pane where it
+// was; n goes on past it, not back to it. Before, the search kept only
+// records of a session, and /CHURN said "nothing in history matches
+// CHURN yet" while the finding was open.
+func TestSearchFindsChurn(t *testing.T) {
+	c := newCapture(live.Config{})
+	for i := range live.DefaultChurn {
+		at := base.Add(-5*time.Second + time.Duration(i)*100*time.Millisecond)
+		s := c.open("127.0.0.1:"+strconv.Itoa(40000+i), "127.0.0.1:9000", at)
+		s.End(at.Add(10*time.Millisecond), live.LocalClose, nil)
+	}
+	c.reg.Evaluate(base, live.FindingsConfig{})
+	m := c.model(t, 120, 30)
+	before := m.sessions.id
+	m = press(m, "/")
+	m = typeText(m, "CHURN")
+	m = press(m, "enter")
+	screen := screenOf(m)
+	if strings.Contains(screen, "nothing in history matches") {
+		t.Fatalf("/CHURN finds nothing:\n%s", screen)
+	}
+	if m.overlay != overlayFindings || !strings.Contains(cursorRow(paneBox(screen, "Findings")), "warn CHURN") {
+		t.Fatalf("/CHURN: overlay %s, the findings list's cursor not on CHURN:\n%s", m.overlay, screen)
+	}
+	if !strings.Contains(screen, "finding-opened CHURN, of no one session: selected in the findings list") {
+		t.Errorf("/CHURN does not say where it went:\n%s", screen)
+	}
+	if m.sessions.id != before || m.sessions.id == 0 && before != 0 {
+		t.Errorf("/CHURN moved the sessions pane from session %d to %d", before, m.sessions.id)
+	}
+	m = press(m, "n")
+	if screen := screenOf(m); !strings.Contains(screen, "no more frames match CHURN") {
+		t.Errorf("n after /CHURN's only record does not say there are no more:\n%s", screen)
+	}
+}

@@ -124,6 +124,11 @@ type Model struct {
 	filter  *filter
 	flash   string // a one-line answer to a key, such as y's
 	flashAt time.Time
+	// A search's latest match was a record of no one session (a CHURN
+	// finding's), which the frames pane cannot show: its seq, and the
+	// frames pane's cursor then. While that cursor has not moved, n and N
+	// go on from the match, not from the cursor.
+	offSeq, offCursor uint64
 	// A read is in flight; again asks for another as soon as it is done.
 	reading, again bool
 
@@ -526,7 +531,7 @@ func (m *Model) search(why searchWhy) tea.Cmd {
 	}
 	f := m.filter
 	req := searchReq{
-		match:   func(r *live.Record) bool { return r.Session != 0 && f.match(r) },
+		match:   func(r *live.Record) bool { return (r.Session != 0 || findingOf(r) != nil) && f.match(r) },
 		first:   m.hist.First,
 		forward: why != searchPrev,
 		why:     why,
@@ -539,6 +544,9 @@ func (m *Model) search(why searchWhy) tea.Cmd {
 	// leave.
 	if why != searchFirst {
 		req.from = m.frames.cursorSeq()
+		if m.offSeq != 0 && req.from == m.offCursor {
+			req.from = m.offSeq
+		}
 	}
 	if why == searchPrev && req.from == 0 {
 		req.from = m.hist.Next
@@ -640,6 +648,10 @@ func (m *Model) arrive(msg matchMsg) tea.Cmd {
 		}
 		return nil
 	}
+	m.offSeq = 0
+	if msg.found && msg.rec.Session == 0 {
+		return m.arriveOff(msg)
+	}
 	// The picture of the session the record is in, with its streams.
 	cmds := m.takeGotoSnap(msg.snap)
 	g := gotoMsg{session: req.session, sid: req.sid}
@@ -654,6 +666,24 @@ func (m *Model) arrive(msg matchMsg) tea.Cmd {
 	}
 	cmds = append(cmds, m.setFocus(paneFrames))
 	return m.moveTo(g, cmds)
+}
+
+// arriveOff goes where a search led to a record of no one session, a
+// CHURN finding's, which no frames pane shows: to the finding, selected in
+// the findings list while the list has it (5 minutes after it resolved),
+// the sessions and frames panes as they were.
+func (m *Model) arriveOff(msg matchMsg) tea.Cmd {
+	m.offSeq, m.offCursor = msg.rec.Seq, m.frames.cursorSeq()
+	f := msg.rec.Finding
+	m.find.id = f.ID
+	m.find, _ = m.find.Update(snapshotMsg{snap: m.snap})
+	if len(m.find.list) == 0 || m.find.list[m.find.idx].ID != f.ID {
+		m.setFlash(msg.rec.Kind.String() + " " + f.Code.String() + ", of no one session, not in the findings list shown: " + printable.Text(f.Text))
+		return nil
+	}
+	m.overlay = overlayFindings
+	m.setFlash(msg.rec.Kind.String() + " " + f.Code.String() + ", of no one session: selected in the findings list")
+	return nil
 }
 
 // firstMatchFlash says where a new filter led when nothing the frames

@@ -128,7 +128,7 @@ func searchCmd(src source, req searchReq) tea.Cmd {
 	return func() tea.Msg {
 		rec, found := search(src.reg, req.match, req.from, req.first, req.forward)
 		msg := matchMsg{req: req, rec: rec, found: found}
-		if !req.paused {
+		if !req.paused && (!found || rec.Session != 0) { // a record of no one session keeps the picture
 			id := req.session
 			if found {
 				id = rec.Session
