@@ -102,7 +102,7 @@ func recordWatched(t *testing.T, yam bool) string {
 // stream B, never accepted, are both open. No frame was lost: only the
 // session is incomplete, neither stream is, and the findings go on
 // watching both: B opens UNANSWERED once past --unanswered-after, and A,
-// never closed, opens LEAK once past --leak-after. A loss that may hide
+// never closed, opens LEAK once idle past --leak-after. A loss that may hide
 // frames (live.Session.Resynced) would excuse both: their answer, or
 // their FIN, might be in it.
 func TestGapInPayloadStillWatched(t *testing.T) {
@@ -152,7 +152,8 @@ func TestGapInPayloadStillWatched(t *testing.T) {
 		if f := finding(b.First.Add(cfg.UnansweredAfter+time.Second), live.CodeUnanswered); f == nil || f.Evidence.Count != 1 || f.Dir != live.ClientToServer {
 			t.Errorf("UNANSWERED %+v; want it open for stream %d, the client's: the loss hid no frame of the server's", f, b.ID)
 		}
-		if f := finding(a.First.Add(cfg.LeakAfter+time.Second), live.CodeLeak); f == nil || f.Evidence.Count != 1 {
+		// A stream is a LEAK once idle --leak-after: counted from its latest frame.
+		if f := finding(a.Last.Add(cfg.LeakAfter+time.Second), live.CodeLeak); f == nil || f.Evidence.Count != 1 {
 			t.Errorf("LEAK %+v; want it open for stream %d, never closed: the loss hid no FIN", f, a.ID)
 		}
 	})
