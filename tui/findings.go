@@ -12,7 +12,8 @@ import (
 )
 
 // findingsPane lists what muxtop names as wrong: the open findings, most
-// severe first, then oldest (the snapshot's order), then the ones
+// severe first, then oldest (the snapshot's order), but for a half-closed
+// LEAK before an open-and-idle one (halfClosedFirst), then the ones
 // resolved within recentResolved, the latest first, marked; under the
 // list, the selected one's evidence and advice in full. enter goes to
 // what it concerns.
@@ -86,6 +87,7 @@ func (p *findingsPane) collect() {
 	// A new slice: models are values, and an older copy may still be drawn.
 	list := make([]*live.Finding, 0, len(snap.Findings)+len(snap.Resolved))
 	list = append(list, snap.Findings...)
+	halfClosedFirst(list)
 	p.open = len(list)
 	for _, f := range slices.Backward(recentlyResolved(snap)) {
 		list = append(list, f)
@@ -97,6 +99,37 @@ func (p *findingsPane) collect() {
 	p.clamp(len(list), p.dataRows())
 	if len(list) > 0 {
 		p.id = list[p.idx].ID
+	}
+}
+
+// halfClosedFirst reorders the open findings, most severe first, so that
+// within a severity the LEAKs with a direction (streams half-closed by
+// one side: a certain leak) come before those without (streams open and
+// idle, with no FIN from either side: perhaps a pool), each kind oldest
+// first, in the places the LEAKs held; the other findings keep theirs.
+// Pooled streams opened at the service's start are older than any leak
+// that began later, and would otherwise be listed above it.
+func halfClosedFirst(list []*live.Finding) {
+	for start := 0; start < len(list); {
+		end := start + 1
+		for end < len(list) && list[end].Severity == list[start].Severity {
+			end++
+		}
+		var at []int
+		var leaks []*live.Finding
+		for i := start; i < end; i++ {
+			if list[i].Code == live.CodeLeak {
+				at = append(at, i)
+				leaks = append(leaks, list[i])
+			}
+		}
+		slices.SortStableFunc(leaks, func(a, b *live.Finding) int {
+			return b2i(b.HasDir) - b2i(a.HasDir)
+		})
+		for k, i := range at {
+			list[i] = leaks[k]
+		}
+		start = end
 	}
 }
 
