@@ -1,6 +1,9 @@
 package tui
 
 import (
+	"strings"
+
+	"github.com/charmbracelet/x/ansi"
 	"testing"
 	"time"
 
@@ -40,5 +43,33 @@ func TestHalfClosedLeakFirst(t *testing.T) {
 		if got[i] != want[i] {
 			t.Fatalf("the pane lists %v, want %v: the half-closed LEAKs first, in the LEAKs' places", got, want)
 		}
+	}
+}
+
+// TestFindingWhenWorded: the finding's detail, in the findings pane and
+// in a finding record's detail, says "finding opened", not a bare
+// "opened" that after "stream 9" reads as the stream opening after its
+// own "since". Before: "the findings pane's detail does not say \"since
+// 12:00:43 · finding opened 12:00:53\"", and the record's detail gave no
+// since at all.
+func TestFindingWhenWorded(t *testing.T) {
+	f := &live.Finding{ID: 1, Code: live.CodeLeak, Severity: live.Warning, Session: 4, Stream: 9, HasDir: true, Dir: live.ServerToClient,
+		Since: base.Add(-20 * time.Second), Opened: base.Add(-10 * time.Second), Text: "the server never closes its streams"}
+	snap := &live.Snapshot{At: base, Started: base.Add(-time.Hour), Findings: []*live.Finding{f}}
+	keys := newKeyMap()
+	p := feed(newFindingsPane(&keys), snapshotMsg{snap: snap})
+	th := &theme{styles: newStyles(true), loc: time.UTC}
+	var pane string
+	for _, l := range p.explain(th, 200) {
+		pane += l.s + "\n"
+	}
+	since, opened := base.Add(-20*time.Second).UTC().Format(time.TimeOnly), base.Add(-10*time.Second).UTC().Format(time.TimeOnly)
+	if !strings.Contains(pane, "stream 9 · ← server to client · since "+since+" · finding opened "+opened) {
+		t.Errorf("the findings pane's detail does not say \"since %s · finding opened %s\":\n%s", since, opened, pane)
+	}
+	rec := &live.Record{Kind: live.FindingOpened, Session: 4, At: base.Add(-10 * time.Second), Finding: f}
+	detail := ansi.Strip(strings.Join(detailInfo(th, rec, 200), "\n"))
+	if !strings.Contains(detail, "session 4 · stream 9 · since "+since+" · finding opened "+opened) {
+		t.Errorf("the record's detail does not say \"stream 9 · since %s · finding opened %s\":\n%s", since, opened, detail)
 	}
 }

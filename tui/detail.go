@@ -130,7 +130,21 @@ func detailInfo(th *theme, r *live.Record, w int) []string {
 			if r.Kind == live.FindingUpdated && r.Was != 0 {
 				sev += ", was " + r.Was.String()
 			}
-			wrap(r.Kind.String()+" "+f.Code.String()+" ("+sev+") · "+sess+" · "+at, st.bad)
+			// When what it is about began, then when this record came,
+			// worded as the findings pane words them: a bare time after
+			// "stream 9" would read as the stream's.
+			where := r.Kind.String() + " " + f.Code.String() + " (" + sev + ") · " + sess
+			if f.Stream != 0 {
+				where += " · stream " + strconv.FormatUint(uint64(f.Stream), 10)
+			}
+			when := "finding opened "
+			switch r.Kind {
+			case live.FindingUpdated:
+				when = "finding updated "
+			case live.FindingResolved:
+				when = "finding resolved "
+			}
+			wrap(where+" · since "+f.Since.In(th.loc).Format(time.TimeOnly)+" · "+when+at, st.bad)
 			wrap(printable.Text(f.Text), style{})
 			if len(f.StreamIDs) > 0 {
 				wrap(leakStreams(f), style{})

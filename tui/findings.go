@@ -310,7 +310,9 @@ func (p *findingsPane) explain(th *theme, w int) []explainLine {
 	if f.HasDir {
 		where += " · " + f.Dir.String() + " " + f.Dir.Words()
 	}
-	where += " · since " + f.Since.In(loc).Format(time.TimeOnly) + " · opened " + f.Opened.In(loc).Format(time.TimeOnly)
+	// "finding opened", not "opened": after "stream 9" a bare "opened"
+	// reads as the stream's opening, after its own "since".
+	where += " · since " + f.Since.In(loc).Format(time.TimeOnly) + " · finding opened " + f.Opened.In(loc).Format(time.TimeOnly)
 	paras := []explainLine{{where, st.dim}, {printable.Text(f.Text), style{}}}
 	if f.First != nil {
 		// What the oldest leaked stream carried, which history may no
