@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 )
 
@@ -71,5 +72,22 @@ func TestFindingWhenWorded(t *testing.T) {
 	detail := ansi.Strip(strings.Join(detailInfo(th, rec, 200), "\n"))
 	if !strings.Contains(detail, "session 4 · stream 9 · since "+since+" · finding opened "+opened) {
 		t.Errorf("the record's detail does not say \"stream 9 · since %s · finding opened %s\":\n%s", since, opened, detail)
+	}
+}
+
+// TestEvictedStreamDetailSaysSo: after enter on a LEAK whose stream's
+// frames history evicted, the frames pane shows no frame but the first
+// bytes; the frame detail says there is no frame of it left, not to
+// select one. Before: "the frame detail says \"select a frame: enter on a
+// stream, then on a frame\"".
+func TestEvictedStreamDetailSaysSo(t *testing.T) {
+	reg, _, _ := leakyModel(t, smuxtest.MuxOf(false), smuxtest.BadRequest)
+	for _, size := range []struct{ w, h int }{{160, 45}, {100, 40}} { // 80×24 has no detail pane
+		m := press(realModel(t, reg, size.w, size.h), "!", "enter")
+		checkFits(t, m, size.w, size.h)
+		detail := strings.Join(paneBox(screenOf(m), "Frame detail"), "\n")
+		if strings.Contains(detail, "select a frame") || !strings.Contains(detail, "no frames of this stream left in history") {
+			t.Errorf("%d×%d: the frame detail says %q, want that no frame of the stream is left", size.w, size.h, detail)
+		}
 	}
 }

@@ -23,6 +23,10 @@ type detailPane struct {
 	rec  *live.Record
 	top  int // the first line shown
 	w, h int
+	// note, when not "", is what the pane says while it shows no record
+	// instead of how to select one: the root sets it from the frames
+	// pane as it draws, where that pane has no frame to select.
+	note string
 }
 
 func newDetailPane(keys *keyMap) detailPane { return detailPane{keys: keys} }
@@ -293,7 +297,15 @@ func (p detailPane) View(th *theme, w, h int, focused bool) string {
 func (p *detailPane) body(th *theme, w, h int) []string {
 	r := p.rec
 	if r == nil || h <= 0 {
-		return []string{newLine(w).add(" select a frame: enter on a stream, then on a frame", th.dim).String()}
+		note := "select a frame: enter on a stream, then on a frame"
+		if p.note != "" {
+			note = p.note
+		}
+		var out []string
+		for _, l := range wrapText(note, max(w-1, 1)) {
+			out = append(out, newLine(w).add(" "+l, th.dim).String())
+		}
+		return out[:min(len(out), max(h, 1))]
 	}
 	info := detailInfo(th, r, w)
 	bpl := bytesPerLine(w)

@@ -830,10 +830,11 @@ func (m *Model) render() string {
 		case strm != "":
 			add(strm)
 		}
+		fp, dp := m.frames, m.detail
 		if r := l.frames; r.h > 0 {
-			fp := m.frames
 			fp.head = m.scopeHead()
 			add(fp.View(th, r.w, r.h, focused(paneFrames)))
+			dp.note = fp.detailNote() // what the detail says of an empty pane
 		}
 		if r := l.viol; r.h > 0 {
 			add(m.viol.View(th, r.w, r.h))
@@ -842,7 +843,7 @@ func (m *Model) render() string {
 			add(m.find.View(th, r.w, r.h))
 		}
 		if r := l.detail; r.h > 0 {
-			add(m.detail.View(th, r.w, r.h, focused(paneDetail)))
+			add(dp.View(th, r.w, r.h, focused(paneDetail)))
 		}
 	}
 	if f := l.key.footer; f > 0 {
