@@ -91,3 +91,32 @@ func TestEvictedStreamDetailSaysSo(t *testing.T) {
 		}
 	}
 }
+
+// TestFirstMatchFlashAgrees: /LEAK from a LEAK's stream, where no frame
+// is a finding record, goes to the session's LEAK record; the status line
+// says the stream had none and where the first match is, not "(none in
+// the frames shown)" beside a frames pane that shows the match, and the
+// detail shows the record under the frames pane's cursor, one the filter
+// selects. Before: "first match: session 1 (none in the frames shown)"
+// under a title that counts 1 match.
+func TestFirstMatchFlashAgrees(t *testing.T) {
+	m := findingsFixture().model(t, 160, 45)
+	m = press(m, "!", "enter")
+	if m.frames.scope != (scope{session: 1, sid: 3, stream: true}) {
+		t.Fatalf("enter on the LEAK shows %+v, want stream 3 of session 1", m.frames.scope)
+	}
+	m = press(m, "/")
+	m = typeText(m, "LEAK")
+	m = press(m, "enter")
+	screen := screenOf(m)
+	if !strings.Contains(screen, "first match: session 1 (none in stream 3)") || strings.Contains(screen, "none in the frames shown") {
+		t.Errorf("the status line does not say that stream 3 had no match:\n%s", screen)
+	}
+	if !strings.Contains(screen, "Frames of session 1 · filter LEAK · 1 match") {
+		t.Errorf("the frames pane does not show session 1's match:\n%s", screen)
+	}
+	r := selectedFrame(m)
+	if r == nil || m.detail.rec == nil || m.detail.rec.Seq != r.Seq || !m.filter.match(m.detail.rec) {
+		t.Errorf("the detail shows %+v, not the frames pane's selected match %+v", m.detail.rec, r)
+	}
+}
