@@ -120,3 +120,45 @@ func TestFirstMatchFlashAgrees(t *testing.T) {
 		t.Errorf("the detail shows %+v, not the frames pane's selected match %+v", m.detail.rec, r)
 	}
 }
+
+// TestLeakHintFilterStaysInSession: the LEAK record's detail names the
+// filter that shows its stream: with the session as well as the sid, as
+// sid: alone matches that stream id in every session. The filter parses,
+// selects the LEAK's record, and N walks only that session's stream; the
+// fixture's session 2 has a stream 3 too. Before: the hint was
+// "/sid:3 shows a stream's frames and the findings that name it", and N
+// from the LEAK went to stream 3 of session 2.
+func TestLeakHintFilterStaysInSession(t *testing.T) {
+	c := findingsFixture()
+	recs, _ := c.reg.Frames(live.Query{Match: func(r *live.Record) bool {
+		return r.Kind == live.FindingOpened && r.Finding.Code == live.CodeLeak
+	}}, nil)
+	if len(recs) == 0 {
+		t.Fatal("the fixture's history has no LEAK opened")
+	}
+	th := &theme{styles: newStyles(true), loc: time.UTC}
+	var hint string
+	for _, l := range detailInfo(th, &recs[0], 158) {
+		if l = strings.TrimSpace(ansi.Strip(l)); strings.HasPrefix(l, "/") {
+			hint, _, _ = strings.Cut(strings.TrimPrefix(l, "/"), " shows")
+		}
+	}
+	if hint != "session:1 sid:3" {
+		t.Fatalf("the LEAK's detail hints the filter %q, want \"session:1 sid:3\"", hint)
+	}
+	f, err := parseFilter(hint)
+	if err != nil || !f.match(&recs[0]) {
+		t.Fatalf("the hinted filter %q does not parse (%v) or does not select the LEAK's record", hint, err)
+	}
+	m := c.model(t, 160, 45)
+	m = press(m, "/")
+	m = typeText(m, hint)
+	m = press(m, "enter") // at the LEAK's record, the newest match
+	for i := range 12 {
+		r := selectedFrame(m)
+		if r == nil || r.Session != 1 {
+			t.Fatalf("after %d N the selection is %+v, want a record of session 1", i, r)
+		}
+		m = press(m, "N")
+	}
+}

@@ -157,8 +157,9 @@ func detailInfo(th *theme, r *live.Record, w int) []string {
 					wrap(firstLine(id, &f.Heads[i]), style{})
 				}
 				// How to see them: the filter's sid: matches a stream's
-				// frames and the LEAK records that count it.
-				wrap("/sid:"+strconv.FormatUint(uint64(f.StreamIDs[0]), 10)+" shows a stream's frames and the findings that name it", st.dim)
+				// frames and the LEAK records that count it, in every
+				// session; session: keeps n and N to this one.
+				wrap("/"+sidFilter(r.Session, f.StreamIDs[0])+" shows the stream's frames and the findings that name it", st.dim)
 			}
 			wrap("what to do: "+printable.Text(f.Advice), style{})
 			if r.Detail != "" {
@@ -387,6 +388,13 @@ func firstDump(th *theme, h *[2]live.FirstBytes, w int) []string {
 		}
 	}
 	return out
+}
+
+// sidFilter is the filter that selects stream sid of session id, its
+// frames and the findings that name it: sid: alone matches that stream id
+// in every session.
+func sidFilter(id uint64, sid uint32) string {
+	return "session:" + strconv.FormatUint(id, 10) + " sid:" + strconv.FormatUint(uint64(sid), 10)
 }
 
 // leakStreams names the streams of a LEAK record: "streams 3 5 7", and

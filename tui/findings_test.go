@@ -507,7 +507,7 @@ func TestFilterFindsFindings(t *testing.T) {
 	}
 	leak := &recs[0]
 	th := &theme{styles: newStyles(true), loc: time.UTC}
-	if info := strings.Join(detailInfo(th, leak, 120), "\n"); !strings.Contains(info, "/sid:3 shows a stream's frames and the findings that name it") {
+	if info := strings.Join(detailInfo(th, leak, 120), "\n"); !strings.Contains(info, "/session:1 sid:3 shows the stream's frames and the findings that name it") {
 		t.Errorf("the LEAK record's detail does not say how to see its streams:\n%s", info)
 	}
 	for _, tc := range []struct {
