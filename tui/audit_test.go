@@ -162,3 +162,18 @@ func TestLeakHintFilterStaysInSession(t *testing.T) {
 		m = press(m, "N")
 	}
 }
+
+// TestFindingsSessionColumnNamed: the findings pane titles its session
+// column "sess", at 160 and at 80 columns, not "#", which elsewhere is a
+// finding's id (the plain summary's "#1 LEAK warning, session 2"). Before:
+// the heading read "sev  code         # sid dir".
+func TestFindingsSessionColumnNamed(t *testing.T) {
+	for _, w := range []int{160, 80} {
+		m := press(findingsFixture().model(t, w, 24), "!")
+		checkFits(t, m, w, 24)
+		box := paneBox(screenOf(m), "Findings")
+		if len(box) < 2 || !strings.Contains(box[1], " sess ") || strings.Contains(box[1], " # ") {
+			t.Errorf("%d×24: the findings heading does not title the session column sess:\n%s", w, strings.Join(box, "\n"))
+		}
+	}
+}

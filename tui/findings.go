@@ -167,7 +167,7 @@ func (p *findingsPane) body(th *theme, w, h int) []string {
 var findingColumns = []column{
 	{title: "sev", w: 4, prio: 100},
 	{title: "code", w: 16, prio: 100},
-	{title: "#", w: 4, right: true, prio: 95},
+	{title: "sess", w: 4, right: true, prio: 95}, // not "#": elsewhere #1 is a finding's id
 	{title: "sid", w: 6, right: true, prio: 80},
 	{title: "dir", w: 3, prio: 70},
 	{title: "for", w: 6, right: true, prio: 90},
@@ -182,7 +182,7 @@ var findingColumns = []column{
 const roomyEvidence = 60
 
 // columns are findingColumns for a pane w cells wide. Where that leaves
-// the evidence under roomyEvidence, as at 80 columns, the code, #, sid
+// the evidence under roomyEvidence, as at 80 columns, the code, sess, sid
 // and state columns are as wide as their widest entry (or title)
 // instead: a list of LEAKs needs 4 cells for its code, not 16, and the
 // text gets them.
@@ -196,7 +196,7 @@ func (p *findingsPane) columns(w int) []column {
 	if w-fixed >= roomyEvidence+1 {
 		return findingColumns
 	}
-	code, session, sid, state := width("code"), width("#"), width("sid"), width("open")
+	code, session, sid, state := width("code"), width("sess"), width("sid"), width("open")
 	var maxSession uint64
 	var maxSid uint32
 	for i, f := range p.list {
@@ -215,7 +215,7 @@ func (p *findingsPane) columns(w int) []column {
 		switch cols[i].title {
 		case "code":
 			cols[i].w = code
-		case "#":
+		case "sess":
 			cols[i].w = session
 		case "sid":
 			cols[i].w = sid
