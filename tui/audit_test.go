@@ -177,3 +177,25 @@ func TestFindingsSessionColumnNamed(t *testing.T) {
 		}
 	}
 }
+
+// TestFirstBytesNoneSent: a direction that carried no payload reads
+// "(none sent)", in the findings pane's line and the LEAK record's
+// detail alike, not "-". Before: "first bytes of stream 1: - → -".
+func TestFirstBytesNoneSent(t *testing.T) {
+	var none [2]live.FirstBytes
+	if got, want := firstLine(1, &none), "stream 1: (none sent) → (none sent)"; got != want {
+		t.Errorf("firstLine of a stream with no payload = %q, want %q", got, want)
+	}
+	f := &live.Finding{ID: 1, Code: live.CodeLeak, Severity: live.Warning, Session: 4, Stream: 1,
+		Since: base.Add(-time.Minute), Opened: base, First: &none}
+	snap := &live.Snapshot{At: base, Started: base.Add(-time.Hour), Findings: []*live.Finding{f}}
+	keys := newKeyMap()
+	p := feed(newFindingsPane(&keys), snapshotMsg{snap: snap})
+	var pane string
+	for _, l := range p.explain(nil, 200) {
+		pane += l.s + "\n"
+	}
+	if !strings.Contains(pane, "first bytes of stream 1: (none sent) → (none sent)") {
+		t.Errorf("the findings pane says:\n%s", pane)
+	}
+}

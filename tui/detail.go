@@ -350,12 +350,12 @@ func firstLine(sid uint32, h *[2]live.FirstBytes) string {
 }
 
 // quoteFirst is firstText quoted, a quote or backslash among its bytes
-// escaped; "-" unquoted when no byte came.
+// escaped; "(none sent)" when no byte came: a bare "-" read as a byte.
 func quoteFirst(h *live.FirstBytes) string {
-	t := firstText(h)
 	if h.N == 0 && !h.Cut {
-		return t
+		return "(none sent)"
 	}
+	t := firstText(h)
 	cut := strings.HasSuffix(t, "…")
 	t = strings.TrimSuffix(t, "…")
 	t = strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(t)
