@@ -23,6 +23,10 @@ type detailPane struct {
 	rec  *live.Record
 	top  int // the first line shown
 	w, h int
+	// note, when not "", is what the pane says while it shows no record
+	// instead of how to select one: the root sets it from the frames
+	// pane as it draws, where that pane has no frame to select.
+	note string
 }
 
 func newDetailPane(keys *keyMap) detailPane { return detailPane{keys: keys} }
@@ -130,7 +134,21 @@ func detailInfo(th *theme, r *live.Record, w int) []string {
 			if r.Kind == live.FindingUpdated && r.Was != 0 {
 				sev += ", was " + r.Was.String()
 			}
-			wrap(r.Kind.String()+" "+f.Code.String()+" ("+sev+") · "+sess+" · "+at, st.bad)
+			// When what it is about began, then when this record came,
+			// worded as the findings pane words them: a bare time after
+			// "stream 9" would read as the stream's.
+			where := r.Kind.String() + " " + f.Code.String() + " (" + sev + ") · " + sess
+			if f.Stream != 0 {
+				where += " · stream " + strconv.FormatUint(uint64(f.Stream), 10)
+			}
+			when := "finding opened "
+			switch r.Kind {
+			case live.FindingUpdated:
+				when = "finding updated "
+			case live.FindingResolved:
+				when = "finding resolved "
+			}
+			wrap(where+" · since "+f.Since.In(th.loc).Format(time.TimeOnly)+" · "+when+at, st.bad)
 			wrap(printable.Text(f.Text), style{})
 			if len(f.StreamIDs) > 0 {
 				wrap(leakStreams(f), style{})
@@ -139,8 +157,9 @@ func detailInfo(th *theme, r *live.Record, w int) []string {
 					wrap(firstLine(id, &f.Heads[i]), style{})
 				}
 				// How to see them: the filter's sid: matches a stream's
-				// frames and the LEAK records that count it.
-				wrap("/sid:"+strconv.FormatUint(uint64(f.StreamIDs[0]), 10)+" shows a stream's frames and the findings that name it", st.dim)
+				// frames and the LEAK records that count it, in every
+				// session; session: keeps n and N to this one.
+				wrap("/"+sidFilter(r.Session, f.StreamIDs[0])+" shows the stream's frames and the findings that name it", st.dim)
 			}
 			wrap("what to do: "+printable.Text(f.Advice), style{})
 			if r.Detail != "" {
@@ -279,7 +298,15 @@ func (p detailPane) View(th *theme, w, h int, focused bool) string {
 func (p *detailPane) body(th *theme, w, h int) []string {
 	r := p.rec
 	if r == nil || h <= 0 {
-		return []string{newLine(w).add(" select a frame: enter on a stream, then on a frame", th.dim).String()}
+		note := "select a frame: enter on a stream, then on a frame"
+		if p.note != "" {
+			note = p.note
+		}
+		var out []string
+		for _, l := range wrapText(note, max(w-1, 1)) {
+			out = append(out, newLine(w).add(" "+l, th.dim).String())
+		}
+		return out[:min(len(out), max(h, 1))]
 	}
 	info := detailInfo(th, r, w)
 	bpl := bytesPerLine(w)
@@ -323,12 +350,12 @@ func firstLine(sid uint32, h *[2]live.FirstBytes) string {
 }
 
 // quoteFirst is firstText quoted, a quote or backslash among its bytes
-// escaped; "-" unquoted when no byte came.
+// escaped; "(none sent)" when no byte came: a bare "-" read as a byte.
 func quoteFirst(h *live.FirstBytes) string {
-	t := firstText(h)
 	if h.N == 0 && !h.Cut {
-		return t
+		return "(none sent)"
 	}
+	t := firstText(h)
 	cut := strings.HasSuffix(t, "…")
 	t = strings.TrimSuffix(t, "…")
 	t = strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(t)
@@ -361,6 +388,13 @@ func firstDump(th *theme, h *[2]live.FirstBytes, w int) []string {
 		}
 	}
 	return out
+}
+
+// sidFilter is the filter that selects stream sid of session id, its
+// frames and the findings that name it: sid: alone matches that stream id
+// in every session.
+func sidFilter(id uint64, sid uint32) string {
+	return "session:" + strconv.FormatUint(id, 10) + " sid:" + strconv.FormatUint(uint64(sid), 10)
 }
 
 // leakStreams names the streams of a LEAK record: "streams 3 5 7", and

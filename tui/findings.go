@@ -12,7 +12,8 @@ import (
 )
 
 // findingsPane lists what muxtop names as wrong: the open findings, most
-// severe first, then oldest (the snapshot's order), then the ones
+// severe first, then oldest (the snapshot's order), but for a half-closed
+// LEAK before an open-and-idle one (halfClosedFirst), then the ones
 // resolved within recentResolved, the latest first, marked; under the
 // list, the selected one's evidence and advice in full. enter goes to
 // what it concerns.
@@ -86,6 +87,7 @@ func (p *findingsPane) collect() {
 	// A new slice: models are values, and an older copy may still be drawn.
 	list := make([]*live.Finding, 0, len(snap.Findings)+len(snap.Resolved))
 	list = append(list, snap.Findings...)
+	halfClosedFirst(list)
 	p.open = len(list)
 	for _, f := range slices.Backward(recentlyResolved(snap)) {
 		list = append(list, f)
@@ -97,6 +99,37 @@ func (p *findingsPane) collect() {
 	p.clamp(len(list), p.dataRows())
 	if len(list) > 0 {
 		p.id = list[p.idx].ID
+	}
+}
+
+// halfClosedFirst reorders the open findings, most severe first, so that
+// within a severity the LEAKs with a direction (streams half-closed by
+// one side: a certain leak) come before those without (streams open and
+// idle, with no FIN from either side: perhaps a pool), each kind oldest
+// first, in the places the LEAKs held; the other findings keep theirs.
+// Pooled streams opened at the service's start are older than any leak
+// that began later, and would otherwise be listed above it.
+func halfClosedFirst(list []*live.Finding) {
+	for start := 0; start < len(list); {
+		end := start + 1
+		for end < len(list) && list[end].Severity == list[start].Severity {
+			end++
+		}
+		var at []int
+		var leaks []*live.Finding
+		for i := start; i < end; i++ {
+			if list[i].Code == live.CodeLeak {
+				at = append(at, i)
+				leaks = append(leaks, list[i])
+			}
+		}
+		slices.SortStableFunc(leaks, func(a, b *live.Finding) int {
+			return b2i(b.HasDir) - b2i(a.HasDir)
+		})
+		for k, i := range at {
+			list[i] = leaks[k]
+		}
+		start = end
 	}
 }
 
@@ -134,7 +167,7 @@ func (p *findingsPane) body(th *theme, w, h int) []string {
 var findingColumns = []column{
 	{title: "sev", w: 4, prio: 100},
 	{title: "code", w: 16, prio: 100},
-	{title: "#", w: 4, right: true, prio: 95},
+	{title: "sess", w: 4, right: true, prio: 95}, // not "#": elsewhere #1 is a finding's id
 	{title: "sid", w: 6, right: true, prio: 80},
 	{title: "dir", w: 3, prio: 70},
 	{title: "for", w: 6, right: true, prio: 90},
@@ -149,7 +182,7 @@ var findingColumns = []column{
 const roomyEvidence = 60
 
 // columns are findingColumns for a pane w cells wide. Where that leaves
-// the evidence under roomyEvidence, as at 80 columns, the code, #, sid
+// the evidence under roomyEvidence, as at 80 columns, the code, sess, sid
 // and state columns are as wide as their widest entry (or title)
 // instead: a list of LEAKs needs 4 cells for its code, not 16, and the
 // text gets them.
@@ -163,7 +196,7 @@ func (p *findingsPane) columns(w int) []column {
 	if w-fixed >= roomyEvidence+1 {
 		return findingColumns
 	}
-	code, session, sid, state := width("code"), width("#"), width("sid"), width("open")
+	code, session, sid, state := width("code"), width("sess"), width("sid"), width("open")
 	var maxSession uint64
 	var maxSid uint32
 	for i, f := range p.list {
@@ -182,7 +215,7 @@ func (p *findingsPane) columns(w int) []column {
 		switch cols[i].title {
 		case "code":
 			cols[i].w = code
-		case "#":
+		case "sess":
 			cols[i].w = session
 		case "sid":
 			cols[i].w = sid
@@ -277,7 +310,9 @@ func (p *findingsPane) explain(th *theme, w int) []explainLine {
 	if f.HasDir {
 		where += " · " + f.Dir.String() + " " + f.Dir.Words()
 	}
-	where += " · since " + f.Since.In(loc).Format(time.TimeOnly) + " · opened " + f.Opened.In(loc).Format(time.TimeOnly)
+	// "finding opened", not "opened": after "stream 9" a bare "opened"
+	// reads as the stream's opening, after its own "since".
+	where += " · since " + f.Since.In(loc).Format(time.TimeOnly) + " · finding opened " + f.Opened.In(loc).Format(time.TimeOnly)
 	paras := []explainLine{{where, st.dim}, {printable.Text(f.Text), style{}}}
 	if f.First != nil {
 		// What the oldest leaked stream carried, which history may no

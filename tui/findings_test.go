@@ -467,7 +467,7 @@ func TestFindingSeverityChangeShown(t *testing.T) {
 }
 
 // TestFindingsNarrowEvidence: at 80×24 the findings' rows give their
-// evidence the cells the code, #, sid and state columns do not need, so
+// evidence the cells the code, sess, sid and state columns do not need, so
 // what tells the rows apart shows: which side never closes its streams.
 // Before, the code column kept 16 cells for "LEAK" and the evidence read
 // "the server never clos…".
@@ -476,8 +476,8 @@ func TestFindingsNarrowEvidence(t *testing.T) {
 	checkFits(t, m, 80, 24)
 	screen := screenOf(m)
 	for _, want := range []string{
-		"▶warn LEAK         1   3 ←      50s open     the server never closes its str",
-		"stream 7: the client's writer h",
+		"▶warn LEAK            1   3 ←      50s open     the server never closes its ",
+		"stream 7: the client's write",
 	} {
 		if !strings.Contains(screen, want) {
 			t.Errorf("the findings pane at 80×24 lacks %q:\n%s", want, screen)
@@ -507,7 +507,7 @@ func TestFilterFindsFindings(t *testing.T) {
 	}
 	leak := &recs[0]
 	th := &theme{styles: newStyles(true), loc: time.UTC}
-	if info := strings.Join(detailInfo(th, leak, 120), "\n"); !strings.Contains(info, "/sid:3 shows a stream's frames and the findings that name it") {
+	if info := strings.Join(detailInfo(th, leak, 120), "\n"); !strings.Contains(info, "/session:1 sid:3 shows the stream's frames and the findings that name it") {
 		t.Errorf("the LEAK record's detail does not say how to see its streams:\n%s", info)
 	}
 	for _, tc := range []struct {

@@ -346,6 +346,27 @@ func (p framesPane) View(th *theme, w, h int, focused bool) string {
 	return boxed(th, p.title(), focused, p.body(th, w-2, h-2, focused), w, h)
 }
 
+// evicted reports that the pane, scoped to a session or stream and
+// unfiltered, shows no frame because history evicted them all.
+func (p *framesPane) evicted() bool {
+	return p.index.len() == 0 && p.index.built && p.filter == nil && p.index.lapped && p.scope.session != 0
+}
+
+// detailNote is what the frame detail says while it shows no record:
+// what the pane shows instead, where that is not a list to select from.
+// "" for the usual hint.
+func (p *framesPane) detailNote() string {
+	switch {
+	case !p.evicted():
+		return ""
+	case p.scope.stream && p.head != nil:
+		return "no frames of this stream left in history; its first bytes are above"
+	case p.scope.stream:
+		return "no frames of this stream left in history"
+	}
+	return "no frames of this session left in history"
+}
+
 func (p *framesPane) body(th *theme, w, h int, focused bool) []string {
 	if h <= 0 {
 		return nil
@@ -359,7 +380,7 @@ func (p *framesPane) body(th *theme, w, h int, focused bool) []string {
 			msg = " reading history…"
 		case p.filter != nil:
 			msg = " no frames match " + p.filter.text
-		case p.index.lapped && p.scope.session != 0:
+		case p.evicted():
 			// A stream has a frame once named, a session its opening.
 			msg = " none left in history: newer frames evicted these (--history); they still count"
 			if p.scope.stream && p.head != nil {

@@ -662,7 +662,7 @@ func (m *Model) arrive(msg matchMsg) tea.Cmd {
 		}
 	}
 	if req.why == searchFirst {
-		m.setFlash(firstMatchFlash(g))
+		m.setFlash(firstMatchFlash(g, m.frames.scope)) // the view it leaves
 	}
 	cmds = append(cmds, m.setFocus(paneFrames))
 	return m.moveTo(g, cmds)
@@ -687,14 +687,25 @@ func (m *Model) arriveOff(msg matchMsg) tea.Cmd {
 }
 
 // firstMatchFlash says where a new filter led when nothing the frames
-// pane showed matched it: to its first match in history, at g. Where
-// comes first, so that a narrow messages line keeps it.
-func firstMatchFlash(g gotoMsg) string {
+// pane showed, in view from, matched it: to its first match in history,
+// at g. It names the view that had none, not "the frames shown": the
+// pane shows the match's view by the time it is read, and its title
+// counts the matches there. Where comes first, so that a narrow messages
+// line keeps it.
+func firstMatchFlash(g gotoMsg, from scope) string {
 	s := "first match: session " + strconv.FormatUint(g.session, 10)
 	if g.sid != 0 {
 		s += ", stream " + strconv.FormatUint(uint64(g.sid), 10)
 	}
-	return s + " (none in the frames shown)"
+	switch {
+	case from.session == 0:
+		return s
+	case from.stream && from.session == g.session:
+		return s + " (none in stream " + strconv.FormatUint(uint64(from.sid), 10) + ")"
+	case from.stream:
+		return s + " (none in stream " + strconv.FormatUint(uint64(from.sid), 10) + " of session " + strconv.FormatUint(from.session, 10) + ")"
+	}
+	return s + " (none in session " + strconv.FormatUint(from.session, 10) + ")"
 }
 
 // copyPayload copies the selected frame's captured payload to the
@@ -830,10 +841,11 @@ func (m *Model) render() string {
 		case strm != "":
 			add(strm)
 		}
+		fp, dp := m.frames, m.detail
 		if r := l.frames; r.h > 0 {
-			fp := m.frames
 			fp.head = m.scopeHead()
 			add(fp.View(th, r.w, r.h, focused(paneFrames)))
+			dp.note = fp.detailNote() // what the detail says of an empty pane
 		}
 		if r := l.viol; r.h > 0 {
 			add(m.viol.View(th, r.w, r.h))
@@ -842,7 +854,7 @@ func (m *Model) render() string {
 			add(m.find.View(th, r.w, r.h))
 		}
 		if r := l.detail; r.h > 0 {
-			add(m.detail.View(th, r.w, r.h, focused(paneDetail)))
+			add(dp.View(th, r.w, r.h, focused(paneDetail)))
 		}
 	}
 	if f := l.key.footer; f > 0 {

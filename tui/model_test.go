@@ -781,7 +781,7 @@ func TestFilterGoesToAMatch(t *testing.T) {
 	// Where the match is, plainly: before, "nothing here matches; this is
 	// the first match, in session 3" said both that nothing matched and
 	// that this did.
-	want := "first match: session 3, stream " + strconv.FormatUint(uint64(r.StreamID()), 10) + " (none in the frames shown)"
+	want := "first match: session 3, stream " + strconv.FormatUint(uint64(r.StreamID()), 10) + " (none in session 1)"
 	if !strings.Contains(screenOf(m), want) {
 		t.Errorf("the jump is not explained as %q:\n%s", want, screenOf(m))
 	}
