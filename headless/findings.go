@@ -273,7 +273,9 @@ func writeEachFinding(w io.Writer, findings []*live.Finding) {
 		}
 		state := findingState(f)
 		line := fmt.Sprintf("    #%d %s %s%s, %s: %s", f.ID, f.Code, f.Severity, where, state, f.Text)
-		fmt.Fprintf(w, "%s\n", printable.AppendText(nil, line))
+		// A LEAK's oldest stream's first bytes, as its FINDING line has
+		// them: which request leaks.
+		fmt.Fprintf(w, "%s\n", appendFirstPlain(printable.AppendText(nil, line), f.Stream, firstOf(f)))
 	}
 }
 
@@ -324,9 +326,23 @@ type jsonFinding struct {
 	Count     uint64  `json:"count,omitempty"`
 	Age       float64 `json:"age,omitempty"`
 	// Idle: LEAK's oldest stream's time since its latest frame.
-	Idle   float64 `json:"idle,omitempty"`
-	Text   string  `json:"text"`
-	Advice string  `json:"advice"`
+	Idle float64 `json:"idle,omitempty"`
+	// Sids and SidsMore: LEAK's streams as its latest record told them,
+	// and how many more it counts; First its oldest stream's first bytes.
+	Sids     []uint32   `json:"sids,omitempty"`
+	SidsMore uint64     `json:"sids_more,omitempty"`
+	First    *jsonFirst `json:"first,omitempty"`
+	Text     string     `json:"text"`
+	Advice   string     `json:"advice"`
+}
+
+// jsonFirst is a LEAK's "first" in the JSON summary, as its records
+// have it (appendFirstJSON).
+type jsonFirst struct {
+	C2S    string `json:"c2s"`
+	S2C    string `json:"s2c"`
+	C2SCut bool   `json:"c2s_cut,omitempty"`
+	S2CCut bool   `json:"s2c_cut,omitempty"`
 }
 
 // jsonLatency is a first-reply latency in the JSON summary, in milliseconds.
@@ -354,6 +370,17 @@ func findingsJSON(j *jsonSummary, s Summary) {
 			Idle: float64(f.Evidence.Idle.Milliseconds()) / 1000, Unwatched: f.Unwatched, Text: f.Text, Advice: f.Advice}
 		if f.HasDir {
 			jf.Dir = f.Dir.Code()
+		}
+		if len(f.StreamIDs) > 0 {
+			jf.Sids = f.StreamIDs
+			if n := uint64(len(f.StreamIDs)); f.Evidence.Count > n {
+				jf.SidsMore = f.Evidence.Count - n
+			}
+		}
+		if h := firstOf(f); h != nil {
+			jf.First = &jsonFirst{C2S: string(printable.AppendHex(nil, h[live.ClientToServer].Bytes())),
+				S2C:    string(printable.AppendHex(nil, h[live.ServerToClient].Bytes())),
+				C2SCut: h[live.ClientToServer].Cut, S2CCut: h[live.ServerToClient].Cut}
 		}
 		if !f.Resolved.IsZero() {
 			jf.Resolved = f.Resolved.Format(time.RFC3339Nano)

@@ -392,6 +392,7 @@ func (s *Summary) atEnd(before *live.Snapshot, leakAfter time.Duration) {
 		if j := slices.IndexFunc(before.Findings, func(b *live.Finding) bool { return b.ID == f.ID }); j >= 0 && f.Code == live.CodeLeak {
 			then := *before.Findings[j]
 			then.Resolved, then.Why, then.Unwatched = f.Resolved, f.Why, f.Unwatched
+			then.StreamIDs, then.Heads = f.StreamIDs, f.Heads // as its resolution told them
 			f = &then
 		}
 		s.Findings[i] = f.AsOf(before.At)
