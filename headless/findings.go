@@ -154,6 +154,7 @@ func appendSeconds(b []byte, key string, d time.Duration) []byte {
 //	#3 UPDATED 7 LEAK warning: the server never closes … 40 half-closed …
 //	#3 UPDATED 9 PROTOCOL now warning (was critical): the client sent an HTTP request, …
 //	#3 RESOLVED 7 LEAK after 12.3 s: the session ended (EOF)
+//	#3 STILL-OPEN 7 LEAK after 27.9 s: muxtop stopped watching (shutdown): still holding then
 //
 // An update says the finding as it is now, without the advice its opening
 // gave, and a change of its severity. A finding of no session (CHURN) has
@@ -166,11 +167,15 @@ func appendFindingPlain(b []byte, r *live.Record) []byte {
 	if f == nil {
 		return append(b, r.Kind.String()...)
 	}
-	switch r.Kind {
-	case live.FindingOpened:
+	switch {
+	case r.Kind == live.FindingOpened:
 		b = append(b, "FINDING "...)
-	case live.FindingUpdated:
+	case r.Kind == live.FindingUpdated:
 		b = append(b, "UPDATED "...)
+	case f.Unwatched:
+		// Resolved only because muxtop stopped watching: it still held.
+		// A grep for RESOLVED must not read it as fixed.
+		b = append(b, "STILL-OPEN "...)
 	default:
 		b = append(b, "RESOLVED "...)
 	}
