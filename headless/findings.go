@@ -154,6 +154,7 @@ func appendSeconds(b []byte, key string, d time.Duration) []byte {
 //	#3 UPDATED 7 LEAK warning: the server never closes … 40 half-closed …
 //	#3 UPDATED 9 PROTOCOL now warning (was critical): the client sent an HTTP request, …
 //	#3 RESOLVED 7 LEAK after 12.3 s: the session ended (EOF)
+//	#3 STILL-OPEN 7 LEAK after 27.9 s: muxtop stopped watching (shutdown): still holding then
 //
 // An update says the finding as it is now, without the advice its opening
 // gave, and a change of its severity. A finding of no session (CHURN) has
@@ -166,11 +167,15 @@ func appendFindingPlain(b []byte, r *live.Record) []byte {
 	if f == nil {
 		return append(b, r.Kind.String()...)
 	}
-	switch r.Kind {
-	case live.FindingOpened:
+	switch {
+	case r.Kind == live.FindingOpened:
 		b = append(b, "FINDING "...)
-	case live.FindingUpdated:
+	case r.Kind == live.FindingUpdated:
 		b = append(b, "UPDATED "...)
+	case f.Unwatched:
+		// Resolved only because muxtop stopped watching: it still held.
+		// A grep for RESOLVED must not read it as fixed.
+		b = append(b, "STILL-OPEN "...)
 	default:
 		b = append(b, "RESOLVED "...)
 	}
@@ -273,7 +278,9 @@ func writeEachFinding(w io.Writer, findings []*live.Finding) {
 		}
 		state := findingState(f)
 		line := fmt.Sprintf("    #%d %s %s%s, %s: %s", f.ID, f.Code, f.Severity, where, state, f.Text)
-		fmt.Fprintf(w, "%s\n", printable.AppendText(nil, line))
+		// A LEAK's oldest stream's first bytes, as its FINDING line has
+		// them: which request leaks.
+		fmt.Fprintf(w, "%s\n", appendFirstPlain(printable.AppendText(nil, line), f.Stream, firstOf(f)))
 	}
 }
 
@@ -324,9 +331,23 @@ type jsonFinding struct {
 	Count     uint64  `json:"count,omitempty"`
 	Age       float64 `json:"age,omitempty"`
 	// Idle: LEAK's oldest stream's time since its latest frame.
-	Idle   float64 `json:"idle,omitempty"`
-	Text   string  `json:"text"`
-	Advice string  `json:"advice"`
+	Idle float64 `json:"idle,omitempty"`
+	// Sids and SidsMore: LEAK's streams as its latest record told them,
+	// and how many more it counts; First its oldest stream's first bytes.
+	Sids     []uint32   `json:"sids,omitempty"`
+	SidsMore uint64     `json:"sids_more,omitempty"`
+	First    *jsonFirst `json:"first,omitempty"`
+	Text     string     `json:"text"`
+	Advice   string     `json:"advice"`
+}
+
+// jsonFirst is a LEAK's "first" in the JSON summary, as its records
+// have it (appendFirstJSON).
+type jsonFirst struct {
+	C2S    string `json:"c2s"`
+	S2C    string `json:"s2c"`
+	C2SCut bool   `json:"c2s_cut,omitempty"`
+	S2CCut bool   `json:"s2c_cut,omitempty"`
 }
 
 // jsonLatency is a first-reply latency in the JSON summary, in milliseconds.
@@ -354,6 +375,17 @@ func findingsJSON(j *jsonSummary, s Summary) {
 			Idle: float64(f.Evidence.Idle.Milliseconds()) / 1000, Unwatched: f.Unwatched, Text: f.Text, Advice: f.Advice}
 		if f.HasDir {
 			jf.Dir = f.Dir.Code()
+		}
+		if len(f.StreamIDs) > 0 {
+			jf.Sids = f.StreamIDs
+			if n := uint64(len(f.StreamIDs)); f.Evidence.Count > n {
+				jf.SidsMore = f.Evidence.Count - n
+			}
+		}
+		if h := firstOf(f); h != nil {
+			jf.First = &jsonFirst{C2S: string(printable.AppendHex(nil, h[live.ClientToServer].Bytes())),
+				S2C:    string(printable.AppendHex(nil, h[live.ServerToClient].Bytes())),
+				C2SCut: h[live.ClientToServer].Cut, S2CCut: h[live.ServerToClient].Cut}
 		}
 		if !f.Resolved.IsZero() {
 			jf.Resolved = f.Resolved.Format(time.RFC3339Nano)

@@ -381,10 +381,20 @@ type Summary struct {
 func (s *Summary) atEnd(before *live.Snapshot, leakAfter time.Duration) {
 	s.Leaks, s.LeakAfter, s.Aged, s.Evaluated = before.Leaks, leakAfter, before.Aged, !before.Evaluated.IsZero()
 	s.Stalls, s.StallAfter = before.Stalls, before.StallAfter
+	// A LEAK open at before's time is listed as it stood then, the
+	// instant Leaks counts, with its resolution as the end gave it: an
+	// evaluation between before and the stop updated it, and the list
+	// said "29 half-closed" beside "leaks 28 suspected".
 	// The open findings are worded as at before's time, when the leaks
 	// line measures the oldest leak: the engine words an age again only
 	// in steps, and "oldest 60 s" stood beside "the oldest for 1m8s".
 	for i, f := range s.Findings {
+		if j := slices.IndexFunc(before.Findings, func(b *live.Finding) bool { return b.ID == f.ID }); j >= 0 && f.Code == live.CodeLeak {
+			then := *before.Findings[j]
+			then.Resolved, then.Why, then.Unwatched = f.Resolved, f.Why, f.Unwatched
+			then.StreamIDs, then.Heads = f.StreamIDs, f.Heads // as its resolution told them
+			f = &then
+		}
 		s.Findings[i] = f.AsOf(before.At)
 	}
 	if s.Evaluated {

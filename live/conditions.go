@@ -197,6 +197,12 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 	// for an answer: only UnansweredAfter after the opener's last frame on
 	// it is. v2's reader sends a UPD at its first read, yamux's acceptor
 	// an ACK: there no frame back means not read, nor accepted.
+	// In smux a stream its opener sent no payload on asks nothing (asks):
+	// an accepted stream whose server waits in Read for a request looks
+	// the same on the wire as one never accepted. 8 clients holding 100
+	// SYN-only streams each were a critical UNANSWERED, "since the client
+	// last wrote on them", though the client never wrote and the server
+	// had accepted them; they are LEAK's, open and idle, as over yamux.
 	var unanswered [2]bool // an UNANSWERED of streams opened in that direction holds
 	cutoff := ns - int64(cfg.UnansweredAfter)
 	quiet := s.version == 1 && s.proto != Yamux
@@ -205,7 +211,7 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 		var oldest [2]*stream
 		n := 0
 		for st := wl.head; st != nil && n < maxWalk && st.watch.first <= cutoff; st, n = st.watch.links[waitList].next, n+1 {
-			if !awaitsAnswer(st, cutoff, quiet, now, cfg) {
+			if !awaitsAnswer(st, cutoff, quiet, now, cfg) || !asks(st, s.proto == Yamux) {
 				continue
 			}
 			es.countUnanswered(st)
@@ -391,7 +397,7 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 	if wl := &w.lists[waitList]; s.atWindow > 0 || es.openCodes&(1<<CodeWindowStall) != 0 || wl.head != nil && wl.headAt <= leakCut || w.leakActive > leakCut ||
 		graceCut != math.MaxInt64 && w.leaked != [3]uint64{} && max(w.lists[liveList].head.watch.first, w.leakActive)+int64(cfg.LeakAfter) > graceCut ||
 		silentAt != [2]int64{math.MaxInt64, math.MaxInt64} && max(s.leakNewest, w.leakActive)+int64(cfg.LeakAfter) > min(silentAt[0], silentAt[1]) {
-		explained = s.explainedLeaks(&oldest, now, cfg, leakExcuses{unanswered: unanswered, silent: silent, cutoff: cutoff, quiet: quiet,
+		explained = s.explainedLeaks(&oldest, now, cfg, leakExcuses{unanswered: unanswered, silent: silent, cutoff: cutoff, quiet: quiet, yamux: s.proto == Yamux,
 			leakAfter: cfg.LeakAfter, leakCut: leakCut, silentAt: silentAt, graceCut: graceCut, lastAt: lastAt, start: s.start.UnixNano(), excused: excused})
 	}
 	for k, o := range oldest {
@@ -476,6 +482,14 @@ func awaitsAnswer(st *stream, cutoff int64, quiet bool, now time.Time, cfg *Find
 		(fl.FullSince.IsZero() || fl.FullSince.UnixNano() > st.watch.first+int64(cfg.UnansweredAfter) && !fl.Stalled(now, cfg.StallAfter))
 }
 
+// asks says whether st's opener has asked the other side anything an
+// answer is owed for: in smux, sent payload on it (a SYN alone, which
+// smux's acceptor never acknowledges, asks nothing); in yamux, whose
+// acceptor ACKs, opened it (yam).
+func asks(st *stream, yam bool) bool {
+	return yam || st.bytes[st.opener.Sends()] > 0
+}
+
 // countUnanswered notes that the evaluation in progress (es.seen) counts
 // st for UNANSWERED, and whether the one before did too.
 func (es *engineSession) countUnanswered(st *stream) {
@@ -537,6 +551,7 @@ type leakExcuses struct {
 	unanswered, silent [2]bool
 	cutoff             int64
 	quiet              bool
+	yamux              bool // the session's: a SYN alone asks for an answer (asks)
 	leakAfter          time.Duration
 	leakCut            int64
 	// silentAt is, by direction, the last frame (Unix ns) of a side whose
@@ -625,8 +640,8 @@ func (ex *leakExcuses) active(clock int64) bool { return clock > ex.leakCut }
 // apart). lastAt is the session's latest frame of each direction.
 func (ex *leakExcuses) unanswers(st *stream, lastAt [2]int64, unansweredAfter time.Duration) bool {
 	d := st.opener.Sends()
-	if !st.watch.listed[waitList] || !st.flow[d].FullSince.IsZero() {
-		return false
+	if !st.watch.listed[waitList] || !st.flow[d].FullSince.IsZero() || !asks(st, ex.yamux) {
+		return false // held, or asks nothing (smux: no request yet): LEAK's
 	}
 	if last := st.last.UnixNano(); ex.quiet && last > ex.cutoff && last-st.watch.first > int64(unansweredAfter) {
 		return false // a push

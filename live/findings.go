@@ -169,9 +169,11 @@ type Finding struct {
 	// StreamIDs is, in a LEAK's FindingOpened and FindingUpdated records,
 	// the ids of the streams it counts, oldest first (in SYN order, which
 	// is id order among the streams one side opened), at most
-	// MaxStreamIDs: Evidence.Count less their number are the rest. It is
-	// nil elsewhere: a Snapshot's findings leave it out, and
-	// StreamSnap.Leak marks their streams.
+	// MaxStreamIDs: Evidence.Count less their number are the rest; in
+	// its FindingResolved record and a Snapshot's resolved findings, as
+	// the latest of those records told them. It is nil elsewhere: a
+	// Snapshot's open findings leave it out, and StreamSnap.Leak marks
+	// their streams.
 	StreamIDs []uint32
 	// Heads is, beside StreamIDs, each of those streams' first payload
 	// bytes per direction (StreamSnap.Head), as they were when the record
@@ -440,6 +442,11 @@ type engine struct {
 type openFinding struct {
 	f *Finding
 	s *Session
+	// ids and heads are a LEAK's streams and their first bytes as its
+	// latest record told them (change.ids): its resolution tells them
+	// again, so what a user keeps of a run says which request leaked.
+	ids   []uint32
+	heads [][2]FirstBytes
 }
 
 // findingsView is the engine's published state, immutable.
@@ -819,16 +826,22 @@ func (e *engine) apply(r *Registry, c change, now time.Time, why string) {
 		if int(c.new.Code) < NumFindingCodes && int(c.new.Severity) < NumSeverities {
 			e.openedBy[c.new.Code][c.new.Severity]++
 		}
-		e.open[c.new.ID] = openFinding{c.new, c.s}
+		e.open[c.new.ID] = openFinding{c.new, c.s, c.ids, c.heads}
 		r.hist.addEvent(Record{Kind: FindingOpened, Session: c.new.Session, Dir: c.new.Dir, At: now, Finding: c.recorded()})
 	case c.new != nil: // updated
-		e.open[c.new.ID] = openFinding{c.new, c.s}
+		of := e.open[c.new.ID]
+		if c.tell && c.ids != nil {
+			of.ids, of.heads = c.ids, c.heads
+		}
+		of.f, of.s = c.new, c.s
+		e.open[c.new.ID] = of
 		if c.tell {
 			r.hist.addEvent(Record{Kind: FindingUpdated, Session: c.new.Session, Dir: c.new.Dir, At: now, Finding: c.recorded(), Was: c.was})
 		}
 	default: // resolved
 		f := *c.old
 		f.Resolved, f.Why, f.Unwatched = now, why, c.unwatched
+		f.StreamIDs, f.Heads = e.open[f.ID].ids, e.open[f.ID].heads // as last told
 		delete(e.open, f.ID)
 		if f.Unwatched {
 			e.unwatched = append(e.unwatched, &f)

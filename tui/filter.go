@@ -318,9 +318,9 @@ func cutPrefixFold(s, prefix string) (string, bool) {
 // session and dir. A finding's records (opened, updated, resolved) match
 // session, dir, a bare word that is their code (LEAK, window_stall), and
 // sid:N where N is the stream the finding names (never 0) or, in a LEAK's
-// opened and updated records, one of the streams the record lists
-// (StreamIDs; a resolved record lists none): sid:7 shows stream 7's
-// frames and the findings about it.
+// records, one of the streams the record lists (StreamIDs; a resolved
+// record those its latest opened or updated record listed): sid:7 shows
+// stream 7's frames and the findings about it.
 func (f *filter) match(r *live.Record) bool {
 	for i := range f.terms {
 		if !f.terms[i].match(r) {

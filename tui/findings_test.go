@@ -564,8 +564,8 @@ func TestFilterSidZeroSessionLevel(t *testing.T) {
 
 // TestFilterResolvedLeak: a LEAK's FINDING and UPDATED lines name the
 // streams it counted then (sids, the oldest 32), and match sid:N for
-// each; its RESOLVED line names only the finding's stream, the oldest it
-// counted, and matches sid:N for that one alone, as the README says.
+// each; its RESOLVED line names those its latest such line named, and
+// matches sid:N for each of them too, as the README says.
 func TestFilterResolvedLeak(t *testing.T) {
 	const c2s, s2c = live.ClientToServer, live.ServerToClient
 	c := newCapture(live.Config{History: 1000})
@@ -597,7 +597,7 @@ func TestFilterResolvedLeak(t *testing.T) {
 		{"sid:3", 0, true, "it counts stream 3, the oldest"},
 		{"sid:5", 0, true, "it counts stream 5"},
 		{"sid:3", 1, true, "the finding names stream 3, the oldest it counted"},
-		{"sid:5", 1, false, "a RESOLVED line names no streams beside the finding's"},
+		{"sid:5", 1, true, "a RESOLVED line lists the streams its latest FINDING or UPDATED line listed"},
 	} {
 		f, err := parseFilter(tc.expr)
 		if err != nil {
@@ -645,5 +645,22 @@ func TestSearchFindsChurn(t *testing.T) {
 	m = press(m, "n")
 	if screen := screenOf(m); !strings.Contains(screen, "no more frames match CHURN") {
 		t.Errorf("n after /CHURN's only record does not say there are no more:\n%s", screen)
+	}
+}
+
+// TestStillOpenAtStop: a finding resolved only because muxtop stopped
+// watching its session reads STILL-OPEN in the frames pane, as in plain
+// output, not RESOLVED: at 2 a.m. RESOLVED reads as fixed.
+func TestStillOpenAtStop(t *testing.T) {
+	th := &theme{styles: newStyles(true), loc: time.UTC}
+	for _, tc := range []struct {
+		unwatched bool
+		want      string
+	}{{false, "RESOLVED LEAK warning: "}, {true, "STILL-OPEN LEAK warning: "}} {
+		f := &live.Finding{Code: live.CodeLeak, Severity: live.Warning, Text: "1 stream open and idle", Unwatched: tc.unwatched}
+		r := &live.Record{Kind: live.FindingResolved, Session: 1, At: base, Finding: f}
+		if got := frameLine(th, r, 120, false, false, newFrameCols(120, false), nil); !strings.Contains(got, tc.want) {
+			t.Errorf("unwatched %v: the frames line %q does not say %q", tc.unwatched, got, tc.want)
+		}
 	}
 }

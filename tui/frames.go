@@ -511,6 +511,9 @@ func frameLine(th *theme, r *live.Record, w int, mark, reverse bool, cols frameC
 				}
 			case live.FindingResolved:
 				verb = "RESOLVED "
+				if f.Unwatched {
+					verb = "STILL-OPEN " // resolved only as muxtop stopped watching: not fixed
+				}
 			}
 			l.add(verb+f.Code.String()+" "+sev+": "+printable.Text(f.Text), st.bad)
 		}
