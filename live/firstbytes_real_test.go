@@ -27,8 +27,14 @@ func leakyTapped(t *testing.T, mux smuxtest.Mux) (*live.Registry, uint32) {
 			t.Fatalf("history still holds a frame of stream %d: the test evicts them", bad)
 		}
 	}
+	// A LEAK needs the stream idle LeakAfter as well as open that long:
+	// measure from its latest frame (its FIN), not its SYN. Half the time
+	// from there to the session's latest frame puts its deadline among the
+	// healthy streams' frames, so that yamux's wait for a first ping (a
+	// deadline after the server's last frame) does not excuse it.
+	sessLast := reg.Snapshot().Sessions[0].Last
 	at := time.Now()
-	reg.Evaluate(at, live.FindingsConfig{LeakAfter: at.Sub(st.First) - time.Millisecond, UnansweredAfter: time.Hour, Churn: -1})
+	reg.Evaluate(at, live.FindingsConfig{LeakAfter: sessLast.Sub(st.Last) / 2, UnansweredAfter: time.Hour, Churn: -1})
 	return reg, bad
 }
 
