@@ -794,6 +794,11 @@ func (s *Session) Resynced(dir Dir, at time.Time, offset, skipped, lost int64, d
 				}
 				// Its FIN may be in what was lost: not a LEAK.
 				s.watchUnlive(st)
+				// Its payload may be in what was lost: what comes next
+				// does not follow its first bytes.
+				if h := &st.head[dir]; h.N < FirstBytesLen {
+					h.Cut = true
+				}
 			}
 		}
 	}

@@ -186,8 +186,10 @@ type FirstBytes struct {
 	// N is how many bytes of Data were seen.
 	N uint8
 	// Cut reports that a frame's payload was not all seen (the snaplen
-	// cut it or the capture lost part of it) before Data was full: Data
-	// is what was seen up to there, and nothing after it was added.
+	// cut it or the capture lost part of it), or that the capture lost
+	// bytes that may hold whole frames of the stream, before Data was
+	// full: Data is what was seen up to there, and nothing after it was
+	// added.
 	Cut bool
 }
 

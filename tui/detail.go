@@ -352,7 +352,7 @@ func firstDump(th *theme, h *[2]live.FirstBytes, w int) []string {
 		case fb.N == 0 && !fb.Cut:
 			what = " " + dir.String() + " " + dir.Words() + ": no payload"
 		case fb.Cut:
-			what += ", then a frame the capture did not see whole"
+			what += ", then bytes the capture did not see"
 		}
 		out = append(out, newLine(w).add(cut(what, w), th.styles.dim).String())
 		p := fb.Bytes()
