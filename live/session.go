@@ -844,6 +844,8 @@ func (s *Session) adopt(dir Dir, at time.Time, sid uint32) *stream {
 	}
 	st := s.newStream(dir, at, sid, opener, Open)
 	st.incomplete = true
+	// What it carries next is not its first bytes, which went by unseen.
+	st.head[ClientToServer].Joined, st.head[ServerToClient].Joined = true, true
 	// Whether it was answered went by unseen, as its SYN did: it waits for
 	// no answer (UNANSWERED). A capture begun between the server's FIN and
 	// the client's adopted the stream at the client's FIN.

@@ -319,23 +319,29 @@ func wrapText(s string, w int) []string {
 // firstLine is a stream's first bytes each way as printable text, each
 // quoted: `stream 7: "GET /bad HTTP/1.1.." → "ERR bad request"`.
 func firstLine(sid uint32, h *[2]live.FirstBytes) string {
-	return "stream " + strconv.FormatUint(uint64(sid), 10) + ": " + quoteFirst(&h[live.ClientToServer]) + " → " + quoteFirst(&h[live.ServerToClient])
+	joined := ""
+	if h[0].Joined || h[1].Joined {
+		joined = " (joined mid-stream)"
+	}
+	return "stream " + strconv.FormatUint(uint64(sid), 10) + joined + ": " + quoteFirst(&h[live.ClientToServer]) + " → " + quoteFirst(&h[live.ServerToClient])
 }
 
 // quoteFirst is firstText quoted, a quote or backslash among its bytes
-// escaped; "-" unquoted when no byte came.
+// escaped, its … outside the quotes; "-" unquoted when no byte came.
 func quoteFirst(h *live.FirstBytes) string {
 	t := firstText(h)
-	if h.N == 0 && !h.Cut {
-		return t
+	if t == "-" || h.Joined && h.N == 0 {
+		return t // none came, or none since the capture joined: "…"
 	}
-	cut := strings.HasSuffix(t, "…")
-	t = strings.TrimSuffix(t, "…")
+	pre, post := "", ""
+	if h.Joined {
+		pre, t = "…", strings.TrimPrefix(t, "…")
+	}
+	if strings.HasSuffix(t, "…") {
+		post, t = "…", strings.TrimSuffix(t, "…")
+	}
 	t = strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(t)
-	if cut {
-		return `"` + t + `"…`
-	}
-	return `"` + t + `"`
+	return pre + `"` + t + `"` + post
 }
 
 // firstDump is a stream's first bytes each way as a hex dump, under a
@@ -353,6 +359,9 @@ func firstDump(th *theme, h *[2]live.FirstBytes, w int) []string {
 			what = " " + dir.String() + " " + dir.Words() + ": no payload"
 		case fb.Cut:
 			what += ", then bytes the capture did not see"
+		}
+		if fb.Joined {
+			what += " (joined mid-stream: not the stream's first)"
 		}
 		out = append(out, newLine(w).add(cut(what, w), th.styles.dim).String())
 		p := fb.Bytes()

@@ -507,13 +507,18 @@ func streamCells(st *styles, s *live.StreamSnap, ended bool, end time.Time, fold
 
 // firstText is a direction's first bytes as printable ASCII, every
 // other byte a '.', with … after them where a frame's payload was not all
-// seen; "-" when none came.
+// seen, and before them where the capture joined the stream mid-stream
+// (they are not its first); "-" when none came.
 func firstText(h *live.FirstBytes) string {
-	if h.N == 0 && !h.Cut {
+	if h.N == 0 && !h.Cut && !h.Joined {
 		return "-"
 	}
-	b := printable.AppendASCII(make([]byte, 0, live.FirstBytesLen+3), h.Bytes())
-	if h.Cut {
+	b := make([]byte, 0, live.FirstBytesLen+6)
+	if h.Joined {
+		b = append(b, "…"...)
+	}
+	b = printable.AppendASCII(b, h.Bytes())
+	if h.Cut && (h.N > 0 || !h.Joined) {
 		b = append(b, "…"...)
 	}
 	return string(b)
