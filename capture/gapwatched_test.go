@@ -81,7 +81,13 @@ func recordWatched(t *testing.T, yam bool) string {
 		if _, err := io.ReadFull(served, make([]byte, 4)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := open(); err != nil { // B: opened, never accepted
+		// B: opened, asked, never accepted (a SYN alone asks nothing of an
+		// smux server: UNANSWERED counts only a stream that carried a request).
+		b, err := open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Write([]byte("GET\n")); err != nil {
 			t.Fatal(err)
 		}
 		go served.Write(make([]byte, watchedAnswer))
@@ -99,7 +105,7 @@ func recordWatched(t *testing.T, yam bool) string {
 // TestGapInPayloadStillWatched: real smux v2 and yamux traffic, recorded
 // by a tap (recordWatched), read with one segment inside the payload of
 // the server's answer removed, while stream A, which it answers, and
-// stream B, never accepted, are both open. No frame was lost: only the
+// stream B, which asks and is never accepted, are both open. No frame was lost: only the
 // session is incomplete, neither stream is, and the findings go on
 // watching both: B opens UNANSWERED once past --unanswered-after, and A,
 // never closed, opens LEAK once idle past --leak-after. A loss that may hide
@@ -152,8 +158,10 @@ func TestGapInPayloadStillWatched(t *testing.T) {
 		if f := finding(b.First.Add(cfg.UnansweredAfter+time.Second), live.CodeUnanswered); f == nil || f.Evidence.Count != 1 || f.Dir != live.ClientToServer {
 			t.Errorf("UNANSWERED %+v; want it open for stream %d, the client's: the loss hid no frame of the server's", f, b.ID)
 		}
-		// A stream is a LEAK once idle --leak-after: counted from its latest frame.
-		if f := finding(a.Last.Add(cfg.LeakAfter+time.Second), live.CodeLeak); f == nil || f.Evidence.Count != 1 {
+		// A LEAK once idle --leak-after since its latest frame (the
+		// answer), and past the second a yamux session waits, until its
+		// first ping, for a stream opened as it began.
+		if f := finding(a.Last.Add(cfg.LeakAfter+live.NOPLateness+time.Second), live.CodeLeak); f == nil || f.Evidence.Count != 1 {
 			t.Errorf("LEAK %+v; want it open for stream %d, never closed: the loss hid no FIN", f, a.ID)
 		}
 	})

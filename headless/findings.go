@@ -422,7 +422,8 @@ func firstOf(f *live.Finding) *[2]live.FirstBytes {
 // appendFirstJSON appends a LEAK's "first": the first payload bytes of
 // its oldest stream (sid) each way, as hex as "payload" is, and c2s_cut
 // or s2c_cut where a frame's payload was not all seen before they were
-// full. Nothing if h is nil.
+// full, and joined where the capture joined the stream mid-stream (they
+// are the first it saw, not the stream's first). Nothing if h is nil.
 func appendFirstJSON(b []byte, h *[2]live.FirstBytes) []byte {
 	if h == nil {
 		return b
@@ -438,19 +439,27 @@ func appendFirstJSON(b []byte, h *[2]live.FirstBytes) []byte {
 	if h[live.ServerToClient].Cut {
 		b = append(b, `,"s2c_cut":true`...)
 	}
+	if h[0].Joined || h[1].Joined {
+		b = append(b, `,"joined":true`...)
+	}
 	return append(b, '}')
 }
 
 // appendFirstPlain appends, for a LEAK's oldest stream sid, its first
 // payload bytes each way as printable ASCII, each quoted:
-// ` · stream 7: "GET /bad HTTP/1.1.." → "ERR bad request"`. Nothing if h
-// is nil or no byte came either way.
+// ` · stream 7: "GET /bad HTTP/1.1.." → "ERR bad request"`, and
+// ` · stream 7 (joined mid-stream): …"ad HTTP/1.1.." → …"quest"` where the
+// capture joined it after its first bytes. Nothing if h is nil or no
+// byte came either way.
 func appendFirstPlain(b []byte, sid uint32, h *[2]live.FirstBytes) []byte {
 	if h == nil || h[0].N == 0 && h[1].N == 0 {
 		return b
 	}
 	b = append(b, " · stream "...)
 	b = strconv.AppendUint(b, uint64(sid), 10)
+	if h[0].Joined || h[1].Joined {
+		b = append(b, " (joined mid-stream)"...)
+	}
 	b = append(b, ": "...)
 	b = appendQuotedASCII(b, &h[live.ClientToServer])
 	b = append(b, " → "...)
@@ -458,9 +467,16 @@ func appendFirstPlain(b []byte, sid uint32, h *[2]live.FirstBytes) []byte {
 }
 
 // appendQuotedASCII appends h's bytes as printable ASCII in double
-// quotes, a quote or backslash among them escaped, and … after them
-// where a frame's payload was not all seen.
+// quotes, a quote or backslash among them escaped, … after them where a
+// frame's payload was not all seen, and … before them where the capture
+// joined the stream mid-stream.
 func appendQuotedASCII(b []byte, h *live.FirstBytes) []byte {
+	if h.Joined {
+		b = append(b, "…"...) // the capture joined the stream after its first bytes
+		if h.N == 0 {
+			return b // and saw none since
+		}
+	}
 	b = append(b, '"')
 	for _, c := range h.Bytes() {
 		c = printable.Byte(c)

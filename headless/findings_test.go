@@ -61,6 +61,7 @@ type marshalFirst struct {
 	S2C    string `json:"s2c"`
 	C2SCut bool   `json:"c2s_cut,omitempty"`
 	S2CCut bool   `json:"s2c_cut,omitempty"`
+	Joined bool   `json:"joined,omitempty"`
 }
 
 func appendFindingMarshal(b []byte, r *live.Record) []byte {
@@ -86,7 +87,7 @@ func appendFindingMarshal(b []byte, r *live.Record) []byte {
 	}
 	if h := firstOf(f); h != nil {
 		j.First = &marshalFirst{C2S: string(printable.AppendHex(nil, h[0].Bytes())), S2C: string(printable.AppendHex(nil, h[1].Bytes())),
-			C2SCut: h[0].Cut, S2CCut: h[1].Cut}
+			C2SCut: h[0].Cut, S2CCut: h[1].Cut, Joined: h[0].Joined || h[1].Joined}
 	}
 	switch f.Code {
 	case live.CodeVersionMismatch:

@@ -322,6 +322,7 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 	}
 	leakCut := ns - int64(cfg.LeakAfter)
 	oldest := *s.countLeaks(leakCut, cfg.LeakAfter)
+	w.leakInUse = [3]uint64{} // the walk below, if any, counts them
 	if blocked && (confirmed || es.openCodes&(1<<CodeLeak) == 0) {
 		return cs
 	}
@@ -522,8 +523,11 @@ func (s *Session) explainedLeaks(oldest *[3]leakRef, now time.Time, cfg *Finding
 		clock := st.leakClock()
 		active = max(active, clock)
 		switch {
-		case ex.active(clock),
-			ex.holds(st, 0, now, cfg.StallAfter) || ex.holds(st, 1, now, cfg.StallAfter),
+		case ex.active(clock):
+			explained[k]++
+			s.w.leakInUse[k]++
+			*ex.excused = append(*ex.excused, st.serial) // not among LEAK's streams: no leak mark (leakmarks.go)
+		case ex.holds(st, 0, now, cfg.StallAfter) || ex.holds(st, 1, now, cfg.StallAfter),
 			ex.unanswers(st, s.w.lastAt, cfg.UnansweredAfter), ex.silenced(st, clock):
 			explained[k]++
 			*ex.excused = append(*ex.excused, st.serial) // not among LEAK's streams: no leak mark (leakmarks.go)

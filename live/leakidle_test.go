@@ -43,3 +43,31 @@ func TestLeakClockFromLatestFrame(t *testing.T) {
 		t.Errorf("resolved: %q", d)
 	}
 }
+
+// TestLeakResolvedInUseOnlyByItsStreams: a LEAK of the server's
+// half-closed stream 3 resolves as the session blocks (the client's write
+// waits), while stream 5, as old but written every second, is counted
+// among the old streams and in use. The LEAK's streams are not in use:
+// another condition explains them. Before, any counted stream's frame
+// made it say "in use again".
+func TestLeakResolvedInUseOnlyByItsStreams(t *testing.T) {
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 2)
+	sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "LEAK"), psh(s2c, 3, "ok"), fin(c2s, 3),
+		syn(c2s, 5), psh(c2s, 5, "WATCH"), psh(s2c, 5, "event"))
+	cfg := live.FindingsConfig{LeakAfter: 10 * time.Second, BlockedAfter: 2 * time.Second, UnansweredAfter: time.Hour, Churn: -1}
+	for s := 1.0; s <= 20; s++ {
+		sc.feedAt(sec(s), psh(s2c, 5, "event"), nop(c2s))
+		if s == 11 {
+			sc.s.WriteStarted(c2s)
+		}
+		reg.Evaluate(sec(s+0.5), cfg)
+	}
+	recs := expect(t, reg, "+LEAK", "-LEAK", "+SESSION_BLOCKED")
+	if f := recs[0].Finding; f.Stream != 3 || f.Evidence.Count != 1 {
+		t.Errorf("LEAK of stream %d, count %d; want stream 3 alone", f.Stream, f.Evidence.Count)
+	}
+	if d := recs[1].Detail; strings.Contains(d, "in use again") || !strings.Contains(d, "another condition explains them") {
+		t.Errorf("resolved: %q; want another condition, not in use: stream 3 carried no frame", d)
+	}
+}

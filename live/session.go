@@ -169,6 +169,8 @@ type Session struct {
 	dirEndedAt   [2]int64 // when (Unix ns) it ended, where dirEnded
 	serial       uint64   // of the latest stream opened: the streams' serials tell reused structs apart
 	counted      *stream  // the stream the frame being recorded was counted on, if any
+	countedLast  int64    // counted's latest-frame time (Unix ns) before the frame, 0 if it opened it
+	countedHead  uint8    // counted's first bytes in the frame's direction before it
 	unsent       [2]int64
 	open         int    // streams not closed
 	endedStreams uint64 // streams that ended with the session, never closed by both FINs
@@ -262,10 +264,16 @@ func (s *Session) Record(dir Dir, at time.Time, f *decoder.Frame) bool {
 
 // FrameRef says where RecordRef counted a frame: on a stream, which may
 // since have been folded into the session's summary, or as untracked.
-// Retract takes the frame back from there.
+// Retract takes the frame back from there, with what it added to the
+// stream's first bytes and its latest-frame time.
 type FrameRef struct {
 	st     *stream
 	serial uint64
+	// last is the stream's latest-frame time (Unix ns) before the frame,
+	// 0 where the frame opened it, and at its time after: Retract puts
+	// it back unless a newer frame came.
+	last, at int64
+	head     uint8 // the stream's first bytes in the frame's direction before it (FirstBytes.N)
 }
 
 // RecordRef is Record, and also says where the frame was counted, for a
@@ -288,7 +296,7 @@ func (s *Session) RecordRef(dir Dir, at time.Time, f *decoder.Frame) (FrameRef, 
 		s.mu.Unlock()
 		return FrameRef{}, false
 	}
-	s.counted = nil
+	s.counted, s.countedLast, s.countedHead = nil, 0, 0
 	if cmd == decoder.FIN {
 		s.prefetchFold()
 	}
@@ -327,7 +335,7 @@ func (s *Session) RecordRef(dir Dir, at time.Time, f *decoder.Frame) (FrameRef, 
 		s.countWire(dir, decoder.HeaderSize+uint64(length))
 	}
 	if st := s.counted; st != nil {
-		ref = FrameRef{st: st, serial: st.serial}
+		ref = FrameRef{st: st, serial: st.serial, last: s.countedLast, at: st.last.UnixNano(), head: s.countedHead}
 		if st.watch.leaked {
 			s.w.leakFrame(st) // in use: its leak clock starts again
 		}
@@ -377,7 +385,7 @@ func (s *Session) syn(dir Dir, at time.Time, sid uint32) Anomaly {
 	if sid > s.maxID[sid%2] {
 		s.raiseID(sid)
 		if st := s.heldSYN(dir, sid); st != nil {
-			st.last = later(st.last, at)
+			s.touch(st, dir, at)
 			st.frames[dir]++
 			s.counted = st
 			return 0
@@ -385,7 +393,7 @@ func (s *Session) syn(dir Dir, at time.Time, sid uint32) Anomaly {
 	} else if st := s.stream(dir, sid); st != nil {
 		if st.state != Closed {
 			// smux ignores a SYN for a stream it still has.
-			st.last = later(st.last, at)
+			s.touch(st, dir, at)
 			st.frames[dir]++
 			s.counted = st
 			return DuplicateSYN
@@ -434,12 +442,12 @@ func (s *Session) fin(dir Dir, at time.Time, sid uint32) Anomaly {
 		return s.missing(decoder.FIN, sid)
 	case st.fin[dir]:
 		// smux sends a second FIN when Close follows CloseWrite: count it only.
-		st.last = later(st.last, at)
+		s.touch(st, dir, at)
 		st.frames[dir]++
 		s.counted = st
 		return 0
 	}
-	st.last = later(st.last, at)
+	s.touch(st, dir, at)
 	st.frames[dir]++
 	s.counted = st
 	st.fin[dir], st.finAt[dir] = true, at.UnixNano()
@@ -480,7 +488,7 @@ func (s *Session) psh(dir Dir, at time.Time, sid uint32, length uint32, payload 
 		s.untracked.Bytes[dir] += uint64(length)
 		return s.missing(decoder.PSH, sid)
 	}
-	st.last = later(st.last, at)
+	s.touch(st, dir, at)
 	st.frames[dir]++
 	st.bytes[dir] += uint64(length)
 	if h := &st.head[dir]; h.N < FirstBytesLen && !h.Cut && length > 0 {
@@ -529,7 +537,7 @@ func (s *Session) upd(dir Dir, at time.Time, sid, consumed, window uint32) Anoma
 		s.untracked.Frames[dir]++
 		return s.missing(decoder.UPD, sid)
 	}
-	st.last = later(st.last, at)
+	s.touch(st, dir, at)
 	st.frames[dir]++
 	s.counted = st
 	s.watchAnswer(st, dir, at.UnixNano())
@@ -727,10 +735,35 @@ func (s *Session) Retract(dir Dir, h decoder.Header, ref FrameRef) {
 		if cmd == decoder.PSH && st.state != Closed {
 			st.flow[dir].Written -= uint32(length)
 		}
+		ref.untouch(st, dir)
 	default: // folded, and perhaps reused for another stream since
 		s.summary.Frames[dir]--
 		s.summary.Bytes[dir] -= length
 		s.summary.Wire[dir] -= wire
+	}
+}
+
+// touch moves st's latest-frame time on to at for the frame of direction
+// dir being recorded, noting the time and dir's first bytes before it for
+// its FrameRef. s.mu is held.
+func (s *Session) touch(st *stream, dir Dir, at time.Time) {
+	s.countedLast, s.countedHead = st.last.UnixNano(), st.head[dir].N
+	st.last = later(st.last, at)
+}
+
+// untouch takes back what the frame ref names added to st's first bytes
+// in direction dir, which never went on the wire, and its latest-frame
+// time unless a newer frame came since: a failed write's bytes are not
+// shown as what the stream carried, nor keep a leak "in use". The frames
+// a failed write did not send are its direction's last, so every frame
+// after this one in dir is taken back too. s.mu is held.
+func (ref *FrameRef) untouch(st *stream, dir Dir) {
+	if h := &st.head[dir]; ref.head < h.N {
+		h.N = ref.head
+		clear(h.Data[h.N:])
+	}
+	if ref.last != 0 && st.last.UnixNano() == ref.at {
+		st.last = time.Unix(0, ref.last)
 	}
 }
 
@@ -761,6 +794,11 @@ func (s *Session) Resynced(dir Dir, at time.Time, offset, skipped, lost int64, d
 				}
 				// Its FIN may be in what was lost: not a LEAK.
 				s.watchUnlive(st)
+				// Its payload may be in what was lost: what comes next
+				// does not follow its first bytes.
+				if h := &st.head[dir]; h.N < FirstBytesLen {
+					h.Cut = true
+				}
 			}
 		}
 	}
@@ -806,6 +844,8 @@ func (s *Session) adopt(dir Dir, at time.Time, sid uint32) *stream {
 	}
 	st := s.newStream(dir, at, sid, opener, Open)
 	st.incomplete = true
+	// What it carries next is not its first bytes, which went by unseen.
+	st.head[ClientToServer].Joined, st.head[ServerToClient].Joined = true, true
 	// Whether it was answered went by unseen, as its SYN did: it waits for
 	// no answer (UNANSWERED). A capture begun between the server's FIN and
 	// the client's adopted the stream at the client's FIN.

@@ -2,8 +2,9 @@ package live
 
 import "time"
 
-// DefaultLeakAfter is how long a stream may stay open or half-closed
-// before front ends count it as a suspected leak (SnapshotOptions.LeakAfter).
+// DefaultLeakAfter is how long a stream must stay open or half-closed,
+// and idle since its latest frame, before it counts as a suspected leak
+// (LEAK; SnapshotOptions.LeakAfter).
 const DefaultLeakAfter = 30 * time.Second
 
 // Status is the watched system's own figures, such as the demo's load

@@ -134,7 +134,7 @@ type stream struct {
 	serial    uint64      // the session's count of streams opened when this one was: a FrameRef's check
 	watch     streamWatch // the findings engine's: watch.go
 	// head is the first payload bytes of each direction (FirstBytes):
-	// 68 bytes a stream, no allocation.
+	// 70 bytes a stream, no allocation.
 	head [2]FirstBytes
 }
 
@@ -186,9 +186,15 @@ type FirstBytes struct {
 	// N is how many bytes of Data were seen.
 	N uint8
 	// Cut reports that a frame's payload was not all seen (the snaplen
-	// cut it or the capture lost part of it) before Data was full: Data
-	// is what was seen up to there, and nothing after it was added.
+	// cut it or the capture lost part of it), or that the capture lost
+	// bytes that may hold whole frames of the stream, before Data was
+	// full: Data is what was seen up to there, and nothing after it was
+	// added.
 	Cut bool
+	// Joined reports that the capture joined the stream after it began
+	// (it was adopted mid-stream, its SYN unseen): Data is the first the
+	// capture saw of it, perhaps a fragment, not its first bytes.
+	Joined bool
 }
 
 // Bytes returns the bytes kept.

@@ -140,6 +140,11 @@ type sessionWatch struct {
 	// use (leakExcuses.active).
 	leakAfter  int64
 	leakActive int64
+	// leakInUse counts, by leakKind, the counted streams the latest walk
+	// (explainedLeaks) found in use (leakExcuses.active): a LEAK of that
+	// kind that resolves with its streams still live is "in use again"
+	// only if some are, not when another stream carried a frame.
+	leakInUse [3]uint64
 	// The oldest counted stream of each kind, copied so that Evaluate
 	// need not touch it; known is false when it closed or changed kind
 	// and the next evaluation must look for the new oldest.

@@ -157,7 +157,7 @@ func (s *Session) RecordYamuxRef(dir Dir, at time.Time, f *yamux.Frame) FrameRef
 	s.mu.Lock()
 	s.proto = Yamux
 	s.joined[dir] = true
-	s.counted = nil
+	s.counted, s.countedLast, s.countedHead = nil, 0, 0
 	if flags&yamux.FIN != 0 {
 		s.prefetchFold()
 	}
@@ -194,7 +194,7 @@ func (s *Session) RecordYamuxRef(dir Dir, at time.Time, f *yamux.Frame) FrameRef
 		s.countWire(dir, yamux.HeaderSize+uint64(payload))
 	}
 	if st := s.counted; st != nil {
-		ref = FrameRef{st: st, serial: st.serial}
+		ref = FrameRef{st: st, serial: st.serial, last: s.countedLast, at: st.last.UnixNano(), head: s.countedHead}
 		if st.watch.leaked {
 			s.w.leakFrame(st) // in use: its leak clock starts again
 		}
@@ -246,7 +246,7 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 		}
 		return UnknownStream
 	}
-	st.last = later(st.last, at)
+	s.touch(st, dir, at)
 	st.frames[dir]++
 	s.counted = st
 	if a == DuplicateSYN {
@@ -503,6 +503,7 @@ func (s *Session) RetractYamux(dir Dir, h yamux.Header, ref FrameRef) {
 		if st.state.Live() {
 			st.flow[dir].Written -= uint32(payload)
 		}
+		ref.untouch(st, dir)
 	default:
 		s.summary.Frames[dir]--
 		s.summary.Bytes[dir] -= payload

@@ -174,3 +174,50 @@ func recordedSYN(t *testing.T, addr string) (*tap.Conn, *live.Registry, *pcapout
 	}
 	return c, reg, w, path
 }
+
+// TestFailedWriteFirstBytesTakenBack: a PSH whose Write fails (its
+// deadline has passed: nothing of it is sent) never went on the wire: the
+// tap takes it back, and the stream's first bytes do not show it. Before,
+// the stream's first client bytes were "SECRET-NEVER-SENT".
+func TestFailedWriteFirstBytesTakenBack(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, 64)
+		for {
+			if _, err := c.Read(buf); err != nil {
+				return
+			}
+		}
+	}()
+	c, reg, w, _ := recordedSYN(t, ln.Addr().String())
+	defer w.Close()
+	defer c.Close()
+	if err := c.SetWriteDeadline(time.Now().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	payload := "SECRET-NEVER-SENT"
+	psh := append([]byte{1, 2, byte(len(payload)), 0, 3, 0, 0, 0}, payload...) // PSH, stream 3
+	if n, err := c.Write(psh); n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("a Write past its deadline returned %d, %v; want 0, a deadline exceeded", n, err)
+	}
+	ss := reg.Snapshot().Sessions
+	if len(ss) != 1 {
+		t.Fatalf("%d sessions, want 1", len(ss))
+	}
+	st := ss[0].Stream(3)
+	if st == nil {
+		t.Fatal("stream 3 is gone")
+	}
+	if got := st.Head[live.ClientToServer].Bytes(); len(got) != 0 || st.Bytes[live.ClientToServer] != 0 {
+		t.Errorf("stream 3's first client bytes %q, %d bytes counted; want none: the PSH never went out", got, st.Bytes[live.ClientToServer])
+	}
+}

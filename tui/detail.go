@@ -346,23 +346,34 @@ func wrapText(s string, w int) []string {
 // firstLine is a stream's first bytes each way as printable text, each
 // quoted: `stream 7: "GET /bad HTTP/1.1.." → "ERR bad request"`.
 func firstLine(sid uint32, h *[2]live.FirstBytes) string {
-	return "stream " + strconv.FormatUint(uint64(sid), 10) + ": " + quoteFirst(&h[live.ClientToServer]) + " → " + quoteFirst(&h[live.ServerToClient])
+	joined := ""
+	if h[0].Joined || h[1].Joined {
+		joined = " (joined mid-stream)"
+	}
+	return "stream " + strconv.FormatUint(uint64(sid), 10) + joined + ": " + quoteFirst(&h[live.ClientToServer]) + " → " + quoteFirst(&h[live.ServerToClient])
 }
 
 // quoteFirst is firstText quoted, a quote or backslash among its bytes
-// escaped; "(none sent)" when no byte came: a bare "-" read as a byte.
+// escaped, its … outside the quotes; "(none sent)" when no byte came (a
+// bare "-" read as a byte), and "…" when none came since the capture
+// joined.
 func quoteFirst(h *live.FirstBytes) string {
-	if h.N == 0 && !h.Cut {
+	t := firstText(h)
+	if t == "-" {
 		return "(none sent)"
 	}
-	t := firstText(h)
-	cut := strings.HasSuffix(t, "…")
-	t = strings.TrimSuffix(t, "…")
-	t = strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(t)
-	if cut {
-		return `"` + t + `"…`
+	if h.Joined && h.N == 0 {
+		return t
 	}
-	return `"` + t + `"`
+	pre, post := "", ""
+	if h.Joined {
+		pre, t = "…", strings.TrimPrefix(t, "…")
+	}
+	if strings.HasSuffix(t, "…") {
+		post, t = "…", strings.TrimSuffix(t, "…")
+	}
+	t = strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(t)
+	return pre + `"` + t + `"` + post
 }
 
 // firstDump is a stream's first bytes each way as a hex dump, under a
@@ -379,7 +390,10 @@ func firstDump(th *theme, h *[2]live.FirstBytes, w int) []string {
 		case fb.N == 0 && !fb.Cut:
 			what = " " + dir.String() + " " + dir.Words() + ": no payload"
 		case fb.Cut:
-			what += ", then a frame the capture did not see whole"
+			what += ", then bytes the capture did not see"
+		}
+		if fb.Joined {
+			what += " (joined mid-stream: not the stream's first)"
 		}
 		out = append(out, newLine(w).add(cut(what, w), th.styles.dim).String())
 		p := fb.Bytes()

@@ -23,7 +23,7 @@ func leakyModel(t *testing.T, mux smuxtest.Mux, req []byte) (*live.Registry, uin
 	t.Helper()
 	reg := live.New(live.Config{History: 64})
 	bad := smuxtest.LeakyRun(t, mux, func(c net.Conn) net.Conn { return tap.Wrap(c, live.Server, reg, "srv") }, req, 40)
-	var first time.Time
+	var last time.Time
 	smuxtest.Eventually(t, "the bad stream half-closed by the client", func() bool {
 		snap := reg.Snapshot()
 		if len(snap.Sessions) != 1 {
@@ -33,11 +33,27 @@ func leakyModel(t *testing.T, mux smuxtest.Mux, req []byte) (*live.Registry, uin
 		if st == nil || st.State != live.HalfClosedByClient {
 			return false
 		}
-		first = st.First
+		last = st.Last
 		return true
 	})
-	at := time.Now()
-	reg.Evaluate(at, live.FindingsConfig{LeakAfter: at.Sub(first) - time.Millisecond, UnansweredAfter: time.Hour, Churn: -1})
+	// A LEAK needs the stream idle LeakAfter as well as open that long:
+	// measure from its latest frame (its FIN), not its SYN. Half the time
+	// from there to the session's latest frame puts its deadline among the
+	// healthy streams' frames, so that yamux's wait for a first ping (a
+	// deadline after the server's last frame) does not excuse it. No LEAK
+	// opens while a tapped write is in progress (it may be a block), as
+	// one of the server's may be on a loaded machine: evaluate again.
+	smuxtest.Eventually(t, "a LEAK opened", func() bool {
+		sessLast := reg.Snapshot().Sessions[0].Last
+		at := time.Now()
+		reg.Evaluate(at, live.FindingsConfig{LeakAfter: sessLast.Sub(last) / 2, UnansweredAfter: time.Hour, Churn: -1})
+		for _, f := range reg.Snapshot().Findings {
+			if f.Code == live.CodeLeak {
+				return true
+			}
+		}
+		return false
+	})
 	recs, _ := reg.Frames(live.Query{}, nil)
 	var leak live.Record
 	for _, r := range recs {

@@ -35,8 +35,9 @@ type Options struct {
 	// Title names the mode and addresses in the header, such as
 	// "demo · gateway http://127.0.0.1:8080/rand".
 	Title string
-	// LeakAfter is how long a stream may stay open or half-closed before it
-	// counts as a suspected leak; 0 means DefaultLeakAfter.
+	// LeakAfter is how long a stream must stay open or half-closed, and
+	// idle since its latest frame, before it counts as a suspected leak
+	// (LEAK); 0 means DefaultLeakAfter.
 	LeakAfter time.Duration
 	// StallAfter is how long a v2 writer must be held at a full window to
 	// show STALLED; 0 means live.DefaultStallAfter.

@@ -18,7 +18,7 @@ type streamSort uint8
 
 const (
 	sortID    streamSort = iota // stream id, as smux allocates them
-	sortAge                     // live streams first, oldest first: the suspected leaks lead
+	sortAge                     // the suspected leaks (marked !) first, then the other live streams, oldest first in each
 	sortIdle                    // longest idle first
 	sortBytes                   // most wire bytes first
 	sortState                   // open, half-closed, closed, ended; then by id
@@ -289,7 +289,7 @@ func sortStreams(streams []*live.StreamSnap, by streamSort, inID bool) {
 	slices.SortStableFunc(streams, func(x, y *live.StreamSnap) int {
 		switch by {
 		case sortAge:
-			if c := cmp.Compare(rankLive(x), rankLive(y)); c != 0 {
+			if c := cmp.Compare(rankLeak(x), rankLeak(y)); c != 0 {
 				return c
 			}
 			return x.First.Compare(y.First)
@@ -305,6 +305,16 @@ func sortStreams(streams []*live.StreamSnap, by streamSort, inID bool) {
 		}
 		return 0
 	})
+}
+
+// rankLeak puts the suspected leaks (StreamSnap.Leak: counted in an open
+// LEAK, or in one as their session ended) first, then the other live
+// streams: an old stream in use is no leak, and a younger idle one may be.
+func rankLeak(s *live.StreamSnap) int {
+	if s.Leak {
+		return 0
+	}
+	return 1 + rankLive(s)
 }
 
 // rankLive puts live (open or half-closed) streams before the others.
@@ -507,13 +517,18 @@ func streamCells(st *styles, s *live.StreamSnap, ended bool, end time.Time, fold
 
 // firstText is a direction's first bytes as printable ASCII, every
 // other byte a '.', with … after them where a frame's payload was not all
-// seen; "-" when none came.
+// seen, and before them where the capture joined the stream mid-stream
+// (they are not its first); "-" when none came.
 func firstText(h *live.FirstBytes) string {
-	if h.N == 0 && !h.Cut {
+	if h.N == 0 && !h.Cut && !h.Joined {
 		return "-"
 	}
-	b := printable.AppendASCII(make([]byte, 0, live.FirstBytesLen+3), h.Bytes())
-	if h.Cut {
+	b := make([]byte, 0, live.FirstBytesLen+6)
+	if h.Joined {
+		b = append(b, "…"...)
+	}
+	b = printable.AppendASCII(b, h.Bytes())
+	if h.Cut && (h.N > 0 || !h.Joined) {
 		b = append(b, "…"...)
 	}
 	return string(b)
