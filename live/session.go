@@ -169,8 +169,7 @@ type Session struct {
 	dirEndedAt   [2]int64 // when (Unix ns) it ended, where dirEnded
 	serial       uint64   // of the latest stream opened: the streams' serials tell reused structs apart
 	counted      *stream  // the stream the frame being recorded was counted on, if any
-	countedLast  int64    // counted's latest-frame time (Unix ns) before the frame, 0 if it opened it
-	countedHead  uint8    // counted's first bytes in the frame's direction before it
+	countedHead  uint8    // counted's first bytes in the frame's direction before the frame added to them, or noHead
 	unsent       [2]int64
 	open         int    // streams not closed
 	endedStreams uint64 // streams that ended with the session, never closed by both FINs
@@ -265,16 +264,16 @@ func (s *Session) Record(dir Dir, at time.Time, f *decoder.Frame) bool {
 // FrameRef says where RecordRef counted a frame: on a stream, which may
 // since have been folded into the session's summary, or as untracked.
 // Retract takes the frame back from there, with what it added to the
-// stream's first bytes and its latest-frame time.
+// stream's first bytes.
 type FrameRef struct {
 	st     *stream
 	serial uint64
-	// last is the stream's latest-frame time (Unix ns) before the frame,
-	// 0 where the frame opened it, and at its time after: Retract puts
-	// it back unless a newer frame came.
-	last, at int64
-	head     uint8 // the stream's first bytes in the frame's direction before it (FirstBytes.N)
+	head   uint8 // the stream's first bytes in the frame's direction before the frame added to them (FirstBytes.N), or noHead
 }
+
+// noHead is a FrameRef's head where the frame added nothing to its
+// stream's first bytes.
+const noHead = 0xff
 
 // RecordRef is Record, and also says where the frame was counted, for a
 // tap that may have to Retract it.
@@ -296,7 +295,7 @@ func (s *Session) RecordRef(dir Dir, at time.Time, f *decoder.Frame) (FrameRef, 
 		s.mu.Unlock()
 		return FrameRef{}, false
 	}
-	s.counted, s.countedLast, s.countedHead = nil, 0, 0
+	s.counted, s.countedHead = nil, noHead
 	if cmd == decoder.FIN {
 		s.prefetchFold()
 	}
@@ -335,7 +334,7 @@ func (s *Session) RecordRef(dir Dir, at time.Time, f *decoder.Frame) (FrameRef, 
 		s.countWire(dir, decoder.HeaderSize+uint64(length))
 	}
 	if st := s.counted; st != nil {
-		ref = FrameRef{st: st, serial: st.serial, last: s.countedLast, at: st.last.UnixNano(), head: s.countedHead}
+		ref = FrameRef{st: st, serial: st.serial, head: s.countedHead}
 		if st.watch.leaked {
 			s.w.leakFrame(st) // in use: its leak clock starts again
 		}
@@ -385,7 +384,7 @@ func (s *Session) syn(dir Dir, at time.Time, sid uint32) Anomaly {
 	if sid > s.maxID[sid%2] {
 		s.raiseID(sid)
 		if st := s.heldSYN(dir, sid); st != nil {
-			s.touch(st, dir, at)
+			st.last = later(st.last, at)
 			st.frames[dir]++
 			s.counted = st
 			return 0
@@ -393,7 +392,7 @@ func (s *Session) syn(dir Dir, at time.Time, sid uint32) Anomaly {
 	} else if st := s.stream(dir, sid); st != nil {
 		if st.state != Closed {
 			// smux ignores a SYN for a stream it still has.
-			s.touch(st, dir, at)
+			st.last = later(st.last, at)
 			st.frames[dir]++
 			s.counted = st
 			return DuplicateSYN
@@ -442,12 +441,12 @@ func (s *Session) fin(dir Dir, at time.Time, sid uint32) Anomaly {
 		return s.missing(decoder.FIN, sid)
 	case st.fin[dir]:
 		// smux sends a second FIN when Close follows CloseWrite: count it only.
-		s.touch(st, dir, at)
+		st.last = later(st.last, at)
 		st.frames[dir]++
 		s.counted = st
 		return 0
 	}
-	s.touch(st, dir, at)
+	st.last = later(st.last, at)
 	st.frames[dir]++
 	s.counted = st
 	st.fin[dir], st.finAt[dir] = true, at.UnixNano()
@@ -488,10 +487,11 @@ func (s *Session) psh(dir Dir, at time.Time, sid uint32, length uint32, payload 
 		s.untracked.Bytes[dir] += uint64(length)
 		return s.missing(decoder.PSH, sid)
 	}
-	s.touch(st, dir, at)
+	st.last = later(st.last, at)
 	st.frames[dir]++
 	st.bytes[dir] += uint64(length)
 	if h := &st.head[dir]; h.N < FirstBytesLen && !h.Cut && length > 0 {
+		s.countedHead = h.N
 		h.add(payload, length)
 	}
 	s.counted = st
@@ -537,7 +537,7 @@ func (s *Session) upd(dir Dir, at time.Time, sid, consumed, window uint32) Anoma
 		s.untracked.Frames[dir]++
 		return s.missing(decoder.UPD, sid)
 	}
-	s.touch(st, dir, at)
+	st.last = later(st.last, at)
 	st.frames[dir]++
 	s.counted = st
 	s.watchAnswer(st, dir, at.UnixNano())
@@ -743,27 +743,17 @@ func (s *Session) Retract(dir Dir, h decoder.Header, ref FrameRef) {
 	}
 }
 
-// touch moves st's latest-frame time on to at for the frame of direction
-// dir being recorded, noting the time and dir's first bytes before it for
-// its FrameRef. s.mu is held.
-func (s *Session) touch(st *stream, dir Dir, at time.Time) {
-	s.countedLast, s.countedHead = st.last.UnixNano(), st.head[dir].N
-	st.last = later(st.last, at)
-}
-
 // untouch takes back what the frame ref names added to st's first bytes
-// in direction dir, which never went on the wire, and its latest-frame
-// time unless a newer frame came since: a failed write's bytes are not
-// shown as what the stream carried, nor keep a leak "in use". The frames
-// a failed write did not send are its direction's last, so every frame
-// after this one in dir is taken back too. s.mu is held.
+// in direction dir, which never went on the wire: a failed write's bytes
+// are not shown as what the stream carried. The frames a failed write did
+// not send are its direction's last, so every frame after this one in dir
+// is taken back too. The stream's latest-frame time stays: a failed write
+// ends its session, and the time only says when the stream last moved.
+// s.mu is held.
 func (ref *FrameRef) untouch(st *stream, dir Dir) {
-	if h := &st.head[dir]; ref.head < h.N {
+	if h := &st.head[dir]; ref.head != noHead && ref.head < h.N {
 		h.N = ref.head
 		clear(h.Data[h.N:])
-	}
-	if ref.last != 0 && st.last.UnixNano() == ref.at {
-		st.last = time.Unix(0, ref.last)
 	}
 }
 

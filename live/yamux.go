@@ -157,7 +157,7 @@ func (s *Session) RecordYamuxRef(dir Dir, at time.Time, f *yamux.Frame) FrameRef
 	s.mu.Lock()
 	s.proto = Yamux
 	s.joined[dir] = true
-	s.counted, s.countedLast, s.countedHead = nil, 0, 0
+	s.counted, s.countedHead = nil, noHead
 	if flags&yamux.FIN != 0 {
 		s.prefetchFold()
 	}
@@ -194,7 +194,7 @@ func (s *Session) RecordYamuxRef(dir Dir, at time.Time, f *yamux.Frame) FrameRef
 		s.countWire(dir, yamux.HeaderSize+uint64(payload))
 	}
 	if st := s.counted; st != nil {
-		ref = FrameRef{st: st, serial: st.serial, last: s.countedLast, at: st.last.UnixNano(), head: s.countedHead}
+		ref = FrameRef{st: st, serial: st.serial, head: s.countedHead}
 		if st.watch.leaked {
 			s.w.leakFrame(st) // in use: its leak clock starts again
 		}
@@ -246,7 +246,7 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 		}
 		return UnknownStream
 	}
-	s.touch(st, dir, at)
+	st.last = later(st.last, at)
 	st.frames[dir]++
 	s.counted = st
 	if a == DuplicateSYN {
@@ -289,6 +289,7 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 		}
 		st.bytes[dir] += uint64(length)
 		if h := &st.head[dir]; h.N < FirstBytesLen && !h.Cut {
+			s.countedHead = h.N
 			h.add(payload, length)
 		}
 		fl := &st.flow[dir]
