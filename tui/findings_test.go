@@ -202,9 +202,10 @@ func TestFindingsPane(t *testing.T) {
 	}
 }
 
-// TestFindingOfNoSession: CHURN concerns no one session; enter says so
-// and stays.
-func TestFindingOfNoSession(t *testing.T) {
+// churned is a capture of live.DefaultChurn short sessions, one every
+// 100 ms from 5 s before base, each closed after 10 ms, evaluated at
+// base: CHURN is open, of no one session.
+func churned() *capture {
 	c := newCapture(live.Config{})
 	for i := range live.DefaultChurn {
 		at := base.Add(-5*time.Second + time.Duration(i)*100*time.Millisecond)
@@ -212,6 +213,13 @@ func TestFindingOfNoSession(t *testing.T) {
 		s.End(at.Add(10*time.Millisecond), live.LocalClose, nil)
 	}
 	c.reg.Evaluate(base, live.FindingsConfig{})
+	return c
+}
+
+// TestFindingOfNoSession: CHURN concerns no one session; enter says so
+// and stays.
+func TestFindingOfNoSession(t *testing.T) {
+	c := churned()
 	m := press(c.model(t, 80, 24), "!")
 	if row := cursorRow(paneBox(screenOf(m), "Findings")); !strings.Contains(row, "warn CHURN") {
 		t.Fatalf("the cursor is not on CHURN: %q\n%s", row, screenOf(m))
@@ -617,13 +625,7 @@ func TestFilterResolvedLeak(t *testing.T) {
 // records of a session, and /CHURN said "nothing in history matches
 // CHURN yet" while the finding was open.
 func TestSearchFindsChurn(t *testing.T) {
-	c := newCapture(live.Config{})
-	for i := range live.DefaultChurn {
-		at := base.Add(-5*time.Second + time.Duration(i)*100*time.Millisecond)
-		s := c.open("127.0.0.1:"+strconv.Itoa(40000+i), "127.0.0.1:9000", at)
-		s.End(at.Add(10*time.Millisecond), live.LocalClose, nil)
-	}
-	c.reg.Evaluate(base, live.FindingsConfig{})
+	c := churned()
 	m := c.model(t, 120, 30)
 	before := m.sessions.id
 	m = press(m, "/")
