@@ -222,25 +222,49 @@ func TestSayNoInputResolvedAtStop(t *testing.T) {
 	}
 }
 
+// noInput3s is what read - says of input that stopped for 3s.
+const noInput3s = "muxtop: read -: no input for 3s: the capture's clock, packet time, stands still until the next packet\n"
+
+// noInputRig is sayNoInput run on ticks the test fires, finding the idle
+// time, the bytes read and the read's end in what the test stores, and
+// saying to out; stop stops it.
+type noInputRig struct {
+	ticks      chan time.Time
+	idle, read atomic.Int64
+	over       atomic.Bool
+	out        syncBuffer
+	stop       func()
+}
+
+// noInputFor3s starts a noInputRig, 2000 bytes read, and fires a tick
+// that finds the input idle 3s. idle, if not nil, is what each call of
+// sayNoInput's idle returns, given the rig and the idle time stored.
+func noInputFor3s(idle func(r *noInputRig, d time.Duration) time.Duration) *noInputRig {
+	r := &noInputRig{ticks: make(chan time.Time)}
+	r.stop = sayNoInput(r.ticks, func() time.Duration {
+		d := time.Duration(r.idle.Load())
+		if idle != nil {
+			return idle(r, d)
+		}
+		return d
+	}, r.read.Load, r.over.Load, &r.out)
+	r.read.Store(2000)
+	r.idle.Store(int64(3 * time.Second))
+	r.ticks <- time.Time{}
+	return r
+}
+
 // TestSayNoInputEnded: input that stopped and then ended with no byte
 // more (the writer closed the pipe) is said to have ended, not resumed.
 func TestSayNoInputEnded(t *testing.T) {
-	ticks := make(chan time.Time)
-	var idle, read atomic.Int64
-	var over atomic.Bool
-	var out syncBuffer
-	stop := sayNoInput(ticks, func() time.Duration { return time.Duration(idle.Load()) }, read.Load, over.Load, &out)
-	read.Store(2000)
-	idle.Store(int64(3 * time.Second))
-	ticks <- time.Time{}
-	ticks <- time.Time{} // the tick before has been acted on; this one finds 3s again
-	idle.Store(0)        // EOF: the read is over, nothing more came
-	over.Store(true)
-	stop()
-	const want = "muxtop: read -: no input for 3s: the capture's clock, packet time, stands still until the next packet\n" +
-		"muxtop: read -: input ended, after 3s or more without\n"
-	if out.String() != want {
-		t.Fatalf("input ended after a silence: read said %q, want %q", out.String(), want)
+	r := noInputFor3s(nil)
+	r.ticks <- time.Time{} // the tick before has been acted on; this one finds 3s again
+	r.idle.Store(0)        // EOF: the read is over, nothing more came
+	r.over.Store(true)
+	r.stop()
+	const want = noInput3s + "muxtop: read -: input ended, after 3s or more without\n"
+	if r.out.String() != want {
+		t.Fatalf("input ended after a silence: read said %q, want %q", r.out.String(), want)
 	}
 }
 
@@ -253,28 +277,19 @@ func TestSayNoInputEnded(t *testing.T) {
 //
 //	read said "…input ended, after 3s or more without\n", want "…input resumed…"
 func TestSayNoInputByteAfterIdle(t *testing.T) {
-	ticks := make(chan time.Time)
-	var idle, read atomic.Int64
-	var over atomic.Bool
-	var out syncBuffer
-	stop := sayNoInput(ticks, func() time.Duration {
-		d := time.Duration(idle.Load())
+	r := noInputFor3s(func(r *noInputRig, d time.Duration) time.Duration {
 		if d > 0 {
-			read.CompareAndSwap(2000, 2100) // the pipe's next bytes, just after idle looked
+			r.read.CompareAndSwap(2000, 2100) // the pipe's next bytes, just after idle looked
 		}
 		return d
-	}, read.Load, over.Load, &out)
-	read.Store(2000)
-	idle.Store(int64(3 * time.Second))
-	ticks <- time.Time{}
-	idle.Store(0) // the read that waited returned, with those bytes
-	ticks <- time.Time{}
-	ticks <- time.Time{} // the tick before has been acted on
-	stop()
-	const want = "muxtop: read -: no input for 3s: the capture's clock, packet time, stands still until the next packet\n" +
-		"muxtop: read -: input resumed, after 3s or more without\n"
-	if out.String() != want {
-		t.Fatalf("bytes came right after the notice's idle: read said %q, want %q", out.String(), want)
+	})
+	r.idle.Store(0) // the read that waited returned, with those bytes
+	r.ticks <- time.Time{}
+	r.ticks <- time.Time{} // the tick before has been acted on
+	r.stop()
+	const want = noInput3s + "muxtop: read -: input resumed, after 3s or more without\n"
+	if r.out.String() != want {
+		t.Fatalf("bytes came right after the notice's idle: read said %q, want %q", r.out.String(), want)
 	}
 }
 
@@ -290,35 +305,27 @@ func TestSayNoInputUndecided(t *testing.T) {
 		want string
 	}{{"resumed", false, "resumed"}, {"ended", true, "ended"}} {
 		t.Run(tc.name, func(t *testing.T) {
-			ticks := make(chan time.Time)
-			var idle, read atomic.Int64
-			var over atomic.Bool
-			var out syncBuffer
-			stop := sayNoInput(ticks, func() time.Duration { return time.Duration(idle.Load()) }, read.Load, over.Load, &out)
-			read.Store(2000)
-			idle.Store(int64(3 * time.Second))
-			ticks <- time.Time{}
-			idle.Store(0) // the wait ended; nothing counted yet
-			ticks <- time.Time{}
-			ticks <- time.Time{} // the tick before has been acted on
-			const quiet = "muxtop: read -: no input for 3s: the capture's clock, packet time, stands still until the next packet\n"
-			if out.String() != quiet {
-				t.Fatalf("no read waits, nothing counted, the read not over: read said %q, want only %q", out.String(), quiet)
+			r := noInputFor3s(nil)
+			r.idle.Store(0) // the wait ended; nothing counted yet
+			r.ticks <- time.Time{}
+			r.ticks <- time.Time{} // the tick before has been acted on
+			if r.out.String() != noInput3s {
+				t.Fatalf("no read waits, nothing counted, the read not over: read said %q, want only %q", r.out.String(), noInput3s)
 			}
 			if tc.end {
-				over.Store(true)
+				r.over.Store(true)
 			} else {
-				read.Store(2100)
+				r.read.Store(2100)
 			}
-			ticks <- time.Time{}
-			ticks <- time.Time{} // the tick before has been acted on
-			want := quiet + "muxtop: read -: input " + tc.want + ", after 3s or more without\n"
-			if out.String() != want {
-				t.Fatalf("read said %q, want %q", out.String(), want)
+			r.ticks <- time.Time{}
+			r.ticks <- time.Time{} // the tick before has been acted on
+			want := noInput3s + "muxtop: read -: input " + tc.want + ", after 3s or more without\n"
+			if r.out.String() != want {
+				t.Fatalf("read said %q, want %q", r.out.String(), want)
 			}
-			stop()
-			if out.String() != want {
-				t.Fatalf("after stop, read said %q, want %q", out.String(), want)
+			r.stop()
+			if r.out.String() != want {
+				t.Fatalf("after stop, read said %q, want %q", r.out.String(), want)
 			}
 		})
 	}

@@ -87,23 +87,13 @@ func TestSummaryAgesAtTheEnd(t *testing.T) {
 		// Its idle time, since the client's FIN, is worded at the end too.
 		const text = "the server never closes its streams: 1 half-closed by the client and idle 30 s or more, oldest 68 s (stream 3, idle "
 		if format == Plain {
-			for _, want := range []string{
-				"    #1 LEAK warning, session 1, open: " + text,
+			plainSummaryHas(t, out.String(),
+				"    #1 LEAK warning, session 1, open: "+text,
 				"; the oldest for 68 s\n",
-			} {
-				if !strings.Contains(out.String(), want) {
-					t.Errorf("plain summary lacks %q:\n%s", want, out.String())
-				}
-			}
+			)
 			continue
 		}
-		var j struct {
-			Leaks    map[string]any   `json:"leaks"`
-			Findings []map[string]any `json:"findings"`
-		}
-		if err := json.Unmarshal(out.Bytes(), &j); err != nil {
-			t.Fatalf("%v: %s", err, out.String())
-		}
+		j := leaksJSON(t, out.Bytes())
 		var idle float64
 		if len(j.Findings) == 1 {
 			idle, _ = j.Findings[0]["idle"].(float64)
@@ -112,4 +102,31 @@ func TestSummaryAgesAtTheEnd(t *testing.T) {
 			t.Errorf("JSON findings %v, leaks %v; want the LEAK worded at 68.5 s, as oldest_seconds, idle 67 s or more", j.Findings, j.Leaks)
 		}
 	}
+}
+
+// plainSummaryHas fails t for each of wants that summary, a plain
+// summary, lacks.
+func plainSummaryHas(t *testing.T, summary string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(summary, want) {
+			t.Errorf("plain summary lacks %q:\n%s", want, summary)
+		}
+	}
+}
+
+// summaryLeaks is a JSON summary's leaks and findings.
+type summaryLeaks struct {
+	Leaks    map[string]any   `json:"leaks"`
+	Findings []map[string]any `json:"findings"`
+}
+
+// leaksJSON decodes summary, a JSON summary, failing t if it does not.
+func leaksJSON(t *testing.T, summary []byte) summaryLeaks {
+	t.Helper()
+	var j summaryLeaks
+	if err := json.Unmarshal(summary, &j); err != nil {
+		t.Fatalf("%v: %s", err, summary)
+	}
+	return j
 }

@@ -331,20 +331,7 @@ func TestSummaryFindings(t *testing.T) {
 // Unwatched), in plain and JSON, and lists each once, so marked; one
 // whose session ended on its own before the stop is resolved.
 func TestSummaryOpenAtTheEnd(t *testing.T) {
-	reg := live.New(live.Config{})
-	at := time.Date(2026, 11, 27, 12, 1, 3, 0, time.UTC)
-	var ss []*live.Session
-	for i := range 2 {
-		s := reg.Open(live.SessionInfo{Client: fmt.Sprint("a:", i), Server: "b:2", Tap: live.Server}, at)
-		var h decoder.Header
-		copy(h[:], "GET / HT")
-		s.Violation(live.ClientToServer, at, &decoder.Violation{Code: decoder.BadVersion, Header: h})
-		ss = append(ss, s)
-	}
-	reg.Evaluate(at.Add(10*time.Millisecond), live.FindingsConfig{Churn: -1})
-	ss[0].End(at.Add(15*time.Millisecond), live.EOF, nil)
-	ss[1].End(at.Add(30*time.Millisecond), live.Shutdown, nil)
-	reg.ResolveEnded(at.Add(50*time.Millisecond), at.Add(20*time.Millisecond))
+	reg := endedAndUnwatched()
 
 	s := Summarize(reg.Snapshot(), 0)
 	var plain bytes.Buffer

@@ -6,69 +6,26 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/tap"
 )
 
-// leakRecord runs smuxtest.LeakyRun over mux with request req, its server
-// tapped into a registry whose history of 64 records the 40 healthy
-// streams after the bad one lap, evaluates LEAK, and returns the LEAK's
-// finding-opened record.
+// leakRecord runs smuxtest.LeakyLeak over mux with request req, its
+// server tapped, and returns the LEAK's finding-opened record, whose
+// oldest stream must be the bad one.
 func leakRecord(t *testing.T, mux smuxtest.Mux, req []byte) live.Record {
 	t.Helper()
-	reg := live.New(live.Config{History: 64})
-	bad := smuxtest.LeakyRun(t, mux, func(c net.Conn) net.Conn { return tap.Wrap(c, live.Server, reg, "srv") }, req, 40)
-	var last time.Time
-	smuxtest.Eventually(t, "the bad stream half-closed by the client", func() bool {
-		snap := reg.Snapshot()
-		if len(snap.Sessions) != 1 {
-			return false
-		}
-		st := snap.Sessions[0].Stream(bad)
-		if st == nil || st.State != live.HalfClosedByClient {
-			return false
-		}
-		last = st.Last
-		return true
-	})
-	// A LEAK needs the stream idle LeakAfter as well as open that long:
-	// measure from its latest frame (its FIN), not its SYN. Half the time
-	// from there to the session's latest frame puts its deadline among the
-	// healthy streams' frames, so that yamux's wait for a first ping (a
-	// deadline after the server's last frame) does not excuse it. No LEAK
-	// opens while a tapped write is in progress (it may be a block), as
-	// one of the server's may be on a loaded machine: evaluate again.
-	smuxtest.Eventually(t, "a LEAK opened", func() bool {
-		sessLast := reg.Snapshot().Sessions[0].Last
-		at := time.Now()
-		reg.Evaluate(at, live.FindingsConfig{LeakAfter: sessLast.Sub(last) / 2, UnansweredAfter: time.Hour, Churn: -1})
-		for _, f := range reg.Snapshot().Findings {
-			if f.Code == live.CodeLeak {
-				return true
-			}
-		}
-		return false
-	})
-	recs, _ := reg.Frames(live.Query{}, nil)
-	for _, r := range recs {
-		if r.Kind == live.FrameRecord && r.StreamID() == bad {
-			t.Fatalf("history still holds a frame of stream %d: the test evicts them", bad)
-		}
+	_, bad, r := smuxtest.LeakyLeak(t, mux, tapServer, req)
+	if r.Finding.Stream != bad {
+		t.Fatalf("LEAK's oldest stream %d, want %d", r.Finding.Stream, bad)
 	}
-	for _, r := range recs {
-		if r.Kind == live.FindingOpened && r.Finding.Code == live.CodeLeak {
-			if r.Finding.Stream != bad {
-				t.Fatalf("LEAK's oldest stream %d, want %d", r.Finding.Stream, bad)
-			}
-			return r
-		}
-	}
-	t.Fatalf("no LEAK opened among %d records", len(recs))
-	return live.Record{}
+	return r
 }
+
+// tapServer taps c, a server's end, into reg.
+func tapServer(c net.Conn, reg *live.Registry) net.Conn { return tap.Wrap(c, live.Server, reg, "srv") }
 
 // TestLeakFirstBytesReal: a real smux (and yamux) server leaks the
 // streams of "GET /bad" and answers them "ERR bad request"; history no

@@ -10,14 +10,12 @@ import (
 	"github.com/muxtop/muxtop/live"
 )
 
-// TestPlainStillOpenAtStop: a finding resolved only because muxtop
-// stopped watching its session (Unwatched) still held: its plain line
-// says STILL-OPEN, and a grep for RESOLVED at 2 a.m. does not read it as
-// fixed. One whose session ended on its own says RESOLVED. Before, both
-// said RESOLVED ("#2 RESOLVED 2 PROTOCOL after 0.04 s: muxtop stopped
-// watching (shutdown): still holding then"). JSON keeps finding-resolved
-// with "unwatched":true.
-func TestPlainStillOpenAtStop(t *testing.T) {
+// endedAndUnwatched returns a registry of two sessions, each with a
+// PROTOCOL finding (an HTTP request where a mux header should be): the
+// first's session ended on its own (EOF) before the stop, the second's
+// was still watched when muxtop stopped (Shutdown), so its finding
+// resolves Unwatched.
+func endedAndUnwatched() *live.Registry {
 	reg := live.New(live.Config{})
 	at := time.Date(2026, 11, 27, 12, 1, 3, 0, time.UTC)
 	var ss []*live.Session
@@ -32,6 +30,18 @@ func TestPlainStillOpenAtStop(t *testing.T) {
 	ss[0].End(at.Add(15*time.Millisecond), live.EOF, nil)
 	ss[1].End(at.Add(30*time.Millisecond), live.Shutdown, nil)
 	reg.ResolveEnded(at.Add(50*time.Millisecond), at.Add(20*time.Millisecond))
+	return reg
+}
+
+// TestPlainStillOpenAtStop: a finding resolved only because muxtop
+// stopped watching its session (Unwatched) still held: its plain line
+// says STILL-OPEN, and a grep for RESOLVED at 2 a.m. does not read it as
+// fixed. One whose session ended on its own says RESOLVED. Before, both
+// said RESOLVED ("#2 RESOLVED 2 PROTOCOL after 0.04 s: muxtop stopped
+// watching (shutdown): still holding then"). JSON keeps finding-resolved
+// with "unwatched":true.
+func TestPlainStillOpenAtStop(t *testing.T) {
+	reg := endedAndUnwatched()
 	var lines []string
 	for _, r := range allRecordsOf(reg) {
 		if r.Kind == live.FindingResolved {

@@ -13,24 +13,20 @@ import (
 	"github.com/muxtop/muxtop/live"
 )
 
-// TestProtocolSeverityChangeTold: a real net/http client, tapped, talks
-// to a real net/http server that answers only after an evaluation has
-// seen the request. The PROTOCOL finding opens critical (only the client
-// has spoken: it may be talking HTTP to a mux port), and becomes a
-// warning as the server answers in HTTP (both ends fine: no mux here).
-// The change is told at once, in a finding-updated record whose finding
-// is the warning, though the finding's count never changes and less than
-// UpdateEvery has passed; once, not again; and the resolution says
-// warning. Before, the records went opened(critical) → resolved(warning),
-// the change never told.
-func TestProtocolSeverityChangeTold(t *testing.T) {
+// protocolAnswered taps a real net/http client into a new registry; it
+// asks a real net/http server that answers only after an evaluation at
+// now has seen the request, and returns once the client has read the
+// answer "hello": the registry, the client's transport, now and the
+// findings config evaluated with.
+func protocolAnswered(t *testing.T) (*live.Registry, *http.Transport, time.Time, live.FindingsConfig) {
+	t.Helper()
 	arrived, answer := make(chan struct{}), make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		arrived <- struct{}{}
 		<-answer
 		io.WriteString(w, "hello")
 	}))
-	defer srv.Close()
+	t.Cleanup(srv.Close)
 	reg := live.New(live.Config{})
 	tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
@@ -59,20 +55,25 @@ func TestProtocolSeverityChangeTold(t *testing.T) {
 	if body := <-got; body != "hello" {
 		t.Fatalf("the client got %q: the two ends do not work", body)
 	}
-	reg.Evaluate(now.Add(100*time.Millisecond), cfg)
-	reg.Evaluate(now.Add(200*time.Millisecond), cfg)
+	return reg, tr, now, cfg
+}
+
+// endSession closes tr's idle connection, whose tapped Close ends its
+// session, and waits until reg's one session has ended.
+func endSession(t *testing.T, reg *live.Registry, tr *http.Transport) {
+	t.Helper()
 	tr.CloseIdleConnections() // the tapped conn's Close ends its session
 	smuxtest.Eventually(t, "the session to end", func() bool {
 		snap := reg.Snapshot()
 		return len(snap.Sessions) == 1 && !snap.Sessions[0].End.IsZero()
 	})
-	reg.Evaluate(now.Add(300*time.Millisecond), cfg)
+}
 
-	type told struct {
-		Kind          live.Kind
-		Severity, Was live.Severity
-	}
-	var recs []told
+// protocolRecords returns reg's finding records, in order, and fails t
+// for any that is not the client's PROTOCOL.
+func protocolRecords(t *testing.T, reg *live.Registry) []live.Record {
+	t.Helper()
+	var recs []live.Record
 	for next := uint64(0); ; {
 		rs, n := reg.Frames(live.Query{From: next}, nil)
 		for _, r := range rs {
@@ -80,13 +81,40 @@ func TestProtocolSeverityChangeTold(t *testing.T) {
 				if r.Finding.Code != live.CodeProtocol || r.Finding.Dir != live.ClientToServer {
 					t.Errorf("a %v finding in %v, want only the client's PROTOCOL", r.Finding.Code, r.Finding.Dir)
 				}
-				recs = append(recs, told{r.Kind, r.Finding.Severity, r.Was})
+				recs = append(recs, r)
 			}
 		}
 		if n == next {
-			break
+			return recs
 		}
 		next = n
+	}
+}
+
+// TestProtocolSeverityChangeTold: a real net/http client, tapped, talks
+// to a real net/http server that answers only after an evaluation has
+// seen the request. The PROTOCOL finding opens critical (only the client
+// has spoken: it may be talking HTTP to a mux port), and becomes a
+// warning as the server answers in HTTP (both ends fine: no mux here).
+// The change is told at once, in a finding-updated record whose finding
+// is the warning, though the finding's count never changes and less than
+// UpdateEvery has passed; once, not again; and the resolution says
+// warning. Before, the records went opened(critical) → resolved(warning),
+// the change never told.
+func TestProtocolSeverityChangeTold(t *testing.T) {
+	reg, tr, now, cfg := protocolAnswered(t)
+	reg.Evaluate(now.Add(100*time.Millisecond), cfg)
+	reg.Evaluate(now.Add(200*time.Millisecond), cfg)
+	endSession(t, reg, tr)
+	reg.Evaluate(now.Add(300*time.Millisecond), cfg)
+
+	type told struct {
+		Kind          live.Kind
+		Severity, Was live.Severity
+	}
+	var recs []told
+	for _, r := range protocolRecords(t, reg) {
+		recs = append(recs, told{r.Kind, r.Finding.Severity, r.Was})
 	}
 	want := []told{{live.FindingOpened, live.Critical, 0}, {live.FindingUpdated, live.Warning, live.Critical}, {live.FindingResolved, live.Warning, 0}}
 	if len(recs) != len(want) {
@@ -110,46 +138,8 @@ func TestProtocolSeverityChangeTold(t *testing.T) {
 // resolved with the evidence of the last evaluation before the end, and
 // a critical PROTOCOL resolution paged for two ends that were fine.
 func TestProtocolSeverityChangeToldAtEnd(t *testing.T) {
-	arrived, answer := make(chan struct{}), make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		arrived <- struct{}{}
-		<-answer
-		io.WriteString(w, "hello")
-	}))
-	defer srv.Close()
-	reg := live.New(live.Config{})
-	tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		return Wrap(c, live.Client, reg, "test"), nil
-	}}
-	client := &http.Client{Transport: tr}
-	got := make(chan string, 1)
-	go func() {
-		resp, err := client.Get(srv.URL)
-		if err != nil {
-			got <- err.Error()
-			return
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		got <- string(b)
-	}()
-	cfg := live.FindingsConfig{Churn: -1}
-	<-arrived // the request went through the tap
-	now := time.Now()
-	reg.Evaluate(now, cfg)
-	close(answer)
-	if body := <-got; body != "hello" {
-		t.Fatalf("the client got %q: the two ends do not work", body)
-	}
-	tr.CloseIdleConnections() // the tapped conn's Close ends its session
-	smuxtest.Eventually(t, "the session to end", func() bool {
-		snap := reg.Snapshot()
-		return len(snap.Sessions) == 1 && !snap.Sessions[0].End.IsZero()
-	})
+	reg, tr, now, cfg := protocolAnswered(t)
+	endSession(t, reg, tr)
 	reg.Evaluate(now.Add(100*time.Millisecond), cfg)
 	reg.Evaluate(now.Add(200*time.Millisecond), cfg)
 
@@ -159,21 +149,9 @@ func TestProtocolSeverityChangeToldAtEnd(t *testing.T) {
 	}
 	var recs []told
 	var texts []string
-	for next := uint64(0); ; {
-		rs, n := reg.Frames(live.Query{From: next}, nil)
-		for _, r := range rs {
-			if r.Finding != nil {
-				if r.Finding.Code != live.CodeProtocol || r.Finding.Dir != live.ClientToServer {
-					t.Errorf("a %v finding in %v, want only the client's PROTOCOL", r.Finding.Code, r.Finding.Dir)
-				}
-				recs = append(recs, told{r.Kind, r.Finding.Severity, r.Was})
-				texts = append(texts, r.Finding.Text+" "+r.Finding.Advice)
-			}
-		}
-		if n == next {
-			break
-		}
-		next = n
+	for _, r := range protocolRecords(t, reg) {
+		recs = append(recs, told{r.Kind, r.Finding.Severity, r.Was})
+		texts = append(texts, r.Finding.Text+" "+r.Finding.Advice)
 	}
 	want := []told{{live.FindingOpened, live.Critical, 0}, {live.FindingUpdated, live.Warning, live.Critical}, {live.FindingResolved, live.Warning, 0}}
 	if len(recs) != len(want) {

@@ -99,31 +99,12 @@ func TestWriteResetRecorded(t *testing.T) {
 // the tapped end's FIN and no RST, so that a read of it does not end the
 // session reset by the peer.
 func TestWriteAfterCloseWriteNoReset(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	peerDone := make(chan struct{})
-	go func() { // the peer: reads to EOF, then closes normally
-		defer close(peerDone)
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		buf := make([]byte, 64)
-		for {
-			if _, err := c.Read(buf); err != nil {
-				return
-			}
-		}
-	}()
-	c, reg, w, path := recordedSYN(t, ln.Addr().String())
+	addr, peerDone := readingPeer(t) // the peer: reads to EOF, then closes normally
+	c, reg, w, path := recordedSYN(t, addr)
 	if err := c.CloseWrite(); err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.Write([]byte{1, 3, 0, 0, 0, 0, 0, 0}) // a NOP after the half-close
+	_, err := c.Write([]byte{1, 3, 0, 0, 0, 0, 0, 0}) // a NOP after the half-close
 	if !errors.Is(err, syscall.EPIPE) {
 		t.Fatalf("a Write after CloseWrite returned %v, want EPIPE", err)
 	}
@@ -175,17 +156,19 @@ func recordedSYN(t *testing.T, addr string) (*tap.Conn, *live.Registry, *pcapout
 	return c, reg, w, path
 }
 
-// TestFailedWriteFirstBytesTakenBack: a PSH whose Write fails (its
-// deadline has passed: nothing of it is sent) never went on the wire: the
-// tap takes it back, and the stream's first bytes do not show it. Before,
-// the stream's first client bytes were "SECRET-NEVER-SENT".
-func TestFailedWriteFirstBytesTakenBack(t *testing.T) {
+// readingPeer listens on a loopback port until the test ends and
+// returns its address and a channel closed once its peer, which accepts
+// one connection and reads it to EOF (or an error), has closed it.
+func readingPeer(t *testing.T) (string, <-chan struct{}) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close() })
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		c, err := ln.Accept()
 		if err != nil {
 			return
@@ -198,7 +181,16 @@ func TestFailedWriteFirstBytesTakenBack(t *testing.T) {
 			}
 		}
 	}()
-	c, reg, w, _ := recordedSYN(t, ln.Addr().String())
+	return ln.Addr().String(), done
+}
+
+// TestFailedWriteFirstBytesTakenBack: a PSH whose Write fails (its
+// deadline has passed: nothing of it is sent) never went on the wire: the
+// tap takes it back, and the stream's first bytes do not show it. Before,
+// the stream's first client bytes were "SECRET-NEVER-SENT".
+func TestFailedWriteFirstBytesTakenBack(t *testing.T) {
+	addr, _ := readingPeer(t)
+	c, reg, w, _ := recordedSYN(t, addr)
 	defer w.Close()
 	defer c.Close()
 	if err := c.SetWriteDeadline(time.Now().Add(-time.Second)); err != nil {

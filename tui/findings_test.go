@@ -56,13 +56,7 @@ func findingsFixture() *capture {
 
 	// The server never closes its streams: 3 and 5 half-closed by the client.
 	s1 := c.open("127.0.0.1:51234", "127.0.0.1:9000", t)
-	for i, sid := range []uint32{3, 5} {
-		at := t.Add(time.Duration(i) * 5 * time.Second)
-		c.frame(s1, c2s, at, 1, decoder.SYN, sid, "", 0)
-		c.frame(s1, c2s, at.Add(10*time.Microsecond), 1, decoder.PSH, sid, "RAND", 0)
-		c.frame(s1, s2c, at.Add(90*time.Microsecond), 1, decoder.PSH, sid, "\x00\x00\x00\x00\x00\x00\x00\x2a", 0)
-		c.frame(s1, c2s, at.Add(120*time.Microsecond), 1, decoder.FIN, sid, "", 0)
-	}
+	c.leakTwo(s1, t)
 	// v2: an upload the server does not read; the writer holds a full window.
 	s2 := c.open("127.0.0.1:51236", "127.0.0.1:9000", t.Add(time.Second))
 	c.exchange(s2, 2, 3, t.Add(30*time.Second), "\x00\x00\x00\x00\x00\x00\x00\x2a")
@@ -202,9 +196,10 @@ func TestFindingsPane(t *testing.T) {
 	}
 }
 
-// TestFindingOfNoSession: CHURN concerns no one session; enter says so
-// and stays.
-func TestFindingOfNoSession(t *testing.T) {
+// churned is a capture of live.DefaultChurn short sessions, one every
+// 100 ms from 5 s before base, each closed after 10 ms, evaluated at
+// base: CHURN is open, of no one session.
+func churned() *capture {
 	c := newCapture(live.Config{})
 	for i := range live.DefaultChurn {
 		at := base.Add(-5*time.Second + time.Duration(i)*100*time.Millisecond)
@@ -212,6 +207,13 @@ func TestFindingOfNoSession(t *testing.T) {
 		s.End(at.Add(10*time.Millisecond), live.LocalClose, nil)
 	}
 	c.reg.Evaluate(base, live.FindingsConfig{})
+	return c
+}
+
+// TestFindingOfNoSession: CHURN concerns no one session; enter says so
+// and stays.
+func TestFindingOfNoSession(t *testing.T) {
+	c := churned()
 	m := press(c.model(t, 80, 24), "!")
 	if row := cursorRow(paneBox(screenOf(m), "Findings")); !strings.Contains(row, "warn CHURN") {
 		t.Fatalf("the cursor is not on CHURN: %q\n%s", row, screenOf(m))
@@ -562,16 +564,11 @@ func TestFilterSidZeroSessionLevel(t *testing.T) {
 	}
 }
 
-// TestFilterResolvedLeak: a LEAK's FINDING and UPDATED lines name the
-// streams it counted then (sids, the oldest 32), and match sid:N for
-// each; its RESOLVED line names those its latest such line named, and
-// matches sid:N for each of them too, as the README says.
-func TestFilterResolvedLeak(t *testing.T) {
+// leakTwo records into s streams 3 and 5, 5 s apart from at: each a
+// RAND asked, answered and half-closed by the client, which the server
+// never closes.
+func (c *capture) leakTwo(s *live.Session, at time.Time) {
 	const c2s, s2c = live.ClientToServer, live.ServerToClient
-	c := newCapture(live.Config{History: 1000})
-	at := base.Add(-50 * time.Second)
-	cfg := live.FindingsConfig{LeakAfter: 10 * time.Second}
-	s := c.open("127.0.0.1:51234", "127.0.0.1:9000", at)
 	for i, sid := range []uint32{3, 5} {
 		at := at.Add(time.Duration(i) * 5 * time.Second)
 		c.frame(s, c2s, at, 1, decoder.SYN, sid, "", 0)
@@ -579,6 +576,18 @@ func TestFilterResolvedLeak(t *testing.T) {
 		c.frame(s, s2c, at.Add(90*time.Microsecond), 1, decoder.PSH, sid, "\x00\x00\x00\x00\x00\x00\x00\x2a", 0)
 		c.frame(s, c2s, at.Add(120*time.Microsecond), 1, decoder.FIN, sid, "", 0)
 	}
+}
+
+// TestFilterResolvedLeak: a LEAK's FINDING and UPDATED lines name the
+// streams it counted then (sids, the oldest 32), and match sid:N for
+// each; its RESOLVED line names those its latest such line named, and
+// matches sid:N for each of them too, as the README says.
+func TestFilterResolvedLeak(t *testing.T) {
+	c := newCapture(live.Config{History: 1000})
+	at := base.Add(-50 * time.Second)
+	cfg := live.FindingsConfig{LeakAfter: 10 * time.Second}
+	s := c.open("127.0.0.1:51234", "127.0.0.1:9000", at)
+	c.leakTwo(s, at)
 	c.reg.Evaluate(base.Add(-time.Second), cfg)
 	s.End(base, live.EOF, nil)
 	c.reg.Evaluate(base, cfg)
@@ -617,13 +626,7 @@ func TestFilterResolvedLeak(t *testing.T) {
 // records of a session, and /CHURN said "nothing in history matches
 // CHURN yet" while the finding was open.
 func TestSearchFindsChurn(t *testing.T) {
-	c := newCapture(live.Config{})
-	for i := range live.DefaultChurn {
-		at := base.Add(-5*time.Second + time.Duration(i)*100*time.Millisecond)
-		s := c.open("127.0.0.1:"+strconv.Itoa(40000+i), "127.0.0.1:9000", at)
-		s.End(at.Add(10*time.Millisecond), live.LocalClose, nil)
-	}
-	c.reg.Evaluate(base, live.FindingsConfig{})
+	c := churned()
 	m := c.model(t, 120, 30)
 	before := m.sessions.id
 	m = press(m, "/")

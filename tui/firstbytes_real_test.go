@@ -15,59 +15,12 @@ import (
 	"github.com/muxtop/muxtop/tap"
 )
 
-// leakyModel runs smuxtest.LeakyRun over mux with request req, its
-// server tapped into a registry whose history of 64 records the 40
-// healthy streams after the bad one lap, evaluates LEAK, and returns the
-// registry, the bad stream's id and the LEAK's finding-opened record.
+// leakyModel runs smuxtest.LeakyLeak over mux with request req, its
+// server tapped, and returns the registry, the bad stream's id and the
+// LEAK's finding-opened record.
 func leakyModel(t *testing.T, mux smuxtest.Mux, req []byte) (*live.Registry, uint32, live.Record) {
 	t.Helper()
-	reg := live.New(live.Config{History: 64})
-	bad := smuxtest.LeakyRun(t, mux, func(c net.Conn) net.Conn { return tap.Wrap(c, live.Server, reg, "srv") }, req, 40)
-	var last time.Time
-	smuxtest.Eventually(t, "the bad stream half-closed by the client", func() bool {
-		snap := reg.Snapshot()
-		if len(snap.Sessions) != 1 {
-			return false
-		}
-		st := snap.Sessions[0].Stream(bad)
-		if st == nil || st.State != live.HalfClosedByClient {
-			return false
-		}
-		last = st.Last
-		return true
-	})
-	// A LEAK needs the stream idle LeakAfter as well as open that long:
-	// measure from its latest frame (its FIN), not its SYN. Half the time
-	// from there to the session's latest frame puts its deadline among the
-	// healthy streams' frames, so that yamux's wait for a first ping (a
-	// deadline after the server's last frame) does not excuse it. No LEAK
-	// opens while a tapped write is in progress (it may be a block), as
-	// one of the server's may be on a loaded machine: evaluate again.
-	smuxtest.Eventually(t, "a LEAK opened", func() bool {
-		sessLast := reg.Snapshot().Sessions[0].Last
-		at := time.Now()
-		reg.Evaluate(at, live.FindingsConfig{LeakAfter: sessLast.Sub(last) / 2, UnansweredAfter: time.Hour, Churn: -1})
-		for _, f := range reg.Snapshot().Findings {
-			if f.Code == live.CodeLeak {
-				return true
-			}
-		}
-		return false
-	})
-	recs, _ := reg.Frames(live.Query{}, nil)
-	var leak live.Record
-	for _, r := range recs {
-		if r.Kind == live.FrameRecord && r.StreamID() == bad {
-			t.Fatalf("history still holds a frame of stream %d: the test evicts them", bad)
-		}
-		if r.Kind == live.FindingOpened && r.Finding.Code == live.CodeLeak {
-			leak = r
-		}
-	}
-	if leak.Finding == nil {
-		t.Fatalf("no LEAK opened among %d records", len(recs))
-	}
-	return reg, bad, leak
+	return smuxtest.LeakyLeak(t, mux, func(c net.Conn, reg *live.Registry) net.Conn { return tap.Wrap(c, live.Server, reg, "srv") }, req)
 }
 
 // realModel is a model over reg at w×h, without colour.

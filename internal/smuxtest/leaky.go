@@ -5,6 +5,9 @@ import (
 	"io"
 	"net"
 	"testing"
+	"time"
+
+	"github.com/muxtop/muxtop/live"
 )
 
 // The leaky service's requests and answers (LeakyRun).
@@ -82,4 +85,60 @@ func LeakyRun(t testing.TB, mux Mux, wrap func(net.Conn) net.Conn, badReq []byte
 		ask(GoodRequest, GoodAnswer, true)
 	}
 	return bad
+}
+
+// LeakyLeak runs LeakyRun over mux with request req, its server end
+// wrapped by tapServer into a registry whose history of 64 records the 40
+// healthy streams after the bad one lap, evaluates LEAK until one opens,
+// and returns the registry, the bad stream's id and the LEAK's
+// finding-opened record. It fails t if history still holds a frame of
+// the bad stream.
+func LeakyLeak(t testing.TB, mux Mux, tapServer func(net.Conn, *live.Registry) net.Conn, req []byte) (*live.Registry, uint32, live.Record) {
+	t.Helper()
+	reg := live.New(live.Config{History: 64})
+	bad := LeakyRun(t, mux, func(c net.Conn) net.Conn { return tapServer(c, reg) }, req, 40)
+	var last time.Time
+	Eventually(t, "the bad stream half-closed by the client", func() bool {
+		snap := reg.Snapshot()
+		if len(snap.Sessions) != 1 {
+			return false
+		}
+		st := snap.Sessions[0].Stream(bad)
+		if st == nil || st.State != live.HalfClosedByClient {
+			return false
+		}
+		last = st.Last
+		return true
+	})
+	// A LEAK needs the stream idle LeakAfter as well as open that long:
+	// measure from its latest frame (its FIN), not its SYN. Half the time
+	// from there to the session's latest frame puts its deadline among the
+	// healthy streams' frames, so that yamux's wait for a first ping (a
+	// deadline after the server's last frame) does not excuse it. No LEAK
+	// opens while a tapped write is in progress (it may be a block), as
+	// one of the server's may be on a loaded machine: evaluate again.
+	Eventually(t, "a LEAK opened", func() bool {
+		sessLast := reg.Snapshot().Sessions[0].Last
+		at := time.Now()
+		reg.Evaluate(at, live.FindingsConfig{LeakAfter: sessLast.Sub(last) / 2, UnansweredAfter: time.Hour, Churn: -1})
+		for _, f := range reg.Snapshot().Findings {
+			if f.Code == live.CodeLeak {
+				return true
+			}
+		}
+		return false
+	})
+	recs, _ := reg.Frames(live.Query{}, nil)
+	for _, r := range recs {
+		if r.Kind == live.FrameRecord && r.StreamID() == bad {
+			t.Fatalf("history still holds a frame of stream %d: the test evicts them", bad)
+		}
+	}
+	for _, r := range recs {
+		if r.Kind == live.FindingOpened && r.Finding.Code == live.CodeLeak {
+			return reg, bad, r
+		}
+	}
+	t.Fatalf("no LEAK opened among %d records", len(recs))
+	return nil, 0, live.Record{}
 }
