@@ -257,11 +257,11 @@ func writeFindings(w io.Writer, s Summary) {
 	fmt.Fprintf(w, "  findings  %d opened, %d open at the end (%d critical, %d warning)\n",
 		s.FindingsOpened, open, s.FindingsOpen[live.Critical], s.FindingsOpen[live.Warning])
 	if s.GroupFindings {
-		for _, l := range groupFindings(s.Findings) {
+		for _, l := range groupFindings(s.Findings, s.AfterCount) {
 			fmt.Fprintf(w, "%s\n", printable.AppendText(nil, l))
 		}
 	} else {
-		writeEachFinding(w, s.Findings)
+		writeEachFinding(w, s.Findings, s.AfterCount)
 	}
 	if n := uint64(len(s.Findings)); n < s.FindingsOpened {
 		fmt.Fprintf(w, "    (%d earlier resolved findings not listed)\n", s.FindingsOpened-n)
@@ -270,13 +270,13 @@ func writeFindings(w io.Writer, s Summary) {
 }
 
 // writeEachFinding writes a line for each finding.
-func writeEachFinding(w io.Writer, findings []*live.Finding) {
+func writeEachFinding(w io.Writer, findings []*live.Finding, afterCount []uint64) {
 	for _, f := range findings {
 		where := ""
 		if f.Session != 0 {
 			where = fmt.Sprintf(", session %d", f.Session)
 		}
-		state := findingState(f)
+		state := findingState(f, afterCount)
 		line := fmt.Sprintf("    #%d %s %s%s, %s: %s", f.ID, f.Code, f.Severity, where, state, f.Text)
 		// A LEAK's oldest stream's first bytes, as its FINDING line has
 		// them: which request leaks.
@@ -327,13 +327,17 @@ type jsonFinding struct {
 	Resolved string `json:"resolved,omitempty"`
 	Detail   string `json:"detail,omitempty"`
 	// Unwatched: resolved as muxtop stopped watching, still holding then.
-	Unwatched bool    `json:"unwatched,omitempty"`
-	Count     uint64  `json:"count,omitempty"`
-	Age       float64 `json:"age,omitempty"`
+	Unwatched bool `json:"unwatched,omitempty"`
+	// AfterCount: a LEAK that opened as muxtop stopped, after the
+	// evaluation "leaks" counts (Summary.AfterCount).
+	AfterCount bool    `json:"after_count,omitempty"`
+	Count      uint64  `json:"count,omitempty"`
+	Age        float64 `json:"age,omitempty"`
 	// Idle: LEAK's oldest stream's time since its latest frame.
 	Idle float64 `json:"idle,omitempty"`
-	// Sids and SidsMore: LEAK's streams as its latest record told them,
-	// and how many more it counts; First its oldest stream's first bytes.
+	// Sids and SidsMore: LEAK's streams as its count has them (open at
+	// the end: before the stop, Summary.atEnd), and how many more it
+	// counts; First its oldest stream's first bytes.
 	Sids     []uint32   `json:"sids,omitempty"`
 	SidsMore uint64     `json:"sids_more,omitempty"`
 	First    *jsonFirst `json:"first,omitempty"`
@@ -372,7 +376,7 @@ func findingsJSON(j *jsonSummary, s Summary) {
 		jf := jsonFinding{Finding: f.ID, Code: f.Code.String(), Severity: f.Severity.String(), Session: f.Session,
 			Sid: f.Stream, Since: f.Since.Format(time.RFC3339Nano), Opened: f.Opened.Format(time.RFC3339Nano),
 			Detail: f.Why, Count: f.Evidence.Count, Age: float64(f.Evidence.Age.Milliseconds()) / 1000,
-			Idle: float64(f.Evidence.Idle.Milliseconds()) / 1000, Unwatched: f.Unwatched, Text: f.Text, Advice: f.Advice}
+			Idle: float64(f.Evidence.Idle.Milliseconds()) / 1000, Unwatched: f.Unwatched, AfterCount: slices.Contains(s.AfterCount, f.ID), Text: f.Text, Advice: f.Advice}
 		if f.HasDir {
 			jf.Dir = f.Dir.Code()
 		}
