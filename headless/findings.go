@@ -346,12 +346,13 @@ type jsonFinding struct {
 }
 
 // jsonFirst is a LEAK's "first" in the JSON summary, as its records
-// have it (appendFirstJSON).
+// have it (appendFirstJSON), joined included.
 type jsonFirst struct {
 	C2S    string `json:"c2s"`
 	S2C    string `json:"s2c"`
 	C2SCut bool   `json:"c2s_cut,omitempty"`
 	S2CCut bool   `json:"s2c_cut,omitempty"`
+	Joined bool   `json:"joined,omitempty"`
 }
 
 // jsonLatency is a first-reply latency in the JSON summary, in milliseconds.
@@ -389,7 +390,7 @@ func findingsJSON(j *jsonSummary, s Summary) {
 		if h := firstOf(f); h != nil {
 			jf.First = &jsonFirst{C2S: string(printable.AppendHex(nil, h[live.ClientToServer].Bytes())),
 				S2C:    string(printable.AppendHex(nil, h[live.ServerToClient].Bytes())),
-				C2SCut: h[live.ClientToServer].Cut, S2CCut: h[live.ServerToClient].Cut}
+				C2SCut: h[live.ClientToServer].Cut, S2CCut: h[live.ServerToClient].Cut, Joined: h[0].Joined || h[1].Joined}
 		}
 		if !f.Resolved.IsZero() {
 			jf.Resolved = f.Resolved.Format(time.RFC3339Nano)
