@@ -454,7 +454,8 @@ func appendFirstJSON(b []byte, h *[2]live.FirstBytes) []byte {
 // payload bytes each way as printable ASCII, each quoted:
 // ` · stream 7: "GET /bad HTTP/1.1.." → "ERR bad request"`, and
 // ` · stream 7 (joined mid-stream): …"ad HTTP/1.1.." → …"quest"` where the
-// capture joined it after its first bytes. Nothing if h is nil or no
+// capture joined it after its first bytes, and ` · stream 7: "GET /" →
+// (none sent)` where one direction sent nothing. Nothing if h is nil or no
 // byte came either way.
 func appendFirstPlain(b []byte, sid uint32, h *[2]live.FirstBytes) []byte {
 	if h == nil || h[0].N == 0 && h[1].N == 0 {
@@ -474,8 +475,12 @@ func appendFirstPlain(b []byte, sid uint32, h *[2]live.FirstBytes) []byte {
 // appendQuotedASCII appends h's bytes as printable ASCII in double
 // quotes, a quote or backslash among them escaped, … after them where a
 // frame's payload was not all seen, and … before them where the capture
-// joined the stream mid-stream.
+// joined the stream mid-stream; (none sent) where no byte came, as the
+// UI says it.
 func appendQuotedASCII(b []byte, h *live.FirstBytes) []byte {
+	if h.N == 0 && !h.Cut && !h.Joined {
+		return append(b, "(none sent)"...) // as the UI says it: "" read as sent empty
+	}
 	if h.Joined {
 		b = append(b, "…"...) // the capture joined the stream after its first bytes
 		if h.N == 0 {
