@@ -257,11 +257,11 @@ func writeFindings(w io.Writer, s Summary) {
 	fmt.Fprintf(w, "  findings  %d opened, %d open at the end (%d critical, %d warning)\n",
 		s.FindingsOpened, open, s.FindingsOpen[live.Critical], s.FindingsOpen[live.Warning])
 	if s.GroupFindings {
-		for _, l := range groupFindings(s.Findings) {
+		for _, l := range groupFindings(s.Findings, s.AfterCount) {
 			fmt.Fprintf(w, "%s\n", printable.AppendText(nil, l))
 		}
 	} else {
-		writeEachFinding(w, s.Findings)
+		writeEachFinding(w, s.Findings, s.AfterCount)
 	}
 	if n := uint64(len(s.Findings)); n < s.FindingsOpened {
 		fmt.Fprintf(w, "    (%d earlier resolved findings not listed)\n", s.FindingsOpened-n)
@@ -270,13 +270,13 @@ func writeFindings(w io.Writer, s Summary) {
 }
 
 // writeEachFinding writes a line for each finding.
-func writeEachFinding(w io.Writer, findings []*live.Finding) {
+func writeEachFinding(w io.Writer, findings []*live.Finding, afterCount []uint64) {
 	for _, f := range findings {
 		where := ""
 		if f.Session != 0 {
 			where = fmt.Sprintf(", session %d", f.Session)
 		}
-		state := findingState(f)
+		state := findingState(f, afterCount)
 		line := fmt.Sprintf("    #%d %s %s%s, %s: %s", f.ID, f.Code, f.Severity, where, state, f.Text)
 		// A LEAK's oldest stream's first bytes, as its FINDING line has
 		// them: which request leaks.
@@ -327,13 +327,17 @@ type jsonFinding struct {
 	Resolved string `json:"resolved,omitempty"`
 	Detail   string `json:"detail,omitempty"`
 	// Unwatched: resolved as muxtop stopped watching, still holding then.
-	Unwatched bool    `json:"unwatched,omitempty"`
-	Count     uint64  `json:"count,omitempty"`
-	Age       float64 `json:"age,omitempty"`
+	Unwatched bool `json:"unwatched,omitempty"`
+	// AfterCount: a LEAK that opened as muxtop stopped, after the
+	// evaluation "leaks" counts (Summary.AfterCount).
+	AfterCount bool    `json:"after_count,omitempty"`
+	Count      uint64  `json:"count,omitempty"`
+	Age        float64 `json:"age,omitempty"`
 	// Idle: LEAK's oldest stream's time since its latest frame.
 	Idle float64 `json:"idle,omitempty"`
-	// Sids and SidsMore: LEAK's streams as its latest record told them,
-	// and how many more it counts; First its oldest stream's first bytes.
+	// Sids and SidsMore: LEAK's streams as its count has them (open at
+	// the end: before the stop, Summary.atEnd), and how many more it
+	// counts; First its oldest stream's first bytes.
 	Sids     []uint32   `json:"sids,omitempty"`
 	SidsMore uint64     `json:"sids_more,omitempty"`
 	First    *jsonFirst `json:"first,omitempty"`
@@ -342,12 +346,13 @@ type jsonFinding struct {
 }
 
 // jsonFirst is a LEAK's "first" in the JSON summary, as its records
-// have it (appendFirstJSON).
+// have it (appendFirstJSON), joined included.
 type jsonFirst struct {
 	C2S    string `json:"c2s"`
 	S2C    string `json:"s2c"`
 	C2SCut bool   `json:"c2s_cut,omitempty"`
 	S2CCut bool   `json:"s2c_cut,omitempty"`
+	Joined bool   `json:"joined,omitempty"`
 }
 
 // jsonLatency is a first-reply latency in the JSON summary, in milliseconds.
@@ -372,7 +377,7 @@ func findingsJSON(j *jsonSummary, s Summary) {
 		jf := jsonFinding{Finding: f.ID, Code: f.Code.String(), Severity: f.Severity.String(), Session: f.Session,
 			Sid: f.Stream, Since: f.Since.Format(time.RFC3339Nano), Opened: f.Opened.Format(time.RFC3339Nano),
 			Detail: f.Why, Count: f.Evidence.Count, Age: float64(f.Evidence.Age.Milliseconds()) / 1000,
-			Idle: float64(f.Evidence.Idle.Milliseconds()) / 1000, Unwatched: f.Unwatched, Text: f.Text, Advice: f.Advice}
+			Idle: float64(f.Evidence.Idle.Milliseconds()) / 1000, Unwatched: f.Unwatched, AfterCount: slices.Contains(s.AfterCount, f.ID), Text: f.Text, Advice: f.Advice}
 		if f.HasDir {
 			jf.Dir = f.Dir.Code()
 		}
@@ -385,7 +390,7 @@ func findingsJSON(j *jsonSummary, s Summary) {
 		if h := firstOf(f); h != nil {
 			jf.First = &jsonFirst{C2S: string(printable.AppendHex(nil, h[live.ClientToServer].Bytes())),
 				S2C:    string(printable.AppendHex(nil, h[live.ServerToClient].Bytes())),
-				C2SCut: h[live.ClientToServer].Cut, S2CCut: h[live.ServerToClient].Cut}
+				C2SCut: h[live.ClientToServer].Cut, S2CCut: h[live.ServerToClient].Cut, Joined: h[0].Joined || h[1].Joined}
 		}
 		if !f.Resolved.IsZero() {
 			jf.Resolved = f.Resolved.Format(time.RFC3339Nano)
@@ -449,7 +454,8 @@ func appendFirstJSON(b []byte, h *[2]live.FirstBytes) []byte {
 // payload bytes each way as printable ASCII, each quoted:
 // ` · stream 7: "GET /bad HTTP/1.1.." → "ERR bad request"`, and
 // ` · stream 7 (joined mid-stream): …"ad HTTP/1.1.." → …"quest"` where the
-// capture joined it after its first bytes. Nothing if h is nil or no
+// capture joined it after its first bytes, and ` · stream 7: "GET /" →
+// (none sent)` where one direction sent nothing. Nothing if h is nil or no
 // byte came either way.
 func appendFirstPlain(b []byte, sid uint32, h *[2]live.FirstBytes) []byte {
 	if h == nil || h[0].N == 0 && h[1].N == 0 {
@@ -469,8 +475,12 @@ func appendFirstPlain(b []byte, sid uint32, h *[2]live.FirstBytes) []byte {
 // appendQuotedASCII appends h's bytes as printable ASCII in double
 // quotes, a quote or backslash among them escaped, … after them where a
 // frame's payload was not all seen, and … before them where the capture
-// joined the stream mid-stream.
+// joined the stream mid-stream; (none sent) where no byte came, as the
+// UI says it.
 func appendQuotedASCII(b []byte, h *live.FirstBytes) []byte {
+	if h.N == 0 && !h.Cut && !h.Joined {
+		return append(b, "(none sent)"...) // as the UI says it: "" read as sent empty
+	}
 	if h.Joined {
 		b = append(b, "…"...) // the capture joined the stream after its first bytes
 		if h.N == 0 {

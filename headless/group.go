@@ -32,14 +32,18 @@ type findingGroup struct {
 
 // findingLine is the text of a finding's summary line after its code,
 // severity and session: its state and its words.
-func findingLine(f *live.Finding) string {
-	return findingState(f) + ": " + f.Text
+func findingLine(f *live.Finding, afterCount []uint64) string {
+	return findingState(f, afterCount) + ": " + f.Text
 }
 
 // findingState is a finding's state in the summary: open, open at the end
 // though resolved as muxtop stopped watching it, or resolved after how
-// long.
-func findingState(f *live.Finding) string {
+// long; first, for a LEAK of afterCount (Summary.AfterCount), that it
+// opened after the leaks line's count.
+func findingState(f *live.Finding, afterCount []uint64) string {
+	if slices.Contains(afterCount, f.ID) {
+		return "opened as muxtop stopped, after the leaks line's count, " + findingState(f, nil)
+	}
 	switch {
 	case f.Unwatched:
 		return "open at the end (muxtop stopped watching)"
@@ -58,11 +62,11 @@ func findingState(f *live.Finding) string {
 // never closes its streams: 1 half-closed by the client, oldest 40–42 s
 // (stream 3–1001)". Many sessions that fail alike, a redialling client's,
 // then take a line, not one each.
-func groupFindings(findings []*live.Finding) []string {
+func groupFindings(findings []*live.Finding, afterCount []uint64) []string {
 	var groups []*findingGroup
 	index := map[string]*findingGroup{}
 	for _, f := range findings {
-		line := findingLine(f)
+		line := findingLine(f, afterCount)
 		words, nums := tokens(line)
 		key := f.Code.String() + "\x00" + f.Severity.String() + "\x00" + strings.Join(words, "\x00")
 		g := index[key]
@@ -87,7 +91,7 @@ func groupFindings(findings []*live.Finding) []string {
 			if f.Session != 0 {
 				where = ", session " + strconv.FormatUint(f.Session, 10)
 			}
-			out = append(out, "    #"+strconv.FormatUint(f.ID, 10)+" "+f.Code.String()+" "+f.Severity.String()+where+", "+findingLine(f))
+			out = append(out, "    #"+strconv.FormatUint(f.ID, 10)+" "+f.Code.String()+" "+f.Severity.String()+where+", "+findingLine(f, afterCount))
 			continue
 		}
 		var b strings.Builder

@@ -26,7 +26,7 @@ func TestGroupFindings(t *testing.T) {
 	fs = append(fs, &live.Finding{ID: 502, Code: live.CodeLeak, Severity: live.Warning, Session: 700, Opened: t0, Resolved: t0.Add(1500 * time.Millisecond),
 		Text: "the server never closes its streams: 1 half-closed by the client, oldest 40 s (stream 3)"})
 	fs = append(fs, &live.Finding{ID: 503, Code: live.CodeChurn, Severity: live.Warning, Opened: t0, Text: "sessions open and close fast"})
-	got := groupFindings(fs)
+	got := groupFindings(fs, nil)
 	want := []string{
 		"    LEAK warning ×501 (findings #1–#501, sessions 1–501), open: the server never closes its streams: 1 half-closed by the client, oldest 40–42 s (stream 3)",
 		"    #502 LEAK warning, session 700, resolved after 1.5 s: the server never closes its streams: 1 half-closed by the client, oldest 40 s (stream 3)",
@@ -68,7 +68,7 @@ func TestGroupFindingsAddresses(t *testing.T) {
 	for _, up := range []string{"[::1]:9000", "[::1]:9001", "[fe80::1%eth0]:9000", "localhost:9000", "localhost:9001", "db1.example.com:5432", "10.0.0.2"} {
 		add("the upstream " + up + " has sent nothing for 42 s")
 	}
-	got := groupFindings(fs)
+	got := groupFindings(fs, nil)
 	want := []string{
 		"    KEEPALIVE warning ×2 (findings #1, #3, sessions 1, 3), open: the client 127.0.0.1:40312 has sent nothing for 42 s",
 		"    #2 KEEPALIVE warning, session 2, open: the client 127.0.0.1:40313 has sent nothing for 43 s",

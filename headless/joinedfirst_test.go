@@ -1,6 +1,7 @@
 package headless
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -38,5 +39,32 @@ func TestLeakFirstBytesJoined(t *testing.T) {
 	}
 	if plain, want := string(appendPlain(nil, &r)), ` · stream 5 (joined mid-stream): …"ad HTTP/1.1" → …`; !strings.Contains(plain, want) {
 		t.Errorf("plain %q lacks %q", plain, want)
+	}
+}
+
+// TestSummaryFirstJoined: the JSON summary's LEAK says "joined" in its
+// "first", as its records do. Before, it read
+// "first":{"c2s":"61 64 20 48 54 54 50 2f 31 2e 31","s2c":""}: the
+// fragment presented as the request that leaks.
+func TestSummaryFirstJoined(t *testing.T) {
+	at := time.Date(2026, 11, 27, 12, 1, 4, 0, time.UTC)
+	var h [2]live.FirstBytes
+	h[0].N = uint8(copy(h[0].Data[:], "ad HTTP/1.1"))
+	h[0].Joined, h[1].Joined = true, true
+	f := &live.Finding{ID: 7, Code: live.CodeLeak, Severity: live.Warning, Session: 3, Stream: 5, Dir: live.ServerToClient, HasDir: true,
+		Since: at.Add(-43 * time.Second), Opened: at, Evidence: live.Evidence{Count: 1, Age: 43 * time.Second, Limit: 30 * time.Second},
+		Text: "the server never closes its streams", Advice: "call Close()", StreamIDs: []uint32{5}, First: &h}
+	var out bytes.Buffer
+	writeSummary(&out, JSON, Summary{FindingsOpened: 1, Findings: []*live.Finding{f}})
+	var j struct {
+		Findings []struct {
+			First map[string]any `json:"first"`
+		} `json:"findings"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &j); err != nil {
+		t.Fatalf("%v: %s", err, out.Bytes())
+	}
+	if len(j.Findings) != 1 || j.Findings[0].First["joined"] != true {
+		t.Errorf("summary findings %v, want the LEAK's first joined", j.Findings)
 	}
 }

@@ -360,6 +360,9 @@ type Summary struct {
 	FindingsOpened uint64
 	FindingsOpen   [live.NumSeverities]int
 	Findings       []*live.Finding
+	// AfterCount are the LEAK findings of Findings that opened after the
+	// evaluation Leaks counts, as muxtop stopped: not in Leaks.
+	AfterCount []uint64
 	// GroupFindings makes the plain summary write the findings that
 	// differ in their numbers alone as one line (groupFindings): the
 	// UI's summary on quitting, for a person at a terminal. The plain
@@ -388,12 +391,21 @@ func (s *Summary) atEnd(before *live.Snapshot, leakAfter time.Duration) {
 	// The open findings are worded as at before's time, when the leaks
 	// line measures the oldest leak: the engine words an age again only
 	// in steps, and "oldest 60 s" stood beside "the oldest for 1m8s".
+	// Its streams and their first bytes are before's too, as its count:
+	// its resolution's, after the stop, said "count 1" beside "sids
+	// [3 5]". A LEAK that opened after before's evaluation, as muxtop
+	// stopped, is not in that count: AfterCount says so.
 	for i, f := range s.Findings {
-		if j := slices.IndexFunc(before.Findings, func(b *live.Finding) bool { return b.ID == f.ID }); j >= 0 && f.Code == live.CodeLeak {
+		j := slices.IndexFunc(before.Findings, func(b *live.Finding) bool { return b.ID == f.ID })
+		switch {
+		case f.Code != live.CodeLeak:
+		case j >= 0:
 			then := *before.Findings[j]
 			then.Resolved, then.Why, then.Unwatched = f.Resolved, f.Why, f.Unwatched
-			then.StreamIDs, then.Heads = f.StreamIDs, f.Heads // as its resolution told them
+			then.StreamIDs, then.Heads = before.LeakStreams(before.Findings[j])
 			f = &then
+		case f.Opened.After(before.Evaluated):
+			s.AfterCount = append(s.AfterCount, f.ID)
 		}
 		s.Findings[i] = f.AsOf(before.At)
 	}

@@ -170,8 +170,10 @@ type Finding struct {
 	// the ids of the streams it counts, oldest first (in SYN order, which
 	// is id order among the streams one side opened), at most
 	// MaxStreamIDs: Evidence.Count less their number are the rest; in
-	// its FindingResolved record and a Snapshot's resolved findings, as
-	// the latest of those records told them. It is nil elsewhere: a
+	// its FindingResolved record and a Snapshot's resolved findings, those
+	// it counted at the last evaluation, as its count (a change is told
+	// at most once per UpdateEvery, so no record may have told them). It
+	// is nil elsewhere: a
 	// Snapshot's open findings leave it out, and StreamSnap.Leak marks
 	// their streams.
 	StreamIDs []uint32
@@ -442,9 +444,11 @@ type engine struct {
 type openFinding struct {
 	f *Finding
 	s *Session
-	// ids and heads are a LEAK's streams and their first bytes as its
-	// latest record told them (change.ids): its resolution tells them
-	// again, so what a user keeps of a run says which request leaked.
+	// ids and heads are a LEAK's streams and their first bytes as the
+	// latest evaluation that changed its count, oldest stream or marks
+	// found them (change.ids), told or not yet: its resolution tells
+	// them with its latest count, so what a user keeps of a run says
+	// which request leaked.
 	ids   []uint32
 	heads [][2]FirstBytes
 }
@@ -744,9 +748,13 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 			e.dirty = true // the view shows them, though no finding changed
 		}
 		e.leaks = append(e.leaks, sessionLeaks{s.id, n, marks})
-		// The records of LEAK name its streams, as the marks do.
+		// The records of LEAK name its streams, as the marks do; a change
+		// not told yet (UpdateEvery) takes them too, for its resolution,
+		// whose count is the latest: before, it named the streams last
+		// told, one of them since closed.
 		for i := range e.changes {
-			if c := &e.changes[i]; c.new != nil && c.new.Code == CodeLeak && (c.old == nil || c.tell) {
+			if c := &e.changes[i]; c.new != nil && c.new.Code == CodeLeak && (c.old == nil || c.tell || marks != prev ||
+				c.new.Evidence.Count != c.old.Evidence.Count || c.new.Stream != c.old.Stream) {
 				c.ids, c.heads = s.leakIDs(c.new, marks)
 			}
 		}
@@ -830,7 +838,7 @@ func (e *engine) apply(r *Registry, c change, now time.Time, why string) {
 		r.hist.addEvent(Record{Kind: FindingOpened, Session: c.new.Session, Dir: c.new.Dir, At: now, Finding: c.recorded()})
 	case c.new != nil: // updated
 		of := e.open[c.new.ID]
-		if c.tell && c.ids != nil {
+		if c.ids != nil { // told, or not yet: the resolution names them
 			of.ids, of.heads = c.ids, c.heads
 		}
 		of.f, of.s = c.new, c.s
@@ -841,7 +849,7 @@ func (e *engine) apply(r *Registry, c change, now time.Time, why string) {
 	default: // resolved
 		f := *c.old
 		f.Resolved, f.Why, f.Unwatched = now, why, c.unwatched
-		f.StreamIDs, f.Heads = e.open[f.ID].ids, e.open[f.ID].heads // as last told
+		f.StreamIDs, f.Heads = e.open[f.ID].ids, e.open[f.ID].heads // as the last evaluation counted them
 		delete(e.open, f.ID)
 		if f.Unwatched {
 			e.unwatched = append(e.unwatched, &f)

@@ -563,3 +563,37 @@ func (s *Session) streamSnaps(marks *leakMarks) []StreamSnap {
 	s.order = order[:0]
 	return snaps
 }
+
+// LeakStreams returns the streams that f, a LEAK open in the snapshot,
+// counts, as their Leak marks say, and their first bytes: oldest first
+// (by SYN), at most MaxStreamIDs and at most its count, as its records
+// name them (Finding.StreamIDs, Heads), though from the snapshot's
+// instant. Nil where f is no LEAK or the snapshot omits its session's
+// streams.
+func (s *Snapshot) LeakStreams(f *Finding) ([]uint32, [][2]FirstBytes) {
+	if f.Code != CodeLeak {
+		return nil, nil
+	}
+	i := slices.IndexFunc(s.Sessions, func(ss *SessionSnap) bool { return ss.ID == f.Session })
+	if i < 0 {
+		return nil, nil
+	}
+	k := findingLeakKind(f)
+	var counted []*StreamSnap
+	for j := range s.Sessions[i].Streams {
+		if st := &s.Sessions[i].Streams[j]; st.Leak && leakKind(st.State) == k {
+			counted = append(counted, st)
+		}
+	}
+	if len(counted) == 0 {
+		return nil, nil
+	}
+	slices.SortStableFunc(counted, func(a, b *StreamSnap) int { return a.First.Compare(b.First) })
+	counted = counted[:min(uint64(len(counted)), f.Evidence.Count, MaxStreamIDs)]
+	ids := make([]uint32, len(counted))
+	heads := make([][2]FirstBytes, len(counted))
+	for j, st := range counted {
+		ids[j], heads[j] = st.ID, st.Head
+	}
+	return ids, heads
+}
