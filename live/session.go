@@ -491,6 +491,13 @@ func (s *Session) psh(dir Dir, at time.Time, sid uint32, length uint32, payload 
 	st.frames[dir]++
 	st.bytes[dir] += uint64(length)
 	if h := &st.head[dir]; h.N < FirstBytesLen && !h.Cut && length > 0 {
+		if h.N == 0 && dir.Sender() == st.opener {
+			// Its opener's first payload: the request UNANSWERED's wait
+			// counts from (a v2 stream may carry NOPs' worth of idle
+			// time before it). Only on this frame: the branch is the
+			// first bytes'.
+			st.watch.asked = max(at.UnixNano(), st.watch.first)
+		}
 		s.countedHead = h.N
 		h.add(payload, length)
 	}
