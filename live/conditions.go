@@ -491,8 +491,11 @@ func awaitsAnswer(st *stream, cutoff int64, quiet bool, now time.Time, cfg *Find
 
 // asks says whether st's opener has asked the other side anything an
 // answer is owed for (watch.asked): in smux, sent payload on it (a SYN
-// alone, which smux's acceptor never acknowledges, asks nothing); in
-// yamux, whose acceptor ACKs, opened it.
+// alone, which smux's acceptor never acknowledges, asks nothing), or lost
+// bytes of its direction before any, which may hold its request (a stream
+// whose 40-byte request a capture lost, and whose server only sent NOPs
+// after, was counted by nothing: no payload, and the loss takes it off
+// LEAK); in yamux, whose acceptor ACKs, opened it.
 func asks(st *stream) bool { return st.watch.asked != 0 }
 
 // countUnanswered notes that the evaluation in progress (es.seen) counts

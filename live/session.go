@@ -796,6 +796,11 @@ func (s *Session) Resynced(dir Dir, at time.Time, offset, skipped, lost int64, d
 				if h := &st.head[dir]; h.N < FirstBytesLen {
 					h.Cut = true
 				}
+				if dir.Sender() == st.opener && st.watch.asked == 0 {
+					// Its request may be in what was lost: it is
+					// UNANSWERED's, waiting from the loss.
+					st.watch.asked = max(at.UnixNano(), st.watch.first)
+				}
 			}
 		}
 	}

@@ -90,3 +90,26 @@ func TestNoUnansweredForALateRequestAnswered(t *testing.T) {
 	idleUntil(reg, sc, cfg, 32, 45)
 	expect(t, reg)
 }
+
+// TestUnansweredRequestLost: a capture loses the 40 bytes of the client's
+// direction that follow stream 3's SYN, its request among them maybe; the
+// server sends only NOPs after. The loss keeps the stream waiting (its
+// answer was not lost) and takes it off LEAK (its FIN may have been): it
+// is UNANSWERED's, waiting from the loss. Before, with no payload seen it
+// asked nothing, and nothing counted it.
+func TestUnansweredRequestLost(t *testing.T) {
+	cfg := live.FindingsConfig{UnansweredAfter: 5 * time.Second, LeakAfter: 10 * time.Second, Churn: -1}
+	for _, ver := range []uint8{1, 2} {
+		reg := live.New(live.Config{})
+		sc := openSession(reg, ver)
+		sc.feedAt(sec(0), syn(c2s, 3))
+		sc.s.Resynced(c2s, sec(0.001), sc.off[c2s], 0, 40, "capture lost 40 bytes at offset 8")
+		sc.off[c2s] += 40
+		sc.s.Resynced(c2s, sec(0.002), sc.off[c2s], 0, 0, "resumed at offset 48 after lost bytes, 0 bytes skipped")
+		idleUntil(reg, sc, cfg, 1, 15)
+		recs := expect(t, reg, "+UNANSWERED")
+		if f := recs[0].Finding; f.Stream != 3 || !f.Since.Equal(sec(0.001)) {
+			t.Errorf("v%d: unanswered stream %d since %v; want stream 3 since the loss", ver, f.Stream, f.Since.Sub(t0))
+		}
+	}
+}

@@ -27,8 +27,9 @@ type streamWatch struct {
 	// asked is when (Unix ns, not before first) its opener asked the
 	// other side something an answer is owed for, 0 not yet: in yamux its
 	// SYN, which the acceptor ACKs; in smux its opener's first payload
-	// byte (session.psh). UNANSWERED's wait counts from it (asks,
-	// awaitsAnswer).
+	// byte (session.psh), or a capture loss in the opener's direction
+	// before any, which may hold it (Session.Resynced). UNANSWERED's wait
+	// counts from it (asks, awaitsAnswer).
 	asked  int64
 	listed [numLists]bool
 	late   bool // data was sent to it after the receiving side's FIN
