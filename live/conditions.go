@@ -203,6 +203,11 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 	// SYN-only streams each were a critical UNANSWERED, "since the client
 	// last wrote on them", though the client never wrote and the server
 	// had accepted them; they are LEAK's, open and idle, as over yamux.
+	// And its wait counts from that payload (watch.asked), not the SYN: a
+	// v2 stream opened at 0 s whose request came at 30.9 s was, at 31 s,
+	// "no answer for 10 s or more (the oldest, stream 3, 31 s ago)". The
+	// wait list is in SYN order: the walk goes on while the SYN is old
+	// enough, and names the stream that has waited longest.
 	var unanswered [2]bool // an UNANSWERED of streams opened in that direction holds
 	cutoff := ns - int64(cfg.UnansweredAfter)
 	quiet := s.version == 1 && s.proto != Yamux
@@ -211,7 +216,7 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 		var oldest [2]*stream
 		n := 0
 		for st := wl.head; st != nil && n < maxWalk && st.watch.first <= cutoff; st, n = st.watch.links[waitList].next, n+1 {
-			if !awaitsAnswer(st, cutoff, quiet, now, cfg) || !asks(st, s.proto == Yamux) {
+			if !awaitsAnswer(st, cutoff, quiet, now, cfg) {
 				continue
 			}
 			es.countUnanswered(st)
@@ -220,19 +225,19 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 			if s.proto == Yamux && (st.state == HalfClosedByClient && st.opener == Client || st.state == HalfClosedByServer && st.opener == Server) {
 				finFirst[d]++
 			}
-			if oldest[d] == nil {
+			if oldest[d] == nil || st.watch.asked < oldest[d].watch.asked {
 				oldest[d] = st
 			}
 		}
 		for d := range 2 {
 			o := oldest[d]
-			if o == nil || silent[1-d] || w.lastAt[1-d] <= o.watch.first ||
+			if o == nil || silent[1-d] || w.lastAt[1-d] <= o.watch.asked ||
 				(blocked || overdue[1-d]) && !keep(CodeUnanswered, Dir(d), true, 0) {
 				continue
 			}
 			unanswered[d] = true
-			cs = append(cs, candidate{code: CodeUnanswered, dir: Dir(d), hasDir: true, stream: o.id, since: o.watch.first,
-				ev: Evidence{Count: count[d], Age: time.Duration(ns - o.watch.first), Limit: cfg.UnansweredAfter, Versions: vers, FinFirst: finFirst[d]}})
+			cs = append(cs, candidate{code: CodeUnanswered, dir: Dir(d), hasDir: true, stream: o.id, since: o.watch.asked,
+				ev: Evidence{Count: count[d], Age: time.Duration(ns - o.watch.asked), Limit: cfg.UnansweredAfter, Versions: vers, FinFirst: finFirst[d]}})
 		}
 	}
 
@@ -398,7 +403,7 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 	if wl := &w.lists[waitList]; s.atWindow > 0 || es.openCodes&(1<<CodeWindowStall) != 0 || wl.head != nil && wl.headAt <= leakCut || w.leakActive > leakCut ||
 		graceCut != math.MaxInt64 && w.leaked != [3]uint64{} && max(w.lists[liveList].head.watch.first, w.leakActive)+int64(cfg.LeakAfter) > graceCut ||
 		silentAt != [2]int64{math.MaxInt64, math.MaxInt64} && max(s.leakNewest, w.leakActive)+int64(cfg.LeakAfter) > min(silentAt[0], silentAt[1]) {
-		explained = s.explainedLeaks(&oldest, now, cfg, leakExcuses{unanswered: unanswered, silent: silent, cutoff: cutoff, quiet: quiet, yamux: s.proto == Yamux,
+		explained = s.explainedLeaks(&oldest, now, cfg, leakExcuses{unanswered: unanswered, silent: silent, cutoff: cutoff, quiet: quiet,
 			leakAfter: cfg.LeakAfter, leakCut: leakCut, silentAt: silentAt, graceCut: graceCut, lastAt: lastAt, start: s.start.UnixNano(), excused: excused})
 	}
 	for k, o := range oldest {
@@ -468,28 +473,30 @@ func (s *Session) lateCandidates(cs []candidate, ns int64) []candidate {
 }
 
 // awaitsAnswer says whether st, on the wait list (no frame back yet),
-// counts for UNANSWERED at cutoff: opened by then, and, where a reader
+// counts for UNANSWERED at cutoff: asked by then (asks: in smux, its
+// opener's first payload, the request, came by then), and, where a reader
 // sends nothing when it reads (quiet: smux v1), its opener's last frame on
 // it too (one it still writes on, a push or an upload, waits for nothing
 // yet); and its opener's writer is not held at a full window (the other
 // side accepted it and does not read: WINDOW_STALL says so, or the window
 // is still filling). A writer that reached the window only after the
-// stream waited UnansweredAfter (a slow upload) leaves it UNANSWERED's
+// stream waited UnansweredAfter since it asked (a slow upload) leaves it UNANSWERED's
 // until WINDOW_STALL holds: UNANSWERED resolved at the window, "the
 // streams got an answer", StallAfter before WINDOW_STALL opened.
 func awaitsAnswer(st *stream, cutoff int64, quiet bool, now time.Time, cfg *FindingsConfig) bool {
 	fl := &st.flow[st.opener.Sends()]
-	return st.watch.listed[waitList] && st.watch.first <= cutoff && !(quiet && st.last.UnixNano() > cutoff) &&
-		(fl.FullSince.IsZero() || fl.FullSince.UnixNano() > st.watch.first+int64(cfg.UnansweredAfter) && !fl.Stalled(now, cfg.StallAfter))
+	return st.watch.listed[waitList] && asks(st) && st.watch.asked <= cutoff && !(quiet && st.last.UnixNano() > cutoff) &&
+		(fl.FullSince.IsZero() || fl.FullSince.UnixNano() > st.watch.asked+int64(cfg.UnansweredAfter) && !fl.Stalled(now, cfg.StallAfter))
 }
 
 // asks says whether st's opener has asked the other side anything an
-// answer is owed for: in smux, sent payload on it (a SYN alone, which
-// smux's acceptor never acknowledges, asks nothing); in yamux, whose
-// acceptor ACKs, opened it (yam).
-func asks(st *stream, yam bool) bool {
-	return yam || st.bytes[st.opener.Sends()] > 0
-}
+// answer is owed for (watch.asked): in smux, sent payload on it (a SYN
+// alone, which smux's acceptor never acknowledges, asks nothing), or lost
+// bytes of its direction before any, which may hold its request (a stream
+// whose 40-byte request a capture lost, and whose server only sent NOPs
+// after, was counted by nothing: no payload, and the loss takes it off
+// LEAK); in yamux, whose acceptor ACKs, opened it.
+func asks(st *stream) bool { return st.watch.asked != 0 }
 
 // countUnanswered notes that the evaluation in progress (es.seen) counts
 // st for UNANSWERED, and whether the one before did too.
@@ -555,7 +562,6 @@ type leakExcuses struct {
 	unanswered, silent [2]bool
 	cutoff             int64
 	quiet              bool
-	yamux              bool // the session's: a SYN alone asks for an answer (asks)
 	leakAfter          time.Duration
 	leakCut            int64
 	// silentAt is, by direction, the last frame (Unix ns) of a side whose
@@ -644,13 +650,13 @@ func (ex *leakExcuses) active(clock int64) bool { return clock > ex.leakCut }
 // apart). lastAt is the session's latest frame of each direction.
 func (ex *leakExcuses) unanswers(st *stream, lastAt [2]int64, unansweredAfter time.Duration) bool {
 	d := st.opener.Sends()
-	if !st.watch.listed[waitList] || !st.flow[d].FullSince.IsZero() || !asks(st, ex.yamux) {
+	if !st.watch.listed[waitList] || !st.flow[d].FullSince.IsZero() || !asks(st) {
 		return false // held, or asks nothing (smux: no request yet): LEAK's
 	}
-	if last := st.last.UnixNano(); ex.quiet && last > ex.cutoff && last-st.watch.first > int64(unansweredAfter) {
+	if last := st.last.UnixNano(); ex.quiet && last > ex.cutoff && last-st.watch.asked > int64(unansweredAfter) {
 		return false // a push
 	}
-	return ex.unanswered[d] || !ex.silent[1-d] && lastAt[1-d] > st.watch.first
+	return ex.unanswered[d] || !ex.silent[1-d] && lastAt[1-d] > st.watch.asked
 }
 
 // leakKind groups a live stream by which side never sent FIN: 0 neither

@@ -943,7 +943,7 @@ func TestFindingUnanswered(t *testing.T) {
 	recs := expect(t, reg, "+UNANSWERED")
 	f := recs[0].Finding
 	if f.Dir != c2s || f.Stream != 5 || f.Evidence.Count != 3 || !f.Since.Equal(sec(0.1)) ||
-		!strings.HasPrefix(f.Text, "3 streams opened by the client got no answer for 5.0 s or more since the client last wrote on them (the oldest, stream 5, opened 7.4 s ago) while the server still sends: the server is not accepting them, or reads them and never writes back") {
+		!strings.HasPrefix(f.Text, "3 streams opened by the client got no answer for 5.0 s or more since the client last wrote on them (the oldest, stream 5, first written on 7.4 s ago) while the server still sends: the server is not accepting them, or reads them and never writes back") {
 		t.Errorf("unanswered: %+v", f)
 	}
 	sc.feedAt(sec(8), fin(s2c, 5), fin(s2c, 7), fin(s2c, 9), fin(s2c, 11))

@@ -491,6 +491,13 @@ func (s *Session) psh(dir Dir, at time.Time, sid uint32, length uint32, payload 
 	st.frames[dir]++
 	st.bytes[dir] += uint64(length)
 	if h := &st.head[dir]; h.N < FirstBytesLen && !h.Cut && length > 0 {
+		if h.N == 0 && dir.Sender() == st.opener {
+			// Its opener's first payload: the request UNANSWERED's wait
+			// counts from (a v2 stream may carry NOPs' worth of idle
+			// time before it). Only on this frame: the branch is the
+			// first bytes'.
+			st.watch.asked = max(at.UnixNano(), st.watch.first)
+		}
 		s.countedHead = h.N
 		h.add(payload, length)
 	}
@@ -788,6 +795,11 @@ func (s *Session) Resynced(dir Dir, at time.Time, offset, skipped, lost int64, d
 				// does not follow its first bytes.
 				if h := &st.head[dir]; h.N < FirstBytesLen {
 					h.Cut = true
+				}
+				if dir.Sender() == st.opener && st.watch.asked == 0 {
+					// Its request may be in what was lost: it is
+					// UNANSWERED's, waiting from the loss.
+					st.watch.asked = max(at.UnixNano(), st.watch.first)
 				}
 			}
 		}

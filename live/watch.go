@@ -22,8 +22,15 @@ type link struct{ prev, next *stream }
 
 // streamWatch is a stream's part of the engine's state.
 type streamWatch struct {
-	links  [numLists]link
-	first  int64 // the SYN's time, Unix ns: next to the links, which the lists touch anyway
+	links [numLists]link
+	first int64 // the SYN's time, Unix ns: next to the links, which the lists touch anyway
+	// asked is when (Unix ns, not before first) its opener asked the
+	// other side something an answer is owed for, 0 not yet: in yamux its
+	// SYN, which the acceptor ACKs; in smux its opener's first payload
+	// byte (session.psh), or a capture loss in the opener's direction
+	// before any, which may hold it (Session.Resynced). UNANSWERED's wait
+	// counts from it (asks, awaitsAnswer).
+	asked  int64
 	listed [numLists]bool
 	late   bool // data was sent to it after the receiving side's FIN
 	// lateRead, per direction of the data: in v2 the receiver, after its
@@ -256,6 +263,9 @@ func (s *Session) watchOpened(st *stream) {
 	// counts from the latest of them.
 	st.watch.first = max(st.first.UnixNano(), s.w.openedAt)
 	s.w.openedAt = st.watch.first
+	if s.proto == Yamux {
+		st.watch.asked = st.watch.first
+	}
 	s.w.lists[liveList].push(st, liveList)
 	s.w.lists[waitList].push(st, waitList)
 	if s.w.leakFrom == nil {

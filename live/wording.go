@@ -297,7 +297,7 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 		if version == 1 {
 			// A v1 reader sends nothing when it reads: a stream served
 			// but never answered looks the same.
-			return fmt.Sprintf("%s opened by the %s got no answer for %s or more since the %s last wrote on them (the oldest, stream %d, opened %s ago) while the %s still sends: the %s is not accepting them, or reads them and never writes back",
+			return fmt.Sprintf("%s opened by the %s got no answer for %s or more since the %s last wrote on them (the oldest, stream %d, first written on %s ago) while the %s still sends: the %s is not accepting them, or reads them and never writes back",
 					plural(ev.Count, "stream"), sender, fmtDur(ev.Limit), sender, f.Stream, fmtDur(ev.Age), receiver, receiver),
 				fmt.Sprintf("the %s must call AcceptStream in a loop and serve each stream; smux queues up to 1024 streams nobody accepted, then stops reading the session", receiver)
 		}
