@@ -461,43 +461,5 @@ func appendFirstPlain(b []byte, sid uint32, h *[2]live.FirstBytes) []byte {
 	if h == nil || h[0].N == 0 && h[1].N == 0 {
 		return b
 	}
-	b = append(b, " · stream "...)
-	b = strconv.AppendUint(b, uint64(sid), 10)
-	if h[0].Joined || h[1].Joined {
-		b = append(b, " (joined mid-stream)"...)
-	}
-	b = append(b, ": "...)
-	b = appendQuotedASCII(b, &h[live.ClientToServer])
-	b = append(b, " → "...)
-	return appendQuotedASCII(b, &h[live.ServerToClient])
-}
-
-// appendQuotedASCII appends h's bytes as printable ASCII in double
-// quotes, a quote or backslash among them escaped, … after them where a
-// frame's payload was not all seen, and … before them where the capture
-// joined the stream mid-stream; (none sent) where no byte came, as the
-// UI says it.
-func appendQuotedASCII(b []byte, h *live.FirstBytes) []byte {
-	if h.N == 0 && !h.Cut && !h.Joined {
-		return append(b, "(none sent)"...) // as the UI says it: "" read as sent empty
-	}
-	if h.Joined {
-		b = append(b, "…"...) // the capture joined the stream after its first bytes
-		if h.N == 0 {
-			return b // and saw none since
-		}
-	}
-	b = append(b, '"')
-	for _, c := range h.Bytes() {
-		c = printable.Byte(c)
-		if c == '"' || c == '\\' {
-			b = append(b, '\\')
-		}
-		b = append(b, c)
-	}
-	b = append(b, '"')
-	if h.Cut {
-		b = append(b, "…"...)
-	}
-	return b
+	return live.AppendFirstLine(append(b, " · "...), sid, h)
 }

@@ -1,6 +1,11 @@
 package live
 
-import "time"
+import (
+	"strconv"
+	"time"
+
+	"github.com/muxtop/muxtop/printable"
+)
 
 // State is the state of a stream as seen on the wire.
 type State uint8
@@ -199,6 +204,48 @@ type FirstBytes struct {
 
 // Bytes returns the bytes kept.
 func (b *FirstBytes) Bytes() []byte { return b.Data[:b.N:b.N] }
+
+// AppendQuoted appends the bytes kept as printable ASCII in double quotes
+// (each byte outside it a '.', a quote or backslash escaped), with …
+// before them where the capture joined the stream after its first bytes
+// and after them where they were cut; "(none sent)" where none came: the
+// one rendering every front end gives them.
+func (b *FirstBytes) AppendQuoted(dst []byte) []byte {
+	if b.N == 0 && !b.Cut && !b.Joined {
+		return append(dst, "(none sent)"...) // "" read as sent empty
+	}
+	if b.Joined {
+		dst = append(dst, "…"...)
+		if b.N == 0 {
+			return dst // and saw none since
+		}
+	}
+	dst = append(dst, '"')
+	for _, c := range b.Bytes() {
+		c = printable.Byte(c)
+		if c == '"' || c == '\\' {
+			dst = append(dst, '\\')
+		}
+		dst = append(dst, c)
+	}
+	dst = append(dst, '"')
+	if b.Cut {
+		dst = append(dst, "…"...)
+	}
+	return dst
+}
+
+// AppendFirstLine appends stream sid's first bytes each way, h, as one
+// line: `stream 7: "GET /bad HTTP/1.1.." → "ERR bad request"`, with
+// " (joined mid-stream)" after the id where a capture joined it.
+func AppendFirstLine(dst []byte, sid uint32, h *[2]FirstBytes) []byte {
+	dst = strconv.AppendUint(append(dst, "stream "...), uint64(sid), 10)
+	if h[0].Joined || h[1].Joined {
+		dst = append(dst, " (joined mid-stream)"...)
+	}
+	dst = h[ClientToServer].AppendQuoted(append(dst, ": "...))
+	return h[ServerToClient].AppendQuoted(append(dst, " → "...))
+}
 
 // add keeps what of payload p, of a frame whose payload has length
 // bytes, fits: the caller checks N < FirstBytesLen && !Cut first, so

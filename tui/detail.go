@@ -346,34 +346,7 @@ func wrapText(s string, w int) []string {
 // firstLine is a stream's first bytes each way as printable text, each
 // quoted: `stream 7: "GET /bad HTTP/1.1.." → "ERR bad request"`.
 func firstLine(sid uint32, h *[2]live.FirstBytes) string {
-	joined := ""
-	if h[0].Joined || h[1].Joined {
-		joined = " (joined mid-stream)"
-	}
-	return "stream " + strconv.FormatUint(uint64(sid), 10) + joined + ": " + quoteFirst(&h[live.ClientToServer]) + " → " + quoteFirst(&h[live.ServerToClient])
-}
-
-// quoteFirst is firstText quoted, a quote or backslash among its bytes
-// escaped, its … outside the quotes; "(none sent)" when no byte came (a
-// bare "-" read as a byte), and "…" when none came since the capture
-// joined.
-func quoteFirst(h *live.FirstBytes) string {
-	t := firstText(h)
-	if t == "-" {
-		return "(none sent)"
-	}
-	if h.Joined && h.N == 0 {
-		return t
-	}
-	pre, post := "", ""
-	if h.Joined {
-		pre, t = "…", strings.TrimPrefix(t, "…")
-	}
-	if strings.HasSuffix(t, "…") {
-		post, t = "…", strings.TrimSuffix(t, "…")
-	}
-	t = strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(t)
-	return pre + `"` + t + `"` + post
+	return string(live.AppendFirstLine(nil, sid, h))
 }
 
 // firstDump is a stream's first bytes each way as a hex dump, under a
