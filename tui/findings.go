@@ -22,6 +22,14 @@ type findingsPane struct {
 	w    int    // the pane's width
 	open int    // list[:open] are open, the rest resolved
 	id   uint64 // the selected finding's ID, which the cursor follows as the list changes
+	// widest is, over the list, the widest code and the largest session
+	// and stream ids, which a narrow screen sizes its columns to: found
+	// as the list is made, not at each draw.
+	widest struct {
+		code    int
+		session uint64
+		sid     uint32
+	}
 }
 
 // recentResolved is how long a resolved finding stays in the list.
@@ -93,6 +101,12 @@ func (p *findingsPane) collect() {
 		list = append(list, f)
 	}
 	p.list = list
+	p.widest.code, p.widest.session, p.widest.sid = 0, 0, 0
+	for _, f := range list {
+		p.widest.code = max(p.widest.code, len(f.Code.String()))
+		p.widest.session = max(p.widest.session, f.Session)
+		p.widest.sid = max(p.widest.sid, f.Stream)
+	}
 	if i := slices.IndexFunc(list, func(f *live.Finding) bool { return f.ID == p.id }); i >= 0 {
 		p.idx = i
 	}
@@ -196,19 +210,12 @@ func (p *findingsPane) columns(w int) []column {
 	if w-fixed >= roomyEvidence+1 {
 		return findingColumns
 	}
-	code, session, sid, state := width("code"), width("sess"), width("sid"), width("open")
-	var maxSession uint64
-	var maxSid uint32
-	for i, f := range p.list {
-		code = max(code, len(f.Code.String()))
-		maxSession = max(maxSession, f.Session)
-		maxSid = max(maxSid, f.Stream)
-		if i >= p.open {
-			state = len("resolved")
-		}
+	code, state := max(width("code"), p.widest.code), width("open")
+	if p.open < len(p.list) {
+		state = len("resolved")
 	}
-	session = max(session, len(strconv.FormatUint(maxSession, 10)))
-	sid = max(sid, len(strconv.FormatUint(uint64(maxSid), 10)))
+	session := max(width("sess"), len(strconv.FormatUint(p.widest.session, 10)))
+	sid := max(width("sid"), len(strconv.FormatUint(uint64(p.widest.sid), 10)))
 	state = max(state, width("state"))
 	cols := slices.Clone(findingColumns)
 	for i := range cols {
