@@ -82,3 +82,78 @@ func TestUnansweredNeedsARequestRealSmux(t *testing.T) {
 		})
 	}
 }
+
+// A request that comes late to an old stream is owed an answer from when
+// it came, not from the stream's SYN: with a real smux v2 pair, the
+// client opens streams, waits 1.5 s (past UnansweredAfter), then writes
+// its request. A server that reads it 300 ms later (v2 answers a read
+// with a UPD) is healthy: no UNANSWERED. One that accepts but never reads
+// is UNANSWERED at each tapped end, UnansweredAfter after the request,
+// and its since is the request's time, not the SYN's.
+func TestUnansweredFromALateRequestRealSmux(t *testing.T) {
+	const n = 5
+	cfg := live.FindingsConfig{UnansweredAfter: time.Second, LeakAfter: time.Hour, Churn: -1}
+	keep := func(c, s *smux.Config) {
+		c.KeepAliveInterval, s.KeepAliveInterval = 200*time.Millisecond, 200*time.Millisecond
+	}
+	run := func(t *testing.T, reads bool) (opened []*live.Finding, asked time.Time) {
+		reg := live.New(live.Config{})
+		cli, srv := smuxSetup("", 2, keep).pair(t, reg)
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			for {
+				st, err := srv.Accept()
+				if err != nil {
+					return
+				}
+				if reads {
+					wg.Go(func() {
+						time.Sleep(300 * time.Millisecond)
+						io.Copy(io.Discard, st)
+					})
+				}
+			}
+		})
+		streams := make([]io.Writer, n)
+		for i := range streams {
+			st, err := cli.Open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			streams[i] = st
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3500*time.Millisecond)
+		defer cancel()
+		askedc := make(chan time.Time, 1)
+		go func() {
+			time.Sleep(1500 * time.Millisecond)
+			askedc <- time.Now()
+			for _, st := range streams {
+				io.WriteString(st, "GET /\n")
+			}
+		}()
+		every(ctx, 100*time.Millisecond, func() bool { reg.Evaluate(time.Now(), cfg); return true })
+		asked = <-askedc
+		for _, r := range allRecords(reg) {
+			if r.Finding != nil && r.Kind == live.FindingOpened && r.Finding.Code == live.CodeUnanswered {
+				opened = append(opened, r.Finding)
+			}
+		}
+		cli.Close()
+		srv.Close()
+		wg.Wait()
+		return opened, asked
+	}
+	if opened, _ := run(t, true); len(opened) != 0 {
+		t.Errorf("a late request read 300 ms after it came: UNANSWERED %q, want none", opened[0].Text)
+	}
+	opened, asked := run(t, false)
+	if len(opened) != 2 { // both ends are tapped: a session each
+		t.Fatalf("a late request never read: %d UNANSWERED, want one at each tapped end", len(opened))
+	}
+	for _, f := range opened {
+		if f.Since.Before(asked.Add(-50*time.Millisecond)) || f.Opened.Sub(asked) < cfg.UnansweredAfter {
+			t.Errorf("UNANSWERED since %v, opened %v, for a request at %v: it counts from the SYN: %q", f.Since, f.Opened, asked, f.Text)
+		}
+	}
+}
