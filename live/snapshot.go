@@ -574,14 +574,14 @@ func (s *Snapshot) LeakStreams(f *Finding) ([]uint32, [][2]FirstBytes) {
 	if f.Code != CodeLeak {
 		return nil, nil
 	}
-	i := slices.IndexFunc(s.Sessions, func(ss *SessionSnap) bool { return ss.ID == f.Session })
-	if i < 0 {
+	ss := s.Session(f.Session)
+	if ss == nil {
 		return nil, nil
 	}
 	k := findingLeakKind(f)
 	var counted []*StreamSnap
-	for j := range s.Sessions[i].Streams {
-		if st := &s.Sessions[i].Streams[j]; st.Leak && leakKind(st.State) == k {
+	for j := range ss.Streams {
+		if st := &ss.Streams[j]; st.Leak && leakKind(st.State) == k {
 			counted = append(counted, st)
 		}
 	}
