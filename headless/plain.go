@@ -406,7 +406,9 @@ func (s *Summary) atEnd(before *live.Snapshot, leakAfter time.Duration) {
 		case ok:
 			then := *before.Findings[j]
 			then.Resolved, then.Why, then.Unwatched = f.Resolved, f.Why, f.Unwatched
-			then.StreamIDs, then.Heads = before.LeakStreams(before.Findings[j])
+			if ids, heads := before.LeakStreams(before.Findings[j]); len(ids) > 0 { // else Heads keeps the oldest's
+				then.StreamIDs, then.Heads = ids, heads
+			}
 			f = &then
 		case f.Opened.After(before.Evaluated):
 			s.AfterCount = append(s.AfterCount, f.ID)

@@ -180,12 +180,11 @@ type Finding struct {
 	// Heads is, beside StreamIDs, each of those streams' first payload
 	// bytes per direction (StreamSnap.Head), as they were when the record
 	// was made: what a leaked stream carried, which history may no longer
-	// hold. Nil where StreamIDs is.
+	// hold. Where StreamIDs is nil, a LEAK's Heads holds only its oldest
+	// stream's (Stream's), as they were when the finding was made (a new
+	// count makes it again): so a Snapshot's open LEAK keeps them. Nil
+	// for other findings. First reads the oldest's from either form.
 	Heads [][2]FirstBytes
-	// First is, in a LEAK, the first payload bytes of Stream, its oldest
-	// stream, each way, as they were when the finding was made (a new
-	// count makes it again); nil elsewhere. Snapshots' findings keep it.
-	First *[2]FirstBytes
 	// Unwatched is set on a finding resolved only because muxtop stopped
 	// watching its session (ResolveEnded: the session ended by muxtop's
 	// own stop): it still held then, and a run's summary counts it open
@@ -849,7 +848,9 @@ func (e *engine) apply(r *Registry, c change, now time.Time, why string) {
 	default: // resolved
 		f := *c.old
 		f.Resolved, f.Why, f.Unwatched = now, why, c.unwatched
-		f.StreamIDs, f.Heads = e.open[f.ID].ids, e.open[f.ID].heads // as the last evaluation counted them
+		if of := e.open[f.ID]; len(of.ids) > 0 { // else Heads keeps the oldest's (Finding.First)
+			f.StreamIDs, f.Heads = of.ids, of.heads // as the last evaluation counted them
+		}
 		delete(e.open, f.ID)
 		if f.Unwatched {
 			e.unwatched = append(e.unwatched, &f)
@@ -868,7 +869,7 @@ func (e *engine) apply(r *Registry, c change, now time.Time, why string) {
 // recorded returns the finding an opening's or update's record carries:
 // the new one, with its streams if it names them.
 func (c *change) recorded() *Finding {
-	if c.ids == nil {
+	if len(c.ids) == 0 { // Heads keeps the oldest's (Finding.First)
 		return c.new
 	}
 	f := *c.new
@@ -1291,6 +1292,23 @@ func (s *Snapshot) FindingsOf(id uint64) []*Finding {
 		}
 	}
 	return fs
+}
+
+// First returns a LEAK's oldest stream's (Stream's) first payload bytes
+// each way, from Heads: beside its id where StreamIDs names the streams,
+// else the one Heads keeps. Nil for other findings, or where none were
+// kept.
+func (f *Finding) First() *[2]FirstBytes {
+	if f.Code != CodeLeak {
+		return nil
+	}
+	if len(f.StreamIDs) > 0 {
+		return f.HeadOf(f.Stream)
+	}
+	if len(f.Heads) > 0 {
+		return &f.Heads[0]
+	}
+	return nil
 }
 
 // HeadOf returns the first bytes of stream sid as the record's Heads has
