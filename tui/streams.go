@@ -10,7 +10,6 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/muxtop/muxtop/live"
-	"github.com/muxtop/muxtop/printable"
 )
 
 // streamSort is the order of the streams pane; s cycles through them.
@@ -515,23 +514,14 @@ func streamCells(st *styles, s *live.StreamSnap, ended bool, end time.Time, fold
 	return append(cells, cell{flow, fs})
 }
 
-// firstText is a direction's first bytes as printable ASCII, every
-// other byte a '.', with … after them where a frame's payload was not all
-// seen, and before them where the capture joined the stream mid-stream
-// (they are not its first); "-" when none came.
+// firstText is a direction's first bytes as live renders them
+// (FirstBytes.AppendText, AppendQuoted's rules without the quotes):
+// printable ASCII, every other byte a '.', with … after them where a
+// frame's payload was not all seen, and before them where the capture
+// joined the stream mid-stream (they are not its first); "(none sent)"
+// when none came.
 func firstText(h *live.FirstBytes) string {
-	if h.N == 0 && !h.Cut && !h.Joined {
-		return "-"
-	}
-	b := make([]byte, 0, live.FirstBytesLen+6)
-	if h.Joined {
-		b = append(b, "…"...)
-	}
-	b = printable.AppendASCII(b, h.Bytes())
-	if h.Cut && (h.N > 0 || !h.Joined) {
-		b = append(b, "…"...)
-	}
-	return string(b)
+	return string(h.AppendText(make([]byte, 0, live.FirstBytesLen+6)))
 }
 
 // streamTimes is a stream's age: while its session is live, from its SYN
