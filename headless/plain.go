@@ -410,7 +410,11 @@ func (s *Summary) atEnd(before *live.Snapshot, leakAfter time.Duration) {
 				then.StreamIDs, then.Heads = ids, heads
 			}
 			f = &then
-		case f.Opened.After(before.Evaluated):
+		case f.Opened.After(before.Evaluated), f.Resolved.IsZero() || f.Unwatched:
+			// Not open at before's instant, whose count has only those
+			// open then: opened after it, or still holding at the end,
+			// which one not open then can only be for having opened
+			// since (an evaluation at the same clock reading).
 			s.AfterCount = append(s.AfterCount, f.ID)
 		}
 		s.Findings[i] = f.AsOf(before.At)

@@ -467,6 +467,13 @@ type findingsView struct {
 	// session in id order; leakTotal in all (leakmarks.go).
 	leaks     []sessionLeaks
 	leakTotal int
+	// evaluated is the time of the latest Evaluate when it was published,
+	// Unix ns, 0 before the first: the instant its findings and leaks
+	// are of (Snapshot.Evaluated). Stored apart from the view, a
+	// snapshot could read one evaluation's findings beside the next's
+	// time, and a LEAK that evaluation opened, at that time, was neither
+	// in the snapshot's count nor after its instant.
+	evaluated int64
 }
 
 // engineSession is the engine's state of one session, under its lock.
@@ -651,10 +658,17 @@ func (r *Registry) Evaluate(now time.Time, cfg FindingsConfig) {
 		}
 	}
 	e.evalChurn(r, now, ns, &cfg)
-	if e.dirty {
+	e.lastEval.Store(ns) // before publish, which stamps the view with it
+	switch v := e.view.Load(); {
+	case e.dirty || v == nil:
 		e.publish()
+	case v.evaluated != ns:
+		// Unchanged, and now as of this evaluation: a snapshot reads its
+		// findings, its leak count and their instant from one view.
+		nv := *v
+		nv.evaluated = ns
+		e.view.Store(&nv)
 	}
-	e.lastEval.Store(ns)
 	e.done.Store(e.evals)
 }
 
@@ -880,7 +894,7 @@ func (c *change) recorded() *Finding {
 // publish makes the open findings visible to snapshots: most severe
 // first, then oldest. e.mu is held.
 func (e *engine) publish() {
-	v := &findingsView{opened: e.opened, openedBy: e.openedBy, resolvedBy: e.resolvedBy, resolved: slices.Clone(e.resolved), unwatched: slices.Clone(e.unwatched)}
+	v := &findingsView{evaluated: e.lastEval.Load(), opened: e.opened, openedBy: e.openedBy, resolvedBy: e.resolvedBy, resolved: slices.Clone(e.resolved), unwatched: slices.Clone(e.unwatched)}
 	v.open = make([]*Finding, 0, len(e.open))
 	for _, of := range e.open {
 		v.open = append(v.open, of.f)
