@@ -505,27 +505,33 @@ type engineSession struct {
 }
 
 // told is what a finding's latest record (FindingOpened,
-// FindingUpdated) told of its count and severity, and when (Unix ns).
+// FindingUpdated) told of its count and severity, and when (Unix ns);
+// and, of a WINDOW_STALL, whether its reader was found reading slowly
+// (Evidence.Slow non-zero).
 type told struct {
 	count uint64
 	sev   Severity
 	at    int64
+	slow  bool
 }
 
-// again says whether an open finding whose count is count and severity
-// sev at ns is told again (FindingUpdated): its severity is not what t
-// told, which is told at once (rare, and it changes what the finding
-// means: a PROTOCOL finding whose other end answered in the same
-// protocol); or its count is not, and t is UpdateEvery old or more. If
-// so, t is now that telling; was is the severity t had told where sev
-// differs, 0 where it does not.
-func (t *told) again(count uint64, sev Severity, ns int64) (tell bool, was Severity) {
+// again says whether an open finding whose count is count, severity sev
+// and slow reader slow at ns is told again (FindingUpdated): its
+// severity is not what t told, which is told at once (rare, and it
+// changes what the finding means: a PROTOCOL finding whose other end
+// answered in the same protocol); nor is slow, told at once too (a
+// WINDOW_STALL's reader found to read, far slower than the writer
+// writes, not to have stopped: its text and advice change, and before
+// only its resolution said so); or its count is not, and t is
+// UpdateEvery old or more. If so, t is now that telling; was is the
+// severity t had told where sev differs, 0 where it does not.
+func (t *told) again(count uint64, sev Severity, slow bool, ns int64) (tell bool, was Severity) {
 	if sev != t.sev {
 		was = t.sev
-	} else if count == t.count || ns-t.at < int64(UpdateEvery) {
+	} else if slow == t.slow && (count == t.count || ns-t.at < int64(UpdateEvery)) {
 		return false, 0
 	}
-	*t = told{count, sev, ns}
+	*t = told{count, sev, ns, slow}
 	return true, was
 }
 
@@ -729,7 +735,7 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 			nf = s.finding(f.ID, c, f.Opened)
 		}
 		t := es.told[j]
-		if tell, was := t.again(nf.Evidence.Count, nf.Severity, ns); tell || nf != f {
+		if tell, was := t.again(nf.Evidence.Count, nf.Severity, nf.Evidence.Slow != 0, ns); tell || nf != f {
 			e.changes = append(e.changes, change{old: f, new: nf, s: s, tell: tell, was: was})
 		}
 		kept, tolds = append(kept, nf), append(tolds, t)
@@ -743,7 +749,7 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 		e.nextID++
 		nf := s.finding(e.nextID, c, now)
 		e.changes = append(e.changes, change{new: nf, s: s})
-		kept, tolds = append(kept, nf), append(tolds, told{nf.Evidence.Count, nf.Severity, ns})
+		kept, tolds = append(kept, nf), append(tolds, told{nf.Evidence.Count, nf.Severity, ns, nf.Evidence.Slow != 0})
 	}
 	es.open, es.told = kept, tolds
 	es.openCodes = 0
@@ -804,7 +810,7 @@ func (e *engine) lastWord(s *Session, ns int64) {
 		if c := &e.finals[i]; changed(f, c) {
 			nf = s.finding(f.ID, c, f.Opened)
 		}
-		if tell, was := es.told[j].again(nf.Evidence.Count, nf.Severity, ns); tell || nf != f {
+		if tell, was := es.told[j].again(nf.Evidence.Count, nf.Severity, nf.Evidence.Slow != 0, ns); tell || nf != f {
 			e.changes = append(e.changes, change{old: f, new: nf, s: s, tell: tell, was: was})
 			es.open[j] = nf
 		}
@@ -1233,14 +1239,14 @@ func (e *engine) evalChurn(r *Registry, now time.Time, ns int64, cfg *FindingsCo
 	case old == nil:
 		e.nextID++
 		e.churn = churnFinding(e.nextID, c, now)
-		e.churnTold = told{c.ev.Count, e.churn.Severity, ns}
+		e.churnTold = told{c.ev.Count, e.churn.Severity, ns, false}
 		e.apply(r, change{new: e.churn}, now, "")
 	default:
 		if changed(old, c) {
 			e.churn = churnFinding(old.ID, c, old.Opened)
 			e.churn.Since = old.Since
 		}
-		if tell, _ := e.churnTold.again(e.churn.Evidence.Count, e.churn.Severity, ns); tell || e.churn != old {
+		if tell, _ := e.churnTold.again(e.churn.Evidence.Count, e.churn.Severity, false, ns); tell || e.churn != old {
 			e.apply(r, change{old: old, new: e.churn, tell: tell}, now, "")
 		}
 	}
