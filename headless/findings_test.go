@@ -85,7 +85,7 @@ func appendFindingMarshal(b []byte, r *live.Record) []byte {
 	if j.Sids = f.StreamIDs; f.Evidence.Count > uint64(len(f.StreamIDs)) && len(f.StreamIDs) > 0 {
 		j.SidsMore = f.Evidence.Count - uint64(len(f.StreamIDs))
 	}
-	if h := firstOf(f); h != nil {
+	if h := f.First(); h != nil {
 		j.First = &marshalFirst{C2S: string(printable.AppendHex(nil, h[0].Bytes())), S2C: string(printable.AppendHex(nil, h[1].Bytes())),
 			C2SCut: h[0].Cut, S2CCut: h[1].Cut, Joined: h[0].Joined || h[1].Joined}
 	}

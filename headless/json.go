@@ -399,13 +399,20 @@ func appendJSONSummary(b []byte, s Summary) []byte {
 		Unparsed: perDir(s.Unparsed),
 		Frames:   map[string]map[string]uint64{}, Bytes: map[string]uint64{},
 	}
+	// The keys of the protocols seen, as the plain summary lists them:
+	// smux's commands unless only yamux frames were seen, whose zeros
+	// would read as no stream opened; yamux's types once one was.
+	yamuxSeen := s.Counts.TypeFrames != [2][yamux.NumTypes]uint64{}
+	smuxSeen := !yamuxSeen || s.Counts.Frames != [2][decoder.NumCmds]uint64{}
 	for d := range 2 {
 		dir := live.Dir(d)
 		m := map[string]uint64{}
-		for c := range decoder.NumCmds {
-			m[decoder.Cmd(c).String()] = s.Counts.Frames[d][c]
+		if smuxSeen {
+			for c := range decoder.NumCmds {
+				m[decoder.Cmd(c).String()] = s.Counts.Frames[d][c]
+			}
 		}
-		if s.Counts.TypeFrames != [2][yamux.NumTypes]uint64{} {
+		if yamuxSeen {
 			for t := range yamux.Type(yamux.NumTypes) {
 				m[t.String()] = s.Counts.TypeFrames[d][t]
 			}

@@ -406,9 +406,15 @@ func (s *Summary) atEnd(before *live.Snapshot, leakAfter time.Duration) {
 		case ok:
 			then := *before.Findings[j]
 			then.Resolved, then.Why, then.Unwatched = f.Resolved, f.Why, f.Unwatched
-			then.StreamIDs, then.Heads = before.LeakStreams(before.Findings[j])
+			if ids, heads := before.LeakStreams(before.Findings[j]); len(ids) > 0 { // else Heads keeps the oldest's
+				then.StreamIDs, then.Heads = ids, heads
+			}
 			f = &then
-		case f.Opened.After(before.Evaluated):
+		case f.Opened.After(before.Evaluated), f.Resolved.IsZero() || f.Unwatched:
+			// Not open at before's instant, whose count has only those
+			// open then: opened after it, or still holding at the end,
+			// which one not open then can only be for having opened
+			// since (an evaluation at the same clock reading).
 			s.AfterCount = append(s.AfterCount, f.ID)
 		}
 		s.Findings[i] = f.AsOf(before.At)

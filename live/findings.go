@@ -180,12 +180,11 @@ type Finding struct {
 	// Heads is, beside StreamIDs, each of those streams' first payload
 	// bytes per direction (StreamSnap.Head), as they were when the record
 	// was made: what a leaked stream carried, which history may no longer
-	// hold. Nil where StreamIDs is.
+	// hold. Where StreamIDs is nil, a LEAK's Heads holds only its oldest
+	// stream's (Stream's), as they were when the finding was made (a new
+	// count makes it again): so a Snapshot's open LEAK keeps them. Nil
+	// for other findings. First reads the oldest's from either form.
 	Heads [][2]FirstBytes
-	// First is, in a LEAK, the first payload bytes of Stream, its oldest
-	// stream, each way, as they were when the finding was made (a new
-	// count makes it again); nil elsewhere. Snapshots' findings keep it.
-	First *[2]FirstBytes
 	// Unwatched is set on a finding resolved only because muxtop stopped
 	// watching its session (ResolveEnded: the session ended by muxtop's
 	// own stop): it still held then, and a run's summary counts it open
@@ -468,6 +467,13 @@ type findingsView struct {
 	// session in id order; leakTotal in all (leakmarks.go).
 	leaks     []sessionLeaks
 	leakTotal int
+	// evaluated is the time of the latest Evaluate when it was published,
+	// Unix ns, 0 before the first: the instant its findings and leaks
+	// are of (Snapshot.Evaluated). Stored apart from the view, a
+	// snapshot could read one evaluation's findings beside the next's
+	// time, and a LEAK that evaluation opened, at that time, was neither
+	// in the snapshot's count nor after its instant.
+	evaluated int64
 }
 
 // engineSession is the engine's state of one session, under its lock.
@@ -499,27 +505,33 @@ type engineSession struct {
 }
 
 // told is what a finding's latest record (FindingOpened,
-// FindingUpdated) told of its count and severity, and when (Unix ns).
+// FindingUpdated) told of its count and severity, and when (Unix ns);
+// and, of a WINDOW_STALL, whether its reader was found reading slowly
+// (Evidence.Slow non-zero).
 type told struct {
 	count uint64
 	sev   Severity
 	at    int64
+	slow  bool
 }
 
-// again says whether an open finding whose count is count and severity
-// sev at ns is told again (FindingUpdated): its severity is not what t
-// told, which is told at once (rare, and it changes what the finding
-// means: a PROTOCOL finding whose other end answered in the same
-// protocol); or its count is not, and t is UpdateEvery old or more. If
-// so, t is now that telling; was is the severity t had told where sev
-// differs, 0 where it does not.
-func (t *told) again(count uint64, sev Severity, ns int64) (tell bool, was Severity) {
+// again says whether an open finding whose count is count, severity sev
+// and slow reader slow at ns is told again (FindingUpdated): its
+// severity is not what t told, which is told at once (rare, and it
+// changes what the finding means: a PROTOCOL finding whose other end
+// answered in the same protocol); nor is slow, told at once too (a
+// WINDOW_STALL's reader found to read, far slower than the writer
+// writes, not to have stopped: its text and advice change, and before
+// only its resolution said so); or its count is not, and t is
+// UpdateEvery old or more. If so, t is now that telling; was is the
+// severity t had told where sev differs, 0 where it does not.
+func (t *told) again(count uint64, sev Severity, slow bool, ns int64) (tell bool, was Severity) {
 	if sev != t.sev {
 		was = t.sev
-	} else if count == t.count || ns-t.at < int64(UpdateEvery) {
+	} else if slow == t.slow && (count == t.count || ns-t.at < int64(UpdateEvery)) {
 		return false, 0
 	}
-	*t = told{count, sev, ns}
+	*t = told{count, sev, ns, slow}
 	return true, was
 }
 
@@ -652,10 +664,17 @@ func (r *Registry) Evaluate(now time.Time, cfg FindingsConfig) {
 		}
 	}
 	e.evalChurn(r, now, ns, &cfg)
-	if e.dirty {
+	e.lastEval.Store(ns) // before publish, which stamps the view with it
+	switch v := e.view.Load(); {
+	case e.dirty || v == nil:
 		e.publish()
+	case v.evaluated != ns:
+		// Unchanged, and now as of this evaluation: a snapshot reads its
+		// findings, its leak count and their instant from one view.
+		nv := *v
+		nv.evaluated = ns
+		e.view.Store(&nv)
 	}
-	e.lastEval.Store(ns)
 	e.done.Store(e.evals)
 }
 
@@ -716,7 +735,7 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 			nf = s.finding(f.ID, c, f.Opened)
 		}
 		t := es.told[j]
-		if tell, was := t.again(nf.Evidence.Count, nf.Severity, ns); tell || nf != f {
+		if tell, was := t.again(nf.Evidence.Count, nf.Severity, nf.Evidence.Slow != 0, ns); tell || nf != f {
 			e.changes = append(e.changes, change{old: f, new: nf, s: s, tell: tell, was: was})
 		}
 		kept, tolds = append(kept, nf), append(tolds, t)
@@ -730,7 +749,7 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 		e.nextID++
 		nf := s.finding(e.nextID, c, now)
 		e.changes = append(e.changes, change{new: nf, s: s})
-		kept, tolds = append(kept, nf), append(tolds, told{nf.Evidence.Count, nf.Severity, ns})
+		kept, tolds = append(kept, nf), append(tolds, told{nf.Evidence.Count, nf.Severity, ns, nf.Evidence.Slow != 0})
 	}
 	es.open, es.told = kept, tolds
 	es.openCodes = 0
@@ -791,7 +810,7 @@ func (e *engine) lastWord(s *Session, ns int64) {
 		if c := &e.finals[i]; changed(f, c) {
 			nf = s.finding(f.ID, c, f.Opened)
 		}
-		if tell, was := es.told[j].again(nf.Evidence.Count, nf.Severity, ns); tell || nf != f {
+		if tell, was := es.told[j].again(nf.Evidence.Count, nf.Severity, nf.Evidence.Slow != 0, ns); tell || nf != f {
 			e.changes = append(e.changes, change{old: f, new: nf, s: s, tell: tell, was: was})
 			es.open[j] = nf
 		}
@@ -849,7 +868,9 @@ func (e *engine) apply(r *Registry, c change, now time.Time, why string) {
 	default: // resolved
 		f := *c.old
 		f.Resolved, f.Why, f.Unwatched = now, why, c.unwatched
-		f.StreamIDs, f.Heads = e.open[f.ID].ids, e.open[f.ID].heads // as the last evaluation counted them
+		if of := e.open[f.ID]; len(of.ids) > 0 { // else Heads keeps the oldest's (Finding.First)
+			f.StreamIDs, f.Heads = of.ids, of.heads // as the last evaluation counted them
+		}
 		delete(e.open, f.ID)
 		if f.Unwatched {
 			e.unwatched = append(e.unwatched, &f)
@@ -868,7 +889,7 @@ func (e *engine) apply(r *Registry, c change, now time.Time, why string) {
 // recorded returns the finding an opening's or update's record carries:
 // the new one, with its streams if it names them.
 func (c *change) recorded() *Finding {
-	if c.ids == nil {
+	if len(c.ids) == 0 { // Heads keeps the oldest's (Finding.First)
 		return c.new
 	}
 	f := *c.new
@@ -879,7 +900,7 @@ func (c *change) recorded() *Finding {
 // publish makes the open findings visible to snapshots: most severe
 // first, then oldest. e.mu is held.
 func (e *engine) publish() {
-	v := &findingsView{opened: e.opened, openedBy: e.openedBy, resolvedBy: e.resolvedBy, resolved: slices.Clone(e.resolved), unwatched: slices.Clone(e.unwatched)}
+	v := &findingsView{evaluated: e.lastEval.Load(), opened: e.opened, openedBy: e.openedBy, resolvedBy: e.resolvedBy, resolved: slices.Clone(e.resolved), unwatched: slices.Clone(e.unwatched)}
 	v.open = make([]*Finding, 0, len(e.open))
 	for _, of := range e.open {
 		v.open = append(v.open, of.f)
@@ -1218,14 +1239,14 @@ func (e *engine) evalChurn(r *Registry, now time.Time, ns int64, cfg *FindingsCo
 	case old == nil:
 		e.nextID++
 		e.churn = churnFinding(e.nextID, c, now)
-		e.churnTold = told{c.ev.Count, e.churn.Severity, ns}
+		e.churnTold = told{c.ev.Count, e.churn.Severity, ns, false}
 		e.apply(r, change{new: e.churn}, now, "")
 	default:
 		if changed(old, c) {
 			e.churn = churnFinding(old.ID, c, old.Opened)
 			e.churn.Since = old.Since
 		}
-		if tell, _ := e.churnTold.again(e.churn.Evidence.Count, e.churn.Severity, ns); tell || e.churn != old {
+		if tell, _ := e.churnTold.again(e.churn.Evidence.Count, e.churn.Severity, false, ns); tell || e.churn != old {
 			e.apply(r, change{old: old, new: e.churn, tell: tell}, now, "")
 		}
 	}
@@ -1291,6 +1312,23 @@ func (s *Snapshot) FindingsOf(id uint64) []*Finding {
 		}
 	}
 	return fs
+}
+
+// First returns a LEAK's oldest stream's (Stream's) first payload bytes
+// each way, from Heads: beside its id where StreamIDs names the streams,
+// else the one Heads keeps. Nil for other findings, or where none were
+// kept.
+func (f *Finding) First() *[2]FirstBytes {
+	if f.Code != CodeLeak {
+		return nil
+	}
+	if len(f.StreamIDs) > 0 {
+		return f.HeadOf(f.Stream)
+	}
+	if len(f.Heads) > 0 {
+		return &f.Heads[0]
+	}
+	return nil
 }
 
 // HeadOf returns the first bytes of stream sid as the record's Heads has

@@ -35,9 +35,9 @@ func (s *Session) finding(id uint64, c *candidate, opened time.Time) *Finding {
 	if c.code == CodeLeak && c.stream != 0 {
 		// What the oldest leaked stream carried, which history may no
 		// longer hold: a finding is immutable once made, so a copy.
+		// Heads without StreamIDs holds the oldest's (Finding.First).
 		if st := s.streams.get(c.stream); st != nil {
-			h := st.head
-			f.First = &h
+			f.Heads = [][2]FirstBytes{st.head}
 		}
 	}
 	f.word()
