@@ -230,6 +230,9 @@ type SessionLatency struct {
 // summarizeFindings fills in s's findings and latency from snap.
 func summarizeFindings(s *Summary, snap *live.Snapshot) {
 	s.FindingsOpened = snap.FindingsOpened
+	for _, n := range snap.FindingsOpenedBy[live.CodeWindowStall] {
+		s.StallsOpened += n
+	}
 	// Open at the end: still holding when the watch ended, those that
 	// muxtop's stop resolved (Unwatched) included.
 	for sev := range s.FindingsOpen {

@@ -351,9 +351,13 @@ type jsonLeaks struct {
 	OpenLonger    int     `json:"open_longer"`
 }
 
+// jsonStalls is Summary's stalls: count, the writers still held at a
+// full window as the capture ended; opened, the WINDOW_STALL findings
+// opened during it.
 type jsonStalls struct {
 	Count        int     `json:"count"`
 	AfterSeconds float64 `json:"after_seconds"`
+	Opened       uint64  `json:"opened"`
 }
 
 // appendStatus appends st as a JSON object of its keys, in its order:
@@ -394,7 +398,7 @@ func appendJSONSummary(b []byte, s Summary) []byte {
 		Violations: s.Violations, Anomalies: s.Anomalies,
 		Leaks: jsonLeaks{Count: s.Leaks, AfterSeconds: s.LeakAfter.Seconds(), OldestSeconds: s.OldestLeak.Seconds(),
 			Evaluated: s.Evaluated, OpenLonger: s.Aged},
-		Stalls: jsonStalls{Count: s.Stalls, AfterSeconds: s.StallAfter.Seconds()},
+		Stalls: jsonStalls{Count: s.Stalls, AfterSeconds: s.StallAfter.Seconds(), Opened: s.StallsOpened},
 		ByCode: s.ByCode, Unitemised: s.Unitemised,
 		Unparsed: perDir(s.Unparsed),
 		Frames:   map[string]map[string]uint64{}, Bytes: map[string]uint64{},

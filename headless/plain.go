@@ -244,11 +244,23 @@ func writeEnd(w io.Writer, s Summary) {
 		fmt.Fprintf(w, "  leaks     %d suspected: the open LEAK findings' count at the last evaluation, streams open and idle longer than %s that no other finding explains; the oldest for %s%s\n",
 			s.Leaks, after, live.FormatAge(s.OldestLeak), all)
 	}
+	// The count is of writers still held as the capture ended; the
+	// stalls the run saw are WINDOW_STALL findings, which may have ended
+	// with their sessions: a count of 0 beside "held … for 50 s" above
+	// read as "flow control was fine".
+	during := ""
+	if s.StallsOpened > 0 {
+		noun := "findings"
+		if s.StallsOpened == 1 {
+			noun = "finding"
+		}
+		during = fmt.Sprintf("; %d WINDOW_STALL %s opened during the capture", s.StallsOpened, noun)
+	}
 	switch s.Stalls {
 	case 0:
-		fmt.Fprintf(w, "  stalls    0: no writer held at a full flow-control window for %s\n", s.StallAfter)
+		fmt.Fprintf(w, "  stalls    0: no writer held at a full flow-control window for %s when the capture ended%s\n", s.StallAfter, during)
 	default:
-		fmt.Fprintf(w, "  stalls    %d: writers held at a full flow-control window for %s or more\n", s.Stalls, s.StallAfter)
+		fmt.Fprintf(w, "  stalls    %d: writers held at a full flow-control window for %s or more when the capture ended%s\n", s.Stalls, s.StallAfter, during)
 	}
 	fmt.Fprintf(w, "  violations %d framing, %d anomalies", s.Violations, s.Anomalies)
 	for i, c := range s.codes() {
@@ -347,6 +359,9 @@ type Summary struct {
 	// window for StallAfter when the capture ended.
 	Stalls     int
 	StallAfter time.Duration
+	// StallsOpened counts the WINDOW_STALL findings opened during the
+	// capture, those that ended with their sessions included.
+	StallsOpened uint64
 	// ByCode counts the framing violations and anomalies by code, as the
 	// tracked sessions keep them; Unitemised counts the rest: those of
 	// sessions no longer tracked, and anomalies beyond the latest ones
