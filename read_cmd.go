@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -272,17 +273,14 @@ func newReadCmd() *cobra.Command {
 // words of a filter: the files come first, the filter after them, from
 // its first keyword (host, port, tcp, and), or after -- (dash, cobra's
 // ArgsLenAtDash, -1 if there is none). An argument before the filter
-// that is no file but looks like a file's path (a / or a . in it) is taken
-// for a file, whose opening then fails in one clear line, not for a word
-// of the filter that is not understood. - (standard input) is read alone.
+// that is no file but looks like a file's path (a / or a . in it, and not
+// an IP address) is taken for a file, whose opening then fails in one
+// clear line, not for a word of the filter that is not understood. -
+// (standard input) is read alone.
 func readArgs(args []string, dash int) (files, words []string, err error) {
-	n := 1
-	switch {
-	case dash >= 0:
-		n = dash
-	default:
-		for n < len(args) && captureArg(args[n]) {
-			n++
+	n := dash
+	if dash < 0 {
+		for n = 1; n < len(args) && captureArg(args[n]); n++ {
 		}
 	}
 	files, words = args[:n], args[n:]
@@ -306,6 +304,9 @@ func captureArg(a string) bool {
 	}
 	if _, err := os.Stat(a); err == nil {
 		return true
+	}
+	if _, err := netip.ParseAddr(a); err == nil {
+		return false // an address: a filter's, its host left out
 	}
 	return strings.ContainsAny(a, "/.")
 }

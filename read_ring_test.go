@@ -157,6 +157,7 @@ func TestReadFilesErrors(t *testing.T) {
 		{[]string{"read", good, "-"}, 2, "read -: standard input is read alone"},
 		{[]string{"read", "--", "port", "9000"}, 2, "read takes a capture file"},
 		{[]string{"read", good, "udp", "port", "53"}, 2, `"udp" is not understood`},
+		{[]string{"read", good, "10.0.0.5", "and", "port", "53"}, 2, `"10.0.0.5" is not understood`},
 	} {
 		var stdout, stderr syncBuffer
 		code := run(context.Background(), append([]string{"read", "-o", "plain"}, tc.args[1:]...), &stdout, &stderr)
