@@ -281,29 +281,44 @@ func (r *Reader) parser(link layers.LinkType) (*gopacket.DecodingLayerParser, er
 	if p := r.parsers[link]; p != nil {
 		return p, nil
 	}
-	var first gopacket.LayerType
-	switch link {
-	case layers.LinkTypeEthernet:
-		first = layers.LayerTypeEthernet
-	case layers.LinkTypeLinuxSLL:
-		first = layers.LayerTypeLinuxSLL
-	case layers.LinkTypeLinuxSLL2: // tcpdump -i any, since libpcap 1.10
-		first = layers.LayerTypeLinuxSLL2
-	case layers.LinkTypeNull, layers.LinkTypeLoop:
-		first = layers.LayerTypeLoopback
-	case layers.LinkTypeIPv4:
-		first = layers.LayerTypeIPv4
-	case layers.LinkTypeIPv6:
-		first = layers.LayerTypeIPv6
-	case layers.LinkTypeRaw:
-		first = layers.LayerTypeIPv4 // Packet picks IPv6 by the version nibble
-	default:
-		return nil, fmt.Errorf("capture: link type %v is not supported: capture on an Ethernet, loopback or Linux \"any\" interface", link)
+	first, err := firstLayer(link)
+	if err != nil {
+		return nil, err
 	}
 	p := gopacket.NewDecodingLayerParser(first, &r.eth, &r.dot1q, &r.sll, &r.sll2, &r.lo, &r.ip4, &r.ip6, &r.tcp)
 	p.IgnoreUnsupported = true
 	r.parsers[link] = p
 	return p, nil
+}
+
+// firstLayer returns the first layer of a packet of link type link, or
+// the error of a link type that is not decoded.
+func firstLayer(link layers.LinkType) (gopacket.LayerType, error) {
+	switch link {
+	case layers.LinkTypeEthernet:
+		return layers.LayerTypeEthernet, nil
+	case layers.LinkTypeLinuxSLL:
+		return layers.LayerTypeLinuxSLL, nil
+	case layers.LinkTypeLinuxSLL2: // tcpdump -i any, since libpcap 1.10
+		return layers.LayerTypeLinuxSLL2, nil
+	case layers.LinkTypeNull, layers.LinkTypeLoop:
+		return layers.LayerTypeLoopback, nil
+	case layers.LinkTypeIPv4:
+		return layers.LayerTypeIPv4, nil
+	case layers.LinkTypeIPv6:
+		return layers.LayerTypeIPv6, nil
+	case layers.LinkTypeRaw:
+		return layers.LayerTypeIPv4, nil // Packet picks IPv6 by the version nibble
+	default:
+		return 0, fmt.Errorf("capture: link type %v is not supported: capture on an Ethernet, loopback or Linux \"any\" interface", link)
+	}
+}
+
+// CheckLinkType returns the error Reader.Run returns for a capture of
+// link type link, nil if it decodes it.
+func CheckLinkType(link layers.LinkType) error {
+	_, err := firstLayer(link)
+	return err
 }
 
 // Packet reads one captured packet of link type link. data is not retained.

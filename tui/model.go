@@ -722,7 +722,7 @@ func (m *Model) copyPayload() tea.Cmd {
 	case r.Lost > 0:
 		msg += " (those before the capture lost " + strconv.FormatInt(r.Lost, 10) + " of " + n + ")"
 	case r.Truncated:
-		msg += " (the captured part of " + n + ")"
+		msg += " (those --snaplen kept of " + n + ")"
 	}
 	m.setFlash(msg)
 	return tea.SetClipboard(hex.EncodeToString(r.Payload))
