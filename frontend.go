@@ -297,7 +297,7 @@ func (f *watchFlags) watch(ctx context.Context, cmd *cobra.Command, s session) e
 		cancel()
 	}()
 	stopMetrics, metricsAt, metricsWarn, err := f.metrics.serve(strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" "), s.reg,
-		metrics.Options{StallAfter: f.stallAfter})
+		metrics.Options{StallAfter: f.stallAfter, Upstream: s.upstream})
 	if err != nil {
 		s.sys.Close()
 		<-stopped
