@@ -156,10 +156,11 @@ func resolveUpstream(ctx context.Context, upstream string) ([]netip.AddrPort, er
 // upstream, resolved to ups (or not, with rerr), cannot take clients
 // now: its name does not resolve, or it is on this machine and nothing
 // listens there (listening says, without connecting: a test dial would
-// be a connection the upstream sees, and some log it as an error). It is
-// a warning, not an error: a name can come to resolve and a server can
-// start while attach runs, and each client is dialed afresh; meanwhile
-// each is closed, and the notices, the summary, the CHURN finding and
+// be a connection the upstream sees, from a client that says nothing,
+// which a server may log or count). It is a warning, not an error: a
+// name can come to resolve and a server can start while attach runs,
+// and each client is dialed afresh; meanwhile each is closed, and the
+// notices, the summary, the CHURN finding and
 // muxtop_upstream_dial_failures_total say why. "" if neither applies,
 // or nothing can tell.
 func upstreamWarning(upstream string, ups []netip.AddrPort, rerr error, listening func(netip.AddrPort) (bool, bool)) string {
