@@ -265,6 +265,13 @@ type Evidence struct {
 	YamuxViolation yamux.Code
 	// GoAwayCode is a GO_AWAY finding's code (yamux.GoAwayNormal...).
 	GoAwayCode uint32
+	// Upstream: of CHURN's sessions, those a proxy closed because it
+	// could not connect them to their upstream (UpstreamError);
+	// UpstreamAddr is the latest one's upstream, UpstreamFailure how
+	// they failed (UpstreamOther if not all alike).
+	Upstream        uint64
+	UpstreamAddr    string
+	UpstreamFailure UpstreamFailure
 }
 
 // pair returns the one protocol both ends of a PROTOCOL finding in dir
@@ -826,7 +833,7 @@ func changed(f *Finding, c *candidate) bool {
 	return a.Count != b.Count || a.Bytes != b.Bytes || a.Streams != b.Streams || a.Limit != b.Limit ||
 		roughAge(a.Age) != roughAge(b.Age) || roughAge(a.Idle) != roughAge(b.Idle) || f.Stream != c.stream || a.Sign != b.Sign ||
 		a.PeerGuess != b.PeerGuess || a.PeerAnswered != b.PeerAnswered || (a.Slow == 0) != (b.Slow == 0) ||
-		a.Unskipped != b.Unskipped || a.FinFirst != b.FinFirst
+		a.Unskipped != b.Unskipped || a.FinFirst != b.FinFirst || a.Upstream != b.Upstream
 }
 
 // roughAge rounds d down to a step of 1 s below 10 s, 5 s below a
@@ -1182,15 +1189,22 @@ func (s *Session) endNote(at time.Time, err string) string {
 // churnRing keeps the latest session ends for CHURN.
 type churnRing struct {
 	mu   sync.Mutex
-	ends [4096][2]int64 // start, end in Unix ns
-	n    uint64         // ends recorded
+	ends [4096]sessionEnd
+	n    uint64 // ends recorded
 }
 
-// sessionEnded records a session that lived from start to end.
-func (e *engine) sessionEnded(start, end time.Time) {
+// sessionEnd is a session's life, for CHURN.
+type sessionEnd struct {
+	start, end int64          // in Unix ns
+	up         *UpstreamError // why a proxy closed it unconnected, or nil
+}
+
+// sessionEnded records a session that lived from start to end; up, if
+// not nil, is the failed connection to its upstream that ended it.
+func (e *engine) sessionEnded(start, end time.Time, up *UpstreamError) {
 	rg := &e.ends
 	rg.mu.Lock()
-	rg.ends[rg.n%uint64(len(rg.ends))] = [2]int64{start.UnixNano(), end.UnixNano()}
+	rg.ends[rg.n%uint64(len(rg.ends))] = sessionEnd{start.UnixNano(), end.UnixNano(), up}
 	rg.n++
 	rg.mu.Unlock()
 }
@@ -1201,19 +1215,28 @@ func (e *engine) evalChurn(r *Registry, now time.Time, ns int64, cfg *FindingsCo
 	if cfg.Churn > 0 {
 		rg := &e.ends
 		from := ns - int64(ChurnWindow)
-		var count uint64
+		var count, ups uint64
 		var lived, first int64
+		var up *UpstreamError // the latest
+		failure := UpstreamOther
 		rg.mu.Lock()
 		for i := uint64(0); i < min(rg.n, uint64(len(rg.ends))); i++ {
 			se := rg.ends[(rg.n-1-i)%uint64(len(rg.ends))]
-			if se[1] < from {
+			if se.end < from {
 				break
 			}
-			if se[0] >= from {
+			if se.start >= from {
 				count++
-				lived += se[1] - se[0]
-				if first == 0 || se[0] < first {
-					first = se[0]
+				lived += se.end - se.start
+				if first == 0 || se.start < first {
+					first = se.start
+				}
+				if se.up != nil {
+					if ups++; up == nil {
+						up, failure = se.up, se.up.Failure
+					} else if se.up.Failure != failure {
+						failure = UpstreamOther
+					}
 				}
 			}
 		}
@@ -1223,7 +1246,10 @@ func (e *engine) evalChurn(r *Registry, now time.Time, ns int64, cfg *FindingsCo
 		// at every session that entered or left the window.
 		if count >= uint64(cfg.Churn) || e.churn != nil && count >= churnLow(cfg.Churn) {
 			c = &candidate{code: CodeChurn, since: first,
-				ev: Evidence{Count: count, Age: time.Duration(lived / int64(count)), Limit: ChurnWindow}}
+				ev: Evidence{Count: count, Age: time.Duration(lived / int64(count)), Limit: ChurnWindow, Upstream: ups}}
+			if up != nil {
+				c.ev.UpstreamAddr, c.ev.UpstreamFailure = up.Addr, failure
+			}
 		}
 	}
 	old := e.churn

@@ -1,6 +1,7 @@
 package live
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -997,7 +998,9 @@ func (s *Session) End(at time.Time, reason CloseReason, err error) {
 	proto := s.proto
 	s.mu.Unlock()
 	s.reg.hist.addEvent(Record{Kind: SessionEnded, Session: s.id, At: at, Reason: reason, Detail: detail, Proto: proto})
-	s.reg.eng.sessionEnded(s.start, at) // CHURN
+	var up *UpstreamError
+	errors.As(err, &up)
+	s.reg.eng.sessionEnded(s.start, at, up) // CHURN
 	s.reg.sessionEnded()
 }
 

@@ -350,9 +350,21 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 				sender, ev.Guess, ev.Violation, ev.Offset, ev.Guess.Hint()),
 			advice
 	case CodeChurn:
-		return fmt.Sprintf("%d sessions opened and ended in the last %s, living %s each on average: a client redialing in a loop, or clients that dial a session per request",
-				ev.Count, fmtDur(ev.Limit), fmtDur(ev.Age)),
-			"keep one session (or a pool) and open a stream per request on it: that is what a mux is for; the session-ended reasons say why sessions end — where dials fail, back off between them"
+		text := fmt.Sprintf("%d sessions opened and ended in the last %s, living %s each on average", ev.Count, fmtDur(ev.Limit), fmtDur(ev.Age))
+		advice := "keep one session (or a pool) and open a stream per request on it: that is what a mux is for; the session-ended reasons say why sessions end — where dials fail, back off between them"
+		if ev.Upstream == 0 {
+			return text + ": a client redialing in a loop, or clients that dial a session per request", advice
+		}
+		// A proxy closed these clients because their upstream failed:
+		// the clients redial, and the upstream is the cause.
+		up := fmt.Sprintf("the upstream %s %s", ev.UpstreamAddr, ev.UpstreamFailure.phrase())
+		check := fmt.Sprintf("check the upstream %s: %s", ev.UpstreamAddr, ev.UpstreamFailure.check())
+		if ev.Upstream >= ev.Count {
+			return text + ": each ended because " + up + ", and the clients dialed again",
+				check + " The clients are not at fault: muxtop's proxy closes each one whose connection to the upstream fails"
+		}
+		return fmt.Sprintf("%s, %d of them because %s: clients redialing in a loop, or clients that dial a session per request", text, ev.Upstream, up),
+			check + " Then: " + advice
 	}
 	return f.Code.String(), ""
 }

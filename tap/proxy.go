@@ -333,17 +333,28 @@ func (p *Proxy) dialed(err error) {
 		return
 	}
 	u.Failed++
-	var ne net.Error
 	switch loop := (*selfLoopError)(nil); {
-	case errors.Is(err, syscall.ECONNREFUSED):
-		u.Refused++
-	case errors.As(err, &ne) && ne.Timeout():
-		u.TimedOut++
 	case errors.As(err, &loop):
 		u.Last = "it is this proxy's own listen address"
 		return
+	case upstreamFailure(err) == live.UpstreamRefused:
+		u.Refused++
+	case upstreamFailure(err) == live.UpstreamTimedOut:
+		u.TimedOut++
 	}
 	u.Last = cause(err)
+}
+
+// upstreamFailure says how a dial of the upstream failed with err.
+func upstreamFailure(err error) live.UpstreamFailure {
+	var ne net.Error
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return live.UpstreamRefused
+	case errors.As(err, &ne) && ne.Timeout():
+		return live.UpstreamTimedOut
+	}
+	return live.UpstreamOther
 }
 
 func (p *Proxy) report(err error) {
@@ -472,7 +483,7 @@ func (p *Proxy) handle(client net.Conn) {
 		}
 		derr := p.dialError(from, err)
 		reason, _ := Reason(err)
-		pr.sess.End(time.Now(), reason, derr)
+		pr.sess.End(time.Now(), reason, &live.UpstreamError{Addr: p.cfg.Upstream, Failure: upstreamFailure(err), Err: derr})
 		p.report(derr)
 		return
 	}
