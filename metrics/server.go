@@ -122,7 +122,67 @@ const (
 // muxtop itself stood still it waits CatchUp before it evaluates again
 // (StoodStillAfter). Without it the findings_* metrics stay at zero: the
 // data path only keeps the counters the evaluation reads.
+//
+// A registry has one set of findings, so it has one diagnosis: a
+// Diagnose on a registry already diagnosed, with an equal cfg, shares the
+// running one (its evaluations go on until every caller's stop is
+// called), and with another cfg it panics, naming both. Two thresholds
+// evaluated in turn would open and resolve the same finding at every
+// evaluation, a leak counted as many times as it is evaluated. Once every
+// stop is called, the registry may be diagnosed again, with any cfg. For
+// the same reason, do not call reg.Evaluate while Diagnose runs on reg.
 func Diagnose(reg *live.Registry, cfg live.FindingsConfig) (stop func()) {
+	if reg == nil {
+		panic("metrics.Diagnose: nil *live.Registry")
+	}
+	diagnosing.Lock()
+	defer diagnosing.Unlock()
+	d := diagnosing.m[reg]
+	switch {
+	case d == nil:
+		d = &diagnosis{cfg: cfg, stop: evaluateEvery(reg, cfg)}
+		if diagnosing.m == nil {
+			diagnosing.m = make(map[*live.Registry]*diagnosis)
+		}
+		diagnosing.m[reg] = d
+	case d.cfg != cfg:
+		panic(fmt.Sprintf("metrics.Diagnose: the registry is already diagnosed with %+v, not %+v: "+
+			"a registry has one set of findings, evaluated with one set of thresholds (stop the first diagnosis, or give both the same)",
+			d.cfg, cfg))
+	}
+	d.callers++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			diagnosing.Lock()
+			defer diagnosing.Unlock()
+			if d.callers--; d.callers == 0 {
+				delete(diagnosing.m, reg)
+				d.stop() // waits for the loop, so that no evaluation outlives the map's entry
+			}
+		})
+	}
+}
+
+// diagnosing holds the registries Diagnose evaluates, each with its one
+// diagnosis.
+var diagnosing struct {
+	sync.Mutex
+	m map[*live.Registry]*diagnosis
+}
+
+// diagnosis is a registry's evaluation loop, shared by the callers of
+// Diagnose whose stop is not called yet.
+type diagnosis struct {
+	cfg     live.FindingsConfig
+	callers int
+	stop    func() // ends the loop and waits for it
+}
+
+// evaluateEvery evaluates reg's findings with cfg every EvaluateEvery,
+// but CatchUp after muxtop stood still, until the returned stop, which
+// waits for the loop to end.
+func evaluateEvery(reg *live.Registry, cfg live.FindingsConfig) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { // owned by stop, which waits for it
@@ -141,12 +201,9 @@ func Diagnose(reg *live.Registry, cfg live.FindingsConfig) (stop func()) {
 			}
 		}
 	}()
-	var once sync.Once
 	return func() {
-		once.Do(func() {
-			cancel()
-			<-done
-		})
+		cancel()
+		<-done
 	}
 }
 
