@@ -58,8 +58,11 @@ type Options struct {
 	// may not be those of the series' own labels, nor Prometheus's le of
 	// the histograms' buckets: client, code, command, direction, label,
 	// le, protocol, reason, sender, server, session, severity
-	// (ReservedLabels). A Collector given one is refused when it is
-	// registered, with an error that names it.
+	// (ReservedLabels). Names are [a-zA-Z_][a-zA-Z0-9_]*, not beginning
+	// with __ (client_golang accepts other UTF-8 names, but writes "a-b"
+	// as a_b to a scraper that does not ask for UTF-8 names), and values
+	// are valid UTF-8. A Collector given another is refused when it is
+	// registered, with an error that names it (Collector.Err).
 	ConstLabels prometheus.Labels
 }
 
@@ -72,9 +75,12 @@ var reservedLabels = []string{"client", "code", "command", "direction", "label",
 // use: the series' own, and le.
 func ReservedLabels() []string { return slices.Clone(reservedLabels) }
 
-// checkConstLabels returns the error of const labels that take reserved
-// names, naming them, or nil.
+// checkConstLabels returns the error of const labels that are no valid
+// label (checkLabelSyntax) or take reserved names, naming them, or nil.
 func checkConstLabels(cl prometheus.Labels) error {
+	if err := checkLabelSyntax(cl); err != nil {
+		return err
+	}
 	var clash []string
 	for name := range cl {
 		if slices.Contains(reservedLabels, name) {
@@ -108,7 +114,8 @@ type Collector struct {
 // findings gauges count the open findings of the latest evaluation
 // (Diagnose, live.Registry.Evaluate): 0 if reg's findings are never
 // evaluated. A Collector of Options that make no valid series
-// (ConstLabels with a reserved name) describes itself as invalid:
+// (ConstLabels with a reserved or invalid name, or a value that is not
+// UTF-8: see Options.ConstLabels) describes itself as invalid:
 // registering it returns the error.
 func NewCollector(reg *live.Registry, o Options) *Collector {
 	if o.StallAfter <= 0 {

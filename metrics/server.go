@@ -29,7 +29,11 @@ func Gatherer(reg *live.Registry, o Options) (*prometheus.Registry, error) {
 		return nil, err
 	}
 	pr := prometheus.NewRegistry()
-	pr.MustRegister(c, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, col := range []prometheus.Collector{c, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+		if err := pr.Register(col); err != nil { // not expected after Err: but an error, as said, never a panic
+			return nil, fmt.Errorf("metrics: %w", err)
+		}
+	}
 	return pr, nil
 }
 
