@@ -116,8 +116,12 @@ type Collector struct {
 // evaluated. A Collector of Options that make no valid series
 // (ConstLabels with a reserved or invalid name, or a value that is not
 // UTF-8: see Options.ConstLabels) describes itself as invalid:
-// registering it returns the error.
+// registering it returns the error. A nil reg panics, a programmer's
+// error.
 func NewCollector(reg *live.Registry, o Options) *Collector {
+	if reg == nil {
+		panic("metrics.NewCollector: nil *live.Registry")
+	}
 	if o.StallAfter <= 0 {
 		o.StallAfter = live.DefaultStallAfter
 	}

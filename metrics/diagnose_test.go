@@ -121,3 +121,21 @@ func TestDiagnoseNilRegistry(t *testing.T) {
 	}()
 	metrics.Diagnose(nil, live.FindingsConfig{})
 }
+
+// TestNilRegistryCollector: NewCollector and Gatherer panic at the call
+// on a nil registry, naming it, rather than at the first scrape.
+func TestNilRegistryCollector(t *testing.T) {
+	for name, call := range map[string]func(){
+		"metrics.NewCollector": func() { metrics.NewCollector(nil, metrics.Options{}) },
+		"metrics.Gatherer":     func() { metrics.Gatherer(nil, metrics.Options{}) },
+	} {
+		func() {
+			defer func() {
+				if r := recover(); r == nil || fmt.Sprint(r) != name+": nil *live.Registry" {
+					t.Errorf("%s(nil): recovered %v", name, r)
+				}
+			}()
+			call()
+		}()
+	}
+}

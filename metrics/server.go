@@ -22,8 +22,11 @@ const Path = "/metrics"
 // Gatherer returns a Prometheus registry with reg's Collector and muxtop's
 // own Go runtime and process metrics (go_*, process_*), as muxtop's
 // server exports them; or the error of Options that make no valid series
-// (Collector.Err).
+// (Collector.Err). A nil reg panics, a programmer's error.
 func Gatherer(reg *live.Registry, o Options) (*prometheus.Registry, error) {
+	if reg == nil {
+		panic("metrics.Gatherer: nil *live.Registry")
+	}
 	c := NewCollector(reg, o)
 	if err := c.Err(); err != nil {
 		return nil, err

@@ -63,12 +63,16 @@ func Version(v int) Option {
 
 // Wrap taps c, which is the side end of an smux session, recording into reg
 // under a new session labelled label. side must be live.Client or
-// live.Server: Wrap panics at once on another value, which would otherwise
-// fail later, inside the session's reads. The session stays live in reg
-// until the returned Conn is closed or reads EOF: close it, not c.
+// live.Server, and reg not nil: Wrap panics at once otherwise, where the
+// mistake would fail later, inside the session's reads. The session stays
+// live in reg until the returned Conn is closed or reads EOF: close it,
+// not c.
 func Wrap(c net.Conn, side live.Side, reg *live.Registry, label string, opts ...Option) *Conn {
 	if side != live.Client && side != live.Server {
 		panic(fmt.Sprintf("tap.Wrap: side %d: want live.Client or live.Server", side))
+	}
+	if reg == nil {
+		panic("tap.Wrap: nil *live.Registry: want one from live.New to record into")
 	}
 	info := live.SessionInfo{Tap: side, Label: label}
 	local, remote := addr(c.LocalAddr()), addr(c.RemoteAddr())
@@ -292,8 +296,12 @@ type Listener struct {
 }
 
 // WrapListener taps the conns that l accepts, recording into reg.
-// Each conn is wrapped with opts.
+// Each conn is wrapped with opts. It panics at once if reg is nil, rather
+// than at the first conn accepted.
 func WrapListener(l net.Listener, reg *live.Registry, label string, opts ...Option) *Listener {
+	if reg == nil {
+		panic("tap.WrapListener: nil *live.Registry: want one from live.New to record into")
+	}
 	return &Listener{Listener: l, reg: reg, label: label, opts: opts}
 }
 
