@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -54,6 +55,7 @@ const readHeaderTimeout = 10 * time.Second
 // Server serves reg's metrics over HTTP at Path until Close.
 type Server struct {
 	ln   net.Listener
+	url  string // URL's
 	srv  *http.Server
 	done chan struct{} // closed when Serve has returned
 	err  error         // Serve's error, other than the closing's
@@ -71,7 +73,7 @@ func Serve(addr string, h http.Handler) (*Server, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle(Path, h)
-	s := &Server{ln: ln, done: make(chan struct{}),
+	s := &Server{ln: ln, url: "http://" + dialable(addr, ln.Addr()) + Path, done: make(chan struct{}),
 		srv: &http.Server{Handler: mux, ReadHeaderTimeout: readHeaderTimeout}}
 	go func() { // owned by s: Close waits for it
 		defer close(s.done)
@@ -85,8 +87,27 @@ func Serve(addr string, h http.Handler) (*Server, error) {
 // Addr returns the address the server listens on.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
-// URL returns the metrics' URL.
-func (s *Server) URL() string { return "http://" + s.ln.Addr().String() + Path }
+// URL returns the metrics' URL. For a server on every interface (addr
+// 0.0.0.0, ::, or no host), whose Addr is [::] or 0.0.0.0, it names
+// loopback, which this machine can fetch: 127.0.0.1, or ::1 when addr was
+// IPv6's ::.
+func (s *Server) URL() string { return s.url }
+
+// dialable returns the host:port to reach bound, a listener on addr: bound
+// itself, but loopback for an unspecified host.
+func dialable(addr string, bound net.Addr) string {
+	ap, err := netip.ParseAddrPort(bound.String())
+	if err != nil || !ap.Addr().IsUnspecified() {
+		return bound.String()
+	}
+	lo := netip.AddrFrom4([4]byte{127, 0, 0, 1})
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		if ip, err := netip.ParseAddr(host); err == nil && ip.Is6() && !ip.Is4In6() {
+			lo = netip.IPv6Loopback()
+		}
+	}
+	return netip.AddrPortFrom(lo, ap.Port()).String()
+}
 
 // Close stops the server: it stops listening, lets a scrape in progress
 // finish for up to a second, closes every connection and waits for the
