@@ -44,7 +44,7 @@ const MaxSessions = 100
 // Options configure a Collector.
 type Options struct {
 	// StallAfter is the threshold of the stalled streams
-	// (live.SnapshotOptions); 0 means live.DefaultStallAfter. (The leak
+	// (live.SnapshotOptions); 0 or less means live.DefaultStallAfter. (The leak
 	// gauges count the open LEAK findings, whose threshold is
 	// live.FindingsConfig.LeakAfter, as Diagnose is given it.)
 	StallAfter time.Duration
@@ -258,7 +258,8 @@ var (
 // noStreams selects no session's streams: the counters are all a scrape needs.
 func noStreams(uint64) bool { return false }
 
-// Collect takes a snapshot of the registry and sends its metrics.
+// Collect takes a snapshot of the registry and sends its metrics; a
+// Collector whose Err is not nil sends one invalid metric, with the error.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	if c.err != nil {
 		ch <- prometheus.NewInvalidMetric(prometheus.NewInvalidDesc(c.err), c.err)

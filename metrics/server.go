@@ -52,7 +52,8 @@ func Handler(g prometheus.Gatherer) http.Handler {
 // headers, so a stalled connection does not hold a goroutine for ever.
 const readHeaderTimeout = 10 * time.Second
 
-// Server serves reg's metrics over HTTP at Path until Close.
+// Server serves a handler, such as Handler's, over HTTP at Path until
+// Close.
 type Server struct {
 	ln   net.Listener
 	url  string // URL's
@@ -62,9 +63,10 @@ type Server struct {
 	once sync.Once
 }
 
-// Serve listens on addr (host:port, as net.Listen takes it: callers choose
-// loopback, see internal/hostport) and serves h at Path in a goroutine of
-// its own, which Close stops. A port in use is the error returned; a
+// Serve listens on addr (host:port, as net.Listen takes it: an empty host,
+// as in ":9100", is every interface, so give loopback's, 127.0.0.1, to
+// keep the metrics on this machine) and serves h at Path in a goroutine
+// of its own, which Close stops. A port in use is the error returned; a
 // request for another path is 404.
 func Serve(addr string, h http.Handler) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)

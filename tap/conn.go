@@ -1,5 +1,5 @@
-// Package tap watches smux connections without touching them: Conn and
-// Listener tee every byte that moves into a frame decoder per direction and
+// Package tap watches smux and yamux connections without touching them:
+// Conn and Listener tee every byte that moves into a frame decoder per direction and
 // record the frames in a live.Registry; Proxy is the tapping TCP proxy
 // behind `muxtop attach`.
 package tap
@@ -61,11 +61,12 @@ func Version(v int) Option {
 	}
 }
 
-// Wrap taps c, which is the side end of an smux session, recording into reg
-// under a new session labelled label. side must be live.Client or
-// live.Server, and reg not nil: Wrap panics at once otherwise, where the
-// mistake would fail later, inside the session's reads. The session stays
-// live in reg until the returned Conn is closed or reads EOF: close it,
+// Wrap taps c, which is the side end of an smux or yamux session,
+// recording into reg under a new session labelled label. side must be
+// live.Client or live.Server, and reg not nil: Wrap panics at once
+// otherwise, where the mistake would fail later, inside the session's
+// reads. The session stays live in reg until the returned Conn is closed,
+// reads EOF, or a read or write fails other than by a deadline: close it,
 // not c.
 func Wrap(c net.Conn, side live.Side, reg *live.Registry, label string, opts ...Option) *Conn {
 	if side != live.Client && side != live.Server {
@@ -216,11 +217,12 @@ const (
 	ending         // and Close or CloseWrite came meanwhile: the Write ends out
 )
 
-// Close closes the wrapped conn and ends the session as closed locally,
-// unless it ended already. What this end wrote ends here: a frame it left
-// incomplete is TRUNCATED, as the peer's read of it fails. The conn is
-// closed first: smux's writer goes on writing what it has queued until a
-// write fails, and what goes out still counts.
+// Close ends the session as closed locally, unless it ended already, and
+// closes the wrapped conn. What this end wrote ends then: a frame it left
+// incomplete is TRUNCATED, as the peer's read of it fails. A write in
+// progress as the conn closes is accounted for first: smux's writer goes
+// on writing what it has queued until a write fails, and what goes out
+// still counts.
 func (c *Conn) Close() error {
 	c.sess.End(time.Now(), live.LocalClose, nil)
 	err := c.Conn.Close()
