@@ -44,7 +44,7 @@ const MaxSessions = 100
 // Options configure a Collector.
 type Options struct {
 	// StallAfter is the threshold of the stalled streams
-	// (live.SnapshotOptions); 0 means live.DefaultStallAfter. (The leak
+	// (live.SnapshotOptions); 0 or less means live.DefaultStallAfter. (The leak
 	// gauges count the open LEAK findings, whose threshold is
 	// live.FindingsConfig.LeakAfter, as Diagnose is given it.)
 	StallAfter time.Duration
@@ -58,8 +58,11 @@ type Options struct {
 	// may not be those of the series' own labels, nor Prometheus's le of
 	// the histograms' buckets: client, code, command, direction, label,
 	// le, protocol, reason, sender, server, session, severity, upstream
-	// (ReservedLabels). A Collector given one is refused when it is
-	// registered, with an error that names it.
+	// (ReservedLabels). Names are [a-zA-Z_][a-zA-Z0-9_]*, not beginning
+	// with __ (client_golang accepts other UTF-8 names, but writes "a-b"
+	// as a_b to a scraper that does not ask for UTF-8 names), and values
+	// are valid UTF-8. A Collector given another is refused when it is
+	// registered, with an error that names it (Collector.Err).
 	ConstLabels prometheus.Labels
 	// Upstream, if not nil, says how a proxy's connections to its
 	// upstream went (tap.Proxy.Upstream, as muxtop attach gives it): the
@@ -80,9 +83,12 @@ var reservedLabels = []string{"client", "code", "command", "direction", "label",
 // use: the series' own, and le.
 func ReservedLabels() []string { return slices.Clone(reservedLabels) }
 
-// checkConstLabels returns the error of const labels that take reserved
-// names, naming them, or nil.
+// checkConstLabels returns the error of const labels that are no valid
+// label (checkLabelSyntax) or take reserved names, naming them, or nil.
 func checkConstLabels(cl prometheus.Labels) error {
+	if err := checkLabelSyntax(cl); err != nil {
+		return err
+	}
 	var clash []string
 	for name := range cl {
 		if slices.Contains(reservedLabels, name) {
@@ -116,9 +122,14 @@ type Collector struct {
 // findings gauges count the open findings of the latest evaluation
 // (Diagnose, live.Registry.Evaluate): 0 if reg's findings are never
 // evaluated. A Collector of Options that make no valid series
-// (ConstLabels with a reserved name) describes itself as invalid:
-// registering it returns the error.
+// (ConstLabels with a reserved or invalid name, or a value that is not
+// UTF-8: see Options.ConstLabels) describes itself as invalid:
+// registering it returns the error. A nil reg panics, a programmer's
+// error.
 func NewCollector(reg *live.Registry, o Options) *Collector {
+	if reg == nil {
+		panic("metrics.NewCollector: nil *live.Registry")
+	}
 	if o.StallAfter <= 0 {
 		o.StallAfter = live.DefaultStallAfter
 	}
@@ -262,7 +273,8 @@ var (
 // noStreams selects no session's streams: the counters are all a scrape needs.
 func noStreams(uint64) bool { return false }
 
-// Collect takes a snapshot of the registry and sends its metrics.
+// Collect takes a snapshot of the registry and sends its metrics; a
+// Collector whose Err is not nil sends one invalid metric, with the error.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	if c.err != nil {
 		ch <- prometheus.NewInvalidMetric(prometheus.NewInvalidDesc(c.err), c.err)

@@ -42,7 +42,7 @@ type ProxyConfig struct {
 	// ("127.0.0.1:9001"). Port 0 picks a free port; Proxy.Addr says which.
 	// "" means DefaultListen: loopback, a free port.
 	Listen string
-	// Upstream is the address of the smux server, already resolved.
+	// Upstream is the address of the smux or yamux server, already resolved.
 	Upstream string
 	// Registry records the sessions passing through. It is required.
 	Registry *live.Registry
