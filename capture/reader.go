@@ -739,6 +739,7 @@ type chunk struct {
 	lost   int64
 	end    bool
 	report bool // of an end: as endDir's
+	fin    bool // of an end: as endDir's
 }
 
 // dir maps reassembly's direction, which follows the first packet seen,
@@ -847,7 +848,7 @@ func (c *conn) ReassembledSG(sg reassembly.ScatterGather, ac reassembly.Assemble
 		c.data(d, sg.Fetch(n)[drop:], at)
 	}
 	if end {
-		c.endDir(d, at, true)
+		c.endDir(d, at, true, !c.rst) // a FIN, unless the connection was reset
 	}
 }
 
@@ -881,7 +882,7 @@ func (c *conn) ReassemblyComplete(ac reassembly.AssemblerContext) bool {
 				c.lost(d, n, at)
 			}
 		}
-		c.endDir(d, at, finished)
+		c.endDir(d, at, finished, false)
 	}
 	if finished {
 		reason, err := live.EOF, error(nil)
@@ -1302,6 +1303,9 @@ func (c *conn) settle() {
 	for _, ch := range pending {
 		if ch.end {
 			c.feed[ch.dir].End(ch.at, ch.report)
+			if ch.fin {
+				c.sess.HalfClosed(ch.dir, ch.at, c.peer(ch.dir))
+			}
 			continue
 		}
 		if ch.lost > 0 {
@@ -1369,11 +1373,12 @@ func (c *conn) open(at time.Time) {
 }
 
 // endDir ends a direction: at its FIN (report: a frame it cut is
-// TRUNCATED), or where the capture ended.
-func (c *conn) endDir(d live.Dir, at time.Time, report bool) {
+// TRUNCATED; fin: the session is told its sender half-closed it,
+// Session.HalfClosed), or where the capture ended.
+func (c *conn) endDir(d live.Dir, at time.Time, report, fin bool) {
 	if !c.ended[d] && (c.state == probing || c.state == orienting || c.state == aligning) {
 		// Held: the direction ends after its bytes, when they are decoded.
-		c.hold(chunk{dir: d, at: at, end: true, report: report})
+		c.hold(chunk{dir: d, at: at, end: true, report: report, fin: fin})
 		if c.state == probing {
 			c.ended[d] = true
 			if c.endDoubt(d) {
@@ -1401,6 +1406,9 @@ func (c *conn) endDir(d live.Dir, at time.Time, report bool) {
 	}
 	c.ended[d] = true
 	c.feed[d].End(at, report)
+	if fin {
+		c.sess.HalfClosed(d, at, c.peer(d))
+	}
 }
 
 // startOrienting holds a mux connection whose roles are a guess until a

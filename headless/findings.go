@@ -65,6 +65,12 @@ func appendFindingJSON(b []byte, r *live.Record) []byte {
 		b = append(b, `,"borrowed":true`...)
 	}
 	b = appendSeconds(b, `,"ping":`, ev.Ping)
+	if ev.GaveUp {
+		b = append(b, `,"gave_up":true`...) // the pinger closed its side: its ping waits no more
+	}
+	if ev.Unheard {
+		b = append(b, `,"unheard":true`...) // the silent side sent nothing the capture saw
+	}
 	b = appendSeconds(b, `,"slow":`, ev.Slow)
 	if len(f.StreamIDs) > 0 {
 		// A LEAK's streams, the oldest first, and how many more it counts.

@@ -28,7 +28,7 @@ func appendJSON(b []byte, r *live.Record) []byte {
 		b = append(b, `,"session":`...)
 		b = strconv.AppendUint(b, r.Session, 10)
 		switch r.Kind {
-		case live.FrameRecord, live.SessionOpened, live.SessionEnded, live.FramingViolation:
+		case live.FrameRecord, live.SessionOpened, live.SessionEnded, live.SessionHalfClosed, live.FramingViolation:
 			b = append(b, `,"proto":"`...)
 			b = appendProto(b, r.Proto)
 			b = append(b, '"')
@@ -81,6 +81,11 @@ func appendJSON(b []byte, r *live.Record) []byte {
 	case live.SessionEnded:
 		b = appendField(b, `,"detail":`, r.Detail)
 		b = appendField(b, `,"reason":`, r.Reason.Code())
+	case live.SessionHalfClosed:
+		b = append(b, `,"dir":"`...)
+		b = append(b, r.Dir.Code()...)
+		b = append(b, '"')
+		b = appendField(b, `,"detail":`, r.Detail)
 	case live.FramingViolation:
 		b = append(b, `,"dir":"`...)
 		b = append(b, r.Dir.Code()...)
@@ -297,6 +302,7 @@ type jsonSummary struct {
 	Seconds       float64                      `json:"seconds"`
 	Sessions      uint64                       `json:"sessions"`
 	LiveSessions  int                          `json:"live_sessions"`
+	HalfClosed    int                          `json:"half_closed_sessions,omitempty"`
 	StreamsOpened uint64                       `json:"streams_opened"`
 	StreamsClosed uint64                       `json:"streams_closed"`
 	StreamsEnded  uint64                       `json:"streams_ended"`
@@ -392,7 +398,7 @@ func appendStatus(b []byte, st live.Status) []byte {
 
 func appendJSONSummary(b []byte, s Summary) []byte {
 	j := jsonSummary{
-		Type: "summary", Seconds: s.Duration.Seconds(), Sessions: s.Sessions, LiveSessions: s.LiveSessions,
+		Type: "summary", Seconds: s.Duration.Seconds(), Sessions: s.Sessions, LiveSessions: s.LiveSessions, HalfClosed: s.HalfClosed,
 		StreamsOpened: s.StreamsOpened, StreamsClosed: s.StreamsClosed, StreamsEnded: s.StreamsEnded,
 		StreamsOpen: s.StreamsOpen, Dropped: s.Dropped, Missed: s.Missed,
 		Violations: s.Violations, Anomalies: s.Anomalies,

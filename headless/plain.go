@@ -58,6 +58,10 @@ func appendPlain(b []byte, r *live.Record) []byte {
 	case live.SessionEnded:
 		b = append(b, "session ended: "...)
 		b = printable.AppendText(b, r.EndText())
+	case live.SessionHalfClosed:
+		b = append(b, r.Dir.String()...)
+		b = append(b, " session half-closed: "...)
+		b = printable.AppendText(b, r.Detail)
 	case live.FramingViolation:
 		b = append(b, r.Dir.String()...)
 		b = appendViolationPlain(append(b, ' '), r, r.Code.String(), r.Code.SmuxReaction())
@@ -143,7 +147,13 @@ func appendAnomalyPlain(b []byte, r *live.Record, reaction string) []byte {
 // WriteSummary writes s for a person to read.
 func WriteSummary(w io.Writer, s Summary) {
 	fmt.Fprintf(w, "muxtop summary: %s captured\n", s.Duration.Round(time.Millisecond))
-	fmt.Fprintf(w, "  sessions  %d (%d live, %d ended)\n", s.Sessions, s.LiveSessions, s.Sessions-uint64(s.LiveSessions))
+	if s.HalfClosed > 0 {
+		// Live, but one end has closed its side: not as live as the rest.
+		fmt.Fprintf(w, "  sessions  %d (%d live, %d of them half-closed: one end closed its side of the connection; %d ended)\n",
+			s.Sessions, s.LiveSessions, s.HalfClosed, s.Sessions-uint64(s.LiveSessions))
+	} else {
+		fmt.Fprintf(w, "  sessions  %d (%d live, %d ended)\n", s.Sessions, s.LiveSessions, s.Sessions-uint64(s.LiveSessions))
+	}
 	writeUpstream(w, s.Upstream)
 	fmt.Fprintf(w, "  streams   %d opened, %d closed, %d ended with their session, %d open\n",
 		s.StreamsOpened, s.StreamsClosed, s.StreamsEnded, s.StreamsOpen)
@@ -315,9 +325,13 @@ func (s *Summary) codes() []string {
 
 // Summary is the closing account of a capture.
 type Summary struct {
-	Duration                                   time.Duration
-	Sessions                                   uint64
-	LiveSessions                               int
+	Duration     time.Duration
+	Sessions     uint64
+	LiveSessions int
+	// HalfClosed counts the live sessions one end of whose connection
+	// has closed its side (its FIN) while the other's is open: half
+	// open, as the sessions pane's "server closed" says.
+	HalfClosed                                 int
 	StreamsOpened, StreamsClosed, StreamsEnded uint64
 	StreamsOpen                                int
 	Counts                                     live.Counts
@@ -474,6 +488,11 @@ func Summarize(snap *live.Snapshot, missed uint64) Summary {
 		Skipped:       snap.Skipped,
 	}
 	s.StreamsEnded = snap.Forgotten.EndedStreams
+	for _, ss := range snap.Sessions {
+		if !ss.Ended && ss.DirEnded[0].IsZero() != ss.DirEnded[1].IsZero() {
+			s.HalfClosed++
+		}
+	}
 	s.ByCode = make(map[string]uint64)
 	s.Unitemised = snap.Forgotten.Violations + snap.Forgotten.Anomalies
 	for _, ss := range snap.Sessions {

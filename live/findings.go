@@ -160,6 +160,10 @@ type Finding struct {
 	// it does version, the session's smux version (AsOf).
 	Proto   Protocol
 	version uint8
+	// joined: the session's counts are a capture's that did not see every
+	// byte (it began after the session did, or lost some), which a
+	// silence counted from the session's first frame seen says.
+	joined bool
 	// info is the session's: where its bytes came from, which a PROTOCOL
 	// finding of a connection with no mux on it points at.
 	info SessionInfo
@@ -224,7 +228,19 @@ type Evidence struct {
 	Every time.Duration
 	// Ping: how long the other side's yamux ping has waited for the
 	// silent side's answer, where that opened KEEPALIVE; 0 otherwise.
+	// Where the pinger closed its side of the connection since (GaveUp),
+	// how long it had waited then.
 	Ping time.Duration
+	// GaveUp: the side whose ping opened KEEPALIVE closed its side of
+	// the connection (its FIN) with the ping still unanswered, Ping after
+	// it: yamux's keepalive gave up on the answer and ended its session.
+	// Its ping waits no more.
+	GaveUp bool
+	// Unheard: the silent side has sent nothing at all that muxtop saw,
+	// in a session the capture joined after its last byte, or one it never
+	// spoke in: Age counts from the session's first frame seen
+	// (KEEPALIVE opened by a ping).
+	Unheard bool
 	// Slow: a WINDOW_STALL held on across its reader's reports: how
 	// long the writer had been held when the latest came (a reader that
 	// reads a little at a time); 0 otherwise.
@@ -833,7 +849,7 @@ func changed(f *Finding, c *candidate) bool {
 	return a.Count != b.Count || a.Bytes != b.Bytes || a.Streams != b.Streams || a.Limit != b.Limit ||
 		roughAge(a.Age) != roughAge(b.Age) || roughAge(a.Idle) != roughAge(b.Idle) || f.Stream != c.stream || a.Sign != b.Sign ||
 		a.PeerGuess != b.PeerGuess || a.PeerAnswered != b.PeerAnswered || (a.Slow == 0) != (b.Slow == 0) ||
-		a.Unskipped != b.Unskipped || a.FinFirst != b.FinFirst || a.Upstream != b.Upstream
+		a.Unskipped != b.Unskipped || a.FinFirst != b.FinFirst || a.Upstream != b.Upstream || a.GaveUp != b.GaveUp
 }
 
 // roughAge rounds d down to a step of 1 s below 10 s, 5 s below a
@@ -1169,12 +1185,26 @@ func (s *Session) endNote(at time.Time, err string) string {
 			continue
 		}
 		last := s.w.lastHeard(f.Dir)
-		if last == 0 {
+		unheard := last == 0
+		if unheard {
 			last = s.start.UnixNano()
 		}
 		note := fmt.Sprintf("after the %s sent nothing for %s (KEEPALIVE): smux's keepalive closes a session that receives no frame for KeepAliveTimeout",
 			f.Dir.Sender(), fmtDur(time.Duration(at.UnixNano()-last)))
-		if s.proto == Yamux {
+		pinger := f.Dir.Reverse()
+		y := s.yamux()
+		switch closed := s.dirEndedAt[pinger]; {
+		case s.proto == Yamux && y.waiting[pinger] && s.dirEnded[pinger] && closed < at.UnixNano() && closed > y.latestAt[pinger]:
+			// The pinger gave up first and closed its side; what ended
+			// the connection later is another thing (the silent side's
+			// host resetting it as its process exited, say): in order.
+			silent := fmt.Sprintf("the %s having sent nothing for %s by then", f.Dir.Sender(), fmtDur(time.Duration(closed-last)))
+			if unheard {
+				silent = fmt.Sprintf("the %s having sent nothing muxtop saw", f.Dir.Sender())
+			}
+			note = fmt.Sprintf("%s after the %s closed its side of the connection, its ping unanswered for %s (KEEPALIVE: yamux's keepalive gives up on a ping unanswered for ConnectionWriteTimeout), %s",
+				fmtDur(time.Duration(at.UnixNano()-closed)), pinger.Sender(), fmtDur(time.Duration(closed-y.latestAt[pinger])), silent)
+		case s.proto == Yamux:
 			note = fmt.Sprintf("after the %s sent nothing for %s (KEEPALIVE): yamux's keepalive ends a session whose ping gets no answer",
 				f.Dir.Sender(), fmtDur(time.Duration(at.UnixNano()-last)))
 		}

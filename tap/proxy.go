@@ -721,6 +721,9 @@ func (p *Proxy) forward(pr *pair, dst io.Writer, src io.Reader, dir live.Dir) er
 	// A frame the sender's end cut short is named; one cut because the
 	// proxy closed the conns itself (shutdown) is not.
 	pr.feed[dir].End(at, !errors.Is(rerr, net.ErrClosed) && !errors.Is(werr, net.ErrClosed))
+	if rerr == io.EOF && werr == nil {
+		pr.sess.HalfClosed(dir, at, from) // passed on as a half-close: the session lasts
+	}
 	// Number the end before passing it on, which lets the other direction end.
 	seq := pr.ends.Add(1)
 	switch {

@@ -122,6 +122,8 @@ func detailInfo(th *theme, r *live.Record, w int) []string {
 		wrap(sess+" opened "+printable.Text(r.Client+" → "+r.Server)+" · "+at, style{})
 	case live.SessionEnded:
 		wrap(sess+" ended: "+printable.Text(r.EndText())+" · "+at, style{})
+	case live.SessionHalfClosed:
+		wrap(sess+" half-closed: "+printable.Text(r.Detail)+" · "+at, st.warn)
 	case live.NoticeRecord:
 		wrap(printable.Text(r.Detail)+" · "+at, st.bad)
 	case live.ResyncRecord:
