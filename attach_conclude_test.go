@@ -23,6 +23,7 @@ import (
 // every session ended; its leaks still count the stream, as of the
 // evaluation before the end.
 func TestAttachEndConcludes(t *testing.T) {
+	t.Parallel() // waits for a LEAK at --leak-after 1s, on ports of its own
 	upstream, _ := yamuxEchoServer(t)
 	a := runAttach(t, upstream, "--leak-after", "1s")
 	_, st := yamuxStream(t, a.addr)
@@ -72,6 +73,7 @@ func TestAttachEndConcludes(t *testing.T) {
 // LEAK "RESOLVED …: the session ended (shutdown)": the leak was still
 // there, only muxtop stopped watching.
 func TestAttachStopLeavesLeakOpen(t *testing.T) {
+	t.Parallel() // waits for a LEAK at --leak-after 1s, on ports of its own
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -264,6 +264,7 @@ func TestTcpdumpFaultThenRead(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs two processes for seconds")
 	}
+	t.Parallel()
 	bin := tcpdumpPath(t)
 	for _, tc := range []captureFault{
 		{name: "hol", fault: "hol", code: "SESSION_BLOCKED", request: "SINK", mux: []string{"--smux-version", "1"}},
@@ -273,7 +274,10 @@ func TestTcpdumpFaultThenRead(t *testing.T) {
 		{name: "blocked", fault: "blocked", code: "SESSION_BLOCKED", request: "FRZE", mux: []string{"--protocol", "yamux"}, anyStream: true},
 		{name: "keepalive", fault: "keepalive", code: "KEEPALIVE", request: "FRZE", mux: []string{"--keepalive", "1s"}},
 	} {
-		t.Run(tc.name, func(t *testing.T) { tc.run(t, bin) })
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // each on a port of its own, light load, mostly waiting
+			tc.run(t, bin)
+		})
 	}
 }
 
@@ -285,8 +289,9 @@ func TestTcpdumpFaultThenRead(t *testing.T) {
 // from a capture alone, and are not here: yamux's mismatch and protocol,
 // where a client speaks smux or HTTP to a yamux port (the README says
 // what read needs for them). It runs the demo for about 6 s per fault,
-// two at a time, so not a second time under the race detector: the processes it
-// drives are not built with it.
+// as many at a time as the package's -parallel (TestMain), so not a
+// second time under the race detector: the processes it drives are not
+// built with it.
 func TestTcpdumpEveryFault(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs two processes for seconds per fault")
@@ -294,10 +299,8 @@ func TestTcpdumpEveryFault(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race run has the same processes: TestTcpdumpFaultThenRead covers read under the race detector")
 	}
+	t.Parallel()
 	bin := tcpdumpPath(t)
-	// Two faults at a time: each runs light load (20 requests a second)
-	// for seconds, mostly waiting, on ports of its own.
-	busy := make(chan struct{}, 2)
 	fast := []string{"--keepalive", "1s", "--unanswered-after", "2s", "--leak-after", "2s", "--stall-after", "1s"}
 	for _, tc := range []captureFault{
 		{name: "smux/stall", fault: "stall", code: "WINDOW_STALL", mux: slices.Concat([]string{"--smux-version", "2"}, fast)},
@@ -314,9 +317,9 @@ func TestTcpdumpEveryFault(t *testing.T) {
 		{name: "yamux/leak", fault: "leak", code: "LEAK", mux: slices.Concat([]string{"--protocol", "yamux"}, fast), serverFault: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// Each runs light load (20 requests a second) for seconds,
+			// mostly waiting, on ports of its own.
 			t.Parallel()
-			busy <- struct{}{}
-			defer func() { <-busy }()
 			tc.run(t, bin)
 		})
 	}

@@ -162,6 +162,7 @@ func TestDemoYamuxTwoProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs two processes for seconds")
 	}
+	t.Parallel() // two processes on a port of their own
 	const pool = 3
 	c, s, mine := runDemoPair(t, pool, "--protocol", "yamux", "--blocked-after", "1s", "--unanswered-after", "1s")
 	checkYamuxConsistent(t, c, pool)

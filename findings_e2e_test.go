@@ -430,6 +430,7 @@ func TestFaultsDiagnosed(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs muxtop for seconds per fault")
 	}
+	t.Parallel()
 	for _, tc := range faultCases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -485,6 +486,9 @@ func TestHealthyDemoOpensNoFinding(t *testing.T) {
 	}
 	runs := []run{{"default rate", []string{"--duration", "10s"}}}
 	long := os.Getenv("MUXTOP_LONG_HEALTHY") != ""
+	if !long { // the long runs need the whole machine each
+		t.Parallel()
+	}
 	if long {
 		runs = []run{
 			{"default rate", []string{"--duration", "60s"}},
@@ -537,6 +541,7 @@ func TestFaultsInTwoProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs two processes for seconds")
 	}
+	t.Parallel()
 	for _, tc := range []struct {
 		side, fault, code string
 		server, client    []string
@@ -596,6 +601,7 @@ func TestBlockedThroughAttach(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs three processes for seconds")
 	}
+	t.Parallel()
 	upstream, listen := freePort(t), freePort(t)
 	srv := startRun(t, "demo", "server", "--listen", upstream, "--duration", "40s")
 	srv.waitStderr(regexp.MustCompile(regexp.QuoteMeta("listening on " + upstream)))

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -293,6 +295,7 @@ func TestDemoInProcessJSON(t *testing.T) {
 	}
 	for _, version := range []string{"1", "2"} {
 		t.Run("v"+version, func(t *testing.T) {
+			t.Parallel() // two demos, each on ports of its own
 			const pool = 4
 			c, mine := runDemoJSON(t, 3*time.Second, 20, "--pool", fmt.Sprint(pool), "--rate", "50", "--smux-version", version)
 			checkConsistent(t, c, pool)
@@ -307,6 +310,24 @@ func TestDemoInProcessJSON(t *testing.T) {
 			}
 		})
 	}
+}
+
+// e2eParallel is how many of this package's parallel tests run at once
+// unless go test's -parallel says otherwise. Its end-to-end tests spend
+// their seconds waiting on real time (thresholds, keepalives, scrape
+// intervals) in light processes (20 requests a second), not on the CPU:
+// at -parallel's default, GOMAXPROCS (2 on CI), the package took 290 s,
+// nearly all of it asleep.
+const e2eParallel = 8
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		flag.Set("test.parallel", fmt.Sprint(max(e2eParallel, runtime.GOMAXPROCS(0))))
+	}
+	os.Exit(m.Run())
 }
 
 // buildBinary builds muxtop once for the tests that run it as a process.
@@ -404,6 +425,7 @@ func TestDemoTwoProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs two processes for seconds")
 	}
+	t.Parallel() // two processes on a port of their own
 	const pool = 3
 	c, s, mine := runDemoPair(t, pool, "--blocked-after", "1s", "--unanswered-after", "1s")
 	checkConsistent(t, c, pool)
@@ -622,6 +644,7 @@ func TestDemoLeakSummary(t *testing.T) {
 	}
 	for _, output := range []string{"json", "plain"} {
 		t.Run(output, func(t *testing.T) {
+			t.Parallel() // two demos, each on ports of its own
 			var stdout, stderr syncBuffer
 			code := run(context.Background(), []string{"demo", "--leak", "--output", output, "--duration", "2500ms",
 				"--rate", "100", "--pool", "2", "--leak-after", "1s"}, &stdout, &stderr)

@@ -240,12 +240,15 @@ func TestPrometheusScrapesWhatTheSummarySays(t *testing.T) {
 		t.Skip("runs muxtop and Prometheus for seconds")
 	}
 	needPrometheus(t, "prometheus")
+	t.Parallel() // each run has its own muxtop and Prometheus, on ports of their own
 	for _, v := range []string{"1", "2"} {
 		t.Run("v"+v, func(t *testing.T) {
+			t.Parallel()
 			scrapedEqualsSummary(t, "smux", []string{"SYN", "FIN", "PSH", "NOP", "UPD"}, "--smux-version", v)
 		})
 	}
 	t.Run("yamux", func(t *testing.T) {
+		t.Parallel()
 		scrapedEqualsSummary(t, "yamux", []string{"DATA", "WINDOW_UPDATE", "PING", "GO_AWAY"}, "--protocol", "yamux")
 	})
 }

@@ -18,6 +18,7 @@ func TestStoppedMuxtopOpensNoFinding(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the demo for seconds")
 	}
+	t.Parallel()
 	r := startRun(t, "demo", "--keepalive", "1s", "--http", "127.0.0.1:0", "--listen", "127.0.0.1:0", "--duration", "40s")
 	r.waitFor("answered requests", 20*time.Second, func(recs []map[string]any) bool { return firstPayload(recs, 1, "s2c", "") != nil })
 	time.Sleep(1500 * time.Millisecond) // keepalive NOPs both ways: the cadence is known

@@ -25,6 +25,7 @@ func TestSniffNoPacketsDespiteOtherFrames(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for seconds")
 	}
+	t.Parallel() // its frames are no TCP, and no other test's sniff counts them
 	fd, err := syscall.Socket(syscall.AF_PACKET, syscall.SOCK_RAW, int(htons(syscall.ETH_P_ALL)))
 	if err != nil {
 		capperm.Missing(t, fmt.Sprintf("raw socket: %v (needs root or CAP_NET_RAW)", err))

@@ -96,6 +96,7 @@ func TestSniffNoPacketsSaid(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for seconds")
 	}
+	t.Parallel() // on a port of its own: other tests' traffic on lo is not its
 	_, port, _ := strings.Cut(freePort(t), ":")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

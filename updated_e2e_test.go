@@ -39,6 +39,7 @@ func TestLeakGrowsInJSON(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the demo for seconds")
 	}
+	t.Parallel()
 	for _, proto := range []string{"smux", "yamux"} {
 		t.Run(proto, func(t *testing.T) {
 			t.Parallel()
@@ -129,6 +130,7 @@ func TestHealthyNoUpdates(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the demo for seconds")
 	}
+	t.Parallel()
 	recs := runToEnd(t, time.Minute, "demo", "--rate", "50", "--pool", "2", "--leak-after", "1s", "--duration", "2500ms")
 	if u := ofType(recs, "finding-updated"); len(u) != 0 {
 		t.Errorf("a healthy run has %d finding-updated lines:%s", len(u), findingLines(recs))

@@ -244,6 +244,7 @@ func TestYamuxFaultsDiagnosed(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs muxtop for seconds per fault")
 	}
+	t.Parallel()
 	for _, tc := range yamuxFaultCases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -57,6 +57,7 @@ func evaluateFor(reg *live.Registry, d time.Duration, cfg live.FindingsConfig) [
 // real time as the front ends do: no finding may open, or only the one
 // the case names. Each failed on the engine before its fix.
 func TestHealthyRealSessions(t *testing.T) {
+	t.Parallel() // real time on a pair of its own; -parallel still bounds how many at once
 	t.Run("slower keepalive on the server", func(t *testing.T) {
 		// A client's NOP every 200 ms, the server's every 2 s: until its
 		// first, the server is allowed smux's default interval, not the

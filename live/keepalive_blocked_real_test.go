@@ -46,6 +46,7 @@ func (c *answerHold) Write(b []byte) (int, error) {
 // tap caught inside a write or between two reads would stand still as
 // long as they said.
 func TestNoKeepaliveBehindABlockRealYamux(t *testing.T) {
+	t.Parallel() // real time on a pair of its own; -parallel still bounds how many at once
 	reg := live.New(live.Config{})
 	cc, sc := smuxtest.Conns(t)
 	ack := &answerHold{Conn: cc}

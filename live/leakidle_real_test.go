@@ -121,6 +121,7 @@ func readAll(st muxStream) {
 // and written by the server every 500 ms, never closed while the pair
 // runs, lives 4 s, past a 1.5 s --leak-after: it is in use, no LEAK.
 func TestNoLeakForAWatchRealMux(t *testing.T) {
+	t.Parallel() // real time on a pair of its own; -parallel still bounds how many at once
 	for _, s := range idleSetups {
 		t.Run(s.name, func(t *testing.T) {
 			t.Parallel()
@@ -139,6 +140,7 @@ func TestNoLeakForAWatchRealMux(t *testing.T) {
 // TestNoLeakForABulkTransferRealMux: a download of 16 KiB every 20 ms
 // that takes 4 s, past a 1.5 s --leak-after: in use, no LEAK.
 func TestNoLeakForABulkTransferRealMux(t *testing.T) {
+	t.Parallel() // real time on a pair of its own; -parallel still bounds how many at once
 	for _, s := range idleSetups {
 		t.Run(s.name, func(t *testing.T) {
 			t.Parallel()
@@ -163,6 +165,7 @@ func TestNoLeakForABulkTransferRealMux(t *testing.T) {
 // and the server never closes: it alone is the LEAK, once idle 1.5 s,
 // worded with its idle time, in both ends' sessions.
 func TestLeakIdleAmongTrafficRealMux(t *testing.T) {
+	t.Parallel() // real time on a pair of its own; -parallel still bounds how many at once
 	for _, s := range idleSetups {
 		t.Run(s.name, func(t *testing.T) {
 			t.Parallel()

@@ -45,6 +45,7 @@ func (c *gatedUPD) Write(b []byte) (int, error) {
 // tunnel on "v2 recvbuf 64K streambuf 16K" on a loaded machine, made
 // deterministic; muxtop must see the server's session blocked.
 func TestSmuxEchoDeadlock(t *testing.T) {
+	t.Parallel() // real time on a pair of its own; -parallel still bounds how many at once
 	reg := live.New(live.Config{})
 	cfg := smuxtest.Config(2)
 	cfg.MaxReceiveBuffer, cfg.MaxStreamBuffer = 64<<10, 16<<10

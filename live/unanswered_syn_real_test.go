@@ -23,6 +23,7 @@ import (
 // FIN from either side, as over yamux, whose acceptor ACKs. A server that
 // does not accept streams that carry a request is still UNANSWERED.
 func TestUnansweredNeedsARequestRealSmux(t *testing.T) {
+	t.Parallel() // real time on a pair of its own; -parallel still bounds how many at once
 	const n = 20
 	cfg := live.FindingsConfig{UnansweredAfter: time.Second, LeakAfter: 2 * time.Second, Churn: -1}
 	keep := func(c, s *smux.Config) {
@@ -73,6 +74,7 @@ func TestUnansweredNeedsARequestRealSmux(t *testing.T) {
 	}
 	for _, version := range []int{1, 2} {
 		t.Run("v"+string(rune('0'+version)), func(t *testing.T) {
+			t.Parallel()
 			if seen := run(t, version, true, ""); seen[live.CodeUnanswered] || !seen[live.CodeLeak] {
 				t.Errorf("SYN-only streams, accepted and read: findings opened %v, want LEAK and no UNANSWERED", seen)
 			}
@@ -91,6 +93,7 @@ func TestUnansweredNeedsARequestRealSmux(t *testing.T) {
 // is UNANSWERED at each tapped end, UnansweredAfter after the request,
 // and its since is the request's time, not the SYN's.
 func TestUnansweredFromALateRequestRealSmux(t *testing.T) {
+	t.Parallel() // real time on a pair of its own; -parallel still bounds how many at once
 	const n = 5
 	cfg := live.FindingsConfig{UnansweredAfter: time.Second, LeakAfter: time.Hour, Churn: -1}
 	keep := func(c, s *smux.Config) {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"maps"
 	"net"
+	"os"
 	"os/exec"
 	"runtime"
 	"slices"
@@ -58,7 +59,11 @@ func loopbackOnce(t *testing.T, iface string) {
 			c.Close()
 		}
 	}()
-	mark := []byte("muxtop-sniff-mark-7f3a")
+	// The capture has no filter: on "any" it sees every packet of the
+	// machine, and a run of this test in another process (a second
+	// checkout's go test) sent its mark within the same second ("captured
+	// 2 times"). This run's mark is its own.
+	mark := fmt.Appendf(nil, "muxtop-sniff-mark-%d-%d", os.Getpid(), time.Now().UnixNano())
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
