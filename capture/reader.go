@@ -180,6 +180,7 @@ type Reader struct {
 	stats    struct {
 		packets, bytes, notTCP, conns, decoded, skipped, cut atomic.Uint64
 	}
+	order
 	// notMux counts the connections skipped as neither smux nor yamux
 	// (skippedNotMux); filtered those skipped as the filter does not pick
 	// them (filterSummary).
@@ -212,7 +213,8 @@ func NewReader(cfg Config) *Reader {
 	if len(cfg.Prefix) > 0 {
 		cfg.Skip = len(cfg.Prefix)
 	}
-	return &Reader{cfg: cfg, conns: make(map[flowKey]*connAsm), ended: make(map[flowKey]time.Time), parsers: make(map[layers.LinkType]*gopacket.DecodingLayerParser)}
+	return &Reader{cfg: cfg, conns: make(map[flowKey]*connAsm), ended: make(map[flowKey]time.Time), parsers: make(map[layers.LinkType]*gopacket.DecodingLayerParser),
+		order: order{merging: -1, ctx: context.Background()}}
 }
 
 // Stats returns what the Reader has read so far.
@@ -233,6 +235,7 @@ var ErrTruncated = errors.New("capture: the file ends in the middle of a packet 
 // before the damage were read.
 func (r *Reader) Run(ctx context.Context, src Source) error {
 	defer r.Close()
+	r.ctx = ctx
 	link := src.LinkType()
 	if _, err := r.parser(link); err != nil {
 		return err
@@ -310,14 +313,12 @@ func (r *Reader) parser(link layers.LinkType) (*gopacket.DecodingLayerParser, er
 func (r *Reader) Packet(data []byte, ci gopacket.CaptureInfo, link layers.LinkType) {
 	r.stats.packets.Add(1)
 	r.stats.bytes.Add(uint64(len(data)))
-	r.evaluateTo(ci.Timestamp)
-	if r.cfg.Clock != nil {
-		r.cfg.Clock.Set(ci.Timestamp)
-	}
+	r.moment(ci.Timestamp)
+	defer r.release()
 	if ci.CaptureLength < ci.Length && r.stats.cut.Add(1) == 1 {
 		// The bytes cut off are lost to every connection, silently but
 		// for the resynchronisations: say why once.
-		r.cfg.Registry.Notice(ci.Timestamp, fmt.Sprintf("the capture kept only %d of a packet's %d bytes: its snapshot length (tcpdump -s) cuts packets, and the frames in the bytes cut off are lost, their connections' decoding skipping to the next header it finds; capture with -s 0 to keep whole packets",
+		r.notice(ci.Timestamp, fmt.Sprintf("the capture kept only %d of a packet's %d bytes: its snapshot length (tcpdump -s) cuts packets, and the frames in the bytes cut off are lost, their connections' decoding skipping to the next header it finds; capture with -s 0 to keep whole packets",
 			ci.CaptureLength, ci.Length))
 	}
 	p, err := r.parser(link)
@@ -406,10 +407,32 @@ func (r *Reader) Packet(data []byte, ci gopacket.CaptureInfo, link layers.LinkTy
 		// until the capture ended.
 		ca.asm.FlushAll()
 	}
-	if c := ca.conn; c != nil && c.complete {
-		r.forget(ca)
+	if c := ca.conn; c != nil {
+		r.startHolding(c)
+		if c.complete {
+			r.forget(ca)
+		}
 	}
 	r.idle(ci.Timestamp)
+}
+
+// moment begins a packet's, or a live source's quiet moment's, work at
+// capture time t: capture time goes on to t, or to the horizon while a
+// connection is held (order.go).
+func (r *Reader) moment(t time.Time) {
+	if t.After(r.latest) {
+		r.latest = t
+	}
+	if h, held := r.horizon(); held {
+		r.advance(minTime(h, t))
+		return
+	}
+	r.advance(t)
+}
+
+// notice records a notice at capture time at, in the order's turn.
+func (r *Reader) notice(at time.Time, text string) {
+	r.emit(nil, at, 0, func(at time.Time) { r.cfg.Registry.Notice(at, text) })
 }
 
 // defaultEvaluateEvery is Config.EvaluateEvery's default: how often the
@@ -425,10 +448,10 @@ const maxEvalSteps = 1000
 // the time of the packet about to be read: everything read so far is
 // older. Packets out of time order evaluate nothing.
 func (r *Reader) evaluateTo(t time.Time) {
-	if !t.After(r.latest) {
+	if !t.After(r.evalAt) {
 		return
 	}
-	r.latest = t
+	r.evalAt = t
 	if r.cfg.Evaluate == nil {
 		return
 	}
@@ -449,11 +472,9 @@ func (r *Reader) evaluateTo(t time.Time) {
 // time now: the clock and the evaluations run on to it, as a packet at now
 // would take them, and the waits that count capture time end by it.
 func (r *Reader) quiet(now time.Time) {
-	r.evaluateTo(now)
-	if r.cfg.Clock != nil {
-		r.cfg.Clock.Set(now)
-	}
+	r.moment(now)
 	r.idle(now)
+	r.release()
 }
 
 // idle is a moment at capture time now: a packet's, TCP or not, or one
@@ -531,9 +552,10 @@ func (r *Reader) Close() {
 	}
 	clear(r.conns)
 	clear(r.ended)
+	r.releaseAll()
 	for _, text := range []string{r.filterSummary(), r.skipSummary()} {
 		if text != "" {
-			r.cfg.Registry.Notice(r.latest, text)
+			r.notice(r.latest, text)
 		}
 	}
 	switch {
@@ -689,6 +711,13 @@ type conn struct {
 	otherPrefix []byte
 	pending     []chunk
 	held        int
+	// The order (order.go): inHolds, the connection is in the reader's
+	// holds, held from holdFrom; late, it held the others for longer than
+	// the order's bounds allow, and its records are not recorded before
+	// what was released meanwhile.
+	inHolds  bool
+	late     bool
+	holdFrom time.Time
 
 	// While orienting: since when (capture time), and per direction the
 	// decoder of the connection's protocol that looks for a frame that
@@ -757,7 +786,7 @@ func (c *conn) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.T
 			// at its SYN is framed from a boundary found. At the client's
 			// SYN, the server's SYN-ACK is still to come.
 			if (tcp.SYN && !tcp.ACK) || !c.startAligning(ci.Timestamp) {
-				c.open(ci.Timestamp)
+				c.opening(ci.Timestamp)
 			}
 		}
 	}
@@ -855,8 +884,13 @@ func (c *conn) ReassemblyComplete(ac reassembly.AssemblerContext) bool {
 		return true
 	}
 	finished := c.rst || (c.ended[0] && c.ended[1])
-	if c.rst && c.rec != nil {
-		c.rec.Reset(c.rstDir, at) // written as the capture saw it end: reset, by that end
+	if c.rst {
+		rstDir := c.rstDir
+		c.r.emit(c, at, 0, func(at time.Time) {
+			if c.rec != nil {
+				c.rec.Reset(rstDir, at) // written as the capture saw it end: reset, by that end
+			}
+		})
 	}
 	for d := range live.Dir(2) {
 		// Bytes sent, as a FIN or the peer's ACK shows, that the capture
@@ -876,7 +910,7 @@ func (c *conn) ReassemblyComplete(ac reassembly.AssemblerContext) bool {
 		case c.finAny:
 			err = tap.ClosedFirst(c.peer(c.finFirst)) // as attach says it
 		}
-		c.sess.End(at, reason, err)
+		c.r.emit(c, at, 0, func(at time.Time) { c.sess.End(at, reason, err) })
 	}
 	return true
 }
@@ -895,7 +929,7 @@ func (c *conn) window(d live.Dir, closed bool, at time.Time) {
 		c.zeroSince[d] = at
 	}
 	if c.state == decoding {
-		c.sess.ReceiveWindow(d, closed, at)
+		c.r.emit(c, at, 0, func(at time.Time) { c.sess.ReceiveWindow(d, closed, at) })
 	}
 }
 
@@ -966,7 +1000,7 @@ func (c *conn) begin(d live.Dir) {
 			c.prefix = c.r.cfg.Skip
 		}
 	case c.state == decoding && !c.syn[d]:
-		c.feed[d].Resync()
+		c.r.emit(c, c.last, 0, func(time.Time) { c.feed[d].Resync() })
 	}
 }
 
@@ -991,7 +1025,11 @@ func (c *conn) lost(d live.Dir, n int64, at time.Time) {
 			c.probed(at)
 		}
 	case decoding:
-		c.feed[d].Gap(n, at)
+		if at, ok := c.r.now(c, at); ok {
+			c.feed[d].Gap(n, at)
+			return
+		}
+		c.r.hold(c, at, 0, func(at time.Time) { c.feed[d].Gap(n, at) })
 	}
 }
 
@@ -1009,7 +1047,12 @@ func (c *conn) hold(ch chunk) {
 func (c *conn) data(d live.Dir, p []byte, at time.Time) {
 	switch c.state {
 	case decoding:
-		c.feed[d].Feed(p, at)
+		if at, ok := c.r.now(c, at); ok {
+			c.feed[d].Feed(p, at)
+			return
+		}
+		q := append([]byte(nil), p...) // reassembly's only during the call
+		c.r.hold(c, at, len(q), func(at time.Time) { c.feed[d].Feed(q, at) })
 		return
 	case skipped:
 		return
@@ -1282,29 +1325,47 @@ func (c *conn) settle() {
 		// read as a cadence of a millisecond before).
 		at = c.synAt
 	}
-	c.open(at)
+	// What it held goes where its times fall among the records the other
+	// connections made meanwhile (order.go).
+	c.r.merge(true)
+	defer c.r.merge(false)
+	c.opening(at)
 	var begun [2]bool
 	for _, ch := range pending {
-		if ch.end {
-			c.feed[ch.dir].End(ch.at, ch.report)
-			continue
-		}
-		if ch.lost > 0 {
-			c.feed[ch.dir].Gap(ch.lost, ch.at)
-			continue
-		}
-		if !begun[ch.dir] {
+		from := int64(-2) // not the direction's first bytes: no resynchronisation
+		if !ch.end && ch.lost == 0 && !begun[ch.dir] {
 			begun[ch.dir] = true
 			switch {
 			case c.syn[ch.dir]:
 			case c.found[ch.dir]:
-				c.feed[ch.dir].ResyncAt(c.boundary[ch.dir])
+				from = c.boundary[ch.dir]
 			default:
-				c.feed[ch.dir].Resync()
+				from = -1
 			}
 		}
-		c.feed[ch.dir].Feed(ch.data, ch.at)
+		c.r.emit(c, ch.at, len(ch.data), func(at time.Time) { c.replay(ch, from, at) })
 	}
+}
+
+// replay gives a chunk held while the connection was undecided to its
+// direction's feeder at capture time at: a direction's first bytes that
+// did not begin at its SYN are framed from a boundary found (from, at 0
+// or more), or one hunted for (-1).
+func (c *conn) replay(ch chunk, from int64, at time.Time) {
+	f := &c.feed[ch.dir]
+	switch {
+	case ch.end:
+		f.End(at, ch.report)
+		return
+	case ch.lost > 0:
+		f.Gap(ch.lost, at)
+		return
+	case from >= 0:
+		f.ResyncAt(from)
+	case from == -1:
+		f.Resync()
+	}
+	f.Feed(ch.data, at)
 }
 
 // peer names the sender of direction d by its role and address, as the
@@ -1317,9 +1378,18 @@ func (c *conn) peer(d live.Dir) string {
 	return d.Sender().String() + " " + addr.String()
 }
 
-// open starts the connection's session.
-func (c *conn) open(at time.Time) {
+// opening decides the connection a mux, and starts its session at
+// capture time at in the order's turn (open).
+func (c *conn) opening(at time.Time) {
 	c.state = decoding
+	zero := c.zeroSince // as it is now: what changes after comes after
+	c.r.emit(c, at, 0, func(at time.Time) { c.open(at, zero) })
+}
+
+// open starts the connection's session at capture time at; zero is, per
+// direction, since when its receiver's TCP window was closed while the
+// connection was held.
+func (c *conn) open(at time.Time, zero [2]time.Time) {
 	c.r.stats.decoded.Add(1)
 	client, server := c.a, c.b
 	if !c.clientIsA {
@@ -1340,7 +1410,7 @@ func (c *conn) open(at time.Time) {
 		rec = c.r.cfg.Recorder.Conn(client.String(), server.String(), at)
 	}
 	c.feed[live.ClientToServer], c.feed[live.ServerToClient] = tap.NewFeeders(c.sess, snaplen, c.proto, c.r.cfg.Skip)
-	for d, since := range c.zeroSince {
+	for d, since := range zero {
 		if !since.IsZero() {
 			c.sess.ReceiveWindow(live.Dir(d), true, since) // closed while the connection was held
 		}
@@ -1385,7 +1455,7 @@ func (c *conn) endDir(d live.Dir, at time.Time, report bool) {
 		return
 	}
 	c.ended[d] = true
-	c.feed[d].End(at, report)
+	c.r.emit(c, at, 0, func(at time.Time) { c.feed[d].End(at, report) })
 }
 
 // startOrienting holds a mux connection whose roles are a guess until a
