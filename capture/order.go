@@ -31,7 +31,7 @@ import (
 // queueMaxBytes and queueMaxItems; past either, the earliest held
 // connection stops holding the others (late), and what it records later
 // than the queue was released is recorded at the time released up to
-// (emitted), so that time never goes back. A live capture's output is so
+// (recorded), so that time never goes back. A live capture's output is so
 // at most holdWait late.
 const (
 	holdWait      = 3 * time.Second
@@ -57,9 +57,9 @@ type order struct {
 	// the first one still holding gives the horizon.
 	holds []*conn
 	hhead int
-	// emitted is the latest capture time recorded or evaluated: what is
-	// released is never earlier for a late connection.
-	emitted time.Time
+	// recorded is the latest capture time of a record made, the reader's
+	// or an evaluation's: what a late connection records is never earlier.
+	recorded time.Time
 	// evalAt is the capture time evaluated up to (evaluateTo).
 	evalAt time.Time
 	// merging is, while a decided connection's held records are merged
@@ -136,6 +136,7 @@ func (r *Reader) now(c *conn, at time.Time) (time.Time, bool) {
 	}
 	at = r.clamp(c, at)
 	r.advance(at)
+	r.made(at)
 	return at, true
 }
 
@@ -225,6 +226,7 @@ func (r *Reader) pop() {
 	}
 	at := r.clamp(q.c, q.at)
 	r.advance(at)
+	r.made(at)
 	if r.cfg.Pace != nil {
 		r.cfg.Pace(r.ctx) // a printer of every record keeps up with a release of many
 	}
@@ -242,23 +244,27 @@ func (r *Reader) releaseAll() {
 }
 
 // clamp returns the time to record at, at capture time at, a record of c:
-// at, unless c was late and the order has gone past at.
+// at, unless c was late and records later than at were made.
 func (r *Reader) clamp(c *conn, at time.Time) time.Time {
-	if c != nil && c.late && at.Before(r.emitted) {
-		return r.emitted
+	if c != nil && c.late && at.Before(r.recorded) {
+		return r.recorded
 	}
 	return at
 }
 
-// advance brings capture time up to t: the evaluations due by then, the
-// Clock, and what was emitted.
+// made notes a record made at capture time at.
+func (r *Reader) made(at time.Time) {
+	if at.After(r.recorded) {
+		r.recorded = at
+	}
+}
+
+// advance brings capture time up to t: the evaluations due by then, and
+// the Clock.
 func (r *Reader) advance(t time.Time) {
 	r.evaluateTo(t)
 	if r.cfg.Clock != nil {
 		r.cfg.Clock.Set(t)
-	}
-	if t.After(r.emitted) {
-		r.emitted = t
 	}
 }
 

@@ -463,7 +463,11 @@ func (r *Reader) evaluateTo(t time.Time) {
 		if n == maxEvalSteps {
 			r.nextEval = t
 		}
+		before := r.cfg.Registry.History().Next
 		r.cfg.Evaluate(r.nextEval)
+		if r.cfg.Registry.History().Next != before {
+			r.made(r.nextEval) // a finding opened or resolved
+		}
 		r.nextEval = r.nextEval.Add(r.cfg.EvaluateEvery)
 	}
 }

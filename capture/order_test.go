@@ -1,0 +1,252 @@
+package capture_test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/yamux"
+
+	"github.com/muxtop/muxtop/capture"
+	"github.com/muxtop/muxtop/internal/pcaptest"
+	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/pcapout"
+	"github.com/muxtop/muxtop/tap"
+)
+
+// idleYamux records, as --write does, at the clients' taps, a real
+// hashicorp/yamux v0.1.2 session whose client connects and then sends
+// nothing for idle (as a yamux client does until it opens a stream),
+// then asks for 10 bytes on a stream, with busy other sessions asking
+// for 100 bytes every 50 ms meanwhile (none if busy is 0). It returns
+// the capture and the frames the taps counted.
+func idleYamux(t *testing.T, idle time.Duration, busy int) ([]byte, uint64) {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := pcapout.New(&buf, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cfg := yamux.DefaultConfig()
+	cfg.LogOutput = io.Discard
+	var served sync.WaitGroup
+	served.Add(1)
+	go func() { // the server: each stream answers "REQ n" with n bytes, then closes
+		defer served.Done()
+		var sessions sync.WaitGroup
+		defer sessions.Wait()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			sessions.Add(1)
+			go func() {
+				defer sessions.Done()
+				s, err := yamux.Server(c, cfg)
+				if err != nil {
+					c.Close()
+					return
+				}
+				defer s.Close()
+				for {
+					st, err := s.AcceptStream()
+					if err != nil {
+						return
+					}
+					go func() {
+						defer st.Close()
+						var n int
+						if _, err := fmt.Fscanf(st, "REQ %d\n", &n); err == nil {
+							st.Write(bytes.Repeat([]byte{'a'}, n))
+						}
+					}()
+				}
+			}()
+		}
+	}()
+	reg := live.New(live.Config{})
+	session := func() *yamux.Session {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := yamux.Client(tap.Wrap(c, live.Client, reg, "idle", tap.Record(w)), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	ask := func(s *yamux.Session, n int) {
+		st, err := s.OpenStream()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer st.Close()
+		fmt.Fprintf(st, "REQ %d\n", n)
+		if _, err := io.ReadFull(st, make([]byte, n)); err != nil {
+			t.Error(err)
+		}
+	}
+	idler := session()
+	var others sync.WaitGroup
+	for range busy {
+		others.Add(1)
+		go func() {
+			defer others.Done()
+			s := session()
+			defer s.Close()
+			for end := time.Now().Add(idle); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+				ask(s, 100)
+			}
+		}()
+	}
+	time.Sleep(idle)
+	ask(idler, 10)
+	idler.Close()
+	others.Wait()
+	ln.Close()
+	served.Wait()
+	time.Sleep(50 * time.Millisecond) // the taps' last records
+	var frames uint64
+	for _, ss := range reg.Snapshot().Sessions {
+		for d := range ss.Counts.TypeFrames {
+			for _, n := range ss.Counts.TypeFrames[d] {
+				frames += n
+			}
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes(), frames
+}
+
+// records returns every record of reg's history, oldest first.
+func records(reg *live.Registry) []live.Record {
+	var all []live.Record
+	for next := uint64(0); ; {
+		recs, n := reg.Frames(live.Query{From: next}, nil)
+		all = append(all, recs...)
+		if n == next {
+			return all
+		}
+		next = n
+	}
+}
+
+// TestOrderIdleSessionOpensAtItsSYN: a yamux client that connects and
+// stays silent for longer than the order's bound (3 s) holds nothing
+// past it, but alone in its capture, nothing was recorded meanwhile: its
+// session still opens at its SYN, as keepalive's first interval counts
+// from it.
+func TestOrderIdleSessionOpensAtItsSYN(t *testing.T) {
+	t.Parallel()
+	data, frames := idleYamux(t, 3500*time.Millisecond, 0)
+	file, rd, reg := pcaptest.Open(t, bytes.NewReader(data), capture.Config{})
+	var syn time.Time
+	for {
+		p, ci, err := file.ReadPacketData()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if syn.IsZero() {
+			syn = ci.Timestamp
+		}
+		rd.Packet(p, ci, file.LinkType())
+	}
+	rd.Close()
+	snap := reg.Snapshot()
+	if len(snap.Sessions) != 1 {
+		t.Fatalf("%d sessions, want 1", len(snap.Sessions))
+	}
+	if ss := snap.Sessions[0]; !ss.Start.Equal(syn) {
+		t.Errorf("the session opened at %v, its SYN was at %v", ss.Start.Format("15:04:05.000000"), syn.Format("15:04:05.000000"))
+	}
+	var n uint64
+	for _, rec := range records(reg) {
+		if rec.Kind == live.FrameRecord {
+			n++
+		}
+	}
+	if n != frames {
+		t.Errorf("%d frames recorded, the tap counted %d", n, frames)
+	}
+}
+
+// TestOrderLateSessionNeverGoesBack: a yamux client that connects and
+// stays silent for longer than the order's bound while two other
+// sessions are busy holds their records for 3 s, no more; once it
+// speaks, its records, its session's opening included, come no earlier
+// than theirs: the history's times never go back, and no frame is lost.
+// Before, its session opened at its SYN after the others' records of
+// the 3.5 s since.
+func TestOrderLateSessionNeverGoesBack(t *testing.T) {
+	t.Parallel()
+	data, frames := idleYamux(t, 3500*time.Millisecond, 2)
+	slack := disorder(t, data)
+	reg, _ := pcaptest.ReadAll(t, bytes.NewReader(data), capture.Config{})
+	var prev live.Record
+	var n uint64
+	opened := 0
+	for i, rec := range records(reg) {
+		switch rec.Kind {
+		case live.FrameRecord:
+			n++
+		case live.SessionOpened:
+			opened++
+		}
+		if i > 0 && prev.At.Sub(rec.At) > slack {
+			t.Errorf("record %d (kind %v, session %d) at %v after one (kind %v, session %d) at %v",
+				rec.Seq, rec.Kind, rec.Session, rec.At.Format("15:04:05.000000"), prev.Kind, prev.Session, prev.At.Format("15:04:05.000000"))
+		}
+		if i == 0 || !rec.At.Before(prev.At) {
+			prev = rec
+		}
+	}
+	if n != frames || opened != 3 {
+		t.Errorf("%d frames recorded in %d sessions, the taps counted %d in 3", n, opened, frames)
+	}
+}
+
+// disorder returns how far back in time the packets of the capture data
+// go, at most: the taps that recorded it take a packet's time before the
+// writer has it, so two sessions' packets can come a little out of
+// order. Read's records may go back as far.
+func disorder(t *testing.T, data []byte) time.Duration {
+	t.Helper()
+	file, _, _ := pcaptest.Open(t, bytes.NewReader(data), capture.Config{})
+	var latest time.Time
+	var back time.Duration
+	for {
+		_, ci, err := file.ReadPacketData()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		back = max(back, latest.Sub(ci.Timestamp))
+		if ci.Timestamp.After(latest) {
+			latest = ci.Timestamp
+		}
+	}
+	if back > 100*time.Millisecond {
+		t.Fatalf("the capture's packets go back %v in time", back)
+	}
+	t.Logf("the capture's packets go back %v at most", back)
+	return back
+}
