@@ -84,7 +84,9 @@ type Config struct {
 	Prefix []byte
 	// Label names the sessions' origin; "" means "read".
 	Label string
-	// Clock, if not nil, is set to the time of each packet read.
+	// Clock, if not nil, is set to the time of each packet read, or,
+	// while a connection is held undecided, of the records made: up to 3 s
+	// behind (order.go).
 	Clock *Clock
 	// Recorder, if not nil, records the bytes of every connection decoded
 	// (muxtop sniff --write).
@@ -92,7 +94,8 @@ type Config struct {
 	// Evaluate, if not nil, brings the registry's findings up to date at a
 	// capture time (live.Registry.Evaluate). The Reader calls it every
 	// EvaluateEvery of capture time, before the first packet past each
-	// step, and once at the capture's end (Close): what a capture is
+	// step (the first record, while the order holds them: order.go), and
+	// once at the capture's end (Close): what a capture is
 	// diagnosed with then depends on its packets alone, not on how fast it
 	// is read. Within a silence longer than maxEvalSteps steps it steps
 	// that many times, then evaluates at the silence's end.
@@ -148,8 +151,11 @@ type Stats struct {
 // Reader reassembles the TCP connections of captured packets and decodes
 // the smux and yamux sessions in them into a live.Registry. Feed it packets with
 // Packet, or a whole Source with Run, then call Close, which decodes what
-// reassembly still holds. A Reader is not safe for concurrent use, except
-// Stats.
+// reassembly still holds. Its records come in capture-time order across
+// connections: while a connection is told apart (smux, yamux or neither),
+// the others' records of that time wait, up to 3 s of capture time
+// (order.go), and Close makes every one. A Reader is not safe for
+// concurrent use, except Stats.
 type Reader struct {
 	cfg   Config
 	conns map[flowKey]*connAsm // by the flow of either direction
