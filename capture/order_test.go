@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
 	"github.com/hashicorp/yamux"
 
 	"github.com/muxtop/muxtop/capture"
@@ -249,4 +251,79 @@ func disorder(t *testing.T, data []byte) time.Duration {
 	}
 	t.Logf("the capture's packets go back %v at most", back)
 	return back
+}
+
+// TestOrderQuietReleases: as sniff reads a quiet interface, whose source
+// says it is idle (capture.ErrIdle) between packets, a connection that
+// sent only its SYN holds the records of a busy yamux session for 3 s of
+// capture time, no more: the idle moments release them, without another
+// packet.
+func TestOrderQuietReleases(t *testing.T) {
+	t.Parallel()
+	data, _ := idleYamux(t, 300*time.Millisecond, 1)
+	ps := pcaptest.Read(t, bytes.NewReader(data))
+	// The idler's connection, the first SYN's, is cut after its handshake:
+	// a client that connected and never spoke.
+	var idler layers.TCPPort
+	var kept []pcaptest.Packet
+	for _, p := range ps {
+		tcp, _ := gopacket.NewPacket(p.Data, layers.LayerTypeEthernet, gopacket.Default).Layer(layers.LayerTypeTCP).(*layers.TCP)
+		if tcp == nil {
+			t.Fatal("a packet without TCP")
+		}
+		if idler == 0 {
+			idler = tcp.SrcPort
+		}
+		if (tcp.SrcPort == idler || tcp.DstPort == idler) && (len(tcp.Payload) > 0 || tcp.FIN || tcp.RST) {
+			continue
+		}
+		kept = append(kept, p)
+	}
+	syn, last := kept[0].CI.Timestamp, kept[len(kept)-1].CI.Timestamp
+	var ticks []time.Time
+	for at := last.Add(250 * time.Millisecond); at.Before(syn.Add(5 * time.Second)); at = at.Add(250 * time.Millisecond) {
+		ticks = append(ticks, at)
+	}
+	clock := new(capture.Clock)
+	reg := live.New(live.Config{Clock: clock.Now})
+	frames := func() (n uint64) {
+		for _, rec := range records(reg) {
+			if rec.Kind == live.FrameRecord {
+				n++
+			}
+		}
+		return n
+	}
+	var all uint64
+	var releasedAt time.Time
+	src := &quietSource{ps: kept, times: ticks, at: func(now time.Time) {
+		if n := frames(); releasedAt.IsZero() && n > 0 && n == all {
+			releasedAt = now
+		}
+	}}
+	// The busy session's frames: the same capture read to its end.
+	whole, _ := pcaptest.ReadAll(t, bytes.NewReader(data), capture.Config{})
+	for _, ss := range whole.Snapshot().Sessions {
+		if ss.Info.Client != fmt.Sprintf("127.0.0.1:%d", idler) {
+			for d := range ss.Counts.TypeFrames {
+				for _, n := range ss.Counts.TypeFrames[d] {
+					all += n
+				}
+			}
+		}
+	}
+	rd := capture.NewReader(capture.Config{Registry: reg, Clock: clock})
+	if err := rd.Run(t.Context(), src); err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case all < 10:
+		t.Fatalf("the busy session has %d frames", all)
+	case releasedAt.IsZero():
+		t.Errorf("the busy session's %d frames were recorded only as the capture ended", all)
+	case releasedAt.Sub(syn) > 3*time.Second+500*time.Millisecond:
+		t.Errorf("the busy session's frames were all recorded %v after the silent client's SYN, want 3 s or so", releasedAt.Sub(syn))
+	default:
+		t.Logf("the busy session's %d frames all recorded %v after the silent client's SYN", all, releasedAt.Sub(syn))
+	}
 }
