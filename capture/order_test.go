@@ -2,6 +2,7 @@ package capture_test
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"io"
 	"net"
@@ -24,9 +25,9 @@ import (
 // hashicorp/yamux v0.1.2 session whose client connects and then sends
 // nothing for idle (as a yamux client does until it opens a stream),
 // then asks for 10 bytes on a stream, with busy other sessions asking
-// for 100 bytes every 50 ms meanwhile (none if busy is 0). It returns
-// the capture and the frames the taps counted.
-func idleYamux(t *testing.T, idle time.Duration, busy int) ([]byte, uint64) {
+// for size bytes (100 if 0) every 50 ms meanwhile (none if busy is 0). It
+// returns the capture and the frames the taps counted.
+func idleYamux(t *testing.T, idle time.Duration, busy, size int) ([]byte, uint64) {
 	t.Helper()
 	var buf bytes.Buffer
 	w, err := pcapout.New(&buf, 0)
@@ -109,7 +110,7 @@ func idleYamux(t *testing.T, idle time.Duration, busy int) ([]byte, uint64) {
 			s := session()
 			defer s.Close()
 			for end := time.Now().Add(idle); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
-				ask(s, 100)
+				ask(s, cmp.Or(size, 100))
 			}
 		}()
 	}
@@ -154,7 +155,7 @@ func records(reg *live.Registry) []live.Record {
 // from it.
 func TestOrderIdleSessionOpensAtItsSYN(t *testing.T) {
 	t.Parallel()
-	data, frames := idleYamux(t, 3500*time.Millisecond, 0)
+	data, frames := idleYamux(t, 3500*time.Millisecond, 0, 0)
 	file, rd, reg := pcaptest.Open(t, bytes.NewReader(data), capture.Config{})
 	var syn time.Time
 	for {
@@ -198,7 +199,7 @@ func TestOrderIdleSessionOpensAtItsSYN(t *testing.T) {
 // the 3.5 s since.
 func TestOrderLateSessionNeverGoesBack(t *testing.T) {
 	t.Parallel()
-	data, frames := idleYamux(t, 3500*time.Millisecond, 2)
+	data, frames := idleYamux(t, 3500*time.Millisecond, 2, 0)
 	slack := disorder(t, data)
 	reg, _ := pcaptest.ReadAll(t, bytes.NewReader(data), capture.Config{})
 	var prev live.Record
@@ -260,7 +261,7 @@ func disorder(t *testing.T, data []byte) time.Duration {
 // packet.
 func TestOrderQuietReleases(t *testing.T) {
 	t.Parallel()
-	data, _ := idleYamux(t, 300*time.Millisecond, 1)
+	data, _ := idleYamux(t, 300*time.Millisecond, 1, 0)
 	ps := pcaptest.Read(t, bytes.NewReader(data))
 	// The idler's connection, the first SYN's, is cut after its handshake:
 	// a client that connected and never spoke.
@@ -326,4 +327,53 @@ func TestOrderQuietReleases(t *testing.T) {
 	default:
 		t.Logf("the busy session's %d frames all recorded %v after the silent client's SYN", all, releasedAt.Sub(syn))
 	}
+}
+
+// TestOrderHeldBytesBounded: what the order holds is bounded in bytes as
+// well as in time: a silent client's connection holds a bulk session's
+// records, 4 MiB answers as fast as loopback carries them, until some
+// 8 MiB are held, not for its 3 s: before the silent client speaks, 1 s
+// after it connected, the bulk session's frames are recorded.
+func TestOrderHeldBytesBounded(t *testing.T) {
+	t.Parallel()
+	data, _ := idleYamux(t, time.Second, 1, 4<<20)
+	file, rd, reg := pcaptest.Open(t, bytes.NewReader(data), capture.Config{})
+	var idler layers.TCPPort
+	var carried int
+	for {
+		p, ci, err := file.ReadPacketData()
+		if err == io.EOF {
+			t.Fatal("the silent client never spoke")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		tcp, _ := gopacket.NewPacket(p, file.LinkType(), gopacket.Default).Layer(layers.LayerTypeTCP).(*layers.TCP)
+		if tcp == nil {
+			t.Fatal("a packet without TCP")
+		}
+		if idler == 0 {
+			idler = tcp.SrcPort
+		}
+		if tcp.SrcPort == idler && len(tcp.Payload) > 0 {
+			break
+		}
+		carried += len(tcp.Payload)
+		rd.Packet(p, ci, file.LinkType())
+	}
+	if carried < 12<<20 {
+		t.Skipf("the bulk session carried %d bytes while the client was silent: too few to show the bound", carried)
+	}
+	var frames, got int
+	for _, rec := range records(reg) {
+		if rec.Kind == live.FrameRecord {
+			frames++
+			got += int(rec.PayloadLength())
+		}
+	}
+	if got < carried-9<<20 {
+		t.Errorf("before the silent client spoke, the bulk session carried %d bytes and %d frames of %d bytes were recorded: more than 8 MiB held", carried, frames, got)
+	}
+	t.Logf("before the silent client spoke, the bulk session carried %d bytes, %d frames of %d bytes recorded", carried, frames, got)
+	rd.Close()
 }
