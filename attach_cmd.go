@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -75,7 +78,8 @@ func newAttachCmd() *cobra.Command {
 			} else if listen, err = hostport.Loopback(listen); err != nil {
 				return usageError{fmt.Errorf("attach: --listen %w", err)}
 			}
-			if err := selfUpstream(cmd.Context(), listen, upstream); err != nil {
+			ups, rerr := resolveUpstream(cmd.Context(), upstream)
+			if err := selfUpstreamOf(cmd.Context(), listen, upstream, ups); err != nil {
 				return usageError{fmt.Errorf("attach: %w", err)}
 			}
 			if dialTimeout <= 0 {
@@ -111,12 +115,14 @@ func newAttachCmd() *cobra.Command {
 				return startErr(err, flag)
 			}
 			addr := p.Addr().String()
+			warn := joinLines(everyInterface("attach", listener{"--listen", listen, addr}),
+				upstreamWarning(upstream, ups, rerr, listeningTCP))
 			return watch.watch(cmd.Context(), cmd, session{
 				reg:      reg,
 				sys:      p,
 				title:    fmt.Sprintf("attach %s → %s", addr, upstream),
 				where:    fmt.Sprintf("attach: clients connect to %s, forwarded to %s", addr, upstream),
-				warn:     everyInterface("attach", listener{"--listen", listen, addr}),
+				warn:     warn,
 				upstream: p.Upstream,
 			})
 		},
@@ -138,15 +144,73 @@ const maxSkip = 1 << 16
 // resolveTimeout bounds the name lookups of selfUpstream.
 const resolveTimeout = 2 * time.Second
 
-// selfUpstream returns an error if a connection to upstream would reach a
-// proxy listening on listen: the proxy would then forward each client to
-// itself, which forwards it to itself, until file descriptors run out.
-// Both addresses are resolved; a name that does not resolve is let through,
-// for the dial to report.
+// resolveUpstream resolves upstream once, at attach's start, within
+// resolveTimeout: its addresses, or the lookup's error.
+func resolveUpstream(ctx context.Context, upstream string) ([]netip.AddrPort, error) {
+	ctx, cancel := context.WithTimeout(ctx, resolveTimeout)
+	defer cancel()
+	return resolveErr(ctx, upstream)
+}
+
+// upstreamWarning returns the line attach says at its start when the
+// upstream, resolved to ups (or not, with rerr), cannot take clients
+// now: its name does not resolve, or it is on this machine and nothing
+// listens there (listening says, without connecting: a test dial would
+// be a connection the upstream sees, from a client that says nothing,
+// which a server may log or count). It is a warning, not an error: a
+// name can come to resolve and a server can start while attach runs,
+// and each client is dialed afresh; meanwhile each is closed, and the
+// notices, the summary, the CHURN finding and
+// muxtop_upstream_dial_failures_total say why. "" if neither applies,
+// or nothing can tell.
+func upstreamWarning(upstream string, ups []netip.AddrPort, rerr error, listening func(netip.AddrPort) (bool, bool)) string {
+	if rerr != nil {
+		why := rerr.Error()
+		if de := (*net.DNSError)(nil); errors.As(rerr, &de) {
+			switch {
+			case de.IsNotFound:
+				why = "no such host"
+			case de.IsTimeout:
+				why = fmt.Sprintf("no answer within %v", resolveTimeout)
+			default:
+				why = de.Err
+			}
+		}
+		return fmt.Sprintf("attach: upstream %s does not resolve (%s): every client will be closed until it does", upstream, why)
+	}
+	if len(ups) == 0 {
+		return ""
+	}
+	for _, ap := range ups {
+		if !ap.Addr().Unmap().IsLoopback() {
+			return "" // another machine's: only a dial would tell
+		}
+		if up, known := listening(ap); up || !known {
+			return ""
+		}
+	}
+	return fmt.Sprintf("attach: nothing listens on upstream %s now: every client will be refused until its server starts", upstream)
+}
+
+// joinLines joins the non-empty lines with newlines.
+func joinLines(lines ...string) string {
+	return strings.Join(slices.DeleteFunc(lines, func(l string) bool { return l == "" }), "\n")
+}
+
+// selfUpstream returns an error if a connection to upstream would reach a proxy listening on listen: the proxy would then
+// forward each client to itself, which forwards it to itself, until file
+// descriptors run out. A name that does not resolve is let through, for
+// the dial to report.
 func selfUpstream(ctx context.Context, listen, upstream string) error {
 	ctx, cancel := context.WithTimeout(ctx, resolveTimeout)
 	defer cancel()
-	ups := resolve(ctx, upstream)
+	return selfUpstreamOf(ctx, listen, upstream, resolve(ctx, upstream))
+}
+
+// selfUpstreamOf is selfUpstream of an upstream already resolved to ups.
+func selfUpstreamOf(ctx context.Context, listen, upstream string, ups []netip.AddrPort) error {
+	ctx, cancel := context.WithTimeout(ctx, resolveTimeout)
+	defer cancel()
 	for _, l := range resolve(ctx, listen) {
 		for _, u := range ups {
 			if tap.LoopsBack(l, u) {
@@ -160,21 +224,31 @@ func selfUpstream(ctx context.Context, listen, upstream string) error {
 // resolve returns the addresses hostport names: itself if the host is an
 // IP, else what the host resolves to, or none.
 func resolve(ctx context.Context, hostport string) []netip.AddrPort {
+	aps, _ := resolveErr(ctx, hostport)
+	return aps
+}
+
+// resolveErr is resolve, with the lookup's error; an address it cannot
+// split is none, with no error (the flag's own check says what is wrong).
+func resolveErr(ctx context.Context, hostport string) ([]netip.AddrPort, error) {
 	host, port, err := net.SplitHostPort(hostport)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	p, err := strconv.ParseUint(port, 10, 16)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	if ip, err := netip.ParseAddr(host); err == nil {
-		return []netip.AddrPort{netip.AddrPortFrom(ip, uint16(p))}
+		return []netip.AddrPort{netip.AddrPortFrom(ip, uint16(p))}, nil
 	}
-	ips, _ := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil {
+		return nil, err
+	}
 	aps := make([]netip.AddrPort, len(ips))
 	for i, ip := range ips {
 		aps[i] = netip.AddrPortFrom(ip, uint16(p))
 	}
-	return aps
+	return aps, nil
 }

@@ -208,7 +208,7 @@ type session struct {
 	sys    system
 	title  string             // mode and addresses, for the header
 	where  string             // one line for stderr in plain and json mode: where to connect
-	warn   string             // optional line said once: on stderr in plain and json mode, as a notice in the UI
+	warn   string             // optional lines, one per \n, said once: on stderr in plain and json mode, as notices in the UI
 	status func() live.Status // optional: the watched system's figures
 	done   func() bool        // optional: what is watched has no more to give (a capture read whole)
 	// idle, if not nil, says for how long, by the wall clock, what is
@@ -297,7 +297,7 @@ func (f *watchFlags) watch(ctx context.Context, cmd *cobra.Command, s session) e
 		cancel()
 	}()
 	stopMetrics, metricsAt, metricsWarn, err := f.metrics.serve(strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" "), s.reg,
-		metrics.Options{StallAfter: f.stallAfter})
+		metrics.Options{StallAfter: f.stallAfter, Upstream: s.upstream})
 	if err != nil {
 		s.sys.Close()
 		<-stopped
@@ -338,7 +338,7 @@ func (f *watchFlags) watch(ctx context.Context, cmd *cobra.Command, s session) e
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	switch f.output {
 	case "tui":
-		for _, line := range []string{s.warn, metricsWarn, metricsAt} {
+		for _, line := range append(strings.Split(s.warn, "\n"), metricsWarn, metricsAt) {
 			if line != "" {
 				s.reg.Notice(s.reg.Now(), line)
 			}
@@ -353,7 +353,7 @@ func (f *watchFlags) watch(ctx context.Context, cmd *cobra.Command, s session) e
 			fmt.Fprintln(stderr, "muxtop:", s.where)
 		}
 		// On stderr only: a notice would be in the capture on stdout too.
-		for _, line := range []string{s.warn, metricsAt, metricsWarn} {
+		for _, line := range append(strings.Split(s.warn, "\n"), metricsAt, metricsWarn) {
 			if line != "" {
 				fmt.Fprintln(stderr, "muxtop:", line)
 			}

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,7 +29,7 @@ func newReadCmd() *cobra.Command {
 		port  int
 	)
 	cmd := &cobra.Command{
-		Use:   "read FILE|- [FILTER]",
+		Use:   "read FILE...|- [FILTER]",
 		Short: "Read the smux and yamux sessions out of a pcap or pcapng capture (tcpdump -w)",
 		Long: "read decodes the smux and yamux sessions in a pcap or pcapng capture, gzip-compressed or not, with\n" +
 			"the capture's times. TCP is reassembled (out-of-order segments, retransmissions, losses); a\n" +
@@ -42,6 +44,11 @@ func newReadCmd() *cobra.Command {
 			"same however fast it is read. A receiver that stopped reading shows as the zero TCP window it\n" +
 			"advertises: SESSION_BLOCKED after --blocked-after (one that reads very slowly can keep it zero as\n" +
 			"long: the text says both).\n\n" +
+			"Several FILEs are read as one capture, their packets merged by time as mergecap merges them: the\n" +
+			"files of a tcpdump ring (-C/-W, -G), in any order, or captures that overlap in time. Each may be\n" +
+			"pcap or pcapng, gzip-compressed or not, of any link type read reads. The files come first, the\n" +
+			"filter after them, from its first word (host, port, tcp, and), or after --; an argument before\n" +
+			"the filter with a / or a . in it is a file, and one that does not exist is an error.\n\n" +
 			"With FILE -, the capture is read from standard input as it is written, such as tcpdump's on another\n" +
 			"machine over ssh (tcpdump -U -w -: without -U tcpdump holds packets back); the UI then reads its\n" +
 			"keys from the terminal. Its time is still the capture's: a silence is measured when the next\n" +
@@ -50,6 +57,8 @@ func newReadCmd() *cobra.Command {
 			"  muxtop read cap.pcap\n" +
 			"  muxtop read cap.pcapng.gz --port 9000 -o json > sessions.ndjson\n" +
 			"  muxtop read cap.pcap host 10.0.0.5 and port 9000\n" +
+			"  tcpdump -i eth0 -C 100 -W 10 -w ring.pcap port 9000   # then:\n" +
+			"  muxtop read ring.pcap* port 9000                       # the whole ring, in time order\n" +
 			"  ssh db1 tcpdump -i any -U -w - port 9000 | muxtop read -\n" +
 			"  muxtop read consul.pcap --port 8300 --prefix 04   # a Consul server's RPC port: its yamux",
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -66,7 +75,11 @@ func newReadCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			expr, err := portExpr("read", port, cmd.Flags().Changed("port"), strings.Join(args[1:], " "))
+			files, words, err := readArgs(args, cmd.ArgsLenAtDash())
+			if err != nil {
+				return err
+			}
+			expr, err := portExpr("read", port, cmd.Flags().Changed("port"), strings.Join(words, " "))
 			if err != nil {
 				return err
 			}
@@ -77,6 +90,7 @@ func newReadCmd() *cobra.Command {
 			// pipe: standard input is a pipe made pollable, whose reads
 			// can be interrupted (an interrupt, --duration, q in the UI).
 			f, name, pipe := os.Stdin, "standard input", false
+			var more []*os.File // the captures after the first, merged with it
 			var waitSay <-chan time.Time
 			if args[0] == "-" {
 				if term.IsTerminal(f.Fd()) {
@@ -93,17 +107,30 @@ func newReadCmd() *cobra.Command {
 					defer syscall.SetNonblock(syscall.Stdin, false)
 				}
 			} else {
-				if f, err = os.Open(args[0]); err != nil {
-					return fmt.Errorf("read: %w", err)
+				// Every file is opened before any is read: a name that is
+				// wrong fails at once, alone.
+				for i, path := range files {
+					g, err := os.Open(path)
+					if err != nil {
+						return fmt.Errorf("read: %w", err)
+					}
+					defer g.Close()
+					if i == 0 {
+						f = g
+						continue
+					}
+					more = append(more, g)
 				}
-				defer f.Close()
-				name = args[0]
+				name = filesName(files)
 			}
 			var size int64
-			if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
-				size = st.Size()
+			for _, g := range append([]*os.File{f}, more...) {
+				if st, err := g.Stat(); err == nil && st.Mode().IsRegular() {
+					size += st.Size()
+				}
 			}
 			cr := newCountingReader(f, time.Now)
+			crs := []*countingReader{cr}
 			opened := func() bool { return true }
 			waitCtx, start := cmd.Context(), time.Now()
 			if pipe {
@@ -133,9 +160,49 @@ func newReadCmd() *cobra.Command {
 				watch.duration = max(watch.duration-time.Since(start), time.Nanosecond)
 			}
 			if err != nil {
+				if len(more) > 0 {
+					name = files[0]
+				}
 				return fmt.Errorf("read %s: %w", name, err)
 			}
-			cfg := watch.captureConfig(file.Start())
+			var src pcap.Source = file
+			begin := file.Start()
+			// failure is the error of a capture that failed under way.
+			failure := func(err error) error { return readFailure(args[0], name, err) }
+			if len(more) > 0 {
+				opened := []*pcap.File{file}
+				for i, g := range more {
+					cr := newCountingReader(g, time.Now)
+					crs = append(crs, cr)
+					h, err := pcap.Open(cr)
+					if err != nil {
+						return fmt.Errorf("read %s: %w", files[i+1], err)
+					}
+					opened = append(opened, h)
+				}
+				for i, h := range opened {
+					if err := pcap.CheckLinkType(h.LinkType()); err != nil {
+						return fmt.Errorf("read %s: %w", files[i], err)
+					}
+				}
+				merged := pcap.Merge(opened...)
+				src, begin = merged, merged.Start()
+				failure = func(err error) error {
+					if i := merged.Failed(); i >= 0 {
+						return readFailure(files[i], files[i], err)
+					}
+					return readFailure(args[0], name, err)
+				}
+			}
+			// read is how many bytes of the captures were read.
+			read := func() int64 {
+				var n int64
+				for _, cr := range crs {
+					n += cr.n.Load()
+				}
+				return n
+			}
+			cfg := watch.captureConfig(begin)
 			reg := cfg.Registry
 			cfg.Filter, cfg.Protocol, cfg.Skip, cfg.Prefix = filter, proto, skip, mux.bytes
 			var printed *atomic.Uint64
@@ -157,9 +224,9 @@ func newReadCmd() *cobra.Command {
 			if watch.output == "tui" {
 				// The UI stays up once the capture is read: say at once
 				// that it failed, not only after q.
-				failed = func(err error) { reg.Notice(reg.Now(), readFailure(args[0], name, err).Error()) }
+				failed = func(err error) { reg.Notice(reg.Now(), failure(err).Error()) }
 			}
-			sys := newReadSystem(cmd.Context(), rd, file, watch.output == "tui", interrupt, failed)
+			sys := newReadSystem(cmd.Context(), rd, src, watch.output == "tui", interrupt, failed)
 			title := "read " + name
 			if !filter.Empty() {
 				title += " · " + filter.String()
@@ -185,13 +252,13 @@ func newReadCmd() *cobra.Command {
 				sys:       sys,
 				title:     title,
 				idle:      idle,
-				status:    func() live.Status { return readStatus(rd, sys, cr.n.Load(), size, idle) },
+				status:    func() live.Status { return readStatus(rd, sys, read(), size, idle) },
 				done:      sys.finished.Load,
 				printed:   printed,
 				diagnoses: true,
 			})
 			if errors.Is(err, pcap.ErrTruncated) || err != nil && err == sys.err {
-				return readFailure(args[0], name, err)
+				return failure(err)
 			}
 			return err
 		},
@@ -200,6 +267,57 @@ func newReadCmd() *cobra.Command {
 	mux.register(cmd)
 	cmd.Flags().IntVar(&port, "port", 0, "decode the connections with an end on this port, whatever their bytes look like")
 	return cmd
+}
+
+// readArgs splits read's arguments, args, into capture files and the
+// words of a filter: the files come first, the filter after them, from
+// its first keyword (host, port, tcp, and), or after -- (dash, cobra's
+// ArgsLenAtDash, -1 if there is none). An argument before the filter
+// that is no file but looks like a file's path (a / or a . in it, and not
+// an IP address) is taken for a file, whose opening then fails in one
+// clear line, not for a word of the filter that is not understood. -
+// (standard input) is read alone.
+func readArgs(args []string, dash int) (files, words []string, err error) {
+	n := dash
+	if dash < 0 {
+		for n = 1; n < len(args) && captureArg(args[n]); n++ {
+		}
+	}
+	files, words = args[:n], args[n:]
+	if len(files) == 0 {
+		return nil, nil, usageError{errors.New("read takes a capture file, such as cap.pcap, or - for standard input, before the filter")}
+	}
+	if len(files) > 1 && slices.Contains(files, "-") {
+		return nil, nil, usageError{errors.New("read -: standard input is read alone; give capture files, or -, not both")}
+	}
+	return files, words, nil
+}
+
+// captureArg reports whether read's argument a, after its first, names a
+// capture file rather than begins the filter.
+func captureArg(a string) bool {
+	switch strings.ToLower(a) {
+	case "host", "port", "tcp", "and", "&&":
+		return false
+	case "-":
+		return true
+	}
+	if _, err := os.Stat(a); err == nil {
+		return true
+	}
+	if _, err := netip.ParseAddr(a); err == nil {
+		return false // an address: a filter's, its host left out
+	}
+	return strings.ContainsAny(a, "/.")
+}
+
+// filesName names the capture files read: all of them, or the first and
+// the last of a long list, with their number.
+func filesName(files []string) string {
+	if len(files) <= 3 {
+		return strings.Join(files, " ")
+	}
+	return fmt.Sprintf("%s … %s (%d files)", files[0], files[len(files)-1], len(files))
 }
 
 // waitNoticeAfter is how long read - waits for standard input's capture

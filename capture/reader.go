@@ -290,29 +290,44 @@ func (r *Reader) parser(link layers.LinkType) (*gopacket.DecodingLayerParser, er
 	if p := r.parsers[link]; p != nil {
 		return p, nil
 	}
-	var first gopacket.LayerType
-	switch link {
-	case layers.LinkTypeEthernet:
-		first = layers.LayerTypeEthernet
-	case layers.LinkTypeLinuxSLL:
-		first = layers.LayerTypeLinuxSLL
-	case layers.LinkTypeLinuxSLL2: // tcpdump -i any, since libpcap 1.10
-		first = layers.LayerTypeLinuxSLL2
-	case layers.LinkTypeNull, layers.LinkTypeLoop:
-		first = layers.LayerTypeLoopback
-	case layers.LinkTypeIPv4:
-		first = layers.LayerTypeIPv4
-	case layers.LinkTypeIPv6:
-		first = layers.LayerTypeIPv6
-	case layers.LinkTypeRaw:
-		first = layers.LayerTypeIPv4 // Packet picks IPv6 by the version nibble
-	default:
-		return nil, fmt.Errorf("capture: link type %v is not supported: capture on an Ethernet, loopback or Linux \"any\" interface", link)
+	first, err := firstLayer(link)
+	if err != nil {
+		return nil, err
 	}
 	p := gopacket.NewDecodingLayerParser(first, &r.eth, &r.dot1q, &r.sll, &r.sll2, &r.lo, &r.ip4, &r.ip6, &r.tcp)
 	p.IgnoreUnsupported = true
 	r.parsers[link] = p
 	return p, nil
+}
+
+// firstLayer returns the first layer of a packet of link type link, or
+// the error of a link type that is not decoded.
+func firstLayer(link layers.LinkType) (gopacket.LayerType, error) {
+	switch link {
+	case layers.LinkTypeEthernet:
+		return layers.LayerTypeEthernet, nil
+	case layers.LinkTypeLinuxSLL:
+		return layers.LayerTypeLinuxSLL, nil
+	case layers.LinkTypeLinuxSLL2: // tcpdump -i any, since libpcap 1.10
+		return layers.LayerTypeLinuxSLL2, nil
+	case layers.LinkTypeNull, layers.LinkTypeLoop:
+		return layers.LayerTypeLoopback, nil
+	case layers.LinkTypeIPv4:
+		return layers.LayerTypeIPv4, nil
+	case layers.LinkTypeIPv6:
+		return layers.LayerTypeIPv6, nil
+	case layers.LinkTypeRaw:
+		return layers.LayerTypeIPv4, nil // Packet picks IPv6 by the version nibble
+	default:
+		return 0, fmt.Errorf("capture: link type %v is not supported: capture on an Ethernet, loopback or Linux \"any\" interface", link)
+	}
+}
+
+// CheckLinkType returns the error Reader.Run returns for a capture of
+// link type link, nil if it decodes it.
+func CheckLinkType(link layers.LinkType) error {
+	_, err := firstLayer(link)
+	return err
 }
 
 // Packet reads one captured packet of link type link. data is not retained.
@@ -763,6 +778,7 @@ type chunk struct {
 	lost   int64
 	end    bool
 	report bool // of an end: as endDir's
+	fin    bool // of an end: as endDir's
 }
 
 // dir maps reassembly's direction, which follows the first packet seen,
@@ -871,7 +887,7 @@ func (c *conn) ReassembledSG(sg reassembly.ScatterGather, ac reassembly.Assemble
 		c.data(d, sg.Fetch(n)[drop:], at)
 	}
 	if end {
-		c.endDir(d, at, true)
+		c.endDir(d, at, true, !c.rst) // a FIN, unless the connection was reset
 	}
 }
 
@@ -910,7 +926,7 @@ func (c *conn) ReassemblyComplete(ac reassembly.AssemblerContext) bool {
 				c.lost(d, n, at)
 			}
 		}
-		c.endDir(d, at, finished)
+		c.endDir(d, at, finished, false)
 	}
 	if finished {
 		reason, err := live.EOF, error(nil)
@@ -1366,6 +1382,9 @@ func (c *conn) replay(ch chunk, from int64, at time.Time) {
 	switch {
 	case ch.end:
 		f.End(at, ch.report)
+		if ch.fin {
+			c.sess.HalfClosed(ch.dir, at, c.peer(ch.dir))
+		}
 		return
 	case ch.lost > 0:
 		f.Gap(ch.lost, at)
@@ -1434,11 +1453,12 @@ func (c *conn) open(at time.Time, zero [2]time.Time) {
 }
 
 // endDir ends a direction: at its FIN (report: a frame it cut is
-// TRUNCATED), or where the capture ended.
-func (c *conn) endDir(d live.Dir, at time.Time, report bool) {
+// TRUNCATED; fin: the session is told its sender half-closed it,
+// Session.HalfClosed), or where the capture ended.
+func (c *conn) endDir(d live.Dir, at time.Time, report, fin bool) {
 	if !c.ended[d] && (c.state == probing || c.state == orienting || c.state == aligning) {
 		// Held: the direction ends after its bytes, when they are decoded.
-		c.hold(chunk{dir: d, at: at, end: true, report: report})
+		c.hold(chunk{dir: d, at: at, end: true, report: report, fin: fin})
 		if c.state == probing {
 			c.ended[d] = true
 			if c.endDoubt(d) {
@@ -1465,7 +1485,12 @@ func (c *conn) endDir(d live.Dir, at time.Time, report bool) {
 		return
 	}
 	c.ended[d] = true
-	c.r.emit(c, at, 0, func(at time.Time) { c.feed[d].End(at, report) })
+	c.r.emit(c, at, 0, func(at time.Time) {
+		c.feed[d].End(at, report)
+		if fin {
+			c.sess.HalfClosed(d, at, c.peer(d))
+		}
+	})
 }
 
 // startOrienting holds a mux connection whose roles are a guess until a

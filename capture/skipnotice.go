@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/tap"
 	"github.com/muxtop/muxtop/wirekind"
 )
 
@@ -35,7 +36,7 @@ func (c *conn) skipText() string {
 		return fmt.Sprintf("skipped %s → %s, another protocol on the port: its client began with % x, not --prefix % x",
 			client, server, c.otherPrefix, c.r.cfg.Prefix)
 	}
-	head := fmt.Sprintf("skipped %s → %s, neither smux nor yamux", client, server)
+	head := fmt.Sprintf("skipped %s → %s, %s", client, server, c.r.notMuxWhat())
 	if n := c.r.cfg.Skip; n > 0 && len(c.r.cfg.Prefix) == 0 && c.syn[live.ClientToServer] {
 		switch k := wirekind.Guess(c.bytesFrom(live.ClientToServer, 0)); k {
 		case wirekind.Yamux, wirekind.SmuxV1, wirekind.SmuxV2:
@@ -60,18 +61,50 @@ func (c *conn) skipText() string {
 		what = fmt.Sprintf("the %s's first bytes are % x", sender, first)
 	}
 	var try string
-	switch kind {
-	case wirekind.PrefixedYamux:
+	other := c.r.otherMux(kind)
+	switch {
+	case other == tap.Yamux && kind == wirekind.PrefixedYamux:
+		try = "a byte before the yamux, such as Consul's and Nomad's RPC type byte: --protocol yamux --skip 1 decodes it (or --skip 1 without --protocol: muxtop tells smux from yamux by itself)"
+	case other != tap.Detect:
+		// --protocol asked for the other mux: the bytes are not wrong.
+		try = fmt.Sprintf("--protocol %s decodes it (or leave --protocol out: muxtop tells smux from yamux by itself)", other)
+	}
+	switch {
+	case try != "":
+	case kind == wirekind.PrefixedYamux:
 		try = "a byte before the mux, such as Consul's and Nomad's RPC type byte: --skip 1 decodes the yamux after it (--port " +
 			fmt.Sprint(port) + " --protocol yamux --skip 1 to force it)"
-	case wirekind.Yamux:
+	case kind == wirekind.Yamux:
 		try = fmt.Sprintf("if it is yamux, --port %d --protocol yamux decodes it whatever follows, and its findings say what is wrong", port)
-	case wirekind.SmuxV1, wirekind.SmuxV2:
+	case kind == wirekind.SmuxV1, kind == wirekind.SmuxV2:
 		try = fmt.Sprintf("if it is smux, --port %d --protocol smux decodes it whatever follows, and its findings say what is wrong", port)
 	default:
 		try = fmt.Sprintf("if a mux should be there, --port %d decodes the connection whatever it holds (--skip N past bytes the client sends first), and its findings say what is wrong", port)
 	}
 	return head + ": " + what + "; " + try
+}
+
+// notMuxWhat says what a connection the reader skipped for its bytes is
+// not: neither smux nor yamux, or, with --protocol, not that protocol, the
+// only one looked for.
+func (r *Reader) notMuxWhat() string {
+	if r.cfg.Protocol != tap.Detect {
+		return fmt.Sprintf("not %s (--protocol %s)", r.cfg.Protocol, r.cfg.Protocol)
+	}
+	return "neither smux nor yamux"
+}
+
+// otherMux returns the mux other than the one --protocol forced that kind,
+// a sender's first bytes, is, or tap.Detect if there is none: kind is not
+// a mux, or is the one forced, or no protocol was.
+func (r *Reader) otherMux(kind wirekind.Kind) tap.Protocol {
+	switch {
+	case r.cfg.Protocol == tap.Smux && (kind == wirekind.Yamux || kind == wirekind.PrefixedYamux):
+		return tap.Yamux
+	case r.cfg.Protocol == tap.Yamux && (kind == wirekind.SmuxV1 || kind == wirekind.SmuxV2):
+		return tap.Smux
+	}
+	return tap.Detect
 }
 
 // firstBytes returns the first bytes (up to a header's 8) that direction
@@ -110,7 +143,7 @@ func (r *Reader) skipSummary() string {
 	if r.notMux <= maxSkipNotices {
 		return ""
 	}
-	what := "neither smux nor yamux"
+	what := r.notMuxWhat()
 	if len(r.cfg.Prefix) > 0 {
 		what += " or not behind --prefix"
 	}

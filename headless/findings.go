@@ -65,6 +65,12 @@ func appendFindingJSON(b []byte, r *live.Record) []byte {
 		b = append(b, `,"borrowed":true`...)
 	}
 	b = appendSeconds(b, `,"ping":`, ev.Ping)
+	if ev.GaveUp {
+		b = append(b, `,"gave_up":true`...) // the pinger closed its side: its ping waits no more
+	}
+	if ev.Unheard {
+		b = append(b, `,"unheard":true`...) // the silent side sent nothing the capture saw
+	}
 	b = appendSeconds(b, `,"slow":`, ev.Slow)
 	if len(f.StreamIDs) > 0 {
 		// A LEAK's streams, the oldest first, and how many more it counts.
@@ -79,7 +85,7 @@ func appendFindingJSON(b []byte, r *live.Record) []byte {
 		if n := uint64(len(f.StreamIDs)); ev.Count > n {
 			b = appendUintField(b, `,"sids_more":`, ev.Count-n)
 		}
-		b = appendFirstJSON(b, firstOf(f))
+		b = appendFirstJSON(b, f.First())
 	}
 	if f.Unwatched {
 		// Resolved as muxtop stopped watching, not as it stopped holding.
@@ -202,7 +208,7 @@ func appendFindingPlain(b []byte, r *live.Record) []byte {
 	}
 	b = append(b, ": "...)
 	b = printable.AppendText(b, f.Text)
-	b = appendFirstPlain(b, f.Stream, firstOf(f))
+	b = appendFirstPlain(b, f.Stream, f.First())
 	if r.Kind == live.FindingUpdated {
 		return b
 	}
@@ -230,6 +236,9 @@ type SessionLatency struct {
 // summarizeFindings fills in s's findings and latency from snap.
 func summarizeFindings(s *Summary, snap *live.Snapshot) {
 	s.FindingsOpened = snap.FindingsOpened
+	for _, n := range snap.FindingsOpenedBy[live.CodeWindowStall] {
+		s.StallsOpened += n
+	}
 	// Open at the end: still holding when the watch ended, those that
 	// muxtop's stop resolved (Unwatched) included.
 	for sev := range s.FindingsOpen {
@@ -280,7 +289,7 @@ func writeEachFinding(w io.Writer, findings []*live.Finding, afterCount []uint64
 		line := fmt.Sprintf("    #%d %s %s%s, %s: %s", f.ID, f.Code, f.Severity, where, state, f.Text)
 		// A LEAK's oldest stream's first bytes, as its FINDING line has
 		// them: which request leaks.
-		fmt.Fprintf(w, "%s\n", appendFirstPlain(printable.AppendText(nil, line), f.Stream, firstOf(f)))
+		fmt.Fprintf(w, "%s\n", appendFirstPlain(printable.AppendText(nil, line), f.Stream, f.First()))
 	}
 }
 
@@ -387,7 +396,7 @@ func findingsJSON(j *jsonSummary, s Summary) {
 				jf.SidsMore = f.Evidence.Count - n
 			}
 		}
-		if h := firstOf(f); h != nil {
+		if h := f.First(); h != nil {
 			jf.First = &jsonFirst{C2S: string(printable.AppendHex(nil, h[live.ClientToServer].Bytes())),
 				S2C:    string(printable.AppendHex(nil, h[live.ServerToClient].Bytes())),
 				C2SCut: h[live.ClientToServer].Cut, S2CCut: h[live.ServerToClient].Cut, Joined: h[0].Joined || h[1].Joined}
@@ -410,18 +419,6 @@ func findingsJSON(j *jsonSummary, s Summary) {
 type jsonLatencies struct {
 	jsonLatency
 	Sessions []jsonLatency `json:"sessions"`
-}
-
-// firstOf returns a LEAK's oldest stream's first bytes: the finding's,
-// else its record's (Finding.Heads); nil for other findings.
-func firstOf(f *live.Finding) *[2]live.FirstBytes {
-	if f.Code != live.CodeLeak {
-		return nil
-	}
-	if f.First != nil {
-		return f.First
-	}
-	return f.HeadOf(f.Stream)
 }
 
 // appendFirstJSON appends a LEAK's "first": the first payload bytes of

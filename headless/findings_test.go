@@ -37,6 +37,8 @@ type marshalFinding struct {
 	Every     float64        `json:"every,omitempty"`
 	Borrowed  bool           `json:"borrowed,omitempty"`
 	Ping      float64        `json:"ping,omitempty"`
+	GaveUp    bool           `json:"gave_up,omitempty"`
+	Unheard   bool           `json:"unheard,omitempty"`
 	Slow      float64        `json:"slow,omitempty"`
 	Sids      []uint32       `json:"sids,omitempty"`
 	SidsMore  uint64         `json:"sids_more,omitempty"`
@@ -72,7 +74,7 @@ func appendFindingMarshal(b []byte, r *live.Record) []byte {
 		Since: f.Since.Format(time.RFC3339Nano), Streams: f.Evidence.Streams,
 		Bytes: f.Evidence.Bytes, Age: secs(f.Evidence.Age), Idle: secs(f.Evidence.Idle), Limit: secs(f.Evidence.Limit),
 		Every: secs(f.Evidence.Every), Borrowed: f.Evidence.Borrowed && secs(f.Evidence.Every) > 0, Ping: secs(f.Evidence.Ping), Slow: secs(f.Evidence.Slow),
-		Text: f.Text, Advice: f.Advice}
+		GaveUp: f.Evidence.GaveUp, Unheard: f.Evidence.Unheard, Text: f.Text, Advice: f.Advice}
 	if c := f.Evidence.Count; c != 0 || r.Kind == live.FindingUpdated {
 		j.Count = &c
 	}
@@ -85,7 +87,7 @@ func appendFindingMarshal(b []byte, r *live.Record) []byte {
 	if j.Sids = f.StreamIDs; f.Evidence.Count > uint64(len(f.StreamIDs)) && len(f.StreamIDs) > 0 {
 		j.SidsMore = f.Evidence.Count - uint64(len(f.StreamIDs))
 	}
-	if h := firstOf(f); h != nil {
+	if h := f.First(); h != nil {
 		j.First = &marshalFirst{C2S: string(printable.AppendHex(nil, h[0].Bytes())), S2C: string(printable.AppendHex(nil, h[1].Bytes())),
 			C2SCut: h[0].Cut, S2CCut: h[1].Cut, Joined: h[0].Joined || h[1].Joined}
 	}
@@ -129,6 +131,7 @@ func testFindings(s string) []*live.Finding {
 				Versions: [2]uint8{2, 1}, Offset: int64(c) * 8, Guess: wirekind.Kind(c), Violation: decoder.Code(c),
 				YamuxViolation: yamux.Code(c % 5), GoAwayCode: uint32(c % 4), Sign: live.BlockedSign(len(s) % 5),
 				Every: time.Duration(c%3) * 1500 * time.Millisecond, Borrowed: c%4 < 2, Ping: time.Duration(c%2) * 5001 * time.Millisecond,
+				GaveUp: c%4 == 1, Unheard: c%3 == 1,
 				Slow: time.Duration(c%3) * 7 * time.Second, Skip: int64(c%3) + 1, Unskipped: wirekind.Kind((c + 1) % 2 * 11)}}
 		if c%2 == 0 {
 			f.Proto = live.Yamux

@@ -46,8 +46,12 @@ type Printer struct {
 	line   []byte
 }
 
-// NewPrinter returns a Printer of reg's records in format f.
+// NewPrinter returns a Printer of reg's records in format f. A nil reg
+// panics.
 func NewPrinter(reg *live.Registry, w io.Writer, f Format) *Printer {
+	if reg == nil {
+		panic("headless.NewPrinter: nil *live.Registry")
+	}
 	return &Printer{reg: reg, w: bufio.NewWriterSize(w, 64<<10), format: f, next: 1}
 }
 
@@ -177,8 +181,11 @@ func writeSummary(w io.Writer, f Format, s Summary) {
 
 // Finish ends a capture that printed no records, such as the UI's on
 // quitting: it stops the watched system and writes to w, in o.Format, the
-// summary Run writes, and returns the final snapshot.
+// summary Run writes, and returns the final snapshot. A nil reg panics.
 func Finish(w io.Writer, reg *live.Registry, o Options) (*live.Snapshot, error) {
+	if reg == nil {
+		panic("headless.Finish: nil *live.Registry")
+	}
 	p := NewPrinter(reg, w, o.Format)
 	s, snap, _ := closing(reg, o, func() error { return nil }, p.Missed)
 	writeSummary(p.w, p.format, s)
@@ -192,8 +199,12 @@ func Finish(w io.Writer, reg *live.Registry, o Options) (*live.Snapshot, error) 
 // system, prints what is left and the summary, and returns the final
 // snapshot. It prints every Interval and whenever a quarter of the history
 // ring is waiting (Registry.Wake), so a burst does not lap the printer
-// between two ticks. It returns early only if writing fails.
+// between two ticks. It returns early only if writing fails. A nil reg
+// panics.
 func Run(ctx context.Context, reg *live.Registry, w io.Writer, o Options) (*live.Snapshot, error) {
+	if reg == nil {
+		panic("headless.Run: nil *live.Registry")
+	}
 	return NewPrinter(reg, w, o.Format).run(ctx, o, Interval, true)
 }
 

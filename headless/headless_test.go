@@ -348,7 +348,9 @@ func TestSummaryLeaksAreLEAKs(t *testing.T) {
 
 // TestSummaryYamuxOnly: the plain summary of a capture that saw only
 // yamux lists yamux's types and not smux's commands, whose zeros would
-// read as no stream opened ("SYN 0"); one that saw both lists both.
+// read as no stream opened ("SYN 0"); one that saw both lists both. So
+// does the JSON summary's frames, each way: before, a yamux-only run's
+// listed "FIN":0,"PSH":0,… beside yamux's keys.
 func TestSummaryYamuxOnly(t *testing.T) {
 	var yam live.Counts
 	yam.TypeFrames[live.ClientToServer][yamux.Data] = 3
@@ -367,5 +369,38 @@ func TestSummaryYamuxOnly(t *testing.T) {
 		if !strings.Contains(out.String(), "\n            DATA ") {
 			t.Errorf("%s: no DATA row:\n%s", tc.name, out.String())
 		}
+		var j struct {
+			Frames map[string]map[string]uint64 `json:"frames"`
+		}
+		line := appendJSONSummary(nil, Summary{Counts: tc.c})
+		if err := json.Unmarshal(line, &j); err != nil {
+			t.Fatalf("%s: %v: %s", tc.name, err, line)
+		}
+		for _, d := range []string{"c2s", "s2c"} {
+			m := j.Frames[d]
+			for c := range decoder.NumCmds {
+				if _, ok := m[decoder.Cmd(c).String()]; ok != tc.smux {
+					t.Errorf("%s: JSON frames.%s lists smux's %s %v, want %v: %s", tc.name, d, decoder.Cmd(c), ok, tc.smux, line)
+				}
+			}
+			for ty := range yamux.Type(yamux.NumTypes) {
+				if _, ok := m[ty.String()]; !ok {
+					t.Errorf("%s: JSON frames.%s lacks yamux's %s: %s", tc.name, d, ty, line)
+				}
+			}
+		}
+		if got, want := j.Frames["c2s"]["DATA"], uint64(3); got != want {
+			t.Errorf("%s: JSON frames.c2s.DATA %d, want %d", tc.name, got, want)
+		}
+	}
+	// Neither seen (no frame): smux's commands, at 0, as before.
+	var j struct {
+		Frames map[string]map[string]uint64 `json:"frames"`
+	}
+	if err := json.Unmarshal(appendJSONSummary(nil, Summary{}), &j); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := j.Frames["c2s"]["SYN"]; !ok || len(j.Frames["c2s"]) != int(decoder.NumCmds) {
+		t.Errorf("no frames: JSON frames.c2s %v, want smux's commands", j.Frames["c2s"])
 	}
 }

@@ -22,7 +22,7 @@ func TestLeakFirstBytesJoined(t *testing.T) {
 	h[0].Joined, h[1].Joined = true, true
 	f := &live.Finding{ID: 7, Code: live.CodeLeak, Severity: live.Warning, Session: 3, Stream: 5, Dir: live.ServerToClient, HasDir: true,
 		Since: at.Add(-43 * time.Second), Opened: at, Evidence: live.Evidence{Count: 1, Age: 43 * time.Second, Limit: 30 * time.Second},
-		Text: "the server never closes its streams", Advice: "call Close()", StreamIDs: []uint32{5}, First: &h}
+		Text: "the server never closes its streams", Advice: "call Close()", StreamIDs: []uint32{5}, Heads: [][2]live.FirstBytes{h}}
 	r := live.Record{Kind: live.FindingOpened, Seq: 12, Session: 3, At: at, Finding: f}
 	line := appendJSON(nil, &r)
 	var j struct {
@@ -53,7 +53,7 @@ func TestSummaryFirstJoined(t *testing.T) {
 	h[0].Joined, h[1].Joined = true, true
 	f := &live.Finding{ID: 7, Code: live.CodeLeak, Severity: live.Warning, Session: 3, Stream: 5, Dir: live.ServerToClient, HasDir: true,
 		Since: at.Add(-43 * time.Second), Opened: at, Evidence: live.Evidence{Count: 1, Age: 43 * time.Second, Limit: 30 * time.Second},
-		Text: "the server never closes its streams", Advice: "call Close()", StreamIDs: []uint32{5}, First: &h}
+		Text: "the server never closes its streams", Advice: "call Close()", StreamIDs: []uint32{5}, Heads: [][2]live.FirstBytes{h}}
 	var out bytes.Buffer
 	writeSummary(&out, JSON, Summary{FindingsOpened: 1, Findings: []*live.Finding{f}})
 	var j struct {

@@ -28,7 +28,7 @@ func appendJSON(b []byte, r *live.Record) []byte {
 		b = append(b, `,"session":`...)
 		b = strconv.AppendUint(b, r.Session, 10)
 		switch r.Kind {
-		case live.FrameRecord, live.SessionOpened, live.SessionEnded, live.FramingViolation:
+		case live.FrameRecord, live.SessionOpened, live.SessionEnded, live.SessionHalfClosed, live.FramingViolation:
 			b = append(b, `,"proto":"`...)
 			b = appendProto(b, r.Proto)
 			b = append(b, '"')
@@ -81,6 +81,11 @@ func appendJSON(b []byte, r *live.Record) []byte {
 	case live.SessionEnded:
 		b = appendField(b, `,"detail":`, r.Detail)
 		b = appendField(b, `,"reason":`, r.Reason.Code())
+	case live.SessionHalfClosed:
+		b = append(b, `,"dir":"`...)
+		b = append(b, r.Dir.Code()...)
+		b = append(b, '"')
+		b = appendField(b, `,"detail":`, r.Detail)
 	case live.FramingViolation:
 		b = append(b, `,"dir":"`...)
 		b = append(b, r.Dir.Code()...)
@@ -297,6 +302,7 @@ type jsonSummary struct {
 	Seconds       float64                      `json:"seconds"`
 	Sessions      uint64                       `json:"sessions"`
 	LiveSessions  int                          `json:"live_sessions"`
+	HalfClosed    int                          `json:"half_closed_sessions,omitempty"`
 	StreamsOpened uint64                       `json:"streams_opened"`
 	StreamsClosed uint64                       `json:"streams_closed"`
 	StreamsEnded  uint64                       `json:"streams_ended"`
@@ -351,9 +357,13 @@ type jsonLeaks struct {
 	OpenLonger    int     `json:"open_longer"`
 }
 
+// jsonStalls is Summary's stalls: count, the writers still held at a
+// full window as the capture ended; opened, the WINDOW_STALL findings
+// opened during it.
 type jsonStalls struct {
 	Count        int     `json:"count"`
 	AfterSeconds float64 `json:"after_seconds"`
+	Opened       uint64  `json:"opened"`
 }
 
 // appendStatus appends st as a JSON object of its keys, in its order:
@@ -388,24 +398,31 @@ func appendStatus(b []byte, st live.Status) []byte {
 
 func appendJSONSummary(b []byte, s Summary) []byte {
 	j := jsonSummary{
-		Type: "summary", Seconds: s.Duration.Seconds(), Sessions: s.Sessions, LiveSessions: s.LiveSessions,
+		Type: "summary", Seconds: s.Duration.Seconds(), Sessions: s.Sessions, LiveSessions: s.LiveSessions, HalfClosed: s.HalfClosed,
 		StreamsOpened: s.StreamsOpened, StreamsClosed: s.StreamsClosed, StreamsEnded: s.StreamsEnded,
 		StreamsOpen: s.StreamsOpen, Dropped: s.Dropped, Missed: s.Missed,
 		Violations: s.Violations, Anomalies: s.Anomalies,
 		Leaks: jsonLeaks{Count: s.Leaks, AfterSeconds: s.LeakAfter.Seconds(), OldestSeconds: s.OldestLeak.Seconds(),
 			Evaluated: s.Evaluated, OpenLonger: s.Aged},
-		Stalls: jsonStalls{Count: s.Stalls, AfterSeconds: s.StallAfter.Seconds()},
+		Stalls: jsonStalls{Count: s.Stalls, AfterSeconds: s.StallAfter.Seconds(), Opened: s.StallsOpened},
 		ByCode: s.ByCode, Unitemised: s.Unitemised,
 		Unparsed: perDir(s.Unparsed),
 		Frames:   map[string]map[string]uint64{}, Bytes: map[string]uint64{},
 	}
+	// The keys of the protocols seen, as the plain summary lists them:
+	// smux's commands unless only yamux frames were seen, whose zeros
+	// would read as no stream opened; yamux's types once one was.
+	yamuxSeen := s.Counts.TypeFrames != [2][yamux.NumTypes]uint64{}
+	smuxSeen := !yamuxSeen || s.Counts.Frames != [2][decoder.NumCmds]uint64{}
 	for d := range 2 {
 		dir := live.Dir(d)
 		m := map[string]uint64{}
-		for c := range decoder.NumCmds {
-			m[decoder.Cmd(c).String()] = s.Counts.Frames[d][c]
+		if smuxSeen {
+			for c := range decoder.NumCmds {
+				m[decoder.Cmd(c).String()] = s.Counts.Frames[d][c]
+			}
 		}
-		if s.Counts.TypeFrames != [2][yamux.NumTypes]uint64{} {
+		if yamuxSeen {
 			for t := range yamux.Type(yamux.NumTypes) {
 				m[t.String()] = s.Counts.TypeFrames[d][t]
 			}

@@ -56,7 +56,7 @@ func appendJSONMarshal(b []byte, r *live.Record) []byte {
 		return appendFindingMarshal(b, r)
 	}
 	j := marshalRecord{Type: r.Kind.String(), Seq: r.Seq, Time: r.At.Format(time.RFC3339Nano), Session: r.Session}
-	if r.Session != 0 && r.Kind <= live.FramingViolation {
+	if r.Session != 0 && (r.Kind <= live.FramingViolation || r.Kind == live.SessionHalfClosed) {
 		j.Proto = r.Proto.String()
 	}
 	switch {
@@ -96,6 +96,8 @@ func appendJSONMarshal(b []byte, r *live.Record) []byte {
 		j.Client, j.Server, j.Label = r.Client, r.Server, r.Label
 	case live.SessionEnded:
 		j.Reason, j.Detail = r.Reason.Code(), r.Detail
+	case live.SessionHalfClosed:
+		j.Dir, j.Detail = r.Dir.Code(), r.Detail
 	case live.FramingViolation:
 		off := r.Offset
 		j.Dir, j.Offset, j.Code, j.Want, j.Detail, j.Smux = r.Dir.Code(), &off, r.Code.String(), r.Want, r.Detail, r.Code.SmuxReaction()
@@ -187,6 +189,7 @@ func jsonRecords() []live.Record {
 		add(live.Record{Kind: live.SessionOpened, Session: uint64(i + 1), Client: s, Server: hostile[(i+1)%len(hostile)],
 			Label: hostile[(i+2)%len(hostile)], Tap: live.Side(i % 2)})
 		add(live.Record{Kind: live.SessionEnded, Session: uint64(i + 1), Reason: live.CloseReason(i % 8), Detail: s})
+		add(live.Record{Kind: live.SessionHalfClosed, Session: uint64(i + 1), Proto: live.Protocol(i % 3), Dir: live.Dir(i % 2), Detail: s})
 		add(live.Record{Kind: live.FramingViolation, Session: uint64(i), Dir: live.Dir(i % 2), Offset: int64(i) * 1000,
 			Header: decoder.MakeHeader(uint8(i), decoder.Cmd(i), uint16(i), uint32(i)),
 			Code:   decoder.Code(i % (decoder.NumCodes + 2)), Want: uint8(i % 3), Detail: s})
@@ -431,7 +434,7 @@ func FuzzAppendJSON(f *testing.F) {
 			roundTrip("client", client)
 			roundTrip("server", server)
 			roundTrip("label", label)
-		case live.SessionEnded, live.FramingViolation, live.ResyncRecord:
+		case live.SessionEnded, live.SessionHalfClosed, live.FramingViolation, live.ResyncRecord:
 			roundTrip("detail", detail)
 		case live.NoticeRecord:
 			roundTrip("text", detail)

@@ -19,7 +19,7 @@ func TestLeakFirstNoneSent(t *testing.T) {
 	h[live.ClientToServer].N = uint8(copy(h[live.ClientToServer].Data[:], "RAND"))
 	f := &live.Finding{ID: 7, Code: live.CodeLeak, Severity: live.Warning, Session: 3, Stream: 5, Dir: live.ServerToClient, HasDir: true,
 		Since: at.Add(-43 * time.Second), Opened: at, Evidence: live.Evidence{Count: 1, Age: 43 * time.Second, Limit: 30 * time.Second},
-		Text: "the server never closes its streams", Advice: "call Close()", StreamIDs: []uint32{5}, First: &h}
+		Text: "the server never closes its streams", Advice: "call Close()", StreamIDs: []uint32{5}, Heads: [][2]live.FirstBytes{h}}
 	r := live.Record{Kind: live.FindingOpened, Seq: 12, Session: 3, At: at, Finding: f}
 	const want = ` · stream 5: "RAND" → (none sent)`
 	if plain := string(appendPlain(nil, &r)); !strings.Contains(plain, want) {

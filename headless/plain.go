@@ -58,6 +58,10 @@ func appendPlain(b []byte, r *live.Record) []byte {
 	case live.SessionEnded:
 		b = append(b, "session ended: "...)
 		b = printable.AppendText(b, r.EndText())
+	case live.SessionHalfClosed:
+		b = append(b, r.Dir.String()...)
+		b = append(b, " session half-closed: "...)
+		b = printable.AppendText(b, r.Detail)
 	case live.FramingViolation:
 		b = append(b, r.Dir.String()...)
 		b = appendViolationPlain(append(b, ' '), r, r.Code.String(), r.Code.SmuxReaction())
@@ -143,7 +147,13 @@ func appendAnomalyPlain(b []byte, r *live.Record, reaction string) []byte {
 // WriteSummary writes s for a person to read.
 func WriteSummary(w io.Writer, s Summary) {
 	fmt.Fprintf(w, "muxtop summary: %s captured\n", s.Duration.Round(time.Millisecond))
-	fmt.Fprintf(w, "  sessions  %d (%d live, %d ended)\n", s.Sessions, s.LiveSessions, s.Sessions-uint64(s.LiveSessions))
+	if s.HalfClosed > 0 {
+		// Live, but one end has closed its side: not as live as the rest.
+		fmt.Fprintf(w, "  sessions  %d (%d live, %d of them half-closed: one end closed its side of the connection; %d ended)\n",
+			s.Sessions, s.LiveSessions, s.HalfClosed, s.Sessions-uint64(s.LiveSessions))
+	} else {
+		fmt.Fprintf(w, "  sessions  %d (%d live, %d ended)\n", s.Sessions, s.LiveSessions, s.Sessions-uint64(s.LiveSessions))
+	}
 	writeUpstream(w, s.Upstream)
 	fmt.Fprintf(w, "  streams   %d opened, %d closed, %d ended with their session, %d open\n",
 		s.StreamsOpened, s.StreamsClosed, s.StreamsEnded, s.StreamsOpen)
@@ -244,11 +254,23 @@ func writeEnd(w io.Writer, s Summary) {
 		fmt.Fprintf(w, "  leaks     %d suspected: the open LEAK findings' count at the last evaluation, streams open and idle longer than %s that no other finding explains; the oldest for %s%s\n",
 			s.Leaks, after, live.FormatAge(s.OldestLeak), all)
 	}
+	// The count is of writers still held as the capture ended; the
+	// stalls the run saw are WINDOW_STALL findings, which may have ended
+	// with their sessions: a count of 0 beside "held … for 50 s" above
+	// read as "flow control was fine".
+	during := ""
+	if s.StallsOpened > 0 {
+		noun := "findings"
+		if s.StallsOpened == 1 {
+			noun = "finding"
+		}
+		during = fmt.Sprintf("; %d WINDOW_STALL %s opened during the capture", s.StallsOpened, noun)
+	}
 	switch s.Stalls {
 	case 0:
-		fmt.Fprintf(w, "  stalls    0: no writer held at a full flow-control window for %s\n", s.StallAfter)
+		fmt.Fprintf(w, "  stalls    0: no writer held at a full flow-control window for %s when the capture ended%s\n", s.StallAfter, during)
 	default:
-		fmt.Fprintf(w, "  stalls    %d: writers held at a full flow-control window for %s or more\n", s.Stalls, s.StallAfter)
+		fmt.Fprintf(w, "  stalls    %d: writers held at a full flow-control window for %s or more when the capture ended%s\n", s.Stalls, s.StallAfter, during)
 	}
 	fmt.Fprintf(w, "  violations %d framing, %d anomalies", s.Violations, s.Anomalies)
 	for i, c := range s.codes() {
@@ -303,9 +325,13 @@ func (s *Summary) codes() []string {
 
 // Summary is the closing account of a capture.
 type Summary struct {
-	Duration                                   time.Duration
-	Sessions                                   uint64
-	LiveSessions                               int
+	Duration     time.Duration
+	Sessions     uint64
+	LiveSessions int
+	// HalfClosed counts the live sessions one end of whose connection
+	// has closed its side (its FIN) while the other's is open: half
+	// open, as the sessions pane's "server closed" says.
+	HalfClosed                                 int
 	StreamsOpened, StreamsClosed, StreamsEnded uint64
 	StreamsOpen                                int
 	Counts                                     live.Counts
@@ -347,6 +373,9 @@ type Summary struct {
 	// window for StallAfter when the capture ended.
 	Stalls     int
 	StallAfter time.Duration
+	// StallsOpened counts the WINDOW_STALL findings opened during the
+	// capture, those that ended with their sessions included.
+	StallsOpened uint64
 	// ByCode counts the framing violations and anomalies by code, as the
 	// tracked sessions keep them; Unitemised counts the rest: those of
 	// sessions no longer tracked, and anomalies beyond the latest ones
@@ -406,9 +435,15 @@ func (s *Summary) atEnd(before *live.Snapshot, leakAfter time.Duration) {
 		case ok:
 			then := *before.Findings[j]
 			then.Resolved, then.Why, then.Unwatched = f.Resolved, f.Why, f.Unwatched
-			then.StreamIDs, then.Heads = before.LeakStreams(before.Findings[j])
+			if ids, heads := before.LeakStreams(before.Findings[j]); len(ids) > 0 { // else Heads keeps the oldest's
+				then.StreamIDs, then.Heads = ids, heads
+			}
 			f = &then
-		case f.Opened.After(before.Evaluated):
+		case f.Opened.After(before.Evaluated), f.Resolved.IsZero() || f.Unwatched:
+			// Not open at before's instant, whose count has only those
+			// open then: opened after it, or still holding at the end,
+			// which one not open then can only be for having opened
+			// since (an evaluation at the same clock reading).
 			s.AfterCount = append(s.AfterCount, f.ID)
 		}
 		s.Findings[i] = f.AsOf(before.At)
@@ -453,6 +488,11 @@ func Summarize(snap *live.Snapshot, missed uint64) Summary {
 		Skipped:       snap.Skipped,
 	}
 	s.StreamsEnded = snap.Forgotten.EndedStreams
+	for _, ss := range snap.Sessions {
+		if !ss.Ended && ss.DirEnded[0].IsZero() != ss.DirEnded[1].IsZero() {
+			s.HalfClosed++
+		}
+	}
 	s.ByCode = make(map[string]uint64)
 	s.Unitemised = snap.Forgotten.Violations + snap.Forgotten.Anomalies
 	for _, ss := range snap.Sessions {

@@ -146,6 +146,7 @@ func schemaRecords() []live.Record {
 			YamuxHeader: yamux.MakeHeader(yamux.Data, yamux.SYN|yamux.ACK|yamux.FIN|yamux.RST, 3, 300), Anomaly: live.PSHAfterFIN},
 		{Kind: live.SessionOpened, Session: 1, Proto: live.Smux, Client: "a:1", Server: "b:2", Label: "attach"},
 		{Kind: live.SessionEnded, Session: 1, Proto: live.Smux, Reason: live.LocalClose, Detail: "read: reset"},
+		{Kind: live.SessionHalfClosed, Session: 2, Proto: live.Yamux, Dir: live.ServerToClient, Detail: live.HalfClosedText("server 127.0.0.1:7800", live.ServerToClient)},
 		{Kind: live.FramingViolation, Session: 1, Proto: live.Smux, Offset: 16, Code: decoder.VersionMismatch, Want: 2, Detail: "v1"},
 		{Kind: live.FramingViolation, Session: 2, Proto: live.Yamux, Offset: 16, YamuxCode: yamux.UnknownType, Detail: "type 9"},
 		{Kind: live.NoticeRecord, Session: 1, Detail: "a write failed"},
@@ -167,7 +168,7 @@ func schemaRecords() []live.Record {
 // schemaSummary is a summary with every field that can be absent present.
 func schemaSummary() Summary {
 	at := time.Date(2026, 11, 27, 12, 1, 3, 0, time.UTC)
-	s := Summary{Duration: time.Minute, Sessions: 3, Unparsed: [2]int64{1, 2}, Unsent: [2]int64{3, 0},
+	s := Summary{Duration: time.Minute, Sessions: 3, LiveSessions: 1, HalfClosed: 1, Unparsed: [2]int64{1, 2}, Unsent: [2]int64{3, 0},
 		Incomplete: 1, Lost: [2]int64{12, 0}, Skipped: [2]int64{7, 0}, Unitemised: 2, Evaluated: true,
 		ByCode: map[string]uint64{"BAD_VERSION": 1}, FindingsOpened: 2,
 		Latency:        live.Latency{N: 3, P50: time.Millisecond, P99: 2 * time.Millisecond},

@@ -126,12 +126,15 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 	y := s.yamux()
 	for d := range 2 {
 		last := w.lastHeard(Dir(d))
-		if last == 0 {
+		unheard := last == 0
+		if unheard {
 			last = s.start.UnixNano()
 		}
 		// asked: the other side's latest ping waits for d's answer, and d
-		// has sent nothing since it.
-		asked[d] = y.waiting[1-d] && last < y.latestAt[1-d] && !s.dirEnded[d]
+		// has sent nothing since it, or nothing at all: a capture that
+		// began after d's last byte starts its session at the ping, the
+		// first thing it saw.
+		asked[d] = y.waiting[1-d] && (unheard || last < y.latestAt[1-d]) && !s.dirEnded[d]
 		every, floor, borrowed := w.nopEvery[d], int64(0), false
 		if every == 0 {
 			every = w.nopEvery[1-d]
@@ -174,10 +177,18 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 		// (UNANSWERED waits for it).
 		overdue[d] = asked[d] || every != 0 && time.Duration(until-last) >= min(time.Duration(max(every, floor)), limit)
 		quiet := time.Duration(ns - last)
-		if wait := time.Duration(ns - y.latestAt[1-d]); asked[d] && wait >= PingAnswerLimit {
+		// The pinger that closed its side stopped waiting: yamux's
+		// keepalive gave up on the answer (ConnectionWriteTimeout) and
+		// closed the session. Its ping's wait ends there.
+		pinged, gaveUp := ns, s.dirEnded[1-d] && s.dirEndedAt[1-d] <= ns
+		if gaveUp {
+			pinged = s.dirEndedAt[1-d]
+		}
+		if wait := time.Duration(pinged - y.latestAt[1-d]); asked[d] && wait >= PingAnswerLimit {
 			silent[d] = true
 			cs = append(cs, candidate{code: CodeKeepalive, dir: Dir(d), hasDir: true, since: last,
-				ev: Evidence{Age: quiet, Limit: PingAnswerLimit, Every: time.Duration(every), Ping: wait, Borrowed: borrowed, Versions: vers}})
+				ev: Evidence{Age: quiet, Limit: PingAnswerLimit, Every: time.Duration(every), Ping: wait, Borrowed: borrowed, Versions: vers,
+					Unheard: unheard, GaveUp: gaveUp}})
 		} else if every != 0 && time.Duration(until-last) >= limit {
 			silent[d] = true
 			cs = append(cs, candidate{code: CodeKeepalive, dir: Dir(d), hasDir: true, since: last,

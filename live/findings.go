@@ -160,6 +160,10 @@ type Finding struct {
 	// it does version, the session's smux version (AsOf).
 	Proto   Protocol
 	version uint8
+	// joined: the session's counts are a capture's that did not see every
+	// byte (it began after the session did, or lost some), which a
+	// silence counted from the session's first frame seen says.
+	joined bool
 	// info is the session's: where its bytes came from, which a PROTOCOL
 	// finding of a connection with no mux on it points at.
 	info SessionInfo
@@ -180,12 +184,11 @@ type Finding struct {
 	// Heads is, beside StreamIDs, each of those streams' first payload
 	// bytes per direction (StreamSnap.Head), as they were when the record
 	// was made: what a leaked stream carried, which history may no longer
-	// hold. Nil where StreamIDs is.
+	// hold. Where StreamIDs is nil, a LEAK's Heads holds only its oldest
+	// stream's (Stream's), as they were when the finding was made (a new
+	// count makes it again): so a Snapshot's open LEAK keeps them. Nil
+	// for other findings. First reads the oldest's from either form.
 	Heads [][2]FirstBytes
-	// First is, in a LEAK, the first payload bytes of Stream, its oldest
-	// stream, each way, as they were when the finding was made (a new
-	// count makes it again); nil elsewhere. Snapshots' findings keep it.
-	First *[2]FirstBytes
 	// Unwatched is set on a finding resolved only because muxtop stopped
 	// watching its session (ResolveEnded: the session ended by muxtop's
 	// own stop): it still held then, and a run's summary counts it open
@@ -225,7 +228,19 @@ type Evidence struct {
 	Every time.Duration
 	// Ping: how long the other side's yamux ping has waited for the
 	// silent side's answer, where that opened KEEPALIVE; 0 otherwise.
+	// Where the pinger closed its side of the connection since (GaveUp),
+	// how long it had waited then.
 	Ping time.Duration
+	// GaveUp: the side whose ping opened KEEPALIVE closed its side of
+	// the connection (its FIN) with the ping still unanswered, Ping after
+	// it: yamux's keepalive gave up on the answer and ended its session.
+	// Its ping waits no more.
+	GaveUp bool
+	// Unheard: the silent side has sent nothing at all that muxtop saw,
+	// in a session the capture joined after its last byte, or one it never
+	// spoke in: Age counts from the session's first frame seen
+	// (KEEPALIVE opened by a ping).
+	Unheard bool
 	// Slow: a WINDOW_STALL held on across its reader's reports: how
 	// long the writer had been held when the latest came (a reader that
 	// reads a little at a time); 0 otherwise.
@@ -266,6 +281,13 @@ type Evidence struct {
 	YamuxViolation yamux.Code
 	// GoAwayCode is a GO_AWAY finding's code (yamux.GoAwayNormal...).
 	GoAwayCode uint32
+	// Upstream: of CHURN's sessions, those a proxy closed because it
+	// could not connect them to their upstream (UpstreamError);
+	// UpstreamAddr is the latest one's upstream, UpstreamFailure how
+	// they failed (UpstreamOther if not all alike).
+	Upstream        uint64
+	UpstreamAddr    string
+	UpstreamFailure UpstreamFailure
 }
 
 // pair returns the one protocol both ends of a PROTOCOL finding in dir
@@ -468,6 +490,13 @@ type findingsView struct {
 	// session in id order; leakTotal in all (leakmarks.go).
 	leaks     []sessionLeaks
 	leakTotal int
+	// evaluated is the time of the latest Evaluate when it was published,
+	// Unix ns, 0 before the first: the instant its findings and leaks
+	// are of (Snapshot.Evaluated). Stored apart from the view, a
+	// snapshot could read one evaluation's findings beside the next's
+	// time, and a LEAK that evaluation opened, at that time, was neither
+	// in the snapshot's count nor after its instant.
+	evaluated int64
 }
 
 // engineSession is the engine's state of one session, under its lock.
@@ -499,27 +528,33 @@ type engineSession struct {
 }
 
 // told is what a finding's latest record (FindingOpened,
-// FindingUpdated) told of its count and severity, and when (Unix ns).
+// FindingUpdated) told of its count and severity, and when (Unix ns);
+// and, of a WINDOW_STALL, whether its reader was found reading slowly
+// (Evidence.Slow non-zero).
 type told struct {
 	count uint64
 	sev   Severity
 	at    int64
+	slow  bool
 }
 
-// again says whether an open finding whose count is count and severity
-// sev at ns is told again (FindingUpdated): its severity is not what t
-// told, which is told at once (rare, and it changes what the finding
-// means: a PROTOCOL finding whose other end answered in the same
-// protocol); or its count is not, and t is UpdateEvery old or more. If
-// so, t is now that telling; was is the severity t had told where sev
-// differs, 0 where it does not.
-func (t *told) again(count uint64, sev Severity, ns int64) (tell bool, was Severity) {
+// again says whether an open finding whose count is count, severity sev
+// and slow reader slow at ns is told again (FindingUpdated): its
+// severity is not what t told, which is told at once (rare, and it
+// changes what the finding means: a PROTOCOL finding whose other end
+// answered in the same protocol); nor is slow, told at once too (a
+// WINDOW_STALL's reader found to read, far slower than the writer
+// writes, not to have stopped: its text and advice change, and before
+// only its resolution said so); or its count is not, and t is
+// UpdateEvery old or more. If so, t is now that telling; was is the
+// severity t had told where sev differs, 0 where it does not.
+func (t *told) again(count uint64, sev Severity, slow bool, ns int64) (tell bool, was Severity) {
 	if sev != t.sev {
 		was = t.sev
-	} else if count == t.count || ns-t.at < int64(UpdateEvery) {
+	} else if slow == t.slow && (count == t.count || ns-t.at < int64(UpdateEvery)) {
 		return false, 0
 	}
-	*t = told{count, sev, ns}
+	*t = told{count, sev, ns, slow}
 	return true, was
 }
 
@@ -652,10 +687,17 @@ func (r *Registry) Evaluate(now time.Time, cfg FindingsConfig) {
 		}
 	}
 	e.evalChurn(r, now, ns, &cfg)
-	if e.dirty {
+	e.lastEval.Store(ns) // before publish, which stamps the view with it
+	switch v := e.view.Load(); {
+	case e.dirty || v == nil:
 		e.publish()
+	case v.evaluated != ns:
+		// Unchanged, and now as of this evaluation: a snapshot reads its
+		// findings, its leak count and their instant from one view.
+		nv := *v
+		nv.evaluated = ns
+		e.view.Store(&nv)
 	}
-	e.lastEval.Store(ns)
 	e.done.Store(e.evals)
 }
 
@@ -716,7 +758,7 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 			nf = s.finding(f.ID, c, f.Opened)
 		}
 		t := es.told[j]
-		if tell, was := t.again(nf.Evidence.Count, nf.Severity, ns); tell || nf != f {
+		if tell, was := t.again(nf.Evidence.Count, nf.Severity, nf.Evidence.Slow != 0, ns); tell || nf != f {
 			e.changes = append(e.changes, change{old: f, new: nf, s: s, tell: tell, was: was})
 		}
 		kept, tolds = append(kept, nf), append(tolds, t)
@@ -730,7 +772,7 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 		e.nextID++
 		nf := s.finding(e.nextID, c, now)
 		e.changes = append(e.changes, change{new: nf, s: s})
-		kept, tolds = append(kept, nf), append(tolds, told{nf.Evidence.Count, nf.Severity, ns})
+		kept, tolds = append(kept, nf), append(tolds, told{nf.Evidence.Count, nf.Severity, ns, nf.Evidence.Slow != 0})
 	}
 	es.open, es.told = kept, tolds
 	es.openCodes = 0
@@ -791,7 +833,7 @@ func (e *engine) lastWord(s *Session, ns int64) {
 		if c := &e.finals[i]; changed(f, c) {
 			nf = s.finding(f.ID, c, f.Opened)
 		}
-		if tell, was := es.told[j].again(nf.Evidence.Count, nf.Severity, ns); tell || nf != f {
+		if tell, was := es.told[j].again(nf.Evidence.Count, nf.Severity, nf.Evidence.Slow != 0, ns); tell || nf != f {
 			e.changes = append(e.changes, change{old: f, new: nf, s: s, tell: tell, was: was})
 			es.open[j] = nf
 		}
@@ -807,7 +849,7 @@ func changed(f *Finding, c *candidate) bool {
 	return a.Count != b.Count || a.Bytes != b.Bytes || a.Streams != b.Streams || a.Limit != b.Limit ||
 		roughAge(a.Age) != roughAge(b.Age) || roughAge(a.Idle) != roughAge(b.Idle) || f.Stream != c.stream || a.Sign != b.Sign ||
 		a.PeerGuess != b.PeerGuess || a.PeerAnswered != b.PeerAnswered || (a.Slow == 0) != (b.Slow == 0) ||
-		a.Unskipped != b.Unskipped || a.FinFirst != b.FinFirst
+		a.Unskipped != b.Unskipped || a.FinFirst != b.FinFirst || a.Upstream != b.Upstream || a.GaveUp != b.GaveUp
 }
 
 // roughAge rounds d down to a step of 1 s below 10 s, 5 s below a
@@ -849,7 +891,9 @@ func (e *engine) apply(r *Registry, c change, now time.Time, why string) {
 	default: // resolved
 		f := *c.old
 		f.Resolved, f.Why, f.Unwatched = now, why, c.unwatched
-		f.StreamIDs, f.Heads = e.open[f.ID].ids, e.open[f.ID].heads // as the last evaluation counted them
+		if of := e.open[f.ID]; len(of.ids) > 0 { // else Heads keeps the oldest's (Finding.First)
+			f.StreamIDs, f.Heads = of.ids, of.heads // as the last evaluation counted them
+		}
 		delete(e.open, f.ID)
 		if f.Unwatched {
 			e.unwatched = append(e.unwatched, &f)
@@ -868,7 +912,7 @@ func (e *engine) apply(r *Registry, c change, now time.Time, why string) {
 // recorded returns the finding an opening's or update's record carries:
 // the new one, with its streams if it names them.
 func (c *change) recorded() *Finding {
-	if c.ids == nil {
+	if len(c.ids) == 0 { // Heads keeps the oldest's (Finding.First)
 		return c.new
 	}
 	f := *c.new
@@ -879,7 +923,7 @@ func (c *change) recorded() *Finding {
 // publish makes the open findings visible to snapshots: most severe
 // first, then oldest. e.mu is held.
 func (e *engine) publish() {
-	v := &findingsView{opened: e.opened, openedBy: e.openedBy, resolvedBy: e.resolvedBy, resolved: slices.Clone(e.resolved), unwatched: slices.Clone(e.unwatched)}
+	v := &findingsView{evaluated: e.lastEval.Load(), opened: e.opened, openedBy: e.openedBy, resolvedBy: e.resolvedBy, resolved: slices.Clone(e.resolved), unwatched: slices.Clone(e.unwatched)}
 	v.open = make([]*Finding, 0, len(e.open))
 	for _, of := range e.open {
 		v.open = append(v.open, of.f)
@@ -1141,12 +1185,26 @@ func (s *Session) endNote(at time.Time, err string) string {
 			continue
 		}
 		last := s.w.lastHeard(f.Dir)
-		if last == 0 {
+		unheard := last == 0
+		if unheard {
 			last = s.start.UnixNano()
 		}
 		note := fmt.Sprintf("after the %s sent nothing for %s (KEEPALIVE): smux's keepalive closes a session that receives no frame for KeepAliveTimeout",
 			f.Dir.Sender(), fmtDur(time.Duration(at.UnixNano()-last)))
-		if s.proto == Yamux {
+		pinger := f.Dir.Reverse()
+		y := s.yamux()
+		switch closed := s.dirEndedAt[pinger]; {
+		case s.proto == Yamux && y.waiting[pinger] && s.dirEnded[pinger] && closed < at.UnixNano() && closed > y.latestAt[pinger]:
+			// The pinger gave up first and closed its side; what ended
+			// the connection later is another thing (the silent side's
+			// host resetting it as its process exited, say): in order.
+			silent := fmt.Sprintf("the %s having sent nothing for %s by then", f.Dir.Sender(), fmtDur(time.Duration(closed-last)))
+			if unheard {
+				silent = fmt.Sprintf("the %s having sent nothing muxtop saw", f.Dir.Sender())
+			}
+			note = fmt.Sprintf("%s after the %s closed its side of the connection, its ping unanswered for %s (KEEPALIVE: yamux's keepalive gives up on a ping unanswered for ConnectionWriteTimeout), %s",
+				fmtDur(time.Duration(at.UnixNano()-closed)), pinger.Sender(), fmtDur(time.Duration(closed-y.latestAt[pinger])), silent)
+		case s.proto == Yamux:
 			note = fmt.Sprintf("after the %s sent nothing for %s (KEEPALIVE): yamux's keepalive ends a session whose ping gets no answer",
 				f.Dir.Sender(), fmtDur(time.Duration(at.UnixNano()-last)))
 		}
@@ -1161,15 +1219,22 @@ func (s *Session) endNote(at time.Time, err string) string {
 // churnRing keeps the latest session ends for CHURN.
 type churnRing struct {
 	mu   sync.Mutex
-	ends [4096][2]int64 // start, end in Unix ns
-	n    uint64         // ends recorded
+	ends [4096]sessionEnd
+	n    uint64 // ends recorded
 }
 
-// sessionEnded records a session that lived from start to end.
-func (e *engine) sessionEnded(start, end time.Time) {
+// sessionEnd is a session's life, for CHURN.
+type sessionEnd struct {
+	start, end int64          // in Unix ns
+	up         *UpstreamError // why a proxy closed it unconnected, or nil
+}
+
+// sessionEnded records a session that lived from start to end; up, if
+// not nil, is the failed connection to its upstream that ended it.
+func (e *engine) sessionEnded(start, end time.Time, up *UpstreamError) {
 	rg := &e.ends
 	rg.mu.Lock()
-	rg.ends[rg.n%uint64(len(rg.ends))] = [2]int64{start.UnixNano(), end.UnixNano()}
+	rg.ends[rg.n%uint64(len(rg.ends))] = sessionEnd{start.UnixNano(), end.UnixNano(), up}
 	rg.n++
 	rg.mu.Unlock()
 }
@@ -1180,19 +1245,28 @@ func (e *engine) evalChurn(r *Registry, now time.Time, ns int64, cfg *FindingsCo
 	if cfg.Churn > 0 {
 		rg := &e.ends
 		from := ns - int64(ChurnWindow)
-		var count uint64
+		var count, ups uint64
 		var lived, first int64
+		var up *UpstreamError // the latest
+		failure := UpstreamOther
 		rg.mu.Lock()
 		for i := uint64(0); i < min(rg.n, uint64(len(rg.ends))); i++ {
 			se := rg.ends[(rg.n-1-i)%uint64(len(rg.ends))]
-			if se[1] < from {
+			if se.end < from {
 				break
 			}
-			if se[0] >= from {
+			if se.start >= from {
 				count++
-				lived += se[1] - se[0]
-				if first == 0 || se[0] < first {
-					first = se[0]
+				lived += se.end - se.start
+				if first == 0 || se.start < first {
+					first = se.start
+				}
+				if se.up != nil {
+					if ups++; up == nil {
+						up, failure = se.up, se.up.Failure
+					} else if se.up.Failure != failure {
+						failure = UpstreamOther
+					}
 				}
 			}
 		}
@@ -1202,7 +1276,10 @@ func (e *engine) evalChurn(r *Registry, now time.Time, ns int64, cfg *FindingsCo
 		// at every session that entered or left the window.
 		if count >= uint64(cfg.Churn) || e.churn != nil && count >= churnLow(cfg.Churn) {
 			c = &candidate{code: CodeChurn, since: first,
-				ev: Evidence{Count: count, Age: time.Duration(lived / int64(count)), Limit: ChurnWindow}}
+				ev: Evidence{Count: count, Age: time.Duration(lived / int64(count)), Limit: ChurnWindow, Upstream: ups}}
+			if up != nil {
+				c.ev.UpstreamAddr, c.ev.UpstreamFailure = up.Addr, failure
+			}
 		}
 	}
 	old := e.churn
@@ -1218,14 +1295,14 @@ func (e *engine) evalChurn(r *Registry, now time.Time, ns int64, cfg *FindingsCo
 	case old == nil:
 		e.nextID++
 		e.churn = churnFinding(e.nextID, c, now)
-		e.churnTold = told{c.ev.Count, e.churn.Severity, ns}
+		e.churnTold = told{c.ev.Count, e.churn.Severity, ns, false}
 		e.apply(r, change{new: e.churn}, now, "")
 	default:
 		if changed(old, c) {
 			e.churn = churnFinding(old.ID, c, old.Opened)
 			e.churn.Since = old.Since
 		}
-		if tell, _ := e.churnTold.again(e.churn.Evidence.Count, e.churn.Severity, ns); tell || e.churn != old {
+		if tell, _ := e.churnTold.again(e.churn.Evidence.Count, e.churn.Severity, false, ns); tell || e.churn != old {
 			e.apply(r, change{old: old, new: e.churn, tell: tell}, now, "")
 		}
 	}
@@ -1291,6 +1368,23 @@ func (s *Snapshot) FindingsOf(id uint64) []*Finding {
 		}
 	}
 	return fs
+}
+
+// First returns a LEAK's oldest stream's (Stream's) first payload bytes
+// each way, from Heads: beside its id where StreamIDs names the streams,
+// else the one Heads keeps. Nil for other findings, or where none were
+// kept.
+func (f *Finding) First() *[2]FirstBytes {
+	if f.Code != CodeLeak {
+		return nil
+	}
+	if len(f.StreamIDs) > 0 {
+		return f.HeadOf(f.Stream)
+	}
+	if len(f.Heads) > 0 {
+		return &f.Heads[0]
+	}
+	return nil
 }
 
 // HeadOf returns the first bytes of stream sid as the record's Heads has

@@ -53,8 +53,8 @@ func TestFirstBytesJoinedMidStream(t *testing.T) {
 	reg.Evaluate(sec(12), live.FindingsConfig{LeakAfter: 10 * time.Second, UnansweredAfter: time.Hour, Churn: -1})
 	for _, f := range reg.Snapshot().Findings {
 		if f.Code == live.CodeLeak && f.Stream == 5 {
-			if f.First == nil || !f.First[c2s].Joined {
-				t.Errorf("LEAK of stream 5: first %+v, want joined", f.First)
+			if f.First() == nil || !f.First()[c2s].Joined {
+				t.Errorf("LEAK of stream 5: first %+v, want joined", f.First())
 			}
 			return
 		}

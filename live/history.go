@@ -34,9 +34,14 @@ const (
 	// most once per UpdateEvery, and never when it is what it last told;
 	// a change of severity at once.
 	FindingUpdated
+	// SessionHalfClosed says that one end closed its side of a live
+	// session's connection (its FIN) while the other's stays open: Dir is
+	// the direction that ended, Detail names its sender. The session
+	// lasts as long as the connection: its end is a SessionEnded record.
+	SessionHalfClosed
 )
 
-var kindNames = [...]string{"frame", "session-opened", "session-ended", "violation", "notice", "finding-opened", "finding-resolved", "resync", "finding-updated"}
+var kindNames = [...]string{"frame", "session-opened", "session-ended", "violation", "notice", "finding-opened", "finding-resolved", "resync", "finding-updated", "session-half-closed"}
 
 // String returns the kind's name as used in JSON output.
 func (k Kind) String() string {

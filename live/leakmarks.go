@@ -94,10 +94,11 @@ type sessionLeaks struct {
 	marks   *leakMarks
 }
 
-// evaluatedAt returns when the latest Evaluate ran, zero if none has.
-func (e *engine) evaluatedAt() time.Time {
-	if ns := e.lastEval.Load(); ns != 0 {
-		return time.Unix(0, ns)
+// evaluatedAt returns when the latest Evaluate ran as v was published,
+// the instant its findings and leak counts are of; zero if none had.
+func (v *findingsView) evaluatedAt() time.Time {
+	if v.evaluated != 0 {
+		return time.Unix(0, v.evaluated)
 	}
 	return time.Time{}
 }

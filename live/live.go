@@ -397,7 +397,7 @@ func (r *Registry) SnapshotWith(o SnapshotOptions) *Snapshot {
 	// The findings, with every session's leak count and marks from the
 	// same evaluation (leakmarks.go).
 	v := r.eng.findings()
-	snap.Evaluated = r.eng.evaluatedAt()
+	snap.Evaluated = v.evaluatedAt() // the view's own: its findings' and leaks' instant
 	leaks := v.leaks
 	if !cutoff.IsZero() && !snap.Evaluated.IsZero() && snap.Evaluated.Before(now) {
 		// Aged is counted at the evaluation's time, as Leaks is: counted

@@ -606,7 +606,8 @@ func TestStrings(t *testing.T) {
 		{"frame", live.FrameRecord.String(), "frame"},
 		{"session-opened", live.SessionOpened.String(), "session-opened"},
 		{"session-ended", live.SessionEnded.String(), "session-ended"},
-		{"bad kind", live.Kind(9).String(), "unknown"},
+		{"session-half-closed", live.SessionHalfClosed.String(), "session-half-closed"},
+		{"bad kind", live.Kind(10).String(), "unknown"},
 		{"bad reason", live.CloseReason(9).String(), "unknown"},
 	}
 	for _, tt := range tests {

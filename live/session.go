@@ -1,6 +1,7 @@
 package live
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -167,6 +168,7 @@ type Session struct {
 	atWindow     int      // v2 flows whose writer sits at the window (Flow.FullSince set)
 	dirEnded     [2]bool  // the direction's byte stream has ended: its writers write no more
 	dirEndedAt   [2]int64 // when (Unix ns) it ended, where dirEnded
+	halfTold     bool     // a SessionHalfClosed record was made (HalfClosed)
 	serial       uint64   // of the latest stream opened: the streams' serials tell reused structs apart
 	counted      *stream  // the stream the frame being recorded was counted on, if any
 	countedHead  uint8    // counted's first bytes in the frame's direction before the frame added to them, or noHead
@@ -687,6 +689,34 @@ func (s *Session) DirectionEnded(dir Dir, at time.Time) {
 	}
 }
 
+// HalfClosed records that peer, the sender of direction dir ("server
+// 127.0.0.1:7800", as a capture or the attach proxy names it), closed its
+// side of the connection at at, by a FIN, after DirectionEnded ended dir:
+// a SessionHalfClosed record, the moment the session became half open,
+// which the sessions pane shows as its state ("server closed"). Only a
+// half-close is recorded: nothing for a session that ended, whose other
+// direction had ended already (its end says it), or that was told once.
+// A reset is no half-close: its callers, who know, do not call it.
+func (s *Session) HalfClosed(dir Dir, at time.Time, peer string) {
+	s.mu.Lock()
+	if s.ended || s.halfTold || !s.dirEnded[dir] || s.dirEnded[dir.Reverse()] {
+		s.mu.Unlock()
+		return
+	}
+	s.halfTold = true
+	proto := s.proto
+	s.mu.Unlock()
+	s.reg.hist.addEvent(Record{Kind: SessionHalfClosed, Session: s.id, Dir: dir, At: at, Proto: proto,
+		Detail: HalfClosedText(peer, dir)})
+}
+
+// HalfClosedText says what a SessionHalfClosed record of direction dir,
+// whose sender is peer, records: "the server 127.0.0.1:7800 closed its
+// side of the connection (FIN); the client's side is still open".
+func HalfClosedText(peer string, dir Dir) string {
+	return "the " + peer + " closed its side of the connection (FIN); the " + dir.Reverse().Sender().String() + "'s side is still open"
+}
+
 // Unsent records that the n bytes of a write by the tapped end from
 // offset from of direction dir on, recorded before the write, were never
 // sent: the write failed at time at. Retract takes back the frames that lay
@@ -997,7 +1027,9 @@ func (s *Session) End(at time.Time, reason CloseReason, err error) {
 	proto := s.proto
 	s.mu.Unlock()
 	s.reg.hist.addEvent(Record{Kind: SessionEnded, Session: s.id, At: at, Reason: reason, Detail: detail, Proto: proto})
-	s.reg.eng.sessionEnded(s.start, at) // CHURN
+	var up *UpstreamError
+	errors.As(err, &up)
+	s.reg.eng.sessionEnded(s.start, at, up) // CHURN
 	s.reg.sessionEnded()
 }
 

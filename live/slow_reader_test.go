@@ -219,6 +219,19 @@ func TestSlowReaderOneStall(t *testing.T) {
 					t.Fatalf("open at 80 s: %+v, want the one WINDOW_STALL, saying its reader reads slowly", open)
 				}
 				t.Logf("at 80 s: %s", open[0].Text)
+				// While it is open, a record tells that the reader reads,
+				// slowly: once, as the first report came to a held
+				// writer. Before, only its resolution said so.
+				var updated []*live.Finding
+				recs, _ := reg.Frames(live.Query{From: 1}, nil)
+				for _, r := range recs {
+					if r.Kind == live.FindingUpdated && r.Finding.Code == live.CodeWindowStall {
+						updated = append(updated, r.Finding)
+					}
+				}
+				if len(updated) != 1 || updated[0].Evidence.Slow < cfg.StallAfter || !strings.Contains(updated[0].Text, "reads, but far slower than it writes") {
+					t.Fatalf("WINDOW_STALL updated %d times while open, want once, saying its reader reads slowly: %+v", len(updated), updated)
+				}
 				// The reader catches up: it reads the rest at once.
 				caught := at
 				clk.advance(caught)
@@ -242,8 +255,9 @@ func TestSlowReaderOneStall(t *testing.T) {
 // slowInJSON checks the one WINDOW_STALL of a slow reader in reg's
 // records as the JSON output writes them: opened with no slow (no report
 // had come), resolved with slow, the writer's hold when the reader's
-// latest report came, stallAfter or more. (Its count stays 1: no
-// finding-updated tells it meanwhile.)
+// latest report came, stallAfter or more; and, between the two, one
+// finding-updated that tells it, with slow, as the plain output's UPDATED
+// line does with the text that says the reader reads slowly.
 func slowInJSON(t *testing.T, reg *live.Registry, stallAfter time.Duration) {
 	t.Helper()
 	var out bytes.Buffer
@@ -269,7 +283,20 @@ func slowInJSON(t *testing.T, reg *live.Registry, stallAfter time.Duration) {
 			t.Errorf("%s: slow = %#v, want the writer's hold at the reader's latest report, %v or more: %s", typ, m["slow"], stallAfter, line)
 		}
 	}
-	if seen["finding-opened"] != 1 || seen["finding-resolved"] != 1 {
-		t.Errorf("WINDOW_STALL in the JSON: %v; want it opened and resolved", seen)
+	if seen["finding-opened"] != 1 || seen["finding-updated"] != 1 || seen["finding-resolved"] != 1 {
+		t.Errorf("WINDOW_STALL in the JSON: %v; want it opened, updated once and resolved", seen)
+	}
+	out.Reset()
+	if err := headless.NewPrinter(reg, &out, headless.Plain).Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var updated []string
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.Contains(line, " UPDATED ") && strings.Contains(line, " WINDOW_STALL ") {
+			updated = append(updated, line)
+		}
+	}
+	if len(updated) != 1 || !strings.Contains(updated[0], "reads, but far slower than it writes") {
+		t.Errorf("plain: WINDOW_STALL's UPDATED lines %q, want one saying its reader reads slowly", updated)
 	}
 }

@@ -210,7 +210,14 @@ func (b *FirstBytes) Bytes() []byte { return b.Data[:b.N:b.N] }
 // before them where the capture joined the stream after its first bytes
 // and after them where they were cut; "(none sent)" where none came: the
 // one rendering every front end gives them.
-func (b *FirstBytes) AppendQuoted(dst []byte) []byte {
+func (b *FirstBytes) AppendQuoted(dst []byte) []byte { return b.appendText(dst, true) }
+
+// AppendText appends the bytes kept as AppendQuoted does, without the
+// quotes and escapes: for a column, where the quotes would take room.
+func (b *FirstBytes) AppendText(dst []byte) []byte { return b.appendText(dst, false) }
+
+// appendText is AppendQuoted, quoted or not.
+func (b *FirstBytes) appendText(dst []byte, quote bool) []byte {
 	if b.N == 0 && !b.Cut && !b.Joined {
 		return append(dst, "(none sent)"...) // "" read as sent empty
 	}
@@ -220,15 +227,19 @@ func (b *FirstBytes) AppendQuoted(dst []byte) []byte {
 			return dst // and saw none since
 		}
 	}
-	dst = append(dst, '"')
+	if quote {
+		dst = append(dst, '"')
+	}
 	for _, c := range b.Bytes() {
 		c = printable.Byte(c)
-		if c == '"' || c == '\\' {
+		if quote && (c == '"' || c == '\\') {
 			dst = append(dst, '\\')
 		}
 		dst = append(dst, c)
 	}
-	dst = append(dst, '"')
+	if quote {
+		dst = append(dst, '"')
+	}
 	if b.Cut {
 		dst = append(dst, "…"...)
 	}

@@ -29,11 +29,29 @@ func TestToldAgain(t *testing.T) {
 		{7, Warning, 12 * sec, false, 0}, // the severity's telling told 6
 		{7, Warning, 12*sec + sec/2, true, 0},
 	} {
-		if got, was := tl.again(c.count, c.sev, c.at); got != c.want || was != c.was {
+		if got, was := tl.again(c.count, c.sev, false, c.at); got != c.want || was != c.was {
 			t.Errorf("again(%d, %v, %v) = %v, %v; want %v, %v", c.count, c.sev, time.Duration(c.at), got, was, c.want, c.was)
 		}
 	}
-	if tl != (told{7, Warning, 12*sec + sec/2}) {
+	if tl != (told{7, Warning, 12*sec + sec/2, false}) {
 		t.Errorf("told %+v, want 7, warning, at 12.5 s", tl)
+	}
+}
+
+// TestToldSlowAtOnce: a WINDOW_STALL's reader found to read slowly
+// (Evidence.Slow non-zero where the latest record told none) is told at
+// once, however soon, with no severity change; slow as told is not told
+// again.
+func TestToldSlowAtOnce(t *testing.T) {
+	sec := int64(time.Second)
+	tl := told{sev: Warning, at: 10 * sec}
+	if got, was := tl.again(0, Warning, true, 10*sec+1); !got || was != 0 {
+		t.Errorf("slow found: told %v, was %v; want told, no severity", got, was)
+	}
+	if got, _ := tl.again(0, Warning, true, 100*sec); got {
+		t.Error("slow as told: told again")
+	}
+	if got, _ := tl.again(0, Warning, false, 100*sec+1); !got {
+		t.Error("slow no more: not told")
 	}
 }

@@ -18,7 +18,7 @@ func (s *Session) finding(id uint64, c *candidate, opened time.Time) *Finding {
 	f := &Finding{
 		ID: id, Code: c.code, Severity: c.code.Severity(), Session: s.id, Stream: c.stream,
 		Dir: c.dir, HasDir: c.hasDir, Since: time.Unix(0, c.since), Opened: opened, Evidence: c.ev, Proto: s.proto,
-		version: s.version, info: s.info,
+		version: s.version, info: s.info, joined: s.incomplete,
 	}
 	if c.code == CodeProtocol && f.Evidence.endsFine(f.Dir, s.proto) {
 		// Not the watched mux's fault, nor one that stops its traffic:
@@ -35,9 +35,9 @@ func (s *Session) finding(id uint64, c *candidate, opened time.Time) *Finding {
 	if c.code == CodeLeak && c.stream != 0 {
 		// What the oldest leaked stream carried, which history may no
 		// longer hold: a finding is immutable once made, so a copy.
+		// Heads without StreamIDs holds the oldest's (Finding.First).
 		if st := s.streams.get(c.stream); st != nil {
-			h := st.head
-			f.First = &h
+			f.Heads = [][2]FirstBytes{st.head}
 		}
 	}
 	f.word()
@@ -78,8 +78,8 @@ func (f *Finding) AsOf(t time.Time) *Finding {
 		return f
 	}
 	g := *f
-	if g.Evidence.Ping != 0 {
-		g.Evidence.Ping += age - f.Evidence.Age // the ping waits on
+	if g.Evidence.Ping != 0 && !g.Evidence.GaveUp {
+		g.Evidence.Ping += age - f.Evidence.Age // the ping waits on, unless its sender gave up
 	}
 	if g.Code == CodeLeak {
 		g.Evidence.Idle += age - f.Evidence.Age // an idle stream stays idle: a frame would take it out
@@ -165,8 +165,21 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 		switch {
 		case ev.Ping != 0:
 			// Opened by the ping: the silent side may have sent none.
-			return fmt.Sprintf("the %s has sent nothing for %s, and the %s's ping has waited %s for its answer, which yamux sends at once: it is frozen or gone",
-				sender, fmtDur(ev.Age), receiver, fmtDur(ev.Ping)), advice
+			nothing := fmt.Sprintf("has sent nothing for %s", fmtDur(ev.Age))
+			if ev.Unheard {
+				// No frame of its own to count from.
+				nothing = fmt.Sprintf("has sent nothing since the session began, %s ago", fmtDur(ev.Age))
+				if f.joined {
+					nothing = fmt.Sprintf("has sent nothing in the %s the capture has seen of the session", fmtDur(ev.Age))
+				}
+			}
+			if ev.GaveUp {
+				// Its sender's clock stopped as it closed.
+				return fmt.Sprintf("the %s %s; the %s's ping went %s without its answer, which yamux sends at once, and then the %s closed its side of the connection (yamux's keepalive gives up on a ping unanswered for ConnectionWriteTimeout, 10 s by default): the %s is frozen or gone",
+					sender, nothing, receiver, fmtDur(ev.Ping), receiver, sender), advice
+			}
+			return fmt.Sprintf("the %s %s, and the %s's ping has waited %s for its answer, which yamux sends at once: it is frozen or gone",
+				sender, nothing, receiver, fmtDur(ev.Ping)), advice
 		case ev.Borrowed:
 			// It sent no ping of its own: the cadence is the other
 			// side's, whose latest ping it has not answered (yamux
@@ -350,9 +363,21 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 				sender, ev.Guess, ev.Violation, ev.Offset, ev.Guess.Hint()),
 			advice
 	case CodeChurn:
-		return fmt.Sprintf("%d sessions opened and ended in the last %s, living %s each on average: a client redialing in a loop, or clients that dial a session per request",
-				ev.Count, fmtDur(ev.Limit), fmtDur(ev.Age)),
-			"keep one session (or a pool) and open a stream per request on it: that is what a mux is for; the session-ended reasons say why sessions end — where dials fail, back off between them"
+		text := fmt.Sprintf("%d sessions opened and ended in the last %s, living %s each on average", ev.Count, fmtDur(ev.Limit), fmtDur(ev.Age))
+		advice := "keep one session (or a pool) and open a stream per request on it: that is what a mux is for; the session-ended reasons say why sessions end — where dials fail, back off between them"
+		if ev.Upstream == 0 {
+			return text + ": a client redialing in a loop, or clients that dial a session per request", advice
+		}
+		// A proxy closed these clients because their upstream failed:
+		// the clients redial, and the upstream is the cause.
+		up := fmt.Sprintf("the upstream %s %s", ev.UpstreamAddr, ev.UpstreamFailure.phrase())
+		check := fmt.Sprintf("check the upstream %s: %s", ev.UpstreamAddr, ev.UpstreamFailure.check())
+		if ev.Upstream >= ev.Count {
+			return text + ": each ended because " + up + ", and the clients dialed again",
+				check + " The clients are not at fault: muxtop's proxy closes each one whose connection to the upstream fails"
+		}
+		return fmt.Sprintf("%s, %d of them because %s: clients redialing in a loop, or clients that dial a session per request", text, ev.Upstream, up),
+			check + " Then: " + advice
 	}
 	return f.Code.String(), ""
 }

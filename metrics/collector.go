@@ -44,7 +44,7 @@ const MaxSessions = 100
 // Options configure a Collector.
 type Options struct {
 	// StallAfter is the threshold of the stalled streams
-	// (live.SnapshotOptions); 0 means live.DefaultStallAfter. (The leak
+	// (live.SnapshotOptions); 0 or less means live.DefaultStallAfter. (The leak
 	// gauges count the open LEAK findings, whose threshold is
 	// live.FindingsConfig.LeakAfter, as Diagnose is given it.)
 	StallAfter time.Duration
@@ -57,24 +57,38 @@ type Options struct {
 	// alike: the label protocol tells their frames apart.) Their names
 	// may not be those of the series' own labels, nor Prometheus's le of
 	// the histograms' buckets: client, code, command, direction, label,
-	// le, protocol, reason, sender, server, session, severity
-	// (ReservedLabels). A Collector given one is refused when it is
-	// registered, with an error that names it.
+	// le, protocol, reason, sender, server, session, severity, upstream
+	// (ReservedLabels). Names are [a-zA-Z_][a-zA-Z0-9_]*, not beginning
+	// with __ (client_golang accepts other UTF-8 names, but writes "a-b"
+	// as a_b to a scraper that does not ask for UTF-8 names), and values
+	// are valid UTF-8. A Collector given another is refused when it is
+	// registered, with an error that names it (Collector.Err).
 	ConstLabels prometheus.Labels
+	// Upstream, if not nil, says how a proxy's connections to its
+	// upstream went (tap.Proxy.Upstream, as muxtop attach gives it): the
+	// muxtop_upstream_* series, labelled with the upstream's address
+	// (one per proxy, so one series each). Without it, or while it
+	// returns no address, those series are absent, not 0: a tap in a
+	// service's own process, or a capture, dials no upstream, and an
+	// alert on them cannot fire where there is none.
+	Upstream func() live.Upstream
 }
 
 // reservedLabels are the label names of the Collector's series, whether
 // or not Options.Sessions asks for the per-session ones, and le, the
 // bucket label of its histograms, sorted.
-var reservedLabels = []string{"client", "code", "command", "direction", "label", "le", "protocol", "reason", "sender", "server", "session", "severity"}
+var reservedLabels = []string{"client", "code", "command", "direction", "label", "le", "protocol", "reason", "sender", "server", "session", "severity", "upstream"}
 
 // ReservedLabels returns the label names Options.ConstLabels may not
 // use: the series' own, and le.
 func ReservedLabels() []string { return slices.Clone(reservedLabels) }
 
-// checkConstLabels returns the error of const labels that take reserved
-// names, naming them, or nil.
+// checkConstLabels returns the error of const labels that are no valid
+// label (checkLabelSyntax) or take reserved names, naming them, or nil.
 func checkConstLabels(cl prometheus.Labels) error {
+	if err := checkLabelSyntax(cl); err != nil {
+		return err
+	}
 	var clash []string
 	for name := range cl {
 		if slices.Contains(reservedLabels, name) {
@@ -108,9 +122,14 @@ type Collector struct {
 // findings gauges count the open findings of the latest evaluation
 // (Diagnose, live.Registry.Evaluate): 0 if reg's findings are never
 // evaluated. A Collector of Options that make no valid series
-// (ConstLabels with a reserved name) describes itself as invalid:
-// registering it returns the error.
+// (ConstLabels with a reserved or invalid name, or a value that is not
+// UTF-8: see Options.ConstLabels) describes itself as invalid:
+// registering it returns the error. A nil reg panics, a programmer's
+// error.
 func NewCollector(reg *live.Registry, o Options) *Collector {
+	if reg == nil {
+		panic("metrics.NewCollector: nil *live.Registry")
+	}
 	if o.StallAfter <= 0 {
 		o.StallAfter = live.DefaultStallAfter
 	}
@@ -135,6 +154,7 @@ type descs struct {
 	findingsResolved                                                *prometheus.Desc
 	latency, dropped                                                *prometheus.Desc
 	goAways, pingRTT                                                *prometheus.Desc
+	upDials, upFailures                                             *prometheus.Desc
 	sessFrames, sessBytes, sessOpen, sessLeak, sessOldest, sessInfo *prometheus.Desc
 }
 
@@ -175,6 +195,8 @@ func newDescs(o Options) descs {
 		dropped:          d("history_dropped_records_total", "Frame records never stored in history (a feeder lapped by the ring); their frames still count."),
 		goAways:          d("yamux_goaways_total", "yamux GoAway frames, by the side that sent them and their code: normal (no new streams), protocol_error and internal_error (the session ends), unknown.", "sender", "code"),
 		pingRTT:          d("yamux_ping_rtt_seconds", "Round-trip time of yamux Pings (keepalive or Session.Ping), from the Ping to its ACK as the tap saw them."),
+		upDials:          d("upstream_dials_total", "Connections muxtop attach's proxy tried to its upstream, one per client; only when muxtop proxies.", "upstream"),
+		upFailures:       d("upstream_dial_failures_total", "Connections to the upstream that failed, each client closed at once, by reason: refused (nothing listens there), timeout (no answer within --dial-timeout), other (a name that does not resolve, no route); only when muxtop proxies.", "upstream", "reason"),
 		sessFrames:       s("session_frames_total", "Frames of one session, by direction; only for the sessions --metrics-sessions selects.", "direction"),
 		sessBytes:        s("session_frame_bytes_total", "Wire bytes of one session's frames, by direction; only for the selected sessions.", "direction"),
 		sessOpen:         s("session_streams_open", "Streams open or half-closed in one session; only for the selected sessions."),
@@ -196,6 +218,10 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		d.frames, d.bytes, d.unparsed, d.violations, d.anomalies, d.findingsOpen, d.findingsOpened, d.findingsResolved, d.latency, d.dropped,
 		d.goAways, d.pingRTT} {
 		ch <- x
+	}
+	if c.o.Upstream != nil {
+		ch <- d.upDials
+		ch <- d.upFailures
 	}
 	if c.o.Sessions > 0 {
 		for _, x := range []*prometheus.Desc{d.sessFrames, d.sessBytes, d.sessOpen, d.sessLeak, d.sessOldest, d.sessInfo} {
@@ -247,7 +273,8 @@ var (
 // noStreams selects no session's streams: the counters are all a scrape needs.
 func noStreams(uint64) bool { return false }
 
-// Collect takes a snapshot of the registry and sends its metrics.
+// Collect takes a snapshot of the registry and sends its metrics; a
+// Collector whose Err is not nil sends one invalid metric, with the error.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	if c.err != nil {
 		ch <- prometheus.NewInvalidMetric(prometheus.NewInvalidDesc(c.err), c.err)
@@ -340,6 +367,15 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	ch <- histogram(d.pingRTT, &snap.PingRTT)
+
+	if c.o.Upstream != nil {
+		if u := c.o.Upstream(); u.Addr != "" {
+			counter(d.upDials, u.Dials, u.Addr)
+			counter(d.upFailures, u.Refused, u.Addr, "refused")
+			counter(d.upFailures, u.TimedOut, u.Addr, "timeout")
+			counter(d.upFailures, u.Failed-min(u.Failed, u.Refused+u.TimedOut), u.Addr, "other")
+		}
+	}
 
 	if c.o.Sessions > 0 {
 		c.collectSessions(ch, snap, now)

@@ -61,7 +61,9 @@ func TestAlertRulesNameRealMetrics(t *testing.T) {
 	}
 	reg := live.New(live.Config{})
 	pr := prometheus.NewRegistry()
-	pr.MustRegister(metrics.NewCollector(reg, metrics.Options{}))
+	// An attach's collector: its upstream series are MuxtopUpstreamDown's.
+	up := func() live.Upstream { return live.Upstream{Addr: "127.0.0.1:9000"} }
+	pr.MustRegister(metrics.NewCollector(reg, metrics.Options{Upstream: up}))
 	mfs, err := pr.Gather()
 	if err != nil {
 		t.Fatal(err)

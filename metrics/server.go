@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -22,14 +23,21 @@ const Path = "/metrics"
 // Gatherer returns a Prometheus registry with reg's Collector and muxtop's
 // own Go runtime and process metrics (go_*, process_*), as muxtop's
 // server exports them; or the error of Options that make no valid series
-// (Collector.Err).
+// (Collector.Err). A nil reg panics, a programmer's error.
 func Gatherer(reg *live.Registry, o Options) (*prometheus.Registry, error) {
+	if reg == nil {
+		panic("metrics.Gatherer: nil *live.Registry")
+	}
 	c := NewCollector(reg, o)
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
 	pr := prometheus.NewRegistry()
-	pr.MustRegister(c, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, col := range []prometheus.Collector{c, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+		if err := pr.Register(col); err != nil { // not expected after Err: but an error, as said, never a panic
+			return nil, fmt.Errorf("metrics: %w", err)
+		}
+	}
 	return pr, nil
 }
 
@@ -44,18 +52,21 @@ func Handler(g prometheus.Gatherer) http.Handler {
 // headers, so a stalled connection does not hold a goroutine for ever.
 const readHeaderTimeout = 10 * time.Second
 
-// Server serves reg's metrics over HTTP at Path until Close.
+// Server serves a handler, such as Handler's, over HTTP at Path until
+// Close.
 type Server struct {
 	ln   net.Listener
+	url  string // URL's
 	srv  *http.Server
 	done chan struct{} // closed when Serve has returned
 	err  error         // Serve's error, other than the closing's
 	once sync.Once
 }
 
-// Serve listens on addr (host:port, as net.Listen takes it: callers choose
-// loopback, see internal/hostport) and serves h at Path in a goroutine of
-// its own, which Close stops. A port in use is the error returned; a
+// Serve listens on addr (host:port, as net.Listen takes it: an empty host,
+// as in ":9100", is every interface, so give loopback's, 127.0.0.1, to
+// keep the metrics on this machine) and serves h at Path in a goroutine
+// of its own, which Close stops. A port in use is the error returned; a
 // request for another path is 404.
 func Serve(addr string, h http.Handler) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
@@ -64,7 +75,7 @@ func Serve(addr string, h http.Handler) (*Server, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle(Path, h)
-	s := &Server{ln: ln, done: make(chan struct{}),
+	s := &Server{ln: ln, url: "http://" + dialable(addr, ln.Addr()) + Path, done: make(chan struct{}),
 		srv: &http.Server{Handler: mux, ReadHeaderTimeout: readHeaderTimeout}}
 	go func() { // owned by s: Close waits for it
 		defer close(s.done)
@@ -78,8 +89,27 @@ func Serve(addr string, h http.Handler) (*Server, error) {
 // Addr returns the address the server listens on.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
-// URL returns the metrics' URL.
-func (s *Server) URL() string { return "http://" + s.ln.Addr().String() + Path }
+// URL returns the metrics' URL. For a server on every interface (addr
+// 0.0.0.0, ::, or no host), whose Addr is [::] or 0.0.0.0, it names
+// loopback, which this machine can fetch: 127.0.0.1, or ::1 when addr was
+// IPv6's ::.
+func (s *Server) URL() string { return s.url }
+
+// dialable returns the host:port to reach bound, a listener on addr: bound
+// itself, but loopback for an unspecified host.
+func dialable(addr string, bound net.Addr) string {
+	ap, err := netip.ParseAddrPort(bound.String())
+	if err != nil || !ap.Addr().IsUnspecified() {
+		return bound.String()
+	}
+	lo := netip.AddrFrom4([4]byte{127, 0, 0, 1})
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		if ip, err := netip.ParseAddr(host); err == nil && ip.Is6() && !ip.Is4In6() {
+			lo = netip.IPv6Loopback()
+		}
+	}
+	return netip.AddrPortFrom(lo, ap.Port()).String()
+}
 
 // Close stops the server: it stops listening, lets a scrape in progress
 // finish for up to a second, closes every connection and waits for the
@@ -122,7 +152,67 @@ const (
 // muxtop itself stood still it waits CatchUp before it evaluates again
 // (StoodStillAfter). Without it the findings_* metrics stay at zero: the
 // data path only keeps the counters the evaluation reads.
+//
+// A registry has one set of findings, so it has one diagnosis: a
+// Diagnose on a registry already diagnosed, with an equal cfg, shares the
+// running one (its evaluations go on until every caller's stop is
+// called), and with another cfg it panics, naming both. Two thresholds
+// evaluated in turn would open and resolve the same finding at every
+// evaluation, a leak counted as many times as it is evaluated. Once every
+// stop is called, the registry may be diagnosed again, with any cfg. For
+// the same reason, do not call reg.Evaluate while Diagnose runs on reg.
 func Diagnose(reg *live.Registry, cfg live.FindingsConfig) (stop func()) {
+	if reg == nil {
+		panic("metrics.Diagnose: nil *live.Registry")
+	}
+	diagnosing.Lock()
+	defer diagnosing.Unlock()
+	d := diagnosing.m[reg]
+	switch {
+	case d == nil:
+		d = &diagnosis{cfg: cfg, stop: evaluateEvery(reg, cfg)}
+		if diagnosing.m == nil {
+			diagnosing.m = make(map[*live.Registry]*diagnosis)
+		}
+		diagnosing.m[reg] = d
+	case d.cfg != cfg:
+		panic(fmt.Sprintf("metrics.Diagnose: the registry is already diagnosed with %+v, not %+v: "+
+			"a registry has one set of findings, evaluated with one set of thresholds (stop the first diagnosis, or give both the same)",
+			d.cfg, cfg))
+	}
+	d.callers++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			diagnosing.Lock()
+			defer diagnosing.Unlock()
+			if d.callers--; d.callers == 0 {
+				delete(diagnosing.m, reg)
+				d.stop() // waits for the loop, so that no evaluation outlives the map's entry
+			}
+		})
+	}
+}
+
+// diagnosing holds the registries Diagnose evaluates, each with its one
+// diagnosis.
+var diagnosing struct {
+	sync.Mutex
+	m map[*live.Registry]*diagnosis
+}
+
+// diagnosis is a registry's evaluation loop, shared by the callers of
+// Diagnose whose stop is not called yet.
+type diagnosis struct {
+	cfg     live.FindingsConfig
+	callers int
+	stop    func() // ends the loop and waits for it
+}
+
+// evaluateEvery evaluates reg's findings with cfg every EvaluateEvery,
+// but CatchUp after muxtop stood still, until the returned stop, which
+// waits for the loop to end.
+func evaluateEvery(reg *live.Registry, cfg live.FindingsConfig) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { // owned by stop, which waits for it
@@ -141,12 +231,9 @@ func Diagnose(reg *live.Registry, cfg live.FindingsConfig) (stop func()) {
 			}
 		}
 	}()
-	var once sync.Once
 	return func() {
-		once.Do(func() {
-			cancel()
-			<-done
-		})
+		cancel()
+		<-done
 	}
 }
 

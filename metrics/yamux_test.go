@@ -595,7 +595,7 @@ func TestConstLabelClash(t *testing.T) {
 	reg := live.New(live.Config{})
 	reg.Open(live.SessionInfo{Client: "127.0.0.1:1", Server: "127.0.0.1:2"}, time.Now())
 	pr := prometheus.NewPedanticRegistry()
-	pr.MustRegister(metrics.NewCollector(reg, metrics.Options{Sessions: 1}))
+	pr.MustRegister(metrics.NewCollector(reg, metrics.Options{Sessions: 1, Upstream: func() live.Upstream { return live.Upstream{Addr: "127.0.0.1:2"} }}))
 	mfs, err := pr.Gather()
 	if err != nil {
 		t.Fatal(err)

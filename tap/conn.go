@@ -1,5 +1,5 @@
-// Package tap watches smux connections without touching them: Conn and
-// Listener tee every byte that moves into a frame decoder per direction and
+// Package tap watches smux and yamux connections without touching them:
+// Conn and Listener tee every byte that moves into a frame decoder per direction and
 // record the frames in a live.Registry; Proxy is the tapping TCP proxy
 // behind `muxtop attach`.
 package tap
@@ -61,14 +61,19 @@ func Version(v int) Option {
 	}
 }
 
-// Wrap taps c, which is the side end of an smux session, recording into reg
-// under a new session labelled label. side must be live.Client or
-// live.Server: Wrap panics at once on another value, which would otherwise
-// fail later, inside the session's reads. The session stays live in reg
-// until the returned Conn is closed or reads EOF: close it, not c.
+// Wrap taps c, which is the side end of an smux or yamux session,
+// recording into reg under a new session labelled label. side must be
+// live.Client or live.Server, and reg not nil: Wrap panics at once
+// otherwise, where the mistake would fail later, inside the session's
+// reads. The session stays live in reg until the returned Conn is closed,
+// reads EOF, or a read or write fails other than by a deadline: close it,
+// not c.
 func Wrap(c net.Conn, side live.Side, reg *live.Registry, label string, opts ...Option) *Conn {
 	if side != live.Client && side != live.Server {
 		panic(fmt.Sprintf("tap.Wrap: side %d: want live.Client or live.Server", side))
+	}
+	if reg == nil {
+		panic("tap.Wrap: nil *live.Registry: want one from live.New to record into")
 	}
 	info := live.SessionInfo{Tap: side, Label: label}
 	local, remote := addr(c.LocalAddr()), addr(c.RemoteAddr())
@@ -212,11 +217,12 @@ const (
 	ending         // and Close or CloseWrite came meanwhile: the Write ends out
 )
 
-// Close closes the wrapped conn and ends the session as closed locally,
-// unless it ended already. What this end wrote ends here: a frame it left
-// incomplete is TRUNCATED, as the peer's read of it fails. The conn is
-// closed first: smux's writer goes on writing what it has queued until a
-// write fails, and what goes out still counts.
+// Close ends the session as closed locally, unless it ended already, and
+// closes the wrapped conn. What this end wrote ends then: a frame it left
+// incomplete is TRUNCATED, as the peer's read of it fails. A write in
+// progress as the conn closes is accounted for first: smux's writer goes
+// on writing what it has queued until a write fails, and what goes out
+// still counts.
 func (c *Conn) Close() error {
 	c.sess.End(time.Now(), live.LocalClose, nil)
 	err := c.Conn.Close()
@@ -292,8 +298,12 @@ type Listener struct {
 }
 
 // WrapListener taps the conns that l accepts, recording into reg.
-// Each conn is wrapped with opts.
+// Each conn is wrapped with opts. It panics at once if reg is nil, rather
+// than at the first conn accepted.
 func WrapListener(l net.Listener, reg *live.Registry, label string, opts ...Option) *Listener {
+	if reg == nil {
+		panic("tap.WrapListener: nil *live.Registry: want one from live.New to record into")
+	}
 	return &Listener{Listener: l, reg: reg, label: label, opts: opts}
 }
 

@@ -42,7 +42,7 @@ type ProxyConfig struct {
 	// ("127.0.0.1:9001"). Port 0 picks a free port; Proxy.Addr says which.
 	// "" means DefaultListen: loopback, a free port.
 	Listen string
-	// Upstream is the address of the smux server, already resolved.
+	// Upstream is the address of the smux or yamux server, already resolved.
 	Upstream string
 	// Registry records the sessions passing through. It is required.
 	Registry *live.Registry
@@ -333,17 +333,28 @@ func (p *Proxy) dialed(err error) {
 		return
 	}
 	u.Failed++
-	var ne net.Error
 	switch loop := (*selfLoopError)(nil); {
-	case errors.Is(err, syscall.ECONNREFUSED):
-		u.Refused++
-	case errors.As(err, &ne) && ne.Timeout():
-		u.TimedOut++
 	case errors.As(err, &loop):
 		u.Last = "it is this proxy's own listen address"
 		return
+	case upstreamFailure(err) == live.UpstreamRefused:
+		u.Refused++
+	case upstreamFailure(err) == live.UpstreamTimedOut:
+		u.TimedOut++
 	}
 	u.Last = cause(err)
+}
+
+// upstreamFailure says how a dial of the upstream failed with err.
+func upstreamFailure(err error) live.UpstreamFailure {
+	var ne net.Error
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return live.UpstreamRefused
+	case errors.As(err, &ne) && ne.Timeout():
+		return live.UpstreamTimedOut
+	}
+	return live.UpstreamOther
 }
 
 func (p *Proxy) report(err error) {
@@ -472,7 +483,7 @@ func (p *Proxy) handle(client net.Conn) {
 		}
 		derr := p.dialError(from, err)
 		reason, _ := Reason(err)
-		pr.sess.End(time.Now(), reason, derr)
+		pr.sess.End(time.Now(), reason, &live.UpstreamError{Addr: p.cfg.Upstream, Failure: upstreamFailure(err), Err: derr})
 		p.report(derr)
 		return
 	}
@@ -710,6 +721,9 @@ func (p *Proxy) forward(pr *pair, dst io.Writer, src io.Reader, dir live.Dir) er
 	// A frame the sender's end cut short is named; one cut because the
 	// proxy closed the conns itself (shutdown) is not.
 	pr.feed[dir].End(at, !errors.Is(rerr, net.ErrClosed) && !errors.Is(werr, net.ErrClosed))
+	if rerr == io.EOF && werr == nil {
+		pr.sess.HalfClosed(dir, at, from) // passed on as a half-close: the session lasts
+	}
 	// Number the end before passing it on, which lets the other direction end.
 	seq := pr.ends.Add(1)
 	switch {

@@ -187,7 +187,7 @@ func TestFirstBytesNoneSent(t *testing.T) {
 		t.Errorf("firstLine of a stream with no payload = %q, want %q", got, want)
 	}
 	f := &live.Finding{ID: 1, Code: live.CodeLeak, Severity: live.Warning, Session: 4, Stream: 1,
-		Since: base.Add(-time.Minute), Opened: base, First: &none}
+		Since: base.Add(-time.Minute), Opened: base, Heads: [][2]live.FirstBytes{none}}
 	snap := &live.Snapshot{At: base, Started: base.Add(-time.Hour), Findings: []*live.Finding{f}}
 	keys := newKeyMap()
 	p := feed(newFindingsPane(&keys), snapshotMsg{snap: snap})

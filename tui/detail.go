@@ -96,8 +96,7 @@ func detailInfo(th *theme, r *live.Record, w int) []string {
 		case r.Lost > 0:
 			wrap(lostPayload(len(r.Payload), int64(n), r.Lost), st.warn)
 		case r.Truncated:
-			add("payload "+strconv.Itoa(len(r.Payload))+" of "+strconv.Itoa(n)+
-				" bytes: truncated by the snaplen, the rest was not kept", st.warn)
+			wrap(keptPayload(len(r.Payload), int64(n)), st.warn)
 		default:
 			add("payload "+strconv.Itoa(n)+" bytes", st.dim)
 		}
@@ -123,6 +122,8 @@ func detailInfo(th *theme, r *live.Record, w int) []string {
 		wrap(sess+" opened "+printable.Text(r.Client+" → "+r.Server)+" · "+at, style{})
 	case live.SessionEnded:
 		wrap(sess+" ended: "+printable.Text(r.EndText())+" · "+at, style{})
+	case live.SessionHalfClosed:
+		wrap(sess+" half-closed: "+printable.Text(r.Detail)+" · "+at, st.warn)
 	case live.NoticeRecord:
 		wrap(printable.Text(r.Detail)+" · "+at, st.bad)
 	case live.ResyncRecord:
@@ -221,8 +222,7 @@ func yamuxDetail(th *theme, r *live.Record, w int, line func(string), add func(s
 	case r.Lost > 0:
 		wrap(lostPayload(len(r.Payload), n, r.Lost), st.warn)
 	case r.Truncated:
-		add("payload "+strconv.Itoa(len(r.Payload))+" of "+strconv.FormatInt(n, 10)+
-			" bytes: truncated by the snaplen, the rest was not kept", st.warn)
+		wrap(keptPayload(len(r.Payload), n), st.warn)
 	default:
 		add("payload "+strconv.FormatInt(n, 10)+" bytes", st.dim)
 	}
@@ -238,6 +238,15 @@ func yamuxDetail(th *theme, r *live.Record, w int, line func(string), add func(s
 func lostPayload(kept int, n, lost int64) string {
 	return "payload " + strconv.FormatInt(n, 10) + " bytes: the capture lost " + strconv.FormatInt(lost, 10) +
 		" of them; " + strconv.Itoa(kept) + " kept, those before the loss"
+}
+
+// keptPayload says what is kept of the payload of n bytes of a frame
+// whose payload muxtop's own --snaplen cut when it kept it: the frame came
+// whole (a capture's loss is lostPayload's, and a capture file's snapshot
+// length shows as such a loss), and its first kept bytes were kept.
+func keptPayload(kept int, n int64) string {
+	return "payload " + strconv.FormatInt(n, 10) + " bytes, " + strconv.Itoa(kept) +
+		" kept: muxtop's --snaplen (the frame came whole)"
 }
 
 // headerLine decodes the eight header bytes:

@@ -351,7 +351,7 @@ func (t *term) match(r *live.Record) bool {
 	case termSession:
 		return r.Session == t.n
 	case termDir:
-		return (frame || r.Kind == live.FramingViolation || r.Kind == live.ResyncRecord) && r.Dir == t.dir
+		return (frame || r.Kind == live.FramingViolation || r.Kind == live.ResyncRecord || r.Kind == live.SessionHalfClosed) && r.Dir == t.dir
 	case termViolation:
 		return r.Kind == live.FramingViolation || (frame && r.Anomaly != 0)
 	case termLost:

@@ -321,10 +321,10 @@ func (p *findingsPane) explain(th *theme, w int) []explainLine {
 	// reads as the stream's opening, after its own "since".
 	where += " · since " + f.Since.In(loc).Format(time.TimeOnly) + " · finding opened " + f.Opened.In(loc).Format(time.TimeOnly)
 	paras := []explainLine{{where, st.dim}, {printable.Text(f.Text), style{}}}
-	if f.First != nil {
+	if h := f.First(); h != nil {
 		// What the oldest leaked stream carried, which history may no
 		// longer hold: the request that leaks.
-		paras = append(paras, explainLine{"first bytes of " + firstLine(f.Stream, f.First), style{}})
+		paras = append(paras, explainLine{"first bytes of " + firstLine(f.Stream, h), style{}})
 	}
 	paras = append(paras, explainLine{"→ " + printable.Text(f.Advice), st.bold})
 	if p.idx >= p.open {

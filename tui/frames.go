@@ -488,6 +488,8 @@ func frameLine(th *theme, r *live.Record, w int, mark, reverse bool, cols frameC
 		l.text("● session " + strconv.FormatUint(r.Session, 10) + " opened " + printable.Text(r.Client+" → "+r.Server))
 	case live.SessionEnded:
 		l.add("● session "+strconv.FormatUint(r.Session, 10)+" ended: "+printable.Text(r.EndText()), st.dim)
+	case live.SessionHalfClosed:
+		l.add(r.Dir.String()+" ● session "+strconv.FormatUint(r.Session, 10)+" half-closed: "+printable.Text(r.Detail), st.warn)
 	case live.FramingViolation:
 		l.text(r.Dir.String() + " ")
 		code := r.Code.String()

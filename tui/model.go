@@ -144,8 +144,11 @@ type Model struct {
 }
 
 // New returns the screen's model for reg. It reads the registry once, so
-// that the first screen drawn is complete.
+// that the first screen drawn is complete. A nil reg panics.
 func New(reg *live.Registry, opts Options) Model {
+	if reg == nil {
+		panic("tui.New: nil *live.Registry")
+	}
 	return newModel(reg, opts, reg.SnapshotWith, time.Local, tickEvery)
 }
 
@@ -722,7 +725,7 @@ func (m *Model) copyPayload() tea.Cmd {
 	case r.Lost > 0:
 		msg += " (those before the capture lost " + strconv.FormatInt(r.Lost, 10) + " of " + n + ")"
 	case r.Truncated:
-		msg += " (the captured part of " + n + ")"
+		msg += " (those --snaplen kept of " + n + ")"
 	}
 	m.setFlash(msg)
 	return tea.SetClipboard(hex.EncodeToString(r.Payload))
@@ -888,8 +891,11 @@ func (m *Model) scopeHead() *[2]live.FirstBytes {
 
 // Run shows the screen on the terminal until the user quits or ctx is
 // done, restores the terminal, and returns the registry's final snapshot
-// so the caller can print a summary.
+// so the caller can print a summary. A nil reg panics.
 func Run(ctx context.Context, reg *live.Registry, opts Options) (*live.Snapshot, error) {
+	if reg == nil {
+		panic("tui.Run: nil *live.Registry")
+	}
 	return run(ctx, reg, opts)
 }
 

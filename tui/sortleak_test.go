@@ -22,7 +22,7 @@ func TestSortAgeLeaksFirst(t *testing.T) {
 		{ID: 9, State: live.Open, First: t0.Add(3 * time.Second), Leak: true},
 		{ID: 11, State: live.Open, First: t0.Add(4 * time.Second)},
 	}
-	sortStreams(streams, sortAge, true)
+	sortStreams(streams, &live.SessionSnap{Leaks: 2}, sortAge, true)
 	var got []uint32
 	for _, s := range streams {
 		got = append(got, s.ID)

@@ -10,7 +10,6 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/muxtop/muxtop/live"
-	"github.com/muxtop/muxtop/printable"
 )
 
 // streamSort is the order of the streams pane; s cycles through them.
@@ -224,7 +223,7 @@ func (p *streamsPane) resort() {
 	if p.pinned != nil {
 		p.rows = append(p.rows, p.pinned)
 	}
-	sortStreams(p.rows, p.sort, p.pinned == nil)
+	sortStreams(p.rows, p.ss, p.sort, p.pinned == nil)
 }
 
 // locate finds the selected row.
@@ -279,7 +278,7 @@ func (p streamsPane) move(d int) (streamsPane, tea.Cmd) {
 
 // sortStreams puts streams in the order by. Streams come in id order
 // (inID says all of them do), so sorting by id has little to do.
-func sortStreams(streams []*live.StreamSnap, by streamSort, inID bool) {
+func sortStreams(streams []*live.StreamSnap, ss *live.SessionSnap, by streamSort, inID bool) {
 	if by == sortID {
 		if !inID {
 			slices.SortStableFunc(streams, func(x, y *live.StreamSnap) int { return cmp.Compare(x.ID, y.ID) })
@@ -289,7 +288,7 @@ func sortStreams(streams []*live.StreamSnap, by streamSort, inID bool) {
 	slices.SortStableFunc(streams, func(x, y *live.StreamSnap) int {
 		switch by {
 		case sortAge:
-			if c := cmp.Compare(rankLeak(x), rankLeak(y)); c != 0 {
+			if c := cmp.Compare(rankLeak(ss, x), rankLeak(ss, y)); c != 0 {
 				return c
 			}
 			return x.First.Compare(y.First)
@@ -307,14 +306,23 @@ func sortStreams(streams []*live.StreamSnap, by streamSort, inID bool) {
 	})
 }
 
-// rankLeak puts the suspected leaks (StreamSnap.Leak: counted in an open
-// LEAK, or in one as their session ended) first, then the other live
+// rankLeak puts the suspected leaks (those marked !: markedLeak) first,
+// then the other live
 // streams: an old stream in use is no leak, and a younger idle one may be.
-func rankLeak(s *live.StreamSnap) int {
-	if s.Leak {
+func rankLeak(ss *live.SessionSnap, s *live.StreamSnap) int {
+	if markedLeak(ss, s) {
 		return 0
 	}
 	return 1 + rankLive(s)
+}
+
+// markedLeak says whether stream s of session ss is shown as a suspected
+// leak (marked !, sorted first by age): counted in an open LEAK of its
+// session, whose leak count says one is open (a mark the snapshot kept
+// from a LEAK since resolved is stale), or in one as the session ended.
+// ss may be nil (a pinned stream with no session): its own mark then.
+func markedLeak(ss *live.SessionSnap, s *live.StreamSnap) bool {
+	return s.Leak && (ss == nil || ss.Leaks > 0 || s.State == live.EndedWithSession)
 }
 
 // rankLive puts live (open or half-closed) streams before the others.
@@ -393,7 +401,7 @@ func (p *streamsPane) body(th *theme, w, h int, focused bool) []string {
 			cells = sessionRowCells(st, ss, now)
 		} else {
 			s := p.rows[i-1]
-			leak := s.Leak && (ss.Leaks > 0 || s.State == live.EndedWithSession)
+			leak := markedLeak(ss, s)
 			cells = streamCells(st, s, ss.Ended, ss.End, s == p.pinned, now, p.snap.StallAfter, leak)
 		}
 		out = append(out, tableRow(st, cols, ws, cells, w, i == p.idx, focused))
@@ -515,23 +523,14 @@ func streamCells(st *styles, s *live.StreamSnap, ended bool, end time.Time, fold
 	return append(cells, cell{flow, fs})
 }
 
-// firstText is a direction's first bytes as printable ASCII, every
-// other byte a '.', with … after them where a frame's payload was not all
-// seen, and before them where the capture joined the stream mid-stream
-// (they are not its first); "-" when none came.
+// firstText is a direction's first bytes as live renders them
+// (FirstBytes.AppendText, AppendQuoted's rules without the quotes):
+// printable ASCII, every other byte a '.', with … after them where a
+// frame's payload was not all seen, and before them where the capture
+// joined the stream mid-stream (they are not its first); "(none sent)"
+// when none came.
 func firstText(h *live.FirstBytes) string {
-	if h.N == 0 && !h.Cut && !h.Joined {
-		return "-"
-	}
-	b := make([]byte, 0, live.FirstBytesLen+6)
-	if h.Joined {
-		b = append(b, "…"...)
-	}
-	b = printable.AppendASCII(b, h.Bytes())
-	if h.Cut && (h.N > 0 || !h.Joined) {
-		b = append(b, "…"...)
-	}
-	return string(b)
+	return string(h.AppendText(make([]byte, 0, live.FirstBytesLen+6)))
 }
 
 // streamTimes is a stream's age: while its session is live, from its SYN

@@ -422,7 +422,8 @@ type halfconnection struct {
 	first, last       *page    // Doubly-linked list of out-of-order pages (seq > nextSeq)
 	nextSeq           Sequence // sequence number of in-order received bytes
 	ackSeq            Sequence
-	finSeq            Sequence // position of a FIN seen ahead of nextSeq, invalidSequence if none
+	finSeq            Sequence             // position of a FIN seen ahead of nextSeq, invalidSequence if none
+	finCI             gopacket.CaptureInfo // of the FIN at finSeq
 	created, lastSeen time.Time
 	stream            Stream
 	closed            bool
@@ -797,7 +798,7 @@ func (a *Assembler) AssembleWithContext(netFlow gopacket.Flow, t *layers.TCP, ac
 	// A FIN queued ahead of the stream is not stored when it has no payload,
 	// so remember where it ends the stream.
 	if t.FIN && action.queue {
-		half.finSeq = seq.Add(len(bytes))
+		half.finSeq, half.finCI = seq.Add(len(bytes)), ci
 	}
 
 	action = a.handleBytes(bytes, seq, half, t.SYN, t.RST || t.FIN, action, ac)
@@ -1279,6 +1280,10 @@ func (a *Assembler) skipFlush(conn *connection, half *halfconnection) {
 	// Well, it's embarassing it there is still something in half.saved
 	// FIXME: change API to give back saved + new/no packets
 	if half.first == nil {
+		if half.finSeq != invalidSequence {
+			a.flushFIN(conn, half)
+			return
+		}
 		a.closeHalfConnection(conn, half)
 		return
 	}
@@ -1287,6 +1292,21 @@ func (a *Assembler) skipFlush(conn *connection, half *halfconnection) {
 	nextSeq := a.sendToConnection(conn, half, a.ret[0].assemblerContext())
 	if nextSeq != invalidSequence {
 		half.nextSeq = nextSeq
+	}
+}
+
+// flushFIN ends a half whose FIN came ahead of its bytes, with no page
+// queued: the bytes before the FIN will not come (a snapshot length cut
+// them off, or the capture lost them), and waiting for them kept the half
+// open however long after its FIN. The Stream gets an empty end at the
+// FIN, in the FIN's context, which skips them.
+func (a *Assembler) flushFIN(conn *connection, half *halfconnection) {
+	ac := assemblerSimpleContext(half.finCI)
+	a.ret = a.ret[:0]
+	a.cacheLP = livePacket{seq: half.finSeq, end: true, ac: &ac}
+	a.ret = append(a.ret, &a.cacheLP)
+	if nextSeq := a.sendToConnection(conn, half, &ac); nextSeq != invalidSequence {
+		half.nextSeq = nextSeq.Add(1)
 	}
 }
 
@@ -1420,6 +1440,11 @@ func (a *Assembler) flushClose(conn *connection, half *halfconnection, t time.Ti
 			closed = true
 			return flushed, closed
 		}
+	}
+	// A FIN ahead of the bytes, with none queued, waits as a page would.
+	if half.first == nil && half.finSeq != invalidSequence && half.finCI.Timestamp.Before(t) {
+		a.flushFIN(conn, half)
+		return true, half.closed
 	}
 	// Close the connection only if both halfs of the connection last seen before tc.
 	if !half.closed && half.first == nil && conn.lastSeen().Before(tc) {

@@ -1,0 +1,231 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	hyamux "github.com/hashicorp/yamux"
+	"github.com/xtaci/smux"
+
+	pcap "github.com/muxtop/muxtop/capture"
+	"github.com/muxtop/muxtop/internal/pcaptest"
+	"github.com/muxtop/muxtop/internal/smuxtest"
+	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/pcapout"
+	"github.com/muxtop/muxtop/tap"
+)
+
+// joinedSession records, by pcapout as --write does, a real smux v2 (or
+// hashicorp/yamux) session seen by a tap on the client, both ends
+// keeping alive every 100 ms: stream A carries "FIRST-REQUEST" and its
+// answer; then, at cut, it carries three more requests and answers
+// ("SECOND-REQUEST-n", "SECOND-ANSWER-n"), stream B opens, asks and is
+// answered and closed, and A is left open and idle for 800 ms until the
+// recording stops with the session live. It returns the pcapng's
+// packets, cut, the server's port and A's id.
+func joinedSession(t *testing.T, yam bool) (ps []pcaptest.Packet, cut time.Time, port uint16, sid uint32) {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := pcapout.New(&buf, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := live.New(live.Config{})
+	cc, sc := smuxtest.Conns(t)
+	port = uint16(sc.LocalAddr().(*net.TCPAddr).Port)
+	var cli, srv smuxtest.Session
+	if yam {
+		cfg := smuxtest.YamuxConfig()
+		cfg.EnableKeepAlive, cfg.KeepAliveInterval = true, 100*time.Millisecond
+		c, s := smuxtest.YamuxPair(t, tap.Wrap(cc, live.Client, reg, "test", tap.WithProtocol(tap.Yamux), tap.Record(w)), sc, cfg, cfg)
+		cli, srv = joinedYamux{c}, joinedYamux{s}
+	} else {
+		cfg := smuxtest.Config(2)
+		cfg.KeepAliveInterval, cfg.KeepAliveTimeout = 100*time.Millisecond, 10*time.Second
+		c, err := smux.Client(tap.Wrap(cc, live.Client, reg, "test", tap.Version(2), tap.Record(w)), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := smux.Server(sc, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close(); s.Close() })
+		cli, srv = joinedSmux{c}, joinedSmux{s}
+	}
+	exchange := func(c, s net.Conn, req, ans string) {
+		t.Helper()
+		if _, err := c.Write([]byte(req)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(s, make([]byte, len(req))); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Write([]byte(ans)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, make([]byte, len(ans))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, err := cli.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sid = smuxtest.StreamID(a)
+	if _, err := a.Write([]byte("FIRST-REQUEST")); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := srv.AcceptStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(sa, make([]byte, len("FIRST-REQUEST"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sa.Write([]byte("FIRST-ANSWER")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(a, make([]byte, len("FIRST-ANSWER"))); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(30 * time.Millisecond)
+	cut = time.Now()
+	time.Sleep(30 * time.Millisecond)
+	for i := range 3 {
+		exchange(a, sa, "SECOND-REQUEST-"+strconv.Itoa(i), "SECOND-ANSWER-"+strconv.Itoa(i))
+		time.Sleep(10 * time.Millisecond)
+	}
+	b, err := cli.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Write([]byte("B-REQUEST")); err != nil {
+		t.Fatal(err)
+	}
+	sb, err := srv.AcceptStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(sb, make([]byte, len("B-REQUEST"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sb.Write([]byte("B-ANSWER")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(b, make([]byte, len("B-ANSWER"))); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	sb.Close()
+	time.Sleep(800 * time.Millisecond) // A idle past --leak-after, keepalives going
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return pcaptest.Read(t, &buf), cut, port, sid
+}
+
+type joinedSmux struct{ s *smux.Session }
+
+func (e joinedSmux) OpenStream() (net.Conn, error)   { return e.s.OpenStream() }
+func (e joinedSmux) AcceptStream() (net.Conn, error) { return e.s.AcceptStream() }
+func (e joinedSmux) Close() error                    { return e.s.Close() }
+
+type joinedYamux struct{ s *hyamux.Session }
+
+func (e joinedYamux) OpenStream() (net.Conn, error)   { return e.s.OpenStream() }
+func (e joinedYamux) AcceptStream() (net.Conn, error) { return e.s.AcceptStream() }
+func (e joinedYamux) Close() error                    { return e.s.Close() }
+
+// TestReadJoinedFirstBytesReal: a real smux v2 and yamux session whose
+// capture begins after stream A's first request and answer
+// (joinedSession, its packets before the cut left out). Read, stream A
+// is adopted mid-stream: its first bytes are the first the capture saw,
+// "SECOND-REQUEST-0" and "SECOND-ANSWER-0", marked joined in the
+// snapshot, in the JSON LEAK's "first" ("joined":true) and in the plain
+// line ("(joined mid-stream)", a … before each direction); stream B,
+// whose SYN the capture saw, shows its own first bytes unmarked.
+func TestReadJoinedFirstBytesReal(t *testing.T) {
+	for _, yam := range []bool{false, true} {
+		name := "smux"
+		if yam {
+			name = "yamux"
+		}
+		t.Run(name, func(t *testing.T) {
+			all, cut, port, sid := joinedSession(t, yam)
+			var ps []pcaptest.Packet
+			for _, p := range all {
+				if !p.CI.Timestamp.Before(cut) {
+					ps = append(ps, p)
+				}
+			}
+			if len(ps) == len(all) || len(ps) == 0 {
+				t.Fatalf("%d packets of %d after the cut: nothing cut", len(ps), len(all))
+			}
+			var buf bytes.Buffer
+			pcaptest.Write(t, &buf, ps)
+			path := filepath.Join(t.TempDir(), "joined.pcapng")
+			if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+
+			// The capture package and the engine.
+			reg, _ := pcaptest.ReadAll(t, bytes.NewReader(buf.Bytes()), pcap.Config{Filter: pcap.Port(port)})
+			snap := reg.SnapshotWith(live.SnapshotOptions{Streams: func(uint64) bool { return true }})
+			if len(snap.Sessions) != 1 || len(snap.Sessions[0].Streams) != 2 {
+				t.Fatalf("%d sessions (%v); want 1 with streams A and B", len(snap.Sessions), snap.Sessions)
+			}
+			sa, sb := snap.Sessions[0].Streams[0], snap.Sessions[0].Streams[1]
+			c2s, s2c := sa.Head[live.ClientToServer], sa.Head[live.ServerToClient]
+			if !c2s.Joined || !s2c.Joined || !strings.HasPrefix(string(c2s.Bytes()), "SECOND-REQUEST-0") || !strings.HasPrefix(string(s2c.Bytes()), "SECOND-ANSWER-0") {
+				t.Errorf("stream A's first bytes %q (joined %v) → %q (joined %v); want the capture's first, SECOND-…, joined",
+					c2s.Bytes(), c2s.Joined, s2c.Bytes(), s2c.Joined)
+			}
+			if h := sb.Head; h[0].Joined || h[1].Joined || string(h[0].Bytes()) != "B-REQUEST" || string(h[1].Bytes()) != "B-ANSWER" {
+				t.Errorf("stream B's first bytes %q (joined %v) → %q (joined %v); want its own, not joined", h[0].Bytes(), h[0].Joined, h[1].Bytes(), h[1].Joined)
+			}
+
+			// muxtop read, JSON and plain.
+			args := []string{"read", path, "--port", strconv.Itoa(int(port)), "--leak-after", "300ms"}
+			var stdout, stderr syncBuffer
+			if code := run(context.Background(), append(args, "-o", "json"), &stdout, &stderr); code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr.String())
+			}
+			var leak map[string]any
+			for _, r := range parseJSON(t, stdout.String()).other {
+				if r["type"] == "finding-opened" && r["code"] == "LEAK" {
+					leak = r
+				}
+			}
+			if leak == nil {
+				t.Fatalf("no LEAK opened for stream A:\n%s", stdout.String())
+			}
+			first, _ := leak["first"].(map[string]any)
+			c2sHex, _ := first["c2s"].(string)
+			if leak["sid"] != float64(sid) || first["joined"] != true || !strings.HasPrefix(c2sHex, fmt.Sprintf("% x", "SECOND-REQUEST-0")) {
+				t.Errorf("LEAK %v: want stream A's, its first the capture's, SECOND-REQUEST-0…, joined", leak)
+			}
+			sum, _ := parseJSON(t, stdout.String()).summary["findings"].([]any)
+			if len(sum) != 1 || sum[0].(map[string]any)["first"].(map[string]any)["joined"] != true {
+				t.Errorf("summary findings %v: want the LEAK, its first joined", sum)
+			}
+			stdout, stderr = syncBuffer{}, syncBuffer{}
+			if code := run(context.Background(), append(args, "-o", "plain"), &stdout, &stderr); code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr.String())
+			}
+			want := `(joined mid-stream): …"SECOND-REQUEST-0`
+			if out := stdout.String(); !strings.Contains(out, want) || strings.Contains(out, "FIRST-") {
+				t.Errorf("plain output lacks %q, or shows A's unseen first bytes:\n%s", want, out)
+			}
+		})
+	}
+}
