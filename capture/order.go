@@ -26,13 +26,19 @@ import (
 // the Clock follow what is released, not the packets read.
 //
 // Bounds: a connection holds the others for at most holdWait of capture
-// time from its hold point, longer than the detection waits (probeWait,
-// orientWait, alignWait, and the sweep's second), and the queue at most
-// queueMaxBytes and queueMaxItems; past either, the earliest held
-// connection stops holding the others (late), and what it records later
-// than the queue was released is recorded at the time released up to
-// (recorded), so that time never goes back. A live capture's output is so
-// at most holdWait late.
+// time from its hold point, longer than the detection waits that have a
+// bound (probeWait, orientWait, alignWait, and the sweep's second), and
+// the queue at most queueMaxBytes and queueMaxItems; past either, the
+// earliest held connection stops holding the others (late). A live
+// capture's output is so at most holdWait late.
+// A late connection's records keep their capture times: what it held
+// steps back, once, behind the records made meanwhile, as a connection
+// held without the order would. Stamped later, its frames would lose the
+// times the findings read: a yamux session joined after its client froze,
+// which holds only the server's ping and FIN until that direction ends
+// (a joined connection waits for a chain of frames with no time bound),
+// would have its ping, and the FIN that gave up on it 6 s later, at one
+// time, and KEEPALIVE would not open.
 const (
 	holdWait      = 3 * time.Second
 	queueMaxBytes = 8 << 20
@@ -40,11 +46,10 @@ const (
 )
 
 // queued is one record-making call held back by the order: do makes it
-// at the time it is given, its own (at) unless its connection was late.
+// at the time it is given, its own (at).
 type queued struct {
 	at time.Time
-	c  *conn // nil for the reader's notices
-	n  int   // bytes held
+	n  int // bytes held
 	do func(at time.Time)
 }
 
@@ -57,9 +62,6 @@ type order struct {
 	// the first one still holding gives the horizon.
 	holds []*conn
 	hhead int
-	// recorded is the latest capture time of a record made, the reader's
-	// or an evaluation's: what a late connection records is never earlier.
-	recorded time.Time
 	// evalAt is the capture time evaluated up to (evaluateTo).
 	evalAt time.Time
 	// merging is, while a decided connection's held records are merged
@@ -124,37 +126,35 @@ func (r *Reader) horizon() (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// now reports whether a record c makes at capture time at is made now,
-// nothing being held, and then brings capture time up to it and returns
-// the time to make it at; if not, the caller queues it (hold).
-func (r *Reader) now(c *conn, at time.Time) (time.Time, bool) {
+// now reports whether a record made at capture time at is made now,
+// nothing being held, and then brings capture time up to it; if not, the
+// caller queues it (hold).
+func (r *Reader) now(at time.Time) bool {
 	if r.qhead < len(r.queue) || r.merging >= 0 {
-		return at, false
+		return false
 	}
 	if _, held := r.horizon(); held {
-		return at, false
+		return false
 	}
-	at = r.clamp(c, at)
 	r.advance(at)
-	r.made(at)
-	return at, true
+	return true
 }
 
-// emit makes a record of c at capture time at with do, now or once the
-// order releases it (do must then not use bytes it does not own).
-func (r *Reader) emit(c *conn, at time.Time, n int, do func(at time.Time)) {
-	if at, ok := r.now(c, at); ok {
+// emit makes a record at capture time at with do, now or once the order
+// releases it (do must then not use bytes it does not own).
+func (r *Reader) emit(at time.Time, n int, do func(at time.Time)) {
+	if r.now(at) {
 		do(at)
 		return
 	}
-	r.hold(c, at, n, do)
+	r.hold(at, n, do)
 }
 
-// hold queues a record of c at capture time at: after what is queued,
+// hold queues a record at capture time at: after what is queued,
 // or, while merging a decided connection's held records, before the
 // first record queued after its time.
-func (r *Reader) hold(c *conn, at time.Time, n int, do func(at time.Time)) {
-	q := queued{at: at, c: c, n: n, do: do}
+func (r *Reader) hold(at time.Time, n int, do func(at time.Time)) {
+	q := queued{at: at, n: n, do: do}
 	r.qbytes += n
 	if r.merging < 0 {
 		r.queue = append(r.queue, q)
@@ -224,13 +224,11 @@ func (r *Reader) pop() {
 		clear(r.queue[n:])
 		r.queue, r.qhead = r.queue[:n], 0
 	}
-	at := r.clamp(q.c, q.at)
-	r.advance(at)
-	r.made(at)
+	r.advance(q.at)
 	if r.cfg.Pace != nil {
 		r.cfg.Pace(r.ctx) // a printer of every record keeps up with a release of many
 	}
-	q.do(at)
+	q.do(q.at)
 }
 
 // releaseAll makes every queued record: nothing is held any more (Close).
@@ -241,22 +239,6 @@ func (r *Reader) releaseAll() {
 	clear(r.holds)
 	r.holds, r.hhead = r.holds[:0], 0
 	r.release()
-}
-
-// clamp returns the time to record at, at capture time at, a record of c:
-// at, unless c was late and records later than at were made.
-func (r *Reader) clamp(c *conn, at time.Time) time.Time {
-	if c != nil && c.late && at.Before(r.recorded) {
-		return r.recorded
-	}
-	return at
-}
-
-// made notes a record made at capture time at.
-func (r *Reader) made(at time.Time) {
-	if at.After(r.recorded) {
-		r.recorded = at
-	}
 }
 
 // advance brings capture time up to t: the evaluations due by then, and

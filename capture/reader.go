@@ -453,7 +453,7 @@ func (r *Reader) moment(t time.Time) {
 
 // notice records a notice at capture time at, in the order's turn.
 func (r *Reader) notice(at time.Time, text string) {
-	r.emit(nil, at, 0, func(at time.Time) { r.cfg.Registry.Notice(at, text) })
+	r.emit(at, 0, func(at time.Time) { r.cfg.Registry.Notice(at, text) })
 }
 
 // defaultEvaluateEvery is Config.EvaluateEvery's default: how often the
@@ -484,11 +484,7 @@ func (r *Reader) evaluateTo(t time.Time) {
 		if n == maxEvalSteps {
 			r.nextEval = t
 		}
-		before := r.cfg.Registry.History().Next
 		r.cfg.Evaluate(r.nextEval)
-		if r.cfg.Registry.History().Next != before {
-			r.made(r.nextEval) // a finding opened or resolved
-		}
 		r.nextEval = r.nextEval.Add(r.cfg.EvaluateEvery)
 	}
 }
@@ -738,8 +734,8 @@ type conn struct {
 	held        int
 	// The order (order.go): inHolds, the connection is in the reader's
 	// holds, held from holdFrom; late, it held the others for longer than
-	// the order's bounds allow, and its records are not recorded before
-	// what was released meanwhile.
+	// the order's bounds allow, and holds them no more (its records keep
+	// their times, behind what was released meanwhile).
 	inHolds  bool
 	late     bool
 	holdFrom time.Time
@@ -912,7 +908,7 @@ func (c *conn) ReassemblyComplete(ac reassembly.AssemblerContext) bool {
 	finished := c.rst || (c.ended[0] && c.ended[1])
 	if c.rst {
 		rstDir := c.rstDir
-		c.r.emit(c, at, 0, func(at time.Time) {
+		c.r.emit(at, 0, func(at time.Time) {
 			if c.rec != nil {
 				c.rec.Reset(rstDir, at) // written as the capture saw it end: reset, by that end
 			}
@@ -936,7 +932,7 @@ func (c *conn) ReassemblyComplete(ac reassembly.AssemblerContext) bool {
 		case c.finAny:
 			err = tap.ClosedFirst(c.peer(c.finFirst)) // as attach says it
 		}
-		c.r.emit(c, at, 0, func(at time.Time) { c.sess.End(at, reason, err) })
+		c.r.emit(at, 0, func(at time.Time) { c.sess.End(at, reason, err) })
 	}
 	return true
 }
@@ -955,7 +951,7 @@ func (c *conn) window(d live.Dir, closed bool, at time.Time) {
 		c.zeroSince[d] = at
 	}
 	if c.state == decoding {
-		c.r.emit(c, at, 0, func(at time.Time) { c.sess.ReceiveWindow(d, closed, at) })
+		c.r.emit(at, 0, func(at time.Time) { c.sess.ReceiveWindow(d, closed, at) })
 	}
 }
 
@@ -1026,7 +1022,7 @@ func (c *conn) begin(d live.Dir) {
 			c.prefix = c.r.cfg.Skip
 		}
 	case c.state == decoding && !c.syn[d]:
-		c.r.emit(c, c.last, 0, func(time.Time) { c.feed[d].Resync() })
+		c.r.emit(c.last, 0, func(time.Time) { c.feed[d].Resync() })
 	}
 }
 
@@ -1051,11 +1047,11 @@ func (c *conn) lost(d live.Dir, n int64, at time.Time) {
 			c.probed(at)
 		}
 	case decoding:
-		if at, ok := c.r.now(c, at); ok {
+		if c.r.now(at) {
 			c.feed[d].Gap(n, at)
 			return
 		}
-		c.r.hold(c, at, 0, func(at time.Time) { c.feed[d].Gap(n, at) })
+		c.r.hold(at, 0, func(at time.Time) { c.feed[d].Gap(n, at) })
 	}
 }
 
@@ -1073,12 +1069,12 @@ func (c *conn) hold(ch chunk) {
 func (c *conn) data(d live.Dir, p []byte, at time.Time) {
 	switch c.state {
 	case decoding:
-		if at, ok := c.r.now(c, at); ok {
+		if c.r.now(at) {
 			c.feed[d].Feed(p, at)
 			return
 		}
 		q := append([]byte(nil), p...) // reassembly's only during the call
-		c.r.hold(c, at, len(q), func(at time.Time) { c.feed[d].Feed(q, at) })
+		c.r.hold(at, len(q), func(at time.Time) { c.feed[d].Feed(q, at) })
 		return
 	case skipped:
 		return
@@ -1369,7 +1365,7 @@ func (c *conn) settle() {
 				from = -1
 			}
 		}
-		c.r.emit(c, ch.at, len(ch.data), func(at time.Time) { c.replay(ch, from, at) })
+		c.r.emit(ch.at, len(ch.data), func(at time.Time) { c.replay(ch, from, at) })
 	}
 }
 
@@ -1412,7 +1408,7 @@ func (c *conn) peer(d live.Dir) string {
 func (c *conn) opening(at time.Time) {
 	c.state = decoding
 	zero := c.zeroSince // as it is now: what changes after comes after
-	c.r.emit(c, at, 0, func(at time.Time) { c.open(at, zero) })
+	c.r.emit(at, 0, func(at time.Time) { c.open(at, zero) })
 }
 
 // open starts the connection's session at capture time at; zero is, per
@@ -1485,7 +1481,7 @@ func (c *conn) endDir(d live.Dir, at time.Time, report, fin bool) {
 		return
 	}
 	c.ended[d] = true
-	c.r.emit(c, at, 0, func(at time.Time) {
+	c.r.emit(at, 0, func(at time.Time) {
 		c.feed[d].End(at, report)
 		if fin {
 			c.sess.HalfClosed(d, at, c.peer(d))
