@@ -84,7 +84,9 @@ type Config struct {
 	Prefix []byte
 	// Label names the sessions' origin; "" means "read".
 	Label string
-	// Clock, if not nil, is set to the time of each packet read.
+	// Clock, if not nil, is set to the time of each packet read, or,
+	// while a connection is held undecided, of the records made: up to 3 s
+	// behind (order.go).
 	Clock *Clock
 	// Recorder, if not nil, records the bytes of every connection decoded
 	// (muxtop sniff --write).
@@ -92,7 +94,8 @@ type Config struct {
 	// Evaluate, if not nil, brings the registry's findings up to date at a
 	// capture time (live.Registry.Evaluate). The Reader calls it every
 	// EvaluateEvery of capture time, before the first packet past each
-	// step, and once at the capture's end (Close): what a capture is
+	// step (the first record, while the order holds them: order.go), and
+	// once at the capture's end (Close): what a capture is
 	// diagnosed with then depends on its packets alone, not on how fast it
 	// is read. Within a silence longer than maxEvalSteps steps it steps
 	// that many times, then evaluates at the silence's end.
@@ -148,8 +151,11 @@ type Stats struct {
 // Reader reassembles the TCP connections of captured packets and decodes
 // the smux and yamux sessions in them into a live.Registry. Feed it packets with
 // Packet, or a whole Source with Run, then call Close, which decodes what
-// reassembly still holds. A Reader is not safe for concurrent use, except
-// Stats.
+// reassembly still holds. Its records come in capture-time order across
+// connections: while a connection is told apart (smux, yamux or neither),
+// the others' records of that time wait, up to 3 s of capture time
+// (order.go), and Close makes every one. A Reader is not safe for
+// concurrent use, except Stats.
 type Reader struct {
 	cfg   Config
 	conns map[flowKey]*connAsm // by the flow of either direction
@@ -180,6 +186,7 @@ type Reader struct {
 	stats    struct {
 		packets, bytes, notTCP, conns, decoded, skipped, cut atomic.Uint64
 	}
+	order
 	// notMux counts the connections skipped as neither smux nor yamux
 	// (skippedNotMux); filtered those skipped as the filter does not pick
 	// them (filterSummary).
@@ -212,7 +219,8 @@ func NewReader(cfg Config) *Reader {
 	if len(cfg.Prefix) > 0 {
 		cfg.Skip = len(cfg.Prefix)
 	}
-	return &Reader{cfg: cfg, conns: make(map[flowKey]*connAsm), ended: make(map[flowKey]time.Time), parsers: make(map[layers.LinkType]*gopacket.DecodingLayerParser)}
+	return &Reader{cfg: cfg, conns: make(map[flowKey]*connAsm), ended: make(map[flowKey]time.Time), parsers: make(map[layers.LinkType]*gopacket.DecodingLayerParser),
+		order: order{merging: -1, ctx: context.Background()}}
 }
 
 // Stats returns what the Reader has read so far.
@@ -233,6 +241,7 @@ var ErrTruncated = errors.New("capture: the file ends in the middle of a packet 
 // before the damage were read.
 func (r *Reader) Run(ctx context.Context, src Source) error {
 	defer r.Close()
+	r.ctx = ctx
 	link := src.LinkType()
 	if _, err := r.parser(link); err != nil {
 		return err
@@ -325,14 +334,12 @@ func CheckLinkType(link layers.LinkType) error {
 func (r *Reader) Packet(data []byte, ci gopacket.CaptureInfo, link layers.LinkType) {
 	r.stats.packets.Add(1)
 	r.stats.bytes.Add(uint64(len(data)))
-	r.evaluateTo(ci.Timestamp)
-	if r.cfg.Clock != nil {
-		r.cfg.Clock.Set(ci.Timestamp)
-	}
+	r.moment(ci.Timestamp)
+	defer r.release()
 	if ci.CaptureLength < ci.Length && r.stats.cut.Add(1) == 1 {
 		// The bytes cut off are lost to every connection, silently but
 		// for the resynchronisations: say why once.
-		r.cfg.Registry.Notice(ci.Timestamp, fmt.Sprintf("the capture kept only %d of a packet's %d bytes: its snapshot length (tcpdump -s) cuts packets, and the frames in the bytes cut off are lost, their connections' decoding skipping to the next header it finds; capture with -s 0 to keep whole packets",
+		r.notice(ci.Timestamp, fmt.Sprintf("the capture kept only %d of a packet's %d bytes: its snapshot length (tcpdump -s) cuts packets, and the frames in the bytes cut off are lost, their connections' decoding skipping to the next header it finds; capture with -s 0 to keep whole packets",
 			ci.CaptureLength, ci.Length))
 	}
 	p, err := r.parser(link)
@@ -421,10 +428,32 @@ func (r *Reader) Packet(data []byte, ci gopacket.CaptureInfo, link layers.LinkTy
 		// until the capture ended.
 		ca.asm.FlushAll()
 	}
-	if c := ca.conn; c != nil && c.complete {
-		r.forget(ca)
+	if c := ca.conn; c != nil {
+		r.startHolding(c)
+		if c.complete {
+			r.forget(ca)
+		}
 	}
 	r.idle(ci.Timestamp)
+}
+
+// moment begins a packet's, or a live source's quiet moment's, work at
+// capture time t: capture time goes on to t, or to the horizon while a
+// connection is held (order.go).
+func (r *Reader) moment(t time.Time) {
+	if t.After(r.latest) {
+		r.latest = t
+	}
+	if h, held := r.horizon(); held {
+		r.advance(minTime(h, t))
+		return
+	}
+	r.advance(t)
+}
+
+// notice records a notice at capture time at, in the order's turn.
+func (r *Reader) notice(at time.Time, text string) {
+	r.emit(at, 0, func(at time.Time) { r.cfg.Registry.Notice(at, text) })
 }
 
 // defaultEvaluateEvery is Config.EvaluateEvery's default: how often the
@@ -440,10 +469,10 @@ const maxEvalSteps = 1000
 // the time of the packet about to be read: everything read so far is
 // older. Packets out of time order evaluate nothing.
 func (r *Reader) evaluateTo(t time.Time) {
-	if !t.After(r.latest) {
+	if !t.After(r.evalAt) {
 		return
 	}
-	r.latest = t
+	r.evalAt = t
 	if r.cfg.Evaluate == nil {
 		return
 	}
@@ -464,11 +493,9 @@ func (r *Reader) evaluateTo(t time.Time) {
 // time now: the clock and the evaluations run on to it, as a packet at now
 // would take them, and the waits that count capture time end by it.
 func (r *Reader) quiet(now time.Time) {
-	r.evaluateTo(now)
-	if r.cfg.Clock != nil {
-		r.cfg.Clock.Set(now)
-	}
+	r.moment(now)
 	r.idle(now)
+	r.release()
 }
 
 // idle is a moment at capture time now: a packet's, TCP or not, or one
@@ -546,9 +573,10 @@ func (r *Reader) Close() {
 	}
 	clear(r.conns)
 	clear(r.ended)
+	r.releaseAll()
 	for _, text := range []string{r.filterSummary(), r.skipSummary()} {
 		if text != "" {
-			r.cfg.Registry.Notice(r.latest, text)
+			r.notice(r.latest, text)
 		}
 	}
 	switch {
@@ -704,6 +732,13 @@ type conn struct {
 	otherPrefix []byte
 	pending     []chunk
 	held        int
+	// The order (order.go): inHolds, the connection is in the reader's
+	// holds, held from holdFrom; late, it held the others for longer than
+	// the order's bounds allow, and holds them no more (its records keep
+	// their times, behind what was released meanwhile).
+	inHolds  bool
+	late     bool
+	holdFrom time.Time
 
 	// While orienting: since when (capture time), and per direction the
 	// decoder of the connection's protocol that looks for a frame that
@@ -773,7 +808,7 @@ func (c *conn) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.T
 			// at its SYN is framed from a boundary found. At the client's
 			// SYN, the server's SYN-ACK is still to come.
 			if (tcp.SYN && !tcp.ACK) || !c.startAligning(ci.Timestamp) {
-				c.open(ci.Timestamp)
+				c.opening(ci.Timestamp)
 			}
 		}
 	}
@@ -871,8 +906,13 @@ func (c *conn) ReassemblyComplete(ac reassembly.AssemblerContext) bool {
 		return true
 	}
 	finished := c.rst || (c.ended[0] && c.ended[1])
-	if c.rst && c.rec != nil {
-		c.rec.Reset(c.rstDir, at) // written as the capture saw it end: reset, by that end
+	if c.rst {
+		rstDir := c.rstDir
+		c.r.emit(at, 0, func(at time.Time) {
+			if c.rec != nil {
+				c.rec.Reset(rstDir, at) // written as the capture saw it end: reset, by that end
+			}
+		})
 	}
 	for d := range live.Dir(2) {
 		// Bytes sent, as a FIN or the peer's ACK shows, that the capture
@@ -892,7 +932,7 @@ func (c *conn) ReassemblyComplete(ac reassembly.AssemblerContext) bool {
 		case c.finAny:
 			err = tap.ClosedFirst(c.peer(c.finFirst)) // as attach says it
 		}
-		c.sess.End(at, reason, err)
+		c.r.emit(at, 0, func(at time.Time) { c.sess.End(at, reason, err) })
 	}
 	return true
 }
@@ -911,7 +951,7 @@ func (c *conn) window(d live.Dir, closed bool, at time.Time) {
 		c.zeroSince[d] = at
 	}
 	if c.state == decoding {
-		c.sess.ReceiveWindow(d, closed, at)
+		c.r.emit(at, 0, func(at time.Time) { c.sess.ReceiveWindow(d, closed, at) })
 	}
 }
 
@@ -982,7 +1022,7 @@ func (c *conn) begin(d live.Dir) {
 			c.prefix = c.r.cfg.Skip
 		}
 	case c.state == decoding && !c.syn[d]:
-		c.feed[d].Resync()
+		c.r.emit(c.last, 0, func(time.Time) { c.feed[d].Resync() })
 	}
 }
 
@@ -1007,7 +1047,11 @@ func (c *conn) lost(d live.Dir, n int64, at time.Time) {
 			c.probed(at)
 		}
 	case decoding:
-		c.feed[d].Gap(n, at)
+		if c.r.now(at) {
+			c.feed[d].Gap(n, at)
+			return
+		}
+		c.r.hold(at, 0, func(at time.Time) { c.feed[d].Gap(n, at) })
 	}
 }
 
@@ -1025,7 +1069,12 @@ func (c *conn) hold(ch chunk) {
 func (c *conn) data(d live.Dir, p []byte, at time.Time) {
 	switch c.state {
 	case decoding:
-		c.feed[d].Feed(p, at)
+		if c.r.now(at) {
+			c.feed[d].Feed(p, at)
+			return
+		}
+		q := append([]byte(nil), p...) // reassembly's only during the call
+		c.r.hold(at, len(q), func(at time.Time) { c.feed[d].Feed(q, at) })
 		return
 	case skipped:
 		return
@@ -1298,32 +1347,50 @@ func (c *conn) settle() {
 		// read as a cadence of a millisecond before).
 		at = c.synAt
 	}
-	c.open(at)
+	// What it held goes where its times fall among the records the other
+	// connections made meanwhile (order.go).
+	c.r.merge(true)
+	defer c.r.merge(false)
+	c.opening(at)
 	var begun [2]bool
 	for _, ch := range pending {
-		if ch.end {
-			c.feed[ch.dir].End(ch.at, ch.report)
-			if ch.fin {
-				c.sess.HalfClosed(ch.dir, ch.at, c.peer(ch.dir))
-			}
-			continue
-		}
-		if ch.lost > 0 {
-			c.feed[ch.dir].Gap(ch.lost, ch.at)
-			continue
-		}
-		if !begun[ch.dir] {
+		from := int64(-2) // not the direction's first bytes: no resynchronisation
+		if !ch.end && ch.lost == 0 && !begun[ch.dir] {
 			begun[ch.dir] = true
 			switch {
 			case c.syn[ch.dir]:
 			case c.found[ch.dir]:
-				c.feed[ch.dir].ResyncAt(c.boundary[ch.dir])
+				from = c.boundary[ch.dir]
 			default:
-				c.feed[ch.dir].Resync()
+				from = -1
 			}
 		}
-		c.feed[ch.dir].Feed(ch.data, ch.at)
+		c.r.emit(ch.at, len(ch.data), func(at time.Time) { c.replay(ch, from, at) })
 	}
+}
+
+// replay gives a chunk held while the connection was undecided to its
+// direction's feeder at capture time at: a direction's first bytes that
+// did not begin at its SYN are framed from a boundary found (from, at 0
+// or more), or one hunted for (-1).
+func (c *conn) replay(ch chunk, from int64, at time.Time) {
+	f := &c.feed[ch.dir]
+	switch {
+	case ch.end:
+		f.End(at, ch.report)
+		if ch.fin {
+			c.sess.HalfClosed(ch.dir, at, c.peer(ch.dir))
+		}
+		return
+	case ch.lost > 0:
+		f.Gap(ch.lost, at)
+		return
+	case from >= 0:
+		f.ResyncAt(from)
+	case from == -1:
+		f.Resync()
+	}
+	f.Feed(ch.data, at)
 }
 
 // peer names the sender of direction d by its role and address, as the
@@ -1336,9 +1403,18 @@ func (c *conn) peer(d live.Dir) string {
 	return d.Sender().String() + " " + addr.String()
 }
 
-// open starts the connection's session.
-func (c *conn) open(at time.Time) {
+// opening decides the connection a mux, and starts its session at
+// capture time at in the order's turn (open).
+func (c *conn) opening(at time.Time) {
 	c.state = decoding
+	zero := c.zeroSince // as it is now: what changes after comes after
+	c.r.emit(at, 0, func(at time.Time) { c.open(at, zero) })
+}
+
+// open starts the connection's session at capture time at; zero is, per
+// direction, since when its receiver's TCP window was closed while the
+// connection was held.
+func (c *conn) open(at time.Time, zero [2]time.Time) {
 	c.r.stats.decoded.Add(1)
 	client, server := c.a, c.b
 	if !c.clientIsA {
@@ -1359,7 +1435,7 @@ func (c *conn) open(at time.Time) {
 		rec = c.r.cfg.Recorder.Conn(client.String(), server.String(), at)
 	}
 	c.feed[live.ClientToServer], c.feed[live.ServerToClient] = tap.NewFeeders(c.sess, snaplen, c.proto, c.r.cfg.Skip)
-	for d, since := range c.zeroSince {
+	for d, since := range zero {
 		if !since.IsZero() {
 			c.sess.ReceiveWindow(live.Dir(d), true, since) // closed while the connection was held
 		}
@@ -1405,10 +1481,12 @@ func (c *conn) endDir(d live.Dir, at time.Time, report, fin bool) {
 		return
 	}
 	c.ended[d] = true
-	c.feed[d].End(at, report)
-	if fin {
-		c.sess.HalfClosed(d, at, c.peer(d))
-	}
+	c.r.emit(at, 0, func(at time.Time) {
+		c.feed[d].End(at, report)
+		if fin {
+			c.sess.HalfClosed(d, at, c.peer(d))
+		}
+	})
 }
 
 // startOrienting holds a mux connection whose roles are a guess until a

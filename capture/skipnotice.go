@@ -23,7 +23,7 @@ func (c *conn) skippedNotMux() {
 	if r.notMux > maxSkipNotices {
 		return
 	}
-	r.cfg.Registry.Notice(c.last, c.skipText())
+	r.notice(c.last, c.skipText())
 }
 
 // skipText is skippedNotMux's notice.
