@@ -414,6 +414,21 @@ type FindingsConfig struct {
 	Churn int
 }
 
+// Effective returns c as Evaluate uses it: zero or negative durations
+// take their defaults (SilentAfter's, 0, leaves the limit to the
+// keepalive cadence), a zero Churn the default and a negative one -1
+// (off). Two configs with equal Effective values evaluate alike.
+func (c FindingsConfig) Effective() FindingsConfig {
+	c = c.withDefaults()
+	if c.SilentAfter < 0 {
+		c.SilentAfter = 0
+	}
+	if c.Churn < 0 {
+		c.Churn = -1
+	}
+	return c
+}
+
 func (c FindingsConfig) withDefaults() FindingsConfig {
 	def := func(v *time.Duration, d time.Duration) {
 		if *v <= 0 {

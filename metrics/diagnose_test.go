@@ -139,3 +139,32 @@ func TestNilRegistryCollector(t *testing.T) {
 		}()
 	}
 }
+
+// TestDiagnoseAlikeConfigsShare: configs that evaluate alike are one
+// diagnosis, not a clash: the zero config and one spelling out its
+// defaults, two negative Churns (both off), a negative SilentAfter and 0
+// (both the cadence's). Before, each pair panicked: "the registry is
+// already diagnosed with {LeakAfter:0s … Churn:0}, not {LeakAfter:30s …
+// Churn:20}". Other thresholds still panic (TestDiagnoseOtherThresholdsPanics).
+func TestDiagnoseAlikeConfigsShare(t *testing.T) {
+	defaults := live.FindingsConfig{LeakAfter: live.DefaultLeakAfter, StallAfter: live.DefaultStallAfter,
+		BlockedAfter: live.DefaultBlockedAfter, UnansweredAfter: live.DefaultUnansweredAfter, Churn: live.DefaultChurn}
+	for _, pair := range [][2]live.FindingsConfig{
+		{{}, defaults},
+		{{Churn: -1}, {Churn: -5}},
+		{{SilentAfter: -time.Second}, {}},
+		{{LeakAfter: -time.Second}, {}},
+	} {
+		reg := live.New(live.Config{})
+		stop := metrics.Diagnose(reg, pair[0])
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("Diagnose %+v after %+v panicked: %v", pair[1], pair[0], r)
+				}
+			}()
+			metrics.Diagnose(reg, pair[1])()
+		}()
+		stop()
+	}
+}

@@ -154,9 +154,11 @@ const (
 // data path only keeps the counters the evaluation reads.
 //
 // A registry has one set of findings, so it has one diagnosis: a
-// Diagnose on a registry already diagnosed, with an equal cfg, shares the
-// running one (its evaluations go on until every caller's stop is
-// called), and with another cfg it panics, naming both. Two thresholds
+// Diagnose on a registry already diagnosed, with a cfg that evaluates
+// alike (an equal live.FindingsConfig.Effective: the zero config and one
+// spelling out the defaults are alike), shares the running one (its
+// evaluations go on until every caller's stop is called), and with other
+// thresholds it panics, naming both. Two thresholds
 // evaluated in turn would open and resolve the same finding at every
 // evaluation, a leak counted as many times as it is evaluated. Once every
 // stop is called, the registry may be diagnosed again, with any cfg. For
@@ -165,6 +167,9 @@ func Diagnose(reg *live.Registry, cfg live.FindingsConfig) (stop func()) {
 	if reg == nil {
 		panic("metrics.Diagnose: nil *live.Registry")
 	}
+	// Thresholds that evaluate alike are the same diagnosis: the zero
+	// config and one spelling out the defaults, two negative Churns.
+	cfg = cfg.Effective()
 	diagnosing.Lock()
 	defer diagnosing.Unlock()
 	d := diagnosing.m[reg]
