@@ -23,7 +23,6 @@ import (
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/xtaci/smux"
-	"golang.org/x/sys/unix"
 )
 
 // countsOf is what two runs over the same traffic must agree on: the
@@ -797,16 +796,7 @@ func TestReadStdin(t *testing.T) {
 		if err := cmd.Wait(); err != nil {
 			t.Fatal(err)
 		}
-		// Not r.Fd(), which would make it blocking.
-		rc, err := r.SyscallConn()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var flags int
-		if cerr := rc.Control(func(fd uintptr) { flags, err = unix.FcntlInt(fd, unix.F_GETFL, 0) }); cerr != nil || err != nil {
-			t.Fatal(cerr, err)
-		}
-		if flags&unix.O_NONBLOCK != 0 {
+		if nonBlocking(t, r) {
 			t.Error("standard input's pipe is left non-blocking after read - exits")
 		}
 	})
