@@ -174,7 +174,7 @@ type Session struct {
 	countedHead  uint8    // counted's first bytes in the frame's direction before the frame added to them, or noHead
 	unsent       [2]int64
 	open         int    // streams not closed
-	endedStreams uint64 // streams that ended with the session, never closed by both FINs
+	endedStreams uint64 // streams that ended with the session, neither closed by both FINs nor reset
 	framing      [2]*FramingInfo
 	anomalies    []AnomalyInfo // the last cfg.Anomalies, as a ring
 	anomalyCount uint64
