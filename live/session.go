@@ -168,6 +168,7 @@ type Session struct {
 	atWindow     int      // v2 flows whose writer sits at the window (Flow.FullSince set)
 	dirEnded     [2]bool  // the direction's byte stream has ended: its writers write no more
 	dirEndedAt   [2]int64 // when (Unix ns) it ended, where dirEnded
+	heardAtEnd   [2]int64 // the other direction's lastHeard as it ended: the silence a keepalive's close acted on (endNote)
 	halfTold     bool     // a SessionHalfClosed record was made (HalfClosed)
 	serial       uint64   // of the latest stream opened: the streams' serials tell reused structs apart
 	counted      *stream  // the stream the frame being recorded was counted on, if any
@@ -684,6 +685,7 @@ func (s *Session) DirectionEnded(dir Dir, at time.Time) {
 	s.gen++
 	s.dirEnded[dir] = true
 	s.dirEndedAt[dir] = at.UnixNano()
+	s.heardAtEnd[dir] = s.w.lastHeard(dir.Reverse())
 	for st := range s.streams.all() {
 		s.setFull(&st.flow[dir], time.Time{})
 	}
