@@ -304,8 +304,9 @@ func (c *Conn) Close() error {
 }
 
 // CloseWrite half-closes the wrapped conn if it supports it (TCP does).
-// What this end wrote ends here, as with Close. The session ends, by EOF,
-// if the peer had closed its side already.
+// What this end wrote ends here, as with Close: a session-half-closed
+// record while the peer's side is open, or, if the peer had closed its
+// side already, the session's end by EOF.
 func (c *Conn) CloseWrite() error {
 	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
 		err := cw.CloseWrite()
@@ -314,7 +315,9 @@ func (c *Conn) CloseWrite() error {
 		}
 		c.endWrites()
 		if err == nil {
-			c.shutAt.CompareAndSwap(0, time.Now().UnixNano())
+			now := time.Now()
+			c.shutAt.CompareAndSwap(0, now.UnixNano())
+			c.sess.HalfClosed(c.out.dir, now, c.local) // none if the peer had closed first
 			c.bothClosed()
 		}
 		return err

@@ -240,3 +240,29 @@ func recordKinds(reg *live.Registry, id uint64) string {
 	}
 	return b.String()
 }
+
+// This end's CloseWrite first is a half-close too, and the peer's EOF
+// after it ends the session, naming this end as the first to close.
+func TestTapCloseWriteThenPeerEOF(t *testing.T) {
+	reg := live.New(live.Config{})
+	cc, sc := smuxtest.Conns(t)
+	tc := Wrap(sc, live.Server, reg, "svc")
+	if err := tc.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	id := tc.sess.ID()
+	if ss := sessionSnap(reg, id); ss.Ended {
+		t.Fatalf("ended (%v %q) at this end's CloseWrite", ss.Reason, ss.Err)
+	}
+	cc.(*net.TCPConn).CloseWrite()
+	if _, err := tc.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("read %v, want EOF", err)
+	}
+	ss := sessionSnap(reg, id)
+	if want := "the server " + sc.LocalAddr().String() + " closed first"; !ss.Ended || ss.Reason != live.EOF || ss.Err != want {
+		t.Errorf("ended %v %v %q, want EOF %q", ss.Ended, ss.Reason, ss.Err, want)
+	}
+	if kinds := recordKinds(reg, id); kinds != "HE" {
+		t.Errorf("records %q, want this end's half-close (H), then the end (E)", kinds)
+	}
+}
