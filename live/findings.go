@@ -1193,23 +1193,41 @@ func (s *Session) unwatchedWhy() string {
 
 // endNote returns the detail of the session's end record: err, and if
 // a KEEPALIVE finding is open, the silence that smux's keepalive ends a
-// session for. s.mu is held.
+// session for. The silence is the one the keepalive acted on: where the
+// other side (the pinger) closed its side before the end, up to that
+// close, and a silent side that sent something before the end (or the
+// pinger's close) had ended its silence: no KEEPALIVE is cited then. A
+// client frozen 90 s, whose server's keepalive closed, and which sent its
+// queued frames as it resumed just before the reset was "sent nothing for
+// 180 µs", the gap after it resumed. s.mu is held.
 func (s *Session) endNote(at time.Time, err string) string {
 	for _, f := range s.w.eng.open {
 		if f.Code != CodeKeepalive {
 			continue
 		}
-		last := s.w.lastHeard(f.Dir)
+		pinger := f.Dir.Reverse()
+		closed := s.dirEndedAt[pinger]
+		closedFirst := s.dirEnded[pinger] && closed < at.UnixNano()
+		last, until := s.w.lastHeard(f.Dir), at.UnixNano()
+		if closedFirst {
+			last, until = s.heardAtEnd[pinger], closed // what had come by the close
+		}
 		unheard := last == 0
 		if unheard {
 			last = s.start.UnixNano()
 		}
+		if last > f.Since.UnixNano() {
+			break // the silent side spoke again before: its silence ended then
+		}
 		note := fmt.Sprintf("after the %s sent nothing for %s (KEEPALIVE): smux's keepalive closes a session that receives no frame for KeepAliveTimeout",
-			f.Dir.Sender(), fmtDur(time.Duration(at.UnixNano()-last)))
-		pinger := f.Dir.Reverse()
+			f.Dir.Sender(), fmtDur(time.Duration(until-last)))
+		if closedFirst {
+			note = fmt.Sprintf("after the %s sent nothing for %s (KEEPALIVE), up to when the %s closed its side of the connection %s before the end: smux's keepalive closes a session that receives no frame for KeepAliveTimeout",
+				f.Dir.Sender(), fmtDur(time.Duration(until-last)), pinger.Sender(), fmtDur(time.Duration(at.UnixNano()-closed)))
+		}
 		y := s.yamux()
-		switch closed := s.dirEndedAt[pinger]; {
-		case s.proto == Yamux && y.waiting[pinger] && s.dirEnded[pinger] && closed < at.UnixNano() && closed > y.latestAt[pinger]:
+		switch {
+		case s.proto == Yamux && y.waiting[pinger] && closedFirst && closed > y.latestAt[pinger]:
 			// The pinger gave up first and closed its side; what ended
 			// the connection later is another thing (the silent side's
 			// host resetting it as its process exited, say): in order.
@@ -1219,9 +1237,12 @@ func (s *Session) endNote(at time.Time, err string) string {
 			}
 			note = fmt.Sprintf("%s after the %s closed its side of the connection, its ping unanswered for %s (KEEPALIVE: yamux's keepalive gives up on a ping unanswered for ConnectionWriteTimeout), %s",
 				fmtDur(time.Duration(at.UnixNano()-closed)), pinger.Sender(), fmtDur(time.Duration(closed-y.latestAt[pinger])), silent)
+		case s.proto == Yamux && closedFirst:
+			note = fmt.Sprintf("after the %s sent nothing for %s (KEEPALIVE), up to when the %s closed its side of the connection %s before the end: yamux's keepalive ends a session whose ping gets no answer",
+				f.Dir.Sender(), fmtDur(time.Duration(until-last)), pinger.Sender(), fmtDur(time.Duration(at.UnixNano()-closed)))
 		case s.proto == Yamux:
 			note = fmt.Sprintf("after the %s sent nothing for %s (KEEPALIVE): yamux's keepalive ends a session whose ping gets no answer",
-				f.Dir.Sender(), fmtDur(time.Duration(at.UnixNano()-last)))
+				f.Dir.Sender(), fmtDur(time.Duration(until-last)))
 		}
 		if err == "" {
 			return note

@@ -168,13 +168,14 @@ type Session struct {
 	atWindow     int      // v2 flows whose writer sits at the window (Flow.FullSince set)
 	dirEnded     [2]bool  // the direction's byte stream has ended: its writers write no more
 	dirEndedAt   [2]int64 // when (Unix ns) it ended, where dirEnded
+	heardAtEnd   [2]int64 // the other direction's lastHeard as it ended: the silence a keepalive's close acted on (endNote)
 	halfTold     bool     // a SessionHalfClosed record was made (HalfClosed)
 	serial       uint64   // of the latest stream opened: the streams' serials tell reused structs apart
 	counted      *stream  // the stream the frame being recorded was counted on, if any
 	countedHead  uint8    // counted's first bytes in the frame's direction before the frame added to them, or noHead
 	unsent       [2]int64
 	open         int    // streams not closed
-	endedStreams uint64 // streams that ended with the session, never closed by both FINs
+	endedStreams uint64 // streams that ended with the session, neither closed by both FINs nor reset
 	framing      [2]*FramingInfo
 	anomalies    []AnomalyInfo // the last cfg.Anomalies, as a ring
 	anomalyCount uint64
@@ -684,6 +685,7 @@ func (s *Session) DirectionEnded(dir Dir, at time.Time) {
 	s.gen++
 	s.dirEnded[dir] = true
 	s.dirEndedAt[dir] = at.UnixNano()
+	s.heardAtEnd[dir] = s.w.lastHeard(dir.Reverse())
 	for st := range s.streams.all() {
 		s.setFull(&st.flow[dir], time.Time{})
 	}

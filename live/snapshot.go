@@ -231,8 +231,9 @@ type SessionSnap struct {
 	// Stalls counts the live streams with a stalled writer (StreamSnap.Stalled).
 	Stalls int
 	// Open counts streams open or half-closed; Total every stream opened;
-	// StreamsEnded the streams that ended with the session, never closed
-	// by both FINs. The rest, Total − Open − StreamsEnded, closed both ways.
+	// StreamsEnded the streams that ended with the session, neither closed
+	// by both FINs nor reset. The rest, Total − Open − StreamsEnded, closed
+	// before: both ways, or (yamux) reset by an RST.
 	Open         int
 	Total        uint64
 	StreamsEnded uint64

@@ -43,6 +43,14 @@ type Conn struct {
 	// shut: CloseWrite shut the wrapped conn's sending side, after which
 	// a Write fails with EPIPE though the peer reset nothing.
 	shut atomic.Bool
+	// shutAt and eofAt are when (Unix ns) this end's CloseWrite shut its
+	// side and when a Read met the peer's clean EOF, 0 before: the
+	// session ends when both are done, or at Close or a failure, and its
+	// end says how long before the peer had closed its side.
+	shutAt, eofAt atomic.Int64
+	// local and peer name the two ends, "client 127.0.0.1:51234" and
+	// "server 127.0.0.1:7800", for the records that name one.
+	local, peer string
 }
 
 // Option configures Wrap.
@@ -66,8 +74,12 @@ func Version(v int) Option {
 // live.Client or live.Server, and reg not nil: Wrap panics at once
 // otherwise, where the mistake would fail later, inside the session's
 // reads. The session stays live in reg until the returned Conn is closed,
-// reads EOF, or a read or write fails other than by a deadline: close it,
-// not c.
+// a read or write fails other than by a deadline or a clean EOF, or both
+// sides have closed theirs (the peer's EOF, this end's CloseWrite): close
+// it, not c. A clean EOF is the peer closing its side of the connection,
+// as a half-close: a session-half-closed record, and the session lasts,
+// since this end may still write (smux's Session does not close its conn
+// when it reads EOF; its streams' Close still send FINs).
 func Wrap(c net.Conn, side live.Side, reg *live.Registry, label string, opts ...Option) *Conn {
 	if side != live.Client && side != live.Server {
 		panic(fmt.Sprintf("tap.Wrap: side %d: want live.Client or live.Server", side))
@@ -91,10 +103,12 @@ func Wrap(c net.Conn, side live.Side, reg *live.Registry, label string, opts ...
 	snaplen := reg.Config().Snaplen
 	ch := newChoice(o.proto)
 	tc := &Conn{
-		Conn: c,
-		sess: sess,
-		out:  newFeeder(sess, side.Sends(), snaplen, ch),
-		in:   newFeeder(sess, side.Sends().Reverse(), snaplen, ch),
+		Conn:  c,
+		sess:  sess,
+		out:   newFeeder(sess, side.Sends(), snaplen, ch),
+		in:    newFeeder(sess, side.Sends().Reverse(), snaplen, ch),
+		local: named(side, local),
+		peer:  named(side.Sends().Reverse().Sender(), remote),
 	}
 	tc.out.keep = true
 	if o.version != 0 {
@@ -140,6 +154,15 @@ func Skip(n int) Option {
 	return func(o *options) { o.skip = int64(max(n, 0)) }
 }
 
+// named names an end by its role and address, "client 127.0.0.1:51234",
+// or by its role alone where the conn has no address.
+func named(side live.Side, addr string) string {
+	if addr == "" {
+		return side.String()
+	}
+	return side.String() + " " + addr
+}
+
 func addr(a net.Addr) string {
 	if a == nil {
 		return ""
@@ -163,9 +186,56 @@ func (c *Conn) Read(p []byte) (int, error) {
 		// A frame cut short by the peer's end is TRUNCATED; one this end
 		// stopped reading by closing the conn itself is not.
 		c.in.End(now, !errors.Is(err, net.ErrClosed))
-		c.fail(err)
+		if errors.Is(err, io.EOF) {
+			c.peerClosed(now)
+		} else {
+			c.fail(err)
+		}
 	}
 	return n, err
+}
+
+// peerClosed records the peer's clean EOF at now: it closed its side of
+// the connection, and this end may still write (an smux Session does not
+// close its conn when it reads EOF, and its streams' Close still write
+// FINs). The session lasts, half open, unless this end had shut its side
+// already: then both are done.
+func (c *Conn) peerClosed(now time.Time) {
+	if !c.eofAt.CompareAndSwap(0, now.UnixNano()) {
+		return // a Read after the EOF reads it again
+	}
+	c.sess.HalfClosed(c.in.dir, now, c.peer)
+	c.bothClosed()
+}
+
+// bothClosed ends the session by EOF once both sides have closed theirs,
+// naming the one that closed first. Either of CloseWrite and Read may see
+// both; End counts the first call.
+func (c *Conn) bothClosed() {
+	eof, shut := c.eofAt.Load(), c.shutAt.Load()
+	if eof == 0 || shut == 0 {
+		return
+	}
+	first := c.peer
+	if shut < eof {
+		first = c.local
+	}
+	c.sess.End(time.Unix(0, max(eof, shut)), live.EOF, ClosedFirst(first))
+}
+
+// cause is what the session's end, at now, says besides err: that the
+// peer had closed its side of the connection and how long before, if it
+// had, as attach's proxy says it.
+func (c *Conn) cause(err error, now time.Time) error {
+	eof := c.eofAt.Load()
+	if eof == 0 {
+		return err
+	}
+	note := fmt.Sprintf("the %s had closed its side of the connection %s before", c.peer, since(time.Unix(0, eof), now))
+	if err == nil {
+		return errors.New(note)
+	}
+	return fmt.Errorf("%w; %s", err, note)
 }
 
 // Write decodes and records p, then writes it to the wrapped conn. Its
@@ -203,7 +273,8 @@ func (c *Conn) Write(p []byte) (int, error) {
 	}
 	switch {
 	case own:
-		c.sess.End(time.Now(), live.LocalClose, fmt.Errorf("a write after its own CloseWrite: %w", err))
+		now := time.Now()
+		c.sess.End(now, live.LocalClose, c.cause(fmt.Errorf("a write after its own CloseWrite: %w", err), now))
 	case err != nil && !temporary(err):
 		c.fail(err)
 	}
@@ -218,20 +289,24 @@ const (
 )
 
 // Close ends the session as closed locally, unless it ended already, and
-// closes the wrapped conn. What this end wrote ends then: a frame it left
+// closes the wrapped conn; if the peer had closed its side, the end says
+// so and how long before. What this end wrote ends then: a frame it left
 // incomplete is TRUNCATED, as the peer's read of it fails. A write in
 // progress as the conn closes is accounted for first: smux's writer goes
 // on writing what it has queued until a write fails, and what goes out
 // still counts.
 func (c *Conn) Close() error {
-	c.sess.End(time.Now(), live.LocalClose, nil)
+	now := time.Now()
+	c.sess.End(now, live.LocalClose, c.cause(nil, now))
 	err := c.Conn.Close()
 	c.endWrites()
 	return err
 }
 
 // CloseWrite half-closes the wrapped conn if it supports it (TCP does).
-// What this end wrote ends here, as with Close.
+// What this end wrote ends here, as with Close: a session-half-closed
+// record while the peer's side is open, or, if the peer had closed its
+// side already, the session's end by EOF.
 func (c *Conn) CloseWrite() error {
 	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
 		err := cw.CloseWrite()
@@ -239,6 +314,12 @@ func (c *Conn) CloseWrite() error {
 			c.shut.Store(true)
 		}
 		c.endWrites()
+		if err == nil {
+			now := time.Now()
+			c.shutAt.CompareAndSwap(0, now.UnixNano())
+			c.sess.HalfClosed(c.out.dir, now, c.local) // none if the peer had closed first
+			c.bothClosed()
+		}
 		return err
 	}
 	return errors.ErrUnsupported
@@ -261,8 +342,9 @@ func (c *Conn) endWrites() {
 
 // fail ends the session on an error that ends the connection.
 func (c *Conn) fail(err error) {
+	now := time.Now()
 	reason, cause := Reason(err)
-	c.sess.End(time.Now(), reason, cause)
+	c.sess.End(now, reason, c.cause(cause, now))
 }
 
 // temporary reports whether err leaves the connection usable: a deadline

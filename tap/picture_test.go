@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -345,6 +346,8 @@ func (c *eofConn) Read(p []byte) (int, error) {
 	return c.memConn.Read(p)
 }
 
+func (c *eofConn) Close() error { return nil }
+
 // TestTruncatedByEOF: a frame that the end of the connection cuts short is
 // named TRUNCATED with its offset (and header, when complete), and its
 // bytes still count as wire bytes; smux's read returns "unexpected EOF".
@@ -360,9 +363,15 @@ func TestTruncatedByEOF(t *testing.T) {
 				break
 			}
 		}
+		// The server's EOF closed its side; this end's is open until it
+		// closes the conn, as smux does once its reader fails.
+		if ss := reg.Snapshot().Sessions[0]; ss.Ended || ss.DirEnded[live.ServerToClient].IsZero() {
+			t.Fatalf("cut %d: ended %v (%v), server's side ended at %v: want live, the server's side closed", cut, ss.Ended, ss.Reason, ss.DirEnded[live.ServerToClient])
+		}
+		c.Close()
 		ss := reg.Snapshot().Sessions[0]
-		if !ss.Ended || ss.Reason != live.EOF || len(ss.Framing) != 1 {
-			t.Fatalf("cut %d: ended %v %v, framing %+v: want EOF and one violation", cut, ss.Ended, ss.Reason, ss.Framing)
+		if !ss.Ended || ss.Reason != live.LocalClose || !strings.HasPrefix(ss.Err, "the server 127.0.0.1:2 had closed its side of the connection ") || len(ss.Framing) != 1 {
+			t.Fatalf("cut %d: ended %v %v %q, framing %+v: want closed locally after the server's EOF, and one violation", cut, ss.Ended, ss.Reason, ss.Err, ss.Framing)
 		}
 		f := ss.Framing[0]
 		var wantHdr decoder.Header
