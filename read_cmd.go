@@ -20,6 +20,7 @@ import (
 
 	pcap "github.com/muxtop/muxtop/capture"
 	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/printable"
 )
 
 func newReadCmd() *cobra.Command {
@@ -48,7 +49,10 @@ func newReadCmd() *cobra.Command {
 			"files of a tcpdump ring (-C/-W, -G), in any order, or captures that overlap in time. Each may be\n" +
 			"pcap or pcapng, gzip-compressed or not, of any link type read reads. The files come first, the\n" +
 			"filter after them, from its first word (host, port, tcp, and), or after --; an argument before\n" +
-			"the filter with a / or a . in it is a file, and one that does not exist is an error.\n\n" +
+			"the filter with a / or a . in it is a file, and one that does not exist is an error. A file cut\n" +
+			"in the middle of a packet (still being written) or damaged under way ends there, as mergecap\n" +
+			"goes on: the others are read to their end, and read says which failed and after which packet,\n" +
+			"and exits 1; a file that is not a capture stops read before it reads anything.\n\n" +
 			"With FILE -, the capture is read from standard input as it is written, such as tcpdump's on another\n" +
 			"machine over ssh (tcpdump -U -w -: without -U tcpdump holds packets back); the UI then reads its\n" +
 			"keys from the terminal. Its time is still the capture's: a silence is measured when the next\n" +
@@ -92,7 +96,7 @@ func newReadCmd() *cobra.Command {
 			f, name, pipe := os.Stdin, "standard input", false
 			var more []*os.File // the captures after the first, merged with it
 			var waitSay <-chan time.Time
-			if args[0] == "-" {
+			if files[0] == "-" {
 				if term.IsTerminal(f.Fd()) {
 					return usageError{fmt.Errorf("read -: standard input is the terminal; pipe a capture into it, such as tcpdump -U -w - port 9000 | muxtop read -")}
 				}
@@ -168,7 +172,8 @@ func newReadCmd() *cobra.Command {
 			var src pcap.Source = file
 			begin := file.Start()
 			// failure is the error of a capture that failed under way.
-			failure := func(err error) error { return readFailure(args[0], name, err) }
+			failure := func(err error) error { return readFailure(files[0], name, err) }
+			var merged *pcap.Merged
 			if len(more) > 0 {
 				opened := []*pcap.File{file}
 				for i, g := range more {
@@ -185,13 +190,13 @@ func newReadCmd() *cobra.Command {
 						return fmt.Errorf("read %s: %w", files[i], err)
 					}
 				}
-				merged := pcap.Merge(opened...)
+				merged = pcap.Merge(opened...)
 				src, begin = merged, merged.Start()
 				failure = func(err error) error {
-					if i := merged.Failed(); i >= 0 {
-						return readFailure(files[i], files[i], err)
+					if ff := (*pcap.FilesFailed)(nil); errors.As(err, &ff) {
+						return errors.New(strings.Join(filesFailed(files, ff.Failures), "; "))
 					}
-					return readFailure(args[0], name, err)
+					return readFailure(files[0], name, err)
 				}
 			}
 			// read is how many bytes of the captures were read.
@@ -235,7 +240,7 @@ func newReadCmd() *cobra.Command {
 			// comes: the wall clock says how long (tcpdump over ssh whose
 			// service went silent, or whose link stalled).
 			var idle func() time.Duration
-			if args[0] == "-" && size == 0 {
+			if files[0] == "-" && size == 0 {
 				idle = func() time.Duration {
 					finished := sys.finished.Load() // set after stopped
 					return cr.quiet(finished, sys.stopped.Load())
@@ -257,6 +262,17 @@ func newReadCmd() *cobra.Command {
 				printed:   printed,
 				diagnoses: true,
 			})
+			if merged != nil && (err == nil || err == sys.err) {
+				// Files that failed before the read was stopped are said
+				// too: a line for each, the last the error's.
+				if fs := merged.Failures(); len(fs) > 0 {
+					lines := filesFailed(files, fs)
+					for _, l := range lines[:len(lines)-1] {
+						fmt.Fprintln(cmd.ErrOrStderr(), "muxtop:", printable.Text(l))
+					}
+					return errors.New(lines[len(lines)-1])
+				}
+			}
 			if errors.Is(err, pcap.ErrTruncated) || err != nil && err == sys.err {
 				return failure(err)
 			}
@@ -343,6 +359,30 @@ func openSaying(r io.Reader, wait <-chan time.Time, w io.Writer) (*pcap.File, er
 	close(opened)
 	<-said
 	return f, err
+}
+
+// filesFailed says, a line for each, which of the capture files read as
+// one, files, failed under way (fs), and where: each ended there, and the
+// others were read to their end.
+func filesFailed(files []string, fs []pcap.Failure) []string {
+	lines := make([]string, 0, len(fs))
+	for _, f := range fs {
+		where := "before its first packet"
+		if f.Packets == 1 {
+			where = "after 1 packet, at " + f.Last.Format(live.TimeLayout)
+		} else if f.Packets > 1 {
+			where = fmt.Sprintf("after %d packets, the last at %s", f.Packets, f.Last.Format(live.TimeLayout))
+		}
+		name := files[f.File]
+		var l string
+		if errors.Is(f.Err, pcap.ErrTruncated) {
+			l = fmt.Sprintf("read %s: the file ends in the middle of a packet %s (was it still being written?)", name, where)
+		} else {
+			l = fmt.Sprintf("read %s: %v, %s", name, f.Err, where)
+		}
+		lines = append(lines, l+"; the other files were read without it")
+	}
+	return lines
 }
 
 // readFailure is the error of a capture that failed once under way, arg
