@@ -30,7 +30,7 @@ func newReadCmd() *cobra.Command {
 		port  int
 	)
 	cmd := &cobra.Command{
-		Use:   "read FILE...|- [FILTER]",
+		Use:   "read [--] FILE...|- [FILTER]",
 		Short: "Read the smux and yamux sessions out of a pcap or pcapng capture (tcpdump -w)",
 		Long: "read decodes the smux and yamux sessions in a pcap or pcapng capture, gzip-compressed or not, with\n" +
 			"the capture's times. TCP is reassembled (out-of-order segments, retransmissions, losses); a\n" +
@@ -48,8 +48,10 @@ func newReadCmd() *cobra.Command {
 			"Several FILEs are read as one capture, their packets merged by time as mergecap merges them: the\n" +
 			"files of a tcpdump ring (-C/-W, -G), in any order, or captures that overlap in time. Each may be\n" +
 			"pcap or pcapng, gzip-compressed or not, of any link type read reads. The files come first, the\n" +
-			"filter after them, from its first word (host, port, tcp, and), or after --; an argument before\n" +
-			"the filter with a / or a . in it is a file, and one that does not exist is an error. A file cut\n" +
+			"filter after them, from its first word (host, port, tcp, and), or after a -- that follows them\n" +
+			"(read a.pcap -- port 9000); a -- before the files ends the flags, for a file whose name begins\n" +
+			"with - (read -- -a.pcap port 9000). An argument before the filter with a / or a . in it is a\n" +
+			"file, and one that does not exist is an error. A file cut\n" +
 			"in the middle of a packet (still being written) or damaged under way ends there, as mergecap\n" +
 			"goes on: the others are read to their end, and read says which failed and after which packet,\n" +
 			"and exits 1; a file that is not a capture stops read before it reads anything.\n\n" +
@@ -279,27 +281,55 @@ func newReadCmd() *cobra.Command {
 			return err
 		},
 	}
+	cmd.SetFlagErrorFunc(readFlagError)
 	watch.register(cmd)
 	mux.register(cmd)
 	cmd.Flags().IntVar(&port, "port", 0, "decode the connections with an end on this port, whatever their bytes look like")
 	return cmd
 }
 
+// readFlagError is read's error for a flag it does not take, err: a usage
+// error, which says to put -- before the files where the flag is a file's
+// name that begins with -.
+func readFlagError(_ *cobra.Command, err error) error {
+	msg := err.Error()
+	name := ""
+	if _, rest, ok := strings.Cut(msg, "unknown shorthand flag: "); ok {
+		_, name, _ = strings.Cut(rest, " in ")
+	} else if _, rest, ok := strings.Cut(msg, "unknown flag: "); ok {
+		name = rest
+	}
+	if st, serr := os.Stat(name); name != "" && serr == nil && !st.IsDir() {
+		return usageError{fmt.Errorf("%v; to read the file %s, put -- before the files: muxtop read -- %s", err, name, name)}
+	}
+	return usageError{err}
+}
+
 // readArgs splits read's arguments, args, into capture files and the
-// words of a filter: the files come first, the filter after them, from
-// its first keyword (host, port, tcp, and), or after -- (dash, cobra's
-// ArgsLenAtDash, -1 if there is none). An argument before the filter
-// that is no file but looks like a file's path (a / or a . in it, and not
-// an IP address) is taken for a file, whose opening then fails in one
-// clear line, not for a word of the filter that is not understood. -
-// (standard input) is read alone.
+// words of a filter. The files come first, the filter after them: from
+// its first keyword (host, port, tcp, and), or after a -- that follows
+// files (dash, cobra's ArgsLenAtDash: the arguments before --, -1 if
+// there is none). A -- before any file ends the flags only, so that a
+// file's name may begin with -: the files after it end where the filter
+// begins, as without it, at its first keyword or at another --. An
+// argument before the filter that is no file but looks like a file's path
+// (a / or a . in it, and not an IP address) is taken for a file, whose
+// opening then fails in one clear line, not for a word of the filter that
+// is not understood; the first is a file unless it is a keyword or an
+// address. - (standard input) is read alone.
 func readArgs(args []string, dash int) (files, words []string, err error) {
 	n := dash
-	if dash < 0 {
-		for n = 1; n < len(args) && captureArg(args[n]); n++ {
+	if dash <= 0 {
+		n = 0
+		if len(args) > 0 && firstCaptureArg(args[0]) {
+			for n = 1; n < len(args) && args[n] != "--" && captureArg(args[n]); n++ {
+			}
 		}
 	}
 	files, words = args[:n], args[n:]
+	if dash == 0 && len(words) > 0 && words[0] == "--" {
+		words = words[1:] // read -- a.pcap -- port 9000
+	}
 	if len(files) == 0 {
 		return nil, nil, usageError{errors.New("read takes a capture file, such as cap.pcap, or - for standard input, before the filter")}
 	}
@@ -307,6 +337,16 @@ func readArgs(args []string, dash int) (files, words []string, err error) {
 		return nil, nil, usageError{errors.New("read -: standard input is read alone; give capture files, or -, not both")}
 	}
 	return files, words, nil
+}
+
+// firstCaptureArg reports whether read's first argument a names a capture
+// file (any name that is no filter's keyword or address) rather than
+// begins the filter.
+func firstCaptureArg(a string) bool {
+	if _, err := os.Stat(a); err == nil {
+		return true
+	}
+	return !filterArg(a)
 }
 
 // captureArg reports whether read's argument a, after its first, names a
@@ -325,6 +365,17 @@ func captureArg(a string) bool {
 		return false // an address: a filter's, its host left out
 	}
 	return strings.ContainsAny(a, "/.")
+}
+
+// filterArg reports whether a, no capture file, begins a filter: one of
+// its keywords, or an address (a filter's, its host left out).
+func filterArg(a string) bool {
+	switch strings.ToLower(a) {
+	case "host", "port", "tcp", "and", "&&":
+		return true
+	}
+	_, err := netip.ParseAddr(a)
+	return err == nil
 }
 
 // filesName names the capture files read: all of them, or the first and
