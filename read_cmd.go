@@ -20,6 +20,7 @@ import (
 
 	pcap "github.com/muxtop/muxtop/capture"
 	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/printable"
 )
 
 func newReadCmd() *cobra.Command {
@@ -29,7 +30,7 @@ func newReadCmd() *cobra.Command {
 		port  int
 	)
 	cmd := &cobra.Command{
-		Use:   "read FILE...|- [FILTER]",
+		Use:   "read [--] FILE...|- [FILTER]",
 		Short: "Read the smux and yamux sessions out of a pcap or pcapng capture (tcpdump -w)",
 		Long: "read decodes the smux and yamux sessions in a pcap or pcapng capture, gzip-compressed or not, with\n" +
 			"the capture's times. TCP is reassembled (out-of-order segments, retransmissions, losses); a\n" +
@@ -47,8 +48,13 @@ func newReadCmd() *cobra.Command {
 			"Several FILEs are read as one capture, their packets merged by time as mergecap merges them: the\n" +
 			"files of a tcpdump ring (-C/-W, -G), in any order, or captures that overlap in time. Each may be\n" +
 			"pcap or pcapng, gzip-compressed or not, of any link type read reads. The files come first, the\n" +
-			"filter after them, from its first word (host, port, tcp, and), or after --; an argument before\n" +
-			"the filter with a / or a . in it is a file, and one that does not exist is an error.\n\n" +
+			"filter after them, from its first word (host, port, tcp, and), or after a -- that follows them\n" +
+			"(read a.pcap -- port 9000); a -- before the files ends the flags, for a file whose name begins\n" +
+			"with - (read -- -a.pcap port 9000). An argument before the filter with a / or a . in it is a\n" +
+			"file, and one that does not exist is an error. A file cut\n" +
+			"in the middle of a packet (still being written) or damaged under way ends there, as mergecap\n" +
+			"goes on: the others are read to their end, and read says which failed and after which packet,\n" +
+			"and exits 1; a file that is not a capture stops read before it reads anything.\n\n" +
 			"With FILE -, the capture is read from standard input as it is written, such as tcpdump's on another\n" +
 			"machine over ssh (tcpdump -U -w -: without -U tcpdump holds packets back); the UI then reads its\n" +
 			"keys from the terminal. Its time is still the capture's: a silence is measured when the next\n" +
@@ -92,7 +98,7 @@ func newReadCmd() *cobra.Command {
 			f, name, pipe := os.Stdin, "standard input", false
 			var more []*os.File // the captures after the first, merged with it
 			var waitSay <-chan time.Time
-			if args[0] == "-" {
+			if files[0] == "-" {
 				if term.IsTerminal(f.Fd()) {
 					return usageError{fmt.Errorf("read -: standard input is the terminal; pipe a capture into it, such as tcpdump -U -w - port 9000 | muxtop read -")}
 				}
@@ -168,7 +174,8 @@ func newReadCmd() *cobra.Command {
 			var src pcap.Source = file
 			begin := file.Start()
 			// failure is the error of a capture that failed under way.
-			failure := func(err error) error { return readFailure(args[0], name, err) }
+			failure := func(err error) error { return readFailure(files[0], name, err) }
+			var merged *pcap.Merged
 			if len(more) > 0 {
 				opened := []*pcap.File{file}
 				for i, g := range more {
@@ -185,13 +192,13 @@ func newReadCmd() *cobra.Command {
 						return fmt.Errorf("read %s: %w", files[i], err)
 					}
 				}
-				merged := pcap.Merge(opened...)
+				merged = pcap.Merge(opened...)
 				src, begin = merged, merged.Start()
 				failure = func(err error) error {
-					if i := merged.Failed(); i >= 0 {
-						return readFailure(files[i], files[i], err)
+					if ff := (*pcap.FilesFailed)(nil); errors.As(err, &ff) {
+						return errors.New(strings.Join(filesFailed(files, ff.Failures), "; "))
 					}
-					return readFailure(args[0], name, err)
+					return readFailure(files[0], name, err)
 				}
 			}
 			// read is how many bytes of the captures were read.
@@ -235,7 +242,7 @@ func newReadCmd() *cobra.Command {
 			// comes: the wall clock says how long (tcpdump over ssh whose
 			// service went silent, or whose link stalled).
 			var idle func() time.Duration
-			if args[0] == "-" && size == 0 {
+			if files[0] == "-" && size == 0 {
 				idle = func() time.Duration {
 					finished := sys.finished.Load() // set after stopped
 					return cr.quiet(finished, sys.stopped.Load())
@@ -257,33 +264,72 @@ func newReadCmd() *cobra.Command {
 				printed:   printed,
 				diagnoses: true,
 			})
+			if merged != nil && (err == nil || err == sys.err) {
+				// Files that failed before the read was stopped are said
+				// too: a line for each, the last the error's.
+				if fs := merged.Failures(); len(fs) > 0 {
+					lines := filesFailed(files, fs)
+					for _, l := range lines[:len(lines)-1] {
+						fmt.Fprintln(cmd.ErrOrStderr(), "muxtop:", printable.Text(l))
+					}
+					return errors.New(lines[len(lines)-1])
+				}
+			}
 			if errors.Is(err, pcap.ErrTruncated) || err != nil && err == sys.err {
 				return failure(err)
 			}
 			return err
 		},
 	}
+	cmd.SetFlagErrorFunc(readFlagError)
 	watch.register(cmd)
 	mux.register(cmd)
 	cmd.Flags().IntVar(&port, "port", 0, "decode the connections with an end on this port, whatever their bytes look like")
 	return cmd
 }
 
+// readFlagError is read's error for a flag it does not take, err: a usage
+// error, which says to put -- before the files where the flag is a file's
+// name that begins with -.
+func readFlagError(_ *cobra.Command, err error) error {
+	msg := err.Error()
+	name := ""
+	if _, rest, ok := strings.Cut(msg, "unknown shorthand flag: "); ok {
+		_, name, _ = strings.Cut(rest, " in ")
+	} else if _, rest, ok := strings.Cut(msg, "unknown flag: "); ok {
+		name = rest
+	}
+	if st, serr := os.Stat(name); name != "" && serr == nil && !st.IsDir() {
+		return usageError{fmt.Errorf("%v; to read the file %s, put -- before the files: muxtop read -- %s", err, name, name)}
+	}
+	return usageError{err}
+}
+
 // readArgs splits read's arguments, args, into capture files and the
-// words of a filter: the files come first, the filter after them, from
-// its first keyword (host, port, tcp, and), or after -- (dash, cobra's
-// ArgsLenAtDash, -1 if there is none). An argument before the filter
-// that is no file but looks like a file's path (a / or a . in it, and not
-// an IP address) is taken for a file, whose opening then fails in one
-// clear line, not for a word of the filter that is not understood. -
-// (standard input) is read alone.
+// words of a filter. The files come first, the filter after them: from
+// its first keyword (host, port, tcp, and), or after a -- that follows
+// files (dash, cobra's ArgsLenAtDash: the arguments before --, -1 if
+// there is none). A -- before any file ends the flags only, so that a
+// file's name may begin with -: the files after it end where the filter
+// begins, as without it, at its first keyword or at another --. An
+// argument before the filter that is no file but looks like a file's path
+// (a / or a . in it, and not an IP address) is taken for a file, whose
+// opening then fails in one clear line, not for a word of the filter that
+// is not understood; the first is a file unless it is a keyword or an
+// address. - (standard input) is read alone.
 func readArgs(args []string, dash int) (files, words []string, err error) {
 	n := dash
-	if dash < 0 {
-		for n = 1; n < len(args) && captureArg(args[n]); n++ {
+	if dash <= 0 {
+		n = 0
+		if len(args) > 0 && firstCaptureArg(args[0]) {
+			for n = 1; n < len(args) && args[n] != "--" && captureArg(args[n]); n++ {
+			}
 		}
 	}
 	files, words = args[:n], args[n:]
+	if dash == 0 && len(words) > 0 && words[0] == "--" {
+		words = words[1:] // read -- a.pcap -- port 9000
+	}
 	if len(files) == 0 {
 		return nil, nil, usageError{errors.New("read takes a capture file, such as cap.pcap, or - for standard input, before the filter")}
 	}
@@ -291,6 +337,16 @@ func readArgs(args []string, dash int) (files, words []string, err error) {
 		return nil, nil, usageError{errors.New("read -: standard input is read alone; give capture files, or -, not both")}
 	}
 	return files, words, nil
+}
+
+// firstCaptureArg reports whether read's first argument a names a capture
+// file (any name that is no filter's keyword or address) rather than
+// begins the filter.
+func firstCaptureArg(a string) bool {
+	if _, err := os.Stat(a); err == nil {
+		return true
+	}
+	return !filterArg(a)
 }
 
 // captureArg reports whether read's argument a, after its first, names a
@@ -309,6 +365,17 @@ func captureArg(a string) bool {
 		return false // an address: a filter's, its host left out
 	}
 	return strings.ContainsAny(a, "/.")
+}
+
+// filterArg reports whether a, no capture file, begins a filter: one of
+// its keywords, or an address (a filter's, its host left out).
+func filterArg(a string) bool {
+	switch strings.ToLower(a) {
+	case "host", "port", "tcp", "and", "&&":
+		return true
+	}
+	_, err := netip.ParseAddr(a)
+	return err == nil
 }
 
 // filesName names the capture files read: all of them, or the first and
@@ -343,6 +410,30 @@ func openSaying(r io.Reader, wait <-chan time.Time, w io.Writer) (*pcap.File, er
 	close(opened)
 	<-said
 	return f, err
+}
+
+// filesFailed says, a line for each, which of the capture files read as
+// one, files, failed under way (fs), and where: each ended there, and the
+// others were read to their end.
+func filesFailed(files []string, fs []pcap.Failure) []string {
+	lines := make([]string, 0, len(fs))
+	for _, f := range fs {
+		where := "before its first packet"
+		if f.Packets == 1 {
+			where = "after 1 packet, at " + f.Last.Format(live.TimeLayout)
+		} else if f.Packets > 1 {
+			where = fmt.Sprintf("after %d packets, the last at %s", f.Packets, f.Last.Format(live.TimeLayout))
+		}
+		name := files[f.File]
+		var l string
+		if errors.Is(f.Err, pcap.ErrTruncated) {
+			l = fmt.Sprintf("read %s: the file ends in the middle of a packet %s (was it still being written?)", name, where)
+		} else {
+			l = fmt.Sprintf("read %s: %v, %s", name, f.Err, where)
+		}
+		lines = append(lines, l+"; the other files were read without it")
+	}
+	return lines
 }
 
 // readFailure is the error of a capture that failed once under way, arg

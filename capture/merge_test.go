@@ -189,25 +189,65 @@ func TestMergeOverlapping(t *testing.T) {
 	}
 }
 
-// TestMergeFailed: a file of the merge cut in a packet fails the merge
-// once the packets before its cut are read, and Failed names it; the
-// other's packets until then came in time order.
+// TestMergeFailed: a file of the merge cut in a packet (the real yamux
+// traffic of base-yamux, its first half cut in its last packet) ends
+// there, alone, as mergecap goes on: the other file's packets come to its
+// end, in time order, and the merge ends with a FilesFailed that names
+// the cut file, ErrTruncated, after how many of its packets and the time
+// of the last; so does a file cut in its first packet, after none. Before,
+// the cut failed the whole merge: the other file's later packets were
+// never read.
 func TestMergeFailed(t *testing.T) {
 	ps := readPackets(t, "testdata/base-yamux.pcapng")
 	n := len(ps) / 2
 	first, second := writeAs(t, "pcap", ps[:n]), writeAs(t, "pcap", ps[n:])
-	first = first[:len(first)-5] // in its last packet
-	m := mergeOf(t, second, first)
-	read := 0
-	for {
-		_, _, err := m.ReadPacketData()
-		if err == nil {
+	cut := first[:len(first)-5] // in its last packet
+	early := first[:24+16+5]    // in its first packet
+	for _, tc := range []struct {
+		files   [][]byte
+		want    []capture.Failure // File, Packets, Last
+		packets int
+	}{
+		{[][]byte{second, cut}, []capture.Failure{{File: 1, Packets: n - 1, Last: ps[n-2].CI.Timestamp}}, len(ps) - 1},
+		{[][]byte{cut, second}, []capture.Failure{{File: 0, Packets: n - 1, Last: ps[n-2].CI.Timestamp}}, len(ps) - 1},
+		{[][]byte{early, second, cut}, []capture.Failure{{File: 0}, {File: 2, Packets: n - 1, Last: ps[n-2].CI.Timestamp}}, len(ps) - 1},
+	} {
+		m := mergeOf(t, tc.files...)
+		read := 0
+		var err error
+		for {
+			var ci gopacket.CaptureInfo
+			if _, ci, err = m.ReadPacketData(); err != nil {
+				break
+			}
+			want := read
+			if read >= n-1 {
+				want++ // the packet the cut lost
+			}
+			if want >= len(ps) || !ci.Timestamp.Equal(ps[want].CI.Timestamp) {
+				t.Fatalf("packet %d at %v, not the whole capture's, without the packet cut", read, ci.Timestamp)
+			}
 			read++
-			continue
 		}
-		if !errors.Is(err, io.ErrUnexpectedEOF) || m.Failed() != 1 || read != n-1 {
-			t.Fatalf("after %d packets: %v, Failed %d; want io.ErrUnexpectedEOF of file 1 after %d", read, err, m.Failed(), n-1)
+		var ff *capture.FilesFailed
+		if !errors.As(err, &ff) || read != tc.packets {
+			t.Fatalf("after %d packets: %v; want a FilesFailed after %d", read, err, tc.packets)
 		}
-		return
+		if len(ff.Failures) != len(tc.want) {
+			t.Fatalf("failures %+v, want %+v", ff.Failures, tc.want)
+		}
+		for i, f := range ff.Failures {
+			w := tc.want[i]
+			if f.File != w.File || f.Packets != w.Packets || !f.Last.Equal(w.Last) || !errors.Is(f.Err, capture.ErrTruncated) {
+				t.Errorf("failure %d: %+v, want file %d cut (ErrTruncated) after %d packets, the last at %v", i, f, w.File, w.Packets, w.Last)
+			}
+		}
+		if got := m.Failures(); len(got) != len(tc.want) {
+			t.Errorf("Failures: %+v, want %d", got, len(tc.want))
+		}
+		// Read again, the merge is still at its end.
+		if _, _, err := m.ReadPacketData(); !errors.As(err, &ff) {
+			t.Errorf("read again at the end: %v", err)
+		}
 	}
 }
