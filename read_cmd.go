@@ -431,7 +431,13 @@ func filesFailed(files []string, fs []pcap.Failure) []string {
 		} else {
 			l = fmt.Sprintf("read %s: %v, %s", name, f.Err, where)
 		}
-		lines = append(lines, l+"; the other files were read without it")
+		switch {
+		case len(fs) == len(files) && len(files) > 1:
+			l += "; every file failed" // no other file was read whole
+		case len(files) > 1:
+			l += "; the other files were read without it"
+		}
+		lines = append(lines, l)
 	}
 	return lines
 }

@@ -156,4 +156,11 @@ func TestReadFilesOneCut(t *testing.T) {
 	if got := strings.Count(out, " v2 "); got != frames {
 		t.Errorf("read of a damaged, a cut and a whole file: %d smux v2 frames, want the whole file's %d", got, frames)
 	}
+
+	// No file read whole: no line says the others were (a review found
+	// "the other files were read without it" on each of two failures).
+	code, _, errs = readCode(t, "-o", "plain", cut, early)
+	if code != 1 || len(errs) != 2 || !strings.HasSuffix(errs[0], "; every file failed") || !strings.HasSuffix(errs[1], "; every file failed") {
+		t.Errorf("read of two cut files: exit %d, stderr %q; want 1, each line ending \"; every file failed\"", code, errs)
+	}
 }
