@@ -87,9 +87,9 @@ func recordTime(t *testing.T, m map[string]any) time.Time {
 // the session opens at that packet's time, so KEEPALIVE opens 5 s after
 // the ping, the session's end saying what happened in order. Cut before
 // the RST, KEEPALIVE opens 5 s after the ping too, not at the capture's
-// end. The healthy twin, cut likewise to its client alone, begun after a
-// byte of the client's before a ping of the server's, is decoded from its
-// first packet and opens none.
+// end. The healthy twin, cut likewise to its connection alone, begun
+// just before a ping alone in its packet, is decoded from its first
+// packet and opens none: its pings are answered.
 func TestYamuxKeepaliveLonePing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a frozen yamux session for 11 s")
@@ -144,15 +144,26 @@ func TestYamuxKeepaliveLonePing(t *testing.T) {
 		t.Fatal(err)
 	}
 	port := uint16(a.Port)
-	var from, first time.Time
+	// From the connection's packet before its first ping alone in its
+	// packet, either side's, after the client's first payload: the
+	// capture joins with that ping among its first frames, and its answer
+	// after it.
+	var from, prev, first time.Time
+	sent := false
 	for _, p := range healthy.ps {
 		tcp := p.TCP
-		if uint16(tcp.SrcPort) == port && len(tcp.Payload) > 0 {
-			from = p.CI.Timestamp
+		if uint16(tcp.SrcPort) != port && uint16(tcp.DstPort) != port {
+			continue
 		}
-		if pl := tcp.Payload; uint16(tcp.DstPort) == port && len(pl) == 12 && pl[1] == 2 && pl[3] == 1 && !from.IsZero() {
+		if pl := tcp.Payload; sent && len(pl) == 12 && pl[0] == 0 && pl[1] == 2 && pl[3] == 1 {
+			from = prev
 			break
 		}
+		sent = sent || uint16(tcp.SrcPort) == port && len(tcp.Payload) > 0
+		prev = p.CI.Timestamp
+	}
+	if from.IsZero() {
+		t.Fatal("no ping alone in its packet in the healthy capture")
 	}
 	path := loneCapture(t, healthy, "healthy-lone.pcapng", func(p pcaptest.Packet) bool {
 		if p.CI.Timestamp.After(from) && first.IsZero() {
