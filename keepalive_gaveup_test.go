@@ -480,6 +480,14 @@ func TestYamuxKeepaliveUnheard(t *testing.T) {
 		!strings.Contains(text, "the capture has seen of the session") {
 		t.Errorf("KEEPALIVE %v; want the client's, unheard, saying it sent nothing in what the capture saw", k)
 	}
+	// It opens 5 s after the server's ping, as the capture's time passes
+	// it: not when the connection, or the capture, ends.
+	frozenPing := serverPing(t, run, run.serverFIN)
+	if opened := keepalives(c, "finding-opened"); len(opened) != 1 {
+		t.Errorf("KEEPALIVE opened %v; want one", opened)
+	} else if at := recordTime(t, opened[0]); at.Before(frozenPing.Add(5*time.Second)) || at.After(frozenPing.Add(5500*time.Millisecond)) {
+		t.Errorf("KEEPALIVE opened at %v, %v after the server's ping; want 5 s after it", at.Format(time.RFC3339Nano), at.Sub(frozenPing))
+	}
 
 	healthy := runYamuxKeepalive(t, false)
 	port := uint16(0)

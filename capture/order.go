@@ -34,11 +34,13 @@ import (
 // A late connection's records keep their capture times: what it held
 // steps back, once, behind the records made meanwhile, as a connection
 // held without the order would. Stamped later, its frames would lose the
-// times the findings read: a yamux session joined after its client froze,
-// which holds only the server's ping and FIN until that direction ends
-// (a joined connection waits for a chain of frames with no time bound),
-// would have its ping, and the FIN that gave up on it 6 s later, at one
-// time, and KEEPALIVE would not open.
+// times the findings read: a ping, and the FIN that gave up on it 6 s
+// later, at one time, and KEEPALIVE would not open. A connection whose
+// own waits ran out by the packet that would make it late is settled
+// before that packet (expireHeld), so that it is not: a capture's packets
+// can be seconds apart, and the sweep comes after the packet. (A joined
+// connection still probed has no such wait: it waits for a chain of
+// frames, or a lone ping, lone.go.)
 const (
 	holdWait      = 3 * time.Second
 	queueMaxBytes = 8 << 20

@@ -444,6 +444,7 @@ func (r *Reader) moment(t time.Time) {
 	if t.After(r.latest) {
 		r.latest = t
 	}
+	r.expireHeld(t)
 	if h, held := r.horizon(); held {
 		r.advance(minTime(h, t))
 		return
@@ -524,18 +525,8 @@ func (r *Reader) sweep(now time.Time) {
 			continue // the reverse direction's entry
 		}
 		ca.asm.FlushWithOptions(reassembly.FlushOptions{T: now.Add(-flushAfter)})
-		if c := ca.conn; c != nil && c.state == probing && c.probesDone(now) {
-			c.state = skipped
-			c.settle() // decoded as a tap decodes: no verdict can come
-		}
-		if c := ca.conn; c != nil && c.doubtOver(now, false) {
-			c.probed(now) // no better verdict came in time
-		}
-		if c := ca.conn; c != nil && c.framedFromSYN(now) {
-			c.probed(now) // too few frames for a chain, but all of them, and no more are coming
-		}
-		if c := ca.conn; c != nil && c.heldTooLong(now) {
-			c.settle() // no stream opened, or no boundary found, in time, nor did the connection carry enough
+		if c := ca.conn; c != nil {
+			c.expire(now)
 		}
 		if c := ca.conn; c == nil || c.complete || (!c.seen && now.Sub(c.last) > idleAfter) {
 			r.forget(ca)
@@ -1645,8 +1636,9 @@ func (c *conn) startAligning(at time.Time) bool {
 // decoder hunts again after a loss anyway.
 func (c *conn) alignWith(d live.Dir, p []byte) {
 	rs := &c.restart[d]
+	whole := true // p is the whole packet's, none of it skipped
 	if n := min(int64(len(p)), rs.skip); n > 0 {
-		p, rs.skip = p[n:], rs.skip-n
+		p, rs.skip, whole = p[n:], rs.skip-n, false
 	}
 	if dec := c.align[d]; dec != nil {
 		if f, bad := scan(dec, p, everyFrame); f != nil || bad {
@@ -1658,12 +1650,18 @@ func (c *conn) alignWith(d live.Dir, p []byte) {
 		}
 	}
 	if dec := c.yalign[d]; dec != nil {
-		if f, bad := scan(dec, p, everyFrame); f != nil || bad {
+		off := dec.Offset() // where p begins, if nothing was skipped of it
+		f, bad := scan(dec, p, everyFrame)
+		switch {
+		case f != nil || bad:
 			c.found[d] = f != nil && dec.Lost() == 0
 			c.yalign[d] = nil
 			if f != nil {
 				c.boundary[d] = rs.at(f.Offset)
 			}
+		case whole && dec.Lost() == 0 && lonePing(p):
+			// A packet that is one whole ping begins a frame (lone.go).
+			c.found[d], c.boundary[d], c.yalign[d] = true, rs.at(off), nil
 		}
 	}
 }
@@ -1719,6 +1717,9 @@ func (c *conn) probeWith(d live.Dir, p []byte) {
 	}
 	if c.state == probing && c.doubtful(d) {
 		c.weigh(d, p)
+		if c.state == probing && c.lonePingFrom(d, p) {
+			c.state, c.proto = decoding, tap.Yamux // a lone ping (lone.go)
+		}
 		return
 	}
 	if pr := c.probe[d]; pr != nil && c.state == probing {
@@ -1730,6 +1731,9 @@ func (c *conn) probeWith(d live.Dir, p []byte) {
 		if f, bad := scan(pr, p, everyFrame); f != nil || bad {
 			c.state, c.proto = c.verdict(d, f != nil, f != nil && f.Offset == 0, pr.Lost()), tap.Yamux
 		}
+	}
+	if c.state == probing && c.lonePingFrom(d, p) {
+		c.state, c.proto = decoding, tap.Yamux // a lone ping (lone.go)
 	}
 }
 
