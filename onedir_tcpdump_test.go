@@ -201,8 +201,8 @@ func TestTcpdumpOneDirection(t *testing.T) {
 			}
 
 			// The whole capture: healthy, no finding.
-			if c := readJSON(t, whole); len(ofType(c.other, "finding-opened")) > 0 {
-				t.Errorf("the whole capture opened findings:%s", findingLines(c.other))
+			if c := readJSON(t, whole); len(ofType(c.other, "finding-opened")) > 0 || c.summary["one_way"] != nil {
+				t.Errorf("the whole capture opened findings:%s, one_way %v", findingLines(c.other), c.summary["one_way"])
 			}
 			for _, toServer := range []bool{true, false} {
 				file := dst
@@ -228,6 +228,9 @@ func TestTcpdumpOneDirection(t *testing.T) {
 					if d, _ := m["text"].(string); strings.Contains(d, "nothing about the "+unseen+"'s side") {
 						notices = append(notices, d)
 					}
+				}
+				if n, _ := c.summary["one_way"].(float64); n != 1 {
+					t.Errorf("toServer %v: summary one_way %v, want 1", toServer, c.summary["one_way"])
 				}
 				if len(notices) != 1 {
 					t.Errorf("toServer %v: %d notices of the unseen %s, want 1: %q", toServer, len(notices), unseen, notices)
