@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/muxtop/muxtop/capture"
+	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/pcapout"
 )
@@ -92,5 +93,49 @@ func TestOneDirection(t *testing.T) {
 				t.Errorf("OneWay %d, want %d", snap.OneWay, want)
 			}
 		})
+	}
+}
+
+// TestOneDirectionUpload: a yamux upload of 1 MiB, four times the
+// default window, whose receiver's window updates the capture of one
+// direction does not hold: the data is no "recv window exceeded" anomaly,
+// nor its writer held at the window, since the window is not known; with
+// the updates, the whole capture has neither either.
+func TestOneDirectionUpload(t *testing.T) {
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	path := writeCapture(t, func(w *pcapout.Writer) {
+		c := w.Conn("127.0.0.1:40005", "127.0.0.1:9000", at)
+		at = at.Add(time.Millisecond)
+		c.Write(live.ClientToServer, at, []byte(ym(yamux.WindowUpdate, yamux.SYN, 1, "", 0)))
+		c.Write(live.ServerToClient, at.Add(time.Millisecond), []byte(ym(yamux.WindowUpdate, yamux.ACK, 1, "", 0)))
+		chunk := strings.Repeat("x", 16<<10)
+		for i := range 64 {
+			at = at.Add(10 * time.Millisecond)
+			c.Write(live.ClientToServer, at, []byte(ym(yamux.Data, 0, 1, chunk, 0)))
+			if i%8 == 7 { // the reader read 128 KiB: its update
+				c.Write(live.ServerToClient, at.Add(time.Millisecond), []byte(ym(yamux.WindowUpdate, 0, 1, "", 128<<10)))
+			}
+		}
+	})
+	all := readPackets(t, path)
+	var toServer []pkt
+	for _, p := range all {
+		if p.TCP.DstPort == 9000 {
+			toServer = append(toServer, p)
+		}
+	}
+	for name, ps := range map[string][]pkt{"whole": all, "dst port": toServer} {
+		reg := readEvaluated(ps, capture.Config{}, live.FindingsConfig{Churn: -1})
+		snap := reg.SnapshotWith(live.SnapshotOptions{Streams: func(uint64) bool { return true }})
+		if len(snap.Sessions) != 1 {
+			t.Fatalf("%s: %d sessions, want 1", name, len(snap.Sessions))
+		}
+		ss := snap.Sessions[0]
+		if ss.AnomalyCount != 0 || len(snap.Findings) != 0 {
+			t.Errorf("%s: %d anomalies %v, findings %v; want none", name, ss.AnomalyCount, ss.AnomaliesBy, snap.Findings)
+		}
+		if st := ss.Stream(1); st == nil || !st.Flow[live.ClientToServer].FullSince.IsZero() {
+			t.Errorf("%s: stream 1 %v: its writer held at the window", name, st)
+		}
 	}
 }

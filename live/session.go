@@ -520,7 +520,9 @@ func (s *Session) psh(dir Dir, at time.Time, sid uint32, length uint32, payload 
 	}
 	fl := &st.flow[dir]
 	fl.Written += length
-	if s.version == 2 && fl.FullSince.IsZero() && fl.free() <= 0 && !st.fin[dir] && !st.fin[dir.Reverse()] && !s.dirEnded[dir] {
+	// A capture that holds nothing of the reader's direction (Unseen)
+	// has none of its UPDs: the window is not known.
+	if s.version == 2 && fl.FullSince.IsZero() && fl.free() <= 0 && !st.fin[dir] && !st.fin[dir.Reverse()] && !s.dirEnded[dir] && !s.unseen[dir.Reverse()] {
 		s.setFull(fl, at)
 	}
 	if st.replyAt.IsZero() && dir.Sender() != st.opener && length > 0 {
