@@ -232,6 +232,10 @@ func TestTcpdumpOneDirection(t *testing.T) {
 				if n, _ := c.summary["one_way"].(float64); n != 1 {
 					t.Errorf("toServer %v: summary one_way %v, want 1", toServer, c.summary["one_way"])
 				}
+				var out, errOut syncBuffer
+				if code := run(context.Background(), []string{"read", file, "-o", "plain"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "  ONE-WAY   1 sessions: ") {
+					t.Errorf("toServer %v: read -o plain (exit %d) does not say ONE-WAY:\n%s", toServer, code, out.String())
+				}
 				if len(notices) != 1 {
 					t.Errorf("toServer %v: %d notices of the unseen %s, want 1: %q", toServer, len(notices), unseen, notices)
 				}
