@@ -685,6 +685,14 @@ type conn struct {
 	// reading the connection (Session.ReceiveWindow).
 	zeroSince [2]time.Time
 
+	// heard is, per direction, that the capture holds a TCP segment of
+	// its sender, payload-less ACKs included; openedAt is when the
+	// session was decided on, and toldUnseen that the notice of a
+	// direction never heard was made (unseen).
+	heard      [2]bool
+	openedAt   time.Time
+	toldUnseen bool
+
 	// seen: the connection carried a SYN or a byte. Reassembly meets the
 	// ACKs that follow a connection's close as a connection of their own:
 	// those are not counted.
@@ -780,6 +788,13 @@ func (c *conn) dir(d reassembly.TCPFlowDirection) live.Dir {
 func (c *conn) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.TCPFlowDirection, nextSeq reassembly.Sequence, start *bool, ac reassembly.AssemblerContext) bool {
 	c.last = ci.Timestamp
 	d := c.dir(dir)
+	if !c.heard[d] {
+		c.heard[d] = true
+		if c.state == decoding {
+			c.r.emit(ci.Timestamp, 0, func(time.Time) { c.sess.Unseen(d, false) })
+		}
+	}
+	c.unseen(ci.Timestamp, false)
 	if tcp.SYN {
 		c.syn[d] = true
 		if !tcp.ACK && c.synAt.IsZero() {
@@ -896,6 +911,7 @@ func (c *conn) ReassemblyComplete(ac reassembly.AssemblerContext) bool {
 	if c.state != decoding {
 		return true
 	}
+	c.unseen(at, true)
 	finished := c.rst || (c.ended[0] && c.ended[1])
 	if c.rst {
 		rstDir := c.rstDir
@@ -1398,8 +1414,44 @@ func (c *conn) peer(d live.Dir) string {
 // capture time at in the order's turn (open).
 func (c *conn) opening(at time.Time) {
 	c.state = decoding
+	c.openedAt = at
 	zero := c.zeroSince // as it is now: what changes after comes after
-	c.r.emit(at, 0, func(at time.Time) { c.open(at, zero) })
+	heard := c.heard
+	c.r.emit(at, 0, func(at time.Time) {
+		c.open(at, zero)
+		for d := range live.Dir(2) {
+			if !heard[d] {
+				c.sess.Unseen(d, true)
+			}
+		}
+	})
+}
+
+// unseenWait is how long, in capture time, a decoded connection one of
+// whose directions the capture has no segment of (not even an ACK, which
+// the kernel sends within its delayed-ACK time, 200 ms at most on Linux)
+// goes before muxtop says the capture holds only the other's packets.
+const unseenWait = time.Second
+
+// unseen says once, at capture time at, that the capture holds the
+// packets of one direction only of a decoded connection, unseenWait after
+// its session began, or at its end (final): nothing about the other side
+// can be judged (Session.Unseen).
+func (c *conn) unseen(at time.Time, final bool) {
+	if c.state != decoding || c.toldUnseen || c.heard[0] == c.heard[1] || !final && at.Sub(c.openedAt) < unseenWait {
+		return
+	}
+	c.toldUnseen = true
+	seen := live.ClientToServer
+	if c.heard[live.ServerToClient] {
+		seen = live.ServerToClient
+	}
+	client, server := c.a, c.b
+	if !c.clientIsA {
+		client, server = c.b, c.a
+	}
+	c.r.notice(at, fmt.Sprintf("the capture holds only the %s's packets of %s → %s, not even an ACK of the %s's: a capture of one direction (tcpdump's \"dst port\" or \"src port\", an asymmetric span port); nothing about the %s's side can be judged, and none of the findings that need its frames (its KEEPALIVE, UNANSWERED, WINDOW_STALL, LEAK, DATA_AFTER_CLOSE) is opened",
+		seen.Sender(), client, server, seen.Reverse().Sender(), seen.Reverse().Sender()))
 }
 
 // open starts the connection's session at capture time at; zero is, per
@@ -1548,6 +1600,7 @@ func (c *conn) scanRoles(d live.Dir, p []byte) {
 func (c *conn) swapRoles() {
 	c.clientIsA = !c.clientIsA
 	c.syn[0], c.syn[1] = c.syn[1], c.syn[0]
+	c.heard[0], c.heard[1] = c.heard[1], c.heard[0]
 	c.started[0], c.started[1] = c.started[1], c.started[0]
 	c.ended[0], c.ended[1] = c.ended[1], c.ended[0]
 	c.next[0], c.next[1] = c.next[1], c.next[0]

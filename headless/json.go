@@ -316,6 +316,7 @@ type jsonSummary struct {
 	Unparsed      map[string]int64             `json:"unparsed"`
 	Unsent        map[string]int64             `json:"unsent,omitempty"`
 	Incomplete    int                          `json:"incomplete,omitempty"`
+	OneWay        int                          `json:"one_way,omitempty"`
 	Lost          map[string]int64             `json:"lost,omitempty"`
 	Skipped       map[string]int64             `json:"skipped,omitempty"`
 	Leaks         jsonLeaks                    `json:"leaks"`
@@ -436,6 +437,7 @@ func appendJSONSummary(b []byte, s Summary) []byte {
 	if s.Incomplete > 0 {
 		j.Incomplete, j.Lost, j.Skipped = s.Incomplete, perDir(s.Lost), perDir(s.Skipped)
 	}
+	j.OneWay = s.OneWay
 	if j.ByCode == nil {
 		j.ByCode = map[string]uint64{}
 	}

@@ -188,6 +188,9 @@ func WriteSummary(w io.Writer, s Summary) {
 		fmt.Fprintf(w, "  INCOMPLETE %d sessions: the capture did not see every byte: it began while they were open, or lost bytes (lost → %d  ← %d, skipped to a frame boundary → %d  ← %d); their counts are what was seen\n",
 			s.Incomplete, s.Lost[0], s.Lost[1], s.Skipped[0], s.Skipped[1])
 	}
+	if s.OneWay > 0 {
+		fmt.Fprintf(w, "  ONE-WAY   %d sessions: the capture holds the packets of one direction only, not even the other side's ACKs (tcpdump's \"dst port\", an asymmetric span port): nothing about the unseen side is judged, and no finding that needs its frames is opened\n", s.OneWay)
+	}
 	switch {
 	case s.Missed > 0:
 		fmt.Fprintf(w, "  dropped   %d records not printed: the output fell behind the history (%d never stored)\n", s.Missed, s.Dropped)
@@ -354,6 +357,8 @@ type Summary struct {
 	// of Unparsed).
 	Incomplete    int
 	Lost, Skipped [2]int64
+	// OneWay counts the sessions a capture held one direction of only.
+	OneWay int
 	// Leaks counts the suspected leaks when the capture ended, before the
 	// watched system stopped (its streams then end with their sessions):
 	// the streams the open LEAK findings counted at the last evaluation
@@ -484,6 +489,7 @@ func Summarize(snap *live.Snapshot, missed uint64) Summary {
 		Unparsed:      snap.Unparsed,
 		Unsent:        snap.Unsent,
 		Incomplete:    snap.Incomplete,
+		OneWay:        snap.OneWay,
 		Lost:          snap.Lost,
 		Skipped:       snap.Skipped,
 	}

@@ -879,3 +879,22 @@ func (s *Session) blockedCandidate(dir Dir, since, ns int64, sign BlockedSign, c
 	}
 	return c
 }
+
+// dropUnseen removes from cs the candidates that need the frames of a
+// direction the capture holds nothing of (Session.Unseen): that side's
+// KEEPALIVE, whose silence is the capture's; UNANSWERED, whose answer
+// would come that way or whose request did; WINDOW_STALL, whose window
+// updates would; LEAK, whose FINs would; DATA_AFTER_CLOSE, whose FIN or
+// data would. The seen side's own silence, its blocks shown by its own
+// TCP window, its GO_AWAY and violations stand. s.mu is held.
+func (s *Session) dropUnseen(cs []candidate) []candidate {
+	return slices.DeleteFunc(cs, func(c candidate) bool {
+		switch c.code {
+		case CodeKeepalive:
+			return s.unseen[c.dir]
+		case CodeUnanswered, CodeWindowStall, CodeLeak, CodeDataAfterClose:
+			return true
+		}
+		return false
+	})
+}

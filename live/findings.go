@@ -725,6 +725,9 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 	switch {
 	case !s.ended:
 		e.cands = s.candidates(e.cands, &e.excused, now, ns, cfg)
+		if s.unseen != [2]bool{} {
+			e.cands = s.dropUnseen(e.cands)
+		}
 	case !es.endSeen:
 		// A framing violation is an event, which sampling must not miss:
 		// a session that ended on one before any evaluation saw it (a

@@ -327,6 +327,9 @@ func (r *Registry) forget(s *Session) {
 	if s.incomplete {
 		r.forgotten.Incomplete++
 	}
+	if s.unseen != [2]bool{} {
+		r.forgotten.OneWay++
+	}
 	s.forgotten = true
 }
 
@@ -422,6 +425,7 @@ func (r *Registry) SnapshotWith(o SnapshotOptions) *Snapshot {
 	snap.Unparsed, snap.Unsent = snap.Forgotten.Unparsed, snap.Forgotten.Unsent
 	snap.Lost, snap.Skipped = snap.Forgotten.Lost, snap.Forgotten.Skipped
 	snap.Incomplete = snap.Forgotten.Incomplete
+	snap.OneWay = snap.Forgotten.OneWay
 	for i, s := range sessions {
 		var l sessionLeaks
 		for len(leaks) > 0 && leaks[0].session <= s.id {
@@ -471,6 +475,9 @@ func (r *Registry) SnapshotWith(o SnapshotOptions) *Snapshot {
 		}
 		if ss.Incomplete {
 			snap.Incomplete++
+		}
+		if ss.Unseen != [2]bool{} {
+			snap.OneWay++
 		}
 		for d := range 2 {
 			snap.Unparsed[d] += ss.Unparsed[d]

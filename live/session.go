@@ -187,6 +187,10 @@ type Session struct {
 	incomplete bool
 	lost       [2]int64
 	skipped    [2]int64
+	// unseen is, per direction, that a capture holds no TCP segment of
+	// its sender at all, not even an ACK (Unseen): one taken of a single
+	// direction. Nothing about that side can be judged.
+	unseen [2]bool
 	// counts comes after the other fields a frame touches: its yamux
 	// rows, which an smux frame never touches, would otherwise push them
 	// onto further cache lines.
@@ -517,7 +521,9 @@ func (s *Session) psh(dir Dir, at time.Time, sid uint32, length uint32, payload 
 	}
 	fl := &st.flow[dir]
 	fl.Written += length
-	if s.version == 2 && fl.FullSince.IsZero() && fl.free() <= 0 && !st.fin[dir] && !st.fin[dir.Reverse()] && !s.dirEnded[dir] {
+	// A capture that holds nothing of the reader's direction (Unseen)
+	// has none of its UPDs: the window is not known.
+	if s.version == 2 && fl.FullSince.IsZero() && fl.free() <= 0 && !st.fin[dir] && !st.fin[dir.Reverse()] && !s.dirEnded[dir] && !s.unseen[dir.Reverse()] {
 		s.setFull(fl, at)
 	}
 	if st.replyAt.IsZero() && dir.Sender() != st.opener && length > 0 {
@@ -838,6 +844,22 @@ func (s *Session) Resynced(dir Dir, at time.Time, offset, skipped, lost int64, d
 	}
 	s.mu.Unlock()
 	s.reg.hist.addEvent(Record{Kind: ResyncRecord, Session: s.id, Dir: dir, At: at, Offset: offset, Detail: detail})
+}
+
+// Unseen tells the session whether the capture behind it holds no TCP
+// segment at all from direction dir's sender, not even a payload-less
+// ACK: a capture of one direction only (tcpdump's "dst port", an
+// asymmetric span port). Its silence then is the capture's, not the
+// sender's: the findings that need that side's frames (its KEEPALIVE,
+// UNANSWERED, WINDOW_STALL, LEAK, DATA_AFTER_CLOSE) are not opened. A side
+// that sends only ACKs is seen: its silence at the mux level is its own.
+func (s *Session) Unseen(dir Dir, unseen bool) {
+	s.mu.Lock()
+	if s.unseen[dir] != unseen {
+		s.gen++
+		s.unseen[dir] = unseen
+	}
+	s.mu.Unlock()
 }
 
 // PayloadLost tells the session that a capture lost n bytes of direction

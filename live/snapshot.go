@@ -80,6 +80,9 @@ type Snapshot struct {
 	// Incomplete counts the sessions whose counts are incomplete
 	// (SessionSnap.Incomplete), forgotten ones included.
 	Incomplete int
+	// OneWay counts the sessions a capture holds one direction of only
+	// (SessionSnap.Unseen), forgotten ones included.
+	OneWay int
 	// Unparsed, Unsent, Lost and Skipped add up the sessions' fields of
 	// the same names per direction, forgotten sessions included.
 	Unparsed, Unsent, Lost, Skipped [2]int64
@@ -158,6 +161,8 @@ type Forgotten struct {
 	// them that were incomplete.
 	Unparsed, Unsent, Lost, Skipped [2]int64
 	Incomplete                      int
+	// OneWay counts those a capture held one direction of only.
+	OneWay int
 	// EndedBy counts the sessions by the reason they ended; ViolationsBy
 	// and AnomaliesBy itemise Violations and Anomalies by code.
 	EndedBy      [NumCloseReasons]uint64
@@ -279,6 +284,11 @@ type SessionSnap struct {
 	Incomplete bool
 	Lost       [2]int64
 	Skipped    [2]int64
+	// Unseen reports, per direction, that the capture behind the session
+	// holds no TCP segment of its sender at all, not even an ACK
+	// (Session.Unseen): a capture of one direction only. Nothing about
+	// that side is judged.
+	Unseen [2]bool
 	// Latency is the first-reply latency of the session's streams: from a
 	// stream's SYN to the first data from the side that did not open it.
 	Latency Latency
@@ -500,7 +510,7 @@ func (s *Session) header() *SessionSnap {
 		AnomalyCount: s.anomalyCount, AnomaliesBy: s.anomalyBy, Unparsed: s.unframed(), Unsent: s.unsent, Untracked: s.untracked,
 		Tracked: s.streams.len(), StreamsOmitted: true, Latency: s.w.latency.latency(),
 		Proto: s.proto, Prefix: s.prefix,
-		Incomplete: s.incomplete, Lost: s.lost, Skipped: s.skipped,
+		Incomplete: s.incomplete, Lost: s.lost, Skipped: s.skipped, Unseen: s.unseen,
 	}
 	if y := s.y; y != nil {
 		ss.Pings, ss.GoAways = y.pings, y.goAways[:len(y.goAways):len(y.goAways)]

@@ -362,9 +362,10 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 // mid-stream, or lost bytes of the other direction, holds that direction
 // until it finds a frame boundary, past 256 KiB of a large Data frame
 // when windows are configured larger, and frames this one meanwhile.
-// s.mu is held.
+// Nor can a capture that holds nothing of the other direction (Unseen)
+// show a grant at all: the window is not known. s.mu is held.
 func (s *Session) heldGrant(dir Dir) bool {
-	return s.incomplete && !s.joined[dir.Reverse()]
+	return s.incomplete && !s.joined[dir.Reverse()] || s.unseen[dir.Reverse()]
 }
 
 // yamuxOpen opens stream sid on a SYN sent in direction dir, or returns

@@ -108,7 +108,7 @@ func (p *helpPane) lines(th *theme, inner, rows int) []string {
 		"colours: SYN green, FIN yellow, violations red; STALLED: a v2 writer has its whole window in flight", noteW)...)
 	notes = append(notes, wrapText("a frame's LOST n: the capture lost n bytes of its payload, and the bytes shown came before them (the filter lost finds these and where the capture joined or lost bytes); "+
 		"… : the row does not show the whole payload, or a text goes on beyond what fits; INCOMPLETE: a session the capture did not see whole "+
-		"(its streams pane's title says how many bytes it lost), (incomplete) a stream whose counts may miss frames: "+
+		"(its streams pane's title says how many bytes it lost), ONE-WAY: one it holds a single direction of, not even the other end's ACKs, whose unseen end is not judged, (incomplete) a stream whose counts may miss frames: "+
 		"opened before the capture, or live at a loss that may hide some", noteW)...)
 	notes = append(notes, wrapText("bytes are wire bytes, framed or not: a stream's are its frames whole, header and payload; "+
 		"the all row's add the frames of no stream and the unparsed bytes; a session whose first bytes broke its protocol's framing "+

@@ -361,6 +361,12 @@ func sessionCells(st *styles, s *live.SessionSnap, fps float64, stale bool, ends
 		state, ss = gone.Sender().String()+" closed", st.warn
 	}
 	switch {
+	case s.Unseen != [2]bool{} && state == "live":
+		// The capture holds one direction only: nothing about the other
+		// side is judged (before INCOMPLETE: it says more).
+		state, ss = "ONE-WAY", st.warn
+	case s.Unseen != [2]bool{}:
+		state, ss = "ONE-WAY "+state, st.warn
 	case s.Incomplete && state == "live":
 		// The capture did not see every byte: the counts are what it saw.
 		// Not ended says live, and the word fits the column whole (as the
