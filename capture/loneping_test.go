@@ -41,11 +41,25 @@ func TestLonePing(t *testing.T) {
 				c.End(live.ClientToServer, t0.Add(10*time.Second))
 			})
 			var ps []pkt
+			var synAck *pkt
 			for _, p := range readPackets(t, path) {
+				if p.TCP.SYN && p.TCP.ACK {
+					synAck = &p
+				}
 				if !p.TCP.SYN { // joined mid-stream
 					ps = append(ps, p)
 				}
 			}
+			// The silent end's kernel ACKs the ping, as a frozen process's
+			// does: a capture holding not one segment of it is of one
+			// direction only, where nothing about that end is judged.
+			ack := *ps[0].TCP
+			ack.SrcPort, ack.DstPort = ps[0].TCP.DstPort, ps[0].TCP.SrcPort
+			ack.Seq, ack.Ack = synAck.TCP.Seq+1, ps[0].TCP.Seq+uint32(len(ps[0].Payload))
+			ack.PSH, ack.ACK, ack.Options = false, true, nil
+			a := reserialize(t, ps[0], &ack, nil)
+			a.CI.Timestamp = a.CI.Timestamp.Add(40 * time.Millisecond)
+			ps = append([]pkt{ps[0], a}, ps[1:]...)
 			reg := readEvaluated(ps, capture.Config{}, live.FindingsConfig{Churn: -1})
 			recs, _ := reg.Frames(live.Query{From: 1}, nil)
 			var opened, keepalive time.Time
