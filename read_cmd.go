@@ -172,6 +172,14 @@ func newReadCmd() *cobra.Command {
 				return fmt.Errorf("read %s: %w", name, err)
 			}
 			var src pcap.Source = file
+			if files[0] == "-" && size == 0 {
+				// A pipe's capture time stands still while no packet comes,
+				// but the connections held undecided stop holding the others
+				// by the wall clock, as sniff's do: else one that sent nothing
+				// (a pool's fresh connection) held every session's records
+				// for as long as the pipe was quiet.
+				src = pcap.Still(file, stillPeriod)
+			}
 			begin := file.Start()
 			// failure is the error of a capture that failed under way.
 			failure := func(err error) error { return readFailure(files[0], name, err) }
@@ -470,6 +478,11 @@ func paceTo(reg *live.Registry, printed *atomic.Uint64) func(context.Context) {
 // noInputAfter is how long a pipe's read waits for bytes before read
 // says that no input comes, and that its rates are the last packet's.
 const noInputAfter = 3 * time.Second
+
+// stillPeriod is how long read - waits for its pipe's next packet before
+// the held connections are measured by the wall clock (pcap.Still): sniff's
+// poll period.
+const stillPeriod = 100 * time.Millisecond
 
 // countingReader counts the bytes read through it, read's progress, and
 // notes since when, by its clock, a read of it has waited for bytes.

@@ -261,6 +261,10 @@ func (r *Reader) Run(ctx context.Context, src Source) error {
 			r.quiet(ci.Timestamp)
 			continue
 		}
+		if errors.Is(err, ErrStill) {
+			r.still(ci.Timestamp)
+			continue
+		}
 		if err != nil {
 			if errors.Is(err, io.ErrUnexpectedEOF) {
 				return ErrTruncated
