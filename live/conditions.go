@@ -431,6 +431,16 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 		default:
 			c.dir = o.opener.Sends() // not in the key: the opener, for the text
 		}
+		// The side that never sent FIN closed its side of the connection
+		// (dirEnded): its session is gone and can never send it, and
+		// nothing of its streams is left on it. The streams are the other
+		// side's, which holds a session whose peer left: no LEAK "the
+		// client never closes its streams" for a client that exited
+		// while the server's handler read EOF and closed its stream.
+		// An ended session's streams are no LEAK either.
+		if c.hasDir && s.dirEnded[c.dir] && s.dirEndedAt[c.dir] <= ns {
+			continue
+		}
 		if blocked && !keep(c.code, c.dir, c.hasDir, 0) {
 			continue
 		}

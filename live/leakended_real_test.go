@@ -1,0 +1,153 @@
+package live_test
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/muxtop/muxtop/internal/smuxtest"
+	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/tap"
+	"github.com/xtaci/smux"
+)
+
+// A stream whose missing FIN belongs to a side whose side of the
+// connection has closed is no LEAK of that side: its session is gone and
+// can never send that FIN. With real smux v1 and v2 sessions, one end
+// tapped, keepalive off: the client sends "GET /x", gets "answer", and
+// its side goes (its process exits: cli.Close(), no FIN for its stream;
+// or its conn's write side shut), while the tapped server's handler
+// reads EOF and closes its stream (FIN). LEAK said "the client never
+// closes its streams: 1 half-closed by the server", with advice to call
+// Close() on the client's stream. The mirror: the tapped client's server
+// left. Twins: the client closes its stream before it leaves (nothing
+// open); the client stays and never closes its stream (the old LEAK).
+
+const endedLeakAfter = time.Second
+
+func endedConfig(version int) *smux.Config {
+	c := smuxtest.Config(version)
+	c.KeepAliveDisabled = true
+	return c
+}
+
+// endedRun runs the exchange on a real smux pair of version, its end
+// side tapped, keepalive off. Then the client closes its stream if
+// closeFirst, and leaver's end leaves by leave ("exit": its session
+// closes, "shut": its conn's write side shuts) while the other end's
+// handler reads EOF and closes its stream; with no leave the server
+// closes its stream and the client stays. It returns the LEAKs open
+// LeakAfter and more after.
+func endedRun(t *testing.T, version int, side, leaver live.Side, closeFirst bool, leave string) []*live.Finding {
+	reg := live.New(live.Config{})
+	cc, sc := smuxtest.Conns(t)
+	if side == live.Server {
+		sc = tap.Wrap(sc, live.Server, reg, "srv")
+	} else {
+		cc = tap.Wrap(cc, live.Client, reg, "cli")
+	}
+	srv, err := smux.Server(sc, endedConfig(version))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	cli, err := smux.Client(cc, endedConfig(version))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	cst, err := cli.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cst.Write([]byte("GET /x"))
+	sst, err := srv.AcceptStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 6)
+	if _, err := io.ReadFull(sst, buf); err != nil {
+		t.Fatal(err)
+	}
+	sst.Write([]byte("answer"))
+	if _, err := io.ReadFull(cst, buf); err != nil {
+		t.Fatal(err)
+	}
+	if closeFirst {
+		cst.Close()
+	}
+	var stays io.ReadWriteCloser = sst
+	if leaver == live.Server {
+		stays = cst
+	}
+	switch leave {
+	case "":
+		sst.Close() // the server is done; the client never closes its stream
+	case "exit", "shut":
+		if leave == "exit" {
+			map[live.Side]*smux.Session{live.Client: cli, live.Server: srv}[leaver].Close()
+		} else {
+			c := map[live.Side]net.Conn{live.Client: cc, live.Server: sc}[leaver]
+			if tc, ok := c.(*net.TCPConn); ok {
+				tc.CloseWrite()
+			} else {
+				t.Fatal("shut: the leaving end's conn is tapped")
+			}
+		}
+		io.Copy(io.Discard, stays) // the handler reads EOF
+		stays.Close()
+	}
+	sid := cst.ID()
+	smuxtest.Eventually(t, "the exchange recorded", func() bool {
+		for _, ss := range reg.Snapshot().Sessions {
+			for _, st := range ss.Streams {
+				if st.ID == sid && st.State != live.Open {
+					return leave == "" || !ss.DirEnded[0].IsZero() || !ss.DirEnded[1].IsZero()
+				}
+			}
+		}
+		return false
+	})
+	time.Sleep(50 * time.Millisecond)
+	cfg := live.FindingsConfig{LeakAfter: endedLeakAfter, Churn: -1}
+	reg.Evaluate(time.Now().Add(endedLeakAfter+time.Second), cfg)
+	var leaks []*live.Finding
+	for _, f := range reg.Snapshot().Findings {
+		if f.Code == live.CodeLeak {
+			leaks = append(leaks, f)
+		}
+	}
+	return leaks
+}
+
+func TestLeakNotBlamedOnEndedSide(t *testing.T) {
+	for _, version := range []int{1, 2} {
+		for _, c := range []struct {
+			name         string
+			side, leaver live.Side
+			closeFirst   bool
+			leave        string
+			want         string // the LEAK's text's start, "" none
+		}{
+			{"client exits", live.Server, live.Client, false, "exit", ""},
+			{"client shuts its write side", live.Server, live.Client, false, "shut", ""},
+			{"mirror: server exits", live.Client, live.Server, false, "exit", ""},
+			{"healthy: client closes its stream, then exits", live.Server, live.Client, true, "exit", ""},
+			{"fault: client stays and never closes its stream", live.Server, live.Client, false, "", "the client never closes its streams: 1 half-closed by the server"},
+		} {
+			t.Run(fmt.Sprintf("v%d/%s", version, c.name), func(t *testing.T) {
+				leaks := endedRun(t, version, c.side, c.leaver, c.closeFirst, c.leave)
+				var texts []string
+				for _, f := range leaks {
+					texts = append(texts, f.Text)
+				}
+				if c.want == "" && len(leaks) > 0 || c.want != "" && (len(leaks) != 1 || !strings.HasPrefix(leaks[0].Text, c.want)) {
+					t.Errorf("LEAKs %q; want %q", texts, c.want)
+				}
+			})
+		}
+	}
+}
