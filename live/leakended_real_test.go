@@ -151,3 +151,27 @@ func TestLeakNotBlamedOnEndedSide(t *testing.T) {
 		}
 	}
 }
+
+// TestLeakResolvesAsItsSideLeaves: a client that leaks a stream (the
+// server closed it, the client never does) and then leaves: its LEAK
+// resolves, saying the client left and the server still holds the
+// session, not that the stream is no longer idle or another finding
+// explains it. A stream open both ways (no FIN from either side) stays a
+// LEAK: the side still there can close it.
+func TestLeakResolvesAsItsSideLeaves(t *testing.T) {
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 1)
+	sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "GET /x"), psh(s2c, 3, "answer"), fin(s2c, 3))
+	sc.feedAt(sec(0), syn(c2s, 5), psh(c2s, 5, "GET /y"), psh(s2c, 5, "answer"))
+	cfg := live.FindingsConfig{LeakAfter: time.Second, Churn: -1}
+	reg.Evaluate(sec(1.5), cfg)
+	sc.s.DirectionEnded(c2s, sec(2))
+	reg.Evaluate(sec(2.5), cfg)
+	recs := expect(t, reg, "+LEAK", "+LEAK", "-LEAK")
+	if f := recs[2].Finding; !f.HasDir || f.Dir != c2s || f.Why != "the client closed its side of the connection: its session, and its streams, are gone; the server still holds the session (close it when its conn reads EOF)" {
+		t.Errorf("resolved %s (dir %v): %q; want the client's, as the client left", f.Text, f.Dir, f.Why)
+	}
+	if open := reg.Snapshot().Findings; len(open) != 1 || open[0].HasDir {
+		t.Errorf("open %v; want the LEAK of stream 5, open both ways", open)
+	}
+}
