@@ -40,8 +40,10 @@ func endedConfig(version int) *smux.Config {
 // closes, "shut": its conn's write side shuts) while the other end's
 // handler reads EOF and closes its stream; with no leave the server
 // closes its stream and the client stays. It returns the LEAKs open
-// LeakAfter and more after.
-func endedRun(t *testing.T, version int, side, leaver live.Side, closeFirst bool, leave string) []*live.Finding {
+// LeakAfter and more after, and every other finding opened on the way:
+// evaluated once, or, where every, every 100 ms as the live tool does,
+// past BlockedAfter (2 s) and then some.
+func endedRun(t *testing.T, version int, side, leaver live.Side, closeFirst bool, leave string, every bool) (leaks, others []*live.Finding) {
 	reg := live.New(live.Config{})
 	cc, sc := smuxtest.Conns(t)
 	if side == live.Server {
@@ -113,14 +115,25 @@ func endedRun(t *testing.T, version int, side, leaver live.Side, closeFirst bool
 	})
 	time.Sleep(50 * time.Millisecond)
 	cfg := live.FindingsConfig{LeakAfter: endedLeakAfter, Churn: -1}
-	reg.Evaluate(time.Now().Add(endedLeakAfter+time.Second), cfg)
-	var leaks []*live.Finding
+	start, last := time.Now(), endedLeakAfter+time.Second
+	if every {
+		last = 4 * time.Second
+		for at := 100 * time.Millisecond; at < last; at += 100 * time.Millisecond {
+			reg.Evaluate(start.Add(at), cfg)
+		}
+	}
+	reg.Evaluate(start.Add(last), cfg)
 	for _, f := range reg.Snapshot().Findings {
 		if f.Code == live.CodeLeak {
 			leaks = append(leaks, f)
 		}
 	}
-	return leaks
+	for _, r := range findingRecords(reg) {
+		if r.Kind == live.FindingOpened && r.Finding.Code != live.CodeLeak {
+			others = append(others, r.Finding)
+		}
+	}
+	return leaks, others
 }
 
 func TestLeakNotBlamedOnEndedSide(t *testing.T) {
@@ -138,16 +151,21 @@ func TestLeakNotBlamedOnEndedSide(t *testing.T) {
 			{"healthy: client closes its stream, then exits", live.Server, live.Client, true, "exit", ""},
 			{"fault: client stays and never closes its stream", live.Server, live.Client, false, "", "the client never closes its streams: 1 half-closed by the server"},
 		} {
-			t.Run(fmt.Sprintf("v%d/%s", version, c.name), func(t *testing.T) {
-				leaks := endedRun(t, version, c.side, c.leaver, c.closeFirst, c.leave)
-				var texts []string
-				for _, f := range leaks {
-					texts = append(texts, f.Text)
-				}
-				if c.want == "" && len(leaks) > 0 || c.want != "" && (len(leaks) != 1 || !strings.HasPrefix(leaks[0].Text, c.want)) {
-					t.Errorf("LEAKs %q; want %q", texts, c.want)
-				}
-			})
+			for _, every := range []bool{false, true} {
+				t.Run(fmt.Sprintf("v%d/%s/every %v", version, c.name, every), func(t *testing.T) {
+					leaks, others := endedRun(t, version, c.side, c.leaver, c.closeFirst, c.leave, every)
+					var texts []string
+					for _, f := range leaks {
+						texts = append(texts, f.Text)
+					}
+					if c.want == "" && len(leaks) > 0 || c.want != "" && (len(leaks) != 1 || !strings.HasPrefix(leaks[0].Text, c.want)) {
+						t.Errorf("LEAKs %q; want %q", texts, c.want)
+					}
+					for _, f := range others {
+						t.Errorf("%v opened: %s", f.Code, f.Text)
+					}
+				})
+			}
 		}
 	}
 }
