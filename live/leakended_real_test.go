@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	hyamux "github.com/hashicorp/yamux"
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/tap"
@@ -191,5 +192,68 @@ func TestLeakResolvesAsItsSideLeaves(t *testing.T) {
 	}
 	if open := reg.Snapshot().Findings; len(open) != 1 || open[0].HasDir {
 		t.Errorf("open %v; want the LEAK of stream 5, open both ways", open)
+	}
+}
+
+// TestLeakEndedSideYamux: hashicorp/yamux closes its session when its
+// conn reads EOF, so a tapped yamux server whose client left ends its
+// session, and with it its streams: no LEAK, no finding at all, whether
+// the client exits or only shuts its conn's write side.
+func TestLeakEndedSideYamux(t *testing.T) {
+	for _, leave := range []string{"exit", "shut"} {
+		t.Run(leave, func(t *testing.T) {
+			reg := live.New(live.Config{})
+			cfg := hyamux.DefaultConfig()
+			cfg.LogOutput, cfg.EnableKeepAlive = io.Discard, false
+			cc, sc := smuxtest.Conns(t)
+			srv, err := hyamux.Server(tap.Wrap(sc, live.Server, reg, "srv"), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { srv.Close() })
+			cli, err := hyamux.Client(cc, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { cli.Close() })
+			cst, err := cli.OpenStream()
+			if err != nil {
+				t.Fatal(err)
+			}
+			cst.Write([]byte("GET /x"))
+			sst, err := srv.AcceptStream()
+			if err != nil {
+				t.Fatal(err)
+			}
+			buf := make([]byte, 6)
+			if _, err := io.ReadFull(sst, buf); err != nil {
+				t.Fatal(err)
+			}
+			sst.Write([]byte("answer"))
+			if _, err := io.ReadFull(cst, buf); err != nil {
+				t.Fatal(err)
+			}
+			if leave == "exit" {
+				cli.Close()
+			} else {
+				cc.(*net.TCPConn).CloseWrite()
+			}
+			io.Copy(io.Discard, sst)
+			sst.Close()
+			smuxtest.Eventually(t, "the session's end", func() bool {
+				ss := reg.Snapshot().Sessions
+				return len(ss) == 0 || ss[0].Ended
+			})
+			fcfg := live.FindingsConfig{LeakAfter: endedLeakAfter, Churn: -1}
+			start := time.Now()
+			for at := 100 * time.Millisecond; at <= 4*time.Second; at += 100 * time.Millisecond {
+				reg.Evaluate(start.Add(at), fcfg)
+			}
+			for _, r := range findingRecords(reg) {
+				if r.Kind == live.FindingOpened {
+					t.Errorf("%v opened: %s", r.Finding.Code, r.Finding.Text)
+				}
+			}
+		})
 	}
 }
