@@ -257,3 +257,30 @@ func TestLeakEndedSideYamux(t *testing.T) {
 		})
 	}
 }
+
+// TestLeakNotOpenedForSideThatLeft: as a capture, the attach proxy or
+// sniff sees it (DirectionEnded at the client's FIN on the connection):
+// the server closed stream 3, the client left before it was idle
+// LeakAfter; no LEAK opens for it, at the leak cutoff or long after,
+// while the server's own stream 5 (the client closed it, the server never
+// did) is the server's LEAK, and a stream open both ways stays one.
+func TestLeakNotOpenedForSideThatLeft(t *testing.T) {
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 1)
+	sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "GET /x"), psh(s2c, 3, "answer"), fin(s2c, 3))
+	sc.feedAt(sec(0), syn(c2s, 5), psh(c2s, 5, "GET /y"), psh(s2c, 5, "answer"), fin(c2s, 5))
+	sc.feedAt(sec(0), syn(c2s, 7), psh(c2s, 7, "GET /z"))
+	sc.s.DirectionEnded(c2s, sec(0.5))
+	cfg := live.FindingsConfig{LeakAfter: time.Second, Churn: -1}
+	for _, at := range []float64{0.6, 1.1, 1.5, 30} {
+		reg.Evaluate(sec(at), cfg)
+	}
+	var got []string
+	for _, f := range reg.Snapshot().Findings {
+		got = append(got, f.Text)
+	}
+	if len(got) != 2 || !strings.HasPrefix(got[0], "the server never closes its streams: 1 half-closed by the client") && !strings.HasPrefix(got[1], "the server never closes its streams: 1 half-closed by the client") ||
+		!strings.Contains(strings.Join(got, "\n"), "1 stream open and idle") || strings.Contains(strings.Join(got, "\n"), "the client never closes") {
+		t.Errorf("open findings %q; want the server's LEAK of stream 5 and the LEAK of stream 7, open both ways, and none blaming the client", got)
+	}
+}
