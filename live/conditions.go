@@ -64,11 +64,15 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 	}
 	// SESSION_BLOCKED as well: the tapped end has not read a direction
 	// for stillFor, between evaluations. The silence that follows is its
-	// own, not the sender's.
+	// own, not the sender's. Not a direction that ended: its reader read
+	// the EOF and is done (smux's recvLoop returns), which is no block;
+	// since a tapped conn's EOF half-closes the session rather than ends
+	// it, a server whose client left was "blocked: the server stopped
+	// reading 2.0 s ago".
 	for d := range 2 {
 		v := w.reads[d].Load()
-		if v == 0 || stuck[d] {
-			es.readSeen[d], es.readSince[d] = v, 0 // not reported, or a write's block already
+		if v == 0 || stuck[d] || s.dirEnded[d] {
+			es.readSeen[d], es.readSince[d] = v, 0 // not reported, a write's block already, or ended
 			continue
 		}
 		// No read at all for stillFor: smux's and yamux's readers are
@@ -430,6 +434,16 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 			c.dir, c.hasDir = ClientToServer, true
 		default:
 			c.dir = o.opener.Sends() // not in the key: the opener, for the text
+		}
+		// The side that never sent FIN closed its side of the connection
+		// (dirEnded): its session is gone and can never send it, and
+		// nothing of its streams is left on it. The streams are the other
+		// side's, which holds a session whose peer left: no LEAK "the
+		// client never closes its streams" for a client that exited
+		// while the server's handler read EOF and closed its stream.
+		// An ended session's streams are no LEAK either.
+		if c.hasDir && s.dirEnded[c.dir] && s.dirEndedAt[c.dir] <= ns {
+			continue
 		}
 		if blocked && !keep(c.code, c.dir, c.hasDir, 0) {
 			continue

@@ -1010,6 +1010,12 @@ func (s *Session) resolution(f *Finding, cands []candidate, now time.Time, ns in
 		// (in use: their leak clock started again), or another finding's
 		// condition explains them now (explainedLeaks), such as a side
 		// gone silent while its peer's ping waits for its answer.
+		if f.HasDir && s.dirEnded[f.Dir] && s.dirEndedAt[f.Dir] <= ns {
+			// The side that never sent FIN left (conditions.go): its
+			// streams went with its session; the other side holds on.
+			return fmt.Sprintf("the %s closed its side of the connection: its session, and its streams, are gone; the %s still holds the session (close it when its conn reads EOF)",
+				f.Dir.Sender(), f.Dir.Reverse().Sender())
+		}
 		k := 0
 		if f.HasDir {
 			if f.Dir == ServerToClient {
