@@ -51,8 +51,7 @@ func TestLonePing(t *testing.T) {
 				}
 			}
 			// The silent end's kernel ACKs the ping, as a frozen process's
-			// does: a capture holding not one segment of it is of one
-			// direction only, where nothing about that end is judged.
+			// does (a gone host's would not: TestOneDirectionGoneServer).
 			ack := *ps[0].TCP
 			ack.SrcPort, ack.DstPort = ps[0].TCP.DstPort, ps[0].TCP.SrcPort
 			ack.Seq, ack.Ack = synAck.TCP.Seq+1, ps[0].TCP.Seq+uint32(len(ps[0].Payload))

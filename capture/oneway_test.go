@@ -139,3 +139,105 @@ func TestOneDirectionUpload(t *testing.T) {
 		}
 	}
 }
+
+// TestOneDirectionGoneServer: a yamux server's host vanishes (powered
+// off, cut off) a second into the session, and the capture begins after
+// its last byte: it holds no segment of the server, as a capture of the
+// client's direction only would. Nothing of the server's came to
+// acknowledge: the client's ACK number stays put through its ping and the
+// ping's retransmissions, and the server's silence against the ping is
+// KEEPALIVE's, 5 s after it; no notice calls the capture one-way. Where
+// the server did answer the ping and the capture holds only the client's
+// packets, the client's ACK of the pong acknowledges 12 bytes the capture
+// does not have: that is a capture of one direction, said once, and no
+// KEEPALIVE opens. Before, no segment of the server was taken alone for a
+// capture of one direction: the gone server's KEEPALIVE did not open.
+func TestOneDirectionGoneServer(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ping := t0.Add(2 * time.Second)
+	for _, answered := range []bool{false, true} {
+		name := map[bool]string{false: "gone", true: "one way"}[answered]
+		t.Run(name, func(t *testing.T) {
+			path := writeCapture(t, func(w *pcapout.Writer) {
+				c := w.Conn("127.0.0.1:40005", "127.0.0.1:9000", t0)
+				at := t0.Add(time.Millisecond)
+				c.Write(live.ClientToServer, at, []byte(ym(yamux.WindowUpdate, yamux.SYN, 1, "", 0)))
+				c.Write(live.ServerToClient, at.Add(time.Millisecond), []byte(ym(yamux.WindowUpdate, yamux.ACK, 1, "", 0)))
+				for range 9 {
+					at = at.Add(100 * time.Millisecond)
+					c.Write(live.ClientToServer, at, []byte(ym(yamux.Data, 0, 1, "hello", 0)))
+					c.Write(live.ServerToClient, at.Add(time.Millisecond), []byte(ym(yamux.Data, 0, 1, "hello", 0)))
+				}
+				c.Write(live.ClientToServer, ping, []byte(ym(yamux.Ping, yamux.SYN, 0, "", 7)))
+				if answered {
+					c.Write(live.ServerToClient, ping.Add(time.Millisecond), []byte(ym(yamux.Ping, yamux.ACK, 0, "", 7)))
+				}
+				c.End(live.ClientToServer, t0.Add(10*time.Second))
+			})
+			var ps []pkt
+			for _, p := range readPackets(t, path) {
+				// Cut to begin after the server's last byte, and of the
+				// client's packets only.
+				if p.CI.Timestamp.After(t0.Add(1500*time.Millisecond)) && p.TCP.DstPort == 9000 {
+					ps = append(ps, p)
+				}
+			}
+			if len(ps) != 2 || len(ps[0].Payload) != 12 {
+				t.Fatalf("%d packets, the first of %d bytes: want the ping and the FIN", len(ps), len(ps[0].Payload))
+			}
+			if answered {
+				// The client's delayed ACK of the pong.
+				ack := *ps[0].TCP
+				ack.Seq, ack.Ack = ps[0].TCP.Seq+12, ps[0].TCP.Ack+12
+				ack.PSH, ack.Options = false, nil
+				a := reserialize(t, ps[0], &ack, nil)
+				a.CI.Timestamp = ping.Add(40 * time.Millisecond)
+				ps = []pkt{ps[0], a, ps[1]}
+			} else {
+				// The ping's retransmissions, the ACK number unchanged.
+				var rtx []pkt
+				for _, after := range []time.Duration{200, 600, 1400, 3000, 6200} {
+					p := ps[0]
+					p.CI.Timestamp = ping.Add(after * time.Millisecond)
+					rtx = append(rtx, p)
+				}
+				ps = append(append([]pkt{ps[0]}, rtx...), ps[1])
+			}
+			reg := readEvaluated(ps, capture.Config{}, live.FindingsConfig{Churn: -1})
+			recs, _ := reg.Frames(live.Query{From: 1}, nil)
+			var keepalive time.Time
+			var notices []string
+			for _, r := range recs {
+				switch {
+				case r.Kind == live.FindingOpened && r.Finding.Code == live.CodeKeepalive && r.Finding.Dir == live.ServerToClient:
+					keepalive = r.At
+				case r.Kind == live.NoticeRecord && strings.Contains(r.Detail, "the capture holds only"):
+					notices = append(notices, r.Detail)
+				}
+			}
+			snap := reg.Snapshot()
+			if len(snap.Sessions) != 1 || snap.Sessions[0].Proto != live.Yamux {
+				t.Fatalf("sessions %v, want one, yamux", snap.Sessions)
+			}
+			if !answered {
+				if want := ping.Add(live.PingAnswerLimit); keepalive.Before(want) || keepalive.After(want.Add(200*time.Millisecond)) {
+					t.Errorf("the server's KEEPALIVE opened at %v, want 5 s after the ping at %v", keepalive.Sub(t0), ping.Sub(t0))
+				}
+				if len(notices) > 0 || snap.Sessions[0].Unseen != [2]bool{} || snap.OneWay != 0 {
+					t.Errorf("a gone server taken for a capture of one direction: Unseen %v, OneWay %d, notices %q", snap.Sessions[0].Unseen, snap.OneWay, notices)
+				}
+				return
+			}
+			if !keepalive.IsZero() {
+				t.Errorf("the server's KEEPALIVE opened at %v in a capture of one direction", keepalive.Sub(t0))
+			}
+			want := "the capture holds only the client's packets of 127.0.0.1:40005 → 127.0.0.1:9000, not even an ACK of the server's, while the client's ACKs acknowledge 12 bytes of the server's the capture does not have"
+			if len(notices) != 1 || !strings.HasPrefix(notices[0], want) {
+				t.Errorf("notices %q, want one: %s…", notices, want)
+			}
+			if got := snap.Sessions[0].Unseen; got != [2]bool{false, true} || snap.OneWay != 1 {
+				t.Errorf("Unseen %v, OneWay %d; want the server's direction unseen", got, snap.OneWay)
+			}
+		})
+	}
+}

@@ -690,12 +690,18 @@ type conn struct {
 	zeroSince [2]time.Time
 
 	// heard is, per direction, that the capture holds a TCP segment of
-	// its sender, payload-less ACKs included; openedAt is when the
-	// session was decided on, and toldUnseen that the notice of a
-	// direction never heard was made (unseen).
-	heard      [2]bool
-	openedAt   time.Time
-	toldUnseen bool
+	// its sender, payload-less ACKs included. ackBase is, per direction,
+	// the ACK number of its sender's first ACK-flagged segment in the
+	// capture (ackKnown), and unheardAcked, per direction, how many bytes
+	// of its sender's the other end's ACKs acknowledge past that while the
+	// capture holds no segment of it: the evidence that it did send them,
+	// and that the capture is of one direction (oneWay). toldUnseen: the
+	// notice of it was made.
+	heard        [2]bool
+	ackBase      [2]reassembly.Sequence
+	ackKnown     [2]bool
+	unheardAcked [2]int
+	toldUnseen   bool
 
 	// seen: the connection carried a SYN or a byte. Reassembly meets the
 	// ACKs that follow a connection's close as a connection of their own:
@@ -798,7 +804,17 @@ func (c *conn) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.T
 			c.r.emit(ci.Timestamp, 0, func(time.Time) { c.sess.Unseen(d, false) })
 		}
 	}
-	c.unseen(ci.Timestamp, false)
+	if tcp.ACK {
+		a := reassembly.Sequence(tcp.Ack)
+		if !c.ackKnown[d] {
+			c.ackBase[d], c.ackKnown[d] = a, true
+		} else if rv := d.Reverse(); !c.heard[rv] {
+			if n := c.ackBase[d].Difference(a); n > c.unheardAcked[rv] {
+				c.unheardAcked[rv] = n
+				c.oneWay(ci.Timestamp)
+			}
+		}
+	}
 	if tcp.SYN {
 		c.syn[d] = true
 		if !tcp.ACK && c.synAt.IsZero() {
@@ -915,7 +931,6 @@ func (c *conn) ReassemblyComplete(ac reassembly.AssemblerContext) bool {
 	if c.state != decoding {
 		return true
 	}
-	c.unseen(at, true)
 	finished := c.rst || (c.ended[0] && c.ended[1])
 	if c.rst {
 		rstDir := c.rstDir
@@ -1415,47 +1430,49 @@ func (c *conn) peer(d live.Dir) string {
 }
 
 // opening decides the connection a mux, and starts its session at
-// capture time at in the order's turn (open).
+// capture time at in the order's turn (open); a direction already known
+// to be missing from the capture is marked so at once (oneWay).
 func (c *conn) opening(at time.Time) {
 	c.state = decoding
-	c.openedAt = at
 	zero := c.zeroSince // as it is now: what changes after comes after
-	heard := c.heard
-	c.r.emit(at, 0, func(at time.Time) {
-		c.open(at, zero)
-		for d := range live.Dir(2) {
-			if !heard[d] {
-				c.sess.Unseen(d, true)
-			}
-		}
-	})
+	c.r.emit(at, 0, func(at time.Time) { c.open(at, zero) })
+	c.oneWay(at)
 }
 
-// unseenWait is how long, in capture time, a decoded connection one of
-// whose directions the capture has no segment of (not even an ACK, which
-// the kernel sends within its delayed-ACK time, 200 ms at most on Linux)
-// goes before muxtop says the capture holds only the other's packets.
-const unseenWait = time.Second
-
-// unseen says once, at capture time at, that the capture holds the
-// packets of one direction only of a decoded connection, unseenWait after
-// its session began, or at its end (final): nothing about the other side
-// can be judged (Session.Unseen).
-func (c *conn) unseen(at time.Time, final bool) {
-	if c.state != decoding || c.toldUnseen || c.heard[0] == c.heard[1] || !final && at.Sub(c.openedAt) < unseenWait {
+// oneWay marks, at capture time at, once the connection is decoded, a
+// direction the capture holds no segment of (not even an ACK) although
+// the other end's ACK numbers acknowledge bytes of it (unheardAcked) as
+// unseen: its sender did send them, and the capture does not have them,
+// being of one direction only (tcpdump's "dst port", an asymmetric span
+// port): nothing about that side can be judged (Session.Unseen), and a
+// notice says so once. No segment alone is not enough: an end that is
+// gone (its host powered off, cut off by a partition) or frozen without
+// its kernel's ACKs sends nothing either, and its peer's unanswered pings
+// are KEEPALIVE's; its peer's ACK number stays put, as no byte of it
+// comes. The evidence comes within a round trip of the unseen end's first
+// bytes: a yamux pong, an smux NOP, an answer, acknowledged by the seen
+// end's next segment or its delayed ACK. The mark goes with that end's
+// first segment (Accept).
+func (c *conn) oneWay(at time.Time) {
+	if c.state != decoding || c.toldUnseen {
+		return
+	}
+	unseen := live.ServerToClient
+	if c.heard[unseen] || c.unheardAcked[unseen] <= 0 {
+		unseen = live.ClientToServer
+	}
+	if c.heard[unseen] || c.unheardAcked[unseen] <= 0 {
 		return
 	}
 	c.toldUnseen = true
-	seen := live.ClientToServer
-	if c.heard[live.ServerToClient] {
-		seen = live.ServerToClient
-	}
+	c.r.emit(at, 0, func(time.Time) { c.sess.Unseen(unseen, true) })
+	seen := unseen.Reverse()
 	client, server := c.a, c.b
 	if !c.clientIsA {
 		client, server = c.b, c.a
 	}
-	c.r.notice(at, fmt.Sprintf("the capture holds only the %s's packets of %s → %s, not even an ACK of the %s's: a capture of one direction (tcpdump's \"dst port\" or \"src port\", an asymmetric span port); nothing about the %s's side can be judged, and none of the findings that need its frames (its KEEPALIVE, UNANSWERED, WINDOW_STALL, LEAK, DATA_AFTER_CLOSE) is opened",
-		seen.Sender(), client, server, seen.Reverse().Sender(), seen.Reverse().Sender()))
+	c.r.notice(at, fmt.Sprintf("the capture holds only the %s's packets of %s → %s, not even an ACK of the %s's, while the %s's ACKs acknowledge %d bytes of the %s's the capture does not have: a capture of one direction (tcpdump's \"dst port\" or \"src port\", an asymmetric span port); nothing about the %s's side can be judged, and none of the findings that need its frames (its KEEPALIVE, UNANSWERED, WINDOW_STALL, LEAK, DATA_AFTER_CLOSE) is opened",
+		seen.Sender(), client, server, unseen.Sender(), seen.Sender(), c.unheardAcked[unseen], unseen.Sender(), unseen.Sender()))
 }
 
 // open starts the connection's session at capture time at; zero is, per
@@ -1605,6 +1622,9 @@ func (c *conn) swapRoles() {
 	c.clientIsA = !c.clientIsA
 	c.syn[0], c.syn[1] = c.syn[1], c.syn[0]
 	c.heard[0], c.heard[1] = c.heard[1], c.heard[0]
+	c.ackBase[0], c.ackBase[1] = c.ackBase[1], c.ackBase[0]
+	c.ackKnown[0], c.ackKnown[1] = c.ackKnown[1], c.ackKnown[0]
+	c.unheardAcked[0], c.unheardAcked[1] = c.unheardAcked[1], c.unheardAcked[0]
 	c.started[0], c.started[1] = c.started[1], c.started[0]
 	c.ended[0], c.ended[1] = c.ended[1], c.ended[0]
 	c.next[0], c.next[1] = c.next[1], c.next[0]

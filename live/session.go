@@ -853,6 +853,9 @@ func (s *Session) Resynced(dir Dir, at time.Time, offset, skipped, lost int64, d
 // sender's: the findings that need that side's frames (its KEEPALIVE,
 // UNANSWERED, WINDOW_STALL, LEAK, DATA_AFTER_CLOSE) are not opened. A side
 // that sends only ACKs is seen: its silence at the mux level is its own.
+// The capture reader tells it only with evidence that the side did send:
+// the other side's ACKs acknowledge bytes of it the capture does not have;
+// a side gone without a word (its host off) is no capture's fault.
 func (s *Session) Unseen(dir Dir, unseen bool) {
 	s.mu.Lock()
 	if s.unseen[dir] != unseen {
