@@ -20,6 +20,7 @@ import (
 
 	pcap "github.com/muxtop/muxtop/capture"
 	"github.com/muxtop/muxtop/internal/pcaptest"
+	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/pcapout"
 	"github.com/muxtop/muxtop/tap"
@@ -58,49 +59,22 @@ func orderCapture(t *testing.T) (path string, frames uint64, undecided [2]time.T
 	defer web.Close()
 	cfg := yamux.DefaultConfig()
 	cfg.LogOutput = io.Discard
-	var served sync.WaitGroup
-	served.Add(2)
-	go func() { // the yamux server: each stream answers "REQ n" with n bytes
-		defer served.Done()
-		var sessions sync.WaitGroup
-		defer sessions.Wait()
+	// The yamux server: each stream answers every "REQ n" line with n bytes.
+	yamuxServed := smuxtest.ServeYamux(ln, cfg, func(st net.Conn) {
+		rd := bufio.NewReader(st)
 		for {
-			c, err := ln.Accept()
+			line, err := rd.ReadString('\n')
 			if err != nil {
 				return
 			}
-			sessions.Add(1)
-			go func() {
-				defer sessions.Done()
-				s, err := yamux.Server(c, cfg)
-				if err != nil {
-					c.Close()
-					return
-				}
-				defer s.Close()
-				for {
-					st, err := s.AcceptStream()
-					if err != nil {
-						return
-					}
-					go func() {
-						defer st.Close()
-						rd := bufio.NewReader(st)
-						for {
-							line, err := rd.ReadString('\n')
-							if err != nil {
-								return
-							}
-							var n int
-							if _, err := fmt.Sscanf(line, "REQ %d", &n); err == nil {
-								st.Write(bytes.Repeat([]byte{'a'}, n))
-							}
-						}
-					}()
-				}
-			}()
+			var n int
+			if _, err := fmt.Sscanf(line, "REQ %d", &n); err == nil {
+				st.Write(bytes.Repeat([]byte{'a'}, n))
+			}
 		}
-	}()
+	})
+	var served sync.WaitGroup
+	served.Add(1)
 	go func() { // the HTTP server
 		defer served.Done()
 		c, err := web.Accept()
@@ -189,6 +163,7 @@ func orderCapture(t *testing.T) (path string, frames uint64, undecided [2]time.T
 	ln.Close()
 	web.Close()
 	served.Wait()
+	yamuxServed()
 	time.Sleep(100 * time.Millisecond) // the taps' last records
 	for _, ss := range reg.Snapshot().Sessions {
 		for d := range ss.Counts.TypeFrames {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/muxtop/muxtop/capture"
 	"github.com/muxtop/muxtop/internal/pcaptest"
+	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/pcapout"
 	"github.com/muxtop/muxtop/tap"
@@ -41,42 +42,13 @@ func idleYamux(t *testing.T, idle time.Duration, busy, size int) ([]byte, uint64
 	defer ln.Close()
 	cfg := yamux.DefaultConfig()
 	cfg.LogOutput = io.Discard
-	var served sync.WaitGroup
-	served.Add(1)
-	go func() { // the server: each stream answers "REQ n" with n bytes, then closes
-		defer served.Done()
-		var sessions sync.WaitGroup
-		defer sessions.Wait()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			sessions.Add(1)
-			go func() {
-				defer sessions.Done()
-				s, err := yamux.Server(c, cfg)
-				if err != nil {
-					c.Close()
-					return
-				}
-				defer s.Close()
-				for {
-					st, err := s.AcceptStream()
-					if err != nil {
-						return
-					}
-					go func() {
-						defer st.Close()
-						var n int
-						if _, err := fmt.Fscanf(st, "REQ %d\n", &n); err == nil {
-							st.Write(bytes.Repeat([]byte{'a'}, n))
-						}
-					}()
-				}
-			}()
+	// The server: each stream answers "REQ n" with n bytes, then closes.
+	served := smuxtest.ServeYamux(ln, cfg, func(st net.Conn) {
+		var n int
+		if _, err := fmt.Fscanf(st, "REQ %d\n", &n); err == nil {
+			st.Write(bytes.Repeat([]byte{'a'}, n))
 		}
-	}()
+	})
 	reg := live.New(live.Config{})
 	session := func() *yamux.Session {
 		c, err := net.Dial("tcp", ln.Addr().String())
@@ -119,7 +91,7 @@ func idleYamux(t *testing.T, idle time.Duration, busy, size int) ([]byte, uint64
 	idler.Close()
 	others.Wait()
 	ln.Close()
-	served.Wait()
+	served()
 	time.Sleep(50 * time.Millisecond) // the taps' last records
 	var frames uint64
 	for _, ss := range reg.Snapshot().Sessions {

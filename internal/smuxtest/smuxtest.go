@@ -244,6 +244,48 @@ func YamuxPair(t testing.TB, client, server net.Conn, ccfg, scfg *hyamux.Config)
 	return cli, srv
 }
 
+// ServeYamux serves hashicorp/yamux sessions of cfg on ln until ln is
+// closed, calling handle in a goroutine of its own for each stream a
+// session accepts and closing the stream when handle returns. The wait it
+// returns waits, once ln is closed, for the accept loop and every session
+// it began (each ends when its peer closes it).
+func ServeYamux(ln net.Listener, cfg *hyamux.Config, handle func(st net.Conn)) (wait func()) {
+	var served sync.WaitGroup
+	served.Add(1)
+	go func() { // ends when ln is closed, after its sessions
+		defer served.Done()
+		var sessions sync.WaitGroup
+		defer sessions.Wait()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			sessions.Add(1)
+			go func() {
+				defer sessions.Done()
+				s, err := hyamux.Server(c, cfg)
+				if err != nil {
+					c.Close()
+					return
+				}
+				defer s.Close()
+				for {
+					st, err := s.AcceptStream()
+					if err != nil {
+						return
+					}
+					go func() {
+						defer st.Close()
+						handle(st)
+					}()
+				}
+			}()
+		}
+	}()
+	return served.Wait
+}
+
 // EchoYamux echoes every stream srv accepts, one after another, each until
 // its peer closes it, then closes it. The channel it returns closes when
 // srv's session has ended.
