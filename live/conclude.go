@@ -58,6 +58,7 @@ func (r *Registry) ResolveEnded(now, stopped time.Time) {
 	e := &r.eng
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.lastWords(r, now)
 	type ended struct {
 		of        openFinding
 		why       string
@@ -94,5 +95,42 @@ func (r *Registry) ResolveEnded(now, stopped time.Time) {
 	}
 	if e.dirty {
 		e.publish()
+	}
+}
+
+// lastWords gives the open framing findings of every session that ended
+// since the last evaluation their final evidence, as the evaluation that
+// first sees a session ended does (engine.lastWord), before ResolveEnded
+// resolves them: the other end may have answered since that evaluation.
+// Before, a run stopped between a session's end and the next evaluation
+// (attach stopped right after an HTTP client's request was answered and
+// its connection closed) resolved its PROTOCOL finding critical, with the
+// evidence of the evaluation that saw the request alone, no update told,
+// and MuxtopProtocolViolation paged for two ends that were fine. e.mu is
+// held.
+func (e *engine) lastWords(r *Registry, now time.Time) {
+	ns := now.UnixNano()
+	var ups []change
+	var done []*Session
+	for _, of := range e.open {
+		s := of.s
+		if s == nil || (of.f.Code != CodeProtocol && of.f.Code != CodeVersionMismatch) || slices.Contains(done, s) {
+			continue
+		}
+		done = append(done, s)
+		s.mu.Lock()
+		if s.ended && !s.w.eng.endSeen {
+			e.changes = e.changes[:0]
+			e.finals, _ = s.framingCandidates(e.finals[:0])
+			e.lastWord(s, ns)
+			ups = append(ups, e.changes...)
+		}
+		s.mu.Unlock()
+	}
+	clear(e.changes)
+	e.changes = e.changes[:0]
+	slices.SortFunc(ups, func(a, b change) int { return cmp.Compare(a.new.ID, b.new.ID) })
+	for _, c := range ups {
+		e.apply(r, c, now, "")
 	}
 }

@@ -169,3 +169,56 @@ func TestProtocolSeverityChangeToldAtEnd(t *testing.T) {
 		t.Errorf("resolved by severity %v, want one warning and no critical", s.FindingsResolvedBy[live.CodeProtocol])
 	}
 }
+
+// TestProtocolSeverityChangeToldAtStop: as TestProtocolSeverityChangeToldAtEnd,
+// but muxtop stops (attach's Ctrl-C, a test that stops it once the
+// session's end is printed) before any evaluation has seen the session
+// end: the live run ends with Registry.ResolveEnded, which must give the
+// finding its final evidence too. Before, ResolveEnded resolved it with
+// the last evaluation's, critical, no update told: the flake of
+// TestAttachHTTPBothEndsSlowAnswer under load ('the finding resolved
+// {…"severity":"critical"…"detail":"the session ended (EOF)"}, want a
+// warning'), and a critical resolution MuxtopProtocolViolation pages on.
+func TestProtocolSeverityChangeToldAtStop(t *testing.T) {
+	reg, tr, now, _ := protocolAnswered(t)
+	endSession(t, reg, tr)
+	stop := time.Now().Add(time.Millisecond) // the session ended before muxtop's stop began
+	reg.ResolveEnded(stop.Add(time.Millisecond), stop)
+
+	type told struct {
+		Kind          live.Kind
+		Severity, Was live.Severity
+	}
+	var recs []told
+	var texts []string
+	var why string
+	for _, r := range protocolRecords(t, reg) {
+		recs = append(recs, told{r.Kind, r.Finding.Severity, r.Was})
+		texts = append(texts, r.Finding.Text+" "+r.Finding.Advice)
+		why = r.Detail
+	}
+	want := []told{{live.FindingOpened, live.Critical, 0}, {live.FindingUpdated, live.Warning, live.Critical}, {live.FindingResolved, live.Warning, 0}}
+	if len(recs) != len(want) {
+		t.Fatalf("finding records %v, want %v: opened critical, updated to warning, resolved", recs, want)
+	}
+	for i := range want {
+		if recs[i] != want[i] {
+			t.Fatalf("finding records %v, want %v: opened critical, updated to warning, resolved", recs, want)
+		}
+	}
+	if texts[1] == texts[0] || texts[2] != texts[1] {
+		t.Errorf("texts %q: want the update re-worded, and the resolution worded as the update", texts)
+	}
+	if want := "the session ended (" + live.LocalClose.String() + ")"; why != want {
+		t.Errorf("resolved %q, want %q: the session ended on its own, before the stop", why, want)
+	}
+	if s := reg.Snapshot(); s.FindingsResolvedBy[live.CodeProtocol][live.Critical] != 0 || s.FindingsResolvedBy[live.CodeProtocol][live.Warning] != 1 ||
+		len(s.Unwatched) != 0 {
+		t.Errorf("resolved by severity %v, unwatched %d, want one warning, no critical, none unwatched", s.FindingsResolvedBy[live.CodeProtocol], len(s.Unwatched))
+	}
+	// An evaluation after the stop neither tells nor resolves it again.
+	reg.Evaluate(now.Add(time.Second), live.FindingsConfig{Churn: -1})
+	if n := len(protocolRecords(t, reg)); n != len(want) {
+		t.Errorf("%d finding records after a later evaluation, want %d", n, len(want))
+	}
+}
