@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/muxtop/muxtop/internal/smuxtest"
 )
 
 // TestAttachHTTPBothEnds: `muxtop attach` in front of a real net/http
@@ -40,7 +42,8 @@ func testAttachHTTPBothEnds(t *testing.T, delay time.Duration) {
 	}))
 	defer srv.Close()
 	up := strings.TrimPrefix(srv.URL, "http://")
-	addr, wait := startAttach(t, up)
+	a := runAttach(t, up)
+	addr := a.addr
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	resp, err := client.Get("http://" + addr + "/")
 	if err != nil {
@@ -51,7 +54,15 @@ func testAttachHTTPBothEnds(t *testing.T, delay time.Duration) {
 	if err != nil || string(body) != "hello" {
 		t.Fatalf("through attach: %q, %v", body, err)
 	}
-	_, out := wait()
+	// Findings come from evaluations, every 100 ms: a run stopped before
+	// its first has none, and its summary says "not diagnosed". Stop once
+	// one has seen the session (on a loaded machine the session ended and
+	// was printed before the first tick, and the run stopped with none).
+	smuxtest.Eventually(t, "the PROTOCOL finding's resolution", func() bool {
+		return strings.Contains(a.stdout.String(), `"type":"finding-resolved"`)
+	})
+	a.stop(t)
+	out := a.stdout.String()
 	// An evaluation that falls between the request and its answer opens
 	// the finding critical (only the client has spoken), and a
 	// finding-updated record then tells it a warning: the last record
