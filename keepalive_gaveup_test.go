@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -338,11 +337,7 @@ func (r yamuxKeepaliveRun) write(t *testing.T, name string, keep func(at time.Ti
 // readOut runs muxtop read on path with output format out.
 func readOut(t *testing.T, path, out string) string {
 	t.Helper()
-	var stdout, stderr syncBuffer
-	if code := run(context.Background(), []string{"read", path, "-o", out}, &stdout, &stderr); code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr.String())
-	}
-	return stdout.String()
+	return readOK(t, path, "-o", out)
 }
 
 // records returns the records of c of type typ about session id.

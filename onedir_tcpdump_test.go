@@ -143,11 +143,7 @@ func oneWay(ps []pcaptest.Packet, port uint16, toServer bool) []pcaptest.Packet 
 // readJSON runs muxtop read -o json on file and returns its records.
 func readJSON(t *testing.T, file string) capture {
 	t.Helper()
-	var out, errOut syncBuffer
-	if code := run(context.Background(), []string{"read", file, "-o", "json"}, &out, &errOut); code != 0 {
-		t.Fatalf("read: exit %d: %s", code, errOut.String())
-	}
-	return parseJSON(t, out.String())
+	return parseJSON(t, readOK(t, file, "-o", "json"))
 }
 
 // TestTcpdumpOneDirection: a capture of one direction only of a healthy

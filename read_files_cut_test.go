@@ -31,6 +31,17 @@ func readCode(t *testing.T, args ...string) (code int, stdout string, stderr []s
 
 // cutAt returns how many packets the capture at path holds before it
 // fails, and the time of the last of them.
+// readOK runs muxtop read with args in the test's process, fails t unless
+// it exits 0, and returns what it printed.
+func readOK(t *testing.T, args ...string) string {
+	t.Helper()
+	code, out, errs := readCode(t, args...)
+	if code != 0 {
+		t.Fatalf("read %q: exit %d: %s", args, code, strings.Join(errs, "\n"))
+	}
+	return out
+}
+
 func cutAt(t *testing.T, path string) (int, time.Time) {
 	t.Helper()
 	f, err := os.Open(path)

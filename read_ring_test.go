@@ -54,11 +54,7 @@ func writeCaptureFile(t *testing.T, path string, ps []pcaptest.Packet) {
 // printed.
 func readPlain(t *testing.T, args ...string) string {
 	t.Helper()
-	var stdout, stderr syncBuffer
-	if code := run(context.Background(), append([]string{"read", "-o", "plain"}, args...), &stdout, &stderr); code != 0 {
-		t.Fatalf("read %q: exit %d: %s", args, code, stderr.String())
-	}
-	return stdout.String()
+	return readOK(t, append([]string{"-o", "plain"}, args...)...)
 }
 
 // TestReadRing: tcpdump captures a real yamux session, and the capture is
