@@ -101,3 +101,24 @@ func TestResolveEndedSeesTheEnds(t *testing.T) {
 		t.Errorf("no DATA_AFTER_CLOSE of the answer at 0.3 s from an evaluation after the end: the scene shows nothing the stop must leave out")
 	}
 }
+
+// TestResolveEndedForgotten: a session forgotten since the last
+// evaluation (the registry keeps EndedSessions ended ones) is in no list
+// but the engine's open findings: its end is seen from there, once, and
+// its finding resolves with the session's end, not twice.
+func TestResolveEndedForgotten(t *testing.T) {
+	reg := live.New(live.Config{EndedSessions: 1})
+	gone := violating(reg, sec(0))
+	reg.Evaluate(sec(0.01), live.FindingsConfig{Churn: -1})
+	gone.s.End(sec(0.02), live.EOF, nil)
+	kept := openSession(reg, 1)
+	kept.s.End(sec(0.03), live.EOF, nil) // gone is forgotten
+	if reg.Session(gone.s.ID()) != nil {
+		t.Fatal("the first session is still kept: the scene forgets nothing")
+	}
+	reg.ResolveEnded(sec(0.05), sec(0.04))
+	recs := expect(t, reg, "+PROTOCOL", "-PROTOCOL")
+	if f := recs[1].Finding; f.Session != gone.s.ID() || f.Why != "the session ended (EOF)" || f.Unwatched {
+		t.Errorf("session %d resolved %q (unwatched %v), want session %d's end", f.Session, f.Why, f.Unwatched, gone.s.ID())
+	}
+}
