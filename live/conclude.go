@@ -48,17 +48,25 @@ func (r *Registry) Conclude(now time.Time, cfg FindingsConfig) {
 // shutdown cut after a FIN is DATA_AFTER_CLOSE), which is not the
 // system's doing. A session that ended on its own, before stopped (when
 // muxtop's stop began), resolves as the next evaluation would resolve it,
-// "the session ended (…)". One that muxtop's stop ended — reason
-// Shutdown, or an end at or after stopped (the demo's own sessions,
-// closed as it stops) — did not stop holding: its findings resolve
-// "muxtop stopped watching (…): still holding then", Unwatched, which a
-// summary counts open at the end (Snapshot.Unwatched). A finding of no
-// one session (CHURN) stays open, as do those of sessions still live.
+// "the session ended (…)", with what that evaluation would have found as
+// it first saw the end, where none had (engine.seeEnd): a framing
+// violation's finding opened, or given its final evidence, and late data
+// counted. One that muxtop's stop ended — reason Shutdown, or an end at
+// or after stopped (the demo's own sessions, closed as it stops) — did
+// not stop holding: its findings resolve "muxtop stopped watching (…):
+// still holding then", Unwatched, which a summary counts open at the end
+// (Snapshot.Unwatched); of what it did since the last evaluation, only
+// what came before stopped opens a finding, as an evaluation at stopped
+// would have opened it. A finding of no one session (CHURN) stays open, as do those of
+// sessions still live. It may come with no evaluation before it.
 func (r *Registry) ResolveEnded(now, stopped time.Time) {
 	e := &r.eng
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.lastWords(r, now)
+	if e.open == nil {
+		e.open = make(map[uint64]openFinding)
+	}
+	e.seeEnds(r, now, stopped)
 	type ended struct {
 		of        openFinding
 		why       string
@@ -71,7 +79,7 @@ func (r *Registry) ResolveEnded(now, stopped time.Time) {
 		}
 		of.s.mu.Lock()
 		if of.s.ended {
-			if of.s.reason == Shutdown || !of.s.end.Before(stopped) {
+			if of.s.byStop(stopped) {
 				over = append(over, ended{of, of.s.unwatchedWhy(), true})
 			} else {
 				over = append(over, ended{of, of.s.endWhy(), false})
@@ -98,39 +106,80 @@ func (r *Registry) ResolveEnded(now, stopped time.Time) {
 	}
 }
 
-// lastWords gives the open framing findings of every session that ended
-// since the last evaluation their final evidence, as the evaluation that
-// first sees a session ended does (engine.lastWord), before ResolveEnded
-// resolves them: the other end may have answered since that evaluation.
-// Before, a run stopped between a session's end and the next evaluation
-// (attach stopped right after an HTTP client's request was answered and
-// its connection closed) resolved its PROTOCOL finding critical, with the
-// evidence of the evaluation that saw the request alone, no update told,
-// and MuxtopProtocolViolation paged for two ends that were fine. e.mu is
+// byStop says whether the ended session s was ended by muxtop's stop,
+// which began at stopped: reason Shutdown, or an end at or after it.
+// s.mu is held.
+func (s *Session) byStop(stopped time.Time) bool {
+	return s.reason == Shutdown || !s.end.Before(stopped)
+}
+
+// seeEnds does, for every session that has ended with no evaluation
+// having seen it ended, what the evaluation that first sees its end does
+// (seeEnd), before ResolveEnded resolves their findings: the findings the
+// end opens open, in session order, and the open framing findings take
+// their final evidence. Before, a run stopped between a session's end and
+// the next evaluation lost them: an HTTP client's violation, refused by
+// smux, which closed, had no finding at all, the run's summary and
+// metrics 0 findings; and a PROTOCOL finding already open resolved with
+// the evidence of the evaluation that saw the request alone, critical,
+// for two ends that were fine. For a session muxtop's stop ended, only
+// what came before stopped. The sessions are the Registry's and, where
+// forgotten since the last evaluation, those of open findings. e.mu is
 // held.
-func (e *engine) lastWords(r *Registry, now time.Time) {
-	ns := now.UnixNano()
-	var ups []change
-	done := make(map[*Session]bool) // a session's last word is given once: 10 000 HTTP sessions made a search per finding quadratic
+func (e *engine) seeEnds(r *Registry, now, stopped time.Time) {
+	r.mu.Lock()
+	e.sessions = append(e.sessions[:0], r.sessions...)
+	r.mu.Unlock()
+	n := len(e.sessions)
+	var forgotten map[*Session]bool // a search per open finding among them was quadratic
 	for _, of := range e.open {
-		s := of.s
-		if s == nil || (of.f.Code != CodeProtocol && of.f.Code != CodeVersionMismatch) || done[s] {
+		if of.s == nil || forgotten[of.s] {
 			continue
 		}
-		done[s] = true
+		if _, ok := slices.BinarySearchFunc(e.sessions[:n], of.s.id, func(s *Session, id uint64) int { return cmp.Compare(s.id, id) }); !ok {
+			if forgotten == nil {
+				forgotten = make(map[*Session]bool)
+			}
+			forgotten[of.s] = true
+			e.sessions = append(e.sessions, of.s)
+		}
+	}
+	if len(e.sessions) > n {
+		slices.SortFunc(e.sessions, func(a, b *Session) int { return cmp.Compare(a.id, b.id) })
+	}
+	ns := now.UnixNano()
+	var changes []change
+	for _, s := range e.sessions {
 		s.mu.Lock()
-		if s.ended && !s.w.eng.endSeen {
-			e.changes = e.changes[:0]
-			e.finals, _ = s.framingCandidates(e.finals[:0])
-			e.lastWord(s, ns)
-			ups = append(ups, e.changes...)
+		es := &s.w.eng
+		if !s.ended || es.endSeen {
+			s.mu.Unlock()
+			continue
+		}
+		cut := int64(0)
+		if s.byStop(stopped) {
+			cut = stopped.UnixNano()
+		}
+		e.cands, e.changes = e.cands[:0], e.changes[:0]
+		e.seeEnd(s, ns, cut)
+		changes = append(changes, e.changes...)
+		for i := range e.cands {
+			e.nextID++
+			f := s.finding(e.nextID, &e.cands[i], now)
+			es.open, es.told = append(es.open, f), append(es.told, told{f.Evidence.Count, f.Severity, ns, f.Evidence.Slow != 0})
+			es.openCodes |= 1 << f.Code
+			changes = append(changes, change{new: f, s: s})
 		}
 		s.mu.Unlock()
 	}
+	clear(e.sessions)
+	clear(e.cands)
 	clear(e.changes)
-	e.changes = e.changes[:0]
-	slices.SortFunc(ups, func(a, b change) int { return cmp.Compare(a.new.ID, b.new.ID) })
-	for _, c := range ups {
+	e.cands, e.changes = e.cands[:0], e.changes[:0]
+	// The last words by finding, then the findings opened, in the order
+	// of their IDs.
+	slices.SortFunc(changes, func(a, b change) int { return cmp.Compare(a.new.ID, b.new.ID) })
+	for _, c := range changes {
 		e.apply(r, c, now, "")
 	}
 }

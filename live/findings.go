@@ -729,31 +729,7 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 			e.cands = s.dropUnseen(e.cands)
 		}
 	case !es.endSeen:
-		// A framing violation is an event, which sampling must not miss:
-		// a session that ended on one before any evaluation saw it (a
-		// client that closes as soon as smux says "invalid protocol")
-		// still has its finding, opened now and resolved by the next
-		// evaluation. One already open resolves now, as the session's
-		// other findings do, but with the evidence it ended with first:
-		// the other end may have answered since the last evaluation (a
-		// PROTOCOL finding, critical while only the client had spoken,
-		// is a warning once the server answers in the same protocol).
-		es.endSeen = true
-		if es.openCodes&(1<<CodeVersionMismatch|1<<CodeProtocol) == 0 {
-			e.cands, _ = s.framingCandidates(e.cands)
-		} else {
-			e.finals, _ = s.framingCandidates(e.finals[:0])
-			e.lastWord(s, ns)
-		}
-		// So is late data, which smux discarded: the session ended before
-		// an evaluation counted it (in v2 it waits lateGrace for a UPD,
-		// which cannot come now).
-		if es.openCodes&(1<<CodeDataAfterClose) == 0 {
-			if len(s.w.pendingLate) > 0 {
-				s.countPendingLate(ns, true)
-			}
-			e.cands = s.lateCandidates(e.cands, ns)
-		}
+		e.seeEnd(s, ns, 0)
 	}
 	if len(e.cands) == 0 && len(es.open) == 0 {
 		s.mu.Unlock()
@@ -829,6 +805,62 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 		}
 		e.apply(r, c, now, w)
 	}
+}
+
+// seeEnd is what the evaluation that first sees the ended session s
+// does at ns, which ResolveEnded does too for a session whose end no
+// evaluation saw: it marks the end seen, and appends to e.cands the
+// findings the end opens, to e.changes the last words of those open.
+//
+// A framing violation is an event, which sampling must not miss: a
+// session that ended on one before any evaluation saw it (a client that
+// closes as soon as smux says "invalid protocol") still has its finding,
+// opened now and resolved with the session's end. One already open takes
+// the evidence it ended with first (lastWord): the other end may have
+// answered since the last evaluation (a PROTOCOL finding, critical while
+// only the client had spoken, is a warning once the server answers in the
+// same protocol). So is late data, which smux discarded: the session
+// ended before an evaluation counted it (in v2 it waits lateGrace for a
+// UPD, which cannot come now).
+//
+// cut is 0, or for a session that muxtop's stop ended, when the stop
+// began (Unix ns): what came at or after it is the shutdown's doing, not
+// the watched system's, and opens nothing. A violation before it opens
+// its finding; late data counts as an evaluation at cut would have
+// counted it, the session still live (v2's waits its lateGrace, which
+// the shutdown cut short), and only in a direction none of whose late
+// data came at or after cut. s.mu is held.
+func (e *engine) seeEnd(s *Session, ns, cut int64) {
+	es := &s.w.eng
+	es.endSeen = true
+	if es.openCodes&(1<<CodeVersionMismatch|1<<CodeProtocol) == 0 {
+		n := len(e.cands)
+		e.cands, _ = s.framingCandidates(e.cands)
+		if cut != 0 {
+			e.cands = dropFrom(e.cands, n, func(c candidate) bool { return c.since >= cut })
+		}
+	} else {
+		e.finals, _ = s.framingCandidates(e.finals[:0])
+		e.lastWord(s, ns)
+	}
+	if es.openCodes&(1<<CodeDataAfterClose) != 0 {
+		return
+	}
+	if cut == 0 {
+		if len(s.w.pendingLate) > 0 {
+			s.countPendingLate(ns, true)
+		}
+		e.cands = s.lateCandidates(e.cands, ns)
+		return
+	}
+	n := len(e.cands)
+	e.cands = s.lateCandidates(e.cands, cut)
+	e.cands = dropFrom(e.cands, n, func(c candidate) bool { return s.w.lateAt[c.dir] >= cut })
+}
+
+// dropFrom removes from cs[from:] the candidates drop says.
+func dropFrom(cs []candidate, from int, drop func(candidate) bool) []candidate {
+	return cs[:from+len(slices.DeleteFunc(cs[from:], drop))]
 }
 
 // lastWord gives each open framing finding of the ended session s the
