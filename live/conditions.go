@@ -282,6 +282,7 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 	// frozen side (KEEPALIVE) or a held write (SESSION_BLOCKED: a side
 	// stuck in a write is sending). The closed direction's own silence is
 	// no finding's: KEEPALIVE and SESSION_BLOCKED skip an ended direction.
+	held := -1 // the holding side's direction, where CLOSE_WAIT holds
 	if s.dirEnded != [2]bool{} {
 		for d := range 2 {
 			h := 1 - d // the holding side's direction
@@ -293,6 +294,7 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 			if ns-quiet < int64(cfg.CloseWaitAfter) {
 				continue
 			}
+			held = h
 			cs = append(cs, candidate{code: CodeCloseWait, dir: Dir(h), hasDir: true, since: closed,
 				ev: Evidence{Count: uint64(s.open), Age: time.Duration(ns - closed), Idle: time.Duration(ns - quiet), Limit: cfg.CloseWaitAfter, Versions: vers}})
 		}
@@ -474,6 +476,13 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 		// while the server's handler read EOF and closed its stream.
 		// An ended session's streams are no LEAK either.
 		if c.hasDir && s.dirEnded[c.dir] && s.dirEndedAt[c.dir] <= ns {
+			continue
+		}
+		// Nor, once CLOSE_WAIT holds, the streams the holding side keeps
+		// (its FIN missing, or either side's): they are the session it
+		// holds for a peer that left, which CLOSE_WAIT says to close. A
+		// LEAK open before hands over to it.
+		if held >= 0 && (!c.hasDir || c.dir == Dir(held)) {
 			continue
 		}
 		if blocked && !keep(c.code, c.dir, c.hasDir, 0) {

@@ -1045,6 +1045,12 @@ func (s *Session) resolution(f *Finding, cands []candidate, now time.Time, ns in
 			return fmt.Sprintf("the %s closed its side of the connection: its session, and its streams, are gone; the %s still holds the session (close it when its conn reads EOF)",
 				f.Dir.Sender(), f.Dir.Reverse().Sender())
 		}
+		if i := slices.IndexFunc(cands, func(c candidate) bool { return c.code == CodeCloseWait }); i >= 0 && (!f.HasDir || f.Dir == cands[i].dir) {
+			// Its streams are the session the holding side keeps for a
+			// peer that left (conditions.go).
+			return fmt.Sprintf("its streams are still open, in the session the %s still holds though the %s closed its side of the connection: CLOSE_WAIT says so",
+				cands[i].dir.Sender(), cands[i].dir.Reverse().Sender())
+		}
 		k := 0
 		if f.HasDir {
 			if f.Dir == ServerToClient {

@@ -23,7 +23,7 @@ import (
 // ends), as a server that never calls Close does. smux does not close its
 // conn when its recvLoop reads EOF: with keepalive off, the socket stays
 // in TCP CLOSE-WAIT. accepted reports AcceptStream's error.
-func closeWaitServe(t *testing.T, reg *live.Registry, cfg *smux.Config, closeOnErr bool) (addr string, accepted <-chan error, release func()) {
+func closeWaitServe(t *testing.T, reg *live.Registry, cfg *smux.Config, closeOnErr bool, handle ...func(*smux.Stream)) (addr string, accepted <-chan error, release func()) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -54,6 +54,10 @@ func closeWaitServe(t *testing.T, reg *live.Registry, cfg *smux.Config, closeOnE
 				}
 				errc <- err
 				break
+			}
+			if len(handle) > 0 {
+				go handle[0](st)
+				continue
 			}
 			go func() { io.Copy(st, st); st.Close() }()
 		}
@@ -207,6 +211,10 @@ func closeWaitNeverCloses(t *testing.T, version int, leaveOpen bool) {
 			}
 			return false
 		})
+		// The tap records a frame before its write: let the write return,
+		// or the evaluations below, 2 s apart by the injected clock and
+		// microseconds apart by the real one, find it held (SESSION_BLOCKED).
+		time.Sleep(100 * time.Millisecond)
 	}
 
 	// Not before the threshold.
@@ -269,6 +277,53 @@ func closeWaitNeverCloses(t *testing.T, version int, leaveOpen bool) {
 	}
 	if want := "the session ended (local close): the server no longer holds the session the client left"; why != want {
 		t.Errorf("resolved %q, want %q", why, want)
+	}
+}
+
+// A client that leaves with a stream open whose server handler neither
+// reads nor closes it: the stream has no FIN either way, and LEAK says so
+// past --leak-after ("a side forgot Close"); once CLOSE_WAIT holds, the
+// stream is the session the server keeps for a client that left, which
+// CLOSE_WAIT tells it to close: the LEAK hands over to it, saying so, and
+// does not stay open beside it.
+func TestCloseWaitTakesOverLeak(t *testing.T) {
+	reg := live.New(live.Config{})
+	cfg := keepAliveOff(1)
+	fcfg := live.FindingsConfig{}
+	stuck := make(chan struct{})
+	defer close(stuck)
+	addr, accepted, _ := closeWaitServe(t, reg, cfg, false, func(st *smux.Stream) {
+		buf := make([]byte, 4)
+		io.ReadFull(st, buf)
+		st.Write(buf)
+		<-stuck // and never reads, nor closes, again
+	})
+	closeWaitClient(t, addr, cfg, true, false)
+	<-accepted
+	ss := halfClosedSession(t, reg)
+	closed := ss.DirEnded[live.ClientToServer]
+	reg.Evaluate(closed.Add(live.DefaultLeakAfter+5*time.Second), fcfg)
+	fs := reg.Snapshot().Findings
+	if len(fs) != 1 || fs[0].Code != live.CodeLeak {
+		t.Fatalf("findings %v, want the stream's LEAK", fs)
+	}
+	leak := fs[0]
+	reg.Evaluate(closed.Add(live.DefaultCloseWaitAfter+time.Second), fcfg)
+	fs = reg.Snapshot().Findings
+	if len(fs) != 1 || fs[0].Code != live.CodeCloseWait || fs[0].Evidence.Count != 1 {
+		for _, f := range fs {
+			t.Logf("%s %s", f.Code, f.Text)
+		}
+		t.Fatalf("want CLOSE_WAIT alone, counting the stream")
+	}
+	var why string
+	for _, r := range reg.Snapshot().Resolved {
+		if r.ID == leak.ID {
+			why = r.Why
+		}
+	}
+	if want := "its streams are still open, in the session the server still holds though the client closed its side of the connection: CLOSE_WAIT says so"; why != want {
+		t.Errorf("LEAK resolved %q, want %q", why, want)
 	}
 }
 
