@@ -207,7 +207,8 @@ type Evidence struct {
 	// Count: leaked streams (LEAK), stalled streams of the direction
 	// (WINDOW_STALL), streams open while blocked (SESSION_BLOCKED),
 	// unanswered streams (UNANSWERED), late PSH frames (DATA_AFTER_CLOSE),
-	// churned sessions (CHURN).
+	// churned sessions (CHURN), streams the holding side still has open
+	// (CLOSE_WAIT).
 	Count uint64
 	// Streams: the streams the late frames went to (DATA_AFTER_CLOSE).
 	Streams uint64
@@ -219,11 +220,14 @@ type Evidence struct {
 	// or in v2 its unread bytes (SESSION_BLOCKED), late payload bytes
 	// (DATA_AFTER_CLOSE).
 	Bytes uint64
-	// Idle: how long the oldest stream has carried no frame (LEAK).
+	// Idle: how long the oldest stream has carried no frame (LEAK); how
+	// long the holding side has sent nothing, from the peer's close or its
+	// own latest frame after it (CLOSE_WAIT).
 	Idle time.Duration
 	// Age: the oldest stream's age (LEAK, UNANSWERED), how long the writer
 	// has been held (WINDOW_STALL, SESSION_BLOCKED), the silence
-	// (KEEPALIVE), the churned sessions' mean lifetime (CHURN).
+	// (KEEPALIVE), the churned sessions' mean lifetime (CHURN), the time
+	// since the peer closed its side of the connection (CLOSE_WAIT).
 	Age time.Duration
 	// Limit: the threshold the finding crossed. KEEPALIVE's is the
 	// silence allowed (SilenceLimit of Every, or SilentAfter), or, opened

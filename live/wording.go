@@ -390,7 +390,7 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 				sender, ev.Guess, ev.Violation, ev.Offset, ev.Guess.Hint()),
 			advice
 	case CodeCloseWait:
-		return closeWaitText(f) + " (smux does not close its conn when its recvLoop reads EOF; with keepalive off, or a KeepAliveTimeout longer than this, it never closes the session itself)",
+		return closeWaitText(f) + " (smux does not close its conn when its recvLoop reads EOF; with keepalive off, or a KeepAliveTimeout longer than that, it never closes the session itself)",
 			fmt.Sprintf("have the %s Close() its smux session when AcceptStream, OpenStream or a stream's Read fails (io.EOF, io.ErrClosedPipe): smux keeps the session, its goroutines and buffers until Close; or leave keepalive on (the default 10 s interval, 30 s KeepAliveTimeout), which closes a session that receives nothing — `ss -tan state close-wait` on its host lists the sockets held so", holder(f))
 	case CodeChurn:
 		text := fmt.Sprintf("%d sessions opened and ended in the last %s, living %s each on average", ev.Count, fmtDur(ev.Limit), fmtDur(ev.Age))

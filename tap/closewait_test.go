@@ -586,3 +586,34 @@ func closeWaitHalfCloseReads(t *testing.T, version int) {
 		}
 	}
 }
+
+// Through muxtop attach: an upstream smux server that never closes its
+// session after its client left (halfOpenUpstream, keepalive NOPs off),
+// whose client's FIN the proxy passes on as a half-close. CLOSE_WAIT
+// opens past the threshold, the upstream holding, s2c; its Close at last
+// resolves it as the session's end.
+func TestCloseWaitThroughProxy(t *testing.T) {
+	eof := make(chan error, 1)
+	up, release := halfOpenUpstream(t, eof, false)
+	reg := live.New(live.Config{})
+	p := startProxy(t, ProxyConfig{Upstream: up.addr(), Registry: reg})
+	clientLeaves(t, p)
+	<-eof
+	ss := halfClosedSession(t, reg)
+	closed := ss.DirEnded[live.ClientToServer]
+	at := closed.Add(live.DefaultCloseWaitAfter + time.Second)
+	reg.Evaluate(at, live.FindingsConfig{})
+	fs := closeWaits(reg)
+	if len(fs) != 1 || fs[0].Session != ss.ID || fs[0].Dir != live.ServerToClient {
+		t.Fatalf("CLOSE_WAIT findings %v, want one on session %d, s2c", fs, ss.ID)
+	}
+	if !strings.HasPrefix(fs[0].Text, "the client closed its side of the connection ") {
+		t.Errorf("text %q", fs[0].Text)
+	}
+	release()
+	endedSession(t, reg)
+	reg.Evaluate(at.Add(time.Second), live.FindingsConfig{})
+	if fs := closeWaits(reg); len(fs) != 0 {
+		t.Fatalf("CLOSE_WAIT still open after the upstream closed: %s", fs[0].Text)
+	}
+}
