@@ -309,6 +309,7 @@ func TestTcpdumpEveryFault(t *testing.T) {
 		{name: "smux/mismatch", fault: "mismatch", code: "VERSION_MISMATCH", mux: fast, anyDir: true},
 		{name: "smux/protocol", fault: "protocol", code: "PROTOCOL", mux: fast},
 		{name: "smux/churn", fault: "churn", code: "CHURN", mux: fast},
+		{name: "smux/closewait", fault: "closewait", code: "CLOSE_WAIT", mux: slices.Concat(fast, []string{"--closewait-after", "2s"})},
 		{name: "yamux/stall", fault: "stall", code: "WINDOW_STALL", mux: slices.Concat([]string{"--protocol", "yamux"}, fast)},
 		{name: "yamux/keepalive", fault: "keepalive", code: "KEEPALIVE", mux: slices.Concat([]string{"--protocol", "yamux"}, fast)},
 		{name: "yamux/backlog", fault: "backlog", code: "UNANSWERED", mux: slices.Concat([]string{"--protocol", "yamux"}, fast)},

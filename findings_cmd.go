@@ -16,6 +16,7 @@ type findingsFlags struct {
 	blockedAfter    time.Duration
 	unansweredAfter time.Duration
 	silentAfter     time.Duration
+	closeWaitAfter  time.Duration
 	churn           int
 }
 
@@ -26,6 +27,8 @@ func (f *findingsFlags) register(fs *pflag.FlagSet) {
 		"UNANSWERED: streams with no frame back for this long while the other side still sends")
 	fs.DurationVar(&f.silentAfter, "silent-after", 0,
 		"KEEPALIVE: a direction silent this long, NOPs included (0: 1.5 times its observed keepalive interval, and at least 1 s more than it)")
+	fs.DurationVar(&f.closeWaitAfter, "closewait-after", live.DefaultCloseWaitAfter,
+		"CLOSE_WAIT: a side that has neither closed its side of the connection nor sent a frame this long after the other closed its own (smux's default keepalive closes such a session within 60 s)")
 	fs.IntVar(&f.churn, "churn", live.DefaultChurn,
 		fmt.Sprintf("CHURN: this many sessions opened and ended within %v (0: off)", live.ChurnWindow))
 }
@@ -34,7 +37,7 @@ func (f *findingsFlags) validate() error {
 	for _, d := range []struct {
 		flag string
 		v    time.Duration
-	}{{"--blocked-after", f.blockedAfter}, {"--unanswered-after", f.unansweredAfter}} {
+	}{{"--blocked-after", f.blockedAfter}, {"--unanswered-after", f.unansweredAfter}, {"--closewait-after", f.closeWaitAfter}} {
 		if d.v <= 0 {
 			return usageError{fmt.Errorf("%s %v: use a positive duration such as 2s", d.flag, d.v)}
 		}
@@ -57,7 +60,7 @@ func (w *watchFlags) findingsConfig() live.FindingsConfig {
 	}
 	return live.FindingsConfig{
 		LeakAfter: w.leakAfter, StallAfter: w.stallAfter, BlockedAfter: f.blockedAfter,
-		UnansweredAfter: f.unansweredAfter, SilentAfter: f.silentAfter, Churn: churn,
+		UnansweredAfter: f.unansweredAfter, SilentAfter: f.silentAfter, CloseWaitAfter: f.closeWaitAfter, Churn: churn,
 	}
 }
 

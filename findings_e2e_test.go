@@ -395,6 +395,32 @@ var faultCases = []faultCase{
 			wantField(t, f, "offset", 0.0)
 			return timeOf(t, opened, "time"), "the session's start"
 		}},
+	// --closewait-after 2s: the service holds the fault session, silent,
+	// after the client shut its side; CLOSE_WAIT counts from the client's
+	// FIN (its session-half-closed record), and names the server holding.
+	{name: "closewait", code: "CLOSE_WAIT", args: []string{"--closewait-after", "2s"}, limit: 2 * time.Second,
+		check: func(t *testing.T, recs []map[string]any, f map[string]any) (time.Time, string) {
+			s, _ := theFault(t, recs, f)
+			wantField(t, f, "dir", "s2c")
+			var half map[string]any
+			for _, m := range ofType(recs, "session-half-closed") {
+				if m["session"] == s {
+					half = m
+				}
+			}
+			if half == nil || half["dir"] != "c2s" {
+				t.Fatalf("no session-half-closed record of the client for session %v: %v", s, half)
+			}
+			// The tap ends the direction, then records the half-close: a
+			// microsecond apart.
+			if d := timeOf(t, half, "time").Sub(timeOf(t, f, "since")); d < 0 || d > time.Millisecond {
+				t.Errorf("since %v, want the client's FIN at %v", f["since"], half["time"])
+			}
+			if text := f["text"].(string); !strings.HasPrefix(text, "the client closed its side of the connection ") {
+				t.Errorf("text %q", text)
+			}
+			return timeOf(t, half, "time"), "the client's FIN, with --closewait-after 2s"
+		}},
 	{name: "churn", code: "CHURN", limit: 1500 * time.Millisecond,
 		check: func(t *testing.T, recs []map[string]any, f map[string]any) (time.Time, string) {
 			if _, ok := f["session"]; ok {

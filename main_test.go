@@ -476,6 +476,7 @@ func TestCommandLineErrors(t *testing.T) {
 		{"leak-after negative", []string{"demo", "--leak-after", "-1s", "-o", "plain"}, 2, "--leak-after -1s: use a positive duration"},
 		{"blocked-after 0", []string{"demo", "--blocked-after", "0", "-o", "plain"}, 2, "--blocked-after 0s: use a positive duration"},
 		{"unanswered-after 0", []string{"attach", ":9000", "--unanswered-after", "0", "-o", "plain"}, 2, "--unanswered-after 0s: use a positive duration"},
+		{"closewait-after 0", []string{"read", "x.pcap", "--closewait-after", "0", "-o", "plain"}, 2, "--closewait-after 0s: use a positive duration"},
 		{"silent-after negative", []string{"demo", "--silent-after", "-1s", "-o", "plain"}, 2, "--silent-after -1s: use 0"},
 		{"churn negative", []string{"demo", "--churn", "-1", "-o", "plain"}, 2, "--churn -1: use 0 (off)"},
 		{"unknown fault", []string{"demo", "--fault", "bogus", "-o", "plain"}, 2, `--fault "bogus": use one of leak, stall`},

@@ -97,6 +97,13 @@ var Faults = []Fault{
 		Does:       "a client dials a session, makes one request and closes it, 10 times a second",
 		Shows:      "CHURN once --churn sessions opened and ended within 10 s",
 		YamuxShows: "CHURN once --churn sessions opened and ended within 10 s"},
+	{Name: "closewait", Side: "client",
+		Does: "an extra session asks the service to hold it (CWAI): the service answers, closes the stream, and from then on neither writes on the connection nor closes it, " +
+			"as an smux server with keepalive off whose accept loop returns without Close does; the client then closes its session, shutting its side of the connection (its FIN), and reads on",
+		Shows: "CLOSE_WAIT on that session once --closewait-after (2 min by default: give --closewait-after 5s to see it sooner) has passed since the client's FIN: " +
+			"the client closed its side of the connection, and the server has not closed its own nor sent a frame since; it stays open until muxtop stops (unwatched: still holding then)",
+		NoYamux: "yamux closes its session, and its conn, when the conn reads EOF: a yamux server never holds a session its client left " +
+			"(a capture of another yamux end that does opens CLOSE_WAIT all the same)"},
 	{Name: "goaway", Side: "client",
 		NoSmux:     "smux has no GoAway",
 		YamuxDoes:  "an extra session asks the service to send GoAway on it (GOAW): the service accepts no more streams there, and the session goes on",
@@ -158,7 +165,7 @@ func startFault(ctx context.Context, cfg faultConfig) *faultRunner {
 	run := map[string]func(){
 		"stall": r.stall, "hol": r.hol, "keepalive": r.keepalive,
 		"backlog": r.backlog, "after-close": r.afterClose, "protocol": r.protocol, "churn": r.churn,
-		"blocked": r.blocked, "goaway": r.goAway,
+		"blocked": r.blocked, "goaway": r.goAway, "closewait": r.closeWait,
 	}[cfg.name]
 	if run == nil {
 		return nil // it lives in the gateway (mismatch)
@@ -467,4 +474,56 @@ func (r *faultRunner) goAway() {
 	io.Copy(io.Discard, st) // until the service's FIN, after its GoAway
 	st.Close()
 	<-r.ctx.Done()
+}
+
+// closeWait: have the service hold the session (CWAI), then close the
+// session's client end, which shuts only the client's side of the
+// connection (halfCloser): the tapped conn stays open to read, as the
+// client's tap must to see the server's end. smux's reader goes on
+// reading it until the server's side closes, when the fault stops.
+func (r *faultRunner) closeWait() {
+	c, ok := r.conn()
+	if !ok {
+		return
+	}
+	stop := context.AfterFunc(r.ctx, func() { c.Close() })
+	defer stop()
+	mux, err := newMuxConfig(r.cfg.proto, r.cfg.version, r.cfg.keepAlive)
+	if err != nil { // unreachable: Start checked the config
+		c.Close()
+		return
+	}
+	sess, err := mux.client(halfCloser{c})
+	if err != nil {
+		c.Close()
+		return
+	}
+	st, err := r.open(sess, CommandCloseWait)
+	if err != nil {
+		r.warn(err)
+		sess.Close()
+		return
+	}
+	st.SetReadDeadline(time.Now().Add(r.cfg.timeout))
+	var answer [8]byte
+	if _, err := io.ReadFull(st, answer[:]); err != nil {
+		r.warn(fmt.Errorf("CWAI: %w", err))
+	}
+	io.Copy(io.Discard, st) // until the service's FIN
+	st.Close()
+	sess.Close() // the client leaves: its FIN
+	<-r.ctx.Done()
+}
+
+// halfCloser is a conn whose Close shuts only its sending side (TCP's
+// CloseWrite), where the conn has one: the session's end says goodbye and
+// the conn goes on reading what the other side sends, until it is closed
+// itself.
+type halfCloser struct{ net.Conn }
+
+func (h halfCloser) Close() error {
+	if cw, ok := h.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return h.Conn.Close()
 }

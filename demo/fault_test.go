@@ -37,7 +37,7 @@ func TestFaultCatalogue(t *testing.T) {
 			t.Errorf("LookupFault(%q) = %+v, %v", f.Name, g, ok)
 		}
 	}
-	for _, name := range []string{"leak", "stall", "hol", "blocked", "mismatch", "keepalive", "backlog", "after-close", "protocol", "churn", "goaway"} {
+	for _, name := range []string{"leak", "stall", "hol", "blocked", "mismatch", "keepalive", "backlog", "after-close", "protocol", "churn", "goaway", "closewait"} {
 		if !seen[name] {
 			t.Errorf("no fault %q", name)
 		}
@@ -63,6 +63,7 @@ func TestFaultRefused(t *testing.T) {
 		{"after-close over yamux", Start, Config{Fault: "after-close", Protocol: Yamux}, "fault after-close has no meaning over yamux: yamux's Close is a half-close"},
 		{"goaway over smux", Start, Config{Fault: "goaway"}, "fault goaway has no meaning over smux: smux has no GoAway"},
 		{"blocked over smux", Start, Config{Fault: "blocked"}, "fault blocked has no meaning over smux"},
+		{"closewait over yamux", Start, Config{Fault: "closewait", Protocol: Yamux}, "fault closewait has no meaning over yamux: yamux closes its session"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d, err := tc.start(context.Background(), tc.cfg)

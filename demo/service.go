@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/yamux"
@@ -42,6 +43,12 @@ const (
 	// (it accepts no more streams there) and close the stream; the session
 	// goes on. An smux service has no GoAway: it closes the stream.
 	CommandGoAway = "GOAW"
+	// CommandCloseWait is answered like RAND, after which the service
+	// closes the stream and holds the session's connection as an smux
+	// server with keepalive off, whose accept loop returns without Close,
+	// does: it writes nothing more on it (no keepalive NOP) and does not
+	// close it when the client leaves, until Serve stops.
+	CommandCloseWait = "CWAI"
 )
 
 // BulkSize is how many bytes CommandBulk sends.
@@ -122,6 +129,11 @@ func Serve(ctx context.Context, ln net.Listener, cfg ServiceConfig) error {
 			ln.Close()
 			s.closeSessions()
 			s.wg.Wait()
+			s.mu.Lock()
+			for _, fc := range s.held {
+				fc.Conn.Close() // what the session's Close left open
+			}
+			s.mu.Unlock()
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -149,6 +161,7 @@ type service struct {
 	wg       sync.WaitGroup // session loops and stream handlers
 	mu       sync.Mutex
 	sessions map[muxSession]struct{}
+	held     []*freezeConn // CommandCloseWait's: closed when Serve stops
 }
 
 func (s *service) track(sess muxSession) {
@@ -266,6 +279,18 @@ func (s *service) handle(sess muxSession, st muxStream, fc *freezeConn, hold con
 		}
 		st.Close()
 		return
+	case CommandCloseWait:
+		fc.keepOpen() // before the answer: the client leaves once it has it
+		s.mu.Lock()
+		s.held = append(s.held, fc)
+		s.mu.Unlock()
+		var answer [8]byte
+		binary.BigEndian.PutUint64(answer[:], s.rand())
+		st.Write(answer[:])
+		st.Close()
+		fc.mute() // no keepalive NOP from now on, as with keepalive off
+		s.log.Warn("demo: service: holding the session's connection on request (fault closewait): it will not close it when the client leaves", "remote", addrString(fc.RemoteAddr()))
+		return
 	case CommandFreeze:
 		s.log.Warn("demo: service: freezing the session on request (fault keepalive)", "remote", addrString(fc.RemoteAddr()))
 		fc.freeze()
@@ -300,13 +325,23 @@ func withKeepAlive(c *smux.Config, d time.Duration) {
 // freezeConn is a conn the service can freeze: from then on every Read
 // and Write waits until the conn is closed, as if the process had hung,
 // while the connection stays open.
+//
+// It can also be held (CommandCloseWait): keepOpen makes its Close leave
+// the connection open, and mute makes its Writes go nowhere, so that its
+// session's Close and keepalive do what an smux session with keepalive
+// off, whose owner never closes it, does on the wire: nothing.
 type freezeConn struct {
 	net.Conn
 	frozen    chan struct{}
 	closed    chan struct{}
 	freezeOne sync.Once
 	closeOne  sync.Once
+	held      atomic.Bool
+	muted     atomic.Bool
 }
+
+func (c *freezeConn) keepOpen() { c.held.Store(true) }
+func (c *freezeConn) mute()     { c.muted.Store(true) }
 
 func newFreezeConn(c net.Conn) *freezeConn {
 	return &freezeConn{Conn: c, frozen: make(chan struct{}), closed: make(chan struct{})}
@@ -341,11 +376,17 @@ func (c *freezeConn) Write(p []byte) (int, error) {
 	if c.hang() {
 		return 0, net.ErrClosed
 	}
+	if c.muted.Load() {
+		return len(p), nil
+	}
 	return c.Conn.Write(p)
 }
 
 func (c *freezeConn) Close() error {
 	c.closeOne.Do(func() { close(c.closed) })
+	if c.held.Load() {
+		return nil // Serve closes it as it stops
+	}
 	return c.Conn.Close()
 }
 

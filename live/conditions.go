@@ -267,6 +267,39 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 		cs = append(cs, candidate{code: CodeGoAway, dir: d, hasDir: true, since: g.At.UnixNano(), ev: Evidence{GoAwayCode: g.Code}})
 	}
 
+	// CLOSE_WAIT: one side closed its side of the connection (its FIN:
+	// a half-close, or a tapped conn's EOF) CloseWaitAfter ago or more,
+	// and the other, holding, has neither closed its own nor sent a frame
+	// for CloseWaitAfter: its socket sits in TCP CLOSE-WAIT, its session,
+	// goroutines and buffers held for a peer that left. smux does not
+	// close its conn when its recvLoop reads EOF: a server whose accept
+	// loop returns without Close, keepalive off, holds it for ever. A
+	// side that sends on after the close uses the half-open session (a
+	// half-close protocol): its quiet counts from its latest frame, so
+	// one that answers and then forgets Close (or whose handlers send
+	// their streams' FINs as their reads fail, and no more) is one, once
+	// quiet that long. Not a side the finding of its silence explains: a
+	// frozen side (KEEPALIVE) or a held write (SESSION_BLOCKED: a side
+	// stuck in a write is sending). The closed direction's own silence is
+	// no finding's: KEEPALIVE and SESSION_BLOCKED skip an ended direction.
+	held := -1 // the holding side's direction, where CLOSE_WAIT holds
+	if s.dirEnded != [2]bool{} {
+		for d := range 2 {
+			h := 1 - d // the holding side's direction
+			if !s.dirEnded[d] || s.dirEnded[h] || stuck[h] || silent[h] {
+				continue
+			}
+			closed := s.dirEndedAt[d]
+			quiet := max(closed, w.lastHeard(Dir(h)))
+			if ns-quiet < int64(cfg.CloseWaitAfter) {
+				continue
+			}
+			held = h
+			cs = append(cs, candidate{code: CodeCloseWait, dir: Dir(h), hasDir: true, since: closed,
+				ev: Evidence{Count: uint64(s.open), Age: time.Duration(ns - closed), Idle: time.Duration(ns - quiet), Limit: cfg.CloseWaitAfter, Versions: vers}})
+		}
+	}
+
 	// WINDOW_STALL: v2 (or yamux) writers held at a full window for
 	// StallAfter. Not in a blocked direction: a receiver that reads nothing
 	// of the connection opens no window, and SESSION_BLOCKED says so. Nor
@@ -443,6 +476,13 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 		// while the server's handler read EOF and closed its stream.
 		// An ended session's streams are no LEAK either.
 		if c.hasDir && s.dirEnded[c.dir] && s.dirEndedAt[c.dir] <= ns {
+			continue
+		}
+		// Nor, once CLOSE_WAIT holds, the streams the holding side keeps
+		// (its FIN missing, or either side's): they are the session it
+		// holds for a peer that left, which CLOSE_WAIT says to close. A
+		// LEAK open before hands over to it.
+		if held >= 0 && (!c.hasDir || c.dir == Dir(held)) {
 			continue
 		}
 		if blocked && !keep(c.code, c.dir, c.hasDir, 0) {
@@ -896,7 +936,8 @@ func (s *Session) blockedCandidate(dir Dir, since, ns int64, sign BlockedSign, c
 
 // dropUnseen removes from cs the candidates that need the frames of a
 // direction the capture holds nothing of (Session.Unseen): that side's
-// KEEPALIVE, whose silence is the capture's; UNANSWERED, whose answer
+// KEEPALIVE, whose silence is the capture's, and CLOSE_WAIT of that
+// side's holding; UNANSWERED, whose answer
 // would come that way or whose request did; WINDOW_STALL, whose window
 // updates would; LEAK, whose FINs would; DATA_AFTER_CLOSE, whose FIN or
 // data would. The seen side's own silence, its blocks shown by its own
@@ -904,7 +945,7 @@ func (s *Session) blockedCandidate(dir Dir, since, ns int64, sign BlockedSign, c
 func (s *Session) dropUnseen(cs []candidate) []candidate {
 	return slices.DeleteFunc(cs, func(c candidate) bool {
 		switch c.code {
-		case CodeKeepalive:
+		case CodeKeepalive, CodeCloseWait: // CLOSE_WAIT: the holding side's frames
 			return s.unseen[c.dir]
 		case CodeUnanswered, CodeWindowStall, CodeLeak, CodeDataAfterClose:
 			return true

@@ -57,13 +57,19 @@ const (
 	// the normal code (a drain: open streams go on), critical with an
 	// error code (the session ends).
 	CodeGoAway
+	// CodeCloseWait: one side closed its side of the connection (FIN) at
+	// least CloseWaitAfter ago, and the other, Dir's sender, has neither
+	// closed its own nor sent a frame for CloseWaitAfter: it holds a
+	// session whose peer left (its socket in TCP CLOSE-WAIT), as an smux
+	// end does that never calls Close with keepalive off.
+	CodeCloseWait
 )
 
 // NumFindingCodes is one more than the largest FindingCode.
-const NumFindingCodes = 11
+const NumFindingCodes = 12
 
 var findingNames = [NumFindingCodes]string{"", "LEAK", "WINDOW_STALL", "SESSION_BLOCKED", "VERSION_MISMATCH",
-	"KEEPALIVE", "UNANSWERED", "DATA_AFTER_CLOSE", "PROTOCOL", "CHURN", "GO_AWAY"}
+	"KEEPALIVE", "UNANSWERED", "DATA_AFTER_CLOSE", "PROTOCOL", "CHURN", "GO_AWAY", "CLOSE_WAIT"}
 
 // String returns the code's name, such as LEAK.
 func (c FindingCode) String() string {
@@ -100,7 +106,7 @@ func (s Severity) String() string {
 
 var severities = [NumFindingCodes]Severity{CodeLeak: Warning, CodeWindowStall: Warning, CodeSessionBlocked: Critical,
 	CodeVersionMismatch: Critical, CodeKeepalive: Critical, CodeUnanswered: Critical, CodeDataAfterClose: Warning,
-	CodeProtocol: Critical, CodeChurn: Warning, CodeGoAway: Warning}
+	CodeProtocol: Critical, CodeChurn: Warning, CodeGoAway: Warning, CodeCloseWait: Warning}
 
 // Severity returns the code's severity, which its findings have unless
 // their evidence says otherwise: a PROTOCOL finding where muxtop, not
@@ -141,7 +147,7 @@ type Finding struct {
 	Session uint64
 	Stream  uint32
 	// Dir is the direction concerned when HasDir: the one with no FIN
-	// (LEAK), the writer's (WINDOW_STALL, SESSION_BLOCKED, DATA_AFTER_CLOSE),
+	// (LEAK), the holding side's, which has not closed (CLOSE_WAIT), the writer's (WINDOW_STALL, SESSION_BLOCKED, DATA_AFTER_CLOSE),
 	// the silent one (KEEPALIVE), the openers' (UNANSWERED), the refused
 	// or broken one (VERSION_MISMATCH, PROTOCOL).
 	Dir    Dir
@@ -201,7 +207,8 @@ type Evidence struct {
 	// Count: leaked streams (LEAK), stalled streams of the direction
 	// (WINDOW_STALL), streams open while blocked (SESSION_BLOCKED),
 	// unanswered streams (UNANSWERED), late PSH frames (DATA_AFTER_CLOSE),
-	// churned sessions (CHURN).
+	// churned sessions (CHURN), streams the holding side still has open
+	// (CLOSE_WAIT).
 	Count uint64
 	// Streams: the streams the late frames went to (DATA_AFTER_CLOSE).
 	Streams uint64
@@ -213,11 +220,14 @@ type Evidence struct {
 	// or in v2 its unread bytes (SESSION_BLOCKED), late payload bytes
 	// (DATA_AFTER_CLOSE).
 	Bytes uint64
-	// Idle: how long the oldest stream has carried no frame (LEAK).
+	// Idle: how long the oldest stream has carried no frame (LEAK); how
+	// long the holding side has sent nothing, from the peer's close or its
+	// own latest frame after it (CLOSE_WAIT).
 	Idle time.Duration
 	// Age: the oldest stream's age (LEAK, UNANSWERED), how long the writer
 	// has been held (WINDOW_STALL, SESSION_BLOCKED), the silence
-	// (KEEPALIVE), the churned sessions' mean lifetime (CHURN).
+	// (KEEPALIVE), the churned sessions' mean lifetime (CHURN), the time
+	// since the peer closed its side of the connection (CLOSE_WAIT).
 	Age time.Duration
 	// Limit: the threshold the finding crossed. KEEPALIVE's is the
 	// silence allowed (SilenceLimit of Every, or SilentAfter), or, opened
@@ -373,6 +383,18 @@ const (
 	DefaultBlockedAfter    = 2 * time.Second
 	DefaultUnansweredAfter = 5 * time.Second
 	DefaultChurn           = 20
+	// DefaultCloseWaitAfter is how long a side may hold a connection
+	// whose peer closed its side, sending nothing, before CLOSE_WAIT.
+	// smux's default keepalive (KeepAliveInterval 10 s, KeepAliveTimeout
+	// 30 s) closes a session that received nothing for a whole timeout
+	// period: its check runs every KeepAliveTimeout, so a session whose
+	// peer left is closed 30 to 60 s after the peer's FIN, the frames
+	// before it having marked the period in progress. Twice the latest
+	// of those leaves a healthy server with smux's defaults (and yamux,
+	// which closes its session as its conn reads EOF) well clear; a
+	// server with keepalive off, or a KeepAliveTimeout above a minute,
+	// that never calls Close holds it for ever.
+	DefaultCloseWaitAfter = 2 * time.Minute
 	// ChurnWindow is the window CHURN counts sessions in.
 	ChurnWindow = 10 * time.Second
 	// AfterCloseWindow is how long DATA_AFTER_CLOSE stays open after the
@@ -412,6 +434,11 @@ type FindingsConfig struct {
 	// Churn: this many sessions opened and ended within ChurnWindow are
 	// CHURN; negative turns CHURN off.
 	Churn int
+	// CloseWaitAfter: a side that has neither closed its side of the
+	// connection nor sent a frame this long after its peer closed its
+	// own holds a session nobody is at the other end of (CLOSE_WAIT);
+	// DefaultCloseWaitAfter.
+	CloseWaitAfter time.Duration
 }
 
 // Effective returns c as Evaluate uses it: zero or negative durations
@@ -439,6 +466,7 @@ func (c FindingsConfig) withDefaults() FindingsConfig {
 	def(&c.StallAfter, DefaultStallAfter)
 	def(&c.BlockedAfter, DefaultBlockedAfter)
 	def(&c.UnansweredAfter, DefaultUnansweredAfter)
+	def(&c.CloseWaitAfter, DefaultCloseWaitAfter)
 	if c.Churn == 0 {
 		c.Churn = DefaultChurn
 	}
@@ -798,6 +826,9 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 	s.mu.Unlock()
 	for _, c := range e.changes {
 		w := why
+		if why != "" && c.new == nil && c.old.Code == CodeCloseWait {
+			w = closeWaitEnded(c.old, why)
+		}
 		if w == "" && c.new == nil {
 			if w = c.why; w == "" {
 				w = resolvedWhy(c.old)
@@ -1024,6 +1055,8 @@ func resolvedWhy(f *Finding) string {
 		return "fewer sessions opened and ended in the last 10 s than CHURN holds for"
 	case CodeGoAway:
 		return "the session ended"
+	case CodeCloseWait:
+		return fmt.Sprintf("the %s sent a frame again: it still uses the session, which the %s's half-close left open (a half-close protocol, not a leak)", f.Dir.Sender(), f.Dir.Reverse().Sender())
 	}
 	return "the condition no longer holds"
 }
@@ -1047,6 +1080,12 @@ func (s *Session) resolution(f *Finding, cands []candidate, now time.Time, ns in
 			// streams went with its session; the other side holds on.
 			return fmt.Sprintf("the %s closed its side of the connection: its session, and its streams, are gone; the %s still holds the session (close it when its conn reads EOF)",
 				f.Dir.Sender(), f.Dir.Reverse().Sender())
+		}
+		if i := slices.IndexFunc(cands, func(c candidate) bool { return c.code == CodeCloseWait }); i >= 0 && (!f.HasDir || f.Dir == cands[i].dir) {
+			// Its streams are the session the holding side keeps for a
+			// peer that left (conditions.go).
+			return fmt.Sprintf("its streams are still open, in the session the %s still holds though the %s closed its side of the connection: CLOSE_WAIT says so",
+				cands[i].dir.Sender(), cands[i].dir.Reverse().Sender())
 		}
 		k := 0
 		if f.HasDir {
@@ -1074,8 +1113,33 @@ func (s *Session) resolution(f *Finding, cands []candidate, now time.Time, ns in
 		return s.stallResolved(f, cands, ns, cfg)
 	case CodeUnanswered:
 		return s.unansweredResolved(f, cands, now, ns, cfg)
+	case CodeCloseWait:
+		return s.closeWaitResolved(f, cands)
 	}
 	return ""
+}
+
+// closeWaitResolved says why CLOSE_WAIT f of the live session s stopped
+// holding, where the session tells more than a frame from the holding
+// side (resolvedWhy): it closed its side too, or another finding explains
+// its silence. s.mu is held.
+func (s *Session) closeWaitResolved(f *Finding, cands []candidate) string {
+	holder := f.Dir.Sender()
+	switch {
+	case s.dirEnded[f.Dir]:
+		return fmt.Sprintf("the %s closed its side of the connection too", holder)
+	case slices.ContainsFunc(cands, func(c candidate) bool { return c.code == CodeKeepalive && c.dir == f.Dir }):
+		return fmt.Sprintf("the %s's keepalive stopped: KEEPALIVE says it is frozen or gone", holder)
+	case slices.ContainsFunc(cands, func(c candidate) bool { return c.code == CodeSessionBlocked }):
+		return "the session is blocked: SESSION_BLOCKED says why"
+	}
+	return ""
+}
+
+// closeWaitEnded says why CLOSE_WAIT f resolved as its session ended,
+// which is why: the holding side let the session go at last.
+func closeWaitEnded(f *Finding, why string) string {
+	return fmt.Sprintf("%s: the %s no longer holds the session the %s left", why, f.Dir.Sender(), f.Dir.Reverse().Sender())
 }
 
 // unansweredResolved says why UNANSWERED f stopped holding where another

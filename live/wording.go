@@ -66,7 +66,7 @@ func (f *Finding) word() {
 // of its resolution if t is later.
 func (f *Finding) AsOf(t time.Time) *Finding {
 	switch f.Code {
-	case CodeLeak, CodeUnanswered, CodeWindowStall, CodeSessionBlocked, CodeKeepalive:
+	case CodeLeak, CodeUnanswered, CodeWindowStall, CodeSessionBlocked, CodeKeepalive, CodeCloseWait:
 	default:
 		return f
 	}
@@ -81,8 +81,8 @@ func (f *Finding) AsOf(t time.Time) *Finding {
 	if g.Evidence.Ping != 0 && !g.Evidence.GaveUp {
 		g.Evidence.Ping += age - f.Evidence.Age // the ping waits on, unless its sender gave up
 	}
-	if g.Code == CodeLeak {
-		g.Evidence.Idle += age - f.Evidence.Age // an idle stream stays idle: a frame would take it out
+	if g.Code == CodeLeak || g.Code == CodeCloseWait {
+		g.Evidence.Idle += age - f.Evidence.Age // an idle stream (a quiet side) stays so: a frame would take it out
 	}
 	g.Evidence.Age = age
 	g.word()
@@ -104,6 +104,24 @@ func leakText(f *Finding) string {
 		sender, ev.Count, receiver, fmtDur(ev.Limit), fmtDur(ev.Age), f.Stream, fmtDur(ev.Idle))
 }
 
+// closeWaitText words a CLOSE_WAIT finding's problem, the same in smux
+// and yamux: which side closed and when, which holds, how long, and what
+// it still holds.
+func closeWaitText(f *Finding) string {
+	ev := &f.Evidence
+	holder, closer := f.Dir.Sender(), f.Dir.Reverse().Sender()
+	quiet := "nor sent a frame since"
+	if ev.Idle < ev.Age {
+		quiet = "and has sent no frame for " + fmtDur(ev.Idle)
+	}
+	streams := ""
+	if ev.Count > 0 {
+		streams = fmt.Sprintf(" and %s", plural(ev.Count, "open stream"))
+	}
+	return fmt.Sprintf("the %s closed its side of the connection %s ago, and the %s has not closed its own %s: it still holds session %d%s, its socket in TCP CLOSE-WAIT",
+		closer, fmtDur(ev.Age), holder, quiet, f.Session, streams)
+}
+
 // stallText words a window-stall finding, the same in smux and yamux.
 func stallText(f *Finding) string {
 	ev := &f.Evidence
@@ -122,6 +140,9 @@ func stallText(f *Finding) string {
 	}
 	return text
 }
+
+// holder names the side that holds a CLOSE_WAIT finding's session.
+func holder(f *Finding) string { return f.Dir.Sender().String() }
 
 // describeYamux words a finding of a yamux session, from what
 // hashicorp/yamux v0.1.2 does.
@@ -233,6 +254,12 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 		}
 		return fmt.Sprintf("the %s sent %s, not yamux (%s at offset %d): it %s",
 			sender, ev.Guess, ev.YamuxViolation, ev.Offset, ev.Guess.HintAt("yamux")), advice
+	case CodeCloseWait:
+		// hashicorp/yamux closes its session as its conn reads EOF
+		// (recvLoop's exit, exitErr): an end that holds the connection is
+		// not one yamux leaves so.
+		return closeWaitText(f) + " (yamux closes its session when its conn reads EOF: this end's reader is stuck, or its application keeps the conn after the session let it go)",
+			fmt.Sprintf("find what keeps the %s's conn open: a yamux Session closes it when the peer leaves, so close the conn the application wrapped, once the session's CloseChan fires, and look for a receive loop that stopped (a hung process)", holder(f))
 	case CodeGoAway:
 		if ev.GoAwayCode == yamux.GoAwayNormal {
 			return fmt.Sprintf("the %s sent GoAway (normal): it accepts no new streams, and the %s's OpenStream fails with \"remote end is not accepting connections\"; open streams go on (if the %s runs libp2p's go-yamux, it ends the session instead)",
@@ -362,6 +389,9 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 		return fmt.Sprintf("the %s sent %s, not smux (%s at offset %d): it %s",
 				sender, ev.Guess, ev.Violation, ev.Offset, ev.Guess.Hint()),
 			advice
+	case CodeCloseWait:
+		return closeWaitText(f) + " (smux does not close its conn when its recvLoop reads EOF; with keepalive off, or a KeepAliveTimeout longer than that, it never closes the session itself)",
+			fmt.Sprintf("have the %s Close() its smux session when AcceptStream, OpenStream or a stream's Read fails (io.EOF, io.ErrClosedPipe): smux keeps the session, its goroutines and buffers until Close; or leave keepalive on (the default 10 s interval, 30 s KeepAliveTimeout), which closes a session that receives nothing — `ss -tan state close-wait` on its host lists the sockets held so", holder(f))
 	case CodeChurn:
 		text := fmt.Sprintf("%d sessions opened and ended in the last %s, living %s each on average", ev.Count, fmtDur(ev.Limit), fmtDur(ev.Age))
 		advice := "keep one session (or a pool) and open a stream per request on it: that is what a mux is for; the session-ended reasons say why sessions end — where dials fail, back off between them"

@@ -1,0 +1,74 @@
+package metrics_test
+
+import (
+	"io"
+	"testing"
+	"time"
+
+	"github.com/xtaci/smux"
+
+	"github.com/muxtop/muxtop/internal/smuxtest"
+	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/metrics"
+	"github.com/muxtop/muxtop/tap"
+)
+
+// TestCloseWaitSeries: a real smux server, tapped, keepalive off, that
+// never closes its session after its client left: once CLOSE_WAIT opens,
+// muxtop_findings_open{code="CLOSE_WAIT",severity="warning"} is 1 and
+// its opened counter 1; the server's Close resolves it, the gauge back to
+// 0 and the resolved counter 1. The series are there, at 0, before.
+func TestCloseWaitSeries(t *testing.T) {
+	reg := live.New(live.Config{})
+	col := metrics.NewCollector(reg, metrics.Options{})
+	const open, opened, resolved = `muxtop_findings_open{code=CLOSE_WAIT,severity=warning}`,
+		`muxtop_findings_opened_total{code=CLOSE_WAIT,severity=warning}`, `muxtop_findings_resolved_total{code=CLOSE_WAIT,severity=warning}`
+	if m := scrape(t, col); m[open] != 0 || m[opened] != 0 || m[resolved] != 0 {
+		t.Fatalf("before: %v %v %v", m[open], m[opened], m[resolved])
+	} else if _, ok := m[open]; !ok {
+		t.Fatalf("no %s series before any finding", open)
+	}
+	cc, sc := smuxtest.Conns(t)
+	cfg := smuxtest.Config(1)
+	cfg.KeepAliveDisabled = true
+	srv, err := smux.Server(tap.Wrap(sc, live.Server, reg, "svc"), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli, err := smux.Client(cc, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := cli.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Write([]byte("ping"))
+	sst, err := srv.AcceptStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.ReadFull(sst, make([]byte, 4))
+	sst.Close()
+	st.CloseWrite()
+	io.ReadAll(st)
+	cli.Close()
+	if _, err := srv.AcceptStream(); err == nil {
+		t.Fatal("AcceptStream after the client left returned no error")
+	}
+	var closed time.Time
+	smuxtest.Eventually(t, "the client's EOF at the tap", func() bool {
+		closed = reg.Snapshot().Sessions[0].DirEnded[live.ClientToServer]
+		return !closed.IsZero()
+	})
+	at := closed.Add(live.DefaultCloseWaitAfter + time.Second)
+	reg.Evaluate(at, live.FindingsConfig{})
+	if m := scrape(t, col); m[open] != 1 || m[opened] != 1 || m[resolved] != 0 {
+		t.Errorf("held: open %v, opened %v, resolved %v; want 1, 1, 0", m[open], m[opened], m[resolved])
+	}
+	srv.Close()
+	reg.Evaluate(at.Add(time.Second), live.FindingsConfig{})
+	if m := scrape(t, col); m[open] != 0 || m[opened] != 1 || m[resolved] != 1 {
+		t.Errorf("closed: open %v, opened %v, resolved %v; want 0, 1, 1", m[open], m[opened], m[resolved])
+	}
+}
