@@ -82,7 +82,11 @@ func (r *Registry) ResolveEnded(now, stopped time.Time) {
 			if of.s.byStop(stopped) {
 				over = append(over, ended{of, of.s.unwatchedWhy(), true})
 			} else {
-				over = append(over, ended{of, of.s.endWhy(), false})
+				why := of.s.endWhy()
+				if of.f.Code == CodeCloseWait {
+					why = closeWaitEnded(of.f, why) // as the evaluation that saw the end words it
+				}
+				over = append(over, ended{of, why, false})
 			}
 		}
 		of.s.mu.Unlock()

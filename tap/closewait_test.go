@@ -180,12 +180,15 @@ func TestCloseWaitSmuxServerNeverCloses(t *testing.T) {
 				// still holds the session.
 				name += "/stream left open"
 			}
-			t.Run(name, func(t *testing.T) { closeWaitNeverCloses(t, v, leaveOpen) })
+			t.Run(name, func(t *testing.T) { closeWaitNeverCloses(t, v, leaveOpen, false) })
 		}
 	}
+	// The server closes after the last evaluation and the run stops before
+	// the next: ResolveEnded words the resolution as that evaluation would.
+	t.Run("v2/resolved at the stop", func(t *testing.T) { closeWaitNeverCloses(t, 2, false, true) })
 }
 
-func closeWaitNeverCloses(t *testing.T, version int, leaveOpen bool) {
+func closeWaitNeverCloses(t *testing.T, version int, leaveOpen, atStop bool) {
 	reg := live.New(live.Config{})
 	cfg := keepAliveOff(version)
 	fcfg := live.FindingsConfig{} // the default CloseWaitAfter, 2 min
@@ -265,7 +268,11 @@ func closeWaitNeverCloses(t *testing.T, version int, leaveOpen bool) {
 		}
 		return true
 	})
-	reg.Evaluate(at.Add(time.Second), fcfg)
+	if atStop {
+		reg.ResolveEnded(at.Add(time.Second), at.Add(time.Second))
+	} else {
+		reg.Evaluate(at.Add(time.Second), fcfg)
+	}
 	if fs := closeWaits(reg); len(fs) != 0 {
 		t.Fatalf("CLOSE_WAIT still open after the server closed its session: %s", fs[0].Text)
 	}
