@@ -664,6 +664,7 @@ type conn struct {
 	ended    [2]bool
 	rst      bool
 	rstDir   live.Dir         // the direction of the latest RST
+	rstAt    time.Time        // when it came
 	rec      tap.ConnRecorder // nil, or where the decoded connection is recorded (--write)
 	last     time.Time
 	complete bool // reassembly is done with it
@@ -684,6 +685,7 @@ type conn struct {
 	// finAny: its sender closed its side of the connection first.
 	finFirst live.Dir
 	finAny   bool
+	finAt    time.Time // when finFirst's FIN came
 	// zeroSince is, per direction, since when its receiver has advertised
 	// a zero TCP window (zero while it advertises room): it stopped
 	// reading the connection (Session.ReceiveWindow).
@@ -854,7 +856,7 @@ func (c *conn) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.T
 	if tcp.FIN {
 		c.end[d], c.endKnown[d], c.finSeen[d] = reassembly.Sequence(tcp.Seq).Add(len(tcp.Payload)), true, true
 		if !c.finAny {
-			c.finFirst, c.finAny = d, true
+			c.finFirst, c.finAny, c.finAt = d, true, ci.Timestamp
 		}
 	}
 	if rv := d.Reverse(); tcp.ACK && !c.finSeen[rv] && c.nextKnown[rv] {
@@ -863,7 +865,7 @@ func (c *conn) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.T
 		}
 	}
 	if tcp.RST {
-		c.rst, c.rstDir = true, d
+		c.rst, c.rstDir, c.rstAt = true, d, ci.Timestamp
 	}
 	if tcp.ACK && !tcp.SYN && !tcp.RST {
 		c.window(d.Reverse(), tcp.Window == 0, ci.Timestamp) // the sender's own receive window
@@ -954,7 +956,13 @@ func (c *conn) ReassemblyComplete(ac reassembly.AssemblerContext) bool {
 		reason, err := live.EOF, error(nil)
 		switch {
 		case c.rst:
+			// Who reset, as attach says it, and who had closed first.
 			reason = live.Reset
+			closed, before := "", time.Duration(0)
+			if c.finAny && !c.finAt.After(c.rstAt) {
+				closed, before = c.peer(c.finFirst), c.rstAt.Sub(c.finAt)
+			}
+			err = tap.ResetBy(c.peer(c.rstDir), closed, before)
 		case c.finAny:
 			err = tap.ClosedFirst(c.peer(c.finFirst)) // as attach says it
 		}
