@@ -65,7 +65,8 @@ type Config struct {
 	// like; with an empty one, every connection whose bytes look like a mux
 	// Protocol allows is decoded (a chain of plausible smux or yamux frame
 	// headers at its start, or, joined mid-stream, anywhere in its first
-	// bytes), the rest counted and skipped.
+	// bytes, or, from its start, after a prefix each end sends first:
+	// prefixed.go), the rest counted and skipped.
 	Filter Filter
 	// Protocol is what connections are decoded as: tap.Detect (the zero
 	// value) decides per connection, by which protocol's frames its bytes
@@ -732,6 +733,12 @@ type conn struct {
 	// yamux, its frames followed from the first byte by the rule for a
 	// known boundary (bigFromStart).
 	start [2]*walker
+	// after is, per direction that began at its SYN, where its probes
+	// found its first chain of headers past its first byte, plus 1 (0:
+	// none), and afterProto of which protocol: a mux after a prefix each
+	// end sends first (prefixed.go).
+	after      [2]int64
+	afterProto [2]tap.Protocol
 	// doubt is, per direction joined mid-stream, its first chain of
 	// headers while it is doubted (doubt.go).
 	doubt  [2]*doubt
@@ -1303,13 +1310,17 @@ func (c *conn) framesWhole(d live.Dir) (tap.Protocol, bool) {
 // has rejected its direction's first byte as a frame's, with nothing lost.
 func pastStart(skipped, lost int64) bool { return skipped > 0 && lost == 0 }
 
-// verdict says what a probe's first frame (framed false after a
-// violation) makes the connection: its protocol, unless the direction
-// began at a SYN and the frame is not at its start (atStart), which the
-// capture did not lose.
-func (c *conn) verdict(d live.Dir, framed, atStart bool, lost int64) connState {
-	if !framed || (c.syn[d] && !atStart && lost == 0) {
+// verdict says what a probe for proto's first frame (framed false after a
+// violation), at offset off, makes the connection: its protocol, unless
+// the direction began at a SYN and the frame is not at its start, which
+// the capture did not lose: then a mux after a prefix each end sends
+// first, or not a mux (prefixed).
+func (c *conn) verdict(d live.Dir, proto tap.Protocol, framed bool, off, lost int64) connState {
+	switch {
+	case !framed:
 		return skipped
+	case c.syn[d] && off != 0 && lost == 0:
+		return c.prefixed(d, proto, off, lost)
 	}
 	return decoding
 }
@@ -1366,6 +1377,10 @@ func (c *conn) settle() {
 	if c.state != aligning && c.startAligning(c.last) {
 		return // held until each direction shows where its frames begin
 	}
+	var told string
+	if c.prefixes() != [2]int64{} {
+		told = c.prefixNotice() // from the bytes held
+	}
 	pending := c.pending
 	c.pending, c.probe, c.yprobe, c.start, c.held = nil, [2]*decoder.Decoder{}, [2]*yamux.Decoder{}, [2]*walker{}, 0
 	at := c.last
@@ -1381,11 +1396,15 @@ func (c *conn) settle() {
 		// read as a cadence of a millisecond before).
 		at = c.synAt
 	}
+
 	// What it held goes where its times fall among the records the other
 	// connections made meanwhile (order.go).
 	c.r.merge(true)
 	defer c.r.merge(false)
 	c.opening(at)
+	if told != "" {
+		c.r.notice(at, told)
+	}
 	var begun [2]bool
 	for _, ch := range pending {
 		from := int64(-2) // not the direction's first bytes: no resynchronisation
@@ -1507,6 +1526,9 @@ func (c *conn) open(at time.Time, zero [2]time.Time) {
 		rec = c.r.cfg.Recorder.Conn(client.String(), server.String(), at)
 	}
 	c.feed[live.ClientToServer], c.feed[live.ServerToClient] = tap.NewFeeders(c.sess, snaplen, c.proto, c.r.cfg.Skip)
+	for d, n := range c.prefixes() {
+		c.feed[d].SkipPrefix(n) // the prefixes before the mux (prefixed.go)
+	}
 	for d, since := range zero {
 		if !since.IsZero() {
 			c.sess.ReceiveWindow(live.Dir(d), true, since) // closed while the connection was held
@@ -1794,8 +1816,22 @@ func gap(s *decoder.Decoder, y *yamux.Decoder, n int64) {
 
 // probeWith gives p, the next bytes of direction d (nil: what the probes
 // hold), to the direction's probes while the connection is probing: the
-// first frame, or violation, one of them finds is the verdict.
+// first frame, or violation, one of them finds is the verdict. A
+// direction whose first chain was found past its first byte waits for
+// the other's (prefixed); a verdict from the other direction's first
+// byte then skips the connection, as before.
 func (c *conn) probeWith(d live.Dir, p []byte) {
+	if c.after[d] != 0 {
+		return // its verdict waits for the other direction's (prefixed)
+	}
+	c.probeDir(d, p)
+	if c.state == decoding && c.prefixedFirst() {
+		c.state = skipped
+	}
+}
+
+// probeDir is probeWith's look at direction d.
+func (c *conn) probeDir(d live.Dir, p []byte) {
 	if c.state == probing && c.bigFromStart(d, p) {
 		c.state, c.proto = decoding, tap.Yamux
 		return
@@ -1809,13 +1845,24 @@ func (c *conn) probeWith(d live.Dir, p []byte) {
 	}
 	if pr := c.probe[d]; pr != nil && c.state == probing {
 		if f, bad := scan(pr, p, everyFrame); f != nil || bad {
-			c.state, c.proto = c.verdict(d, f != nil, f != nil && f.Offset == 0, pr.Lost()), tap.Smux
+			off := int64(0)
+			if f != nil {
+				off = f.Offset
+			}
+			c.state, c.proto = c.verdict(d, tap.Smux, f != nil, off, pr.Lost()), tap.Smux
 		}
 	}
-	if pr := c.yprobe[d]; pr != nil && c.state == probing {
+	if pr := c.yprobe[d]; pr != nil && c.state == probing && c.after[d] == 0 {
 		if f, bad := scan(pr, p, everyFrame); f != nil || bad {
-			c.state, c.proto = c.verdict(d, f != nil, f != nil && f.Offset == 0, pr.Lost()), tap.Yamux
+			off := int64(0)
+			if f != nil {
+				off = f.Offset
+			}
+			c.state, c.proto = c.verdict(d, tap.Yamux, f != nil, off, pr.Lost()), tap.Yamux
 		}
+	}
+	if c.after[d] != 0 {
+		return
 	}
 	if c.state == probing && c.lonePingFrom(d, p) {
 		c.state, c.proto = decoding, tap.Yamux // a lone ping (lone.go)
