@@ -152,3 +152,53 @@ func TestLibp2pCapture(t *testing.T) {
 		t.Errorf("%d PROTOCOL findings, findings %v; want none", n, snap.Findings)
 	}
 }
+
+// TestPickedNegotiationOneWarning: the same sessions read with --port,
+// which decodes a connection from its first byte: both ends' first bytes
+// break the framing, and both are the same protocol, the one finding a
+// warning that says so. For multistream-select it names it, says what
+// libp2p does with it and that read finds the yamux after it without
+// --port; for bytes of no protocol muxtop names, that both ends opened
+// with the same bytes. Before, each direction was a critical PROTOCOL
+// finding telling the user to fix that end's address or protocol, as
+// go-libp2p's capture read with --port 7400 said of its two healthy ends.
+func TestPickedNegotiationOneWarning(t *testing.T) {
+	for _, tc := range []struct {
+		name, hello, answer string
+		text, advice        string
+	}{
+		{"multistream-select", multistreamYamux, multistreamYamux,
+			"the client sent libp2p's multistream-select, not smux (BAD_VERSION at offset 0), and the server sent it too: both ends negotiate with multistream-select",
+			"read and sniff find the yamux after it by themselves, without --port or a filter"},
+		{"unknown", "\x0cnegotiate/1\n", "\x0cnegotiate/1\n\x03ok\n",
+			"the client sent unknown bytes, not smux (BAD_VERSION at offset 0), and the server opened with the same bytes (0c 6e 65 67 6f 74 69 61): both ends speak one other protocol to each other",
+			"read and sniff find it there without --port or a filter"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			path := negotiatedYamux(t, ln, tc.hello, tc.answer, 2)
+			reg := readEvaluated(readPackets(t, path), capture.Config{Filter: portFilter(t, ln)}, live.FindingsConfig{})
+			var fs []*live.Finding
+			recs, _ := reg.Frames(live.Query{From: 1}, nil)
+			for _, r := range recs {
+				if r.Kind == live.FindingOpened && r.Finding.Code == live.CodeProtocol {
+					fs = append(fs, r.Finding)
+				}
+			}
+			if len(fs) != 1 {
+				for _, f := range fs {
+					t.Logf("%v %v: %s", f.Code, f.Severity, f.Text)
+				}
+				t.Fatalf("%d PROTOCOL findings, want one", len(fs))
+			}
+			f := fs[0]
+			if f.Severity != live.Warning || !strings.HasPrefix(f.Text, tc.text) || !strings.Contains(f.Advice, tc.advice) {
+				t.Errorf("%v: %s — %s\nwant a warning: %s … — … %s", f.Severity, f.Text, f.Advice, tc.text, tc.advice)
+			}
+		})
+	}
+}

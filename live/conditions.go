@@ -764,9 +764,10 @@ func (s *Session) framingCandidates(cs []candidate) ([]candidate, bool) {
 			var broke bool
 			o := 1 - d
 			c.ev.PeerGuess, broke = s.framingGuess(o)
+			c.ev.Same, c.ev.SameStart = s.sameStart(c.ev.Guess, c.ev.PeerGuess)
 			hungUp := s.dirEnded[o] && (!s.dirEnded[d] || s.dirEndedAt[o] < s.dirEndedAt[d])
 			c.ev.PeerAnswered = !broke && (s.counts.FramesDir(Dir(o)) > 0 || hungUp)
-			if of := s.framing[o]; (c.ev.pair(Dir(d)) != "" || c.ev.misdecoded(f.Proto)) && (of.At.Before(f.At) || (of.At.Equal(f.At) && d == 1)) {
+			if of := s.framing[o]; (c.ev.pair(Dir(d)) != "" || c.ev.Same || c.ev.misdecoded(f.Proto)) && (of.At.Before(f.At) || (of.At.Equal(f.At) && d == 1)) {
 				continue // the other direction's finding says it for both
 			}
 			c.ev.Skip, c.ev.Unskipped = s.unskipped()
@@ -820,6 +821,38 @@ func (s *Session) framingGuess(d int) (wirekind.Kind, bool) {
 		return wirekind.Guess(f.YamuxHeader[:]), true
 	}
 	return wirekind.Guess(f.Header[:]), true
+}
+
+// sameStart reports whether both directions broke the framing at their
+// first header (offset 0) with the same bytes, guessed alike as a and b
+// and as nothing wirekind pairs, nor a mux's header, nor zeros (a
+// corruption): the two ends open with one other protocol, which they
+// speak to each other, such as a negotiation (Evidence.Same). It
+// returns the bytes' first 8. s.mu is held.
+func (s *Session) sameStart(a, b wirekind.Kind) (bool, [8]byte) {
+	var head [8]byte
+	if a != b || wirekind.Pair(a, b) != "" || a == wirekind.Zeros || a.IsSmux() || a.IsYamux() {
+		return false, head
+	}
+	var h [2][]byte
+	for d, f := range s.framing {
+		switch {
+		case f == nil || f.Offset != 0 || f.Code == decoder.Truncated || f.Code == decoder.VersionMismatch:
+			return false, head
+		case f.Proto == Yamux:
+			if f.YamuxCode == yamux.Truncated {
+				return false, head
+			}
+			h[d] = f.YamuxHeader[:]
+		default:
+			h[d] = f.Header[:]
+		}
+	}
+	if len(h[0]) != len(h[1]) || string(h[0]) != string(h[1]) {
+		return false, head
+	}
+	copy(head[:], h[0])
+	return true, head
 }
 
 // NOPLateness is how late a keepalive NOP may reach the tap before its

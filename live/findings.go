@@ -267,6 +267,13 @@ type Evidence struct {
 	// smux at both ends, which muxtop was told was yamux.
 	PeerGuess    wirekind.Kind
 	PeerAnswered bool
+	// Same says that both directions broke the framing at their first
+	// header with the same bytes, of no protocol wirekind names (Guess
+	// and PeerGuess alike): both ends speak one other protocol to each
+	// other, such as a negotiation each begins with. SameStart holds the
+	// bytes' first 8.
+	Same      bool
+	SameStart [8]byte
 	// Skip and Unskipped: the client skipped Skip bytes as a prefix
 	// (--skip), and its first bytes, read from its very first byte, the
 	// skipped ones included, look like Unskipped, a mux header (a yamux
@@ -313,11 +320,12 @@ func (ev *Evidence) misdecoded(proto Protocol) bool {
 
 // endsFine says whether a PROTOCOL finding in dir of a session decoded
 // as proto finds nothing wrong with the two ends: they speak one other
-// protocol to each other (pair), muxtop's --skip cut the client's first
-// header (skipCut), or both speak the other mux (misdecoded). Such a
-// finding is a warning: the watched mux is not at fault.
+// protocol to each other (pair, or Same), muxtop's --skip cut the
+// client's first header (skipCut), or both speak the other mux
+// (misdecoded). Such a finding is a warning: the watched mux is not at
+// fault.
 func (ev *Evidence) endsFine(dir Dir, proto Protocol) bool {
-	return ev.pair(dir) != "" || ev.skipCut(dir) || ev.misdecoded(proto)
+	return ev.pair(dir) != "" || ev.Same || ev.skipCut(dir) || ev.misdecoded(proto)
 }
 
 // skipCut says whether a PROTOCOL finding in dir comes of a --skip that
@@ -898,7 +906,7 @@ func changed(f *Finding, c *candidate) bool {
 	a, b := f.Evidence, c.ev
 	return a.Count != b.Count || a.Bytes != b.Bytes || a.Streams != b.Streams || a.Limit != b.Limit ||
 		roughAge(a.Age) != roughAge(b.Age) || roughAge(a.Idle) != roughAge(b.Idle) || f.Stream != c.stream || a.Sign != b.Sign ||
-		a.PeerGuess != b.PeerGuess || a.PeerAnswered != b.PeerAnswered || (a.Slow == 0) != (b.Slow == 0) ||
+		a.PeerGuess != b.PeerGuess || a.PeerAnswered != b.PeerAnswered || a.Same != b.Same || (a.Slow == 0) != (b.Slow == 0) ||
 		a.Unskipped != b.Unskipped || a.FinFirst != b.FinFirst || a.Upstream != b.Upstream || a.GaveUp != b.GaveUp
 }
 
