@@ -202,3 +202,38 @@ func TestPickedNegotiationOneWarning(t *testing.T) {
 		})
 	}
 }
+
+// TestSkipServerPrefixToo: the libp2p-like session read with --port,
+// --protocol yamux and --skip 34, the length of the client's
+// multistream-select: the client's yamux is decoded, and the server's
+// first bytes, the same negotiation, break the framing. The server's
+// finding says that both ends send a prefix, which --skip passes for the
+// client alone, a warning, and that read finds the mux without --skip
+// and --port. Before, it was critical, telling the user to fix the
+// server's address or protocol, as go-libp2p's capture read so said.
+func TestSkipServerPrefixToo(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	path := negotiatedYamux(t, ln, multistreamYamux, multistreamYamux, 2)
+	cfg := capture.Config{Filter: portFilter(t, ln), Protocol: tap.Yamux, Skip: len(multistreamYamux)}
+	reg := readEvaluated(readPackets(t, path), cfg, live.FindingsConfig{})
+	var fs []*live.Finding
+	recs, _ := reg.Frames(live.Query{From: 1}, nil)
+	for _, r := range recs {
+		if r.Kind == live.FindingOpened && r.Finding.Code == live.CodeProtocol {
+			fs = append(fs, r.Finding)
+		}
+	}
+	if len(fs) != 1 {
+		t.Fatalf("%d PROTOCOL findings, want one, the server's", len(fs))
+	}
+	f := fs[0]
+	text := "the server sent libp2p's multistream-select, not yamux (BAD_VERSION at offset 0), the bytes the client's prefix, skipped by --skip 34, began with: both ends send a prefix first (a negotiation), and --skip passes the client's alone"
+	advice := "muxtop cannot skip the server's prefix; drop --skip, and --port or the filter: read and sniff find a mux after a prefix both ends send by themselves"
+	if f.Dir != live.ServerToClient || f.Severity != live.Warning || f.Text != text || !strings.Contains(f.Advice, advice) {
+		t.Errorf("%v %v: %s — %s\nwant the server's, a warning: %s — … %s", f.Dir, f.Severity, f.Text, f.Advice, text, advice)
+	}
+}

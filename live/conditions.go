@@ -771,6 +771,9 @@ func (s *Session) framingCandidates(cs []candidate) ([]candidate, bool) {
 				continue // the other direction's finding says it for both
 			}
 			c.ev.Skip, c.ev.Unskipped = s.unskipped()
+			if d == int(ServerToClient) {
+				c.ev.PrefixToo = s.prefixToo()
+			}
 			if c.ev.Unskipped != wirekind.Unknown && d == int(ServerToClient) && broke && sameMux(c.ev.Guess, c.ev.Unskipped) {
 				continue // the client's finding says it for both: the skip cut its first header
 			}
@@ -821,6 +824,25 @@ func (s *Session) framingGuess(d int) (wirekind.Kind, bool) {
 		return wirekind.Guess(f.YamuxHeader[:]), true
 	}
 	return wirekind.Guess(f.Header[:]), true
+}
+
+// prefixToo returns the length of the client's prefix (--skip) where the
+// server broke the framing at its first header with the bytes that
+// prefix began with, 4 at least: the server sends the prefix too, which
+// --skip cannot pass (Evidence.PrefixToo); 0 otherwise. s.mu is held.
+func (s *Session) prefixToo() int64 {
+	n, head, f := s.prefix[ClientToServer], s.prefixHead[ClientToServer], s.framing[ServerToClient]
+	if n == 0 || f == nil || f.Offset != 0 || len(head) < 4 || int64(len(head)) != min(n, 8) {
+		return 0
+	}
+	got := f.Header[:]
+	if f.Proto == Yamux {
+		got = f.YamuxHeader[:]
+	}
+	if string(got[:len(head)]) != string(head) {
+		return 0
+	}
+	return n
 }
 
 // sameStart reports whether both directions broke the framing at their

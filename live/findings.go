@@ -274,6 +274,12 @@ type Evidence struct {
 	// bytes' first 8.
 	Same      bool
 	SameStart [8]byte
+	// PrefixToo, of the server's PROTOCOL finding, is the length of the
+	// client's prefix that --skip passed where the server's first bytes
+	// are the ones that prefix began with: the server sends it too (a
+	// negotiation both ends begin with), and --skip passes the client's
+	// alone. 0 otherwise.
+	PrefixToo int64
 	// Skip and Unskipped: the client skipped Skip bytes as a prefix
 	// (--skip), and its first bytes, read from its very first byte, the
 	// skipped ones included, look like Unskipped, a mux header (a yamux
@@ -325,7 +331,7 @@ func (ev *Evidence) misdecoded(proto Protocol) bool {
 // (misdecoded). Such a finding is a warning: the watched mux is not at
 // fault.
 func (ev *Evidence) endsFine(dir Dir, proto Protocol) bool {
-	return ev.pair(dir) != "" || ev.Same || ev.skipCut(dir) || ev.misdecoded(proto)
+	return ev.pair(dir) != "" || ev.Same || ev.PrefixToo != 0 || ev.skipCut(dir) || ev.misdecoded(proto)
 }
 
 // skipCut says whether a PROTOCOL finding in dir comes of a --skip that

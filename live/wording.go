@@ -214,6 +214,9 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 		if ev.pair(f.Dir) != "" || ev.Same {
 			return noMux(f, "yamux", ev.YamuxViolation.String())
 		}
+		if ev.PrefixToo != 0 {
+			return serverPrefix(f, "yamux", ev.YamuxViolation.String())
+		}
 		if ev.skipCut(f.Dir) {
 			return wrongSkip(f, "yamux", ev.YamuxViolation.String())
 		}
@@ -339,6 +342,9 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 		if ev.pair(f.Dir) != "" || ev.Same {
 			return noMux(f, "smux", ev.Violation.String())
 		}
+		if ev.PrefixToo != 0 {
+			return serverPrefix(f, "smux", ev.Violation.String())
+		}
 		if ev.skipCut(f.Dir) {
 			return wrongSkip(f, "smux", ev.Violation.String())
 		}
@@ -430,6 +436,28 @@ func noMux(f *Finding, mux, violation string) (text, advice string) {
 	}
 	if ev.Same {
 		advice += "; if a mux follows what both ends send first, as after a negotiation, read and sniff find it there without --port or a filter"
+	}
+	return text, advice
+}
+
+// serverPrefix words the server's PROTOCOL finding f, decoded as mux
+// ("smux", "yamux"), whose violation is named violation, where its first
+// bytes are those the client's prefix, passed by --skip, began with
+// (Evidence.PrefixToo): both ends send a prefix first, as a negotiation,
+// and --skip passes the client's alone. A capture finds a mux after a
+// prefix both ends send by itself, from the connection's start.
+func serverPrefix(f *Finding, mux, violation string) (text, advice string) {
+	ev := &f.Evidence
+	text = fmt.Sprintf("the server sent %s, not %s (%s at offset %d), the bytes the client's prefix, skipped by --skip %d, began with: both ends send a prefix first (a negotiation), and --skip passes the client's alone",
+		ev.Guess, mux, violation, ev.Offset, ev.PrefixToo)
+	advice = "nothing shows the two ends at fault: muxtop cannot skip the server's prefix; "
+	switch {
+	case f.info.Proxied:
+		advice += "attach decodes from a connection's first byte: capture the connection instead (muxtop sniff, or tcpdump and muxtop read, without --port or --skip), which finds the mux after both ends' prefixes"
+	case f.info.Captured:
+		advice += "drop --skip, and --port or the filter: read and sniff find a mux after a prefix both ends send by themselves"
+	default:
+		advice += "wrap the connection the mux runs on, after both ends' prefixes, or capture it (muxtop sniff, without --port or --skip), which finds the mux after them"
 	}
 	return text, advice
 }
