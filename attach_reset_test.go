@@ -19,8 +19,8 @@ import (
 // TestAttachWriteReset: an upstream that resets the connection (a close
 // with SO_LINGER 0) ends the session "reset" in attach, and attach's
 // --write file says so too: a RST from the upstream, not a FIN each way,
-// so that muxtop read of the file ends the session "reset" as well, and
-// tcpdump reads the file.
+// so that muxtop read of the file ends the session "reset" as well, by the
+// server (the upstream) as attach says it, and tcpdump reads the file.
 func TestAttachWriteReset(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -69,6 +69,10 @@ func TestAttachWriteReset(t *testing.T) {
 	}
 	if !strings.Contains(ended, `"reason":"reset"`) {
 		t.Errorf("read of attach's --write file: %s, want the session ended reset", ended)
+	}
+	// Who reset, from the RST the file has: the upstream, the server.
+	if want := `"detail":"reset by the server ` + ln.Addr().String() + `"`; !strings.Contains(ended, want) {
+		t.Errorf("read of attach's --write file: %s, want %s", ended, want)
 	}
 	msg, err := exec.Command(tcpdumpPath(t), "-nr", file).CombinedOutput()
 	if err != nil || strings.Contains(string(msg), "truncated") {

@@ -65,7 +65,8 @@ type Config struct {
 	// like; with an empty one, every connection whose bytes look like a mux
 	// Protocol allows is decoded (a chain of plausible smux or yamux frame
 	// headers at its start, or, joined mid-stream, anywhere in its first
-	// bytes), the rest counted and skipped.
+	// bytes, or, from its start, after a prefix each end sends first:
+	// prefixed.go), the rest counted and skipped.
 	Filter Filter
 	// Protocol is what connections are decoded as: tap.Detect (the zero
 	// value) decides per connection, by which protocol's frames its bytes
@@ -664,6 +665,7 @@ type conn struct {
 	ended    [2]bool
 	rst      bool
 	rstDir   live.Dir         // the direction of the latest RST
+	rstAt    time.Time        // when it came
 	rec      tap.ConnRecorder // nil, or where the decoded connection is recorded (--write)
 	last     time.Time
 	complete bool // reassembly is done with it
@@ -684,6 +686,7 @@ type conn struct {
 	// finAny: its sender closed its side of the connection first.
 	finFirst live.Dir
 	finAny   bool
+	finAt    time.Time // when finFirst's FIN came
 	// zeroSince is, per direction, since when its receiver has advertised
 	// a zero TCP window (zero while it advertises room): it stopped
 	// reading the connection (Session.ReceiveWindow).
@@ -730,6 +733,12 @@ type conn struct {
 	// yamux, its frames followed from the first byte by the rule for a
 	// known boundary (bigFromStart).
 	start [2]*walker
+	// after is, per direction that began at its SYN, where its probes
+	// found its first chain of headers past its first byte, plus 1 (0:
+	// none), and afterProto of which protocol: a mux after a prefix each
+	// end sends first (prefixed.go).
+	after      [2]int64
+	afterProto [2]tap.Protocol
 	// doubt is, per direction joined mid-stream, its first chain of
 	// headers while it is doubted (doubt.go).
 	doubt  [2]*doubt
@@ -854,7 +863,7 @@ func (c *conn) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.T
 	if tcp.FIN {
 		c.end[d], c.endKnown[d], c.finSeen[d] = reassembly.Sequence(tcp.Seq).Add(len(tcp.Payload)), true, true
 		if !c.finAny {
-			c.finFirst, c.finAny = d, true
+			c.finFirst, c.finAny, c.finAt = d, true, ci.Timestamp
 		}
 	}
 	if rv := d.Reverse(); tcp.ACK && !c.finSeen[rv] && c.nextKnown[rv] {
@@ -863,7 +872,7 @@ func (c *conn) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.T
 		}
 	}
 	if tcp.RST {
-		c.rst, c.rstDir = true, d
+		c.rst, c.rstDir, c.rstAt = true, d, ci.Timestamp
 	}
 	if tcp.ACK && !tcp.SYN && !tcp.RST {
 		c.window(d.Reverse(), tcp.Window == 0, ci.Timestamp) // the sender's own receive window
@@ -954,7 +963,13 @@ func (c *conn) ReassemblyComplete(ac reassembly.AssemblerContext) bool {
 		reason, err := live.EOF, error(nil)
 		switch {
 		case c.rst:
+			// Who reset, as attach says it, and who had closed first.
 			reason = live.Reset
+			closed, before := "", time.Duration(0)
+			if c.finAny && !c.finAt.After(c.rstAt) {
+				closed, before = c.peer(c.finFirst), c.rstAt.Sub(c.finAt)
+			}
+			err = tap.ResetBy(c.peer(c.rstDir), closed, before)
 		case c.finAny:
 			err = tap.ClosedFirst(c.peer(c.finFirst)) // as attach says it
 		}
@@ -1295,13 +1310,17 @@ func (c *conn) framesWhole(d live.Dir) (tap.Protocol, bool) {
 // has rejected its direction's first byte as a frame's, with nothing lost.
 func pastStart(skipped, lost int64) bool { return skipped > 0 && lost == 0 }
 
-// verdict says what a probe's first frame (framed false after a
-// violation) makes the connection: its protocol, unless the direction
-// began at a SYN and the frame is not at its start (atStart), which the
-// capture did not lose.
-func (c *conn) verdict(d live.Dir, framed, atStart bool, lost int64) connState {
-	if !framed || (c.syn[d] && !atStart && lost == 0) {
+// verdict says what a probe for proto's first frame (framed false after a
+// violation), at offset off, makes the connection: its protocol, unless
+// the direction began at a SYN and the frame is not at its start, which
+// the capture did not lose: then a mux after a prefix each end sends
+// first, or not a mux (prefixed).
+func (c *conn) verdict(d live.Dir, proto tap.Protocol, framed bool, off, lost int64) connState {
+	switch {
+	case !framed:
 		return skipped
+	case c.syn[d] && off != 0 && lost == 0:
+		return c.prefixed(d, proto, off, lost)
 	}
 	return decoding
 }
@@ -1358,6 +1377,10 @@ func (c *conn) settle() {
 	if c.state != aligning && c.startAligning(c.last) {
 		return // held until each direction shows where its frames begin
 	}
+	var told string
+	if c.prefixes() != [2]int64{} {
+		told = c.prefixNotice() // from the bytes held
+	}
 	pending := c.pending
 	c.pending, c.probe, c.yprobe, c.start, c.held = nil, [2]*decoder.Decoder{}, [2]*yamux.Decoder{}, [2]*walker{}, 0
 	at := c.last
@@ -1373,11 +1396,15 @@ func (c *conn) settle() {
 		// read as a cadence of a millisecond before).
 		at = c.synAt
 	}
+
 	// What it held goes where its times fall among the records the other
 	// connections made meanwhile (order.go).
 	c.r.merge(true)
 	defer c.r.merge(false)
 	c.opening(at)
+	if told != "" {
+		c.r.notice(at, told)
+	}
 	var begun [2]bool
 	for _, ch := range pending {
 		from := int64(-2) // not the direction's first bytes: no resynchronisation
@@ -1499,6 +1526,9 @@ func (c *conn) open(at time.Time, zero [2]time.Time) {
 		rec = c.r.cfg.Recorder.Conn(client.String(), server.String(), at)
 	}
 	c.feed[live.ClientToServer], c.feed[live.ServerToClient] = tap.NewFeeders(c.sess, snaplen, c.proto, c.r.cfg.Skip)
+	for d, n := range c.prefixes() {
+		c.feed[d].SkipPrefix(n) // the prefixes before the mux (prefixed.go)
+	}
 	for d, since := range zero {
 		if !since.IsZero() {
 			c.sess.ReceiveWindow(live.Dir(d), true, since) // closed while the connection was held
@@ -1786,8 +1816,22 @@ func gap(s *decoder.Decoder, y *yamux.Decoder, n int64) {
 
 // probeWith gives p, the next bytes of direction d (nil: what the probes
 // hold), to the direction's probes while the connection is probing: the
-// first frame, or violation, one of them finds is the verdict.
+// first frame, or violation, one of them finds is the verdict. A
+// direction whose first chain was found past its first byte waits for
+// the other's (prefixed); a verdict from the other direction's first
+// byte then skips the connection, as before.
 func (c *conn) probeWith(d live.Dir, p []byte) {
+	if c.after[d] != 0 {
+		return // its verdict waits for the other direction's (prefixed)
+	}
+	c.probeDir(d, p)
+	if c.state == decoding && c.prefixedFirst() {
+		c.state = skipped
+	}
+}
+
+// probeDir is probeWith's look at direction d.
+func (c *conn) probeDir(d live.Dir, p []byte) {
 	if c.state == probing && c.bigFromStart(d, p) {
 		c.state, c.proto = decoding, tap.Yamux
 		return
@@ -1801,13 +1845,24 @@ func (c *conn) probeWith(d live.Dir, p []byte) {
 	}
 	if pr := c.probe[d]; pr != nil && c.state == probing {
 		if f, bad := scan(pr, p, everyFrame); f != nil || bad {
-			c.state, c.proto = c.verdict(d, f != nil, f != nil && f.Offset == 0, pr.Lost()), tap.Smux
+			off := int64(0)
+			if f != nil {
+				off = f.Offset
+			}
+			c.state, c.proto = c.verdict(d, tap.Smux, f != nil, off, pr.Lost()), tap.Smux
 		}
 	}
-	if pr := c.yprobe[d]; pr != nil && c.state == probing {
+	if pr := c.yprobe[d]; pr != nil && c.state == probing && c.after[d] == 0 {
 		if f, bad := scan(pr, p, everyFrame); f != nil || bad {
-			c.state, c.proto = c.verdict(d, f != nil, f != nil && f.Offset == 0, pr.Lost()), tap.Yamux
+			off := int64(0)
+			if f != nil {
+				off = f.Offset
+			}
+			c.state, c.proto = c.verdict(d, tap.Yamux, f != nil, off, pr.Lost()), tap.Yamux
 		}
+	}
+	if c.after[d] != 0 {
+		return
 	}
 	if c.state == probing && c.lonePingFrom(d, p) {
 		c.state, c.proto = decoding, tap.Yamux // a lone ping (lone.go)

@@ -563,7 +563,9 @@ func TestLeakBeforeAPeerFreezesStays(t *testing.T) {
 // writer held 2.5 s; the stall holds on, from 0.5 s, saying so (it
 // resolved at that UPD and opened again a second later, one finding per
 // UPD of a slow reader). The UPD at 5.5 s consumes everything: the
-// window opens, and it resolves at once.
+// window opens, and it resolves at once, saying the writer was held 5.0 s
+// (from 0.5 s to that UPD), as the resolved finding does: not the 4.0 s of
+// its latest wording.
 func TestStallOfASlowReader(t *testing.T) {
 	chunk := strings.Repeat("x", 32<<10)
 	cfg := live.FindingsConfig{StallAfter: time.Second, LeakAfter: time.Hour, UnansweredAfter: time.Hour, Churn: -1}
@@ -591,7 +593,7 @@ func TestStallOfASlowReader(t *testing.T) {
 		t.Fatalf("%s, want %s:%s", got, want, describeRecords(recs))
 	}
 	if f := recs[1].Finding; f.Evidence.Slow != 2500*time.Millisecond ||
-		f.Text != "stream 3: the server's writer has been held by a full 16 KiB window for 4.0 s — its reader, the client, reads, but far slower than it writes: its latest UPD came after the writer had waited 2.5 s" {
+		f.Text != "stream 3: the server's writer has been held by a full 16 KiB window for 5.0 s — its reader, the client, reads, but far slower than it writes: its latest UPD came after the writer had waited 2.5 s" {
 		t.Errorf("the stall held on across the UPD at 3 s: %+v", f)
 	}
 	for i, want := range []struct {
@@ -599,7 +601,7 @@ func TestStallOfASlowReader(t *testing.T) {
 		detail    string
 	}{
 		{1.5, 0.5, ""},
-		{5.5, 0.5, "the window opened (a UPD)"},
+		{5.5, 0.5, "the window opened (a UPD); the writer had been held 5.0 s"},
 	} {
 		r := recs[i]
 		if !r.At.Equal(sec(want.at)) || !r.Finding.Since.Equal(sec(want.since)) || r.Detail != want.detail {

@@ -804,12 +804,16 @@ func (s *Session) framingCandidates(cs []candidate) ([]candidate, bool) {
 			var broke bool
 			o := 1 - d
 			c.ev.PeerGuess, broke = s.framingGuess(o)
+			c.ev.Same, c.ev.SameStart = s.sameStart(c.ev.Guess, c.ev.PeerGuess)
 			hungUp := s.dirEnded[o] && (!s.dirEnded[d] || s.dirEndedAt[o] < s.dirEndedAt[d])
 			c.ev.PeerAnswered = !broke && (s.counts.FramesDir(Dir(o)) > 0 || hungUp)
-			if of := s.framing[o]; (c.ev.pair(Dir(d)) != "" || c.ev.misdecoded(f.Proto)) && (of.At.Before(f.At) || (of.At.Equal(f.At) && d == 1)) {
+			if of := s.framing[o]; (c.ev.pair(Dir(d)) != "" || c.ev.Same || c.ev.misdecoded(f.Proto)) && (of.At.Before(f.At) || (of.At.Equal(f.At) && d == 1)) {
 				continue // the other direction's finding says it for both
 			}
 			c.ev.Skip, c.ev.Unskipped = s.unskipped()
+			if d == int(ServerToClient) {
+				c.ev.PrefixToo = s.prefixToo()
+			}
 			if c.ev.Unskipped != wirekind.Unknown && d == int(ServerToClient) && broke && sameMux(c.ev.Guess, c.ev.Unskipped) {
 				continue // the client's finding says it for both: the skip cut its first header
 			}
@@ -860,6 +864,57 @@ func (s *Session) framingGuess(d int) (wirekind.Kind, bool) {
 		return wirekind.Guess(f.YamuxHeader[:]), true
 	}
 	return wirekind.Guess(f.Header[:]), true
+}
+
+// prefixToo returns the length of the client's prefix (--skip) where the
+// server broke the framing at its first header with the bytes that
+// prefix began with, 4 at least: the server sends the prefix too, which
+// --skip cannot pass (Evidence.PrefixToo); 0 otherwise. s.mu is held.
+func (s *Session) prefixToo() int64 {
+	n, head, f := s.prefix[ClientToServer], s.prefixHead[ClientToServer], s.framing[ServerToClient]
+	if n == 0 || f == nil || f.Offset != 0 || len(head) < 4 || int64(len(head)) != min(n, 8) {
+		return 0
+	}
+	got := f.Header[:]
+	if f.Proto == Yamux {
+		got = f.YamuxHeader[:]
+	}
+	if string(got[:len(head)]) != string(head) {
+		return 0
+	}
+	return n
+}
+
+// sameStart reports whether both directions broke the framing at their
+// first header (offset 0) with the same bytes, guessed alike as a and b
+// and as nothing wirekind pairs, nor a mux's header, nor zeros (a
+// corruption): the two ends open with one other protocol, which they
+// speak to each other, such as a negotiation (Evidence.Same). It
+// returns the bytes' first 8. s.mu is held.
+func (s *Session) sameStart(a, b wirekind.Kind) (bool, [8]byte) {
+	var head [8]byte
+	if a != b || wirekind.Pair(a, b) != "" || a == wirekind.Zeros || a.IsSmux() || a.IsYamux() {
+		return false, head
+	}
+	var h [2][]byte
+	for d, f := range s.framing {
+		switch {
+		case f == nil || f.Offset != 0 || f.Code == decoder.Truncated || f.Code == decoder.VersionMismatch:
+			return false, head
+		case f.Proto == Yamux:
+			if f.YamuxCode == yamux.Truncated {
+				return false, head
+			}
+			h[d] = f.YamuxHeader[:]
+		default:
+			h[d] = f.Header[:]
+		}
+	}
+	if len(h[0]) != len(h[1]) || string(h[0]) != string(h[1]) {
+		return false, head
+	}
+	copy(head[:], h[0])
+	return true, head
 }
 
 // NOPLateness is how late a keepalive NOP may reach the tap before its

@@ -277,6 +277,19 @@ type Evidence struct {
 	// smux at both ends, which muxtop was told was yamux.
 	PeerGuess    wirekind.Kind
 	PeerAnswered bool
+	// Same says that both directions broke the framing at their first
+	// header with the same bytes, of no protocol wirekind names (Guess
+	// and PeerGuess alike): both ends speak one other protocol to each
+	// other, such as a negotiation each begins with. SameStart holds the
+	// bytes' first 8.
+	Same      bool
+	SameStart [8]byte
+	// PrefixToo, of the server's PROTOCOL finding, is the length of the
+	// client's prefix that --skip passed where the server's first bytes
+	// are the ones that prefix began with: the server sends it too (a
+	// negotiation both ends begin with), and --skip passes the client's
+	// alone. 0 otherwise.
+	PrefixToo int64
 	// Skip and Unskipped: the client skipped Skip bytes as a prefix
 	// (--skip), and its first bytes, read from its very first byte, the
 	// skipped ones included, look like Unskipped, a mux header (a yamux
@@ -323,11 +336,12 @@ func (ev *Evidence) misdecoded(proto Protocol) bool {
 
 // endsFine says whether a PROTOCOL finding in dir of a session decoded
 // as proto finds nothing wrong with the two ends: they speak one other
-// protocol to each other (pair), muxtop's --skip cut the client's first
-// header (skipCut), or both speak the other mux (misdecoded). Such a
-// finding is a warning: the watched mux is not at fault.
+// protocol to each other (pair, or Same), muxtop's --skip cut the
+// client's first header (skipCut), or both speak the other mux
+// (misdecoded). Such a finding is a warning: the watched mux is not at
+// fault.
 func (ev *Evidence) endsFine(dir Dir, proto Protocol) bool {
-	return ev.pair(dir) != "" || ev.skipCut(dir) || ev.misdecoded(proto)
+	return ev.pair(dir) != "" || ev.Same || ev.PrefixToo != 0 || ev.skipCut(dir) || ev.misdecoded(proto)
 }
 
 // skipCut says whether a PROTOCOL finding in dir comes of a --skip that
@@ -769,7 +783,11 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 		k := f.key()
 		i := slices.IndexFunc(e.cands, func(c candidate) bool { return c.key() == k })
 		if i < 0 {
-			e.changes = append(e.changes, change{old: f, s: s, why: s.resolution(f, e.cands, now, ns, cfg)})
+			why := s.resolution(f, e.cands, now, ns, cfg)
+			if f.Code == CodeWindowStall && !s.ended {
+				f = s.stallFinal(f, ns, cfg) // worded with the time its writer was held
+			}
+			e.changes = append(e.changes, change{old: f, s: s, why: why})
 			continue
 		}
 		if i < 64 {
@@ -929,7 +947,7 @@ func changed(f *Finding, c *candidate) bool {
 	a, b := f.Evidence, c.ev
 	return a.Count != b.Count || a.Bytes != b.Bytes || a.Streams != b.Streams || a.Limit != b.Limit ||
 		roughAge(a.Age) != roughAge(b.Age) || roughAge(a.Idle) != roughAge(b.Idle) || f.Stream != c.stream || a.Sign != b.Sign ||
-		a.PeerGuess != b.PeerGuess || a.PeerAnswered != b.PeerAnswered || (a.Slow == 0) != (b.Slow == 0) ||
+		a.PeerGuess != b.PeerGuess || a.PeerAnswered != b.PeerAnswered || a.Same != b.Same || (a.Slow == 0) != (b.Slow == 0) ||
 		a.Unskipped != b.Unskipped || a.FinFirst != b.FinFirst || a.Upstream != b.Upstream || a.GaveUp != b.GaveUp
 }
 
@@ -1259,7 +1277,8 @@ func (s streamNames) String() string {
 	return fmt.Sprintf("streams %d, %d, %d and %d more", s.ids[0], s.ids[1], s.ids[2], s.n-3)
 }
 
-// stallResolved says why WINDOW_STALL f stopped holding. s.mu is held.
+// stallResolved says why WINDOW_STALL f stopped holding, and how long its
+// writer had been held (stallHeld). s.mu is held.
 func (s *Session) stallResolved(f *Finding, cands []candidate, ns int64, cfg *FindingsConfig) string {
 	upd := "a UPD"
 	if s.proto == Yamux {
@@ -1267,22 +1286,54 @@ func (s *Session) stallResolved(f *Finding, cands []candidate, ns int64, cfg *Fi
 	}
 	writer, reader := f.Dir.Sender(), f.Dir.Reverse().Sender()
 	st := s.streams.get(f.Stream)
+	held := "; the writer had been held " + fmtDur(s.stallHeld(f, ns, cfg))
 	switch {
 	case st == nil || !st.state.Live():
-		return fmt.Sprintf("stream %d closed", f.Stream)
+		return fmt.Sprintf("stream %d closed", f.Stream) + held
 	case st.fin[f.Dir]:
-		return fmt.Sprintf("the writer, the %s, sent FIN", writer)
+		return fmt.Sprintf("the writer, the %s, sent FIN", writer) + held
 	case st.fin[f.Dir.Reverse()] && s.proto != Yamux:
-		return fmt.Sprintf("the reader, the %s, sent FIN", reader)
+		return fmt.Sprintf("the reader, the %s, sent FIN", reader) + held
 	case st.flow[f.Dir].FullSince.IsZero():
-		return fmt.Sprintf("the window opened (%s)", upd)
+		return fmt.Sprintf("the window opened (%s)", upd) + held
 	case ns-st.watch.consumedAt[f.Dir] < int64(cfg.StallAfter):
-		return fmt.Sprintf("the %s read some of it (%s) within %s of the writer's hold, though the window is still full: it reads; WINDOW_STALL opens again, counting from that %s, if the writer is still held %s after it",
-			reader, upd, fmtDur(cfg.StallAfter), strings.TrimPrefix(upd, "a "), fmtDur(cfg.StallAfter))
+		return fmt.Sprintf("the %s read some of it (%s) after the writer had been held %s, though the window is full again: it reads; WINDOW_STALL opens again, counting from that %s, if the writer is still held %s after it",
+			reader, upd, fmtDur(s.stallHeld(f, ns, cfg)), strings.TrimPrefix(upd, "a "), fmtDur(cfg.StallAfter))
 	case slices.ContainsFunc(cands, func(c candidate) bool { return c.code == CodeSessionBlocked }):
 		return "the session is blocked: SESSION_BLOCKED says why no window opens"
 	}
 	return ""
+}
+
+// stallHeld returns how long WINDOW_STALL f's writer was held when it
+// stopped holding, at the evaluation at ns: up to the reader's latest
+// window update, the one that let it go on, if that came within
+// StallAfter and after the hold began, else up to ns. A finding's age is
+// worded again only in steps (1 s below 10 s, then 5 s), so what it said
+// last is not it: a writer held 15 s read "for 10 s". s.mu is held.
+func (s *Session) stallHeld(f *Finding, ns int64, cfg *FindingsConfig) time.Duration {
+	end := ns
+	if st := s.streams.get(f.Stream); st != nil {
+		if c := st.watch.consumedAt[f.Dir]; c > f.Since.UnixNano() && ns-c < int64(cfg.StallAfter) {
+			end = c
+		}
+	}
+	return time.Duration(max(end-f.Since.UnixNano(), 0))
+}
+
+// stallFinal returns WINDOW_STALL f, which stops holding at the
+// evaluation at ns, worded with the time its writer was held (stallHeld):
+// the resolved finding says it, not its latest wording's age. s.mu is
+// held.
+func (s *Session) stallFinal(f *Finding, ns int64, cfg *FindingsConfig) *Finding {
+	held := s.stallHeld(f, ns, cfg)
+	if held <= f.Evidence.Age {
+		return f
+	}
+	g := *f
+	g.Evidence.Age = held
+	g.word()
+	return &g
 }
 
 // endWhy says why a finding of an ended session resolved. s.mu is held.

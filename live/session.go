@@ -526,7 +526,7 @@ func (s *Session) psh(dir Dir, at time.Time, sid uint32, length uint32, payload 
 	if s.version == 2 && fl.FullSince.IsZero() && fl.free() <= 0 && !st.fin[dir] && !st.fin[dir.Reverse()] && !s.dirEnded[dir] && !s.unseen[dir.Reverse()] {
 		s.setFull(fl, at)
 	}
-	if st.replyAt.IsZero() && dir.Sender() != st.opener && length > 0 {
+	if st.replyAt.IsZero() && dir.Sender() != st.opener && length > 0 && !st.joined {
 		st.replyAt = at
 		s.w.latency.add(at.Sub(st.first))
 	}
@@ -902,7 +902,7 @@ func (s *Session) adopt(dir Dir, at time.Time, sid uint32) *stream {
 		s.preCapture[sid] = struct{}{}
 	}
 	st := s.newStream(dir, at, sid, opener, Open)
-	st.incomplete = true
+	st.incomplete, st.joined = true, true
 	// What it carries next is not its first bytes, which went by unseen.
 	st.head[ClientToServer].Joined, st.head[ServerToClient].Joined = true, true
 	// Whether it was answered went by unseen, as its SYN did: it waits for

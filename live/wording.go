@@ -232,8 +232,11 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 				plural(ev.Count, "stream"), sender, fmtDur(ev.Limit), f.Stream, fmtDur(ev.Age), receiver, receiver, them, late),
 			fmt.Sprintf("the %s must call AcceptStream (which sends the ACK) in a loop; the %s's OpenStream blocks once 256 SYNs wait for their ACK, and a stream unACKed for StreamOpenTimeout (75 s) is reset with its session ended (yamux before 2021 has no StreamOpenTimeout: it waits)", receiver, sender)
 	case CodeProtocol:
-		if ev.pair(f.Dir) != "" {
+		if ev.pair(f.Dir) != "" || ev.Same {
 			return noMux(f, "yamux", ev.YamuxViolation.String())
+		}
+		if ev.PrefixToo != 0 {
+			return serverPrefix(f, "yamux", ev.YamuxViolation.String())
 		}
 		if ev.skipCut(f.Dir) {
 			return wrongSkip(f, "yamux", ev.YamuxViolation.String())
@@ -363,8 +366,11 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 		if r := ev.Violation.SmuxReaction(); r != decoder.SmuxReaction && r != "" {
 			then = r // a rule older smux versions do not check
 		}
-		if ev.pair(f.Dir) != "" {
+		if ev.pair(f.Dir) != "" || ev.Same {
 			return noMux(f, "smux", ev.Violation.String())
+		}
+		if ev.PrefixToo != 0 {
+			return serverPrefix(f, "smux", ev.Violation.String())
 		}
 		if ev.skipCut(f.Dir) {
 			return wrongSkip(f, "smux", ev.Violation.String())
@@ -415,13 +421,39 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 // noMux words PROTOCOL finding f of a connection whose two ends speak one
 // other protocol to each other, decoded as mux ("smux", "yamux"), whose
 // violation is named violation: the ends are fine, and there is no mux to
-// watch. The advice points at what picked the connection: attach's
-// upstream, read's and sniff's port or filter, or a tap's wrapped conn.
+// watch, at least from the connection's start. The protocol is one
+// wirekind pairs (HTTP, TLS), or bytes of no protocol it names that both
+// ends open with (Evidence.Same), or libp2p's multistream-select, which
+// negotiates a mux that may follow it. The advice points at what picked
+// the connection: attach's upstream, read's and sniff's port or filter,
+// or a tap's wrapped conn.
 func noMux(f *Finding, mux, violation string) (text, advice string) {
 	ev := &f.Evidence
+	sender, other := f.Dir.Sender(), f.Dir.Reverse().Sender()
 	proto := ev.pair(f.Dir)
-	text = fmt.Sprintf("the %s sent %s, not %s (%s at offset %d), and the %s sent %s: both ends speak %s, and the connection carries no %s",
-		f.Dir.Sender(), ev.Guess, mux, violation, ev.Offset, f.Dir.Reverse().Sender(), ev.PeerGuess, proto, mux)
+	switch {
+	case ev.Guess == wirekind.Multistream:
+		text = fmt.Sprintf("the %s sent %s, not %s (%s at offset %d), and the %s sent it too: both ends negotiate with multistream-select, with which libp2p picks its security and its muxer (yamux) before it starts them",
+			sender, ev.Guess, mux, violation, ev.Offset, other)
+		advice = "nothing is wrong with the two ends: the connection begins with libp2p's negotiation, not " + mux +
+			"; the mux then runs inside TLS or Noise (libp2p's defaults), with nothing on the wire to watch, or, where the transport is not encrypted, its yamux follows each end's negotiation: "
+		switch {
+		case f.info.Proxied:
+			advice += "attach decodes a connection from its first byte and cannot pass a negotiation both ends send; capture the connection instead (muxtop sniff, or tcpdump and muxtop read, without --port), which finds the yamux after it"
+		case f.info.Captured:
+			advice += "read and sniff find the yamux after it by themselves, without --port or a filter (which decode a connection from its first byte), --skip or --prefix"
+		default:
+			advice += "wrap the connection libp2p runs yamux on, after its negotiation, or capture it (muxtop sniff, without --port), which finds the yamux after it"
+		}
+		return text, advice
+	case proto == "": // Same: bytes of no protocol muxtop names
+		text = fmt.Sprintf("the %s sent %s, not %s (%s at offset %d), and the %s opened with the same bytes (% x): both ends speak one other protocol to each other, and the connection carries no %s from its start",
+			sender, ev.Guess, mux, violation, ev.Offset, other, ev.SameStart, mux)
+		proto = "that protocol"
+	default:
+		text = fmt.Sprintf("the %s sent %s, not %s (%s at offset %d), and the %s sent %s: both ends speak %s, and the connection carries no %s",
+			sender, ev.Guess, mux, violation, ev.Offset, other, ev.PeerGuess, proto, mux)
+	}
 	advice = "nothing is wrong with the two ends, and there is no " + mux + " here to watch: "
 	switch {
 	case f.info.Proxied:
@@ -431,6 +463,31 @@ func noMux(f *Finding, mux, violation string) (text, advice string) {
 			f.info.Server, proto, mux, mux)
 	default:
 		advice += fmt.Sprintf("the connection muxtop's tap wraps carries %s, not %s; wrap the %s session's connection instead", proto, mux, mux)
+	}
+	if ev.Same {
+		advice += "; if a mux follows what both ends send first, as after a negotiation, read and sniff find it there without --port or a filter"
+	}
+	return text, advice
+}
+
+// serverPrefix words the server's PROTOCOL finding f, decoded as mux
+// ("smux", "yamux"), whose violation is named violation, where its first
+// bytes are those the client's prefix, passed by --skip, began with
+// (Evidence.PrefixToo): both ends send a prefix first, as a negotiation,
+// and --skip passes the client's alone. A capture finds a mux after a
+// prefix both ends send by itself, from the connection's start.
+func serverPrefix(f *Finding, mux, violation string) (text, advice string) {
+	ev := &f.Evidence
+	text = fmt.Sprintf("the server sent %s, not %s (%s at offset %d), the bytes the client's prefix, skipped by --skip %d, began with: both ends send a prefix first (a negotiation), and --skip passes the client's alone",
+		ev.Guess, mux, violation, ev.Offset, ev.PrefixToo)
+	advice = "nothing shows the two ends at fault: muxtop cannot skip the server's prefix; "
+	switch {
+	case f.info.Proxied:
+		advice += "attach decodes from a connection's first byte: capture the connection instead (muxtop sniff, or tcpdump and muxtop read, without --port or --skip), which finds the mux after both ends' prefixes"
+	case f.info.Captured:
+		advice += "drop --skip, and --port or the filter: read and sniff find a mux after a prefix both ends send by themselves"
+	default:
+		advice += "wrap the connection the mux runs on, after both ends' prefixes, or capture it (muxtop sniff, without --port or --skip), which finds the mux after them"
 	}
 	return text, advice
 }

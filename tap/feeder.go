@@ -153,6 +153,17 @@ func NewFeeders(sess *live.Session, snaplen int, proto Protocol, skip int) (c2s,
 	return c2s, s2c
 }
 
+// SkipPrefix makes the feeder skip the first n bytes of its direction,
+// unframed, as a prefix before the mux, counted on the session as the
+// direction's prefix (live.Session.Prefix), as the client's skip of
+// NewFeeders is: a capture found each end's mux after a negotiation of
+// its own. It is called before the feeder is given any byte.
+func (f *Feeder) SkipPrefix(n int64) {
+	if n > 0 {
+		f.skip = n
+	}
+}
+
 // newFeeder returns a Feeder that decodes what c, the choice of protocol
 // its connection shares with the other direction's Feeder, says.
 func newFeeder(sess *live.Session, dir live.Dir, snaplen int, c *choice) Feeder {

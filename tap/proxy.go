@@ -525,8 +525,10 @@ func halfOpen(a, b error, now time.Time) error {
 }
 
 // since is how long before now at was, for the user.
-func since(at, now time.Time) time.Duration {
-	d := now.Sub(at)
+func since(at, now time.Time) time.Duration { return rounded(now.Sub(at)) }
+
+// rounded rounds d as since does.
+func rounded(d time.Duration) time.Duration {
 	if d < time.Millisecond {
 		return d.Round(time.Microsecond)
 	}
@@ -845,8 +847,13 @@ func (pr *pair) closeReason(a, b error, now time.Time) (live.CloseReason, error)
 		}
 		reason, err := Reason(e.err)
 		if reason == live.Reset {
-			err = errors.New("reset by the " + e.peer)
-		} else if err != nil {
+			closed, before := "", time.Duration(0)
+			if eof != nil {
+				closed, before = eof.peer, now.Sub(eof.at)
+			}
+			return reason, ResetBy(e.peer, closed, before)
+		}
+		if err != nil {
 			err = fmt.Errorf("%s: %w", e.peer, err)
 		}
 		switch {
@@ -864,6 +871,23 @@ func (pr *pair) closeReason(a, b error, now time.Time) (live.CloseReason, error)
 		return live.EOF, ClosedFirst(eof.peer)
 	}
 	return live.LocalClose, nil
+}
+
+// ResetBy is why a session ended by a reset: "reset by the client
+// 127.0.0.1:51234", the peer whose reset ended the connection, and where
+// a peer had closed its side of the connection before (closed, "" if
+// none), that it had, before the reset (attach's words, and read's and
+// sniff's by the RST and the FIN their capture has).
+func ResetBy(peer, closed string, before time.Duration) error {
+	err := errors.New("reset by the " + peer)
+	switch {
+	case closed == "":
+		return err
+	case closed == peer:
+		return fmt.Errorf("%w, which had closed its side of the connection %s before", err, rounded(before))
+	default:
+		return fmt.Errorf("%w; the %s had closed its side of the connection %s before", err, closed, rounded(before))
+	}
 }
 
 // ClosedFirst is why a session ended by EOF, when one peer closed its

@@ -27,11 +27,12 @@ const (
 	Text                      // printable ASCII, some other text protocol
 	Yamux                     // a yamux header: at an smux port, the other multiplexer
 	PrefixedYamux             // one byte, then a yamux header: a prefix such as Consul's RPC type byte
+	Multistream               // libp2p's multistream-select: \x13/multistream/1.0.0\n, a length and a protocol id
 )
 
 var names = [...]string{"unknown bytes", "an HTTP request", "an HTTP response", "HTTP/2", "TLS", "an SSH banner",
 	"a SOCKS5 greeting", "zeros", "an smux v1 header", "an smux v2 header", "text", "a yamux header",
-	"a byte and then a yamux header"}
+	"a byte and then a yamux header", "libp2p's multistream-select"}
 
 // String returns the kind as a noun phrase: "an HTTP request", "TLS".
 func (k Kind) String() string {
@@ -42,8 +43,8 @@ func (k Kind) String() string {
 }
 
 // Code returns a stable machine name: unknown, http-request, http-response,
-// http2, tls, ssh, socks5, zeros, smux-v1, smux-v2, text, yamux or
-// yamux-prefixed.
+// http2, tls, ssh, socks5, zeros, smux-v1, smux-v2, text, yamux,
+// yamux-prefixed or multistream.
 func (k Kind) Code() string {
 	if int(k) < len(codes) {
 		return codes[k]
@@ -52,7 +53,7 @@ func (k Kind) Code() string {
 }
 
 var codes = [...]string{"unknown", "http-request", "http-response", "http2", "tls", "ssh", "socks5", "zeros", "smux-v1", "smux-v2", "text",
-	"yamux", "yamux-prefixed"}
+	"yamux", "yamux-prefixed", "multistream"}
 
 // Hint says what the kind usually means when it reaches an smux port, as
 // the end of a sentence that starts with the sender: "the client …".
@@ -92,6 +93,8 @@ func (k Kind) HintAt(mux string) string {
 		return "speaks yamux, not " + mux + ": the two ends use different multiplexers (one has the wrong library, or dialled the wrong port), or both speak yamux and muxtop decoded the connection as " + mux
 	case PrefixedYamux:
 		return "sent one byte and then a yamux header: a prefix before the mux, such as Consul's and Nomad's RPC type byte (--skip 1 --protocol yamux passes it and decodes the yamux after it)"
+	case Multistream:
+		return "speaks libp2p's multistream-select, with which libp2p negotiates its security and then its muxer (yamux) before it starts them: normally the mux runs inside TLS or Noise, and is on the wire only where the transport is not encrypted, after the negotiation"
 	}
 	return "sent bytes that are not " + a + " header: the wrong protocol, or bytes lost or altered on the way (check any layer underneath " + mux + ")"
 }
@@ -106,8 +109,9 @@ func (k Kind) IsYamux() bool { return k == Yamux || k == PrefixedYamux }
 // Pair names the one protocol that client, the guess at the first bytes
 // a connection's client sent, and server, the guess at its server's,
 // belong to together: "HTTP" for a request answered by a response, "TLS",
-// "SSH" or "text" both ways. Both ends then speak it to each other, and
-// the connection carries no mux. It returns "" for any other pair: one
+// "SSH", "text" or "multistream-select" both ways. Both ends then speak it
+// to each other, and the connection carries no mux (multistream-select
+// negotiates one: a mux may follow it). It returns "" for any other pair: one
 // end's bytes alone, zeros (a corruption), smux or yamux headers (a
 // mux, which its own wording covers), or unknown bytes.
 func Pair(client, server Kind) string {
@@ -122,6 +126,8 @@ func Pair(client, server Kind) string {
 		return "SSH"
 	case client == Text:
 		return "text"
+	case client == Multistream:
+		return "multistream-select"
 	}
 	return ""
 }
@@ -144,6 +150,8 @@ func Guess(b []byte) Kind {
 		return SSH
 	case isTLS(b):
 		return TLS
+	case isMultistream(b):
+		return Multistream
 	}
 	for _, m := range methods {
 		if bytes.HasPrefix(b, m) || (len(b) < len(m) && bytes.HasPrefix(m, b) && len(b) >= 3) {
@@ -175,6 +183,22 @@ func Guess(b []byte) Kind {
 // (21), version 3.x.
 func isTLS(b []byte) bool {
 	return len(b) >= 3 && (b[0] == 22 || b[0] == 21) && b[1] == 3 && b[2] <= 4
+}
+
+// multistreamID is the protocol id of libp2p's multistream-select, which
+// each end sends first, after its length as a varint (19, 0x13), as
+// "\x13/multistream/1.0.0\n".
+const multistreamID = "/multistream/"
+
+// isMultistream reports the start of a multistream-select message: a
+// one-byte varint length, then "/multistream/" as far as b holds it (at
+// least "/mul").
+func isMultistream(b []byte) bool {
+	if len(b) < 5 || b[0] == 0 || b[0] >= 0x80 {
+		return false
+	}
+	rest := b[1:min(len(b), 1+len(multistreamID))]
+	return string(rest) == multistreamID[:len(rest)]
 }
 
 func isZero(b []byte) bool {

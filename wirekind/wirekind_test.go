@@ -39,6 +39,11 @@ func TestGuess(t *testing.T) {
 		{"\x00\x00\x00\x08\x04\xd2\x16\x2f", Unknown},
 		{"\x4a\x00\x00\x00\x0a5.7", Unknown},
 		{"\x9f\x88\x01\xfe\x00\x10\x20\x30", Unknown},
+		// libp2p's multistream-select, which each end sends first
+		// (go-libp2p v0.52.0), as smux's and yamux's headers hold it.
+		{"\x13/multis", Multistream},
+		{"\x13/multistream/1.", Multistream},
+		{"\x13/multi-", Unknown},
 		{"", Unknown},
 	} {
 		if got := Guess([]byte(tc.in)); got != tc.want {
@@ -48,7 +53,7 @@ func TestGuess(t *testing.T) {
 }
 
 func TestNames(t *testing.T) {
-	for k := Unknown; k <= PrefixedYamux; k++ {
+	for k := Unknown; k <= Multistream; k++ {
 		if k.String() == "" || k.Code() == "" || k.Hint() == "" {
 			t.Errorf("kind %d has an empty name, code or hint", k)
 		}
@@ -70,6 +75,7 @@ func TestPair(t *testing.T) {
 		{TLS, TLS, "TLS"},
 		{SSH, SSH, "SSH"},
 		{Text, Text, "text"},
+		{Multistream, Multistream, "multistream-select"},
 		{HTTPResponse, HTTPRequest, ""}, // a client does not answer
 		{HTTPRequest, Unknown, ""},
 		{HTTPRequest, TLS, ""},
