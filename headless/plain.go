@@ -240,8 +240,14 @@ func writeEnd(w io.Writer, s Summary) {
 	// count them; the old streams other findings explain are not.
 	// Nothing names a leak where nothing evaluated the findings: then the
 	// age alone, said as such.
+	// The setup streams held open are among the old streams, and LEAK
+	// does not count them: the line says how many, so that a program
+	// whose leak opens in its sessions' first second can tell.
 	var all string
-	if s.Aged > s.Leaks {
+	switch {
+	case s.Aged > s.Leaks && s.Setup > 0 && s.Evaluated:
+		all = fmt.Sprintf(" (%d open longer than %s in all, %d of them open since their session's setup, which LEAK does not count)", s.Aged, after, s.Setup)
+	case s.Aged > s.Leaks:
 		all = fmt.Sprintf(" (%d open longer than %s in all)", s.Aged, after)
 	}
 	switch {
@@ -368,12 +374,15 @@ type Summary struct {
 	// Leaks is 0 and OldestLeak the age of the oldest of Aged. Aged counts
 	// the streams open or half-closed longer than LeakAfter then, at the
 	// last evaluation's instant (live.Snapshot.Aged), whatever explains
-	// them: in use, or another finding.
+	// them: in use, or another finding. Setup counts, of Aged, the
+	// sessions' setup streams held open with no FIN from either side
+	// (live.Snapshot.Setup): LEAK does not count them.
 	Leaks      int
 	LeakAfter  time.Duration
 	OldestLeak time.Duration
 	Evaluated  bool
 	Aged       int
+	Setup      int
 	// Stalls counts the streams whose v2 writer had been held at a full
 	// window for StallAfter when the capture ended.
 	Stalls     int
@@ -416,7 +425,7 @@ type Summary struct {
 // atEnd takes the suspected leaks and stalls from before, the snapshot
 // taken, with leakAfter, before the watched system stopped.
 func (s *Summary) atEnd(before *live.Snapshot, leakAfter time.Duration) {
-	s.Leaks, s.LeakAfter, s.Aged, s.Evaluated = before.Leaks, leakAfter, before.Aged, !before.Evaluated.IsZero()
+	s.Leaks, s.LeakAfter, s.Aged, s.Setup, s.Evaluated = before.Leaks, leakAfter, before.Aged, before.Setup, !before.Evaluated.IsZero()
 	s.Stalls, s.StallAfter = before.Stalls, before.StallAfter
 	// A LEAK open at before's time is listed as it stood then, the
 	// instant Leaks counts, with its resolution as the end gave it: an

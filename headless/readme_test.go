@@ -169,7 +169,7 @@ func schemaRecords() []live.Record {
 func schemaSummary() Summary {
 	at := time.Date(2026, 11, 27, 12, 1, 3, 0, time.UTC)
 	s := Summary{Duration: time.Minute, Sessions: 3, LiveSessions: 1, HalfClosed: 1, Unparsed: [2]int64{1, 2}, Unsent: [2]int64{3, 0},
-		Incomplete: 1, Lost: [2]int64{12, 0}, Skipped: [2]int64{7, 0}, Unitemised: 2, Evaluated: true,
+		Incomplete: 1, Lost: [2]int64{12, 0}, Skipped: [2]int64{7, 0}, Unitemised: 2, Evaluated: true, Aged: 4, Setup: 3,
 		ByCode: map[string]uint64{"BAD_VERSION": 1}, FindingsOpened: 2,
 		Latency:        live.Latency{N: 3, P50: time.Millisecond, P99: 2 * time.Millisecond},
 		SessionLatency: []SessionLatency{{Session: 1, Latency: live.Latency{N: 3, P50: time.Millisecond, P99: 2 * time.Millisecond}}},

@@ -170,6 +170,7 @@ func TestOpenFindingsThroughAMomentaryWrite(t *testing.T) {
 		want  string
 	}{
 		{"leak", 1, func(sc *script) {
+			sc.worked(sec(0))
 			sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "RAND"), psh(s2c, 3, "12345678"))
 		}, [2]bool{true, true}, "+LEAK"},
 		{"unanswered", 1, func(sc *script) {
@@ -284,6 +285,7 @@ func TestNoLeakAsABacklogDrains(t *testing.T) {
 				}
 				switch ms {
 				case 1000:
+					sc.worked(at) // stream 3 is no setup stream
 					sc.feedAt(at, syn(c2s, 3), psh(c2s, 3, "RAND"))
 				case 3500:
 					if ver == 2 {
@@ -534,6 +536,7 @@ func TestLeakBeforeAPeerFreezesStays(t *testing.T) {
 		}
 		switch ms {
 		case 1000:
+			sc.worked(at)                                                      // stream 3 is no setup stream
 			sc.feedAt(at, syn(c2s, 3), psh(c2s, 3, "RAND"), psh(s2c, 3, "ok")) // a LEAK at 3 s
 		case 4000:
 			sc.feedAt(at, syn(c2s, 5), psh(c2s, 5, "FRZE"), psh(s2c, 5, "ok")) // its deadline at 6 s

@@ -375,11 +375,11 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 	}
 	leakCut := ns - int64(cfg.LeakAfter)
 	oldest := *s.countLeaks(leakCut, cfg.LeakAfter)
-	w.leakInUse = [3]uint64{} // the walk below, if any, counts them
+	w.leakInUse = [numLeakKinds]uint64{} // the walk below, if any, counts them
 	if blocked && (confirmed || es.openCodes&(1<<CodeLeak) == 0) {
 		return cs
 	}
-	var explained [3]uint64
+	var explained [numLeakKinds]uint64
 	// A side that went silent explains the streams whose leak deadline
 	// came after its last frame, while its silence lasts: KEEPALIVE says
 	// it froze, or will unless it speaks (then they are leaks, from their
@@ -395,7 +395,7 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 	// Close for the streams of a frozen server (a LEAK opened that moment
 	// before the ping resolves as it comes).
 	silentAt := [2]int64{math.MaxInt64, math.MaxInt64}
-	if w.leaked != [3]uint64{} && (s.keepaliveAt != 0 || asked != [2]bool{}) { // keepaliveAt's line only for a session with leaks
+	if w.suspects() && (s.keepaliveAt != 0 || asked != [2]bool{}) { // keepaliveAt's line only for a session with leaks
 		for d := range 2 {
 			if s.dirEnded[d] && !silent[d] {
 				continue
@@ -449,12 +449,12 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 		}
 	}
 	if wl := &w.lists[waitList]; s.atWindow > 0 || es.openCodes&(1<<CodeWindowStall) != 0 || wl.head != nil && wl.headAt <= leakCut || w.leakActive > leakCut ||
-		graceCut != math.MaxInt64 && w.leaked != [3]uint64{} && max(w.lists[liveList].head.watch.first, w.leakActive)+int64(cfg.LeakAfter) > graceCut ||
+		graceCut != math.MaxInt64 && w.suspects() && max(w.lists[liveList].head.watch.first, w.leakActive)+int64(cfg.LeakAfter) > graceCut ||
 		silentAt != [2]int64{math.MaxInt64, math.MaxInt64} && max(s.leakNewest, w.leakActive)+int64(cfg.LeakAfter) > min(silentAt[0], silentAt[1]) {
 		explained = s.explainedLeaks(&oldest, now, cfg, leakExcuses{unanswered: unanswered, silent: silent, cutoff: cutoff, quiet: quiet,
 			leakAfter: cfg.LeakAfter, leakCut: leakCut, silentAt: silentAt, graceCut: graceCut, lastAt: lastAt, start: s.start.UnixNano(), excused: excused})
 	}
-	for k, o := range oldest {
+	for k, o := range oldest[:heldKind] { // a setup stream held open is no LEAK's
 		if o.st == nil || w.leaked[k] <= explained[k] {
 			continue
 		}
@@ -585,8 +585,8 @@ func (es *engineSession) countedBefore(st *stream) bool {
 // a silent side explains them (leakExcuses.silenced). It moves
 // each kind's oldest leak in oldest past them to its oldest stream that
 // nothing explains, if any. s.mu is held.
-func (s *Session) explainedLeaks(oldest *[3]leakRef, now time.Time, cfg *FindingsConfig, ex leakExcuses) (explained [3]uint64) {
-	var free [3]bool // the kind's oldest stream nothing explains is in oldest
+func (s *Session) explainedLeaks(oldest *[numLeakKinds]leakRef, now time.Time, cfg *FindingsConfig, ex leakExcuses) (explained [numLeakKinds]uint64) {
+	var free [numLeakKinds]bool // the kind's oldest stream nothing explains is in oldest
 	n := 0
 	var active int64 // the latest leak clock among them
 	st := s.w.lists[liveList].head

@@ -200,6 +200,7 @@ func TestNoLeakWhileStalled(t *testing.T) {
 
 	reg = live.New(live.Config{})
 	sc = openSession(reg, 2)
+	sc.worked(sec(0)) // streams 3 and 5 are no setup streams
 	sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "BULK"), upd(c2s, 3, 0, 1000), psh(s2c, 3, data))
 	sc.feedAt(sec(1), syn(c2s, 5), psh(c2s, 5, "IDLE"), psh(s2c, 5, "ok"))
 	for _, at := range []float64{2.1, 10, 30.5, 31.5} {
@@ -237,6 +238,7 @@ func TestNoLeakWhileUnanswered(t *testing.T) {
 	run := func(answered bool) []live.Record {
 		reg := live.New(live.Config{})
 		sc := openSession(reg, 1)
+		sc.worked(sec(0)) // no stream below is a setup stream
 		sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "HOLD"), syn(c2s, 5), psh(c2s, 5, "RAND"))
 		if answered {
 			sc.feedAt(sec(0.5), syn(c2s, 7), psh(c2s, 7, "RAND"), psh(s2c, 7, "12345678"))

@@ -16,6 +16,7 @@ import (
 func TestLeakClockFromLatestFrame(t *testing.T) {
 	reg := live.New(live.Config{})
 	sc := openSession(reg, 2)
+	sc.worked(sec(0)) // stream 3 is no setup stream
 	sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "WATCH"))
 	for s := 1.0; s <= 4; s++ {
 		sc.feedAt(sec(s), psh(s2c, 3, "event"))

@@ -26,7 +26,7 @@ import (
 // Immutable once published.
 type leakMarks struct {
 	countedTo uint64
-	shown     [3]bool
+	shown     [numLeakKinds]bool // heldKind's never: no LEAK counts a setup stream held open
 	excused   []uint64
 }
 
@@ -39,7 +39,7 @@ func (m *leakMarks) marks(st *stream) bool {
 	if st.state == EndedWithSession {
 		return st.leakAtEnd // its session ended: the marks as they were then
 	}
-	if m == nil || !st.watch.listed[liveList] || st.serial >= m.countedTo || !m.shown[leakKind(st.state)] {
+	if m == nil || !st.watch.listed[liveList] || st.serial >= m.countedTo || !m.shown[st.leakKind()] {
 		return false // with no LEAK open, the stream's cache lines are not read
 	}
 	_, excused := slices.BinarySearch(m.excused, st.serial)
@@ -54,7 +54,7 @@ func (m *leakMarks) marks(st *stream) bool {
 // s.mu is held.
 func (s *Session) markLeaks(excused []uint64) (count int, m *leakMarks) {
 	w := &s.w
-	var shown [3]bool
+	var shown [numLeakKinds]bool
 	for _, f := range w.eng.open {
 		if f.Code == CodeLeak {
 			shown[findingLeakKind(f)] = true
@@ -115,7 +115,7 @@ func (s *Session) leakIDs(f *Finding, m *leakMarks) ([]uint32, [][2]FirstBytes) 
 	heads := make([][2]FirstBytes, 0, want)
 	n := 0
 	for st := s.w.lists[liveList].head; st != nil && st.watch.leaked && uint64(len(ids)) < want && n < maxWalk; st, n = st.watch.links[liveList].next, n+1 {
-		if leakKind(st.state) == k && m.marks(st) {
+		if st.leakKind() == k && m.marks(st) {
 			ids = append(ids, st.id)
 			heads = append(heads, st.head)
 		}

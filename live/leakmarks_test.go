@@ -43,7 +43,9 @@ func TestSnapshotLeaksAreLEAKs(t *testing.T) {
 	cfg := live.FindingsConfig{UnansweredAfter: 5 * time.Second, LeakAfter: 30 * time.Second, Churn: -1}
 	reg := live.New(live.Config{})
 	sc := openSession(reg, 1)
-	// 3 and 5: never accepted (UNANSWERED); 7: answered, never closed.
+	// 3 and 5: never accepted (UNANSWERED); 7: answered, never closed,
+	// and no setup stream.
+	sc.worked(sec(0))
 	sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "HOLD"), syn(c2s, 5), psh(c2s, 5, "RAND"))
 	sc.feedAt(sec(0.5), syn(c2s, 7), psh(c2s, 7, "RAND"), psh(s2c, 7, "12345678"))
 	for s := 1.0; s <= 29; s++ {

@@ -54,6 +54,10 @@ type Snapshot struct {
 	// that Aged − Leaks, where positive, are streams that LEAK looked at
 	// and left out.
 	Aged int
+	// Setup adds up the sessions' Setup: of Aged, the setup streams held
+	// open with no FIN from either side (StreamSnap.Setup), which LEAK
+	// does not count.
+	Setup int
 	// Evaluated is when the latest Registry.Evaluate ran, the time it
 	// was given; zero if none has: then no finding, LEAK included, was
 	// looked for.
@@ -233,6 +237,9 @@ type SessionSnap struct {
 	// evaluation, once one ran: Snapshot.Aged), whatever explains them;
 	// 0 without a LeakAfter.
 	Aged int
+	// Setup counts, of Aged, the session's setup streams held open with no
+	// FIN from either side (StreamSnap.Setup): LEAK does not count them.
+	Setup int
 	// Stalls counts the live streams with a stalled writer (StreamSnap.Stalled).
 	Stalls int
 	// Open counts streams open or half-closed; Total every stream opened;
@@ -401,6 +408,16 @@ type StreamSnap struct {
 	// the session's findings are resolved: it was a suspected leak when
 	// the session ended.
 	Leak bool
+	// Setup reports that the stream is one of its session's setup
+	// streams, opened as the session was set up and held open since with
+	// no FIN from either side (or, ended with its session, until its
+	// end): a control channel, a pool opened at login, held for the
+	// session's life by design. LEAK does not count it, however long it
+	// is idle; one half-closed is counted as any other, and not Setup.
+	// A setup stream opened within 1 s (SetupWindow) of the session's
+	// first frame, no stream of the session having closed before it, in
+	// a session whose start was seen.
+	Setup bool
 	// Head is the first payload bytes of each direction, kept for the
 	// stream's life whatever history has evicted.
 	Head [2]FirstBytes
@@ -466,7 +483,7 @@ func (s *Session) snapshot(withStreams bool, cutoff, now time.Time, stallAfter t
 	if s.head == nil || s.headGen != s.gen {
 		s.head, s.headGen = s.header(), s.gen
 	}
-	aged, stalls := 0, 0
+	aged, setup, stalls := 0, 0, 0
 	if !cutoff.IsZero() && s.open > 0 {
 		// The live list is in SYN order: the suspects are its first
 		// streams, so counting them costs the suspects, not every
@@ -474,6 +491,9 @@ func (s *Session) snapshot(withStreams bool, cutoff, now time.Time, stallAfter t
 		c := cutoff.UnixNano()
 		for st := s.w.lists[liveList].head; st != nil && st.watch.first < c; st = st.watch.links[liveList].next {
 			aged++
+			if st.leakKind() == heldKind {
+				setup++
+			}
 		}
 	}
 	if s.atWindow > 0 && s.open > 0 {
@@ -497,7 +517,7 @@ func (s *Session) snapshot(withStreams bool, cutoff, now time.Time, stallAfter t
 		return base
 	}
 	ss := *base
-	ss.Aged, ss.Stalls, ss.Leaks = aged, stalls, leaks
+	ss.Aged, ss.Setup, ss.Stalls, ss.Leaks = aged, setup, stalls, leaks
 	return &ss
 }
 
@@ -561,6 +581,7 @@ func (s *Session) streamSnaps(marks *leakMarks) []StreamSnap {
 			ID: st.id, Opener: st.opener, State: st.state,
 			Frames: st.frames, Bytes: st.bytes, Wire: st.wire, First: st.first, Last: st.last,
 			Incomplete: st.incomplete, Leak: marks.marks(st), Head: st.head,
+			Setup: st.watch.setup && !st.fin[0] && !st.fin[1] && (st.state.Live() || st.state == EndedWithSession),
 		}
 		if !st.replyAt.IsZero() {
 			sn.FirstReply = st.replyAt.Sub(st.first)

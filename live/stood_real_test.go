@@ -101,6 +101,7 @@ func TestNoBlockFromAMomentRealSmux(t *testing.T) {
 				above.Conn = tap.Wrap(below, live.Server, reg, "srv")
 				return above
 			})
+			closeOne(t, cli.OpenStream, srv.AcceptStream) // the stream below is no setup stream
 			cs, err := cli.OpenStream()
 			if err != nil {
 				t.Fatal(err)

@@ -176,6 +176,7 @@ func TestFindingUpdatedExcused(t *testing.T) {
 	cfg := live.FindingsConfig{StallAfter: 2 * time.Second, LeakAfter: 30 * time.Second, Churn: -1}
 	reg := live.New(live.Config{})
 	sc := openSession(reg, 2)
+	sc.worked(sec(0)) // streams 3 and 5 are no setup streams
 	sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "BULK"), upd(c2s, 3, 0, 1000), psh(s2c, 3, strings.Repeat("x", 1000)))
 	sc.feedAt(sec(1), syn(c2s, 5), psh(c2s, 5, "IDLE"), psh(s2c, 5, "ok"))
 	for _, at := range []float64{2.1, 10, 30.5, 31.5} {

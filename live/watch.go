@@ -39,7 +39,13 @@ type streamWatch struct {
 	// DATA_AFTER_CLOSE.
 	lateRead [2]bool
 	leaked   bool  // counted in sessionWatch.leaked, under kind
-	kind     uint8 // leakKind of its state when counted
+	kind     uint8 // stream.leakKind when counted
+	// setup says that the stream is one of its session's setup streams:
+	// opened as the session was set up (Session.setupStream), a control
+	// channel or a pool opened at login, held for the session's life by
+	// design. Open with no FIN from either side, LEAK does not count it
+	// (heldKind); half-closed, it is counted as any other.
+	setup bool
 	// consumedAt is, per direction of the data, when (Unix ns) its
 	// reader last reported consuming more (a v2 UPD, a yamux window
 	// update): a writer held at the window meanwhile has a reader that
@@ -103,6 +109,13 @@ func (l *streamList) remove(st *stream, i int) {
 type sessionWatch struct {
 	lists  [numLists]streamList
 	lastAt [2]int64 // Unix ns of each direction's latest frame; 0 before its first
+	// firstAt is when (Unix ns) the session's first frame came, either
+	// direction's, 0 before it: its setup streams open within SetupWindow
+	// of it (Session.setupStream). closedAny says that a stream of the
+	// session has closed, one side's FIN or an RST: no stream opened
+	// since is a setup stream.
+	firstAt   int64
+	closedAny bool
 	// heardAt is, per direction, the latest time (Unix ns) it carried
 	// bytes that a resynchronising decoder held unframed (Heard).
 	heardAt [2]int64
@@ -138,7 +151,7 @@ type sessionWatch struct {
 	// the data path keeps the counts as they change state or close.
 	leakFrom   *stream
 	leakFromAt int64 // leakFrom's SYN, Unix ns, so that Evaluate need not touch it
-	leaked     [3]uint64
+	leaked     [numLeakKinds]uint64
 	leakCut    int64
 	// leakAfter is the latest evaluation's LeakAfter. leakActive is
 	// when (Unix ns) a stream counted as a leak last carried a frame, or
@@ -151,12 +164,12 @@ type sessionWatch struct {
 	// (explainedLeaks) found in use (leakExcuses.active): a LEAK of that
 	// kind that resolves with its streams still live is "in use again"
 	// only if some are, not when another stream carried a frame.
-	leakInUse [3]uint64
+	leakInUse [numLeakKinds]uint64
 	// The oldest counted stream of each kind, copied so that Evaluate
 	// need not touch it; known is false when it closed or changed kind
 	// and the next evaluation must look for the new oldest.
-	oldest [3]leakRef
-	known  [3]bool
+	oldest [numLeakKinds]leakRef
+	known  [numLeakKinds]bool
 	// writes counts the tapped end's writes in each direction, started
 	// and finished: odd while one is in progress (WriteStarted, WriteDone).
 	writes [2]atomic.Uint64
@@ -227,7 +240,12 @@ func (s *Session) ReceiveWindow(dir Dir, closed bool, at time.Time) {
 }
 
 // watchFrame notes a frame of dir at ns. s.mu is held.
-func (s *Session) watchFrame(dir Dir, ns int64) { s.w.lastAt[dir] = max(s.w.lastAt[dir], ns) }
+func (s *Session) watchFrame(dir Dir, ns int64) {
+	s.w.lastAt[dir] = max(s.w.lastAt[dir], ns)
+	if s.w.firstAt == 0 || ns < s.w.firstAt {
+		s.w.firstAt = ns
+	}
+}
 
 // lastHeard returns when (Unix ns) direction dir last showed its sender
 // sending: its latest frame, or bytes a resynchronising decoder held
@@ -263,6 +281,7 @@ func (s *Session) watchOpened(st *stream) {
 	// counts from the latest of them.
 	st.watch.first = max(st.first.UnixNano(), s.w.openedAt)
 	s.w.openedAt = st.watch.first
+	st.watch.setup = s.setupStream(st)
 	if s.proto == Yamux {
 		st.watch.asked = st.watch.first
 	}
@@ -271,6 +290,52 @@ func (s *Session) watchOpened(st *stream) {
 	if s.w.leakFrom == nil {
 		s.w.leakFrom, s.w.leakFromAt = st, st.watch.first // every older stream is counted already
 	}
+}
+
+// SetupWindow is how soon after its session's first frame a stream opens
+// to be one of the session's setup streams (Session.setupStream).
+const SetupWindow = time.Second
+
+// setupStream says whether st, opening now, is one of its session's
+// setup streams: the session's start was seen (no capture joined it
+// mid-session, nor lost bytes before), st opened within SetupWindow of the
+// session's first frame, and no stream of the session had closed (either
+// side's FIN, or an RST) before it opened. Those are the streams a
+// program opens as it sets the session up and holds for its life by
+// design: go-plugin's control stream, its plugin's stdout and stderr
+// streams and the dispensed plugin's stream, frp's control stream and
+// its pool of work connections opened at login, a control channel. A
+// leak is per request and repeats: its streams open, and go on opening,
+// after the session's setup, where LEAK counts them; a leak's first
+// stream opened in the setup is not counted, its later ones are. s.mu is
+// held.
+func (s *Session) setupStream(st *stream) bool {
+	w := &s.w
+	return !s.incomplete && !w.closedAny && w.firstAt != 0 && st.watch.first-w.firstAt <= int64(SetupWindow)
+}
+
+// The kinds of counted leaks (stream.leakKind): by the side that never
+// sent FIN (leakKind), and heldKind, a setup stream open with no FIN
+// from either side, which no LEAK counts.
+const (
+	heldKind     = 3
+	numLeakKinds = 4
+)
+
+// leakKind is st's kind as a counted leak: leakKind of its state, or
+// heldKind for a setup stream with no FIN from either side.
+func (st *stream) leakKind() int {
+	k := leakKind(st.state)
+	if k == 0 && st.watch.setup {
+		return heldKind
+	}
+	return k
+}
+
+// suspects says whether any stream is counted as a leak of a kind a LEAK
+// may count: those held since the session's setup are none.
+func (w *sessionWatch) suspects() bool {
+	return w.leaked[0] != 0 || w.leaked[1] != 0 || w.leaked[2] != 0
 }
 
 // leakRef is a counted leak, as a finding names it: last is its leak
@@ -308,9 +373,10 @@ func (w *sessionWatch) leakFrame(st *stream) {
 
 // watchHalfClosed moves a counted leak to the kind of its new state. s.mu is held.
 func (s *Session) watchHalfClosed(st *stream) {
+	s.w.closedAny = true
 	if w := &st.watch; w.leaked {
 		s.w.unleak(st)
-		w.leaked, w.kind = true, uint8(leakKind(st.state))
+		w.leaked, w.kind = true, uint8(st.leakKind())
 		s.w.leak(st)
 	}
 }
@@ -345,6 +411,7 @@ func (s *Session) watchAnswer(st *stream, dir Dir, ns int64) {
 
 // watchClosed unlists a stream that is no longer live. s.mu is held.
 func (s *Session) watchClosed(st *stream) {
+	s.w.closedAny = true
 	s.watchUnlive(st)
 	s.w.lists[waitList].remove(st, waitList)
 }
@@ -531,7 +598,7 @@ func (s *Session) watchEnded() {
 // kind. It walks only the streams that crossed the cutoff since, and,
 // when the oldest of a kind closed, the counted streams up to the next
 // one of that kind. s.mu is held.
-func (s *Session) countLeaks(cutoff int64, leakAfter time.Duration) *[3]leakRef {
+func (s *Session) countLeaks(cutoff int64, leakAfter time.Duration) *[numLeakKinds]leakRef {
 	w := &s.w
 	w.leakAfter = int64(leakAfter)
 	head := w.lists[liveList].head
@@ -540,14 +607,14 @@ func (s *Session) countLeaks(cutoff int64, leakAfter time.Duration) *[3]leakRef 
 		for st := head; st != nil && st != w.leakFrom; st = st.watch.links[liveList].next {
 			st.watch.leaked = false
 		}
-		w.leaked, w.oldest, w.known = [3]uint64{}, [3]leakRef{}, [3]bool{true, true, true}
+		w.leaked, w.oldest, w.known = [numLeakKinds]uint64{}, [numLeakKinds]leakRef{}, [numLeakKinds]bool{true, true, true, true}
 		w.countedTo, s.leakNewest, w.leakActive = 0, 0, 0
 		w.setLeakFrom(head)
 	}
 	w.leakCut = cutoff
 	for n := 0; w.leakFrom != nil && w.leakFromAt <= cutoff && n < maxWalk; n++ {
 		st := w.leakFrom
-		st.watch.leaked, st.watch.kind = true, uint8(leakKind(st.state))
+		st.watch.leaked, st.watch.kind = true, uint8(st.leakKind())
 		w.leak(st)
 		s.leakNewest = max(s.leakNewest, st.watch.first)
 		w.leakActive = max(w.leakActive, st.leakClock())

@@ -162,7 +162,8 @@ func TestYamuxFrozenServerDefaultTimings(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			rec, cli, srv := recordedYamux(t) // its ping is sent below, at the test's moment
+			rec, cli, srv := recordedYamux(t)             // its ping is sent below, at the test's moment
+			closeOne(t, cli.OpenStream, srv.AcceptStream) // the streams below are no setup streams
 			for range 3 {
 				st, err := cli.OpenStream()
 				if err != nil {

@@ -20,7 +20,8 @@ import (
 // silent (KEEPALIVE …)"), though no KEEPALIVE was or would be open, and
 // opened again as a new finding 100 ms later.
 func TestYamuxLeakHoldsAcrossAnsweredPing(t *testing.T) {
-	rec, cli, srv := recordedYamux(t) // its pings are sent below, at the test's moments
+	rec, cli, srv := recordedYamux(t)             // its pings are sent below, at the test's moments
+	closeOne(t, cli.OpenStream, srv.AcceptStream) // the stream below is no setup stream
 	st := openWriting(t, cli, "x")
 	acc, err := srv.AcceptStream()
 	if err != nil {

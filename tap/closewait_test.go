@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -80,8 +81,11 @@ func closeWaitServe(t *testing.T, reg *live.Registry, cfg *smux.Config, closeOnE
 // and, if leaveOpen is false, closes that stream cleanly (CloseWrite, read
 // to the server's FIN); then, unless stay, closes its session and its
 // conn (FIN), as a client program that exits does. It returns the session,
-// open if stay, and its conn.
-func closeWaitClient(t *testing.T, addr string, cfg *smux.Config, leaveOpen, stay bool) (*smux.Session, net.Conn) {
+// open if stay, and its conn. If served, it first echoes a request on a
+// stream it closes cleanly: a stream it leaves open is then a request's,
+// after the session's setup, not one of its setup streams, which LEAK
+// does not count (live.SetupWindow).
+func closeWaitClient(t *testing.T, addr string, cfg *smux.Config, leaveOpen, stay bool, served ...bool) (*smux.Session, net.Conn) {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -92,25 +96,31 @@ func closeWaitClient(t *testing.T, addr string, cfg *smux.Config, leaveOpen, sta
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cli.Close() })
-	st, err := cli.OpenStream()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Write([]byte("ping")); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 4)
-	if _, err := io.ReadFull(st, buf); err != nil {
-		t.Fatal(err)
-	}
-	if !leaveOpen {
-		if err := st.CloseWrite(); err != nil {
+	exchange := func(close bool) {
+		st, err := cli.OpenStream()
+		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := io.ReadAll(st); err != nil {
+		if _, err := st.Write([]byte("ping")); err != nil {
 			t.Fatal(err)
 		}
+		buf := make([]byte, 4)
+		if _, err := io.ReadFull(st, buf); err != nil {
+			t.Fatal(err)
+		}
+		if close {
+			if err := st.CloseWrite(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.ReadAll(st); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
+	if len(served) > 0 && served[0] {
+		exchange(true)
+	}
+	exchange(!leaveOpen)
 	if !stay {
 		cli.Close() // and its conn: the client's FIN
 	}
@@ -299,13 +309,19 @@ func TestCloseWaitTakesOverLeak(t *testing.T) {
 	fcfg := live.FindingsConfig{}
 	stuck := make(chan struct{})
 	defer close(stuck)
+	var streams atomic.Int32
 	addr, accepted, _ := closeWaitServe(t, reg, cfg, false, func(st *smux.Stream) {
+		if streams.Add(1) == 1 { // the client's first, which it closes: served and closed
+			io.Copy(st, st)
+			st.Close()
+			return
+		}
 		buf := make([]byte, 4)
 		io.ReadFull(st, buf)
 		st.Write(buf)
 		<-stuck // and never reads, nor closes, again
 	})
-	closeWaitClient(t, addr, cfg, true, false)
+	closeWaitClient(t, addr, cfg, true, false, true) // the stream left open is no setup stream
 	<-accepted
 	ss := halfClosedSession(t, reg)
 	closed := ss.DirEnded[live.ClientToServer]

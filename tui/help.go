@@ -93,7 +93,8 @@ func (p *helpPane) lines(th *theme, inner, rows int) []string {
 		" (--leak-after) with no other finding to explain them (UNANSWERED, SESSION_BLOCKED, WINDOW_STALL), and the open count of the sessions holding them; "+
 		"in an ended session, the streams that were suspected leaks when it ended; there a stream's age is how long it lived, to "+
 		"the session's end, and its idle the time from its last frame to that end; a closed stream's age is how long it lived, to its close, and its idle blank; "+
-		"half-closed→: the client sent FIN and the server has not, half-closed← the reverse", noteW)...)
+		"half-closed→: the client sent FIN and the server has not, half-closed← the reverse; "+
+		"(setup): held open since its session's setup (opened in the first second, no stream closed before): not counted by LEAK", noteW)...)
 	notes = append(notes, wrapText("folded: each session keeps its latest "+count(uint64(p.closed))+
 		" closed streams in detail; older closed streams are folded into the summary line under the streams heading "+
 		"(their frames stay in history until evicted). A selected stream that is folded stays selected, marked folded, until you move", noteW)...)

@@ -18,13 +18,18 @@ import (
 
 // leakCapture is an evaluated capture of two sessions whose servers keep
 // sending keepalive NOPs: in session 1 the server answered stream 3 and
-// never closed it (a real leak), and never accepted 5 and 7; in session 2
+// never closed it (a real leak: opened after stream 2, which the server
+// opened and both sides closed, it is no setup stream, which LEAK would
+// not count), and never accepted 5 and 7; in session 2
 // it accepted nothing (a backlog). Every live stream is older than the
 // 30 s threshold; UNANSWERED explains all but stream 3.
 func leakCapture() *capture {
 	const c2s, s2c = live.ClientToServer, live.ServerToClient
 	c := newCapture(live.Config{History: 1000})
 	s1 := c.open("127.0.0.1:51234", "127.0.0.1:9000", base.Add(-time.Minute))
+	c.frame(s1, s2c, base.Add(-50*time.Second-time.Millisecond), 1, decoder.SYN, 2, "", 0)
+	c.frame(s1, s2c, base.Add(-50*time.Second-time.Millisecond), 1, decoder.FIN, 2, "", 0)
+	c.frame(s1, c2s, base.Add(-50*time.Second-time.Millisecond), 1, decoder.FIN, 2, "", 0)
 	c.frame(s1, c2s, base.Add(-50*time.Second), 1, decoder.SYN, 3, "", 0)
 	c.frame(s1, c2s, base.Add(-50*time.Second+10*time.Microsecond), 1, decoder.PSH, 3, "RAND", 0)
 	c.frame(s1, s2c, base.Add(-50*time.Second+100*time.Microsecond), 1, decoder.PSH, 3, "12345678", 0)
@@ -128,7 +133,7 @@ func TestLeakMarksRealBacklog(t *testing.T) {
 	lcli, lsrv := smuxtest.Pair(t, scfg, nil, tapped("leak"))
 	served := make(chan uint32, 1)
 	go func() { // ends when the session closes
-		for {
+		for n := 0; ; n++ {
 			st, err := lsrv.AcceptStream()
 			if err != nil {
 				return
@@ -136,10 +141,23 @@ func TestLeakMarksRealBacklog(t *testing.T) {
 			var req [4]byte
 			io.ReadFull(st, req[:])
 			st.Write([]byte("answer!!"))
+			if n == 0 {
+				st.Close() // the first request's stream: closed
+			}
 			served <- st.ID()
 		}
 	}()
+	// A first request, served and closed: the stream left open below is
+	// a request's, no setup stream, which LEAK does not count.
 	st, err := lcli.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Write([]byte("RAND"))
+	io.ReadFull(st, make([]byte, 8))
+	<-served
+	st.Close()
+	st, err = lcli.OpenStream()
 	if err != nil {
 		t.Fatal(err)
 	}

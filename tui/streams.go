@@ -481,6 +481,11 @@ func streamCells(st *styles, s *live.StreamSnap, ended bool, end time.Time, fold
 	if folded {
 		state = "folded"
 	}
+	if s.Setup && !folded {
+		// Opened as its session was set up and held since, with no FIN
+		// from either side: LEAK does not count it, however idle.
+		state += " (setup)"
+	}
 	if s.Incomplete {
 		// Opened before the capture saw it, or live at a loss: its counts
 		// are what the capture saw.
