@@ -102,7 +102,9 @@ func (p *helpPane) lines(th *theme, inner, rows int) []string {
 		`flags:syn flags:syn|ack (every flag named must be set); RAND, "two words", hex:52414e44 or u64:15974306852808979797 `+
 		`(eight bytes either way round) for bytes in the captured payload; a finding's code, LEAK, finds its records, `+
 		`and sid: the findings that name the stream too; `+
-		`/ opens on the filter in place, selected: type to replace it, ↑ and ↓ recall earlier ones`, noteW)...)
+		`/ opens on the filter in place, selected: type to replace it, ↑ and ↓ recall earlier ones; `+
+		`a filter that selects nothing in the frames shown goes to the newest match in history, in any session `+
+		`(in a capture read to its end, the first), and so does n with no match selected; n goes on to newer matches, N back to older ones`, noteW)...)
 	notes = append(notes, wrapText("arrows: "+live.ClientToServer.String()+" "+live.ClientToServer.Words()+", "+
 		live.ServerToClient.String()+" "+live.ServerToClient.Words()+"; "+
 		"colours: SYN green, FIN yellow, violations red; STALLED: a v2 writer has its whole window in flight", noteW)...)
