@@ -33,17 +33,23 @@ type findingsPane struct {
 }
 
 // recentResolved is how long a resolved finding stays in the list.
-const recentResolved = 5 * time.Minute
+const recentResolved = live.RecentResolved
 
 // recentlyResolved is the tail of snap.Resolved (oldest first) that
 // resolved within recentResolved of the snapshot: the resolved findings
-// the pane lists and the header counts.
+// the pane lists, the latest live.MaxResolved at most.
 func recentlyResolved(snap *live.Snapshot) []*live.Finding {
 	i := len(snap.Resolved)
 	for i > 0 && snap.At.Sub(snap.Resolved[i-1].Resolved) <= recentResolved {
 		i--
 	}
 	return snap.Resolved[i:]
+}
+
+// resolvedCount is how many findings resolved within recentResolved of
+// the snapshot, listed or not: what the header and the pane's title count.
+func resolvedCount(snap *live.Snapshot) int {
+	return max(snap.ResolvedRecent, len(recentlyResolved(snap)))
 }
 
 func newFindingsPane(keys *keyMap) findingsPane {
@@ -342,11 +348,15 @@ func (p *findingsPane) explain(th *theme, w int) []explainLine {
 
 // title is the pane's title, in at most w cells: the keys go first.
 func (p *findingsPane) title(w int) string {
-	open, resolved := 0, 0
+	open, listed, resolved := 0, 0, 0
 	if p.snap != nil {
-		open, resolved = p.open, len(p.list)-p.open
+		open, listed = p.open, len(p.list)-p.open
+		resolved = max(resolvedCount(p.snap), listed)
 	}
 	t := "Findings · " + strconv.Itoa(open) + " open · " + strconv.Itoa(resolved) + " resolved"
+	if listed < resolved {
+		t += ", the latest " + strconv.Itoa(listed) + " listed" // the snapshot lists live.MaxResolved
+	}
 	if long := t + " · enter: go to it · !/esc: close"; width(long) <= w {
 		return long
 	}

@@ -262,7 +262,7 @@ func totalsLine(th *theme, hd *header, apart bool, w int) string {
 	}
 	// Findings that came and went, such as those of sessions a client
 	// redials (each ends on its problem), are there to see too.
-	recent := len(recentlyResolved(snap))
+	recent := resolvedCount(snap)
 	if recent > 0 {
 		fields = append(fields, field{long: []seg{{count(uint64(recent)) + " resolved", th.warn}}, prio: 93})
 	}
