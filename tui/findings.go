@@ -122,6 +122,23 @@ func (p *findingsPane) collect() {
 	}
 }
 
+// reopen puts the cursor where ! opens the list: on finding left, the
+// one the user left it on, while that one is still open, else on the top,
+// the most severe open finding, the list scrolled to its start. What is
+// wrong now comes first: a resolved one the user left selected, 40 rows
+// down, would open the list on the resolved ones, the open ones out of
+// view above.
+func (p *findingsPane) reopen(left uint64) {
+	if left != 0 && p.idx < p.open && p.list[p.idx].ID == left {
+		p.clamp(len(p.list), p.dataRows())
+		return
+	}
+	p.idx, p.top = 0, 0
+	if len(p.list) > 0 {
+		p.id = p.list[0].ID
+	}
+}
+
 // halfClosedFirst reorders the open findings, most severe first, so that
 // within a severity the LEAKs with a direction (streams half-closed by
 // one side: a certain leak) come before those without (streams open and

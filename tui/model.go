@@ -437,7 +437,9 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 			m.overlay = overlayNone
 		} else {
 			m.overlay = overlayFindings
+			left := m.find.id
 			m.find, _ = m.find.Update(snapshotMsg{snap: m.snap})
+			m.find.reopen(left)
 		}
 	case key.Matches(msg, k.Sort):
 		// A new order is for its first rows: show them, from the sessions
