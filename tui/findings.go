@@ -19,9 +19,12 @@ import (
 // what it concerns.
 type findingsPane struct {
 	overlayList[*live.Finding]
-	w    int    // the pane's width
-	open int    // list[:open] are open, the rest resolved
-	id   uint64 // the selected finding's ID, which the cursor follows as the list changes
+	w    int // the pane's width
+	open int // list[:open] are open, the rest resolved
+	// trend is how fast each open LEAK grows, by finding ID (leakTrend's,
+	// never changed).
+	trend map[uint64]growth
+	id    uint64 // the selected finding's ID, which the cursor follows as the list changes
 	// widest is, over the list, the widest code and the largest session
 	// and stream ids, which a narrow screen sizes its columns to: found
 	// as the list is made, not at each draw.
@@ -344,6 +347,9 @@ func (p *findingsPane) explain(th *theme, w int) []explainLine {
 	// reads as the stream's opening, after its own "since".
 	where += " · since " + f.Since.In(loc).Format(time.TimeOnly) + " · finding opened " + f.Opened.In(loc).Format(time.TimeOnly)
 	paras := []explainLine{{where, st.dim}, {printable.Text(f.Text), style{}}}
+	if g, ok := p.trend[f.ID]; ok && p.idx < p.open && g.told() {
+		paras = append(paras, explainLine{g.words(), st.warn})
+	}
 	if h := f.First(); h != nil {
 		// What the oldest leaked stream carried, which history may no
 		// longer hold: the request that leaks.

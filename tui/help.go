@@ -84,7 +84,7 @@ func (p *helpPane) lines(th *theme, inner, rows int) []string {
 	notes := wrapText("enter drills down: session → its streams → its frames → the frame's bytes; "+
 		"s sorts streams by id, age (leaks first), idle, bytes, state; space freezes the view while capture goes on", noteW)
 	notes = append(notes, wrapText("! lists the findings, what muxtop names as wrong: code, where, for how long, the evidence "+
-		"and what to do, most severe first, then the ones resolved in the last 5 min; it opens on the top, or on the open finding left selected; "+
+		"and what to do (a LEAK's, how fast it grew over the last minute, as the header's leak? rate), most severe first, then the ones resolved in the last 5 min; it opens on the top, or on the open finding left selected; "+
 		"enter goes to the stream or session concerned", noteW)...)
 	notes = append(notes, wrapText("sessions: live ones first, then the ended ones, the latest first; S sorts them by id, "+
 		"activity, open streams, leaks or violations, e hides the ended ones; * marks the end muxtop taps; "+

@@ -116,6 +116,7 @@ type Model struct {
 	hist    live.HistoryStats // history as the latest read saw it, paused or not
 	latest  time.Time         // the time of the latest read, paused or not
 	rates   rates
+	trend   leakTrend // how fast the suspected leaks grow
 	status  live.Status
 	idle    time.Duration // Options.Idle at the latest read
 	paused  bool
@@ -355,6 +356,8 @@ func (m *Model) applyRead(msg snapshotMsg) tea.Cmd {
 	}
 	m.status = msg.status
 	m.rates.update(msg.snap, m.done)
+	m.trend.update(msg.snap)
+	m.find.trend = m.trend.by
 	m.snap = msg.snap
 	msg.rates = m.rates.session
 	msg.stale = m.idle > 0
@@ -899,6 +902,7 @@ func (m *Model) render() string {
 		title: m.opts.Title, snap: m.snap, now: m.latest, rate: m.rates.total,
 		paused: m.paused, behind: m.behind, follow: m.frames.follow, done: m.done,
 		flash: m.flash, hasStatus: m.opts.Status != nil, status: m.status, idle: m.idle, leakAfter: m.opts.LeakAfter,
+		leakGrowth: m.trend.total,
 	}
 	if m.filter != nil {
 		hd.filter = m.filter.text
