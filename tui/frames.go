@@ -392,6 +392,9 @@ func (p *framesPane) body(th *theme, w, h int, focused bool) []string {
 		switch {
 		case !p.index.built:
 			msg = " reading history…"
+		case p.filter != nil && p.index.dropped > 0:
+			// It had matches: a busy capture's history evicted them.
+			msg = " the matches here left history: newer frames evicted them (--history); n goes to the newest"
 		case p.filter != nil:
 			msg = " no frames match " + p.filter.text
 		case p.evicted():

@@ -203,3 +203,25 @@ func TestReadFilterGoesToTheFirstMatch(t *testing.T) {
 		t.Errorf("the status line does not say %q:\n%s", want, screenOf(m))
 	}
 }
+
+// TestMatchesLeftHistory: a stream a match led to, whose matches history
+// then evicts, says so, not "no frames match": at a history of 1.3 s
+// (--history 2000 at 1,500 frames/s) the demo's stream said "no frames
+// match cmd:fin dir:<" 2.5 s after n led to its FIN.
+func TestMatchesLeftHistory(t *testing.T) {
+	b := newBusy(200, 30)
+	b.record(200)
+	m := onStream3(t, b.model(t, 160, 45))
+	m = press(m, "/")
+	m = typeText(m, "cmd:fin dir:<")
+	m = press(m, "enter")
+	checkLanded(t, m, "cmd:fin dir:<", "")
+	b.record(250)
+	m = send(m, tickMsg{})
+	screen := screenOf(m)
+	if !strings.Contains(frameTitle(screen), "· 0 matches") || !strings.Contains(screen, "the matches here left history: newer frames evicted them (--history); n goes to the newest") {
+		t.Errorf("a stream whose matches history evicted does not say so:\n%s", screen)
+	}
+	m = press(m, "n")
+	checkLanded(t, m, "cmd:fin dir:<", "")
+}
