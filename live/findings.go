@@ -497,6 +497,7 @@ type engine struct {
 	resolvedBy [NumFindingCodes][NumSeverities]uint64 // by code and the severity resolved with, Unwatched ones left out
 	open       map[uint64]openFinding                 // by ID
 	resolved   []*Finding                             // the latest MaxResolved, oldest first
+	recent     resolvedTimes                          // when they resolved, to count those of the last RecentResolved (recent.go)
 	unwatched  []*Finding                             // every one resolved as muxtop stopped watching (ResolveEnded)
 	churn      *Finding                               // the open CHURN finding, if any
 	churnTold  told                                   // what churn's latest record told
@@ -540,6 +541,7 @@ type findingsView struct {
 	openedBy   [NumFindingCodes][NumSeverities]uint64
 	resolvedBy [NumFindingCodes][NumSeverities]uint64
 	resolved   []*Finding
+	recent     recentView // counts the resolved findings, listed or not
 	// unwatched are the findings resolved as muxtop stopped watching
 	// their sessions, still holding then.
 	unwatched []*Finding
@@ -1004,6 +1006,7 @@ func (e *engine) apply(r *Registry, c change, now time.Time, why string) {
 			e.resolved = e.resolved[:MaxResolved-1]
 		}
 		e.resolved = append(e.resolved, &f)
+		e.recent.add(now.UnixNano())
 		r.hist.addEvent(Record{Kind: FindingResolved, Session: f.Session, Dir: f.Dir, At: now, Finding: &f, Detail: why})
 	}
 }
@@ -1022,7 +1025,7 @@ func (c *change) recorded() *Finding {
 // publish makes the open findings visible to snapshots: most severe
 // first, then oldest. e.mu is held.
 func (e *engine) publish() {
-	v := &findingsView{evaluated: e.lastEval.Load(), opened: e.opened, openedBy: e.openedBy, resolvedBy: e.resolvedBy, resolved: slices.Clone(e.resolved), unwatched: slices.Clone(e.unwatched)}
+	v := &findingsView{evaluated: e.lastEval.Load(), opened: e.opened, openedBy: e.openedBy, resolvedBy: e.resolvedBy, resolved: slices.Clone(e.resolved), recent: e.recent.view(), unwatched: slices.Clone(e.unwatched)}
 	v.open = make([]*Finding, 0, len(e.open))
 	for _, of := range e.open {
 		v.open = append(v.open, of.f)
@@ -1526,6 +1529,7 @@ func (e *engine) findings() *findingsView {
 func (r *Registry) snapshotFindings(snap *Snapshot, v *findingsView, sessions []*Session, latency bool) {
 	snap.Findings, snap.FindingCounts, snap.FindingsOpened, snap.Resolved = v.open, v.counts, v.opened, v.resolved
 	snap.FindingsOpenedBy, snap.FindingsResolvedBy = v.openedBy, v.resolvedBy
+	snap.ResolvedRecent = v.recent.count(snap.At)
 	snap.Unwatched = v.unwatched
 	for _, f := range v.unwatched {
 		snap.UnwatchedCounts[f.Severity]++

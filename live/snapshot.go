@@ -75,6 +75,10 @@ type Snapshot struct {
 	FindingCounts  [NumSeverities]int
 	FindingsOpened uint64
 	Resolved       []*Finding
+	// ResolvedRecent counts the findings resolved within RecentResolved
+	// of At (or after it), Unwatched ones included: exactly, where
+	// Resolved, capped, may list fewer of them.
+	ResolvedRecent int
 	// Unwatched are the findings resolved because muxtop stopped watching
 	// their sessions (Registry.ResolveEnded), in resolution order: they
 	// still held as the watch ended, and a run's summary counts them open

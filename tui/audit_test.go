@@ -109,7 +109,7 @@ func TestFirstMatchFlashAgrees(t *testing.T) {
 	m = typeText(m, "LEAK")
 	m = press(m, "enter")
 	screen := screenOf(m)
-	if !strings.Contains(screen, "first match: session 1 (none in stream 3)") || strings.Contains(screen, "none in the frames shown") {
+	if !strings.Contains(screen, "newest match: session 1 (none in stream 3)") || strings.Contains(screen, "none in the frames shown") {
 		t.Errorf("the status line does not say that stream 3 had no match:\n%s", screen)
 	}
 	if !strings.Contains(screen, "Frames of session 1 · filter LEAK · 1 match") {

@@ -153,10 +153,6 @@ func detailInfo(th *theme, r *live.Record, w int) []string {
 			wrap(printable.Text(f.Text), style{})
 			if len(f.StreamIDs) > 0 {
 				wrap(leakStreams(f), style{})
-				// What each carried, which history may no longer hold.
-				for i, id := range f.StreamIDs[:min(len(f.StreamIDs), len(f.Heads))] {
-					wrap(firstLine(id, &f.Heads[i]), style{})
-				}
 				// How to see them: the filter's sid: matches a stream's
 				// frames and the LEAK records that count it, in every
 				// session; session: keeps n and N to this one.
@@ -165,6 +161,12 @@ func detailInfo(th *theme, r *live.Record, w int) []string {
 			wrap("what to do: "+printable.Text(f.Advice), style{})
 			if r.Detail != "" {
 				wrap(printable.Text(r.Detail), st.dim)
+			}
+			// What each stream carried, which history may no longer hold:
+			// up to 32 lines, last, where a short pane says how many more
+			// (detailPane.body).
+			for i, id := range f.StreamIDs[:min(len(f.StreamIDs), len(f.Heads))] {
+				wrap(firstLine(id, &f.Heads[i]), style{})
 			}
 		}
 	}
@@ -301,10 +303,12 @@ func (p detailPane) View(th *theme, w, h int, focused bool) string {
 	if p.rec != nil {
 		title += " · seq " + strconv.FormatUint(p.rec.Seq, 10)
 	}
-	return boxed(th, title, focused, p.body(th, w-2, h-2), w, h)
+	return boxed(th, title, focused, p.body(th, w-2, h-2, focused), w, h)
 }
 
-func (p *detailPane) body(th *theme, w, h int) []string {
+// body is the detail's lines in view; where more follow, the last line
+// says how many, and how to scroll to them.
+func (p *detailPane) body(th *theme, w, h int, focused bool) []string {
 	r := p.rec
 	if r == nil || h <= 0 {
 		note := "select a frame: enter on a stream, then on a frame"
@@ -328,6 +332,13 @@ func (p *detailPane) body(th *theme, w, h int) []string {
 		} else {
 			out = append(out, hexLine(r.Payload, i-len(info), bpl, w))
 		}
+	}
+	if more := total - top - h + 1; more > 1 && h >= 2 {
+		how := "enter on the frame, then j/k or PgDn"
+		if focused {
+			how = "j/k or PgDn"
+		}
+		out[h-1] = newLine(w).add(" ↓ "+strconv.Itoa(more)+" more lines: "+how, th.styles.dim).String()
 	}
 	return out
 }

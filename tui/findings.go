@@ -19,9 +19,12 @@ import (
 // what it concerns.
 type findingsPane struct {
 	overlayList[*live.Finding]
-	w    int    // the pane's width
-	open int    // list[:open] are open, the rest resolved
-	id   uint64 // the selected finding's ID, which the cursor follows as the list changes
+	w    int // the pane's width
+	open int // list[:open] are open, the rest resolved
+	// trend is how fast each open LEAK grows, by finding ID (leakTrend's,
+	// never changed).
+	trend map[uint64]growth
+	id    uint64 // the selected finding's ID, which the cursor follows as the list changes
 	// widest is, over the list, the widest code and the largest session
 	// and stream ids, which a narrow screen sizes its columns to: found
 	// as the list is made, not at each draw.
@@ -33,17 +36,23 @@ type findingsPane struct {
 }
 
 // recentResolved is how long a resolved finding stays in the list.
-const recentResolved = 5 * time.Minute
+const recentResolved = live.RecentResolved
 
 // recentlyResolved is the tail of snap.Resolved (oldest first) that
 // resolved within recentResolved of the snapshot: the resolved findings
-// the pane lists and the header counts.
+// the pane lists, the latest live.MaxResolved at most.
 func recentlyResolved(snap *live.Snapshot) []*live.Finding {
 	i := len(snap.Resolved)
 	for i > 0 && snap.At.Sub(snap.Resolved[i-1].Resolved) <= recentResolved {
 		i--
 	}
 	return snap.Resolved[i:]
+}
+
+// resolvedCount is how many findings resolved within recentResolved of
+// the snapshot, listed or not: what the header and the pane's title count.
+func resolvedCount(snap *live.Snapshot) int {
+	return max(snap.ResolvedRecent, len(recentlyResolved(snap)))
 }
 
 func newFindingsPane(keys *keyMap) findingsPane {
@@ -113,6 +122,23 @@ func (p *findingsPane) collect() {
 	p.clamp(len(list), p.dataRows())
 	if len(list) > 0 {
 		p.id = list[p.idx].ID
+	}
+}
+
+// reopen puts the cursor where ! opens the list: on finding left, the
+// one the user left it on, while that one is still open, else on the top,
+// the most severe open finding, the list scrolled to its start. What is
+// wrong now comes first: a resolved one the user left selected, 40 rows
+// down, would open the list on the resolved ones, the open ones out of
+// view above.
+func (p *findingsPane) reopen(left uint64) {
+	if left != 0 && p.idx < p.open && p.list[p.idx].ID == left {
+		p.clamp(len(p.list), p.dataRows())
+		return
+	}
+	p.idx, p.top = 0, 0
+	if len(p.list) > 0 {
+		p.id = p.list[0].ID
 	}
 }
 
@@ -321,6 +347,9 @@ func (p *findingsPane) explain(th *theme, w int) []explainLine {
 	// reads as the stream's opening, after its own "since".
 	where += " · since " + f.Since.In(loc).Format(time.TimeOnly) + " · finding opened " + f.Opened.In(loc).Format(time.TimeOnly)
 	paras := []explainLine{{where, st.dim}, {printable.Text(f.Text), style{}}}
+	if g, ok := p.trend[f.ID]; ok && p.idx < p.open && g.told() {
+		paras = append(paras, explainLine{g.words(), st.warn})
+	}
 	if h := f.First(); h != nil {
 		// What the oldest leaked stream carried, which history may no
 		// longer hold: the request that leaks.
@@ -342,11 +371,15 @@ func (p *findingsPane) explain(th *theme, w int) []explainLine {
 
 // title is the pane's title, in at most w cells: the keys go first.
 func (p *findingsPane) title(w int) string {
-	open, resolved := 0, 0
+	open, listed, resolved := 0, 0, 0
 	if p.snap != nil {
-		open, resolved = p.open, len(p.list)-p.open
+		open, listed = p.open, len(p.list)-p.open
+		resolved = max(resolvedCount(p.snap), listed)
 	}
 	t := "Findings · " + strconv.Itoa(open) + " open · " + strconv.Itoa(resolved) + " resolved"
+	if listed < resolved {
+		t += ", the latest " + strconv.Itoa(listed) + " listed" // the snapshot lists live.MaxResolved
+	}
 	if long := t + " · enter: go to it · !/esc: close"; width(long) <= w {
 		return long
 	}

@@ -32,6 +32,10 @@ type framesPane struct {
 	// land says where the cursor goes once the index is read.
 	land   landing
 	landAt uint64
+	// missed: the record landAt was not in the view once its index was
+	// read (history evicted it meanwhile); the pane says so with
+	// landMissedMsg, so that a search can look again.
+	missed bool
 	shown  uint64 // the seq last announced with frameSelectedMsg
 	// findFirst: a new filter; if it selects nothing here once the index
 	// is read, ask for the first match in history.
@@ -186,7 +190,7 @@ func (p framesPane) apply(r framesRead) (framesPane, tea.Cmd) {
 	}
 	p.position()
 	p.keepRows(r.rows)
-	cmd := p.announce()
+	cmd := tea.Batch(p.announce(), p.tellMissed())
 	if r.rebuilt && p.findFirst {
 		p.findFirst = false
 		if p.index.len() == 0 {
@@ -200,7 +204,17 @@ func (p framesPane) apply(r framesRead) (framesPane, tea.Cmd) {
 func (p framesPane) place() (framesPane, tea.Cmd) {
 	p.position()
 	p.keepRows(nil)
-	return p, p.announce()
+	return p, tea.Batch(p.announce(), p.tellMissed())
+}
+
+// tellMissed returns the command that says the cursor could not land on
+// the record it was sent to, once.
+func (p *framesPane) tellMissed() tea.Cmd {
+	if !p.missed {
+		return nil
+	}
+	p.missed = false
+	return emit(landMissedMsg{seq: p.landAt})
 }
 
 // position puts the cursor on its landing place once the index is read,
@@ -217,7 +231,7 @@ func (p *framesPane) position() {
 			if i, ok := p.index.find(p.landAt); ok {
 				p.cursor, p.land = i, landNone
 			} else if p.landAt < p.index.next {
-				p.land = landNone // not in this view, or evicted
+				p.land, p.missed = landNone, true // not in this view, or evicted
 			}
 		}
 	}
@@ -378,6 +392,9 @@ func (p *framesPane) body(th *theme, w, h int, focused bool) []string {
 		switch {
 		case !p.index.built:
 			msg = " reading history…"
+		case p.filter != nil && p.index.dropped > 0:
+			// It had matches: a busy capture's history evicted them.
+			msg = " the matches here left history: newer frames evicted them (--history); n goes to the newest"
 		case p.filter != nil:
 			msg = " no frames match " + p.filter.text
 		case p.evicted():

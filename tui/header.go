@@ -40,6 +40,8 @@ type header struct {
 	// leakAfter is the leak threshold, for the count of old streams
 	// shown when no evaluation has looked for leaks.
 	leakAfter time.Duration
+	// leakGrowth is how the suspected leaks grew over the last minute.
+	leakGrowth growth
 }
 
 // The header's lines, top to bottom:
@@ -236,8 +238,14 @@ func totalsLine(th *theme, hd *header, apart bool, w int) string {
 	// yet, the age alone is all there is, and said as such.
 	switch {
 	case snap.Leaks > 0:
-		fields = append(fields, field{long: []seg{{plural(uint64(snap.Leaks), "suspected leak"), th.warn}},
-			short: []seg{{count(uint64(snap.Leaks)) + " leak?", th.warn}}, prio: 90})
+		// And how fast they grow, over the last minute: what a user would
+		// time the count for.
+		long, short := plural(uint64(snap.Leaks), "suspected leak"), count(uint64(snap.Leaks))+" leak?"
+		if g := hd.leakGrowth; g.told() && g.perTime() != "" {
+			long += ", " + g.perTime() + " over " + g.over()
+			short += " " + g.perTime()
+		}
+		fields = append(fields, field{long: []seg{{long, th.warn}}, short: []seg{{short, th.warn}}, prio: 90})
 	case snap.Evaluated.IsZero() && snap.Aged > 0:
 		fields = append(fields, field{long: []seg{{plural(uint64(snap.Aged), "stream") + " open longer than " + dur(hd.leakAfter), th.warn}},
 			short: []seg{{count(uint64(snap.Aged)) + " open>" + dur(hd.leakAfter), th.warn}}, prio: 90})
@@ -262,7 +270,7 @@ func totalsLine(th *theme, hd *header, apart bool, w int) string {
 	}
 	// Findings that came and went, such as those of sessions a client
 	// redials (each ends on its problem), are there to see too.
-	recent := len(recentlyResolved(snap))
+	recent := resolvedCount(snap)
 	if recent > 0 {
 		fields = append(fields, field{long: []seg{{count(uint64(recent)) + " resolved", th.warn}}, prio: 93})
 	}

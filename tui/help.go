@@ -84,7 +84,8 @@ func (p *helpPane) lines(th *theme, inner, rows int) []string {
 	notes := wrapText("enter drills down: session → its streams → its frames → the frame's bytes; "+
 		"s sorts streams by id, age (leaks first), idle, bytes, state; space freezes the view while capture goes on", noteW)
 	notes = append(notes, wrapText("! lists the findings, what muxtop names as wrong: code, where, for how long, the evidence "+
-		"and what to do, most severe first, then the ones resolved in the last 5 min; enter goes to the stream or session concerned", noteW)...)
+		"and what to do (a LEAK's, how fast it grew over the last minute, as the header's leak? rate), most severe first, then the ones resolved in the last 5 min; it opens on the top, or on the open finding left selected; "+
+		"enter goes to the stream or session concerned", noteW)...)
 	notes = append(notes, wrapText("sessions: live ones first, then the ended ones, the latest first; S sorts them by id, "+
 		"activity, open streams, leaks or violations, e hides the ended ones; * marks the end muxtop taps; "+
 		"state 'client closed': the client closed its side of the connection (it exited, say), the server not yet: "+
@@ -103,7 +104,9 @@ func (p *helpPane) lines(th *theme, inner, rows int) []string {
 		`flags:syn flags:syn|ack (every flag named must be set); RAND, "two words", hex:52414e44 or u64:15974306852808979797 `+
 		`(eight bytes either way round) for bytes in the captured payload; a finding's code, LEAK, finds its records, `+
 		`and sid: the findings that name the stream too; `+
-		`/ opens on the filter in place, selected: type to replace it, ↑ and ↓ recall earlier ones`, noteW)...)
+		`/ opens on the filter in place, selected: type to replace it, ↑ and ↓ recall earlier ones; `+
+		`a filter that selects nothing in the frames shown goes to the newest match in history, in any session `+
+		`(in a capture read to its end, the first), and so does n with no match selected; n goes on to newer matches, N back to older ones`, noteW)...)
 	notes = append(notes, wrapText("arrows: "+live.ClientToServer.String()+" "+live.ClientToServer.Words()+", "+
 		live.ServerToClient.String()+" "+live.ServerToClient.Words()+"; "+
 		"colours: SYN green, FIN yellow, violations red; STALLED: a v2 writer has its whole window in flight", noteW)...)

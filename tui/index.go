@@ -50,6 +50,8 @@ type frameIndex struct {
 	// lapped: history had evicted records at the latest read, so a view
 	// with no entries may have had some.
 	lapped bool
+	// dropped counts the entries trimmed as history evicted their records.
+	dropped int
 }
 
 func (x *frameIndex) len() int { return len(x.seqs) - x.start }
@@ -73,6 +75,7 @@ func (x *frameIndex) tail(n int) []uint64 {
 func (x *frameIndex) trim(first uint64) int {
 	n, _ := x.find(first)
 	x.start += n
+	x.dropped += n
 	if x.start > 1024 && x.start > len(x.seqs)/2 {
 		// A new slice: models are values, and an older copy may still be drawn.
 		x.seqs = slices.Clone(x.seqs[x.start:])

@@ -70,8 +70,15 @@ type filterMsg struct{ f *filter }
 type inputClosedMsg struct{}
 
 // noMatchHereMsg says the frames pane's new filter selects nothing in its
-// view: like less, the model goes to the first match in history.
+// view: the model goes to a match elsewhere in history, the newest in a
+// live view (the oldest is the next to be evicted), the first in a
+// capture read to its end, like a search in less.
 type noMatchHereMsg struct{}
+
+// landMissedMsg says the frames pane's cursor could not land on the
+// record with seq, where a search or the violations list sent it: its
+// view no longer holds it (history evicted it meanwhile).
+type landMissedMsg struct{ seq uint64 }
 
 // violationChosenMsg is enter on an entry of the violations list.
 type violationChosenMsg struct{ v violation }

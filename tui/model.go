@@ -116,6 +116,7 @@ type Model struct {
 	hist    live.HistoryStats // history as the latest read saw it, paused or not
 	latest  time.Time         // the time of the latest read, paused or not
 	rates   rates
+	trend   leakTrend // how fast the suspected leaks grow
 	status  live.Status
 	idle    time.Duration // Options.Idle at the latest read
 	paused  bool
@@ -130,6 +131,10 @@ type Model struct {
 	// frames pane's cursor then. While that cursor has not moved, n and N
 	// go on from the match, not from the cursor.
 	offSeq, offCursor uint64
+	// sought is the latest match of the filter a search went to: its seq,
+	// where it is, and how many matches before it history evicted before
+	// the frames pane showed them.
+	sought sought
 	// A read is in flight; again asks for another as soon as it is done.
 	reading, again bool
 
@@ -268,6 +273,8 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.frames, cmd = m.frames.Update(msg)
 	case noMatchHereMsg:
 		cmd = m.search(searchFirst)
+	case landMissedMsg:
+		cmd = m.missed(msg.seq)
 	case matchMsg:
 		cmd = m.arrive(msg)
 	case violationChosenMsg:
@@ -349,6 +356,8 @@ func (m *Model) applyRead(msg snapshotMsg) tea.Cmd {
 	}
 	m.status = msg.status
 	m.rates.update(msg.snap, m.done)
+	m.trend.update(msg.snap)
+	m.find.trend = m.trend.by
 	m.snap = msg.snap
 	msg.rates = m.rates.session
 	msg.stale = m.idle > 0
@@ -431,7 +440,9 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 			m.overlay = overlayNone
 		} else {
 			m.overlay = overlayFindings
+			left := m.find.id
 			m.find, _ = m.find.Update(snapshotMsg{snap: m.snap})
+			m.find.reopen(left)
 		}
 	case key.Matches(msg, k.Sort):
 		// A new order is for its first rows: show them, from the sessions
@@ -533,6 +544,21 @@ func (m *Model) search(why searchWhy) tea.Cmd {
 		m.setFlash("n/N: no filter; / sets one")
 		return nil
 	}
+	return searchCmd(m.src, m.searchFor(why))
+}
+
+// searchFor returns the search for n (next), N (previous) or a new
+// filter (first). n and N go on from the frame under the frames pane's
+// cursor, whichever pane has the focus: n to newer records, N to older
+// ones; history order is causal (a tap records a frame before its bytes
+// leave). A new filter that selects nothing in the frames pane's view,
+// and n with no match under the cursor, start where the user reads: in
+// a live view at the present, going back to the newest match (the oldest
+// is the next that history evicts, often before it shows), in a capture
+// read to its end at its start, going on to the first. N with no match
+// under the cursor goes back from the present, or from the paused
+// picture's end.
+func (m *Model) searchFor(why searchWhy) searchReq {
 	f := m.filter
 	req := searchReq{
 		match:   func(r *live.Record) bool { return (r.Session != 0 || findingOf(r) != nil) && f.match(r) },
@@ -542,19 +568,42 @@ func (m *Model) search(why searchWhy) tea.Cmd {
 		opts:    live.SnapshotOptions{LeakAfter: m.opts.LeakAfter, StallAfter: m.opts.StallAfter},
 		paused:  m.paused,
 	}
-	// From the frame under the frames pane's cursor, whichever pane has
-	// the focus; with none, from the start (n) or the end (N) of history.
-	// History order is causal: a tap records a frame before its bytes
-	// leave.
 	if why != searchFirst {
 		req.from = m.frames.cursorSeq()
 		if m.offSeq != 0 && req.from == m.offCursor {
 			req.from = m.offSeq
 		}
 	}
-	if why == searchPrev && req.from == 0 {
-		req.from = m.hist.Next
+	if req.from == 0 && (why == searchPrev || !m.done) {
+		req.forward = false // from 0: the present, as the search runs
+		if m.paused && m.snap != nil {
+			req.from = m.snap.History.Next // the paused view shows nothing newer
+		}
 	}
+	return req
+}
+
+// maxMissed is how many matches in a row, evicted before they showed, a
+// new filter or n follows with a newer one.
+const maxMissed = 3
+
+// missed takes in that the frames pane could not land on the record with
+// seq. Where that was the match a search went to, history evicted it
+// before it showed: the search goes to the newest match instead (a few
+// times at most), so that the pane never shows the stream of a match
+// with no match in it, or says why.
+func (m *Model) missed(seq uint64) tea.Cmd {
+	s := m.sought
+	if seq == 0 || seq != s.seq || m.filter == nil {
+		return nil
+	}
+	m.sought = sought{}
+	if s.tries >= maxMissed {
+		m.setFlash("matches of " + m.filter.text + " leave history before they show: --history keeps more")
+		return nil
+	}
+	req := m.searchFor(searchFirst)
+	req.tries, req.missed = s.tries+1, s.at
 	return searchCmd(m.src, req)
 }
 
@@ -644,9 +693,12 @@ func (m *Model) arrive(msg matchMsg) tea.Cmd {
 	req := msg.req
 	if !msg.found && req.why != searchViolation {
 		if m.filter != nil {
-			if req.why == searchFirst {
+			switch {
+			case req.tries > 0:
+				m.setFlash("the match in " + placeOf(req.missed) + " left history before it showed; nothing in history matches " + m.filter.text + " now")
+			case req.why == searchFirst || (req.why == searchNext && !req.forward):
 				m.setFlash("nothing in history matches " + m.filter.text + " yet")
-			} else {
+			default:
 				m.setFlash("no more frames match " + m.filter.text)
 			}
 		}
@@ -665,8 +717,14 @@ func (m *Model) arrive(msg matchMsg) tea.Cmd {
 			g.sid = msg.rec.StreamID()
 		}
 	}
-	if req.why == searchFirst {
-		m.setFlash(firstMatchFlash(g, m.frames.scope)) // the view it leaves
+	switch {
+	case req.tries > 0:
+		m.setFlash(matchWord(req) + " match: " + placeOf(g) + " (the one in " + placeOf(req.missed) + " left history before it showed)")
+	case req.why == searchFirst:
+		m.setFlash(firstMatchFlash(matchWord(req), g, m.frames.scope)) // the view it leaves
+	}
+	if msg.found && req.why != searchViolation {
+		m.sought = sought{seq: msg.rec.Seq, at: g, tries: req.tries}
 	}
 	cmds = append(cmds, m.setFocus(paneFrames))
 	return m.moveTo(g, cmds)
@@ -690,17 +748,40 @@ func (m *Model) arriveOff(msg matchMsg) tea.Cmd {
 	return nil
 }
 
-// firstMatchFlash says where a new filter led when nothing the frames
-// pane showed, in view from, matched it: to its first match in history,
-// at g. It names the view that had none, not "the frames shown": the
-// pane shows the match's view by the time it is read, and its title
-// counts the matches there. Where comes first, so that a narrow messages
-// line keeps it.
-func firstMatchFlash(g gotoMsg, from scope) string {
-	s := "first match: session " + strconv.FormatUint(g.session, 10)
+// sought is where a search went: the match's seq and place, and how
+// many matches before it history evicted before they showed.
+type sought struct {
+	seq   uint64
+	at    gotoMsg
+	tries int
+}
+
+// matchWord names the match a search found: the newest where it went
+// back from the present, else the first.
+func matchWord(req searchReq) string {
+	if req.forward {
+		return "first"
+	}
+	return "newest"
+}
+
+// placeOf names where a match is: "session 2, stream 7" or "session 2".
+func placeOf(g gotoMsg) string {
+	s := "session " + strconv.FormatUint(g.session, 10)
 	if g.sid != 0 {
 		s += ", stream " + strconv.FormatUint(uint64(g.sid), 10)
 	}
+	return s
+}
+
+// firstMatchFlash says where a new filter led when nothing the frames
+// pane showed, in view from, matched it: to its newest (or first) match
+// in history, at g, as word says. It names the view that had none, not
+// "the frames shown": the pane shows the match's view by the time it is
+// read, and its title counts the matches there. Where comes first, so
+// that a narrow messages line keeps it.
+func firstMatchFlash(word string, g gotoMsg, from scope) string {
+	s := word + " match: " + placeOf(g)
 	switch {
 	case from.session == 0:
 		return s
@@ -821,6 +902,7 @@ func (m *Model) render() string {
 		title: m.opts.Title, snap: m.snap, now: m.latest, rate: m.rates.total,
 		paused: m.paused, behind: m.behind, follow: m.frames.follow, done: m.done,
 		flash: m.flash, hasStatus: m.opts.Status != nil, status: m.status, idle: m.idle, leakAfter: m.opts.LeakAfter,
+		leakGrowth: m.trend.total,
 	}
 	if m.filter != nil {
 		hd.filter = m.filter.text

@@ -768,7 +768,9 @@ func TestNumbersAreNeverCut(t *testing.T) {
 }
 
 // TestFilterGoesToAMatch: a filter that selects nothing in the selected
-// session goes to the first match in history, like a search in less.
+// session goes to a match elsewhere in history: in a live view the newest
+// (TestLiveFilterGoesToTheNewestMatch; in a capture read to its end the
+// first, TestReadFilterGoesToTheFirstMatch).
 func TestFilterGoesToAMatch(t *testing.T) {
 	m := fixture().model(t, 80, 24)
 	m = press(m, "/")
@@ -781,7 +783,7 @@ func TestFilterGoesToAMatch(t *testing.T) {
 	// Where the match is, plainly: before, "nothing here matches; this is
 	// the first match, in session 3" said both that nothing matched and
 	// that this did.
-	want := "first match: session 3, stream " + strconv.FormatUint(uint64(r.StreamID()), 10) + " (none in session 1)"
+	want := "newest match: session 3, stream " + strconv.FormatUint(uint64(r.StreamID()), 10) + " (none in session 1)"
 	if !strings.Contains(screenOf(m), want) {
 		t.Errorf("the jump is not explained as %q:\n%s", want, screenOf(m))
 	}

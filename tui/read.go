@@ -75,7 +75,8 @@ func read(src source, req readReq) snapshotMsg {
 }
 
 // searchReq asks for the next (or previous) history record after (or
-// before) seq from that match selects, reading back no further than first.
+// before) seq from that match selects, reading back no further than first;
+// going back from 0 is from the newest record as the search runs.
 type searchReq struct {
 	match   func(*live.Record) bool
 	from    uint64
@@ -91,10 +92,15 @@ type searchReq struct {
 	// longer holds the record.
 	session uint64
 	sid     uint32
+	// tries counts the matches this search follows that history evicted
+	// before the frames pane could show them; missed is the latest's place.
+	tries  int
+	missed gotoMsg
 }
 
 // searchWhy says what a search is for: n, N, a new filter that selects
-// nothing where the user is, or an entry of the violations list.
+// nothing where the user is (or a match it went to that history evicted
+// before it showed), or an entry of the violations list.
 type searchWhy uint8
 
 const (
@@ -126,7 +132,11 @@ type matchMsg struct {
 // searchCmd runs a search.
 func searchCmd(src source, req searchReq) tea.Cmd {
 	return func() tea.Msg {
-		rec, found := search(src.reg, req.match, req.from, req.first, req.forward)
+		from := req.from
+		if from == 0 && !req.forward {
+			from = src.reg.History().Next
+		}
+		rec, found := search(src.reg, req.match, from, req.first, req.forward)
 		msg := matchMsg{req: req, rec: rec, found: found}
 		if !req.paused && (!found || rec.Session != 0) { // a record of no one session keeps the picture
 			id := req.session
