@@ -349,13 +349,15 @@ type jsonUpstream struct {
 // the last evaluation (0 when evaluated is false: nothing looked for
 // leaks), oldest_seconds the age of the oldest of them (of open_longer's
 // when not evaluated), open_longer the streams open longer than
-// after_seconds whatever explains them.
+// after_seconds whatever explains them, set_aside those of them a
+// capture loss set aside (absent when none).
 type jsonLeaks struct {
 	Count         int     `json:"count"`
 	AfterSeconds  float64 `json:"after_seconds"`
 	OldestSeconds float64 `json:"oldest_seconds"`
 	Evaluated     bool    `json:"evaluated"`
 	OpenLonger    int     `json:"open_longer"`
+	SetAside      int     `json:"set_aside,omitempty"`
 }
 
 // jsonStalls is Summary's stalls: count, the writers still held at a
@@ -404,7 +406,7 @@ func appendJSONSummary(b []byte, s Summary) []byte {
 		StreamsOpen: s.StreamsOpen, Dropped: s.Dropped, Missed: s.Missed,
 		Violations: s.Violations, Anomalies: s.Anomalies,
 		Leaks: jsonLeaks{Count: s.Leaks, AfterSeconds: s.LeakAfter.Seconds(), OldestSeconds: s.OldestLeak.Seconds(),
-			Evaluated: s.Evaluated, OpenLonger: s.Aged},
+			Evaluated: s.Evaluated, OpenLonger: s.Aged, SetAside: s.Aside},
 		Stalls: jsonStalls{Count: s.Stalls, AfterSeconds: s.StallAfter.Seconds(), Opened: s.StallsOpened},
 		ByCode: s.ByCode, Unitemised: s.Unitemised,
 		Unparsed: perDir(s.Unparsed),

@@ -240,13 +240,19 @@ func writeEnd(w io.Writer, s Summary) {
 	// count them; the old streams other findings explain are not.
 	// Nothing names a leak where nothing evaluated the findings: then the
 	// age alone, said as such.
+	// A capture's loss sets streams aside (their FIN may be in what it
+	// lost): said as such, not left to read as another finding's.
+	var aside string
+	if s.Aside > 0 {
+		aside = fmt.Sprintf(", %d of them set aside: the capture lost bytes they may have used", s.Aside)
+	}
 	var all string
 	if s.Aged > s.Leaks {
-		all = fmt.Sprintf(" (%d open longer than %s in all)", s.Aged, after)
+		all = fmt.Sprintf(" (%d open longer than %s in all%s)", s.Aged, after, aside)
 	}
 	switch {
 	case !s.Evaluated:
-		fmt.Fprintf(w, "  leaks     not diagnosed: no findings evaluation ran; %d open longer than %s when the capture ended", s.Aged, after)
+		fmt.Fprintf(w, "  leaks     not diagnosed: no findings evaluation ran; %d open longer than %s when the capture ended%s", s.Aged, after, aside)
 		if s.Aged > 0 {
 			fmt.Fprintf(w, "; the oldest for %s", live.FormatAge(s.OldestLeak))
 		}
@@ -368,12 +374,14 @@ type Summary struct {
 	// Leaks is 0 and OldestLeak the age of the oldest of Aged. Aged counts
 	// the streams open or half-closed longer than LeakAfter then, at the
 	// last evaluation's instant (live.Snapshot.Aged), whatever explains
-	// them: in use, or another finding.
+	// them: in use, another finding, or a capture's loss; Aside counts
+	// those of them a capture loss set aside (live.Snapshot.Aside).
 	Leaks      int
 	LeakAfter  time.Duration
 	OldestLeak time.Duration
 	Evaluated  bool
 	Aged       int
+	Aside      int
 	// Stalls counts the streams whose v2 writer had been held at a full
 	// window for StallAfter when the capture ended.
 	Stalls     int
@@ -416,7 +424,7 @@ type Summary struct {
 // atEnd takes the suspected leaks and stalls from before, the snapshot
 // taken, with leakAfter, before the watched system stopped.
 func (s *Summary) atEnd(before *live.Snapshot, leakAfter time.Duration) {
-	s.Leaks, s.LeakAfter, s.Aged, s.Evaluated = before.Leaks, leakAfter, before.Aged, !before.Evaluated.IsZero()
+	s.Leaks, s.LeakAfter, s.Aged, s.Aside, s.Evaluated = before.Leaks, leakAfter, before.Aged, before.Aside, !before.Evaluated.IsZero()
 	s.Stalls, s.StallAfter = before.Stalls, before.StallAfter
 	// A LEAK open at before's time is listed as it stood then, the
 	// instant Leaks counts, with its resolution as the end gave it: an

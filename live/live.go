@@ -437,6 +437,7 @@ func (r *Registry) SnapshotWith(o SnapshotOptions) *Snapshot {
 		ss := s.snapshot(o.Streams == nil || o.Streams(s.id), cutoff, now, stallAfter, l.n, l.marks)
 		snap.Sessions[i] = ss
 		snap.Aged += ss.Aged
+		snap.Aside += ss.Aside
 		snap.Stalls += ss.Stalls
 		snap.Totals.add(&ss.Counts)
 		snap.OpenStreams += ss.Open

@@ -52,8 +52,11 @@ type Snapshot struct {
 	// or another finding). Where an evaluation ran, longer than that at
 	// Evaluated, the instant Leaks is of: of the streams still live, so
 	// that Aged − Leaks, where positive, are streams that LEAK looked at
-	// and left out.
+	// and left out. Streams a capture loss set aside are among them.
 	Aged int
+	// Aside adds up the sessions' Aside: of Aged, the streams a capture
+	// loss set aside, that no finding watches (SessionSnap.Aside).
+	Aside int
 	// Evaluated is when the latest Registry.Evaluate ran, the time it
 	// was given; zero if none has: then no finding, LEAK included, was
 	// looked for.
@@ -231,8 +234,13 @@ type SessionSnap struct {
 	// Aged counts the open or half-closed streams opened longer than
 	// SnapshotOptions.LeakAfter before the snapshot (before the latest
 	// evaluation, once one ran: Snapshot.Aged), whatever explains them;
-	// 0 without a LeakAfter.
+	// 0 without a LeakAfter. Those a capture loss set aside count.
 	Aged int
+	// Aside counts, of Aged, the streams a capture set aside as it lost
+	// bytes that may hold their frames, a FIN perhaps (Session.Resynced):
+	// still open as far as it saw, but neither LEAK nor another finding
+	// watches them.
+	Aside int
 	// Stalls counts the live streams with a stalled writer (StreamSnap.Stalled).
 	Stalls int
 	// Open counts streams open or half-closed; Total every stream opened;
@@ -466,15 +474,20 @@ func (s *Session) snapshot(withStreams bool, cutoff, now time.Time, stallAfter t
 	if s.head == nil || s.headGen != s.gen {
 		s.head, s.headGen = s.header(), s.gen
 	}
-	aged, stalls := 0, 0
+	aged, aside, stalls := 0, 0, 0
 	if !cutoff.IsZero() && s.open > 0 {
 		// The live list is in SYN order: the suspects are its first
 		// streams, so counting them costs the suspects, not every
 		// stream the session tracks (up to ClosedStreams closed ones).
+		// So is the list of those a capture loss set aside.
 		c := cutoff.UnixNano()
 		for st := s.w.lists[liveList].head; st != nil && st.watch.first < c; st = st.watch.links[liveList].next {
 			aged++
 		}
+		for st := s.w.lists[asideList].head; st != nil && st.watch.first < c; st = st.watch.links[asideList].next {
+			aside++
+		}
+		aged += aside
 	}
 	if s.atWindow > 0 && s.open > 0 {
 		for st := range s.streams.all() {
@@ -497,7 +510,7 @@ func (s *Session) snapshot(withStreams bool, cutoff, now time.Time, stallAfter t
 		return base
 	}
 	ss := *base
-	ss.Aged, ss.Stalls, ss.Leaks = aged, stalls, leaks
+	ss.Aged, ss.Aside, ss.Stalls, ss.Leaks = aged, aside, stalls, leaks
 	return &ss
 }
 
@@ -531,8 +544,10 @@ func (s *Session) header() *SessionSnap {
 			ss.Framing = append(ss.Framing, *f)
 		}
 	}
-	if l := &s.w.lists[liveList]; l.head != nil {
-		ss.OldestOpen = time.Unix(0, l.headAt)
+	for _, l := range []*streamList{&s.w.lists[liveList], &s.w.lists[asideList]} {
+		if at := time.Unix(0, l.headAt); l.head != nil && (ss.OldestOpen.IsZero() || at.Before(ss.OldestOpen)) {
+			ss.OldestOpen = at
+		}
 	}
 	if n := len(s.anomalies); n > 0 {
 		ss.Anomalies = make([]AnomalyInfo, 0, n)
