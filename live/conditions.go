@@ -209,7 +209,7 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 	// later as KEEPALIVE opened). One open stays.
 	// In smux v1 a reader sends nothing when it reads, so a stream its
 	// opener still writes on (a one-way push, an upload) is not waiting
-	// for an answer: only UnansweredAfter after the opener's last frame on
+	// for an answer: only UnansweredAfter after the opener's last write on
 	// it is. v2's reader sends a UPD at its first read, yamux's acceptor
 	// an ACK: there no frame back means not read, nor accepted.
 	// In smux a stream its opener sent no payload on asks nothing (asks):
@@ -540,9 +540,9 @@ func (s *Session) lateCandidates(cs []candidate, ns int64) []candidate {
 // awaitsAnswer says whether st, on the wait list (no frame back yet),
 // counts for UNANSWERED at cutoff: asked by then (asks: in smux, its
 // opener's first payload, the request, came by then), and, where a reader
-// sends nothing when it reads (quiet: smux v1), its opener's last frame on
+// sends nothing when it reads (quiet: smux v1), its opener's last write on
 // it too (one it still writes on, a push or an upload, waits for nothing
-// yet); and its opener's writer is not held at a full window (the other
+// yet; its FIN gives up, and is no write: lastWrite); and its opener's writer is not held at a full window (the other
 // side accepted it and does not read: WINDOW_STALL says so, or the window
 // is still filling). A writer that reached the window only after the
 // stream waited UnansweredAfter since it asked (a slow upload) leaves it UNANSWERED's
@@ -550,7 +550,7 @@ func (s *Session) lateCandidates(cs []candidate, ns int64) []candidate {
 // streams got an answer", StallAfter before WINDOW_STALL opened.
 func awaitsAnswer(st *stream, cutoff int64, quiet bool, now time.Time, cfg *FindingsConfig) bool {
 	fl := &st.flow[st.opener.Sends()]
-	return st.watch.listed[waitList] && asks(st) && st.watch.asked <= cutoff && !(quiet && st.last.UnixNano() > cutoff) &&
+	return st.watch.listed[waitList] && asks(st) && st.watch.asked <= cutoff && !(quiet && st.lastWrite() > cutoff) &&
 		(fl.FullSince.IsZero() || fl.FullSince.UnixNano() > st.watch.asked+int64(cfg.UnansweredAfter) && !fl.Stalled(now, cfg.StallAfter))
 }
 
@@ -718,7 +718,7 @@ func (ex *leakExcuses) unanswers(st *stream, lastAt [2]int64, unansweredAfter ti
 	if !st.watch.listed[waitList] || !st.flow[d].FullSince.IsZero() || !asks(st) {
 		return false // held, or asks nothing (smux: no request yet): LEAK's
 	}
-	if last := st.last.UnixNano(); ex.quiet && last > ex.cutoff && last-st.watch.asked > int64(unansweredAfter) {
+	if last := st.lastWrite(); ex.quiet && last > ex.cutoff && last-st.watch.asked > int64(unansweredAfter) {
 		return false // a push
 	}
 	return ex.unanswered[d] || !ex.silent[1-d] && lastAt[1-d] > st.watch.asked

@@ -1184,7 +1184,7 @@ func (s *Session) unansweredResolved(f *Finding, cands []candidate, now time.Tim
 			stalled.add(st.id)
 		case (silent || blocked) && (held || awaitsAnswer(st, cutoff, quiet, now, cfg)):
 			waiting.add(st.id)
-		case quiet && st.last.UnixNano() > cutoff:
+		case quiet && st.lastWrite() > cutoff:
 			written.add(st.id)
 		default:
 			unsaid++

@@ -453,6 +453,9 @@ func (s *Session) fin(dir Dir, at time.Time, sid uint32) Anomaly {
 		s.counted = st
 		return 0
 	}
+	if dir == st.opener.Sends() {
+		st.watch.beforeFIN = st.last.UnixNano() // its last write, for UNANSWERED (lastWrite)
+	}
 	st.last = later(st.last, at)
 	st.frames[dir]++
 	s.counted = st

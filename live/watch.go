@@ -46,6 +46,9 @@ type streamWatch struct {
 	// update): a writer held at the window meanwhile has a reader that
 	// reads, slower than it writes (WINDOW_STALL counts from then).
 	consumedAt [2]int64
+	// beforeFIN is when (Unix ns) its latest frame before its opener's
+	// FIN came, set at that FIN (lastWrite).
+	beforeFIN int64
 	// lossAt is when (Unix ns) a capture lost bytes that may hold a
 	// frame of it that changes no state (an smux v2 UPD after its
 	// sender's FIN): its leak clock starts again then (leakClock).
@@ -325,6 +328,18 @@ func refOf(st *stream) leakRef { return leakRef{st, st.watch.first, st.leakClock
 // transfer) is none, however old. Its deadline is its leak clock plus
 // LeakAfter.
 func (st *stream) leakClock() int64 { return max(st.watch.first, st.last.UnixNano(), st.watch.lossAt) }
+
+// lastWrite is when (Unix ns) st's opener last wrote on it, as smux v1's
+// UNANSWERED counts a wait, for a stream with no frame back (on the wait
+// list, where every frame is its opener's): its latest frame, but not its
+// opener's FIN, which gives the request up and asks nothing more (a
+// client's timeout closing a stream the server never read).
+func (st *stream) lastWrite() int64 {
+	if st.fin[st.opener.Sends()] {
+		return st.watch.beforeFIN
+	}
+	return st.last.UnixNano()
+}
 
 // leakFrame notes a frame on st, counted as a leak: its leak clock
 // started again (leakActive), and the next evaluation walks the counted
