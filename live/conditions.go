@@ -256,7 +256,13 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 		}
 	}
 
-	cs = s.lateCandidates(cs, ns)
+	// The FIN's receiver shown not reading its direction: stuck, or
+	// UNANSWERED of the streams opened that way (lateCandidates).
+	var unread [2]bool
+	for d := range 2 {
+		unread[d] = stuck[d] || unanswered[d]
+	}
+	cs = s.lateCandidates(cs, ns, unread)
 
 	// GO_AWAY: a yamux end refuses new streams; the session goes on.
 	for _, g := range s.yamux().goAways {
@@ -493,8 +499,15 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 	return cs
 }
 
-// lateCandidates appends DATA_AFTER_CLOSE's candidates at ns. s.mu is held.
-func (s *Session) lateCandidates(cs []candidate, ns int64) []candidate {
+// lateCandidates appends DATA_AFTER_CLOSE's candidates at ns. unread
+// says, per direction, that its receiver is shown not reading it
+// (SESSION_BLOCKED's signs, or UNANSWERED of the streams opened that
+// way): a FIN sent that way may lie unread (smux v1: one stream nobody
+// reads fills the session's buffer and its reader stops), and its
+// receiver's writes after it, as far as it knows, come before it. Late
+// data to such a FIN is no handler's fault: it counts for nothing, and an
+// open finding of it resolves, saying why (resolution). s.mu is held.
+func (s *Session) lateCandidates(cs []candidate, ns int64, unread [2]bool) []candidate {
 	w := &s.w
 	es := &w.eng
 	vers := s.ver
@@ -507,6 +520,10 @@ func (s *Session) lateCandidates(cs []candidate, ns int64) []candidate {
 		s.countPendingLate(ns, false)
 	}
 	for d := range 2 {
+		if es.lateUnread[d] = unread[1-d]; unread[1-d] {
+			es.lateBase[0][d], es.lateBase[1][d], es.lateBase[2][d] = w.late[d], w.lateBytes[d], w.lateStreams[d]
+			continue // the FIN may be unread
+		}
 		if w.late[d] == es.lateBase[0][d] && es.openCodes&(1<<CodeDataAfterClose) == 0 {
 			continue // nothing new, nothing open
 		}
