@@ -183,7 +183,8 @@ type Session struct {
 	unparsed     [2]int64
 	// A capture that joined mid-stream or lost bytes (Resynced) leaves the
 	// counts incomplete: streams it did not see open are adopted as they
-	// are named, marked incomplete, and so is every stream live at a loss.
+	// are named, marked incomplete, and so is every stream live at a loss
+	// that may hold its frames.
 	incomplete bool
 	lost       [2]int64
 	skipped    [2]int64
