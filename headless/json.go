@@ -350,8 +350,8 @@ type jsonUpstream struct {
 // leaks), oldest_seconds the age of the oldest of them (of open_longer's
 // when not evaluated), open_longer the streams open longer than
 // after_seconds whatever explains them, setup those of them held open
-// since their session's setup, which LEAK does not count (absent when
-// none).
+// since their session's setup, which LEAK does not count, set_aside
+// those of them a capture loss set aside (each absent when none).
 type jsonLeaks struct {
 	Count         int     `json:"count"`
 	AfterSeconds  float64 `json:"after_seconds"`
@@ -359,6 +359,7 @@ type jsonLeaks struct {
 	Evaluated     bool    `json:"evaluated"`
 	OpenLonger    int     `json:"open_longer"`
 	Setup         int     `json:"setup,omitempty"`
+	SetAside      int     `json:"set_aside,omitempty"`
 }
 
 // jsonStalls is Summary's stalls: count, the writers still held at a
@@ -407,7 +408,7 @@ func appendJSONSummary(b []byte, s Summary) []byte {
 		StreamsOpen: s.StreamsOpen, Dropped: s.Dropped, Missed: s.Missed,
 		Violations: s.Violations, Anomalies: s.Anomalies,
 		Leaks: jsonLeaks{Count: s.Leaks, AfterSeconds: s.LeakAfter.Seconds(), OldestSeconds: s.OldestLeak.Seconds(),
-			Evaluated: s.Evaluated, OpenLonger: s.Aged, Setup: s.Setup},
+			Evaluated: s.Evaluated, OpenLonger: s.Aged, Setup: s.Setup, SetAside: s.Aside},
 		Stalls: jsonStalls{Count: s.Stalls, AfterSeconds: s.StallAfter.Seconds(), Opened: s.StallsOpened},
 		ByCode: s.ByCode, Unitemised: s.Unitemised,
 		Unparsed: perDir(s.Unparsed),

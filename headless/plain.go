@@ -242,17 +242,23 @@ func writeEnd(w io.Writer, s Summary) {
 	// age alone, said as such.
 	// The setup streams held open are among the old streams, and LEAK
 	// does not count them: the line says how many, so that a program
-	// whose leak opens in its sessions' first second can tell.
+	// whose leak opens in its sessions' first second can tell. A capture's
+	// loss sets streams aside (their FIN may be in what it lost): said as
+	// such, not left to read as another finding's.
+	var notes string
+	if s.Setup > 0 && s.Evaluated {
+		notes += fmt.Sprintf(", %d of them open since their session's setup, which LEAK does not count", s.Setup)
+	}
+	if s.Aside > 0 {
+		notes += fmt.Sprintf(", %d of them set aside: the capture lost bytes they may have used", s.Aside)
+	}
 	var all string
-	switch {
-	case s.Aged > s.Leaks && s.Setup > 0 && s.Evaluated:
-		all = fmt.Sprintf(" (%d open longer than %s in all, %d of them open since their session's setup, which LEAK does not count)", s.Aged, after, s.Setup)
-	case s.Aged > s.Leaks:
-		all = fmt.Sprintf(" (%d open longer than %s in all)", s.Aged, after)
+	if s.Aged > s.Leaks {
+		all = fmt.Sprintf(" (%d open longer than %s in all%s)", s.Aged, after, notes)
 	}
 	switch {
 	case !s.Evaluated:
-		fmt.Fprintf(w, "  leaks     not diagnosed: no findings evaluation ran; %d open longer than %s when the capture ended", s.Aged, after)
+		fmt.Fprintf(w, "  leaks     not diagnosed: no findings evaluation ran; %d open longer than %s when the capture ended%s", s.Aged, after, notes)
 		if s.Aged > 0 {
 			fmt.Fprintf(w, "; the oldest for %s", live.FormatAge(s.OldestLeak))
 		}
@@ -374,15 +380,17 @@ type Summary struct {
 	// Leaks is 0 and OldestLeak the age of the oldest of Aged. Aged counts
 	// the streams open or half-closed longer than LeakAfter then, at the
 	// last evaluation's instant (live.Snapshot.Aged), whatever explains
-	// them: in use, or another finding. Setup counts, of Aged, the
-	// sessions' setup streams held open with no FIN from either side
-	// (live.Snapshot.Setup): LEAK does not count them.
+	// them: in use, another finding, or a capture's loss. Setup counts,
+	// of Aged, the sessions' setup streams held open with no FIN from
+	// either side (live.Snapshot.Setup): LEAK does not count them; Aside
+	// those a capture loss set aside (live.Snapshot.Aside).
 	Leaks      int
 	LeakAfter  time.Duration
 	OldestLeak time.Duration
 	Evaluated  bool
 	Aged       int
 	Setup      int
+	Aside      int
 	// Stalls counts the streams whose v2 writer had been held at a full
 	// window for StallAfter when the capture ended.
 	Stalls     int
@@ -425,7 +433,7 @@ type Summary struct {
 // atEnd takes the suspected leaks and stalls from before, the snapshot
 // taken, with leakAfter, before the watched system stopped.
 func (s *Summary) atEnd(before *live.Snapshot, leakAfter time.Duration) {
-	s.Leaks, s.LeakAfter, s.Aged, s.Setup, s.Evaluated = before.Leaks, leakAfter, before.Aged, before.Setup, !before.Evaluated.IsZero()
+	s.Leaks, s.LeakAfter, s.Aged, s.Setup, s.Aside, s.Evaluated = before.Leaks, leakAfter, before.Aged, before.Setup, before.Aside, !before.Evaluated.IsZero()
 	s.Stalls, s.StallAfter = before.Stalls, before.StallAfter
 	// A LEAK open at before's time is listed as it stood then, the
 	// instant Leaks counts, with its resolution as the end gave it: an

@@ -209,7 +209,7 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 	// later as KEEPALIVE opened). One open stays.
 	// In smux v1 a reader sends nothing when it reads, so a stream its
 	// opener still writes on (a one-way push, an upload) is not waiting
-	// for an answer: only UnansweredAfter after the opener's last frame on
+	// for an answer: only UnansweredAfter after the opener's last write on
 	// it is. v2's reader sends a UPD at its first read, yamux's acceptor
 	// an ACK: there no frame back means not read, nor accepted.
 	// In smux a stream its opener sent no payload on asks nothing (asks):
@@ -256,7 +256,13 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 		}
 	}
 
-	cs = s.lateCandidates(cs, ns)
+	// The FIN's receiver shown not reading its direction: stuck, or
+	// UNANSWERED of the streams opened that way (lateCandidates).
+	var unread [2]bool
+	for d := range 2 {
+		unread[d] = stuck[d] || unanswered[d]
+	}
+	cs = s.lateCandidates(cs, ns, unread)
 
 	// GO_AWAY: a yamux end refuses new streams; the session goes on.
 	for _, g := range s.yamux().goAways {
@@ -493,8 +499,15 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 	return cs
 }
 
-// lateCandidates appends DATA_AFTER_CLOSE's candidates at ns. s.mu is held.
-func (s *Session) lateCandidates(cs []candidate, ns int64) []candidate {
+// lateCandidates appends DATA_AFTER_CLOSE's candidates at ns. unread
+// says, per direction, that its receiver is shown not reading it
+// (SESSION_BLOCKED's signs, or UNANSWERED of the streams opened that
+// way): a FIN sent that way may lie unread (smux v1: one stream nobody
+// reads fills the session's buffer and its reader stops), and its
+// receiver's writes after it, as far as it knows, come before it. Late
+// data to such a FIN is no handler's fault: it counts for nothing, and an
+// open finding of it resolves, saying why (resolution). s.mu is held.
+func (s *Session) lateCandidates(cs []candidate, ns int64, unread [2]bool) []candidate {
 	w := &s.w
 	es := &w.eng
 	vers := s.ver
@@ -507,6 +520,10 @@ func (s *Session) lateCandidates(cs []candidate, ns int64) []candidate {
 		s.countPendingLate(ns, false)
 	}
 	for d := range 2 {
+		if es.lateUnread[d] = unread[1-d]; unread[1-d] {
+			es.lateBase[0][d], es.lateBase[1][d], es.lateBase[2][d] = w.late[d], w.lateBytes[d], w.lateStreams[d]
+			continue // the FIN may be unread
+		}
 		if w.late[d] == es.lateBase[0][d] && es.openCodes&(1<<CodeDataAfterClose) == 0 {
 			continue // nothing new, nothing open
 		}
@@ -540,9 +557,9 @@ func (s *Session) lateCandidates(cs []candidate, ns int64) []candidate {
 // awaitsAnswer says whether st, on the wait list (no frame back yet),
 // counts for UNANSWERED at cutoff: asked by then (asks: in smux, its
 // opener's first payload, the request, came by then), and, where a reader
-// sends nothing when it reads (quiet: smux v1), its opener's last frame on
+// sends nothing when it reads (quiet: smux v1), its opener's last write on
 // it too (one it still writes on, a push or an upload, waits for nothing
-// yet); and its opener's writer is not held at a full window (the other
+// yet; its FIN gives up, and is no write: lastWrite); and its opener's writer is not held at a full window (the other
 // side accepted it and does not read: WINDOW_STALL says so, or the window
 // is still filling). A writer that reached the window only after the
 // stream waited UnansweredAfter since it asked (a slow upload) leaves it UNANSWERED's
@@ -550,7 +567,7 @@ func (s *Session) lateCandidates(cs []candidate, ns int64) []candidate {
 // streams got an answer", StallAfter before WINDOW_STALL opened.
 func awaitsAnswer(st *stream, cutoff int64, quiet bool, now time.Time, cfg *FindingsConfig) bool {
 	fl := &st.flow[st.opener.Sends()]
-	return st.watch.listed[waitList] && asks(st) && st.watch.asked <= cutoff && !(quiet && st.last.UnixNano() > cutoff) &&
+	return st.watch.listed[waitList] && asks(st) && st.watch.asked <= cutoff && !(quiet && st.lastWrite() > cutoff) &&
 		(fl.FullSince.IsZero() || fl.FullSince.UnixNano() > st.watch.asked+int64(cfg.UnansweredAfter) && !fl.Stalled(now, cfg.StallAfter))
 }
 
@@ -718,7 +735,7 @@ func (ex *leakExcuses) unanswers(st *stream, lastAt [2]int64, unansweredAfter ti
 	if !st.watch.listed[waitList] || !st.flow[d].FullSince.IsZero() || !asks(st) {
 		return false // held, or asks nothing (smux: no request yet): LEAK's
 	}
-	if last := st.last.UnixNano(); ex.quiet && last > ex.cutoff && last-st.watch.asked > int64(unansweredAfter) {
+	if last := st.lastWrite(); ex.quiet && last > ex.cutoff && last-st.watch.asked > int64(unansweredAfter) {
 		return false // a push
 	}
 	return ex.unanswered[d] || !ex.silent[1-d] && lastAt[1-d] > st.watch.asked

@@ -578,7 +578,10 @@ type engineSession struct {
 	// DATA_AFTER_CLOSE: the late frames, bytes and streams counted when
 	// the current finding opened.
 	lateBase [3][2]uint64
-	open     []*Finding
+	// lateUnread: per direction of the late data, the latest evaluation
+	// left it out as the FIN's receiver was not reading (lateCandidates).
+	lateUnread [2]bool
+	open       []*Finding
 	// told is, for each finding of open, in its order, what its latest
 	// record told of its count.
 	told      []told
@@ -901,11 +904,11 @@ func (e *engine) seeEnd(s *Session, ns, cut int64) {
 		if len(s.w.pendingLate) > 0 {
 			s.countPendingLate(ns, true)
 		}
-		e.cands = s.lateCandidates(e.cands, ns)
+		e.cands = s.lateCandidates(e.cands, ns, s.unreadFINs())
 		return
 	}
 	n := len(e.cands)
-	e.cands = s.lateCandidates(e.cands, cut)
+	e.cands = s.lateCandidates(e.cands, cut, s.unreadFINs())
 	e.cands = dropFrom(e.cands, n, func(c candidate) bool { return s.w.lateAt[c.dir] >= cut })
 }
 
@@ -1136,8 +1139,32 @@ func (s *Session) resolution(f *Finding, cands []candidate, now time.Time, ns in
 		return s.unansweredResolved(f, cands, now, ns, cfg)
 	case CodeCloseWait:
 		return s.closeWaitResolved(f, cands)
+	case CodeDataAfterClose:
+		if x := f.Dir.Reverse(); s.w.eng.lateUnread[f.Dir] {
+			// The FIN's receiver stopped reading (lateCandidates).
+			sign := "has stopped reading"
+			if i := slices.IndexFunc(cands, func(c candidate) bool {
+				return c.dir == x && (c.code == CodeUnanswered || c.code == CodeSessionBlocked)
+			}); i >= 0 {
+				sign = fmt.Sprintf("is not reading (%s)", cands[i].code)
+			}
+			return fmt.Sprintf("the %s's session %s what the %s sends: the %s's FIN may still be unread there, so what the %s writes after it is no handler's fault",
+				f.Dir.Sender(), sign, x.Sender(), x.Sender(), f.Dir.Sender())
+		}
 	}
 	return ""
+}
+
+// unreadFINs says, per direction, whether its receiver is shown not to
+// read it by the findings open: UNANSWERED of the streams opened that
+// way, or SESSION_BLOCKED of it. A FIN sent that way may be unread
+// (lateCandidates). s.mu is held.
+func (s *Session) unreadFINs() [2]bool {
+	var u [2]bool
+	for d := range 2 {
+		u[d] = s.openFinding(CodeUnanswered, Dir(d)) != nil || s.openFinding(CodeSessionBlocked, Dir(d)) != nil
+	}
+	return u
 }
 
 // closeWaitResolved says why CLOSE_WAIT f of the live session s stopped
@@ -1205,7 +1232,7 @@ func (s *Session) unansweredResolved(f *Finding, cands []candidate, now time.Tim
 			stalled.add(st.id)
 		case (silent || blocked) && (held || awaitsAnswer(st, cutoff, quiet, now, cfg)):
 			waiting.add(st.id)
-		case quiet && st.last.UnixNano() > cutoff:
+		case quiet && st.lastWrite() > cutoff:
 			written.add(st.id)
 		default:
 			unsaid++

@@ -438,6 +438,7 @@ func (r *Registry) SnapshotWith(o SnapshotOptions) *Snapshot {
 		snap.Sessions[i] = ss
 		snap.Aged += ss.Aged
 		snap.Setup += ss.Setup
+		snap.Aside += ss.Aside
 		snap.Stalls += ss.Stalls
 		snap.Totals.add(&ss.Counts)
 		snap.OpenStreams += ss.Open

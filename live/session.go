@@ -183,7 +183,8 @@ type Session struct {
 	unparsed     [2]int64
 	// A capture that joined mid-stream or lost bytes (Resynced) leaves the
 	// counts incomplete: streams it did not see open are adopted as they
-	// are named, marked incomplete, and so is every stream live at a loss.
+	// are named, marked incomplete, and so is every stream live at a loss
+	// that may hold its frames.
 	incomplete bool
 	lost       [2]int64
 	skipped    [2]int64
@@ -452,6 +453,9 @@ func (s *Session) fin(dir Dir, at time.Time, sid uint32) Anomaly {
 		st.frames[dir]++
 		s.counted = st
 		return 0
+	}
+	if dir == st.opener.Sends() {
+		st.watch.beforeFIN = st.last.UnixNano() // its last write, for UNANSWERED (lastWrite)
 	}
 	st.last = later(st.last, at)
 	st.frames[dir]++
@@ -808,9 +812,12 @@ func (ref *FrameRef) untouch(st *stream, dir Dir) {
 // before the frame boundary the decoder found, at offset in the
 // direction's byte stream. detail says so in a line for the user. From
 // then on the session's counts are marked incomplete, every stream live
-// at a loss is too, and a stream first named by a frame other than SYN is
+// at a loss whose frames it may hold is too, and a stream first named by a frame other than SYN is
 // taken as opened before what was seen (incomplete) rather than as an
-// anomaly: muxtop does not present a guess as a count.
+// anomaly: muxtop does not present a guess as a count. A loss of dir
+// hides only frames dir's side sent: an smux stream whose FIN that side
+// had sent, seen, keeps its state and stays watched; every other live
+// stream is set aside (setAside), its FIN perhaps among what was lost.
 func (s *Session) Resynced(dir Dir, at time.Time, offset, skipped, lost int64, detail string) {
 	s.mu.Lock()
 	s.gen++
@@ -822,13 +829,33 @@ func (s *Session) Resynced(dir Dir, at time.Time, offset, skipped, lost int64, d
 	if lost > 0 {
 		for st := range s.streams.all() {
 			if st.state != Closed {
+				if s.proto != Yamux && st.fin[dir] {
+					// dir's side sent FIN on it, seen: smux sends no
+					// more of the stream that way, so the loss hid
+					// neither its FIN, nor data, nor its answer, and
+					// its state is known: the other side's FIN, if it
+					// is missing, cannot be in dir's bytes. In v2 a
+					// reader that half-closed with CloseWrite still
+					// sends UPDs as it reads: one may be in what was
+					// lost, so the stream may have moved then.
+					if s.version == 2 {
+						st.incomplete = true
+						st.watch.lossAt = max(st.watch.lossAt, at.UnixNano())
+						if st.watch.leaked {
+							s.w.leakFrame(st)
+						}
+					}
+					continue
+				}
 				st.incomplete = true
 				if dir.Sender() != st.opener {
 					// Its answer may be in what was lost: not UNANSWERED.
 					s.w.lists[waitList].remove(st, waitList)
 				}
-				// Its FIN may be in what was lost: not a LEAK.
-				s.watchUnlive(st)
+				// Its FIN may be in what was lost (dir's side has sent
+				// none yet; in yamux, an RST may be too, after a
+				// FIN): not a LEAK, but still open, set aside.
+				s.setAside(st)
 				// Its payload may be in what was lost: what comes next
 				// does not follow its first bytes.
 				if h := &st.head[dir]; h.N < FirstBytesLen {
@@ -870,7 +897,7 @@ func (s *Session) Unseen(dir Dir, unseen bool) {
 // seen, and that decoding went on at that frame's known end (the decoder's
 // Gap resumed): no frame was lost, so no stream's counts miss one, and the
 // findings go on watching every stream, where a loss that may hide frames
-// (Resynced) takes each live stream out of them (its answer, or its FIN,
+// (Resynced) takes the live streams whose frames it may hold out of them (their answer, or their FIN,
 // may be in what was lost). The bytes count in Lost, and the session's
 // counts are marked incomplete: its payload was not all seen.
 func (s *Session) PayloadLost(dir Dir, at time.Time, offset, n int64, detail string) {

@@ -52,12 +52,15 @@ type Snapshot struct {
 	// or another finding). Where an evaluation ran, longer than that at
 	// Evaluated, the instant Leaks is of: of the streams still live, so
 	// that Aged − Leaks, where positive, are streams that LEAK looked at
-	// and left out.
+	// and left out. Streams a capture loss set aside are among them.
 	Aged int
 	// Setup adds up the sessions' Setup: of Aged, the setup streams held
 	// open with no FIN from either side (StreamSnap.Setup), which LEAK
 	// does not count.
 	Setup int
+	// Aside adds up the sessions' Aside: of Aged, the streams a capture
+	// loss set aside, that no finding watches (SessionSnap.Aside).
+	Aside int
 	// Evaluated is when the latest Registry.Evaluate ran, the time it
 	// was given; zero if none has: then no finding, LEAK included, was
 	// looked for.
@@ -239,11 +242,16 @@ type SessionSnap struct {
 	// Aged counts the open or half-closed streams opened longer than
 	// SnapshotOptions.LeakAfter before the snapshot (before the latest
 	// evaluation, once one ran: Snapshot.Aged), whatever explains them;
-	// 0 without a LeakAfter.
+	// 0 without a LeakAfter. Those a capture loss set aside count.
 	Aged int
 	// Setup counts, of Aged, the session's setup streams held open with no
 	// FIN from either side (StreamSnap.Setup): LEAK does not count them.
 	Setup int
+	// Aside counts, of Aged, the streams a capture set aside as it lost
+	// bytes that may hold their frames, a FIN perhaps (Session.Resynced):
+	// still open as far as it saw, but neither LEAK nor another finding
+	// watches them.
+	Aside int
 	// Stalls counts the live streams with a stalled writer (StreamSnap.Stalled).
 	Stalls int
 	// Open counts streams open or half-closed; Total every stream opened;
@@ -487,11 +495,12 @@ func (s *Session) snapshot(withStreams bool, cutoff, now time.Time, stallAfter t
 	if s.head == nil || s.headGen != s.gen {
 		s.head, s.headGen = s.header(), s.gen
 	}
-	aged, setup, stalls := 0, 0, 0
+	aged, setup, aside, stalls := 0, 0, 0, 0
 	if !cutoff.IsZero() && s.open > 0 {
 		// The live list is in SYN order: the suspects are its first
 		// streams, so counting them costs the suspects, not every
 		// stream the session tracks (up to ClosedStreams closed ones).
+		// So is the list of those a capture loss set aside.
 		c := cutoff.UnixNano()
 		for st := s.w.lists[liveList].head; st != nil && st.watch.first < c; st = st.watch.links[liveList].next {
 			aged++
@@ -499,6 +508,10 @@ func (s *Session) snapshot(withStreams bool, cutoff, now time.Time, stallAfter t
 				setup++
 			}
 		}
+		for st := s.w.lists[asideList].head; st != nil && st.watch.first < c; st = st.watch.links[asideList].next {
+			aside++
+		}
+		aged += aside
 	}
 	if s.atWindow > 0 && s.open > 0 {
 		for st := range s.streams.all() {
@@ -521,7 +534,7 @@ func (s *Session) snapshot(withStreams bool, cutoff, now time.Time, stallAfter t
 		return base
 	}
 	ss := *base
-	ss.Aged, ss.Setup, ss.Stalls, ss.Leaks = aged, setup, stalls, leaks
+	ss.Aged, ss.Setup, ss.Aside, ss.Stalls, ss.Leaks = aged, setup, aside, stalls, leaks
 	return &ss
 }
 
@@ -555,8 +568,10 @@ func (s *Session) header() *SessionSnap {
 			ss.Framing = append(ss.Framing, *f)
 		}
 	}
-	if l := &s.w.lists[liveList]; l.head != nil {
-		ss.OldestOpen = time.Unix(0, l.headAt)
+	for _, l := range []*streamList{&s.w.lists[liveList], &s.w.lists[asideList]} {
+		if at := time.Unix(0, l.headAt); l.head != nil && (ss.OldestOpen.IsZero() || at.Before(ss.OldestOpen)) {
+			ss.OldestOpen = at
+		}
 	}
 	if n := len(s.anomalies); n > 0 {
 		ss.Anomalies = make([]AnomalyInfo, 0, n)

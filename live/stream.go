@@ -135,7 +135,7 @@ type stream struct {
 	unanswered    uint32
 	flow          [2]Flow
 	folded        bool // counted in the summary already; only its place in the closed queue is left
-	incomplete    bool // its counts miss frames: opened before the capture saw it, or live at a loss
+	incomplete    bool // its counts miss frames: opened before the capture saw it, or live at a loss that may hold its frames
 	// leakAtEnd says that the stream, live when its session ended, was
 	// one of the suspected leaks then: the latest evaluation before the
 	// end counted it in an open LEAK finding (leakMarks.marks). An ended

@@ -12,8 +12,9 @@ import (
 
 // The two lists of streams a session keeps for the engine, each in SYN order.
 const (
-	liveList = iota // streams open or half-closed: the oldest is the leak suspect
-	waitList        // streams with no frame yet from the side that did not open them
+	liveList  = iota // streams open or half-closed: the oldest is the leak suspect
+	waitList         // streams with no frame yet from the side that did not open them
+	asideList        // live streams a capture loss set aside (Session.Resynced): no leak suspects, but open all the same
 	numLists
 )
 
@@ -51,6 +52,13 @@ type streamWatch struct {
 	// update): a writer held at the window meanwhile has a reader that
 	// reads, slower than it writes (WINDOW_STALL counts from then).
 	consumedAt [2]int64
+	// beforeFIN is when (Unix ns) its latest frame before its opener's
+	// FIN came, set at that FIN (lastWrite).
+	beforeFIN int64
+	// lossAt is when (Unix ns) a capture lost bytes that may hold a
+	// frame of it that changes no state (an smux v2 UPD after its
+	// sender's FIN): its leak clock starts again then (leakClock).
+	lossAt int64
 	// heldFor is, per direction of the data, how long (ns) its writer
 	// had been held at its full window when that latest report came, 0
 	// if it was not: a reader that leaves its writer held StallAfter
@@ -79,6 +87,33 @@ func (l *streamList) push(st *stream, i int) {
 		l.head, l.headAt = st, w.first
 	}
 	l.tail = st
+	l.n++
+}
+
+// insert adds st to l in the order of its SYN (watch.first): a loss sets
+// aside the streams whose FIN it may hold, not every live one, so they
+// come out of SYN order. It walks from the tail, where a stream set aside
+// lately most often goes.
+func (l *streamList) insert(st *stream, i int) {
+	at := l.tail
+	for at != nil && at.watch.first > st.watch.first {
+		at = at.watch.links[i].prev
+	}
+	if at == l.tail {
+		l.push(st, i)
+		return
+	}
+	w := &st.watch
+	w.listed[i] = true
+	var next *stream
+	if at == nil {
+		next, l.head, l.headAt = l.head, st, w.first
+	} else {
+		next = at.watch.links[i].next
+		at.watch.links[i].next = st
+	}
+	w.links[i] = link{prev: at, next: next}
+	next.watch.links[i].prev = st
 	l.n++
 }
 
@@ -357,7 +392,19 @@ func refOf(st *stream) leakRef { return leakRef{st, st.watch.first, st.leakClock
 // for LeakAfter: a stream in use (a subscription, a tunnel, a long
 // transfer) is none, however old. Its deadline is its leak clock plus
 // LeakAfter.
-func (st *stream) leakClock() int64 { return max(st.watch.first, st.last.UnixNano()) }
+func (st *stream) leakClock() int64 { return max(st.watch.first, st.last.UnixNano(), st.watch.lossAt) }
+
+// lastWrite is when (Unix ns) st's opener last wrote on it, as smux v1's
+// UNANSWERED counts a wait, for a stream with no frame back (on the wait
+// list, where every frame is its opener's): its latest frame, but not its
+// opener's FIN, which gives the request up and asks nothing more (a
+// client's timeout closing a stream the server never read).
+func (st *stream) lastWrite() int64 {
+	if st.fin[st.opener.Sends()] {
+		return st.watch.beforeFIN
+	}
+	return st.last.UnixNano()
+}
 
 // leakFrame notes a frame on st, counted as a leak: its leak clock
 // started again (leakActive), and the next evaluation walks the counted
@@ -414,10 +461,21 @@ func (s *Session) watchClosed(st *stream) {
 	s.w.closedAny = true
 	s.watchUnlive(st)
 	s.w.lists[waitList].remove(st, waitList)
+	s.w.lists[asideList].remove(st, asideList)
+}
+
+// setAside stops counting st as a leak, as a capture lost bytes that may
+// hold its FIN, and lists it among the streams set aside, in SYN order:
+// still open as far as muxtop saw, so counted in Aged. s.mu is held.
+func (s *Session) setAside(st *stream) {
+	s.watchUnlive(st)
+	if !st.watch.listed[asideList] {
+		s.w.lists[asideList].insert(st, asideList)
+	}
 }
 
 // watchUnlive stops counting st as a leak: it closed, or a capture lost
-// bytes while it was live, its FIN among them maybe. s.mu is held.
+// bytes while it was live, its FIN among them maybe (setAside). s.mu is held.
 func (s *Session) watchUnlive(st *stream) {
 	if s.w.leakFrom == st {
 		s.w.setLeakFrom(st.watch.links[liveList].next)
@@ -590,6 +648,9 @@ func (s *Session) watchEnded() {
 	}
 	for l := &s.w.lists[waitList]; l.head != nil; {
 		l.remove(l.head, waitList)
+	}
+	for l := &s.w.lists[asideList]; l.head != nil; {
+		l.remove(l.head, asideList)
 	}
 }
 

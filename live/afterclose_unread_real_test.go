@@ -1,0 +1,182 @@
+package live_test
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/internal/smuxtest"
+	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/tap"
+)
+
+// A FIN its receiver never read: with a real smux v1 pair, the client's
+// end tapped, a server handler pushes a tick every 50 ms on stream B, and
+// another handler takes stream A and never reads it while the client
+// uploads more than the session's receive buffer on it: the server's
+// session stops reading the connection (v1: one unread stream fills the
+// session-wide buffer). UNANSWERED says so (A, no frame back); then the
+// client closes B. Its FIN lies unread in the server's socket: the server
+// never learns of it and ticks on. That is no handler's fault: no
+// DATA_AFTER_CLOSE. Before, it was "the server wrote N frames … after the
+// client had sent FIN … the server should stop writing a stream once a
+// read returns io.EOF". Its twin, a server whose session reads (no A), is
+// the handler's fault, and DATA_AFTER_CLOSE opens: the finding still
+// works where the FIN was read.
+func TestAfterCloseFINUnreadRealSmux(t *testing.T) {
+	t.Parallel() // real time on a pair of its own; -parallel still bounds how many at once
+	cfg := live.FindingsConfig{UnansweredAfter: time.Second, LeakAfter: time.Hour, Churn: -1}
+	run := func(t *testing.T, stuck, wait bool) (opened, resolved map[live.FindingCode][]*live.Finding, late int) {
+		reg := live.New(live.Config{})
+		scfg := smuxtest.Config(1)
+		scfg.KeepAliveInterval = 200 * time.Millisecond
+		scfg.MaxReceiveBuffer = 64 << 10 // the session-wide buffer A fills
+		cli, srv := smuxtest.Pair(t, scfg, func(c net.Conn) net.Conn { return tap.Wrap(c, live.Client, reg, "test") }, nil)
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		defer func() {
+			cancel()
+			cli.Close()
+			srv.Close()
+			wg.Wait()
+		}()
+		wg.Go(func() {
+			for {
+				st, err := srv.AcceptStream()
+				if err != nil {
+					return
+				}
+				wg.Go(func() {
+					line, _ := bufio.NewReader(st).ReadString('\n')
+					switch line {
+					case "SUB\n": // a push that never reads again: it learns of no FIN
+						tick := time.NewTicker(50 * time.Millisecond)
+						defer tick.Stop()
+						for {
+							select {
+							case <-ctx.Done():
+								return
+							case <-tick.C:
+								if _, err := st.Write([]byte("tick\n")); err != nil {
+									return
+								}
+							}
+						}
+					case "BIG\n": // stuck: never reads on
+						<-ctx.Done()
+					}
+				})
+			}
+		})
+		b, err := cli.OpenStream()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Write([]byte("SUB\n")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bufio.NewReader(b).ReadString('\n'); err != nil {
+			t.Fatal(err)
+		}
+		evaluate := func(d time.Duration, until func() bool) {
+			for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+				reg.Evaluate(time.Now(), cfg)
+				if until != nil && until() {
+					return
+				}
+			}
+		}
+		unanswered := func() bool {
+			for _, f := range reg.Snapshot().Findings {
+				if f.Code == live.CodeUnanswered && f.Resolved.IsZero() && f.Dir == live.ClientToServer {
+					return true
+				}
+			}
+			return false
+		}
+		if stuck {
+			a, err := cli.OpenStream()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := a.Write([]byte("BIG\n")); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := a.Write(make([]byte, 4*scfg.MaxReceiveBuffer)); err != nil {
+				t.Fatal(err)
+			}
+			if wait {
+				evaluate(4*time.Second, unanswered)
+				if !unanswered() {
+					t.Fatal("no UNANSWERED for stream A, which the server's session no longer reads")
+				}
+			}
+		} else {
+			evaluate(1500*time.Millisecond, nil)
+		}
+		b.Close() // the client's FIN
+		evaluate(2500*time.Millisecond, nil)
+
+		opened, resolved = map[live.FindingCode][]*live.Finding{}, map[live.FindingCode][]*live.Finding{}
+		var finAt time.Time
+		for _, r := range allRecords(reg) {
+			switch {
+			case r.Finding != nil && r.Kind == live.FindingOpened:
+				opened[r.Finding.Code] = append(opened[r.Finding.Code], r.Finding)
+			case r.Finding != nil && r.Kind == live.FindingResolved:
+				resolved[r.Finding.Code] = append(resolved[r.Finding.Code], r.Finding)
+			case r.Kind == live.FrameRecord && r.StreamID() == b.ID() && r.Header.Cmd() == decoder.FIN && r.Dir == live.ClientToServer:
+				finAt = r.At
+			case r.Kind == live.FrameRecord && r.StreamID() == b.ID() && r.Header.Cmd() == decoder.PSH && r.Dir == live.ServerToClient && !finAt.IsZero():
+				late++
+			}
+		}
+		return opened, resolved, late
+	}
+	t.Run("stuck", func(t *testing.T) {
+		t.Parallel()
+		opened, _, late := run(t, true, true)
+		if late == 0 {
+			t.Fatal("no data after the client's FIN: the server's session read it")
+		}
+		for _, f := range opened[live.CodeDataAfterClose] {
+			t.Errorf("DATA_AFTER_CLOSE %q; want none: the server's session did not read the client's FIN (UNANSWERED), %d frames came after it", f.Text, late)
+		}
+	})
+	t.Run("twin", func(t *testing.T) {
+		t.Parallel()
+		opened, _, late := run(t, false, false)
+		if fs := opened[live.CodeDataAfterClose]; len(fs) != 1 || !strings.Contains(fs[0].Text, "after the client had sent FIN") {
+			t.Errorf("DATA_AFTER_CLOSE %v (%d frames after the FIN); want one: the server's session read the FIN, its handler wrote on", fs, late)
+		}
+	})
+	// The FIN closes B before UNANSWERED can say the server's session
+	// stopped reading: DATA_AFTER_CLOSE may open first, and resolves, once,
+	// saying why, as UNANSWERED opens.
+	t.Run("stuck/late-first", func(t *testing.T) {
+		t.Parallel()
+		opened, resolved, late := run(t, true, false)
+		if late == 0 {
+			t.Fatal("no data after the client's FIN: the server's session read it")
+		}
+		if len(opened[live.CodeUnanswered]) == 0 {
+			t.Fatal("no UNANSWERED for stream A, which the server's session no longer reads")
+		}
+		if n := len(opened[live.CodeDataAfterClose]); n > 1 {
+			t.Errorf("DATA_AFTER_CLOSE opened %d times; want once at most", n)
+		}
+		if len(opened[live.CodeDataAfterClose]) == 1 {
+			rs := resolved[live.CodeDataAfterClose]
+			if len(rs) != 1 || !strings.Contains(rs[0].Why, "the client's FIN may still be unread there") {
+				t.Errorf("DATA_AFTER_CLOSE resolved %v; want once, saying the FIN may be unread", rs)
+			} else {
+				t.Logf("resolved: %q", rs[0].Why)
+			}
+		}
+	})
+}
