@@ -338,8 +338,11 @@ const SetupWindow = time.Second
 // side's FIN, or an RST) before it opened. Those are the streams a
 // program opens as it sets the session up and holds for its life by
 // design: go-plugin's control stream, its plugin's stdout and stderr
-// streams and the dispensed plugin's stream, frp's control stream and
-// its pool of work connections opened at login, a control channel. A
+// streams and the plugin's stream where the host dispenses it as it
+// starts, a control channel. A stream opened later and held idle by
+// design (a plugin dispensed on first use, frp's work connection asked
+// for anew after each use) is counted: the README says to raise
+// --leak-after above such an idle. A
 // leak is per request and repeats: its streams open, and go on opening,
 // after the session's setup, where LEAK counts them; a leak's first
 // stream opened in the setup is not counted, its later ones are. s.mu is
