@@ -227,6 +227,10 @@ type Session struct {
 	// counted leak is newer.
 	keepaliveAt int64
 	leakNewest  int64
+	// lostAt is, per direction, when (Unix ns) a capture last lost
+	// bytes of it (Resynced): a side quiet since is not known to be,
+	// what it sent may be among them (its FIN too: CLOSE_WAIT).
+	lostAt [2]int64
 }
 
 // total returns how many streams the session has seen opened: a stream
@@ -827,6 +831,7 @@ func (s *Session) Resynced(dir Dir, at time.Time, offset, skipped, lost int64, d
 	s.skipped[dir] += skipped
 	s.lost[dir] += lost
 	if lost > 0 {
+		s.lostAt[dir&1] = max(s.lostAt[dir&1], at.UnixNano())
 		var aside []*stream
 		for st := range s.streams.all() {
 			if st.state != Closed {
