@@ -288,6 +288,10 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 	// frozen side (KEEPALIVE) or a held write (SESSION_BLOCKED: a side
 	// stuck in a write is sending). The closed direction's own silence is
 	// no finding's: KEEPALIVE and SESSION_BLOCKED skip an ended direction.
+	// Nor a side whose bytes the capture lost at or after the close, and
+	// after its latest frame: what it sent since, its own FIN even, may be
+	// among them (a capture that dropped the holder's FIN, its ACK kept,
+	// told of a server that closed as one that had not).
 	held := -1 // the holding side's direction, where CLOSE_WAIT holds
 	if s.dirEnded != [2]bool{} {
 		for d := range 2 {
@@ -296,8 +300,9 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 				continue
 			}
 			closed := s.dirEndedAt[d]
-			quiet := max(closed, w.lastHeard(Dir(h)))
-			if ns-quiet < int64(cfg.CloseWaitAfter) {
+			heard := w.lastHeard(Dir(h))
+			quiet := max(closed, heard)
+			if ns-quiet < int64(cfg.CloseWaitAfter) || s.lostAt[h] >= closed && s.lostAt[h] > heard {
 				continue
 			}
 			held = h

@@ -1180,6 +1180,10 @@ func (s *Session) closeWaitResolved(f *Finding, cands []candidate) string {
 		return fmt.Sprintf("the %s's keepalive stopped: KEEPALIVE says it is frozen or gone", holder)
 	case slices.ContainsFunc(cands, func(c candidate) bool { return c.code == CodeSessionBlocked }):
 		return "the session is blocked: SESSION_BLOCKED says why"
+	case s.lostAt[f.Dir] >= s.dirEndedAt[f.Dir.Reverse()] && s.lostAt[f.Dir] > s.w.lastHeard(f.Dir):
+		// conditions.go: what the holder sent since may be among what
+		// the capture lost.
+		return fmt.Sprintf("the capture lost bytes the %s sent after the %s's close: they may hold frames, or its own close, muxtop did not see", holder, f.Dir.Reverse().Sender())
 	}
 	return ""
 }

@@ -227,6 +227,10 @@ type Session struct {
 	// counted leak is newer.
 	keepaliveAt int64
 	leakNewest  int64
+	// lostAt is, per direction, when (Unix ns) a capture last lost
+	// bytes of it (Resynced): a side quiet since is not known to be,
+	// what it sent may be among them (its FIN too: CLOSE_WAIT).
+	lostAt [2]int64
 }
 
 // total returns how many streams the session has seen opened: a stream
@@ -827,6 +831,8 @@ func (s *Session) Resynced(dir Dir, at time.Time, offset, skipped, lost int64, d
 	s.skipped[dir] += skipped
 	s.lost[dir] += lost
 	if lost > 0 {
+		s.lostAt[dir&1] = max(s.lostAt[dir&1], at.UnixNano())
+		var aside []*stream
 		for st := range s.streams.all() {
 			if st.state != Closed {
 				if s.proto != Yamux && st.fin[dir] {
@@ -854,8 +860,12 @@ func (s *Session) Resynced(dir Dir, at time.Time, offset, skipped, lost int64, d
 				}
 				// Its FIN may be in what was lost (dir's side has sent
 				// none yet; in yamux, an RST may be too, after a
-				// FIN): not a LEAK, but still open, set aside.
-				s.setAside(st)
+				// FIN): not a LEAK, but still open, set aside
+				// (setAside, the list's part after the walk).
+				s.watchUnlive(st)
+				if !st.watch.listed[asideList] {
+					aside = append(aside, st)
+				}
 				// Its payload may be in what was lost: what comes next
 				// does not follow its first bytes.
 				if h := &st.head[dir]; h.N < FirstBytesLen {
@@ -868,6 +878,7 @@ func (s *Session) Resynced(dir Dir, at time.Time, offset, skipped, lost int64, d
 				}
 			}
 		}
+		s.asideSorted(aside)
 	}
 	s.mu.Unlock()
 	s.reg.hist.addEvent(Record{Kind: ResyncRecord, Session: s.id, Dir: dir, At: at, Offset: offset, Detail: detail})

@@ -1,6 +1,8 @@
 package live
 
 import (
+	"cmp"
+	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -115,6 +117,38 @@ func (l *streamList) insert(st *stream, i int) {
 	w.links[i] = link{prev: at, next: next}
 	next.watch.links[i].prev = st
 	l.n++
+}
+
+// insertSorted adds sts, in SYN order (watch.first), to l: what insert
+// would make of them one by one in that order, a stream after those of
+// l with the same SYN time. It walks back from the tail once for all of
+// them, so that a loss setting aside n streams costs O(n) here, not the
+// O(n²) of n inserts in the stream table's order.
+func (l *streamList) insertSorted(sts []*stream, i int) {
+	at := l.tail
+	for k := len(sts) - 1; k >= 0; k-- {
+		st := sts[k]
+		for at != nil && at.watch.first > st.watch.first {
+			at = at.watch.links[i].prev
+		}
+		// st goes right after at, before those of sts already in.
+		w := &st.watch
+		w.listed[i] = true
+		var next *stream
+		if at == nil {
+			next, l.head, l.headAt = l.head, st, w.first
+		} else {
+			next = at.watch.links[i].next
+			at.watch.links[i].next = st
+		}
+		w.links[i] = link{prev: at, next: next}
+		if next != nil {
+			next.watch.links[i].prev = st
+		} else {
+			l.tail = st
+		}
+		l.n++
+	}
 }
 
 func (l *streamList) remove(st *stream, i int) {
@@ -475,6 +509,21 @@ func (s *Session) setAside(st *stream) {
 	if !st.watch.listed[asideList] {
 		s.w.lists[asideList].insert(st, asideList)
 	}
+}
+
+// asideSorted lists sts among the streams set aside, as setAside does
+// each after watchUnlive: sorted into SYN order (watch.first), those of
+// one instant in the order they opened (serial), then into the aside
+// list at once (insertSorted). One loss sets aside every live stream its
+// direction could change and comes upon them in the stream table's
+// order (Resynced): an insert for each, walking back from the list's
+// tail, cost O(n²) under s.mu. None of sts is listed there yet. s.mu is
+// held.
+func (s *Session) asideSorted(sts []*stream) {
+	slices.SortFunc(sts, func(a, b *stream) int {
+		return cmp.Or(cmp.Compare(a.watch.first, b.watch.first), cmp.Compare(a.serial, b.serial))
+	})
+	s.w.lists[asideList].insertSorted(sts, asideList)
 }
 
 // watchUnlive stops counting st as a leak: it closed, or a capture lost
