@@ -13,6 +13,7 @@ import (
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/tap"
+	"github.com/xtaci/smux"
 )
 
 // A FIN its receiver never read: with a real smux v1 pair, the client's
@@ -20,18 +21,24 @@ import (
 // another handler takes stream A and never reads it while the client
 // uploads more than the session's receive buffer on it: the server's
 // session stops reading the connection (v1: one unread stream fills the
-// session-wide buffer). UNANSWERED says so (A, no frame back); then the
-// client closes B. Its FIN lies unread in the server's socket: the server
-// never learns of it and ticks on. That is no handler's fault: no
-// DATA_AFTER_CLOSE. Before, it was "the server wrote N frames … after the
-// client had sent FIN … the server should stop writing a stream once a
-// read returns io.EOF". Its twin, a server whose session reads (no A), is
-// the handler's fault, and DATA_AFTER_CLOSE opens: the finding still
-// works where the FIN was read.
+// session-wide buffer); then the client closes B. Its FIN lies unread in
+// the server's socket: the server never learns of it and ticks on. That
+// is no handler's fault, but only a stuck sign at the tap shows it: here
+// the client uploads on A again after the FIN until its writer is held
+// (the server's socket full), SESSION_BLOCKED's sign, and late data
+// counts for nothing while it holds: DATA_AFTER_CLOSE opens at most once
+// (the ticks between the FIN and the writer seen held) and resolves
+// saying the FIN may be unread. Where the upload fitted in the kernel's
+// buffers and nothing was held ("unanswered"), UNANSWERED of A is all the
+// tap sees, which shows one handler not answering, not a session not
+// reading (TestAfterCloseHungHandlerRealSmux): the late data counts, the
+// truth on the wire, and DATA_AFTER_CLOSE opens. Its twin, a server whose
+// session reads (no A), is the handler's fault, and DATA_AFTER_CLOSE
+// opens: the finding still works where the FIN was read.
 func TestAfterCloseFINUnreadRealSmux(t *testing.T) {
 	t.Parallel() // real time on a pair of its own; -parallel still bounds how many at once
 	cfg := live.FindingsConfig{UnansweredAfter: time.Second, LeakAfter: time.Hour, Churn: -1}
-	run := func(t *testing.T, stuck, wait bool) (opened, resolved map[live.FindingCode][]*live.Finding, late int) {
+	run := func(t *testing.T, stuck, wait, hold bool) (opened, resolved map[live.FindingCode][]*live.Finding, late int) {
 		reg := live.New(live.Config{})
 		scfg := smuxtest.Config(1)
 		scfg.KeepAliveInterval = 200 * time.Millisecond
@@ -99,8 +106,9 @@ func TestAfterCloseFINUnreadRealSmux(t *testing.T) {
 			}
 			return false
 		}
+		var a *smux.Stream
 		if stuck {
-			a, err := cli.OpenStream()
+			a, err = cli.OpenStream()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -120,7 +128,16 @@ func TestAfterCloseFINUnreadRealSmux(t *testing.T) {
 			evaluate(1500*time.Millisecond, nil)
 		}
 		b.Close() // the client's FIN
-		evaluate(2500*time.Millisecond, nil)
+		if hold {
+			// Out after the FIN (smux sends in order): the client's writer
+			// is held once the server's socket and its own are full.
+			wg.Go(func() { a.Write(make([]byte, 64<<20)) })
+			for end := time.Now().Add(2500 * time.Millisecond); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+				reg.Evaluate(time.Now(), cfg)
+			}
+		} else {
+			evaluate(2500*time.Millisecond, nil)
+		}
 
 		opened, resolved = map[live.FindingCode][]*live.Finding{}, map[live.FindingCode][]*live.Finding{}
 		var finAt time.Time
@@ -140,35 +157,15 @@ func TestAfterCloseFINUnreadRealSmux(t *testing.T) {
 	}
 	t.Run("stuck", func(t *testing.T) {
 		t.Parallel()
-		opened, _, late := run(t, true, true)
+		opened, resolved, late := run(t, true, false, true)
 		if late == 0 {
 			t.Fatal("no data after the client's FIN: the server's session read it")
 		}
-		for _, f := range opened[live.CodeDataAfterClose] {
-			t.Errorf("DATA_AFTER_CLOSE %q; want none: the server's session did not read the client's FIN (UNANSWERED), %d frames came after it", f.Text, late)
-		}
-	})
-	t.Run("twin", func(t *testing.T) {
-		t.Parallel()
-		opened, _, late := run(t, false, false)
-		if fs := opened[live.CodeDataAfterClose]; len(fs) != 1 || !strings.Contains(fs[0].Text, "after the client had sent FIN") {
-			t.Errorf("DATA_AFTER_CLOSE %v (%d frames after the FIN); want one: the server's session read the FIN, its handler wrote on", fs, late)
-		}
-	})
-	// The FIN closes B before UNANSWERED can say the server's session
-	// stopped reading: DATA_AFTER_CLOSE may open first, and resolves, once,
-	// saying why, as UNANSWERED opens.
-	t.Run("stuck/late-first", func(t *testing.T) {
-		t.Parallel()
-		opened, resolved, late := run(t, true, false)
-		if late == 0 {
-			t.Fatal("no data after the client's FIN: the server's session read it")
-		}
-		if len(opened[live.CodeUnanswered]) == 0 {
-			t.Fatal("no UNANSWERED for stream A, which the server's session no longer reads")
+		if len(opened[live.CodeSessionBlocked]) == 0 {
+			t.Fatal("no SESSION_BLOCKED: the client's writer was not held")
 		}
 		if n := len(opened[live.CodeDataAfterClose]); n > 1 {
-			t.Errorf("DATA_AFTER_CLOSE opened %d times; want once at most", n)
+			t.Errorf("DATA_AFTER_CLOSE opened %d times; want once at most: the server's session did not read the client's FIN (SESSION_BLOCKED), %d frames came after it", n, late)
 		}
 		if len(opened[live.CodeDataAfterClose]) == 1 {
 			rs := resolved[live.CodeDataAfterClose]
@@ -177,6 +174,28 @@ func TestAfterCloseFINUnreadRealSmux(t *testing.T) {
 			} else {
 				t.Logf("resolved: %q", rs[0].Why)
 			}
+		}
+	})
+	t.Run("unanswered", func(t *testing.T) {
+		t.Parallel()
+		opened, resolved, late := run(t, true, true, false)
+		if late == 0 {
+			t.Fatal("no data after the client's FIN: the server's session read it")
+		}
+		if fs := opened[live.CodeDataAfterClose]; len(fs) != 1 {
+			t.Errorf("DATA_AFTER_CLOSE %v (%d frames after the FIN); want one: nothing at the tap shows the server's session not reading", fs, late)
+		}
+		for _, f := range resolved[live.CodeDataAfterClose] {
+			if strings.Contains(f.Why, "may still be unread") {
+				t.Errorf("DATA_AFTER_CLOSE resolved %q; UNANSWERED is no sign the session stopped reading", f.Why)
+			}
+		}
+	})
+	t.Run("twin", func(t *testing.T) {
+		t.Parallel()
+		opened, _, late := run(t, false, false, false)
+		if fs := opened[live.CodeDataAfterClose]; len(fs) != 1 || !strings.Contains(fs[0].Text, "after the client had sent FIN") {
+			t.Errorf("DATA_AFTER_CLOSE %v (%d frames after the FIN); want one: the server's session read the FIN, its handler wrote on", fs, late)
 		}
 	})
 }

@@ -256,13 +256,15 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 		}
 	}
 
-	// The FIN's receiver shown not reading its direction: stuck, or
-	// UNANSWERED of the streams opened that way (lateCandidates).
-	var unread [2]bool
-	for d := range 2 {
-		unread[d] = stuck[d] || unanswered[d]
-	}
-	cs = s.lateCandidates(cs, ns, unread)
+	// The FIN's receiver shown not reading its direction: stuck, a read
+	// or write held (SESSION_BLOCKED's signs), nothing less. UNANSWERED is
+	// no such sign: it shows one handler not answering, not the session
+	// not reading (smux v1 stops only when unread data fills the
+	// session-wide buffer, whose size muxtop does not know; v2 and yamux
+	// have per-stream windows). A hung handler on stream A hid the late
+	// data of stream B, whose FIN the server's Read had returned as
+	// io.EOF (lateCandidates).
+	cs = s.lateCandidates(cs, ns, stuck)
 
 	// GO_AWAY: a yamux end refuses new streams; the session goes on.
 	for _, g := range s.yamux().goAways {
@@ -506,9 +508,9 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 
 // lateCandidates appends DATA_AFTER_CLOSE's candidates at ns. unread
 // says, per direction, that its receiver is shown not reading it
-// (SESSION_BLOCKED's signs, or UNANSWERED of the streams opened that
-// way): a FIN sent that way may lie unread (smux v1: one stream nobody
-// reads fills the session's buffer and its reader stops), and its
+// (SESSION_BLOCKED's signs: a read or write held in that direction): a
+// FIN sent that way may lie unread (smux v1: one stream nobody reads
+// fills the session's buffer and its reader stops), and its
 // receiver's writes after it, as far as it knows, come before it. Late
 // data to such a FIN is no handler's fault: it counts for nothing, and an
 // open finding of it resolves, saying why (resolution). s.mu is held.

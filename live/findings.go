@@ -1141,28 +1141,27 @@ func (s *Session) resolution(f *Finding, cands []candidate, now time.Time, ns in
 		return s.closeWaitResolved(f, cands)
 	case CodeDataAfterClose:
 		if x := f.Dir.Reverse(); s.w.eng.lateUnread[f.Dir] {
-			// The FIN's receiver stopped reading (lateCandidates).
-			sign := "has stopped reading"
-			if i := slices.IndexFunc(cands, func(c candidate) bool {
-				return c.dir == x && (c.code == CodeUnanswered || c.code == CodeSessionBlocked)
-			}); i >= 0 {
-				sign = fmt.Sprintf("is not reading (%s)", cands[i].code)
+			// The FIN's receiver stopped reading (lateCandidates): a read
+			// or write held in x, SESSION_BLOCKED's signs, and only those.
+			sign := "SESSION_BLOCKED's signs, held for less than its threshold so far"
+			if slices.ContainsFunc(cands, func(c candidate) bool { return c.dir == x && c.code == CodeSessionBlocked }) {
+				sign = CodeSessionBlocked.String()
 			}
-			return fmt.Sprintf("the %s's session %s what the %s sends: the %s's FIN may still be unread there, so what the %s writes after it is no handler's fault",
-				f.Dir.Sender(), sign, x.Sender(), x.Sender(), f.Dir.Sender())
+			return fmt.Sprintf("the %s's session is not reading what the %s sends (%s): the %s's FIN may still be unread there, so what the %s writes after it is no handler's fault",
+				f.Dir.Sender(), x.Sender(), sign, x.Sender(), f.Dir.Sender())
 		}
 	}
 	return ""
 }
 
 // unreadFINs says, per direction, whether its receiver is shown not to
-// read it by the findings open: UNANSWERED of the streams opened that
-// way, or SESSION_BLOCKED of it. A FIN sent that way may be unread
-// (lateCandidates). s.mu is held.
+// read it by the findings open: SESSION_BLOCKED of it (not UNANSWERED,
+// which shows one handler not answering, not the session not reading).
+// A FIN sent that way may be unread (lateCandidates). s.mu is held.
 func (s *Session) unreadFINs() [2]bool {
 	var u [2]bool
 	for d := range 2 {
-		u[d] = s.openFinding(CodeUnanswered, Dir(d)) != nil || s.openFinding(CodeSessionBlocked, Dir(d)) != nil
+		u[d] = s.openFinding(CodeSessionBlocked, Dir(d)) != nil
 	}
 	return u
 }
