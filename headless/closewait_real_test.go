@@ -4,7 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +12,6 @@ import (
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/tap"
-	"github.com/xtaci/smux"
 )
 
 // TestCloseWaitPrinted: a real smux server, tapped, keepalive off, whose
@@ -27,36 +26,7 @@ func TestCloseWaitPrinted(t *testing.T) {
 	cfg := live.FindingsConfig{CloseWaitAfter: 100 * time.Millisecond, Churn: -1}
 	for _, format := range []Format{Plain, JSON} {
 		reg := live.New(live.Config{})
-		cc, sc := smuxtest.Conns(t)
-		scfg := smuxtest.Config(1)
-		scfg.KeepAliveDisabled = true
-		srv, err := smux.Server(tap.Wrap(sc, live.Server, reg, "srv"), scfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cli, err := smux.Client(cc, scfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		st, err := cli.OpenStream()
-		if err != nil {
-			t.Fatal(err)
-		}
-		st.Write([]byte("hi"))
-		sst, err := srv.AcceptStream()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.ReadFull(sst, make([]byte, 2)); err != nil {
-			t.Fatal(err)
-		}
-		sst.Close() // the server's FIN, then only the client's
-		st.CloseWrite()
-		io.ReadAll(st) // the server's FIN read: the client's close is a FIN, not a reset
-		cli.Close()
-		if _, err := srv.AcceptStream(); err == nil {
-			t.Fatal("AcceptStream after the client left returned no error")
-		}
+		srv := smuxtest.ClientLeaves(t, func(c net.Conn) net.Conn { return tap.Wrap(c, live.Server, reg, "srv") }, false)
 		smuxtest.Eventually(t, "the client's EOF at the tap", func() bool {
 			return !reg.Snapshot().Sessions[0].DirEnded[live.ClientToServer].IsZero()
 		})
@@ -70,7 +40,7 @@ func TestCloseWaitPrinted(t *testing.T) {
 			t.Fatalf("findings %v, want one CLOSE_WAIT; session ended %v %v %s, dir ended %v", fs, ss.Ended, ss.Reason, ss.Err, ss.DirEnded)
 		}
 		var out bytes.Buffer
-		_, err = NewPrinter(reg, &out, format).Finish(Options{Format: format, Stop: func() {
+		_, err := NewPrinter(reg, &out, format).Finish(Options{Format: format, Stop: func() {
 			stopped := time.Now()
 			srv.Close() // muxtop's stop shuts the watched system down
 			reg.ResolveEnded(time.Now(), stopped)

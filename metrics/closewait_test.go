@@ -1,11 +1,9 @@
 package metrics_test
 
 import (
-	"io"
+	"net"
 	"testing"
 	"time"
-
-	"github.com/xtaci/smux"
 
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
@@ -28,34 +26,7 @@ func TestCloseWaitSeries(t *testing.T) {
 	} else if _, ok := m[open]; !ok {
 		t.Fatalf("no %s series before any finding", open)
 	}
-	cc, sc := smuxtest.Conns(t)
-	cfg := smuxtest.Config(1)
-	cfg.KeepAliveDisabled = true
-	srv, err := smux.Server(tap.Wrap(sc, live.Server, reg, "svc"), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cli, err := smux.Client(cc, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := cli.OpenStream()
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Write([]byte("ping"))
-	sst, err := srv.AcceptStream()
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.ReadFull(sst, make([]byte, 4))
-	sst.Close()
-	st.CloseWrite()
-	io.ReadAll(st)
-	cli.Close()
-	if _, err := srv.AcceptStream(); err == nil {
-		t.Fatal("AcceptStream after the client left returned no error")
-	}
+	srv := smuxtest.ClientLeaves(t, func(c net.Conn) net.Conn { return tap.Wrap(c, live.Server, reg, "svc") }, false)
 	var closed time.Time
 	smuxtest.Eventually(t, "the client's EOF at the tap", func() bool {
 		closed = reg.Snapshot().Sessions[0].DirEnded[live.ClientToServer]

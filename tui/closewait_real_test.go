@@ -1,7 +1,7 @@
 package tui
 
 import (
-	"io"
+	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -10,7 +10,6 @@ import (
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/tap"
-	"github.com/xtaci/smux"
 )
 
 // TestCloseWaitShown: a real smux server, tapped, keepalive off, whose
@@ -21,32 +20,9 @@ import (
 // word close_wait finds its record.
 func TestCloseWaitShown(t *testing.T) {
 	reg := live.New(live.Config{})
-	cc, sc := smuxtest.Conns(t)
-	cfg := smuxtest.Config(1) // v1: no UPD the client may leave unread, whose close would then be a reset
-	cfg.KeepAliveDisabled = true
-	srv, err := smux.Server(tap.Wrap(sc, live.Server, reg, "svc"), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	cli, err := smux.Client(cc, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := cli.OpenStream()
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Write([]byte("ping"))
-	sst, err := srv.AcceptStream()
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.ReadFull(sst, make([]byte, 4))
-	cli.Close() // the client exits; its stream stays open at the server
-	if _, err := srv.AcceptStream(); err == nil {
-		t.Fatal("AcceptStream after the client left returned no error")
-	}
+	// The client exits; its stream stays open at the server, which holds
+	// the session (closed at the test's end).
+	smuxtest.ClientLeaves(t, func(c net.Conn) net.Conn { return tap.Wrap(c, live.Server, reg, "svc") }, true)
 	var closed time.Time
 	smuxtest.Eventually(t, "the client's EOF at the tap", func() bool {
 		closed = reg.Snapshot().Sessions[0].DirEnded[live.ClientToServer]

@@ -96,6 +96,54 @@ func Pair(t testing.TB, cfg *smux.Config, wrapClient, wrapServer func(net.Conn) 
 	return cli, srv
 }
 
+// ClientLeaves runs an smux v1 session, keepalive off, whose server's
+// conn wrap taps (a tap.Wrap on the server's side): the client sends a
+// request on a stream the server accepts and reads, closes that stream
+// both ways unless leaveOpen, and exits. It returns the server's session
+// once its AcceptStream has failed on the client's EOF, still open: a
+// server that holds a session its client left, its socket in CLOSE-WAIT.
+// v1, so that no window update is left unread at the client, whose exit
+// would then be a reset rather than a FIN.
+func ClientLeaves(t testing.TB, wrap func(net.Conn) net.Conn, leaveOpen bool) *smux.Session {
+	t.Helper()
+	cc, sc := Conns(t)
+	cfg := Config(1)
+	cfg.KeepAliveDisabled = true
+	srv, err := smux.Server(wrap(sc), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	cli, err := smux.Client(cc, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := cli.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Write([]byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	sst, err := srv.AcceptStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(sst, make([]byte, 4)); err != nil {
+		t.Fatal(err)
+	}
+	if !leaveOpen {
+		sst.Close() // the server's FIN, then the client's
+		st.CloseWrite()
+		io.ReadAll(st) // the server's FIN read: the client's exit is a FIN, not a reset
+	}
+	cli.Close()
+	if _, err := srv.AcceptStream(); err == nil {
+		t.Fatal("AcceptStream after the client left returned no error")
+	}
+	return srv
+}
+
 // Config returns smux's default config for protocol version.
 func Config(version int) *smux.Config {
 	cfg := smux.DefaultConfig()
