@@ -206,6 +206,11 @@ func TestTapPeerEOFThenCloseWrite(t *testing.T) {
 	if want := "the client " + cc.LocalAddr().String() + " closed first"; !ss.Ended || ss.Reason != live.EOF || ss.Err != want {
 		t.Errorf("ended %v %v %q, want EOF %q", ss.Ended, ss.Reason, ss.Err, want)
 	}
+	// One half-close, the peer's: this end's CloseWrite after it ends the
+	// session and is no half-close of its own.
+	if got := recordKinds(reg, id); got != "HE" {
+		t.Errorf("records %q, want the peer's half-close, then the end (HE)", got)
+	}
 }
 
 // leaving is a client's conn whose Close sends its FIN and no more: the
