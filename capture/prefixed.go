@@ -38,13 +38,13 @@ import (
 const prefixMax = 4 << 10
 
 // prefixed notes that direction d's probe for proto found its first chain
-// at off, past the first byte of a direction that began at its SYN, with
-// lost bytes lost before it, and acts on it: the connection is that mux
+// at off, past the first byte of a direction that began at its SYN, the
+// capture having lost none of it before (verdict), and acts on it: the connection is that mux
 // after a prefix if the other direction's chain was found likewise, of
 // the same protocol; it stays probing for the other's while that may
 // come; it is skipped otherwise, as before.
-func (c *conn) prefixed(d live.Dir, proto tap.Protocol, off, lost int64) connState {
-	if c.pick || c.r.cfg.Skip != 0 || len(c.r.cfg.Prefix) != 0 || lost != 0 || off > prefixMax || !c.syn[d.Reverse()] {
+func (c *conn) prefixed(d live.Dir, proto tap.Protocol, off int64) connState {
+	if c.pick || c.r.cfg.Skip != 0 || off > prefixMax || !c.syn[d.Reverse()] { // Skip: --prefix sets it too (NewReader)
 		return skipped
 	}
 	c.after[d], c.afterProto[d] = off+1, proto

@@ -1320,7 +1320,7 @@ func (c *conn) verdict(d live.Dir, proto tap.Protocol, framed bool, off, lost in
 	case !framed:
 		return skipped
 	case c.syn[d] && off != 0 && lost == 0:
-		return c.prefixed(d, proto, off, lost)
+		return c.prefixed(d, proto, off)
 	}
 	return decoding
 }

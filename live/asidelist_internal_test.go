@@ -2,8 +2,8 @@ package live
 
 import "testing"
 
-// TestStreamListInsert: insert keeps a list in SYN order (watch.first)
-// whatever order the streams come in, as setAside needs: a loss sets
+// TestStreamListInsert: insertSorted, one stream at a time, keeps a list
+// in SYN order (watch.first) whatever order the streams come in: a loss sets
 // aside the streams whose FIN it may hold, not every live one.
 func TestStreamListInsert(t *testing.T) {
 	var l streamList
@@ -11,7 +11,7 @@ func TestStreamListInsert(t *testing.T) {
 	for i, first := range []int64{30, 10, 50, 20, 60, 40} {
 		sts[i] = &stream{id: uint32(i)}
 		sts[i].watch.first = first
-		l.insert(sts[i], asideList)
+		l.insertSorted([]*stream{sts[i]}, asideList)
 	}
 	check := func(want ...int64) {
 		t.Helper()
@@ -39,6 +39,6 @@ func TestStreamListInsert(t *testing.T) {
 	check(20, 30, 40, 50)
 	e := &stream{}
 	e.watch.first = 5
-	l.insert(e, asideList)
+	l.insertSorted([]*stream{e}, asideList)
 	check(5, 20, 30, 40, 50)
 }

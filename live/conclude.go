@@ -82,11 +82,7 @@ func (r *Registry) ResolveEnded(now, stopped time.Time) {
 			if of.s.byStop(stopped) {
 				over = append(over, ended{of, of.s.unwatchedWhy(), true})
 			} else {
-				why := of.s.endWhy()
-				if of.f.Code == CodeCloseWait {
-					why = closeWaitEnded(of.f, why) // as the evaluation that saw the end words it
-				}
-				over = append(over, ended{of, why, false})
+				over = append(over, ended{of, endedWhy(of.f, of.s.endWhy()), false})
 			}
 		}
 		of.s.mu.Unlock()
@@ -134,23 +130,13 @@ func (e *engine) seeEnds(r *Registry, now, stopped time.Time) {
 	r.mu.Lock()
 	e.sessions = append(e.sessions[:0], r.sessions...)
 	r.mu.Unlock()
-	n := len(e.sessions)
-	var forgotten map[*Session]bool // a search per open finding among them was quadratic
 	for _, of := range e.open {
-		if of.s == nil || forgotten[of.s] {
-			continue
-		}
-		if _, ok := slices.BinarySearchFunc(e.sessions[:n], of.s.id, func(s *Session, id uint64) int { return cmp.Compare(s.id, id) }); !ok {
-			if forgotten == nil {
-				forgotten = make(map[*Session]bool)
-			}
-			forgotten[of.s] = true
-			e.sessions = append(e.sessions, of.s)
+		if of.s != nil {
+			e.sessions = append(e.sessions, of.s) // forgotten since the last evaluation, or again
 		}
 	}
-	if len(e.sessions) > n {
-		slices.SortFunc(e.sessions, func(a, b *Session) int { return cmp.Compare(a.id, b.id) })
-	}
+	slices.SortFunc(e.sessions, func(a, b *Session) int { return cmp.Compare(a.id, b.id) })
+	e.sessions = slices.Compact(e.sessions)
 	ns := now.UnixNano()
 	var changes []change
 	for _, s := range e.sessions {
@@ -168,9 +154,8 @@ func (e *engine) seeEnds(r *Registry, now, stopped time.Time) {
 		e.seeEnd(s, ns, cut)
 		changes = append(changes, e.changes...)
 		for i := range e.cands {
-			e.nextID++
-			f := s.finding(e.nextID, &e.cands[i], now)
-			es.open, es.told = append(es.open, f), append(es.told, told{f.Evidence.Count, f.Severity, ns, f.Evidence.Slow != 0})
+			f, t := e.open1(s, &e.cands[i], now, ns)
+			es.open, es.told = append(es.open, f), append(es.told, t)
 			es.openCodes |= 1 << f.Code
 			changes = append(changes, change{new: f, s: s})
 		}

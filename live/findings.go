@@ -813,11 +813,9 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 		if i < 64 && used&(1<<i) != 0 {
 			continue
 		}
-		c := &e.cands[i]
-		e.nextID++
-		nf := s.finding(e.nextID, c, now)
+		nf, t := e.open1(s, &e.cands[i], now, ns)
 		e.changes = append(e.changes, change{new: nf, s: s})
-		kept, tolds = append(kept, nf), append(tolds, told{nf.Evidence.Count, nf.Severity, ns, nf.Evidence.Slow != 0})
+		kept, tolds = append(kept, nf), append(tolds, t)
 	}
 	es.open, es.told = kept, tolds
 	es.openCodes = 0
@@ -849,8 +847,8 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 	s.mu.Unlock()
 	for _, c := range e.changes {
 		w := why
-		if why != "" && c.new == nil && c.old.Code == CodeCloseWait {
-			w = closeWaitEnded(c.old, why)
+		if why != "" && c.new == nil {
+			w = endedWhy(c.old, why)
 		}
 		if w == "" && c.new == nil {
 			if w = c.why; w == "" {
@@ -915,6 +913,15 @@ func (e *engine) seeEnd(s *Session, ns, cut int64) {
 // dropFrom removes from cs[from:] the candidates drop says.
 func dropFrom(cs []candidate, from int, drop func(candidate) bool) []candidate {
 	return cs[:from+len(slices.DeleteFunc(cs[from:], drop))]
+}
+
+// open1 makes the finding candidate c opens on s at now, with the next
+// ID, and what it has told (its opening, at ns): the evaluation's and
+// ResolveEnded's openings alike. s.mu is held.
+func (e *engine) open1(s *Session, c *candidate, now time.Time, ns int64) (*Finding, told) {
+	e.nextID++
+	f := s.finding(e.nextID, c, now)
+	return f, told{f.Evidence.Count, f.Severity, ns, f.Evidence.Slow != 0}
 }
 
 // lastWord gives each open framing finding of the ended session s the
@@ -1187,9 +1194,14 @@ func (s *Session) closeWaitResolved(f *Finding, cands []candidate) string {
 	return ""
 }
 
-// closeWaitEnded says why CLOSE_WAIT f resolved as its session ended,
-// which is why: the holding side let the session go at last.
-func closeWaitEnded(f *Finding, why string) string {
+// endedWhy says why f resolved as its session ended, which is why (the
+// session's endWhy): for CLOSE_WAIT, that the holding side let the
+// session go at last. The evaluation that sees the end and ResolveEnded
+// word it alike.
+func endedWhy(f *Finding, why string) string {
+	if f.Code != CodeCloseWait {
+		return why
+	}
 	return fmt.Sprintf("%s: the %s no longer holds the session the %s left", why, f.Dir.Sender(), f.Dir.Reverse().Sender())
 }
 

@@ -1,6 +1,7 @@
 package live
 
 import (
+	"cmp"
 	"slices"
 	"testing"
 
@@ -102,8 +103,10 @@ func TestResyncedAsideOrder(t *testing.T) {
 	}
 }
 
-// TestStreamListInsertSorted: insertSorted of sorted streams makes the
-// list insert makes of them one by one, ties after those already in.
+// TestStreamListInsertSorted: insertSorted keeps a list in SYN order,
+// a stream after those already in with the same SYN time, whether the
+// streams come one at a time or sorted, at once: both lists are the
+// streams stably sorted by SYN time.
 func TestStreamListInsertSorted(t *testing.T) {
 	mk := func(firsts ...int64) []*stream {
 		var sts []*stream
@@ -139,15 +142,21 @@ func TestStreamListInsertSorted(t *testing.T) {
 		a, b := mk(append(c.had, c.add...)...), mk(append(c.had, c.add...)...)
 		var la, lb streamList
 		for k := range c.had {
-			la.insert(a[k], asideList)
-			lb.insert(b[k], asideList)
+			la.insertSorted([]*stream{a[k]}, asideList)
+			lb.insertSorted([]*stream{b[k]}, asideList)
 		}
 		for _, st := range a[len(c.had):] {
-			la.insert(st, asideList)
+			la.insertSorted([]*stream{st}, asideList)
 		}
 		lb.insertSorted(b[len(c.had):], asideList)
-		if ga, gb := ids(&la), ids(&lb); !slices.Equal(ga, gb) {
-			t.Errorf("had %v add %v: insert gives %v, insertSorted %v", c.had, c.add, ga, gb)
+		all := append(slices.Clone(c.had), c.add...)
+		want := make([]uint32, len(all))
+		for k := range want {
+			want[k] = uint32(k)
+		}
+		slices.SortStableFunc(want, func(x, y uint32) int { return cmp.Compare(all[x], all[y]) })
+		if ga, gb := ids(&la), ids(&lb); !slices.Equal(ga, want) || !slices.Equal(gb, want) {
+			t.Errorf("had %v add %v: one at a time gives %v, at once %v; want %v", c.had, c.add, ga, gb, want)
 		}
 	}
 }

@@ -821,7 +821,7 @@ func (ref *FrameRef) untouch(st *stream, dir Dir) {
 // anomaly: muxtop does not present a guess as a count. A loss of dir
 // hides only frames dir's side sent: an smux stream whose FIN that side
 // had sent, seen, keeps its state and stays watched; every other live
-// stream is set aside (setAside), its FIN perhaps among what was lost.
+// stream is set aside (asideSorted), its FIN perhaps among what was lost.
 func (s *Session) Resynced(dir Dir, at time.Time, offset, skipped, lost int64, detail string) {
 	s.mu.Lock()
 	s.gen++
@@ -861,7 +861,7 @@ func (s *Session) Resynced(dir Dir, at time.Time, offset, skipped, lost int64, d
 				// Its FIN may be in what was lost (dir's side has sent
 				// none yet; in yamux, an RST may be too, after a
 				// FIN): not a LEAK, but still open, set aside
-				// (setAside, the list's part after the walk).
+				// (asideSorted, the list's part after the walk).
 				s.watchUnlive(st)
 				if !st.watch.listed[asideList] {
 					aside = append(aside, st)

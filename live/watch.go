@@ -92,38 +92,12 @@ func (l *streamList) push(st *stream, i int) {
 	l.n++
 }
 
-// insert adds st to l in the order of its SYN (watch.first): a loss sets
-// aside the streams whose FIN it may hold, not every live one, so they
-// come out of SYN order. It walks from the tail, where a stream set aside
-// lately most often goes.
-func (l *streamList) insert(st *stream, i int) {
-	at := l.tail
-	for at != nil && at.watch.first > st.watch.first {
-		at = at.watch.links[i].prev
-	}
-	if at == l.tail {
-		l.push(st, i)
-		return
-	}
-	w := &st.watch
-	w.listed[i] = true
-	var next *stream
-	if at == nil {
-		next, l.head, l.headAt = l.head, st, w.first
-	} else {
-		next = at.watch.links[i].next
-		at.watch.links[i].next = st
-	}
-	w.links[i] = link{prev: at, next: next}
-	next.watch.links[i].prev = st
-	l.n++
-}
-
-// insertSorted adds sts, in SYN order (watch.first), to l: what insert
-// would make of them one by one in that order, a stream after those of
-// l with the same SYN time. It walks back from the tail once for all of
-// them, so that a loss setting aside n streams costs O(n) here, not the
-// O(n²) of n inserts in the stream table's order.
+// insertSorted adds sts, in SYN order (watch.first), to l, in the order
+// of their SYNs, each after those of l with the same SYN time: a loss
+// sets aside the streams whose FIN it may hold, not every live one, so
+// they come out of SYN order. It walks back from the tail once for all
+// of them, so that a loss setting aside n streams costs O(n) here, not
+// the O(n²) of inserting each in the stream table's order.
 func (l *streamList) insertSorted(sts []*stream, i int) {
 	at := l.tail
 	for k := len(sts) - 1; k >= 0; k-- {
@@ -501,18 +475,9 @@ func (s *Session) watchClosed(st *stream) {
 	s.w.lists[asideList].remove(st, asideList)
 }
 
-// setAside stops counting st as a leak, as a capture lost bytes that may
-// hold its FIN, and lists it among the streams set aside, in SYN order:
-// still open as far as muxtop saw, so counted in Aged. s.mu is held.
-func (s *Session) setAside(st *stream) {
-	s.watchUnlive(st)
-	if !st.watch.listed[asideList] {
-		s.w.lists[asideList].insert(st, asideList)
-	}
-}
-
-// asideSorted lists sts among the streams set aside, as setAside does
-// each after watchUnlive: sorted into SYN order (watch.first), those of
+// asideSorted lists sts, each already unlisted by watchUnlive, among the
+// streams set aside (still open as far as muxtop saw, so counted in
+// Aged): sorted into SYN order (watch.first), those of
 // one instant in the order they opened (serial), then into the aside
 // list at once (insertSorted). One loss sets aside every live stream its
 // direction could change and comes upon them in the stream table's
@@ -527,7 +492,7 @@ func (s *Session) asideSorted(sts []*stream) {
 }
 
 // watchUnlive stops counting st as a leak: it closed, or a capture lost
-// bytes while it was live, its FIN among them maybe (setAside). s.mu is held.
+// bytes while it was live, its FIN among them maybe (asideSorted). s.mu is held.
 func (s *Session) watchUnlive(st *stream) {
 	if s.w.leakFrom == st {
 		s.w.setLeakFrom(st.watch.links[liveList].next)

@@ -231,11 +231,7 @@ func (c *Conn) cause(err error, now time.Time) error {
 	if eof == 0 {
 		return err
 	}
-	note := fmt.Sprintf("the %s had closed its side of the connection %s before", c.peer, since(time.Unix(0, eof), now))
-	if err == nil {
-		return errors.New(note)
-	}
-	return fmt.Errorf("%w; %s", err, note)
+	return closedBefore(err, c.local, c.peer, now.Sub(time.Unix(0, eof)))
 }
 
 // Write decodes and records p, then writes it to the wrapped conn. Its

@@ -856,14 +856,8 @@ func (pr *pair) closeReason(a, b error, now time.Time) (live.CloseReason, error)
 		if err != nil {
 			err = fmt.Errorf("%s: %w", e.peer, err)
 		}
-		switch {
-		case eof == nil:
-		case err == nil:
-			err = fmt.Errorf("the %s had closed its side of the connection %s before", eof.peer, since(eof.at, now))
-		case eof.peer == e.peer:
-			err = fmt.Errorf("%w, which had closed its side of the connection %s before", err, since(eof.at, now))
-		default:
-			err = fmt.Errorf("%w; the %s had closed its side of the connection %s before", err, eof.peer, since(eof.at, now))
+		if eof != nil {
+			err = closedBefore(err, e.peer, eof.peer, now.Sub(eof.at))
 		}
 		return reason, err
 	}
@@ -880,9 +874,22 @@ func (pr *pair) closeReason(a, b error, now time.Time) (live.CloseReason, error)
 // sniff's by the RST and the FIN their capture has).
 func ResetBy(peer, closed string, before time.Duration) error {
 	err := errors.New("reset by the " + peer)
-	switch {
-	case closed == "":
+	if closed == "" {
 		return err
+	}
+	return closedBefore(err, peer, closed, before)
+}
+
+// closedBefore adds to err, which peer's end caused (nil: none), that
+// the peer closed had closed its side of the connection before: "…,
+// which had closed its side of the connection 3ms before" where closed is
+// peer, "…; the server … had closed …" where it is the other, and the
+// note alone where err is nil. The words of every end that follows a
+// half-close: a reset's (ResetBy), a failed read's or write's.
+func closedBefore(err error, peer, closed string, before time.Duration) error {
+	switch {
+	case err == nil:
+		return fmt.Errorf("the %s had closed its side of the connection %s before", closed, rounded(before))
 	case closed == peer:
 		return fmt.Errorf("%w, which had closed its side of the connection %s before", err, rounded(before))
 	default:

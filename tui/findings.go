@@ -374,7 +374,7 @@ func (p *findingsPane) title(w int) string {
 	open, listed, resolved := 0, 0, 0
 	if p.snap != nil {
 		open, listed = p.open, len(p.list)-p.open
-		resolved = max(resolvedCount(p.snap), listed)
+		resolved = resolvedCount(p.snap) // at least those listed: collect lists recentlyResolved
 	}
 	t := "Findings · " + strconv.Itoa(open) + " open · " + strconv.Itoa(resolved) + " resolved"
 	if listed < resolved {
