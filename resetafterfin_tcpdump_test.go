@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"regexp"
+	"strconv"
 	"testing"
 	"time"
 
@@ -114,6 +115,17 @@ func TestResetAfterOtherEndsFINProxyAndTcpdump(t *testing.T) {
 
 	// The capture of the upstream's connection: the proxy's end is its
 	// client, which sent the FIN; the upstream, its server, the RST.
+	checkCapturedResetAfterFIN(t, file, upAddr, upClient)
+}
+
+// checkCapturedResetAfterFIN reads back file, tcpdump's capture of one
+// connection to the server at server from client, and checks that its
+// session ended as the client's FIN, then the server's RST, say, the time
+// between them counted here from their packets: "reset by the server …;
+// the client … had closed its side of the connection … before". It
+// returns that detail.
+func checkCapturedResetAfterFIN(t *testing.T, file, server, client string) string {
+	t.Helper()
 	var fin, rst time.Time
 	src, rd, capReg := pcaptest.OpenFile(t, file, pcap.Config{})
 	for {
@@ -125,7 +137,7 @@ func TestResetAfterOtherEndsFINProxyAndTcpdump(t *testing.T) {
 			t.Fatal(err)
 		}
 		if tcp, _ := gopacket.NewPacket(data, src.LinkType(), gopacket.Default).Layer(layers.LayerTypeTCP).(*layers.TCP); tcp != nil {
-			fromServer := net.JoinHostPort("127.0.0.1", tcp.SrcPort.String()) == upAddr
+			fromServer := net.JoinHostPort("127.0.0.1", strconv.Itoa(int(tcp.SrcPort))) == server
 			if tcp.FIN && !fromServer && fin.IsZero() {
 				fin = ci.Timestamp
 			}
@@ -147,8 +159,97 @@ func TestResetAfterOtherEndsFINProxyAndTcpdump(t *testing.T) {
 	if before >= time.Millisecond {
 		before = rst.Sub(fin).Round(time.Millisecond)
 	}
-	wantCap := "reset by the server " + upAddr + "; the client " + upClient + " had closed its side of the connection " + before.String() + " before"
-	if ss := snap.Sessions[0]; !ss.Ended || ss.Reason != live.Reset || ss.Err != wantCap {
-		t.Errorf("the capture's session ended %v, %v %q; want reset, %q", ss.Ended, ss.Reason, ss.Err, wantCap)
+	want := "reset by the server " + server + "; the client " + client + " had closed its side of the connection " + before.String() + " before"
+	if ss := snap.Sessions[0]; !ss.Ended || ss.Reason != live.Reset || ss.Err != want {
+		t.Errorf("the capture's session ended %v, %v %q; want reset, %q", ss.Ended, ss.Reason, ss.Err, want)
 	}
+	return want
+}
+
+// TestResetAfterOwnFINTapAndTcpdump: the same on a tapped conn: a real
+// smux client, its conn tapped, exchanges a stream and half-closes its
+// connection through the tap (CloseWrite: a FIN); its server, an smux
+// server, reads the EOF and closes with SO_LINGER 0 (a RST), which the
+// client's read meets. The tap's session ends as the proxy's and the
+// capture's do, "reset by the server …; the client … had closed its side
+// of the connection … before", and tcpdump's capture of the connection
+// says so too. Before, the tap said "reset" and nothing more: not who
+// reset, nor that its own end had closed its side before. Without tcpdump
+// it skips, unless MUXTOP_REQUIRE_TCPDUMP=1 (CI).
+func TestResetAfterOwnFINTapAndTcpdump(t *testing.T) {
+	bin := tcpdumpPath(t)
+	reg := live.New(live.Config{})
+	cfg := smuxtest.Config(2)
+	cfg.KeepAliveDisabled = true // no NOP after the FIN: the RST is the server's own
+	var client string
+	var shut time.Time
+	var tapped *live.SessionSnap
+	file, addr := tcpdumpOf(t, bin, "resetafterownfin.pcap", func(ln net.Listener) {
+		served := make(chan struct{})
+		go func() { // the server: one connection, one stream, then its reset
+			defer close(served)
+			c, err := ln.Accept()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			s, err := smux.Server(c, cfg)
+			if err != nil {
+				t.Error(err)
+				c.Close()
+				return
+			}
+			if st, err := s.AcceptStream(); err == nil {
+				io.ReadFull(st, make([]byte, 4))
+				st.Write([]byte("pong"))
+			}
+			s.AcceptStream() // until the client's EOF
+			c.(*net.TCPConn).SetLinger(0)
+			c.Close() // the RST
+		}()
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		client = c.LocalAddr().String()
+		tc := tap.Wrap(c, live.Client, reg, "client")
+		cli, err := smux.Client(tc, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cli.Close()
+		st, err := cli.OpenStream()
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Write([]byte("ping"))
+		if got := make([]byte, 4); func() error { _, err := io.ReadFull(st, got); return err }() != nil || string(got) != "pong" {
+			t.Fatalf("the client read %q; want pong", got)
+		}
+		shut = time.Now()
+		if err := tc.CloseWrite(); err != nil { // the client's FIN
+			t.Fatal(err)
+		}
+		<-served
+		smuxtest.Eventually(t, "the tap's session to end", func() bool {
+			snap := reg.Snapshot()
+			if len(snap.Sessions) == 1 && snap.Sessions[0].Ended {
+				tapped = snap.Sessions[0]
+			}
+			return tapped != nil
+		})
+	})
+	elapsed := time.Since(shut)
+	want := regexp.MustCompile(`^reset by the server ` + regexp.QuoteMeta(addr) + `; the client ` + regexp.QuoteMeta(client) +
+		` had closed its side of the connection ([0-9.]+(?:µs|ms|s)) before$`)
+	if tapped.Reason != live.Reset {
+		t.Errorf("the tap's session ended %v: %q; want reset", tapped.Reason, tapped.Err)
+	}
+	if m := want.FindStringSubmatch(tapped.Err); m == nil {
+		t.Errorf("the tap's session ended %q; want %v", tapped.Err, want)
+	} else if d, err := time.ParseDuration(m[1]); err != nil || d <= 0 || d > elapsed {
+		t.Errorf("the tap says the client had closed %s before the reset; the test's CloseWrite was %v before the session's end was read", m[1], elapsed)
+	}
+	checkCapturedResetAfterFIN(t, file, addr, client)
 }

@@ -22,8 +22,9 @@ import (
 // open, and the LEAK's detail and the header's rate say how that count
 // went since the first sample of the last minute, as the test kept it:
 // growing by so many, shrinking by so many, or no net change, with its
-// sign in the header. Before: "steady: no new streams in the last 20s"
-// where the test had opened 5 streams in those 20 s (and closed 5).
+// sign in the header. Before: "steady: no new streams in the last
+// minute" where the test had opened 13 streams in that minute (and
+// closed 13).
 func TestLeakGrowthWordsRealGrowThenShrink(t *testing.T) {
 	var offset atomic.Int64 // the registry's clock runs ahead of the tap's stamps, 10 s a step
 	reg := live.New(live.Config{Clock: func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }})
