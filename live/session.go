@@ -436,10 +436,23 @@ func (s *Session) syn(dir Dir, at time.Time, sid uint32) Anomaly {
 // own FIN. Once the session has ended, frames in flight as it closed are
 // none either.
 func (s *Session) missing(cmd decoder.Cmd, sid uint32) Anomaly {
-	if sid <= s.maxID[sid%2] && (s.ended || cmd != decoder.PSH) {
+	if sid <= s.maxID[sid%2] && (s.ended || cmd != decoder.PSH) || s.openedUnseen(sid) {
 		return 0
 	}
 	return UnknownStream
+}
+
+// openedUnseen reports whether sid is of the parity of the side whose
+// direction the capture holds nothing of (Unseen): its SYN, sent there,
+// went by unseen, so a frame the other side sends for it names a stream
+// that was opened, no UNKNOWN_STREAM. Clients open odd ids, servers even,
+// in smux and yamux alike. s.mu is held.
+func (s *Session) openedUnseen(sid uint32) bool {
+	opener := ServerToClient
+	if sid%2 == 1 {
+		opener = ClientToServer
+	}
+	return s.unseen[opener]
 }
 
 func (s *Session) fin(dir Dir, at time.Time, sid uint32) Anomaly {
@@ -720,10 +733,15 @@ func (s *Session) HalfClosed(dir Dir, at time.Time, peer string) {
 		return
 	}
 	s.halfTold = true
-	proto := s.proto
+	proto, other := s.proto, s.unseen[dir.Reverse()]
 	s.mu.Unlock()
-	s.reg.hist.addEvent(Record{Kind: SessionHalfClosed, Session: s.id, Dir: dir, At: at, Proto: proto,
-		Detail: HalfClosedText(peer, dir)})
+	detail := HalfClosedText(peer, dir)
+	if other {
+		// A capture of one direction has nothing of the other side: its
+		// FIN may have gone by unseen.
+		detail = "the " + peer + " closed its side of the connection (FIN); the capture holds nothing of the " + dir.Reverse().Sender().String() + "'s side, which may have closed too"
+	}
+	s.reg.hist.addEvent(Record{Kind: SessionHalfClosed, Session: s.id, Dir: dir, At: at, Proto: proto, Detail: detail})
 }
 
 // HalfClosedText says what a SessionHalfClosed record of direction dir,

@@ -241,8 +241,8 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 		if st != nil {
 			return 0
 		}
-		if sid <= s.maxID[sid%2] || s.ended {
-			return 0 // closed both ways and folded, or in flight as the session ended
+		if sid <= s.maxID[sid%2] || s.ended || s.openedUnseen(sid) {
+			return 0 // closed both ways and folded, in flight as the session ended, or SYN'd unseen
 		}
 		return UnknownStream
 	}

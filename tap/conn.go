@@ -336,10 +336,17 @@ func (c *Conn) endWrites() {
 	c.out.End(time.Now(), true)
 }
 
-// fail ends the session on an error that ends the connection.
+// fail ends the session on an error that ends the connection. A reset
+// after this end had closed its side, the peer's side still open, says
+// so as attach's proxy and a capture do: "reset by the server …; the
+// client … had closed its side of the connection 3ms before".
 func (c *Conn) fail(err error) {
 	now := time.Now()
 	reason, cause := Reason(err)
+	if shut := c.shutAt.Load(); reason == live.Reset && shut != 0 && c.eofAt.Load() == 0 {
+		c.sess.End(now, reason, ResetBy(c.peer, c.local, now.Sub(time.Unix(0, shut))))
+		return
+	}
 	c.sess.End(now, reason, c.cause(cause, now))
 }
 

@@ -131,8 +131,9 @@ func (g growth) perTime() string {
 }
 
 // words says a LEAK's growth in its detail: "growing: +180 streams in the
-// last minute, +3.0/s", "shrinking: …", or "steady: no new streams in the
-// last minute".
+// last minute, +3.0/s", "shrinking: …", or "steady: no net change in the
+// last minute". A count that came back to where it was is no net change,
+// not "no new streams": as many may have opened as closed.
 func (g growth) words() string {
 	d := g.to - g.from
 	switch {
@@ -141,7 +142,7 @@ func (g growth) words() string {
 	case d < 0:
 		return "shrinking: -" + plural(uint64(-d), "stream") + " in " + g.over() + ", " + g.perTime()
 	}
-	return "steady: no new streams in " + g.over()
+	return "steady: no net change in " + g.over()
 }
 
 // String is the growth's rate and span, for tests and logs.

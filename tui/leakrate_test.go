@@ -78,7 +78,7 @@ func TestLeakGrowthRateNeedsTime(t *testing.T) {
 		m = send(m, tickMsg{})
 	}
 	m = press(m, "!")
-	if !strings.Contains(screenOf(m), "steady: no new streams in the last minute") {
+	if !strings.Contains(screenOf(m), "steady: no net change in the last minute") {
 		t.Errorf("a LEAK that no longer grows does not say it is steady:\n%s", screenOf(m))
 	}
 	if growthRate.MatchString(strings.Split(screenOf(m), "\n")[0]) {
