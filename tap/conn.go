@@ -337,17 +337,29 @@ func (c *Conn) endWrites() {
 }
 
 // fail ends the session on an error that ends the connection. A reset
-// after this end had closed its side, the peer's side still open, says
-// so as attach's proxy and a capture do: "reset by the server …; the
-// client … had closed its side of the connection 3ms before".
+// names the peer that sent it, and the side that had closed its own
+// before, as attach's proxy and a capture do: "reset by the server …",
+// "…; the client … had closed its side of the connection 3ms before".
 func (c *Conn) fail(err error) {
 	now := time.Now()
 	reason, cause := Reason(err)
-	if shut := c.shutAt.Load(); reason == live.Reset && shut != 0 && c.eofAt.Load() == 0 {
-		c.sess.End(now, reason, ResetBy(c.peer, c.local, now.Sub(time.Unix(0, shut))))
+	if reason == live.Reset {
+		c.sess.End(now, reason, c.resetBy(now))
 		return
 	}
 	c.sess.End(now, reason, c.cause(cause, now))
+}
+
+// resetBy words the peer's reset at now: which of the two sides had
+// closed its side of the connection before, if one had.
+func (c *Conn) resetBy(now time.Time) error {
+	if eof := c.eofAt.Load(); eof != 0 {
+		return ResetBy(c.peer, c.peer, now.Sub(time.Unix(0, eof)))
+	}
+	if shut := c.shutAt.Load(); shut != 0 {
+		return ResetBy(c.peer, c.local, now.Sub(time.Unix(0, shut)))
+	}
+	return ResetBy(c.peer, "", 0)
 }
 
 // temporary reports whether err leaves the connection usable: a deadline
