@@ -62,7 +62,12 @@ type header struct {
 
 // statsBudget is the room the header's first line keeps for the totals
 // after the title; a title longer than that goes on a line of its own.
-const statsBudget = 60
+// It is what the totals take in their short forms beside a leak being
+// hunted (open streams, suspected leaks and their kinds, a stall,
+// findings by severity, those resolved, the key that lists them,
+// sessions, frames/s, the uptime): the demo's title, at 160 columns,
+// took the room of the uptime and the frames/s.
+const statsBudget = 110
 
 // titleApart reports whether the title needs a line of its own at width w.
 func titleApart(title string, w int) bool {
@@ -205,8 +210,10 @@ func viewHeader(th *theme, hd *header, w, n int) []string {
 }
 
 // totalsLine is the first line: muxtop, the title if it fits, and the
-// totals. In order of importance: suspected leaks, stalls, sessions, open
-// streams, frames/s, the uptime.
+// totals. In order of importance, for a user chasing a leak: open
+// findings by severity, open streams, suspected leaks, stalls, findings
+// resolved lately, the key that lists the findings, sessions, frames/s,
+// the uptime. So at 80 columns open streams, leaks and findings stay.
 func totalsLine(th *theme, hd *header, apart bool, w int) string {
 	snap := hd.snap
 	fields := []field{{long: []seg{{s: "muxtop", st: th.title}}, keep: true}}
@@ -227,7 +234,7 @@ func totalsLine(th *theme, hd *header, apart bool, w int) string {
 	fields = append(fields,
 		plain("up "+clock(hd.now.Sub(snap.Started)), "up "+clock(hd.now.Sub(snap.Started)), 40),
 		plain(alive+plural(all, "session"), alive+count(all)+" sess", 80),
-		plain(plural(uint64(snap.OpenStreams), "open stream"), count(uint64(snap.OpenStreams))+" open", 70),
+		plain(plural(uint64(snap.OpenStreams), "open stream"), count(uint64(snap.OpenStreams))+" open", 92),
 		rates,
 	)
 	if hd.idle > 0 {
@@ -251,7 +258,7 @@ func totalsLine(th *theme, hd *header, apart bool, w int) string {
 			short: []seg{{count(uint64(snap.Aged)) + " open>" + dur(hd.leakAfter), th.warn}}, prio: 90})
 	}
 	if snap.Stalls > 0 {
-		fields = append(fields, field{long: []seg{{count(uint64(snap.Stalls)) + " stalled", th.bad}}, prio: 85})
+		fields = append(fields, field{long: []seg{{count(uint64(snap.Stalls)) + " stalled", th.bad}}, prio: 89})
 	}
 	// Open findings by severity: what muxtop names as wrong, first of all,
 	// and the key that lists them, for a user who does not know it yet.
@@ -272,10 +279,11 @@ func totalsLine(th *theme, hd *header, apart bool, w int) string {
 	// redials (each ends on its problem), are there to see too.
 	recent := resolvedCount(snap)
 	if recent > 0 {
-		fields = append(fields, field{long: []seg{{count(uint64(recent)) + " resolved", th.warn}}, prio: 93})
+		fields = append(fields, field{long: []seg{{count(uint64(recent)) + " resolved", th.warn}}, prio: 86})
 	}
 	if n+recent > 0 {
-		fields = append(fields, field{long: []seg{{s: "! lists them"}}, short: []seg{{s: "! lists"}}, prio: 94})
+		// A hint: "? help" on the counts line says it too.
+		fields = append(fields, field{long: []seg{{s: "! lists them"}}, short: []seg{{s: "! lists"}}, prio: 83})
 	}
 	return fieldLine(fields, nil, w, [2]string{" · ", " · "})
 }
