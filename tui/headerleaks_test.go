@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -36,9 +37,10 @@ func totals(hd *header, w int) string {
 }
 
 // TestHeaderNarrow: what a user chasing a leak needs first stays on the
-// header's first line as it narrows — open streams, suspected leaks,
-// stalls and findings at 80 columns; sessions and the key that lists
-// the findings from 100; everything, the uptime and frames/s included,
+// header's first line as it narrows — open streams, suspected leaks and
+// how many are half-closed, stalls and findings at 80 columns; findings
+// resolved and the key that lists them from 100; everything, sessions,
+// the uptime and frames/s included,
 // at 160, where the demo's title takes a line of its own. Before, at 80
 // columns the header kept the sessions and "! lists" but dropped the
 // open streams; at 160 the title took the uptime's and frames/s' room.
@@ -48,10 +50,10 @@ func TestHeaderNarrow(t *testing.T) {
 		w    int
 		want []string
 	}{
-		{80, []string{"1200 open ·", "243 leak?", "1 stalled", "2 warn"}},
-		{100, []string{"1200 open ·", "243 leak?", "1 stalled", "2 warn", "1 resolved", "! lists", "10/10 sess"}},
-		{160, []string{"up 00:03:12", "10/10 sessions", "1200 open streams", "3100 frames/s", "243 suspected leaks", "1 stalled",
-			"2 warnings", "1 resolved", "! lists them"}},
+		{80, []string{"1200 open ·", "243 leak? (12 half-closed) ·", "1 stalled", "2 warn"}},
+		{100, []string{"1200 open ·", "243 leak? (12 half-closed) ·", "1 stalled", "2 warn", "1 resolved", "! lists"}},
+		{160, []string{"up 00:03:12", "10/10 sess", "1200 open ·", "3100 fr/s", "243 leak? (12 half-closed) ·", "1 stalled",
+			"2 warn", "1 resolved", "! lists"}},
 	} {
 		got := totals(hd, tc.w)
 		if width(got) != tc.w {
@@ -65,9 +67,40 @@ func TestHeaderNarrow(t *testing.T) {
 	}
 	// The model's, at 80×24: the fixture's open streams with its findings.
 	first := strings.SplitN(screenOf(findingsFixture().model(t, 80, 24)), "\n", 2)[0]
-	for _, s := range []string{"3 open ·", "2 leak?", "2 warn"} {
+	for _, s := range []string{"3 open ·", "2 leak? (2 half-closed) ·", "2 warn"} {
 		if !strings.Contains(first, s) {
 			t.Errorf("80×24: the header lacks %q:\n%s", s, first)
+		}
+	}
+}
+
+// TestHeaderLeakKinds: the header's suspected leaks say how many of them
+// are half-closed (one side sent FIN, the other never will: a certain
+// leak), apart from those open and idle with no FIN from either side
+// (perhaps a pool), in the words the LEAK finding and the streams pane
+// use; where none is half-closed, nothing is added. Before, the header
+// said "243 leak?" alone, the two kinds mixed.
+func TestHeaderLeakKinds(t *testing.T) {
+	hd := leakHunt()
+	said := regexp.MustCompile(`243 (leak\?|suspected leaks) \(12 half-closed\)`)
+	for _, w := range []int{80, 100, 160} {
+		if got := totals(hd, w); !said.MatchString(got) || width(got) != w {
+			t.Errorf("%d columns: the header does not say %q in %d cells:\n%s", w, said, w, got)
+		}
+	}
+	// None half-closed: the count alone.
+	hd.snap.Findings = hd.snap.Findings[1:]
+	hd.snap.Leaks = 231
+	if got := totals(hd, 160); !regexp.MustCompile(`231 (leak\?|suspected leaks) ·`).MatchString(got) || strings.Contains(got, "half-closed") {
+		t.Errorf("no LEAK of half-closed streams, the header says:\n%s", got)
+	}
+	// The real engine's: the fixture's LEAK counts two streams the client
+	// half-closed and the server never closes.
+	c := findingsFixture()
+	for _, size := range []struct{ w, h int }{{80, 24}, {160, 45}} {
+		first := strings.SplitN(screenOf(c.model(t, size.w, size.h)), "\n", 2)[0]
+		if !regexp.MustCompile(`2 (leak\?|suspected leaks) \(2 half-closed\) ·`).MatchString(first) {
+			t.Errorf("%d×%d: the header does not say the fixture's 2 leaks are half-closed:\n%s", size.w, size.h, first)
 		}
 	}
 }
