@@ -259,9 +259,13 @@ func totalsLine(th *theme, hd *header, apart bool, w int) string {
 		// never will: a certain leak), apart from those open and idle
 		// with no FIN from either side (perhaps a pool), in the LEAK
 		// finding's and the streams pane's word for them; dropped before
-		// the count where the line is short.
+		// the count where the line is short. "all" where no leak is of
+		// the other kind: two equal numbers would have to be compared.
 		if n := halfClosedLeaks(snap); n > 0 {
 			hc := " (" + count(uint64(n)) + " half-closed)"
+			if n == snap.Leaks {
+				hc = " (all half-closed)"
+			}
 			fields = append(fields, field{long: []seg{{hc, th.warn}}, prio: 87, glued: true})
 		}
 		// And how fast they grow, over the last minute: what a user would

@@ -67,7 +67,7 @@ func TestHeaderNarrow(t *testing.T) {
 	}
 	// The model's, at 80×24: the fixture's open streams with its findings.
 	first := strings.SplitN(screenOf(findingsFixture().model(t, 80, 24)), "\n", 2)[0]
-	for _, s := range []string{"3 open ·", "2 leak? (2 half-closed) ·", "2 warn"} {
+	for _, s := range []string{"3 open ·", "2 leak? (all half-closed) ·", "2 warn"} {
 		if !strings.Contains(first, s) {
 			t.Errorf("80×24: the header lacks %q:\n%s", s, first)
 		}
@@ -78,7 +78,7 @@ func TestHeaderNarrow(t *testing.T) {
 // are half-closed (one side sent FIN, the other never will: a certain
 // leak), apart from those open and idle with no FIN from either side
 // (perhaps a pool), in the words the LEAK finding and the streams pane
-// use; where none is half-closed, nothing is added. Before, the header
+// use; "all" where every one is; where none is, nothing is added. Before, the header
 // said "243 leak?" alone, the two kinds mixed.
 func TestHeaderLeakKinds(t *testing.T) {
 	hd := leakHunt()
@@ -94,12 +94,17 @@ func TestHeaderLeakKinds(t *testing.T) {
 	if got := totals(hd, 160); !regexp.MustCompile(`231 (leak\?|suspected leaks) ·`).MatchString(got) || strings.Contains(got, "half-closed") {
 		t.Errorf("no LEAK of half-closed streams, the header says:\n%s", got)
 	}
+	// All of them half-closed: "all", not two equal numbers to compare.
+	hd.snap.Findings[0].HasDir, hd.snap.Findings[0].Evidence.Count = true, 231
+	if got := totals(hd, 80); !strings.Contains(got, "231 leak? (all half-closed) ·") {
+		t.Errorf("every leak half-closed, the header says:\n%s", got)
+	}
 	// The real engine's: the fixture's LEAK counts two streams the client
 	// half-closed and the server never closes.
 	c := findingsFixture()
 	for _, size := range []struct{ w, h int }{{80, 24}, {160, 45}} {
 		first := strings.SplitN(screenOf(c.model(t, size.w, size.h)), "\n", 2)[0]
-		if !regexp.MustCompile(`2 (leak\?|suspected leaks) \(2 half-closed\) ·`).MatchString(first) {
+		if !regexp.MustCompile(`2 (leak\?|suspected leaks) \(all half-closed\) ·`).MatchString(first) {
 			t.Errorf("%d×%d: the header does not say the fixture's 2 leaks are half-closed:\n%s", size.w, size.h, first)
 		}
 	}
