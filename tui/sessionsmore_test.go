@@ -75,3 +75,38 @@ func TestSessionsSayMore(t *testing.T) {
 		t.Errorf("3 sessions fit, yet the pane says more:\n%s", s)
 	}
 }
+
+// TestStreamsSayMore: the streams pane, where a leaking session's
+// streams are more than it shows, says so as the sessions pane does, in
+// streams (its first row, the whole session's, is no stream): how many
+// more above and below, and the keys while it has the focus; a click on
+// that line selects nothing. Before, 538 open streams at 80×24 showed 5
+// rows and no word of the rest.
+func TestStreamsSayMore(t *testing.T) {
+	const n = 30
+	m := press(manyStreams(n).model(t, 80, 24), "enter")
+	box := paneBox(screenOf(m), "Streams")
+	if len(box) < 4 {
+		t.Fatalf("no streams pane:\n%s", screenOf(m))
+	}
+	body := box[1 : len(box)-1]
+	rows := len(body) - 2 // the heading, and the line that says more
+	last := func(m Model) string {
+		box := paneBox(screenOf(m), "Streams")
+		return strings.Trim(box[len(box)-2], "│┃ ")
+	}
+	// The session's row and rows-1 streams shown.
+	if got, want := last(m), fmt.Sprintf("↓ %d more streams: j/k or PgDn", n-(rows-1)); got != want {
+		t.Errorf("the streams pane's last line is %q, want %q:\n%s", got, want, strings.Join(box, "\n"))
+	}
+	m = press(m, "G")
+	if got, want := last(m), fmt.Sprintf("↑ %d more streams: k or PgUp", n-rows); got != want {
+		t.Errorf("after G: the streams pane's last line is %q, want %q:\n%s", got, want, strings.Join(paneBox(screenOf(m), "Streams"), "\n"))
+	}
+	before := m.streams.idx
+	m.streams, _ = m.streams.Update(clickMsg{row: rows + 1})
+	if m.streams.idx != before {
+		t.Errorf("a click on the line that says more selected row %d (was %d)", m.streams.idx, before)
+	}
+	checkFits(t, m, 80, 24)
+}
