@@ -350,8 +350,10 @@ type jsonFinding struct {
 	Sids     []uint32   `json:"sids,omitempty"`
 	SidsMore uint64     `json:"sids_more,omitempty"`
 	First    *jsonFirst `json:"first,omitempty"`
-	Text     string     `json:"text"`
-	Advice   string     `json:"advice"`
+	// FirstText is First's bytes as printable ASCII, as the records'.
+	FirstText *jsonFirstText `json:"first_text,omitempty"`
+	Text      string         `json:"text"`
+	Advice    string         `json:"advice"`
 }
 
 // jsonFirst is a LEAK's "first" in the JSON summary, as its records
@@ -363,6 +365,18 @@ type jsonFirst struct {
 	S2CCut bool   `json:"s2c_cut,omitempty"`
 	Joined bool   `json:"joined,omitempty"`
 }
+
+// jsonFirstText is a LEAK's "first_text" in the JSON summary, as its
+// records have it (appendFirstJSON): each byte as printable.Byte renders
+// it.
+type jsonFirstText struct {
+	C2S string `json:"c2s"`
+	S2C string `json:"s2c"`
+}
+
+// asciiText is p as printable.Byte renders each byte: printable ASCII,
+// every other byte a '.'.
+func asciiText(p []byte) string { return string(printable.AppendASCII(nil, p)) }
 
 // jsonLatency is a first-reply latency in the JSON summary, in milliseconds.
 type jsonLatency struct {
@@ -400,6 +414,7 @@ func findingsJSON(j *jsonSummary, s Summary) {
 			jf.First = &jsonFirst{C2S: string(printable.AppendHex(nil, h[live.ClientToServer].Bytes())),
 				S2C:    string(printable.AppendHex(nil, h[live.ServerToClient].Bytes())),
 				C2SCut: h[live.ClientToServer].Cut, S2CCut: h[live.ServerToClient].Cut, Joined: h[0].Joined || h[1].Joined}
+			jf.FirstText = &jsonFirstText{C2S: asciiText(h[live.ClientToServer].Bytes()), S2C: asciiText(h[live.ServerToClient].Bytes())}
 		}
 		if !f.Resolved.IsZero() {
 			jf.Resolved = f.Resolved.Format(time.RFC3339Nano)
@@ -425,7 +440,9 @@ type jsonLatencies struct {
 // its oldest stream (sid) each way, as hex as "payload" is, and c2s_cut
 // or s2c_cut where a frame's payload was not all seen before they were
 // full, and joined where the capture joined the stream mid-stream (they
-// are the first it saw, not the stream's first). Nothing if h is nil.
+// are the first it saw, not the stream's first); then its "first_text":
+// the same bytes as printable ASCII (appendASCIIJSON). Nothing if h is
+// nil.
 func appendFirstJSON(b []byte, h *[2]live.FirstBytes) []byte {
 	if h == nil {
 		return b
@@ -444,6 +461,10 @@ func appendFirstJSON(b []byte, h *[2]live.FirstBytes) []byte {
 	if h[0].Joined || h[1].Joined {
 		b = append(b, `,"joined":true`...)
 	}
+	// And as printable text, as the UI and plain show them beside: what
+	// the request said, readable by jq without a hex decoder.
+	b = appendASCIIJSON(append(b, `},"first_text":{"c2s":`...), h[live.ClientToServer].Bytes())
+	b = appendASCIIJSON(append(b, `,"s2c":`...), h[live.ServerToClient].Bytes())
 	return append(b, '}')
 }
 

@@ -43,6 +43,7 @@ type marshalFinding struct {
 	Sids      []uint32       `json:"sids,omitempty"`
 	SidsMore  uint64         `json:"sids_more,omitempty"`
 	First     *marshalFirst  `json:"first,omitempty"`
+	FirstText *marshalText   `json:"first_text,omitempty"`
 	Versions  map[string]int `json:"versions,omitempty"`
 	Offset    *int64         `json:"offset,omitempty"`
 	Guess     string         `json:"guess,omitempty"`
@@ -64,6 +65,13 @@ type marshalFirst struct {
 	C2SCut bool   `json:"c2s_cut,omitempty"`
 	S2CCut bool   `json:"s2c_cut,omitempty"`
 	Joined bool   `json:"joined,omitempty"`
+}
+
+// marshalText is a LEAK's "first_text" in marshalFinding: the bytes as
+// printable.AppendASCII renders them.
+type marshalText struct {
+	C2S string `json:"c2s"`
+	S2C string `json:"s2c"`
 }
 
 func appendFindingMarshal(b []byte, r *live.Record) []byte {
@@ -90,6 +98,7 @@ func appendFindingMarshal(b []byte, r *live.Record) []byte {
 	if h := f.First(); h != nil {
 		j.First = &marshalFirst{C2S: string(printable.AppendHex(nil, h[0].Bytes())), S2C: string(printable.AppendHex(nil, h[1].Bytes())),
 			C2SCut: h[0].Cut, S2CCut: h[1].Cut, Joined: h[0].Joined || h[1].Joined}
+		j.FirstText = &marshalText{C2S: string(printable.AppendASCII(nil, h[0].Bytes())), S2C: string(printable.AppendASCII(nil, h[1].Bytes()))}
 	}
 	switch f.Code {
 	case live.CodeVersionMismatch:

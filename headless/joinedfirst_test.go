@@ -58,7 +58,8 @@ func TestSummaryFirstJoined(t *testing.T) {
 	writeSummary(&out, JSON, Summary{FindingsOpened: 1, Findings: []*live.Finding{f}})
 	var j struct {
 		Findings []struct {
-			First map[string]any `json:"first"`
+			First     map[string]any `json:"first"`
+			FirstText map[string]any `json:"first_text"`
 		} `json:"findings"`
 	}
 	if err := json.Unmarshal(out.Bytes(), &j); err != nil {
@@ -66,5 +67,9 @@ func TestSummaryFirstJoined(t *testing.T) {
 	}
 	if len(j.Findings) != 1 || j.Findings[0].First["joined"] != true {
 		t.Errorf("summary findings %v, want the LEAK's first joined", j.Findings)
+	}
+	// Its text too, as its records have it.
+	if len(j.Findings) == 1 && (j.Findings[0].FirstText["c2s"] != "ad HTTP/1.1" || j.Findings[0].FirstText["s2c"] != "") {
+		t.Errorf("summary first_text %v, want c2s %q, s2c \"\"", j.Findings[0].FirstText, "ad HTTP/1.1")
 	}
 }

@@ -255,23 +255,7 @@ func appendString(b []byte, s string) []byte {
 				i++
 				continue
 			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&15])
-			}
+			b = appendEscape(append(b, s[start:i]...), c)
 			i++
 			start = i
 			continue
@@ -292,6 +276,43 @@ func appendString(b []byte, s string) []byte {
 		start = i
 	}
 	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// appendEscape appends ASCII byte c, one a JSON string does not hold as
+// it is (jsonSafe), escaped as encoding/json escapes it.
+func appendEscape(b []byte, c byte) []byte {
+	switch c {
+	case '"', '\\':
+		return append(b, '\\', c)
+	case '\b':
+		return append(b, '\\', 'b')
+	case '\f':
+		return append(b, '\\', 'f')
+	case '\n':
+		return append(b, '\\', 'n')
+	case '\r':
+		return append(b, '\\', 'r')
+	case '\t':
+		return append(b, '\\', 't')
+	}
+	return append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&15])
+}
+
+// appendASCIIJSON appends p, bytes from the wire, as a quoted JSON string
+// of printable ASCII: each byte as printable.Byte renders it for the UI
+// and plain output (FirstBytes.AppendText, AppendQuoted), every byte
+// outside 0x20..0x7e a '.', then escaped as appendString escapes it. No
+// byte of p reaches the output as it came unless it is printable.
+func appendASCIIJSON(b, p []byte) []byte {
+	b = append(b, '"')
+	for _, c := range p {
+		if c = printable.Byte(c); jsonSafe[c] {
+			b = append(b, c)
+		} else {
+			b = appendEscape(b, c)
+		}
+	}
 	return append(b, '"')
 }
 

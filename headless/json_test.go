@@ -203,14 +203,31 @@ func jsonRecords() []live.Record {
 		}
 		// A LEAK's records name its streams: all of them, or the oldest
 		// and how many more.
+		// Their first bytes each way, the oldest's in "first" and
+		// "first_text": hostile text one way, bytes JSON escapes or
+		// printable leaves out the other.
 		for _, n := range []uint64{2, 3, 40} {
+			ids := []uint32{3, 5, ^uint32(0)}[:min(n, 3)]
+			heads := make([][2]live.FirstBytes, len(ids))
+			for k := range heads {
+				heads[k] = [2]live.FirstBytes{firstBytes(s, n == 3, n == 40), firstBytes("\x00<\"&>\\\x7f\xff\x1b[0m ok", false, n == 40)}
+			}
 			f := &live.Finding{ID: n, Code: live.CodeLeak, Severity: live.Warning, Session: 4, Stream: 3, Text: s,
-				Evidence: live.Evidence{Count: n}, StreamIDs: []uint32{3, 5, ^uint32(0)}[:min(n, 3)]}
+				Evidence: live.Evidence{Count: n}, StreamIDs: ids, Heads: heads}
 			add(live.Record{Kind: live.FindingOpened, Session: 4, Finding: f})
 			add(live.Record{Kind: live.FindingUpdated, Session: 4, Finding: f})
 		}
 	}
 	return recs
+}
+
+// firstBytes is a stream's first bytes: those of p that fit, cut or
+// joined mid-stream as told.
+func firstBytes(p string, cut, joined bool) live.FirstBytes {
+	var b live.FirstBytes
+	b.N = uint8(copy(b.Data[:], p))
+	b.Cut, b.Joined = cut, joined
+	return b
 }
 
 // TestJSONMatchesMarshal checks appendJSON against the encoding/json
@@ -373,16 +390,20 @@ func fuzzSids(ids []uint32) []byte {
 func FuzzAppendJSON(f *testing.F) {
 	for _, r := range jsonRecords() {
 		fcode, count, sids := uint8(0), uint64(0), []byte(nil)
+		var c2s, s2c []byte
 		if fd := r.Finding; fd != nil {
 			fcode, count, sids = uint8(fd.Code), fd.Evidence.Count, fuzzSids(fd.StreamIDs)
+			if h := fd.First(); h != nil {
+				c2s, s2c = h[0].Bytes(), h[1].Bytes()
+			}
 		}
 		f.Add(uint8(r.Kind), r.Seq, r.Session, uint8(r.Dir), r.At.UnixNano(), r.Offset, r.Header[:], r.Payload,
 			r.Truncated, r.Lost, r.Consumed, r.Window, uint8(r.Anomaly), uint8(r.Code), r.Want, uint8(r.Reason),
-			r.Client, r.Server, r.Label, r.Detail, fcode, count, sids)
+			r.Client, r.Server, r.Label, r.Detail, fcode, count, sids, c2s, s2c)
 	}
 	f.Fuzz(func(t *testing.T, kind uint8, seq, session uint64, dir uint8, at, offset int64, header, payload []byte,
 		truncated bool, lost int64, consumed, window uint32, anomaly, code, want, reason uint8, client, server, label, detail string,
-		fcode uint8, count uint64, sids []byte) {
+		fcode uint8, count uint64, sids, c2s, s2c []byte) {
 		r := live.Record{Kind: live.Kind(kind % 9), Seq: seq, Session: session, Dir: live.Dir(dir % 2),
 			At: time.Unix(0, at), Offset: offset, Payload: payload, Truncated: truncated, Lost: lost, Consumed: consumed,
 			Window: window, Anomaly: live.Anomaly(anomaly), Code: decoder.Code(code), Want: want,
@@ -402,6 +423,15 @@ func FuzzAppendJSON(f *testing.F) {
 				Dir: r.Dir, HasDir: dir&2 != 0, Since: time.Unix(0, offset), Opened: time.Unix(0, at),
 				Evidence: live.Evidence{Count: count, Bytes: uint64(window), Age: time.Duration(lost), Offset: offset},
 				Text:     detail, Advice: label, StreamIDs: ids}
+			if len(ids) > 0 {
+				// Each stream's first bytes, from the fuzzer, and the
+				// finding's stream one of them: the one "first" and
+				// "first_text" give.
+				r.Finding.Stream = ids[int(consumed%uint32(len(ids)))]
+				for range ids {
+					r.Finding.Heads = append(r.Finding.Heads, [2]live.FirstBytes{firstBytes(string(c2s), truncated, anomaly&1 != 0), firstBytes(string(s2c), false, false)})
+				}
+			}
 		}
 		line := appendJSON(nil, &r)
 		if !json.Valid(line) {
@@ -463,6 +493,28 @@ func FuzzAppendJSON(f *testing.F) {
 			}
 			if g, ok := got["sids_more"]; more == 0 && ok || more != 0 && g != json.Number(strconv.FormatUint(more, 10)) {
 				t.Errorf("%s: sids_more %v, want %d", line, g, more)
+			}
+			// A LEAK's first bytes as printable text: each byte of what
+			// was kept as printable.Byte renders it, never a raw one.
+			text, ok := got["first_text"].(map[string]any)
+			if h := r.Finding.First(); h == nil || len(ids) == 0 {
+				if ok {
+					t.Errorf("%s: first_text with no first bytes", line)
+				}
+				break
+			}
+			if !ok {
+				t.Fatalf("%s: no first_text", line)
+			}
+			for k, p := range map[string][]byte{"c2s": c2s, "s2c": s2c} {
+				p = p[:min(len(p), live.FirstBytesLen)]
+				want := make([]byte, len(p))
+				for i, c := range p {
+					want[i] = printable.Byte(c)
+				}
+				if text[k] != string(want) {
+					t.Errorf("%s: first_text.%s = %q, want %q", line, k, text[k], want)
+				}
 			}
 		case live.FrameRecord:
 			if r.Header.Cmd() != decoder.UPD && got["payload"] != string(printable.AppendHex(nil, payload)) {

@@ -183,6 +183,12 @@ func schemaSummary() Summary {
 		s.Findings = append(s.Findings, f)
 	}
 	s.Findings[0].Unwatched = true // resolved as muxtop stopped watching
+	for _, f := range s.Findings {
+		if f.Code == live.CodeLeak {
+			// Its oldest stream's first bytes: "first" and "first_text".
+			f.Heads = [][2]live.FirstBytes{{firstBytes("GET /bad", true, true), firstBytes("ERR", false, false)}}
+		}
+	}
 	return s
 }
 
@@ -219,6 +225,9 @@ func TestNDJSONKeysInREADME(t *testing.T) {
 		if _, ok := m[k]; !ok {
 			t.Errorf("the summary checked lacks %s", k)
 		}
+	}
+	if !strings.Contains(string(appendJSONSummary(nil, schemaSummary())), `"first_text":{"c2s":"GET /bad","s2c":"ERR"}`) {
+		t.Error("the summary checked lacks a LEAK's first_text")
 	}
 	for _, k := range schema.undocumented(m, "status") {
 		missing["summary: "+k] = true

@@ -33,6 +33,18 @@ func (c *listCursor) shown(n, rows int) (from, to int) {
 	return from, max(from, min(n, from+rows))
 }
 
+// cueRows is how many of n entries a list shows in rows lines: every
+// line where they all fit, else all but the last, which says how many
+// more there are (moreLine). Where rows is under 3, every line: in a
+// pane squeezed that small (an overlay open below), two entries say more
+// than one and the cue, and the title counts them.
+func cueRows(n, rows int) int {
+	if n > rows && rows >= 3 {
+		return rows - 1
+	}
+	return rows
+}
+
 // table draws a list of n entries in w cells and at most rows lines: the
 // heading of cols, then the entries in view, the selected one marked;
 // cells returns entry i's.

@@ -338,9 +338,31 @@ func (p *detailPane) body(th *theme, w, h int, focused bool) []string {
 		if focused {
 			how = "j/k or PgDn"
 		}
-		out[h-1] = newLine(w).add(" ↓ "+strconv.Itoa(more)+" more lines: "+how, th.styles.dim).String()
+		out[h-1] = moreLine(th, w, 0, more, "line", how)
 	}
 	return out
+}
+
+// moreLine is the last line of a pane that holds more than it shows:
+// how many more of what (a singular noun) are above and below it, and,
+// unless how is "", how to scroll to them. " ↓ 30 more lines: j/k or
+// PgDn", " ↑ 5 ↓ 9 more sessions".
+func moreLine(th *theme, w, above, below int, what, how string) string {
+	s := " "
+	if above > 0 {
+		s += "↑ " + strconv.Itoa(above) + " "
+	}
+	if below > 0 {
+		s += "↓ " + strconv.Itoa(below) + " "
+	}
+	s += "more " + what
+	if above+below != 1 {
+		s += "s"
+	}
+	if how != "" {
+		s += ": " + how
+	}
+	return newLine(w).add(s, th.styles.dim).String()
 }
 
 // wrapText breaks plain text into lines of at most w cells at spaces.

@@ -62,7 +62,12 @@ type header struct {
 
 // statsBudget is the room the header's first line keeps for the totals
 // after the title; a title longer than that goes on a line of its own.
-const statsBudget = 60
+// It is what the totals take in their short forms beside a leak being
+// hunted (open streams, suspected leaks and their kinds, a stall,
+// findings by severity, those resolved, the key that lists them,
+// sessions, frames/s, the uptime): the demo's title, at 160 columns,
+// took the room of the uptime and the frames/s.
+const statsBudget = 110
 
 // titleApart reports whether the title needs a line of its own at width w.
 func titleApart(title string, w int) bool {
@@ -98,6 +103,10 @@ type field struct {
 	short []seg // the compact form; nil: as long
 	prio  int   // the least important are dropped first
 	keep  bool  // never dropped
+	// glued says the field goes on the one before it with no separator,
+	// a part of it that may be dropped alone: its prio is at most that
+	// one's, so that it never shows without it.
+	glued bool
 }
 
 func (f *field) segs(short bool) []seg {
@@ -125,7 +134,11 @@ func fieldLine(left, right []field, w int, sep [2]string) string {
 	for _, short = range []bool{false, true} {
 		items := make([]shedItem, 0, len(left)+len(right))
 		for i := range left {
-			items = append(items, shedItem{w: segsWidth(left[i].segs(short)) + width(sep[b2i(short)]), prio: left[i].prio, keep: left[i].keep})
+			w := segsWidth(left[i].segs(short))
+			if !left[i].glued {
+				w += width(sep[b2i(short)])
+			}
+			items = append(items, shedItem{w: w, prio: left[i].prio, keep: left[i].keep})
 		}
 		for i := range right {
 			items = append(items, shedItem{w: segsWidth(right[i].segs(short)) + 1, prio: right[i].prio, keep: right[i].keep})
@@ -143,7 +156,7 @@ func fieldLine(left, right []field, w int, sep [2]string) string {
 		if !kept[i] {
 			continue
 		}
-		if !first {
+		if !first && !left[i].glued {
 			l.text(sep[b2i(short)])
 		}
 		first = false
@@ -205,8 +218,10 @@ func viewHeader(th *theme, hd *header, w, n int) []string {
 }
 
 // totalsLine is the first line: muxtop, the title if it fits, and the
-// totals. In order of importance: suspected leaks, stalls, sessions, open
-// streams, frames/s, the uptime.
+// totals. In order of importance, for a user chasing a leak: open
+// findings by severity, open streams, suspected leaks, stalls, how many
+// of the leaks are half-closed, findings resolved lately, the key that lists the findings, sessions, frames/s,
+// the uptime. So at 80 columns open streams, leaks and findings stay.
 func totalsLine(th *theme, hd *header, apart bool, w int) string {
 	snap := hd.snap
 	fields := []field{{long: []seg{{s: "muxtop", st: th.title}}, keep: true}}
@@ -227,7 +242,7 @@ func totalsLine(th *theme, hd *header, apart bool, w int) string {
 	fields = append(fields,
 		plain("up "+clock(hd.now.Sub(snap.Started)), "up "+clock(hd.now.Sub(snap.Started)), 40),
 		plain(alive+plural(all, "session"), alive+count(all)+" sess", 80),
-		plain(plural(uint64(snap.OpenStreams), "open stream"), count(uint64(snap.OpenStreams))+" open", 70),
+		plain(plural(uint64(snap.OpenStreams), "open stream"), count(uint64(snap.OpenStreams))+" open", 92),
 		rates,
 	)
 	if hd.idle > 0 {
@@ -238,20 +253,33 @@ func totalsLine(th *theme, hd *header, apart bool, w int) string {
 	// yet, the age alone is all there is, and said as such.
 	switch {
 	case snap.Leaks > 0:
-		// And how fast they grow, over the last minute: what a user would
-		// time the count for.
-		long, short := plural(uint64(snap.Leaks), "suspected leak"), count(uint64(snap.Leaks))+" leak?"
-		if g := hd.leakGrowth; g.told() && g.perTime() != "" {
-			long += ", " + g.perTime() + " over " + g.over()
-			short += " " + g.perTime()
+		fields = append(fields, field{long: []seg{{plural(uint64(snap.Leaks), "suspected leak"), th.warn}},
+			short: []seg{{count(uint64(snap.Leaks)) + " leak?", th.warn}}, prio: 90})
+		// Of those, the half-closed ones (one side sent FIN, the other
+		// never will: a certain leak), apart from those open and idle
+		// with no FIN from either side (perhaps a pool), in the LEAK
+		// finding's and the streams pane's word for them; dropped before
+		// the count where the line is short. "all" where no leak is of
+		// the other kind: two equal numbers would have to be compared.
+		if n := halfClosedLeaks(snap); n > 0 {
+			hc := " (" + count(uint64(n)) + " half-closed)"
+			if n == snap.Leaks {
+				hc = " (all half-closed)"
+			}
+			fields = append(fields, field{long: []seg{{hc, th.warn}}, prio: 87, glued: true})
 		}
-		fields = append(fields, field{long: []seg{{long, th.warn}}, short: []seg{{short, th.warn}}, prio: 90})
+		// And how fast they grow, over the last minute: what a user would
+		// time the count for. Of the count's prio: the two go together.
+		if g := hd.leakGrowth; g.told() && g.perTime() != "" {
+			fields = append(fields, field{long: []seg{{", " + g.perTime() + " over " + g.over(), th.warn}},
+				short: []seg{{" " + g.perTime(), th.warn}}, prio: 90, glued: true})
+		}
 	case snap.Evaluated.IsZero() && snap.Aged > 0:
 		fields = append(fields, field{long: []seg{{plural(uint64(snap.Aged), "stream") + " open longer than " + dur(hd.leakAfter), th.warn}},
 			short: []seg{{count(uint64(snap.Aged)) + " open>" + dur(hd.leakAfter), th.warn}}, prio: 90})
 	}
 	if snap.Stalls > 0 {
-		fields = append(fields, field{long: []seg{{count(uint64(snap.Stalls)) + " stalled", th.bad}}, prio: 85})
+		fields = append(fields, field{long: []seg{{count(uint64(snap.Stalls)) + " stalled", th.bad}}, prio: 89})
 	}
 	// Open findings by severity: what muxtop names as wrong, first of all,
 	// and the key that lists them, for a user who does not know it yet.
@@ -272,12 +300,26 @@ func totalsLine(th *theme, hd *header, apart bool, w int) string {
 	// redials (each ends on its problem), are there to see too.
 	recent := resolvedCount(snap)
 	if recent > 0 {
-		fields = append(fields, field{long: []seg{{count(uint64(recent)) + " resolved", th.warn}}, prio: 93})
+		fields = append(fields, field{long: []seg{{count(uint64(recent)) + " resolved", th.warn}}, prio: 86})
 	}
 	if n+recent > 0 {
-		fields = append(fields, field{long: []seg{{s: "! lists them"}}, short: []seg{{s: "! lists"}}, prio: 94})
+		// A hint: "? help" on the counts line says it too.
+		fields = append(fields, field{long: []seg{{s: "! lists them"}}, short: []seg{{s: "! lists"}}, prio: 83})
 	}
 	return fieldLine(fields, nil, w, [2]string{" · ", " · "})
+}
+
+// halfClosedLeaks counts, of the suspected leaks (Snapshot.Leaks, the
+// open LEAK findings' counts), the half-closed streams: those the open
+// LEAK findings with a direction, the one with no FIN, count.
+func halfClosedLeaks(snap *live.Snapshot) int {
+	n := 0
+	for _, f := range snap.Findings {
+		if f.Code == live.CodeLeak && f.HasDir {
+			n += int(f.Evidence.Count)
+		}
+	}
+	return n
 }
 
 // wholeSeconds is d as dur gives it, but in whole seconds under a minute

@@ -70,8 +70,9 @@ type sessionOrderMsg struct{}
 type hideEndedMsg struct{}
 
 // dataRows is how many sessions the pane shows at once: its height less
-// the border and the heading.
-func (p *sessionsPane) dataRows() int { return max(p.h-3, 0) }
+// the border and the heading, and less the line that says how many more
+// there are where they do not all fit (cueRows).
+func (p *sessionsPane) dataRows() int { return cueRows(len(p.rows), max(p.h-3, 0)) }
 
 // Update handles a snapshot, a jump, the order and the keys and clicks of
 // the focused pane; it announces a new selection with sessionSelectedMsg.
@@ -105,7 +106,7 @@ func (p sessionsPane) Update(msg tea.Msg) (sessionsPane, tea.Cmd) {
 	case moveMsg:
 		return p.move(msg.d)
 	case clickMsg:
-		if i := p.top + msg.row - 1; msg.row >= 1 && i < len(p.rows) {
+		if i := p.top + msg.row - 1; msg.row >= 1 && msg.row <= p.dataRows() && i < len(p.rows) {
 			return p.move(i - p.idx)
 		}
 	case tea.KeyPressMsg:
@@ -298,10 +299,24 @@ func (p *sessionsPane) body(th *theme, w, h int, focused bool) []string {
 		}
 		return append(out, newLine(w).add(msg, st.dim).String())
 	}
-	from, to := p.shown(len(p.rows), h-1)
+	rows := cueRows(len(p.rows), h-1)
+	from, to := p.shown(len(p.rows), rows)
 	for i := from; i < to; i++ {
 		s := p.rows[i]
 		out = append(out, tableRow(st, cols, ws, sessionCells(st, s, p.rates[s.ID], p.stale, ws[endsColumn]), w, i == p.idx, focused))
+	}
+	if rows < h-1 {
+		// More than fit: the last line says how many are above and below,
+		// and, with the focus here, how to scroll to them (elsewhere the
+		// keys move another pane).
+		how := ""
+		switch {
+		case focused && to < len(p.rows):
+			how = "j/k or PgDn"
+		case focused:
+			how = "k or PgUp"
+		}
+		out = append(out, moreLine(th, w, from, len(p.rows)-to, "session", how))
 	}
 	return out
 }

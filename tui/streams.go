@@ -76,13 +76,14 @@ func newStreamsPane(keys *keyMap, leakAfter time.Duration) streamsPane {
 func (p *streamsPane) foldedLine() bool { return p.ss != nil && p.ss.Closed.Streams > 0 }
 
 // dataRows is how many rows the pane shows at once under its heading and
-// the folded line.
+// the folded line, and above the line that says how many more there are
+// where they do not all fit (cueRows).
 func (p *streamsPane) dataRows() int {
 	n := p.h - 3
 	if p.foldedLine() {
 		n--
 	}
-	return max(n, 0)
+	return cueRows(len(p.rows)+1, max(n, 0))
 }
 
 // Update handles the selection of a session, snapshots, drilling in,
@@ -141,7 +142,7 @@ func (p streamsPane) Update(msg tea.Msg) (streamsPane, tea.Cmd) {
 		if p.foldedLine() {
 			skip++
 		}
-		if i := p.top + msg.row - skip; msg.row >= skip && i < len(p.rows)+1 {
+		if i := p.top + msg.row - skip; msg.row >= skip && msg.row-skip < p.dataRows() && i < len(p.rows)+1 {
 			return p.move(i - p.idx)
 		}
 	case tea.KeyPressMsg:
@@ -393,8 +394,8 @@ func (p *streamsPane) body(th *theme, w, h int, focused bool) []string {
 		out = append(out, tableRow(st, cols, ws, foldedCells(st, &ss.Closed), w, false, false))
 	}
 	now := p.snap.At
-	rows := len(p.rows) + 1
-	from, to := p.shown(rows, h-len(out))
+	rows, room := len(p.rows)+1, h-len(out)
+	from, to := p.shown(rows, cueRows(rows, room))
 	for i := from; i < to; i++ {
 		var cells []cell
 		if i == 0 {
@@ -405,6 +406,19 @@ func (p *streamsPane) body(th *theme, w, h int, focused bool) []string {
 			cells = streamCells(st, s, ss.Ended, ss.End, s == p.pinned, now, p.snap.StallAfter, leak)
 		}
 		out = append(out, tableRow(st, cols, ws, cells, w, i == p.idx, focused))
+	}
+	if cueRows(rows, room) < room {
+		// More than fit: the last line says how many streams are above
+		// and below (the session's row, first, is none), as the sessions
+		// pane says it.
+		how := ""
+		switch {
+		case focused && to < rows:
+			how = "j/k or PgDn"
+		case focused:
+			how = "k or PgUp"
+		}
+		out = append(out, moreLine(th, w, max(from-1, 0), rows-to, "stream", how))
 	}
 	return out
 }
