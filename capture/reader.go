@@ -1845,29 +1845,25 @@ func (c *conn) probeDir(d live.Dir, p []byte) {
 		}
 		return
 	}
-	if pr := c.probe[d]; pr != nil && c.state == probing {
-		if f, bad := scan(pr, p, everyFrame); f != nil || bad {
-			off := int64(0)
-			if f != nil {
-				off = f.Offset
-			}
-			c.state, c.proto = c.verdict(d, tap.Smux, f != nil, off, pr.Lost()), tap.Smux
-		}
+	if c.probe[d] != nil && c.state == probing {
+		c.probeFirst(d, tap.Smux, p)
 	}
-	if pr := c.yprobe[d]; pr != nil && c.state == probing && c.after[d] == 0 {
-		if f, bad := scan(pr, p, everyFrame); f != nil || bad {
-			off := int64(0)
-			if f != nil {
-				off = f.Offset
-			}
-			c.state, c.proto = c.verdict(d, tap.Yamux, f != nil, off, pr.Lost()), tap.Yamux
-		}
+	if c.yprobe[d] != nil && c.state == probing && c.after[d] == 0 {
+		c.probeFirst(d, tap.Yamux, p)
 	}
 	if c.after[d] != 0 {
 		return
 	}
 	if c.state == probing && c.lonePingFrom(d, p) {
 		c.state, c.proto = decoding, tap.Yamux // a lone ping (lone.go)
+	}
+}
+
+// probeFirst gives p to direction d's probe for proto, and makes the
+// first frame, or violation, it finds the connection's verdict.
+func (c *conn) probeFirst(d live.Dir, proto tap.Protocol, p []byte) {
+	if f := c.look(d, proto, p); f.found || f.bad {
+		c.state, c.proto = c.verdict(d, proto, f.found, f.off, f.lost), proto
 	}
 }
 
