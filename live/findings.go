@@ -1106,7 +1106,7 @@ func (s *Session) resolution(f *Finding, cands []candidate, now time.Time, ns in
 		// (in use: their leak clock started again), or another finding's
 		// condition explains them now (explainedLeaks), such as a side
 		// gone silent while its peer's ping waits for its answer.
-		if f.HasDir && s.dirEnded[f.Dir] && s.dirEndedAt[f.Dir] <= ns {
+		if f.HasDir && s.sideClosed(f.Dir, ns) {
 			// The side that never sent FIN left (conditions.go): its
 			// streams went with its session; the other side holds on.
 			return fmt.Sprintf("the %s closed its side of the connection: its session, and its streams, are gone; the %s still holds the session (close it when its conn reads EOF)",
@@ -1186,7 +1186,7 @@ func (s *Session) closeWaitResolved(f *Finding, cands []candidate) string {
 		return fmt.Sprintf("the %s's keepalive stopped: KEEPALIVE says it is frozen or gone", holder)
 	case slices.ContainsFunc(cands, func(c candidate) bool { return c.code == CodeSessionBlocked }):
 		return "the session is blocked: SESSION_BLOCKED says why"
-	case s.lostAt[f.Dir] >= s.dirEndedAt[f.Dir.Reverse()] && s.lostAt[f.Dir] > s.w.lastHeard(f.Dir):
+	case s.lostSinceClose(f.Dir):
 		// conditions.go: what the holder sent since may be among what
 		// the capture lost.
 		return fmt.Sprintf("the capture lost bytes the %s sent after the %s's close: they may hold frames, or its own close, muxtop did not see", holder, f.Dir.Reverse().Sender())
