@@ -178,32 +178,27 @@ func (c *conn) doubtful(d live.Dir) bool {
 }
 
 // firstFrame is what a probe found in the bytes given: its first frame's
-// offset and size, or that it stopped at a violation; and the bytes it
-// counted lost by then.
+// offset and size, or that it stopped at a violation.
 type firstFrame struct {
-	found, bad      bool
-	off, size, lost int64
+	found, bad bool
+	off, size  int64
 }
 
 // look gives p to direction d's probe of protocol p, and reports what it
 // found.
 func (c *conn) look(d live.Dir, proto tap.Protocol, p []byte) firstFrame {
 	if proto == tap.Smux {
-		pr := c.probe[d]
-		f, bad := scan(pr, p, everyFrame)
-		ff := firstFrame{bad: bad, lost: pr.Lost()}
-		if f != nil {
-			ff.found, ff.off, ff.size = true, f.Offset, decoder.HeaderSize+int64(f.Header.Length())
+		f, bad := scan(c.probe[d], p, everyFrame)
+		if f == nil {
+			return firstFrame{bad: bad}
 		}
-		return ff
+		return firstFrame{found: true, off: f.Offset, size: decoder.HeaderSize + int64(f.Header.Length())}
 	}
-	pr := c.yprobe[d]
-	f, bad := scan(pr, p, everyFrame)
-	ff := firstFrame{bad: bad, lost: pr.Lost()}
-	if f != nil {
-		ff.found, ff.off, ff.size = true, f.Offset, yamux.HeaderSize+int64(f.Header.PayloadLength())
+	f, bad := scan(c.yprobe[d], p, everyFrame)
+	if f == nil {
+		return firstFrame{bad: bad}
 	}
-	return ff
+	return firstFrame{found: true, off: f.Offset, size: yamux.HeaderSize + int64(f.Header.PayloadLength())}
 }
 
 // weigh is probeWith for a direction whose first chain is doubted: it

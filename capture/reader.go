@@ -1863,8 +1863,17 @@ func (c *conn) probeDir(d live.Dir, p []byte) {
 // first frame, or violation, it finds the connection's verdict.
 func (c *conn) probeFirst(d live.Dir, proto tap.Protocol, p []byte) {
 	if f := c.look(d, proto, p); f.found || f.bad {
-		c.state, c.proto = c.verdict(d, proto, f.found, f.off, f.lost), proto
+		c.state, c.proto = c.verdict(d, proto, f.found, f.off, c.probeLost(d, proto)), proto
 	}
+}
+
+// probeLost returns how many bytes direction d's probe for proto counted
+// lost (Gap).
+func (c *conn) probeLost(d live.Dir, proto tap.Protocol) int64 {
+	if proto == tap.Smux {
+		return c.probe[d].Lost()
+	}
+	return c.yprobe[d].Lost()
 }
 
 // bigFromStart gives p to direction d's start walker, and reports whether
