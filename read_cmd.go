@@ -435,7 +435,7 @@ func filesFailed(files []string, fs []pcap.Failure) []string {
 		name := files[f.File]
 		var l string
 		if errors.Is(f.Err, pcap.ErrTruncated) {
-			l = fmt.Sprintf("read %s: the file ends in the middle of a packet %s (was it still being written?)", name, where)
+			l = fileCut(name, where)
 		} else {
 			l = fmt.Sprintf("read %s: %v, %s", name, f.Err, where)
 		}
@@ -450,6 +450,15 @@ func filesFailed(files []string, fs []pcap.Failure) []string {
 	return lines
 }
 
+// fileCut says that the capture file name ends in the middle of a packet,
+// after where ("" where that is not told).
+func fileCut(name, where string) string {
+	if where != "" {
+		where = " " + where
+	}
+	return "read " + name + ": the file ends in the middle of a packet" + where + " (was it still being written?)"
+}
+
 // readFailure is the error of a capture that failed once under way, arg
 // being read's argument and name what it reads: a damaged record or a link
 // type not decoded, named as Open's failures are, or a capture cut short.
@@ -459,7 +468,7 @@ func readFailure(arg, name string, err error) error {
 			// Not a file still being written: the pipe's writer ended.
 			return errors.New("read -: standard input ended in the middle of a packet: its writer stopped (did tcpdump or ssh end?)")
 		}
-		return fmt.Errorf("read %s: the file ends in the middle of a packet (was it still being written?)", arg)
+		return errors.New(fileCut(arg, ""))
 	}
 	return fmt.Errorf("read %s: %w", name, err)
 }

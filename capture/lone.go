@@ -71,7 +71,7 @@ func (r *Reader) expireHeld(t time.Time) {
 		if c == nil || !c.holding() {
 			continue
 		}
-		if t.Sub(c.holdFrom) <= holdWait {
+		if !c.heldPast(t) {
 			return
 		}
 		c.expire(t)

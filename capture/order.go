@@ -86,6 +86,10 @@ func (c *conn) holding() bool {
 	return false
 }
 
+// heldPast reports whether c has held the others for longer than
+// holdWait at capture time t: it is late.
+func (c *conn) heldPast(t time.Time) bool { return t.Sub(c.holdFrom) > holdWait }
+
 // startHolding notes c, which was just read, as held if it is: from its
 // SYN, or the first bytes it holds.
 func (r *Reader) startHolding(c *conn) {
@@ -115,7 +119,7 @@ func (r *Reader) horizon() (time.Time, bool) {
 	for r.hhead < len(r.holds) {
 		c := r.holds[r.hhead]
 		if c.holding() {
-			if r.latest.Sub(c.holdFrom) <= holdWait {
+			if !c.heldPast(r.latest) {
 				return c.holdFrom, true
 			}
 			c.late = true

@@ -79,10 +79,7 @@ func (c *conn) prefixes() (n [2]int64) {
 // its ends sent first: where each direction's mux began and what came
 // before it.
 func (c *conn) prefixNotice() string {
-	client, server := c.a, c.b
-	if !c.clientIsA {
-		client, server = c.b, c.a
-	}
+	client, server := c.ends()
 	n := c.prefixes()
 	var each []string
 	negotiated := false

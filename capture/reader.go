@@ -1449,9 +1449,9 @@ func (c *conn) replay(ch chunk, from int64, at time.Time) {
 // peer names the sender of direction d by its role and address, as the
 // session's ends are: "client 127.0.0.1:51234".
 func (c *conn) peer(d live.Dir) string {
-	addr := c.a
-	if c.clientIsA != (d == live.ClientToServer) {
-		addr = c.b
+	addr, server := c.ends()
+	if d == live.ServerToClient {
+		addr = server
 	}
 	return d.Sender().String() + " " + addr.String()
 }
@@ -1494,10 +1494,7 @@ func (c *conn) oneWay(at time.Time) {
 	c.toldUnseen = true
 	c.r.emit(at, 0, func(time.Time) { c.sess.Unseen(unseen, true) })
 	seen := unseen.Reverse()
-	client, server := c.a, c.b
-	if !c.clientIsA {
-		client, server = c.b, c.a
-	}
+	client, server := c.ends()
 	c.r.notice(at, fmt.Sprintf("the capture holds only the %s's packets of %s → %s, not even an ACK of the %s's, while the %s's ACKs acknowledge %d bytes of the %s's the capture does not have: a capture of one direction (tcpdump's \"dst port\" or \"src port\", an asymmetric span port); nothing about the %s's side can be judged, and none of the findings that need its frames (its KEEPALIVE, UNANSWERED, WINDOW_STALL, LEAK, DATA_AFTER_CLOSE) is opened",
 		seen.Sender(), client, server, unseen.Sender(), seen.Sender(), c.unheardAcked[unseen], unseen.Sender(), unseen.Sender()))
 }
@@ -1507,10 +1504,7 @@ func (c *conn) oneWay(at time.Time) {
 // connection was held.
 func (c *conn) open(at time.Time, zero [2]time.Time) {
 	c.r.stats.decoded.Add(1)
-	client, server := c.a, c.b
-	if !c.clientIsA {
-		client, server = c.b, c.a
-	}
+	client, server := c.ends()
 	reg := c.r.cfg.Registry
 	info := live.SessionInfo{Client: client.String(), Server: server.String(), Tap: live.Server, Captured: true, Label: c.r.cfg.Label, Prefix: string(c.r.cfg.Prefix)}
 	switch c.proto {
@@ -1644,6 +1638,14 @@ func (c *conn) scanRoles(d live.Dir, p []byte) {
 	}
 	c.guessed = false
 	c.settle()
+}
+
+// ends returns the connection's client and server as the roles stand.
+func (c *conn) ends() (client, server netip.AddrPort) {
+	if c.clientIsA {
+		return c.a, c.b
+	}
+	return c.b, c.a
 }
 
 // swapRoles makes the end taken for the server the client: every
@@ -1843,23 +1845,11 @@ func (c *conn) probeDir(d live.Dir, p []byte) {
 		}
 		return
 	}
-	if pr := c.probe[d]; pr != nil && c.state == probing {
-		if f, bad := scan(pr, p, everyFrame); f != nil || bad {
-			off := int64(0)
-			if f != nil {
-				off = f.Offset
-			}
-			c.state, c.proto = c.verdict(d, tap.Smux, f != nil, off, pr.Lost()), tap.Smux
-		}
+	if c.probe[d] != nil && c.state == probing {
+		c.probeFirst(d, tap.Smux, p)
 	}
-	if pr := c.yprobe[d]; pr != nil && c.state == probing && c.after[d] == 0 {
-		if f, bad := scan(pr, p, everyFrame); f != nil || bad {
-			off := int64(0)
-			if f != nil {
-				off = f.Offset
-			}
-			c.state, c.proto = c.verdict(d, tap.Yamux, f != nil, off, pr.Lost()), tap.Yamux
-		}
+	if c.yprobe[d] != nil && c.state == probing && c.after[d] == 0 {
+		c.probeFirst(d, tap.Yamux, p)
 	}
 	if c.after[d] != 0 {
 		return
@@ -1867,6 +1857,23 @@ func (c *conn) probeDir(d live.Dir, p []byte) {
 	if c.state == probing && c.lonePingFrom(d, p) {
 		c.state, c.proto = decoding, tap.Yamux // a lone ping (lone.go)
 	}
+}
+
+// probeFirst gives p to direction d's probe for proto, and makes the
+// first frame, or violation, it finds the connection's verdict.
+func (c *conn) probeFirst(d live.Dir, proto tap.Protocol, p []byte) {
+	if f := c.look(d, proto, p); f.found || f.bad {
+		c.state, c.proto = c.verdict(d, proto, f.found, f.off, c.probeLost(d, proto)), proto
+	}
+}
+
+// probeLost returns how many bytes direction d's probe for proto counted
+// lost (Gap).
+func (c *conn) probeLost(d live.Dir, proto tap.Protocol) int64 {
+	if proto == tap.Smux {
+		return c.probe[d].Lost()
+	}
+	return c.yprobe[d].Lost()
 }
 
 // bigFromStart gives p to direction d's start walker, and reports whether

@@ -28,10 +28,7 @@ func (c *conn) skippedNotMux() {
 
 // skipText is skippedNotMux's notice.
 func (c *conn) skipText() string {
-	client, server := c.a, c.b
-	if !c.clientIsA {
-		client, server = c.b, c.a
-	}
+	client, server := c.ends()
 	if c.otherPrefix != nil {
 		return fmt.Sprintf("skipped %s → %s, another protocol on the port: its client began with % x, not --prefix % x",
 			client, server, c.otherPrefix, c.r.cfg.Prefix)

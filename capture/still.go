@@ -25,7 +25,7 @@ var ErrStill = errors.New("capture: no packet from the pipe for a while")
 // what they held back is released. The clock stays at the latest packet's.
 func (r *Reader) still(now time.Time) {
 	for _, c := range r.holds[r.hhead:] {
-		if c.holding() && now.Sub(c.holdFrom) > holdWait {
+		if c.holding() && c.heldPast(now) {
 			c.late = true
 		}
 	}

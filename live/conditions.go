@@ -184,7 +184,7 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 		// The pinger that closed its side stopped waiting: yamux's
 		// keepalive gave up on the answer (ConnectionWriteTimeout) and
 		// closed the session. Its ping's wait ends there.
-		pinged, gaveUp := ns, s.dirEnded[1-d] && s.dirEndedAt[1-d] <= ns
+		pinged, gaveUp := ns, s.sideClosed(Dir(1-d), ns)
 		if gaveUp {
 			pinged = s.dirEndedAt[1-d]
 		}
@@ -304,7 +304,7 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 			closed := s.dirEndedAt[d]
 			heard := w.lastHeard(Dir(h))
 			quiet := max(closed, heard)
-			if ns-quiet < int64(cfg.CloseWaitAfter) || s.lostAt[h] >= closed && s.lostAt[h] > heard {
+			if ns-quiet < int64(cfg.CloseWaitAfter) || s.lostSinceClose(Dir(h)) {
 				continue
 			}
 			held = h
@@ -488,7 +488,7 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 		// client never closes its streams" for a client that exited
 		// while the server's handler read EOF and closed its stream.
 		// An ended session's streams are no LEAK either.
-		if c.hasDir && s.dirEnded[c.dir] && s.dirEndedAt[c.dir] <= ns {
+		if c.hasDir && s.sideClosed(c.dir, ns) {
 			continue
 		}
 		// Nor, once CLOSE_WAIT holds, the streams the holding side keeps
@@ -746,6 +746,21 @@ func (ex *leakExcuses) unanswers(st *stream, lastAt [2]int64, unansweredAfter ti
 		return false // a push
 	}
 	return ex.unanswered[d] || !ex.silent[1-d] && lastAt[1-d] > st.watch.asked
+}
+
+// sideClosed reports whether the sender of direction d had closed its
+// side of the connection (its FIN, or a tapped conn's EOF) by ns: its
+// session is gone. s.mu is held.
+func (s *Session) sideClosed(d Dir, ns int64) bool {
+	return s.dirEnded[d] && s.dirEndedAt[d] <= ns
+}
+
+// lostSinceClose reports whether the capture lost bytes of direction h,
+// the side that holds a session its peer closed (CLOSE_WAIT), at or after
+// that close and after h's latest frame: what h sent since, its own FIN
+// even, may be among them. s.mu is held.
+func (s *Session) lostSinceClose(h Dir) bool {
+	return s.lostAt[h] >= s.dirEndedAt[h.Reverse()] && s.lostAt[h] > s.w.lastHeard(h)
 }
 
 // leakKind groups a live stream by which side never sent FIN: 0 neither

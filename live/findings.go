@@ -788,9 +788,15 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 		k := f.key()
 		i := slices.IndexFunc(e.cands, func(c candidate) bool { return c.key() == k })
 		if i < 0 {
-			why := s.resolution(f, e.cands, now, ns, cfg)
+			var why string
 			if f.Code == CodeWindowStall && !s.ended {
-				f = s.stallFinal(f, ns, cfg) // worded with the time its writer was held
+				// The time its writer was held, reckoned once: why says
+				// it, and the finding is worded with it.
+				held := s.stallHeld(f, ns, cfg)
+				why = s.stallResolved(f, e.cands, held, ns, cfg)
+				f = stallFinal(f, held)
+			} else {
+				why = s.resolution(f, e.cands, now, ns, cfg)
 			}
 			e.changes = append(e.changes, change{old: f, s: s, why: why})
 			continue
@@ -1095,7 +1101,8 @@ func resolvedWhy(f *Finding) string {
 // resolution says why finding f of the live session s stopped holding
 // at ns, where the session tells more than the finding alone
 // (resolvedWhy): cands are the evaluation's candidates. "" leaves it to
-// resolvedWhy. s.mu is held.
+// resolvedWhy. WINDOW_STALL's is stallResolved, which the evaluation
+// calls with the time the writer was held. s.mu is held.
 func (s *Session) resolution(f *Finding, cands []candidate, now time.Time, ns int64, cfg *FindingsConfig) string {
 	if s.ended {
 		return ""
@@ -1106,7 +1113,7 @@ func (s *Session) resolution(f *Finding, cands []candidate, now time.Time, ns in
 		// (in use: their leak clock started again), or another finding's
 		// condition explains them now (explainedLeaks), such as a side
 		// gone silent while its peer's ping waits for its answer.
-		if f.HasDir && s.dirEnded[f.Dir] && s.dirEndedAt[f.Dir] <= ns {
+		if f.HasDir && s.sideClosed(f.Dir, ns) {
 			// The side that never sent FIN left (conditions.go): its
 			// streams went with its session; the other side holds on.
 			return fmt.Sprintf("the %s closed its side of the connection: its session, and its streams, are gone; the %s still holds the session (close it when its conn reads EOF)",
@@ -1140,8 +1147,6 @@ func (s *Session) resolution(f *Finding, cands []candidate, now time.Time, ns in
 			slices.ContainsFunc(cands, func(c candidate) bool { return c.code == CodeSessionBlocked }) {
 			return "the session is blocked: SESSION_BLOCKED says why"
 		}
-	case CodeWindowStall:
-		return s.stallResolved(f, cands, ns, cfg)
 	case CodeUnanswered:
 		return s.unansweredResolved(f, cands, now, ns, cfg)
 	case CodeCloseWait:
@@ -1186,7 +1191,7 @@ func (s *Session) closeWaitResolved(f *Finding, cands []candidate) string {
 		return fmt.Sprintf("the %s's keepalive stopped: KEEPALIVE says it is frozen or gone", holder)
 	case slices.ContainsFunc(cands, func(c candidate) bool { return c.code == CodeSessionBlocked }):
 		return "the session is blocked: SESSION_BLOCKED says why"
-	case s.lostAt[f.Dir] >= s.dirEndedAt[f.Dir.Reverse()] && s.lostAt[f.Dir] > s.w.lastHeard(f.Dir):
+	case s.lostSinceClose(f.Dir):
 		// conditions.go: what the holder sent since may be among what
 		// the capture lost.
 		return fmt.Sprintf("the capture lost bytes the %s sent after the %s's close: they may hold frames, or its own close, muxtop did not see", holder, f.Dir.Reverse().Sender())
@@ -1323,15 +1328,15 @@ func (s streamNames) String() string {
 }
 
 // stallResolved says why WINDOW_STALL f stopped holding, and how long its
-// writer had been held (stallHeld). s.mu is held.
-func (s *Session) stallResolved(f *Finding, cands []candidate, ns int64, cfg *FindingsConfig) string {
+// writer had been held, heldFor (stallHeld). s.mu is held.
+func (s *Session) stallResolved(f *Finding, cands []candidate, heldFor time.Duration, ns int64, cfg *FindingsConfig) string {
 	upd := "a UPD"
 	if s.proto == Yamux {
 		upd = "a window update"
 	}
 	writer, reader := f.Dir.Sender(), f.Dir.Reverse().Sender()
 	st := s.streams.get(f.Stream)
-	held := "; the writer had been held " + fmtDur(s.stallHeld(f, ns, cfg))
+	held := "; the writer had been held " + fmtDur(heldFor)
 	switch {
 	case st == nil || !st.state.Live():
 		return fmt.Sprintf("stream %d closed", f.Stream) + held
@@ -1343,7 +1348,7 @@ func (s *Session) stallResolved(f *Finding, cands []candidate, ns int64, cfg *Fi
 		return fmt.Sprintf("the window opened (%s)", upd) + held
 	case ns-st.watch.consumedAt[f.Dir] < int64(cfg.StallAfter):
 		return fmt.Sprintf("the %s read some of it (%s) after the writer had been held %s, though the window is full again: it reads; WINDOW_STALL opens again, counting from that %s, if the writer is still held %s after it",
-			reader, upd, fmtDur(s.stallHeld(f, ns, cfg)), strings.TrimPrefix(upd, "a "), fmtDur(cfg.StallAfter))
+			reader, upd, fmtDur(heldFor), strings.TrimPrefix(upd, "a "), fmtDur(cfg.StallAfter))
 	case slices.ContainsFunc(cands, func(c candidate) bool { return c.code == CodeSessionBlocked }):
 		return "the session is blocked: SESSION_BLOCKED says why no window opens"
 	}
@@ -1366,12 +1371,10 @@ func (s *Session) stallHeld(f *Finding, ns int64, cfg *FindingsConfig) time.Dura
 	return time.Duration(max(end-f.Since.UnixNano(), 0))
 }
 
-// stallFinal returns WINDOW_STALL f, which stops holding at the
-// evaluation at ns, worded with the time its writer was held (stallHeld):
-// the resolved finding says it, not its latest wording's age. s.mu is
-// held.
-func (s *Session) stallFinal(f *Finding, ns int64, cfg *FindingsConfig) *Finding {
-	held := s.stallHeld(f, ns, cfg)
+// stallFinal returns WINDOW_STALL f, which stops holding, worded with
+// the time its writer was held (stallHeld): the resolved finding says
+// it, not its latest wording's age.
+func stallFinal(f *Finding, held time.Duration) *Finding {
 	if held <= f.Evidence.Age {
 		return f
 	}

@@ -547,7 +547,7 @@ func (s *Session) psh(dir Dir, at time.Time, sid uint32, length uint32, payload 
 	if s.version == 2 && fl.FullSince.IsZero() && fl.free() <= 0 && !st.fin[dir] && !st.fin[dir.Reverse()] && !s.dirEnded[dir] && !s.unseen[dir.Reverse()] {
 		s.setFull(fl, at)
 	}
-	if st.replyAt.IsZero() && dir.Sender() != st.opener && length > 0 && !st.joined {
+	if st.replyAt.IsZero() && dir.Sender() != st.opener && length > 0 && !st.head[dir].Joined {
 		st.replyAt = at
 		s.w.latency.add(at.Sub(st.first))
 	}
@@ -958,8 +958,11 @@ func (s *Session) adopt(dir Dir, at time.Time, sid uint32) *stream {
 		s.preCapture[sid] = struct{}{}
 	}
 	st := s.newStream(dir, at, sid, opener, Open)
-	st.incomplete, st.joined = true, true
-	// What it carries next is not its first bytes, which went by unseen.
+	st.incomplete = true
+	// What it carries next is not its first bytes, which went by unseen;
+	// nor is the time to its first reply known, which is not the time
+	// from its adoption: Joined, set both ways, keeps psh from giving it a
+	// FirstReply or adding it to the latency.
 	st.head[ClientToServer].Joined, st.head[ServerToClient].Joined = true, true
 	// Whether it was answered went by unseen, as its SYN did: it waits for
 	// no answer (UNANSWERED). A capture begun between the server's FIN and

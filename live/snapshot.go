@@ -600,7 +600,7 @@ func (s *Session) streamSnaps(marks *leakMarks) []StreamSnap {
 			ID: st.id, Opener: st.opener, State: st.state,
 			Frames: st.frames, Bytes: st.bytes, Wire: st.wire, First: st.first, Last: st.last,
 			Incomplete: st.incomplete, Leak: marks.marks(st), Head: st.head,
-			Setup: st.watch.setup && !st.fin[0] && !st.fin[1] && (st.state.Live() || st.state == EndedWithSession),
+			Setup: st.heldSetup() && (st.state.Live() || st.state == EndedWithSession),
 		}
 		if !st.replyAt.IsZero() {
 			sn.FirstReply = st.replyAt.Sub(st.first)

@@ -121,11 +121,6 @@ type stream struct {
 	first, last time.Time
 	replyAt     time.Time // the first PSH with data from the side that did not open
 	acked       bool      // yamux: the side that did not open sent ACK
-	// joined says the stream was adopted mid-stream (Session.adopt): its
-	// SYN went by unseen, so the time to its first reply is unknown, not
-	// the time from its adoption; it has no FirstReply and adds nothing
-	// to the latency.
-	joined bool
 	// unanswered is the evaluation (engineSession.seen, cut to 32 bits)
 	// that last counted it for UNANSWERED, and unansweredRun says the one
 	// before it did too (countUnanswered): an UNANSWERED that resolves

@@ -369,13 +369,21 @@ const (
 )
 
 // leakKind is st's kind as a counted leak: leakKind of its state, or
-// heldKind for a setup stream with no FIN from either side.
+// heldKind for a setup stream held open (heldSetup). A live stream of
+// kind 0 has no FIN from either side.
 func (st *stream) leakKind() int {
 	k := leakKind(st.state)
-	if k == 0 && st.watch.setup {
+	if k == 0 && st.heldSetup() {
 		return heldKind
 	}
 	return k
+}
+
+// heldSetup reports whether st is one of its session's setup streams
+// (Session.setupStream) with no FIN from either side: held open by
+// design, which no LEAK counts (heldKind) and a snapshot marks Setup.
+func (st *stream) heldSetup() bool {
+	return st.watch.setup && !st.fin[0] && !st.fin[1]
 }
 
 // suspects says whether any stream is counted as a leak of a kind a LEAK

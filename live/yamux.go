@@ -310,7 +310,7 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 		if st.fin[dir] && flags&yamux.FIN == 0 && a == 0 {
 			a = PSHAfterFIN
 		}
-		if st.replyAt.IsZero() && dir.Sender() != st.opener && !st.joined {
+		if st.replyAt.IsZero() && dir.Sender() != st.opener && !st.head[dir].Joined {
 			st.replyAt = at
 			s.w.latency.add(at.Sub(st.first))
 		}

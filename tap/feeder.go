@@ -149,15 +149,16 @@ func NewFeeders(sess *live.Session, snaplen int, proto Protocol, skip int) (c2s,
 	ch := newChoice(proto)
 	c2s = newFeeder(sess, live.ClientToServer, snaplen, ch)
 	s2c = newFeeder(sess, live.ServerToClient, snaplen, ch)
-	c2s.skip = int64(max(skip, 0))
+	c2s.SkipPrefix(int64(skip))
 	return c2s, s2c
 }
 
 // SkipPrefix makes the feeder skip the first n bytes of its direction,
 // unframed, as a prefix before the mux, counted on the session as the
-// direction's prefix (live.Session.Prefix), as the client's skip of
-// NewFeeders is: a capture found each end's mux after a negotiation of
-// its own. It is called before the feeder is given any byte.
+// direction's prefix (live.Session.Prefix): NewFeeders' skip of the
+// client, and a capture that found each end's mux after a negotiation of
+// its own. It is called before the feeder is given any byte; n <= 0
+// skips nothing.
 func (f *Feeder) SkipPrefix(n int64) {
 	if n > 0 {
 		f.skip = n

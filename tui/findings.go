@@ -21,6 +21,9 @@ type findingsPane struct {
 	overlayList[*live.Finding]
 	w    int // the pane's width
 	open int // list[:open] are open, the rest resolved
+	// resolved is the snapshot's resolvedCount, counted as the list is
+	// made: what the title says.
+	resolved int
 	// trend is how fast each open LEAK grows, by finding ID (leakTrend's,
 	// never changed).
 	trend map[uint64]growth
@@ -50,9 +53,10 @@ func recentlyResolved(snap *live.Snapshot) []*live.Finding {
 }
 
 // resolvedCount is how many findings resolved within recentResolved of
-// the snapshot, listed or not: what the header and the pane's title count.
-func resolvedCount(snap *live.Snapshot) int {
-	return max(snap.ResolvedRecent, len(recentlyResolved(snap)))
+// the snapshot, listed or not, recent being those it lists
+// (recentlyResolved): what the header and the pane's title count.
+func resolvedCount(snap *live.Snapshot, recent []*live.Finding) int {
+	return max(snap.ResolvedRecent, len(recent))
 }
 
 func newFindingsPane(keys *keyMap) findingsPane {
@@ -106,10 +110,11 @@ func (p *findingsPane) collect() {
 	list = append(list, snap.Findings...)
 	halfClosedFirst(list)
 	p.open = len(list)
-	for _, f := range slices.Backward(recentlyResolved(snap)) {
+	recent := recentlyResolved(snap)
+	for _, f := range slices.Backward(recent) {
 		list = append(list, f)
 	}
-	p.list = list
+	p.list, p.resolved = list, resolvedCount(snap, recent)
 	p.widest.code, p.widest.session, p.widest.sid = 0, 0, 0
 	for _, f := range list {
 		p.widest.code = max(p.widest.code, len(f.Code.String()))
@@ -374,7 +379,7 @@ func (p *findingsPane) title(w int) string {
 	open, listed, resolved := 0, 0, 0
 	if p.snap != nil {
 		open, listed = p.open, len(p.list)-p.open
-		resolved = resolvedCount(p.snap) // at least those listed: collect lists recentlyResolved
+		resolved = p.resolved // at least those listed: collect lists recentlyResolved
 	}
 	t := "Findings · " + strconv.Itoa(open) + " open · " + strconv.Itoa(resolved) + " resolved"
 	if listed < resolved {

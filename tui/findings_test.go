@@ -348,7 +348,7 @@ func TestResolvedWindow(t *testing.T) {
 		t.Errorf("the pane lists %v (%d open), want the resolved 3 then 2", ids, p.open)
 	}
 	th := &theme{styles: newStyles(true), loc: time.UTC}
-	line := ansi.Strip(totalsLine(th, &header{snap: snap, now: base}, true, 300))
+	line := ansi.Strip(totalsLine(th, &header{snap: snap, now: base, resolved: resolvedCount(snap, recentlyResolved(snap))}, true, 300))
 	if !strings.Contains(line, " 2 resolved") {
 		t.Errorf("the header does not count the 2 recently resolved findings: %q", line)
 	}

@@ -42,6 +42,9 @@ type header struct {
 	leakAfter time.Duration
 	// leakGrowth is how the suspected leaks grew over the last minute.
 	leakGrowth growth
+	// resolved is how many findings resolved lately (resolvedCount of
+	// snap), counted once per snapshot: the view does not walk them.
+	resolved int
 }
 
 // The header's lines, top to bottom:
@@ -298,7 +301,7 @@ func totalsLine(th *theme, hd *header, apart bool, w int) string {
 	}
 	// Findings that came and went, such as those of sessions a client
 	// redials (each ends on its problem), are there to see too.
-	recent := resolvedCount(snap)
+	recent := hd.resolved
 	if recent > 0 {
 		fields = append(fields, field{long: []seg{{count(uint64(recent)) + " resolved", th.warn}}, prio: 86})
 	}

@@ -126,6 +126,9 @@ type Model struct {
 	filter  *filter
 	flash   string // a one-line answer to a key, such as y's
 	flashAt time.Time
+	// resolved is snap's recently resolved findings (resolvedCount),
+	// counted as it came (show), not at each draw: what the header says.
+	resolved int
 	// A search's latest match was a record of no one session (a CHURN
 	// finding's), which the frames pane cannot show: its seq, and the
 	// frames pane's cursor then. While that cursor has not moved, n and N
@@ -358,7 +361,7 @@ func (m *Model) applyRead(msg snapshotMsg) tea.Cmd {
 	m.rates.update(msg.snap, m.done)
 	m.trend.update(msg.snap)
 	m.find.trend = m.trend.by
-	m.snap = msg.snap
+	m.show(msg.snap)
 	msg.rates = m.rates.session
 	msg.stale = m.idle > 0
 	if m.done {
@@ -642,6 +645,12 @@ func (m *Model) gotoFinding(f *live.Finding) tea.Cmd {
 	return func() tea.Msg { return findingGotoMsg{f: f, snap: src.snapshot(o)} }
 }
 
+// show makes snap the picture shown, and counts its recently resolved
+// findings for the header.
+func (m *Model) show(snap *live.Snapshot) {
+	m.snap, m.resolved = snap, resolvedCount(snap, recentlyResolved(snap))
+}
+
 // takeGotoSnap makes snap, the picture a goto fetched for the session it
 // goes to, the one the sessions and streams panes show; not while paused,
 // when the frozen picture stays. It returns the panes' commands.
@@ -649,7 +658,8 @@ func (m *Model) takeGotoSnap(snap *live.Snapshot) []tea.Cmd {
 	if snap == nil || m.paused {
 		return nil
 	}
-	m.latest, m.hist, m.snap = snap.At, snap.History, snap
+	m.latest, m.hist = snap.At, snap.History
+	m.show(snap)
 	sm := snapshotMsg{snap: snap, rates: m.rates.session}
 	var c1, c2 tea.Cmd
 	m.sessions, c1 = m.sessions.Update(sm)
@@ -902,7 +912,7 @@ func (m *Model) render() string {
 		title: m.opts.Title, snap: m.snap, now: m.latest, rate: m.rates.total,
 		paused: m.paused, behind: m.behind, follow: m.frames.follow, done: m.done,
 		flash: m.flash, hasStatus: m.opts.Status != nil, status: m.status, idle: m.idle, leakAfter: m.opts.LeakAfter,
-		leakGrowth: m.trend.total,
+		leakGrowth: m.trend.total, resolved: m.resolved,
 	}
 	if m.filter != nil {
 		hd.filter = m.filter.text
