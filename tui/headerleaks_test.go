@@ -27,7 +27,8 @@ func leakHunt() *header {
 		Leaks: 243, Evaluated: base, Stalls: 1, ResolvedRecent: 1,
 		Findings: []*live.Finding{leak(1, true, 12), leak(2, false, 231)}}
 	snap.FindingCounts[live.Warning] = 2
-	return &header{title: "demo · gateway http://127.0.0.1:8080/rand", snap: snap, now: base, rate: 3100, leakAfter: 30 * time.Second}
+	return &header{title: "demo · gateway http://127.0.0.1:8080/rand", snap: snap, now: base, rate: 3100, leakAfter: 30 * time.Second,
+		resolved: resolvedCount(snap, recentlyResolved(snap))}
 }
 
 // totals is the header's first line at width w, without colour.
