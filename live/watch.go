@@ -159,6 +159,9 @@ type sessionWatch struct {
 	// since is a setup stream.
 	firstAt   int64
 	closedAny bool
+	// setups is how many of the session's streams are setup streams, at
+	// most MaxSetupStreams.
+	setups int
 	// heardAt is, per direction, the latest time (Unix ns) it carried
 	// bytes that a resynchronising decoder held unframed (Heard).
 	heardAt [2]int64
@@ -324,7 +327,9 @@ func (s *Session) watchOpened(st *stream) {
 	// counts from the latest of them.
 	st.watch.first = max(st.first.UnixNano(), s.w.openedAt)
 	s.w.openedAt = st.watch.first
-	st.watch.setup = s.setupStream(st)
+	if st.watch.setup = s.setupStream(st); st.watch.setup {
+		s.w.setups++
+	}
 	if s.proto == Yamux {
 		st.watch.asked = st.watch.first
 	}
@@ -339,11 +344,20 @@ func (s *Session) watchOpened(st *stream) {
 // to be one of the session's setup streams (Session.setupStream).
 const SetupWindow = time.Second
 
+// MaxSetupStreams is how many of a session's streams may be setup
+// streams (Session.setupStream): a program sets a session up with a few
+// (go-plugin with four: its control stream, its plugin's stdout and
+// stderr, the dispensed plugin's); a session that opens more in its
+// first second is serving requests, and the streams beyond these are
+// counted as any other.
+const MaxSetupStreams = 8
+
 // setupStream says whether st, opening now, is one of its session's
 // setup streams: the session's start was seen (no capture joined it
 // mid-session, nor lost bytes before), st opened within SetupWindow of the
-// session's first frame, and no stream of the session had closed (either
-// side's FIN, or an RST) before it opened. Those are the streams a
+// session's first frame, no stream of the session had closed (either
+// side's FIN, or an RST) before it opened, and fewer than
+// MaxSetupStreams of the session's streams are setup streams. Those are the streams a
 // program opens as it sets the session up and holds for its life by
 // design: go-plugin's control stream, its plugin's stdout and stderr
 // streams and the plugin's stream where the host dispenses it as it
@@ -357,7 +371,8 @@ const SetupWindow = time.Second
 // held.
 func (s *Session) setupStream(st *stream) bool {
 	w := &s.w
-	return !s.incomplete && !w.closedAny && w.firstAt != 0 && st.watch.first-w.firstAt <= int64(SetupWindow)
+	return !s.incomplete && !w.closedAny && w.firstAt != 0 && st.watch.first-w.firstAt <= int64(SetupWindow) &&
+		w.setups < MaxSetupStreams
 }
 
 // The kinds of counted leaks (stream.leakKind): by the side that never
