@@ -256,6 +256,12 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 		}
 	}
 
+	// NO_REPLY: a request with no answer on a stream reused for request
+	// after request (noreply.go), walked only where one waits.
+	if w.lists[replyList].head != nil {
+		cs = s.replyCandidates(cs, ns, cfg, blocked, silent, overdue, keep)
+	}
+
 	// The FIN's receiver shown not reading its direction: stuck, a read
 	// or write held (SESSION_BLOCKED's signs), nothing less. UNANSWERED is
 	// no such sign: it shows one handler not answering, not the session
@@ -1017,7 +1023,8 @@ func (s *Session) blockedCandidate(dir Dir, since, ns int64, sign BlockedSign, c
 // direction the capture holds nothing of (Session.Unseen): that side's
 // KEEPALIVE, whose silence is the capture's, and CLOSE_WAIT of that
 // side's holding; UNANSWERED, whose answer
-// would come that way or whose request did; WINDOW_STALL, whose window
+// would come that way or whose request did, and NO_REPLY likewise;
+// WINDOW_STALL, whose window
 // updates would; LEAK, whose FINs would; DATA_AFTER_CLOSE, whose FIN or
 // data would. The seen side's own silence, its blocks shown by its own
 // TCP window, its GO_AWAY and violations stand. s.mu is held.
@@ -1026,7 +1033,7 @@ func (s *Session) dropUnseen(cs []candidate) []candidate {
 		switch c.code {
 		case CodeKeepalive, CodeCloseWait: // CLOSE_WAIT: the holding side's frames
 			return s.unseen[c.dir]
-		case CodeUnanswered, CodeWindowStall, CodeLeak, CodeDataAfterClose:
+		case CodeUnanswered, CodeWindowStall, CodeLeak, CodeDataAfterClose, CodeNoReply:
 			return true
 		}
 		return false

@@ -17,6 +17,11 @@ const (
 	liveList  = iota // streams open or half-closed: the oldest is the leak suspect
 	waitList         // streams with no frame yet from the side that did not open them
 	asideList        // live streams a capture loss set aside (Session.Resynced): no leak suspects, but open all the same
+	// replyList: streams whose opener's latest request waits for its
+	// answer, after the acceptor answered MinAnswered or more before on
+	// them (noreply.go), in the order of their requests' latest payload:
+	// the oldest request first. Its headAt is unused.
+	replyList
 	numLists
 )
 
@@ -67,6 +72,16 @@ type streamWatch struct {
 	// before each read is a slow one, and an open WINDOW_STALL holds
 	// across its reports (conditions.go).
 	heldFor [2]int64
+	// NO_REPLY (noreply.go), of the stream's opener as the requester:
+	// callAt is when (Unix ns) its latest payload came, while calling
+	// says that no payload of the acceptor came after it (the opener's
+	// turn); answers counts the opener's turns the acceptor's payload
+	// answered, slowest the longest such wait (ns), from the turn's
+	// latest payload to the answer's first.
+	callAt  int64
+	slowest int64
+	answers uint32
+	calling bool
 }
 
 // streamList is an intrusive list of streams: adding and removing one is
@@ -429,9 +444,14 @@ func (w *sessionWatch) leakFrame(st *stream) {
 	}
 }
 
-// watchHalfClosed moves a counted leak to the kind of its new state. s.mu is held.
+// watchHalfClosed moves a counted leak to the kind of its new state,
+// and takes a request waiting for its answer off the reply list where
+// the acceptor closed its side: no answer can come. s.mu is held.
 func (s *Session) watchHalfClosed(st *stream) {
 	s.w.closedAny = true
+	if st.watch.listed[replyList] && st.fin[st.opener.Sends().Reverse()] {
+		s.w.lists[replyList].remove(st, replyList)
+	}
 	if w := &st.watch; w.leaked {
 		s.w.unleak(st)
 		w.leaked, w.kind = true, uint8(st.leakKind())
@@ -473,6 +493,7 @@ func (s *Session) watchClosed(st *stream) {
 	s.watchUnlive(st)
 	s.w.lists[waitList].remove(st, waitList)
 	s.w.lists[asideList].remove(st, asideList)
+	s.w.lists[replyList].remove(st, replyList)
 }
 
 // asideSorted lists sts, each already unlisted by watchUnlive, among the
@@ -668,6 +689,9 @@ func (s *Session) watchEnded() {
 	}
 	for l := &s.w.lists[asideList]; l.head != nil; {
 		l.remove(l.head, asideList)
+	}
+	for l := &s.w.lists[replyList]; l.head != nil; {
+		l.remove(l.head, replyList)
 	}
 }
 

@@ -1,0 +1,163 @@
+package live
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// NO_REPLY: a request with no answer on a stream reused for request after
+// request. UNANSWERED covers a stream with no frame back at all, LEAK one
+// idle with no FIN; a stream that carried answers, and then carries a
+// request that gets none (go-plugin's dispensed plugin stream, which
+// net/rpc reuses for every call, whose handler blocks), was named by
+// nothing: bytes out, silence back.
+//
+// The wire shows no message boundaries, only turns: a run of payload from
+// one side, then from the other. The stream's opener is taken for the
+// requester, the side that asks: a caller opens the stream it calls on
+// (go-plugin's MuxBroker.Dial, an RPC client's pooled stream), and a
+// server that opens a stream to call its client asks on it as well. A
+// protocol whose acceptor asks (a reverse tunnel, where the opener
+// carries the answers) shows, idle, a turn of the opener's with nothing
+// after it: the README says so.
+
+const (
+	// MinAnswered is how many of the opener's earlier turns on a stream
+	// the acceptor must have answered before its latest one waits for an
+	// answer (NO_REPLY): one exchange is a handshake (go-plugin's broker
+	// sends the stream's id and gets its ack; a log shipper says hello and
+	// then streams one way); two or more show requests and answers.
+	MinAnswered = 2
+	// ReplyFactor: a request waits ReplyFactor times the slowest answer
+	// the acceptor gave earlier on the stream, or UnansweredAfter if
+	// longer, before NO_REPLY: a protocol whose answers are sometimes slow
+	// (a push that waits for an event) sets its own, longer, threshold
+	// with each slow one.
+	ReplyFactor = 10
+	// maxNoReply is how many NO_REPLY findings a session has at most per
+	// direction: the oldest requests.
+	maxNoReply = 8
+)
+
+// watchReply notes a payload frame of dir on st at ns: the opener's
+// starts or goes on with its turn, the acceptor's answers it. A few
+// stores a frame, and a list move for a stream whose request waits, so
+// that Evaluate walks only those. s.mu is held.
+func (s *Session) watchReply(st *stream, dir Dir, ns int64) {
+	w := &st.watch
+	if dir.Sender() == st.opener {
+		switch {
+		case !w.calling:
+			w.calling = true
+			if w.answers >= MinAnswered && !st.fin[dir.Reverse()] {
+				s.w.lists[replyList].push(st, replyList)
+			}
+		case w.listed[replyList] && s.w.lists[replyList].tail != st:
+			// More of the request: the list stays in the order of the
+			// requests' latest payload.
+			s.w.lists[replyList].remove(st, replyList)
+			s.w.lists[replyList].push(st, replyList)
+		}
+		w.callAt = max(w.callAt, ns)
+		return
+	}
+	if w.calling {
+		w.calling = false
+		if w.answers < ^uint32(0) {
+			w.answers++
+		}
+		w.slowest = max(w.slowest, ns-w.callAt)
+		if w.listed[replyList] {
+			s.w.lists[replyList].remove(st, replyList)
+		}
+	}
+}
+
+// replyCandidates appends NO_REPLY's candidates at ns: the streams of the
+// reply list whose request has waited the longer of UnansweredAfter and
+// ReplyFactor times the acceptor's slowest answer on the stream, while
+// the acceptor has sent something on the session since (it is alive: a
+// side that sends nothing is KEEPALIVE's, or nothing is known of it). Not
+// where the acceptor is silent or overdue (KEEPALIVE says so, or is about
+// to), nor in a blocked session (SESSION_BLOCKED: the answer may be held
+// in it), unless open already and the block not yet confirmed (keep);
+// nor where the requester's writer is held at a full window (the request
+// is not all out: WINDOW_STALL), nor where a capture lost bytes of
+// either direction since the request (the answer, or more of the
+// request, may be in them). The walk goes while a request is older than
+// UnansweredAfter: a healthy session's requests in flight are younger,
+// and its idle streams carry the acceptor's answer last, off the list.
+// s.mu is held.
+func (s *Session) replyCandidates(cs []candidate, ns int64, cfg *FindingsConfig, blocked bool, silent, overdue [2]bool, keep func(FindingCode, Dir, bool, uint32) bool) []candidate {
+	cutoff := ns - int64(cfg.UnansweredAfter)
+	var found [2]int
+	n := 0
+	for st := s.w.lists[replyList].head; st != nil && n < maxWalk && st.watch.callAt <= cutoff; st, n = st.watch.links[replyList].next, n+1 {
+		w := &st.watch
+		d := st.opener.Sends()
+		a := d.Reverse()
+		limit := max(cfg.UnansweredAfter, time.Duration(min(w.slowest, int64(time.Hour)))*ReplyFactor)
+		if ns-w.callAt < int64(limit) || s.w.lastHeard(a) <= w.callAt || found[d] >= maxNoReply ||
+			!st.flow[d].FullSince.IsZero() || s.lostAt[a] > w.callAt || s.lostAt[d] > w.callAt {
+			continue
+		}
+		if silent[a] || (blocked || overdue[a]) && !keep(CodeNoReply, d, true, st.id) {
+			continue
+		}
+		found[d]++
+		cs = append(cs, candidate{code: CodeNoReply, dir: d, hasDir: true, stream: st.id, since: w.callAt,
+			ev: Evidence{Count: uint64(w.answers), Age: time.Duration(ns - w.callAt), Limit: limit, Slowest: time.Duration(w.slowest), Versions: s.ver}})
+	}
+	return cs
+}
+
+// noReplyResolved says why NO_REPLY f of the live session s stopped
+// holding at ns: the answer came (how late), the stream closed, the
+// acceptor closed its side of it, the requester wrote on, or another
+// finding explains the silence. s.mu is held.
+func (s *Session) noReplyResolved(f *Finding, cands []candidate, ns int64) string {
+	req, peer := f.Dir.Sender(), f.Dir.Reverse().Sender()
+	since := f.Since.UnixNano()
+	st := s.streams.get(f.Stream)
+	switch {
+	case st == nil || st.watch.first > since:
+		return fmt.Sprintf("stream %d closed, its request unanswered after %s", f.Stream, fmtDur(time.Duration(ns-since)))
+	case st.state == StreamReset:
+		return fmt.Sprintf("stream %d was reset (RST), its request unanswered after %s", f.Stream, fmtDur(time.Duration(ns-since)))
+	case uint64(st.watch.answers) > f.Evidence.Count:
+		// The answer's wait is the slowest now: it came past ReplyFactor
+		// times the slowest before.
+		return fmt.Sprintf("the %s answered, %s after the request (before, within %s at most): a slow answer, not a lost one",
+			peer, fmtDur(time.Duration(st.watch.slowest)), fmtDur(f.Evidence.Slowest))
+	case !st.state.Live():
+		return fmt.Sprintf("stream %d closed, its request unanswered after %s", f.Stream, fmtDur(time.Duration(ns-since)))
+	case st.fin[f.Dir.Reverse()]:
+		return fmt.Sprintf("the %s closed its side of stream %d (FIN) without answering", peer, f.Stream)
+	case st.watch.callAt > since:
+		return fmt.Sprintf("the %s wrote on stream %d again with no answer between: its wait counts from that write", req, f.Stream)
+	case slices.ContainsFunc(cands, func(c candidate) bool { return c.code == CodeKeepalive && c.dir == f.Dir.Reverse() }):
+		return fmt.Sprintf("the %s went silent: KEEPALIVE says so", peer)
+	case slices.ContainsFunc(cands, func(c candidate) bool { return c.code == CodeSessionBlocked }):
+		return "the session is blocked: SESSION_BLOCKED says why"
+	case !st.flow[f.Dir].FullSince.IsZero():
+		return fmt.Sprintf("the %s's writer is held at a full window: the request is not all out", req)
+	case s.lostAt[0] > since || s.lostAt[1] > since:
+		return "the capture lost bytes since the request: the answer may be among them"
+	}
+	return ""
+}
+
+// noReplyText words a NO_REPLY finding's problem, the same in smux and
+// yamux.
+func noReplyText(f *Finding) string {
+	ev := &f.Evidence
+	return fmt.Sprintf("stream %d: the %s's request, sent %s ago, has no answer; the %s answered the %d earlier ones on this stream within %s at most, and still sends on the session: its handler is blocked or lost the request (a hung call), unless the protocol holds an answer back by design (a long poll)",
+		f.Stream, f.Dir.Sender(), fmtDur(ev.Age), f.Dir.Reverse().Sender(), ev.Count, fmtDur(ev.Slowest))
+}
+
+// noReplyAdvice says what to do about a NO_REPLY finding.
+func noReplyAdvice(f *Finding) string {
+	return fmt.Sprintf("take a goroutine dump of the %s (SIGQUIT, or pprof's /debug/pprof/goroutine?debug=2) and look for the handler of stream %d's request, blocked on a lock, a channel or a call of its own; give the %s's call a deadline (the stream's SetReadDeadline, or a timer beside the call) so that one hung handler cannot hold it for ever",
+		f.Dir.Reverse().Sender(), f.Stream, f.Dir.Sender())
+}

@@ -1,0 +1,300 @@
+package live_test
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/decoder/yamux"
+	"github.com/muxtop/muxtop/internal/smuxtest"
+	"github.com/muxtop/muxtop/live"
+)
+
+// NO_REPLY on real smux v1, v2 and hashicorp/yamux sessions, driven as a
+// hashicorp/go-plugin host drives its plugin (pluginHost), recorded at a
+// virtual clock and evaluated every 0.5 s at muxtop's defaults
+// (--unanswered-after 5 s).
+
+// replyHost is a pluginHost evaluated as its virtual clock goes: every
+// 0.5 s from 1.5 s, at muxtop's defaults, each evaluation before the
+// frames of its instant, as a front end's tick sees what came before it.
+type replyHost struct {
+	*pluginHost
+	evaluated float64
+}
+
+func newReplyHost(t *testing.T, mux smuxtest.Mux) *replyHost {
+	h := &replyHost{pluginHost: newPluginHost(t, mux), evaluated: 1}
+	h.setUp()
+	return h
+}
+
+// at evaluates up to s, then moves the clock to s.
+func (h *replyHost) at(s float64) {
+	h.clk.quiet()
+	cfg := live.FindingsConfig{LeakAfter: time.Hour, Churn: -1}
+	for e := h.evaluated + 0.5; e <= s; e += 0.5 {
+		h.reg.Evaluate(sec(e), cfg)
+		h.evaluated = e
+	}
+	h.pluginHost.at(s)
+}
+
+// logLines has the plugin write a log line on its stdout stream at each
+// second from from to to, after between: the plugin is alive, and sends
+// on the session.
+func (h *replyHost) logLines(from, to float64, between func(s float64)) {
+	for s := from; s <= to; s++ {
+		h.at(s)
+		if between != nil {
+			between(s)
+		}
+		send(h.t, h.stdout[1], h.stdout[0], "plugin log line\n")
+	}
+}
+
+// noReplies evaluates up to until and returns the NO_REPLY records.
+func (h *replyHost) noReplies(until float64) []live.Record {
+	h.at(until)
+	var recs []live.Record
+	for _, r := range allRecords(h.reg) {
+		if r.Finding != nil && r.Finding.Code == live.CodeNoReply {
+			recs = append(recs, r)
+		}
+	}
+	return recs
+}
+
+// send writes s on c, and reads it at the other end, r.
+func send(t *testing.T, c, r net.Conn, s string) {
+	t.Helper()
+	if _, err := io.WriteString(c, s); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(r, make([]byte, len(s))); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestNoReplyHungCallReal: the dispensed plugin's stream, opened as the
+// session is set up and reused for every call, carries three calls
+// answered at once; the fourth, at 2 s, the plugin reads and does not
+// answer for 18 s (its handler blocks), while it goes on writing its log
+// on stdout. One NO_REPLY, of that stream, the host's (c2s), opened at
+// 7 s (--unanswered-after 5 s after the request), saying the plugin
+// answered the 3 earlier ones; resolved at the evaluation after the
+// answer comes at 20 s, saying how late. Before, nothing named it: UNANSWERED is for a stream with no
+// frame back, and LEAK leaves the session's setup streams alone.
+func TestNoReplyHungCallReal(t *testing.T) {
+	t.Parallel() // a virtual clock, but quiet() waits in real time
+	for _, m := range realMuxes() {
+		t.Run(m.name, func(t *testing.T) {
+			h := newReplyHost(t, m.mux)
+			h.at(2)
+			send(t, h.plugin[0], h.plugin[1], "Plugin.Get k9")
+			h.logLines(3, 19, nil)
+			h.at(20)
+			send(t, h.plugin[1], h.plugin[0], "v9")
+			recs := h.noReplies(21)
+			if len(recs) != 2 || recs[0].Kind != live.FindingOpened || recs[1].Kind != live.FindingResolved {
+				t.Fatalf("want NO_REPLY opened and resolved:%s", describeRecords(recs))
+			}
+			f := recs[0].Finding
+			sid := streamID(h.plugin[0])
+			// The request's frame is recorded at 2 s, or a µs or two
+			// after where a frame went before it at that instant (the
+			// virtual clock steps 1 µs a frame): it opens at the first
+			// evaluation 5 s or more after.
+			opens := sec(7)
+			if f.Since.After(sec(2)) {
+				opens = sec(7.5)
+			}
+			if f.Stream != sid || !f.HasDir || f.Dir != live.ClientToServer || f.Severity != live.Warning || f.Evidence.Count != 3 ||
+				!recs[0].At.Equal(opens) || f.Since.Before(sec(2)) || !f.Since.Before(sec(2.001)) || f.Evidence.Limit != live.DefaultUnansweredAfter {
+				t.Errorf("NO_REPLY of stream %d dir %v (%v), %v, count %d, opened at %v, since %v, limit %v; want stream %d c2s, warning, 3, at %v, since 2 s, limit 5 s",
+					f.Stream, f.Dir, f.HasDir, f.Severity, f.Evidence.Count, recs[0].At, f.Since, f.Evidence.Limit, sid, opens)
+			}
+			want := fmt.Sprintf("stream %d: the client's request, sent %s ago, has no answer; the server answered the 3 earlier ones on this stream within", sid, live.FormatAge(opens.Sub(f.Since)))
+			if !strings.HasPrefix(f.Text, want) || !strings.Contains(f.Advice, "goroutine dump of the server") {
+				t.Errorf("text %q\nadvice %q\nwant the text to begin %q", f.Text, f.Advice, want)
+			}
+			r := recs[1]
+			if !r.At.Equal(sec(20.5)) || !strings.HasPrefix(r.Detail, "the server answered, 18 s after the request") {
+				t.Errorf("resolved at %v: %q; want at 20.5 s, \"the server answered, 18 s after the request …\"", r.At, r.Detail)
+			}
+		})
+	}
+}
+
+// TestNoReplyHealthyTwinsReal: what healthy programs do on a reused
+// stream opens no NO_REPLY, on real smux v1, v2 and yamux sessions,
+// whose plugin writes its log all the while (it is alive).
+func TestNoReplyHealthyTwinsReal(t *testing.T) {
+	t.Parallel() // a virtual clock, but quiet() waits in real time
+	cases := []struct {
+		name string
+		run  func(h *replyHost)
+	}{
+		// Calls answered at once, then idle: the last bytes are the
+		// plugin's answer.
+		{"idle after answers", func(h *replyHost) {
+			h.logLines(2, 40, nil)
+		}},
+		// A subscription: one request, then the server pushes an event a
+		// second for 38 s.
+		{"subscription", func(h *replyHost) {
+			h.at(2)
+			st := h.open()
+			send(h.t, st[0], st[1], "Subscribe")
+			h.logLines(2, 40, func(float64) { send(h.t, st[1], st[0], "event") })
+		}},
+		// A log shipper: one handshake exchange, then the client streams
+		// one way, pausing 6 s between bursts.
+		{"log shipper", func(h *replyHost) {
+			h.at(2)
+			st := h.open()
+			send(h.t, st[0], st[1], "HELLO")
+			send(h.t, st[1], st[0], "OK")
+			h.logLines(3, 40, func(s float64) {
+				if int(s)%7 == 0 {
+					send(h.t, st[0], st[1], "log line a\nlog line b\n")
+				}
+			})
+		}},
+		// A heartbeat on a stream whose server pushes slowly: its first
+		// answer comes 30 s late, the next two at once, the fourth 30 s
+		// late again. The threshold is 10 times the slowest answer seen:
+		// 5 min.
+		{"slow pushes", func(h *replyHost) {
+			h.at(2)
+			st := h.open()
+			send(h.t, st[0], st[1], "HB")
+			h.logLines(3, 31, nil)
+			h.at(32)
+			send(h.t, st[1], st[0], "push 1")
+			send(h.t, st[0], st[1], "HB")
+			send(h.t, st[1], st[0], "push 2")
+			send(h.t, st[0], st[1], "HB")
+			send(h.t, st[1], st[0], "push 3")
+			send(h.t, st[0], st[1], "HB")
+			h.logLines(33, 61, nil)
+			h.at(62)
+			send(h.t, st[1], st[0], "push 4")
+			h.clk.quiet()
+		}},
+		// The client half-closes after its request, and the server
+		// answers it within a second.
+		{"requester half-closes", func(h *replyHost) {
+			h.at(2)
+			send(h.t, h.plugin[0], h.plugin[1], "Plugin.Put k9")
+			if cw, ok := h.plugin[0].(interface{ CloseWrite() error }); ok {
+				if err := cw.CloseWrite(); err != nil {
+					h.t.Fatal(err)
+				}
+			} else if err := h.plugin[0].Close(); err != nil { // yamux: Close is a half-close
+				h.t.Fatal(err)
+			}
+			h.at(2.8)
+			send(h.t, h.plugin[1], h.plugin[0], "true")
+			h.logLines(3, 40, nil)
+		}},
+	}
+	for _, m := range realMuxes() {
+		for _, tc := range cases {
+			t.Run(m.name+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				h := newReplyHost(t, m.mux)
+				tc.run(h)
+				end := 41.0
+				if tc.name == "slow pushes" {
+					end = 63
+				}
+				if recs := h.noReplies(end); len(recs) != 0 {
+					t.Errorf("NO_REPLY on a healthy stream:%s", describeRecords(recs))
+				}
+			})
+		}
+	}
+}
+
+// TestNoReplyOneWayCaptureReal: a capture holding the client's direction
+// alone (tcpdump's src port) of a host whose plugin never answers its
+// fourth call: the answers to the first three are unseen too, so no
+// stream shows an answered request, and no NO_REPLY opens, as no
+// UNANSWERED does.
+func TestNoReplyOneWayCaptureReal(t *testing.T) {
+	for _, m := range realMuxes() {
+		t.Run(m.name, func(t *testing.T) {
+			reg := live.New(live.Config{})
+			clk := &vclock{now: t0}
+			var sess *live.Session
+			var a, b net.Conn
+			mux := m.mux
+			if mux.Yamux() {
+				sess = reg.Open(live.SessionInfo{Proto: live.Yamux}, t0)
+				a, b = net.Pipe()
+			} else {
+				sess = reg.Open(live.SessionInfo{Client: "127.0.0.1:1000", Server: "127.0.0.1:9000", Label: "test"}, t0)
+				mux.Smux.KeepAliveDisabled = true
+				a, b = smuxtest.Conns(t)
+			}
+			sess.Unseen(live.ServerToClient, true)
+			ta := &vtap{Conn: a, clk: clk, sess: sess, dir: live.ClientToServer, smux: decoder.New(64)}
+			if mux.Yamux() {
+				ta.smux, ta.yamux = nil, yamux.New(64)
+			}
+			cli, err := mux.Client(ta)
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv, err := mux.Server(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { cli.Close(); srv.Close() })
+			c, err := cli.OpenStream()
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := srv.AcceptStream()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 3 {
+				clk.advance(sec(float64(i) * 0.1))
+				send(t, c, s, "call")
+				send(t, s, c, "answer")
+			}
+			clk.quiet()
+			clk.advance(sec(1))
+			send(t, c, s, "call")
+			for i := 2; i <= 20; i++ {
+				clk.quiet()
+				clk.advance(sec(float64(i)))
+				o, err := cli.OpenStream() // the client sends on: its direction is live
+				if err != nil {
+					t.Fatal(err)
+				}
+				os, err := srv.AcceptStream()
+				if err != nil {
+					t.Fatal(err)
+				}
+				send(t, o, os, "ping")
+			}
+			clk.quiet()
+			cfg := live.FindingsConfig{LeakAfter: time.Hour, Churn: -1}
+			for s := 1.5; s <= 21; s += 0.5 {
+				reg.Evaluate(sec(s), cfg)
+			}
+			for _, r := range findingRecords(reg) {
+				if r.Finding.Code == live.CodeNoReply || r.Finding.Code == live.CodeUnanswered {
+					t.Errorf("%s in a capture of the client's direction alone:%s", r.Finding.Code, describeRecords([]live.Record{r}))
+				}
+			}
+		})
+	}
+}
