@@ -40,7 +40,7 @@ func TestNoReplyPrinted(t *testing.T) {
 		var out bytes.Buffer
 		_, err := NewPrinter(reg, &out, format).Finish(Options{Format: format, Stop: func() {
 			stopped := time.Now()
-			cli.Close() // muxtop's stop shuts the watched system down
+			cli.Close()                                              // muxtop's stop shuts the watched system down
 			reg.ResolveEnded(time.Now().Add(7*time.Second), stopped) // the evaluations' clock, ahead
 		}})
 		if err != nil {
