@@ -467,7 +467,9 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 			lastAt[d] = s.start.UnixNano()
 		}
 	}
+	rl := &w.lists[replyList] // its head is the oldest request waiting: its callAt, not headAt
 	if wl := &w.lists[waitList]; s.atWindow > 0 || es.openCodes&(1<<CodeWindowStall) != 0 || wl.head != nil && wl.headAt <= leakCut || w.leakActive > leakCut ||
+		rl.head != nil && rl.head.watch.callAt <= leakCut ||
 		graceCut != math.MaxInt64 && w.suspects() && max(w.lists[liveList].head.watch.first, w.leakActive)+int64(cfg.LeakAfter) > graceCut ||
 		silentAt != [2]int64{math.MaxInt64, math.MaxInt64} && max(s.leakNewest, w.leakActive)+int64(cfg.LeakAfter) > min(silentAt[0], silentAt[1]) {
 		explained = s.explainedLeaks(&oldest, now, cfg, leakExcuses{unanswered: unanswered, silent: silent, cutoff: cutoff, quiet: quiet,
@@ -611,8 +613,9 @@ func (es *engineSession) countedBefore(st *stream) bool {
 // explainedLeaks counts, by leakKind, the streams counted as leaks that
 // are no leaks or another finding explains: they carried a frame within
 // LeakAfter (leakExcuses.active), a full window holds them
-// (leakExcuses.holds), they are UNANSWERED's (leakExcuses.unanswers), or
-// a silent side explains them (leakExcuses.silenced). It moves
+// (leakExcuses.holds), they are UNANSWERED's (leakExcuses.unanswers) or
+// NO_REPLY's (leakExcuses.noReply), or a silent side explains them
+// (leakExcuses.silenced). It moves
 // each kind's oldest leak in oldest past them to its oldest stream that
 // nothing explains, if any. s.mu is held.
 func (s *Session) explainedLeaks(oldest *[numLeakKinds]leakRef, now time.Time, cfg *FindingsConfig, ex leakExcuses) (explained [numLeakKinds]uint64) {
@@ -630,7 +633,7 @@ func (s *Session) explainedLeaks(oldest *[numLeakKinds]leakRef, now time.Time, c
 			s.w.leakInUse[k]++
 			*ex.excused = append(*ex.excused, st.serial) // not among LEAK's streams: no leak mark (leakmarks.go)
 		case ex.holds(st, 0, now, cfg.StallAfter) || ex.holds(st, 1, now, cfg.StallAfter),
-			ex.unanswers(st, s.w.lastAt, cfg.UnansweredAfter), ex.silenced(st, clock):
+			ex.unanswers(st, s.w.lastAt, cfg.UnansweredAfter), ex.noReply(st, s.w.lastAt), ex.silenced(st, clock):
 			explained[k]++
 			*ex.excused = append(*ex.excused, st.serial) // not among LEAK's streams: no leak mark (leakmarks.go)
 		case !free[k]:
@@ -752,6 +755,20 @@ func (ex *leakExcuses) unanswers(st *stream, lastAt [2]int64, unansweredAfter ti
 		return false // a push
 	}
 	return ex.unanswered[d] || !ex.silent[1-d] && lastAt[1-d] > st.watch.asked
+}
+
+// noReply says whether st, counted as a leak, is one NO_REPLY explains:
+// its opener's request waits for its answer after earlier ones were
+// answered (the reply list), its writer not at a full window (one that
+// is, holds excuses), and the acceptor, not silent, has sent something
+// on the session since: the stream is idle because a handler has not
+// answered, not because a side forgot Close. NO_REPLY holds for it, or
+// will once its wait passes its threshold (10 times a slow answer may
+// be longer than LeakAfter). lastAt is the session's latest frame of
+// each direction.
+func (ex *leakExcuses) noReply(st *stream, lastAt [2]int64) bool {
+	d := st.opener.Sends()
+	return st.watch.listed[replyList] && st.flow[d].FullSince.IsZero() && !ex.silent[1-d] && lastAt[1-d] > st.watch.callAt
 }
 
 // leakKind groups a live stream by which side never sent FIN: 0 neither

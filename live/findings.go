@@ -1150,7 +1150,7 @@ func (s *Session) resolution(f *Finding, cands []candidate, now time.Time, ns in
 			if s.w.leakInUse[k] > 0 {
 				return "its streams are still open, but in use again: a frame on them less than the threshold ago, so no side is known to have forgotten Close"
 			}
-			return "its streams are still open, but another condition explains them: a side gone silent (KEEPALIVE, as its silence lasts), a full window (WINDOW_STALL), a stream nobody accepted (UNANSWERED) or a blocked session (SESSION_BLOCKED); no side is known to have forgotten Close"
+			return "its streams are still open, but another condition explains them: a side gone silent (KEEPALIVE, as its silence lasts), a full window (WINDOW_STALL), a stream nobody accepted (UNANSWERED), a request with no answer on a reused stream (NO_REPLY) or a blocked session (SESSION_BLOCKED); no side is known to have forgotten Close"
 		}
 	case CodeKeepalive:
 		// Nothing came since the silence began: it gave way to a block

@@ -25,10 +25,11 @@ import (
 type replyHost struct {
 	*pluginHost
 	evaluated float64
+	cfg       live.FindingsConfig
 }
 
 func newReplyHost(t *testing.T, mux smuxtest.Mux) *replyHost {
-	h := &replyHost{pluginHost: newPluginHost(t, mux), evaluated: 1}
+	h := &replyHost{pluginHost: newPluginHost(t, mux), evaluated: 1, cfg: live.FindingsConfig{LeakAfter: time.Hour, Churn: -1}}
 	h.setUp()
 	return h
 }
@@ -36,9 +37,8 @@ func newReplyHost(t *testing.T, mux smuxtest.Mux) *replyHost {
 // at evaluates up to s, then moves the clock to s.
 func (h *replyHost) at(s float64) {
 	h.clk.quiet()
-	cfg := live.FindingsConfig{LeakAfter: time.Hour, Churn: -1}
 	for e := h.evaluated + 0.5; e <= s; e += 0.5 {
-		h.reg.Evaluate(sec(e), cfg)
+		h.reg.Evaluate(sec(e), h.cfg)
 		h.evaluated = e
 	}
 	h.pluginHost.at(s)
@@ -294,6 +294,44 @@ func TestNoReplyOneWayCaptureReal(t *testing.T) {
 				if r.Finding.Code == live.CodeNoReply || r.Finding.Code == live.CodeUnanswered {
 					t.Errorf("%s in a capture of the client's direction alone:%s", r.Finding.Code, describeRecords([]live.Record{r}))
 				}
+			}
+		})
+	}
+}
+
+// TestNoReplyNotALeakReal: a hung call on a stream the host opened after
+// the session's setup (one of a pool), at muxtop's default --leak-after
+// (30 s): the stream is idle because the plugin's handler has not
+// answered, which NO_REPLY says, not because a side forgot Close. No
+// LEAK while NO_REPLY holds. Before, LEAK opened 30 s after the request:
+// "1 stream open and idle 30 s or more with no FIN from either side".
+func TestNoReplyNotALeakReal(t *testing.T) {
+	t.Parallel() // a virtual clock, but quiet() waits in real time
+	for _, m := range realMuxes() {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			h := newReplyHost(t, m.mux)
+			h.cfg.LeakAfter = 0 // the default, 30 s
+			h.at(2)
+			st := h.open()
+			for _, call := range []string{"Plugin.Put k1", "Plugin.Put k2", "Plugin.Put k3"} {
+				send(t, st[0], st[1], call)
+				send(t, st[1], st[0], "true")
+			}
+			send(t, st[0], st[1], "Plugin.Get k1")
+			h.logLines(3, 45, nil)
+			h.at(46)
+			var noReply, leaks []live.Record
+			for _, r := range findingRecords(h.reg) {
+				switch r.Finding.Code {
+				case live.CodeNoReply:
+					noReply = append(noReply, r)
+				case live.CodeLeak:
+					leaks = append(leaks, r)
+				}
+			}
+			if len(leaks) != 0 || len(noReply) != 1 || noReply[0].Finding.Stream != streamID(st[0]) {
+				t.Errorf("want one NO_REPLY of stream %d and no LEAK; NO_REPLY:%s\nLEAK:%s", streamID(st[0]), describeRecords(noReply), describeRecords(leaks))
 			}
 		})
 	}
