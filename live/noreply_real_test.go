@@ -205,9 +205,14 @@ func TestNoReplyHealthyTwinsReal(t *testing.T) {
 	}
 	for _, m := range realMuxes() {
 		for _, tc := range cases {
+			mux := m.mux
+			if mux.Smux != nil {
+				c := *mux.Smux // newPluginHost sets it: each parallel case its own
+				mux.Smux = &c
+			}
 			t.Run(m.name+"/"+tc.name, func(t *testing.T) {
 				t.Parallel()
-				h := newReplyHost(t, m.mux)
+				h := newReplyHost(t, mux)
 				tc.run(h)
 				end := 41.0
 				if tc.name == "slow pushes" {
