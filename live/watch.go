@@ -54,6 +54,10 @@ type streamWatch struct {
 	// design. Open with no FIN from either side, LEAK does not count it
 	// (heldKind); half-closed, it is counted as any other.
 	setup bool
+	// calling and answers are NO_REPLY's (callAt), here to fill the
+	// padding after the bools.
+	calling bool
+	answers uint32
 	// consumedAt is, per direction of the data, when (Unix ns) its
 	// reader last reported consuming more (a v2 UPD, a yamux window
 	// update): a writer held at the window meanwhile has a reader that
@@ -74,14 +78,12 @@ type streamWatch struct {
 	heldFor [2]int64
 	// NO_REPLY (noreply.go), of the stream's opener as the requester:
 	// callAt is when (Unix ns) its latest payload came, while calling
-	// says that no payload of the acceptor came after it (the opener's
-	// turn); answers counts the opener's turns the acceptor's payload
-	// answered, slowest the longest such wait (ns), from the turn's
-	// latest payload to the answer's first.
+	// (above, in the bools' padding) says that no payload of the
+	// acceptor came after it (the opener's turn); slowest is the longest
+	// wait (ns) the acceptor's payload answered, from a turn's latest
+	// payload to the answer's first, and answers (above) counts them.
 	callAt  int64
 	slowest int64
-	answers uint32
-	calling bool
 }
 
 // streamList is an intrusive list of streams: adding and removing one is
