@@ -18,9 +18,10 @@ import (
 // requester, the side that asks: a caller opens the stream it calls on
 // (go-plugin's MuxBroker.Dial, an RPC client's pooled stream), and a
 // server that opens a stream to call its client asks on it as well. A
-// protocol whose acceptor asks (a reverse tunnel, where the opener
-// carries the answers) shows, idle, a turn of the opener's with nothing
-// after it: the README says so.
+// protocol whose acceptor asks, or asks too (a reverse tunnel, where the
+// opener carries the answers; HTTP/2 whose server sends PINGs), shows,
+// idle after the opener's answer, a turn of the opener's with nothing
+// after it, which opens NO_REPLY: the README says so.
 
 const (
 	// MinAnswered is how many of the opener's earlier turns on a stream
