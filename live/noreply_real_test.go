@@ -341,3 +341,52 @@ func TestNoReplyNotALeakReal(t *testing.T) {
 		})
 	}
 }
+
+// TestNoReplyResolutionsReal: how an open NO_REPLY resolves other than
+// by its answer, on real smux v1, v2 and yamux sessions: the plugin
+// closes its side of the hung call's stream (its FIN: no answer can
+// come), or the host writes on the stream again (its wait starts again
+// from that write). Each says so.
+func TestNoReplyResolutionsReal(t *testing.T) {
+	t.Parallel() // a virtual clock, but quiet() waits in real time
+	for _, m := range realMuxes() {
+		for _, tc := range []struct {
+			name, want string
+			act        func(h *replyHost)
+		}{
+			{"acceptor's FIN", "the server closed its side of stream %d (FIN) without answering", func(h *replyHost) {
+				if cw, ok := h.plugin[1].(interface{ CloseWrite() error }); ok {
+					if err := cw.CloseWrite(); err != nil {
+						h.t.Fatal(err)
+					}
+				} else if err := h.plugin[1].Close(); err != nil { // yamux: Close is a half-close
+					h.t.Fatal(err)
+				}
+			}},
+			{"requester writes on", "the client wrote on stream %d again with no answer between: its wait counts from that write", func(h *replyHost) {
+				send(h.t, h.plugin[0], h.plugin[1], "Plugin.Get k9 again")
+			}},
+		} {
+			mux := m.mux
+			if mux.Smux != nil {
+				c := *mux.Smux
+				mux.Smux = &c
+			}
+			t.Run(m.name+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				h := newReplyHost(t, mux)
+				h.at(2)
+				send(t, h.plugin[0], h.plugin[1], "Plugin.Get k9")
+				h.logLines(3, 9, nil)
+				h.at(10)
+				tc.act(h)
+				h.logLines(11, 12, nil)
+				recs := h.noReplies(13)
+				sid := streamID(h.plugin[0])
+				if len(recs) != 2 || recs[1].Kind != live.FindingResolved || recs[1].Detail != fmt.Sprintf(tc.want, sid) {
+					t.Fatalf("want NO_REPLY opened, then resolved %q:%s", fmt.Sprintf(tc.want, sid), describeRecords(recs))
+				}
+			})
+		}
+	}
+}
