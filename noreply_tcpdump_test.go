@@ -10,12 +10,15 @@ import (
 	"time"
 
 	"github.com/xtaci/smux"
+
+	"github.com/muxtop/muxtop/internal/smuxtest"
 )
 
 // reusedStreamConn serves one accepted conn of ln with a real smux server
 // (cfg) answering each line read on a stream with "ok\n", the line
 // "hang\n" only once hold is closed; its client opens one stream and
-// reuses it for three calls answered, then sends a fourth line, last,
+// reuses it for three calls answered, smuxtest.Think apart (a tight
+// loop shows no requester: live.ThinkFactor), then sends a fourth line, last,
 // and reads its answer in the background. It returns a channel closed
 // once that answer has come.
 func reusedStreamConn(t *testing.T, ln net.Listener, cfg *smux.Config, last string, hold <-chan struct{}) <-chan struct{} {
@@ -73,6 +76,7 @@ func reusedStreamConn(t *testing.T, ln net.Listener, cfg *smux.Config, last stri
 		if got, err := r.ReadString('\n'); err != nil || got != "ok\n" {
 			t.Fatalf("answer %q, %v", got, err)
 		}
+		time.Sleep(smuxtest.Think) // the client's work between its calls
 	}
 	answered := make(chan struct{})
 	io.WriteString(st, last)

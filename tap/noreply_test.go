@@ -81,7 +81,8 @@ func call(t *testing.T, st net.Conn, r *bufio.Reader, line string) {
 }
 
 // TestNoReplyThroughAttach: through muxtop attach, a real smux v2 or
-// hashicorp/yamux client calls a real upstream on one stream it reuses:
+// hashicorp/yamux client calls a real upstream on one stream it reuses,
+// smuxtest.Think apart (a tight loop shows no requester: ThinkFactor):
 // three calls answered, the fourth's handler blocks. With the upstream
 // still answering on another stream after it, NO_REPLY opens for that
 // stream, the client's (c2s), --unanswered-after past the request (the
@@ -116,6 +117,7 @@ func TestNoReplyThroughAttach(t *testing.T) {
 				r := bufio.NewReader(st)
 				for range 3 {
 					call(t, st, r, "get\n")
+					time.Sleep(smuxtest.Think) // the client's work between its calls
 				}
 				last := "get\n"
 				if hang {

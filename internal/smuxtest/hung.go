@@ -6,18 +6,27 @@ import (
 	"net"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/xtaci/smux"
 
 	"github.com/muxtop/muxtop/live"
 )
 
+// Think is a caller's work between its calls on a reused stream (a
+// go-plugin host's, between the calls its program makes), in real time:
+// NO_REPLY takes the stream's opener for the requester only where its
+// slowest pause before a call is more than live.ThinkFactor times the
+// slowest answer, and answers on loopback come within milliseconds. A
+// client calling in a tight loop shows no such evidence.
+const Think = 200 * time.Millisecond
+
 // HungCall runs a real smux v2 pair, keepalive off, whose client's conn
 // wrap taps into reg (a tap.Wrap on the client's side), and the hung call
 // NO_REPLY names: the client opens a stream and reuses it for its calls,
-// a line each, which the server answers ("ok\n") — three answered, and
-// the fourth ("hang\n") read by a handler that blocks until release is
-// called. Then the client calls once on a second stream, answered: the
+// a line each, Think apart, which the server answers ("ok\n") — three
+// answered, and the fourth ("hang\n") read by a handler that blocks
+// until release is called. Then the client calls once on a second stream, answered: the
 // server is alive and sends on the session. It returns once reg has
 // recorded that answer, with the client's session and the hung stream's
 // id; the sessions close, and the handler is released, when the test
@@ -48,6 +57,7 @@ func HungCall(t testing.TB, reg *live.Registry, wrap func(net.Conn) net.Conn) (c
 	r := bufio.NewReader(st)
 	for range 3 {
 		callLine(t, st, r, "get\n")
+		time.Sleep(Think)
 	}
 	if _, err := io.WriteString(st, "hang\n"); err != nil {
 		t.Fatal(err)
