@@ -2,6 +2,7 @@ package live
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"time"
 )
@@ -15,13 +16,22 @@ import (
 //
 // The wire shows no message boundaries, only turns: a run of payload from
 // one side, then from the other. The stream's opener is taken for the
-// requester, the side that asks: a caller opens the stream it calls on
-// (go-plugin's MuxBroker.Dial, an RPC client's pooled stream), and a
-// server that opens a stream to call its client asks on it as well. A
-// protocol whose acceptor asks, or asks too (a reverse tunnel, where the
-// opener carries the answers; HTTP/2 whose server sends PINGs), shows,
-// idle after the opener's answer, a turn of the opener's with nothing
-// after it, which opens NO_REPLY: the README says so.
+// requester, the side that asks (a caller opens the stream it calls on:
+// go-plugin's MuxBroker.Dial, an RPC client's pooled stream), but only
+// where the turns' timing bears it out: a responder answers promptly, a
+// requester's next turn comes after its own think time. So the opener's
+// slowest pause before a turn (stream.pause) must be more than
+// ThinkFactor times the acceptor's slowest answer (watch.slowest). A
+// reverse tunnel (frp's work connection: the opener says hello, then
+// the acceptor asks and the opener answers each within milliseconds,
+// the far user's next request coming after think time) shows, idle
+// after the opener's answer, a turn of the opener's with nothing after
+// it; its pauses are its answers, shorter than the acceptor's, and it
+// opens nothing. A protocol whose acceptor asks too (HTTP/2 whose server
+// sends PINGs) still opens NO_REPLY idle after the opener's PING ack,
+// where the opener also thinks between its own requests; and a tight
+// loop, whose pauses are as short as the answers, opens none: the
+// README says so.
 
 const (
 	// MinAnswered is how many of the opener's earlier turns on a stream
@@ -36,22 +46,38 @@ const (
 	// (a push that waits for an event) sets its own, longer, threshold
 	// with each slow one.
 	ReplyFactor = 10
+	// ThinkFactor: a stream's latest turn of its opener waits for an
+	// answer (NO_REPLY) only where the opener's slowest pause before a
+	// turn, from the acceptor's latest payload to the opener's first, is
+	// more than ThinkFactor times the acceptor's slowest answer: the
+	// opener thinks between its requests, the acceptor answers them. A
+	// requester's think time and a responder's answer differ by orders
+	// of magnitude (a go-plugin host's calls seconds apart, answered in
+	// microseconds), where a reverse tunnel's opener answers faster than
+	// its acceptor asks again; 2, not 1, so that pauses as short as the
+	// answers (a tight loop, a ping-pong) are no evidence either way,
+	// whichever the clock's noise makes the longer.
+	ThinkFactor = 2
 	// maxNoReply is how many NO_REPLY findings a session has at most per
 	// direction: the oldest requests.
 	maxNoReply = 8
 )
 
 // watchReply notes a payload frame of dir on st at ns: the opener's
-// starts or goes on with its turn, the acceptor's answers it. A few
-// stores a frame, and a list move for a stream whose request waits, so
-// that Evaluate walks only those. s.mu is held.
+// starts or goes on with its turn (its pause after the acceptor's latest
+// payload noted), the acceptor's answers it. A few stores a frame, and a
+// list move for a stream whose request waits, so that Evaluate walks
+// only those. s.mu is held.
 func (s *Session) watchReply(st *stream, dir Dir, ns int64) {
 	w := &st.watch
 	if dir.Sender() == st.opener {
 		switch {
 		case !w.calling:
 			w.calling = true
-			if w.answers >= MinAnswered && !st.fin[dir.Reverse()] {
+			if w.callAt != 0 { // the acceptor's payload came last
+				st.pause = max(st.pause, uint32(min((ns-w.callAt)/1e3, math.MaxUint32)))
+			}
+			if w.answers >= MinAnswered && !st.fin[dir.Reverse()] && thinks(st) {
 				s.w.lists[replyList].push(st, replyList)
 			}
 		case w.listed[replyList] && s.w.lists[replyList].tail != st:
@@ -73,6 +99,15 @@ func (s *Session) watchReply(st *stream, dir Dir, ns int64) {
 			s.w.lists[replyList].remove(st, replyList)
 		}
 	}
+	w.callAt = max(w.callAt, ns)
+}
+
+// thinks says whether st's opener is the requester by the turns' timing:
+// its slowest pause before a turn is more than ThinkFactor times the
+// acceptor's slowest answer. Both are fixed while a turn of the opener's
+// waits, so watchReply asks as the turn starts, and only then.
+func thinks(st *stream) bool {
+	return int64(st.pause)*1e3 > ThinkFactor*st.watch.slowest
 }
 
 // replyCandidates appends NO_REPLY's candidates at ns: the streams of the

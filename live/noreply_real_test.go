@@ -186,6 +186,29 @@ func TestNoReplyHealthyTwinsReal(t *testing.T) {
 			send(h.t, st[1], st[0], "push 4")
 			h.clk.quiet()
 		}},
+		// A reverse tunnel (frp's work connection) carrying HTTP
+		// keep-alive: the host opens the stream and says hello, then the
+		// plugin asks (a page load of three requests, after 10 ms,
+		// 20 ms and 15 ms of the far user's think time) and the host
+		// answers each within 2 ms; then the stream idles after the
+		// host's answer. The opener answers: its slowest pause before a
+		// turn (2 ms) is no more than the acceptor's slowest (20 ms), so
+		// its latest turn is no request.
+		{"reverse tunnel keep-alive", func(h *replyHost) {
+			h.at(2)
+			st := h.open()
+			send(h.t, st[0], st[1], "NewWorkConn")
+			for _, req := range []struct {
+				at  float64
+				req string
+			}{{2.010, "GET /a"}, {2.032, "GET /b"}, {2.049, "GET /c"}} {
+				h.at(req.at)
+				send(h.t, st[1], st[0], req.req)
+				h.at(req.at + 0.002)
+				send(h.t, st[0], st[1], "HTTP/1.1 200 OK")
+			}
+			h.logLines(3, 40, nil)
+		}},
 		// The client half-closes after its request, and the server
 		// answers it within a second.
 		{"requester half-closes", func(h *replyHost) {
@@ -305,8 +328,8 @@ func TestNoReplyOneWayCaptureReal(t *testing.T) {
 }
 
 // TestNoReplyNotALeakReal: a hung call on a stream the host opened after
-// the session's setup (one of a pool), at muxtop's default --leak-after
-// (30 s): the stream is idle because the plugin's handler has not
+// the session's setup (one of a pool), its calls 0.1 s apart, at
+// muxtop's default --leak-after (30 s): the stream is idle because the plugin's handler has not
 // answered, which NO_REPLY says, not because a side forgot Close. No
 // LEAK while NO_REPLY holds. Before, LEAK opened 30 s after the request:
 // "1 stream open and idle 30 s or more with no FIN from either side".
@@ -319,10 +342,12 @@ func TestNoReplyNotALeakReal(t *testing.T) {
 			h.cfg.LeakAfter = 0 // the default, 30 s
 			h.at(2)
 			st := h.open()
-			for _, call := range []string{"Plugin.Put k1", "Plugin.Put k2", "Plugin.Put k3"} {
+			for i, call := range []string{"Plugin.Put k1", "Plugin.Put k2", "Plugin.Put k3"} {
+				h.at(2 + float64(i)/10) // the host's work between its calls
 				send(t, st[0], st[1], call)
 				send(t, st[1], st[0], "true")
 			}
+			h.at(2.3)
 			send(t, st[0], st[1], "Plugin.Get k1")
 			h.logLines(3, 45, nil)
 			h.at(46)
@@ -388,5 +413,42 @@ func TestNoReplyResolutionsReal(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestNoReplyTightLoopReal pins what NO_REPLY's guard against a
+// responding opener costs: a host that calls in a tight loop, each call
+// answered 1 ms after it and the next sent 1 ms after that answer, as
+// fast as the answers come, gives no evidence of which side asks (its
+// slowest pause before a call is not ThinkFactor times the plugin's
+// slowest answer), so its fourth call, which the plugin reads and leaves
+// unanswered for 18 s while it writes its log, opens no NO_REPLY. Think
+// time between the calls (TestNoReplyHungCallReal) is what names it.
+func TestNoReplyTightLoopReal(t *testing.T) {
+	t.Parallel() // a virtual clock, but quiet() waits in real time
+	for _, m := range realMuxes() {
+		mux := m.mux
+		if mux.Smux != nil {
+			c := *mux.Smux
+			mux.Smux = &c
+		}
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			h := newReplyHost(t, mux)
+			h.at(2)
+			st := h.open()
+			for i, at := range []float64{2, 2.002, 2.004, 2.006} {
+				h.at(at)
+				send(t, st[0], st[1], fmt.Sprintf("Plugin.Get k%d", i))
+				if i < 3 {
+					h.at(at + 0.001)
+					send(t, st[1], st[0], "v")
+				}
+			}
+			h.logLines(3, 24, nil)
+			if recs := h.noReplies(25); len(recs) != 0 {
+				t.Errorf("NO_REPLY for a tight loop's hung call:%s", describeRecords(recs))
+			}
+		})
 	}
 }

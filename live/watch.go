@@ -77,11 +77,12 @@ type streamWatch struct {
 	// across its reports (conditions.go).
 	heldFor [2]int64
 	// NO_REPLY (noreply.go), of the stream's opener as the requester:
-	// callAt is when (Unix ns) its latest payload came, while calling
-	// (above, in the bools' padding) says that no payload of the
-	// acceptor came after it (the opener's turn); slowest is the longest
-	// wait (ns) the acceptor's payload answered, from a turn's latest
-	// payload to the answer's first, and answers (above) counts them.
+	// callAt is when (Unix ns) the stream's latest payload came, either
+	// side's, 0 before any; calling (above, in the bools' padding) says
+	// that it was the opener's (the opener's turn); slowest is the
+	// longest wait (ns) the acceptor's payload answered, from a turn's
+	// latest payload to the answer's first, and answers (above) counts
+	// them. The opener's slowest answer the other way is stream.pause.
 	callAt  int64
 	slowest int64
 }
