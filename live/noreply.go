@@ -74,8 +74,8 @@ func (s *Session) watchReply(st *stream, dir Dir, ns int64) {
 		switch {
 		case !w.calling:
 			w.calling = true
-			if w.callAt != 0 { // the acceptor's payload came last
-				st.pause = max(st.pause, uint32(min((ns-w.callAt)/1e3, math.MaxUint32)))
+			if w.callAt != 0 { // the acceptor's payload came last; a µs before it, from the other direction's recorder, is no pause
+				st.pause = max(st.pause, uint32(min(max(ns-w.callAt, 0)/1e3, math.MaxUint32)))
 			}
 			if w.answers >= MinAnswered && !st.fin[dir.Reverse()] && thinks(st) {
 				s.w.lists[replyList].push(st, replyList)
