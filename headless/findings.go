@@ -126,6 +126,11 @@ func appendFindingJSON(b []byte, r *live.Record) []byte {
 		if c := ev.Sign.Code(); c != "" {
 			b = append(append(append(b, `,"sign":"`...), c...), '"')
 		}
+	case live.CodeNoReply:
+		// The slowest earlier answer on the stream, to the µs: a
+		// loopback answer takes well under a millisecond.
+		b = append(b, `,"slowest":`...)
+		b = strconv.AppendFloat(b, float64(ev.Slowest.Microseconds())/1e6, 'f', -1, 64)
 	}
 	if r.Kind == live.FindingResolved {
 		b = append(b, `,"opened":"`...)

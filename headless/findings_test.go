@@ -52,6 +52,7 @@ type marshalFinding struct {
 	Unskipped string         `json:"unskipped,omitempty"`
 	GoAway    *uint32        `json:"goaway_code,omitempty"`
 	Sign      string         `json:"sign,omitempty"`
+	Slowest   *float64       `json:"slowest,omitempty"`
 	Opened    string         `json:"opened,omitempty"`
 	Detail    string         `json:"detail,omitempty"`
 	Text      string         `json:"text,omitempty"`
@@ -117,6 +118,9 @@ func appendFindingMarshal(b []byte, r *live.Record) []byte {
 		j.GoAway = &code
 	case live.CodeSessionBlocked:
 		j.Sign = f.Evidence.Sign.Code()
+	case live.CodeNoReply:
+		slowest := float64(f.Evidence.Slowest.Microseconds()) / 1e6
+		j.Slowest = &slowest
 	}
 	if r.Kind == live.FindingResolved {
 		j.Opened, j.Detail = f.Opened.Format(time.RFC3339Nano), r.Detail
@@ -141,7 +145,7 @@ func testFindings(s string) []*live.Finding {
 				YamuxViolation: yamux.Code(c % 5), GoAwayCode: uint32(c % 4), Sign: live.BlockedSign(len(s) % 5),
 				Every: time.Duration(c%3) * 1500 * time.Millisecond, Borrowed: c%4 < 2, Ping: time.Duration(c%2) * 5001 * time.Millisecond,
 				GaveUp: c%4 == 1, Unheard: c%3 == 1,
-				Slow: time.Duration(c%3) * 7 * time.Second, Skip: int64(c%3) + 1, Unskipped: wirekind.Kind((c + 1) % 2 * 11)}}
+				Slow: time.Duration(c%3) * 7 * time.Second, Slowest: time.Duration(c%3) * 1234567 * time.Nanosecond, Skip: int64(c%3) + 1, Unskipped: wirekind.Kind((c + 1) % 2 * 11)}}
 		if c%2 == 0 {
 			f.Proto = live.Yamux
 		}

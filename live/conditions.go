@@ -256,6 +256,12 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 		}
 	}
 
+	// NO_REPLY: a request with no answer on a stream reused for request
+	// after request (noreply.go), walked only where one waits.
+	if w.lists[replyList].head != nil {
+		cs = s.replyCandidates(cs, ns, cfg, blocked, silent, overdue, keep)
+	}
+
 	// The FIN's receiver shown not reading its direction: stuck, a read
 	// or write held (SESSION_BLOCKED's signs), nothing less. UNANSWERED is
 	// no such sign: it shows one handler not answering, not the session
@@ -461,7 +467,9 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 			lastAt[d] = s.start.UnixNano()
 		}
 	}
+	rl := &w.lists[replyList] // its head is the oldest request waiting: its callAt, not headAt
 	if wl := &w.lists[waitList]; s.atWindow > 0 || es.openCodes&(1<<CodeWindowStall) != 0 || wl.head != nil && wl.headAt <= leakCut || w.leakActive > leakCut ||
+		rl.head != nil && rl.head.watch.callAt <= leakCut ||
 		graceCut != math.MaxInt64 && w.suspects() && max(w.lists[liveList].head.watch.first, w.leakActive)+int64(cfg.LeakAfter) > graceCut ||
 		silentAt != [2]int64{math.MaxInt64, math.MaxInt64} && max(s.leakNewest, w.leakActive)+int64(cfg.LeakAfter) > min(silentAt[0], silentAt[1]) {
 		explained = s.explainedLeaks(&oldest, now, cfg, leakExcuses{unanswered: unanswered, silent: silent, cutoff: cutoff, quiet: quiet,
@@ -605,8 +613,9 @@ func (es *engineSession) countedBefore(st *stream) bool {
 // explainedLeaks counts, by leakKind, the streams counted as leaks that
 // are no leaks or another finding explains: they carried a frame within
 // LeakAfter (leakExcuses.active), a full window holds them
-// (leakExcuses.holds), they are UNANSWERED's (leakExcuses.unanswers), or
-// a silent side explains them (leakExcuses.silenced). It moves
+// (leakExcuses.holds), they are UNANSWERED's (leakExcuses.unanswers) or
+// NO_REPLY's (leakExcuses.noReply), or a silent side explains them
+// (leakExcuses.silenced). It moves
 // each kind's oldest leak in oldest past them to its oldest stream that
 // nothing explains, if any. s.mu is held.
 func (s *Session) explainedLeaks(oldest *[numLeakKinds]leakRef, now time.Time, cfg *FindingsConfig, ex leakExcuses) (explained [numLeakKinds]uint64) {
@@ -624,7 +633,7 @@ func (s *Session) explainedLeaks(oldest *[numLeakKinds]leakRef, now time.Time, c
 			s.w.leakInUse[k]++
 			*ex.excused = append(*ex.excused, st.serial) // not among LEAK's streams: no leak mark (leakmarks.go)
 		case ex.holds(st, 0, now, cfg.StallAfter) || ex.holds(st, 1, now, cfg.StallAfter),
-			ex.unanswers(st, s.w.lastAt, cfg.UnansweredAfter), ex.silenced(st, clock):
+			ex.unanswers(st, s.w.lastAt, cfg.UnansweredAfter), ex.noReply(st, s.w.lastAt), ex.silenced(st, clock):
 			explained[k]++
 			*ex.excused = append(*ex.excused, st.serial) // not among LEAK's streams: no leak mark (leakmarks.go)
 		case !free[k]:
@@ -761,6 +770,20 @@ func (s *Session) sideClosed(d Dir, ns int64) bool {
 // even, may be among them. s.mu is held.
 func (s *Session) lostSinceClose(h Dir) bool {
 	return s.lostAt[h] >= s.dirEndedAt[h.Reverse()] && s.lostAt[h] > s.w.lastHeard(h)
+}
+
+// noReply says whether st, counted as a leak, is one NO_REPLY explains:
+// its opener's request waits for its answer after earlier ones were
+// answered (the reply list), its writer not at a full window (one that
+// is, holds excuses), and the acceptor, not silent, has sent something
+// on the session since: the stream is idle because a handler has not
+// answered, not because a side forgot Close. NO_REPLY holds for it, or
+// will once its wait passes its threshold (10 times a slow answer may
+// be longer than LeakAfter). lastAt is the session's latest frame of
+// each direction.
+func (ex *leakExcuses) noReply(st *stream, lastAt [2]int64) bool {
+	d := st.opener.Sends()
+	return st.watch.listed[replyList] && st.flow[d].FullSince.IsZero() && !ex.silent[1-d] && lastAt[1-d] > st.watch.callAt
 }
 
 // leakKind groups a live stream by which side never sent FIN: 0 neither
@@ -1032,7 +1055,8 @@ func (s *Session) blockedCandidate(dir Dir, since, ns int64, sign BlockedSign, c
 // direction the capture holds nothing of (Session.Unseen): that side's
 // KEEPALIVE, whose silence is the capture's, and CLOSE_WAIT of that
 // side's holding; UNANSWERED, whose answer
-// would come that way or whose request did; WINDOW_STALL, whose window
+// would come that way or whose request did, and NO_REPLY likewise;
+// WINDOW_STALL, whose window
 // updates would; LEAK, whose FINs would; DATA_AFTER_CLOSE, whose FIN or
 // data would. The seen side's own silence, its blocks shown by its own
 // TCP window, its GO_AWAY and violations stand. s.mu is held.
@@ -1041,7 +1065,7 @@ func (s *Session) dropUnseen(cs []candidate) []candidate {
 		switch c.code {
 		case CodeKeepalive, CodeCloseWait: // CLOSE_WAIT: the holding side's frames
 			return s.unseen[c.dir]
-		case CodeUnanswered, CodeWindowStall, CodeLeak, CodeDataAfterClose:
+		case CodeUnanswered, CodeWindowStall, CodeLeak, CodeDataAfterClose, CodeNoReply:
 			return true
 		}
 		return false

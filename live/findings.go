@@ -63,13 +63,23 @@ const (
 	// session whose peer left (its socket in TCP CLOSE-WAIT), as an smux
 	// end does that never calls Close with keepalive off.
 	CodeCloseWait
+	// CodeNoReply: on a stream its opener reuses for request after
+	// request, the acceptor answered each of at least MinAnswered earlier
+	// ones, more than ThinkFactor times faster at its slowest than the
+	// opener's slowest pause before a turn (the opener asks, the acceptor
+	// answers), and has sent no payload on it since the opener's latest
+	// request, which has waited the longer of UnansweredAfter and
+	// ReplyFactor times the slowest earlier answer, while the acceptor
+	// still sends on the session: a hung call (Dir is the opener's, the
+	// requester's; one finding per stream).
+	CodeNoReply
 )
 
 // NumFindingCodes is one more than the largest FindingCode.
-const NumFindingCodes = 12
+const NumFindingCodes = 13
 
 var findingNames = [NumFindingCodes]string{"", "LEAK", "WINDOW_STALL", "SESSION_BLOCKED", "VERSION_MISMATCH",
-	"KEEPALIVE", "UNANSWERED", "DATA_AFTER_CLOSE", "PROTOCOL", "CHURN", "GO_AWAY", "CLOSE_WAIT"}
+	"KEEPALIVE", "UNANSWERED", "DATA_AFTER_CLOSE", "PROTOCOL", "CHURN", "GO_AWAY", "CLOSE_WAIT", "NO_REPLY"}
 
 // String returns the code's name, such as LEAK.
 func (c FindingCode) String() string {
@@ -106,7 +116,7 @@ func (s Severity) String() string {
 
 var severities = [NumFindingCodes]Severity{CodeLeak: Warning, CodeWindowStall: Warning, CodeSessionBlocked: Critical,
 	CodeVersionMismatch: Critical, CodeKeepalive: Critical, CodeUnanswered: Critical, CodeDataAfterClose: Warning,
-	CodeProtocol: Critical, CodeChurn: Warning, CodeGoAway: Warning, CodeCloseWait: Warning}
+	CodeProtocol: Critical, CodeChurn: Warning, CodeGoAway: Warning, CodeCloseWait: Warning, CodeNoReply: Warning}
 
 // Severity returns the code's severity, which its findings have unless
 // their evidence says otherwise: a PROTOCOL finding where muxtop, not
@@ -148,7 +158,8 @@ type Finding struct {
 	Stream  uint32
 	// Dir is the direction concerned when HasDir: the one with no FIN
 	// (LEAK), the holding side's, which has not closed (CLOSE_WAIT), the writer's (WINDOW_STALL, SESSION_BLOCKED, DATA_AFTER_CLOSE),
-	// the silent one (KEEPALIVE), the openers' (UNANSWERED), the refused
+	// the silent one (KEEPALIVE), the openers' (UNANSWERED), the
+	// requester's, the stream's opener (NO_REPLY), the refused
 	// or broken one (VERSION_MISMATCH, PROTOCOL).
 	Dir    Dir
 	HasDir bool
@@ -208,7 +219,8 @@ type Evidence struct {
 	// (WINDOW_STALL), streams open while blocked (SESSION_BLOCKED),
 	// unanswered streams (UNANSWERED), late PSH frames (DATA_AFTER_CLOSE),
 	// churned sessions (CHURN), streams the holding side still has open
-	// (CLOSE_WAIT).
+	// (CLOSE_WAIT), the earlier requests the acceptor answered on the
+	// stream (NO_REPLY).
 	Count uint64
 	// Streams: the streams the late frames went to (DATA_AFTER_CLOSE).
 	Streams uint64
@@ -227,7 +239,8 @@ type Evidence struct {
 	// Age: the oldest stream's age (LEAK, UNANSWERED), how long the writer
 	// has been held (WINDOW_STALL, SESSION_BLOCKED), the silence
 	// (KEEPALIVE), the churned sessions' mean lifetime (CHURN), the time
-	// since the peer closed its side of the connection (CLOSE_WAIT).
+	// since the peer closed its side of the connection (CLOSE_WAIT), the
+	// time since the request's latest payload frame (NO_REPLY).
 	Age time.Duration
 	// Limit: the threshold the finding crossed. KEEPALIVE's is the
 	// silence allowed (SilenceLimit of Every, or SilentAfter), or, opened
@@ -255,6 +268,10 @@ type Evidence struct {
 	// long the writer had been held when the latest came (a reader that
 	// reads a little at a time); 0 otherwise.
 	Slow time.Duration
+	// Slowest: the slowest answer the acceptor gave on the stream before
+	// (NO_REPLY): from the request's latest payload frame to the
+	// answer's first.
+	Slowest time.Duration
 	// Borrowed: the silent side has no keepalive cadence of its own yet
 	// (no smux NOP; fewer than two yamux pings), and Every is the other
 	// side's interval (KEEPALIVE).
@@ -439,7 +456,10 @@ type FindingsConfig struct {
 	StallAfter time.Duration
 	// BlockedAfter: a write waiting this long blocks the session (SESSION_BLOCKED).
 	BlockedAfter time.Duration
-	// UnansweredAfter: a stream with no frame back this long is unanswered.
+	// UnansweredAfter: a stream with no frame back this long is
+	// unanswered; and the least a request on a reused stream waits for
+	// its answer before NO_REPLY (ReplyFactor times the slowest earlier
+	// answer, if longer).
 	UnansweredAfter time.Duration
 	// SilentAfter: a direction silent this long is a KEEPALIVE finding;
 	// zero means SilenceLimit of its observed keepalive interval (1.5
@@ -643,8 +663,8 @@ func makeKey(code FindingCode, dir Dir, hasDir bool, stream uint32) findingKey {
 	if !hasDir {
 		dir = 0
 	}
-	if code != CodeWindowStall {
-		stream = 0 // one finding per stalled stream; the others name their worst
+	if code != CodeWindowStall && code != CodeNoReply {
+		stream = 0 // one finding per stalled stream, per hung call; the others name their worst
 	}
 	return findingKey{code, dir, hasDir, stream}
 }
@@ -966,7 +986,7 @@ func changed(f *Finding, c *candidate) bool {
 	return a.Count != b.Count || a.Bytes != b.Bytes || a.Streams != b.Streams || a.Limit != b.Limit ||
 		roughAge(a.Age) != roughAge(b.Age) || roughAge(a.Idle) != roughAge(b.Idle) || f.Stream != c.stream || a.Sign != b.Sign ||
 		a.PeerGuess != b.PeerGuess || a.PeerAnswered != b.PeerAnswered || a.Same != b.Same || (a.Slow == 0) != (b.Slow == 0) ||
-		a.Unskipped != b.Unskipped || a.FinFirst != b.FinFirst || a.Upstream != b.Upstream || a.GaveUp != b.GaveUp
+		a.Unskipped != b.Unskipped || a.FinFirst != b.FinFirst || a.Upstream != b.Upstream || a.GaveUp != b.GaveUp || a.Slowest != b.Slowest
 }
 
 // roughAge rounds d down to a step of 1 s below 10 s, 5 s below a
@@ -1094,6 +1114,8 @@ func resolvedWhy(f *Finding) string {
 		return "the session ended"
 	case CodeCloseWait:
 		return fmt.Sprintf("the %s sent a frame again: it still uses the session, which the %s's half-close left open (a half-close protocol, not a leak)", f.Dir.Sender(), f.Dir.Reverse().Sender())
+	case CodeNoReply:
+		return fmt.Sprintf("stream %d got its answer, or closed", f.Stream)
 	}
 	return "the condition no longer holds"
 }
@@ -1137,7 +1159,7 @@ func (s *Session) resolution(f *Finding, cands []candidate, now time.Time, ns in
 			if s.w.leakInUse[k] > 0 {
 				return "its streams are still open, but in use again: a frame on them less than the threshold ago, so no side is known to have forgotten Close"
 			}
-			return "its streams are still open, but another condition explains them: a side gone silent (KEEPALIVE, as its silence lasts), a full window (WINDOW_STALL), a stream nobody accepted (UNANSWERED) or a blocked session (SESSION_BLOCKED); no side is known to have forgotten Close"
+			return "its streams are still open, but another condition explains them: a side gone silent (KEEPALIVE, as its silence lasts), a full window (WINDOW_STALL), a stream nobody accepted (UNANSWERED), a request with no answer on a reused stream (NO_REPLY) or a blocked session (SESSION_BLOCKED); no side is known to have forgotten Close"
 		}
 	case CodeKeepalive:
 		// Nothing came since the silence began: it gave way to a block
@@ -1151,6 +1173,8 @@ func (s *Session) resolution(f *Finding, cands []candidate, now time.Time, ns in
 		return s.unansweredResolved(f, cands, now, ns, cfg)
 	case CodeCloseWait:
 		return s.closeWaitResolved(f, cands)
+	case CodeNoReply:
+		return s.noReplyResolved(f, cands, ns)
 	case CodeDataAfterClose:
 		if x := f.Dir.Reverse(); s.w.eng.lateUnread[f.Dir] {
 			// The FIN's receiver stopped reading (lateCandidates): a read

@@ -540,6 +540,9 @@ func (s *Session) psh(dir Dir, at time.Time, sid uint32, length uint32, payload 
 	if st.state == Closed {
 		return ClosedStream
 	}
+	if length > 0 && st.state.Live() {
+		s.watchReply(st, dir, at.UnixNano()) // NO_REPLY's turns
+	}
 	fl := &st.flow[dir]
 	fl.Written += length
 	// A capture that holds nothing of the reader's direction (Unseen)

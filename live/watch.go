@@ -17,6 +17,11 @@ const (
 	liveList  = iota // streams open or half-closed: the oldest is the leak suspect
 	waitList         // streams with no frame yet from the side that did not open them
 	asideList        // live streams a capture loss set aside (Session.Resynced): no leak suspects, but open all the same
+	// replyList: streams whose opener's latest request waits for its
+	// answer, after the acceptor answered MinAnswered or more before on
+	// them (noreply.go), in the order of their requests' latest payload:
+	// the oldest request first. Its headAt is unused.
+	replyList
 	numLists
 )
 
@@ -49,6 +54,10 @@ type streamWatch struct {
 	// design. Open with no FIN from either side, LEAK does not count it
 	// (heldKind); half-closed, it is counted as any other.
 	setup bool
+	// calling and answers are NO_REPLY's (callAt), here to fill the
+	// padding after the bools.
+	calling bool
+	answers uint32
 	// consumedAt is, per direction of the data, when (Unix ns) its
 	// reader last reported consuming more (a v2 UPD, a yamux window
 	// update): a writer held at the window meanwhile has a reader that
@@ -67,6 +76,15 @@ type streamWatch struct {
 	// before each read is a slow one, and an open WINDOW_STALL holds
 	// across its reports (conditions.go).
 	heldFor [2]int64
+	// NO_REPLY (noreply.go), of the stream's opener as the requester:
+	// callAt is when (Unix ns) the stream's latest payload came, either
+	// side's, 0 before any; calling (above, in the bools' padding) says
+	// that it was the opener's (the opener's turn); slowest is the
+	// longest wait (ns) the acceptor's payload answered, from a turn's
+	// latest payload to the answer's first, and answers (above) counts
+	// them. The opener's slowest answer the other way is stream.pause.
+	callAt  int64
+	slowest int64
 }
 
 // streamList is an intrusive list of streams: adding and removing one is
@@ -452,9 +470,14 @@ func (w *sessionWatch) leakFrame(st *stream) {
 	}
 }
 
-// watchHalfClosed moves a counted leak to the kind of its new state. s.mu is held.
+// watchHalfClosed moves a counted leak to the kind of its new state,
+// and takes a request waiting for its answer off the reply list where
+// the acceptor closed its side: no answer can come. s.mu is held.
 func (s *Session) watchHalfClosed(st *stream) {
 	s.w.closedAny = true
+	if st.watch.listed[replyList] && st.fin[st.opener.Sends().Reverse()] {
+		s.w.lists[replyList].remove(st, replyList)
+	}
 	if w := &st.watch; w.leaked {
 		s.w.unleak(st)
 		w.leaked, w.kind = true, uint8(st.leakKind())
@@ -496,6 +519,7 @@ func (s *Session) watchClosed(st *stream) {
 	s.watchUnlive(st)
 	s.w.lists[waitList].remove(st, waitList)
 	s.w.lists[asideList].remove(st, asideList)
+	s.w.lists[replyList].remove(st, replyList)
 }
 
 // asideSorted lists sts, each already unlisted by watchUnlive, among the
@@ -691,6 +715,9 @@ func (s *Session) watchEnded() {
 	}
 	for l := &s.w.lists[asideList]; l.head != nil; {
 		l.remove(l.head, asideList)
+	}
+	for l := &s.w.lists[replyList]; l.head != nil; {
+		l.remove(l.head, replyList)
 	}
 }
 

@@ -58,15 +58,15 @@ func (f *Finding) word() {
 // engine words an age again only in steps (1 s, then 5 s, 30 s, 5 min),
 // so a finding read well after its latest wording says an older age
 // ("oldest 60 s" at 68 s). The ages are those counted from Since, which
-// Evidence.Age is for LEAK, UNANSWERED, WINDOW_STALL, SESSION_BLOCKED and
-// KEEPALIVE; the rest of the evidence stays as the latest evaluation
+// Evidence.Age is for LEAK, UNANSWERED, WINDOW_STALL, SESSION_BLOCKED,
+// KEEPALIVE, CLOSE_WAIT and NO_REPLY; the rest of the evidence stays as the latest evaluation
 // found it. f itself if it has no such age, is resolved, or t is not
 // after its latest wording. A finding resolved only as muxtop stopped
 // watching (Unwatched) still held until then: it is worded as of t, or
 // of its resolution if t is later.
 func (f *Finding) AsOf(t time.Time) *Finding {
 	switch f.Code {
-	case CodeLeak, CodeUnanswered, CodeWindowStall, CodeSessionBlocked, CodeKeepalive, CodeCloseWait:
+	case CodeLeak, CodeUnanswered, CodeWindowStall, CodeSessionBlocked, CodeKeepalive, CodeCloseWait, CodeNoReply:
 	default:
 		return f
 	}
@@ -257,6 +257,8 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 		}
 		return fmt.Sprintf("the %s sent %s, not yamux (%s at offset %d): it %s",
 			sender, ev.Guess, ev.YamuxViolation, ev.Offset, ev.Guess.HintAt("yamux")), advice
+	case CodeNoReply:
+		return noReplyText(f), noReplyAdvice(f)
 	case CodeCloseWait:
 		// hashicorp/yamux closes its session as its conn reads EOF
 		// (recvLoop's exit, exitErr): an end that holds the connection is
@@ -395,6 +397,8 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 		return fmt.Sprintf("the %s sent %s, not smux (%s at offset %d): it %s",
 				sender, ev.Guess, ev.Violation, ev.Offset, ev.Guess.Hint()),
 			advice
+	case CodeNoReply:
+		return noReplyText(f), noReplyAdvice(f)
 	case CodeCloseWait:
 		return closeWaitText(f) + " (smux does not close its conn when its recvLoop reads EOF; with keepalive off, or a KeepAliveTimeout longer than that, it never closes the session itself)",
 			fmt.Sprintf("have the %s Close() its smux session when AcceptStream, OpenStream or a stream's Read fails (io.EOF, io.ErrClosedPipe): smux keeps the session, its goroutines and buffers until Close; or leave keepalive on (the default 10 s interval, 30 s KeepAliveTimeout), which closes a session that receives nothing — `ss -tan state close-wait` on its host lists the sockets held so", holder(f))

@@ -288,6 +288,9 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 			return a
 		}
 		st.bytes[dir] += uint64(length)
+		if st.state.Live() {
+			s.watchReply(st, dir, at.UnixNano()) // NO_REPLY's turns
+		}
 		if h := &st.head[dir]; h.N < FirstBytesLen && !h.Cut {
 			s.countedHead = h.N
 			h.add(payload, length)

@@ -1,0 +1,199 @@
+package live
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"time"
+)
+
+// NO_REPLY: a request with no answer on a stream reused for request after
+// request. UNANSWERED covers a stream with no frame back at all, LEAK one
+// idle with no FIN; a stream that carried answers, and then carries a
+// request that gets none (go-plugin's dispensed plugin stream, which
+// net/rpc reuses for every call, whose handler blocks), was named by
+// nothing: bytes out, silence back.
+//
+// The wire shows no message boundaries, only turns: a run of payload from
+// one side, then from the other. The stream's opener is taken for the
+// requester, the side that asks (a caller opens the stream it calls on:
+// go-plugin's MuxBroker.Dial, an RPC client's pooled stream), but only
+// where the turns' timing bears it out: a responder answers promptly, a
+// requester's next turn comes after its own think time. So the opener's
+// slowest pause before a turn (stream.pause) must be more than
+// ThinkFactor times the acceptor's slowest answer (watch.slowest). A
+// reverse tunnel (frp's work connection: the opener says hello, then
+// the acceptor asks and the opener answers each within milliseconds,
+// the far user's next request coming after think time) shows, idle
+// after the opener's answer, a turn of the opener's with nothing after
+// it; its pauses are its answers, shorter than the acceptor's, and it
+// opens nothing. A protocol whose acceptor asks too (HTTP/2 whose server
+// sends PINGs) still opens NO_REPLY idle after the opener's PING ack,
+// where the opener also thinks between its own requests; and a tight
+// loop, whose pauses are as short as the answers, opens none: the
+// README says so.
+
+const (
+	// MinAnswered is how many of the opener's earlier turns on a stream
+	// the acceptor must have answered before its latest one waits for an
+	// answer (NO_REPLY): one exchange is a handshake (go-plugin's broker
+	// sends the stream's id and gets its ack; a log shipper says hello and
+	// then streams one way); two or more show requests and answers.
+	MinAnswered = 2
+	// ReplyFactor: a request waits ReplyFactor times the slowest answer
+	// the acceptor gave earlier on the stream, or UnansweredAfter if
+	// longer, before NO_REPLY: a protocol whose answers are sometimes slow
+	// (a push that waits for an event) sets its own, longer, threshold
+	// with each slow one.
+	ReplyFactor = 10
+	// ThinkFactor: a stream's latest turn of its opener waits for an
+	// answer (NO_REPLY) only where the opener's slowest pause before a
+	// turn, from the acceptor's latest payload to the opener's first, is
+	// more than ThinkFactor times the acceptor's slowest answer: the
+	// opener thinks between its requests, the acceptor answers them. A
+	// requester's think time and a responder's answer differ by orders
+	// of magnitude (a go-plugin host's calls seconds apart, answered in
+	// microseconds), where a reverse tunnel's opener answers faster than
+	// its acceptor asks again; 2, not 1, so that pauses as short as the
+	// answers (a tight loop, a ping-pong) are no evidence either way,
+	// whichever the clock's noise makes the longer.
+	ThinkFactor = 2
+	// maxNoReply is how many NO_REPLY findings a session has at most per
+	// direction: the oldest requests.
+	maxNoReply = 8
+)
+
+// watchReply notes a payload frame of dir on st at ns: the opener's
+// starts or goes on with its turn (its pause after the acceptor's latest
+// payload noted), the acceptor's answers it. A few stores a frame, and a
+// list move for a stream whose request waits, so that Evaluate walks
+// only those. s.mu is held.
+func (s *Session) watchReply(st *stream, dir Dir, ns int64) {
+	w := &st.watch
+	if dir.Sender() == st.opener {
+		switch {
+		case !w.calling:
+			w.calling = true
+			if w.callAt != 0 { // the acceptor's payload came last; a µs before it, from the other direction's recorder, is no pause
+				st.pause = max(st.pause, uint32(min(max(ns-w.callAt, 0)/1e3, math.MaxUint32)))
+			}
+			if w.answers >= MinAnswered && !st.fin[dir.Reverse()] && thinks(st) {
+				s.w.lists[replyList].push(st, replyList)
+			}
+		case w.listed[replyList] && s.w.lists[replyList].tail != st:
+			// More of the request: the list stays in the order of the
+			// requests' latest payload.
+			s.w.lists[replyList].remove(st, replyList)
+			s.w.lists[replyList].push(st, replyList)
+		}
+		w.callAt = max(w.callAt, ns)
+		return
+	}
+	if w.calling {
+		w.calling = false
+		if w.answers < ^uint32(0) {
+			w.answers++
+		}
+		w.slowest = max(w.slowest, ns-w.callAt)
+		if w.listed[replyList] {
+			s.w.lists[replyList].remove(st, replyList)
+		}
+	}
+	w.callAt = max(w.callAt, ns)
+}
+
+// thinks says whether st's opener is the requester by the turns' timing:
+// its slowest pause before a turn is more than ThinkFactor times the
+// acceptor's slowest answer. Both are fixed while a turn of the opener's
+// waits, so watchReply asks as the turn starts, and only then.
+func thinks(st *stream) bool {
+	return int64(st.pause)*1e3 > ThinkFactor*st.watch.slowest
+}
+
+// replyCandidates appends NO_REPLY's candidates at ns: the streams of the
+// reply list whose request has waited the longer of UnansweredAfter and
+// ReplyFactor times the acceptor's slowest answer on the stream, while
+// the acceptor has sent something on the session since (it is alive: a
+// side that sends nothing is KEEPALIVE's, or nothing is known of it). Not
+// where the acceptor is silent or overdue (KEEPALIVE says so, or is about
+// to), nor in a blocked session (SESSION_BLOCKED: the answer may be held
+// in it), unless open already and the block not yet confirmed (keep);
+// nor where the requester's writer is held at a full window (the request
+// is not all out: WINDOW_STALL), nor where a capture lost bytes of
+// either direction since the request (the answer, or more of the
+// request, may be in them). The walk goes while a request is older than
+// UnansweredAfter: a healthy session's requests in flight are younger,
+// and its idle streams carry the acceptor's answer last, off the list.
+// s.mu is held.
+func (s *Session) replyCandidates(cs []candidate, ns int64, cfg *FindingsConfig, blocked bool, silent, overdue [2]bool, keep func(FindingCode, Dir, bool, uint32) bool) []candidate {
+	cutoff := ns - int64(cfg.UnansweredAfter)
+	var found [2]int
+	n := 0
+	for st := s.w.lists[replyList].head; st != nil && n < maxWalk && st.watch.callAt <= cutoff; st, n = st.watch.links[replyList].next, n+1 {
+		w := &st.watch
+		d := st.opener.Sends()
+		a := d.Reverse()
+		limit := max(cfg.UnansweredAfter, time.Duration(min(w.slowest, int64(time.Hour)))*ReplyFactor)
+		if ns-w.callAt < int64(limit) || s.w.lastHeard(a) <= w.callAt || found[d] >= maxNoReply ||
+			!st.flow[d].FullSince.IsZero() || s.lostAt[a] > w.callAt || s.lostAt[d] > w.callAt {
+			continue
+		}
+		if silent[a] || (blocked || overdue[a]) && !keep(CodeNoReply, d, true, st.id) {
+			continue
+		}
+		found[d]++
+		cs = append(cs, candidate{code: CodeNoReply, dir: d, hasDir: true, stream: st.id, since: w.callAt,
+			ev: Evidence{Count: uint64(w.answers), Age: time.Duration(ns - w.callAt), Limit: limit, Slowest: time.Duration(w.slowest), Versions: s.ver}})
+	}
+	return cs
+}
+
+// noReplyResolved says why NO_REPLY f of the live session s stopped
+// holding at ns: the answer came (how late), the stream closed, the
+// acceptor closed its side of it, the requester wrote on, or another
+// finding explains the silence. s.mu is held.
+func (s *Session) noReplyResolved(f *Finding, cands []candidate, ns int64) string {
+	req, peer := f.Dir.Sender(), f.Dir.Reverse().Sender()
+	since := f.Since.UnixNano()
+	st := s.streams.get(f.Stream)
+	switch {
+	case st == nil || st.watch.first > since:
+		return fmt.Sprintf("stream %d closed, its request unanswered after %s", f.Stream, fmtDur(time.Duration(ns-since)))
+	case st.state == StreamReset:
+		return fmt.Sprintf("stream %d was reset (RST), its request unanswered after %s", f.Stream, fmtDur(time.Duration(ns-since)))
+	case uint64(st.watch.answers) > f.Evidence.Count:
+		// The answer's wait is the slowest now: it came past ReplyFactor
+		// times the slowest before.
+		return fmt.Sprintf("the %s answered, %s after the request (before, within %s at most): a slow answer, not a lost one",
+			peer, fmtDur(time.Duration(st.watch.slowest)), fmtDur(f.Evidence.Slowest))
+	case !st.state.Live():
+		return fmt.Sprintf("stream %d closed, its request unanswered after %s", f.Stream, fmtDur(time.Duration(ns-since)))
+	case st.fin[f.Dir.Reverse()]:
+		return fmt.Sprintf("the %s closed its side of stream %d (FIN) without answering", peer, f.Stream)
+	case st.watch.callAt > since:
+		return fmt.Sprintf("the %s wrote on stream %d again with no answer between: its wait counts from that write", req, f.Stream)
+	case slices.ContainsFunc(cands, func(c candidate) bool { return c.code == CodeKeepalive && c.dir == f.Dir.Reverse() }):
+		return fmt.Sprintf("the %s went silent: KEEPALIVE says so", peer)
+	case slices.ContainsFunc(cands, func(c candidate) bool { return c.code == CodeSessionBlocked }):
+		return "the session is blocked: SESSION_BLOCKED says why"
+	case !st.flow[f.Dir].FullSince.IsZero():
+		return fmt.Sprintf("the %s's writer is held at a full window: the request is not all out", req)
+	case s.lostAt[0] > since || s.lostAt[1] > since:
+		return "the capture lost bytes since the request: the answer may be among them"
+	}
+	return ""
+}
+
+// noReplyText words a NO_REPLY finding's problem, the same in smux and
+// yamux.
+func noReplyText(f *Finding) string {
+	ev := &f.Evidence
+	return fmt.Sprintf("stream %d: the %s's request, sent %s ago, has no answer; the %s answered the %d earlier ones on this stream within %s at most, and still sends on the session: its handler is blocked or lost the request (a hung call), unless the protocol holds an answer back by design (a long poll)",
+		f.Stream, f.Dir.Sender(), fmtDur(ev.Age), f.Dir.Reverse().Sender(), ev.Count, fmtDur(ev.Slowest))
+}
+
+// noReplyAdvice says what to do about a NO_REPLY finding.
+func noReplyAdvice(f *Finding) string {
+	return fmt.Sprintf("take a goroutine dump of the %s (SIGQUIT, or pprof's /debug/pprof/goroutine?debug=2) and look for the handler of stream %d's request, blocked on a lock, a channel or a call of its own; give the %s's call a deadline (the stream's SetReadDeadline, or a timer beside the call) so that one hung handler cannot hold it for ever",
+		f.Dir.Reverse().Sender(), f.Stream, f.Dir.Sender())
+}

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xtaci/smux"
+
+	"github.com/muxtop/muxtop/internal/smuxtest"
+)
+
+// reusedStreamConn serves one accepted conn of ln with a real smux server
+// (cfg) answering each line read on a stream with "ok\n", the line
+// "hang\n" only once hold is closed; its client opens one stream and
+// reuses it for three calls answered, smuxtest.Think apart (a tight
+// loop shows no requester: live.ThinkFactor), then sends a fourth line, last,
+// and reads its answer in the background. It returns a channel closed
+// once that answer has come.
+func reusedStreamConn(t *testing.T, ln net.Listener, cfg *smux.Config, last string, hold <-chan struct{}) <-chan struct{} {
+	t.Helper()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		sess, err := smux.Server(c, cfg)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		for {
+			st, err := sess.AcceptStream()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer st.Close()
+				r := bufio.NewReader(st)
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if line == "hang\n" {
+						<-hold
+					}
+					if _, err := io.WriteString(st, "ok\n"); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli, err := smux.Client(c, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	st, err := cli.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(st)
+	for range 3 {
+		io.WriteString(st, "get\n")
+		if got, err := r.ReadString('\n'); err != nil || got != "ok\n" {
+			t.Fatalf("answer %q, %v", got, err)
+		}
+		time.Sleep(smuxtest.Think) // the client's work between its calls
+	}
+	answered := make(chan struct{})
+	io.WriteString(st, last)
+	go func() {
+		r.ReadString('\n')
+		close(answered)
+	}()
+	return answered
+}
+
+// TestTcpdumpNoReply: tcpdump on loopback captures real smux sessions
+// (v1 and v2, keepalive every 100 ms: each side sends on the session)
+// whose clients reuse one stream for their calls. On one, the server's
+// handler blocks on the fourth call for 2 s, then answers; on another it
+// answers all four at once, and the stream idles with the server's answer
+// last. muxtop read with --unanswered-after 1s, the capture's time being
+// its clock, opens NO_REPLY for the hung call's stream, c2s, 3 earlier
+// answers, and resolves it as the answer comes, saying how late; the
+// healthy session has none. Without tcpdump it skips, unless
+// MUXTOP_REQUIRE_TCPDUMP=1 (CI).
+func TestTcpdumpNoReply(t *testing.T) {
+	bin := tcpdumpPath(t)
+	for _, v := range []int{1, 2} {
+		t.Run(fmt.Sprintf("smux v%d", v), func(t *testing.T) {
+			cfg := smuxConfigOf(v)
+			cfg.KeepAliveInterval, cfg.KeepAliveTimeout = 100*time.Millisecond, time.Minute
+			hold := make(chan struct{})
+			file, _ := tcpdumpOf(t, bin, "noreply.pcap", func(ln net.Listener) {
+				healthy := reusedStreamConn(t, ln, cfg, "get\n", nil)
+				hung := reusedStreamConn(t, ln, cfg, "hang\n", hold)
+				<-healthy
+				time.Sleep(2 * time.Second)
+				close(hold)
+				<-hung
+				time.Sleep(300 * time.Millisecond)
+			})
+			c := parseJSON(t, readOK(t, file, "--unanswered-after", "1s", "-o", "json"))
+			opened := ofType(c.other, "finding-opened")
+			if len(opened) != 1 || opened[0]["code"] != "NO_REPLY" {
+				t.Fatalf("findings opened %v, want one NO_REPLY", opened)
+			}
+			m := opened[0]
+			if m["dir"] != "c2s" || m["sid"] != 3.0 || m["count"] != 3.0 || m["limit"] != 1.0 || m["severity"] != "warning" {
+				t.Errorf("opened %v", m)
+			}
+			if text, _ := m["text"].(string); !strings.HasPrefix(text, "stream 3: the client's request, sent ") ||
+				!strings.Contains(text, "has no answer; the server answered the 3 earlier ones on this stream within ") {
+				t.Errorf("text %q", text)
+			}
+			resolved := ofType(c.other, "finding-resolved")
+			if len(resolved) != 1 || resolved[0]["session"] != m["session"] ||
+				!strings.HasPrefix(resolved[0]["detail"].(string), "the server answered, 2.") {
+				t.Fatalf("resolved %v, want the hung call's, answered about 2 s after the request", resolved)
+			}
+			plain := readOK(t, file, "--unanswered-after", "1s", "-o", "plain")
+			for _, l := range strings.Split(plain, "\n") {
+				if strings.Contains(l, "NO_REPLY") {
+					t.Log(l)
+				}
+			}
+		})
+	}
+}
