@@ -204,6 +204,11 @@ type Session struct {
 	head, full       *SessionSnap
 	headGen, fullGen uint64
 	fullMarks        *leakMarks
+	// And the latest pictures with counts of their own (Aged, Leaks …:
+	// counted) on top of head, [0], and of full, [1]: reused while they
+	// are on the same picture with the same counts. drawnOn holds the
+	// picture under each, so its address is never another's.
+	drawn, drawnOn [2]*SessionSnap
 
 	w sessionWatch // the findings engine's state: watch.go
 
