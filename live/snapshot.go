@@ -517,7 +517,12 @@ func (s *Session) picture(withStreams bool, cutoff, now time.Time, stallAfter ti
 	var c counted
 	c.count(s, cutoff, now, stallAfter)
 	c.leaks = leaks
+	k := 0
+	if withStreams {
+		k = 1
+	}
 	if c == (counted{}) {
+		s.drawn[k], s.drawnOn[k] = nil, nil // not to hold a picture, streams and all, no longer drawn
 		return base
 	}
 	// The counts come from the clock as much as from the session: they
@@ -525,10 +530,6 @@ func (s *Session) picture(withStreams bool, cutoff, now time.Time, stallAfter ti
 	// while they and the picture under them are the same. At scale, the
 	// UI's idle sessions each hold a LEAK: a copy of each, 10 times a
 	// second, was most of what the UI cost.
-	k := 0
-	if withStreams {
-		k = 1
-	}
 	if cs := s.drawn[k]; cs != nil && s.drawnOn[k] == base && c.of(cs) {
 		return cs
 	}
