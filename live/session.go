@@ -204,11 +204,6 @@ type Session struct {
 	head, full       *SessionSnap
 	headGen, fullGen uint64
 	fullMarks        *leakMarks
-	// And the latest pictures with counts of their own (Aged, Leaks …:
-	// counted) on top of head, [0], and of full, [1]: reused while they
-	// are on the same picture with the same counts. drawnOn holds the
-	// picture under each, so its address is never another's.
-	drawn, drawnOn [2]*SessionSnap
 
 	w sessionWatch // the findings engine's state: watch.go
 
@@ -236,6 +231,13 @@ type Session struct {
 	// bytes of it (Resynced): a side quiet since is not known to be,
 	// what it sent may be among them (its FIN too: CLOSE_WAIT).
 	lostAt [2]int64
+
+	// The latest pictures with counts of their own (Aged, Leaks …:
+	// counted) on top of head, [0], and of full, [1]: reused while they
+	// are on the same picture with the same counts. drawnOn holds the
+	// picture under each, so that its address is never another's. Last,
+	// so that no field a frame touches moves (BenchmarkRecord).
+	drawn, drawnOn [2]*SessionSnap
 }
 
 // total returns how many streams the session has seen opened: a stream
