@@ -105,7 +105,9 @@ func TestSnapshotReuseExactReal(t *testing.T) {
 						return
 					default:
 					}
-					reg.SnapshotWith(options[i%len(options)])
+					o := options[i%len(options)]
+					o.Now = reg.Now().Add(time.Second) // as the steps' snapshots
+					reg.SnapshotWith(o)
 				}
 			})
 

@@ -238,6 +238,13 @@ type Session struct {
 	// picture under each, so that its address is never another's. Last,
 	// so that no field a frame touches moves (BenchmarkRecord).
 	drawn, drawnOn [2]*SessionSnap
+	// aged is the latest count of the streams opened before a cutoff
+	// (Unix ns): Aged, Setup and Aside, in that order, as of gen.
+	aged struct {
+		gen uint64
+		cut int64
+		n   [3]int
+	}
 }
 
 // total returns how many streams the session has seen opened: a stream

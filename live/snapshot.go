@@ -515,7 +515,20 @@ func (s *Session) picture(withStreams bool, cutoff, now time.Time, stallAfter ti
 		base = s.full
 	}
 	var c counted
-	c.count(s, cutoff, now, stallAfter)
+	// Aged, Setup and Aside change with the streams, and so with gen, and
+	// with the cutoff: that of the latest evaluation, once one ran, the
+	// same from one snapshot to the next until the next evaluation. Walking
+	// the suspects again for each snapshot was most of what an idle
+	// session's cost, with ten of them.
+	if cut := cutoff.UnixNano(); !cutoff.IsZero() && s.aged.gen == s.gen && s.aged.cut == cut {
+		c.aged, c.setup, c.aside = s.aged.n[0], s.aged.n[1], s.aged.n[2]
+		c.countStalls(s, now, stallAfter)
+	} else {
+		c.count(s, cutoff, now, stallAfter)
+		if !cutoff.IsZero() {
+			s.aged.gen, s.aged.cut, s.aged.n = s.gen, cut, [3]int{c.aged, c.setup, c.aside}
+		}
+	}
 	c.leaks = leaks
 	k := 0
 	if withStreams {
@@ -581,6 +594,12 @@ func (c *counted) count(s *Session, cutoff, now time.Time, stallAfter time.Durat
 		}
 		c.aged += c.aside
 	}
+	c.countStalls(s, now, stallAfter)
+}
+
+// countStalls counts s's Stalls, the live streams with a writer stalled
+// at now. s.mu is held.
+func (c *counted) countStalls(s *Session, now time.Time, stallAfter time.Duration) {
 	if s.atWindow > 0 && s.open > 0 {
 		for st := range s.streams.all() {
 			if st.state.Live() && (st.flow[0].Stalled(now, stallAfter) || st.flow[1].Stalled(now, stallAfter)) {
