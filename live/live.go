@@ -170,6 +170,11 @@ type Registry struct {
 	notices   []Notice // the latest MaxNotices, oldest first
 
 	eng engine // the findings engine: findings.go
+
+	// checkSnap, set by tests before the registry is used, is given each
+	// session's picture a snapshot takes and the same picture built anew
+	// (Session.fresh), under the session's lock: they must be equal.
+	checkSnap func(got, fresh *SessionSnap)
 }
 
 // MaxNotices is how many notices a Snapshot carries.

@@ -231,6 +231,20 @@ type Session struct {
 	// bytes of it (Resynced): a side quiet since is not known to be,
 	// what it sent may be among them (its FIN too: CLOSE_WAIT).
 	lostAt [2]int64
+
+	// The latest pictures with counts of their own (Aged, Leaks …:
+	// counted) on top of head, [0], and of full, [1]: reused while they
+	// are on the same picture with the same counts. drawnOn holds the
+	// picture under each, so that its address is never another's. Last,
+	// so that no field a frame touches moves (BenchmarkRecord).
+	drawn, drawnOn [2]*SessionSnap
+	// aged is the latest count of the streams opened before a cutoff
+	// (Unix ns): Aged, Setup and Aside, in that order, as of gen.
+	aged struct {
+		gen uint64
+		cut int64
+		n   [3]int
+	}
 }
 
 // total returns how many streams the session has seen opened: a stream

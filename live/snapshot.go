@@ -488,37 +488,21 @@ type AnomalyInfo struct {
 // counting in Aged the live streams opened before cutoff unless cutoff is
 // zero, with leaks, what its open LEAK findings count, in Leaks, and
 // marks, which streams they count (leakmarks.go). Pictures are reused
-// while the session and its leak marks do not change.
+// while the session, its leak marks and those counts do not change.
 func (s *Session) snapshot(withStreams bool, cutoff, now time.Time, stallAfter time.Duration, leaks int, marks *leakMarks) *SessionSnap {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	ss := s.picture(withStreams, cutoff, now, stallAfter, leaks, marks)
+	if check := s.reg.checkSnap; check != nil {
+		check(ss, s.fresh(withStreams, cutoff, now, stallAfter, leaks, marks))
+	}
+	return ss
+}
+
+// picture is snapshot's picture, reused where it can be. s.mu is held.
+func (s *Session) picture(withStreams bool, cutoff, now time.Time, stallAfter time.Duration, leaks int, marks *leakMarks) *SessionSnap {
 	if s.head == nil || s.headGen != s.gen {
 		s.head, s.headGen = s.header(), s.gen
-	}
-	aged, setup, aside, stalls := 0, 0, 0, 0
-	if !cutoff.IsZero() && s.open > 0 {
-		// The live list is in SYN order: the suspects are its first
-		// streams, so counting them costs the suspects, not every
-		// stream the session tracks (up to ClosedStreams closed ones).
-		// So is the list of those a capture loss set aside.
-		c := cutoff.UnixNano()
-		for st := s.w.lists[liveList].head; st != nil && st.watch.first < c; st = st.watch.links[liveList].next {
-			aged++
-			if st.leakKind() == heldKind {
-				setup++
-			}
-		}
-		for st := s.w.lists[asideList].head; st != nil && st.watch.first < c; st = st.watch.links[asideList].next {
-			aside++
-		}
-		aged += aside
-	}
-	if s.atWindow > 0 && s.open > 0 {
-		for st := range s.streams.all() {
-			if st.state.Live() && (st.flow[0].Stalled(now, stallAfter) || st.flow[1].Stalled(now, stallAfter)) {
-				stalls++
-			}
-		}
 	}
 	base := s.head
 	if withStreams {
@@ -530,12 +514,109 @@ func (s *Session) snapshot(withStreams bool, cutoff, now time.Time, stallAfter t
 		}
 		base = s.full
 	}
-	if aged == 0 && stalls == 0 && leaks == 0 {
+	var c counted
+	// Aged, Setup and Aside change with the streams, and so with gen, and
+	// with the cutoff: that of the latest evaluation, once one ran, the
+	// same from one snapshot to the next until the next evaluation. Walking
+	// the suspects again for each snapshot was most of what an idle
+	// session's cost, with ten of them.
+	if cut := cutoff.UnixNano(); !cutoff.IsZero() && s.aged.gen == s.gen && s.aged.cut == cut {
+		c.aged, c.setup, c.aside = s.aged.n[0], s.aged.n[1], s.aged.n[2]
+		c.countStalls(s, now, stallAfter)
+	} else {
+		c.count(s, cutoff, now, stallAfter)
+		if !cutoff.IsZero() {
+			s.aged.gen, s.aged.cut, s.aged.n = s.gen, cut, [3]int{c.aged, c.setup, c.aside}
+		}
+	}
+	c.leaks = leaks
+	k := 0
+	if withStreams {
+		k = 1
+	}
+	if c == (counted{}) {
+		s.drawn[k], s.drawnOn[k] = nil, nil // not to hold a picture, streams and all, no longer drawn
 		return base
 	}
+	// The counts come from the clock as much as from the session: they
+	// are counted every time, and the picture that holds them is reused
+	// while they and the picture under them are the same. At scale, the
+	// UI's idle sessions each hold a LEAK: a copy of each, 10 times a
+	// second, was most of what the UI cost.
+	if cs := s.drawn[k]; cs != nil && s.drawnOn[k] == base && c.of(cs) {
+		return cs
+	}
 	ss := *base
-	ss.Aged, ss.Setup, ss.Aside, ss.Stalls, ss.Leaks = aged, setup, aside, stalls, leaks
+	c.set(&ss)
+	s.drawn[k], s.drawnOn[k] = &ss, base
 	return &ss
+}
+
+// fresh is snapshot's picture built anew, nothing reused: what a reused
+// picture must equal. s.mu is held.
+func (s *Session) fresh(withStreams bool, cutoff, now time.Time, stallAfter time.Duration, leaks int, marks *leakMarks) *SessionSnap {
+	ss := s.header()
+	if withStreams {
+		ss.StreamsOmitted = false
+		ss.Streams = s.streamSnaps(marks)
+	}
+	var c counted
+	c.count(s, cutoff, now, stallAfter)
+	c.leaks = leaks
+	c.set(ss)
+	return ss
+}
+
+// counted are the counts of a SessionSnap that a snapshot's time and
+// options (and the findings' leaks) choose, not the session alone.
+type counted struct {
+	aged, setup, aside, stalls, leaks int
+}
+
+// count counts s's Aged, Setup, Aside and Stalls: the live streams opened
+// before cutoff unless cutoff is zero, and the stalled writers at now.
+// s.mu is held.
+func (c *counted) count(s *Session, cutoff, now time.Time, stallAfter time.Duration) {
+	if !cutoff.IsZero() && s.open > 0 {
+		// The live list is in SYN order: the suspects are its first
+		// streams, so counting them costs the suspects, not every
+		// stream the session tracks (up to ClosedStreams closed ones).
+		// So is the list of those a capture loss set aside.
+		t := cutoff.UnixNano()
+		for st := s.w.lists[liveList].head; st != nil && st.watch.first < t; st = st.watch.links[liveList].next {
+			c.aged++
+			if st.leakKind() == heldKind {
+				c.setup++
+			}
+		}
+		for st := s.w.lists[asideList].head; st != nil && st.watch.first < t; st = st.watch.links[asideList].next {
+			c.aside++
+		}
+		c.aged += c.aside
+	}
+	c.countStalls(s, now, stallAfter)
+}
+
+// countStalls counts s's Stalls, the live streams with a writer stalled
+// at now. s.mu is held.
+func (c *counted) countStalls(s *Session, now time.Time, stallAfter time.Duration) {
+	if s.atWindow > 0 && s.open > 0 {
+		for st := range s.streams.all() {
+			if st.state.Live() && (st.flow[0].Stalled(now, stallAfter) || st.flow[1].Stalled(now, stallAfter)) {
+				c.stalls++
+			}
+		}
+	}
+}
+
+// of reports whether ss holds the counts c.
+func (c *counted) of(ss *SessionSnap) bool {
+	return *c == counted{ss.Aged, ss.Setup, ss.Aside, ss.Stalls, ss.Leaks}
+}
+
+// set puts the counts c in ss.
+func (c *counted) set(ss *SessionSnap) {
+	ss.Aged, ss.Setup, ss.Aside, ss.Stalls, ss.Leaks = c.aged, c.setup, c.aside, c.stalls, c.leaks
 }
 
 // header returns the session's picture without its streams. s.mu is held.
