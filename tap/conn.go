@@ -305,14 +305,21 @@ func (c *Conn) Close() error {
 // side already, the session's end by EOF.
 func (c *Conn) CloseWrite() error {
 	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		// Marked before the FIN goes out: a peer that answers it with a
+		// reset at once fails this end's Read, on another goroutine,
+		// before CloseWrite returns, and that end must find the shut.
+		now := time.Now()
+		first := c.shutAt.CompareAndSwap(0, now.UnixNano())
+		wasShut := c.shut.Swap(true)
 		err := cw.CloseWrite()
-		if err == nil {
-			c.shut.Store(true)
+		if err != nil {
+			c.shut.Store(wasShut)
+			if first {
+				c.shutAt.CompareAndSwap(now.UnixNano(), 0)
+			}
 		}
 		c.endWrites()
 		if err == nil {
-			now := time.Now()
-			c.shutAt.CompareAndSwap(0, now.UnixNano())
 			c.sess.HalfClosed(c.out.dir, now, c.local) // none if the peer had closed first
 			c.bothClosed()
 		}
