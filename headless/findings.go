@@ -252,7 +252,7 @@ func summarizeFindings(s *Summary, snap *live.Snapshot) {
 		}
 	}
 	slices.SortFunc(s.Findings, func(a, b *live.Finding) int { return cmp.Compare(a.ID, b.ID) })
-	s.Latency = snap.Latency
+	s.Latency, s.Untracked = snap.Latency, snap.Forgotten.Sessions
 	for _, ss := range snap.Sessions {
 		if ss.Latency.N > 0 {
 			s.SessionLatency = append(s.SessionLatency, SessionLatency{ss.ID, ss.Latency})
@@ -302,7 +302,11 @@ func writeLatency(w io.Writer, s Summary) {
 	slow := slices.Clone(s.SessionLatency)
 	slices.SortFunc(slow, func(a, b SessionLatency) int { return cmp.Compare(b.P99, a.P99) })
 	for i, l := range slow {
-		if i == 0 {
+		switch {
+		case i > 0:
+		case s.Untracked > 0: // the list cannot rank the sessions it forgot
+			fmt.Fprintf(w, "; slowest p99 of the %d sessions still tracked:", s.Sessions-s.Untracked)
+		default:
 			fmt.Fprintf(w, "; slowest p99:")
 		}
 		if i == 5 {
@@ -423,17 +427,20 @@ func findingsJSON(j *jsonSummary, s Summary) {
 	}
 	if s.Latency.N > 0 {
 		l := latencyJSON(0, s.Latency)
-		j.Latency = &jsonLatencies{jsonLatency: l, Sessions: []jsonLatency{}}
+		j.Latency = &jsonLatencies{jsonLatency: l, Untracked: s.Untracked, Sessions: []jsonLatency{}}
 		for _, sl := range s.SessionLatency {
 			j.Latency.Sessions = append(j.Latency.Sessions, latencyJSON(sl.Session, sl.Latency))
 		}
 	}
 }
 
-// jsonLatencies is the summary's latency: over every session, and per session.
+// jsonLatencies is the summary's latency: over every session, and per
+// tracked session; Untracked counts the sessions whose replies the first
+// counts and Sessions does not list.
 type jsonLatencies struct {
 	jsonLatency
-	Sessions []jsonLatency `json:"sessions"`
+	Untracked uint64        `json:"untracked,omitempty"`
+	Sessions  []jsonLatency `json:"sessions"`
 }
 
 // appendFirstJSON appends a LEAK's "first": the first payload bytes of
