@@ -257,7 +257,7 @@ func summarizeFindings(s *Summary, snap *live.Snapshot) {
 		}
 	}
 	slices.SortFunc(s.Findings, func(a, b *live.Finding) int { return cmp.Compare(a.ID, b.ID) })
-	s.Latency = snap.Latency
+	s.Latency, s.Untracked = snap.Latency, snap.Forgotten.Sessions
 	for _, ss := range snap.Sessions {
 		if ss.Latency.N > 0 {
 			s.SessionLatency = append(s.SessionLatency, SessionLatency{ss.ID, ss.Latency})
@@ -270,9 +270,13 @@ func writeFindings(w io.Writer, s Summary) {
 	open := s.FindingsOpen[live.Warning] + s.FindingsOpen[live.Critical]
 	fmt.Fprintf(w, "  findings  %d opened, %d open at the end (%d critical, %d warning)\n",
 		s.FindingsOpened, open, s.FindingsOpen[live.Critical], s.FindingsOpen[live.Warning])
-	if s.GroupFindings {
-		for _, l := range groupFindings(s.Findings, s.AfterCount) {
+	if s.GroupFindings || len(s.Findings) > manyFindings {
+		lines := groupFindings(s.Findings, s.AfterCount)
+		for _, l := range lines {
 			fmt.Fprintf(w, "%s\n", printable.AppendText(nil, l))
+		}
+		if !s.GroupFindings && len(lines) < len(s.Findings) {
+			fmt.Fprintf(w, "    (%d findings listed, those alike on one line; --output json lists each)\n", len(s.Findings))
 		}
 	} else {
 		writeEachFinding(w, s.Findings, s.AfterCount)
@@ -283,19 +287,88 @@ func writeFindings(w io.Writer, s Summary) {
 	writeLatency(w, s)
 }
 
+// manyFindings is how many findings the plain output lists one by one,
+// in the summary and as STILL-OPEN lines at the stop. Past it the lines
+// would scroll the summary's totals off a terminal (9 000 sessions with a
+// LEAK each made 9 000 STILL-OPEN lines, then a summary of 9 016): the
+// summary writes findings alike as one line each (groupFindings), as the
+// UI's does, and the STILL-OPEN lines past it are one line
+// (stillOpenRest). JSON keeps a record for each.
+const manyFindings = 20
+
+// stillOpenRest tallies the STILL-OPEN records past the first
+// manyFindings, which plain output writes as one line (appendLine) before
+// the summary: the stop resolves every finding still holding at once, a
+// line each, and thousands of them scrolled the summary's totals away.
+type stillOpenRest struct {
+	shown         int // STILL-OPEN lines written one by one
+	n             int // tallied, not written
+	at            time.Time
+	ids, sessions []uint64
+	codes         [live.NumFindingCodes]int
+}
+
+// write reports whether the STILL-OPEN record r is to be written on its
+// own line; if not, it tallies r.
+func (t *stillOpenRest) write(r *live.Record) bool {
+	if t.shown < manyFindings {
+		t.shown++
+		return true
+	}
+	f := r.Finding
+	t.n++
+	t.at = r.At
+	t.ids = append(t.ids, f.ID)
+	if r.Session != 0 {
+		t.sessions = append(t.sessions, r.Session)
+	}
+	if int(f.Code) < len(t.codes) {
+		t.codes[f.Code]++
+	}
+	return false
+}
+
+// appendLine appends the line of the tallied STILL-OPEN records, at the
+// latest one's time:
+//
+//	02:00:01.000000 STILL-OPEN 8980 more, not listed one by one: LEAK ×8980 (findings #21–#9000, sessions 21–9000): muxtop stopped watching their sessions: still holding then; the summary counts them, --output json has a record for each
+func (t *stillOpenRest) appendLine(b []byte) []byte {
+	b = t.at.AppendFormat(b, live.TimeLayout)
+	b = fmt.Appendf(b, " STILL-OPEN %d more, not listed one by one:", t.n)
+	sep := " "
+	for c, n := range t.codes {
+		if n > 0 {
+			b = fmt.Appendf(b, "%s%s ×%d", sep, live.FindingCode(c), n)
+			sep = ", "
+		}
+	}
+	b = append(b, " (findings "...)
+	b = append(b, idList(t.ids, "#")...)
+	if len(t.sessions) > 0 {
+		b = append(b, ", sessions "...)
+		b = append(b, idList(t.sessions, "")...)
+	}
+	b = append(b, "): muxtop stopped watching their sessions: still holding then; the summary counts them, --output json has a record for each\n"...)
+	return b
+}
+
 // writeEachFinding writes a line for each finding.
 func writeEachFinding(w io.Writer, findings []*live.Finding, afterCount []uint64) {
 	for _, f := range findings {
-		where := ""
-		if f.Session != 0 {
-			where = fmt.Sprintf(", session %d", f.Session)
-		}
-		state := findingState(f, afterCount)
-		line := fmt.Sprintf("    #%d %s %s%s, %s: %s", f.ID, f.Code, f.Severity, where, state, f.Text)
-		// A LEAK's oldest stream's first bytes, as its FINDING line has
-		// them: which request leaks.
-		fmt.Fprintf(w, "%s\n", appendFirstPlain(printable.AppendText(nil, line), f.Stream, f.First()))
+		fmt.Fprintf(w, "%s\n", appendFindingLine(nil, f, afterCount))
 	}
+}
+
+// appendFindingLine appends a finding's own line in the summary: its id,
+// code, severity, session, state and text, and a LEAK's oldest stream's
+// first bytes, as its FINDING line has them: which request leaks.
+func appendFindingLine(b []byte, f *live.Finding, afterCount []uint64) []byte {
+	where := ""
+	if f.Session != 0 {
+		where = fmt.Sprintf(", session %d", f.Session)
+	}
+	line := fmt.Sprintf("    #%d %s %s%s, %s", f.ID, f.Code, f.Severity, where, findingLine(f, afterCount))
+	return appendFirstPlain(printable.AppendText(b, line), f.Stream, f.First())
 }
 
 // writeLatency writes the summary's first-reply latency, if any.
@@ -307,7 +380,11 @@ func writeLatency(w io.Writer, s Summary) {
 	slow := slices.Clone(s.SessionLatency)
 	slices.SortFunc(slow, func(a, b SessionLatency) int { return cmp.Compare(b.P99, a.P99) })
 	for i, l := range slow {
-		if i == 0 {
+		switch {
+		case i > 0:
+		case s.Untracked > 0: // the list cannot rank the sessions it forgot
+			fmt.Fprintf(w, "; slowest p99 of the %d sessions still tracked:", s.Sessions-s.Untracked)
+		default:
 			fmt.Fprintf(w, "; slowest p99:")
 		}
 		if i == 5 {
@@ -428,17 +505,20 @@ func findingsJSON(j *jsonSummary, s Summary) {
 	}
 	if s.Latency.N > 0 {
 		l := latencyJSON(0, s.Latency)
-		j.Latency = &jsonLatencies{jsonLatency: l, Sessions: []jsonLatency{}}
+		j.Latency = &jsonLatencies{jsonLatency: l, Untracked: s.Untracked, Sessions: []jsonLatency{}}
 		for _, sl := range s.SessionLatency {
 			j.Latency.Sessions = append(j.Latency.Sessions, latencyJSON(sl.Session, sl.Latency))
 		}
 	}
 }
 
-// jsonLatencies is the summary's latency: over every session, and per session.
+// jsonLatencies is the summary's latency: over every session, and per
+// tracked session; Untracked counts the sessions whose replies the first
+// counts and Sessions does not list.
 type jsonLatencies struct {
 	jsonLatency
-	Sessions []jsonLatency `json:"sessions"`
+	Untracked uint64        `json:"untracked,omitempty"`
+	Sessions  []jsonLatency `json:"sessions"`
 }
 
 // appendFirstJSON appends a LEAK's "first": the first payload bytes of

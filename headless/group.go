@@ -54,7 +54,8 @@ func findingState(f *live.Finding, afterCount []uint64) string {
 }
 
 // groupFindings returns the summary's lines of findings, in the order of
-// their first: one for each finding alone, as writeEachFinding writes it,
+// their first: one for each finding alone, as writeEachFinding writes it
+// (appendFindingLine),
 // and one for each group of findings of the same code, severity and
 // state whose lines differ in their numbers alone, exact: how many, which
 // findings and sessions, and where the numbers differ, their range,
@@ -87,11 +88,7 @@ func groupFindings(findings []*live.Finding, afterCount []uint64) []string {
 	for _, g := range groups {
 		f := g.first
 		if len(g.ids) == 1 {
-			where := ""
-			if f.Session != 0 {
-				where = ", session " + strconv.FormatUint(f.Session, 10)
-			}
-			out = append(out, "    #"+strconv.FormatUint(f.ID, 10)+" "+f.Code.String()+" "+f.Severity.String()+where+", "+findingLine(f, afterCount))
+			out = append(out, string(appendFindingLine(nil, f, afterCount)))
 			continue
 		}
 		var b strings.Builder

@@ -44,6 +44,9 @@ type Printer struct {
 	missed uint64
 	buf    []live.Record
 	line   []byte
+	// stillOpen counts the STILL-OPEN lines written and tallies those
+	// past manyFindings, which plain writes as one line at the end.
+	stillOpen stillOpenRest
 }
 
 // NewPrinter returns a Printer of reg's records in format f. A nil reg
@@ -92,6 +95,9 @@ func (p *Printer) write(r *live.Record) {
 	if p.format == JSON {
 		p.line = appendJSON(p.line[:0], r)
 	} else {
+		if r.Kind == live.FindingResolved && r.Finding != nil && r.Finding.Unwatched && !p.stillOpen.write(r) {
+			return
+		}
 		p.line = appendPlain(p.line[:0], r)
 	}
 	p.line = append(p.line, '\n')
@@ -162,6 +168,9 @@ func (p *Printer) finish(o Options, limit int) (*live.Snapshot, error) {
 	s, snap, err := closing(p.reg, o, func() error { return p.flush(limit) }, p.Missed)
 	if err != nil {
 		return nil, fmt.Errorf("output: %w", err)
+	}
+	if p.stillOpen.n > 0 {
+		p.w.Write(p.stillOpen.appendLine(nil))
 	}
 	writeSummary(p.w, p.format, s)
 	if err := p.w.Flush(); err != nil {

@@ -419,10 +419,15 @@ type Summary struct {
 	// UI's summary on quitting, for a person at a terminal. The plain
 	// output and JSON list each.
 	GroupFindings bool
-	// Latency is the first-reply latency over every tracked session;
-	// SessionLatency each session's, in session order.
+	// Latency is the first-reply latency over every session of the run,
+	// forgotten ones included (live.Snapshot.Latency: the count of
+	// muxtop_first_reply_latency_seconds); SessionLatency each tracked
+	// session's, in session order. Untracked counts the ended sessions
+	// no longer tracked one by one (live.Forgotten.Sessions): Latency
+	// counts their replies, SessionLatency lists none of them.
 	Latency        live.Latency
 	SessionLatency []SessionLatency
+	Untracked      uint64
 	// Status is the watched system's figures, if any.
 	Status live.Status
 	// Upstream is how a proxy's connections to its upstream went; its

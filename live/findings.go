@@ -1594,7 +1594,8 @@ func (e *engine) findings() *findingsView {
 }
 
 // snapshotFindings adds the published findings v to snap and, if
-// latency, merges the sessions' first-reply histograms.
+// latency, merges the sessions' first-reply histograms into the forgotten
+// sessions': Latency and LatencyHistogram count the same replies.
 func (r *Registry) snapshotFindings(snap *Snapshot, v *findingsView, sessions []*Session, latency bool) {
 	snap.Findings, snap.FindingCounts, snap.FindingsOpened, snap.Resolved = v.open, v.counts, v.opened, v.resolved
 	snap.FindingsOpenedBy, snap.FindingsResolvedBy = v.openedBy, v.resolvedBy
@@ -1607,11 +1608,10 @@ func (r *Registry) snapshotFindings(snap *Snapshot, v *findingsView, sessions []
 	if !latency {
 		return
 	}
-	var h latencyHist
-	hist, rtt := snap.Forgotten.Latency, snap.Forgotten.PingRTT
+	h, hist, rtt := snap.Forgotten.latency, snap.Forgotten.Latency, snap.Forgotten.PingRTT
 	for _, s := range sessions {
 		s.mu.Lock()
-		h.merge(&s.w.latency)
+		h.add(&s.w.latency)
 		hist.add(&s.w.latency)
 		if s.y != nil {
 			rtt.add(&s.y.rtt)

@@ -56,27 +56,23 @@ func (h *latencyHist) add(d time.Duration) {
 	h.b[latencyBucket(d)]++
 }
 
-// merge adds o's counts to h.
-func (h *latencyHist) merge(o *latencyHist) {
-	if o.n == 0 {
-		return
-	}
-	h.n += o.n
-	h.sum += o.sum
-	for i, c := range o.b {
-		h.b[i] += c
-	}
+// quantile returns the time below which a fraction q of the replies came.
+func (h *latencyHist) quantile(q float64) time.Duration { return quantile(&h.b, h.n, q) }
+
+func (h *latencyHist) latency() Latency {
+	return Latency{N: h.n, P50: h.quantile(0.50), P99: h.quantile(0.99)}
 }
 
-// quantile returns the time below which a fraction q of the replies came.
-func (h *latencyHist) quantile(q float64) time.Duration {
-	if h.n == 0 {
+// quantile returns the time below which a fraction q of the n times that
+// buckets b count came.
+func quantile[C uint32 | uint64](b *[latencyBuckets]C, n uint64, q float64) time.Duration {
+	if n == 0 {
 		return 0
 	}
-	rank := uint64(q*float64(h.n) + 0.5)
-	rank = min(max(rank, 1), h.n)
+	rank := uint64(q*float64(n) + 0.5)
+	rank = min(max(rank, 1), n)
 	var seen uint64
-	for i, c := range h.b {
+	for i, c := range b {
 		seen += uint64(c)
 		if seen >= rank {
 			return latencyMid(i)
@@ -85,8 +81,29 @@ func (h *latencyHist) quantile(q float64) time.Duration {
 	return latencyMid(latencyBuckets - 1)
 }
 
-func (h *latencyHist) latency() Latency {
-	return Latency{N: h.n, P50: h.quantile(0.50), P99: h.quantile(0.99)}
+// latencyTotal adds up latencyHists in the same quarter-octave buckets,
+// counted in 64 bits: the first-reply times of every session of a run,
+// forgotten ones included, so that its percentiles are as exact as a
+// session's (within 12.5%), not read off LatencyHistogram's octaves. It
+// costs a kilobyte, once.
+type latencyTotal struct {
+	n uint64
+	b [latencyBuckets]uint64
+}
+
+// add adds h's counts to t.
+func (t *latencyTotal) add(h *latencyHist) {
+	if h.n == 0 {
+		return
+	}
+	t.n += h.n
+	for i, c := range h.b {
+		t.b[i] += uint64(c)
+	}
+}
+
+func (t *latencyTotal) latency() Latency {
+	return Latency{N: t.n, P50: quantile(&t.b, t.n, 0.50), P99: quantile(&t.b, t.n, 0.99)}
 }
 
 // NumLatencyBounds is how many bounds LatencyHistogram counts below.

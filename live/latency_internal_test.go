@@ -38,11 +38,11 @@ func TestLatencyQuantiles(t *testing.T) {
 	if l.N != 1000 || !near(l.P50, 500*time.Millisecond) || !near(l.P99, 990*time.Millisecond) {
 		t.Errorf("latency of 1..1000 ms = %+v, want n 1000, p50 ≈ 500ms, p99 ≈ 990ms", l)
 	}
-	var m latencyHist
-	m.merge(&h)
-	m.merge(&h)
-	if m.n != 2000 || m.latency().P50 != l.P50 {
-		t.Errorf("merged twice: %+v, want n 2000 and the same p50", m.latency())
+	var m latencyTotal
+	m.add(&h)
+	m.add(&h)
+	if m.latency() != (Latency{N: 2000, P50: l.P50, P99: l.P99}) {
+		t.Errorf("added up twice: %+v, want n 2000 and the same p50 and p99 as %+v", m.latency(), l)
 	}
 	if n := testing.AllocsPerRun(100, func() { h.add(time.Millisecond) }); n != 0 {
 		t.Errorf("add allocates %v times", n)

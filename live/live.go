@@ -320,6 +320,7 @@ func (r *Registry) forget(s *Session) {
 		r.forgotten.EndedBy[s.reason]++
 	}
 	r.forgotten.Latency.add(&s.w.latency)
+	r.forgotten.latency.add(&s.w.latency)
 	// Unparsed as SessionSnap has it: the prefix and the bytes skipped
 	// to a frame boundary are wire bytes that no frame counts too.
 	u := s.unframed()

@@ -97,10 +97,11 @@ type Snapshot struct {
 	// Unparsed, Unsent, Lost and Skipped add up the sessions' fields of
 	// the same names per direction, forgotten sessions included.
 	Unparsed, Unsent, Lost, Skipped [2]int64
-	// Latency is the first-reply latency over every tracked session's
-	// streams, when SnapshotOptions.Latency asked for it. LatencyHistogram
-	// counts the same times as a histogram, forgotten sessions' included,
-	// so that its counts never go down.
+	// Latency is the first-reply latency over every session's streams,
+	// forgotten sessions' included, when SnapshotOptions.Latency asked for
+	// it; a SessionSnap's is its own. LatencyHistogram counts the same
+	// times as a histogram (its Count is Latency.N), so that its counts
+	// never go down.
 	Latency          Latency
 	LatencyHistogram LatencyHistogram
 	// FindingsOpenedBy counts FindingsOpened by FindingCode and the
@@ -152,9 +153,9 @@ type SnapshotOptions struct {
 	StallAfter time.Duration
 	// Now is the snapshot's time, At; zero means Registry.Now(). Tests fix it.
 	Now time.Time
-	// Latency adds every session's first-reply times into
-	// Snapshot.Latency, for a summary: it costs a pass over each session's
-	// histogram. Snapshot sets it.
+	// Latency adds every session's first-reply times, forgotten ones
+	// included, into Snapshot.Latency, for a summary: it costs a pass over
+	// each session's histogram. Snapshot sets it.
 	Latency bool
 }
 
@@ -179,8 +180,11 @@ type Forgotten struct {
 	EndedBy      [NumCloseReasons]uint64
 	ViolationsBy [decoder.NumCodes]uint64
 	AnomaliesBy  [NumAnomalies]uint64
-	// Latency adds up the sessions' first-reply times.
+	// Latency adds up the sessions' first-reply times; latency the same
+	// times in the quarter-octave buckets a session keeps, for
+	// Snapshot.Latency's percentiles.
 	Latency LatencyHistogram
+	latency latencyTotal
 	// YamuxViolationsBy, YamuxAnomaliesBy, GoAwaysBy and PingRTT are
 	// the Snapshot's fields of the same names for these sessions.
 	YamuxViolationsBy [yamux.NumCodes]uint64
