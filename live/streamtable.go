@@ -113,3 +113,20 @@ func (t *streamTable) all() iter.Seq[*stream] {
 		}
 	}
 }
+
+// shrink rebuilds the table in the fewest slots that hold its streams as
+// put would place them, for a session that tracks few streams after it
+// tracked many: the slot array never shrinks otherwise.
+func (t *streamTable) shrink() {
+	if len(t.slots) <= minStreamSlots {
+		return
+	}
+	var old []*stream
+	for st := range t.all() {
+		old = append(old, st)
+	}
+	*t = streamTable{}
+	for _, st := range old {
+		t.put(st)
+	}
+}
