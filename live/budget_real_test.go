@@ -190,11 +190,11 @@ func figures(snap *live.Snapshot) string {
 // The kinds of stream clientKind opens, its first byte: how each side
 // closes it.
 const (
-	kindCloseWrite = iota // the client half-closes, reads the answer to EOF and closes: a second FIN in smux
-	kindAnswered          // the client reads the answer, then closes; the server closes after the client's FIN
-	kindLateRead          // the client half-closes before the answer comes and reads it: v2 UPDs after the FIN
-	kindLateUnread        // the client closes before the answer comes, and never reads it: DATA_AFTER_CLOSE
-	kindServerFirst       // the server answers and closes at once; the client half-closes later, then closes: smux's second FIN
+	kindCloseWrite  = iota // the client half-closes, reads the answer to EOF and closes: a second FIN in smux
+	kindAnswered           // the client reads the answer, then closes; the server closes after the client's FIN
+	kindLateRead           // the client half-closes before the answer comes and reads it: v2 UPDs after the FIN
+	kindLateUnread         // the client closes before the answer comes, and never reads it: DATA_AFTER_CLOSE
+	kindServerFirst        // the server answers and closes at once; the client half-closes later, then closes: smux's second FIN
 	numKinds
 )
 
