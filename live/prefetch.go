@@ -8,8 +8,9 @@ import "unsafe"
 // prefetch at the start of Session.Record lets them come in while it
 // updates the session's state: the ring slot the record will most likely
 // claim, and the closed stream a FIN may fold out of the session (it
-// closed as many streams ago as the session keeps: closedCap). A prefetch is only a hint: it reads
-// and writes nothing, so it needs no lock and cannot race.
+// closed as many streams ago as the session keeps: closedCap). A prefetch
+// is only a hint: it reads and writes nothing, so it needs no lock and
+// cannot race.
 
 // prefetchNext starts bringing in the slots that the next two records
 // will most likely claim: a feed often records two frames, and another
