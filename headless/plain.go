@@ -535,12 +535,9 @@ func Summarize(snap *live.Snapshot, missed uint64) Summary {
 			s.ByCode[a.Anomaly.String()]++
 		}
 		s.Unitemised += ss.AnomalyCount - uint64(len(ss.Anomalies))
-		s.StreamsEnded += ss.Closed.Ended
-		for _, st := range ss.Streams {
-			if st.State == live.EndedWithSession {
-				s.StreamsEnded++
-			}
-		}
+		// The session's counter: its Streams list only those kept in
+		// detail (--closed-streams), or none where the picture omits them.
+		s.StreamsEnded += ss.StreamsEnded
 	}
 	s.StreamsClosed = s.StreamsOpened - uint64(s.StreamsOpen) - s.StreamsEnded
 	summarizeFindings(&s, snap)

@@ -11,6 +11,7 @@ import (
 	"cmp"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/muxtop/muxtop/decoder"
@@ -98,9 +99,26 @@ const (
 	DefaultHistory       = 100_000
 	DefaultSnaplen       = 256
 	DefaultClosedStreams = 1_000
+	DefaultStreamBudget  = 100_000
 	DefaultEndedSessions = 1_000
 	DefaultAnomalies     = 100
 )
+
+// The least number of closed streams a session keeps in detail however
+// many sessions share Config.StreamBudget (unless ClosedStreams is
+// smaller, or the budget is none): a live one, and an ended one, whose
+// detail matters less. Past StreamBudget / MinClosedStreams live sessions
+// the floors, not the budget, bound the streams kept, at about
+// MinClosedStreams × 0.5 KB a live session, which costs more already.
+const (
+	MinClosedStreams      = 20
+	MinEndedClosedStreams = 5
+)
+
+// liveWeight is a live session's share of Config.StreamBudget against an
+// ended one's: an ended session keeps a quarter of a live one's closed
+// streams.
+const liveWeight = 4
 
 // Config bounds the memory a Registry uses.
 //
@@ -116,8 +134,15 @@ type Config struct {
 	// Snaplen is how many payload bytes a record keeps.
 	Snaplen int
 	// ClosedStreams is how many closed streams each session keeps in
-	// detail; older ones are folded into the session's ClosedSummary.
+	// detail at most; older ones are folded into the session's
+	// ClosedSummary, where they still count. StreamBudget may make it fewer.
 	ClosedStreams int
+	// StreamBudget is how many closed streams all sessions keep in detail
+	// together: the memory that scales with the streams served, about
+	// 0.5 KB each (README, Memory). Each live session keeps an equal share,
+	// each ended one a quarter of that, at least MinClosedStreams and
+	// MinEndedClosedStreams, at most ClosedStreams.
+	StreamBudget int
 	// EndedSessions is how many ended sessions are kept; older ones are
 	// folded into the Snapshot's Forgotten counts.
 	EndedSessions int
@@ -150,6 +175,7 @@ func (c Config) withDefaults() Config {
 	def(&c.History, DefaultHistory)
 	def(&c.Snaplen, DefaultSnaplen)
 	def(&c.ClosedStreams, DefaultClosedStreams)
+	def(&c.StreamBudget, DefaultStreamBudget)
 	def(&c.EndedSessions, DefaultEndedSessions)
 	def(&c.Anomalies, DefaultAnomalies)
 	return c
@@ -168,6 +194,15 @@ type Registry struct {
 	ended     int        // ended sessions in sessions
 	forgotten Forgotten
 	notices   []Notice // the latest MaxNotices, oldest first
+	// weight is the tracked sessions' shares of cfg.StreamBudget, each live
+	// one liveWeight, each ended one 1; shares is what the caps are set
+	// for, at least weight, so that the sessions' caps add up to the
+	// budget at most (setCaps).
+	weight, shares int
+
+	// The caps on the closed streams a session keeps, live and ended: read
+	// by a session closing a stream, under its own lock only.
+	liveCap, endedCap atomic.Int64
 
 	eng engine // the findings engine: findings.go
 
@@ -204,7 +239,64 @@ func New(cfg Config) *Registry {
 	cfg = cfg.withDefaults()
 	r := &Registry{cfg: cfg, hist: newHistory(cfg.History, cfg.Snaplen)}
 	r.started = r.Now()
+	r.setCaps()
 	return r
+}
+
+// setCaps sets the caps on the closed streams a session keeps for
+// r.shares: each live session's is the budget's liveWeight / shares, each
+// ended one's 1 / shares, so that they add up to the budget at most while
+// weight <= shares. r.mu is held, or r is new.
+func (r *Registry) setCaps() {
+	b, most := r.cfg.StreamBudget, r.cfg.ClosedStreams
+	unit := b / max(r.shares, 1)
+	capOf := func(share, floor int) int64 {
+		if b == 0 {
+			return 0
+		}
+		return int64(min(max(share, floor), most))
+	}
+	r.liveCap.Store(capOf(liveWeight*unit, MinClosedStreams))
+	r.endedCap.Store(capOf(unit, MinEndedClosedStreams))
+}
+
+// reweigh adds d to r.weight. Where the weight passes the shares the caps
+// were set for, it sets them for more (headroom) and trims every session
+// to its new cap, so that the sessions never keep more than the budget
+// together; a trim costs the streams it folds, each once, and past a few
+// sessions the sweep comes each time the sessions grow by a quarter: O(1)
+// a session opened. Where the weight falls below half the shares (or
+// below them, while few sessions make a sweep cheap), the caps grow, which
+// takes no trim. r.mu is held.
+func (r *Registry) reweigh(d int) {
+	r.weight += d
+	switch {
+	case r.weight > r.shares:
+		r.shares = headroom(r.weight)
+		r.setCaps()
+		for _, s := range r.sessions {
+			s.mu.Lock()
+			s.trim()
+			s.mu.Unlock()
+		}
+	case r.weight < r.shares/2 || r.shares < sweepAlways && r.weight < r.shares:
+		r.shares = headroom(r.weight)
+		r.setCaps()
+	}
+}
+
+// sweepAlways is the weight below which reweigh sets the caps for the
+// weight itself, sweeping the sessions at every one opened: 16 live ones.
+const sweepAlways = 16 * liveWeight
+
+// headroom returns the shares to set the caps for at weight w: a quarter
+// more, so that sessions can open before the next sweep, once there are
+// enough for a sweep to cost.
+func headroom(w int) int {
+	if w < sweepAlways {
+		return w
+	}
+	return w + w/4
 }
 
 // Now returns the registry's time: Config.Clock's, or time.Now.
@@ -258,6 +350,7 @@ func (r *Registry) Open(info SessionInfo, at time.Time) *Session {
 	r.nextID++
 	s.id = r.nextID
 	r.sessions = append(r.sessions, s)
+	r.reweigh(liveWeight)
 	r.mu.Unlock()
 	r.hist.addEvent(Record{Kind: SessionOpened, Session: s.id, At: at,
 		Client: info.Client, Server: info.Server, Label: info.Label, Tap: info.Tap, Proto: info.Proto})
@@ -269,6 +362,7 @@ func (r *Registry) sessionEnded() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.ended++
+	r.reweigh(1 - liveWeight)
 	if r.ended <= r.cfg.EndedSessions {
 		return
 	}
@@ -277,6 +371,7 @@ func (r *Registry) sessionEnded() {
 		if r.ended > r.cfg.EndedSessions && s.isEnded() {
 			r.forget(s)
 			r.ended--
+			r.reweigh(-1)
 			continue
 		}
 		kept = append(kept, s)

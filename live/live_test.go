@@ -647,15 +647,15 @@ func TestConfigDefaults(t *testing.T) {
 		want live.Config
 	}{
 		{"zero", live.Config{}, live.Config{History: live.DefaultHistory, Snaplen: live.DefaultSnaplen,
-			ClosedStreams: live.DefaultClosedStreams, EndedSessions: live.DefaultEndedSessions, Anomalies: live.DefaultAnomalies}},
-		{"negative means none", live.Config{History: -1, Snaplen: -1, ClosedStreams: -1, EndedSessions: -1, Anomalies: -1}, live.Config{}},
+			ClosedStreams: live.DefaultClosedStreams, StreamBudget: live.DefaultStreamBudget, EndedSessions: live.DefaultEndedSessions, Anomalies: live.DefaultAnomalies}},
+		{"negative means none", live.Config{History: -1, Snaplen: -1, ClosedStreams: -1, StreamBudget: -1, EndedSessions: -1, Anomalies: -1}, live.Config{}},
 		{"exactly 0", live.Config{History: live.Exactly(0), Snaplen: live.Exactly(0), ClosedStreams: live.Exactly(0),
-			EndedSessions: live.Exactly(0), Anomalies: live.Exactly(0)}, live.Config{}},
+			StreamBudget: live.Exactly(0), EndedSessions: live.Exactly(0), Anomalies: live.Exactly(0)}, live.Config{}},
 		{"exactly n", live.Config{History: live.Exactly(1), Snaplen: live.Exactly(2), ClosedStreams: live.Exactly(3),
-			EndedSessions: live.Exactly(4), Anomalies: live.Exactly(5)},
-			live.Config{History: 1, Snaplen: 2, ClosedStreams: 3, EndedSessions: 4, Anomalies: 5}},
-		{"kept", live.Config{History: 1, Snaplen: 2, ClosedStreams: 3, EndedSessions: 4, Anomalies: 5},
-			live.Config{History: 1, Snaplen: 2, ClosedStreams: 3, EndedSessions: 4, Anomalies: 5}},
+			StreamBudget: live.Exactly(6), EndedSessions: live.Exactly(4), Anomalies: live.Exactly(5)},
+			live.Config{History: 1, Snaplen: 2, ClosedStreams: 3, StreamBudget: 6, EndedSessions: 4, Anomalies: 5}},
+		{"kept", live.Config{History: 1, Snaplen: 2, ClosedStreams: 3, StreamBudget: 6, EndedSessions: 4, Anomalies: 5},
+			live.Config{History: 1, Snaplen: 2, ClosedStreams: 3, StreamBudget: 6, EndedSessions: 4, Anomalies: 5}},
 	}
 	for _, tt := range tests {
 		if got := live.New(tt.in).Config(); got.Clock != nil || fmt.Sprint(got) != fmt.Sprint(tt.want) {

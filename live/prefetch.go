@@ -8,8 +8,9 @@ import "unsafe"
 // prefetch at the start of Session.Record lets them come in while it
 // updates the session's state: the ring slot the record will most likely
 // claim, and the closed stream a FIN may fold out of the session (it
-// closed ClosedStreams streams ago). A prefetch is only a hint: it reads
-// and writes nothing, so it needs no lock and cannot race.
+// closed as many streams ago as the session keeps: closedCap). A prefetch
+// is only a hint: it reads and writes nothing, so it needs no lock and
+// cannot race.
 
 // prefetchNext starts bringing in the slots that the next two records
 // will most likely claim: a feed often records two frames, and another
@@ -28,7 +29,7 @@ func (h *history) prefetchNext() {
 // prefetchFold starts bringing in the closed stream that the next stream
 // to close will fold into the summary. s.mu is held.
 func (s *Session) prefetchFold() {
-	if q := &s.closed; q.len() > 0 && q.len() >= s.reg.cfg.ClosedStreams {
+	if q := &s.closed; q.len() > 0 && q.len() >= s.closedCap() {
 		p := unsafe.Pointer(q.sts[q.head])
 		prefetch(p, unsafe.Add(p, 128)) // a stream spans four lines
 	}

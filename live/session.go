@@ -3,6 +3,7 @@ package live
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -649,16 +650,44 @@ func (s *Session) fold(st *stream) {
 	st.folded = true
 }
 
+// maxFree is how many folded streams a session keeps for reuse: enough
+// that steady traffic, which folds one stream as it opens one, does not
+// allocate; few enough that a session whose cap shrank does not keep the
+// streams it folded.
+const maxFree = 8
+
 // closeStream queues a closed stream and folds the oldest closed ones
-// beyond the bound into the summary.
+// beyond the session's cap into the summary. s.mu is held.
 func (s *Session) closeStream(st *stream) {
 	s.closed.push(st)
-	for s.closed.len() > s.reg.cfg.ClosedStreams {
+	s.trim()
+}
+
+// closedCap returns how many closed streams the session keeps in detail:
+// its share of Config.StreamBudget (Registry.setCaps). s.mu is held.
+func (s *Session) closedCap() int {
+	if s.ended {
+		return int(s.reg.endedCap.Load())
+	}
+	return int(s.reg.liveCap.Load())
+}
+
+// trim folds the oldest closed streams beyond the session's cap into the
+// summary, where they still count. s.mu is held.
+func (s *Session) trim() {
+	n := s.closedCap()
+	if s.closed.len() <= n {
+		return
+	}
+	s.gen++ // its picture lists fewer streams
+	for s.closed.len() > n {
 		old := s.closed.pop()
 		if !old.folded {
 			s.fold(old)
 		}
-		s.free = append(s.free, old)
+		if len(s.free) < maxFree && !s.ended {
+			s.free = append(s.free, old)
+		}
 	}
 }
 
@@ -1114,7 +1143,9 @@ func (s *Session) End(at time.Time, reason CloseReason, err error) {
 		st.leakAtEnd = marks.marks(st)
 	}
 	// Streams still open end with the session; they join the closed ones,
-	// so an ended session keeps at most ClosedStreams streams in detail.
+	// so an ended session keeps at most its cap of streams in detail
+	// (closedCap), the suspected leaks among them too: the findings count
+	// them, not the streams kept.
 	s.watchEnded()
 	for st := range s.streams.all() {
 		s.setFull(&st.flow[0], time.Time{})
@@ -1126,6 +1157,13 @@ func (s *Session) End(at time.Time, reason CloseReason, err error) {
 		}
 	}
 	s.open = 0
+	// An ended session opens no streams (bar a frame in flight): what it
+	// kept to reuse and to look streams up is only memory now.
+	s.trim()
+	s.free = nil
+	s.order = nil
+	s.closed.shrink()
+	s.streams.shrink()
 	detail := s.endNote(at, s.err) // a session that keepalive ended says so
 	proto := s.proto
 	s.mu.Unlock()
@@ -1152,6 +1190,13 @@ func (q *fifo) push(st *stream) {
 		q.head = 0
 	}
 	q.sts = append(q.sts, st)
+}
+
+// shrink moves the queue into a slice of its length: its slice keeps the
+// capacity of its longest length otherwise.
+func (q *fifo) shrink() {
+	q.sts = slices.Clone(q.sts[q.head:])
+	q.head = 0
 }
 
 func (q *fifo) pop() *stream {

@@ -231,7 +231,10 @@ type SessionSnap struct {
 	Err              string
 	Counts           Counts
 	// Streams are the tracked streams in id order: every open one and the
-	// latest Config.ClosedStreams closed ones. It is nil when
+	// latest closed ones the session keeps in detail, its share of
+	// Config.StreamBudget (at most Config.ClosedStreams); the rest are in
+	// Closed. Count from the counters (Open, Total, StreamsEnded), not
+	// from Streams. It is nil when
 	// StreamsOmitted: SnapshotOptions.Streams did not select the session.
 	Streams        []StreamSnap
 	StreamsOmitted bool
@@ -584,7 +587,7 @@ func (c *counted) count(s *Session, cutoff, now time.Time, stallAfter time.Durat
 	if !cutoff.IsZero() && s.open > 0 {
 		// The live list is in SYN order: the suspects are its first
 		// streams, so counting them costs the suspects, not every
-		// stream the session tracks (up to ClosedStreams closed ones).
+		// stream the session tracks (its closed ones kept in detail too).
 		// So is the list of those a capture loss set aside.
 		t := cutoff.UnixNano()
 		for st := s.w.lists[liveList].head; st != nil && st.watch.first < t; st = st.watch.links[liveList].next {

@@ -13,7 +13,8 @@ const (
 // and the latest closed ones: the tracked ids of a side are a window of
 // recent ids. So a slot array indexed by an id's low bits holds nearly all
 // of them, and a stream whose slot a tracked stream already holds goes to a
-// map. The array doubles on such a collision, up to maxStreamSlots.
+// map. The array doubles on such a collision while it is more than a
+// quarter full, up to maxStreamSlots.
 //
 // It replaces a map because that map was a cost of every stream: an insert
 // and a delete each, on memory no longer in cache, about as much as the rest
@@ -52,7 +53,11 @@ func (t *streamTable) put(st *stream) {
 			t.slots[i] = st
 			return
 		}
-		if len(t.slots) >= maxStreamSlots {
+		// A sparse table's collision is a long-lived stream's slot that
+		// the window of recent ids came round to: growing would not
+		// clear it for long, and a session that holds one would double
+		// its array to the bound, 32 KiB, while it tracks a few dozen.
+		if len(t.slots) >= maxStreamSlots || t.n*4 <= len(t.slots) {
 			if t.extra == nil {
 				t.extra = make(map[uint32]*stream)
 			}
@@ -111,5 +116,22 @@ func (t *streamTable) all() iter.Seq[*stream] {
 				return
 			}
 		}
+	}
+}
+
+// shrink rebuilds the table in the fewest slots that hold its streams as
+// put would place them, for a session that tracks few streams after it
+// tracked many: the slot array never shrinks otherwise.
+func (t *streamTable) shrink() {
+	if len(t.slots) <= minStreamSlots {
+		return
+	}
+	var old []*stream
+	for st := range t.all() {
+		old = append(old, st)
+	}
+	*t = streamTable{}
+	for _, st := range old {
+		t.put(st)
 	}
 }

@@ -64,3 +64,28 @@ func TestStreamTable(t *testing.T) {
 		})
 	}
 }
+
+// TestStreamTableLongLived: a session that holds one stream open for
+// long while it serves others, a window of a few dozen, does not double
+// its slot array to the bound as the window's ids come round to the
+// long-lived stream's slot: the colliding stream goes to the map.
+func TestStreamTableLongLived(t *testing.T) {
+	var tab streamTable
+	tab.put(&stream{id: 3}) // held open
+	var window []*stream
+	for n := range uint32(20_000) {
+		st := &stream{id: 5 + 2*n}
+		tab.put(st)
+		window = append(window, st)
+		if len(window) > 42 {
+			tab.remove(window[0])
+			window = window[1:]
+		}
+	}
+	if tab.get(3) == nil || tab.len() != 43 {
+		t.Fatalf("the table holds %d streams, stream 3 %v; want 43 and stream 3", tab.len(), tab.get(3) != nil)
+	}
+	if len(tab.slots) > 256 {
+		t.Errorf("%d slots for 43 streams, want at most 256", len(tab.slots))
+	}
+}

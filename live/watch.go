@@ -627,8 +627,8 @@ func (s *Session) countLate(st *stream, sid uint32, dir Dir, frames, bytes uint6
 // st, sent consuming consumed bytes: one past the data sent to it before
 // its late data shows that it read some of that, so it reads on after its
 // FIN, and the data is delivered. st is nil where the stream was folded
-// since (closed both ways, and ClosedStreams others after it): its UPD
-// still tells. s.mu is held.
+// since (closed both ways, and as many others after it as the session
+// keeps in detail: closedCap): its UPD still tells. s.mu is held.
 func (s *Session) watchLateRead(st *stream, sid uint32, dir Dir, consumed uint32) {
 	w := &s.w
 	for i := range w.pendingLate {

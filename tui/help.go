@@ -13,13 +13,13 @@ import (
 type helpPane struct {
 	keys      *keyMap
 	leakAfter time.Duration
-	closed    int // how many closed streams a session keeps in detail
+	closed    live.Config // its ClosedStreams and StreamBudget: the closed streams sessions keep in detail
 	mouse     bool
 	top       int // the first line shown
 	w, h      int
 }
 
-func newHelpPane(keys *keyMap, leakAfter time.Duration, closed int, mouse bool) helpPane {
+func newHelpPane(keys *keyMap, leakAfter time.Duration, closed live.Config, mouse bool) helpPane {
 	return helpPane{keys: keys, leakAfter: leakAfter, closed: closed, mouse: mouse}
 }
 
@@ -96,8 +96,10 @@ func (p *helpPane) lines(th *theme, inner, rows int) []string {
 		"the session's end, and its idle the time from its last frame to that end; a closed stream's age is how long it lived, to its close, and its idle blank; "+
 		"half-closed→: the client sent FIN and the server has not, half-closed← the reverse; "+
 		"(setup): held open since its session's setup (opened in the first second, no stream closed before): not counted by LEAK", noteW)...)
-	notes = append(notes, wrapText("folded: each session keeps its latest "+count(uint64(p.closed))+
-		" closed streams in detail; older closed streams are folded into the summary line under the streams heading "+
+	notes = append(notes, wrapText("folded: a session keeps its latest closed streams in detail, all sessions "+
+		count(uint64(p.closed.StreamBudget))+" together (--closed-streams), each at most "+count(uint64(p.closed.ClosedStreams))+
+		": a live one an equal share, at least "+count(live.MinClosedStreams)+", an ended one a quarter of that, at least "+count(live.MinEndedClosedStreams)+
+		"; older closed streams are folded into the summary line under the streams heading, where they still count "+
 		"(their frames stay in history until evicted). A selected stream that is folded stays selected, marked folded, until you move", noteW)...)
 	notes = append(notes, wrapText(`filter terms, all must match: cmd:psh sid:4413 session:2 dir:> dir:< `+
 		`len>100 len<8 len=0 ver:2 violation lost; yamux frames: proto:yamux type:data (or cmd:data; window_update, ping, go_away) `+

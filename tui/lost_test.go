@@ -137,7 +137,7 @@ func TestLossShownInStreamsPane(t *testing.T) {
 // beside INCOMPLETE and (incomplete).
 func TestHelpExplainsLost(t *testing.T) {
 	keys := newKeyMap()
-	p := newHelpPane(&keys, DefaultLeakAfter, live.DefaultClosedStreams, false)
+	p := newHelpPane(&keys, DefaultLeakAfter, live.New(live.Config{}).Config(), false)
 	var plain theme
 	help := strings.Join(p.lines(&plain, 400, 100), "\n")
 	for _, want := range []string{"a frame's LOST n: the capture lost n bytes of its payload", "INCOMPLETE: a session", "(incomplete) a stream"} {

@@ -181,7 +181,7 @@ func newModel(reg *live.Registry, opts Options, snapshot func(live.SnapshotOptio
 		detail:   newDetailPane(&keys),
 		viol:     newViolationsPane(&keys),
 		find:     newFindingsPane(&keys),
-		help:     newHelpPane(&keys, opts.LeakAfter, reg.Config().ClosedStreams, opts.Mouse),
+		help:     newHelpPane(&keys, opts.LeakAfter, reg.Config(), opts.Mouse),
 	}
 	m.relayout()
 	return settle(m, m.read())

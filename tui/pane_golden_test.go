@@ -96,7 +96,7 @@ func TestPaneGolden(t *testing.T) {
 		return feed(p, sm, moveMsg{d: 1}).View(th, w, h)
 	}
 	help := func(w, h int) string {
-		p := newHelpPane(&keys, DefaultLeakAfter, live.DefaultClosedStreams, false)
+		p := newHelpPane(&keys, DefaultLeakAfter, live.New(live.Config{}).Config(), false)
 		p.w, p.h = w, h
 		return feed(p, moveMsg{d: 4}).View(th, w, h)
 	}
