@@ -74,11 +74,23 @@ func (s *Session) watchReply(st *stream, dir Dir, ns int64) {
 		switch {
 		case !w.calling:
 			w.calling = true
+			var turn int64 // this turn's own pause (ns)
 			if w.callAt != 0 { // the acceptor's payload came last; a µs before it, from the other direction's recorder, is no pause
-				st.pause = max(st.pause, uint32(min(max(ns-w.callAt, 0)/1e3, math.MaxUint32)))
+				turn = max(ns-w.callAt, 0)
+				st.pause = max(st.pause, uint32(min(turn/1e3, math.MaxUint32)))
 			}
-			if w.answers >= MinAnswered && !st.fin[dir.Reverse()] && thinks(st) {
+			if w.answers >= MinAnswered && !st.fin[dir.Reverse()] && thinks(st) && turn > ThinkFactor*w.slowest {
 				s.w.lists[replyList].push(st, replyList)
+			}
+		case ns-w.callAt > max(s.w.replyAfter(), ReplyFactor*w.slowest):
+			// The opener wrote on after a wait longer than an answer
+			// takes, NO_REPLY's threshold: it waits for none (a stream
+			// turned one way after a handshake, a log shipper's). Its
+			// answers count anew: two more exchanges before a turn of its
+			// waits again.
+			w.answers = 0
+			if w.listed[replyList] {
+				s.w.lists[replyList].remove(st, replyList)
 			}
 		case w.listed[replyList] && s.w.lists[replyList].tail != st:
 			// More of the request: the list stays in the order of the
@@ -126,6 +138,7 @@ func thinks(st *stream) bool {
 // and its idle streams carry the acceptor's answer last, off the list.
 // s.mu is held.
 func (s *Session) replyCandidates(cs []candidate, ns int64, cfg *FindingsConfig, blocked bool, silent, overdue [2]bool, keep func(FindingCode, Dir, bool, uint32) bool) []candidate {
+	s.w.unansweredAfter = int64(cfg.UnansweredAfter)
 	cutoff := ns - int64(cfg.UnansweredAfter)
 	var found [2]int
 	n := 0
@@ -135,7 +148,7 @@ func (s *Session) replyCandidates(cs []candidate, ns int64, cfg *FindingsConfig,
 		a := d.Reverse()
 		limit := max(cfg.UnansweredAfter, time.Duration(min(w.slowest, int64(time.Hour)))*ReplyFactor)
 		if ns-w.callAt < int64(limit) || s.w.lastHeard(a) <= w.callAt || found[d] >= maxNoReply ||
-			!st.flow[d].FullSince.IsZero() || s.lostAt[a] > w.callAt || s.lostAt[d] > w.callAt {
+			!st.flow[d].FullSince.IsZero() || !st.flow[a].FullSince.IsZero() || s.lostAt[a] > w.callAt || s.lostAt[d] > w.callAt {
 			continue
 		}
 		if silent[a] || (blocked || overdue[a]) && !keep(CodeNoReply, d, true, st.id) {
@@ -158,9 +171,16 @@ func (s *Session) noReplyResolved(f *Finding, cands []candidate, ns int64) strin
 	st := s.streams.get(f.Stream)
 	switch {
 	case st == nil || st.watch.first > since:
-		return fmt.Sprintf("stream %d closed, its request unanswered after %s", f.Stream, fmtDur(time.Duration(ns-since)))
+		// Folded since the latest evaluation: its answer may have come
+		// first.
+		return fmt.Sprintf("stream %d closed; muxtop no longer tracks it, so whether its request was answered first is not known", f.Stream)
 	case st.state == StreamReset:
 		return fmt.Sprintf("stream %d was reset (RST), its request unanswered after %s", f.Stream, fmtDur(time.Duration(ns-since)))
+	case uint64(st.watch.answers) > f.Evidence.Count && time.Duration(st.watch.slowest) < f.Evidence.Limit:
+		// The answer that came is no late one: it answered a later
+		// write (net/rpc's second caller).
+		return fmt.Sprintf("the %s wrote on stream %d again and the %s answered that within %s: whether it answered the request that waited is not known (calls sent concurrently on one stream hide a hung one)",
+			req, f.Stream, peer, fmtDur(time.Duration(st.watch.slowest)))
 	case uint64(st.watch.answers) > f.Evidence.Count:
 		// The answer's wait is the slowest now: it came past ReplyFactor
 		// times the slowest before.
@@ -178,6 +198,8 @@ func (s *Session) noReplyResolved(f *Finding, cands []candidate, ns int64) strin
 		return "the session is blocked: SESSION_BLOCKED says why"
 	case !st.flow[f.Dir].FullSince.IsZero():
 		return fmt.Sprintf("the %s's writer is held at a full window: the request is not all out", req)
+	case !st.flow[f.Dir.Reverse()].FullSince.IsZero():
+		return fmt.Sprintf("the %s's writer is held at a full window on stream %d: its answer may be held there (WINDOW_STALL)", peer, f.Stream)
 	case s.lostAt[0] > since || s.lostAt[1] > since:
 		return "the capture lost bytes since the request: the answer may be among them"
 	}
@@ -196,4 +218,15 @@ func noReplyText(f *Finding) string {
 func noReplyAdvice(f *Finding) string {
 	return fmt.Sprintf("take a goroutine dump of the %s (SIGQUIT, or pprof's /debug/pprof/goroutine?debug=2) and look for the handler of stream %d's request, blocked on a lock, a channel or a call of its own; give the %s's call a deadline (the stream's SetReadDeadline, or a timer beside the call) so that one hung handler cannot hold it for ever",
 		f.Dir.Reverse().Sender(), f.Stream, f.Dir.Sender())
+}
+
+// replyAfter is the --unanswered-after the latest evaluation used
+// (DefaultUnansweredAfter before the first): the wait past which a turn
+// of the opener's that goes on is no longer part of a request. s.mu is
+// held.
+func (w *sessionWatch) replyAfter() int64 {
+	if w.unansweredAfter == 0 {
+		return int64(DefaultUnansweredAfter)
+	}
+	return w.unansweredAfter
 }

@@ -44,7 +44,12 @@ func streamID(c net.Conn) uint32 {
 }
 
 func newPluginHost(t *testing.T, mux smuxtest.Mux) *pluginHost {
-	h := &pluginHost{t: t, reg: live.New(live.Config{}), clk: &vclock{now: t0}}
+	return newPluginHostCfg(t, mux, live.Config{})
+}
+
+// newPluginHostCfg is newPluginHost recording into a registry of cfg.
+func newPluginHostCfg(t *testing.T, mux smuxtest.Mux, cfg live.Config) *pluginHost {
+	h := &pluginHost{t: t, reg: live.New(cfg), clk: &vclock{now: t0}}
 	var a, b net.Conn
 	if mux.Yamux() {
 		h.sess = h.reg.Open(live.SessionInfo{Proto: live.Yamux}, t0)

@@ -183,6 +183,9 @@ type sessionWatch struct {
 	// heardAt is, per direction, the latest time (Unix ns) it carried
 	// bytes that a resynchronising decoder held unframed (Heard).
 	heardAt [2]int64
+	// unansweredAfter is the latest evaluation's UnansweredAfter (ns),
+	// 0 before one: NO_REPLY's (sessionWatch.replyAfter).
+	unansweredAfter int64
 	// openedAt is the latest watch.first given to a stream: the lists
 	// stay in its order, even when a frame held by a resynchronisation
 	// opens a stream after later ones (watchOpened).
