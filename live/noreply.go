@@ -176,11 +176,6 @@ func (s *Session) noReplyResolved(f *Finding, cands []candidate, ns int64) strin
 		return fmt.Sprintf("stream %d closed; muxtop no longer tracks it, so whether its request was answered first is not known", f.Stream)
 	case st.state == StreamReset:
 		return fmt.Sprintf("stream %d was reset (RST), its request unanswered after %s", f.Stream, fmtDur(time.Duration(ns-since)))
-	case uint64(st.watch.answers) > f.Evidence.Count && time.Duration(st.watch.slowest) < f.Evidence.Limit:
-		// The answer that came is no late one: it answered a later
-		// write (net/rpc's second caller).
-		return fmt.Sprintf("the %s wrote on stream %d again and the %s answered that within %s: whether it answered the request that waited is not known (calls sent concurrently on one stream hide a hung one)",
-			req, f.Stream, peer, fmtDur(time.Duration(st.watch.slowest)))
 	case uint64(st.watch.answers) > f.Evidence.Count:
 		// The answer's wait is the slowest now: it came past ReplyFactor
 		// times the slowest before.
@@ -191,7 +186,7 @@ func (s *Session) noReplyResolved(f *Finding, cands []candidate, ns int64) strin
 	case st.fin[f.Dir.Reverse()]:
 		return fmt.Sprintf("the %s closed its side of stream %d (FIN) without answering", peer, f.Stream)
 	case st.watch.callAt > since:
-		return fmt.Sprintf("the %s wrote on stream %d again with no answer between: its wait counts from that write", req, f.Stream)
+		return fmt.Sprintf("the %s wrote on stream %d again with no answer between: it writes on rather than waits, and its answers count anew (two more exchanges before a write of its waits again)", req, f.Stream)
 	case slices.ContainsFunc(cands, func(c candidate) bool { return c.code == CodeKeepalive && c.dir == f.Dir.Reverse() }):
 		return fmt.Sprintf("the %s went silent: KEEPALIVE says so", peer)
 	case slices.ContainsFunc(cands, func(c candidate) bool { return c.code == CodeSessionBlocked }):

@@ -388,7 +388,7 @@ func TestNoReplyResolutionsReal(t *testing.T) {
 					h.t.Fatal(err)
 				}
 			}},
-			{"requester writes on", "the client wrote on stream %d again with no answer between: its wait counts from that write", func(h *replyHost) {
+			{"requester writes on", "the client wrote on stream %d again with no answer between: it writes on rather than waits, and its answers count anew (two more exchanges before a write of its waits again)", func(h *replyHost) {
 				send(h.t, h.plugin[0], h.plugin[1], "Plugin.Get k9 again")
 			}},
 		} {
