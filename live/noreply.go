@@ -74,7 +74,7 @@ func (s *Session) watchReply(st *stream, dir Dir, ns int64) {
 		switch {
 		case !w.calling:
 			w.calling = true
-			var turn int64 // this turn's own pause (ns)
+			var turn int64     // this turn's own pause (ns)
 			if w.callAt != 0 { // the acceptor's payload came last; a µs before it, from the other direction's recorder, is no pause
 				turn = max(ns-w.callAt, 0)
 				st.pause = max(st.pause, uint32(min(turn/1e3, math.MaxUint32)))
