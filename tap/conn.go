@@ -320,7 +320,13 @@ func (c *Conn) CloseWrite() error {
 		}
 		c.endWrites()
 		if err == nil {
-			c.sess.HalfClosed(c.out.dir, now, c.local) // none if the peer had closed first
+			// Its time is when the FIN went, after the direction ended:
+			// what the half-close record and the session's end say.
+			done := time.Now()
+			if first {
+				c.shutAt.CompareAndSwap(now.UnixNano(), done.UnixNano())
+			}
+			c.sess.HalfClosed(c.out.dir, done, c.local) // none if the peer had closed first
 			c.bothClosed()
 		}
 		return err
