@@ -48,6 +48,9 @@ type Conn struct {
 	// session ends when both are done, or at Close or a failure, and its
 	// end says how long before the peer had closed its side.
 	shutAt, eofAt atomic.Int64
+	// shutDone: the CloseWrite that marked shutAt returned without error
+	// (its FIN went out); shutAt is marked before, for a racing reset.
+	shutDone atomic.Bool
 	// local and peer name the two ends, "client 127.0.0.1:51234" and
 	// "server 127.0.0.1:7800", for the records that name one.
 	local, peer string
@@ -204,7 +207,11 @@ func (c *Conn) peerClosed(now time.Time) {
 	if !c.eofAt.CompareAndSwap(0, now.UnixNano()) {
 		return // a Read after the EOF reads it again
 	}
-	c.sess.HalfClosed(c.in.dir, now, c.peer)
+	if c.shutAt.Load() == 0 {
+		// Not while this end's CloseWrite is under way: its FIN may be
+		// out, and the CloseWrite says what came of it.
+		c.sess.HalfClosed(c.in.dir, now, c.peer)
+	}
 	c.bothClosed()
 }
 
@@ -213,7 +220,7 @@ func (c *Conn) peerClosed(now time.Time) {
 // both; End counts the first call.
 func (c *Conn) bothClosed() {
 	eof, shut := c.eofAt.Load(), c.shutAt.Load()
-	if eof == 0 || shut == 0 {
+	if eof == 0 || shut == 0 || !c.shutDone.Load() {
 		return
 	}
 	first := c.peer
@@ -317,6 +324,12 @@ func (c *Conn) CloseWrite() error {
 			if first {
 				c.shutAt.CompareAndSwap(now.UnixNano(), 0)
 			}
+			if eof := c.eofAt.Load(); eof != 0 && c.shutAt.Load() == 0 {
+				// The peer's half-close, which its Read held back while
+				// this CloseWrite was under way: no FIN of this end's
+				// went out.
+				c.sess.HalfClosed(c.in.dir, time.Unix(0, eof), c.peer)
+			}
 		}
 		c.endWrites()
 		if err == nil {
@@ -326,6 +339,7 @@ func (c *Conn) CloseWrite() error {
 			if first {
 				c.shutAt.CompareAndSwap(now.UnixNano(), done.UnixNano())
 			}
+			c.shutDone.Store(true)
 			c.sess.HalfClosed(c.out.dir, done, c.local) // none if the peer had closed first
 			c.bothClosed()
 		}

@@ -106,7 +106,8 @@ func (p sessionsPane) Update(msg tea.Msg) (sessionsPane, tea.Cmd) {
 	case moveMsg:
 		return p.move(msg.d)
 	case clickMsg:
-		if i := p.top + msg.row - 1; msg.row >= 1 && msg.row <= p.dataRows() && i < len(p.rows) {
+		from, _ := p.shown(len(p.rows), p.dataRows()) // as drawn: top may predate a resize
+		if i := from + msg.row - 1; msg.row >= 1 && msg.row <= p.dataRows() && i < len(p.rows) {
 			return p.move(i - p.idx)
 		}
 	case tea.KeyPressMsg:

@@ -142,7 +142,8 @@ func (p streamsPane) Update(msg tea.Msg) (streamsPane, tea.Cmd) {
 		if p.foldedLine() {
 			skip++
 		}
-		if i := p.top + msg.row - skip; msg.row >= skip && msg.row-skip < p.dataRows() && i < len(p.rows)+1 {
+		from, _ := p.shown(len(p.rows)+1, p.dataRows()) // as drawn: top may predate a resize
+		if i := from + msg.row - skip; msg.row >= skip && msg.row-skip < p.dataRows() && i < len(p.rows)+1 {
 			return p.move(i - p.idx)
 		}
 	case tea.KeyPressMsg:
