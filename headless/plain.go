@@ -417,7 +417,8 @@ type Summary struct {
 	// GroupFindings makes the plain summary write the findings that
 	// differ in their numbers alone as one line (groupFindings): the
 	// UI's summary on quitting, for a person at a terminal. The plain
-	// output and JSON list each.
+	// output does so past manyFindings findings and lists each below;
+	// JSON lists each always.
 	GroupFindings bool
 	// Latency is the first-reply latency over every session of the run,
 	// forgotten ones included (live.Snapshot.Latency: the count of
