@@ -39,22 +39,7 @@ func reusedStreamConn(t *testing.T, ln net.Listener, cfg *smux.Config, last stri
 			if err != nil {
 				return
 			}
-			go func() {
-				defer st.Close()
-				r := bufio.NewReader(st)
-				for {
-					line, err := r.ReadString('\n')
-					if err != nil {
-						return
-					}
-					if line == "hang\n" {
-						<-hold
-					}
-					if _, err := io.WriteString(st, "ok\n"); err != nil {
-						return
-					}
-				}
-			}()
+			go smuxtest.AnswerLines(st, hold)
 		}
 	}()
 	c, err := net.Dial("tcp", ln.Addr().String())
@@ -72,10 +57,7 @@ func reusedStreamConn(t *testing.T, ln net.Listener, cfg *smux.Config, last stri
 	}
 	r := bufio.NewReader(st)
 	for range 3 {
-		io.WriteString(st, "get\n")
-		if got, err := r.ReadString('\n'); err != nil || got != "ok\n" {
-			t.Fatalf("answer %q, %v", got, err)
-		}
+		smuxtest.CallLine(t, st, r, "get\n")
 		time.Sleep(smuxtest.Think) // the client's work between its calls
 	}
 	answered := make(chan struct{})

@@ -229,10 +229,6 @@ func TestNoReplyHealthyTwinsReal(t *testing.T) {
 	for _, m := range realMuxes() {
 		for _, tc := range cases {
 			mux := m.mux
-			if mux.Smux != nil {
-				c := *mux.Smux // newPluginHost sets it: each parallel case its own
-				mux.Smux = &c
-			}
 			t.Run(m.name+"/"+tc.name, func(t *testing.T) {
 				t.Parallel()
 				h := newReplyHost(t, mux)
@@ -393,10 +389,6 @@ func TestNoReplyResolutionsReal(t *testing.T) {
 			}},
 		} {
 			mux := m.mux
-			if mux.Smux != nil {
-				c := *mux.Smux
-				mux.Smux = &c
-			}
 			t.Run(m.name+"/"+tc.name, func(t *testing.T) {
 				t.Parallel()
 				h := newReplyHost(t, mux)
@@ -428,10 +420,6 @@ func TestNoReplyTightLoopReal(t *testing.T) {
 	t.Parallel() // a virtual clock, but quiet() waits in real time
 	for _, m := range realMuxes() {
 		mux := m.mux
-		if mux.Smux != nil {
-			c := *mux.Smux
-			mux.Smux = &c
-		}
 		t.Run(m.name, func(t *testing.T) {
 			t.Parallel()
 			h := newReplyHost(t, mux)

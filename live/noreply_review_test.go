@@ -18,10 +18,6 @@ import (
 func TestNoReplyWroteOnThenAnsweredReal(t *testing.T) {
 	for _, m := range realMuxes() {
 		mux := m.mux
-		if mux.Smux != nil {
-			c := *mux.Smux
-			mux.Smux = &c
-		}
 		t.Run(m.name, func(t *testing.T) {
 			h := newReplyHost(t, mux)
 			h.at(2)
@@ -54,10 +50,6 @@ func TestNoReplyWroteOnThenAnsweredReal(t *testing.T) {
 func TestNoReplyAnsweredThenFoldedReal(t *testing.T) {
 	for _, m := range realMuxes() {
 		mux := m.mux
-		if mux.Smux != nil {
-			c := *mux.Smux
-			mux.Smux = &c
-		}
 		t.Run(m.name, func(t *testing.T) {
 			h := &replyHost{pluginHost: newPluginHostCfg(t, mux, live.Config{ClosedStreams: 1}), evaluated: 1, cfg: live.FindingsConfig{LeakAfter: time.Hour, Churn: -1}}
 			h.setUp()
@@ -104,10 +96,6 @@ func TestNoReplyAnsweredThenFoldedReal(t *testing.T) {
 func TestNoReplyAuthedLogShipperReal(t *testing.T) {
 	for _, m := range realMuxes() {
 		mux := m.mux
-		if mux.Smux != nil {
-			c := *mux.Smux
-			mux.Smux = &c
-		}
 		t.Run(m.name, func(t *testing.T) {
 			h := newReplyHost(t, mux)
 			h.at(2)
@@ -145,10 +133,6 @@ func TestNoReplyAuthedLogShipperReal(t *testing.T) {
 func TestNoReplyAnswerHeldByWindowReal(t *testing.T) {
 	for _, m := range realMuxes()[1:] { // smux v2, yamux: windows
 		mux := m.mux
-		if mux.Smux != nil {
-			c := *mux.Smux
-			mux.Smux = &c
-		}
 		t.Run(m.name, func(t *testing.T) {
 			h := newReplyHost(t, mux)
 			h.at(2)
@@ -187,10 +171,6 @@ func TestNoReplyAnswerHeldByWindowReal(t *testing.T) {
 func TestNoReplyTrailingFlowControlReal(t *testing.T) {
 	for _, m := range realMuxes() {
 		mux := m.mux
-		if mux.Smux != nil {
-			c := *mux.Smux
-			mux.Smux = &c
-		}
 		t.Run(m.name, func(t *testing.T) {
 			h := newReplyHost(t, mux)
 			h.at(2)

@@ -56,7 +56,9 @@ func newPluginHostCfg(t *testing.T, mux smuxtest.Mux, cfg live.Config) *pluginHo
 		a, b = net.Pipe()
 	} else {
 		h.sess = h.reg.Open(live.SessionInfo{Client: "127.0.0.1:1000", Server: "127.0.0.1:9000", Tap: live.Client, Label: "test"}, t0)
-		mux.Smux.KeepAliveDisabled = true // no NOPs at real times
+		c := *mux.Smux             // its own: the caller's, and parallel tests', stays as it was
+		c.KeepAliveDisabled = true // no NOPs at real times
+		mux.Smux = &c
 		a, b = smuxtest.Conns(t)
 	}
 	tapped := func(c net.Conn, dir live.Dir) net.Conn {

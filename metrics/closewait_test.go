@@ -19,13 +19,7 @@ import (
 func TestCloseWaitSeries(t *testing.T) {
 	reg := live.New(live.Config{})
 	col := metrics.NewCollector(reg, metrics.Options{})
-	const open, opened, resolved = `muxtop_findings_open{code=CLOSE_WAIT,severity=warning}`,
-		`muxtop_findings_opened_total{code=CLOSE_WAIT,severity=warning}`, `muxtop_findings_resolved_total{code=CLOSE_WAIT,severity=warning}`
-	if m := scrape(t, col); m[open] != 0 || m[opened] != 0 || m[resolved] != 0 {
-		t.Fatalf("before: %v %v %v", m[open], m[opened], m[resolved])
-	} else if _, ok := m[open]; !ok {
-		t.Fatalf("no %s series before any finding", open)
-	}
+	want := findingSeries(t, col, "CLOSE_WAIT")
 	srv := smuxtest.ClientLeaves(t, func(c net.Conn) net.Conn { return tap.Wrap(c, live.Server, reg, "svc") }, false)
 	var closed time.Time
 	smuxtest.Eventually(t, "the client's EOF at the tap", func() bool {
@@ -34,12 +28,8 @@ func TestCloseWaitSeries(t *testing.T) {
 	})
 	at := closed.Add(live.DefaultCloseWaitAfter + time.Second)
 	reg.Evaluate(at, live.FindingsConfig{})
-	if m := scrape(t, col); m[open] != 1 || m[opened] != 1 || m[resolved] != 0 {
-		t.Errorf("held: open %v, opened %v, resolved %v; want 1, 1, 0", m[open], m[opened], m[resolved])
-	}
+	want("held", 1, 1, 0)
 	srv.Close()
 	reg.Evaluate(at.Add(time.Second), live.FindingsConfig{})
-	if m := scrape(t, col); m[open] != 0 || m[opened] != 1 || m[resolved] != 1 {
-		t.Errorf("closed: open %v, opened %v, resolved %v; want 0, 1, 1", m[open], m[opened], m[resolved])
-	}
+	want("closed", 0, 1, 1)
 }

@@ -20,24 +20,14 @@ import (
 func TestNoReplySeries(t *testing.T) {
 	reg := live.New(live.Config{})
 	col := metrics.NewCollector(reg, metrics.Options{})
-	const open, opened, resolved = `muxtop_findings_open{code=NO_REPLY,severity=warning}`,
-		`muxtop_findings_opened_total{code=NO_REPLY,severity=warning}`, `muxtop_findings_resolved_total{code=NO_REPLY,severity=warning}`
-	if m := scrape(t, col); m[open] != 0 || m[opened] != 0 || m[resolved] != 0 {
-		t.Fatalf("before: %v %v %v", m[open], m[opened], m[resolved])
-	} else if _, ok := m[open]; !ok {
-		t.Fatalf("no %s series before any finding", open)
-	}
+	want := findingSeries(t, col, "NO_REPLY")
 	cli, _, _ := smuxtest.HungCall(t, reg, func(c net.Conn) net.Conn { return tap.Wrap(c, live.Client, reg, "cli") })
 	at := time.Now().Add(live.DefaultUnansweredAfter + time.Second)
 	cfg := live.FindingsConfig{LeakAfter: time.Hour, Churn: -1}
 	reg.Evaluate(at, cfg)
-	if m := scrape(t, col); m[open] != 1 || m[opened] != 1 || m[resolved] != 0 {
-		t.Errorf("hung: open %v, opened %v, resolved %v; want 1, 1, 0", m[open], m[opened], m[resolved])
-	}
+	want("hung", 1, 1, 0)
 	cli.Close()
 	smuxtest.Eventually(t, "the session's end", func() bool { return reg.Snapshot().Sessions[0].Ended })
 	reg.Evaluate(at.Add(time.Second), cfg)
-	if m := scrape(t, col); m[open] != 0 || m[opened] != 1 || m[resolved] != 1 {
-		t.Errorf("ended: open %v, opened %v, resolved %v; want 0, 1, 1", m[open], m[opened], m[resolved])
-	}
+	want("ended", 0, 1, 1)
 }

@@ -45,39 +45,13 @@ func noReplyUpstream(t *testing.T, mux smuxtest.Mux) (addr string, release func(
 					if err != nil {
 						return
 					}
-					wg.Go(func() {
-						defer st.Close()
-						r := bufio.NewReader(st)
-						for {
-							line, err := r.ReadString('\n')
-							if err != nil {
-								return
-							}
-							if line == "hang\n" {
-								<-hold
-							}
-							if _, err := io.WriteString(st, "ok\n"); err != nil {
-								return
-							}
-						}
-					})
+					wg.Go(func() { smuxtest.AnswerLines(st, hold) })
 				}
 			})
 		}
 	})
 	t.Cleanup(func() { release(); ln.Close(); wg.Wait() })
 	return ln.Addr().String(), release
-}
-
-// call writes line on st and reads the answer.
-func call(t *testing.T, st net.Conn, r *bufio.Reader, line string) {
-	t.Helper()
-	if _, err := io.WriteString(st, line); err != nil {
-		t.Fatal(err)
-	}
-	if got, err := r.ReadString('\n'); err != nil || got != "ok\n" {
-		t.Fatalf("answer %q, %v", got, err)
-	}
 }
 
 // TestNoReplyThroughAttach: through muxtop attach, a real smux v2 or
@@ -116,7 +90,7 @@ func TestNoReplyThroughAttach(t *testing.T) {
 				}
 				r := bufio.NewReader(st)
 				for range 3 {
-					call(t, st, r, "get\n")
+					smuxtest.CallLine(t, st, r, "get\n")
 					time.Sleep(smuxtest.Think) // the client's work between its calls
 				}
 				last := "get\n"
@@ -132,7 +106,7 @@ func TestNoReplyThroughAttach(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				call(t, other, bufio.NewReader(other), "get\n")
+				smuxtest.CallLine(t, other, bufio.NewReader(other), "get\n")
 				if !hang {
 					if got, err := r.ReadString('\n'); err != nil || got != "ok\n" {
 						t.Fatalf("answer %q, %v", got, err)

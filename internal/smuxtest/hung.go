@@ -46,7 +46,7 @@ func HungCall(t testing.TB, reg *live.Registry, wrap func(net.Conn) net.Conn) (c
 			if err != nil {
 				return
 			}
-			wg.Go(func() { answerLines(st, hold) })
+			wg.Go(func() { AnswerLines(st, hold) })
 		}
 	})
 	t.Cleanup(func() { release(); cli.Close(); srv.Close(); wg.Wait() })
@@ -56,7 +56,7 @@ func HungCall(t testing.TB, reg *live.Registry, wrap func(net.Conn) net.Conn) (c
 	}
 	r := bufio.NewReader(st)
 	for range 3 {
-		callLine(t, st, r, "get\n")
+		CallLine(t, st, r, "get\n")
 		time.Sleep(Think)
 	}
 	if _, err := io.WriteString(st, "hang\n"); err != nil {
@@ -66,7 +66,7 @@ func HungCall(t testing.TB, reg *live.Registry, wrap func(net.Conn) net.Conn) (c
 	if err != nil {
 		t.Fatal(err)
 	}
-	callLine(t, other, bufio.NewReader(other), "get\n")
+	CallLine(t, other, bufio.NewReader(other), "get\n")
 	Eventually(t, "the second stream's answer recorded", func() bool {
 		ss := reg.Snapshot().Sessions
 		if len(ss) != 1 {
@@ -82,9 +82,10 @@ func HungCall(t testing.TB, reg *live.Registry, wrap func(net.Conn) net.Conn) (c
 	return cli, st.ID(), release
 }
 
-// answerLines answers each line read on st with "ok\n", the line "hang\n"
-// once hold is closed.
-func answerLines(st *smux.Stream, hold <-chan struct{}) {
+// AnswerLines is a handler of a stream reused for calls: it answers each
+// line read on st with "ok\n", the line "hang\n" only once hold is
+// closed (a handler that blocks), and closes st when the reading ends.
+func AnswerLines(st io.ReadWriteCloser, hold <-chan struct{}) {
 	defer st.Close()
 	r := bufio.NewReader(st)
 	for {
@@ -101,8 +102,9 @@ func answerLines(st *smux.Stream, hold <-chan struct{}) {
 	}
 }
 
-// callLine writes line on st and reads its answer, "ok\n".
-func callLine(t testing.TB, st io.Writer, r *bufio.Reader, line string) {
+// CallLine writes line on st and reads its answer, "ok\n", from r (a
+// reader of st), as a client of AnswerLines.
+func CallLine(t testing.TB, st io.Writer, r *bufio.Reader, line string) {
 	t.Helper()
 	if _, err := io.WriteString(st, line); err != nil {
 		t.Fatal(err)
