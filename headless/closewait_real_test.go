@@ -1,9 +1,7 @@
 package headless
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
 	"net"
 	"strings"
 	"testing"
@@ -66,23 +64,8 @@ func TestCloseWaitPrinted(t *testing.T) {
 				"1 open at the end (0 critical, 1 warning)")
 			continue
 		}
-		var opened, resolved, summary map[string]any
-		lines := bufio.NewScanner(&out)
-		lines.Buffer(nil, 1<<20)
-		for lines.Scan() {
-			var m map[string]any
-			if err := json.Unmarshal(lines.Bytes(), &m); err != nil {
-				t.Fatalf("%q: %v", lines.Text(), err)
-			}
-			switch m["type"] {
-			case "finding-opened":
-				opened = m
-			case "finding-resolved":
-				resolved = m
-			case "summary":
-				summary = m
-			}
-		}
+		recs := lastRecords(t, &out)
+		opened, resolved, summary := recs["finding-opened"], recs["finding-resolved"], recs["summary"]
 		if opened["code"] != "CLOSE_WAIT" || opened["dir"] != "s2c" || opened["severity"] != "warning" || opened["limit"] != 0.1 ||
 			opened["age"] == nil || opened["idle"] == nil || opened["session"] != 1.0 {
 			t.Errorf("finding-opened %v", opened)

@@ -1,9 +1,7 @@
 package headless
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"net"
 	"strings"
@@ -68,24 +66,8 @@ func TestNoReplyPrinted(t *testing.T) {
 				fmt.Sprintf("    #1 NO_REPLY warning, session 1, open at the end (muxtop stopped watching): stream %d: the client's request", sid), "1 open at the end (0 critical, 1 warning)")
 			continue
 		}
-		var opened, resolved, summary map[string]any
-		lines := bufio.NewScanner(&out)
-		lines.Buffer(nil, 1<<20)
-		for lines.Scan() {
-			var m map[string]any
-			if err := json.Unmarshal(lines.Bytes(), &m); err != nil {
-				t.Fatalf("%q: %v", lines.Text(), err)
-			}
-			switch m["type"] {
-			case "finding-opened":
-				opened = m
-				t.Logf("%s", lines.Text())
-			case "finding-resolved":
-				resolved = m
-			case "summary":
-				summary = m
-			}
-		}
+		recs := lastRecords(t, &out)
+		opened, resolved, summary := recs["finding-opened"], recs["finding-resolved"], recs["summary"]
 		age, _ := opened["age"].(float64)
 		slowest, ok := opened["slowest"].(float64)
 		if opened["code"] != "NO_REPLY" || opened["dir"] != "c2s" || opened["severity"] != "warning" || opened["sid"] != float64(sid) ||
