@@ -43,8 +43,10 @@ type header struct {
 	// leakGrowth is how the suspected leaks grew over the last minute.
 	leakGrowth growth
 	// resolved is how many findings resolved lately (resolvedCount of
-	// snap), counted once per snapshot: the view does not walk them.
-	resolved int
+	// snap), and halfClosed how many suspected leaks are half-closed
+	// (halfClosedLeaks), counted once per snapshot: the view does not
+	// walk the findings.
+	resolved, halfClosed int
 }
 
 // The header's lines, top to bottom:
@@ -264,7 +266,7 @@ func totalsLine(th *theme, hd *header, apart bool, w int) string {
 		// finding's and the streams pane's word for them; dropped before
 		// the count where the line is short. "all" where no leak is of
 		// the other kind: two equal numbers would have to be compared.
-		if n := halfClosedLeaks(snap); n > 0 {
+		if n := hd.halfClosed; n > 0 {
 			hc := " (" + count(uint64(n)) + " half-closed)"
 			if n == snap.Leaks {
 				hc = " (all half-closed)"

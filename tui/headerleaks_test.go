@@ -28,7 +28,7 @@ func leakHunt() *header {
 		Findings: []*live.Finding{leak(1, true, 12), leak(2, false, 231)}}
 	snap.FindingCounts[live.Warning] = 2
 	return &header{title: "demo · gateway http://127.0.0.1:8080/rand", snap: snap, now: base, rate: 3100, leakAfter: 30 * time.Second,
-		resolved: resolvedCount(snap, recentlyResolved(snap))}
+		resolved: resolvedCount(snap, recentlyResolved(snap)), halfClosed: halfClosedLeaks(snap)}
 }
 
 // totals is the header's first line at width w, without colour.
@@ -92,11 +92,13 @@ func TestHeaderLeakKinds(t *testing.T) {
 	// None half-closed: the count alone.
 	hd.snap.Findings = hd.snap.Findings[1:]
 	hd.snap.Leaks = 231
+	hd.halfClosed = halfClosedLeaks(hd.snap)
 	if got := totals(hd, 160); !regexp.MustCompile(`231 (leak\?|suspected leaks) ·`).MatchString(got) || strings.Contains(got, "half-closed") {
 		t.Errorf("no LEAK of half-closed streams, the header says:\n%s", got)
 	}
 	// All of them half-closed: "all", not two equal numbers to compare.
 	hd.snap.Findings[0].HasDir, hd.snap.Findings[0].Evidence.Count = true, 231
+	hd.halfClosed = halfClosedLeaks(hd.snap)
 	if got := totals(hd, 80); !strings.Contains(got, "231 leak? (all half-closed) ·") {
 		t.Errorf("every leak half-closed, the header says:\n%s", got)
 	}

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"strconv"
@@ -68,7 +69,7 @@ func (t *leakTrend) update(snap *live.Snapshot) {
 			s.by = append(s.by, idCount{f.ID, int(f.Evidence.Count)})
 		}
 	}
-	slices.SortFunc(s.by, func(a, b idCount) int { return cmpUint(a.id, b.id) })
+	slices.SortFunc(s.by, func(a, b idCount) int { return cmp.Compare(a.id, b.id) })
 	i := 0
 	for i+1 < len(t.samples) && !t.samples[i+1].at.After(s.at.Add(-trendWindow)) {
 		i++ // the sample after it is as old as the window: measure from that one
@@ -82,22 +83,12 @@ func (t *leakTrend) update(snap *live.Snapshot) {
 		// From the finding's first sample in the window: it may have
 		// opened since its start.
 		for _, o := range t.samples {
-			if j, ok := slices.BinarySearchFunc(o.by, c.id, func(e idCount, id uint64) int { return cmpUint(e.id, id) }); ok {
+			if j, ok := slices.BinarySearchFunc(o.by, c.id, func(e idCount, id uint64) int { return cmp.Compare(e.id, id) }); ok {
 				t.by[c.id] = growth{from: o.by[j].n, to: c.n, span: s.at.Sub(o.at)}
 				break
 			}
 		}
 	}
-}
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // told reports whether the growth spans long enough to be told.

@@ -126,9 +126,10 @@ type Model struct {
 	filter  *filter
 	flash   string // a one-line answer to a key, such as y's
 	flashAt time.Time
-	// resolved is snap's recently resolved findings (resolvedCount),
+	// resolved is snap's recently resolved findings (resolvedCount), and
+	// halfClosed its half-closed suspected leaks (halfClosedLeaks),
 	// counted as it came (show), not at each draw: what the header says.
-	resolved int
+	resolved, halfClosed int
 	// A search's latest match was a record of no one session (a CHURN
 	// finding's), which the frames pane cannot show: its seq, and the
 	// frames pane's cursor then. While that cursor has not moved, n and N
@@ -648,7 +649,7 @@ func (m *Model) gotoFinding(f *live.Finding) tea.Cmd {
 // show makes snap the picture shown, and counts its recently resolved
 // findings for the header.
 func (m *Model) show(snap *live.Snapshot) {
-	m.snap, m.resolved = snap, resolvedCount(snap, recentlyResolved(snap))
+	m.snap, m.resolved, m.halfClosed = snap, resolvedCount(snap, recentlyResolved(snap)), halfClosedLeaks(snap)
 }
 
 // takeGotoSnap makes snap, the picture a goto fetched for the session it
@@ -912,7 +913,7 @@ func (m *Model) render() string {
 		title: m.opts.Title, snap: m.snap, now: m.latest, rate: m.rates.total,
 		paused: m.paused, behind: m.behind, follow: m.frames.follow, done: m.done,
 		flash: m.flash, hasStatus: m.opts.Status != nil, status: m.status, idle: m.idle, leakAfter: m.opts.LeakAfter,
-		leakGrowth: m.trend.total, resolved: m.resolved,
+		leakGrowth: m.trend.total, resolved: m.resolved, halfClosed: m.halfClosed,
 	}
 	if m.filter != nil {
 		hd.filter = m.filter.text

@@ -111,6 +111,7 @@ func TestPaneGolden(t *testing.T) {
 			rate: 1234, paused: true, behind: 12_345, filter: "cmd:fin", flash: "copied 8 payload bytes as hex",
 			hasStatus: true, status: live.Status{{Key: "rate", Label: "load", Value: 100, Unit: "/s"},
 				{Key: "ok", Label: "ok", Value: uint64(2000)}, {Key: "errors", Label: "err", Value: uint64(0)}},
+			halfClosed: halfClosedLeaks(snap),
 		}
 		return strings.Join(viewHeader(th, &hd, w, h), "\n")
 	}
