@@ -257,7 +257,10 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 	}
 
 	// NO_REPLY: a request with no answer on a stream reused for request
-	// after request (noreply.go), walked only where one waits.
+	// after request (noreply.go), walked only where one waits. Its
+	// threshold is kept for the record path (sessionWatch.replyAfter),
+	// whether one waits or not.
+	w.unansweredAfter = int64(cfg.UnansweredAfter)
 	if w.lists[replyList].head != nil {
 		cs = s.replyCandidates(cs, ns, cfg, blocked, silent, overdue, keep)
 	}

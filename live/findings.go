@@ -66,8 +66,8 @@ const (
 	// CodeNoReply: on a stream its opener reuses for request after
 	// request, the acceptor answered each of at least MinAnswered earlier
 	// ones, more than ThinkFactor times faster at its slowest than the
-	// opener's slowest pause before a turn (the opener asks, the acceptor
-	// answers), and has sent no payload on it since the opener's latest
+	// opener's pause before its latest turn (the opener asks, the
+	// acceptor answers), and has sent no payload on it since the opener's latest
 	// request, which has waited the longer of UnansweredAfter and
 	// ReplyFactor times the slowest earlier answer, while the acceptor
 	// still sends on the session: a hung call (Dir is the opener's, the

@@ -2,7 +2,6 @@ package live
 
 import (
 	"fmt"
-	"math"
 	"slices"
 	"time"
 )
@@ -20,17 +19,17 @@ import (
 // go-plugin's MuxBroker.Dial, an RPC client's pooled stream), but only
 // where the turns' timing bears it out: a responder answers promptly, a
 // requester's next turn comes after its own think time. So the opener's
-// slowest pause before a turn (stream.pause) must be more than
-// ThinkFactor times the acceptor's slowest answer (watch.slowest). A
+// pause before the turn that waits (from the acceptor's latest payload)
+// must be more than ThinkFactor times the acceptor's slowest answer
+// (watch.slowest). A
 // reverse tunnel (frp's work connection: the opener says hello, then
 // the acceptor asks and the opener answers each within milliseconds,
 // the far user's next request coming after think time) shows, idle
 // after the opener's answer, a turn of the opener's with nothing after
 // it; its pauses are its answers, shorter than the acceptor's, and it
-// opens nothing. A protocol whose acceptor asks too (HTTP/2 whose server
-// sends PINGs) still opens NO_REPLY idle after the opener's PING ack,
-// where the opener also thinks between its own requests; and a tight
-// loop, whose pauses are as short as the answers, opens none: the
+// opens nothing; so does a turn that follows the acceptor's payload at
+// once (an HTTP/2 PING ack or WINDOW_UPDATE, an application's ack). A
+// tight loop, whose pauses are as short as the answers, opens none: the
 // README says so.
 
 const (
@@ -47,9 +46,9 @@ const (
 	// with each slow one.
 	ReplyFactor = 10
 	// ThinkFactor: a stream's latest turn of its opener waits for an
-	// answer (NO_REPLY) only where the opener's slowest pause before a
-	// turn, from the acceptor's latest payload to the opener's first, is
-	// more than ThinkFactor times the acceptor's slowest answer: the
+	// answer (NO_REPLY) only where the opener's pause before it, from
+	// the acceptor's latest payload to the opener's first, is more than
+	// ThinkFactor times the acceptor's slowest answer: the
 	// opener thinks between its requests, the acceptor answers them. A
 	// requester's think time and a responder's answer differ by orders
 	// of magnitude (a go-plugin host's calls seconds apart, answered in
@@ -64,8 +63,9 @@ const (
 )
 
 // watchReply notes a payload frame of dir on st at ns: the opener's
-// starts or goes on with its turn (its pause after the acceptor's latest
-// payload noted), the acceptor's answers it. A few stores a frame, and a
+// starts or goes on with its turn (which waits for an answer where its
+// pause after the acceptor's latest payload says the opener thinks),
+// the acceptor's answers it. A few stores a frame, and a
 // list move for a stream whose request waits, so that Evaluate walks
 // only those. s.mu is held.
 func (s *Session) watchReply(st *stream, dir Dir, ns int64) {
@@ -74,12 +74,11 @@ func (s *Session) watchReply(st *stream, dir Dir, ns int64) {
 		switch {
 		case !w.calling:
 			w.calling = true
-			var turn int64     // this turn's own pause (ns)
-			if w.callAt != 0 { // the acceptor's payload came last; a µs before it, from the other direction's recorder, is no pause
-				turn = max(ns-w.callAt, 0)
-				st.pause = max(st.pause, uint32(min(turn/1e3, math.MaxUint32)))
+			var pause int64    // this turn's, after the acceptor's latest payload
+			if w.callAt != 0 { // a µs before it, from the other direction's recorder, is no pause
+				pause = max(ns-w.callAt, 0)
 			}
-			if w.answers >= MinAnswered && !st.fin[dir.Reverse()] && thinks(st) && turn > ThinkFactor*w.slowest {
+			if w.answers >= MinAnswered && !st.fin[dir.Reverse()] && pause > ThinkFactor*w.slowest {
 				s.w.lists[replyList].push(st, replyList)
 			}
 		case ns-w.callAt > max(s.w.replyAfter(), ReplyFactor*w.slowest):
@@ -114,14 +113,6 @@ func (s *Session) watchReply(st *stream, dir Dir, ns int64) {
 	w.callAt = max(w.callAt, ns)
 }
 
-// thinks says whether st's opener is the requester by the turns' timing:
-// its slowest pause before a turn is more than ThinkFactor times the
-// acceptor's slowest answer. Both are fixed while a turn of the opener's
-// waits, so watchReply asks as the turn starts, and only then.
-func thinks(st *stream) bool {
-	return int64(st.pause)*1e3 > ThinkFactor*st.watch.slowest
-}
-
 // replyCandidates appends NO_REPLY's candidates at ns: the streams of the
 // reply list whose request has waited the longer of UnansweredAfter and
 // ReplyFactor times the acceptor's slowest answer on the stream, while
@@ -138,7 +129,6 @@ func thinks(st *stream) bool {
 // and its idle streams carry the acceptor's answer last, off the list.
 // s.mu is held.
 func (s *Session) replyCandidates(cs []candidate, ns int64, cfg *FindingsConfig, blocked bool, silent, overdue [2]bool, keep func(FindingCode, Dir, bool, uint32) bool) []candidate {
-	s.w.unansweredAfter = int64(cfg.UnansweredAfter)
 	cutoff := ns - int64(cfg.UnansweredAfter)
 	var found [2]int
 	n := 0

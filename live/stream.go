@@ -136,14 +136,8 @@ type stream struct {
 	// end counted it in an open LEAK finding (leakMarks.marks). An ended
 	// session's findings are resolved; its streams keep this mark.
 	leakAtEnd bool
-	// pause is NO_REPLY's (watchReply): the longest (µs, saturating) the
-	// opener took to start a turn after the acceptor's latest payload,
-	// its slowest answer to the acceptor (or its think time between
-	// requests). The engine's, but here it fills the padding after the
-	// bools: the stream stays 480 bytes.
-	pause  uint32
-	serial uint64      // the session's count of streams opened when this one was: a FrameRef's check
-	watch  streamWatch // the findings engine's: watch.go
+	serial    uint64      // the session's count of streams opened when this one was: a FrameRef's check
+	watch     streamWatch // the findings engine's: watch.go
 	// head is the first payload bytes of each direction (FirstBytes):
 	// 70 bytes a stream, no allocation.
 	head [2]FirstBytes

@@ -82,7 +82,7 @@ type streamWatch struct {
 	// that it was the opener's (the opener's turn); slowest is the
 	// longest wait (ns) the acceptor's payload answered, from a turn's
 	// latest payload to the answer's first, and answers (above) counts
-	// them. The opener's slowest answer the other way is stream.pause.
+	// them.
 	callAt  int64
 	slowest int64
 }
