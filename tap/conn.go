@@ -40,13 +40,11 @@ type Conn struct {
 	// is never held across the wrapped conn's Write.
 	wmu    sync.Mutex
 	wstate atomic.Int32 // idle, writing or ending: see Write
-	// shut: CloseWrite shut the wrapped conn's sending side, after which
-	// a Write fails with EPIPE though the peer reset nothing.
-	shut atomic.Bool
 	// shutAt and eofAt are when (Unix ns) this end's CloseWrite shut its
 	// side and when a Read met the peer's clean EOF, 0 before: the
 	// session ends when both are done, or at Close or a failure, and its
-	// end says how long before the peer had closed its side.
+	// end says how long before the peer had closed its side. After
+	// shutAt a Write fails with EPIPE though the peer reset nothing.
 	shutAt, eofAt atomic.Int64
 	// shutDone: the CloseWrite that marked shutAt returned without error
 	// (its FIN went out); shutAt is marked before, for a racing reset.
@@ -255,7 +253,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 	// EPIPE after this end's CloseWrite is its own shutdown, no reset by
 	// the peer (a reset the kernel has news of fails a write with
 	// ECONNRESET first).
-	own := c.shut.Load() && errors.Is(err, syscall.EPIPE)
+	own := c.shutAt.Load() != 0 && errors.Is(err, syscall.EPIPE)
 	if c.in.rec != nil && isReset(err) && !own {
 		// The peer reset the connection, as Read records it: its RST, so
 		// that the end this Write records next is not written as a FIN.
@@ -317,10 +315,8 @@ func (c *Conn) CloseWrite() error {
 		// before CloseWrite returns, and that end must find the shut.
 		now := time.Now()
 		first := c.shutAt.CompareAndSwap(0, now.UnixNano())
-		wasShut := c.shut.Swap(true)
 		err := cw.CloseWrite()
 		if err != nil {
-			c.shut.Store(wasShut)
 			if first {
 				c.shutAt.CompareAndSwap(now.UnixNano(), 0)
 			}
