@@ -83,7 +83,7 @@ func TestTcpdumpNoReply(t *testing.T) {
 	bin := tcpdumpPath(t)
 	for _, v := range []int{1, 2} {
 		t.Run(fmt.Sprintf("smux v%d", v), func(t *testing.T) {
-			cfg := smuxConfigOf(v)
+			cfg := smuxtest.Config(v)
 			cfg.KeepAliveInterval, cfg.KeepAliveTimeout = 100*time.Millisecond, time.Minute
 			hold := make(chan struct{})
 			file, _ := tcpdumpOf(t, bin, "noreply.pcap", func(ln net.Listener) {
@@ -113,10 +113,11 @@ func TestTcpdumpNoReply(t *testing.T) {
 				!strings.HasPrefix(resolved[0]["detail"].(string), "the server answered, 2.") {
 				t.Fatalf("resolved %v, want the hung call's, answered about 2 s after the request", resolved)
 			}
+			// The plain lines, as a user reads them.
 			plain := readOK(t, file, "--unanswered-after", "1s", "-o", "plain")
-			for _, l := range strings.Split(plain, "\n") {
-				if strings.Contains(l, "NO_REPLY") {
-					t.Log(l)
+			for _, want := range []string{" FINDING 1 NO_REPLY warning: stream ", "the client's request, sent ", " RESOLVED 1 NO_REPLY after ", ": the server answered, 2."} {
+				if !strings.Contains(plain, want) {
+					t.Errorf("plain output wants %q:\n%s", want, plain)
 				}
 			}
 		})

@@ -143,8 +143,8 @@ func shutClient(t *testing.T, c net.Conn) {
 	}
 }
 
-// sessionWith returns the snapshot of reg's session whose client
-// direction has ended (ended) or not, waiting up to 10 s for one.
+// halfClosedSession returns the snapshot of reg's session once its
+// client direction has ended, waiting up to 10 s for it.
 func halfClosedSession(t *testing.T, reg *live.Registry) live.SessionSnap {
 	t.Helper()
 	var ss live.SessionSnap

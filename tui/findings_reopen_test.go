@@ -75,6 +75,9 @@ func TestFindingsReopenAtTheTop(t *testing.T) {
 		t.Run(name+"/left on an open one", func(t *testing.T) {
 			m := reopenFixture().model(t, size.w, size.h)
 			m = press(m, "!", "j")
+			if m.find.idx == 0 || m.find.idx >= m.find.open {
+				t.Fatalf("j left the cursor on entry %d, want an open finding below the top (%d open)", m.find.idx, m.find.open)
+			}
 			want := m.find.list[m.find.idx].ID
 			m = press(m, "esc", "!")
 			if m.find.list[m.find.idx].ID != want {

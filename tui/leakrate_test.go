@@ -2,6 +2,7 @@ package tui
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,12 +17,18 @@ import (
 // returns the model at w×h.
 func leakingAt(t *testing.T, w, h, secs int) (Model, *capture) {
 	t.Helper()
+	return leakingAfter(t, w, h, secs, 10*time.Second)
+}
+
+// leakingAfter is leakingAt with leakAfter for LeakAfter.
+func leakingAfter(t *testing.T, w, h, secs int, leakAfter time.Duration) (Model, *capture) {
+	t.Helper()
 	c := newCapture(live.Config{History: 10_000})
 	t0 := base.Add(-time.Duration(secs) * time.Second)
 	c.now = t0
 	s := c.open("127.0.0.1:51234", "127.0.0.1:9000", t0)
 	m := c.model(t, w, h)
-	cfg := live.FindingsConfig{LeakAfter: 10 * time.Second, Churn: -1}
+	cfg := live.FindingsConfig{LeakAfter: leakAfter, Churn: -1}
 	sid := uint32(3) // smux's client opens 3 first
 	for i := 0; i <= secs; i++ {
 		at := t0.Add(time.Duration(i) * time.Second)
@@ -64,7 +71,12 @@ func TestLeakGrowthRate(t *testing.T) {
 // TestLeakGrowthRateNeedsTime: the first seconds of a watch say no rate,
 // and a leak that stopped growing says it is steady.
 func TestLeakGrowthRateNeedsTime(t *testing.T) {
-	m, _ := leakingAt(t, 160, 45, 5)
+	// A LEAK open for seconds (--leak-after 2s): its count has grown,
+	// but over too short a time to tell a rate.
+	m, _ := leakingAfter(t, 160, 45, 5, 2*time.Second)
+	if !slices.ContainsFunc(m.snap.Findings, func(f *live.Finding) bool { return f.Code == live.CodeLeak }) {
+		t.Fatalf("no LEAK after 5 s at --leak-after 2s: no rate proves nothing:\n%s", screenOf(m))
+	}
 	if growthRate.MatchString(screenOf(m)) {
 		t.Errorf("a rate after 5 seconds:\n%s", screenOf(m))
 	}
