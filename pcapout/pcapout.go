@@ -7,6 +7,9 @@
 // it opened (Writer.Joined) is written as tcpdump begun then sees it: no
 // handshake, made-up sequence numbers, its bytes from the first given.
 //
+// Live serves such a capture over HTTP as it happens, to each viewer that
+// asks (muxtop read URL), for a program that taps its own connections.
+//
 // The data path never waits for the file: Write copies the bytes into a
 // bounded queue that one goroutine drains to the file. Bytes that find the
 // queue full, or that come after the file reached its size limit, are not
