@@ -21,8 +21,18 @@ import (
 // A program that taps its own smux sessions serves what its taps see as
 // a live capture, which muxtop read http://127.0.0.1:6060/debug/muxtop/capture
 // watches from outside it. Here the viewer is an HTTP GET in the same
-// process, printing the TCP payload of each packet.
+// process, printing the TCP payload of each packet: the session was open
+// before it came, so it has no handshake.
 func ExampleLive() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // the backend: an smux echo server
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer ln.Close()
+	go echoServer(ln)
+	backend := ln.Addr().String()
+
 	// Once, at start-up: the capture state, and the live capture on the
 	// program's debug mux, served on loopback only: it holds payload bytes.
 	reg := live.New(live.Config{History: 10_000})
@@ -30,17 +40,25 @@ func ExampleLive() {
 	defer capture.Close() // at shutdown: ends every viewer's stream
 	debug := http.NewServeMux()
 	debug.Handle("/debug/muxtop/capture", capture)
-	// go http.ListenAndServe("127.0.0.1:6060", debug)
+	// go http.ListenAndServe("127.0.0.1:6060", debug) // loopback only: it serves payload bytes
 
 	// For each connection: wrap it before smux gets it, recording into the
 	// live capture. A server wraps its listener instead:
 	// tap.WrapListener(ln, reg, "backend", tap.Record(capture)).
-	conn, peer := net.Pipe() // a net.Dial in a real program
-	session, _ := smux.Client(tap.Wrap(conn, live.Client, reg, "backend", tap.Record(capture)), nil)
+	conn, err := net.Dial("tcp", backend)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	session, err := smux.Client(tap.Wrap(conn, live.Client, reg, "backend", tap.Record(capture)), nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer session.Close()
-	go echoServer(peer)
 
-	// A viewer: muxtop read URL does this, and decodes what comes.
+	// A viewer: muxtop read http://127.0.0.1:6060/debug/muxtop/capture
+	// does this, and decodes what comes.
 	srv := httptest.NewServer(debug)
 	defer srv.Close()
 	resp, err := http.Get(srv.URL + "/debug/muxtop/capture")
@@ -63,34 +81,46 @@ func ExampleLive() {
 		fmt.Println(err)
 		return
 	}
-	for range 4 { // the session's SYN, "ping", and its echo: header, then payload
+	client := layers.TCPPort(conn.LocalAddr().(*net.TCPAddr).Port)
+	// The session was open when the viewer came: no handshake, joined.
+	// Its stream's SYN, "ping", and the echo as smux reads it: header,
+	// then payload.
+	for n := 0; n < 4; {
 		data, _, err := ng.ReadPacketData()
 		if err != nil {
 			fmt.Println(err)
 			return
 		}
 		p := gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.Default)
-		ip := p.NetworkLayer().(*layers.IPv4)
-		for len(p.TransportLayer().LayerPayload()) == 0 { // the handshake and ACKs
-			if data, _, err = ng.ReadPacketData(); err != nil {
-				fmt.Println(err)
-				return
-			}
-			p = gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.Default)
-			ip = p.NetworkLayer().(*layers.IPv4)
+		tcp := p.Layer(layers.LayerTypeTCP).(*layers.TCP)
+		if tcp.SYN {
+			fmt.Println("a handshake")
 		}
-		fmt.Printf("%v → %v % x\n", ip.SrcIP, ip.DstIP, p.TransportLayer().LayerPayload())
+		if len(tcp.Payload) == 0 {
+			continue
+		}
+		dir := "server → client"
+		if tcp.SrcPort == client {
+			dir = "client → server"
+		}
+		fmt.Printf("%s % x\n", dir, tcp.Payload)
+		n++
 	}
 	// Output:
 	// 200 OK application/x-pcapng
-	// 10.0.0.1 → 10.0.0.2 01 00 00 00 03 00 00 00
-	// 10.0.0.1 → 10.0.0.2 01 02 04 00 03 00 00 00 70 69 6e 67
-	// 10.0.0.2 → 10.0.0.1 01 02 04 00 03 00 00 00
-	// 10.0.0.2 → 10.0.0.1 70 69 6e 67
+	// client → server 01 00 00 00 03 00 00 00
+	// client → server 01 02 04 00 03 00 00 00 70 69 6e 67
+	// server → client 01 02 04 00 03 00 00 00
+	// server → client 70 69 6e 67
 }
 
-// echoServer answers each stream with what it read.
-func echoServer(c net.Conn) {
+// echoServer serves one smux session on ln, answering each stream with
+// what it read.
+func echoServer(ln net.Listener) {
+	c, err := ln.Accept()
+	if err != nil {
+		return
+	}
 	srv, err := smux.Server(c, nil)
 	if err != nil {
 		return

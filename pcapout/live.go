@@ -36,14 +36,16 @@ const contentType = "application/x-pcapng"
 // Wireshark reads from a pipe). It is a tap.Recorder, given to the taps
 // with tap.Record, and an http.Handler, mounted on the program's debug mux:
 //
-//	lc := pcapout.NewLive()
-//	defer lc.Close()
-//	http.Handle("/debug/muxtop/capture", lc) // a loopback/debug listener only
-//	session, err := smux.Client(tap.Wrap(conn, live.Client, reg, "backend", tap.Record(lc)), nil)
+//	capture := pcapout.NewLive()
+//	defer capture.Close() // at shutdown: ends every viewer's stream
+//	debug := http.NewServeMux()
+//	debug.Handle("/debug/muxtop/capture", capture)
+//	go http.ListenAndServe("127.0.0.1:6060", debug) // loopback only: it serves payload bytes
+//	session, err := smux.Client(tap.Wrap(conn, live.Client, reg, "backend", tap.Record(capture)), nil)
 //
 // The stream holds the payload bytes of every tapped connection: mount it
-// only on a listener that is loopback or otherwise kept to those who may
-// read them, as net/http/pprof.
+// only on a loopback or debug listener that only those allowed to read
+// them reach, as net/http/pprof, never on the service's own port.
 //
 // Each viewer has its own Writer over its response, with the Writer's
 // bounded queue: a viewer that reads slowly, or not at all, loses what
