@@ -30,7 +30,7 @@ func newReadCmd() *cobra.Command {
 		port  int
 	)
 	cmd := &cobra.Command{
-		Use:   "read [--] FILE...|- [FILTER]",
+		Use:   "read [--] FILE...|-|URL [FILTER]",
 		Short: "Read the smux and yamux sessions out of a pcap or pcapng capture (tcpdump -w)",
 		Long: "read decodes the smux and yamux sessions in a pcap or pcapng capture, gzip-compressed or not, with\n" +
 			"the capture's times. TCP is reassembled (out-of-order segments, retransmissions, losses); a\n" +
@@ -58,7 +58,12 @@ func newReadCmd() *cobra.Command {
 			"With FILE -, the capture is read from standard input as it is written, such as tcpdump's on another\n" +
 			"machine over ssh (tcpdump -U -w -: without -U tcpdump holds packets back); the UI then reads its\n" +
 			"keys from the terminal. Its time is still the capture's: a silence is measured when the next\n" +
-			"packet comes, so for a live view of this machine's interfaces use sniff.",
+			"packet comes, so for a live view of this machine's interfaces use sniff.\n\n" +
+			"With an http:// or https:// URL, the capture is read from its answer as it comes, as from -: the\n" +
+			"live capture a program that taps its own connections serves with pcapout.Live (its debug listener,\n" +
+			"such as http://127.0.0.1:6060/debug/muxtop/capture), from the moment read connects. Connections\n" +
+			"open before then are joined mid-way, as by a tcpdump begun while they were open. A URL is read\n" +
+			"alone.",
 		Example: "  tcpdump -i lo -w cap.pcap port 9000   # then:\n" +
 			"  muxtop read cap.pcap\n" +
 			"  muxtop read cap.pcapng.gz --port 9000 -o json > sessions.ndjson\n" +
@@ -66,10 +71,11 @@ func newReadCmd() *cobra.Command {
 			"  tcpdump -i eth0 -C 100 -W 10 -w ring.pcap port 9000   # then:\n" +
 			"  muxtop read ring.pcap* port 9000                       # the whole ring, in time order\n" +
 			"  ssh db1 tcpdump -i any -U -w - port 9000 | muxtop read -\n" +
+			"  muxtop read http://127.0.0.1:6060/debug/muxtop/capture   # a program's own taps, live (pcapout.Live)\n" +
 			"  muxtop read consul.pcap --port 8300 --prefix 04   # a Consul server's RPC port: its yamux",
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) < 1 {
-				return usageError{fmt.Errorf("read takes a capture file, such as cap.pcap, or - for standard input")}
+				return usageError{fmt.Errorf("read takes a capture file, such as cap.pcap, - for standard input, or a URL that serves a live capture")}
 			}
 			return nil
 		},
@@ -94,11 +100,40 @@ func newReadCmd() *cobra.Command {
 				return usageError{fmt.Errorf("read: %w", err)}
 			}
 			// pipe: standard input is a pipe made pollable, whose reads
-			// can be interrupted (an interrupt, --duration, q in the UI).
+			// can be interrupted (an interrupt, --duration, q in the UI);
+			// a URL's answer comes down such a pipe too. stream: the
+			// capture comes as it is written, from standard input or a URL;
+			// from says from where.
 			f, name, pipe := os.Stdin, "standard input", false
+			stream, from := files[0] == "-" || isURL(files[0]), "on standard input"
 			var more []*os.File // the captures after the first, merged with it
 			var waitSay <-chan time.Time
-			if files[0] == "-" {
+			var fetched *urlCapture // the URL's answer, if read reads one
+			start := time.Now()     // --duration counts the wait for the capture
+			if isURL(files[0]) {
+				ctx := cmd.Context()
+				if watch.duration > 0 {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, watch.duration)
+					defer cancel()
+				}
+				fetched, err = openURL(ctx, files[0])
+				if err != nil {
+					switch {
+					case cmd.Context().Err() != nil:
+						return nil // interrupted while connecting: nothing to show
+					case ctx.Err() != nil:
+						fmt.Fprintf(cmd.ErrOrStderr(), "read: no answer from %s in %v\n", files[0], watch.duration)
+						return nil
+					}
+					return err
+				}
+				defer fetched.Close()
+				f, name, pipe, from = fetched.r, files[0], true, "from "+files[0]
+				t := time.NewTimer(waitNoticeAfter)
+				defer t.Stop()
+				waitSay = t.C
+			} else if files[0] == "-" {
 				if term.IsTerminal(f.Fd()) {
 					return usageError{fmt.Errorf("read -: standard input is the terminal; pipe a capture into it, such as tcpdump -U -w - port 9000 | muxtop read -")}
 				}
@@ -138,7 +173,7 @@ func newReadCmd() *cobra.Command {
 			cr := newCountingReader(f, time.Now)
 			crs := []*countingReader{cr}
 			opened := func() bool { return true }
-			waitCtx, start := cmd.Context(), time.Now()
+			waitCtx := cmd.Context()
 			if pipe {
 				// Open waits for the header and the first packet, which a
 				// quiet pipe may not bring for a long time: an interrupt
@@ -151,13 +186,13 @@ func newReadCmd() *cobra.Command {
 				}
 				opened = context.AfterFunc(waitCtx, func() { f.SetReadDeadline(time.Now()) })
 			}
-			file, err := openSaying(cr, waitSay, cmd.ErrOrStderr())
+			file, err := openSaying(cr, waitSay, from, cmd.ErrOrStderr())
 			if stopped := !opened(); stopped || cmd.Context().Err() != nil {
 				if cmd.Context().Err() != nil {
 					return nil // interrupted before the first packet: nothing to show
 				}
 				if err != nil {
-					fmt.Fprintf(cmd.ErrOrStderr(), "read: no capture on standard input in %v\n", watch.duration)
+					fmt.Fprintf(cmd.ErrOrStderr(), "read: no capture %s in %v\n", from, watch.duration)
 					return nil
 				}
 				f.SetReadDeadline(time.Time{}) // the packet came as --duration ran out
@@ -166,13 +201,16 @@ func newReadCmd() *cobra.Command {
 				watch.duration = max(watch.duration-time.Since(start), time.Nanosecond)
 			}
 			if err != nil {
+				if fetched != nil {
+					return fetched.notCapture(err)
+				}
 				if len(more) > 0 {
 					name = files[0]
 				}
 				return fmt.Errorf("read %s: %w", name, err)
 			}
 			var src pcap.Source = file
-			if files[0] == "-" && size == 0 {
+			if stream && size == 0 {
 				// A pipe's capture time stands still while no packet comes,
 				// but the connections held undecided stop holding the others
 				// by the wall clock, as sniff's do: else one that sent nothing
@@ -250,7 +288,7 @@ func newReadCmd() *cobra.Command {
 			// comes: the wall clock says how long (tcpdump over ssh whose
 			// service went silent, or whose link stalled).
 			var idle func() time.Duration
-			if files[0] == "-" && size == 0 {
+			if stream && size == 0 {
 				idle = func() time.Duration {
 					finished := sys.finished.Load() // set after stopped
 					return cr.quiet(finished, sys.stopped.Load())
@@ -258,7 +296,7 @@ func newReadCmd() *cobra.Command {
 				if watch.output != "tui" {
 					t := time.NewTicker(time.Second)
 					defer t.Stop()
-					stopSaying := sayNoInput(t.C, idle, cr.n.Load, sys.finished.Load, cmd.ErrOrStderr())
+					stopSaying := sayNoInput(t.C, "read "+files[0], idle, cr.n.Load, sys.finished.Load, cmd.ErrOrStderr())
 					defer stopSaying()
 				}
 			}
@@ -339,10 +377,13 @@ func readArgs(args []string, dash int) (files, words []string, err error) {
 		words = words[1:] // read -- a.pcap -- port 9000
 	}
 	if len(files) == 0 {
-		return nil, nil, usageError{errors.New("read takes a capture file, such as cap.pcap, or - for standard input, before the filter")}
+		return nil, nil, usageError{errors.New("read takes a capture file, such as cap.pcap, - for standard input, or a URL, before the filter")}
 	}
 	if len(files) > 1 && slices.Contains(files, "-") {
 		return nil, nil, usageError{errors.New("read -: standard input is read alone; give capture files, or -, not both")}
+	}
+	if i := slices.IndexFunc(files, isURL); i >= 0 && len(files) > 1 {
+		return nil, nil, usageError{fmt.Errorf("read %s: a URL's live capture is read alone; give capture files, or one URL, not both", files[i])}
 	}
 	return files, words, nil
 }
@@ -401,16 +442,17 @@ const waitNoticeAfter = time.Second
 
 // openSaying opens the capture in r with pcap.Open. If Open is still
 // waiting when wait fires, it says once on w that read waits for a capture
-// on standard input: said at once, it would show when the capture is
-// already there (cat cap.pcap | muxtop read -). A nil wait never fires.
-func openSaying(r io.Reader, wait <-chan time.Time, w io.Writer) (*pcap.File, error) {
+// from where it comes ("on standard input", "from URL"): said at once, it
+// would show when the capture is already there (cat cap.pcap | muxtop
+// read -). A nil wait never fires.
+func openSaying(r io.Reader, wait <-chan time.Time, from string, w io.Writer) (*pcap.File, error) {
 	opened := make(chan struct{})
 	said := make(chan struct{})
 	go func() { // ends when Open returns, having said it waits or not
 		defer close(said)
 		select {
 		case <-wait:
-			fmt.Fprintln(w, "read: waiting for a capture on standard input")
+			fmt.Fprintln(w, "read: waiting for a capture", from)
 		case <-opened:
 		}
 	}()
@@ -467,6 +509,9 @@ func readFailure(arg, name string, err error) error {
 		if arg == "-" {
 			// Not a file still being written: the pipe's writer ended.
 			return errors.New("read -: standard input ended in the middle of a packet: its writer stopped (did tcpdump or ssh end?)")
+		}
+		if isURL(arg) {
+			return fmt.Errorf("read %s: the capture ended in the middle of a packet: its server stopped sending it (did the program exit?)", arg)
 		}
 		return errors.New(fileCut(arg, ""))
 	}
@@ -545,7 +590,8 @@ func (c *countingReader) quiet(finished, stopped bool) time.Duration {
 
 // sayNoInput says on w, at each tick, when input stops coming (idle, once
 // it is not 0) and when it resumes, for plain and JSON output, whose
-// records stop as the capture's clock does: "read -: no input for 3s …",
+// records stop as the capture's clock does, what being the command ("read
+// -", "read URL"): "read -: no input for 3s …",
 // then "read -: input resumed, after 14s or more without". read, if not
 // nil, counts the bytes read, and finished says whether the read is over:
 // where it is, and no byte came after the notice, the pipe closed instead,
@@ -556,7 +602,7 @@ func (c *countingReader) quiet(finished, stopped bool) time.Duration {
 // if the input resumed and ended within one tick: by the line saying so,
 // or, for a read stopped while it waited (idle still not 0), by the
 // summary's no_input.
-func sayNoInput(ticks <-chan time.Time, idle func() time.Duration, read func() int64, finished func() bool, w io.Writer) (stop func()) {
+func sayNoInput(ticks <-chan time.Time, what string, idle func() time.Duration, read func() int64, finished func() bool, w io.Writer) (stop func()) {
 	done, quit := make(chan struct{}), make(chan struct{})
 	go func() { // owned by stop, which waits for it
 		defer close(done)
@@ -578,10 +624,10 @@ func sayNoInput(ticks <-chan time.Time, idle func() time.Duration, read func() i
 			d := idle()
 			switch {
 			case d > 0 && last == 0 && !stopping:
-				fmt.Fprintf(w, "muxtop: read -: no input for %v: the capture's clock, packet time, stands still until the next packet\n", d)
+				fmt.Fprintf(w, "muxtop: %s: no input for %v: the capture's clock, packet time, stands still until the next packet\n", what, d)
 				at = n
 			case d == 0 && last > 0:
-				what := "resumed"
+				how := "resumed"
 				if read != nil {
 					// Over first: once it is, every byte read is counted.
 					over := stopping || finished == nil || finished()
@@ -589,10 +635,10 @@ func sayNoInput(ticks <-chan time.Time, idle func() time.Duration, read func() i
 						if !over {
 							continue // the read that waited returned: with bytes, or at the end?
 						}
-						what = "ended"
+						how = "ended"
 					}
 				}
-				fmt.Fprintf(w, "muxtop: read -: input %s, after %v or more without\n", what, last)
+				fmt.Fprintf(w, "muxtop: %s: input %s, after %v or more without\n", what, how, last)
 			}
 			if stopping {
 				return

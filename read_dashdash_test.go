@@ -68,7 +68,7 @@ func TestReadDashDash(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--", "port", port}, "muxtop: read takes a capture file, such as cap.pcap, or - for standard input, before the filter"},
+		{[]string{"--", "port", port}, "muxtop: read takes a capture file, such as cap.pcap, - for standard input, or a URL, before the filter"},
 		{[]string{"--", "-", "-weird.pcapng"}, "muxtop: read -: standard input is read alone; give capture files, or -, not both"},
 		{[]string{"-weird.pcapng"}, "muxtop: unknown shorthand flag: 'w' in -weird.pcapng; to read the file -weird.pcapng, put -- before the files: muxtop read -- -weird.pcapng"},
 		{[]string{src, "-weird.pcapng"}, "muxtop: unknown shorthand flag: 'w' in -weird.pcapng; to read the file -weird.pcapng, put -- before the files: muxtop read -- -weird.pcapng"},

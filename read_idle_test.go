@@ -149,7 +149,7 @@ func TestSayNoInput(t *testing.T) {
 		idle.Unlock()
 	}
 	var out syncBuffer
-	stop := sayNoInput(ticks, func() time.Duration {
+	stop := sayNoInput(ticks, "read -", func() time.Duration {
 		idle.Lock()
 		defer idle.Unlock()
 		return idle.d
@@ -202,7 +202,7 @@ func TestSayNoInputResolvedAtStop(t *testing.T) {
 	ticks := make(chan time.Time)
 	idles := make(chan time.Duration, 1) // what each call of idle finds, in turn
 	var out syncBuffer
-	stop := sayNoInput(ticks, func() time.Duration {
+	stop := sayNoInput(ticks, "read -", func() time.Duration {
 		select {
 		case d := <-idles:
 			return d
@@ -241,7 +241,7 @@ type noInputRig struct {
 // sayNoInput's idle returns, given the rig and the idle time stored.
 func noInputFor3s(idle func(r *noInputRig, d time.Duration) time.Duration) *noInputRig {
 	r := &noInputRig{ticks: make(chan time.Time)}
-	r.stop = sayNoInput(r.ticks, func() time.Duration {
+	r.stop = sayNoInput(r.ticks, "read -", func() time.Duration {
 		d := time.Duration(r.idle.Load())
 		if idle != nil {
 			return idle(r, d)

@@ -100,3 +100,45 @@ func TestFindingSeveritiesInREADME(t *testing.T) {
 		t.Errorf("the README's PROTOCOL severity %q does not say when it is a warning", col)
 	}
 }
+
+// TestREADMELiveSnippetIsTheExample: the wiring "Watch it live" shows is
+// the code pcapout's ExampleLive runs: each of its lines but comments is
+// a line of the example, as is or commented out there (the example
+// serves its debug mux on httptest's server, not on port 6060).
+func TestREADMELiveSnippetIsTheExample(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	_, part, ok := strings.Cut(readme, "#### Watch it live\n")
+	_, block, ok2 := strings.Cut(part, "```go\n")
+	block, _, ok3 := strings.Cut(block, "```\n")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("the README has no Go snippet under #### Watch it live")
+	}
+	ex, err := os.ReadFile("pcapout/example_live_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := map[string]bool{}
+	for l := range strings.Lines(string(ex)) {
+		l = strings.TrimSpace(l)
+		lines[l] = true
+		lines[strings.TrimPrefix(l, "// ")] = true
+	}
+	n := 0
+	for l := range strings.Lines(block) {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.HasPrefix(l, "//") {
+			continue
+		}
+		n++
+		if !lines[l] {
+			t.Errorf("the README's line %q is not in pcapout/example_live_test.go", l)
+		}
+	}
+	if n < 7 {
+		t.Errorf("the README's snippet has %d lines of code, want the wiring whole", n)
+	}
+}

@@ -3,7 +3,12 @@
 // connection becomes a TCP connection of synthesized Ethernet/IP/TCP
 // packets, with a SYN handshake, sequence and acknowledgement numbers that
 // count every byte, and a FIN for each direction that ends, or a RST from
-// the end that reset the connection.
+// the end that reset the connection. A connection the capture begins after
+// it opened (Writer.Joined) is written as tcpdump begun then sees it: no
+// handshake, made-up sequence numbers, its bytes from the first given.
+//
+// Live serves such a capture over HTTP as it happens, to each viewer that
+// asks (muxtop read URL), for a program that taps its own connections.
 //
 // The data path never waits for the file: Write copies the bytes into a
 // bounded queue that one goroutine drains to the file. Bytes that find the
@@ -72,6 +77,8 @@ type Writer struct {
 	limit  int64
 	events chan event
 	done   chan struct{}
+	// flushEvery is how long run keeps written packets buffered at most.
+	flushEvery time.Duration
 
 	queued    atomic.Int64 // bytes in the queue
 	written   atomic.Int64 // bytes of the file
@@ -99,6 +106,7 @@ type eventKind uint8
 
 const (
 	opened eventKind = iota
+	joined           // a connection open before the capture began: no handshake
 	data
 	fin
 	rst
@@ -123,19 +131,20 @@ func Create(path string, limit int64) (*Writer, error) {
 // New returns a Writer that writes a pcapng capture to out, stopping at
 // limit bytes (0 means DefaultLimit).
 func New(out io.Writer, limit int64) (*Writer, error) {
-	return newWriter(out, limit, bufSize)
+	return newWriter(out, limit, bufSize, FlushEvery)
 }
 
 // bufSize is the file's buffer: what the writer goroutine gathers between
 // two writes of the file.
 const bufSize = 256 << 10
 
-// newWriter is New with a buffer of size bytes.
-func newWriter(out io.Writer, limit int64, size int) (*Writer, error) {
+// newWriter is New with a buffer of size bytes, flushed within every
+// of buffering what it holds.
+func newWriter(out io.Writer, limit int64, size int, every time.Duration) (*Writer, error) {
 	if limit <= 0 {
 		limit = DefaultLimit
 	}
-	w := &Writer{out: out, limit: limit, events: make(chan event, queueEvents), done: make(chan struct{})}
+	w := &Writer{out: out, limit: limit, events: make(chan event, queueEvents), done: make(chan struct{}), flushEvery: every}
 	cw := &countWriter{w: out, n: &w.written}
 	w.buf = bufio.NewWriterSize(cw, size)
 	ng, err := pcapgo.NewNgWriter(&w.block, layers.LinkTypeEthernet)
@@ -226,21 +235,45 @@ func (w *Writer) send(e event) bool {
 // port is given a made-up one in 10.0.0.0/8. With it, a Writer is a
 // tap.Recorder.
 func (w *Writer) Conn(client, server string, at time.Time) tap.ConnRecorder {
-	c := &Conn{w: w}
-	c.ends[0] = w.endpoint(client, 1)
-	c.ends[1] = w.endpoint(server, 2)
-	if c.ends[0].Addr().Is4() != c.ends[1].Addr().Is4() {
-		c.ends[0], c.ends[1] = w.endpoint("", 1), w.endpoint("", 2)
-	}
-	w.send(event{c: c, kind: opened, at: at})
+	return w.open(endpoints(client, server, &w.nextPort), opened, at)
+}
+
+// Joined returns the recorder of a connection between client and server
+// (addresses as Conn takes them) that was open before the capture began,
+// as tcpdump begun then sees it: no handshake is written, its sequence
+// numbers begin at a made-up point, and its bytes are those given from
+// now on, the first at whatever place in its frames the connection was.
+// muxtop read then decodes it as any connection it joined mid-stream:
+// from the first frame boundary it finds, its streams open before as
+// joined. Nothing is written until its first bytes or its end.
+func (w *Writer) Joined(client, server string) *Conn {
+	return w.open(endpoints(client, server, &w.nextPort), joined, time.Time{})
+}
+
+// open returns the recorder of a connection between ends, queueing its
+// beginning: kind opened (a handshake at at) or joined (none).
+func (w *Writer) open(ends [2]netip.AddrPort, kind eventKind, at time.Time) *Conn {
+	c := &Conn{w: w, ends: ends}
+	w.send(event{c: c, kind: kind, at: at})
 	return c
 }
 
-func (w *Writer) endpoint(s string, host byte) netip.AddrPort {
+// endpoints returns the client's and the server's addresses of a
+// connection, made up in 10.0.0.0/8 (ports counted by next) where either
+// is not an IP address and port, or where one is IPv4 and the other IPv6.
+func endpoints(client, server string, next *atomic.Uint32) [2]netip.AddrPort {
+	ends := [2]netip.AddrPort{endpoint(client, 1, next), endpoint(server, 2, next)}
+	if ends[0].Addr().Is4() != ends[1].Addr().Is4() {
+		ends = [2]netip.AddrPort{endpoint("", 1, next), endpoint("", 2, next)}
+	}
+	return ends
+}
+
+func endpoint(s string, host byte, next *atomic.Uint32) netip.AddrPort {
 	if ap, err := netip.ParseAddrPort(s); err == nil {
 		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	}
-	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, host}), uint16(10000+w.nextPort.Add(1)%50000))
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, host}), uint16(10000+next.Add(1)%50000))
 }
 
 // Conn records one connection. Write and End of one direction must not
@@ -250,6 +283,9 @@ type Conn struct {
 	ends [2]netip.AddrPort // client, server
 	off  [2]uint32         // bytes handed to Write per direction
 	done [2]bool
+	// clock stamps each direction's Writes that come with no time (a
+	// tap's): read here, only for bytes kept.
+	clock [2]clock
 
 	// The writer goroutine's own state.
 	seq   [2]uint32 // initial sequence numbers
@@ -258,10 +294,14 @@ type Conn struct {
 	reset bool // a RST was written: the connection is over
 }
 
-// Write records that p passed in direction dir at time at. p is copied.
+// Write records that p passed in direction dir at time at, or now if at
+// is zero. p is copied.
 func (c *Conn) Write(dir live.Dir, at time.Time, p []byte) {
 	if len(p) == 0 || c.done[dir] {
 		return
+	}
+	if at.IsZero() {
+		at = c.clock[dir].now()
 	}
 	off := c.off[dir]
 	c.off[dir] += uint32(len(p))
@@ -286,6 +326,21 @@ func (c *Conn) Reset(dir live.Dir, at time.Time) {
 	c.w.send(event{c: c, kind: rst, dir: dir, at: at})
 }
 
+// clock stamps a direction's Writes reading only the monotonic clock, as
+// the tap's does: it adds the monotonic time elapsed since a time.Now
+// taken at most rebase ago, half the cost of time.Now.
+type clock struct{ base time.Time }
+
+const rebase = time.Second
+
+func (c *clock) now() time.Time {
+	if d := time.Since(c.base); d >= 0 && d < rebase {
+		return c.base.Add(d)
+	}
+	c.base = time.Now()
+	return c.base
+}
+
 // countWriter counts the bytes written through it.
 type countWriter struct {
 	w io.Writer
@@ -305,7 +360,7 @@ func (c *countWriter) Write(p []byte) (int, error) {
 func (w *Writer) run() {
 	defer close(w.done)
 	s := newSynth()
-	flush := time.NewTimer(FlushEvery)
+	flush := time.NewTimer(w.flushEvery)
 	armed := true // the section header New wrote is buffered
 	defer flush.Stop()
 	for {
@@ -316,7 +371,7 @@ func (w *Writer) run() {
 			}
 			w.write(s, e)
 			if !armed && w.err == nil && w.buf.Buffered() > 0 {
-				flush.Reset(FlushEvery)
+				flush.Reset(w.flushEvery)
 				armed = true
 			}
 		case <-flush.C:
@@ -349,6 +404,10 @@ func (w *Writer) write(s *synth, e event) {
 		w.packet(s, c, live.ClientToServer, e.at, tcpSYN, 0, nil)
 		w.packet(s, c, live.ServerToClient, e.at, tcpSYN|tcpACK, 0, nil)
 		w.packet(s, c, live.ClientToServer, e.at, tcpACK, 0, nil)
+	case joined:
+		// Nothing to write: the first segment of either direction, at
+		// its made-up sequence number, is where the capture joins it.
+		c.seq = [2]uint32{s.isn(), s.isn()}
 	case data:
 		p := e.data
 		for off := e.off; len(p) > 0; {

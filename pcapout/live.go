@@ -1,0 +1,336 @@
+package pcapout
+
+import (
+	"errors"
+	"io"
+	"math"
+	"net/http"
+	"net/netip"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/tap"
+)
+
+var _ tap.Recorder = (*Live)(nil)
+var _ http.Handler = (*Live)(nil)
+
+// LiveFlushEvery is how long a viewer's writer keeps packets buffered at
+// most before it sends them: the latency of a live capture.
+const LiveFlushEvery = 50 * time.Millisecond
+
+// closeGrace is how long Close lets each viewer take what its queue
+// holds before its stream is cut.
+const closeGrace = time.Second
+
+// contentType is what Live's streams are served as.
+const contentType = "application/x-pcapng"
+
+// Live serves the bytes of the connections a program taps as a live
+// pcapng capture over HTTP, as net/http/pprof serves profiles: each GET
+// streams, for as long as its client stays, what passes from that moment
+// on, which muxtop read URL decodes as it comes (or curl saves, or
+// Wireshark reads from a pipe). It is a tap.Recorder, given to the taps
+// with tap.Record, and an http.Handler, mounted on the program's debug mux:
+//
+//	capture := pcapout.NewLive()
+//	defer capture.Close() // at shutdown: ends every viewer's stream
+//	debug := http.NewServeMux()
+//	debug.Handle("/debug/muxtop/capture", capture)
+//	go http.ListenAndServe("127.0.0.1:6060", debug) // loopback only: it serves payload bytes
+//	session, err := smux.Client(tap.Wrap(conn, live.Client, reg, "backend", tap.Record(capture)), nil)
+//
+// The stream holds the payload bytes of every tapped connection: mount it
+// only on a loopback or debug listener that only those allowed to read
+// them reach, as net/http/pprof, never on the service's own port.
+//
+// Each viewer has its own Writer over its response, with the Writer's
+// bounded queue: a viewer that reads slowly, or not at all, loses what
+// its queue cannot take (counted, Dropped; its sequence numbers count
+// those bytes, so muxtop read reports them lost) and never slows the
+// tapped connections or the other viewers. Its writer sends what it
+// holds within LiveFlushEvery. A connection that was open when a viewer
+// came is written to it as one the capture joined mid-way (Writer.Joined);
+// those opened later have their handshake.
+//
+// With no viewer, recording a connection's bytes costs an atomic load and
+// nothing more; a new connection costs a small allocation and a lock.
+type Live struct {
+	mu      sync.Mutex
+	conns   map[*liveConn]struct{} // the connections open, for viewers to join
+	viewers []*viewer
+	closed  bool
+	done    chan struct{} // closed by Close: every stream ends
+	serving sync.WaitGroup
+	gone    atomic.Int64 // what viewers that left had dropped
+	next    atomic.Uint32
+}
+
+// NewLive returns a Live with no viewer.
+func NewLive() *Live {
+	return &Live{conns: map[*liveConn]struct{}{}, done: make(chan struct{})}
+}
+
+// viewer is one GET's stream.
+type viewer struct {
+	w  *Writer
+	rc *http.ResponseController
+}
+
+// Viewers returns how many viewers are streaming now.
+func (l *Live) Viewers() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.viewers)
+}
+
+// Dropped returns how many payload bytes the viewers' writers have not
+// sent, those that left included: their queues were full.
+func (l *Live) Dropped() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := l.gone.Load()
+	for _, v := range l.viewers {
+		n += v.w.Dropped()
+	}
+	return n
+}
+
+// Close ends every viewer's stream, each after at most a second to take
+// what its queue holds, and waits until their handlers have returned.
+// Call it at shutdown, before the HTTP server's Shutdown (which waits for
+// the streams). A GET after it is refused (503); connections still
+// recorded cost nothing. It is idempotent.
+func (l *Live) Close() error {
+	l.mu.Lock()
+	if !l.closed {
+		l.closed = true
+		close(l.done)
+		for _, v := range l.viewers {
+			// A viewer that stopped reading would hold its writer, and
+			// its handler, forever.
+			v.rc.SetWriteDeadline(time.Now().Add(closeGrace))
+		}
+	}
+	l.mu.Unlock()
+	l.serving.Wait()
+	return nil
+}
+
+// ServeHTTP streams the capture to a GET until its client goes or Close.
+func (l *Live) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		rw.Header().Set("Allow", "GET, HEAD")
+		http.Error(rw, "GET streams a pcapng capture of the tapped connections", http.StatusMethodNotAllowed)
+		return
+	}
+	l.mu.Lock()
+	closed := l.closed
+	l.mu.Unlock()
+	if closed {
+		http.Error(rw, "the capture is closed: the program is shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	h := rw.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	rc := http.NewResponseController(rw)
+	// The stream lasts as long as its viewer: a server's WriteTimeout
+	// would cut it.
+	rc.SetWriteDeadline(time.Time{})
+	rw.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return
+	}
+	rc.Flush() // the viewer knows at once that it is served
+
+	v := &viewer{rc: rc}
+	w, err := newWriter(&flushed{rw: rw, rc: rc}, math.MaxInt64, bufSize, LiveFlushEvery)
+	if err != nil {
+		return // the section header did not build: never, into memory
+	}
+	v.w = w
+	if !l.attach(v) {
+		w.Close() // the section header alone: an empty capture
+		return
+	}
+	select {
+	case <-r.Context().Done():
+		rc.SetWriteDeadline(time.Now()) // the client is gone: nothing more to write
+	case <-l.done: // Close set the deadline
+	}
+	l.detach(v)
+	w.Close()
+	l.gone.Add(w.Dropped())
+	l.serving.Done()
+}
+
+// attach makes v a viewer, joined to every connection open, unless Close
+// came first.
+func (l *Live) attach(v *viewer) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return false
+	}
+	l.serving.Add(1)
+	l.viewers = append(l.viewers, v)
+	for c := range l.conns {
+		c.join(v)
+	}
+	return true
+}
+
+// detach takes v from the viewers and from every connection open.
+func (l *Live) detach(v *viewer) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.viewers = slices.DeleteFunc(l.viewers, func(x *viewer) bool { return x == v })
+	for c := range l.conns {
+		c.leave(v)
+	}
+}
+
+// Conn returns the recorder of a new connection between client and
+// server: written with its handshake to each viewer now, and joined
+// mid-way by those that come later. With it, a Live is a tap.Recorder.
+func (l *Live) Conn(client, server string, at time.Time) tap.ConnRecorder {
+	c := &liveConn{l: l, ends: endpoints(client, server, &l.next)}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return c // no viewer will come
+	}
+	l.conns[c] = struct{}{}
+	if len(l.viewers) > 0 {
+		vs := make([]view, 0, len(l.viewers))
+		for _, v := range l.viewers {
+			vs = append(vs, view{v, v.w.open(c.ends, opened, at)})
+		}
+		c.views.Store(&vs)
+	}
+	return c
+}
+
+// forget drops c from the connections open: it has ended.
+func (l *Live) forget(c *liveConn) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.conns, c)
+}
+
+// liveConn records one connection for every viewer of a Live.
+type liveConn struct {
+	l    *Live
+	ends [2]netip.AddrPort
+	// views is the connection's recorder in each viewer's Writer: nil
+	// with no viewer. Write reads it with no lock; it is replaced whole,
+	// under mu, as viewers come and go.
+	views atomic.Pointer[[]view]
+	mu    sync.Mutex // guards ended and reset, and orders End and Reset with the views' changes
+	ended [2]bool
+	reset bool
+}
+
+// view is a connection's recorder in one viewer's Writer.
+type view struct {
+	v *viewer
+	c *Conn
+}
+
+// Write records that p passed in direction dir at time at, for each
+// viewer, which copies it; with none, it does nothing.
+func (c *liveConn) Write(dir live.Dir, at time.Time, p []byte) {
+	vs := c.views.Load()
+	if vs == nil {
+		return
+	}
+	for _, x := range *vs {
+		x.c.Write(dir, at, p)
+	}
+}
+
+// End records that direction dir ended at time at.
+func (c *liveConn) End(dir live.Dir, at time.Time) {
+	c.mu.Lock()
+	c.ended[dir] = true
+	if vs := c.views.Load(); vs != nil {
+		for _, x := range *vs {
+			x.c.End(dir, at)
+		}
+	}
+	over := c.ended[0] && c.ended[1] || c.reset
+	c.mu.Unlock()
+	if over {
+		c.l.forget(c)
+	}
+}
+
+// Reset records that the sender of direction dir reset the connection.
+func (c *liveConn) Reset(dir live.Dir, at time.Time) {
+	c.mu.Lock()
+	c.reset = true
+	if vs := c.views.Load(); vs != nil {
+		for _, x := range *vs {
+			x.c.Reset(dir, at)
+		}
+	}
+	c.mu.Unlock()
+	c.l.forget(c)
+}
+
+// join adds v's recorder of the connection, begun as one the capture
+// joined mid-way. Live.mu is held.
+func (c *liveConn) join(v *viewer) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.reset || c.ended[0] && c.ended[1] {
+		return
+	}
+	j := v.w.open(c.ends, joined, time.Time{})
+	j.done = c.ended // a direction that ended sends nothing more
+	var vs []view
+	if old := c.views.Load(); old != nil {
+		vs = slices.Clone(*old)
+	}
+	vs = append(vs, view{v, j})
+	c.views.Store(&vs)
+}
+
+// leave takes v's recorder from the connection. Live.mu is held.
+func (c *liveConn) leave(v *viewer) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := c.views.Load()
+	if old == nil {
+		return
+	}
+	vs := slices.DeleteFunc(slices.Clone(*old), func(x view) bool { return x.v == v })
+	if len(vs) == 0 {
+		c.views.Store(nil)
+		return
+	}
+	c.views.Store(&vs)
+}
+
+// flushed writes a viewer's stream to its response and flushes it at
+// once: the Writer writes only what it means to send now.
+type flushed struct {
+	rw io.Writer
+	rc *http.ResponseController
+}
+
+func (f *flushed) Write(p []byte) (int, error) {
+	n, err := f.rw.Write(p)
+	if err != nil {
+		return n, err
+	}
+	if err := f.rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return n, err
+	}
+	return n, nil
+}

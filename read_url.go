@@ -1,0 +1,186 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/muxtop/muxtop/printable"
+)
+
+// isURL reports whether read's argument a is an http:// or https:// URL:
+// a live capture a program serves (pcapout.Live), read as - reads a pipe.
+func isURL(a string) bool {
+	l := strings.ToLower(a)
+	return strings.HasPrefix(l, "http://") || strings.HasPrefix(l, "https://")
+}
+
+// urlCapture is the answer to a GET of a capture's URL, brought to read
+// down a pipe, so that read reads it as it reads standard input: its
+// reads are interrupted by a deadline (q, an interrupt, --duration), and
+// its capture's clock stands still while nothing comes.
+type urlCapture struct {
+	url    string
+	r      *os.File // the pipe's read end: what read reads
+	ctype  string   // the answer's Content-Type
+	cancel context.CancelFunc
+	tr     *http.Transport
+	done   chan struct{} // closed when the copy into the pipe has ended
+
+	mu   sync.Mutex
+	head []byte // the answer's first bytes, to say what came where no capture did
+}
+
+// headMax is how many of an answer's first bytes are kept to say what it
+// is when it is no capture.
+const headMax = 64
+
+// openURL GETs the capture at raw, until ctx ends if it has not answered
+// by then. What the user can get wrong is one line: nothing listens
+// there, the server answers another status than 200.
+func openURL(ctx context.Context, raw string) (*urlCapture, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return nil, usageError{fmt.Errorf("read %s: not a URL read can fetch: want http://HOST:PORT/PATH", raw)}
+	}
+	// The request lasts as long as the read, which ctx does not: ctx
+	// bounds the wait for the answer only.
+	reqCtx, cancel := context.WithCancel(context.Background())
+	stop := context.AfterFunc(ctx, cancel)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	fail := func(err error) (*urlCapture, error) {
+		cancel()
+		tr.CloseIdleConnections()
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(reqCtx, http.MethodGet, raw, nil)
+	if err != nil {
+		return fail(usageError{fmt.Errorf("read %s: %w", raw, err)})
+	}
+	req.Header.Set("Accept", "application/x-pcapng, application/vnd.tcpdump.pcap;q=0.9, */*;q=0.1")
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if !stop() {
+		if err == nil {
+			resp.Body.Close()
+		}
+		return fail(ctx.Err())
+	}
+	if err != nil {
+		return fail(dialFailed(raw, u, err))
+	}
+	if resp.StatusCode != http.StatusOK {
+		said := answerLine(resp.Body)
+		resp.Body.Close()
+		if said != "" {
+			said = fmt.Sprintf(" (it says %q)", said)
+		}
+		return fail(fmt.Errorf("read %s: the server answered %s%s, not a capture: is the program serving its capture at this path?", raw, resp.Status, said))
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		resp.Body.Close()
+		return fail(fmt.Errorf("read %s: %w", raw, err))
+	}
+	c := &urlCapture{url: raw, r: pr, ctype: resp.Header.Get("Content-Type"), cancel: cancel, tr: tr, done: make(chan struct{})}
+	go c.copy(resp.Body, pw) // owned by c: Close ends it and waits
+	return c, nil
+}
+
+// copy copies the answer into the pipe until either ends; the pipe's
+// reader then reads the end of the capture.
+func (c *urlCapture) copy(body io.ReadCloser, pw *os.File) {
+	defer close(c.done)
+	defer body.Close()
+	defer pw.Close()
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := body.Read(buf)
+		if n > 0 {
+			c.mu.Lock()
+			if len(c.head) < headMax {
+				c.head = append(c.head, buf[:min(n, headMax-len(c.head))]...)
+			}
+			c.mu.Unlock()
+			if _, err := pw.Write(buf[:n]); err != nil {
+				return // the read is over
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// Close ends the request and the copy, and waits for it.
+func (c *urlCapture) Close() {
+	c.cancel()
+	c.r.Close() // a copy blocked on a full pipe returns
+	<-c.done
+	c.tr.CloseIdleConnections()
+}
+
+// notCapture is the error of an answer that pcap.Open could not open
+// (err): one that is no capture at all, such as an HTML page, says what
+// it is and how it begins; an empty one says so; one that begins as a
+// capture does has Open's error.
+func (c *urlCapture) notCapture(err error) error {
+	c.mu.Lock()
+	head := bytes.Clone(c.head)
+	c.mu.Unlock()
+	if len(head) == 0 {
+		return fmt.Errorf("read %s: the server's answer is empty: no capture", c.url)
+	}
+	for _, m := range [][]byte{{0x0a, 0x0d, 0x0d, 0x0a}, {0xa1, 0xb2, 0xc3, 0xd4}, {0xd4, 0xc3, 0xb2, 0xa1}, {0xa1, 0xb2, 0x3c, 0x4d}, {0x4d, 0x3c, 0xb2, 0xa1}, {0x1f, 0x8b}} {
+		if bytes.HasPrefix(head, m) {
+			return fmt.Errorf("read %s: %w", c.url, err)
+		}
+	}
+	what := c.ctype
+	if what == "" {
+		what = "no Content-Type"
+	}
+	return fmt.Errorf("read %s: the server's answer is no pcap or pcapng capture (%s, beginning %q): is this the URL the program serves its capture at?", c.url, what, firstLine(head))
+}
+
+// dialFailed words a GET that got no answer: nothing listening is said as
+// such, other failures with the error alone.
+func dialFailed(raw string, u *url.URL, err error) error {
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		host := u.Host
+		if _, _, e := net.SplitHostPort(host); e != nil {
+			host += map[bool]string{true: ":443", false: ":80"}[u.Scheme == "https"]
+		}
+		return fmt.Errorf("read %s: nothing listens at %s (connection refused): is the program running, and serving its capture there?", raw, host)
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return fmt.Errorf("read %s: %v", raw, err)
+}
+
+// answerLine returns the first line of an answer's body, short and
+// printable, or "".
+func answerLine(body io.Reader) string {
+	b, _ := io.ReadAll(io.LimitReader(body, 512))
+	return firstLine(b)
+}
+
+// firstLine returns the first line of b, at most 80 characters, printable.
+func firstLine(b []byte) string {
+	s, _, _ := strings.Cut(string(b), "\n")
+	s = strings.TrimSpace(s)
+	if len(s) > 80 {
+		s = s[:80] + "…"
+	}
+	return printable.Text(s)
+}
