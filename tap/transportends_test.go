@@ -1,0 +1,168 @@
+package tap_test
+
+import (
+	"errors"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/xtaci/smux"
+
+	"github.com/muxtop/muxtop/internal/smuxtest"
+	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/tap"
+)
+
+// How a tapped session over a conn other than TCP ends, and what muxtop
+// says of it: the peer's half-close and this end's, a peer's close and
+// reset, this end's close, a conn with no half-close and one (KCP's) whose
+// peer's close never arrives.
+
+// transport returns the transport named name.
+func transport(t *testing.T, name string) smuxtest.Transport {
+	for _, tr := range smuxtest.Transports() {
+		if tr.Name == name {
+			return tr
+		}
+	}
+	t.Fatalf("no transport %q", name)
+	return smuxtest.Transport{}
+}
+
+// tappedClient runs a real smux session of cfg over tr's conns, its
+// client's conn tapped into a registry of its own; the server echoes every
+// stream. It returns the tapped conn, the client's session, the server's
+// raw conn and the registry; both sessions close as the test ends.
+func tappedClient(t *testing.T, tr smuxtest.Transport, cfg *smux.Config) (*tap.Conn, *smux.Session, net.Conn, *live.Registry) {
+	t.Helper()
+	cc, sc := tr.Conns(t)
+	reg := live.New(live.Config{})
+	tc := tap.Wrap(cc, live.Client, reg, tr.Name)
+	cli, err := smux.Client(tc, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := smux.Server(sc, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	smuxtest.EchoSmux(srv)
+	t.Cleanup(func() { cli.Close(); srv.Close() })
+	echoOnce(t, cli)
+	// The stream closed both ways: the server has read all the client
+	// sent (a unix socket closed with bytes unread resets its peer).
+	smuxtest.Eventually(t, "the echoed stream closed", func() bool { return theSession(t, reg).Open == 0 })
+	return tc, cli, sc, reg
+}
+
+// echoOnce sends a line on a new stream of cli and reads it back.
+func echoOnce(t *testing.T, cli *smux.Session) {
+	t.Helper()
+	st, err := cli.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	st.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := st.Write([]byte("ping\n")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(st, make([]byte, 5)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// theSession returns reg's one session.
+func theSession(t *testing.T, reg *live.Registry) live.SessionSnap {
+	t.Helper()
+	snap := reg.Snapshot()
+	if len(snap.Sessions) != 1 {
+		t.Fatalf("%d sessions, want 1", len(snap.Sessions))
+	}
+	return *snap.Sessions[0]
+}
+
+// ended waits for reg's one session to end and returns it.
+func ended(t *testing.T, reg *live.Registry) live.SessionSnap {
+	t.Helper()
+	smuxtest.Eventually(t, "the session's end", func() bool { return theSession(t, reg).Ended })
+	return theSession(t, reg)
+}
+
+// halfCloseDetails returns the details of reg's half-close records.
+func halfCloseDetails(reg *live.Registry) []string {
+	recs, _ := reg.Frames(live.Query{}, nil)
+	var ds []string
+	for _, r := range recs {
+		if r.Kind == live.SessionHalfClosed {
+			ds = append(ds, r.Detail)
+		}
+	}
+	return ds
+}
+
+// framing returns reg's session's framing violations.
+func framing(t *testing.T, reg *live.Registry) []live.FramingInfo {
+	return theSession(t, reg).Framing
+}
+
+// TestTransportTLSPeerReset: the server's TCP under its TLS resets (SO_LINGER
+// 0): the tapped client's TLS read fails with the TCP's ECONNRESET, and
+// the session ends "reset by the server …", as over TCP.
+func TestTransportTLSPeerReset(t *testing.T) {
+	t.Parallel()
+	rc, rs := smuxtest.Conns(t)
+	tr := smuxtest.Transport{Name: "tls", Conns: func(t testing.TB) (net.Conn, net.Conn) { return smuxtest.TLSOver(t, rc, rs) }}
+	tc, _, _, reg := tappedClient(t, tr, smuxtest.Config(2))
+	rs.(*net.TCPConn).SetLinger(0)
+	rs.Close()
+	s := ended(t, reg)
+	if want := "reset by the server " + tc.RemoteAddr().String(); s.Reason != live.Reset || s.Err != want {
+		t.Errorf("ended %v %q, want reset %q", s.Reason, s.Err, want)
+	}
+}
+
+// TestTransportNoCloseWrite: a net.Pipe end and a KCP-like conn have no
+// CloseWrite: the tapped conn's says so (errors.ErrUnsupported), records
+// no half-close, and the session goes on.
+func TestTransportNoCloseWrite(t *testing.T) {
+	for _, name := range []string{"pipe", "message"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			tc, cli, _, reg := tappedClient(t, transport(t, name), smuxtest.Config(2))
+			if err := tc.CloseWrite(); !errors.Is(err, errors.ErrUnsupported) {
+				t.Errorf("CloseWrite: %v, want errors.ErrUnsupported", err)
+			}
+			echoOnce(t, cli)
+			if d := halfCloseDetails(reg); len(d) > 0 {
+				t.Errorf("half-closes %q on a conn with no CloseWrite", d)
+			}
+			if s := theSession(t, reg); s.Ended {
+				t.Errorf("ended %v %q", s.Reason, s.Err)
+			}
+		})
+	}
+}
+
+// TestTransportKCPPeerGone: a KCP-like conn's peer closes, and nothing of
+// it arrives (UDP): the tapped client's session stays live until smux's
+// keepalive gives up and closes it, local_close; no half-close is
+// recorded, and no TRUNCATED.
+func TestTransportKCPPeerGone(t *testing.T) {
+	t.Parallel()
+	cfg := smuxtest.Config(2)
+	cfg.KeepAliveInterval, cfg.KeepAliveTimeout = 50*time.Millisecond, 400*time.Millisecond
+	_, _, sc, reg := tappedClient(t, transport(t, "message"), cfg)
+	sc.Close()
+	s := ended(t, reg)
+	if s.Reason != live.LocalClose || s.Err != "" {
+		t.Errorf("ended %v %q, want local_close", s.Reason, s.Err)
+	}
+	if d := halfCloseDetails(reg); len(d) > 0 {
+		t.Errorf("half-closes %q where no close arrived", d)
+	}
+	if f := framing(t, reg); len(f) > 0 {
+		t.Errorf("framing violations: %+v", f)
+	}
+}
