@@ -49,6 +49,10 @@ type Conn struct {
 	// shutDone: the CloseWrite that marked shutAt returned without error
 	// (its FIN went out); shutAt is marked before, for a racing reset.
 	shutDone atomic.Bool
+	// closed: Close was called. What fails after is this end's own
+	// doing, whatever error the wrapped conn gives for it: a TCP, TLS or
+	// unix conn's net.ErrClosed, a net.Pipe's or KCP's io.ErrClosedPipe.
+	closed atomic.Bool
 	// local and peer name the two ends, "client 127.0.0.1:51234" and
 	// "server 127.0.0.1:7800", for the records that name one.
 	local, peer string
@@ -185,8 +189,9 @@ func (c *Conn) Read(p []byte) (int, error) {
 			c.in.rec.Reset(c.in.dir, now) // the peer reset the connection
 		}
 		// A frame cut short by the peer's end is TRUNCATED; one this end
-		// stopped reading by closing the conn itself is not.
-		c.in.End(now, !errors.Is(err, net.ErrClosed))
+		// stopped reading by closing the conn itself is not, whatever the
+		// conn's error for it (a pipe's and KCP's is io.ErrClosedPipe).
+		c.in.End(now, !c.closed.Load() && !errors.Is(err, net.ErrClosed))
 		if errors.Is(err, io.EOF) {
 			c.peerClosed(now)
 		} else {
@@ -297,6 +302,7 @@ const (
 // on writing what it has queued until a write fails, and what goes out
 // still counts.
 func (c *Conn) Close() error {
+	c.closed.Store(true)
 	now := time.Now()
 	c.sess.End(now, live.LocalClose, c.cause(nil, now))
 	err := c.Conn.Close()

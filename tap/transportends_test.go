@@ -123,6 +123,44 @@ func TestTransportTLSPeerReset(t *testing.T) {
 	}
 }
 
+// TestTransportLocalCloseMidFrame: the peer has sent half a frame's
+// header (a raw writer, as a frame cut by the peer's end would be), and
+// the program closes its session, and so its tapped conn. The tapped
+// end stopped reading by its own close: no TRUNCATED (that is for a
+// frame the peer's end cut short), and the session ended local_close.
+// Over a net.Pipe and a KCP-like conn the Read that smux's reader is in
+// fails with io.ErrClosedPipe, not net.ErrClosed as a TCP's, TLS's or
+// unix socket's does.
+func TestTransportLocalCloseMidFrame(t *testing.T) {
+	for _, tr := range smuxtest.Transports() {
+		t.Run(tr.Name, func(t *testing.T) {
+			t.Parallel()
+			cc, sc := tr.Conns(t)
+			cnt := &smuxtest.CountingConn{Conn: cc}
+			reg := live.New(live.Config{})
+			cli, err := smux.Client(tap.Wrap(cnt, live.Client, reg, tr.Name), smuxtest.Config(1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cli.Close()
+			go sc.Write([]byte{1, 3, 0, 0}) // half a v1 NOP's header
+			smuxtest.Eventually(t, "the client's read of half a header", func() bool { return cnt.In.Load() == 4 })
+			cli.Close()
+			s := ended(t, reg)
+			time.Sleep(50 * time.Millisecond) // smux's reader's Read fails meanwhile
+			if s.Reason != live.LocalClose || s.Err != "" {
+				t.Errorf("ended %v %q, want local_close", s.Reason, s.Err)
+			}
+			if f := framing(t, reg); len(f) > 0 {
+				t.Errorf("framing violations after this end's own close: %+v", f)
+			}
+			for _, f := range reg.Snapshot().Findings {
+				t.Errorf("finding after this end's own close: %s %s", f.Code, f.Text)
+			}
+		})
+	}
+}
+
 // TestTransportNoCloseWrite: a net.Pipe end and a KCP-like conn have no
 // CloseWrite: the tapped conn's says so (errors.ErrUnsupported), records
 // no half-close, and the session goes on.
