@@ -255,10 +255,11 @@ func (c *Conn) Write(p []byte) (int, error) {
 	c.sess.WriteStarted(c.out.dir) // a write that does not return: the peer stopped reading
 	n, err := c.Conn.Write(p)
 	c.sess.WriteDone(c.out.dir)
-	// EPIPE after this end's CloseWrite is its own shutdown, no reset by
-	// the peer (a reset the kernel has news of fails a write with
-	// ECONNRESET first).
-	own := c.shutAt.Load() != 0 && errors.Is(err, syscall.EPIPE)
+	// A failure after this end's CloseWrite is its own shutdown (TCP's
+	// and a unix socket's EPIPE, TLS's "tls: protocol is shutdown"), no
+	// reset by the peer: a reset the kernel has news of fails a write
+	// with ECONNRESET first.
+	own := c.shutAt.Load() != 0 && err != nil && !temporary(err) && !errors.Is(err, syscall.ECONNRESET)
 	if c.in.rec != nil && isReset(err) && !own {
 		// The peer reset the connection, as Read records it: its RST, so
 		// that the end this Write records next is not written as a FIN.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,6 +106,43 @@ func halfCloseDetails(reg *live.Registry) []string {
 // framing returns reg's session's framing violations.
 func framing(t *testing.T, reg *live.Registry) []live.FramingInfo {
 	return theSession(t, reg).Framing
+}
+
+// TestTransportWriteAfterOwnCloseWrite: the tapped client half-closes
+// its conn (TLS: close_notify; unix: shutdown), then smux opens a stream,
+// whose SYN fails: the conn's own shutdown, which ends the session as
+// closed locally, "a write after its own CloseWrite", as over TCP (EPIPE),
+// not as an I/O error: TLS fails the write with "tls: protocol is
+// shutdown", no EPIPE.
+func TestTransportWriteAfterOwnCloseWrite(t *testing.T) {
+	for _, name := range []string{"tls", "unix"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			tc, cli, _, reg := tappedClient(t, transport(t, name), smuxtest.Config(2))
+			if err := tc.CloseWrite(); err != nil {
+				t.Fatal(err)
+			}
+			want := "the " + strings.TrimSpace("client "+addrOrNone(tc.LocalAddr())) + " closed its side of the"
+			if got := halfCloseDetails(reg); len(got) != 1 || !strings.HasPrefix(got[0], want) {
+				t.Errorf("half-close %q, want %q…", got, want)
+			}
+			if _, err := cli.OpenStream(); err == nil {
+				t.Fatal("a stream opened after the conn's CloseWrite")
+			}
+			s := ended(t, reg)
+			if s.Reason != live.LocalClose || !strings.HasPrefix(s.Err, "a write after its own CloseWrite: ") {
+				t.Errorf("ended %v %q, want local_close \"a write after its own CloseWrite: …\"", s.Reason, s.Err)
+			}
+		})
+	}
+}
+
+// addrOrNone is a's string, "" for none.
+func addrOrNone(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
 }
 
 // TestTransportTLSPeerReset: the server's TCP under its TLS resets (SO_LINGER
