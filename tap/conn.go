@@ -5,6 +5,7 @@
 package tap
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -53,6 +54,9 @@ type Conn struct {
 	// doing, whatever error the wrapped conn gives for it: a TCP, TLS or
 	// unix conn's net.ErrClosed, a net.Pipe's or KCP's io.ErrClosedPipe.
 	closed atomic.Bool
+	// over is what the wrapped conn runs over, as SessionInfo.Transport
+	// names it ("" for TCP): the words of a half-close differ.
+	over string
 	// local and peer name the two ends, "client 127.0.0.1:51234" and
 	// "server 127.0.0.1:7800", for the records that name one.
 	local, peer string
@@ -104,6 +108,7 @@ func Wrap(c net.Conn, side live.Side, reg *live.Registry, label string, opts ...
 		opt(&o)
 	}
 	info.Proto = o.proto.live()
+	info.Transport = transportOf(c)
 	sess := reg.Open(info, time.Now())
 	snaplen := reg.Config().Snaplen
 	ch := newChoice(o.proto)
@@ -114,6 +119,7 @@ func Wrap(c net.Conn, side live.Side, reg *live.Registry, label string, opts ...
 		in:    newFeeder(sess, side.Sends().Reverse(), snaplen, ch),
 		local: named(side, local),
 		peer:  named(side.Sends().Reverse().Sender(), remote),
+		over:  info.Transport,
 	}
 	tc.out.keep = true
 	if o.version != 0 {
@@ -213,7 +219,7 @@ func (c *Conn) peerClosed(now time.Time) {
 	if c.shutAt.Load() == 0 {
 		// Not while this end's CloseWrite is under way: its FIN may be
 		// out, and the CloseWrite says what came of it.
-		c.sess.HalfClosed(c.in.dir, now, c.peer)
+		c.halfClosed(c.in.dir, now, c.peer)
 	}
 	c.bothClosed()
 }
@@ -331,7 +337,7 @@ func (c *Conn) CloseWrite() error {
 				// The peer's half-close, which its Read held back while
 				// this CloseWrite was under way: no FIN of this end's
 				// went out.
-				c.sess.HalfClosed(c.in.dir, time.Unix(0, eof), c.peer)
+				c.halfClosed(c.in.dir, time.Unix(0, eof), c.peer)
 			}
 		}
 		c.endWrites()
@@ -343,7 +349,7 @@ func (c *Conn) CloseWrite() error {
 				c.shutAt.CompareAndSwap(now.UnixNano(), done.UnixNano())
 			}
 			c.shutDone.Store(true)
-			c.sess.HalfClosed(c.out.dir, done, c.local) // none if the peer had closed first
+			c.halfClosed(c.out.dir, done, c.local) // none if the peer had closed first
 			c.bothClosed()
 		}
 		return err
@@ -459,4 +465,47 @@ func (c *clock) now() time.Time {
 	}
 	c.base = time.Now()
 	return c.base
+}
+
+// transportOf names what c runs over, as SessionInfo.Transport does: ""
+// for TCP (a program's own wrapper of a TCP conn too), "tls" for a conn
+// with a TLS conn's ConnectionState, "pipe" for a net.Pipe end, else its
+// local address's network ("unix", a KCP session's "kcp"), or "conn"
+// where it has no address. TCP's close is a FIN and its held socket sits
+// in CLOSE-WAIT; a TLS conn's close_notify (or a bare FIN under it) and a
+// unix socket's shutdown are no FIN, and a net.Pipe has no half-close:
+// its peer's Close closes both ways.
+func transportOf(c net.Conn) string {
+	if _, ok := c.(interface{ ConnectionState() tls.ConnectionState }); ok {
+		return "tls"
+	}
+	a := c.LocalAddr()
+	if a == nil {
+		return "conn"
+	}
+	switch n := a.Network(); n {
+	case "tcp", "tcp4", "tcp6":
+		return ""
+	case "":
+		return "conn"
+	default:
+		return n
+	}
+}
+
+// halfClosed records that peer, dir's sender, closed its side of the
+// connection at at, in the words of the wrapped conn: "(FIN)" only over
+// TCP.
+func (c *Conn) halfClosed(dir live.Dir, at time.Time, peer string) {
+	other := dir.Reverse().Sender().String()
+	switch c.over {
+	case "":
+		c.sess.HalfClosed(dir, at, peer)
+	case "tls":
+		c.sess.HalfClosedAs(dir, at, peer, "the "+peer+" closed its side of the TLS connection; the "+other+"'s side is still open")
+	case "pipe":
+		c.sess.HalfClosedAs(dir, at, peer, "the "+peer+" closed the connection (a net.Pipe has no half-close): the "+other+" can no longer write")
+	default:
+		c.sess.HalfClosedAs(dir, at, peer, "the "+peer+" closed its side of the connection; the "+other+"'s side is still open")
+	}
 }

@@ -108,6 +108,44 @@ func framing(t *testing.T, reg *live.Registry) []live.FramingInfo {
 	return theSession(t, reg).Framing
 }
 
+// TestTransportHalfCloses: over TLS and a unix socket (both have
+// CloseWrite), the server half-closes its conn: a TLS close_notify, a
+// unix shutdown. The tapped client reads the EOF and records the server's
+// half-close in the words of that conn, no "(FIN)": a TLS peer's
+// close_notify leaves the TCP under it open, and a unix socket has no FIN;
+// the client's side still open; the client's CloseWrite then ends the session by EOF,
+// naming the server as first to close.
+func TestTransportHalfCloses(t *testing.T) {
+	for _, c := range []struct{ name, how string }{
+		{"tls", " the TLS connection"},
+		{"unix", " the connection"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			tc, _, sc, reg := tappedClient(t, transport(t, c.name), smuxtest.Config(2))
+			if err := sc.(interface{ CloseWrite() error }).CloseWrite(); err != nil {
+				t.Fatal(err)
+			}
+			smuxtest.Eventually(t, "the server's half-close", func() bool { return len(halfCloseDetails(reg)) > 0 })
+			server := "server " + tc.RemoteAddr().String()
+			want := "the " + server + " closed its side of" + c.how + "; the client's side is still open"
+			if got := halfCloseDetails(reg); len(got) != 1 || got[0] != want {
+				t.Errorf("half-close %q, want %q", got, want)
+			}
+			if s := theSession(t, reg); s.Ended {
+				t.Fatalf("the session ended at the server's half-close: %v %q", s.Reason, s.Err)
+			}
+			if err := tc.CloseWrite(); err != nil {
+				t.Fatal(err)
+			}
+			s := ended(t, reg)
+			if s.Reason != live.EOF || s.Err != "the "+server+" closed first" {
+				t.Errorf("ended %v %q, want eof %q", s.Reason, s.Err, "the "+server+" closed first")
+			}
+		})
+	}
+}
+
 // TestTransportWriteAfterOwnCloseWrite: the tapped client half-closes
 // its conn (TLS: close_notify; unix: shutdown), then smux opens a stream,
 // whose SYN fails: the conn's own shutdown, which ends the session as
@@ -158,6 +196,54 @@ func TestTransportTLSPeerReset(t *testing.T) {
 	s := ended(t, reg)
 	if want := "reset by the server " + tc.RemoteAddr().String(); s.Reason != live.Reset || s.Err != want {
 		t.Errorf("ended %v %q, want reset %q", s.Reason, s.Err, want)
+	}
+}
+
+// TestTransportPeerCloses: the server closes its session, and so its
+// conn, and the client writes on. Over TLS (close_notify, then the TCP's
+// FIN) and a unix socket, the client's read records the server's side
+// closed, and its writes then fail as over TCP: EPIPE or ECONNRESET,
+// "reset by the server …, which had closed its side of the connection …
+// before". A net.Pipe has no half-close: its peer's Close is an EOF to
+// the client's read (its words must not say the client's side is still
+// open: it can no longer write), and the next write fails with
+// io.ErrClosedPipe, an I/O error with the pipe's words.
+func TestTransportPeerCloses(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		half      string // the half-close's detail after the server's name
+		reason    live.CloseReason
+		errPrefix string // after the server's name, where it begins with it
+	}{
+		{"tls", " closed its side of the TLS connection; the client's side is still open", live.Reset, "reset by the "},
+		{"unix", " closed its side of the connection; the client's side is still open", live.Reset, "reset by the "},
+		{"pipe", " closed the connection (a net.Pipe has no half-close): the client can no longer write", live.ReadError, "io: read/write on closed pipe; the "},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			tc, cli, sc, reg := tappedClient(t, transport(t, c.name), smuxtest.Config(2))
+			sc.Close()
+			smuxtest.Eventually(t, "the server's close read", func() bool { return len(halfCloseDetails(reg)) > 0 })
+			server := "server " + tc.RemoteAddr().String()
+			if got := halfCloseDetails(reg); len(got) != 1 || got[0] != "the "+server+c.half {
+				t.Errorf("half-close %q, want %q", got, "the "+server+c.half)
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for !theSession(t, reg).Ended && time.Now().Before(deadline) {
+				cli.OpenStream() // a SYN; TCP's first may still go out
+				time.Sleep(5 * time.Millisecond)
+			}
+			s := ended(t, reg)
+			want := c.errPrefix + server
+			if c.reason == live.Reset {
+				want += ", which had closed its side of the connection "
+			} else {
+				want += " had closed its side of the connection "
+			}
+			if s.Reason != c.reason || !strings.HasPrefix(s.Err, want) || !strings.HasSuffix(s.Err, " before") {
+				t.Errorf("ended %v %q, want %v %q… before", s.Reason, s.Err, c.reason, want)
+			}
+		})
 	}
 }
 
