@@ -339,8 +339,9 @@ type SessionInfo struct {
 	// Transport is what the connection runs over where a tap knows it is
 	// not TCP: "tls", "pipe" (net.Pipe), or its address's network
 	// ("unix", a KCP session's "kcp"); "" for TCP, and for a capture or
-	// the attach proxy, which see TCP alone. Only TCP has a FIN, which the
-	// words of a half-close name.
+	// the attach proxy, which see TCP alone. Only TCP has a FIN and a
+	// CLOSE-WAIT state, which the words of a half-close and of CLOSE_WAIT
+	// name.
 	Transport string
 	// Proto is the protocol the session speaks, when the tap knows it
 	// before the first byte (it was told); a tap that detects it from the

@@ -2,6 +2,7 @@ package tap_test
 
 import (
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,7 +17,9 @@ import (
 // The faults that open a finding over TCP open it over the other conns a
 // program taps: a stream the server never closes (LEAK), a peer that
 // stops reading (SESSION_BLOCKED, sign write), a tapped end that stops
-// reading (SESSION_BLOCKED, sign read).
+// reading (SESSION_BLOCKED, sign read), a server that holds a session its
+// client left (CLOSE_WAIT, in words that name no TCP state where there is
+// none).
 
 // TestTransportLeak: smuxtest's leaky service, tapped at its server over
 // each transport, smux v2 and yamux: the stream it never closes is a LEAK.
@@ -159,6 +162,79 @@ func TestTransportBlockedRead(t *testing.T) {
 			f := blockedFinding(t, reg, live.ClientToServer)
 			if f.Evidence.Sign != live.SignRead {
 				t.Errorf("sign %s, want read: %s", f.Evidence.Sign.Code(), f.Text)
+			}
+		})
+	}
+}
+
+// TestTransportCloseWait: an smux server, tapped, keepalive off, whose
+// client closes its session and conn, and which never closes its own:
+// CLOSE_WAIT over TCP, TLS, a unix socket and a pipe. Only a TCP socket
+// sits in TCP CLOSE-WAIT: the finding says so over TCP, over TLS where the
+// client closed its TCP too (a TLS CloseWrite is a close_notify alone),
+// and over the others not at all; its advice names `ss -tan state
+// close-wait` over TCP and TLS alone.
+func TestTransportCloseWait(t *testing.T) {
+	tcp := smuxtest.Transport{Name: "tcp", Conns: smuxtest.Conns}
+	for _, tr := range append([]smuxtest.Transport{tcp}, smuxtest.Transports()[:3]...) {
+		t.Run(tr.Name, func(t *testing.T) {
+			t.Parallel()
+			cc, sc := tr.Conns(t)
+			reg := live.New(live.Config{})
+			cfg := smuxtest.Config(2)
+			cfg.KeepAliveDisabled = true
+			srv, err := smux.Server(tap.Wrap(sc, live.Server, reg, tr.Name), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { srv.Close() })
+			cli, err := smux.Client(cc, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := cli.OpenStream()
+			if err != nil {
+				t.Fatal(err)
+			}
+			st.Write([]byte("hello"))
+			in, err := srv.AcceptStream()
+			if err != nil {
+				t.Fatal(err)
+			}
+			in.Read(make([]byte, 5))
+			in.Close()
+			st.Close()
+			smuxtest.Eventually(t, "the stream closed", func() bool { return theSession(t, reg).Open == 0 })
+			cli.Close()
+			if _, err := srv.AcceptStream(); err == nil {
+				t.Fatal("AcceptStream after the client left returned no error")
+			}
+			var found *live.Finding
+			smuxtest.Eventually(t, "CLOSE_WAIT", func() bool {
+				time.Sleep(50 * time.Millisecond)
+				reg.Evaluate(time.Now(), live.FindingsConfig{CloseWaitAfter: 300 * time.Millisecond, Churn: -1})
+				for _, f := range reg.Snapshot().Findings {
+					if f.Code == live.CodeCloseWait {
+						found = f
+						return true
+					}
+				}
+				return false
+			})
+			if s := theSession(t, reg); s.Ended {
+				t.Fatalf("the session ended: %v %q", s.Reason, s.Err)
+			}
+			state := map[string]string{
+				"tcp": ", its socket in TCP CLOSE-WAIT",
+				"tls": ", its TCP socket in CLOSE-WAIT unless the client sent its TLS close_notify alone",
+			}[tr.Name]
+			want := "the client closed its side of the connection"
+			if !strings.HasPrefix(found.Text, want) || !strings.Contains(found.Text, "still holds session 1"+state+" (smux does not") {
+				t.Errorf("over %s: text %q, want %q… still holds session 1%s (smux does not…", tr.Name, found.Text, want, state)
+			}
+			ss := strings.Contains(found.Advice, "ss -tan state close-wait")
+			if want := tr.Name == "tcp" || tr.Name == "tls"; ss != want {
+				t.Errorf("over %s: advice names ss %v, want %v: %s", tr.Name, ss, want, found.Advice)
 			}
 		})
 	}
