@@ -479,17 +479,22 @@ func transportOf(c net.Conn) string {
 	if _, ok := c.(interface{ ConnectionState() tls.ConnectionState }); ok {
 		return "tls"
 	}
-	a := c.LocalAddr()
-	if a == nil {
+	switch a := c.LocalAddr().(type) {
+	case nil:
 		return "conn"
-	}
-	switch n := a.Network(); n {
-	case "tcp", "tcp4", "tcp6":
+	case *net.TCPAddr:
 		return ""
-	case "":
-		return "conn"
+	case *net.UnixAddr: // not a.Network(): a nil *UnixAddr has none
+		return "unix"
 	default:
-		return n
+		switch n := a.Network(); n {
+		case "tcp", "tcp4", "tcp6":
+			return ""
+		case "":
+			return "conn"
+		default:
+			return n
+		}
 	}
 }
 

@@ -1,9 +1,12 @@
 package tap_test
 
 import (
+	"bytes"
+	"crypto/tls"
 	"encoding/binary"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -252,5 +255,94 @@ func TestTransportCountsExact(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// readRecorder keeps what a conn read.
+type readRecorder struct {
+	net.Conn
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (c *readRecorder) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.mu.Lock()
+	c.buf.Write(p[:n])
+	c.mu.Unlock()
+	return n, err
+}
+
+func (c *readRecorder) Bytes() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return bytes.Clone(c.buf.Bytes())
+}
+
+// TestTransportTLSListener: a server taps the TLS listener it serves
+// (tap.WrapListener(tls.NewListener(ln, cfg), …)), whose conns are
+// *tls.Conn not yet handshaken: the tap sees the mux in plaintext, its
+// session's transport is "tls", and its counts equal what the client's
+// TLS conn wrote and read, smux v2 and yamux.
+func TestTransportTLSListener(t *testing.T) {
+	for _, m := range transportMuxes[1:] {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			ccfg, scfg := smuxtest.TLSConfigs(t)
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			reg := live.New(live.Config{})
+			tl := tap.WrapListener(tls.NewListener(ln, scfg), reg, "tls")
+			defer tl.Close()
+			accepted := make(chan smuxtest.Session, 1)
+			go func() {
+				c, err := tl.Accept()
+				if err != nil {
+					close(accepted)
+					return
+				}
+				srv, err := m.mux.Server(c)
+				if err != nil {
+					c.Close()
+					close(accepted)
+					return
+				}
+				accepted <- srv
+				serveSized(srv)
+			}()
+			tc, err := tls.Dial("tcp", ln.Addr().String(), ccfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := &readRecorder{Conn: tc}
+			wrec := &smuxtest.RecordingConn{Conn: rec}
+			cli, err := m.mux.Client(wrec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cli.Close()
+			for _, n := range []int{10, 100_000} {
+				if err := askSized(cli, n); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if srv := <-accepted; srv != nil {
+				defer srv.Close()
+			}
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+				diff := countsDiffer(reg, wrec.Bytes(), rec.Bytes(), m.mux.Yamux())
+				if diff == "" {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the tapped server's counts differ from the wire's: %s", diff)
+				}
+			}
+			if s := reg.Snapshot().Sessions[0]; s.Info.Transport != "tls" {
+				t.Errorf("transport %q, want tls", s.Info.Transport)
+			}
+		})
 	}
 }
