@@ -338,7 +338,7 @@ type SessionInfo struct {
 	Prefix string
 	// Transport is what the connection runs over where a tap knows it is
 	// not TCP: "tls", "pipe" (net.Pipe), or its address's network
-	// ("unix", a KCP session's "kcp"); "" for TCP, and for a capture or
+	// ("unix", a KCP session's "udp"); "" for TCP, and for a capture or
 	// the attach proxy, which see TCP alone. Only TCP has a FIN and a
 	// CLOSE-WAIT state, which the words of a half-close and of CLOSE_WAIT
 	// name.

@@ -468,16 +468,31 @@ func (c *clock) now() time.Time {
 }
 
 // transportOf names what c runs over, as SessionInfo.Transport does: ""
-// for TCP (a program's own wrapper of a TCP conn too), "tls" for a conn
-// with a TLS conn's ConnectionState, "pipe" for a net.Pipe end, else its
-// local address's network ("unix", a KCP session's "kcp"), or "conn"
-// where it has no address. TCP's close is a FIN and its held socket sits
-// in CLOSE-WAIT; a TLS conn's close_notify (or a bare FIN under it) and a
-// unix socket's shutdown are no FIN, and a net.Pipe has no half-close:
-// its peer's Close closes both ways.
+// for TCP, "tls" for a TLS conn, "pipe" for a net.Pipe end, else its local
+// address's network ("unix", a KCP session's "udp"), or "conn" where it
+// has no address. A wrapper is seen through where it has a TLS conn's
+// ConnectionState or gives the conn it wraps by NetConn, as a *tls.Conn
+// does; one that has neither is named by its address (a program's own
+// wrapper of a TCP conn is TCP, and so, wrongly, is one of a *tls.Conn).
+// TCP's close is a FIN and its held socket sits in CLOSE-WAIT; a TLS
+// conn's close_notify (or a bare FIN under it) and a unix socket's
+// shutdown are no FIN, and a net.Pipe has no half-close: its peer's Close
+// closes both ways.
 func transportOf(c net.Conn) string {
-	if _, ok := c.(interface{ ConnectionState() tls.ConnectionState }); ok {
-		return "tls"
+	for range 16 { // a chain of wrappers, not a cycle
+		switch c.(type) {
+		case interface{ ConnectionState() tls.ConnectionState }:
+			return "tls"
+		case *net.TCPConn:
+			return ""
+		case *net.UnixConn:
+			return "unix"
+		}
+		u, ok := c.(interface{ NetConn() net.Conn })
+		if !ok || u.NetConn() == nil {
+			break
+		}
+		c = u.NetConn()
 	}
 	switch a := c.LocalAddr().(type) {
 	case nil:

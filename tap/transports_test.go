@@ -214,6 +214,12 @@ func TestTransportCountsExact(t *testing.T) {
 			t.Run(tr.Name+"/"+m.name, func(t *testing.T) {
 				t.Parallel()
 				cli, srv, regC, regS, recC, recS := tappedOver(t, tr, m.mux)
+				want := map[string]string{"tls": "tls", "unix": "unix", "pipe": "pipe", "message": "udp"}[tr.Name]
+				for _, reg := range []*live.Registry{regC, regS} {
+					if got := reg.Snapshot().Sessions[0].Info.Transport; got != want {
+						t.Errorf("transport %q, want %q", got, want)
+					}
+				}
 				go serveSized(srv)
 				stop := make(chan struct{})
 				var evals sync.WaitGroup

@@ -260,6 +260,10 @@ func (c *RecordingConn) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// NetConn returns the conn it records, as a *tls.Conn gives the conn
+// under it: a tap sees through it to what the conn runs over.
+func (c *RecordingConn) NetConn() net.Conn { return c.Conn }
+
 // Bytes returns a copy of what the conn has written so far.
 func (c *RecordingConn) Bytes() []byte {
 	c.mu.Lock()

@@ -131,12 +131,14 @@ func PipeConns(t testing.TB) (client, server net.Conn) {
 // UDP until its own Close (or the mux's keepalive). It has no CloseWrite;
 // after its own Close its Read and Write fail with io.ErrClosedPipe,
 // wrapped as kcp-go wraps it, no syscall error; a passed deadline fails a
-// Read with a timeout.
+// Read with a timeout. Its addresses are UDP ones, as a UDPSession's are
+// its socket's (made up here: no socket is opened).
 func MessageConns(t testing.TB) (client, server net.Conn) {
 	t.Helper()
 	ab, ba := make(chan []byte, 1024), make(chan []byte, 1024)
-	c := &MessageConn{in: ba, out: ab, done: make(chan struct{}), local: msgAddr("client"), remote: msgAddr("server")}
-	s := &MessageConn{in: ab, out: ba, done: make(chan struct{}), local: msgAddr("server"), remote: msgAddr("client")}
+	ca, sa := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40001}, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40002}
+	c := &MessageConn{in: ba, out: ab, done: make(chan struct{}), local: ca, remote: sa}
+	s := &MessageConn{in: ab, out: ba, done: make(chan struct{}), local: sa, remote: ca}
 	t.Cleanup(func() { c.Close(); s.Close() })
 	return c, s
 }
@@ -242,11 +244,6 @@ func (c *MessageConn) SetReadDeadline(d time.Time) error {
 
 // SetWriteDeadline does nothing: Write never waits for the peer.
 func (c *MessageConn) SetWriteDeadline(time.Time) error { return nil }
-
-type msgAddr string
-
-func (a msgAddr) Network() string { return "kcp" }
-func (a msgAddr) String() string  { return "kcp-" + string(a) }
 
 // WireCount is an independent count of a mux's raw bytes, one direction's,
 // parsed here with nothing of muxtop's decoder: frames and bytes (header
