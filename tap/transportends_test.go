@@ -328,3 +328,48 @@ func TestTransportKCPPeerGone(t *testing.T) {
 		t.Errorf("framing violations: %+v", f)
 	}
 }
+
+// TestTransportPeerClosesYamux: the yamux server closes its session, and
+// so its conn; yamux's client closes its own as it reads the EOF. Over
+// TLS, a unix socket and a pipe the tapped client records the server's
+// close in that conn's words, then ends local_close, saying the server had
+// closed its side before.
+func TestTransportPeerClosesYamux(t *testing.T) {
+	for _, c := range []struct{ name, half string }{
+		{"tls", " closed its side of the TLS connection; the client's side is still open"},
+		{"unix", " closed its side of the connection; the client's side is still open"},
+		{"pipe", " closed the connection (a net.Pipe has no half-close): the client can no longer write"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			cc, sc := transport(t, c.name).Conns(t)
+			reg := live.New(live.Config{})
+			tc := tap.Wrap(cc, live.Client, reg, c.name)
+			cli, srv := smuxtest.YamuxPair(t, tc, sc, smuxtest.YamuxConfig(), smuxtest.YamuxConfig())
+			smuxtest.EchoYamux(srv)
+			st, err := cli.OpenStream()
+			if err != nil {
+				t.Fatal(err)
+			}
+			st.SetDeadline(time.Now().Add(10 * time.Second))
+			if _, err := st.Write([]byte("ping\n")); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.ReadFull(st, make([]byte, 5)); err != nil {
+				t.Fatal(err)
+			}
+			st.Close()
+			smuxtest.Eventually(t, "the echoed stream closed", func() bool { return theSession(t, reg).Open == 0 })
+			srv.Close()
+			s := ended(t, reg)
+			server := "server " + tc.RemoteAddr().String()
+			if got := halfCloseDetails(reg); len(got) != 1 || got[0] != "the "+server+c.half {
+				t.Errorf("half-close %q, want %q", got, "the "+server+c.half)
+			}
+			want := "the " + server + " had closed its side of the connection "
+			if s.Reason != live.LocalClose || !strings.HasPrefix(s.Err, want) || !strings.HasSuffix(s.Err, " before") {
+				t.Errorf("ended %v %q, want local_close %q… before", s.Reason, s.Err, want)
+			}
+		})
+	}
+}
