@@ -280,6 +280,9 @@ type Evidence struct {
 	Sign BlockedSign
 	// Versions are the session's versions per direction, 0 where unknown.
 	Versions [2]uint8
+	// Transport is the session's SessionInfo.Transport (CLOSE_WAIT):
+	// only a TCP socket sits in TCP CLOSE-WAIT.
+	Transport string
 	// Offset and Guess describe a PROTOCOL violation: where it is in its
 	// direction's byte stream and what the bytes look like; Violation is
 	// its code.

@@ -336,6 +336,13 @@ type SessionInfo struct {
 	// (--skip). A PROTOCOL finding that the prefix cut the mux's first
 	// header names the flag given.
 	Prefix string
+	// Transport is what the connection runs over where a tap knows it is
+	// not TCP: "tls", "pipe" (net.Pipe), or its address's network
+	// ("unix", a KCP session's "udp"); "" for TCP, and for a capture or
+	// the attach proxy, which see TCP alone. Only TCP has a FIN and a
+	// CLOSE-WAIT state, which the words of a half-close and of CLOSE_WAIT
+	// name.
+	Transport string
 	// Proto is the protocol the session speaks, when the tap knows it
 	// before the first byte (it was told); a tap that detects it from the
 	// first bytes opens the session with ProtocolUnknown and calls

@@ -773,6 +773,13 @@ func (s *Session) DirectionEnded(dir Dir, at time.Time) {
 // direction had ended already (its end says it), or that was told once.
 // A reset is no half-close: its callers, who know, do not call it.
 func (s *Session) HalfClosed(dir Dir, at time.Time, peer string) {
+	s.HalfClosedAs(dir, at, peer, HalfClosedText(peer, dir))
+}
+
+// HalfClosedAs is HalfClosed with the record's words given, for a
+// connection other than TCP, whose close is no FIN: a tap over a TLS conn,
+// a unix socket or a pipe says how its peer closed (tap.Wrap).
+func (s *Session) HalfClosedAs(dir Dir, at time.Time, peer, detail string) {
 	s.mu.Lock()
 	if s.ended || s.halfTold || !s.dirEnded[dir] || s.dirEnded[dir.Reverse()] {
 		s.mu.Unlock()
@@ -781,7 +788,6 @@ func (s *Session) HalfClosed(dir Dir, at time.Time, peer string) {
 	s.halfTold = true
 	proto, other := s.proto, s.unseen[dir.Reverse()]
 	s.mu.Unlock()
-	detail := HalfClosedText(peer, dir)
 	if other {
 		// A capture of one direction has nothing of the other side: its
 		// FIN may have gone by unseen.

@@ -118,8 +118,31 @@ func closeWaitText(f *Finding) string {
 	if ev.Count > 0 {
 		streams = fmt.Sprintf(" and %s", plural(ev.Count, "open stream"))
 	}
-	return fmt.Sprintf("the %s closed its side of the connection %s ago, and the %s has not closed its own %s: it still holds session %d%s, its socket in TCP CLOSE-WAIT",
-		closer, fmtDur(ev.Age), holder, quiet, f.Session, streams)
+	return fmt.Sprintf("the %s closed its side of the connection %s ago, and the %s has not closed its own %s: it still holds session %d%s%s",
+		closer, fmtDur(ev.Age), holder, quiet, f.Session, streams, closeWaitState(ev.Transport, closer))
+}
+
+// closeWaitState says, after a CLOSE_WAIT finding's text, the state the
+// holder's socket is in: TCP CLOSE-WAIT over TCP; over TLS only where the
+// closer closed its TCP too (a TLS CloseWrite sends close_notify alone);
+// over another conn (a unix socket, a pipe, KCP) there is no such state.
+func closeWaitState(transport string, closer Side) string {
+	switch transport {
+	case "":
+		return ", its socket in TCP CLOSE-WAIT"
+	case "tls":
+		return ", its TCP socket in CLOSE-WAIT unless the " + closer.String() + " sent its TLS close_notify alone"
+	}
+	return ""
+}
+
+// closeWaitSS is the CLOSE_WAIT advice's last words, where the holder's
+// socket is a TCP one: how to see them on its host.
+func closeWaitSS(transport string) string {
+	if transport != "" && transport != "tls" {
+		return ""
+	}
+	return " — `ss -tan state close-wait` on its host lists the sockets held so"
 }
 
 // stallText words a window-stall finding, the same in smux and yamux.
@@ -401,7 +424,7 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 		return noReplyText(f), noReplyAdvice(f)
 	case CodeCloseWait:
 		return closeWaitText(f) + " (smux does not close its conn when its recvLoop reads EOF; with keepalive off, or a KeepAliveTimeout longer than that, it never closes the session itself)",
-			fmt.Sprintf("have the %s Close() its smux session when AcceptStream, OpenStream or a stream's Read fails (io.EOF, io.ErrClosedPipe): smux keeps the session, its goroutines and buffers until Close; or leave keepalive on (the default 10 s interval, 30 s KeepAliveTimeout), which closes a session that receives nothing — `ss -tan state close-wait` on its host lists the sockets held so", holder(f))
+			fmt.Sprintf("have the %s Close() its smux session when AcceptStream, OpenStream or a stream's Read fails (io.EOF, io.ErrClosedPipe): smux keeps the session, its goroutines and buffers until Close; or leave keepalive on (the default 10 s interval, 30 s KeepAliveTimeout), which closes a session that receives nothing%s", holder(f), closeWaitSS(ev.Transport))
 	case CodeChurn:
 		text := fmt.Sprintf("%d sessions opened and ended in the last %s, living %s each on average", ev.Count, fmtDur(ev.Limit), fmtDur(ev.Age))
 		advice := "keep one session (or a pool) and open a stream per request on it: that is what a mux is for; the session-ended reasons say why sessions end — where dials fail, back off between them"

@@ -5,6 +5,7 @@
 package tap
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -49,6 +50,13 @@ type Conn struct {
 	// shutDone: the CloseWrite that marked shutAt returned without error
 	// (its FIN went out); shutAt is marked before, for a racing reset.
 	shutDone atomic.Bool
+	// closed: Close was called. What fails after is this end's own
+	// doing, whatever error the wrapped conn gives for it: a TCP, TLS or
+	// unix conn's net.ErrClosed, a net.Pipe's or KCP's io.ErrClosedPipe.
+	closed atomic.Bool
+	// over is what the wrapped conn runs over, as SessionInfo.Transport
+	// names it ("" for TCP): the words of a half-close differ.
+	over string
 	// local and peer name the two ends, "client 127.0.0.1:51234" and
 	// "server 127.0.0.1:7800", for the records that name one.
 	local, peer string
@@ -100,6 +108,7 @@ func Wrap(c net.Conn, side live.Side, reg *live.Registry, label string, opts ...
 		opt(&o)
 	}
 	info.Proto = o.proto.live()
+	info.Transport = transportOf(c)
 	sess := reg.Open(info, time.Now())
 	snaplen := reg.Config().Snaplen
 	ch := newChoice(o.proto)
@@ -110,6 +119,7 @@ func Wrap(c net.Conn, side live.Side, reg *live.Registry, label string, opts ...
 		in:    newFeeder(sess, side.Sends().Reverse(), snaplen, ch),
 		local: named(side, local),
 		peer:  named(side.Sends().Reverse().Sender(), remote),
+		over:  info.Transport,
 	}
 	tc.out.keep = true
 	if o.version != 0 {
@@ -185,8 +195,9 @@ func (c *Conn) Read(p []byte) (int, error) {
 			c.in.rec.Reset(c.in.dir, now) // the peer reset the connection
 		}
 		// A frame cut short by the peer's end is TRUNCATED; one this end
-		// stopped reading by closing the conn itself is not.
-		c.in.End(now, !errors.Is(err, net.ErrClosed))
+		// stopped reading by closing the conn itself is not, whatever the
+		// conn's error for it (a pipe's and KCP's is io.ErrClosedPipe).
+		c.in.End(now, !c.closed.Load() && !errors.Is(err, net.ErrClosed))
 		if errors.Is(err, io.EOF) {
 			c.peerClosed(now)
 		} else {
@@ -208,7 +219,7 @@ func (c *Conn) peerClosed(now time.Time) {
 	if c.shutAt.Load() == 0 {
 		// Not while this end's CloseWrite is under way: its FIN may be
 		// out, and the CloseWrite says what came of it.
-		c.sess.HalfClosed(c.in.dir, now, c.peer)
+		c.halfClosed(c.in.dir, now, c.peer)
 	}
 	c.bothClosed()
 }
@@ -250,10 +261,11 @@ func (c *Conn) Write(p []byte) (int, error) {
 	c.sess.WriteStarted(c.out.dir) // a write that does not return: the peer stopped reading
 	n, err := c.Conn.Write(p)
 	c.sess.WriteDone(c.out.dir)
-	// EPIPE after this end's CloseWrite is its own shutdown, no reset by
-	// the peer (a reset the kernel has news of fails a write with
-	// ECONNRESET first).
-	own := c.shutAt.Load() != 0 && errors.Is(err, syscall.EPIPE)
+	// A failure after this end's CloseWrite is its own shutdown (TCP's
+	// and a unix socket's EPIPE, TLS's "tls: protocol is shutdown"), no
+	// reset by the peer: a reset the kernel has news of fails a write
+	// with ECONNRESET first.
+	own := c.shutAt.Load() != 0 && err != nil && !temporary(err) && !errors.Is(err, syscall.ECONNRESET)
 	if c.in.rec != nil && isReset(err) && !own {
 		// The peer reset the connection, as Read records it: its RST, so
 		// that the end this Write records next is not written as a FIN.
@@ -297,6 +309,7 @@ const (
 // on writing what it has queued until a write fails, and what goes out
 // still counts.
 func (c *Conn) Close() error {
+	c.closed.Store(true)
 	now := time.Now()
 	c.sess.End(now, live.LocalClose, c.cause(nil, now))
 	err := c.Conn.Close()
@@ -324,7 +337,7 @@ func (c *Conn) CloseWrite() error {
 				// The peer's half-close, which its Read held back while
 				// this CloseWrite was under way: no FIN of this end's
 				// went out.
-				c.sess.HalfClosed(c.in.dir, time.Unix(0, eof), c.peer)
+				c.halfClosed(c.in.dir, time.Unix(0, eof), c.peer)
 			}
 		}
 		c.endWrites()
@@ -336,7 +349,7 @@ func (c *Conn) CloseWrite() error {
 				c.shutAt.CompareAndSwap(now.UnixNano(), done.UnixNano())
 			}
 			c.shutDone.Store(true)
-			c.sess.HalfClosed(c.out.dir, done, c.local) // none if the peer had closed first
+			c.halfClosed(c.out.dir, done, c.local) // none if the peer had closed first
 			c.bothClosed()
 		}
 		return err
@@ -452,4 +465,67 @@ func (c *clock) now() time.Time {
 	}
 	c.base = time.Now()
 	return c.base
+}
+
+// transportOf names what c runs over, as SessionInfo.Transport does: ""
+// for TCP, "tls" for a TLS conn, "pipe" for a net.Pipe end, else its local
+// address's network ("unix", a KCP session's "udp"), or "conn" where it
+// has no address. A wrapper is seen through where it has a TLS conn's
+// ConnectionState or gives the conn it wraps by NetConn, as a *tls.Conn
+// does; one that has neither is named by its address (a program's own
+// wrapper of a TCP conn is TCP, and so, wrongly, is one of a *tls.Conn).
+// TCP's close is a FIN and its held socket sits in CLOSE-WAIT; a TLS
+// conn's close_notify (or a bare FIN under it) and a unix socket's
+// shutdown are no FIN, and a net.Pipe has no half-close: its peer's Close
+// closes both ways.
+func transportOf(c net.Conn) string {
+	for range 16 { // a chain of wrappers, not a cycle
+		switch c.(type) {
+		case interface{ ConnectionState() tls.ConnectionState }:
+			return "tls"
+		case *net.TCPConn:
+			return ""
+		case *net.UnixConn:
+			return "unix"
+		}
+		u, ok := c.(interface{ NetConn() net.Conn })
+		if !ok || u.NetConn() == nil {
+			break
+		}
+		c = u.NetConn()
+	}
+	switch a := c.LocalAddr().(type) {
+	case nil:
+		return "conn"
+	case *net.TCPAddr:
+		return ""
+	case *net.UnixAddr: // not a.Network(): a nil *UnixAddr has none
+		return "unix"
+	default:
+		switch n := a.Network(); n {
+		case "tcp", "tcp4", "tcp6":
+			return ""
+		case "":
+			return "conn"
+		default:
+			return n
+		}
+	}
+}
+
+// halfClosed records that peer, dir's sender, closed its side of the
+// connection at at, in the words of the wrapped conn: "(FIN)" only over
+// TCP.
+func (c *Conn) halfClosed(dir live.Dir, at time.Time, peer string) {
+	other := dir.Reverse().Sender().String()
+	switch c.over {
+	case "":
+		c.sess.HalfClosed(dir, at, peer)
+	case "tls":
+		c.sess.HalfClosedAs(dir, at, peer, "the "+peer+" closed its side of the TLS connection; the "+other+"'s side is still open")
+	case "pipe":
+		c.sess.HalfClosedAs(dir, at, peer, "the "+peer+" closed the connection (a net.Pipe has no half-close): the "+other+" can no longer write")
+	default:
+		c.sess.HalfClosedAs(dir, at, peer, "the "+peer+" closed its side of the connection; the "+other+"'s side is still open")
+	}
 }

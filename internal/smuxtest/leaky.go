@@ -50,7 +50,14 @@ func serveLeaky(srv Session) {
 // ends.
 func LeakyRun(t testing.TB, mux Mux, wrap func(net.Conn) net.Conn, badReq []byte, healthy int) uint32 {
 	t.Helper()
-	cc, sc := Conns(t)
+	return LeakyRunOn(t, Conns, mux, wrap, badReq, healthy)
+}
+
+// LeakyRunOn is LeakyRun over a connection conns makes (TLSConns,
+// UnixConns…) rather than loopback TCP.
+func LeakyRunOn(t testing.TB, conns func(testing.TB) (net.Conn, net.Conn), mux Mux, wrap func(net.Conn) net.Conn, badReq []byte, healthy int) uint32 {
+	t.Helper()
+	cc, sc := conns(t)
 	srv, err := mux.Server(wrap(sc))
 	if err != nil {
 		t.Fatal(err)
@@ -95,8 +102,15 @@ func LeakyRun(t testing.TB, mux Mux, wrap func(net.Conn) net.Conn, badReq []byte
 // the bad stream.
 func LeakyLeak(t testing.TB, mux Mux, tapServer func(net.Conn, *live.Registry) net.Conn, req []byte) (*live.Registry, uint32, live.Record) {
 	t.Helper()
+	return LeakyLeakOn(t, Conns, mux, tapServer, req)
+}
+
+// LeakyLeakOn is LeakyLeak over a connection conns makes rather than
+// loopback TCP.
+func LeakyLeakOn(t testing.TB, conns func(testing.TB) (net.Conn, net.Conn), mux Mux, tapServer func(net.Conn, *live.Registry) net.Conn, req []byte) (*live.Registry, uint32, live.Record) {
+	t.Helper()
 	reg := live.New(live.Config{History: 64})
-	bad := LeakyRun(t, mux, func(c net.Conn) net.Conn { return tapServer(c, reg) }, req, 40)
+	bad := LeakyRunOn(t, conns, mux, func(c net.Conn) net.Conn { return tapServer(c, reg) }, req, 40)
 	var last time.Time
 	Eventually(t, "the bad stream half-closed by the client", func() bool {
 		snap := reg.Snapshot()

@@ -50,7 +50,7 @@ func Conns(t testing.TB) (client, server net.Conn) {
 	return ConnsOn(t, ln)
 }
 
-// ConnsOn returns the two ends of a new TCP connection to ln: the one
+// ConnsOn returns the two ends of a new connection to ln (TCP or unix): the one
 // that dialled and the one ln accepted. Both close when the test ends.
 func ConnsOn(t testing.TB, ln net.Listener) (client, server net.Conn) {
 	t.Helper()
@@ -59,7 +59,7 @@ func ConnsOn(t testing.TB, ln net.Listener) (client, server net.Conn) {
 		c, _ := ln.Accept()
 		accepted <- c
 	}()
-	cc, err := net.Dial("tcp", ln.Addr().String())
+	cc, err := net.Dial(ln.Addr().Network(), ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,6 +259,10 @@ func (c *RecordingConn) Write(p []byte) (int, error) {
 	c.mu.Unlock()
 	return n, err
 }
+
+// NetConn returns the conn it records, as a *tls.Conn gives the conn
+// under it: a tap sees through it to what the conn runs over.
+func (c *RecordingConn) NetConn() net.Conn { return c.Conn }
 
 // Bytes returns a copy of what the conn has written so far.
 func (c *RecordingConn) Bytes() []byte {
