@@ -418,8 +418,12 @@ func TestReadHoldsTheOthersBoundedly(t *testing.T) {
 
 // disorder returns how far back in time the packets of the capture at
 // path go, at most: the taps that recorded it take a packet's time before
-// the writer has it, and two sessions' packets can come a few hundred
-// nanoseconds out of order. Read's records may go back as far.
+// the writer has it, and two sessions' packets can come out of order by
+// as long as a recording goroutine is descheduled between the two (a few
+// hundred nanoseconds on an idle machine, hundreds of µs to ms on a busy
+// one: the two yamux sessions asking in lockstep). Read's records, in the
+// capture's order, may go back as far (plain output, to the µs, as far
+// rounded up: plainSlack).
 func disorder(t *testing.T, path string) time.Duration {
 	t.Helper()
 	src, _, _ := pcaptest.OpenFile(t, path, pcap.Config{})
