@@ -283,6 +283,9 @@ type Conn struct {
 	ends [2]netip.AddrPort // client, server
 	off  [2]uint32         // bytes handed to Write per direction
 	done [2]bool
+	// clock stamps each direction's Writes that come with no time (a
+	// tap's): read here, only for bytes kept.
+	clock [2]clock
 
 	// The writer goroutine's own state.
 	seq   [2]uint32 // initial sequence numbers
@@ -291,10 +294,14 @@ type Conn struct {
 	reset bool // a RST was written: the connection is over
 }
 
-// Write records that p passed in direction dir at time at. p is copied.
+// Write records that p passed in direction dir at time at, or now if at
+// is zero. p is copied.
 func (c *Conn) Write(dir live.Dir, at time.Time, p []byte) {
 	if len(p) == 0 || c.done[dir] {
 		return
+	}
+	if at.IsZero() {
+		at = c.clock[dir].now()
 	}
 	off := c.off[dir]
 	c.off[dir] += uint32(len(p))
@@ -317,6 +324,21 @@ func (c *Conn) End(dir live.Dir, at time.Time) {
 // it is not written.
 func (c *Conn) Reset(dir live.Dir, at time.Time) {
 	c.w.send(event{c: c, kind: rst, dir: dir, at: at})
+}
+
+// clock stamps a direction's Writes reading only the monotonic clock, as
+// the tap's does: it adds the monotonic time elapsed since a time.Now
+// taken at most rebase ago, half the cost of time.Now.
+type clock struct{ base time.Time }
+
+const rebase = time.Second
+
+func (c *clock) now() time.Time {
+	if d := time.Since(c.base); d >= 0 && d < rebase {
+		return c.base.Add(d)
+	}
+	c.base = time.Now()
+	return c.base
 }
 
 // countWriter counts the bytes written through it.

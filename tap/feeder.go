@@ -67,7 +67,8 @@ type Recorder interface {
 // direction are not called concurrently; the two directions' may be.
 type ConnRecorder interface {
 	// Write records that p passed in direction dir at time at; p is
-	// valid only during the call.
+	// valid only during the call. A zero at is now: a tap does not read
+	// the clock for the recorder, which reads it only if it keeps p.
 	Write(dir live.Dir, at time.Time, p []byte)
 	// End records that direction dir ended at time at.
 	End(dir live.Dir, at time.Time)
@@ -210,9 +211,8 @@ func (f *Feeder) Feed(p []byte, at time.Time) {
 		return
 	}
 	if f.rec != nil && len(p) > 0 {
-		if at.IsZero() {
-			at = f.clock.now()
-		}
+		// A zero at stays zero: the recorder reads the clock only if it
+		// keeps the bytes (pcapout.Live with no viewer does not).
 		f.rec.Write(f.dir, at, p)
 	}
 	if f.kind != kindSmux {
