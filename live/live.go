@@ -425,10 +425,20 @@ func (r *Registry) tracked(dst []*Session) []*Session {
 // endedHeap is a min-heap of ended sessions by id (container/heap).
 type endedHeap []*Session
 
-func (h endedHeap) Len() int           { return len(h) }
+// Len is heap.Interface's: how many sessions h holds.
+func (h endedHeap) Len() int { return len(h) }
+
+// Less is heap.Interface's: the lower id first.
 func (h endedHeap) Less(i, j int) bool { return h[i].id < h[j].id }
-func (h endedHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *endedHeap) Push(x any)        { *h = append(*h, x.(*Session)) }
+
+// Swap is heap.Interface's.
+func (h endedHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+
+// Push is heap.Interface's: x is a *Session.
+func (h *endedHeap) Push(x any) { *h = append(*h, x.(*Session)) }
+
+// Pop is heap.Interface's: it takes the last session out, leaving no
+// pointer to it behind.
 func (h *endedHeap) Pop() any {
 	old := *h
 	s := old[len(old)-1]
