@@ -110,17 +110,47 @@ func groupFindings(findings []*live.Finding, afterCount []uint64) []string {
 
 // tokens splits line into its numbers and the words between them, an
 // address whole among the words.
+//
+// It matches token against each space-separated word that may hold one
+// (a digit, "[" or "::"), not against the whole line: no token holds a
+// space, nor depends on what comes before it, so the matches are the
+// same, and the words without one, most of a finding's, cost a scan. The
+// whole line cost 25 µs a finding, a quarter of a second for the plain
+// summary of a stop at 9 000 LEAKs (BenchmarkGroupFindings).
 func tokens(line string) (words, nums []string) {
 	last := 0
-	for _, m := range token.FindAllStringSubmatchIndex(line, -1) {
-		if m[2] < 0 {
-			continue // an address: part of the words
+	for from := 0; from < len(line); {
+		end := strings.IndexByte(line[from:], ' ')
+		if end < 0 {
+			end = len(line)
+		} else {
+			end += from
 		}
-		words = append(words, line[last:m[0]])
-		nums = append(nums, line[m[0]:m[1]])
-		last = m[1]
+		if w := line[from:end]; mayToken(w) {
+			for _, m := range token.FindAllStringSubmatchIndex(w, -1) {
+				if m[2] < 0 {
+					continue // an address: part of the words
+				}
+				words = append(words, line[last:from+m[0]])
+				nums = append(nums, w[m[0]:m[1]])
+				last = from + m[1]
+			}
+		}
+		from = end + 1
 	}
 	return append(words, line[last:]), nums
+}
+
+// mayToken says whether w may hold a token: every one holds a digit, a
+// "[" or a "::".
+func mayToken(w string) bool {
+	for i := range len(w) {
+		switch c := w[i]; {
+		case '0' <= c && c <= '9', c == '[', c == ':' && i+1 < len(w) && w[i+1] == ':':
+			return true
+		}
+	}
+	return false
 }
 
 // numRange is one number slot of a group's line: the number, when every

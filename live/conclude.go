@@ -22,7 +22,7 @@ func (r *Registry) Conclude(now time.Time, cfg FindingsConfig) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	r.mu.Lock()
-	e.sessions = append(e.sessions[:0], r.sessions...)
+	e.sessions = r.tracked(e.sessions[:0])
 	r.mu.Unlock()
 	ns := now.UnixNano()
 	for _, s := range e.sessions {
@@ -128,7 +128,7 @@ func (s *Session) byStop(stopped time.Time) bool {
 // held.
 func (e *engine) seeEnds(r *Registry, now, stopped time.Time) {
 	r.mu.Lock()
-	e.sessions = append(e.sessions[:0], r.sessions...)
+	e.sessions = r.tracked(e.sessions[:0])
 	r.mu.Unlock()
 	for _, of := range e.open {
 		if of.s != nil {

@@ -753,7 +753,7 @@ func (r *Registry) Evaluate(now time.Time, cfg FindingsConfig) {
 	e.evals++
 	e.leaks = e.leaks[:0]
 	r.mu.Lock()
-	e.sessions = append(e.sessions[:0], r.sessions...)
+	e.sessions = r.tracked(e.sessions[:0])
 	forgotten := r.forgotten.Sessions
 	r.mu.Unlock()
 	ns := now.UnixNano()

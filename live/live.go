@@ -9,6 +9,7 @@ package live
 
 import (
 	"cmp"
+	"container/heap"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -188,10 +189,21 @@ type Registry struct {
 	started time.Time
 	hist    *history
 
-	mu        sync.Mutex // guards the fields below
-	nextID    uint64
-	sessions  []*Session // in id order; ended ones beyond cfg.EndedSessions are forgotten
-	ended     int        // ended sessions in sessions
+	mu     sync.Mutex // guards the fields below
+	nextID uint64
+	// sessions are the tracked sessions in id order: ended ones beyond
+	// cfg.EndedSessions are forgotten, the lowest ids first, and stay in
+	// it, marked gone, until compact takes them out. endedQ holds the
+	// ended ones not forgotten, the lowest id first: a session's end
+	// forgets the oldest by it at O(log n), where it walked every session
+	// (BenchmarkStop: 33 µs an end among 9 000 sessions, 4 µs among 1 000).
+	sessions []*Session
+	endedQ   endedHeap
+	ended    int // ended sessions in sessions, not gone: len(endedQ)
+	gone     int // forgotten sessions still in sessions
+	// visits counts the sessions that forgetting looked at (sessionEnded,
+	// compact): TestEndedForgetLinear holds it to O(1) a session ended.
+	visits    uint64
 	forgotten Forgotten
 	notices   []Notice // the latest MaxNotices, oldest first
 	// weight is the tracked sessions' shares of cfg.StreamBudget, each live
@@ -275,6 +287,9 @@ func (r *Registry) reweigh(d int) {
 		r.shares = headroom(r.weight)
 		r.setCaps()
 		for _, s := range r.sessions {
+			if s.gone {
+				continue // forgotten: its streams count in r.forgotten already
+			}
 			s.mu.Lock()
 			s.trim()
 			s.mu.Unlock()
@@ -364,27 +379,79 @@ func (r *Registry) Open(info SessionInfo, at time.Time) *Session {
 	return s
 }
 
-// sessionEnded forgets the oldest ended sessions beyond the bound.
-func (r *Registry) sessionEnded() {
+// sessionEnded counts the end of s, which has ended, and forgets the
+// oldest ended sessions beyond the bound: those of the lowest ids, as a
+// walk of r.sessions in id order found them. A forgotten session stays
+// in r.sessions, gone, until more than half of it is (compact), so that a
+// session's end costs O(log n), not a walk of every session: a stop ends
+// them all at once.
+func (r *Registry) sessionEnded(s *Session) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.ended++
+	heap.Push(&r.endedQ, s)
 	r.reweigh(1 - liveWeight)
-	if r.ended <= r.cfg.EndedSessions {
+	for r.ended > r.cfg.EndedSessions {
+		old := heap.Pop(&r.endedQ).(*Session)
+		r.visits++
+		r.forget(old)
+		old.gone = true
+		r.gone++
+		r.ended--
+		r.reweigh(-1)
+	}
+	if r.gone > len(r.sessions)/2 {
+		r.compact()
+	}
+}
+
+// compact takes the forgotten sessions out of r.sessions. r.mu is held.
+func (r *Registry) compact() {
+	if r.gone == 0 {
 		return
 	}
+	r.visits += uint64(len(r.sessions))
 	kept := r.sessions[:0]
 	for _, s := range r.sessions {
-		if r.ended > r.cfg.EndedSessions && s.isEnded() {
-			r.forget(s)
-			r.ended--
-			r.reweigh(-1)
-			continue
+		if !s.gone {
+			kept = append(kept, s)
 		}
-		kept = append(kept, s)
 	}
 	clear(r.sessions[len(kept):])
 	r.sessions = kept
+	r.gone = 0
+}
+
+// tracked appends the tracked sessions, in id order, to dst: the
+// registry's sessions bar the forgotten ones. r.mu is held.
+func (r *Registry) tracked(dst []*Session) []*Session {
+	r.compact()
+	return append(dst, r.sessions...)
+}
+
+// endedHeap is a min-heap of ended sessions by id (container/heap).
+type endedHeap []*Session
+
+// Len is heap.Interface's: how many sessions h holds.
+func (h endedHeap) Len() int { return len(h) }
+
+// Less is heap.Interface's: the lower id first.
+func (h endedHeap) Less(i, j int) bool { return h[i].id < h[j].id }
+
+// Swap is heap.Interface's.
+func (h endedHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+
+// Push is heap.Interface's: x is a *Session.
+func (h *endedHeap) Push(x any) { *h = append(*h, x.(*Session)) }
+
+// Pop is heap.Interface's: it takes the last session out, leaving no
+// pointer to it behind.
+func (h *endedHeap) Pop() any {
+	old := *h
+	s := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return s
 }
 
 // forget folds an ended session into r.forgotten. r.mu is held.
@@ -501,8 +568,7 @@ func (r *Registry) SnapshotWith(o SnapshotOptions) *Snapshot {
 		stallAfter = DefaultStallAfter
 	}
 	r.mu.Lock()
-	sessions := make([]*Session, len(r.sessions))
-	copy(sessions, r.sessions)
+	sessions := r.tracked(make([]*Session, 0, len(r.sessions)))
 	snap := &Snapshot{At: now, Started: r.started, Forgotten: r.forgotten, Notices: slices.Clone(r.notices), StallAfter: stallAfter}
 	r.mu.Unlock()
 	// The findings, with every session's leak count and marks from the
@@ -605,7 +671,7 @@ func (r *Registry) SnapshotWith(o SnapshotOptions) *Snapshot {
 func (r *Registry) Session(id uint64) *Session {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if i, ok := slices.BinarySearchFunc(r.sessions, id, func(s *Session, id uint64) int { return cmp.Compare(s.id, id) }); ok {
+	if i, ok := slices.BinarySearchFunc(r.sessions, id, func(s *Session, id uint64) int { return cmp.Compare(s.id, id) }); ok && !r.sessions[i].gone {
 		return r.sessions[i]
 	}
 	return nil

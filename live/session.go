@@ -246,6 +246,11 @@ type Session struct {
 		cut int64
 		n   [3]int
 	}
+
+	// gone: the registry forgot the session, which waits in its
+	// sessions to be taken out (Registry.compact). The registry's mu
+	// guards it.
+	gone bool
 }
 
 // total returns how many streams the session has seen opened: a stream
@@ -257,12 +262,6 @@ func (s *Session) ID() uint64 { return s.id }
 
 // Info returns what the session was opened with.
 func (s *Session) Info() SessionInfo { return s.info }
-
-func (s *Session) isEnded() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.ended
-}
 
 func (s *Session) framingCount() int {
 	n := 0
@@ -1177,7 +1176,7 @@ func (s *Session) End(at time.Time, reason CloseReason, err error) {
 	var up *UpstreamError
 	errors.As(err, &up)
 	s.reg.eng.sessionEnded(s.start, at, up) // CHURN
-	s.reg.sessionEnded()
+	s.reg.sessionEnded(s)
 }
 
 // fifo is a queue of closed streams, all still in the streams map.
