@@ -13,7 +13,7 @@ import (
 // ctx ends; then, with the terminal restored, it stops the watched system
 // and prints the summary that plain output ends with, from the same code.
 func runTUI(ctx context.Context, s session, f *watchFlags, stop func(), stdout io.Writer) error {
-	_, err := tui.Run(ctx, s.reg, tui.Options{
+	err := tui.Run(ctx, s.reg, tui.Options{
 		Title:      s.title,
 		LeakAfter:  f.leakAfter,
 		StallAfter: f.stallAfter,
