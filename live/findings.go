@@ -519,19 +519,22 @@ type engine struct {
 	openedBy   [NumFindingCodes][NumSeverities]uint64 // by code and the severity opened with
 	resolvedBy [NumFindingCodes][NumSeverities]uint64 // by code and the severity resolved with, Unwatched ones left out
 	open       map[uint64]openFinding                 // by ID
-	resolved   []*Finding                             // the latest MaxResolved, oldest first
-	recent     resolvedTimes                          // when they resolved, to count those of the last RecentResolved (recent.go)
-	unwatched  []*Finding                             // every one resolved as muxtop stopped watching (ResolveEnded)
-	churn      *Finding                               // the open CHURN finding, if any
-	churnTold  told                                   // what churn's latest record told
-	sessions   []*Session                             // scratch
-	cands      []candidate                            // scratch
-	finals     []candidate                            // scratch: an ended session's last framing evidence
-	changes    []change                               // scratch
-	leaks      []sessionLeaks                         // what each session's open LEAK findings count, and which streams, in id order: built by each evaluation
-	excused    []uint64                               // scratch: the streams of a session that explainedLeaks excused
-	dirty      bool                                   // the view is out of date
-	forgotten  uint64                                 // the Registry's forgotten sessions at the previous evaluation
+	// goneFindings is Evaluate's room for the open findings of sessions
+	// forgotten since the previous evaluation.
+	goneFindings []change
+	resolved     []*Finding     // the latest MaxResolved, oldest first
+	recent       resolvedTimes  // when they resolved, to count those of the last RecentResolved (recent.go)
+	unwatched    []*Finding     // every one resolved as muxtop stopped watching (ResolveEnded)
+	churn        *Finding       // the open CHURN finding, if any
+	churnTold    told           // what churn's latest record told
+	sessions     []*Session     // scratch
+	cands        []candidate    // scratch
+	finals       []candidate    // scratch: an ended session's last framing evidence
+	changes      []change       // scratch
+	leaks        []sessionLeaks // what each session's open LEAK findings count, and which streams, in id order: built by each evaluation
+	excused      []uint64       // scratch: the streams of a session that explainedLeaks excused
+	dirty        bool           // the view is out of date
+	forgotten    uint64         // the Registry's forgotten sessions at the previous evaluation
 
 	view     atomic.Pointer[findingsView] // what snapshots show
 	lastEval atomic.Int64                 // the latest evaluation's time, Unix ns; 0 before the first
@@ -763,13 +766,22 @@ func (r *Registry) Evaluate(now time.Time, cfg FindingsConfig) {
 	clear(e.sessions)
 	// A session forgotten since the previous evaluation took its open
 	// findings with it: resolve them.
+	// In the order they opened, as ResolveEnded resolves them: a map's
+	// order would change from run to run.
 	if forgotten != e.forgotten {
 		e.forgotten = forgotten
+		gone := e.goneFindings[:0]
 		for _, of := range e.open {
 			if of.s != nil && of.s.w.eng.seen != e.evals {
-				e.apply(r, change{old: of.f, new: nil, s: of.s}, now, "the session ended")
+				gone = append(gone, change{old: of.f, new: nil, s: of.s})
 			}
 		}
+		slices.SortFunc(gone, func(a, b change) int { return cmp.Compare(a.old.ID, b.old.ID) })
+		for _, c := range gone {
+			e.apply(r, c, now, "the session ended")
+		}
+		clear(gone)
+		e.goneFindings = gone[:0]
 	}
 	e.evalChurn(r, now, ns, &cfg)
 	e.lastEval.Store(ns) // before publish, which stamps the view with it
