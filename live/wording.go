@@ -139,10 +139,16 @@ func closeWaitState(transport string, closer Side) string {
 // closeWaitSS is the CLOSE_WAIT advice's last words, where the holder's
 // socket is a TCP one: how to see them on its host.
 func closeWaitSS(transport string) string {
-	if transport != "" && transport != "tls" {
-		return ""
+	switch transport {
+	case "":
+		return " — `ss -tan state close-wait` on its host lists the sockets held so"
+	case "tls":
+		// A peer that sent its close_notify alone (tls.Conn.CloseWrite)
+		// left its TCP open: the socket is ESTABLISHED, and ss's
+		// close-wait list would not have it.
+		return " — `ss -tan state close-wait` on its host lists the sockets held so where the peer's TCP closed too; one whose peer sent only its TLS close_notify is still ESTABLISHED there"
 	}
-	return " — `ss -tan state close-wait` on its host lists the sockets held so"
+	return ""
 }
 
 // stallText words a window-stall finding, the same in smux and yamux.

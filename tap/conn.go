@@ -261,11 +261,14 @@ func (c *Conn) Write(p []byte) (int, error) {
 	c.sess.WriteStarted(c.out.dir) // a write that does not return: the peer stopped reading
 	n, err := c.Conn.Write(p)
 	c.sess.WriteDone(c.out.dir)
-	// A failure after this end's CloseWrite is its own shutdown (TCP's
-	// and a unix socket's EPIPE, TLS's "tls: protocol is shutdown"), no
-	// reset by the peer: a reset the kernel has news of fails a write
-	// with ECONNRESET first.
-	own := c.shutAt.Load() != 0 && err != nil && !temporary(err) && !errors.Is(err, syscall.ECONNRESET)
+	// A failure after this end's CloseWrite that the shutdown itself
+	// causes is its own (TCP's and a unix socket's EPIPE; TLS's "tls:
+	// protocol is shutdown", which crypto/tls returns before any I/O, so
+	// not a network error), no reset by the peer: a reset the kernel has
+	// news of fails a write with ECONNRESET first, and any other error the
+	// kernel held for the socket (EHOSTUNREACH from an ICMP error) with
+	// that error, the path's failure, not this end's doing.
+	own := c.shutAt.Load() != 0 && (errors.Is(err, syscall.EPIPE) || c.over == "tls" && err != nil && !isNetError(err))
 	if c.in.rec != nil && isReset(err) && !own {
 		// The peer reset the connection, as Read records it: its RST, so
 		// that the end this Write records next is not written as a FIN.
@@ -528,4 +531,12 @@ func (c *Conn) halfClosed(dir live.Dir, at time.Time, peer string) {
 	default:
 		c.sess.HalfClosedAs(dir, at, peer, "the "+peer+" closed its side of the connection; the "+other+"'s side is still open")
 	}
+}
+
+// isNetError reports whether err came from the network, as a wrapped
+// conn's I/O errors do (a *net.OpError), not from a layer above it, such
+// as crypto/tls refusing a write after its own CloseWrite.
+func isNetError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op)
 }

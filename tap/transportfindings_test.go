@@ -236,6 +236,11 @@ func TestTransportCloseWait(t *testing.T) {
 			if want := tr.Name == "tcp" || tr.Name == "tls"; ss != want {
 				t.Errorf("over %s: advice names ss %v, want %v: %s", tr.Name, ss, want, found.Advice)
 			}
+			// A TLS peer that sent its close_notify alone left its TCP
+			// open: ss lists its socket ESTABLISHED, not in close-wait.
+			if hedged := strings.Contains(found.Advice, "still ESTABLISHED there"); hedged != (tr.Name == "tls") {
+				t.Errorf("over %s: advice hedges ss for a close_notify alone %v: %s", tr.Name, hedged, found.Advice)
+			}
 		})
 	}
 }
