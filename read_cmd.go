@@ -106,6 +106,10 @@ func newReadCmd() *cobra.Command {
 			// from says from where.
 			f, name, pipe := os.Stdin, "standard input", false
 			stream, from := files[0] == "-" || isURL(files[0]), "on standard input"
+			arg := files[0] // as read says it: a URL's password redacted
+			if isURL(arg) {
+				arg = shownURL(arg)
+			}
 			var more []*os.File // the captures after the first, merged with it
 			var waitSay <-chan time.Time
 			var fetched *urlCapture // the URL's answer, if read reads one
@@ -117,19 +121,20 @@ func newReadCmd() *cobra.Command {
 					ctx, cancel = context.WithTimeout(ctx, watch.duration)
 					defer cancel()
 				}
-				fetched, err = openURL(ctx, files[0])
+				fetched, err = openURL(ctx, files[0], cmd.ErrOrStderr())
 				if err != nil {
 					switch {
 					case cmd.Context().Err() != nil:
 						return nil // interrupted while connecting: nothing to show
 					case ctx.Err() != nil:
-						fmt.Fprintf(cmd.ErrOrStderr(), "read: no answer from %s in %v\n", files[0], watch.duration)
+						// As read - ends with no input: one line, exit 0.
+						fmt.Fprintf(cmd.ErrOrStderr(), "read: no capture from %s in %v: it never answered\n", shownURL(files[0]), watch.duration)
 						return nil
 					}
 					return err
 				}
 				defer fetched.Close()
-				f, name, pipe, from = fetched.r, files[0], true, "from "+files[0]
+				f, name, pipe, from = fetched.r, fetched.url, true, "from "+fetched.url
 				t := time.NewTimer(waitNoticeAfter)
 				defer t.Stop()
 				waitSay = t.C
@@ -186,7 +191,14 @@ func newReadCmd() *cobra.Command {
 				}
 				opened = context.AfterFunc(waitCtx, func() { f.SetReadDeadline(time.Now()) })
 			}
-			file, err := openSaying(cr, waitSay, from, cmd.ErrOrStderr())
+			waiting := "read: waiting for a capture " + from
+			if fetched != nil {
+				// It answered: the program serves its capture there, and
+				// its taps have passed nothing since (or its header is
+				// slow to come).
+				waiting = "read: waiting for the first packet from " + fetched.url + ": it answered, and nothing tapped has passed since"
+			}
+			file, err := openSaying(cr, waitSay, waiting, cmd.ErrOrStderr())
 			if stopped := !opened(); stopped || cmd.Context().Err() != nil {
 				if cmd.Context().Err() != nil {
 					return nil // interrupted before the first packet: nothing to show
@@ -220,7 +232,7 @@ func newReadCmd() *cobra.Command {
 			}
 			begin := file.Start()
 			// failure is the error of a capture that failed under way.
-			failure := func(err error) error { return readFailure(files[0], name, err) }
+			failure := func(err error) error { return readFailure(arg, name, err) }
 			var merged *pcap.Merged
 			if len(more) > 0 {
 				opened := []*pcap.File{file}
@@ -244,7 +256,7 @@ func newReadCmd() *cobra.Command {
 					if ff := (*pcap.FilesFailed)(nil); errors.As(err, &ff) {
 						return errors.New(strings.Join(filesFailed(files, ff.Failures), "; "))
 					}
-					return readFailure(files[0], name, err)
+					return readFailure(arg, name, err)
 				}
 			}
 			// read is how many bytes of the captures were read.
@@ -296,7 +308,7 @@ func newReadCmd() *cobra.Command {
 				if watch.output != "tui" {
 					t := time.NewTicker(time.Second)
 					defer t.Stop()
-					stopSaying := sayNoInput(t.C, "read "+files[0], idle, cr.n.Load, sys.finished.Load, cmd.ErrOrStderr())
+					stopSaying := sayNoInput(t.C, "read "+arg, idle, cr.n.Load, sys.finished.Load, cmd.ErrOrStderr())
 					defer stopSaying()
 				}
 			}
@@ -383,7 +395,7 @@ func readArgs(args []string, dash int) (files, words []string, err error) {
 		return nil, nil, usageError{errors.New("read -: standard input is read alone; give capture files, or -, not both")}
 	}
 	if i := slices.IndexFunc(files, isURL); i >= 0 && len(files) > 1 {
-		return nil, nil, usageError{fmt.Errorf("read %s: a URL's live capture is read alone; give capture files, or one URL, not both", files[i])}
+		return nil, nil, usageError{fmt.Errorf("read %s: a URL's live capture is read alone; give capture files, or one URL, not both", shownURL(files[i]))}
 	}
 	return files, words, nil
 }
@@ -441,18 +453,18 @@ func filesName(files []string) string {
 const waitNoticeAfter = time.Second
 
 // openSaying opens the capture in r with pcap.Open. If Open is still
-// waiting when wait fires, it says once on w that read waits for a capture
-// from where it comes ("on standard input", "from URL"): said at once, it
-// would show when the capture is already there (cat cap.pcap | muxtop
-// read -). A nil wait never fires.
-func openSaying(r io.Reader, wait <-chan time.Time, from string, w io.Writer) (*pcap.File, error) {
+// waiting when wait fires, it says once on w, in the line waiting, that
+// read waits for a capture ("read: waiting for a capture on standard
+// input"): said at once, it would show when the capture is already there
+// (cat cap.pcap | muxtop read -). A nil wait never fires.
+func openSaying(r io.Reader, wait <-chan time.Time, waiting string, w io.Writer) (*pcap.File, error) {
 	opened := make(chan struct{})
 	said := make(chan struct{})
 	go func() { // ends when Open returns, having said it waits or not
 		defer close(said)
 		select {
 		case <-wait:
-			fmt.Fprintln(w, "read: waiting for a capture", from)
+			fmt.Fprintln(w, waiting)
 		case <-opened:
 		}
 	}()

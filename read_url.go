@@ -3,16 +3,22 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
+	"time"
+	"unicode/utf8"
 
 	"github.com/muxtop/muxtop/printable"
 )
@@ -29,7 +35,7 @@ func isURL(a string) bool {
 // reads are interrupted by a deadline (q, an interrupt, --duration), and
 // its capture's clock stands still while nothing comes.
 type urlCapture struct {
-	url    string
+	url    string   // as read says it: its password, if any, redacted
 	r      *os.File // the pipe's read end: what read reads
 	ctype  string   // the answer's Content-Type
 	cancel context.CancelFunc
@@ -41,17 +47,36 @@ type urlCapture struct {
 }
 
 // headMax is how many of an answer's first bytes are kept to say what it
-// is when it is no capture.
-const headMax = 64
+// is when it is no capture: enough for firstLine's lineMax characters of
+// up to 4 bytes each, so that its cut, on a character, is the one that
+// applies.
+const headMax = 4*lineMax + 64
+
+// lineMax is how many characters of a line from the wire an error quotes.
+const lineMax = 80
+
+// shownURL returns raw as read says it: with its password, if any,
+// redacted (url.URL.Redacted).
+func shownURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	return u.Redacted()
+}
 
 // openURL GETs the capture at raw, until ctx ends if it has not answered
 // by then. What the user can get wrong is one line: nothing listens
-// there, the server answers another status than 200.
-func openURL(ctx context.Context, raw string) (*urlCapture, error) {
+// there, the server answers another status than 200. If no answer has
+// come after waitNoticeAfter, it says on notice that it waits, as read -
+// says a quiet pipe: a program stopped (SIGSTOP) still has its
+// connections accepted by the kernel, and never answers.
+func openURL(ctx context.Context, raw string, notice io.Writer) (*urlCapture, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
-		return nil, usageError{fmt.Errorf("read %s: not a URL read can fetch: want http://HOST:PORT/PATH", raw)}
+		return nil, usageError{fmt.Errorf("read %s: not a URL read can fetch: want http://HOST:PORT/PATH", shownURL(raw))}
 	}
+	shown := u.Redacted()
 	// The request lasts as long as the read, which ctx does not: ctx
 	// bounds the wait for the answer only.
 	reqCtx, cancel := context.WithCancel(context.Background())
@@ -62,12 +87,31 @@ func openURL(ctx context.Context, raw string) (*urlCapture, error) {
 		tr.CloseIdleConnections()
 		return nil, err
 	}
+	var connected atomic.Bool
+	reqCtx = httptrace.WithClientTrace(reqCtx, &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { connected.Store(true) }})
 	req, err := http.NewRequestWithContext(reqCtx, http.MethodGet, raw, nil)
 	if err != nil {
-		return fail(usageError{fmt.Errorf("read %s: %w", raw, err)})
+		return fail(usageError{fmt.Errorf("read %s: %w", shown, err)})
 	}
 	req.Header.Set("Accept", "application/x-pcapng, application/vnd.tcpdump.pcap;q=0.9, */*;q=0.1")
+	answered, said := make(chan struct{}), make(chan struct{})
+	go func() { // ends when Do returns, having said it waits or not
+		defer close(said)
+		t := time.NewTimer(waitNoticeAfter)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			if connected.Load() {
+				fmt.Fprintf(notice, "read: waiting for %s to answer: connected, no answer yet\n", shown)
+			} else {
+				fmt.Fprintf(notice, "read: waiting for %s to answer: connecting to %s\n", shown, u.Host)
+			}
+		case <-answered:
+		}
+	}()
 	resp, err := (&http.Client{Transport: tr}).Do(req)
+	close(answered)
+	<-said
 	if !stop() {
 		if err == nil {
 			resp.Body.Close()
@@ -75,7 +119,7 @@ func openURL(ctx context.Context, raw string) (*urlCapture, error) {
 		return fail(ctx.Err())
 	}
 	if err != nil {
-		return fail(dialFailed(raw, u, err))
+		return fail(dialFailed(raw, shown, u, err))
 	}
 	if resp.StatusCode != http.StatusOK {
 		said := answerLine(resp.Body)
@@ -83,14 +127,14 @@ func openURL(ctx context.Context, raw string) (*urlCapture, error) {
 		if said != "" {
 			said = fmt.Sprintf(" (it says %q)", said)
 		}
-		return fail(fmt.Errorf("read %s: the server answered %s%s, not a capture: is the program serving its capture at this path?", raw, resp.Status, said))
+		return fail(fmt.Errorf("read %s: the server answered %s%s, not a capture: is the program serving its capture at this path?", shown, firstLine([]byte(resp.Status)), said))
 	}
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		resp.Body.Close()
-		return fail(fmt.Errorf("read %s: %w", raw, err))
+		return fail(fmt.Errorf("read %s: %w", shown, err))
 	}
-	c := &urlCapture{url: raw, r: pr, ctype: resp.Header.Get("Content-Type"), cancel: cancel, tr: tr, done: make(chan struct{})}
+	c := &urlCapture{url: shown, r: pr, ctype: resp.Header.Get("Content-Type"), cancel: cancel, tr: tr, done: make(chan struct{})}
 	go c.copy(resp.Body, pw) // owned by c: Close ends it and waits
 	return c, nil
 }
@@ -151,36 +195,57 @@ func (c *urlCapture) notCapture(err error) error {
 	return fmt.Errorf("read %s: the server's answer is no pcap or pcapng capture (%s, beginning %q): is this the URL the program serves its capture at?", c.url, what, firstLine(head))
 }
 
-// dialFailed words a GET that got no answer: nothing listening is said as
-// such, other failures with the error alone.
-func dialFailed(raw string, u *url.URL, err error) error {
-	if errors.Is(err, syscall.ECONNREFUSED) {
-		host := u.Host
-		if _, _, e := net.SplitHostPort(host); e != nil {
-			host += map[bool]string{true: ":443", false: ":80"}[u.Scheme == "https"]
-		}
-		return fmt.Errorf("read %s: nothing listens at %s (connection refused): is the program running, and serving its capture there?", raw, host)
+// dialFailed words a GET that got no answer, of raw, shown as shown:
+// nothing listening is said as such, and so is a connection closed with
+// no answer (an ssh -L tunnel with nothing listening at its far end
+// accepts, then closes) and a certificate not trusted (a self-signed
+// one: curl -k fetches it); other failures with the error alone.
+func dialFailed(raw, shown string, u *url.URL, err error) error {
+	host := u.Host
+	if _, _, e := net.SplitHostPort(host); e != nil {
+		host += map[bool]string{true: ":443", false: ":80"}[u.Scheme == "https"]
 	}
+	var ce *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
+	var ci x509.CertificateInvalidError
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("read %s: nothing listens at %s (connection refused): is the program running, and serving its capture there?", shown, host)
+	case errors.As(err, &ce), errors.As(err, &ua), errors.As(err, &hn), errors.As(err, &ci):
+		return fmt.Errorf("read %s: the server's certificate is not trusted (%v): if it is the program's own, self-signed, fetch it with curl -k %s | muxtop read -", shown, unwrapURL(err), raw)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET),
+		// net/http's word for a new connection closed before any answer.
+		strings.Contains(err.Error(), "server closed idle connection"):
+		return fmt.Errorf("read %s: %s closed the connection with no answer: something accepted it and nothing answered, as an ssh -L tunnel does with nothing listening at its far end: is the program running there, and serving its capture?", shown, host)
+	}
+	return fmt.Errorf("read %s: %v", shown, unwrapURL(err))
+}
+
+// unwrapURL returns the error a *url.Error holds, or err: the URL it
+// would say, read says already, redacted.
+func unwrapURL(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		err = ue.Err
+		return ue.Err
 	}
-	return fmt.Errorf("read %s: %v", raw, err)
+	return err
 }
 
 // answerLine returns the first line of an answer's body, short and
 // printable, or "".
 func answerLine(body io.Reader) string {
-	b, _ := io.ReadAll(io.LimitReader(body, 512))
+	b, _ := io.ReadAll(io.LimitReader(body, headMax))
 	return firstLine(b)
 }
 
-// firstLine returns the first line of b, at most 80 characters, printable.
+// firstLine returns the first line of b, at most lineMax characters, cut
+// on a character, printable.
 func firstLine(b []byte) string {
 	s, _, _ := strings.Cut(string(b), "\n")
 	s = strings.TrimSpace(s)
-	if len(s) > 80 {
-		s = s[:80] + "…"
+	if utf8.RuneCountInString(s) > lineMax {
+		s = string([]rune(s)[:lineMax]) + "…"
 	}
 	return printable.Text(s)
 }

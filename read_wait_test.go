@@ -25,7 +25,7 @@ func TestReadWaitSaid(t *testing.T) {
 	t.Run("there already", func(t *testing.T) {
 		wait := make(chan time.Time, 1)
 		var errOut syncBuffer
-		if _, err := openSaying(bytes.NewReader(data), wait, "on standard input", &errOut); err != nil {
+		if _, err := openSaying(bytes.NewReader(data), wait, "read: waiting for a capture on standard input", &errOut); err != nil {
 			t.Fatal(err)
 		}
 		wait <- time.Now() // fires after the capture came: too late to say anything
@@ -41,7 +41,7 @@ func TestReadWaitSaid(t *testing.T) {
 		var errOut syncBuffer
 		opened := make(chan error, 1)
 		go func() {
-			_, err := openSaying(pr, wait, "on standard input", &errOut)
+			_, err := openSaying(pr, wait, "read: waiting for a capture on standard input", &errOut)
 			opened <- err
 		}()
 		smuxtest.Eventually(t, "read saying that it waits", func() bool { return errOut.String() == said })

@@ -23,7 +23,7 @@ func (w *writes) Write(p []byte) (int, error) {
 func TestBlockLargerThanBuffer(t *testing.T) {
 	var f writes
 	const size = 8 << 10
-	w, err := newWriter(&f, 0, size, FlushEvery)
+	w, err := newWriter(&f, 0, size, FlushEvery, queueBytes)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,7 @@
 package pcapout
 
 import (
-	"errors"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -16,6 +16,8 @@ import (
 )
 
 var _ tap.Recorder = (*Live)(nil)
+var _ tap.ClosingRecorder = (*liveConn)(nil)
+var _ tap.ClosingRecorder = (*Conn)(nil)
 var _ http.Handler = (*Live)(nil)
 
 // LiveFlushEvery is how long a viewer's writer keeps packets buffered at
@@ -28,6 +30,17 @@ const closeGrace = time.Second
 
 // contentType is what Live's streams are served as.
 const contentType = "application/x-pcapng"
+
+// LiveQueueBytes bounds the payload bytes a Live viewer's writer holds
+// queued: what a viewer that reads slower than the taps pass bytes, or
+// not at all, costs the program at most besides its writer's 256 KiB
+// buffer and its queue's 8 192 events (about 6 MiB in all). What does
+// not fit is dropped, and counted.
+const LiveQueueBytes = 4 << 20
+
+// DefaultMaxViewers is how many viewers a Live serves at once when its
+// MaxViewers is 0.
+const DefaultMaxViewers = 4
 
 // Live serves the bytes of the connections a program taps as a live
 // pcapng capture over HTTP, as net/http/pprof serves profiles: each GET
@@ -47,8 +60,8 @@ const contentType = "application/x-pcapng"
 // only on a loopback or debug listener that only those allowed to read
 // them reach, as net/http/pprof, never on the service's own port.
 //
-// Each viewer has its own Writer over its response, with the Writer's
-// bounded queue: a viewer that reads slowly, or not at all, loses what
+// Each viewer has its own Writer over its response, with a queue bounded
+// by LiveQueueBytes, and at most MaxViewers are served at once: a viewer that reads slowly, or not at all, loses what
 // its queue cannot take (counted, Dropped; its sequence numbers count
 // those bytes, so muxtop read reports them lost) and never slows the
 // tapped connections or the other viewers. Its writer sends what it
@@ -56,16 +69,34 @@ const contentType = "application/x-pcapng"
 // came is written to it as one the capture joined mid-way (Writer.Joined);
 // those opened later have their handshake.
 //
+// A viewer is served live only where the ResponseWriter it is given can
+// flush and take a write deadline (http.ResponseController's Flush and
+// SetWriteDeadline), as the net/http server's own and any wrapper of it
+// with an Unwrap method can: else a GET is refused with a 500 that says
+// so, since such a stream would be buffered and a viewer that stopped
+// reading would hold Close forever.
+//
 // With no viewer, recording a connection's bytes costs an atomic load and
 // nothing more; a new connection costs a small allocation and a lock.
 type Live struct {
+	// MaxViewers is how many viewers are served at once, at most; a GET
+	// over it is refused (503). 0 means DefaultMaxViewers. Set it before
+	// the Live serves.
+	MaxViewers int
+
 	mu      sync.Mutex
 	conns   map[*liveConn]struct{} // the connections open, for viewers to join
 	viewers []*viewer
+	// leaving are the viewers that left and whose writer is closing: what
+	// they dropped still counts in Dropped, and they still count against
+	// MaxViewers. coming counts the GETs that took a place and are not
+	// viewers yet.
+	leaving []*viewer
+	coming  int
 	closed  bool
 	done    chan struct{} // closed by Close: every stream ends
 	serving sync.WaitGroup
-	gone    atomic.Int64 // what viewers that left had dropped
+	gone    atomic.Int64 // what viewers that left had dropped: moved from leaving under mu
 	next    atomic.Uint32
 }
 
@@ -96,6 +127,9 @@ func (l *Live) Dropped() int64 {
 	for _, v := range l.viewers {
 		n += v.w.Dropped()
 	}
+	for _, v := range l.leaving {
+		n += v.w.Dropped()
+	}
 	return n
 }
 
@@ -121,6 +155,9 @@ func (l *Live) Close() error {
 }
 
 // ServeHTTP streams the capture to a GET until its client goes or Close.
+// It refuses one that its ResponseWriter could not stream live (500),
+// one over MaxViewers (503) and one after Close (503), each with one line
+// that says why.
 func (l *Live) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		rw.Header().Set("Allow", "GET, HEAD")
@@ -134,14 +171,25 @@ func (l *Live) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		http.Error(rw, "the capture is closed: the program is shutting down", http.StatusServiceUnavailable)
 		return
 	}
+	rc := http.NewResponseController(rw)
+	if r.Method == http.MethodGet {
+		// The stream lasts as long as its viewer: a server's WriteTimeout
+		// would cut it. And Close needs the deadline, for a viewer that
+		// stopped reading.
+		if err := rc.SetWriteDeadline(time.Time{}); err != nil || !flushes(rw) {
+			http.Error(rw, "pcapout.Live: this ResponseWriter cannot flush or set a write deadline, so the capture cannot be streamed live: "+
+				"a middleware wraps it with no Unwrap() http.ResponseWriter method; add one, or mount the capture outside the middleware", http.StatusInternalServerError)
+			return
+		}
+		if n, ok := l.take(); !ok {
+			http.Error(rw, fmt.Sprintf("the capture has %d viewers already, its most (pcapout.Live.MaxViewers): try again when one leaves", n), http.StatusServiceUnavailable)
+			return
+		}
+	}
 	h := rw.Header()
 	h.Set("Content-Type", contentType)
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
-	rc := http.NewResponseController(rw)
-	// The stream lasts as long as its viewer: a server's WriteTimeout
-	// would cut it.
-	rc.SetWriteDeadline(time.Time{})
 	rw.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodHead {
 		return
@@ -149,8 +197,9 @@ func (l *Live) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	rc.Flush() // the viewer knows at once that it is served
 
 	v := &viewer{rc: rc}
-	w, err := newWriter(&flushed{rw: rw, rc: rc}, math.MaxInt64, bufSize, LiveFlushEvery)
+	w, err := newWriter(&flushed{rw: rw, rc: rc}, math.MaxInt64, bufSize, LiveFlushEvery, LiveQueueBytes)
 	if err != nil {
+		l.untake()
 		return // the section header did not build: never, into memory
 	}
 	v.w = w
@@ -165,15 +214,60 @@ func (l *Live) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	}
 	l.detach(v)
 	w.Close()
-	l.gone.Add(w.Dropped())
+	l.left(v)
 	l.serving.Done()
 }
 
-// attach makes v a viewer, joined to every connection open, unless Close
-// came first.
+// flushes reports whether http.ResponseController can flush rw: rw, or a
+// ResponseWriter it unwraps to, has FlushError or Flush.
+func flushes(rw http.ResponseWriter) bool {
+	for range 64 { // a chain of wrappers, not a cycle
+		switch t := rw.(type) {
+		case interface{ FlushError() error }, http.Flusher:
+			return true
+		case interface{ Unwrap() http.ResponseWriter }:
+			rw = t.Unwrap()
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+// max returns how many viewers l serves at once at most.
+func (l *Live) max() int {
+	if l.MaxViewers > 0 {
+		return l.MaxViewers
+	}
+	return DefaultMaxViewers
+}
+
+// take takes a viewer's place for a GET, unless every place is taken:
+// it returns then how many viewers there are.
+func (l *Live) take() (int, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := len(l.viewers) + len(l.leaving) + l.coming
+	if n >= l.max() {
+		return n, false
+	}
+	l.coming++
+	return n, true
+}
+
+// untake gives back a place take took, for a GET that is no viewer.
+func (l *Live) untake() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.coming--
+}
+
+// attach makes v a viewer, in the place take took, joined to every
+// connection open, unless Close came first.
 func (l *Live) attach(v *viewer) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.coming--
 	if l.closed {
 		return false
 	}
@@ -185,11 +279,22 @@ func (l *Live) attach(v *viewer) bool {
 	return true
 }
 
-// detach takes v from the viewers and from every connection open.
+// left forgets v, whose writer has closed: what it dropped moves to gone
+// under mu, so that Dropped never goes back.
+func (l *Live) left(v *viewer) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.leaving = slices.DeleteFunc(l.leaving, func(x *viewer) bool { return x == v })
+	l.gone.Add(v.w.Dropped())
+}
+
+// detach takes v from the viewers, to those leaving, and from every
+// connection open.
 func (l *Live) detach(v *viewer) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.viewers = slices.DeleteFunc(l.viewers, func(x *viewer) bool { return x == v })
+	l.leaving = append(l.leaving, v)
 	for c := range l.conns {
 		c.leave(v)
 	}
@@ -257,6 +362,10 @@ func (c *liveConn) Write(dir live.Dir, at time.Time, p []byte) {
 // End records that direction dir ended at time at.
 func (c *liveConn) End(dir live.Dir, at time.Time) {
 	c.mu.Lock()
+	if c.ended[dir] || c.reset {
+		c.mu.Unlock()
+		return // Closed ended it, or the reset did
+	}
 	c.ended[dir] = true
 	if vs := c.views.Load(); vs != nil {
 		for _, x := range *vs {
@@ -277,6 +386,23 @@ func (c *liveConn) Reset(dir live.Dir, at time.Time) {
 	if vs := c.views.Load(); vs != nil {
 		for _, x := range *vs {
 			x.c.Reset(dir, at)
+		}
+	}
+	c.mu.Unlock()
+	c.l.forget(c)
+}
+
+// Closed records that the tap closed the connection at time at, its end
+// the sender of direction dir (tap.ClosingRecorder): each viewer's
+// recording ends both ways, dir first, and the connection is forgotten.
+func (c *liveConn) Closed(dir live.Dir, at time.Time) {
+	c.mu.Lock()
+	if !c.reset && !(c.ended[0] && c.ended[1]) {
+		c.ended = [2]bool{true, true}
+		if vs := c.views.Load(); vs != nil {
+			for _, x := range *vs {
+				x.c.Closed(dir, at)
+			}
 		}
 	}
 	c.mu.Unlock()
@@ -329,7 +455,9 @@ func (f *flushed) Write(p []byte) (int, error) {
 	if err != nil {
 		return n, err
 	}
-	if err := f.rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+	// ServeHTTP streams only where it flushes: ErrNotSupported too ends
+	// the stream, rather than buffer it silently.
+	if err := f.rc.Flush(); err != nil {
 		return n, err
 	}
 	return n, nil

@@ -59,7 +59,7 @@ const FlushEvery = time.Second
 const mss = 32 << 10
 
 // Queue bounds: what Write may have handed to the writer goroutine and
-// it has not yet written.
+// it has not yet written. A Live viewer's Writer holds LiveQueueBytes.
 const (
 	queueEvents = 8192
 	queueBytes  = 64 << 20
@@ -79,6 +79,14 @@ type Writer struct {
 	done   chan struct{}
 	// flushEvery is how long run keeps written packets buffered at most.
 	flushEvery time.Duration
+	// maxQueued bounds the payload bytes queued.
+	maxQueued int64
+	// tuples are the client and server addresses of the connections
+	// being written, by the Conn written with them: a second connection
+	// with the same (both ends of one connection tapped in one process)
+	// is given made-up ones, else a reader would take both for one.
+	tmu    sync.Mutex
+	tuples map[[2]netip.AddrPort]*Conn
 
 	queued    atomic.Int64 // bytes in the queue
 	written   atomic.Int64 // bytes of the file
@@ -110,6 +118,7 @@ const (
 	data
 	fin
 	rst
+	shut // the tap closed the connection: FINs for what has not ended
 )
 
 // Create creates the file path and returns a Writer to it that stops
@@ -131,7 +140,7 @@ func Create(path string, limit int64) (*Writer, error) {
 // New returns a Writer that writes a pcapng capture to out, stopping at
 // limit bytes (0 means DefaultLimit).
 func New(out io.Writer, limit int64) (*Writer, error) {
-	return newWriter(out, limit, bufSize, FlushEvery)
+	return newWriter(out, limit, bufSize, FlushEvery, queueBytes)
 }
 
 // bufSize is the file's buffer: what the writer goroutine gathers between
@@ -139,12 +148,13 @@ func New(out io.Writer, limit int64) (*Writer, error) {
 const bufSize = 256 << 10
 
 // newWriter is New with a buffer of size bytes, flushed within every
-// of buffering what it holds.
-func newWriter(out io.Writer, limit int64, size int, every time.Duration) (*Writer, error) {
+// of buffering what it holds, and a queue of at most queued payload bytes.
+func newWriter(out io.Writer, limit int64, size int, every time.Duration, queued int64) (*Writer, error) {
 	if limit <= 0 {
 		limit = DefaultLimit
 	}
-	w := &Writer{out: out, limit: limit, events: make(chan event, queueEvents), done: make(chan struct{}), flushEvery: every}
+	w := &Writer{out: out, limit: limit, events: make(chan event, queueEvents), done: make(chan struct{}), flushEvery: every,
+		maxQueued: queued, tuples: map[[2]netip.AddrPort]*Conn{}}
 	cw := &countWriter{w: out, n: &w.written}
 	w.buf = bufio.NewWriterSize(cw, size)
 	ng, err := pcapgo.NewNgWriter(&w.block, layers.LinkTypeEthernet)
@@ -211,10 +221,30 @@ func (w *Writer) Close() error {
 // send queues e unless the queue is full; it reports whether it did.
 func (w *Writer) send(e event) bool {
 	n := int64(len(e.data))
-	if w.queued.Add(n) > queueBytes {
+	if !w.reserve(n) {
+		return false
+	}
+	return w.push(e, n)
+}
+
+// reserve takes room for n payload bytes in the queue, if it has it and
+// room for one more event: a Write that finds none drops its bytes
+// before it copies them.
+func (w *Writer) reserve(n int64) bool {
+	if len(w.events) == cap(w.events) {
+		return false
+	}
+	if w.queued.Add(n) > w.maxQueued {
 		w.queued.Add(-n)
 		return false
 	}
+	return true
+}
+
+// push queues e, whose n payload bytes reserve took room for, unless the
+// Writer is closed or the queue filled meanwhile; it reports whether it
+// did.
+func (w *Writer) push(e event, n int64) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
@@ -251,11 +281,32 @@ func (w *Writer) Joined(client, server string) *Conn {
 }
 
 // open returns the recorder of a connection between ends, queueing its
-// beginning: kind opened (a handshake at at) or joined (none).
+// beginning: kind opened (a handshake at at) or joined (none). Where a
+// connection being written has the same ends (both ends of a connection
+// tapped in one process), it is given made-up ones in 10.0.0.0/8.
 func (w *Writer) open(ends [2]netip.AddrPort, kind eventKind, at time.Time) *Conn {
-	c := &Conn{w: w, ends: ends}
+	c := &Conn{w: w}
+	w.tmu.Lock()
+	for i := 0; w.tuples[ends] != nil && i < 1<<16; i++ {
+		ends = endpoints("", "", &w.nextPort)
+	}
+	w.tuples[ends] = c
+	w.tmu.Unlock()
+	c.ends = ends
 	w.send(event{c: c, kind: kind, at: at})
 	return c
+}
+
+// release frees c's ends for another connection: it has ended.
+func (c *Conn) release() {
+	if !c.released.CompareAndSwap(false, true) {
+		return
+	}
+	c.w.tmu.Lock()
+	defer c.w.tmu.Unlock()
+	if c.w.tuples[c.ends] == c {
+		delete(c.w.tuples, c.ends)
+	}
 }
 
 // endpoints returns the client's and the server's addresses of a
@@ -283,6 +334,11 @@ type Conn struct {
 	ends [2]netip.AddrPort // client, server
 	off  [2]uint32         // bytes handed to Write per direction
 	done [2]bool
+	// ended has bit 1<<dir set once dir ended (End), for either
+	// direction's caller to see both; released, once the connection's
+	// ends were freed (release).
+	ended    atomic.Uint32
+	released atomic.Bool
 	// clock stamps each direction's Writes that come with no time (a
 	// tap's): read here, only for bytes kept.
 	clock [2]clock
@@ -305,8 +361,11 @@ func (c *Conn) Write(dir live.Dir, at time.Time, p []byte) {
 	}
 	off := c.off[dir]
 	c.off[dir] += uint32(len(p))
-	if c.w.full.Load() || !c.w.send(event{c: c, kind: data, dir: dir, at: at, off: off, data: append([]byte(nil), p...)}) {
-		c.w.dropped.Add(int64(len(p)))
+	// Room first: bytes that find the queue full are neither copied nor
+	// allocated.
+	n := int64(len(p))
+	if c.w.full.Load() || !c.w.reserve(n) || !c.w.push(event{c: c, kind: data, dir: dir, at: at, off: off, data: append([]byte(nil), p...)}, n) {
+		c.w.dropped.Add(n)
 	}
 }
 
@@ -317,6 +376,9 @@ func (c *Conn) End(dir live.Dir, at time.Time) {
 	}
 	c.done[dir] = true
 	c.w.send(event{c: c, kind: fin, dir: dir, at: at, off: c.off[dir]})
+	if c.ended.Or(1<<dir)|1<<dir == 3 {
+		c.release()
+	}
 }
 
 // Reset records that the sender of direction dir reset the connection at
@@ -324,6 +386,20 @@ func (c *Conn) End(dir live.Dir, at time.Time) {
 // it is not written.
 func (c *Conn) Reset(dir live.Dir, at time.Time) {
 	c.w.send(event{c: c, kind: rst, dir: dir, at: at})
+	c.release()
+}
+
+// Closed records that the tap closed the connection at time at, its end
+// the sender of direction dir (tap.ClosingRecorder): every direction
+// that has not ended ends then, with a FIN, dir's first, and what either
+// direction sends or ends after is not written. The capture shows what
+// the tap saw: its end closed first, and nothing more came; what the
+// peer did after (its FIN, or bytes its closed socket answered with a
+// RST) the tap never saw. It may be called while the other direction's
+// Write or End is.
+func (c *Conn) Closed(dir live.Dir, at time.Time) {
+	c.w.send(event{c: c, kind: shut, dir: dir, at: at})
+	c.release()
 }
 
 // clock stamps a direction's Writes reading only the monotonic clock, as
@@ -409,6 +485,9 @@ func (w *Writer) write(s *synth, e event) {
 		// its made-up sequence number, is where the capture joins it.
 		c.seq = [2]uint32{s.isn(), s.isn()}
 	case data:
+		if c.fins[e.dir] {
+			return // after a close (shut): the tap saw it after it closed
+		}
 		p := e.data
 		for off := e.off; len(p) > 0; {
 			n := min(len(p), mss)
@@ -417,6 +496,9 @@ func (w *Writer) write(s *synth, e event) {
 		}
 		c.acked[e.dir] = e.off + uint32(len(e.data))
 	case fin:
+		if c.fins[e.dir] {
+			return // ended by shut already
+		}
 		c.acked[e.dir] = e.off
 		w.packet(s, c, e.dir, e.at, tcpACK|tcpFIN, e.off, nil)
 		c.fins[e.dir] = true
@@ -431,6 +513,14 @@ func (w *Writer) write(s *synth, e event) {
 			off++ // after its FIN
 		}
 		w.packet(s, c, e.dir, e.at, tcpACK|tcpRST, off, nil)
+	case shut:
+		for _, d := range []live.Dir{e.dir, e.dir.Reverse()} {
+			if !c.fins[d] {
+				w.packet(s, c, d, e.at, tcpACK|tcpFIN, c.acked[d], nil)
+				c.fins[d] = true
+				w.packet(s, c, d.Reverse(), e.at, tcpACK, c.acked[d.Reverse()], nil)
+			}
+		}
 	}
 	if w.written.Load()+int64(w.buf.Buffered()) >= w.limit {
 		w.full.Store(true)

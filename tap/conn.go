@@ -310,13 +310,20 @@ const (
 // incomplete is TRUNCATED, as the peer's read of it fails. A write in
 // progress as the conn closes is accounted for first: smux's writer goes
 // on writing what it has queued until a write fails, and what goes out
-// still counts.
+// still counts. A recorder (Record) that is a ClosingRecorder is told, so
+// that the direction this end reads ends in it too.
 func (c *Conn) Close() error {
 	c.closed.Store(true)
 	now := time.Now()
 	c.sess.End(now, live.LocalClose, c.cause(nil, now))
 	err := c.Conn.Close()
 	c.endWrites()
+	if cr, ok := c.out.rec.(ClosingRecorder); ok {
+		// The direction it reads ends too: else only a later Read's
+		// failure ends it, and a conn closed with no Read after stays
+		// open in the recording.
+		cr.Closed(c.out.dir, time.Now())
+	}
 	return err
 }
 

@@ -78,6 +78,24 @@ type ConnRecorder interface {
 	Reset(dir live.Dir, at time.Time)
 }
 
+// ClosingRecorder is a ConnRecorder that the tap tells when the program
+// closes the tapped conn (Conn.Close). Without it, the direction the tap
+// reads ends in the recording only when a Read fails, and a conn closed
+// with no Read after (a pool's or a health check's dial, a conn refused
+// before its mux read it) stays open in the recording forever, though
+// the session ended.
+type ClosingRecorder interface {
+	ConnRecorder
+	// Closed records that the tapped end, the sender of direction dir,
+	// closed the connection at time at: the directions that have not
+	// ended end then, dir's first, and nothing of either is recorded
+	// after. The tap sees nothing more: what the peer does next (its
+	// FIN, or bytes the closed socket answers with a RST) never passes
+	// through it. It may be called while the other direction's Write or
+	// End is.
+	Closed(dir live.Dir, at time.Time)
+}
+
 // heldChunk is a chunk of bytes fed to a resynchronising decoder: the
 // offset in the direction's stream where it ends, and when it came.
 type heldChunk struct {

@@ -1,0 +1,21 @@
+package pcapout
+
+// LiveConns returns how many connections l holds as open, for viewers to
+// join.
+func LiveConns(l *Live) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.conns)
+}
+
+// LiveQueued returns the payload bytes queued now in each viewer's
+// writer.
+func LiveQueued(l *Live) []int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var q []int64
+	for _, v := range l.viewers {
+		q = append(q, v.w.queued.Load())
+	}
+	return q
+}

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// hold listens on loopback and accepts every conn, and answers with
+// answer (nothing, if nil) then holds it open until the test ends: a
+// program stopped by SIGSTOP, whose kernel still accepts, or an ssh -L
+// tunnel with nothing listening at its far end (answer closes it).
+func hold(t *testing.T, answer func(net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+			if answer != nil {
+				go answer(c)
+			}
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// TestReadURLNoAnswer: a server that accepts and never answers is said
+// after a second, as read - says a quiet pipe, and --duration then ends
+// read as it ends read - with no input: one line, exit 0.
+func TestReadURLNoAnswer(t *testing.T) {
+	url := "http://" + hold(t, nil) + "/debug/muxtop/capture"
+	var stdout, stderr syncBuffer
+	if code := run(context.Background(), []string{"read", url, "-o", "plain", "--duration", "2500ms"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	want := "read: waiting for " + url + " to answer: connected, no answer yet\n" +
+		"read: no capture from " + url + " in 2.5s: it never answered\n"
+	if got := stderr.String(); got != want {
+		t.Errorf("stderr %q, want %q", got, want)
+	}
+}
+
+// TestReadURLErrorLines: the URL's password is never repeated; an ssh -L
+// tunnel with nothing at its far end, a self-signed certificate, a
+// status with a reason of 5 000 characters and an answer of multi-byte
+// characters are each one short line, cut on a character.
+func TestReadURLErrorLines(t *testing.T) {
+	tls := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer tls.Close()
+	long := hold(t, func(c net.Conn) {
+		http.ReadRequest(bufio.NewReader(c))
+		fmt.Fprintf(c, "HTTP/1.1 404 %s\r\nContent-Length: 0\r\n\r\n", strings.Repeat("x", 5000))
+	})
+	accents := hold(t, func(c net.Conn) {
+		http.ReadRequest(bufio.NewReader(c))
+		body := strings.Repeat("é", 100)
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := ln.Addr().String()
+	ln.Close()
+	for _, c := range []struct {
+		url, want string
+	}{
+		{"http://muxtop:s3cret@" + refused + "/x", "read http://muxtop:xxxxx@" + refused + "/x: nothing listens at " + refused},
+		{"http://" + hold(t, func(c net.Conn) { c.Close() }) + "/x", "closed the connection with no answer: something accepted it and nothing answered, as an ssh -L tunnel does with nothing listening at its far end"},
+		{tls.URL + "/x", "curl -k " + tls.URL + "/x | muxtop read -"},
+		{"http://" + long + "/x", "the server answered 404 " + strings.Repeat("x", 76) + "…, not a capture"},
+		{"http://" + accents + "/x", "beginning \"" + strings.Repeat("é", 80) + "…\""},
+	} {
+		var stdout, stderr syncBuffer
+		run(context.Background(), []string{"read", "-o", "plain", c.url}, &stdout, &stderr)
+		out := stderr.String()
+		if strings.Count(out, "\n") != 1 || !strings.Contains(out, c.want) || strings.Contains(out, "s3cret") || !utf8.ValidString(out) || len(out) > 600 {
+			t.Errorf("read %s: stderr %q; want one line with %q", c.url, out, c.want)
+		}
+	}
+}
