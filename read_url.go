@@ -56,13 +56,25 @@ const headMax = 4*lineMax + 64
 const lineMax = 80
 
 // shownURL returns raw as read says it: with its password, if any,
-// redacted (url.URL.Redacted).
+// redacted (url.URL.Redacted), even where raw does not parse: then the
+// user information before the host, whatever it holds, is.
 func shownURL(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil {
+	if err == nil {
+		return u.Redacted()
+	}
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
 		return raw
 	}
-	return u.Redacted()
+	auth, path, slash := strings.Cut(rest, "/")
+	if i := strings.LastIndex(auth, "@"); i >= 0 {
+		auth = "xxxxx" + auth[i:]
+	}
+	if slash {
+		return scheme + "://" + auth + "/" + path
+	}
+	return scheme + "://" + auth
 }
 
 // openURL GETs the capture at raw, until ctx ends if it has not answered
@@ -119,7 +131,7 @@ func openURL(ctx context.Context, raw string, notice io.Writer) (*urlCapture, er
 		return fail(ctx.Err())
 	}
 	if err != nil {
-		return fail(dialFailed(raw, shown, u, err))
+		return fail(dialFailed(shown, u, err))
 	}
 	if resp.StatusCode != http.StatusOK {
 		said := answerLine(resp.Body)
@@ -195,12 +207,12 @@ func (c *urlCapture) notCapture(err error) error {
 	return fmt.Errorf("read %s: the server's answer is no pcap or pcapng capture (%s, beginning %q): is this the URL the program serves its capture at?", c.url, what, firstLine(head))
 }
 
-// dialFailed words a GET that got no answer, of raw, shown as shown:
+// dialFailed words a GET of u that got no answer, shown as shown:
 // nothing listening is said as such, and so is a connection closed with
 // no answer (an ssh -L tunnel with nothing listening at its far end
 // accepts, then closes) and a certificate not trusted (a self-signed
 // one: curl -k fetches it); other failures with the error alone.
-func dialFailed(raw, shown string, u *url.URL, err error) error {
+func dialFailed(shown string, u *url.URL, err error) error {
 	host := u.Host
 	if _, _, e := net.SplitHostPort(host); e != nil {
 		host += map[bool]string{true: ":443", false: ":80"}[u.Scheme == "https"]
@@ -213,7 +225,7 @@ func dialFailed(raw, shown string, u *url.URL, err error) error {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return fmt.Errorf("read %s: nothing listens at %s (connection refused): is the program running, and serving its capture there?", shown, host)
 	case errors.As(err, &ce), errors.As(err, &ua), errors.As(err, &hn), errors.As(err, &ci):
-		return fmt.Errorf("read %s: the server's certificate is not trusted (%v): if it is the program's own, self-signed, fetch it with curl -k %s | muxtop read -", shown, unwrapURL(err), raw)
+		return fmt.Errorf("read %s: the server's certificate is not trusted (%v): if it is the program's own, self-signed, fetch it with curl -k %s | muxtop read -", shown, unwrapURL(err), shown)
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET),
 		// net/http's word for a new connection closed before any answer.
 		strings.Contains(err.Error(), "server closed idle connection"):

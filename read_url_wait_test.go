@@ -54,7 +54,8 @@ func TestReadURLNoAnswer(t *testing.T) {
 	}
 }
 
-// TestReadURLErrorLines: the URL's password is never repeated; an ssh -L
+// TestReadURLErrorLines: the URL's password is never repeated, in a hint
+// to run curl either, nor where the URL does not parse; an ssh -L
 // tunnel with nothing at its far end, a self-signed certificate, a
 // status with a reason of 5 000 characters and an answer of multi-byte
 // characters are each one short line, cut on a character.
@@ -81,7 +82,8 @@ func TestReadURLErrorLines(t *testing.T) {
 	}{
 		{"http://muxtop:s3cret@" + refused + "/x", "read http://muxtop:xxxxx@" + refused + "/x: nothing listens at " + refused},
 		{"http://" + hold(t, func(c net.Conn) { c.Close() }) + "/x", "closed the connection with no answer: something accepted it and nothing answered, as an ssh -L tunnel does with nothing listening at its far end"},
-		{tls.URL + "/x", "curl -k " + tls.URL + "/x | muxtop read -"},
+		{strings.Replace(tls.URL, "https://", "https://muxtop:s3cret@", 1) + "/x", "curl -k " + strings.Replace(tls.URL, "https://", "https://muxtop:xxxxx@", 1) + "/x | muxtop read -"},
+		{"http://muxtop:s3cret@" + refused + "/%zz", "read http://xxxxx@" + refused + "/%zz: "},
 		{"http://" + long + "/x", "the server answered 404 " + strings.Repeat("x", 76) + "…, not a capture"},
 		{"http://" + accents + "/x", "beginning \"" + strings.Repeat("é", 80) + "…\""},
 	} {
