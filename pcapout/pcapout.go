@@ -30,6 +30,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"github.com/muxtop/muxtop/internal/monoclock"
 	"io"
 	"net/netip"
 	"os"
@@ -147,8 +148,9 @@ func New(out io.Writer, limit int64) (*Writer, error) {
 // two writes of the file.
 const bufSize = 256 << 10
 
-// newWriter is New with a buffer of size bytes, flushed within every
-// of buffering what it holds, and a queue of at most queued payload bytes.
+// newWriter is New with a buffer of size bytes, flushed at most every
+// after it begins to hold packets, and a queue of at most queued payload
+// bytes.
 func newWriter(out io.Writer, limit int64, size int, every time.Duration, queued int64) (*Writer, error) {
 	if limit <= 0 {
 		limit = DefaultLimit
@@ -340,8 +342,8 @@ type Conn struct {
 	ended    atomic.Uint32
 	released atomic.Bool
 	// clock stamps each direction's Writes that come with no time (a
-	// tap's): read here, only for bytes kept.
-	clock [2]clock
+	// tap's): read here, only for bytes the queue has room for.
+	clock [2]monoclock.Clock
 
 	// The writer goroutine's own state.
 	seq   [2]uint32 // initial sequence numbers
@@ -356,15 +358,19 @@ func (c *Conn) Write(dir live.Dir, at time.Time, p []byte) {
 	if len(p) == 0 || c.done[dir] {
 		return
 	}
-	if at.IsZero() {
-		at = c.clock[dir].now()
-	}
 	off := c.off[dir]
 	c.off[dir] += uint32(len(p))
-	// Room first: bytes that find the queue full are neither copied nor
-	// allocated.
+	// Room first: bytes that find the queue full are neither stamped,
+	// copied nor allocated.
 	n := int64(len(p))
-	if c.w.full.Load() || !c.w.reserve(n) || !c.w.push(event{c: c, kind: data, dir: dir, at: at, off: off, data: append([]byte(nil), p...)}, n) {
+	if c.w.full.Load() || !c.w.reserve(n) {
+		c.w.dropped.Add(n)
+		return
+	}
+	if at.IsZero() {
+		at = c.clock[dir].Now()
+	}
+	if !c.w.push(event{c: c, kind: data, dir: dir, at: at, off: off, data: append([]byte(nil), p...)}, n) {
 		c.w.dropped.Add(n)
 	}
 }
@@ -400,21 +406,6 @@ func (c *Conn) Reset(dir live.Dir, at time.Time) {
 func (c *Conn) Closed(dir live.Dir, at time.Time) {
 	c.w.send(event{c: c, kind: shut, dir: dir, at: at})
 	c.release()
-}
-
-// clock stamps a direction's Writes reading only the monotonic clock, as
-// the tap's does: it adds the monotonic time elapsed since a time.Now
-// taken at most rebase ago, half the cost of time.Now.
-type clock struct{ base time.Time }
-
-const rebase = time.Second
-
-func (c *clock) now() time.Time {
-	if d := time.Since(c.base); d >= 0 && d < rebase {
-		return c.base.Add(d)
-	}
-	c.base = time.Now()
-	return c.base
 }
 
 // countWriter counts the bytes written through it.

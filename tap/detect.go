@@ -200,7 +200,7 @@ func (f *Feeder) feedYamux(p []byte, at time.Time) {
 			continue
 		}
 		if at.IsZero() {
-			at = f.clock.now()
+			at = f.clock.Now()
 		}
 		if fr == nil {
 			v := f.ydec.Violation()

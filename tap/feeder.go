@@ -2,6 +2,7 @@ package tap
 
 import (
 	"fmt"
+	"github.com/muxtop/muxtop/internal/monoclock"
 	"time"
 
 	"github.com/muxtop/muxtop/decoder"
@@ -23,8 +24,8 @@ type Feeder struct {
 	// Write that fails to send them all; nil for directions that are read.
 	wrote []wroteFrame[decoder.Header]
 	keep  bool
-	done  bool // the direction has ended: nothing more is decoded
-	clock clock
+	done  bool            // the direction has ended: nothing more is decoded
+	clock monoclock.Clock // stamps the frames fed with no time
 	// resync says why the decoder is looking for a frame boundary, if it
 	// is: the first frame it finds is reported with it.
 	resync resyncWhy
@@ -271,7 +272,7 @@ func (f *Feeder) Feed(p []byte, at time.Time) {
 			continue
 		}
 		if at.IsZero() {
-			at = f.clock.now()
+			at = f.clock.Now()
 		}
 		if fr == nil {
 			v := f.dec.Violation()
