@@ -146,7 +146,7 @@ func schemaRecords() []live.Record {
 			YamuxHeader: yamux.MakeHeader(yamux.Data, yamux.SYN|yamux.ACK|yamux.FIN|yamux.RST, 3, 300), Anomaly: live.PSHAfterFIN},
 		{Kind: live.SessionOpened, Session: 1, Proto: live.Smux, Client: "a:1", Server: "b:2", Label: "attach"},
 		{Kind: live.SessionEnded, Session: 1, Proto: live.Smux, Reason: live.LocalClose, Detail: "read: reset"},
-		{Kind: live.SessionHalfClosed, Session: 2, Proto: live.Yamux, Dir: live.ServerToClient, Detail: live.HalfClosedText("server 127.0.0.1:7800", live.ServerToClient)},
+		{Kind: live.SessionHalfClosed, Session: 2, Proto: live.Yamux, Dir: live.ServerToClient, Detail: live.HalfClosedText("server 127.0.0.1:7800", live.ServerToClient, "")},
 		{Kind: live.FramingViolation, Session: 1, Proto: live.Smux, Offset: 16, Code: decoder.VersionMismatch, Want: 2, Detail: "v1"},
 		{Kind: live.FramingViolation, Session: 2, Proto: live.Yamux, Offset: 16, YamuxCode: yamux.UnknownType, Detail: "type 9"},
 		{Kind: live.NoticeRecord, Session: 1, Detail: "a write failed"},

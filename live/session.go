@@ -772,13 +772,7 @@ func (s *Session) DirectionEnded(dir Dir, at time.Time) {
 // direction had ended already (its end says it), or that was told once.
 // A reset is no half-close: its callers, who know, do not call it.
 func (s *Session) HalfClosed(dir Dir, at time.Time, peer string) {
-	s.HalfClosedAs(dir, at, peer, HalfClosedText(peer, dir))
-}
-
-// HalfClosedAs is HalfClosed with the record's words given, for a
-// connection other than TCP, whose close is no FIN: a tap over a TLS conn,
-// a unix socket or a pipe says how its peer closed (tap.Wrap).
-func (s *Session) HalfClosedAs(dir Dir, at time.Time, peer, detail string) {
+	detail := HalfClosedText(peer, dir, s.info.Transport)
 	s.mu.Lock()
 	if s.ended || s.halfTold || !s.dirEnded[dir] || s.dirEnded[dir.Reverse()] {
 		s.mu.Unlock()
@@ -796,10 +790,22 @@ func (s *Session) HalfClosedAs(dir Dir, at time.Time, peer, detail string) {
 }
 
 // HalfClosedText says what a SessionHalfClosed record of direction dir,
-// whose sender is peer, records: "the server 127.0.0.1:7800 closed its
-// side of the connection (FIN); the client's side is still open".
-func HalfClosedText(peer string, dir Dir) string {
-	return "the " + peer + " closed its side of the connection (FIN); the " + dir.Reverse().Sender().String() + "'s side is still open"
+// whose sender is peer, records over a connection of transport (as
+// SessionInfo.Transport names it): over TCP "the server 127.0.0.1:7800
+// closed its side of the connection (FIN); the client's side is still
+// open"; over TLS its close_notify, no FIN; over a net.Pipe, which has no
+// half-close, a close of the whole connection; over another conn no FIN.
+func HalfClosedText(peer string, dir Dir, transport string) string {
+	other := dir.Reverse().Sender().String()
+	switch transport {
+	case "":
+		return "the " + peer + " closed its side of the connection (FIN); the " + other + "'s side is still open"
+	case "tls":
+		return "the " + peer + " closed its side of the TLS connection; the " + other + "'s side is still open"
+	case "pipe":
+		return "the " + peer + " closed the connection (a net.Pipe has no half-close): the " + other + " can no longer write"
+	}
+	return "the " + peer + " closed its side of the connection; the " + other + "'s side is still open"
 }
 
 // Unsent records that the n bytes of a write by the tapped end from

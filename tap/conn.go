@@ -219,7 +219,7 @@ func (c *Conn) peerClosed(now time.Time) {
 	if c.shutAt.Load() == 0 {
 		// Not while this end's CloseWrite is under way: its FIN may be
 		// out, and the CloseWrite says what came of it.
-		c.halfClosed(c.in.dir, now, c.peer)
+		c.sess.HalfClosed(c.in.dir, now, c.peer)
 	}
 	c.bothClosed()
 }
@@ -347,7 +347,7 @@ func (c *Conn) CloseWrite() error {
 				// The peer's half-close, which its Read held back while
 				// this CloseWrite was under way: no FIN of this end's
 				// went out.
-				c.halfClosed(c.in.dir, time.Unix(0, eof), c.peer)
+				c.sess.HalfClosed(c.in.dir, time.Unix(0, eof), c.peer)
 			}
 		}
 		c.endWrites()
@@ -359,7 +359,7 @@ func (c *Conn) CloseWrite() error {
 				c.shutAt.CompareAndSwap(now.UnixNano(), done.UnixNano())
 			}
 			c.shutDone.Store(true)
-			c.halfClosed(c.out.dir, done, c.local) // none if the peer had closed first
+			c.sess.HalfClosed(c.out.dir, done, c.local) // none if the peer had closed first
 			c.bothClosed()
 		}
 		return err
@@ -459,24 +459,6 @@ func (l *Listener) Accept() (net.Conn, error) {
 	return Wrap(c, live.Server, l.reg, l.label, l.opts...), nil
 }
 
-// clock stamps a Feeder's frames reading only the monotonic clock, half
-// the cost of time.Now, which reads the wall clock too: it adds the
-// monotonic time elapsed since a time.Now taken at most rebase ago. A
-// stamp's monotonic reading is exact, so Sub between stamps is; its wall
-// time (what history keeps) may differ from a wall clock that is stepped
-// or slewed meanwhile by as much as that clock moves in rebase.
-type clock struct{ base time.Time }
-
-const rebase = time.Second
-
-func (c *clock) now() time.Time {
-	if d := time.Since(c.base); d >= 0 && d < rebase {
-		return c.base.Add(d)
-	}
-	c.base = time.Now()
-	return c.base
-}
-
 // transportOf names what c runs over, as SessionInfo.Transport does: ""
 // for TCP, "tls" for a TLS conn, "pipe" for a net.Pipe end, else its local
 // address's network ("unix", a KCP session's "udp"), or "conn" where it
@@ -520,23 +502,6 @@ func transportOf(c net.Conn) string {
 		default:
 			return n
 		}
-	}
-}
-
-// halfClosed records that peer, dir's sender, closed its side of the
-// connection at at, in the words of the wrapped conn: "(FIN)" only over
-// TCP.
-func (c *Conn) halfClosed(dir live.Dir, at time.Time, peer string) {
-	other := dir.Reverse().Sender().String()
-	switch c.over {
-	case "":
-		c.sess.HalfClosed(dir, at, peer)
-	case "tls":
-		c.sess.HalfClosedAs(dir, at, peer, "the "+peer+" closed its side of the TLS connection; the "+other+"'s side is still open")
-	case "pipe":
-		c.sess.HalfClosedAs(dir, at, peer, "the "+peer+" closed the connection (a net.Pipe has no half-close): the "+other+" can no longer write")
-	default:
-		c.sess.HalfClosedAs(dir, at, peer, "the "+peer+" closed its side of the connection; the "+other+"'s side is still open")
 	}
 }
 
