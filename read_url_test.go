@@ -71,7 +71,7 @@ func checkFrames(t *testing.T, c capture, want live.Counts) {
 }
 
 // joinedTraffic is the traffic of the tests of read URL: on a session of
-// m tapped into reg and lc, stream A carries a round trip and two
+// m tapped into a registry of its own and lc, stream A carries a round trip and two
 // streams come and go before read joins (ready, once it has); then A
 // carries three more round trips, five streams come and go, and a second
 // session opens and carries four. It returns the tap's counts from where
@@ -98,11 +98,13 @@ func joinedTraffic(t *testing.T, m livecaptest.Mux, lc *pcapout.Live, ready func
 	return livecaptest.Delta(after.Totals, before.Totals)
 }
 
-// checkJoinedSummary checks what read says of joinedTraffic: exactly the
-// tap's frames from where it joined, ten streams (the nine opened since
-// and A, adopted mid-stream as a tcpdump begun then adopts it), no
-// violation, nothing lost or skipped, the joined session (alone)
-// incomplete, as of any capture begun while a connection was open.
+// checkJoinedSummary checks what read's summary says of joinedTraffic:
+// exactly the tap's frames from where it joined, ten streams opened (the
+// nine opened since, and A, which read counts as it adopts it mid-stream
+// as a tcpdump begun then does), two sessions, no violation, nothing lost
+// or skipped, one session incomplete (the one open when it joined: the
+// summary does not say which), as of any capture begun while a
+// connection was open.
 func checkJoinedSummary(t *testing.T, c capture, want live.Counts) {
 	t.Helper()
 	checkFrames(t, c, want)

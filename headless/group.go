@@ -114,9 +114,8 @@ func groupFindings(findings []*live.Finding, afterCount []uint64) []string {
 // It matches token against each space-separated word that may hold one
 // (a digit, "[" or "::"), not against the whole line: no token holds a
 // space, nor depends on what comes before it, so the matches are the
-// same, and the words without one, most of a finding's, cost a scan. The
-// whole line cost 25 µs a finding, a quarter of a second for the plain
-// summary of a stop at 9 000 LEAKs (BenchmarkGroupFindings).
+// same, and the words without one, most of a finding's, cost a scan
+// (BenchmarkGroupFindings).
 func tokens(line string) (words, nums []string) {
 	last := 0
 	for from := 0; from < len(line); {

@@ -16,18 +16,3 @@ func BenchmarkGroupFindings(b *testing.B) {
 		}
 	}
 }
-
-// tokensWhole is tokens as it was, token matched against the whole line:
-// TestTokensWords checks tokens against it.
-func tokensWhole(line string) (words, nums []string) {
-	last := 0
-	for _, m := range token.FindAllStringSubmatchIndex(line, -1) {
-		if m[2] < 0 {
-			continue
-		}
-		words = append(words, line[last:m[0]])
-		nums = append(nums, line[m[0]:m[1]])
-		last = m[1]
-	}
-	return append(words, line[last:]), nums
-}

@@ -154,7 +154,9 @@ func (l *Live) Close() error {
 	return nil
 }
 
-// ServeHTTP streams the capture to a GET until its client goes or Close.
+// ServeHTTP streams the capture to a GET until its client goes or Close;
+// another method than GET or HEAD is refused (405), and HEAD answers the
+// stream's headers alone.
 // It refuses one that its ResponseWriter could not stream live (500),
 // one over MaxViewers (503) and one after Close (503), each with one line
 // that says why.
@@ -450,6 +452,8 @@ type flushed struct {
 	rc *http.ResponseController
 }
 
+// Write writes p to the response and flushes it; an error of either ends
+// the stream.
 func (f *flushed) Write(p []byte) (int, error) {
 	n, err := f.rw.Write(p)
 	if err != nil {

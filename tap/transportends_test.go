@@ -316,10 +316,20 @@ func TestTransportKCPPeerGone(t *testing.T) {
 	cfg := smuxtest.Config(2)
 	cfg.KeepAliveInterval, cfg.KeepAliveTimeout = 50*time.Millisecond, 400*time.Millisecond
 	_, _, sc, reg := tappedClient(t, transport(t, "message"), cfg)
+	closed := time.Now()
 	sc.Close()
+	time.Sleep(50 * time.Millisecond)
+	if s := theSession(t, reg); s.Ended {
+		t.Fatalf("the session ended %v %q %v after the peer's close, which cannot arrive; want it live until the keepalive gives up", s.Reason, s.Err, time.Since(closed))
+	}
 	s := ended(t, reg)
 	if s.Reason != live.LocalClose || s.Err != "" {
 		t.Errorf("ended %v %q, want local_close", s.Reason, s.Err)
+	}
+	// smux's keepalive checks every KeepAliveTimeout: it gives up on a
+	// session that heard nothing for a whole period, not at the close.
+	if d := s.End.Sub(closed); d < cfg.KeepAliveTimeout/2 {
+		t.Errorf("the session ended %v after the peer's close; want the keepalive's doing, %v or more", d, cfg.KeepAliveTimeout/2)
 	}
 	if d := halfCloseDetails(reg); len(d) > 0 {
 		t.Errorf("half-closes %q where no close arrived", d)

@@ -228,7 +228,10 @@ func (c *MessageConn) Close() error {
 	return nil
 }
 
-func (c *MessageConn) LocalAddr() net.Addr  { return c.local }
+// LocalAddr returns this end's made-up UDP address.
+func (c *MessageConn) LocalAddr() net.Addr { return c.local }
+
+// RemoteAddr returns the peer's.
 func (c *MessageConn) RemoteAddr() net.Addr { return c.remote }
 
 // SetDeadline sets the read deadline; writes never block long here.
