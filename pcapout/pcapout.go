@@ -109,6 +109,9 @@ type event struct {
 	at   time.Time
 	off  uint32 // the direction's byte offset of data, or of the FIN
 	data []byte
+	// before are the directions of a joined connection that had ended
+	// before the join: no FIN is written for them.
+	before [2]bool
 }
 
 type eventKind uint8
@@ -282,12 +285,32 @@ func (w *Writer) Joined(client, server string) *Conn {
 	return w.open(endpoints(client, server, &w.nextPort), joined, time.Time{})
 }
 
+// joinedEnded is Joined of a connection whose directions ended[d] had
+// ended before the join: they send nothing more, the capture writes no
+// FIN for them (it never saw one), and the other direction's End alone
+// ends the recording and frees its ends.
+func (w *Writer) joinedEnded(ends [2]netip.AddrPort, ended [2]bool) *Conn {
+	c := &Conn{w: w, done: ended}
+	var mask uint32
+	for d, e := range ended {
+		if e {
+			mask |= 1 << d
+		}
+	}
+	c.ended.Store(mask)
+	return w.openConn(c, ends, event{kind: joined, before: ended})
+}
+
 // open returns the recorder of a connection between ends, queueing its
 // beginning: kind opened (a handshake at at) or joined (none). Where a
 // connection being written has the same ends (both ends of a connection
 // tapped in one process), it is given made-up ones in 10.0.0.0/8.
 func (w *Writer) open(ends [2]netip.AddrPort, kind eventKind, at time.Time) *Conn {
-	c := &Conn{w: w}
+	return w.openConn(&Conn{w: w}, ends, event{kind: kind, at: at})
+}
+
+// openConn is open of the Conn c, its beginning e.
+func (w *Writer) openConn(c *Conn, ends [2]netip.AddrPort, e event) *Conn {
 	w.tmu.Lock()
 	for i := 0; w.tuples[ends] != nil && i < 1<<16; i++ {
 		ends = endpoints("", "", &w.nextPort)
@@ -295,7 +318,8 @@ func (w *Writer) open(ends [2]netip.AddrPort, kind eventKind, at time.Time) *Con
 	w.tuples[ends] = c
 	w.tmu.Unlock()
 	c.ends = ends
-	w.send(event{c: c, kind: kind, at: at})
+	e.c = c
+	w.send(e)
 	return c
 }
 
@@ -349,6 +373,9 @@ type Conn struct {
 	seq   [2]uint32 // initial sequence numbers
 	acked [2]uint32 // the highest offset of each direction written
 	fins  [2]bool
+	// gone are the directions that ended before the capture joined:
+	// nothing of them is written, not even a FIN at the close.
+	gone  [2]bool
 	reset bool // a RST was written: the connection is over
 }
 
@@ -475,6 +502,7 @@ func (w *Writer) write(s *synth, e event) {
 		// Nothing to write: the first segment of either direction, at
 		// its made-up sequence number, is where the capture joins it.
 		c.seq = [2]uint32{s.isn(), s.isn()}
+		c.gone = e.before
 	case data:
 		if c.fins[e.dir] {
 			return // after a close (shut): the tap saw it after it closed
@@ -506,7 +534,7 @@ func (w *Writer) write(s *synth, e event) {
 		w.packet(s, c, e.dir, e.at, tcpACK|tcpRST, off, nil)
 	case shut:
 		for _, d := range []live.Dir{e.dir, e.dir.Reverse()} {
-			if !c.fins[d] {
+			if !c.fins[d] && !c.gone[d] {
 				w.packet(s, c, d, e.at, tcpACK|tcpFIN, c.acked[d], nil)
 				c.fins[d] = true
 				w.packet(s, c, d.Reverse(), e.at, tcpACK, c.acked[d.Reverse()], nil)

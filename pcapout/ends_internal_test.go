@@ -1,0 +1,97 @@
+package pcapout
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/muxtop/muxtop/internal/pcaptest"
+	"github.com/muxtop/muxtop/live"
+)
+
+// smuxFrame is an smux v1 frame: cmd, stream sid, payload p.
+func smuxFrame(cmd byte, sid uint32, p []byte) []byte {
+	b := []byte{1, cmd, byte(len(p)), byte(len(p) >> 8), byte(sid), byte(sid >> 8), byte(sid >> 16), byte(sid >> 24)}
+	return append(b, p...)
+}
+
+// watch has one viewer watch l, and returns what it was sent once l is
+// closed.
+func watch(t *testing.T, l *Live) func() []byte {
+	t.Helper()
+	srv := httptest.NewServer(l)
+	t.Cleanup(srv.Close)
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan []byte)
+	go func() {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		got <- b
+	}()
+	for l.Viewers() != 1 {
+		time.Sleep(time.Millisecond)
+	}
+	return func() []byte { l.Close(); return <-got }
+}
+
+// A viewer that joins connections half-closed before it came, whose other
+// direction then ends, frees their 4-tuples: a later connection between
+// the same addresses is written with them, not with made-up 10.x ends.
+func TestLiveJoinedHalfClosedFreesTuple(t *testing.T) {
+	l := NewLive()
+	defer l.Close()
+	now := time.Now()
+	var cs []*liveConn
+	for i := range 100 {
+		c := l.Conn(fmt.Sprintf("127.0.0.1:%d", 40000+i), "127.0.0.1:9", now).(*liveConn)
+		c.End(live.ClientToServer, now) // half-closed before the viewer comes
+		cs = append(cs, c)
+	}
+	watch(t, l)
+	for _, c := range cs {
+		c.End(live.ServerToClient, now)
+	}
+	c2 := l.Conn("127.0.0.1:40000", "127.0.0.1:9", now).(*liveConn)
+	l.mu.Lock()
+	w := l.viewers[0].w
+	l.mu.Unlock()
+	w.tmu.Lock()
+	n := len(w.tuples)
+	w.tmu.Unlock()
+	if n != 1 {
+		t.Errorf("the viewer's Writer holds %d 4-tuples, want 1: the new conn's", n)
+	}
+	if ends := (*c2.views.Load())[0].c.ends; ends[0].String() != "127.0.0.1:40000" {
+		t.Errorf("a conn on the ends of one that ended was written with made-up ends %v", ends)
+	}
+}
+
+// A viewer joins a connection whose client had sent its FIN before: the
+// capture never saw that FIN, and when the tap later closes the
+// connection no FIN of the client is written then (it would say the
+// client ended at the close), only the server's.
+func TestLiveJoinedNoFINForDirectionEndedBefore(t *testing.T) {
+	l := NewLive()
+	now := time.Now()
+	c := l.Conn("127.0.0.1:40000", "127.0.0.1:9", now).(*liveConn)
+	c.End(live.ClientToServer, now)
+	stop := watch(t, l)
+	c.Write(live.ServerToClient, now, smuxFrame(3, 0, nil))
+	c.Closed(live.ServerToClient, now)
+	fins := map[uint16]int{}
+	for _, p := range pcaptest.Read(t, bytes.NewReader(stop())) {
+		if p.TCP.FIN {
+			fins[uint16(p.TCP.SrcPort)]++
+		}
+	}
+	if fins[40000] != 0 || fins[9] != 1 {
+		t.Errorf("FINs by source port %v, want none from the client (it ended before the join) and one from the server", fins)
+	}
+}
