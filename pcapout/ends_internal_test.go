@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
+	"github.com/muxtop/muxtop/capture"
 	"github.com/muxtop/muxtop/internal/pcaptest"
 	"github.com/muxtop/muxtop/live"
 )
@@ -93,5 +95,59 @@ func TestLiveJoinedNoFINForDirectionEndedBefore(t *testing.T) {
 	}
 	if fins[40000] != 0 || fins[9] != 1 {
 		t.Errorf("FINs by source port %v, want none from the client (it ended before the join) and one from the server", fins)
+	}
+}
+
+// Bytes of a direction the queue dropped just before the connection
+// ended read as lost, whether End ended it or the tap closed it
+// (Closed): the FIN is written past them, at the direction's offset, not
+// at the bytes written.
+func TestClosedFINAfterDroppedBytes(t *testing.T) {
+	for _, closed := range []bool{false, true} {
+		var buf bytes.Buffer
+		w, err := newWriter(&buf, math.MaxInt64, bufSize, time.Hour, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now()
+		c := w.Conn("127.0.0.1:1000", "127.0.0.1:2000", now).(*Conn)
+		c.Write(live.ClientToServer, now, append(smuxFrame(0, 1, nil), smuxFrame(2, 1, bytes.Repeat([]byte{1}, 40))...))
+		c.Write(live.ServerToClient, now, smuxFrame(2, 1, bytes.Repeat([]byte{2}, 40))) // with the client's 56, over the queue's 100: dropped, as the next
+		c.Write(live.ServerToClient, now, smuxFrame(2, 1, bytes.Repeat([]byte{3}, 500)))
+		c.End(live.ClientToServer, now)
+		if closed {
+			c.Closed(live.ClientToServer, now)
+		} else {
+			c.End(live.ServerToClient, now)
+		}
+		w.Close()
+		read, _ := pcaptest.ReadAll(t, bytes.NewReader(buf.Bytes()), capture.Config{})
+		snap := read.Snapshot()
+		if want := [2]int64{0, 556}; w.Dropped() != 556 || snap.Lost != want {
+			t.Errorf("closed=%v: the Writer dropped %d bytes, read reports lost %v, want %v", closed, w.Dropped(), snap.Lost, want)
+		}
+	}
+}
+
+// Bytes handed to Write after the tap closed the connection are not
+// written (the tap saw them after it closed) and are counted as dropped.
+func TestWriteAfterClosedCounted(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := newWriter(&buf, math.MaxInt64, bufSize, time.Hour, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	c := w.Conn("127.0.0.1:1000", "127.0.0.1:2000", now).(*Conn)
+	c.Closed(live.ClientToServer, now)
+	c.Write(live.ServerToClient, now, smuxFrame(3, 0, nil))
+	w.Close()
+	for _, p := range pcaptest.Read(t, bytes.NewReader(buf.Bytes())) {
+		if len(p.Payload) > 0 {
+			t.Errorf("bytes written after the close: %x", p.Payload)
+		}
+	}
+	if w.Dropped() != 8 {
+		t.Errorf("Dropped %d, want the 8 bytes written after the close", w.Dropped())
 	}
 }

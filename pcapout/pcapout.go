@@ -109,6 +109,8 @@ type event struct {
 	at   time.Time
 	off  uint32 // the direction's byte offset of data, or of the FIN
 	data []byte
+	// offs are a shut's byte offsets of each direction's FIN.
+	offs [2]uint32
 	// before are the directions of a joined connection that had ended
 	// before the join: no FIN is written for them.
 	before [2]bool
@@ -358,7 +360,10 @@ func endpoint(s string, host byte, next *atomic.Uint32) netip.AddrPort {
 type Conn struct {
 	w    *Writer
 	ends [2]netip.AddrPort // client, server
-	off  [2]uint32         // bytes handed to Write per direction
+	// off counts the bytes handed to Write per direction, dropped or
+	// not: stored by the direction's Write only, loaded by Closed too,
+	// which may run beside the other direction's Write.
+	off  [2]atomic.Uint32
 	done [2]bool
 	// ended has bit 1<<dir set once dir ended (End), for either
 	// direction's caller to see both; released, once the connection's
@@ -385,8 +390,8 @@ func (c *Conn) Write(dir live.Dir, at time.Time, p []byte) {
 	if len(p) == 0 || c.done[dir] {
 		return
 	}
-	off := c.off[dir]
-	c.off[dir] += uint32(len(p))
+	off := c.off[dir].Load()
+	c.off[dir].Store(off + uint32(len(p)))
 	// Room first: bytes that find the queue full are neither stamped,
 	// copied nor allocated.
 	n := int64(len(p))
@@ -408,7 +413,7 @@ func (c *Conn) End(dir live.Dir, at time.Time) {
 		return
 	}
 	c.done[dir] = true
-	c.w.send(event{c: c, kind: fin, dir: dir, at: at, off: c.off[dir]})
+	c.w.send(event{c: c, kind: fin, dir: dir, at: at, off: c.off[dir].Load()})
 	if c.ended.Or(1<<dir)|1<<dir == 3 {
 		c.release()
 	}
@@ -431,7 +436,9 @@ func (c *Conn) Reset(dir live.Dir, at time.Time) {
 // RST) the tap never saw. It may be called while the other direction's
 // Write or End is.
 func (c *Conn) Closed(dir live.Dir, at time.Time) {
-	c.w.send(event{c: c, kind: shut, dir: dir, at: at})
+	// Each FIN goes at its direction's offset, past any bytes dropped,
+	// so that a reader sees them lost.
+	c.w.send(event{c: c, kind: shut, dir: dir, at: at, offs: [2]uint32{c.off[0].Load(), c.off[1].Load()}})
 	c.release()
 }
 
@@ -505,7 +512,12 @@ func (w *Writer) write(s *synth, e event) {
 		c.gone = e.before
 	case data:
 		if c.fins[e.dir] {
-			return // after a close (shut): the tap saw it after it closed
+			// After the direction's FIN: bytes the tap saw after it
+			// closed, or bytes before the FIN's place queued after
+			// the close. Not written, and counted: those before the
+			// FIN read as lost, as their gap says.
+			w.dropped.Add(int64(len(e.data)))
+			return
 		}
 		p := e.data
 		for off := e.off; len(p) > 0; {
@@ -535,6 +547,12 @@ func (w *Writer) write(s *synth, e event) {
 	case shut:
 		for _, d := range []live.Dir{e.dir, e.dir.Reverse()} {
 			if !c.fins[d] && !c.gone[d] {
+				// Past the bytes written and the bytes dropped; a
+				// data event queued before the close may have
+				// taken the direction further than Closed read.
+				if int32(e.offs[d]-c.acked[d]) > 0 {
+					c.acked[d] = e.offs[d]
+				}
 				w.packet(s, c, d, e.at, tcpACK|tcpFIN, c.acked[d], nil)
 				c.fins[d] = true
 				w.packet(s, c, d.Reverse(), e.at, tcpACK, c.acked[d.Reverse()], nil)
