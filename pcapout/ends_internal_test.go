@@ -151,3 +151,67 @@ func TestWriteAfterClosedCounted(t *testing.T) {
 		t.Errorf("Dropped %d, want the 8 bytes written after the close", w.Dropped())
 	}
 }
+
+// stalled is a viewer that reads nothing until open is closed.
+type stalled struct {
+	open chan struct{}
+	buf  bytes.Buffer
+}
+
+func (g *stalled) Write(p []byte) (int, error) { <-g.open; return g.buf.Write(p) }
+
+// A viewer stalls while a conn ends and the tap closes it, its queue
+// full of another conn's data: the end is still queued (data leaves room
+// for ends), so the conn reads as ended, not live forever.
+func TestEndQueuedWhenDataFillsQueue(t *testing.T) {
+	g := &stalled{open: make(chan struct{})}
+	w, err := newWriter(g, math.MaxInt64, 4096, time.Millisecond, LiveQueueBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	c := w.Conn("127.0.0.1:1000", "127.0.0.1:2000", now).(*Conn)
+	c.Write(live.ClientToServer, now, append(smuxFrame(0, 1, nil), smuxFrame(2, 1, []byte("hello"))...))
+	other := w.Conn("127.0.0.1:1001", "127.0.0.1:2000", now).(*Conn)
+	for range 2 * queueEvents { // the stalled viewer's queue fills
+		other.Write(live.ClientToServer, time.Time{}, smuxFrame(3, 0, nil))
+	}
+	if w.Dropped() == 0 {
+		t.Fatal("the queue never filled")
+	}
+	c.End(live.ClientToServer, now)
+	c.Closed(live.ClientToServer, now)
+	other.Closed(live.ClientToServer, now)
+	close(g.open)
+	w.Close()
+	read, _ := pcaptest.ReadAll(t, bytes.NewReader(g.buf.Bytes()), capture.Config{})
+	if snap := read.Snapshot(); snap.LiveSessions != 0 || w.EndsLost() != 0 {
+		t.Errorf("conns the tap closed read as live: %d of %d sessions; ends lost %d", snap.LiveSessions, len(snap.Sessions), w.EndsLost())
+	}
+}
+
+// When even the room kept for ends is full, an end that finds no room
+// is counted (EndsLost) and its conn keeps its 4-tuple: it never ended in
+// the capture, so a later conn on the same ends must not merge with it.
+func TestEndLostKeepsTuple(t *testing.T) {
+	g := &stalled{open: make(chan struct{})}
+	w, err := newWriter(g, math.MaxInt64, 4096, time.Millisecond, LiveQueueBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { close(g.open); w.Close() }()
+	now := time.Now()
+	c := w.Conn("127.0.0.1:1000", "127.0.0.1:2000", now).(*Conn)
+	for i := range 2 * queueEvents { // handshakes fill the whole queue
+		w.Conn("127.0.0.1:1001", fmt.Sprintf("127.0.0.1:%d", 3000+i), now)
+	}
+	lost := w.EndsLost()
+	c.End(live.ClientToServer, now)
+	c.Closed(live.ClientToServer, now)
+	w.tmu.Lock()
+	_, held := w.tuples[c.ends]
+	w.tmu.Unlock()
+	if w.EndsLost()-lost != 2 || !held {
+		t.Errorf("ends lost %d (want 2: the FIN and the close), tuple held %v (want true)", w.EndsLost()-lost, held)
+	}
+}

@@ -61,9 +61,15 @@ const mss = 32 << 10
 
 // Queue bounds: what Write may have handed to the writer goroutine and
 // it has not yet written. A Live viewer's Writer holds LiveQueueBytes.
+// Data fills the queue only up to controlSlack events short of its
+// end: those are kept for beginnings and ends (handshakes, FINs, RSTs,
+// closes), which carry no payload, so that a queue full of data does
+// not lose a connection's end, which would leave it open forever in
+// the capture.
 const (
-	queueEvents = 8192
-	queueBytes  = 64 << 20
+	queueEvents  = 8192
+	queueBytes   = 64 << 20
+	controlSlack = 1024
 )
 
 // Writer writes a pcapng capture of the connections it is given. Conn,
@@ -92,6 +98,7 @@ type Writer struct {
 	queued    atomic.Int64 // bytes in the queue
 	written   atomic.Int64 // bytes of the file
 	dropped   atomic.Int64 // payload bytes not written: queue full or limit reached
+	endsLost  atomic.Int64 // beginnings and ends not queued: even the slack was full
 	nextPort  atomic.Uint32
 	closeOnce sync.Once
 	mu        sync.Mutex // guards closed against Write's send
@@ -180,6 +187,12 @@ func newWriter(out io.Writer, limit int64, size int, every time.Duration, queued
 // full, or the file had reached its limit.
 func (w *Writer) Dropped() int64 { return w.dropped.Load() }
 
+// EndsLost returns how many beginnings and ends of connections (a
+// handshake, FIN, RST or the tap's close) were not queued: the room kept
+// for them in the queue was full too, or the Writer was closed. A
+// connection whose end was lost reads as open in the capture.
+func (w *Writer) EndsLost() int64 { return w.endsLost.Load() }
+
 // Full reports whether the file reached its size limit.
 func (w *Writer) Full() bool { return w.full.Load() }
 
@@ -225,20 +238,22 @@ func (w *Writer) Close() error {
 	return w.err
 }
 
-// send queues e unless the queue is full; it reports whether it did.
+// send queues e, a beginning or an end of a connection (no payload),
+// unless even the room kept for those is full; it reports whether it
+// did, and counts it in EndsLost if not.
 func (w *Writer) send(e event) bool {
-	n := int64(len(e.data))
-	if !w.reserve(n) {
+	if !w.push(e, 0, 0) {
+		w.endsLost.Add(1)
 		return false
 	}
-	return w.push(e, n)
+	return true
 }
 
 // reserve takes room for n payload bytes in the queue, if it has it and
-// room for one more event: a Write that finds none drops its bytes
-// before it copies them.
+// room for one more event short of the slack kept for ends: a Write that
+// finds none drops its bytes before it copies them.
 func (w *Writer) reserve(n int64) bool {
-	if len(w.events) == cap(w.events) {
+	if len(w.events) >= cap(w.events)-controlSlack {
 		return false
 	}
 	if w.queued.Add(n) > w.maxQueued {
@@ -249,12 +264,14 @@ func (w *Writer) reserve(n int64) bool {
 }
 
 // push queues e, whose n payload bytes reserve took room for, unless the
-// Writer is closed or the queue filled meanwhile; it reports whether it
-// did.
-func (w *Writer) push(e event, n int64) bool {
+// Writer is closed or the queue holds more than all but slack events
+// (filled meanwhile); it reports whether it did. Pushes are serialized by
+// mu and the writer only takes from the queue, so data, pushed with
+// controlSlack, never takes the room kept for ends.
+func (w *Writer) push(e event, n int64, slack int) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.closed {
+	if w.closed || len(w.events) >= cap(w.events)-slack {
 		w.queued.Add(-n)
 		return false
 	}
@@ -402,7 +419,7 @@ func (c *Conn) Write(dir live.Dir, at time.Time, p []byte) {
 	if at.IsZero() {
 		at = c.clock[dir].Now()
 	}
-	if !c.w.push(event{c: c, kind: data, dir: dir, at: at, off: off, data: append([]byte(nil), p...)}, n) {
+	if !c.w.push(event{c: c, kind: data, dir: dir, at: at, off: off, data: append([]byte(nil), p...)}, n, controlSlack) {
 		c.w.dropped.Add(n)
 	}
 }
@@ -413,7 +430,9 @@ func (c *Conn) End(dir live.Dir, at time.Time) {
 		return
 	}
 	c.done[dir] = true
-	c.w.send(event{c: c, kind: fin, dir: dir, at: at, off: c.off[dir].Load()})
+	if !c.w.send(event{c: c, kind: fin, dir: dir, at: at, off: c.off[dir].Load()}) {
+		return // the connection never ends in the capture: its ends stay taken
+	}
 	if c.ended.Or(1<<dir)|1<<dir == 3 {
 		c.release()
 	}
@@ -423,8 +442,9 @@ func (c *Conn) End(dir live.Dir, at time.Time) {
 // time at: a RST from that end. What either direction sends or ends after
 // it is not written.
 func (c *Conn) Reset(dir live.Dir, at time.Time) {
-	c.w.send(event{c: c, kind: rst, dir: dir, at: at})
-	c.release()
+	if c.w.send(event{c: c, kind: rst, dir: dir, at: at}) {
+		c.release() // else it never ends in the capture: its ends stay taken
+	}
 }
 
 // Closed records that the tap closed the connection at time at, its end
@@ -438,8 +458,9 @@ func (c *Conn) Reset(dir live.Dir, at time.Time) {
 func (c *Conn) Closed(dir live.Dir, at time.Time) {
 	// Each FIN goes at its direction's offset, past any bytes dropped,
 	// so that a reader sees them lost.
-	c.w.send(event{c: c, kind: shut, dir: dir, at: at, offs: [2]uint32{c.off[0].Load(), c.off[1].Load()}})
-	c.release()
+	if c.w.send(event{c: c, kind: shut, dir: dir, at: at, offs: [2]uint32{c.off[0].Load(), c.off[1].Load()}}) {
+		c.release() // else it never ends in the capture: its ends stay taken
+	}
 }
 
 // countWriter counts the bytes written through it.
