@@ -215,3 +215,40 @@ func TestEndLostKeepsTuple(t *testing.T) {
 		t.Errorf("ends lost %d (want 2: the FIN and the close), tuple held %v (want true)", w.EndsLost()-lost, held)
 	}
 }
+
+// A FIN takes a sequence number: every segment an end sends after its
+// FIN (the ACK of the other end's FIN, a RST) is at the FIN's plus one,
+// whether End, Closed or Reset ends the connection.
+func TestSegmentsAfterFINAreOnePast(t *testing.T) {
+	for _, end := range []string{"End", "Closed", "Reset"} {
+		var buf bytes.Buffer
+		w, err := newWriter(&buf, math.MaxInt64, bufSize, time.Hour, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now()
+		c := w.Conn("127.0.0.1:1000", "127.0.0.1:2000", now).(*Conn)
+		c.Write(live.ClientToServer, now, smuxFrame(3, 0, nil))
+		c.Write(live.ServerToClient, now, smuxFrame(3, 0, nil))
+		c.End(live.ClientToServer, now)
+		switch end {
+		case "End":
+			c.End(live.ServerToClient, now)
+		case "Closed":
+			c.Closed(live.ServerToClient, now)
+		case "Reset":
+			c.Reset(live.ClientToServer, now)
+		}
+		w.Close()
+		fin := map[uint16]uint32{} // each source port's FIN's seq
+		for _, p := range pcaptest.Read(t, bytes.NewReader(buf.Bytes())) {
+			src := uint16(p.TCP.SrcPort)
+			if f, ok := fin[src]; ok && p.TCP.Seq != f+1 {
+				t.Errorf("%s: port %d sent seq %d (flags ACK %v RST %v) after its FIN at %d, want %d", end, src, p.TCP.Seq, p.TCP.ACK, p.TCP.RST, f, f+1)
+			}
+			if p.TCP.FIN {
+				fin[src] = p.TCP.Seq
+			}
+		}
+	}
+}

@@ -560,11 +560,7 @@ func (w *Writer) write(s *synth, e event) {
 		// At the end of what the resetting end sent: the reader
 		// takes the connection as reset, by that end.
 		c.reset = true
-		off := c.acked[e.dir]
-		if c.fins[e.dir] {
-			off++ // after its FIN
-		}
-		w.packet(s, c, e.dir, e.at, tcpACK|tcpRST, off, nil)
+		w.packet(s, c, e.dir, e.at, tcpACK|tcpRST, c.acked[e.dir], nil)
 	case shut:
 		for _, d := range []live.Dir{e.dir, e.dir.Reverse()} {
 			if !c.fins[d] && !c.gone[d] {
@@ -599,8 +595,11 @@ const (
 func (w *Writer) packet(s *synth, c *Conn, dir live.Dir, at time.Time, flags int, off uint32, payload []byte) {
 	src, dst := c.ends[dir], c.ends[dir.Reverse()]
 	seq := c.seq[dir] + 1 + off
-	if flags&tcpSYN != 0 {
+	switch {
+	case flags&tcpSYN != 0:
 		seq = c.seq[dir]
+	case c.fins[dir] && flags&tcpFIN == 0:
+		seq++ // after its FIN, which takes a sequence number: the ACK of the other FIN, a RST
 	}
 	var ack uint32
 	if flags&tcpACK != 0 {
