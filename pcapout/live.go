@@ -419,8 +419,7 @@ func (c *liveConn) join(v *viewer) {
 	if c.reset || c.ended[0] && c.ended[1] {
 		return
 	}
-	j := v.w.open(c.ends, joined, time.Time{})
-	j.done = c.ended // a direction that ended sends nothing more
+	j := v.w.joinedEnded(c.ends, c.ended)
 	var vs []view
 	if old := c.views.Load(); old != nil {
 		vs = slices.Clone(*old)

@@ -61,9 +61,15 @@ const mss = 32 << 10
 
 // Queue bounds: what Write may have handed to the writer goroutine and
 // it has not yet written. A Live viewer's Writer holds LiveQueueBytes.
+// Data fills the queue only up to controlSlack events short of its
+// end: those are kept for beginnings and ends (handshakes, FINs, RSTs,
+// closes), which carry no payload, so that a queue full of data does
+// not lose a connection's end, which would leave it open forever in
+// the capture.
 const (
-	queueEvents = 8192
-	queueBytes  = 64 << 20
+	queueEvents  = 8192
+	queueBytes   = 64 << 20
+	controlSlack = 1024
 )
 
 // Writer writes a pcapng capture of the connections it is given. Conn,
@@ -92,6 +98,7 @@ type Writer struct {
 	queued    atomic.Int64 // bytes in the queue
 	written   atomic.Int64 // bytes of the file
 	dropped   atomic.Int64 // payload bytes not written: queue full or limit reached
+	endsLost  atomic.Int64 // beginnings and ends not queued: even the slack was full
 	nextPort  atomic.Uint32
 	closeOnce sync.Once
 	mu        sync.Mutex // guards closed against Write's send
@@ -109,6 +116,11 @@ type event struct {
 	at   time.Time
 	off  uint32 // the direction's byte offset of data, or of the FIN
 	data []byte
+	// offs are a shut's byte offsets of each direction's FIN.
+	offs [2]uint32
+	// before are the directions of a joined connection that had ended
+	// before the join: no FIN is written for them.
+	before [2]bool
 }
 
 type eventKind uint8
@@ -175,6 +187,12 @@ func newWriter(out io.Writer, limit int64, size int, every time.Duration, queued
 // full, or the file had reached its limit.
 func (w *Writer) Dropped() int64 { return w.dropped.Load() }
 
+// EndsLost returns how many beginnings and ends of connections (a
+// handshake, FIN, RST or the tap's close) were not queued: the room kept
+// for them in the queue was full too, or the Writer was closed. A
+// connection whose end was lost reads as open in the capture.
+func (w *Writer) EndsLost() int64 { return w.endsLost.Load() }
+
 // Full reports whether the file reached its size limit.
 func (w *Writer) Full() bool { return w.full.Load() }
 
@@ -220,20 +238,22 @@ func (w *Writer) Close() error {
 	return w.err
 }
 
-// send queues e unless the queue is full; it reports whether it did.
+// send queues e, a beginning or an end of a connection (no payload),
+// unless even the room kept for those is full; it reports whether it
+// did, and counts it in EndsLost if not.
 func (w *Writer) send(e event) bool {
-	n := int64(len(e.data))
-	if !w.reserve(n) {
+	if !w.push(e, 0, 0) {
+		w.endsLost.Add(1)
 		return false
 	}
-	return w.push(e, n)
+	return true
 }
 
 // reserve takes room for n payload bytes in the queue, if it has it and
-// room for one more event: a Write that finds none drops its bytes
-// before it copies them.
+// room for one more event short of the slack kept for ends: a Write that
+// finds none drops its bytes before it copies them.
 func (w *Writer) reserve(n int64) bool {
-	if len(w.events) == cap(w.events) {
+	if len(w.events) >= cap(w.events)-controlSlack {
 		return false
 	}
 	if w.queued.Add(n) > w.maxQueued {
@@ -244,12 +264,14 @@ func (w *Writer) reserve(n int64) bool {
 }
 
 // push queues e, whose n payload bytes reserve took room for, unless the
-// Writer is closed or the queue filled meanwhile; it reports whether it
-// did.
-func (w *Writer) push(e event, n int64) bool {
+// Writer is closed or the queue holds more than all but slack events
+// (filled meanwhile); it reports whether it did. Pushes are serialized by
+// mu and the writer only takes from the queue, so data, pushed with
+// controlSlack, never takes the room kept for ends.
+func (w *Writer) push(e event, n int64, slack int) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.closed {
+	if w.closed || len(w.events) >= cap(w.events)-slack {
 		w.queued.Add(-n)
 		return false
 	}
@@ -282,12 +304,32 @@ func (w *Writer) Joined(client, server string) *Conn {
 	return w.open(endpoints(client, server, &w.nextPort), joined, time.Time{})
 }
 
+// joinedEnded is Joined of a connection whose directions ended[d] had
+// ended before the join: they send nothing more, the capture writes no
+// FIN for them (it never saw one), and the other direction's End alone
+// ends the recording and frees its ends.
+func (w *Writer) joinedEnded(ends [2]netip.AddrPort, ended [2]bool) *Conn {
+	c := &Conn{w: w, done: ended}
+	var mask uint32
+	for d, e := range ended {
+		if e {
+			mask |= 1 << d
+		}
+	}
+	c.ended.Store(mask)
+	return w.openConn(c, ends, event{kind: joined, before: ended})
+}
+
 // open returns the recorder of a connection between ends, queueing its
 // beginning: kind opened (a handshake at at) or joined (none). Where a
 // connection being written has the same ends (both ends of a connection
 // tapped in one process), it is given made-up ones in 10.0.0.0/8.
 func (w *Writer) open(ends [2]netip.AddrPort, kind eventKind, at time.Time) *Conn {
-	c := &Conn{w: w}
+	return w.openConn(&Conn{w: w}, ends, event{kind: kind, at: at})
+}
+
+// openConn is open of the Conn c, its beginning e.
+func (w *Writer) openConn(c *Conn, ends [2]netip.AddrPort, e event) *Conn {
 	w.tmu.Lock()
 	for i := 0; w.tuples[ends] != nil && i < 1<<16; i++ {
 		ends = endpoints("", "", &w.nextPort)
@@ -295,7 +337,8 @@ func (w *Writer) open(ends [2]netip.AddrPort, kind eventKind, at time.Time) *Con
 	w.tuples[ends] = c
 	w.tmu.Unlock()
 	c.ends = ends
-	w.send(event{c: c, kind: kind, at: at})
+	e.c = c
+	w.send(e)
 	return c
 }
 
@@ -334,7 +377,10 @@ func endpoint(s string, host byte, next *atomic.Uint32) netip.AddrPort {
 type Conn struct {
 	w    *Writer
 	ends [2]netip.AddrPort // client, server
-	off  [2]uint32         // bytes handed to Write per direction
+	// off counts the bytes handed to Write per direction, dropped or
+	// not: stored by the direction's Write only, loaded by Closed too,
+	// which may run beside the other direction's Write.
+	off  [2]atomic.Uint32
 	done [2]bool
 	// ended has bit 1<<dir set once dir ended (End), for either
 	// direction's caller to see both; released, once the connection's
@@ -349,6 +395,9 @@ type Conn struct {
 	seq   [2]uint32 // initial sequence numbers
 	acked [2]uint32 // the highest offset of each direction written
 	fins  [2]bool
+	// gone are the directions that ended before the capture joined:
+	// nothing of them is written, not even a FIN at the close.
+	gone  [2]bool
 	reset bool // a RST was written: the connection is over
 }
 
@@ -358,8 +407,8 @@ func (c *Conn) Write(dir live.Dir, at time.Time, p []byte) {
 	if len(p) == 0 || c.done[dir] {
 		return
 	}
-	off := c.off[dir]
-	c.off[dir] += uint32(len(p))
+	off := c.off[dir].Load()
+	c.off[dir].Store(off + uint32(len(p)))
 	// Room first: bytes that find the queue full are neither stamped,
 	// copied nor allocated.
 	n := int64(len(p))
@@ -370,7 +419,7 @@ func (c *Conn) Write(dir live.Dir, at time.Time, p []byte) {
 	if at.IsZero() {
 		at = c.clock[dir].Now()
 	}
-	if !c.w.push(event{c: c, kind: data, dir: dir, at: at, off: off, data: append([]byte(nil), p...)}, n) {
+	if !c.w.push(event{c: c, kind: data, dir: dir, at: at, off: off, data: append([]byte(nil), p...)}, n, controlSlack) {
 		c.w.dropped.Add(n)
 	}
 }
@@ -381,7 +430,9 @@ func (c *Conn) End(dir live.Dir, at time.Time) {
 		return
 	}
 	c.done[dir] = true
-	c.w.send(event{c: c, kind: fin, dir: dir, at: at, off: c.off[dir]})
+	if !c.w.send(event{c: c, kind: fin, dir: dir, at: at, off: c.off[dir].Load()}) {
+		return // the connection never ends in the capture: its ends stay taken
+	}
 	if c.ended.Or(1<<dir)|1<<dir == 3 {
 		c.release()
 	}
@@ -391,8 +442,9 @@ func (c *Conn) End(dir live.Dir, at time.Time) {
 // time at: a RST from that end. What either direction sends or ends after
 // it is not written.
 func (c *Conn) Reset(dir live.Dir, at time.Time) {
-	c.w.send(event{c: c, kind: rst, dir: dir, at: at})
-	c.release()
+	if c.w.send(event{c: c, kind: rst, dir: dir, at: at}) {
+		c.release() // else it never ends in the capture: its ends stay taken
+	}
 }
 
 // Closed records that the tap closed the connection at time at, its end
@@ -404,8 +456,11 @@ func (c *Conn) Reset(dir live.Dir, at time.Time) {
 // RST) the tap never saw. It may be called while the other direction's
 // Write or End is.
 func (c *Conn) Closed(dir live.Dir, at time.Time) {
-	c.w.send(event{c: c, kind: shut, dir: dir, at: at})
-	c.release()
+	// Each FIN goes at its direction's offset, past any bytes dropped,
+	// so that a reader sees them lost.
+	if c.w.send(event{c: c, kind: shut, dir: dir, at: at, offs: [2]uint32{c.off[0].Load(), c.off[1].Load()}}) {
+		c.release() // else it never ends in the capture: its ends stay taken
+	}
 }
 
 // countWriter counts the bytes written through it.
@@ -475,9 +530,15 @@ func (w *Writer) write(s *synth, e event) {
 		// Nothing to write: the first segment of either direction, at
 		// its made-up sequence number, is where the capture joins it.
 		c.seq = [2]uint32{s.isn(), s.isn()}
+		c.gone = e.before
 	case data:
 		if c.fins[e.dir] {
-			return // after a close (shut): the tap saw it after it closed
+			// After the direction's FIN: bytes the tap saw after it
+			// closed, or bytes before the FIN's place queued after
+			// the close. Not written, and counted: those before the
+			// FIN read as lost, as their gap says.
+			w.dropped.Add(int64(len(e.data)))
+			return
 		}
 		p := e.data
 		for off := e.off; len(p) > 0; {
@@ -499,14 +560,16 @@ func (w *Writer) write(s *synth, e event) {
 		// At the end of what the resetting end sent: the reader
 		// takes the connection as reset, by that end.
 		c.reset = true
-		off := c.acked[e.dir]
-		if c.fins[e.dir] {
-			off++ // after its FIN
-		}
-		w.packet(s, c, e.dir, e.at, tcpACK|tcpRST, off, nil)
+		w.packet(s, c, e.dir, e.at, tcpACK|tcpRST, c.acked[e.dir], nil)
 	case shut:
 		for _, d := range []live.Dir{e.dir, e.dir.Reverse()} {
-			if !c.fins[d] {
+			if !c.fins[d] && !c.gone[d] {
+				// Past the bytes written and the bytes dropped; a
+				// data event queued before the close may have
+				// taken the direction further than Closed read.
+				if int32(e.offs[d]-c.acked[d]) > 0 {
+					c.acked[d] = e.offs[d]
+				}
 				w.packet(s, c, d, e.at, tcpACK|tcpFIN, c.acked[d], nil)
 				c.fins[d] = true
 				w.packet(s, c, d.Reverse(), e.at, tcpACK, c.acked[d.Reverse()], nil)
@@ -532,8 +595,11 @@ const (
 func (w *Writer) packet(s *synth, c *Conn, dir live.Dir, at time.Time, flags int, off uint32, payload []byte) {
 	src, dst := c.ends[dir], c.ends[dir.Reverse()]
 	seq := c.seq[dir] + 1 + off
-	if flags&tcpSYN != 0 {
+	switch {
+	case flags&tcpSYN != 0:
 		seq = c.seq[dir]
+	case c.fins[dir] && flags&tcpFIN == 0:
+		seq++ // after its FIN, which takes a sequence number: the ACK of the other FIN, a RST
 	}
 	var ack uint32
 	if flags&tcpACK != 0 {
