@@ -30,7 +30,6 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
-	"github.com/muxtop/muxtop/internal/monoclock"
 	"io"
 	"net/netip"
 	"os"
@@ -42,6 +41,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
+	"github.com/muxtop/muxtop/internal/monoclock"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/tap"
 )

@@ -2,11 +2,11 @@ package tap
 
 import (
 	"fmt"
-	"github.com/muxtop/muxtop/internal/monoclock"
 	"time"
 
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/decoder/yamux"
+	"github.com/muxtop/muxtop/internal/monoclock"
 	"github.com/muxtop/muxtop/live"
 )
 
