@@ -198,7 +198,6 @@ type Registry struct {
 	// forgets the oldest by it at O(log n).
 	sessions []*Session
 	endedQ   endedHeap
-	ended    int // ended sessions in sessions, not gone: len(endedQ)
 	gone     int // forgotten sessions still in sessions
 	// visits counts the sessions that forgetting looked at (sessionEnded,
 	// compact): TestEndedForgetLinear holds it to O(1) a session ended.
@@ -388,16 +387,14 @@ func (r *Registry) Open(info SessionInfo, at time.Time) *Session {
 func (r *Registry) sessionEnded(s *Session) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.ended++
 	heap.Push(&r.endedQ, s)
 	r.reweigh(1 - liveWeight)
-	for r.ended > r.cfg.EndedSessions {
+	for r.endedQ.Len() > r.cfg.EndedSessions {
 		old := heap.Pop(&r.endedQ).(*Session)
 		r.visits++
 		r.forget(old)
 		old.gone = true
 		r.gone++
-		r.ended--
 		r.reweigh(-1)
 	}
 	if r.gone > len(r.sessions)/2 || r.gone >= maxGone {

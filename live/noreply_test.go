@@ -12,8 +12,8 @@ import (
 // merge of two sockets), so that a frame can carry a time a µs before
 // the other direction's frame recorded before it. A reverse tunnel whose
 // opener's answer is so recorded 1 µs before the acceptor's request it
-// answers paused no time, not 71 minutes (a negative wait wrapped into
-// stream.pause's µs), and its idle after the opener's answers opens no
+// answers paused no time, not 71 minutes (a negative wait is taken as
+// none), and its idle after the opener's answers opens no
 // NO_REPLY; a go-plugin-like host's calls 1 s apart, answered at once,
 // still open one on the fourth call, unanswered.
 func TestNoReplyReorderedTurns(t *testing.T) {

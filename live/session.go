@@ -772,7 +772,6 @@ func (s *Session) DirectionEnded(dir Dir, at time.Time) {
 // direction had ended already (its end says it), or that was told once.
 // A reset is no half-close: its callers, who know, do not call it.
 func (s *Session) HalfClosed(dir Dir, at time.Time, peer string) {
-	detail := HalfClosedText(peer, dir, s.info.Transport)
 	s.mu.Lock()
 	if s.ended || s.halfTold || !s.dirEnded[dir] || s.dirEnded[dir.Reverse()] {
 		s.mu.Unlock()
@@ -781,6 +780,7 @@ func (s *Session) HalfClosed(dir Dir, at time.Time, peer string) {
 	s.halfTold = true
 	proto, other := s.proto, s.unseen[dir.Reverse()]
 	s.mu.Unlock()
+	detail := HalfClosedText(peer, dir, s.info.Transport) // info never changes after Open
 	if other {
 		// A capture of one direction has nothing of the other side: its
 		// FIN may have gone by unseen.

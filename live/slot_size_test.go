@@ -25,8 +25,7 @@ func TestSlotSize(t *testing.T) {
 
 // TestStreamSize pins a stream's size: a session holds one per stream
 // open, and fields the engine adds fill the padding where they can
-// (stream.pause after the bools, NO_REPLY's calling and answers in
-// streamWatch's).
+// (NO_REPLY's calling and answers in streamWatch's).
 func TestStreamSize(t *testing.T) {
 	if s := unsafe.Sizeof(stream{}); s != 480 {
 		t.Errorf("stream is %d bytes, want 480", s)

@@ -88,4 +88,12 @@ func TestStreamTableLongLived(t *testing.T) {
 	if len(tab.slots) > 256 {
 		t.Errorf("%d slots for 43 streams, want at most 256", len(tab.slots))
 	}
+	for _, st := range window {
+		if tab.get(st.id) != st {
+			t.Fatalf("stream %d of the window is not found", st.id)
+		}
+	}
+	if len(tab.extra) == 0 {
+		t.Errorf("no stream in the map: the long-lived stream's slot never collided")
+	}
 }
