@@ -118,9 +118,6 @@ type event struct {
 	data []byte
 	// offs are a shut's byte offsets of each direction's FIN.
 	offs [2]uint32
-	// before are the directions of a joined connection that had ended
-	// before the join: no FIN is written for them.
-	before [2]bool
 }
 
 type eventKind uint8
@@ -309,7 +306,7 @@ func (w *Writer) Joined(client, server string) *Conn {
 // FIN for them (it never saw one), and the other direction's End alone
 // ends the recording and frees its ends.
 func (w *Writer) joinedEnded(ends [2]netip.AddrPort, ended [2]bool) *Conn {
-	c := &Conn{w: w, done: ended}
+	c := &Conn{w: w, done: ended, gone: ended}
 	var mask uint32
 	for d, e := range ended {
 		if e {
@@ -317,7 +314,7 @@ func (w *Writer) joinedEnded(ends [2]netip.AddrPort, ended [2]bool) *Conn {
 		}
 	}
 	c.ended.Store(mask)
-	return w.openConn(c, ends, event{kind: joined, before: ended})
+	return w.openConn(c, ends, event{kind: joined})
 }
 
 // open returns the recorder of a connection between ends, queueing its
@@ -396,7 +393,8 @@ type Conn struct {
 	acked [2]uint32 // the highest offset of each direction written
 	fins  [2]bool
 	// gone are the directions that ended before the capture joined:
-	// nothing of them is written, not even a FIN at the close.
+	// nothing of them is written, not even a FIN at the close. Set as
+	// the Conn is made, before its first event reaches the writer.
 	gone  [2]bool
 	reset bool // a RST was written: the connection is over
 }
@@ -530,7 +528,6 @@ func (w *Writer) write(s *synth, e event) {
 		// Nothing to write: the first segment of either direction, at
 		// its made-up sequence number, is where the capture joins it.
 		c.seq = [2]uint32{s.isn(), s.isn()}
-		c.gone = e.before
 	case data:
 		if c.fins[e.dir] {
 			// After the direction's FIN: bytes the tap saw after it

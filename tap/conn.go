@@ -54,9 +54,6 @@ type Conn struct {
 	// doing, whatever error the wrapped conn gives for it: a TCP, TLS or
 	// unix conn's net.ErrClosed, a net.Pipe's or KCP's io.ErrClosedPipe.
 	closed atomic.Bool
-	// over is what the wrapped conn runs over, as SessionInfo.Transport
-	// names it ("" for TCP): the words of a half-close differ.
-	over string
 	// local and peer name the two ends, "client 127.0.0.1:51234" and
 	// "server 127.0.0.1:7800", for the records that name one.
 	local, peer string
@@ -119,7 +116,6 @@ func Wrap(c net.Conn, side live.Side, reg *live.Registry, label string, opts ...
 		in:    newFeeder(sess, side.Sends().Reverse(), snaplen, ch),
 		local: named(side, local),
 		peer:  named(side.Sends().Reverse().Sender(), remote),
-		over:  info.Transport,
 	}
 	tc.out.keep = true
 	if o.version != 0 {
@@ -262,13 +258,13 @@ func (c *Conn) Write(p []byte) (int, error) {
 	n, err := c.Conn.Write(p)
 	c.sess.WriteDone(c.out.dir)
 	// A failure after this end's CloseWrite that the shutdown itself
-	// causes is its own (TCP's and a unix socket's EPIPE; TLS's "tls:
-	// protocol is shutdown", which crypto/tls returns before any I/O, so
-	// not a network error), no reset by the peer: a reset the kernel has
+	// causes is its own (TCP's and a unix socket's EPIPE; an error of a
+	// layer above the socket, as TLS's "tls: protocol is shutdown", which
+	// crypto/tls returns before any I/O), no reset by the peer: a reset the kernel has
 	// news of fails a write with ECONNRESET first, and any other error the
 	// kernel held for the socket (EHOSTUNREACH from an ICMP error) with
 	// that error, the path's failure, not this end's doing.
-	own := c.shutAt.Load() != 0 && (errors.Is(err, syscall.EPIPE) || c.over == "tls" && err != nil && !isNetError(err))
+	own := err != nil && c.shutAt.Load() != 0 && (errors.Is(err, syscall.EPIPE) || !isNetError(err))
 	if c.in.rec != nil && isReset(err) && !own {
 		// The peer reset the connection, as Read records it: its RST, so
 		// that the end this Write records next is not written as a FIN.
