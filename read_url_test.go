@@ -64,7 +64,7 @@ func checkFrames(t *testing.T, c capture, want live.Counts) {
 			sum += uint64(n.(float64))
 		}
 	}
-	all = livecaptest.Frames(want)
+	all = want.Total()
 	if sum != all {
 		t.Errorf("read counted %d frames in all, the tap %d after read joined", sum, all)
 	}

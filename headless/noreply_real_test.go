@@ -71,7 +71,7 @@ func TestNoReplyPrinted(t *testing.T) {
 		age, _ := opened["age"].(float64)
 		slowest, ok := opened["slowest"].(float64)
 		if opened["code"] != "NO_REPLY" || opened["dir"] != "c2s" || opened["severity"] != "warning" || opened["sid"] != float64(sid) ||
-			opened["count"] != 3.0 || opened["limit"] != 5.0 || age < 6 || !ok || slowest < 0 || slowest >= 0.5 {
+			opened["count"] != 3.0 || opened["limit"] != 5.0 || age < 6 || !ok || slowest <= 0 || slowest >= 0.5 {
 			t.Errorf("finding-opened %v", opened)
 		}
 		if resolved["unwatched"] != true || !strings.HasPrefix(resolved["detail"].(string), "muxtop stopped watching") {

@@ -91,7 +91,7 @@ func TestLiveRealSessions(t *testing.T) {
 			snap := v.Reg.SnapshotWith(live.SnapshotOptions{Streams: func(uint64) bool { return true }})
 			if snap.Totals != want {
 				t.Errorf("the viewer counted %d frames:\n%+v\nthe tap counted %d after it joined:\n%+v",
-					livecaptest.Frames(snap.Totals), snap.Totals, livecaptest.Frames(want), want)
+					snap.Totals.Total(), snap.Totals, want.Total(), want)
 			}
 			if snap.Violations != 0 || snap.Anomalies != 0 || snap.Lost != [2]int64{} || snap.Skipped != [2]int64{} {
 				t.Errorf("violations %d, anomalies %d, lost %v, skipped %v; want none",
@@ -193,7 +193,7 @@ func TestLiveTwoViewers(t *testing.T) {
 		snap := c.v.Reg.Snapshot()
 		if snap.Totals != want || snap.StreamsTotal != c.stream || snap.Violations != 0 || snap.Lost != [2]int64{} {
 			t.Errorf("viewer %d: %d frames, %d streams, %d violations, lost %v; the tap counted %d frames, %d streams after it joined",
-				i+1, livecaptest.Frames(snap.Totals), snap.StreamsTotal, snap.Violations, snap.Lost, livecaptest.Frames(want), c.stream)
+				i+1, snap.Totals.Total(), snap.StreamsTotal, snap.Violations, snap.Lost, want.Total(), c.stream)
 		}
 	}
 }
@@ -295,7 +295,7 @@ func TestLiveStuckViewerNeverBlocks(t *testing.T) {
 	lc.Close()
 	v.Wait(t)
 	if snap, want := v.Reg.Snapshot(), livecaptest.Delta(after.Totals, before.Totals); snap.Totals != want || snap.Violations != 0 {
-		t.Errorf("the viewer after: %d frames, %d violations; want the tap's %d, none", livecaptest.Frames(snap.Totals), snap.Violations, livecaptest.Frames(want))
+		t.Errorf("the viewer after: %d frames, %d violations; want the tap's %d, none", snap.Totals.Total(), snap.Violations, want.Total())
 	}
 }
 

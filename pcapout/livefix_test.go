@@ -97,7 +97,7 @@ func TestLiveRefusesWriterThatCannotFlush(t *testing.T) {
 	lc2.Close()
 	v.Wait(t)
 	if snap, want := v.Reg.Snapshot(), livecaptest.Delta(after.Totals, before.Totals); snap.Totals != want {
-		t.Errorf("behind Unwrap: the viewer counted %d frames, the tap %d", livecaptest.Frames(snap.Totals), livecaptest.Frames(want))
+		t.Errorf("behind Unwrap: the viewer counted %d frames, the tap %d", snap.Totals.Total(), want.Total())
 	}
 }
 
@@ -241,8 +241,8 @@ func checkBothEnds(t *testing.T, got *live.Snapshot, tapped *live.Snapshot) {
 	t.Helper()
 	if len(got.Sessions) != len(tapped.Sessions) || got.Totals != tapped.Totals || got.Violations != 0 || got.Anomalies != 0 || got.Lost != [2]int64{} || got.Skipped != [2]int64{} {
 		t.Errorf("read: %d sessions, %d frames, %d violations %v, %d anomalies, lost %v, skipped %v; the tap recorded %d sessions, %d frames",
-			len(got.Sessions), livecaptest.Frames(got.Totals), got.Violations, got.ViolationsBy, got.Anomalies, got.Lost, got.Skipped,
-			len(tapped.Sessions), livecaptest.Frames(tapped.Totals))
+			len(got.Sessions), got.Totals.Total(), got.Violations, got.ViolationsBy, got.Anomalies, got.Lost, got.Skipped,
+			len(tapped.Sessions), tapped.Totals.Total())
 	}
 }
 

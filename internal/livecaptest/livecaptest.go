@@ -158,20 +158,6 @@ func Delta(after, before live.Counts) live.Counts {
 	return d
 }
 
-// Frames returns how many frames c counts, of either protocol.
-func Frames(c live.Counts) uint64 {
-	var n uint64
-	for dir := range 2 {
-		for _, f := range c.Frames[dir] {
-			n += f
-		}
-		for _, f := range c.TypeFrames[dir] {
-			n += f
-		}
-	}
-	return n
-}
-
 // Viewer reads a live capture served over HTTP as muxtop read does, into
 // a registry in the capture's time. Reg, Stats and Err are set once the
 // capture ends (Wait).

@@ -23,12 +23,6 @@ import (
 type Transport struct {
 	Name  string
 	Conns func(t testing.TB) (client, server net.Conn)
-	// HalfClose: the conns have CloseWrite, and a peer's CloseWrite is
-	// an EOF to this end's Read with this end still able to write.
-	HalfClose bool
-	// PeerCloseSeen: the peer's Close reaches this end (an EOF or an
-	// error); a KCP-like conn never learns of it.
-	PeerCloseSeen bool
 }
 
 // Transports are the conns other than TCP that a program wraps with
@@ -36,9 +30,9 @@ type Transport struct {
 // and a message conn as KCP's (MessageConns).
 func Transports() []Transport {
 	return []Transport{
-		{Name: "tls", Conns: TLSConns, HalfClose: true, PeerCloseSeen: true},
-		{Name: "unix", Conns: UnixConns, HalfClose: true, PeerCloseSeen: true},
-		{Name: "pipe", Conns: PipeConns, PeerCloseSeen: true},
+		{Name: "tls", Conns: TLSConns},
+		{Name: "unix", Conns: UnixConns},
+		{Name: "pipe", Conns: PipeConns},
 		{Name: "message", Conns: MessageConns},
 	}
 }
