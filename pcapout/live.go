@@ -15,7 +15,7 @@ import (
 	"github.com/muxtop/muxtop/tap"
 )
 
-var _ tap.Recorder = (*Live)(nil)
+var _ tap.TransportRecorder = (*Live)(nil)
 var _ tap.ClosingRecorder = (*liveConn)(nil)
 var _ tap.ClosingRecorder = (*Conn)(nil)
 var _ http.Handler = (*Live)(nil)
@@ -306,7 +306,16 @@ func (l *Live) detach(v *viewer) {
 // server: written with its handshake to each viewer now, and joined
 // mid-way by those that come later. With it, a Live is a tap.Recorder.
 func (l *Live) Conn(client, server string, at time.Time) tap.ConnRecorder {
-	c := &liveConn{l: l, ends: endpoints(client, server, &l.next)}
+	return l.ConnOver(client, server, "", at)
+}
+
+// ConnOver is Conn of a connection over transport, as
+// live.SessionInfo.Transport names it ("" for TCP): each viewer's
+// capture writes it under an interface of that transport's, which muxtop
+// read gives its session, so that its words are the tap's. With it, a
+// Live is a tap.TransportRecorder.
+func (l *Live) ConnOver(client, server, transport string, at time.Time) tap.ConnRecorder {
+	c := &liveConn{l: l, ends: endpoints(client, server, &l.next), transport: transport}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
@@ -316,7 +325,7 @@ func (l *Live) Conn(client, server string, at time.Time) tap.ConnRecorder {
 	if len(l.viewers) > 0 {
 		vs := make([]view, 0, len(l.viewers))
 		for _, v := range l.viewers {
-			vs = append(vs, view{v, v.w.open(c.ends, opened, at)})
+			vs = append(vs, view{v, v.w.open(c.ends, c.transport, opened, at)})
 		}
 		c.views.Store(&vs)
 	}
@@ -332,8 +341,9 @@ func (l *Live) forget(c *liveConn) {
 
 // liveConn records one connection for every viewer of a Live.
 type liveConn struct {
-	l    *Live
-	ends [2]netip.AddrPort
+	l         *Live
+	ends      [2]netip.AddrPort
+	transport string
 	// views is the connection's recorder in each viewer's Writer: nil
 	// with no viewer. Write reads it with no lock; it is replaced whole,
 	// under mu, as viewers come and go.
@@ -419,7 +429,7 @@ func (c *liveConn) join(v *viewer) {
 	if c.reset || c.ended[0] && c.ended[1] {
 		return
 	}
-	j := v.w.joinedEnded(c.ends, c.ended)
+	j := v.w.joinedEnded(c.ends, c.transport, c.ended)
 	var vs []view
 	if old := c.views.Load(); old != nil {
 		vs = slices.Clone(*old)
