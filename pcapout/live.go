@@ -72,9 +72,9 @@ const DefaultMaxViewers = 4
 // A viewer is served live only where the ResponseWriter it is given can
 // flush and take a write deadline (http.ResponseController's Flush and
 // SetWriteDeadline), as the net/http server's own and any wrapper of it
-// with an Unwrap method can: else a GET is refused with a 500 that says
-// so, since such a stream would be buffered and a viewer that stopped
-// reading would hold Close forever.
+// with an Unwrap method can: else a GET, and a HEAD, is refused with a
+// 500 that names what it lacks, since such a stream would be buffered,
+// or a viewer that stopped reading would hold Close forever.
 //
 // With no viewer, recording a connection's bytes costs an atomic load and
 // nothing more; a new connection costs a small allocation and a lock.
@@ -155,8 +155,8 @@ func (l *Live) Close() error {
 }
 
 // ServeHTTP streams the capture to a GET until its client goes or Close;
-// another method than GET or HEAD is refused (405), and HEAD answers the
-// stream's headers alone.
+// another method than GET or HEAD is refused (405), and HEAD answers what
+// a GET would, with the stream's headers alone: no viewer is made.
 // It refuses one that its ResponseWriter could not stream live (500),
 // one over MaxViewers (503) and one after Close (503), each with one line
 // that says why.
@@ -174,19 +174,20 @@ func (l *Live) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rc := http.NewResponseController(rw)
-	if r.Method == http.MethodGet {
-		// The stream lasts as long as its viewer: a server's WriteTimeout
-		// would cut it. And Close needs the deadline, for a viewer that
-		// stopped reading.
-		if err := rc.SetWriteDeadline(time.Time{}); err != nil || !flushes(rw) {
-			http.Error(rw, "pcapout.Live: this ResponseWriter cannot flush or set a write deadline, so the capture cannot be streamed live: "+
-				"a middleware wraps it with no Unwrap() http.ResponseWriter method; add one, or mount the capture outside the middleware", http.StatusInternalServerError)
-			return
-		}
-		if n, ok := l.take(); !ok {
-			http.Error(rw, fmt.Sprintf("the capture has %d viewers already, its most (pcapout.Live.MaxViewers): try again when one leaves", n), http.StatusServiceUnavailable)
-			return
-		}
+	// The stream lasts as long as its viewer: a server's WriteTimeout
+	// would cut it. And Close needs the deadline, for a viewer that
+	// stopped reading. A HEAD is told what a GET through rw would be.
+	if why := unstreamable(rw, rc); why != "" {
+		http.Error(rw, why, http.StatusInternalServerError)
+		return
+	}
+	take := l.take
+	if r.Method == http.MethodHead {
+		take = l.room
+	}
+	if n, ok := take(); !ok {
+		http.Error(rw, fmt.Sprintf("the capture has %d viewers already, its most (pcapout.Live.MaxViewers): try again when one leaves", n), http.StatusServiceUnavailable)
+		return
 	}
 	h := rw.Header()
 	h.Set("Content-Type", contentType)
@@ -218,6 +219,28 @@ func (l *Live) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	w.Close()
 	l.left(v)
 	l.serving.Done()
+}
+
+// unstreamable says why a capture cannot be streamed live through rw, ""
+// if it can: it must flush and take a write deadline (rc's Flush and
+// SetWriteDeadline, which it clears), through rw's own methods or those of
+// a ResponseWriter it unwraps to. It names what rw lacks.
+func unstreamable(rw http.ResponseWriter, rc *http.ResponseController) string {
+	flush, deadline := flushes(rw), rc.SetWriteDeadline(time.Time{}) == nil
+	switch {
+	case flush && deadline:
+		return ""
+	case flush:
+		return fmt.Sprintf("pcapout.Live: this ResponseWriter (%T) can flush but not set a write deadline, so the capture cannot be streamed live: "+
+			"it has no SetWriteDeadline method, nor an Unwrap() http.ResponseWriter method to the server's, and Close could not end the stream of a viewer that stopped reading; "+
+			"give its wrapper an Unwrap method, or mount the capture on a net/http server's own ResponseWriter", rw)
+	case deadline:
+		return fmt.Sprintf("pcapout.Live: this ResponseWriter (%T) can set a write deadline but not flush, so the capture cannot be streamed live: "+
+			"it has no Flush or FlushError method, nor an Unwrap() http.ResponseWriter method to the server's, and the stream would sit in its buffer; "+
+			"give its wrapper an Unwrap method, or mount the capture on a net/http server's own ResponseWriter", rw)
+	}
+	return fmt.Sprintf("pcapout.Live: this ResponseWriter (%T) cannot flush or set a write deadline, so the capture cannot be streamed live: "+
+		"a middleware wraps it with no Unwrap() http.ResponseWriter method; add one, or mount the capture outside the middleware", rw)
 }
 
 // flushes reports whether http.ResponseController can flush rw: rw, or a
@@ -255,6 +278,15 @@ func (l *Live) take() (int, bool) {
 	}
 	l.coming++
 	return n, true
+}
+
+// room is take for a HEAD, which takes no place: it reports whether a GET
+// now would have one, and how many viewers there are.
+func (l *Live) room() (int, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := len(l.viewers) + len(l.leaving) + l.coming
+	return n, n < l.max()
 }
 
 // untake gives back a place take took, for a GET that is no viewer.
