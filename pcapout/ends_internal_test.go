@@ -255,3 +255,40 @@ func TestSegmentsAfterFINAreOnePast(t *testing.T) {
 		}
 	}
 }
+
+// A Live viewer whose queue, even the room kept for ends, is full loses
+// a conn's ends: Live.EndsLost says how many, as Dropped says the bytes,
+// and still does once the viewer left.
+func TestLiveEndsLostCounted(t *testing.T) {
+	lc := NewLive()
+	g := &stalled{open: make(chan struct{})}
+	w, err := newWriter(g, math.MaxInt64, 4096, time.Millisecond, LiveQueueBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &viewer{w: w, rc: http.NewResponseController(httptest.NewRecorder())}
+	if _, ok := lc.take(); !ok || !lc.attach(v) {
+		t.Fatal("the viewer was not attached")
+	}
+	now := time.Now()
+	c := lc.Conn("127.0.0.1:1000", "127.0.0.1:2000", now).(*liveConn)
+	for i := range 2 * queueEvents { // handshakes fill the whole queue
+		lc.Conn("127.0.0.1:1001", fmt.Sprintf("127.0.0.1:%d", 3000+i), now)
+	}
+	lost := w.EndsLost()
+	c.End(live.ClientToServer, now)
+	c.Closed(live.ClientToServer, now)
+	if got := lc.EndsLost(); got != w.EndsLost() || w.EndsLost()-lost != 2 {
+		t.Errorf("Live.EndsLost %d, its viewer's writer's %d (%d of them the conn's FIN and close, want 2)", got, w.EndsLost(), w.EndsLost()-lost)
+	}
+	want := w.EndsLost()
+	lc.detach(v)
+	close(g.open)
+	w.Close()
+	lc.left(v)
+	lc.serving.Done()
+	if got := lc.EndsLost(); got != want {
+		t.Errorf("Live.EndsLost once the viewer left: %d, want %d", got, want)
+	}
+	lc.Close()
+}

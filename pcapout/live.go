@@ -97,6 +97,7 @@ type Live struct {
 	done    chan struct{} // closed by Close: every stream ends
 	serving sync.WaitGroup
 	gone    atomic.Int64 // what viewers that left had dropped: moved from leaving under mu
+	goneEnd atomic.Int64 // the ends viewers that left had lost, alike
 	next    atomic.Uint32
 }
 
@@ -129,6 +130,24 @@ func (l *Live) Dropped() int64 {
 	}
 	for _, v := range l.leaving {
 		n += v.w.Dropped()
+	}
+	return n
+}
+
+// EndsLost returns how many beginnings and ends of connections (a
+// handshake, FIN, RST or the tap's close) the viewers' writers have not
+// sent, those that left included: their queues were full, even the room
+// kept for those. A viewer's read may show such a connection still open
+// at its end, or begun mid-stream. It never goes back.
+func (l *Live) EndsLost() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := l.goneEnd.Load()
+	for _, v := range l.viewers {
+		n += v.w.EndsLost()
+	}
+	for _, v := range l.leaving {
+		n += v.w.EndsLost()
 	}
 	return n
 }
@@ -314,12 +333,14 @@ func (l *Live) attach(v *viewer) bool {
 }
 
 // left forgets v, whose writer has closed: what it dropped moves to gone
-// under mu, so that Dropped never goes back.
+// under mu, and the ends it lost to goneEnd, so that Dropped and EndsLost
+// never go back.
 func (l *Live) left(v *viewer) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.leaving = slices.DeleteFunc(l.leaving, func(x *viewer) bool { return x == v })
 	l.gone.Add(v.w.Dropped())
+	l.goneEnd.Add(v.w.EndsLost())
 }
 
 // detach takes v from the viewers, to those leaving, and from every
