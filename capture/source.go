@@ -75,15 +75,16 @@ func (z zeroCopy) LinkType() layers.LinkType { return z.r.LinkType() }
 type ngSource struct {
 	zeroCopy
 	ng *pcapgo.NgReader
-	// tapped are, by interface index, the interfaces of the current
-	// section seen so far that pcapout wrote for a transport other than
-	// TCP: their name, to tell them from those of a later section, and
-	// the AncillaryData of their packets (nil for another interface).
+	// tapped are, by interface index, the interfaces seen so far: their
+	// name and link type, to tell them from those of a later section, and
+	// the AncillaryData of their packets where pcapout wrote them for a
+	// transport other than TCP (nil for any other interface).
 	tapped []tappedIface
 }
 
 type tappedIface struct {
 	name string
+	link any
 	anc  []any
 }
 
@@ -108,14 +109,14 @@ func (s *ngSource) anc(i int, link any) []any {
 	if err != nil {
 		return nil
 	}
-	if i < len(s.tapped) && s.tapped[i].name == ifc.Name {
+	if i < len(s.tapped) && s.tapped[i].name == ifc.Name && s.tapped[i].link == link {
 		return s.tapped[i].anc
 	}
 	// First seen, or a later section's interface of that index.
 	for len(s.tapped) <= i {
 		s.tapped = append(s.tapped, tappedIface{})
 	}
-	t := tappedIface{name: ifc.Name}
+	t := tappedIface{name: ifc.Name, link: link}
 	if tr, ok := tapiface.Transport(ifc.Name); ok && tr != "" {
 		t.anc = []any{link, Transport(tr)}
 	}

@@ -82,22 +82,23 @@ func closeWait(t *testing.T, what string, reg *live.Registry, at time.Time, info
 	return "", ""
 }
 
-// TestTransportReadAsTapped: real smux and yamux sessions over TLS, a unix
-// socket, a net.Pipe and a KCP-like message conn, their client tapped
-// into a Writer (a --write file) or a Live (a viewer's stream), whose
-// server closes its side of the conn (CloseWrite where the conn has one,
-// else Close; KCP carries no close), and over loopback TCP: read back through capture, as muxtop read reads it, the
-// session runs over the tap's transport, and the words of its half-close
-// are the tap's own registry's — its TLS connection, a pipe's close, no
-// FIN — not TCP's. Where the client's smux session stays held after it
-// (a --write file closed meanwhile), CLOSE_WAIT's words are the tap's
-// too: no TCP CLOSE-WAIT but where the conn is TCP's.
+// TestTransportReadAsTapped: real smux and yamux sessions over TLS, a
+// unix socket, a net.Pipe, a KCP-like message conn and loopback TCP, their
+// client tapped into a Writer (a --write file) or a Live (a viewer's
+// stream, from the connection's start or joined mid-way), whose server
+// closes its side of the conn (CloseWrite where the conn has one, else
+// Close; KCP carries no close): read back through capture, as muxtop read
+// reads it, the session runs over the tap's transport, and the words of
+// its half-close are the tap's own registry's — its TLS connection, a
+// pipe's close, no FIN — not TCP's. Where the client's smux session stays
+// held after it (a --write file closed meanwhile), CLOSE_WAIT's words are
+// the tap's too: no TCP CLOSE-WAIT but where the conn is TCP's.
 func TestTransportReadAsTapped(t *testing.T) {
 	muxes := livecaptest.Muxes()
 	tcp := smuxtest.Transport{Name: "tcp", Conns: smuxtest.Conns}
 	for _, tr := range append(smuxtest.Transports(), tcp) {
 		for _, m := range []livecaptest.Mux{muxes[1], muxes[2]} {
-			for _, via := range []string{"writer", "live"} {
+			for _, via := range []string{"writer", "live", "joined"} {
 				t.Run(tr.Name+"/"+m.Name+"/"+via, func(t *testing.T) {
 					t.Parallel()
 					transportReadAsTapped(t, tr, m, via)
@@ -125,11 +126,16 @@ func transportReadAsTapped(t *testing.T, tr smuxtest.Transport, m livecaptest.Mu
 		rec = w
 	} else {
 		lc = pcapout.NewLive()
+		rec = lc
+	}
+	view := func() {
 		srv := httptest.NewServer(lc)
 		t.Cleanup(func() { lc.Close(); srv.Close() })
 		viewer = livecaptest.View(t, srv.URL)
 		smuxtest.Eventually(t, "the viewer", func() bool { return lc.Viewers() == 1 })
-		rec = lc
+	}
+	if via == "live" {
+		view()
 	}
 
 	cc, sc := tr.Conns(t)
@@ -155,6 +161,12 @@ func transportReadAsTapped(t *testing.T, tr smuxtest.Transport, m livecaptest.Mu
 		}
 	}()
 	livecaptest.Streams(t, cli, 2, "transport")
+	if via == "joined" {
+		// A viewer that comes to the connection open: joined mid-way,
+		// under its transport's interface too.
+		view()
+		livecaptest.Streams(t, cli, 2, "joined")
+	}
 
 	// The server closes its side of the conn; KCP carries no close.
 	if cw, ok := sc.(interface{ CloseWrite() error }); ok {
