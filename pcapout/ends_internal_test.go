@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"testing"
 	"time"
 
@@ -291,4 +292,59 @@ func TestLiveEndsLostCounted(t *testing.T) {
 		t.Errorf("Live.EndsLost once the viewer left: %d, want %d", got, want)
 	}
 	lc.Close()
+}
+
+// A conn whose beginning found no room in the queue is still written
+// under its transport's interface, from its first bytes on: read joins
+// it mid-stream, over TLS, not over TCP.
+func TestBeginningLostKeepsTransport(t *testing.T) {
+	g := &stalled{open: make(chan struct{})}
+	w, err := newWriter(g, math.MaxInt64, 4096, time.Millisecond, LiveQueueBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for i := range 2 * queueEvents { // handshakes fill the whole queue
+		w.Conn("127.0.0.1:1001", fmt.Sprintf("127.0.0.1:%d", 3000+i), now)
+	}
+	lost := w.EndsLost()
+	c := w.ConnOver("127.0.0.1:1000", "127.0.0.1:443", "tls", now).(*Conn)
+	if w.EndsLost() != lost+1 {
+		t.Fatal("the TLS conn's handshake found room")
+	}
+	close(g.open)
+	for len(w.events) > 0 { // the writer drains the handshakes
+		runtime.Gosched()
+	}
+	c.Write(live.ClientToServer, now, smuxFrame(0, 1, nil))
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	src, err := capture.NewSource(bytes.NewReader(g.buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for {
+		data, ci, err := src.ReadPacketData()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(data, smuxFrame(0, 1, nil)) {
+			continue
+		}
+		tr := "none: TCP"
+		for _, a := range ci.AncillaryData {
+			if t, ok := a.(capture.Transport); ok {
+				tr = string(t)
+			}
+		}
+		got = append(got, tr)
+	}
+	if len(got) != 1 || got[0] != "tls" {
+		t.Errorf("the TLS conn's bytes were written over %q, want one packet over tls", got)
+	}
 }

@@ -438,10 +438,11 @@ type Conn struct {
 	clock [2]monoclock.Clock
 
 	// The writer goroutine's own state.
-	iface int       // the index of its transport's interface
-	seq   [2]uint32 // initial sequence numbers
-	acked [2]uint32 // the highest offset of each direction written
-	fins  [2]bool
+	iface  int       // the index of its transport's interface
+	ifaced bool      // iface is set
+	seq    [2]uint32 // initial sequence numbers
+	acked  [2]uint32 // the highest offset of each direction written
+	fins   [2]bool
 	// gone are the directions that ended before the capture joined:
 	// nothing of them is written, not even a FIN at the close. Set as
 	// the Conn is made, before its first event reaches the writer.
@@ -568,13 +569,15 @@ func (w *Writer) write(s *synth, e event) {
 	if c.reset {
 		return // after the RST, nothing crossed: bytes fed before a write that failed
 	}
-	if e.kind == opened || e.kind == joined {
+	if !c.ifaced {
+		// At its first event, its beginning unless that found no room:
+		// its packets are its transport's whatever comes first.
 		i, err := w.ifaceOf(c.transport)
 		if err != nil {
 			w.fail(err)
 			return
 		}
-		c.iface = i
+		c.iface, c.ifaced = i, true
 	}
 	switch e.kind {
 	case opened:
