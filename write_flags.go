@@ -72,10 +72,25 @@ func (f *writeFlags) close(stderr io.Writer) error {
 		}
 		fmt.Fprintln(stderr, notWritten(f.path, n, why))
 	}
+	if n := f.w.EndsLost(); n > 0 {
+		fmt.Fprintln(stderr, endsNotWritten(f.path, n))
+	}
 	if err != nil {
 		return fmt.Errorf("--write %s: %w", f.path, err)
 	}
 	return nil
+}
+
+// endsNotWritten is the line that says n beginnings or ends of
+// connections for the --write file at path found no room in the writer's
+// queue (pcapout.Writer.EndsLost), which only a writer that fell behind
+// leaves.
+func endsNotWritten(path string, n int64) string {
+	what, those := fmt.Sprintf("%d connection beginnings or ends (handshakes, FINs, RSTs, closes)", n), "those connections"
+	if n == 1 {
+		what, those = "1 connection beginning or end (a handshake, FIN, RST or close)", "that connection"
+	}
+	return fmt.Sprintf("muxtop: --write %s: %s not written (the writer fell behind); a reader may see %s still open at the capture's end, or begun mid-stream", path, what, those)
 }
 
 // notWritten is the line that says n bytes for the --write file at path

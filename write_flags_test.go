@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -138,5 +140,45 @@ func TestNotWrittenAgrees(t *testing.T) {
 		if got := notWritten("c.pcapng", tc.n, "the writer fell behind"); got != tc.want {
 			t.Errorf("%d: %q, want %q", tc.n, got, tc.want)
 		}
+	}
+}
+
+// gated holds every write until open is closed, as a disk that stalls.
+type gated struct {
+	open chan struct{}
+	buf  bytes.Buffer
+}
+
+func (g *gated) Write(p []byte) (int, error) { <-g.open; return g.buf.Write(p) }
+
+// TestWriteEndsLostSaid: a --write file whose writer fell behind so far
+// that a conn's FIN and close found no room says so at exit, as it says
+// the bytes it could not write: the reader may see that conn still open.
+func TestWriteEndsLostSaid(t *testing.T) {
+	g := &gated{open: make(chan struct{})}
+	w, err := pcapout.New(g, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &writeFlags{path: "capture.pcapng", limit: 1024, w: w}
+	now := time.Now()
+	c := w.Conn("127.0.0.1:1000", "127.0.0.1:2000", now).(*pcapout.Conn)
+	for i := range 20_000 { // handshakes fill the whole queue
+		w.Conn("127.0.0.1:1001", "127.0.0.1:"+strconv.Itoa(3000+i%60000), now)
+	}
+	c.End(live.ClientToServer, now)
+	c.Closed(live.ClientToServer, now)
+	n := w.EndsLost()
+	if n == 0 {
+		t.Fatal("no end lost: the queue never filled")
+	}
+	close(g.open)
+	var stderr bytes.Buffer
+	if err := f.close(&stderr); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("muxtop: --write capture.pcapng: %d connection beginnings or ends (handshakes, FINs, RSTs, closes) not written (the writer fell behind); a reader may see those connections still open at the capture's end, or begun mid-stream\n", n)
+	if out := stderr.String(); !strings.Contains(out, want) {
+		t.Errorf("stderr:\n%s\nwant the line\n%s", out, want)
 	}
 }

@@ -596,7 +596,7 @@ func (f factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac reassem
 	dstIP, _ := netip.AddrFromSlice(netFlow.Dst().Raw())
 	a := netip.AddrPortFrom(srcIP.Unmap(), uint16(tcp.SrcPort))
 	b := netip.AddrPortFrom(dstIP.Unmap(), uint16(tcp.DstPort))
-	c := &conn{r: r, a: a, b: b}
+	c := &conn{r: r, a: a, b: b, transport: transportOf(ac.GetCaptureInfo())}
 	f.ca.conn = c
 	// Who is the client: the end that sent the first SYN; without one, the
 	// end not on the filter's port; without that, the end that opens
@@ -651,8 +651,11 @@ const (
 
 // conn is one TCP connection of the capture.
 type conn struct {
-	r         *Reader
-	a, b      netip.AddrPort // a sent the first packet reassembly saw
+	r    *Reader
+	a, b netip.AddrPort // a sent the first packet reassembly saw
+	// transport is what the connection ran over where the capture says
+	// (Transport): its session's SessionInfo.Transport.
+	transport string
 	clientIsA bool
 	guessed   bool // clientIsA is the port guess: no SYN or filter port told
 	state     connState
@@ -1506,7 +1509,8 @@ func (c *conn) open(at time.Time, zero [2]time.Time) {
 	c.r.stats.decoded.Add(1)
 	client, server := c.ends()
 	reg := c.r.cfg.Registry
-	info := live.SessionInfo{Client: client.String(), Server: server.String(), Tap: live.Server, Captured: true, Label: c.r.cfg.Label, Prefix: string(c.r.cfg.Prefix)}
+	info := live.SessionInfo{Client: client.String(), Server: server.String(), Tap: live.Server, Captured: true, Label: c.r.cfg.Label, Prefix: string(c.r.cfg.Prefix),
+		Transport: c.transport}
 	switch c.proto {
 	case tap.Smux:
 		info.Proto = live.Smux
@@ -1517,7 +1521,7 @@ func (c *conn) open(at time.Time, zero [2]time.Time) {
 	snaplen := reg.Config().Snaplen
 	var rec tap.ConnRecorder
 	if c.r.cfg.Recorder != nil {
-		rec = c.r.cfg.Recorder.Conn(client.String(), server.String(), at)
+		rec = tap.RecordConn(c.r.cfg.Recorder, client.String(), server.String(), c.transport, at)
 	}
 	c.feed[live.ClientToServer], c.feed[live.ServerToClient] = tap.NewFeeders(c.sess, snaplen, c.proto, c.r.cfg.Skip)
 	for d, n := range c.prefixes() {

@@ -20,6 +20,8 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/muxtop/muxtop/internal/tapiface"
 )
 
 // Source is where packets come from: a capture file's reader, or a live
@@ -66,12 +68,83 @@ func (z zeroCopy) LinkType() layers.LinkType { return z.r.LinkType() }
 // it, pcapgo's is no interface's: 0, which Run would take for BSD
 // loopback, and so read a capture of a link type it does not decode as
 // packets that are not TCP, without a word).
+//
+// A packet of an interface under which pcapout wrote the connections
+// taps recorded over another transport than TCP (internal/tapiface)
+// carries it, a Transport after its link type in its AncillaryData.
 type ngSource struct {
 	zeroCopy
 	ng *pcapgo.NgReader
+	// tapped are, by interface index, the interfaces seen so far: their
+	// name and link type, to tell them from those of a later section, and
+	// the AncillaryData of their packets where pcapout wrote them for a
+	// transport other than TCP (nil for any other interface).
+	tapped []tappedIface
 }
 
-func (s ngSource) LinkType() layers.LinkType {
+type tappedIface struct {
+	name string
+	link any
+	anc  []any
+}
+
+// ReadPacketData returns the capture's next packet, with its transport
+// where its interface says one (Transport).
+func (s *ngSource) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
+	data, ci, err := s.zeroCopy.ReadPacketData()
+	if err != nil || len(ci.AncillaryData) == 0 {
+		return data, ci, err
+	}
+	if anc := s.anc(ci.InterfaceIndex, ci.AncillaryData[0]); anc != nil {
+		ci.AncillaryData = anc
+	}
+	return data, ci, nil
+}
+
+// anc returns the AncillaryData of a packet of interface i, link the link
+// type its reader gave it, where the interface is a tapped transport's
+// other than TCP; nil for any other.
+func (s *ngSource) anc(i int, link any) []any {
+	ifc, err := s.ng.Interface(i)
+	if err != nil {
+		return nil
+	}
+	if i < len(s.tapped) && s.tapped[i].name == ifc.Name && s.tapped[i].link == link {
+		return s.tapped[i].anc
+	}
+	// First seen, or a later section's interface of that index.
+	for len(s.tapped) <= i {
+		s.tapped = append(s.tapped, tappedIface{})
+	}
+	t := tappedIface{name: ifc.Name, link: link}
+	if tr, ok := tapiface.Transport(ifc.Name); ok && tr != "" {
+		t.anc = []any{link, Transport(tr)}
+	}
+	s.tapped[i] = t
+	return t.anc
+}
+
+// Transport is what the connection of a packet ran over, as
+// live.SessionInfo.Transport names it, where the capture says it: a
+// pcapng capture written by pcapout of connections tapped over TLS, a
+// unix socket, a net.Pipe or KCP gives each packet its interface's
+// (internal/tapiface), after its link type in its CaptureInfo's
+// AncillaryData. A packet with none is TCP's: those of tcpdump's
+// captures, and of a tap's TCP connections.
+type Transport string
+
+// transportOf returns the transport a packet's CaptureInfo carries, ""
+// (TCP) if none.
+func transportOf(ci gopacket.CaptureInfo) string {
+	for _, a := range ci.AncillaryData {
+		if t, ok := a.(Transport); ok {
+			return string(t)
+		}
+	}
+	return ""
+}
+
+func (s *ngSource) LinkType() layers.LinkType {
 	if ifc, err := s.ng.Interface(0); err == nil {
 		return ifc.LinkType
 	}
@@ -141,7 +214,7 @@ func NewSource(r io.Reader) (Source, error) {
 		if err != nil {
 			return nil, fmt.Errorf("capture: pcapng: %w", err)
 		}
-		return ngSource{zeroCopy{ng}, ng}, nil
+		return &ngSource{zeroCopy: zeroCopy{ng}, ng: ng}, nil
 	}
 	for _, m := range pcapMagics {
 		if bytes.Equal(magic, m) {

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"testing"
 	"time"
 
@@ -253,5 +254,97 @@ func TestSegmentsAfterFINAreOnePast(t *testing.T) {
 				fin[src] = p.TCP.Seq
 			}
 		}
+	}
+}
+
+// A Live viewer whose queue, even the room kept for ends, is full loses
+// a conn's ends: Live.EndsLost says how many, as Dropped says the bytes,
+// and still does once the viewer left.
+func TestLiveEndsLostCounted(t *testing.T) {
+	lc := NewLive()
+	g := &stalled{open: make(chan struct{})}
+	w, err := newWriter(g, math.MaxInt64, 4096, time.Millisecond, LiveQueueBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &viewer{w: w, rc: http.NewResponseController(httptest.NewRecorder())}
+	if _, ok := lc.take(); !ok || !lc.attach(v) {
+		t.Fatal("the viewer was not attached")
+	}
+	now := time.Now()
+	c := lc.Conn("127.0.0.1:1000", "127.0.0.1:2000", now).(*liveConn)
+	for i := range 2 * queueEvents { // handshakes fill the whole queue
+		lc.Conn("127.0.0.1:1001", fmt.Sprintf("127.0.0.1:%d", 3000+i), now)
+	}
+	lost := w.EndsLost()
+	c.End(live.ClientToServer, now)
+	c.Closed(live.ClientToServer, now)
+	if got := lc.EndsLost(); got != w.EndsLost() || w.EndsLost()-lost != 2 {
+		t.Errorf("Live.EndsLost %d, its viewer's writer's %d (%d of them the conn's FIN and close, want 2)", got, w.EndsLost(), w.EndsLost()-lost)
+	}
+	want := w.EndsLost()
+	lc.detach(v)
+	close(g.open)
+	w.Close()
+	lc.left(v)
+	lc.serving.Done()
+	if got := lc.EndsLost(); got != want {
+		t.Errorf("Live.EndsLost once the viewer left: %d, want %d", got, want)
+	}
+	lc.Close()
+}
+
+// A conn whose beginning found no room in the queue is still written
+// under its transport's interface, from its first bytes on: read joins
+// it mid-stream, over TLS, not over TCP.
+func TestBeginningLostKeepsTransport(t *testing.T) {
+	g := &stalled{open: make(chan struct{})}
+	w, err := newWriter(g, math.MaxInt64, 4096, time.Millisecond, LiveQueueBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for i := range 2 * queueEvents { // handshakes fill the whole queue
+		w.Conn("127.0.0.1:1001", fmt.Sprintf("127.0.0.1:%d", 3000+i), now)
+	}
+	lost := w.EndsLost()
+	c := w.ConnOver("127.0.0.1:1000", "127.0.0.1:443", "tls", now).(*Conn)
+	if w.EndsLost() != lost+1 {
+		t.Fatal("the TLS conn's handshake found room")
+	}
+	close(g.open)
+	for len(w.events) > 0 { // the writer drains the handshakes
+		runtime.Gosched()
+	}
+	c.Write(live.ClientToServer, now, smuxFrame(0, 1, nil))
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	src, err := capture.NewSource(bytes.NewReader(g.buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for {
+		data, ci, err := src.ReadPacketData()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(data, smuxFrame(0, 1, nil)) {
+			continue
+		}
+		tr := "none: TCP"
+		for _, a := range ci.AncillaryData {
+			if t, ok := a.(capture.Transport); ok {
+				tr = string(t)
+			}
+		}
+		got = append(got, tr)
+	}
+	if len(got) != 1 || got[0] != "tls" {
+		t.Errorf("the TLS conn's bytes were written over %q, want one packet over tls", got)
 	}
 }

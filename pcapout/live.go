@@ -15,7 +15,7 @@ import (
 	"github.com/muxtop/muxtop/tap"
 )
 
-var _ tap.Recorder = (*Live)(nil)
+var _ tap.TransportRecorder = (*Live)(nil)
 var _ tap.ClosingRecorder = (*liveConn)(nil)
 var _ tap.ClosingRecorder = (*Conn)(nil)
 var _ http.Handler = (*Live)(nil)
@@ -72,9 +72,9 @@ const DefaultMaxViewers = 4
 // A viewer is served live only where the ResponseWriter it is given can
 // flush and take a write deadline (http.ResponseController's Flush and
 // SetWriteDeadline), as the net/http server's own and any wrapper of it
-// with an Unwrap method can: else a GET is refused with a 500 that says
-// so, since such a stream would be buffered and a viewer that stopped
-// reading would hold Close forever.
+// with an Unwrap method can: else a GET, and a HEAD, is refused with a
+// 500 that names what it lacks, since such a stream would be buffered,
+// or a viewer that stopped reading would hold Close forever.
 //
 // With no viewer, recording a connection's bytes costs an atomic load and
 // nothing more; a new connection costs a small allocation and a lock.
@@ -97,6 +97,7 @@ type Live struct {
 	done    chan struct{} // closed by Close: every stream ends
 	serving sync.WaitGroup
 	gone    atomic.Int64 // what viewers that left had dropped: moved from leaving under mu
+	goneEnd atomic.Int64 // the ends viewers that left had lost, alike
 	next    atomic.Uint32
 }
 
@@ -133,6 +134,24 @@ func (l *Live) Dropped() int64 {
 	return n
 }
 
+// EndsLost returns how many beginnings and ends of connections (a
+// handshake, FIN, RST or the tap's close) the viewers' writers have not
+// sent, those that left included: their queues were full, even the room
+// kept for those. A viewer's read may show such a connection still open
+// at its end, or begun mid-stream. It never goes back.
+func (l *Live) EndsLost() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := l.goneEnd.Load()
+	for _, v := range l.viewers {
+		n += v.w.EndsLost()
+	}
+	for _, v := range l.leaving {
+		n += v.w.EndsLost()
+	}
+	return n
+}
+
 // Close ends every viewer's stream, each after at most a second to take
 // what its queue holds, and waits until their handlers have returned.
 // Call it at shutdown, before the HTTP server's Shutdown (which waits for
@@ -155,8 +174,8 @@ func (l *Live) Close() error {
 }
 
 // ServeHTTP streams the capture to a GET until its client goes or Close;
-// another method than GET or HEAD is refused (405), and HEAD answers the
-// stream's headers alone.
+// another method than GET or HEAD is refused (405), and HEAD answers what
+// a GET would, with the stream's headers alone: no viewer is made.
 // It refuses one that its ResponseWriter could not stream live (500),
 // one over MaxViewers (503) and one after Close (503), each with one line
 // that says why.
@@ -174,19 +193,20 @@ func (l *Live) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rc := http.NewResponseController(rw)
-	if r.Method == http.MethodGet {
-		// The stream lasts as long as its viewer: a server's WriteTimeout
-		// would cut it. And Close needs the deadline, for a viewer that
-		// stopped reading.
-		if err := rc.SetWriteDeadline(time.Time{}); err != nil || !flushes(rw) {
-			http.Error(rw, "pcapout.Live: this ResponseWriter cannot flush or set a write deadline, so the capture cannot be streamed live: "+
-				"a middleware wraps it with no Unwrap() http.ResponseWriter method; add one, or mount the capture outside the middleware", http.StatusInternalServerError)
-			return
-		}
-		if n, ok := l.take(); !ok {
-			http.Error(rw, fmt.Sprintf("the capture has %d viewers already, its most (pcapout.Live.MaxViewers): try again when one leaves", n), http.StatusServiceUnavailable)
-			return
-		}
+	// The stream lasts as long as its viewer: a server's WriteTimeout
+	// would cut it. And Close needs the deadline, for a viewer that
+	// stopped reading. A HEAD is told what a GET through rw would be.
+	if why := unstreamable(rw, rc); why != "" {
+		http.Error(rw, why, http.StatusInternalServerError)
+		return
+	}
+	take := l.take
+	if r.Method == http.MethodHead {
+		take = l.room
+	}
+	if n, ok := take(); !ok {
+		http.Error(rw, fmt.Sprintf("the capture has %d viewers already, its most (pcapout.Live.MaxViewers): try again when one leaves", n), http.StatusServiceUnavailable)
+		return
 	}
 	h := rw.Header()
 	h.Set("Content-Type", contentType)
@@ -218,6 +238,28 @@ func (l *Live) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	w.Close()
 	l.left(v)
 	l.serving.Done()
+}
+
+// unstreamable says why a capture cannot be streamed live through rw, ""
+// if it can: it must flush and take a write deadline (rc's Flush and
+// SetWriteDeadline, which it clears), through rw's own methods or those of
+// a ResponseWriter it unwraps to. It names what rw lacks.
+func unstreamable(rw http.ResponseWriter, rc *http.ResponseController) string {
+	flush, deadline := flushes(rw), rc.SetWriteDeadline(time.Time{}) == nil
+	switch {
+	case flush && deadline:
+		return ""
+	case flush:
+		return fmt.Sprintf("pcapout.Live: this ResponseWriter (%T) can flush but not set a write deadline, so the capture cannot be streamed live: "+
+			"it has no SetWriteDeadline method, nor an Unwrap() http.ResponseWriter method to the server's, and Close could not end the stream of a viewer that stopped reading; "+
+			"give its wrapper an Unwrap method, or mount the capture on a net/http server's own ResponseWriter", rw)
+	case deadline:
+		return fmt.Sprintf("pcapout.Live: this ResponseWriter (%T) can set a write deadline but not flush, so the capture cannot be streamed live: "+
+			"it has no Flush or FlushError method, nor an Unwrap() http.ResponseWriter method to the server's, and the stream would sit in its buffer; "+
+			"give its wrapper an Unwrap method, or mount the capture on a net/http server's own ResponseWriter", rw)
+	}
+	return fmt.Sprintf("pcapout.Live: this ResponseWriter (%T) cannot flush or set a write deadline, so the capture cannot be streamed live: "+
+		"a middleware wraps it with no Unwrap() http.ResponseWriter method; add one, or mount the capture outside the middleware", rw)
 }
 
 // flushes reports whether http.ResponseController can flush rw: rw, or a
@@ -257,6 +299,15 @@ func (l *Live) take() (int, bool) {
 	return n, true
 }
 
+// room is take for a HEAD, which takes no place: it reports whether a GET
+// now would have one, and how many viewers there are.
+func (l *Live) room() (int, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := len(l.viewers) + len(l.leaving) + l.coming
+	return n, n < l.max()
+}
+
 // untake gives back a place take took, for a GET that is no viewer.
 func (l *Live) untake() {
 	l.mu.Lock()
@@ -282,12 +333,14 @@ func (l *Live) attach(v *viewer) bool {
 }
 
 // left forgets v, whose writer has closed: what it dropped moves to gone
-// under mu, so that Dropped never goes back.
+// under mu, and the ends it lost to goneEnd, so that Dropped and EndsLost
+// never go back.
 func (l *Live) left(v *viewer) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.leaving = slices.DeleteFunc(l.leaving, func(x *viewer) bool { return x == v })
 	l.gone.Add(v.w.Dropped())
+	l.goneEnd.Add(v.w.EndsLost())
 }
 
 // detach takes v from the viewers, to those leaving, and from every
@@ -306,7 +359,16 @@ func (l *Live) detach(v *viewer) {
 // server: written with its handshake to each viewer now, and joined
 // mid-way by those that come later. With it, a Live is a tap.Recorder.
 func (l *Live) Conn(client, server string, at time.Time) tap.ConnRecorder {
-	c := &liveConn{l: l, ends: endpoints(client, server, &l.next)}
+	return l.ConnOver(client, server, "", at)
+}
+
+// ConnOver is Conn of a connection over transport, as
+// live.SessionInfo.Transport names it ("" for TCP): each viewer's
+// capture writes it under an interface of that transport's, which muxtop
+// read gives its session, so that its words are the tap's. With it, a
+// Live is a tap.TransportRecorder.
+func (l *Live) ConnOver(client, server, transport string, at time.Time) tap.ConnRecorder {
+	c := &liveConn{l: l, ends: endpoints(client, server, &l.next), transport: transport}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
@@ -316,7 +378,7 @@ func (l *Live) Conn(client, server string, at time.Time) tap.ConnRecorder {
 	if len(l.viewers) > 0 {
 		vs := make([]view, 0, len(l.viewers))
 		for _, v := range l.viewers {
-			vs = append(vs, view{v, v.w.open(c.ends, opened, at)})
+			vs = append(vs, view{v, v.w.open(c.ends, c.transport, opened, at)})
 		}
 		c.views.Store(&vs)
 	}
@@ -332,8 +394,9 @@ func (l *Live) forget(c *liveConn) {
 
 // liveConn records one connection for every viewer of a Live.
 type liveConn struct {
-	l    *Live
-	ends [2]netip.AddrPort
+	l         *Live
+	ends      [2]netip.AddrPort
+	transport string
 	// views is the connection's recorder in each viewer's Writer: nil
 	// with no viewer. Write reads it with no lock; it is replaced whole,
 	// under mu, as viewers come and go.
@@ -419,7 +482,7 @@ func (c *liveConn) join(v *viewer) {
 	if c.reset || c.ended[0] && c.ended[1] {
 		return
 	}
-	j := v.w.joinedEnded(c.ends, c.ended)
+	j := v.w.joinedEnded(c.ends, c.transport, c.ended)
 	var vs []view
 	if old := c.views.Load(); old != nil {
 		vs = slices.Clone(*old)

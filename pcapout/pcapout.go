@@ -7,6 +7,12 @@
 // it opened (Writer.Joined) is written as tcpdump begun then sees it: no
 // handshake, made-up sequence numbers, its bytes from the first given.
 //
+// The packets are TCP whatever the tapped conn ran over: each connection
+// is written under a pcapng interface of its transport's (ConnOver), named
+// muxtop/tcp, muxtop/tls, muxtop/unix, muxtop/pipe, muxtop/udp, from which
+// muxtop read gives its session the transport the tap saw, and words it
+// as the tap does.
+//
 // Live serves such a capture over HTTP as it happens, to each viewer that
 // asks (muxtop read URL), for a program that taps its own connections.
 //
@@ -33,6 +39,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,11 +49,12 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/muxtop/muxtop/internal/monoclock"
+	"github.com/muxtop/muxtop/internal/tapiface"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/tap"
 )
 
-var _ tap.Recorder = (*Writer)(nil)
+var _ tap.TransportRecorder = (*Writer)(nil)
 
 // DefaultLimit is the size a capture file stops growing at when Create is
 // given 0.
@@ -94,6 +102,10 @@ type Writer struct {
 	// is given made-up ones, else a reader would take both for one.
 	tmu    sync.Mutex
 	tuples map[[2]netip.AddrPort]*Conn
+	// ifaces are the file's interfaces by the transport whose
+	// connections they carry: TCP's, 0, written by New, the others as
+	// their first connection comes. The writer goroutine's.
+	ifaces map[string]int
 
 	queued    atomic.Int64 // bytes in the queue
 	written   atomic.Int64 // bytes of the file
@@ -165,10 +177,10 @@ func newWriter(out io.Writer, limit int64, size int, every time.Duration, queued
 		limit = DefaultLimit
 	}
 	w := &Writer{out: out, limit: limit, events: make(chan event, queueEvents), done: make(chan struct{}), flushEvery: every,
-		maxQueued: queued, tuples: map[[2]netip.AddrPort]*Conn{}}
+		maxQueued: queued, tuples: map[[2]netip.AddrPort]*Conn{}, ifaces: map[string]int{"": 0}}
 	cw := &countWriter{w: out, n: &w.written}
 	w.buf = bufio.NewWriterSize(cw, size)
-	ng, err := pcapgo.NewNgWriter(&w.block, layers.LinkTypeEthernet)
+	ng, err := pcapgo.NewNgWriterInterface(&w.block, iface(""), pcapgo.DefaultNgWriterOptions)
 	if err != nil {
 		return nil, err
 	}
@@ -178,6 +190,30 @@ func newWriter(out io.Writer, limit int64, size int, every time.Duration, queued
 	}
 	go w.run() // owned by the Writer: Close waits for it
 	return w, nil
+}
+
+// iface is the interface of the connections tapped over transport: one
+// per transport, so that a reader of the file knows which a connection
+// ran over (internal/tapiface), and Wireshark shows it.
+func iface(transport string) pcapgo.NgInterface {
+	return pcapgo.NgInterface{Name: tapiface.Name(transport), Description: tapiface.Description(transport), OS: runtime.GOOS,
+		LinkType: layers.LinkTypeEthernet, TimestampResolution: 9}
+}
+
+// ifaceOf returns the index of the interface of transport's connections,
+// adding it to the file if it is its first: an interface description
+// block, which pcapng allows anywhere in its section before the packets
+// that name it. It belongs to the writer goroutine.
+func (w *Writer) ifaceOf(transport string) (int, error) {
+	if i, ok := w.ifaces[transport]; ok {
+		return i, nil
+	}
+	i, err := w.ng.AddInterface(iface(transport))
+	if err != nil {
+		return 0, err
+	}
+	w.ifaces[transport] = i
+	return i, nil
 }
 
 // Dropped returns how many payload bytes were not written: the queue was
@@ -286,7 +322,16 @@ func (w *Writer) push(e event, n int64, slack int) bool {
 // port is given a made-up one in 10.0.0.0/8. With it, a Writer is a
 // tap.Recorder.
 func (w *Writer) Conn(client, server string, at time.Time) tap.ConnRecorder {
-	return w.open(endpoints(client, server, &w.nextPort), opened, at)
+	return w.ConnOver(client, server, "", at)
+}
+
+// ConnOver is Conn of a connection over transport, as
+// live.SessionInfo.Transport names it ("" for TCP): its packets are
+// written under an interface of that transport's (tapiface), which muxtop
+// read gives its session, so that its words are the tap's. With it, a
+// Writer is a tap.TransportRecorder.
+func (w *Writer) ConnOver(client, server, transport string, at time.Time) tap.ConnRecorder {
+	return w.open(endpoints(client, server, &w.nextPort), transport, opened, at)
 }
 
 // Joined returns the recorder of a connection between client and server
@@ -298,15 +343,15 @@ func (w *Writer) Conn(client, server string, at time.Time) tap.ConnRecorder {
 // from the first frame boundary it finds, its streams open before as
 // joined. Nothing is written until its first bytes or its end.
 func (w *Writer) Joined(client, server string) *Conn {
-	return w.open(endpoints(client, server, &w.nextPort), joined, time.Time{})
+	return w.open(endpoints(client, server, &w.nextPort), "", joined, time.Time{})
 }
 
 // joinedEnded is Joined of a connection whose directions ended[d] had
 // ended before the join: they send nothing more, the capture writes no
 // FIN for them (it never saw one), and the other direction's End alone
 // ends the recording and frees its ends.
-func (w *Writer) joinedEnded(ends [2]netip.AddrPort, ended [2]bool) *Conn {
-	c := &Conn{w: w, done: ended, gone: ended}
+func (w *Writer) joinedEnded(ends [2]netip.AddrPort, transport string, ended [2]bool) *Conn {
+	c := &Conn{w: w, transport: transport, done: ended, gone: ended}
 	var mask uint32
 	for d, e := range ended {
 		if e {
@@ -317,12 +362,13 @@ func (w *Writer) joinedEnded(ends [2]netip.AddrPort, ended [2]bool) *Conn {
 	return w.openConn(c, ends, event{kind: joined})
 }
 
-// open returns the recorder of a connection between ends, queueing its
-// beginning: kind opened (a handshake at at) or joined (none). Where a
-// connection being written has the same ends (both ends of a connection
-// tapped in one process), it is given made-up ones in 10.0.0.0/8.
-func (w *Writer) open(ends [2]netip.AddrPort, kind eventKind, at time.Time) *Conn {
-	return w.openConn(&Conn{w: w}, ends, event{kind: kind, at: at})
+// open returns the recorder of a connection between ends over
+// transport, queueing its beginning: kind opened (a handshake at at) or
+// joined (none). Where a connection being written has the same ends
+// (both ends of a connection tapped in one process), it is given made-up
+// ones in 10.0.0.0/8.
+func (w *Writer) open(ends [2]netip.AddrPort, transport string, kind eventKind, at time.Time) *Conn {
+	return w.openConn(&Conn{w: w, transport: transport}, ends, event{kind: kind, at: at})
 }
 
 // openConn is open of the Conn c, its beginning e.
@@ -374,6 +420,9 @@ func endpoint(s string, host byte, next *atomic.Uint32) netip.AddrPort {
 type Conn struct {
 	w    *Writer
 	ends [2]netip.AddrPort // client, server
+	// transport is what the connection ran over (ConnOver): its packets'
+	// interface is that transport's.
+	transport string
 	// off counts the bytes handed to Write per direction, dropped or
 	// not: stored by the direction's Write only, loaded by Closed too,
 	// which may run beside the other direction's Write.
@@ -389,9 +438,11 @@ type Conn struct {
 	clock [2]monoclock.Clock
 
 	// The writer goroutine's own state.
-	seq   [2]uint32 // initial sequence numbers
-	acked [2]uint32 // the highest offset of each direction written
-	fins  [2]bool
+	iface  int       // the index of its transport's interface
+	ifaced bool      // iface is set
+	seq    [2]uint32 // initial sequence numbers
+	acked  [2]uint32 // the highest offset of each direction written
+	fins   [2]bool
 	// gone are the directions that ended before the capture joined:
 	// nothing of them is written, not even a FIN at the close. Set as
 	// the Conn is made, before its first event reaches the writer.
@@ -518,6 +569,16 @@ func (w *Writer) write(s *synth, e event) {
 	if c.reset {
 		return // after the RST, nothing crossed: bytes fed before a write that failed
 	}
+	if !c.ifaced {
+		// At its first event, its beginning unless that found no room:
+		// its packets are its transport's whatever comes first.
+		i, err := w.ifaceOf(c.transport)
+		if err != nil {
+			w.fail(err)
+			return
+		}
+		c.iface, c.ifaced = i, true
+	}
 	switch e.kind {
 	case opened:
 		c.seq = [2]uint32{s.isn(), s.isn()}
@@ -612,7 +673,7 @@ func (w *Writer) packet(s *synth, c *Conn, dir live.Dir, at time.Time, flags int
 		w.fail(err)
 		return
 	}
-	ci := gopacket.CaptureInfo{Timestamp: at, CaptureLength: len(b), Length: len(b), InterfaceIndex: 0}
+	ci := gopacket.CaptureInfo{Timestamp: at, CaptureLength: len(b), Length: len(b), InterfaceIndex: c.iface}
 	if err := w.ng.WritePacket(ci, b); err != nil {
 		w.fail(err)
 		return

@@ -128,7 +128,7 @@ func Wrap(c net.Conn, side live.Side, reg *live.Registry, label string, opts ...
 		tc.in.skip = o.skip
 	}
 	if o.rec != nil {
-		rc := o.rec.Conn(info.Client, info.Server, time.Now())
+		rc := RecordConn(o.rec, info.Client, info.Server, info.Transport, time.Now())
 		tc.in.Record(rc)
 		tc.out.Record(rc)
 	}

@@ -64,6 +64,27 @@ type Recorder interface {
 	Conn(client, server string, at time.Time) ConnRecorder
 }
 
+// TransportRecorder is a Recorder that keeps what each connection runs
+// over, as pcapout's Writer and Live write it into the capture, so that a
+// reader of the capture words a TLS, unix, pipe or KCP session as the
+// tap does, not as TCP. The tap calls ConnOver rather than Conn.
+type TransportRecorder interface {
+	Recorder
+	// ConnOver is Conn of a connection over transport, as
+	// live.SessionInfo.Transport names it: "" for TCP.
+	ConnOver(client, server, transport string, at time.Time) ConnRecorder
+}
+
+// RecordConn returns rec's recorder of a new connection between client
+// and server over transport (as live.SessionInfo.Transport names it):
+// rec's ConnOver where it is a TransportRecorder, else its Conn.
+func RecordConn(rec Recorder, client, server, transport string, at time.Time) ConnRecorder {
+	if tr, ok := rec.(TransportRecorder); ok {
+		return tr.ConnOver(client, server, transport, at)
+	}
+	return rec.Conn(client, server, at)
+}
+
 // ConnRecorder keeps the bytes of one connection. Write and End of one
 // direction are not called concurrently; the two directions' may be.
 type ConnRecorder interface {
