@@ -10,6 +10,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -432,10 +434,16 @@ func TestYamuxKeepaliveGaveUp(t *testing.T) {
 			open = f
 		}
 	}
-	// The summary's findings have their text, not every key of their records.
-	if text, _ := open["text"].(string); open == nil || !strings.Contains(text, "the server's ping went 6.0 s without its answer") ||
-		!strings.Contains(text, "and then the server closed its side of the connection") {
-		t.Errorf("KEEPALIVE open at the end %v; want its ping's wait stopped at the server's close, 6 s", open)
+	// The summary's findings have their text, not every key of their
+	// records. About 6 s, as the resolved record's ping: a loaded machine
+	// sent the ping late, and the wait was 6.1 s.
+	text, _ = open["text"].(string)
+	wait := 0.0
+	if m := regexp.MustCompile(`the server's ping went (\d+\.\d) s without its answer`).FindStringSubmatch(text); m != nil {
+		wait, _ = strconv.ParseFloat(m[1], 64)
+	}
+	if open == nil || wait < 5.5 || wait > 7 || !strings.Contains(text, "and then the server closed its side of the connection") {
+		t.Errorf("KEEPALIVE open at the end %v; want its ping's wait stopped at the server's close, about 6 s", open)
 	}
 	if plain := readOut(t, upto, "plain"); !strings.Contains(plain, "sessions  2 (2 live, 1 of them half-closed") {
 		t.Errorf("the plain summary does not say a session is half-closed:\n%s", plain)

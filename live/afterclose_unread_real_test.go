@@ -132,8 +132,20 @@ func TestAfterCloseFINUnreadRealSmux(t *testing.T) {
 			// Out after the FIN (smux sends in order): the client's writer
 			// is held once the server's socket and its own are full.
 			wg.Go(func() { a.Write(make([]byte, 64<<20)) })
-			for end := time.Now().Add(2500 * time.Millisecond); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+			// Evaluated for 2.5 s, and on until SESSION_BLOCKED opens (20 s
+			// at most): it opens BlockedAfter (2 s) after the writer is
+			// held, which a loaded machine took more than 0.5 s to reach.
+			blocked := func() bool {
+				var n uint64
+				for _, c := range reg.Snapshot().FindingsOpenedBy[live.CodeSessionBlocked] {
+					n += c
+				}
+				return n > 0
+			}
+			start := time.Now()
+			for d := time.Duration(0); d < 2500*time.Millisecond || !blocked() && d < 20*time.Second; d = time.Since(start) {
 				reg.Evaluate(time.Now(), cfg)
+				time.Sleep(10 * time.Millisecond)
 			}
 		} else {
 			evaluate(2500*time.Millisecond, nil)
@@ -164,15 +176,24 @@ func TestAfterCloseFINUnreadRealSmux(t *testing.T) {
 		if len(opened[live.CodeSessionBlocked]) == 0 {
 			t.Fatal("no SESSION_BLOCKED: the client's writer was not held")
 		}
-		if n := len(opened[live.CodeDataAfterClose]); n > 1 {
-			t.Errorf("DATA_AFTER_CLOSE opened %d times; want once at most: the server's session did not read the client's FIN (SESSION_BLOCKED), %d frames came after it", n, late)
+		// Opened by ticks before the writer was seen held, and resolved
+		// as it was: once, or again for each write a loaded machine left
+		// for 50 ms (stillFor) before the writer was held for good, which
+		// looks held for a moment (2 and 3 times in 12 runs under load).
+		// Never once SESSION_BLOCKED opened: the writer holds from then on.
+		blockedAt := opened[live.CodeSessionBlocked][0].Opened
+		for _, f := range opened[live.CodeDataAfterClose] {
+			if !f.Opened.Before(blockedAt) {
+				t.Errorf("DATA_AFTER_CLOSE opened at %v, after SESSION_BLOCKED (%v): the server's session did not read the client's FIN, %d frames came after it", f.Opened, blockedAt, late)
+			}
 		}
-		if len(opened[live.CodeDataAfterClose]) == 1 {
-			rs := resolved[live.CodeDataAfterClose]
-			if len(rs) != 1 || !strings.Contains(rs[0].Why, "the client's FIN may still be unread there") {
-				t.Errorf("DATA_AFTER_CLOSE resolved %v; want once, saying the FIN may be unread", rs)
-			} else {
-				t.Logf("resolved: %q", rs[0].Why)
+		rs := resolved[live.CodeDataAfterClose]
+		if len(rs) != len(opened[live.CodeDataAfterClose]) {
+			t.Errorf("DATA_AFTER_CLOSE opened %d times, resolved %v; want each resolved", len(opened[live.CodeDataAfterClose]), rs)
+		}
+		for _, r := range rs {
+			if !strings.Contains(r.Why, "the client's FIN may still be unread there") {
+				t.Errorf("DATA_AFTER_CLOSE resolved %q; want saying the FIN may be unread", r.Why)
 			}
 		}
 	})

@@ -218,7 +218,29 @@ func TestLeakExplainedWhileAnotherKindInUseRealMux(t *testing.T) {
 		t.Run(tc.s.name, func(t *testing.T) {
 			r := newInUseRig(t, tc.s, tc.idle)
 			go r.os.Write(make([]byte, 1<<20)) // returns as the pair closes
-			time.Sleep(inUseLeakAfter + 300*time.Millisecond)
+			// Idle past --leak-after from O's last frame, which is when the
+			// writer reached the window: a loaded machine took the writer
+			// there late, and 700 ms after the Write began found O in use.
+			sid := inUseID(r.os)
+			var last time.Time
+			smuxtest.Eventually(t, "O's writer held at the window in both taps", func() bool {
+				snap := r.reg.SnapshotWith(live.SnapshotOptions{Streams: func(uint64) bool { return true }})
+				held := 0
+				for _, ss := range snap.Sessions {
+					for _, st := range ss.Streams {
+						if st.ID == sid && !st.Flow[live.ServerToClient].FullSince.IsZero() {
+							held++
+							for _, at := range []time.Time{st.Last, st.Flow[live.ServerToClient].FullSince} {
+								if at.After(last) {
+									last = at
+								}
+							}
+						}
+					}
+				}
+				return held == 2
+			})
+			time.Sleep(time.Until(last.Add(inUseLeakAfter + 300*time.Millisecond)))
 			r.use("half-closed")
 			r.reg.Evaluate(time.Now(), inUseCfg)
 			recs := r.records()

@@ -537,13 +537,17 @@ func closeWaitYamux(t *testing.T) {
 // A client that half-closes its connection (CloseWrite: it has nothing
 // more to ask) and reads on what the server still sends, a frame every
 // 20 ms for half a second, after which the server closes its session: a
-// half-close protocol, evaluated as the time passes with the threshold
-// at 200 ms, ten of the server's frames. No CLOSE_WAIT, though the client
-// closed its side long before the server did.
+// half-close protocol, evaluated with the threshold at 200 ms, ten of the
+// server's frames, 100 ms after each frame. No CLOSE_WAIT, though the
+// client closed its side long before the server did. Evaluated at now, it
+// opened one when a loaded machine held the server between two frames
+// for 500 ms, which is a server quiet for longer than the threshold.
 func closeWaitHalfCloseReads(t *testing.T, version int) {
 	reg := live.New(live.Config{})
 	cfg := keepAliveOff(version)
 	fcfg := live.FindingsConfig{CloseWaitAfter: 200 * time.Millisecond}
+	const frames = 25
+	sent := make(chan time.Time, frames) // when each frame's write began: the tap stamps it later
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -572,11 +576,13 @@ func closeWaitHalfCloseReads(t *testing.T, version int) {
 			served <- err
 			return
 		}
-		for i := range 25 {
+		for i := range frames {
+			at := time.Now()
 			if _, err := fmt.Fprintf(st, "%04d", i); err != nil {
 				served <- err
 				return
 			}
+			sent <- at
 			time.Sleep(20 * time.Millisecond)
 		}
 		st.Close()
@@ -610,30 +616,30 @@ func closeWaitHalfCloseReads(t *testing.T, version int) {
 		got <- len(b)
 	}()
 	halfClosedSession(t, reg)
-	for {
-		reg.Evaluate(time.Now(), fcfg)
-		if n := openedCloseWaits(reg); n != 0 {
-			t.Fatalf("%d CLOSE_WAIT opened while the server still sends: %s", n, closeWaits(reg)[0].Text)
-		}
+	for range frames {
 		select {
-		case err := <-served:
-			if err != nil {
-				t.Fatal(err)
-			}
-			if n := <-got; n != 100 {
-				t.Errorf("the client read %d bytes after its half-close, want 100", n)
-			}
-			smuxtest.Eventually(t, "the session to end", func() bool {
-				s := reg.Snapshot().Sessions
-				return len(s) == 1 && s[0].Ended
-			})
-			reg.Evaluate(time.Now().Add(live.DefaultCloseWaitAfter), fcfg)
+		case at := <-sent:
+			reg.Evaluate(at.Add(100*time.Millisecond), fcfg)
 			if n := openedCloseWaits(reg); n != 0 {
-				t.Fatalf("%d CLOSE_WAIT opened after the server closed", n)
+				t.Fatalf("%d CLOSE_WAIT opened while the server still sends: %s", n, closeWaits(reg)[0].Text)
 			}
-			return
-		case <-time.After(50 * time.Millisecond):
+		case err := <-served:
+			t.Fatalf("the server returned before its last frame: %v", err)
 		}
+	}
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+	if n := <-got; n != 4*frames {
+		t.Errorf("the client read %d bytes after its half-close, want %d", n, 4*frames)
+	}
+	smuxtest.Eventually(t, "the session to end", func() bool {
+		s := reg.Snapshot().Sessions
+		return len(s) == 1 && s[0].Ended
+	})
+	reg.Evaluate(time.Now().Add(live.DefaultCloseWaitAfter), fcfg)
+	if n := openedCloseWaits(reg); n != 0 {
+		t.Fatalf("%d CLOSE_WAIT opened after the server closed", n)
 	}
 }
 

@@ -206,8 +206,9 @@ func openedCodes(reg *live.Registry) []string {
 // part of a message, and a pipe's part of a Write): every frame and byte
 // the tap counts, by command or type and direction, and every stream
 // opened and closed, equals an independent count of the raw bytes each end
-// wrote, at both ends. Evaluated as it runs and 1.5 s after with
-// thresholds of 1 s, no finding opens.
+// wrote, at both ends. Evaluated as it runs and over 1.5 s after it with
+// thresholds of 1 s, none opens after, and none that opened as it ran is
+// left open.
 func TestTransportCountsExact(t *testing.T) {
 	for _, tr := range smuxtest.Transports() {
 		for _, m := range transportMuxes {
@@ -251,12 +252,32 @@ func TestTransportCountsExact(t *testing.T) {
 				}
 				agree(t, "the client's tap", regC, recC, recS, m.mux.Yamux())
 				agree(t, "the server's tap", regS, recC, recS, m.mux.Yamux())
-				time.Sleep(1500 * time.Millisecond)
 				close(stop)
 				evals.Wait()
 				for _, reg := range []*live.Registry{regC, regS} {
-					if codes := openedCodes(reg); len(codes) > 0 {
-						t.Errorf("findings on a healthy session: %q", codes)
+					// As it ran, the thresholds were against the machine's
+					// time: one that held a goroutine for a second (most runs
+					// of -race -cpu 1,2 on a loaded machine) opened findings
+					// on these healthy sessions, a window stalled, a stream
+					// unanswered or idle unclosed, a write blocked; the
+					// session's own progress then resolved them. Said, not
+					// failed. What the traffic left is judged by time given,
+					// 1.5 s of quiet after it, when nothing is in flight.
+					ran := openedCodes(reg)
+					if len(ran) > 0 {
+						t.Logf("findings opened as the session ran (on a loaded machine, its goroutines held): %q", ran)
+					}
+					now := time.Now()
+					for d := time.Duration(0); d <= 1500*time.Millisecond; d += 50 * time.Millisecond {
+						reg.Evaluate(now.Add(d), healthyCfg)
+					}
+					if codes := openedCodes(reg)[len(ran):]; len(codes) > 0 {
+						t.Errorf("findings on a healthy session after its traffic: %q", codes)
+					}
+					for _, f := range reg.Snapshot().Findings {
+						if f.Resolved.IsZero() {
+							t.Errorf("finding open on a healthy session after its traffic: %s %s", f.Code, f.Text)
+						}
 					}
 				}
 			})
