@@ -52,9 +52,9 @@ func appendPlain(b []byte, r *live.Record) []byte {
 		}
 	case live.SessionOpened:
 		b = append(b, "session opened "...)
-		b = printable.AppendText(b, r.Client)
+		b = printable.AppendText(b, live.EndName(live.Client, r.Client))
 		b = append(b, " → "...)
-		b = printable.AppendText(b, r.Server)
+		b = printable.AppendText(b, live.EndName(live.Server, r.Server))
 	case live.SessionEnded:
 		b = append(b, "session ended: "...)
 		b = printable.AppendText(b, r.EndText())

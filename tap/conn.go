@@ -170,11 +170,23 @@ func named(side live.Side, addr string) string {
 	return side.String() + " " + addr
 }
 
+// addr is a's string, or "" where a names no end: none, an unnamed unix
+// socket's (a unix listener's client, which Go gives as "@", the abstract
+// name the kernel shows for none), or a net.Pipe's, whose ends are both
+// "pipe". An end with no address is named by its role alone.
 func addr(a net.Addr) string {
-	if a == nil {
+	switch u := a.(type) {
+	case nil:
 		return ""
+	case *net.UnixAddr:
+		if u == nil || u.Name == "" || u.Name == "@" {
+			return ""
+		}
 	}
-	return a.String()
+	if s := a.String(); !(s == "pipe" && a.Network() == "pipe") {
+		return s
+	}
+	return ""
 }
 
 // Read reads from the wrapped conn and decodes what it read.

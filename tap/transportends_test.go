@@ -127,7 +127,7 @@ func TestTransportHalfCloses(t *testing.T) {
 				t.Fatal(err)
 			}
 			smuxtest.Eventually(t, "the server's half-close", func() bool { return len(halfCloseDetails(reg)) > 0 })
-			server := "server " + tc.RemoteAddr().String()
+			server := nameOf("server", tc.RemoteAddr())
 			want := "the " + server + " closed its side of" + c.how + "; the client's side is still open"
 			if got := halfCloseDetails(reg); len(got) != 1 || got[0] != want {
 				t.Errorf("half-close %q, want %q", got, want)
@@ -160,7 +160,7 @@ func TestTransportWriteAfterOwnCloseWrite(t *testing.T) {
 			if err := tc.CloseWrite(); err != nil {
 				t.Fatal(err)
 			}
-			want := "the " + strings.TrimSpace("client "+addrOrNone(tc.LocalAddr())) + " closed its side of the"
+			want := "the " + nameOf("client", tc.LocalAddr()) + " closed its side of the"
 			if got := halfCloseDetails(reg); len(got) != 1 || !strings.HasPrefix(got[0], want) {
 				t.Errorf("half-close %q, want %q…", got, want)
 			}
@@ -175,12 +175,14 @@ func TestTransportWriteAfterOwnCloseWrite(t *testing.T) {
 	}
 }
 
-// addrOrNone is a's string, "" for none.
-func addrOrNone(a net.Addr) string {
-	if a == nil {
-		return ""
+// nameOf is how muxtop names the end of role at a: "server 127.0.0.1:9000",
+// or the role alone where a names no end: none, an unnamed unix socket's
+// "@", a net.Pipe's "pipe".
+func nameOf(role string, a net.Addr) string {
+	if a == nil || a.String() == "@" || a.String() == "" || a.String() == "pipe" {
+		return role
 	}
-	return a.String()
+	return role + " " + a.String()
 }
 
 // TestTransportTLSPeerReset: the server's TCP under its TLS resets (SO_LINGER
@@ -224,7 +226,7 @@ func TestTransportPeerCloses(t *testing.T) {
 			tc, cli, sc, reg := tappedClient(t, transport(t, c.name), smuxtest.Config(2))
 			sc.Close()
 			smuxtest.Eventually(t, "the server's close read", func() bool { return len(halfCloseDetails(reg)) > 0 })
-			server := "server " + tc.RemoteAddr().String()
+			server := nameOf("server", tc.RemoteAddr())
 			if got := halfCloseDetails(reg); len(got) != 1 || got[0] != "the "+server+c.half {
 				t.Errorf("half-close %q, want %q", got, "the "+server+c.half)
 			}
@@ -372,7 +374,7 @@ func TestTransportPeerClosesYamux(t *testing.T) {
 			smuxtest.Eventually(t, "the echoed stream closed", func() bool { return theSession(t, reg).Open == 0 })
 			srv.Close()
 			s := ended(t, reg)
-			server := "server " + tc.RemoteAddr().String()
+			server := nameOf("server", tc.RemoteAddr())
 			if got := halfCloseDetails(reg); len(got) != 1 || got[0] != "the "+server+c.half {
 				t.Errorf("half-close %q, want %q", got, "the "+server+c.half)
 			}
