@@ -118,8 +118,23 @@ func closeWaitText(f *Finding) string {
 	if ev.Count > 0 {
 		streams = fmt.Sprintf(" and %s", plural(ev.Count, "open stream"))
 	}
-	return fmt.Sprintf("the %s closed its side of the connection %s ago, and the %s has not closed its own %s: it still holds session %d%s%s",
-		closer, fmtDur(ev.Age), holder, quiet, f.Session, streams, closeWaitState(ev.Transport, closer))
+	closed, own := closedIts(ev.Transport), "its own"
+	if ev.Transport == "pipe" {
+		closed, own = "closed the connection (a net.Pipe has no half-close)", "its end"
+	}
+	return fmt.Sprintf("the %s %s %s ago, and the %s has not closed %s %s: it still holds session %d%s%s",
+		closer, closed, fmtDur(ev.Age), holder, own, quiet, f.Session, streams, closeWaitState(ev.Transport, closer))
+}
+
+// closedIts words a side's close of its conn over transport (as
+// SessionInfo.Transport names it): "closed its side of the connection",
+// or over a net.Pipe, which has no half-close (a peer's Close ends both
+// ways), "closed the connection".
+func closedIts(transport string) string {
+	if transport == "pipe" {
+		return "closed the connection"
+	}
+	return "closed its side of the connection"
 }
 
 // closeWaitState says, after a CLOSE_WAIT finding's text, the state the
@@ -225,8 +240,8 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 			}
 			if ev.GaveUp {
 				// Its sender's clock stopped as it closed.
-				return fmt.Sprintf("the %s %s; the %s's ping went %s without its answer, which yamux sends at once, and then the %s closed its side of the connection (yamux's keepalive gives up on a ping unanswered for ConnectionWriteTimeout, 10 s by default): the %s is frozen or gone",
-					sender, nothing, receiver, fmtDur(ev.Ping), receiver, sender), advice
+				return fmt.Sprintf("the %s %s; the %s's ping went %s without its answer, which yamux sends at once, and then the %s %s (yamux's keepalive gives up on a ping unanswered for ConnectionWriteTimeout, 10 s by default): the %s is frozen or gone",
+					sender, nothing, receiver, fmtDur(ev.Ping), receiver, closedIts(f.info.Transport), sender), advice
 			}
 			return fmt.Sprintf("the %s %s, and the %s's ping has waited %s for its answer, which yamux sends at once: it is frozen or gone",
 				sender, nothing, receiver, fmtDur(ev.Ping)), advice

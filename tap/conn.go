@@ -54,6 +54,9 @@ type Conn struct {
 	// doing, whatever error the wrapped conn gives for it: a TCP, TLS or
 	// unix conn's net.ErrClosed, a net.Pipe's or KCP's io.ErrClosedPipe.
 	closed atomic.Bool
+	// transport is what the wrapped conn runs over, as
+	// live.SessionInfo.Transport names it: the words of a close follow it.
+	transport string
 	// local and peer name the two ends, "client 127.0.0.1:51234" and
 	// "server 127.0.0.1:7800", for the records that name one.
 	local, peer string
@@ -110,12 +113,13 @@ func Wrap(c net.Conn, side live.Side, reg *live.Registry, label string, opts ...
 	snaplen := reg.Config().Snaplen
 	ch := newChoice(o.proto)
 	tc := &Conn{
-		Conn:  c,
-		sess:  sess,
-		out:   newFeeder(sess, side.Sends(), snaplen, ch),
-		in:    newFeeder(sess, side.Sends().Reverse(), snaplen, ch),
-		local: named(side, local),
-		peer:  named(side.Sends().Reverse().Sender(), remote),
+		Conn:      c,
+		sess:      sess,
+		out:       newFeeder(sess, side.Sends(), snaplen, ch),
+		in:        newFeeder(sess, side.Sends().Reverse(), snaplen, ch),
+		transport: info.Transport,
+		local:     named(side, local),
+		peer:      named(side.Sends().Reverse().Sender(), remote),
 	}
 	tc.out.keep = true
 	if o.version != 0 {
@@ -255,7 +259,11 @@ func (c *Conn) cause(err error, now time.Time) error {
 	if eof == 0 {
 		return err
 	}
-	return closedBefore(err, c.local, c.peer, now.Sub(time.Unix(0, eof)))
+	what := closedSide
+	if c.transport == "pipe" {
+		what = closedWhole // no half-close: the peer's Close closed both ways
+	}
+	return closedBefore(err, c.local, c.peer, what, now.Sub(time.Unix(0, eof)))
 }
 
 // Write decodes and records p, then writes it to the wrapped conn. Its

@@ -209,7 +209,8 @@ func TestTransportTLSPeerReset(t *testing.T) {
 // before". A net.Pipe has no half-close: its peer's Close is an EOF to
 // the client's read (its words must not say the client's side is still
 // open: it can no longer write), and the next write fails with
-// io.ErrClosedPipe, an I/O error with the pipe's words.
+// io.ErrClosedPipe, an I/O error with the pipe's words: the server had
+// closed the connection, not its side of it.
 func TestTransportPeerCloses(t *testing.T) {
 	for _, c := range []struct {
 		name      string
@@ -237,9 +238,12 @@ func TestTransportPeerCloses(t *testing.T) {
 			}
 			s := ended(t, reg)
 			want := c.errPrefix + server
-			if c.reason == live.Reset {
+			switch {
+			case c.reason == live.Reset:
 				want += ", which had closed its side of the connection "
-			} else {
+			case c.name == "pipe": // no half-close: the server closed it whole
+				want += " had closed the connection "
+			default:
 				want += " had closed its side of the connection "
 			}
 			if s.Reason != c.reason || !strings.HasPrefix(s.Err, want) || !strings.HasSuffix(s.Err, " before") {
@@ -379,6 +383,9 @@ func TestTransportPeerClosesYamux(t *testing.T) {
 				t.Errorf("half-close %q, want %q", got, "the "+server+c.half)
 			}
 			want := "the " + server + " had closed its side of the connection "
+			if c.name == "pipe" { // no half-close: the server closed it whole
+				want = "the " + server + " had closed the connection "
+			}
 			if s.Reason != live.LocalClose || !strings.HasPrefix(s.Err, want) || !strings.HasSuffix(s.Err, " before") {
 				t.Errorf("ended %v %q, want local_close %q… before", s.Reason, s.Err, want)
 			}
