@@ -630,13 +630,32 @@ func blockedSign(f *Finding, conn string) (head, why string) {
 	sender, receiver, age := f.Dir.Sender(), f.Dir.Reverse().Sender(), fmtDur(f.Evidence.Age)
 	switch f.Evidence.Sign {
 	case SignWrite:
-		return fmt.Sprintf("the %s's write to the connection has waited %s", sender, age),
-			fmt.Sprintf("the %s stopped reading%s, or it (or the path to it) takes the bytes far slower than the %s writes them (the kernel wakes a writer held by a full socket buffer only once much of it has drained)", receiver, conn, sender)
+		return fmt.Sprintf("the %s's write to the connection has waited %s", sender, age), writeHeld(f.info.Transport, receiver, sender, conn)
 	case SignWindow:
 		return fmt.Sprintf("the %s's TCP window has been closed for %s", receiver, age),
 			fmt.Sprintf("the %s stopped reading%s, or reads very slowly (a kernel reopens a closed window only once a segment or more of its buffer is free)", receiver, conn)
 	}
 	return fmt.Sprintf("the %s stopped reading%s %s ago", receiver, conn, age), ""
+}
+
+// writeHeld says what a write held on a conn of transport (as
+// SessionInfo.Transport names it) means: what holds it there. TCP's
+// socket buffer (under TLS too) and its network path; a unix socket's
+// buffer, with no path; a net.Pipe's reader itself, as a pipe holds
+// nothing; a KCP session's send window, over UDP; over another conn,
+// nothing it cannot know.
+func writeHeld(transport string, receiver, sender Side, conn string) string {
+	switch transport {
+	case "", "tls":
+		return fmt.Sprintf("the %s stopped reading%s, or it (or the path to it) takes the bytes far slower than the %s writes them (the kernel wakes a writer held by a full socket buffer only once much of it has drained)", receiver, conn, sender)
+	case "unix":
+		return fmt.Sprintf("the %s stopped reading%s, or reads them far slower than the %s writes them (the kernel wakes a writer held by a full unix socket buffer only once much of it has drained)", receiver, conn, sender)
+	case "pipe":
+		return fmt.Sprintf("the %s stopped reading%s, or reads them far slower than the %s writes them (a net.Pipe holds nothing: each write waits until the reader has read all of it)", receiver, conn, sender)
+	case "udp":
+		return fmt.Sprintf("the %s stopped reading%s, or it (or the path to it) takes the bytes far slower than the %s writes them (a KCP session's write waits while its send window is full of data not yet acknowledged)", receiver, conn, sender)
+	}
+	return fmt.Sprintf("the %s stopped reading%s, or it (or the path to it) takes the bytes far slower than the %s writes them", receiver, conn, sender)
 }
 
 // blockedUnseen is the text of a SESSION_BLOCKED finding in a session

@@ -87,8 +87,11 @@ func blockedFinding(t *testing.T, reg *live.Registry, dir live.Dir) *live.Findin
 // TestTransportBlockedWrite: the untapped server stops reading its conn
 // while the tapped client writes 64 MiB on a stream (smux v1: no stream
 // window stops the writer first): once the conn's buffers are full the
-// tapped write does not return, SESSION_BLOCKED c2s, sign write. Not over
-// the KCP-like conn, whose writes never wait for the peer.
+// tapped write does not return, SESSION_BLOCKED c2s, sign write, worded
+// by what holds a write on that conn: TCP's socket buffer under TLS, a
+// unix socket's buffer (and no network path), a pipe's reader itself (it
+// has no buffer). Not over the KCP-like conn, whose writes never wait for
+// the peer.
 func TestTransportBlockedWrite(t *testing.T) {
 	for _, name := range []string{"tls", "unix", "pipe"} {
 		t.Run(name, func(t *testing.T) {
@@ -122,6 +125,16 @@ func TestTransportBlockedWrite(t *testing.T) {
 			f := blockedFinding(t, reg, live.ClientToServer)
 			if f.Evidence.Sign != live.SignWrite {
 				t.Errorf("sign %s, want write: %s", f.Evidence.Sign.Code(), f.Text)
+			}
+			// What holds the write, in the conn's words: a pipe has no
+			// buffer, and a unix socket no path.
+			w := map[string]struct{ want, not string }{
+				"tls":  {"the kernel wakes a writer held by a full socket buffer", ""},
+				"unix": {"or reads them far slower than the client writes them (the kernel wakes a writer held by a full unix socket buffer", "path"},
+				"pipe": {"or reads them far slower than the client writes them (a net.Pipe holds nothing: each write waits until the reader has read all of it)", "socket"},
+			}[name]
+			if !strings.Contains(f.Text, w.want) || (w.not != "" && strings.Contains(f.Text, w.not)) {
+				t.Errorf("over %s: text %q, want %q and no %q", name, f.Text, w.want, w.not)
 			}
 		})
 	}
