@@ -1,6 +1,7 @@
 package headless
 
 import (
+	"cmp"
 	"encoding/json"
 	"strconv"
 	"time"
@@ -78,6 +79,7 @@ func appendJSON(b []byte, r *live.Record) []byte {
 		b = appendField(b, `,"client":`, r.Client)
 		b = appendField(b, `,"server":`, r.Server)
 		b = appendField(b, `,"label":`, r.Label)
+		b = appendField(b, `,"transport":`, cmp.Or(r.Transport, "tcp")) // SessionInfo's "" is TCP
 	case live.SessionEnded:
 		b = appendField(b, `,"detail":`, r.Detail)
 		b = appendField(b, `,"reason":`, r.Reason.Code())

@@ -387,7 +387,7 @@ func (r *Registry) Open(info SessionInfo, at time.Time) *Session {
 	r.reweigh(liveWeight)
 	r.mu.Unlock()
 	r.hist.addEvent(Record{Kind: SessionOpened, Session: s.id, At: at,
-		Client: info.Client, Server: info.Server, Label: info.Label, Tap: info.Tap, Proto: info.Proto})
+		Client: info.Client, Server: info.Server, Label: info.Label, Transport: info.Transport, Tap: info.Tap, Proto: info.Proto})
 	return s
 }
 
