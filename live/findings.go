@@ -1154,13 +1154,13 @@ func (s *Session) resolution(f *Finding, cands []candidate, now time.Time, ns in
 			// The side that never sent FIN left (conditions.go): its
 			// streams went with its session; the other side holds on.
 			return fmt.Sprintf("the %s %s: its session, and its streams, are gone; the %s still holds the session (close it when its conn reads EOF)",
-				f.Dir.Sender(), closedIts(s.info.Transport), f.Dir.Reverse().Sender())
+				f.Dir.Sender(), closedIts(s.transport()), f.Dir.Reverse().Sender())
 		}
 		if i := slices.IndexFunc(cands, func(c candidate) bool { return c.code == CodeCloseWait }); i >= 0 && (!f.HasDir || f.Dir == cands[i].dir) {
 			// Its streams are the session the holding side keeps for a
 			// peer that left (conditions.go).
 			return fmt.Sprintf("its streams are still open, in the session the %s still holds though the %s %s: CLOSE_WAIT says so",
-				cands[i].dir.Sender(), cands[i].dir.Reverse().Sender(), closedIts(s.info.Transport))
+				cands[i].dir.Sender(), cands[i].dir.Reverse().Sender(), closedIts(s.transport()))
 		}
 		k := 0
 		if f.HasDir {
@@ -1225,7 +1225,7 @@ func (s *Session) closeWaitResolved(f *Finding, cands []candidate) string {
 	holder := f.Dir.Sender()
 	switch {
 	case s.dirEnded[f.Dir]:
-		if s.info.Transport == "pipe" {
+		if s.transport() == "pipe" {
 			return fmt.Sprintf("the %s closed its end too", holder)
 		}
 		return fmt.Sprintf("the %s closed its side of the connection too", holder)
@@ -1469,7 +1469,7 @@ func (s *Session) endNote(at time.Time, err string) string {
 			f.Dir.Sender(), fmtDur(time.Duration(until-last)))
 		if closedFirst {
 			note = fmt.Sprintf("after the %s sent nothing for %s (KEEPALIVE), up to when the %s %s %s before the end: smux's keepalive closes a session that receives no frame for KeepAliveTimeout",
-				f.Dir.Sender(), fmtDur(time.Duration(until-last)), pinger.Sender(), closedIts(s.info.Transport), fmtDur(time.Duration(at.UnixNano()-closed)))
+				f.Dir.Sender(), fmtDur(time.Duration(until-last)), pinger.Sender(), closedIts(s.transport()), fmtDur(time.Duration(at.UnixNano()-closed)))
 		}
 		y := s.yamux()
 		switch {
@@ -1482,10 +1482,10 @@ func (s *Session) endNote(at time.Time, err string) string {
 				silent = fmt.Sprintf("the %s having sent nothing muxtop saw", f.Dir.Sender())
 			}
 			note = fmt.Sprintf("%s after the %s %s, its ping unanswered for %s (KEEPALIVE: yamux's keepalive gives up on a ping unanswered for ConnectionWriteTimeout), %s",
-				fmtDur(time.Duration(at.UnixNano()-closed)), pinger.Sender(), closedIts(s.info.Transport), fmtDur(time.Duration(closed-y.latestAt[pinger])), silent)
+				fmtDur(time.Duration(at.UnixNano()-closed)), pinger.Sender(), closedIts(s.transport()), fmtDur(time.Duration(closed-y.latestAt[pinger])), silent)
 		case s.proto == Yamux && closedFirst:
 			note = fmt.Sprintf("after the %s sent nothing for %s (KEEPALIVE), up to when the %s %s %s before the end: yamux's keepalive ends a session whose ping gets no answer",
-				f.Dir.Sender(), fmtDur(time.Duration(until-last)), pinger.Sender(), closedIts(s.info.Transport), fmtDur(time.Duration(at.UnixNano()-closed)))
+				f.Dir.Sender(), fmtDur(time.Duration(until-last)), pinger.Sender(), closedIts(s.transport()), fmtDur(time.Duration(at.UnixNano()-closed)))
 		case s.proto == Yamux:
 			note = fmt.Sprintf("after the %s sent nothing for %s (KEEPALIVE): yamux's keepalive ends a session whose ping gets no answer",
 				f.Dir.Sender(), fmtDur(time.Duration(until-last)))

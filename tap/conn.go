@@ -231,6 +231,13 @@ func (c *Conn) peerClosed(now time.Time) {
 	if c.shutAt.Load() == 0 {
 		// Not while this end's CloseWrite is under way: its FIN may be
 		// out, and the CloseWrite says what came of it.
+		if c.transport == "tls" {
+			if under, ok := tlsNeverMade(c.Conn); ok {
+				// A TCP health check at a TLS listener: it closed its
+				// TCP, and no TLS connection was ever made.
+				c.sess.NoTLS(under)
+			}
+		}
 		c.sess.HalfClosed(c.in.dir, now, c.peer)
 	}
 	c.bothClosed()
@@ -519,6 +526,30 @@ func transportOf(c net.Conn) string {
 			return n
 		}
 	}
+}
+
+// tlsNeverMade reports whether c is a TLS conn, or wraps one as
+// transportOf sees through wrappers, whose handshake never completed,
+// and the transport of the conn under it, as transportOf names it ("" for
+// TCP, and where the TLS conn does not give it).
+func tlsNeverMade(c net.Conn) (under string, ok bool) {
+	for range 16 {
+		u, unwraps := c.(interface{ NetConn() net.Conn })
+		if t, isTLS := c.(interface{ ConnectionState() tls.ConnectionState }); isTLS {
+			if t.ConnectionState().HandshakeComplete {
+				return "", false
+			}
+			if unwraps && u.NetConn() != nil {
+				return transportOf(u.NetConn()), true
+			}
+			return "", true
+		}
+		if !unwraps || u.NetConn() == nil {
+			break
+		}
+		c = u.NetConn()
+	}
+	return "", false
 }
 
 // isNetError reports whether err came from the network, as a wrapped
