@@ -145,40 +145,37 @@ type Session struct {
 	id   uint64
 	info SessionInfo
 
-	mu          sync.Mutex
-	gen         uint64   // bumped on every change, so snapshots can be reused
-	version     uint8    // of the session's first frame
-	ver         [2]uint8 // of each direction's first frame
-	halted      [2]bool  // the direction's receiver refuses everything: the ends speak different versions
-	start, last time.Time
-	end         time.Time
-	ended       bool
-	forgotten   bool // folded into the Registry's Forgotten; later frames count there
-	reason      CloseReason
-	err         string
-	streams     streamTable
-	recent      [2]*stream          // the last stream each direction touched
-	free        []*stream           // evicted streams, reused so steady traffic does not allocate
-	closed      fifo                // closed streams, oldest first
-	maxID       [2]uint32           // the highest id SYN'd, per parity
-	firstSYN    [2]uint32           // the first id SYN'd, per parity: in a capture joined mid-stream, lower ones opened before it
-	preCapture  map[uint32]struct{} // ids adopted that opened before the capture
-	joined      [2]bool             // the direction was resynchronised or recorded a frame: its frames are not held
-	summary     ClosedSummary
-	untracked   Traffic  // frames that name no tracked stream
-	atWindow    int      // v2 flows whose writer sits at the window (Flow.FullSince set)
-	dirEnded    [2]bool  // the direction's byte stream has ended: its writers write no more
-	dirEndedAt  [2]int64 // when (Unix ns) it ended, where dirEnded
-	heardAtEnd  [2]int64 // the other direction's lastHeard as it ended: the silence a keepalive's close acted on (endNote)
-	halfTold    bool     // a SessionHalfClosed record was made (HalfClosed)
-	// noTLS: the session's TLS connection was never made (NoTLS), and
-	// under is the transport of the conn under it, which the words of a
-	// close name instead of TLS.
-	noTLS        bool
-	under        string
-	serial       uint64  // of the latest stream opened: the streams' serials tell reused structs apart
-	counted      *stream // the stream the frame being recorded was counted on, if any
-	countedHead  uint8   // counted's first bytes in the frame's direction before the frame added to them, or noHead
+	mu           sync.Mutex
+	gen          uint64   // bumped on every change, so snapshots can be reused
+	version      uint8    // of the session's first frame
+	ver          [2]uint8 // of each direction's first frame
+	halted       [2]bool  // the direction's receiver refuses everything: the ends speak different versions
+	start, last  time.Time
+	end          time.Time
+	ended        bool
+	forgotten    bool // folded into the Registry's Forgotten; later frames count there
+	reason       CloseReason
+	err          string
+	streams      streamTable
+	recent       [2]*stream          // the last stream each direction touched
+	free         []*stream           // evicted streams, reused so steady traffic does not allocate
+	closed       fifo                // closed streams, oldest first
+	maxID        [2]uint32           // the highest id SYN'd, per parity
+	firstSYN     [2]uint32           // the first id SYN'd, per parity: in a capture joined mid-stream, lower ones opened before it
+	preCapture   map[uint32]struct{} // ids adopted that opened before the capture
+	joined       [2]bool             // the direction was resynchronised or recorded a frame: its frames are not held
+	summary      ClosedSummary
+	untracked    Traffic  // frames that name no tracked stream
+	atWindow     int      // v2 flows whose writer sits at the window (Flow.FullSince set)
+	dirEnded     [2]bool  // the direction's byte stream has ended: its writers write no more
+	dirEndedAt   [2]int64 // when (Unix ns) it ended, where dirEnded
+	heardAtEnd   [2]int64 // the other direction's lastHeard as it ended: the silence a keepalive's close acted on (endNote)
+	halfTold     bool     // a SessionHalfClosed record was made (HalfClosed)
+	noTLS        bool     // the session's TLS connection was never made (NoTLS)
+	under        string   // then, the transport of the conn under it, which the words of a close name
+	serial       uint64   // of the latest stream opened: the streams' serials tell reused structs apart
+	counted      *stream  // the stream the frame being recorded was counted on, if any
+	countedHead  uint8    // counted's first bytes in the frame's direction before the frame added to them, or noHead
 	unsent       [2]int64
 	open         int    // streams not closed
 	endedStreams uint64 // streams that ended with the session, neither closed by both FINs nor reset
