@@ -326,6 +326,7 @@ type jsonSummary struct {
 	Sessions      uint64                       `json:"sessions"`
 	LiveSessions  int                          `json:"live_sessions"`
 	HalfClosed    int                          `json:"half_closed_sessions,omitempty"`
+	PipeClosed    int                          `json:"pipe_closed_sessions,omitempty"`
 	StreamsOpened uint64                       `json:"streams_opened"`
 	StreamsClosed uint64                       `json:"streams_closed"`
 	StreamsEnded  uint64                       `json:"streams_ended"`
@@ -426,7 +427,7 @@ func appendStatus(b []byte, st live.Status) []byte {
 
 func appendJSONSummary(b []byte, s Summary) []byte {
 	j := jsonSummary{
-		Type: "summary", Seconds: s.Duration.Seconds(), Sessions: s.Sessions, LiveSessions: s.LiveSessions, HalfClosed: s.HalfClosed,
+		Type: "summary", Seconds: s.Duration.Seconds(), Sessions: s.Sessions, LiveSessions: s.LiveSessions, HalfClosed: s.HalfClosed, PipeClosed: s.PipeClosed,
 		StreamsOpened: s.StreamsOpened, StreamsClosed: s.StreamsClosed, StreamsEnded: s.StreamsEnded,
 		StreamsOpen: s.StreamsOpen, Dropped: s.Dropped, Missed: s.Missed,
 		Violations: s.Violations, Anomalies: s.Anomalies,

@@ -83,7 +83,8 @@ type Record struct {
 	Want uint8
 
 	// Client, Server, Label, Transport and Tap describe a SessionOpened
-	// session, as SessionInfo does.
+	// session, as SessionInfo does; a SessionHalfClosed record's Transport
+	// is the conn its words name (HalfClosedName).
 	Client, Server, Label, Transport string
 	Tap                              Side
 	// Reason says why a SessionEnded session ended.

@@ -780,7 +780,7 @@ func (s *Session) HalfClosed(dir Dir, at time.Time, peer string) {
 		return
 	}
 	s.halfTold = true
-	proto, other, noTLS, under := s.proto, s.unseen[dir.Reverse()], s.noTLS, s.under
+	proto, other, noTLS, under, transport := s.proto, s.unseen[dir.Reverse()], s.noTLS, s.under, s.transport()
 	s.mu.Unlock()
 	detail := HalfClosedText(peer, dir, s.info.Transport) // info never changes after Open
 	if noTLS {
@@ -791,7 +791,7 @@ func (s *Session) HalfClosed(dir Dir, at time.Time, peer string) {
 		// FIN may have gone by unseen.
 		detail = "the " + peer + " closed its side of the connection (FIN); the capture holds nothing of the " + dir.Reverse().Sender().String() + "'s side, which may have closed too"
 	}
-	s.reg.hist.addEvent(Record{Kind: SessionHalfClosed, Session: s.id, Dir: dir, At: at, Proto: proto, Detail: detail})
+	s.reg.hist.addEvent(Record{Kind: SessionHalfClosed, Session: s.id, Dir: dir, At: at, Proto: proto, Detail: detail, Transport: transport})
 }
 
 // NoTLS records that the session's TLS connection was never made: its
@@ -831,6 +831,16 @@ func noTLSText(peer string, dir Dir, under string) string {
 		rest = " (a net.Pipe has no half-close): the " + dir.Reverse().Sender().String() + " can no longer write"
 	}
 	return "the " + peer + " " + closed + " before any TLS handshake: no TLS connection was made" + rest
+}
+
+// HalfClosedName names a SessionHalfClosed record r in a line of output,
+// "half-closed", or where its conn has no half-close (a net.Pipe, whose
+// peer's Close ends both ways: r.Transport) "closed at one end".
+func (r *Record) HalfClosedName() string {
+	if r.Transport == "pipe" {
+		return "closed at one end"
+	}
+	return "half-closed"
 }
 
 // HalfClosedText says what a SessionHalfClosed record of direction dir,

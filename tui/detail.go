@@ -123,7 +123,7 @@ func detailInfo(th *theme, r *live.Record, w int) []string {
 	case live.SessionEnded:
 		wrap(sess+" ended: "+printable.Text(r.EndText())+" · "+at, style{})
 	case live.SessionHalfClosed:
-		wrap(sess+" half-closed: "+printable.Text(r.Detail)+" · "+at, st.warn)
+		wrap(sess+" "+r.HalfClosedName()+": "+printable.Text(r.Detail)+" · "+at, st.warn)
 	case live.NoticeRecord:
 		wrap(printable.Text(r.Detail)+" · "+at, st.bad)
 	case live.ResyncRecord:

@@ -506,7 +506,7 @@ func frameLine(th *theme, r *live.Record, w int, mark, reverse bool, cols frameC
 	case live.SessionEnded:
 		l.add("● session "+strconv.FormatUint(r.Session, 10)+" ended: "+printable.Text(r.EndText()), st.dim)
 	case live.SessionHalfClosed:
-		l.add(r.Dir.String()+" ● session "+strconv.FormatUint(r.Session, 10)+" half-closed: "+printable.Text(r.Detail), st.warn)
+		l.add(r.Dir.String()+" ● session "+strconv.FormatUint(r.Session, 10)+" "+r.HalfClosedName()+": "+printable.Text(r.Detail), st.warn)
 	case live.FramingViolation:
 		l.text(r.Dir.String() + " ")
 		code := r.Code.String()

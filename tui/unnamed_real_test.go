@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xtaci/smux"
+
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/tap"
@@ -43,5 +45,32 @@ func TestUnnamedClientShown(t *testing.T) {
 	screen := screenOf(m)
 	if want := "● session 1 opened client → " + path; !strings.Contains(screen, want) || strings.Contains(screen, "@") {
 		t.Errorf("the frames pane does not say %q, or says @:\n%s", want, screen)
+	}
+}
+
+// TestPipeCloseShown: a real smux session over a net.Pipe, its client
+// tapped, whose server closes the pipe, which has no half-close: the
+// frames pane's record of it says the session was closed at one end,
+// never half-closed.
+func TestPipeCloseShown(t *testing.T) {
+	cc, sc := smuxtest.PipeConns(t)
+	reg := live.New(live.Config{})
+	cli, err := smux.Client(tap.Wrap(cc, live.Client, reg, "t"), smuxtest.Config(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	srv, err := smux.Server(sc, smuxtest.Config(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Close()
+	smuxtest.Eventually(t, "the server's close at the tap", func() bool {
+		return !reg.Snapshot().Sessions[0].DirEnded[live.ServerToClient].IsZero()
+	})
+	m := press(resize(newModel(reg, Options{NoColor: true}, reg.SnapshotWith, time.UTC, 0), 200, 45), "tab", "tab", "G")
+	screen := screenOf(m)
+	if want := "← ● session 1 closed at one end: the server closed the connection (a net.Pipe has no half-close)"; !strings.Contains(screen, want) || strings.Contains(screen, "half-closed:") {
+		t.Errorf("the frames pane does not say %q, or says half-closed:\n%s", want, screen)
 	}
 }
