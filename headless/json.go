@@ -1,6 +1,7 @@
 package headless
 
 import (
+	"cmp"
 	"encoding/json"
 	"strconv"
 	"time"
@@ -78,6 +79,7 @@ func appendJSON(b []byte, r *live.Record) []byte {
 		b = appendField(b, `,"client":`, r.Client)
 		b = appendField(b, `,"server":`, r.Server)
 		b = appendField(b, `,"label":`, r.Label)
+		b = appendField(b, `,"transport":`, cmp.Or(r.Transport, "tcp")) // SessionInfo's "" is TCP
 	case live.SessionEnded:
 		b = appendField(b, `,"detail":`, r.Detail)
 		b = appendField(b, `,"reason":`, r.Reason.Code())
@@ -324,6 +326,7 @@ type jsonSummary struct {
 	Sessions      uint64                       `json:"sessions"`
 	LiveSessions  int                          `json:"live_sessions"`
 	HalfClosed    int                          `json:"half_closed_sessions,omitempty"`
+	PipeClosed    int                          `json:"pipe_closed_sessions,omitempty"`
 	StreamsOpened uint64                       `json:"streams_opened"`
 	StreamsClosed uint64                       `json:"streams_closed"`
 	StreamsEnded  uint64                       `json:"streams_ended"`
@@ -424,7 +427,7 @@ func appendStatus(b []byte, st live.Status) []byte {
 
 func appendJSONSummary(b []byte, s Summary) []byte {
 	j := jsonSummary{
-		Type: "summary", Seconds: s.Duration.Seconds(), Sessions: s.Sessions, LiveSessions: s.LiveSessions, HalfClosed: s.HalfClosed,
+		Type: "summary", Seconds: s.Duration.Seconds(), Sessions: s.Sessions, LiveSessions: s.LiveSessions, HalfClosed: s.HalfClosed, PipeClosed: s.PipeClosed,
 		StreamsOpened: s.StreamsOpened, StreamsClosed: s.StreamsClosed, StreamsEnded: s.StreamsEnded,
 		StreamsOpen: s.StreamsOpen, Dropped: s.Dropped, Missed: s.Missed,
 		Violations: s.Violations, Anomalies: s.Anomalies,

@@ -2,6 +2,7 @@ package headless
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"slices"
@@ -47,6 +48,7 @@ type marshalRecord struct {
 	Client    string  `json:"client,omitempty"`
 	Server    string  `json:"server,omitempty"`
 	Label     string  `json:"label,omitempty"`
+	Transport string  `json:"transport,omitempty"`
 	Reason    string  `json:"reason,omitempty"`
 	Text      string  `json:"text,omitempty"`
 }
@@ -94,6 +96,7 @@ func appendJSONMarshal(b []byte, r *live.Record) []byte {
 		}
 	case live.SessionOpened:
 		j.Client, j.Server, j.Label = r.Client, r.Server, r.Label
+		j.Transport = cmp.Or(r.Transport, "tcp")
 	case live.SessionEnded:
 		j.Reason, j.Detail = r.Reason.Code(), r.Detail
 	case live.SessionHalfClosed:
@@ -308,7 +311,10 @@ func TestJSONRecordKinds(t *testing.T) {
 					"cmd": "UPD", "sid": 3.0, "len": 8.0, "offset": 24.0, "consumed": 8.0, "window": 262144.0}},
 			{live.Record{Kind: live.SessionOpened, Seq: 6, Session: 3, At: at, Client: s, Server: s, Label: s},
 				omitEmpty(map[string]any{"type": "session-opened", "seq": 6.0, "time": ts, "session": 3.0, "proto": "smux",
-					"client": text, "server": text, "label": text})},
+					"client": text, "server": text, "label": text, "transport": "tcp"})},
+			{live.Record{Kind: live.SessionOpened, Seq: 16, Session: 5, At: at, Server: s, Transport: "unix"},
+				omitEmpty(map[string]any{"type": "session-opened", "seq": 16.0, "time": ts, "session": 5.0, "proto": "smux",
+					"server": text, "transport": "unix"})},
 			{live.Record{Kind: live.SessionEnded, Seq: 7, Session: 3, At: at, Reason: live.LocalClose, Detail: s},
 				omitEmpty(map[string]any{"type": "session-ended", "seq": 7.0, "time": ts, "session": 3.0, "proto": "smux",
 					"reason": "local_close", "detail": text})},

@@ -52,15 +52,17 @@ func appendPlain(b []byte, r *live.Record) []byte {
 		}
 	case live.SessionOpened:
 		b = append(b, "session opened "...)
-		b = printable.AppendText(b, r.Client)
+		b = printable.AppendText(b, live.EndName(live.Client, r.Client))
 		b = append(b, " → "...)
-		b = printable.AppendText(b, r.Server)
+		b = printable.AppendText(b, live.EndName(live.Server, r.Server))
 	case live.SessionEnded:
 		b = append(b, "session ended: "...)
 		b = printable.AppendText(b, r.EndText())
 	case live.SessionHalfClosed:
 		b = append(b, r.Dir.String()...)
-		b = append(b, " session half-closed: "...)
+		b = append(b, " session "...)
+		b = append(b, r.HalfClosedName()...)
+		b = append(b, ": "...)
 		b = printable.AppendText(b, r.Detail)
 	case live.FramingViolation:
 		b = append(b, r.Dir.String()...)
@@ -147,13 +149,16 @@ func appendAnomalyPlain(b []byte, r *live.Record, reaction string) []byte {
 // WriteSummary writes s for a person to read.
 func WriteSummary(w io.Writer, s Summary) {
 	fmt.Fprintf(w, "muxtop summary: %s captured\n", s.Duration.Round(time.Millisecond))
+	// Live, but one end has closed its side (or a pipe whole): not as
+	// live as the rest.
+	var closed string
 	if s.HalfClosed > 0 {
-		// Live, but one end has closed its side: not as live as the rest.
-		fmt.Fprintf(w, "  sessions  %d (%d live, %d of them half-closed: one end closed its side of the connection; %d ended)\n",
-			s.Sessions, s.LiveSessions, s.HalfClosed, s.Sessions-uint64(s.LiveSessions))
-	} else {
-		fmt.Fprintf(w, "  sessions  %d (%d live, %d ended)\n", s.Sessions, s.LiveSessions, s.Sessions-uint64(s.LiveSessions))
+		closed = fmt.Sprintf("%d of them half-closed: one end closed its side of the connection; ", s.HalfClosed)
 	}
+	if s.PipeClosed > 0 {
+		closed += fmt.Sprintf("%d of them closed at one end: a net.Pipe, which has no half-close, closed whole by one end and held by the other; ", s.PipeClosed)
+	}
+	fmt.Fprintf(w, "  sessions  %d (%d live, %s%d ended)\n", s.Sessions, s.LiveSessions, closed, s.Sessions-uint64(s.LiveSessions))
 	writeUpstream(w, s.Upstream)
 	fmt.Fprintf(w, "  streams   %d opened, %d closed, %d ended with their session, %d open\n",
 		s.StreamsOpened, s.StreamsClosed, s.StreamsEnded, s.StreamsOpen)
@@ -346,7 +351,11 @@ type Summary struct {
 	// HalfClosed counts the live sessions one end of whose connection
 	// has closed its side (its FIN) while the other's is open: half
 	// open, as the sessions pane's "server closed" says.
-	HalfClosed                                 int
+	HalfClosed int
+	// PipeClosed counts the live sessions over a net.Pipe, which has no
+	// half-close, that one end closed whole while the other holds them
+	// (its state "server closed" or "client closed"): not in HalfClosed.
+	PipeClosed                                 int
 	StreamsOpened, StreamsClosed, StreamsEnded uint64
 	StreamsOpen                                int
 	Counts                                     live.Counts
@@ -518,7 +527,11 @@ func Summarize(snap *live.Snapshot, missed uint64) Summary {
 	}
 	s.StreamsEnded = snap.Forgotten.EndedStreams
 	for _, ss := range snap.Sessions {
-		if !ss.Ended && ss.DirEnded[0].IsZero() != ss.DirEnded[1].IsZero() {
+		switch {
+		case ss.Ended || ss.DirEnded[0].IsZero() == ss.DirEnded[1].IsZero():
+		case ss.Info.Transport == "pipe":
+			s.PipeClosed++
+		default:
 			s.HalfClosed++
 		}
 	}

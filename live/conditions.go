@@ -318,7 +318,7 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 			}
 			held = h
 			cs = append(cs, candidate{code: CodeCloseWait, dir: Dir(h), hasDir: true, since: closed,
-				ev: Evidence{Count: uint64(s.open), Age: time.Duration(ns - closed), Idle: time.Duration(ns - quiet), Limit: cfg.CloseWaitAfter, Versions: vers, Transport: s.info.Transport}})
+				ev: Evidence{Count: uint64(s.open), Age: time.Duration(ns - closed), Idle: time.Duration(ns - quiet), Limit: cfg.CloseWaitAfter, Versions: vers, Transport: s.transport()}})
 		}
 	}
 

@@ -1153,14 +1153,14 @@ func (s *Session) resolution(f *Finding, cands []candidate, now time.Time, ns in
 		if f.HasDir && s.sideClosed(f.Dir, ns) {
 			// The side that never sent FIN left (conditions.go): its
 			// streams went with its session; the other side holds on.
-			return fmt.Sprintf("the %s closed its side of the connection: its session, and its streams, are gone; the %s still holds the session (close it when its conn reads EOF)",
-				f.Dir.Sender(), f.Dir.Reverse().Sender())
+			return fmt.Sprintf("the %s %s: its session, and its streams, are gone; the %s still holds the session (close it when its conn reads EOF)",
+				f.Dir.Sender(), closedIts(s.transport()), f.Dir.Reverse().Sender())
 		}
 		if i := slices.IndexFunc(cands, func(c candidate) bool { return c.code == CodeCloseWait }); i >= 0 && (!f.HasDir || f.Dir == cands[i].dir) {
 			// Its streams are the session the holding side keeps for a
 			// peer that left (conditions.go).
-			return fmt.Sprintf("its streams are still open, in the session the %s still holds though the %s closed its side of the connection: CLOSE_WAIT says so",
-				cands[i].dir.Sender(), cands[i].dir.Reverse().Sender())
+			return fmt.Sprintf("its streams are still open, in the session the %s still holds though the %s %s: CLOSE_WAIT says so",
+				cands[i].dir.Sender(), cands[i].dir.Reverse().Sender(), closedIts(s.transport()))
 		}
 		k := 0
 		if f.HasDir {
@@ -1225,6 +1225,9 @@ func (s *Session) closeWaitResolved(f *Finding, cands []candidate) string {
 	holder := f.Dir.Sender()
 	switch {
 	case s.dirEnded[f.Dir]:
+		if s.transport() == "pipe" {
+			return fmt.Sprintf("the %s closed its end too", holder)
+		}
 		return fmt.Sprintf("the %s closed its side of the connection too", holder)
 	case slices.ContainsFunc(cands, func(c candidate) bool { return c.code == CodeKeepalive && c.dir == f.Dir }):
 		return fmt.Sprintf("the %s's keepalive stopped: KEEPALIVE says it is frozen or gone", holder)
@@ -1465,8 +1468,8 @@ func (s *Session) endNote(at time.Time, err string) string {
 		note := fmt.Sprintf("after the %s sent nothing for %s (KEEPALIVE): smux's keepalive closes a session that receives no frame for KeepAliveTimeout",
 			f.Dir.Sender(), fmtDur(time.Duration(until-last)))
 		if closedFirst {
-			note = fmt.Sprintf("after the %s sent nothing for %s (KEEPALIVE), up to when the %s closed its side of the connection %s before the end: smux's keepalive closes a session that receives no frame for KeepAliveTimeout",
-				f.Dir.Sender(), fmtDur(time.Duration(until-last)), pinger.Sender(), fmtDur(time.Duration(at.UnixNano()-closed)))
+			note = fmt.Sprintf("after the %s sent nothing for %s (KEEPALIVE), up to when the %s %s %s before the end: smux's keepalive closes a session that receives no frame for KeepAliveTimeout",
+				f.Dir.Sender(), fmtDur(time.Duration(until-last)), pinger.Sender(), closedIts(s.transport()), fmtDur(time.Duration(at.UnixNano()-closed)))
 		}
 		y := s.yamux()
 		switch {
@@ -1478,11 +1481,11 @@ func (s *Session) endNote(at time.Time, err string) string {
 			if unheard {
 				silent = fmt.Sprintf("the %s having sent nothing muxtop saw", f.Dir.Sender())
 			}
-			note = fmt.Sprintf("%s after the %s closed its side of the connection, its ping unanswered for %s (KEEPALIVE: yamux's keepalive gives up on a ping unanswered for ConnectionWriteTimeout), %s",
-				fmtDur(time.Duration(at.UnixNano()-closed)), pinger.Sender(), fmtDur(time.Duration(closed-y.latestAt[pinger])), silent)
+			note = fmt.Sprintf("%s after the %s %s, its ping unanswered for %s (KEEPALIVE: yamux's keepalive gives up on a ping unanswered for ConnectionWriteTimeout), %s",
+				fmtDur(time.Duration(at.UnixNano()-closed)), pinger.Sender(), closedIts(s.transport()), fmtDur(time.Duration(closed-y.latestAt[pinger])), silent)
 		case s.proto == Yamux && closedFirst:
-			note = fmt.Sprintf("after the %s sent nothing for %s (KEEPALIVE), up to when the %s closed its side of the connection %s before the end: yamux's keepalive ends a session whose ping gets no answer",
-				f.Dir.Sender(), fmtDur(time.Duration(until-last)), pinger.Sender(), fmtDur(time.Duration(at.UnixNano()-closed)))
+			note = fmt.Sprintf("after the %s sent nothing for %s (KEEPALIVE), up to when the %s %s %s before the end: yamux's keepalive ends a session whose ping gets no answer",
+				f.Dir.Sender(), fmtDur(time.Duration(until-last)), pinger.Sender(), closedIts(s.transport()), fmtDur(time.Duration(at.UnixNano()-closed)))
 		case s.proto == Yamux:
 			note = fmt.Sprintf("after the %s sent nothing for %s (KEEPALIVE): yamux's keepalive ends a session whose ping gets no answer",
 				f.Dir.Sender(), fmtDur(time.Duration(until-last)))

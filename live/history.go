@@ -82,10 +82,11 @@ type Record struct {
 	// offending version is in Header.
 	Want uint8
 
-	// Client, Server, Label and Tap describe a SessionOpened session, as
-	// SessionInfo does.
-	Client, Server, Label string
-	Tap                   Side
+	// Client, Server, Label, Transport and Tap describe a SessionOpened
+	// session, as SessionInfo does; a SessionHalfClosed record's Transport
+	// is the conn its words name (HalfClosedName).
+	Client, Server, Label, Transport string
+	Tap                              Side
 	// Reason says why a SessionEnded session ended.
 	Reason CloseReason
 	// Detail says more, as plain text: the error that ended a session, what
@@ -235,13 +236,13 @@ const (
 
 // eventText is what an event record keeps outside its slot.
 type eventText struct {
-	client, server, label, detail string
-	tap                           Side
-	reason                        CloseReason
-	want                          uint8
-	finding                       *Finding
-	was                           Severity
-	proto                         Protocol
+	client, server, label, detail, transport string
+	tap                                      Side
+	reason                                   CloseReason
+	want                                     uint8
+	finding                                  *Finding
+	was                                      Severity
+	proto                                    Protocol
 }
 
 func newHistory(capacity, snaplen int) *history {
@@ -348,7 +349,7 @@ func (h *history) addEvent(rec Record) {
 	}
 	h.eventsMu.Lock()
 	h.events[seq] = &eventText{
-		client: rec.Client, server: rec.Server, label: rec.Label, detail: rec.Detail,
+		client: rec.Client, server: rec.Server, label: rec.Label, detail: rec.Detail, transport: rec.Transport,
 		tap: rec.Tap, reason: rec.Reason, want: rec.Want, finding: rec.Finding, was: rec.Was, proto: rec.Proto,
 	}
 	h.eventsMu.Unlock()
@@ -395,7 +396,7 @@ func (h *history) record(i int, sc *scratch) {
 	if sl.flags&slotHasEvent != 0 {
 		h.eventsMu.Lock()
 		if e := h.events[sl.seq]; e != nil {
-			r.Client, r.Server, r.Label, r.Detail = e.client, e.server, e.label, e.detail
+			r.Client, r.Server, r.Label, r.Detail, r.Transport = e.client, e.server, e.label, e.detail, e.transport
 			r.Tap, r.Reason, r.Want, r.Finding, r.Was, r.Proto = e.tap, e.reason, e.want, e.finding, e.was, e.proto
 		}
 		h.eventsMu.Unlock()

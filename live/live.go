@@ -329,7 +329,9 @@ func (r *Registry) Config() Config { return r.cfg }
 
 // SessionInfo describes a tapped connection.
 type SessionInfo struct {
-	// Client and Server are the addresses of the session's two ends.
+	// Client and Server are the addresses of the session's two ends; ""
+	// for an end that has none (an unnamed unix socket, a net.Pipe's), which
+	// words name by its role alone ("the client") and EndName shows so.
 	Client, Server string
 	// Tap is the end that uses the wrapped conn: the demo gateway taps as
 	// Client, a tapped listener and the attach proxy (which serves the
@@ -364,6 +366,17 @@ type SessionInfo struct {
 	Proto Protocol
 }
 
+// EndName is how an end of side at address addr is shown where its
+// address goes (the sessions pane, a session-opened line): addr, or the
+// side's name where the end has none, as an unnamed unix socket (the
+// client of a unix listener), a net.Pipe's end or a conn with no address.
+func EndName(side Side, addr string) string {
+	if addr == "" {
+		return side.String()
+	}
+	return addr
+}
+
 // Open starts tracking a new session and returns it.
 func (r *Registry) Open(info SessionInfo, at time.Time) *Session {
 	s := &Session{reg: r, info: info, start: at, last: at, proto: info.Proto}
@@ -374,7 +387,7 @@ func (r *Registry) Open(info SessionInfo, at time.Time) *Session {
 	r.reweigh(liveWeight)
 	r.mu.Unlock()
 	r.hist.addEvent(Record{Kind: SessionOpened, Session: s.id, At: at,
-		Client: info.Client, Server: info.Server, Label: info.Label, Tap: info.Tap, Proto: info.Proto})
+		Client: info.Client, Server: info.Server, Label: info.Label, Transport: info.Transport, Tap: info.Tap, Proto: info.Proto})
 	return s
 }
 

@@ -171,6 +171,8 @@ type Session struct {
 	dirEndedAt   [2]int64 // when (Unix ns) it ended, where dirEnded
 	heardAtEnd   [2]int64 // the other direction's lastHeard as it ended: the silence a keepalive's close acted on (endNote)
 	halfTold     bool     // a SessionHalfClosed record was made (HalfClosed)
+	noTLS        bool     // the session's TLS connection was never made (NoTLS)
+	under        string   // then, the transport of the conn under it, which the words of a close name
 	serial       uint64   // of the latest stream opened: the streams' serials tell reused structs apart
 	counted      *stream  // the stream the frame being recorded was counted on, if any
 	countedHead  uint8    // counted's first bytes in the frame's direction before the frame added to them, or noHead
@@ -778,15 +780,67 @@ func (s *Session) HalfClosed(dir Dir, at time.Time, peer string) {
 		return
 	}
 	s.halfTold = true
-	proto, other := s.proto, s.unseen[dir.Reverse()]
+	proto, other, noTLS, under, transport := s.proto, s.unseen[dir.Reverse()], s.noTLS, s.under, s.transport()
 	s.mu.Unlock()
 	detail := HalfClosedText(peer, dir, s.info.Transport) // info never changes after Open
+	if noTLS {
+		detail = noTLSText(peer, dir, under)
+	}
 	if other {
 		// A capture of one direction has nothing of the other side: its
 		// FIN may have gone by unseen.
 		detail = "the " + peer + " closed its side of the connection (FIN); the capture holds nothing of the " + dir.Reverse().Sender().String() + "'s side, which may have closed too"
 	}
-	s.reg.hist.addEvent(Record{Kind: SessionHalfClosed, Session: s.id, Dir: dir, At: at, Proto: proto, Detail: detail})
+	s.reg.hist.addEvent(Record{Kind: SessionHalfClosed, Session: s.id, Dir: dir, At: at, Proto: proto, Detail: detail, Transport: transport})
+}
+
+// NoTLS records that the session's TLS connection was never made: its
+// peer closed the conn under it, of transport under (as
+// SessionInfo.Transport names it: "" for TCP), before any TLS handshake,
+// as a health check that connects and closes does. The words of its close
+// and of CLOSE_WAIT name that conn, not a TLS connection. Call it before
+// HalfClosed.
+func (s *Session) NoTLS(under string) {
+	s.mu.Lock()
+	s.noTLS, s.under = true, under
+	s.mu.Unlock()
+}
+
+// transport is what the words of a close name the session's conn: its
+// SessionInfo.Transport, or the conn under its TLS where the TLS
+// connection was never made (NoTLS). s.mu is held.
+func (s *Session) transport() string {
+	if s.noTLS {
+		return s.under
+	}
+	return s.info.Transport
+}
+
+// noTLSText says what a SessionHalfClosed record of direction dir,
+// whose sender is peer, records where the peer closed the conn under a
+// TLS connection never made, of transport under: "the client
+// 127.0.0.1:51234 closed its side of the connection (FIN) before any TLS
+// handshake: no TLS connection was made; the server's side is still open".
+func noTLSText(peer string, dir Dir, under string) string {
+	closed := closedIts(under)
+	if under == "" {
+		closed += " (FIN)"
+	}
+	rest := "; the " + dir.Reverse().Sender().String() + "'s side is still open"
+	if under == "pipe" {
+		rest = " (a net.Pipe has no half-close): the " + dir.Reverse().Sender().String() + " can no longer write"
+	}
+	return "the " + peer + " " + closed + " before any TLS handshake: no TLS connection was made" + rest
+}
+
+// HalfClosedName names a SessionHalfClosed record r in a line of output,
+// "half-closed", or where its conn has no half-close (a net.Pipe, whose
+// peer's Close ends both ways: r.Transport) "closed at one end".
+func (r *Record) HalfClosedName() string {
+	if r.Transport == "pipe" {
+		return "closed at one end"
+	}
+	return "half-closed"
 }
 
 // HalfClosedText says what a SessionHalfClosed record of direction dir,

@@ -118,8 +118,23 @@ func closeWaitText(f *Finding) string {
 	if ev.Count > 0 {
 		streams = fmt.Sprintf(" and %s", plural(ev.Count, "open stream"))
 	}
-	return fmt.Sprintf("the %s closed its side of the connection %s ago, and the %s has not closed its own %s: it still holds session %d%s%s",
-		closer, fmtDur(ev.Age), holder, quiet, f.Session, streams, closeWaitState(ev.Transport, closer))
+	closed, own := closedIts(ev.Transport), "its own"
+	if ev.Transport == "pipe" {
+		closed, own = "closed the connection (a net.Pipe has no half-close)", "its end"
+	}
+	return fmt.Sprintf("the %s %s %s ago, and the %s has not closed %s %s: it still holds session %d%s%s",
+		closer, closed, fmtDur(ev.Age), holder, own, quiet, f.Session, streams, closeWaitState(ev.Transport, closer))
+}
+
+// closedIts words a side's close of its conn over transport (as
+// SessionInfo.Transport names it): "closed its side of the connection",
+// or over a net.Pipe, which has no half-close (a peer's Close ends both
+// ways), "closed the connection".
+func closedIts(transport string) string {
+	if transport == "pipe" {
+		return "closed the connection"
+	}
+	return "closed its side of the connection"
 }
 
 // closeWaitState says, after a CLOSE_WAIT finding's text, the state the
@@ -225,8 +240,8 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 			}
 			if ev.GaveUp {
 				// Its sender's clock stopped as it closed.
-				return fmt.Sprintf("the %s %s; the %s's ping went %s without its answer, which yamux sends at once, and then the %s closed its side of the connection (yamux's keepalive gives up on a ping unanswered for ConnectionWriteTimeout, 10 s by default): the %s is frozen or gone",
-					sender, nothing, receiver, fmtDur(ev.Ping), receiver, sender), advice
+				return fmt.Sprintf("the %s %s; the %s's ping went %s without its answer, which yamux sends at once, and then the %s %s (yamux's keepalive gives up on a ping unanswered for ConnectionWriteTimeout, 10 s by default): the %s is frozen or gone",
+					sender, nothing, receiver, fmtDur(ev.Ping), receiver, closedIts(f.info.Transport), sender), advice
 			}
 			return fmt.Sprintf("the %s %s, and the %s's ping has waited %s for its answer, which yamux sends at once: it is frozen or gone",
 				sender, nothing, receiver, fmtDur(ev.Ping)), advice
@@ -615,13 +630,32 @@ func blockedSign(f *Finding, conn string) (head, why string) {
 	sender, receiver, age := f.Dir.Sender(), f.Dir.Reverse().Sender(), fmtDur(f.Evidence.Age)
 	switch f.Evidence.Sign {
 	case SignWrite:
-		return fmt.Sprintf("the %s's write to the connection has waited %s", sender, age),
-			fmt.Sprintf("the %s stopped reading%s, or it (or the path to it) takes the bytes far slower than the %s writes them (the kernel wakes a writer held by a full socket buffer only once much of it has drained)", receiver, conn, sender)
+		return fmt.Sprintf("the %s's write to the connection has waited %s", sender, age), writeHeld(f.info.Transport, receiver, sender, conn)
 	case SignWindow:
 		return fmt.Sprintf("the %s's TCP window has been closed for %s", receiver, age),
 			fmt.Sprintf("the %s stopped reading%s, or reads very slowly (a kernel reopens a closed window only once a segment or more of its buffer is free)", receiver, conn)
 	}
 	return fmt.Sprintf("the %s stopped reading%s %s ago", receiver, conn, age), ""
+}
+
+// writeHeld says what a write held on a conn of transport (as
+// SessionInfo.Transport names it) means: what holds it there. TCP's
+// socket buffer (under TLS too) and its network path; a unix socket's
+// buffer, with no path; a net.Pipe's reader itself, as a pipe holds
+// nothing; a KCP session's send window, over UDP; over another conn,
+// nothing it cannot know.
+func writeHeld(transport string, receiver, sender Side, conn string) string {
+	switch transport {
+	case "", "tls":
+		return fmt.Sprintf("the %s stopped reading%s, or it (or the path to it) takes the bytes far slower than the %s writes them (the kernel wakes a writer held by a full socket buffer only once much of it has drained)", receiver, conn, sender)
+	case "unix":
+		return fmt.Sprintf("the %s stopped reading%s, or reads them far slower than the %s writes them (the kernel wakes a writer held by a full unix socket buffer only once much of it has drained)", receiver, conn, sender)
+	case "pipe":
+		return fmt.Sprintf("the %s stopped reading%s, or reads them far slower than the %s writes them (a net.Pipe holds nothing: each write waits until the reader has read all of it)", receiver, conn, sender)
+	case "udp":
+		return fmt.Sprintf("the %s stopped reading%s, or it (or the path to it) takes the bytes far slower than the %s writes them (a KCP session's write waits while its send window is full of data not yet acknowledged)", receiver, conn, sender)
+	}
+	return fmt.Sprintf("the %s stopped reading%s, or it (or the path to it) takes the bytes far slower than the %s writes them", receiver, conn, sender)
 }
 
 // blockedUnseen is the text of a SESSION_BLOCKED finding in a session

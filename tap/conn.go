@@ -54,6 +54,9 @@ type Conn struct {
 	// doing, whatever error the wrapped conn gives for it: a TCP, TLS or
 	// unix conn's net.ErrClosed, a net.Pipe's or KCP's io.ErrClosedPipe.
 	closed atomic.Bool
+	// transport is what the wrapped conn runs over, as
+	// live.SessionInfo.Transport names it: the words of a close follow it.
+	transport string
 	// local and peer name the two ends, "client 127.0.0.1:51234" and
 	// "server 127.0.0.1:7800", for the records that name one.
 	local, peer string
@@ -110,12 +113,13 @@ func Wrap(c net.Conn, side live.Side, reg *live.Registry, label string, opts ...
 	snaplen := reg.Config().Snaplen
 	ch := newChoice(o.proto)
 	tc := &Conn{
-		Conn:  c,
-		sess:  sess,
-		out:   newFeeder(sess, side.Sends(), snaplen, ch),
-		in:    newFeeder(sess, side.Sends().Reverse(), snaplen, ch),
-		local: named(side, local),
-		peer:  named(side.Sends().Reverse().Sender(), remote),
+		Conn:      c,
+		sess:      sess,
+		out:       newFeeder(sess, side.Sends(), snaplen, ch),
+		in:        newFeeder(sess, side.Sends().Reverse(), snaplen, ch),
+		transport: info.Transport,
+		local:     named(side, local),
+		peer:      named(side.Sends().Reverse().Sender(), remote),
 	}
 	tc.out.keep = true
 	if o.version != 0 {
@@ -170,11 +174,23 @@ func named(side live.Side, addr string) string {
 	return side.String() + " " + addr
 }
 
+// addr is a's string, or "" where a names no end: none, an unnamed unix
+// socket's (a unix listener's client, which Go gives as "@", the abstract
+// name the kernel shows for none), or a net.Pipe's, whose ends are both
+// "pipe". An end with no address is named by its role alone.
 func addr(a net.Addr) string {
-	if a == nil {
+	switch u := a.(type) {
+	case nil:
 		return ""
+	case *net.UnixAddr:
+		if u == nil || u.Name == "" || u.Name == "@" {
+			return ""
+		}
 	}
-	return a.String()
+	if s := a.String(); !(s == "pipe" && a.Network() == "pipe") {
+		return s
+	}
+	return ""
 }
 
 // Read reads from the wrapped conn and decodes what it read.
@@ -215,6 +231,13 @@ func (c *Conn) peerClosed(now time.Time) {
 	if c.shutAt.Load() == 0 {
 		// Not while this end's CloseWrite is under way: its FIN may be
 		// out, and the CloseWrite says what came of it.
+		if c.transport == "tls" {
+			if under, ok := tlsNeverMade(c.Conn); ok {
+				// A TCP health check at a TLS listener: it closed its
+				// TCP, and no TLS connection was ever made.
+				c.sess.NoTLS(under)
+			}
+		}
 		c.sess.HalfClosed(c.in.dir, now, c.peer)
 	}
 	c.bothClosed()
@@ -243,7 +266,11 @@ func (c *Conn) cause(err error, now time.Time) error {
 	if eof == 0 {
 		return err
 	}
-	return closedBefore(err, c.local, c.peer, now.Sub(time.Unix(0, eof)))
+	what := closedSide
+	if c.transport == "pipe" {
+		what = closedWhole // no half-close: the peer's Close closed both ways
+	}
+	return closedBefore(err, c.local, c.peer, what, now.Sub(time.Unix(0, eof)))
 }
 
 // Write decodes and records p, then writes it to the wrapped conn. Its
@@ -499,6 +526,30 @@ func transportOf(c net.Conn) string {
 			return n
 		}
 	}
+}
+
+// tlsNeverMade reports whether c is a TLS conn, or wraps one as
+// transportOf sees through wrappers, whose handshake never completed,
+// and the transport of the conn under it, as transportOf names it ("" for
+// TCP, and where the TLS conn does not give it).
+func tlsNeverMade(c net.Conn) (under string, ok bool) {
+	for range 16 {
+		u, unwraps := c.(interface{ NetConn() net.Conn })
+		if t, isTLS := c.(interface{ ConnectionState() tls.ConnectionState }); isTLS {
+			if t.ConnectionState().HandshakeComplete {
+				return "", false
+			}
+			if unwraps && u.NetConn() != nil {
+				return transportOf(u.NetConn()), true
+			}
+			return "", true
+		}
+		if !unwraps || u.NetConn() == nil {
+			break
+		}
+		c = u.NetConn()
+	}
+	return "", false
 }
 
 // isNetError reports whether err came from the network, as a wrapped

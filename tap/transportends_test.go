@@ -127,7 +127,7 @@ func TestTransportHalfCloses(t *testing.T) {
 				t.Fatal(err)
 			}
 			smuxtest.Eventually(t, "the server's half-close", func() bool { return len(halfCloseDetails(reg)) > 0 })
-			server := "server " + tc.RemoteAddr().String()
+			server := nameOf("server", tc.RemoteAddr())
 			want := "the " + server + " closed its side of" + c.how + "; the client's side is still open"
 			if got := halfCloseDetails(reg); len(got) != 1 || got[0] != want {
 				t.Errorf("half-close %q, want %q", got, want)
@@ -160,7 +160,7 @@ func TestTransportWriteAfterOwnCloseWrite(t *testing.T) {
 			if err := tc.CloseWrite(); err != nil {
 				t.Fatal(err)
 			}
-			want := "the " + strings.TrimSpace("client "+addrOrNone(tc.LocalAddr())) + " closed its side of the"
+			want := "the " + nameOf("client", tc.LocalAddr()) + " closed its side of the"
 			if got := halfCloseDetails(reg); len(got) != 1 || !strings.HasPrefix(got[0], want) {
 				t.Errorf("half-close %q, want %q…", got, want)
 			}
@@ -175,12 +175,14 @@ func TestTransportWriteAfterOwnCloseWrite(t *testing.T) {
 	}
 }
 
-// addrOrNone is a's string, "" for none.
-func addrOrNone(a net.Addr) string {
-	if a == nil {
-		return ""
+// nameOf is how muxtop names the end of role at a: "server 127.0.0.1:9000",
+// or the role alone where a names no end: none, an unnamed unix socket's
+// "@", a net.Pipe's "pipe".
+func nameOf(role string, a net.Addr) string {
+	if a == nil || a.String() == "@" || a.String() == "" || a.String() == "pipe" {
+		return role
 	}
-	return a.String()
+	return role + " " + a.String()
 }
 
 // TestTransportTLSPeerReset: the server's TCP under its TLS resets (SO_LINGER
@@ -207,7 +209,8 @@ func TestTransportTLSPeerReset(t *testing.T) {
 // before". A net.Pipe has no half-close: its peer's Close is an EOF to
 // the client's read (its words must not say the client's side is still
 // open: it can no longer write), and the next write fails with
-// io.ErrClosedPipe, an I/O error with the pipe's words.
+// io.ErrClosedPipe, an I/O error with the pipe's words: the server had
+// closed the connection, not its side of it.
 func TestTransportPeerCloses(t *testing.T) {
 	for _, c := range []struct {
 		name      string
@@ -224,7 +227,7 @@ func TestTransportPeerCloses(t *testing.T) {
 			tc, cli, sc, reg := tappedClient(t, transport(t, c.name), smuxtest.Config(2))
 			sc.Close()
 			smuxtest.Eventually(t, "the server's close read", func() bool { return len(halfCloseDetails(reg)) > 0 })
-			server := "server " + tc.RemoteAddr().String()
+			server := nameOf("server", tc.RemoteAddr())
 			if got := halfCloseDetails(reg); len(got) != 1 || got[0] != "the "+server+c.half {
 				t.Errorf("half-close %q, want %q", got, "the "+server+c.half)
 			}
@@ -235,9 +238,12 @@ func TestTransportPeerCloses(t *testing.T) {
 			}
 			s := ended(t, reg)
 			want := c.errPrefix + server
-			if c.reason == live.Reset {
+			switch {
+			case c.reason == live.Reset:
 				want += ", which had closed its side of the connection "
-			} else {
+			case c.name == "pipe": // no half-close: the server closed it whole
+				want += " had closed the connection "
+			default:
 				want += " had closed its side of the connection "
 			}
 			if s.Reason != c.reason || !strings.HasPrefix(s.Err, want) || !strings.HasSuffix(s.Err, " before") {
@@ -372,11 +378,14 @@ func TestTransportPeerClosesYamux(t *testing.T) {
 			smuxtest.Eventually(t, "the echoed stream closed", func() bool { return theSession(t, reg).Open == 0 })
 			srv.Close()
 			s := ended(t, reg)
-			server := "server " + tc.RemoteAddr().String()
+			server := nameOf("server", tc.RemoteAddr())
 			if got := halfCloseDetails(reg); len(got) != 1 || got[0] != "the "+server+c.half {
 				t.Errorf("half-close %q, want %q", got, "the "+server+c.half)
 			}
 			want := "the " + server + " had closed its side of the connection "
+			if c.name == "pipe" { // no half-close: the server closed it whole
+				want = "the " + server + " had closed the connection "
+			}
 			if s.Reason != live.LocalClose || !strings.HasPrefix(s.Err, want) || !strings.HasSuffix(s.Err, " before") {
 				t.Errorf("ended %v %q, want local_close %q… before", s.Reason, s.Err, want)
 			}

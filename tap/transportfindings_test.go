@@ -87,8 +87,11 @@ func blockedFinding(t *testing.T, reg *live.Registry, dir live.Dir) *live.Findin
 // TestTransportBlockedWrite: the untapped server stops reading its conn
 // while the tapped client writes 64 MiB on a stream (smux v1: no stream
 // window stops the writer first): once the conn's buffers are full the
-// tapped write does not return, SESSION_BLOCKED c2s, sign write. Not over
-// the KCP-like conn, whose writes never wait for the peer.
+// tapped write does not return, SESSION_BLOCKED c2s, sign write, worded
+// by what holds a write on that conn: TCP's socket buffer under TLS, a
+// unix socket's buffer (and no network path), a pipe's reader itself (it
+// has no buffer). Not over the KCP-like conn, whose writes never wait for
+// the peer.
 func TestTransportBlockedWrite(t *testing.T) {
 	for _, name := range []string{"tls", "unix", "pipe"} {
 		t.Run(name, func(t *testing.T) {
@@ -122,6 +125,16 @@ func TestTransportBlockedWrite(t *testing.T) {
 			f := blockedFinding(t, reg, live.ClientToServer)
 			if f.Evidence.Sign != live.SignWrite {
 				t.Errorf("sign %s, want write: %s", f.Evidence.Sign.Code(), f.Text)
+			}
+			// What holds the write, in the conn's words: a pipe has no
+			// buffer, and a unix socket no path.
+			w := map[string]struct{ want, not string }{
+				"tls":  {"the kernel wakes a writer held by a full socket buffer", ""},
+				"unix": {"or reads them far slower than the client writes them (the kernel wakes a writer held by a full unix socket buffer", "path"},
+				"pipe": {"or reads them far slower than the client writes them (a net.Pipe holds nothing: each write waits until the reader has read all of it)", "socket"},
+			}[name]
+			if !strings.Contains(f.Text, w.want) || (w.not != "" && strings.Contains(f.Text, w.not)) {
+				t.Errorf("over %s: text %q, want %q and no %q", name, f.Text, w.want, w.not)
 			}
 		})
 	}
@@ -173,7 +186,8 @@ func TestTransportBlockedRead(t *testing.T) {
 // sits in TCP CLOSE-WAIT: the finding says so over TCP, over TLS where the
 // client closed its TCP too (a TLS CloseWrite is a close_notify alone),
 // and over the others not at all; its advice names `ss -tan state
-// close-wait` over TCP and TLS alone.
+// close-wait` over TCP and TLS alone. A pipe has no half-close: its client
+// closed the connection whole, and the server has not closed its end.
 func TestTransportCloseWait(t *testing.T) {
 	tcp := smuxtest.Transport{Name: "tcp", Conns: smuxtest.Conns}
 	for _, tr := range append([]smuxtest.Transport{tcp}, smuxtest.Transports()[:3]...) {
@@ -228,9 +242,12 @@ func TestTransportCloseWait(t *testing.T) {
 				"tcp": ", its socket in TCP CLOSE-WAIT",
 				"tls": ", its TCP socket in CLOSE-WAIT unless the client sent its TLS close_notify alone",
 			}[tr.Name]
-			want := "the client closed its side of the connection"
-			if !strings.HasPrefix(found.Text, want) || !strings.Contains(found.Text, "still holds session 1"+state+" (smux does not") {
-				t.Errorf("over %s: text %q, want %q… still holds session 1%s (smux does not…", tr.Name, found.Text, want, state)
+			want, own := "the client closed its side of the connection ", "the server has not closed its own "
+			if tr.Name == "pipe" { // no half-close: the client closed it whole
+				want, own = "the client closed the connection (a net.Pipe has no half-close) ", "the server has not closed its end "
+			}
+			if !strings.HasPrefix(found.Text, want) || !strings.Contains(found.Text, own) || !strings.Contains(found.Text, "still holds session 1"+state+" (smux does not") {
+				t.Errorf("over %s: text %q, want %q… %q… still holds session 1%s (smux does not…", tr.Name, found.Text, want, own, state)
 			}
 			ss := strings.Contains(found.Advice, "ss -tan state close-wait")
 			if want := tr.Name == "tcp" || tr.Name == "tls"; ss != want {

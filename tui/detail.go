@@ -119,11 +119,11 @@ func detailInfo(th *theme, r *live.Record, w int) []string {
 		wrap(r.Code.SmuxReaction(), style{}) // it names smux
 
 	case live.SessionOpened:
-		wrap(sess+" opened "+printable.Text(r.Client+" → "+r.Server)+" · "+at, style{})
+		wrap(sess+" opened "+printable.Text(live.EndName(live.Client, r.Client)+" → "+live.EndName(live.Server, r.Server))+" · "+at, style{})
 	case live.SessionEnded:
 		wrap(sess+" ended: "+printable.Text(r.EndText())+" · "+at, style{})
 	case live.SessionHalfClosed:
-		wrap(sess+" half-closed: "+printable.Text(r.Detail)+" · "+at, st.warn)
+		wrap(sess+" "+r.HalfClosedName()+": "+printable.Text(r.Detail)+" · "+at, st.warn)
 	case live.NoticeRecord:
 		wrap(printable.Text(r.Detail)+" · "+at, st.bad)
 	case live.ResyncRecord:

@@ -502,11 +502,11 @@ func frameLine(th *theme, r *live.Record, w int, mark, reverse bool, cols frameC
 		}
 		payloadCells(st, l, r, buf)
 	case live.SessionOpened:
-		l.text("● session " + strconv.FormatUint(r.Session, 10) + " opened " + printable.Text(r.Client+" → "+r.Server))
+		l.text("● session " + strconv.FormatUint(r.Session, 10) + " opened " + printable.Text(live.EndName(live.Client, r.Client)+" → "+live.EndName(live.Server, r.Server)))
 	case live.SessionEnded:
 		l.add("● session "+strconv.FormatUint(r.Session, 10)+" ended: "+printable.Text(r.EndText()), st.dim)
 	case live.SessionHalfClosed:
-		l.add(r.Dir.String()+" ● session "+strconv.FormatUint(r.Session, 10)+" half-closed: "+printable.Text(r.Detail), st.warn)
+		l.add(r.Dir.String()+" ● session "+strconv.FormatUint(r.Session, 10)+" "+r.HalfClosedName()+": "+printable.Text(r.Detail), st.warn)
 	case live.FramingViolation:
 		l.text(r.Dir.String() + " ")
 		code := r.Code.String()

@@ -51,6 +51,22 @@ func (p helpPane) View(th *theme, w, h int) string {
 	return boxed(th, title, true, body, w, h)
 }
 
+// foldedNote says which closed streams the sessions keep in detail and
+// what becomes of the rest. With no budget (--closed-streams 0) none is
+// kept: every stream is folded as it closes, and the shares and floors
+// of a budget do not apply.
+func (p *helpPane) foldedNote() string {
+	const rest = "(their frames stay in history until evicted). A selected stream that is folded stays selected, marked folded, until you move"
+	if p.closed.StreamBudget == 0 || p.closed.ClosedStreams == 0 {
+		return "folded: no closed stream is kept in detail (--closed-streams 0): each is folded into the summary line under the streams heading " +
+			"as it closes, where it still counts " + rest
+	}
+	return "folded: a session keeps its latest closed streams in detail, all sessions " +
+		count(uint64(p.closed.StreamBudget)) + " together (--closed-streams), each at most " + count(uint64(p.closed.ClosedStreams)) +
+		": a live one an equal share, at least " + count(live.MinClosedStreams) + ", an ended one a quarter of that, at least " + count(live.MinEndedClosedStreams) +
+		"; older closed streams are folded into the summary line under the streams heading, where they still count " + rest
+}
+
 // lines returns the lines of the help: every key of the keyMap,
 // grouped, in one or two columns (two when one would not fit rows), then
 // notes on drilling down, sorting, the filter terms and the marks.
@@ -96,11 +112,7 @@ func (p *helpPane) lines(th *theme, inner, rows int) []string {
 		"the session's end, and its idle the time from its last frame to that end; a closed stream's age is how long it lived, to its close, and its idle blank; "+
 		"half-closed→: the client sent FIN and the server has not, half-closed← the reverse; "+
 		"(setup): held open since its session's setup (opened in the first second, no stream closed before): not counted by LEAK", noteW)...)
-	notes = append(notes, wrapText("folded: a session keeps its latest closed streams in detail, all sessions "+
-		count(uint64(p.closed.StreamBudget))+" together (--closed-streams), each at most "+count(uint64(p.closed.ClosedStreams))+
-		": a live one an equal share, at least "+count(live.MinClosedStreams)+", an ended one a quarter of that, at least "+count(live.MinEndedClosedStreams)+
-		"; older closed streams are folded into the summary line under the streams heading, where they still count "+
-		"(their frames stay in history until evicted). A selected stream that is folded stays selected, marked folded, until you move", noteW)...)
+	notes = append(notes, wrapText(p.foldedNote(), noteW)...)
 	notes = append(notes, wrapText(`filter terms, all must match: cmd:psh sid:4413 session:2 dir:> dir:< `+
 		`len>100 len<8 len=0 ver:2 violation lost; yamux frames: proto:yamux type:data (or cmd:data; window_update, ping, go_away) `+
 		`flags:syn flags:syn|ack (every flag named must be set); RAND, "two words", hex:52414e44 or u64:15974306852808979797 `+

@@ -423,7 +423,7 @@ func openCell(st *styles, s *live.SessionSnap, base style) cell {
 // server's host; the client's host, if both ends share it or it is
 // loopback; the blanks around the arrow; and then the left of the text.
 func ends(info live.SessionInfo, w int) string {
-	c, s := printable.Text(info.Client), printable.Text(info.Server)
+	c, s := printable.Text(live.EndName(live.Client, info.Client)), printable.Text(live.EndName(live.Server, info.Server))
 	join := func(c, s, arrow string) string {
 		switch {
 		case info.Captured:

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/xtaci/smux"
 )
 
 // Transport makes the two ends of a connection that is not loopback TCP,
@@ -304,4 +306,48 @@ func CountWire(b []byte, yam bool) WireCount {
 	}
 	w.Rest = len(b)
 	return w
+}
+
+// UnixServed runs an smux v2 echo server on a unix listener in a
+// t.TempDir(), the listener wrapped by wrap (as tap.WrapListener), and
+// returns a client session dialled to it, whose socket has no name (the
+// server sees "@"), and the listener's path. The client, the server and
+// the listener close as the test ends.
+func UnixServed(t testing.TB, wrap func(net.Listener) net.Listener) (cli *smux.Session, path string) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "s")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wl := wrap(ln)
+	accepted := make(chan *smux.Session, 1)
+	go func() {
+		defer close(accepted)
+		c, err := wl.Accept()
+		if err != nil {
+			return
+		}
+		srv, err := smux.Server(c, Config(2))
+		if err != nil {
+			c.Close()
+			return
+		}
+		EchoSmux(srv)
+		accepted <- srv
+	}()
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli, err = smux.Client(c, Config(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := <-accepted
+	if srv == nil {
+		t.Fatal("smuxtest: the unix server did not start")
+	}
+	t.Cleanup(func() { cli.Close(); srv.Close(); wl.Close() })
+	return cli, path
 }

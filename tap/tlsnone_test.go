@@ -1,0 +1,86 @@
+package tap_test
+
+import (
+	"crypto/tls"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xtaci/smux"
+
+	"github.com/muxtop/muxtop/internal/smuxtest"
+	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/tap"
+)
+
+// TestTransportTLSNeverMade: a server taps the TLS listener it serves,
+// and a plain TCP client (a health check that never speaks TLS) connects
+// and closes. There was no TLS connection: the half-close says the client
+// closed its side of the connection (FIN) before any TLS handshake, not
+// "its side of the TLS connection"; the smux server, keepalive off, holds
+// the session, and CLOSE_WAIT says its socket is in TCP CLOSE-WAIT, with
+// no hedge about a TLS close_notify sent alone (none was).
+func TestTransportTLSNeverMade(t *testing.T) {
+	_, scfg := smuxtest.TLSConfigs(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := live.New(live.Config{})
+	tl := tap.WrapListener(tls.NewListener(ln, scfg), reg, "tls")
+	defer tl.Close()
+	served := make(chan *smux.Session, 1)
+	go func() {
+		defer close(served)
+		c, err := tl.Accept()
+		if err != nil {
+			return
+		}
+		cfg := smuxtest.Config(2)
+		cfg.KeepAliveDisabled = true
+		srv, err := smux.Server(c, cfg)
+		if err != nil {
+			c.Close()
+			return
+		}
+		served <- srv
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := "client " + c.LocalAddr().String()
+	c.Close()
+	srv := <-served
+	if srv == nil {
+		t.Fatal("the server did not start")
+	}
+	defer srv.Close()
+	if _, err := srv.AcceptStream(); err == nil {
+		t.Fatal("AcceptStream after the client left returned no error")
+	}
+	smuxtest.Eventually(t, "the client's close", func() bool { return len(halfCloseDetails(reg)) > 0 })
+	want := "the " + client + " closed its side of the connection (FIN) before any TLS handshake: no TLS connection was made; the server's side is still open"
+	if got := halfCloseDetails(reg); len(got) != 1 || got[0] != want {
+		t.Errorf("half-close %q, want %q", got, want)
+	}
+	var found *live.Finding
+	smuxtest.Eventually(t, "CLOSE_WAIT", func() bool {
+		time.Sleep(50 * time.Millisecond)
+		reg.Evaluate(time.Now(), live.FindingsConfig{CloseWaitAfter: 300 * time.Millisecond, Churn: -1})
+		for _, f := range reg.Snapshot().Findings {
+			if f.Code == live.CodeCloseWait {
+				found = f
+				return true
+			}
+		}
+		return false
+	})
+	if !strings.Contains(found.Text, "still holds session 1, its socket in TCP CLOSE-WAIT (") || strings.Contains(found.Text, "TLS") {
+		t.Errorf("text %q, want \"… still holds session 1, its socket in TCP CLOSE-WAIT (…\" and no TLS", found.Text)
+	}
+	if strings.Contains(found.Advice, "TLS") || !strings.Contains(found.Advice, "`ss -tan state close-wait` on its host lists the sockets held so") {
+		t.Errorf("advice %q, want ss's close-wait list with no TLS hedge", found.Advice)
+	}
+}
