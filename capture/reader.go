@@ -1450,13 +1450,30 @@ func (c *conn) replay(ch chunk, from int64, at time.Time) {
 }
 
 // peer names the sender of direction d by its role and address, as the
-// session's ends are: "client 127.0.0.1:51234".
+// session's ends are: "client 127.0.0.1:51234", or "client" where the
+// end has no address (endNames).
 func (c *conn) peer(d live.Dir) string {
-	addr, server := c.ends()
+	addr, server := c.endNames()
 	if d == live.ServerToClient {
 		addr = server
 	}
-	return d.Sender().String() + " " + addr.String()
+	if addr == "" {
+		return d.Sender().String()
+	}
+	return d.Sender().String() + " " + addr
+}
+
+// endNames returns the addresses of the client and the server as the
+// session names them: none for a tap's unix or pipe conn, whose capture
+// ends pcapout made up in 10.0.0.0/8 (its ends had no IP address), so
+// that they are named by their role alone, as the tap names an end with
+// no address of its own.
+func (c *conn) endNames() (client, server string) {
+	if c.transport == "unix" || c.transport == "pipe" {
+		return "", ""
+	}
+	cl, sv := c.ends()
+	return cl.String(), sv.String()
 }
 
 // opening decides the connection a mux, and starts its session at
@@ -1509,7 +1526,8 @@ func (c *conn) open(at time.Time, zero [2]time.Time) {
 	c.r.stats.decoded.Add(1)
 	client, server := c.ends()
 	reg := c.r.cfg.Registry
-	info := live.SessionInfo{Client: client.String(), Server: server.String(), Tap: live.Server, Captured: true, Label: c.r.cfg.Label, Prefix: string(c.r.cfg.Prefix),
+	cname, sname := c.endNames()
+	info := live.SessionInfo{Client: cname, Server: sname, Tap: live.Server, Captured: true, Label: c.r.cfg.Label, Prefix: string(c.r.cfg.Prefix),
 		Transport: c.transport}
 	switch c.proto {
 	case tap.Smux:

@@ -50,8 +50,18 @@ func halfClosed(reg *live.Registry, info live.SessionInfo) []string {
 	return words
 }
 
+// anonymous is s without the addresses of info's ends: read of a unix or
+// pipe conn's capture names its ends by role, where the tap names a unix
+// server by its path.
 func anonymous(s string, info live.SessionInfo) string {
-	return strings.NewReplacer("client "+info.Client, "client CLIENT", "server "+info.Server, "server SERVER").Replace(s)
+	var pairs []string
+	if info.Client != "" {
+		pairs = append(pairs, "client "+info.Client, "client")
+	}
+	if info.Server != "" {
+		pairs = append(pairs, "server "+info.Server, "server")
+	}
+	return strings.NewReplacer(pairs...).Replace(s)
 }
 
 // onlySession returns reg's one session, failing t if it has another
