@@ -1,6 +1,7 @@
 package capture_test
 
 import (
+	"bufio"
 	"io"
 	"net"
 	"slices"
@@ -26,7 +27,8 @@ var goneConfig = live.FindingsConfig{StallAfter: 300 * time.Millisecond, Unanswe
 // smux session over loopback TCP, keepalive off, and one of two faults:
 // "stall", v2, the server accepts a stream and never reads it, the
 // client's writer held at its full window; "unanswered", the client asks
-// on a stream the server never accepts. Then the server opens a stream
+// on a stream the server never accepts; "noreply", v2, the hung call
+// NO_REPLY names (smuxtest.HungCall's). Then the server opens a stream
 // of its own and says hello, which the client reads and answers: the
 // server still sends; and 800 ms later bye. Then (the fault's time, which the capture's
 // clock reads) the client leaves if gone (its conn closes, as its
@@ -57,7 +59,30 @@ func recordGone(t *testing.T, version int, fault string, gone bool) (ps []pkt, p
 		if err != nil {
 			t.Fatal(err)
 		}
-		if fault == "stall" {
+		switch fault {
+		case "noreply":
+			// The hung call (smuxtest.HungCall's): three calls answered on
+			// a reused stream, Think apart, the fourth's handler blocked.
+			hold := make(chan struct{})
+			t.Cleanup(func() { close(hold) })
+			wg.Go(func() {
+				if st, err := srv.AcceptStream(); err == nil {
+					smuxtest.AnswerLines(st, hold)
+				}
+			})
+			r := bufio.NewReader(st)
+			for range 3 {
+				smuxtest.CallLine(t, st, r, "get\n")
+				time.Sleep(smuxtest.Think) // the client's think time between calls, which the turns' timing reads
+			}
+			if _, err := io.WriteString(st, "hang\n"); err != nil {
+				t.Fatal(err)
+			}
+			smuxtest.Eventually(t, "the hung call recorded", func() bool {
+				ss := reg.Snapshot().Sessions
+				return len(ss) == 1 && len(ss[0].Streams) == 1 && ss[0].Streams[0].Bytes[live.ClientToServer] == 3*4+5
+			})
+		case "stall":
 			accepted := make(chan struct{})
 			wg.Go(func() {
 				if _, err := srv.AcceptStream(); err == nil { // never read
@@ -70,7 +95,7 @@ func recordGone(t *testing.T, version int, fault string, gone bool) (ps []pkt, p
 				ss := reg.Snapshot().Sessions
 				return len(ss) == 1 && len(ss[0].Streams) == 1 && !ss[0].Streams[0].Flow[live.ClientToServer].FullSince.IsZero()
 			})
-		} else {
+		default:
 			if _, err := io.WriteString(st, "GET /x"); err != nil {
 				t.Fatal(err)
 			}
@@ -130,8 +155,9 @@ func recordGone(t *testing.T, version int, fault string, gone bool) (ps []pkt, p
 // real smux session whose client leaves while a finding holds of it,
 // recorded and read back: WINDOW_STALL resolves saying the writer's side
 // closed, not "the window opened (a UPD)", with no UPD in the capture,
-// and no UNANSWERED opens for the streams it left; UNANSWERED resolves
-// saying the client left, rather than stay open, critical, to the end.
+// and no UNANSWERED opens for the streams it left; UNANSWERED and
+// NO_REPLY resolve saying the client left, rather than stay open to the
+// end (audit1's noreply.pcap, noreply2.pcap).
 // The healthy twins, the client there to the end: each finding holds.
 func TestCaptureSideGoneReal(t *testing.T) {
 	for _, c := range []struct {
@@ -143,6 +169,7 @@ func TestCaptureSideGoneReal(t *testing.T) {
 		{"stall", 2, live.CodeWindowStall, "the writer, the client, closed its side of the connection: its session, and its held writes, are gone; the writer had been held "},
 		{"unanswered", 1, live.CodeUnanswered, "the client closed its side of the connection: its session, and its streams, are gone; nobody waits for their answer any more"},
 		{"unanswered", 2, live.CodeUnanswered, "the client closed its side of the connection: its session, and its streams, are gone; nobody waits for their answer any more"},
+		{"noreply", 2, live.CodeNoReply, "the client closed its side of the connection: its session, and stream 3, are gone; nobody waits for the answer any more"},
 	} {
 		for _, gone := range []bool{true, false} {
 			name := c.fault + map[int]string{1: "/v1", 2: "/v2"}[c.version] + map[bool]string{true: "/client leaves", false: "/healthy: client stays"}[gone]

@@ -1,6 +1,7 @@
 package live_test
 
 import (
+	"bufio"
 	"io"
 	"net"
 	"strings"
@@ -17,8 +18,8 @@ import (
 
 // A finding about a side that has gone: a side of a real smux session
 // leaves (its raw conn closes, as its process's does when it is killed:
-// no stream FIN, no session close) while WINDOW_STALL or UNANSWERED
-// holds of it; the staying side is tapped, and its tap reads
+// no stream FIN, no session close) while WINDOW_STALL, UNANSWERED or
+// NO_REPLY holds of it; the staying side is tapped, and its tap reads
 // the EOF (DirectionEnded). The finding resolves saying that side closed
 // its side of the connection, and nothing opens of what its leaving
 // changed. Found by audit1 in captures of smux programs whose client was
@@ -241,5 +242,71 @@ func TestUnansweredSideLeavesReal(t *testing.T) {
 				goneCheck(t, reg, base.Add(3*time.Second), live.CodeUnanswered, c.why)
 			})
 		}
+	}
+}
+
+// TestNoReplySideLeavesReal: a real smux v2 pair and the hung call
+// NO_REPLY names (smuxtest.HungCall's, the staying side tapped): the
+// client calls on a reused stream, and the server's handler blocks on
+// the fourth call. Then the client leaves: NO_REPLY resolves, nobody
+// waiting for the answer; before, it stayed open for ever. Or the server
+// leaves: it resolves, the server never answering. Twin: both stay, and
+// it holds.
+func TestNoReplySideLeavesReal(t *testing.T) {
+	for _, c := range []struct {
+		name           string
+		tapped, leaver live.Side
+		gone           bool
+		why            string
+	}{
+		{"client leaves", live.Server, live.Client, true, "the client closed its side of the connection: its session, and stream 3, are gone; nobody waits for the answer any more"},
+		{"server leaves", live.Client, live.Server, true, "the server closed its side of the connection without answering: its session is gone, and the client's read of stream 3 ends"},
+		{"healthy: both stay", live.Server, live.Client, false, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			reg := live.New(live.Config{})
+			cli, srv, raw := gonePair(t, reg, 2, c.tapped)
+			hold := make(chan struct{})
+			var wg sync.WaitGroup
+			t.Cleanup(func() { close(hold); cli.Close(); srv.Close(); wg.Wait() })
+			wg.Go(func() {
+				for {
+					st, err := srv.AcceptStream()
+					if err != nil {
+						return
+					}
+					wg.Go(func() { smuxtest.AnswerLines(st, hold) })
+				}
+			})
+			st, err := cli.OpenStream()
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := bufio.NewReader(st)
+			for range 3 {
+				smuxtest.CallLine(t, st, r, "get\n")
+				time.Sleep(smuxtest.Think) // the client's think time between calls, which the turns' timing reads
+			}
+			if _, err := io.WriteString(st, "hang\n"); err != nil {
+				t.Fatal(err)
+			}
+			smuxtest.Eventually(t, "the hung call recorded", func() bool {
+				return streamSnap(reg, st.ID(), func(s live.StreamSnap) bool { return s.Bytes[live.ClientToServer] == 3*4+5 })
+			})
+			other, err := cli.OpenStream()
+			if err != nil {
+				t.Fatal(err)
+			}
+			smuxtest.CallLine(t, other, bufio.NewReader(other), "get\n")
+			smuxtest.Eventually(t, "the second stream's answer recorded", func() bool {
+				return streamSnap(reg, other.ID(), func(s live.StreamSnap) bool { return s.Bytes[live.ServerToClient] == 3 })
+			})
+			base := time.Now()
+			reg.Evaluate(base.Add(2*time.Second), goneConfig)
+			if c.gone {
+				leave(t, reg, raw, c.leaver)
+			}
+			goneCheck(t, reg, base.Add(3*time.Second), live.CodeNoReply, c.why)
+		})
 	}
 }
