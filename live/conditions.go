@@ -246,7 +246,13 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 		}
 		for d := range 2 {
 			o := oldest[d]
-			if o == nil || silent[1-d] || w.lastAt[1-d] <= o.watch.asked ||
+			// Nor once either side closed its side of the connection: the
+			// opener's session, and its streams, are gone, and nobody waits
+			// for their answer; or the other side's is, and it answers none
+			// of them. Else a client that exited left a critical UNANSWERED
+			// open for ever, and one whose writers a full window held,
+			// freed as it left (DirectionEnded), opened one as it left.
+			if o == nil || silent[1-d] || w.lastAt[1-d] <= o.watch.asked || s.sideClosed(Dir(d), ns) || s.sideClosed(Dir(1-d), ns) ||
 				(blocked || overdue[1-d]) && !keep(CodeUnanswered, Dir(d), true, 0) {
 				continue
 			}

@@ -1265,6 +1265,12 @@ func endedWhy(f *Finding, why string) string {
 func (s *Session) unansweredResolved(f *Finding, cands []candidate, now time.Time, ns int64, cfg *FindingsConfig) string {
 	d := f.Dir
 	opener, other := d.Sender(), d.Reverse().Sender()
+	switch {
+	case s.sideClosed(d, ns):
+		return fmt.Sprintf("the %s closed its side of the connection: its session, and its streams, are gone; nobody waits for their answer any more", opener)
+	case s.sideClosed(d.Reverse(), ns):
+		return fmt.Sprintf("the %s closed its side of the connection, leaving them unanswered: its session is gone, and the %s's reads on them end", other, opener)
+	}
 	var stalls []uint32 // the streams of WINDOW_STALL candidates in d
 	var silent, blocked bool
 	for _, c := range cands {
@@ -1386,6 +1392,10 @@ func (s *Session) stallResolved(f *Finding, cands []candidate, heldFor time.Dura
 		return fmt.Sprintf("the writer, the %s, sent FIN", writer) + held
 	case st.fin[f.Dir.Reverse()] && s.proto != Yamux:
 		return fmt.Sprintf("the reader, the %s, sent FIN", reader) + held
+	case s.sideClosed(f.Dir, ns):
+		// DirectionEnded let the writer go: its side of the connection
+		// closed (its process exited, or its conn closed), not a UPD.
+		return fmt.Sprintf("the writer, the %s, closed its side of the connection: its session, and its held writes, are gone", writer) + held
 	case st.flow[f.Dir].FullSince.IsZero():
 		return fmt.Sprintf("the window opened (%s)", upd) + held
 	case ns-st.watch.consumedAt[f.Dir] < int64(cfg.StallAfter):
@@ -1402,12 +1412,16 @@ func (s *Session) stallResolved(f *Finding, cands []candidate, heldFor time.Dura
 // window update, the one that let it go on, if that came within
 // StallAfter and after the hold began, else up to ns. A finding's age is
 // worded again only in steps (1 s below 10 s, then 5 s), so what it said
-// last is not it: a writer held 15 s read "for 10 s". s.mu is held.
+// last is not it: a writer held 15 s read "for 10 s". A writer whose
+// side of the connection closed was held up to that close. s.mu is held.
 func (s *Session) stallHeld(f *Finding, ns int64, cfg *FindingsConfig) time.Duration {
 	end := ns
+	if s.sideClosed(f.Dir, ns) {
+		end = s.dirEndedAt[f.Dir]
+	}
 	if st := s.streams.get(f.Stream); st != nil {
 		if c := st.watch.consumedAt[f.Dir]; c > f.Since.UnixNano() && ns-c < int64(cfg.StallAfter) {
-			end = c
+			end = min(end, c)
 		}
 	}
 	return time.Duration(max(end-f.Since.UnixNano(), 0))

@@ -1,0 +1,209 @@
+package capture_test
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/xtaci/smux"
+
+	"github.com/muxtop/muxtop/capture"
+	"github.com/muxtop/muxtop/internal/smuxtest"
+	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/pcapout"
+	"github.com/muxtop/muxtop/tap"
+)
+
+// goneConfig reads the captures of recordGone: thresholds the fault's
+// 800 ms pass.
+var goneConfig = live.FindingsConfig{StallAfter: 300 * time.Millisecond, UnansweredAfter: 300 * time.Millisecond, LeakAfter: time.Hour, CloseWaitAfter: time.Hour, Churn: -1}
+
+// recordGone records, by pcapout through a tap on the server, a real
+// smux session over loopback TCP, keepalive off, and one of two faults:
+// "stall", v2, the server accepts a stream and never reads it, the
+// client's writer held at its full window; "unanswered", the client asks
+// on a stream the server never accepts; "noreply", v2, the hung call
+// NO_REPLY names (smuxtest.HungCall's). Then the server opens a stream
+// of its own and says hello, which the client reads and answers: the
+// server still sends; and 800 ms later bye. Then (the fault's time, which the capture's
+// clock reads) the client leaves if gone (its conn closes, as its
+// process's does when it is killed), and the recording ends once the
+// server's tap has read its EOF; else the recording ends with the client
+// there. It returns the packets and the server's port.
+func recordGone(t *testing.T, version int, fault string, gone bool) (ps []pkt, port uint16) {
+	t.Helper()
+	path := writeCapture(t, func(w *pcapout.Writer) {
+		reg := live.New(live.Config{})
+		cc, sc := smuxtest.Conns(t)
+		port = uint16(sc.LocalAddr().(*net.TCPAddr).Port)
+		cfg := smuxtest.Config(version)
+		cfg.KeepAliveDisabled = true
+		srv, err := smux.Server(tap.Wrap(sc, live.Server, reg, "test", tap.Version(version), tap.Record(w)), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cli, err := smux.Client(cc, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The sessions close once the recording is over: the capture ends
+		// with the session live, as a tcpdump stopped before the end.
+		var wg sync.WaitGroup
+		t.Cleanup(func() { cli.Close(); srv.Close(); wg.Wait() })
+		st, err := cli.OpenStream()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch fault {
+		case "noreply":
+			// The hung call (smuxtest.HungCall's): three calls answered on
+			// a reused stream, Think apart, the fourth's handler blocked.
+			hold := make(chan struct{})
+			t.Cleanup(func() { close(hold) })
+			wg.Go(func() {
+				if st, err := srv.AcceptStream(); err == nil {
+					smuxtest.AnswerLines(st, hold)
+				}
+			})
+			r := bufio.NewReader(st)
+			for range 3 {
+				smuxtest.CallLine(t, st, r, "get\n")
+				time.Sleep(smuxtest.Think) // the client's think time between calls, which the turns' timing reads
+			}
+			if _, err := io.WriteString(st, "hang\n"); err != nil {
+				t.Fatal(err)
+			}
+			smuxtest.Eventually(t, "the hung call recorded", func() bool {
+				ss := reg.Snapshot().Sessions
+				return len(ss) == 1 && len(ss[0].Streams) == 1 && ss[0].Streams[0].Bytes[live.ClientToServer] == 3*4+5
+			})
+		case "stall":
+			accepted := make(chan struct{})
+			wg.Go(func() {
+				if _, err := srv.AcceptStream(); err == nil { // never read
+					close(accepted)
+				}
+			})
+			wg.Go(func() { st.Write(make([]byte, 1<<20)) }) // held at the window
+			<-accepted
+			smuxtest.Eventually(t, "the writer held at its window", func() bool {
+				ss := reg.Snapshot().Sessions
+				return len(ss) == 1 && len(ss[0].Streams) == 1 && !ss[0].Streams[0].Flow[live.ClientToServer].FullSince.IsZero()
+			})
+		default:
+			if _, err := io.WriteString(st, "GET /x"); err != nil {
+				t.Fatal(err)
+			}
+			smuxtest.Eventually(t, "the request recorded", func() bool {
+				ss := reg.Snapshot().Sessions
+				return len(ss) == 1 && len(ss[0].Streams) == 1 && ss[0].Streams[0].Bytes[live.ClientToServer] == 6
+			})
+		}
+		own, err := srv.OpenStream()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(own, "hello"); err != nil {
+			t.Fatal(err)
+		}
+		got, err := cli.AcceptStream()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(got, make([]byte, 5)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(got, "ok"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(own, make([]byte, 2)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(800 * time.Millisecond) // the fault's time, which the capture records
+		// The server speaks again: the capture's time reaches here, and
+		// the server still sends.
+		if _, err := io.WriteString(own, "bye"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(got, make([]byte, 3)); err != nil {
+			t.Fatal(err)
+		}
+		smuxtest.Eventually(t, "the server's bye recorded", func() bool {
+			ss := reg.Snapshot().Sessions
+			return len(ss) == 1 && slices.ContainsFunc(ss[0].Streams, func(s live.StreamSnap) bool {
+				return s.ID == own.ID() && s.Bytes[live.ServerToClient] == 8
+			})
+		})
+		if !gone {
+			return
+		}
+		cc.Close()
+		smuxtest.Eventually(t, "the server's tap read the client's EOF", func() bool {
+			ss := reg.Snapshot().Sessions
+			return len(ss) == 1 && !ss[0].DirEnded[live.ClientToServer].IsZero()
+		})
+	})
+	return readPackets(t, path), port
+}
+
+// TestCaptureSideGoneReal: audit1's captures, made again in the test. A
+// real smux session whose client leaves while a finding holds of it,
+// recorded and read back: WINDOW_STALL resolves saying the writer's side
+// closed, not "the window opened (a UPD)", with no UPD in the capture,
+// and no UNANSWERED opens for the streams it left; UNANSWERED and
+// NO_REPLY resolve saying the client left, rather than stay open to the
+// end (audit1's noreply.pcap, noreply2.pcap).
+// The healthy twins, the client there to the end: each finding holds.
+func TestCaptureSideGoneReal(t *testing.T) {
+	for _, c := range []struct {
+		fault   string
+		version int
+		code    live.FindingCode
+		why     string
+	}{
+		{"stall", 2, live.CodeWindowStall, "the writer, the client, closed its side of the connection: its session, and its held writes, are gone; the writer had been held "},
+		{"unanswered", 1, live.CodeUnanswered, "the client closed its side of the connection: its session, and its streams, are gone; nobody waits for their answer any more"},
+		{"unanswered", 2, live.CodeUnanswered, "the client closed its side of the connection: its session, and its streams, are gone; nobody waits for their answer any more"},
+		{"noreply", 2, live.CodeNoReply, "the client closed its side of the connection: its session, and stream 3, are gone; nobody waits for the answer any more"},
+	} {
+		for _, gone := range []bool{true, false} {
+			name := c.fault + map[int]string{1: "/v1", 2: "/v2"}[c.version] + map[bool]string{true: "/client leaves", false: "/healthy: client stays"}[gone]
+			t.Run(name, func(t *testing.T) {
+				ps, port := recordGone(t, c.version, c.fault, gone)
+				reg := readEvaluated(ps, capture.Config{Filter: capture.Port(port)}, goneConfig)
+				recs, _ := reg.Frames(live.Query{From: 1}, nil)
+				var opened, resolved int
+				for _, r := range recs {
+					if r.Finding == nil || r.Kind != live.FindingOpened && r.Kind != live.FindingResolved {
+						continue
+					}
+					switch {
+					case r.Finding.Code != c.code:
+						t.Errorf("%s %v: %s", r.Kind, r.Finding.Code, r.Finding.Text)
+					case r.Kind == live.FindingOpened:
+						opened++
+					case !gone:
+						t.Errorf("%v resolved with the client there: %s", c.code, r.Detail)
+					case !strings.HasPrefix(r.Detail, c.why):
+						t.Errorf("%v resolved: %s\nwant: %s…", c.code, r.Detail, c.why)
+					default:
+						resolved++
+					}
+				}
+				if opened != 1 {
+					t.Errorf("%d %v opened; want 1", opened, c.code)
+				}
+				if open := reg.Snapshot().Findings; gone && len(open) != 0 {
+					t.Errorf("%d findings open at the end, %v first: %s", len(open), open[0].Code, open[0].Text)
+				} else if !gone && len(open) != 1 {
+					t.Errorf("%d findings open at the end; want the %v", len(open), c.code)
+				}
+			})
+		}
+	}
+}
