@@ -604,10 +604,10 @@ func (c *countingReader) quiet(finished, stopped bool) time.Duration {
 // it is not 0) and when it resumes, for plain and JSON output, whose
 // records stop as the capture's clock does, what being the command ("read
 // -", "read URL"): "read -: no input for 3s …",
-// then "read -: input resumed, after 14s or more without". read, if not
+// then "read -: input resumed after 14s or more of silence". read, if not
 // nil, counts the bytes read, and finished says whether the read is over:
 // where it is, and no byte came after the notice, the pipe closed instead,
-// "read -: input ended, after 14s or more without". Where no read waits
+// "read -: input ended after 14s or more of silence". Where no read waits
 // and no byte came but the read is not over yet (the read that waited has
 // returned, its end not yet handled), it says nothing until a later tick
 // tells which. stop ends it and waits; a notice said is then resolved even
@@ -650,7 +650,7 @@ func sayNoInput(ticks <-chan time.Time, what string, idle func() time.Duration, 
 						how = "ended"
 					}
 				}
-				fmt.Fprintf(w, "muxtop: %s: input %s, after %v or more without\n", what, how, last)
+				fmt.Fprintf(w, "muxtop: %s: input %s after %v or more of silence\n", what, how, last)
 			}
 			if stopping {
 				return
