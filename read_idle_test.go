@@ -153,7 +153,7 @@ func TestSayNoInput(t *testing.T) {
 		idle.Lock()
 		defer idle.Unlock()
 		return idle.d
-	}, nil, nil, &out)
+	}, nil, nil, nil, &out)
 	tick := func(d time.Duration) {
 		set(d)
 		ticks <- time.Time{}
@@ -210,7 +210,7 @@ func TestSayNoInputResolvedAtStop(t *testing.T) {
 			t.Error("idle called more often than the test expects")
 			return 0
 		}
-	}, nil, nil, &out)
+	}, nil, nil, nil, &out)
 	idles <- 4 * time.Second
 	ticks <- time.Time{}
 	idles <- 0 // once the tick's 4s was taken: the rest came, and the read finished, before another tick
@@ -247,7 +247,7 @@ func noInputFor3s(idle func(r *noInputRig, d time.Duration) time.Duration) *noIn
 			return idle(r, d)
 		}
 		return d
-	}, r.read.Load, r.over.Load, &r.out)
+	}, nil, r.read.Load, r.over.Load, &r.out)
 	r.read.Store(2000)
 	r.idle.Store(int64(3 * time.Second))
 	r.ticks <- time.Time{}
@@ -330,5 +330,23 @@ func TestSayNoInputUndecided(t *testing.T) {
 				t.Fatalf("after stop, read said %q, want %q", r.out.String(), want)
 			}
 		})
+	}
+}
+
+// TestSayNoInputMoving: where the capture's clock goes on while no input
+// comes (a live capture: read URL), the notice says so, not that the
+// clock stands still, which it no longer does.
+func TestSayNoInputMoving(t *testing.T) {
+	ticks := make(chan time.Time)
+	var out syncBuffer
+	var idle atomic.Int64
+	stop := sayNoInput(ticks, "read URL", func() time.Duration { return time.Duration(idle.Load()) },
+		func() bool { return true }, nil, nil, &out)
+	idle.Store(int64(3 * time.Second))
+	ticks <- time.Time{}
+	stop()
+	const want = "muxtop: read URL: no input for 3s: the capture is live, and its clock goes on by the wall clock: what stays open ages, as in the program\n"
+	if out.String() != want {
+		t.Fatalf("a live capture's input stopped: read said %q, want %q", out.String(), want)
 	}
 }
