@@ -153,7 +153,7 @@ func TestSayNoInput(t *testing.T) {
 		idle.Lock()
 		defer idle.Unlock()
 		return idle.d
-	}, nil, nil, &out)
+	}, nil, nil, nil, &out)
 	tick := func(d time.Duration) {
 		set(d)
 		ticks <- time.Time{}
@@ -171,7 +171,7 @@ func TestSayNoInput(t *testing.T) {
 	}
 	tick(0)
 	stop()
-	if want := quiet + "muxtop: read -: input resumed, after 14s or more without\n"; out.String() != want {
+	if want := quiet + "muxtop: read -: input resumed after 14s or more of silence\n"; out.String() != want {
 		t.Fatalf("input resumed: read said %q, want %q", out.String(), want)
 	}
 	if strings.Count(out.String(), "\n") != 2 {
@@ -210,13 +210,13 @@ func TestSayNoInputResolvedAtStop(t *testing.T) {
 			t.Error("idle called more often than the test expects")
 			return 0
 		}
-	}, nil, nil, &out)
+	}, nil, nil, nil, &out)
 	idles <- 4 * time.Second
 	ticks <- time.Time{}
 	idles <- 0 // once the tick's 4s was taken: the rest came, and the read finished, before another tick
 	stop()
 	const want = "muxtop: read -: no input for 4s: the capture's clock, packet time, stands still until the next packet\n" +
-		"muxtop: read -: input resumed, after 4s or more without\n"
+		"muxtop: read -: input resumed after 4s or more of silence\n"
 	if out.String() != want {
 		t.Fatalf("input resumed and ended before a tick: read said %q, want %q", out.String(), want)
 	}
@@ -247,7 +247,7 @@ func noInputFor3s(idle func(r *noInputRig, d time.Duration) time.Duration) *noIn
 			return idle(r, d)
 		}
 		return d
-	}, r.read.Load, r.over.Load, &r.out)
+	}, nil, r.read.Load, r.over.Load, &r.out)
 	r.read.Store(2000)
 	r.idle.Store(int64(3 * time.Second))
 	r.ticks <- time.Time{}
@@ -255,14 +255,16 @@ func noInputFor3s(idle func(r *noInputRig, d time.Duration) time.Duration) *noIn
 }
 
 // TestSayNoInputEnded: input that stopped and then ended with no byte
-// more (the writer closed the pipe) is said to have ended, not resumed.
+// more (the writer closed the pipe) is said to have ended, not resumed,
+// in a whole sentence: the line, the last of such a run, ended on
+// "without" ("input ended, after 3s or more without").
 func TestSayNoInputEnded(t *testing.T) {
 	r := noInputFor3s(nil)
 	r.ticks <- time.Time{} // the tick before has been acted on; this one finds 3s again
 	r.idle.Store(0)        // EOF: the read is over, nothing more came
 	r.over.Store(true)
 	r.stop()
-	const want = noInput3s + "muxtop: read -: input ended, after 3s or more without\n"
+	const want = noInput3s + "muxtop: read -: input ended after 3s or more of silence\n"
 	if r.out.String() != want {
 		t.Fatalf("input ended after a silence: read said %q, want %q", r.out.String(), want)
 	}
@@ -287,7 +289,7 @@ func TestSayNoInputByteAfterIdle(t *testing.T) {
 	r.ticks <- time.Time{}
 	r.ticks <- time.Time{} // the tick before has been acted on
 	r.stop()
-	const want = noInput3s + "muxtop: read -: input resumed, after 3s or more without\n"
+	const want = noInput3s + "muxtop: read -: input resumed after 3s or more of silence\n"
 	if r.out.String() != want {
 		t.Fatalf("bytes came right after the notice's idle: read said %q, want %q", r.out.String(), want)
 	}
@@ -319,7 +321,7 @@ func TestSayNoInputUndecided(t *testing.T) {
 			}
 			r.ticks <- time.Time{}
 			r.ticks <- time.Time{} // the tick before has been acted on
-			want := noInput3s + "muxtop: read -: input " + tc.want + ", after 3s or more without\n"
+			want := noInput3s + "muxtop: read -: input " + tc.want + " after 3s or more of silence\n"
 			if r.out.String() != want {
 				t.Fatalf("read said %q, want %q", r.out.String(), want)
 			}
@@ -328,5 +330,23 @@ func TestSayNoInputUndecided(t *testing.T) {
 				t.Fatalf("after stop, read said %q, want %q", r.out.String(), want)
 			}
 		})
+	}
+}
+
+// TestSayNoInputMoving: where the capture's clock goes on while no input
+// comes (a live capture: read URL), the notice says so, not that the
+// clock stands still, which it no longer does.
+func TestSayNoInputMoving(t *testing.T) {
+	ticks := make(chan time.Time)
+	var out syncBuffer
+	var idle atomic.Int64
+	stop := sayNoInput(ticks, "read URL", func() time.Duration { return time.Duration(idle.Load()) },
+		func() bool { return true }, nil, nil, &out)
+	idle.Store(int64(3 * time.Second))
+	ticks <- time.Time{}
+	stop()
+	const want = "muxtop: read URL: no input for 3s: the capture is live, and its clock goes on by the wall clock: what stays open ages, as in the program\n"
+	if out.String() != want {
+		t.Fatalf("a live capture's input stopped: read said %q, want %q", out.String(), want)
 	}
 }

@@ -184,7 +184,11 @@ type Reader struct {
 	// the next evaluation (zero before the first packet).
 	latest   time.Time
 	nextEval time.Time
-	stats    struct {
+	// quietAt is the latest quiet moment of a live source (ErrIdle):
+	// capture time went on to it, and a packet older than it that comes
+	// after is read at it.
+	quietAt time.Time
+	stats   struct {
 		packets, bytes, notTCP, conns, decoded, skipped, cut atomic.Uint64
 	}
 	order
@@ -337,6 +341,13 @@ func CheckLinkType(link layers.LinkType) error {
 
 // Packet reads one captured packet of link type link. data is not retained.
 func (r *Reader) Packet(data []byte, ci gopacket.CaptureInfo, link layers.LinkType) {
+	if ci.Timestamp.Before(r.quietAt) {
+		// A live source passed this packet's time in a quiet moment (a
+		// pipe's packet still on its way, Live): capture time went on to
+		// the moment, its evaluations made, and does not go back. The
+		// packet is read then, as the capture would have taken it.
+		ci.Timestamp = r.quietAt
+	}
 	r.stats.packets.Add(1)
 	r.stats.bytes.Add(uint64(len(data)))
 	r.moment(ci.Timestamp)
@@ -499,6 +510,9 @@ func (r *Reader) evaluateTo(t time.Time) {
 // time now: the clock and the evaluations run on to it, as a packet at now
 // would take them, and the waits that count capture time end by it.
 func (r *Reader) quiet(now time.Time) {
+	if now.After(r.quietAt) {
+		r.quietAt = now
+	}
 	r.moment(now)
 	r.idle(now)
 	r.release()

@@ -49,6 +49,10 @@ func (c *conn) skipText() string {
 		sender, first = "server", c.firstBytes(live.ServerToClient)
 	}
 	if len(first) == 0 {
+		if c.refused() {
+			return fmt.Sprintf("skipped %s → %s: the connection was refused: the server reset it before it opened (nothing listened on port %d)",
+				client, server, server.Port())
+		}
 		return head + ": it carried no bytes"
 	}
 	kind := wirekind.Guess(first)
@@ -160,4 +164,11 @@ func (r *Reader) filterSummary() string {
 		return fmt.Sprintf("1 connection skipped as the filter (%s) does not pick it, smux or not", r.cfg.Filter)
 	}
 	return fmt.Sprintf("%d connections skipped as the filter (%s) does not pick them, smux or not", r.filtered, r.cfg.Filter)
+}
+
+// refused reports whether the connection was refused: the capture has the
+// client's SYN, no SYN of the server's, and the server's RST, its answer
+// where nothing listened on the port.
+func (c *conn) refused() bool {
+	return c.rst && c.rstDir == live.ServerToClient && c.syn[live.ClientToServer] && !c.syn[live.ServerToClient]
 }

@@ -34,11 +34,13 @@ type Source interface {
 
 // ErrIdle is what a live Source's ReadPacketData returns when no packet
 // has come for a while, with the time in the CaptureInfo's Timestamp.
-// The Source must have returned every packet older than that time: for
+// The Source should have returned every packet older than that time: for
 // Reader.Run the capture's time passes to it, so the clock, the findings'
 // evaluations and the waits that count capture time (a connection held
 // for its roles or its frame boundaries, a hole in reassembly) run on
-// without the next packet.
+// without the next packet. A packet older than that time that comes after
+// all the same (a pipe's still on its way: Live) is read at that time:
+// capture time does not go back.
 var ErrIdle = errors.New("capture: no packet for a while")
 
 // zeroCopy is the faster read that pcapgo's readers offer.

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/gopacket/gopacket"
@@ -40,6 +41,30 @@ func Still(src Source, period time.Duration) Source {
 	return &stillSource{src: src, period: period, got: make(chan readResult, 1)}
 }
 
+// Live is Still for a pipe whose packets come as they are captured (read
+// URL of a pcapout.Live; read - of tcpdump -U -w -), whose capture time
+// goes on while none comes, as sniff's does: while live says so of the
+// latest packet (its capture time and the wall time it came), a period
+// with no packet is a quiet moment (ErrIdle) at the capture time the wall
+// clock says it has reached, less behind: the latest packet's time plus
+// the wall time since it came, measured on the reader's clock alone, so
+// that a writer's clock set apart from it does not matter. behind leaves
+// room for a packet still on its way (a writer that flushes every 50 ms,
+// ssh); one that comes later all the same, older than a quiet moment
+// already passed, is read at that moment's time (Reader.Packet). Until
+// the moment is past the latest packet, and while live says no (the
+// pipe replays a capture of before), it returns ErrStill as Still does.
+func Live(src Source, period, behind time.Duration, live func(at, came time.Time) bool) *LiveSource {
+	return &LiveSource{stillSource{src: src, period: period, got: make(chan readResult, 1), behind: behind, live: live}}
+}
+
+// LiveSource is the Source Live returns.
+type LiveSource struct{ stillSource }
+
+// Moving reports whether the capture's time goes on while no packet
+// comes: live said so of the latest packet. It is safe for concurrent use.
+func (s *LiveSource) Moving() bool { return s.movingNow.Load() }
+
 type readResult struct {
 	data []byte
 	ci   gopacket.CaptureInfo
@@ -54,13 +79,22 @@ type stillSource struct {
 	latest  time.Time       // the latest packet's capture time
 	came    time.Time       // the wall time it came
 	timer   *time.Timer
+	// live, if not nil, says whether a packet of capture time at that came
+	// at wall time came was captured as it came (Live); behind is how far
+	// a quiet moment stays behind the wall clock's reckoning.
+	live      func(at, came time.Time) bool
+	behind    time.Duration
+	moving    bool        // live said so of the latest packet
+	movingNow atomic.Bool // moving, for Moving
+	quiet     time.Time   // the latest quiet moment returned (ErrIdle)
 }
 
 func (s *stillSource) LinkType() layers.LinkType { return s.src.LinkType() }
 
-// ReadPacketData returns src's next packet, or ErrStill. A read of src
-// begins only once the caller is done with the packet before (its data
-// valid until the next call), and only one at a time.
+// ReadPacketData returns src's next packet, or ErrStill (or, Live,
+// ErrIdle). A read of src begins only once the caller is done with the
+// packet before (its data valid until the next call), and only one at a
+// time.
 func (s *stillSource) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 	if !s.reading {
 		s.reading = true
@@ -82,7 +116,12 @@ func (s *stillSource) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 		case res = <-s.got:
 			s.timer.Stop()
 		case <-s.timer.C:
-			return nil, gopacket.CaptureInfo{Timestamp: s.latest.Add(time.Since(s.came))}, ErrStill
+			now := s.latest.Add(time.Since(s.came))
+			if at := now.Add(-s.behind); s.moving && at.After(s.latest) && at.After(s.quiet) {
+				s.quiet = at
+				return nil, gopacket.CaptureInfo{Timestamp: at}, ErrIdle
+			}
+			return nil, gopacket.CaptureInfo{Timestamp: now}, ErrStill
 		}
 	}
 	s.reading = false
@@ -91,6 +130,10 @@ func (s *stillSource) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 			s.latest = res.ci.Timestamp
 		}
 		s.came = time.Now()
+		if s.live != nil {
+			s.moving = s.live(res.ci.Timestamp, s.came)
+			s.movingNow.Store(s.moving)
+		}
 	}
 	return res.data, res.ci, res.err
 }

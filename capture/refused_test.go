@@ -1,0 +1,57 @@
+package capture_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket/layers"
+
+	"github.com/muxtop/muxtop/capture"
+	"github.com/muxtop/muxtop/live"
+)
+
+// refusedConnect returns the packets of a connect that nothing listened
+// for: the client's SYN, from the base fixture's real session, and the
+// server's RST,ACK answering it, as Linux sends it for a closed port.
+func refusedConnect(t *testing.T) []pkt {
+	t.Helper()
+	syn := readPackets(t, fixture("v1", "base"))[0]
+	if !syn.TCP.SYN || syn.TCP.ACK {
+		t.Fatal("the fixture does not begin with the client's SYN")
+	}
+	rst := syn
+	eth := *syn.Eth
+	eth.SrcMAC, eth.DstMAC = syn.Eth.DstMAC, syn.Eth.SrcMAC
+	ip := *syn.IP.(*layers.IPv4)
+	ip.SrcIP, ip.DstIP = ip.DstIP, ip.SrcIP
+	rst.Eth, rst.IP = &eth, &ip
+	tcp := layers.TCP{SrcPort: syn.TCP.DstPort, DstPort: syn.TCP.SrcPort, Ack: syn.TCP.Seq + 1, RST: true, ACK: true}
+	rst = reserialize(t, rst, &tcp, nil)
+	rst.CI.Timestamp = syn.CI.Timestamp.Add(50 * time.Microsecond)
+	return []pkt{syn, rst}
+}
+
+// TestRefusedConnectNotice: a connect the server refused (its SYN
+// answered by a RST: nothing listened on the port) is said to have been
+// refused, not to have carried no bytes, which reads as a connection that
+// opened and stayed silent:
+//
+//	skipped 127.0.0.1:… → 127.0.0.1:…, neither smux nor yamux: it carried no bytes
+func TestRefusedConnectNotice(t *testing.T) {
+	ps := refusedConnect(t)
+	reg := readEvaluated(ps, capture.Config{}, live.FindingsConfig{})
+	ns := notices(reg)
+	var said string
+	for _, n := range ns {
+		if strings.HasPrefix(n, "skipped ") {
+			said = n
+		}
+	}
+	port := ps[0].TCP.DstPort
+	want := fmt.Sprintf("the connection was refused: the server reset it before it opened (nothing listened on port %d)", uint16(port))
+	if !strings.Contains(said, want) {
+		t.Fatalf("notices %q: want one that says %q", ns, want)
+	}
+}

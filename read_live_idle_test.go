@@ -1,0 +1,279 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xtaci/smux"
+
+	"github.com/muxtop/muxtop/internal/pcaptest"
+	"github.com/muxtop/muxtop/internal/smuxtest"
+	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/pcapout"
+	"github.com/muxtop/muxtop/tap"
+)
+
+// idleLeakAfter is --leak-after in the tests of a live capture that goes
+// quiet, and idleMargin the wall time past it, and past liveBehind, that
+// the LEAK may take to open (the tick of a loaded machine, the printer).
+const (
+	idleLeakAfter = time.Second
+	idleMargin    = 5 * time.Second
+)
+
+// leakThenIdle runs the program of the review in-process: an smux v2
+// server that taps its own listener into rec and echoes every stream,
+// and a client of its own (untapped) that opens 10 streams, a round trip
+// each, closes 8 and leaves every fifth open, then holds them and sends
+// nothing more (keepalive off, as an idle program's with a long
+// interval). It returns once the traffic is done: the streams leaked.
+func leakThenIdle(t *testing.T, rec tap.Recorder) int {
+	t.Helper()
+	cfg := smuxtest.Config(2)
+	cfg.KeepAliveDisabled = true
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan struct{})
+	go func() { // ends with the listener, closed at cleanup
+		defer close(served)
+		smuxtest.ServeEcho(tap.WrapListener(ln, live.New(live.Config{}), "svc", tap.Record(rec)), cfg)
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli, err := smux.Client(c, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close(); ln.Close(); <-served })
+	leaked := 0
+	for i := 1; i <= 10; i++ {
+		st, err := cli.OpenStream()
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := fmt.Sprintf("REQ %d\n", i)
+		if _, err := st.Write([]byte(req)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(st, make([]byte, len(req))); err != nil {
+			t.Fatal(err)
+		}
+		if i%5 == 0 {
+			leaked++ // held open, idle: the leak
+			continue
+		}
+		st.Close()
+	}
+	return leaked
+}
+
+// leakOpened returns the first LEAK finding-opened record in out, JSON
+// output, or nil.
+func leakOpened(t *testing.T, out string) map[string]any {
+	t.Helper()
+	for l := range strings.Lines(out) {
+		if strings.Contains(l, `"type":"finding-opened"`) && strings.Contains(l, `"code":"LEAK"`) {
+			return parseRecord(t, l)
+		}
+	}
+	return nil
+}
+
+// parseRecord parses one JSON record.
+func parseRecord(t *testing.T, line string) map[string]any {
+	t.Helper()
+	c := parseJSON(t, line+`{"type":"summary"}`+"\n")
+	if len(c.other) != 1 {
+		t.Fatalf("not one record: %q", line)
+	}
+	return c.other[0]
+}
+
+// TestReadURLIdleLeak: read URL of a tapped program that leaks streams
+// and then goes idle opens the LEAK within --leak-after (and the second
+// it stays behind the wall clock, liveBehind) of the idle, as the
+// program's own tap would: a live capture's clock goes on by the wall
+// clock while nothing is tapped. Before, it stood at the last packet,
+// and read said no finding however long the program held them:
+//
+//	no LEAK 7s after the program went idle holding 2 streams (--leak-after 1s)
+func TestReadURLIdleLeak(t *testing.T) {
+	lc, url := serveCapture(t)
+	var stdout, stderr syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, []string{"read", url, "-o", "json", "--leak-after", idleLeakAfter.String()}, &stdout, &stderr)
+	}()
+	waitViewers(t, lc, 1)
+	leaked := leakThenIdle(t, lc)
+	idle := time.Now()
+	bound := idleLeakAfter + liveBehind + idleMargin
+	var leak map[string]any
+	for leak == nil {
+		if time.Since(idle) > bound {
+			cancel()
+			<-code
+			t.Fatalf("no LEAK %v after the program went idle holding %d streams (--leak-after %v); stderr:\n%s", bound.Round(time.Second), leaked, idleLeakAfter, stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond) // polling the output, which has no event to await
+		leak = leakOpened(t, stdout.String())
+	}
+	t.Logf("LEAK opened %v after the program went idle", time.Since(idle).Round(time.Millisecond))
+	if leak["count"] != float64(leaked) {
+		t.Errorf("LEAK counts %v streams, want the %d leaked: %v", leak["count"], leaked, leak)
+	}
+	cancel() // ctrl+c
+	if c := <-code; c != 0 {
+		t.Fatalf("exit %d: %s", c, stderr.String())
+	}
+	s := parseJSON(t, stdout.String()).summary
+	if l := s["leaks"].(map[string]any); l["count"] != float64(leaked) {
+		t.Errorf("summary leaks %v: want count %d", l, leaked)
+	}
+}
+
+// TestReadLiveIdleLeakBinary: the built muxtop, as a user runs it beside
+// the program, read URL and read - of the same live capture piped in
+// (curl URL | muxtop read -, as tcpdump -U -w - | muxtop read -): the
+// LEAK opens while the program idles, within a --duration that leaves it
+// --leak-after and a margin, not at the end.
+func TestReadLiveIdleLeakBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds muxtop and runs it for seconds")
+	}
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, how := range []string{"url", "pipe"} {
+		t.Run(how, func(t *testing.T) {
+			lc, url := serveCapture(t)
+			duration := idleLeakAfter + liveBehind + idleMargin
+			args := []string{"read", url, "-o", "json", "--leak-after", idleLeakAfter.String(), "--duration", duration.String()}
+			cmd := exec.Command(bin, args...)
+			if how == "pipe" {
+				resp, err := http.Get(url)
+				if err != nil {
+					t.Fatal(err)
+				}
+				pr, pw, err := os.Pipe()
+				if err != nil {
+					t.Fatal(err)
+				}
+				copied := make(chan struct{})
+				go func() { // ends as the body is closed, below
+					defer close(copied)
+					io.Copy(pw, resp.Body)
+				}()
+				t.Cleanup(func() { resp.Body.Close(); <-copied; pw.Close(); pr.Close() })
+				args[1] = "-"
+				cmd = exec.Command(bin, args...)
+				cmd.Stdin = pr // a pipe, as tcpdump's
+			}
+			var stdout, stderr syncBuffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+			waitViewers(t, lc, 1)
+			leaked := leakThenIdle(t, lc)
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("read: %v: %s", err, stderr.String())
+			}
+			leak := leakOpened(t, stdout.String())
+			if leak == nil {
+				t.Fatalf("no LEAK in a run of %v, the program idle holding %d streams for most of it; stderr:\n%s", duration, leaked, stderr.String())
+			}
+			if leak["count"] != float64(leaked) {
+				t.Errorf("LEAK counts %v streams, want the %d leaked", leak["count"], leaked)
+			}
+			if s := parseJSON(t, stdout.String()).summary; s["leaks"].(map[string]any)["count"] != float64(leaked) {
+				t.Errorf("summary leaks %v: want count %d", s["leaks"], leaked)
+			}
+		})
+	}
+}
+
+// TestReadReplayIdleNoLeak: the same program's capture, written earlier
+// and replayed down a pipe that then stays open (cat old.pcap, then
+// nothing), invents no idle time: its clock stands at its last packet,
+// as read says, and no LEAK opens however long the pipe is quiet.
+func TestReadReplayIdleNoLeak(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds muxtop and runs it for seconds")
+	}
+	var buf bytes.Buffer
+	w, err := pcapout.New(&buf, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaked := leakThenIdle(t, w)
+	if err := w.Close(); err != nil { // what the taps recorded, written
+		t.Fatal(err)
+	}
+	ps := pcaptest.Read(t, &buf)
+	for i := range ps {
+		ps[i].CI.Timestamp = ps[i].CI.Timestamp.Add(-time.Hour) // captured an hour ago
+	}
+	var old bytes.Buffer
+	pcaptest.Write(t, &old, ps)
+
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "read", "-", "-o", "json", "--leak-after", idleLeakAfter.String())
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr syncBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	if _, err := in.Write(old.Bytes()); err != nil { // and the pipe stays open
+		t.Fatal(err)
+	}
+	// The notice comes 3 s or more into the quiet (a late tick says 4s),
+	// past --leak-after and liveBehind: by then a clock that went on
+	// would have opened it.
+	const still = "s: the capture's clock, packet time, stands still until the next packet"
+	start := time.Now()
+	for !strings.Contains(stderr.String(), still) {
+		time.Sleep(20 * time.Millisecond) // polling stderr, which has no event to await
+		if strings.Contains(stderr.String(), "the capture is live") {
+			t.Fatalf("an hour-old capture replayed down a pipe was taken for live:\n%s", stderr.String())
+		}
+		if time.Since(start) > 30*time.Second {
+			t.Fatalf("read - did not say, 30 s into its pipe's quiet, that the clock stands still; stderr:\n%s", stderr.String())
+		}
+	}
+	in.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("read -: %v: %s", err, stderr.String())
+	}
+	if leak := leakOpened(t, stdout.String()); leak != nil {
+		t.Errorf("a replayed capture's quiet pipe opened %v: its %d streams were idle only as long as its packets show", leak, leaked)
+	}
+	if s := parseJSON(t, stdout.String()).summary; s["findings_opened"] != 0.0 {
+		t.Errorf("summary: %v findings opened, want none", s["findings_opened"])
+	}
+}
