@@ -755,6 +755,19 @@ func (ex *leakExcuses) active(clock int64) bool { return clock > ex.leakCut }
 // side forgot Close", for an evaluation before UNANSWERED counted it (CI
 // saw it in a capture of the backlog fault, whose SYNs and requests came
 // apart). lastAt is the session's latest frame of each direction.
+//
+// Nor one whose other side has sent nothing on the session since it was
+// asked: muxtop has seen nothing of that side since the request, and a
+// slow handler, a stuck process, a reader that stopped (smux's recvLoop
+// returns at a frame of the other version) send nothing just as a
+// forgotten Close does. LEAK said "the server never closes its streams
+// … call Close()" of a yamux server that answered half-closed requests
+// 4 s late, for the one stream whose SYN came 0.5 ms after the server's
+// latest frame (its twins, a moment older, were UNANSWERED's about to
+// be), and of a v1 server that had refused the client's v2 frames. Once
+// that side speaks with the stream still waiting, UNANSWERED's wait
+// holds it; should that side stay silent, KEEPALIVE's does, where
+// keepalive is on.
 func (ex *leakExcuses) unanswers(st *stream, lastAt [2]int64, unansweredAfter time.Duration) bool {
 	d := st.opener.Sends()
 	if !st.watch.listed[waitList] || !st.flow[d].FullSince.IsZero() || !asks(st) {
@@ -763,7 +776,7 @@ func (ex *leakExcuses) unanswers(st *stream, lastAt [2]int64, unansweredAfter ti
 	if last := st.lastWrite(); ex.quiet && last > ex.cutoff && last-st.watch.asked > int64(unansweredAfter) {
 		return false // a push
 	}
-	return ex.unanswered[d] || !ex.silent[1-d] && lastAt[1-d] > st.watch.asked
+	return ex.unanswered[d] || lastAt[1-d] <= st.watch.asked || !ex.silent[1-d]
 }
 
 // sideClosed reports whether the sender of direction d had closed its

@@ -27,6 +27,7 @@ func TestFindingsShown(t *testing.T) {
 	s := c.open("127.0.0.1:51234", "127.0.0.1:9000", base.Add(-time.Minute))
 	c.frame(s, live.ClientToServer, base.Add(-50*time.Second), 1, decoder.SYN, 3, "", 0)
 	c.frame(s, live.ClientToServer, base.Add(-50*time.Second), 1, decoder.PSH, 3, "RAND", 0)
+	c.frame(s, live.ServerToClient, base.Add(-50*time.Second), 1, decoder.PSH, 3, "12345678", 0) // answered, never closed
 	c.frame(s, live.ClientToServer, base.Add(-50*time.Second), 1, decoder.FIN, 3, "", 0)
 	c.reg.Evaluate(base, live.FindingsConfig{LeakAfter: time.Second})
 	snap := c.reg.Snapshot()
@@ -404,6 +405,7 @@ func TestFindingUpdatedShown(t *testing.T) {
 		at := base.Add(-50*time.Second + time.Duration(i)*time.Second)
 		c.frame(s, live.ClientToServer, at, 1, decoder.SYN, sid, "", 0)
 		c.frame(s, live.ClientToServer, at, 1, decoder.PSH, sid, "RAND", 0)
+		c.frame(s, live.ServerToClient, at, 1, decoder.PSH, sid, "12345678", 0) // answered, never closed
 		c.frame(s, live.ClientToServer, at, 1, decoder.FIN, sid, "", 0)
 	}
 	cfg := live.FindingsConfig{LeakAfter: 49500 * time.Millisecond, Churn: -1}

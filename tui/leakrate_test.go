@@ -12,7 +12,8 @@ import (
 )
 
 // leakingAt runs a session that leaks 3 streams a second (each opened,
-// asked, never answered nor closed) for secs seconds, evaluating the
+// asked, answered, never closed: a request the server has sent nothing
+// since would be no LEAK, the server perhaps slow) for secs seconds, evaluating the
 // findings and reading the model each second, as a live screen does; it
 // returns the model at w×h.
 func leakingAt(t *testing.T, w, h, secs int) (Model, *capture) {
@@ -36,6 +37,7 @@ func leakingAfter(t *testing.T, w, h, secs int, leakAfter time.Duration) (Model,
 			f := at.Add(time.Duration(k) * time.Millisecond)
 			c.frame(s, live.ClientToServer, f, 1, decoder.SYN, sid, "", 0)
 			c.frame(s, live.ClientToServer, f, 1, decoder.PSH, sid, "GET /slow", 0)
+			c.frame(s, live.ServerToClient, f, 1, decoder.PSH, sid, "OK", 0)
 			sid += 2
 		}
 		c.now = at.Add(500 * time.Millisecond)
