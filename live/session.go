@@ -851,6 +851,9 @@ func (r *Record) HalfClosedName() string {
 // half-close, a close of the whole connection; over another conn no FIN.
 func HalfClosedText(peer string, dir Dir, transport string) string {
 	other := dir.Reverse().Sender().String()
+	if _, ok := TLSUnder(transport); ok {
+		transport = "tls" // its close_notify, whatever the conn under it
+	}
 	switch transport {
 	case "":
 		return "the " + peer + " closed its side of the connection (FIN); the " + other + "'s side is still open"

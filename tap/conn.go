@@ -231,7 +231,7 @@ func (c *Conn) peerClosed(now time.Time) {
 	if c.shutAt.Load() == 0 {
 		// Not while this end's CloseWrite is under way: its FIN may be
 		// out, and the CloseWrite says what came of it.
-		if c.transport == "tls" {
+		if _, isTLS := live.TLSUnder(c.transport); isTLS {
 			if under, ok := tlsNeverMade(c.Conn); ok {
 				// A TCP health check at a TLS listener: it closed its
 				// TCP, and no TLS connection was ever made.
@@ -483,9 +483,11 @@ func (l *Listener) Accept() (net.Conn, error) {
 }
 
 // transportOf names what c runs over, as SessionInfo.Transport does: ""
-// for TCP, "tls" for a TLS conn, "pipe" for a net.Pipe end, else its local
-// address's network ("unix", a KCP session's "udp"), or "conn" where it
-// has no address. A wrapper is seen through where it has a TLS conn's
+// for TCP, "pipe" for a net.Pipe end, else its local address's network
+// ("unix"; "udp" for a conn over UDP, as a KCP session is), or "conn"
+// where it has no address; a TLS conn is "tls" over TCP, and over another
+// conn "tls+" and that conn's name ("tls+unix"), as live.TLSUnder reads
+// it. A wrapper is seen through where it has a TLS conn's
 // ConnectionState or gives the conn it wraps by NetConn, as a *tls.Conn
 // does; one that has neither is named by its address (a program's own
 // wrapper of a TCP conn is TCP, and so, wrongly, is one of a *tls.Conn).
@@ -495,20 +497,33 @@ func (l *Listener) Accept() (net.Conn, error) {
 // closes both ways.
 func transportOf(c net.Conn) string {
 	for range 16 { // a chain of wrappers, not a cycle
+		u, unwraps := c.(interface{ NetConn() net.Conn })
 		switch c.(type) {
 		case interface{ ConnectionState() tls.ConnectionState }:
-			return "tls"
+			under := byAddr(c) // a TLS conn's addresses are its conn's
+			if unwraps && u.NetConn() != nil {
+				under = transportOf(u.NetConn())
+			}
+			if under == "" {
+				return "tls"
+			}
+			return "tls+" + under
 		case *net.TCPConn:
 			return ""
 		case *net.UnixConn:
 			return "unix"
 		}
-		u, ok := c.(interface{ NetConn() net.Conn })
-		if !ok || u.NetConn() == nil {
+		if !unwraps || u.NetConn() == nil {
 			break
 		}
 		c = u.NetConn()
 	}
+	return byAddr(c)
+}
+
+// byAddr names the transport of c by its local address, as transportOf
+// does a conn it cannot see through.
+func byAddr(c net.Conn) string {
 	switch a := c.LocalAddr().(type) {
 	case nil:
 		return "conn"
