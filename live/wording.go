@@ -664,7 +664,7 @@ func writeHeld(transport string, receiver, sender Side, conn string) string {
 	case "pipe":
 		return fmt.Sprintf("the %s stopped reading%s, or reads them far slower than the %s writes them (a net.Pipe holds nothing: each write waits until the reader has read all of it)", receiver, conn, sender)
 	case "udp":
-		return fmt.Sprintf("the %s stopped reading%s, or it (or the path to it) takes the bytes far slower than the %s writes them (a KCP session's write waits while its send window is full of data not yet acknowledged)", receiver, conn, sender)
+		return fmt.Sprintf("the %s stopped reading%s, or it (or the path to it) takes the bytes far slower than the %s writes them (over UDP, what holds a write is the protocol the conn runs over it: a KCP session's, for one, waits while its send window is full of data not yet acknowledged)", receiver, conn, sender)
 	}
 	return fmt.Sprintf("the %s stopped reading%s, or it (or the path to it) takes the bytes far slower than the %s writes them", receiver, conn, sender)
 }

@@ -93,7 +93,7 @@ func blockedFinding(t *testing.T, reg *live.Registry, dir live.Dir) *live.Findin
 // has no buffer). Not over the KCP-like conn, whose writes never wait for
 // the peer.
 func TestTransportBlockedWrite(t *testing.T) {
-	for _, name := range []string{"tls", "tls+unix", "unix", "pipe"} {
+	for _, name := range []string{"tls", "tls+unix", "unix", "pipe", "message"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			cc, sc := transport(t, name).Conns(t)
@@ -133,7 +133,9 @@ func TestTransportBlockedWrite(t *testing.T) {
 				"unix": {"or reads them far slower than the client writes them (the kernel wakes a writer held by a full unix socket buffer", "path"},
 				// TLS over a unix socket: the unix socket's buffer holds it.
 				"tls+unix": {"or reads them far slower than the client writes them (the kernel wakes a writer held by a full unix socket buffer", "path"},
-				"pipe":     {"or reads them far slower than the client writes them (a net.Pipe holds nothing: each write waits until the reader has read all of it)", "socket"},
+				// A conn over UDP may be KCP, or DTLS, or another: KCP only as an example.
+				"message": {"(over UDP, what holds a write is the protocol the conn runs over it: a KCP session's, for one, waits while its send window is full", "(a KCP session's write"},
+				"pipe":    {"or reads them far slower than the client writes them (a net.Pipe holds nothing: each write waits until the reader has read all of it)", "socket"},
 			}[name]
 			if !strings.Contains(f.Text, w.want) || (w.not != "" && strings.Contains(f.Text, w.not)) {
 				t.Errorf("over %s: text %q, want %q and no %q", name, f.Text, w.want, w.not)
