@@ -232,10 +232,12 @@ func (c *Conn) peerClosed(now time.Time) {
 		// Not while this end's CloseWrite is under way: its FIN may be
 		// out, and the CloseWrite says what came of it.
 		if _, isTLS := live.TLSUnder(c.transport); isTLS {
-			if under, ok := tlsNeverMade(c.Conn); ok {
-				// A TCP health check at a TLS listener: it closed its
-				// TCP, and no TLS connection was ever made.
-				c.sess.NoTLS(under)
+			if hello, ok := tlsNeverMade(c.Conn, c.out.dir.Sender() == live.Client); ok {
+				// A TCP health check at a TLS listener, or a peer gone
+				// mid-handshake: it closed its TCP (or the conn under
+				// the TLS), and no TLS connection was ever made.
+				under, _ := live.TLSUnder(c.transport)
+				c.sess.NoTLS(under, hello)
 			}
 		}
 		c.sess.HalfClosed(c.in.dir, now, c.peer)
@@ -544,27 +546,29 @@ func byAddr(c net.Conn) string {
 }
 
 // tlsNeverMade reports whether c is a TLS conn, or wraps one as
-// transportOf sees through wrappers, whose handshake never completed,
-// and the transport of the conn under it, as transportOf names it ("" for
-// TCP, and where the TLS conn does not give it).
-func tlsNeverMade(c net.Conn) (under string, ok bool) {
+// transportOf sees through wrappers, whose handshake never completed, and
+// whether a ClientHello had been sent: by this end where it is the client
+// (crypto/tls writes its ClientHello before it reads), and where it is
+// the server, read from the peer, as the version it picked from it says
+// (ConnectionState's Version, 0 until then). It reads state crypto/tls
+// keeps anyway: the tap never sees the handshake's bytes, which are under
+// the conn it wraps.
+func tlsNeverMade(c net.Conn, client bool) (helloSent bool, ok bool) {
 	for range 16 {
-		u, unwraps := c.(interface{ NetConn() net.Conn })
 		if t, isTLS := c.(interface{ ConnectionState() tls.ConnectionState }); isTLS {
-			if t.ConnectionState().HandshakeComplete {
-				return "", false
+			st := t.ConnectionState()
+			if st.HandshakeComplete {
+				return false, false
 			}
-			if unwraps && u.NetConn() != nil {
-				return transportOf(u.NetConn()), true
-			}
-			return "", true
+			return client || st.Version != 0, true
 		}
+		u, unwraps := c.(interface{ NetConn() net.Conn })
 		if !unwraps || u.NetConn() == nil {
 			break
 		}
 		c = u.NetConn()
 	}
-	return "", false
+	return false, false
 }
 
 // isNetError reports whether err came from the network, as a wrapped
