@@ -1483,7 +1483,11 @@ func (c *conn) peer(d live.Dir) string {
 // that they are named by their role alone, as the tap names an end with
 // no address of its own.
 func (c *conn) endNames() (client, server string) {
-	if c.transport == "unix" || c.transport == "pipe" {
+	under := c.transport
+	if u, ok := live.TLSUnder(under); ok {
+		under = u
+	}
+	if under == "unix" || under == "pipe" {
 		return "", ""
 	}
 	cl, sv := c.ends()

@@ -11,6 +11,7 @@ import (
 	"cmp"
 	"container/heap"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -352,9 +353,11 @@ type SessionInfo struct {
 	// header names the flag given.
 	Prefix string
 	// Transport is what the connection runs over where a tap knows it is
-	// not TCP: "tls", "pipe" (net.Pipe), or its address's network
-	// ("unix", a KCP session's "udp"), "conn" where the conn has no
-	// address; "" for TCP, and for a capture or
+	// not TCP: "pipe" (net.Pipe), or its address's network ("unix",
+	// "udp" for a conn over UDP, as a KCP session is), "conn" where the
+	// conn has no address; "tls" for TLS over TCP, and for TLS over
+	// another conn "tls+" and that conn's name, "tls+unix" (TLSUnder);
+	// "" for TCP, and for a capture or
 	// the attach proxy, which see TCP alone. Only TCP has a FIN and a
 	// CLOSE-WAIT state, which the words of a half-close and of CLOSE_WAIT
 	// name.
@@ -694,4 +697,14 @@ func (r *Registry) Session(id uint64) *Session {
 		return r.sessions[i]
 	}
 	return nil
+}
+
+// TLSUnder reports whether transport, as SessionInfo.Transport names it,
+// is TLS, and the transport of the conn its TLS runs over: "" (TCP) for
+// "tls", "unix" for "tls+unix".
+func TLSUnder(transport string) (under string, ok bool) {
+	if transport == "tls" {
+		return "", true
+	}
+	return strings.CutPrefix(transport, "tls+")
 }

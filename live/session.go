@@ -177,6 +177,7 @@ type Session struct {
 	halfTold     bool     // a SessionHalfClosed record was made (HalfClosed)
 	noTLS        bool     // the session's TLS connection was never made (NoTLS)
 	under        string   // then, the transport of the conn under it, which the words of a close name
+	helloSent    bool     // and a ClientHello had been sent: its handshake began (NoTLS)
 	serial       uint64   // of the latest stream opened: the streams' serials tell reused structs apart
 	counted      *stream  // the stream the frame being recorded was counted on, if any
 	countedHead  uint8    // counted's first bytes in the frame's direction before the frame added to them, or noHead
@@ -829,11 +830,11 @@ func (s *Session) HalfClosed(dir Dir, at time.Time, peer string) {
 		return
 	}
 	s.halfTold = true
-	proto, other, noTLS, under, transport := s.proto, s.unseen[dir.Reverse()], s.noTLS, s.under, s.transport()
+	proto, other, noTLS, under, hello, transport := s.proto, s.unseen[dir.Reverse()], s.noTLS, s.under, s.helloSent, s.transport()
 	s.mu.Unlock()
 	detail := HalfClosedText(peer, dir, s.info.Transport) // info never changes after Open
 	if noTLS {
-		detail = noTLSText(peer, dir, under)
+		detail = noTLSText(peer, dir, under, hello)
 	}
 	if other {
 		// A capture of one direction has nothing of the other side: its
@@ -845,13 +846,15 @@ func (s *Session) HalfClosed(dir Dir, at time.Time, peer string) {
 
 // NoTLS records that the session's TLS connection was never made: its
 // peer closed the conn under it, of transport under (as
-// SessionInfo.Transport names it: "" for TCP), before any TLS handshake,
-// as a health check that connects and closes does. The words of its close
-// and of CLOSE_WAIT name that conn, not a TLS connection. Call it before
-// HalfClosed.
-func (s *Session) NoTLS(under string) {
+// SessionInfo.Transport names it: "" for TCP), before its TLS handshake
+// completed: before any, as a health check that connects and closes
+// does, or, where helloSent, after the client's ClientHello (the client
+// end sent its own; the server end had read the peer's). The words of its
+// close and of CLOSE_WAIT name that conn, not a TLS connection. Call it
+// before HalfClosed.
+func (s *Session) NoTLS(under string, helloSent bool) {
 	s.mu.Lock()
-	s.noTLS, s.under = true, under
+	s.noTLS, s.under, s.helloSent = true, under, helloSent
 	s.mu.Unlock()
 }
 
@@ -869,8 +872,12 @@ func (s *Session) transport() string {
 // whose sender is peer, records where the peer closed the conn under a
 // TLS connection never made, of transport under: "the client
 // 127.0.0.1:51234 closed its side of the connection (FIN) before any TLS
-// handshake: no TLS connection was made; the server's side is still open".
-func noTLSText(peer string, dir Dir, under string) string {
+// handshake: no TLS connection was made; the server's side is still
+// open", or where a ClientHello had been sent (hello), "… during the TLS
+// handshake, after its ClientHello and before the handshake completed: …"
+// (the client closed), "… during the TLS handshake, after the client's
+// ClientHello and before the handshake completed: …" (the server did).
+func noTLSText(peer string, dir Dir, under string, hello bool) string {
 	closed := closedIts(under)
 	if under == "" {
 		closed += " (FIN)"
@@ -879,7 +886,14 @@ func noTLSText(peer string, dir Dir, under string) string {
 	if under == "pipe" {
 		rest = " (a net.Pipe has no half-close): the " + dir.Reverse().Sender().String() + " can no longer write"
 	}
-	return "the " + peer + " " + closed + " before any TLS handshake: no TLS connection was made" + rest
+	when := " before any TLS handshake"
+	switch {
+	case hello && dir.Sender() == Client:
+		when = " during the TLS handshake, after its ClientHello and before the handshake completed"
+	case hello:
+		when = " during the TLS handshake, after the client's ClientHello and before the handshake completed"
+	}
+	return "the " + peer + " " + closed + when + ": no TLS connection was made" + rest
 }
 
 // HalfClosedName names a SessionHalfClosed record r in a line of output,
@@ -900,6 +914,9 @@ func (r *Record) HalfClosedName() string {
 // half-close, a close of the whole connection; over another conn no FIN.
 func HalfClosedText(peer string, dir Dir, transport string) string {
 	other := dir.Reverse().Sender().String()
+	if _, ok := TLSUnder(transport); ok {
+		transport = "tls" // its close_notify, whatever the conn under it
+	}
 	switch transport {
 	case "":
 		return "the " + peer + " closed its side of the connection (FIN); the " + other + "'s side is still open"

@@ -140,8 +140,12 @@ func closedIts(transport string) string {
 // closeWaitState says, after a CLOSE_WAIT finding's text, the state the
 // holder's socket is in: TCP CLOSE-WAIT over TCP; over TLS only where the
 // closer closed its TCP too (a TLS CloseWrite sends close_notify alone);
-// over another conn (a unix socket, a pipe, KCP) there is no such state.
+// over another conn (a unix socket, a pipe, UDP), or TLS over one, there
+// is no such state.
 func closeWaitState(transport string, closer Side) string {
+	if under, ok := TLSUnder(transport); ok && under != "" {
+		return closeWaitState(under, closer) // no TCP under its TLS
+	}
 	switch transport {
 	case "":
 		return ", its socket in TCP CLOSE-WAIT"
@@ -154,6 +158,9 @@ func closeWaitState(transport string, closer Side) string {
 // closeWaitSS is the CLOSE_WAIT advice's last words, where the holder's
 // socket is a TCP one: how to see them on its host.
 func closeWaitSS(transport string) string {
+	if under, ok := TLSUnder(transport); ok && under != "" {
+		return closeWaitSS(under)
+	}
 	switch transport {
 	case "":
 		return " — `ss -tan state close-wait` on its host lists the sockets held so"
@@ -640,20 +647,24 @@ func blockedSign(f *Finding, conn string) (head, why string) {
 
 // writeHeld says what a write held on a conn of transport (as
 // SessionInfo.Transport names it) means: what holds it there. TCP's
-// socket buffer (under TLS too) and its network path; a unix socket's
-// buffer, with no path; a net.Pipe's reader itself, as a pipe holds
-// nothing; a KCP session's send window, over UDP; over another conn,
-// nothing it cannot know.
+// socket buffer and its network path; a unix socket's buffer, with no
+// path; a net.Pipe's reader itself, as a pipe holds nothing; over UDP,
+// the protocol over it (a KCP session's send window, for one); under TLS,
+// what holds a write on the conn under it; over another conn, nothing it
+// cannot know.
 func writeHeld(transport string, receiver, sender Side, conn string) string {
+	if under, ok := TLSUnder(transport); ok {
+		transport = under
+	}
 	switch transport {
-	case "", "tls":
+	case "":
 		return fmt.Sprintf("the %s stopped reading%s, or it (or the path to it) takes the bytes far slower than the %s writes them (the kernel wakes a writer held by a full socket buffer only once much of it has drained)", receiver, conn, sender)
 	case "unix":
 		return fmt.Sprintf("the %s stopped reading%s, or reads them far slower than the %s writes them (the kernel wakes a writer held by a full unix socket buffer only once much of it has drained)", receiver, conn, sender)
 	case "pipe":
 		return fmt.Sprintf("the %s stopped reading%s, or reads them far slower than the %s writes them (a net.Pipe holds nothing: each write waits until the reader has read all of it)", receiver, conn, sender)
 	case "udp":
-		return fmt.Sprintf("the %s stopped reading%s, or it (or the path to it) takes the bytes far slower than the %s writes them (a KCP session's write waits while its send window is full of data not yet acknowledged)", receiver, conn, sender)
+		return fmt.Sprintf("the %s stopped reading%s, or it (or the path to it) takes the bytes far slower than the %s writes them (over UDP, what holds a write is the protocol the conn runs over it: a KCP session's, for one, waits while its send window is full of data not yet acknowledged)", receiver, conn, sender)
 	}
 	return fmt.Sprintf("the %s stopped reading%s, or it (or the path to it) takes the bytes far slower than the %s writes them", receiver, conn, sender)
 }

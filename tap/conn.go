@@ -231,11 +231,13 @@ func (c *Conn) peerClosed(now time.Time) {
 	if c.shutAt.Load() == 0 {
 		// Not while this end's CloseWrite is under way: its FIN may be
 		// out, and the CloseWrite says what came of it.
-		if c.transport == "tls" {
-			if under, ok := tlsNeverMade(c.Conn); ok {
-				// A TCP health check at a TLS listener: it closed its
-				// TCP, and no TLS connection was ever made.
-				c.sess.NoTLS(under)
+		if _, isTLS := live.TLSUnder(c.transport); isTLS {
+			if hello, ok := tlsNeverMade(c.Conn, c.out.dir.Sender() == live.Client); ok {
+				// A TCP health check at a TLS listener, or a peer gone
+				// mid-handshake: it closed its TCP (or the conn under
+				// the TLS), and no TLS connection was ever made.
+				under, _ := live.TLSUnder(c.transport)
+				c.sess.NoTLS(under, hello)
 			}
 		}
 		c.sess.HalfClosed(c.in.dir, now, c.peer)
@@ -483,9 +485,11 @@ func (l *Listener) Accept() (net.Conn, error) {
 }
 
 // transportOf names what c runs over, as SessionInfo.Transport does: ""
-// for TCP, "tls" for a TLS conn, "pipe" for a net.Pipe end, else its local
-// address's network ("unix", a KCP session's "udp"), or "conn" where it
-// has no address. A wrapper is seen through where it has a TLS conn's
+// for TCP, "pipe" for a net.Pipe end, else its local address's network
+// ("unix"; "udp" for a conn over UDP, as a KCP session is), or "conn"
+// where it has no address; a TLS conn is "tls" over TCP, and over another
+// conn "tls+" and that conn's name ("tls+unix"), as live.TLSUnder reads
+// it. A wrapper is seen through where it has a TLS conn's
 // ConnectionState or gives the conn it wraps by NetConn, as a *tls.Conn
 // does; one that has neither is named by its address (a program's own
 // wrapper of a TCP conn is TCP, and so, wrongly, is one of a *tls.Conn).
@@ -495,20 +499,33 @@ func (l *Listener) Accept() (net.Conn, error) {
 // closes both ways.
 func transportOf(c net.Conn) string {
 	for range 16 { // a chain of wrappers, not a cycle
+		u, unwraps := c.(interface{ NetConn() net.Conn })
 		switch c.(type) {
 		case interface{ ConnectionState() tls.ConnectionState }:
-			return "tls"
+			under := byAddr(c) // a TLS conn's addresses are its conn's
+			if unwraps && u.NetConn() != nil {
+				under = transportOf(u.NetConn())
+			}
+			if under == "" {
+				return "tls"
+			}
+			return "tls+" + under
 		case *net.TCPConn:
 			return ""
 		case *net.UnixConn:
 			return "unix"
 		}
-		u, ok := c.(interface{ NetConn() net.Conn })
-		if !ok || u.NetConn() == nil {
+		if !unwraps || u.NetConn() == nil {
 			break
 		}
 		c = u.NetConn()
 	}
+	return byAddr(c)
+}
+
+// byAddr names the transport of c by its local address, as transportOf
+// does a conn it cannot see through.
+func byAddr(c net.Conn) string {
 	switch a := c.LocalAddr().(type) {
 	case nil:
 		return "conn"
@@ -529,27 +546,29 @@ func transportOf(c net.Conn) string {
 }
 
 // tlsNeverMade reports whether c is a TLS conn, or wraps one as
-// transportOf sees through wrappers, whose handshake never completed,
-// and the transport of the conn under it, as transportOf names it ("" for
-// TCP, and where the TLS conn does not give it).
-func tlsNeverMade(c net.Conn) (under string, ok bool) {
+// transportOf sees through wrappers, whose handshake never completed, and
+// whether a ClientHello had been sent: by this end where it is the client
+// (crypto/tls writes its ClientHello before it reads), and where it is
+// the server, read from the peer, as the version it picked from it says
+// (ConnectionState's Version, 0 until then). It reads state crypto/tls
+// keeps anyway: the tap never sees the handshake's bytes, which are under
+// the conn it wraps.
+func tlsNeverMade(c net.Conn, client bool) (helloSent bool, ok bool) {
 	for range 16 {
-		u, unwraps := c.(interface{ NetConn() net.Conn })
 		if t, isTLS := c.(interface{ ConnectionState() tls.ConnectionState }); isTLS {
-			if t.ConnectionState().HandshakeComplete {
-				return "", false
+			st := t.ConnectionState()
+			if st.HandshakeComplete {
+				return false, false
 			}
-			if unwraps && u.NetConn() != nil {
-				return transportOf(u.NetConn()), true
-			}
-			return "", true
+			return client || st.Version != 0, true
 		}
+		u, unwraps := c.(interface{ NetConn() net.Conn })
 		if !unwraps || u.NetConn() == nil {
 			break
 		}
 		c = u.NetConn()
 	}
-	return "", false
+	return false, false
 }
 
 // isNetError reports whether err came from the network, as a wrapped

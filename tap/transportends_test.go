@@ -22,7 +22,7 @@ import (
 
 // transport returns the transport named name.
 func transport(t *testing.T, name string) smuxtest.Transport {
-	for _, tr := range smuxtest.Transports() {
+	for _, tr := range append(smuxtest.Transports(), tlsUnix) {
 		if tr.Name == name {
 			return tr
 		}
@@ -30,6 +30,10 @@ func transport(t *testing.T, name string) smuxtest.Transport {
 	t.Fatalf("no transport %q", name)
 	return smuxtest.Transport{}
 }
+
+// tlsUnix is TLS over a unix socket, as a server serves
+// tls.NewListener(a unix listener): no TCP anywhere.
+var tlsUnix = smuxtest.Transport{Name: "tls+unix", Conns: smuxtest.TLSUnixConns}
 
 // tappedClient runs a real smux session of cfg over tr's conns, its
 // client's conn tapped into a registry of its own; the server echoes every

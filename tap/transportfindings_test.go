@@ -93,7 +93,7 @@ func blockedFinding(t *testing.T, reg *live.Registry, dir live.Dir) *live.Findin
 // has no buffer). Not over the KCP-like conn, whose writes never wait for
 // the peer.
 func TestTransportBlockedWrite(t *testing.T) {
-	for _, name := range []string{"tls", "unix", "pipe"} {
+	for _, name := range []string{"tls", "tls+unix", "unix", "pipe", "message"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			cc, sc := transport(t, name).Conns(t)
@@ -131,7 +131,11 @@ func TestTransportBlockedWrite(t *testing.T) {
 			w := map[string]struct{ want, not string }{
 				"tls":  {"the kernel wakes a writer held by a full socket buffer", ""},
 				"unix": {"or reads them far slower than the client writes them (the kernel wakes a writer held by a full unix socket buffer", "path"},
-				"pipe": {"or reads them far slower than the client writes them (a net.Pipe holds nothing: each write waits until the reader has read all of it)", "socket"},
+				// TLS over a unix socket: the unix socket's buffer holds it.
+				"tls+unix": {"or reads them far slower than the client writes them (the kernel wakes a writer held by a full unix socket buffer", "path"},
+				// A conn over UDP may be KCP, or DTLS, or another: KCP only as an example.
+				"message": {"(over UDP, what holds a write is the protocol the conn runs over it: a KCP session's, for one, waits while its send window is full", "(a KCP session's write"},
+				"pipe":    {"or reads them far slower than the client writes them (a net.Pipe holds nothing: each write waits until the reader has read all of it)", "socket"},
 			}[name]
 			if !strings.Contains(f.Text, w.want) || (w.not != "" && strings.Contains(f.Text, w.not)) {
 				t.Errorf("over %s: text %q, want %q and no %q", name, f.Text, w.want, w.not)
@@ -190,7 +194,7 @@ func TestTransportBlockedRead(t *testing.T) {
 // closed the connection whole, and the server has not closed its end.
 func TestTransportCloseWait(t *testing.T) {
 	tcp := smuxtest.Transport{Name: "tcp", Conns: smuxtest.Conns}
-	for _, tr := range append([]smuxtest.Transport{tcp}, smuxtest.Transports()[:3]...) {
+	for _, tr := range append([]smuxtest.Transport{tcp, tlsUnix}, smuxtest.Transports()[:3]...) {
 		t.Run(tr.Name, func(t *testing.T) {
 			t.Parallel()
 			cc, sc := tr.Conns(t)
@@ -237,6 +241,9 @@ func TestTransportCloseWait(t *testing.T) {
 			})
 			if s := theSession(t, reg); s.Ended {
 				t.Fatalf("the session ended: %v %q", s.Reason, s.Err)
+			}
+			if got, want := theSession(t, reg).Info.Transport, strings.TrimPrefix(tr.Name, "tcp"); got != want {
+				t.Errorf("transport %q, want %q", got, want)
 			}
 			state := map[string]string{
 				"tcp": ", its socket in TCP CLOSE-WAIT",

@@ -97,6 +97,14 @@ func TLSOver(t testing.TB, cc, sc net.Conn) (client, server net.Conn) {
 	return tc, ts
 }
 
+// TLSUnixConns returns the two ends of a TLS connection over a unix
+// socket (UnixConns), handshaken: *tls.Conn both.
+func TLSUnixConns(t testing.TB) (client, server net.Conn) {
+	t.Helper()
+	cc, sc := UnixConns(t)
+	return TLSOver(t, cc, sc)
+}
+
 // UnixConns returns the two ends of a unix stream socket in a
 // t.TempDir(): *net.UnixConn both.
 func UnixConns(t testing.TB) (client, server net.Conn) {

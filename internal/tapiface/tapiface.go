@@ -2,8 +2,8 @@
 // the connections taps recorded, one per transport the taps ran over, so
 // that capture, reading the file back, gives each session the transport
 // its tap saw (live.SessionInfo.Transport): the packets are TCP whatever
-// the conn was, and only the interface says it was TLS, a unix socket, a
-// net.Pipe or KCP. The name is the interface's if_name option, which
+// the conn was, and only the interface says it was TLS (and over what), a
+// unix socket, a net.Pipe or a conn over UDP, as KCP. The name is the interface's if_name option, which
 // Wireshark shows and pcapgo's NgReader gives as NgInterface.Name; no
 // network interface is so named (Linux refuses '/' in one's name), so a
 // capture of real interfaces (tcpdump's, dumpcap's) never reads as one.
@@ -19,7 +19,8 @@ const tcp = "tcp"
 
 // Name is the interface name of the connections a tap recorded over
 // transport, as live.SessionInfo.Transport names it ("" for TCP):
-// "muxtop/tcp", "muxtop/tls", "muxtop/udp".
+// "muxtop/tcp", "muxtop/tls" (TLS over TCP), "muxtop/tls+unix" (TLS over
+// a unix socket), "muxtop/udp".
 func Name(transport string) string {
 	if transport == "" {
 		return prefix + tcp
@@ -31,6 +32,9 @@ func Name(transport string) string {
 func Description(transport string) string {
 	if transport == "" {
 		return "connections tapped by muxtop over TCP, written as the TCP packets that carried their bytes (handshake, sequence numbers and FINs made up)"
+	}
+	if under, ok := strings.CutPrefix(transport, "tls+"); ok {
+		transport = "TLS over " + under
 	}
 	return "connections tapped by muxtop over " + transport + ", not TCP: the bytes the conn carried, written as made-up TCP packets; muxtop read words their sessions as " + transport + "'s"
 }
