@@ -34,8 +34,13 @@ var goneConfig = live.FindingsConfig{StallAfter: 300 * time.Millisecond, Unanswe
 // clock reads) the client leaves if gone (its conn closes, as its
 // process's does when it is killed), and the recording ends once the
 // server's tap has read its EOF; else the recording ends with the client
-// there. It returns the packets and the server's port.
-func recordGone(t *testing.T, version int, fault string, gone bool) (ps []pkt, port uint16) {
+// there. leave says how the client goes: "exits" (its conn closes, as
+// its process's does when it is killed), "half" (it shuts its write
+// side, as audit3's hc client does after its requests, and reads on),
+// "half, answered" (so, and then the server answers the waiting request
+// late, which the client reads), "" it stays. It returns the packets and
+// the server's port.
+func recordGone(t *testing.T, version int, fault, leave string) (ps []pkt, port uint16) {
 	t.Helper()
 	path := writeCapture(t, func(w *pcapout.Writer) {
 		reg := live.New(live.Config{})
@@ -59,18 +64,20 @@ func recordGone(t *testing.T, version int, fault string, gone bool) (ps []pkt, p
 		if err != nil {
 			t.Fatal(err)
 		}
+		release := func() {} // the late answer, where the fault has one
+		r := bufio.NewReader(st)
 		switch fault {
 		case "noreply":
 			// The hung call (smuxtest.HungCall's): three calls answered on
 			// a reused stream, Think apart, the fourth's handler blocked.
 			hold := make(chan struct{})
-			t.Cleanup(func() { close(hold) })
+			release = sync.OnceFunc(func() { close(hold) })
+			t.Cleanup(release)
 			wg.Go(func() {
 				if st, err := srv.AcceptStream(); err == nil {
 					smuxtest.AnswerLines(st, hold)
 				}
 			})
-			r := bufio.NewReader(st)
 			for range 3 {
 				smuxtest.CallLine(t, st, r, "get\n")
 				time.Sleep(smuxtest.Think) // the client's think time between calls, which the turns' timing reads
@@ -96,6 +103,16 @@ func recordGone(t *testing.T, version int, fault string, gone bool) (ps []pkt, p
 				return len(ss) == 1 && len(ss[0].Streams) == 1 && !ss[0].Streams[0].Flow[live.ClientToServer].FullSince.IsZero()
 			})
 		default:
+			// The server accepts and does not answer, till released.
+			late := make(chan struct{})
+			release = sync.OnceFunc(func() { close(late) })
+			t.Cleanup(release)
+			wg.Go(func() {
+				if st, err := srv.AcceptStream(); err == nil {
+					<-late
+					io.WriteString(st, "answer\n")
+				}
+			})
 			if _, err := io.WriteString(st, "GET /x"); err != nil {
 				t.Fatal(err)
 			}
@@ -139,71 +156,105 @@ func recordGone(t *testing.T, version int, fault string, gone bool) (ps []pkt, p
 				return s.ID == own.ID() && s.Bytes[live.ServerToClient] == 8
 			})
 		})
-		if !gone {
+		if leave == "" {
 			return
 		}
-		cc.Close()
+		if leave == "exits" {
+			cc.Close()
+		} else {
+			cc.(*net.TCPConn).CloseWrite()
+		}
 		smuxtest.Eventually(t, "the server's tap read the client's EOF", func() bool {
 			ss := reg.Snapshot().Sessions
 			return len(ss) == 1 && !ss[0].DirEnded[live.ClientToServer].IsZero()
+		})
+		if leave != "half, answered" {
+			return
+		}
+		time.Sleep(800 * time.Millisecond) // the finding holds past the half-close, in the capture's time
+		release()
+		if got, err := r.ReadString('\n'); err != nil || !strings.HasSuffix(got, "\n") {
+			t.Fatalf("the client read %q, %v after its half-close; want the answer", got, err)
+		}
+		smuxtest.Eventually(t, "the late answer recorded", func() bool {
+			ss := reg.Snapshot().Sessions
+			return len(ss) == 1 && slices.ContainsFunc(ss[0].Streams, func(s live.StreamSnap) bool {
+				return s.ID == st.ID() && s.Bytes[live.ServerToClient] == map[bool]uint64{true: 4 * 3, false: 7}[fault == "noreply"]
+			})
 		})
 	})
 	return readPackets(t, path), port
 }
 
-// TestCaptureSideGoneReal: audit1's captures, made again in the test. A
-// real smux session whose client leaves while a finding holds of it,
-// recorded and read back: WINDOW_STALL resolves saying the writer's side
-// closed, not "the window opened (a UPD)", with no UPD in the capture,
-// and no UNANSWERED opens for the streams it left; UNANSWERED and
-// NO_REPLY resolve saying the client left, rather than stay open to the
-// end (audit1's noreply.pcap, noreply2.pcap).
-// The healthy twins, the client there to the end: each finding holds.
+// TestCaptureSideGoneReal: audit1's and audit3's captures, made again
+// in the test. A real smux session whose client goes while a finding
+// holds of it, recorded and read back. The client SIGKILLed with its
+// writer held (audit1's stall2.pcap): WINDOW_STALL resolves saying the
+// writer closed its side and writes no more, not "the window opened (a
+// UPD)", with no UPD in the capture, and no UNANSWERED opens for the
+// stream it left (the server had accepted it: its writer was held). A
+// client's FIN does not end its wait (audit3's hc captures): UNANSWERED
+// and NO_REPLY hold after it, whether it exited or only shut its write
+// side and reads on, and the late answer it reads resolves them as an
+// answer (before: "the client closed its side of the connection: its
+// session, and its streams, are gone; nobody waits for their answer any
+// more", while the client went on to read the answer). The healthy
+// twins, the client there to the end: each finding holds.
 func TestCaptureSideGoneReal(t *testing.T) {
 	for _, c := range []struct {
 		fault   string
 		version int
 		code    live.FindingCode
-		why     string
+		leave   string
+		why     string // "": holds to the end
 	}{
-		{"stall", 2, live.CodeWindowStall, "the writer, the client, closed its side of the connection: its session, and its held writes, are gone; the writer had been held "},
-		{"unanswered", 1, live.CodeUnanswered, "the client closed its side of the connection: its session, and its streams, are gone; nobody waits for their answer any more"},
-		{"unanswered", 2, live.CodeUnanswered, "the client closed its side of the connection: its session, and its streams, are gone; nobody waits for their answer any more"},
-		{"noreply", 2, live.CodeNoReply, "the client closed its side of the connection: its session, and stream 3, are gone; nobody waits for the answer any more"},
+		{"stall", 2, live.CodeWindowStall, "exits", "the writer, the client, closed its side of the connection: it writes no more; the writer had been held "},
+		{"stall", 2, live.CodeWindowStall, "half", "the writer, the client, closed its side of the connection: it writes no more; the writer had been held "},
+		{"stall", 2, live.CodeWindowStall, "", ""},
+		{"unanswered", 1, live.CodeUnanswered, "exits", ""},
+		{"unanswered", 1, live.CodeUnanswered, "half", ""},
+		{"unanswered", 1, live.CodeUnanswered, "half, answered", "the streams got an answer"},
+		{"unanswered", 1, live.CodeUnanswered, "", ""},
+		{"unanswered", 2, live.CodeUnanswered, "exits", ""},
+		{"unanswered", 2, live.CodeUnanswered, "half", ""},
+		{"unanswered", 2, live.CodeUnanswered, "half, answered", "the streams got an answer"},
+		{"unanswered", 2, live.CodeUnanswered, "", ""},
+		{"noreply", 2, live.CodeNoReply, "exits", ""},
+		{"noreply", 2, live.CodeNoReply, "half", ""},
+		{"noreply", 2, live.CodeNoReply, "half, answered", "the server answered, "},
+		{"noreply", 2, live.CodeNoReply, "", ""},
 	} {
-		for _, gone := range []bool{true, false} {
-			name := c.fault + map[int]string{1: "/v1", 2: "/v2"}[c.version] + map[bool]string{true: "/client leaves", false: "/healthy: client stays"}[gone]
-			t.Run(name, func(t *testing.T) {
-				ps, port := recordGone(t, c.version, c.fault, gone)
-				reg := readEvaluated(ps, capture.Config{Filter: capture.Port(port)}, goneConfig)
-				recs, _ := reg.Frames(live.Query{From: 1}, nil)
-				var opened, resolved int
-				for _, r := range recs {
-					if r.Finding == nil || r.Kind != live.FindingOpened && r.Kind != live.FindingResolved {
-						continue
-					}
-					switch {
-					case r.Finding.Code != c.code:
-						t.Errorf("%s %v: %s", r.Kind, r.Finding.Code, r.Finding.Text)
-					case r.Kind == live.FindingOpened:
-						opened++
-					case !gone:
-						t.Errorf("%v resolved with the client there: %s", c.code, r.Detail)
-					case !strings.HasPrefix(r.Detail, c.why):
-						t.Errorf("%v resolved: %s\nwant: %s…", c.code, r.Detail, c.why)
-					default:
-						resolved++
-					}
+		name := c.fault + map[int]string{1: "/v1", 2: "/v2"}[c.version] + "/" + map[string]string{"exits": "client exits", "half": "client half-closes", "half, answered": "client half-closes, answered late", "": "healthy: client stays"}[c.leave]
+		t.Run(name, func(t *testing.T) {
+			ps, port := recordGone(t, c.version, c.fault, c.leave)
+			reg := readEvaluated(ps, capture.Config{Filter: capture.Port(port)}, goneConfig)
+			recs, _ := reg.Frames(live.Query{From: 1}, nil)
+			var opened, resolved int
+			for _, r := range recs {
+				if r.Finding == nil || r.Kind != live.FindingOpened && r.Kind != live.FindingResolved {
+					continue
 				}
-				if opened != 1 {
-					t.Errorf("%d %v opened; want 1", opened, c.code)
+				switch {
+				case r.Finding.Code != c.code:
+					t.Errorf("%s %v: %s", r.Kind, r.Finding.Code, r.Finding.Text)
+				case r.Kind == live.FindingOpened:
+					opened++
+				case c.why == "":
+					t.Errorf("%v resolved: %s", c.code, r.Detail)
+				case !strings.HasPrefix(r.Detail, c.why):
+					t.Errorf("%v resolved: %s\nwant: %s…", c.code, r.Detail, c.why)
+				default:
+					resolved++
 				}
-				if open := reg.Snapshot().Findings; gone && len(open) != 0 {
-					t.Errorf("%d findings open at the end, %v first: %s", len(open), open[0].Code, open[0].Text)
-				} else if !gone && len(open) != 1 {
-					t.Errorf("%d findings open at the end; want the %v", len(open), c.code)
-				}
-			})
-		}
+			}
+			if opened != 1 {
+				t.Errorf("%d %v opened; want 1", opened, c.code)
+			}
+			if open := reg.Snapshot().Findings; c.why != "" && len(open) != 0 {
+				t.Errorf("%d findings open at the end, %v first: %s", len(open), open[0].Code, open[0].Text)
+			} else if c.why == "" && len(open) != 1 {
+				t.Errorf("%d findings open at the end; want the %v", len(open), c.code)
+			}
+		})
 	}
 }

@@ -246,13 +246,14 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 		}
 		for d := range 2 {
 			o := oldest[d]
-			// Nor once either side closed its side of the connection: the
-			// opener's session, and its streams, are gone, and nobody waits
-			// for their answer; or the other side's is, and it answers none
-			// of them. Else a client that exited left a critical UNANSWERED
-			// open for ever, and one whose writers a full window held,
-			// freed as it left (DirectionEnded), opened one as it left.
-			if o == nil || silent[1-d] || w.lastAt[1-d] <= o.watch.asked || s.sideClosed(Dir(d), ns) || s.sideClosed(Dir(1-d), ns) ||
+			// Nor once the other side closed its side of the connection
+			// (its FIN, or a tapped conn's EOF): it can send no answer any
+			// more. The opener's close is no such ground: an smux client
+			// that CloseWrites its conn after its requests reads on (smux
+			// ends no session at EOF), and a killed one's FIN looks the
+			// same until its RST, which ends the session; so its streams
+			// wait on as before it.
+			if o == nil || silent[1-d] || w.lastAt[1-d] <= o.watch.asked || s.sideClosed(Dir(1-d), ns) ||
 				(blocked || overdue[1-d]) && !keep(CodeUnanswered, Dir(d), true, 0) {
 				continue
 			}
@@ -499,8 +500,8 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 			c.dir = o.opener.Sends() // not in the key: the opener, for the text
 		}
 		// The side that never sent FIN closed its side of the connection
-		// (dirEnded): its session is gone and can never send it, and
-		// nothing of its streams is left on it. The streams are the other
+		// (dirEnded): it can never send it (its session may still be
+		// there, reading: a CloseWrite). The streams are the other
 		// side's, which holds a session whose peer left: no LEAK "the
 		// client never closes its streams" for a client that exited
 		// while the server's handler read EOF and closed its stream.
@@ -589,10 +590,24 @@ func (s *Session) lateCandidates(cs []candidate, ns int64, unread [2]bool) []can
 // stream waited UnansweredAfter since it asked (a slow upload) leaves it UNANSWERED's
 // until WINDOW_STALL holds: UNANSWERED resolved at the window, "the
 // streams got an answer", StallAfter before WINDOW_STALL opened.
+// A writer held at the window as its direction ended (its side closed
+// its conn, or shut its write side) still counts as held
+// (stream.heldAtEnd): it was held up to that end, and its opener writes
+// on it no more. A client SIGKILLed with its smux v2
+// writers held (audit1's stall2.pcap) had DirectionEnded clear the
+// holds, and its streams, which the server had accepted and not read,
+// opened a critical UNANSWERED, "the server is not accepting them",
+// 40 ms after its FIN.
 func awaitsAnswer(st *stream, cutoff int64, quiet bool, now time.Time, cfg *FindingsConfig) bool {
-	fl := &st.flow[st.opener.Sends()]
-	return st.watch.listed[waitList] && asks(st) && st.watch.asked <= cutoff && !(quiet && st.lastWrite() > cutoff) &&
-		(fl.FullSince.IsZero() || fl.FullSince.UnixNano() > st.watch.asked+int64(cfg.UnansweredAfter) && !fl.Stalled(now, cfg.StallAfter))
+	d := st.opener.Sends()
+	fl := &st.flow[d]
+	if !st.watch.listed[waitList] || !asks(st) || st.watch.asked > cutoff || quiet && st.lastWrite() > cutoff {
+		return false
+	}
+	if fl.FullSince.IsZero() {
+		return !st.heldAtEnd[d]
+	}
+	return fl.FullSince.UnixNano() > st.watch.asked+int64(cfg.UnansweredAfter) && !fl.Stalled(now, cfg.StallAfter)
 }
 
 // asks says whether st's opener has asked the other side anything an
@@ -770,8 +785,8 @@ func (ex *leakExcuses) active(clock int64) bool { return clock > ex.leakCut }
 // keepalive is on.
 func (ex *leakExcuses) unanswers(st *stream, lastAt [2]int64, unansweredAfter time.Duration) bool {
 	d := st.opener.Sends()
-	if !st.watch.listed[waitList] || !st.flow[d].FullSince.IsZero() || !asks(st) {
-		return false // held, or asks nothing (smux: no request yet): LEAK's
+	if !st.watch.listed[waitList] || !st.flow[d].FullSince.IsZero() || st.heldAtEnd[d] || !asks(st) {
+		return false // held (or was, as its direction ended), or asks nothing (smux: no request yet): LEAK's
 	}
 	if last := st.lastWrite(); ex.quiet && last > ex.cutoff && last-st.watch.asked > int64(unansweredAfter) {
 		return false // a push
@@ -780,8 +795,9 @@ func (ex *leakExcuses) unanswers(st *stream, lastAt [2]int64, unansweredAfter ti
 }
 
 // sideClosed reports whether the sender of direction d had closed its
-// side of the connection (its FIN, or a tapped conn's EOF) by ns: its
-// session is gone. s.mu is held.
+// side of the connection (its FIN, or a tapped conn's EOF) by ns: it
+// writes no more. Its session may still be there, reading (an smux
+// CloseWrite, a TLS close_notify alone). s.mu is held.
 func (s *Session) sideClosed(d Dir, ns int64) bool {
 	return s.dirEnded[d] && s.dirEndedAt[d] <= ns
 }

@@ -1151,9 +1151,10 @@ func (s *Session) resolution(f *Finding, cands []candidate, now time.Time, ns in
 		// condition explains them now (explainedLeaks), such as a side
 		// gone silent while its peer's ping waits for its answer.
 		if f.HasDir && s.sideClosed(f.Dir, ns) {
-			// The side that never sent FIN left (conditions.go): its
-			// streams went with its session; the other side holds on.
-			return fmt.Sprintf("the %s %s: its session, and its streams, are gone; the %s still holds the session (close it when its conn reads EOF)",
+			// The side that never sent FIN closed its side (conditions.go):
+			// it can send their FINs no more. Its session may still be
+			// there, reading (a CloseWrite); the other side holds on.
+			return fmt.Sprintf("the %s %s: it can send their FINs no more; the %s still holds the session (close it when its conn reads EOF)",
 				f.Dir.Sender(), closedIts(s.transport()), f.Dir.Reverse().Sender())
 		}
 		if i := slices.IndexFunc(cands, func(c candidate) bool { return c.code == CodeCloseWait }); i >= 0 && (!f.HasDir || f.Dir == cands[i].dir) {
@@ -1265,11 +1266,10 @@ func endedWhy(f *Finding, why string) string {
 func (s *Session) unansweredResolved(f *Finding, cands []candidate, now time.Time, ns int64, cfg *FindingsConfig) string {
 	d := f.Dir
 	opener, other := d.Sender(), d.Reverse().Sender()
-	switch {
-	case s.sideClosed(d, ns):
-		return fmt.Sprintf("the %s closed its side of the connection: its session, and its streams, are gone; nobody waits for their answer any more", opener)
-	case s.sideClosed(d.Reverse(), ns):
-		return fmt.Sprintf("the %s closed its side of the connection, leaving them unanswered: its session is gone, and the %s's reads on them end", other, opener)
+	if s.sideClosed(d.Reverse(), ns) {
+		// It can send no answer any more. Not the opener's close: a
+		// client that CloseWrites reads on, and its streams still wait.
+		return fmt.Sprintf("the %s %s, leaving them unanswered: it can send no answer any more, and the %s's reads on them end", other, closedIts(s.transport()), opener)
 	}
 	var stalls []uint32 // the streams of WINDOW_STALL candidates in d
 	var silent, blocked bool
@@ -1394,8 +1394,9 @@ func (s *Session) stallResolved(f *Finding, cands []candidate, heldFor time.Dura
 		return fmt.Sprintf("the reader, the %s, sent FIN", reader) + held
 	case s.sideClosed(f.Dir, ns):
 		// DirectionEnded let the writer go: its side of the connection
-		// closed (its process exited, or its conn closed), not a UPD.
-		return fmt.Sprintf("the writer, the %s, closed its side of the connection: its session, and its held writes, are gone", writer) + held
+		// closed (its process exited, or it shut its write side), not a
+		// UPD. Either way it writes no more; its session may be there.
+		return fmt.Sprintf("the writer, the %s, %s: it writes no more", writer, closedIts(s.transport())) + held
 	case st.flow[f.Dir].FullSince.IsZero():
 		return fmt.Sprintf("the window opened (%s)", upd) + held
 	case ns-st.watch.consumedAt[f.Dir] < int64(cfg.StallAfter):

@@ -16,8 +16,8 @@ import (
 )
 
 // A stream whose missing FIN belongs to a side whose side of the
-// connection has closed is no LEAK of that side: its session is gone and
-// can never send that FIN. With real smux v1 and v2 sessions, one end
+// connection has closed is no LEAK of that side: it can never send that
+// FIN (its session may still be there, reading, after a CloseWrite). With real smux v1 and v2 sessions, one end
 // tapped, keepalive off: the client sends "GET /x", gets "answer", and
 // its side goes (its process exits: cli.Close(), no FIN for its stream;
 // or its conn's write side shut), while the tapped server's handler
@@ -187,7 +187,7 @@ func TestLeakResolvesAsItsSideLeaves(t *testing.T) {
 	sc.s.DirectionEnded(c2s, sec(2))
 	reg.Evaluate(sec(2.5), cfg)
 	recs := expect(t, reg, "+LEAK", "+LEAK", "-LEAK")
-	if f := recs[2].Finding; !f.HasDir || f.Dir != c2s || f.Why != "the client closed its side of the connection: its session, and its streams, are gone; the server still holds the session (close it when its conn reads EOF)" {
+	if f := recs[2].Finding; !f.HasDir || f.Dir != c2s || f.Why != "the client closed its side of the connection: it can send their FINs no more; the server still holds the session (close it when its conn reads EOF)" {
 		t.Errorf("resolved %s (dir %v): %q; want the client's, as the client left", f.Text, f.Dir, f.Why)
 	}
 	if open := reg.Snapshot().Findings; len(open) != 1 || open[0].HasDir {

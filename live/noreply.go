@@ -137,10 +137,10 @@ func (s *Session) replyCandidates(cs []candidate, ns int64, cfg *FindingsConfig,
 		d := st.opener.Sends()
 		a := d.Reverse()
 		limit := max(cfg.UnansweredAfter, time.Duration(min(w.slowest, int64(time.Hour)))*ReplyFactor)
-		// Nor once either side closed its side of the connection: the
-		// requester's session is gone and nobody waits for the answer, or
-		// the acceptor's is and it will send none.
-		if ns-w.callAt < int64(limit) || s.w.lastHeard(a) <= w.callAt || found[d] >= maxNoReply || s.sideClosed(d, ns) || s.sideClosed(a, ns) ||
+		// Nor once the acceptor closed its side of the connection: it can
+		// send no answer any more. The requester's close is no such
+		// ground: a client that CloseWrites after its call reads on.
+		if ns-w.callAt < int64(limit) || s.w.lastHeard(a) <= w.callAt || found[d] >= maxNoReply || s.sideClosed(a, ns) ||
 			!st.flow[d].FullSince.IsZero() || !st.flow[a].FullSince.IsZero() || s.lostAt[a] > w.callAt || s.lostAt[d] > w.callAt {
 			continue
 		}
@@ -178,10 +178,8 @@ func (s *Session) noReplyResolved(f *Finding, cands []candidate, ns int64) strin
 		return fmt.Sprintf("stream %d closed, its request unanswered after %s", f.Stream, fmtDur(time.Duration(ns-since)))
 	case st.fin[f.Dir.Reverse()]:
 		return fmt.Sprintf("the %s closed its side of stream %d (FIN) without answering", peer, f.Stream)
-	case s.sideClosed(f.Dir, ns):
-		return fmt.Sprintf("the %s closed its side of the connection: its session, and stream %d, are gone; nobody waits for the answer any more", req, f.Stream)
 	case s.sideClosed(f.Dir.Reverse(), ns):
-		return fmt.Sprintf("the %s closed its side of the connection without answering: its session is gone, and the %s's read of stream %d ends", peer, req, f.Stream)
+		return fmt.Sprintf("the %s %s without answering: it can send no answer any more, and the %s's read of stream %d ends", peer, closedIts(s.transport()), req, f.Stream)
 	case st.watch.callAt > since:
 		return fmt.Sprintf("the %s wrote on stream %d again with no answer between: it writes on rather than waits, and its answers count anew (two more exchanges before a write of its waits again)", req, f.Stream)
 	case slices.ContainsFunc(cands, func(c candidate) bool { return c.code == CodeKeepalive && c.dir == f.Dir.Reverse() }):

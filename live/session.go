@@ -798,7 +798,10 @@ func (s *Session) Violation(dir Dir, at time.Time, v *decoder.Violation) {
 // DirectionEnded records that the byte stream of direction dir ended at
 // at (EOF, a reset, a half-close, a failed write): its sender writes no
 // more, so none of its v2 writers is held back from then on, and none is
-// STALLED. What they wrote still sits at the window. Its silence from at
+// STALLED. What they wrote still sits at the window, and each stream
+// keeps when its writer was held there (stream.heldAtEnd): a stream the
+// other side accepted and did not read is not one it never accepted
+// (UNANSWERED). Its silence from at
 // on is its sender's choice, not KEEPALIVE; a silence before at still is.
 func (s *Session) DirectionEnded(dir Dir, at time.Time) {
 	s.mu.Lock()
@@ -811,6 +814,9 @@ func (s *Session) DirectionEnded(dir Dir, at time.Time) {
 	s.dirEndedAt[dir] = at.UnixNano()
 	s.heardAtEnd[dir] = s.w.lastHeard(dir.Reverse())
 	for st := range s.streams.all() {
+		if fl := &st.flow[dir]; !fl.FullSince.IsZero() {
+			st.heldAtEnd[dir] = true
+		}
 		s.setFull(&st.flow[dir], time.Time{})
 	}
 }

@@ -38,7 +38,13 @@ var goneConfig = live.FindingsConfig{StallAfter: time.Second, UnansweredAfter: t
 // leaver's to close.
 func gonePair(t *testing.T, reg *live.Registry, version int, tapped live.Side) (cli, srv *smux.Session, raw map[live.Side]net.Conn) {
 	t.Helper()
-	cc, sc := smuxtest.Conns(t)
+	return gonePairOn(t, reg, version, tapped, smuxtest.Conns)
+}
+
+// gonePairOn is gonePair over the conns conns makes (net.Pipe's, say).
+func gonePairOn(t *testing.T, reg *live.Registry, version int, tapped live.Side, conns func(testing.TB) (net.Conn, net.Conn)) (cli, srv *smux.Session, raw map[live.Side]net.Conn) {
+	t.Helper()
+	cc, sc := conns(t)
 	raw = map[live.Side]net.Conn{live.Client: cc, live.Server: sc}
 	if tapped == live.Server {
 		sc = tap.Wrap(sc, live.Server, reg, "srv")
@@ -105,14 +111,33 @@ func streamSnap(reg *live.Registry, sid uint32, cond func(live.StreamSnap) bool)
 // until reg has recorded the end of its direction. The server only shuts
 // its conn's write side: a tapped client whose server's socket closes
 // with the client's frames unread in it reads a reset, which ends the
-// session (the session ended (reset), as the finding then says).
+// session (the session ended (reset), as the finding then says). A
+// net.Pipe's end, which has no half-close, closes.
 func leave(t *testing.T, reg *live.Registry, raw map[live.Side]net.Conn, leaver live.Side) {
 	t.Helper()
-	if leaver == live.Server {
-		raw[leaver].(*net.TCPConn).CloseWrite()
+	if tc, ok := raw[leaver].(*net.TCPConn); ok && leaver == live.Server {
+		tc.CloseWrite()
 	} else {
 		raw[leaver].Close()
 	}
+	dirEnded(t, reg, leaver)
+}
+
+// shutWrite shuts the write side of side's raw TCP conn, as an smux
+// client that CloseWrites after its requests does (its session reads
+// on: smux ends no session at EOF), and waits until reg has recorded the
+// end of its direction.
+func shutWrite(t *testing.T, reg *live.Registry, raw map[live.Side]net.Conn, side live.Side) {
+	t.Helper()
+	if err := raw[side].(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	dirEnded(t, reg, side)
+}
+
+// dirEnded waits until reg has recorded the end of leaver's direction.
+func dirEnded(t *testing.T, reg *live.Registry, leaver live.Side) {
+	t.Helper()
 	d := live.ClientToServer
 	if leaver == live.Server {
 		d = live.ServerToClient
@@ -194,35 +219,75 @@ func TestStallWriterLeavesReal(t *testing.T) {
 			why := ""
 			if gone {
 				leave(t, reg, raw, live.Client)
-				why = "the writer, the client, closed its side of the connection: its session, and its held writes, are gone"
+				why = "the writer, the client, closed its side of the connection: it writes no more; the writer had been held "
 			}
 			goneCheck(t, reg, base.Add(4*time.Second), live.CodeWindowStall, why)
 		})
 	}
 }
 
+// sideCase is a way a side of a real pair goes, or does not.
+type sideCase struct {
+	name   string
+	tapped live.Side
+	// how: "exits" closes the client's raw conn (its process killed: its
+	// FIN, its RST for what comes after), "half" shuts the client's write
+	// side after the request, "half late" after the finding opened (in
+	// both it reads on, and gets the answer late), "server" shuts the
+	// server's write side, "pipe server" closes the server's net.Pipe
+	// end; "" nobody goes.
+	how string
+	why string // the resolution, or "" for one that holds
+}
+
 // TestUnansweredSideLeavesReal: real smux v1 and v2 pairs; the client
-// asks on a stream the server never accepts, while the server still
-// sends (UNANSWERED). Then the client leaves (the server tapped): the
-// finding resolves, nobody waiting for the answer; before, it stayed
-// open, critical, for ever. Or the server leaves (the client tapped): it
-// resolves, the server answering none of them. Twin: both stay, and it
-// holds.
+// asks on a stream the server accepts and does not answer, while the
+// server still sends (UNANSWERED). The server leaves (the client tapped,
+// the server's write side shut): the finding resolves, the server able
+// to answer none of them. The client's close is no such ground: a
+// client that CloseWrites its conn after its request reads on (audit3's
+// hc client; smux ends no session at EOF), so the finding opens and
+// holds as for the twin that stays, whether the half-close came before
+// it opened or after, and the late answer, which the client reads,
+// resolves it as an answer (before: "findings 0 opened", or "the client
+// closed its side of the connection: its session, and its streams, are
+// gone; nobody waits for their answer any more" as the client went on to
+// read it); and a killed client's FIN looks the same until its RST, so
+// the finding holds after it too. Over a net.Pipe, which has no
+// half-close, the server's leaving is "closed the connection".
 func TestUnansweredSideLeavesReal(t *testing.T) {
+	const answered = "the streams got an answer"
 	for _, version := range []int{1, 2} {
-		for _, c := range []struct {
-			name           string
-			tapped, leaver live.Side
-			gone           bool
-			why            string
-		}{
-			{"client leaves", live.Server, live.Client, true, "the client closed its side of the connection: its session, and its streams, are gone; nobody waits for their answer any more"},
-			{"server leaves", live.Client, live.Server, true, "the server closed its side of the connection, leaving them unanswered: its session is gone, and the client's reads on them end"},
-			{"healthy: both stay", live.Server, live.Client, false, ""},
+		for _, c := range []sideCase{
+			{"client exits", live.Server, "exits", ""},
+			{"client half-closes and reads on", live.Server, "half", answered},
+			{"client half-closes after it opened", live.Server, "half late", answered},
+			{"server leaves", live.Client, "server", "the server closed its side of the connection, leaving them unanswered: it can send no answer any more, and the client's reads on them end"},
+			{"pipe: server leaves", live.Client, "pipe server", "the server closed the connection, leaving them unanswered: it can send no answer any more, and the client's reads on them end"},
+			{"healthy: both stay", live.Server, "", ""},
 		} {
 			t.Run(map[int]string{1: "v1/", 2: "v2/"}[version]+c.name, func(t *testing.T) {
 				reg := live.New(live.Config{})
-				cli, srv, raw := gonePair(t, reg, version, c.tapped)
+				conns := smuxtest.Conns
+				if strings.HasPrefix(c.how, "pipe") {
+					conns = func(testing.TB) (net.Conn, net.Conn) { return net.Pipe() }
+				}
+				cli, srv, raw := gonePairOn(t, reg, version, c.tapped, conns)
+				answer := make(chan struct{})
+				var once sync.Once
+				release := func() { once.Do(func() { close(answer) }) }
+				var wg sync.WaitGroup
+				t.Cleanup(func() { release(); cli.Close(); srv.Close(); wg.Wait() })
+				accepted := make(chan struct{})
+				wg.Go(func() {
+					st, err := srv.AcceptStream()
+					close(accepted)
+					if err != nil {
+						return
+					}
+					<-answer // the handler answers late, without reading
+					io.WriteString(st, "answer")
+				})
 				st, err := cli.OpenStream()
 				if err != nil {
 					t.Fatal(err)
@@ -230,45 +295,76 @@ func TestUnansweredSideLeavesReal(t *testing.T) {
 				if _, err := io.WriteString(st, "GET /x"); err != nil {
 					t.Fatal(err)
 				}
+				<-accepted
 				smuxtest.Eventually(t, "the request recorded", func() bool {
 					return streamSnap(reg, st.ID(), func(s live.StreamSnap) bool { return s.Bytes[live.ClientToServer] == 6 })
 				})
 				serverSpeaks(t, reg, cli, srv)
+				if c.how == "half" {
+					shutWrite(t, reg, raw, live.Client)
+				}
 				base := time.Now()
 				reg.Evaluate(base.Add(2*time.Second), goneConfig)
-				if c.gone {
-					leave(t, reg, raw, c.leaver)
+				switch c.how {
+				case "exits":
+					leave(t, reg, raw, live.Client)
+				case "half late":
+					shutWrite(t, reg, raw, live.Client)
+				case "server", "pipe server":
+					leave(t, reg, raw, live.Server)
 				}
-				goneCheck(t, reg, base.Add(3*time.Second), live.CodeUnanswered, c.why)
+				if c.why != answered {
+					goneCheck(t, reg, base.Add(3*time.Second), live.CodeUnanswered, c.why)
+					return
+				}
+				goneCheck(t, reg, base.Add(3*time.Second), live.CodeUnanswered, "") // it holds after the client's half-close
+				release()
+				got := make([]byte, 6)
+				if _, err := io.ReadFull(st, got); err != nil || string(got) != "answer" {
+					t.Fatalf("the client read %q, %v after its half-close; want the answer", got, err)
+				}
+				smuxtest.Eventually(t, "the answer recorded", func() bool {
+					return streamSnap(reg, st.ID(), func(s live.StreamSnap) bool { return s.Bytes[live.ServerToClient] == 6 })
+				})
+				goneCheck(t, reg, base.Add(4*time.Second), live.CodeUnanswered, c.why)
 			})
 		}
 	}
 }
 
 // TestNoReplySideLeavesReal: a real smux v2 pair and the hung call
-// NO_REPLY names (smuxtest.HungCall's, the staying side tapped): the
-// client calls on a reused stream, and the server's handler blocks on
-// the fourth call. Then the client leaves: NO_REPLY resolves, nobody
-// waiting for the answer; before, it stayed open for ever. Or the server
-// leaves: it resolves, the server never answering. Twin: both stay, and
-// it holds.
+// NO_REPLY names (smuxtest.HungCall's, the tapped side's): the client
+// calls on a reused stream, and the server's handler blocks on the
+// fourth call. The server leaves: NO_REPLY resolves, the server able to
+// send no answer any more. The client's close is no such ground (as in
+// TestUnansweredSideLeavesReal): one that CloseWrites reads on, and gets
+// the late answer, which resolves it as an answer (before: it opened for
+// neither, or resolved "the client closed its side of the connection:
+// its session, and stream 3, are gone; nobody waits for the answer any
+// more"); a killed one's FIN leaves it open. Twin: both stay, and it
+// holds.
 func TestNoReplySideLeavesReal(t *testing.T) {
-	for _, c := range []struct {
-		name           string
-		tapped, leaver live.Side
-		gone           bool
-		why            string
-	}{
-		{"client leaves", live.Server, live.Client, true, "the client closed its side of the connection: its session, and stream 3, are gone; nobody waits for the answer any more"},
-		{"server leaves", live.Client, live.Server, true, "the server closed its side of the connection without answering: its session is gone, and the client's read of stream 3 ends"},
-		{"healthy: both stay", live.Server, live.Client, false, ""},
+	const answered = "the server answered, "
+	for _, c := range []sideCase{
+		{"client exits", live.Server, "exits", ""},
+		{"client half-closes and reads on", live.Server, "half", answered},
+		{"client half-closes after it opened", live.Server, "half late", answered},
+		{"server leaves", live.Client, "server", "the server closed its side of the connection without answering: it can send no answer any more, and the client's read of stream 3 ends"},
+		{"pipe: server leaves", live.Client, "pipe server", "the server closed the connection without answering: it can send no answer any more, and the client's read of stream 3 ends"},
+		{"healthy: both stay", live.Server, "", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			reg := live.New(live.Config{})
-			cli, srv, raw := gonePair(t, reg, 2, c.tapped)
+			conns := smuxtest.Conns
+			if strings.HasPrefix(c.how, "pipe") {
+				conns = func(testing.TB) (net.Conn, net.Conn) { return net.Pipe() }
+			}
+			cli, srv, raw := gonePairOn(t, reg, 2, c.tapped, conns)
 			hold := make(chan struct{})
 			var wg sync.WaitGroup
-			t.Cleanup(func() { close(hold); cli.Close(); srv.Close(); wg.Wait() })
+			var once sync.Once
+			release := func() { once.Do(func() { close(hold) }) }
+			t.Cleanup(func() { release(); cli.Close(); srv.Close(); wg.Wait() })
 			wg.Go(func() {
 				for {
 					st, err := srv.AcceptStream()
@@ -301,12 +397,32 @@ func TestNoReplySideLeavesReal(t *testing.T) {
 			smuxtest.Eventually(t, "the second stream's answer recorded", func() bool {
 				return streamSnap(reg, other.ID(), func(s live.StreamSnap) bool { return s.Bytes[live.ServerToClient] == 3 })
 			})
+			if c.how == "half" {
+				shutWrite(t, reg, raw, live.Client)
+			}
 			base := time.Now()
 			reg.Evaluate(base.Add(2*time.Second), goneConfig)
-			if c.gone {
-				leave(t, reg, raw, c.leaver)
+			switch c.how {
+			case "exits":
+				leave(t, reg, raw, live.Client)
+			case "half late":
+				shutWrite(t, reg, raw, live.Client)
+			case "server", "pipe server":
+				leave(t, reg, raw, live.Server)
 			}
-			goneCheck(t, reg, base.Add(3*time.Second), live.CodeNoReply, c.why)
+			if c.why != answered {
+				goneCheck(t, reg, base.Add(3*time.Second), live.CodeNoReply, c.why)
+				return
+			}
+			goneCheck(t, reg, base.Add(3*time.Second), live.CodeNoReply, "") // it holds after the client's half-close
+			release()
+			if got, err := r.ReadString('\n'); err != nil || got != "ok\n" {
+				t.Fatalf("the client read %q, %v after its half-close; want the answer", got, err)
+			}
+			smuxtest.Eventually(t, "the answer recorded", func() bool {
+				return streamSnap(reg, st.ID(), func(s live.StreamSnap) bool { return s.Bytes[live.ServerToClient] == 4*3 })
+			})
+			goneCheck(t, reg, base.Add(4*time.Second), live.CodeNoReply, c.why)
 		})
 	}
 }

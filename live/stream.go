@@ -127,10 +127,16 @@ type stream struct {
 	// tells which of its streams still wait. The engine's, but here they
 	// fill padding.
 	unansweredRun bool
-	unanswered    uint32
-	flow          [2]Flow
-	folded        bool // counted in the summary already; only its place in the closed queue is left
-	incomplete    bool // its counts miss frames: opened before the capture saw it, or live at a loss that may hold its frames
+	// heldAtEnd says, for each direction, that its writer was held at
+	// the window as the direction ended (DirectionEnded clears the hold):
+	// the evidence that the other side had accepted the stream and not
+	// read it, which UNANSWERED's exclusion of held writers keeps using
+	// (awaitsAnswer). In padding too.
+	heldAtEnd  [2]bool
+	unanswered uint32
+	flow       [2]Flow
+	folded     bool // counted in the summary already; only its place in the closed queue is left
+	incomplete bool // its counts miss frames: opened before the capture saw it, or live at a loss that may hold its frames
 	// leakAtEnd says that the stream, live when its session ended, was
 	// one of the suspected leaks then: the latest evaluation before the
 	// end counted it in an open LEAK finding (leakMarks.marks). An ended
