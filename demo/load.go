@@ -151,12 +151,19 @@ func StartLoad(ctx context.Context, url string, cfg LoadConfig) (*Load, error) {
 			l.wg.Wait()
 			close(drained)
 		}()
-		grace := time.NewTimer(drainGrace)
+		// run also returns when Requests are all scheduled: those in
+		// flight then are awaited (each bounded by the client's
+		// Timeout), and the grace runs only from a stop.
 		select {
 		case <-drained:
-		case <-grace.C:
+		case <-l.ctx.Done():
+			grace := time.NewTimer(drainGrace)
+			select {
+			case <-drained:
+			case <-grace.C:
+			}
+			grace.Stop()
 		}
-		grace.Stop()
 		l.reqCancel()
 		<-drained
 		tr.CloseIdleConnections()

@@ -312,3 +312,42 @@ func TestLoadStopDrains(t *testing.T) {
 		t.Errorf("after a stop with two requests in flight, answered then: %+v, %d cut; want both OK, none canceled", s, cut.Load())
 	}
 }
+
+// TestLoadRequestsWaitForAnswers runs a load with a known end (Requests)
+// against a gateway that answers only after drainGrace: the load has
+// scheduled them all but was not stopped, so they are answered, not
+// cancelled. Before, the grace ran from the last request scheduled, and a
+// demo on a loaded machine (answers slower than 500 ms) cut its own
+// requests: its gateway closed their streams under the answers, which
+// read of its --write file rightly called DATA_AFTER_CLOSE, and the load
+// counted the cuts as errors ("context canceled").
+func TestLoadRequestsWaitForAnswers(t *testing.T) {
+	smuxtest.NoGoroutinesLeft(t)
+	release := make(chan struct{})
+	var cut atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+			fmt.Fprintln(w, 42)
+		case <-r.Context().Done():
+			cut.Add(1)
+		}
+	}))
+	defer srv.Close()
+	load, err := StartLoad(context.Background(), srv.URL, LoadConfig{Rate: 100, Requests: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer load.Close()
+	smuxtest.Eventually(t, "both requests in flight", func() bool { return load.Stats().InFlight == 2 })
+	// The grace, had it run, cut them within it; nothing else can be
+	// awaited for a cut that must not come.
+	time.Sleep(3 * drainGrace)
+	close(release)
+	load.Wait()
+	s := load.Stats()
+	sumUp(t, s)
+	if s.OK != 2 || s.Errors != 0 || s.Canceled != 0 || cut.Load() != 0 {
+		t.Errorf("a load of 2 requests answered after %v: %+v, %d cut; want both OK", 3*drainGrace, s, cut.Load())
+	}
+}
