@@ -207,7 +207,11 @@ func (l *Live) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		take = l.room
 	}
 	if n, ok := take(); !ok {
-		http.Error(rw, fmt.Sprintf("the capture has %d viewers already, its most (pcapout.Live.MaxViewers): try again when one leaves", n), http.StatusServiceUnavailable)
+		viewers := "viewers"
+		if n == 1 {
+			viewers = "viewer"
+		}
+		http.Error(rw, fmt.Sprintf("the capture has %d %s already, its most (pcapout.Live.MaxViewers): try again when one leaves", n, viewers), http.StatusServiceUnavailable)
 		return
 	}
 	h := rw.Header()
