@@ -49,9 +49,9 @@ func (c *conn) skipText() string {
 		sender, first = "server", c.firstBytes(live.ServerToClient)
 	}
 	if len(first) == 0 {
-		if c.refused() {
-			return fmt.Sprintf("skipped %s → %s: the connection was refused: the server reset it before it opened (nothing listened on port %d)",
-				client, server, server.Port())
+		if c.resetBeforeOpen() {
+			return fmt.Sprintf("skipped %s → %s: the connection was reset before it opened: refused (nothing listening on port %d), or a firewall's reset; "+
+				"the capture has the client's SYN and the server's RST, no SYN-ACK", client, server, server.Port())
 		}
 		return head + ": it carried no bytes"
 	}
@@ -166,9 +166,12 @@ func (r *Reader) filterSummary() string {
 	return fmt.Sprintf("%d connections skipped as the filter (%s) does not pick them, smux or not", r.filtered, r.cfg.Filter)
 }
 
-// refused reports whether the connection was refused: the capture has the
-// client's SYN, no SYN of the server's, and the server's RST, its answer
-// where nothing listened on the port.
-func (c *conn) refused() bool {
+// resetBeforeOpen reports whether the connection was reset before it
+// opened: the capture has the client's SYN, no SYN of the server's, and
+// a RST from the server's address. That is a refused connect (nothing
+// listening on the port), but also a firewall's REJECT with tcp-reset,
+// or a capture that dropped the server's SYN-ACK: the words say so, not
+// that nothing listened.
+func (c *conn) resetBeforeOpen() bool {
 	return c.rst && c.rstDir == live.ServerToClient && c.syn[live.ClientToServer] && !c.syn[live.ServerToClient]
 }

@@ -98,12 +98,14 @@ type Live struct {
 	serving sync.WaitGroup
 	gone    atomic.Int64 // what viewers that left had dropped: moved from leaving under mu
 	goneEnd atomic.Int64 // the ends viewers that left had lost, alike
-	next    atomic.Uint32
+	made    madeUp
 }
 
 // NewLive returns a Live with no viewer.
 func NewLive() *Live {
-	return &Live{conns: map[*liveConn]struct{}{}, done: make(chan struct{})}
+	l := &Live{conns: map[*liveConn]struct{}{}, done: make(chan struct{})}
+	l.made.init()
+	return l
 }
 
 // viewer is one GET's stream.
@@ -205,7 +207,11 @@ func (l *Live) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		take = l.room
 	}
 	if n, ok := take(); !ok {
-		http.Error(rw, fmt.Sprintf("the capture has %d viewers already, its most (pcapout.Live.MaxViewers): try again when one leaves", n), http.StatusServiceUnavailable)
+		viewers := "viewers"
+		if n == 1 {
+			viewers = "viewer"
+		}
+		http.Error(rw, fmt.Sprintf("the capture has %d %s already, its most (pcapout.Live.MaxViewers): try again when one leaves", n, viewers), http.StatusServiceUnavailable)
 		return
 	}
 	h := rw.Header()
@@ -368,7 +374,7 @@ func (l *Live) Conn(client, server string, at time.Time) tap.ConnRecorder {
 // read gives its session, so that its words are the tap's. With it, a
 // Live is a tap.TransportRecorder.
 func (l *Live) ConnOver(client, server, transport string, at time.Time) tap.ConnRecorder {
-	c := &liveConn{l: l, ends: endpoints(client, server, &l.next), transport: transport}
+	c := &liveConn{l: l, ends: l.made.endpoints(client, server), transport: transport}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {

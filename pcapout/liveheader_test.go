@@ -1,6 +1,7 @@
 package pcapout_test
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -132,4 +133,38 @@ func mustRequest(t *testing.T, method, url string) *http.Request {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// TestLiveFullSays: a GET with MaxViewers viewers served is told how many
+// in words that fit the number: "1 viewer", "2 viewers".
+func TestLiveFullSays(t *testing.T) {
+	for _, tc := range []struct {
+		max  int
+		want string
+	}{
+		{1, "the capture has 1 viewer already, its most (pcapout.Live.MaxViewers): try again when one leaves\n"},
+		{2, "the capture has 2 viewers already, its most (pcapout.Live.MaxViewers): try again when one leaves\n"},
+	} {
+		t.Run(fmt.Sprint(tc.max), func(t *testing.T) {
+			lc := pcapout.NewLive()
+			lc.MaxViewers = tc.max
+			url := serveLive(t, lc)
+			for range tc.max {
+				livecaptest.View(t, url)
+			}
+			smuxtest.Eventually(t, "the viewers", func() bool { return lc.Viewers() == tc.max })
+			resp, err := http.Get(url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != http.StatusServiceUnavailable || string(b) != tc.want {
+				t.Errorf("GET with MaxViewers (%d) served: %s %q, want 503 %q", tc.max, resp.Status, b, tc.want)
+			}
+		})
+	}
 }

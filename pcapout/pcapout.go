@@ -37,6 +37,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"runtime"
@@ -111,7 +112,8 @@ type Writer struct {
 	written   atomic.Int64 // bytes of the file
 	dropped   atomic.Int64 // payload bytes not written: queue full or limit reached
 	endsLost  atomic.Int64 // beginnings and ends not queued: even the slack was full
-	nextPort  atomic.Uint32
+	made      madeUp
+	seed      uint32 // the writer goroutine's first ISN state: random, nonzero
 	closeOnce sync.Once
 	mu        sync.Mutex // guards closed against Write's send
 	closed    bool
@@ -177,7 +179,8 @@ func newWriter(out io.Writer, limit int64, size int, every time.Duration, queued
 		limit = DefaultLimit
 	}
 	w := &Writer{out: out, limit: limit, events: make(chan event, queueEvents), done: make(chan struct{}), flushEvery: every,
-		maxQueued: queued, tuples: map[[2]netip.AddrPort]*Conn{}, ifaces: map[string]int{"": 0}}
+		maxQueued: queued, tuples: map[[2]netip.AddrPort]*Conn{}, ifaces: map[string]int{"": 0}, seed: rand.Uint32() | 1}
+	w.made.init()
 	cw := &countWriter{w: out, n: &w.written}
 	w.buf = bufio.NewWriterSize(cw, size)
 	ng, err := pcapgo.NewNgWriterInterface(&w.block, iface(""), pcapgo.DefaultNgWriterOptions)
@@ -319,7 +322,7 @@ func (w *Writer) push(e event, n int64, slack int) bool {
 
 // Conn returns the recorder of a connection between client and server,
 // addresses such as "127.0.0.1:9000"; one that is not an IP address and
-// port is given a made-up one in 10.0.0.0/8. With it, a Writer is a
+// port is given a made-up one in 10.0.0.0/8 (madeUp). With it, a Writer is a
 // tap.Recorder.
 func (w *Writer) Conn(client, server string, at time.Time) tap.ConnRecorder {
 	return w.ConnOver(client, server, "", at)
@@ -331,7 +334,7 @@ func (w *Writer) Conn(client, server string, at time.Time) tap.ConnRecorder {
 // read gives its session, so that its words are the tap's. With it, a
 // Writer is a tap.TransportRecorder.
 func (w *Writer) ConnOver(client, server, transport string, at time.Time) tap.ConnRecorder {
-	return w.open(endpoints(client, server, &w.nextPort), transport, opened, at)
+	return w.open(w.made.endpoints(client, server), transport, opened, at)
 }
 
 // Joined returns the recorder of a connection between client and server
@@ -343,7 +346,7 @@ func (w *Writer) ConnOver(client, server, transport string, at time.Time) tap.Co
 // from the first frame boundary it finds, its streams open before as
 // joined. Nothing is written until its first bytes or its end.
 func (w *Writer) Joined(client, server string) *Conn {
-	return w.open(endpoints(client, server, &w.nextPort), "", joined, time.Time{})
+	return w.open(w.made.endpoints(client, server), "", joined, time.Time{})
 }
 
 // joinedEnded is Joined of a connection whose directions ended[d] had
@@ -375,7 +378,7 @@ func (w *Writer) open(ends [2]netip.AddrPort, transport string, kind eventKind, 
 func (w *Writer) openConn(c *Conn, ends [2]netip.AddrPort, e event) *Conn {
 	w.tmu.Lock()
 	for i := 0; w.tuples[ends] != nil && i < 1<<16; i++ {
-		ends = endpoints("", "", &w.nextPort)
+		ends = w.made.endpoints("", "")
 	}
 	w.tuples[ends] = c
 	w.tmu.Unlock()
@@ -397,22 +400,46 @@ func (c *Conn) release() {
 	}
 }
 
+// madeUp makes up the ends of connections: 10.A.B.1 for the client and
+// 10.A.B.2 for the server, A.B drawn at random for each Writer and Live,
+// their ports counted on from a random start. Two programs' captures,
+// merged by time (muxtop read a.pcapng b.pcapng), then seldom hold the
+// same made-up connection, which would read as one, the second's packets
+// as retransmissions of the first's. The count moves B on every 50 000
+// ports: one Writer's ends come round again only after millions of
+// connections, long after the one that had them ended.
+type madeUp struct {
+	net  [2]byte
+	next atomic.Uint32
+}
+
+// init draws m's addresses and first port.
+func (m *madeUp) init() {
+	r := rand.Uint64()
+	m.net = [2]byte{byte(r >> 40), byte(r >> 32)}
+	m.next.Store(uint32(r) % (madePorts * 256))
+}
+
+// madePorts is how many ports of one made-up address are counted through.
+const madePorts = 50000
+
 // endpoints returns the client's and the server's addresses of a
-// connection, made up in 10.0.0.0/8 (ports counted by next) where either
-// is not an IP address and port, or where one is IPv4 and the other IPv6.
-func endpoints(client, server string, next *atomic.Uint32) [2]netip.AddrPort {
-	ends := [2]netip.AddrPort{endpoint(client, 1, next), endpoint(server, 2, next)}
+// connection, made up by m where either is not an IP address and port,
+// or where one is IPv4 and the other IPv6.
+func (m *madeUp) endpoints(client, server string) [2]netip.AddrPort {
+	ends := [2]netip.AddrPort{m.endpoint(client, 1), m.endpoint(server, 2)}
 	if ends[0].Addr().Is4() != ends[1].Addr().Is4() {
-		ends = [2]netip.AddrPort{endpoint("", 1, next), endpoint("", 2, next)}
+		ends = [2]netip.AddrPort{m.endpoint("", 1), m.endpoint("", 2)}
 	}
 	return ends
 }
 
-func endpoint(s string, host byte, next *atomic.Uint32) netip.AddrPort {
+func (m *madeUp) endpoint(s string, host byte) netip.AddrPort {
 	if ap, err := netip.ParseAddrPort(s); err == nil {
 		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	}
-	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, host}), uint16(10000+next.Add(1)%50000))
+	i := m.next.Add(1)
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, m.net[0], m.net[1] + byte(i/madePorts), host}), uint16(10000+i%madePorts))
 }
 
 // Conn records one connection. Write and End of one direction must not
@@ -530,7 +557,7 @@ func (c *countWriter) Write(p []byte) (int, error) {
 // stops after a write failed: nothing more is written then.
 func (w *Writer) run() {
 	defer close(w.done)
-	s := newSynth()
+	s := newSynth(w.seed)
 	flush := time.NewTimer(w.flushEvery)
 	armed := true // the section header New wrote is buffered
 	defer flush.Stop()
@@ -716,8 +743,11 @@ type synth struct {
 	state uint32
 }
 
-func newSynth() *synth {
-	s := &synth{buf: gopacket.NewSerializeBuffer(), state: 0x9e3779b9}
+// newSynth returns a synth whose ISNs begin at the nonzero state seed:
+// random for each Writer, so that two programs' captures of connections
+// with the same ends still differ.
+func newSynth(seed uint32) *synth {
+	s := &synth{buf: gopacket.NewSerializeBuffer(), state: seed}
 	s.eth = layers.Ethernet{SrcMAC: []byte{2, 0, 0, 0, 0, 1}, DstMAC: []byte{2, 0, 0, 0, 0, 2}}
 	return s
 }

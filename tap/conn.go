@@ -341,14 +341,16 @@ func (c *Conn) Close() error {
 	c.closed.Store(true)
 	now := time.Now()
 	c.sess.End(now, live.LocalClose, c.cause(nil, now))
-	err := c.Conn.Close()
-	c.endWrites()
 	if cr, ok := c.out.rec.(ClosingRecorder); ok {
 		// The direction it reads ends too: else only a later Read's
 		// failure ends it, and a conn closed with no Read after stays
-		// open in the recording.
+		// open in the recording. Told before the conn closes: a Read
+		// in progress fails then, and its End of the direction it
+		// reads, recorded first, would say the peer closed first.
 		cr.Closed(c.out.dir, time.Now())
 	}
+	err := c.Conn.Close()
+	c.endWrites()
 	return err
 }
 
