@@ -660,9 +660,9 @@ func writeHeld(transport string, receiver, sender Side, conn string) string {
 	case "":
 		return fmt.Sprintf("the %s stopped reading%s, or it (or the path to it) takes the bytes far slower than the %s writes them (the kernel wakes a writer held by a full socket buffer only once much of it has drained)", receiver, conn, sender)
 	case "unix":
-		return fmt.Sprintf("the %s stopped reading%s, or reads them far slower than the %s writes them (the kernel wakes a writer held by a full unix socket buffer only once much of it has drained)", receiver, conn, sender)
+		return fmt.Sprintf("the %s stopped reading%s, or reads the bytes far slower than the %s writes them (the kernel wakes a writer held by a full unix socket buffer only once much of it has drained)", receiver, conn, sender)
 	case "pipe":
-		return fmt.Sprintf("the %s stopped reading%s, or reads them far slower than the %s writes them (a net.Pipe holds nothing: each write waits until the reader has read all of it)", receiver, conn, sender)
+		return fmt.Sprintf("the %s stopped reading%s, or reads the bytes far slower than the %s writes them (a net.Pipe holds nothing: each write waits until the reader has read all of it)", receiver, conn, sender)
 	case "udp":
 		return fmt.Sprintf("the %s stopped reading%s, or it (or the path to it) takes the bytes far slower than the %s writes them (over UDP, what holds a write is the protocol the conn runs over it: a KCP session's, for one, waits while its send window is full of data not yet acknowledged)", receiver, conn, sender)
 	}

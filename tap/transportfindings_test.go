@@ -130,12 +130,12 @@ func TestTransportBlockedWrite(t *testing.T) {
 			// buffer, and a unix socket no path.
 			w := map[string]struct{ want, not string }{
 				"tls":  {"the kernel wakes a writer held by a full socket buffer", ""},
-				"unix": {"or reads them far slower than the client writes them (the kernel wakes a writer held by a full unix socket buffer", "path"},
+				"unix": {"or reads the bytes far slower than the client writes them (the kernel wakes a writer held by a full unix socket buffer", "path"},
 				// TLS over a unix socket: the unix socket's buffer holds it.
-				"tls+unix": {"or reads them far slower than the client writes them (the kernel wakes a writer held by a full unix socket buffer", "path"},
+				"tls+unix": {"or reads the bytes far slower than the client writes them (the kernel wakes a writer held by a full unix socket buffer", "path"},
 				// A conn over UDP may be KCP, or DTLS, or another: KCP only as an example.
 				"message": {"(over UDP, what holds a write is the protocol the conn runs over it: a KCP session's, for one, waits while its send window is full", "(a KCP session's write"},
-				"pipe":    {"or reads them far slower than the client writes them (a net.Pipe holds nothing: each write waits until the reader has read all of it)", "socket"},
+				"pipe":    {"or reads the bytes far slower than the client writes them (a net.Pipe holds nothing: each write waits until the reader has read all of it)", "socket"},
 			}[name]
 			if !strings.Contains(f.Text, w.want) || (w.not != "" && strings.Contains(f.Text, w.not)) {
 				t.Errorf("over %s: text %q, want %q and no %q", name, f.Text, w.want, w.not)
