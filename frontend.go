@@ -238,10 +238,6 @@ type session struct {
 	// watched has given nothing, once that is long enough to say (0
 	// otherwise): read -, whose capture's clock stands still meanwhile.
 	idle func() time.Duration
-	// moving, if not nil, says whether the capture's clock goes on by the
-	// wall clock while idle (read of a live capture): the rates are then
-	// current, not the last packet's.
-	moving func() bool
 	// waiting, if not nil, says why no session has come yet, or "": the
 	// UI's empty sessions pane says it (tui.Options.Waiting).
 	waiting func() string

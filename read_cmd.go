@@ -57,15 +57,16 @@ func newReadCmd() *cobra.Command {
 			"and exits 1; a file that is not a capture stops read before it reads anything.\n\n" +
 			"With FILE -, the capture is read from standard input as it is written, such as tcpdump's on another\n" +
 			"machine over ssh (tcpdump -U -w -: without -U tcpdump holds packets back); the UI then reads its\n" +
-			"keys from the terminal. Its time is still the capture's. While its packets come as they are captured\n" +
-			"(their times within 5s of this machine's clock) it is live: while none comes, its clock goes on by\n" +
-			"the wall clock, a second behind, so that streams an idle program holds open age and their findings\n" +
-			"open; a capture replayed down a pipe (cat old.pcap |) is not, and its clock stands at its last packet.\n\n" +
+			"keys from the terminal. Its time is still the capture's: while no packet comes, its clock goes on only\n" +
+			"by its producer's heartbeats (pcapout.Live sends them, so curl URL | muxtop read - has them), so that\n" +
+			"streams an idle program holds open age and their findings open, while a stalled pipe stands still;\n" +
+			"without them (tcpdump's pipe, a replayed capture) it stands at the last packet, a silence measured\n" +
+			"when the next packet comes.\n\n" +
 			"With an http:// or https:// URL, the capture is read from its answer as it comes, as from -: the\n" +
 			"live capture a program that taps its own connections serves with pcapout.Live (its debug listener,\n" +
 			"such as http://127.0.0.1:6060/debug/muxtop/capture), from the moment read connects. Connections\n" +
-			"open before then are joined mid-way, as by a tcpdump begun while they were open. Its capture is\n" +
-			"live: its clock goes on while the program's taps pass nothing. A URL is read alone.",
+			"open before then are joined mid-way, as by a tcpdump begun while they were open. Its stream carries\n" +
+			"heartbeats: its clock goes on while the program's taps pass nothing. A URL is read alone.",
 		Example: "  tcpdump -i lo -w cap.pcap port 9000   # then:\n" +
 			"  muxtop read cap.pcap\n" +
 			"  muxtop read cap.pcapng.gz --port 9000 -o json > sessions.ndjson\n" +
@@ -224,22 +225,25 @@ func newReadCmd() *cobra.Command {
 				return fmt.Errorf("read %s: %w", name, err)
 			}
 			var src pcap.Source = file
-			var moving func() bool // the capture's clock goes on while no packet comes
+			var beating func() bool // heartbeats have come: the clock goes on by them
+			if len(more) == 0 {
+				// The producer's heartbeats (pcapout.Live's, or a capture
+				// saved from one) take the capture's clock on while no
+				// packet comes, as they did live; a merge's files do not
+				// speak for each other.
+				file.Heartbeats()
+			}
 			if stream && size == 0 {
-				// A pipe's capture time goes on by the wall clock while no
-				// packet comes only where its packets come as they are
-				// captured (liveCapture): an idle program's leaked streams
-				// age as they do in it. Otherwise it stands still, but the
+				// A pipe's capture time goes on while no packet comes only
+				// by its producer's heartbeats: an idle program's leaked
+				// streams age as they do in it, and a stalled pipe stands
+				// still. Without them (tcpdump's) it stands still, but the
 				// connections held undecided stop holding the others by the
 				// wall clock, as sniff's do: else one that sent nothing (a
 				// pool's fresh connection) held every session's records for
 				// as long as the pipe was quiet.
-				isLive := liveCapture
-				if fetched != nil {
-					isLive = func(time.Time, time.Time) bool { return true } // a Live's by construction
-				}
-				ls := pcap.Live(file, stillPeriod, liveBehind, isLive)
-				src, moving = ls, ls.Moving
+				ss := pcap.Still(file, stillPeriod)
+				src, beating = ss, ss.Beating
 			}
 			begin := file.Start()
 			// failure is the error of a capture that failed under way.
@@ -319,7 +323,7 @@ func newReadCmd() *cobra.Command {
 				if watch.output != "tui" {
 					t := time.NewTicker(time.Second)
 					defer t.Stop()
-					stopSaying := sayNoInput(t.C, "read "+arg, idle, moving, cr.n.Load, sys.finished.Load, cmd.ErrOrStderr())
+					stopSaying := sayNoInput(t.C, "read "+arg, idle, beating, cr.n.Load, sys.finished.Load, cmd.ErrOrStderr())
 					defer stopSaying()
 				}
 			}
@@ -328,7 +332,6 @@ func newReadCmd() *cobra.Command {
 				sys:       sys,
 				title:     title,
 				idle:      idle,
-				moving:    moving,
 				status:    func() live.Status { return readStatus(rd, sys, read(), size, idle) },
 				done:      sys.finished.Load,
 				printed:   printed,
@@ -558,32 +561,9 @@ func paceTo(reg *live.Registry, printed *atomic.Uint64) func(context.Context) {
 const noInputAfter = 3 * time.Second
 
 // stillPeriod is how long read - waits for its pipe's next packet before
-// the held connections are measured by the wall clock, and a live
-// capture's clock goes on (pcap.Live): sniff's poll period.
+// the held connections are measured by the wall clock (pcap.Still):
+// sniff's poll period.
 const stillPeriod = 100 * time.Millisecond
-
-// liveBehind is how far behind the wall clock's reckoning a live pipe's
-// capture time goes on while no packet comes (pcap.Live): room for a
-// packet still on its way (a pcapout.Live sends within 50 ms; ssh).
-const liveBehind = time.Second
-
-// liveWithin is how close to this machine's clock a packet's time must be
-// as it comes down read -'s pipe for the capture to be live: its clock
-// then goes on while no packet comes.
-const liveWithin = 5 * time.Second
-
-// liveCapture reports whether a packet of capture time at that came down
-// read -'s pipe at wall time came was captured as it came (tcpdump -U -w
-// -, here or over ssh): its time is within liveWithin of this machine's
-// clock. A capture replayed down a pipe (cat old.pcap, or one written
-// earlier and sent slowly) is older than that, and its clock stands
-// still between packets: nothing in it was idle for longer than its
-// packets show. A machine whose clock is set apart from this one's by
-// more than liveWithin is taken for a replay, as before.
-func liveCapture(at, came time.Time) bool {
-	d := came.Sub(at)
-	return d <= liveWithin && d >= -liveWithin
-}
 
 // countingReader counts the bytes read through it, read's progress, and
 // notes since when, by its clock, a read of it has waited for bytes.
@@ -636,22 +616,18 @@ func (c *countingReader) quiet(finished, stopped bool) time.Duration {
 }
 
 // sayNoInput says on w, at each tick, when input stops coming (idle, once
-// it is not 0) and when it resumes, for plain and JSON output, what being
-// the command ("read -", "read URL"): "read -: no input for 3s …", then
-// "read -: input resumed after 14s or more of silence". The first says
-// whether the capture's clock stands still meanwhile, its records with
-// it, or goes on by the wall clock, a live capture's (moving, if not nil,
-// says so then). read, if not nil, counts the bytes read, and finished
-// says whether the read is over: where it is, and no byte came after the
-// notice, the pipe closed instead, "read -: input ended after 14s or more
-// of silence". Where no read waits
-// and no byte came but the read is not over yet (the read that waited has
-// returned, its end not yet handled), it says nothing until a later tick
-// tells which. stop ends it and waits; a notice said is then resolved even
-// if the input resumed and ended within one tick: by the line saying so,
-// or, for a read stopped while it waited (idle still not 0), by the
-// summary's no_input.
-func sayNoInput(ticks <-chan time.Time, what string, idle func() time.Duration, moving func() bool, read func() int64, finished func() bool, w io.Writer) (stop func()) {
+// it is not 0) and when it resumes, for plain and JSON output, whose
+// records stop as the capture's clock does, what being the command ("read
+// -", "read URL"): "read -: no input for 3s …", then "read -: input
+// resumed after 14s or more of silence". The first says why the clock
+// stands still: a capture without heartbeats stands at its latest packet;
+// one whose producer sent heartbeats (beating, if not nil, says so) has
+// had none either, its stream stalled or its program stopped. read, if
+// not nil, counts the bytes read, and finished says whether the read is
+// over: where it is, and no byte came after the notice, the pipe closed
+// instead, "read -: input ended after 14s or more of silence". Where no
+// read waits
+func sayNoInput(ticks <-chan time.Time, what string, idle func() time.Duration, beating func() bool, read func() int64, finished func() bool, w io.Writer) (stop func()) {
 	done, quit := make(chan struct{}), make(chan struct{})
 	go func() { // owned by stop, which waits for it
 		defer close(done)
@@ -673,8 +649,8 @@ func sayNoInput(ticks <-chan time.Time, what string, idle func() time.Duration, 
 			d := idle()
 			switch {
 			case d > 0 && last == 0 && !stopping:
-				if moving != nil && moving() {
-					fmt.Fprintf(w, "muxtop: %s: no input for %v: the capture is live, and its clock goes on by the wall clock: what stays open ages, as in the program\n", what, d)
+				if beating != nil && beating() {
+					fmt.Fprintf(w, "muxtop: %s: no input for %v, not even the producer's heartbeats: the capture's clock stands still until they or a packet come (a stalled stream, or a stopped program)\n", what, d)
 				} else {
 					fmt.Fprintf(w, "muxtop: %s: no input for %v: the capture's clock, packet time, stands still until the next packet\n", what, d)
 				}

@@ -333,10 +333,10 @@ func TestSayNoInputUndecided(t *testing.T) {
 	}
 }
 
-// TestSayNoInputMoving: where the capture's clock goes on while no input
-// comes (a live capture: read URL), the notice says so, not that the
-// clock stands still, which it no longer does.
-func TestSayNoInputMoving(t *testing.T) {
+// TestSayNoInputBeating: where the capture's producer sent heartbeats
+// (a Live's, read URL) and no input comes, not even those, the notice
+// says so: its clock stands still until they or a packet come.
+func TestSayNoInputBeating(t *testing.T) {
 	ticks := make(chan time.Time)
 	var out syncBuffer
 	var idle atomic.Int64
@@ -345,8 +345,8 @@ func TestSayNoInputMoving(t *testing.T) {
 	idle.Store(int64(3 * time.Second))
 	ticks <- time.Time{}
 	stop()
-	const want = "muxtop: read URL: no input for 3s: the capture is live, and its clock goes on by the wall clock: what stays open ages, as in the program\n"
+	const want = "muxtop: read URL: no input for 3s, not even the producer's heartbeats: the capture's clock stands still until they or a packet come (a stalled stream, or a stopped program)\n"
 	if out.String() != want {
-		t.Fatalf("a live capture's input stopped: read said %q, want %q", out.String(), want)
+		t.Fatalf("a capture with heartbeats stopped: read said %q, want %q", out.String(), want)
 	}
 }

@@ -23,11 +23,14 @@ import (
 )
 
 // idleLeakAfter is --leak-after in the tests of a live capture that goes
-// quiet, and idleMargin the wall time past it, and past liveBehind, that
+// quiet, and idleMargin the wall time past it, and past liveLag, that
 // the LEAK may take to open (the tick of a loaded machine, the printer).
+// liveLag is how far a Live's heartbeats leave read's clock behind the
+// program's at most: a heartbeat's period and its slack.
 const (
 	idleLeakAfter = time.Second
 	idleMargin    = 5 * time.Second
+	liveLag       = pcapout.LiveHeartbeatEvery + pcapout.HeartbeatSlack
 )
 
 // leakThenIdle runs the program of the review in-process: an smux v2
@@ -103,10 +106,10 @@ func parseRecord(t *testing.T, line string) map[string]any {
 }
 
 // TestReadURLIdleLeak: read URL of a tapped program that leaks streams
-// and then goes idle opens the LEAK within --leak-after (and the second
-// it stays behind the wall clock, liveBehind) of the idle, as the
-// program's own tap would: a live capture's clock goes on by the wall
-// clock while nothing is tapped. Before, it stood at the last packet,
+// and then goes idle opens the LEAK within --leak-after (and
+// how far its heartbeats leave it behind, liveLag) of the idle, as the
+// program's own tap would: a Live's clock goes on by its heartbeats
+// while nothing is tapped. Before, it stood at the last packet,
 // and read said no finding however long the program held them:
 //
 //	no LEAK 7s after the program went idle holding 2 streams (--leak-after 1s)
@@ -122,7 +125,7 @@ func TestReadURLIdleLeak(t *testing.T) {
 	waitViewers(t, lc, 1)
 	leaked := leakThenIdle(t, lc)
 	idle := time.Now()
-	bound := idleLeakAfter + liveBehind + idleMargin
+	bound := idleLeakAfter + liveLag + idleMargin
 	var leak map[string]any
 	for leak == nil {
 		if time.Since(idle) > bound {
@@ -163,7 +166,7 @@ func TestReadLiveIdleLeakBinary(t *testing.T) {
 	for _, how := range []string{"url", "pipe"} {
 		t.Run(how, func(t *testing.T) {
 			lc, url := serveCapture(t)
-			duration := idleLeakAfter + liveBehind + idleMargin
+			duration := idleLeakAfter + liveLag + idleMargin
 			args := []string{"read", url, "-o", "json", "--leak-after", idleLeakAfter.String(), "--duration", duration.String()}
 			cmd := exec.Command(bin, args...)
 			if how == "pipe" {
@@ -210,14 +213,29 @@ func TestReadLiveIdleLeakBinary(t *testing.T) {
 	}
 }
 
-// TestReadReplayIdleNoLeak: the same program's capture, written earlier
-// and replayed down a pipe that then stays open (cat old.pcap, then
-// nothing), invents no idle time: its clock stands at its last packet,
-// as read says, and no LEAK opens however long the pipe is quiet.
+// TestReadReplayIdleNoLeak: the same program's capture down a pipe that
+// then stays open, with no heartbeat, stands still at its last packet, as
+// read says, and no LEAK opens however long the pipe is quiet: written
+// earlier and replayed (cat old.pcap, then nothing), and written as it
+// is captured, stamped now (tcpdump -U -w -, whose pipe carries no
+// heartbeat: a stalled pipe, ssh or network cannot be told from a quiet
+// program). Before, a pipe whose packets were stamped within 5 s of this
+// machine's clock went on by the wall clock:
+//
+//	a pipe with no heartbeat, stamped now, was taken for live: ... the capture is live, and its clock goes on by the wall clock ...
 func TestReadReplayIdleNoLeak(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds muxtop and runs it for seconds")
 	}
+	for _, c := range []struct {
+		name string
+		ago  time.Duration
+	}{{"replayed", time.Hour}, {"stamped-now", 0}} {
+		t.Run(c.name, func(t *testing.T) { readPipeIdleNoLeak(t, c.ago) })
+	}
+}
+
+func readPipeIdleNoLeak(t *testing.T, ago time.Duration) {
 	var buf bytes.Buffer
 	w, err := pcapout.New(&buf, 0)
 	if err != nil {
@@ -229,7 +247,7 @@ func TestReadReplayIdleNoLeak(t *testing.T) {
 	}
 	ps := pcaptest.Read(t, &buf)
 	for i := range ps {
-		ps[i].CI.Timestamp = ps[i].CI.Timestamp.Add(-time.Hour) // captured an hour ago
+		ps[i].CI.Timestamp = ps[i].CI.Timestamp.Add(-ago) // captured ago
 	}
 	var old bytes.Buffer
 	pcaptest.Write(t, &old, ps)
@@ -253,14 +271,14 @@ func TestReadReplayIdleNoLeak(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The notice comes 3 s or more into the quiet (a late tick says 4s),
-	// past --leak-after and liveBehind: by then a clock that went on
+	// past --leak-after and liveLag: by then a clock that went on
 	// would have opened it.
 	const still = "s: the capture's clock, packet time, stands still until the next packet"
 	start := time.Now()
 	for !strings.Contains(stderr.String(), still) {
 		time.Sleep(20 * time.Millisecond) // polling stderr, which has no event to await
-		if strings.Contains(stderr.String(), "the capture is live") {
-			t.Fatalf("an hour-old capture replayed down a pipe was taken for live:\n%s", stderr.String())
+		if strings.Contains(stderr.String(), "the capture is live") || strings.Contains(stderr.String(), "heartbeats") {
+			t.Fatalf("a pipe with no heartbeat, captured %v ago, was taken for live:\n%s", ago, stderr.String())
 		}
 		if time.Since(start) > 30*time.Second {
 			t.Fatalf("read - did not say, 30 s into its pipe's quiet, that the clock stands still; stderr:\n%s", stderr.String())
@@ -271,7 +289,7 @@ func TestReadReplayIdleNoLeak(t *testing.T) {
 		t.Fatalf("read -: %v: %s", err, stderr.String())
 	}
 	if leak := leakOpened(t, stdout.String()); leak != nil {
-		t.Errorf("a replayed capture's quiet pipe opened %v: its %d streams were idle only as long as its packets show", leak, leaked)
+		t.Errorf("a quiet pipe with no heartbeat opened %v: its %d streams were idle only as long as its packets show", leak, leaked)
 	}
 	if s := parseJSON(t, stdout.String()).summary; s["findings_opened"] != 0.0 {
 		t.Errorf("summary: %v findings opened, want none", s["findings_opened"])

@@ -21,7 +21,6 @@ func runTUI(ctx context.Context, s session, f *watchFlags, stop func(), stdout i
 		Status:     s.status,
 		Done:       s.done,
 		Idle:       s.idle,
-		Moving:     s.moving,
 		Waiting:    s.waiting,
 	})
 	o := f.closing(headless.Plain, stop, s)

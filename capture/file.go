@@ -54,3 +54,24 @@ func (f *File) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 
 // LinkType returns the capture's link type.
 func (f *File) LinkType() layers.LinkType { return f.src.LinkType() }
+
+// Heartbeats makes the capture's heartbeats (a pcapng Interface
+// Statistics Block: pcapout.Live's, or a capture saved from one) times
+// ReadPacketData returns, ErrIdle with the time, before the packet that
+// follows each: its clock goes on to them as it did while it was
+// written live. Call it before the second read; a capture merged with
+// others must not, its heartbeats not theirs.
+func (f *File) Heartbeats() {
+	if s, ok := f.src.(*ngSource); ok {
+		s.inband = true
+	}
+}
+
+// beats returns the capture's heartbeats, nil if it cannot have any (a
+// pcap).
+func (f *File) beats() (<-chan struct{}, func() (time.Time, bool)) {
+	if h, ok := f.src.(heartbeats); ok {
+		return h.beats()
+	}
+	return nil, nil
+}

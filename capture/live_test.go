@@ -32,8 +32,8 @@ func (s *scripted) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 func (s *scripted) LinkType() layers.LinkType { return layers.LinkTypeEthernet }
 
 // TestLateAfterQuiet: a live source's packet that comes after a quiet
-// moment it had passed (a pipe's still on its way when capture time went
-// on by the wall clock, Live) is read at that moment: capture time, the
+// moment it had passed (one a tap stamped before a heartbeat but queued
+// after it, past pcapout.HeartbeatSlack) is read at that moment: capture time, the
 // records' and the evaluations', never goes back. Before, its frames were
 // recorded at their own, earlier time, after the evaluations the quiet
 // moment made:

@@ -16,6 +16,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
+	"time"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
@@ -39,8 +41,9 @@ type Source interface {
 // evaluations and the waits that count capture time (a connection held
 // for its roles or its frame boundaries, a hole in reassembly) run on
 // without the next packet. A packet older than that time that comes after
-// all the same (a pipe's still on its way: Live) is read at that time:
-// capture time does not go back.
+// all the same (one a tap stamped before a heartbeat but queued after it:
+// pcapout.HeartbeatSlack) is read at that time: capture time does not go
+// back.
 var ErrIdle = errors.New("capture: no packet for a while")
 
 // zeroCopy is the faster read that pcapgo's readers offer.
@@ -74,9 +77,28 @@ func (z zeroCopy) LinkType() layers.LinkType { return z.r.LinkType() }
 // A packet of an interface under which pcapout wrote the connections
 // taps recorded over another transport than TCP (internal/tapiface)
 // carries it, a Transport after its link type in its AncillaryData.
+//
+// An Interface Statistics Block is a heartbeat (pcapout.Live writes one
+// while it has no packet to send): the producer's word that the capture's
+// time has reached its timestamp, every packet before it written. Its
+// time is kept in beatAt and beat signalled, for Still's read of a pipe,
+// which takes it while the read of the next packet waits; read with
+// Heartbeats, the source returns it itself (ErrIdle) before the packet
+// that follows it, or the end, as a file holds it.
 type ngSource struct {
 	zeroCopy
 	ng *pcapgo.NgReader
+	// beatAt is the latest heartbeat's time, in Unix nanoseconds (0:
+	// none); given, the latest one given to the reader; beat is
+	// signalled at each. The reading goroutine sets beatAt.
+	beatAt, given atomic.Int64
+	beat          chan struct{}
+	// inband: ReadPacketData returns the heartbeats (Heartbeats); held
+	// is the packet read after one, returned by the next call; begun,
+	// the first packet was returned: heartbeats before it are not.
+	inband bool
+	held   *readResult
+	begun  bool
 	// tapped are, by interface index, the interfaces seen so far: their
 	// name and link type, to tell them from those of a later section, and
 	// the AncillaryData of their packets where pcapout wrote them for a
@@ -93,7 +115,22 @@ type tappedIface struct {
 // ReadPacketData returns the capture's next packet, with its transport
 // where its interface says one (Transport).
 func (s *ngSource) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
-	data, ci, err := s.zeroCopy.ReadPacketData()
+	var data []byte
+	var ci gopacket.CaptureInfo
+	var err error
+	if h := s.held; h != nil {
+		s.held = nil
+		data, ci, err = h.data, h.ci, h.err
+	} else {
+		data, ci, err = s.zeroCopy.ReadPacketData()
+		if at, ok := s.take(); ok && s.inband {
+			s.held = &readResult{data, ci, err}
+			return nil, gopacket.CaptureInfo{Timestamp: at}, ErrIdle
+		}
+	}
+	if err == nil {
+		s.begun = true
+	}
 	if err != nil || len(ci.AncillaryData) == 0 {
 		return data, ci, err
 	}
@@ -101,6 +138,44 @@ func (s *ngSource) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 		ci.AncillaryData = anc
 	}
 	return data, ci, nil
+}
+
+// heard notes a heartbeat (pcapgo's StatisticsCallback), once the
+// first packet was read: heartbeats before it (none of pcapout.Live's)
+// are not.
+func (s *ngSource) heard(_ int, st pcapgo.NgInterfaceStatistics) {
+	if st.LastUpdate.IsZero() || !s.begun {
+		return
+	}
+	if at := st.LastUpdate.UnixNano(); at > s.beatAt.Load() {
+		s.beatAt.Store(at)
+	}
+	select {
+	case s.beat <- struct{}{}:
+	default:
+	}
+}
+
+// take returns the latest heartbeat's time if it was not given yet, and
+// notes it given. It is safe for concurrent use.
+func (s *ngSource) take() (time.Time, bool) {
+	for {
+		at, given := s.beatAt.Load(), s.given.Load()
+		if at <= given {
+			return time.Time{}, false
+		}
+		if s.given.CompareAndSwap(given, at) {
+			return time.Unix(0, at), true
+		}
+	}
+}
+
+// beats returns the source's heartbeats: a signal at each, and take.
+func (s *ngSource) beats() (<-chan struct{}, func() (time.Time, bool)) { return s.beat, s.take }
+
+// heartbeats is a Source that may carry heartbeats (ngSource).
+type heartbeats interface {
+	beats() (<-chan struct{}, func() (time.Time, bool))
 }
 
 // anc returns the AncillaryData of a packet of interface i, link the link
@@ -209,6 +284,8 @@ func NewSource(r io.Reader) (Source, error) {
 		// Reader.Run reads; without it pcapgo drops all but the first's.
 		opts := pcapgo.DefaultNgReaderOptions
 		opts.WantMixedLinkType = true
+		s := &ngSource{beat: make(chan struct{}, 1)}
+		opts.StatisticsCallback = s.heard
 		ng, err := pcapgo.NewNgReader(br, opts)
 		if cut(err) {
 			return nil, errTooShort
@@ -216,7 +293,8 @@ func NewSource(r io.Reader) (Source, error) {
 		if err != nil {
 			return nil, fmt.Errorf("capture: pcapng: %w", err)
 		}
-		return &ngSource{zeroCopy: zeroCopy{ng}, ng: ng}, nil
+		s.zeroCopy, s.ng = zeroCopy{ng}, ng
+		return s, nil
 	}
 	for _, m := range pcapMagics {
 		if bytes.Equal(magic, m) {

@@ -36,34 +36,30 @@ func (r *Reader) still(now time.Time) {
 // Still returns src, a live capture whose packets come down a pipe, as a
 // Source that returns ErrStill after every period of wall time with no
 // packet, once a packet has come: the read of src goes on meanwhile, and
-// its packet is returned by a later call.
-func Still(src Source, period time.Duration) Source {
-	return &stillSource{src: src, period: period, got: make(chan readResult, 1)}
+// its packet is returned by a later call. Its capture time goes on
+// without packets only by the producer's word: a heartbeat src carries
+// (a pcapng Interface Statistics Block, which pcapout.Live sends while it
+// has no packet to send) is returned as a quiet moment at its time
+// (ErrIdle) as it comes, while the read of the next packet waits. A pipe
+// with none (tcpdump -U -w -, a capture replayed) stands still at its
+// latest packet: a stalled pipe, ssh or network cannot be told from a
+// quiet program by the reader, and a clock that went on by the wall
+// clock would age what the stall held back.
+func Still(src Source, period time.Duration) *StillSource {
+	s := &StillSource{stillSource{src: src, period: period, got: make(chan readResult, 1)}}
+	if h, ok := src.(heartbeats); ok { // a File, an ngSource
+		s.beat, s.take = h.beats()
+	}
+	return s
 }
 
-// Live is Still for a pipe whose packets come as they are captured (read
-// URL of a pcapout.Live; read - of tcpdump -U -w -), whose capture time
-// goes on while none comes, as sniff's does: while live says so of the
-// latest packet (its capture time and the wall time it came), a period
-// with no packet is a quiet moment (ErrIdle) at the capture time the wall
-// clock says it has reached, less behind: the latest packet's time plus
-// the wall time since it came, measured on the reader's clock alone, so
-// that a writer's clock set apart from it does not matter. behind leaves
-// room for a packet still on its way (a writer that flushes every 50 ms,
-// ssh); one that comes later all the same, older than a quiet moment
-// already passed, is read at that moment's time (Reader.Packet). Until
-// the moment is past the latest packet, and while live says no (the
-// pipe replays a capture of before), it returns ErrStill as Still does.
-func Live(src Source, period, behind time.Duration, live func(at, came time.Time) bool) *LiveSource {
-	return &LiveSource{stillSource{src: src, period: period, got: make(chan readResult, 1), behind: behind, live: live}}
-}
+// StillSource is the Source Still returns.
+type StillSource struct{ stillSource }
 
-// LiveSource is the Source Live returns.
-type LiveSource struct{ stillSource }
-
-// Moving reports whether the capture's time goes on while no packet
-// comes: live said so of the latest packet. It is safe for concurrent use.
-func (s *LiveSource) Moving() bool { return s.movingNow.Load() }
+// Beating reports whether a heartbeat has come: the capture's clock goes
+// on by them while no packet comes, and stands still only while they do
+// not come either. It is safe for concurrent use.
+func (s *StillSource) Beating() bool { return s.beating.Load() }
 
 type readResult struct {
 	data []byte
@@ -79,22 +75,19 @@ type stillSource struct {
 	latest  time.Time       // the latest packet's capture time
 	came    time.Time       // the wall time it came
 	timer   *time.Timer
-	// live, if not nil, says whether a packet of capture time at that came
-	// at wall time came was captured as it came (Live); behind is how far
-	// a quiet moment stays behind the wall clock's reckoning.
-	live      func(at, came time.Time) bool
-	behind    time.Duration
-	moving    bool        // live said so of the latest packet
-	movingNow atomic.Bool // moving, for Moving
-	quiet     time.Time   // the latest quiet moment returned (ErrIdle)
+	// beat, if not nil, is signalled at each of src's heartbeats, and
+	// take returns the latest not given yet; beating says one came.
+	beat    <-chan struct{}
+	take    func() (time.Time, bool)
+	beating atomic.Bool
 }
 
 func (s *stillSource) LinkType() layers.LinkType { return s.src.LinkType() }
 
-// ReadPacketData returns src's next packet, or ErrStill (or, Live,
-// ErrIdle). A read of src begins only once the caller is done with the
-// packet before (its data valid until the next call), and only one at a
-// time.
+// ReadPacketData returns src's next packet, or ErrStill, or ErrIdle at a
+// heartbeat's time. A read of src begins only once the caller is done
+// with the packet before (its data valid until the next call), and only
+// one at a time.
 func (s *stillSource) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 	if !s.reading {
 		s.reading = true
@@ -112,28 +105,32 @@ func (s *stillSource) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 		} else {
 			s.timer.Reset(s.period)
 		}
-		select {
-		case res = <-s.got:
-			s.timer.Stop()
-		case <-s.timer.C:
-			now := s.latest.Add(time.Since(s.came))
-			if at := now.Add(-s.behind); s.moving && at.After(s.latest) && at.After(s.quiet) {
-				s.quiet = at
-				return nil, gopacket.CaptureInfo{Timestamp: at}, ErrIdle
+	wait:
+		for {
+			select {
+			case res = <-s.got:
+				s.timer.Stop()
+				break wait
+			case <-s.beat:
+				if at, ok := s.take(); ok {
+					s.timer.Stop()
+					s.beating.Store(true)
+					return nil, gopacket.CaptureInfo{Timestamp: at}, ErrIdle
+				}
+			case <-s.timer.C:
+				return nil, gopacket.CaptureInfo{Timestamp: s.latest.Add(time.Since(s.came))}, ErrStill
 			}
-			return nil, gopacket.CaptureInfo{Timestamp: now}, ErrStill
 		}
 	}
 	s.reading = false
-	if res.err == nil {
+	switch {
+	case res.err == nil:
 		if res.ci.Timestamp.After(s.latest) {
 			s.latest = res.ci.Timestamp
 		}
 		s.came = time.Now()
-		if s.live != nil {
-			s.moving = s.live(res.ci.Timestamp, s.came)
-			s.movingNow.Store(s.moving)
-		}
+	case errors.Is(res.err, ErrIdle):
+		s.beating.Store(true) // a heartbeat src returned itself, before a packet
 	}
 	return res.data, res.ci, res.err
 }

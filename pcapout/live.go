@@ -24,6 +24,19 @@ var _ http.Handler = (*Live)(nil)
 // most before it sends them: the latency of a live capture.
 const LiveFlushEvery = 50 * time.Millisecond
 
+// LiveHeartbeatEvery is how often a viewer's writer sends a heartbeat
+// while it has no packet to send: a pcapng Interface Statistics Block
+// stamped with the time up to which everything the taps recorded has been
+// sent to the viewer, less HeartbeatSlack. muxtop read takes it as the
+// capture's time having reached it, so that what an idle program holds
+// open ages, and stands still while the stream does not come (a stalled
+// pipe or network): only the producer knows that nothing was tapped.
+// Half a second keeps a reader's clock within about 0.6 s of the
+// program's, well under the shortest wait a finding counts (KEEPALIVE's
+// few seconds), and ten times LiveFlushEvery, for a block of 24 bytes: a
+// viewer's quiet stream costs 48 bytes a second.
+const LiveHeartbeatEvery = 500 * time.Millisecond
+
 // closeGrace is how long Close lets each viewer take what its queue
 // holds before its stream is cut.
 const closeGrace = time.Second
@@ -65,7 +78,10 @@ const DefaultMaxViewers = 4
 // its queue cannot take (counted, Dropped; its sequence numbers count
 // those bytes, so muxtop read reports them lost) and never slows the
 // tapped connections or the other viewers. Its writer sends what it
-// holds within LiveFlushEvery. A connection that was open when a viewer
+// holds within LiveFlushEvery, and while it has nothing to send a
+// heartbeat every LiveHeartbeatEvery, the time up to which it has sent
+// everything the taps recorded: muxtop read's clock goes on by it while
+// the program is idle, and only by it. A connection that was open when a viewer
 // came is written to it as one the capture joined mid-way (Writer.Joined);
 // those opened later have their handshake.
 //
@@ -225,7 +241,7 @@ func (l *Live) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	rc.Flush() // the viewer knows at once that it is served
 
 	v := &viewer{rc: rc}
-	w, err := newWriter(&flushed{rw: rw, rc: rc}, math.MaxInt64, bufSize, LiveFlushEvery, LiveQueueBytes)
+	w, err := newBeatingWriter(&flushed{rw: rw, rc: rc}, math.MaxInt64, bufSize, LiveFlushEvery, LiveQueueBytes, LiveHeartbeatEvery)
 	if err != nil {
 		l.untake()
 		return // the section header did not build: never, into memory

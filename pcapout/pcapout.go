@@ -95,6 +95,12 @@ type Writer struct {
 	done   chan struct{}
 	// flushEvery is how long run keeps written packets buffered at most.
 	flushEvery time.Duration
+	// beatEvery, if not 0, is how often run writes a heartbeat while it
+	// has written no packet (a Live viewer's: LiveHeartbeatEvery); sent
+	// says a packet was written since the last tick. The writer
+	// goroutine's.
+	beatEvery time.Duration
+	sent      bool
 	// maxQueued bounds the payload bytes queued.
 	maxQueued int64
 	// tuples are the client and server addresses of the connections
@@ -175,11 +181,17 @@ const bufSize = 256 << 10
 // after it begins to hold packets, and a queue of at most queued payload
 // bytes.
 func newWriter(out io.Writer, limit int64, size int, every time.Duration, queued int64) (*Writer, error) {
+	return newBeatingWriter(out, limit, size, every, queued, 0)
+}
+
+// newBeatingWriter is newWriter that writes a heartbeat every beat while
+// it writes no packet (0: never).
+func newBeatingWriter(out io.Writer, limit int64, size int, every time.Duration, queued int64, beat time.Duration) (*Writer, error) {
 	if limit <= 0 {
 		limit = DefaultLimit
 	}
 	w := &Writer{out: out, limit: limit, events: make(chan event, queueEvents), done: make(chan struct{}), flushEvery: every,
-		maxQueued: queued, tuples: map[[2]netip.AddrPort]*Conn{}, ifaces: map[string]int{"": 0}, seed: rand.Uint32() | 1}
+		beatEvery: beat, maxQueued: queued, tuples: map[[2]netip.AddrPort]*Conn{}, ifaces: map[string]int{"": 0}, seed: rand.Uint32() | 1}
 	w.made.init()
 	cw := &countWriter{w: out, n: &w.written}
 	w.buf = bufio.NewWriterSize(cw, size)
@@ -554,13 +566,21 @@ func (c *countWriter) Write(p []byte) (int, error) {
 // run writes the queued events until Close, and flushes what it buffered
 // within FlushEvery of buffering it: between events, so that the file ends
 // with whole blocks. The timer runs only while something is buffered, and
-// stops after a write failed: nothing more is written then.
+// stops after a write failed: nothing more is written then. With
+// beatEvery, it writes a heartbeat at each tick of it that follows one
+// with no packet written (beat).
 func (w *Writer) run() {
 	defer close(w.done)
 	s := newSynth(w.seed)
 	flush := time.NewTimer(w.flushEvery)
 	armed := true // the section header New wrote is buffered
 	defer flush.Stop()
+	var beats <-chan time.Time
+	if w.beatEvery > 0 {
+		t := time.NewTicker(w.beatEvery)
+		defer t.Stop()
+		beats = t.C
+	}
 	for {
 		select {
 		case e, ok := <-w.events:
@@ -579,8 +599,64 @@ func (w *Writer) run() {
 					w.fail(err)
 				}
 			}
+		case <-beats:
+			if !w.beat(s) {
+				return // closed while it drained the queue: Close flushes
+			}
 		}
 	}
+}
+
+// HeartbeatSlack is how far behind the writer's clock a heartbeat's time
+// is: room for a packet a tap stamped before the heartbeat was taken but
+// had not queued yet (a goroutine descheduled between its stamp and its
+// push on a loaded machine). One that comes later all the same is read at
+// the heartbeat's time by muxtop read, whose clock never goes back.
+const HeartbeatSlack = 100 * time.Millisecond
+
+// beat writes a heartbeat if no packet was written since the last tick:
+// a pcapng Interface Statistics Block whose timestamp is the time up to
+// which every packet the taps recorded has been written, so that a
+// reader's clock goes on while the program is idle (muxtop read takes it
+// as the capture's time having reached it; Wireshark shows its
+// statistics). The time is taken first, then everything queued by then
+// is written, so that no packet stamped before the time, less
+// HeartbeatSlack, comes after it. It reports false if the queue closed
+// meanwhile. It belongs to the writer goroutine.
+func (w *Writer) beat(s *synth) bool {
+	if w.err != nil || w.full.Load() {
+		return true
+	}
+	now := time.Now()
+	for drained := false; !drained; {
+		select {
+		case e, ok := <-w.events:
+			if !ok {
+				return false
+			}
+			w.write(s, e)
+		default:
+			drained = true
+		}
+	}
+	if w.sent {
+		w.sent = false // the packets carry the time
+		return true
+	}
+	at := now.Add(-HeartbeatSlack)
+	stats := pcapgo.NgInterfaceStatistics{LastUpdate: at, PacketsReceived: pcapgo.NgNoValue64, PacketsDropped: pcapgo.NgNoValue64}
+	if err := w.ng.WriteInterfaceStats(0, stats); err != nil {
+		w.fail(err)
+		return true
+	}
+	if err := w.commit(); err != nil {
+		w.fail(err)
+		return true
+	}
+	if err := w.buf.Flush(); err != nil { // now: it is the stream's only news
+		w.fail(err)
+	}
+	return true
 }
 
 // write writes one queued event; it belongs to the writer goroutine.
@@ -705,6 +781,7 @@ func (w *Writer) packet(s *synth, c *Conn, dir live.Dir, at time.Time, flags int
 		w.fail(err)
 		return
 	}
+	w.sent = true
 	if err := w.commit(); err != nil {
 		w.fail(err)
 	}

@@ -35,9 +35,6 @@ type header struct {
 	// idle is how long, by the wall clock, nothing has come (Options.Idle):
 	// 0, or the header says so, and the rates are the last packet's.
 	idle time.Duration
-	// moving: the capture's clock goes on while idle (Options.Moving), so
-	// the rates are current.
-	moving bool
 	// flash is a key's answer, for the messages line.
 	flash string
 	// leakAfter is the leak threshold, for the count of old streams
@@ -242,7 +239,7 @@ func totalsLine(th *theme, hd *header, apart bool, w int) string {
 	all := uint64(len(snap.Sessions)) + snap.Forgotten.Sessions
 	alive := count(uint64(snap.LiveSessions)) + "/"
 	rates := plain(rate(hd.rate)+" frames/s", rate(hd.rate)+" fr/s", 60)
-	if hd.idle > 0 && !hd.moving {
+	if hd.idle > 0 {
 		// The capture's clock stood still with its input: its rates are
 		// the last packet's, which a silent service must not look busy by.
 		rates = plain(rate(hd.rate)+" frames/s at the last packet", rate(hd.rate)+" fr/s at last pkt", 60)

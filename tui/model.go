@@ -64,11 +64,6 @@ type Options struct {
 	// the last packet, not as current. It is called once per tick, from a
 	// command's goroutine, and must not block.
 	Idle func() time.Duration
-	// Moving, if set, says whether the capture's clock goes on by the wall
-	// clock while nothing comes (a live capture's, read URL): the rates
-	// are then current, and not shown as the last packet's. It is called
-	// with Idle, and must not block.
-	Moving func() bool
 	// Waiting, if set, says why no session has come yet while there is
 	// a reason to say (and "" otherwise), such as sniff's "no packets on
 	// lo in 5s": the empty sessions pane says it where it would say
@@ -124,7 +119,6 @@ type Model struct {
 	trend   leakTrend // how fast the suspected leaks grow
 	status  live.Status
 	idle    time.Duration // Options.Idle at the latest read
-	moving  bool          // Options.Moving at the latest read
 	paused  bool
 	done    bool   // Options.Done said so: no more ticks
 	frozen  bool   // the paused picture has arrived
@@ -177,7 +171,7 @@ func newModel(reg *live.Registry, opts Options, snapshot func(live.SnapshotOptio
 	opts.Title = printable.Text(opts.Title)
 	keys := newKeyMap()
 	m := Model{
-		src:      source{reg: reg, snapshot: snapshot, status: opts.Status, idle: opts.Idle, moving: opts.Moving, waiting: opts.Waiting},
+		src:      source{reg: reg, snapshot: snapshot, status: opts.Status, idle: opts.Idle, waiting: opts.Waiting},
 		opts:     opts,
 		keys:     &keys,
 		th:       &theme{styles: newStyles(opts.NoColor), loc: loc},
@@ -351,7 +345,7 @@ func (m *Model) needRead() bool {
 func (m *Model) applyRead(msg snapshotMsg) tea.Cmd {
 	m.reading = false
 	m.latest, m.hist = msg.snap.At, msg.snap.History
-	m.idle, m.moving = msg.idle, msg.moving
+	m.idle = msg.idle
 	if m.flash != "" && m.latest.Sub(m.flashAt) >= flashFor {
 		m.flash = ""
 	}
@@ -370,7 +364,7 @@ func (m *Model) applyRead(msg snapshotMsg) tea.Cmd {
 	m.find.trend = m.trend.by
 	m.show(msg.snap)
 	msg.rates = m.rates.session
-	msg.stale = m.idle > 0 && !m.moving
+	msg.stale = m.idle > 0
 	if m.done {
 		m.sessions.over = nothingFound(m.status)
 	}
@@ -918,7 +912,7 @@ func (m *Model) render() string {
 	hd := header{
 		title: m.opts.Title, snap: m.snap, now: m.latest, rate: m.rates.total,
 		paused: m.paused, behind: m.behind, follow: m.frames.follow, done: m.done,
-		flash: m.flash, hasStatus: m.opts.Status != nil, status: m.status, idle: m.idle, moving: m.moving, leakAfter: m.opts.LeakAfter,
+		flash: m.flash, hasStatus: m.opts.Status != nil, status: m.status, idle: m.idle, leakAfter: m.opts.LeakAfter,
 		leakGrowth: m.trend.total, resolved: m.resolved, halfClosed: m.halfClosed,
 	}
 	if m.filter != nil {

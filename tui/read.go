@@ -21,8 +21,6 @@ type source struct {
 	status func() live.Status
 	// idle is Options.Idle.
 	idle func() time.Duration
-	// moving is Options.Moving.
-	moving func() bool
 	// waiting is Options.Waiting.
 	waiting func() string
 }
@@ -50,9 +48,6 @@ type snapshotMsg struct {
 	// idle is Options.Idle's answer; stale, filled in by the root model,
 	// says the rates are those of the last packet (idle is not 0).
 	idle time.Duration
-	// moving is Options.Moving's answer: the capture's clock goes on while
-	// idle, and the rates are current.
-	moving bool
 	// waiting is Options.Waiting's answer: why no session has come yet.
 	waiting string
 	stale   bool
@@ -67,9 +62,6 @@ func read(src source, req readReq) snapshotMsg {
 	}
 	if src.idle != nil {
 		msg.idle = src.idle()
-	}
-	if src.moving != nil {
-		msg.moving = src.moving()
 	}
 	if src.waiting != nil {
 		msg.waiting = src.waiting()
