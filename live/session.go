@@ -145,15 +145,11 @@ type Session struct {
 	id   uint64
 	info SessionInfo
 
-	mu      sync.Mutex
-	gen     uint64   // bumped on every change, so snapshots can be reused
-	version uint8    // of the session's first frame
-	ver     [2]uint8 // of each direction's first frame
-	// firstFrame is each direction's first frame recorded, with when it
-	// came: the one its receiver refused, where that receiver turns out
-	// to speak another version (refusedFirst).
-	firstFrame   [2]firstFrame
-	halted       [2]bool // the direction's receiver refuses everything: the ends speak different versions
+	mu           sync.Mutex
+	gen          uint64   // bumped on every change, so snapshots can be reused
+	version      uint8    // of the session's first frame
+	ver          [2]uint8 // of each direction's first frame
+	halted       [2]bool  // the direction's receiver refuses everything: the ends speak different versions
 	start, last  time.Time
 	end          time.Time
 	ended        bool
@@ -317,22 +313,15 @@ func (s *Session) RecordRef(dir Dir, at time.Time, f *decoder.Frame) (FrameRef, 
 	s.reg.hist.prefetchNext()
 
 	s.mu.Lock()
-	var refused *FramingInfo
 	if s.ver[dir] == 0 {
 		s.ver[dir] = h.Version()
 		s.joined[dir] = true
-		s.firstFrame[dir] = firstFrame{at: at, off: f.Offset, hdr: h}
 		if other := s.ver[dir.Reverse()]; other != 0 && other != s.ver[dir] {
 			s.halted = [2]bool{true, true}
-			refused = s.refusedFirst(dir.Reverse())
 		}
 	}
 	if s.halted[dir] {
-		forgotten := s.forgotten
 		s.mu.Unlock()
-		if refused != nil {
-			s.toldViolation(refused, at, forgotten)
-		}
 		return FrameRef{}, false
 	}
 	s.counted, s.countedHead = nil, noHead
@@ -389,48 +378,6 @@ func (s *Session) RecordRef(dir Dir, at time.Time, f *decoder.Frame) (FrameRef, 
 	}
 	s.reg.hist.addFrame(s.id, dir, at, f, a)
 	return ref, true
-}
-
-// firstFrame is a direction's first frame recorded: when it came, its
-// offset and its header.
-type firstFrame struct {
-	at  time.Time
-	off int64
-	hdr decoder.Header
-}
-
-// refusedFirst records, as direction d's framing violation, that d's
-// receiver refused d's first frame: the other direction's first frame,
-// being recorded, shows that its sender speaks another version, and
-// smux's recvLoop returns at the first header of another version it
-// reads. d's frames recorded since went by unread. The violation is
-// placed there, at that frame's offset and time: a v1 server that
-// refused a v2 client's first frame and sent nothing until its
-// keepalive NOP, 10 s later, was said to refuse the client at offset
-// 120, the client's bytes at its next frame after that NOP. It returns
-// the violation for toldViolation to record, or nil where d has one
-// already or recorded no frame. s.mu is held.
-func (s *Session) refusedFirst(d Dir) *FramingInfo {
-	ff := &s.firstFrame[d]
-	if s.framing[d] != nil || ff.at.IsZero() {
-		return nil
-	}
-	v := decoder.Violation{Code: decoder.VersionMismatch, Offset: ff.off, Header: ff.hdr, Want: s.ver[d.Reverse()]}
-	info := &FramingInfo{Dir: d, At: ff.at, Code: v.Code, Offset: v.Offset, Header: v.Header, Want: v.Want, Detail: v.Detail()}
-	s.framing[d] = info
-	s.gen++
-	return info
-}
-
-// toldViolation records in history the framing violation info, which
-// the session found at at (not before the unlock: history has a lock of
-// its own); forgotten is whether the registry had forgotten the session.
-func (s *Session) toldViolation(info *FramingInfo, at time.Time, forgotten bool) {
-	if forgotten {
-		s.reg.lateViolation(info.Code)
-	}
-	s.reg.hist.addEvent(Record{Kind: FramingViolation, Session: s.id, Dir: info.Dir, At: at,
-		Offset: info.Offset, Header: info.Header, Code: info.Code, Want: info.Want, Detail: info.Detail})
 }
 
 // ReceiverVersion returns the protocol version that the receiver of
@@ -790,8 +737,12 @@ func (s *Session) Violation(dir Dir, at time.Time, v *decoder.Violation) {
 	}
 	forgotten := s.forgotten
 	s.mu.Unlock()
+	if first && forgotten {
+		s.reg.lateViolation(v.Code)
+	}
 	if first {
-		s.toldViolation(info, at, forgotten)
+		s.reg.hist.addEvent(Record{Kind: FramingViolation, Session: s.id, Dir: dir, At: at,
+			Offset: v.Offset, Header: v.Header, Code: v.Code, Want: v.Want, Detail: info.Detail})
 	}
 }
 
