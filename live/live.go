@@ -357,8 +357,9 @@ type SessionInfo struct {
 	// "udp" for a conn over UDP, as a KCP session is), "conn" where the
 	// conn has no address; "tls" for TLS over TCP, and for TLS over
 	// another conn "tls+" and that conn's name, "tls+unix" (TLSUnder);
-	// "" for TCP, and for a capture or
-	// the attach proxy, which see TCP alone. Only TCP has a FIN and a
+	// "" for TCP, and for a sniffed capture or the attach proxy, which
+	// see TCP alone; a read of a capture a tap wrote (pcapout) has the
+	// tap's transport from its pcapng interface. Only TCP has a FIN and a
 	// CLOSE-WAIT state, which the words of a half-close and of CLOSE_WAIT
 	// name.
 	Transport string
