@@ -268,11 +268,7 @@ func (c *Conn) cause(err error, now time.Time) error {
 	if eof == 0 {
 		return err
 	}
-	what := closedSide
-	if c.transport == "pipe" {
-		what = closedWhole // no half-close: the peer's Close closed both ways
-	}
-	return closedBefore(err, c.local, c.peer, what, now.Sub(time.Unix(0, eof)))
+	return closedBefore(err, c.local, c.peer, live.ClosedIts(c.transport), now.Sub(time.Unix(0, eof)))
 }
 
 // Write decodes and records p, then writes it to the wrapped conn. Its
