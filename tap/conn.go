@@ -496,29 +496,47 @@ func (l *Listener) Accept() (net.Conn, error) {
 // shutdown are no FIN, and a net.Pipe has no half-close: its peer's Close
 // closes both ways.
 func transportOf(c net.Conn) string {
-	for range 16 { // a chain of wrappers, not a cycle
-		u, unwraps := c.(interface{ NetConn() net.Conn })
-		switch c.(type) {
-		case interface{ ConnectionState() tls.ConnectionState }:
-			under := byAddr(c) // a TLS conn's addresses are its conn's
-			if unwraps && u.NetConn() != nil {
-				under = transportOf(u.NetConn())
-			}
-			if under == "" {
-				return "tls"
-			}
-			return "tls+" + under
+	t, inner := tlsLayer(c)
+	if t == nil {
+		switch inner.(type) {
 		case *net.TCPConn:
 			return ""
 		case *net.UnixConn:
 			return "unix"
 		}
+		return byAddr(inner)
+	}
+	under := byAddr(t) // a TLS conn's addresses are its conn's
+	if u, unwraps := t.(interface{ NetConn() net.Conn }); unwraps && u.NetConn() != nil {
+		under = transportOf(u.NetConn())
+	}
+	if under == "" {
+		return "tls"
+	}
+	return "tls+" + under
+}
+
+// tlsConn is a TLS conn's state, as a *tls.Conn gives it.
+type tlsConn interface {
+	ConnectionState() tls.ConnectionState
+}
+
+// tlsLayer finds the TLS conn in c: c itself or the first conn under it,
+// following each wrapper's NetConn, that has a TLS conn's
+// ConnectionState. Where there is none it returns nil and the innermost
+// conn it reached, the one with no NetConn (or a nil one).
+func tlsLayer(c net.Conn) (t net.Conn, inner net.Conn) {
+	for range 16 { // a chain of wrappers, not a cycle
+		if _, isTLS := c.(tlsConn); isTLS {
+			return c, nil
+		}
+		u, unwraps := c.(interface{ NetConn() net.Conn })
 		if !unwraps || u.NetConn() == nil {
-			break
+			return nil, c
 		}
 		c = u.NetConn()
 	}
-	return byAddr(c)
+	return nil, c
 }
 
 // byAddr names the transport of c by its local address, as transportOf
@@ -552,21 +570,15 @@ func byAddr(c net.Conn) string {
 // keeps anyway: the tap never sees the handshake's bytes, which are under
 // the conn it wraps.
 func tlsNeverMade(c net.Conn, client bool) (helloSent bool, ok bool) {
-	for range 16 {
-		if t, isTLS := c.(interface{ ConnectionState() tls.ConnectionState }); isTLS {
-			st := t.ConnectionState()
-			if st.HandshakeComplete {
-				return false, false
-			}
-			return client || st.Version != 0, true
-		}
-		u, unwraps := c.(interface{ NetConn() net.Conn })
-		if !unwraps || u.NetConn() == nil {
-			break
-		}
-		c = u.NetConn()
+	t, _ := tlsLayer(c)
+	if t == nil {
+		return false, false
 	}
-	return false, false
+	st := t.(tlsConn).ConnectionState()
+	if st.HandshakeComplete {
+		return false, false
+	}
+	return client || st.Version != 0, true
 }
 
 // isNetError reports whether err came from the network, as a wrapped
