@@ -1471,10 +1471,7 @@ func (c *conn) peer(d live.Dir) string {
 	if d == live.ServerToClient {
 		addr = server
 	}
-	if addr == "" {
-		return d.Sender().String()
-	}
-	return d.Sender().String() + " " + addr
+	return live.Named(d.Sender(), addr)
 }
 
 // endNames returns the addresses of the client and the server as the

@@ -52,9 +52,7 @@ func appendPlain(b []byte, r *live.Record) []byte {
 		}
 	case live.SessionOpened:
 		b = append(b, "session opened "...)
-		b = printable.AppendText(b, live.EndName(live.Client, r.Client))
-		b = append(b, " → "...)
-		b = printable.AppendText(b, live.EndName(live.Server, r.Server))
+		b = printable.AppendText(b, live.Ends(r.Client, r.Server))
 	case live.SessionEnded:
 		b = append(b, "session ended: "...)
 		b = printable.AppendText(b, r.EndText())

@@ -381,6 +381,23 @@ func EndName(side Side, addr string) string {
 	return addr
 }
 
+// Ends is how a session's two ends are shown where its addresses go (a
+// session-opened line, the detail pane): "client → server", each by
+// EndName.
+func Ends(client, server string) string {
+	return EndName(Client, client) + " → " + EndName(Server, server)
+}
+
+// Named names an end of side at address addr in the words of an end or a
+// half-close: its role and address, "client 127.0.0.1:51234", or its
+// role alone where the end has none (as EndName shows it).
+func Named(side Side, addr string) string {
+	if addr == "" {
+		return side.String()
+	}
+	return side.String() + " " + addr
+}
+
 // Open starts tracking a new session and returns it.
 func (r *Registry) Open(info SessionInfo, at time.Time) *Session {
 	s := &Session{reg: r, info: info, start: at, last: at, proto: info.Proto}

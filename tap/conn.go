@@ -118,8 +118,8 @@ func Wrap(c net.Conn, side live.Side, reg *live.Registry, label string, opts ...
 		out:       newFeeder(sess, side.Sends(), snaplen, ch),
 		in:        newFeeder(sess, side.Sends().Reverse(), snaplen, ch),
 		transport: info.Transport,
-		local:     named(side, local),
-		peer:      named(side.Sends().Reverse().Sender(), remote),
+		local:     live.Named(side, local),
+		peer:      live.Named(side.Sends().Reverse().Sender(), remote),
 	}
 	tc.out.keep = true
 	if o.version != 0 {
@@ -163,15 +163,6 @@ func WithProtocol(p Protocol) Option {
 // session's prefix and not decoded.
 func Skip(n int) Option {
 	return func(o *options) { o.skip = int64(max(n, 0)) }
-}
-
-// named names an end by its role and address, "client 127.0.0.1:51234",
-// or by its role alone where the conn has no address.
-func named(side live.Side, addr string) string {
-	if addr == "" {
-		return side.String()
-	}
-	return side.String() + " " + addr
 }
 
 // addr is a's string, or "" where a names no end: none, an unnamed unix
