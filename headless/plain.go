@@ -525,11 +525,12 @@ func Summarize(snap *live.Snapshot, missed uint64) Summary {
 	}
 	s.StreamsEnded = snap.Forgotten.EndedStreams
 	for _, ss := range snap.Sessions {
-		switch {
-		case ss.Ended || ss.DirEnded[0].IsZero() == ss.DirEnded[1].IsZero():
-		case ss.Info.Transport == "pipe":
+		if ss.Ended || ss.DirEnded[0].IsZero() == ss.DirEnded[1].IsZero() {
+			continue // not closed at one end alone
+		}
+		if ss.Info.Transport == "pipe" {
 			s.PipeClosed++
-		default:
+		} else {
 			s.HalfClosed++
 		}
 	}
