@@ -1471,17 +1471,15 @@ func (c *conn) peer(d live.Dir) string {
 	if d == live.ServerToClient {
 		addr = server
 	}
-	if addr == "" {
-		return d.Sender().String()
-	}
-	return d.Sender().String() + " " + addr
+	return live.Named(d.Sender(), addr)
 }
 
 // endNames returns the addresses of the client and the server as the
 // session names them: none for a tap's unix or pipe conn, whose capture
-// ends pcapout made up in 10.0.0.0/8 (its ends had no IP address), so
-// that they are named by their role alone, as the tap names an end with
-// no address of its own.
+// ends pcapout made up in 10.0.0.0/8 (its ends had no IP address) and
+// holds no socket path, so read drops those made-up addresses and names
+// both ends by their role alone (the tap itself keeps a unix server's
+// path, which the capture does not carry).
 func (c *conn) endNames() (client, server string) {
 	under := c.transport
 	if u, ok := live.TLSUnder(under); ok {

@@ -52,9 +52,7 @@ func appendPlain(b []byte, r *live.Record) []byte {
 		}
 	case live.SessionOpened:
 		b = append(b, "session opened "...)
-		b = printable.AppendText(b, live.EndName(live.Client, r.Client))
-		b = append(b, " → "...)
-		b = printable.AppendText(b, live.EndName(live.Server, r.Server))
+		b = printable.AppendText(b, live.Ends(r.Client, r.Server))
 	case live.SessionEnded:
 		b = append(b, "session ended: "...)
 		b = printable.AppendText(b, r.EndText())
@@ -527,11 +525,12 @@ func Summarize(snap *live.Snapshot, missed uint64) Summary {
 	}
 	s.StreamsEnded = snap.Forgotten.EndedStreams
 	for _, ss := range snap.Sessions {
-		switch {
-		case ss.Ended || ss.DirEnded[0].IsZero() == ss.DirEnded[1].IsZero():
-		case ss.Info.Transport == "pipe":
+		if ss.Ended || ss.DirEnded[0].IsZero() == ss.DirEnded[1].IsZero() {
+			continue // not closed at one end alone
+		}
+		if ss.Info.Transport == "pipe" {
 			s.PipeClosed++
-		default:
+		} else {
 			s.HalfClosed++
 		}
 	}

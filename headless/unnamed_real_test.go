@@ -21,7 +21,7 @@ func TestUnnamedClientPrinted(t *testing.T) {
 	for _, format := range []Format{Plain, JSON} {
 		t.Run(format.String(), func(t *testing.T) {
 			reg := live.New(live.Config{})
-			cli, path := smuxtest.UnixServed(t, func(ln net.Listener) net.Listener { return tap.WrapListener(ln, reg, "svc") })
+			cli, _, path := smuxtest.UnixServed(t, func(ln net.Listener) net.Listener { return tap.WrapListener(ln, reg, "svc") })
 			st, err := cli.OpenStream()
 			if err != nil {
 				t.Fatal(err)

@@ -1155,13 +1155,13 @@ func (s *Session) resolution(f *Finding, cands []candidate, now time.Time, ns in
 			// it can send their FINs no more. Its session may still be
 			// there, reading (a CloseWrite); the other side holds on.
 			return fmt.Sprintf("the %s %s: it can send their FINs no more; the %s still holds the session (close it when its conn reads EOF)",
-				f.Dir.Sender(), closedIts(s.transport()), f.Dir.Reverse().Sender())
+				f.Dir.Sender(), ClosedIts(s.transport()), f.Dir.Reverse().Sender())
 		}
 		if i := slices.IndexFunc(cands, func(c candidate) bool { return c.code == CodeCloseWait }); i >= 0 && (!f.HasDir || f.Dir == cands[i].dir) {
 			// Its streams are the session the holding side keeps for a
 			// peer that left (conditions.go).
 			return fmt.Sprintf("its streams are still open, in the session the %s still holds though the %s %s: CLOSE_WAIT says so",
-				cands[i].dir.Sender(), cands[i].dir.Reverse().Sender(), closedIts(s.transport()))
+				cands[i].dir.Sender(), cands[i].dir.Reverse().Sender(), ClosedIts(s.transport()))
 		}
 		k := 0
 		if f.HasDir {
@@ -1269,7 +1269,7 @@ func (s *Session) unansweredResolved(f *Finding, cands []candidate, now time.Tim
 	if s.sideClosed(d.Reverse(), ns) {
 		// It can send no answer any more. Not the opener's close: a
 		// client that CloseWrites reads on, and its streams still wait.
-		return fmt.Sprintf("the %s %s, leaving them unanswered: it can send no answer any more, and the %s's reads on them end", other, closedIts(s.transport()), opener)
+		return fmt.Sprintf("the %s %s, leaving them unanswered: it can send no answer any more, and the %s's reads on them end", other, ClosedIts(s.transport()), opener)
 	}
 	var stalls []uint32 // the streams of WINDOW_STALL candidates in d
 	var silent, blocked bool
@@ -1396,7 +1396,7 @@ func (s *Session) stallResolved(f *Finding, cands []candidate, heldFor time.Dura
 		// DirectionEnded let the writer go: its side of the connection
 		// closed (its process exited, or it shut its write side), not a
 		// UPD. Either way it writes no more; its session may be there.
-		return fmt.Sprintf("the writer, the %s, %s: it writes no more", writer, closedIts(s.transport())) + held
+		return fmt.Sprintf("the writer, the %s, %s: it writes no more", writer, ClosedIts(s.transport())) + held
 	case st.flow[f.Dir].FullSince.IsZero():
 		return fmt.Sprintf("the window opened (%s)", upd) + held
 	case ns-st.watch.consumedAt[f.Dir] < int64(cfg.StallAfter):
@@ -1484,7 +1484,7 @@ func (s *Session) endNote(at time.Time, err string) string {
 			f.Dir.Sender(), fmtDur(time.Duration(until-last)))
 		if closedFirst {
 			note = fmt.Sprintf("after the %s sent nothing for %s (KEEPALIVE), up to when the %s %s %s before the end: smux's keepalive closes a session that receives no frame for KeepAliveTimeout",
-				f.Dir.Sender(), fmtDur(time.Duration(until-last)), pinger.Sender(), closedIts(s.transport()), fmtDur(time.Duration(at.UnixNano()-closed)))
+				f.Dir.Sender(), fmtDur(time.Duration(until-last)), pinger.Sender(), ClosedIts(s.transport()), fmtDur(time.Duration(at.UnixNano()-closed)))
 		}
 		y := s.yamux()
 		switch {
@@ -1497,10 +1497,10 @@ func (s *Session) endNote(at time.Time, err string) string {
 				silent = fmt.Sprintf("the %s having sent nothing muxtop saw", f.Dir.Sender())
 			}
 			note = fmt.Sprintf("%s after the %s %s, its ping unanswered for %s (KEEPALIVE: yamux's keepalive gives up on a ping unanswered for ConnectionWriteTimeout), %s",
-				fmtDur(time.Duration(at.UnixNano()-closed)), pinger.Sender(), closedIts(s.transport()), fmtDur(time.Duration(closed-y.latestAt[pinger])), silent)
+				fmtDur(time.Duration(at.UnixNano()-closed)), pinger.Sender(), ClosedIts(s.transport()), fmtDur(time.Duration(closed-y.latestAt[pinger])), silent)
 		case s.proto == Yamux && closedFirst:
 			note = fmt.Sprintf("after the %s sent nothing for %s (KEEPALIVE), up to when the %s %s %s before the end: yamux's keepalive ends a session whose ping gets no answer",
-				f.Dir.Sender(), fmtDur(time.Duration(until-last)), pinger.Sender(), closedIts(s.transport()), fmtDur(time.Duration(at.UnixNano()-closed)))
+				f.Dir.Sender(), fmtDur(time.Duration(until-last)), pinger.Sender(), ClosedIts(s.transport()), fmtDur(time.Duration(at.UnixNano()-closed)))
 		case s.proto == Yamux:
 			note = fmt.Sprintf("after the %s sent nothing for %s (KEEPALIVE): yamux's keepalive ends a session whose ping gets no answer",
 				f.Dir.Sender(), fmtDur(time.Duration(until-last)))

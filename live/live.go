@@ -357,8 +357,9 @@ type SessionInfo struct {
 	// "udp" for a conn over UDP, as a KCP session is), "conn" where the
 	// conn has no address; "tls" for TLS over TCP, and for TLS over
 	// another conn "tls+" and that conn's name, "tls+unix" (TLSUnder);
-	// "" for TCP, and for a capture or
-	// the attach proxy, which see TCP alone. Only TCP has a FIN and a
+	// "" for TCP, and for a sniffed capture or the attach proxy, which
+	// see TCP alone; a read of a capture a tap wrote (pcapout) has the
+	// tap's transport from its pcapng interface. Only TCP has a FIN and a
 	// CLOSE-WAIT state, which the words of a half-close and of CLOSE_WAIT
 	// name.
 	Transport string
@@ -378,6 +379,23 @@ func EndName(side Side, addr string) string {
 		return side.String()
 	}
 	return addr
+}
+
+// Ends is how a session's two ends are shown where its addresses go (a
+// session-opened line, the detail pane): "client → server", each by
+// EndName.
+func Ends(client, server string) string {
+	return EndName(Client, client) + " → " + EndName(Server, server)
+}
+
+// Named names an end of side at address addr in the words of an end or a
+// half-close: its role and address, "client 127.0.0.1:51234", or its
+// role alone where the end has none (as EndName shows it).
+func Named(side Side, addr string) string {
+	if addr == "" {
+		return side.String()
+	}
+	return side.String() + " " + addr
 }
 
 // Open starts tracking a new session and returns it.

@@ -179,7 +179,7 @@ func (s *Session) noReplyResolved(f *Finding, cands []candidate, ns int64) strin
 	case st.fin[f.Dir.Reverse()]:
 		return fmt.Sprintf("the %s closed its side of stream %d (FIN) without answering", peer, f.Stream)
 	case s.sideClosed(f.Dir.Reverse(), ns):
-		return fmt.Sprintf("the %s %s without answering: it can send no answer any more, and the %s's read of stream %d ends", peer, closedIts(s.transport()), req, f.Stream)
+		return fmt.Sprintf("the %s %s without answering: it can send no answer any more, and the %s's read of stream %d ends", peer, ClosedIts(s.transport()), req, f.Stream)
 	case st.watch.callAt > since:
 		return fmt.Sprintf("the %s wrote on stream %d again with no answer between: it writes on rather than waits, and its answers count anew (two more exchanges before a write of its waits again)", req, f.Stream)
 	case slices.ContainsFunc(cands, func(c candidate) bool { return c.code == CodeKeepalive && c.dir == f.Dir.Reverse() }):

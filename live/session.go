@@ -835,7 +835,7 @@ func (s *Session) transport() string {
 // (the client closed), "… during the TLS handshake, after the client's
 // ClientHello and before the handshake completed: …" (the server did).
 func noTLSText(peer string, dir Dir, under string, hello bool) string {
-	closed := closedIts(under)
+	closed := ClosedIts(under)
 	if under == "" {
 		closed += " (FIN)"
 	}

@@ -118,7 +118,7 @@ func closeWaitText(f *Finding) string {
 	if ev.Count > 0 {
 		streams = fmt.Sprintf(" and %s", plural(ev.Count, "open stream"))
 	}
-	closed, own := closedIts(ev.Transport), "its own"
+	closed, own := ClosedIts(ev.Transport), "its own"
 	if ev.Transport == "pipe" {
 		closed, own = "closed the connection (a net.Pipe has no half-close)", "its end"
 	}
@@ -126,11 +126,12 @@ func closeWaitText(f *Finding) string {
 		closer, closed, fmtDur(ev.Age), holder, own, quiet, f.Session, streams, closeWaitState(ev.Transport, closer))
 }
 
-// closedIts words a side's close of its conn over transport (as
-// SessionInfo.Transport names it): "closed its side of the connection",
-// or over a net.Pipe, which has no half-close (a peer's Close ends both
-// ways), "closed the connection".
-func closedIts(transport string) string {
+// ClosedIts words a side's close of its conn over transport (as
+// SessionInfo.Transport names it; "" is TCP): "closed its side of the
+// connection", or over a net.Pipe, which has no half-close (a peer's
+// Close ends both ways), "closed the connection". The findings, the
+// session's end and a tap's words of a close all say it so.
+func ClosedIts(transport string) string {
 	if transport == "pipe" {
 		return "closed the connection"
 	}
@@ -248,7 +249,7 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 			if ev.GaveUp {
 				// Its sender's clock stopped as it closed.
 				return fmt.Sprintf("the %s %s; the %s's ping went %s without its answer, which yamux sends at once, and then the %s %s (yamux's keepalive gives up on a ping unanswered for ConnectionWriteTimeout, 10 s by default): the %s is frozen or gone",
-					sender, nothing, receiver, fmtDur(ev.Ping), receiver, closedIts(f.info.Transport), sender), advice
+					sender, nothing, receiver, fmtDur(ev.Ping), receiver, ClosedIts(f.info.Transport), sender), advice
 			}
 			return fmt.Sprintf("the %s %s, and the %s's ping has waited %s for its answer, which yamux sends at once: it is frozen or gone",
 				sender, nothing, receiver, fmtDur(ev.Ping)), advice

@@ -7,12 +7,12 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"testing"
 	"time"
 
 	"github.com/muxtop/muxtop/capture"
 	"github.com/muxtop/muxtop/internal/pcaptest"
+	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 )
 
@@ -313,9 +313,7 @@ func TestBeginningLostKeepsTransport(t *testing.T) {
 		t.Fatal("the TLS conn's handshake found room")
 	}
 	close(g.open)
-	for len(w.events) > 0 { // the writer drains the handshakes
-		runtime.Gosched()
-	}
+	smuxtest.Eventually(t, "the writer's drain of the handshakes", func() bool { return len(w.events) == 0 })
 	c.Write(live.ClientToServer, now, smuxFrame(0, 1, nil))
 	if err := w.Close(); err != nil {
 		t.Fatal(err)

@@ -118,8 +118,8 @@ func Wrap(c net.Conn, side live.Side, reg *live.Registry, label string, opts ...
 		out:       newFeeder(sess, side.Sends(), snaplen, ch),
 		in:        newFeeder(sess, side.Sends().Reverse(), snaplen, ch),
 		transport: info.Transport,
-		local:     named(side, local),
-		peer:      named(side.Sends().Reverse().Sender(), remote),
+		local:     live.Named(side, local),
+		peer:      live.Named(side.Sends().Reverse().Sender(), remote),
 	}
 	tc.out.keep = true
 	if o.version != 0 {
@@ -163,15 +163,6 @@ func WithProtocol(p Protocol) Option {
 // session's prefix and not decoded.
 func Skip(n int) Option {
 	return func(o *options) { o.skip = int64(max(n, 0)) }
-}
-
-// named names an end by its role and address, "client 127.0.0.1:51234",
-// or by its role alone where the conn has no address.
-func named(side live.Side, addr string) string {
-	if addr == "" {
-		return side.String()
-	}
-	return side.String() + " " + addr
 }
 
 // addr is a's string, or "" where a names no end: none, an unnamed unix
@@ -268,11 +259,7 @@ func (c *Conn) cause(err error, now time.Time) error {
 	if eof == 0 {
 		return err
 	}
-	what := closedSide
-	if c.transport == "pipe" {
-		what = closedWhole // no half-close: the peer's Close closed both ways
-	}
-	return closedBefore(err, c.local, c.peer, what, now.Sub(time.Unix(0, eof)))
+	return closedBefore(err, c.local, c.peer, live.ClosedIts(c.transport), now.Sub(time.Unix(0, eof)))
 }
 
 // Write decodes and records p, then writes it to the wrapped conn. Its
@@ -500,29 +487,47 @@ func (l *Listener) Accept() (net.Conn, error) {
 // shutdown are no FIN, and a net.Pipe has no half-close: its peer's Close
 // closes both ways.
 func transportOf(c net.Conn) string {
-	for range 16 { // a chain of wrappers, not a cycle
-		u, unwraps := c.(interface{ NetConn() net.Conn })
-		switch c.(type) {
-		case interface{ ConnectionState() tls.ConnectionState }:
-			under := byAddr(c) // a TLS conn's addresses are its conn's
-			if unwraps && u.NetConn() != nil {
-				under = transportOf(u.NetConn())
-			}
-			if under == "" {
-				return "tls"
-			}
-			return "tls+" + under
+	t, inner := tlsLayer(c)
+	if t == nil {
+		switch inner.(type) {
 		case *net.TCPConn:
 			return ""
 		case *net.UnixConn:
 			return "unix"
 		}
+		return byAddr(inner)
+	}
+	under := byAddr(t) // a TLS conn's addresses are its conn's
+	if u, unwraps := t.(interface{ NetConn() net.Conn }); unwraps && u.NetConn() != nil {
+		under = transportOf(u.NetConn())
+	}
+	if under == "" {
+		return "tls"
+	}
+	return "tls+" + under
+}
+
+// tlsConn is a TLS conn's state, as a *tls.Conn gives it.
+type tlsConn interface {
+	ConnectionState() tls.ConnectionState
+}
+
+// tlsLayer finds the TLS conn in c: c itself or the first conn under it,
+// following each wrapper's NetConn, that has a TLS conn's
+// ConnectionState. Where there is none it returns nil and the innermost
+// conn it reached, the one with no NetConn (or a nil one).
+func tlsLayer(c net.Conn) (t net.Conn, inner net.Conn) {
+	for range 16 { // a chain of wrappers, not a cycle
+		if _, isTLS := c.(tlsConn); isTLS {
+			return c, nil
+		}
+		u, unwraps := c.(interface{ NetConn() net.Conn })
 		if !unwraps || u.NetConn() == nil {
-			break
+			return nil, c
 		}
 		c = u.NetConn()
 	}
-	return byAddr(c)
+	return nil, c
 }
 
 // byAddr names the transport of c by its local address, as transportOf
@@ -556,21 +561,15 @@ func byAddr(c net.Conn) string {
 // keeps anyway: the tap never sees the handshake's bytes, which are under
 // the conn it wraps.
 func tlsNeverMade(c net.Conn, client bool) (helloSent bool, ok bool) {
-	for range 16 {
-		if t, isTLS := c.(interface{ ConnectionState() tls.ConnectionState }); isTLS {
-			st := t.ConnectionState()
-			if st.HandshakeComplete {
-				return false, false
-			}
-			return client || st.Version != 0, true
-		}
-		u, unwraps := c.(interface{ NetConn() net.Conn })
-		if !unwraps || u.NetConn() == nil {
-			break
-		}
-		c = u.NetConn()
+	t, _ := tlsLayer(c)
+	if t == nil {
+		return false, false
 	}
-	return false, false
+	st := t.(tlsConn).ConnectionState()
+	if st.HandshakeComplete {
+		return false, false
+	}
+	return client || st.Version != 0, true
 }
 
 // isNetError reports whether err came from the network, as a wrapped

@@ -857,7 +857,7 @@ func (pr *pair) closeReason(a, b error, now time.Time) (live.CloseReason, error)
 			err = fmt.Errorf("%s: %w", e.peer, err)
 		}
 		if eof != nil {
-			err = closedBefore(err, e.peer, eof.peer, closedSide, now.Sub(eof.at))
+			err = closedBefore(err, e.peer, eof.peer, live.ClosedIts(""), now.Sub(eof.at))
 		}
 		return reason, err
 	}
@@ -877,16 +877,16 @@ func ResetBy(peer, closed string, before time.Duration) error {
 	if closed == "" {
 		return err
 	}
-	return closedBefore(err, peer, closed, closedSide, before)
+	return closedBefore(err, peer, closed, live.ClosedIts(""), before)
 }
 
 // closedBefore adds to err, which peer's end caused (nil: none), that
-// the peer closed had closed its side of the connection before: "…,
-// which had closed its side of the connection 3ms before" where closed is
-// peer, "…; the server … had closed …" where it is the other, and the
-// note alone where err is nil. The words of every end that follows a
-// half-close: a reset's (ResetBy), a failed read's or write's. what is
-// what closed did, closedSide but over a conn with no half-close.
+// the end closed had done what (live.ClosedIts's words for the conn's
+// transport) before ago: "…, which had closed its side of the
+// connection 3ms before" where closed is peer, "…; the server … had
+// closed …" where it is the other, and the note alone where err is nil.
+// The words of every end that follows a half-close: a reset's (ResetBy),
+// a failed read's or write's.
 func closedBefore(err error, peer, closed, what string, before time.Duration) error {
 	switch {
 	case err == nil:
@@ -897,15 +897,6 @@ func closedBefore(err error, peer, closed, what string, before time.Duration) er
 		return fmt.Errorf("%w; the %s had %s %s before", err, closed, what, rounded(before))
 	}
 }
-
-// What a peer did that closedBefore says: closed its side of a
-// connection that has a half-close (TCP, TLS, a unix socket), or the
-// whole of one that has none (a net.Pipe, whose peer's Close ends both
-// ways).
-const (
-	closedSide  = "closed its side of the connection"
-	closedWhole = "closed the connection"
-)
 
 // ClosedFirst is why a session ended by EOF, when one peer closed its
 // side of the connection before the other: "the client 127.0.0.1:51234

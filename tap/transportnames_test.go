@@ -2,11 +2,8 @@ package tap_test
 
 import (
 	"net"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/xtaci/smux"
 
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
@@ -23,43 +20,9 @@ import (
 func TestTransportUnnamedEnds(t *testing.T) {
 	t.Run("unix listener", func(t *testing.T) {
 		t.Parallel()
-		path := filepath.Join(t.TempDir(), "s")
-		ln, err := net.Listen("unix", path)
-		if err != nil {
-			t.Fatal(err)
-		}
 		reg := live.New(live.Config{})
-		tl := tap.WrapListener(ln, reg, "svc")
-		defer tl.Close()
-		accepted := make(chan *smux.Session, 1)
-		go func() {
-			c, err := tl.Accept()
-			if err != nil {
-				close(accepted)
-				return
-			}
-			srv, err := smux.Server(c, smuxtest.Config(2))
-			if err != nil {
-				close(accepted)
-				return
-			}
-			smuxtest.EchoSmux(srv)
-			accepted <- srv
-		}()
-		c, err := net.Dial("unix", path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cli, err := smux.Client(c, smuxtest.Config(2))
-		if err != nil {
-			t.Fatal(err)
-		}
+		cli, srv, path := smuxtest.UnixServed(t, func(ln net.Listener) net.Listener { return tap.WrapListener(ln, reg, "svc") })
 		echoOnce(t, cli)
-		srv := <-accepted
-		if srv == nil {
-			t.Fatal("the server did not start")
-		}
-		defer srv.Close()
 		s := theSession(t, reg)
 		if s.Info.Client != "" || s.Info.Server != path {
 			t.Errorf("client %q, server %q; want no client address (its socket has no name) and server %q", s.Info.Client, s.Info.Server, path)

@@ -119,7 +119,7 @@ func detailInfo(th *theme, r *live.Record, w int) []string {
 		wrap(r.Code.SmuxReaction(), style{}) // it names smux
 
 	case live.SessionOpened:
-		wrap(sess+" opened "+printable.Text(live.EndName(live.Client, r.Client)+" → "+live.EndName(live.Server, r.Server))+" · "+at, style{})
+		wrap(sess+" opened "+printable.Text(live.Ends(r.Client, r.Server))+" · "+at, style{})
 	case live.SessionEnded:
 		wrap(sess+" ended: "+printable.Text(r.EndText())+" · "+at, style{})
 	case live.SessionHalfClosed:

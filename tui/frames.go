@@ -502,7 +502,7 @@ func frameLine(th *theme, r *live.Record, w int, mark, reverse bool, cols frameC
 		}
 		payloadCells(st, l, r, buf)
 	case live.SessionOpened:
-		l.text("● session " + strconv.FormatUint(r.Session, 10) + " opened " + printable.Text(live.EndName(live.Client, r.Client)+" → "+live.EndName(live.Server, r.Server)))
+		l.text("● session " + strconv.FormatUint(r.Session, 10) + " opened " + printable.Text(live.Ends(r.Client, r.Server)))
 	case live.SessionEnded:
 		l.add("● session "+strconv.FormatUint(r.Session, 10)+" ended: "+printable.Text(r.EndText()), st.dim)
 	case live.SessionHalfClosed:

@@ -52,13 +52,18 @@ func (p helpPane) View(th *theme, w, h int) string {
 }
 
 // foldedNote says which closed streams the sessions keep in detail and
-// what becomes of the rest. With no budget (--closed-streams 0) none is
-// kept: every stream is folded as it closes, and the shares and floors
-// of a budget do not apply.
+// what becomes of the rest. With no budget (--closed-streams 0), or no
+// room for one in a session, none is kept: every stream is folded as it
+// closes, and the shares and floors of a budget do not apply. The flag
+// is named only where it is what made it so: it sets StreamBudget.
 func (p *helpPane) foldedNote() string {
 	const rest = "(their frames stay in history until evicted). A selected stream that is folded stays selected, marked folded, until you move"
 	if p.closed.StreamBudget == 0 || p.closed.ClosedStreams == 0 {
-		return "folded: no closed stream is kept in detail (--closed-streams 0): each is folded into the summary line under the streams heading " +
+		why := ""
+		if p.closed.StreamBudget == 0 {
+			why = " (--closed-streams 0)"
+		}
+		return "folded: no closed stream is kept in detail" + why + ": each is folded into the summary line under the streams heading " +
 			"as it closes, where it still counts " + rest
 	}
 	return "folded: a session keeps its latest closed streams in detail, all sessions " +

@@ -21,7 +21,7 @@ import (
 // a path too long for it from the left, as it cuts any address).
 func TestUnnamedClientShown(t *testing.T) {
 	reg := live.New(live.Config{})
-	cli, path := smuxtest.UnixServed(t, func(ln net.Listener) net.Listener { return tap.WrapListener(ln, reg, "svc") })
+	cli, _, path := smuxtest.UnixServed(t, func(ln net.Listener) net.Listener { return tap.WrapListener(ln, reg, "svc") })
 	st, err := cli.OpenStream()
 	if err != nil {
 		t.Fatal(err)

@@ -319,9 +319,10 @@ func CountWire(b []byte, yam bool) WireCount {
 // UnixServed runs an smux v2 echo server on a unix listener in a
 // t.TempDir(), the listener wrapped by wrap (as tap.WrapListener), and
 // returns a client session dialled to it, whose socket has no name (the
-// server sees "@"), and the listener's path. The client, the server and
-// the listener close as the test ends.
-func UnixServed(t testing.TB, wrap func(net.Listener) net.Listener) (cli *smux.Session, path string) {
+// server sees "@"), the server's session and the listener's path. The
+// client, the server and the listener close as the test ends, or as it
+// fails on the way: each is given to t.Cleanup as soon as it exists.
+func UnixServed(t testing.TB, wrap func(net.Listener) net.Listener) (cli, srv *smux.Session, path string) {
 	t.Helper()
 	path = filepath.Join(t.TempDir(), "s")
 	ln, err := net.Listen("unix", path)
@@ -344,18 +345,28 @@ func UnixServed(t testing.TB, wrap func(net.Listener) net.Listener) (cli *smux.S
 		EchoSmux(srv)
 		accepted <- srv
 	}()
+	// Closing the listener ends an Accept still waiting; the server's
+	// session, if one was made and never taken, closes with it.
+	t.Cleanup(func() {
+		wl.Close()
+		if srv, ok := <-accepted; ok {
+			srv.Close()
+		}
+	})
 	c, err := net.Dial("unix", path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cli, err = smux.Client(c, Config(2))
 	if err != nil {
+		c.Close()
 		t.Fatal(err)
 	}
-	srv := <-accepted
+	t.Cleanup(func() { cli.Close() })
+	srv = <-accepted
 	if srv == nil {
 		t.Fatal("smuxtest: the unix server did not start")
 	}
-	t.Cleanup(func() { cli.Close(); srv.Close(); wl.Close() })
-	return cli, path
+	t.Cleanup(func() { srv.Close() })
+	return cli, srv, path
 }

@@ -9,7 +9,10 @@
 // capture of real interfaces (tcpdump's, dumpcap's) never reads as one.
 package tapiface
 
-import "strings"
+import (
+	"cmp"
+	"strings"
+)
 
 // prefix begins the name of every interface pcapout writes.
 const prefix = "muxtop/"
@@ -22,10 +25,7 @@ const tcp = "tcp"
 // "muxtop/tcp", "muxtop/tls" (TLS over TCP), "muxtop/tls+unix" (TLS over
 // a unix socket), "muxtop/udp".
 func Name(transport string) string {
-	if transport == "" {
-		return prefix + tcp
-	}
-	return prefix + transport
+	return prefix + cmp.Or(transport, tcp)
 }
 
 // Description is the interface's if_description: what its packets are.
