@@ -626,7 +626,12 @@ func (c *countingReader) quiet(finished, stopped bool) time.Duration {
 // not nil, counts the bytes read, and finished says whether the read is
 // over: where it is, and no byte came after the notice, the pipe closed
 // instead, "read -: input ended after 14s or more of silence". Where no
-// read waits
+// read waits and no byte came but the read is not over yet (the read that
+// waited has returned, its end not yet handled), it says nothing until a
+// later tick tells which. stop ends it and waits; a notice said is then
+// resolved even if the input resumed and ended within one tick: by the
+// line saying so, or, for a read stopped while it waited (idle still not
+// 0), by the summary's no_input.
 func sayNoInput(ticks <-chan time.Time, what string, idle func() time.Duration, beating func() bool, read func() int64, finished func() bool, w io.Writer) (stop func()) {
 	done, quit := make(chan struct{}), make(chan struct{})
 	go func() { // owned by stop, which waits for it

@@ -140,11 +140,21 @@ func (s *ngSource) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 	return data, ci, nil
 }
 
-// heard notes a heartbeat (pcapgo's StatisticsCallback), once the
-// first packet was read: heartbeats before it (none of pcapout.Live's)
-// are not.
-func (s *ngSource) heard(_ int, st pcapgo.NgInterfaceStatistics) {
+// heard notes a heartbeat (pcapgo's StatisticsCallback) of a tap's
+// capture, once the first packet was read: pcapout.Live sends them from
+// its first tick, before any packet when nothing was tapped, and those
+// are not. A statistics block of an interface that is no tap's (the one
+// dumpcap writes as it stops) is no heartbeat: nothing says that every
+// packet before its time was written.
+func (s *ngSource) heard(i int, st pcapgo.NgInterfaceStatistics) {
 	if st.LastUpdate.IsZero() || !s.begun {
+		return
+	}
+	ifc, err := s.ng.Interface(i)
+	if err != nil {
+		return
+	}
+	if _, tapped := tapiface.Transport(ifc.Name); !tapped {
 		return
 	}
 	if at := st.LastUpdate.UnixNano(); at > s.beatAt.Load() {

@@ -588,10 +588,6 @@ func (w *Writer) run() {
 				return // Close flushes
 			}
 			w.write(s, e)
-			if !armed && w.err == nil && w.buf.Buffered() > 0 {
-				flush.Reset(w.flushEvery)
-				armed = true
-			}
 		case <-flush.C:
 			armed = false
 			if w.err == nil && w.buf.Buffered() > 0 {
@@ -603,6 +599,12 @@ func (w *Writer) run() {
 			if !w.beat(s) {
 				return // closed while it drained the queue: Close flushes
 			}
+		}
+		// What an event, or a heartbeat's drain of the queue, buffered
+		// goes out within flushEvery.
+		if !armed && w.err == nil && w.buf.Buffered() > 0 {
+			flush.Reset(w.flushEvery)
+			armed = true
 		}
 	}
 }
