@@ -139,33 +139,26 @@ func (l *Live) Viewers() int {
 
 // Dropped returns how many payload bytes the viewers' writers have not
 // sent, those that left included: their queues were full.
-func (l *Live) Dropped() int64 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := l.gone.Load()
-	for _, v := range l.viewers {
-		n += v.w.Dropped()
-	}
-	for _, v := range l.leaving {
-		n += v.w.Dropped()
-	}
-	return n
-}
+func (l *Live) Dropped() int64 { return l.sum(&l.gone, (*Writer).Dropped) }
 
 // EndsLost returns how many beginnings and ends of connections (a
 // handshake, FIN, RST or the tap's close) the viewers' writers have not
 // sent, those that left included: their queues were full, even the room
 // kept for those. A viewer's read may show such a connection still open
 // at its end, or begun mid-stream. It never goes back.
-func (l *Live) EndsLost() int64 {
+func (l *Live) EndsLost() int64 { return l.sum(&l.goneEnd, (*Writer).EndsLost) }
+
+// sum is gone, what the viewers that left counted, plus of(w) for the
+// writer of each viewer still streaming or leaving.
+func (l *Live) sum(gone *atomic.Int64, of func(*Writer) int64) int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	n := l.goneEnd.Load()
+	n := gone.Load()
 	for _, v := range l.viewers {
-		n += v.w.EndsLost()
+		n += of(v.w)
 	}
 	for _, v := range l.leaving {
-		n += v.w.EndsLost()
+		n += of(v.w)
 	}
 	return n
 }

@@ -222,12 +222,11 @@ func (c *Conn) peerClosed(now time.Time) {
 	if c.shutAt.Load() == 0 {
 		// Not while this end's CloseWrite is under way: its FIN may be
 		// out, and the CloseWrite says what came of it.
-		if _, isTLS := live.TLSUnder(c.transport); isTLS {
+		if under, isTLS := live.TLSUnder(c.transport); isTLS {
 			if hello, ok := tlsNeverMade(c.Conn, c.out.dir.Sender() == live.Client); ok {
 				// A TCP health check at a TLS listener, or a peer gone
 				// mid-handshake: it closed its TCP (or the conn under
 				// the TLS), and no TLS connection was ever made.
-				under, _ := live.TLSUnder(c.transport)
 				c.sess.NoTLS(under, hello)
 			}
 		}
