@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -54,6 +55,11 @@ type Conn struct {
 	// doing, whatever error the wrapped conn gives for it: a TCP, TLS or
 	// unix conn's net.ErrClosed, a net.Pipe's or KCP's io.ErrClosedPipe.
 	closed atomic.Bool
+	// reads counts the Reads under way, each from before its call of the
+	// wrapped conn's Read until what it read is fed and its end, if it
+	// met one, accounted for: Close waits for them before it tells the
+	// recorder (awaitReads).
+	reads atomic.Int32
 	// transport is what the wrapped conn runs over, as
 	// live.SessionInfo.Transport names it: the words of a close follow it.
 	transport string
@@ -186,6 +192,7 @@ func addr(a net.Addr) string {
 
 // Read reads from the wrapped conn and decodes what it read.
 func (c *Conn) Read(p []byte) (int, error) {
+	c.reads.Add(1)
 	c.sess.ReadStarted(c.in.dir) // an end that stops reading has stopped itself: SESSION_BLOCKED
 	n, err := c.Conn.Read(p)
 	c.sess.ReadDone(c.in.dir)
@@ -200,13 +207,19 @@ func (c *Conn) Read(p []byte) (int, error) {
 		// A frame cut short by the peer's end is TRUNCATED; one this end
 		// stopped reading by closing the conn itself is not, whatever the
 		// conn's error for it (a pipe's and KCP's is io.ErrClosedPipe).
-		c.in.End(now, !c.closed.Load() && !errors.Is(err, net.ErrClosed))
+		closed := c.closed.Load()
+		// Nor is a Read's failure after Close an end of the direction in
+		// a recording that Close tells (ClosingRecorder), after this Read:
+		// recorded first, it would say the peer closed first.
+		_, told := c.in.rec.(ClosingRecorder)
+		c.in.end(now, !closed && !errors.Is(err, net.ErrClosed), !(closed && told))
 		if errors.Is(err, io.EOF) {
 			c.peerClosed(now)
 		} else {
 			c.fail(err)
 		}
 	}
+	c.reads.Add(-1)
 	return n, err
 }
 
@@ -327,17 +340,42 @@ func (c *Conn) Close() error {
 	c.closed.Store(true)
 	now := time.Now()
 	c.sess.End(now, live.LocalClose, c.cause(nil, now))
+	err := c.Conn.Close()
+	c.endWrites()
 	if cr, ok := c.out.rec.(ClosingRecorder); ok {
 		// The direction it reads ends too: else only a later Read's
 		// failure ends it, and a conn closed with no Read after stays
-		// open in the recording. Told before the conn closes: a Read
-		// in progress fails then, and its End of the direction it
-		// reads, recorded first, would say the peer closed first.
+		// open in the recording. Told once the Reads under way have fed
+		// what they read: bytes they took from the conn left it before
+		// the close, and the recording shows them before it.
+		c.awaitReads()
 		cr.Closed(c.out.dir, time.Now())
 	}
-	err := c.Conn.Close()
-	c.endWrites()
 	return err
+}
+
+// closeGrace bounds Close's wait for a Read under way (awaitReads).
+const closeGrace = 500 * time.Millisecond
+
+// awaitReads waits for the Reads under way to return. Close calls it once
+// the wrapped conn is closed, which unblocks them (net.Conn's contract):
+// a Read that had taken bytes from the conn feeds them first, and one
+// blocked fails at once. A conn that breaks the contract holds its Read
+// on; it is waited for closeGrace at most.
+func (c *Conn) awaitReads() {
+	var deadline time.Time
+	for i := 0; c.reads.Load() != 0; i++ {
+		switch {
+		case i < 100:
+			runtime.Gosched()
+		case deadline.IsZero():
+			deadline = time.Now().Add(closeGrace)
+		case time.Now().After(deadline):
+			return
+		default:
+			time.Sleep(50 * time.Microsecond)
+		}
+	}
 }
 
 // CloseWrite half-closes the wrapped conn if it supports it (TCP does).

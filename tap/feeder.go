@@ -436,7 +436,10 @@ func (f *Feeder) violation(at time.Time, v *decoder.Violation) {
 // where a capture stopped. Only an end the sender made (report) tells the
 // session its sender writes no more (live.Session.DirectionEnded): where
 // a capture stopped, its writers are as the capture last showed them.
-func (f *Feeder) End(at time.Time, report bool) {
+func (f *Feeder) End(at time.Time, report bool) { f.end(at, report, true) }
+
+// end is End, telling the recorder of the end only if record.
+func (f *Feeder) end(at time.Time, report, record bool) {
 	if f.done {
 		return
 	}
@@ -449,7 +452,7 @@ func (f *Feeder) End(at time.Time, report bool) {
 	if report {
 		f.sess.DirectionEnded(f.dir, at)
 	}
-	if f.rec != nil {
+	if f.rec != nil && record {
 		f.rec.End(f.dir, at)
 	}
 	var v *decoder.Violation // what ending the decoder found cut short
