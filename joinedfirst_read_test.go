@@ -229,3 +229,87 @@ func TestReadJoinedFirstBytesReal(t *testing.T) {
 		})
 	}
 }
+
+// TestReadJoinedDataBeforeLonePingReal: a real hashicorp/yamux session,
+// recorded at its tapped client, whose capture begins just before the
+// client's request on a stream it opened before: hashicorp/yamux writes
+// the Data frame's header and payload apart, then its Session.Ping, a
+// lone ping packet. Read, the client's direction begins at the Data
+// frame, nothing skipped: the frames before the lone ping chain up to
+// it exactly. Before, the lone ping was taken as the first frame
+// boundary (a keepalive ping that came right after a request, in a CI
+// run of TestReadJoinedFirstBytesReal): "the capture began inside the
+// connection: 28 bytes before the first frame boundary, the end of a
+// frame sent before, skipped", and the request was not shown.
+func TestReadJoinedDataBeforeLonePingReal(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := pcapout.New(&buf, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := live.New(live.Config{})
+	cc, sc := smuxtest.Conns(t)
+	port := uint16(sc.LocalAddr().(*net.TCPAddr).Port)
+	cfg := smuxtest.YamuxConfig() // no keepalive: the one ping is the test's
+	cli, srv := smuxtest.YamuxPair(t, tap.Wrap(cc, live.Client, reg, "test", tap.WithProtocol(tap.Yamux), tap.Record(w)), sc, cfg, cfg)
+	a, err := cli.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Write([]byte("FIRST")); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := srv.AcceptStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(sa, make([]byte, len("FIRST"))); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	cut := time.Now()
+	time.Sleep(20 * time.Millisecond)
+	if _, err := a.Write([]byte("SECOND-REQUEST-0")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cli.Ping(); err != nil { // its SYN right after the request's frame; the server's ACK
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(sa, make([]byte, len("SECOND-REQUEST-0"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sa.Write([]byte("SECOND-ANSWER-0")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(a, make([]byte, len("SECOND-ANSWER-0"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var ps []pcaptest.Packet
+	for _, p := range pcaptest.Read(t, &buf) {
+		if !p.CI.Timestamp.Before(cut) {
+			ps = append(ps, p)
+		}
+	}
+	var cutBuf bytes.Buffer
+	pcaptest.Write(t, &cutBuf, ps)
+	read, _ := pcaptest.ReadAll(t, bytes.NewReader(cutBuf.Bytes()), pcap.Config{Filter: pcap.Port(port)})
+	recs, _ := read.Frames(live.Query{From: 1}, nil)
+	var firstC2S *live.Record
+	for i := range recs {
+		r := &recs[i]
+		if r.Kind == live.ResyncRecord && r.Dir == live.ClientToServer {
+			if !strings.Contains(r.Detail, "nothing skipped") {
+				t.Errorf("the client's direction: %q; want it to begin at the request's frame", r.Detail)
+			}
+		}
+		if r.Kind == live.FrameRecord && r.Dir == live.ClientToServer && firstC2S == nil {
+			firstC2S = r
+		}
+	}
+	if firstC2S == nil || string(firstC2S.Payload) != "SECOND-REQUEST-0" {
+		t.Errorf("the client's first frame read: %+v; want the Data frame of SECOND-REQUEST-0", firstC2S)
+	}
+}

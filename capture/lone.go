@@ -24,7 +24,11 @@ import (
 // SYN or ACK alone, stream 0: 64 of its 96 bits fixed, of two values; its
 // opaque value, the last 4 bytes, is free), before any byte of the
 // direction was lost, decides the connection yamux and is taken as a frame
-// boundary, unless a chain found before it says otherwise. hashicorp/yamux
+// boundary, unless a chain found before it says otherwise; where the bytes
+// held before it hold frames that chain up to it exactly, the earliest of
+// them is the boundary (a Data frame, its header and payload written
+// apart, and a keepalive ping right after: taken at the ping, the request
+// was skipped as the end of a frame sent before). hashicorp/yamux
 // writes a ping alone, as its keepalive and Session.Ping send it; a
 // packet's start is where its sender's write began, a frame's start for a
 // mux that writes its frames one at a time. Random bytes make one such

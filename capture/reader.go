@@ -1807,8 +1807,18 @@ func (c *conn) alignWith(d live.Dir, p []byte) {
 				c.boundary[d] = rs.at(f.Offset)
 			}
 		case whole && dec.Lost() == 0 && lonePing(p):
-			// A packet that is one whole ping begins a frame (lone.go).
+			// A packet that is one whole ping begins a frame (lone.go),
+			// and the bytes before it end one: the first boundary is
+			// the earliest whose frames chain up to the ping exactly,
+			// as where the bytes end (Flush), else the ping's. A Data
+			// frame's header and payload, written apart, then a
+			// keepalive ping: the ping was taken first, and the Data
+			// frame skipped as the end of one sent before.
 			c.found[d], c.boundary[d], c.yalign[d] = true, rs.at(off), nil
+			dec.Flush()
+			if f, _ := scan(dec, nil, everyFrame); f != nil && dec.Lost() == 0 {
+				c.boundary[d] = rs.at(f.Offset)
+			}
 		}
 	}
 }

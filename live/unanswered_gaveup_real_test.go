@@ -31,29 +31,41 @@ func TestUnansweredOpenerGivesUpRealSmux(t *testing.T) {
 	cli, srv := smuxSetup("", 1, keep).pair(t, reg)
 	defer srv.Close()
 	defer cli.Close()
-	ask := func() io.Closer {
+	ask := func() (io.Closer, error) {
 		st, err := cli.Open()
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
-		if _, err := io.WriteString(st, "GET /\n"); err != nil {
-			t.Fatal(err)
-		}
-		return st
+		_, err = io.WriteString(st, "GET /\n")
+		return st, err
 	}
-	first := ask()
+	first, err := ask()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var firstID uint32 // the lowest id: the first stream
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
 	defer cancel()
+	asking := make(chan error, 1)
 	go func() {
 		time.Sleep(1600 * time.Millisecond)
 		first.Close() // the client's timeout gives the request up: its FIN
 		for ctx.Err() == nil {
-			ask() // the requests keep coming, none answered
+			if _, err := ask(); err != nil { // the requests keep coming, none answered
+				asking <- err
+				return
+			}
 			time.Sleep(300 * time.Millisecond)
 		}
+		asking <- nil
 	}()
 	every(ctx, 100*time.Millisecond, func() bool { reg.Evaluate(time.Now(), cfg); return true })
+	// The asker is done before the sessions close: else its next ask
+	// fails on a closed session ("io: read/write on closed pipe", seen
+	// in CI) after the test has ended.
+	if err := <-asking; err != nil {
+		t.Fatal(err)
+	}
 
 	snap := reg.Snapshot()
 	if len(snap.Sessions) != 2 {

@@ -34,8 +34,15 @@ import (
 // a defined byte order anyway.
 type Conn struct {
 	net.Conn
-	sess    *live.Session
-	in, out Feeder
+	sess *live.Session
+	in   Feeder
+	// reads counts the Reads under way, each from before its call of the
+	// wrapped conn's Read until what it read is fed and its end, if it
+	// met one, accounted for; next to in, the reader's, away from the
+	// writer's wstate. After Close, the last to return tells the
+	// recorder (tellClosed).
+	reads atomic.Int32
+	out   Feeder
 
 	// wmu guards out, which Write feeds and Close and CloseWrite end; it
 	// is never held across the wrapped conn's Write.
@@ -54,6 +61,12 @@ type Conn struct {
 	// doing, whatever error the wrapped conn gives for it: a TCP, TLS or
 	// unix conn's net.ErrClosed, a net.Pipe's or KCP's io.ErrClosedPipe.
 	closed atomic.Bool
+	// closeDone: Close has closed the wrapped conn and ended its writes,
+	// and its recorder (a ClosingRecorder) is to be told once no Read is
+	// under way; told: it was (tellClosed); grace: the timer that tells
+	// it should a Read never return.
+	closeDone, told atomic.Bool
+	grace           atomic.Pointer[time.Timer]
 	// transport is what the wrapped conn runs over, as
 	// live.SessionInfo.Transport names it: the words of a close follow it.
 	transport string
@@ -135,6 +148,9 @@ func Wrap(c net.Conn, side live.Side, reg *live.Registry, label string, opts ...
 		rc := RecordConn(o.rec, info.Client, info.Server, info.Transport, time.Now())
 		tc.in.Record(rc)
 		tc.out.Record(rc)
+		if _, ok := rc.(ClosingRecorder); ok {
+			tc.in.closing, tc.out.closing = &tc.closed, &tc.closed // Close ends them in the recording
+		}
 	}
 	return tc
 }
@@ -186,10 +202,17 @@ func addr(a net.Addr) string {
 
 // Read reads from the wrapped conn and decodes what it read.
 func (c *Conn) Read(p []byte) (int, error) {
+	c.reads.Add(1)
+	defer c.readDone()
+	// A Read begun after Close reads what a layer of the conn had
+	// buffered (crypto/tls returns records it decrypted before the
+	// close): after the session's end, and after the recording's. Not
+	// decoded: the tap's picture ends at Close.
+	late := c.closed.Load()
 	c.sess.ReadStarted(c.in.dir) // an end that stops reading has stopped itself: SESSION_BLOCKED
 	n, err := c.Conn.Read(p)
 	c.sess.ReadDone(c.in.dir)
-	if n > 0 {
+	if n > 0 && !late {
 		c.in.Feed(p[:n], time.Time{})
 	}
 	if err != nil && !temporary(err) {
@@ -208,6 +231,14 @@ func (c *Conn) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// readDone ends a Read under way: the last to end after Close tells the
+// recorder.
+func (c *Conn) readDone() {
+	if c.reads.Add(-1) == 0 && c.closeDone.Load() {
+		c.tellClosed()
+	}
 }
 
 // peerClosed records the peer's clean EOF at now: it closed its side of
@@ -327,17 +358,52 @@ func (c *Conn) Close() error {
 	c.closed.Store(true)
 	now := time.Now()
 	c.sess.End(now, live.LocalClose, c.cause(nil, now))
-	if cr, ok := c.out.rec.(ClosingRecorder); ok {
+	// Under wmu: a Write fed before the close is accounted for when it
+	// returns, and one after feeds nothing (its write fails on the
+	// closed conn), as none can feed between.
+	c.wmu.Lock()
+	err := c.Conn.Close()
+	c.endWritesLocked()
+	c.wmu.Unlock()
+	if _, ok := c.out.rec.(ClosingRecorder); ok {
 		// The direction it reads ends too: else only a later Read's
 		// failure ends it, and a conn closed with no Read after stays
-		// open in the recording. Told before the conn closes: a Read
-		// in progress fails then, and its End of the direction it
-		// reads, recorded first, would say the peer closed first.
-		cr.Closed(c.out.dir, time.Now())
+		// open in the recording. Told once the Reads under way have fed
+		// what they read: bytes they took from the conn left it before
+		// the close, and the recording shows them before it. Closing
+		// unblocked them (net.Conn's contract), and the last to return
+		// tells; Close waits for none of them, and should one never
+		// return, closeGrace later the recorder is told all the same.
+		c.closeDone.Store(true)
+		if c.reads.Load() == 0 {
+			c.tellClosed()
+		} else {
+			c.grace.Store(time.AfterFunc(closeGrace, c.tellClosed))
+			if c.told.Load() {
+				c.grace.Load().Stop() // the last Read told meanwhile
+			}
+		}
 	}
-	err := c.Conn.Close()
-	c.endWrites()
 	return err
+}
+
+// closeGrace bounds how long after Close a Read under way that never
+// returns holds the recorder's end (tellClosed).
+const closeGrace = 500 * time.Millisecond
+
+// tellClosed tells the recorder, once, that the tap closed the conn:
+// Close calls it when no Read is under way, else the last Read to end,
+// else the grace timer. Every direction that had not ended in the
+// recording ends then, the one this end writes first: the Feeders leave
+// their ends to it once Close is called (Feeder.closing).
+func (c *Conn) tellClosed() {
+	if !c.told.CompareAndSwap(false, true) {
+		return
+	}
+	if t := c.grace.Load(); t != nil {
+		t.Stop()
+	}
+	c.out.rec.(ClosingRecorder).Closed(c.out.dir, time.Now())
 }
 
 // CloseWrite half-closes the wrapped conn if it supports it (TCP does).
@@ -389,6 +455,11 @@ func (c *Conn) CloseWrite() error {
 func (c *Conn) endWrites() {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	c.endWritesLocked()
+}
+
+// endWritesLocked is endWrites with wmu held.
+func (c *Conn) endWritesLocked() {
 	if c.wstate.CompareAndSwap(writing, ending) {
 		return
 	}

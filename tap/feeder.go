@@ -2,6 +2,7 @@ package tap
 
 import (
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/muxtop/muxtop/decoder"
@@ -37,6 +38,11 @@ type Feeder struct {
 	// completed the chain of headers that found it (heldAt).
 	held []heldChunk
 	rec  ConnRecorder // nil, or where the bytes fed are recorded
+	// closing, if not nil, is set once the tapped conn's Close was
+	// called, whose ClosingRecorder ends the directions in rec from then
+	// on: an end the feeder recorded before that, after bytes a Read
+	// under way feeds, would come first (tap.Conn.tellClosed).
+	closing *atomic.Bool
 
 	// kind is what the feeder decodes once it knows (detect.go): smux
 	// with dec, yamux with ydec, allocated then. choice is the
@@ -449,7 +455,7 @@ func (f *Feeder) End(at time.Time, report bool) {
 	if report {
 		f.sess.DirectionEnded(f.dir, at)
 	}
-	if f.rec != nil {
+	if f.recordsEnd() {
 		f.rec.End(f.dir, at)
 	}
 	var v *decoder.Violation // what ending the decoder found cut short
@@ -480,6 +486,12 @@ func (f *Feeder) End(at time.Time, report bool) {
 	f.sess.Unparsed(f.dir, s.Unparsed())
 }
 
+// recordsEnd says whether the feeder records its direction's end in rec:
+// it has one, and the tapped conn's Close does not end it there.
+func (f *Feeder) recordsEnd() bool {
+	return f.rec != nil && (f.closing == nil || !f.closing.Load())
+}
+
 // unsent accounts for a Write that sent only the bytes before offset cut
 // of the direction's stream, of those up to stop that feed recorded: the
 // frames that did not go out wholly are taken back, and a frame cut by the
@@ -488,7 +500,7 @@ func (f *Feeder) End(at time.Time, report bool) {
 func (f *Feeder) unsent(at time.Time, cut, stop int64) {
 	f.done = true
 	f.sess.DirectionEnded(f.dir, at)
-	if f.rec != nil {
+	if f.recordsEnd() {
 		f.rec.End(f.dir, at) // the bytes that were not sent are in the recording: they were fed before the write
 	}
 	// The decoders, and the frames' offsets, count from the end of the prefix.
