@@ -67,6 +67,9 @@ type Conn struct {
 	// it should a Read never return.
 	closeDone, told atomic.Bool
 	grace           atomic.Pointer[time.Timer]
+	// connClosed: Close has closed the wrapped conn; a Read begun after
+	// reads no byte of the wire.
+	connClosed atomic.Bool
 	// transport is what the wrapped conn runs over, as
 	// live.SessionInfo.Transport names it: the words of a close follow it.
 	transport string
@@ -204,11 +207,13 @@ func addr(a net.Addr) string {
 func (c *Conn) Read(p []byte) (int, error) {
 	c.reads.Add(1)
 	defer c.readDone()
-	// A Read begun after Close reads what a layer of the conn had
-	// buffered (crypto/tls returns records it decrypted before the
-	// close): after the session's end, and after the recording's. Not
-	// decoded: the tap's picture ends at Close.
-	late := c.closed.Load()
+	// A Read begun once Close has closed the wrapped conn reads what a
+	// layer of it had buffered (crypto/tls returns records it decrypted
+	// before the close): after the session's end, and after the
+	// recording's. Not decoded: the tap's picture ends at Close. One
+	// begun while Close ends the session, before the conn is closed,
+	// reads the wire: it is decoded, and the recorder waits for it.
+	late := c.connClosed.Load()
 	c.sess.ReadStarted(c.in.dir) // an end that stops reading has stopped itself: SESSION_BLOCKED
 	n, err := c.Conn.Read(p)
 	c.sess.ReadDone(c.in.dir)
@@ -363,6 +368,7 @@ func (c *Conn) Close() error {
 	// closed conn), as none can feed between.
 	c.wmu.Lock()
 	err := c.Conn.Close()
+	c.connClosed.Store(true)
 	c.endWritesLocked()
 	c.wmu.Unlock()
 	if _, ok := c.out.rec.(ClosingRecorder); ok {
