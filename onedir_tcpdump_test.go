@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 // client pings into it for d. It returns when both ends are closed.
 func echoMuxSession(t *testing.T, ln net.Listener, yam, frozen bool, d time.Duration) {
 	t.Helper()
+	var closing atomic.Bool // set as the client closes its stream: no more keepalives, either side
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -33,6 +35,7 @@ func echoMuxSession(t *testing.T, ln net.Listener, yam, frozen bool, d time.Dura
 			t.Error(err)
 			return
 		}
+		c = &noKeepaliveAfter{Conn: c, closing: &closing, yamux: yam}
 		defer c.Close()
 		var fc *freezeConn
 		if frozen {
@@ -82,6 +85,7 @@ func echoMuxSession(t *testing.T, ln net.Listener, yam, frozen bool, d time.Dura
 	if err != nil {
 		t.Fatal(err)
 	}
+	c = &noKeepaliveAfter{Conn: c, closing: &closing, yamux: yam}
 	defer c.Close()
 	var open func() (net.Conn, error)
 	var closeSess func() error
@@ -122,10 +126,33 @@ func echoMuxSession(t *testing.T, ln net.Listener, yam, frozen bool, d time.Dura
 			t.Fatal(err)
 		}
 	}
+	closing.Store(true)
 	st.Close()
 	time.Sleep(100 * time.Millisecond)
 	closeSess()
 	<-done
+}
+
+// noKeepaliveAfter is a conn that, once closing is set, drops the
+// keepalive frames written to it (an smux NOP, a yamux ping), each a
+// Write of its own: the session's last frames are its streams' FINs, and
+// then each side closes its conn. A keepalive that went out after them,
+// at 300 ms intervals, reached a server that had closed its socket, whose
+// kernel answered with a reset: the client's capture then had no FIN of
+// its own, nor the half-close record TestTcpdumpOneWayCellOnScreen looks
+// for, and the server's ended "reset by the server" (seen under load,
+// where the session's last stream closed later into an interval).
+type noKeepaliveAfter struct {
+	net.Conn
+	closing *atomic.Bool
+	yamux   bool
+}
+
+func (c *noKeepaliveAfter) Write(p []byte) (int, error) {
+	if c.closing.Load() && (!c.yamux && len(p) == 8 && p[1] == 3 || c.yamux && len(p) == 12 && p[1] == 2) {
+		return len(p), nil
+	}
+	return c.Conn.Write(p)
 }
 
 // oneWay returns the packets of ps whose destination (toServer) or

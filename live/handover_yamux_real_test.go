@@ -197,6 +197,30 @@ func lastFrame(reg *live.Registry, d live.Dir, since time.Time) (last time.Time,
 	return last, pings
 }
 
+// unansweredPing says whether a Ping SYN of direction d in reg's history
+// has no ACK echoing its value (yamux numbers a session's pings apart).
+func unansweredPing(reg *live.Registry, d live.Dir) bool {
+	asked, answered := map[uint32]bool{}, map[uint32]bool{}
+	for _, r := range allRecords(reg) {
+		h := r.YamuxHeader
+		if r.Kind != live.FrameRecord || h.Type() != yamux.Ping {
+			continue
+		}
+		switch {
+		case r.Dir == d && h.Flags()&yamux.SYN != 0:
+			asked[h.Length()] = true
+		case r.Dir == d.Reverse() && h.Flags()&yamux.ACK != 0:
+			answered[h.Length()] = true
+		}
+	}
+	for v := range asked {
+		if !answered[v] {
+			return true
+		}
+	}
+	return false
+}
+
 // TestUnansweredToKeepaliveRealYamux: real hashicorp/yamux ends that ping
 // every 100 ms; the client opens an upload (stream 1) and a request
 // (stream 3) the server never accepts. While the server still pings,
@@ -212,11 +236,17 @@ func TestUnansweredToKeepaliveRealYamux(t *testing.T) {
 	cfg := smuxtest.YamuxConfig()
 	cfg.EnableKeepAlive = true
 	cfg.KeepAliveInterval = 100 * time.Millisecond
-	var frozen *freezableConn
-	cli, _ := realYamux(t, reg, cfg, func(c net.Conn) net.Conn {
-		frozen = &freezableConn{Conn: c}
-		return frozen
-	})
+	// A ping unanswered for ConnectionWriteTimeout ends the session: at
+	// its default 10 s, a loaded machine that held the server for that
+	// long ended it before the first evaluation. Nothing here waits for
+	// the timeout.
+	cfg.ConnectionWriteTimeout = time.Minute
+	cc, sc := smuxtest.Conns(t)
+	// The client's writes can be held above its tap (nothing it sends is
+	// recorded while they are), the server's below (it is frozen).
+	held := &freezableConn{Conn: tap.Wrap(cc, live.Client, reg, "test", tap.WithProtocol(tap.Yamux))}
+	frozen := &freezableConn{Conn: sc}
+	cli, _ := smuxtest.YamuxPair(t, held, frozen, cfg, cfg)
 	up := openWriting(t, cli, "PUT ")
 	req := openWriting(t, cli, "REQ!")
 	go up.Write(make([]byte, live.InitialPeerWindow)) // held at the window; returns when the session closes
@@ -230,11 +260,23 @@ func TestUnansweredToKeepaliveRealYamux(t *testing.T) {
 		_, n := lastFrame(reg, s2c, after)
 		return n > 0
 	})
+	// The client pings on the same cadence: a ping of its recorded and
+	// not yet answered asks the server for an answer, and UNANSWERED
+	// rightly waits for it (the server may be frozen). Under load the
+	// evaluation came between such a ping and its answer, and nothing
+	// opened. So the client's writes are held, above its tap, for the
+	// first evaluation, once each ping it sent has its answer.
+	held.freeze()
+	var thawOnce sync.Once
+	thawClient := func() { thawOnce.Do(held.thaw) }
+	t.Cleanup(thawClient) // before the sessions close
+	smuxtest.Eventually(t, "the client's pings answered", func() bool { return !unansweredPing(reg, c2s) })
 	heard, _ := lastFrame(reg, s2c, after)
 	first := heard.Add(time.Microsecond) // the server has just spoken
 	wait := min(full.Sub(upSnap.First), first.Sub(reqSnap.First)) / 2
 	fcfg := live.FindingsConfig{UnansweredAfter: wait, StallAfter: first.Sub(full) + time.Second, SilentAfter: time.Second, LeakAfter: time.Hour, Churn: -1}
 	reg.Evaluate(first, fcfg)
+	thawClient()
 	if got := codes(reg); got != "+UNANSWERED" {
 		t.Fatalf("%s, want +UNANSWERED while the server pings:%s", got, describeRecords(findingRecords(reg)))
 	}
@@ -246,9 +288,19 @@ func TestUnansweredToKeepaliveRealYamux(t *testing.T) {
 		return int64(ss.WireBytes(s2c)) == frozen.written.Load()
 	})
 	silentFrom, _ := lastFrame(reg, s2c, after)
+	// The client's ping the frozen server never answers: its next, or
+	// one it sent before the server's last frame (the server's own ping,
+	// written before the answer it now holds). yamux's keepalive sends
+	// no other until that one times out (ConnectionWriteTimeout), so
+	// waiting for a ping after silentFrom timed out under load when the
+	// server's last frame came after it ("timed out after 10 s waiting
+	// for the client's unanswered ping"). And every ping of the server's
+	// answered by the client, which is not frozen: a server whose latest
+	// ping waits for the client's answer is not silent of its own
+	// accord, and no KEEPALIVE opens for it (+UNANSWERED +WINDOW_STALL,
+	// where the evaluation came before that answer).
 	smuxtest.Eventually(t, "the client's unanswered ping", func() bool {
-		_, n := lastFrame(reg, c2s, silentFrom.Add(time.Nanosecond))
-		return n > 0
+		return unansweredPing(reg, c2s) && !unansweredPing(reg, s2c)
 	})
 	second := maxTime(silentFrom.Add(fcfg.SilentAfter), full.Add(fcfg.StallAfter)).Add(time.Millisecond)
 	reg.Evaluate(second, fcfg)

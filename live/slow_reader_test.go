@@ -153,7 +153,26 @@ func TestSlowReaderOneStall(t *testing.T) {
 					t.Fatal(err)
 				}
 				go writer.Write(make([]byte, total)) // it pushes, as far as the window lets it
-				clk.quiet()
+				// filled: the writer has filled the window it was given,
+				// at the virtual clock's time, or written all it had.
+				// clk.quiet's 20 ms without a write was not enough under
+				// load: a writer that had not yet filled the window a
+				// UPD opened showed it open at the evaluation, which
+				// resolved the stall ("the window opened (a UPD)"), to
+				// open again 2 s later.
+				sid := smuxtest.StreamID(reader)
+				filled := func() {
+					t.Helper()
+					smuxtest.Eventually(t, "the writer to fill its window", func() bool {
+						ss := reg.Snapshot().Sessions
+						if len(ss) != 1 {
+							return false
+						}
+						st := ss[0].Stream(sid)
+						return st != nil && (!st.Flow[live.ServerToClient].FullSince.IsZero() || st.Bytes[live.ServerToClient] == total)
+					})
+				}
+				filled()
 				cfg := live.FindingsConfig{StallAfter: 2 * time.Second, UnansweredAfter: time.Hour, Churn: -1} // --leak-after 30 s: the stream lives 80 s
 				step := 200 * time.Millisecond
 				per := 1 << 10 // 5 KB/s
@@ -177,7 +196,7 @@ func TestSlowReaderOneStall(t *testing.T) {
 					reported := clk.writes != before
 					clk.mu.Unlock()
 					if reported { // a UPD: the writer fills what it opened
-						clk.quiet()
+						filled()
 					}
 					reg.Evaluate(at, cfg)
 					for _, f := range reg.Snapshot().Findings {

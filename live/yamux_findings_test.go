@@ -11,6 +11,7 @@ import (
 	hyamux "github.com/hashicorp/yamux"
 
 	"github.com/muxtop/muxtop/decoder/yamux"
+	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/wirekind"
 )
@@ -39,6 +40,9 @@ func TestYamuxFindings(t *testing.T) {
 		run  func(t *testing.T, cli, srv *hyamux.Session, fault bool) time.Duration
 		cfg  live.FindingsConfig
 		text string // in the fault's finding
+		// ready, if set, says when what run started is recorded, for
+		// the evaluation.
+		ready func(reg *live.Registry, fault bool) bool
 	}{
 		{
 			name: "unanswered SYN: the server does not accept", code: live.CodeUnanswered,
@@ -122,6 +126,16 @@ func TestYamuxFindings(t *testing.T) {
 				}
 				return 3 * time.Second
 			},
+			// The writer has filled the window: settle's 30 ms were not
+			// always enough for it under load (no finding, map[]).
+			ready: func(reg *live.Registry, fault bool) bool {
+				ss := reg.Snapshot().Sessions
+				if len(ss) != 1 {
+					return false
+				}
+				st := ss[0].Stream(1)
+				return !fault || st != nil && !st.Flow[live.ClientToServer].FullSince.IsZero()
+			},
 			text: "held by a full 256 KiB window",
 		},
 		{
@@ -172,6 +186,9 @@ func TestYamuxFindings(t *testing.T) {
 				cli, srv, _, _ := yamuxPair(t, reg, nil)
 				after := tc.run(t, cli, srv, fault)
 				settle()
+				if tc.ready != nil {
+					smuxtest.Eventually(t, "the session's frames recorded", func() bool { return tc.ready(reg, fault) })
+				}
 				found := openFindings(reg, time.Now().Add(after), tc.cfg)
 				f := found[tc.code]
 				if fault && (f == nil || !strings.Contains(f.Text, tc.text) || f.Proto != live.Yamux || strings.Contains(f.Text+f.Advice, "smux")) {

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -217,8 +218,12 @@ func stuckViewer(t *testing.T, url string) net.Conn {
 }
 
 // bulk sends n chunks of size bytes on a new stream of cli and reads
-// their echo, the reads beside the writes; it fails t if that does not
-// end within a minute (the session stalled).
+// their echo, the reads beside the writes; it fails t if the traffic
+// stops moving, neither a chunk written nor a byte read for a minute (the
+// session stalled), with every goroutine's stack. Not a bound on the
+// whole: a loaded machine (CI's race run, another package's tests
+// beside it) took more than a minute for the 8 MB of a run that moved
+// all along ("did not end within a minute").
 func bulk(t *testing.T, cli smuxtest.Session, n, size int) {
 	t.Helper()
 	st, err := cli.OpenStream()
@@ -226,9 +231,10 @@ func bulk(t *testing.T, cli smuxtest.Session, n, size int) {
 		t.Fatal(err)
 	}
 	defer st.Close()
+	var moved atomic.Int64 // chunks written and bytes read
 	read := make(chan error, 1)
 	go func() {
-		_, err := io.CopyN(io.Discard, st, int64(n*size))
+		_, err := io.CopyN(countingDiscard{&moved}, st, int64(n*size))
 		read <- err
 	}()
 	chunk := bytes.Repeat([]byte("x"), size)
@@ -239,24 +245,42 @@ func bulk(t *testing.T, cli smuxtest.Session, n, size int) {
 				wrote <- err
 				return
 			}
+			moved.Add(1)
 		}
 		wrote <- nil
 	}()
-	timeout := time.After(time.Minute)
-	for range 2 {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	last, since := moved.Load(), time.Now()
+	for done := 0; done < 2; {
 		select {
 		case err := <-read:
 			if err != nil {
 				t.Fatal(err)
 			}
+			done++
 		case err := <-wrote:
 			if err != nil {
 				t.Fatal(err)
 			}
-		case <-timeout:
-			t.Fatal("the tapped session stalled: its traffic did not end within a minute")
+			done++
+		case now := <-tick.C:
+			if m := moved.Load(); m != last {
+				last, since = m, now
+			} else if now.Sub(since) >= time.Minute {
+				buf := make([]byte, 1<<20)
+				t.Fatalf("the tapped session stalled: its traffic did not move for a minute:\n%s", buf[:runtime.Stack(buf, true)])
+			}
 		}
 	}
+}
+
+// countingDiscard discards what is written to it, adding its length to n.
+type countingDiscard struct{ n *atomic.Int64 }
+
+func (c countingDiscard) Write(p []byte) (int, error) {
+	c.n.Add(int64(len(p)))
+	return len(p), nil
 }
 
 // TestLiveStuckViewerNeverBlocks: a viewer that stops reading does not
