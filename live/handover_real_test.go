@@ -19,8 +19,7 @@ import (
 // counts the two (their windows filled after they waited
 // --unanswered-after), and both hand over to WINDOW_STALL in one
 // evaluation: the resolution names both, and, the third answered before
-// UNANSWERED counted anything, says nothing of others. The frames' times
-// are the tap's; the evaluations' are chosen from them.
+// UNANSWERED counted anything, says nothing of others.
 func TestUnansweredHandsOverRealSmux(t *testing.T) {
 	reg := live.New(live.Config{})
 	cli, srv := smuxtest.Pair(t, smuxtest.Config(2), func(c net.Conn) net.Conn { return tap.Wrap(c, live.Client, reg, "test") }, nil)
@@ -77,9 +76,20 @@ func TestUnansweredHandsOverRealSmux(t *testing.T) {
 		}
 		wait = min(wait, fs.Sub(st.First)/2)
 	}
-	cfg := live.FindingsConfig{UnansweredAfter: wait, StallAfter: time.Second, LeakAfter: time.Hour, Churn: -1}
-	reg.Evaluate(full.Add(time.Millisecond), cfg) // both wait, neither is held StallAfter yet
-	reg.Evaluate(full.Add(cfg.StallAfter), cfg)   // both are held StallAfter
+	// The evaluations run in real time: one the tap's time put a second
+	// after the other, a moment after it in real time, found a write of
+	// the client's tap still under way at both (its frame counted as it
+	// went in) and took it for one held a second, SESSION_BLOCKED's
+	// sign, which excuses the stall (1 run in ~50: "+UNANSWERED
+	// -UNANSWERED").
+	cfg := live.FindingsConfig{UnansweredAfter: wait, StallAfter: 2 * time.Second, LeakAfter: time.Hour, Churn: -1}
+	now := time.Now()
+	if now.Sub(full) >= cfg.StallAfter/2 {
+		t.Fatalf("the first evaluation came %v after the windows filled: want it well before StallAfter, %v", now.Sub(full), cfg.StallAfter)
+	}
+	reg.Evaluate(now, cfg) // both wait, neither is held StallAfter yet
+	time.Sleep(time.Until(full.Add(cfg.StallAfter)))
+	reg.Evaluate(time.Now(), cfg) // both are held StallAfter
 	recs := findingRecords(reg)
 	if got, want := codes(reg), "+UNANSWERED -UNANSWERED +WINDOW_STALL +WINDOW_STALL"; got != want {
 		t.Fatalf("%s, want %s:%s", got, want, describeRecords(recs))
