@@ -41,6 +41,18 @@ func (c toldConn) Closed(dir live.Dir, at time.Time) {
 	close(c.told)
 }
 
+// toldRecording returns a registry to tap into and a toldWriter of a
+// pcapout.Writer to record into, writing file.
+func toldRecording(t *testing.T) (file *bytes.Buffer, pw *pcapout.Writer, w toldWriter, reg *live.Registry) {
+	t.Helper()
+	file = new(bytes.Buffer)
+	pw, err := pcapout.New(file, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return file, pw, toldWriter{pw, make(chan struct{})}, live.New(live.Config{})
+}
+
 // holdConn holds the Read that brings the bytes read to want or more
 // until release closes: those bytes are out of the socket and not yet
 // through the tap above it. closed closes as the conn is closed.
@@ -84,13 +96,7 @@ func (h *holdConn) Close() error {
 func TestTapCloseDuringReadRecordsIt(t *testing.T) {
 	for _, mux := range livecaptest.Muxes() {
 		t.Run(mux.Name, func(t *testing.T) {
-			var file bytes.Buffer
-			pw, err := pcapout.New(&file, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			w := toldWriter{pw, make(chan struct{})}
-			reg := live.New(live.Config{})
+			file, pw, w, reg := toldRecording(t)
 			cc, sc := smuxtest.Conns(t)
 			// All the server sends, its answer last: smux v1's PSH "pong";
 			// v2's UPD (its stream's first read) and the PSH; yamux's
@@ -200,13 +206,7 @@ func pshFrame(sid uint32, s string) []byte {
 // recorder, told of the close, dropped it: "the tap PSH 2, read 1".
 func TestTapReadAfterCloseNotDecoded(t *testing.T) {
 	mux := livecaptest.Muxes()[0] // smux v1
-	var file bytes.Buffer
-	pw, err := pcapout.New(&file, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := toldWriter{pw, make(chan struct{})}
-	reg := live.New(live.Config{})
+	file, pw, w, reg := toldRecording(t)
 	cc, sc := smuxtest.Conns(t)
 	ccfg, scfg := smuxtest.TLSConfigs(t)
 	ts := tls.Server(sc, scfg)
@@ -359,13 +359,7 @@ func (c *stuckConn) Read([]byte) (int, error) {
 // client's end first: the tap's Close does not wait for the Read, and
 // tells the recorder a grace period later.
 func TestTapCloseStuckReadStillEnds(t *testing.T) {
-	var file bytes.Buffer
-	pw, err := pcapout.New(&file, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := toldWriter{pw, make(chan struct{})}
-	reg := live.New(live.Config{})
+	file, pw, w, reg := toldRecording(t)
 	cc, sc := smuxtest.Conns(t)
 	defer sc.Close()
 	sk := &stuckConn{Conn: cc, reading: make(chan struct{}), end: make(chan struct{})}
@@ -423,13 +417,7 @@ func (c *slowClose) Close() error {
 // frames: muxtop 215, oracle 225) as a tapped server closed its session.
 func TestTapReadWhileClosingRecordsIt(t *testing.T) {
 	mux := livecaptest.Muxes()[0] // smux v1
-	var file bytes.Buffer
-	pw, err := pcapout.New(&file, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := toldWriter{pw, make(chan struct{})}
-	reg := live.New(live.Config{})
+	file, pw, w, reg := toldRecording(t)
 	cc, sc := smuxtest.Conns(t)
 	slow := &slowClose{Conn: cc, closing: make(chan struct{}), release: make(chan struct{})}
 	srv, err := mux.M.Server(sc)
