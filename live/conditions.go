@@ -731,7 +731,7 @@ type leakExcuses struct {
 	// session either way (noReply).
 	noKeepalive bool
 	leakAfter   time.Duration
-	leakCut            int64
+	leakCut     int64
 	// silentAt is, by direction, the last frame (Unix ns) of a side whose
 	// silence KEEPALIVE counts; MaxInt64 for none.
 	silentAt [2]int64
