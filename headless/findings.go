@@ -71,6 +71,9 @@ func appendFindingJSON(b []byte, r *live.Record) []byte {
 	if ev.Unheard {
 		b = append(b, `,"unheard":true`...) // the silent side sent nothing the capture saw
 	}
+	if ev.Silent {
+		b = append(b, `,"silent":true`...) // UNANSWERED, NO_REPLY: the side that owes the answer sent nothing since, and no keepalive was seen
+	}
 	b = appendSeconds(b, `,"slow":`, ev.Slow)
 	if len(f.StreamIDs) > 0 {
 		// A LEAK's streams, the oldest first, and how many more it counts.
