@@ -288,7 +288,12 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 				if s.proto == Yamux && o.watch.asked-s.start.UnixNano() < int64(NOPLateness) {
 					due += NOPLateness
 				}
-				if !noKeepalive || w.lastHeard(Dir(1-d)) > o.watch.asked || ns-o.watch.asked < int64(due) ||
+				// Nor once the opener has closed its side of the
+				// connection: with the other side silent, nothing on the
+				// wire shows anyone waiting (a killed client's FIN looks
+				// like a CloseWrite), and CLOSE_WAIT names the side that
+				// holds the session after --closewait-after.
+				if !noKeepalive || w.lastHeard(Dir(1-d)) > o.watch.asked || ns-o.watch.asked < int64(due) || s.sideClosed(Dir(d), ns) ||
 					blocked && !keepSilent(CodeUnanswered, Dir(d), 0) {
 					continue
 				}

@@ -1309,6 +1309,8 @@ func (s *Session) unansweredResolved(f *Finding, cands []candidate, now time.Tim
 	spoke, mute := "", false
 	if f.Evidence.Silent {
 		switch a, since := d.Reverse(), f.Since.UnixNano(); {
+		case s.sideClosed(d, ns):
+			return openerLeft(f, s.transport())
 		case s.w.lastHeard(a) > since:
 			if slices.ContainsFunc(cands, func(c candidate) bool { return c.code == CodeUnanswered && c.dir == d && !c.ev.Silent }) {
 				return fmt.Sprintf("the %s sent something on the session: it is not stopped, and the streams still without an answer are UNANSWERED's as any now, while it sends", other)
@@ -1399,6 +1401,15 @@ func (s *Session) unansweredResolved(f *Finding, cands []candidate, now time.Tim
 		parts = append([]string{spoke}, parts...)
 	}
 	return strings.Join(parts, "; ")
+}
+
+// openerLeft says why UNANSWERED or NO_REPLY f of a silent side
+// (Evidence.Silent) stopped holding once the opener closed its side of
+// the connection, over transport: whether it still waits is not known,
+// and the silent side holds the session, which CLOSE_WAIT names.
+func openerLeft(f *Finding, transport string) string {
+	return fmt.Sprintf("the %s %s: whether it still waits for an answer is not known (it may read on after a CloseWrite), and the %s, silent, holds the session, which CLOSE_WAIT names once it has held it --closewait-after",
+		f.Dir.Sender(), ClosedIts(transport), f.Dir.Reverse().Sender())
 }
 
 // keepaliveCame says why UNANSWERED or NO_REPLY f of a silent side

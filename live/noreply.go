@@ -153,7 +153,7 @@ func (s *Session) replyCandidates(cs []candidate, ns int64, cfg *FindingsConfig,
 		// Nor once the acceptor closed its side of the connection: it can
 		// send no answer any more. The requester's close is no such
 		// ground: a client that CloseWrites after its call reads on.
-		if ns-w.callAt < int64(limit) || quiet && !noKeepalive || found[d] >= maxNoReply || s.sideClosed(a, ns) ||
+		if ns-w.callAt < int64(limit) || quiet && (!noKeepalive || s.sideClosed(d, ns)) || found[d] >= maxNoReply || s.sideClosed(a, ns) ||
 			!st.flow[d].FullSince.IsZero() || !st.flow[a].FullSince.IsZero() || s.lostAt[a] > w.callAt || s.lostAt[d] > w.callAt {
 			continue
 		}
@@ -196,6 +196,8 @@ func (s *Session) noReplyResolved(f *Finding, cands []candidate, ns int64) strin
 		return fmt.Sprintf("the %s %s without answering: it can send no answer any more, and the %s's read of stream %d ends", peer, ClosedIts(s.transport()), req, f.Stream)
 	case st.watch.callAt > since:
 		return fmt.Sprintf("the %s wrote on stream %d again with no answer between: it writes on rather than waits, and its answers count anew (two more exchanges before a write of its waits again)", req, f.Stream)
+	case f.Evidence.Silent && s.sideClosed(f.Dir, ns):
+		return openerLeft(f, s.transport())
 	case f.Evidence.Silent && s.w.lastHeard(f.Dir.Reverse()) > since:
 		// The acceptor sent something, not the answer: the ordinary rule
 		// takes the request from here.

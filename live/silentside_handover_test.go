@@ -14,19 +14,23 @@ import (
 // the server is not stopped, and the ordinary UNANSWERED opens for
 // stream 5 at once (the server still sends); or, as the client's first
 // keepalive NOP comes, it resolves saying KEEPALIVE judges the server's
-// silence from then on, and nothing else opens.
+// silence from then on, and nothing else opens; or, as the client closes
+// its side of the connection, it resolves saying whether it still waits
+// is not known, and nothing else opens before CLOSE_WAIT would.
 func TestSilentSideHandsOver(t *testing.T) {
 	cfg := live.FindingsConfig{LeakAfter: time.Second, UnansweredAfter: 500 * time.Millisecond, Churn: -1}
 	for _, tc := range []struct {
 		name string
-		then wire
+		then func(sc *script)
 		want []string
 		why  string
 	}{
-		{"answered", psh(s2c, 3, "OK"), []string{"+UNANSWERED", "-UNANSWERED", "+UNANSWERED"},
+		{"answered", func(sc *script) { sc.feedAt(sec(1.2), psh(s2c, 3, "OK")) }, []string{"+UNANSWERED", "-UNANSWERED", "+UNANSWERED"},
 			"the server sent something on the session: it is not stopped, and the streams still without an answer are UNANSWERED's as any now, while it sends"},
-		{"keepalive", nop(c2s), []string{"+UNANSWERED", "-UNANSWERED"},
+		{"keepalive", func(sc *script) { sc.feedAt(sec(1.2), nop(c2s)) }, []string{"+UNANSWERED", "-UNANSWERED"},
 			"a keepalive NOP came on the session: keepalive is on, and KEEPALIVE judges the server's silence from now on"},
+		{"client left", func(sc *script) { sc.s.DirectionEnded(c2s, sec(1.2)) }, []string{"+UNANSWERED", "-UNANSWERED"},
+			"the client closed its side of the connection: whether it still waits for an answer is not known (it may read on after a CloseWrite), and the server, silent, holds the session, which CLOSE_WAIT names once it has held it --closewait-after"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			reg := live.New(live.Config{})
@@ -34,7 +38,7 @@ func TestSilentSideHandsOver(t *testing.T) {
 			sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "REQ"), syn(c2s, 5), psh(c2s, 5, "REQ"))
 			reg.Evaluate(sec(0.999), cfg)
 			reg.Evaluate(sec(1.001), cfg)
-			sc.feedAt(sec(1.2), tc.then)
+			tc.then(sc)
 			reg.Evaluate(sec(1.3), cfg)
 			recs := expect(t, reg, tc.want...)
 			if f := recs[0].Finding; f.Evidence.Count != 2 || !f.Evidence.Silent {
