@@ -531,6 +531,7 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 		graceCut != math.MaxInt64 && w.suspects() && max(w.lists[liveList].head.watch.first, w.leakActive)+int64(cfg.LeakAfter) > graceCut ||
 		silentAt != [2]int64{math.MaxInt64, math.MaxInt64} && max(s.leakNewest, w.leakActive)+int64(cfg.LeakAfter) > min(silentAt[0], silentAt[1]) {
 		explained = s.explainedLeaks(&oldest, now, cfg, leakExcuses{unanswered: unanswered, silent: silent, cutoff: cutoff, quiet: quiet, noKeepalive: noKeepalive,
+			closed:    [2]bool{s.sideClosed(ClientToServer, ns), s.sideClosed(ServerToClient, ns)},
 			leakAfter: cfg.LeakAfter, leakCut: leakCut, silentAt: silentAt, graceCut: graceCut, lastAt: lastAt, start: s.start.UnixNano(), excused: excused})
 	}
 	for k, o := range oldest[:heldKind] { // a setup stream held open is no LEAK's
@@ -733,8 +734,10 @@ type leakExcuses struct {
 	cutoff             int64
 	quiet              bool
 	// noKeepalive: no keepalive (smux NOP, yamux ping) seen on the
-	// session either way (noReply).
+	// session either way; closed: by direction, its sender has closed its
+	// side of the connection (noReply).
 	noKeepalive bool
+	closed      [2]bool
 	leakAfter   time.Duration
 	leakCut     int64
 	// silentAt is, by direction, the last frame (Unix ns) of a side whose
@@ -873,10 +876,13 @@ func (s *Session) lostSinceClose(h Dir) bool {
 // silent side holds, or will (Evidence.Silent); a stuck or stopped
 // acceptor and a slow handler look the same, and a forgotten Close no
 // likelier than either (with keepalive on, KEEPALIVE's silence explains
-// it: silenced). lastAt is the session's latest frame of each direction.
+// it: silenced). Not where the requester has closed its side of the
+// connection, which that NO_REPLY does not outlast. lastAt is the
+// session's latest frame of each direction.
 func (ex *leakExcuses) noReply(st *stream, lastAt [2]int64) bool {
 	d := st.opener.Sends()
-	return st.watch.listed[replyList] && st.flow[d].FullSince.IsZero() && !ex.silent[1-d] && (lastAt[1-d] > st.watch.callAt || ex.noKeepalive)
+	return st.watch.listed[replyList] && st.flow[d].FullSince.IsZero() && !ex.silent[1-d] &&
+		(lastAt[1-d] > st.watch.callAt || ex.noKeepalive && !ex.closed[d])
 }
 
 // leakKind groups a live stream by which side never sent FIN: 0 neither
