@@ -244,7 +244,9 @@ type Evidence struct {
 	Age time.Duration
 	// Limit: the threshold the finding crossed. KEEPALIVE's is the
 	// silence allowed (SilenceLimit of Every, or SilentAfter), or, opened
-	// by a yamux ping with no answer (Ping), PingAnswerLimit.
+	// by a yamux ping with no answer (Ping), PingAnswerLimit. Of a silent
+	// side (Silent), UNANSWERED's is the longer of LeakAfter and
+	// UnansweredAfter, NO_REPLY's the longer of LeakAfter and its own.
 	Limit time.Duration
 	// Every: the keepalive interval the silence is measured against
 	// (KEEPALIVE), 0 where none is known.
@@ -463,7 +465,10 @@ const (
 // FindingsConfig holds the thresholds of Evaluate. Zero fields take the
 // defaults.
 type FindingsConfig struct {
-	// LeakAfter: streams live longer are leaks (LEAK).
+	// LeakAfter: streams live longer are leaks (LEAK); and the least a
+	// request waits for a side that has sent nothing at all since it,
+	// with no keepalive seen, before UNANSWERED or NO_REPLY of a silent
+	// side (Evidence.Silent).
 	LeakAfter time.Duration
 	// StallAfter: a v2 writer held at its window this long is stalled
 	// (WINDOW_STALL); DefaultStallAfter.
