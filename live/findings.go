@@ -1313,14 +1313,18 @@ func (s *Session) unansweredResolved(f *Finding, cands []candidate, now time.Tim
 	// took the streams: nothing the side sent answered them (mute).
 	spoke, mute := "", false
 	if f.Evidence.Silent {
+		// That the side spoke comes first: an answer the opener read
+		// before it closed its side is no silent side holding it.
 		switch a, since := d.Reverse(), f.Since.UnixNano(); {
-		case s.sideClosed(d, ns):
-			return openerLeft(f, s.transport())
 		case s.w.lastHeard(a) > since:
 			if slices.ContainsFunc(cands, func(c candidate) bool { return c.code == CodeUnanswered && c.dir == d && !c.ev.Silent }) {
 				return fmt.Sprintf("the %s sent something on the session: it is not stopped, and the streams still without an answer are UNANSWERED's as any now, while it sends", other)
 			}
 			spoke = fmt.Sprintf("the %s sent something on the session: it is not stopped", other)
+		case s.sideClosed(d, ns) && s.stillWaits(d):
+			// Streams still wait, the side still silent: whether the
+			// opener waits on is what is not known.
+			return openerLeft(f, s.transport())
 		case s.w.nops != [2]uint32{}:
 			return s.keepaliveCame(f, cands)
 		case s.lostAt[a] > since:
@@ -1406,6 +1410,19 @@ func (s *Session) unansweredResolved(f *Finding, cands []candidate, now time.Tim
 		parts = append([]string{spoke}, parts...)
 	}
 	return strings.Join(parts, "; ")
+}
+
+// stillWaits says whether a stream opened in d the previous evaluation
+// counted as unanswered is still on the wait list. s.mu is held.
+func (s *Session) stillWaits(d Dir) bool {
+	es := &s.w.eng
+	n := 0
+	for st := s.w.lists[waitList].head; st != nil && n < maxWalk; st, n = st.watch.links[waitList].next, n+1 {
+		if st.opener.Sends() == d && es.countedBefore(st) {
+			return true
+		}
+	}
+	return false
 }
 
 // openerLeft says why UNANSWERED or NO_REPLY f of a silent side

@@ -196,12 +196,13 @@ func (s *Session) noReplyResolved(f *Finding, cands []candidate, ns int64) strin
 		return fmt.Sprintf("the %s %s without answering: it can send no answer any more, and the %s's read of stream %d ends", peer, ClosedIts(s.transport()), req, f.Stream)
 	case st.watch.callAt > since:
 		return fmt.Sprintf("the %s wrote on stream %d again with no answer between: it writes on rather than waits, and its answers count anew (two more exchanges before a write of its waits again)", req, f.Stream)
-	case f.Evidence.Silent && s.sideClosed(f.Dir, ns):
-		return openerLeft(f, s.transport())
 	case f.Evidence.Silent && s.w.lastHeard(f.Dir.Reverse()) > since:
 		// The acceptor sent something, not the answer: the ordinary rule
-		// takes the request from here.
+		// takes the request from here. Before the requester's close: an
+		// acceptor that spoke is no silent side holding the session.
 		return fmt.Sprintf("the %s sent something on the session, though not the answer: it is not stopped, and the request waits on as any NO_REPLY's, while it sends", peer)
+	case f.Evidence.Silent && s.sideClosed(f.Dir, ns):
+		return openerLeft(f, s.transport())
 	case f.Evidence.Silent && s.w.nops != [2]uint32{}:
 		return s.keepaliveCame(f, cands)
 	case slices.ContainsFunc(cands, func(c candidate) bool { return c.code == CodeKeepalive && c.dir == f.Dir.Reverse() }):

@@ -1,0 +1,137 @@
+package live_test
+
+import (
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	hyamux "github.com/hashicorp/yamux"
+	"github.com/xtaci/smux"
+
+	"github.com/muxtop/muxtop/internal/smuxtest"
+	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/tap"
+)
+
+// kaPair starts name's session over loopback TCP, its client's conn
+// tapped into reg; ka 0 keeps keepalive off on both ends, else it is on
+// with interval ka (and a minute before either gives up).
+func kaPair(t *testing.T, name string, reg *live.Registry, ka time.Duration) (slowMux, *tap.Conn) {
+	t.Helper()
+	cc, sc := smuxtest.Conns(t)
+	tc := tap.Wrap(cc, live.Client, reg, name)
+	if name == "yamux" {
+		ccfg, scfg := smuxtest.YamuxConfig(), smuxtest.YamuxConfig()
+		for _, c := range []*hyamux.Config{ccfg, scfg} {
+			c.EnableKeepAlive = ka != 0
+			if ka != 0 {
+				c.KeepAliveInterval = ka
+			}
+			c.ConnectionWriteTimeout = time.Minute
+		}
+		cli, srv := smuxtest.YamuxPair(t, tc, sc, ccfg, scfg)
+		return slowMux{slowYamux{cli}, slowYamux{srv}, srv.NumStreams}, tc
+	}
+	cfg := smuxtest.Config(map[string]int{"smux-v1": 1, "smux-v2": 2}[name])
+	cfg.KeepAliveDisabled = ka == 0
+	if ka != 0 {
+		cfg.KeepAliveInterval, cfg.KeepAliveTimeout = ka, time.Minute
+	}
+	cli, err := smux.Client(tc, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := smux.Server(sc, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close(); srv.Close() })
+	return slowMux{slowSmux{cli}, slowSmux{srv}, srv.NumStreams}, tc
+}
+
+// evalFor evaluates reg every 50 ms for d.
+func evalFor(reg *live.Registry, cfg live.FindingsConfig, d time.Duration) {
+	for end := time.Now().Add(d); time.Now().Before(end); {
+		reg.Evaluate(time.Now(), cfg)
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// acceptRead accepts n streams on m's server and reads each one's request.
+func acceptRead(t *testing.T, m slowMux, n int) []net.Conn {
+	t.Helper()
+	var out []net.Conn
+	for range n {
+		st, err := m.srv.AcceptStream()
+		if err != nil {
+			t.Error(err)
+			return out
+		}
+		io.ReadFull(st, make([]byte, len("REQ 0\n")))
+		out = append(out, st)
+	}
+	return out
+}
+
+// silentRecords returns reg's FindingOpened and FindingResolved records
+// of code with Evidence.Silent.
+func silentRecords(reg *live.Registry, code live.FindingCode) (opened, resolved []live.Record) {
+	for _, r := range allRecords(reg) {
+		if r.Finding == nil || r.Finding.Code != code || !r.Finding.Evidence.Silent {
+			continue
+		}
+		switch r.Kind {
+		case live.FindingOpened:
+			opened = append(opened, r)
+		case live.FindingResolved:
+			resolved = append(resolved, r)
+		}
+	}
+	return
+}
+
+var silentFixCfg = live.FindingsConfig{LeakAfter: time.Second, UnansweredAfter: 300 * time.Millisecond, Churn: -1}
+
+// TestSilentResolvedSpokeFirst: on real smux v1, v2 and yamux sessions,
+// keepalive off, UNANSWERED of a silent side opens for the client's 2
+// requests; then, before the next evaluation, the server answers both,
+// the client reads the answers, closes its streams and CloseWrites its
+// conn. The finding resolves saying the server sent something, not that
+// whether the client still waits is not known with the server silent.
+// (yamux's server ends the session at the client's EOF, which says so.)
+func TestSilentResolvedSpokeFirst(t *testing.T) {
+	for _, name := range []string{"smux-v1", "smux-v2"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			reg := live.New(live.Config{})
+			m, tc := kaPair(t, name, reg, 0)
+			clients := requests(t, m, 2)
+			time.Sleep(1600 * time.Millisecond)
+			reg.Evaluate(time.Now(), silentFixCfg)
+			if o, _ := silentRecords(reg, live.CodeUnanswered); len(o) != 1 {
+				t.Fatalf("want one UNANSWERED of a silent side open, got %d:%s", len(o), silentFindings(reg))
+			}
+			for _, st := range acceptRead(t, m, 2) {
+				io.WriteString(st, "OK\n")
+				st.Close()
+			}
+			for _, st := range clients {
+				io.ReadFull(st, make([]byte, 3))
+				st.Close()
+			}
+			time.Sleep(100 * time.Millisecond)
+			tc.CloseWrite()
+			time.Sleep(100 * time.Millisecond)
+			reg.Evaluate(time.Now(), silentFixCfg)
+			_, r := silentRecords(reg, live.CodeUnanswered)
+			if len(r) != 1 {
+				t.Fatalf("want it resolved, got %d resolutions:%s", len(r), silentFindings(reg))
+			}
+			if d := r[0].Detail; !strings.Contains(d, "the server sent something") || strings.Contains(d, "not known") || strings.Contains(d, "silent, holds") {
+				t.Errorf("resolution %q: want the server sent something, nothing of a silent server holding the session", d)
+			}
+		})
+	}
+}
