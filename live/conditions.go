@@ -284,9 +284,19 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 			if w.lastAt[1-d] <= o.watch.asked {
 				// The other side has sent nothing since the oldest's
 				// request: UNANSWERED of a silent side, or nothing.
+				// silentAfter is for opening: one open holds while a
+				// counted stream has waited UnansweredAfter (the walk's
+				// cutoff) with the side silent since its request. In
+				// smux v1 an opener that writes again on its oldest
+				// stream restarts that stream's wait: the next oldest,
+				// short of LeakAfter, resolved the finding, which opened
+				// again a moment later, the server silent throughout.
 				due := silentAfter
 				if s.proto == Yamux && o.watch.asked-s.start.UnixNano() < int64(NOPLateness) {
 					due += NOPLateness
+				}
+				if es.openCodes&(1<<CodeUnanswered) != 0 && s.isOpen(silentKey(CodeUnanswered, Dir(d), 0)) {
+					due = cfg.UnansweredAfter
 				}
 				// Nor once the opener has closed its side of the
 				// connection: with the other side silent, nothing on the

@@ -135,3 +135,45 @@ func TestSilentResolvedSpokeFirst(t *testing.T) {
 		})
 	}
 }
+
+// TestSilentV1RewriteHolds: on a real smux v1 session, keepalive off, the
+// server accepts the client's 2 streams and reads them, never writing
+// (a v1 reader sends nothing); --leak-after 2 s. The client writes again
+// on its oldest stream every 0.6 s after UNANSWERED of a silent side
+// opened, which in v1 restarts that stream's wait. The server stays
+// silent throughout: the finding opens once and holds, on the other
+// stream, which has waited --unanswered-after and more, though not
+// --leak-after (that is for opening). Before, it resolved and reopened.
+func TestSilentV1RewriteHolds(t *testing.T) {
+	reg := live.New(live.Config{})
+	cfg := live.FindingsConfig{LeakAfter: 2 * time.Second, UnansweredAfter: 300 * time.Millisecond, Churn: -1}
+	m, _ := kaPair(t, "smux-v1", reg, 0)
+	a := requests(t, m, 1)[0]
+	t0 := time.Now()
+	go func() {
+		for range 2 {
+			st, err := m.srv.AcceptStream()
+			if err != nil {
+				return
+			}
+			go io.Copy(io.Discard, st) // reads, never writes
+		}
+	}()
+	time.Sleep(1200 * time.Millisecond)
+	requests(t, m, 1)
+	for _, at := range []time.Duration{2200, 2800, 3400} {
+		for time.Since(t0) < at*time.Millisecond {
+			reg.Evaluate(time.Now(), cfg)
+			time.Sleep(50 * time.Millisecond)
+		}
+		io.WriteString(a, "more\n")
+	}
+	evalFor(reg, cfg, 1500*time.Millisecond)
+	o, r := silentRecords(reg, live.CodeUnanswered)
+	if len(o) != 1 || len(r) != 0 {
+		for _, x := range append(o, r...) {
+			t.Logf("%v %s: %s", x.Kind, x.Finding.Text, x.Detail)
+		}
+		t.Fatalf("UNANSWERED of a silent side opened %d times and resolved %d times with the server silent throughout; want it opened once and held", len(o), len(r))
+	}
+}
