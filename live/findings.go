@@ -139,6 +139,8 @@ func (c FindingCode) Severities() []Severity {
 		return []Severity{Critical, Warning}
 	case CodeGoAway:
 		return []Severity{Warning, Critical} // critical with an error code
+	case CodeUnanswered:
+		return []Severity{Critical, Warning} // a warning of a silent side (Evidence.Silent)
 	}
 	return []Severity{c.Severity()}
 }

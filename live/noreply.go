@@ -226,7 +226,7 @@ func noReplyText(f *Finding) string {
 	if ev.Silent {
 		// The acceptor has sent nothing at all since, and no keepalive
 		// shows whether it is alive: a stopped process looks the same.
-		return fmt.Sprintf("stream %d: the %s's request, sent %s ago, has no answer; the %s answered the %d earlier ones on this stream within %s at most, and has sent nothing at all on the session since the request, with no keepalive on the session to show whether it is alive: it is stuck or stopped, or its handler is blocked or slow, unless the protocol holds an answer back by design (a long poll)",
+		return fmt.Sprintf("stream %d: the %s's request, sent %s ago, has no answer; the %s answered the %d earlier ones on this stream within %s at most, and has sent nothing at all on the session since the request, and muxtop has seen no keepalive on the session (yet) to show whether it is alive: it is stuck or stopped, or its handler is blocked or slow, unless the protocol holds an answer back by design (a long poll)",
 			f.Stream, f.Dir.Sender(), fmtDur(ev.Age), f.Dir.Reverse().Sender(), ev.Count, fmtDur(ev.Slowest))
 	}
 	return fmt.Sprintf("stream %d: the %s's request, sent %s ago, has no answer; the %s answered the %d earlier ones on this stream within %s at most, and still sends on the session: its handler is blocked or lost the request (a hung call), unless the protocol holds an answer back by design (a long poll)",

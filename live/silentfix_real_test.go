@@ -177,3 +177,44 @@ func TestSilentV1RewriteHolds(t *testing.T) {
 		t.Fatalf("UNANSWERED of a silent side opened %d times and resolved %d times with the server silent throughout; want it opened once and held", len(o), len(r))
 	}
 }
+
+// TestSilentKeepaliveNotSeenYetReal: on real smux v1, v2 and yamux
+// sessions with keepalive ON every 4 s, longer than --leak-after (1 s),
+// a healthy slow handler answers the client's request 2.5 s late. Before
+// the first NOP or ping muxtop cannot tell keepalive on: UNANSWERED of a
+// silent side may open, but as a warning (a guess between stuck and
+// slow), saying muxtop has seen no keepalive (yet), never that there is
+// none on the session. Before, it was critical and said "no keepalive on
+// the session shows whether it is alive".
+func TestSilentKeepaliveNotSeenYetReal(t *testing.T) {
+	for _, name := range []string{"smux-v1", "smux-v2", "yamux"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			reg := live.New(live.Config{})
+			m, _ := kaPair(t, name, reg, 4*time.Second)
+			time.Sleep(1200 * time.Millisecond) // past NOPLateness
+			clients := requests(t, m, 1)
+			go func() {
+				time.Sleep(2500 * time.Millisecond)
+				for _, st := range acceptRead(t, m, 1) {
+					io.WriteString(st, "OK\n")
+					st.Close()
+				}
+			}()
+			evalFor(reg, silentFixCfg, 3*time.Second)
+			io.ReadFull(clients[0], make([]byte, 3))
+			clients[0].Close()
+			evalFor(reg, silentFixCfg, 500*time.Millisecond)
+			o, _ := silentRecords(reg, live.CodeUnanswered)
+			for _, r := range o {
+				f := r.Finding
+				if f.Severity != live.Warning || !strings.Contains(f.Text, "muxtop has seen no keepalive") || !strings.Contains(f.Text, "(yet)") {
+					t.Errorf("%v %s: want a warning saying muxtop has seen no keepalive (yet)", f.Severity, f.Text)
+				}
+			}
+			if len(o) == 0 {
+				t.Logf("no UNANSWERED of a silent side opened")
+			}
+		})
+	}
+}

@@ -32,6 +32,12 @@ func (s *Session) finding(id uint64, c *candidate, opened time.Time) *Finding {
 		// session (hashicorp's yamux ends it on any code but normal).
 		f.Severity = Critical
 	}
+	if c.code == CodeUnanswered && c.ev.Silent {
+		// A guess between stuck and slow: with no keepalive seen (it may
+		// be on, its first NOP or ping not come yet), a slow handler and
+		// a stopped server look the same on the wire.
+		f.Severity = Warning
+	}
 	if c.code == CodeLeak && c.stream != 0 {
 		// What the oldest leaked stream carried, which history may no
 		// longer hold: a finding is immutable once made, so a copy.
@@ -112,7 +118,7 @@ func silentUnanswered(f *Finding) (text, advice string) {
 		default:
 			late = fmt.Sprintf(", or accepted the %d of them half-closed before any ACK only after the %s's FIN, for which yamux sends no ACK, and its handlers are slow", ev.FinFirst, opener)
 		}
-		return fmt.Sprintf("%s opened by the %s got no ACK (the oldest, stream %d, opened %s ago); the %s has sent nothing at all since that SYN, and no keepalive ping on the session shows whether it is alive: it is stuck or stopped, or its accept loop is stuck or slow (yamux ACKs a stream only as AcceptStream takes it)%s",
+		return fmt.Sprintf("%s opened by the %s got no ACK (the oldest, stream %d, opened %s ago); the %s has sent nothing at all since that SYN, and muxtop has seen no keepalive ping on the session (yet) to show whether it is alive: it is stuck or stopped, or its accept loop is stuck or slow (yamux ACKs a stream only as AcceptStream takes it)%s",
 				plural(ev.Count, "stream"), opener, f.Stream, fmtDur(ev.Age), other, late),
 			fmt.Sprintf("take a goroutine dump of the %s (SIGQUIT, or pprof's /debug/pprof/goroutine?debug=2): it shows where its Accept loop, its handlers and yamux's recvLoop wait (a stopped process, SIGSTOP or a debugger, dumps nothing until it runs again: ps shows it in state T); turn yamux's keepalive on (EnableKeepAlive), whose pings let KEEPALIVE tell a frozen %s from a slow one; the %s's yamux ends the session once a stream has waited StreamOpenTimeout (75 s by default) for its ACK (yamux before 2021 has no StreamOpenTimeout: it waits)",
 				other, other, opener)
@@ -123,7 +129,7 @@ func silentUnanswered(f *Finding) (text, advice string) {
 		asked = fmt.Sprintf("first written on %s ago", fmtDur(ev.Age))
 		slow = "its handlers are slow, or read them and never write back (an smux v1 reader sends nothing when it reads)"
 	}
-	return fmt.Sprintf("%s opened by the %s %s for an answer (the oldest, stream %d, %s); the %s has sent nothing at all since that request, and no keepalive on the session shows whether it is alive: it is stuck or stopped, or %s",
+	return fmt.Sprintf("%s opened by the %s %s for an answer (the oldest, stream %d, %s); the %s has sent nothing at all since that request, and muxtop has seen no keepalive on the session (yet) to show whether it is alive: it is stuck or stopped, or %s",
 			plural(ev.Count, "stream"), opener, waits, f.Stream, asked, other, slow),
 		fmt.Sprintf("take a goroutine dump of the %s (SIGQUIT, or pprof's /debug/pprof/goroutine?debug=2): it shows where its AcceptStream loop, its handlers and smux's recvLoop wait (a stopped process, SIGSTOP or a debugger, dumps nothing until it runs again: ps shows it in state T); turn smux's keepalive on (KeepAliveDisabled false), whose NOPs let KEEPALIVE tell a frozen %s from a slow one, and give the %s's reads a deadline (the stream's SetReadDeadline)",
 			other, other, opener)
