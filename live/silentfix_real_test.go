@@ -211,6 +211,10 @@ func TestSilentKeepaliveNotSeenYetReal(t *testing.T) {
 				if f.Severity != live.Warning || !strings.Contains(f.Text, "muxtop has seen no keepalive") || !strings.Contains(f.Text, "(yet)") {
 					t.Errorf("%v %s: want a warning saying muxtop has seen no keepalive (yet)", f.Severity, f.Text)
 				}
+				if !strings.Contains(f.Text, "unless the protocol holds an answer back by design (a long poll)") ||
+					name != "yamux" && !strings.Contains(f.Text, "or it does not accept them (AcceptStream)") {
+					t.Errorf("%s: want the long poll's caveat, and in smux a server that does not accept them", f.Text)
+				}
 			}
 			if len(o) == 0 {
 				t.Logf("no UNANSWERED of a silent side opened")

@@ -118,17 +118,21 @@ func silentUnanswered(f *Finding) (text, advice string) {
 		default:
 			late = fmt.Sprintf(", or accepted the %d of them half-closed before any ACK only after the %s's FIN, for which yamux sends no ACK, and its handlers are slow", ev.FinFirst, opener)
 		}
-		return fmt.Sprintf("%s opened by the %s got no ACK (the oldest, stream %d, opened %s ago); the %s has sent nothing at all since that SYN, and muxtop has seen no keepalive ping on the session (yet) to show whether it is alive: it is stuck or stopped, or its accept loop is stuck or slow (yamux ACKs a stream only as AcceptStream takes it)%s",
+		return fmt.Sprintf("%s opened by the %s got no ACK (the oldest, stream %d, opened %s ago); the %s has sent nothing at all since that SYN, and muxtop has seen no keepalive ping on the session (yet) to show whether it is alive: it is stuck or stopped, or its accept loop is stuck or slow (yamux ACKs a stream only as AcceptStream takes it)%s, unless the protocol holds an answer back by design (a long poll)",
 				plural(ev.Count, "stream"), opener, f.Stream, fmtDur(ev.Age), other, late),
 			fmt.Sprintf("take a goroutine dump of the %s (SIGQUIT, or pprof's /debug/pprof/goroutine?debug=2): it shows where its Accept loop, its handlers and yamux's recvLoop wait (a stopped process, SIGSTOP or a debugger, dumps nothing until it runs again: ps shows it in state T); turn yamux's keepalive on (EnableKeepAlive), whose pings let KEEPALIVE tell a frozen %s from a slow one; the %s's yamux ends the session once a stream has waited StreamOpenTimeout (75 s by default) for its ACK (yamux before 2021 has no StreamOpenTimeout: it waits)",
 				other, other, opener)
 	}
-	asked, slow := fmt.Sprintf("asked %s ago", fmtDur(ev.Age)), "its handlers are slow"
+	// Or it does not accept them: an smux stream nobody accepted and
+	// one accepted and not answered look the same (the demo's --fault
+	// backlog).
+	asked, slow := fmt.Sprintf("asked %s ago", fmtDur(ev.Age)), "its handlers are slow, or it does not accept them (AcceptStream)"
 	if f.version == 1 {
 		// A v1 reader sends nothing when it reads.
 		asked = fmt.Sprintf("first written on %s ago", fmtDur(ev.Age))
-		slow = "its handlers are slow, or read them and never write back (an smux v1 reader sends nothing when it reads)"
+		slow = "its handlers are slow, or read them and never write back (an smux v1 reader sends nothing when it reads), or it does not accept them (AcceptStream)"
 	}
+	slow += ", unless the protocol holds an answer back by design (a long poll)"
 	return fmt.Sprintf("%s opened by the %s %s for an answer (the oldest, stream %d, %s); the %s has sent nothing at all since that request, and muxtop has seen no keepalive on the session (yet) to show whether it is alive: it is stuck or stopped, or %s",
 			plural(ev.Count, "stream"), opener, waits, f.Stream, asked, other, slow),
 		fmt.Sprintf("take a goroutine dump of the %s (SIGQUIT, or pprof's /debug/pprof/goroutine?debug=2): it shows where its AcceptStream loop, its handlers and smux's recvLoop wait (a stopped process, SIGSTOP or a debugger, dumps nothing until it runs again: ps shows it in state T); turn smux's keepalive on (KeepAliveDisabled false), whose NOPs let KEEPALIVE tell a frozen %s from a slow one, and give the %s's reads a deadline (the stream's SetReadDeadline)",
