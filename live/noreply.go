@@ -157,6 +157,14 @@ func (s *Session) replyCandidates(cs []candidate, ns int64, cfg *FindingsConfig,
 			!st.flow[d].FullSince.IsZero() || !st.flow[a].FullSince.IsZero() || s.lostAt[a] > w.callAt || s.lostAt[d] > w.callAt {
 			continue
 		}
+		// While UNANSWERED of a silent side holds for d (its candidate
+		// comes first), the same silence explains this request too: one
+		// stopped acceptor is one finding per direction, not one beside
+		// a NO_REPLY for each stream reused. LEAK's excuse (noReply)
+		// stands.
+		if quiet && slices.ContainsFunc(cs, func(c candidate) bool { return c.code == CodeUnanswered && c.dir == d && c.ev.Silent }) {
+			continue
+		}
 		if quiet && blocked && !keepSilent(CodeNoReply, d, st.id) ||
 			!quiet && (silent[a] || (blocked || overdue[a]) && !keep(CodeNoReply, d, true, st.id)) {
 			continue
@@ -203,6 +211,8 @@ func (s *Session) noReplyResolved(f *Finding, cands []candidate, ns int64) strin
 		return fmt.Sprintf("the %s sent something on the session, though not the answer: it is not stopped, and the request waits on as any NO_REPLY's, while it sends", peer)
 	case f.Evidence.Silent && s.sideClosed(f.Dir, ns):
 		return openerLeft(f, s.transport())
+	case f.Evidence.Silent && slices.ContainsFunc(cands, func(c candidate) bool { return c.code == CodeUnanswered && c.dir == f.Dir && c.ev.Silent }):
+		return fmt.Sprintf("the %s's silence holds streams the %s opened since, and UNANSWERED of a silent side says so for this request too: it still waits", peer, req)
 	case f.Evidence.Silent && s.w.nops != [2]uint32{}:
 		return s.keepaliveCame(f, cands)
 	case slices.ContainsFunc(cands, func(c candidate) bool { return c.code == CodeKeepalive && c.dir == f.Dir.Reverse() }):

@@ -222,3 +222,53 @@ func TestSilentKeepaliveNotSeenYetReal(t *testing.T) {
 		})
 	}
 }
+
+// TestSilentOneFindingPerDirectionReal: on real smux v1, v2 and yamux
+// sessions, keepalive off, the client reuses 3 streams for calls the
+// server answers, then the server stops: a last call on each hangs, and
+// 2 new streams' requests wait. One stopped server is one finding: an
+// UNANSWERED of a silent side, the reused streams' silent NO_REPLYs
+// folded into it. Before, 4 opened (UNANSWERED and 3 NO_REPLYs).
+func TestSilentOneFindingPerDirectionReal(t *testing.T) {
+	for _, name := range []string{"smux-v1", "smux-v2", "yamux"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			reg := live.New(live.Config{})
+			m, _ := kaPair(t, name, reg, 0)
+			var rs [3][2]net.Conn
+			for i := range rs {
+				c, err := m.cli.OpenStream()
+				if err != nil {
+					t.Fatal(err)
+				}
+				io.WriteString(c, "H")
+				s, err := m.srv.AcceptStream()
+				if err != nil {
+					t.Fatal(err)
+				}
+				io.ReadFull(s, make([]byte, 1))
+				rs[i] = [2]net.Conn{c, s}
+			}
+			for range 3 {
+				time.Sleep(60 * time.Millisecond)
+				for i := range rs {
+					send(t, rs[i][0], rs[i][1], "call")
+					send(t, rs[i][1], rs[i][0], "ans")
+				}
+			}
+			time.Sleep(100 * time.Millisecond)
+			for i := range rs {
+				io.WriteString(rs[i][0], "hung call")
+			}
+			requests(t, m, 2)
+			evalFor(reg, silentFixCfg, 2500*time.Millisecond)
+			var open []string
+			for _, f := range reg.Snapshot().Findings {
+				open = append(open, f.Code.String()+": "+f.Text)
+			}
+			if len(open) != 1 || !strings.HasPrefix(open[0], "UNANSWERED") {
+				t.Fatalf("%d open for one stopped server, want its UNANSWERED alone:\n%s", len(open), strings.Join(open, "\n"))
+			}
+		})
+	}
+}
