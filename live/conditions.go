@@ -151,7 +151,12 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 				floor = int64(BorrowedKeepAlive)
 			}
 		}
-		if every == 0 && y.waiting[1-d] {
+		// Not while UNANSWERED of a silent side holds for the streams d
+		// owes answers to: keepalive has no cadence (keepaliveKnown), and
+		// a ping of the application's (yamux Session.Ping) is no
+		// keepalive interval; the ping's own wait (PingAnswerLimit) still
+		// tells a frozen side.
+		if every == 0 && y.waiting[1-d] && !(es.openCodes&(1<<CodeUnanswered) != 0 && s.isOpen(silentKey(CodeUnanswered, Dir(1-d), 0))) {
 			// The other side's first ping has no answer: the time to it
 			// is the cadence (hashicorp pings an interval in), or, had it
 			// come at once (go-yamux), d's silence is that long.
@@ -245,7 +250,10 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 	// on (as LEAK's graceCut).
 	var unanswered [2]bool // an UNANSWERED of streams opened in that direction holds
 	cutoff := ns - int64(cfg.UnansweredAfter)
-	noKeepalive := w.nops == [2]uint32{}
+	// Keepalive is on only once it has a cadence: an smux NOP's interval,
+	// or a yamux side's second ping. One yamux Session.Ping() by the
+	// application is no keepalive: it turned this rule off for good.
+	noKeepalive := !w.keepaliveKnown()
 	silentAfter := max(cfg.LeakAfter, cfg.UnansweredAfter)
 	keepSilent := func(code FindingCode, d Dir, stream uint32) bool {
 		return !confirmed && es.openCodes&(1<<code) != 0 && s.isOpen(silentKey(code, d, stream))

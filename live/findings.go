@@ -1327,7 +1327,7 @@ func (s *Session) unansweredResolved(f *Finding, cands []candidate, now time.Tim
 			// Streams still wait, the side still silent: whether the
 			// opener waits on is what is not known.
 			return openerLeft(f, s.transport())
-		case s.w.nops != [2]uint32{}:
+		case s.w.keepaliveKnown():
 			return s.keepaliveCame(f, cands)
 		case s.lostAt[a] > since:
 			return fmt.Sprintf("the capture lost bytes the %s sent since the request: answers may be among them", other)

@@ -213,7 +213,7 @@ func (s *Session) noReplyResolved(f *Finding, cands []candidate, ns int64) strin
 		return openerLeft(f, s.transport())
 	case f.Evidence.Silent && slices.ContainsFunc(cands, func(c candidate) bool { return c.code == CodeUnanswered && c.dir == f.Dir && c.ev.Silent }):
 		return fmt.Sprintf("the %s's silence holds streams the %s opened since, and UNANSWERED of a silent side says so for this request too: it still waits", peer, req)
-	case f.Evidence.Silent && s.w.nops != [2]uint32{}:
+	case f.Evidence.Silent && s.w.keepaliveKnown():
 		return s.keepaliveCame(f, cands)
 	case slices.ContainsFunc(cands, func(c candidate) bool { return c.code == CodeKeepalive && c.dir == f.Dir.Reverse() }):
 		return fmt.Sprintf("the %s went silent: KEEPALIVE says so", peer)

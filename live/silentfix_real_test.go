@@ -272,3 +272,47 @@ func TestSilentOneFindingPerDirectionReal(t *testing.T) {
 		})
 	}
 }
+
+// TestSilentYamuxManualPingReal: on a real yamux session, keepalive off,
+// the application's one Session.Ping() is no keepalive. before: a ping
+// answered, then the server stops (its conn's reads and writes): the
+// client's requests still get UNANSWERED of a silent side. after: a ping
+// while that finding is open leaves it to the ping's own wait, and
+// nothing says keepalive is on or pings come at a cadence. Before, the
+// ping turned the rule off: nothing opened at all, or the finding
+// resolved saying "keepalive is on" and KEEPALIVE said "pings came every".
+func TestSilentYamuxManualPingReal(t *testing.T) {
+	for _, when := range []string{"before", "after"} {
+		t.Run(when, func(t *testing.T) {
+			t.Parallel()
+			reg := live.New(live.Config{})
+			m, sc := quietPair(t, "yamux", reg, false, false)
+			cli := m.cli.(slowYamux).Session
+			time.Sleep(1200 * time.Millisecond)
+			if when == "before" {
+				if _, err := cli.Ping(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			sc.reads.Store(true)
+			sc.writes.Store(true)
+			requests(t, m, 2)
+			evalFor(reg, silentFixCfg, 2000*time.Millisecond)
+			if o, _ := silentRecords(reg, live.CodeUnanswered); len(o) != 1 {
+				t.Fatalf("UNANSWERED of a silent side opened %d times, want once:%s", len(o), silentFindings(reg))
+			}
+			if when == "after" {
+				go cli.Ping()
+				evalFor(reg, silentFixCfg, 7000*time.Millisecond)
+			}
+			for _, r := range allRecords(reg) {
+				if r.Finding == nil {
+					continue
+				}
+				if strings.Contains(r.Detail, "keepalive is on") || strings.Contains(r.Finding.Text, "pings came every") {
+					t.Errorf("%v %s: %s — %s; keepalive is off", r.Kind, r.Finding.Code, r.Finding.Text, r.Detail)
+				}
+			}
+		})
+	}
+}
