@@ -24,7 +24,7 @@ func (f *findingsFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.blockedAfter, "blocked-after", live.DefaultBlockedAfter,
 		"SESSION_BLOCKED: a write to the connection that has not returned for this long, or a tapped end that has not read it, or (read, sniff) a receiver whose TCP window has stayed zero, while streams are open")
 	fs.DurationVar(&f.unansweredAfter, "unanswered-after", live.DefaultUnansweredAfter,
-		"UNANSWERED: streams with no frame back for this long while the other side still sends; NO_REPLY: the least wait for an answer on a stream reused for request after request (10 times its slowest earlier answer if longer)")
+		"UNANSWERED: streams with no frame back for this long while the other side still sends (where it has sent nothing since, and no keepalive is seen yet, --leak-after if longer: a warning then); NO_REPLY: the least wait for an answer on a stream reused for request after request (10 times its slowest earlier answer if longer)")
 	fs.DurationVar(&f.silentAfter, "silent-after", 0,
 		"KEEPALIVE: a direction silent this long, NOPs included (0: 1.5 times its observed keepalive interval, and at least 1 s more than it)")
 	fs.DurationVar(&f.closeWaitAfter, "closewait-after", live.DefaultCloseWaitAfter,

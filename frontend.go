@@ -129,7 +129,7 @@ func (f *watchFlags) register(cmd *cobra.Command) {
 	fs.IntVar(&f.snaplen, "snaplen", live.DefaultSnaplen, "payload bytes kept per frame (0-65535)")
 	fs.IntVar(&f.history, "history", live.DefaultHistory, "frames kept in history; older ones still count")
 	fs.IntVar(&f.closed, "closed-streams", live.DefaultStreamBudget, "closed streams kept in detail, all sessions together (about 0.5 KB each; each session keeps a share); older ones still count")
-	fs.DurationVar(&f.leakAfter, "leak-after", live.DefaultLeakAfter, "streams open, and idle (no frame of their own), longer than this count as suspected leaks (LEAK)")
+	fs.DurationVar(&f.leakAfter, "leak-after", live.DefaultLeakAfter, "streams open, and idle (no frame of their own), longer than this count as suspected leaks (LEAK); and a request waits this long (or --unanswered-after, if longer) for a side that has sent nothing at all since it, with no keepalive seen on the session (yet: one whose interval is longer shows up late), before UNANSWERED or NO_REPLY (warnings then) opens")
 	fs.DurationVar(&f.stallAfter, "stall-after", live.DefaultStallAfter, "a v2 writer held at a full window this long, with no UPD and no FIN of its own, is STALLED")
 	fs.BoolVar(&f.mouse, "mouse", false, "tui: wheel scrolling and click-to-select (turns off the terminal's own selection)")
 	f.findings.register(fs)

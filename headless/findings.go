@@ -71,6 +71,9 @@ func appendFindingJSON(b []byte, r *live.Record) []byte {
 	if ev.Unheard {
 		b = append(b, `,"unheard":true`...) // the silent side sent nothing the capture saw
 	}
+	if ev.Silent {
+		b = append(b, `,"silent":true`...) // UNANSWERED, NO_REPLY: the side that owes the answer sent nothing since, and no keepalive was seen
+	}
 	b = appendSeconds(b, `,"slow":`, ev.Slow)
 	if len(f.StreamIDs) > 0 {
 		// A LEAK's streams, the oldest first, and how many more it counts.
@@ -426,6 +429,9 @@ type jsonFinding struct {
 	Age        float64 `json:"age,omitempty"`
 	// Idle: LEAK's oldest stream's time since its latest frame.
 	Idle float64 `json:"idle,omitempty"`
+	// Silent: UNANSWERED or NO_REPLY of a side that sent nothing since the
+	// request, no keepalive seen (Evidence.Silent), as its records say.
+	Silent bool `json:"silent,omitempty"`
 	// Sids and SidsMore: LEAK's streams as its count has them (open at
 	// the end: before the stop, Summary.atEnd), and how many more it
 	// counts; First its oldest stream's first bytes.
@@ -482,7 +488,7 @@ func findingsJSON(j *jsonSummary, s Summary) {
 		jf := jsonFinding{Finding: f.ID, Code: f.Code.String(), Severity: f.Severity.String(), Session: f.Session,
 			Sid: f.Stream, Since: f.Since.Format(time.RFC3339Nano), Opened: f.Opened.Format(time.RFC3339Nano),
 			Detail: f.Why, Count: f.Evidence.Count, Age: float64(f.Evidence.Age.Milliseconds()) / 1000,
-			Idle: float64(f.Evidence.Idle.Milliseconds()) / 1000, Unwatched: f.Unwatched, AfterCount: slices.Contains(s.AfterCount, f.ID), Text: f.Text, Advice: f.Advice}
+			Idle: float64(f.Evidence.Idle.Milliseconds()) / 1000, Silent: f.Evidence.Silent, Unwatched: f.Unwatched, AfterCount: slices.Contains(s.AfterCount, f.ID), Text: f.Text, Advice: f.Advice}
 		if f.HasDir {
 			jf.Dir = f.Dir.Code()
 		}

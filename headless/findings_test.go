@@ -39,6 +39,7 @@ type marshalFinding struct {
 	Ping      float64        `json:"ping,omitempty"`
 	GaveUp    bool           `json:"gave_up,omitempty"`
 	Unheard   bool           `json:"unheard,omitempty"`
+	Silent    bool           `json:"silent,omitempty"`
 	Slow      float64        `json:"slow,omitempty"`
 	Sids      []uint32       `json:"sids,omitempty"`
 	SidsMore  uint64         `json:"sids_more,omitempty"`
@@ -83,7 +84,7 @@ func appendFindingMarshal(b []byte, r *live.Record) []byte {
 		Since: f.Since.Format(time.RFC3339Nano), Streams: f.Evidence.Streams,
 		Bytes: f.Evidence.Bytes, Age: secs(f.Evidence.Age), Idle: secs(f.Evidence.Idle), Limit: secs(f.Evidence.Limit),
 		Every: secs(f.Evidence.Every), Borrowed: f.Evidence.Borrowed && secs(f.Evidence.Every) > 0, Ping: secs(f.Evidence.Ping), Slow: secs(f.Evidence.Slow),
-		GaveUp: f.Evidence.GaveUp, Unheard: f.Evidence.Unheard, Text: f.Text, Advice: f.Advice}
+		GaveUp: f.Evidence.GaveUp, Unheard: f.Evidence.Unheard, Silent: f.Evidence.Silent, Text: f.Text, Advice: f.Advice}
 	if c := f.Evidence.Count; c != 0 || r.Kind == live.FindingUpdated {
 		j.Count = &c
 	}
@@ -144,7 +145,7 @@ func testFindings(s string) []*live.Finding {
 				Versions: [2]uint8{2, 1}, Offset: int64(c) * 8, Guess: wirekind.Kind(c), Violation: decoder.Code(c),
 				YamuxViolation: yamux.Code(c % 5), GoAwayCode: uint32(c % 4), Sign: live.BlockedSign(len(s) % 5),
 				Every: time.Duration(c%3) * 1500 * time.Millisecond, Borrowed: c%4 < 2, Ping: time.Duration(c%2) * 5001 * time.Millisecond,
-				GaveUp: c%4 == 1, Unheard: c%3 == 1,
+				GaveUp: c%4 == 1, Unheard: c%3 == 1, Silent: c%5 == 1,
 				Slow: time.Duration(c%3) * 7 * time.Second, Slowest: time.Duration(c%3) * 1234567 * time.Nanosecond, Skip: int64(c%3) + 1, Unskipped: wirekind.Kind((c + 1) % 2 * 11)}}
 		if c%2 == 0 {
 			f.Proto = live.Yamux

@@ -151,7 +151,12 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 				floor = int64(BorrowedKeepAlive)
 			}
 		}
-		if every == 0 && y.waiting[1-d] {
+		// Not while UNANSWERED of a silent side holds for the streams d
+		// owes answers to: keepalive has no cadence (keepaliveKnown), and
+		// a ping of the application's (yamux Session.Ping) is no
+		// keepalive interval; the ping's own wait (PingAnswerLimit) still
+		// tells a frozen side.
+		if every == 0 && y.waiting[1-d] && !(es.openCodes&(1<<CodeUnanswered) != 0 && s.isOpen(silentKey(CodeUnanswered, Dir(1-d), 0))) {
 			// The other side's first ping has no answer: the time to it
 			// is the cadence (hashicorp pings an interval in), or, had it
 			// come at once (go-yamux), d's silence is that long.
@@ -223,8 +228,36 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 	// "no answer for 10 s or more (the oldest, stream 3, 31 s ago)". The
 	// wait list is in SYN order: the walk goes on while the SYN is old
 	// enough, and names the stream that has waited longest.
+	//
+	// Or, where the other side has sent nothing at all since the oldest's
+	// request and muxtop has seen no keepalive on the session (noKeepalive:
+	// no NOP nor ping either way, so KEEPALIVE cannot judge that
+	// silence), UNANSWERED of a silent side (Evidence.Silent), once that
+	// request has waited silentAfter: the longer of LeakAfter and
+	// UnansweredAfter, the time LEAK called such a stream "a side forgot
+	// Close" before its silent-side excuse (leakExcuses.unanswers). A
+	// slow handler, a stuck or stopped process and a reader that stopped
+	// look alike from the wire: the finding says so, not that the side
+	// is not accepting them. Without it, a server that stopped with
+	// keepalive off (smux KeepAliveDisabled, yamux EnableKeepAlive false)
+	// left its clients' requests waiting with no finding at all. Where
+	// keepalive is on, the silence is KEEPALIVE's, and this opens
+	// nothing. In yamux before any ping, a request made within
+	// NOPLateness of the session's start waits NOPLateness more:
+	// hashicorp's first ping comes KeepAliveInterval (30 s, LeakAfter's
+	// default too) into the session, and such a stream reached the
+	// threshold a few milliseconds before the ping that shows keepalive
+	// on (as LEAK's graceCut).
 	var unanswered [2]bool // an UNANSWERED of streams opened in that direction holds
 	cutoff := ns - int64(cfg.UnansweredAfter)
+	// Keepalive is on only once it has a cadence: an smux NOP's interval,
+	// or a yamux side's second ping. One yamux Session.Ping() by the
+	// application is no keepalive: it turned this rule off for good.
+	noKeepalive := !w.keepaliveKnown()
+	silentAfter := max(cfg.LeakAfter, cfg.UnansweredAfter)
+	keepSilent := func(code FindingCode, d Dir, stream uint32) bool {
+		return !confirmed && es.openCodes&(1<<code) != 0 && s.isOpen(silentKey(code, d, stream))
+	}
 	quiet := s.version == 1 && s.proto != Yamux
 	if wl := &w.lists[waitList]; wl.head != nil && wl.headAt <= cutoff && (!blocked || !confirmed && es.openCodes&(1<<CodeUnanswered) != 0) {
 		var count, finFirst [2]uint64
@@ -253,8 +286,41 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 			// ends no session at EOF), and a killed one's FIN looks the
 			// same until its RST, which ends the session; so its streams
 			// wait on as before it.
-			if o == nil || silent[1-d] || w.lastAt[1-d] <= o.watch.asked || s.sideClosed(Dir(1-d), ns) ||
-				(blocked || overdue[1-d]) && !keep(CodeUnanswered, Dir(d), true, 0) {
+			if o == nil || silent[1-d] || s.sideClosed(Dir(1-d), ns) {
+				continue
+			}
+			if w.lastAt[1-d] <= o.watch.asked {
+				// The other side has sent nothing since the oldest's
+				// request: UNANSWERED of a silent side, or nothing.
+				// silentAfter is for opening: one open holds while a
+				// counted stream has waited UnansweredAfter (the walk's
+				// cutoff) with the side silent since its request. In
+				// smux v1 an opener that writes again on its oldest
+				// stream restarts that stream's wait: the next oldest,
+				// short of LeakAfter, resolved the finding, which opened
+				// again a moment later, the server silent throughout.
+				due := silentAfter
+				if s.proto == Yamux && o.watch.asked-s.start.UnixNano() < int64(NOPLateness) {
+					due += NOPLateness
+				}
+				if es.openCodes&(1<<CodeUnanswered) != 0 && s.isOpen(silentKey(CodeUnanswered, Dir(d), 0)) {
+					due = cfg.UnansweredAfter
+				}
+				// Nor once the opener has closed its side of the
+				// connection: with the other side silent, nothing on the
+				// wire shows anyone waiting (a killed client's FIN looks
+				// like a CloseWrite), and CLOSE_WAIT names the side that
+				// holds the session after --closewait-after.
+				if !noKeepalive || w.lastHeard(Dir(1-d)) > o.watch.asked || ns-o.watch.asked < int64(due) || s.sideClosed(Dir(d), ns) ||
+					blocked && !keepSilent(CodeUnanswered, Dir(d), 0) {
+					continue
+				}
+				unanswered[d] = true
+				cs = append(cs, candidate{code: CodeUnanswered, dir: Dir(d), hasDir: true, stream: o.id, since: o.watch.asked,
+					ev: Evidence{Count: count[d], Age: time.Duration(ns - o.watch.asked), Limit: silentAfter, Versions: vers, FinFirst: finFirst[d], Silent: true}})
+				continue
+			}
+			if (blocked || overdue[1-d]) && !keep(CodeUnanswered, Dir(d), true, 0) {
 				continue
 			}
 			unanswered[d] = true
@@ -269,7 +335,7 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 	// whether one waits or not.
 	w.unansweredAfter = int64(cfg.UnansweredAfter)
 	if w.lists[replyList].head != nil {
-		cs = s.replyCandidates(cs, ns, cfg, blocked, silent, overdue, keep)
+		cs = s.replyCandidates(cs, ns, cfg, blocked, silent, overdue, keep, noKeepalive, keepSilent)
 	}
 
 	// The FIN's receiver shown not reading its direction: stuck, a read
@@ -482,7 +548,8 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 		rl.head != nil && rl.head.watch.callAt <= leakCut ||
 		graceCut != math.MaxInt64 && w.suspects() && max(w.lists[liveList].head.watch.first, w.leakActive)+int64(cfg.LeakAfter) > graceCut ||
 		silentAt != [2]int64{math.MaxInt64, math.MaxInt64} && max(s.leakNewest, w.leakActive)+int64(cfg.LeakAfter) > min(silentAt[0], silentAt[1]) {
-		explained = s.explainedLeaks(&oldest, now, cfg, leakExcuses{unanswered: unanswered, silent: silent, cutoff: cutoff, quiet: quiet,
+		explained = s.explainedLeaks(&oldest, now, cfg, leakExcuses{unanswered: unanswered, silent: silent, cutoff: cutoff, quiet: quiet, noKeepalive: noKeepalive,
+			closed:    [2]bool{s.sideClosed(ClientToServer, ns), s.sideClosed(ServerToClient, ns)},
 			leakAfter: cfg.LeakAfter, leakCut: leakCut, silentAt: silentAt, graceCut: graceCut, lastAt: lastAt, start: s.start.UnixNano(), excused: excused})
 	}
 	for k, o := range oldest[:heldKind] { // a setup stream held open is no LEAK's
@@ -684,8 +751,13 @@ type leakExcuses struct {
 	unanswered, silent [2]bool
 	cutoff             int64
 	quiet              bool
-	leakAfter          time.Duration
-	leakCut            int64
+	// noKeepalive: no keepalive (smux NOP, yamux ping) seen on the
+	// session either way; closed: by direction, its sender has closed its
+	// side of the connection (noReply).
+	noKeepalive bool
+	closed      [2]bool
+	leakAfter   time.Duration
+	leakCut     int64
 	// silentAt is, by direction, the last frame (Unix ns) of a side whose
 	// silence KEEPALIVE counts; MaxInt64 for none.
 	silentAt [2]int64
@@ -817,11 +889,18 @@ func (s *Session) lostSinceClose(h Dir) bool {
 // on the session since: the stream is idle because a handler has not
 // answered, not because a side forgot Close. NO_REPLY holds for it, or
 // will once its wait passes its threshold (10 times a slow answer may
-// be longer than LeakAfter). lastAt is the session's latest frame of
-// each direction.
+// be longer than LeakAfter). Or the acceptor has sent nothing since,
+// and no keepalive was seen on the session (noKeepalive): NO_REPLY of a
+// silent side holds, or will (Evidence.Silent); a stuck or stopped
+// acceptor and a slow handler look the same, and a forgotten Close no
+// likelier than either (with keepalive on, KEEPALIVE's silence explains
+// it: silenced). Not where the requester has closed its side of the
+// connection, which that NO_REPLY does not outlast. lastAt is the
+// session's latest frame of each direction.
 func (ex *leakExcuses) noReply(st *stream, lastAt [2]int64) bool {
 	d := st.opener.Sends()
-	return st.watch.listed[replyList] && st.flow[d].FullSince.IsZero() && !ex.silent[1-d] && lastAt[1-d] > st.watch.callAt
+	return st.watch.listed[replyList] && st.flow[d].FullSince.IsZero() && !ex.silent[1-d] &&
+		(lastAt[1-d] > st.watch.callAt || ex.noKeepalive && !ex.closed[d])
 }
 
 // leakKind groups a live stream by which side never sent FIN: 0 neither

@@ -139,6 +139,8 @@ func (c FindingCode) Severities() []Severity {
 		return []Severity{Critical, Warning}
 	case CodeGoAway:
 		return []Severity{Warning, Critical} // critical with an error code
+	case CodeUnanswered:
+		return []Severity{Critical, Warning} // a warning of a silent side (Evidence.Silent)
 	}
 	return []Severity{c.Severity()}
 }
@@ -244,7 +246,9 @@ type Evidence struct {
 	Age time.Duration
 	// Limit: the threshold the finding crossed. KEEPALIVE's is the
 	// silence allowed (SilenceLimit of Every, or SilentAfter), or, opened
-	// by a yamux ping with no answer (Ping), PingAnswerLimit.
+	// by a yamux ping with no answer (Ping), PingAnswerLimit. Of a silent
+	// side (Silent), UNANSWERED's is the longer of LeakAfter and
+	// UnansweredAfter, NO_REPLY's the longer of LeakAfter and its own.
 	Limit time.Duration
 	// Every: the keepalive interval the silence is measured against
 	// (KEEPALIVE), 0 where none is known.
@@ -259,6 +263,17 @@ type Evidence struct {
 	// it: yamux's keepalive gave up on the answer and ended its session.
 	// Its ping waits no more.
 	GaveUp bool
+	// Silent: of an UNANSWERED or NO_REPLY finding, the side that owes
+	// the answer has sent nothing at all on the session since the
+	// request (the oldest request, for UNANSWERED), and muxtop has seen
+	// no keepalive on the session (no smux NOP, no yamux ping, either
+	// way) that would tell a stopped side from a slow one: where
+	// keepalive is on, that silence is KEEPALIVE's. Such a finding opens
+	// once the request has waited the longer of LeakAfter and its
+	// code's own threshold (Limit), and is a finding of its own: it
+	// resolves when that side sends anything, and the ordinary rule
+	// (the other side still sends) takes the streams from there.
+	Silent bool
 	// Unheard: the silent side has sent nothing at all that muxtop saw,
 	// in a session the capture joined after its last byte, or one it never
 	// spoke in: Age counts from the session's first frame seen
@@ -452,7 +467,10 @@ const (
 // FindingsConfig holds the thresholds of Evaluate. Zero fields take the
 // defaults.
 type FindingsConfig struct {
-	// LeakAfter: streams live longer are leaks (LEAK).
+	// LeakAfter: streams live longer are leaks (LEAK); and the least a
+	// request waits for a side that has sent nothing at all since it,
+	// with no keepalive seen, before UNANSWERED or NO_REPLY of a silent
+	// side (Evidence.Silent).
 	LeakAfter time.Duration
 	// StallAfter: a v2 writer held at its window this long is stalled
 	// (WINDOW_STALL); DefaultStallAfter.
@@ -658,10 +676,15 @@ type candidate struct {
 
 // findingKey says which open finding a candidate continues: the same
 // code, direction and, for WINDOW_STALL, stream.
+// An UNANSWERED or NO_REPLY of a side silent since the request
+// (Evidence.Silent) is a finding apart from one of a side that still
+// sends: when the silent side speaks, the one resolves, saying so, and
+// the other may open, rather than one finding changing what it says.
 type findingKey struct {
 	code   FindingCode
 	dir    Dir
 	hasDir bool
+	silent bool
 	stream uint32
 }
 
@@ -672,12 +695,28 @@ func makeKey(code FindingCode, dir Dir, hasDir bool, stream uint32) findingKey {
 	if code != CodeWindowStall && code != CodeNoReply {
 		stream = 0 // one finding per stalled stream, per hung call; the others name their worst
 	}
-	return findingKey{code, dir, hasDir, stream}
+	return findingKey{code: code, dir: dir, hasDir: hasDir, stream: stream}
 }
 
-func (c *candidate) key() findingKey { return makeKey(c.code, c.dir, c.hasDir, c.stream) }
+// silentKey is the key of the finding of code (UNANSWERED, NO_REPLY) of
+// a side silent since the request (Evidence.Silent).
+func silentKey(code FindingCode, dir Dir, stream uint32) findingKey {
+	k := makeKey(code, dir, true, stream)
+	k.silent = true
+	return k
+}
 
-func (f *Finding) key() findingKey { return makeKey(f.Code, f.Dir, f.HasDir, f.Stream) }
+func (c *candidate) key() findingKey {
+	k := makeKey(c.code, c.dir, c.hasDir, c.stream)
+	k.silent = c.ev.Silent
+	return k
+}
+
+func (f *Finding) key() findingKey {
+	k := makeKey(f.Code, f.Dir, f.HasDir, f.Stream)
+	k.silent = f.Evidence.Silent
+	return k
+}
 
 // change is one outcome of an evaluation: a finding opened (old nil),
 // updated, or resolved (new nil).
@@ -1001,7 +1040,7 @@ func changed(f *Finding, c *candidate) bool {
 	return a.Count != b.Count || a.Bytes != b.Bytes || a.Streams != b.Streams || a.Limit != b.Limit ||
 		roughAge(a.Age) != roughAge(b.Age) || roughAge(a.Idle) != roughAge(b.Idle) || f.Stream != c.stream || a.Sign != b.Sign ||
 		a.PeerGuess != b.PeerGuess || a.PeerAnswered != b.PeerAnswered || a.Same != b.Same || (a.Slow == 0) != (b.Slow == 0) ||
-		a.Unskipped != b.Unskipped || a.FinFirst != b.FinFirst || a.Upstream != b.Upstream || a.GaveUp != b.GaveUp || a.Slowest != b.Slowest
+		a.Unskipped != b.Unskipped || a.FinFirst != b.FinFirst || a.Upstream != b.Upstream || a.GaveUp != b.GaveUp || a.Slowest != b.Slowest || a.Silent != b.Silent
 }
 
 // roughAge rounds d down to a step of 1 s below 10 s, 5 s below a
@@ -1271,6 +1310,31 @@ func (s *Session) unansweredResolved(f *Finding, cands []candidate, now time.Tim
 		// client that CloseWrites reads on, and its streams still wait.
 		return fmt.Sprintf("the %s %s, leaving them unanswered: it can send no answer any more, and the %s's reads on them end", other, ClosedIts(s.transport()), opener)
 	}
+	// A silent side's finding (Evidence.Silent): the side spoke, or a
+	// keepalive came, which hands the silence to KEEPALIVE. Else what
+	// took the streams: nothing the side sent answered them (mute).
+	spoke, mute := "", false
+	if f.Evidence.Silent {
+		// That the side spoke comes first: an answer the opener read
+		// before it closed its side is no silent side holding it.
+		switch a, since := d.Reverse(), f.Since.UnixNano(); {
+		case s.w.lastHeard(a) > since:
+			if slices.ContainsFunc(cands, func(c candidate) bool { return c.code == CodeUnanswered && c.dir == d && !c.ev.Silent }) {
+				return fmt.Sprintf("the %s sent something on the session: it is not stopped, and the streams still without an answer are UNANSWERED's as any now, while it sends", other)
+			}
+			spoke = fmt.Sprintf("the %s sent something on the session: it is not stopped", other)
+		case s.sideClosed(d, ns) && s.stillWaits(d):
+			// Streams still wait, the side still silent: whether the
+			// opener waits on is what is not known.
+			return openerLeft(f, s.transport())
+		case s.w.keepaliveKnown():
+			return s.keepaliveCame(f, cands)
+		case s.lostAt[a] > since:
+			return fmt.Sprintf("the capture lost bytes the %s sent since the request: answers may be among them", other)
+		default:
+			mute = true
+		}
+	}
 	var stalls []uint32 // the streams of WINDOW_STALL candidates in d
 	var silent, blocked bool
 	for _, c := range cands {
@@ -1330,12 +1394,63 @@ func (s *Session) unansweredResolved(f *Finding, cands []candidate, now time.Tim
 	}
 	switch {
 	case len(parts) == 0 || answered <= 0:
+	case mute && answered == 1:
+		parts = append(parts, "the other closed, unanswered")
+	case mute:
+		parts = append(parts, "the others closed, unanswered")
 	case answered == 1:
 		parts = append(parts, "the other got an answer, or closed")
 	default:
 		parts = append(parts, "the others got an answer, or closed")
 	}
+	switch {
+	case len(parts) == 0 && spoke != "":
+		return spoke + "; the streams got an answer, or closed"
+	case len(parts) == 0 && mute:
+		return fmt.Sprintf("the streams closed, unanswered: the %s has still sent nothing", other)
+	case spoke != "":
+		parts = append([]string{spoke}, parts...)
+	}
 	return strings.Join(parts, "; ")
+}
+
+// stillWaits says whether a stream opened in d the previous evaluation
+// counted as unanswered is still on the wait list. s.mu is held.
+func (s *Session) stillWaits(d Dir) bool {
+	es := &s.w.eng
+	n := 0
+	for st := s.w.lists[waitList].head; st != nil && n < maxWalk; st, n = st.watch.links[waitList].next, n+1 {
+		if st.opener.Sends() == d && es.countedBefore(st) {
+			return true
+		}
+	}
+	return false
+}
+
+// openerLeft says why UNANSWERED or NO_REPLY f of a silent side
+// (Evidence.Silent) stopped holding once the opener closed its side of
+// the connection, over transport: whether it still waits is not known,
+// and the silent side holds the session, which CLOSE_WAIT names.
+func openerLeft(f *Finding, transport string) string {
+	return fmt.Sprintf("the %s %s: whether it still waits for an answer is not known (it may read on after a CloseWrite), and the %s, silent, holds the session, which CLOSE_WAIT names once it has held it --closewait-after",
+		f.Dir.Sender(), ClosedIts(transport), f.Dir.Reverse().Sender())
+}
+
+// keepaliveCame says why UNANSWERED or NO_REPLY f of a silent side
+// (Evidence.Silent) stopped holding once a keepalive (an smux NOP, a
+// yamux ping or its answer) came on the session, the side still silent:
+// KEEPALIVE judges its silence from then on, and says it went silent
+// where it has (cands). s.mu is held.
+func (s *Session) keepaliveCame(f *Finding, cands []candidate) string {
+	other := f.Dir.Reverse().Sender()
+	if slices.ContainsFunc(cands, func(c candidate) bool { return c.code == CodeKeepalive && c.dir == f.Dir.Reverse() }) {
+		return fmt.Sprintf("the %s went silent: KEEPALIVE says so", other)
+	}
+	what := "a keepalive NOP"
+	if s.proto == Yamux {
+		what = "a keepalive ping"
+	}
+	return fmt.Sprintf("%s came on the session: keepalive is on, and KEEPALIVE judges the %s's silence from now on", what, other)
 }
 
 // streamNames names streams in a text: "stream 3", "streams 3 and 5",

@@ -128,7 +128,16 @@ func (s *Session) watchReply(st *stream, dir Dir, ns int64) {
 // UnansweredAfter: a healthy session's requests in flight are younger,
 // and its idle streams carry the acceptor's answer last, off the list.
 // s.mu is held.
-func (s *Session) replyCandidates(cs []candidate, ns int64, cfg *FindingsConfig, blocked bool, silent, overdue [2]bool, keep func(FindingCode, Dir, bool, uint32) bool) []candidate {
+//
+// Or, where the acceptor has sent nothing at all since the request and
+// no keepalive was seen on the session (noKeepalive), NO_REPLY of a
+// silent side (Evidence.Silent), once the request has waited the longer
+// of that threshold and LeakAfter: a stuck or stopped acceptor and a
+// slow handler look the same, and where keepalive is on the silence is
+// KEEPALIVE's. keepSilent says whether such a finding is open and kept
+// in a block not confirmed yet.
+func (s *Session) replyCandidates(cs []candidate, ns int64, cfg *FindingsConfig, blocked bool, silent, overdue [2]bool, keep func(FindingCode, Dir, bool, uint32) bool,
+	noKeepalive bool, keepSilent func(FindingCode, Dir, uint32) bool) []candidate {
 	cutoff := ns - int64(cfg.UnansweredAfter)
 	var found [2]int
 	n := 0
@@ -137,19 +146,32 @@ func (s *Session) replyCandidates(cs []candidate, ns int64, cfg *FindingsConfig,
 		d := st.opener.Sends()
 		a := d.Reverse()
 		limit := max(cfg.UnansweredAfter, time.Duration(min(w.slowest, int64(time.Hour)))*ReplyFactor)
+		quiet := s.w.lastHeard(a) <= w.callAt // the acceptor has sent nothing since the request
+		if quiet {
+			limit = max(limit, cfg.LeakAfter)
+		}
 		// Nor once the acceptor closed its side of the connection: it can
 		// send no answer any more. The requester's close is no such
 		// ground: a client that CloseWrites after its call reads on.
-		if ns-w.callAt < int64(limit) || s.w.lastHeard(a) <= w.callAt || found[d] >= maxNoReply || s.sideClosed(a, ns) ||
+		if ns-w.callAt < int64(limit) || quiet && (!noKeepalive || s.sideClosed(d, ns)) || found[d] >= maxNoReply || s.sideClosed(a, ns) ||
 			!st.flow[d].FullSince.IsZero() || !st.flow[a].FullSince.IsZero() || s.lostAt[a] > w.callAt || s.lostAt[d] > w.callAt {
 			continue
 		}
-		if silent[a] || (blocked || overdue[a]) && !keep(CodeNoReply, d, true, st.id) {
+		// While UNANSWERED of a silent side holds for d (its candidate
+		// comes first), the same silence explains this request too: one
+		// stopped acceptor is one finding per direction, not one beside
+		// a NO_REPLY for each stream reused. LEAK's excuse (noReply)
+		// stands.
+		if quiet && slices.ContainsFunc(cs, func(c candidate) bool { return c.code == CodeUnanswered && c.dir == d && c.ev.Silent }) {
+			continue
+		}
+		if quiet && blocked && !keepSilent(CodeNoReply, d, st.id) ||
+			!quiet && (silent[a] || (blocked || overdue[a]) && !keep(CodeNoReply, d, true, st.id)) {
 			continue
 		}
 		found[d]++
 		cs = append(cs, candidate{code: CodeNoReply, dir: d, hasDir: true, stream: st.id, since: w.callAt,
-			ev: Evidence{Count: uint64(w.answers), Age: time.Duration(ns - w.callAt), Limit: limit, Slowest: time.Duration(w.slowest), Versions: s.ver}})
+			ev: Evidence{Count: uint64(w.answers), Age: time.Duration(ns - w.callAt), Limit: limit, Slowest: time.Duration(w.slowest), Versions: s.ver, Silent: quiet}})
 	}
 	return cs
 }
@@ -182,6 +204,17 @@ func (s *Session) noReplyResolved(f *Finding, cands []candidate, ns int64) strin
 		return fmt.Sprintf("the %s %s without answering: it can send no answer any more, and the %s's read of stream %d ends", peer, ClosedIts(s.transport()), req, f.Stream)
 	case st.watch.callAt > since:
 		return fmt.Sprintf("the %s wrote on stream %d again with no answer between: it writes on rather than waits, and its answers count anew (two more exchanges before a write of its waits again)", req, f.Stream)
+	case f.Evidence.Silent && s.w.lastHeard(f.Dir.Reverse()) > since:
+		// The acceptor sent something, not the answer: the ordinary rule
+		// takes the request from here. Before the requester's close: an
+		// acceptor that spoke is no silent side holding the session.
+		return fmt.Sprintf("the %s sent something on the session, though not the answer: it is not stopped, and the request waits on as any NO_REPLY's, while it sends", peer)
+	case f.Evidence.Silent && s.sideClosed(f.Dir, ns):
+		return openerLeft(f, s.transport())
+	case f.Evidence.Silent && slices.ContainsFunc(cands, func(c candidate) bool { return c.code == CodeUnanswered && c.dir == f.Dir && c.ev.Silent }):
+		return fmt.Sprintf("the %s's silence holds streams the %s opened since, and UNANSWERED of a silent side says so for this request too: it still waits", peer, req)
+	case f.Evidence.Silent && s.w.keepaliveKnown():
+		return s.keepaliveCame(f, cands)
 	case slices.ContainsFunc(cands, func(c candidate) bool { return c.code == CodeKeepalive && c.dir == f.Dir.Reverse() }):
 		return fmt.Sprintf("the %s went silent: KEEPALIVE says so", peer)
 	case slices.ContainsFunc(cands, func(c candidate) bool { return c.code == CodeSessionBlocked }):
@@ -200,12 +233,26 @@ func (s *Session) noReplyResolved(f *Finding, cands []candidate, ns int64) strin
 // yamux.
 func noReplyText(f *Finding) string {
 	ev := &f.Evidence
+	if ev.Silent {
+		// The acceptor has sent nothing at all since, and no keepalive
+		// shows whether it is alive: a stopped process looks the same.
+		return fmt.Sprintf("stream %d: the %s's request, sent %s ago, has no answer; the %s answered the %d earlier ones on this stream within %s at most, and has sent nothing at all on the session since the request, and muxtop has seen no keepalive on the session (yet) to show whether it is alive: it is stuck or stopped, or its handler is blocked or slow, unless the protocol holds an answer back by design (a long poll)",
+			f.Stream, f.Dir.Sender(), fmtDur(ev.Age), f.Dir.Reverse().Sender(), ev.Count, fmtDur(ev.Slowest))
+	}
 	return fmt.Sprintf("stream %d: the %s's request, sent %s ago, has no answer; the %s answered the %d earlier ones on this stream within %s at most, and still sends on the session: its handler is blocked or lost the request (a hung call), unless the protocol holds an answer back by design (a long poll)",
 		f.Stream, f.Dir.Sender(), fmtDur(ev.Age), f.Dir.Reverse().Sender(), ev.Count, fmtDur(ev.Slowest))
 }
 
 // noReplyAdvice says what to do about a NO_REPLY finding.
 func noReplyAdvice(f *Finding) string {
+	if f.Evidence.Silent {
+		on := "smux's keepalive on (KeepAliveDisabled false), whose NOPs"
+		if f.Proto == Yamux {
+			on = "yamux's keepalive on (EnableKeepAlive), whose pings"
+		}
+		return fmt.Sprintf("take a goroutine dump of the %s (SIGQUIT, or pprof's /debug/pprof/goroutine?debug=2) and look for the handler of stream %d's request, blocked on a lock, a channel or a call of its own (a stopped process, SIGSTOP or a debugger, dumps nothing until it runs again: ps shows it in state T); turn %s let KEEPALIVE tell a frozen %s from a slow one; give the %s's call a deadline (the stream's SetReadDeadline, or a timer beside the call) so that one hung handler cannot hold it for ever",
+			f.Dir.Reverse().Sender(), f.Stream, on, f.Dir.Reverse().Sender(), f.Dir.Sender())
+	}
 	return fmt.Sprintf("take a goroutine dump of the %s (SIGQUIT, or pprof's /debug/pprof/goroutine?debug=2) and look for the handler of stream %d's request, blocked on a lock, a channel or a call of its own; give the %s's call a deadline (the stream's SetReadDeadline, or a timer beside the call) so that one hung handler cannot hold it for ever",
 		f.Dir.Reverse().Sender(), f.Stream, f.Dir.Sender())
 }

@@ -676,6 +676,11 @@ func (s *Session) countPendingLate(ns int64, ended bool) {
 	w.pendingLate = kept
 }
 
+// keepaliveKnown says whether keepalive has a cadence on the session: a
+// NOP interval known either way (smux's first NOP, a yamux side's second
+// ping).
+func (w *sessionWatch) keepaliveKnown() bool { return w.nopEvery != [2]int64{} }
+
 // watchNOP notes a NOP of dir at ns: keepalive's cadence. s.mu is held.
 func (s *Session) watchNOP(dir Dir, ns int64) {
 	w := &s.w

@@ -32,6 +32,12 @@ func (s *Session) finding(id uint64, c *candidate, opened time.Time) *Finding {
 		// session (hashicorp's yamux ends it on any code but normal).
 		f.Severity = Critical
 	}
+	if c.code == CodeUnanswered && c.ev.Silent {
+		// A guess between stuck and slow: with no keepalive seen (it may
+		// be on, its first NOP or ping not come yet), a slow handler and
+		// a stopped server look the same on the wire.
+		f.Severity = Warning
+	}
 	if c.code == CodeLeak && c.stream != 0 {
 		// What the oldest leaked stream carried, which history may no
 		// longer hold: a finding is immutable once made, so a copy.
@@ -87,6 +93,50 @@ func (f *Finding) AsOf(t time.Time) *Finding {
 	g.Evidence.Age = age
 	g.word()
 	return &g
+}
+
+// silentUnanswered words an UNANSWERED finding of a side that has sent
+// nothing at all since the oldest stream's request, with no keepalive
+// seen on the session (Evidence.Silent): what the wire shows, and the
+// three things it cannot tell apart (a stopped process, a stuck one,
+// slow handlers); not that the side is not accepting them, which a
+// silent side's wire does not show in smux, nor that a side forgot
+// Close.
+func silentUnanswered(f *Finding) (text, advice string) {
+	ev := &f.Evidence
+	opener, other := f.Dir.Sender(), f.Dir.Reverse().Sender()
+	waits := "wait"
+	if ev.Count == 1 {
+		waits = "waits"
+	}
+	if f.Proto == Yamux {
+		late := ""
+		switch {
+		case ev.FinFirst == 0:
+		case ev.Count == 1:
+			late = fmt.Sprintf(", or accepted it only after the %s's FIN (it was half-closed before any ACK), for which yamux sends no ACK, and its handler is slow", opener)
+		default:
+			late = fmt.Sprintf(", or accepted the %d of them half-closed before any ACK only after the %s's FIN, for which yamux sends no ACK, and its handlers are slow", ev.FinFirst, opener)
+		}
+		return fmt.Sprintf("%s opened by the %s got no ACK (the oldest, stream %d, opened %s ago); the %s has sent nothing at all since that SYN, and muxtop has seen no keepalive ping on the session (yet) to show whether it is alive: it is stuck or stopped, or its accept loop is stuck or slow (yamux ACKs a stream only as AcceptStream takes it)%s, unless the protocol holds an answer back by design (a long poll)",
+				plural(ev.Count, "stream"), opener, f.Stream, fmtDur(ev.Age), other, late),
+			fmt.Sprintf("take a goroutine dump of the %s (SIGQUIT, or pprof's /debug/pprof/goroutine?debug=2): it shows where its Accept loop, its handlers and yamux's recvLoop wait (a stopped process, SIGSTOP or a debugger, dumps nothing until it runs again: ps shows it in state T); turn yamux's keepalive on (EnableKeepAlive), whose pings let KEEPALIVE tell a frozen %s from a slow one; the %s's yamux ends the session once a stream has waited StreamOpenTimeout (75 s by default) for its ACK (yamux before 2021 has no StreamOpenTimeout: it waits)",
+				other, other, opener)
+	}
+	// Or it does not accept them: an smux stream nobody accepted and
+	// one accepted and not answered look the same (the demo's --fault
+	// backlog).
+	asked, slow := fmt.Sprintf("asked %s ago", fmtDur(ev.Age)), "its handlers are slow, or it does not accept them (AcceptStream)"
+	if f.version == 1 {
+		// A v1 reader sends nothing when it reads.
+		asked = fmt.Sprintf("first written on %s ago", fmtDur(ev.Age))
+		slow = "its handlers are slow, or read them and never write back (an smux v1 reader sends nothing when it reads), or it does not accept them (AcceptStream)"
+	}
+	slow += ", unless the protocol holds an answer back by design (a long poll)"
+	return fmt.Sprintf("%s opened by the %s %s for an answer (the oldest, stream %d, %s); the %s has sent nothing at all since that request, and muxtop has seen no keepalive on the session (yet) to show whether it is alive: it is stuck or stopped, or %s",
+			plural(ev.Count, "stream"), opener, waits, f.Stream, asked, other, slow),
+		fmt.Sprintf("take a goroutine dump of the %s (SIGQUIT, or pprof's /debug/pprof/goroutine?debug=2): it shows where its AcceptStream loop, its handlers and smux's recvLoop wait (a stopped process, SIGSTOP or a debugger, dumps nothing until it runs again: ps shows it in state T); turn smux's keepalive on (KeepAliveDisabled false), whose NOPs let KEEPALIVE tell a frozen %s from a slow one, and give the %s's reads a deadline (the stream's SetReadDeadline)",
+			other, other, opener)
 }
 
 // FormatAge formats an age as finding texts do: "42 s", "2.1 s", "850 ms".
@@ -263,6 +313,9 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 		return fmt.Sprintf("the %s has sent nothing, not even a keepalive ping or its answer, for %s; its pings came every %s: it is frozen or gone",
 			sender, fmtDur(ev.Age), fmtDur(ev.Every)), advice
 	case CodeUnanswered:
+		if ev.Silent {
+			return silentUnanswered(f)
+		}
 		them := "them"
 		if ev.Count == 1 {
 			them = "it"
@@ -391,6 +444,9 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 				sender, fmtDur(ev.Age), fmtDur(ev.Every)),
 			fmt.Sprintf("find out why the %s stopped (a stuck process or event loop, a dead path or NAT mapping); the %s's smux closes this session at its KeepAliveTimeout — redial then", sender, receiver)
 	case CodeUnanswered:
+		if ev.Silent {
+			return silentUnanswered(f)
+		}
 		if version == 1 {
 			// A v1 reader sends nothing when it reads: a stream served
 			// but never answered looks the same.
