@@ -230,9 +230,9 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 	// enough, and names the stream that has waited longest.
 	//
 	// Or, where the other side has sent nothing at all since the oldest's
-	// request and muxtop has seen no keepalive on the session (noKeepalive:
-	// no NOP nor ping either way, so KEEPALIVE cannot judge that
-	// silence), UNANSWERED of a silent side (Evidence.Silent), once that
+	// request and muxtop has seen no keepalive cadence on the session
+	// (noKeepalive: no NOP's interval nor a side's second ping, so
+	// KEEPALIVE cannot judge that silence), UNANSWERED of a silent side (Evidence.Silent), once that
 	// request has waited silentAfter: the longer of LeakAfter and
 	// UnansweredAfter, the time LEAK called such a stream "a side forgot
 	// Close" before its silent-side excuse (leakExcuses.unanswers). A
@@ -751,9 +751,10 @@ type leakExcuses struct {
 	unanswered, silent [2]bool
 	cutoff             int64
 	quiet              bool
-	// noKeepalive: no keepalive (smux NOP, yamux ping) seen on the
-	// session either way; closed: by direction, its sender has closed its
-	// side of the connection (noReply).
+	// noKeepalive: no keepalive cadence (an smux NOP's interval, a yamux
+	// side's second ping) seen on the session either way; closed: by
+	// direction, its sender has closed its side of the connection
+	// (noReply).
 	noKeepalive bool
 	closed      [2]bool
 	leakAfter   time.Duration

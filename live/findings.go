@@ -266,9 +266,10 @@ type Evidence struct {
 	// Silent: of an UNANSWERED or NO_REPLY finding, the side that owes
 	// the answer has sent nothing at all on the session since the
 	// request (the oldest request, for UNANSWERED), and muxtop has seen
-	// no keepalive on the session (no smux NOP, no yamux ping, either
-	// way) that would tell a stopped side from a slow one: where
-	// keepalive is on, that silence is KEEPALIVE's. Such a finding opens
+	// no keepalive cadence on the session (no smux NOP's interval, no
+	// yamux side's second ping, either way) that would tell a stopped
+	// side from a slow one: where keepalive is seen on, that silence is
+	// KEEPALIVE's. Such a finding opens
 	// once the request has waited the longer of LeakAfter and its
 	// code's own threshold (Limit), and is a finding of its own: it
 	// resolves when that side sends anything, and the ordinary rule
