@@ -13,10 +13,8 @@ import (
 	"testing"
 	"time"
 
-	hyamux "github.com/hashicorp/yamux"
-	"github.com/xtaci/smux"
-
 	pcap "github.com/muxtop/muxtop/capture"
+	"github.com/muxtop/muxtop/internal/livecaptest"
 	"github.com/muxtop/muxtop/internal/pcaptest"
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
@@ -40,28 +38,15 @@ func joinedSession(t *testing.T, yam bool) (ps []pcaptest.Packet, cut time.Time,
 		t.Fatal(err)
 	}
 	reg := live.New(live.Config{})
-	cc, sc := smuxtest.Conns(t)
-	port = uint16(sc.LocalAddr().(*net.TCPAddr).Port)
-	var cli, srv smuxtest.Session
+	name, opt := "smux-v2", tap.Version(2)
 	if yam {
-		cfg := smuxtest.YamuxConfig()
-		cfg.EnableKeepAlive, cfg.KeepAliveInterval = true, 100*time.Millisecond
-		c, s := smuxtest.YamuxPair(t, tap.Wrap(cc, live.Client, reg, "test", tap.WithProtocol(tap.Yamux), tap.Record(w)), sc, cfg, cfg)
-		cli, srv = joinedYamux{c}, joinedYamux{s}
-	} else {
-		cfg := smuxtest.Config(2)
-		cfg.KeepAliveInterval, cfg.KeepAliveTimeout = 100*time.Millisecond, 10*time.Second
-		c, err := smux.Client(tap.Wrap(cc, live.Client, reg, "test", tap.Version(2), tap.Record(w)), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := smux.Server(sc, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close(); s.Close() })
-		cli, srv = joinedSmux{c}, joinedSmux{s}
+		name, opt = "yamux", tap.WithProtocol(tap.Yamux)
 	}
+	m := livecaptest.RealPair(t, name, reg, livecaptest.PairConfig{
+		Keepalive: 100 * time.Millisecond, GiveUp: 10 * time.Second, Tap: []tap.Option{opt, tap.Record(w)},
+	})
+	port = m.Port()
+	cli, srv := m.Cli, m.Srv
 	exchange := func(c, s net.Conn, req, ans string) {
 		t.Helper()
 		if _, err := c.Write([]byte(req)); err != nil {
@@ -77,21 +62,8 @@ func joinedSession(t *testing.T, yam bool) (ps []pcaptest.Packet, cut time.Time,
 			t.Fatal(err)
 		}
 	}
-	a, err := cli.OpenStream()
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, sa := askedStream(t, cli, srv, "FIRST-REQUEST")
 	sid = smuxtest.StreamID(a)
-	if _, err := a.Write([]byte("FIRST-REQUEST")); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := srv.AcceptStream()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.ReadFull(sa, make([]byte, len("FIRST-REQUEST"))); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := sa.Write([]byte("FIRST-ANSWER")); err != nil {
 		t.Fatal(err)
 	}
@@ -105,20 +77,7 @@ func joinedSession(t *testing.T, yam bool) (ps []pcaptest.Packet, cut time.Time,
 		exchange(a, sa, "SECOND-REQUEST-"+strconv.Itoa(i), "SECOND-ANSWER-"+strconv.Itoa(i))
 		time.Sleep(10 * time.Millisecond)
 	}
-	b, err := cli.OpenStream()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.Write([]byte("B-REQUEST")); err != nil {
-		t.Fatal(err)
-	}
-	sb, err := srv.AcceptStream()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.ReadFull(sb, make([]byte, len("B-REQUEST"))); err != nil {
-		t.Fatal(err)
-	}
+	b, sb := askedStream(t, cli, srv, "B-REQUEST")
 	if _, err := sb.Write([]byte("B-ANSWER")); err != nil {
 		t.Fatal(err)
 	}
@@ -134,17 +93,25 @@ func joinedSession(t *testing.T, yam bool) (ps []pcaptest.Packet, cut time.Time,
 	return pcaptest.Read(t, &buf), cut, port, sid
 }
 
-type joinedSmux struct{ s *smux.Session }
-
-func (e joinedSmux) OpenStream() (net.Conn, error)   { return e.s.OpenStream() }
-func (e joinedSmux) AcceptStream() (net.Conn, error) { return e.s.AcceptStream() }
-func (e joinedSmux) Close() error                    { return e.s.Close() }
-
-type joinedYamux struct{ s *hyamux.Session }
-
-func (e joinedYamux) OpenStream() (net.Conn, error)   { return e.s.OpenStream() }
-func (e joinedYamux) AcceptStream() (net.Conn, error) { return e.s.AcceptStream() }
-func (e joinedYamux) Close() error                    { return e.s.Close() }
+// askedStream opens a stream on cli and writes req on it, and accepts
+// it on srv and reads req there: the two ends of a stream asked req.
+func askedStream(t *testing.T, cli, srv smuxtest.Session, req string) (c, s net.Conn) {
+	t.Helper()
+	c, err := cli.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = srv.AcceptStream(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(s, make([]byte, len(req))); err != nil {
+		t.Fatal(err)
+	}
+	return c, s
+}
 
 // TestReadJoinedFirstBytesReal: a real smux v2 and yamux session whose
 // capture begins after stream A's first request and answer
@@ -252,20 +219,7 @@ func TestReadJoinedDataBeforeLonePingReal(t *testing.T) {
 	port := uint16(sc.LocalAddr().(*net.TCPAddr).Port)
 	cfg := smuxtest.YamuxConfig() // no keepalive: the one ping is the test's
 	cli, srv := smuxtest.YamuxPair(t, tap.Wrap(cc, live.Client, reg, "test", tap.WithProtocol(tap.Yamux), tap.Record(w)), sc, cfg, cfg)
-	a, err := cli.OpenStream()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.Write([]byte("FIRST")); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := srv.AcceptStream()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.ReadFull(sa, make([]byte, len("FIRST"))); err != nil {
-		t.Fatal(err)
-	}
+	a, sa := askedStream(t, smuxtest.YamuxSession(cli), smuxtest.YamuxSession(srv), "FIRST")
 	time.Sleep(20 * time.Millisecond)
 	cut := time.Now()
 	time.Sleep(20 * time.Millisecond)

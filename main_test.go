@@ -49,6 +49,13 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
+// bytes returns a copy of what was written so far.
+func (b *syncBuffer) bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Clone(b.buf.Bytes())
+}
+
 // capture is the JSON output of one muxtop run, sorted by type.
 type capture struct {
 	sessions map[float64]bool

@@ -16,12 +16,10 @@ import (
 	"time"
 
 	"github.com/gopacket/gopacket/pcapgo"
-	"github.com/xtaci/smux"
 
 	"github.com/muxtop/muxtop/internal/pcaptest"
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
-	"github.com/muxtop/muxtop/tap"
 )
 
 // stallingPipe copies a Live's stream from its answer to a pipe, as ssh
@@ -76,21 +74,11 @@ func TestReadStalledStreamNoKeepalive(t *testing.T) {
 		t.Fatal(err)
 	}
 	lc, url := serveCapture(t)
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pipe := &stallingPipe{w: pw}
-	copied := make(chan struct{})
-	go func() { // ends as the body is closed, below
-		defer close(copied)
-		io.Copy(pipe, resp.Body)
-	}()
-	t.Cleanup(func() { resp.Body.Close(); <-copied; pw.Close(); pr.Close() })
+	var pipe *stallingPipe
+	pr := pipeGET(t, url, func(pw *os.File) io.Writer {
+		pipe = &stallingPipe{w: pw}
+		return pipe
+	})
 	cmd := exec.Command(bin, "read", "-", "-o", "json")
 	cmd.Stdin = pr
 	var stdout, stderr syncBuffer
@@ -107,24 +95,7 @@ func TestReadStalledStreamNoKeepalive(t *testing.T) {
 	cfg := smuxtest.Config(2)
 	cfg.KeepAliveInterval = 2 * time.Second
 	cfg.KeepAliveTimeout = time.Minute
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan struct{})
-	go func() { // ends with the listener
-		defer close(served)
-		smuxtest.ServeEcho(tap.WrapListener(ln, reg, "svc", tap.Record(lc)), cfg)
-	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cli, err := smux.Client(c, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cli.Close(); ln.Close(); <-served })
+	cli, ln := tappedEcho(t, reg, lc, cfg)
 	st, err := cli.OpenStream()
 	if err != nil {
 		t.Fatal(err)
@@ -217,24 +188,6 @@ func tapFrames(reg *live.Registry) [2][]string {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer safe for a writer and a reader.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) bytes() []byte {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return bytes.Clone(l.b.Bytes())
-}
-
 // lastBeat returns the latest heartbeat in the pcapng capture raw, which
 // may end in the middle of a block.
 func lastBeat(raw []byte) time.Time {
@@ -279,19 +232,13 @@ func TestReadSavedLiveAsLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var saved lockedBuffer
+	var saved syncBuffer
 	copied := make(chan struct{})
 	go func() { // ends as the body is closed
 		defer close(copied)
 		io.Copy(&saved, resp.Body)
 	}()
-	var stdout, stderr syncBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	code := make(chan int, 1)
-	go func() {
-		code <- run(ctx, []string{"read", url, "-o", "json", "--leak-after", idleLeakAfter.String()}, &stdout, &stderr)
-	}()
+	stdout, stderr, stop := readIdle(t, url)
 	waitViewers(t, lc, 2)
 	leakThenIdle(t, lc)
 	var leak map[string]any
@@ -303,8 +250,7 @@ func TestReadSavedLiveAsLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cancel()
-	if c := <-code; c != 0 {
+	if c := stop(); c != 0 {
 		t.Fatalf("read URL: exit %d: %s", c, stderr.String())
 	}
 	smuxtest.Eventually(t, "the saved stream's heartbeats past the LEAK", func() bool {

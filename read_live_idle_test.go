@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -43,24 +44,7 @@ func leakThenIdle(t *testing.T, rec tap.Recorder) int {
 	t.Helper()
 	cfg := smuxtest.Config(2)
 	cfg.KeepAliveDisabled = true
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan struct{})
-	go func() { // ends with the listener, closed at cleanup
-		defer close(served)
-		smuxtest.ServeEcho(tap.WrapListener(ln, live.New(live.Config{}), "svc", tap.Record(rec)), cfg)
-	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cli, err := smux.Client(c, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cli.Close(); ln.Close(); <-served })
+	cli, _ := tappedEcho(t, live.New(live.Config{}), rec, cfg)
 	leaked := 0
 	for i := 1; i <= 10; i++ {
 		st, err := cli.OpenStream()
@@ -81,6 +65,81 @@ func leakThenIdle(t *testing.T, rec tap.Recorder) int {
 		st.Close()
 	}
 	return leaked
+}
+
+// tappedEcho starts the program of the tests of a live capture: an smux
+// server of cfg that taps its own listener into reg and rec and echoes
+// every stream, and a client of its own (untapped) of cfg, dialled to
+// it. It returns the client's session and the listener; both close, and
+// the server returns, when the test ends.
+func tappedEcho(t *testing.T, reg *live.Registry, rec tap.Recorder, cfg *smux.Config) (*smux.Session, net.Listener) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan struct{})
+	go func() { // ends with the listener, closed at cleanup
+		defer close(served)
+		smuxtest.ServeEcho(tap.WrapListener(ln, reg, "svc", tap.Record(rec)), cfg)
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli, err := smux.Client(c, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close(); ln.Close(); <-served })
+	return cli, ln
+}
+
+// pipeGET GETs url and copies the answer's body down a new pipe, as curl
+// URL | does, through what wrap makes of the pipe's write end (the end
+// itself where wrap is nil). It returns the pipe's read end. The body,
+// the copy and the pipe end when the test does.
+func pipeGET(t *testing.T, url string, wrap func(pw *os.File) io.Writer) *os.File {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w io.Writer = pw
+	if wrap != nil {
+		w = wrap(pw)
+	}
+	copied := make(chan struct{})
+	go func() { // ends as the body is closed, at cleanup
+		defer close(copied)
+		io.Copy(w, resp.Body)
+	}()
+	t.Cleanup(func() { resp.Body.Close(); <-copied; pw.Close(); pr.Close() })
+	return pr
+}
+
+// readIdle runs read url -o json --leak-after idleLeakAfter in-process
+// until stop, which cancels it, as ctrl+c does, and returns its exit
+// code; the test's end stops it too. stdout and stderr are what it
+// writes.
+func readIdle(t *testing.T, url string) (stdout, stderr *syncBuffer, stop func() int) {
+	t.Helper()
+	stdout, stderr = new(syncBuffer), new(syncBuffer)
+	ctx, cancel := context.WithCancel(context.Background())
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, []string{"read", url, "-o", "json", "--leak-after", idleLeakAfter.String()}, stdout, stderr)
+	}()
+	stop = sync.OnceValue(func() int {
+		cancel()
+		return <-code
+	})
+	t.Cleanup(func() { stop() })
+	return stdout, stderr, stop
 }
 
 // leakOpened returns the first LEAK finding-opened record in out, JSON
@@ -137,13 +196,7 @@ func parseRecord(t *testing.T, line string) map[string]any {
 //	no LEAK 7s after the program went idle holding 2 streams (--leak-after 1s)
 func TestReadURLIdleLeak(t *testing.T) {
 	lc, url := serveCapture(t)
-	var stdout, stderr syncBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	code := make(chan int, 1)
-	go func() {
-		code <- run(ctx, []string{"read", url, "-o", "json", "--leak-after", idleLeakAfter.String()}, &stdout, &stderr)
-	}()
+	stdout, stderr, stop := readIdle(t, url)
 	waitViewers(t, lc, 1)
 	leaked := leakThenIdle(t, lc)
 	idle := time.Now()
@@ -151,8 +204,7 @@ func TestReadURLIdleLeak(t *testing.T) {
 	var leak map[string]any
 	for leak == nil || leak["count"] != float64(leaked) {
 		if time.Since(idle) > bound {
-			cancel()
-			<-code
+			stop()
 			if leak != nil {
 				t.Fatalf("LEAK counts %v streams %v after the program went idle, want the %d leaked: %v", leak["count"], bound.Round(time.Second), leaked, leak)
 			}
@@ -162,8 +214,7 @@ func TestReadURLIdleLeak(t *testing.T) {
 		leak = leakLatest(t, stdout.String())
 	}
 	t.Logf("LEAK counts the %d streams %v after the program went idle", leaked, time.Since(idle).Round(time.Millisecond))
-	cancel() // ctrl+c
-	if c := <-code; c != 0 {
+	if c := stop(); c != 0 { // ctrl+c
 		t.Fatalf("exit %d: %s", c, stderr.String())
 	}
 	s := parseJSON(t, stdout.String()).summary
@@ -192,23 +243,9 @@ func TestReadLiveIdleLeakBinary(t *testing.T) {
 			args := []string{"read", url, "-o", "json", "--leak-after", idleLeakAfter.String(), "--duration", duration.String()}
 			cmd := exec.Command(bin, args...)
 			if how == "pipe" {
-				resp, err := http.Get(url)
-				if err != nil {
-					t.Fatal(err)
-				}
-				pr, pw, err := os.Pipe()
-				if err != nil {
-					t.Fatal(err)
-				}
-				copied := make(chan struct{})
-				go func() { // ends as the body is closed, below
-					defer close(copied)
-					io.Copy(pw, resp.Body)
-				}()
-				t.Cleanup(func() { resp.Body.Close(); <-copied; pw.Close(); pr.Close() })
 				args[1] = "-"
 				cmd = exec.Command(bin, args...)
-				cmd.Stdin = pr // a pipe, as tcpdump's
+				cmd.Stdin = pipeGET(t, url, nil) // a pipe, as tcpdump's
 			}
 			var stdout, stderr syncBuffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
@@ -47,6 +48,19 @@ func readPackets(t *testing.T, path string) []pkt {
 	}
 	defer f.Close()
 	return pcaptest.Read(t, f)
+}
+
+// readShifted returns readPackets(path), those after cut moved later by
+// shift: as a side that paused that long at cut would have sent them.
+func readShifted(t *testing.T, path string, cut time.Time, shift time.Duration) []pkt {
+	t.Helper()
+	ps := readPackets(t, path)
+	for i := range ps {
+		if ps[i].CI.Timestamp.After(cut) {
+			ps[i].CI.Timestamp = ps[i].CI.Timestamp.Add(shift)
+		}
+	}
+	return ps
 }
 
 func writePackets(t *testing.T, path string, ps []pkt) {

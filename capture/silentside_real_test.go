@@ -8,10 +8,8 @@ import (
 	"testing"
 	"time"
 
-	hyamux "github.com/hashicorp/yamux"
-	"github.com/xtaci/smux"
-
 	"github.com/muxtop/muxtop/capture"
+	"github.com/muxtop/muxtop/internal/livecaptest"
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/pcapout"
@@ -34,40 +32,16 @@ func recordSilentServer(t *testing.T, name string, shift time.Duration) (ps []pk
 	var cut time.Time
 	path := writeCapture(t, func(w *pcapout.Writer) {
 		reg := live.New(live.Config{})
-		cc, sc := smuxtest.Conns(t)
-		port = uint16(sc.LocalAddr().(*net.TCPAddr).Port)
-		var open func() (net.Conn, error)
-		var accept func() (net.Conn, error)
-		if name == "yamux" {
-			cfg := smuxtest.YamuxConfig() // keepalive off
-			cli, err := hyamux.Client(tap.Wrap(cc, live.Client, reg, "test", tap.WithProtocol(tap.Yamux), tap.Record(w)), cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			srv, err := hyamux.Server(sc, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer srv.Close()
-			defer cli.Close()
-			open, accept = cli.Open, srv.Accept
-		} else {
-			v := map[string]int{"smux-v1": 1, "smux-v2": 2}[name]
-			cfg := smuxtest.Config(v)
-			cfg.KeepAliveDisabled = true
-			cli, err := smux.Client(tap.Wrap(cc, live.Client, reg, "test", tap.Version(v), tap.Record(w)), cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			srv, err := smux.Server(sc, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer srv.Close()
-			defer cli.Close()
-			open = func() (net.Conn, error) { return cli.OpenStream() }
-			accept = func() (net.Conn, error) { return srv.AcceptStream() }
+		opts := []tap.Option{tap.WithProtocol(tap.Yamux), tap.Record(w)}
+		if name != "yamux" {
+			opts[0] = tap.Version(map[string]int{"smux-v1": 1, "smux-v2": 2}[name])
 		}
+		// Keepalive off; the sessions close before the recording ends,
+		// which holds their close.
+		m := livecaptest.RealPair(t, name, reg, livecaptest.PairConfig{Tap: opts})
+		defer m.Close()
+		port = m.Port()
+		open, accept := m.Cli.OpenStream, m.Srv.AcceptStream
 		var clients, served []net.Conn
 		for i := range n {
 			st, err := open()
@@ -125,13 +99,7 @@ func recordSilentServer(t *testing.T, name string, shift time.Duration) (ps []pk
 		})
 		time.Sleep(300 * time.Millisecond) // an evaluation between the answers and the session's end
 	})
-	for _, p := range readPackets(t, path) {
-		if p.CI.Timestamp.After(cut) {
-			p.CI.Timestamp = p.CI.Timestamp.Add(shift)
-		}
-		ps = append(ps, p)
-	}
-	return ps, port
+	return readShifted(t, path, cut, shift), port
 }
 
 // TestSilentServerUnansweredCaptureReal: a capture written from real smux

@@ -98,13 +98,7 @@ func recordHalfClosedRequest(t *testing.T, leak bool, shift time.Duration) (ps [
 			return len(ss) == 1 && ss[0].Open == 1 == leak
 		})
 	})
-	for _, p := range readPackets(t, path) {
-		if p.CI.Timestamp.After(cut) {
-			p.CI.Timestamp = p.CI.Timestamp.Add(shift)
-		}
-		ps = append(ps, p)
-	}
-	return ps, port
+	return readShifted(t, path, cut, shift), port
 }
 
 // TestSlowAnswerNoLeakCaptureReal: the slow handler of the reviewer's

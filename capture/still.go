@@ -46,20 +46,12 @@ func (r *Reader) still(now time.Time) {
 // quiet program by the reader, and a clock that went on by the wall
 // clock would age what the stall held back.
 func Still(src Source, period time.Duration) *StillSource {
-	s := &StillSource{stillSource{src: src, period: period, got: make(chan readResult, 1)}}
+	s := &StillSource{src: src, period: period, got: make(chan readResult, 1)}
 	if h, ok := src.(heartbeats); ok { // a File, an ngSource
 		s.beat, s.take = h.beats()
 	}
 	return s
 }
-
-// StillSource is the Source Still returns.
-type StillSource struct{ stillSource }
-
-// Beating reports whether a heartbeat has come: the capture's clock goes
-// on by them while no packet comes, and stands still only while they do
-// not come either. It is safe for concurrent use.
-func (s *StillSource) Beating() bool { return s.beating.Load() }
 
 type readResult struct {
 	data []byte
@@ -67,7 +59,9 @@ type readResult struct {
 	err  error
 }
 
-type stillSource struct {
+// StillSource is the Source Still returns: its ReadPacketData is for one
+// reader; Beating may be called from any goroutine.
+type StillSource struct {
 	src     Source
 	period  time.Duration
 	got     chan readResult // the read under way's result
@@ -82,13 +76,19 @@ type stillSource struct {
 	beating atomic.Bool
 }
 
-func (s *stillSource) LinkType() layers.LinkType { return s.src.LinkType() }
+// LinkType is the link type of the Source Still wraps.
+func (s *StillSource) LinkType() layers.LinkType { return s.src.LinkType() }
+
+// Beating reports whether a heartbeat has come: the capture's clock goes
+// on by them while no packet comes, and stands still only while they do
+// not come either. It is safe for concurrent use.
+func (s *StillSource) Beating() bool { return s.beating.Load() }
 
 // ReadPacketData returns src's next packet, or ErrStill, or ErrIdle at a
 // heartbeat's time. A read of src begins only once the caller is done
 // with the packet before (its data valid until the next call), and only
 // one at a time.
-func (s *stillSource) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
+func (s *StillSource) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 	if !s.reading {
 		s.reading = true
 		go func() {

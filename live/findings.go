@@ -1266,10 +1266,11 @@ func (s *Session) closeWaitResolved(f *Finding, cands []candidate) string {
 	holder := f.Dir.Sender()
 	switch {
 	case s.dirEnded[f.Dir]:
+		closed := ClosedIts(s.transport())
 		if s.transport() == "pipe" {
-			return fmt.Sprintf("the %s closed its end too", holder)
+			closed = "closed its end" // the connection closed at the other's
 		}
-		return fmt.Sprintf("the %s closed its side of the connection too", holder)
+		return fmt.Sprintf("the %s %s too", holder, closed)
 	case slices.ContainsFunc(cands, func(c candidate) bool { return c.code == CodeKeepalive && c.dir == f.Dir }):
 		return fmt.Sprintf("the %s's keepalive stopped: KEEPALIVE says it is frozen or gone", holder)
 	case slices.ContainsFunc(cands, func(c candidate) bool { return c.code == CodeSessionBlocked }):

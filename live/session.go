@@ -796,7 +796,7 @@ func (s *Session) HalfClosed(dir Dir, at time.Time, peer string) {
 	if other {
 		// A capture of one direction has nothing of the other side: its
 		// FIN may have gone by unseen.
-		detail = "the " + peer + " closed its side of the connection (FIN); the capture holds nothing of the " + dir.Reverse().Sender().String() + "'s side, which may have closed too"
+		detail = "the " + peer + " " + closedFIN("") + "; the capture holds nothing of the " + dir.Reverse().Sender().String() + "'s side, which may have closed too"
 	}
 	s.reg.hist.addEvent(Record{Kind: SessionHalfClosed, Session: s.id, Dir: dir, At: at, Proto: proto, Detail: detail, Transport: transport})
 }
@@ -835,14 +835,6 @@ func (s *Session) transport() string {
 // (the client closed), "… during the TLS handshake, after the client's
 // ClientHello and before the handshake completed: …" (the server did).
 func noTLSText(peer string, dir Dir, under string, hello bool) string {
-	closed := ClosedIts(under)
-	if under == "" {
-		closed += " (FIN)"
-	}
-	rest := "; the " + dir.Reverse().Sender().String() + "'s side is still open"
-	if under == "pipe" {
-		rest = " (a net.Pipe has no half-close): the " + dir.Reverse().Sender().String() + " can no longer write"
-	}
 	when := " before any TLS handshake"
 	switch {
 	case hello && dir.Sender() == Client:
@@ -850,7 +842,7 @@ func noTLSText(peer string, dir Dir, under string, hello bool) string {
 	case hello:
 		when = " during the TLS handshake, after the client's ClientHello and before the handshake completed"
 	}
-	return "the " + peer + " " + closed + when + ": no TLS connection was made" + rest
+	return "the " + peer + " " + closedFIN(under) + when + ": no TLS connection was made" + stillOpen(dir.Reverse().Sender(), under)
 }
 
 // HalfClosedName names a SessionHalfClosed record r in a line of output,
@@ -870,19 +862,14 @@ func (r *Record) HalfClosedName() string {
 // open"; over TLS its close_notify, no FIN; over a net.Pipe, which has no
 // half-close, a close of the whole connection; over another conn no FIN.
 func HalfClosedText(peer string, dir Dir, transport string) string {
-	other := dir.Reverse().Sender().String()
 	if _, ok := TLSUnder(transport); ok {
 		transport = "tls" // its close_notify, whatever the conn under it
 	}
-	switch transport {
-	case "":
-		return "the " + peer + " closed its side of the connection (FIN); the " + other + "'s side is still open"
-	case "tls":
-		return "the " + peer + " closed its side of the TLS connection; the " + other + "'s side is still open"
-	case "pipe":
-		return "the " + peer + " closed the connection (a net.Pipe has no half-close): the " + other + " can no longer write"
+	closed := closedFIN(transport)
+	if transport == "tls" {
+		closed = "closed its side of the TLS connection"
 	}
-	return "the " + peer + " closed its side of the connection; the " + other + "'s side is still open"
+	return "the " + peer + " " + closed + stillOpen(dir.Reverse().Sender(), transport)
 }
 
 // Unsent records that the n bytes of a write by the tapped end from

@@ -7,48 +7,16 @@ import (
 	"testing"
 	"time"
 
-	hyamux "github.com/hashicorp/yamux"
-	"github.com/xtaci/smux"
-
-	"github.com/muxtop/muxtop/internal/smuxtest"
+	"github.com/muxtop/muxtop/internal/livecaptest"
 	"github.com/muxtop/muxtop/live"
-	"github.com/muxtop/muxtop/tap"
 )
 
 // kaPair starts name's session over loopback TCP, its client's conn
 // tapped into reg; ka 0 keeps keepalive off on both ends, else it is on
 // with interval ka (and a minute before either gives up).
-func kaPair(t *testing.T, name string, reg *live.Registry, ka time.Duration) (slowMux, *tap.Conn) {
+func kaPair(t *testing.T, name string, reg *live.Registry, ka time.Duration) livecaptest.Pair {
 	t.Helper()
-	cc, sc := smuxtest.Conns(t)
-	tc := tap.Wrap(cc, live.Client, reg, name)
-	if name == "yamux" {
-		ccfg, scfg := smuxtest.YamuxConfig(), smuxtest.YamuxConfig()
-		for _, c := range []*hyamux.Config{ccfg, scfg} {
-			c.EnableKeepAlive = ka != 0
-			if ka != 0 {
-				c.KeepAliveInterval = ka
-			}
-			c.ConnectionWriteTimeout = time.Minute
-		}
-		cli, srv := smuxtest.YamuxPair(t, tc, sc, ccfg, scfg)
-		return slowMux{slowYamux{cli}, slowYamux{srv}, srv.NumStreams}, tc
-	}
-	cfg := smuxtest.Config(map[string]int{"smux-v1": 1, "smux-v2": 2}[name])
-	cfg.KeepAliveDisabled = ka == 0
-	if ka != 0 {
-		cfg.KeepAliveInterval, cfg.KeepAliveTimeout = ka, time.Minute
-	}
-	cli, err := smux.Client(tc, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := smux.Server(sc, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cli.Close(); srv.Close() })
-	return slowMux{slowSmux{cli}, slowSmux{srv}, srv.NumStreams}, tc
+	return livecaptest.RealPair(t, name, reg, livecaptest.PairConfig{Keepalive: ka, GiveUp: time.Minute})
 }
 
 // evalFor evaluates reg every 50 ms for d.
@@ -60,11 +28,11 @@ func evalFor(reg *live.Registry, cfg live.FindingsConfig, d time.Duration) {
 }
 
 // acceptRead accepts n streams on m's server and reads each one's request.
-func acceptRead(t *testing.T, m slowMux, n int) []net.Conn {
+func acceptRead(t *testing.T, m livecaptest.Pair, n int) []net.Conn {
 	t.Helper()
 	var out []net.Conn
 	for range n {
-		st, err := m.srv.AcceptStream()
+		st, err := m.Srv.AcceptStream()
 		if err != nil {
 			t.Error(err)
 			return out
@@ -106,7 +74,7 @@ func TestSilentResolvedSpokeFirst(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			reg := live.New(live.Config{})
-			m, tc := kaPair(t, name, reg, 0)
+			m := kaPair(t, name, reg, 0)
 			clients := requests(t, m, 2)
 			time.Sleep(1600 * time.Millisecond)
 			reg.Evaluate(time.Now(), silentFixCfg)
@@ -122,7 +90,7 @@ func TestSilentResolvedSpokeFirst(t *testing.T) {
 				st.Close()
 			}
 			time.Sleep(100 * time.Millisecond)
-			tc.CloseWrite()
+			m.Tapped.CloseWrite()
 			time.Sleep(100 * time.Millisecond)
 			reg.Evaluate(time.Now(), silentFixCfg)
 			_, r := silentRecords(reg, live.CodeUnanswered)
@@ -147,12 +115,12 @@ func TestSilentResolvedSpokeFirst(t *testing.T) {
 func TestSilentV1RewriteHolds(t *testing.T) {
 	reg := live.New(live.Config{})
 	cfg := live.FindingsConfig{LeakAfter: 2 * time.Second, UnansweredAfter: 300 * time.Millisecond, Churn: -1}
-	m, _ := kaPair(t, "smux-v1", reg, 0)
+	m := kaPair(t, "smux-v1", reg, 0)
 	a := requests(t, m, 1)[0]
 	t0 := time.Now()
 	go func() {
 		for range 2 {
-			st, err := m.srv.AcceptStream()
+			st, err := m.Srv.AcceptStream()
 			if err != nil {
 				return
 			}
@@ -191,7 +159,7 @@ func TestSilentKeepaliveNotSeenYetReal(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			reg := live.New(live.Config{})
-			m, _ := kaPair(t, name, reg, 4*time.Second)
+			m := kaPair(t, name, reg, 4*time.Second)
 			time.Sleep(1200 * time.Millisecond) // past NOPLateness
 			clients := requests(t, m, 1)
 			go func() {
@@ -234,15 +202,15 @@ func TestSilentOneFindingPerDirectionReal(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			reg := live.New(live.Config{})
-			m, _ := kaPair(t, name, reg, 0)
+			m := kaPair(t, name, reg, 0)
 			var rs [3][2]net.Conn
 			for i := range rs {
-				c, err := m.cli.OpenStream()
+				c, err := m.Cli.OpenStream()
 				if err != nil {
 					t.Fatal(err)
 				}
 				io.WriteString(c, "H")
-				s, err := m.srv.AcceptStream()
+				s, err := m.Srv.AcceptStream()
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -287,7 +255,7 @@ func TestSilentYamuxManualPingReal(t *testing.T) {
 			t.Parallel()
 			reg := live.New(live.Config{})
 			m, sc := quietPair(t, "yamux", reg, false, false)
-			cli := m.cli.(slowYamux).Session
+			cli := m.YamuxCli
 			time.Sleep(1200 * time.Millisecond)
 			if when == "before" {
 				if _, err := cli.Ping(); err != nil {

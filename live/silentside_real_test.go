@@ -10,12 +10,9 @@ import (
 	"testing"
 	"time"
 
-	hyamux "github.com/hashicorp/yamux"
-	"github.com/xtaci/smux"
-
+	"github.com/muxtop/muxtop/internal/livecaptest"
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
-	"github.com/muxtop/muxtop/tap"
 )
 
 // A side that sends nothing at all while streams wait for it, with
@@ -58,45 +55,28 @@ func (c *stopConn) free() { c.once.Do(func() { close(c.release) }) }
 // stopConn whose reads are stopped from the start if stopReads. With ka,
 // both ends keep keepalive on every 100 ms (and wait a minute before
 // they give up on the other); else it is off.
-func quietPair(t *testing.T, name string, reg *live.Registry, ka, stopReads bool) (slowMux, *stopConn) {
+func quietPair(t *testing.T, name string, reg *live.Registry, ka, stopReads bool) (livecaptest.Pair, *stopConn) {
 	t.Helper()
-	cc, raw := smuxtest.Conns(t)
-	sc := &stopConn{Conn: raw, release: make(chan struct{})}
-	sc.reads.Store(stopReads)
-	tc := tap.Wrap(cc, live.Client, reg, name)
-	var m slowMux
-	if name == "yamux" {
-		ccfg, scfg := smuxtest.YamuxConfig(), smuxtest.YamuxConfig()
-		for _, c := range []*hyamux.Config{ccfg, scfg} {
-			c.EnableKeepAlive, c.KeepAliveInterval, c.ConnectionWriteTimeout = ka, 100*time.Millisecond, time.Minute
-		}
-		cli, srv := smuxtest.YamuxPair(t, tc, sc, ccfg, scfg)
-		m = slowMux{slowYamux{cli}, slowYamux{srv}, srv.NumStreams}
-	} else {
-		cfg := smuxtest.Config(map[string]int{"smux-v1": 1, "smux-v2": 2}[name])
-		cfg.KeepAliveDisabled = !ka
-		cfg.KeepAliveInterval, cfg.KeepAliveTimeout = 100*time.Millisecond, time.Minute
-		cli, err := smux.Client(tc, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv, err := smux.Server(sc, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cli.Close(); srv.Close() })
-		m = slowMux{slowSmux{cli}, slowSmux{srv}, srv.NumStreams}
+	var sc *stopConn
+	cfg := livecaptest.PairConfig{GiveUp: time.Minute, WrapServer: func(raw net.Conn) net.Conn {
+		sc = &stopConn{Conn: raw, release: make(chan struct{})}
+		sc.reads.Store(stopReads)
+		return sc
+	}}
+	if ka {
+		cfg.Keepalive = 100 * time.Millisecond
 	}
+	m := livecaptest.RealPair(t, name, reg, cfg)
 	t.Cleanup(sc.free) // first: a stopped read or write lets go before the sessions close
 	return m, sc
 }
 
 // requests opens n streams on m's client and writes a request on each.
-func requests(t *testing.T, m slowMux, n int) []net.Conn {
+func requests(t *testing.T, m livecaptest.Pair, n int) []net.Conn {
 	t.Helper()
 	var sts []net.Conn
 	for i := range n {
-		st, err := m.cli.OpenStream()
+		st, err := m.Cli.OpenStream()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -189,10 +169,10 @@ func TestSilentServerUnansweredReal(t *testing.T) {
 				switch {
 				case fault == "reads":
 				case name == "yamux":
-					smuxtest.Eventually(t, "the server's session read the SYNs", func() bool { return m.streams() == n })
+					smuxtest.Eventually(t, "the server's session read the SYNs", func() bool { return m.Streams() == n })
 				default:
 					for range n {
-						st, err := m.srv.AcceptStream()
+						st, err := m.Srv.AcceptStream()
 						if err != nil {
 							t.Fatal(err)
 						}
@@ -235,7 +215,7 @@ func TestSilentServerUnansweredReal(t *testing.T) {
 				// closes, the client reads the answer and closes.
 				if name == "yamux" {
 					for range n {
-						st, err := m.srv.AcceptStream()
+						st, err := m.Srv.AcceptStream()
 						if err != nil {
 							t.Fatal(err)
 						}
@@ -282,7 +262,7 @@ func TestSilentServerSlowHandlerHealthyReal(t *testing.T) {
 			m, _ := quietPair(t, name, reg, false, false)
 			clients := requests(t, m, n)
 			if name == "yamux" {
-				smuxtest.Eventually(t, "the server's session read the SYNs", func() bool { return m.streams() == n })
+				smuxtest.Eventually(t, "the server's session read the SYNs", func() bool { return m.Streams() == n })
 			}
 			since, start := asked(t, reg, name, n, true)
 			due := silentDue(name, since, start, cfg)
@@ -291,7 +271,7 @@ func TestSilentServerSlowHandlerHealthyReal(t *testing.T) {
 			}
 			reg.Evaluate(due.Add(-time.Millisecond), cfg)
 			for range n {
-				st, err := m.srv.AcceptStream()
+				st, err := m.Srv.AcceptStream()
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -9,55 +9,17 @@ import (
 	"testing"
 	"time"
 
-	hyamux "github.com/hashicorp/yamux"
-	"github.com/xtaci/smux"
-
+	"github.com/muxtop/muxtop/internal/livecaptest"
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
-	"github.com/muxtop/muxtop/tap"
 )
-
-// slowMux is a real session pair for the slow-answer tests: its client
-// and server, and the number of streams the server's session holds
-// (NumStreams), which counts a stream as its SYN is read.
-type slowMux struct {
-	cli, srv smuxtest.Session
-	streams  func() int
-}
 
 // slowPair starts name's session ("smux-v1", "smux-v2", "yamux"),
 // keepalive off, its client's conn tapped into reg.
-func slowPair(t *testing.T, name string, reg *live.Registry) slowMux {
+func slowPair(t *testing.T, name string, reg *live.Registry) livecaptest.Pair {
 	t.Helper()
-	cc, sc := smuxtest.Conns(t)
-	tc := tap.Wrap(cc, live.Client, reg, name)
-	if name == "yamux" {
-		cli, srv := smuxtest.YamuxPair(t, tc, sc, smuxtest.YamuxConfig(), smuxtest.YamuxConfig())
-		return slowMux{slowYamux{cli}, slowYamux{srv}, srv.NumStreams}
-	}
-	cfg := smuxtest.Config(map[string]int{"smux-v1": 1, "smux-v2": 2}[name])
-	cfg.KeepAliveDisabled = true
-	cli, err := smux.Client(tc, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := smux.Server(sc, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cli.Close(); srv.Close() })
-	return slowMux{slowSmux{cli}, slowSmux{srv}, srv.NumStreams}
+	return livecaptest.RealPair(t, name, reg, livecaptest.PairConfig{})
 }
-
-type slowYamux struct{ *hyamux.Session }
-
-func (s slowYamux) OpenStream() (net.Conn, error)   { return s.Session.Open() }
-func (s slowYamux) AcceptStream() (net.Conn, error) { return s.Session.Accept() }
-
-type slowSmux struct{ *smux.Session }
-
-func (s slowSmux) OpenStream() (net.Conn, error)   { return s.Session.OpenStream() }
-func (s slowSmux) AcceptStream() (net.Conn, error) { return s.Session.AcceptStream() }
 
 // writeDone sends the FIN of c's writing side: yamux's Close, smux's
 // CloseWrite; the reply can still be read.
@@ -103,7 +65,7 @@ func TestSlowAnswerNoLeakReal(t *testing.T) {
 			m := slowPair(t, name, reg)
 			var clients []net.Conn
 			for i := range n {
-				st, err := m.cli.OpenStream()
+				st, err := m.Cli.OpenStream()
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -118,10 +80,10 @@ func TestSlowAnswerNoLeakReal(t *testing.T) {
 			// The server's session has read every SYN, so the FINs before
 			// the last SYN too: accepted now, those streams get no ACK in
 			// yamux. The last is accepted only once the answers go.
-			smuxtest.Eventually(t, "the server's session read the SYNs", func() bool { return m.streams() == n })
+			smuxtest.Eventually(t, "the server's session read the SYNs", func() bool { return m.Streams() == n })
 			var served []net.Conn
 			for range n - 1 {
-				st, err := m.srv.AcceptStream()
+				st, err := m.Srv.AcceptStream()
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -153,7 +115,7 @@ func TestSlowAnswerNoLeakReal(t *testing.T) {
 				}
 			}
 			// The answers come, late.
-			last, err := m.srv.AcceptStream()
+			last, err := m.Srv.AcceptStream()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -216,14 +178,14 @@ func TestClassicLeakStillFoundReal(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			reg := live.New(live.Config{})
 			m := slowPair(t, name, reg)
-			leaked, err := m.cli.OpenStream()
+			leaked, err := m.Cli.OpenStream()
 			if err != nil {
 				t.Fatal(err)
 			}
 			if _, err := io.WriteString(leaked, "GET /leak"); err != nil {
 				t.Fatal(err)
 			}
-			served, err := m.srv.AcceptStream()
+			served, err := m.Srv.AcceptStream()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -250,13 +212,13 @@ func TestClassicLeakStillFoundReal(t *testing.T) {
 				t.Fatal(err)
 			}
 			// A healthy request after it: the server still serves.
-			ok, err := m.cli.OpenStream()
+			ok, err := m.Cli.OpenStream()
 			if err != nil {
 				t.Fatal(err)
 			}
 			io.WriteString(ok, "GET /ok")
 			writeDone(ok)
-			st, err := m.srv.AcceptStream()
+			st, err := m.Srv.AcceptStream()
 			if err != nil {
 				t.Fatal(err)
 			}

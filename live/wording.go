@@ -170,7 +170,7 @@ func closeWaitText(f *Finding) string {
 	}
 	closed, own := ClosedIts(ev.Transport), "its own"
 	if ev.Transport == "pipe" {
-		closed, own = "closed the connection (a net.Pipe has no half-close)", "its end"
+		closed, own = closed+pipeWhole, "its end"
 	}
 	return fmt.Sprintf("the %s %s %s ago, and the %s has not closed %s %s: it still holds session %d%s%s",
 		closer, closed, fmtDur(ev.Age), holder, own, quiet, f.Session, streams, closeWaitState(ev.Transport, closer))
@@ -186,6 +186,30 @@ func ClosedIts(transport string) string {
 		return "closed the connection"
 	}
 	return "closed its side of the connection"
+}
+
+// pipeWhole follows the words of a close of a net.Pipe (ClosedIts) where
+// a half-close would be expected: why it closed the whole connection.
+const pipeWhole = " (a net.Pipe has no half-close)"
+
+// closedFIN is ClosedIts with, over TCP, the FIN that closed it: "closed
+// its side of the connection (FIN)".
+func closedFIN(transport string) string {
+	if transport == "" {
+		return ClosedIts(transport) + " (FIN)"
+	}
+	return ClosedIts(transport)
+}
+
+// stillOpen says, after the words of a half-close of a conn of transport
+// (as SessionInfo.Transport names it), what it leaves to other: "; the
+// client's side is still open", or over a net.Pipe, whose Close ends both
+// ways, " (a net.Pipe has no half-close): the client can no longer write".
+func stillOpen(other Side, transport string) string {
+	if transport == "pipe" {
+		return pipeWhole + ": the " + other.String() + " can no longer write"
+	}
+	return "; the " + other.String() + "'s side is still open"
 }
 
 // closeWaitState says, after a CLOSE_WAIT finding's text, the state the

@@ -53,6 +53,45 @@ func toldRecording(t *testing.T) (file *bytes.Buffer, pw *pcapout.Writer, w told
 	return file, pw, toldWriter{pw, make(chan struct{})}, live.New(live.Config{})
 }
 
+// pinged starts mux's session between cc, the client's conn, tapped
+// into reg and recorded by w, and sc, the server's, and has the client
+// open a stream and write "ping" on it. The server accepts it, reads the
+// ping, closes asked (where it is not nil), and answers "pong" once
+// answer closes. It returns the client's session, the test's to close;
+// the server's closes when the test ends.
+func pinged(t *testing.T, mux livecaptest.Mux, cc, sc net.Conn, reg *live.Registry, w tap.Recorder, asked, answer chan struct{}) smuxtest.Session {
+	t.Helper()
+	srv, err := mux.M.Server(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	cli, err := mux.M.Client(tap.Wrap(cc, live.Client, reg, mux.Name, tap.Record(w)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		s, err := srv.AcceptStream()
+		if err != nil {
+			return
+		}
+		io.ReadFull(s, make([]byte, 4))
+		if asked != nil {
+			close(asked)
+		}
+		<-answer
+		io.WriteString(s, "pong")
+	}()
+	st, err := cli.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(st, "ping"); err != nil {
+		t.Fatal(err)
+	}
+	return cli
+}
+
 // holdConn holds the Read that brings the bytes read to want or more
 // until release closes: those bytes are out of the socket and not yet
 // through the tap above it. closed closes as the conn is closed.
@@ -109,33 +148,8 @@ func TestTapCloseDuringReadRecordsIt(t *testing.T) {
 				want = 8 + 8 + 8 + 4
 			}
 			hc := &holdConn{Conn: cc, want: want, held: make(chan struct{}), release: make(chan struct{}), closed: make(chan struct{})}
-			srv, err := mux.M.Server(sc)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer srv.Close()
-			cli, err := mux.M.Client(tap.Wrap(hc, live.Client, reg, mux.Name, tap.Record(w)))
-			if err != nil {
-				t.Fatal(err)
-			}
 			asked, answer := make(chan struct{}), make(chan struct{})
-			go func() {
-				s, err := srv.AcceptStream()
-				if err != nil {
-					return
-				}
-				io.ReadFull(s, make([]byte, 4))
-				close(asked)
-				<-answer
-				io.WriteString(s, "pong")
-			}()
-			st, err := cli.OpenStream()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := io.WriteString(st, "ping"); err != nil {
-				t.Fatal(err)
-			}
+			cli := pinged(t, mux, hc, sc, reg, w, asked, answer)
 			<-asked
 			close(answer)
 			<-hc.held
@@ -420,32 +434,8 @@ func TestTapReadWhileClosingRecordsIt(t *testing.T) {
 	file, pw, w, reg := toldRecording(t)
 	cc, sc := smuxtest.Conns(t)
 	slow := &slowClose{Conn: cc, closing: make(chan struct{}), release: make(chan struct{})}
-	srv, err := mux.M.Server(sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	cli, err := mux.M.Client(tap.Wrap(slow, live.Client, reg, mux.Name, tap.Record(w)))
-	if err != nil {
-		t.Fatal(err)
-	}
 	answer := make(chan struct{})
-	go func() {
-		s, err := srv.AcceptStream()
-		if err != nil {
-			return
-		}
-		io.ReadFull(s, make([]byte, 4))
-		<-answer
-		io.WriteString(s, "pong")
-	}()
-	st, err := cli.OpenStream()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.WriteString(st, "ping"); err != nil {
-		t.Fatal(err)
-	}
+	cli := pinged(t, mux, slow, sc, reg, w, nil, answer)
 	closed := make(chan struct{})
 	go func() {
 		defer close(closed)

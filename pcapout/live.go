@@ -265,16 +265,27 @@ func unstreamable(rw http.ResponseWriter, rc *http.ResponseController) string {
 	case flush && deadline:
 		return ""
 	case flush:
-		return fmt.Sprintf("pcapout.Live: this ResponseWriter (%T) can flush but not set a write deadline, so the capture cannot be streamed live: "+
-			"it has no SetWriteDeadline method, nor an Unwrap() http.ResponseWriter method to the server's, and Close could not end the stream of a viewer that stopped reading; "+
-			"give its wrapper an Unwrap method, or mount the capture on a net/http server's own ResponseWriter", rw)
+		return cannotStream(rw, "can flush but not set a write deadline",
+			"it has no SetWriteDeadline method, nor an Unwrap() http.ResponseWriter method to the server's, and Close could not end the stream of a viewer that stopped reading",
+			unwrapFix)
 	case deadline:
-		return fmt.Sprintf("pcapout.Live: this ResponseWriter (%T) can set a write deadline but not flush, so the capture cannot be streamed live: "+
-			"it has no Flush or FlushError method, nor an Unwrap() http.ResponseWriter method to the server's, and the stream would sit in its buffer; "+
-			"give its wrapper an Unwrap method, or mount the capture on a net/http server's own ResponseWriter", rw)
+		return cannotStream(rw, "can set a write deadline but not flush",
+			"it has no Flush or FlushError method, nor an Unwrap() http.ResponseWriter method to the server's, and the stream would sit in its buffer",
+			unwrapFix)
 	}
-	return fmt.Sprintf("pcapout.Live: this ResponseWriter (%T) cannot flush or set a write deadline, so the capture cannot be streamed live: "+
-		"a middleware wraps it with no Unwrap() http.ResponseWriter method; add one, or mount the capture outside the middleware", rw)
+	return cannotStream(rw, "cannot flush or set a write deadline",
+		"a middleware wraps it with no Unwrap() http.ResponseWriter method",
+		"add one, or mount the capture outside the middleware")
+}
+
+// unwrapFix is what a 500 tells the owner of a wrapper that can do one
+// of the two a live stream needs.
+const unwrapFix = "give its wrapper an Unwrap method, or mount the capture on a net/http server's own ResponseWriter"
+
+// cannotStream is the line of unstreamable's 500: rw's type and what it
+// can and cannot do, why, and the fix.
+func cannotStream(rw http.ResponseWriter, can, why, fix string) string {
+	return fmt.Sprintf("pcapout.Live: this ResponseWriter (%T) %s, so the capture cannot be streamed live: %s; %s", rw, can, why, fix)
 }
 
 // flushes reports whether http.ResponseController can flush rw: rw, or a

@@ -3,7 +3,9 @@
 // sessions over loopback TCP, tapped at the client into a registry and a
 // recorder, whose server echoes every stream; traffic on them; a wait for
 // the tap's counts to settle; and the tap's counts between two snapshots,
-// the oracle a viewer's capture is checked against.
+// the oracle a viewer's capture is checked against. And the real pairs of
+// the slow-answer and silent-side tests, of live and capture alike
+// (RealPair).
 package livecaptest
 
 import (
@@ -15,6 +17,9 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	hyamux "github.com/hashicorp/yamux"
+	"github.com/xtaci/smux"
 
 	"github.com/muxtop/muxtop/capture"
 	"github.com/muxtop/muxtop/internal/smuxtest"
@@ -229,4 +234,88 @@ func (v *Viewer) Wait(t testing.TB) {
 func (v *Viewer) Leave() {
 	v.cancel()
 	<-v.done
+}
+
+// PairConfig says how RealPair's sessions run.
+type PairConfig struct {
+	// Keepalive is how often both ends keep alive; 0 keeps it off.
+	Keepalive time.Duration
+	// GiveUp is how long either end waits for the other before it gives
+	// up on the session (smux's KeepAliveTimeout, yamux's
+	// ConnectionWriteTimeout, which its ping waits too); 0 leaves the
+	// library's default.
+	GiveUp time.Duration
+	// WrapServer, if not nil, wraps the server's conn: one the test can
+	// stop, say.
+	WrapServer func(net.Conn) net.Conn
+	// Tap are the options of the client's tap: tap.Record, tap.Version.
+	Tap []tap.Option
+}
+
+// Pair is a real session pair: its client and server, and the client's
+// conn as tapped.
+type Pair struct {
+	Cli, Srv smuxtest.Session
+	// Streams is how many streams the server's session holds
+	// (NumStreams), which counts a stream as its SYN is read.
+	Streams func() int
+	// Tapped is the client's conn, tapped; its RemoteAddr is the server's.
+	Tapped *tap.Conn
+	// YamuxCli is the client's session where name is "yamux", else nil.
+	YamuxCli *hyamux.Session
+}
+
+// RealPair starts name's session ("smux-v1", "smux-v2", "yamux") over
+// loopback TCP as cfg says, its client's conn tapped into reg (the
+// session named name). Both sessions close when the test ends, or at
+// Close.
+func RealPair(t testing.TB, name string, reg *live.Registry, cfg PairConfig) Pair {
+	t.Helper()
+	cc, sc := smuxtest.Conns(t)
+	if cfg.WrapServer != nil {
+		sc = cfg.WrapServer(sc)
+	}
+	tc := tap.Wrap(cc, live.Client, reg, name, cfg.Tap...)
+	if name == "yamux" {
+		ccfg, scfg := smuxtest.YamuxConfig(), smuxtest.YamuxConfig()
+		for _, c := range []*hyamux.Config{ccfg, scfg} {
+			c.EnableKeepAlive = cfg.Keepalive != 0
+			if cfg.Keepalive != 0 {
+				c.KeepAliveInterval = cfg.Keepalive
+			}
+			if cfg.GiveUp != 0 {
+				c.ConnectionWriteTimeout = cfg.GiveUp
+			}
+		}
+		cli, srv := smuxtest.YamuxPair(t, tc, sc, ccfg, scfg)
+		return Pair{smuxtest.YamuxSession(cli), smuxtest.YamuxSession(srv), srv.NumStreams, tc, cli}
+	}
+	scfg := smuxtest.Config(map[string]int{"smux-v1": 1, "smux-v2": 2}[name])
+	scfg.KeepAliveDisabled = cfg.Keepalive == 0
+	if cfg.Keepalive != 0 {
+		scfg.KeepAliveInterval = cfg.Keepalive
+	}
+	if cfg.GiveUp != 0 {
+		scfg.KeepAliveTimeout = cfg.GiveUp
+	}
+	cli, err := smux.Client(tc, scfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := smux.Server(sc, scfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close(); srv.Close() })
+	return Pair{smuxtest.SmuxSession(cli), smuxtest.SmuxSession(srv), srv.NumStreams, tc, nil}
+}
+
+// Port returns the server's port.
+func (p Pair) Port() uint16 { return uint16(p.Tapped.RemoteAddr().(*net.TCPAddr).Port) }
+
+// Close closes the client's session, then the server's: before a
+// recording ends, so that it holds their close.
+func (p Pair) Close() {
+	p.Cli.Close()
+	p.Srv.Close()
 }

@@ -527,6 +527,12 @@ func StreamID(st net.Conn) uint32 {
 	return st.(*hyamux.Stream).StreamID()
 }
 
+// SmuxSession returns s as a Session.
+func SmuxSession(s *smux.Session) Session { return smuxSession{s} }
+
+// YamuxSession returns s as a Session.
+func YamuxSession(s *hyamux.Session) Session { return yamuxSession{s} }
+
 // smuxSession and yamuxSession give a Session's streams as net.Conns, nil
 // where there is none.
 type smuxSession struct{ *smux.Session }
