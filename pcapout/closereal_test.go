@@ -30,7 +30,8 @@ const tapCloseGrace = 500 * time.Millisecond
 type endsWriter struct {
 	*pcapout.Writer
 	told chan struct{}
-	at   *atomic.Int64 // when told, Unix ns
+	at   *atomic.Int64 // when first told, Unix ns
+	once *sync.Once
 }
 
 func (w endsWriter) ConnOver(client, server, transport string, at time.Time) tap.ConnRecorder {
@@ -44,8 +45,10 @@ type endsConn struct {
 
 func (c endsConn) Closed(dir live.Dir, at time.Time) {
 	c.ClosingRecorder.Closed(dir, at)
-	c.w.at.Store(time.Now().UnixNano())
-	close(c.w.told)
+	c.w.once.Do(func() {
+		c.w.at.Store(time.Now().UnixNano())
+		close(c.w.told)
+	})
 }
 
 // endsRecording returns a registry to tap into and an endsWriter of a
@@ -57,7 +60,7 @@ func endsRecording(t *testing.T) (file *bytes.Buffer, pw *pcapout.Writer, w ends
 	if err != nil {
 		t.Fatal(err)
 	}
-	return file, pw, endsWriter{pw, make(chan struct{}), new(atomic.Int64)}, live.New(live.Config{})
+	return file, pw, endsWriter{pw, make(chan struct{}), new(atomic.Int64), new(sync.Once)}, live.New(live.Config{})
 }
 
 // answerBytes is what the server of m sends for one stream opened by the
