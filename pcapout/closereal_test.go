@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -104,8 +105,8 @@ func pingPong(t *testing.T, cli, srv smuxtest.Session) {
 }
 
 // checkEnds reads the recording back through capture and checks it
-// against the tap's registry: the same counts, the client's close named
-// first, the server's last frame before the first end record.
+// against the tap's registry: the same counts, both directions' ends,
+// the client's FIN first, and the server's last frame before it.
 func checkEnds(t *testing.T, file []byte, reg *live.Registry) (tapped, got *live.SessionSnap) {
 	t.Helper()
 	tapped = onlySession(t, "the tap", reg)
@@ -118,18 +119,24 @@ func checkEnds(t *testing.T, file []byte, reg *live.Registry) (tapped, got *live
 	if rw := sessionEnded(read); len(rw) != 1 || anonymous(rw[0].Detail, got.Info) != first {
 		t.Errorf("read's session-ended: %+v, want one saying %q", rw, first)
 	}
+	// Both directions' ends: the client's FIN (a half-close), then the
+	// server's (the session's end).
 	recs, _ := read.Frames(live.Query{From: 1}, nil)
-	lastServer, firstEnd, ends := -1, -1, 0
+	lastServer, firstEnd := -1, -1
+	var ends []string
 	for i, r := range recs {
 		switch {
 		case r.Kind == live.FrameRecord && r.Dir == live.ServerToClient:
 			lastServer = i
 		case r.Kind == live.SessionHalfClosed || r.Kind == live.SessionEnded:
-			ends++
+			ends = append(ends, anonymous(r.Detail, got.Info))
 			if firstEnd < 0 {
 				firstEnd = i
 			}
 		}
+	}
+	if len(ends) != 2 || !strings.HasPrefix(ends[0], "the client closed its side of the connection") || ends[1] != first {
+		t.Errorf("read's ends: %q; want the client's half-close, then the session's end", ends)
 	}
 	if lastServer < 0 || firstEnd < 0 || lastServer > firstEnd {
 		t.Errorf("read: the server's last frame is record %d, the first end record %d: want the answer before the client's FIN", lastServer, firstEnd)
