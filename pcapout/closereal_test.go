@@ -194,6 +194,37 @@ func (c *toldAtReturn) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// closeAfterRead is the conn between a mux and its tap whose Read that
+// brings the bytes read to want or more closes the tap on the mux's
+// reader goroutine right after the tap's Read returned, before it
+// returns to the mux: a reader that closes the conn on a bad frame. It
+// notes whether the recorder had been told as that Close returned: with
+// no Read under way, Close tells it itself.
+type closeAfterRead struct {
+	net.Conn
+	want  int64
+	got   int64 // read so far; the reader's own
+	told  <-chan struct{}
+	fired chan struct{}
+	early atomic.Bool // Close returned and the recorder was not told
+}
+
+func (c *closeAfterRead) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if c.got < c.want {
+		if c.got += int64(n); c.got >= c.want {
+			c.Conn.Close()
+			select {
+			case <-c.told:
+			default:
+				c.early.Store(true)
+			}
+			close(c.fired)
+		}
+	}
+	return n, err
+}
+
 // TestTapCloseInsideReadReal: real smux v1, v2 and hashicorp/yamux
 // sessions over loopback TCP whose client's tapped conn is closed from
 // inside the tap's own Read, by the conn under it, as the Read that took
@@ -206,10 +237,12 @@ func (c *toldAtReturn) Read(p []byte) (int, error) {
 // recording has the answer and both directions' ends, the client's first:
 // read through capture, it counts what the tap counted, the tap counted
 // every byte the client read from the socket, and the answer comes before
-// the client's FIN.
+// the client's FIN. And by the tap's Close on the same goroutine right
+// after the tap's Read returned, before the mux has the answer (after):
+// Close tells the recorder itself, as no Read is under way.
 func TestTapCloseInsideReadReal(t *testing.T) {
 	for _, mux := range livecaptest.Muxes() {
-		for _, by := range []string{"tap", "session"} {
+		for _, by := range []string{"tap", "session", "after"} {
 			if by == "session" && mux.M.Yamux() {
 				continue // yamux's Close waits for the goroutine it runs on
 			}
@@ -224,7 +257,14 @@ func TestTapCloseInsideReadReal(t *testing.T) {
 				defer srv.Close()
 				tc := tap.Wrap(cr, live.Client, reg, mux.Name, tap.Record(w))
 				above := &toldAtReturn{Conn: tc, fired: cr.fired, told: w.told}
-				cli, err := mux.M.Client(above)
+				var muxConn net.Conn = above
+				fired := cr.fired
+				after := &closeAfterRead{Conn: tc, want: cr.want, told: w.told, fired: make(chan struct{})}
+				if by == "after" {
+					cr.want = 0 // the conn under the tap closes nothing
+					muxConn, fired = after, after.fired
+				}
+				cli, err := mux.M.Client(muxConn)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -249,7 +289,7 @@ func TestTapCloseInsideReadReal(t *testing.T) {
 				// may close the session first (smux's Write then fails
 				// with io.ErrClosedPipe).
 				io.WriteString(st, "ping")
-				for what, ch := range map[string]chan struct{}{"the Close inside the Read to return": cr.fired, "the recorder to be told": w.told} {
+				for what, ch := range map[string]chan struct{}{"the Close inside the Read to return": fired, "the recorder to be told": w.told} {
 					select {
 					case <-ch:
 					case <-time.After(20 * time.Second):
@@ -261,6 +301,9 @@ func TestTapCloseInsideReadReal(t *testing.T) {
 				}
 				if above.seen.Load() == 2 {
 					t.Error("the tap's Read in which its conn was closed returned before the recorder was told")
+				}
+				if after.early.Load() {
+					t.Error("the tap's Close, with no Read under way, returned before the recorder was told")
 				}
 				tapped, _ := checkEnds(t, file.Bytes(), reg)
 				answers := tapped.Counts.Frames[live.ServerToClient][decoder.PSH]
