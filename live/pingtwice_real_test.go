@@ -6,9 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
-	"github.com/muxtop/muxtop/tap"
 )
 
 // TestYamuxAppPingsThenSilentReal: a real hashicorp/yamux session,
@@ -34,10 +32,8 @@ func TestYamuxAppPingsThenSilentReal(t *testing.T) {
 		t.Run(fmt.Sprintf("%d-pings", pings), func(t *testing.T) {
 			t.Parallel()
 			reg := live.New(live.Config{})
-			// keepalive off at both ends (smuxtest.YamuxConfig), the
-			// client's conn tapped
-			cc, sc := smuxtest.Conns(t)
-			cli, _ := smuxtest.YamuxPair(t, tap.Wrap(cc, live.Client, reg, "yamux"), sc, smuxtest.YamuxConfig(), smuxtest.YamuxConfig())
+			m, _ := kaPair(t, "yamux", reg, 0)
+			cli := m.cli.(slowYamux).Session
 			var first, last time.Time
 			for i := range pings {
 				if i > 0 {
@@ -51,15 +47,7 @@ func TestYamuxAppPingsThenSilentReal(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			for i := range 2 { // the server accepts neither
-				st, err := cli.OpenStream()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, err := fmt.Fprintf(st, "REQ %d\n", i); err != nil {
-					t.Fatal(err)
-				}
-			}
+			requests(t, m, 2) // the server accepts neither
 			opened := func() bool {
 				o, _ := silentRecords(reg, live.CodeUnanswered)
 				return len(o) > 0
