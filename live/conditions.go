@@ -173,17 +173,6 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 		if every == 0 && !asked[d] || held && !keep(CodeKeepalive, Dir(d), true, 0) || y.waiting[d] {
 			continue
 		}
-		// A yamux side that pings at no cadence of its own sends nothing
-		// unprompted but its answers to the other side's pings: its
-		// silence is KEEPALIVE's only while one of them waits for its
-		// answer. A server that had answered both of its client's
-		// pings (two of the application's Session.Ping, keepalive off)
-		// was "frozen or gone", "not even an answer to the client's
-		// keepalive ping", 1.3 s after the client's last frame, though
-		// nothing had asked it anything since its last answer.
-		if s.proto == Yamux && w.nopEvery[d] == 0 && !y.waiting[1-d] {
-			continue
-		}
 		limit := cfg.SilentAfter
 		if limit <= 0 {
 			limit = SilenceLimit(time.Duration(max(every, floor)))
@@ -253,10 +242,7 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 	// keepalive off (smux KeepAliveDisabled, yamux EnableKeepAlive false)
 	// left its clients' requests waiting with no finding at all. Where
 	// keepalive is on, the silence is KEEPALIVE's, and this opens
-	// nothing: in yamux, where keepalive judges that side
-	// (keepaliveJudges), as a side's silence is only ever KEEPALIVE's
-	// there while it pings at a cadence of its own or owes an answer to
-	// a ping. In yamux before any ping, a request made within
+	// nothing. In yamux before any ping, a request made within
 	// NOPLateness of the session's start waits NOPLateness more:
 	// hashicorp's first ping comes KeepAliveInterval (30 s, LeakAfter's
 	// default too) into the session, and such a stream reached the
@@ -325,14 +311,13 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 				// wire shows anyone waiting (a killed client's FIN looks
 				// like a CloseWrite), and CLOSE_WAIT names the side that
 				// holds the session after --closewait-after.
-				if s.keepaliveJudges(Dir(1-d)) || w.lastHeard(Dir(1-d)) > o.watch.asked || ns-o.watch.asked < int64(due) || s.sideClosed(Dir(d), ns) ||
+				if !noKeepalive || w.lastHeard(Dir(1-d)) > o.watch.asked || ns-o.watch.asked < int64(due) || s.sideClosed(Dir(d), ns) ||
 					blocked && !keepSilent(CodeUnanswered, Dir(d), 0) {
 					continue
 				}
 				unanswered[d] = true
 				cs = append(cs, candidate{code: CodeUnanswered, dir: Dir(d), hasDir: true, stream: o.id, since: o.watch.asked,
-					ev: Evidence{Count: count[d], Age: time.Duration(ns - o.watch.asked), Limit: silentAfter, Versions: vers, FinFirst: finFirst[d], Silent: true,
-						PingedBefore: s.proto == Yamux && w.nopEvery[d] != 0}})
+					ev: Evidence{Count: count[d], Age: time.Duration(ns - o.watch.asked), Limit: silentAfter, Versions: vers, FinFirst: finFirst[d], Silent: true}})
 				continue
 			}
 			if (blocked || overdue[1-d]) && !keep(CodeUnanswered, Dir(d), true, 0) {

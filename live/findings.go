@@ -275,11 +275,6 @@ type Evidence struct {
 	// resolves when that side sends anything, and the ordinary rule
 	// (the other side still sends) takes the streams from there.
 	Silent bool
-	// PingedBefore: of a yamux UNANSWERED of a silent side, the opener
-	// pings at a cadence, its pings answered, the latest before the
-	// oldest's SYN: muxtop saw pings, and none has asked the silent side
-	// anything since.
-	PingedBefore bool
 	// Unheard: the silent side has sent nothing at all that muxtop saw,
 	// in a session the capture joined after its last byte, or one it never
 	// spoke in: Age counts from the session's first frame seen
@@ -1046,8 +1041,7 @@ func changed(f *Finding, c *candidate) bool {
 	return a.Count != b.Count || a.Bytes != b.Bytes || a.Streams != b.Streams || a.Limit != b.Limit ||
 		roughAge(a.Age) != roughAge(b.Age) || roughAge(a.Idle) != roughAge(b.Idle) || f.Stream != c.stream || a.Sign != b.Sign ||
 		a.PeerGuess != b.PeerGuess || a.PeerAnswered != b.PeerAnswered || a.Same != b.Same || (a.Slow == 0) != (b.Slow == 0) ||
-		a.Unskipped != b.Unskipped || a.FinFirst != b.FinFirst || a.Upstream != b.Upstream || a.GaveUp != b.GaveUp || a.Slowest != b.Slowest || a.Silent != b.Silent ||
-		a.PingedBefore != b.PingedBefore
+		a.Unskipped != b.Unskipped || a.FinFirst != b.FinFirst || a.Upstream != b.Upstream || a.GaveUp != b.GaveUp || a.Slowest != b.Slowest || a.Silent != b.Silent
 }
 
 // roughAge rounds d down to a step of 1 s below 10 s, 5 s below a
@@ -1334,7 +1328,7 @@ func (s *Session) unansweredResolved(f *Finding, cands []candidate, now time.Tim
 			// Streams still wait, the side still silent: whether the
 			// opener waits on is what is not known.
 			return openerLeft(f, s.transport())
-		case s.keepaliveJudges(a):
+		case s.w.keepaliveKnown():
 			return s.keepaliveCame(f, cands)
 		case s.lostAt[a] > since:
 			return fmt.Sprintf("the capture lost bytes the %s sent since the request: answers may be among them", other)

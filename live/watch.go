@@ -681,25 +681,6 @@ func (s *Session) countPendingLate(ns int64, ended bool) {
 // ping).
 func (w *sessionWatch) keepaliveKnown() bool { return w.nopEvery != [2]int64{} }
 
-// keepaliveJudges says whether KEEPALIVE judges the silence of the side
-// sending in d, for the rule of a silent side (UNANSWERED's): in smux,
-// once keepalive has a cadence (keepaliveKnown), each side's NOPs being
-// its own; in yamux, where a side sends nothing unprompted but its own
-// pings and its answers to the other's, once d pings at a cadence of its
-// own, or a ping of the other side's, which has one, waits for d's
-// answer. Two pings of a client's application (Session.Ping, keepalive
-// off), answered, gave the session a cadence, and a server that then
-// accepted none of the client's streams, silent since, had no finding:
-// keepalive counted as on, and none of the server's silence was
-// KEEPALIVE's. s.mu is held.
-func (s *Session) keepaliveJudges(d Dir) bool {
-	w := &s.w
-	if s.proto != Yamux {
-		return w.keepaliveKnown()
-	}
-	return w.nopEvery[d] != 0 || w.nopEvery[d.Reverse()] != 0 && s.yamux().waiting[d.Reverse()]
-}
-
 // watchNOP notes a NOP of dir at ns: keepalive's cadence. s.mu is held.
 func (s *Session) watchNOP(dir Dir, ns int64) {
 	w := &s.w

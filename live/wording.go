@@ -118,17 +118,10 @@ func silentUnanswered(f *Finding) (text, advice string) {
 		default:
 			late = fmt.Sprintf(", or accepted the %d of them half-closed before any ACK only after the %s's FIN, for which yamux sends no ACK, and its handlers are slow", ev.FinFirst, opener)
 		}
-		seen, turn := "muxtop has seen no keepalive ping on the session (yet) to show whether it is alive", "turn yamux's keepalive on"
-		if ev.PingedBefore {
-			// The opener's pings have a cadence: none of them has asked
-			// the silent side anything since its requests.
-			seen = fmt.Sprintf("no ping has asked it anything since (the %s's pings, the latest answered, came before that SYN)", opener)
-			turn = fmt.Sprintf("turn the %s's yamux keepalive on", other)
-		}
-		return fmt.Sprintf("%s opened by the %s got no ACK (the oldest, stream %d, opened %s ago); the %s has sent nothing at all since that SYN, and %s: it is stuck or stopped, or its accept loop is stuck or slow (yamux ACKs a stream only as AcceptStream takes it)%s, unless the protocol holds an answer back by design (a long poll)",
-				plural(ev.Count, "stream"), opener, f.Stream, fmtDur(ev.Age), other, seen, late),
-			fmt.Sprintf("take a goroutine dump of the %s (SIGQUIT, or pprof's /debug/pprof/goroutine?debug=2): it shows where its Accept loop, its handlers and yamux's recvLoop wait (a stopped process, SIGSTOP or a debugger, dumps nothing until it runs again: ps shows it in state T); %s (EnableKeepAlive), whose pings let KEEPALIVE tell a frozen %s from a slow one; the %s's yamux ends the session once a stream has waited StreamOpenTimeout (75 s by default) for its ACK (yamux before 2021 has no StreamOpenTimeout: it waits)",
-				other, turn, other, opener)
+		return fmt.Sprintf("%s opened by the %s got no ACK (the oldest, stream %d, opened %s ago); the %s has sent nothing at all since that SYN, and muxtop has seen no keepalive ping on the session (yet) to show whether it is alive: it is stuck or stopped, or its accept loop is stuck or slow (yamux ACKs a stream only as AcceptStream takes it)%s, unless the protocol holds an answer back by design (a long poll)",
+				plural(ev.Count, "stream"), opener, f.Stream, fmtDur(ev.Age), other, late),
+			fmt.Sprintf("take a goroutine dump of the %s (SIGQUIT, or pprof's /debug/pprof/goroutine?debug=2): it shows where its Accept loop, its handlers and yamux's recvLoop wait (a stopped process, SIGSTOP or a debugger, dumps nothing until it runs again: ps shows it in state T); turn yamux's keepalive on (EnableKeepAlive), whose pings let KEEPALIVE tell a frozen %s from a slow one; the %s's yamux ends the session once a stream has waited StreamOpenTimeout (75 s by default) for its ACK (yamux before 2021 has no StreamOpenTimeout: it waits)",
+				other, other, opener)
 	}
 	// Or it does not accept them: an smux stream nobody accepted and
 	// one accepted and not answered look the same (the demo's --fault
