@@ -154,6 +154,33 @@ func leakText(f *Finding) string {
 		sender, ev.Count, receiver, fmtDur(ev.Limit), fmtDur(ev.Age), f.Stream, fmtDur(ev.Idle))
 }
 
+// leakUnanswered words LEAK f, text and advice as the leak's own, where
+// its oldest stream carried one side's bytes and none back (its first
+// bytes, Finding.First, kept for the stream's life): a handler that hangs
+// before its answer holds its stream open as a forgotten Close does, and
+// its mux may have sent frames of its own on it meanwhile (yamux's ACK,
+// smux v2's UPD), which answer nothing. Told so, and the way to tell the
+// two apart; otherwise the leak's words as they are. Not where the bytes
+// back may not all have been seen (cut, or a capture joined the stream).
+func leakUnanswered(f *Finding, text, advice string) (string, string) {
+	h := f.First()
+	if h == nil {
+		return text, advice
+	}
+	for d := range 2 {
+		asked, back := &h[d], &h[1-d]
+		if asked.N == 0 || back.N != 0 || back.Cut || back.Joined || asked.Joined {
+			continue
+		}
+		asker, other := Dir(d).Sender(), Dir(1-d).Sender()
+		text += fmt.Sprintf("; stream %d carried the %s's bytes and none back from the %s", f.Stream, asker, other)
+		advice = fmt.Sprintf("if the %s should have answered stream %d, its handler hangs before its answer, and no Close comes until it returns: a goroutine dump of the %s (SIGQUIT, or pprof's /debug/pprof/goroutine?debug=2) shows where it waits; give what it waits on a deadline. Else: %s",
+			other, f.Stream, other, advice)
+		return text, advice
+	}
+	return text, advice
+}
+
 // closeWaitText words a CLOSE_WAIT finding's problem, the same in smux
 // and yamux: which side closed and when, which holds, how long, and what
 // it still holds.
@@ -278,11 +305,11 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 	switch f.Code {
 	case CodeLeak:
 		if !f.HasDir {
-			return leakText(f),
-				"if they are not meant to live this long, a side forgot Close(): yamux keeps every stream, and its receive buffer, until both sides have sent FIN or one sent RST"
+			return leakUnanswered(f, leakText(f),
+				"if they are not meant to live this long, a side forgot Close(): yamux keeps every stream, and its receive buffer, until both sides have sent FIN or one sent RST")
 		}
-		return leakText(f),
-			fmt.Sprintf("call Close() on the %s's stream when it is done: yamux keeps a stream until both sides have sent FIN (the other side's StreamCloseTimeout, 5 min by default, ends it with RST; yamux before 2021, and libp2p's go-yamux, have none and keep it until the session ends)", sender)
+		return leakUnanswered(f, leakText(f),
+			fmt.Sprintf("call Close() on the %s's stream when it is done: yamux keeps a stream until both sides have sent FIN (the other side's StreamCloseTimeout, 5 min by default, ends it with RST; yamux before 2021, and libp2p's go-yamux, have none and keep it until the session ends)", sender))
 	case CodeWindowStall:
 		return stallText(f), fmt.Sprintf("have the %s read stream %d, or close it: yamux sends a WINDOW_UPDATE, which lets the writer go on, only as its reader consumes; raise MaxStreamWindowSize only if the reader is merely slow", receiver, f.Stream)
 	case CodeSessionBlocked:
@@ -419,11 +446,11 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 	switch f.Code {
 	case CodeLeak:
 		if !f.HasDir {
-			return leakText(f),
-				"if they are not meant to live this long, a side forgot Close(): smux keeps every stream, and its buffers, until both sides have sent FIN"
+			return leakUnanswered(f, leakText(f),
+				"if they are not meant to live this long, a side forgot Close(): smux keeps every stream, and its buffers, until both sides have sent FIN")
 		}
-		return leakText(f),
-			fmt.Sprintf("call Close() on the %s's stream when it is done: smux keeps a stream, and its buffers, until both sides have sent FIN", sender)
+		return leakUnanswered(f, leakText(f),
+			fmt.Sprintf("call Close() on the %s's stream when it is done: smux keeps a stream, and its buffers, until both sides have sent FIN", sender))
 	case CodeWindowStall:
 		return stallText(f), fmt.Sprintf("have the %s read stream %d, or close it: smux v2 sends a UPD, which lets the writer go on, only as its reader consumes; raise MaxStreamBuffer only if the reader is merely slow", receiver, f.Stream)
 	case CodeSessionBlocked:
