@@ -27,13 +27,17 @@ var leakWordsCfg = live.FindingsConfig{LeakAfter: time.Second, UnansweredAfter: 
 // advice leads with the goroutine dump that tells the two apart, the
 // Close() advice after it. Where the client half-closes its stream, the
 // LEAK is the server's ("never closes its streams"), worded alike. The
-// twin, a server that answers and never closes, keeps the leak's words.
+// twins, a server that answers and never closes, and one that closes its
+// side unanswered (the client's Close is the one missing), keep the
+// leak's words.
 func TestLeakOfUnansweredStreamReal(t *testing.T) {
 	for _, name := range []string{"smux-v2", "yamux"} {
 		for _, c := range []struct {
 			name         string
 			answer, half bool
-		}{{"hangs", false, false}, {"hangs-client-half-closed", false, true}, {"answers-never-closes", true, false}} {
+			closes       bool // the server closes its side unanswered
+		}{{"hangs", false, false, false}, {"hangs-client-half-closed", false, true, false}, {"answers-never-closes", true, false, false},
+			{"server-closes-unanswered", false, false, true}} {
 			t.Run(name+"/"+c.name, func(t *testing.T) {
 				t.Parallel()
 				reg := live.New(live.Config{})
@@ -61,6 +65,9 @@ func TestLeakOfUnansweredStreamReal(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
+				if c.closes {
+					srv.Close() // its FIN: the handler returned; the client never closes
+				}
 				if c.half {
 					if err := closeWrite(st); err != nil {
 						t.Fatal(err)
@@ -84,6 +91,13 @@ func TestLeakOfUnansweredStreamReal(t *testing.T) {
 				closeAdvice := "a side forgot Close()"
 				if c.half {
 					closeAdvice = "call Close() on the server's stream when it is done"
+				}
+				if c.closes {
+					if strings.Contains(leak.Text, "none back") || strings.Contains(leak.Advice, "goroutine dump") ||
+						!strings.HasPrefix(leak.Text, "the client never closes its streams") {
+						t.Errorf("the server closed its side: text %q, advice %q: want the client's leak, in its own words", leak.Text, leak.Advice)
+					}
+					return
 				}
 				if c.answer {
 					if strings.Contains(leak.Text, "none back") || strings.Contains(leak.Advice, "goroutine dump") ||

@@ -161,7 +161,8 @@ func leakText(f *Finding) string {
 // its mux may have sent frames of its own on it meanwhile (yamux's ACK,
 // smux v2's UPD), which answer nothing. Told so, and the way to tell the
 // two apart; otherwise the leak's words as they are. Not where the bytes
-// back may not all have been seen (cut, or a capture joined the stream).
+// back may not all have been seen (cut, or a capture joined the stream),
+// nor where the side that sent none has closed its side of the stream.
 func leakUnanswered(f *Finding, text, advice string) (string, string) {
 	h := f.First()
 	if h == nil {
@@ -173,6 +174,11 @@ func leakUnanswered(f *Finding, text, advice string) (string, string) {
 			continue
 		}
 		asker, other := Dir(d).Sender(), Dir(1-d).Sender()
+		if f.HasDir && f.Dir.Sender() != other {
+			// The other side sent its FIN: its handler returned, and the
+			// asker's is the Close that never came.
+			break
+		}
 		text += fmt.Sprintf("; stream %d carried the %s's bytes and none back from the %s", f.Stream, asker, other)
 		advice = fmt.Sprintf("if the %s should have answered stream %d, its handler hangs before its answer, and no Close comes until it returns: a goroutine dump of the %s (SIGQUIT, or pprof's /debug/pprof/goroutine?debug=2) shows where it waits; give what it waits on a deadline. Else: %s",
 			other, f.Stream, other, advice)
