@@ -186,6 +186,10 @@ type Finding struct {
 	// info is the session's: where its bytes came from, which a PROTOCOL
 	// finding of a connection with no mux on it points at.
 	info SessionInfo
+	// unanswered: of a LEAK, its oldest stream's opener sent payload on it
+	// and the other side none, and the other side has not closed its
+	// side of it (leakOneWay).
+	unanswered bool
 	// Text states the problem with its numbers, in one line; Advice says
 	// what to do about it, from what smux does.
 	Text, Advice string

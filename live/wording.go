@@ -44,6 +44,12 @@ func (s *Session) finding(id uint64, c *candidate, opened time.Time) *Finding {
 		// Heads without StreamIDs holds the oldest's (Finding.First).
 		if st := s.streams.get(c.stream); st != nil {
 			f.Heads = [][2]FirstBytes{st.head}
+			// Asked and not answered: its opener sent payload, the other
+			// side none, and that side has not sent its FIN (its handler
+			// did not return). Not in a stream whose counts miss frames.
+			d := st.opener.Sends()
+			f.unanswered = !st.incomplete && st.bytes[d] > 0 && st.bytes[1-d] == 0 &&
+				(!c.hasDir || c.dir.Sender() != st.opener)
 		}
 	}
 	f.word()
@@ -152,6 +158,29 @@ func leakText(f *Finding) string {
 	}
 	return fmt.Sprintf("the %s never closes its streams: %d half-closed by the %s and idle %s or more, oldest %s (stream %d, idle %s)",
 		sender, ev.Count, receiver, fmtDur(ev.Limit), fmtDur(ev.Age), f.Stream, fmtDur(ev.Idle))
+}
+
+// leakOneWay returns LEAK f's text and advice, text and advice as the
+// leak's own words have them, with what its oldest stream shows added
+// where its opener sent a request on it and got no byte back, the other
+// side's FIN missing too (Finding.unanswered): a handler that hangs before
+// its answer holds its stream open just as one that returned without Close
+// does, and its mux may have sent frames of its own on the stream meanwhile
+// (yamux's ACK, smux v2's UPD), which answer nothing. The words are of
+// that stream alone: the leak's other streams may be answered ones.
+func leakOneWay(f *Finding, text, advice string) (string, string) {
+	if !f.unanswered {
+		return text, advice
+	}
+	asker := f.Dir.Sender() // the no-FIN LEAK's: its oldest stream's opener
+	if f.HasDir {
+		asker = f.Dir.Reverse().Sender() // the side that never closes is the one that owes the answer
+	}
+	other := asker.Sends().Reverse().Sender()
+	text += fmt.Sprintf("; stream %d carried the %s's request and no byte back from the %s", f.Stream, asker, other)
+	advice += fmt.Sprintf("; stream %d got no byte back: if the %s should have answered it, its handler may hang before its answer (no Close comes until it returns), which a goroutine dump of the %s (SIGQUIT, or pprof's /debug/pprof/goroutine?debug=2) shows",
+		f.Stream, other, other)
+	return text, advice
 }
 
 // closeWaitText words a CLOSE_WAIT finding's problem, the same in smux
@@ -278,11 +307,11 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 	switch f.Code {
 	case CodeLeak:
 		if !f.HasDir {
-			return leakText(f),
-				"if they are not meant to live this long, a side forgot Close(): yamux keeps every stream, and its receive buffer, until both sides have sent FIN or one sent RST"
+			return leakOneWay(f, leakText(f),
+				"if they are not meant to live this long, a side forgot Close(): yamux keeps every stream, and its receive buffer, until both sides have sent FIN or one sent RST")
 		}
-		return leakText(f),
-			fmt.Sprintf("call Close() on the %s's stream when it is done: yamux keeps a stream until both sides have sent FIN (the other side's StreamCloseTimeout, 5 min by default, ends it with RST; yamux before 2021, and libp2p's go-yamux, have none and keep it until the session ends)", sender)
+		return leakOneWay(f, leakText(f),
+			fmt.Sprintf("call Close() on the %s's stream when it is done: yamux keeps a stream until both sides have sent FIN (the other side's StreamCloseTimeout, 5 min by default, ends it with RST; yamux before 2021, and libp2p's go-yamux, have none and keep it until the session ends)", sender))
 	case CodeWindowStall:
 		return stallText(f), fmt.Sprintf("have the %s read stream %d, or close it: yamux sends a WINDOW_UPDATE, which lets the writer go on, only as its reader consumes; raise MaxStreamWindowSize only if the reader is merely slow", receiver, f.Stream)
 	case CodeSessionBlocked:
@@ -419,11 +448,11 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 	switch f.Code {
 	case CodeLeak:
 		if !f.HasDir {
-			return leakText(f),
-				"if they are not meant to live this long, a side forgot Close(): smux keeps every stream, and its buffers, until both sides have sent FIN"
+			return leakOneWay(f, leakText(f),
+				"if they are not meant to live this long, a side forgot Close(): smux keeps every stream, and its buffers, until both sides have sent FIN")
 		}
-		return leakText(f),
-			fmt.Sprintf("call Close() on the %s's stream when it is done: smux keeps a stream, and its buffers, until both sides have sent FIN", sender)
+		return leakOneWay(f, leakText(f),
+			fmt.Sprintf("call Close() on the %s's stream when it is done: smux keeps a stream, and its buffers, until both sides have sent FIN", sender))
 	case CodeWindowStall:
 		return stallText(f), fmt.Sprintf("have the %s read stream %d, or close it: smux v2 sends a UPD, which lets the writer go on, only as its reader consumes; raise MaxStreamBuffer only if the reader is merely slow", receiver, f.Stream)
 	case CodeSessionBlocked:

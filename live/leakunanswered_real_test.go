@@ -1,0 +1,170 @@
+package live_test
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/muxtop/muxtop/internal/livecaptest"
+	"github.com/muxtop/muxtop/internal/smuxtest"
+	"github.com/muxtop/muxtop/live"
+)
+
+// leakWordsCfg is the LEAK-words tests' findings config: leaks at 1 s.
+var leakWordsCfg = live.FindingsConfig{LeakAfter: time.Second, UnansweredAfter: 500 * time.Millisecond, Churn: -1}
+
+// TestLeakOfUnansweredStreamReal: on real smux v2 and hashicorp/yamux
+// sessions, keepalive on (every 100 ms), the client's conn tapped, after a
+// request served and closed both ways (so that the next streams are no
+// setup streams), the client sends a request on a stream of its own; the
+// server's handler accepts it (yamux: its ACK), reads the request (smux
+// v2: its UPD) and hangs: it never writes back, never closes. Its mux's
+// frame took the stream off UNANSWERED's wait, and the stream is a LEAK
+// at --leak-after, as before; but its words said only "a side forgot
+// Close()", untrue of a handler that hangs before its answer. The LEAK
+// now says the stream carried the client's request and no byte back, and
+// its advice adds the goroutine dump that tells the two apart. Where the
+// client half-closes its stream, the LEAK is the server's ("never closes
+// its streams"), worded alike; with no payload kept (Snaplen -1) too. The
+// twins keep the leak's own words: a server that answers and never
+// closes; one that closes its side unanswered (the client's Close is the
+// one missing); a download, the client's stream opened with no request,
+// the server's bytes and its FIN, the client never closing (the client
+// owes no answer).
+func TestLeakOfUnansweredStreamReal(t *testing.T) {
+	type leakCase struct {
+		name                     string
+		hang, half, noSnap       bool
+		answer, closes, download bool
+	}
+	cases := []leakCase{
+		{name: "hangs", hang: true},
+		{name: "hangs-client-half-closed", hang: true, half: true},
+		{name: "hangs-no-payload-kept", hang: true, noSnap: true},
+		{name: "answers-never-closes", answer: true},
+		{name: "server-closes-unanswered", closes: true},
+		{name: "download-client-never-closes", download: true},
+	}
+	for _, name := range []string{"smux-v2", "yamux"} {
+		for _, c := range cases {
+			t.Run(name+"/"+c.name, func(t *testing.T) {
+				t.Parallel()
+				cfg := live.Config{}
+				if c.noSnap {
+					cfg.Snaplen = -1
+				}
+				reg := live.New(cfg)
+				m := livecaptest.RealPair(t, name, reg, livecaptest.PairConfig{Keepalive: 100 * time.Millisecond, GiveUp: time.Minute})
+				leakWarm(t, m, reg)
+				st, err := m.Cli.OpenStream()
+				if err != nil {
+					t.Fatal(err)
+				}
+				req := "REQ 1\n"
+				if c.download {
+					req = "" // opening the stream is the request
+				}
+				if req != "" {
+					if _, err := io.WriteString(st, req); err != nil {
+						t.Fatal(err)
+					}
+				}
+				srv, err := m.Srv.AcceptStream()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := io.ReadFull(srv, make([]byte, len(req))); err != nil {
+					t.Fatal(err)
+				}
+				switch {
+				case c.answer:
+					if _, err := io.WriteString(srv, "ANS 1\n"); err != nil {
+						t.Fatal(err)
+					}
+					if _, err := io.ReadFull(st, make([]byte, len("ANS 1\n"))); err != nil {
+						t.Fatal(err)
+					}
+				case c.closes:
+					srv.Close() // its FIN: the handler returned; the client never closes
+				case c.download:
+					io.WriteString(srv, "FILE CONTENTS\n")
+					srv.Close()
+					if _, err := io.ReadAll(st); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if c.half {
+					if err := closeWrite(st); err != nil {
+						t.Fatal(err)
+					}
+				}
+				// The handler keeps srv, neither written (but for the
+				// answer) nor closed; the sessions close at the end.
+				var leak *live.Finding
+				for end := time.Now().Add(15 * time.Second); leak == nil && time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+					reg.Evaluate(time.Now(), leakWordsCfg)
+					if ls := leaksOf(reg); len(ls) > 0 {
+						leak = ls[0]
+					}
+				}
+				if leak == nil {
+					t.Fatalf("no LEAK within 15 s; records:%s", describeRecords(findingRecords(reg)))
+				}
+				t.Logf("%s: %s — %s", leak.Code, leak.Text, leak.Advice)
+				if !c.hang {
+					if strings.Contains(leak.Text, "no byte back") || strings.Contains(leak.Advice, "goroutine dump") ||
+						!strings.Contains(leak.Advice, "Close()") {
+						t.Errorf("text %q, advice %q: want the leak's own words", leak.Text, leak.Advice)
+					}
+					return
+				}
+				words := fmt.Sprintf("; stream %d carried the client's request and no byte back from the server", leak.Stream)
+				dump := fmt.Sprintf("; stream %d got no byte back: if the server should have answered it, its handler may hang before its answer", leak.Stream)
+				closeAdvice := "if they are not meant to live this long, a side forgot Close()"
+				if c.half {
+					closeAdvice = "call Close() on the server's stream when it is done"
+				}
+				if !strings.HasSuffix(leak.Text, words) || !strings.HasPrefix(leak.Advice, closeAdvice) || !strings.Contains(leak.Advice, dump) ||
+					!strings.Contains(leak.Advice, "goroutine dump of the server") {
+					t.Errorf("text %q\nadvice %q\nwant %q at the text's end, the advice %q… and %q", leak.Text, leak.Advice, words, closeAdvice, dump)
+				}
+				if c.half != leak.HasDir {
+					t.Errorf("LEAK has a direction %v, want %v: %s", leak.HasDir, c.half, leak.Text)
+				}
+			})
+		}
+	}
+}
+
+// leakWarm serves one request on m before the test's own, answered and
+// closed both ways: a session that has served before, whose later
+// streams are no setup streams, as a server's at 2 a.m.
+func leakWarm(t *testing.T, m livecaptest.Pair, reg *live.Registry) {
+	t.Helper()
+	st, err := m.Cli.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(st, "WARM\n"); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := m.Srv.AcceptStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(srv, make([]byte, len("WARM\n"))); err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(srv, "OK\n")
+	srv.Close()
+	if _, err := io.ReadFull(st, make([]byte, len("OK\n"))); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	smuxtest.Eventually(t, "the warm-up stream closed both ways", func() bool {
+		ss := reg.Snapshot().Sessions
+		return len(ss) == 1 && ss[0].Open == 0 && ss[0].Counts.FramesDir(live.ServerToClient) > 0
+	})
+}
