@@ -251,6 +251,11 @@ func noInputFor3s(idle func(r *noInputRig, d time.Duration) time.Duration) *noIn
 	r.read.Store(2000)
 	r.idle.Store(int64(3 * time.Second))
 	r.ticks <- time.Time{}
+	// The tick is taken as it is sent, and acted on after: a test that
+	// ends the wait (idle 0) before then finds no notice at all.
+	for end := time.Now().Add(10 * time.Second); r.out.String() == "" && time.Now().Before(end); {
+		time.Sleep(time.Millisecond)
+	}
 	return r
 }
 
