@@ -241,16 +241,7 @@ func TestReadJoinedDataBeforeLonePingReal(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	var ps []pcaptest.Packet
-	for _, p := range pcaptest.Read(t, &buf) {
-		if !p.CI.Timestamp.Before(cut) {
-			ps = append(ps, p)
-		}
-	}
-	var cutBuf bytes.Buffer
-	pcaptest.Write(t, &cutBuf, ps)
-	read, _ := pcaptest.ReadAll(t, bytes.NewReader(cutBuf.Bytes()), pcap.Config{Filter: pcap.Port(port)})
-	recs, _ := read.Frames(live.Query{From: 1}, nil)
+	recs := readCut(t, &buf, cut, port)
 	var firstC2S *live.Record
 	for i := range recs {
 		r := &recs[i]
@@ -266,4 +257,21 @@ func TestReadJoinedDataBeforeLonePingReal(t *testing.T) {
 	if firstC2S == nil || string(firstC2S.Payload) != "SECOND-REQUEST-0" {
 		t.Errorf("the client's first frame read: %+v; want the Data frame of SECOND-REQUEST-0", firstC2S)
 	}
+}
+
+// readCut reads back the capture in buf from cut on, as a capture begun
+// then holds it, its connection on port, and returns its records.
+func readCut(t *testing.T, buf *bytes.Buffer, cut time.Time, port uint16) []live.Record {
+	t.Helper()
+	var ps []pcaptest.Packet
+	for _, p := range pcaptest.Read(t, buf) {
+		if !p.CI.Timestamp.Before(cut) {
+			ps = append(ps, p)
+		}
+	}
+	var cutBuf bytes.Buffer
+	pcaptest.Write(t, &cutBuf, ps)
+	read, _ := pcaptest.ReadAll(t, bytes.NewReader(cutBuf.Bytes()), pcap.Config{Filter: pcap.Port(port)})
+	recs, _ := read.Frames(live.Query{From: 1}, nil)
+	return recs
 }

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	pcap "github.com/muxtop/muxtop/capture"
-	"github.com/muxtop/muxtop/internal/pcaptest"
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/pcapout"
@@ -75,16 +73,7 @@ func TestReadJoinedServerDataBeforeLonePingReal(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	var ps []pcaptest.Packet
-	for _, p := range pcaptest.Read(t, &buf) {
-		if !p.CI.Timestamp.Before(cut) {
-			ps = append(ps, p)
-		}
-	}
-	var cutBuf bytes.Buffer
-	pcaptest.Write(t, &cutBuf, ps)
-	read, _ := pcaptest.ReadAll(t, bytes.NewReader(cutBuf.Bytes()), pcap.Config{Filter: pcap.Port(port)})
-	recs, _ := read.Frames(live.Query{From: 1}, nil)
+	recs := readCut(t, &buf, cut, port)
 	var s2c []*live.Record
 	resynced := false
 	for i := range recs {
