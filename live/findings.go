@@ -643,29 +643,32 @@ type engineSession struct {
 // and, of a WINDOW_STALL, whether its reader was found reading slowly
 // (Evidence.Slow non-zero).
 type told struct {
-	count uint64
-	sev   Severity
-	at    int64
-	slow  bool
+	count  uint64
+	sev    Severity
+	at     int64
+	slow   bool
+	stream uint32
 }
 
-// again says whether an open finding whose count is count, severity sev
-// and slow reader slow at ns is told again (FindingUpdated): its
+// again says whether an open finding whose count is count, stream
+// stream, severity sev and slow reader slow at ns is told again
+// (FindingUpdated): its
 // severity is not what t told, which is told at once (rare, and it
 // changes what the finding means: a PROTOCOL finding whose other end
 // answered in the same protocol); nor is slow, told at once too (a
 // WINDOW_STALL's reader found to read, far slower than the writer
 // writes, not to have stopped: its text and advice change, and before
-// only its resolution said so); or its count is not, and t is
-// UpdateEvery old or more. If so, t is now that telling; was is the
+// only its resolution said so); or its count or stream is not (a LEAK's
+// oldest stream that closed, another as old taking its place: its sid,
+// first bytes and words change), and t is UpdateEvery old or more. If so, t is now that telling; was is the
 // severity t had told where sev differs, 0 where it does not.
-func (t *told) again(count uint64, sev Severity, slow bool, ns int64) (tell bool, was Severity) {
+func (t *told) again(count uint64, stream uint32, sev Severity, slow bool, ns int64) (tell bool, was Severity) {
 	if sev != t.sev {
 		was = t.sev
-	} else if slow == t.slow && (count == t.count || ns-t.at < int64(UpdateEvery)) {
+	} else if slow == t.slow && (count == t.count && stream == t.stream || ns-t.at < int64(UpdateEvery)) {
 		return false, 0
 	}
-	*t = told{count, sev, ns, slow}
+	*t = told{count, sev, ns, slow, stream}
 	return true, was
 }
 
@@ -888,7 +891,7 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 			nf = s.finding(f.ID, c, f.Opened)
 		}
 		t := es.told[j]
-		if tell, was := t.again(nf.Evidence.Count, nf.Severity, nf.Evidence.Slow != 0, ns); tell || nf != f {
+		if tell, was := t.again(nf.Evidence.Count, nf.Stream, nf.Severity, nf.Evidence.Slow != 0, ns); tell || nf != f {
 			e.changes = append(e.changes, change{old: f, new: nf, s: s, tell: tell, was: was})
 		}
 		kept, tolds = append(kept, nf), append(tolds, t)
@@ -1006,7 +1009,7 @@ func dropFrom(cs []candidate, from int, drop func(candidate) bool) []candidate {
 func (e *engine) open1(s *Session, c *candidate, now time.Time, ns int64) (*Finding, told) {
 	e.nextID++
 	f := s.finding(e.nextID, c, now)
-	return f, told{f.Evidence.Count, f.Severity, ns, f.Evidence.Slow != 0}
+	return f, told{f.Evidence.Count, f.Severity, ns, f.Evidence.Slow != 0, f.Stream}
 }
 
 // lastWord gives each open framing finding of the ended session s the
@@ -1029,7 +1032,7 @@ func (e *engine) lastWord(s *Session, ns int64) {
 		if c := &e.finals[i]; changed(f, c) {
 			nf = s.finding(f.ID, c, f.Opened)
 		}
-		if tell, was := es.told[j].again(nf.Evidence.Count, nf.Severity, nf.Evidence.Slow != 0, ns); tell || nf != f {
+		if tell, was := es.told[j].again(nf.Evidence.Count, nf.Stream, nf.Severity, nf.Evidence.Slow != 0, ns); tell || nf != f {
 			e.changes = append(e.changes, change{old: f, new: nf, s: s, tell: tell, was: was})
 			es.open[j] = nf
 		}
@@ -1713,14 +1716,14 @@ func (e *engine) evalChurn(r *Registry, now time.Time, ns int64, cfg *FindingsCo
 	case old == nil:
 		e.nextID++
 		e.churn = churnFinding(e.nextID, c, now)
-		e.churnTold = told{c.ev.Count, e.churn.Severity, ns, false}
+		e.churnTold = told{c.ev.Count, e.churn.Severity, ns, false, 0}
 		e.apply(r, change{new: e.churn}, now, "")
 	default:
 		if changed(old, c) {
 			e.churn = churnFinding(old.ID, c, old.Opened)
 			e.churn.Since = old.Since
 		}
-		if tell, _ := e.churnTold.again(e.churn.Evidence.Count, e.churn.Severity, false, ns); tell || e.churn != old {
+		if tell, _ := e.churnTold.again(e.churn.Evidence.Count, 0, e.churn.Severity, false, ns); tell || e.churn != old {
 			e.apply(r, change{old: old, new: e.churn, tell: tell}, now, "")
 		}
 	}

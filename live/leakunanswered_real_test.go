@@ -24,7 +24,7 @@ var leakWordsCfg = live.FindingsConfig{LeakAfter: time.Second, UnansweredAfter: 
 // frame took the stream off UNANSWERED's wait, and the stream is a LEAK
 // at --leak-after, as before; but its words said only "a side forgot
 // Close()", untrue of a handler that hangs before its answer. The LEAK
-// now says the stream carried the client's request and no byte back, and
+// now says the stream carried the client's bytes and none back, and
 // its advice adds the goroutine dump that tells the two apart. Where the
 // client half-closes its stream, the LEAK is the server's ("never closes
 // its streams"), worded alike; with no payload kept (Snaplen -1) too. The
@@ -114,13 +114,13 @@ func TestLeakOfUnansweredStreamReal(t *testing.T) {
 				}
 				t.Logf("%s: %s — %s", leak.Code, leak.Text, leak.Advice)
 				if !c.hang {
-					if strings.Contains(leak.Text, "no byte back") || strings.Contains(leak.Advice, "goroutine dump") ||
+					if strings.Contains(leak.Text, "none back") || strings.Contains(leak.Advice, "goroutine dump") ||
 						!strings.Contains(leak.Advice, "Close()") {
 						t.Errorf("text %q, advice %q: want the leak's own words", leak.Text, leak.Advice)
 					}
 					return
 				}
-				words := fmt.Sprintf("; stream %d carried the client's request and no byte back from the server", leak.Stream)
+				words := fmt.Sprintf("; stream %d carried the client's bytes and none back from the server", leak.Stream)
 				dump := fmt.Sprintf("; stream %d got no byte back: if the server should have answered it, its handler may hang before its answer", leak.Stream)
 				closeAdvice := "if they are not meant to live this long, a side forgot Close()"
 				if c.half {
@@ -167,4 +167,92 @@ func leakWarm(t *testing.T, m livecaptest.Pair, reg *live.Registry) {
 		ss := reg.Snapshot().Sessions
 		return len(ss) == 1 && ss[0].Open == 0 && ss[0].Counts.FramesDir(live.ServerToClient) > 0
 	})
+}
+
+// TestLeakToldNewOldestReal: a real yamux session, keepalive on, leaks
+// two streams, the oldest answered and the other not; the oldest then
+// closes both ways and a third, unanswered, leaks in its place: the
+// count stays 2, but the LEAK's oldest stream, its first bytes and its
+// words change, and a FindingUpdated record says so. Before, a change
+// was told only of the count, and the JSON's records kept the first
+// oldest stream's sid and words while the UI showed the new.
+func TestLeakToldNewOldestReal(t *testing.T) {
+	reg := live.New(live.Config{})
+	m := livecaptest.RealPair(t, "yamux", reg, livecaptest.PairConfig{Keepalive: 100 * time.Millisecond, GiveUp: time.Minute})
+	leakWarm(t, m, reg)
+	type pair struct{ cli, srv io.Closer }
+	ask := func(answer bool) pair {
+		t.Helper()
+		st, err := m.Cli.OpenStream()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(st, "REQ 1\n"); err != nil {
+			t.Fatal(err)
+		}
+		srv, err := m.Srv.AcceptStream()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(srv, make([]byte, len("REQ 1\n"))); err != nil {
+			t.Fatal(err)
+		}
+		if answer {
+			if _, err := io.WriteString(srv, "ANS 1\n"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.ReadFull(st, make([]byte, len("ANS 1\n"))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return pair{st, srv}
+	}
+	leakOf := func(count uint64) *live.Finding {
+		t.Helper()
+		for end := time.Now().Add(15 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+			reg.Evaluate(time.Now(), leakWordsCfg)
+			if ls := leaksOf(reg); len(ls) == 1 && ls[0].Evidence.Count == count {
+				return ls[0]
+			}
+		}
+		t.Fatalf("no LEAK of %d streams within 15 s; records:%s", count, describeRecords(findingRecords(reg)))
+		return nil
+	}
+	first := ask(true)
+	ask(false)
+	was := leakOf(2)
+	first.srv.Close()
+	first.cli.Close()
+	ask(false)
+	// The closed stream leaves, the new one joins the count as it crosses
+	// --leak-after: 2 again, the oldest now the first unanswered one.
+	var now *live.Finding
+	for end := time.Now().Add(15 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		reg.Evaluate(time.Now(), leakWordsCfg)
+		if ls := leaksOf(reg); len(ls) == 1 && ls[0].Evidence.Count == 2 && ls[0].Stream != was.Stream {
+			now = ls[0]
+			break
+		}
+	}
+	if now == nil {
+		t.Fatalf("the LEAK's oldest stream did not change from %d at a count of 2; records:%s", was.Stream, describeRecords(findingRecords(reg)))
+	}
+	time.Sleep(live.UpdateEvery) // a change is told at most once per UpdateEvery
+	reg.Evaluate(time.Now(), leakWordsCfg)
+	var leakRecs []live.Record
+	for _, r := range allRecords(reg) {
+		if r.Finding != nil && r.Finding.Code == live.CodeLeak {
+			leakRecs = append(leakRecs, r)
+		}
+	}
+	for _, r := range leakRecs {
+		if r.Kind == live.FindingUpdated && r.Finding.Stream == now.Stream {
+			if !strings.Contains(r.Finding.Text, "none back from the server") {
+				t.Errorf("the update's text %q: want the new oldest stream's words", r.Finding.Text)
+			}
+			return
+		}
+	}
+	t.Errorf("the LEAK's oldest stream changed from %d to %d, its words with it (%q), and no record told it:%s",
+		was.Stream, now.Stream, now.Text, describeRecords(leakRecs))
 }

@@ -29,11 +29,11 @@ func TestToldAgain(t *testing.T) {
 		{7, Warning, 12 * sec, false, 0}, // the severity's telling told 6
 		{7, Warning, 12*sec + sec/2, true, 0},
 	} {
-		if got, was := tl.again(c.count, c.sev, false, c.at); got != c.want || was != c.was {
+		if got, was := tl.again(c.count, 0, c.sev, false, c.at); got != c.want || was != c.was {
 			t.Errorf("again(%d, %v, %v) = %v, %v; want %v, %v", c.count, c.sev, time.Duration(c.at), got, was, c.want, c.was)
 		}
 	}
-	if tl != (told{7, Warning, 12*sec + sec/2, false}) {
+	if tl != (told{7, Warning, 12*sec + sec/2, false, 0}) {
 		t.Errorf("told %+v, want 7, warning, at 12.5 s", tl)
 	}
 }
@@ -45,13 +45,31 @@ func TestToldAgain(t *testing.T) {
 func TestToldSlowAtOnce(t *testing.T) {
 	sec := int64(time.Second)
 	tl := told{sev: Warning, at: 10 * sec}
-	if got, was := tl.again(0, Warning, true, 10*sec+1); !got || was != 0 {
+	if got, was := tl.again(0, 0, Warning, true, 10*sec+1); !got || was != 0 {
 		t.Errorf("slow found: told %v, was %v; want told, no severity", got, was)
 	}
-	if got, _ := tl.again(0, Warning, true, 100*sec); got {
+	if got, _ := tl.again(0, 0, Warning, true, 100*sec); got {
 		t.Error("slow as told: told again")
 	}
-	if got, _ := tl.again(0, Warning, false, 100*sec+1); !got {
+	if got, _ := tl.again(0, 0, Warning, false, 100*sec+1); !got {
 		t.Error("slow no more: not told")
+	}
+}
+
+// TestToldNewStream: an open finding whose stream changes at the same
+// count (a LEAK's oldest stream closed, another as old in its place) is
+// told again, UpdateEvery or more after the telling before, as a count
+// is; the stream as told is not.
+func TestToldNewStream(t *testing.T) {
+	sec := int64(time.Second)
+	tl := told{count: 2, sev: Warning, at: 10 * sec, stream: 3}
+	if got, _ := tl.again(2, 5, Warning, false, 10*sec+sec/2); got {
+		t.Error("a new stream told within UpdateEvery")
+	}
+	if got, _ := tl.again(2, 5, Warning, false, 11*sec); !got {
+		t.Error("a new stream at the same count not told")
+	}
+	if got, _ := tl.again(2, 5, Warning, false, 100*sec); got {
+		t.Error("the stream as told, told again")
 	}
 }

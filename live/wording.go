@@ -177,7 +177,7 @@ func leakOneWay(f *Finding, text, advice string) (string, string) {
 		asker = f.Dir.Reverse().Sender() // the side that never closes is the one that owes the answer
 	}
 	other := asker.Sends().Reverse().Sender()
-	text += fmt.Sprintf("; stream %d carried the %s's request and no byte back from the %s", f.Stream, asker, other)
+	text += fmt.Sprintf("; stream %d carried the %s's bytes and none back from the %s", f.Stream, asker, other)
 	advice += fmt.Sprintf("; stream %d got no byte back: if the %s should have answered it, its handler may hang before its answer (no Close comes until it returns), which a goroutine dump of the %s (SIGQUIT, or pprof's /debug/pprof/goroutine?debug=2) shows",
 		f.Stream, other, other)
 	return text, advice
