@@ -652,16 +652,16 @@ type told struct {
 
 // again says whether an open finding whose count is count, stream
 // stream, severity sev and slow reader slow at ns is told again
-// (FindingUpdated): its
-// severity is not what t told, which is told at once (rare, and it
-// changes what the finding means: a PROTOCOL finding whose other end
-// answered in the same protocol); nor is slow, told at once too (a
-// WINDOW_STALL's reader found to read, far slower than the writer
-// writes, not to have stopped: its text and advice change, and before
-// only its resolution said so); or its count or stream is not (a LEAK's
-// oldest stream that closed, another as old taking its place: its sid,
-// first bytes and words change), and t is UpdateEvery old or more. If so, t is now that telling; was is the
-// severity t had told where sev differs, 0 where it does not.
+// (FindingUpdated): its severity is not what t told, which is told at
+// once (rare, and it changes what the finding means: a PROTOCOL finding
+// whose other end answered in the same protocol); nor is slow, told at
+// once too (a WINDOW_STALL's reader found to read, far slower than the
+// writer writes, not to have stopped: its text and advice change, and
+// before only its resolution said so); or its count or stream is not (a
+// LEAK's oldest stream that closed, another as old taking its place: its
+// sid, first bytes and words change), and t is UpdateEvery old or more.
+// If so, t is now that telling; was is the severity t had told where sev
+// differs, 0 where it does not.
 func (t *told) again(count uint64, stream uint32, sev Severity, slow bool, ns int64) (tell bool, was Severity) {
 	if sev != t.sev {
 		was = t.sev

@@ -160,14 +160,15 @@ func leakText(f *Finding) string {
 		sender, ev.Count, receiver, fmtDur(ev.Limit), fmtDur(ev.Age), f.Stream, fmtDur(ev.Idle))
 }
 
-// leakOneWay returns LEAK f's text and advice, text and advice as the
-// leak's own words have them, with what its oldest stream shows added
-// where its opener sent a request on it and got no byte back, the other
-// side's FIN missing too (Finding.unanswered): a handler that hangs before
-// its answer holds its stream open just as one that returned without Close
-// does, and its mux may have sent frames of its own on the stream meanwhile
-// (yamux's ACK, smux v2's UPD), which answer nothing. The words are of
-// that stream alone: the leak's other streams may be answered ones.
+// leakOneWay returns LEAK f's text and advice, given as the leak's own
+// words have them, with what its oldest stream shows added where its
+// opener sent payload on it (a request, or a push) and got no byte back,
+// the other side's FIN missing too (Finding.unanswered): a handler that
+// hangs before its answer holds its stream open just as one that returned
+// without Close does, and its mux may have sent frames of its own on the
+// stream meanwhile (yamux's ACK, smux v2's UPD), which answer nothing.
+// The words are of that stream alone: the leak's other streams may be
+// answered ones.
 func leakOneWay(f *Finding, text, advice string) (string, string) {
 	if !f.unanswered {
 		return text, advice
