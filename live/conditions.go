@@ -156,7 +156,7 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 		// a ping of the application's (yamux Session.Ping) is no
 		// keepalive interval; the ping's own wait (PingAnswerLimit) still
 		// tells a frozen side.
-		if every == 0 && y.waiting[1-d] && !(es.openCodes&(1<<CodeUnanswered) != 0 && s.isOpen(silentKey(CodeUnanswered, Dir(1-d), 0))) {
+		if every == 0 && y.waiting[1-d] && !s.silentOpen(CodeUnanswered, Dir(1-d), 0) {
 			// The other side's first ping has no answer: the time to it
 			// is the cadence (hashicorp pings an interval in), or, had it
 			// come at once (go-yamux), d's silence is that long.
@@ -232,8 +232,8 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 	// Or, where the other side has sent nothing at all since the oldest's
 	// request and muxtop has seen no keepalive cadence on the session
 	// (noKeepalive: no NOP's interval nor a side's second ping, so
-	// KEEPALIVE cannot judge that silence), UNANSWERED of a silent side (Evidence.Silent), once that
-	// request has waited silentAfter: the longer of LeakAfter and
+	// KEEPALIVE cannot judge that silence), UNANSWERED of a silent side
+	// (Evidence.Silent), once that request has waited silentAfter: the longer of LeakAfter and
 	// UnansweredAfter, the time LEAK called such a stream "a side forgot
 	// Close" before its silent-side excuse (leakExcuses.unanswers). A
 	// slow handler, a stuck or stopped process and a reader that stopped
@@ -256,7 +256,7 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 	noKeepalive := !w.keepaliveKnown()
 	silentAfter := max(cfg.LeakAfter, cfg.UnansweredAfter)
 	keepSilent := func(code FindingCode, d Dir, stream uint32) bool {
-		return !confirmed && es.openCodes&(1<<code) != 0 && s.isOpen(silentKey(code, d, stream))
+		return !confirmed && s.silentOpen(code, d, stream)
 	}
 	quiet := s.version == 1 && s.proto != Yamux
 	if wl := &w.lists[waitList]; wl.head != nil && wl.headAt <= cutoff && (!blocked || !confirmed && es.openCodes&(1<<CodeUnanswered) != 0) {
@@ -303,7 +303,7 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 				if s.proto == Yamux && o.watch.asked-s.start.UnixNano() < int64(NOPLateness) {
 					due += NOPLateness
 				}
-				if es.openCodes&(1<<CodeUnanswered) != 0 && s.isOpen(silentKey(CodeUnanswered, Dir(d), 0)) {
+				if s.silentOpen(CodeUnanswered, Dir(d), 0) {
 					due = cfg.UnansweredAfter
 				}
 				// Nor once the opener has closed its side of the
@@ -934,6 +934,18 @@ func (s *Session) openStall(dir Dir, sid uint32) *Finding {
 // isOpen says whether s has an open finding of key k. s.mu is held.
 func (s *Session) isOpen(k findingKey) bool {
 	return slices.ContainsFunc(s.w.eng.open, func(f *Finding) bool { return f.key() == k })
+}
+
+// silentOpen says whether code's finding of a silent side (Evidence.Silent)
+// is open for d (and stream, NO_REPLY's). s.mu is held.
+func (s *Session) silentOpen(code FindingCode, d Dir, stream uint32) bool {
+	return s.w.eng.openCodes&(1<<code) != 0 && s.isOpen(silentKey(code, d, stream))
+}
+
+// unansweredOf says whether cs holds an UNANSWERED of streams opened in
+// d, of a silent side (Evidence.Silent) or not, as silent says.
+func unansweredOf(cs []candidate, d Dir, silent bool) bool {
+	return slices.ContainsFunc(cs, func(c candidate) bool { return c.code == CodeUnanswered && c.dir == d && c.ev.Silent == silent })
 }
 
 // openFinding returns s's open finding of code in dir, or nil. s.mu is held.

@@ -1328,7 +1328,7 @@ func (s *Session) unansweredResolved(f *Finding, cands []candidate, now time.Tim
 		// before it closed its side is no silent side holding it.
 		switch a, since := d.Reverse(), f.Since.UnixNano(); {
 		case s.w.lastHeard(a) > since:
-			if slices.ContainsFunc(cands, func(c candidate) bool { return c.code == CodeUnanswered && c.dir == d && !c.ev.Silent }) {
+			if unansweredOf(cands, d, false) {
 				return fmt.Sprintf("the %s sent something on the session: it is not stopped, and the streams still without an answer are UNANSWERED's as any now, while it sends", other)
 			}
 			spoke = fmt.Sprintf("the %s sent something on the session: it is not stopped", other)

@@ -162,7 +162,7 @@ func (s *Session) replyCandidates(cs []candidate, ns int64, cfg *FindingsConfig,
 		// stopped acceptor is one finding per direction, not one beside
 		// a NO_REPLY for each stream reused. LEAK's excuse (noReply)
 		// stands.
-		if quiet && slices.ContainsFunc(cs, func(c candidate) bool { return c.code == CodeUnanswered && c.dir == d && c.ev.Silent }) {
+		if quiet && unansweredOf(cs, d, true) {
 			continue
 		}
 		if quiet && blocked && !keepSilent(CodeNoReply, d, st.id) ||
@@ -211,7 +211,7 @@ func (s *Session) noReplyResolved(f *Finding, cands []candidate, ns int64) strin
 		return fmt.Sprintf("the %s sent something on the session, though not the answer: it is not stopped, and the request waits on as any NO_REPLY's, while it sends", peer)
 	case f.Evidence.Silent && s.sideClosed(f.Dir, ns):
 		return openerLeft(f, s.transport())
-	case f.Evidence.Silent && slices.ContainsFunc(cands, func(c candidate) bool { return c.code == CodeUnanswered && c.dir == f.Dir && c.ev.Silent }):
+	case f.Evidence.Silent && unansweredOf(cands, f.Dir, true):
 		return fmt.Sprintf("the %s's silence holds streams the %s opened since, and UNANSWERED of a silent side says so for this request too: it still waits", peer, req)
 	case f.Evidence.Silent && s.w.keepaliveKnown():
 		return s.keepaliveCame(f, cands)
