@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	hyamux "github.com/hashicorp/yamux"
 	pcap "github.com/muxtop/muxtop/capture"
 	"github.com/muxtop/muxtop/internal/livecaptest"
 	"github.com/muxtop/muxtop/internal/pcaptest"
@@ -209,16 +210,7 @@ func TestReadJoinedFirstBytesReal(t *testing.T) {
 // connection: 28 bytes before the first frame boundary, the end of a
 // frame sent before, skipped", and the request was not shown.
 func TestReadJoinedDataBeforeLonePingReal(t *testing.T) {
-	var buf bytes.Buffer
-	w, err := pcapout.New(&buf, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := live.New(live.Config{})
-	cc, sc := smuxtest.Conns(t)
-	port := uint16(sc.LocalAddr().(*net.TCPAddr).Port)
-	cfg := smuxtest.YamuxConfig() // no keepalive: the one ping is the test's
-	cli, srv := smuxtest.YamuxPair(t, tap.Wrap(cc, live.Client, reg, "test", tap.WithProtocol(tap.Yamux), tap.Record(w)), sc, cfg, cfg)
+	buf, w, cli, srv, port := lonePingPair(t, live.Client)
 	a, sa := askedStream(t, smuxtest.YamuxSession(cli), smuxtest.YamuxSession(srv), "FIRST")
 	time.Sleep(20 * time.Millisecond)
 	cut := time.Now()
@@ -241,7 +233,7 @@ func TestReadJoinedDataBeforeLonePingReal(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	recs := readCut(t, &buf, cut, port)
+	recs := readCut(t, buf, cut, port)
 	var firstC2S *live.Record
 	for i := range recs {
 		r := &recs[i]
@@ -274,4 +266,30 @@ func readCut(t *testing.T, buf *bytes.Buffer, cut time.Time, port uint16) []live
 	read, _ := pcaptest.ReadAll(t, bytes.NewReader(cutBuf.Bytes()), pcap.Config{Filter: pcap.Port(port)})
 	recs, _ := read.Frames(live.Query{From: 1}, nil)
 	return recs
+}
+
+// lonePingPair starts a yamux session over loopback TCP, keepalive off
+// (the one ping is the test's), side's conn tapped and recorded into the
+// pcapng buffer it returns, w its writer; port is the server's.
+func lonePingPair(t *testing.T, side live.Side) (buf *bytes.Buffer, w *pcapout.Writer, cli, srv *hyamux.Session, port uint16) {
+	t.Helper()
+	buf = new(bytes.Buffer)
+	w, err := pcapout.New(buf, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := live.New(live.Config{})
+	cc, sc := smuxtest.Conns(t)
+	port = uint16(sc.LocalAddr().(*net.TCPAddr).Port)
+	wrap := func(c net.Conn) net.Conn {
+		return tap.Wrap(c, side, reg, "test", tap.WithProtocol(tap.Yamux), tap.Record(w))
+	}
+	if side == live.Client {
+		cc = wrap(cc)
+	} else {
+		sc = wrap(sc)
+	}
+	cfg := smuxtest.YamuxConfig()
+	cli, srv = smuxtest.YamuxPair(t, cc, sc, cfg, cfg)
+	return buf, w, cli, srv, port
 }

@@ -1,18 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
-	"github.com/muxtop/muxtop/pcapout"
-	"github.com/muxtop/muxtop/tap"
 )
 
 // TestReadJoinedServerDataBeforeLonePingReal: the server's direction of
@@ -28,16 +23,7 @@ import (
 // smux has no such case: a lone NOP decides nothing in a joined capture
 // (capture/lone.go: an 8-byte NOP is not taken as a frame boundary).
 func TestReadJoinedServerDataBeforeLonePingReal(t *testing.T) {
-	var buf bytes.Buffer
-	w, err := pcapout.New(&buf, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := live.New(live.Config{})
-	cc, sc := smuxtest.Conns(t)
-	port := uint16(sc.LocalAddr().(*net.TCPAddr).Port)
-	cfg := smuxtest.YamuxConfig() // no keepalive: the one ping is the test's
-	cli, srv := smuxtest.YamuxPair(t, cc, tap.Wrap(sc, live.Server, reg, "test", tap.WithProtocol(tap.Yamux), tap.Record(w)), cfg, cfg)
+	buf, w, cli, srv, port := lonePingPair(t, live.Server)
 	a, err := cli.OpenStream()
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +59,7 @@ func TestReadJoinedServerDataBeforeLonePingReal(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	recs := readCut(t, &buf, cut, port)
+	recs := readCut(t, buf, cut, port)
 	var s2c []*live.Record
 	resynced := false
 	for i := range recs {
