@@ -3,6 +3,7 @@ package live_test
 import (
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -58,34 +59,15 @@ func TestLeakOfUnansweredStreamReal(t *testing.T) {
 				reg := live.New(cfg)
 				m := livecaptest.RealPair(t, name, reg, livecaptest.PairConfig{Keepalive: 100 * time.Millisecond, GiveUp: time.Minute})
 				leakWarm(t, m, reg)
-				st, err := m.Cli.OpenStream()
-				if err != nil {
-					t.Fatal(err)
-				}
-				req := "REQ 1\n"
+				req, ans := "REQ 1\n", ""
 				if c.download {
 					req = "" // opening the stream is the request
 				}
-				if req != "" {
-					if _, err := io.WriteString(st, req); err != nil {
-						t.Fatal(err)
-					}
+				if c.answer {
+					ans = "ANS 1\n"
 				}
-				srv, err := m.Srv.AcceptStream()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, err := io.ReadFull(srv, make([]byte, len(req))); err != nil {
-					t.Fatal(err)
-				}
+				st, srv := leakAsk(t, m, req, ans)
 				switch {
-				case c.answer:
-					if _, err := io.WriteString(srv, "ANS 1\n"); err != nil {
-						t.Fatal(err)
-					}
-					if _, err := io.ReadFull(st, make([]byte, len("ANS 1\n"))); err != nil {
-						t.Fatal(err)
-					}
 				case c.closes:
 					srv.Close() // its FIN: the handler returned; the client never closes
 				case c.download:
@@ -143,25 +125,8 @@ func TestLeakOfUnansweredStreamReal(t *testing.T) {
 // streams are no setup streams, as a server's at 2 a.m.
 func leakWarm(t *testing.T, m livecaptest.Pair, reg *live.Registry) {
 	t.Helper()
-	st, err := m.Cli.OpenStream()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.WriteString(st, "WARM\n"); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := m.Srv.AcceptStream()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.ReadFull(srv, make([]byte, len("WARM\n"))); err != nil {
-		t.Fatal(err)
-	}
-	io.WriteString(srv, "OK\n")
+	st, srv := leakAsk(t, m, "WARM\n", "OK\n")
 	srv.Close()
-	if _, err := io.ReadFull(st, make([]byte, len("OK\n"))); err != nil {
-		t.Fatal(err)
-	}
 	st.Close()
 	smuxtest.Eventually(t, "the warm-up stream closed both ways", func() bool {
 		ss := reg.Snapshot().Sessions
@@ -183,28 +148,11 @@ func TestLeakToldNewOldestReal(t *testing.T) {
 	type pair struct{ cli, srv io.Closer }
 	ask := func(answer bool) pair {
 		t.Helper()
-		st, err := m.Cli.OpenStream()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.WriteString(st, "REQ 1\n"); err != nil {
-			t.Fatal(err)
-		}
-		srv, err := m.Srv.AcceptStream()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.ReadFull(srv, make([]byte, len("REQ 1\n"))); err != nil {
-			t.Fatal(err)
-		}
+		ans := ""
 		if answer {
-			if _, err := io.WriteString(srv, "ANS 1\n"); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := io.ReadFull(st, make([]byte, len("ANS 1\n"))); err != nil {
-				t.Fatal(err)
-			}
+			ans = "ANS 1\n"
 		}
+		st, srv := leakAsk(t, m, "REQ 1\n", ans)
 		return pair{st, srv}
 	}
 	leakOf := func(count uint64) *live.Finding {
@@ -255,4 +203,36 @@ func TestLeakToldNewOldestReal(t *testing.T) {
 	}
 	t.Errorf("the LEAK's oldest stream changed from %d to %d, its words with it (%q), and no record told it:%s",
 		was.Stream, now.Stream, now.Text, describeRecords(leakRecs))
+}
+
+// leakAsk opens a stream on m's client and writes req on it (none where
+// req is empty: the opening asks), accepts it on the server, which reads
+// req and writes ans (none where it is empty), which the client reads;
+// it returns both ends, open.
+func leakAsk(t *testing.T, m livecaptest.Pair, req, ans string) (cli, srv net.Conn) {
+	t.Helper()
+	cli, err := m.Cli.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req != "" {
+		if _, err := io.WriteString(cli, req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if srv, err = m.Srv.AcceptStream(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(srv, make([]byte, len(req))); err != nil {
+		t.Fatal(err)
+	}
+	if ans != "" {
+		if _, err := io.WriteString(srv, ans); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(cli, make([]byte, len(ans))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return cli, srv
 }
