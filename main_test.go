@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -351,14 +352,44 @@ var buildBinary = sync.OnceValues(func() (string, error) {
 	return bin, nil
 })
 
+// freePort returns a loopback address nothing listens on now, for a
+// process the test starts to listen on. Its port is below the kernel's
+// ephemeral range where the kernel says what that is: a port the kernel
+// handed out (":0") may be taken again, between the check and the
+// process's listen, as the local port of one of the many connections the
+// package's parallel tests dial, and the process's listen then fails.
 func freePort(t *testing.T) string {
 	t.Helper()
+	if lo, ok := ephemeralLow(); ok && lo > 2048 {
+		base := max(1024, lo-16384)
+		for range 50 {
+			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", base+rand.IntN(lo-base)))
+			if err == nil {
+				defer l.Close()
+				return l.Addr().String()
+			}
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// ephemeralLow returns the lowest port of Linux's ephemeral range, from
+// which it picks the local ports of connections and of listens on port 0.
+func ephemeralLow() (int, bool) {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0, false
+	}
+	var lo, hi int
+	if _, err := fmt.Sscan(string(b), &lo, &hi); err != nil {
+		return 0, false
+	}
+	return lo, true
 }
 
 // runDemoPair runs "demo server" and "demo client" as two processes, both
@@ -384,9 +415,18 @@ func runDemoPair(t *testing.T, pool int, args ...string) (cli, srv capture, mine
 		t.Fatal(err)
 	}
 	// Probing the port would count as a session: wait for the server's word.
-	smuxtest.Eventually(t, "the server to listen", func() bool {
-		return strings.Contains(srvErr.String(), "listening on "+addr)
-	})
+	exited := make(chan error, 1)
+	go func() { exited <- sc.Wait() }()
+	deadline := time.After(10 * time.Second)
+	for !strings.Contains(srvErr.String(), "listening on "+addr) {
+		select {
+		case err := <-exited:
+			t.Fatalf("the server exited (%v) before it listened on %s:\n%s", err, addr, srvErr.String())
+		case <-deadline:
+			t.Fatalf("timed out after 10 s waiting for the server to listen on %s; it said:\n%s", addr, srvErr.String())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 	cc := exec.CommandContext(ctx, bin, append(append([]string{"demo", "client"}, args...),
 		"--connect", addr, "--http", "127.0.0.1:0", "--pool", fmt.Sprint(pool), "--rate", "50", "--output", "json")...)
 	cc.Stdout, cc.Stderr = &cliOut, &cliErr
@@ -414,7 +454,7 @@ func runDemoPair(t *testing.T, pool int, args ...string) (cli, srv capture, mine
 		return strings.Count(srvOut.String(), `{"type":"session-ended"`) >= pool
 	})
 	sc.Process.Signal(os.Interrupt)
-	if err := sc.Wait(); err != nil {
+	if err := <-exited; err != nil {
 		t.Fatalf("server: %v\n%s", err, srvErr.String())
 	}
 	cli, srv = parseJSON(t, cliOut.String()), parseJSON(t, srvOut.String())
