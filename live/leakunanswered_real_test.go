@@ -169,11 +169,33 @@ func TestLeakToldNewOldestReal(t *testing.T) {
 	first := ask(true)
 	ask(false)
 	was := leakOf(2)
+	// The count of 2 told, its oldest stream with it: a count's change
+	// is told at most once per UpdateEvery.
+	told := func() int {
+		for i, r := range allRecords(reg) {
+			if r.Finding != nil && r.Finding.Code == live.CodeLeak && r.Finding.Evidence.Count == 2 && r.Finding.Stream == was.Stream {
+				return i
+			}
+		}
+		return -1
+	}
+	for end := time.Now().Add(5 * time.Second); told() < 0 && time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		reg.Evaluate(time.Now(), leakWordsCfg)
+	}
+	from := told()
+	if from < 0 {
+		t.Fatalf("no record told the LEAK of 2 streams, the oldest %d:%s", was.Stream, describeRecords(findingRecords(reg)))
+	}
 	first.srv.Close()
 	first.cli.Close()
+	asked := time.Now()
 	ask(false)
 	// The closed stream leaves, the new one joins the count as it crosses
-	// --leak-after: 2 again, the oldest now the first unanswered one.
+	// --leak-after: 2 again, the oldest now the first unanswered one. No
+	// evaluation runs in between, so that the count never drops to 1 (a
+	// count's change is told on its own): only the oldest stream's change
+	// can tell this one.
+	sleepUntil(asked.Add(leakWordsCfg.LeakAfter + 200*time.Millisecond))
 	var now *live.Finding
 	for end := time.Now().Add(15 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
 		reg.Evaluate(time.Now(), leakWordsCfg)
@@ -188,9 +210,15 @@ func TestLeakToldNewOldestReal(t *testing.T) {
 	time.Sleep(live.UpdateEvery) // a change is told at most once per UpdateEvery
 	reg.Evaluate(time.Now(), leakWordsCfg)
 	var leakRecs []live.Record
-	for _, r := range allRecords(reg) {
+	for _, r := range allRecords(reg)[from:] {
 		if r.Finding != nil && r.Finding.Code == live.CodeLeak {
 			leakRecs = append(leakRecs, r)
+		}
+	}
+	for _, r := range leakRecs {
+		if r.Finding.Evidence.Count != 2 {
+			t.Fatalf("a LEAK record of %d streams: the count changed, and the test proves nothing of a change at the same count:%s",
+				r.Finding.Evidence.Count, describeRecords(leakRecs))
 		}
 	}
 	for _, r := range leakRecs {
