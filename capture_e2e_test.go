@@ -712,6 +712,7 @@ func TestDemoWriteThenRead(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the demo for seconds")
 	}
+	t.Parallel() // mostly waiting, on sessions and ports of its own
 	for _, version := range demoVariants {
 		t.Run(version, func(t *testing.T) {
 			demoTries(t, 1500*time.Millisecond, func(d time.Duration) bool {

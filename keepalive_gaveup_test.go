@@ -381,6 +381,7 @@ func TestYamuxKeepaliveGaveUp(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a frozen yamux session for 11 s")
 	}
+	t.Parallel() // mostly waiting, on sessions and ports of its own
 	run := runYamuxKeepalive(t, true)
 	if run.serverFIN.IsZero() || !run.serverFIN.After(run.lastClient) {
 		t.Fatalf("the server's FIN at %v, the client's last payload at %v: want a FIN after it", run.serverFIN, run.lastClient)
@@ -469,6 +470,7 @@ func TestYamuxKeepaliveUnheard(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a frozen yamux session for 11 s")
 	}
+	t.Parallel() // mostly waiting, on sessions and ports of its own
 	run := runYamuxKeepalive(t, true)
 	cut := run.write(t, "from.pcapng", func(at time.Time) bool { return at.After(run.lastClient) })
 	out := readOut(t, cut, "json")

@@ -94,6 +94,7 @@ func TestYamuxKeepaliveLonePing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a frozen yamux session for 11 s")
 	}
+	t.Parallel() // mostly waiting, on sessions and ports of its own
 	run := runYamuxKeepalive(t, true)
 	if run.serverFIN.IsZero() {
 		t.Fatal("no FIN of the server's")

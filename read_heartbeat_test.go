@@ -69,6 +69,7 @@ func TestReadStalledStreamNoKeepalive(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds muxtop and runs it for seconds")
 	}
+	t.Parallel() // mostly waiting, on sessions and ports of its own
 	bin, err := buildBinary()
 	if err != nil {
 		t.Fatal(err)

@@ -232,6 +232,7 @@ func TestReadLiveIdleLeakBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds muxtop and runs it for seconds")
 	}
+	t.Parallel() // mostly waiting, on sessions and ports of its own
 	bin, err := buildBinary()
 	if err != nil {
 		t.Fatal(err)
@@ -286,6 +287,7 @@ func TestReadReplayIdleNoLeak(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds muxtop and runs it for seconds")
 	}
+	t.Parallel() // mostly waiting, on sessions and ports of its own
 	for _, c := range []struct {
 		name string
 		ago  time.Duration

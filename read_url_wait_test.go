@@ -42,6 +42,7 @@ func hold(t *testing.T, answer func(net.Conn)) string {
 // after a second, as read - says a quiet pipe, and --duration then ends
 // read as it ends read - with no input: one line, exit 0.
 func TestReadURLNoAnswer(t *testing.T) {
+	t.Parallel() // mostly waiting, on sessions and ports of its own
 	url := "http://" + hold(t, nil) + "/debug/muxtop/capture"
 	var stdout, stderr syncBuffer
 	if code := run(context.Background(), []string{"read", url, "-o", "plain", "--duration", "2500ms"}, &stdout, &stderr); code != 0 {

@@ -182,6 +182,7 @@ const (
 // carries frames, and its LEAK resolves "in use again" too. Both ways
 // round: O first, then H; H first, then O.
 func TestLeakInUseAgainPerKindRealMux(t *testing.T) {
+	t.Parallel() // real time on sessions of its own
 	for _, tc := range inUseSetups {
 		for _, order := range [][2]string{{"open", "half-closed"}, {"half-closed", "open"}} {
 			t.Run(tc.s.name+"/"+order[0]+"-first", func(t *testing.T) {
@@ -214,6 +215,7 @@ func TestLeakInUseAgainPerKindRealMux(t *testing.T) {
 // (Not the other way round: smux does not count a writer held after its
 // reader's FIN as stalled, since smux before v1.5.55 fails that write.)
 func TestLeakExplainedWhileAnotherKindInUseRealMux(t *testing.T) {
+	t.Parallel() // real time on sessions of its own
 	for _, tc := range inUseSetups {
 		t.Run(tc.s.name, func(t *testing.T) {
 			r := newInUseRig(t, tc.s, tc.idle)

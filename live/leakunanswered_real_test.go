@@ -35,6 +35,7 @@ var leakWordsCfg = live.FindingsConfig{LeakAfter: time.Second, UnansweredAfter: 
 // the server's bytes and its FIN, the client never closing (the client
 // owes no answer).
 func TestLeakOfUnansweredStreamReal(t *testing.T) {
+	t.Parallel() // real time on sessions of its own
 	type leakCase struct {
 		name                     string
 		hang, half, noSnap       bool
@@ -142,6 +143,7 @@ func leakWarm(t *testing.T, m livecaptest.Pair, reg *live.Registry) {
 // was told only of the count, and the JSON's records kept the first
 // oldest stream's sid and words while the UI showed the new.
 func TestLeakToldNewOldestReal(t *testing.T) {
+	t.Parallel() // real time on sessions of its own
 	reg := live.New(live.Config{})
 	m := livecaptest.RealPair(t, "yamux", reg, livecaptest.PairConfig{Keepalive: 100 * time.Millisecond, GiveUp: time.Minute})
 	leakWarm(t, m, reg)

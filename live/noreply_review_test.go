@@ -50,6 +50,7 @@ func TestNoReplyWroteOnThenAnsweredReal(t *testing.T) {
 // the request went unanswered, which muxtop no longer knows. Before:
 // "stream 11 closed, its request unanswered after 18 s".
 func TestNoReplyAnsweredThenFoldedReal(t *testing.T) {
+	t.Parallel() // real time on sessions of its own
 	for _, m := range realMuxes() {
 		mux := m.mux
 		t.Run(m.name, func(t *testing.T) {
@@ -96,6 +97,7 @@ func TestNoReplyAnsweredThenFoldedReal(t *testing.T) {
 // its answers count anew, and no more open. Before, it opened at every
 // burst (5 opened, 4 resolved in 41 s).
 func TestNoReplyAuthedLogShipperReal(t *testing.T) {
+	t.Parallel() // real time on sessions of its own
 	for _, m := range realMuxes() {
 		mux := m.mux
 		t.Run(m.name, func(t *testing.T) {
@@ -173,6 +175,7 @@ func TestNoReplyAnswerHeldByWindowReal(t *testing.T) {
 // request after think time does: no NO_REPLY. Before: "stream 11: the
 // client's request, sent 5.4 s ago, has no answer; … (a hung call)".
 func TestNoReplyTrailingFlowControlReal(t *testing.T) {
+	t.Parallel() // real time on sessions of its own
 	for _, m := range realMuxes() {
 		mux := m.mux
 		t.Run(m.name, func(t *testing.T) {

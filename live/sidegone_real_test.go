@@ -344,6 +344,7 @@ func TestUnansweredSideLeavesReal(t *testing.T) {
 // more"); a killed one's FIN leaves it open. Twin: both stay, and it
 // holds.
 func TestNoReplySideLeavesReal(t *testing.T) {
+	t.Parallel() // real time on sessions of its own
 	const answered = "the server answered, "
 	for _, c := range []sideCase{
 		{"client exits", live.Server, "exits", ""},

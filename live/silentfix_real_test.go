@@ -113,6 +113,7 @@ func TestSilentResolvedSpokeFirst(t *testing.T) {
 // stream, which has waited --unanswered-after and more, though not
 // --leak-after (that is for opening). Before, it resolved and reopened.
 func TestSilentV1RewriteHolds(t *testing.T) {
+	t.Parallel() // real time on sessions of its own
 	reg := live.New(live.Config{})
 	cfg := live.FindingsConfig{LeakAfter: 2 * time.Second, UnansweredAfter: 300 * time.Millisecond, Churn: -1}
 	m := kaPair(t, "smux-v1", reg, 0)
@@ -155,6 +156,7 @@ func TestSilentV1RewriteHolds(t *testing.T) {
 // none on the session. Before, it was critical and said "no keepalive on
 // the session shows whether it is alive".
 func TestSilentKeepaliveNotSeenYetReal(t *testing.T) {
+	t.Parallel() // real time on sessions of its own
 	for _, name := range []string{"smux-v1", "smux-v2", "yamux"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -198,6 +200,7 @@ func TestSilentKeepaliveNotSeenYetReal(t *testing.T) {
 // UNANSWERED of a silent side, the reused streams' silent NO_REPLYs
 // folded into it. Before, 4 opened (UNANSWERED and 3 NO_REPLYs).
 func TestSilentOneFindingPerDirectionReal(t *testing.T) {
+	t.Parallel() // real time on sessions of its own
 	for _, name := range []string{"smux-v1", "smux-v2", "yamux"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -250,6 +253,7 @@ func TestSilentOneFindingPerDirectionReal(t *testing.T) {
 // ping turned the rule off: nothing opened at all, or the finding
 // resolved saying "keepalive is on" and KEEPALIVE said "pings came every".
 func TestSilentYamuxManualPingReal(t *testing.T) {
+	t.Parallel() // real time on sessions of its own
 	for _, when := range []string{"before", "after"} {
 		t.Run(when, func(t *testing.T) {
 			t.Parallel()

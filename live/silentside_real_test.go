@@ -309,6 +309,7 @@ func TestSilentServerSlowHandlerHealthyReal(t *testing.T) {
 // keepalive every 100 ms at both ends until the server stops, evaluated
 // at the machine's clock.
 func TestSilentServerKeepaliveOnReal(t *testing.T) {
+	t.Parallel() // real time on sessions of its own
 	const n = 3
 	cfg := live.FindingsConfig{LeakAfter: time.Second, UnansweredAfter: 500 * time.Millisecond, Churn: -1}
 	for _, name := range []string{"smux-v1", "smux-v2", "yamux"} {
