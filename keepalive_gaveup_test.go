@@ -377,6 +377,9 @@ func keepalives(c capture, typ string) []map[string]any {
 // summary, and KEEPALIVE's ping still at 6 s. The healthy session beside
 // it, and the healthy twin run, whose client answers every ping and
 // closes its session, open no KEEPALIVE.
+// pingGaveUp is a session end's words of a ping unanswered for 5.5 to 7 s.
+var pingGaveUp = regexp.MustCompile(`after the server closed its side of the connection, its ping unanswered for (5\.[5-9]|6(\.[0-9])?|7(\.0)?) s`)
+
 func TestYamuxKeepaliveGaveUp(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a frozen yamux session for 11 s")
@@ -412,9 +415,12 @@ func TestYamuxKeepaliveGaveUp(t *testing.T) {
 		t.Fatalf("session-ended records %v", ended)
 	}
 	detail, _ := ended[0]["detail"].(string)
-	if ended[0]["reason"] != "reset" || !strings.Contains(detail, "after the server closed its side of the connection, its ping unanswered for 6") ||
+	// About 6 s, as the finding's ping above: yamux's timer starts as
+	// Ping is called, and the wire's ping may go out a little later on a
+	// loaded machine (5.9 s in one CI run).
+	if ended[0]["reason"] != "reset" || !pingGaveUp.MatchString(detail) ||
 		strings.Contains(detail, "yamux's keepalive ends a session") {
-		t.Errorf("session-ended %v; want a reset after the server closed its side, its ping unanswered for 6 s", ended[0])
+		t.Errorf("session-ended %v; want a reset after the server closed its side, its ping unanswered for about 6 s", ended[0])
 	}
 
 	plain := readOut(t, full, "plain")
