@@ -624,6 +624,7 @@ func TestHealthyMatrix(t *testing.T) {
 	for _, p := range ps {
 		t.Run(p.name, func(t *testing.T) {
 			t.Parallel()
+			defer healthyTurn()()
 			var wg sync.WaitGroup
 			for _, su := range healthySetups {
 				if why := deadlocks(su, p); why != "" {
@@ -635,6 +636,19 @@ func TestHealthyMatrix(t *testing.T) {
 			wg.Wait()
 		})
 	}
+}
+
+// healthyTurns bounds the healthy patterns that run at once, whatever
+// go test's -parallel (CI's is 8): each runs every setup at once, in real
+// time against 1 s thresholds, and a machine starved by a dozen of them
+// shows what no healthy program does.
+var healthyTurns = make(chan struct{}, 2)
+
+// healthyTurn waits for a turn among healthyTurns; the func it returns
+// ends it.
+func healthyTurn() func() {
+	healthyTurns <- struct{}{}
+	return func() { <-healthyTurns }
 }
 
 // windDown bounds how long a pattern may take to return once its time is
