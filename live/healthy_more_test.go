@@ -1011,3 +1011,116 @@ func moreRun(t *testing.T, su setup, p morePattern) []string {
 	}
 	return problems
 }
+
+// mqttStyle: a publish/subscribe session as MQTT runs it, on one stream:
+// the client's CONNECT and SUBSCRIBE, each acknowledged by the server at
+// once (CONNACK, SUBACK); then the server publishes every 1.3 s and the
+// client acknowledges each publish once it handled it, 10 ms (PUBACK, QoS
+// 1: over a network, the round trip alone delays it as seen at the
+// server), and pings every 2 s, which the server answers at once (PINGREQ, PINGRESP); at the
+// end the client sends DISCONNECT, the server stops publishing and
+// closes, and the client closes once it read the server's close (EOF).
+func mqttStyle(ctx context.Context, t *testing.T, a, b muxEnd) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		st, err := b.Accept()
+		if err != nil {
+			return
+		}
+		var mu sync.Mutex
+		disconnected := false
+		write := func(s string) bool {
+			mu.Lock()
+			defer mu.Unlock()
+			if disconnected {
+				return false
+			}
+			_, err := io.WriteString(st, s)
+			return err == nil
+		}
+		answers := map[string]string{"CONNECT\n": "CONNACK\n", "SUBSCRIBE ticks\n": "SUBACK\n", "PINGREQ\n": "PINGRESP\n"}
+		publishing := false
+		r := bufio.NewReader(st)
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil || line == "DISCONNECT\n" {
+				break
+			}
+			if answer, ok := answers[line]; ok {
+				write(answer)
+			}
+			if line == "SUBSCRIBE ticks\n" && !publishing {
+				publishing = true
+				go every(ctx, 1300*time.Millisecond, func() bool { return write("PUBLISH ticks\n") })
+			}
+		}
+		mu.Lock()
+		disconnected = true
+		mu.Unlock()
+		st.Close()
+	}()
+	st, err := a.Open()
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	var mu sync.Mutex
+	write := func(s string) { mu.Lock(); defer mu.Unlock(); io.WriteString(st, s) }
+	lines := make(chan string, 16)
+	go func() {
+		defer close(lines)
+		r := bufio.NewReader(st)
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			if line == "PUBLISH ticks\n" {
+				time.Sleep(10 * time.Millisecond) // the application handles the message, then acknowledges it
+				write("PUBACK\n")
+			}
+			lines <- line
+		}
+	}()
+	for _, req := range []string{"CONNECT\n", "SUBSCRIBE ticks\n"} {
+		write(req)
+		if line := <-lines; !strings.HasSuffix(line, "ACK\n") {
+			t.Errorf("mqtt: %q after %q", line, req)
+		}
+	}
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		for range lines { // PUBLISHes and PINGRESPs, until the server's close
+		}
+	}()
+	every(ctx, 2*time.Second, func() bool { write("PINGREQ\n"); return true })
+	write("DISCONNECT\n")
+	<-read
+	<-done
+	st.Close()
+}
+
+// TestHealthyMoreMQTTAck: an MQTT-style subscription on one stream
+// (mqttStyle) opens NO_REPLY, a false alarm: the client's PUBACK, sent
+// 10 ms after the PUBLISH it acknowledges (the second, at 2.6 s: CONNECT,
+// SUBSCRIBE and the PINGREQ at 2 s were answered at once), is taken for a
+// request and, with the server's next PUBLISH 1.3 s later and its
+// keepalive NOPs (or pings) meanwhile, "has no answer" at
+// UnansweredAfter (1 s): "stream
+// 3: the client's request, sent 1.1 s ago, has no answer; the server
+// answered the 3 earlier ones on this stream within 86 µs at most, and
+// still sends on the session: its handler is blocked or lost the request
+// (a hung call), unless the protocol holds an answer back by design (a
+// long poll)", at both taps, in v1, v2 and yamux with keepalive on. The
+// README's NO_REPLY row says such a turn opens nothing: "a turn that
+// follows the acceptor's payload as promptly as an answer — an HTTP/2
+// WINDOW_UPDATE or PING acknowledgment, an application's ack — is no
+// request, and opens nothing"; the timing rule compares the ack's delay
+// (the client's handling, and over a network the round trip, as the
+// server's tap sees it) with 2 times the server's answers to CONNECT and
+// SUBSCRIBE (microseconds at the server's tap), and the ack loses.
+func TestHealthyMoreMQTTAck(t *testing.T) {
+	runMorePatterns(t, []morePattern{{name: "mqtt-style publish and ack", run: mqttStyle}})
+}
