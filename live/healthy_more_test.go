@@ -25,7 +25,8 @@ import (
 )
 
 // moreSetups are the configurations TestHealthyMore drives: smux v1 and
-// v2 with keepalive fast, at smux's default and off, and yamux with
+// v2 with keepalive fast, at smux's default and off, v2 with a stream
+// window (1 MiB) above the 256 KiB a writer starts with, and yamux with
 // keepalive fast, at its default (30 s: never seen in a run) and off.
 var moreSetups = []setup{
 	smuxSetup("v1 keepalive 100ms", 1, func(c, s *smux.Config) {
@@ -37,6 +38,12 @@ var moreSetups = []setup{
 		ka(s, 100*time.Millisecond, 3*time.Second)
 	}),
 	smuxSetup("v2 defaults", 2, nil),
+	smuxSetup("v2 streambuf 1M", 2, func(c, s *smux.Config) {
+		for _, x := range []*smux.Config{c, s} {
+			x.MaxStreamBuffer, x.MaxReceiveBuffer = 1<<20, 8<<20
+			ka(x, 100*time.Millisecond, 3*time.Second)
+		}
+	}),
 	smuxSetup("v1 keepalive off both", 1, func(c, s *smux.Config) {
 		c.KeepAliveDisabled, s.KeepAliveDisabled = true, true
 	}),
@@ -834,6 +841,174 @@ func sessionClose(byServer bool) func(ctx context.Context, t *testing.T, a, b mu
 	}
 }
 
+// ---- more of a session's life ----
+
+// authThenControl: the client authenticates on a first stream, which both
+// close once the server accepted the token, then opens 2 control streams
+// (a hello answered on each) that it holds idle for the session's life,
+// and asks on a new stream every 700 ms.
+func authThenControl(ctx context.Context, t *testing.T, a, b muxEnd) {
+	go func() {
+		for {
+			st, err := b.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				r := bufio.NewReader(st)
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						break
+					}
+					io.WriteString(st, "ok "+line)
+					if strings.HasPrefix(line, "AUTH") || strings.HasPrefix(line, "ASK") {
+						break
+					}
+				}
+				io.Copy(io.Discard, r)
+				st.Close()
+			}()
+		}
+	}()
+	ask := func(msg string) muxStream {
+		st, err := a.Open()
+		if err != nil {
+			t.Error(err)
+			return nil
+		}
+		io.WriteString(st, msg)
+		if line, err := bufio.NewReader(st).ReadString('\n'); err != nil || line != "ok "+msg {
+			t.Errorf("%q: %q, %v", msg, line, err)
+		}
+		return st
+	}
+	if st := ask("AUTH token\n"); st != nil {
+		st.Close()
+	}
+	var held []muxStream
+	for range 2 {
+		if st := ask("HELLO control\n"); st != nil {
+			held = append(held, st)
+		}
+	}
+	every(ctx, 700*time.Millisecond, func() bool {
+		if st := ask("ASK\n"); st != nil {
+			st.CloseWrite()
+			io.Copy(io.Discard, st)
+			st.Close()
+		}
+		return true
+	})
+	for _, st := range held {
+		st.Close()
+		io.Copy(io.Discard, st)
+	}
+}
+
+// bothOpen: both sides ask at once, each on streams of its own (a server
+// that calls back into its client, as go-plugin's broker does): 4 askers
+// a side, a request every 0-40 ms each.
+func bothOpen(ctx context.Context, t *testing.T, a, b muxEnd) {
+	go serveRPC(a)
+	go serveRPC(b)
+	var wg sync.WaitGroup
+	for _, e := range []muxEnd{a, b, a, b, a, b, a, b} {
+		wg.Go(func() {
+			req := make([]byte, 100)
+			for ctx.Err() == nil {
+				st, err := e.Open()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				st.Write(req)
+				if got, err := io.ReadAll(st); err != nil || len(got) != 1000 {
+					t.Errorf("both: %d bytes, %v", len(got), err)
+				}
+				st.Close()
+				time.Sleep(time.Duration(rand.IntN(40)) * time.Millisecond)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// healthChecks: a stream opened and closed at once, carrying nothing, every
+// 100 ms (a liveness probe), which the server accepts and closes.
+func healthChecks(ctx context.Context, t *testing.T, a, b muxEnd) {
+	go func() {
+		for {
+			st, err := b.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(io.Discard, st); st.Close() }()
+		}
+	}()
+	every(ctx, 100*time.Millisecond, func() bool {
+		st, err := a.Open()
+		if err != nil {
+			t.Error(err)
+			return false
+		}
+		st.Close()
+		return true
+	})
+}
+
+// bulkDownloads: 2 downloads at a time of 4 MiB each, one read as fast as
+// it comes, one 64 KiB every 10 ms (6.4 MB/s, slower than the writer).
+func bulkDownloads(ctx context.Context, t *testing.T, a, b muxEnd) {
+	const size = 4 << 20
+	go func() {
+		for {
+			st, err := b.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				if _, err := bufio.NewReader(st).ReadString('\n'); err == nil {
+					io.Copy(st, io.LimitReader(zeros{}, size))
+				}
+				st.Close()
+			}()
+		}
+	}()
+	var wg sync.WaitGroup
+	for _, slow := range []bool{false, true} {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				st, err := a.Open()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				io.WriteString(st, "GET /big\n")
+				n := int64(0)
+				if slow {
+					buf := make([]byte, 64<<10)
+					for {
+						m, err := io.ReadFull(st, buf)
+						n += int64(m)
+						if err != nil {
+							break
+						}
+						time.Sleep(10 * time.Millisecond)
+					}
+				} else {
+					n, _ = io.Copy(io.Discard, st)
+				}
+				if n != size {
+					t.Errorf("download: %d bytes", n)
+				}
+				st.Close()
+			}
+		})
+	}
+	wg.Wait()
+}
+
 // ---- the documented limits ----
 
 // afterHalfClose is the documented DATA_AFTER_CLOSE of a pattern whose
@@ -911,6 +1086,15 @@ var morePatterns = []morePattern{
 	{name: "yamux app pings", run: appPings, leakAfter: time.Second, only: func(su setup) bool { return isYamux(su) && su.name != "yamux keepalive off" }},
 	{name: "copies both ways", run: copies, leakAfter: time.Second, limit: afterHalfClose},
 	{name: "opener closes first", run: openerClosesFirst, leakAfter: time.Second},
+	{name: "auth stream then control streams", run: authThenControl, leakAfter: time.Second, limit: func(_ setup, f *live.Finding) string {
+		if why := idleByDesign(setup{}, f); why != "" {
+			return `"a stream that opened within 1 s of its session's first frame, no stream of the session having closed (either side's FIN, or an RST) before it" (the auth stream closed first), and ` + why
+		}
+		return ""
+	}},
+	{name: "both sides open", run: bothOpen, leakAfter: time.Second},
+	{name: "health-check streams", run: healthChecks, leakAfter: time.Second},
+	{name: "bulk downloads", run: bulkDownloads}, // a slow download lasts about 1 s: LEAK at its default
 	{name: "session closed by the client", run: sessionClose(false)},
 	{name: "session closed by the server", run: sessionClose(true)},
 }
