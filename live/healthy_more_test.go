@@ -1123,6 +1123,7 @@ func runMorePatterns(t *testing.T, ps []morePattern) {
 	for _, p := range ps {
 		t.Run(p.name, func(t *testing.T) {
 			t.Parallel()
+			defer healthyTurn()() // as the matrix's: two patterns at once
 			var wg sync.WaitGroup
 			for _, su := range moreSetups {
 				if p.only != nil && !p.only(su) {
