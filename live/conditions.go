@@ -231,8 +231,8 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 	//
 	// Or, where the other side has sent nothing at all since the oldest's
 	// request and muxtop has seen no keepalive cadence on the session
-	// (noKeepalive: no NOP's interval nor a side's second ping, so
-	// KEEPALIVE cannot judge that silence), UNANSWERED of a silent side
+	// (noKeepalive: no NOP's interval nor a yamux side's ping cadence,
+	// keepaliveKnown, so KEEPALIVE cannot judge that silence), UNANSWERED of a silent side
 	// (Evidence.Silent), once that request has waited silentAfter: the longer of LeakAfter and
 	// UnansweredAfter, the time LEAK called such a stream "a side forgot
 	// Close" before its silent-side excuse (leakExcuses.unanswers). A
@@ -250,9 +250,11 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 	// on (as LEAK's graceCut).
 	var unanswered [2]bool // an UNANSWERED of streams opened in that direction holds
 	cutoff := ns - int64(cfg.UnansweredAfter)
-	// Keepalive is on only once it has a cadence: an smux NOP's interval,
-	// or a yamux side's second ping. One yamux Session.Ping() by the
-	// application is no keepalive: it turned this rule off for good.
+	// Keepalive is on only once it has a cadence (keepaliveKnown): an
+	// smux NOP's interval, or a yamux side's ping cadence (pingCadence).
+	// One yamux Session.Ping() by the application is no keepalive: it
+	// turned this rule off for good; nor are two, which turned it off
+	// too, and KEEPALIVE called both sides frozen.
 	noKeepalive := !w.keepaliveKnown()
 	silentAfter := max(cfg.LeakAfter, cfg.UnansweredAfter)
 	keepSilent := func(code FindingCode, d Dir, stream uint32) bool {
@@ -751,8 +753,8 @@ type leakExcuses struct {
 	unanswered, silent [2]bool
 	cutoff             int64
 	quiet              bool
-	// noKeepalive: no keepalive cadence (an smux NOP's interval, a yamux
-	// side's second ping) seen on the session either way; closed: by
+	// noKeepalive: no keepalive cadence (keepaliveKnown: an smux NOP's
+	// interval, a yamux side's ping cadence) seen on the session either way; closed: by
 	// direction, its sender has closed its side of the connection
 	// (noReply).
 	noKeepalive bool

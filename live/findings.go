@@ -271,7 +271,7 @@ type Evidence struct {
 	// the answer has sent nothing at all on the session since the
 	// request (the oldest request, for UNANSWERED), and muxtop has seen
 	// no keepalive cadence on the session (no smux NOP's interval, no
-	// yamux side's second ping, either way) that would tell a stopped
+	// yamux side's ping cadence, either way: keepaliveKnown) that would tell a stopped
 	// side from a slow one: where keepalive is seen on, that silence is
 	// KEEPALIVE's. Such a finding opens
 	// once the request has waited the longer of LeakAfter and its

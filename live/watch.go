@@ -191,10 +191,13 @@ type sessionWatch struct {
 	// opens a stream after later ones (watchOpened).
 	openedAt int64
 	// Keepalive: each direction's NOPs, the latest one's time and the
-	// longest interval seen between two (or, after one, since the start).
+	// longest interval seen between two (or, after one, since the start),
+	// which is its cadence once it has one (pingCadence); 0 before.
+	// nopGap is that longest interval, kept from the first two NOPs on.
 	nops     [2]uint32
 	nopAt    [2]int64
 	nopEvery [2]int64
+	nopGap   [2]int64
 	// firstPing is, in yamux, the time from the session's start to a
 	// direction's first ping, which is no cadence of its own (watchNOP).
 	firstPing [2]int64
@@ -677,9 +680,48 @@ func (s *Session) countPendingLate(ns int64, ended bool) {
 }
 
 // keepaliveKnown says whether keepalive has a cadence on the session: a
-// NOP interval known either way (smux's first NOP, a yamux side's second
-// ping).
+// NOP interval known either way (smux's first NOP; a yamux side's third
+// ping, or its second where the first came an interval after the start:
+// pingCadence). Every rule that asks whether keepalive is on asks this,
+// or nopEvery, which it reads: KEEPALIVE, the silent side's UNANSWERED
+// and NO_REPLY and their resolutions (keepaliveCame), LEAK's excuses.
 func (w *sessionWatch) keepaliveKnown() bool { return w.nopEvery != [2]int64{} }
+
+// pingCadence says whether a yamux side's pings show a keepalive cadence
+// at its n-th ping (n ≥ 2), first being the time from the session's start
+// to its first ping (0 where muxtop did not see the session start) and
+// gap the longest interval between its pings so far.
+//
+// An application may call Session.Ping() itself, keepalive on or off:
+// two such pings 300 ms apart gave a side a 300 ms cadence, and KEEPALIVE
+// called a healthy program frozen 1.3 s after it went quiet, the server
+// too, and the silent side's UNANSWERED and NO_REPLY stood down for it.
+// So two intervals show a cadence (the third ping), or one where the
+// start shows the other: hashicorp's keepalive pings KeepAliveInterval
+// after the session starts, then KeepAliveInterval after each answer
+// (keepalive: time.After, then a Ping that waits for its answer), so the
+// time to its first ping and the interval to its second are one interval
+// each, the second longer by a round trip; within a quarter of the
+// interval, which takes in a round trip and the handshake a connection
+// may make before its yamux starts, and not an application's two pings
+// made as the session begins. So hashicorp's keepalive is known at its
+// second ping, as before: 2 intervals into a session muxtop saw begin
+// (60 s at the default 30 s). One joined mid-way takes its third ping
+// (an interval later than before), and libp2p's go-yamux, which pings at
+// once to measure the round trip and then every 30 s, its third, at
+// 60 s (30 s before). An application that pings three times, or twice at
+// a start-paced time, is taken for a keepalive: from the wire the two
+// look alike.
+func pingCadence(n uint32, first, gap int64) bool {
+	return n >= 3 || first > 0 && abs(first-gap) <= gap/4
+}
+
+func abs(v int64) int64 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
 
 // watchNOP notes a NOP of dir at ns: keepalive's cadence. s.mu is held.
 func (s *Session) watchNOP(dir Dir, ns int64) {
@@ -694,7 +736,8 @@ func (s *Session) watchNOP(dir Dir, ns int64) {
 			// go-yamux pings at once to measure the round trip, then
 			// every 30 s. The first ping starts the cadence, as a joined
 			// capture's does; the time to it counts only while it waits
-			// for its answer (Evaluate).
+			// for its answer (Evaluate), and where the second ping comes
+			// as long after it (pingCadence).
 			w.firstPing[dir] = ns - s.start.UnixNano()
 		}
 	}
@@ -702,14 +745,18 @@ func (s *Session) watchNOP(dir Dir, ns int64) {
 	// longer, never shorter, so silence is never called early. A capture
 	// joined mid-stream began at no tick: its first NOP starts the cadence,
 	// which else could look as short as the moment between the two.
-	if prev != 0 {
-		w.nopEvery[dir] = max(w.nopEvery[dir], ns-prev)
+	w.nops[dir]++
+	w.nopAt[dir] = ns
+	if prev == 0 {
+		return
+	}
+	w.nopGap[dir] = max(w.nopGap[dir], ns-prev)
+	if s.proto != Yamux || pingCadence(w.nops[dir], w.firstPing[dir], w.nopGap[dir]) {
+		w.nopEvery[dir] = w.nopGap[dir]
 		if s.keepaliveAt == 0 {
 			s.keepaliveAt = ns
 		}
 	}
-	w.nops[dir]++
-	w.nopAt[dir] = ns
 }
 
 // watchEnded empties the lists of an ended session, whose streams are no
