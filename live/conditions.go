@@ -173,6 +173,16 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 		if every == 0 && !asked[d] || held && !keep(CodeKeepalive, Dir(d), true, 0) || y.waiting[d] {
 			continue
 		}
+		// A yamux side with no cadence of its own sends nothing
+		// unprompted but its answers to the other side's pings: its
+		// silence is KEEPALIVE's only while one of them waits for its
+		// answer. A healthy client, keepalive off, that had answered
+		// every ping of a server whose keepalive alone was on was
+		// "frozen or gone" 1.25 s after the server froze, on the
+		// server's cadence, though nothing had asked it anything since.
+		if s.proto == Yamux && w.nopEvery[d] == 0 && !y.waiting[1-d] {
+			continue
+		}
 		limit := cfg.SilentAfter
 		if limit <= 0 {
 			limit = SilenceLimit(time.Duration(max(every, floor)))

@@ -245,8 +245,14 @@ func TestYamuxAppPingsHungCallReal(t *testing.T) {
 // SIGSTOPped process's) from the start; 0.6 s in, between its second
 // keepalive ping (0.5 s) and its third (0.75 s); or 1.2 s in, after its
 // fourth. KEEPALIVE of the server opens, critical, and nothing calls the
-// client frozen. KEEPALIVE opens as soon as before the two-ping rule
-// changed. The test logs how long after the freeze,
+// client frozen. And where the server alone keeps alive (the client's
+// keepalive off), frozen 0.6 s in: only its two pings show a cadence,
+// the second an interval after a first that came an interval into the
+// session (pingCadence's start-paced rule; a third-ping rule alone
+// opened nothing, no ping of the client's waiting on it); nor is the
+// client, which answered every ping it got, called frozen on the
+// server's cadence, as it was before. KEEPALIVE opens as soon as before
+// the two-ping rule changed. The test logs how long after the freeze,
 // and wants it within the cadence's SilenceLimit (1.25 s) and 0.5 s more
 // from the server's last frame.
 func TestYamuxKeepaliveFrozenServerReal(t *testing.T) {
@@ -254,7 +260,7 @@ func TestYamuxKeepaliveFrozenServerReal(t *testing.T) {
 	cases := []struct {
 		at     time.Duration
 		client bool // the client keeps alive too
-	}{{0, true}, {600 * time.Millisecond, true}, {1200 * time.Millisecond, true}}
+	}{{0, true}, {600 * time.Millisecond, true}, {1200 * time.Millisecond, true}, {600 * time.Millisecond, false}}
 	for _, c := range cases {
 		at := c.at
 		name := fmt.Sprintf("frozen-at-%v", at)
@@ -297,6 +303,7 @@ func TestYamuxKeepaliveFrozenServerReal(t *testing.T) {
 			if open == nil {
 				t.Fatalf("no KEEPALIVE of the frozen server:%s", describeRecords(findingRecords(reg)))
 			}
+			evalFor(reg, silentFixCfg, time.Second) // what opens after it
 			f := open.Finding
 			last := f.Since // the server's last frame
 			t.Logf("frozen at %v: KEEPALIVE of the server opened %v after the freeze, %v after its last frame (every %v, borrowed %v, limit %v): %s",
