@@ -191,10 +191,22 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 		if s.dirEnded[d] {
 			until = min(ns, s.dirEndedAt[d])
 		}
+		// A yamux side's silence on its cadence counts from the answer
+		// to its latest ping, if later than its last frame: hashicorp's
+		// keepalive pings again an interval after the answer, and its
+		// wait for it is the other side's (asked). A server that
+		// answered a 1 s keepalive's ping 2.5 s late, well inside
+		// yamux's ConnectionWriteTimeout, had its client called frozen
+		// or gone as the answer came, its wait counted as its silence.
+		// Age, since and the text keep the silence as it was.
+		from := last
+		if s.proto == Yamux {
+			from = max(last, y.answeredAt[d])
+		}
 		// Overdue: a NOP is later than the cadence, or a ping waits for
 		// d's answer, and the silence may be KEEPALIVE's in a moment
 		// (UNANSWERED waits for it).
-		overdue[d] = asked[d] || every != 0 && time.Duration(until-last) >= min(time.Duration(max(every, floor)), limit)
+		overdue[d] = asked[d] || every != 0 && time.Duration(until-from) >= min(time.Duration(max(every, floor)), limit)
 		quiet := time.Duration(ns - last)
 		// The pinger that closed its side stopped waiting: yamux's
 		// keepalive gave up on the answer (ConnectionWriteTimeout) and
@@ -208,7 +220,7 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 			cs = append(cs, candidate{code: CodeKeepalive, dir: Dir(d), hasDir: true, since: last,
 				ev: Evidence{Age: quiet, Limit: PingAnswerLimit, Every: time.Duration(every), Ping: wait, Borrowed: borrowed, Versions: vers,
 					Unheard: unheard, GaveUp: gaveUp}})
-		} else if every != 0 && time.Duration(until-last) >= limit {
+		} else if every != 0 && time.Duration(until-from) >= limit {
 			silent[d] = true
 			cs = append(cs, candidate{code: CodeKeepalive, dir: Dir(d), hasDir: true, since: last,
 				ev: Evidence{Age: quiet, Limit: limit, Every: time.Duration(every), Borrowed: borrowed, Versions: vers}})

@@ -7,6 +7,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -435,5 +436,67 @@ func TestYamuxPingCadenceTimings(t *testing.T) {
 				t.Errorf("KEEPALIVE of the client opened at %v s, want %v s (0: never):%s", opened, c.want, describeRecords(findingRecords(reg)))
 			}
 		})
+	}
+}
+
+// lateAnswer is a conn that, once armed, holds its next write of a
+// yamux Ping ACK (a ping's answer) for delay: a server whose answer is
+// late, as one whose receive loop or send queue is slow for a moment.
+type lateAnswer struct {
+	net.Conn
+	delay atomic.Int64 // ns; 0 unarmed
+}
+
+func (c *lateAnswer) Write(b []byte) (int, error) {
+	if len(b) >= 4 && b[0] == 0 && b[1] == 2 && b[3]&2 != 0 { // version 0, Ping, ACK
+		if d := c.delay.Swap(0); d != 0 {
+			time.Sleep(time.Duration(d))
+		}
+	}
+	return c.Conn.Write(b)
+}
+
+// TestYamuxLateAnswerPingerNotFrozenReal: the client's keepalive pings
+// every 250 ms (the server's is off); 1 s in, the server answers one ping
+// 1.5 s late, well inside yamux's ConnectionWriteTimeout, and at once
+// again after. The client waited for that answer: its keepalive pings
+// again an interval after it, and its silence meanwhile is no freeze, so
+// no KEEPALIVE calls the client frozen. Before, the client's KEEPALIVE
+// opened as the late answer came: "the client has sent nothing, not even
+// a keepalive ping or its answer, for 1.5 s; its pings came every 251 ms:
+// it is frozen or gone". (The server's own KEEPALIVE, on the client's
+// cadence while that ping waits, opens before yamux would give up: the
+// test logs it; the README says so.)
+func TestYamuxLateAnswerPingerNotFrozenReal(t *testing.T) {
+	t.Parallel()
+	const every = 250 * time.Millisecond
+	reg := live.New(live.Config{})
+	cc, raw := smuxtest.Conns(t)
+	sc := &lateAnswer{Conn: raw}
+	ccfg, scfg := smuxtest.YamuxConfig(), smuxtest.YamuxConfig()
+	ccfg.EnableKeepAlive, ccfg.KeepAliveInterval = true, every
+	for _, y := range []*hyamux.Config{ccfg, scfg} {
+		y.ConnectionWriteTimeout = time.Minute
+	}
+	smuxtest.YamuxPair(t, tap.Wrap(cc, live.Client, reg, "yamux"), sc, ccfg, scfg)
+	start := time.Now()
+	armed := false
+	for time.Since(start) < 4*time.Second {
+		if !armed && time.Since(start) >= time.Second {
+			sc.delay.Store(int64(1500 * time.Millisecond))
+			armed = true
+		}
+		reg.Evaluate(time.Now(), silentFixCfg)
+		time.Sleep(20 * time.Millisecond)
+	}
+	if sc.delay.Load() != 0 {
+		t.Fatal("no answer was held")
+	}
+	for _, r := range findingRecords(reg) {
+		f := r.Finding
+		t.Logf("%v %s dir %v: %s — %s", r.Kind, f.Code, f.Dir, f.Text, r.Detail)
+		if f.Code == live.CodeKeepalive && f.Dir == live.ClientToServer {
+			t.Errorf("the client, waiting for a late answer, called frozen: %s", f.Text)
+		}
 	}
 }
