@@ -195,10 +195,11 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 		// to its latest ping, if later than its last frame: hashicorp's
 		// keepalive pings again an interval after the answer, and its
 		// wait for it is the other side's (asked). A server that
-		// answered a 1 s keepalive's ping 2.5 s late, well inside
+		// answered a 250 ms keepalive's ping 1.5 s late, well inside
 		// yamux's ConnectionWriteTimeout, had its client called frozen
-		// or gone as the answer came, its wait counted as its silence.
-		// Age, since and the text keep the silence as it was.
+		// or gone as the answer came, its wait counted as its silence
+		// (TestYamuxLateAnswerPingerNotFrozenReal). Age, since and the
+		// text keep the silence as it was.
 		from := last
 		if s.proto == Yamux {
 			from = max(last, y.answeredAt[d])
@@ -254,8 +255,8 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 	// Or, where the other side has sent nothing at all since the oldest's
 	// request and muxtop has seen no keepalive cadence on the session
 	// (noKeepalive: no NOP's interval nor a yamux side's ping cadence,
-	// keepaliveKnown, so KEEPALIVE cannot judge that silence), UNANSWERED of a silent side
-	// (Evidence.Silent), once that request has waited silentAfter: the longer of LeakAfter and
+	// keepaliveKnown, so KEEPALIVE cannot judge that silence),
+	// UNANSWERED of a silent side (Evidence.Silent), once that request has waited silentAfter: the longer of LeakAfter and
 	// UnansweredAfter, the time LEAK called such a stream "a side forgot
 	// Close" before its silent-side excuse (leakExcuses.unanswers). A
 	// slow handler, a stuck or stopped process and a reader that stopped
@@ -776,9 +777,9 @@ type leakExcuses struct {
 	cutoff             int64
 	quiet              bool
 	// noKeepalive: no keepalive cadence (keepaliveKnown: an smux NOP's
-	// interval, a yamux side's ping cadence) seen on the session either way; closed: by
-	// direction, its sender has closed its side of the connection
-	// (noReply).
+	// interval, a yamux side's ping cadence) seen on the session either
+	// way; closed: by direction, its sender has closed its side of the
+	// connection (noReply).
 	noKeepalive bool
 	closed      [2]bool
 	leakAfter   time.Duration

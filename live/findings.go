@@ -271,8 +271,8 @@ type Evidence struct {
 	// the answer has sent nothing at all on the session since the
 	// request (the oldest request, for UNANSWERED), and muxtop has seen
 	// no keepalive cadence on the session (no smux NOP's interval, no
-	// yamux side's ping cadence, either way: keepaliveKnown) that would tell a stopped
-	// side from a slow one: where keepalive is seen on, that silence is
+	// yamux side's ping cadence, either way: keepaliveKnown) that would
+	// tell a stopped side from a slow one: where keepalive is seen on, that silence is
 	// KEEPALIVE's. Such a finding opens
 	// once the request has waited the longer of LeakAfter and its
 	// code's own threshold (Limit), and is a finding of its own: it
