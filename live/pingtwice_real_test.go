@@ -22,9 +22,10 @@ import (
 
 // Two pings of a hashicorp/yamux application (Session.Ping), keepalive
 // off, are no keepalive: a yamux side's cadence counts from its third
-// ping, or from its second where the first came one interval after a
-// session start muxtop saw, as hashicorp's keepalive pings (watch.go,
-// pingCadence). Before, a side's second ping gave it a cadence, and
+// ping, or from its second where the first came one interval (a start
+// delay allowed) after a session start muxtop saw, as hashicorp's
+// keepalive pings, or any second of a capture joined mid-session
+// (watch.go, pingCadence). Before, a side's second ping gave it a cadence, and
 // every rule that asks whether keepalive is on (KEEPALIVE, the silent
 // side's UNANSWERED and NO_REPLY, LEAK's excuses) took the application's
 // pings for keepalive. All on real sessions, the client's conn tapped,
@@ -396,21 +397,39 @@ func TestYamuxKeepaliveAppPingsHealthyReal(t *testing.T) {
 //     KEEPALIVE at 1.6 s).
 //   - libp2p's go-yamux, at once and then every 30 s: two pings give
 //     none (before, KEEPALIVE at 75 s), three do: KEEPALIVE at 105 s.
+//   - hashicorp every 0.5 s, started 0.3 s after the session: its first
+//     ping 0.8 s in, its second 0.5 s after: a start delay makes only
+//     the first later, and the second gives the cadence: KEEPALIVE at
+//     3 s (before, none until a third ping).
+//   - an application's two pings 5 s and 5.3 s in, far later than the
+//     gap between them: none.
+//   - a capture joined mid-session (the start unseen), two pings 30 s
+//     apart: the second gives the cadence, as before the third-ping
+//     rule: KEEPALIVE at 85.5 s.
 func TestYamuxPingCadenceTimings(t *testing.T) {
 	cases := []struct {
-		name  string
-		pings []float64 // s
-		want  float64   // when KEEPALIVE of the client opens, s; 0 for never
+		name   string
+		pings  []float64 // s
+		want   float64   // when KEEPALIVE of the client opens, s; 0 for never
+		joined bool      // the capture joined the session: its start unseen
 	}{
-		{"hashicorp-30s", []float64{30, 60.001}, 105.5},
-		{"app-twice", []float64{0.005, 0.305}, 0},
-		{"go-yamux-two", []float64{0.001, 30.001}, 0},
-		{"go-yamux-three", []float64{0.001, 30.001, 60.002}, 105.5},
+		{"hashicorp-30s", []float64{30, 60.001}, 105.5, false},
+		{"app-twice", []float64{0.005, 0.305}, 0, false},
+		{"go-yamux-two", []float64{0.001, 30.001}, 0, false},
+		{"go-yamux-three", []float64{0.001, 30.001, 60.002}, 105.5, false},
+		{"hashicorp-start-delay", []float64{0.8, 1.301}, 3, false},
+		{"app-twice-late", []float64{5, 5.3}, 0, false},
+		{"joined-two", []float64{10, 40.001}, 85.5, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			reg := live.New(live.Config{})
 			s := reg.Open(live.SessionInfo{Proto: live.Yamux}, t0)
+			if c.joined {
+				for _, d := range []live.Dir{live.ClientToServer, live.ServerToClient} {
+					s.Resynced(d, t0, 0, 0, 0, "the capture began inside the connection")
+				}
+			}
 			var off [2]int64
 			rec := func(at time.Time, dir live.Dir, flags yamux.Flags, value uint32) {
 				f := &yamux.Frame{Offset: off[dir], Header: yamux.MakeHeader(yamux.Ping, flags, 0, value)}
