@@ -156,11 +156,24 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 		// a ping of the application's (yamux Session.Ping) is no
 		// keepalive interval; the ping's own wait (PingAnswerLimit) still
 		// tells a frozen side.
+		firstOnly := false
 		if every == 0 && y.waiting[1-d] && !s.silentOpen(CodeUnanswered, Dir(1-d), 0) {
-			// The other side's first ping has no answer: the time to it
-			// is the cadence (hashicorp pings an interval in), or, had it
-			// come at once (go-yamux), d's silence is that long.
-			every, borrowed = w.firstPing[1-d], w.firstPing[1-d] != 0
+			// The other side's ping has no answer, and its pings show no
+			// cadence yet (pingCadence). Where it has pinged twice, the
+			// gap between its pings is the cadence it lends: the time
+			// from the start to its first ping, longer by a start delay,
+			// was lent as "the client's pings came every 801 ms", which
+			// no interval was (TestYamuxFrozenPingerWordsReal). Where it
+			// has pinged once, the time to that ping is the cadence
+			// (hashicorp pings an interval in), or, had it come at once
+			// (go-yamux), d's silence is that long; the text says it is
+			// the time to its first ping (Evidence.FirstPing).
+			if g := w.nopGap[1-d]; g != 0 {
+				every, borrowed = g, true
+			} else {
+				every, borrowed = w.firstPing[1-d], w.firstPing[1-d] != 0
+				firstOnly = borrowed
+			}
 		}
 		// A yamux side pings again only once its latest ping's answer
 		// has come, and answers a ping only once it has read it: where
@@ -219,12 +232,12 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 		if wait := time.Duration(pinged - y.latestAt[1-d]); asked[d] && wait >= PingAnswerLimit {
 			silent[d] = true
 			cs = append(cs, candidate{code: CodeKeepalive, dir: Dir(d), hasDir: true, since: last,
-				ev: Evidence{Age: quiet, Limit: PingAnswerLimit, Every: time.Duration(every), Ping: wait, Borrowed: borrowed, Versions: vers,
+				ev: Evidence{Age: quiet, Limit: PingAnswerLimit, Every: time.Duration(every), Ping: wait, Borrowed: borrowed, FirstPing: firstOnly, Versions: vers,
 					Unheard: unheard, GaveUp: gaveUp}})
 		} else if every != 0 && time.Duration(until-from) >= limit {
 			silent[d] = true
 			cs = append(cs, candidate{code: CodeKeepalive, dir: Dir(d), hasDir: true, since: last,
-				ev: Evidence{Age: quiet, Limit: limit, Every: time.Duration(every), Borrowed: borrowed, Versions: vers}})
+				ev: Evidence{Age: quiet, Limit: limit, Every: time.Duration(every), Borrowed: borrowed, FirstPing: firstOnly, Versions: vers}})
 		}
 	}
 

@@ -293,9 +293,13 @@ type Evidence struct {
 	// answer's first.
 	Slowest time.Duration
 	// Borrowed: the silent side has no keepalive cadence of its own yet
-	// (no smux NOP; fewer than two yamux pings), and Every is the other
-	// side's interval (KEEPALIVE).
+	// (no smux NOP; no yamux ping cadence: pingCadence), and Every is the
+	// other side's interval (KEEPALIVE).
 	Borrowed bool
+	// FirstPing: Borrowed from a yamux side that has pinged once, whose
+	// ping waits for the silent side's answer: Every is the time from the
+	// session's start to that ping, no interval between pings (KEEPALIVE).
+	FirstPing bool
 	// Sign is what showed the block (SESSION_BLOCKED).
 	Sign BlockedSign
 	// Versions are the session's versions per direction, 0 where unknown.

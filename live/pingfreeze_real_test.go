@@ -10,6 +10,7 @@ import (
 
 	hyamux "github.com/hashicorp/yamux"
 
+	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/tap"
@@ -152,3 +153,53 @@ func TestYamuxFrozenPingerWordsReal(t *testing.T) {
 }
 
 var _ net.Conn = (*pingFreezer)(nil)
+
+// TestYamuxBorrowedPingGapWording: a yamux side with no ping cadence of
+// its own lends the silent side, while its ping waits for the answer,
+// the gap between its pings, and where it has pinged once, says the
+// time to that ping is no interval (virtual clock; the client pings,
+// the server answers 1 ms later, or not).
+//   - twice: pings at 0.005 s and 0.305 s (an application's: no
+//     cadence), the second unanswered: the server's KEEPALIVE is due on
+//     the 300 ms gap, and says the client's pings came every 300 ms.
+//     Before, it lent the time to the first ping: "the client's pings
+//     came every 5 ms".
+//   - once: one ping 1 s in, unanswered: "that ping, the client's first,
+//     came 1.0 s into the session". Before: "the client's pings came
+//     every 1.0 s", of a single ping.
+func TestYamuxBorrowedPingGapWording(t *testing.T) {
+	cases := []struct {
+		name  string
+		pings []float64 // s; all but the last answered 1 ms later
+		at    float64   // when to evaluate, s
+		every time.Duration
+		text  string
+	}{
+		{"twice", []float64{0.005, 0.305}, 1.4, 300 * time.Millisecond,
+			"the server has sent nothing, not even an answer to the client's keepalive ping, for 1.4 s; the client's pings came every 300 ms: it is frozen or gone"},
+		{"once", []float64{1}, 2.1, time.Second,
+			"the server has sent nothing, not even an answer to the client's ping, for 2.1 s; that ping, the client's first, came 1.0 s into the session: it is frozen or gone"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			reg := live.New(live.Config{})
+			s := reg.Open(live.SessionInfo{Proto: live.Yamux}, t0)
+			var off [2]int64
+			rec := func(at time.Time, dir live.Dir, flags yamux.Flags, value uint32) {
+				f := &yamux.Frame{Offset: off[dir], Header: yamux.MakeHeader(yamux.Ping, flags, 0, value)}
+				off[dir] += f.Size()
+				s.RecordYamux(dir, at, f)
+			}
+			for i, p := range c.pings {
+				rec(sec(p), live.ClientToServer, yamux.SYN, uint32(i))
+				if i < len(c.pings)-1 {
+					rec(sec(p+0.001), live.ServerToClient, yamux.ACK, uint32(i))
+				}
+			}
+			f := openFindings(reg, sec(c.at), live.FindingsConfig{Churn: -1})[live.CodeKeepalive]
+			if f == nil || f.Dir != live.ServerToClient || !f.Evidence.Borrowed || f.Evidence.Every != c.every || f.Text != c.text {
+				t.Fatalf("at %v s: %+v; want the server's KEEPALIVE, borrowed, every %v: %q", c.at, f, c.every, c.text)
+			}
+		})
+	}
+}
