@@ -63,6 +63,9 @@ func appendFindingJSON(b []byte, r *live.Record) []byte {
 	b = appendSeconds(b, `,"every":`, ev.Every)
 	if ev.Borrowed && ev.Every > 0 {
 		b = append(b, `,"borrowed":true`...)
+		if ev.FirstPing {
+			b = append(b, `,"first_ping":true`...) // every is the time to the lender's only ping
+		}
 	}
 	b = appendSeconds(b, `,"ping":`, ev.Ping)
 	if ev.GaveUp {

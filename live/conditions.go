@@ -156,11 +156,24 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 		// a ping of the application's (yamux Session.Ping) is no
 		// keepalive interval; the ping's own wait (PingAnswerLimit) still
 		// tells a frozen side.
+		firstOnly := false
 		if every == 0 && y.waiting[1-d] && !s.silentOpen(CodeUnanswered, Dir(1-d), 0) {
-			// The other side's first ping has no answer: the time to it
-			// is the cadence (hashicorp pings an interval in), or, had it
-			// come at once (go-yamux), d's silence is that long.
-			every, borrowed = w.firstPing[1-d], w.firstPing[1-d] != 0
+			// The other side's ping has no answer, and its pings show no
+			// cadence yet (pingCadence). Where it has pinged twice, the
+			// gap between its pings is the cadence it lends: the time
+			// from the start to its first ping, longer by a start delay,
+			// was lent as "the client's pings came every 801 ms", which
+			// no interval was (TestYamuxFrozenPingerWordsReal). Where it
+			// has pinged once, the time to that ping is the cadence
+			// (hashicorp pings an interval in), or, had it come at once
+			// (go-yamux), d's silence is that long; the text says it is
+			// the time to its first ping (Evidence.FirstPing).
+			if g := w.nopGap[1-d]; g != 0 {
+				every, borrowed = g, true
+			} else {
+				every, borrowed = w.firstPing[1-d], w.firstPing[1-d] != 0
+				firstOnly = borrowed
+			}
 		}
 		// A yamux side pings again only once its latest ping's answer
 		// has come, and answers a ping only once it has read it: where
@@ -173,6 +186,16 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 		if every == 0 && !asked[d] || held && !keep(CodeKeepalive, Dir(d), true, 0) || y.waiting[d] {
 			continue
 		}
+		// A yamux side with no cadence of its own sends nothing
+		// unprompted but its answers to the other side's pings: its
+		// silence is KEEPALIVE's only while one of them waits for its
+		// answer. A healthy client, keepalive off, that had answered
+		// every ping of a server whose keepalive alone was on was
+		// "frozen or gone" 1.25 s after the server froze, on the
+		// server's cadence, though nothing had asked it anything since.
+		if s.proto == Yamux && w.nopEvery[d] == 0 && !y.waiting[1-d] {
+			continue
+		}
 		limit := cfg.SilentAfter
 		if limit <= 0 {
 			limit = SilenceLimit(time.Duration(max(every, floor)))
@@ -181,10 +204,23 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 		if s.dirEnded[d] {
 			until = min(ns, s.dirEndedAt[d])
 		}
+		// A yamux side's silence on its cadence counts from the answer
+		// to its latest ping, if later than its last frame: hashicorp's
+		// keepalive pings again an interval after the answer, and its
+		// wait for it is the other side's (asked). A server that
+		// answered a 250 ms keepalive's ping 1.5 s late, well inside
+		// yamux's ConnectionWriteTimeout, had its client called frozen
+		// or gone as the answer came, its wait counted as its silence
+		// (TestYamuxLateAnswerPingerNotFrozenReal). Age, since and the
+		// text keep the silence as it was.
+		from := last
+		if s.proto == Yamux {
+			from = max(last, y.answeredAt[d])
+		}
 		// Overdue: a NOP is later than the cadence, or a ping waits for
 		// d's answer, and the silence may be KEEPALIVE's in a moment
 		// (UNANSWERED waits for it).
-		overdue[d] = asked[d] || every != 0 && time.Duration(until-last) >= min(time.Duration(max(every, floor)), limit)
+		overdue[d] = asked[d] || every != 0 && time.Duration(until-from) >= min(time.Duration(max(every, floor)), limit)
 		quiet := time.Duration(ns - last)
 		// The pinger that closed its side stopped waiting: yamux's
 		// keepalive gave up on the answer (ConnectionWriteTimeout) and
@@ -196,12 +232,12 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 		if wait := time.Duration(pinged - y.latestAt[1-d]); asked[d] && wait >= PingAnswerLimit {
 			silent[d] = true
 			cs = append(cs, candidate{code: CodeKeepalive, dir: Dir(d), hasDir: true, since: last,
-				ev: Evidence{Age: quiet, Limit: PingAnswerLimit, Every: time.Duration(every), Ping: wait, Borrowed: borrowed, Versions: vers,
+				ev: Evidence{Age: quiet, Limit: PingAnswerLimit, Every: time.Duration(every), Ping: wait, Borrowed: borrowed, FirstPing: firstOnly, Versions: vers,
 					Unheard: unheard, GaveUp: gaveUp}})
-		} else if every != 0 && time.Duration(until-last) >= limit {
+		} else if every != 0 && time.Duration(until-from) >= limit {
 			silent[d] = true
 			cs = append(cs, candidate{code: CodeKeepalive, dir: Dir(d), hasDir: true, since: last,
-				ev: Evidence{Age: quiet, Limit: limit, Every: time.Duration(every), Borrowed: borrowed, Versions: vers}})
+				ev: Evidence{Age: quiet, Limit: limit, Every: time.Duration(every), Borrowed: borrowed, FirstPing: firstOnly, Versions: vers}})
 		}
 	}
 
@@ -231,9 +267,9 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 	//
 	// Or, where the other side has sent nothing at all since the oldest's
 	// request and muxtop has seen no keepalive cadence on the session
-	// (noKeepalive: no NOP's interval nor a side's second ping, so
-	// KEEPALIVE cannot judge that silence), UNANSWERED of a silent side
-	// (Evidence.Silent), once that request has waited silentAfter: the longer of LeakAfter and
+	// (noKeepalive: no NOP's interval nor a yamux side's ping cadence,
+	// keepaliveKnown, so KEEPALIVE cannot judge that silence),
+	// UNANSWERED of a silent side (Evidence.Silent), once that request has waited silentAfter: the longer of LeakAfter and
 	// UnansweredAfter, the time LEAK called such a stream "a side forgot
 	// Close" before its silent-side excuse (leakExcuses.unanswers). A
 	// slow handler, a stuck or stopped process and a reader that stopped
@@ -250,9 +286,11 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 	// on (as LEAK's graceCut).
 	var unanswered [2]bool // an UNANSWERED of streams opened in that direction holds
 	cutoff := ns - int64(cfg.UnansweredAfter)
-	// Keepalive is on only once it has a cadence: an smux NOP's interval,
-	// or a yamux side's second ping. One yamux Session.Ping() by the
-	// application is no keepalive: it turned this rule off for good.
+	// Keepalive is on only once it has a cadence (keepaliveKnown): an
+	// smux NOP's interval, or a yamux side's ping cadence (pingCadence).
+	// One yamux Session.Ping() by the application is no keepalive: it
+	// turned this rule off for good; nor are two, which turned it off
+	// too, and KEEPALIVE called both sides frozen.
 	noKeepalive := !w.keepaliveKnown()
 	silentAfter := max(cfg.LeakAfter, cfg.UnansweredAfter)
 	keepSilent := func(code FindingCode, d Dir, stream uint32) bool {
@@ -751,10 +789,10 @@ type leakExcuses struct {
 	unanswered, silent [2]bool
 	cutoff             int64
 	quiet              bool
-	// noKeepalive: no keepalive cadence (an smux NOP's interval, a yamux
-	// side's second ping) seen on the session either way; closed: by
-	// direction, its sender has closed its side of the connection
-	// (noReply).
+	// noKeepalive: no keepalive cadence (keepaliveKnown: an smux NOP's
+	// interval, a yamux side's ping cadence) seen on the session either
+	// way; closed: by direction, its sender has closed its side of the
+	// connection (noReply).
 	noKeepalive bool
 	closed      [2]bool
 	leakAfter   time.Duration

@@ -271,8 +271,8 @@ type Evidence struct {
 	// the answer has sent nothing at all on the session since the
 	// request (the oldest request, for UNANSWERED), and muxtop has seen
 	// no keepalive cadence on the session (no smux NOP's interval, no
-	// yamux side's second ping, either way) that would tell a stopped
-	// side from a slow one: where keepalive is seen on, that silence is
+	// yamux side's ping cadence, either way: keepaliveKnown) that would
+	// tell a stopped side from a slow one: where keepalive is seen on, that silence is
 	// KEEPALIVE's. Such a finding opens
 	// once the request has waited the longer of LeakAfter and its
 	// code's own threshold (Limit), and is a finding of its own: it
@@ -293,9 +293,13 @@ type Evidence struct {
 	// answer's first.
 	Slowest time.Duration
 	// Borrowed: the silent side has no keepalive cadence of its own yet
-	// (no smux NOP; fewer than two yamux pings), and Every is the other
-	// side's interval (KEEPALIVE).
+	// (no smux NOP; no yamux ping cadence: pingCadence), and Every is the
+	// other side's interval (KEEPALIVE).
 	Borrowed bool
+	// FirstPing: Borrowed from a yamux side that has pinged once, whose
+	// ping waits for the silent side's answer: Every is the time from the
+	// session's start to that ping, no interval between pings (KEEPALIVE).
+	FirstPing bool
 	// Sign is what showed the block (SESSION_BLOCKED).
 	Sign BlockedSign
 	// Versions are the session's versions per direction, 0 where unknown.

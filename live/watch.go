@@ -191,10 +191,13 @@ type sessionWatch struct {
 	// opens a stream after later ones (watchOpened).
 	openedAt int64
 	// Keepalive: each direction's NOPs, the latest one's time and the
-	// longest interval seen between two (or, after one, since the start).
+	// longest interval seen between two (or, after one, since the start),
+	// which is its cadence once it has one (pingCadence); 0 before.
+	// nopGap is that longest interval, kept from the first two NOPs on.
 	nops     [2]uint32
 	nopAt    [2]int64
 	nopEvery [2]int64
+	nopGap   [2]int64
 	// firstPing is, in yamux, the time from the session's start to a
 	// direction's first ping, which is no cadence of its own (watchNOP).
 	firstPing [2]int64
@@ -677,9 +680,66 @@ func (s *Session) countPendingLate(ns int64, ended bool) {
 }
 
 // keepaliveKnown says whether keepalive has a cadence on the session: a
-// NOP interval known either way (smux's first NOP, a yamux side's second
-// ping).
+// NOP interval known either way (smux's first NOP; a yamux side's third
+// ping, or its second where the first came an interval after the start:
+// pingCadence). Every rule that asks whether keepalive is on asks this,
+// or nopEvery, which it reads: KEEPALIVE, the silent side's UNANSWERED
+// and NO_REPLY and their resolutions (keepaliveCame), LEAK's excuses.
 func (w *sessionWatch) keepaliveKnown() bool { return w.nopEvery != [2]int64{} }
+
+// pingCadence says whether a yamux side's pings show a keepalive cadence
+// at its n-th ping (n ≥ 2). joined: muxtop did not see the session start
+// (a capture joined mid-session, s.incomplete). first is the time from
+// the session's start to its first ping, and second the interval to its
+// second ping from the first's answer (from the first ping where no
+// answer came before it).
+//
+// An application may call Session.Ping() itself, keepalive on or off:
+// two such pings 300 ms apart gave a side a 300 ms cadence, and KEEPALIVE
+// called a healthy program frozen 1.3 s after it went quiet, the server
+// too, and the silent side's UNANSWERED and NO_REPLY stood down for it.
+// So two intervals show a cadence (the third ping), or one where the
+// start shows the other. hashicorp's keepalive pings KeepAliveInterval
+// after its session starts, then KeepAliveInterval after each Ping()
+// returns, on its answer (keepalive: time.After, then a Ping that waits
+// for its answer): second, from the answer, is one interval, and first
+// one interval and what came before yamux started (a handshake, a
+// dial's setup after the tap saw the conn), which only makes it later.
+// So the second ping shows the cadence where first is no less than ¾ of
+// second and no more than second and a slack, the longer of a quarter
+// interval and 1 s. Measured from the ping and held to within a quarter
+// interval of it, a 300 ms start delay at a 500 ms interval, or a first
+// answer 300 ms late, failed, and a pinger frozen after its second ping,
+// which sends no third, was never called frozen
+// (TestYamuxSolePingerFrozenAfterSecondPingReal). An application's two
+// pings made as the session begins (first ≪ second), or long after it
+// (first ≫ second and the slack), are still none.
+//
+// So hashicorp's keepalive is known at its second ping: 2 intervals into
+// a session muxtop saw begin (60 s at the default 30 s), later by any
+// start delay. A joined capture keeps the second-ping rule: the time to
+// the first ping it saw is unknown, a joined session's pings are almost
+// always keepalive, and a frozen pinger sends no third. libp2p's
+// go-yamux, which pings at once to measure the round trip and then every
+// 30 s, is known at its third ping, at 60 s (30 s before): its first
+// two look like an application's. An application that pings three
+// times, or twice at a start-paced time (first about one gap after the
+// start, within the slack: e.g. at 1 s and 1.3 s), is taken for a
+// keepalive: from the wire the two look alike.
+func pingCadence(n uint32, joined bool, first, second int64) bool {
+	if n >= 3 || joined {
+		return true
+	}
+	if first <= 0 || second <= 0 {
+		return false
+	}
+	return first >= second*3/4 && first <= second+max(second/4, int64(pingStartSlack))
+}
+
+// pingStartSlack is the least time pingCadence allows a hashicorp
+// side's first ping to come later than its second interval: what comes
+// before yamux starts on a connection muxtop saw begin.
+const pingStartSlack = time.Second
 
 // watchNOP notes a NOP of dir at ns: keepalive's cadence. s.mu is held.
 func (s *Session) watchNOP(dir Dir, ns int64) {
@@ -694,7 +754,8 @@ func (s *Session) watchNOP(dir Dir, ns int64) {
 			// go-yamux pings at once to measure the round trip, then
 			// every 30 s. The first ping starts the cadence, as a joined
 			// capture's does; the time to it counts only while it waits
-			// for its answer (Evaluate).
+			// for its answer (Evaluate), and to say whether the second
+			// ping shows a cadence (pingCadence).
 			w.firstPing[dir] = ns - s.start.UnixNano()
 		}
 	}
@@ -702,14 +763,22 @@ func (s *Session) watchNOP(dir Dir, ns int64) {
 	// longer, never shorter, so silence is never called early. A capture
 	// joined mid-stream began at no tick: its first NOP starts the cadence,
 	// which else could look as short as the moment between the two.
-	if prev != 0 {
-		w.nopEvery[dir] = max(w.nopEvery[dir], ns-prev)
+	w.nops[dir]++
+	w.nopAt[dir] = ns
+	if prev == 0 {
+		return
+	}
+	w.nopGap[dir] = max(w.nopGap[dir], ns-prev)
+	// A yamux side's interval to its second ping counts from the first's
+	// answer, which hashicorp's keepalive waits for (pingCadence); its
+	// cadence, nopEvery, stays the longest ping-to-ping interval, which
+	// KEEPALIVE's texts say its pings came every.
+	if s.proto != Yamux || pingCadence(w.nops[dir], s.incomplete, w.firstPing[dir], ns-max(prev, s.yamux().answeredAt[dir])) {
+		w.nopEvery[dir] = w.nopGap[dir]
 		if s.keepaliveAt == 0 {
 			s.keepaliveAt = ns
 		}
 	}
-	w.nops[dir]++
-	w.nopAt[dir] = ns
 }
 
 // watchEnded empties the lists of an ended session, whose streams are no

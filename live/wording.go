@@ -357,6 +357,11 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 			}
 			return fmt.Sprintf("the %s %s, and the %s's ping has waited %s for its answer, which yamux sends at once: it is frozen or gone",
 				sender, nothing, receiver, fmtDur(ev.Ping)), advice
+		case ev.Borrowed && ev.FirstPing:
+			// The other side has pinged once: Every is the time to that
+			// ping, not how often its pings come.
+			return fmt.Sprintf("the %s has sent nothing, not even an answer to the %s's ping, for %s; that ping, the %s's first, came %s into the session: it is frozen or gone",
+				sender, receiver, fmtDur(ev.Age), receiver, fmtDur(ev.Every)), advice
 		case ev.Borrowed:
 			// It sent no ping of its own: the cadence is the other
 			// side's, whose latest ping it has not answered (yamux

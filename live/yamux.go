@@ -29,8 +29,10 @@ type yamuxState struct {
 	// waits.
 	waiting [2]bool
 	latest  [2]uint32
-	// latestAt is when (Unix ns) each direction's latest Ping SYN came.
-	latestAt [2]int64
+	// latestAt is when (Unix ns) each direction's latest Ping SYN came;
+	// answeredAt, when the ACK to it came, 0 before one.
+	latestAt   [2]int64
+	answeredAt [2]int64
 }
 
 // NumGoAwayCodes is the size of GoAwaysBy's second index: yamux's three
@@ -441,6 +443,7 @@ func (s *Session) yamuxPing(dir Dir, at time.Time, flags yamux.Flags, value uint
 		y := s.yamuxW()
 		if y.latest[asked] == value {
 			y.waiting[asked] = false
+			y.answeredAt[asked] = at.UnixNano()
 		}
 		slot := &y.pending[asked][value%maxPendingPings]
 		if !slot.used || slot.value != value {
