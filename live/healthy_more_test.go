@@ -643,10 +643,10 @@ func bursts(ctx context.Context, t *testing.T, a, b muxEnd) {
 
 // ---- yamux application pings ----
 
-// appPings: the client's application calls yamux's Session.Ping at
+// oddAppPings: the client's application calls yamux's Session.Ping at
 // irregular times, twice in quick succession and then after a pause, the
 // server's once, over an idle session with one request stream a second.
-func appPings(ctx context.Context, t *testing.T, a, b muxEnd) {
+func oddAppPings(ctx context.Context, t *testing.T, a, b muxEnd) {
 	go serveRPC(b)
 	ping := func(e muxEnd) {
 		if _, err := e.(yamuxEnd).s.Ping(); err != nil {
@@ -1083,7 +1083,7 @@ var morePatterns = []morePattern{
 	{name: "pool opened ahead", run: poolAhead(false), leakAfter: time.Second},
 	{name: "pool opened ahead refilled", run: poolAhead(true), leakAfter: time.Second, limit: idleByDesign},
 	{name: "bursts with idle", run: bursts, leakAfter: time.Second},
-	{name: "yamux app pings", run: appPings, leakAfter: time.Second, only: func(su setup) bool { return isYamux(su) && su.name != "yamux keepalive off" }},
+	{name: "yamux app pings", run: oddAppPings, leakAfter: time.Second, only: isYamux},
 	{name: "copies both ways", run: copies, leakAfter: time.Second, limit: afterHalfClose},
 	{name: "opener closes first", run: openerClosesFirst, leakAfter: time.Second},
 	{name: "auth stream then control streams", run: authThenControl, leakAfter: time.Second, limit: func(_ setup, f *live.Finding) string {
