@@ -545,9 +545,10 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 	}
 	rl := &w.lists[replyList] // its head is the oldest request waiting: its callAt, not headAt
 	if wl := &w.lists[waitList]; s.atWindow > 0 || es.openCodes&(1<<CodeWindowStall) != 0 || wl.head != nil && wl.headAt <= leakCut || w.leakActive > leakCut ||
+		w.drainUntil > ns || // an smux v1 reader may still drain what it was sent (drainedAt)
 		rl.head != nil && rl.head.watch.callAt <= leakCut ||
 		graceCut != math.MaxInt64 && w.suspects() && max(w.lists[liveList].head.watch.first, w.leakActive)+int64(cfg.LeakAfter) > graceCut ||
-		silentAt != [2]int64{math.MaxInt64, math.MaxInt64} && max(s.leakNewest, w.leakActive)+int64(cfg.LeakAfter) > min(silentAt[0], silentAt[1]) {
+		silentAt != [2]int64{math.MaxInt64, math.MaxInt64} && max(max(s.leakNewest, w.leakActive)+int64(cfg.LeakAfter), w.drainUntil) > min(silentAt[0], silentAt[1]) {
 		explained = s.explainedLeaks(&oldest, now, cfg, leakExcuses{unanswered: unanswered, silent: silent, cutoff: cutoff, quiet: quiet, noKeepalive: noKeepalive,
 			closed:    [2]bool{s.sideClosed(ClientToServer, ns), s.sideClosed(ServerToClient, ns)},
 			leakAfter: cfg.LeakAfter, leakCut: leakCut, silentAt: silentAt, graceCut: graceCut, lastAt: lastAt, start: s.start.UnixNano(), excused: excused})
@@ -703,7 +704,8 @@ func (es *engineSession) countedBefore(st *stream) bool {
 
 // explainedLeaks counts, by leakKind, the streams counted as leaks that
 // are no leaks or another finding explains: they carried a frame within
-// LeakAfter (leakExcuses.active), a full window holds them
+// LeakAfter (leakExcuses.active) or, in smux v1, their reader may still
+// be reading what it was sent (Session.drainedAt), a full window holds them
 // (leakExcuses.holds), they are UNANSWERED's (leakExcuses.unanswers) or
 // NO_REPLY's (leakExcuses.noReply), or a silent side explains them
 // (leakExcuses.silenced). It moves
@@ -712,19 +714,22 @@ func (es *engineSession) countedBefore(st *stream) bool {
 func (s *Session) explainedLeaks(oldest *[numLeakKinds]leakRef, now time.Time, cfg *FindingsConfig, ex leakExcuses) (explained [numLeakKinds]uint64) {
 	var free [numLeakKinds]bool // the kind's oldest stream nothing explains is in oldest
 	n := 0
-	var active int64 // the latest leak clock among them
+	var active, draining int64 // the latest leak clock, and drainedAt, among them
+	ns := now.UnixNano()
 	st := s.w.lists[liveList].head
 	for ; st != nil && st.watch.leaked && n < maxWalk; st, n = st.watch.links[liveList].next, n+1 {
 		k := st.watch.kind
 		clock := st.leakClock()
 		active = max(active, clock)
+		drained := s.drainedAt(st)
+		draining = max(draining, drained)
 		switch {
-		case ex.active(clock):
+		case ex.active(clock) || drained > ns: // in use, or its v1 reader may still read what it was sent
 			explained[k]++
 			s.w.leakInUse[k]++
 			*ex.excused = append(*ex.excused, st.serial) // not among LEAK's streams: no leak mark (leakmarks.go)
 		case ex.holds(st, 0, now, cfg.StallAfter) || ex.holds(st, 1, now, cfg.StallAfter),
-			ex.unanswers(st, s.w.lastAt, cfg.UnansweredAfter), ex.noReply(st, s.w.lastAt), ex.silenced(st, clock):
+			ex.unanswers(st, s.w.lastAt, cfg.UnansweredAfter), ex.noReply(st, s.w.lastAt), ex.silenced(st, max(clock+int64(ex.leakAfter), drained)):
 			explained[k]++
 			*ex.excused = append(*ex.excused, st.serial) // not among LEAK's streams: no leak mark (leakmarks.go)
 		case !free[k]:
@@ -738,7 +743,7 @@ func (s *Session) explainedLeaks(oldest *[numLeakKinds]leakRef, now time.Time, c
 		// Every leak walked: leakActive is made exact, so that the walk
 		// is not repeated once every counted stream has gone idle
 		// LeakAfter.
-		s.w.leakActive = active
+		s.w.leakActive, s.w.drainUntil = active, draining
 	}
 	return explained
 }
@@ -775,15 +780,16 @@ type leakExcuses struct {
 }
 
 // silenced says whether st, counted as a leak, is one a silent side
-// explains: its leak deadline (its leak clock, clock, which is its latest
-// frame, plus LeakAfter) came after that side's last frame. KEEPALIVE says the side
+// explains: its leak deadline (its leak clock, its latest frame, plus
+// LeakAfter, or in smux v1 when its reader has drained what it was sent
+// if later: drainedAt) came after that side's last frame. KEEPALIVE says the side
 // froze, or is about to: a stream opened before a peer froze (SIGSTOP)
 // aged past LeakAfter during the freeze, and LEAK said a side forgot
 // Close beside it. Its deadline came after the last frame, not after
 // KEEPALIVE's cutoff, so that it does not open and resolve as KEEPALIVE
 // opens; once the side speaks again, its last frame is past the deadline,
 // and the stream is a leak from its leak clock, as before.
-func (ex *leakExcuses) silenced(st *stream, clock int64) bool {
+func (ex *leakExcuses) silenced(st *stream, deadline int64) bool {
 	// Only a side that has not sent its FIN: a server that closed its
 	// half and froze explains no client that never closed its own.
 	from, last := min(ex.silentAt[0], ex.silentAt[1]), min(ex.lastAt[0], ex.lastAt[1])
@@ -793,7 +799,6 @@ func (ex *leakExcuses) silenced(st *stream, clock int64) bool {
 	case 2:
 		from, last = ex.silentAt[ClientToServer], ex.lastAt[ClientToServer]
 	}
-	deadline := clock + int64(ex.leakAfter)
 	return deadline > from || deadline > ex.graceCut && deadline > last && st.watch.first-ex.start < int64(NOPLateness)
 }
 

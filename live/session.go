@@ -366,6 +366,8 @@ func (s *Session) RecordRef(dir Dir, at time.Time, f *decoder.Frame) (FrameRef, 
 		ref = FrameRef{st: st, serial: st.serial, head: s.countedHead}
 		if st.watch.leaked {
 			s.w.leakFrame(st) // in use: its leak clock starts again
+			// A v1 FIN: its reader may drain what it was sent (drainedAt).
+			s.w.drainUntil = max(s.w.drainUntil, s.drainedAt(st))
 		}
 	}
 	var opened uint64

@@ -1,0 +1,225 @@
+package live_test
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/muxtop/muxtop/internal/livecaptest"
+	"github.com/muxtop/muxtop/internal/smuxtest"
+	"github.com/muxtop/muxtop/live"
+)
+
+// The twins of TestHealthyMoreV1Drain that are leaks, on real sessions:
+// a server writes a download and closes its stream at once; the client
+// never closes it. In smux v1 the wire shows nothing of the client's
+// reading, and LEAK allows it the time a reader at live.V1DrainRate takes
+// to read what it was sent, at most live.V1ReceiveBuffer, from the
+// server's FIN (a slow reader still draining it is no leak); then LEAK
+// opens, "the client never closes its streams". In v2 and yamux, whose
+// readers show their reading, it opens --leak-after after the stream's
+// latest frame, as before.
+
+// drainCfg is the twins' thresholds: --leak-after 1 s.
+var drainCfg = live.FindingsConfig{LeakAfter: time.Second, Churn: -1}
+
+// v1Drain is how long LEAK allows an smux v1 reader of size bytes.
+func v1Drain(size int) time.Duration {
+	return time.Duration(min(size, live.V1ReceiveBuffer)) * time.Second / live.V1DrainRate
+}
+
+// forgottenDownload runs name's pair (keepalive off, the client's conn
+// tapped): the client asks for size bytes, the server writes them and
+// closes; the client reads them all at once if read, else none, and never
+// closes its stream. It returns the stream's id and its latest frame, once
+// the traffic has settled.
+func forgottenDownload(t *testing.T, name string, reg *live.Registry, size int, read bool) (uint32, time.Time) {
+	t.Helper()
+	m := livecaptest.RealPair(t, name, reg, livecaptest.PairConfig{})
+	go func() {
+		st, err := m.Srv.AcceptStream()
+		if err != nil {
+			return
+		}
+		if _, err := bufio.NewReader(st).ReadString('\n'); err == nil {
+			io.Copy(st, io.LimitReader(zeros{}, int64(size)))
+		}
+		st.Close()
+	}()
+	st, err := m.Cli.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(st, "GET /big\n")
+	if read {
+		if n, err := io.ReadFull(st, make([]byte, size)); err != nil {
+			t.Fatalf("download: %d bytes, %v", n, err)
+		}
+	}
+	sid := smuxtest.StreamID(st)
+	var last time.Time
+	smuxtest.Eventually(t, "the server's FIN recorded", func() bool {
+		for _, s := range reg.Snapshot().Sessions {
+			for _, ss := range s.Streams {
+				if ss.ID == sid && ss.State == live.HalfClosedByServer && ss.Bytes[live.ServerToClient] == uint64(size) {
+					return true
+				}
+			}
+		}
+		return false
+	})
+	// Let a v2 or yamux reader's last window update come.
+	time.Sleep(200 * time.Millisecond)
+	for _, s := range reg.Snapshot().Sessions {
+		for _, ss := range s.Streams {
+			if ss.ID == sid {
+				last = ss.Last
+			}
+		}
+	}
+	return sid, last
+}
+
+// wantLeakAt evaluates reg at its --leak-after past last (at which a
+// stream closes no more, before this rule, a LEAK in v1 too), then just
+// before due and just after: the client's LEAK of stream sid opens at due
+// alone.
+func wantLeakAt(t *testing.T, reg *live.Registry, sid uint32, last, due time.Time) {
+	t.Helper()
+	for _, at := range []time.Time{last.Add(drainCfg.LeakAfter + time.Millisecond), due.Add(-time.Millisecond)} {
+		if !at.Before(due) {
+			continue
+		}
+		reg.Evaluate(at, drainCfg)
+		if ls := leaksOf(reg); len(ls) != 0 {
+			t.Fatalf("LEAK %v after the stream's latest frame, %v before it is due: %s", at.Sub(last), due.Sub(at), ls[0].Text)
+		}
+	}
+	reg.Evaluate(due.Add(time.Millisecond), drainCfg)
+	ls := leaksOf(reg)
+	if len(ls) != 1 || ls[0].Stream != sid || !ls[0].HasDir || ls[0].Dir != live.ClientToServer ||
+		!strings.HasPrefix(ls[0].Text, "the client never closes its streams: 1 half-closed by the server") ||
+		!strings.Contains(ls[0].Advice, "Close() on the client's stream") {
+		t.Fatalf("LEAKs %d %v after the stream's latest frame, want the client's of stream %d: %s", len(ls), due.Add(time.Millisecond).Sub(last), sid, describeLeaks(ls))
+	}
+	t.Logf("opened %v after the stream's latest frame: %s", due.Add(time.Millisecond).Sub(last), ls[0].Text)
+}
+
+func describeLeaks(ls []*live.Finding) string {
+	var b strings.Builder
+	for _, f := range ls {
+		fmt.Fprintf(&b, "\n\t%s", f.Text)
+	}
+	return b.String()
+}
+
+// TestLeakV1DrainedReal: a download the client never closes is a LEAK
+// in smux v1 once a reader at V1DrainRate would have read it, from the
+// server's FIN, however fast the client read it, and whether it read it
+// at all: 3 MiB read at once (the classic forgotten Close), 48 s after the
+// FIN; 3 MiB never read, 48 s; 10 MiB read at once, 64 s (the 4 MiB
+// buffer's drain, its bound); 48 KiB read at once, --leak-after (1 s)
+// after the FIN as before, less than a second's drain at 64 KiB/s. Before
+// this rule each opened --leak-after after the FIN. In v2 and yamux, 3 MiB
+// read at once opens --leak-after after the stream's latest frame (the
+// reader's last window update), unchanged (in yamux, a stream opened in
+// its session's first second waits NOPLateness more for the first ping:
+// leakExcuses.graceCut).
+func TestLeakV1DrainedReal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real sessions")
+	}
+	for _, c := range []struct {
+		name string
+		mux  string
+		size int
+		read bool
+	}{
+		{"v1 read at once", "smux-v1", 3 << 20, true},
+		{"v1 never read", "smux-v1", 3 << 20, false},
+		{"v1 beyond the buffer", "smux-v1", 10 << 20, true},
+		{"v1 small", "smux-v1", 48 << 10, true},
+		{"v2 read at once", "smux-v2", 3 << 20, true},
+		{"yamux read at once", "yamux", 3 << 20, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			reg := live.New(live.Config{})
+			sid, last := forgottenDownload(t, c.mux, reg, c.size, c.read)
+			due := last.Add(drainCfg.LeakAfter)
+			switch c.mux {
+			case "smux-v1":
+				due = last.Add(max(drainCfg.LeakAfter, v1Drain(c.size)))
+			case "yamux":
+				due = due.Add(live.NOPLateness)
+			}
+			wantLeakAt(t, reg, sid, last, due)
+		})
+	}
+}
+
+// TestLeakV1DrainedKeepaliveReal: the fault of "v1 never read" in real
+// time, keepalive on (100 ms) and evaluated every 100 ms as muxtop does:
+// the client never reads nor closes a 192 KiB download; LEAK opens once a
+// reader at V1DrainRate would have read it (3 s after the server's FIN),
+// at the client's first NOP after that (a side may be frozen until it
+// speaks: leakExcuses.silenced), and not before.
+func TestLeakV1DrainedKeepaliveReal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real sessions for seconds")
+	}
+	if raceEnabled {
+		t.Skip("the race detector slows the sessions past the 100 ms keepalive")
+	}
+	const size = 192 << 10
+	reg := live.New(live.Config{})
+	m := livecaptest.RealPair(t, "smux-v1", reg, livecaptest.PairConfig{Keepalive: 100 * time.Millisecond, GiveUp: 3 * time.Second})
+	go func() {
+		st, err := m.Srv.AcceptStream()
+		if err != nil {
+			return
+		}
+		if _, err := bufio.NewReader(st).ReadString('\n'); err == nil {
+			io.Copy(st, io.LimitReader(zeros{}, size))
+		}
+		st.Close()
+	}()
+	st, err := m.Cli.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(st, "GET /big\n")
+	sid := smuxtest.StreamID(st)
+	var fin time.Time
+	deadline := time.Now().Add(10 * time.Second)
+	for now := time.Now(); now.Before(deadline); now = time.Now() {
+		reg.Evaluate(now, drainCfg)
+		if fin.IsZero() {
+			for _, s := range reg.Snapshot().Sessions {
+				for _, ss := range s.Streams {
+					if ss.ID == sid && ss.State == live.HalfClosedByServer {
+						fin = ss.Last
+					}
+				}
+			}
+		}
+		if ls := leaksOf(reg); len(ls) != 0 {
+			if fin.IsZero() {
+				t.Fatalf("LEAK before the server's FIN: %s", ls[0].Text)
+			}
+			if at := now.Sub(fin); at < v1Drain(size) || at > v1Drain(size)+time.Second {
+				t.Fatalf("LEAK %v after the server's FIN, want %v to %v: %s", at, v1Drain(size), v1Drain(size)+time.Second, ls[0].Text)
+			}
+			if ls[0].Stream != sid || ls[0].Dir != live.ClientToServer || !strings.HasPrefix(ls[0].Text, "the client never closes its streams: 1 half-closed by the server") {
+				t.Fatalf("LEAK of stream %d, want the client's of stream %d: %s", ls[0].Stream, sid, ls[0].Text)
+			}
+			t.Logf("opened %v after the server's FIN: %s", now.Sub(fin), ls[0].Text)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("no LEAK 10 s in (the server's FIN at %v)", fin)
+}
