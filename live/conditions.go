@@ -460,11 +460,14 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 	// carried no frame for LeakAfter either: a stream's leak clock starts
 	// at its latest frame (stream.leakClock), and one in use (a
 	// subscription, a tunnel, a long transfer, one answered late after
-	// UNANSWERED's wait) is none (leakExcuses.active). A blocked session
-	// cannot close its streams: SESSION_BLOCKED says why. Nor can a
-	// stalled stream's writer finish (WINDOW_STALL), nor a stream nobody
-	// accepted be served (UNANSWERED), nor a frozen side close its
-	// streams (KEEPALIVE): those say why, and no side forgot Close.
+	// UNANSWERED's wait) is none (leakExcuses.active), nor, in smux v1, a
+	// half-closed one whose reader may still drain what it was sent
+	// (Session.drainedAt): Idle stays its time since its latest frame.
+	// A blocked session cannot close its streams: SESSION_BLOCKED says
+	// why. Nor can a stalled stream's writer finish (WINDOW_STALL), nor a
+	// stream nobody accepted be served (UNANSWERED), nor a frozen side
+	// close its streams (KEEPALIVE): those say why, and no side forgot
+	// Close.
 	if w.lists[liveList].head == nil {
 		return cs
 	}
