@@ -719,6 +719,17 @@ func (s *Session) explainedLeaks(oldest *[numLeakKinds]leakRef, now time.Time, c
 	n := 0
 	var active, draining int64 // the latest leak clock, and drainedAt, among them
 	ns := now.UnixNano()
+	// A LEAK open of a kind: its side has been seen to forget Close, and
+	// a stream of that kind held back only as its v1 reader may still
+	// read what it was sent is counted, as before the drain rule, not
+	// taken for a reason the LEAK stopped holding (it resolved, "in use
+	// again", and opened again as a new finding once the drain passed).
+	var leakOpen [numLeakKinds]bool
+	if s.w.eng.openCodes&(1<<CodeLeak) != 0 {
+		for k := range leakOpen[:heldKind] {
+			leakOpen[k] = s.isOpen(leakKey(k))
+		}
+	}
 	st := s.w.lists[liveList].head
 	for ; st != nil && st.watch.leaked && n < maxWalk; st, n = st.watch.links[liveList].next, n+1 {
 		k := st.watch.kind
@@ -727,12 +738,15 @@ func (s *Session) explainedLeaks(oldest *[numLeakKinds]leakRef, now time.Time, c
 		drained := s.drainedAt(st)
 		draining = max(draining, drained)
 		switch {
-		case ex.active(clock) || drained > ns: // in use, or its v1 reader may still read what it was sent
+		case ex.active(clock): // in use
 			explained[k]++
 			s.w.leakInUse[k]++
 			*ex.excused = append(*ex.excused, st.serial) // not among LEAK's streams: no leak mark (leakmarks.go)
+		case drained > ns && !leakOpen[k]: // its v1 reader may still read what it was sent
+			explained[k]++
+			*ex.excused = append(*ex.excused, st.serial)
 		case ex.holds(st, 0, now, cfg.StallAfter) || ex.holds(st, 1, now, cfg.StallAfter),
-			ex.unanswers(st, s.w.lastAt, cfg.UnansweredAfter), ex.noReply(st, s.w.lastAt), ex.silenced(st, max(clock+int64(ex.leakAfter), drained)):
+			ex.unanswers(st, s.w.lastAt, cfg.UnansweredAfter), ex.noReply(st, s.w.lastAt), ex.silenced(st, drainDeadline(clock+int64(ex.leakAfter), drained, leakOpen[k])):
 			explained[k]++
 			*ex.excused = append(*ex.excused, st.serial) // not among LEAK's streams: no leak mark (leakmarks.go)
 		case !free[k]:
@@ -780,6 +794,29 @@ type leakExcuses struct {
 	start    int64 // the session's, Unix ns
 	// excused collects the serials of the streams explained, in SYN order.
 	excused *[]uint64
+}
+
+// drainDeadline is a counted stream's leak deadline: its leak clock
+// plus LeakAfter, or when its smux v1 reader may have read what it was
+// sent (drained) if later, unless a LEAK of its kind is open (open).
+func drainDeadline(deadline, drained int64, open bool) int64 {
+	if open {
+		return deadline
+	}
+	return max(deadline, drained)
+}
+
+// leakKey is the key of the LEAK of leakKind k (0: no FIN from either
+// side; 1: the server's missing; 2: the client's), as candidates makes
+// it.
+func leakKey(k int) findingKey {
+	switch k {
+	case 1:
+		return makeKey(CodeLeak, ServerToClient, true, 0)
+	case 2:
+		return makeKey(CodeLeak, ClientToServer, true, 0)
+	}
+	return makeKey(CodeLeak, 0, false, 0)
 }
 
 // silenced says whether st, counted as a leak, is one a silent side

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -222,4 +223,102 @@ func TestLeakV1DrainedKeepaliveReal(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("no LEAK 10 s in (the server's FIN at %v)", fin)
+}
+
+// TestLeakV1HeldBackKeepsLeakReal: the reviewer's churn, on a real smux
+// v1 session (--leak-after 1 s, keepalive off): the client downloads
+// 3 MiB on one stream and 1000 bytes on another; the server closes both,
+// the client neither. The small one is a LEAK, "the client never closes
+// its streams", once --leak-after has passed; then the client closes it.
+// The LEAK stays the one finding, open, now naming the big stream (as
+// before the drain rule): a stream held back only because its v1 reader
+// may still read what it was sent does not resolve an open LEAK of its
+// side, which has shown it forgets Close. It resolved, "in use again: a
+// frame on them less than the threshold ago", false (the big stream had
+// carried no frame for long), and opened again as a new finding 48 s after
+// the big stream's FIN.
+func TestLeakV1HeldBackKeepsLeakReal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real sessions")
+	}
+	const big, small = 3 << 20, 1000
+	reg := live.New(live.Config{})
+	m := livecaptest.RealPair(t, "smux-v1", reg, livecaptest.PairConfig{})
+	go func() {
+		for range 2 {
+			st, err := m.Srv.AcceptStream()
+			if err != nil {
+				return
+			}
+			go func() {
+				line, err := bufio.NewReader(st).ReadString('\n')
+				if err == nil {
+					size := small
+					if line == "GET /big\n" {
+						size = big
+					}
+					io.Copy(st, io.LimitReader(zeros{}, int64(size)))
+				}
+				st.Close()
+			}()
+		}
+	}()
+	open := func(req string, size int) net.Conn {
+		st, err := m.Cli.OpenStream()
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(st, req)
+		if n, err := io.ReadFull(st, make([]byte, size)); err != nil {
+			t.Fatalf("%q: %d bytes, %v", req, n, err)
+		}
+		return st
+	}
+	bigSt := open("GET /big\n", big)
+	smallSt := open("GET /small\n", small)
+	bigID, smallID := smuxtest.StreamID(bigSt), smuxtest.StreamID(smallSt)
+	var bigFIN time.Time
+	state := func(sid uint32) (ss live.StreamSnap, ok bool) {
+		for _, s := range reg.Snapshot().Sessions {
+			for _, ss := range s.Streams {
+				if ss.ID == sid {
+					return ss, true
+				}
+			}
+		}
+		return ss, false
+	}
+	smuxtest.Eventually(t, "the server's FINs recorded", func() bool {
+		b, ok1 := state(bigID)
+		s, ok2 := state(smallID)
+		bigFIN = b.Last
+		return ok1 && ok2 && b.State == live.HalfClosedByServer && s.State == live.HalfClosedByServer
+	})
+	time.Sleep(1200 * time.Millisecond)
+	reg.Evaluate(time.Now(), drainCfg)
+	ls := leaksOf(reg)
+	if len(ls) != 1 || ls[0].Stream != smallID || !strings.HasPrefix(ls[0].Text, "the client never closes its streams: 1 half-closed by the server") {
+		t.Fatalf("LEAKs %d, want the client's of stream %d: %s", len(ls), smallID, describeLeaks(ls))
+	}
+	first := ls[0]
+	t.Logf("opened: %s", first.Text)
+	smallSt.Close()
+	smuxtest.Eventually(t, "the client's FIN recorded", func() bool {
+		s, ok := state(smallID)
+		return !ok || s.State == live.Closed
+	})
+	for _, at := range []time.Time{time.Now(), bigFIN.Add(v1Drain(big) + time.Millisecond)} {
+		reg.Evaluate(at, drainCfg)
+		snap := reg.Snapshot()
+		for _, f := range snap.Resolved {
+			if f.Code == live.CodeLeak {
+				t.Fatalf("LEAK resolved %v after the big stream's FIN: %s", at.Sub(bigFIN), f.Why)
+			}
+		}
+		ls := leaksOf(reg)
+		if len(ls) != 1 || ls[0].ID != first.ID || ls[0].Stream != bigID {
+			t.Fatalf("LEAKs %d %v after the big stream's FIN, want finding %d still open, of stream %d: %s", len(ls), at.Sub(bigFIN), first.ID, bigID, describeLeaks(ls))
+		}
+		t.Logf("%v after the big stream's FIN: %s", at.Sub(bigFIN), ls[0].Text)
+	}
 }
