@@ -35,9 +35,9 @@ func v1Drain(size int) time.Duration {
 // forgottenDownload runs name's pair (keepalive off, the client's conn
 // tapped): the client asks for size bytes, the server writes them and
 // closes; the client reads them all at once if read, else none, and never
-// closes its stream. It returns the stream's id and its latest frame, once
-// the traffic has settled.
-func forgottenDownload(t *testing.T, name string, reg *live.Registry, size int, read bool) (uint32, time.Time) {
+// closes its stream. It returns the stream's id, its latest frame and its
+// first data from the server, once the traffic has settled.
+func forgottenDownload(t *testing.T, name string, reg *live.Registry, size int, read bool) (uint32, time.Time, time.Time) {
 	t.Helper()
 	m := livecaptest.RealPair(t, name, reg, livecaptest.PairConfig{})
 	go func() {
@@ -61,7 +61,7 @@ func forgottenDownload(t *testing.T, name string, reg *live.Registry, size int, 
 		}
 	}
 	sid := smuxtest.StreamID(st)
-	var last time.Time
+	var last, firstData time.Time
 	smuxtest.Eventually(t, "the server's FIN recorded", func() bool {
 		for _, s := range reg.Snapshot().Sessions {
 			for _, ss := range s.Streams {
@@ -77,36 +77,46 @@ func forgottenDownload(t *testing.T, name string, reg *live.Registry, size int, 
 	for _, s := range reg.Snapshot().Sessions {
 		for _, ss := range s.Streams {
 			if ss.ID == sid {
-				last = ss.Last
+				last, firstData = ss.Last, ss.First.Add(ss.FirstReply)
 			}
 		}
 	}
-	return sid, last
+	return sid, last, firstData
 }
 
-// wantLeakAt evaluates reg at its --leak-after past last (at which a
-// stream closes no more, before this rule, a LEAK in v1 too), then just
-// before due and just after: the client's LEAK of stream sid opens at due
-// alone.
-func wantLeakAt(t *testing.T, reg *live.Registry, sid uint32, last, due time.Time) {
+// wantLeakAt is wantLeakIn of the client's LEAK, due in [lo, hi].
+func wantLeakAt(t *testing.T, reg *live.Registry, sid uint32, last, lo, hi time.Time) {
 	t.Helper()
-	for _, at := range []time.Time{last.Add(drainCfg.LeakAfter + time.Millisecond), due.Add(-time.Millisecond)} {
-		if !at.Before(due) {
+	wantLeakIn(t, reg, sid, live.ClientToServer, last, lo, hi)
+}
+
+// wantLeakIn evaluates reg at its --leak-after past last (at which a
+// stream closes no more, before the drain rule, a LEAK in v1 too), then
+// just before lo and just after hi: the LEAK of stream sid of the side
+// that sends d, which never closes it, is due between lo and hi (the
+// bounds of when a reader would have drained it: the frames' times are
+// the tap's), and opens then alone.
+func wantLeakIn(t *testing.T, reg *live.Registry, sid uint32, d live.Dir, last, lo, hi time.Time) {
+	t.Helper()
+	for _, at := range []time.Time{last.Add(drainCfg.LeakAfter + time.Millisecond), lo.Add(-time.Millisecond)} {
+		if !at.Before(lo) {
 			continue
 		}
 		reg.Evaluate(at, drainCfg)
 		if ls := leaksOf(reg); len(ls) != 0 {
-			t.Fatalf("LEAK %v after the stream's latest frame, %v before it is due: %s", at.Sub(last), due.Sub(at), ls[0].Text)
+			t.Fatalf("LEAK %v after the stream's latest frame, %v before it is due: %s", at.Sub(last), lo.Sub(at), ls[0].Text)
 		}
 	}
-	reg.Evaluate(due.Add(time.Millisecond), drainCfg)
+	at := hi.Add(time.Millisecond)
+	reg.Evaluate(at, drainCfg)
 	ls := leaksOf(reg)
-	if len(ls) != 1 || ls[0].Stream != sid || !ls[0].HasDir || ls[0].Dir != live.ClientToServer ||
-		!strings.HasPrefix(ls[0].Text, "the client never closes its streams: 1 half-closed by the server") ||
-		!strings.Contains(ls[0].Advice, "Close() on the client's stream") {
-		t.Fatalf("LEAKs %d %v after the stream's latest frame, want the client's of stream %d: %s", len(ls), due.Add(time.Millisecond).Sub(last), sid, describeLeaks(ls))
+	who, other := d.Sender(), d.Reverse().Sender()
+	if len(ls) != 1 || ls[0].Stream != sid || !ls[0].HasDir || ls[0].Dir != d ||
+		!strings.HasPrefix(ls[0].Text, fmt.Sprintf("the %s never closes its streams: 1 half-closed by the %s", who, other)) ||
+		!strings.Contains(ls[0].Advice, fmt.Sprintf("Close() on the %s's stream", who)) {
+		t.Fatalf("LEAKs %d %v after the stream's latest frame, want the %s's of stream %d: %s", len(ls), at.Sub(last), who, sid, describeLeaks(ls))
 	}
-	t.Logf("opened %v after the stream's latest frame: %s", due.Add(time.Millisecond).Sub(last), ls[0].Text)
+	t.Logf("opened %v after the stream's latest frame: %s", at.Sub(last), ls[0].Text)
 }
 
 func describeLeaks(ls []*live.Finding) string {
@@ -149,15 +159,19 @@ func TestLeakV1DrainedReal(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			reg := live.New(live.Config{})
-			sid, last := forgottenDownload(t, c.mux, reg, c.size, c.read)
-			due := last.Add(drainCfg.LeakAfter)
+			sid, last, firstData := forgottenDownload(t, c.mux, reg, c.size, c.read)
+			lo := last.Add(drainCfg.LeakAfter)
+			hi := lo
 			switch c.mux {
 			case "smux-v1":
-				due = last.Add(max(drainCfg.LeakAfter, v1Drain(c.size)))
+				// The bytes came from the first data to the FIN (last),
+				// faster than V1DrainRate.
+				lo = maxTime(lo, firstData.Add(v1Drain(c.size)))
+				hi = maxTime(hi, last.Add(v1Drain(c.size)))
 			case "yamux":
-				due = due.Add(live.NOPLateness)
+				lo, hi = lo.Add(live.NOPLateness), hi.Add(live.NOPLateness)
 			}
-			wantLeakAt(t, reg, sid, last, due)
+			wantLeakAt(t, reg, sid, last, lo, hi)
 		})
 	}
 }
@@ -194,7 +208,7 @@ func TestLeakV1DrainedKeepaliveReal(t *testing.T) {
 	}
 	io.WriteString(st, "GET /big\n")
 	sid := smuxtest.StreamID(st)
-	var fin time.Time
+	var fin, firstData time.Time
 	deadline := time.Now().Add(10 * time.Second)
 	for now := time.Now(); now.Before(deadline); now = time.Now() {
 		reg.Evaluate(now, drainCfg)
@@ -202,7 +216,7 @@ func TestLeakV1DrainedKeepaliveReal(t *testing.T) {
 			for _, s := range reg.Snapshot().Sessions {
 				for _, ss := range s.Streams {
 					if ss.ID == sid && ss.State == live.HalfClosedByServer {
-						fin = ss.Last
+						fin, firstData = ss.Last, ss.First.Add(ss.FirstReply)
 					}
 				}
 			}
@@ -211,8 +225,8 @@ func TestLeakV1DrainedKeepaliveReal(t *testing.T) {
 			if fin.IsZero() {
 				t.Fatalf("LEAK before the server's FIN: %s", ls[0].Text)
 			}
-			if at := now.Sub(fin); at < v1Drain(size) || at > v1Drain(size)+time.Second {
-				t.Fatalf("LEAK %v after the server's FIN, want %v to %v: %s", at, v1Drain(size), v1Drain(size)+time.Second, ls[0].Text)
+			if at := now.Sub(firstData); at < v1Drain(size) || now.Sub(fin) > v1Drain(size)+time.Second {
+				t.Fatalf("LEAK %v after the server's first data, %v after its FIN, want %v to %v: %s", at, now.Sub(fin), v1Drain(size), v1Drain(size)+time.Second, ls[0].Text)
 			}
 			if ls[0].Stream != sid || ls[0].Dir != live.ClientToServer || !strings.HasPrefix(ls[0].Text, "the client never closes its streams: 1 half-closed by the server") {
 				t.Fatalf("LEAK of stream %d, want the client's of stream %d: %s", ls[0].Stream, sid, ls[0].Text)
@@ -321,4 +335,97 @@ func TestLeakV1HeldBackKeepsLeakReal(t *testing.T) {
 		}
 		t.Logf("%v after the big stream's FIN: %s", at.Sub(bigFIN), ls[0].Text)
 	}
+}
+
+// TestLeakV1DrainFromDataReal: the drain LEAK allows an smux v1 reader
+// counts from when its bytes came, not from the FIN, on real v1 sessions
+// (--leak-after 1 s, keepalive off, the client's conn tapped): a reader
+// cannot still be reading what it could have read before. A tunnel: the
+// server writes 3 MiB, then 2 s later closes its stream, which the client
+// read at once and never closes. An upload: the client writes 3 MiB, then
+// 2 s later closes its stream; the server reads it, answers with a small
+// reply after the client's FIN and never closes. Each LEAK is due when a
+// reader at V1DrainRate would have read the 3 MiB, from when they came:
+// 46 s after the FIN. Before, 48 s after the FIN, whenever the bytes came
+// (with the FIN minutes after them, a minute more).
+func TestLeakV1DrainFromDataReal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real sessions")
+	}
+	const size, gap = 3 << 20, 2 * time.Second
+	stream := func(reg *live.Registry, sid uint32) (ss live.StreamSnap) {
+		for _, s := range reg.Snapshot().Sessions {
+			for _, x := range s.Streams {
+				if x.ID == sid {
+					ss = x
+				}
+			}
+		}
+		return ss
+	}
+	t.Run("tunnel", func(t *testing.T) {
+		t.Parallel()
+		reg := live.New(live.Config{})
+		m := livecaptest.RealPair(t, "smux-v1", reg, livecaptest.PairConfig{})
+		wrote := make(chan time.Time, 1)
+		go func() {
+			st, err := m.Srv.AcceptStream()
+			if err != nil {
+				return
+			}
+			if _, err := bufio.NewReader(st).ReadString('\n'); err == nil {
+				wrote <- time.Now()
+				io.Copy(st, io.LimitReader(zeros{}, size))
+				time.Sleep(gap)
+			}
+			st.Close()
+		}()
+		st, err := m.Cli.OpenStream()
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(st, "CONNECT\n")
+		if n, err := io.ReadFull(st, make([]byte, size)); err != nil {
+			t.Fatalf("tunnel: %d bytes, %v", n, err)
+		}
+		read := time.Now() // the tap recorded every byte before the client read it
+		sid := smuxtest.StreamID(st)
+		smuxtest.Eventually(t, "the server's FIN recorded", func() bool { return stream(reg, sid).State == live.HalfClosedByServer })
+		fin := stream(reg, sid).Last
+		if hi := read.Add(v1Drain(size)); !hi.Before(fin.Add(v1Drain(size) - gap/2)) {
+			t.Fatalf("the bytes came %v before the FIN, want %v", fin.Sub(read), gap)
+		}
+		wantLeakIn(t, reg, sid, live.ClientToServer, fin, (<-wrote).Add(v1Drain(size)), read.Add(v1Drain(size)))
+	})
+	t.Run("upload", func(t *testing.T) {
+		t.Parallel()
+		reg := live.New(live.Config{})
+		m := livecaptest.RealPair(t, "smux-v1", reg, livecaptest.PairConfig{})
+		go func() {
+			st, err := m.Srv.AcceptStream()
+			if err != nil {
+				return
+			}
+			if _, err := io.Copy(io.Discard, st); err == nil {
+				io.WriteString(st, "OK\n") // after the client's FIN; never closed
+			}
+		}()
+		st, err := m.Cli.OpenStream()
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if _, err := io.Copy(st, io.LimitReader(zeros{}, size)); err != nil {
+			t.Fatal(err)
+		}
+		end := time.Now() // the tap recorded every frame as the client wrote it
+		time.Sleep(gap)
+		st.Close()
+		sid := smuxtest.StreamID(st)
+		smuxtest.Eventually(t, "the server's reply after the client's FIN recorded", func() bool {
+			ss := stream(reg, sid)
+			return ss.State == live.HalfClosedByClient && ss.Bytes[live.ServerToClient] == 3
+		})
+		wantLeakIn(t, reg, sid, live.ServerToClient, stream(reg, sid).Last, start.Add(v1Drain(size)), end.Add(v1Drain(size)))
+	})
 }

@@ -460,17 +460,22 @@ func (st *stream) leakClock() int64 { return max(st.watch.first, st.last.UnixNan
 // 4 MiB by default) as soon as the wire carries them. A stream half-closed
 // by its sender is then idle on the wire while its reader still drains
 // it, as it is once the reader forgot Close: nothing on the wire tells
-// them apart but how much the reader was sent. A reader cannot still be
-// reading bytes it was never sent, nor more than the buffer held at the
-// FIN. So LEAK takes such a stream for a leak no sooner than a reader at
-// V1DrainRate would have read what it was sent, up to V1ReceiveBuffer,
-// from the FIN (drainedAt): a download of a few MiB read at a slow
-// client's pace (3.5 MiB at 80 KiB/s, 45 s) was a LEAK, "the client never
-// closes its streams", 40 s in, while its reader read. A forgotten Close
+// them apart but how much the reader was sent, and when. A reader cannot
+// still be reading bytes it was never sent, nor more than its buffer
+// holds. So LEAK takes such a stream for a leak no sooner than a reader
+// at V1DrainRate would have read what it was sent, each frame's bytes
+// after those before them and none held unread longer than
+// V1ReceiveBuffer's drain (stream.readBy, kept as each PSH comes): a
+// download of a few MiB read at a slow client's pace (3.5 MiB at
+// 80 KiB/s, 45 s) was a LEAK, "the client never closes its streams", 40 s
+// in, while its reader read. A tunnel that carried its MiB long before
+// its FIN, or a small reply after an upload read long since, is held back
+// no more than what a reader could still have unread. A forgotten Close
 // is still found, at most V1ReceiveBuffer/V1DrainRate (64 s) after the
-// FIN, and no later than before where the stream carried less than
-// --leak-after's worth at V1DrainRate (1.9 MiB at 30 s): what its
-// deadline was, its latest frame plus LeakAfter, holds where later.
+// stream's latest data, and no later than before where its reader could
+// have read it all within --leak-after: its latest frame plus LeakAfter
+// holds where later. Only while no LEAK of its side is open: a side seen
+// to forget Close has its held-back streams counted (explainedLeaks).
 const (
 	// V1DrainRate is the slowest pace (bytes a second) LEAK allows an
 	// smux v1 reader draining what it was sent: 64 KiB/s, 512 kbit/s, a
@@ -487,10 +492,10 @@ const (
 )
 
 // drainedAt returns when (Unix ns) st's reader, in an smux v1 session,
-// has read what the other side sent it before its FIN, at V1DrainRate:
-// the FIN's time plus what it was sent (at most V1ReceiveBuffer) at that
-// rate, for a stream half-closed by one side; 0 for an open stream, and
-// in v2 and yamux, whose readers show their reading. Its leak deadline is
+// has read what the other side sent it before its FIN, at V1DrainRate,
+// none of it held longer than V1ReceiveBuffer's drain (stream.readBy),
+// for a stream half-closed by one side; 0 for an open stream, and in v2
+// and yamux, whose readers show their reading. Its leak deadline is
 // the later of this and its leak clock plus LeakAfter. s.mu is held.
 func (s *Session) drainedAt(st *stream) int64 {
 	if s.version != 1 || s.proto == Yamux {
@@ -505,7 +510,7 @@ func (s *Session) drainedAt(st *stream) int64 {
 	default:
 		return 0
 	}
-	return st.finAt[d] + int64(min(st.bytes[d], V1ReceiveBuffer))*int64(time.Second)/V1DrainRate
+	return st.readBy[d]
 }
 
 // lastWrite is when (Unix ns) st's opener last wrote on it, as smux v1's
