@@ -546,12 +546,22 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 			lastAt[d] = s.start.UnixNano()
 		}
 	}
+	// An smux v1 reader that may still read what it was sent (drainedAt)
+	// holds a stream back, unless a LEAK of its kind is open (the side
+	// has been seen to forget Close: explainedLeaks): drainUntil is the
+	// latest such time, of the kinds with no LEAK open.
+	var drainUntil int64
+	for k, at := range w.drainUntil[:heldKind] {
+		if at > ns && (es.openCodes&(1<<CodeLeak) == 0 || !s.isOpen(leakKey(k))) {
+			drainUntil = max(drainUntil, at)
+		}
+	}
 	rl := &w.lists[replyList] // its head is the oldest request waiting: its callAt, not headAt
 	if wl := &w.lists[waitList]; s.atWindow > 0 || es.openCodes&(1<<CodeWindowStall) != 0 || wl.head != nil && wl.headAt <= leakCut || w.leakActive > leakCut ||
-		w.drainUntil > ns || // an smux v1 reader may still drain what it was sent (drainedAt)
+		drainUntil > ns || // an smux v1 reader may still drain what it was sent (drainedAt)
 		rl.head != nil && rl.head.watch.callAt <= leakCut ||
 		graceCut != math.MaxInt64 && w.suspects() && max(w.lists[liveList].head.watch.first, w.leakActive)+int64(cfg.LeakAfter) > graceCut ||
-		silentAt != [2]int64{math.MaxInt64, math.MaxInt64} && max(max(s.leakNewest, w.leakActive)+int64(cfg.LeakAfter), w.drainUntil) > min(silentAt[0], silentAt[1]) {
+		silentAt != [2]int64{math.MaxInt64, math.MaxInt64} && max(max(s.leakNewest, w.leakActive)+int64(cfg.LeakAfter), drainUntil) > min(silentAt[0], silentAt[1]) {
 		explained = s.explainedLeaks(&oldest, now, cfg, leakExcuses{unanswered: unanswered, silent: silent, cutoff: cutoff, quiet: quiet, noKeepalive: noKeepalive,
 			closed:    [2]bool{s.sideClosed(ClientToServer, ns), s.sideClosed(ServerToClient, ns)},
 			leakAfter: cfg.LeakAfter, leakCut: leakCut, silentAt: silentAt, graceCut: graceCut, lastAt: lastAt, start: s.start.UnixNano(), excused: excused})
@@ -717,7 +727,8 @@ func (es *engineSession) countedBefore(st *stream) bool {
 func (s *Session) explainedLeaks(oldest *[numLeakKinds]leakRef, now time.Time, cfg *FindingsConfig, ex leakExcuses) (explained [numLeakKinds]uint64) {
 	var free [numLeakKinds]bool // the kind's oldest stream nothing explains is in oldest
 	n := 0
-	var active, draining int64 // the latest leak clock, and drainedAt, among them
+	var active int64                 // the latest leak clock among them
+	var draining [numLeakKinds]int64 // and drainedAt, by kind
 	ns := now.UnixNano()
 	// A LEAK open of a kind: its side has been seen to forget Close, and
 	// a stream of that kind held back only as its v1 reader may still
@@ -736,7 +747,7 @@ func (s *Session) explainedLeaks(oldest *[numLeakKinds]leakRef, now time.Time, c
 		clock := st.leakClock()
 		active = max(active, clock)
 		drained := s.drainedAt(st)
-		draining = max(draining, drained)
+		draining[k] = max(draining[k], drained)
 		switch {
 		case ex.active(clock): // in use
 			explained[k]++

@@ -367,7 +367,7 @@ func (s *Session) RecordRef(dir Dir, at time.Time, f *decoder.Frame) (FrameRef, 
 		if st.watch.leaked {
 			s.w.leakFrame(st) // in use: its leak clock starts again
 			// A v1 FIN: its reader may drain what it was sent (drainedAt).
-			s.w.drainUntil = max(s.w.drainUntil, s.drainedAt(st))
+			s.w.drainUntil[st.watch.kind] = max(s.w.drainUntil[st.watch.kind], s.drainedAt(st))
 		}
 	}
 	var opened uint64
