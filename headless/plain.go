@@ -269,7 +269,7 @@ func writeEnd(w io.Writer, s Summary) {
 	case s.Leaks == 0:
 		fmt.Fprintf(w, "  leaks     0 suspected: no LEAK finding open at the last evaluation%s\n", all)
 	default:
-		fmt.Fprintf(w, "  leaks     %d suspected: the open LEAK findings' count at the last evaluation, streams open and idle longer than %s that no other finding explains; the oldest for %s%s\n",
+		fmt.Fprintf(w, "  leaks     %d suspected: the open LEAK findings' count at the last evaluation, streams open and idle longer than %s that no other finding explains nor an smux v1 reader may still be reading; the oldest for %s%s\n",
 			s.Leaks, after, live.FormatAge(s.OldestLeak), all)
 	}
 	// The count is of writers still held as the capture ended; the

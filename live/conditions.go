@@ -498,11 +498,14 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 	// carried no frame for LeakAfter either: a stream's leak clock starts
 	// at its latest frame (stream.leakClock), and one in use (a
 	// subscription, a tunnel, a long transfer, one answered late after
-	// UNANSWERED's wait) is none (leakExcuses.active). A blocked session
-	// cannot close its streams: SESSION_BLOCKED says why. Nor can a
-	// stalled stream's writer finish (WINDOW_STALL), nor a stream nobody
-	// accepted be served (UNANSWERED), nor a frozen side close its
-	// streams (KEEPALIVE): those say why, and no side forgot Close.
+	// UNANSWERED's wait) is none (leakExcuses.active), nor, in smux v1, a
+	// half-closed one whose reader may still drain what it was sent
+	// (Session.drainedAt): Idle stays its time since its latest frame.
+	// A blocked session cannot close its streams: SESSION_BLOCKED says
+	// why. Nor can a stalled stream's writer finish (WINDOW_STALL), nor a
+	// stream nobody accepted be served (UNANSWERED), nor a frozen side
+	// close its streams (KEEPALIVE): those say why, and no side forgot
+	// Close.
 	if w.lists[liveList].head == nil {
 		return cs
 	}
@@ -581,11 +584,22 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 			lastAt[d] = s.start.UnixNano()
 		}
 	}
+	// An smux v1 reader that may still read what it was sent (drainedAt)
+	// holds a stream back, unless a LEAK of its kind is open (the side
+	// has been seen to forget Close: explainedLeaks): drainUntil is the
+	// latest such time, of the kinds with no LEAK open.
+	var drainUntil int64
+	for k, at := range w.drainUntil[:heldKind] {
+		if at > ns && (es.openCodes&(1<<CodeLeak) == 0 || !s.isOpen(leakKey(k))) {
+			drainUntil = max(drainUntil, at)
+		}
+	}
 	rl := &w.lists[replyList] // its head is the oldest request waiting: its callAt, not headAt
 	if wl := &w.lists[waitList]; s.atWindow > 0 || es.openCodes&(1<<CodeWindowStall) != 0 || wl.head != nil && wl.headAt <= leakCut || w.leakActive > leakCut ||
+		drainUntil > ns || // an smux v1 reader may still drain what it was sent (drainedAt)
 		rl.head != nil && rl.head.watch.callAt <= leakCut ||
 		graceCut != math.MaxInt64 && w.suspects() && max(w.lists[liveList].head.watch.first, w.leakActive)+int64(cfg.LeakAfter) > graceCut ||
-		silentAt != [2]int64{math.MaxInt64, math.MaxInt64} && max(s.leakNewest, w.leakActive)+int64(cfg.LeakAfter) > min(silentAt[0], silentAt[1]) {
+		silentAt != [2]int64{math.MaxInt64, math.MaxInt64} && max(max(s.leakNewest, w.leakActive)+int64(cfg.LeakAfter), drainUntil) > min(silentAt[0], silentAt[1]) {
 		explained = s.explainedLeaks(&oldest, now, cfg, leakExcuses{unanswered: unanswered, silent: silent, cutoff: cutoff, quiet: quiet, noKeepalive: noKeepalive,
 			closed:    [2]bool{s.sideClosed(ClientToServer, ns), s.sideClosed(ServerToClient, ns)},
 			leakAfter: cfg.LeakAfter, leakCut: leakCut, silentAt: silentAt, graceCut: graceCut, lastAt: lastAt, start: s.start.UnixNano(), excused: excused})
@@ -741,7 +755,8 @@ func (es *engineSession) countedBefore(st *stream) bool {
 
 // explainedLeaks counts, by leakKind, the streams counted as leaks that
 // are no leaks or another finding explains: they carried a frame within
-// LeakAfter (leakExcuses.active), a full window holds them
+// LeakAfter (leakExcuses.active) or, in smux v1, their reader may still
+// be reading what it was sent (Session.drainedAt), a full window holds them
 // (leakExcuses.holds), they are UNANSWERED's (leakExcuses.unanswers) or
 // NO_REPLY's (leakExcuses.noReply), or a silent side explains them
 // (leakExcuses.silenced). It moves
@@ -750,19 +765,37 @@ func (es *engineSession) countedBefore(st *stream) bool {
 func (s *Session) explainedLeaks(oldest *[numLeakKinds]leakRef, now time.Time, cfg *FindingsConfig, ex leakExcuses) (explained [numLeakKinds]uint64) {
 	var free [numLeakKinds]bool // the kind's oldest stream nothing explains is in oldest
 	n := 0
-	var active int64 // the latest leak clock among them
+	var active int64                 // the latest leak clock among them
+	var draining [numLeakKinds]int64 // and drainedAt, by kind
+	ns := now.UnixNano()
+	// A LEAK open of a kind: its side has been seen to forget Close, and
+	// a stream of that kind held back only as its v1 reader may still
+	// read what it was sent is counted, as before the drain rule, not
+	// taken for a reason the LEAK stopped holding (it resolved, "in use
+	// again", and opened again as a new finding once the drain passed).
+	var leakOpen [numLeakKinds]bool
+	if s.w.eng.openCodes&(1<<CodeLeak) != 0 {
+		for k := range leakOpen[:heldKind] {
+			leakOpen[k] = s.isOpen(leakKey(k))
+		}
+	}
 	st := s.w.lists[liveList].head
 	for ; st != nil && st.watch.leaked && n < maxWalk; st, n = st.watch.links[liveList].next, n+1 {
 		k := st.watch.kind
 		clock := st.leakClock()
 		active = max(active, clock)
+		drained := s.drainedAt(st)
+		draining[k] = max(draining[k], drained)
 		switch {
-		case ex.active(clock):
+		case ex.active(clock): // in use
 			explained[k]++
 			s.w.leakInUse[k]++
 			*ex.excused = append(*ex.excused, st.serial) // not among LEAK's streams: no leak mark (leakmarks.go)
+		case drained > ns && !leakOpen[k]: // its v1 reader may still read what it was sent
+			explained[k]++
+			*ex.excused = append(*ex.excused, st.serial)
 		case ex.holds(st, 0, now, cfg.StallAfter) || ex.holds(st, 1, now, cfg.StallAfter),
-			ex.unanswers(st, s.w.lastAt, cfg.UnansweredAfter), ex.noReply(st, s.w.lastAt), ex.silenced(st, clock):
+			ex.unanswers(st, s.w.lastAt, cfg.UnansweredAfter), ex.noReply(st, s.w.lastAt), ex.silenced(st, drainDeadline(clock+int64(ex.leakAfter), drained, leakOpen[k])):
 			explained[k]++
 			*ex.excused = append(*ex.excused, st.serial) // not among LEAK's streams: no leak mark (leakmarks.go)
 		case !free[k]:
@@ -776,7 +809,7 @@ func (s *Session) explainedLeaks(oldest *[numLeakKinds]leakRef, now time.Time, c
 		// Every leak walked: leakActive is made exact, so that the walk
 		// is not repeated once every counted stream has gone idle
 		// LeakAfter.
-		s.w.leakActive = active
+		s.w.leakActive, s.w.drainUntil = active, draining
 	}
 	return explained
 }
@@ -812,16 +845,40 @@ type leakExcuses struct {
 	excused *[]uint64
 }
 
+// drainDeadline is a counted stream's leak deadline: its leak clock
+// plus LeakAfter, or when its smux v1 reader may have read what it was
+// sent (drained) if later, unless a LEAK of its kind is open (open).
+func drainDeadline(deadline, drained int64, open bool) int64 {
+	if open {
+		return deadline
+	}
+	return max(deadline, drained)
+}
+
+// leakKey is the key of the LEAK of leakKind k (0: no FIN from either
+// side; 1: the server's missing; 2: the client's), as candidates makes
+// it.
+func leakKey(k int) findingKey {
+	switch k {
+	case 1:
+		return makeKey(CodeLeak, ServerToClient, true, 0)
+	case 2:
+		return makeKey(CodeLeak, ClientToServer, true, 0)
+	}
+	return makeKey(CodeLeak, 0, false, 0)
+}
+
 // silenced says whether st, counted as a leak, is one a silent side
-// explains: its leak deadline (its leak clock, clock, which is its latest
-// frame, plus LeakAfter) came after that side's last frame. KEEPALIVE says the side
+// explains: its leak deadline (its leak clock, its latest frame, plus
+// LeakAfter, or in smux v1 when its reader has drained what it was sent
+// if later: drainedAt) came after that side's last frame. KEEPALIVE says the side
 // froze, or is about to: a stream opened before a peer froze (SIGSTOP)
 // aged past LeakAfter during the freeze, and LEAK said a side forgot
 // Close beside it. Its deadline came after the last frame, not after
 // KEEPALIVE's cutoff, so that it does not open and resolve as KEEPALIVE
 // opens; once the side speaks again, its last frame is past the deadline,
 // and the stream is a leak from its leak clock, as before.
-func (ex *leakExcuses) silenced(st *stream, clock int64) bool {
+func (ex *leakExcuses) silenced(st *stream, deadline int64) bool {
 	// Only a side that has not sent its FIN: a server that closed its
 	// half and froze explains no client that never closed its own.
 	from, last := min(ex.silentAt[0], ex.silentAt[1]), min(ex.lastAt[0], ex.lastAt[1])
@@ -831,7 +888,6 @@ func (ex *leakExcuses) silenced(st *stream, clock int64) bool {
 	case 2:
 		from, last = ex.silentAt[ClientToServer], ex.lastAt[ClientToServer]
 	}
-	deadline := clock + int64(ex.leakAfter)
 	return deadline > from || deadline > ex.graceCut && deadline > last && st.watch.first-ex.start < int64(NOPLateness)
 }
 

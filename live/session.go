@@ -366,6 +366,8 @@ func (s *Session) RecordRef(dir Dir, at time.Time, f *decoder.Frame) (FrameRef, 
 		ref = FrameRef{st: st, serial: st.serial, head: s.countedHead}
 		if st.watch.leaked {
 			s.w.leakFrame(st) // in use: its leak clock starts again
+			// A v1 FIN: its reader may drain what it was sent (drainedAt).
+			s.w.drainUntil[st.watch.kind] = max(s.w.drainUntil[st.watch.kind], s.drainedAt(st))
 		}
 	}
 	var opened uint64
@@ -535,6 +537,13 @@ func (s *Session) psh(dir Dir, at time.Time, sid uint32, length uint32, payload 
 	st.last = later(st.last, at)
 	st.frames[dir]++
 	st.bytes[dir] += uint64(length)
+	if length > 0 {
+		// A reader at V1DrainRate reads these bytes after those before
+		// them, and holds no more than V1ReceiveBuffer unread
+		// (drainedAt): O(1) a frame, whenever the bytes came.
+		t := at.UnixNano()
+		st.readBy[dir] = min(max(st.readBy[dir], t)+int64(length)*int64(time.Second)/V1DrainRate, t+V1ReceiveBuffer*int64(time.Second)/V1DrainRate)
+	}
 	if h := &st.head[dir]; h.N < FirstBytesLen && !h.Cut && length > 0 {
 		if h.N == 0 && dir.Sender() == st.opener {
 			// Its opener's first payload: the request UNANSWERED's wait

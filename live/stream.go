@@ -110,11 +110,18 @@ func heldFor(fl *Flow, at time.Time) int64 {
 
 // stream is the mutable state of one stream; its Session's lock guards it.
 type stream struct {
-	id          uint32
-	opener      Side
-	state       State
-	fin         [2]bool
-	finAt       [2]int64 // when each direction's FIN came, Unix ns: DATA_AFTER_CLOSE
+	id     uint32
+	opener Side
+	state  State
+	fin    [2]bool
+	finAt  [2]int64 // when each direction's FIN came, Unix ns: DATA_AFTER_CLOSE
+	// readBy is, per direction of the data, in smux, when (Unix ns) a
+	// reader at V1DrainRate could have read what it was sent so far,
+	// none of it held more than V1ReceiveBuffer's drain (Session.psh):
+	// a v1 stream half-closed by its sender is no LEAK before it
+	// (Session.drainedAt). 16 bytes a stream, no padding left to hold
+	// them: 320 KB at 20 000 streams.
+	readBy      [2]int64
 	frames      [2]uint64
 	bytes       [2]uint64
 	wire        [2]uint64 // its frames whole, header and payload (a UPD's 8 bytes too)

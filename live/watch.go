@@ -230,6 +230,15 @@ type sessionWatch struct {
 	// use (leakExcuses.active).
 	leakAfter  int64
 	leakActive int64
+	// drainUntil is, by leakKind, in smux v1, the latest time (Unix ns)
+	// a counted stream's reader may still be reading what it was sent
+	// before the other side's FIN (Session.drainedAt), or later: past it,
+	// or while a LEAK of that kind is open (which counts such streams:
+	// explainedLeaks), no counted stream of the kind is excused as
+	// draining, and the walk need not look for them. 20 000 forgotten
+	// streams beside one 3 MiB download of the same side cost 500 µs an
+	// evaluation, for the download's 48 s, walked each time.
+	drainUntil [numLeakKinds]int64
 	// leakInUse counts, by leakKind, the counted streams the latest walk
 	// (explainedLeaks) found in use (leakExcuses.active): a LEAK of that
 	// kind that resolves with its streams still live is "in use again"
@@ -451,6 +460,65 @@ func refOf(st *stream) leakRef { return leakRef{st, st.watch.first, st.leakClock
 // transfer) is none, however old. Its deadline is its leak clock plus
 // LeakAfter.
 func (st *stream) leakClock() int64 { return max(st.watch.first, st.last.UnixNano(), st.watch.lossAt) }
+
+// An smux v1 reader sends nothing as it reads (v2 sends UPDs, yamux
+// window updates), and smux v1 has no per-stream window: a sender's
+// bytes and its FIN sit in the reader's session buffer (MaxReceiveBuffer,
+// 4 MiB by default) as soon as the wire carries them. A stream half-closed
+// by its sender is then idle on the wire while its reader still drains
+// it, as it is once the reader forgot Close: nothing on the wire tells
+// them apart but how much the reader was sent, and when. A reader cannot
+// still be reading bytes it was never sent, nor more than its buffer
+// holds. So LEAK takes such a stream for a leak no sooner than a reader
+// at V1DrainRate would have read what it was sent, each frame's bytes
+// after those before them and none held unread longer than
+// V1ReceiveBuffer's drain (stream.readBy, kept as each PSH comes): a
+// download of a few MiB read at a slow client's pace (3.5 MiB at
+// 80 KiB/s, 45 s) was a LEAK, "the client never closes its streams", 40 s
+// in, while its reader read. A tunnel that carried its MiB long before
+// its FIN, or a small reply after an upload read long since, is held back
+// no more than what a reader could still have unread. A forgotten Close
+// is still found, at most V1ReceiveBuffer/V1DrainRate (64 s) after the
+// stream's latest data, and no later than before where its reader could
+// have read it all within --leak-after: its latest frame plus LeakAfter
+// holds where later. Only while no LEAK of its side is open: a side seen
+// to forget Close has its held-back streams counted (explainedLeaks).
+const (
+	// V1DrainRate is the slowest pace (bytes a second) LEAK allows an
+	// smux v1 reader draining what it was sent: 64 KiB/s, 512 kbit/s, a
+	// slow client's tunnel. A reader slower still over more than
+	// --leak-after's worth is taken for a leak once a reader at this rate
+	// would have read it.
+	V1DrainRate = 64 << 10
+	// V1ReceiveBuffer is smux's default MaxReceiveBuffer (4 MiB): the
+	// most a v1 reader can hold unread, and so the most LEAK allows it to
+	// drain after its sender's FIN. A program that configures a larger
+	// buffer and reads it slower than V1DrainRate is taken for a leak
+	// once 4 MiB would have been read.
+	V1ReceiveBuffer = 4 << 20
+)
+
+// drainedAt returns when (Unix ns) st's reader, in an smux v1 session,
+// has read what the other side sent it before its FIN, at V1DrainRate,
+// none of it held longer than V1ReceiveBuffer's drain (stream.readBy),
+// for a stream half-closed by one side; 0 for an open stream, and in v2
+// and yamux, whose readers show their reading. Its leak deadline is
+// the later of this and its leak clock plus LeakAfter. s.mu is held.
+func (s *Session) drainedAt(st *stream) int64 {
+	if s.version != 1 || s.proto == Yamux {
+		return 0
+	}
+	var d Dir // the direction whose sender closed: what the other side reads
+	switch st.state {
+	case HalfClosedByClient:
+		d = ClientToServer
+	case HalfClosedByServer:
+		d = ServerToClient
+	default:
+		return 0
+	}
+	return st.readBy[d]
+}
 
 // lastWrite is when (Unix ns) st's opener last wrote on it, as smux v1's
 // UNANSWERED counts a wait, for a stream with no frame back (on the wait
@@ -813,7 +881,7 @@ func (s *Session) countLeaks(cutoff int64, leakAfter time.Duration) *[numLeakKin
 			st.watch.leaked = false
 		}
 		w.leaked, w.oldest, w.known = [numLeakKinds]uint64{}, [numLeakKinds]leakRef{}, [numLeakKinds]bool{true, true, true, true}
-		w.countedTo, s.leakNewest, w.leakActive = 0, 0, 0
+		w.countedTo, s.leakNewest, w.leakActive, w.drainUntil = 0, 0, 0, [numLeakKinds]int64{}
 		w.setLeakFrom(head)
 	}
 	w.leakCut = cutoff
@@ -823,6 +891,7 @@ func (s *Session) countLeaks(cutoff int64, leakAfter time.Duration) *[numLeakKin
 		w.leak(st)
 		s.leakNewest = max(s.leakNewest, st.watch.first)
 		w.leakActive = max(w.leakActive, st.leakClock())
+		w.drainUntil[st.watch.kind] = max(w.drainUntil[st.watch.kind], s.drainedAt(st))
 		w.countedTo = st.serial + 1
 		w.setLeakFrom(st.watch.links[liveList].next)
 	}

@@ -180,7 +180,7 @@ func newDescs(o Options) descs {
 		streamsClosed:    d("streams_closed_total", "Streams closed before their session ended: by a FIN from each side, or (yamux) reset by an RST."),
 		streamsEnded:     d("streams_ended_with_session_total", "Streams still open or half-closed when their session ended: neither closed by both FINs nor reset."),
 		streamsOpen:      d("streams_open", "Streams open or half-closed in live sessions."),
-		streamsLeak:      d("streams_leak_suspected", "Streams the open LEAK findings count (as of the latest evaluation): open or half-closed, and idle (no frame of their own), longer than the leak threshold, less those LEAK leaves out (a blocked session's, a stalled writer's, those UNANSWERED counts, a session's setup streams held open)."),
+		streamsLeak:      d("streams_leak_suspected", "Streams the open LEAK findings count (as of the latest evaluation): open or half-closed, and idle (no frame of their own), longer than the leak threshold, less those LEAK leaves out (a blocked session's, a stalled writer's, those UNANSWERED counts, a session's setup streams held open, an smux v1 half-closed stream whose reader may still be reading what it was sent while no LEAK of its side is open)."),
 		streamsStalled:   d("streams_stalled", "Streams whose v2 writer is held at a full flow-control window (STALLED)."),
 		oldestStream:     d("oldest_open_stream_age_seconds", "Age of the oldest stream open or half-closed in a live session; 0 when none is."),
 		frames:           d("frames_total", "Frames, by protocol, command (smux's command or yamux's type) and direction (c2s: client to server).", "protocol", "command", "direction"),
