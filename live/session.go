@@ -495,6 +495,7 @@ func (s *Session) fin(dir Dir, at time.Time, sid uint32) Anomaly {
 	st.frames[dir]++
 	s.counted = st
 	st.fin[dir], st.finAt[dir] = true, at.UnixNano()
+	s.finFlight(st, dir.Reverse(), at.UnixNano())
 	s.watchAnswer(st, dir, at.UnixNano())
 	s.setFull(&st.flow[dir], time.Time{}) // a writer that sent FIN writes no more
 	// Nor is the other direction's writer held once its reader sent FIN:
@@ -551,8 +552,12 @@ func (s *Session) psh(dir Dir, at time.Time, sid uint32, length uint32, payload 
 	// DATA_AFTER_CLOSE, unless the data came before the FIN and is only
 	// recorded after it: held by a capture's resynchronisation while the
 	// other direction ran ahead (package tap's Feeder stamps it).
-	if st.fin[dir.Reverse()] && length > 0 && at.UnixNano() >= st.finAt[dir.Reverse()] {
+	// Nor if it was on its way as the FIN went out (inFlight).
+	if st.fin[dir.Reverse()] && length > 0 && at.UnixNano() >= st.finAt[dir.Reverse()] && !s.inFlight(st, dir, at.UnixNano()) {
 		s.watchLate(st, dir, length, at)
+	}
+	if length > 0 {
+		s.watchData(st, dir, at.UnixNano())
 	}
 	if st.state == Closed {
 		return ClosedStream

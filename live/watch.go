@@ -85,6 +85,10 @@ type streamWatch struct {
 	// them.
 	callAt  int64
 	slowest int64
+	// dataAt is, per direction, when (Unix ns) its latest payload frame
+	// came, 0 before one: DATA_AFTER_CLOSE's in-flight window
+	// (stream.dataRun, stream.flight, Session.finFlight).
+	dataAt [2]int64
 }
 
 // streamList is an intrusive list of streams: adding and removing one is
@@ -605,6 +609,80 @@ func (s *Session) watchLate(st *stream, dir Dir, length uint32, at time.Time) {
 	}
 	w.pendingLate = append(w.pendingLate, pendingLate{st: st, serial: st.serial, sid: st.id, dir: dir,
 		before: uint32(st.bytes[dir] - uint64(length)), frames: 1, bytes: uint64(length), first: ns, latest: ns})
+}
+
+// The in-flight window of DATA_AFTER_CLOSE. A writer streaming on a
+// stream (a push, a download, an upload, ticks) as its reader's FIN goes
+// out cannot stop at the FIN: its frames already on the wire, those its
+// smux had queued before its session read the FIN, and those it writes
+// before its Read returns io.EOF to the code that writes all come after
+// the FIN, though it stops as soon as it knows (1 or 2 frames on about
+// one stream in two, within 4 ms on loopback, in
+// TestHealthyMorePushClosedByReader and TestHealthyMoreUploadRejected). At the FIN sender's tap
+// they come up to a round trip and the writer's reaction after the FIN;
+// at the writer's, up to its reaction; a capture sees one or the other,
+// by where it was taken. They are no fault, and the wire cannot tell them
+// from an answer the writer wrote once it knew, except by what came
+// before: so late data is in flight, and does not count, where
+//   - its writer was writing as the FIN came (stream.flight): it had sent
+//     payload at two times at least (stream.dataRun: a run of writes, not
+//     one answer, which the classic fault's, written once a Read returned
+//     io.EOF, is, if the writer sent anything before the FIN at all), the
+//     latest within the window before the FIN;
+//   - and it came within the window after the FIN.
+//
+// What it writes after the window counts: a writer that ignores io.EOF
+// and writes on is DATA_AFTER_CLOSE once the window passed. The window is
+// twice the session's fastest first reply (at the opener's side a round
+// trip and the acceptor's least handling of a request: what its reaction
+// to a FIN takes, with room), at least inFlightMin and at most
+// inFlightMax. In v2 a writer that ignores io.EOF is held at the window
+// its closed reader no longer opens: where it wrote the window's rest
+// within the in-flight window, the wire shows no more than in-flight
+// data, and its stream, never closed, is LEAK's to tell.
+// The cost: a writer that wrote a run up to the FIN, waited for it, and
+// then answered within the window (a last message after the peer's Close)
+// is not told from in-flight data.
+const (
+	// inFlightMin is the window's floor: a loaded host's scheduling (a
+	// writer's frames paused 112 ms at the tap in TestHealthyMore's runs
+	// on two busy cores; its reader's goroutine, the writer's, smux's
+	// recvLoop each wait their turn) and a round trip across a continent,
+	// which the acceptor's first replies, measured at its own side, do
+	// not hold.
+	inFlightMin = 250 * time.Millisecond
+	// inFlightMax is its ceiling: a session whose first replies are slow
+	// by design (long polls) excuses no writer that writes on for long.
+	inFlightMax = time.Second
+)
+
+// inFlightWindow returns the in-flight window of the session's late data
+// (ns). s.mu is held.
+func (s *Session) inFlightWindow() int64 {
+	return int64(min(max(inFlightMin, 2*s.w.latency.quantile(0)), inFlightMax))
+}
+
+// watchData notes a payload frame of dir on st at ns: its writer's run
+// (stream.dataRun). s.mu is held.
+func (s *Session) watchData(st *stream, dir Dir, ns int64) {
+	w := &st.watch
+	if w.dataAt[dir] != 0 && ns > w.dataAt[dir] {
+		st.dataRun[dir] = true
+	}
+	w.dataAt[dir] = max(w.dataAt[dir], ns)
+}
+
+// finFlight notes, at ns, the FIN of the receiver of dir on st: whether
+// dir's writer was writing as it came (stream.flight). s.mu is held.
+func (s *Session) finFlight(st *stream, dir Dir, ns int64) {
+	st.flight[dir] = st.dataRun[dir] && ns-st.watch.dataAt[dir] <= s.inFlightWindow()
+}
+
+// inFlight says whether late data of dir on st at ns was on its way as
+// its receiver's FIN went out: its writer was writing then, and it came
+// within the in-flight window of the FIN. s.mu is held.
+func (s *Session) inFlight(st *stream, dir Dir, ns int64) bool {
+	return st.flight[dir] && ns-st.finAt[dir.Reverse()] <= s.inFlightWindow()
 }
 
 // countLate counts frames late frames of bytes payload bytes sent in dir
