@@ -3,6 +3,7 @@ package live_test
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"io"
 	"strings"
 	"sync"
@@ -272,6 +273,11 @@ func TestAfterCloseInFlightFaultsRealSmux(t *testing.T) {
 		{"answer-after-a-read", answerAfterARead, live.ServerToClient, 1},
 		{"push-ignores-eof", pushIgnoresEOF, live.ServerToClient, 100},
 		{"upload-ignores-refusal", uploadIgnoresRefusal, live.ClientToServer, 100},
+		{"prefix-then-answer", prefixThenAnswer, live.ServerToClient, 1},          // D1
+		{"header-body-then-answer", headerBodyThenAnswer, live.ServerToClient, 1}, // D1
+		{"split-write-then-answer", splitThenAnswer, live.ServerToClient, 1},      // D1
+		{"two-chunks-read", twoChunksRead, live.ServerToClient, 1},                // D2
+		{"slow-service-answers", slowServiceAnswers, live.ServerToClient, 1},      // D3
 	} {
 		for _, su := range moreSetups[:2] { // v1 and v2, keepalive 100ms
 			t.Run(tc.name+"/"+su.name, func(t *testing.T) {
@@ -298,4 +304,180 @@ func TestAfterCloseInFlightFaultsRealSmux(t *testing.T) {
 			})
 		}
 	}
+}
+
+// The reviewer's faults (D1 to D3): a writer that sent one message of
+// several frames, or two chunks, or streamed on a slow service, before
+// its reader's FIN is no stream in flight, and what it writes after it
+// counts:
+//   - prefixThenAnswer: the greeting a length prefix (binary.Write) and
+//     its payload written back to back (D1);
+//   - headerBodyThenAnswer: a header, its body 5 ms later (D1);
+//   - splitThenAnswer: one 100 KiB Write, which smux splits into frames
+//     (D1);
+//   - twoChunksRead: 6 chunks of 300 bytes 30 ms apart, never reading;
+//     the client reads two and calls Close (D2);
+//   - slowServiceAnswers: handlers that take 600 ms, a push up to the
+//     client's FIN, then answers 400 ms and 800 ms after io.EOF (D3):
+//     handling time is no round trip.
+
+// greetThenAnswer runs clients that read n bytes of the server's
+// greeting, written by greet, and call Close; the server, once its read
+// returned io.EOF, answers 512 bytes (smux discards them) and closes.
+func greetThenAnswer(ctx context.Context, a, b muxEnd, n int, greet func(st io.Writer)) {
+	go func() {
+		for {
+			st, err := b.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer st.Close()
+				greet(st)
+				if _, err := io.Copy(io.Discard, st); err != nil {
+					return
+				}
+				st.Write(make([]byte, 512))
+			}()
+		}
+	}()
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				st, err := a.Open()
+				if err != nil {
+					return
+				}
+				io.WriteString(st, "GET /answer\n")
+				st.SetReadDeadline(time.Now().Add(time.Second))
+				io.ReadFull(st, make([]byte, n))
+				st.Close()
+				sleepCtx(ctx, 20*time.Millisecond)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func prefixThenAnswer(ctx context.Context, t *testing.T, a, b muxEnd) {
+	greetThenAnswer(ctx, a, b, 4+5, func(st io.Writer) {
+		binary.Write(st, binary.BigEndian, uint32(5))
+		io.WriteString(st, "HELLO")
+	})
+}
+
+func headerBodyThenAnswer(ctx context.Context, t *testing.T, a, b muxEnd) {
+	greetThenAnswer(ctx, a, b, 16+300, func(st io.Writer) {
+		st.Write(make([]byte, 16))
+		time.Sleep(5 * time.Millisecond)
+		st.Write(make([]byte, 300))
+	})
+}
+
+func splitThenAnswer(ctx context.Context, t *testing.T, a, b muxEnd) {
+	greetThenAnswer(ctx, a, b, 100<<10, func(st io.Writer) {
+		st.Write(make([]byte, 100<<10))
+	})
+}
+
+// twoChunksRead: the server writes 6 chunks of 300 bytes 30 ms apart
+// and never reads; the client reads two and calls Close.
+func twoChunksRead(ctx context.Context, t *testing.T, a, b muxEnd) {
+	go func() {
+		for {
+			st, err := b.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer st.Close()
+				for i := range 6 {
+					if i > 0 {
+						time.Sleep(30 * time.Millisecond)
+					}
+					if _, err := st.Write(make([]byte, 300)); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				st, err := a.Open()
+				if err != nil {
+					return
+				}
+				io.WriteString(st, "WATCH\n")
+				st.SetReadDeadline(time.Now().Add(time.Second))
+				io.ReadFull(st, make([]byte, 600))
+				st.Close()
+				sleepCtx(ctx, 20*time.Millisecond)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// slowServiceAnswers: each handler takes 600 ms, then pushes 256 bytes
+// every 5 ms up to the client's FIN (the client reads 10 of them and
+// calls Close); once its read returned io.EOF it answers twice, 400 ms
+// and 800 ms after it.
+func slowServiceAnswers(ctx context.Context, t *testing.T, a, b muxEnd) {
+	go func() {
+		for {
+			st, err := b.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer st.Close()
+				r := bufio.NewReader(st)
+				if _, err := r.ReadString('\n'); err != nil {
+					return
+				}
+				time.Sleep(600 * time.Millisecond)
+				eof := make(chan struct{})
+				go func() {
+					io.Copy(io.Discard, r)
+					close(eof)
+				}()
+			push:
+				for {
+					select {
+					case <-eof:
+						break push
+					case <-time.After(5 * time.Millisecond):
+						if _, err := st.Write(make([]byte, 256)); err != nil {
+							return
+						}
+					}
+				}
+				for range 2 {
+					time.Sleep(400 * time.Millisecond)
+					st.Write(make([]byte, 128))
+				}
+			}()
+		}
+	}()
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				st, err := a.Open()
+				if err != nil {
+					return
+				}
+				io.WriteString(st, "GET /slow\n")
+				st.SetReadDeadline(time.Now().Add(2 * time.Second))
+				io.ReadFull(st, make([]byte, 10*256))
+				st.Close()
+				sleepCtx(ctx, 20*time.Millisecond)
+			}
+		})
+	}
+	wg.Wait()
 }

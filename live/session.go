@@ -495,7 +495,6 @@ func (s *Session) fin(dir Dir, at time.Time, sid uint32) Anomaly {
 	st.frames[dir]++
 	s.counted = st
 	st.fin[dir], st.finAt[dir] = true, at.UnixNano()
-	s.finFlight(st, dir.Reverse(), at.UnixNano())
 	s.watchAnswer(st, dir, at.UnixNano())
 	s.setFull(&st.flow[dir], time.Time{}) // a writer that sent FIN writes no more
 	// Nor is the other direction's writer held once its reader sent FIN:
@@ -1220,7 +1219,7 @@ func (s *Session) End(at time.Time, reason CloseReason, err error) {
 		marks = s.w.marks
 	}
 	for st := range s.streams.all() {
-		st.leakAtEnd = marks.marks(st)
+		st.watch.leakAtEnd = marks.marks(st)
 	}
 	// Streams still open end with the session; they join the closed ones,
 	// so an ended session keeps at most its cap of streams in detail

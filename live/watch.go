@@ -57,7 +57,13 @@ type streamWatch struct {
 	// calling and answers are NO_REPLY's (callAt), here to fill the
 	// padding after the bools.
 	calling bool
-	answers uint32
+	// leakAtEnd says that the stream, live when its session ended, was
+	// one of the suspected leaks then: the latest evaluation before the
+	// end counted it in an open LEAK finding (leakMarks.marks). An ended
+	// session's findings are resolved; its streams keep this mark. (In
+	// the padding before answers, to keep a stream 480 bytes.)
+	leakAtEnd bool
+	answers   uint32
 	// consumedAt is, per direction of the data, when (Unix ns) its
 	// reader last reported consuming more (a v2 UPD, a yamux window
 	// update): a writer held at the window meanwhile has a reader that
@@ -85,10 +91,6 @@ type streamWatch struct {
 	// them.
 	callAt  int64
 	slowest int64
-	// dataAt is, per direction, when (Unix ns) its latest payload frame
-	// came, 0 before one: DATA_AFTER_CLOSE's in-flight window
-	// (stream.dataRun, stream.flight, Session.finFlight).
-	dataAt [2]int64
 }
 
 // streamList is an intrusive list of streams: adding and removing one is
@@ -618,71 +620,85 @@ func (s *Session) watchLate(st *stream, dir Dir, length uint32, at time.Time) {
 // before its Read returns io.EOF to the code that writes all come after
 // the FIN, though it stops as soon as it knows (1 or 2 frames on about
 // one stream in two, within 4 ms on loopback, in
-// TestHealthyMorePushClosedByReader and TestHealthyMoreUploadRejected). At the FIN sender's tap
-// they come up to a round trip and the writer's reaction after the FIN;
-// at the writer's, up to its reaction; a capture sees one or the other,
-// by where it was taken. They are no fault, and the wire cannot tell them
-// from an answer the writer wrote once it knew, except by what came
-// before: so late data is in flight, and does not count, where
-//   - its writer was writing as the FIN came (stream.flight): it had sent
-//     payload at two times at least (stream.dataRun: a run of writes, not
-//     one answer, which the classic fault's, written once a Read returned
-//     io.EOF, is, if the writer sent anything before the FIN at all), the
-//     latest within the window before the FIN;
-//   - and it came within the window after the FIN.
+// TestHealthyMorePushClosedByReader and TestHealthyMoreUploadRejected).
+// They are no fault, and the wire cannot tell them from an answer the
+// writer wrote once it knew, except by what came before: so late data is
+// in flight, and does not count, where
+//   - its writer was streaming up to the FIN (stream.run): payload
+//     bursts at runBursts distinct milliseconds at least, spanning
+//     runSpan at least, the latest within inFlightWindow before the FIN.
+//     One message of several frames (a length prefix and its payload, a
+//     header and its body, one Write smux splits), or two chunks, is no
+//     stream: what its writer sends after the FIN counts, the classic
+//     fault's answer written once a Read returned io.EOF;
+//   - and it came within inFlightWindow after the FIN.
 //
 // What it writes after the window counts: a writer that ignores io.EOF
-// and writes on is DATA_AFTER_CLOSE once the window passed. The window is
-// twice the session's fastest first reply (at the opener's side a round
-// trip and the acceptor's least handling of a request: what its reaction
-// to a FIN takes, with room), at least inFlightMin and at most
-// inFlightMax. In v2 a writer that ignores io.EOF is held at the window
-// its closed reader no longer opens: where it wrote the window's rest
-// within the in-flight window, the wire shows no more than in-flight
-// data, and its stream, never closed, is LEAK's to tell.
-// The cost: a writer that wrote a run up to the FIN, waited for it, and
-// then answered within the window (a last message after the peer's Close)
-// is not told from in-flight data.
+// and writes on is DATA_AFTER_CLOSE once the window passed. In v2 a
+// writer that ignores io.EOF is held at the window its closed reader no
+// longer opens: where it wrote the window's rest within the in-flight
+// window, the wire shows no more than in-flight data, and its stream,
+// never closed, is LEAK's to tell.
+// The cost: a writer that streamed up to the FIN and then answered within
+// 250 ms of it (a last message after the peer's Close) is not told from
+// in-flight data; and frames that were in flight but come more than
+// 250 ms after the FIN (a round trip over 250 ms, at the FIN sender's
+// tap) count.
 const (
-	// inFlightMin is the window's floor: a loaded host's scheduling (a
-	// writer's frames paused 112 ms at the tap in TestHealthyMore's runs
-	// on two busy cores; its reader's goroutine, the writer's, smux's
-	// recvLoop each wait their turn) and a round trip across a continent,
-	// which the acceptor's first replies, measured at its own side, do
-	// not hold.
-	inFlightMin = 250 * time.Millisecond
-	// inFlightMax is its ceiling: a session whose first replies are slow
-	// by design (long polls) excuses no writer that writes on for long.
-	inFlightMax = time.Second
+	// inFlightWindow is fixed: a loaded host's scheduling (a writer's
+	// frames paused 112 ms at the tap in TestHealthyMore's runs on two
+	// busy cores) and a round trip across a continent. It does not grow
+	// with a session's first replies: their handling time is no round
+	// trip (a service whose handlers take 600 ms hid answers written
+	// 400 ms after io.EOF).
+	inFlightWindow = 250 * time.Millisecond
+	// runBursts and runSpan make a writer's payload a stream: bursts at
+	// runBursts distinct milliseconds (a 1 ms push's are), spanning
+	// runSpan milliseconds (a header and its body 5 ms later do not).
+	runBursts = 3
+	runSpan   = 10
+	// stream.run packs runBits of bursts (to runBursts), runSpanBits of
+	// span (ms, to 15) and the latest burst's Unix millisecond modulo
+	// 2^runTickBits (18.6 hours: a wrap only shortens a span).
+	runBits     = 2
+	runSpanBits = 4
+	runTickBits = 32 - runBits - runSpanBits
+	runTickMask = 1<<runTickBits - 1
 )
 
-// inFlightWindow returns the in-flight window of the session's late data
-// (ns). s.mu is held.
-func (s *Session) inFlightWindow() int64 {
-	return int64(min(max(inFlightMin, 2*s.w.latency.quantile(0)), inFlightMax))
-}
-
-// watchData notes a payload frame of dir on st at ns: its writer's run
-// (stream.dataRun). s.mu is held.
+// watchData notes a payload frame of dir on st at ns, before its
+// reader's FIN: its writer's bursts (stream.run). s.mu is held.
 func (s *Session) watchData(st *stream, dir Dir, ns int64) {
-	w := &st.watch
-	if w.dataAt[dir] != 0 && ns > w.dataAt[dir] {
-		st.dataRun[dir] = true
+	if st.fin[dir.Reverse()] && ns >= st.finAt[dir.Reverse()] {
+		return // after the FIN: in flight or late, no evidence of a stream
 	}
-	w.dataAt[dir] = max(w.dataAt[dir], ns)
-}
-
-// finFlight notes, at ns, the FIN of the receiver of dir on st: whether
-// dir's writer was writing as it came (stream.flight). s.mu is held.
-func (s *Session) finFlight(st *stream, dir Dir, ns int64) {
-	st.flight[dir] = st.dataRun[dir] && ns-st.watch.dataAt[dir] <= s.inFlightWindow()
+	r := st.run[dir]
+	tick := uint32(ns/int64(time.Millisecond)) & runTickMask
+	bursts, span := r&(1<<runBits-1), r>>runBits&(1<<runSpanBits-1)
+	if bursts == 0 {
+		st.run[dir] = tick<<(runBits+runSpanBits) | 1
+		return
+	}
+	gap := (tick - r>>(runBits+runSpanBits)) & runTickMask
+	if gap == 0 || gap >= 1<<(runTickBits-1) {
+		return // the same millisecond's burst, or stamped before the latest
+	}
+	bursts = min(bursts+1, runBursts)
+	span = uint32(min(uint64(span)+uint64(gap), 1<<runSpanBits-1))
+	st.run[dir] = tick<<(runBits+runSpanBits) | span<<runBits | bursts
 }
 
 // inFlight says whether late data of dir on st at ns was on its way as
-// its receiver's FIN went out: its writer was writing then, and it came
-// within the in-flight window of the FIN. s.mu is held.
+// its receiver's FIN went out: its writer was streaming up to the FIN
+// (watchData), and it came within inFlightWindow of the FIN. s.mu is
+// held.
 func (s *Session) inFlight(st *stream, dir Dir, ns int64) bool {
-	return st.flight[dir] && ns-st.finAt[dir.Reverse()] <= s.inFlightWindow()
+	r, fin := st.run[dir], st.finAt[dir.Reverse()]
+	if r&(1<<runBits-1) < runBursts || r>>runBits&(1<<runSpanBits-1) < runSpan || ns-fin > int64(inFlightWindow) {
+		return false
+	}
+	before := (uint32(fin/int64(time.Millisecond)) - r>>(runBits+runSpanBits)) & runTickMask
+	return before <= uint32(inFlightWindow/time.Millisecond)
 }
 
 // countLate counts frames late frames of bytes payload bytes sent in dir
