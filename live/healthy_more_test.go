@@ -1252,8 +1252,9 @@ func pushClosedByReader(ctx context.Context, t *testing.T, a, b muxEnd) {
 
 // TestHealthyMorePushClosedByReader: streams the server pushes on that the
 // client leaves by closing them (pushClosedByReader: a log tail, a
-// download, a watch cancelled by Close, smux's only way to) open
-// DATA_AFTER_CLOSE, a false alarm, in smux v1 and v2 (yamux's Close is a
+// download, a watch cancelled by Close, smux's only way to) opened
+// DATA_AFTER_CLOSE, a false alarm, in smux v1 and v2, before its
+// in-flight window (watch.go) excused them (yamux's Close is a
 // half-close, for which it is not made): the server's frames already on
 // their way when the client's FIN went out (at the client's tap, 15 to 42
 // of the about 50 streams a run cancels, on loopback), or written before
@@ -1264,9 +1265,10 @@ func pushClosedByReader(ctx context.Context, t *testing.T, a, b muxEnd) {
 // FIN: smux discards them if the client called Close, and delivers them
 // only after CloseWrite", with the advice that "the server should stop
 // writing a stream once a read returns io.EOF (the peer's FIN)", which
-// this server does. The README's DATA_AFTER_CLOSE row documents late data
-// of a receiver that half-closed (CloseWrite) and reads on, not frames
-// that crossed the FIN; over a network, whose round trip is far longer
+// this server does. The README's DATA_AFTER_CLOSE row documented late
+// data of a receiver that half-closed (CloseWrite) and reads on, not
+// frames that crossed the FIN (it now excuses those: in flight); over a
+// network, whose round trip is far longer
 // than a millisecond, every cancelled stream that was being written has
 // such frames.
 func TestHealthyMorePushClosedByReader(t *testing.T) {
@@ -1398,8 +1400,9 @@ func uploadRejected(ctx context.Context, t *testing.T, a, b muxEnd) {
 
 // TestHealthyMoreUploadRejected: the other direction of
 // TestHealthyMorePushClosedByReader. An upload the server refuses
-// (uploadRejected: its answer, then Close, while the client writes) opens
-// DATA_AFTER_CLOSE, a false alarm, in smux v1 and v2: the client's frames
+// (uploadRejected: its answer, then Close, while the client writes) opened
+// DATA_AFTER_CLOSE, a false alarm, in smux v1 and v2, before its
+// in-flight window (watch.go): the client's frames
 // on their way as the server's FIN went out (at the server's tap, nearly
 // every refused upload), or written before the client read the answer its
 // tap had read (at the client's tap, a few), are "the client wrote 42

@@ -37,7 +37,7 @@ type leakMarks struct {
 // no LEAK open. s.mu is held.
 func (m *leakMarks) marks(st *stream) bool {
 	if st.state == EndedWithSession {
-		return st.leakAtEnd // its session ended: the marks as they were then
+		return st.watch.leakAtEnd // its session ended: the marks as they were then
 	}
 	if m == nil || !st.watch.listed[liveList] || st.serial >= m.countedTo || !m.shown[st.leakKind()] {
 		return false // with no LEAK open, the stream's cache lines are not read

@@ -560,8 +560,12 @@ func (s *Session) psh(dir Dir, at time.Time, sid uint32, length uint32, payload 
 	// DATA_AFTER_CLOSE, unless the data came before the FIN and is only
 	// recorded after it: held by a capture's resynchronisation while the
 	// other direction ran ahead (package tap's Feeder stamps it).
-	if st.fin[dir.Reverse()] && length > 0 && at.UnixNano() >= st.finAt[dir.Reverse()] {
+	// Nor if it was on its way as the FIN went out (inFlight).
+	if st.fin[dir.Reverse()] && length > 0 && at.UnixNano() >= st.finAt[dir.Reverse()] && !s.inFlight(st, dir, at.UnixNano()) {
 		s.watchLate(st, dir, length, at)
+	}
+	if length > 0 {
+		s.watchData(st, dir, at.UnixNano())
 	}
 	if st.state == Closed {
 		return ClosedStream
@@ -1224,7 +1228,7 @@ func (s *Session) End(at time.Time, reason CloseReason, err error) {
 		marks = s.w.marks
 	}
 	for st := range s.streams.all() {
-		st.leakAtEnd = marks.marks(st)
+		st.watch.leakAtEnd = marks.marks(st)
 	}
 	// Streams still open end with the session; they join the closed ones,
 	// so an ended session keeps at most its cap of streams in detail

@@ -142,18 +142,19 @@ type stream struct {
 	heldAtEnd  [2]bool
 	unanswered uint32
 	flow       [2]Flow
-	folded     bool // counted in the summary already; only its place in the closed queue is left
-	incomplete bool // its counts miss frames: opened before the capture saw it, or live at a loss that may hold its frames
-	// leakAtEnd says that the stream, live when its session ended, was
-	// one of the suspected leaks then: the latest evaluation before the
-	// end counted it in an open LEAK finding (leakMarks.marks). An ended
-	// session's findings are resolved; its streams keep this mark.
-	leakAtEnd bool
-	serial    uint64      // the session's count of streams opened when this one was: a FrameRef's check
-	watch     streamWatch // the findings engine's: watch.go
+	// run is DATA_AFTER_CLOSE's, per direction of the data (the
+	// engine's; watch.go's runBursts and runSpan): its writer's payload
+	// bursts before its reader's FIN, packed in 32 bits (their count, to
+	// runBursts, the milliseconds they span, to 15, and the latest's
+	// millisecond), where the padding after flow was.
+	run    [2]uint32
+	serial uint64      // the session's count of streams opened when this one was: a FrameRef's check
+	watch  streamWatch // the findings engine's: watch.go
 	// head is the first payload bytes of each direction (FirstBytes):
 	// 70 bytes a stream, no allocation.
-	head [2]FirstBytes
+	head       [2]FirstBytes
+	folded     bool // counted in the summary already; only its place in the closed queue is left
+	incomplete bool // its counts miss frames: opened before the capture saw it, or live at a loss that may hold its frames
 }
 
 // Traffic counts frames, PSH (yamux: DATA) payload bytes and wire bytes
