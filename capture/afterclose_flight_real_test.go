@@ -122,17 +122,28 @@ func TestAfterCloseInFlightCaptureReal(t *testing.T) {
 		for _, ignore := range []bool{false, true} {
 			t.Run(fmt.Sprintf("v%d/ignore=%v", v, ignore), func(t *testing.T) {
 				t.Parallel()
-				ps, port := recordPush(t, v, ignore)
-				reg := readEvaluated(ps, capture.Config{Filter: capture.Port(port)}, cfg)
-				snap := reg.Snapshot() // the findings as they ended, their counts whole
-				var late []*live.Finding
-				var other []string
-				for _, f := range append(snap.Findings, snap.Resolved...) {
-					if f.Code == live.CodeDataAfterClose {
-						late = append(late, f)
-					} else {
-						other = append(other, f.Code.String()+": "+f.Text)
+				run := func() (late []*live.Finding, other []string) {
+					ps, port := recordPush(t, v, ignore)
+					reg := readEvaluated(ps, capture.Config{Filter: capture.Port(port)}, cfg)
+					snap := reg.Snapshot() // the findings as they ended, their counts whole
+					for _, f := range append(snap.Findings, snap.Resolved...) {
+						if f.Code == live.CodeDataAfterClose {
+							late = append(late, f)
+						} else {
+							other = append(other, f.Code.String()+": "+f.Text)
+						}
 					}
+					return late, other
+				}
+				late, other := run()
+				if !ignore && len(late) > 0 {
+					// A machine starved past the 250 ms window (both
+					// packages' tests on 2 cores) holds the pusher's
+					// goroutine from its io.EOF: its frames written then
+					// count, as the README says. Only a second such run
+					// fails, as the healthy patterns' do.
+					t.Logf("first run, run again: %s", late[0].Text)
+					late, other = run()
 				}
 				if len(other) > 0 {
 					t.Logf("other findings: %q", other)
