@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"io"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -36,76 +35,40 @@ import (
 // Close at once; the server reads to io.EOF (the client's FIN) and then
 // writes its answer, 3 frames, and closes.
 func closeThenAnswer(ctx context.Context, t *testing.T, a, b muxEnd) {
-	go func() {
-		for {
-			st, err := b.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer st.Close()
-				if _, err := io.Copy(io.Discard, st); err != nil {
-					return
-				}
-				for range 3 {
-					st.Write(make([]byte, 512))
-				}
-			}()
+	go serveEach(b, func(st muxStream) {
+		defer st.Close()
+		if _, err := io.Copy(io.Discard, st); err != nil {
+			return
 		}
-	}()
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				st, err := a.Open()
-				if err != nil {
-					return
-				}
-				io.WriteString(st, "GET /answer\n")
-				st.Close()
-				sleepCtx(ctx, 20*time.Millisecond)
-			}
-		})
-	}
-	wg.Wait()
+		for range 3 {
+			st.Write(make([]byte, 512))
+		}
+	})
+	openEach(ctx, a, 4, nil, func(st muxStream) {
+		io.WriteString(st, "GET /answer\n")
+		st.Close()
+		sleepCtx(ctx, 20*time.Millisecond)
+	})
 }
 
 // answerAfterARead: the server greets each stream, the client reads the
 // greeting and calls Close, and the server, once its read returned
 // io.EOF, writes its answer and closes.
 func answerAfterARead(ctx context.Context, t *testing.T, a, b muxEnd) {
-	go func() {
-		for {
-			st, err := b.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer st.Close()
-				io.WriteString(st, "HELLO\n")
-				if _, err := io.Copy(io.Discard, st); err != nil {
-					return
-				}
-				st.Write(make([]byte, 512))
-			}()
+	go serveEach(b, func(st muxStream) {
+		defer st.Close()
+		io.WriteString(st, "HELLO\n")
+		if _, err := io.Copy(io.Discard, st); err != nil {
+			return
 		}
-	}()
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				st, err := a.Open()
-				if err != nil {
-					return
-				}
-				io.WriteString(st, "GET /answer\n")
-				bufio.NewReader(st).ReadString('\n')
-				st.Close()
-				sleepCtx(ctx, 20*time.Millisecond)
-			}
-		})
-	}
-	wg.Wait()
+		st.Write(make([]byte, 512))
+	})
+	openEach(ctx, a, 4, nil, func(st muxStream) {
+		io.WriteString(st, "GET /answer\n")
+		bufio.NewReader(st).ReadString('\n')
+		st.Close()
+		sleepCtx(ctx, 20*time.Millisecond)
+	})
 }
 
 // pushIgnoresEOF: pushClosedByReader's clients; its server writes 512
@@ -116,111 +79,75 @@ func answerAfterARead(ctx context.Context, t *testing.T, a, b muxEnd) {
 // 100 ms: all the wire carried was a burst no longer than the in-flight
 // window, and a LEAK's to tell, its stream never closed).
 func pushIgnoresEOF(ctx context.Context, t *testing.T, a, b muxEnd) {
-	go func() {
+	go serveEach(b, func(st muxStream) {
+		defer st.Close()
+		r := bufio.NewReader(st)
+		if _, err := r.ReadString('\n'); err != nil {
+			return
+		}
+		var goneAt atomic.Int64
+		go func() {
+			io.Copy(io.Discard, r)
+			goneAt.Store(time.Now().UnixNano())
+			st.SetWriteDeadline(time.Now().Add(3 * time.Second)) // should a window hold it
+		}()
+		line := make([]byte, 512)
 		for {
-			st, err := b.Accept()
-			if err != nil {
+			pace := time.Millisecond
+			if g := goneAt.Load(); g != 0 {
+				if time.Since(time.Unix(0, g)) > 2*time.Second {
+					return
+				}
+				line, pace = line[:256], 5*time.Millisecond
+			}
+			if _, err := st.Write(line); err != nil {
 				return
 			}
-			go func() {
-				defer st.Close()
-				r := bufio.NewReader(st)
-				if _, err := r.ReadString('\n'); err != nil {
-					return
-				}
-				var goneAt atomic.Int64
-				go func() {
-					io.Copy(io.Discard, r)
-					goneAt.Store(time.Now().UnixNano())
-					st.SetWriteDeadline(time.Now().Add(3 * time.Second)) // should a window hold it
-				}()
-				line := make([]byte, 512)
-				for {
-					pace := time.Millisecond
-					if g := goneAt.Load(); g != 0 {
-						if time.Since(time.Unix(0, g)) > 2*time.Second {
-							return
-						}
-						line, pace = line[:256], 5*time.Millisecond
-					}
-					if _, err := st.Write(line); err != nil {
-						return
-					}
-					time.Sleep(pace)
-				}
-			}()
+			time.Sleep(pace)
 		}
-	}()
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				st, err := a.Open()
-				if err != nil {
-					return
-				}
-				io.WriteString(st, "TAIL /var/log/app\n")
-				st.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
-				io.Copy(io.Discard, st)
-				st.Close()
-			}
-		})
-	}
-	wg.Wait()
+	})
+	openEach(ctx, a, 4, nil, func(st muxStream) {
+		io.WriteString(st, "TAIL /var/log/app\n")
+		st.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		io.Copy(io.Discard, st)
+		st.Close()
+	})
 }
 
 // uploadIgnoresRefusal: uploadRejected's server; its clients write 512
 // bytes every millisecond, and once they read the refusal write on for
 // 2 s, 256 bytes every 5 ms, as pushIgnoresEOF's server.
 func uploadIgnoresRefusal(ctx context.Context, t *testing.T, a, b muxEnd) {
-	go func() {
-		for {
-			st, err := b.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				st.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
-				io.Copy(io.Discard, st)
-				io.WriteString(st, "413 too large\n")
-				st.Close()
-			}()
-		}
-	}()
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				st, err := a.Open()
-				if err != nil {
-					return
-				}
-				var refusedAt atomic.Int64
-				go func() {
-					bufio.NewReader(st).ReadString('\n')
-					refusedAt.Store(time.Now().UnixNano())
-					st.SetWriteDeadline(time.Now().Add(3 * time.Second)) // as pushIgnoresEOF's
+	go serveEach(b, func(st muxStream) {
+		st.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		io.Copy(io.Discard, st)
+		io.WriteString(st, "413 too large\n")
+		st.Close()
+	})
+	openEach(ctx, a, 4, nil, func(st muxStream) {
+		var refusedAt atomic.Int64
+		go func() {
+			bufio.NewReader(st).ReadString('\n')
+			refusedAt.Store(time.Now().UnixNano())
+			st.SetWriteDeadline(time.Now().Add(3 * time.Second)) // as pushIgnoresEOF's
 
-				}()
-				chunk := make([]byte, 512)
-				for {
-					pace := time.Millisecond
-					if r := refusedAt.Load(); r != 0 {
-						if time.Since(time.Unix(0, r)) > 2*time.Second {
-							break
-						}
-						chunk, pace = chunk[:256], 5*time.Millisecond
-					}
-					if _, err := st.Write(chunk); err != nil {
-						break
-					}
-					time.Sleep(pace)
+		}()
+		chunk := make([]byte, 512)
+		for {
+			pace := time.Millisecond
+			if r := refusedAt.Load(); r != 0 {
+				if time.Since(time.Unix(0, r)) > 2*time.Second {
+					break
 				}
-				st.Close()
+				chunk, pace = chunk[:256], 5*time.Millisecond
 			}
-		})
-	}
-	wg.Wait()
+			if _, err := st.Write(chunk); err != nil {
+				break
+			}
+			time.Sleep(pace)
+		}
+		st.Close()
+	})
 }
 
 // lateFindings runs run on su for d, evaluated in real time with
@@ -325,39 +252,21 @@ func TestAfterCloseInFlightFaultsRealSmux(t *testing.T) {
 // greeting, written by greet, and call Close; the server, once its read
 // returned io.EOF, answers 512 bytes (smux discards them) and closes.
 func greetThenAnswer(ctx context.Context, a, b muxEnd, n int, greet func(st io.Writer)) {
-	go func() {
-		for {
-			st, err := b.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer st.Close()
-				greet(st)
-				if _, err := io.Copy(io.Discard, st); err != nil {
-					return
-				}
-				st.Write(make([]byte, 512))
-			}()
+	go serveEach(b, func(st muxStream) {
+		defer st.Close()
+		greet(st)
+		if _, err := io.Copy(io.Discard, st); err != nil {
+			return
 		}
-	}()
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				st, err := a.Open()
-				if err != nil {
-					return
-				}
-				io.WriteString(st, "GET /answer\n")
-				st.SetReadDeadline(time.Now().Add(time.Second))
-				io.ReadFull(st, make([]byte, n))
-				st.Close()
-				sleepCtx(ctx, 20*time.Millisecond)
-			}
-		})
-	}
-	wg.Wait()
+		st.Write(make([]byte, 512))
+	})
+	openEach(ctx, a, 4, nil, func(st muxStream) {
+		io.WriteString(st, "GET /answer\n")
+		st.SetReadDeadline(time.Now().Add(time.Second))
+		io.ReadFull(st, make([]byte, n))
+		st.Close()
+		sleepCtx(ctx, 20*time.Millisecond)
+	})
 }
 
 func prefixThenAnswer(ctx context.Context, t *testing.T, a, b muxEnd) {
@@ -384,42 +293,24 @@ func splitThenAnswer(ctx context.Context, t *testing.T, a, b muxEnd) {
 // twoChunksRead: the server writes 6 chunks of 300 bytes 30 ms apart
 // and never reads; the client reads two and calls Close.
 func twoChunksRead(ctx context.Context, t *testing.T, a, b muxEnd) {
-	go func() {
-		for {
-			st, err := b.Accept()
-			if err != nil {
+	go serveEach(b, func(st muxStream) {
+		defer st.Close()
+		for i := range 6 {
+			if i > 0 {
+				time.Sleep(30 * time.Millisecond)
+			}
+			if _, err := st.Write(make([]byte, 300)); err != nil {
 				return
 			}
-			go func() {
-				defer st.Close()
-				for i := range 6 {
-					if i > 0 {
-						time.Sleep(30 * time.Millisecond)
-					}
-					if _, err := st.Write(make([]byte, 300)); err != nil {
-						return
-					}
-				}
-			}()
 		}
-	}()
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				st, err := a.Open()
-				if err != nil {
-					return
-				}
-				io.WriteString(st, "WATCH\n")
-				st.SetReadDeadline(time.Now().Add(time.Second))
-				io.ReadFull(st, make([]byte, 600))
-				st.Close()
-				sleepCtx(ctx, 20*time.Millisecond)
-			}
-		})
-	}
-	wg.Wait()
+	})
+	openEach(ctx, a, 4, nil, func(st muxStream) {
+		io.WriteString(st, "WATCH\n")
+		st.SetReadDeadline(time.Now().Add(time.Second))
+		io.ReadFull(st, make([]byte, 600))
+		st.Close()
+		sleepCtx(ctx, 20*time.Millisecond)
+	})
 }
 
 // slowServiceAnswers: each handler takes 600 ms, then pushes 256 bytes
@@ -427,57 +318,39 @@ func twoChunksRead(ctx context.Context, t *testing.T, a, b muxEnd) {
 // calls Close); once its read returned io.EOF it answers twice, 400 ms
 // and 800 ms after it.
 func slowServiceAnswers(ctx context.Context, t *testing.T, a, b muxEnd) {
-	go func() {
-		for {
-			st, err := b.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer st.Close()
-				r := bufio.NewReader(st)
-				if _, err := r.ReadString('\n'); err != nil {
-					return
-				}
-				time.Sleep(600 * time.Millisecond)
-				eof := make(chan struct{})
-				go func() {
-					io.Copy(io.Discard, r)
-					close(eof)
-				}()
-			push:
-				for {
-					select {
-					case <-eof:
-						break push
-					case <-time.After(5 * time.Millisecond):
-						if _, err := st.Write(make([]byte, 256)); err != nil {
-							return
-						}
-					}
-				}
-				for range 2 {
-					time.Sleep(400 * time.Millisecond)
-					st.Write(make([]byte, 128))
-				}
-			}()
+	go serveEach(b, func(st muxStream) {
+		defer st.Close()
+		r := bufio.NewReader(st)
+		if _, err := r.ReadString('\n'); err != nil {
+			return
 		}
-	}()
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				st, err := a.Open()
-				if err != nil {
+		time.Sleep(600 * time.Millisecond)
+		eof := make(chan struct{})
+		go func() {
+			io.Copy(io.Discard, r)
+			close(eof)
+		}()
+	push:
+		for {
+			select {
+			case <-eof:
+				break push
+			case <-time.After(5 * time.Millisecond):
+				if _, err := st.Write(make([]byte, 256)); err != nil {
 					return
 				}
-				io.WriteString(st, "GET /slow\n")
-				st.SetReadDeadline(time.Now().Add(2 * time.Second))
-				io.ReadFull(st, make([]byte, 10*256))
-				st.Close()
-				sleepCtx(ctx, 20*time.Millisecond)
 			}
-		})
-	}
-	wg.Wait()
+		}
+		for range 2 {
+			time.Sleep(400 * time.Millisecond)
+			st.Write(make([]byte, 128))
+		}
+	})
+	openEach(ctx, a, 4, nil, func(st muxStream) {
+		io.WriteString(st, "GET /slow\n")
+		st.SetReadDeadline(time.Now().Add(2 * time.Second))
+		io.ReadFull(st, make([]byte, 10*256))
+		st.Close()
+		sleepCtx(ctx, 20*time.Millisecond)
+	})
 }

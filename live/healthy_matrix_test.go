@@ -369,19 +369,13 @@ func websocket(ctx context.Context, t *testing.T, a, b muxEnd) {
 // serveRPC accepts streams on b until it fails: each reads a 100-byte
 // request, answers 1000 bytes and closes.
 func serveRPC(b muxEnd) {
-	for {
-		st, err := b.Accept()
-		if err != nil {
-			return
+	serveEach(b, func(st muxStream) {
+		buf := make([]byte, 1000)
+		if _, err := io.ReadFull(st, buf[:100]); err == nil {
+			st.Write(buf)
 		}
-		go func() {
-			buf := make([]byte, 1000)
-			if _, err := io.ReadFull(st, buf[:100]); err == nil {
-				st.Write(buf)
-			}
-			st.Close()
-		}()
-	}
+		st.Close()
+	})
 }
 
 // churn: short request-response streams, 8 at a time, as fast as they
@@ -471,49 +465,30 @@ func slowConsumer(ctx context.Context, t *testing.T, a, b muxEnd) {
 // bytes how much b read, so that an answer of the wrong length says which
 // way bytes went missing.
 func halfClose(ctx context.Context, t *testing.T, a, b muxEnd) {
-	go func() {
-		for {
-			st, err := b.Accept()
-			if err != nil {
-				return
+	go serveEach(b, func(st muxStream) {
+		n, _ := io.Copy(io.Discard, st)
+		time.Sleep(50 * time.Millisecond)
+		answer := make([]byte, max(n/2, 8))
+		binary.BigEndian.PutUint64(answer, uint64(n))
+		st.Write(answer)
+		st.Close()
+	})
+	openEach(ctx, a, 3, t, func(st muxStream) {
+		wrote, werr := st.Write(make([]byte, 40_000))
+		st.CloseWrite()
+		if got, err := smuxtest.ReadAll(st); err != nil || len(got) != 20_000 {
+			read := "no answer"
+			if len(got) >= 8 {
+				read = fmt.Sprintf("the answerer read %d", binary.BigEndian.Uint64(got))
 			}
-			go func() {
-				n, _ := io.Copy(io.Discard, st)
-				time.Sleep(50 * time.Millisecond)
-				answer := make([]byte, max(n/2, 8))
-				binary.BigEndian.PutUint64(answer, uint64(n))
-				st.Write(answer)
-				st.Close()
-			}()
+			t.Errorf("half-close: %d bytes, %v; wrote %d of 40000 (%v), %s", len(got), err, wrote, werr, read)
 		}
-	}()
-	var wg sync.WaitGroup
-	for range 3 {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				st, err := a.Open()
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				wrote, werr := st.Write(make([]byte, 40_000))
-				st.CloseWrite()
-				if got, err := smuxtest.ReadAll(st); err != nil || len(got) != 20_000 {
-					read := "no answer"
-					if len(got) >= 8 {
-						read = fmt.Sprintf("the answerer read %d", binary.BigEndian.Uint64(got))
-					}
-					t.Errorf("half-close: %d bytes, %v; wrote %d of 40000 (%v), %s", len(got), err, wrote, werr, read)
-				}
-				st.Close()
-				select {
-				case <-ctx.Done():
-				case <-time.After(100 * time.Millisecond):
-				}
-			}
-		})
-	}
-	wg.Wait()
+		st.Close()
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	})
 }
 
 // reversed runs p with the server opening the streams.

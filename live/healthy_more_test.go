@@ -120,15 +120,7 @@ func rpcPool(ctx context.Context, t *testing.T, a, b muxEnd) {
 	if err := srv.Register(Arith{}); err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		for {
-			st, err := b.Accept()
-			if err != nil {
-				return
-			}
-			go srv.ServeConn(st)
-		}
-	}()
+	go serveEach(b, func(st muxStream) { srv.ServeConn(st) })
 	var pool []*rpc.Client
 	for range 3 {
 		st, err := a.Open()
@@ -393,40 +385,21 @@ func yamuxDrain(ctx context.Context, t *testing.T, a, b muxEnd) {
 // server's answer 1.5 s later (longer than UnansweredAfter), the server's
 // Close, the client's; the next poll at once.
 func longPollStreams(ctx context.Context, t *testing.T, a, b muxEnd) {
-	go func() {
-		for {
-			st, err := b.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				r := bufio.NewReader(st)
-				if _, err := r.ReadString('\n'); err == nil {
-					time.Sleep(1500 * time.Millisecond)
-					io.WriteString(st, "news\n")
-				}
-				st.Close()
-			}()
+	go serveEach(b, func(st muxStream) {
+		r := bufio.NewReader(st)
+		if _, err := r.ReadString('\n'); err == nil {
+			time.Sleep(1500 * time.Millisecond)
+			io.WriteString(st, "news\n")
 		}
-	}()
-	var wg sync.WaitGroup
-	for range 2 {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				st, err := a.Open()
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				io.WriteString(st, "POLL\n")
-				if got, err := io.ReadAll(st); err != nil || string(got) != "news\n" {
-					t.Errorf("poll: %q, %v", got, err)
-				}
-				st.Close()
-			}
-		})
-	}
-	wg.Wait()
+		st.Close()
+	})
+	openEach(ctx, a, 2, t, func(st muxStream) {
+		io.WriteString(st, "POLL\n")
+		if got, err := io.ReadAll(st); err != nil || string(got) != "news\n" {
+			t.Errorf("poll: %q, %v", got, err)
+		}
+		st.Close()
+	})
 }
 
 // longPollKeepAlive: HTTP long polls on one keep-alive stream, the next
@@ -464,64 +437,45 @@ func longPollKeepAlive(ctx context.Context, t *testing.T, a, b muxEnd) {
 // pieces every 20 ms (1.3 s), after which the server closes.
 func bidiStreaming(ctx context.Context, t *testing.T, a, b muxEnd) {
 	const answer = 256 << 10
-	go func() {
-		for {
-			st, err := b.Accept()
-			if err != nil {
+	go serveEach(b, func(st muxStream) {
+		in := make(chan struct{})
+		go func() { io.Copy(io.Discard, st); close(in) }()
+		msg := make([]byte, 1024)
+		for i := 0; i < 30; i++ {
+			select {
+			case <-in:
+				i = 30
+				continue
+			case <-time.After(20 * time.Millisecond):
+			}
+			if _, err := st.Write(msg); err != nil {
 				return
 			}
-			go func() {
-				in := make(chan struct{})
-				go func() { io.Copy(io.Discard, st); close(in) }()
-				msg := make([]byte, 1024)
-				for i := 0; i < 30; i++ {
-					select {
-					case <-in:
-						i = 30
-						continue
-					case <-time.After(20 * time.Millisecond):
-					}
-					if _, err := st.Write(msg); err != nil {
-						return
-					}
-				}
-				<-in
-				chunk := make([]byte, 4096)
-				for range answer / len(chunk) {
-					if _, err := st.Write(chunk); err != nil {
-						break
-					}
-					time.Sleep(20 * time.Millisecond)
-				}
-				st.Close()
-			}()
 		}
-	}()
-	var wg sync.WaitGroup
-	for range 2 {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				st, err := a.Open()
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				got := make(chan int64)
-				go func() { n, _ := io.Copy(io.Discard, st); got <- n }()
-				msg := make([]byte, 1024)
-				for range 30 {
-					st.Write(msg)
-					time.Sleep(20 * time.Millisecond)
-				}
-				st.CloseWrite()
-				if n := <-got; n < answer {
-					t.Errorf("bidi: read %d, want at least %d", n, answer)
-				}
-				st.Close()
+		<-in
+		chunk := make([]byte, 4096)
+		for range answer / len(chunk) {
+			if _, err := st.Write(chunk); err != nil {
+				break
 			}
-		})
-	}
-	wg.Wait()
+			time.Sleep(20 * time.Millisecond)
+		}
+		st.Close()
+	})
+	openEach(ctx, a, 2, t, func(st muxStream) {
+		got := make(chan int64)
+		go func() { n, _ := io.Copy(io.Discard, st); got <- n }()
+		msg := make([]byte, 1024)
+		for range 30 {
+			st.Write(msg)
+			time.Sleep(20 * time.Millisecond)
+		}
+		st.CloseWrite()
+		if n := <-got; n < answer {
+			t.Errorf("bidi: read %d, want at least %d", n, answer)
+		}
+		st.Close()
+	})
 }
 
 // ---- pooled streams opened ahead ----
@@ -533,22 +487,14 @@ func bidiStreaming(ctx context.Context, t *testing.T, a, b muxEnd) {
 func poolAhead(refill bool) func(ctx context.Context, t *testing.T, a, b muxEnd) {
 	return func(ctx context.Context, t *testing.T, a, b muxEnd) {
 		// a: the client, which accepts; b: the server, which opens.
-		go func() {
-			for {
-				st, err := a.Accept()
-				if err != nil {
-					return
-				}
-				go func() { // held until the server uses it
-					r := bufio.NewReader(st)
-					if _, err := r.ReadString('\n'); err == nil {
-						io.WriteString(st, "200 OK\n")
-					}
-					io.Copy(io.Discard, r)
-					st.Close()
-				}()
+		go serveEach(a, func(st muxStream) { // held until the server uses it
+			r := bufio.NewReader(st)
+			if _, err := r.ReadString('\n'); err == nil {
+				io.WriteString(st, "200 OK\n")
 			}
-		}()
+			io.Copy(io.Discard, r)
+			st.Close()
+		})
 		var pool []muxStream
 		open := func() bool {
 			st, err := b.Open()
@@ -698,29 +644,8 @@ func copies(ctx context.Context, t *testing.T, a, b muxEnd) {
 		<-out
 		st.Close()
 	}
-	go func() {
-		for {
-			st, err := b.Accept()
-			if err != nil {
-				return
-			}
-			go both(st)
-		}
-	}()
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				st, err := a.Open()
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				both(st)
-			}
-		})
-	}
-	wg.Wait()
+	go serveEach(b, both)
+	openEach(ctx, a, 4, t, both)
 }
 
 type zeros struct{}
@@ -731,41 +656,22 @@ func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
 // 100 bytes, reads the 1000-byte answer and closes; the acceptor, its
 // answer written, reads on until that close and closes then.
 func openerClosesFirst(ctx context.Context, t *testing.T, a, b muxEnd) {
-	go func() {
-		for {
-			st, err := b.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				buf := make([]byte, 1000)
-				if _, err := io.ReadFull(st, buf[:100]); err == nil {
-					st.Write(buf)
-					io.Copy(io.Discard, st)
-				}
-				st.Close()
-			}()
+	go serveEach(b, func(st muxStream) {
+		buf := make([]byte, 1000)
+		if _, err := io.ReadFull(st, buf[:100]); err == nil {
+			st.Write(buf)
+			io.Copy(io.Discard, st)
 		}
-	}()
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				st, err := a.Open()
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				st.Write(make([]byte, 100))
-				if _, err := io.ReadFull(st, make([]byte, 1000)); err != nil {
-					t.Errorf("answer: %v", err)
-				}
-				st.Close()
-				time.Sleep(time.Duration(rand.IntN(20)) * time.Millisecond)
-			}
-		})
-	}
-	wg.Wait()
+		st.Close()
+	})
+	openEach(ctx, a, 4, t, func(st muxStream) {
+		st.Write(make([]byte, 100))
+		if _, err := io.ReadFull(st, make([]byte, 1000)); err != nil {
+			t.Errorf("answer: %v", err)
+		}
+		st.Close()
+		time.Sleep(time.Duration(rand.IntN(20)) * time.Millisecond)
+	})
 }
 
 // ---- the session closed with idle streams ----
@@ -848,29 +754,21 @@ func sessionClose(byServer bool) func(ctx context.Context, t *testing.T, a, b mu
 // (a hello answered on each) that it holds idle for the session's life,
 // and asks on a new stream every 700 ms.
 func authThenControl(ctx context.Context, t *testing.T, a, b muxEnd) {
-	go func() {
+	go serveEach(b, func(st muxStream) {
+		r := bufio.NewReader(st)
 		for {
-			st, err := b.Accept()
+			line, err := r.ReadString('\n')
 			if err != nil {
-				return
+				break
 			}
-			go func() {
-				r := bufio.NewReader(st)
-				for {
-					line, err := r.ReadString('\n')
-					if err != nil {
-						break
-					}
-					io.WriteString(st, "ok "+line)
-					if strings.HasPrefix(line, "AUTH") || strings.HasPrefix(line, "ASK") {
-						break
-					}
-				}
-				io.Copy(io.Discard, r)
-				st.Close()
-			}()
+			io.WriteString(st, "ok "+line)
+			if strings.HasPrefix(line, "AUTH") || strings.HasPrefix(line, "ASK") {
+				break
+			}
 		}
-	}()
+		io.Copy(io.Discard, r)
+		st.Close()
+	})
 	ask := func(msg string) muxStream {
 		st, err := a.Open()
 		if err != nil {
@@ -937,15 +835,7 @@ func bothOpen(ctx context.Context, t *testing.T, a, b muxEnd) {
 // healthChecks: a stream opened and closed at once, carrying nothing, every
 // 100 ms (a liveness probe), which the server accepts and closes.
 func healthChecks(ctx context.Context, t *testing.T, a, b muxEnd) {
-	go func() {
-		for {
-			st, err := b.Accept()
-			if err != nil {
-				return
-			}
-			go func() { io.Copy(io.Discard, st); st.Close() }()
-		}
-	}()
+	go serveEach(b, func(st muxStream) { io.Copy(io.Discard, st); st.Close() })
 	every(ctx, 100*time.Millisecond, func() bool {
 		st, err := a.Open()
 		if err != nil {
@@ -961,20 +851,12 @@ func healthChecks(ctx context.Context, t *testing.T, a, b muxEnd) {
 // it comes, one 64 KiB every 10 ms (6.4 MB/s, slower than the writer).
 func bulkDownloads(ctx context.Context, t *testing.T, a, b muxEnd) {
 	const size = 4 << 20
-	go func() {
-		for {
-			st, err := b.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				if _, err := bufio.NewReader(st).ReadString('\n'); err == nil {
-					io.Copy(st, io.LimitReader(zeros{}, size))
-				}
-				st.Close()
-			}()
+	go serveEach(b, func(st muxStream) {
+		if _, err := bufio.NewReader(st).ReadString('\n'); err == nil {
+			io.Copy(st, io.LimitReader(zeros{}, size))
 		}
-	}()
+		st.Close()
+	})
 	var wg sync.WaitGroup
 	for _, slow := range []bool{false, true} {
 		wg.Go(func() {
@@ -1204,50 +1086,31 @@ func moreRun(t *testing.T, su setup, p morePattern) []string {
 // millisecond until its read of the stream returns io.EOF (the client's
 // FIN), and then stops and closes: it writes nothing once it knows.
 func pushClosedByReader(ctx context.Context, t *testing.T, a, b muxEnd) {
-	go func() {
-		for {
-			st, err := b.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				r := bufio.NewReader(st)
-				if _, err := r.ReadString('\n'); err != nil {
-					st.Close()
-					return
-				}
-				var gone atomic.Bool
-				go func() { io.Copy(io.Discard, r); gone.Store(true) }()
-				line := make([]byte, 512)
-				for !gone.Load() {
-					if _, err := st.Write(line); err != nil {
-						break
-					}
-					time.Sleep(time.Millisecond)
-				}
-				st.Close()
-			}()
+	go serveEach(b, func(st muxStream) {
+		r := bufio.NewReader(st)
+		if _, err := r.ReadString('\n'); err != nil {
+			st.Close()
+			return
 		}
-	}()
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				st, err := a.Open()
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				io.WriteString(st, "TAIL /var/log/app\n")
-				st.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
-				if n, _ := io.Copy(io.Discard, st); n == 0 {
-					t.Error("push: nothing read")
-				}
-				st.Close()
+		var gone atomic.Bool
+		go func() { io.Copy(io.Discard, r); gone.Store(true) }()
+		line := make([]byte, 512)
+		for !gone.Load() {
+			if _, err := st.Write(line); err != nil {
+				break
 			}
-		})
-	}
-	wg.Wait()
+			time.Sleep(time.Millisecond)
+		}
+		st.Close()
+	})
+	openEach(ctx, a, 4, t, func(st muxStream) {
+		io.WriteString(st, "TAIL /var/log/app\n")
+		st.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		if n, _ := io.Copy(io.Discard, st); n == 0 {
+			t.Error("push: nothing read")
+		}
+		st.Close()
+	})
 }
 
 // TestHealthyMorePushClosedByReader: streams the server pushes on that the
@@ -1349,53 +1212,34 @@ func TestHealthyMoreV1Drain(t *testing.T) {
 // closes; the client stops writing as soon as it has read the answer, and
 // closes, and uploads again.
 func uploadRejected(ctx context.Context, t *testing.T, a, b muxEnd) {
-	go func() {
+	go serveEach(b, func(st muxStream) {
+		st.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		io.Copy(io.Discard, st)
+		io.WriteString(st, "413 too large\n")
+		st.Close()
+	})
+	openEach(ctx, a, 4, t, func(st muxStream) {
+		var mu sync.Mutex
+		stop := false
+		go func() {
+			bufio.NewReader(st).ReadString('\n')
+			mu.Lock()
+			stop = true
+			mu.Unlock()
+		}()
+		chunk := make([]byte, 512)
 		for {
-			st, err := b.Accept()
-			if err != nil {
-				return
+			mu.Lock()
+			s := stop
+			mu.Unlock()
+			if s {
+				break
 			}
-			go func() {
-				st.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
-				io.Copy(io.Discard, st)
-				io.WriteString(st, "413 too large\n")
-				st.Close()
-			}()
+			st.Write(chunk)
+			time.Sleep(time.Millisecond)
 		}
-	}()
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				st, err := a.Open()
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				var mu sync.Mutex
-				stop := false
-				go func() {
-					bufio.NewReader(st).ReadString('\n')
-					mu.Lock()
-					stop = true
-					mu.Unlock()
-				}()
-				chunk := make([]byte, 512)
-				for {
-					mu.Lock()
-					s := stop
-					mu.Unlock()
-					if s {
-						break
-					}
-					st.Write(chunk)
-					time.Sleep(time.Millisecond)
-				}
-				st.Close()
-			}
-		})
-	}
-	wg.Wait()
+		st.Close()
+	})
 }
 
 // TestHealthyMoreUploadRejected: the other direction of
