@@ -537,10 +537,11 @@ func (s *Session) psh(dir Dir, at time.Time, sid uint32, length uint32, payload 
 	st.last = later(st.last, at)
 	st.frames[dir]++
 	st.bytes[dir] += uint64(length)
-	if length > 0 {
+	if length > 0 && s.version == 1 {
 		// A reader at V1DrainRate reads these bytes after those before
 		// them, and holds no more than V1ReceiveBuffer unread
-		// (drainedAt): O(1) a frame, whenever the bytes came.
+		// (drainedAt): O(1) a frame, whenever the bytes came. Only v1's
+		// readers are judged so: v2's show their reading (UPDs).
 		t := at.UnixNano()
 		st.readBy[dir] = min(max(st.readBy[dir], t)+int64(length)*int64(time.Second)/V1DrainRate, t+V1ReceiveBuffer*int64(time.Second)/V1DrainRate)
 	}
