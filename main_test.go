@@ -335,8 +335,15 @@ func TestMain(m *testing.M) {
 	if !set {
 		flag.Set("test.parallel", fmt.Sprint(max(e2eParallel, runtime.GOMAXPROCS(0))))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir) // 22 MB a run, left in the temp dir before
+	}
+	os.Exit(code)
 }
+
+// binDir holds the binary buildBinary built, removed as the tests end.
+var binDir string
 
 // buildBinary builds muxtop once for the tests that run it as a process.
 var buildBinary = sync.OnceValues(func() (string, error) {
@@ -344,6 +351,7 @@ var buildBinary = sync.OnceValues(func() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	binDir = dir
 	bin := filepath.Join(dir, "muxtop")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
 	if err != nil {
