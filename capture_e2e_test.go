@@ -618,10 +618,7 @@ func TestSniffWithoutPermission(t *testing.T) {
 	if err != nil || os.Geteuid() != 0 {
 		t.Skip("needs root and setpriv to drop to an unprivileged user")
 	}
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := muxtopBinary(t)
 	// The binary must be reachable by nobody: a copy in a world-readable place.
 	dir, err := os.MkdirTemp("", "muxtop-nobody")
 	if err != nil {
@@ -773,10 +770,7 @@ func checkWritten(t *testing.T, file, want string) {
 // read of the pipe used to hold it until the next packet came. Both count
 // what read counts of the file by name.
 func TestReadStdin(t *testing.T) {
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := muxtopBinary(t)
 	path := filepath.Join("capture", "testdata", "base-v2.pcapng")
 	var byName, stderr syncBuffer
 	if code := run(context.Background(), []string{"read", path, "-o", "json"}, &byName, &stderr); code != 0 {

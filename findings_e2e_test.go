@@ -30,10 +30,7 @@ type liveRun struct {
 // startRun runs muxtop with args and --output json.
 func startRun(t *testing.T, args ...string) *liveRun {
 	t.Helper()
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := muxtopBinary(t)
 	r := &liveRun{t: t, done: make(chan struct{}), exited: make(chan error, 1)}
 	r.cmd = exec.Command(bin, append(args, "--output", "json")...)
 	r.cmd.Stderr = &r.stderr

@@ -18,10 +18,7 @@ import (
 // killed muxtop outright, so -o json > file lost its summary line and the
 // UI left the terminal in its screen, cursor hidden.
 func TestHangupEndsWithSummary(t *testing.T) {
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := muxtopBinary(t)
 	data, err := os.ReadFile(filepath.Join("capture", "testdata", "base-v2.pcapng"))
 	if err != nil {
 		t.Fatal(err)
@@ -56,10 +53,7 @@ var hangupDefault = sync.OnceFunc(func() {
 // Under nohup, which ignores SIGHUP, a hangup does not end the capture:
 // muxtop does not undo the ignoring.
 func TestHangupIgnoredUnderNohup(t *testing.T) {
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := muxtopBinary(t)
 	data, err := os.ReadFile(filepath.Join("capture", "testdata", "base-v2.pcapng"))
 	if err != nil {
 		t.Fatal(err)

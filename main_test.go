@@ -360,6 +360,24 @@ var buildBinary = sync.OnceValues(func() (string, error) {
 	return bin, nil
 })
 
+// muxtopBinary returns the binary buildBinary built, for a test that runs
+// it as a process. Under -race the test is skipped: the binary is built
+// without the race detector, so such a test checks the same process as
+// the run without -race does, at the cost of its seconds again (the
+// root package's commands run in-process, under the race detector, in
+// the tests that call run).
+func muxtopBinary(t *testing.T) string {
+	t.Helper()
+	if raceEnabled {
+		t.Skip("runs the muxtop binary, built without -race: the run without -race covers it")
+	}
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
 // freePort returns a loopback address nothing listens on now, for a
 // process the test starts to listen on. Its port is below the kernel's
 // ephemeral range where the kernel says what that is: a port the kernel
@@ -408,10 +426,7 @@ func ephemeralLow() (int, bool) {
 // numbers HTTP answered.
 func runDemoPair(t *testing.T, pool int, args ...string) (cli, srv capture, mine []uint64) {
 	t.Helper()
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := muxtopBinary(t)
 	addr := freePort(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

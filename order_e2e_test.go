@@ -212,10 +212,7 @@ func TestReadInTimeOrder(t *testing.T) {
 	checkJSONOrder(t, "read", out.String(), frames, slack)
 
 	t.Run("slow pipe", func(t *testing.T) {
-		bin, err := buildBinary()
-		if err != nil {
-			t.Fatal(err)
-		}
+		bin := muxtopBinary(t)
 		data, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)

@@ -70,10 +70,7 @@ func TestReadStalledStreamNoKeepalive(t *testing.T) {
 		t.Skip("builds muxtop and runs it for seconds")
 	}
 	t.Parallel() // mostly waiting, on sessions and ports of its own
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := muxtopBinary(t)
 	lc, url := serveCapture(t)
 	var pipe *stallingPipe
 	pr := pipeGET(t, url, func(pw *os.File) io.Writer {

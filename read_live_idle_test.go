@@ -233,10 +233,7 @@ func TestReadLiveIdleLeakBinary(t *testing.T) {
 		t.Skip("builds muxtop and runs it for seconds")
 	}
 	t.Parallel() // mostly waiting, on sessions and ports of its own
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := muxtopBinary(t)
 	for _, how := range []string{"url", "pipe"} {
 		t.Run(how, func(t *testing.T) {
 			lc, url := serveCapture(t)
@@ -313,10 +310,7 @@ func readPipeIdleNoLeak(t *testing.T, ago time.Duration) {
 	var old bytes.Buffer
 	pcaptest.Write(t, &old, ps)
 
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := muxtopBinary(t)
 	cmd := exec.Command(bin, "read", "-", "-o", "json", "--leak-after", idleLeakAfter.String())
 	in, err := cmd.StdinPipe()
 	if err != nil {

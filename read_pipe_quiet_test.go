@@ -81,10 +81,7 @@ func TestReadPipeQuietReleasesHeld(t *testing.T) {
 		t.Fatalf("read FILE: want AGAIN's and REPLY's lines, got:\n%s", fileOut.String())
 	}
 
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := muxtopBinary(t)
 	cmd := exec.Command(bin, "read", "-", "-o", "plain")
 	in, err := cmd.StdinPipe()
 	if err != nil {

@@ -164,10 +164,7 @@ func TestReadURLBinary(t *testing.T) {
 		t.Skip("builds muxtop and runs it for seconds")
 	}
 	t.Parallel() // mostly waiting, on sessions and ports of its own
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := muxtopBinary(t)
 	lc, url := serveCapture(t)
 	var stdout, stderr syncBuffer
 	cmd := exec.Command(bin, "read", url, "-o", "json", "--duration", "6s")
