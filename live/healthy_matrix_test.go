@@ -583,6 +583,7 @@ func deadlocks(su setup, p pattern) string {
 // once. Before its fix, a v2 reader of 16 KiB that read 512-byte frames
 // steadily, slower than its writer, was WINDOW_STALL "not reading".
 func TestHealthyMatrix(t *testing.T) {
+	t.Parallel() // real sessions of its own, mostly waiting
 	if testing.Short() {
 		t.Skip("real sessions for seconds")
 	}
@@ -596,21 +597,35 @@ func TestHealthyMatrix(t *testing.T) {
 			ps = append(ps, reversed(p))
 		}
 	}
-	for _, p := range ps {
-		t.Run(p.name, func(t *testing.T) {
-			t.Parallel()
-			defer healthyTurn()()
-			var wg sync.WaitGroup
-			for _, su := range healthySetups {
-				if why := deadlocks(su, p); why != "" {
-					t.Logf("%s: left out, smux deadlocks: %s", su.name, why)
-					continue
-				}
-				wg.Go(func() { runHealthy(t, su, p) })
+	inTurns(t, ps, func(p pattern) string { return p.name }, func(t *testing.T, p pattern) {
+		var wg sync.WaitGroup
+		for _, su := range healthySetups {
+			if why := deadlocks(su, p); why != "" {
+				t.Logf("%s: left out, smux deadlocks: %s", su.name, why)
+				continue
 			}
-			wg.Wait()
+			wg.Go(func() { runHealthy(t, su, p) })
+		}
+		wg.Wait()
+	})
+}
+
+// inTurns runs run on each of ps as a subtest of t named name(p), each in
+// a turn among healthyTurns, so as many at once as it allows, those of
+// the package's other healthy tests included. A subtest waiting for its
+// turn holds none of go test's -parallel slots: as parallel subtests,
+// the dozens of patterns that waited for their turns held all of CI's 8,
+// and the package's other real-session tests waited behind them (the
+// package took 165 s, its tests with parallel subtests serial; now less).
+func inTurns[P any](t *testing.T, ps []P, name func(P) string, run func(*testing.T, P)) {
+	var wg sync.WaitGroup
+	for _, p := range ps {
+		wg.Go(func() {
+			defer healthyTurn()()
+			t.Run(name(p), func(t *testing.T) { run(t, p) })
 		})
 	}
+	wg.Wait()
 }
 
 // healthyTurns bounds the healthy patterns that run at once, whatever

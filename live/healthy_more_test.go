@@ -990,11 +990,13 @@ var morePatterns = []morePattern{
 // with 1 s thresholds: no finding may open but those the README documents
 // for the pattern (its limit), which are logged.
 func TestHealthyMore(t *testing.T) {
+	t.Parallel() // real sessions of its own, mostly waiting
 	runMorePatterns(t, morePatterns)
 }
 
-// runMorePatterns runs each of ps, at once, on each of moreSetups at
-// once (those it runs on), as TestHealthyMore does.
+// runMorePatterns runs each of ps, in turns as the matrix's patterns
+// (inTurns), on each of moreSetups at once (those it runs on), as
+// TestHealthyMore does.
 func runMorePatterns(t *testing.T, ps []morePattern) {
 	if testing.Short() {
 		t.Skip("real sessions for seconds")
@@ -1002,20 +1004,16 @@ func runMorePatterns(t *testing.T, ps []morePattern) {
 	if raceEnabled {
 		t.Skip("the race detector slows the sessions past the 1 s thresholds")
 	}
-	for _, p := range ps {
-		t.Run(p.name, func(t *testing.T) {
-			t.Parallel()
-			defer healthyTurn()() // as the matrix's: two patterns at once
-			var wg sync.WaitGroup
-			for _, su := range moreSetups {
-				if p.only != nil && !p.only(su) {
-					continue
-				}
-				wg.Go(func() { runMore(t, su, p) })
+	inTurns(t, ps, func(p morePattern) string { return p.name }, func(t *testing.T, p morePattern) {
+		var wg sync.WaitGroup
+		for _, su := range moreSetups {
+			if p.only != nil && !p.only(su) {
+				continue
 			}
-			wg.Wait()
-		})
-	}
+			wg.Go(func() { runMore(t, su, p) })
+		}
+		wg.Wait()
+	})
 }
 
 // runMore runs p on su, and once more if a finding not documented opened
@@ -1135,6 +1133,7 @@ func pushClosedByReader(ctx context.Context, t *testing.T, a, b muxEnd) {
 // than a millisecond, every cancelled stream that was being written has
 // such frames.
 func TestHealthyMorePushClosedByReader(t *testing.T) {
+	t.Parallel() // real sessions of its own, mostly waiting
 	runMorePatterns(t, []morePattern{{name: "push stream closed by its reader", run: pushClosedByReader}})
 }
 
@@ -1203,6 +1202,7 @@ func drainAfterFin(ctx context.Context, t *testing.T, a, b muxEnd) {
 // --leak-after — is none, however long it lives", and documents no such
 // limit.
 func TestHealthyMoreV1Drain(t *testing.T) {
+	t.Parallel() // real sessions of its own, mostly waiting
 	runMorePatterns(t, []morePattern{{name: "download read slower than it arrived", run: drainAfterFin, leakAfter: time.Second}})
 }
 
@@ -1255,5 +1255,6 @@ func uploadRejected(ctx context.Context, t *testing.T, a, b muxEnd) {
 // only after CloseWrite", though the client stops writing as soon as it
 // reads the refusal.
 func TestHealthyMoreUploadRejected(t *testing.T) {
+	t.Parallel() // real sessions of its own, mostly waiting
 	runMorePatterns(t, []morePattern{{name: "upload rejected by the server", run: uploadRejected}})
 }

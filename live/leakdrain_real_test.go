@@ -183,6 +183,7 @@ func TestLeakV1DrainedReal(t *testing.T) {
 // at the client's first NOP after that (a side may be frozen until it
 // speaks: leakExcuses.silenced), and not before.
 func TestLeakV1DrainedKeepaliveReal(t *testing.T) {
+	t.Parallel() // real sessions of its own, mostly waiting
 	if testing.Short() {
 		t.Skip("real sessions for seconds")
 	}
@@ -349,6 +350,7 @@ func TestLeakV1HeldBackKeepsLeakReal(t *testing.T) {
 // 46 s after the FIN. Before, 48 s after the FIN, whenever the bytes came
 // (with the FIN minutes after them, a minute more).
 func TestLeakV1DrainFromDataReal(t *testing.T) {
+	t.Parallel() // real sessions of its own, mostly waiting
 	if testing.Short() {
 		t.Skip("real sessions")
 	}

@@ -97,6 +97,7 @@ func frozenPingerCase(t *testing.T, every, delay, late time.Duration, both bool)
 // Before, none opened, ever: the first ping had to come within a quarter
 // interval of the ping-to-ping gap.
 func TestYamuxSolePingerFrozenAfterSecondPingReal(t *testing.T) {
+	t.Parallel() // real sessions of its own, mostly waiting
 	cases := []struct {
 		name         string
 		every, delay time.Duration

@@ -160,6 +160,7 @@ func TestYamuxAppPingsHealthyReal(t *testing.T) {
 // sides frozen on the client's 300 ms "cadence", though the server had
 // answered every ping it got.
 func TestYamuxAppPingsUnacceptedReal(t *testing.T) {
+	t.Parallel() // real sessions of its own, mostly waiting
 	var want []string
 	for _, pings := range []int{0, 2} {
 		t.Run(fmt.Sprintf("%d-pings", pings), func(t *testing.T) {
@@ -201,6 +202,7 @@ func TestYamuxAppPingsUnacceptedReal(t *testing.T) {
 // silent rule and LEAK's excuse stood down for KEEPALIVE, which called
 // the client frozen (a revert of a half fix named nothing at all).
 func TestYamuxAppPingsHungCallReal(t *testing.T) {
+	t.Parallel() // real sessions of its own, mostly waiting
 	var want []string
 	for _, pings := range []int{0, 2} {
 		t.Run(fmt.Sprintf("%d-pings", pings), func(t *testing.T) {
@@ -258,6 +260,7 @@ func TestYamuxAppPingsHungCallReal(t *testing.T) {
 // and wants it within the cadence's SilenceLimit (1.25 s) and 0.5 s more
 // from the server's last frame.
 func TestYamuxKeepaliveFrozenServerReal(t *testing.T) {
+	t.Parallel() // real sessions of its own, mostly waiting
 	const every = 250 * time.Millisecond
 	cases := []struct {
 		at     time.Duration
@@ -334,6 +337,7 @@ func TestYamuxKeepaliveFrozenServerReal(t *testing.T) {
 //     and the server on its cadence, frozen 1.3 s after its second ping,
 //     0.4 s before its keepalive's first.
 func TestYamuxKeepaliveAppPingsHealthyReal(t *testing.T) {
+	t.Parallel() // real sessions of its own, mostly waiting
 	cases := []struct {
 		name  string
 		every time.Duration

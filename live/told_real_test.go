@@ -63,6 +63,7 @@ func sleepUntil(at time.Time) { time.Sleep(time.Until(at)) }
 // UpdateEvery later, nothing having changed. The twin in which nothing
 // changes (no C, A never answered) has no FindingUpdated at all.
 func TestUnansweredToldNewOldestReal(t *testing.T) {
+	t.Parallel() // real sessions of its own, mostly waiting
 	cfg := live.FindingsConfig{UnansweredAfter: 500 * time.Millisecond, LeakAfter: time.Hour, Churn: -1}
 	const margin = 100 * time.Millisecond
 	for _, name := range []string{"smux-v2", "yamux"} {
