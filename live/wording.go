@@ -171,7 +171,7 @@ func leakText(f *Finding) string {
 // answered ones.
 func leakOneWay(f *Finding, text, advice string) (string, string) {
 	if !f.unanswered {
-		return text, advice
+		return text, advice + leakPool(f)
 	}
 	asker := f.Dir.Sender() // the no-FIN LEAK's: its oldest stream's opener
 	if f.HasDir {
@@ -182,6 +182,41 @@ func leakOneWay(f *Finding, text, advice string) (string, string) {
 	advice += fmt.Sprintf("; stream %d got no byte back: if the %s should have answered it, its handler may hang before its answer (no Close comes until it returns), which a goroutine dump of the %s (SIGQUIT, or pprof's /debug/pprof/goroutine?debug=2) shows",
 		f.Stream, other, other)
 	return text, advice
+}
+
+// leakPool returns what LEAK f's advice adds where its oldest stream, open
+// with no FIN from either side, is an HTTP connection an HTTP client's
+// pool may keep idle by design: its first bytes each way (Finding.First)
+// an HTTP/1.x exchange its opener's request began, answered (an
+// http.Transport's keep-alive connection), or an HTTP/2 connection in the
+// clear (h2c), the opener's preface answered by the other side's
+// SETTINGS; "" for any other. Such a pool and a client that leaks its
+// connections look alike on the wire, streams open and idle: the words
+// say what tells them apart, the count and whether it resolves, which
+// the reader has (the count of one session and of any number of hosts
+// and Transports: how many the pool may hold here is not on the wire).
+// The words are of the oldest stream alone, as the first bytes are; none
+// of the bytes themselves, nor of a stream whose first bytes a capture
+// did not see (joined mid-stream).
+func leakPool(f *Finding) string {
+	h := f.First()
+	if f.HasDir || h == nil {
+		return ""
+	}
+	req, resp := &h[f.Dir], &h[f.Dir.Reverse()] // the no-FIN LEAK's Dir: its oldest stream's opener's
+	if req.Joined || resp.Joined {
+		return ""
+	}
+	opener, other := f.Dir.Sender(), f.Dir.Reverse().Sender()
+	switch {
+	case wirekind.HTTP1KeepAlive(req.Bytes(), resp.Bytes()):
+		return fmt.Sprintf("; stream %d is an HTTP/1.x keep-alive exchange (the %s's request, the %s's response): an HTTP client keeps idle connections open in its pool, at most MaxIdleConnsPerHost (2 by default in net/http) per host and Transport, for IdleConnTimeout (90 s in http.DefaultTransport; no limit in a Transport that leaves it 0): a LEAK that stays at that many, resolving as that time closes them, is the pool (raise --leak-after above IdleConnTimeout, or set one), one that grows is a response Body never closed (until it is read to its end or closed, its connection stays open, out of the pool) or a Transport made per request",
+			f.Stream, opener, other)
+	case wirekind.HTTP2Connection(req.Bytes(), resp.Bytes()):
+		return fmt.Sprintf("; stream %d is an HTTP/2 connection (the %s's preface, the %s's SETTINGS): an HTTP/2 client sends its requests to a host as streams of one such connection per Transport and keeps it open, idle, in its pool for IdleConnTimeout (90 s in http.DefaultTransport; no limit where it is 0, as in a Transport of one's own, net/http's or golang.org/x/net/http2's; a gRPC ClientConn keeps its connection until it has had no call for its idle timeout, 30 min by default in grpc-go): a LEAK that stays at one per host, resolving as that time closes it, is the pool (raise --leak-after above that time), one that grows is a Transport (or ClientConn) made per request (a response Body never closed holds an HTTP/2 stream inside the connection, not a stream of the mux: a new connection comes only for each 250 of them, net/http's server's limit)",
+			f.Stream, opener, other)
+	}
+	return ""
 }
 
 // closeWaitText words a CLOSE_WAIT finding's problem, the same in smux

@@ -258,3 +258,45 @@ func isText(b []byte) bool {
 	}
 	return true
 }
+
+// HTTP1KeepAlive reports whether request and response, the first bytes
+// each way of one connection (a stream), are an HTTP/1.x exchange after
+// which the connection may wait, kept alive, for the next request: a
+// request line of any method but CONNECT (which makes a tunnel) answered
+// by an HTTP/1.x status line, its code seen and not 101 (Switching
+// Protocols: a WebSocket, or another protocol, follows on it).
+func HTTP1KeepAlive(request, response []byte) bool {
+	method := false
+	for _, m := range methods {
+		method = method || bytes.HasPrefix(request, m)
+	}
+	if !method || bytes.HasPrefix(request, []byte("CONNECT ")) {
+		return false
+	}
+	if len(response) < 12 || !bytes.HasPrefix(response, []byte("HTTP/1.")) || response[8] != ' ' {
+		return false
+	}
+	code := response[9:12]
+	for _, c := range code {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return string(code) != "101"
+}
+
+// http2Preface is what an HTTP/2 client sends first on a connection.
+var http2Preface = []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+
+// HTTP2Connection reports whether client and server, the first bytes
+// each way of one connection (a stream), begin an HTTP/2 connection in
+// the clear (h2c with prior knowledge): the client's whole connection
+// preface, answered by the server's preface, a SETTINGS frame (type 4,
+// no flags, stream 0, its length a multiple of 6).
+func HTTP2Connection(client, server []byte) bool {
+	if !bytes.HasPrefix(client, http2Preface) || len(server) < 9 {
+		return false
+	}
+	length := int(server[0])<<16 | int(server[1])<<8 | int(server[2])
+	return server[3] == 4 && server[4] == 0 && binary.BigEndian.Uint32(server[5:9])&0x7fffffff == 0 && length%6 == 0
+}

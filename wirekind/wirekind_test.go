@@ -89,3 +89,56 @@ func TestPair(t *testing.T) {
 		}
 	}
 }
+
+// TestHTTP1KeepAlive: the first bytes each way of an HTTP/1.x exchange
+// whose connection may wait for the next request, and those that are
+// not: a tunnel (CONNECT), an upgrade (101), a request unanswered or
+// answered by something else, a status code not seen.
+func TestHTTP1KeepAlive(t *testing.T) {
+	for _, tc := range []struct {
+		req, resp string
+		want      bool
+	}{
+		{"GET /hello HTTP/1.1\r\nHost: backend.ex", "HTTP/1.1 200 OK\r\nDate: Sun, 06 Dec 2", true},
+		{"POST /a HTTP/1.1\r\n", "HTTP/1.0 404 Not Found\r\n", true},
+		{"HEAD / HTTP/1.1\r\n", "HTTP/1.1 100 Continue\r\n", true},
+		{"GET /ws HTTP/1.1\r\nUpgrade: websocket", "HTTP/1.1 101 Switching Protocols", false},
+		{"CONNECT example.com:443 HTTP/1.1\r\n", "HTTP/1.1 200 Connection established", false},
+		{"GET / HTTP/1.1\r\n", "", false},
+		{"GET / HTTP/1.1\r\n", "HTTP/1.1 2", false}, // cut before its code
+		{"GET / HTTP/1.1\r\n", "HTTP/2.0 200 OK", false},
+		{"GET / HTTP/1.1\r\n", "ANS 1\n", false},
+		{"GET", "HTTP/1.1 200 OK\r\n", false}, // a method's start alone
+		{"REQ 1\n", "HTTP/1.1 200 OK\r\n", false},
+		{"HTTP/1.1 200 OK\r\n", "GET / HTTP/1.1\r\n", false},
+	} {
+		if got := HTTP1KeepAlive([]byte(tc.req), []byte(tc.resp)); got != tc.want {
+			t.Errorf("HTTP1KeepAlive(%q, %q) = %v, want %v", tc.req, tc.resp, got, tc.want)
+		}
+	}
+}
+
+// TestHTTP2Connection: an h2c client's preface answered by a server's
+// SETTINGS frame, and what is not.
+func TestHTTP2Connection(t *testing.T) {
+	preface := "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x12\x04\x00\x00\x00\x00"
+	settings := "\x00\x00\x18\x04\x00\x00\x00\x00\x00\x00\x01\x00\x00\x10\x00"
+	for _, tc := range []struct {
+		client, server string
+		want           bool
+	}{
+		{preface, settings, true},
+		{preface, "\x00\x00\x00\x04\x00\x00\x00\x00\x00", true},  // SETTINGS with none
+		{preface, "\x00\x00\x00\x04\x01\x00\x00\x00\x00", false}, // an ACK is not the server's preface
+		{preface, "\x00\x00\x18\x01\x04\x00\x00\x00\x01", false}, // HEADERS
+		{preface, "\x00\x00\x07\x04\x00\x00\x00\x00\x00", false}, // a length no setting makes
+		{preface, "HTTP/1.1 400 Bad Request\r\n", false},
+		{preface, "", false},
+		{"PRI * HTTP/2.0\r\n", settings, false}, // the preface cut
+		{"GET / HTTP/1.1\r\n", settings, false},
+	} {
+		if got := HTTP2Connection([]byte(tc.client), []byte(tc.server)); got != tc.want {
+			t.Errorf("HTTP2Connection(%q, %q) = %v, want %v", tc.client, tc.server, got, tc.want)
+		}
+	}
+}
