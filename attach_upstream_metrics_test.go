@@ -30,6 +30,7 @@ func attachMetrics(t *testing.T, a *attachRun) string {
 // clients that each dial a session for one request, the dials count and
 // fail none, and CHURN blames the clients' dialing, as it should.
 func TestAttachUpstreamDownMetricsAndChurn(t *testing.T) {
+	t.Parallel() // sessions, ports and processes of its own, mostly waiting
 	const clients = 21
 	t.Run("refused", func(t *testing.T) {
 		dead := freePort(t)

@@ -118,6 +118,7 @@ func checkYamuxConsistent(t *testing.T, c capture, pool int) {
 }
 
 func TestDemoYamuxJSON(t *testing.T) {
+	t.Parallel() // sessions, ports and processes of its own, mostly waiting
 	if testing.Short() {
 		t.Skip("runs the demo for seconds")
 	}
@@ -138,6 +139,7 @@ func TestDemoYamuxJSON(t *testing.T) {
 }
 
 func TestDemoYamuxPlain(t *testing.T) {
+	t.Parallel() // sessions, ports and processes of its own, mostly waiting
 	if testing.Short() {
 		t.Skip("runs the demo for seconds")
 	}

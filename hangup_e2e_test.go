@@ -53,6 +53,7 @@ var hangupDefault = sync.OnceFunc(func() {
 // Under nohup, which ignores SIGHUP, a hangup does not end the capture:
 // muxtop does not undo the ignoring.
 func TestHangupIgnoredUnderNohup(t *testing.T) {
+	t.Parallel() // sessions, ports and processes of its own, mostly waiting
 	bin := muxtopBinary(t)
 	data, err := os.ReadFile(filepath.Join("capture", "testdata", "base-v2.pcapng"))
 	if err != nil {

@@ -123,6 +123,7 @@ func askedStream(t *testing.T, cli, srv smuxtest.Session, req string) (c, s net.
 // line ("(joined mid-stream)", a … before each direction); stream B,
 // whose SYN the capture saw, shows its own first bytes unmarked.
 func TestReadJoinedFirstBytesReal(t *testing.T) {
+	t.Parallel() // sessions, ports and processes of its own, mostly waiting
 	for _, yam := range []bool{false, true} {
 		name := "smux"
 		if yam {

@@ -68,6 +68,7 @@ func get(t *testing.T, u string) []byte {
 // TestMetricsExpositionPassesPromtool pipes a real scrape of a running
 // demo, per-session series included, into `promtool check metrics`.
 func TestMetricsExpositionPassesPromtool(t *testing.T) {
+	t.Parallel() // sessions, ports and processes of its own, mostly waiting
 	promtool := needPrometheus(t, "promtool")
 	r := startRun(t, "demo", "--metrics", "127.0.0.1:0", "--metrics-sessions", "3", "--rate", "500")
 	u := r.waitStderr(metricsURL)
@@ -369,6 +370,7 @@ func scrapedEqualsSummary(t *testing.T, proto string, cmds []string, args ...str
 // TestMetricsOnEveryCapturingCommand: --metrics works the same on each
 // command that captures, since they share the watch flags.
 func TestMetricsOnEveryCapturingCommand(t *testing.T) {
+	t.Parallel() // sessions, ports and processes of its own, mostly waiting
 	for _, args := range [][]string{
 		{"demo"},
 		{"demo", "server", "--listen", "127.0.0.1:0"},

@@ -192,6 +192,7 @@ func orderCapture(t *testing.T) (path string, frames uint64, undecided [2]time.T
 // the second after A began ("09:49:31.836208 #4 session opened" after
 // a frame of #1 at 09:49:32.837351, in an auditor's tcpdump capture).
 func TestReadInTimeOrder(t *testing.T) {
+	t.Parallel() // sessions, ports and processes of its own, mostly waiting
 	path, frames, _ := orderCapture(t)
 	if frames < 100 {
 		t.Fatalf("the taps counted %d frames: the sessions did not run", frames)
@@ -359,6 +360,7 @@ func checkJSONOrder(t *testing.T, what, out string, want uint64, slack time.Dura
 // the capture time the registry stands at is within 3 s of the packet's,
 // and the sessions' frames up to then are recorded, in time order.
 func TestReadHoldsTheOthersBoundedly(t *testing.T) {
+	t.Parallel() // sessions, ports and processes of its own, mostly waiting
 	path, frames, undecided := orderCapture(t)
 	src, rd, reg := pcaptest.OpenFile(t, path, pcap.Config{})
 	const bound = 3 * time.Second

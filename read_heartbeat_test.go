@@ -225,6 +225,7 @@ func findingsOpened(t *testing.T, out string) []string {
 //
 //	read FILE found [] where read URL found [LEAK 2]
 func TestReadSavedLiveAsLive(t *testing.T) {
+	t.Parallel() // sessions, ports and processes of its own, mostly waiting
 	lc, url := serveCapture(t)
 	resp, err := http.Get(url) // the saved stream
 	if err != nil {

@@ -195,6 +195,7 @@ func parseRecord(t *testing.T, line string) map[string]any {
 //
 //	no LEAK 7s after the program went idle holding 2 streams (--leak-after 1s)
 func TestReadURLIdleLeak(t *testing.T) {
+	t.Parallel() // sessions, ports and processes of its own, mostly waiting
 	lc, url := serveCapture(t)
 	stdout, stderr, stop := readIdle(t, url)
 	waitViewers(t, lc, 1)

@@ -230,6 +230,7 @@ func TestReadURLInterrupted(t *testing.T) {
 // capture with no packet: read URL --duration waits for one as read -
 // does, and says in one line that none came, exit 0.
 func TestReadURLDurationNoPacket(t *testing.T) {
+	t.Parallel() // sessions, ports and processes of its own, mostly waiting
 	lc, url := serveCapture(t)
 	var stdout, stderr syncBuffer
 	if code := run(context.Background(), []string{"read", url, "-o", "plain", "--duration", "1500ms"}, &stdout, &stderr); code != 0 {

@@ -94,6 +94,7 @@ func TestWriteFailureIsANotice(t *testing.T) {
 // summary at exit; the exit says the file and the OS error, with nothing
 // of the program's insides (no "pcapout:").
 func TestWriteFullSaidWhileRunning(t *testing.T) {
+	t.Parallel() // sessions, ports and processes of its own, mostly waiting
 	if _, err := os.Stat("/dev/full"); err != nil {
 		t.Skip("no /dev/full here")
 	}
