@@ -137,6 +137,13 @@ func appendFindingJSON(b []byte, r *live.Record) []byte {
 		// loopback answer takes well under a millisecond.
 		b = append(b, `,"slowest":`...)
 		b = strconv.AppendFloat(b, float64(ev.Slowest.Microseconds())/1e6, 'f', -1, 64)
+		if ev.PushQuiet > 0 {
+			// The request followed the acceptor's push: how soon after
+			// it, to the µs as slowest, and the quiet before the push.
+			b = append(b, `,"after_push":`...)
+			b = strconv.AppendFloat(b, float64(ev.AfterPush.Microseconds())/1e6, 'f', -1, 64)
+			b = appendSeconds(b, `,"push_quiet":`, ev.PushQuiet)
+		}
 	}
 	if r.Kind == live.FindingResolved {
 		b = append(b, `,"opened":"`...)

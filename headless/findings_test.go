@@ -54,6 +54,8 @@ type marshalFinding struct {
 	GoAway    *uint32        `json:"goaway_code,omitempty"`
 	Sign      string         `json:"sign,omitempty"`
 	Slowest   *float64       `json:"slowest,omitempty"`
+	AfterPush *float64       `json:"after_push,omitempty"`
+	PushQuiet float64        `json:"push_quiet,omitempty"`
 	Opened    string         `json:"opened,omitempty"`
 	Detail    string         `json:"detail,omitempty"`
 	Text      string         `json:"text,omitempty"`
@@ -122,6 +124,10 @@ func appendFindingMarshal(b []byte, r *live.Record) []byte {
 	case live.CodeNoReply:
 		slowest := float64(f.Evidence.Slowest.Microseconds()) / 1e6
 		j.Slowest = &slowest
+		if f.Evidence.PushQuiet > 0 {
+			after := float64(f.Evidence.AfterPush.Microseconds()) / 1e6
+			j.AfterPush, j.PushQuiet = &after, secs(f.Evidence.PushQuiet)
+		}
 	}
 	if r.Kind == live.FindingResolved {
 		j.Opened, j.Detail = f.Opened.Format(time.RFC3339Nano), r.Detail
@@ -146,7 +152,8 @@ func testFindings(s string) []*live.Finding {
 				YamuxViolation: yamux.Code(c % 5), GoAwayCode: uint32(c % 4), Sign: live.BlockedSign(len(s) % 5),
 				Every: time.Duration(c%3) * 1500 * time.Millisecond, Borrowed: c%4 < 2, Ping: time.Duration(c%2) * 5001 * time.Millisecond,
 				GaveUp: c%4 == 1, Unheard: c%3 == 1, Silent: c%5 == 1,
-				Slow: time.Duration(c%3) * 7 * time.Second, Slowest: time.Duration(c%3) * 1234567 * time.Nanosecond, Skip: int64(c%3) + 1, Unskipped: wirekind.Kind((c + 1) % 2 * 11)}}
+				Slow: time.Duration(c%3) * 7 * time.Second, Slowest: time.Duration(c%3) * 1234567 * time.Nanosecond,
+				PushQuiet: time.Duration((c+1)%2) * 4012 * time.Millisecond, AfterPush: time.Duration(c%3) * 12345678 * time.Nanosecond, Skip: int64(c%3) + 1, Unskipped: wirekind.Kind((c + 1) % 2 * 11)}}
 		if c%2 == 0 {
 			f.Proto = live.Yamux
 		}

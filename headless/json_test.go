@@ -427,8 +427,9 @@ func FuzzAppendJSON(f *testing.F) {
 			c := live.FindingCode(fcode % (live.NumFindingCodes + 1))
 			r.Finding = &live.Finding{ID: seq, Code: c, Severity: c.Severity(), Session: session, Stream: consumed,
 				Dir: r.Dir, HasDir: dir&2 != 0, Since: time.Unix(0, offset), Opened: time.Unix(0, at),
-				Evidence: live.Evidence{Count: count, Bytes: uint64(window), Age: time.Duration(lost), Offset: offset},
-				Text:     detail, Advice: label, StreamIDs: ids}
+				Evidence: live.Evidence{Count: count, Bytes: uint64(window), Age: time.Duration(lost), Offset: offset,
+					PushQuiet: time.Duration(want%3) * 250 * time.Millisecond, AfterPush: time.Duration(reason) * 1234567 * time.Nanosecond},
+				Text: detail, Advice: label, StreamIDs: ids}
 			if len(ids) > 0 {
 				// Each stream's first bytes, from the fuzzer, and the
 				// finding's stream one of them: the one "first" and

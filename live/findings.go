@@ -292,6 +292,16 @@ type Evidence struct {
 	// (NO_REPLY): from the request's latest payload frame to the
 	// answer's first.
 	Slowest time.Duration
+	// PushQuiet: of a NO_REPLY finding whose request followed the
+	// acceptor's push (its payload after its answer to the opener's
+	// latest turn, after a quiet on the stream: noreply.go) within
+	// AckWithin, the quiet before that push, PushQuiet at the least; 0
+	// where it followed none. Such a request may be an acknowledgement
+	// of the push, which wants no answer: the wire does not tell.
+	PushQuiet time.Duration
+	// AfterPush: where PushQuiet is given, how long after that push's
+	// latest payload the request's first came.
+	AfterPush time.Duration
 	// Borrowed: the silent side has no keepalive cadence of its own yet
 	// (no smux NOP; no yamux ping cadence: pingCadence), and Every is the
 	// other side's interval (KEEPALIVE).
@@ -1052,7 +1062,7 @@ func changed(f *Finding, c *candidate) bool {
 	return a.Count != b.Count || a.Bytes != b.Bytes || a.Streams != b.Streams || a.Limit != b.Limit ||
 		roughAge(a.Age) != roughAge(b.Age) || roughAge(a.Idle) != roughAge(b.Idle) || f.Stream != c.stream || a.Sign != b.Sign ||
 		a.PeerGuess != b.PeerGuess || a.PeerAnswered != b.PeerAnswered || a.Same != b.Same || (a.Slow == 0) != (b.Slow == 0) ||
-		a.Unskipped != b.Unskipped || a.FinFirst != b.FinFirst || a.Upstream != b.Upstream || a.GaveUp != b.GaveUp || a.Slowest != b.Slowest || a.Silent != b.Silent
+		a.Unskipped != b.Unskipped || a.FinFirst != b.FinFirst || a.Upstream != b.Upstream || a.GaveUp != b.GaveUp || a.Slowest != b.Slowest || a.PushQuiet != b.PushQuiet || a.AfterPush != b.AfterPush || a.Silent != b.Silent
 }
 
 // roughAge rounds d down to a step of 1 s below 10 s, 5 s below a

@@ -31,6 +31,29 @@ import (
 // once (an HTTP/2 PING ack or WINDOW_UPDATE, an application's ack). A
 // tight loop, whose pauses are as short as the answers, opens none: the
 // README says so.
+//
+// Pushes. The acceptor may speak unprompted (an MQTT broker's PUBLISH, a
+// websocket server's ping, an AMQP broker's delivery, a go-plugin's
+// notification), and the opener's turn that follows may acknowledge it
+// (a PUBACK, a pong, a consumer's ack, sent once the client has handled
+// the push: milliseconds, where the acceptor answers in microseconds,
+// so the timing rule takes it for a request) and want no answer, or be
+// a request (a call the notification prompted) that does. The wire does
+// not tell them apart, and NO_REPLY opens for either as it would for
+// any request; what it says of them is what the wire shows:
+//   - a push is a payload of the acceptor's that comes after it answered
+//     the opener's latest turn (never while a turn waits: that is an
+//     answer), after PushQuiet of quiet on the stream at the least and
+//     more than ThinkFactor times its slowest answer (frames of an
+//     answer, or of a paced one, that follow each other closer continue
+//     it), once it has answered MinAnswered turns (never in its first
+//     turns: a banner, however many frames);
+//   - the opener's turn that starts within AckWithin of a push's latest
+//     payload followed it: its NO_REPLY says how soon after the push
+//     it came, that an acknowledgement wants no answer, and, where the
+//     acceptor sends on the stream again later than an answer comes,
+//     that this is its next message or a late answer, not that it
+//     answered.
 
 const (
 	// MinAnswered is how many of the opener's earlier turns on a stream
@@ -57,6 +80,17 @@ const (
 	// answers (a tight loop, a ping-pong) are no evidence either way,
 	// whichever the clock's noise makes the longer.
 	ThinkFactor = 2
+	// AckWithin: the opener's turn that starts within AckWithin of the
+	// acceptor's push followed it (it may acknowledge it: the client's
+	// handling and, at the acceptor's tap, a round trip; 1 s covers a
+	// handler and an intercontinental round trip).
+	AckWithin = time.Second
+	// PushQuiet is the quiet on a stream, at the least, before a payload
+	// of the acceptor's that is a push: frames of an answer that follow
+	// each other closer than that (a server that writes its answer in
+	// parts, a paced answer) continue it; ThinkFactor times the
+	// acceptor's slowest answer if longer.
+	PushQuiet = 250 * time.Millisecond
 	// maxNoReply is how many NO_REPLY findings a session has at most per
 	// direction: the oldest requests.
 	maxNoReply = 8
@@ -77,6 +111,14 @@ func (s *Session) watchReply(st *stream, dir Dir, ns int64) {
 			var pause int64    // this turn's, after the acceptor's latest payload
 			if w.callAt != 0 { // a µs before it, from the other direction's recorder, is no pause
 				pause = max(ns-w.callAt, 0)
+			}
+			// Within AckWithin of the acceptor's push, the turn followed
+			// it (pushQuiet kept): its words say so, its timing is any
+			// turn's.
+			if w.pushQuiet != 0 && pause <= int64(AckWithin) {
+				w.ackDelay = uint32(pause / int64(time.Microsecond))
+			} else {
+				w.pushQuiet = 0
 			}
 			if w.answers >= MinAnswered && !st.fin[dir.Reverse()] && pause > ThinkFactor*w.slowest {
 				s.w.lists[replyList].push(st, replyList)
@@ -102,6 +144,7 @@ func (s *Session) watchReply(st *stream, dir Dir, ns int64) {
 	}
 	if w.calling {
 		w.calling = false
+		w.pushQuiet = 0 // an answer, no push
 		if w.answers < ^uint32(0) {
 			w.answers++
 		}
@@ -109,6 +152,10 @@ func (s *Session) watchReply(st *stream, dir Dir, ns int64) {
 		if w.listed[replyList] {
 			s.w.lists[replyList].remove(st, replyList)
 		}
+	} else if gap := ns - w.callAt; w.answers >= MinAnswered && w.callAt != 0 && gap >= int64(PushQuiet) && gap > ThinkFactor*w.slowest {
+		// The opener's latest turn answered, the acceptor speaks again
+		// after a quiet longer than its answers' frames come: a push.
+		w.pushQuiet = uint32(min(gap/int64(time.Millisecond), int64(^uint32(0))))
 	}
 	w.callAt = max(w.callAt, ns)
 }
@@ -170,8 +217,11 @@ func (s *Session) replyCandidates(cs []candidate, ns int64, cfg *FindingsConfig,
 			continue
 		}
 		found[d]++
-		cs = append(cs, candidate{code: CodeNoReply, dir: d, hasDir: true, stream: st.id, since: w.callAt,
-			ev: Evidence{Count: uint64(w.answers), Age: time.Duration(ns - w.callAt), Limit: limit, Slowest: time.Duration(w.slowest), Versions: s.ver, Silent: quiet}})
+		ev := Evidence{Count: uint64(w.answers), Age: time.Duration(ns - w.callAt), Limit: limit, Slowest: time.Duration(w.slowest), Versions: s.ver, Silent: quiet}
+		if w.pushQuiet != 0 { // the turn followed the acceptor's push
+			ev.PushQuiet, ev.AfterPush = time.Duration(w.pushQuiet)*time.Millisecond, time.Duration(w.ackDelay)*time.Microsecond
+		}
+		cs = append(cs, candidate{code: CodeNoReply, dir: d, hasDir: true, stream: st.id, since: w.callAt, ev: ev})
 	}
 	return cs
 }
@@ -191,6 +241,13 @@ func (s *Session) noReplyResolved(f *Finding, cands []candidate, ns int64) strin
 		return fmt.Sprintf("stream %d closed; muxtop no longer tracks it, so whether its request was answered first is not known", f.Stream)
 	case st.state == StreamReset:
 		return fmt.Sprintf("stream %d was reset (RST), its request unanswered after %s", f.Stream, fmtDur(time.Duration(ns-since)))
+	case f.Evidence.PushQuiet > 0 && uint64(st.watch.answers) > f.Evidence.Count:
+		// The request followed the acceptor's push, and the acceptor sent
+		// on the stream after it (the count says so, whatever came
+		// since): later than an answer comes, its next message of its
+		// own as likely as a late answer.
+		return fmt.Sprintf("the %s sent on stream %d again, %s after the %s's bytes (its answers before came within %s at most): its next message of its own, those bytes having acknowledged its message before (owed no answer), or a late answer to them, which the wire does not tell apart",
+			peer, f.Stream, fmtDur(time.Duration(st.watch.slowest)), req, fmtDur(f.Evidence.Slowest))
 	case uint64(st.watch.answers) > f.Evidence.Count:
 		// The answer's wait is the slowest now: it came past ReplyFactor
 		// times the slowest before.
@@ -232,6 +289,22 @@ func (s *Session) noReplyResolved(f *Finding, cands []candidate, ns int64) strin
 // noReplyText words a NO_REPLY finding's problem, the same in smux and
 // yamux.
 func noReplyText(f *Finding) string {
+	return noReplyProblem(f) + afterPush(f)
+}
+
+// afterPush is what NO_REPLY's text adds where the request followed the
+// acceptor's push within AckWithin (Evidence.PushQuiet), "" elsewhere.
+func afterPush(f *Finding) string {
+	ev := &f.Evidence
+	if ev.PushQuiet <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("; these bytes came %s after the %s's own message (sent with no request of the %s's waiting, after %s of quiet on the stream): if they acknowledge it (an MQTT PUBACK, a websocket pong, a consumer's ack) they want no answer, and nothing is wrong",
+		fmtDur(ev.AfterPush), f.Dir.Reverse().Sender(), f.Dir.Sender(), fmtDur(ev.PushQuiet))
+}
+
+// noReplyProblem is noReplyText's problem, that of any request.
+func noReplyProblem(f *Finding) string {
 	ev := &f.Evidence
 	if ev.Silent {
 		// The acceptor has sent nothing at all since, and no keepalive
@@ -243,8 +316,19 @@ func noReplyText(f *Finding) string {
 		f.Stream, f.Dir.Sender(), fmtDur(ev.Age), f.Dir.Reverse().Sender(), ev.Count, fmtDur(ev.Slowest))
 }
 
-// noReplyAdvice says what to do about a NO_REPLY finding.
+// noReplyAdvice says what to do about a NO_REPLY finding: where the
+// request followed the acceptor's push, how to tell an acknowledgement.
 func noReplyAdvice(f *Finding) string {
+	advice := noReplyDump(f)
+	if f.Evidence.PushQuiet > 0 {
+		advice += fmt.Sprintf("; if the %s's bytes acknowledge the %s's message (its protocol acks each push), they want no answer: the finding resolves when the %s next sends on stream %d",
+			f.Dir.Sender(), f.Dir.Reverse().Sender(), f.Dir.Reverse().Sender(), f.Stream)
+	}
+	return advice
+}
+
+// noReplyDump is noReplyAdvice's, that of any request.
+func noReplyDump(f *Finding) string {
 	if f.Evidence.Silent {
 		on := "smux's keepalive on (KeepAliveDisabled false), whose NOPs"
 		if f.Proto == Yamux {

@@ -91,6 +91,16 @@ type streamWatch struct {
 	// them.
 	callAt  int64
 	slowest int64
+	// pushQuiet and ackDelay say what NO_REPLY's text and resolution
+	// tell of a turn that followed a push (noreply.go), and change no
+	// finding's timing. While the opener's turn is not on (!calling),
+	// pushQuiet is the quiet (ms, PushQuiet at the least) on the stream
+	// before the acceptor's latest turn where that turn is a push, 0
+	// where it is not; while it is on, the same where the turn started
+	// within AckWithin of that push's latest payload, ackDelay (µs)
+	// after it, and 0 where it did not.
+	pushQuiet uint32
+	ackDelay  uint32
 }
 
 // streamList is an intrusive list of streams: adding and removing one is
