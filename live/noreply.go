@@ -152,9 +152,13 @@ func (s *Session) watchReply(st *stream, dir Dir, ns int64) {
 		if w.listed[replyList] {
 			s.w.lists[replyList].remove(st, replyList)
 		}
-	} else if gap := ns - w.callAt; w.answers >= MinAnswered && w.callAt != 0 && gap >= int64(PushQuiet) && gap > ThinkFactor*w.slowest {
+	} else if gap := ns - w.callAt; w.answers >= MinAnswered && w.callAt != 0 && gap >= int64(PushQuiet) && gap > ThinkFactor*w.slowest &&
+		(w.pushQuiet == 0 || gap > int64(AckWithin)) {
 		// The opener's latest turn answered, the acceptor speaks again
-		// after a quiet longer than its answers' frames come: a push.
+		// after a quiet longer than its answers' frames come: a push. A
+		// part of it that follows within AckWithin (a message written in
+		// two) keeps the quiet before its first: "after 300 ms of quiet"
+		// was said of a message that came after 7.9 s.
 		w.pushQuiet = uint32(min(gap/int64(time.Millisecond), int64(^uint32(0))))
 	}
 	w.callAt = max(w.callAt, ns)
@@ -299,8 +303,8 @@ func afterPush(f *Finding) string {
 	if ev.PushQuiet <= 0 {
 		return ""
 	}
-	return fmt.Sprintf("; these bytes came %s after the %s's own message (sent with no request of the %s's waiting, after %s of quiet on the stream): if they acknowledge it (an MQTT PUBACK, a websocket pong, a consumer's ack) they want no answer, and nothing is wrong",
-		fmtDur(ev.AfterPush), f.Dir.Reverse().Sender(), f.Dir.Sender(), fmtDur(ev.PushQuiet))
+	return fmt.Sprintf("; these bytes came %s after the %s's latest on the stream, which it had begun to send after %s of quiet, no request of the %s's waiting for an answer (a message of its own, or the rest of an answer): if they acknowledge a message of its own (an MQTT PUBACK, a websocket pong, a consumer's ack) they want no answer, and nothing is wrong",
+		fmtDur(ev.AfterPush), f.Dir.Reverse().Sender(), fmtDur(ev.PushQuiet), f.Dir.Sender())
 }
 
 // noReplyProblem is noReplyText's problem, that of any request.
@@ -321,8 +325,8 @@ func noReplyProblem(f *Finding) string {
 func noReplyAdvice(f *Finding) string {
 	advice := noReplyDump(f)
 	if f.Evidence.PushQuiet > 0 {
-		advice += fmt.Sprintf("; if the %s's bytes acknowledge the %s's message (its protocol acks each push), they want no answer: the finding resolves when the %s next sends on stream %d",
-			f.Dir.Sender(), f.Dir.Reverse().Sender(), f.Dir.Reverse().Sender(), f.Stream)
+		advice += fmt.Sprintf("; first, if the %s's protocol acknowledges each message of the %s's (MQTT QoS 1, websocket pings, a consumer's acks), these bytes may be such an acknowledgement, owed no answer: then nothing is wrong on stream %d",
+			f.Dir.Sender(), f.Dir.Reverse().Sender(), f.Stream)
 	}
 	return advice
 }

@@ -109,11 +109,11 @@ func TestNoReplyAckAfterPushReal(t *testing.T) {
 			t.Logf("opened: %s", f.Text)
 			t.Logf("advice: %s", f.Advice)
 			t.Logf("resolved: %s", recs[1].Detail)
-			want := anyRequest(f) + "; these bytes came 12 ms after the server's own message (sent with no request of the client's waiting, after 7.9 s of quiet on the stream): if they acknowledge it (an MQTT PUBACK, a websocket pong, a consumer's ack) they want no answer, and nothing is wrong"
+			want := anyRequest(f) + "; these bytes came 12 ms after the server's latest on the stream, which it had begun to send after 7.9 s of quiet, no request of the client's waiting for an answer (a message of its own, or the rest of an answer): if they acknowledge a message of its own (an MQTT PUBACK, a websocket pong, a consumer's ack) they want no answer, and nothing is wrong"
 			if f.Text != want {
 				t.Errorf("text\n %q\nwant\n %q", f.Text, want)
 			}
-			if want := fmt.Sprintf("; if the client's bytes acknowledge the server's message (its protocol acks each push), they want no answer: the finding resolves when the server next sends on stream %d", sid); !strings.HasSuffix(f.Advice, want) {
+			if want := fmt.Sprintf("; first, if the client's protocol acknowledges each message of the server's (MQTT QoS 1, websocket pings, a consumer's acks), these bytes may be such an acknowledgement, owed no answer: then nothing is wrong on stream %d", sid); !strings.HasSuffix(f.Advice, want) {
 				t.Errorf("advice %q, want it to end %q", f.Advice, want)
 			}
 			wantDetail := "the server sent on stream %d again, 24 s after the client's bytes (its answers before came within 1 ms at most): its next message of its own, those bytes having acknowledged its message before (owed no answer), or a late answer to them, which the wire does not tell apart"
@@ -171,7 +171,7 @@ func TestNoReplyHungAfterNotificationReal(t *testing.T) {
 			// The virtual clock steps 1 µs a frame: the notification's
 			// frame at 5 s or a µs or two after, the call's at 5.2 s or
 			// so, 4.0 s after the answer at 1 s.
-			want := anyRequest(f) + "; these bytes came 200 ms after the server's own message (sent with no request of the client's waiting, after 4.0 s of quiet on the stream): if they acknowledge it (an MQTT PUBACK, a websocket pong, a consumer's ack) they want no answer, and nothing is wrong"
+			want := anyRequest(f) + "; these bytes came 200 ms after the server's latest on the stream, which it had begun to send after 4.0 s of quiet, no request of the client's waiting for an answer (a message of its own, or the rest of an answer): if they acknowledge a message of its own (an MQTT PUBACK, a websocket pong, a consumer's ack) they want no answer, and nothing is wrong"
 			if f.Text != want && f.Text != strings.Replace(want, "200 ms", "199 ms", 1) {
 				t.Errorf("text\n %q\nwant\n %q", f.Text, want)
 			}
@@ -259,4 +259,80 @@ func TestNoReplyNoPushWordsReal(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestNoReplyAfterPushPartsReal: the after-push words say what the wire
+// shows when the server's latest bytes are one part of a message, or the
+// tail of an answer, on real smux v1, v2 and yamux sessions (virtual
+// clock):
+//   - a PUBLISH written in two parts 300 ms apart after 7.9 s of quiet,
+//     its PUBACK 10 ms after the second: the quiet said is the 7.9 s
+//     before the message began. Before, "after 300 ms of quiet", the gap
+//     inside the message.
+//   - an answer whose body came 399 ms after its headers, and a call 100
+//     ms after the body that hangs: the words say those bytes may be the
+//     rest of an answer. Before, "the server's own message (sent with no
+//     request of the client's waiting …)", of the client's own answer.
+func TestNoReplyAfterPushPartsReal(t *testing.T) {
+	t.Parallel()
+	for _, m := range realMuxes() {
+		t.Run(m.name+"/two-part push", func(t *testing.T) {
+			h := newReplyHost(t, m.mux)
+			h.at(2)
+			st := h.open()
+			for _, at := range []float64{2, 2.1} {
+				h.at(at)
+				h.call(st, "SUB", "SUBACK")
+			}
+			h.logLines(3, 9, nil)
+			h.at(10)
+			send(t, st[1], st[0], "PUBLISH head")
+			h.at(10.3)
+			send(t, st[1], st[0], "PUBLISH tail")
+			h.at(10.31)
+			send(t, st[0], st[1], "PUBACK 1")
+			h.logLines(11, 16, nil)
+			f := openedNoReply(t, h.noReplies(17))
+			if want := "; these bytes came 10 ms after the server's latest on the stream, which it had begun to send after 7.9 s of quiet, no request of the client's waiting for an answer (a message of its own, or the rest of an answer)"; !strings.Contains(f.Text, want) {
+				t.Errorf("text %q; want %q", f.Text, want)
+			}
+		})
+		t.Run(m.name+"/answer tail", func(t *testing.T) {
+			h := newReplyHost(t, m.mux)
+			h.at(2)
+			st := h.open()
+			for _, at := range []float64{2, 2.1} {
+				h.at(at)
+				h.call(st, "GET /a", "200 a")
+			}
+			h.at(2.5)
+			send(t, st[0], st[1], "GET /report")
+			h.at(2.501)
+			send(t, st[1], st[0], "HTTP/1.1 200 OK headers")
+			h.at(2.9)
+			send(t, st[1], st[0], "body after the query")
+			h.at(3.0)
+			send(t, st[0], st[1], "GET /next")
+			h.logLines(4, 20, nil)
+			f := openedNoReply(t, h.noReplies(21))
+			if want := "; these bytes came 100 ms after the server's latest on the stream, which it had begun to send after 399 ms of quiet, no request of the client's waiting for an answer (a message of its own, or the rest of an answer): if they acknowledge a message of its own"; !strings.Contains(f.Text, want) {
+				t.Errorf("text %q; want %q", f.Text, want)
+			}
+		})
+	}
+}
+
+// openedNoReply returns the one NO_REPLY finding recs open.
+func openedNoReply(t *testing.T, recs []live.Record) *live.Finding {
+	t.Helper()
+	var fs []*live.Finding
+	for _, r := range recs {
+		if r.Kind == live.FindingOpened {
+			fs = append(fs, r.Finding)
+		}
+	}
+	if len(fs) != 1 {
+		t.Fatalf("%d NO_REPLY opened, want 1", len(fs))
+	}
+	return fs[0]
 }
