@@ -304,3 +304,28 @@ func HTTP2Connection(client, server []byte) bool {
 	length := int(server[0])<<16 | int(server[1])<<8 | int(server[2])
 	return server[3] == 4 && server[4] == 0 && binary.BigEndian.Uint32(server[5:9])&0x7fffffff == 0 && length%6 == 0
 }
+
+// HTTP1Interim reports whether response, all the bytes one side sent on
+// a connection (a stream), is one or more whole HTTP/1.1 interim
+// responses and nothing after them: a 1xx status line (not 101, which
+// ends HTTP on the connection) and its headers, up to the blank line,
+// each. Such a side has not answered yet: 100 Continue tells the client
+// to send its body, 102 Processing and 103 Early Hints come before the
+// answer.
+func HTTP1Interim(response []byte) bool {
+	if len(response) == 0 {
+		return false
+	}
+	for len(response) > 0 {
+		if len(response) < 12 || !bytes.HasPrefix(response, []byte("HTTP/1.1 1")) || string(response[9:12]) == "101" ||
+			response[10] < '0' || response[10] > '9' || response[11] < '0' || response[11] > '9' {
+			return false
+		}
+		end := bytes.Index(response, []byte("\r\n\r\n"))
+		if end < 0 {
+			return false
+		}
+		response = response[end+4:]
+	}
+	return true
+}

@@ -153,6 +153,29 @@ func TestHTTP2Connection(t *testing.T) {
 	}
 }
 
+// TestHTTP1Interim: what a side sent that is only interim responses, and
+// what is an answer, or not whole.
+func TestHTTP1Interim(t *testing.T) {
+	for _, tc := range []struct {
+		resp string
+		want bool
+	}{
+		{"HTTP/1.1 100 Continue\r\n\r\n", true},
+		{"HTTP/1.1 102 Processing\r\n\r\n", true},
+		{"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 P\r\n\r\n", true},
+		{"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n", false},
+		{"HTTP/1.1 100 Continue\r\n", false}, // not whole
+		{"HTTP/1.1 101 Switching Protocols\r\n\r\n", false},
+		{"HTTP/1.1 200 OK\r\n\r\n", false},
+		{"HTTP/1.0 100 Continue\r\n\r\n", false},
+		{"", false},
+	} {
+		if got := HTTP1Interim([]byte(tc.resp)); got != tc.want {
+			t.Errorf("HTTP1Interim(%q) = %v, want %v", tc.resp, got, tc.want)
+		}
+	}
+}
+
 // FuzzHTTPConnection: HTTP1KeepAlive and HTTP2Connection take any bytes,
 // either way round, cut anywhere, without a panic; and a response that
 // HTTP1KeepAlive accepts is an HTTP/1.1 status line of a final code.
@@ -167,6 +190,9 @@ func FuzzHTTPConnection(f *testing.F) {
 				t.Errorf("HTTP1KeepAlive(%q, %q): not a final HTTP/1.1 status", p[0], p[1])
 			}
 			HTTP2Connection(p[0], p[1])
+			if HTTP1Interim(p[1]) && HTTP1KeepAlive(p[0], p[1]) {
+				t.Errorf("%q is both interim only and a final answer", p[1])
+			}
 		}
 	})
 }
