@@ -187,9 +187,13 @@ type Finding struct {
 	// finding of a connection with no mux on it points at.
 	info SessionInfo
 	// unanswered: of a LEAK, its oldest stream's opener sent payload on it
-	// and the other side none, and the other side has not closed its
-	// side of it (leakOneWay).
+	// and the other side none (or only an HTTP/1.1 interim response:
+	// interim), and the other side has not closed its side of it
+	// (leakOneWay).
 	unanswered bool
+	// interim: of such a LEAK, the other side sent back only an HTTP/1.1
+	// interim response (100 Continue), which answers nothing.
+	interim bool
 	// Text states the problem with its numbers, in one line; Advice says
 	// what to do about it, from what smux does.
 	Text, Advice string
@@ -310,6 +314,15 @@ type Evidence struct {
 	// ping waits for the silent side's answer: Every is the time from the
 	// session's start to that ping, no interval between pings (KEEPALIVE).
 	FirstPing bool
+	// Pool: of a LEAK with no FIN from either side, what every stream it
+	// names (StreamIDs: the oldest MaxStreamIDs) is by its first bytes
+	// each way: PoolHTTP1, an HTTP/1.1 exchange answered with a final
+	// status (wirekind.HTTP1KeepAlive), PoolH2C, an HTTP/2 connection in
+	// the clear (wirekind.HTTP2Connection): the connections an HTTP
+	// client's pool keeps idle look so. 0 where any of them is neither,
+	// they are a mix, or a capture joined one mid-stream. The evaluation
+	// sets it as it names the streams (Session.leakPool).
+	Pool uint8
 	// Sign is what showed the block (SESSION_BLOCKED).
 	Sign BlockedSign
 	// Versions are the session's versions per direction, 0 where unknown.
@@ -902,6 +915,7 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 		}
 		nf := f
 		if c := &e.cands[i]; changed(f, c) {
+			c.ev.Pool = f.Evidence.Pool // as its streams were: checked again below where they changed
 			nf = s.finding(f.ID, c, f.Opened)
 		}
 		t := es.told[j]
@@ -939,10 +953,26 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 		// not told yet (UpdateEvery) takes them too, for its resolution,
 		// whose count is the latest: before, it named the streams last
 		// told, one of them since closed.
-		for i := range e.changes {
+		nc := len(e.changes)
+		for i := range nc {
 			if c := &e.changes[i]; c.new != nil && c.new.Code == CodeLeak && (c.old == nil || c.tell || marks != prev ||
 				c.new.Evidence.Count != c.old.Evidence.Count || c.new.Stream != c.old.Stream) {
 				c.ids, c.heads = s.leakIDs(c.new, marks)
+				c.new = s.leakPool(c.new, c.heads)
+			}
+		}
+		// The streams a LEAK with no change names may have changed too
+		// (one closed as another crossed the cutoff): its marks did.
+		for _, f := range es.open {
+			if marks == prev {
+				break
+			}
+			if f.Code != CodeLeak || f.HasDir || slices.ContainsFunc(e.changes[:nc], func(c change) bool { return c.new == f }) {
+				continue
+			}
+			ids, heads := s.leakIDs(f, marks)
+			if nf := s.leakPool(f, heads); nf != f {
+				e.changes = append(e.changes, change{old: f, new: nf, s: s, ids: ids, heads: heads})
 			}
 		}
 	}

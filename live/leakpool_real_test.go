@@ -79,14 +79,19 @@ func leakPoolOldAdvice(name string) string {
 	return "if they are not meant to live this long, a side forgot Close(): smux keeps every stream, and its buffers, until both sides have sent FIN"
 }
 
-// leakPoolWords is what the advice adds where the oldest stream, sid, is
-// an HTTP/1.x keep-alive exchange (h2 false) or an HTTP/2 connection in
-// the clear (h2 true) the client opened.
-func leakPoolWords(sid uint32, h2 bool) string {
-	if h2 {
-		return fmt.Sprintf("; stream %d is an HTTP/2 connection (the client's preface, the server's SETTINGS): an HTTP/2 client sends its requests to a host as streams of one such connection per Transport and keeps it open, idle, in its pool for IdleConnTimeout (90 s in http.DefaultTransport; no limit where it is 0, as in a Transport of one's own, net/http's or golang.org/x/net/http2's; a gRPC ClientConn keeps its connection until it has had no call for its idle timeout, 30 min by default in grpc-go): a LEAK that stays at one per host, resolving as that time closes it, is the pool (raise --leak-after above that time), one that grows is a Transport (or ClientConn) made per request (a response Body never closed holds an HTTP/2 stream inside the connection, not a stream of the mux: a new connection comes only for each 250 of them, net/http's server's limit)", sid)
+// leakPoolWords is what the advice adds where the oldest stream, sid, and
+// each of the others it names (n in all) are HTTP/1.1 keep-alive
+// exchanges (h2 false) or HTTP/2 connections in the clear (h2 true) the
+// client opened.
+func leakPoolWords(sid uint32, n uint64, h2 bool) string {
+	others := ""
+	if n > 1 {
+		others = fmt.Sprintf(", as are the %d others it names", min(n, live.MaxStreamIDs)-1)
 	}
-	return fmt.Sprintf("; stream %d is an HTTP/1.x keep-alive exchange (the client's request, the server's response): an HTTP client keeps idle connections open in its pool, at most MaxIdleConnsPerHost (2 by default in net/http) per host and Transport, for IdleConnTimeout (90 s in http.DefaultTransport; no limit in a Transport that leaves it 0): a LEAK that stays at that many, resolving as that time closes them, is the pool (raise --leak-after above IdleConnTimeout, or set one), one that grows is a response Body never closed (until it is read to its end or closed, its connection stays open, out of the pool) or a Transport made per request", sid)
+	if h2 {
+		return fmt.Sprintf("; stream %d is an HTTP/2 connection in the clear (the client's preface, the server's SETTINGS)%s: an HTTP/2 client keeps one per host and Transport for all its requests, idle until IdleConnTimeout (never if it is 0): a count that grows is a Transport (or gRPC ClientConn) made per request, or more than 250 responses unfinished at once (the streams net/http's server allows a connection); a connection that stays may also be calls in flight (a watch, a stuck RPC), which no idle timeout closes and a goroutine dump shows", sid, others)
+	}
+	return fmt.Sprintf("; stream %d is an HTTP/1.1 exchange (the client's request, the server's response)%s: a connection idle in a client's pool (a Go client's net/http defaults: 2 per host and Transport, closed after IdleConnTimeout, 90 s in http.DefaultTransport, never if 0), a response Body never closed, or a response not finished (a handler blocked after its headers, an event stream: a goroutine dump of the server shows it); a count that stays within the pool's and resolves at IdleConnTimeout may be the pool (raise --leak-after above it), one that grows is Bodies never closed, responses not finished or a Transport made per request", sid, others)
 }
 
 // waitLeak evaluates reg until its LEAK has stood settle with the same
@@ -122,8 +127,8 @@ func waitLeak(t *testing.T, reg *live.Registry, settle time.Duration) *live.Find
 // longer. (a) pool: 4 requests at once take 4 streams; as they end, the
 // Transport keeps 2 idle (MaxIdleConnsPerHost) and closes the others: a
 // LEAK of at most 2 streams whose advice, after the leak's own words,
-// names the pool (the oldest stream's first bytes an HTTP request and an
-// HTTP response), which resolves as IdleConnTimeout (3 s here) closes
+// names the pool (each stream's first bytes an HTTP request and an
+// HTTP/1.1 response), which resolves as IdleConnTimeout (3 s here) closes
 // them. (b) bodies never closed: 5 requests one after the other, none of
 // their Bodies closed, each takes a new stream: a LEAK of 5, past the
 // pool's 2, in the same words (the count tells the two apart). (c) a
@@ -207,7 +212,7 @@ func TestLeakHTTPPoolReal(t *testing.T) {
 				case leak.Evidence.Count != uint64(want):
 					t.Errorf("bodies never closed: LEAK of %d streams, want %d", leak.Evidence.Count, want)
 				}
-				if wantAdvice := leakPoolOldAdvice(name) + leakPoolWords(leak.Stream, h2); leak.Advice != wantAdvice {
+				if wantAdvice := leakPoolOldAdvice(name) + leakPoolWords(leak.Stream, leak.Evidence.Count, h2); leak.Advice != wantAdvice {
 					t.Errorf("advice %q\nwant %q", leak.Advice, wantAdvice)
 				}
 				if strings.Contains(leak.Text, "HTTP") {

@@ -2,6 +2,7 @@ package live
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,8 +48,13 @@ func (s *Session) finding(id uint64, c *candidate, opened time.Time) *Finding {
 			// Asked and not answered: its opener sent payload, the other
 			// side none, and that side has not sent its FIN (its handler
 			// did not return). Not in a stream whose counts miss frames.
+			// An HTTP/1.1 interim response alone (100 Continue: the handler
+			// read the body and hangs) answers nothing either: its bytes
+			// all seen (the count no more than the first bytes kept).
 			d := st.opener.Sends()
-			f.unanswered = !st.incomplete && st.bytes[d] > 0 && st.bytes[1-d] == 0 &&
+			back := &st.head[1-d]
+			f.interim = st.bytes[1-d] > 0 && st.bytes[1-d] == uint64(back.N) && !back.Cut && !back.Joined && wirekind.HTTP1Interim(back.Bytes())
+			f.unanswered = !st.incomplete && st.bytes[d] > 0 && (st.bytes[1-d] == 0 || f.interim) &&
 				(!c.hasDir || c.dir.Sender() != st.opener)
 		}
 	}
@@ -163,7 +169,9 @@ func leakText(f *Finding) string {
 // leakOneWay returns LEAK f's text and advice, given as the leak's own
 // words have them, with what its oldest stream shows added where its
 // opener sent payload on it (a request, or a push) and got no byte back,
-// the other side's FIN missing too (Finding.unanswered): a handler that
+// or only an HTTP/1.1 interim response (100 Continue, which net/http's
+// server sends as the handler reads the body), the other side's FIN
+// missing too (Finding.unanswered): a handler that
 // hangs before its answer holds its stream open just as one that returned
 // without Close does, and its mux may have sent frames of its own on the
 // stream meanwhile (yamux's ACK, smux v2's UPD), which answer nothing.
@@ -171,50 +179,107 @@ func leakText(f *Finding) string {
 // answered ones.
 func leakOneWay(f *Finding, text, advice string) (string, string) {
 	if !f.unanswered {
-		return text, advice + leakPool(f)
+		return text, advice + poolWords(f)
 	}
 	asker := f.Dir.Sender() // the no-FIN LEAK's: its oldest stream's opener
 	if f.HasDir {
 		asker = f.Dir.Reverse().Sender() // the side that never closes is the one that owes the answer
 	}
 	other := asker.Sends().Reverse().Sender()
-	text += fmt.Sprintf("; stream %d carried the %s's bytes and none back from the %s", f.Stream, asker, other)
-	advice += fmt.Sprintf("; stream %d got no byte back: if the %s should have answered it, its handler may hang before its answer (no Close comes until it returns), which a goroutine dump of the %s (SIGQUIT, or pprof's /debug/pprof/goroutine?debug=2) shows",
-		f.Stream, other, other)
+	none, got := "none", "got no byte back"
+	if f.interim {
+		none, got = "only an interim HTTP response (1xx)", "got only an interim HTTP response (1xx) back"
+	}
+	text += fmt.Sprintf("; stream %d carried the %s's bytes and %s back from the %s", f.Stream, asker, none, other)
+	advice += fmt.Sprintf("; stream %d %s: if the %s should have answered it, its handler may hang before its answer (no Close comes until it returns), which a goroutine dump of the %s (SIGQUIT, or pprof's /debug/pprof/goroutine?debug=2) shows",
+		f.Stream, got, other, other)
 	return text, advice
 }
 
-// leakPool returns what LEAK f's advice adds where its oldest stream, open
-// with no FIN from either side, is an HTTP connection an HTTP client's
-// pool may keep idle by design: its first bytes each way (Finding.First)
-// an HTTP/1.x exchange its opener's request began, answered (an
-// http.Transport's keep-alive connection), or an HTTP/2 connection in the
-// clear (h2c), the opener's preface answered by the other side's
-// SETTINGS; "" for any other. Such a pool and a client that leaks its
-// connections look alike on the wire, streams open and idle: the words
-// say what tells them apart, the count and whether it resolves, which
-// the reader has (the count of one session and of any number of hosts
-// and Transports: how many the pool may hold here is not on the wire).
-// The words are of the oldest stream alone, as the first bytes are; none
-// of the bytes themselves, nor of a stream whose first bytes a capture
-// did not see (joined mid-stream).
-func leakPool(f *Finding) string {
+// The kinds of Evidence.Pool.
+const (
+	PoolHTTP1 = 1 // each stream an HTTP/1.1 exchange answered with a final status
+	PoolH2C   = 2 // each an HTTP/2 connection in the clear
+)
+
+// poolOf returns the Evidence.Pool of no-FIN LEAK f whose streams are
+// heads (the first bytes each way of those it names): checked once each,
+// at most MaxStreamIDs. A stream either side opened: a request line is
+// never a status line, nor a preface a SETTINGS frame.
+func poolOf(f *Finding, heads [][2]FirstBytes) uint8 {
+	if f.Code != CodeLeak || f.HasDir || len(heads) == 0 {
+		return 0
+	}
+	kind := uint8(0)
+	for i := range heads {
+		h := &heads[i]
+		if h[0].Joined || h[1].Joined {
+			return 0
+		}
+		a, b := h[0].Bytes(), h[1].Bytes()
+		k := uint8(0)
+		switch {
+		case wirekind.HTTP1KeepAlive(a, b) || wirekind.HTTP1KeepAlive(b, a):
+			k = PoolHTTP1
+		case wirekind.HTTP2Connection(a, b) || wirekind.HTTP2Connection(b, a):
+			k = PoolH2C
+		}
+		if k == 0 || kind != 0 && k != kind {
+			return 0
+		}
+		kind = k
+	}
+	return kind
+}
+
+// leakPool returns LEAK f with the Evidence.Pool of heads, the first
+// bytes of the streams it names as the evaluation counts them: f where
+// that is its own, else a copy worded again, which takes f's place among
+// s's open findings. s.mu is held.
+func (s *Session) leakPool(f *Finding, heads [][2]FirstBytes) *Finding {
+	p := poolOf(f, heads)
+	if p == f.Evidence.Pool {
+		return f
+	}
+	g := *f
+	g.Evidence.Pool = p
+	g.word()
+	if i := slices.Index(s.w.eng.open, f); i >= 0 {
+		s.w.eng.open[i] = &g
+	}
+	return &g
+}
+
+// poolWords returns what no-FIN LEAK f's advice adds where every stream
+// it names is an HTTP connection an HTTP client's pool may keep idle
+// (Evidence.Pool), "" for any other. A pool, a client that leaks its
+// connections and responses not finished look alike on the wire, streams
+// open and idle: the first bytes cannot show whether a response ended.
+// The words say what the count tells (how many the pool may hold is not
+// on the wire) and what a goroutine dump shows; none of the bytes
+// themselves. The stream named is the oldest, and only where its opener
+// sent first (the request, the preface).
+func poolWords(f *Finding) string {
 	h := f.First()
-	if f.HasDir || h == nil {
+	if f.HasDir || h == nil || f.Evidence.Pool == 0 {
 		return ""
 	}
-	req, resp := &h[f.Dir], &h[f.Dir.Reverse()] // the no-FIN LEAK's Dir: its oldest stream's opener's
-	if req.Joined || resp.Joined {
-		return ""
+	req, resp := h[f.Dir].Bytes(), h[f.Dir.Reverse()].Bytes() // the no-FIN LEAK's Dir: its oldest stream's opener's
+	if f.Evidence.Pool == PoolHTTP1 && !wirekind.HTTP1KeepAlive(req, resp) || f.Evidence.Pool == PoolH2C && !wirekind.HTTP2Connection(req, resp) {
+		return "" // the oldest's opener did not send first
 	}
 	opener, other := f.Dir.Sender(), f.Dir.Reverse().Sender()
-	switch {
-	case wirekind.HTTP1KeepAlive(req.Bytes(), resp.Bytes()):
-		return fmt.Sprintf("; stream %d is an HTTP/1.x keep-alive exchange (the %s's request, the %s's response): an HTTP client keeps idle connections open in its pool, at most MaxIdleConnsPerHost (2 by default in net/http) per host and Transport, for IdleConnTimeout (90 s in http.DefaultTransport; no limit in a Transport that leaves it 0): a LEAK that stays at that many, resolving as that time closes them, is the pool (raise --leak-after above IdleConnTimeout, or set one), one that grows is a response Body never closed (until it is read to its end or closed, its connection stays open, out of the pool) or a Transport made per request",
-			f.Stream, opener, other)
-	case wirekind.HTTP2Connection(req.Bytes(), resp.Bytes()):
-		return fmt.Sprintf("; stream %d is an HTTP/2 connection (the %s's preface, the %s's SETTINGS): an HTTP/2 client sends its requests to a host as streams of one such connection per Transport and keeps it open, idle, in its pool for IdleConnTimeout (90 s in http.DefaultTransport; no limit where it is 0, as in a Transport of one's own, net/http's or golang.org/x/net/http2's; a gRPC ClientConn keeps its connection until it has had no call for its idle timeout, 30 min by default in grpc-go): a LEAK that stays at one per host, resolving as that time closes it, is the pool (raise --leak-after above that time), one that grows is a Transport (or ClientConn) made per request (a response Body never closed holds an HTTP/2 stream inside the connection, not a stream of the mux: a new connection comes only for each 250 of them, net/http's server's limit)",
-			f.Stream, opener, other)
+	others := ""
+	if n := min(f.Evidence.Count, MaxStreamIDs); n > 1 {
+		others = fmt.Sprintf(", as are the %d others it names", n-1)
+	}
+	switch f.Evidence.Pool {
+	case PoolHTTP1:
+		return fmt.Sprintf("; stream %d is an HTTP/1.1 exchange (the %s's request, the %s's response)%s: a connection idle in a client's pool (a Go client's net/http defaults: 2 per host and Transport, closed after IdleConnTimeout, 90 s in http.DefaultTransport, never if 0), a response Body never closed, or a response not finished (a handler blocked after its headers, an event stream: a goroutine dump of the %s shows it); a count that stays within the pool's and resolves at IdleConnTimeout may be the pool (raise --leak-after above it), one that grows is Bodies never closed, responses not finished or a Transport made per request",
+			f.Stream, opener, other, others, other)
+	case PoolH2C:
+		return fmt.Sprintf("; stream %d is an HTTP/2 connection in the clear (the %s's preface, the %s's SETTINGS)%s: an HTTP/2 client keeps one per host and Transport for all its requests, idle until IdleConnTimeout (never if it is 0): a count that grows is a Transport (or gRPC ClientConn) made per request, or more than 250 responses unfinished at once (the streams net/http's server allows a connection); a connection that stays may also be calls in flight (a watch, a stuck RPC), which no idle timeout closes and a goroutine dump shows",
+			f.Stream, opener, other, others)
 	}
 	return ""
 }

@@ -260,11 +260,15 @@ func isText(b []byte) bool {
 }
 
 // HTTP1KeepAlive reports whether request and response, the first bytes
-// each way of one connection (a stream), are an HTTP/1.x exchange after
+// each way of one connection (a stream), are an HTTP/1.1 exchange after
 // which the connection may wait, kept alive, for the next request: a
 // request line of any method but CONNECT (which makes a tunnel) answered
-// by an HTTP/1.x status line, its code seen and not 101 (Switching
-// Protocols: a WebSocket, or another protocol, follows on it).
+// by an HTTP/1.1 status line whose code is seen and is a final one, 200
+// or more. Not a 1xx, which is no answer (100 Continue and 102
+// Processing come before it, 103 Early Hints too) or makes something else
+// of the connection (101 Switching Protocols: a WebSocket); nor
+// HTTP/1.0, whose connection closes after its response unless both ends
+// asked for keep-alive, which the first bytes need not show.
 func HTTP1KeepAlive(request, response []byte) bool {
 	method := false
 	for _, m := range methods {
@@ -273,7 +277,7 @@ func HTTP1KeepAlive(request, response []byte) bool {
 	if !method || bytes.HasPrefix(request, []byte("CONNECT ")) {
 		return false
 	}
-	if len(response) < 12 || !bytes.HasPrefix(response, []byte("HTTP/1.")) || response[8] != ' ' {
+	if len(response) < 12 || !bytes.HasPrefix(response, []byte("HTTP/1.1 ")) {
 		return false
 	}
 	code := response[9:12]
@@ -282,7 +286,7 @@ func HTTP1KeepAlive(request, response []byte) bool {
 			return false
 		}
 	}
-	return string(code) != "101"
+	return code[0] >= '2'
 }
 
 // http2Preface is what an HTTP/2 client sends first on a connection.
@@ -299,4 +303,29 @@ func HTTP2Connection(client, server []byte) bool {
 	}
 	length := int(server[0])<<16 | int(server[1])<<8 | int(server[2])
 	return server[3] == 4 && server[4] == 0 && binary.BigEndian.Uint32(server[5:9])&0x7fffffff == 0 && length%6 == 0
+}
+
+// HTTP1Interim reports whether response, all the bytes one side sent on
+// a connection (a stream), is one or more whole HTTP/1.1 interim
+// responses and nothing after them: a 1xx status line (not 101, which
+// ends HTTP on the connection) and its headers, up to the blank line,
+// each. Such a side has not answered yet: 100 Continue tells the client
+// to send its body, 102 Processing and 103 Early Hints come before the
+// answer.
+func HTTP1Interim(response []byte) bool {
+	if len(response) == 0 {
+		return false
+	}
+	for len(response) > 0 {
+		if len(response) < 12 || !bytes.HasPrefix(response, []byte("HTTP/1.1 1")) || string(response[9:12]) == "101" ||
+			response[10] < '0' || response[10] > '9' || response[11] < '0' || response[11] > '9' {
+			return false
+		}
+		end := bytes.Index(response, []byte("\r\n\r\n"))
+		if end < 0 {
+			return false
+		}
+		response = response[end+4:]
+	}
+	return true
 }

@@ -1,6 +1,9 @@
 package wirekind
 
-import "testing"
+import (
+	"bytes"
+	"testing"
+)
 
 func TestGuess(t *testing.T) {
 	for _, tc := range []struct {
@@ -90,18 +93,25 @@ func TestPair(t *testing.T) {
 	}
 }
 
-// TestHTTP1KeepAlive: the first bytes each way of an HTTP/1.x exchange
+// TestHTTP1KeepAlive: the first bytes each way of an HTTP/1.1 exchange
 // whose connection may wait for the next request, and those that are
-// not: a tunnel (CONNECT), an upgrade (101), a request unanswered or
-// answered by something else, a status code not seen.
+// not: a tunnel (CONNECT), an interim or upgrade response (any 1xx), an
+// HTTP/1.0 response (no keep-alive unless asked for), a request
+// unanswered or answered by something else, a status code not seen.
 func TestHTTP1KeepAlive(t *testing.T) {
 	for _, tc := range []struct {
 		req, resp string
 		want      bool
 	}{
 		{"GET /hello HTTP/1.1\r\nHost: backend.ex", "HTTP/1.1 200 OK\r\nDate: Sun, 06 Dec 2", true},
-		{"POST /a HTTP/1.1\r\n", "HTTP/1.0 404 Not Found\r\n", true},
-		{"HEAD / HTTP/1.1\r\n", "HTTP/1.1 100 Continue\r\n", true},
+		{"POST /a HTTP/1.1\r\n", "HTTP/1.1 404 Not Found\r\n", true},
+		{"DELETE /a HTTP/1.1\r\n", "HTTP/1.1 503 Service Unavailable", true},
+		{"POST /a HTTP/1.1\r\n", "HTTP/1.0 404 Not Found\r\n", false},
+		{"GET / HTTP/1.0\r\n", "HTTP/1.0 200 OK\r\n", false},
+		{"POST /up HTTP/1.1\r\nExpect: 100-co", "HTTP/1.1 100 Continue\r\n\r\n", false},
+		{"HEAD / HTTP/1.1\r\n", "HTTP/1.1 102 Processing\r\n", false},
+		{"GET / HTTP/1.1\r\n", "HTTP/1.1 103 Early Hints\r\nLink: <", false},
+		{"GET / HTTP/1.1\r\n", "HTTP/1.1 099 Odd\r\n", false},
 		{"GET /ws HTTP/1.1\r\nUpgrade: websocket", "HTTP/1.1 101 Switching Protocols", false},
 		{"CONNECT example.com:443 HTTP/1.1\r\n", "HTTP/1.1 200 Connection established", false},
 		{"GET / HTTP/1.1\r\n", "", false},
@@ -141,4 +151,48 @@ func TestHTTP2Connection(t *testing.T) {
 			t.Errorf("HTTP2Connection(%q, %q) = %v, want %v", tc.client, tc.server, got, tc.want)
 		}
 	}
+}
+
+// TestHTTP1Interim: what a side sent that is only interim responses, and
+// what is an answer, or not whole.
+func TestHTTP1Interim(t *testing.T) {
+	for _, tc := range []struct {
+		resp string
+		want bool
+	}{
+		{"HTTP/1.1 100 Continue\r\n\r\n", true},
+		{"HTTP/1.1 102 Processing\r\n\r\n", true},
+		{"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 P\r\n\r\n", true},
+		{"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n", false},
+		{"HTTP/1.1 100 Continue\r\n", false}, // not whole
+		{"HTTP/1.1 101 Switching Protocols\r\n\r\n", false},
+		{"HTTP/1.1 200 OK\r\n\r\n", false},
+		{"HTTP/1.0 100 Continue\r\n\r\n", false},
+		{"", false},
+	} {
+		if got := HTTP1Interim([]byte(tc.resp)); got != tc.want {
+			t.Errorf("HTTP1Interim(%q) = %v, want %v", tc.resp, got, tc.want)
+		}
+	}
+}
+
+// FuzzHTTPConnection: HTTP1KeepAlive and HTTP2Connection take any bytes,
+// either way round, cut anywhere, without a panic; and a response that
+// HTTP1KeepAlive accepts is an HTTP/1.1 status line of a final code.
+func FuzzHTTPConnection(f *testing.F) {
+	f.Add([]byte("GET / HTTP/1.1\r\n"), []byte("HTTP/1.1 200 OK\r\n"))
+	f.Add([]byte("POST / HTTP/1.1\r\n"), []byte("HTTP/1.1 100 Continue\r\n\r\n"))
+	f.Add([]byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), []byte("\x00\x00\x00\x04\x00\x00\x00\x00\x00"))
+	f.Add([]byte(""), []byte(""))
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		for _, p := range [][2][]byte{{a, b}, {b, a}} {
+			if HTTP1KeepAlive(p[0], p[1]) && (!bytes.HasPrefix(p[1], []byte("HTTP/1.1 ")) || p[1][9] < '2' || p[1][9] > '9') {
+				t.Errorf("HTTP1KeepAlive(%q, %q): not a final HTTP/1.1 status", p[0], p[1])
+			}
+			HTTP2Connection(p[0], p[1])
+			if HTTP1Interim(p[1]) && HTTP1KeepAlive(p[0], p[1]) {
+				t.Errorf("%q is both interim only and a final answer", p[1])
+			}
+		}
+	})
 }
