@@ -699,6 +699,15 @@ func (t *told) again(count uint64, stream uint32, sev Severity, slow bool, ns in
 	return true, was
 }
 
+// toldNow notes open finding f as told at ns, as again does when it
+// tells: a change again does not weigh (LEAK's Evidence.Pool, which
+// changes its advice) is told at once.
+func (es *engineSession) toldNow(f *Finding, ns int64) {
+	if j := slices.Index(es.open, f); j >= 0 {
+		es.told[j] = told{f.Evidence.Count, f.Severity, ns, f.Evidence.Slow != 0, f.Stream}
+	}
+}
+
 // candidate is a finding the current evaluation finds holding.
 type candidate struct {
 	code   FindingCode
@@ -958,7 +967,11 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 			if c := &e.changes[i]; c.new != nil && c.new.Code == CodeLeak && (c.old == nil || c.tell || marks != prev ||
 				c.new.Evidence.Count != c.old.Evidence.Count || c.new.Stream != c.old.Stream) {
 				c.ids, c.heads = s.leakIDs(c.new, marks)
-				c.new = s.leakPool(c.new, c.heads)
+				pool := c.new.Evidence.Pool
+				if c.new = s.leakPool(c.new, c.heads); c.old != nil && c.new.Evidence.Pool != pool && !c.tell {
+					c.tell = true // its advice changed: a record says so
+					es.toldNow(c.new, ns)
+				}
 			}
 		}
 		// The streams a LEAK with no change names may have changed too
@@ -972,7 +985,10 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 			}
 			ids, heads := s.leakIDs(f, marks)
 			if nf := s.leakPool(f, heads); nf != f {
-				e.changes = append(e.changes, change{old: f, new: nf, s: s, ids: ids, heads: heads})
+				// Its advice changed with its streams, at the same count:
+				// a record says so (it went untold until the count moved).
+				e.changes = append(e.changes, change{old: f, new: nf, s: s, ids: ids, heads: heads, tell: true})
+				es.toldNow(nf, ns)
 			}
 		}
 	}

@@ -264,7 +264,8 @@ func isText(b []byte) bool {
 // which the connection may wait, kept alive, for the next request: a
 // request line of any method but CONNECT (which makes a tunnel) answered
 // by an HTTP/1.1 status line whose code is seen and is a final one, 200
-// or more. Not a 1xx, which is no answer (100 Continue and 102
+// or more, after any whole interim responses (a final status line the
+// bytes end inside counts, after one). Not a 1xx alone, which is no answer (100 Continue and 102
 // Processing come before it, 103 Early Hints too) or makes something else
 // of the connection (101 Switching Protocols: a WebSocket); nor
 // HTTP/1.0, whose connection closes after its response unless both ends
@@ -276,6 +277,22 @@ func HTTP1KeepAlive(request, response []byte) bool {
 	}
 	if !method || bytes.HasPrefix(request, []byte("CONNECT ")) {
 		return false
+	}
+	// Whole interim responses before the final one (100 Continue, as a
+	// server reads a body sent with Expect: 100-continue) answer nothing
+	// but end nothing either: the final status follows, or, where the
+	// first bytes kept end inside it, has begun.
+	interims := 0
+	for len(response) >= 12 && bytes.HasPrefix(response, []byte("HTTP/1.1 1")) && string(response[9:12]) != "101" {
+		end := bytes.Index(response, []byte("\r\n\r\n"))
+		if end < 0 {
+			return false
+		}
+		response, interims = response[end+4:], interims+1
+	}
+	if interims > 0 && len(response) > 0 && len(response) < 12 {
+		n := min(len(response), 9)
+		return string(response[:n]) == "HTTP/1.1 "[:n] // the final status line, cut by the bytes kept
 	}
 	if len(response) < 12 || !bytes.HasPrefix(response, []byte("HTTP/1.1 ")) {
 		return false

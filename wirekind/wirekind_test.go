@@ -109,6 +109,11 @@ func TestHTTP1KeepAlive(t *testing.T) {
 		{"POST /a HTTP/1.1\r\n", "HTTP/1.0 404 Not Found\r\n", false},
 		{"GET / HTTP/1.0\r\n", "HTTP/1.0 200 OK\r\n", false},
 		{"POST /up HTTP/1.1\r\nExpect: 100-co", "HTTP/1.1 100 Continue\r\n\r\n", false},
+		// The answer after the interim, cut by the 32 bytes kept, or whole.
+		{"POST /up HTTP/1.1\r\nExpect: 100-co", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.", true},
+		{"POST /up HTTP/1.1\r\nExpect: 100-co", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n", true},
+		{"POST /up HTTP/1.1\r\nExpect: 100-co", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 P\r\n\r\n", false},
+		{"POST /up HTTP/1.1\r\nExpect: 100-co", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.0", false},
 		{"HEAD / HTTP/1.1\r\n", "HTTP/1.1 102 Processing\r\n", false},
 		{"GET / HTTP/1.1\r\n", "HTTP/1.1 103 Early Hints\r\nLink: <", false},
 		{"GET / HTTP/1.1\r\n", "HTTP/1.1 099 Odd\r\n", false},
