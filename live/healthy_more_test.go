@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/rpc"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -1020,20 +1019,7 @@ func runMorePatterns(t *testing.T, ps []morePattern) {
 // (a loaded machine can starve a healthy side past 1 s); only a second
 // such run fails.
 func runMore(t *testing.T, su setup, p morePattern) {
-	problems := moreRun(t, su, p)
-	if slices.ContainsFunc(problems, undocumented) {
-		for _, problem := range problems {
-			t.Logf("first run, run again: %s", problem)
-		}
-		problems = moreRun(t, su, p)
-	}
-	for _, problem := range problems {
-		if strings.HasPrefix(problem, "documented: ") {
-			t.Log(strings.TrimPrefix(problem, "documented: "))
-			continue
-		}
-		t.Error(problem)
-	}
+	runTwiceIfUndocumented(t, func() []string { return moreRun(t, su, p) })
 }
 
 // moreRun runs p on su for p.d (4 s by default), winds it down, lets the

@@ -1,15 +1,12 @@
 package live_test
 
 import (
-	"context"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/muxtop/muxtop/internal/livecaptest"
 	"github.com/muxtop/muxtop/live"
 )
 
@@ -26,23 +23,17 @@ func TestLeakHTTPPooledAfterContinueReal(t *testing.T) {
 	for _, name := range []string{"smux-v2", "yamux"} {
 		for _, hang := range []bool{true, false} {
 			t.Run(name+map[bool]string{true: "/hang", false: "/answered"}[hang], func(t *testing.T) {
-				reg := live.New(live.Config{})
-				m := livecaptest.RealPair(t, name, reg, livecaptest.PairConfig{Keepalive: 100 * time.Millisecond, GiveUp: time.Minute})
-				leakWarm(t, m, reg)
-				l := &poolListener{s: m.Srv, addr: m.Tapped.RemoteAddr()}
+				reg, m := poolSession(t, name)
 				block := make(chan struct{})
 				t.Cleanup(func() { close(block) })
-				srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				poolServe(t, m, func(w http.ResponseWriter, r *http.Request) {
 					io.ReadAll(r.Body) // sends 100 Continue
 					if hang {
 						<-block
 					}
 					io.WriteString(w, "done\n")
-				})}
-				go srv.Serve(l)
-				t.Cleanup(func() { srv.Close() })
-				tr := &http.Transport{DialContext: func(context.Context, string, string) (net.Conn, error) { return m.Cli.OpenStream() },
-					ExpectContinueTimeout: 5 * time.Second, IdleConnTimeout: time.Minute}
+				}, false)
+				tr := poolTransport(m, false)
 				t.Cleanup(tr.CloseIdleConnections)
 				go func() {
 					req, _ := http.NewRequest("POST", "http://backend.example/up", strings.NewReader("payload"))

@@ -28,9 +28,7 @@ func TestLeakPoolWordsToldReal(t *testing.T) {
 	t.Parallel()
 	for _, name := range []string{"smux-v2", "yamux"} {
 		t.Run(name, func(t *testing.T) {
-			reg := live.New(live.Config{})
-			m := livecaptest.RealPair(t, name, reg, livecaptest.PairConfig{Keepalive: 100 * time.Millisecond, GiveUp: time.Minute})
-			leakWarm(t, m, reg)
+			reg, m := poolSession(t, name)
 			_, client := httpOverPair(t, m, 0, time.Minute, false)
 			var bodies []io.Closer
 			get := func() {
