@@ -1,14 +1,13 @@
 package pcapout_test
 
 import (
-	"bytes"
 	"io"
 	"testing"
+	"time"
 
 	"github.com/muxtop/muxtop/internal/livecaptest"
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
-	"github.com/muxtop/muxtop/pcapout"
 	"github.com/muxtop/muxtop/tap"
 )
 
@@ -28,18 +27,13 @@ func TestTapClosedFirstRead(t *testing.T) {
 		}
 		t.Run(tr.Name, func(t *testing.T) {
 			t.Parallel()
-			var file bytes.Buffer
-			w, err := pcapout.New(&file, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			reg := live.New(live.Config{})
+			file, w, ends, reg := endsRecording(t)
 			cc, sc := tr.Conns(t)
 			srv, err := mux.M.Server(sc)
 			if err != nil {
 				t.Fatal(err)
 			}
-			cli, err := mux.M.Client(tap.Wrap(cc, live.Client, reg, mux.Name, tap.Record(w)))
+			cli, err := mux.M.Client(tap.Wrap(cc, live.Client, reg, mux.Name, tap.Record(ends)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -61,6 +55,14 @@ func TestTapClosedFirstRead(t *testing.T) {
 			livecaptest.Streams(t, cli, 2, "closing")
 			cli.Close()
 			<-done
+			// The client's read loop may still be in the tap's Read, which
+			// tells the recorder as it returns: closing the writer before
+			// would lose the close (Writer.EndsLost), not test it.
+			select {
+			case <-ends.told:
+			case <-time.After(20 * time.Second):
+				t.Fatal("the recorder was not told 20 s after the client's Close")
+			}
 			if err := w.Close(); err != nil {
 				t.Fatal(err)
 			}
