@@ -38,9 +38,8 @@ const (
 	slotBytes   = 64                                  // a record's slot in the registry's ring (live/history.go)
 	recordBytes = int64(unsafe.Sizeof(live.Record{})) // a record copied out of the ring: 128 bytes
 	gcReserve   = 256 << 20                           // the heap's growth above the history, at most: see setMemoryLimit
-	// streamBytes is what a closed stream kept in detail keeps live:
-	// 481 B measured (live's TestRetainedStreamBytes), rounded up.
-	streamBytes = 512
+	// streamBytes is what a closed stream kept in detail keeps live.
+	streamBytes = live.ClosedStreamBytes
 )
 
 // historyBytes is the most memory that keeping history records of snaplen

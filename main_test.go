@@ -542,7 +542,7 @@ func TestCommandLineErrors(t *testing.T) {
 		// 4 GB of payloads, under the old bound; the UI's own copy doubles it.
 		{"history memory of the ui's copy", []string{"demo", "--history", "100000", "--snaplen", "40000", "-o", "tui"}, 2, "MiB of memory for tui output"},
 		{"closed-streams negative", []string{"demo", "--closed-streams", "-1", "-o", "plain"}, 2, "--closed-streams -1: use 0 to 4000000"},
-		{"closed-streams too many", []string{"attach", ":9000", "--closed-streams", "5000000", "-o", "plain"}, 2, "--closed-streams 5000000: use 0 to 4000000 (each costs about 512 bytes)"},
+		{"closed-streams too many", []string{"attach", ":9000", "--closed-streams", "5000000", "-o", "plain"}, 2, "--closed-streams 5000000: use 0 to 4000000 (each costs about 576 bytes)"},
 		{"tui without a terminal", []string{"demo", "-o", "tui"}, 2, "--output tui needs a terminal"},
 		{"stall-after 0", []string{"demo", "--stall-after", "0", "-o", "plain"}, 2, "--stall-after 0s: use a positive duration"},
 		{"leak-after negative", []string{"demo", "--leak-after", "-1s", "-o", "plain"}, 2, "--leak-after -1s: use a positive duration"},

@@ -1,7 +1,11 @@
 package live_test
 
 import (
+	"os"
+	"regexp"
 	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -160,7 +164,12 @@ func TestRetainedStreamBytes(t *testing.T) {
 	if got, _ := retained(reg.Snapshot()); got != n {
 		t.Fatalf("%d closed streams kept, want %d", got, n)
 	}
-	t.Logf("%d B per closed stream kept in detail", (after-before)/n)
+	closed := (after - before) / n
+	t.Logf("%d B per closed stream kept in detail", closed)
+	if closed > live.ClosedStreamBytes || closed < live.ClosedStreamBytes*7/8 {
+		t.Errorf("%d B per closed stream kept, live.ClosedStreamBytes %d: make it this, rounded up to 64", closed, live.ClosedStreamBytes)
+	}
+	readmeSays(t, "A closed stream kept in detail costs", closed)
 	runtime.KeepAlive(reg)
 
 	// Open streams: opened, never closed.
@@ -174,7 +183,9 @@ func TestRetainedStreamBytes(t *testing.T) {
 	if got := reg.Snapshot().OpenStreams; got != n {
 		t.Fatalf("%d open streams, want %d", got, n)
 	}
-	t.Logf("%d B per open stream", (after-before)/n)
+	open := (after - before) / n
+	t.Logf("%d B per open stream", open)
+	readmeSays(t, "An open stream costs", open)
 	runtime.KeepAlive(reg)
 
 	// Sessions: each served 200 streams, more than it keeps at this many
@@ -213,4 +224,29 @@ func TestRetainedStreamBytes(t *testing.T) {
 	ended := heap()
 	t.Logf("%d B per ended session, its %d closed streams kept included", (ended-before)/sessions, kept/sessions)
 	runtime.KeepAlive(reg)
+}
+
+// readmeSays checks that the README's Memory paragraph gives, after the
+// words before (its lines may break anywhere between them), within 16
+// bytes the cost measured: what grows the registry's structs must change
+// the README too.
+func readmeSays(t *testing.T, before string, measured int64) {
+	t.Helper()
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var words []string
+	for _, w := range strings.Fields(before) {
+		words = append(words, regexp.QuoteMeta(w))
+	}
+	pat := strings.Join(words, `\s+`) + `\s+(\d+) bytes`
+	m := regexp.MustCompile(pat).FindSubmatch(readme)
+	if m == nil {
+		t.Fatalf("the README says nothing that matches %s", pat)
+	}
+	said, _ := strconv.ParseInt(string(m[1]), 10, 64)
+	if d := said - measured; d < -16 || d > 16 {
+		t.Errorf("the README says %q %d bytes, measured %d", before, said, measured)
+	}
 }

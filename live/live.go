@@ -106,12 +106,18 @@ const (
 	DefaultAnomalies     = 100
 )
 
+// ClosedStreamBytes is the most a closed stream kept in detail keeps
+// live (one of Config.StreamBudget's), rounded up from what
+// TestRetainedStreamBytes measures (544 bytes): what a memory budget
+// counts for each.
+const ClosedStreamBytes = 576
+
 // The least number of closed streams a session keeps in detail however
 // many sessions share Config.StreamBudget (unless ClosedStreams is
 // smaller, or the budget is none): a live one, and an ended one, whose
 // detail matters less. Past StreamBudget / MinClosedStreams live sessions
 // the floors, not the budget, bound the streams kept, at about
-// MinClosedStreams × 0.5 KB a live session, which costs more already.
+// MinClosedStreams × ClosedStreamBytes a live session, which costs more already.
 const (
 	MinClosedStreams      = 20
 	MinEndedClosedStreams = 5
