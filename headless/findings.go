@@ -91,6 +91,16 @@ func appendFindingJSON(b []byte, r *live.Record) []byte {
 		if n := uint64(len(f.StreamIDs)); ev.Count > n {
 			b = appendUintField(b, `,"sids_more":`, ev.Count-n)
 		}
+		if f.Code == live.CodeLeak {
+			// What an HTTP client's idle pool would hold: every stream
+			// named is such a connection (the advice's pool words).
+			switch ev.Pool {
+			case live.PoolHTTP1:
+				b = append(b, `,"pool":"http1"`...)
+			case live.PoolH2C:
+				b = append(b, `,"pool":"h2c"`...)
+			}
+		}
 		b = appendFirstJSON(b, f.First())
 	}
 	if f.Unwatched {

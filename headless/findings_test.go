@@ -43,6 +43,7 @@ type marshalFinding struct {
 	Slow      float64        `json:"slow,omitempty"`
 	Sids      []uint32       `json:"sids,omitempty"`
 	SidsMore  uint64         `json:"sids_more,omitempty"`
+	Pool      string         `json:"pool,omitempty"`
 	First     *marshalFirst  `json:"first,omitempty"`
 	FirstText *marshalText   `json:"first_text,omitempty"`
 	Versions  map[string]int `json:"versions,omitempty"`
@@ -99,6 +100,9 @@ func appendFindingMarshal(b []byte, r *live.Record) []byte {
 	if j.Sids = f.StreamIDs; f.Evidence.Count > uint64(len(f.StreamIDs)) && len(f.StreamIDs) > 0 {
 		j.SidsMore = f.Evidence.Count - uint64(len(f.StreamIDs))
 	}
+	if f.Code == live.CodeLeak && len(f.StreamIDs) > 0 {
+		j.Pool = map[uint8]string{live.PoolHTTP1: "http1", live.PoolH2C: "h2c"}[f.Evidence.Pool]
+	}
 	if h := f.First(); h != nil {
 		j.First = &marshalFirst{C2S: string(printable.AppendHex(nil, h[0].Bytes())), S2C: string(printable.AppendHex(nil, h[1].Bytes())),
 			C2SCut: h[0].Cut, S2CCut: h[1].Cut, Joined: h[0].Joined || h[1].Joined}
@@ -151,7 +155,7 @@ func testFindings(s string) []*live.Finding {
 				Versions: [2]uint8{2, 1}, Offset: int64(c) * 8, Guess: wirekind.Kind(c), Violation: decoder.Code(c),
 				YamuxViolation: yamux.Code(c % 5), GoAwayCode: uint32(c % 4), Sign: live.BlockedSign(len(s) % 5),
 				Every: time.Duration(c%3) * 1500 * time.Millisecond, Borrowed: c%4 < 2, Ping: time.Duration(c%2) * 5001 * time.Millisecond,
-				GaveUp: c%4 == 1, Unheard: c%3 == 1, Silent: c%5 == 1,
+				GaveUp: c%4 == 1, Unheard: c%3 == 1, Silent: c%5 == 1, Pool: uint8(c % 3),
 				Slow: time.Duration(c%3) * 7 * time.Second, Slowest: time.Duration(c%3) * 1234567 * time.Nanosecond,
 				PushQuiet: time.Duration((c+1)%2) * 4012 * time.Millisecond, AfterPush: time.Duration(c%3) * 12345678 * time.Nanosecond, Skip: int64(c%3) + 1, Unskipped: wirekind.Kind((c + 1) % 2 * 11)}}
 		if c%2 == 0 {

@@ -216,7 +216,7 @@ func jsonRecords() []live.Record {
 				heads[k] = [2]live.FirstBytes{firstBytes(s, n == 3, n == 40), firstBytes("\x00<\"&>\\\x7f\xff\x1b[0m ok", false, n == 40)}
 			}
 			f := &live.Finding{ID: n, Code: live.CodeLeak, Severity: live.Warning, Session: 4, Stream: 3, Text: s,
-				Evidence: live.Evidence{Count: n}, StreamIDs: ids, Heads: heads}
+				Evidence: live.Evidence{Count: n, Pool: uint8(n % 3)}, StreamIDs: ids, Heads: heads}
 			add(live.Record{Kind: live.FindingOpened, Session: 4, Finding: f})
 			add(live.Record{Kind: live.FindingUpdated, Session: 4, Finding: f})
 		}

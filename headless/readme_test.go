@@ -187,6 +187,7 @@ func schemaSummary() Summary {
 		if f.Code == live.CodeLeak {
 			// Its oldest stream's first bytes: "first" and "first_text".
 			f.Heads = [][2]live.FirstBytes{{firstBytes("GET /bad", true, true), firstBytes("ERR", false, false)}}
+			f.StreamIDs, f.Evidence.Pool = []uint32{f.Stream}, live.PoolHTTP1 // "pool"
 		}
 	}
 	return s

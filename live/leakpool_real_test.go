@@ -1,7 +1,9 @@
 package live_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/muxtop/muxtop/headless"
 	"github.com/muxtop/muxtop/internal/livecaptest"
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
@@ -155,6 +158,9 @@ func TestLeakHTTPPoolReal(t *testing.T) {
 					if want := leakPoolOldAdvice(name); leak.Advice != want {
 						t.Errorf("advice %q\nwant %q", leak.Advice, want)
 					}
+					if got := leakJSONPool(t, reg); got != "" {
+						t.Errorf("JSON pool %q, want none", got)
+					}
 					return
 				}
 				h2 := strings.HasPrefix(c, "h2-")
@@ -215,6 +221,9 @@ func TestLeakHTTPPoolReal(t *testing.T) {
 				if wantAdvice := leakPoolOldAdvice(name) + leakPoolWords(leak.Stream, leak.Evidence.Count, h2); leak.Advice != wantAdvice {
 					t.Errorf("advice %q\nwant %q", leak.Advice, wantAdvice)
 				}
+				if got, want := leakJSONPool(t, reg), map[bool]string{false: "http1", true: "h2c"}[h2]; got != want {
+					t.Errorf("JSON pool %q, want %q", got, want)
+				}
 				if strings.Contains(leak.Text, "HTTP") {
 					t.Errorf("text %q: the pool's words are the advice's", leak.Text)
 				}
@@ -231,4 +240,30 @@ func TestLeakHTTPPoolReal(t *testing.T) {
 			})
 		}
 	}
+}
+
+// leakJSONPool returns the "pool" of the latest LEAK record reg's JSON
+// output writes that names streams (sids), "" where it has none.
+func leakJSONPool(t *testing.T, reg *live.Registry) string {
+	t.Helper()
+	var out bytes.Buffer
+	if err := headless.NewPrinter(reg, &out, headless.JSON).Flush(); err != nil {
+		t.Fatal(err)
+	}
+	pool, found := "", false
+	for _, line := range bytes.Split(bytes.TrimSpace(out.Bytes()), []byte("\n")) {
+		var m map[string]any
+		if err := json.Unmarshal(line, &m); err != nil {
+			t.Fatalf("not JSON: %q: %v", line, err)
+		}
+		if m["code"] != "LEAK" || m["sids"] == nil {
+			continue
+		}
+		pool, _ = m["pool"].(string)
+		found = true
+	}
+	if !found {
+		t.Fatalf("no LEAK record with sids in the JSON:\n%s", out.Bytes())
+	}
+	return pool
 }
