@@ -71,42 +71,30 @@ func poolSession(t *testing.T, name string) (*live.Registry, livecaptest.Pair) {
 // finished beside the pool and a Body never closed, and says no "is the
 // pool". Before, it said "is the pool" of them.
 func TestLeakHTTPUnfinishedReal(t *testing.T) {
-	t.Parallel()
-	for _, name := range []string{"smux-v2", "yamux"} {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			reg, m := poolSession(t, name)
-			stop := make(chan struct{})
-			poolServe(t, m, func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Content-Type", "text/event-stream")
-				io.WriteString(w, "data: hello\n\n")
-				w.(http.Flusher).Flush()
-				<-stop
-			}, false)
-			t.Cleanup(func() { close(stop) })
-			client := &http.Client{Transport: poolTransport(m, false)}
-			for range 3 {
-				resp, err := client.Get("http://backend.example/events")
-				if err != nil {
-					t.Fatal(err)
-				}
-				go func() { defer resp.Body.Close(); io.Copy(io.Discard, resp.Body) }()
+	eachPoolMux(t, func(t *testing.T, name string, reg *live.Registry, m livecaptest.Pair) {
+		stop := make(chan struct{})
+		poolServe(t, m, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/event-stream")
+			io.WriteString(w, "data: hello\n\n")
+			w.(http.Flusher).Flush()
+			<-stop
+		}, false)
+		t.Cleanup(func() { close(stop) })
+		client := &http.Client{Transport: poolTransport(m, false)}
+		for range 3 {
+			resp, err := client.Get("http://backend.example/events")
+			if err != nil {
+				t.Fatal(err)
 			}
-			leak := waitLeak(t, reg, 500*time.Millisecond)
-			t.Logf("%s — %s", leak.Text, leak.Advice)
-			if leak.Evidence.Count != 3 {
-				t.Errorf("LEAK of %d streams, want 3", leak.Evidence.Count)
-			}
-			for _, w := range []string{"a response not finished (a handler blocked after its headers, an event stream", "a goroutine dump of the server shows it"} {
-				if !strings.Contains(leak.Advice, w) {
-					t.Errorf("advice %q\nsays no %q", leak.Advice, w)
-				}
-			}
-			if strings.Contains(leak.Advice, "is the pool") {
-				t.Errorf("advice %q says \"is the pool\"", leak.Advice)
-			}
-		})
-	}
+			go func() { defer resp.Body.Close(); io.Copy(io.Discard, resp.Body) }()
+		}
+		leak := waitLeak(t, reg, 500*time.Millisecond)
+		t.Logf("%s — %s", leak.Text, leak.Advice)
+		if leak.Evidence.Count != 3 {
+			t.Errorf("LEAK of %d streams, want 3", leak.Evidence.Count)
+		}
+		adviceSays(t, leak.Advice, []string{"a response not finished (a handler blocked after its headers, an event stream", "a goroutine dump of the server shows it"}, []string{"is the pool"})
+	})
 }
 
 // TestLeakHTTPInterimReal: a POST with Expect: 100-continue whose
@@ -117,39 +105,34 @@ func TestLeakHTTPUnfinishedReal(t *testing.T) {
 // response, and no HTTP pool's words. Before, the advice named the
 // pool's keep-alive exchange.
 func TestLeakHTTPInterimReal(t *testing.T) {
-	t.Parallel()
-	for _, name := range []string{"smux-v2", "yamux"} {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			reg, m := poolSession(t, name)
-			stop := make(chan struct{})
-			poolServe(t, m, func(w http.ResponseWriter, r *http.Request) {
-				io.ReadAll(r.Body)
-				<-stop
-			}, false)
-			t.Cleanup(func() { close(stop) })
-			client := &http.Client{Transport: poolTransport(m, false)}
-			go func() {
-				req, _ := http.NewRequest("POST", "http://backend.example/upload", strings.NewReader(strings.Repeat("x", 2048)))
-				req.Header.Set("Expect", "100-continue")
-				if resp, err := client.Do(req); err == nil {
-					resp.Body.Close()
-				}
-			}()
-			leak := waitLeak(t, reg, 500*time.Millisecond)
-			t.Logf("%s — %s", leak.Text, leak.Advice)
-			if h := leak.First(); h == nil || !strings.HasPrefix(string(h[1].Bytes()), "HTTP/1.1 100 Continue") {
-				t.Fatalf("first bytes %v, want the server's 100 Continue", h)
+	eachPoolMux(t, func(t *testing.T, name string, reg *live.Registry, m livecaptest.Pair) {
+		stop := make(chan struct{})
+		poolServe(t, m, func(w http.ResponseWriter, r *http.Request) {
+			io.ReadAll(r.Body)
+			<-stop
+		}, false)
+		t.Cleanup(func() { close(stop) })
+		client := &http.Client{Transport: poolTransport(m, false)}
+		go func() {
+			req, _ := http.NewRequest("POST", "http://backend.example/upload", strings.NewReader(strings.Repeat("x", 2048)))
+			req.Header.Set("Expect", "100-continue")
+			if resp, err := client.Do(req); err == nil {
+				resp.Body.Close()
 			}
-			if want := fmt.Sprintf("; stream %d carried the client's bytes and only an interim HTTP response (1xx) back from the server", leak.Stream); !strings.HasSuffix(leak.Text, want) {
-				t.Errorf("text %q\nwant …%q", leak.Text, want)
-			}
-			want := leakPoolOldAdvice(name) + fmt.Sprintf("; stream %d got only an interim HTTP response (1xx) back: if the server should have answered it, its handler may hang before its answer (no Close comes until it returns), which a goroutine dump of the server (SIGQUIT, or pprof's /debug/pprof/goroutine?debug=2) shows", leak.Stream)
-			if leak.Advice != want {
-				t.Errorf("advice %q\nwant %q", leak.Advice, want)
-			}
-		})
-	}
+		}()
+		leak := waitLeak(t, reg, 500*time.Millisecond)
+		t.Logf("%s — %s", leak.Text, leak.Advice)
+		if h := leak.First(); h == nil || !strings.HasPrefix(string(h[1].Bytes()), "HTTP/1.1 100 Continue") {
+			t.Fatalf("first bytes %v, want the server's 100 Continue", h)
+		}
+		if want := fmt.Sprintf("; stream %d carried the client's bytes and only an interim HTTP response (1xx) back from the server", leak.Stream); !strings.HasSuffix(leak.Text, want) {
+			t.Errorf("text %q\nwant …%q", leak.Text, want)
+		}
+		want := leakPoolOldAdvice(name) + fmt.Sprintf("; stream %d got only an interim HTTP response (1xx) back: if the server should have answered it, its handler may hang before its answer (no Close comes until it returns), which a goroutine dump of the server (SIGQUIT, or pprof's /debug/pprof/goroutine?debug=2) shows", leak.Stream)
+		if leak.Advice != want {
+			t.Errorf("advice %q\nwant %q", leak.Advice, want)
+		}
+	})
 }
 
 // TestLeakHTTP10Real: an HTTP/1.0 server (a Body delimited by its close)
@@ -157,41 +140,36 @@ func TestLeakHTTPInterimReal(t *testing.T) {
 // exchange, and the advice is the leak's own. Before, it named the pool's
 // keep-alive exchange.
 func TestLeakHTTP10Real(t *testing.T) {
-	t.Parallel()
-	for _, name := range []string{"smux-v2", "yamux"} {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			reg, m := poolSession(t, name)
-			go func() {
-				for {
-					st, err := m.Srv.AcceptStream()
-					if err != nil {
-						return
-					}
-					go func() {
-						br := bufio.NewReader(st)
-						for {
-							if line, err := br.ReadString('\n'); err != nil || line == "\r\n" {
-								break
-							}
-						}
-						io.WriteString(st, "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\npartial") // never closed
-					}()
+	eachPoolMux(t, func(t *testing.T, name string, reg *live.Registry, m livecaptest.Pair) {
+		go func() {
+			for {
+				st, err := m.Srv.AcceptStream()
+				if err != nil {
+					return
 				}
-			}()
-			client := &http.Client{Transport: poolTransport(m, false)}
-			resp, err := client.Get("http://backend.example/legacy")
-			if err != nil {
-				t.Fatal(err)
+				go func() {
+					br := bufio.NewReader(st)
+					for {
+						if line, err := br.ReadString('\n'); err != nil || line == "\r\n" {
+							break
+						}
+					}
+					io.WriteString(st, "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\npartial") // never closed
+				}()
 			}
-			go func() { defer resp.Body.Close(); io.Copy(io.Discard, resp.Body) }()
-			leak := waitLeak(t, reg, 500*time.Millisecond)
-			t.Logf("%s — %s", leak.Text, leak.Advice)
-			if want := leakPoolOldAdvice(name); leak.Advice != want {
-				t.Errorf("advice %q\nwant %q", leak.Advice, want)
-			}
-		})
-	}
+		}()
+		client := &http.Client{Transport: poolTransport(m, false)}
+		resp, err := client.Get("http://backend.example/legacy")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { defer resp.Body.Close(); io.Copy(io.Discard, resp.Body) }()
+		leak := waitLeak(t, reg, 500*time.Millisecond)
+		t.Logf("%s — %s", leak.Text, leak.Advice)
+		if want := leakPoolOldAdvice(name); leak.Advice != want {
+			t.Errorf("advice %q\nwant %q", leak.Advice, want)
+		}
+	})
 }
 
 // chanListener is a net.Listener of the conns sent on ch, until closed
@@ -228,67 +206,62 @@ func (c *prefixedConn) Read(b []byte) (int, error) { return c.r.Read(b) }
 // words of an HTTP client. Before, the oldest alone decided: the HTTP
 // words, a Body never closed blamed for the other protocol's leak.
 func TestLeakHTTPMixedReal(t *testing.T) {
-	t.Parallel()
-	for _, name := range []string{"smux-v2", "yamux"} {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			reg, m := poolSession(t, name)
-			cl := &chanListener{ch: make(chan net.Conn, 16), done: make(chan struct{}), addr: m.Tapped.RemoteAddr()}
-			go func() {
-				for {
-					st, err := m.Srv.AcceptStream()
-					if err != nil {
+	eachPoolMux(t, func(t *testing.T, name string, reg *live.Registry, m livecaptest.Pair) {
+		cl := &chanListener{ch: make(chan net.Conn, 16), done: make(chan struct{}), addr: m.Tapped.RemoteAddr()}
+		go func() {
+			for {
+				st, err := m.Srv.AcceptStream()
+				if err != nil {
+					return
+				}
+				go func() {
+					head := make([]byte, 4)
+					if _, err := io.ReadFull(st, head); err != nil {
 						return
 					}
-					go func() {
-						head := make([]byte, 4)
-						if _, err := io.ReadFull(st, head); err != nil {
-							return
-						}
-						if string(head) == "RAW " {
-							bufio.NewReader(st).ReadString('\n')
-							io.WriteString(st, "ANS\n") // answered, never closed
-							return
-						}
-						cl.ch <- &prefixedConn{st, io.MultiReader(strings.NewReader(string(head)), st)}
-					}()
-				}
-			}()
-			srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })}
-			go srv.Serve(cl)
-			t.Cleanup(func() { srv.Close() })
-			tr := poolTransport(m, false)
-			t.Cleanup(tr.CloseIdleConnections)
-			resp, err := (&http.Client{Transport: tr}).Get("http://backend.example/hello")
+					if string(head) == "RAW " {
+						bufio.NewReader(st).ReadString('\n')
+						io.WriteString(st, "ANS\n") // answered, never closed
+						return
+					}
+					cl.ch <- &prefixedConn{st, io.MultiReader(strings.NewReader(string(head)), st)}
+				}()
+			}
+		}()
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })}
+		go srv.Serve(cl)
+		t.Cleanup(func() { srv.Close() })
+		tr := poolTransport(m, false)
+		t.Cleanup(tr.CloseIdleConnections)
+		resp, err := (&http.Client{Transport: tr}).Get("http://backend.example/hello")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close() // one idle connection in the pool
+		time.Sleep(100 * time.Millisecond)
+		for i := range 6 {
+			st, err := m.Cli.OpenStream()
 			if err != nil {
 				t.Fatal(err)
 			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close() // one idle connection in the pool
-			time.Sleep(100 * time.Millisecond)
-			for i := range 6 {
-				st, err := m.Cli.OpenStream()
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { st.Close() })
-				io.WriteString(st, "RAW req "+string(rune('0'+i))+"\n")
-				io.ReadFull(st, make([]byte, 4))
-				time.Sleep(150 * time.Millisecond)
-			}
-			leak := waitLeak(t, reg, 500*time.Millisecond)
-			t.Logf("%s — %s", leak.Text, leak.Advice)
-			if leak.Evidence.Count != 7 {
-				t.Errorf("LEAK of %d streams, want 7", leak.Evidence.Count)
-			}
-			if h := leak.First(); h == nil || !strings.HasPrefix(string(h[0].Bytes()), "GET ") {
-				t.Errorf("oldest stream's first bytes %v, want the pool's GET", h)
-			}
-			if want := leakPoolOldAdvice(name); leak.Advice != want {
-				t.Errorf("advice %q\nwant %q", leak.Advice, want)
-			}
-		})
-	}
+			t.Cleanup(func() { st.Close() })
+			io.WriteString(st, "RAW req "+string(rune('0'+i))+"\n")
+			io.ReadFull(st, make([]byte, 4))
+			time.Sleep(150 * time.Millisecond)
+		}
+		leak := waitLeak(t, reg, 500*time.Millisecond)
+		t.Logf("%s — %s", leak.Text, leak.Advice)
+		if leak.Evidence.Count != 7 {
+			t.Errorf("LEAK of %d streams, want 7", leak.Evidence.Count)
+		}
+		if h := leak.First(); h == nil || !strings.HasPrefix(string(h[0].Bytes()), "GET ") {
+			t.Errorf("oldest stream's first bytes %v, want the pool's GET", h)
+		}
+		if want := leakPoolOldAdvice(name); leak.Advice != want {
+			t.Errorf("advice %q\nwant %q", leak.Advice, want)
+		}
+	})
 }
 
 // TestLeakH2ResponsesReal: HTTP/2 in the clear. (a) 300 requests whose
@@ -338,16 +311,35 @@ func TestLeakH2ResponsesReal(t *testing.T) {
 			if got := l.accepted.Load(); got != want || leak.Evidence.Count != uint64(want) {
 				t.Errorf("%d streams accepted, a LEAK of %d; want %d", got, leak.Evidence.Count, want)
 			}
-			for _, w := range []string{"HTTP/2 connection", "more than 250 responses unfinished at once", "calls in flight"} {
-				if !strings.Contains(leak.Advice, w) {
-					t.Errorf("advice %q\nsays no %q", leak.Advice, w)
-				}
-			}
-			for _, w := range []string{"holds an HTTP/2 stream", "DefaultTransport", "30 min"} {
-				if strings.Contains(leak.Advice, w) {
-					t.Errorf("advice %q\nsays %q", leak.Advice, w)
-				}
-			}
+			adviceSays(t, leak.Advice, []string{"HTTP/2 connection", "more than 250 responses unfinished at once", "calls in flight"}, []string{"holds an HTTP/2 stream", "DefaultTransport", "30 min"})
 		})
+	}
+}
+
+// eachPoolMux runs f, in parallel, on a real smux v2 and a yamux session
+// (poolSession's): the muxes the pool's words are checked on.
+func eachPoolMux(t *testing.T, f func(t *testing.T, name string, reg *live.Registry, m livecaptest.Pair)) {
+	t.Parallel()
+	for _, name := range []string{"smux-v2", "yamux"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			reg, m := poolSession(t, name)
+			f(t, name, reg, m)
+		})
+	}
+}
+
+// adviceSays checks that advice says each of says and none of saysNot.
+func adviceSays(t *testing.T, advice string, says, saysNot []string) {
+	t.Helper()
+	for _, w := range says {
+		if !strings.Contains(advice, w) {
+			t.Errorf("advice %q\nsays no %q", advice, w)
+		}
+	}
+	for _, w := range saysNot {
+		if strings.Contains(advice, w) {
+			t.Errorf("advice %q\nsays %q", advice, w)
+		}
 	}
 }
