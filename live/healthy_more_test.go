@@ -899,7 +899,9 @@ func afterHalfClose(su setup, f *live.Finding) string {
 	switch {
 	case f.Code != live.CodeDataAfterClose:
 		return ""
-	case isV1(su):
+	case isV1(su) && strings.Contains(f.Advice, "if it half-closed with CloseWrite to read on, as a "+f.Dir.Reverse().Sender().String()+" that still wants data should, they were delivered and nothing is wrong"):
+		// Its advice says so too: before, it told the writer to stop
+		// writing once a read returns io.EOF.
 		return `v1: "In v1 nothing on the wire tells them apart, and a correct CloseWrite-then-read opens it too."`
 	case isV2(su) && strings.Contains(f.Text, "one that read before its FIN may have read these unseen"):
 		return `v2: "A receiver that had read the stream before its FIN sends none for less than half its buffer read after it: such data counts, and the finding's text says it may have been read"`

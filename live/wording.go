@@ -627,9 +627,13 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 					sender, plural(ev.Count, "frame"), fmtBytes(ev.Bytes), where, receiver, receiver),
 				fmt.Sprintf("the %s should stop writing a stream once a read returns io.EOF (the peer's FIN); a %s that still wants data should half-close with CloseWrite, not Close (smux v1.5.58 and later: CloseWrite came in v1.5.55, and until v1.5.58 what arrives after it is lost if the %s's FIN comes before it is read)", sender, receiver, sender)
 		}
+		// A v1 reader sends nothing when it reads: its CloseWrite, the
+		// correct half-close of one that reads the answer, looks like
+		// Close on the wire, and the advice must not tell its peer to
+		// stop answering.
 		return fmt.Sprintf("the %s wrote %s (%s) to %s after the %s had sent FIN: smux discards them if the %s called Close, and delivers them only after CloseWrite",
 				sender, plural(ev.Count, "frame"), fmtBytes(ev.Bytes), where, receiver, receiver),
-			fmt.Sprintf("the %s should stop writing a stream once a read returns io.EOF (the peer's FIN); a %s that still wants data should half-close with CloseWrite, not Close (smux v1.5.58 and later: CloseWrite came in v1.5.55, and until v1.5.58 what arrives after it is lost if the %s's FIN comes before it is read)", sender, receiver, sender)
+			fmt.Sprintf("if the %s called Close, smux discarded them, and the %s should stop writing a stream once a read returns io.EOF (the peer's FIN); if it half-closed with CloseWrite to read on, as a %s that still wants data should, they were delivered and nothing is wrong (smux v1.5.58 and later: CloseWrite came in v1.5.55, and until v1.5.58 what arrives after it is lost if the %s's FIN comes before it is read) — v1's wire does not tell the two apart; v2's UPDs do", receiver, sender, receiver, sender)
 	case CodeProtocol:
 		then := "smux stops reading the session and keepalive closes it in 1-2 KeepAliveTimeouts (30-60 s by default)"
 		if r := ev.Violation.SmuxReaction(); r != decoder.SmuxReaction && r != "" {
