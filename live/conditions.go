@@ -476,16 +476,26 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 				}
 				since := max(fl.FullSince.UnixNano(), st.watch.consumedAt[d])
 				var slow time.Duration
+				var reads uint8
+				var readAt int64
 				if of != nil && of.Since.UnixNano() < since {
 					// Held on across the reader's reports: it keeps its start.
 					since, slow = of.Since.UnixNano(), time.Duration(max(st.watch.heldFor[d], 1))
+					// One report to a writer held StallAfter shows a reader
+					// that read again, after a pause or slowly; a second, a
+					// slow one (Evidence.slowReads).
+					reads, readAt = of.Evidence.slowReads, of.Evidence.slowAt
+					if c := st.watch.consumedAt[d]; c != readAt && st.watch.heldFor[d] >= int64(cfg.StallAfter) {
+						reads, readAt = min(reads+1, 2), c
+					}
 				}
 				if stalls[d]++; stalls[d] > maxStalls {
 					continue
 				}
 				cs = append(cs, candidate{code: CodeWindowStall, dir: Dir(d), hasDir: true, stream: st.id,
 					since: since,
-					ev:    Evidence{Bytes: uint64(fl.Window()), Age: time.Duration(ns - since), Limit: cfg.StallAfter, Slow: slow, Versions: vers}})
+					ev: Evidence{Bytes: uint64(fl.Window()), Age: time.Duration(ns - since), Limit: cfg.StallAfter, Slow: slow, Versions: vers,
+						slowReads: reads, slowAt: readAt}})
 			}
 		}
 		for i := first; i < len(cs); i++ {

@@ -292,6 +292,15 @@ type Evidence struct {
 	// long the writer had been held when the latest came (a reader that
 	// reads a little at a time); 0 otherwise.
 	Slow time.Duration
+	// slowReads counts, up to 2, the reports of a WINDOW_STALL's reader
+	// that came to a writer held StallAfter or more while it held, the
+	// latest at slowAt (Unix ns, the stream's consumedAt then). One
+	// shows a reader that read again after a pause, or reads far slower
+	// than its writer writes: a download whose reader stopped 5 s, then
+	// read at 12 MB/s, was called slow from its one report after the
+	// pause. A second shows it slow (slowText).
+	slowReads uint8
+	slowAt    int64
 	// Slowest: the slowest answer the acceptor gave on the stream before
 	// (NO_REPLY): from the request's latest payload frame to the
 	// answer's first.
@@ -378,6 +387,20 @@ type Evidence struct {
 	Upstream        uint64
 	UpstreamAddr    string
 	UpstreamFailure UpstreamFailure
+}
+
+// slowLevel says what a WINDOW_STALL's reports (Slow, slowReads) show
+// of its reader: 0 none came to a writer held on, 1 it read again after
+// a pause, or reads far slower than its writer writes, 2 it reads far
+// slower (a second report to a writer held StallAfter or more).
+func (ev *Evidence) slowLevel() uint8 {
+	switch {
+	case ev.Slow == 0:
+		return 0
+	case ev.slowReads < 2:
+		return 1
+	}
+	return 2
 }
 
 // pair returns the one protocol both ends of a PROTOCOL finding in dir
@@ -667,29 +690,30 @@ type engineSession struct {
 
 // told is what a finding's latest record (FindingOpened,
 // FindingUpdated) told of its count and severity, and when (Unix ns);
-// and, of a WINDOW_STALL, whether its reader was found reading slowly
-// (Evidence.Slow non-zero).
+// and, of a WINDOW_STALL, what its reader was found to do
+// (Evidence.slowLevel).
 type told struct {
 	count  uint64
 	sev    Severity
 	at     int64
-	slow   bool
+	slow   uint8 // Evidence.slowLevel
 	stream uint32
 }
 
 // again says whether an open finding whose count is count, stream
-// stream, severity sev and slow reader slow at ns is told again
-// (FindingUpdated): its severity is not what t told, which is told at
-// once (rare, and it changes what the finding means: a PROTOCOL finding
-// whose other end answered in the same protocol); nor is slow, told at
-// once too (a WINDOW_STALL's reader found to read, far slower than the
-// writer writes, not to have stopped: its text and advice change, and
-// before only its resolution said so); or its count or stream is not (a
+// stream, severity sev and slow reader slow (Evidence.slowLevel) at ns
+// is told again (FindingUpdated): its severity is not what t told,
+// which is told at once (rare, and it changes what the finding means: a
+// PROTOCOL finding whose other end answered in the same protocol); nor
+// is slow, told at once too (a WINDOW_STALL's reader found to read again
+// after a pause, or far slower than the writer writes, not to have
+// stopped; then found to read far slower: its text changes, and before
+// only its resolution said so); or its count or stream is not (a
 // LEAK's oldest stream that closed, another as old taking its place: its
 // sid, first bytes and words change), and t is UpdateEvery old or more.
 // If so, t is now that telling; was is the severity t had told where sev
 // differs, 0 where it does not.
-func (t *told) again(count uint64, stream uint32, sev Severity, slow bool, ns int64) (tell bool, was Severity) {
+func (t *told) again(count uint64, stream uint32, sev Severity, slow uint8, ns int64) (tell bool, was Severity) {
 	if sev != t.sev {
 		was = t.sev
 	} else if slow == t.slow && (count == t.count && stream == t.stream || ns-t.at < int64(UpdateEvery)) {
@@ -704,7 +728,7 @@ func (t *told) again(count uint64, stream uint32, sev Severity, slow bool, ns in
 // changes its advice) is told at once.
 func (es *engineSession) toldNow(f *Finding, ns int64) {
 	if j := slices.Index(es.open, f); j >= 0 {
-		es.told[j] = told{f.Evidence.Count, f.Severity, ns, f.Evidence.Slow != 0, f.Stream}
+		es.told[j] = told{f.Evidence.Count, f.Severity, ns, f.Evidence.slowLevel(), f.Stream}
 	}
 }
 
@@ -928,7 +952,7 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 			nf = s.finding(f.ID, c, f.Opened)
 		}
 		t := es.told[j]
-		if tell, was := t.again(nf.Evidence.Count, nf.Stream, nf.Severity, nf.Evidence.Slow != 0, ns); tell || nf != f {
+		if tell, was := t.again(nf.Evidence.Count, nf.Stream, nf.Severity, nf.Evidence.slowLevel(), ns); tell || nf != f {
 			e.changes = append(e.changes, change{old: f, new: nf, s: s, tell: tell, was: was})
 		}
 		kept, tolds = append(kept, nf), append(tolds, t)
@@ -1069,7 +1093,7 @@ func dropFrom(cs []candidate, from int, drop func(candidate) bool) []candidate {
 func (e *engine) open1(s *Session, c *candidate, now time.Time, ns int64) (*Finding, told) {
 	e.nextID++
 	f := s.finding(e.nextID, c, now)
-	return f, told{f.Evidence.Count, f.Severity, ns, f.Evidence.Slow != 0, f.Stream}
+	return f, told{f.Evidence.Count, f.Severity, ns, f.Evidence.slowLevel(), f.Stream}
 }
 
 // lastWord gives each open framing finding of the ended session s the
@@ -1092,7 +1116,7 @@ func (e *engine) lastWord(s *Session, ns int64) {
 		if c := &e.finals[i]; changed(f, c) {
 			nf = s.finding(f.ID, c, f.Opened)
 		}
-		if tell, was := es.told[j].again(nf.Evidence.Count, nf.Stream, nf.Severity, nf.Evidence.Slow != 0, ns); tell || nf != f {
+		if tell, was := es.told[j].again(nf.Evidence.Count, nf.Stream, nf.Severity, nf.Evidence.slowLevel(), ns); tell || nf != f {
 			e.changes = append(e.changes, change{old: f, new: nf, s: s, tell: tell, was: was})
 			es.open[j] = nf
 		}
@@ -1107,7 +1131,7 @@ func changed(f *Finding, c *candidate) bool {
 	a, b := f.Evidence, c.ev
 	return a.Count != b.Count || a.Bytes != b.Bytes || a.Streams != b.Streams || a.Limit != b.Limit ||
 		roughAge(a.Age) != roughAge(b.Age) || roughAge(a.Idle) != roughAge(b.Idle) || f.Stream != c.stream || a.Sign != b.Sign ||
-		a.PeerGuess != b.PeerGuess || a.PeerAnswered != b.PeerAnswered || a.Same != b.Same || (a.Slow == 0) != (b.Slow == 0) ||
+		a.PeerGuess != b.PeerGuess || a.PeerAnswered != b.PeerAnswered || a.Same != b.Same || (a.Slow == 0) != (b.Slow == 0) || a.slowReads != b.slowReads || a.slowAt != b.slowAt ||
 		a.Unskipped != b.Unskipped || a.FinFirst != b.FinFirst || a.Upstream != b.Upstream || a.GaveUp != b.GaveUp || a.Slowest != b.Slowest || a.PushQuiet != b.PushQuiet || a.AfterPush != b.AfterPush || a.Silent != b.Silent
 }
 
@@ -1776,14 +1800,14 @@ func (e *engine) evalChurn(r *Registry, now time.Time, ns int64, cfg *FindingsCo
 	case old == nil:
 		e.nextID++
 		e.churn = churnFinding(e.nextID, c, now)
-		e.churnTold = told{c.ev.Count, e.churn.Severity, ns, false, 0}
+		e.churnTold = told{c.ev.Count, e.churn.Severity, ns, 0, 0}
 		e.apply(r, change{new: e.churn}, now, "")
 	default:
 		if changed(old, c) {
 			e.churn = churnFinding(old.ID, c, old.Opened)
 			e.churn.Since = old.Since
 		}
-		if tell, _ := e.churnTold.again(e.churn.Evidence.Count, 0, e.churn.Severity, false, ns); tell || e.churn != old {
+		if tell, _ := e.churnTold.again(e.churn.Evidence.Count, 0, e.churn.Severity, 0, ns); tell || e.churn != old {
 			e.apply(r, change{old: old, new: e.churn, tell: tell}, now, "")
 		}
 	}

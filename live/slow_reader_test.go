@@ -104,7 +104,11 @@ func (c *vclock) advance(t time.Time) {
 // within --stall-after / 2. Before, each report resolved it and it opened
 // again 2 s later: smux v2 opened 13 in the 80 s and yamux 4, each resolved after 4.4 s (smux v2)
 // each, and an alert that waits 5 minutes for a stall never fired. A
-// reader of 1 MB/s opens none.
+// reader of 1 MB/s opens none. Its first report after the hold says
+// that the reader paused, or reads far slower than its writer writes;
+// its second, that it reads far slower: each told at once (before, the
+// first said so already, which one report, after a pause, does not show:
+// TestStallPausedReaderNotSlowReal).
 func TestSlowReaderOneStall(t *testing.T) {
 	const total = 1536 << 10
 	for _, proto := range []string{"smux v2", "yamux"} {
@@ -238,9 +242,10 @@ func TestSlowReaderOneStall(t *testing.T) {
 					t.Fatalf("open at 80 s: %+v, want the one WINDOW_STALL, saying its reader reads slowly", open)
 				}
 				t.Logf("at 80 s: %s", open[0].Text)
-				// While it is open, a record tells that the reader reads,
-				// slowly: once, as the first report came to a held
-				// writer. Before, only its resolution said so.
+				// While it is open, records tell that the reader read
+				// again, after a pause or slowly, as the first report came
+				// to a held writer, and that it reads slowly, as the
+				// second did. Before, only its resolution said so.
 				var updated []*live.Finding
 				recs, _ := reg.Frames(live.Query{From: 1}, nil)
 				for _, r := range recs {
@@ -248,8 +253,13 @@ func TestSlowReaderOneStall(t *testing.T) {
 						updated = append(updated, r.Finding)
 					}
 				}
-				if len(updated) != 1 || updated[0].Evidence.Slow < cfg.StallAfter || !strings.Contains(updated[0].Text, "reads, but far slower than it writes") {
-					t.Fatalf("WINDOW_STALL updated %d times while open, want once, saying its reader reads slowly: %+v", len(updated), updated)
+				for i, want := range []string{pausedWords, slowWords} {
+					if len(updated) != 2 || updated[i].Evidence.Slow < cfg.StallAfter || !strings.Contains(updated[i].Text, want) {
+						for _, f := range updated {
+							t.Log(f.Text)
+						}
+						t.Fatalf("WINDOW_STALL updated %d times while open, want twice, saying its reader paused or reads slowly, then that it reads slowly", len(updated))
+					}
 				}
 				// The reader catches up: it reads the rest at once.
 				caught := at
@@ -274,9 +284,10 @@ func TestSlowReaderOneStall(t *testing.T) {
 // slowInJSON checks the one WINDOW_STALL of a slow reader in reg's
 // records as the JSON output writes them: opened with no slow (no report
 // had come), resolved with slow, the writer's hold when the reader's
-// latest report came, stallAfter or more; and, between the two, one
-// finding-updated that tells it, with slow, as the plain output's UPDATED
-// line does with the text that says the reader reads slowly.
+// latest report came, stallAfter or more; and, between the two, two
+// finding-updated that tell it, with slow, as the plain output's UPDATED
+// lines do with the texts that say the reader paused or reads slowly,
+// then that it reads slowly.
 func slowInJSON(t *testing.T, reg *live.Registry, stallAfter time.Duration) {
 	t.Helper()
 	var out bytes.Buffer
@@ -302,8 +313,8 @@ func slowInJSON(t *testing.T, reg *live.Registry, stallAfter time.Duration) {
 			t.Errorf("%s: slow = %#v, want the writer's hold at the reader's latest report, %v or more: %s", typ, m["slow"], stallAfter, line)
 		}
 	}
-	if seen["finding-opened"] != 1 || seen["finding-updated"] != 1 || seen["finding-resolved"] != 1 {
-		t.Errorf("WINDOW_STALL in the JSON: %v; want it opened, updated once and resolved", seen)
+	if seen["finding-opened"] != 1 || seen["finding-updated"] != 2 || seen["finding-resolved"] != 1 {
+		t.Errorf("WINDOW_STALL in the JSON: %v; want it opened, updated twice and resolved", seen)
 	}
 	out.Reset()
 	if err := headless.NewPrinter(reg, &out, headless.Plain).Flush(); err != nil {
@@ -315,7 +326,7 @@ func slowInJSON(t *testing.T, reg *live.Registry, stallAfter time.Duration) {
 			updated = append(updated, line)
 		}
 	}
-	if len(updated) != 1 || !strings.Contains(updated[0], "reads, but far slower than it writes") {
-		t.Errorf("plain: WINDOW_STALL's UPDATED lines %q, want one saying its reader reads slowly", updated)
+	if len(updated) != 2 || !strings.Contains(updated[0], pausedWords) || !strings.Contains(updated[1], slowWords) {
+		t.Errorf("plain: WINDOW_STALL's UPDATED lines %q, want one saying its reader paused or reads slowly, then one that it reads slowly", updated)
 	}
 }

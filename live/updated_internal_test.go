@@ -29,29 +29,35 @@ func TestToldAgain(t *testing.T) {
 		{7, Warning, 12 * sec, false, 0}, // the severity's telling told 6
 		{7, Warning, 12*sec + sec/2, true, 0},
 	} {
-		if got, was := tl.again(c.count, 0, c.sev, false, c.at); got != c.want || was != c.was {
+		if got, was := tl.again(c.count, 0, c.sev, 0, c.at); got != c.want || was != c.was {
 			t.Errorf("again(%d, %v, %v) = %v, %v; want %v, %v", c.count, c.sev, time.Duration(c.at), got, was, c.want, c.was)
 		}
 	}
-	if tl != (told{7, Warning, 12*sec + sec/2, false, 0}) {
+	if tl != (told{7, Warning, 12*sec + sec/2, 0, 0}) {
 		t.Errorf("told %+v, want 7, warning, at 12.5 s", tl)
 	}
 }
 
-// TestToldSlowAtOnce: a WINDOW_STALL's reader found to read slowly
-// (Evidence.Slow non-zero where the latest record told none) is told at
-// once, however soon, with no severity change; slow as told is not told
-// again.
+// TestToldSlowAtOnce: a WINDOW_STALL's reader found to read again after
+// a pause, or slowly (Evidence.slowLevel 1 where the latest record told
+// 0), and then found to read slowly (2), is told at once each time,
+// however soon, with no severity change; slow as told is not told again.
 func TestToldSlowAtOnce(t *testing.T) {
 	sec := int64(time.Second)
 	tl := told{sev: Warning, at: 10 * sec}
-	if got, was := tl.again(0, 0, Warning, true, 10*sec+1); !got || was != 0 {
+	if got, was := tl.again(0, 0, Warning, 1, 10*sec+1); !got || was != 0 {
 		t.Errorf("slow found: told %v, was %v; want told, no severity", got, was)
 	}
-	if got, _ := tl.again(0, 0, Warning, true, 100*sec); got {
+	if got, _ := tl.again(0, 0, Warning, 1, 100*sec); got {
 		t.Error("slow as told: told again")
 	}
-	if got, _ := tl.again(0, 0, Warning, false, 100*sec+1); !got {
+	if got, was := tl.again(0, 0, Warning, 2, 100*sec+1); !got || was != 0 {
+		t.Errorf("a second slow report: told %v, was %v; want told, no severity", got, was)
+	}
+	if got, _ := tl.again(0, 0, Warning, 2, 100*sec+2); got {
+		t.Error("slow as told: told again")
+	}
+	if got, _ := tl.again(0, 0, Warning, 0, 100*sec+3); !got {
 		t.Error("slow no more: not told")
 	}
 }
@@ -63,13 +69,13 @@ func TestToldSlowAtOnce(t *testing.T) {
 func TestToldNewStream(t *testing.T) {
 	sec := int64(time.Second)
 	tl := told{count: 2, sev: Warning, at: 10 * sec, stream: 3}
-	if got, _ := tl.again(2, 5, Warning, false, 10*sec+sec/2); got {
+	if got, _ := tl.again(2, 5, Warning, 0, 10*sec+sec/2); got {
 		t.Error("a new stream told within UpdateEvery")
 	}
-	if got, _ := tl.again(2, 5, Warning, false, 11*sec); !got {
+	if got, _ := tl.again(2, 5, Warning, 0, 11*sec); !got {
 		t.Error("a new stream at the same count not told")
 	}
-	if got, _ := tl.again(2, 5, Warning, false, 100*sec); got {
+	if got, _ := tl.again(2, 5, Warning, 0, 100*sec); got {
 		t.Error("the stream as told, told again")
 	}
 }

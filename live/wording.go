@@ -378,19 +378,42 @@ func closeWaitSS(transport string) string {
 	return ""
 }
 
-// stallText words a window-stall finding, the same in smux and yamux.
+// stallText words a window-stall finding, the same in smux and yamux
+// but for the rule by which each reports what its reader consumed.
+//
+// No report for StallAfter is no proof that the reader stopped: smux v2
+// sends a UPD at a stream's first read, then only once its reader has
+// read half its MaxStreamBuffer since its latest (stream.tryReadV2,
+// windowUpdateThreshold), and hashicorp/yamux a window update only once
+// its reader has read half its MaxStreamWindowSize (Stream.
+// sendWindowUpdate: delta < max/2 is omitted); the window a held writer
+// is given after a report is that size. A yamux reader of 50 KB/s on the
+// default 256 KiB window reports every 2.6 s, and was called "not
+// reading" at 2 s.
+//
+// One report to a writer held StallAfter or more (slowLevel 1) shows a
+// reader that read again, after a pause or slowly; a second, a slow one
+// (slowLevel 2). A download whose reader paused 5 s, then read at
+// 12 MB/s, was called "far slower than it writes" from the one report
+// after its pause.
 func stallText(f *Finding) string {
 	ev := &f.Evidence
-	text := fmt.Sprintf("stream %d: the %s's writer has been held by a full %s window for %s — its reader, the %s, is not reading",
-		f.Stream, f.Dir.Sender(), fmtBytes(ev.Bytes), fmtDur(ev.Age), f.Dir.Reverse().Sender())
-	if ev.Slow != 0 {
-		upd := "UPD"
-		if f.Proto == Yamux {
-			upd = "window update"
-		}
-		text = fmt.Sprintf("stream %d: the %s's writer has been held by a full %s window for %s — its reader, the %s, reads, but far slower than it writes: its latest %s came after the writer had waited %s",
-			f.Stream, f.Dir.Sender(), fmtBytes(ev.Bytes), fmtDur(ev.Age), f.Dir.Reverse().Sender(), upd, fmtDur(ev.Slow))
+	upd := "UPD"
+	rule := "smux v2 sends one only then, and at its first read"
+	if f.Proto == Yamux {
+		upd, rule = "window update", "yamux sends one only then"
 	}
+	reader := fmt.Sprintf("its reader, the %s, is not reading, or has read less than half the window since its latest %s (%s)", f.Dir.Reverse().Sender(), upd, rule)
+	switch ev.slowLevel() {
+	case 1:
+		reader = fmt.Sprintf("its reader, the %s, paused, or reads far slower than it writes: its latest %s came after the writer had waited %s",
+			f.Dir.Reverse().Sender(), upd, fmtDur(ev.Slow))
+	case 2:
+		reader = fmt.Sprintf("its reader, the %s, reads, but far slower than it writes: its latest %s came after the writer had waited %s",
+			f.Dir.Reverse().Sender(), upd, fmtDur(ev.Slow))
+	}
+	text := fmt.Sprintf("stream %d: the %s's writer has been held by a full %s window for %s — %s",
+		f.Stream, f.Dir.Sender(), fmtBytes(ev.Bytes), fmtDur(ev.Age), reader)
 	if ev.Count > 1 {
 		text += fmt.Sprintf(" (%d streams of this session stalled this way)", ev.Count)
 	}
