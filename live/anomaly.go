@@ -10,7 +10,7 @@ type Anomaly uint8
 // The stream-level anomalies.
 const (
 	DuplicateSYN         Anomaly = iota + 1 // SYN for a stream id that is still open or half-closed: smux ignores it
-	WrongParity                             // SYN with an id its opener never uses: clients open odd ids from 3, servers even ids from 2
+	WrongParity                             // SYN with an id its sender never opens: 0 or 1 (yamux: 0), or of the other end's parity, as the session's first SYN settled which end opens odd ids
 	UnknownStream                           // PSH, FIN or UPD for a stream never opened: smux discards it
 	ClosedStream                            // PSH for a stream closed both ways: smux discards it
 	EmptyPSH                                // PSH of length 0: smux skips it
@@ -39,7 +39,7 @@ var anomalyNames = [NumAnomalies]string{"", "DUPLICATE_SYN", "WRONG_PARITY", "UN
 var anomalyReactions = [NumAnomalies]string{
 	"",
 	"smux ignores a SYN for a stream it still has",
-	"smux accepts it, but smux never opens such an id itself (clients: odd from 3, servers: even from 2); it may collide with one the other side opens",
+	"smux accepts it, but smux never opens such an id itself (clients: odd from 3, servers: even from 2; the session's first SYN showed which end opens odd ids); it may collide with one the other side opens",
 	"smux discards it: no such stream",
 	"smux discards it: the stream is closed",
 	"smux skips a PSH of length 0",
@@ -54,7 +54,7 @@ var anomalyReactions = [NumAnomalies]string{
 // a yamux session can show, and libp2p's go-yamux v5.1.0 where it differs.
 var yamuxReactions = [NumAnomalies]string{
 	DuplicateSYN: `yamux sends GoAway (protocol error) and ends the session: "duplicate stream initiated"`,
-	WrongParity: "hashicorp's yamux accepts it, but yamux never opens such an id itself (clients: odd from 1, servers: even from 2); it may collide with one the other side opens; " +
+	WrongParity: "hashicorp's yamux accepts it, but yamux never opens such an id itself (clients: odd from 1, servers: even from 2; the session's first SYN showed which end opens odd ids); it may collide with one the other side opens; " +
 		`libp2p's go-yamux ends the session ("both yamux endpoints are clients")`,
 	UnknownStream: "yamux discards a DATA frame's payload and ignores a WINDOW_UPDATE for a stream it does not have " +
 		"(it has closed or reset it, or never opened it)",

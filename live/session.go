@@ -150,6 +150,7 @@ type Session struct {
 	version      uint8    // of the session's first frame
 	ver          [2]uint8 // of each direction's first frame
 	halted       [2]bool  // the direction's receiver refuses everything: the ends speak different versions
+	oddBy        uint8    // 1 + the direction whose sender opens odd ids (the mux client's), as the first SYN settled it; 0 before (oddOpener)
 	start, last  time.Time
 	end          time.Time
 	ended        bool
@@ -410,6 +411,7 @@ func (s *Session) stream(dir Dir, sid uint32) *stream {
 
 func (s *Session) syn(dir Dir, at time.Time, sid uint32) Anomaly {
 	var a Anomaly
+	s.settleParity(dir, sid, 2)
 	// smux opens ids in increasing order, so a new SYN's id is usually above
 	// every id of its parity: no lookup needed to know it is not a duplicate.
 	if sid > s.maxID[sid%2] {
@@ -437,11 +439,59 @@ func (s *Session) syn(dir Dir, at time.Time, sid uint32) Anomaly {
 	st.frames[dir] = 1
 	s.counted = st
 	// smux bumps its id counter before use: clients open odd ids from 3,
-	// servers even ids from 2.
-	if a == 0 && ((sid%2 == 1) != (dir == ClientToServer) || sid < 2) {
+	// servers even ids from 2. Ids 0 and 1 are no side's.
+	if a == 0 && s.wrongParity(dir, sid, 2) {
 		a = WrongParity
 	}
 	return a
+}
+
+// settleParity settles, at the session's first SYN of an id at or above
+// lowest (smux's 2, yamux's 1: below it are ids no side opens), which
+// side opens odd ids, the mux client's: its sender opens that id's
+// parity. The mux client is whichever end runs the library's Client role,
+// not necessarily the end that dialed the TCP connection (a reverse agent
+// dials out and runs the mux's server role). Later SYNs settle nothing.
+// s.mu is held.
+func (s *Session) settleParity(dir Dir, sid, lowest uint32) {
+	if s.oddBy != 0 || sid < lowest {
+		return
+	}
+	odd := dir
+	if sid%2 == 0 {
+		odd = dir.Reverse()
+	}
+	s.oddBy = 1 + uint8(odd)
+}
+
+// wrongParity reports whether a SYN for sid sent in direction dir names an
+// id its sender never opens: one below lowest, which no side opens, or one
+// of the parity the other side opens, as the session's first SYN settled
+// it (settleParity, called first: that SYN is of the right parity by
+// definition). So a side that changes parity, or both sides opening the
+// same one (two clients), is caught at the first SYN that breaks it.
+// s.mu is held.
+func (s *Session) wrongParity(dir Dir, sid, lowest uint32) bool {
+	return sid < lowest || (sid%2 == 1) != (dir == s.oddOpener())
+}
+
+// oddOpener returns the direction whose sender opens odd ids: as the
+// session's first SYN settled it (settleParity), or before any SYN the TCP
+// roles' (the dialer is taken for the mux client). s.mu is held.
+func (s *Session) oddOpener() Dir {
+	if s.oddBy == 0 {
+		return ClientToServer
+	}
+	return Dir(s.oddBy - 1)
+}
+
+// openerOf returns the direction whose sender opens ids of sid's parity
+// (oddOpener). s.mu is held.
+func (s *Session) openerOf(sid uint32) Dir {
+	if sid%2 == 1 {
+		return s.oddOpener()
+	}
+	return s.oddOpener().Reverse()
 }
 
 // missing classifies a FIN, PSH or UPD for a stream the session does not
@@ -464,14 +514,11 @@ func (s *Session) missing(cmd decoder.Cmd, sid uint32) Anomaly {
 // openedUnseen reports whether sid is of the parity of the side whose
 // direction the capture holds nothing of (Unseen): its SYN, sent there,
 // went by unseen, so a frame the other side sends for it names a stream
-// that was opened, no UNKNOWN_STREAM. Clients open odd ids, servers even,
-// in smux and yamux alike. s.mu is held.
+// that was opened, no UNKNOWN_STREAM. Mux clients open odd ids, servers
+// even, in smux and yamux alike: which side that is, the session's first
+// SYN settled (openerOf). s.mu is held.
 func (s *Session) openedUnseen(sid uint32) bool {
-	opener := ServerToClient
-	if sid%2 == 1 {
-		opener = ClientToServer
-	}
-	return s.unseen[opener]
+	return s.unseen[s.openerOf(sid)]
 }
 
 func (s *Session) fin(dir Dir, at time.Time, sid uint32) Anomaly {
@@ -1075,15 +1122,14 @@ func (s *Session) PayloadLost(dir Dir, at time.Time, offset, n int64, detail str
 
 // adopt tracks a stream that a frame other than SYN names, in a session
 // whose capture did not see every byte: it was opened before what was
-// seen, or in what was lost. Its opener follows smux's id parity. s.mu is held.
+// seen, or in what was lost. Its opener is the side that opens ids of its
+// parity (openerOf: as the first SYN settled, or before any the TCP
+// roles'). s.mu is held.
 func (s *Session) adopt(dir Dir, at time.Time, sid uint32) *stream {
 	if !s.incomplete || sid == 0 || s.ended {
 		return nil
 	}
-	opener := Server
-	if sid%2 == 1 {
-		opener = Client
-	}
+	opener := s.openerOf(sid).Sender()
 	if first := s.firstSYN[sid%2]; first == 0 || sid < first {
 		// Opened before the capture began: adopted once, not again
 		// once it is closed and folded.

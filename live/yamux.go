@@ -377,6 +377,7 @@ func (s *Session) heldGrant(dir Dir) bool {
 // the stream it names with DuplicateSYN.
 func (s *Session) yamuxOpen(dir Dir, at time.Time, sid uint32) (*stream, Anomaly) {
 	var a Anomaly
+	s.settleParity(dir, sid, 1)
 	if sid > s.maxID[sid%2] {
 		s.raiseID(sid)
 		if st := s.heldSYN(dir, sid); st != nil {
@@ -395,8 +396,9 @@ func (s *Session) yamuxOpen(dir Dir, at time.Time, sid uint32) (*stream, Anomaly
 	for d := range 2 {
 		st.flow[d] = Flow{PeerWindow: yamux.InitialWindow, HasUPD: true}
 	}
-	// yamux clients open odd ids from 1, servers even ids from 2.
-	if a == 0 && ((sid%2 == 1) != (dir == ClientToServer) || sid == 0) {
+	// yamux clients open odd ids from 1, servers even ids from 2: id 0 is
+	// no side's.
+	if a == 0 && s.wrongParity(dir, sid, 1) {
 		a = WrongParity
 	}
 	return st, a

@@ -379,9 +379,28 @@ func TestYamuxAnomalies(t *testing.T) {
 			y.rec(c2s, yamux.WindowUpdate, yamux.SYN, 1, 0)
 		}, []live.Anomaly{live.DuplicateSYN}},
 		{"wrong parity", func(y *yamuxFrames) {
+			// The first SYN settles that the dialer opens odd ids: then
+			// it opens an even one, and the acceptor an odd one.
+			y.rec(c2s, yamux.WindowUpdate, yamux.SYN, 1, 0)
 			y.rec(c2s, yamux.WindowUpdate, yamux.SYN, 2, 0)
 			y.rec(s2c, yamux.WindowUpdate, yamux.SYN, 2+1, 0)
 		}, []live.Anomaly{live.WrongParity, live.WrongParity}},
+		{"id 0", func(y *yamuxFrames) {
+			y.rec(c2s, yamux.WindowUpdate, yamux.SYN, 0, 0)
+			y.rec(c2s, yamux.WindowUpdate, yamux.SYN, 1, 0)
+		}, []live.Anomaly{live.WrongParity}},
+		{"reversed roles", func(y *yamuxFrames) {
+			// The dialer runs yamux.Server: the acceptor opens odd ids.
+			y.rec(s2c, yamux.WindowUpdate, yamux.SYN, 1, 0)
+			y.rec(c2s, yamux.WindowUpdate, yamux.ACK, 1, 0)
+			y.rec(c2s, yamux.WindowUpdate, yamux.SYN, 2, 0)
+			y.rec(s2c, yamux.WindowUpdate, yamux.ACK, 2, 0)
+			y.rec(s2c, yamux.WindowUpdate, yamux.SYN, 3, 0)
+		}, nil},
+		{"reversed roles, then the dialer opens an odd id", func(y *yamuxFrames) {
+			y.rec(s2c, yamux.WindowUpdate, yamux.SYN, 1, 0)
+			y.rec(c2s, yamux.WindowUpdate, yamux.SYN, 3, 0)
+		}, []live.Anomaly{live.WrongParity}},
 		{"unknown stream", func(y *yamuxFrames) {
 			y.rec(c2s, yamux.Data, 0, 9, 3)
 		}, []live.Anomaly{live.UnknownStream}},

@@ -201,12 +201,21 @@ var rawScenarios = []rawScenario{
 		r.check([]expected{{live.DuplicateSYN, dup}}, true)
 	}},
 	{"WRONG_PARITY", false, func(r *rawEnv) {
-		// Ids the raw end's side never opens: 0 and 1, and the other parity.
+		// Ids the raw end's side never opens: 0 and 1, and the other side's parity.
 		wrong := []uint32{0, 1, 2, 4, 6}
 		if r.raw == 1 {
 			wrong = []uint32{0, 1, 3, 5, 7}
 		}
 		w := wrong[r.rnd.IntN(len(wrong))]
+		if w >= 2 {
+			// The session's first SYN settles which side opens odd ids
+			// (a TCP dialer may run smux's Server): the raw end opens its
+			// own first, then changes parity. Ids 0 and 1 are no side's,
+			// even as the first SYN.
+			own := r.id(0)
+			r.send(r.frame(SYN, own, ""))
+			r.accept(own)
+		}
 		first := r.send(r.frame(SYN, w, ""), r.frame(PSH, w, "data"), r.frame(FIN, w, ""))
 		st := r.accept(w) // smux accepts it
 		if got, err := readAll(st); err != nil || string(got) != "data" {
