@@ -482,11 +482,21 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 					// Held on across the reader's reports: it keeps its start.
 					since, slow = of.Since.UnixNano(), time.Duration(max(st.watch.heldFor[d], 1))
 					// One report to a writer held StallAfter shows a reader
-					// that read again, after a pause or slowly; a second, a
-					// slow one (Evidence.slowReads).
+					// that read again, after a pause or slowly; a second,
+					// StallAfter or more after it, a slow one
+					// (Evidence.slowReads). Not one sooner: heldFor counts
+					// from the writer's FullSince, and smux v2's writer
+					// starts with a 256 KiB window, so a reader whose
+					// MaxStreamBuffer is smaller sends UPDs that leave it
+					// full, each to a writer held since before a pause: a
+					// reader that paused 5 s, then read at 12 MB/s, sent
+					// two 5 ms apart, and was said to read far slower.
 					reads, readAt = of.Evidence.slowReads, of.Evidence.slowAt
 					if c := st.watch.consumedAt[d]; c != readAt && st.watch.heldFor[d] >= int64(cfg.StallAfter) {
-						reads, readAt = min(reads+1, 2), c
+						if reads == 0 || c-readAt >= int64(cfg.StallAfter) {
+							reads = min(reads+1, 2)
+						}
+						readAt = c
 					}
 				}
 				if stalls[d]++; stalls[d] > maxStalls {

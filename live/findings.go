@@ -293,12 +293,13 @@ type Evidence struct {
 	// reads a little at a time); 0 otherwise.
 	Slow time.Duration
 	// slowReads counts, up to 2, the reports of a WINDOW_STALL's reader
-	// that came to a writer held StallAfter or more while it held, the
-	// latest at slowAt (Unix ns, the stream's consumedAt then). One
-	// shows a reader that read again after a pause, or reads far slower
-	// than its writer writes: a download whose reader stopped 5 s, then
-	// read at 12 MB/s, was called slow from its one report after the
-	// pause. A second shows it slow (slowText).
+	// that came to a writer held StallAfter or more while it held, a
+	// second only StallAfter or more after the one before; slowAt is the
+	// latest such report's time (Unix ns, the stream's consumedAt then),
+	// counted or not. One shows a reader that read again after a pause,
+	// or reads far slower than its writer writes: a download whose reader
+	// stopped 5 s, then read at 12 MB/s, was called slow from its one
+	// report after the pause. A second shows it slow (slowText).
 	slowReads uint8
 	slowAt    int64
 	// Slowest: the slowest answer the acceptor gave on the stream before

@@ -254,3 +254,64 @@ func TestStallSteadyReaderWordsReal(t *testing.T) {
 		})
 	}
 }
+
+// TestStallPausedReaderSmallWindowReal: TestStallPausedReaderNotSlowReal's
+// reader on a real smux v2 session at its default MaxStreamBuffer, 64 KiB:
+// it reads nothing for 5 s, then reads 64 KiB every 5 ms (12 MB/s,
+// evaluated after each read) or every 50 ms (1.3 MB/s, evaluated every
+// 100 ms, as the product does). smux v2's writer starts with a 256 KiB
+// window, so the UPDs of the first 192 KiB read leave it full, each to a
+// writer held since before the pause: two of them, 5 ms or 100 ms apart,
+// said the reader "reads, but far slower than it writes", and the summary
+// kept it (a review of the change). Reports that close together show a
+// reader that reads: no record nor the summary says it reads far slower.
+func TestStallPausedReaderSmallWindowReal(t *testing.T) {
+	for _, c := range []struct {
+		name        string
+		every, eval time.Duration
+	}{
+		{"12MBps", 5 * time.Millisecond, 5 * time.Millisecond},
+		{"1.3MBps", 50 * time.Millisecond, 100 * time.Millisecond},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			const chunk = 64 << 10
+			v := newVStall(t, "smux v2", 0, 3<<20)
+			cfg := live.FindingsConfig{StallAfter: 2 * time.Second, UnansweredAfter: time.Hour, Churn: -1}
+			at := t0
+			for ; at.Before(t0.Add(5 * time.Second)); at = at.Add(100 * time.Millisecond) {
+				v.reg.Evaluate(at, cfg)
+			}
+			next := at
+			for ; v.read < v.total; at = at.Add(c.every) {
+				v.readAt(at, chunk)
+				for ; next.Before(at.Add(c.every)); next = next.Add(c.eval) {
+					if !next.Before(at) {
+						v.reg.Evaluate(next, cfg)
+					}
+				}
+			}
+			for end := at.Add(cfg.StallAfter); at.Before(end); at = at.Add(100 * time.Millisecond) {
+				v.reg.Evaluate(at, cfg)
+			}
+			recs := stallRecords(v.reg)
+			if len(recs) == 0 {
+				t.Fatal("no WINDOW_STALL opened in the pause")
+			}
+			for _, r := range recs {
+				t.Logf("%v at %v: %s (%s)", r.Kind, r.At.Sub(t0), r.Finding.Text, r.Detail)
+				if strings.Contains(r.Finding.Text, slowWords) {
+					t.Errorf("%v at %v says the reader reads far slower than it writes: %s", r.Kind, r.At.Sub(t0), r.Finding.Text)
+				}
+			}
+			var out bytes.Buffer
+			if _, err := headless.NewPrinter(v.reg, &out, headless.Plain).Finish(headless.Options{StallAfter: cfg.StallAfter}); err != nil {
+				t.Fatal(err)
+			}
+			for _, line := range strings.Split(out.String(), "\n") {
+				if strings.Contains(line, "WINDOW_STALL") && strings.Contains(line, slowWords) {
+					t.Errorf("plain: %s", line)
+				}
+			}
+		})
+	}
+}
