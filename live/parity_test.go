@@ -31,6 +31,20 @@ func TestParityUnseenAndAdopted(t *testing.T) {
 			t.Errorf("anomalies %+v, want UNKNOWN_STREAM for stream 8", ss.Anomalies)
 		}
 	})
+	// Before any SYN, the TCP roles tell nothing: a one-way capture of a
+	// reverse agent's dialer (it runs the mux's server role), which
+	// answers on the acceptor's odd streams and opens none, names none
+	// unknown (before, UNKNOWN_STREAM for each: the dialer was taken for
+	// the opener of odd ids).
+	t.Run("unseen before any SYN", func(t *testing.T) {
+		reg := live.New(live.Config{})
+		sc := openSession(reg, 1)
+		sc.s.Unseen(s2c, true)
+		sc.feed(psh(c2s, 1, "answer"), fin(c2s, 1), psh(c2s, 3, "answer"))
+		if ss := sc.snap(t, reg); ss.AnomalyCount != 0 {
+			t.Errorf("anomalies %d %+v, want none: streams 1 and 3 are the unseen acceptor's", ss.AnomalyCount, ss.Anomalies)
+		}
+	})
 	t.Run("adopted", func(t *testing.T) {
 		reg := live.New(live.Config{})
 		sc := openSession(reg, 1)

@@ -517,7 +517,17 @@ func (s *Session) missing(cmd decoder.Cmd, sid uint32) Anomaly {
 // that was opened, no UNKNOWN_STREAM. Mux clients open odd ids, servers
 // even, in smux and yamux alike: which side that is, the session's first
 // SYN settled (openerOf). s.mu is held.
+//
+// Before any SYN settled it, in a capture that holds one direction alone,
+// any id the seen side names may be the unseen side's: the seen side has
+// opened none that it saw, and the TCP roles do not tell which end runs
+// the mux's client (a one-way capture of a reverse agent's dialer, which
+// runs the server role, named each of the acceptor's odd streams
+// UNKNOWN_STREAM).
 func (s *Session) openedUnseen(sid uint32) bool {
+	if s.oddBy == 0 && s.unseen[0] != s.unseen[1] {
+		return true
+	}
 	return s.unseen[s.openerOf(sid)]
 }
 
