@@ -1,6 +1,7 @@
 package tap_test
 
 import (
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -221,6 +222,15 @@ func TestTransportCloseWait(t *testing.T) {
 			}
 			in.Read(make([]byte, 5))
 			in.Close()
+			// The client reads the server's FIN before it leaves: a socket
+			// closed with bytes unread in it is reset (TCP sends RST, a unix
+			// socket's peer reads ECONNRESET), and the server's session then
+			// ends reset, no CLOSE_WAIT. The tap records the FIN as the
+			// server writes it; the client's smux may read it much later.
+			st.SetReadDeadline(time.Now().Add(10 * time.Second))
+			if n, err := st.Read(make([]byte, 1)); err != io.EOF {
+				t.Fatalf("the client's stream read %d, %v, want the server's FIN (io.EOF)", n, err)
+			}
 			st.Close()
 			smuxtest.Eventually(t, "the stream closed", func() bool { return theSession(t, reg).Open == 0 })
 			cli.Close()
@@ -231,6 +241,9 @@ func TestTransportCloseWait(t *testing.T) {
 			smuxtest.Eventually(t, "CLOSE_WAIT", func() bool {
 				time.Sleep(50 * time.Millisecond)
 				reg.Evaluate(time.Now(), live.FindingsConfig{CloseWaitAfter: 300 * time.Millisecond, Churn: -1})
+				if s := theSession(t, reg); s.Ended {
+					t.Fatalf("the session ended, no CLOSE_WAIT: %v %q", s.Reason, s.Err)
+				}
 				for _, f := range reg.Snapshot().Findings {
 					if f.Code == live.CodeCloseWait {
 						found = f
