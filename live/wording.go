@@ -387,7 +387,11 @@ func closeWaitSS(transport string) string {
 // windowUpdateThreshold), and hashicorp/yamux a window update only once
 // its reader has read half its MaxStreamWindowSize (Stream.
 // sendWindowUpdate: delta < max/2 is omitted); the window a held writer
-// is given after a report is that size. A yamux reader of 50 KB/s on the
+// is given after a report is that size, but for smux v2's first: its
+// writer starts with 256 KiB whatever the reader's MaxStreamBuffer, so a
+// smaller one's UPDs leave it full until the reader has caught up (a
+// second slow report counts only StallAfter after the first:
+// candidates). A yamux reader of 50 KB/s on the
 // default 256 KiB window reports every 2.6 s, and was called "not
 // reading" at 2 s.
 //
