@@ -475,10 +475,19 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 					}
 				}
 				since := max(fl.FullSince.UnixNano(), st.watch.consumedAt[d])
-				var slow time.Duration
+				var slow, quiet time.Duration
 				var reads uint8
 				var readAt int64
 				if of != nil && of.Since.UnixNano() < since {
+					// The writer held again, since the latest report or its
+					// refill: where that is StallAfter or more and three
+					// times the hold the report came after, the reader
+					// that read is quiet again (Evidence.slowQuiet): a
+					// slow one still read "far slower" 61 s after it
+					// stopped for good.
+					if cur := ns - since; !fl.FullSince.IsZero() && cur >= int64(cfg.StallAfter) && cur >= 3*st.watch.heldFor[d] {
+						quiet = time.Duration(cur)
+					}
 					// Held on across the reader's reports: it keeps its start.
 					since, slow = of.Since.UnixNano(), time.Duration(max(st.watch.heldFor[d], 1))
 					// One report to a writer held StallAfter shows a reader
@@ -505,7 +514,7 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 				cs = append(cs, candidate{code: CodeWindowStall, dir: Dir(d), hasDir: true, stream: st.id,
 					since: since,
 					ev: Evidence{Bytes: uint64(fl.Window()), Age: time.Duration(ns - since), Limit: cfg.StallAfter, Slow: slow, Versions: vers,
-						slowReads: reads, slowAt: readAt}})
+						slowReads: reads, slowAt: readAt, slowQuiet: quiet}})
 			}
 		}
 		for i := first; i < len(cs); i++ {

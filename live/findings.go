@@ -302,6 +302,11 @@ type Evidence struct {
 	// report after the pause. A second shows it slow (slowText).
 	slowReads uint8
 	slowAt    int64
+	// slowQuiet: where a WINDOW_STALL's reader had reported (Slow), the
+	// writer's hold since that latest report (or its refill), once it is
+	// StallAfter or more and three times the hold the report came after:
+	// the reader is quiet again (slowText). 0 otherwise.
+	slowQuiet time.Duration
 	// Slowest: the slowest answer the acceptor gave on the stream before
 	// (NO_REPLY): from the request's latest payload frame to the
 	// answer's first.
@@ -393,11 +398,14 @@ type Evidence struct {
 // slowLevel says what a WINDOW_STALL's reports (Slow, slowReads) show
 // of its reader: 0 none came to a writer held on, 1 it read again after
 // a pause, or reads far slower than its writer writes, 2 it reads far
-// slower (a second report to a writer held StallAfter or more).
+// slower (a second report to a writer held StallAfter or more), 3 it
+// reported, and has been quiet again since for longer (slowQuiet).
 func (ev *Evidence) slowLevel() uint8 {
 	switch {
 	case ev.Slow == 0:
 		return 0
+	case ev.slowQuiet > 0:
+		return 3
 	case ev.slowReads < 2:
 		return 1
 	}
@@ -1132,7 +1140,7 @@ func changed(f *Finding, c *candidate) bool {
 	a, b := f.Evidence, c.ev
 	return a.Count != b.Count || a.Bytes != b.Bytes || a.Streams != b.Streams || a.Limit != b.Limit ||
 		roughAge(a.Age) != roughAge(b.Age) || roughAge(a.Idle) != roughAge(b.Idle) || f.Stream != c.stream || a.Sign != b.Sign ||
-		a.PeerGuess != b.PeerGuess || a.PeerAnswered != b.PeerAnswered || a.Same != b.Same || (a.Slow == 0) != (b.Slow == 0) || a.slowReads != b.slowReads || a.slowAt != b.slowAt ||
+		a.PeerGuess != b.PeerGuess || a.PeerAnswered != b.PeerAnswered || a.Same != b.Same || (a.Slow == 0) != (b.Slow == 0) || a.slowReads != b.slowReads || a.slowAt != b.slowAt || roughAge(a.slowQuiet) != roughAge(b.slowQuiet) || (a.slowQuiet == 0) != (b.slowQuiet == 0) ||
 		a.Unskipped != b.Unskipped || a.FinFirst != b.FinFirst || a.Upstream != b.Upstream || a.GaveUp != b.GaveUp || a.Slowest != b.Slowest || a.PushQuiet != b.PushQuiet || a.AfterPush != b.AfterPush || a.Silent != b.Silent
 }
 

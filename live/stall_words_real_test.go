@@ -315,3 +315,60 @@ func TestStallPausedReaderSmallWindowReal(t *testing.T) {
 		})
 	}
 }
+
+// TestStallSlowThenStoppedReal: TestStallSteadyReaderWordsReal's readers
+// (yamux 50 KB/s, smux v2 10 KB/s, on their default windows), shown to
+// read far slower than their writers write by two reports, stop for good
+// at 9 s. Before, the finding they held open still said, 61 s later, "its
+// reader, the client, reads, but far slower than it writes: its latest
+// window update came after the writer had waited 2.7 s". Once the
+// writer's hold since that report is three times the one it came after
+// (and --stall-after), it says the reader is not reading, or has read
+// less than half the window since that report, how long ago that came
+// and after what wait: told at once (finding-updated); no record says
+// "far slower" after that.
+func TestStallSlowThenStoppedReal(t *testing.T) {
+	for _, c := range []struct {
+		proto string
+		per   int
+	}{{"yamux", 5000}, {"smux v2", 1000}} {
+		t.Run(c.proto, func(t *testing.T) {
+			v := newVStall(t, c.proto, 0, 4<<20)
+			cfg := live.FindingsConfig{StallAfter: 2 * time.Second, UnansweredAfter: time.Hour, Churn: -1}
+			at := t0
+			for ; at.Before(t0.Add(9 * time.Second)); at = at.Add(100 * time.Millisecond) {
+				v.readAt(at, c.per)
+				v.reg.Evaluate(at, cfg)
+			}
+			for ; at.Before(t0.Add(70 * time.Second)); at = at.Add(100 * time.Millisecond) {
+				v.reg.Evaluate(at, cfg)
+			}
+			recs := stallRecords(v.reg)
+			slow, stopped := -1, -1
+			for i, r := range recs {
+				t.Logf("%v at %v: %s (%s)", r.Kind, r.At.Sub(t0), r.Finding.Text, r.Detail)
+				switch {
+				case strings.Contains(r.Finding.Text, slowWords):
+					slow = i
+				case strings.Contains(r.Finding.Text, "is not reading, or has read less than half the window since its latest") && strings.Contains(r.Finding.Text, " ago, after the writer had waited "):
+					if stopped < 0 {
+						stopped = i
+					}
+				}
+			}
+			if slow < 0 || stopped < slow || recs[stopped].Kind != live.FindingUpdated {
+				t.Fatalf("records: the slow words at %d, the stopped words at %d; want the slow words, then a finding-updated saying the reader is quiet again", slow, stopped)
+			}
+			// Three times the hold its latest report came after (smux v2's
+			// counts from the writer's first hold: its 256 KiB first window
+			// stays full at a 64 KiB buffer), after that report.
+			if u := recs[slow].Finding.Evidence; recs[stopped].At.After(t0.Add(9*time.Second + 3*u.Slow + time.Second)) {
+				t.Errorf("told %v into the run; want within three times %v after the reader stopped at 9 s", recs[stopped].At.Sub(t0), u.Slow)
+			}
+			fs := v.reg.Snapshot().Findings
+			if len(fs) != 1 || strings.Contains(fs[0].Text, slowWords) || !strings.Contains(fs[0].Text, "ago, after the writer had waited ") {
+				t.Errorf("open at 70 s: %+v; want one WINDOW_STALL saying the reader is quiet again", fs)
+			}
+		})
+	}
+}

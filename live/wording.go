@@ -415,6 +415,8 @@ func stallText(f *Finding) string {
 	case 2:
 		reader = fmt.Sprintf("its reader, the %s, reads, but far slower than it writes: its latest %s came after the writer had waited %s",
 			f.Dir.Reverse().Sender(), upd, fmtDur(ev.Slow))
+	case 3:
+		reader += fmt.Sprintf(": that came %s ago, after the writer had waited %s", fmtDur(ev.slowQuiet), fmtDur(ev.Slow))
 	}
 	text := fmt.Sprintf("stream %d: the %s's writer has been held by a full %s window for %s — %s",
 		f.Stream, f.Dir.Sender(), fmtBytes(ev.Bytes), fmtDur(ev.Age), reader)
