@@ -733,6 +733,39 @@ func TestDemoWriteThenRead(t *testing.T) {
 	}
 }
 
+// TestDemoWriteFaultSession: the demo's --write file holds the sessions
+// of a client-side fault, which it dials beside the pool, as well as the
+// pool's: read of it counts the sessions the demo counted. Before, the
+// fault's dialer had no recorder: "sessions 3" live, 2 in the file, the
+// one the fault is about left out.
+func TestDemoWriteFaultSession(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo for seconds")
+	}
+	t.Parallel() // mostly waiting, on sessions and ports of its own
+	file := filepath.Join(t.TempDir(), "fault.pcapng")
+	var stdout, stderr syncBuffer
+	if code := run(context.Background(), []string{"demo", "-o", "json", "--duration", "3s", "--pool", "2", "--rate", "20",
+		"--fault", "keepalive", "--keepalive", "1s", "--write", file}, &stdout, &stderr); code != 0 {
+		t.Fatalf("demo: exit %d: %s", code, stderr.String())
+	}
+	sessions := func(out string) any {
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		var s map[string]any
+		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &s); err != nil || s["type"] != "summary" {
+			t.Fatalf("the last line is not a summary: %v\n%s", err, lines[len(lines)-1])
+		}
+		return s["sessions"]
+	}
+	var out, errOut syncBuffer
+	if code := run(context.Background(), []string{"read", file, "-o", "json"}, &out, &errOut); code != 0 {
+		t.Fatalf("read: exit %d: %s", code, errOut.String())
+	}
+	if live, read := sessions(stdout.String()), sessions(out.String()); live != 3.0 || read != live {
+		t.Errorf("the demo counted %v sessions (want 3: the pool's 2 and the fault's), read of its --write file %v", live, read)
+	}
+}
+
 // readCounts runs read on file and returns countsOf what it says.
 //
 // Every capture it reads is of a healthy run: read, which evaluates the

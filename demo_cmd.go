@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -156,7 +157,9 @@ func (f *demoFlags) run(cmd *cobra.Command, m demoMode) (err error) {
 	}()
 	m.tap(reg, &cfg, append(opts, f.tapOptions()...))
 	if cfg.Fault != "" && cfg.Dial != nil {
-		cfg.FaultDial = tap.Dialer(reg, demo.FaultLabel, f.tapOptions()...)
+		// The --write file records the fault's sessions too: they are
+		// what the fault is about (they were left out).
+		cfg.FaultDial = tap.Dialer(reg, demo.FaultLabel, slices.Concat(opts, f.tapOptions())...)
 	}
 	d, err := m.start(cmd.Context(), cfg)
 	if err != nil {
