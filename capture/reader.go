@@ -1381,7 +1381,12 @@ func (c *conn) settle() {
 	case aligning:
 		c.align, c.yalign = [2]*decoder.Decoder{}, [2]*yamux.Decoder{}
 	case skipped:
-		if !c.pick || c.otherPrefix != nil {
+		// A connect the server answered with a RST, no SYN-ACK (refused,
+		// or a firewall's reset), opened no session, picked or not: with
+		// --port, each was decoded as a session "reset by the server",
+		// and a client retrying against a server that is down opened
+		// CHURN, its advice to keep a pool.
+		if !c.pick || c.otherPrefix != nil || c.resetBeforeOpen() && len(c.bytesFrom(live.ClientToServer, 0)) == 0 {
 			c.r.stats.skipped.Add(1)
 			c.skippedNotMux()
 			c.pending, c.probe, c.yprobe, c.start = nil, [2]*decoder.Decoder{}, [2]*yamux.Decoder{}, [2]*walker{}

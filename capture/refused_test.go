@@ -60,3 +60,25 @@ func TestRefusedConnectNotice(t *testing.T) {
 		t.Fatalf("notices %q: want one that says %q", ns, want)
 	}
 }
+
+// TestRefusedConnectPicked: the same connect with the filter picking its
+// port (read --port, sniff --port: what the notices advise) is no session
+// either: the same notice, no session opened. Before, it was decoded as
+// an smux session "reset by the server", and 20 such connects in 10 s
+// opened CHURN, whose advice is to keep a pool.
+func TestRefusedConnectPicked(t *testing.T) {
+	ps := refusedConnect(t)
+	port := uint16(ps[0].TCP.DstPort)
+	reg := readEvaluated(ps, capture.Config{Filter: capture.Port(port)}, live.FindingsConfig{})
+	if ss := reg.Snapshot().Sessions; len(ss) != 0 {
+		t.Errorf("%d sessions, want none: %+v", len(ss), ss[0].Info)
+	}
+	want := fmt.Sprintf("the connection was reset before it opened: refused (nothing listening on port %d)", port)
+	said := false
+	for _, n := range notices(reg) {
+		said = said || strings.Contains(n, want)
+	}
+	if !said {
+		t.Errorf("notices %q: want one that says %q", notices(reg), want)
+	}
+}
