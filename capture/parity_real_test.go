@@ -3,7 +3,6 @@ package capture_test
 import (
 	"bytes"
 	"net"
-	"slices"
 	"testing"
 
 	"github.com/muxtop/muxtop/capture"
@@ -44,18 +43,7 @@ func TestParityRolesReal(t *testing.T) {
 					t.Fatalf("the capture (%d packets) does not begin with the dialer's TCP SYN", len(ps))
 				}
 				reg, _ := pcaptest.ReadAll(t, bytes.NewReader(b.Bytes()), capture.Config{})
-				snap := reg.Snapshot()
-				if len(snap.Sessions) != 1 {
-					t.Fatalf("%d sessions, want 1", len(snap.Sessions))
-				}
-				ss := snap.Sessions[0]
-				got, want := livecaptest.Anomalies(ss), sc.Want(m)
-				if !slices.Equal(got, want) || ss.AnomalyCount != uint64(len(want)) {
-					t.Errorf("anomalies %q (%d), want %q", got, ss.AnomalyCount, want)
-				}
-				if len(ss.Framing) != 0 {
-					t.Errorf("violations: %+v", ss.Framing)
-				}
+				sc.Check(t, m, reg.Snapshot())
 			})
 		}
 	}

@@ -2,7 +2,6 @@ package live_test
 
 import (
 	"net"
-	"slices"
 	"testing"
 
 	"github.com/muxtop/muxtop/internal/livecaptest"
@@ -28,18 +27,7 @@ func TestParityRolesReal(t *testing.T) {
 					return tap.Wrap(c, live.Client, reg, m.Name)
 				}, sc.DialerClient, sc.AcceptorClient)
 				sc.Run(t, dialer, acceptor)
-				snap := livecaptest.Settle(t, reg, 0)
-				if len(snap.Sessions) != 1 {
-					t.Fatalf("%d sessions, want 1", len(snap.Sessions))
-				}
-				ss := snap.Sessions[0]
-				got, want := livecaptest.Anomalies(ss), sc.Want(m)
-				if !slices.Equal(got, want) || ss.AnomalyCount != uint64(len(want)) {
-					t.Errorf("anomalies %q (%d), want %q", got, ss.AnomalyCount, want)
-				}
-				if len(ss.Framing) != 0 {
-					t.Errorf("violations: %+v", ss.Framing)
-				}
+				sc.Check(t, m, livecaptest.Settle(t, reg, 0))
 			})
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"testing"
 
 	"github.com/muxtop/muxtop/internal/smuxtest"
@@ -159,4 +160,22 @@ func Anomalies(ss *live.SessionSnap) []string {
 		got = append(got, AnomalyWords(a.Anomaly, a.Dir, sid))
 	}
 	return got
+}
+
+// Check checks the one session of snap, a registry's or a capture's read
+// of sc run on m: exactly sc's anomalies, in order, and no framing
+// violation.
+func (sc ParityScenario) Check(t testing.TB, m Mux, snap *live.Snapshot) {
+	t.Helper()
+	if len(snap.Sessions) != 1 {
+		t.Fatalf("%d sessions, want 1", len(snap.Sessions))
+	}
+	ss := snap.Sessions[0]
+	got, want := Anomalies(ss), sc.Want(m)
+	if !slices.Equal(got, want) || ss.AnomalyCount != uint64(len(want)) {
+		t.Errorf("anomalies %q (%d), want %q", got, ss.AnomalyCount, want)
+	}
+	if len(ss.Framing) != 0 {
+		t.Errorf("violations: %+v", ss.Framing)
+	}
 }
