@@ -1248,6 +1248,16 @@ const NOPLateness = time.Second
 // KEEPALIVE 2 s into every session before).
 const BorrowedKeepAlive = 10 * time.Second
 
+// BorrowedCritical is how long an smux side that has sent no NOP yet may
+// be silent, where the other side's NOPs give the cadence (Evidence.Borrowed),
+// before its KEEPALIVE is critical: smux's default KeepAliveTimeout, at
+// which a peer at the defaults closes a session that received nothing.
+// Before it the finding is a warning: each smux side keeps its own
+// KeepAliveInterval, and one slower than its peer's (25 s against 10 s)
+// sends its first NOP that far into every session, healthy; it was
+// critical 15 s into each, and MuxtopKeepaliveSilence fired.
+const BorrowedCritical = 30 * time.Second
+
 // PingAnswerLimit is how long a yamux ping may wait for its answer,
 // with nothing else from the side asked, before that side's silence is a
 // KEEPALIVE finding. hashicorp yamux answers a ping at once, from its

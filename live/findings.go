@@ -141,6 +141,8 @@ func (c FindingCode) Severities() []Severity {
 		return []Severity{Warning, Critical} // critical with an error code
 	case CodeUnanswered:
 		return []Severity{Critical, Warning} // a warning of a silent side (Evidence.Silent)
+	case CodeKeepalive:
+		return []Severity{Critical, Warning} // a warning of an smux side with no NOP yet (BorrowedCritical)
 	}
 	return []Severity{c.Severity()}
 }

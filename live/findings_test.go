@@ -864,8 +864,56 @@ func TestFindingKeepaliveCadence(t *testing.T) {
 		if f.Dir != s2c || f.Evidence.Every != time.Second || f.Evidence.Limit != limit || !f.Evidence.Borrowed {
 			t.Errorf("keepalive: %+v", f)
 		}
-		if want := "the server has sent nothing, not even a keepalive NOP, for 15 s, though the client's NOPs come every 1.0 s: it is frozen or gone, or its keepalive is off or slower than smux's default 10 s"; !strings.HasPrefix(f.Text, want) {
-			t.Errorf("text %q, want it to begin %q", f.Text, want)
+		// A warning: it may keep a longer interval still, and sends its
+		// first NOP that far in (critical 15 s into every such session
+		// before, and MuxtopKeepaliveSilence fired).
+		if want := "the server has sent nothing, not even a keepalive NOP, for 15 s, though the client's NOPs come every 1.0 s: it has sent no NOP of its own yet, so its keepalive may only be slower than the client's"; f.Severity != live.Warning || !strings.HasPrefix(f.Text, want) {
+			t.Errorf("%v, text %q; want a warning beginning %q", f.Severity, f.Text, want)
+		}
+		// Silent as long as smux's default KeepAliveTimeout: critical,
+		// told at once.
+		for s := 16.0; s < live.BorrowedCritical.Seconds(); s++ {
+			reg.Evaluate(sec(s), cfg)
+		}
+		if u := updatesOf(reg, live.CodeKeepalive); len(u) != 0 {
+			t.Errorf("updated before %v of silence: %+v", live.BorrowedCritical, u[0].Finding)
+		}
+		reg.Evaluate(sec(live.BorrowedCritical.Seconds()+0.1), cfg)
+		u := updatesOf(reg, live.CodeKeepalive)
+		if len(u) != 1 {
+			t.Fatalf("%d finding-updated records at %v of silence, want 1", len(u), live.BorrowedCritical)
+		}
+		g := u[0].Finding
+		if want := "the server has sent nothing, not even a keepalive NOP, for 30 s, though the client's NOPs come every 1.0 s, and no NOP of its own yet: it is frozen or gone"; g.Severity != live.Critical || !strings.HasPrefix(g.Text, want) {
+			t.Errorf("%v, text %q; want critical, beginning %q", g.Severity, g.Text, want)
+		}
+	})
+	t.Run("a side whose first NOP comes after the borrowed limit", func(t *testing.T) {
+		// The client's NOPs every 10 s, smux's default; the server's every
+		// 25 s, its first 25 s into the session: a warning from 15 s,
+		// resolved by that NOP, never critical.
+		for _, ver := range []uint8{1, 2} {
+			reg := live.New(live.Config{})
+			sc := openSession(reg, ver)
+			for s := 0.5; s <= 60; s += 0.5 {
+				if int(s*2)%20 == 0 {
+					sc.feedAt(sec(s), nop(c2s))
+				}
+				if int(s*2)%50 == 0 {
+					sc.feedAt(sec(s), nop(s2c))
+				}
+				reg.Evaluate(sec(s), cfg)
+			}
+			recs := expect(t, reg, "+KEEPALIVE", "-KEEPALIVE")
+			if f := recs[0].Finding; f.Severity != live.Warning || f.Dir != s2c {
+				t.Errorf("v%d: opened %v on %v, want a warning of the server", ver, f.Severity, f.Dir)
+			}
+			if f := recs[1].Finding; f.Severity != live.Warning || !recs[1].At.Equal(sec(25)) {
+				t.Errorf("v%d: resolved %v at %v, want a warning at 25 s (the server's first NOP)", ver, f.Severity, recs[1].At)
+			}
+			if u := updatesOf(reg, live.CodeKeepalive); len(u) != 0 {
+				t.Errorf("v%d: updated: %+v", ver, u[0].Finding)
+			}
 		}
 	})
 	t.Run("a side whose interval is longer than the other's", func(t *testing.T) {
