@@ -315,6 +315,13 @@ type SessionSnap struct {
 	// (Session.Unseen): a capture of one direction only. Nothing about
 	// that side is judged.
 	Unseen [2]bool
+	// Reversed reports that the mux roles are the reverse of the TCP
+	// ones: the session's first SYN of an id a side opens showed the
+	// server (the end that accepted the connection) opening odd ids,
+	// the mux client's — a reverse tunnel's agent dials out and runs the
+	// mux's server role. Client and server stay the TCP roles everywhere
+	// (a stream's opener is the end that sent its SYN).
+	Reversed bool
 	// Latency is the first-reply latency of the session's streams: from a
 	// stream's SYN to the first data from the side that did not open it.
 	Latency Latency
@@ -636,6 +643,7 @@ func (s *Session) header() *SessionSnap {
 		Tracked: s.streams.len(), StreamsOmitted: true, Latency: s.w.latency.latency(),
 		Proto: s.proto, Prefix: s.prefix,
 		Incomplete: s.incomplete, Lost: s.lost, Skipped: s.skipped, Unseen: s.unseen,
+		Reversed: s.oddBy == 1+uint8(ServerToClient),
 	}
 	if y := s.y; y != nil {
 		ss.Pings, ss.GoAways = y.pings, y.goAways[:len(y.goAways):len(y.goAways)]

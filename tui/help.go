@@ -110,7 +110,8 @@ func (p *helpPane) lines(th *theme, inner, rows int) []string {
 	notes = append(notes, wrapText("sessions: live ones first, then the ended ones, the latest first; S sorts them by id, "+
 		"activity, open streams, leaks or violations, e hides the ended ones; * marks the end muxtop taps; "+
 		"state 'client closed': the client closed its side of the connection (it exited, say), the server not yet: "+
-		"an smux session lives on after EOF until the server closes it or writes, while yamux ends its session at EOF, so a yamux session shows it for a moment; 'server closed' the reverse", noteW)...)
+		"an smux session lives on after EOF until the server closes it or writes, while yamux ends its session at EOF, so a yamux session shows it for a moment; 'server closed' the reverse; "+
+		"client, server: TCP's roles; 'mux roles reversed' (streams title): the server opens the mux client's odd ids, a reverse tunnel", noteW)...)
 	notes = append(notes, wrapText("! marks suspected leaks, the streams the LEAK findings count: open or half-closed, and idle (no frame of their own), longer than "+dur(p.leakAfter)+
 		" (--leak-after) with no other finding to explain them (UNANSWERED, SESSION_BLOCKED, WINDOW_STALL), and the open count of the sessions holding them; "+
 		"in an ended session, the streams that were suspected leaks when it ended; there a stream's age is how long it lived, to "+

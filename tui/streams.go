@@ -636,6 +636,11 @@ func (p *streamsPane) title() string {
 	if ss.Proto == live.Yamux {
 		s += yamuxTitle(ss)
 	}
+	if ss.Reversed {
+		// The server opens odd ids: it runs the mux's client role (a
+		// reverse tunnel). The by column stays the TCP roles.
+		s += " · mux roles reversed"
+	}
 	// LEAK's count, as the header's; where nothing evaluated the
 	// findings, the streams older than the threshold, said as such.
 	old := 0

@@ -78,6 +78,10 @@ type ParityScenario struct {
 	DialerClient, AcceptorClient bool
 	Run                          func(t testing.TB, dialer, acceptor smuxtest.Session)
 	Want                         func(m Mux) []string
+	// Reversed: the session's first SYN comes from the acceptor's side
+	// with an odd id, or from the dialer's with an even one
+	// (SessionSnap.Reversed).
+	Reversed bool
 }
 
 // ParityScenarios are the sessions whose stream ids muxtop judges: a
@@ -122,22 +126,22 @@ func ParityScenarios() []ParityScenario {
 				}
 				return []string{AnomalyWords(live.ReusedID, second, id),
 					AnomalyWords(live.WrongParity, second, id+2), AnomalyWords(live.WrongParity, second, id+4)}
-			}}
+			}, !dialerFirst}
 	}
 	return []ParityScenario{
 		{"reversed", false, true, func(t testing.TB, dialer, acceptor smuxtest.Session) {
 			Streams(t, acceptor, 4, "ping")
-		}, none},
+		}, none, true},
 		{"reversed, both open, the acceptor first", false, true, func(t testing.TB, dialer, acceptor smuxtest.Session) {
 			Streams(t, acceptor, 2, "ping")
 			Streams(t, dialer, 3, "pong")
 			Streams(t, acceptor, 2, "ping")
-		}, none},
+		}, none, true},
 		{"reversed, both open, the dialer first", false, true, func(t testing.TB, dialer, acceptor smuxtest.Session) {
 			Streams(t, dialer, 2, "pong")
 			Streams(t, acceptor, 3, "ping")
 			Streams(t, dialer, 1, "pong")
-		}, none},
+		}, none, true},
 		twoClients(false),
 		twoClients(true),
 	}
@@ -177,5 +181,8 @@ func (sc ParityScenario) Check(t testing.TB, m Mux, snap *live.Snapshot) {
 	}
 	if len(ss.Framing) != 0 {
 		t.Errorf("violations: %+v", ss.Framing)
+	}
+	if ss.Reversed != sc.Reversed {
+		t.Errorf("mux roles reversed %v, want %v", ss.Reversed, sc.Reversed)
 	}
 }
