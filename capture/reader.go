@@ -739,6 +739,9 @@ type conn struct {
 	probe  [2]*decoder.Decoder
 	yprobe [2]*yamux.Decoder
 	pick   bool // the filter picked it: decoded even if no probe finds frames
+	// synHeld: picked with the protocol forced, its client's SYN seen and
+	// nothing since; its session opens at the next packet (openHeld).
+	synHeld bool
 	// pastAt is when the probes of a picked connection were all past
 	// their directions' first bytes while a direction had sent nothing
 	// (probesDone).
@@ -858,8 +861,12 @@ func (c *conn) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.T
 			// Opened before the capture, or after it began without the
 			// client's SYN (a SYN-ACK first): a direction that did not begin
 			// at its SYN is framed from a boundary found. At the client's
-			// SYN, the server's SYN-ACK is still to come.
-			if (tcp.SYN && !tcp.ACK) || !c.startAligning(ci.Timestamp) {
+			// SYN, the server's SYN-ACK is still to come: the session opens
+			// at the connection's next packet (synHeld).
+			switch {
+			case tcp.SYN && !tcp.ACK:
+				c.synHeld = true
+			case !c.startAligning(ci.Timestamp):
 				c.opening(ci.Timestamp)
 			}
 		}
@@ -890,6 +897,9 @@ func (c *conn) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.T
 	}
 	if tcp.RST {
 		c.rst, c.rstDir, c.rstAt = true, d, ci.Timestamp
+	}
+	if c.synHeld && !(tcp.SYN && !tcp.ACK) {
+		c.openHeld(ci.Timestamp, len(tcp.Payload) > 0)
 	}
 	if tcp.ACK && !tcp.SYN && !tcp.RST {
 		c.window(d.Reverse(), tcp.Window == 0, ci.Timestamp) // the sender's own receive window
@@ -942,6 +952,9 @@ func (c *conn) ReassembledSG(sg reassembly.ScatterGather, ac reassembly.Assemble
 func (c *conn) ReassemblyComplete(ac reassembly.AssemblerContext) bool {
 	c.complete = true
 	at := c.last
+	if c.synHeld {
+		c.openHeld(at, false) // the client's SYN alone, unanswered
+	}
 	if c.state == probing && c.seen {
 		c.decide()
 	}
@@ -1500,6 +1513,25 @@ func (c *conn) endNames() (client, server string) {
 // opening decides the connection a mux, and starts its session at
 // capture time at in the order's turn (open); a direction already known
 // to be missing from the capture is marked so at once (oneWay).
+// openHeld opens the session of a connection the filter picked, with the
+// protocol forced, whose client's SYN came first (synHeld), at the next
+// packet, at capture time at; data says it carries payload. Where that
+// packet is the server's RST, no SYN-ACK before it (a refused connect,
+// a firewall's reset), and no byte came, it opens none: skipped with the
+// refused notice, as a connection probed is (settle). With --port and
+// --protocol, each such connect was a session "reset by the server", and
+// a client retrying against a server that is down opened CHURN.
+func (c *conn) openHeld(at time.Time, data bool) {
+	c.synHeld = false
+	if c.resetBeforeOpen() && !data {
+		c.state = skipped
+		c.r.stats.skipped.Add(1)
+		c.skippedNotMux()
+		return
+	}
+	c.opening(at)
+}
+
 func (c *conn) opening(at time.Time) {
 	c.state = decoding
 	zero := c.zeroSince // as it is now: what changes after comes after

@@ -10,6 +10,7 @@ import (
 
 	"github.com/muxtop/muxtop/capture"
 	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/tap"
 )
 
 // refusedConnect returns the packets of a connect that nothing listened
@@ -66,19 +67,53 @@ func TestRefusedConnectNotice(t *testing.T) {
 // either: the same notice, no session opened. Before, it was decoded as
 // an smux session "reset by the server", and 20 such connects in 10 s
 // opened CHURN, whose advice is to keep a pool.
+//
+// With --protocol too (decoded as forced, no probe), the same: before,
+// the session opened at the client's SYN (a7cde9a left it).
 func TestRefusedConnectPicked(t *testing.T) {
 	ps := refusedConnect(t)
 	port := uint16(ps[0].TCP.DstPort)
-	reg := readEvaluated(ps, capture.Config{Filter: capture.Port(port)}, live.FindingsConfig{})
-	if ss := reg.Snapshot().Sessions; len(ss) != 0 {
-		t.Errorf("%d sessions, want none: %+v", len(ss), ss[0].Info)
+	for _, proto := range []tap.Protocol{tap.Detect, tap.Smux, tap.Yamux} {
+		t.Run(proto.String(), func(t *testing.T) {
+			reg := readEvaluated(ps, capture.Config{Filter: capture.Port(port), Protocol: proto}, live.FindingsConfig{})
+			if ss := reg.Snapshot().Sessions; len(ss) != 0 {
+				t.Errorf("%d sessions, want none: %+v", len(ss), ss[0].Info)
+			}
+			want := fmt.Sprintf("the connection was reset before it opened: refused (nothing listening on port %d)", port)
+			said := false
+			for _, n := range notices(reg) {
+				said = said || strings.Contains(n, want)
+			}
+			if !said {
+				t.Errorf("notices %q: want one that says %q", notices(reg), want)
+			}
+		})
 	}
-	want := fmt.Sprintf("the connection was reset before it opened: refused (nothing listening on port %d)", port)
-	said := false
-	for _, n := range notices(reg) {
-		said = said || strings.Contains(n, want)
-	}
-	if !said {
-		t.Errorf("notices %q: want one that says %q", notices(reg), want)
+}
+
+// TestForcedPickedOpensAtAnswer: a connection the filter picks, the
+// protocol forced, whose client's SYN came first, is a session from the
+// server's SYN-ACK on, and a SYN nothing answered is one still (as
+// before: picked, it is decoded whatever it carries).
+func TestForcedPickedOpensAtAnswer(t *testing.T) {
+	ps := readPackets(t, fixture("v1", "base"))
+	port := uint16(ps[0].TCP.DstPort)
+	for _, tc := range []struct {
+		name string
+		ps   []pkt
+	}{{"whole", ps}, {"a SYN alone", ps[:1]}} {
+		t.Run(tc.name, func(t *testing.T) {
+			reg := readEvaluated(tc.ps, capture.Config{Filter: capture.Port(port), Protocol: tap.Smux}, live.FindingsConfig{})
+			ss := reg.Snapshot().Sessions
+			if len(ss) != 1 {
+				t.Fatalf("%d sessions, want 1", len(ss))
+			}
+			if tc.name == "whole" {
+				whole := readEvaluated(ps, capture.Config{}, live.FindingsConfig{}).Snapshot().Sessions
+				if len(whole) != 1 || ss[0].Counts != whole[0].Counts || ss[0].Total != whole[0].Total {
+					t.Errorf("counts %+v, want those read unforced %+v", ss[0].Counts, whole[0].Counts)
+				}
+			}
+		})
 	}
 }
