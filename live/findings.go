@@ -1679,7 +1679,18 @@ func (s *Session) unwatchedWhy() string {
 // pinger's close) had ended its silence: no KEEPALIVE is cited then. A
 // client frozen 90 s, whose server's keepalive closed, and which sent its
 // queued frames as it resumed just before the reset was "sent nothing for
-// 180 µs", the gap after it resumed. s.mu is held.
+// 180 µs", the gap after it resumed.
+//
+// The keepalive is said to have ended it only where the wire shows the
+// pinger ended it: it closed its side first (the silent side had not),
+// or, where one end is tapped, that end is the pinger and closed
+// (LocalClose), or it is the silent side and read the pinger's close
+// (EOF); in yamux, with the pinger's ping waiting for its answer. Else
+// the silence is only said: a frozen client SIGKILLed, whose host reset
+// the connection, and an application that closed its session after
+// three pings of its own, were each "yamux's keepalive ends a session
+// whose ping gets no answer", where no ping had waited or the silent
+// side closed first. s.mu is held.
 func (s *Session) endNote(at time.Time, err string) string {
 	for _, f := range s.w.eng.open {
 		if f.Code != CodeKeepalive {
@@ -1699,13 +1710,30 @@ func (s *Session) endNote(at time.Time, err string) string {
 		if last > f.Since.UnixNano() {
 			break // the silent side spoke again before: its silence ended then
 		}
+		silentAt := s.dirEndedAt[f.Dir]
+		silentClosed := s.dirEnded[f.Dir] && (!closedFirst || silentAt <= closed)
+		tapped := !s.info.Captured && !s.info.Proxied
+		y := s.yamux()
+		byPinger := !silentClosed && (closedFirst ||
+			tapped && (s.reason == LocalClose && s.info.Tap == pinger.Sender() || s.reason == EOF && s.info.Tap == f.Dir.Sender())) &&
+			(s.proto != Yamux || y.waiting[pinger])
+		if !byPinger {
+			note := fmt.Sprintf("the %s had sent nothing for %s by the end (KEEPALIVE)", f.Dir.Sender(), fmtDur(time.Duration(at.UnixNano()-last)))
+			if silentClosed {
+				note = fmt.Sprintf("the %s, silent for %s (KEEPALIVE), %s first, %s before the end",
+					f.Dir.Sender(), fmtDur(time.Duration(max(silentAt-last, 0))), ClosedIts(s.transport()), fmtDur(time.Duration(at.UnixNano()-silentAt)))
+			}
+			if err == "" {
+				return note
+			}
+			return err + "; " + note
+		}
 		note := fmt.Sprintf("after the %s sent nothing for %s (KEEPALIVE): smux's keepalive closes a session that receives no frame for KeepAliveTimeout",
 			f.Dir.Sender(), fmtDur(time.Duration(until-last)))
 		if closedFirst {
 			note = fmt.Sprintf("after the %s sent nothing for %s (KEEPALIVE), up to when the %s %s %s before the end: smux's keepalive closes a session that receives no frame for KeepAliveTimeout",
 				f.Dir.Sender(), fmtDur(time.Duration(until-last)), pinger.Sender(), ClosedIts(s.transport()), fmtDur(time.Duration(at.UnixNano()-closed)))
 		}
-		y := s.yamux()
 		switch {
 		case s.proto == Yamux && y.waiting[pinger] && closedFirst && closed > y.latestAt[pinger]:
 			// The pinger gave up first and closed its side; what ended

@@ -51,3 +51,43 @@ func TestKeepaliveEndNoteSilenceBeforeClose(t *testing.T) {
 		t.Errorf("server spoke again before the end: end %q cites KEEPALIVE", d)
 	}
 }
+
+// TestKeepaliveEndNoteWhoEnded: a KEEPALIVE open as the session ends is
+// said to be what ended it only where the wire shows the pinger ended it.
+// The server (silent) is frozen from 1 s; the session ends at 20 s.
+func TestKeepaliveEndNoteWhoEnded(t *testing.T) {
+	const keepalive = "smux's keepalive closes a session that receives no frame for KeepAliveTimeout"
+	for _, tc := range []struct {
+		name   string
+		tap    live.Side
+		reason live.CloseReason
+		want   string
+	}{
+		// The tapped client, the pinger, closed: its keepalive.
+		{"the pinger closed", live.Client, live.LocalClose, "after the server sent nothing for 19 s (KEEPALIVE): " + keepalive},
+		// The tapped server, silent, read the client's close.
+		{"the pinger's close read", live.Server, live.EOF, "after the server sent nothing for 19 s (KEEPALIVE): " + keepalive},
+		// The silent server's host reset it (a SIGKILL): not the keepalive.
+		{"the silent side reset", live.Client, live.Reset, "the server had sent nothing for 19 s by the end (KEEPALIVE)"},
+		// The tapped server, silent, closed it itself.
+		{"the silent side closed", live.Server, live.LocalClose, "the server had sent nothing for 19 s by the end (KEEPALIVE)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reg := live.New(live.Config{})
+			s := reg.Open(live.SessionInfo{Client: "127.0.0.1:1000", Server: "127.0.0.1:9000", Tap: tc.tap, Label: "test"}, t0)
+			sc := &script{s: s, ver: 1}
+			cfg := live.FindingsConfig{Churn: -1}
+			sc.feedAt(sec(0), nop(c2s), nop(s2c))
+			sc.feedAt(sec(1), nop(c2s), nop(s2c))
+			for at := 2.0; at <= 19; at++ {
+				sc.feedAt(sec(at), nop(c2s))
+				reg.Evaluate(sec(at), cfg)
+			}
+			expect(t, reg, "+KEEPALIVE")
+			sc.s.End(sec(20), tc.reason, nil)
+			if d := endDetail(reg); d != tc.want {
+				t.Errorf("end %q, want %q", d, tc.want)
+			}
+		})
+	}
+}
