@@ -145,12 +145,16 @@ type Session struct {
 	id   uint64
 	info SessionInfo
 
-	mu           sync.Mutex
-	gen          uint64   // bumped on every change, so snapshots can be reused
-	version      uint8    // of the session's first frame
-	ver          [2]uint8 // of each direction's first frame
-	halted       [2]bool  // the direction's receiver refuses everything: the ends speak different versions
-	oddBy        uint8    // 1 + the direction whose sender opens odd ids (the mux client's), as the first SYN settled it; 0 before (oddOpener)
+	mu      sync.Mutex
+	gen     uint64   // bumped on every change, so snapshots can be reused
+	version uint8    // of the session's first frame
+	ver     [2]uint8 // of each direction's first frame
+	halted  [2]bool  // the direction's receiver refuses everything: the ends speak different versions
+	oddBy   uint8    // 1 + the direction whose sender opens odd ids (the mux client's), as the first SYN settled it; 0 before (oddOpener)
+	// exceededAt is, per direction, 1 + the offset of the latest yamux
+	// frame counted WINDOW_EXCEEDED: a frame recorded whole, then taken
+	// back as its write failed and named TRUNCATED, is counted once.
+	exceededAt   [2]int64
 	start, last  time.Time
 	end          time.Time
 	ended        bool

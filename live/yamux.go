@@ -1,6 +1,7 @@
 package live
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/muxtop/muxtop/decoder/yamux"
@@ -190,6 +191,9 @@ func (s *Session) RecordYamuxRef(dir Dir, at time.Time, f *yamux.Frame) FrameRef
 	}
 	if a != 0 {
 		s.anomaly(AnomalyInfo{Anomaly: a, Dir: dir, At: at, Offset: f.Offset, Proto: Yamux, YamuxHeader: h})
+		if a == WindowExceeded {
+			s.exceededAt[dir] = f.Offset + 1 // cutExceeded
+		}
 	}
 	var ref FrameRef
 	if int(typ) < yamux.NumTypes { // counted, as Counts.countYamux does
@@ -470,6 +474,10 @@ func (s *Session) ViolationYamux(dir Dir, at time.Time, v *yamux.Violation) {
 	info := &FramingInfo{Dir: dir, At: at, Offset: v.Offset, Detail: v.Detail(),
 		Proto: Yamux, YamuxCode: v.Code, YamuxHeader: v.Header}
 	s.mu.Lock()
+	if free, ok := s.cutExceeded(dir, at, v); ok {
+		info.Detail += fmt.Sprintf("; its %d payload bytes exceed the %d its stream's window had free: WINDOW_EXCEEDED (yamux rejects such a frame as its header arrives, \"recv window exceeded\", and ends the session: the rest never came)",
+			v.Header.PayloadLength(), free)
+	}
 	s.gen++
 	s.last = later(s.last, at)
 	s.proto = Yamux
@@ -486,6 +494,49 @@ func (s *Session) ViolationYamux(dir Dir, at time.Time, v *yamux.Violation) {
 		s.reg.hist.addEvent(Record{Kind: FramingViolation, Session: s.id, Dir: dir, At: at, Offset: v.Offset,
 			Proto: Yamux, YamuxHeader: v.Header, YamuxCode: v.Code, Detail: info.Detail})
 	}
+}
+
+// CutYamux tells the session that dir's byte stream ended inside the
+// yamux frame of v, a Truncated violation, where no TRUNCATED is named:
+// the tapped end stopped reading by closing the connection itself, or
+// attach's proxy ended the direction as the other end reset. A DATA frame
+// longer than its stream's window is still WINDOW_EXCEEDED, as it is
+// whole: hashicorp's yamux rejects such a frame as its header arrives and
+// ends the session, so its rest may never come.
+func (s *Session) CutYamux(dir Dir, at time.Time, v *yamux.Violation) {
+	s.mu.Lock()
+	if _, ok := s.cutExceeded(dir, at, v); ok {
+		s.gen++
+	}
+	s.mu.Unlock()
+}
+
+// cutExceeded counts a WINDOW_EXCEEDED anomaly for the frame a Truncated
+// violation v cut short where its header came whole, a DATA frame longer
+// than its stream's receive window had free (a SYN's stream, one it would
+// open, the initial window), and returns what was free. The checks are
+// yamuxStream's: not a stream reset, nor one or a direction a capture
+// did not see whole. s.mu is held.
+func (s *Session) cutExceeded(dir Dir, at time.Time, v *yamux.Violation) (int64, bool) {
+	h := v.Header
+	if v.Code != yamux.Truncated || !v.HeaderComplete || h.Type() != yamux.Data || s.forgotten || s.heldGrant(dir) {
+		return 0, false
+	}
+	free := int64(yamux.InitialWindow)
+	switch st := s.stream(dir, h.StreamID()); {
+	case st != nil && (st.state == StreamReset || st.incomplete):
+		return 0, false
+	case st != nil:
+		free = max(st.flow[dir].free(), 0)
+	case h.Flags()&yamux.SYN == 0:
+		return 0, false // no such stream: yamux discards it
+	}
+	if int64(h.PayloadLength()) <= free || s.exceededAt[dir] == v.Offset+1 {
+		return 0, false // or counted as the frame was recorded whole, then taken back as its write failed
+	}
+	s.exceededAt[dir] = v.Offset + 1
+	s.anomaly(AnomalyInfo{Anomaly: WindowExceeded, Dir: dir, At: at, Offset: v.Offset, Proto: Yamux, YamuxHeader: h})
+	return free, true
 }
 
 // RetractYamux is Retract for a yamux frame with header h.

@@ -476,12 +476,13 @@ func (f *Feeder) End(at time.Time, report bool) {
 	if v == nil && yv == nil {
 		return
 	}
-	if report {
-		if yv != nil {
-			f.sess.ViolationYamux(f.dir, at, yv)
-		} else {
-			f.sess.Violation(f.dir, at, v)
-		}
+	switch {
+	case report && yv != nil:
+		f.sess.ViolationYamux(f.dir, at, yv)
+	case report:
+		f.sess.Violation(f.dir, at, v)
+	case yv != nil:
+		f.sess.CutYamux(f.dir, at, yv) // an oversized frame its receiver refused as its header came
 	}
 	f.sess.Unparsed(f.dir, s.Unparsed())
 }
