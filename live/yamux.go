@@ -227,7 +227,7 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 		st, a = s.yamuxOpen(dir, at, sid)
 	} else {
 		st = s.stream(dir, sid)
-		if st == nil && (sid > s.maxID[sid%2] || (typ == yamux.Data || flags&yamux.FIN != 0) && flags&yamux.RST == 0 && s.beforeCapture(sid)) {
+		if st == nil && sid != 0 && (sid > s.maxID[sid%2] || (typ == yamux.Data || flags&yamux.FIN != 0) && flags&yamux.RST == 0 && s.beforeCapture(sid)) {
 			// Opened before what a capture saw, or in what it lost.
 			if st = s.adopt(dir, at, sid); st != nil {
 				st.acked = true // its ACK, if any, went by unseen
@@ -247,7 +247,10 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 		if st != nil {
 			return 0
 		}
-		if sid <= s.maxID[sid%2] || s.ended || s.openedUnseen(sid) {
+		// Stream 0 is the session's (pings, GoAway): no stream has it, and
+		// yamux discards DATA or an update for it as for any stream it
+		// does not have ("frame for missing stream").
+		if sid != 0 && sid <= s.maxID[sid%2] || s.ended || s.openedUnseen(sid) {
 			return 0 // closed both ways and folded, in flight as the session ended, or SYN'd unseen
 		}
 		return UnknownStream

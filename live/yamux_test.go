@@ -389,6 +389,15 @@ func TestYamuxAnomalies(t *testing.T) {
 			y.rec(c2s, yamux.WindowUpdate, yamux.SYN, 0, 0)
 			y.rec(c2s, yamux.WindowUpdate, yamux.SYN, 1, 0)
 		}, []live.Anomaly{live.WrongParity}},
+		{"data and an update on stream 0", func(y *yamuxFrames) {
+			// Stream 0 is the session's: hashicorp's yamux has no such
+			// stream, and discards both ("frame for missing stream",
+			// handleStreamMessage). Before, sid 0 passed for a stream
+			// closed and folded (0 <= the even ids' highest, 0).
+			y.rec(c2s, yamux.WindowUpdate, yamux.SYN, 1, 0)
+			y.rec(c2s, yamux.Data, 0, 0, 4)
+			y.rec(c2s, yamux.WindowUpdate, 0, 0, 1000)
+		}, []live.Anomaly{live.UnknownStream, live.UnknownStream}},
 		{"reversed roles", func(y *yamuxFrames) {
 			// The dialer runs yamux.Server: the acceptor opens odd ids.
 			y.rec(s2c, yamux.WindowUpdate, yamux.SYN, 1, 0)
