@@ -610,7 +610,7 @@ func (f factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac reassem
 	dstIP, _ := netip.AddrFromSlice(netFlow.Dst().Raw())
 	a := netip.AddrPortFrom(srcIP.Unmap(), uint16(tcp.SrcPort))
 	b := netip.AddrPortFrom(dstIP.Unmap(), uint16(tcp.DstPort))
-	c := &conn{r: r, a: a, b: b, transport: transportOf(ac.GetCaptureInfo())}
+	c := &conn{r: r, a: a, b: b, transport: transportOf(ac.GetCaptureInfo()), tapped: tappedOf(ac.GetCaptureInfo())}
 	f.ca.conn = c
 	// Who is the client: the end that sent the first SYN; without one, the
 	// end not on the filter's port; without that, the end that opens
@@ -670,6 +670,12 @@ type conn struct {
 	// transport is what the connection ran over where the capture says
 	// (Transport): its session's SessionInfo.Transport.
 	transport string
+	// tapped: a tap wrote the connection (pcapout): its ACKs acknowledge
+	// exactly what passed the tap the other way, and one that goes back
+	// behind what reassembly delivered says that those bytes never went
+	// out (pcapout.Conn.Unsent). unsent is, per direction, that it did.
+	tapped    bool
+	unsent    [2]bool
 	clientIsA bool
 	guessed   bool // clientIsA is the port guess: no SYN or filter port told
 	state     connState
@@ -810,6 +816,7 @@ type chunk struct {
 	at     time.Time
 	data   []byte
 	lost   int64
+	unsent int64 // the direction's last bytes never went out (a tap's failed write)
 	end    bool
 	report bool // of an end: as endDir's
 	fin    bool // of an end: as endDir's
@@ -893,6 +900,21 @@ func (c *conn) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.T
 	if rv := d.Reverse(); tcp.ACK && !c.finSeen[rv] && c.nextKnown[rv] {
 		if a := reassembly.Sequence(tcp.Ack); !c.endKnown[rv] || c.end[rv].Difference(a) > 0 {
 			c.end[rv], c.endKnown[rv] = a, true
+		}
+	}
+	if rv := d.Reverse(); c.tapped && tcp.ACK && !tcp.SYN && c.state == decoding && c.nextKnown[rv] && !c.unsent[rv] && !c.ended[rv] {
+		// The bytes of rv delivered past this ACK never went out: the
+		// tap's write of them failed. Taken back as the tap took them.
+		if n := int64(reassembly.Sequence(tcp.Ack).Difference(c.next[rv])); n > 0 {
+			c.unsent[rv] = true
+			c.r.emit(ci.Timestamp, 0, func(at time.Time) { c.feed[rv].Unsent(at, n) })
+		}
+	}
+	if rv := d.Reverse(); c.tapped && tcp.ACK && !tcp.SYN && c.state != decoding && c.state != skipped && c.nextKnown[rv] && !c.unsent[rv] && !c.ended[rv] {
+		// Held undecided: replayed in its place (settle).
+		if n := int64(reassembly.Sequence(tcp.Ack).Difference(c.next[rv])); n > 0 {
+			c.unsent[rv] = true
+			c.pending = append(c.pending, chunk{dir: rv, at: ci.Timestamp, unsent: n})
 		}
 	}
 	if tcp.RST {
@@ -1443,7 +1465,7 @@ func (c *conn) settle() {
 	var begun [2]bool
 	for _, ch := range pending {
 		from := int64(-2) // not the direction's first bytes: no resynchronisation
-		if !ch.end && ch.lost == 0 && !begun[ch.dir] {
+		if !ch.end && ch.lost == 0 && ch.unsent == 0 && !begun[ch.dir] {
 			begun[ch.dir] = true
 			switch {
 			case c.syn[ch.dir]:
@@ -1472,6 +1494,9 @@ func (c *conn) replay(ch chunk, from int64, at time.Time) {
 		return
 	case ch.lost > 0:
 		f.Gap(ch.lost, at)
+		return
+	case ch.unsent > 0:
+		f.Unsent(at, ch.unsent)
 		return
 	case from >= 0:
 		f.ResyncAt(from)
@@ -1606,6 +1631,9 @@ func (c *conn) open(at time.Time, zero [2]time.Time) {
 	for d := range live.Dir(2) {
 		if rec != nil {
 			c.feed[d].Record(rec)
+		}
+		if c.tapped {
+			c.feed[d].TrackUnsent() // its ACKs may say a write failed
 		}
 	}
 	c.rec = rec

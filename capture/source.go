@@ -101,8 +101,8 @@ type ngSource struct {
 	begun  bool
 	// tapped are, by interface index, the interfaces seen so far: their
 	// name and link type, to tell them from those of a later section, and
-	// the AncillaryData of their packets where pcapout wrote them for a
-	// transport other than TCP (nil for any other interface).
+	// the AncillaryData of their packets where pcapout wrote them (nil
+	// for any other interface).
 	tapped []tappedIface
 }
 
@@ -189,8 +189,8 @@ type heartbeats interface {
 }
 
 // anc returns the AncillaryData of a packet of interface i, link the link
-// type its reader gave it, where the interface is a tapped transport's
-// other than TCP; nil for any other.
+// type its reader gave it, where the interface is a tapped transport's,
+// TCP's included; nil for any other.
 func (s *ngSource) anc(i int, link any) []any {
 	ifc, err := s.ng.Interface(i)
 	if err != nil {
@@ -204,8 +204,8 @@ func (s *ngSource) anc(i int, link any) []any {
 		s.tapped = append(s.tapped, tappedIface{})
 	}
 	t := tappedIface{name: ifc.Name, link: link}
-	if tr, ok := tapiface.Transport(ifc.Name); ok && tr != "" {
-		t.anc = []any{link, Transport(tr)}
+	if tr, ok := tapiface.Transport(ifc.Name); ok {
+		t.anc = []any{link, Transport(tr)} // "" for a tap's TCP: tappedOf
 	}
 	s.tapped[i] = t
 	return t.anc
@@ -216,9 +216,21 @@ func (s *ngSource) anc(i int, link any) []any {
 // pcapng capture written by pcapout of connections tapped over TLS, a
 // unix socket, a net.Pipe or KCP gives each packet its interface's
 // (internal/tapiface), after its link type in its CaptureInfo's
-// AncillaryData. A packet with none is TCP's: those of tcpdump's
-// captures, and of a tap's TCP connections.
+// AncillaryData; a tap's TCP connections carry "" (TCP), which says that
+// a tap wrote them (tappedOf). A packet with none is TCP's, as those of
+// tcpdump's captures.
 type Transport string
+
+// tappedOf reports whether a packet's CaptureInfo says that a tap wrote
+// it (pcapout): it carries a Transport, "" for TCP.
+func tappedOf(ci gopacket.CaptureInfo) bool {
+	for _, a := range ci.AncillaryData {
+		if _, ok := a.(Transport); ok {
+			return true
+		}
+	}
+	return false
+}
 
 // transportOf returns the transport a packet's CaptureInfo carries, ""
 // (TCP) if none.

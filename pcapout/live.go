@@ -17,6 +17,7 @@ import (
 
 var _ tap.TransportRecorder = (*Live)(nil)
 var _ tap.ClosingRecorder = (*liveConn)(nil)
+var _ tap.UnsentRecorder = (*liveConn)(nil)
 var _ tap.ClosingRecorder = (*Conn)(nil)
 var _ http.Handler = (*Live)(nil)
 
@@ -447,6 +448,18 @@ func (c *liveConn) Write(dir live.Dir, at time.Time, p []byte) {
 	}
 	for _, x := range *vs {
 		x.c.Write(dir, at, p)
+	}
+}
+
+// Unsent records, for each viewer, that the last n bytes recorded in
+// direction dir never went out (tap.UnsentRecorder): Conn.Unsent.
+func (c *liveConn) Unsent(dir live.Dir, at time.Time, n int64) {
+	vs := c.views.Load()
+	if vs == nil {
+		return
+	}
+	for _, x := range *vs {
+		x.c.Unsent(dir, at, n)
 	}
 }
 

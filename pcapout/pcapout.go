@@ -56,6 +56,7 @@ import (
 )
 
 var _ tap.TransportRecorder = (*Writer)(nil)
+var _ tap.UnsentRecorder = (*Conn)(nil)
 
 // DefaultLimit is the size a capture file stops growing at when Create is
 // given 0.
@@ -149,6 +150,9 @@ const (
 	fin
 	rst
 	shut // the tap closed the connection: FINs for what has not ended
+	// unsent: the direction's bytes from off on never went out (a failed
+	// write): its receiver acknowledges only those before them.
+	unsent
 )
 
 // Create creates the file path and returns a Writer to it that stops
@@ -526,6 +530,27 @@ func (c *Conn) End(dir live.Dir, at time.Time) {
 	}
 }
 
+// Unsent records that the last n bytes Write was given in direction dir
+// never went out: the tap's write of them failed at time at, or now if at
+// is zero (tap.UnsentRecorder). They are in the capture, written before
+// the write failed, or dropped: after them the receiver acknowledges only
+// the bytes before them, a pure ACK that muxtop read of the capture takes
+// as the tap does, those bytes taken back as unsent (Wireshark shows them
+// unacknowledged). What the direction ends with next (its FIN, a RST)
+// comes where they began.
+func (c *Conn) Unsent(dir live.Dir, at time.Time, n int64) {
+	if n <= 0 || c.done[dir] {
+		return
+	}
+	off := c.off[dir].Load()
+	cut := off - uint32(min(n, int64(off)))
+	c.off[dir].Store(cut)
+	if at.IsZero() {
+		at = c.clock[dir].Now()
+	}
+	c.w.send(event{c: c, kind: unsent, dir: dir, at: at, off: cut})
+}
+
 // Reset records that the sender of direction dir reset the connection at
 // time at: a RST from that end. What either direction sends or ends after
 // it is not written.
@@ -724,6 +749,12 @@ func (w *Writer) write(s *synth, e event) {
 		// takes the connection as reset, by that end.
 		c.reset = true
 		w.packet(s, c, e.dir, e.at, tcpACK|tcpRST, c.acked[e.dir], nil)
+	case unsent:
+		if c.fins[e.dir] || int32(c.acked[e.dir]-e.off) <= 0 {
+			return // ended already, or none of them written (dropped)
+		}
+		c.acked[e.dir] = e.off
+		w.packet(s, c, e.dir.Reverse(), e.at, tcpACK, c.acked[e.dir.Reverse()], nil)
 	case shut:
 		for _, d := range []live.Dir{e.dir, e.dir.Reverse()} {
 			if !c.fins[d] && !c.gone[d] {

@@ -316,11 +316,6 @@ func (c *Conn) Write(p []byte) (int, error) {
 	// kernel held for the socket (EHOSTUNREACH from an ICMP error) with
 	// that error, the path's failure, not this end's doing.
 	own := err != nil && c.shutAt.Load() != 0 && (errors.Is(err, syscall.EPIPE) || !isNetError(err))
-	if c.in.rec != nil && isReset(err) && !own {
-		// The peer reset the connection, as Read records it: its RST, so
-		// that the end this Write records next is not written as a FIN.
-		c.in.rec.Reset(c.in.dir, time.Now())
-	}
 	// A whole write that no Close or CloseWrite overlapped leaves nothing to
 	// account for: one atomic, not a second turn of the lock.
 	if n < len(p) || !c.wstate.CompareAndSwap(writing, idle) {
@@ -333,6 +328,12 @@ func (c *Conn) Write(p []byte) (int, error) {
 			c.out.End(time.Now(), true)
 		}
 		c.wmu.Unlock()
+	}
+	if c.in.rec != nil && isReset(err) && !own {
+		// The peer reset the connection, as Read records it: its RST,
+		// after what the write did not send was taken back (unsent), which
+		// nothing is recorded after.
+		c.in.rec.Reset(c.in.dir, time.Now())
 	}
 	switch {
 	case own:

@@ -124,6 +124,20 @@ type ClosingRecorder interface {
 	Closed(dir live.Dir, at time.Time)
 }
 
+// UnsentRecorder is a ConnRecorder that the tap tells when a write whose
+// bytes it recorded failed: a tap records a write's bytes before they go
+// out (so that nothing the peer sends in answer is recorded first), and
+// those the write did not send never crossed the connection. Without it,
+// the recording keeps them as sent.
+type UnsentRecorder interface {
+	ConnRecorder
+	// Unsent records that the last n bytes recorded in direction dir
+	// never went out: the write that carried them failed at time at.
+	// Nothing more of dir is recorded after, but its end (End, Reset,
+	// Closed), which the tap records as it comes.
+	Unsent(dir live.Dir, at time.Time, n int64)
+}
+
 // heldChunk is a chunk of bytes fed to a resynchronising decoder: the
 // offset in the direction's stream where it ends, and when it came.
 type heldChunk struct {
@@ -501,11 +515,15 @@ func (f *Feeder) recordsEnd() bool {
 func (f *Feeder) unsent(at time.Time, cut, stop int64) {
 	f.done = true
 	f.sess.DirectionEnded(f.dir, at)
-	if f.recordsEnd() {
-		f.rec.End(f.dir, at) // the bytes that were not sent are in the recording: they were fed before the write
-	}
 	// The decoders, and the frames' offsets, count from the end of the prefix.
 	n := stop - cut
+	if u, ok := f.rec.(UnsentRecorder); ok && n > 0 {
+		// The bytes not sent were recorded before the write: taken back
+		// there too. No end is recorded: the sender ended nothing, and
+		// how the connection ends (a reset, the tapped end's close) is
+		// recorded as it comes.
+		u.Unsent(f.dir, at, n)
+	}
 	if cut < f.skipped {
 		// Part of the prefix did not go out either: unsent, not a wire byte.
 		f.sess.Prefix(f.dir, max(cut, 0))
@@ -517,6 +535,28 @@ func (f *Feeder) unsent(at time.Time, cut, stop int64) {
 	} else {
 		unsentFrames(f, at, cut, f.dec, f.wrote, smuxFraming, f.sess.Retract, f.sess.Violation)
 	}
+}
+
+// TrackUnsent makes the feeder keep the frames each chunk it is fed
+// completes, until the next chunk, so that Unsent can take them back: a
+// tap's feeders of what it writes keep them, and a capture reader's
+// feeders of a capture a tap wrote, which may say that the bytes of a
+// failed write never went out.
+func (f *Feeder) TrackUnsent() { f.keep = true }
+
+// Unsent says that the last n bytes the feeder was given, of the last
+// chunk (Feed), never went out, at time at: a write that failed, as a
+// capture a tap wrote shows it (pcapout's Unsent). They are taken back
+// as a tap takes back what its failed write did not send: the frames in
+// them out of the counts (of a TrackUnsent feeder), the frame the cut
+// falls in reported TRUNCATED, the bytes counted unsent; the direction
+// decodes nothing more.
+func (f *Feeder) Unsent(at time.Time, n int64) {
+	if f.done || n <= 0 {
+		return
+	}
+	stop := f.offset()
+	f.unsent(at, max(stop-n, 0), stop)
 }
 
 // smuxFraming is what unsent knows of smux frames.

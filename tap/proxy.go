@@ -376,7 +376,12 @@ type pair struct {
 	aborted atomic.Bool
 	// shutdown is set by Proxy.Close before it closes the conns.
 	shutdown atomic.Bool
-	idle     [2][idleBufSize]byte // each direction's idle buffer
+	// rec, if not nil, records the connection (ProxyConfig.Recorder);
+	// resetBy is 1 + the direction whose sender reset the connection,
+	// 0 if none did: recorded once both directions are done (handle).
+	rec     ConnRecorder
+	resetBy atomic.Int32
+	idle    [2][idleBufSize]byte // each direction's idle buffer
 }
 
 // track registers pr so that Close can reach it; it reports false if the
@@ -443,9 +448,9 @@ func (p *Proxy) handle(client net.Conn) {
 		pr.feed[d].keep = true // the proxy writes both directions: a write can fail in either
 	}
 	if rec := p.cfg.Recorder; rec != nil {
-		rc := rec.Conn(from, p.cfg.Upstream, time.Now())
-		pr.feed[0].Record(rc)
-		pr.feed[1].Record(rc)
+		pr.rec = rec.Conn(from, p.cfg.Upstream, time.Now())
+		pr.feed[0].Record(pr.rec)
+		pr.feed[1].Record(pr.rec)
 	}
 	pr.feed[live.ClientToServer].skip = int64(max(p.cfg.Skip, 0))
 	if want := p.cfg.Prefix; len(want) > 0 {
@@ -497,6 +502,12 @@ func (p *Proxy) handle(client net.Conn) {
 	client.Close()
 	up.Close()
 	now := time.Now()
+	if by := pr.resetBy.Load(); by > 0 {
+		// Last: after every byte either direction recorded, and what a
+		// failed write did not send taken back (Feeder.unsent), as the
+		// connection ended.
+		pr.rec.Reset(live.Dir(by-1), now)
+	}
 	if pr.shutdown.Load() {
 		pr.sess.End(now, live.Shutdown, halfOpen(a, b, now))
 		return
@@ -711,13 +722,22 @@ func (p *Proxy) forward(pr *pair, dst io.Writer, src io.Reader, dir live.Dir) er
 	rerr, werr := p.copyBuffered(dst, src, pr.idle[dir][:], &pr.feed[dir])
 	at := time.Now()
 	// A reset is recorded as one, from the peer that reset: the sender's,
-	// whose read failed, or the receiver's, which failed the write.
-	if rec := pr.feed[dir].rec; rec != nil {
+	// whose read failed, or the receiver's, which failed the write (a
+	// write that failed otherwise is passed on as a reset too, abort). It
+	// is recorded once both directions are done (handle), after the bytes
+	// the other direction recorded meanwhile, and its failed write's
+	// unsent bytes taken back. A direction that it ends, or that the
+	// proxy's abort ended, records no end of its own: no FIN its sender
+	// never sent.
+	if pr.rec != nil {
 		switch {
 		case isReset(rerr):
-			rec.Reset(dir, at)
-		case rerr == nil && isReset(werr):
-			rec.Reset(dir.Reverse(), at)
+			pr.resetBy.CompareAndSwap(0, int32(dir)+1)
+		case rerr == nil && werr != nil && !errors.Is(werr, net.ErrClosed):
+			pr.resetBy.CompareAndSwap(0, int32(dir.Reverse())+1)
+		}
+		if pr.resetBy.Load() > 0 && rerr != io.EOF {
+			pr.feed[dir].Record(nil)
 		}
 	}
 	// A frame the sender's end cut short is named; one cut because the

@@ -73,6 +73,11 @@ func TestWriteResetRecorded(t *testing.T) {
 		}
 		t.Errorf("read of the recording: %d sessions; want one ended reset", len(got.Sessions))
 	}
+	// The write that met the reset sent nothing: the recording says so,
+	// and a read of it takes those bytes back as the tap did.
+	if a, r := snap.Unsent, rreg.Snapshot().Unsent; a[live.ClientToServer] == 0 || a != r {
+		t.Errorf("unsent: the tap %v, read of the recording %v; want the same, not zero", a, r)
+	}
 
 	bin, err := exec.LookPath("tcpdump")
 	if err != nil {
