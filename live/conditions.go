@@ -647,6 +647,11 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 		default:
 			c.dir = o.opener.Sends() // not in the key: the opener, for the text
 		}
+		// In smux v1, a stream that side left unread may hold its session
+		// buffer full: the words say so (holFor).
+		if c.hasDir && s.version == 1 {
+			c.ev.holSid, c.ev.holBytes, _ = s.holFor(k, c.dir)
+		}
 		// The side that never sent FIN closed its side of the connection
 		// (dirEnded): it can never send it (its session may still be
 		// there, reading: a CloseWrite). The streams are the other

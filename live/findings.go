@@ -304,6 +304,11 @@ type Evidence struct {
 	// report after the pause. A second shows it slow (slowText).
 	slowReads uint8
 	slowAt    int64
+	// holSid, of a LEAK in smux v1, is the stream that may hold the
+	// session buffer of the side that never closes full, unread, and
+	// holBytes what it was sent (Session.holFor); 0 otherwise.
+	holSid   uint32
+	holBytes uint64
 	// slowQuiet: where a WINDOW_STALL's reader had reported (Slow), the
 	// writer's hold since that latest report (or its refill), once it is
 	// StallAfter or more and three times the hold the report came after:
@@ -1143,7 +1148,8 @@ func changed(f *Finding, c *candidate) bool {
 	return a.Count != b.Count || a.Bytes != b.Bytes || a.Streams != b.Streams || a.Limit != b.Limit ||
 		roughAge(a.Age) != roughAge(b.Age) || roughAge(a.Idle) != roughAge(b.Idle) || f.Stream != c.stream || a.Sign != b.Sign ||
 		a.PeerGuess != b.PeerGuess || a.PeerAnswered != b.PeerAnswered || a.Same != b.Same || (a.Slow == 0) != (b.Slow == 0) || a.slowReads != b.slowReads || a.slowAt != b.slowAt || roughAge(a.slowQuiet) != roughAge(b.slowQuiet) || (a.slowQuiet == 0) != (b.slowQuiet == 0) ||
-		a.Unskipped != b.Unskipped || a.FinFirst != b.FinFirst || a.Upstream != b.Upstream || a.GaveUp != b.GaveUp || a.Slowest != b.Slowest || a.PushQuiet != b.PushQuiet || a.AfterPush != b.AfterPush || a.Silent != b.Silent
+		a.Unskipped != b.Unskipped || a.FinFirst != b.FinFirst || a.Upstream != b.Upstream || a.GaveUp != b.GaveUp || a.Slowest != b.Slowest || a.PushQuiet != b.PushQuiet || a.AfterPush != b.AfterPush || a.Silent != b.Silent ||
+		a.holSid != b.holSid || a.holBytes != b.holBytes
 }
 
 // roughAge rounds d down to a step of 1 s below 10 s, 5 s below a

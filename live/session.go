@@ -183,8 +183,9 @@ type Session struct {
 	counted      *stream  // the stream the frame being recorded was counted on, if any
 	countedHead  uint8    // counted's first bytes in the frame's direction before the frame added to them, or noHead
 	unsent       [2]int64
-	open         int    // streams not closed
-	endedStreams uint64 // streams that ended with the session, neither closed by both FINs nor reset
+	hol          [2]holMark // smux v1: per direction, the stream that may hold its receiver's session buffer full (watch.go)
+	open         int        // streams not closed
+	endedStreams uint64     // streams that ended with the session, neither closed by both FINs nor reset
 	framing      [2]*FramingInfo
 	anomalies    []AnomalyInfo // the last cfg.Anomalies, as a ring
 	anomalyCount uint64
@@ -558,6 +559,9 @@ func (s *Session) fin(dir Dir, at time.Time, sid uint32) Anomaly {
 	st.frames[dir]++
 	s.counted = st
 	st.fin[dir], st.finAt[dir] = true, at.UnixNano()
+	if h := &s.hol[dir.Reverse()]; h.at != 0 && h.serial == st.serial {
+		h.at = 0 // its receiver closed it: smux v1 returns its bytes to the session's buffer
+	}
 	s.watchAnswer(st, dir, at.UnixNano())
 	s.setFull(&st.flow[dir], time.Time{}) // a writer that sent FIN writes no more
 	// Nor is the other direction's writer held once its reader sent FIN:
@@ -598,6 +602,9 @@ func (s *Session) psh(dir Dir, at time.Time, sid uint32, length uint32, payload 
 	st.last = later(st.last, at)
 	st.frames[dir]++
 	st.bytes[dir] += uint64(length)
+	if s.version == 1 && s.hol[dir].at == 0 && st.bytes[dir] >= V1ReceiveBuffer && !st.fin[dir.Reverse()] && st.state.Live() {
+		s.holSet(dir, st, at.UnixNano())
+	}
 	if length > 0 && s.version == 1 {
 		// A reader at V1DrainRate reads these bytes after those before
 		// them, and holds no more than V1ReceiveBuffer unread

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
+
+	"github.com/muxtop/muxtop/decoder"
 )
 
 // This file is what the data path keeps for the findings engine
@@ -1021,4 +1023,107 @@ func (w *sessionWatch) setLeakFrom(st *stream) {
 	if st != nil {
 		w.leakFromAt = st.watch.first
 	}
+}
+
+// smux v1's recvLoop (session.go, v1.5.58) reads a frame only while its
+// session's bucket is above 0: the bucket starts at MaxReceiveBuffer, each
+// PSH pushed to a stream takes its length from it, and only that stream's
+// Read (or its Close, which recycles what it holds unread, or the
+// session's) gives it back. A v1 stream its receiver never reads and never
+// closes, sent V1ReceiveBuffer (smux's default MaxReceiveBuffer) or more,
+// so empties the bucket, and the session then reads the connection no
+// more: every frame sent after that lies in the kernel's buffers, unseen,
+// and its streams' readers wait in Read, never closing them. The sender's
+// writes go on into those buffers (tens of MiB over TCP) before they are
+// held, so SESSION_BLOCKED's write sign does not show it, and a reader in
+// v1 sends nothing as it reads: the wire cannot tell such a session from
+// one whose receiver read the stream and then forgot Close on every
+// stream answered since. LEAK says both where the wire fits the first:
+// the streams it counts of that receiver all got their first frame toward
+// it after the mark, the unread stream aside, the receiver has
+// not closed that stream, and no more than V1HeldMax came its way since
+// (a reader that took more was reading). The reviewer's hol fault: a
+// client's one unread 5 MiB download held its session, the 199 answers
+// after it never reached it, and LEAK said "the client never closes its
+// streams … call Close()".
+
+// V1HeldMax bounds the payload toward an smux v1 receiver, after the
+// stream that may hold its session buffer full, that its kernel (and an
+// attach proxy's, and the sender's) may hold while it reads nothing:
+// past it the receiver was reading (holFor). Linux's defaults cap a
+// socket's receive buffer at 6 MiB (tcp_rmem), 32 MiB where raised.
+const V1HeldMax = 64 << 20
+
+// holMark is, for a direction of an smux v1 session, the stream whose
+// payload that way reached V1ReceiveBuffer while its receiver had not
+// closed it, first (at 0: none now): sid and serial, when (Unix ns), and
+// the direction's PSH bytes then (Counts.Bytes).
+type holMark struct {
+	at     int64
+	psh    uint64
+	serial uint64
+	sid    uint32
+}
+
+// holSet marks st, sent V1ReceiveBuffer or more in dir by at, as the
+// stream that may hold dir's receiver's session buffer full. s.mu is
+// held.
+func (s *Session) holSet(dir Dir, st *stream, at int64) {
+	h := &s.hol[dir]
+	h.at, h.psh, h.serial, h.sid = at, s.counts.Bytes[dir][decoder.PSH], st.serial, st.id
+}
+
+// holFor returns, for the LEAK of leakKind k whose missing FINs are
+// dir's sender's, the stream that may hold that side's smux v1 session
+// buffer full (holMark), and what it was sent: where it is still live,
+// that side has not closed it, no more than V1HeldMax came that side's
+// way since, and every other stream the LEAK may count (the leaks of
+// kind k, at least one) got its first frame toward that side after the
+// mark (strictly: frames recorded together share a time, and one at
+// the mark's time may have come before it). ok is false otherwise: a
+// stream answered before it was one that side could read, and did not
+// close. Only the streams opened by the mark are walked: one opened
+// later got every frame after it. s.mu is held.
+func (s *Session) holFor(k int, dir Dir) (sid uint32, sent uint64, ok bool) {
+	toward := dir.Reverse()
+	h := &s.hol[toward]
+	if h.at == 0 || s.version != 1 || s.proto == Yamux || s.counts.Bytes[toward][decoder.PSH]-h.psh > V1HeldMax {
+		return 0, 0, false
+	}
+	dl := s.streams.get(h.sid)
+	if dl == nil || dl.serial != h.serial || !dl.state.Live() || dl.fin[dir] {
+		return 0, 0, false
+	}
+	w := &s.w
+	others := w.leaked[k]
+	if dl.watch.leaked && int(dl.watch.kind) == k {
+		others--
+	}
+	if others == 0 {
+		return 0, 0, false
+	}
+	n := 0
+	for st := w.lists[liveList].head; st != nil && st.watch.leaked && st.watch.first <= h.at; st, n = st.watch.links[liveList].next, n+1 {
+		if n == maxWalk {
+			return 0, 0, false
+		}
+		if st != dl && int(st.watch.kind) == k && firstToward(st, toward) <= h.at {
+			return 0, 0, false
+		}
+	}
+	return dl.id, dl.bytes[toward], true
+}
+
+// firstToward is when (Unix ns) st's first frame in direction d came, for
+// a stream half-closed by d's sender: its SYN where that side opened it,
+// else that side's first payload (stream.replyAt) or its FIN, the earlier.
+func firstToward(st *stream, d Dir) int64 {
+	if st.opener.Sends() == d {
+		return st.watch.first
+	}
+	at := st.finAt[d]
+	if !st.replyAt.IsZero() {
+		at = min(at, st.replyAt.UnixNano())
+	}
+	return at
 }

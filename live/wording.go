@@ -174,6 +174,27 @@ func leakText(f *Finding) string {
 		sender, ev.Count, receiver, fmtDur(ev.Limit), fmtDur(ev.Age), f.Stream, fmtDur(ev.Idle))
 }
 
+// leakHolText words an smux v1 LEAK whose streams may wait behind an
+// unread stream (Evidence.holSid: Session.holFor): the side has closed
+// none of those answered since that stream was sent V1ReceiveBuffer, and
+// the wire cannot tell a session buffer full behind it from a forgotten
+// Close, so the words give both.
+func leakHolText(f *Finding) string {
+	ev := &f.Evidence
+	sender, receiver := f.Dir.Sender(), f.Dir.Reverse().Sender()
+	return fmt.Sprintf("the %s has closed none of its streams answered since stream %d was sent %s: %d half-closed by the %s and idle %s or more, oldest %s (stream %d, idle %s); stream %d was sent %s, which the %s has not closed: in smux v1 the bytes of a stream not read stay in the session's receive buffer (MaxReceiveBuffer, %s by default), and once it is full the session reads the connection no more, so the %s may never have got these streams' frames, its reads of them waiting, or it forgot Close()",
+		sender, ev.holSid, fmtBytes(V1ReceiveBuffer), ev.Count, receiver, fmtDur(ev.Limit), fmtDur(ev.Age), f.Stream, fmtDur(ev.Idle),
+		ev.holSid, fmtBytes(ev.holBytes), sender, fmtBytes(V1ReceiveBuffer), sender)
+}
+
+// leakHolAdvice is leakHolText's advice: how to tell the two apart, and
+// what to do for each; closeIt the leak's own advice.
+func leakHolAdvice(f *Finding, closeIt string) string {
+	side := f.Dir.Sender()
+	return fmt.Sprintf("a goroutine dump of the %s (SIGQUIT, or pprof's /debug/pprof/goroutine?debug=2) tells them apart: if smux's recvLoop waits in its select for tokens (Session.recvLoop) and these streams' readers wait in Read, have the %s read stream %d as it comes, or close it (smux v1 gives a session one receive buffer for all its streams: a larger MaxReceiveBuffer only moves the limit; smux v2's per-stream window, MaxStreamBuffer, holds a stream's sender to it instead); otherwise %s",
+		side, side, f.Evidence.holSid, closeIt)
+}
+
 // leakOneWay returns LEAK f's text and advice, given as the leak's own
 // words have them, with what its oldest stream shows added where its
 // opener sent payload on it (a request, or a push) and got no byte back,
@@ -594,8 +615,12 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 			return leakOneWay(f, leakText(f),
 				"if they are not meant to live this long, a side forgot Close(): smux keeps every stream, and its buffers, until both sides have sent FIN")
 		}
-		return leakOneWay(f, leakText(f),
-			fmt.Sprintf("call Close() on the %s's stream when it is done: smux keeps a stream, and its buffers, until both sides have sent FIN", sender))
+		closeIt := fmt.Sprintf("call Close() on the %s's stream when it is done: smux keeps a stream, and its buffers, until both sides have sent FIN", sender)
+		if ev.holSid != 0 {
+			text, advice := leakHolText(f), leakHolAdvice(f, closeIt)
+			return leakOneWay(f, text, advice)
+		}
+		return leakOneWay(f, leakText(f), closeIt)
 	case CodeWindowStall:
 		return stallText(f), fmt.Sprintf("have the %s read stream %d, or close it: smux v2 sends a UPD, which lets the writer go on, only as its reader consumes; raise MaxStreamBuffer only if the reader is merely slow", receiver, f.Stream)
 	case CodeSessionBlocked:
