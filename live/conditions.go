@@ -302,8 +302,8 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 		var oldest [2]*stream
 		n := 0
 		for st := wl.head; st != nil && n < maxWalk && st.watch.first <= cutoff; st, n = st.watch.links[waitList].next, n+1 {
-			if !awaitsAnswer(st, cutoff, quiet, now, cfg) {
-				continue
+			if !awaitsAnswer(st, cutoff, quiet, now, cfg) || acceptedSpoke(st, w.acceptedTo, w.lastAt) {
+				continue // accepted: its handler's silence, LEAK's (leakExcuses.unanswers)
 			}
 			es.countUnanswered(st)
 			d := st.opener.Sends()
@@ -629,7 +629,7 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 		rl.head != nil && rl.head.watch.callAt <= leakCut ||
 		graceCut != math.MaxInt64 && w.suspects() && max(w.lists[liveList].head.watch.first, w.leakActive)+int64(cfg.LeakAfter) > graceCut ||
 		silentAt != [2]int64{math.MaxInt64, math.MaxInt64} && max(max(s.leakNewest, w.leakActive)+int64(cfg.LeakAfter), drainUntil) > min(silentAt[0], silentAt[1]) {
-		explained = s.explainedLeaks(&oldest, now, cfg, leakExcuses{unanswered: unanswered, silent: silent, cutoff: cutoff, quiet: quiet, noKeepalive: noKeepalive,
+		explained = s.explainedLeaks(&oldest, now, cfg, leakExcuses{unanswered: unanswered, silent: silent, cutoff: cutoff, quiet: quiet, noKeepalive: noKeepalive, acceptedTo: w.acceptedTo,
 			closed:    [2]bool{s.sideClosed(ClientToServer, ns), s.sideClosed(ServerToClient, ns)},
 			leakAfter: cfg.LeakAfter, leakCut: leakCut, silentAt: silentAt, graceCut: graceCut, lastAt: lastAt, start: s.start.UnixNano(), excused: excused})
 	}
@@ -856,6 +856,9 @@ type leakExcuses struct {
 	unanswered, silent [2]bool
 	cutoff             int64
 	quiet              bool
+	// acceptedTo is sessionWatch's: a stream opened before the latest
+	// one its acceptor sent a frame on was accepted (acceptedSpoke).
+	acceptedTo [2]uint64
 	// noKeepalive: no keepalive cadence (keepaliveKnown: an smux NOP's
 	// interval, a yamux side's ping cadence) seen on the session either
 	// way; closed: by direction, its sender has closed its side of the
@@ -970,7 +973,10 @@ func (ex *leakExcuses) active(clock int64) bool { return clock > ex.leakCut }
 // --unanswered-after it crossed LEAK's cutoff first, and was a LEAK, "a
 // side forgot Close", for an evaluation before UNANSWERED counted it (CI
 // saw it in a capture of the backlog fault, whose SYNs and requests came
-// apart). lastAt is the session's latest frame of each direction.
+// apart). lastAt is the session's latest frame of each direction. Not
+// one known accepted, its acceptor alive (acceptedSpoke): its acceptor
+// sent a frame on a stream opened after it, and its silence is its
+// handler's, a LEAK with the words of a stream that got no byte back.
 //
 // Nor one whose other side has sent nothing on the session since it was
 // asked: muxtop has seen nothing of that side since the request, and a
@@ -991,6 +997,9 @@ func (ex *leakExcuses) unanswers(st *stream, lastAt [2]int64, unansweredAfter ti
 	}
 	if last := st.lastWrite(); ex.quiet && last > ex.cutoff && last-st.watch.asked > int64(unansweredAfter) {
 		return false // a push
+	}
+	if acceptedSpoke(st, ex.acceptedTo, lastAt) {
+		return false // accepted, its acceptor alive: its handler's silence
 	}
 	return ex.unanswered[d] || lastAt[1-d] <= st.watch.asked || !ex.silent[1-d]
 }

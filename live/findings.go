@@ -42,7 +42,8 @@ const (
 	// its keepalive cadence allows.
 	CodeKeepalive
 	// CodeUnanswered: streams opened in Dir got no frame back for
-	// UnansweredAfter while the other side still sends.
+	// UnansweredAfter while the other side still sends, and none on a
+	// stream opened after them either (acceptedSpoke: it accepted them).
 	CodeUnanswered
 	// CodeDataAfterClose: data sent in Dir on a stream whose receiver had
 	// sent FIN, within the last AfterCloseWindow.
@@ -1409,7 +1410,9 @@ func endedWhy(f *Finding, why string) string {
 // a yamux one, nobody reads: UNANSWERED keeps it until WINDOW_STALL
 // holds); one still waiting is KEEPALIVE's where the other side went
 // silent, SESSION_BLOCKED's where the session is blocked; in smux v1 one
-// its opener writes on again waits from that write. The others got an
+// its opener writes on again waits from that write; one the other side
+// has shown it accepted, by a frame on a stream opened after it
+// (acceptedSpoke), is its handler's, LEAK's. The others got an
 // answer, or closed: said of them only, and left to resolvedWhy where it
 // is all of them. s.mu is held.
 func (s *Session) unansweredResolved(f *Finding, cands []candidate, now time.Time, ns int64, cfg *FindingsConfig) string {
@@ -1457,7 +1460,7 @@ func (s *Session) unansweredResolved(f *Finding, cands []candidate, now time.Tim
 			blocked = true // it says why, where the other side is silent too
 		}
 	}
-	var stalled, waiting, written streamNames
+	var stalled, waiting, written, accepted streamNames
 	unsaid := 0 // still on the wait list, for no reason known here
 	es := &s.w.eng
 	cutoff := ns - int64(cfg.UnansweredAfter)
@@ -1476,6 +1479,8 @@ func (s *Session) unansweredResolved(f *Finding, cands []candidate, now time.Tim
 			waiting.add(st.id)
 		case quiet && st.lastWrite() > cutoff:
 			written.add(st.id)
+		case acceptedSpoke(st, s.w.acceptedTo, s.w.lastAt):
+			accepted.add(st.id)
 		default:
 			unsaid++
 		}
@@ -1486,7 +1491,17 @@ func (s *Session) unansweredResolved(f *Finding, cands []candidate, now time.Tim
 	} else if stalled.n > 1 {
 		parts = append(parts, fmt.Sprintf("%s, still unanswered, are WINDOW_STALL's now: the %s's writers are held by full windows, which the %s has not read from", stalled, opener, other))
 	}
-	answered := int(f.Evidence.Count) - stalled.n - waiting.n - written.n - unsaid
+	if accepted.n > 0 {
+		// Its acceptor sent a frame on a stream opened after it: the
+		// accept loop took it (acceptedSpoke), its handler holds it.
+		was, them, hold := "was", "it", "its handler holds it"
+		if accepted.n > 1 {
+			was, them, hold = "were", "them", "their handlers hold them"
+		}
+		parts = append(parts, fmt.Sprintf("%s, still unanswered, %s accepted: the %s sent a frame on stream %d, opened after %s, and AcceptStream hands streams out in the order they opened; %s (LEAK's once open and idle --leak-after)",
+			accepted, was, other, s.w.acceptedID[d], them, hold))
+	}
+	answered := int(f.Evidence.Count) - stalled.n - waiting.n - written.n - accepted.n - unsaid
 	alone := len(parts) == 0 && answered <= 0 && written.n == 0 // the excuse is all there is to say
 	switch {
 	case waiting.n == 0:

@@ -12,33 +12,41 @@ import (
 	"github.com/xtaci/smux"
 )
 
-// TestUnansweredHandsOverRealSmux: a real smux v2 client opens two
-// streams whose server never reads them (no UPD: nothing comes back on
-// them) and a third the server answers; after that answer it uploads on
-// the two until smux holds each writer at the 256 KiB window. UNANSWERED
-// counts the two (their windows filled after they waited
-// --unanswered-after), and both hand over to WINDOW_STALL in one
-// evaluation: the resolution names both, and, the third answered before
-// UNANSWERED counted anything, says nothing of others.
+// TestUnansweredHandsOverRealSmux: a real smux v2 client opens a stream
+// the server answers, then two whose server never reads them (no UPD:
+// nothing comes back on them); after that answer it uploads on the two
+// until smux holds each writer at the 256 KiB window. UNANSWERED counts
+// the two (their windows filled after they waited --unanswered-after),
+// and both hand over to WINDOW_STALL in one evaluation: the resolution
+// names both, and, the first answered before UNANSWERED counted
+// anything, says nothing of others. (The answered stream opens first: an
+// answer on one opened after them would show them accepted, smux
+// accepting in SYN order, and they would be no UNANSWERED's at all.)
 func TestUnansweredHandsOverRealSmux(t *testing.T) {
 	reg := live.New(live.Config{})
 	cli, srv := smuxtest.Pair(t, smuxtest.Config(2), func(c net.Conn) net.Conn { return tap.Wrap(c, live.Client, reg, "test") }, nil)
 	served := make(chan error, 1)
 	go func() {
+		st, err := srv.AcceptStream()
+		if err != nil {
+			served <- err
+			return
+		}
+		go func() {
+			_, err := io.Copy(st, st)
+			served <- err
+		}()
 		for range 2 { // the uploads: accepted, never read
 			if _, err := srv.AcceptStream(); err != nil {
 				served <- err
 				return
 			}
 		}
-		st, err := srv.AcceptStream()
-		if err != nil {
-			served <- err
-			return
-		}
-		_, err = io.Copy(st, st)
-		served <- err
 	}()
+	echo, err := cli.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var uploads [2]*smux.Stream
 	for i := range uploads {
 		st, err := cli.OpenStream()
@@ -49,10 +57,6 @@ func TestUnansweredHandsOverRealSmux(t *testing.T) {
 			t.Fatal(err)
 		}
 		uploads[i] = st
-	}
-	echo, err := cli.OpenStream()
-	if err != nil {
-		t.Fatal(err)
 	}
 	if _, err := echo.Write([]byte("ECHO")); err != nil {
 		t.Fatal(err)
@@ -104,7 +108,7 @@ func TestUnansweredHandsOverRealSmux(t *testing.T) {
 	if got, want := codes(reg), "+UNANSWERED -UNANSWERED +WINDOW_STALL +WINDOW_STALL"; got != want {
 		t.Fatalf("%s, want %s:%s", got, want, describeRecords(recs))
 	}
-	want := "streams 3 and 5, still unanswered, are WINDOW_STALL's now: the client's writers are held by full windows, which the server has not read from"
+	want := "streams 5 and 7, still unanswered, are WINDOW_STALL's now: the client's writers are held by full windows, which the server has not read from"
 	if recs[0].Finding.Evidence.Count != 2 || recs[1].Detail != want {
 		t.Errorf("UNANSWERED counted %d streams and resolved:\n  %q\nwant 2 and\n  %q", recs[0].Finding.Evidence.Count, recs[1].Detail, want)
 	}

@@ -12,14 +12,16 @@ import (
 	"github.com/xtaci/smux"
 )
 
-// TestUnansweredWrittenAgainRealSmuxV1: a real smux v1 client pushes on
-// stream 3 and asks on stream 5, both unread by the server, which answers
-// stream 7 (it is alive); UNANSWERED counts 3 and 5. Then the server
-// answers 5 and the client writes on 3 again: in v1, whose reader sends
-// nothing when it reads, a stream's wait counts from its opener's last
-// frame, so 3 no longer waits either, and UNANSWERED resolves saying so
-// of it, and that the other got an answer. The frames' times are the
-// tap's; the evaluations' are chosen from them.
+// TestUnansweredWrittenAgainRealSmuxV1: a real smux v1 client asks on
+// stream 3, then pushes on stream 5 and asks on stream 7, both unread by
+// the server, which then answers stream 3 (it is alive); UNANSWERED
+// counts 5 and 7. Then the server answers 7 and the client writes on 5
+// again: in v1, whose reader sends nothing when it reads, a stream's wait
+// counts from its opener's last frame, so 5 no longer waits either, and
+// UNANSWERED resolves saying so of it, and that the other got an answer.
+// The frames' times are the tap's; the evaluations' are chosen from them.
+// (The answered stream opens first: an answer on one opened after them
+// would show them accepted, smux accepting in SYN order.)
 func TestUnansweredWrittenAgainRealSmuxV1(t *testing.T) {
 	reg := live.New(live.Config{})
 	cli, srv := smuxtest.Pair(t, smuxtest.Config(1), func(c net.Conn) net.Conn { return tap.Wrap(c, live.Client, reg, "test") }, nil)
@@ -48,10 +50,10 @@ func TestUnansweredWrittenAgainRealSmuxV1(t *testing.T) {
 		}
 		return st, acc
 	}
+	echo, echoAcc := open("ECHO")
 	push, _ := open("PUSH")
 	ask, askAcc := open("ASK?")
-	echo, echoAcc := open("ECHO")
-	// The server answers stream 7 only: it is alive.
+	// The server answers stream 3 only: it is alive.
 	if _, err := io.ReadFull(echoAcc, make([]byte, 4)); err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +68,7 @@ func TestUnansweredWrittenAgainRealSmuxV1(t *testing.T) {
 	reg.Evaluate(first, cfg)
 	recs := findingRecords(reg)
 	if got := codes(reg); got != "+UNANSWERED" || recs[0].Finding.Evidence.Count != 2 {
-		t.Fatalf("%s, want +UNANSWERED counting streams 3 and 5:%s", got, describeRecords(recs))
+		t.Fatalf("%s, want +UNANSWERED counting streams 5 and 7:%s", got, describeRecords(recs))
 	}
 
 	if _, err := askAcc.Write([]byte("YES!")); err != nil {
@@ -86,7 +88,7 @@ func TestUnansweredWrittenAgainRealSmuxV1(t *testing.T) {
 	if got, want := codes(reg), "+UNANSWERED -UNANSWERED"; got != want {
 		t.Fatalf("%s, want %s:%s", got, want, describeRecords(recs))
 	}
-	want := "the client writes on stream 3 again: in smux v1 a stream's wait counts from its opener's last frame on it; the other got an answer, or closed"
+	want := "the client writes on stream 5 again: in smux v1 a stream's wait counts from its opener's last frame on it; the other got an answer, or closed"
 	if recs[1].Detail != want {
 		t.Errorf("UNANSWERED resolved:\n  %q\nwant\n  %q", recs[1].Detail, want)
 	}

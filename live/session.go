@@ -562,7 +562,7 @@ func (s *Session) fin(dir Dir, at time.Time, sid uint32) Anomaly {
 	if h := &s.hol[dir.Reverse()]; h.at != 0 && h.serial == st.serial {
 		h.at = 0 // its receiver closed it: smux v1 returns its bytes to the session's buffer
 	}
-	s.watchAnswer(st, dir, at.UnixNano())
+	s.watchAnswer(st, dir, at.UnixNano(), true)
 	s.setFull(&st.flow[dir], time.Time{}) // a writer that sent FIN writes no more
 	// Nor is the other direction's writer held once its reader sent FIN:
 	// smux before v1.5.55 fails its blocked Write with io.EOF at the FIN
@@ -625,7 +625,7 @@ func (s *Session) psh(dir Dir, at time.Time, sid uint32, length uint32, payload 
 		h.add(payload, length)
 	}
 	s.counted = st
-	s.watchAnswer(st, dir, at.UnixNano())
+	s.watchAnswer(st, dir, at.UnixNano(), true)
 	// DATA_AFTER_CLOSE, unless the data came before the FIN and is only
 	// recorded after it: held by a capture's resynchronisation while the
 	// other direction ran ahead (package tap's Feeder stamps it).
@@ -679,7 +679,7 @@ func (s *Session) upd(dir Dir, at time.Time, sid, consumed, window uint32) Anoma
 	st.last = later(st.last, at)
 	st.frames[dir]++
 	s.counted = st
-	s.watchAnswer(st, dir, at.UnixNano())
+	s.watchAnswer(st, dir, at.UnixNano(), true)
 	fl := &st.flow[dir.Reverse()] // a UPD reports on data flowing the other way
 	if consumed != fl.PeerConsumed {
 		st.watch.consumedAt[dir.Reverse()] = at.UnixNano() // its reader reads

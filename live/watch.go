@@ -208,6 +208,12 @@ type sessionWatch struct {
 	// stay in its order, even when a frame held by a resynchronisation
 	// opens a stream after later ones (watchOpened).
 	openedAt int64
+	// acceptedTo is, by the direction of a stream's opener, the serial
+	// of the latest-opened stream whose SYN muxtop saw (not one a capture
+	// joined) and on which the acceptor has sent a frame since: every
+	// stream opened that way before it was accepted (acceptedSpoke).
+	acceptedTo [2]uint64
+	acceptedID [2]uint32 // that stream's id, for the words
 	// Keepalive: each direction's NOPs, the latest one's time and the
 	// longest interval seen between two (or, after one, since the start),
 	// which is its cadence once it has one (pingCadence); 0 before.
@@ -598,11 +604,46 @@ func (w *sessionWatch) unleak(st *stream) {
 }
 
 // watchAnswer notes a frame of dir on st: the first from the side that did
-// not open it answers the stream. s.mu is held.
-func (s *Session) watchAnswer(st *stream, dir Dir, ns int64) {
-	if st.watch.listed[waitList] && dir.Sender() != st.opener {
+// not open it answers the stream. held says that its sender's application
+// holds the stream, as any frame shows but a yamux RST, which the session
+// sends for a stream it refuses (its backlog full, or going away) and
+// those before it wait unaccepted: acceptedTo. s.mu is held.
+func (s *Session) watchAnswer(st *stream, dir Dir, ns int64, held bool) {
+	if dir.Sender() == st.opener {
+		return
+	}
+	if st.watch.listed[waitList] {
 		s.w.lists[waitList].remove(st, waitList)
 	}
+	if d := st.opener.Sends(); held && !st.incomplete && st.serial > s.w.acceptedTo[d] {
+		s.w.acceptedTo[d], s.w.acceptedID[d] = st.serial, st.id
+	}
+}
+
+// acceptedSpoke says whether st was accepted, its acceptor's frames on it
+// or not, and its acceptor has sent something on the session since st's
+// request (lastAt, the session's latest frame of each direction): the
+// acceptor has sent a frame on a stream opened the same way after it
+// (acceptedTo, sessionWatch's). smux and yamux hand streams to
+// AcceptStream in the order their SYNs came (smux's chAccepts, yamux's
+// acceptCh: FIFO channels their session's reader fills as it reads), and
+// neither sends a frame on a stream its application does not hold: no
+// smux frame at all, a yamux ACK only as AcceptStream takes it (none for
+// a stream its opener's FIN reached first); the RST a yamux session sends
+// for a stream its full backlog refuses shows nothing of those queued
+// before it, and counts for nothing here (watchAnswer). So such a
+// stream's silence is its handler's (hung, or it reads and never writes
+// back nor closes), not an accept loop's: a server whose handler hung on 1 request in 30, and a
+// client that kept 21 of 218 pushed streams open unclosed, were a
+// critical UNANSWERED, "… is not accepting them", with no LEAK ever.
+// A stream muxtop did not see open (st.incomplete) is not waited on
+// anyway, and its serial, given when a capture first saw it, is no SYN
+// order. An acceptor silent since the request is left to the rules of a
+// silent side (UNANSWERED's Evidence.Silent, KEEPALIVE): stopped after
+// it accepted the stream, it looks the same.
+func acceptedSpoke(st *stream, acceptedTo [2]uint64, lastAt [2]int64) bool {
+	d := st.opener.Sends()
+	return st.serial < acceptedTo[d] && lastAt[d.Reverse()] > st.watch.asked
 }
 
 // watchClosed unlists a stream that is no longer live. s.mu is held.

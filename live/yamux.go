@@ -262,7 +262,7 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 		return a
 	}
 	if dir.Sender() != st.opener {
-		s.watchAnswer(st, dir, at.UnixNano())
+		s.watchAnswer(st, dir, at.UnixNano(), flags&yamux.RST == 0)
 		if flags&yamux.ACK != 0 {
 			st.acked = true
 			if st.state == SYNSent {
