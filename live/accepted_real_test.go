@@ -421,4 +421,14 @@ func TestUnansweredYamuxBacklogResetReal(t *testing.T) {
 	if un.Stream != ids[0] || un.Evidence.Count != 2 || un.Evidence.Silent || un.Severity != live.Critical {
 		t.Errorf("UNANSWERED of stream %d, %d streams (silent %v, %s): want the critical one of streams %d and %d", un.Stream, un.Evidence.Count, un.Evidence.Silent, un.Severity, ids[0], ids[1])
 	}
+	// What yamux v0.1.2 does: OpenStream blocks on the opener's own
+	// AcceptBacklog of SYNs in flight (synCh), and setOpenTimeout closes
+	// the session (Session.Close: no RST, no GoAway), its timer stopped by
+	// the stream's Close (notifyWaiting). Before: "256 SYNs" and "is reset
+	// with its session ended".
+	for _, want := range []string{"its own AcceptBacklog (256 by default)", "closes the whole session, with no RST or GoAway", "whose Close ends that wait"} {
+		if !strings.Contains(un.Advice, want) {
+			t.Errorf("advice %q lacks %q", un.Advice, want)
+		}
+	}
 }

@@ -552,7 +552,7 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 		}
 		return fmt.Sprintf("%s opened by the %s got no ACK for %s or more (the oldest, stream %d, %s ago) while the %s still sends: the %s is not accepting %s%s",
 				plural(ev.Count, "stream"), sender, fmtDur(ev.Limit), f.Stream, fmtDur(ev.Age), receiver, receiver, them, late),
-			fmt.Sprintf("the %s must call AcceptStream (which sends the ACK) in a loop; the %s's OpenStream blocks once 256 SYNs wait for their ACK, and a stream unACKed for StreamOpenTimeout (75 s) is reset with its session ended (yamux before 2021 has no StreamOpenTimeout: it waits)", receiver, sender)
+			fmt.Sprintf("the %s must call AcceptStream (which sends the ACK) in a loop; the %s's OpenStream blocks once as many SYNs as its own AcceptBacklog (256 by default) wait for their ACK, and once one has waited StreamOpenTimeout (75 s by default) the %s's yamux closes the whole session, with no RST or GoAway — not for a stream its %s half-closed before the ACK, whose Close ends that wait (yamux before 2021 has no StreamOpenTimeout: it waits)", receiver, sender, sender, sender)
 	case CodeProtocol:
 		if ev.pair(f.Dir) != "" || ev.Same {
 			return noMux(f, "yamux", ev.YamuxViolation.String())
