@@ -237,7 +237,8 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 		} else if every != 0 && time.Duration(until-from) >= limit {
 			silent[d] = true
 			cs = append(cs, candidate{code: CodeKeepalive, dir: Dir(d), hasDir: true, since: last,
-				ev: Evidence{Age: quiet, Limit: limit, Every: time.Duration(every), Borrowed: borrowed, FirstPing: firstOnly, Versions: vers}})
+				ev: Evidence{Age: quiet, Limit: limit, Every: time.Duration(every), Borrowed: borrowed, FirstPing: firstOnly, Versions: vers,
+					ownNOP: borrowed && w.nops[d] > 0}})
 		}
 	}
 

@@ -310,6 +310,11 @@ type Evidence struct {
 	// holBytes what it was sent (Session.holFor); 0 otherwise.
 	holSid   uint32
 	holBytes uint64
+	// ownNOP, of an smux KEEPALIVE whose cadence is borrowed, says that
+	// the silent side did send a NOP muxtop saw (a capture joined
+	// mid-session, whose first NOP gives no cadence): its keepalive is
+	// on, its interval unknown.
+	ownNOP bool
 	// slowQuiet: where a WINDOW_STALL's reader had reported (Slow), the
 	// writer's hold since that latest report (or its refill), once it is
 	// StallAfter or more and three times the hold the report came after:
@@ -1150,7 +1155,7 @@ func changed(f *Finding, c *candidate) bool {
 		roughAge(a.Age) != roughAge(b.Age) || roughAge(a.Idle) != roughAge(b.Idle) || f.Stream != c.stream || a.Sign != b.Sign ||
 		a.PeerGuess != b.PeerGuess || a.PeerAnswered != b.PeerAnswered || a.Same != b.Same || (a.Slow == 0) != (b.Slow == 0) || a.slowReads != b.slowReads || a.slowAt != b.slowAt || roughAge(a.slowQuiet) != roughAge(b.slowQuiet) || (a.slowQuiet == 0) != (b.slowQuiet == 0) ||
 		a.Unskipped != b.Unskipped || a.FinFirst != b.FinFirst || a.Upstream != b.Upstream || a.GaveUp != b.GaveUp || a.Slowest != b.Slowest || a.PushQuiet != b.PushQuiet || a.AfterPush != b.AfterPush || a.Silent != b.Silent ||
-		a.holSid != b.holSid || a.holBytes != b.holBytes
+		a.holSid != b.holSid || a.holBytes != b.holBytes || a.ownNOP != b.ownNOP
 }
 
 // roughAge rounds d down to a step of 1 s below 10 s, 5 s below a

@@ -894,6 +894,43 @@ func TestFindingKeepaliveCadence(t *testing.T) {
 			t.Errorf("%v, text %q; want critical, beginning %q", g.Severity, g.Text, want)
 		}
 	})
+	t.Run("a joined capture that saw one NOP of the silent side", func(t *testing.T) {
+		// Its keepalive is on, its interval unknown (a joined capture's
+		// first NOP gives no cadence): not "no NOP of its own yet".
+		reg := live.New(live.Config{})
+		sc := openSession(reg, 1)
+		sc.s.Resynced(c2s, sec(0), 0, 0, 0, "joined mid-stream at offset 0, 0 bytes skipped")
+		sc.s.Resynced(s2c, sec(0), 0, 0, 0, "joined mid-stream at offset 0, 0 bytes skipped")
+		sc.feedAt(sec(0.2), nop(c2s))
+		for at := 1.0; at <= 17; at++ {
+			sc.feedAt(sec(at), nop(s2c))
+			reg.Evaluate(sec(at+0.5), cfg)
+		}
+		recs := expect(t, reg, "+KEEPALIVE")
+		f := recs[0].Finding
+		if want := "its keepalive is on (the capture, joined mid-session, has one NOP of its)"; f.Severity != live.Warning || !strings.Contains(f.Text, want) || strings.Contains(f.Text, "no NOP of its own yet") {
+			t.Errorf("%v %q; want a warning that says %q", f.Severity, f.Text, want)
+		}
+	})
+	t.Run("a side that ended its direction stays a warning", func(t *testing.T) {
+		// Only its silence up to its end counts: it never reached 30 s.
+		reg := live.New(live.Config{})
+		sc := openSession(reg, 2)
+		sc.s.DirectionEnded(c2s, sec(16))
+		for at := 1.0; at <= 45; at++ {
+			sc.feedAt(sec(at), nop(s2c))
+			reg.Evaluate(sec(at+0.5), cfg)
+		}
+		recs := expect(t, reg, "+KEEPALIVE")
+		if f := recs[0].Finding; f.Severity != live.Warning {
+			t.Errorf("opened %v, want a warning", f.Severity)
+		}
+		for _, u := range updatesOf(reg, live.CodeKeepalive) {
+			if u.Finding.Severity != live.Warning {
+				t.Errorf("updated %v at %v: %q; want a warning (the client's silence up to its end is 16 s)", u.Finding.Severity, u.At, u.Finding.Text)
+			}
+		}
+	})
 	t.Run("a side whose first NOP comes after the borrowed limit", func(t *testing.T) {
 		// The client's NOPs every 10 s, smux's default; the server's every
 		// 25 s, its first 25 s into the session: a warning from 15 s,

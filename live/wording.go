@@ -14,6 +14,16 @@ import (
 // How findings are worded: the problem with its numbers, and what to do,
 // from what smux does.
 
+// silenceOf returns the silence of KEEPALIVE candidate c's side: its
+// Age, up to its direction's end where it ended (only its silence up to
+// its end counts, as the candidate's rule has it). s.mu is held.
+func (s *Session) silenceOf(c *candidate) time.Duration {
+	if s.dirEnded[c.dir] {
+		return min(c.ev.Age, time.Duration(max(s.dirEndedAt[c.dir]-c.since, 0)))
+	}
+	return c.ev.Age
+}
+
 // finding makes the Finding of c, with its text. s.mu is held.
 func (s *Session) finding(id uint64, c *candidate, opened time.Time) *Finding {
 	f := &Finding{
@@ -33,7 +43,7 @@ func (s *Session) finding(id uint64, c *candidate, opened time.Time) *Finding {
 		// session (hashicorp's yamux ends it on any code but normal).
 		f.Severity = Critical
 	}
-	if c.code == CodeKeepalive && c.ev.Borrowed && s.proto != Yamux && c.ev.Ping == 0 && c.ev.Age < BorrowedCritical {
+	if c.code == CodeKeepalive && c.ev.Borrowed && s.proto != Yamux && c.ev.Ping == 0 && s.silenceOf(c) < BorrowedCritical {
 		// An smux side with no NOP of its own yet, measured against the
 		// other side's cadence: each side keeps its own KeepAliveInterval,
 		// and one slower than its peer's sends its first NOP that far
@@ -656,6 +666,13 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 				ev.Versions[ClientToServer], ev.Versions[ServerToClient]),
 			"set smux.Config.Version to the same value on both ends; smux stops reading this session and keepalive closes it in 1-2 KeepAliveTimeouts (30-60 s by default)"
 	case CodeKeepalive:
+		if ev.Borrowed && f.Severity == Warning && ev.ownNOP {
+			// A capture joined mid-session saw one NOP of its: keepalive
+			// is on, its interval unknown.
+			return fmt.Sprintf("the %s has sent nothing, not even a keepalive NOP, for %s, though the %s's NOPs come every %s: its keepalive is on (the capture, joined mid-session, has one NOP of its), but its interval is not known, so it may only be slower than the %s's (each smux side keeps its own KeepAliveInterval; this resolves at its next NOP), or the %s is frozen or gone; critical from %s of silence, smux's default KeepAliveTimeout, at which a %s at the defaults closes a session that receives nothing",
+					sender, fmtDur(ev.Age), receiver, fmtDur(ev.Every), receiver, sender, fmtDur(BorrowedCritical), receiver),
+				fmt.Sprintf("if it goes on, find out why the %s is silent (a stuck process or event loop, a dead path or NAT mapping); either way give its smux a KeepAliveInterval well under the %s's KeepAliveTimeout", sender, receiver)
+		}
 		if ev.Borrowed && f.Severity == Warning {
 			// No NOP of its own yet, silent less than BorrowedCritical.
 			return fmt.Sprintf("the %s has sent nothing, not even a keepalive NOP, for %s, though the %s's NOPs come every %s: it has sent no NOP of its own yet, so its keepalive may only be slower than the %s's (each smux side keeps its own KeepAliveInterval; this resolves at its first NOP), or it is off, or the %s is frozen or gone; critical from %s of silence, smux's default KeepAliveTimeout, at which a %s at the defaults closes a session that receives nothing",
@@ -663,8 +680,12 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 				fmt.Sprintf("if it goes on, find out why the %s is silent (a stuck process or event loop, a dead path or NAT mapping); either way give its smux a KeepAliveInterval well under the %s's KeepAliveTimeout", sender, receiver)
 		}
 		if ev.Borrowed {
-			return fmt.Sprintf("the %s has sent nothing, not even a keepalive NOP, for %s, though the %s's NOPs come every %s, and no NOP of its own yet: it is frozen or gone, or its keepalive is off or no faster than smux's default KeepAliveTimeout (%s), at which a %s at the defaults closes a session that receives nothing",
-					sender, fmtDur(ev.Age), receiver, fmtDur(ev.Every), fmtDur(BorrowedCritical), receiver),
+			own, off := ", and no NOP of its own yet", "off or "
+			if ev.ownNOP {
+				own, off = ", and one NOP of its own in the capture, which joined mid-session", "" // its keepalive is on
+			}
+			return fmt.Sprintf("the %s has sent nothing, not even a keepalive NOP, for %s, though the %s's NOPs come every %s%s: it is frozen or gone, or its keepalive is %sno faster than smux's default KeepAliveTimeout (%s), at which a %s at the defaults closes a session that receives nothing",
+					sender, fmtDur(ev.Age), receiver, fmtDur(ev.Every), own, off, fmtDur(BorrowedCritical), receiver),
 				fmt.Sprintf("find out why the %s stopped (a stuck process or event loop, a dead path or NAT mapping), or give its smux a KeepAliveInterval well under the %s's KeepAliveTimeout; the %s's smux closes this session at its KeepAliveTimeout — redial then", sender, receiver, receiver)
 		}
 		return fmt.Sprintf("the %s has sent nothing, not even a keepalive NOP, for %s; keepalive NOPs come every %s: it is frozen or gone, and smux closes a session that receives nothing for KeepAliveTimeout (30 s by default)",
