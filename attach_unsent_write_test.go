@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
@@ -14,18 +13,9 @@ import (
 	"time"
 
 	hyamux "github.com/hashicorp/yamux"
-)
 
-// yamuxHeader is a yamux frame header: version 0, typ, flags, stream id
-// and length, as hashicorp/yamux writes it.
-func yamuxHeader(typ uint8, flags uint16, sid, length uint32) []byte {
-	h := make([]byte, 12)
-	h[1] = typ
-	binary.BigEndian.PutUint16(h[2:], flags)
-	binary.BigEndian.PutUint32(h[4:], sid)
-	binary.BigEndian.PutUint32(h[8:], length)
-	return h
-}
+	"github.com/muxtop/muxtop/decoder/yamux"
+)
 
 // TestAttachWriteUnsent: a write of attach's proxy that fails leaves its
 // bytes unsent, and attach's --write file must say what went over each
@@ -75,10 +65,12 @@ func TestAttachWriteUnsent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	const window = 256 << 10                // yamux's initial stream window
-	c.Write(yamuxHeader(1, 1, 1, 0))        // WINDOW_UPDATE SYN: stream 1
-	c.Write(yamuxHeader(0, 0, 1, window+1)) // DATA past the window
-	io.Copy(io.Discard, c)                  // the server's GO_AWAY and its close, passed on
+	const window = yamux.InitialWindow
+	syn := yamux.MakeHeader(yamux.WindowUpdate, yamux.SYN, 1, 0) // stream 1
+	data := yamux.MakeHeader(yamux.Data, 0, 1, window+1)         // past the window
+	c.Write(syn[:])
+	c.Write(data[:])
+	io.Copy(io.Discard, c) // the server's GO_AWAY and its close, passed on
 	<-served
 	body := make([]byte, window+1)
 	c.Write(body[:2048]) // out to the closed socket, which answers with a RST

@@ -1749,10 +1749,7 @@ func (s *Session) endNote(at time.Time, err string) string {
 				note = fmt.Sprintf("the %s, silent for %s (KEEPALIVE), %s first, %s before the end",
 					f.Dir.Sender(), fmtDur(time.Duration(max(silentAt-last, 0))), ClosedIts(s.transport()), fmtDur(time.Duration(at.UnixNano()-silentAt)))
 			}
-			if err == "" {
-				return note
-			}
-			return err + "; " + note
+			return joinNote(err, note)
 		}
 		note := fmt.Sprintf("after the %s sent nothing for %s (KEEPALIVE): smux's keepalive closes a session that receives no frame for KeepAliveTimeout",
 			f.Dir.Sender(), fmtDur(time.Duration(until-last)))
@@ -1778,12 +1775,17 @@ func (s *Session) endNote(at time.Time, err string) string {
 			note = fmt.Sprintf("after the %s sent nothing for %s (KEEPALIVE): yamux's keepalive ends a session whose ping gets no answer",
 				f.Dir.Sender(), fmtDur(time.Duration(until-last)))
 		}
-		if err == "" {
-			return note
-		}
-		return err + "; " + note
+		return joinNote(err, note)
 	}
 	return err
+}
+
+// joinNote returns the session end's detail err with note after it.
+func joinNote(err, note string) string {
+	if err == "" {
+		return note
+	}
+	return err + "; " + note
 }
 
 // churnRing keeps the latest session ends for CHURN.

@@ -311,7 +311,7 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 		// update that grew the window may be in it, recorded after this
 		// data (heldGrant).
 		held := s.heldGrant(dir)
-		if int64(length) > fl.free() && a == 0 && st.state != StreamReset && !st.incomplete && !held {
+		if a == 0 && s.exceeds(st, dir, length) {
 			a = WindowExceeded
 		}
 		fl.Written += length
@@ -522,24 +522,29 @@ func (s *Session) CutYamux(dir Dir, at time.Time, v *yamux.Violation) {
 // did not see whole. s.mu is held.
 func (s *Session) cutExceeded(dir Dir, at time.Time, v *yamux.Violation) (int64, bool) {
 	h := v.Header
-	if v.Code != yamux.Truncated || !v.HeaderComplete || h.Type() != yamux.Data || s.forgotten || s.heldGrant(dir) {
-		return 0, false
+	if v.Code != yamux.Truncated || !v.HeaderComplete || h.Type() != yamux.Data || s.forgotten || s.exceededAt[dir] == v.Offset+1 {
+		return 0, false // or counted as the frame was recorded whole, then taken back as its write failed
 	}
 	free := int64(yamux.InitialWindow)
 	switch st := s.stream(dir, h.StreamID()); {
-	case st != nil && (st.state == StreamReset || st.incomplete):
+	case st != nil && !s.exceeds(st, dir, h.PayloadLength()):
 		return 0, false
 	case st != nil:
 		free = max(st.flow[dir].free(), 0)
-	case h.Flags()&yamux.SYN == 0:
-		return 0, false // no such stream: yamux discards it
-	}
-	if int64(h.PayloadLength()) <= free || s.exceededAt[dir] == v.Offset+1 {
-		return 0, false // or counted as the frame was recorded whole, then taken back as its write failed
+	case h.Flags()&yamux.SYN == 0 || s.heldGrant(dir) || int64(h.PayloadLength()) <= free:
+		return 0, false // no such stream (yamux discards it), or within a new one's window
 	}
 	s.exceededAt[dir] = v.Offset + 1
 	s.anomaly(AnomalyInfo{Anomaly: WindowExceeded, Dir: dir, At: at, Offset: v.Offset, Proto: Yamux, YamuxHeader: h})
 	return free, true
+}
+
+// exceeds reports whether length bytes of DATA in dir exceed what st's
+// receive window has free, where muxtop knows the window: not a stream
+// reset, nor one a capture did not see whole, nor while the receiver's
+// direction is held by a resynchronisation (heldGrant). s.mu is held.
+func (s *Session) exceeds(st *stream, dir Dir, length uint32) bool {
+	return int64(length) > st.flow[dir].free() && st.state != StreamReset && !st.incomplete && !s.heldGrant(dir)
 }
 
 // RetractYamux is Retract for a yamux frame with header h.
