@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -22,23 +23,7 @@ import (
 // so that muxtop read of the file ends the session "reset" as well, by the
 // server (the upstream) as attach says it, and tcpdump reads the file.
 func TestAttachWriteReset(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		sess, err := hyamux.Server(c, quietYamux())
-		if err != nil {
-			c.Close()
-			return
-		}
+	upstream, served := serveYamuxOnce(t, func(sess *hyamux.Session, c net.Conn) {
 		st, err := sess.AcceptStream()
 		if err == nil {
 			buf := make([]byte, 4)
@@ -46,9 +31,9 @@ func TestAttachWriteReset(t *testing.T) {
 		}
 		c.(*net.TCPConn).SetLinger(0)
 		c.Close()
-	}()
+	})
 	file := filepath.Join(t.TempDir(), "reset.pcapng")
-	addr, finish := startAttach(t, ln.Addr().String(), "--write", file)
+	addr, finish := startAttach(t, upstream, "--write", file)
 	cli, st := yamuxStream(t, addr)
 	st.Write([]byte("ping")) // may return the reset, which can come before its acknowledgement
 	<-served
@@ -71,16 +56,16 @@ func TestAttachWriteReset(t *testing.T) {
 		t.Errorf("read of attach's --write file: %s, want the session ended reset", ended)
 	}
 	// Who reset, from the RST the file has: the upstream, the server.
-	if want := `"detail":"reset by the server ` + ln.Addr().String() + `"`; !strings.Contains(ended, want) {
+	if want := `"detail":"reset by the server ` + upstream + `"`; !strings.Contains(ended, want) {
 		t.Errorf("read of attach's --write file: %s, want %s", ended, want)
 	}
 	msg, err := exec.Command(tcpdumpPath(t), "-nr", file).CombinedOutput()
 	if err != nil || strings.Contains(string(msg), "truncated") {
 		t.Fatalf("tcpdump -r: %v\n%s", err, msg)
 	}
-	up := ln.Addr().(*net.TCPAddr)
-	from := regexp.MustCompile(regexp.QuoteMeta(fmt.Sprintf("%s.%d > ", up.IP, up.Port)) + `.*Flags \[R`)
+	up := netip.MustParseAddrPort(upstream)
+	from := regexp.MustCompile(regexp.QuoteMeta(fmt.Sprintf("%s.%d > ", up.Addr(), up.Port())) + `.*Flags \[R`)
 	if rst := strings.Count(string(msg), "Flags [R"); rst != 1 || !from.Match(msg) {
-		t.Errorf("tcpdump -r shows %d RSTs, want one, from the upstream %s:\n%s", rst, ln.Addr(), msg)
+		t.Errorf("tcpdump -r shows %d RSTs, want one, from the upstream %s:\n%s", rst, upstream, msg)
 	}
 }

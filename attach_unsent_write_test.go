@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -30,23 +31,7 @@ import (
 // byte counts, its TRUNCATED frame and its session end, reset by the
 // upstream after its close.
 func TestAttachWriteUnsent(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		sess, err := hyamux.Server(c, quietYamux())
-		if err != nil {
-			c.Close()
-			return
-		}
+	upstream, served := serveYamuxOnce(t, func(sess *hyamux.Session, _ net.Conn) {
 		go func() {
 			for {
 				st, err := sess.AcceptStream()
@@ -57,9 +42,9 @@ func TestAttachWriteUnsent(t *testing.T) {
 			}
 		}()
 		<-sess.CloseChan() // the window exceeded: GO_AWAY, and the conn closed
-	}()
+	})
 	file := filepath.Join(t.TempDir(), "unsent.pcapng")
-	addr, finish := startAttach(t, ln.Addr().String(), "--write", file)
+	addr, finish := startAttach(t, upstream, "--write", file)
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +89,7 @@ func TestAttachWriteUnsent(t *testing.T) {
 	if le["reason"] != "reset" || re["reason"] != "reset" {
 		t.Errorf("session end: attach %v (%v), read of its --write file %v (%v); want reset both", le["reason"], le["detail"], re["reason"], re["detail"])
 	}
-	want := regexp.MustCompile(`^reset by the server ` + regexp.QuoteMeta(ln.Addr().String()) + `, which had closed its side of the connection \S+ before$`)
+	want := regexp.MustCompile(`^reset by the server ` + regexp.QuoteMeta(upstream) + `, which had closed its side of the connection \S+ before$`)
 	if d, _ := re["detail"].(string); !want.MatchString(d) {
 		t.Errorf("read of attach's --write file ends the session %q, want %s (attach: %q)", d, want, le["detail"])
 	}
@@ -120,9 +105,9 @@ func TestAttachWriteUnsent(t *testing.T) {
 			t.Errorf("tcpdump -r shows a FIN from the client, which sent none:\n%s", msg)
 		}
 	}
-	up := ln.Addr().(*net.TCPAddr)
-	if !regexp.MustCompile(regexp.QuoteMeta(fmt.Sprintf("%s.%d > ", up.IP, up.Port)) + `.*Flags \[R`).Match(msg) {
-		t.Errorf("tcpdump -r shows no RST from the upstream %s:\n%s", ln.Addr(), msg)
+	up := netip.MustParseAddrPort(upstream)
+	if !regexp.MustCompile(regexp.QuoteMeta(fmt.Sprintf("%s.%d > ", up.Addr(), up.Port())) + `.*Flags \[R`).Match(msg) {
+		t.Errorf("tcpdump -r shows no RST from the upstream %s:\n%s", upstream, msg)
 	}
 }
 

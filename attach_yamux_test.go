@@ -42,6 +42,34 @@ func quietYamux() *hyamux.Config {
 	return cfg
 }
 
+// serveYamuxOnce listens on loopback and serves the first connection to
+// it as a hashicorp/yamux server (quietYamux), calling serve with the
+// session and its conn; served is closed once serve returns. The listener
+// closes when the test ends.
+func serveYamuxOnce(t *testing.T, serve func(sess *hyamux.Session, c net.Conn)) (addr string, served <-chan struct{}) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		sess, err := hyamux.Server(c, quietYamux())
+		if err != nil {
+			c.Close()
+			return
+		}
+		serve(sess, c)
+	}()
+	return ln.Addr().String(), done
+}
+
 // yamuxStream dials addr and opens a stream of a new hashicorp/yamux
 // client session over the connection. Both close when the test ends.
 func yamuxStream(t *testing.T, addr string) (*hyamux.Session, *hyamux.Stream) {
