@@ -1128,6 +1128,7 @@ func (s *Session) framingCandidates(cs []candidate) ([]candidate, bool) {
 		} else {
 			c.code = CodeProtocol
 			c.ev.Guess, _ = s.framingGuess(d)
+			c.ev.framed = s.counts.FramesDir(Dir(d))
 			if f.Proto == Yamux {
 				c.ev.YamuxViolation = f.YamuxCode
 			}

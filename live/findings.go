@@ -315,6 +315,10 @@ type Evidence struct {
 	// mid-session, whose first NOP gives no cadence): its keepalive is
 	// on, its interval unknown.
 	ownNOP bool
+	// framed, of a PROTOCOL finding, is how many frames its direction
+	// carried before the violation: where there were some, its sender
+	// speaks the mux and its framing broke mid-stream (protocolMidStream).
+	framed uint64
 	// slowQuiet: where a WINDOW_STALL's reader had reported (Slow), the
 	// writer's hold since that latest report (or its refill), once it is
 	// StallAfter or more and three times the hold the report came after:
@@ -1155,7 +1159,7 @@ func changed(f *Finding, c *candidate) bool {
 		roughAge(a.Age) != roughAge(b.Age) || roughAge(a.Idle) != roughAge(b.Idle) || f.Stream != c.stream || a.Sign != b.Sign ||
 		a.PeerGuess != b.PeerGuess || a.PeerAnswered != b.PeerAnswered || a.Same != b.Same || (a.Slow == 0) != (b.Slow == 0) || a.slowReads != b.slowReads || a.slowAt != b.slowAt || roughAge(a.slowQuiet) != roughAge(b.slowQuiet) || (a.slowQuiet == 0) != (b.slowQuiet == 0) ||
 		a.Unskipped != b.Unskipped || a.FinFirst != b.FinFirst || a.Upstream != b.Upstream || a.GaveUp != b.GaveUp || a.Slowest != b.Slowest || a.PushQuiet != b.PushQuiet || a.AfterPush != b.AfterPush || a.Silent != b.Silent ||
-		a.holSid != b.holSid || a.holBytes != b.holBytes || a.ownNOP != b.ownNOP
+		a.holSid != b.holSid || a.holBytes != b.holBytes || a.ownNOP != b.ownNOP || a.framed != b.framed
 }
 
 // roughAge rounds d down to a step of 1 s below 10 s, 5 s below a

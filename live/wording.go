@@ -581,6 +581,9 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 					sender, ev.Guess, ev.YamuxViolation, ev.Offset, receiver, ev.PeerGuess),
 				"nothing is wrong with the two ends: muxtop's --protocol yamux is; drop it (muxtop tells smux from yamux by each connection's first byte) or give --protocol smux"
 		}
+		if ev.framed > 0 && ev.Offset > 0 {
+			return protocolMidStream(f, "yamux", ev.YamuxViolation.String(), "yamux ends the session at once")
+		}
 		advice := fmt.Sprintf("fix the %s's address or protocol (a prefix before the mux, such as Consul's, needs --skip); yamux ends the session at once", sender)
 		if ev.Guess.IsSmux() && !ev.PeerAnswered {
 			// The other end has neither framed nor hung up yet: it has not
@@ -747,6 +750,9 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 				return text, "nothing is wrong with the two ends: muxtop's decoding is; give --protocol yamux --skip 1: the client sends a byte before the mux (such as Consul's and Nomad's RPC type byte)"
 			}
 			return text, "nothing is wrong with the two ends: muxtop's decoding is; drop --protocol smux (muxtop tells smux from yamux by each connection's first byte) or give --protocol yamux"
+		}
+		if ev.framed > 0 && ev.Offset > 0 {
+			return protocolMidStream(f, "smux", ev.Violation.String(), then)
 		}
 		advice := fmt.Sprintf("fix the %s's address or protocol; %s", sender, then)
 		if ev.Guess.IsYamux() {
@@ -988,4 +994,26 @@ func blockedUnseen(f *Finding, session uint64) string {
 	}
 	return fmt.Sprintf("session %d is blocked: %s; the capture never saw the streams it holds: it joined the connection after they opened, or lost their bytes",
 		session, head)
+}
+
+// protocolMidStream words a PROTOCOL finding of mux whose direction
+// carried frames before its violation: its sender speaks the mux, so
+// neither its address nor its protocol is wrong, as the words for a
+// connection's first bytes say, and its framing broke mid-stream. then is
+// what the mux does about it.
+func protocolMidStream(f *Finding, mux, violation, then string) (text, advice string) {
+	ev := &f.Evidence
+	sender := f.Dir.Sender()
+	what := "a header " + mux + " refuses"
+	if g := ev.Guess; g != wirekind.Unknown && !g.IsSmux() && !g.IsYamux() {
+		what = g.String() + " where a header belongs"
+	}
+	frames := "frames"
+	if ev.framed == 1 {
+		frames = "frame"
+	}
+	return fmt.Sprintf("the %s's framing broke after %d %s %s accepts: at offset %d it sent %s (%s)",
+			sender, ev.framed, frames, mux, ev.Offset, what, violation),
+		fmt.Sprintf("the %s speaks %s, so its address and protocol are right: find what broke its framing — a peer on another %s version or implementation than the %s's, bytes written to the connection outside the session, or a layer underneath that loses or alters bytes (KCP, FEC, a proxy); %s",
+			sender, mux, mux, f.Dir.Reverse().Sender(), then)
 }
