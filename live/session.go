@@ -357,7 +357,12 @@ func (s *Session) RecordRef(dir Dir, at time.Time, f *decoder.Frame) (FrameRef, 
 		a = s.psh(dir, at, sid, length, f.Payload)
 	case decoder.NOP:
 		s.untracked.Frames[dir]++
-		s.watchNOP(dir, at.UnixNano())
+		if sid == 0 {
+			// smux's keepalive sends its NOPs on stream 0 (sendLoop's
+			// keepalive); one on another id, which recvLoop ignores as
+			// any NOP, is no tick of a cadence.
+			s.watchNOP(dir, at.UnixNano())
+		}
 	case decoder.UPD:
 		a = s.upd(dir, at, sid, f.Consumed, f.Window)
 	}
