@@ -610,7 +610,17 @@ func (f factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac reassem
 	dstIP, _ := netip.AddrFromSlice(netFlow.Dst().Raw())
 	a := netip.AddrPortFrom(srcIP.Unmap(), uint16(tcp.SrcPort))
 	b := netip.AddrPortFrom(dstIP.Unmap(), uint16(tcp.DstPort))
-	c := &conn{r: r, a: a, b: b, transport: transportOf(ac.GetCaptureInfo()), tapped: tappedOf(ac.GetCaptureInfo())}
+	ci := ac.GetCaptureInfo()
+	c := &conn{r: r, a: a, b: b, transport: transportOf(ci), tapped: tappedOf(ci), told: toldOf(ci), skip: r.cfg.Skip}
+	// What its tap was told of the protocol and the client's prefix
+	// (tap.WithProtocol, tap.Skip) it decodes as the tap did, unless
+	// the flags say how to decode the capture's connections (--protocol,
+	// --skip, --prefix).
+	flags := r.cfg.Protocol != tap.Detect || r.cfg.Skip != 0 || len(r.cfg.Prefix) != 0
+	toldProto := !flags && c.told.Proto != tap.Detect
+	if !flags && c.told.Skip > 0 {
+		c.skip = int(c.told.Skip)
+	}
 	f.ca.conn = c
 	// Who is the client: the end that sent the first SYN; without one, the
 	// end not on the filter's port; without that, the end that opens
@@ -637,6 +647,13 @@ func (f factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac reassem
 		// another protocol, which is skipped.
 		c.state = picked
 		c.proto = r.cfg.Protocol
+	case toldProto:
+		// The tap was told what it speaks: it decoded it so from its
+		// first byte (past its prefix), as the filter's pick with
+		// --protocol is decoded, a PROTOCOL finding saying what the ends
+		// speak if it is not that.
+		c.state = picked
+		c.proto = c.told.Proto
 	default:
 		// Probe: which protocol do the bytes chain up as? A connection the
 		// filter picked is decoded whatever the answer.
@@ -674,8 +691,15 @@ type conn struct {
 	// exactly what passed the tap the other way, and one that goes back
 	// behind what reassembly delivered says that those bytes never went
 	// out (pcapout.Conn.Unsent). unsent is, per direction, that it did.
-	tapped    bool
-	unsent    [2]bool
+	tapped bool
+	unsent [2]bool
+	// told is what the tap that wrote the connection was told of its end
+	// (tap.Version, tap.WithProtocol, tap.Skip), where the capture says it
+	// (toldOf): its session is decoded as the tap decoded it. skip is the
+	// bytes of prefix its client sends before the mux: --skip's (--prefix's),
+	// else its tap's.
+	told      tap.Told
+	skip      int
 	clientIsA bool
 	guessed   bool // clientIsA is the port guess: no SYN or filter port told
 	state     connState
@@ -1112,7 +1136,7 @@ func (c *conn) begin(d live.Dir) {
 			}
 		}
 		if c.syn[d] && d == live.ClientToServer {
-			c.prefix = c.r.cfg.Skip
+			c.prefix = c.skip
 		}
 	case c.state == decoding && !c.syn[d]:
 		c.r.emit(c.last, 0, func(time.Time) { c.feed[d].Resync() })
@@ -1319,7 +1343,7 @@ func (c *conn) framesWhole(d live.Dir) (tap.Protocol, bool) {
 	}
 	skip := 0
 	if d == live.ClientToServer {
-		skip = c.r.cfg.Skip
+		skip = c.skip
 	}
 	var sf *decoder.Frame
 	var yf *yamux.Frame
@@ -1617,11 +1641,16 @@ func (c *conn) open(at time.Time, zero [2]time.Time) {
 	snaplen := reg.Config().Snaplen
 	var rec tap.ConnRecorder
 	if c.r.cfg.Recorder != nil {
-		rec = tap.RecordConn(c.r.cfg.Recorder, client.String(), server.String(), c.transport, at)
+		rec = tap.RecordConnTold(c.r.cfg.Recorder, client.String(), server.String(), c.transport, c.told, at)
 	}
-	c.feed[live.ClientToServer], c.feed[live.ServerToClient] = tap.NewFeeders(c.sess, snaplen, c.proto, c.r.cfg.Skip)
+	c.feed[live.ClientToServer], c.feed[live.ServerToClient] = tap.NewFeeders(c.sess, snaplen, c.proto, c.skip)
 	for d, n := range c.prefixes() {
 		c.feed[d].SkipPrefix(n) // the prefixes before the mux (prefixed.go)
+	}
+	if c.told.Version != 0 {
+		// The tapped end speaks it: the peer's frames of another
+		// version are a VERSION_MISMATCH at the first, as the tap said.
+		c.feed[c.told.Tap.Sends().Reverse()].Expect(c.told.Version)
 	}
 	for d, since := range zero {
 		if !since.IsZero() {

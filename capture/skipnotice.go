@@ -114,7 +114,7 @@ func (r *Reader) otherMux(kind wirekind.Kind) tap.Protocol {
 func (c *conn) firstBytes(d live.Dir) []byte {
 	skip := 0
 	if d == live.ClientToServer && c.syn[d] {
-		skip = c.r.cfg.Skip
+		skip = c.skip
 	}
 	return c.bytesFrom(d, skip)
 }

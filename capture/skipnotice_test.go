@@ -5,6 +5,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	hyamux "github.com/hashicorp/yamux"
 
@@ -32,6 +33,19 @@ func plainYamux(t *testing.T, w *pcapout.Writer) (client, server string) {
 	return yamuxOn(t, w, cc, sc, nil)
 }
 
+// untold is a Writer as a tap.TransportRecorder alone: its capture holds
+// what the wire shows and not what the tap was told (tap.ToldRecorder),
+// as tcpdump's of the connection, or a muxtop's from before it, does.
+type untold struct{ w *pcapout.Writer }
+
+func (u untold) Conn(client, server string, at time.Time) tap.ConnRecorder {
+	return u.w.Conn(client, server, at)
+}
+
+func (u untold) ConnOver(client, server, transport string, at time.Time) tap.ConnRecorder {
+	return u.w.ConnOver(client, server, transport, at)
+}
+
 // yamuxOn is prefixedYamux over cc and sc, the client's and the server's
 // ends of a loopback TCP connection, with prefix before the mux.
 func yamuxOn(t *testing.T, w *pcapout.Writer, cc, sc net.Conn, prefix []byte) (client, server string) {
@@ -39,7 +53,7 @@ func yamuxOn(t *testing.T, w *pcapout.Writer, cc, sc net.Conn, prefix []byte) (c
 	cfg := hyamux.DefaultConfig()
 	cfg.EnableKeepAlive = false
 	cfg.LogOutput = io.Discard
-	var c net.Conn = tap.Wrap(cc, live.Client, live.New(live.Config{}), "test", tap.WithProtocol(tap.Yamux), tap.Skip(len(prefix)), tap.Record(w))
+	var c net.Conn = tap.Wrap(cc, live.Client, live.New(live.Config{}), "test", tap.WithProtocol(tap.Yamux), tap.Skip(len(prefix)), tap.Record(untold{w}))
 	if len(prefix) > 0 {
 		if _, err := c.Write(prefix); err != nil {
 			t.Fatal(err)

@@ -24,6 +24,7 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/muxtop/muxtop/internal/tapiface"
+	"github.com/muxtop/muxtop/tap"
 )
 
 // Source is where packets come from: a capture file's reader, or a live
@@ -107,9 +108,9 @@ type ngSource struct {
 }
 
 type tappedIface struct {
-	name string
-	link any
-	anc  []any
+	name, comment string
+	link          any
+	anc           []any
 }
 
 // ReadPacketData returns the capture's next packet, with its transport
@@ -196,16 +197,19 @@ func (s *ngSource) anc(i int, link any) []any {
 	if err != nil {
 		return nil
 	}
-	if i < len(s.tapped) && s.tapped[i].name == ifc.Name && s.tapped[i].link == link {
+	if i < len(s.tapped) && s.tapped[i].name == ifc.Name && s.tapped[i].comment == ifc.Comment && s.tapped[i].link == link {
 		return s.tapped[i].anc
 	}
 	// First seen, or a later section's interface of that index.
 	for len(s.tapped) <= i {
 		s.tapped = append(s.tapped, tappedIface{})
 	}
-	t := tappedIface{name: ifc.Name, link: link}
+	t := tappedIface{name: ifc.Name, comment: ifc.Comment, link: link}
 	if tr, ok := tapiface.Transport(ifc.Name); ok {
 		t.anc = []any{link, Transport(tr)} // "" for a tap's TCP: tappedOf
+		if told, ok := tapiface.Told(ifc.Comment); ok {
+			t.anc = append(t.anc, told) // toldOf
+		}
 	}
 	s.tapped[i] = t
 	return t.anc
@@ -230,6 +234,19 @@ func tappedOf(ci gopacket.CaptureInfo) bool {
 		}
 	}
 	return false
+}
+
+// toldOf returns what the tap of a packet's connection was told, where
+// the capture says it (a tap's capture whose interface's comment says
+// it: tapiface.Comment), after its Transport in its CaptureInfo's
+// AncillaryData; the zero Told if nothing.
+func toldOf(ci gopacket.CaptureInfo) tap.Told {
+	for _, a := range ci.AncillaryData {
+		if t, ok := a.(tap.Told); ok {
+			return t
+		}
+	}
+	return tap.Told{}
 }
 
 // transportOf returns the transport a packet's CaptureInfo carries, ""

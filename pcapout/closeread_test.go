@@ -31,6 +31,12 @@ func (w toldWriter) ConnOver(client, server, transport string, at time.Time) tap
 	return toldConn{w.Writer.ConnOver(client, server, transport, at).(tap.ClosingRecorder), w.told}
 }
 
+// ConnTold is what the tap calls (tap.ToldRecorder): the Writer's own
+// would pass ConnOver by.
+func (w toldWriter) ConnTold(client, server, transport string, told tap.Told, at time.Time) tap.ConnRecorder {
+	return toldConn{w.Writer.ConnTold(client, server, transport, told, at).(tap.ClosingRecorder), w.told}
+}
+
 type toldConn struct {
 	tap.ClosingRecorder
 	told chan struct{}

@@ -39,6 +39,12 @@ func (w endsWriter) ConnOver(client, server, transport string, at time.Time) tap
 	return endsConn{w.Writer.ConnOver(client, server, transport, at).(tap.ClosingRecorder), w}
 }
 
+// ConnTold is what the tap calls (tap.ToldRecorder): the Writer's own
+// would pass ConnOver by.
+func (w endsWriter) ConnTold(client, server, transport string, told tap.Told, at time.Time) tap.ConnRecorder {
+	return endsConn{w.Writer.ConnTold(client, server, transport, told, at).(tap.ClosingRecorder), w}
+}
+
 type endsConn struct {
 	tap.ClosingRecorder
 	w endsWriter

@@ -15,7 +15,7 @@ import (
 	"github.com/muxtop/muxtop/tap"
 )
 
-var _ tap.TransportRecorder = (*Live)(nil)
+var _ tap.ToldRecorder = (*Live)(nil)
 var _ tap.ClosingRecorder = (*liveConn)(nil)
 var _ tap.UnsentRecorder = (*liveConn)(nil)
 var _ tap.ClosingRecorder = (*Conn)(nil)
@@ -395,7 +395,15 @@ func (l *Live) Conn(client, server string, at time.Time) tap.ConnRecorder {
 // read gives its session, so that its words are the tap's. With it, a
 // Live is a tap.TransportRecorder.
 func (l *Live) ConnOver(client, server, transport string, at time.Time) tap.ConnRecorder {
-	c := &liveConn{l: l, ends: l.made.endpoints(client, server), transport: transport}
+	return l.ConnTold(client, server, transport, tap.Told{}, at)
+}
+
+// ConnTold is ConnOver of a connection whose tap was told told: each
+// viewer's capture writes it under an interface whose comment says so,
+// from which muxtop read decodes it as the tap did (Writer.ConnTold).
+// With it, a Live is a tap.ToldRecorder.
+func (l *Live) ConnTold(client, server, transport string, told tap.Told, at time.Time) tap.ConnRecorder {
+	c := &liveConn{l: l, ends: l.made.endpoints(client, server), key: keyOf(transport, told)}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
@@ -405,7 +413,7 @@ func (l *Live) ConnOver(client, server, transport string, at time.Time) tap.Conn
 	if len(l.viewers) > 0 {
 		vs := make([]view, 0, len(l.viewers))
 		for _, v := range l.viewers {
-			vs = append(vs, view{v, v.w.open(c.ends, c.transport, opened, at)})
+			vs = append(vs, view{v, v.w.open(c.ends, c.key, opened, at)})
 		}
 		c.views.Store(&vs)
 	}
@@ -421,9 +429,9 @@ func (l *Live) forget(c *liveConn) {
 
 // liveConn records one connection for every viewer of a Live.
 type liveConn struct {
-	l         *Live
-	ends      [2]netip.AddrPort
-	transport string
+	l    *Live
+	ends [2]netip.AddrPort
+	key  ifaceKey // its transport and what its tap was told
 	// views is the connection's recorder in each viewer's Writer: nil
 	// with no viewer. Write reads it with no lock; it is replaced whole,
 	// under mu, as viewers come and go.
@@ -521,7 +529,7 @@ func (c *liveConn) join(v *viewer) {
 	if c.reset || c.ended[0] && c.ended[1] {
 		return
 	}
-	j := v.w.joinedEnded(c.ends, c.transport, c.ended)
+	j := v.w.joinedEnded(c.ends, c.key, c.ended)
 	var vs []view
 	if old := c.views.Load(); old != nil {
 		vs = slices.Clone(*old)

@@ -55,7 +55,7 @@ import (
 	"github.com/muxtop/muxtop/tap"
 )
 
-var _ tap.TransportRecorder = (*Writer)(nil)
+var _ tap.ToldRecorder = (*Writer)(nil)
 var _ tap.UnsentRecorder = (*Conn)(nil)
 
 // DefaultLimit is the size a capture file stops growing at when Create is
@@ -111,9 +111,10 @@ type Writer struct {
 	tmu    sync.Mutex
 	tuples map[[2]netip.AddrPort]*Conn
 	// ifaces are the file's interfaces by the transport whose
-	// connections they carry: TCP's, 0, written by New, the others as
-	// their first connection comes. The writer goroutine's.
-	ifaces map[string]int
+	// connections they carry and what their taps were told: TCP's told
+	// nothing, 0, written by New, the others as their first connection
+	// comes. The writer goroutine's.
+	ifaces map[ifaceKey]int
 
 	queued    atomic.Int64 // bytes in the queue
 	written   atomic.Int64 // bytes of the file
@@ -195,11 +196,11 @@ func newBeatingWriter(out io.Writer, limit int64, size int, every time.Duration,
 		limit = DefaultLimit
 	}
 	w := &Writer{out: out, limit: limit, events: make(chan event, queueEvents), done: make(chan struct{}), flushEvery: every,
-		beatEvery: beat, maxQueued: queued, tuples: map[[2]netip.AddrPort]*Conn{}, ifaces: map[string]int{"": 0}, seed: rand.Uint32() | 1}
+		beatEvery: beat, maxQueued: queued, tuples: map[[2]netip.AddrPort]*Conn{}, ifaces: map[ifaceKey]int{{}: 0}, seed: rand.Uint32() | 1}
 	w.made.init()
 	cw := &countWriter{w: out, n: &w.written}
 	w.buf = bufio.NewWriterSize(cw, size)
-	ng, err := pcapgo.NewNgWriterInterface(&w.block, iface(""), pcapgo.DefaultNgWriterOptions)
+	ng, err := pcapgo.NewNgWriterInterface(&w.block, iface(ifaceKey{}), pcapgo.DefaultNgWriterOptions)
 	if err != nil {
 		return nil, err
 	}
@@ -211,27 +212,47 @@ func newBeatingWriter(out io.Writer, limit int64, size int, every time.Duration,
 	return w, nil
 }
 
-// iface is the interface of the connections tapped over transport: one
-// per transport, so that a reader of the file knows which a connection
-// ran over (internal/tapiface), and Wireshark shows it.
-func iface(transport string) pcapgo.NgInterface {
-	return pcapgo.NgInterface{Name: tapiface.Name(transport), Description: tapiface.Description(transport), OS: runtime.GOOS,
-		LinkType: layers.LinkTypeEthernet, TimestampResolution: 9}
+// ifaceKey tells the file's interfaces apart: the transport of their
+// connections, as live.SessionInfo.Transport names it, and what their
+// taps were told (zero where nothing: tap.Told.Any).
+type ifaceKey struct {
+	transport string
+	told      tap.Told
 }
 
-// ifaceOf returns the index of the interface of transport's connections,
-// adding it to the file if it is its first: an interface description
-// block, which pcapng allows anywhere in its section before the packets
-// that name it. It belongs to the writer goroutine.
-func (w *Writer) ifaceOf(transport string) (int, error) {
-	if i, ok := w.ifaces[transport]; ok {
+// keyOf is the key of the interface of a connection over transport
+// whose tap was told told.
+func keyOf(transport string, told tap.Told) ifaceKey {
+	if !told.Any() {
+		told = tap.Told{} // the tapped end alone changes nothing a reader does
+	}
+	return ifaceKey{transport, told}
+}
+
+// iface is the interface of the connections tapped over k's transport
+// whose taps were told k's told: one per transport, so that a reader of
+// the file knows which a connection ran over (internal/tapiface), and
+// Wireshark shows it; and one per thing told, in the interface's comment
+// (tapiface.Comment), so that a reader decodes the connection as its tap
+// did (a version the tapped end speaks), and Wireshark shows that too.
+func iface(k ifaceKey) pcapgo.NgInterface {
+	return pcapgo.NgInterface{Name: tapiface.Name(k.transport), Description: tapiface.Description(k.transport), Comment: tapiface.Comment(k.told),
+		OS: runtime.GOOS, LinkType: layers.LinkTypeEthernet, TimestampResolution: 9}
+}
+
+// ifaceOf returns the index of the interface of k's connections, adding
+// it to the file if it is its first: an interface description block,
+// which pcapng allows anywhere in its section before the packets that
+// name it. It belongs to the writer goroutine.
+func (w *Writer) ifaceOf(k ifaceKey) (int, error) {
+	if i, ok := w.ifaces[k]; ok {
 		return i, nil
 	}
-	i, err := w.ng.AddInterface(iface(transport))
+	i, err := w.ng.AddInterface(iface(k))
 	if err != nil {
 		return 0, err
 	}
-	w.ifaces[transport] = i
+	w.ifaces[k] = i
 	return i, nil
 }
 
@@ -350,7 +371,17 @@ func (w *Writer) Conn(client, server string, at time.Time) tap.ConnRecorder {
 // read gives its session, so that its words are the tap's. With it, a
 // Writer is a tap.TransportRecorder.
 func (w *Writer) ConnOver(client, server, transport string, at time.Time) tap.ConnRecorder {
-	return w.open(w.made.endpoints(client, server), transport, opened, at)
+	return w.ConnTold(client, server, transport, tap.Told{}, at)
+}
+
+// ConnTold is ConnOver of a connection whose tap was told told: its
+// packets are written under an interface whose comment says so
+// (tapiface.Comment), from which muxtop read decodes it as the tap did
+// (a peer of another smux version than the tapped end's tap.Version is a
+// VERSION_MISMATCH at its first frame). With it, a Writer is a
+// tap.ToldRecorder.
+func (w *Writer) ConnTold(client, server, transport string, told tap.Told, at time.Time) tap.ConnRecorder {
+	return w.open(w.made.endpoints(client, server), keyOf(transport, told), opened, at)
 }
 
 // Joined returns the recorder of a connection between client and server
@@ -362,15 +393,15 @@ func (w *Writer) ConnOver(client, server, transport string, at time.Time) tap.Co
 // from the first frame boundary it finds, its streams open before as
 // joined. Nothing is written until its first bytes or its end.
 func (w *Writer) Joined(client, server string) *Conn {
-	return w.open(w.made.endpoints(client, server), "", joined, time.Time{})
+	return w.open(w.made.endpoints(client, server), ifaceKey{}, joined, time.Time{})
 }
 
 // joinedEnded is Joined of a connection whose directions ended[d] had
 // ended before the join: they send nothing more, the capture writes no
 // FIN for them (it never saw one), and the other direction's End alone
 // ends the recording and frees its ends.
-func (w *Writer) joinedEnded(ends [2]netip.AddrPort, transport string, ended [2]bool) *Conn {
-	c := &Conn{w: w, transport: transport, done: ended, gone: ended}
+func (w *Writer) joinedEnded(ends [2]netip.AddrPort, k ifaceKey, ended [2]bool) *Conn {
+	c := &Conn{w: w, key: k, done: ended, gone: ended}
 	var mask uint32
 	for d, e := range ended {
 		if e {
@@ -381,13 +412,13 @@ func (w *Writer) joinedEnded(ends [2]netip.AddrPort, transport string, ended [2]
 	return w.openConn(c, ends, event{kind: joined})
 }
 
-// open returns the recorder of a connection between ends over
-// transport, queueing its beginning: kind opened (a handshake at at) or
-// joined (none). Where a connection being written has the same ends
+// open returns the recorder of a connection between ends written under
+// k's interface, queueing its beginning: kind opened (a handshake at at)
+// or joined (none). Where a connection being written has the same ends
 // (both ends of a connection tapped in one process), it is given made-up
 // ones in 10.0.0.0/8.
-func (w *Writer) open(ends [2]netip.AddrPort, transport string, kind eventKind, at time.Time) *Conn {
-	return w.openConn(&Conn{w: w, transport: transport}, ends, event{kind: kind, at: at})
+func (w *Writer) open(ends [2]netip.AddrPort, k ifaceKey, kind eventKind, at time.Time) *Conn {
+	return w.openConn(&Conn{w: w, key: k}, ends, event{kind: kind, at: at})
 }
 
 // openConn is open of the Conn c, its beginning e.
@@ -463,9 +494,9 @@ func (m *madeUp) endpoint(s string, host byte) netip.AddrPort {
 type Conn struct {
 	w    *Writer
 	ends [2]netip.AddrPort // client, server
-	// transport is what the connection ran over (ConnOver): its packets'
-	// interface is that transport's.
-	transport string
+	// key is what the connection ran over (ConnOver) and what its tap
+	// was told (ConnTold): its packets' interface is theirs.
+	key ifaceKey
 	// off counts the bytes handed to Write per direction, dropped or
 	// not: stored by the direction's Write only, loaded by Closed too,
 	// which may run beside the other direction's Write.
@@ -702,7 +733,7 @@ func (w *Writer) write(s *synth, e event) {
 	if !c.ifaced {
 		// At its first event, its beginning unless that found no room:
 		// its packets are its transport's whatever comes first.
-		i, err := w.ifaceOf(c.transport)
+		i, err := w.ifaceOf(c.key)
 		if err != nil {
 			w.fail(err)
 			return

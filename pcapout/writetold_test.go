@@ -26,6 +26,12 @@ func (w hookWriter) ConnOver(client, server, transport string, at time.Time) tap
 	return hookConn{w.Writer.ConnOver(client, server, transport, at).(tap.ClosingRecorder), w.hook}
 }
 
+// ConnTold is what the tap calls (tap.ToldRecorder): the Writer's own
+// would pass ConnOver by.
+func (w hookWriter) ConnTold(client, server, transport string, told tap.Told, at time.Time) tap.ConnRecorder {
+	return hookConn{w.Writer.ConnTold(client, server, transport, told, at).(tap.ClosingRecorder), w.hook}
+}
+
 type hookConn struct {
 	tap.ClosingRecorder
 	hook func()

@@ -148,7 +148,7 @@ func Wrap(c net.Conn, side live.Side, reg *live.Registry, label string, opts ...
 		tc.in.skip = o.skip
 	}
 	if o.rec != nil {
-		rc := RecordConn(o.rec, info.Client, info.Server, info.Transport, time.Now())
+		rc := RecordConnTold(o.rec, info.Client, info.Server, info.Transport, Told{Tap: side, Proto: o.proto, Version: o.version, Skip: o.skip}, time.Now())
 		tc.in.Record(rc)
 		tc.out.Record(rc)
 		if _, ok := rc.(ClosingRecorder); ok {

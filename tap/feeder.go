@@ -91,6 +91,47 @@ func RecordConn(rec Recorder, client, server, transport string, at time.Time) Co
 	return rec.Conn(client, server, at)
 }
 
+// Told is what a tap was told about its end of a connection that the
+// bytes do not show: which end it taps, and the Options that change how
+// it decodes them (WithProtocol, Version, Skip). A reader of the capture
+// that knows it decodes the connection as the tap did: a peer of another
+// smux version than the tapped end's Version is a VERSION_MISMATCH at its
+// first frame, even where the tapped end, refusing it, never sends one;
+// a connection told a protocol is decoded as that from its first byte
+// (past the client's Skip).
+type Told struct {
+	Tap     live.Side // the tapped end: live.Client or live.Server
+	Proto   Protocol  // WithProtocol's; Detect where not told
+	Version uint8     // Version's: the tapped end's smux version, 1 or 2; 0 where not told
+	Skip    int64     // Skip's: the bytes of prefix the client sends before the mux
+}
+
+// Any reports whether the tap was told anything a reader would decode
+// otherwise without: a protocol, a version or a prefix.
+func (t Told) Any() bool { return t.Proto != Detect || t.Version != 0 || t.Skip > 0 }
+
+// ToldRecorder is a TransportRecorder that keeps what the tap was told
+// about each connection (Told), as pcapout's Writer and Live write it
+// into the capture, so that a reader of the capture decodes it as the
+// tap did. The tap calls ConnTold rather than ConnOver: a type that
+// embeds a ToldRecorder (a *pcapout.Writer) to wrap its connections'
+// recorders wraps ConnTold, which the embedded one's would pass its
+// ConnOver by.
+type ToldRecorder interface {
+	TransportRecorder
+	// ConnTold is ConnOver of a connection whose tap was told told.
+	ConnTold(client, server, transport string, told Told, at time.Time) ConnRecorder
+}
+
+// RecordConnTold is RecordConn of a connection whose tap was told told:
+// rec's ConnTold where it is a ToldRecorder.
+func RecordConnTold(rec Recorder, client, server, transport string, told Told, at time.Time) ConnRecorder {
+	if tr, ok := rec.(ToldRecorder); ok {
+		return tr.ConnTold(client, server, transport, told, at)
+	}
+	return RecordConn(rec, client, server, transport, at)
+}
+
 // ConnRecorder keeps the bytes of one connection. Write and End of one
 // direction are not called concurrently; the two directions' may be.
 type ConnRecorder interface {
@@ -213,6 +254,12 @@ func NewFeeders(sess *live.Session, snaplen int, proto Protocol, skip int) (c2s,
 	c2s.SkipPrefix(int64(skip))
 	return c2s, s2c
 }
+
+// Expect tells the feeder that the receiver of its direction speaks smux
+// version v (1 or 2; another is ignored), as tap.Version tells a tap of
+// its end: a frame of another version is a VERSION_MISMATCH at once.
+// It is called before the feeder is given any byte.
+func (f *Feeder) Expect(v uint8) { f.dec.Expect(v) }
 
 // SkipPrefix makes the feeder skip the first n bytes of its direction,
 // unframed, as a prefix before the mux, counted on the session as the

@@ -11,7 +11,11 @@ package tapiface
 
 import (
 	"cmp"
+	"strconv"
 	"strings"
+
+	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/tap"
 )
 
 // prefix begins the name of every interface pcapout writes.
@@ -50,4 +54,73 @@ func Transport(name string) (string, bool) {
 		return "", true
 	}
 	return t, true
+}
+
+// toldPrefix begins the comment (opt_comment) of an interface whose
+// connections' taps were told something the bytes do not show (tap.Told).
+const toldPrefix = "muxtop told:"
+
+// Comment is the comment of the interface of connections whose taps were
+// told told, "" where they were told nothing (told.Any is false): a
+// line of key=value words after "muxtop told:", which Wireshark shows in
+// the capture file's properties, such as "muxtop told: tap=server
+// version=2" (tap.Version(2) on a server's conn) or "muxtop told:
+// tap=client proto=yamux skip=1" (tap.WithProtocol(tap.Yamux) and
+// tap.Skip(1), as Consul's conns are tapped).
+func Comment(told tap.Told) string {
+	if !told.Any() {
+		return ""
+	}
+	s := toldPrefix + " tap=" + told.Tap.String()
+	if told.Proto != tap.Detect {
+		s += " proto=" + told.Proto.String()
+	}
+	if told.Version != 0 {
+		s += " version=" + strconv.Itoa(int(told.Version))
+	}
+	if told.Skip > 0 {
+		s += " skip=" + strconv.FormatInt(told.Skip, 10)
+	}
+	return s
+}
+
+// Told returns what an interface's comment says the taps of its
+// connections were told, and whether it says anything: Comment's words
+// back; a word it does not know is left out, a comment that is not
+// Comment's says nothing.
+func Told(comment string) (tap.Told, bool) {
+	rest, ok := strings.CutPrefix(comment, toldPrefix)
+	if !ok {
+		return tap.Told{}, false
+	}
+	var told tap.Told
+	side := false
+	for _, w := range strings.Fields(rest) {
+		k, v, _ := strings.Cut(w, "=")
+		switch k {
+		case "tap":
+			switch v {
+			case live.Client.String():
+				told.Tap, side = live.Client, true
+			case live.Server.String():
+				told.Tap, side = live.Server, true
+			}
+		case "proto":
+			if p, err := tap.ParseProtocol(v); err == nil {
+				told.Proto = p
+			}
+		case "version":
+			if n, err := strconv.Atoi(v); err == nil && (n == 1 || n == 2) {
+				told.Version = uint8(n)
+			}
+		case "skip":
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
+				told.Skip = n
+			}
+		}
+	}
+	if !side || !told.Any() {
+		return tap.Told{}, false
+	}
+	return told, true
 }
