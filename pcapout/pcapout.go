@@ -11,7 +11,10 @@
 // is written under a pcapng interface of its transport's (ConnOver), named
 // muxtop/tcp, muxtop/tls, muxtop/unix, muxtop/pipe, muxtop/udp, from which
 // muxtop read gives its session the transport the tap saw, and words it
-// as the tap does.
+// as the tap does. What the tap was told of its end (tap.Told: the smux
+// version it speaks, the protocol, the client's prefix) is the comment
+// of the connection's interface (ConnTold), one interface per transport
+// and thing told, and read decodes the connection as the tap did.
 //
 // Live serves such a capture over HTTP as it happens, to each viewer that
 // asks (muxtop read URL), for a program that taps its own connections.

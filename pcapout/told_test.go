@@ -47,10 +47,11 @@ func versionMismatch(t *testing.T, what string, reg *live.Registry, at time.Time
 // the bytes show one version only: the tap, told its end's, names the
 // mismatch at the client's first frame; read of its capture names it as
 // the tap does, the capture carrying what the tap was told (the comment
-// of its connection's interface). Before, read saw a healthy v1 session
-// with no violation and no finding.
+// of its connection's interface), a Live viewer that joined the
+// connection open too. Before, read saw a healthy v1 session with no
+// violation and no finding.
 func TestToldVersionReadAsTapped(t *testing.T) {
-	for _, via := range []string{"writer", "live"} {
+	for _, via := range []string{"writer", "live", "joined"} {
 		t.Run(via, func(t *testing.T) {
 			t.Parallel()
 			reg := live.New(live.Config{})
@@ -70,11 +71,16 @@ func TestToldVersionReadAsTapped(t *testing.T) {
 				rec = w
 			} else {
 				lc = pcapout.NewLive()
+				rec = lc
+			}
+			view := func() {
 				srv := httptest.NewServer(lc)
 				t.Cleanup(func() { lc.Close(); srv.Close() })
 				viewer = livecaptest.View(t, srv.URL)
 				smuxtest.Eventually(t, "the viewer", func() bool { return lc.Viewers() == 1 })
-				rec = lc
+			}
+			if via == "live" {
+				view()
 			}
 			cc, sc := smuxtest.Conns(t)
 			srv, err := smux.Server(tap.Wrap(sc, live.Server, reg, "test", tap.Version(2), tap.Record(rec)), smuxtest.Config(2))
@@ -84,6 +90,11 @@ func TestToldVersionReadAsTapped(t *testing.T) {
 			cli, err := smux.Client(cc, smuxtest.Config(1))
 			if err != nil {
 				t.Fatal(err)
+			}
+			if via == "joined" {
+				// A viewer that comes to the connection open, before
+				// the client's first frame: joined mid-way, and told too.
+				view()
 			}
 			st, err := cli.OpenStream()
 			if err != nil {
