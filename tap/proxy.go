@@ -448,7 +448,10 @@ func (p *Proxy) handle(client net.Conn) {
 		pr.feed[d].keep = true // the proxy writes both directions: a write can fail in either
 	}
 	if rec := p.cfg.Recorder; rec != nil {
-		pr.rec = rec.Conn(from, p.cfg.Upstream, time.Now())
+		// What attach was told (--protocol, --skip, --prefix) goes
+		// into the capture, for read to decode it as attach did.
+		told := Told{Tap: live.Server, Proto: p.cfg.Protocol, Skip: int64(max(p.cfg.Skip, len(p.cfg.Prefix), 0))}
+		pr.rec = RecordConnTold(rec, from, p.cfg.Upstream, "", told, time.Now())
 		pr.feed[0].Record(pr.rec)
 		pr.feed[1].Record(pr.rec)
 	}
