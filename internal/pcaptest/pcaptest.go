@@ -66,7 +66,12 @@ func Write(t testing.TB, w io.Writer, ps []Packet) {
 		t.Fatal(err)
 	}
 	for _, p := range ps {
-		if err := ng.WritePacket(p.CI, p.Data); err != nil {
+		ci := p.CI
+		// Its one interface: a tap's capture has one per transport and
+		// per thing its taps were told (pcapout), whose marks this
+		// capture, as tcpdump's, does not carry.
+		ci.InterfaceIndex = 0
+		if err := ng.WritePacket(ci, p.Data); err != nil {
 			t.Fatal(err)
 		}
 	}
