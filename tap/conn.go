@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -104,7 +105,13 @@ func Version(v int) Option {
 // it, not c. A clean EOF is the peer closing its side of the connection,
 // as a half-close: a session-half-closed record, and the session lasts,
 // since this end may still write (smux's Session does not close its conn
-// when it reads EOF; its streams' Close still send FINs).
+// when it reads EOF; its streams' Close still send FINs). A write that
+// fails, by a deadline too, ends what the tap decodes of the direction it
+// writes: its bytes were recorded before they went out, those it did not
+// send are taken back, and where the rest would resume is not known (smux
+// and yamux end their session at any failed write). c's own methods
+// (a TCP or KCP conn's tuning, a TLS conn's ConnectionState) are the
+// returned Conn's NetConn's.
 func Wrap(c net.Conn, side live.Side, reg *live.Registry, label string, opts ...Option) *Conn {
 	if side != live.Client && side != live.Server {
 		panic(fmt.Sprintf("tap.Wrap: side %d: want live.Client or live.Server", side))
@@ -167,7 +174,12 @@ type options struct {
 }
 
 // Record makes the tap record every byte of the conn in rec (--write).
+// A nil rec, a typed one too (a *pcapout.Live left nil where capture is
+// off), records nothing.
 func Record(rec Recorder) Option {
+	if v := reflect.ValueOf(rec); rec != nil && v.Kind() == reflect.Pointer && v.IsNil() {
+		rec = nil
+	}
 	return func(o *options) { o.rec = rec }
 }
 
@@ -435,23 +447,33 @@ func (c *Conn) CloseWrite() error {
 				// went out.
 				c.sess.HalfClosed(c.in.dir, time.Unix(0, eof), c.peer)
 			}
+			// Nothing was shut: this end still writes (a TLS conn refuses
+			// CloseWrite before its handshake completes, and its writes
+			// go on), and a conn the failure broke ends its session as its
+			// next Read or Write fails.
+			return err
 		}
 		c.endWrites()
-		if err == nil {
-			// Its time is when the FIN went, after the direction ended:
-			// what the half-close record and the session's end say.
-			done := time.Now()
-			if first {
-				c.shutAt.CompareAndSwap(now.UnixNano(), done.UnixNano())
-			}
-			c.shutDone.Store(true)
-			c.sess.HalfClosed(c.out.dir, done, c.local) // none if the peer had closed first
-			c.bothClosed()
+		// Its time is when the FIN went, after the direction ended: what
+		// the half-close record and the session's end say.
+		done := time.Now()
+		if first {
+			c.shutAt.CompareAndSwap(now.UnixNano(), done.UnixNano())
 		}
-		return err
+		c.shutDone.Store(true)
+		c.sess.HalfClosed(c.out.dir, done, c.local) // none if the peer had closed first
+		c.bothClosed()
+		return nil
 	}
 	return errors.ErrUnsupported
 }
+
+// NetConn returns the wrapped conn, as crypto/tls's Conn.NetConn does:
+// the way to its own methods, which Conn does not have (a
+// *kcp.UDPSession's tuning, a *tls.Conn's ConnectionState, a
+// *net.TCPConn's SetNoDelay). Read, write and close through the tap: what
+// bypasses it is not seen.
+func (c *Conn) NetConn() net.Conn { return c.Conn }
 
 // endWrites ends the direction this end writes, which the wrapped conn
 // no longer sends: a frame it left incomplete is named TRUNCATED and its
