@@ -1740,8 +1740,11 @@ func (s *Session) endNote(at time.Time, err string) string {
 		if last > f.Since.UnixNano() {
 			break // the silent side spoke again before: its silence ended then
 		}
+		// The silent side closed first only strictly before the end and
+		// the pinger's close: a reset ends both directions at the end,
+		// and a tap's Close writes a FIN for each into its capture at once.
 		silentAt := s.dirEndedAt[f.Dir]
-		silentClosed := s.dirEnded[f.Dir] && (!closedFirst || silentAt <= closed)
+		silentClosed := s.dirEnded[f.Dir] && silentAt < at.UnixNano() && (!closedFirst || silentAt < closed)
 		tapped := !s.info.Captured && !s.info.Proxied
 		y := s.yamux()
 		byPinger := !silentClosed && (closedFirst ||
