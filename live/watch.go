@@ -229,9 +229,14 @@ type sessionWatch struct {
 	// of the data: PSH frames, their payload bytes, streams, when the latest came,
 	// and the first since the count a finding would open from (eng.lateBase):
 	// what a finding opened now names.
-	late         [2]uint64
-	lateBytes    [2]uint64
-	lateStreams  [2]uint64
+	late        [2]uint64
+	lateBytes   [2]uint64
+	lateStreams [2]uint64
+	// Of late: the frames its receiver may have read with nothing on the
+	// wire to show it (lateUnseen), and those after both sides' FINs,
+	// which smux discards (lateGone): lateKind.
+	lateUnseen   [2]uint64
+	lateGone     [2]uint64
 	lateAt       [2]int64
 	lateFirstSID [2]uint32
 	lateFirstAt  [2]int64
@@ -693,7 +698,56 @@ type pendingLate struct {
 	before        uint32 // the bytes sent in dir before the late data, as smux counts them
 	frames        uint64
 	bytes         uint64
-	first, latest int64 // Unix ns
+	first, latest int64    // Unix ns
+	kind          lateKind // as the latest frame left it: what counts where st was folded since
+}
+
+// lateKind is what the wire shows of late data's fate.
+type lateKind uint8
+
+const (
+	// lateUnread: in v2, its receiver sent no UPD, though reading it
+	// would have sent one: it did not read it (it called Close).
+	lateUnread lateKind = iota
+	// lateUnseen: its receiver may have read it with nothing on the wire
+	// to show it: in v1 a reader sends nothing; in v2 smux sends a UPD at
+	// a stream's first read and then only once half the reader's
+	// MaxStreamBuffer was read since the last, and the data fits in what
+	// the receiver could read since its latest UPD. Close (smux discards
+	// it) and CloseWrite (it is delivered) look alike.
+	lateUnseen
+	// lateGone: it came after both sides' FINs: smux drops a stream once
+	// both are in (and what came before them is read: stream.go,
+	// tryHalfCloseCleanup; at once after Close) and discards the PSH of
+	// one it no longer has (session.go, recvLoop), whichever call the
+	// receiver made.
+	lateGone
+)
+
+// lateKindOf says what the wire shows of n late bytes sent in dir on st,
+// before bytes after the stream's start, to its receiver, which has sent
+// FIN and not both FINs are in: in v2, by the receiver's latest UPD
+// (lateKind). s.mu is held.
+func (s *Session) lateKindOf(st *stream, dir Dir, before uint32, n uint64) lateKind {
+	if s.version != 2 {
+		return lateUnseen
+	}
+	fl := &st.flow[dir]
+	if !fl.HasUPD {
+		if st.incomplete {
+			return lateUnseen // its UPDs may be in what the capture missed
+		}
+		return lateUnread // its first read sends one
+	}
+	// smux's reader sends its next UPD once it has read half its buffer
+	// (the window its UPDs carry) since the latest, which consumed
+	// PeerConsumed: it reads the late data whole with none while the
+	// bytes past PeerConsumed up to the data's end are fewer.
+	since := max(int64(int32(before-fl.PeerConsumed)), 0)
+	if uint64(since)+n < uint64(fl.PeerWindow/2) {
+		return lateUnseen
+	}
+	return lateUnread
 }
 
 // lateGrace is how long a v2 session's late data waits, uncounted, for
@@ -710,13 +764,20 @@ const maxPendingLate = 64
 // watchLate notes a PSH of dir on st, whose receiver has sent FIN: it
 // counts it, or in v2 holds it for lateGrace first. s.mu is held.
 func (s *Session) watchLate(st *stream, dir Dir, length uint32, at time.Time) {
+	ns := at.UnixNano()
+	if st.state == Closed {
+		// After both FINs: smux discards it whatever its receiver called,
+		// and no UPD can show it read.
+		s.countLate(st, st.id, dir, lateGone, 1, uint64(length), ns, ns)
+		return
+	}
 	if st.watch.lateRead[dir] {
 		return // its receiver reads on: it half-closed with CloseWrite
 	}
-	ns := at.UnixNano()
 	w := &s.w
+	before := uint32(st.bytes[dir] - uint64(length))
 	if s.version != 2 || st.incomplete {
-		s.countLate(st, st.id, dir, 1, uint64(length), ns, ns)
+		s.countLate(st, st.id, dir, s.lateKindOf(st, dir, before, uint64(length)), 1, uint64(length), ns, ns)
 		return
 	}
 	for i := range w.pendingLate {
@@ -724,17 +785,18 @@ func (s *Session) watchLate(st *stream, dir Dir, length uint32, at time.Time) {
 			p.frames++
 			p.bytes += uint64(length)
 			p.latest = max(p.latest, ns)
+			p.kind = s.lateKindOf(st, dir, p.before, p.bytes)
 			return
 		}
 	}
 	if len(w.pendingLate) >= maxPendingLate {
 		// Nobody evaluates (an embedding program that reads no findings),
 		// or a flood of late streams: count at once, as in v1.
-		s.countLate(st, st.id, dir, 1, uint64(length), ns, ns)
+		s.countLate(st, st.id, dir, s.lateKindOf(st, dir, before, uint64(length)), 1, uint64(length), ns, ns)
 		return
 	}
 	w.pendingLate = append(w.pendingLate, pendingLate{st: st, serial: st.serial, sid: st.id, dir: dir,
-		before: uint32(st.bytes[dir] - uint64(length)), frames: 1, bytes: uint64(length), first: ns, latest: ns})
+		before: before, frames: 1, bytes: uint64(length), first: ns, latest: ns, kind: s.lateKindOf(st, dir, before, uint64(length))})
 }
 
 // The in-flight window of DATA_AFTER_CLOSE. A writer streaming on a
@@ -827,14 +889,20 @@ func (s *Session) inFlight(st *stream, dir Dir, ns int64) bool {
 
 // countLate counts frames late frames of bytes payload bytes sent in dir
 // to stream sid, st, whose receiver had sent FIN, from first to latest
-// (Unix ns). s.mu is held.
-func (s *Session) countLate(st *stream, sid uint32, dir Dir, frames, bytes uint64, first, latest int64) {
+// (Unix ns), of kind. s.mu is held.
+func (s *Session) countLate(st *stream, sid uint32, dir Dir, kind lateKind, frames, bytes uint64, first, latest int64) {
 	w := &s.w
 	if w.late[dir] == w.eng.lateBase[0][dir] {
 		w.lateFirstSID[dir], w.lateFirstAt[dir] = sid, first
 	}
 	w.late[dir] += frames
 	w.lateBytes[dir] += bytes
+	switch kind {
+	case lateUnseen:
+		w.lateUnseen[dir] += frames
+	case lateGone:
+		w.lateGone[dir] += frames
+	}
 	if st == nil || !st.watch.late {
 		w.lateStreams[dir]++ // a stream folded since counts as a new one
 	}
@@ -884,11 +952,13 @@ func (s *Session) countPendingLate(ns int64, ended bool) {
 			kept = append(kept, p)
 			continue
 		}
-		st := p.st
+		st, kind := p.st, p.kind
 		if st.serial != p.serial {
 			st = nil // folded and reused since: its id is in p
+		} else {
+			kind = s.lateKindOf(st, p.dir, p.before, p.bytes) // by its receiver's latest UPD
 		}
-		s.countLate(st, p.sid, p.dir, p.frames, p.bytes, p.first, p.latest)
+		s.countLate(st, p.sid, p.dir, kind, p.frames, p.bytes, p.first, p.latest)
 	}
 	clear(w.pendingLate[len(kept):])
 	w.pendingLate = kept
