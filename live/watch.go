@@ -698,8 +698,17 @@ type pendingLate struct {
 	before        uint32 // the bytes sent in dir before the late data, as smux counts them
 	frames        uint64
 	bytes         uint64
-	first, latest int64    // Unix ns
-	kind          lateKind // as the latest frame left it: what counts where st was folded since
+	first, latest int64 // Unix ns
+	// The receiver's latest UPD, which says what the wire shows of the
+	// data (lateKind), kept here as UPDs come: st may be folded and
+	// reused before the data counts.
+	upd latestUPD
+}
+
+// latestUPD is what a v2 receiver's latest UPD on a stream said.
+type latestUPD struct {
+	has              bool // it sent one
+	consumed, window uint32
 }
 
 // lateKind is what the wire shows of late data's fate.
@@ -713,8 +722,10 @@ const (
 	// to show it: in v1 a reader sends nothing; in v2 smux sends a UPD at
 	// a stream's first read and then only once half the reader's
 	// MaxStreamBuffer was read since the last, and the data fits in what
-	// the receiver could read since its latest UPD. Close (smux discards
-	// it) and CloseWrite (it is delivered) look alike.
+	// the receiver could read since its latest UPD; or its UPD was not
+	// waited for (a stream the capture did not see whole, whose offsets
+	// its UPDs do not share; maxPendingLate streams' data waiting). Close
+	// (smux discards it) and CloseWrite (it is delivered) look alike.
 	lateUnseen
 	// lateGone: it came after both sides' FINs: smux drops a stream once
 	// both are in (and what came before them is read: stream.go,
@@ -724,27 +735,21 @@ const (
 	lateGone
 )
 
-// lateKindOf says what the wire shows of n late bytes sent in dir on st,
-// before bytes after the stream's start, to its receiver, which has sent
-// FIN and not both FINs are in: in v2, by the receiver's latest UPD
-// (lateKind). s.mu is held.
-func (s *Session) lateKindOf(st *stream, dir Dir, before uint32, n uint64) lateKind {
-	if s.version != 2 {
-		return lateUnseen
-	}
-	fl := &st.flow[dir]
-	if !fl.HasUPD {
-		if st.incomplete {
-			return lateUnseen // its UPDs may be in what the capture missed
-		}
+// lateKindOf says what the wire shows of n late bytes sent, before bytes
+// after the stream's start, to a v2 receiver that has sent FIN, not both
+// FINs in, whose latest UPD is u, once lateGrace has passed with none
+// consuming them: whether it could read them whole with no UPD
+// (lateKind).
+func lateKindOf(u latestUPD, before uint32, n uint64) lateKind {
+	if !u.has {
 		return lateUnread // its first read sends one
 	}
 	// smux's reader sends its next UPD once it has read half its buffer
 	// (the window its UPDs carry) since the latest, which consumed
-	// PeerConsumed: it reads the late data whole with none while the
-	// bytes past PeerConsumed up to the data's end are fewer.
-	since := max(int64(int32(before-fl.PeerConsumed)), 0)
-	if uint64(since)+n < uint64(fl.PeerWindow/2) {
+	// u.consumed: it reads the late data whole with none while the bytes
+	// past u.consumed up to the data's end are fewer.
+	since := max(int64(int32(before-u.consumed)), 0)
+	if uint64(since)+n < uint64(u.window/2) {
 		return lateUnseen
 	}
 	return lateUnread
@@ -777,7 +782,10 @@ func (s *Session) watchLate(st *stream, dir Dir, length uint32, at time.Time) {
 	w := &s.w
 	before := uint32(st.bytes[dir] - uint64(length))
 	if s.version != 2 || st.incomplete {
-		s.countLate(st, st.id, dir, s.lateKindOf(st, dir, before, uint64(length)), 1, uint64(length), ns, ns)
+		// v1's reader sends nothing when it reads; a v2 stream the
+		// capture did not see whole has offsets its reader's UPDs do not
+		// share: the wire does not tell.
+		s.countLate(st, st.id, dir, lateUnseen, 1, uint64(length), ns, ns)
 		return
 	}
 	for i := range w.pendingLate {
@@ -785,18 +793,18 @@ func (s *Session) watchLate(st *stream, dir Dir, length uint32, at time.Time) {
 			p.frames++
 			p.bytes += uint64(length)
 			p.latest = max(p.latest, ns)
-			p.kind = s.lateKindOf(st, dir, p.before, p.bytes)
 			return
 		}
 	}
 	if len(w.pendingLate) >= maxPendingLate {
 		// Nobody evaluates (an embedding program that reads no findings),
-		// or a flood of late streams: count at once, as in v1.
-		s.countLate(st, st.id, dir, s.lateKindOf(st, dir, before, uint64(length)), 1, uint64(length), ns, ns)
+		// or a flood of late streams: count at once, as in v1, and as in
+		// v1 with nothing to tell: the UPD that would was not waited for.
+		s.countLate(st, st.id, dir, lateUnseen, 1, uint64(length), ns, ns)
 		return
 	}
 	w.pendingLate = append(w.pendingLate, pendingLate{st: st, serial: st.serial, sid: st.id, dir: dir,
-		before: before, frames: 1, bytes: uint64(length), first: ns, latest: ns, kind: s.lateKindOf(st, dir, before, uint64(length))})
+		before: before, frames: 1, bytes: uint64(length), first: ns, latest: ns, upd: latestUPD{st.flow[dir].HasUPD, st.flow[dir].PeerConsumed, st.flow[dir].PeerWindow}})
 }
 
 // The in-flight window of DATA_AFTER_CLOSE. A writer streaming on a
@@ -915,10 +923,11 @@ func (s *Session) countLate(st *stream, sid uint32, dir Dir, kind lateKind, fram
 // watchLateRead takes a v2 UPD that the receiver of dir on stream sid,
 // st, sent consuming consumed bytes: one past the data sent to it before
 // its late data shows that it read some of that, so it reads on after its
-// FIN, and the data is delivered. st is nil where the stream was folded
+// FIN, and the data is delivered; one that does not is the latest UPD the
+// late data's reading counts from (lateKindOf). st is nil where the stream was folded
 // since (closed both ways, and as many others after it as the session
 // keeps in detail: closedCap): its UPD still tells. s.mu is held.
-func (s *Session) watchLateRead(st *stream, sid uint32, dir Dir, consumed uint32) {
+func (s *Session) watchLateRead(st *stream, sid uint32, dir Dir, consumed, window uint32) {
 	w := &s.w
 	for i := range w.pendingLate {
 		p := &w.pendingLate[i]
@@ -930,7 +939,11 @@ func (s *Session) watchLateRead(st *stream, sid uint32, dir Dir, consumed uint32
 				st.watch.lateRead[dir] = true
 			}
 			w.pendingLate = append(w.pendingLate[:i], w.pendingLate[i+1:]...)
+			return
 		}
+		// It read data sent before the late data: what it may read of
+		// the late data with no UPD counts from here (lateKindOf).
+		p.upd.has, p.upd.consumed, p.upd.window = true, consumed, window
 		return
 	}
 }
@@ -952,13 +965,11 @@ func (s *Session) countPendingLate(ns int64, ended bool) {
 			kept = append(kept, p)
 			continue
 		}
-		st, kind := p.st, p.kind
+		st := p.st
 		if st.serial != p.serial {
 			st = nil // folded and reused since: its id is in p
-		} else {
-			kind = s.lateKindOf(st, p.dir, p.before, p.bytes) // by its receiver's latest UPD
 		}
-		s.countLate(st, p.sid, p.dir, kind, p.frames, p.bytes, p.first, p.latest)
+		s.countLate(st, p.sid, p.dir, lateKindOf(p.upd, p.before, p.bytes), p.frames, p.bytes, p.first, p.latest)
 	}
 	clear(w.pendingLate[len(kept):])
 	w.pendingLate = kept

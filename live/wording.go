@@ -794,7 +794,7 @@ func lateWords(f *Finding, version uint8) (text, advice string) {
 	unreadAdvice := fmt.Sprintf("the %s should stop writing a stream once a read returns io.EOF (the peer's FIN); a %s that still wants data should half-close with CloseWrite, not Close %s", sender, receiver, release)
 	why := "v1's wire does not tell the two apart (in v2 a UPD does, for more than a reader reads without sending one)"
 	if version == 2 {
-		why = fmt.Sprintf("the wire does not tell the two apart: the %s could read these without sending a UPD", receiver)
+		why = fmt.Sprintf("the wire does not tell the two apart: the %s may have read these without sending a UPD", receiver)
 	}
 	unseenAdvice := fmt.Sprintf("if the %s called Close, smux discarded them, and the %s should stop writing a stream once a read returns io.EOF (the peer's FIN); if it half-closed with CloseWrite to read on, as a %s that still wants data should, they were delivered and nothing is wrong %s — %s",
 		receiver, sender, receiver, release, why)
@@ -806,7 +806,7 @@ func lateWords(f *Finding, version uint8) (text, advice string) {
 	case unseen:
 		text = fmt.Sprintf("%s after the %s had sent FIN: smux discards them if the %s called Close, and delivers them only after CloseWrite", wrote, receiver, receiver)
 		if version == 2 {
-			text += fmt.Sprintf(" — they fit in what the %s reads with no UPD to show it (%s), so the wire does not tell the two apart", receiver, updRule)
+			text += fmt.Sprintf(" — the wire does not show whether the %s read them: %s", receiver, updRule)
 		}
 		return text, unseenAdvice
 	}
