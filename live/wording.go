@@ -798,17 +798,17 @@ func lateWords(f *Finding, version uint8) (text, advice string) {
 	}
 	unseenAdvice := fmt.Sprintf("if the %s called Close, smux discarded them, and the %s should stop writing a stream once a read returns io.EOF (the peer's FIN); if it half-closed with CloseWrite to read on, as a %s that still wants data should, they were delivered and nothing is wrong %s — %s",
 		receiver, sender, receiver, release, why)
-	switch ev.Count {
-	case gone:
-		return fmt.Sprintf("%s after both sides had sent FIN: smux discards them whichever call the %s made (it drops a stream once both FINs are in)", wrote, receiver), goneAdvice
-	case unread:
-		return fmt.Sprintf("%s after the %s had sent FIN, and the %s sent no UPD consuming them, though reading them would have sent one: it called Close, and smux discarded them (%s)", wrote, receiver, receiver, updRule), unreadAdvice
+	switch ev.Count { // unseen first: its words are v1's, and a zero count's
 	case unseen:
 		text = fmt.Sprintf("%s after the %s had sent FIN: smux discards them if the %s called Close, and delivers them only after CloseWrite", wrote, receiver, receiver)
 		if version == 2 {
 			text += fmt.Sprintf(" — the wire does not show whether the %s read them: %s", receiver, updRule)
 		}
 		return text, unseenAdvice
+	case unread:
+		return fmt.Sprintf("%s after the %s had sent FIN, and the %s sent no UPD consuming them, though reading them would have sent one: it called Close, and smux discarded them (%s)", wrote, receiver, receiver, updRule), unreadAdvice
+	case gone:
+		return fmt.Sprintf("%s after both sides had sent FIN: smux discards them whichever call the %s made (it drops a stream once both FINs are in)", wrote, receiver), goneAdvice
 	}
 	// A mix: each count with its reading. The last of two is "the other".
 	type part struct {
