@@ -237,6 +237,16 @@ type Evidence struct {
 	Count uint64
 	// Streams: the streams the late frames went to (DATA_AFTER_CLOSE).
 	Streams uint64
+	// Unseen: of DATA_AFTER_CLOSE's Count, the frames its receiver may
+	// have read with nothing on the wire to show it, which smux delivers
+	// after CloseWrite and discards after Close: in v1 all but AfterBoth;
+	// in v2 those that fit in what a reader reads with no UPD since its
+	// latest (half its MaxStreamBuffer). The rest in v2 would have drawn a
+	// UPD if read: none came, and they were not read.
+	Unseen uint64
+	// AfterBoth: of DATA_AFTER_CLOSE's Count, the frames that came after
+	// both sides' FINs, which smux discards whatever the receiver called.
+	AfterBoth uint64
 	// FinFirst: of UNANSWERED's streams in yamux, those its opener had
 	// half-closed: yamux sends no ACK for a stream it accepts after the
 	// stream's FIN, so those may have been accepted, late.
@@ -700,9 +710,10 @@ type engineSession struct {
 	// when it was first seen with no read in progress.
 	readSeen  [2]uint64
 	readSince [2]int64
-	// DATA_AFTER_CLOSE: the late frames, bytes and streams counted when
+	// DATA_AFTER_CLOSE: the late frames, bytes, streams, unseen frames and
+	// frames after both FINs (sessionWatch.lateCounts) counted when
 	// the current finding opened.
-	lateBase [3][2]uint64
+	lateBase [5][2]uint64
 	// lateUnread: per direction of the late data, the latest evaluation
 	// left it out as the FIN's receiver was not reading (lateCandidates).
 	lateUnread [2]bool

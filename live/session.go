@@ -676,7 +676,7 @@ func (s *Session) upd(dir Dir, at time.Time, sid, consumed, window uint32) Anoma
 	}
 	if st == nil {
 		if len(s.w.pendingLate) > 0 {
-			s.watchLateRead(nil, sid, dir.Reverse(), consumed)
+			s.watchLateRead(nil, sid, dir.Reverse(), consumed, window)
 		}
 		s.untracked.Frames[dir]++
 		return s.missing(decoder.UPD, sid)
@@ -692,7 +692,7 @@ func (s *Session) upd(dir Dir, at time.Time, sid, consumed, window uint32) Anoma
 	}
 	fl.PeerConsumed, fl.PeerWindow, fl.HasUPD = consumed, window, true
 	if len(s.w.pendingLate) > 0 {
-		s.watchLateRead(st, sid, dir.Reverse(), consumed)
+		s.watchLateRead(st, sid, dir.Reverse(), consumed, window)
 	}
 	switch {
 	case fl.InFlight() < 0 && (st.incomplete || s.incomplete && !s.joined[dir.Reverse()]):

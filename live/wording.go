@@ -709,23 +709,7 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 				plural(ev.Count, "stream"), sender, fmtDur(ev.Limit), f.Stream, fmtDur(ev.Age), receiver, receiver),
 			fmt.Sprintf("the %s must call AcceptStream in a loop and serve each stream; smux queues up to 1024 streams nobody accepted, then stops reading the session", receiver)
 	case CodeDataAfterClose:
-		where := fmt.Sprintf("stream %d", f.Stream)
-		if ev.Streams > 1 {
-			where = fmt.Sprintf("%d streams (first stream %d)", ev.Streams, f.Stream)
-		}
-		if version == 2 {
-			// A reader after CloseWrite would have sent a UPD for them.
-			return fmt.Sprintf("the %s wrote %s (%s) to %s after the %s had sent FIN, and the %s sent no UPD consuming them: it called Close, and smux discarded them (or it half-closed with CloseWrite: smux sends a UPD at a stream's first read and then per half buffer read, so one that read before its FIN may have read these unseen)",
-					sender, plural(ev.Count, "frame"), fmtBytes(ev.Bytes), where, receiver, receiver),
-				fmt.Sprintf("the %s should stop writing a stream once a read returns io.EOF (the peer's FIN); a %s that still wants data should half-close with CloseWrite, not Close (smux v1.5.58 and later: CloseWrite came in v1.5.55, and until v1.5.58 what arrives after it is lost if the %s's FIN comes before it is read)", sender, receiver, sender)
-		}
-		// A v1 reader sends nothing when it reads: its CloseWrite, the
-		// correct half-close of one that reads the answer, looks like
-		// Close on the wire, and the advice must not tell its peer to
-		// stop answering.
-		return fmt.Sprintf("the %s wrote %s (%s) to %s after the %s had sent FIN: smux discards them if the %s called Close, and delivers them only after CloseWrite",
-				sender, plural(ev.Count, "frame"), fmtBytes(ev.Bytes), where, receiver, receiver),
-			fmt.Sprintf("if the %s called Close, smux discarded them, and the %s should stop writing a stream once a read returns io.EOF (the peer's FIN); if it half-closed with CloseWrite to read on, as a %s that still wants data should, they were delivered and nothing is wrong (smux v1.5.58 and later: CloseWrite came in v1.5.55, and until v1.5.58 what arrives after it is lost if the %s's FIN comes before it is read) — v1's wire does not tell the two apart; v2's UPDs do", receiver, sender, receiver, sender)
+		return lateWords(f, version)
 	case CodeProtocol:
 		then := "smux stops reading the session and keepalive closes it in 1-2 KeepAliveTimeouts (30-60 s by default)"
 		if r := ev.Violation.SmuxReaction(); r != decoder.SmuxReaction && r != "" {
@@ -786,6 +770,90 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 			check + " Then: " + advice
 	}
 	return f.Code.String(), ""
+}
+
+// lateWords words DATA_AFTER_CLOSE finding f of an smux session of
+// version, each reading for its own frames: those after both sides' FINs
+// (Evidence.AfterBoth), which smux discards whatever the receiver called;
+// those its receiver may have read with nothing on the wire to show it
+// (Evidence.Unseen: all others in v1; in v2 those that fit in what a
+// reader reads with no UPD), which smux discards after Close and delivers
+// after CloseWrite, both readings; and in v2 the rest, whose read would
+// have drawn a UPD, and none came: Close. Where they mix it counts each.
+func lateWords(f *Finding, version uint8) (text, advice string) {
+	ev := &f.Evidence
+	sender, receiver := f.Dir.Sender(), f.Dir.Reverse().Sender()
+	where := fmt.Sprintf("stream %d", f.Stream)
+	if ev.Streams > 1 {
+		where = fmt.Sprintf("%d streams (first stream %d)", ev.Streams, f.Stream)
+	}
+	gone, unseen := min(ev.AfterBoth, ev.Count), ev.Unseen
+	if version != 2 {
+		unseen = ev.Count - gone // a v1 reader sends nothing when it reads
+	}
+	unseen = min(unseen, ev.Count-gone)
+	unread := ev.Count - gone - unseen
+	wrote := fmt.Sprintf("the %s wrote %s (%s) to %s", sender, plural(ev.Count, "frame"), fmtBytes(ev.Bytes), where)
+	release := fmt.Sprintf("(smux v1.5.58 and later: CloseWrite came in v1.5.55, and until v1.5.58 what arrives after it is lost if the %s's FIN comes before it is read)", sender)
+	updRule := "smux sends a reader's UPD at its first read and then once it has read half its MaxStreamBuffer, 32 KiB at the defaults, since the last"
+	goneAdvice := fmt.Sprintf("the %s should write nothing on a stream after its own FIN (smux's Write fails once CloseWrite or Close sent it) nor once a read returns io.EOF (the peer's FIN): once both sides have sent FIN, smux drops the stream and discards what comes to it", sender)
+	unreadAdvice := fmt.Sprintf("the %s should stop writing a stream once a read returns io.EOF (the peer's FIN); a %s that still wants data should half-close with CloseWrite, not Close %s", sender, receiver, release)
+	why := "v1's wire does not tell the two apart (in v2 a UPD does, for more than a reader reads without sending one)"
+	if version == 2 {
+		why = fmt.Sprintf("the wire does not tell the two apart: the %s may have read these without sending a UPD", receiver)
+	}
+	unseenAdvice := fmt.Sprintf("if the %s called Close, smux discarded them, and the %s should stop writing a stream once a read returns io.EOF (the peer's FIN); if it half-closed with CloseWrite to read on, as a %s that still wants data should, they were delivered and nothing is wrong %s — %s",
+		receiver, sender, receiver, release, why)
+	switch ev.Count { // unseen first: its words are v1's, and a zero count's
+	case unseen:
+		text = fmt.Sprintf("%s after the %s had sent FIN: smux discards them if the %s called Close, and delivers them only after CloseWrite", wrote, receiver, receiver)
+		if version == 2 {
+			text += fmt.Sprintf(" — the wire does not show whether the %s read them: %s", receiver, updRule)
+		}
+		return text, unseenAdvice
+	case unread:
+		return fmt.Sprintf("%s after the %s had sent FIN, and the %s sent no UPD consuming them, though reading them would have sent one: it called Close, and smux discarded them (%s)", wrote, receiver, receiver, updRule), unreadAdvice
+	case gone:
+		return fmt.Sprintf("%s after both sides had sent FIN: smux discards them whichever call the %s made (it drops a stream once both FINs are in)", wrote, receiver), goneAdvice
+	}
+	// A mix: each count with its reading. The last of two is "the other".
+	type part struct {
+		n            uint64
+		text, advice string
+		adviceLabel  string
+	}
+	var parts []part
+	if gone > 0 {
+		parts = append(parts, part{gone, fmt.Sprintf("after both sides had sent FIN, which smux discards whichever call the %s made", receiver),
+			goneAdvice, "after both sides' FINs, which smux discarded: "})
+	}
+	if unread > 0 {
+		parts = append(parts, part{unread, fmt.Sprintf("with no UPD from the %s, though reading them would have sent one (%s): it called Close, and smux discarded them", receiver, updRule),
+			unreadAdvice, fmt.Sprintf("with no UPD, which the %s did not read: ", receiver)})
+	}
+	if unseen > 0 {
+		what := fmt.Sprintf("the %s may have read with nothing on the wire to show it (%s)", receiver, updRule)
+		if version != 2 {
+			what = fmt.Sprintf("the %s may have read (a v1 reader sends nothing when it reads)", receiver)
+		}
+		parts = append(parts, part{unseen, fmt.Sprintf("%s: smux discards those if the %s called Close, and delivers them only after CloseWrite", what, receiver),
+			unseenAdvice, fmt.Sprintf("which the %s may have read: ", receiver)})
+	}
+	var texts, advices []string
+	for i, p := range parts {
+		switch {
+		case i == 0:
+			texts = append(texts, fmt.Sprintf("%d of them %s", p.n, p.text))
+			advices = append(advices, fmt.Sprintf("for the %d %s%s", p.n, p.adviceLabel, p.advice))
+		case i == len(parts)-1 && len(parts) == 2:
+			texts = append(texts, fmt.Sprintf("the other %d %s", p.n, p.text))
+			advices = append(advices, fmt.Sprintf("for the other %d, %s%s", p.n, strings.TrimPrefix(p.adviceLabel, "with no UPD, "), p.advice))
+		default:
+			texts = append(texts, fmt.Sprintf("%d %s", p.n, p.text))
+			advices = append(advices, fmt.Sprintf("for the %d %s%s", p.n, p.adviceLabel, p.advice))
+		}
+	}
+	return fmt.Sprintf("%s after the %s had sent FIN: %s", wrote, receiver, strings.Join(texts, "; ")), strings.Join(advices, "; ")
 }
 
 // noMux words PROTOCOL finding f of a connection whose two ends speak one
