@@ -94,7 +94,9 @@ type Option func(*options)
 // session speaks (smux.Config.Version). A peer that sends another version
 // is then named at its first frame: a VERSION_MISMATCH violation, as the
 // tapped end's smux refuses it. Without it, muxtop finds a mismatch when it
-// has seen both directions.
+// has seen both directions. It implies WithProtocol(Smux) unless another
+// protocol is given: a yamux peer is named at its first header (PROTOCOL),
+// where detection would take the session for yamux.
 func Version(v int) Option {
 	return func(o *options) {
 		if v == 1 || v == 2 {
@@ -137,6 +139,11 @@ func Wrap(c net.Conn, side live.Side, reg *live.Registry, label string, opts ...
 	var o options
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if o.version != 0 && o.proto == Detect {
+		// An end that speaks an smux version speaks smux: a peer's yamux
+		// header is a violation it refuses (PROTOCOL), not a yamux session.
+		o.proto = Smux
 	}
 	info.Proto = o.proto.live()
 	info.Transport = transportOf(c)

@@ -9,10 +9,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	hyamux "github.com/hashicorp/yamux"
 	"github.com/xtaci/smux"
 
+	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
@@ -96,6 +98,45 @@ func TestOwnCloseCountsHeld(t *testing.T) {
 // client, no TRUNCATED named (the tapped end stopped reading). Before, the
 // client left no trace: bytes c2s 0, unparsed [0 0].
 func TestOwnCloseWrongProtocol(t *testing.T) {
+	t.Run("detected", func(t *testing.T) {
+		reg, n := yamuxAtSmux(t)
+		snap := reg.Snapshot()
+		ss := snap.Sessions[0]
+		if n == 0 || !ss.Ended || ss.Unparsed[live.ClientToServer] != n || snap.WireBytes(live.ClientToServer) != uint64(n) || len(ss.Framing) != 0 {
+			t.Errorf("the tap read %d bytes; ended %v, bytes c2s %d, unparsed %v, wire c2s %d, framing %+v; want them unparsed, no violation",
+				n, ss.Ended, ss.Counts.BytesDir(live.ClientToServer), ss.Unparsed, snap.WireBytes(live.ClientToServer), ss.Framing)
+		}
+	})
+	// Told its end's smux version, the tap knows its end speaks smux: the
+	// client's yamux header is BAD_VERSION, a PROTOCOL finding naming
+	// yamux, as smux refused it. Before, detection took the session for
+	// yamux, and the 8 bytes for a cut header: no violation.
+	t.Run("told the version", func(t *testing.T) {
+		reg, n := yamuxAtSmux(t, Version(2))
+		reg.Evaluate(time.Now(), live.FindingsConfig{})
+		snap := reg.Snapshot()
+		ss := snap.Sessions[0]
+		var text string
+		for _, f := range append(snap.Findings, snap.Resolved...) {
+			if f.Code == live.CodeProtocol {
+				text = f.Text
+			}
+		}
+		if len(ss.Framing) != 1 || ss.Framing[0].Code != decoder.BadVersion || ss.Unparsed[live.ClientToServer] != n ||
+			!strings.Contains(text, "yamux") {
+			t.Errorf("framing %+v, unparsed %v (the tap read %d), PROTOCOL %q; want BAD_VERSION c2s, its bytes unparsed, a PROTOCOL finding naming yamux",
+				ss.Framing, ss.Unparsed, n, text)
+		}
+	})
+}
+
+// yamuxAtSmux has a real hashicorp/yamux client open a stream on a real
+// smux server whose listener is tapped with opts. smux reads the first 8
+// bytes of yamux's 12-byte header, refuses them ("invalid protocol") and
+// the program closes the session: no Read is under way then. It returns
+// the registry, the session ended, and how many bytes the tap read.
+func yamuxAtSmux(t *testing.T, opts ...Option) (*live.Registry, int64) {
+	t.Helper()
 	reg := live.New(live.Config{})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -103,7 +144,7 @@ func TestOwnCloseWrongProtocol(t *testing.T) {
 	}
 	defer ln.Close()
 	var read atomic.Int64
-	wl := WrapListener(countingListener{ln, &read}, reg, "smux-server")
+	wl := WrapListener(countingListener{ln, &read}, reg, "smux-server", opts...)
 	accepted := make(chan error, 1)
 	go func() {
 		c, err := wl.Accept()
@@ -128,18 +169,12 @@ func TestOwnCloseWrongProtocol(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ys.Close()
+	t.Cleanup(func() { ys.Close() })
 	go ys.OpenStream() // its SYN goes out; it fails as the server closes
 	if err := <-accepted; err == nil || !strings.Contains(err.Error(), "invalid protocol") {
 		t.Fatalf("smux server: %v, want invalid protocol", err)
 	}
-	snap := reg.Snapshot()
-	ss := snap.Sessions[0]
-	n := read.Load()
-	if n == 0 || !ss.Ended || ss.Unparsed[live.ClientToServer] != n || snap.WireBytes(live.ClientToServer) != uint64(n) || len(ss.Framing) != 0 {
-		t.Errorf("the tap read %d bytes; ended %v, bytes c2s %d, unparsed %v, wire c2s %d, framing %+v; want them unparsed, no violation",
-			n, ss.Ended, ss.Counts.BytesDir(live.ClientToServer), ss.Unparsed, snap.WireBytes(live.ClientToServer), ss.Framing)
-	}
+	return reg, read.Load()
 }
 
 type countingListener struct {
