@@ -74,13 +74,20 @@ const (
 	// still sends on the session: a hung call (Dir is the opener's, the
 	// requester's; one finding per stream).
 	CodeNoReply
+	// CodeSessionLeak: sessions of one client host to one server endpoint
+	// pile up idle: at least SessionLeak of them, each with no stream
+	// open, opened within SessionLeakWindow while an older session of the
+	// same group sat idle (no stream open, none opened or closed, for
+	// IdleAfter) and could have been reused. It names no session
+	// (sessionleak.go).
+	CodeSessionLeak
 )
 
 // NumFindingCodes is one more than the largest FindingCode.
-const NumFindingCodes = 13
+const NumFindingCodes = 14
 
 var findingNames = [NumFindingCodes]string{"", "LEAK", "WINDOW_STALL", "SESSION_BLOCKED", "VERSION_MISMATCH",
-	"KEEPALIVE", "UNANSWERED", "DATA_AFTER_CLOSE", "PROTOCOL", "CHURN", "GO_AWAY", "CLOSE_WAIT", "NO_REPLY"}
+	"KEEPALIVE", "UNANSWERED", "DATA_AFTER_CLOSE", "PROTOCOL", "CHURN", "GO_AWAY", "CLOSE_WAIT", "NO_REPLY", "SESSION_LEAK"}
 
 // String returns the code's name, such as LEAK.
 func (c FindingCode) String() string {
@@ -117,7 +124,7 @@ func (s Severity) String() string {
 
 var severities = [NumFindingCodes]Severity{CodeLeak: Warning, CodeWindowStall: Warning, CodeSessionBlocked: Critical,
 	CodeVersionMismatch: Critical, CodeKeepalive: Critical, CodeUnanswered: Critical, CodeDataAfterClose: Warning,
-	CodeProtocol: Critical, CodeChurn: Warning, CodeGoAway: Warning, CodeCloseWait: Warning, CodeNoReply: Warning}
+	CodeProtocol: Critical, CodeChurn: Warning, CodeGoAway: Warning, CodeCloseWait: Warning, CodeNoReply: Warning, CodeSessionLeak: Warning}
 
 // Severity returns the code's severity, which its findings have unless
 // their evidence says otherwise: a PROTOCOL finding where muxtop, not
@@ -157,7 +164,7 @@ type Finding struct {
 	ID       uint64
 	Code     FindingCode
 	Severity Severity
-	// Session is where it is, 0 for CHURN; Stream the stream concerned, 0
+	// Session is where it is, 0 for CHURN and SESSION_LEAK; Stream the stream concerned, 0
 	// for the whole session.
 	Session uint64
 	Stream  uint32
@@ -420,6 +427,14 @@ type Evidence struct {
 	Upstream        uint64
 	UpstreamAddr    string
 	UpstreamFailure UpstreamFailure
+	// Piled: of SESSION_LEAK's group, the sessions with no stream open
+	// that opened within SessionLeakWindow while an older one of the
+	// group sat idle (Count is the group's idle sessions, Idle the
+	// oldest one's idle time, Limit the window); ClientHost and
+	// ServerAddr name the group.
+	Piled      uint64
+	ClientHost string
+	ServerAddr string
 }
 
 // slowLevel says what a WINDOW_STALL's reports (Slow, slowReads) show
@@ -537,6 +552,25 @@ const (
 	DefaultCloseWaitAfter = 2 * time.Minute
 	// ChurnWindow is the window CHURN counts sessions in.
 	ChurnWindow = 10 * time.Second
+	// DefaultSessionLeak is how many sessions of one client host and
+	// server, each with no stream open, opened within the window while
+	// an older one of theirs sat idle, make SESSION_LEAK: a client that
+	// abandons a session a minute opens it in about 10 minutes, one that
+	// dials a session per request or per second within seconds of its
+	// first idle session; a client's fixed pool of fewer sessions never
+	// reaches it, however its sessions are replaced.
+	DefaultSessionLeak = 10
+	// DefaultSessionLeakWindow is the window SESSION_LEAK counts piled
+	// sessions in: a slow leak, one session a minute, reaches the
+	// default count inside it; a leak that stopped growing falls out of
+	// it and resolves.
+	DefaultSessionLeakWindow = 15 * time.Minute
+	// SessionIdleAfter is how long a session must have had no stream
+	// open, and none opened or closed, to be idle for SESSION_LEAK, or
+	// LeakAfter where that is shorter: short enough that sessions a
+	// server's keepalive resets 10 to 20 s after their client abandoned
+	// them are seen idle while they live.
+	SessionIdleAfter = 5 * time.Second
 	// AfterCloseWindow is how long DATA_AFTER_CLOSE stays open after the
 	// latest such frame.
 	AfterCloseWindow = 10 * time.Second
@@ -580,6 +614,13 @@ type FindingsConfig struct {
 	// Churn: this many sessions opened and ended within ChurnWindow are
 	// CHURN; negative turns CHURN off.
 	Churn int
+	// SessionLeak: this many sessions of one client host and server,
+	// with no stream open, opened within SessionLeakWindow while an older
+	// one of theirs sat idle, are SESSION_LEAK; negative turns it off.
+	SessionLeak int
+	// SessionLeakWindow: the window SESSION_LEAK counts such sessions in;
+	// DefaultSessionLeakWindow.
+	SessionLeakWindow time.Duration
 	// CloseWaitAfter: a side that has neither closed its side of the
 	// connection nor sent a frame this long after its peer closed its
 	// own holds a session nobody is at the other end of (CLOSE_WAIT);
@@ -589,8 +630,8 @@ type FindingsConfig struct {
 
 // Effective returns c as Evaluate uses it: zero or negative durations
 // take their defaults (SilentAfter's, 0, leaves the limit to the
-// keepalive cadence), a zero Churn the default and a negative one -1
-// (off). Two configs with equal Effective values evaluate alike.
+// keepalive cadence), a zero Churn or SessionLeak the default and a
+// negative one -1 (off). Two configs with equal Effective values evaluate alike.
 func (c FindingsConfig) Effective() FindingsConfig {
 	c = c.withDefaults()
 	if c.SilentAfter < 0 {
@@ -598,6 +639,9 @@ func (c FindingsConfig) Effective() FindingsConfig {
 	}
 	if c.Churn < 0 {
 		c.Churn = -1
+	}
+	if c.SessionLeak < 0 {
+		c.SessionLeak = -1
 	}
 	return c
 }
@@ -613,8 +657,12 @@ func (c FindingsConfig) withDefaults() FindingsConfig {
 	def(&c.BlockedAfter, DefaultBlockedAfter)
 	def(&c.UnansweredAfter, DefaultUnansweredAfter)
 	def(&c.CloseWaitAfter, DefaultCloseWaitAfter)
+	def(&c.SessionLeakWindow, DefaultSessionLeakWindow)
 	if c.Churn == 0 {
 		c.Churn = DefaultChurn
+	}
+	if c.SessionLeak == 0 {
+		c.SessionLeak = DefaultSessionLeak
 	}
 	return c
 }
@@ -653,6 +701,11 @@ type engine struct {
 	done atomic.Uint64
 
 	ends churnRing // session ends, for CHURN
+
+	// SESSION_LEAK: the live sessions' use, gathered by each evaluation
+	// (scratch), and the open findings by group (sessionleak.go).
+	uses   []sessionUse
+	sleaks map[sessionGroup]*groupLeak
 }
 
 // openFinding is an open finding and its session (nil for CHURN).
@@ -928,6 +981,7 @@ func (r *Registry) Evaluate(now time.Time, cfg FindingsConfig) {
 		e.goneFindings = gone[:0]
 	}
 	e.evalChurn(r, now, ns, &cfg)
+	e.evalSessionLeak(r, now, ns, &cfg)
 	e.lastEval.Store(ns) // before publish, which stamps the view with it
 	switch v := e.view.Load(); {
 	case e.dirty || v == nil:
@@ -947,6 +1001,7 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 	s.mu.Lock()
 	es := &s.w.eng
 	es.seen = e.evals
+	e.noteUse(s)
 	e.cands, e.excused, e.changes = e.cands[:0], e.excused[:0], e.changes[:0]
 	switch {
 	case !s.ended:
@@ -1170,7 +1225,7 @@ func changed(f *Finding, c *candidate) bool {
 		roughAge(a.Age) != roughAge(b.Age) || roughAge(a.Idle) != roughAge(b.Idle) || f.Stream != c.stream || a.Sign != b.Sign ||
 		a.PeerGuess != b.PeerGuess || a.PeerAnswered != b.PeerAnswered || a.Same != b.Same || (a.Slow == 0) != (b.Slow == 0) || a.slowReads != b.slowReads || a.slowAt != b.slowAt || roughAge(a.slowQuiet) != roughAge(b.slowQuiet) || (a.slowQuiet == 0) != (b.slowQuiet == 0) ||
 		a.Unskipped != b.Unskipped || a.FinFirst != b.FinFirst || a.Upstream != b.Upstream || a.GaveUp != b.GaveUp || a.Slowest != b.Slowest || a.PushQuiet != b.PushQuiet || a.AfterPush != b.AfterPush || a.Silent != b.Silent ||
-		a.holSid != b.holSid || a.holBytes != b.holBytes || a.ownNOP != b.ownNOP || a.framed != b.framed
+		a.holSid != b.holSid || a.holBytes != b.holBytes || a.ownNOP != b.ownNOP || a.framed != b.framed || a.Piled != b.Piled
 }
 
 // roughAge rounds d down to a step of 1 s below 10 s, 5 s below a
@@ -1294,6 +1349,8 @@ func resolvedWhy(f *Finding) string {
 		return fmt.Sprintf("no such data for %v", AfterCloseWindow)
 	case CodeChurn:
 		return "fewer sessions opened and ended in the last 10 s than CHURN holds for"
+	case CodeSessionLeak:
+		return "the idle sessions ended, were used again, or stopped growing"
 	case CodeGoAway:
 		return "the session ended"
 	case CodeCloseWait:
@@ -1950,7 +2007,7 @@ func (r *Registry) snapshotFindings(snap *Snapshot, v *findingsView, sessions []
 }
 
 // FindingsOf returns the open findings of session id, or of no session
-// (CHURN) for 0, in the snapshot's order.
+// (CHURN, SESSION_LEAK) for 0, in the snapshot's order.
 func (s *Snapshot) FindingsOf(id uint64) []*Finding {
 	var fs []*Finding
 	for _, f := range s.Findings {

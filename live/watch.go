@@ -208,6 +208,10 @@ type sessionWatch struct {
 	// stay in its order, even when a frame held by a resynchronisation
 	// opens a stream after later ones (watchOpened).
 	openedAt int64
+	// emptyAt is when (Unix ns, the closing frame's) the session's open
+	// streams last went to none: with openedAt, the session's latest
+	// use, which SESSION_LEAK's idle time counts from.
+	emptyAt int64
 	// acceptedTo is, by the direction of a stream's opener, the serial
 	// of the latest-opened stream whose SYN muxtop saw (not one a capture
 	// joined) and on which the acceptor has sent a frame since: every
@@ -654,6 +658,9 @@ func acceptedSpoke(st *stream, acceptedTo [2]uint64, lastAt [2]int64) bool {
 // watchClosed unlists a stream that is no longer live. s.mu is held.
 func (s *Session) watchClosed(st *stream) {
 	s.w.closedAny = true
+	if s.open == 0 {
+		s.w.emptyAt = max(s.w.emptyAt, st.last.UnixNano()) // SESSION_LEAK: its streams are all closed
+	}
 	s.watchUnlive(st)
 	s.w.lists[waitList].remove(st, waitList)
 	s.w.lists[asideList].remove(st, asideList)
