@@ -138,6 +138,10 @@ func appendFindingJSON(b []byte, r *live.Record) []byte {
 	case live.CodeGoAway:
 		b = append(b, `,"goaway_code":`...)
 		b = strconv.AppendUint(b, uint64(ev.GoAwayCode), 10)
+	case live.CodeSessionLeak:
+		b = appendUintField(b, `,"piled":`, ev.Piled)
+		b = appendField(b, `,"client_host":`, ev.ClientHost)
+		b = appendField(b, `,"server":`, ev.ServerAddr)
 	case live.CodeSessionBlocked:
 		if c := ev.Sign.Code(); c != "" {
 			b = append(append(append(b, `,"sign":"`...), c...), '"')
