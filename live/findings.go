@@ -178,7 +178,8 @@ type Finding struct {
 	// Since is when what the finding is about began: the oldest leaked or
 	// unanswered stream's SYN, when the writer reached the window or the
 	// write was first seen waiting, the silent direction's last frame, the
-	// first late PSH, the violation, the first churned session's start.
+	// first late PSH, the violation, the first churned session's start,
+	// the first piled session's start in the window (SESSION_LEAK).
 	Since time.Time
 	// Opened is when the engine opened it; Resolved when it stopped
 	// holding (zero while open), Why says why.
@@ -240,7 +241,7 @@ type Evidence struct {
 	// unanswered streams (UNANSWERED), late PSH frames (DATA_AFTER_CLOSE),
 	// churned sessions (CHURN), streams the holding side still has open
 	// (CLOSE_WAIT), the earlier requests the acceptor answered on the
-	// stream (NO_REPLY).
+	// stream (NO_REPLY), the group's idle sessions (SESSION_LEAK).
 	Count uint64
 	// Streams: the streams the late frames went to (DATA_AFTER_CLOSE).
 	Streams uint64
@@ -264,7 +265,8 @@ type Evidence struct {
 	Bytes uint64
 	// Idle: how long the oldest stream has carried no frame (LEAK); how
 	// long the holding side has sent nothing, from the peer's close or its
-	// own latest frame after it (CLOSE_WAIT).
+	// own latest frame after it (CLOSE_WAIT); the oldest idle session's
+	// time since its latest use (SESSION_LEAK).
 	Idle time.Duration
 	// Age: the oldest stream's age (LEAK, UNANSWERED), how long the writer
 	// has been held (WINDOW_STALL, SESSION_BLOCKED), the silence

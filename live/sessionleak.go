@@ -137,7 +137,7 @@ func countGroup(uses []sessionUse, ns int64, cfg *FindingsConfig) groupCount {
 // per group. e.mu is held.
 func (e *engine) evalSessionLeak(r *Registry, now time.Time, ns int64, cfg *FindingsConfig) {
 	uses := e.uses
-	defer func() { e.uses = uses[:0] }()
+	defer func() { clear(uses); e.uses = uses[:0] }()
 	if cfg.SessionLeak <= 0 && len(e.sleaks) == 0 {
 		return
 	}
