@@ -1137,7 +1137,12 @@ func (s *Session) framingCandidates(cs []candidate) ([]candidate, bool) {
 		} else {
 			c.code = CodeProtocol
 			c.ev.Guess, _ = s.framingGuess(d)
-			c.ev.framed = s.counts.FramesDir(Dir(d))
+			if !s.incomplete {
+				// Frames seen from the direction's first byte: a capture
+				// that joined mid-stream or lost bytes may have framed
+				// payload bytes after its resync (a mux inside a mux).
+				c.ev.framed = s.counts.FramesDir(Dir(d))
+			}
 			if f.Proto == Yamux {
 				c.ev.YamuxViolation = f.YamuxCode
 			}
