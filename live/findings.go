@@ -241,10 +241,18 @@ type Evidence struct {
 	// half-closed: yamux sends no ACK for a stream it accepts after the
 	// stream's FIN, so those may have been accepted, late.
 	FinFirst uint64
-	// Bytes: the window (WINDOW_STALL), bytes sent to the suspect stream,
-	// or in v2 its unread bytes (SESSION_BLOCKED), late payload bytes
-	// (DATA_AFTER_CLOSE).
+	// Bytes: the bytes in flight, sent and not yet consumed as the
+	// reader's latest UPD (yamux: window update) reports (WINDOW_STALL),
+	// bytes sent to the suspect stream, or in v2 its unread bytes
+	// (SESSION_BLOCKED), late payload bytes (DATA_AFTER_CLOSE).
 	Bytes uint64
+	// Window: the window the reader announced, as the writer uses it
+	// (WINDOW_STALL): its latest UPD's (smux v2's writer assumes 256 KiB
+	// before the first), yamux's as its updates grew it. The writer
+	// goes on only once Bytes is below it: in smux v2 Bytes may be far
+	// above it, the writer having filled the 256 KiB it starts with
+	// before the reader's first UPD announced its MaxStreamBuffer.
+	Window uint64
 	// Idle: how long the oldest stream has carried no frame (LEAK); how
 	// long the holding side has sent nothing, from the peer's close or its
 	// own latest frame after it (CLOSE_WAIT).
@@ -1151,7 +1159,7 @@ func (e *engine) lastWord(s *Session, ns int64) {
 // with it (a reader that wants the exact age has Since).
 func changed(f *Finding, c *candidate) bool {
 	a, b := f.Evidence, c.ev
-	return a.Count != b.Count || a.Bytes != b.Bytes || a.Streams != b.Streams || a.Limit != b.Limit ||
+	return a.Count != b.Count || a.Bytes != b.Bytes || a.Window != b.Window || a.Streams != b.Streams || a.Limit != b.Limit ||
 		roughAge(a.Age) != roughAge(b.Age) || roughAge(a.Idle) != roughAge(b.Idle) || f.Stream != c.stream || a.Sign != b.Sign ||
 		a.PeerGuess != b.PeerGuess || a.PeerAnswered != b.PeerAnswered || a.Same != b.Same || (a.Slow == 0) != (b.Slow == 0) || a.slowReads != b.slowReads || a.slowAt != b.slowAt || roughAge(a.slowQuiet) != roughAge(b.slowQuiet) || (a.slowQuiet == 0) != (b.slowQuiet == 0) ||
 		a.Unskipped != b.Unskipped || a.FinFirst != b.FinFirst || a.Upstream != b.Upstream || a.GaveUp != b.GaveUp || a.Slowest != b.Slowest || a.PushQuiet != b.PushQuiet || a.AfterPush != b.AfterPush || a.Silent != b.Silent ||

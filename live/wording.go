@@ -458,7 +458,16 @@ func stallText(f *Finding) string {
 		reader += fmt.Sprintf(": that came %s ago, after the writer had waited %s", fmtDur(ev.slowQuiet), fmtDur(ev.Slow))
 	}
 	text := fmt.Sprintf("stream %d: the %s's writer has been held by a full %s window for %s — %s",
-		f.Stream, f.Dir.Sender(), fmtBytes(ev.Bytes), fmtDur(ev.Age), reader)
+		f.Stream, f.Dir.Sender(), fmtBytes(ev.Window), fmtDur(ev.Age), reader)
+	if ev.Bytes > ev.Window {
+		// smux v2: the writer filled the 256 KiB window it starts with
+		// before the reader's first UPD announced a smaller one
+		// (MaxStreamBuffer, 64 KiB by default). It writes on only once
+		// in-flight is below the window (writeV2: win := peerWindow −
+		// inflight; win > 0), not after half a window's reading.
+		text = fmt.Sprintf("stream %d: the %s's writer has been held for %s: %s in flight (sent, not consumed per the %s's latest %s) against the %s window it announced; it writes on once a %s reports over %s more consumed — %s",
+			f.Stream, f.Dir.Sender(), fmtDur(ev.Age), fmtBytes(ev.Bytes), f.Dir.Reverse().Sender(), upd, fmtBytes(ev.Window), upd, fmtBytes(ev.Bytes-ev.Window), reader)
+	}
 	if ev.Count > 1 {
 		text += fmt.Sprintf(" (%d streams of this session stalled this way)", ev.Count)
 	}
