@@ -313,6 +313,9 @@ type Evidence struct {
 	// report after the pause. A second shows it slow (slowText).
 	slowReads uint8
 	slowAt    int64
+	// readerFIN, of a WINDOW_STALL in smux v2: the reader has sent FIN,
+	// which does not wake the held Write (v1.5.55 and later).
+	readerFIN bool
 	// holSid, of a LEAK in smux v1, is the stream that may hold the
 	// session buffer of the side that never closes full, unread, and
 	// holBytes what it was sent (Session.holFor); 0 otherwise.
@@ -1163,7 +1166,7 @@ func changed(f *Finding, c *candidate) bool {
 		roughAge(a.Age) != roughAge(b.Age) || roughAge(a.Idle) != roughAge(b.Idle) || f.Stream != c.stream || a.Sign != b.Sign ||
 		a.PeerGuess != b.PeerGuess || a.PeerAnswered != b.PeerAnswered || a.Same != b.Same || (a.Slow == 0) != (b.Slow == 0) || a.slowReads != b.slowReads || a.slowAt != b.slowAt || roughAge(a.slowQuiet) != roughAge(b.slowQuiet) || (a.slowQuiet == 0) != (b.slowQuiet == 0) ||
 		a.Unskipped != b.Unskipped || a.FinFirst != b.FinFirst || a.Upstream != b.Upstream || a.GaveUp != b.GaveUp || a.Slowest != b.Slowest || a.PushQuiet != b.PushQuiet || a.AfterPush != b.AfterPush || a.Silent != b.Silent ||
-		a.holSid != b.holSid || a.holBytes != b.holBytes || a.ownNOP != b.ownNOP
+		a.holSid != b.holSid || a.holBytes != b.holBytes || a.ownNOP != b.ownNOP || a.readerFIN != b.readerFIN
 }
 
 // roughAge rounds d down to a step of 1 s below 10 s, 5 s below a
@@ -1643,8 +1646,6 @@ func (s *Session) stallResolved(f *Finding, cands []candidate, heldFor time.Dura
 		return fmt.Sprintf("stream %d closed", f.Stream) + held
 	case st.fin[f.Dir]:
 		return fmt.Sprintf("the writer, the %s, sent FIN", writer) + held
-	case st.fin[f.Dir.Reverse()] && s.proto != Yamux:
-		return fmt.Sprintf("the reader, the %s, sent FIN", reader) + held
 	case s.sideClosed(f.Dir, ns):
 		// DirectionEnded let the writer go: its side of the connection
 		// closed (its process exited, or it shut its write side), not a
