@@ -436,6 +436,18 @@ func (ev *Evidence) slowLevel() uint8 {
 	return 2
 }
 
+// toldLevel is what of a finding's evidence, beside its count, stream
+// and severity, is told at once (finding-updated): slowLevel, and an smux
+// v2 WINDOW_STALL's reader's FIN (readerFIN), which makes its words say
+// the writer's Write is stuck there. A stall opened before the reader
+// closed said so only in the summary.
+func (ev *Evidence) toldLevel() uint8 {
+	if ev.readerFIN {
+		return ev.slowLevel() | 4
+	}
+	return ev.slowLevel()
+}
+
 // pair returns the one protocol both ends of a PROTOCOL finding in dir
 // speak instead of a mux, the guesses at the two directions' bytes
 // forming a pair of it (wirekind.Pair): "HTTP", "TLS"; "" if they do not.
@@ -761,7 +773,7 @@ func (t *told) again(count uint64, stream uint32, sev Severity, slow uint8, ns i
 // changes its advice) is told at once.
 func (es *engineSession) toldNow(f *Finding, ns int64) {
 	if j := slices.Index(es.open, f); j >= 0 {
-		es.told[j] = told{f.Evidence.Count, f.Severity, ns, f.Evidence.slowLevel(), f.Stream}
+		es.told[j] = told{f.Evidence.Count, f.Severity, ns, f.Evidence.toldLevel(), f.Stream}
 	}
 }
 
@@ -985,7 +997,7 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 			nf = s.finding(f.ID, c, f.Opened)
 		}
 		t := es.told[j]
-		if tell, was := t.again(nf.Evidence.Count, nf.Stream, nf.Severity, nf.Evidence.slowLevel(), ns); tell || nf != f {
+		if tell, was := t.again(nf.Evidence.Count, nf.Stream, nf.Severity, nf.Evidence.toldLevel(), ns); tell || nf != f {
 			e.changes = append(e.changes, change{old: f, new: nf, s: s, tell: tell, was: was})
 		}
 		kept, tolds = append(kept, nf), append(tolds, t)
@@ -1126,7 +1138,7 @@ func dropFrom(cs []candidate, from int, drop func(candidate) bool) []candidate {
 func (e *engine) open1(s *Session, c *candidate, now time.Time, ns int64) (*Finding, told) {
 	e.nextID++
 	f := s.finding(e.nextID, c, now)
-	return f, told{f.Evidence.Count, f.Severity, ns, f.Evidence.slowLevel(), f.Stream}
+	return f, told{f.Evidence.Count, f.Severity, ns, f.Evidence.toldLevel(), f.Stream}
 }
 
 // lastWord gives each open framing finding of the ended session s the
@@ -1149,7 +1161,7 @@ func (e *engine) lastWord(s *Session, ns int64) {
 		if c := &e.finals[i]; changed(f, c) {
 			nf = s.finding(f.ID, c, f.Opened)
 		}
-		if tell, was := es.told[j].again(nf.Evidence.Count, nf.Stream, nf.Severity, nf.Evidence.slowLevel(), ns); tell || nf != f {
+		if tell, was := es.told[j].again(nf.Evidence.Count, nf.Stream, nf.Severity, nf.Evidence.toldLevel(), ns); tell || nf != f {
 			e.changes = append(e.changes, change{old: f, new: nf, s: s, tell: tell, was: was})
 			es.open[j] = nf
 		}

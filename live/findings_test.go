@@ -346,7 +346,7 @@ func TestStallAfterReaderFIN(t *testing.T) {
 	expect(t, reg, "+WINDOW_STALL", "-WINDOW_STALL")
 
 	// A stall opened before the reader's FIN holds on across it, its
-	// words now the FIN's.
+	// words now the FIN's, told at once (finding-updated).
 	reg = live.New(live.Config{})
 	sc = openSession(reg, 2)
 	sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, "BULK"))
@@ -358,6 +358,9 @@ func TestStallAfterReaderFIN(t *testing.T) {
 	sc.feedAt(sec(3), fin(c2s, 3))
 	reg.Evaluate(sec(3.1), cfg)
 	expect(t, reg, "+WINDOW_STALL")
+	if recs := stallRecords(reg); len(recs) != 2 || recs[1].Kind != live.FindingUpdated || !recs[1].At.Equal(sec(3.1)) || !strings.Contains(recs[1].Finding.Text, finWords) {
+		t.Errorf("WINDOW_STALL records %d, want it opened, and updated at the reader's FIN saying so:%s", len(recs), describeRecords(recs))
+	}
 	if fs := reg.Snapshot().Findings; len(fs) != 1 || !strings.Contains(fs[0].Text, finWords) {
 		t.Errorf("open after the reader's FIN: %+v", fs)
 	}
