@@ -54,6 +54,7 @@ func appendFindingJSON(b []byte, r *live.Record) []byte {
 	}
 	b = appendUintField(b, `,"streams":`, ev.Streams)
 	b = appendUintField(b, `,"bytes":`, ev.Bytes)
+	b = appendUintField(b, `,"window":`, ev.Window) // WINDOW_STALL: what bytes, in flight, is held against
 	b = appendSeconds(b, `,"age":`, ev.Age)
 	b = appendSeconds(b, `,"idle":`, ev.Idle) // LEAK: its oldest stream's time since its latest frame
 	b = appendSeconds(b, `,"limit":`, ev.Limit)

@@ -470,7 +470,7 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 					// before StallAfter: resolved then. The writer has
 					// half StallAfter to fill the window a report opened
 					// (its tap sees the refill a round trip after it).
-					if of == nil || st.watch.heldFor[d] < int64(cfg.StallAfter) || st.fin[d] || st.fin[1-d] && s.proto != Yamux ||
+					if of == nil || st.watch.heldFor[d] < int64(cfg.StallAfter) || st.fin[d] ||
 						fl.FullSince.IsZero() && (fl.InFlight() <= 0 || ns-st.watch.consumedAt[d] >= int64(cfg.StallAfter/2)) {
 						continue
 					}
@@ -514,8 +514,8 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 				}
 				cs = append(cs, candidate{code: CodeWindowStall, dir: Dir(d), hasDir: true, stream: st.id,
 					since: since,
-					ev: Evidence{Bytes: uint64(fl.Window()), Age: time.Duration(ns - since), Limit: cfg.StallAfter, Slow: slow, Versions: vers,
-						slowReads: reads, slowAt: readAt, slowQuiet: quiet}})
+					ev: Evidence{Bytes: uint64(max(fl.InFlight(), 0)), Window: uint64(fl.Window()), Age: time.Duration(ns - since), Limit: cfg.StallAfter, Slow: slow, Versions: vers,
+						slowReads: reads, slowAt: readAt, slowQuiet: quiet, readerFIN: st.fin[1-d] && s.proto != Yamux}})
 			}
 		}
 		for i := first; i < len(cs); i++ {

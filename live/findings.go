@@ -259,10 +259,18 @@ type Evidence struct {
 	// half-closed: yamux sends no ACK for a stream it accepts after the
 	// stream's FIN, so those may have been accepted, late.
 	FinFirst uint64
-	// Bytes: the window (WINDOW_STALL), bytes sent to the suspect stream,
-	// or in v2 its unread bytes (SESSION_BLOCKED), late payload bytes
-	// (DATA_AFTER_CLOSE).
+	// Bytes: the bytes in flight, sent and not yet consumed as the
+	// reader's latest UPD (yamux: window update) reports (WINDOW_STALL),
+	// bytes sent to the suspect stream, or in v2 its unread bytes
+	// (SESSION_BLOCKED), late payload bytes (DATA_AFTER_CLOSE).
 	Bytes uint64
+	// Window: the window the reader announced, as the writer uses it
+	// (WINDOW_STALL): its latest UPD's (smux v2's writer assumes 256 KiB
+	// before the first), yamux's as its updates grew it. The writer
+	// goes on only once Bytes is below it: in smux v2 Bytes may be far
+	// above it, the writer having filled the 256 KiB it starts with
+	// before the reader's first UPD announced its MaxStreamBuffer.
+	Window uint64
 	// Idle: how long the oldest stream has carried no frame (LEAK); how
 	// long the holding side has sent nothing, from the peer's close or its
 	// own latest frame after it (CLOSE_WAIT); the oldest idle session's
@@ -324,6 +332,9 @@ type Evidence struct {
 	// report after the pause. A second shows it slow (slowText).
 	slowReads uint8
 	slowAt    int64
+	// readerFIN, of a WINDOW_STALL in smux v2: the reader has sent FIN,
+	// which does not wake the held Write (v1.5.55 and later).
+	readerFIN bool
 	// holSid, of a LEAK in smux v1, is the stream that may hold the
 	// session buffer of the side that never closes full, unread, and
 	// holBytes what it was sent (Session.holFor); 0 otherwise.
@@ -454,6 +465,18 @@ func (ev *Evidence) slowLevel() uint8 {
 		return 1
 	}
 	return 2
+}
+
+// toldLevel is what of a finding's evidence, beside its count, stream
+// and severity, is told at once (finding-updated): slowLevel, and an smux
+// v2 WINDOW_STALL's reader's FIN (readerFIN), which makes its words say
+// the writer's Write is stuck there. A stall opened before the reader
+// closed said so only in the summary.
+func (ev *Evidence) toldLevel() uint8 {
+	if ev.readerFIN {
+		return ev.slowLevel() | 4
+	}
+	return ev.slowLevel()
 }
 
 // pair returns the one protocol both ends of a PROTOCOL finding in dir
@@ -820,7 +843,7 @@ func (t *told) again(count uint64, stream uint32, sev Severity, slow uint8, ns i
 // changes its advice) is told at once.
 func (es *engineSession) toldNow(f *Finding, ns int64) {
 	if j := slices.Index(es.open, f); j >= 0 {
-		es.told[j] = told{f.Evidence.Count, f.Severity, ns, f.Evidence.slowLevel(), f.Stream}
+		es.told[j] = told{f.Evidence.Count, f.Severity, ns, f.Evidence.toldLevel(), f.Stream}
 	}
 }
 
@@ -1046,7 +1069,7 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 			nf = s.finding(f.ID, c, f.Opened)
 		}
 		t := es.told[j]
-		if tell, was := t.again(nf.Evidence.Count, nf.Stream, nf.Severity, nf.Evidence.slowLevel(), ns); tell || nf != f {
+		if tell, was := t.again(nf.Evidence.Count, nf.Stream, nf.Severity, nf.Evidence.toldLevel(), ns); tell || nf != f {
 			e.changes = append(e.changes, change{old: f, new: nf, s: s, tell: tell, was: was})
 		}
 		kept, tolds = append(kept, nf), append(tolds, t)
@@ -1187,7 +1210,7 @@ func dropFrom(cs []candidate, from int, drop func(candidate) bool) []candidate {
 func (e *engine) open1(s *Session, c *candidate, now time.Time, ns int64) (*Finding, told) {
 	e.nextID++
 	f := s.finding(e.nextID, c, now)
-	return f, told{f.Evidence.Count, f.Severity, ns, f.Evidence.slowLevel(), f.Stream}
+	return f, told{f.Evidence.Count, f.Severity, ns, f.Evidence.toldLevel(), f.Stream}
 }
 
 // lastWord gives each open framing finding of the ended session s the
@@ -1210,7 +1233,7 @@ func (e *engine) lastWord(s *Session, ns int64) {
 		if c := &e.finals[i]; changed(f, c) {
 			nf = s.finding(f.ID, c, f.Opened)
 		}
-		if tell, was := es.told[j].again(nf.Evidence.Count, nf.Stream, nf.Severity, nf.Evidence.slowLevel(), ns); tell || nf != f {
+		if tell, was := es.told[j].again(nf.Evidence.Count, nf.Stream, nf.Severity, nf.Evidence.toldLevel(), ns); tell || nf != f {
 			e.changes = append(e.changes, change{old: f, new: nf, s: s, tell: tell, was: was})
 			es.open[j] = nf
 		}
@@ -1223,11 +1246,11 @@ func (e *engine) lastWord(s *Session, ns int64) {
 // with it (a reader that wants the exact age has Since).
 func changed(f *Finding, c *candidate) bool {
 	a, b := f.Evidence, c.ev
-	return a.Count != b.Count || a.Bytes != b.Bytes || a.Streams != b.Streams || a.Limit != b.Limit ||
+	return a.Count != b.Count || a.Bytes != b.Bytes || a.Window != b.Window || a.Streams != b.Streams || a.Limit != b.Limit ||
 		roughAge(a.Age) != roughAge(b.Age) || roughAge(a.Idle) != roughAge(b.Idle) || f.Stream != c.stream || a.Sign != b.Sign ||
 		a.PeerGuess != b.PeerGuess || a.PeerAnswered != b.PeerAnswered || a.Same != b.Same || (a.Slow == 0) != (b.Slow == 0) || a.slowReads != b.slowReads || a.slowAt != b.slowAt || roughAge(a.slowQuiet) != roughAge(b.slowQuiet) || (a.slowQuiet == 0) != (b.slowQuiet == 0) ||
 		a.Unskipped != b.Unskipped || a.FinFirst != b.FinFirst || a.Upstream != b.Upstream || a.GaveUp != b.GaveUp || a.Slowest != b.Slowest || a.PushQuiet != b.PushQuiet || a.AfterPush != b.AfterPush || a.Silent != b.Silent ||
-		a.holSid != b.holSid || a.holBytes != b.holBytes || a.ownNOP != b.ownNOP || a.framed != b.framed || a.Piled != b.Piled
+		a.holSid != b.holSid || a.holBytes != b.holBytes || a.ownNOP != b.ownNOP || a.framed != b.framed || a.Piled != b.Piled || a.readerFIN != b.readerFIN
 }
 
 // roughAge rounds d down to a step of 1 s below 10 s, 5 s below a
@@ -1709,8 +1732,6 @@ func (s *Session) stallResolved(f *Finding, cands []candidate, heldFor time.Dura
 		return fmt.Sprintf("stream %d closed", f.Stream) + held
 	case st.fin[f.Dir]:
 		return fmt.Sprintf("the writer, the %s, sent FIN", writer) + held
-	case st.fin[f.Dir.Reverse()] && s.proto != Yamux:
-		return fmt.Sprintf("the reader, the %s, sent FIN", reader) + held
 	case s.sideClosed(f.Dir, ns):
 		// DirectionEnded let the writer go: its side of the connection
 		// closed (its process exited, or it shut its write side), not a

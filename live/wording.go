@@ -457,8 +457,26 @@ func stallText(f *Finding) string {
 	case 3:
 		reader += fmt.Sprintf(": that came %s ago, after the writer had waited %s", fmtDur(ev.slowQuiet), fmtDur(ev.Slow))
 	}
+	if ev.readerFIN {
+		// smux v2's writeV2 waits on chUpdate, its deadline, its own
+		// close, the session's: not on the peer's FIN (fin() closes
+		// chFinEvent only), and a reader that called Close sends no UPD
+		// again. No forgotten Close: the Write cannot return to call it.
+		writer, rd := f.Dir.Sender(), f.Dir.Reverse().Sender()
+		reader = fmt.Sprintf("its reader, the %s, sent FIN with %s unread, and smux v2's Write does not return at the peer's FIN: unless the %s half-closed with CloseWrite and reads on, no UPD comes, and the %s's Write waits for its write deadline, its own Close, or the session's end (smux before v1.5.55 failed it with io.EOF at the FIN; then the %s has not closed the stream since)",
+			rd, fmtBytes(ev.Bytes), rd, writer, writer)
+	}
 	text := fmt.Sprintf("stream %d: the %s's writer has been held by a full %s window for %s — %s",
-		f.Stream, f.Dir.Sender(), fmtBytes(ev.Bytes), fmtDur(ev.Age), reader)
+		f.Stream, f.Dir.Sender(), fmtBytes(ev.Window), fmtDur(ev.Age), reader)
+	if ev.Bytes > ev.Window {
+		// smux v2: the writer filled the 256 KiB window it starts with
+		// before the reader's first UPD announced a smaller one
+		// (MaxStreamBuffer, 64 KiB by default). It writes on only once
+		// in-flight is below the window (writeV2: win := peerWindow −
+		// inflight; win > 0), not after half a window's reading.
+		text = fmt.Sprintf("stream %d: the %s's writer has been held for %s: %s in flight (sent, not consumed per the %s's latest %s) against the %s window it announced; it writes on once a %s reports over %s more consumed — %s",
+			f.Stream, f.Dir.Sender(), fmtDur(ev.Age), fmtBytes(ev.Bytes), f.Dir.Reverse().Sender(), upd, fmtBytes(ev.Window), upd, fmtBytes(ev.Bytes-ev.Window), reader)
+	}
 	if ev.Count > 1 {
 		text += fmt.Sprintf(" (%d streams of this session stalled this way)", ev.Count)
 	}
@@ -660,6 +678,10 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 		}
 		return leakOneWay(f, leakText(f), closeIt)
 	case CodeWindowStall:
+		if ev.readerFIN {
+			return stallText(f), fmt.Sprintf("give the %s's writes a deadline (SetWriteDeadline), so that a Write held after the peer's FIN returns and it can Close the stream; have the %s read stream %d to io.EOF before closing it, or the %s stop writing, and Close, once its Read returns io.EOF: a Close from the reading goroutine ends a Write held in another",
+				sender, receiver, f.Stream, sender)
+		}
 		return stallText(f), fmt.Sprintf("have the %s read stream %d, or close it: smux v2 sends a UPD, which lets the writer go on, only as its reader consumes; raise MaxStreamBuffer only if the reader is merely slow", receiver, f.Stream)
 	case CodeSessionBlocked:
 		what := "was sent " + fmtBytes(ev.Bytes)
