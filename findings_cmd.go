@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -18,6 +19,7 @@ type findingsFlags struct {
 	silentAfter     time.Duration
 	closeWaitAfter  time.Duration
 	churn           int
+	sessionLeak     int
 }
 
 func (f *findingsFlags) register(fs *pflag.FlagSet) {
@@ -31,6 +33,13 @@ func (f *findingsFlags) register(fs *pflag.FlagSet) {
 		"CLOSE_WAIT: a side that has neither closed its side of the connection nor sent a frame this long after the other closed its own (smux's default keepalive closes such a session within 60 s)")
 	fs.IntVar(&f.churn, "churn", live.DefaultChurn,
 		fmt.Sprintf("CHURN: this many sessions opened and ended within %v (0: off)", live.ChurnWindow))
+	fs.IntVar(&f.sessionLeak, "session-leak", live.DefaultSessionLeak,
+		fmt.Sprintf("SESSION_LEAK: this many sessions of one client host and server, with no stream open, opened within %v while an older one of theirs sat idle (no stream for %v, or --leak-after if shorter) (0: off)", fmtMinutes(live.DefaultSessionLeakWindow), live.SessionIdleAfter))
+}
+
+// fmtMinutes formats a duration of whole minutes as "15m".
+func fmtMinutes(d time.Duration) string {
+	return strings.TrimSuffix(d.String(), "0s")
 }
 
 func (f *findingsFlags) validate() error {
@@ -48,19 +57,26 @@ func (f *findingsFlags) validate() error {
 	if f.churn < 0 {
 		return usageError{fmt.Errorf("--churn %d: use 0 (off) or a number of sessions", f.churn)}
 	}
+	if f.sessionLeak < 0 {
+		return usageError{fmt.Errorf("--session-leak %d: use 0 (off) or a number of sessions", f.sessionLeak)}
+	}
 	return nil
 }
 
 // findingsConfig returns the engine's thresholds from the flags.
 func (w *watchFlags) findingsConfig() live.FindingsConfig {
 	f := w.findings
-	churn := f.churn
+	churn, sessionLeak := f.churn, f.sessionLeak
 	if churn == 0 {
 		churn = -1 // live reads 0 as the default
+	}
+	if sessionLeak == 0 {
+		sessionLeak = -1
 	}
 	return live.FindingsConfig{
 		LeakAfter: w.leakAfter, StallAfter: w.stallAfter, BlockedAfter: f.blockedAfter,
 		UnansweredAfter: f.unansweredAfter, SilentAfter: f.silentAfter, CloseWaitAfter: f.closeWaitAfter, Churn: churn,
+		SessionLeak: sessionLeak,
 	}
 }
 

@@ -551,6 +551,7 @@ func TestCommandLineErrors(t *testing.T) {
 		{"closewait-after 0", []string{"read", "x.pcap", "--closewait-after", "0", "-o", "plain"}, 2, "--closewait-after 0s: use a positive duration"},
 		{"silent-after negative", []string{"demo", "--silent-after", "-1s", "-o", "plain"}, 2, "--silent-after -1s: use 0"},
 		{"churn negative", []string{"demo", "--churn", "-1", "-o", "plain"}, 2, "--churn -1: use 0 (off)"},
+		{"session-leak negative", []string{"demo", "--session-leak", "-1", "-o", "plain"}, 2, "--session-leak -1: use 0 (off)"},
 		{"unknown fault", []string{"demo", "--fault", "bogus", "-o", "plain"}, 2, `--fault "bogus": use one of leak, stall`},
 		{"client fault to the server", []string{"demo", "server", "--fault", "churn", "-o", "plain"}, 2, "--fault churn lives on the client's side: give it to muxtop demo client"},
 		{"server fault to the client", []string{"demo", "client", "--fault", "leak", "-o", "plain"}, 2, "--fault leak lives on the server's side: give it to muxtop demo server"},

@@ -1511,7 +1511,7 @@ func (c *conn) replay(ch chunk, from int64, at time.Time) {
 	f := &c.feed[ch.dir]
 	switch {
 	case ch.end:
-		f.End(at, ch.report)
+		c.endFeed(ch.dir, at, ch.report)
 		if ch.fin {
 			c.sess.HalfClosed(ch.dir, at, c.peer(ch.dir))
 		}
@@ -1702,11 +1702,23 @@ func (c *conn) endDir(d live.Dir, at time.Time, report, fin bool) {
 	}
 	c.ended[d] = true
 	c.r.emit(at, 0, func(at time.Time) {
-		c.feed[d].End(at, report)
+		c.endFeed(d, at, report)
 		if fin {
 			c.sess.HalfClosed(d, at, c.peer(d))
 		}
 	})
+}
+
+// endFeed ends direction d's feeder at at: report, at its sender's end
+// (a FIN, the connection's RST), else where the capture ended. There the
+// recording of the connection (sniff --write) stops too, with no FIN its
+// sender never sent: the file shows it open at the capture's end, as
+// the capture did.
+func (c *conn) endFeed(d live.Dir, at time.Time, report bool) {
+	if !report {
+		c.feed[d].Record(nil)
+	}
+	c.feed[d].End(at, report)
 }
 
 // startOrienting holds a mux connection whose roles are a guess until a

@@ -246,3 +246,50 @@ func TestRewriteReset(t *testing.T) {
 	}
 	tcpdumpReads(t, path)
 }
+
+// TestRewriteOpen: a capture that stopped while its connection was open
+// (no FIN, no RST), read with a Recorder as sniff --write reads, is
+// written with no FIN either, neither end having sent one, so that a read
+// of the file written leaves the session open at its end too, not ended
+// EOF by the client's FIN that sniff's stop made up.
+func TestRewriteOpen(t *testing.T) {
+	// The capture: a yamux stream opened and answered, then the capture's end.
+	src := filepath.Join(t.TempDir(), "src.pcapng")
+	w, err := pcapout.Create(src, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := w.Conn("127.0.0.1:40000", "127.0.0.1:9000", at)
+	c.Write(live.ClientToServer, at, []byte{0, 1, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0})                     // WINDOW_UPDATE SYN, stream 1
+	c.Write(live.ClientToServer, at, []byte{0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 4, 'p', 'i', 'n', 'g'}) // DATA
+	c.Write(live.ServerToClient, at, []byte{0, 1, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0})                     // WINDOW_UPDATE ACK
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := readFile(t, src, capture.Filter{})
+	if len(want.Sessions) != 1 || want.Sessions[0].Reason != live.NotClosed {
+		t.Fatalf("the capture stopped while open: %d sessions, want one open", len(want.Sessions))
+	}
+
+	path := filepath.Join(t.TempDir(), "w.pcapng")
+	if w, err = pcapout.Create(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	readFileWith(t, src, capture.Config{Recorder: w})
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := readFile(t, path, capture.Filter{})
+	if len(got.Sessions) != 1 || got.Sessions[0].Reason != live.NotClosed {
+		t.Fatalf("read of the file the capture's read wrote: %d sessions, ended %v (%s); want one, open", len(got.Sessions), got.Sessions[0].Reason, got.Sessions[0].Err)
+	}
+	tcpdumpReads(t, path)
+	msg, err := exec.Command(tcpdumpPath(t), "-nr", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("tcpdump -r: %v\n%s", err, msg)
+	}
+	if strings.Contains(string(msg), "Flags [F") || strings.Contains(string(msg), "Flags [R") {
+		t.Errorf("tcpdump -r of the file written shows an end neither peer sent:\n%s", msg)
+	}
+}

@@ -97,6 +97,11 @@ var Faults = []Fault{
 		Does:       "a client dials a session, makes one request and closes it, 10 times a second",
 		Shows:      "CHURN once --churn sessions opened and ended within 10 s",
 		YamuxShows: "CHURN once --churn sessions opened and ended within 10 s"},
+	{Name: "session-leak", Side: "client",
+		Does:       "a client dials a new session every second, makes one request on it and never closes it (smux.Client per request, no Session.Close()); keepalive keeps each abandoned session alive, up to 900 of them, held until the demo stops",
+		Shows:      "SESSION_LEAK once --session-leak sessions (10) opened while an older one sat idle, no stream for 5 s (or --leak-after if shorter): about 15 s in",
+		YamuxDoes:  "a client dials a new session every second, makes one request on it and never closes it (yamux.Client per request, no Session.Close()); keepalive keeps each abandoned session alive, up to 900 of them, held until the demo stops",
+		YamuxShows: "SESSION_LEAK once --session-leak sessions (10) opened while an older one sat idle, no stream for 5 s (or --leak-after if shorter): about 15 s in"},
 	{Name: "closewait", Side: "client",
 		Does: "an extra session asks the service to hold it (CWAI): the service answers, closes the stream, and from then on neither writes on the connection nor closes it, " +
 			"as an smux server with keepalive off whose accept loop returns without Close does; the client then closes its session, shutting its side of the connection (its FIN), and reads on",
@@ -165,7 +170,8 @@ func startFault(ctx context.Context, cfg faultConfig) *faultRunner {
 	run := map[string]func(){
 		"stall": r.stall, "hol": r.hol, "keepalive": r.keepalive,
 		"backlog": r.backlog, "after-close": r.afterClose, "protocol": r.protocol, "churn": r.churn,
-		"blocked": r.blocked, "goaway": r.goAway, "closewait": r.closeWait,
+		"session-leak": r.sessionLeak,
+		"blocked":      r.blocked, "goaway": r.goAway, "closewait": r.closeWait,
 	}[cfg.name]
 	if run == nil {
 		return nil // it lives in the gateway (mismatch)
@@ -420,6 +426,34 @@ func (r *faultRunner) churn() {
 		}
 		closeSession()
 	}
+}
+
+// sessionLeakMax is how many sessions the fault session-leak abandons
+// at most: 15 minutes of them, SESSION_LEAK's window, and no more, so
+// that a demo left running does not fall over as a leaking client would.
+const sessionLeakMax = 900
+
+// sessionLeak: a session per request, one a second, never closed: each
+// stays open, keepalive and all, until the fault stops.
+func (r *faultRunner) sessionLeak() {
+	for range sessionLeakMax {
+		sess, ok := r.session(r.cfg.version)
+		if !ok {
+			return
+		}
+		if st, err := r.open(sess, Command); err == nil {
+			st.SetReadDeadline(time.Now().Add(r.cfg.timeout))
+			var answer [8]byte
+			io.ReadFull(st, answer[:])
+			st.Close()
+		} else {
+			r.warn(err)
+		}
+		if !r.sleep(time.Second) {
+			return
+		}
+	}
+	<-r.ctx.Done()
 }
 
 // blockedStreams and blockedBytes: the fault "blocked" writes a full

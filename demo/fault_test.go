@@ -37,7 +37,7 @@ func TestFaultCatalogue(t *testing.T) {
 			t.Errorf("LookupFault(%q) = %+v, %v", f.Name, g, ok)
 		}
 	}
-	for _, name := range []string{"leak", "stall", "hol", "blocked", "mismatch", "keepalive", "backlog", "after-close", "protocol", "churn", "goaway", "closewait"} {
+	for _, name := range []string{"leak", "stall", "hol", "blocked", "mismatch", "keepalive", "backlog", "after-close", "protocol", "churn", "session-leak", "goaway", "closewait"} {
 		if !seen[name] {
 			t.Errorf("no fault %q", name)
 		}

@@ -54,6 +54,7 @@ func appendFindingJSON(b []byte, r *live.Record) []byte {
 	}
 	b = appendUintField(b, `,"streams":`, ev.Streams)
 	b = appendUintField(b, `,"bytes":`, ev.Bytes)
+	b = appendUintField(b, `,"window":`, ev.Window) // WINDOW_STALL: what bytes, in flight, is held against
 	b = appendSeconds(b, `,"age":`, ev.Age)
 	b = appendSeconds(b, `,"idle":`, ev.Idle) // LEAK: its oldest stream's time since its latest frame
 	b = appendSeconds(b, `,"limit":`, ev.Limit)
@@ -138,6 +139,10 @@ func appendFindingJSON(b []byte, r *live.Record) []byte {
 	case live.CodeGoAway:
 		b = append(b, `,"goaway_code":`...)
 		b = strconv.AppendUint(b, uint64(ev.GoAwayCode), 10)
+	case live.CodeSessionLeak:
+		b = appendUintField(b, `,"piled":`, ev.Piled)
+		b = appendField(b, `,"client_host":`, ev.ClientHost)
+		b = appendField(b, `,"server":`, ev.ServerAddr)
 	case live.CodeSessionBlocked:
 		if c := ev.Sign.Code(); c != "" {
 			b = append(append(append(b, `,"sign":"`...), c...), '"')

@@ -562,7 +562,8 @@ func TestLeakBeforeAPeerFreezesStays(t *testing.T) {
 
 // TestStallOfASlowReader: a v2 writer held at a full window is a
 // WINDOW_STALL after --stall-after (1 s). Its reader's UPD at 3 s consumes
-// 8 KiB and leaves the window full: it read again, after leaving the
+// 8 KiB and leaves the window full (248 KiB in flight against the 16 KiB
+// it announces, which the words say; before, "a full 16 KiB window"): it read again, after leaving the
 // writer held 2.5 s, having paused or reading slowly; the stall holds on,
 // from 0.5 s, saying so (it resolved at that UPD and opened again a
 // second later, one finding per UPD of a slow reader; and it said the
@@ -598,7 +599,7 @@ func TestStallOfASlowReader(t *testing.T) {
 		t.Fatalf("%s, want %s:%s", got, want, describeRecords(recs))
 	}
 	if f := recs[1].Finding; f.Evidence.Slow != 2500*time.Millisecond ||
-		f.Text != "stream 3: the server's writer has been held by a full 16 KiB window for 5.0 s — its reader, the client, paused, or reads far slower than it writes: its latest UPD came after the writer had waited 2.5 s" {
+		f.Text != "stream 3: the server's writer has been held for 5.0 s: 248 KiB in flight (sent, not consumed per the client's latest UPD) against the 16 KiB window it announced; it writes on once a UPD reports over 232 KiB more consumed — its reader, the client, paused, or reads far slower than it writes: its latest UPD came after the writer had waited 2.5 s" {
 		t.Errorf("the stall held on across the UPD at 3 s: %+v", f)
 	}
 	for i, want := range []struct {

@@ -470,7 +470,7 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 					// before StallAfter: resolved then. The writer has
 					// half StallAfter to fill the window a report opened
 					// (its tap sees the refill a round trip after it).
-					if of == nil || st.watch.heldFor[d] < int64(cfg.StallAfter) || st.fin[d] || st.fin[1-d] && s.proto != Yamux ||
+					if of == nil || st.watch.heldFor[d] < int64(cfg.StallAfter) || st.fin[d] ||
 						fl.FullSince.IsZero() && (fl.InFlight() <= 0 || ns-st.watch.consumedAt[d] >= int64(cfg.StallAfter/2)) {
 						continue
 					}
@@ -514,8 +514,8 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 				}
 				cs = append(cs, candidate{code: CodeWindowStall, dir: Dir(d), hasDir: true, stream: st.id,
 					since: since,
-					ev: Evidence{Bytes: uint64(fl.Window()), Age: time.Duration(ns - since), Limit: cfg.StallAfter, Slow: slow, Versions: vers,
-						slowReads: reads, slowAt: readAt, slowQuiet: quiet}})
+					ev: Evidence{Bytes: uint64(max(fl.InFlight(), 0)), Window: uint64(fl.Window()), Age: time.Duration(ns - since), Limit: cfg.StallAfter, Slow: slow, Versions: vers,
+						slowReads: reads, slowAt: readAt, slowQuiet: quiet, readerFIN: st.fin[1-d] && s.proto != Yamux}})
 			}
 		}
 		for i := first; i < len(cs); i++ {
@@ -678,6 +678,14 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 	return cs
 }
 
+// lateCounts returns base with direction d's entries set to the late
+// counts now: frames, bytes, streams, unseen frames, frames after both
+// FINs (engineState.lateBase).
+func (w *sessionWatch) lateCounts(d int, base [5][2]uint64) [5][2]uint64 {
+	base[0][d], base[1][d], base[2][d], base[3][d], base[4][d] = w.late[d], w.lateBytes[d], w.lateStreams[d], w.lateUnseen[d], w.lateGone[d]
+	return base
+}
+
 // lateCandidates appends DATA_AFTER_CLOSE's candidates at ns. unread
 // says, per direction, that its receiver is shown not reading it
 // (SESSION_BLOCKED's signs: a read or write held in that direction): a
@@ -700,7 +708,7 @@ func (s *Session) lateCandidates(cs []candidate, ns int64, unread [2]bool) []can
 	}
 	for d := range 2 {
 		if es.lateUnread[d] = unread[1-d]; unread[1-d] {
-			es.lateBase[0][d], es.lateBase[1][d], es.lateBase[2][d] = w.late[d], w.lateBytes[d], w.lateStreams[d]
+			es.lateBase = w.lateCounts(d, es.lateBase)
 			continue // the FIN may be unread
 		}
 		if w.late[d] == es.lateBase[0][d] && es.openCodes&(1<<CodeDataAfterClose) == 0 {
@@ -719,12 +727,13 @@ func (s *Session) lateCandidates(cs []candidate, ns int64, unread [2]bool) []can
 		if !fresh || open == nil && w.late[d] == es.lateBase[0][d] {
 			// Nothing to open, or the open finding resolves: the next
 			// finding counts from here.
-			es.lateBase[0][d], es.lateBase[1][d], es.lateBase[2][d] = w.late[d], w.lateBytes[d], w.lateStreams[d]
+			es.lateBase = w.lateCounts(d, es.lateBase)
 			continue
 		}
 		c := candidate{code: CodeDataAfterClose, dir: Dir(d), hasDir: true, stream: w.lateFirstSID[d], since: w.lateFirstAt[d],
 			ev: Evidence{Count: w.late[d] - es.lateBase[0][d], Bytes: w.lateBytes[d] - es.lateBase[1][d],
-				Streams: w.lateStreams[d] - es.lateBase[2][d], Limit: AfterCloseWindow, Versions: vers}}
+				Streams: w.lateStreams[d] - es.lateBase[2][d], Unseen: w.lateUnseen[d] - es.lateBase[3][d],
+				AfterBoth: w.lateGone[d] - es.lateBase[4][d], Limit: AfterCloseWindow, Versions: vers}}
 		if open != nil {
 			c.stream, c.since = open.Stream, open.Since.UnixNano() // it keeps its first stream
 		}
@@ -1128,7 +1137,12 @@ func (s *Session) framingCandidates(cs []candidate) ([]candidate, bool) {
 		} else {
 			c.code = CodeProtocol
 			c.ev.Guess, _ = s.framingGuess(d)
-			c.ev.framed = s.counts.FramesDir(Dir(d))
+			if !s.incomplete {
+				// Frames seen from the direction's first byte: a capture
+				// that joined mid-stream or lost bytes may have framed
+				// payload bytes after its resync (a mux inside a mux).
+				c.ev.framed = s.counts.FramesDir(Dir(d))
+			}
 			if f.Proto == Yamux {
 				c.ev.YamuxViolation = f.YamuxCode
 			}

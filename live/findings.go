@@ -74,13 +74,20 @@ const (
 	// still sends on the session: a hung call (Dir is the opener's, the
 	// requester's; one finding per stream).
 	CodeNoReply
+	// CodeSessionLeak: sessions of one client host to one server endpoint
+	// pile up idle: at least SessionLeak of them, each with no stream
+	// open, opened within SessionLeakWindow while an older session of the
+	// same group sat idle (no stream open, none opened or closed, for
+	// IdleAfter) and could have been reused. It names no session
+	// (sessionleak.go).
+	CodeSessionLeak
 )
 
 // NumFindingCodes is one more than the largest FindingCode.
-const NumFindingCodes = 13
+const NumFindingCodes = 14
 
 var findingNames = [NumFindingCodes]string{"", "LEAK", "WINDOW_STALL", "SESSION_BLOCKED", "VERSION_MISMATCH",
-	"KEEPALIVE", "UNANSWERED", "DATA_AFTER_CLOSE", "PROTOCOL", "CHURN", "GO_AWAY", "CLOSE_WAIT", "NO_REPLY"}
+	"KEEPALIVE", "UNANSWERED", "DATA_AFTER_CLOSE", "PROTOCOL", "CHURN", "GO_AWAY", "CLOSE_WAIT", "NO_REPLY", "SESSION_LEAK"}
 
 // String returns the code's name, such as LEAK.
 func (c FindingCode) String() string {
@@ -117,7 +124,7 @@ func (s Severity) String() string {
 
 var severities = [NumFindingCodes]Severity{CodeLeak: Warning, CodeWindowStall: Warning, CodeSessionBlocked: Critical,
 	CodeVersionMismatch: Critical, CodeKeepalive: Critical, CodeUnanswered: Critical, CodeDataAfterClose: Warning,
-	CodeProtocol: Critical, CodeChurn: Warning, CodeGoAway: Warning, CodeCloseWait: Warning, CodeNoReply: Warning}
+	CodeProtocol: Critical, CodeChurn: Warning, CodeGoAway: Warning, CodeCloseWait: Warning, CodeNoReply: Warning, CodeSessionLeak: Warning}
 
 // Severity returns the code's severity, which its findings have unless
 // their evidence says otherwise: a PROTOCOL finding where muxtop, not
@@ -157,7 +164,7 @@ type Finding struct {
 	ID       uint64
 	Code     FindingCode
 	Severity Severity
-	// Session is where it is, 0 for CHURN; Stream the stream concerned, 0
+	// Session is where it is, 0 for CHURN and SESSION_LEAK; Stream the stream concerned, 0
 	// for the whole session.
 	Session uint64
 	Stream  uint32
@@ -171,7 +178,8 @@ type Finding struct {
 	// Since is when what the finding is about began: the oldest leaked or
 	// unanswered stream's SYN, when the writer reached the window or the
 	// write was first seen waiting, the silent direction's last frame, the
-	// first late PSH, the violation, the first churned session's start.
+	// first late PSH, the violation, the first churned session's start,
+	// the first piled session's start in the window (SESSION_LEAK).
 	Since time.Time
 	// Opened is when the engine opened it; Resolved when it stopped
 	// holding (zero while open), Why says why.
@@ -233,21 +241,40 @@ type Evidence struct {
 	// unanswered streams (UNANSWERED), late PSH frames (DATA_AFTER_CLOSE),
 	// churned sessions (CHURN), streams the holding side still has open
 	// (CLOSE_WAIT), the earlier requests the acceptor answered on the
-	// stream (NO_REPLY).
+	// stream (NO_REPLY), the group's idle sessions (SESSION_LEAK).
 	Count uint64
 	// Streams: the streams the late frames went to (DATA_AFTER_CLOSE).
 	Streams uint64
+	// Unseen: of DATA_AFTER_CLOSE's Count, the frames its receiver may
+	// have read with nothing on the wire to show it, which smux delivers
+	// after CloseWrite and discards after Close: in v1 all but AfterBoth;
+	// in v2 those that fit in what a reader reads with no UPD since its
+	// latest (half its MaxStreamBuffer). The rest in v2 would have drawn a
+	// UPD if read: none came, and they were not read.
+	Unseen uint64
+	// AfterBoth: of DATA_AFTER_CLOSE's Count, the frames that came after
+	// both sides' FINs, which smux discards whatever the receiver called.
+	AfterBoth uint64
 	// FinFirst: of UNANSWERED's streams in yamux, those its opener had
 	// half-closed: yamux sends no ACK for a stream it accepts after the
 	// stream's FIN, so those may have been accepted, late.
 	FinFirst uint64
-	// Bytes: the window (WINDOW_STALL), bytes sent to the suspect stream,
-	// or in v2 its unread bytes (SESSION_BLOCKED), late payload bytes
-	// (DATA_AFTER_CLOSE).
+	// Bytes: the bytes in flight, sent and not yet consumed as the
+	// reader's latest UPD (yamux: window update) reports (WINDOW_STALL),
+	// bytes sent to the suspect stream, or in v2 its unread bytes
+	// (SESSION_BLOCKED), late payload bytes (DATA_AFTER_CLOSE).
 	Bytes uint64
+	// Window: the window the reader announced, as the writer uses it
+	// (WINDOW_STALL): its latest UPD's (smux v2's writer assumes 256 KiB
+	// before the first), yamux's as its updates grew it. The writer
+	// goes on only once Bytes is below it: in smux v2 Bytes may be far
+	// above it, the writer having filled the 256 KiB it starts with
+	// before the reader's first UPD announced its MaxStreamBuffer.
+	Window uint64
 	// Idle: how long the oldest stream has carried no frame (LEAK); how
 	// long the holding side has sent nothing, from the peer's close or its
-	// own latest frame after it (CLOSE_WAIT).
+	// own latest frame after it (CLOSE_WAIT); the oldest idle session's
+	// time since its latest use (SESSION_LEAK).
 	Idle time.Duration
 	// Age: the oldest stream's age (LEAK, UNANSWERED), how long the writer
 	// has been held (WINDOW_STALL, SESSION_BLOCKED), the silence
@@ -305,6 +332,9 @@ type Evidence struct {
 	// report after the pause. A second shows it slow (slowText).
 	slowReads uint8
 	slowAt    int64
+	// readerFIN, of a WINDOW_STALL in smux v2: the reader has sent FIN,
+	// which does not wake the held Write (v1.5.55 and later).
+	readerFIN bool
 	// holSid, of a LEAK in smux v1, is the stream that may hold the
 	// session buffer of the side that never closes full, unread, and
 	// holBytes what it was sent (Session.holFor); 0 otherwise.
@@ -410,6 +440,14 @@ type Evidence struct {
 	Upstream        uint64
 	UpstreamAddr    string
 	UpstreamFailure UpstreamFailure
+	// Piled: of SESSION_LEAK's group, the sessions with no stream open
+	// that opened within SessionLeakWindow while an older one of the
+	// group sat idle (Count is the group's idle sessions, Idle the
+	// oldest one's idle time, Limit the window); ClientHost and
+	// ServerAddr name the group.
+	Piled      uint64
+	ClientHost string
+	ServerAddr string
 }
 
 // slowLevel says what a WINDOW_STALL's reports (Slow, slowReads) show
@@ -427,6 +465,18 @@ func (ev *Evidence) slowLevel() uint8 {
 		return 1
 	}
 	return 2
+}
+
+// toldLevel is what of a finding's evidence, beside its count, stream
+// and severity, is told at once (finding-updated): slowLevel, and an smux
+// v2 WINDOW_STALL's reader's FIN (readerFIN), which makes its words say
+// the writer's Write is stuck there. A stall opened before the reader
+// closed said so only in the summary.
+func (ev *Evidence) toldLevel() uint8 {
+	if ev.readerFIN {
+		return ev.slowLevel() | 4
+	}
+	return ev.slowLevel()
 }
 
 // pair returns the one protocol both ends of a PROTOCOL finding in dir
@@ -527,6 +577,25 @@ const (
 	DefaultCloseWaitAfter = 2 * time.Minute
 	// ChurnWindow is the window CHURN counts sessions in.
 	ChurnWindow = 10 * time.Second
+	// DefaultSessionLeak is how many sessions of one client host and
+	// server, each with no stream open, opened within the window while
+	// an older one of theirs sat idle, make SESSION_LEAK: a client that
+	// abandons a session a minute opens it in about 10 minutes, one that
+	// dials a session per request or per second within seconds of its
+	// first idle session; a client's fixed pool of fewer sessions never
+	// reaches it, however its sessions are replaced.
+	DefaultSessionLeak = 10
+	// DefaultSessionLeakWindow is the window SESSION_LEAK counts piled
+	// sessions in: a slow leak, one session a minute, reaches the
+	// default count inside it; a leak that stopped growing falls out of
+	// it and resolves.
+	DefaultSessionLeakWindow = 15 * time.Minute
+	// SessionIdleAfter is how long a session must have had no stream
+	// open, and none opened or closed, to be idle for SESSION_LEAK, or
+	// LeakAfter where that is shorter: short enough that sessions a
+	// server's keepalive resets 10 to 20 s after their client abandoned
+	// them are seen idle while they live.
+	SessionIdleAfter = 5 * time.Second
 	// AfterCloseWindow is how long DATA_AFTER_CLOSE stays open after the
 	// latest such frame.
 	AfterCloseWindow = 10 * time.Second
@@ -570,6 +639,13 @@ type FindingsConfig struct {
 	// Churn: this many sessions opened and ended within ChurnWindow are
 	// CHURN; negative turns CHURN off.
 	Churn int
+	// SessionLeak: this many sessions of one client host and server,
+	// with no stream open, opened within SessionLeakWindow while an older
+	// one of theirs sat idle, are SESSION_LEAK; negative turns it off.
+	SessionLeak int
+	// SessionLeakWindow: the window SESSION_LEAK counts such sessions in;
+	// DefaultSessionLeakWindow.
+	SessionLeakWindow time.Duration
 	// CloseWaitAfter: a side that has neither closed its side of the
 	// connection nor sent a frame this long after its peer closed its
 	// own holds a session nobody is at the other end of (CLOSE_WAIT);
@@ -579,8 +655,8 @@ type FindingsConfig struct {
 
 // Effective returns c as Evaluate uses it: zero or negative durations
 // take their defaults (SilentAfter's, 0, leaves the limit to the
-// keepalive cadence), a zero Churn the default and a negative one -1
-// (off). Two configs with equal Effective values evaluate alike.
+// keepalive cadence), a zero Churn or SessionLeak the default and a
+// negative one -1 (off). Two configs with equal Effective values evaluate alike.
 func (c FindingsConfig) Effective() FindingsConfig {
 	c = c.withDefaults()
 	if c.SilentAfter < 0 {
@@ -588,6 +664,9 @@ func (c FindingsConfig) Effective() FindingsConfig {
 	}
 	if c.Churn < 0 {
 		c.Churn = -1
+	}
+	if c.SessionLeak < 0 {
+		c.SessionLeak = -1
 	}
 	return c
 }
@@ -603,8 +682,12 @@ func (c FindingsConfig) withDefaults() FindingsConfig {
 	def(&c.BlockedAfter, DefaultBlockedAfter)
 	def(&c.UnansweredAfter, DefaultUnansweredAfter)
 	def(&c.CloseWaitAfter, DefaultCloseWaitAfter)
+	def(&c.SessionLeakWindow, DefaultSessionLeakWindow)
 	if c.Churn == 0 {
 		c.Churn = DefaultChurn
+	}
+	if c.SessionLeak == 0 {
+		c.SessionLeak = DefaultSessionLeak
 	}
 	return c
 }
@@ -643,6 +726,11 @@ type engine struct {
 	done atomic.Uint64
 
 	ends churnRing // session ends, for CHURN
+
+	// SESSION_LEAK: the live sessions' use, gathered by each evaluation
+	// (scratch), and the open findings by group (sessionleak.go).
+	uses   []sessionUse
+	sleaks map[sessionGroup]*groupLeak
 }
 
 // openFinding is an open finding and its session (nil for CHURN).
@@ -700,9 +788,10 @@ type engineSession struct {
 	// when it was first seen with no read in progress.
 	readSeen  [2]uint64
 	readSince [2]int64
-	// DATA_AFTER_CLOSE: the late frames, bytes and streams counted when
+	// DATA_AFTER_CLOSE: the late frames, bytes, streams, unseen frames and
+	// frames after both FINs (sessionWatch.lateCounts) counted when
 	// the current finding opened.
-	lateBase [3][2]uint64
+	lateBase [5][2]uint64
 	// lateUnread: per direction of the late data, the latest evaluation
 	// left it out as the FIN's receiver was not reading (lateCandidates).
 	lateUnread [2]bool
@@ -754,7 +843,7 @@ func (t *told) again(count uint64, stream uint32, sev Severity, slow uint8, ns i
 // changes its advice) is told at once.
 func (es *engineSession) toldNow(f *Finding, ns int64) {
 	if j := slices.Index(es.open, f); j >= 0 {
-		es.told[j] = told{f.Evidence.Count, f.Severity, ns, f.Evidence.slowLevel(), f.Stream}
+		es.told[j] = told{f.Evidence.Count, f.Severity, ns, f.Evidence.toldLevel(), f.Stream}
 	}
 }
 
@@ -917,6 +1006,7 @@ func (r *Registry) Evaluate(now time.Time, cfg FindingsConfig) {
 		e.goneFindings = gone[:0]
 	}
 	e.evalChurn(r, now, ns, &cfg)
+	e.evalSessionLeak(r, now, ns, &cfg)
 	e.lastEval.Store(ns) // before publish, which stamps the view with it
 	switch v := e.view.Load(); {
 	case e.dirty || v == nil:
@@ -936,6 +1026,7 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 	s.mu.Lock()
 	es := &s.w.eng
 	es.seen = e.evals
+	e.noteUse(s)
 	e.cands, e.excused, e.changes = e.cands[:0], e.excused[:0], e.changes[:0]
 	switch {
 	case !s.ended:
@@ -978,7 +1069,7 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 			nf = s.finding(f.ID, c, f.Opened)
 		}
 		t := es.told[j]
-		if tell, was := t.again(nf.Evidence.Count, nf.Stream, nf.Severity, nf.Evidence.slowLevel(), ns); tell || nf != f {
+		if tell, was := t.again(nf.Evidence.Count, nf.Stream, nf.Severity, nf.Evidence.toldLevel(), ns); tell || nf != f {
 			e.changes = append(e.changes, change{old: f, new: nf, s: s, tell: tell, was: was})
 		}
 		kept, tolds = append(kept, nf), append(tolds, t)
@@ -1119,7 +1210,7 @@ func dropFrom(cs []candidate, from int, drop func(candidate) bool) []candidate {
 func (e *engine) open1(s *Session, c *candidate, now time.Time, ns int64) (*Finding, told) {
 	e.nextID++
 	f := s.finding(e.nextID, c, now)
-	return f, told{f.Evidence.Count, f.Severity, ns, f.Evidence.slowLevel(), f.Stream}
+	return f, told{f.Evidence.Count, f.Severity, ns, f.Evidence.toldLevel(), f.Stream}
 }
 
 // lastWord gives each open framing finding of the ended session s the
@@ -1142,7 +1233,7 @@ func (e *engine) lastWord(s *Session, ns int64) {
 		if c := &e.finals[i]; changed(f, c) {
 			nf = s.finding(f.ID, c, f.Opened)
 		}
-		if tell, was := es.told[j].again(nf.Evidence.Count, nf.Stream, nf.Severity, nf.Evidence.slowLevel(), ns); tell || nf != f {
+		if tell, was := es.told[j].again(nf.Evidence.Count, nf.Stream, nf.Severity, nf.Evidence.toldLevel(), ns); tell || nf != f {
 			e.changes = append(e.changes, change{old: f, new: nf, s: s, tell: tell, was: was})
 			es.open[j] = nf
 		}
@@ -1155,11 +1246,11 @@ func (e *engine) lastWord(s *Session, ns int64) {
 // with it (a reader that wants the exact age has Since).
 func changed(f *Finding, c *candidate) bool {
 	a, b := f.Evidence, c.ev
-	return a.Count != b.Count || a.Bytes != b.Bytes || a.Streams != b.Streams || a.Limit != b.Limit ||
+	return a.Count != b.Count || a.Bytes != b.Bytes || a.Window != b.Window || a.Streams != b.Streams || a.Limit != b.Limit ||
 		roughAge(a.Age) != roughAge(b.Age) || roughAge(a.Idle) != roughAge(b.Idle) || f.Stream != c.stream || a.Sign != b.Sign ||
 		a.PeerGuess != b.PeerGuess || a.PeerAnswered != b.PeerAnswered || a.Same != b.Same || (a.Slow == 0) != (b.Slow == 0) || a.slowReads != b.slowReads || a.slowAt != b.slowAt || roughAge(a.slowQuiet) != roughAge(b.slowQuiet) || (a.slowQuiet == 0) != (b.slowQuiet == 0) ||
 		a.Unskipped != b.Unskipped || a.FinFirst != b.FinFirst || a.Upstream != b.Upstream || a.GaveUp != b.GaveUp || a.Slowest != b.Slowest || a.PushQuiet != b.PushQuiet || a.AfterPush != b.AfterPush || a.Silent != b.Silent ||
-		a.holSid != b.holSid || a.holBytes != b.holBytes || a.ownNOP != b.ownNOP || a.framed != b.framed
+		a.holSid != b.holSid || a.holBytes != b.holBytes || a.ownNOP != b.ownNOP || a.framed != b.framed || a.Piled != b.Piled || a.readerFIN != b.readerFIN
 }
 
 // roughAge rounds d down to a step of 1 s below 10 s, 5 s below a
@@ -1283,6 +1374,8 @@ func resolvedWhy(f *Finding) string {
 		return fmt.Sprintf("no such data for %v", AfterCloseWindow)
 	case CodeChurn:
 		return "fewer sessions opened and ended in the last 10 s than CHURN holds for"
+	case CodeSessionLeak:
+		return "the idle sessions ended, were used again, or stopped growing"
 	case CodeGoAway:
 		return "the session ended"
 	case CodeCloseWait:
@@ -1639,8 +1732,6 @@ func (s *Session) stallResolved(f *Finding, cands []candidate, heldFor time.Dura
 		return fmt.Sprintf("stream %d closed", f.Stream) + held
 	case st.fin[f.Dir]:
 		return fmt.Sprintf("the writer, the %s, sent FIN", writer) + held
-	case st.fin[f.Dir.Reverse()] && s.proto != Yamux:
-		return fmt.Sprintf("the reader, the %s, sent FIN", reader) + held
 	case s.sideClosed(f.Dir, ns):
 		// DirectionEnded let the writer go: its side of the connection
 		// closed (its process exited, or it shut its write side), not a
@@ -1740,8 +1831,11 @@ func (s *Session) endNote(at time.Time, err string) string {
 		if last > f.Since.UnixNano() {
 			break // the silent side spoke again before: its silence ended then
 		}
+		// The silent side closed first only strictly before the end and
+		// the pinger's close: a reset ends both directions at the end,
+		// and a tap's Close writes a FIN for each into its capture at once.
 		silentAt := s.dirEndedAt[f.Dir]
-		silentClosed := s.dirEnded[f.Dir] && (!closedFirst || silentAt <= closed)
+		silentClosed := s.dirEnded[f.Dir] && silentAt < at.UnixNano() && (!closedFirst || silentAt < closed)
 		tapped := !s.info.Captured && !s.info.Proxied
 		y := s.yamux()
 		byPinger := !silentClosed && (closedFirst ||
@@ -1936,7 +2030,7 @@ func (r *Registry) snapshotFindings(snap *Snapshot, v *findingsView, sessions []
 }
 
 // FindingsOf returns the open findings of session id, or of no session
-// (CHURN) for 0, in the snapshot's order.
+// (CHURN, SESSION_LEAK) for 0, in the snapshot's order.
 func (s *Snapshot) FindingsOf(id uint64) []*Finding {
 	var fs []*Finding
 	for _, f := range s.Findings {

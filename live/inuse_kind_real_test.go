@@ -212,8 +212,6 @@ func TestLeakInUseAgainPerKindRealMux(t *testing.T) {
 // not in use. At the evaluation that finds it so, H carries frames: O's
 // LEAK resolves "another condition explains them", and H's "in use
 // again". A check over every kind would call O's in use because H is.
-// (Not the other way round: smux does not count a writer held after its
-// reader's FIN as stalled, since smux before v1.5.55 fails that write.)
 func TestLeakExplainedWhileAnotherKindInUseRealMux(t *testing.T) {
 	t.Parallel() // real time on sessions of its own
 	for _, tc := range inUseSetups {

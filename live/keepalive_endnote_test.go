@@ -91,3 +91,44 @@ func TestKeepaliveEndNoteWhoEnded(t *testing.T) {
 		})
 	}
 }
+
+// TestKeepaliveEndNoteNoFirstAtTheEnd: a silent side whose direction
+// ends at the session's end — a reset that ends both directions at once,
+// or a tap's Close, which writes a FIN for each direction into its
+// capture at the moment of the close — closed nothing first. `read` of a
+// tapped server's capture, its client frozen (SIGSTOP) and then killed
+// (its host's reset) or left to the server's keepalive, said *the client,
+// silent for 22 s (KEEPALIVE), closed its side of the connection first,
+// 0 µs before the end* (after *the server … closed first*, too).
+func TestKeepaliveEndNoteNoFirstAtTheEnd(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		reason live.CloseReason
+		order  []live.Dir // the directions ended at the end, in order
+	}{
+		{"reset", live.Reset, []live.Dir{c2s, s2c}},
+		{"the tap's close", live.EOF, []live.Dir{s2c, c2s}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reg := live.New(live.Config{})
+			s := reg.Open(live.SessionInfo{Client: "127.0.0.1:1000", Server: "127.0.0.1:9000", Captured: true}, t0)
+			sc := &script{s: s, ver: 1}
+			cfg := live.FindingsConfig{Churn: -1}
+			sc.feedAt(sec(0), nop(c2s), nop(s2c))
+			sc.feedAt(sec(1), nop(c2s), nop(s2c))
+			for at := 2.0; at <= 19; at++ {
+				sc.feedAt(sec(at), nop(s2c)) // the client is frozen
+				reg.Evaluate(sec(at), cfg)
+			}
+			expect(t, reg, "+KEEPALIVE")
+			for _, d := range tc.order {
+				sc.s.DirectionEnded(d, sec(20))
+			}
+			sc.s.End(sec(20), tc.reason, nil)
+			d := endDetail(reg)
+			if strings.Contains(d, "first") || !strings.Contains(d, "the client had sent nothing for 19 s by the end (KEEPALIVE)") {
+				t.Errorf("end %q: want the client's silence by the end, and no side closing first", d)
+			}
+		})
+	}
+}

@@ -569,11 +569,15 @@ func (s *Session) fin(dir Dir, at time.Time, sid uint32) Anomaly {
 	}
 	s.watchAnswer(st, dir, at.UnixNano(), true)
 	s.setFull(&st.flow[dir], time.Time{}) // a writer that sent FIN writes no more
-	// Nor is the other direction's writer held once its reader sent FIN:
-	// smux before v1.5.55 fails its blocked Write with io.EOF at the FIN
-	// (writeV2's case <-s.chFinEvent), and the wire does not say the
-	// version. A writer that then never closes is a LEAK.
-	s.setFull(&st.flow[dir.Reverse()], time.Time{})
+	// The other direction's writer stays held: smux v1.5.55 and later
+	// (v1.5.58 is muxtop's) do not wake a Write blocked at the window at
+	// the peer's FIN (fin() only closes chFinEvent, which writeV2 does not
+	// wait on), and after Close the reader sends no UPD again, so it
+	// waits for its write deadline, its own Close, or the session's end:
+	// WINDOW_STALL, whose words say so. (smux before v1.5.55 failed it
+	// with io.EOF at the FIN; a writer that then does not close is held
+	// all the same as far as the wire shows.) It was cleared here, and a
+	// writer stuck so was a LEAK, "call Close() when it is done".
 	if st.state == EndedWithSession {
 		// A FIN written after End, as smux closes its streams: the stream
 		// stays ended and is no longer counted as open.
@@ -651,7 +655,7 @@ func (s *Session) psh(dir Dir, at time.Time, sid uint32, length uint32, payload 
 	fl.Written += length
 	// A capture that holds nothing of the reader's direction (Unseen)
 	// has none of its UPDs: the window is not known.
-	if s.version == 2 && fl.FullSince.IsZero() && fl.free() <= 0 && !st.fin[dir] && !st.fin[dir.Reverse()] && !s.dirEnded[dir] && !s.unseen[dir.Reverse()] {
+	if s.version == 2 && fl.FullSince.IsZero() && fl.free() <= 0 && !st.fin[dir] && !s.dirEnded[dir] && !s.unseen[dir.Reverse()] {
 		s.setFull(fl, at)
 	}
 	if st.replyAt.IsZero() && dir.Sender() != st.opener && length > 0 && !st.head[dir].Joined {
@@ -676,7 +680,7 @@ func (s *Session) upd(dir Dir, at time.Time, sid, consumed, window uint32) Anoma
 	}
 	if st == nil {
 		if len(s.w.pendingLate) > 0 {
-			s.watchLateRead(nil, sid, dir.Reverse(), consumed)
+			s.watchLateRead(nil, sid, dir.Reverse(), consumed, window)
 		}
 		s.untracked.Frames[dir]++
 		return s.missing(decoder.UPD, sid)
@@ -692,7 +696,7 @@ func (s *Session) upd(dir Dir, at time.Time, sid, consumed, window uint32) Anoma
 	}
 	fl.PeerConsumed, fl.PeerWindow, fl.HasUPD = consumed, window, true
 	if len(s.w.pendingLate) > 0 {
-		s.watchLateRead(st, sid, dir.Reverse(), consumed)
+		s.watchLateRead(st, sid, dir.Reverse(), consumed, window)
 	}
 	switch {
 	case fl.InFlight() < 0 && (st.incomplete || s.incomplete && !s.joined[dir.Reverse()]):
@@ -707,7 +711,7 @@ func (s *Session) upd(dir Dir, at time.Time, sid, consumed, window uint32) Anoma
 		return ConsumedMoreThanSent
 	case fl.free() > 0:
 		s.setFull(fl, time.Time{})
-	case fl.FullSince.IsZero() && s.version == 2 && !st.fin[dir.Reverse()] && !st.fin[dir] && !s.dirEnded[dir.Reverse()]:
+	case fl.FullSince.IsZero() && s.version == 2 && !st.fin[dir.Reverse()] && !s.dirEnded[dir.Reverse()]:
 		s.setFull(fl, at) // a UPD that leaves the window full
 	}
 	return 0

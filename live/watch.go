@@ -208,6 +208,10 @@ type sessionWatch struct {
 	// stay in its order, even when a frame held by a resynchronisation
 	// opens a stream after later ones (watchOpened).
 	openedAt int64
+	// emptyAt is when (Unix ns, the closing frame's) the session's open
+	// streams last went to none: with openedAt, the session's latest
+	// use, which SESSION_LEAK's idle time counts from.
+	emptyAt int64
 	// acceptedTo is, by the direction of a stream's opener, the serial
 	// of the latest-opened stream whose SYN muxtop saw (not one a capture
 	// joined) and on which the acceptor has sent a frame since: every
@@ -229,9 +233,14 @@ type sessionWatch struct {
 	// of the data: PSH frames, their payload bytes, streams, when the latest came,
 	// and the first since the count a finding would open from (eng.lateBase):
 	// what a finding opened now names.
-	late         [2]uint64
-	lateBytes    [2]uint64
-	lateStreams  [2]uint64
+	late        [2]uint64
+	lateBytes   [2]uint64
+	lateStreams [2]uint64
+	// Of late: the frames its receiver may have read with nothing on the
+	// wire to show it (lateUnseen), and those after both sides' FINs,
+	// which smux discards (lateGone): lateKind.
+	lateUnseen   [2]uint64
+	lateGone     [2]uint64
 	lateAt       [2]int64
 	lateFirstSID [2]uint32
 	lateFirstAt  [2]int64
@@ -649,6 +658,9 @@ func acceptedSpoke(st *stream, acceptedTo [2]uint64, lastAt [2]int64) bool {
 // watchClosed unlists a stream that is no longer live. s.mu is held.
 func (s *Session) watchClosed(st *stream) {
 	s.w.closedAny = true
+	if s.open == 0 {
+		s.w.emptyAt = max(s.w.emptyAt, st.last.UnixNano()) // SESSION_LEAK: its streams are all closed
+	}
 	s.watchUnlive(st)
 	s.w.lists[waitList].remove(st, waitList)
 	s.w.lists[asideList].remove(st, asideList)
@@ -694,6 +706,60 @@ type pendingLate struct {
 	frames        uint64
 	bytes         uint64
 	first, latest int64 // Unix ns
+	// The receiver's latest UPD, which says what the wire shows of the
+	// data (lateKind), kept here as UPDs come: st may be folded and
+	// reused before the data counts.
+	upd latestUPD
+}
+
+// latestUPD is what a v2 receiver's latest UPD on a stream said.
+type latestUPD struct {
+	has              bool // it sent one
+	consumed, window uint32
+}
+
+// lateKind is what the wire shows of late data's fate.
+type lateKind uint8
+
+const (
+	// lateUnread: in v2, its receiver sent no UPD, though reading it
+	// would have sent one: it did not read it (it called Close).
+	lateUnread lateKind = iota
+	// lateUnseen: its receiver may have read it with nothing on the wire
+	// to show it: in v1 a reader sends nothing; in v2 smux sends a UPD at
+	// a stream's first read and then only once half the reader's
+	// MaxStreamBuffer was read since the last, and the data fits in what
+	// the receiver could read since its latest UPD; or its UPD was not
+	// waited for (a stream the capture did not see whole, whose offsets
+	// its UPDs do not share; maxPendingLate streams' data waiting). Close
+	// (smux discards it) and CloseWrite (it is delivered) look alike.
+	lateUnseen
+	// lateGone: it came after both sides' FINs: smux drops a stream once
+	// both are in (and what came before them is read: stream.go,
+	// tryHalfCloseCleanup; at once after Close) and discards the PSH of
+	// one it no longer has (session.go, recvLoop), whichever call the
+	// receiver made.
+	lateGone
+)
+
+// lateKindOf says what the wire shows of n late bytes sent, before bytes
+// after the stream's start, to a v2 receiver that has sent FIN, not both
+// FINs in, whose latest UPD is u, once lateGrace has passed with none
+// consuming them: whether it could read them whole with no UPD
+// (lateKind).
+func lateKindOf(u latestUPD, before uint32, n uint64) lateKind {
+	if !u.has {
+		return lateUnread // its first read sends one
+	}
+	// smux's reader sends its next UPD once it has read half its buffer
+	// (the window its UPDs carry) since the latest, which consumed
+	// u.consumed: it reads the late data whole with none while the bytes
+	// past u.consumed up to the data's end are fewer.
+	since := max(int64(int32(before-u.consumed)), 0)
+	if uint64(since)+n < uint64(u.window/2) {
+		return lateUnseen
+	}
+	return lateUnread
 }
 
 // lateGrace is how long a v2 session's late data waits, uncounted, for
@@ -710,13 +776,23 @@ const maxPendingLate = 64
 // watchLate notes a PSH of dir on st, whose receiver has sent FIN: it
 // counts it, or in v2 holds it for lateGrace first. s.mu is held.
 func (s *Session) watchLate(st *stream, dir Dir, length uint32, at time.Time) {
+	ns := at.UnixNano()
+	if st.state == Closed {
+		// After both FINs: smux discards it whatever its receiver called,
+		// and no UPD can show it read.
+		s.countLate(st, st.id, dir, lateGone, 1, uint64(length), ns, ns)
+		return
+	}
 	if st.watch.lateRead[dir] {
 		return // its receiver reads on: it half-closed with CloseWrite
 	}
-	ns := at.UnixNano()
 	w := &s.w
+	before := uint32(st.bytes[dir] - uint64(length))
 	if s.version != 2 || st.incomplete {
-		s.countLate(st, st.id, dir, 1, uint64(length), ns, ns)
+		// v1's reader sends nothing when it reads; a v2 stream the
+		// capture did not see whole has offsets its reader's UPDs do not
+		// share: the wire does not tell.
+		s.countLate(st, st.id, dir, lateUnseen, 1, uint64(length), ns, ns)
 		return
 	}
 	for i := range w.pendingLate {
@@ -729,12 +805,13 @@ func (s *Session) watchLate(st *stream, dir Dir, length uint32, at time.Time) {
 	}
 	if len(w.pendingLate) >= maxPendingLate {
 		// Nobody evaluates (an embedding program that reads no findings),
-		// or a flood of late streams: count at once, as in v1.
-		s.countLate(st, st.id, dir, 1, uint64(length), ns, ns)
+		// or a flood of late streams: count at once, as in v1, and as in
+		// v1 with nothing to tell: the UPD that would was not waited for.
+		s.countLate(st, st.id, dir, lateUnseen, 1, uint64(length), ns, ns)
 		return
 	}
 	w.pendingLate = append(w.pendingLate, pendingLate{st: st, serial: st.serial, sid: st.id, dir: dir,
-		before: uint32(st.bytes[dir] - uint64(length)), frames: 1, bytes: uint64(length), first: ns, latest: ns})
+		before: before, frames: 1, bytes: uint64(length), first: ns, latest: ns, upd: latestUPD{st.flow[dir].HasUPD, st.flow[dir].PeerConsumed, st.flow[dir].PeerWindow}})
 }
 
 // The in-flight window of DATA_AFTER_CLOSE. A writer streaming on a
@@ -827,14 +904,20 @@ func (s *Session) inFlight(st *stream, dir Dir, ns int64) bool {
 
 // countLate counts frames late frames of bytes payload bytes sent in dir
 // to stream sid, st, whose receiver had sent FIN, from first to latest
-// (Unix ns). s.mu is held.
-func (s *Session) countLate(st *stream, sid uint32, dir Dir, frames, bytes uint64, first, latest int64) {
+// (Unix ns), of kind. s.mu is held.
+func (s *Session) countLate(st *stream, sid uint32, dir Dir, kind lateKind, frames, bytes uint64, first, latest int64) {
 	w := &s.w
 	if w.late[dir] == w.eng.lateBase[0][dir] {
 		w.lateFirstSID[dir], w.lateFirstAt[dir] = sid, first
 	}
 	w.late[dir] += frames
 	w.lateBytes[dir] += bytes
+	switch kind {
+	case lateUnseen:
+		w.lateUnseen[dir] += frames
+	case lateGone:
+		w.lateGone[dir] += frames
+	}
 	if st == nil || !st.watch.late {
 		w.lateStreams[dir]++ // a stream folded since counts as a new one
 	}
@@ -847,10 +930,11 @@ func (s *Session) countLate(st *stream, sid uint32, dir Dir, frames, bytes uint6
 // watchLateRead takes a v2 UPD that the receiver of dir on stream sid,
 // st, sent consuming consumed bytes: one past the data sent to it before
 // its late data shows that it read some of that, so it reads on after its
-// FIN, and the data is delivered. st is nil where the stream was folded
+// FIN, and the data is delivered; one that does not is the latest UPD the
+// late data's reading counts from (lateKindOf). st is nil where the stream was folded
 // since (closed both ways, and as many others after it as the session
 // keeps in detail: closedCap): its UPD still tells. s.mu is held.
-func (s *Session) watchLateRead(st *stream, sid uint32, dir Dir, consumed uint32) {
+func (s *Session) watchLateRead(st *stream, sid uint32, dir Dir, consumed, window uint32) {
 	w := &s.w
 	for i := range w.pendingLate {
 		p := &w.pendingLate[i]
@@ -862,7 +946,11 @@ func (s *Session) watchLateRead(st *stream, sid uint32, dir Dir, consumed uint32
 				st.watch.lateRead[dir] = true
 			}
 			w.pendingLate = append(w.pendingLate[:i], w.pendingLate[i+1:]...)
+			return
 		}
+		// It read data sent before the late data: what it may read of
+		// the late data with no UPD counts from here (lateKindOf).
+		p.upd.has, p.upd.consumed, p.upd.window = true, consumed, window
 		return
 	}
 }
@@ -888,7 +976,7 @@ func (s *Session) countPendingLate(ns int64, ended bool) {
 		if st.serial != p.serial {
 			st = nil // folded and reused since: its id is in p
 		}
-		s.countLate(st, p.sid, p.dir, p.frames, p.bytes, p.first, p.latest)
+		s.countLate(st, p.sid, p.dir, lateKindOf(p.upd, p.before, p.bytes), p.frames, p.bytes, p.first, p.latest)
 	}
 	clear(w.pendingLate[len(kept):])
 	w.pendingLate = kept

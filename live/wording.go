@@ -457,8 +457,26 @@ func stallText(f *Finding) string {
 	case 3:
 		reader += fmt.Sprintf(": that came %s ago, after the writer had waited %s", fmtDur(ev.slowQuiet), fmtDur(ev.Slow))
 	}
+	if ev.readerFIN {
+		// smux v2's writeV2 waits on chUpdate, its deadline, its own
+		// close, the session's: not on the peer's FIN (fin() closes
+		// chFinEvent only), and a reader that called Close sends no UPD
+		// again. No forgotten Close: the Write cannot return to call it.
+		writer, rd := f.Dir.Sender(), f.Dir.Reverse().Sender()
+		reader = fmt.Sprintf("its reader, the %s, sent FIN with %s unread, and smux v2's Write does not return at the peer's FIN: unless the %s half-closed with CloseWrite and reads on, no UPD comes, and the %s's Write waits for its write deadline, its own Close, or the session's end (smux before v1.5.55 failed it with io.EOF at the FIN; then the %s has not closed the stream since)",
+			rd, fmtBytes(ev.Bytes), rd, writer, writer)
+	}
 	text := fmt.Sprintf("stream %d: the %s's writer has been held by a full %s window for %s — %s",
-		f.Stream, f.Dir.Sender(), fmtBytes(ev.Bytes), fmtDur(ev.Age), reader)
+		f.Stream, f.Dir.Sender(), fmtBytes(ev.Window), fmtDur(ev.Age), reader)
+	if ev.Bytes > ev.Window {
+		// smux v2: the writer filled the 256 KiB window it starts with
+		// before the reader's first UPD announced a smaller one
+		// (MaxStreamBuffer, 64 KiB by default). It writes on only once
+		// in-flight is below the window (writeV2: win := peerWindow −
+		// inflight; win > 0), not after half a window's reading.
+		text = fmt.Sprintf("stream %d: the %s's writer has been held for %s: %s in flight (sent, not consumed per the %s's latest %s) against the %s window it announced; it writes on once a %s reports over %s more consumed — %s",
+			f.Stream, f.Dir.Sender(), fmtDur(ev.Age), fmtBytes(ev.Bytes), f.Dir.Reverse().Sender(), upd, fmtBytes(ev.Window), upd, fmtBytes(ev.Bytes-ev.Window), reader)
+	}
 	if ev.Count > 1 {
 		text += fmt.Sprintf(" (%d streams of this session stalled this way)", ev.Count)
 	}
@@ -614,8 +632,33 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 		}
 		return fmt.Sprintf("the %s sent GoAway (%s): it ends the session", sender, yamux.GoAwayName(ev.GoAwayCode)),
 			fmt.Sprintf("the %s's log says why (\"[ERR] yamux: ...\"); redial", sender)
+	case CodeSessionLeak:
+		return sessionLeakText(f), "a client calls yamux.Client per request, or on every reconnect, and never calls Session.Close() on the session it replaces: yamux keeps each abandoned session, its recvLoop, send and keepalive goroutines and its buffers, for as long as keepalive runs at both ends (a client with keepalive off is never told its peer left); dial once (or keep a fixed pool), open a stream per request on it (OpenStream), and Close() a session before dialing its replacement. " + sessionLeakCheck("(*Session).recvLoop, send and keepalive")
 	}
 	return describe(f, session, 0)
+}
+
+// sessionLeakText states SESSION_LEAK f.
+func sessionLeakText(f *Finding) string {
+	ev := &f.Evidence
+	return fmt.Sprintf("%s idle %s, the oldest for %s; %s opened in the last %s while an older one sat idle: a client dials new sessions and leaves the old ones open",
+		plural(ev.Count, "session"), groupWhere(f), fmtDur(ev.Idle), plural(ev.Piled, "session"), fmtWindow(ev.Limit))
+}
+
+// fmtWindow formats a window of whole minutes as "15 min", others as
+// fmtDur does.
+func fmtWindow(d time.Duration) string {
+	if d >= time.Minute && d%time.Minute == 0 {
+		return fmt.Sprintf("%d min", d/time.Minute)
+	}
+	return fmtDur(d)
+}
+
+// sessionLeakCheck is SESSION_LEAK's advice on confirming it, naming the
+// mux's goroutines of a session.
+func sessionLeakCheck(goroutines string) string {
+	return "Confirm with a goroutine dump of the client (SIGQUIT, or pprof's /debug/pprof/goroutine?debug=2): a " + goroutines +
+		" goroutine per session, far more than the sessions it means to hold. Client processes behind one address (a NAT, a proxy) that connected one after another and sit idle look the same: if the sessions' client ports belong to different processes, nothing leaks (raise --session-leak; 0 turns it off)"
 }
 
 // describe words a finding: the problem with its numbers, and what to do.
@@ -635,6 +678,10 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 		}
 		return leakOneWay(f, leakText(f), closeIt)
 	case CodeWindowStall:
+		if ev.readerFIN {
+			return stallText(f), fmt.Sprintf("give the %s's writes a deadline (SetWriteDeadline), so that a Write held after the peer's FIN returns and it can Close the stream; have the %s read stream %d to io.EOF before closing it, or the %s stop writing, and Close, once its Read returns io.EOF: a Close from the reading goroutine ends a Write held in another",
+				sender, receiver, f.Stream, sender)
+		}
 		return stallText(f), fmt.Sprintf("have the %s read stream %d, or close it: smux v2 sends a UPD, which lets the writer go on, only as its reader consumes; raise MaxStreamBuffer only if the reader is merely slow", receiver, f.Stream)
 	case CodeSessionBlocked:
 		what := "was sent " + fmtBytes(ev.Bytes)
@@ -709,23 +756,7 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 				plural(ev.Count, "stream"), sender, fmtDur(ev.Limit), f.Stream, fmtDur(ev.Age), receiver, receiver),
 			fmt.Sprintf("the %s must call AcceptStream in a loop and serve each stream; smux queues up to 1024 streams nobody accepted, then stops reading the session", receiver)
 	case CodeDataAfterClose:
-		where := fmt.Sprintf("stream %d", f.Stream)
-		if ev.Streams > 1 {
-			where = fmt.Sprintf("%d streams (first stream %d)", ev.Streams, f.Stream)
-		}
-		if version == 2 {
-			// A reader after CloseWrite would have sent a UPD for them.
-			return fmt.Sprintf("the %s wrote %s (%s) to %s after the %s had sent FIN, and the %s sent no UPD consuming them: it called Close, and smux discarded them (or it half-closed with CloseWrite: smux sends a UPD at a stream's first read and then per half buffer read, so one that read before its FIN may have read these unseen)",
-					sender, plural(ev.Count, "frame"), fmtBytes(ev.Bytes), where, receiver, receiver),
-				fmt.Sprintf("the %s should stop writing a stream once a read returns io.EOF (the peer's FIN); a %s that still wants data should half-close with CloseWrite, not Close (smux v1.5.58 and later: CloseWrite came in v1.5.55, and until v1.5.58 what arrives after it is lost if the %s's FIN comes before it is read)", sender, receiver, sender)
-		}
-		// A v1 reader sends nothing when it reads: its CloseWrite, the
-		// correct half-close of one that reads the answer, looks like
-		// Close on the wire, and the advice must not tell its peer to
-		// stop answering.
-		return fmt.Sprintf("the %s wrote %s (%s) to %s after the %s had sent FIN: smux discards them if the %s called Close, and delivers them only after CloseWrite",
-				sender, plural(ev.Count, "frame"), fmtBytes(ev.Bytes), where, receiver, receiver),
-			fmt.Sprintf("if the %s called Close, smux discarded them, and the %s should stop writing a stream once a read returns io.EOF (the peer's FIN); if it half-closed with CloseWrite to read on, as a %s that still wants data should, they were delivered and nothing is wrong (smux v1.5.58 and later: CloseWrite came in v1.5.55, and until v1.5.58 what arrives after it is lost if the %s's FIN comes before it is read) — v1's wire does not tell the two apart; v2's UPDs do", receiver, sender, receiver, sender)
+		return lateWords(f, version)
 	case CodeProtocol:
 		then := "smux stops reading the session and keepalive closes it in 1-2 KeepAliveTimeouts (30-60 s by default)"
 		if r := ev.Violation.SmuxReaction(); r != decoder.SmuxReaction && r != "" {
@@ -768,6 +799,8 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 	case CodeCloseWait:
 		return closeWaitText(f) + " (smux does not close its conn when its recvLoop reads EOF; with keepalive off, or a KeepAliveTimeout longer than that, it never closes the session itself)",
 			fmt.Sprintf("have the %s Close() its smux session when AcceptStream, OpenStream or a stream's Read fails (io.EOF, io.ErrClosedPipe): smux keeps the session, its goroutines and buffers until Close; or leave keepalive on (the default 10 s interval, 30 s KeepAliveTimeout), which closes a session that receives nothing%s", holder(f), closeWaitSS(ev.Transport))
+	case CodeSessionLeak:
+		return sessionLeakText(f), "a client calls smux.Client per request, or on every reconnect, and never calls Session.Close() on the session it replaces: smux keeps each abandoned session, its recvLoop, sendLoop and keepalive goroutines and its buffers, for as long as keepalive runs at both ends (a client with keepalive off is never told its peer left); dial once (or keep a fixed pool), open a stream per request on it (OpenStream), and Close() a session before dialing its replacement. " + sessionLeakCheck("(*Session).recvLoop, sendLoop and keepalive")
 	case CodeChurn:
 		text := fmt.Sprintf("%d sessions opened and ended in the last %s, living %s each on average", ev.Count, fmtDur(ev.Limit), fmtDur(ev.Age))
 		advice := "keep one session (or a pool) and open a stream per request on it: that is what a mux is for; the session-ended reasons say why sessions end — where dials fail, back off between them"
@@ -786,6 +819,90 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 			check + " Then: " + advice
 	}
 	return f.Code.String(), ""
+}
+
+// lateWords words DATA_AFTER_CLOSE finding f of an smux session of
+// version, each reading for its own frames: those after both sides' FINs
+// (Evidence.AfterBoth), which smux discards whatever the receiver called;
+// those its receiver may have read with nothing on the wire to show it
+// (Evidence.Unseen: all others in v1; in v2 those that fit in what a
+// reader reads with no UPD), which smux discards after Close and delivers
+// after CloseWrite, both readings; and in v2 the rest, whose read would
+// have drawn a UPD, and none came: Close. Where they mix it counts each.
+func lateWords(f *Finding, version uint8) (text, advice string) {
+	ev := &f.Evidence
+	sender, receiver := f.Dir.Sender(), f.Dir.Reverse().Sender()
+	where := fmt.Sprintf("stream %d", f.Stream)
+	if ev.Streams > 1 {
+		where = fmt.Sprintf("%d streams (first stream %d)", ev.Streams, f.Stream)
+	}
+	gone, unseen := min(ev.AfterBoth, ev.Count), ev.Unseen
+	if version != 2 {
+		unseen = ev.Count - gone // a v1 reader sends nothing when it reads
+	}
+	unseen = min(unseen, ev.Count-gone)
+	unread := ev.Count - gone - unseen
+	wrote := fmt.Sprintf("the %s wrote %s (%s) to %s", sender, plural(ev.Count, "frame"), fmtBytes(ev.Bytes), where)
+	release := fmt.Sprintf("(smux v1.5.58 and later: CloseWrite came in v1.5.55, and until v1.5.58 what arrives after it is lost if the %s's FIN comes before it is read)", sender)
+	updRule := "smux sends a reader's UPD at its first read and then once it has read half its MaxStreamBuffer, 32 KiB at the defaults, since the last"
+	goneAdvice := fmt.Sprintf("the %s should write nothing on a stream after its own FIN (smux's Write fails once CloseWrite or Close sent it) nor once a read returns io.EOF (the peer's FIN): once both sides have sent FIN, smux drops the stream and discards what comes to it", sender)
+	unreadAdvice := fmt.Sprintf("the %s should stop writing a stream once a read returns io.EOF (the peer's FIN); a %s that still wants data should half-close with CloseWrite, not Close %s", sender, receiver, release)
+	why := "v1's wire does not tell the two apart (in v2 a UPD does, for more than a reader reads without sending one)"
+	if version == 2 {
+		why = fmt.Sprintf("the wire does not tell the two apart: the %s may have read these without sending a UPD", receiver)
+	}
+	unseenAdvice := fmt.Sprintf("if the %s called Close, smux discarded them, and the %s should stop writing a stream once a read returns io.EOF (the peer's FIN); if it half-closed with CloseWrite to read on, as a %s that still wants data should, they were delivered and nothing is wrong %s — %s",
+		receiver, sender, receiver, release, why)
+	switch ev.Count { // unseen first: its words are v1's, and a zero count's
+	case unseen:
+		text = fmt.Sprintf("%s after the %s had sent FIN: smux discards them if the %s called Close, and delivers them only after CloseWrite", wrote, receiver, receiver)
+		if version == 2 {
+			text += fmt.Sprintf(" — the wire does not show whether the %s read them: %s", receiver, updRule)
+		}
+		return text, unseenAdvice
+	case unread:
+		return fmt.Sprintf("%s after the %s had sent FIN, and the %s sent no UPD consuming them, though reading them would have sent one: it called Close, and smux discarded them (%s)", wrote, receiver, receiver, updRule), unreadAdvice
+	case gone:
+		return fmt.Sprintf("%s after both sides had sent FIN: smux discards them whichever call the %s made (it drops a stream once both FINs are in)", wrote, receiver), goneAdvice
+	}
+	// A mix: each count with its reading. The last of two is "the other".
+	type part struct {
+		n            uint64
+		text, advice string
+		adviceLabel  string
+	}
+	var parts []part
+	if gone > 0 {
+		parts = append(parts, part{gone, fmt.Sprintf("after both sides had sent FIN, which smux discards whichever call the %s made", receiver),
+			goneAdvice, "after both sides' FINs, which smux discarded: "})
+	}
+	if unread > 0 {
+		parts = append(parts, part{unread, fmt.Sprintf("with no UPD from the %s, though reading them would have sent one (%s): it called Close, and smux discarded them", receiver, updRule),
+			unreadAdvice, fmt.Sprintf("with no UPD, which the %s did not read: ", receiver)})
+	}
+	if unseen > 0 {
+		what := fmt.Sprintf("the %s may have read with nothing on the wire to show it (%s)", receiver, updRule)
+		if version != 2 {
+			what = fmt.Sprintf("the %s may have read (a v1 reader sends nothing when it reads)", receiver)
+		}
+		parts = append(parts, part{unseen, fmt.Sprintf("%s: smux discards those if the %s called Close, and delivers them only after CloseWrite", what, receiver),
+			unseenAdvice, fmt.Sprintf("which the %s may have read: ", receiver)})
+	}
+	var texts, advices []string
+	for i, p := range parts {
+		switch {
+		case i == 0:
+			texts = append(texts, fmt.Sprintf("%d of them %s", p.n, p.text))
+			advices = append(advices, fmt.Sprintf("for the %d %s%s", p.n, p.adviceLabel, p.advice))
+		case i == len(parts)-1 && len(parts) == 2:
+			texts = append(texts, fmt.Sprintf("the other %d %s", p.n, p.text))
+			advices = append(advices, fmt.Sprintf("for the other %d, %s%s", p.n, strings.TrimPrefix(p.adviceLabel, "with no UPD, "), p.advice))
+		default:
+			texts = append(texts, fmt.Sprintf("%d %s", p.n, p.text))
+			advices = append(advices, fmt.Sprintf("for the %d %s%s", p.n, p.adviceLabel, p.advice))
+		}
+	}
+	return fmt.Sprintf("%s after the %s had sent FIN: %s", wrote, receiver, strings.Join(texts, "; ")), strings.Join(advices, "; ")
 }
 
 // noMux words PROTOCOL finding f of a connection whose two ends speak one

@@ -3,7 +3,10 @@
 // connection becomes a TCP connection of synthesized Ethernet/IP/TCP
 // packets, with a SYN handshake, sequence and acknowledgement numbers that
 // count every byte, and a FIN for each direction that ends, or a RST from
-// the end that reset the connection. A connection the capture begins after
+// the end that reset the connection. A connection that never ended, as
+// the tap saw it (an attach that stopped watching it), has neither: the
+// capture stopped while it was open, and Close writes where it stopped
+// (stopped), as dumpcap does. A connection the capture begins after
 // it opened (Writer.Joined) is written as tcpdump begun then sees it: no
 // handshake, made-up sequence numbers, its bytes from the first given.
 //
@@ -44,6 +47,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -105,6 +109,9 @@ type Writer struct {
 	// goroutine's.
 	beatEvery time.Duration
 	sent      bool
+	// any says a packet was written: Close then writes where the
+	// capture stopped (stopped). The writer goroutine's, then Close's.
+	any bool
 	// maxQueued bounds the payload bytes queued.
 	maxQueued int64
 	// tuples are the client and server addresses of the connections
@@ -292,16 +299,20 @@ func (w *Writer) fail(err error) {
 	}
 }
 
-// Close writes what is queued, flushes and closes the file (if Create
-// opened it) and returns the first error writing it met. Writes after
+// Close writes what is queued, then where the capture stopped (an
+// Interface Statistics Block with its end time, if it wrote a packet),
+// flushes and closes the file (if Create opened it) and returns the
+// first error writing it met. Writes after
 // Close are dropped. It is idempotent.
 func (w *Writer) Close() error {
 	w.closeOnce.Do(func() {
+		at := time.Now()
 		w.mu.Lock()
 		w.closed = true
 		close(w.events)
 		w.mu.Unlock()
 		<-w.done
+		w.stopped(at)
 		if err := w.buf.Flush(); err != nil {
 			w.fail(err)
 		}
@@ -312,6 +323,37 @@ func (w *Writer) Close() error {
 		}
 	})
 	return w.err
+}
+
+// stopped writes, after the last packet, where the capture stopped: an
+// Interface Statistics Block of each interface, at time at, with its
+// isb_endtime, as dumpcap writes one as it stops. A connection with no
+// FIN or RST before it was still open when the capture stopped (an
+// attach that stopped watching a session does not close it in the
+// file); muxtop read takes the block as a heartbeat, its clock reaching
+// the capture's end, where Wireshark shows the interface's end time. A
+// file that wrote no packet, failed or reached its limit (packets past
+// it not written) has none. Close calls it once the writer goroutine has
+// ended.
+func (w *Writer) stopped(at time.Time) {
+	if !w.any || w.err != nil || w.full.Load() {
+		return
+	}
+	ifaces := make([]int, 0, len(w.ifaces))
+	for _, i := range w.ifaces {
+		ifaces = append(ifaces, i)
+	}
+	slices.Sort(ifaces)
+	for _, i := range ifaces {
+		stats := pcapgo.NgInterfaceStatistics{LastUpdate: at, EndTime: at, PacketsReceived: pcapgo.NgNoValue64, PacketsDropped: pcapgo.NgNoValue64}
+		if err := w.ng.WriteInterfaceStats(i, stats); err != nil {
+			w.fail(err)
+			return
+		}
+	}
+	if err := w.commit(); err != nil {
+		w.fail(err)
+	}
 }
 
 // send queues e, a beginning or an end of a connection (no payload),
@@ -848,7 +890,7 @@ func (w *Writer) packet(s *synth, c *Conn, dir live.Dir, at time.Time, flags int
 		w.fail(err)
 		return
 	}
-	w.sent = true
+	w.sent, w.any = true, true
 	if err := w.commit(); err != nil {
 		w.fail(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -29,13 +30,21 @@ import (
 // history is in causal order. Bytes that a failed write never sent are
 // taken back out of the counts (live.Session.Unsent and Retract).
 //
-// Like a TCP connection, a Conn supports one Read and one Write at a time
-// concurrently (smux's reader and writer); concurrent Reads would not have
-// a defined byte order anyway.
+// Any number of goroutines may call its methods at once, as net.Conn
+// allows: like a *net.TCPConn, a Conn serialises its Reads (one reads and
+// decodes what it read before the next reads), so the bytes are decoded in
+// the order they were read; a Write runs alongside a Read (smux's reader
+// and writer), and Close unblocks both.
 type Conn struct {
 	net.Conn
 	sess *live.Session
 	in   Feeder
+	// rmu serialises the Reads: held across the wrapped conn's Read and
+	// the feed of what it read, so that bytes are fed in the order they
+	// were read, and in is the holder's alone. Close never waits for it:
+	// it ends in itself only if no Read holds it (TryLock), and else the
+	// Read that holds it ends in as it lets go (endIn).
+	rmu sync.Mutex
 	// reads counts the Reads under way, each from before its call of the
 	// wrapped conn's Read until what it read is fed and its end, if it
 	// met one, accounted for; next to in, the reader's, away from the
@@ -85,7 +94,9 @@ type Option func(*options)
 // session speaks (smux.Config.Version). A peer that sends another version
 // is then named at its first frame: a VERSION_MISMATCH violation, as the
 // tapped end's smux refuses it. Without it, muxtop finds a mismatch when it
-// has seen both directions.
+// has seen both directions. It implies WithProtocol(Smux) unless another
+// protocol is given: a yamux peer is named at its first header (PROTOCOL),
+// where detection would take the session for yamux.
 func Version(v int) Option {
 	return func(o *options) {
 		if v == 1 || v == 2 {
@@ -104,7 +115,13 @@ func Version(v int) Option {
 // it, not c. A clean EOF is the peer closing its side of the connection,
 // as a half-close: a session-half-closed record, and the session lasts,
 // since this end may still write (smux's Session does not close its conn
-// when it reads EOF; its streams' Close still send FINs).
+// when it reads EOF; its streams' Close still send FINs). A write that
+// fails, by a deadline too, ends what the tap decodes of the direction it
+// writes: its bytes were recorded before they went out, those it did not
+// send are taken back, and where the rest would resume is not known (smux
+// and yamux end their session at any failed write). c's own methods
+// (a TCP or KCP conn's tuning, a TLS conn's ConnectionState) are the
+// returned Conn's NetConn's.
 func Wrap(c net.Conn, side live.Side, reg *live.Registry, label string, opts ...Option) *Conn {
 	if side != live.Client && side != live.Server {
 		panic(fmt.Sprintf("tap.Wrap: side %d: want live.Client or live.Server", side))
@@ -122,6 +139,11 @@ func Wrap(c net.Conn, side live.Side, reg *live.Registry, label string, opts ...
 	var o options
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if o.version != 0 && o.proto == Detect {
+		// An end that speaks an smux version speaks smux: a peer's yamux
+		// header is a violation it refuses (PROTOCOL), not a yamux session.
+		o.proto = Smux
 	}
 	info.Proto = o.proto.live()
 	info.Transport = transportOf(c)
@@ -167,7 +189,12 @@ type options struct {
 }
 
 // Record makes the tap record every byte of the conn in rec (--write).
+// A nil rec, a typed one too (a *pcapout.Live left nil where capture is
+// off), records nothing.
 func Record(rec Recorder) Option {
+	if v := reflect.ValueOf(rec); rec != nil && v.Kind() == reflect.Pointer && v.IsNil() {
+		rec = nil
+	}
 	return func(o *options) { o.rec = rec }
 }
 
@@ -207,6 +234,19 @@ func addr(a net.Addr) string {
 func (c *Conn) Read(p []byte) (int, error) {
 	c.reads.Add(1)
 	defer c.readDone()
+	c.rmu.Lock()
+	n, err := c.read(p)
+	c.rmu.Unlock()
+	if c.connClosed.Load() {
+		// Close came while this Read held rmu, and could not end in: this
+		// Read does, unless another holds rmu now, which will.
+		c.endIn()
+	}
+	return n, err
+}
+
+// read is Read with rmu held.
+func (c *Conn) read(p []byte) (int, error) {
 	// A Read begun once Close has closed the wrapped conn reads what a
 	// layer of it had buffered (crypto/tls returns records it decrypted
 	// before the close): after the session's end, and after the
@@ -236,6 +276,22 @@ func (c *Conn) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// endIn ends the direction this end reads, after Close closed the wrapped
+// conn, if no Read holds rmu: one that does calls endIn as it lets go.
+// Close's end of it, as a Read's that fails on the closed conn: the bytes
+// the feeder held (a frame or header cut short) count as unparsed, no
+// TRUNCATED is named (this end stopped reading, the peer cut nothing), but
+// a cut yamux DATA frame longer than its window is WINDOW_EXCEEDED
+// (Feeder.End). Without it, a mux whose reader had returned already (smux
+// and yamux refusing a frame end their session after their reader
+// returns) left what the tap read of its last frame uncounted.
+func (c *Conn) endIn() {
+	if c.rmu.TryLock() {
+		c.in.End(time.Now(), false)
+		c.rmu.Unlock()
+	}
 }
 
 // readDone ends a Read under way: the last to end after Close tells the
@@ -358,8 +414,11 @@ const (
 // incomplete is TRUNCATED, as the peer's read of it fails. A write in
 // progress as the conn closes is accounted for first: smux's writer goes
 // on writing what it has queued until a write fails, and what goes out
-// still counts. A recorder (Record) that is a ClosingRecorder is told, so
-// that the direction this end reads ends in it too.
+// still counts. The direction this end reads ends too, as a Read under
+// way ends it when it fails on the closed conn: the bytes of a frame the
+// peer had begun count as unparsed, and no TRUNCATED is named (this end
+// stopped reading; endIn). A recorder (Record) that is a ClosingRecorder
+// is told, so that the direction this end reads ends in it too.
 func (c *Conn) Close() error {
 	c.closed.Store(true)
 	now := time.Now()
@@ -372,6 +431,9 @@ func (c *Conn) Close() error {
 	c.connClosed.Store(true)
 	c.endWritesLocked()
 	c.wmu.Unlock()
+	// After connClosed is set: a Read that holds rmu now ends in as it
+	// lets go, and one that takes it after feeds nothing more.
+	c.endIn()
 	if _, ok := c.out.rec.(ClosingRecorder); ok {
 		// The direction it reads ends too: else only a later Read's
 		// failure ends it, and a conn closed with no Read after stays
@@ -435,23 +497,33 @@ func (c *Conn) CloseWrite() error {
 				// went out.
 				c.sess.HalfClosed(c.in.dir, time.Unix(0, eof), c.peer)
 			}
+			// Nothing was shut: this end still writes (a TLS conn refuses
+			// CloseWrite before its handshake completes, and its writes
+			// go on), and a conn the failure broke ends its session as its
+			// next Read or Write fails.
+			return err
 		}
 		c.endWrites()
-		if err == nil {
-			// Its time is when the FIN went, after the direction ended:
-			// what the half-close record and the session's end say.
-			done := time.Now()
-			if first {
-				c.shutAt.CompareAndSwap(now.UnixNano(), done.UnixNano())
-			}
-			c.shutDone.Store(true)
-			c.sess.HalfClosed(c.out.dir, done, c.local) // none if the peer had closed first
-			c.bothClosed()
+		// Its time is when the FIN went, after the direction ended: what
+		// the half-close record and the session's end say.
+		done := time.Now()
+		if first {
+			c.shutAt.CompareAndSwap(now.UnixNano(), done.UnixNano())
 		}
-		return err
+		c.shutDone.Store(true)
+		c.sess.HalfClosed(c.out.dir, done, c.local) // none if the peer had closed first
+		c.bothClosed()
+		return nil
 	}
 	return errors.ErrUnsupported
 }
+
+// NetConn returns the wrapped conn, as crypto/tls's Conn.NetConn does:
+// the way to its own methods, which Conn does not have (a
+// *kcp.UDPSession's tuning, a *tls.Conn's ConnectionState, a
+// *net.TCPConn's SetNoDelay). Read, write and close through the tap: what
+// bypasses it is not seen.
+func (c *Conn) NetConn() net.Conn { return c.Conn }
 
 // endWrites ends the direction this end writes, which the wrapped conn
 // no longer sends: a frame it left incomplete is named TRUNCATED and its

@@ -503,6 +503,12 @@ func (f *Feeder) violation(at time.Time, v *decoder.Violation) {
 // where a capture stopped. Only an end the sender made (report) tells the
 // session its sender writes no more (live.Session.DirectionEnded): where
 // a capture stopped, its writers are as the capture last showed them.
+// Without report the cut frame is still checked for what its bytes show
+// however it ended: a yamux DATA frame whose header came whole and exceeds
+// its stream's window is WINDOW_EXCEEDED (live.Session.CutYamux), its
+// receiver refusing it as the header arrives. A header that came whole
+// was checked as it came; a partial one is not judged (smux and yamux
+// check a header only once they have it all).
 func (f *Feeder) End(at time.Time, report bool) {
 	if f.done {
 		return

@@ -722,8 +722,17 @@ func (p *Proxy) copyUpstreamToClient(pr *pair, errc chan<- error) {
 // the proxy itself closed.
 func (p *Proxy) forward(pr *pair, dst io.Writer, src io.Reader, dir live.Dir) error {
 	from, to := pr.peers[dir], pr.peers[dir.Reverse()]
-	rerr, werr := p.copyBuffered(dst, src, pr.idle[dir][:], &pr.feed[dir])
+	rerr, werr := p.copyBuffered(dst, src, pr.idle[dir][:], &pr.feed[dir], &pr.shutdown)
 	at := time.Now()
+	// A direction that the shutdown ended, by closing its conns, was not
+	// ended by its sender: the recording stops there, as a capture
+	// stopped while the connection was open does, with no FIN (nor RST)
+	// its sender never sent. An end that came before, an EOF or a reset,
+	// is recorded as it came.
+	byShutdown := (errors.Is(rerr, net.ErrClosed) || errors.Is(werr, net.ErrClosed)) && pr.shutdown.Load()
+	if byShutdown {
+		pr.feed[dir].Record(nil)
+	}
 	// A reset is recorded as one, from the peer that reset: the sender's,
 	// whose read failed, or the receiver's, which failed the write (a
 	// write that failed otherwise is passed on as a reset too, abort). It
@@ -779,7 +788,9 @@ func (p *Proxy) forward(pr *pair, dst io.Writer, src io.Reader, dir live.Dir) er
 // it, more is likely waiting, and the direction borrows a full-size buffer
 // from the pool; it gives it back as soon as a read drains the socket, so
 // that only directions with data in flight hold one.
-func (p *Proxy) copyBuffered(dst io.Writer, src io.Reader, idle []byte, fd *Feeder) (rerr, werr error) {
+//
+// shutdown is the pair's: set once the proxy's shutdown closes its conns.
+func (p *Proxy) copyBuffered(dst io.Writer, src io.Reader, idle []byte, fd *Feeder, shutdown *atomic.Bool) (rerr, werr error) {
 	buf := idle
 	var big *[copyBufSize]byte
 	defer func() {
@@ -800,8 +811,12 @@ func (p *Proxy) copyBuffered(dst io.Writer, src io.Reader, idle []byte, fd *Feed
 			}
 			if err != nil {
 				// What the receiver never got is not counted as passed,
-				// as for a tapped Conn's failed Write.
-				if w < n && !fd.done {
+				// as for a tapped Conn's failed Write. A write that the
+				// shutdown cut, by closing dst, is where muxtop stopped
+				// watching: what it read is what it saw pass, and the
+				// frame the cut falls in was cut by no peer (no
+				// TRUNCATED), as where a capture stops.
+				if w < n && !fd.done && !(errors.Is(err, net.ErrClosed) && shutdown.Load()) {
 					fd.unsent(time.Now(), base+int64(max(w, 0)), base+int64(n))
 				}
 				return nil, err

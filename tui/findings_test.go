@@ -225,6 +225,27 @@ func TestFindingOfNoSession(t *testing.T) {
 	}
 }
 
+// TestSessionLeakOfNoSession: SESSION_LEAK concerns no one session
+// either; enter names the group instead, and stays. Twelve sessions from
+// one host, no stream on any, opened 10 s apart: each after the first
+// opened while an older one sat idle.
+func TestSessionLeakOfNoSession(t *testing.T) {
+	c := newCapture(live.Config{})
+	base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for i := range 12 {
+		c.open("10.0.0.7:"+strconv.Itoa(40000+i), "10.0.0.1:9000", base.Add(-2*time.Minute+time.Duration(i)*10*time.Second))
+	}
+	c.reg.Evaluate(base, live.FindingsConfig{})
+	m := press(c.model(t, 80, 24), "!")
+	if row := cursorRow(paneBox(screenOf(m), "Findings")); !strings.Contains(row, "warn SESSION_LEAK") {
+		t.Fatalf("the cursor is not on SESSION_LEAK: %q\n%s", row, screenOf(m))
+	}
+	m = press(m, "enter")
+	if m.overlay != overlayFindings || !strings.Contains(m.flash, "SESSION_LEAK concerns no one session: the sessions from 10.0.0.7 to 10.0.0.1:9000") {
+		t.Errorf("enter on SESSION_LEAK: overlay %s, flash %q, screen:\n%s", m.overlay, m.flash, screenOf(m))
+	}
+}
+
 // TestFindingsOfRealSessions drives real smux sessions, tapped, into two
 // findings: a server that never closes its streams (LEAK, about a
 // stream) and a client of the other version (VERSION_MISMATCH, about the

@@ -18,6 +18,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -631,9 +632,15 @@ func (m *Model) gotoViolation(v violation) tea.Cmd {
 
 // gotoFinding returns the command that reads the picture of the session
 // finding f concerns, with its streams, to go there. A finding of no one
-// session (CHURN) goes nowhere: it says so.
+// session (CHURN, SESSION_LEAK) goes nowhere: it says so, and where to
+// look instead.
 func (m *Model) gotoFinding(f *live.Finding) tea.Cmd {
 	if f.Session == 0 {
+		if f.Code == live.CodeSessionLeak {
+			ev := &f.Evidence
+			m.setFlash(fmt.Sprintf("%s concerns no one session: the sessions from %s to %s, the idle ones (no open streams) in the sessions pane", f.Code, ev.ClientHost, ev.ServerAddr))
+			return nil
+		}
 		m.setFlash(f.Code.String() + " concerns no one session: the sessions' end reasons say why they end")
 		return nil
 	}
