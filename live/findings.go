@@ -422,6 +422,27 @@ type Evidence struct {
 	UpstreamFailure UpstreamFailure
 }
 
+// toldLevel is what an update tells at once besides its severity
+// (told.again): slowLevel, and for DATA_AFTER_CLOSE which readings its
+// count mixes, whose words differ (a reader's later UPD turns "has not
+// read them yet" into "may have read these unseen" at the same count).
+func (ev *Evidence) toldLevel() uint8 {
+	if l := ev.slowLevel(); l != 0 || ev.Unseen == 0 && ev.AfterBoth == 0 {
+		return l
+	}
+	l := uint8(4)
+	if ev.Unseen > 0 {
+		l |= 8
+	}
+	if ev.AfterBoth > 0 {
+		l |= 16
+	}
+	if ev.Count > ev.Unseen+ev.AfterBoth {
+		l |= 32
+	}
+	return l
+}
+
 // slowLevel says what a WINDOW_STALL's reports (Slow, slowReads) show
 // of its reader: 0 none came to a writer held on, 1 it read again after
 // a pause, or reads far slower than its writer writes, 2 it reads far
@@ -717,7 +738,11 @@ type engineSession struct {
 	// lateUnread: per direction of the late data, the latest evaluation
 	// left it out as the FIN's receiver was not reading (lateCandidates).
 	lateUnread [2]bool
-	open       []*Finding
+	// lateReadBack: per direction, the latest evaluation found every late
+	// frame the open finding counted shown read since by its receiver's
+	// UPD (reviseLate).
+	lateReadBack [2]bool
+	open         []*Finding
 	// told is, for each finding of open, in its order, what its latest
 	// record told of its count.
 	told      []told
@@ -765,7 +790,7 @@ func (t *told) again(count uint64, stream uint32, sev Severity, slow uint8, ns i
 // changes its advice) is told at once.
 func (es *engineSession) toldNow(f *Finding, ns int64) {
 	if j := slices.Index(es.open, f); j >= 0 {
-		es.told[j] = told{f.Evidence.Count, f.Severity, ns, f.Evidence.slowLevel(), f.Stream}
+		es.told[j] = told{f.Evidence.Count, f.Severity, ns, f.Evidence.toldLevel(), f.Stream}
 	}
 }
 
@@ -989,7 +1014,7 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 			nf = s.finding(f.ID, c, f.Opened)
 		}
 		t := es.told[j]
-		if tell, was := t.again(nf.Evidence.Count, nf.Stream, nf.Severity, nf.Evidence.slowLevel(), ns); tell || nf != f {
+		if tell, was := t.again(nf.Evidence.Count, nf.Stream, nf.Severity, nf.Evidence.toldLevel(), ns); tell || nf != f {
 			e.changes = append(e.changes, change{old: f, new: nf, s: s, tell: tell, was: was})
 		}
 		kept, tolds = append(kept, nf), append(tolds, t)
@@ -1130,7 +1155,7 @@ func dropFrom(cs []candidate, from int, drop func(candidate) bool) []candidate {
 func (e *engine) open1(s *Session, c *candidate, now time.Time, ns int64) (*Finding, told) {
 	e.nextID++
 	f := s.finding(e.nextID, c, now)
-	return f, told{f.Evidence.Count, f.Severity, ns, f.Evidence.slowLevel(), f.Stream}
+	return f, told{f.Evidence.Count, f.Severity, ns, f.Evidence.toldLevel(), f.Stream}
 }
 
 // lastWord gives each open framing finding of the ended session s the
@@ -1153,7 +1178,7 @@ func (e *engine) lastWord(s *Session, ns int64) {
 		if c := &e.finals[i]; changed(f, c) {
 			nf = s.finding(f.ID, c, f.Opened)
 		}
-		if tell, was := es.told[j].again(nf.Evidence.Count, nf.Stream, nf.Severity, nf.Evidence.slowLevel(), ns); tell || nf != f {
+		if tell, was := es.told[j].again(nf.Evidence.Count, nf.Stream, nf.Severity, nf.Evidence.toldLevel(), ns); tell || nf != f {
 			e.changes = append(e.changes, change{old: f, new: nf, s: s, tell: tell, was: was})
 			es.open[j] = nf
 		}
@@ -1169,7 +1194,7 @@ func changed(f *Finding, c *candidate) bool {
 	return a.Count != b.Count || a.Bytes != b.Bytes || a.Streams != b.Streams || a.Limit != b.Limit ||
 		roughAge(a.Age) != roughAge(b.Age) || roughAge(a.Idle) != roughAge(b.Idle) || f.Stream != c.stream || a.Sign != b.Sign ||
 		a.PeerGuess != b.PeerGuess || a.PeerAnswered != b.PeerAnswered || a.Same != b.Same || (a.Slow == 0) != (b.Slow == 0) || a.slowReads != b.slowReads || a.slowAt != b.slowAt || roughAge(a.slowQuiet) != roughAge(b.slowQuiet) || (a.slowQuiet == 0) != (b.slowQuiet == 0) ||
-		a.Unskipped != b.Unskipped || a.FinFirst != b.FinFirst || a.Upstream != b.Upstream || a.GaveUp != b.GaveUp || a.Slowest != b.Slowest || a.PushQuiet != b.PushQuiet || a.AfterPush != b.AfterPush || a.Silent != b.Silent ||
+		a.Unseen != b.Unseen || a.AfterBoth != b.AfterBoth || a.Unskipped != b.Unskipped || a.FinFirst != b.FinFirst || a.Upstream != b.Upstream || a.GaveUp != b.GaveUp || a.Slowest != b.Slowest || a.PushQuiet != b.PushQuiet || a.AfterPush != b.AfterPush || a.Silent != b.Silent ||
 		a.holSid != b.holSid || a.holBytes != b.holBytes || a.ownNOP != b.ownNOP || a.framed != b.framed
 }
 
@@ -1370,6 +1395,9 @@ func (s *Session) resolution(f *Finding, cands []candidate, now time.Time, ns in
 			}
 			return fmt.Sprintf("the %s's session is not reading what the %s sends (%s): the %s's FIN may still be unread there, so what the %s writes after it is no handler's fault",
 				f.Dir.Sender(), x.Sender(), sign, x.Sender(), f.Dir.Sender())
+		}
+		if x := f.Dir.Reverse(); s.w.eng.lateReadBack[f.Dir] {
+			return fmt.Sprintf("the %s's UPD showed it read them: it had half-closed with CloseWrite, and smux delivered them", x.Sender())
 		}
 	}
 	return ""
