@@ -242,10 +242,12 @@ type Evidence struct {
 	// after CloseWrite and discards after Close: in v1 all but AfterBoth;
 	// in v2 those that fit in what a reader reads with no UPD since its
 	// latest (half its MaxStreamBuffer). The rest in v2 would have drawn a
-	// UPD if read: none came, and they were not read.
+	// UPD if read: none came, and they were not read yet (Close, or a
+	// reader that reads later).
 	Unseen uint64
 	// AfterBoth: of DATA_AFTER_CLOSE's Count, the frames that came after
-	// both sides' FINs, which smux discards whatever the receiver called.
+	// both sides' FINs to a receiver that had nothing unread, which smux
+	// discards whatever the receiver called (Session.drained).
 	AfterBoth uint64
 	// FinFirst: of UNANSWERED's streams in yamux, those its opener had
 	// half-closed: yamux sends no ACK for a stream it accepts after the

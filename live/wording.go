@@ -774,12 +774,14 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 
 // lateWords words DATA_AFTER_CLOSE finding f of an smux session of
 // version, each reading for its own frames: those after both sides' FINs
-// (Evidence.AfterBoth), which smux discards whatever the receiver called;
-// those its receiver may have read with nothing on the wire to show it
-// (Evidence.Unseen: all others in v1; in v2 those that fit in what a
-// reader reads with no UPD), which smux discards after Close and delivers
-// after CloseWrite, both readings; and in v2 the rest, whose read would
-// have drawn a UPD, and none came: Close. Where they mix it counts each.
+// to a receiver that had nothing unread (Evidence.AfterBoth), which smux
+// discards whatever the receiver called; those its receiver may have
+// read with nothing on the wire to show it (Evidence.Unseen: all others
+// in v1; in v2 those that fit in what a reader reads with no UPD), which
+// smux discards after Close and delivers after CloseWrite, both readings;
+// and in v2 the rest, whose read would have drawn a UPD, and none came
+// yet: Close, or a reader that has not read them yet (a later UPD takes
+// them out of the count: reviseLate). Where they mix it counts each.
 func lateWords(f *Finding, version uint8) (text, advice string) {
 	ev := &f.Evidence
 	sender, receiver := f.Dir.Sender(), f.Dir.Reverse().Sender()
