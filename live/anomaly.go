@@ -12,7 +12,7 @@ const (
 	DuplicateSYN         Anomaly = iota + 1 // SYN for a stream id that is still open or half-closed: smux ignores it
 	WrongParity                             // SYN with an id its sender never opens: 0 or 1 (yamux: 0), or of the other end's parity, as the session's first SYN settled which end opens odd ids
 	UnknownStream                           // PSH, FIN or UPD for a stream never opened: smux discards it
-	ClosedStream                            // PSH for a stream closed both ways: smux discards it
+	ClosedStream                            // PSH for a stream closed both ways whose receiver had nothing unread: smux discards it (else PSHAfterFIN)
 	EmptyPSH                                // PSH of length 0: smux skips it
 	PSHAfterFIN                             // PSH after its sender's own FIN: smux still delivers it
 	ReusedID                                // SYN for the id of a stream closed both ways: smux opens a new stream
@@ -41,7 +41,7 @@ var anomalyReactions = [NumAnomalies]string{
 	"smux ignores a SYN for a stream it still has",
 	"smux accepts it, but smux never opens such an id itself (clients: odd from 3, servers: even from 2; the session's first SYN showed which end opens odd ids); it may collide with one the other side opens",
 	"smux discards it: no such stream",
-	"smux discards it: the stream is closed",
+	"smux discards it: the stream is closed, and its receiver had nothing unread",
 	"smux skips a PSH of length 0",
 	"smux still delivers the data while the stream exists",
 	"smux opens a new stream and delivers its data; smux itself never reuses an id",

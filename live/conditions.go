@@ -683,6 +683,10 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 // FINs (engineState.lateBase).
 func (w *sessionWatch) lateCounts(d int, base [5][2]uint64) [5][2]uint64 {
 	base[0][d], base[1][d], base[2][d], base[3][d], base[4][d] = w.late[d], w.lateBytes[d], w.lateStreams[d], w.lateUnseen[d], w.lateGone[d]
+	// What counted before the base counts in no finding any more: a UPD
+	// showing it read revises nothing.
+	w.lateHeld = slices.DeleteFunc(w.lateHeld, func(h heldLate) bool { return h.dir == Dir(d) })
+	w.lateRevised[d] = 0
 	return base
 }
 
@@ -724,7 +728,10 @@ func (s *Session) lateCandidates(cs []candidate, ns int64, unread [2]bool) []can
 			open != nil && slices.ContainsFunc(w.pendingLate, func(p pendingLate) bool {
 				return p.dir == Dir(d) && p.first-w.lateAt[d] < int64(AfterCloseWindow)
 			})
-		if !fresh || open == nil && w.late[d] == es.lateBase[0][d] {
+		// Every frame it counted was shown read since by its receiver's
+		// UPD (reviseLate): it resolves, saying so.
+		es.lateReadBack[d] = open != nil && w.late[d] == es.lateBase[0][d] && w.lateRevised[d] > 0
+		if !fresh || open == nil && w.late[d] == es.lateBase[0][d] || es.lateReadBack[d] {
 			// Nothing to open, or the open finding resolves: the next
 			// finding counts from here.
 			es.lateBase = w.lateCounts(d, es.lateBase)

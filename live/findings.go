@@ -250,10 +250,12 @@ type Evidence struct {
 	// after CloseWrite and discards after Close: in v1 all but AfterBoth;
 	// in v2 those that fit in what a reader reads with no UPD since its
 	// latest (half its MaxStreamBuffer). The rest in v2 would have drawn a
-	// UPD if read: none came, and they were not read.
+	// UPD if read: none came, and they were not read yet (Close, or a
+	// reader that reads later).
 	Unseen uint64
 	// AfterBoth: of DATA_AFTER_CLOSE's Count, the frames that came after
-	// both sides' FINs, which smux discards whatever the receiver called.
+	// both sides' FINs to a receiver that had nothing unread, which smux
+	// discards whatever the receiver called (Session.drained).
 	AfterBoth uint64
 	// FinFirst: of UNANSWERED's streams in yamux, those its opener had
 	// half-closed: yamux sends no ACK for a stream it accepts after the
@@ -468,15 +470,32 @@ func (ev *Evidence) slowLevel() uint8 {
 }
 
 // toldLevel is what of a finding's evidence, beside its count, stream
-// and severity, is told at once (finding-updated): slowLevel, and an smux
-// v2 WINDOW_STALL's reader's FIN (readerFIN), which makes its words say
-// the writer's Write is stuck there. A stall opened before the reader
-// closed said so only in the summary.
+// and severity, is told at once (finding-updated), each a bit of its
+// own: slowLevel (two bits); an smux v2 WINDOW_STALL's reader's FIN
+// (readerFIN), which makes its words say the writer's Write is stuck
+// there (a stall opened before the reader closed said so only in the
+// summary); and for DATA_AFTER_CLOSE which readings its count mixes,
+// whose words differ (a reader's later UPD turns "has not read them yet"
+// into "may have read these unseen" at the same count).
 func (ev *Evidence) toldLevel() uint8 {
+	l := ev.slowLevel()
 	if ev.readerFIN {
-		return ev.slowLevel() | 4
+		l |= 64
 	}
-	return ev.slowLevel()
+	if ev.Unseen == 0 && ev.AfterBoth == 0 {
+		return l
+	}
+	l |= 4
+	if ev.Unseen > 0 {
+		l |= 8
+	}
+	if ev.AfterBoth > 0 {
+		l |= 16
+	}
+	if ev.Count > ev.Unseen+ev.AfterBoth {
+		l |= 32
+	}
+	return l
 }
 
 // pair returns the one protocol both ends of a PROTOCOL finding in dir
@@ -795,7 +814,11 @@ type engineSession struct {
 	// lateUnread: per direction of the late data, the latest evaluation
 	// left it out as the FIN's receiver was not reading (lateCandidates).
 	lateUnread [2]bool
-	open       []*Finding
+	// lateReadBack: per direction, the latest evaluation found every late
+	// frame the open finding counted shown read since by its receiver's
+	// UPD (reviseLate).
+	lateReadBack [2]bool
+	open         []*Finding
 	// told is, for each finding of open, in its order, what its latest
 	// record told of its count.
 	told      []told
@@ -1249,7 +1272,7 @@ func changed(f *Finding, c *candidate) bool {
 	return a.Count != b.Count || a.Bytes != b.Bytes || a.Window != b.Window || a.Streams != b.Streams || a.Limit != b.Limit ||
 		roughAge(a.Age) != roughAge(b.Age) || roughAge(a.Idle) != roughAge(b.Idle) || f.Stream != c.stream || a.Sign != b.Sign ||
 		a.PeerGuess != b.PeerGuess || a.PeerAnswered != b.PeerAnswered || a.Same != b.Same || (a.Slow == 0) != (b.Slow == 0) || a.slowReads != b.slowReads || a.slowAt != b.slowAt || roughAge(a.slowQuiet) != roughAge(b.slowQuiet) || (a.slowQuiet == 0) != (b.slowQuiet == 0) ||
-		a.Unskipped != b.Unskipped || a.FinFirst != b.FinFirst || a.Upstream != b.Upstream || a.GaveUp != b.GaveUp || a.Slowest != b.Slowest || a.PushQuiet != b.PushQuiet || a.AfterPush != b.AfterPush || a.Silent != b.Silent ||
+		a.Unseen != b.Unseen || a.AfterBoth != b.AfterBoth || a.Unskipped != b.Unskipped || a.FinFirst != b.FinFirst || a.Upstream != b.Upstream || a.GaveUp != b.GaveUp || a.Slowest != b.Slowest || a.PushQuiet != b.PushQuiet || a.AfterPush != b.AfterPush || a.Silent != b.Silent ||
 		a.holSid != b.holSid || a.holBytes != b.holBytes || a.ownNOP != b.ownNOP || a.framed != b.framed || a.Piled != b.Piled || a.readerFIN != b.readerFIN
 }
 
@@ -1452,6 +1475,9 @@ func (s *Session) resolution(f *Finding, cands []candidate, now time.Time, ns in
 			}
 			return fmt.Sprintf("the %s's session is not reading what the %s sends (%s): the %s's FIN may still be unread there, so what the %s writes after it is no handler's fault",
 				f.Dir.Sender(), x.Sender(), sign, x.Sender(), f.Dir.Sender())
+		}
+		if x := f.Dir.Reverse(); s.w.eng.lateReadBack[f.Dir] {
+			return fmt.Sprintf("the %s's UPD showed it read them: it had half-closed with CloseWrite, and smux delivered them", x.Sender())
 		}
 	}
 	return ""

@@ -646,7 +646,13 @@ func (s *Session) psh(dir Dir, at time.Time, sid uint32, length uint32, payload 
 		s.watchData(st, dir, at.UnixNano())
 	}
 	if st.state == Closed {
-		return ClosedStream
+		if length == 0 || s.drained(st, dir, uint32(st.bytes[dir]-uint64(length))) {
+			return ClosedStream
+		}
+		// Its receiver maybe not done reading what came before: smux
+		// keeps such a stream if it half-closed with CloseWrite
+		// (drained), and delivers this, as PSH_AFTER_FIN says.
+		return PSHAfterFIN
 	}
 	if length > 0 && st.state.Live() {
 		s.watchReply(st, dir, at.UnixNano()) // NO_REPLY's turns
@@ -679,7 +685,7 @@ func (s *Session) upd(dir Dir, at time.Time, sid, consumed, window uint32) Anoma
 		st = s.adopt(dir, at, sid)
 	}
 	if st == nil {
-		if len(s.w.pendingLate) > 0 {
+		if len(s.w.pendingLate) > 0 || len(s.w.lateHeld) > 0 {
 			s.watchLateRead(nil, sid, dir.Reverse(), consumed, window)
 		}
 		s.untracked.Frames[dir]++
@@ -695,7 +701,7 @@ func (s *Session) upd(dir Dir, at time.Time, sid, consumed, window uint32) Anoma
 		st.watch.heldFor[dir.Reverse()] = heldFor(fl, at)
 	}
 	fl.PeerConsumed, fl.PeerWindow, fl.HasUPD = consumed, window, true
-	if len(s.w.pendingLate) > 0 {
+	if len(s.w.pendingLate) > 0 || len(s.w.lateHeld) > 0 {
 		s.watchLateRead(st, sid, dir.Reverse(), consumed, window)
 	}
 	switch {

@@ -248,6 +248,13 @@ type sessionWatch struct {
 	// held for lateGrace, in which the receiver's UPD may show that it
 	// reads it (watchLateRead).
 	pendingLate []pendingLate
+	// lateHeld is, in a v2 session, the late data counted from the open
+	// finding's base (eng.lateBase) whose receiver's later UPD may still
+	// show it read (reviseLate): at most maxPendingLate, dropped as the
+	// base moves (lateCounts). lateRevised counts, per direction, the
+	// frames such a UPD took out since the base.
+	lateHeld    []heldLate
+	lateRevised [2]uint64
 	latency     latencyHist
 	// LEAK, counted as the clock passes: the live streams before leakFrom
 	// are older than the cutoff leakCut and counted in leaked by leakKind;
@@ -712,6 +719,14 @@ type pendingLate struct {
 	upd latestUPD
 }
 
+// heldLate is late data counted, kept while its receiver's later UPD may
+// show it read (sessionWatch.lateHeld).
+type heldLate struct {
+	pendingLate
+	kind      lateKind
+	newStream bool // it counted its stream in lateStreams
+}
+
 // latestUPD is what a v2 receiver's latest UPD on a stream said.
 type latestUPD struct {
 	has              bool // it sent one
@@ -722,8 +737,10 @@ type latestUPD struct {
 type lateKind uint8
 
 const (
-	// lateUnread: in v2, its receiver sent no UPD, though reading it
-	// would have sent one: it did not read it (it called Close).
+	// lateUnread: in v2, its receiver sent no UPD within lateGrace,
+	// though reading it would send one: it called Close, or it
+	// half-closed with CloseWrite and has not read it yet; a later UPD
+	// may still show it read (reviseLate).
 	lateUnread lateKind = iota
 	// lateUnseen: its receiver may have read it with nothing on the wire
 	// to show it: in v1 a reader sends nothing; in v2 smux sends a UPD at
@@ -734,8 +751,9 @@ const (
 	// its UPDs do not share; maxPendingLate streams' data waiting). Close
 	// (smux discards it) and CloseWrite (it is delivered) look alike.
 	lateUnseen
-	// lateGone: it came after both sides' FINs: smux drops a stream once
-	// both are in (and what came before them is read: stream.go,
+	// lateGone: it came after both sides' FINs, to a receiver that had
+	// read all that came before (drained): smux drops a stream once both
+	// are in and what came before them is read (stream.go,
 	// tryHalfCloseCleanup; at once after Close) and discards the PSH of
 	// one it no longer has (session.go, recvLoop), whichever call the
 	// receiver made.
@@ -777,17 +795,22 @@ const maxPendingLate = 64
 // counts it, or in v2 holds it for lateGrace first. s.mu is held.
 func (s *Session) watchLate(st *stream, dir Dir, length uint32, at time.Time) {
 	ns := at.UnixNano()
-	if st.state == Closed {
-		// After both FINs: smux discards it whatever its receiver called,
-		// and no UPD can show it read.
+	before := uint32(st.bytes[dir] - uint64(length))
+	if st.state == Closed && s.drained(st, dir, before) {
+		// After both FINs, its receiver having read all that came
+		// before: smux discards it whatever its receiver called, and no
+		// UPD can show it read.
 		s.countLate(st, st.id, dir, lateGone, 1, uint64(length), ns, ns)
 		return
 	}
+	// After both FINs with data maybe unread before it, smux (v1.5.58:
+	// tryHalfCloseCleanup) keeps a stream half-closed with CloseWrite
+	// until its reader has read that, and delivers this too; after Close
+	// it is gone: as data after the receiver's FIN alone.
 	if st.watch.lateRead[dir] {
 		return // its receiver reads on: it half-closed with CloseWrite
 	}
 	w := &s.w
-	before := uint32(st.bytes[dir] - uint64(length))
 	if s.version != 2 || st.incomplete {
 		// v1's reader sends nothing when it reads; a v2 stream the
 		// capture did not see whole has offsets its reader's UPDs do not
@@ -812,6 +835,27 @@ func (s *Session) watchLate(st *stream, dir Dir, length uint32, at time.Time) {
 	}
 	w.pendingLate = append(w.pendingLate, pendingLate{st: st, serial: st.serial, sid: st.id, dir: dir,
 		before: before, frames: 1, bytes: uint64(length), first: ns, latest: ns, upd: latestUPD{st.flow[dir].HasUPD, st.flow[dir].PeerConsumed, st.flow[dir].PeerWindow}})
+}
+
+// drained says whether the receiver of dir on st had read all the before
+// bytes sent to it, as the wire shows: nothing was sent, or in v2 its
+// latest UPD consumed them all. smux (v1.5.58: stream.go,
+// tryHalfCloseCleanup) keeps a stream whose both FINs are in in its
+// session's map until its reader has read what came before them, unless
+// its receiver called Close, and pushes a PSH for it into its buffer
+// (session.go, recvLoop): data after both FINs is surely discarded only
+// where the receiver had nothing unread. A v1 reader sends nothing when
+// it reads; a stream the capture did not see whole has offsets its UPDs
+// do not share. s.mu is held.
+func (s *Session) drained(st *stream, dir Dir, before uint32) bool {
+	if st.incomplete {
+		return false
+	}
+	if before == 0 {
+		return true
+	}
+	fl := &st.flow[dir]
+	return s.version == 2 && fl.HasUPD && int32(fl.PeerConsumed-before) >= 0
 }
 
 // The in-flight window of DATA_AFTER_CLOSE. A writer streaming on a
@@ -946,13 +990,62 @@ func (s *Session) watchLateRead(st *stream, sid uint32, dir Dir, consumed, windo
 				st.watch.lateRead[dir] = true
 			}
 			w.pendingLate = append(w.pendingLate[:i], w.pendingLate[i+1:]...)
-			return
+			break
 		}
 		// It read data sent before the late data: what it may read of
 		// the late data with no UPD counts from here (lateKindOf).
 		p.upd.has, p.upd.consumed, p.upd.window = true, consumed, window
-		return
+		break
 	}
+	if len(w.lateHeld) > 0 {
+		s.reviseLate(st, sid, dir, consumed, window)
+	}
+}
+
+// reviseLate takes a v2 UPD, as watchLateRead, for the late data counted
+// already (lateHeld): no UPD within lateGrace meant Close, or a reader
+// that had not read it yet. One consuming past the data sent before it
+// shows the receiver read it, and reads on after its FIN: it half-closed
+// with CloseWrite, and smux delivered it; it is no evidence of a loss, and
+// the count gives it back (lateRevised). One that does not is the latest
+// UPD its reading counts from: it may read what is left with none
+// (lateKindOf). s.mu is held.
+func (s *Session) reviseLate(st *stream, sid uint32, dir Dir, consumed, window uint32) {
+	w := &s.w
+	kept := w.lateHeld[:0]
+	for _, h := range w.lateHeld {
+		if h.sid != sid || h.dir != dir || st != nil && (h.st != st || h.serial != st.serial) {
+			kept = append(kept, h)
+			continue
+		}
+		if int32(consumed-h.before) > 0 {
+			if st != nil {
+				st.watch.lateRead[dir] = true
+			}
+			w.late[dir] -= h.frames
+			w.lateBytes[dir] -= h.bytes
+			if h.kind == lateUnseen {
+				w.lateUnseen[dir] -= h.frames
+			}
+			if h.newStream {
+				w.lateStreams[dir]--
+			}
+			w.lateRevised[dir] += h.frames
+			continue
+		}
+		h.upd = latestUPD{true, consumed, window}
+		if k := lateKindOf(h.upd, h.before, h.bytes); k != h.kind {
+			if k == lateUnseen {
+				w.lateUnseen[dir] += h.frames
+			} else {
+				w.lateUnseen[dir] -= h.frames
+			}
+			h.kind = k
+		}
+		kept = append(kept, h)
+	}
+	clear(w.lateHeld[len(kept):])
+	w.lateHeld = kept
 }
 
 // countPendingLate counts the late data held for lateGrace by ns. Once
@@ -976,7 +1069,12 @@ func (s *Session) countPendingLate(ns int64, ended bool) {
 		if st.serial != p.serial {
 			st = nil // folded and reused since: its id is in p
 		}
-		s.countLate(st, p.sid, p.dir, lateKindOf(p.upd, p.before, p.bytes), p.frames, p.bytes, p.first, p.latest)
+		kind := lateKindOf(p.upd, p.before, p.bytes)
+		if !ended && len(w.lateHeld) < maxPendingLate {
+			// Its receiver's later UPD may yet show it read (reviseLate).
+			w.lateHeld = append(w.lateHeld, heldLate{pendingLate: p, kind: kind, newStream: st == nil || !st.watch.late})
+		}
+		s.countLate(st, p.sid, p.dir, kind, p.frames, p.bytes, p.first, p.latest)
 	}
 	clear(w.pendingLate[len(kept):])
 	w.pendingLate = kept

@@ -823,12 +823,14 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 
 // lateWords words DATA_AFTER_CLOSE finding f of an smux session of
 // version, each reading for its own frames: those after both sides' FINs
-// (Evidence.AfterBoth), which smux discards whatever the receiver called;
-// those its receiver may have read with nothing on the wire to show it
-// (Evidence.Unseen: all others in v1; in v2 those that fit in what a
-// reader reads with no UPD), which smux discards after Close and delivers
-// after CloseWrite, both readings; and in v2 the rest, whose read would
-// have drawn a UPD, and none came: Close. Where they mix it counts each.
+// to a receiver that had nothing unread (Evidence.AfterBoth), which smux
+// discards whatever the receiver called; those its receiver may have
+// read with nothing on the wire to show it (Evidence.Unseen: all others
+// in v1; in v2 those that fit in what a reader reads with no UPD), which
+// smux discards after Close and delivers after CloseWrite, both readings;
+// and in v2 the rest, whose read would have drawn a UPD, and none came
+// yet: Close, or a reader that has not read them yet (a later UPD takes
+// them out of the count: reviseLate). Where they mix it counts each.
 func lateWords(f *Finding, version uint8) (text, advice string) {
 	ev := &f.Evidence
 	sender, receiver := f.Dir.Sender(), f.Dir.Reverse().Sender()
@@ -846,7 +848,7 @@ func lateWords(f *Finding, version uint8) (text, advice string) {
 	release := fmt.Sprintf("(smux v1.5.58 and later: CloseWrite came in v1.5.55, and until v1.5.58 what arrives after it is lost if the %s's FIN comes before it is read)", sender)
 	updRule := "smux sends a reader's UPD at its first read and then once it has read half its MaxStreamBuffer, 32 KiB at the defaults, since the last"
 	goneAdvice := fmt.Sprintf("the %s should write nothing on a stream after its own FIN (smux's Write fails once CloseWrite or Close sent it) nor once a read returns io.EOF (the peer's FIN): once both sides have sent FIN, smux drops the stream and discards what comes to it", sender)
-	unreadAdvice := fmt.Sprintf("the %s should stop writing a stream once a read returns io.EOF (the peer's FIN); a %s that still wants data should half-close with CloseWrite, not Close %s", sender, receiver, release)
+	unreadAdvice := fmt.Sprintf("if the %s called Close, smux discarded them, and the %s should stop writing a stream once a read returns io.EOF (the peer's FIN), and a %s that still wants data should half-close with CloseWrite, not Close %s; if it half-closed with CloseWrite and reads them later, they were delivered and nothing is wrong: its first read's UPD will show it, and the finding counts them out then", receiver, sender, receiver, release)
 	why := "v1's wire does not tell the two apart (in v2 a UPD does, for more than a reader reads without sending one)"
 	if version == 2 {
 		why = fmt.Sprintf("the wire does not tell the two apart: the %s may have read these without sending a UPD", receiver)
@@ -861,9 +863,9 @@ func lateWords(f *Finding, version uint8) (text, advice string) {
 		}
 		return text, unseenAdvice
 	case unread:
-		return fmt.Sprintf("%s after the %s had sent FIN, and the %s sent no UPD consuming them, though reading them would have sent one: it called Close, and smux discarded them (%s)", wrote, receiver, receiver, updRule), unreadAdvice
+		return fmt.Sprintf("%s after the %s had sent FIN, and the %s has sent no UPD consuming them, though reading them would send one: either it called Close, and smux discarded them, or it half-closed with CloseWrite and has not read them yet (%s)", wrote, receiver, receiver, updRule), unreadAdvice
 	case gone:
-		return fmt.Sprintf("%s after both sides had sent FIN: smux discards them whichever call the %s made (it drops a stream once both FINs are in)", wrote, receiver), goneAdvice
+		return fmt.Sprintf("%s after both sides had sent FIN: smux discards them whichever call the %s made (it drops a stream once both FINs are in and all that came before is read, and the %s had nothing unread)", wrote, receiver, receiver), goneAdvice
 	}
 	// A mix: each count with its reading. The last of two is "the other".
 	type part struct {
@@ -877,8 +879,8 @@ func lateWords(f *Finding, version uint8) (text, advice string) {
 			goneAdvice, "after both sides' FINs, which smux discarded: "})
 	}
 	if unread > 0 {
-		parts = append(parts, part{unread, fmt.Sprintf("with no UPD from the %s, though reading them would have sent one (%s): it called Close, and smux discarded them", receiver, updRule),
-			unreadAdvice, fmt.Sprintf("with no UPD, which the %s did not read: ", receiver)})
+		parts = append(parts, part{unread, fmt.Sprintf("with no UPD from the %s yet, though reading them would send one (%s): either it called Close, and smux discarded them, or it half-closed with CloseWrite and has not read them yet", receiver, updRule),
+			unreadAdvice, fmt.Sprintf("with no UPD, which the %s has not read: ", receiver)})
 	}
 	if unseen > 0 {
 		what := fmt.Sprintf("the %s may have read with nothing on the wire to show it (%s)", receiver, updRule)
