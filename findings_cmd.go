@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -34,12 +33,7 @@ func (f *findingsFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.churn, "churn", live.DefaultChurn,
 		fmt.Sprintf("CHURN: this many sessions opened and ended within %v (0: off)", live.ChurnWindow))
 	fs.IntVar(&f.sessionLeak, "session-leak", live.DefaultSessionLeak,
-		fmt.Sprintf("SESSION_LEAK: this many sessions of one client host and server, with no stream open, opened within %v while an older one of theirs sat idle (no stream for %v, or --leak-after if shorter) (0: off)", fmtMinutes(live.DefaultSessionLeakWindow), live.SessionIdleAfter))
-}
-
-// fmtMinutes formats a duration of whole minutes as "15m".
-func fmtMinutes(d time.Duration) string {
-	return strings.TrimSuffix(d.String(), "0s")
+		fmt.Sprintf("SESSION_LEAK: this many sessions of one client host and server piled up for %v: each idle (no stream frame for %v, or --leak-after if shorter; the hold is %d such times), opened while an older one of theirs sat idle, and unused since (0: off)", live.SessionLeakHoldIdles*live.SessionIdleAfter, live.SessionIdleAfter, live.SessionLeakHoldIdles))
 }
 
 func (f *findingsFlags) validate() error {

@@ -8,14 +8,15 @@ import (
 
 // sessionLeakCase is the fault session-leak over proto ("smux" or
 // "yamux"): the demo's fault client dials a session a second, makes one
-// request on it and never closes it. With --leak-after 1s a session is
-// idle after 1 s, and --session-leak 3 opens SESSION_LEAK at the third
-// session opened while the first sat idle: the fourth or fifth, 3 to 4 s
-// after the first. It names no session, and the group of the fault's
-// client host and the service.
+// request on it and never closes it. With --leak-after 500ms a session
+// is idle after 500 ms, and the hold is 12 such times, 6 s: the second
+// session on opened while the first sat idle, and the fourth is idle,
+// the third piled, 3.5 s after the first; --session-leak 3 opens
+// SESSION_LEAK 6 s later. It names no session, and the group of the
+// fault's client host and the service.
 func sessionLeakCase(proto string) faultCase {
-	return faultCase{name: "session-leak", code: "SESSION_LEAK", limit: 5 * time.Second,
-		args: []string{"--leak-after", "1s", "--session-leak", "3"},
+	return faultCase{name: "session-leak", code: "SESSION_LEAK", limit: 11 * time.Second,
+		args: []string{"--leak-after", "500ms", "--session-leak", "3"},
 		check: func(t *testing.T, recs []map[string]any, f map[string]any) (time.Time, string) {
 			if _, ok := f["session"]; ok {
 				t.Errorf("SESSION_LEAK names session %v", f["session"])
@@ -47,7 +48,7 @@ func sessionLeakCase(proto string) faultCase {
 				t.Fatal("no fault session opened")
 			}
 			wantField(t, f, "server", first["server"])
-			return timeOf(t, first, "time"), "the first fault session's start, with --leak-after 1s --session-leak 3"
+			return timeOf(t, first, "time"), "the first fault session's start, with --leak-after 500ms --session-leak 3"
 		}}
 }
 

@@ -14,7 +14,7 @@ import (
 // sessions of one host with no stream, opened 10 s apart, is one line in
 // either format: in JSON no session, its group (client_host, server),
 // piled, count (idle sessions), idle (the oldest's) and limit (the
-// window); in plain no "#0".
+// hold); in plain no "#0".
 func TestSessionLeakRecord(t *testing.T) {
 	reg := live.New(live.Config{})
 	base := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
@@ -22,6 +22,8 @@ func TestSessionLeakRecord(t *testing.T) {
 		reg.Open(live.SessionInfo{Client: "10.0.0.7:" + strconv.Itoa(40000+i), Server: "10.0.0.1:9000"}, base.Add(time.Duration(i)*10*time.Second))
 	}
 	at := base.Add(2 * time.Minute)
+	reg.Evaluate(at, live.FindingsConfig{})
+	at = at.Add(time.Minute) // the hold, 60 s
 	reg.Evaluate(at, live.FindingsConfig{})
 	var open *live.Record
 	recs, _ := reg.Frames(live.Query{}, nil)
@@ -39,17 +41,17 @@ func TestSessionLeakRecord(t *testing.T) {
 	}
 	_, hasSession := j["session"]
 	// Sessions 2 to 12 opened 10 s or more after the first went quiet;
-	// all 12 are idle, the first for 2 min.
+	// all 12 are idle, the first for 3 min.
 	if hasSession || j["code"] != "SESSION_LEAK" || j["severity"] != "warning" || j["client_host"] != "10.0.0.7" || j["server"] != "10.0.0.1:9000" ||
-		j["piled"] != 11.0 || j["count"] != 12.0 || j["idle"] != 120.0 || j["limit"] != 900.0 {
+		j["piled"] != 11.0 || j["count"] != 12.0 || j["idle"] != 180.0 || j["limit"] != 60.0 {
 		t.Errorf("JSON: %v", j)
 	}
-	want := "12 sessions idle from 10.0.0.7 to 10.0.0.1:9000, the oldest for 120 s; 11 sessions opened in the last 15 min while an older one sat idle: a client dials new sessions and leaves the old ones open"
+	want := "12 sessions idle from 10.0.0.7 to 10.0.0.1:9000, the oldest for 180 s; 11 of them opened while an older one sat idle and have not been used since: a client dials new sessions and leaves the old ones open"
 	if j["text"] != want {
 		t.Errorf("text\n got %q\nwant %q", j["text"], want)
 	}
 	plain := string(appendPlain(nil, open))
-	if !strings.HasPrefix(plain, "12:02:00.000000 FINDING 1 SESSION_LEAK warning: 12 sessions idle from 10.0.0.7") || !strings.Contains(plain, " — a client calls smux.Client per request") {
+	if !strings.HasPrefix(plain, "12:03:00.000000 FINDING 1 SESSION_LEAK warning: 12 sessions idle from 10.0.0.7") || !strings.Contains(plain, " — a client calls smux.Client per request") {
 		t.Errorf("plain %q", plain)
 	}
 }

@@ -75,11 +75,10 @@ const (
 	// requester's; one finding per stream).
 	CodeNoReply
 	// CodeSessionLeak: sessions of one client host to one server endpoint
-	// pile up idle: at least SessionLeak of them, each with no stream
-	// open, opened within SessionLeakWindow while an older session of the
-	// same group sat idle (no stream open, none opened or closed, for
-	// IdleAfter) and could have been reused. It names no session
-	// (sessionleak.go).
+	// pile up idle: at least SessionLeak of them through SessionLeakHold,
+	// each idle (no stream frame for the idle time), unused since it
+	// opened while an older session of the same group sat idle and could
+	// have been reused. It names no session (sessionleak.go).
 	CodeSessionLeak
 )
 
@@ -179,7 +178,7 @@ type Finding struct {
 	// unanswered stream's SYN, when the writer reached the window or the
 	// write was first seen waiting, the silent direction's last frame, the
 	// first late PSH, the violation, the first churned session's start,
-	// the first piled session's start in the window (SESSION_LEAK).
+	// the oldest piled session's start (SESSION_LEAK).
 	Since time.Time
 	// Opened is when the engine opened it; Resolved when it stopped
 	// holding (zero while open), Why says why.
@@ -243,7 +242,8 @@ type Evidence struct {
 	// (CLOSE_WAIT), the earlier requests the acceptor answered on the
 	// stream (NO_REPLY), the group's idle sessions (SESSION_LEAK).
 	Count uint64
-	// Streams: the streams the late frames went to (DATA_AFTER_CLOSE).
+	// Streams: the streams the late frames went to (DATA_AFTER_CLOSE);
+	// of SESSION_LEAK's piled sessions, those with a stream open.
 	Streams uint64
 	// Unseen: of DATA_AFTER_CLOSE's Count, the frames its receiver may
 	// have read with nothing on the wire to show it, which smux delivers
@@ -442,11 +442,11 @@ type Evidence struct {
 	Upstream        uint64
 	UpstreamAddr    string
 	UpstreamFailure UpstreamFailure
-	// Piled: of SESSION_LEAK's group, the sessions with no stream open
-	// that opened within SessionLeakWindow while an older one of the
-	// group sat idle (Count is the group's idle sessions, Idle the
-	// oldest one's idle time, Limit the window); ClientHost and
-	// ServerAddr name the group.
+	// Piled: of SESSION_LEAK's group, the sessions piled now: idle, and
+	// unused since they opened while an older one of the group sat idle
+	// (Count is the group's idle sessions, Idle the oldest one's idle
+	// time, Streams the piled ones with a stream open, Limit the hold);
+	// ClientHost and ServerAddr name the group.
 	Piled      uint64
 	ClientHost string
 	ServerAddr string
@@ -596,19 +596,23 @@ const (
 	DefaultCloseWaitAfter = 2 * time.Minute
 	// ChurnWindow is the window CHURN counts sessions in.
 	ChurnWindow = 10 * time.Second
-	// DefaultSessionLeak is how many sessions of one client host and
-	// server, each with no stream open, opened within the window while
-	// an older one of theirs sat idle, make SESSION_LEAK: a client that
-	// abandons a session a minute opens it in about 10 minutes, one that
-	// dials a session per request or per second within seconds of its
-	// first idle session; a client's fixed pool of fewer sessions never
-	// reaches it, however its sessions are replaced.
+	// DefaultSessionLeak is how many piled sessions of one client host
+	// and server (idle, opened while an older one of theirs sat idle,
+	// unused since), live through the hold, make SESSION_LEAK: a client
+	// that abandons a session a minute opens it in about 11 minutes, one
+	// that dials a session per request or per second about a minute after
+	// its first idle session; a client's fixed pool of fewer sessions
+	// never reaches it.
 	DefaultSessionLeak = 10
-	// DefaultSessionLeakWindow is the window SESSION_LEAK counts piled
-	// sessions in: a slow leak, one session a minute, reaches the
-	// default count inside it; a leak that stopped growing falls out of
-	// it and resolves.
-	DefaultSessionLeakWindow = 15 * time.Minute
+	// SessionLeakHoldIdles is SESSION_LEAK's default hold, in idle times
+	// (SessionIdleAfter, or LeakAfter where shorter): 60 s by default.
+	// A group must have had SessionLeak piled sessions or more through
+	// it. A fixed pool redialed lazily, each member at its turn, after
+	// its sessions all ended, piles the members dialed after the first
+	// until their next turn: for less than the pool's period, which the
+	// hold must exceed (a kcptun-like pool of 12, one request every 3 s:
+	// 36 s).
+	SessionLeakHoldIdles = 12
 	// SessionIdleAfter is how long a session must have had no stream
 	// open, and none opened or closed, to be idle for SESSION_LEAK, or
 	// LeakAfter where that is shorter: short enough that sessions a
@@ -658,13 +662,14 @@ type FindingsConfig struct {
 	// Churn: this many sessions opened and ended within ChurnWindow are
 	// CHURN; negative turns CHURN off.
 	Churn int
-	// SessionLeak: this many sessions of one client host and server,
-	// with no stream open, opened within SessionLeakWindow while an older
-	// one of theirs sat idle, are SESSION_LEAK; negative turns it off.
+	// SessionLeak: this many piled sessions of one client host and
+	// server (idle, opened while an older one of theirs sat idle, unused
+	// since), live through SessionLeakHold, are SESSION_LEAK; negative
+	// turns it off.
 	SessionLeak int
-	// SessionLeakWindow: the window SESSION_LEAK counts such sessions in;
-	// DefaultSessionLeakWindow.
-	SessionLeakWindow time.Duration
+	// SessionLeakHold: how long a group must have had SessionLeak piled
+	// sessions or more; SessionLeakHoldIdles idle times by default.
+	SessionLeakHold time.Duration
 	// CloseWaitAfter: a side that has neither closed its side of the
 	// connection nor sent a frame this long after its peer closed its
 	// own holds a session nobody is at the other end of (CLOSE_WAIT);
@@ -701,7 +706,7 @@ func (c FindingsConfig) withDefaults() FindingsConfig {
 	def(&c.BlockedAfter, DefaultBlockedAfter)
 	def(&c.UnansweredAfter, DefaultUnansweredAfter)
 	def(&c.CloseWaitAfter, DefaultCloseWaitAfter)
-	def(&c.SessionLeakWindow, DefaultSessionLeakWindow)
+	def(&c.SessionLeakHold, SessionLeakHoldIdles*min(c.LeakAfter, SessionIdleAfter))
 	if c.Churn == 0 {
 		c.Churn = DefaultChurn
 	}
@@ -746,10 +751,13 @@ type engine struct {
 
 	ends churnRing // session ends, for CHURN
 
-	// SESSION_LEAK: the live sessions' use, gathered by each evaluation
-	// (scratch), and the open findings by group (sessionleak.go).
-	uses   []sessionUse
-	sleaks map[sessionGroup]*groupLeak
+	// SESSION_LEAK (sessionleak.go): the groups, by key and in the order
+	// they came, the sessions an evaluation noted for the first time and
+	// the groups whose finding it resolves (scratch).
+	pileByKey    map[sessionGroup]*pileGroup
+	pileGroups   []*pileGroup
+	fresh        []freshUse
+	pileResolved []*pileGroup
 }
 
 // openFinding is an open finding and its session (nil for CHURN).
@@ -792,7 +800,8 @@ type findingsView struct {
 
 // engineSession is the engine's state of one session, under its lock.
 type engineSession struct {
-	seen uint64 // the evaluation that last visited it
+	seen uint64    // the evaluation that last visited it
+	pile pilePhase // SESSION_LEAK (sessionleak.go)
 	// SESSION_BLOCKED: the write count each direction had at the previous
 	// evaluation, and when it was first seen in progress.
 	writeSeen  [2]uint64
@@ -1049,7 +1058,7 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 	s.mu.Lock()
 	es := &s.w.eng
 	es.seen = e.evals
-	e.noteUse(s)
+	e.noteUse(s, ns, cfg)
 	e.cands, e.excused, e.changes = e.cands[:0], e.excused[:0], e.changes[:0]
 	switch {
 	case !s.ended:

@@ -14,37 +14,86 @@ import (
 // ends: memory and goroutines grow with them.
 //
 // The rule, per group of live sessions of one client host (its IP, not
-// its port) and one server endpoint: a session is idle when it has no
-// stream open and has had none opened or closed for idleAfter
-// (SessionIdleAfter, or LeakAfter where shorter); keepalive frames are
-// no use. A session with no stream open now is piled when it opened
-// while an older session of its group, still live, sat idle: one with no
-// stream open, none opened or closed, since idleAfter or more before the
-// newer one opened. That one could have been reused, and was not.
-// SESSION_LEAK opens once SessionLeak sessions of a group piled within
-// SessionLeakWindow, and holds down to 80 % of that (churnLow).
+// its port) and one server endpoint, with T = idleAfter
+// (SessionIdleAfter, or LeakAfter where shorter):
+//   - a session is idle when no stream frame (a SYN, data, a FIN, a
+//     window update; not a keepalive) has crossed it for T: open streams
+//     or not, as a request's stream left open leaks with its session;
+//   - a session is piled when it opened while an older live session of
+//     its group had been idle T or more (that one could have been
+//     reused, and was not), it is idle now, and no stream frame has come
+//     after a gap of T or more in its life: one that did is a pool's
+//     member, reused after sitting idle, and is cleared for good;
+//   - SESSION_LEAK opens once a group has had SessionLeak piled sessions
+//     or more, live, through SessionLeakHold (12 T by default), and
+//     holds down to 80 % of SessionLeak (churnLow). It resolves when
+//     fewer remain: they ended, or were used again.
 //
+// The count is of the sessions piled now, not of those that piled in a
+// window: a slow leak opens it once enough pile up, and one that stopped
+// growing holds while its sessions live. The hold keeps out a fixed pool
+// redialed lazily, one member at each turn, after its sessions all ended
+// (a server restart): the members dialed after the first sit idle until
+// their next turn, and so pile, for less than the pool's period; its
+// price is a pool whose members wait longer than the hold between uses.
 // A fleet of client processes behind one address, each with one idle
 // session, started together, piles none (none was idle as the others
-// opened); nor does a fixed pool however it is used, nor a client that
-// dials again after its session ended (it is gone), nor a long-lived
-// session. Processes behind one address (a NAT) that connect one after
-// another, more than idleAfter apart, and stay idle pile as a leak does:
-// the README says what to check.
+// opened); nor does a busy pool beside an idle session (its members are
+// never idle), nor a client that dials again after its session ended,
+// nor a long-lived session. Processes behind one address (a NAT) that
+// connect one after another, more than T apart, and stay idle pile as a
+// leak does: the README says what to check.
+//
+// The cost: a frame on a stream stores its time and the longest gap
+// (usedAt, usedGap: watch.go); each evaluation notes each live session
+// into its group through a pointer (no sort, no map lookup but at a
+// session's first), and goes through the groups. With SessionLeak off,
+// nothing is noted.
 
 // sessionGroup is a group of sessions SESSION_LEAK judges together.
 type sessionGroup struct {
 	host, server string
 }
 
-// sessionUse is a live session's use at an evaluation.
-type sessionUse struct {
-	g     sessionGroup
-	proto Protocol
-	start int64 // Unix ns
-	// quiet is since when (Unix ns) the session has had no stream open
-	// and none opened or closed; 0 while a stream is open.
-	quiet int64
+// pileGroup is a group's state: its counts at the latest evaluation
+// that noted one of its sessions, and its finding.
+type pileGroup struct {
+	key   sessionGroup
+	evals uint64 // the evaluation the counts below are of
+	dead  bool   // dropped: its sessions find their group again
+
+	minUsed int64 // the earliest latest use (Unix ns) of its live sessions
+	idle    uint64
+	oldest  time.Duration // the oldest idle session's idle time
+	piled   uint64
+	holding uint64 // of the piled, those with a stream open
+	since   int64  // the oldest piled session's start
+	protos  [2]uint64
+	// prevPiled is the piled count of the evaluation before; kept those
+	// still piled, reused those used again since.
+	prevPiled, kept, reused uint64
+
+	overSince int64 // since when (Unix ns) piled has been at the threshold or above, 0 if not
+	leak      *groupLeak
+}
+
+// pilePhase is a session's state for SESSION_LEAK: the engine's own,
+// under the session's lock (engineSession.pile).
+type pilePhase struct {
+	g      *pileGroup
+	judged bool // whether cand was decided, at the first evaluation that noted it
+	cand   bool // it opened while an older live session of its group had been idle T or more
+	reused bool // a stream frame came after a gap of T or more: a pool's member
+	piled  bool // at the latest evaluation
+}
+
+// freshUse is a session noted for the first time, judged once its
+// group's sessions are all noted.
+type freshUse struct {
+	p     *pilePhase
+	start int64
+	idle  bool
+	open  bool
 }
 
 // groupLeak is an open SESSION_LEAK finding and what its latest record
@@ -52,7 +101,9 @@ type sessionUse struct {
 type groupLeak struct {
 	f    *Finding
 	told told
-	seen uint64 // the latest evaluation that found it holding
+	// ended and reused: the sessions piled once it opened that ended (or
+	// can be reused no more), and that were used again.
+	ended, reused uint64
 }
 
 // hostOf returns the host of address addr ("10.0.0.7:51234" gives
@@ -64,156 +115,220 @@ func hostOf(addr string) string {
 	return addr
 }
 
-// noteUse adds live session s's use to the evaluation's. Sessions a
-// capture holds in part (it joined them, or lost bytes, or saw one
-// direction only) are left out: their open streams are not known; so are
-// sessions that could not be reused: one whose framing broke (PROTOCOL,
-// VERSION_MISMATCH: the mux reads no more of it), or one end of whose
-// connection closed its side (CLOSE_WAIT's). s.mu is held.
-func (e *engine) noteUse(s *Session) {
-	if s.ended || s.incomplete || s.unseen != [2]bool{} || s.framing != [2]*FramingInfo{} || s.dirEnded != [2]bool{} {
-		return
-	}
-	u := sessionUse{g: sessionGroup{hostOf(s.info.Client), s.info.Server}, proto: s.proto, start: s.start.UnixNano()}
-	if s.open == 0 {
-		u.quiet = max(u.start, s.w.openedAt, s.w.emptyAt)
-	}
-	e.uses = append(e.uses, u)
-}
-
-// idleAfter is how long a session must be quiet to be idle for
-// SESSION_LEAK.
+// idleAfter is how long a session must see no stream frame to be idle
+// for SESSION_LEAK.
 func idleAfter(cfg *FindingsConfig) time.Duration {
 	return min(cfg.LeakAfter, SessionIdleAfter)
 }
 
-// groupCount is what an evaluation finds of one group.
-type groupCount struct {
-	idle, piled, piledAll uint64
-	proto                 Protocol      // the latest session's
-	oldest                time.Duration // the oldest idle session's idle time
-	since                 int64         // the first piled session's start, in the window
-}
-
-// countGroup counts the group of uses, sorted by start.
-func countGroup(uses []sessionUse, ns int64, cfg *FindingsConfig) groupCount {
-	var c groupCount
-	gap := int64(idleAfter(cfg))
-	var m int64 // the earliest quiet of the group's sessions with no stream open
-	for _, u := range uses {
-		c.proto = u.proto
-		if u.quiet == 0 {
-			continue
-		}
-		if m == 0 || u.quiet < m {
-			m = u.quiet
-		}
-		if q := ns - u.quiet; q >= gap {
-			c.idle++
-			c.oldest = max(c.oldest, time.Duration(q))
-		}
-	}
-	if m == 0 {
-		return c
-	}
-	from := ns - int64(cfg.SessionLeakWindow)
-	for _, u := range uses {
-		// Quiet since m, the older session sat idle through u's start:
-		// u's own quiet is at or after its start, so it is another.
-		if u.quiet == 0 || u.start < m+gap {
-			continue
-		}
-		c.piledAll++
-		if u.start >= from {
-			if c.piled++; c.since == 0 || u.start < c.since {
-				c.since = u.start
-			}
-		}
-	}
-	return c
-}
-
-// evalSessionLeak opens, updates or resolves SESSION_LEAK, one finding
-// per group. e.mu is held.
-func (e *engine) evalSessionLeak(r *Registry, now time.Time, ns int64, cfg *FindingsConfig) {
-	uses := e.uses
-	defer func() { clear(uses); e.uses = uses[:0] }()
-	if cfg.SessionLeak <= 0 && len(e.sleaks) == 0 {
+// noteUse notes live session s into its group's counts. Sessions a
+// capture holds in part (it joined them, or lost bytes, or saw one
+// direction only) are left out: their streams are not known; so are
+// sessions that could not be reused: one whose framing broke (PROTOCOL,
+// VERSION_MISMATCH: the mux reads no more of it), or one end of whose
+// connection closed its side (CLOSE_WAIT's). s.mu is held; e.mu too.
+func (e *engine) noteUse(s *Session, ns int64, cfg *FindingsConfig) {
+	if cfg.SessionLeak <= 0 || s.ended || s.incomplete || s.unseen != [2]bool{} || s.framing != [2]*FramingInfo{} || s.dirEnded != [2]bool{} {
 		return
 	}
-	slices.SortFunc(uses, func(a, b sessionUse) int {
-		return cmp.Or(cmp.Compare(a.g.host, b.g.host), cmp.Compare(a.g.server, b.g.server), cmp.Compare(a.start, b.start))
-	})
-	low := churnLow(cfg.SessionLeak)
-	for i := 0; i < len(uses); {
-		j := i + 1
-		for j < len(uses) && uses[j].g == uses[i].g {
-			j++
-		}
-		g := uses[i].g
-		c := countGroup(uses[i:j], ns, cfg)
-		i = j
-		old := e.sleaks[g]
-		if cfg.SessionLeak <= 0 || !(c.piled >= uint64(cfg.SessionLeak) || old != nil && c.piled >= low) {
-			continue
-		}
-		ev := Evidence{Count: c.idle, Piled: c.piled, Idle: c.oldest, Limit: cfg.SessionLeakWindow, ClientHost: g.host, ServerAddr: g.server}
-		if old == nil {
-			if e.sleaks == nil {
-				e.sleaks = map[sessionGroup]*groupLeak{}
-			}
-			e.nextID++
-			f := sessionLeakFinding(e.nextID, ev, c.proto, c.since, now)
-			e.sleaks[g] = &groupLeak{f, told{c.piled, f.Severity, ns, 0, 0}, e.evals}
-			e.apply(r, change{new: f}, now, "")
-			continue
-		}
-		nf := old.f
-		if cd := (candidate{code: CodeSessionLeak, ev: ev}); changed(old.f, &cd) {
-			nf = sessionLeakFinding(old.f.ID, ev, c.proto, 0, old.f.Opened)
-			nf.Since = old.f.Since
-		}
-		if tell, _ := old.told.again(nf.Evidence.Piled, 0, nf.Severity, 0, ns); tell || nf != old.f {
-			e.apply(r, change{old: old.f, new: nf, tell: tell}, now, "")
-		}
-		old.f, old.seen = nf, e.evals
+	p := &s.w.eng.pile
+	g := p.g
+	if g == nil || g.dead {
+		g = e.pileGroupOf(sessionGroup{hostOf(s.info.Client), s.info.Server})
+		*p = pilePhase{g: g}
 	}
-	// The groups whose finding no longer holds, in the order they opened.
-	var gone []sessionGroup
-	for g, l := range e.sleaks {
-		if l.seen != e.evals {
-			gone = append(gone, g)
+	if g.evals != e.evals {
+		*g = pileGroup{key: g.key, evals: e.evals, prevPiled: g.piled, overSince: g.overSince, leak: g.leak}
+	}
+	start := s.start.UnixNano()
+	used := max(start, s.w.usedAt)
+	if g.minUsed == 0 || used < g.minUsed {
+		g.minUsed = used
+	}
+	if s.proto < ProtocolUnknown {
+		g.protos[s.proto]++
+	}
+	t := int64(idleAfter(cfg))
+	idle := ns-used >= t
+	if idle {
+		g.idle++
+		g.oldest = max(g.oldest, time.Duration(ns-used))
+	}
+	if !p.reused && s.w.usedGap >= t {
+		p.reused = true
+		if p.piled {
+			g.reused++
 		}
 	}
-	slices.SortFunc(gone, func(a, b sessionGroup) int { return cmp.Compare(e.sleaks[a].f.ID, e.sleaks[b].f.ID) })
-	for _, g := range gone {
-		old := e.sleaks[g]
-		delete(e.sleaks, g)
-		e.apply(r, change{old: old.f}, now, sessionLeakWhy(old.f, uses, g, ns, cfg))
+	if !p.judged {
+		e.fresh = append(e.fresh, freshUse{p, start, idle, s.open > 0})
+		return
+	}
+	was := p.piled
+	p.piled = p.cand && !p.reused && idle
+	if p.piled {
+		g.pile(start, s.open > 0)
+		if was {
+			g.kept++
+		}
 	}
 }
 
-// sessionLeakWhy says why the SESSION_LEAK of group g resolved.
-func sessionLeakWhy(f *Finding, uses []sessionUse, g sessionGroup, ns int64, cfg *FindingsConfig) string {
-	if cfg.SessionLeak <= 0 {
-		return "SESSION_LEAK was turned off"
+// pile counts a piled session that started at start.
+func (g *pileGroup) pile(start int64, open bool) {
+	g.piled++
+	if open {
+		g.holding++
 	}
-	i := slices.IndexFunc(uses, func(u sessionUse) bool { return u.g == g })
-	var c groupCount
-	if i >= 0 {
-		j := i
-		for j < len(uses) && uses[j].g == g {
-			j++
+	if g.since == 0 || start < g.since {
+		g.since = start
+	}
+}
+
+// pileGroupOf returns group k's state, made if new. e.mu is held.
+func (e *engine) pileGroupOf(k sessionGroup) *pileGroup {
+	if g := e.pileByKey[k]; g != nil {
+		return g
+	}
+	if e.pileByKey == nil {
+		e.pileByKey = map[sessionGroup]*pileGroup{}
+	}
+	g := &pileGroup{key: k}
+	e.pileByKey[k] = g
+	e.pileGroups = append(e.pileGroups, g)
+	return g
+}
+
+// proto is the protocol most of the group's sessions whose protocol is
+// known speak: smux where none is known.
+func (g *pileGroup) proto() Protocol {
+	if g.protos[Yamux] > g.protos[Smux] {
+		return Yamux
+	}
+	return Smux
+}
+
+// evalSessionLeak judges the sessions noted for the first time, then
+// opens, updates or resolves SESSION_LEAK, one finding per group. e.mu
+// is held.
+func (e *engine) evalSessionLeak(r *Registry, now time.Time, ns int64, cfg *FindingsConfig) {
+	t := int64(idleAfter(cfg))
+	for i := range e.fresh {
+		u := &e.fresh[i]
+		p, g := u.p, u.p.g
+		// An older session sat idle T or more before u started: its
+		// latest use came T or more before (one that started after u
+		// was used after it, so the one found is older).
+		p.judged, p.cand = true, g.minUsed <= u.start-t
+		if p.piled = p.cand && !p.reused && u.idle; p.piled {
+			g.pile(u.start, u.open)
 		}
-		c = countGroup(uses[i:j], ns, cfg)
 	}
-	where := groupWhere(f)
+	clear(e.fresh)
+	e.fresh = e.fresh[:0]
+	if cfg.SessionLeak <= 0 {
+		e.dropPileGroups(r, now)
+		return
+	}
 	low := churnLow(cfg.SessionLeak)
-	if c.piledAll < low {
-		return fmt.Sprintf("the piled-up sessions %s ended or are in use again: %d left idle", where, c.idle)
+	hold := int64(cfg.SessionLeakHold)
+	resolved := e.pileResolved[:0]
+	live := e.pileGroups[:0]
+	for _, g := range e.pileGroups {
+		if g.evals != e.evals { // none of its sessions lives
+			g.dead = true
+			delete(e.pileByKey, g.key)
+			if g.leak != nil {
+				g.leak.ended += g.piled
+				resolved = append(resolved, g)
+			}
+			continue
+		}
+		live = append(live, g)
+		if l := g.leak; l != nil {
+			l.reused += g.reused
+			l.ended += g.prevPiled - g.kept - g.reused
+			if g.piled < low {
+				resolved = append(resolved, g)
+				continue
+			}
+			ev := g.evidence(cfg)
+			nf := l.f
+			if cd := (candidate{code: CodeSessionLeak, ev: ev}); changed(l.f, &cd) || g.proto() != l.f.Proto {
+				nf = sessionLeakFinding(l.f.ID, ev, g.proto(), 0, l.f.Opened)
+				nf.Since = l.f.Since
+			}
+			tell, _ := l.told.again(nf.Evidence.Piled, 0, nf.Severity, 0, ns)
+			if tell = tell || nf.Proto != l.f.Proto; tell || nf != l.f {
+				if tell {
+					l.told = told{nf.Evidence.Piled, nf.Severity, ns, 0, 0}
+				}
+				e.apply(r, change{old: l.f, new: nf, tell: tell}, now, "")
+			}
+			l.f = nf
+			continue
+		}
+		if g.piled < uint64(cfg.SessionLeak) {
+			g.overSince = 0
+			continue
+		}
+		if g.overSince == 0 {
+			g.overSince = ns
+		}
+		if ns-g.overSince < hold {
+			continue
+		}
+		e.nextID++
+		f := sessionLeakFinding(e.nextID, g.evidence(cfg), g.proto(), g.since, now)
+		g.leak = &groupLeak{f: f, told: told{g.piled, f.Severity, ns, 0, 0}}
+		e.apply(r, change{new: f}, now, "")
 	}
-	return fmt.Sprintf("fewer than %d sessions (80%% of the threshold, %d) %s piled up in the last %s: they stopped growing, and %s still idle",
-		low, cfg.SessionLeak, where, fmtWindow(cfg.SessionLeakWindow), plural(c.idle, "session"))
+	clear(e.pileGroups[len(live):])
+	e.pileGroups = live
+	slices.SortFunc(resolved, func(a, b *pileGroup) int { return cmp.Compare(a.leak.f.ID, b.leak.f.ID) })
+	for _, g := range resolved {
+		l := g.leak
+		g.leak, g.overSince = nil, 0
+		e.apply(r, change{old: l.f}, now, sessionLeakWhy(l, g, cfg))
+	}
+	clear(resolved)
+	e.pileResolved = resolved[:0]
+}
+
+// dropPileGroups resolves every open SESSION_LEAK, turned off, and
+// forgets the groups. e.mu is held.
+func (e *engine) dropPileGroups(r *Registry, now time.Time) {
+	if len(e.pileGroups) == 0 {
+		return
+	}
+	var open []*groupLeak
+	for _, g := range e.pileGroups {
+		g.dead = true
+		if g.leak != nil {
+			open = append(open, g.leak)
+		}
+	}
+	clear(e.pileGroups)
+	e.pileGroups, e.pileByKey = e.pileGroups[:0], nil
+	slices.SortFunc(open, func(a, b *groupLeak) int { return cmp.Compare(a.f.ID, b.f.ID) })
+	for _, l := range open {
+		e.apply(r, change{old: l.f}, now, "SESSION_LEAK was turned off")
+	}
+}
+
+// evidence is the group's finding's evidence.
+func (g *pileGroup) evidence(cfg *FindingsConfig) Evidence {
+	return Evidence{Count: g.idle, Piled: g.piled, Streams: g.holding, Idle: g.oldest, Limit: cfg.SessionLeakHold, ClientHost: g.key.host, ServerAddr: g.key.server}
+}
+
+// sessionLeakWhy says why group g's SESSION_LEAK l resolved.
+func sessionLeakWhy(l *groupLeak, g *pileGroup, cfg *FindingsConfig) string {
+	where := groupWhere(l.f)
+	if g.dead {
+		return fmt.Sprintf("the piled-up sessions %s ended or are in use again: all the group's sessions ended (%d piled ended, %d used again)", where, l.ended, l.reused)
+	}
+	return fmt.Sprintf("the piled-up sessions %s ended or are in use again: %d ended, %d used again; %d still piled, fewer than %d (80%% of the threshold, %d), %s idle",
+		where, l.ended, l.reused, g.piled, churnLow(cfg.SessionLeak), cfg.SessionLeak, plural(g.idle, "session"))
 }
 
 // groupWhere names f's group: "from 10.0.0.7 to 10.0.0.1:9000".

@@ -27,8 +27,9 @@ import (
 // closing its session, and one long-lived session.
 
 // pileCfg is the tests' config: sessions are idle after 300 ms (the
-// shorter --leak-after), and 5 piled ones make SESSION_LEAK.
-var pileCfg = live.FindingsConfig{LeakAfter: 300 * time.Millisecond, Churn: -1, SessionLeak: 5}
+// shorter --leak-after), and 5 piled ones through 600 ms make
+// SESSION_LEAK.
+var pileCfg = live.FindingsConfig{LeakAfter: 300 * time.Millisecond, Churn: -1, SessionLeak: 5, SessionLeakHold: 600 * time.Millisecond}
 
 // pileRun is how long each shape runs, evaluated every 50 ms.
 const pileRun = 2500 * time.Millisecond

@@ -208,10 +208,11 @@ type sessionWatch struct {
 	// stay in its order, even when a frame held by a resynchronisation
 	// opens a stream after later ones (watchOpened).
 	openedAt int64
-	// emptyAt is when (Unix ns, the closing frame's) the session's open
-	// streams last went to none: with openedAt, the session's latest
-	// use, which SESSION_LEAK's idle time counts from.
-	emptyAt int64
+	// usedAt is the latest stream frame's time (Unix ns): a SYN, data, a
+	// FIN, a window update, not a keepalive; usedGap the longest time
+	// between two, or from the session's start to the first.
+	// SESSION_LEAK's idle time counts from usedAt (sessionleak.go).
+	usedAt, usedGap int64
 	// acceptedTo is, by the direction of a stream's opener, the serial
 	// of the latest-opened stream whose SYN muxtop saw (not one a capture
 	// joined) and on which the acceptor has sent a frame since: every
@@ -356,6 +357,17 @@ func (s *Session) ReceiveWindow(dir Dir, closed bool, at time.Time) {
 		s.w.zeroSince[dir&1] = at.UnixNano()
 	}
 	s.mu.Unlock()
+}
+
+// watchUsed notes a stream frame at ns (usedAt). s.mu is held.
+func (s *Session) watchUsed(ns int64) {
+	if u := s.w.usedAt; ns > u {
+		if u == 0 {
+			u = s.start.UnixNano()
+		}
+		s.w.usedGap = max(s.w.usedGap, ns-u)
+		s.w.usedAt = ns
+	}
 }
 
 // watchFrame notes a frame of dir at ns. s.mu is held.
@@ -665,9 +677,6 @@ func acceptedSpoke(st *stream, acceptedTo [2]uint64, lastAt [2]int64) bool {
 // watchClosed unlists a stream that is no longer live. s.mu is held.
 func (s *Session) watchClosed(st *stream) {
 	s.w.closedAny = true
-	if s.open == 0 {
-		s.w.emptyAt = max(s.w.emptyAt, st.last.UnixNano()) // SESSION_LEAK: its streams are all closed
-	}
 	s.watchUnlive(st)
 	s.w.lists[waitList].remove(st, waitList)
 	s.w.lists[asideList].remove(st, asideList)

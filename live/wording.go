@@ -641,17 +641,15 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 // sessionLeakText states SESSION_LEAK f.
 func sessionLeakText(f *Finding) string {
 	ev := &f.Evidence
-	return fmt.Sprintf("%s idle %s, the oldest for %s; %s opened in the last %s while an older one sat idle: a client dials new sessions and leaves the old ones open",
-		plural(ev.Count, "session"), groupWhere(f), fmtDur(ev.Idle), plural(ev.Piled, "session"), fmtWindow(ev.Limit))
-}
-
-// fmtWindow formats a window of whole minutes as "15 min", others as
-// fmtDur does.
-func fmtWindow(d time.Duration) string {
-	if d >= time.Minute && d%time.Minute == 0 {
-		return fmt.Sprintf("%d min", d/time.Minute)
+	holding := ""
+	switch {
+	case ev.Streams == ev.Piled && ev.Piled > 1:
+		holding = ", each holding a stream open"
+	case ev.Streams != 0:
+		holding = fmt.Sprintf(", %d holding a stream open", ev.Streams)
 	}
-	return fmtDur(d)
+	return fmt.Sprintf("%s idle %s, the oldest for %s; %d of them opened while an older one sat idle and have not been used since%s: a client dials new sessions and leaves the old ones open",
+		plural(ev.Count, "session"), groupWhere(f), fmtDur(ev.Idle), ev.Piled, holding)
 }
 
 // sessionLeakCheck is SESSION_LEAK's advice on confirming it, naming the

@@ -201,6 +201,7 @@ func (s *Session) RecordYamuxRef(dir Dir, at time.Time, f *yamux.Frame) FrameRef
 	}
 	if st := s.counted; st != nil {
 		ref = FrameRef{st: st, serial: st.serial, head: s.countedHead}
+		s.watchUsed(at.UnixNano())
 		if st.watch.leaked {
 			s.w.leakFrame(st) // in use: its leak clock starts again
 		}

@@ -228,13 +228,14 @@ func TestFindingOfNoSession(t *testing.T) {
 // TestSessionLeakOfNoSession: SESSION_LEAK concerns no one session
 // either; enter names the group instead, and stays. Twelve sessions from
 // one host, no stream on any, opened 10 s apart: each after the first
-// opened while an older one sat idle.
+// opened while an older one sat idle, and stayed piled through the hold.
 func TestSessionLeakOfNoSession(t *testing.T) {
 	c := newCapture(live.Config{})
 	base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	for i := range 12 {
-		c.open("10.0.0.7:"+strconv.Itoa(40000+i), "10.0.0.1:9000", base.Add(-2*time.Minute+time.Duration(i)*10*time.Second))
+		c.open("10.0.0.7:"+strconv.Itoa(40000+i), "10.0.0.1:9000", base.Add(-3*time.Minute+time.Duration(i)*10*time.Second))
 	}
+	c.reg.Evaluate(base.Add(-time.Minute), live.FindingsConfig{}) // and the hold, 60 s
 	c.reg.Evaluate(base, live.FindingsConfig{})
 	m := press(c.model(t, 80, 24), "!")
 	if row := cursorRow(paneBox(screenOf(m), "Findings")); !strings.Contains(row, "warn SESSION_LEAK") {

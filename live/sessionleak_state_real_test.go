@@ -1,0 +1,291 @@
+package live_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/muxtop/muxtop/live"
+)
+
+// The state-based SESSION_LEAK on real smux v1, v2 and yamux sessions:
+// the shapes a break-it review found it wrong on. Sessions are idle
+// after 300 ms (the shorter --leak-after), as in pileCfg.
+
+// pileRunCfg is pileShape with config cfg, run for run.
+func pileRunCfg(t *testing.T, p pileProto, cfg live.FindingsConfig, run time.Duration, drive func(ctx context.Context, dial func() muxEnd)) []live.Record {
+	reg := live.New(live.Config{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), run)
+	defer cancel()
+	var mu sync.Mutex
+	var dialed []muxEnd
+	dial := func() muxEnd {
+		cli := p.dial(t, reg, ln, &wg)
+		mu.Lock()
+		dialed = append(dialed, cli)
+		mu.Unlock()
+		return cli
+	}
+	var dwg sync.WaitGroup
+	dwg.Go(func() { drive(ctx, dial) })
+	every(ctx, 50*time.Millisecond, func() bool { reg.Evaluate(time.Now(), cfg); return true })
+	dwg.Wait()
+	reg.Evaluate(time.Now(), cfg)
+	recs := pileRecords(reg)
+	mu.Lock()
+	for _, c := range dialed {
+		c.Close()
+	}
+	mu.Unlock()
+	return recs
+}
+
+// pileOpened counts the records that opened a SESSION_LEAK.
+func pileOpened(recs []live.Record) int {
+	n := 0
+	for _, r := range recs {
+		if r.Kind == live.FindingOpened {
+			n++
+		}
+	}
+	return n
+}
+
+// pileNoFlap fails t where a SESSION_LEAK opened again after one
+// resolved.
+func pileNoFlap(t *testing.T, recs []live.Record) {
+	t.Helper()
+	resolved := false
+	for _, r := range recs {
+		switch r.Kind {
+		case live.FindingResolved:
+			resolved = true
+		case live.FindingOpened:
+			if resolved {
+				t.Errorf("SESSION_LEAK flapped: opened again after it resolved (%d opened)", pileOpened(recs))
+				return
+			}
+		}
+	}
+}
+
+// pileWait sleeps d, or less if ctx ends first.
+func pileWait(ctx context.Context, d time.Duration) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(d):
+		return true
+	}
+}
+
+// TestSessionLeakBusyBesideIdleReal: an older session of the host sits
+// idle (a control session), and then busy sessions come: a fixed pool of
+// 12 used round-robin, a request every 10 ms, or job sessions, each busy
+// for its job and closed after it. None of the busy ones ever sits idle:
+// nothing piles, and SESSION_LEAK neither opens nor flaps.
+func TestSessionLeakBusyBesideIdleReal(t *testing.T) {
+	t.Parallel()
+	cfg := pileStateCfg(5, 600*time.Millisecond)
+	shapes := []struct {
+		name  string
+		drive func(t *testing.T, ctx context.Context, dial func() muxEnd)
+	}{
+		{"pool", func(t *testing.T, ctx context.Context, dial func() muxEnd) {
+			pool := make([]muxEnd, 12)
+			for i := range pool {
+				pool[i] = dial()
+			}
+			for i := 0; ctx.Err() == nil; i++ {
+				pileAsk(t, pool[i%len(pool)])
+				time.Sleep(10 * time.Millisecond)
+			}
+		}},
+		{"jobs", func(t *testing.T, ctx context.Context, dial func() muxEnd) {
+			var wg sync.WaitGroup
+			for range 4 {
+				wg.Go(func() {
+					for ctx.Err() == nil {
+						cli := dial()
+						for range 15 {
+							pileAsk(t, cli)
+							time.Sleep(10 * time.Millisecond)
+						}
+						cli.Close()
+					}
+				})
+			}
+			wg.Wait()
+		}},
+	}
+	for _, p := range pileProtos {
+		for _, sh := range shapes {
+			t.Run(p.name+"/"+sh.name, func(t *testing.T) {
+				t.Parallel()
+				recs := pileRunCfg(t, p, cfg, 3*time.Second, func(ctx context.Context, dial func() muxEnd) {
+					pileAsk(t, dial()) // the control session, idle from here
+					if pileWait(ctx, 700*time.Millisecond) {
+						sh.drive(t, ctx, dial)
+					}
+				})
+				if n := pileOpened(recs); n != 0 {
+					t.Errorf("busy sessions beside an idle one opened SESSION_LEAK %d times:%s", n, describeRecords(recs))
+				}
+				pileNoFlap(t, recs)
+			})
+		}
+	}
+}
+
+// TestSessionLeakStreamLeftOpenReal: a client that dials a session per
+// request, every 100 ms, and leaves the request's stream open as well as
+// the session (the server answered and closed its side): the sessions
+// pile idle with a stream open each, and SESSION_LEAK opens saying so.
+func TestSessionLeakStreamLeftOpenReal(t *testing.T) {
+	t.Parallel()
+	cfg := pileStateCfg(5, 600*time.Millisecond)
+	for _, p := range pileProtos {
+		t.Run(p.name, func(t *testing.T) {
+			t.Parallel()
+			recs := pileRunCfg(t, p, cfg, 2500*time.Millisecond, func(ctx context.Context, dial func() muxEnd) {
+				for {
+					st, err := dial().Open()
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					st.SetDeadline(time.Now().Add(5 * time.Second))
+					if _, err := st.Write([]byte{'R'}); err != nil {
+						t.Error(err)
+						return
+					}
+					var b [2]byte
+					if _, err := io.ReadFull(st, b[:]); err != nil {
+						t.Error(err)
+					}
+					if !pileWait(ctx, 100*time.Millisecond) {
+						return
+					}
+				}
+			})
+			if len(recs) == 0 || recs[0].Kind != live.FindingOpened {
+				t.Fatalf("a session per request, its stream left open, opened no SESSION_LEAK:%s", describeRecords(recs))
+			}
+			f := recs[0].Finding
+			t.Logf("%s: %s", f.Code, f.Text)
+			if f.Evidence.Piled < 5 || f.Evidence.Streams != f.Evidence.Piled || !strings.Contains(f.Text, "each holding a stream open") {
+				t.Errorf("SESSION_LEAK: %+v %q", f.Evidence, f.Text)
+			}
+		})
+	}
+}
+
+// TestSessionLeakSlowReal: a slow leak, a session per request every
+// 900 ms (3 times the idle time) never closed: the piled sessions stay,
+// and once 5 of them are there SESSION_LEAK opens, however slowly they
+// came.
+func TestSessionLeakSlowReal(t *testing.T) {
+	t.Parallel()
+	cfg := pileStateCfg(5, 600*time.Millisecond)
+	for _, p := range pileProtos {
+		t.Run(p.name, func(t *testing.T) {
+			t.Parallel()
+			recs := pileRunCfg(t, p, cfg, 6500*time.Millisecond, func(ctx context.Context, dial func() muxEnd) {
+				for {
+					pileAsk(t, dial())
+					if !pileWait(ctx, 900*time.Millisecond) {
+						return
+					}
+				}
+			})
+			if len(recs) == 0 || recs[0].Kind != live.FindingOpened {
+				t.Fatalf("a session every 900 ms, never closed, 7 in all, opened no SESSION_LEAK:%s", describeRecords(recs))
+			}
+			t.Logf("%s: %s", recs[0].Finding.Code, recs[0].Finding.Text)
+		})
+	}
+}
+
+// TestSessionLeakYamuxAdviceReal: a yamux client dialing a session per
+// request: the advice names yamux, though each session's protocol is
+// unknown until its first stream (a yamux client sends nothing at dial).
+func TestSessionLeakYamuxAdviceReal(t *testing.T) {
+	t.Parallel()
+	p := pileProtos[2]
+	recs := pileRunCfg(t, p, pileStateCfg(5, 600*time.Millisecond), 2500*time.Millisecond, func(ctx context.Context, dial func() muxEnd) {
+		for {
+			dial()
+			if !pileWait(ctx, 50*time.Millisecond) {
+				return
+			}
+			pileAsk(t, dial())
+			if !pileWait(ctx, 50*time.Millisecond) {
+				return
+			}
+		}
+	})
+	if len(recs) == 0 || recs[0].Kind != live.FindingOpened {
+		t.Fatalf("yamux sessions per request opened no SESSION_LEAK:%s", describeRecords(recs))
+	}
+	for _, r := range recs {
+		if f := r.Finding; f.Proto != live.Yamux || !strings.Contains(f.Advice, "yamux.Client per request") {
+			t.Errorf("%v: %s advice: %q", r.Kind, f.Proto, f.Advice)
+		}
+	}
+}
+
+// TestSessionLeakLazyPoolReal: a fixed pool of 12 used round-robin, a
+// request every 180 ms, its sessions dialed lazily, each at its turn
+// (as a kcptun client redials after a server restart ended them all),
+// restarted once: each round, the pool's sessions dialed after the first
+// sit idle until their next turn, and 10 of them at once are piled for
+// a while; each is then reused. Each member waits 2.16 s between uses,
+// under the default hold of 12 idle times (3.6 s): nothing opens.
+func TestSessionLeakLazyPoolReal(t *testing.T) {
+	t.Parallel()
+	cfg := pileStateCfg(10, 0)
+	for _, p := range pileProtos {
+		t.Run(p.name, func(t *testing.T) {
+			t.Parallel()
+			recs := pileRunCfg(t, p, cfg, 6*time.Second, func(ctx context.Context, dial func() muxEnd) {
+				pool := make([]muxEnd, 12)
+				start := time.Now()
+				restarted := false
+				for i := 0; ; i++ {
+					if !restarted && time.Since(start) > 2600*time.Millisecond {
+						restarted = true
+						for j, c := range pool {
+							if c != nil {
+								c.Close()
+							}
+							pool[j] = nil
+						}
+					}
+					k := i % len(pool)
+					if pool[k] == nil {
+						pool[k] = dial()
+					}
+					pileAsk(t, pool[k])
+					if !pileWait(ctx, 180*time.Millisecond) {
+						return
+					}
+				}
+			})
+			pileNoFlap(t, recs)
+			if len(recs) != 0 {
+				t.Errorf("a lazily redialed round-robin pool opened SESSION_LEAK:%s", describeRecords(recs))
+			}
+		})
+	}
+}
