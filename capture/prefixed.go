@@ -44,7 +44,7 @@ const prefixMax = 4 << 10
 // the same protocol; it stays probing for the other's while that may
 // come; it is skipped otherwise, as before.
 func (c *conn) prefixed(d live.Dir, proto tap.Protocol, off int64) connState {
-	if c.pick || c.skip != 0 || off > prefixMax || !c.syn[d.Reverse()] { // Skip: --prefix sets it too (NewReader)
+	if c.pick || c.skip != 0 || off > prefixMax || !c.syn[d.Reverse()] { // skip: --skip's (--prefix sets it too: NewReader), else its tap's
 		return skipped
 	}
 	c.after[d], c.afterProto[d] = off+1, proto

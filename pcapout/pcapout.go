@@ -109,9 +109,9 @@ type Writer struct {
 	// goroutine's.
 	beatEvery time.Duration
 	sent      bool
-	// any says a packet was written: Close then writes where the
+	// wrote says a packet was written: Close then writes where the
 	// capture stopped (stopped). The writer goroutine's, then Close's.
-	any bool
+	wrote bool
 	// maxQueued bounds the payload bytes queued.
 	maxQueued int64
 	// tuples are the client and server addresses of the connections
@@ -302,8 +302,8 @@ func (w *Writer) fail(err error) {
 // Close writes what is queued, then where the capture stopped (an
 // Interface Statistics Block with its end time, if it wrote a packet),
 // flushes and closes the file (if Create opened it) and returns the
-// first error writing it met. Writes after
-// Close are dropped. It is idempotent.
+// first error writing it met. Writes after Close are dropped. It is
+// idempotent.
 func (w *Writer) Close() error {
 	w.closeOnce.Do(func() {
 		at := time.Now()
@@ -336,7 +336,7 @@ func (w *Writer) Close() error {
 // it not written) has none. Close calls it once the writer goroutine has
 // ended.
 func (w *Writer) stopped(at time.Time) {
-	if !w.any || w.err != nil || w.full.Load() {
+	if !w.wrote || w.err != nil || w.full.Load() {
 		return
 	}
 	ifaces := make([]int, 0, len(w.ifaces))
@@ -890,7 +890,7 @@ func (w *Writer) packet(s *synth, c *Conn, dir live.Dir, at time.Time, flags int
 		w.fail(err)
 		return
 	}
-	w.sent, w.any = true, true
+	w.sent, w.wrote = true, true
 	if err := w.commit(); err != nil {
 		w.fail(err)
 	}

@@ -34,7 +34,9 @@ import (
 // allows: like a *net.TCPConn, a Conn serialises its Reads (one reads and
 // decodes what it read before the next reads), so the bytes are decoded in
 // the order they were read; a Write runs alongside a Read (smux's reader
-// and writer), and Close unblocks both.
+// and writer), and Close unblocks both. Writes are decoded in the order
+// they begin, before the wrapped conn's Write: two at once may go out in
+// the other order (smux and yamux each write from one goroutine).
 type Conn struct {
 	net.Conn
 	sess *live.Session
@@ -161,7 +163,7 @@ func Wrap(c net.Conn, side live.Side, reg *live.Registry, label string, opts ...
 	}
 	tc.out.keep = true
 	if o.version != 0 {
-		tc.in.dec.Expect(o.version)
+		tc.in.Expect(o.version)
 	}
 	// The client sends the prefix: the feeder of client-to-server skips it.
 	if side == live.Client {
@@ -478,7 +480,8 @@ func (c *Conn) tellClosed() {
 // CloseWrite half-closes the wrapped conn if it supports it (TCP does).
 // What this end wrote ends here, as with Close: a session-half-closed
 // record while the peer's side is open, or, if the peer had closed its
-// side already, the session's end by EOF.
+// side already, the session's end by EOF. One that fails shuts nothing:
+// the tap decodes on what this end writes after it.
 func (c *Conn) CloseWrite() error {
 	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
 		// Marked before the FIN goes out: a peer that answers it with a

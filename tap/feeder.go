@@ -106,8 +106,9 @@ type Told struct {
 	Skip    int64     // Skip's: the bytes of prefix the client sends before the mux
 }
 
-// Any reports whether the tap was told anything a reader would decode
-// otherwise without: a protocol, a version or a prefix.
+// Any reports whether the tap was told anything without which a reader
+// would decode the connection otherwise: a protocol, a version or a
+// prefix (Tap alone is not).
 func (t Told) Any() bool { return t.Proto != Detect || t.Version != 0 || t.Skip > 0 }
 
 // ToldRecorder is a TransportRecorder that keeps what the tap was told
@@ -115,8 +116,8 @@ func (t Told) Any() bool { return t.Proto != Detect || t.Version != 0 || t.Skip 
 // into the capture, so that a reader of the capture decodes it as the
 // tap did. The tap calls ConnTold rather than ConnOver: a type that
 // embeds a ToldRecorder (a *pcapout.Writer) to wrap its connections'
-// recorders wraps ConnTold, which the embedded one's would pass its
-// ConnOver by.
+// recorders must wrap ConnTold too, or the tap calls the embedded one's
+// and bypasses its ConnOver.
 type ToldRecorder interface {
 	TransportRecorder
 	// ConnTold is ConnOver of a connection whose tap was told told.
@@ -258,7 +259,8 @@ func NewFeeders(sess *live.Session, snaplen int, proto Protocol, skip int) (c2s,
 // Expect tells the feeder that the receiver of its direction speaks smux
 // version v (1 or 2; another is ignored), as tap.Version tells a tap of
 // its end: a frame of another version is a VERSION_MISMATCH at once.
-// It is called before the feeder is given any byte.
+// Call it before the feeder is given any byte: once its decoder has
+// consumed one, it is ignored (decoder.Decoder.Expect).
 func (f *Feeder) Expect(v uint8) { f.dec.Expect(v) }
 
 // SkipPrefix makes the feeder skip the first n bytes of its direction,
