@@ -77,7 +77,7 @@ func answerAfterARead(ctx context.Context, t *testing.T, a, b muxEnd) {
 // 100 KiB, which a v2 window its reader no longer opens still takes
 // (at 512 bytes a millisecond, smux held the writer at its window after
 // 100 ms: all the wire carried was a burst no longer than the in-flight
-// window, and a LEAK's to tell, its stream never closed).
+// window, and WINDOW_STALL's to tell, its writer held at the window).
 func pushIgnoresEOF(ctx context.Context, t *testing.T, a, b muxEnd) {
 	go serveEach(b, func(st muxStream) {
 		defer st.Close()

@@ -680,7 +680,7 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 
 // lateCounts returns base with direction d's entries set to the late
 // counts now: frames, bytes, streams, unseen frames, frames after both
-// FINs (engineState.lateBase).
+// FINs (engineSession.lateBase).
 func (w *sessionWatch) lateCounts(d int, base [5][2]uint64) [5][2]uint64 {
 	base[0][d], base[1][d], base[2][d], base[3][d], base[4][d] = w.late[d], w.lateBytes[d], w.lateStreams[d], w.lateUnseen[d], w.lateGone[d]
 	// What counted before the base counts in no finding any more: a UPD

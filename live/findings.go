@@ -350,6 +350,8 @@ type Evidence struct {
 	// framed, of a PROTOCOL finding, is how many frames its direction
 	// carried before the violation: where there were some, its sender
 	// speaks the mux and its framing broke mid-stream (protocolMidStream).
+	// 0 where the session's counts are incomplete (a capture that joined
+	// mid-stream or lost bytes), whose resync may have framed payload.
 	framed uint64
 	// slowQuiet: where a WINDOW_STALL's reader had reported (Slow), the
 	// writer's hold since that latest report (or its refill), once it is
@@ -473,8 +475,8 @@ func (ev *Evidence) slowLevel() uint8 {
 // and severity, is told at once (finding-updated), each a bit of its
 // own: slowLevel (two bits); an smux v2 WINDOW_STALL's reader's FIN
 // (readerFIN), which makes its words say the writer's Write is stuck
-// there (a stall opened before the reader closed said so only in the
-// summary); and for DATA_AFTER_CLOSE which readings its count mixes,
+// there (before, a stall opened before the reader's FIN said so only in
+// the summary); and for DATA_AFTER_CLOSE which readings its count mixes,
 // whose words differ (a reader's later UPD turns "has not read them yet"
 // into "may have read these unseen" at the same count).
 func (ev *Evidence) toldLevel() uint8 {
@@ -837,25 +839,26 @@ type engineSession struct {
 
 // told is what a finding's latest record (FindingOpened,
 // FindingUpdated) told of its count and severity, and when (Unix ns);
-// and, of a WINDOW_STALL, what its reader was found to do
-// (Evidence.slowLevel).
+// and, of a WINDOW_STALL, what its reader was found to do and whether
+// it had sent FIN (Evidence.toldLevel).
 type told struct {
 	count  uint64
 	sev    Severity
 	at     int64
-	slow   uint8 // Evidence.slowLevel
+	slow   uint8 // Evidence.toldLevel
 	stream uint32
 }
 
 // again says whether an open finding whose count is count, stream
-// stream, severity sev and slow reader slow (Evidence.slowLevel) at ns
+// stream, severity sev and slow reader slow (Evidence.toldLevel) at ns
 // is told again (FindingUpdated): its severity is not what t told,
 // which is told at once (rare, and it changes what the finding means: a
 // PROTOCOL finding whose other end answered in the same protocol); nor
 // is slow, told at once too (a WINDOW_STALL's reader found to read again
 // after a pause, or far slower than the writer writes, not to have
-// stopped; then found to read far slower: its text changes, and before
-// only its resolution said so); or its count or stream is not (a
+// stopped; then found to read far slower; or, in smux v2, its reader's
+// FIN: its text changes, and before only its resolution or the summary
+// said so); or its count or stream is not (a
 // LEAK's oldest stream that closed, another as old taking its place: its
 // sid, first bytes and words change), and t is UpdateEvery old or more.
 // If so, t is now that telling; was is the severity t had told where sev

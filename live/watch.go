@@ -769,9 +769,9 @@ const (
 	lateGone
 )
 
-// lateKindOf says what the wire shows of n late bytes sent, before bytes
-// after the stream's start, to a v2 receiver that has sent FIN, not both
-// FINs in, whose latest UPD is u, once lateGrace has passed with none
+// lateKindOf says what the wire shows of n late bytes, which begin
+// before bytes into the stream, sent to a v2 receiver that has sent FIN,
+// not both FINs in, whose latest UPD is u, once lateGrace has passed with none
 // consuming them: whether it could read them whole with no UPD
 // (lateKind).
 func lateKindOf(u latestUPD, before uint32, n uint64) lateKind {
@@ -892,7 +892,8 @@ func (s *Session) drained(st *stream, dir Dir, before uint32) bool {
 // writer that ignores io.EOF is held at the window its closed reader no
 // longer opens: where it wrote the window's rest within the in-flight
 // window, the wire shows no more than in-flight data, and its stream,
-// never closed, is LEAK's to tell.
+// never closed, is WINDOW_STALL's to tell: its Write does not return at
+// the FIN (smux v1.5.55 and later).
 // The cost: a writer that streamed up to the FIN and then answered within
 // 250 ms of it (a last message after the peer's Close) is not told from
 // in-flight data; and frames that were in flight but come more than

@@ -418,7 +418,10 @@ func closeWaitSS(transport string) string {
 }
 
 // stallText words a window-stall finding, the same in smux and yamux
-// but for the rule by which each reports what its reader consumed.
+// but for the rule by which each reports what its reader consumed, and
+// for two cases only smux v2 has: bytes in flight above the window the
+// reader announced (its writer starts at 256 KiB), and the reader's FIN
+// (readerFIN), which does not let the writer go.
 //
 // No report for StallAfter is no proof that the reader stopped: smux v2
 // sends a UPD at a stream's first read, then only once its reader has
@@ -1125,12 +1128,8 @@ func protocolMidStream(f *Finding, mux, violation, then string) (text, advice st
 	if g := ev.Guess; g != wirekind.Unknown && !g.IsSmux() && !g.IsYamux() {
 		what = g.String() + " where a header belongs"
 	}
-	frames := "frames"
-	if ev.framed == 1 {
-		frames = "frame"
-	}
-	return fmt.Sprintf("the %s's framing broke after %d %s %s accepts: at offset %d it sent %s (%s)",
-			sender, ev.framed, frames, mux, ev.Offset, what, violation),
+	return fmt.Sprintf("the %s's framing broke after %s %s accepts: at offset %d it sent %s (%s)",
+			sender, plural(ev.framed, "frame"), mux, ev.Offset, what, violation),
 		fmt.Sprintf("the %s speaks %s, so its address and protocol are right: find what broke its framing — a peer on another %s version or implementation than the %s's, bytes written to the connection outside the session, or a layer underneath that loses or alters bytes (KCP, FEC, a proxy); %s",
 			sender, mux, mux, f.Dir.Reverse().Sender(), then)
 }
