@@ -897,6 +897,14 @@ func (c *conn) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.T
 			switch {
 			case tcp.SYN && !tcp.ACK:
 				c.synHeld = true
+			case c.guessed:
+				// Joined with no SYN and no filter's port to tell the
+				// client (a told connection a Live viewer joined): the
+				// stream ids its ends open tell it, as they do for one
+				// probed (scanRoles), before it is aligned. What the tap
+				// was told goes on the directions once they are known
+				// (open).
+				c.startOrienting(ci.Timestamp)
 			case !c.startAligning(ci.Timestamp):
 				c.opening(ci.Timestamp)
 			}
