@@ -660,6 +660,7 @@ func (f factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac reassem
 		// speak if it is not that.
 		c.state = picked
 		c.proto = c.told.Proto
+		c.toldBy = live.ToldByTap
 	default:
 		// Probe: which protocol do the bytes chain up as? A connection the
 		// filter picked is decoded whatever the answer; one told its
@@ -667,6 +668,9 @@ func (f factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac reassem
 		// with another prefix.
 		c.state = probing
 		c.pick = !r.cfg.Filter.Empty() || toldProto
+		if toldProto {
+			c.toldBy = live.ToldByTap
+		}
 		if c.forced != tap.Yamux {
 			c.probe = [2]*decoder.Decoder{decoder.New(0), decoder.New(0)}
 		}
@@ -810,8 +814,11 @@ type conn struct {
 	otherPrefix []byte
 	want        []byte
 	forced      tap.Protocol
-	pending     []chunk
-	held        int
+	// toldBy is who told the protocol the connection is decoded as, where
+	// its tap did (SessionInfo.ToldBy): the program's, or attach.
+	toldBy  live.ToldBy
+	pending []chunk
+	held    int
 	// The order (order.go): inHolds, the connection is in the reader's
 	// holds, held from holdFrom; late, it held the others for longer than
 	// the order's bounds allow, and holds them no more (its records keep
@@ -1651,6 +1658,12 @@ func (c *conn) open(at time.Time, zero [2]time.Time) {
 	cname, sname := c.endNames()
 	info := live.SessionInfo{Client: cname, Server: sname, Tap: live.Server, Captured: true, Label: c.r.cfg.Label, Prefix: string(c.want),
 		Transport: c.transport}
+	if c.toldBy != live.ToldByFlag && c.proto == c.told.Proto {
+		info.ToldBy = c.toldBy
+		if c.told.Attach {
+			info.ToldBy = live.ToldByAttach
+		}
+	}
 	switch c.proto {
 	case tap.Smux:
 		info.Proto = live.Smux

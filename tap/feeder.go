@@ -109,6 +109,8 @@ type Told struct {
 	// other bytes is another protocol, forwarded and not decoded, and a
 	// reader that knows it skips the connection as the tap did.
 	Prefix string
+	// Attach says attach told it (its flags), not a program's options.
+	Attach bool
 }
 
 // Any reports whether the tap was told anything a reader would decode

@@ -452,7 +452,7 @@ func (p *Proxy) handle(client net.Conn) {
 		// into the capture, for read to decode it as attach did.
 		// The prefix's bytes themselves go too: a client that began with
 		// others is another protocol, not decoded, here and in read.
-		told := Told{Tap: live.Server, Proto: p.cfg.Protocol, Skip: int64(max(p.cfg.Skip, len(p.cfg.Prefix), 0)), Prefix: string(p.cfg.Prefix)}
+		told := Told{Tap: live.Server, Proto: p.cfg.Protocol, Skip: int64(max(p.cfg.Skip, len(p.cfg.Prefix), 0)), Prefix: string(p.cfg.Prefix), Attach: true}
 		pr.rec = RecordConnTold(rec, from, p.cfg.Upstream, "", told, time.Now())
 		pr.feed[0].Record(pr.rec)
 		pr.feed[1].Record(pr.rec)

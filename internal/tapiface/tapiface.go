@@ -68,8 +68,9 @@ const toldPrefix = "muxtop told:"
 // version=2" (tap.Version(2) on a server's conn) or "muxtop told:
 // tap=client proto=yamux skip=1" (tap.WithProtocol(tap.Yamux) and
 // tap.Skip(1), as Consul's conns are tapped); a prefix's bytes are in
-// hex, "muxtop told: tap=server proto=yamux skip=1 prefix=04" (attach
-// --protocol yamux --prefix 04).
+// hex, "muxtop told: tap=server proto=yamux skip=1 prefix=04 by=attach" (attach
+// --protocol yamux --prefix 04 by=attach), "by=attach" where attach's
+// flags told it.
 func Comment(told tap.Told) string {
 	if !told.Any() {
 		return ""
@@ -86,6 +87,9 @@ func Comment(told tap.Told) string {
 	}
 	if told.Prefix != "" {
 		s += " prefix=" + hex.EncodeToString([]byte(told.Prefix))
+	}
+	if told.Attach {
+		s += " by=attach"
 	}
 	return s
 }
@@ -123,6 +127,8 @@ func Told(comment string) (tap.Told, bool) {
 			if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
 				told.Skip = n
 			}
+		case "by":
+			told.Attach = v == "attach"
 		case "prefix":
 			if b, err := hex.DecodeString(v); err == nil && len(b) > 0 {
 				told.Prefix = string(b)
