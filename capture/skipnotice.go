@@ -32,7 +32,7 @@ func (c *conn) skipText() string {
 	if c.otherPrefix != nil {
 		told := ""
 		if len(c.r.cfg.Prefix) == 0 {
-			told = ", which its tap was told (attach's --prefix): forwarded, not decoded, as attach did"
+			told = ", which attach was told (its --write file says so): attach forwarded it, not decoded"
 		}
 		return fmt.Sprintf("skipped %s → %s, another protocol on the port: its client began with % x, not --prefix % x%s",
 			client, server, c.otherPrefix, c.want, told)
