@@ -621,6 +621,12 @@ func (f factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac reassem
 	if !flags && c.told.Skip > 0 {
 		c.skip = int(c.told.Skip)
 	}
+	c.want, c.forced = r.cfg.Prefix, r.cfg.Protocol
+	if !flags {
+		// attach's --prefix: a client that began with other bytes was
+		// another protocol to it, forwarded and not decoded; so here.
+		c.want, c.forced = []byte(c.told.Prefix), c.told.Proto
+	}
 	f.ca.conn = c
 	// Who is the client: the end that sent the first SYN; without one, the
 	// end not on the filter's port; without that, the end that opens
@@ -647,22 +653,28 @@ func (f factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac reassem
 		// another protocol, which is skipped.
 		c.state = picked
 		c.proto = r.cfg.Protocol
-	case toldProto:
+	case toldProto && len(c.want) == 0:
 		// The tap was told what it speaks: it decoded it so from its
 		// first byte (past its prefix), as the filter's pick with
 		// --protocol is decoded, a PROTOCOL finding saying what the ends
 		// speak if it is not that.
 		c.state = picked
 		c.proto = c.told.Proto
+		c.toldBy = live.ToldByTap
 	default:
 		// Probe: which protocol do the bytes chain up as? A connection the
-		// filter picked is decoded whatever the answer.
+		// filter picked is decoded whatever the answer; one told its
+		// protocol and prefix (attach's) too, unless its client began
+		// with another prefix.
 		c.state = probing
-		c.pick = !r.cfg.Filter.Empty()
-		if r.cfg.Protocol != tap.Yamux {
+		c.pick = !r.cfg.Filter.Empty() || toldProto
+		if toldProto {
+			c.toldBy = live.ToldByTap
+		}
+		if c.forced != tap.Yamux {
 			c.probe = [2]*decoder.Decoder{decoder.New(0), decoder.New(0)}
 		}
-		if r.cfg.Protocol != tap.Smux {
+		if c.forced != tap.Smux {
 			c.yprobe = [2]*yamux.Decoder{yamux.New(0), yamux.New(0)}
 		}
 	}
@@ -794,12 +806,19 @@ type conn struct {
 	doubt  [2]*doubt
 	prefix int
 	// prefixSeen is how many bytes of the client's prefix, from its SYN,
-	// were found to be Config.Prefix's; otherPrefix says they were not:
-	// another protocol on the port.
+	// were found to be want's; otherPrefix says they were not: another
+	// protocol on the port. want is Config.Prefix, else the prefix the
+	// connection's tap was told (attach's --prefix); forced is
+	// Config.Protocol, else the protocol its tap was told.
 	prefixSeen  int
 	otherPrefix []byte
-	pending     []chunk
-	held        int
+	want        []byte
+	forced      tap.Protocol
+	// toldBy is who told the protocol the connection is decoded as, where
+	// its tap did (SessionInfo.ToldBy): the program's, or attach.
+	toldBy  live.ToldBy
+	pending []chunk
+	held    int
 	// The order (order.go): inHolds, the connection is in the reader's
 	// holds, held from holdFrom; late, it held the others for longer than
 	// the order's bounds allow, and holds them no more (its records keep
@@ -897,6 +916,14 @@ func (c *conn) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.T
 			switch {
 			case tcp.SYN && !tcp.ACK:
 				c.synHeld = true
+			case c.guessed:
+				// Joined with no SYN and no filter's port to tell the
+				// client (a told connection a Live viewer joined): the
+				// stream ids its ends open tell it, as they do for one
+				// probed (scanRoles), before it is aligned. What the tap
+				// was told goes on the directions once they are known
+				// (open).
+				c.startOrienting(ci.Timestamp)
 			case !c.startAligning(ci.Timestamp):
 				c.opening(ci.Timestamp)
 			}
@@ -1196,7 +1223,7 @@ func (c *conn) data(d live.Dir, p []byte, at time.Time) {
 	case skipped:
 		return
 	}
-	if d == live.ClientToServer && c.syn[d] && c.prefixSeen < len(c.r.cfg.Prefix) && c.state != decoding && c.otherPrefixIn(p) {
+	if d == live.ClientToServer && c.syn[d] && c.prefixSeen < len(c.want) && c.state != decoding && c.otherPrefixIn(p) {
 		c.state = skipped
 		c.settle()
 		return
@@ -1232,10 +1259,10 @@ func (c *conn) data(d live.Dir, p []byte, at time.Time) {
 }
 
 // otherPrefixIn reports whether p, the client's next bytes from its SYN,
-// differ from Config.Prefix where they fall within it, keeping those
-// bytes of the client's prefix in otherPrefix if so.
+// differ from the prefix wanted (want) where they fall within it, keeping
+// those bytes of the client's prefix in otherPrefix if so.
 func (c *conn) otherPrefixIn(p []byte) bool {
-	want := c.r.cfg.Prefix
+	want := c.want
 	n := min(len(p), len(want)-c.prefixSeen)
 	if bytes.Equal(p[:n], want[c.prefixSeen:c.prefixSeen+n]) {
 		c.prefixSeen += n
@@ -1452,8 +1479,8 @@ func (c *conn) settle() {
 			return
 		}
 		// Picked, but no probe found frames: decoded as a tap decodes,
-		// by the protocol forced or the first byte.
-		c.proto = c.r.cfg.Protocol
+		// by the protocol forced (or told) or the first byte.
+		c.proto = c.forced
 	}
 	if c.state != aligning && c.startAligning(c.last) {
 		return // held until each direction shows where its frames begin
@@ -1629,8 +1656,14 @@ func (c *conn) open(at time.Time, zero [2]time.Time) {
 	client, server := c.ends()
 	reg := c.r.cfg.Registry
 	cname, sname := c.endNames()
-	info := live.SessionInfo{Client: cname, Server: sname, Tap: live.Server, Captured: true, Label: c.r.cfg.Label, Prefix: string(c.r.cfg.Prefix),
+	info := live.SessionInfo{Client: cname, Server: sname, Tap: live.Server, Captured: true, Label: c.r.cfg.Label, Prefix: string(c.want),
 		Transport: c.transport}
+	if c.toldBy != live.ToldByFlag && c.proto == c.told.Proto {
+		info.ToldBy = c.toldBy
+		if c.told.Attach {
+			info.ToldBy = live.ToldByAttach
+		}
+	}
 	switch c.proto {
 	case tap.Smux:
 		info.Proto = live.Smux

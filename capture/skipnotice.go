@@ -30,8 +30,12 @@ func (c *conn) skippedNotMux() {
 func (c *conn) skipText() string {
 	client, server := c.ends()
 	if c.otherPrefix != nil {
-		return fmt.Sprintf("skipped %s → %s, another protocol on the port: its client began with % x, not --prefix % x",
-			client, server, c.otherPrefix, c.r.cfg.Prefix)
+		told := ""
+		if len(c.r.cfg.Prefix) == 0 {
+			told = ", which attach was told (its --write file says so): attach forwarded it, not decoded"
+		}
+		return fmt.Sprintf("skipped %s → %s, another protocol on the port: its client began with % x, not --prefix % x%s",
+			client, server, c.otherPrefix, c.want, told)
 	}
 	head := fmt.Sprintf("skipped %s → %s, %s", client, server, c.r.notMuxWhat())
 	if n := c.r.cfg.Skip; n > 0 && len(c.r.cfg.Prefix) == 0 && c.syn[live.ClientToServer] {

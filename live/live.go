@@ -374,7 +374,29 @@ type SessionInfo struct {
 	// first bytes opens the session with ProtocolUnknown and calls
 	// Session.SetProtocol.
 	Proto Protocol
+	// ToldBy says who told the session's Proto, for the advice of a
+	// PROTOCOL finding that says muxtop decoded it as the wrong mux to
+	// name what to change: muxtop's --protocol (ToldByFlag), the
+	// program's tap (ToldByTap), attach's --protocol in read of its
+	// capture (ToldByAttach).
+	ToldBy ToldBy
 }
+
+// ToldBy is who told a session's protocol (SessionInfo.ToldBy).
+type ToldBy uint8
+
+const (
+	// ToldByFlag: muxtop's own --protocol (attach, read, sniff), or
+	// nobody (the protocol is detected).
+	ToldByFlag ToldBy = iota
+	// ToldByTap: the program's tap (tap.Version, which implies smux, or
+	// tap.WithProtocol), in the tap and in read of its capture, which
+	// carries it.
+	ToldByTap
+	// ToldByAttach: attach's --protocol, in read of the capture attach
+	// --write wrote, which carries it.
+	ToldByAttach
+)
 
 // EndName is how an end of side at address addr is shown where its
 // address goes (the sessions pane, a session-opened line): addr, or the

@@ -598,6 +598,11 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 			// Each end's first bytes are smux's, and each end answers the
 			// other: a connection muxtop decodes by its first byte would
 			// have been decoded as smux. It was told yamux.
+			if f.info.ToldBy != ToldByFlag {
+				return fmt.Sprintf("the %s sent %s, not yamux (%s at offset %d), and the %s sent %s: both ends speak smux, and muxtop, %s, decoded their connection as yamux",
+						sender, ev.Guess, ev.YamuxViolation, ev.Offset, receiver, ev.PeerGuess, toldWho(f.info.ToldBy, "yamux")),
+					"nothing is wrong with the two ends: muxtop's decoding is; " + toldFix(f.info.ToldBy, "yamux", "smux", false)
+			}
 			return fmt.Sprintf("the %s sent %s, not yamux (%s at offset %d), and the %s sent %s: both ends speak smux, and muxtop, told --protocol yamux, decoded their connection as yamux",
 					sender, ev.Guess, ev.YamuxViolation, ev.Offset, receiver, ev.PeerGuess),
 				"nothing is wrong with the two ends: muxtop's --protocol yamux is; drop it (muxtop tells smux from yamux by each connection's first byte) or give --protocol smux"
@@ -609,7 +614,11 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 		if ev.Guess.IsSmux() && !ev.PeerAnswered {
 			// The other end has neither framed nor hung up yet: it has not
 			// said what it speaks.
-			advice = fmt.Sprintf("if both ends speak smux, they are fine and muxtop decoded the connection as yamux: drop --protocol yamux (or give --protocol smux); otherwise fix the %s's address or protocol; yamux ends the session at once", sender)
+			fix := "drop --protocol yamux (or give --protocol smux)"
+			if f.info.ToldBy != ToldByFlag {
+				fix = toldFix(f.info.ToldBy, "yamux", "smux", false)
+			}
+			advice = fmt.Sprintf("if both ends speak smux, they are fine and muxtop decoded the connection as yamux: %s; otherwise fix the %s's address or protocol; yamux ends the session at once", fix, sender)
 		}
 		return fmt.Sprintf("the %s sent %s, not yamux (%s at offset %d): it %s",
 			sender, ev.Guess, ev.YamuxViolation, ev.Offset, ev.Guess.HintAt("yamux")), advice
@@ -778,6 +787,11 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 			// forced to, or past a prefix it was not told of.
 			text := fmt.Sprintf("the %s sent %s, not smux (%s at offset %d), and the %s sent %s: both ends speak yamux, and muxtop decoded their connection as smux",
 				sender, ev.Guess, ev.Violation, ev.Offset, receiver, ev.PeerGuess)
+			if f.info.ToldBy != ToldByFlag {
+				prefixed := ev.Guess == wirekind.PrefixedYamux || ev.PeerGuess == wirekind.PrefixedYamux
+				text = strings.Replace(text, "and muxtop decoded", "and muxtop, "+toldWho(f.info.ToldBy, "smux")+", decoded", 1)
+				return text, "nothing is wrong with the two ends: muxtop's decoding is; " + toldFix(f.info.ToldBy, "smux", "yamux", prefixed)
+			}
 			if ev.Guess == wirekind.PrefixedYamux || ev.PeerGuess == wirekind.PrefixedYamux {
 				return text, "nothing is wrong with the two ends: muxtop's decoding is; give --protocol yamux --skip 1: the client sends a byte before the mux (such as Consul's and Nomad's RPC type byte)"
 			}
@@ -1132,4 +1146,36 @@ func protocolMidStream(f *Finding, mux, violation, then string) (text, advice st
 			sender, plural(ev.framed, "frame"), mux, ev.Offset, what, violation),
 		fmt.Sprintf("the %s speaks %s, so its address and protocol are right: find what broke its framing — a peer on another %s version or implementation than the %s's, bytes written to the connection outside the session, or a layer underneath that loses or alters bytes (KCP, FEC, a proxy); %s",
 			sender, mux, mux, f.Dir.Reverse().Sender(), then)
+}
+
+// toldWho says who told muxtop the protocol told, where it was not
+// muxtop's own --protocol (SessionInfo.ToldBy): "its tap told smux".
+func toldWho(by ToldBy, told string) string {
+	if by == ToldByAttach {
+		return "as attach was told --protocol " + told
+	}
+	return "its tap told " + told
+}
+
+// toldFix is the advice to a session decoded as told where its ends speak
+// other, told by the program's tap or attach (SessionInfo.ToldBy): what
+// to drop, or to tell instead, named as it was told; prefixed, the client
+// sends a byte before the mux.
+func toldFix(by ToldBy, told, other string, prefixed bool) string {
+	skip, flagSkip := "", ""
+	if prefixed {
+		skip, flagSkip = " and tap.Skip(1)", " --skip 1"
+	}
+	if by == ToldByAttach {
+		return fmt.Sprintf("attach was told --protocol %s (this capture is its --write file's, which says so): run it without --protocol (muxtop tells smux from yamux by each connection's first byte) or with --protocol %s%s", told, other, flagSkip)
+	}
+	opt := "tap.WithProtocol(tap.Yamux)"
+	if told == "smux" {
+		opt = "tap.Version or tap.WithProtocol(tap.Smux)"
+	}
+	tell := "tap.WithProtocol(tap.Yamux)"
+	if other == "smux" {
+		tell = "tap.WithProtocol(tap.Smux)"
+	}
+	return fmt.Sprintf("the program's tap was told %s (%s): drop it (the tap tells smux from yamux by the connection's first byte), or tell it %s (%s%s)", told, opt, other, tell, skip)
 }

@@ -148,6 +148,9 @@ func Wrap(c net.Conn, side live.Side, reg *live.Registry, label string, opts ...
 		o.proto = Smux
 	}
 	info.Proto = o.proto.live()
+	if o.proto != Detect {
+		info.ToldBy = live.ToldByTap // a misdecoding's advice names the option, not a flag
+	}
 	info.Transport = transportOf(c)
 	sess := reg.Open(info, time.Now())
 	snaplen := reg.Config().Snaplen

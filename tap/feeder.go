@@ -104,12 +104,19 @@ type Told struct {
 	Proto   Protocol  // WithProtocol's; Detect where not told
 	Version uint8     // Version's: the tapped end's smux version, 1 or 2; 0 where not told
 	Skip    int64     // Skip's: the bytes of prefix the client sends before the mux
+	// Prefix is the exact prefix the client was to send before the mux
+	// (attach's --prefix), "" where not told: a client that began with
+	// other bytes is another protocol, forwarded and not decoded, and a
+	// reader that knows it skips the connection as the tap did.
+	Prefix string
+	// Attach says attach told it (its flags), not a program's options.
+	Attach bool
 }
 
 // Any reports whether the tap was told anything without which a reader
 // would decode the connection otherwise: a protocol, a version or a
 // prefix (Tap alone is not).
-func (t Told) Any() bool { return t.Proto != Detect || t.Version != 0 || t.Skip > 0 }
+func (t Told) Any() bool { return t.Proto != Detect || t.Version != 0 || t.Skip > 0 || t.Prefix != "" }
 
 // ToldRecorder is a TransportRecorder that keeps what the tap was told
 // about each connection (Told), as pcapout's Writer and Live write it

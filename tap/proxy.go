@@ -450,7 +450,9 @@ func (p *Proxy) handle(client net.Conn) {
 	if rec := p.cfg.Recorder; rec != nil {
 		// What attach was told (--protocol, --skip, --prefix) goes
 		// into the capture, for read to decode it as attach did.
-		told := Told{Tap: live.Server, Proto: p.cfg.Protocol, Skip: int64(max(p.cfg.Skip, len(p.cfg.Prefix), 0))}
+		// The prefix's bytes themselves go too: a client that began with
+		// others is another protocol, not decoded, here and in read.
+		told := Told{Tap: live.Server, Proto: p.cfg.Protocol, Skip: int64(max(p.cfg.Skip, len(p.cfg.Prefix), 0)), Prefix: string(p.cfg.Prefix), Attach: true}
 		pr.rec = RecordConnTold(rec, from, p.cfg.Upstream, "", told, time.Now())
 		pr.feed[0].Record(pr.rec)
 		pr.feed[1].Record(pr.rec)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strings"
 	"testing"
 
 	"github.com/xtaci/smux"
@@ -88,5 +89,27 @@ func TestAttachWriteToldProtocol(t *testing.T) {
 	}
 	if a, r := decodedAs(t, "attach", reg), decodedAs(t, "read", read); a != r {
 		t.Errorf("read decoded %s, attach %s", r, a)
+	}
+	// The advice names the flag where it was given: attach's own
+	// --protocol, and in read of its file, attach's, not read's.
+	for _, x := range []struct {
+		what string
+		reg  *live.Registry
+		want string
+	}{{"attach", reg, "muxtop's --protocol yamux is"}, {"read", read, "attach was told --protocol yamux"}} {
+		x.reg.Evaluate(clock.Now(), live.FindingsConfig{Churn: -1})
+		n := 0
+		for _, f := range x.reg.Snapshot().Findings {
+			if f.Code != live.CodeProtocol {
+				continue
+			}
+			n++
+			if !strings.Contains(f.Advice, x.want) {
+				t.Errorf("%s: PROTOCOL advice %q; want it to say %q", x.what, f.Advice, x.want)
+			}
+		}
+		if n == 0 {
+			t.Errorf("%s: no PROTOCOL finding", x.what)
+		}
 	}
 }

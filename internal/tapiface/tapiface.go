@@ -11,6 +11,7 @@ package tapiface
 
 import (
 	"cmp"
+	"encoding/hex"
 	"strconv"
 	"strings"
 
@@ -66,7 +67,10 @@ const toldPrefix = "muxtop told:"
 // the capture file's properties, such as "muxtop told: tap=server
 // version=2" (tap.Version(2) on a server's conn) or "muxtop told:
 // tap=client proto=yamux skip=1" (tap.WithProtocol(tap.Yamux) and
-// tap.Skip(1), as Consul's conns are tapped).
+// tap.Skip(1), as Consul's conns are tapped); a prefix's bytes are in
+// hex, "muxtop told: tap=server proto=yamux skip=1 prefix=04 by=attach" (attach
+// --protocol yamux --prefix 04 by=attach), "by=attach" where attach's
+// flags told it.
 func Comment(told tap.Told) string {
 	if !told.Any() {
 		return ""
@@ -80,6 +84,12 @@ func Comment(told tap.Told) string {
 	}
 	if told.Skip > 0 {
 		s += " skip=" + strconv.FormatInt(told.Skip, 10)
+	}
+	if told.Prefix != "" {
+		s += " prefix=" + hex.EncodeToString([]byte(told.Prefix))
+	}
+	if told.Attach {
+		s += " by=attach"
 	}
 	return s
 }
@@ -116,6 +126,12 @@ func Told(comment string) (tap.Told, bool) {
 		case "skip":
 			if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
 				told.Skip = n
+			}
+		case "by":
+			told.Attach = v == "attach"
+		case "prefix":
+			if b, err := hex.DecodeString(v); err == nil && len(b) > 0 {
+				told.Prefix = string(b)
 			}
 		}
 	}

@@ -37,6 +37,7 @@ func TestToldRoundTrip(t *testing.T) {
 		{Tap: live.Server, Proto: tap.Smux, Version: 1},
 		{Tap: live.Server, Proto: tap.Yamux, Skip: 1},
 		{Tap: live.Client, Skip: 3},
+		{Tap: live.Server, Proto: tap.Yamux, Skip: 2, Prefix: "\x04 ", Attach: true},
 	} {
 		c := Comment(told)
 		got, ok := Told(c)

@@ -1,0 +1,120 @@
+package pcapout_test
+
+import (
+	"net"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/xtaci/smux"
+
+	"github.com/muxtop/muxtop/internal/livecaptest"
+	"github.com/muxtop/muxtop/internal/smuxtest"
+	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/pcapout"
+	"github.com/muxtop/muxtop/tap"
+)
+
+// lowClientConns returns the two ends of a loopback TCP connection whose
+// client's port is lower than its server's: the ephemeral-port guess of a
+// reader that saw no SYN takes the higher port's end for the client, and
+// is wrong here.
+func lowClientConns(t *testing.T) (client, server net.Conn) {
+	t.Helper()
+	for range 20 {
+		a, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		low, high := a, b
+		if a.Addr().(*net.TCPAddr).Port > b.Addr().(*net.TCPAddr).Port {
+			low, high = b, a
+		}
+		port := low.Addr().(*net.TCPAddr).Port
+		low.Close()
+		accepted := make(chan net.Conn, 1)
+		go func() { c, _ := high.Accept(); accepted <- c }()
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}}
+		cc, err := d.Dial("tcp", high.Addr().String())
+		if err != nil {
+			high.Close()
+			<-accepted
+			continue // the port was taken meanwhile
+		}
+		sc := <-accepted
+		high.Close()
+		t.Cleanup(func() { cc.Close(); sc.Close() })
+		return cc, sc
+	}
+	t.Fatal("no low client port")
+	return nil, nil
+}
+
+// TestToldJoinedOrients: a Live viewer that joins, after its handshake,
+// a connection whose tap was told its end's version (tap.Version(2) on a
+// real smux v2 server's conn), the client's port lower than the server's.
+// Seeing no SYN, the viewer must tell client from server by the stream
+// ids the client opens (odd ones), as it does for a connection whose tap
+// was told nothing; the port guess takes the server for the client. Before,
+// a told connection kept the guess: the viewer's session had the ends
+// swapped.
+func TestToldJoinedOrients(t *testing.T) {
+	for _, told := range []bool{false, true} {
+		name := "untold"
+		var opts []tap.Option
+		if told {
+			name, opts = "told", []tap.Option{tap.Version(2)}
+		}
+		t.Run(name, func(t *testing.T) {
+			reg := live.New(live.Config{})
+			lc := pcapout.NewLive()
+			cc, sc := lowClientConns(t)
+			srv, err := smux.Server(tap.Wrap(sc, live.Server, reg, "test", append(opts, tap.Record(lc))...), smuxtest.Config(2))
+			if err != nil {
+				t.Fatal(err)
+			}
+			smuxtest.EchoSmux(srv)
+			cli, err := smux.Client(cc, smuxtest.Config(2))
+			if err != nil {
+				t.Fatal(err)
+			}
+			hs := httptest.NewServer(lc)
+			t.Cleanup(func() { lc.Close(); hs.Close() })
+			viewer := livecaptest.View(t, hs.URL)
+			smuxtest.Eventually(t, "the viewer", func() bool { return lc.Viewers() == 1 })
+			for range 3 {
+				st, err := cli.OpenStream()
+				if err != nil {
+					t.Fatal(err)
+				}
+				st.SetDeadline(time.Now().Add(5 * time.Second))
+				st.Write([]byte("hello"))
+				if _, err := st.Read(make([]byte, 5)); err != nil {
+					t.Fatal(err)
+				}
+				st.Close()
+			}
+			cli.Close()
+			srv.Close()
+			smuxtest.Eventually(t, "the tap's session to end", func() bool { return reg.Snapshot().Sessions[0].Ended })
+			lc.Close()
+			viewer.Wait(t)
+			want := reg.Snapshot().Sessions[0].Info
+			snap := viewer.Reg.Snapshot()
+			if len(snap.Sessions) != 1 {
+				t.Fatalf("the viewer has %d sessions, want 1", len(snap.Sessions))
+			}
+			got := snap.Sessions[0]
+			if got.Info.Client != want.Client || got.Info.Server != want.Server {
+				t.Errorf("the viewer's session is %s → %s, the tap's %s → %s", got.Info.Client, got.Info.Server, want.Client, want.Server)
+			}
+			if len(got.Framing) != 0 {
+				t.Errorf("the viewer's session has violations: %+v", got.Framing)
+			}
+		})
+	}
+}
