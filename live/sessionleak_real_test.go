@@ -122,41 +122,11 @@ func pileAsk(t *testing.T, cli muxEnd) {
 	}
 }
 
-// pileShape runs drive against p's sessions for pileRun, evaluating
-// every 50 ms, and returns the SESSION_LEAK records. drive dials with
-// dial and stops when ctx is done.
+// pileShape runs drive against p's sessions for pileRun with pileCfg,
+// evaluating every 50 ms, and returns the registry and the SESSION_LEAK
+// records. drive dials with dial and stops when ctx is done.
 func pileShape(t *testing.T, p pileProto, drive func(ctx context.Context, dial func() muxEnd)) (*live.Registry, []live.Record) {
-	reg := live.New(live.Config{})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	ctx, cancel := context.WithTimeout(context.Background(), pileRun)
-	defer cancel()
-	var mu sync.Mutex
-	var dialed []muxEnd
-	dial := func() muxEnd {
-		cli := p.dial(t, reg, ln, &wg)
-		mu.Lock()
-		dialed = append(dialed, cli)
-		mu.Unlock()
-		return cli
-	}
-	var dwg sync.WaitGroup
-	dwg.Go(func() { drive(ctx, dial) })
-	every(ctx, 50*time.Millisecond, func() bool { reg.Evaluate(time.Now(), pileCfg); return true })
-	dwg.Wait()
-	reg.Evaluate(time.Now(), pileCfg)
-	recs := pileRecords(reg)
-	mu.Lock()
-	for _, c := range dialed {
-		c.Close()
-	}
-	mu.Unlock()
-	return reg, recs
+	return pileRunCfg(t, p, pileCfg, pileRun, drive)
 }
 
 // pileRecords returns the SESSION_LEAK records.

@@ -16,8 +16,11 @@ import (
 // the shapes a break-it review found it wrong on. Sessions are idle
 // after 300 ms (the shorter --leak-after), as in pileCfg.
 
-// pileRunCfg is pileShape with config cfg, run for run.
-func pileRunCfg(t *testing.T, p pileProto, cfg live.FindingsConfig, run time.Duration, drive func(ctx context.Context, dial func() muxEnd)) []live.Record {
+// pileRunCfg runs drive against p's sessions for run with config cfg,
+// evaluating every 50 ms, and returns the registry and the SESSION_LEAK
+// records (pileShape's, with pileCfg for pileRun). drive dials with dial
+// and stops when ctx is done.
+func pileRunCfg(t *testing.T, p pileProto, cfg live.FindingsConfig, run time.Duration, drive func(ctx context.Context, dial func() muxEnd)) (*live.Registry, []live.Record) {
 	reg := live.New(live.Config{})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -48,7 +51,7 @@ func pileRunCfg(t *testing.T, p pileProto, cfg live.FindingsConfig, run time.Dur
 		c.Close()
 	}
 	mu.Unlock()
-	return recs
+	return reg, recs
 }
 
 // pileOpened counts the records that opened a SESSION_LEAK.
@@ -133,7 +136,7 @@ func TestSessionLeakBusyBesideIdleReal(t *testing.T) {
 		for _, sh := range shapes {
 			t.Run(p.name+"/"+sh.name, func(t *testing.T) {
 				t.Parallel()
-				recs := pileRunCfg(t, p, cfg, 3*time.Second, func(ctx context.Context, dial func() muxEnd) {
+				_, recs := pileRunCfg(t, p, cfg, 3*time.Second, func(ctx context.Context, dial func() muxEnd) {
 					pileAsk(t, dial()) // the control session, idle from here
 					if pileWait(ctx, 700*time.Millisecond) {
 						sh.drive(t, ctx, dial)
@@ -158,7 +161,7 @@ func TestSessionLeakStreamLeftOpenReal(t *testing.T) {
 	for _, p := range pileProtos {
 		t.Run(p.name, func(t *testing.T) {
 			t.Parallel()
-			recs := pileRunCfg(t, p, cfg, 2500*time.Millisecond, func(ctx context.Context, dial func() muxEnd) {
+			_, recs := pileRunCfg(t, p, cfg, 2500*time.Millisecond, func(ctx context.Context, dial func() muxEnd) {
 				for {
 					st, err := dial().Open()
 					if err != nil {
@@ -201,7 +204,7 @@ func TestSessionLeakSlowReal(t *testing.T) {
 	for _, p := range pileProtos {
 		t.Run(p.name, func(t *testing.T) {
 			t.Parallel()
-			recs := pileRunCfg(t, p, cfg, 6500*time.Millisecond, func(ctx context.Context, dial func() muxEnd) {
+			_, recs := pileRunCfg(t, p, cfg, 6500*time.Millisecond, func(ctx context.Context, dial func() muxEnd) {
 				for {
 					pileAsk(t, dial())
 					if !pileWait(ctx, 900*time.Millisecond) {
@@ -223,7 +226,7 @@ func TestSessionLeakSlowReal(t *testing.T) {
 func TestSessionLeakYamuxAdviceReal(t *testing.T) {
 	t.Parallel()
 	p := pileProtos[2]
-	recs := pileRunCfg(t, p, pileStateCfg(5, 600*time.Millisecond), 2500*time.Millisecond, func(ctx context.Context, dial func() muxEnd) {
+	_, recs := pileRunCfg(t, p, pileStateCfg(5, 600*time.Millisecond), 2500*time.Millisecond, func(ctx context.Context, dial func() muxEnd) {
 		for {
 			dial()
 			if !pileWait(ctx, 50*time.Millisecond) {
@@ -258,7 +261,7 @@ func TestSessionLeakLazyPoolReal(t *testing.T) {
 	for _, p := range pileProtos {
 		t.Run(p.name, func(t *testing.T) {
 			t.Parallel()
-			recs := pileRunCfg(t, p, cfg, 6*time.Second, func(ctx context.Context, dial func() muxEnd) {
+			_, recs := pileRunCfg(t, p, cfg, 6*time.Second, func(ctx context.Context, dial func() muxEnd) {
 				pool := make([]muxEnd, 12)
 				start := time.Now()
 				restarted := false
