@@ -615,9 +615,10 @@ const (
 	// hold must exceed (a kcptun-like pool of 12, one request every 3 s:
 	// 36 s).
 	SessionLeakHoldIdles = 12
-	// SessionIdleAfter is how long a session must have had no stream
-	// open, and none opened or closed, to be idle for SESSION_LEAK, or
-	// LeakAfter where that is shorter: short enough that sessions a
+	// SessionIdleAfter is how long a session must have seen no stream
+	// frame (a SYN, data, a FIN, a window update; not a keepalive), open
+	// streams or not, to be idle for SESSION_LEAK, or LeakAfter where
+	// that is shorter (idleAfter): short enough that sessions a
 	// server's keepalive resets 10 to 20 s after their client abandoned
 	// them are seen idle while they live.
 	SessionIdleAfter = 5 * time.Second
@@ -708,7 +709,7 @@ func (c FindingsConfig) withDefaults() FindingsConfig {
 	def(&c.BlockedAfter, DefaultBlockedAfter)
 	def(&c.UnansweredAfter, DefaultUnansweredAfter)
 	def(&c.CloseWaitAfter, DefaultCloseWaitAfter)
-	def(&c.SessionLeakHold, SessionLeakHoldIdles*min(c.LeakAfter, SessionIdleAfter))
+	def(&c.SessionLeakHold, SessionLeakHoldIdles*idleAfter(&c))
 	if c.Churn == 0 {
 		c.Churn = DefaultChurn
 	}

@@ -259,10 +259,10 @@ func (e *engine) evalSessionLeak(r *Registry, now time.Time, ns int64, cfg *Find
 				nf.Since = l.f.Since
 			}
 			tell, _ := l.told.again(nf.Evidence.Piled, 0, nf.Severity, 0, ns)
-			if tell = tell || nf.Proto != l.f.Proto; tell || nf != l.f {
-				if tell {
-					l.told = told{nf.Evidence.Piled, nf.Severity, ns, 0, 0}
-				}
+			if nf.Proto != l.f.Proto { // told at once, as again tells a new severity
+				tell, l.told = true, told{nf.Evidence.Piled, nf.Severity, ns, 0, 0}
+			}
+			if tell || nf != l.f {
 				e.apply(r, change{old: l.f, new: nf, tell: tell}, now, "")
 			}
 			l.f = nf

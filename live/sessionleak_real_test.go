@@ -39,8 +39,8 @@ type pileProto struct {
 	name string
 	// dial returns a client session over a new connection to ln, its
 	// client end tapped into reg, and serves its server end: each stream
-	// is answered "ok" and closed. cliKA false turns the client's
-	// keepalive off; srv edits the server's smux config.
+	// is answered "ok" and closed (pileSmux's edit edits both ends'
+	// smux configs).
 	dial func(t *testing.T, reg *live.Registry, ln net.Listener, wg *sync.WaitGroup) muxEnd
 }
 
