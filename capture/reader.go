@@ -618,6 +618,12 @@ func (f factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac reassem
 	// --skip, --prefix).
 	flags := r.cfg.Protocol != tap.Detect || r.cfg.Skip != 0 || len(r.cfg.Prefix) != 0
 	toldProto := !flags && c.told.Proto != tap.Detect
+	if toldProto {
+		c.toldBy = live.ToldByTap
+		if c.told.Attach {
+			c.toldBy = live.ToldByAttach
+		}
+	}
 	if !flags && c.told.Skip > 0 {
 		c.skip = int(c.told.Skip)
 	}
@@ -660,7 +666,6 @@ func (f factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac reassem
 		// speak if it is not that.
 		c.state = picked
 		c.proto = c.told.Proto
-		c.toldBy = live.ToldByTap
 	default:
 		// Probe: which protocol do the bytes chain up as? A connection the
 		// filter picked is decoded whatever the answer; one told its
@@ -668,9 +673,6 @@ func (f factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac reassem
 		// with another prefix.
 		c.state = probing
 		c.pick = !r.cfg.Filter.Empty() || toldProto
-		if toldProto {
-			c.toldBy = live.ToldByTap
-		}
 		if c.forced != tap.Yamux {
 			c.probe = [2]*decoder.Decoder{decoder.New(0), decoder.New(0)}
 		}
@@ -815,7 +817,8 @@ type conn struct {
 	want        []byte
 	forced      tap.Protocol
 	// toldBy is who told the protocol the connection is decoded as, where
-	// its tap did (SessionInfo.ToldBy): the program's, or attach.
+	// its tap did and no flag overrides it (SessionInfo.ToldBy): the
+	// program's, or attach.
 	toldBy  live.ToldBy
 	pending []chunk
 	held    int
@@ -918,7 +921,8 @@ func (c *conn) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.T
 				c.synHeld = true
 			case c.guessed:
 				// Joined with no SYN and no filter's port to tell the
-				// client (a told connection a Live viewer joined): the
+				// client (a told connection a Live viewer joined, or
+				// one a "host ADDR" filter picked with --protocol): the
 				// stream ids its ends open tell it, as they do for one
 				// probed (scanRoles), before it is aligned. What the tap
 				// was told goes on the directions once they are known
@@ -1658,11 +1662,8 @@ func (c *conn) open(at time.Time, zero [2]time.Time) {
 	cname, sname := c.endNames()
 	info := live.SessionInfo{Client: cname, Server: sname, Tap: live.Server, Captured: true, Label: c.r.cfg.Label, Prefix: string(c.want),
 		Transport: c.transport}
-	if c.toldBy != live.ToldByFlag && c.proto == c.told.Proto {
+	if c.proto == c.told.Proto {
 		info.ToldBy = c.toldBy
-		if c.told.Attach {
-			info.ToldBy = live.ToldByAttach
-		}
 	}
 	switch c.proto {
 	case tap.Smux:

@@ -598,14 +598,12 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 			// Each end's first bytes are smux's, and each end answers the
 			// other: a connection muxtop decodes by its first byte would
 			// have been decoded as smux. It was told yamux.
+			who, advice := "told --protocol yamux", "nothing is wrong with the two ends: muxtop's --protocol yamux is; drop it (muxtop tells smux from yamux by each connection's first byte) or give --protocol smux"
 			if f.info.ToldBy != ToldByFlag {
-				return fmt.Sprintf("the %s sent %s, not yamux (%s at offset %d), and the %s sent %s: both ends speak smux, and muxtop, %s, decoded their connection as yamux",
-						sender, ev.Guess, ev.YamuxViolation, ev.Offset, receiver, ev.PeerGuess, toldWho(f.info.ToldBy, "yamux")),
-					"nothing is wrong with the two ends: muxtop's decoding is; " + toldFix(f.info.ToldBy, "yamux", "smux", false)
+				who, advice = toldWho(f.info.ToldBy, "yamux"), "nothing is wrong with the two ends: muxtop's decoding is; "+toldFix(f.info.ToldBy, "yamux", "smux", false)
 			}
-			return fmt.Sprintf("the %s sent %s, not yamux (%s at offset %d), and the %s sent %s: both ends speak smux, and muxtop, told --protocol yamux, decoded their connection as yamux",
-					sender, ev.Guess, ev.YamuxViolation, ev.Offset, receiver, ev.PeerGuess),
-				"nothing is wrong with the two ends: muxtop's --protocol yamux is; drop it (muxtop tells smux from yamux by each connection's first byte) or give --protocol smux"
+			return fmt.Sprintf("the %s sent %s, not yamux (%s at offset %d), and the %s sent %s: both ends speak smux, and muxtop, %s, decoded their connection as yamux",
+				sender, ev.Guess, ev.YamuxViolation, ev.Offset, receiver, ev.PeerGuess, who), advice
 		}
 		if ev.framed > 0 && ev.Offset > 0 {
 			return protocolMidStream(f, "yamux", ev.YamuxViolation.String(), "yamux ends the session at once")
@@ -785,14 +783,17 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 			// Each end's first bytes are yamux's, and each end answers the
 			// other: the ends are fine, and muxtop decoded them as smux,
 			// forced to, or past a prefix it was not told of.
-			text := fmt.Sprintf("the %s sent %s, not smux (%s at offset %d), and the %s sent %s: both ends speak yamux, and muxtop decoded their connection as smux",
-				sender, ev.Guess, ev.Violation, ev.Offset, receiver, ev.PeerGuess)
+			prefixed := ev.Guess == wirekind.PrefixedYamux || ev.PeerGuess == wirekind.PrefixedYamux
+			who := ""
 			if f.info.ToldBy != ToldByFlag {
-				prefixed := ev.Guess == wirekind.PrefixedYamux || ev.PeerGuess == wirekind.PrefixedYamux
-				text = strings.Replace(text, "and muxtop decoded", "and muxtop, "+toldWho(f.info.ToldBy, "smux")+", decoded", 1)
+				who = ", " + toldWho(f.info.ToldBy, "smux") + ","
+			}
+			text := fmt.Sprintf("the %s sent %s, not smux (%s at offset %d), and the %s sent %s: both ends speak yamux, and muxtop%s decoded their connection as smux",
+				sender, ev.Guess, ev.Violation, ev.Offset, receiver, ev.PeerGuess, who)
+			if f.info.ToldBy != ToldByFlag {
 				return text, "nothing is wrong with the two ends: muxtop's decoding is; " + toldFix(f.info.ToldBy, "smux", "yamux", prefixed)
 			}
-			if ev.Guess == wirekind.PrefixedYamux || ev.PeerGuess == wirekind.PrefixedYamux {
+			if prefixed {
 				return text, "nothing is wrong with the two ends: muxtop's decoding is; give --protocol yamux --skip 1: the client sends a byte before the mux (such as Consul's and Nomad's RPC type byte)"
 			}
 			return text, "nothing is wrong with the two ends: muxtop's decoding is; drop --protocol smux (muxtop tells smux from yamux by each connection's first byte) or give --protocol yamux"

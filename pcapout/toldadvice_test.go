@@ -45,8 +45,8 @@ func TestToldProtocolAdviceNamesTap(t *testing.T) {
 		want     string
 		wantText string
 	}{
-		{"yamux told version 1", []tap.Option{tap.Version(1)}, true, "the program's tap was told smux (tap.Version or tap.WithProtocol(tap.Smux))", "decoded their connection as smux"},
-		{"yamux told smux", []tap.Option{tap.WithProtocol(tap.Smux)}, true, "the program's tap was told smux (tap.Version or tap.WithProtocol(tap.Smux))", "decoded their connection as smux"},
+		{"yamux told version 1", []tap.Option{tap.Version(1)}, true, "the program's tap was told smux (tap.Version or tap.WithProtocol(tap.Smux))", "and muxtop, its tap told smux, decoded their connection as smux"},
+		{"yamux told smux", []tap.Option{tap.WithProtocol(tap.Smux)}, true, "the program's tap was told smux (tap.Version or tap.WithProtocol(tap.Smux))", "and muxtop, its tap told smux, decoded their connection as smux"},
 		{"smux told yamux", []tap.Option{tap.WithProtocol(tap.Yamux)}, false, "the program's tap was told yamux (tap.WithProtocol(tap.Yamux))", "muxtop, its tap told yamux, decoded"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -68,8 +68,8 @@ const toldPrefix = "muxtop told:"
 // version=2" (tap.Version(2) on a server's conn) or "muxtop told:
 // tap=client proto=yamux skip=1" (tap.WithProtocol(tap.Yamux) and
 // tap.Skip(1), as Consul's conns are tapped); a prefix's bytes are in
-// hex, "muxtop told: tap=server proto=yamux skip=1 prefix=04 by=attach" (attach
-// --protocol yamux --prefix 04 by=attach), "by=attach" where attach's
+// hex, "muxtop told: tap=server proto=yamux skip=1 prefix=04 by=attach"
+// (attach --protocol yamux --prefix 04), "by=attach" where attach's
 // flags told it.
 func Comment(told tap.Told) string {
 	if !told.Any() {
