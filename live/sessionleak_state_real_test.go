@@ -263,42 +263,70 @@ func TestSessionLeakYamuxAdviceReal(t *testing.T) {
 // TestSessionLeakLazyPoolReal: a fixed pool of 12 used round-robin, a
 // request every 180 ms, its sessions dialed lazily, each at its turn
 // (as a kcptun client redials after a server restart ended them all),
-// restarted once: each round, the pool's sessions dialed after the first
-// sit idle until their next turn, and 10 of them at once are piled for
-// a while; each is then reused. Each member waits 2.16 s between uses,
-// under the default hold of 12 idle times (3.6 s): nothing opens.
+// restarted once, after its third member's second use: each round, the
+// pool's sessions dialed after the first sit idle until their next
+// turn, and 10 of them at once are piled for a while; each is then
+// reused. Each member waits 2.16 s between uses, under the default hold
+// of 12 idle times (3.6 s): nothing opens. The silence means something:
+// the test checks that the pool was dialed twice, 24 sessions, that 10
+// were piled at once at some evaluation (the threshold: only the hold
+// kept SESSION_LEAK out), and that piled members were used again, after
+// sitting idle, in both rounds (PileCounts' reused, 1 in the first
+// round, 4 in the second).
 func TestSessionLeakLazyPoolReal(t *testing.T) {
 	t.Parallel()
 	cfg := pileStateCfg(10, 0)
 	for _, p := range pileProtos {
 		t.Run(p.name, func(t *testing.T) {
 			t.Parallel()
-			_, recs := pileRunCfg(t, p, cfg, 6*time.Second, func(ctx context.Context, dial func() muxEnd) {
+			var mu sync.Mutex
+			var maxPiled, reused uint64
+			dials, asks := 0, 0
+			each := func(reg *live.Registry) {
+				piled, r := live.PileCounts(reg)
+				mu.Lock()
+				maxPiled, reused = max(maxPiled, piled), reused+r
+				mu.Unlock()
+			}
+			_, recs := pileRunEach(t, p, cfg, 9*time.Second, func(ctx context.Context, dial func() muxEnd) {
 				pool := make([]muxEnd, 12)
-				start := time.Now()
-				restarted := false
-				for i := 0; ; i++ {
-					if !restarted && time.Since(start) > 2600*time.Millisecond {
-						restarted = true
+				for i := range 33 {
+					if i == 15 { // the server restarted: every session ended
 						for j, c := range pool {
-							if c != nil {
-								c.Close()
-							}
+							c.Close()
 							pool[j] = nil
 						}
 					}
 					k := i % len(pool)
 					if pool[k] == nil {
 						pool[k] = dial()
+						mu.Lock()
+						dials++
+						mu.Unlock()
 					}
 					pileAsk(t, pool[k])
+					mu.Lock()
+					asks++
+					mu.Unlock()
 					if !pileWait(ctx, 180*time.Millisecond) {
 						return
 					}
 				}
-			})
+			}, each)
 			if len(recs) != 0 {
 				t.Errorf("a lazily redialed round-robin pool opened SESSION_LEAK:%s", describeRecords(recs))
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			t.Logf("%d sessions dialed, %d requests; at most %d piled at once, %d piled ones used again", dials, asks, maxPiled, reused)
+			if dials != 24 || asks != 33 {
+				t.Errorf("%d sessions dialed, %d requests made; want 24 (12, redialed once) and 33: the pool did not run its two rounds", dials, asks)
+			}
+			if maxPiled < uint64(cfg.SessionLeak) {
+				t.Errorf("at most %d piled at once, want %d or more: the pool never piled enough for SESSION_LEAK to open but for its hold", maxPiled, cfg.SessionLeak)
+			}
+			if reused < 3 {
+				t.Errorf("%d piled sessions used again, want 3 or more: the pool's idle members were not seen reused", reused)
 			}
 		})
 	}
