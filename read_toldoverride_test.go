@@ -14,14 +14,14 @@ import (
 // An smux client tapped with tap.WithProtocol(tap.Yamux): read decodes
 // it as yamux, as the tap did (PROTOCOL, "its tap told yamux"); with
 // --protocol smux, as smux, healthy. A yamux client that sends no
-// prefix, tapped with tap.Skip(1): read skips the byte as the tap did
-// (PROTOCOL, naming tap.Skip(1)); with --protocol yamux the told skip
-// goes too and it decodes healthy from the first byte; with --prefix 00
-// (yamux's version byte) the flag's prefix is skipped, and the finding
-// names the flag.
+// prefix, tapped with tap.WithProtocol(tap.Yamux) and tap.Skip(1): read
+// skips the byte as the tap did (PROTOCOL, naming tap.Skip(1)); with
+// --protocol yamux the told skip goes too and it decodes healthy from
+// the first byte; with --port N --prefix 00 (yamux's version byte) the
+// flag's prefix is skipped, and the finding names the flag.
 func TestReadToldOverride(t *testing.T) {
-	toldYamux := toldCapture(t, false, tap.WithProtocol(tap.Yamux))
-	toldSkip := toldCapture(t, true, tap.Skip(1))
+	toldYamux, _ := toldCapture(t, false, tap.WithProtocol(tap.Yamux))
+	toldSkip, port := toldCapture(t, true, tap.WithProtocol(tap.Yamux), tap.Skip(1))
 	for _, tc := range []struct {
 		name, path string
 		args       []string
@@ -31,7 +31,7 @@ func TestReadToldOverride(t *testing.T) {
 		{"told yamux, --protocol smux", toldYamux, []string{"--protocol", "smux"}, ""},
 		{"told skip", toldSkip, nil, "skipped by tap.Skip(1)"},
 		{"told skip, --protocol yamux", toldSkip, []string{"--protocol", "yamux"}, ""},
-		{"told skip, --prefix 00", toldSkip, []string{"--prefix", "00"}, "skipped by --prefix 00"},
+		{"told skip, --prefix 00", toldSkip, []string{"--port", port, "--prefix", "00"}, "skipped by --prefix 00"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fs := readFindings(t, tc.path, tc.args...)
