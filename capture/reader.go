@@ -626,6 +626,10 @@ func (f factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac reassem
 	}
 	if !flags && c.told.Skip > 0 {
 		c.skip = int(c.told.Skip)
+		c.skipBy = live.ToldByTap
+		if c.told.Attach {
+			c.skipBy = live.ToldByAttach
+		}
 	}
 	c.want, c.forced = r.cfg.Prefix, r.cfg.Protocol
 	if !flags {
@@ -819,7 +823,11 @@ type conn struct {
 	// toldBy is who told the protocol the connection is decoded as, where
 	// its tap did and no flag overrides it (SessionInfo.ToldBy): the
 	// program's, or attach.
-	toldBy  live.ToldBy
+	toldBy live.ToldBy
+	// skipBy is who told the client's prefix the connection's decoding
+	// skips, where its tap did and no flag overrides it
+	// (SessionInfo.SkipBy).
+	skipBy  live.ToldBy
 	pending []chunk
 	held    int
 	// The order (order.go): inHolds, the connection is in the reader's
@@ -1666,6 +1674,7 @@ func (c *conn) open(at time.Time, zero [2]time.Time) {
 	if c.proto == c.told.Proto {
 		info.ToldBy = c.toldBy
 	}
+	info.SkipBy = c.skipBy
 	switch c.proto {
 	case tap.Smux:
 		info.Proto = live.Smux

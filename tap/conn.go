@@ -151,6 +151,9 @@ func Wrap(c net.Conn, side live.Side, reg *live.Registry, label string, opts ...
 	if o.proto != Detect {
 		info.ToldBy = live.ToldByTap // a misdecoding's advice names the option, not a flag
 	}
+	if o.skip > 0 {
+		info.SkipBy = live.ToldByTap // a wrong skip's advice names tap.Skip, not --skip
+	}
 	info.Transport = transportOf(c)
 	sess := reg.Open(info, time.Now())
 	snaplen := reg.Config().Snaplen
