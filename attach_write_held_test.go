@@ -432,35 +432,55 @@ func TestAttachWriteHeldYamuxResumes(t *testing.T) {
 	a.stop(t)
 	rout := readOK(t, append([]string{file, "-o", "json"}, thresholds...)...)
 	read := parseJSON(t, rout)
-	var opened, resolved bool
-	for _, m := range read.other {
-		if m["code"] != "SESSION_BLOCKED" {
-			if m["type"] == "finding-opened" && (m["code"] == "KEEPALIVE" || m["code"] == "UNANSWERED") {
-				t.Errorf("read of attach's --write file opened %v %v: %v", m["code"], m["dir"], m["text"])
+	defer func() {
+		if t.Failed() {
+			for _, out := range []struct{ name, out string }{{"attach", a.stdout.String()}, {"read", rout}} {
+				for _, l := range strings.Split(out.out, "\n") {
+					if !strings.Contains(l, `"type":"frame"`) {
+						t.Log(out.name+":", l)
+					}
+				}
 			}
-			continue
 		}
-		switch m["type"] {
-		case "finding-opened":
-			opened = m["dir"] == "c2s"
-		case "finding-resolved":
-			resolved = true
+	}()
+	// Until the block dissolved: after it, the server, that reads again,
+	// may read slowly (on a loaded machine, under -race), which a
+	// capture shows as a window that touches zero for moments, and the
+	// client's frames come as slowly: not this test's matter.
+	var opened, resolved string
+	for _, m := range read.other {
+		if m["code"] == "SESSION_BLOCKED" && m["dir"] == "c2s" && opened == "" && m["type"] == "finding-opened" {
+			opened = m["time"].(string)
+		}
+		if m["code"] == "SESSION_BLOCKED" && m["dir"] == "c2s" && resolved == "" && m["type"] == "finding-resolved" {
+			resolved = m["time"].(string)
 		}
 	}
-	if !opened || !resolved {
-		t.Errorf("read of attach's --write file: SESSION_BLOCKED c2s opened %v, resolved %v; want both", opened, resolved)
+	if opened == "" || resolved == "" {
+		t.Fatalf("read of attach's --write file: SESSION_BLOCKED c2s opened at %q, resolved at %q; want both", opened, resolved)
+	}
+	end, err := time.Parse(time.RFC3339Nano, resolved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range read.other {
+		at, _ := time.Parse(time.RFC3339Nano, m["time"].(string))
+		if m["type"] == "finding-opened" && (m["code"] == "KEEPALIVE" || m["code"] == "UNANSWERED") && !at.After(end) {
+			t.Errorf("read of attach's --write file opened %v %v while the session was blocked: %v", m["code"], m["dir"], m["text"])
+		}
 	}
 	zero, all := zeroWindows(t, file)
 	if len(zero) == 0 {
 		t.Fatalf("tcpdump -r of attach's --write file shows no zero window:\n%s", tail(all, 20))
 	}
-	// The server's packets after its last zero window advertise room again.
-	after := all[strings.Index(all, zero[len(zero)-1])+len(zero[len(zero)-1]):]
+	// The server's packets after its first zero window advertise room
+	// again (the server may fill its buffers again after).
+	after := all[strings.Index(all, zero[0])+len(zero[0]):]
 	reopened := false
 	for _, l := range strings.Split(after, "\n") {
 		reopened = reopened || strings.Contains(l, strings.Replace(upstream, ":", ".", 1)+" > ") && strings.Contains(l, "win 65535")
 	}
 	if !reopened {
-		t.Errorf("tcpdump -r of attach's --write file: the server's window is not open again after its last zero window:\n%s", tail(all, 10))
+		t.Errorf("tcpdump -r of attach's --write file: the server's window is not open again after its first zero window:\n%s", tail(all, 10))
 	}
 }
