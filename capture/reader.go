@@ -1107,7 +1107,10 @@ func (c *conn) window(d live.Dir, closed bool, at time.Time) {
 		c.zeroSince[d] = at
 	}
 	if c.state == decoding {
-		c.r.emit(at, 0, func(at time.Time) { c.sess.ReceiveWindow(d, closed, at) })
+		c.r.emit(at, 0, func(at time.Time) {
+			c.sess.ReceiveWindow(d, closed, at)
+			c.feed[d].ReceiveWindow(closed, at) // sniff --write writes the window it saw
+		})
 	}
 }
 
@@ -1625,6 +1628,17 @@ func (c *conn) opening(at time.Time) {
 	c.state = decoding
 	zero := c.zeroSince // as it is now: what changes after comes after
 	c.r.emit(at, 0, func(at time.Time) { c.open(at, zero) })
+	for d, since := range zero {
+		if !since.IsZero() {
+			// The recording (sniff --write) has it closed where its
+			// time falls among the bytes the connection held, after
+			// its beginning.
+			if since.Before(at) {
+				since = at
+			}
+			c.r.emit(since, 0, func(at time.Time) { c.feed[d].ReceiveWindow(true, at) })
+		}
+	}
 	c.oneWay(at)
 }
 
