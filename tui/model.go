@@ -392,9 +392,11 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		return cmd
 	}
 	k := m.keys
-	if m.flash != "" && m.latest.Sub(m.flashAt) >= flashFor {
-		m.flash = ""
-	}
+	// A message answers the key that made it: the next key is another
+	// action, which says its own or nothing. In a capture read whole the
+	// clock stands still, and flashFor alone would keep the message for
+	// good, under actions it says nothing of.
+	m.flash = ""
 	if m.overlay == overlayHelp {
 		switch {
 		case key.Matches(msg, k.Quit):
@@ -834,6 +836,7 @@ func (m *Model) setFlash(s string) { m.flash, m.flashAt = s, m.latest }
 
 // wheel scrolls the pane under the pointer by three rows.
 func (m *Model) wheel(ms tea.Mouse) tea.Cmd {
+	m.flash = "" // another action, as a key is
 	d := 0
 	switch ms.Button {
 	case tea.MouseWheelUp:
@@ -866,6 +869,7 @@ func (m *Model) click(ms tea.Mouse) tea.Cmd {
 	if ms.Button != tea.MouseLeft || m.overlay != overlayNone {
 		return nil
 	}
+	m.flash = "" // another action, as a key is
 	p, ok := m.lay.paneAt(ms.X, ms.Y)
 	if !ok {
 		return nil
