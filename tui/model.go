@@ -261,6 +261,10 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if msg.id == m.sessions.id {
 			m.streams, cmd = m.streams.Update(msg)
 		}
+	case sessionHiddenMsg:
+		if msg.now == m.sessions.id {
+			m.setFlash(hiddenFlash(msg))
+		}
 	case streamSelectedMsg:
 		s := &m.streams
 		if msg.session == s.session && msg.all == s.all && (s.all || msg.sid == s.id) {
@@ -830,6 +834,16 @@ func (m *Model) copyPayload() tea.Cmd {
 	}
 	m.setFlash(msg)
 	return tea.SetClipboard(hex.EncodeToString(r.Payload))
+}
+
+// hiddenFlash says that the selected session ended and is hidden, and
+// which one is selected instead.
+func hiddenFlash(msg sessionHiddenMsg) string {
+	s := "session " + strconv.FormatUint(msg.gone, 10) + " ended (hidden: e shows it)"
+	if msg.now != 0 {
+		s += "; session " + strconv.FormatUint(msg.now, 10) + " selected"
+	}
+	return s
 }
 
 func (m *Model) setFlash(s string) { m.flash, m.flashAt = s, m.latest }

@@ -197,9 +197,23 @@ func (p sessionsPane) locate() (sessionsPane, tea.Cmd) {
 		p.id = p.rows[p.idx].ID
 	}
 	if p.id != old {
-		return p, emit(sessionSelectedMsg{id: p.id})
+		sel := emit(sessionSelectedMsg{id: p.id})
+		if p.hiddenEnded(old) {
+			return p, tea.Batch(sel, emit(sessionHiddenMsg{gone: old, now: p.id}))
+		}
+		return p, sel
 	}
 	return p, nil
+}
+
+// hiddenEnded reports whether session id is one the pane leaves out
+// because it ended: in the snapshot, ended, and the ended hidden.
+func (p *sessionsPane) hiddenEnded(id uint64) bool {
+	if !p.hideEnded || id == 0 || p.snap == nil {
+		return false
+	}
+	ss := p.snap.Session(id)
+	return ss != nil && ss.Ended
 }
 
 // move moves the cursor by d rows, clamped.
