@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"charm.land/bubbles/v2/key"
@@ -376,20 +377,23 @@ func streamCols(ss *live.SessionSnap) []column {
 
 // View draws the pane in w×h cells: a function of its state alone.
 func (p streamsPane) View(th *theme, w, h int, focused bool) string {
-	return boxed(th, p.title(), focused, p.body(th, w-2, h-2, focused), w, h)
+	body, foot := p.body(th, w-2, h-2, focused)
+	return strings.Join(boxFoot(&th.styles, p.title(), foot, focused, body, w, h), "\n")
 }
 
-func (p *streamsPane) body(th *theme, w, h int, focused bool) []string {
+// body is the pane's lines in w×h cells; where more rows than show have
+// no line of their own to say so (cueRows), foot says it, for the border.
+func (p *streamsPane) body(th *theme, w, h int, focused bool) (out []string, foot string) {
 	if h <= 0 {
-		return nil
+		return nil, ""
 	}
 	st := &th.styles
 	ss := p.ss
 	cols := streamCols(ss)
 	ws := layoutColumns(cols, w)
-	out := []string{tableHeading(st, cols, ws, w)}
+	out = []string{tableHeading(st, cols, ws, w)}
 	if ss == nil {
-		return out
+		return out, ""
 	}
 	if p.foldedLine() && len(out) < h {
 		out = append(out, tableRow(st, cols, ws, foldedCells(st, &ss.Closed), w, false, false))
@@ -420,8 +424,10 @@ func (p *streamsPane) body(th *theme, w, h int, focused bool) []string {
 			how = "k or PgUp"
 		}
 		out = append(out, moreLine(th, w, max(from-1, 0), rows-to, "stream", how))
+	} else if above, below := max(from-1, 0), rows-max(to, 1); above+below > 0 {
+		foot = moreText(above, below, "stream", "")
 	}
-	return out
+	return out, foot
 }
 
 // foldedCells is the summary line of the streams a session folded.
