@@ -594,7 +594,7 @@ func fill(f live.Flow) float64 {
 }
 
 // lostTitle is what the streams pane's title says of the bytes the
-// capture lost of a session, per direction: " · capture lost →1.4kB".
+// capture lost of a session, per direction: " · capture lost →1.4KiB".
 func lostTitle(ss *live.SessionSnap) string {
 	if ss.Lost == [2]int64{} {
 		return ""
