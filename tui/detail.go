@@ -348,7 +348,12 @@ func (p *detailPane) body(th *theme, w, h int, focused bool) []string {
 // unless how is "", how to scroll to them. " ↓ 30 more lines: j/k or
 // PgDn", " ↑ 5 ↓ 9 more sessions".
 func moreLine(th *theme, w, above, below int, what, how string) string {
-	s := " "
+	return newLine(w).add(" "+moreText(above, below, what, how), th.styles.dim).String()
+}
+
+// moreText is what moreLine says: "↑ 5 ↓ 9 more sessions".
+func moreText(above, below int, what, how string) string {
+	s := ""
 	if above > 0 {
 		s += "↑ " + strconv.Itoa(above) + " "
 	}
@@ -362,7 +367,7 @@ func moreLine(th *theme, w, above, below int, what, how string) string {
 	if how != "" {
 		s += ": " + how
 	}
-	return newLine(w).add(s, th.styles.dim).String()
+	return s
 }
 
 // wrapText breaks plain text into lines of at most w cells at spaces.

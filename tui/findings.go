@@ -192,7 +192,14 @@ func (p *findingsPane) body(th *theme, w, h int) []string {
 	rows := listRows(len(p.list), h, len(exp))
 	out := p.table(st, p.columns(w), w, len(p.list), rows, func(i int) []cell { return p.cells(th, i) })
 	if len(out) < h {
-		out = append(out, newLine(w).String())
+		// The line between the list and the text says how many findings
+		// the list does not show, where it is cut short to leave the
+		// text its room: a list of one row must not pass for the lot.
+		sep := newLine(w).String()
+		if from, to := p.shown(len(p.list), rows-1); from > 0 || to < len(p.list) {
+			sep = moreLine(th, w, from, len(p.list)-to, "finding", "j/k")
+		}
+		out = append(out, sep)
 	}
 	inner := max(w-1, 1)
 	if room := h - len(out); len(exp) > room {

@@ -8,10 +8,12 @@ import (
 
 // Numbers have two styles on the screen, each used everywhere: a count
 // of things (frames, streams, sessions, records, matches) is count's,
-// exact to 9999 and then 11.7k, 512k, 3.1M; an amount of bytes is size's,
-// which always ends in B: 512B, 96.0kB, 12.3MB. Both are decimal and take
-// at most five and six cells, so a table column never cuts one. Ids,
-// offsets and lengths are not counts: they show every digit.
+// exact to 9999 and then 11.7k, 512k, 3.1M, decimal; an amount of bytes
+// is size's, which always ends in B: 512B, 9.5KiB, 320KiB, 12MiB, binary
+// as the findings word bytes and windows (64 KiB, 255.9 KiB), so that
+// a window or the bytes in flight read in one unit across the screen.
+// They take at most five and six cells, so a table column never cuts
+// one. Ids, offsets and lengths are not counts: they show every digit.
 
 // count formats a count of things in at most five cells: 9999, 12.4k,
 // 512k, 3.1M, 7.0G.
@@ -22,13 +24,26 @@ func count(n uint64) string {
 	return scaled(float64(n), "kMGTPE", "")
 }
 
-// size formats an amount of bytes in at most six cells: 512B, 4.1kB,
-// 12.3MB, 999kB.
+// size formats an amount of bytes in at most six cells, in binary
+// units: 1023B, 1.0KiB, 9.5KiB, 256KiB, 1.0MiB. One decimal below 10,
+// whole numbers below 1000, each rounded before it is compared.
 func size(n uint64) string {
-	if n < 1000 {
+	if n < 1024 {
 		return strconv.FormatUint(n, 10) + "B"
 	}
-	return scaled(float64(n), "kMGTPE", "B")
+	v := float64(n)
+	const units = "KMGTPE"
+	for i := range len(units) {
+		v /= 1024
+		u := units[i:i+1] + "iB"
+		if math.Round(v*10) < 100 {
+			return strconv.FormatFloat(v, 'f', 1, 64) + u
+		}
+		if math.Round(v) < 1000 || i == len(units)-1 {
+			return strconv.FormatFloat(v, 'f', 0, 64) + u
+		}
+	}
+	return "?"
 }
 
 // scaled formats v ≥ 1000 in the first decimal unit that keeps its digits

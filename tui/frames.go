@@ -116,9 +116,15 @@ func (p framesPane) Update(msg tea.Msg) (framesPane, tea.Cmd) {
 		}
 		return p.place()
 	case filterMsg:
+		seq := p.cursorSeq()
 		p.filter = msg.f
 		p.reset(landLast)
 		p.findFirst = msg.f != nil
+		if msg.f == nil && seq != 0 && !p.tailing() {
+			// Clearing the filter keeps the record read, now among all
+			// the view's, as less and vim keep the cursor on the match.
+			p.land, p.landAt = landSeq, seq
+		}
 		return p.place()
 	case framesRead:
 		return p.apply(msg)

@@ -74,6 +74,14 @@ type header struct {
 // took the room of the uptime and the frames/s.
 const statsBudget = 110
 
+// rateCells is the most cells rate takes; perTimeCells, growth.perTime
+// ("-12.4k/min"); overCells, the longest growth.over.
+const (
+	rateCells    = 5
+	perTimeCells = 1 + rateCells + len("/min")
+	overCells    = "the last minute"
+)
+
 // titleApart reports whether the title needs a line of its own at width w.
 func titleApart(title string, w int) bool {
 	return title != "" && 10+width(title)+3+statsBudget > w
@@ -112,6 +120,11 @@ type field struct {
 	// a part of it that may be dropped alone: its prio is at most that
 	// one's, so that it never shows without it.
 	glued bool
+	// grow is the cells the field's value may grow by, in its long and
+	// its short form: counted as taken when the line chooses its form
+	// and its fields, so that a value that changes (frames/s going
+	// 0 ↔ 2.0 with each keepalive) does not flip the line between them.
+	grow [2]int
 }
 
 func (f *field) segs(short bool) []seg {
@@ -139,7 +152,7 @@ func fieldLine(left, right []field, w int, sep [2]string) string {
 	for _, short = range []bool{false, true} {
 		items := make([]shedItem, 0, len(left)+len(right))
 		for i := range left {
-			w := segsWidth(left[i].segs(short))
+			w := segsWidth(left[i].segs(short)) + left[i].grow[b2i(short)]
 			if !left[i].glued {
 				w += width(sep[b2i(short)])
 			}
@@ -244,6 +257,10 @@ func totalsLine(th *theme, hd *header, apart bool, w int) string {
 		// the last packet's, which a silent service must not look busy by.
 		rates = plain(rate(hd.rate)+" frames/s at the last packet", rate(hd.rate)+" fr/s at last pkt", 60)
 	}
+	// A rate takes up to rateCells: room kept for it, so that a keepalive
+	// on an idle session does not switch the line's wording.
+	g := rateCells - width(rate(hd.rate))
+	rates.grow = [2]int{g, g}
 	fields = append(fields,
 		plain("up "+clock(hd.now.Sub(snap.Started)), "up "+clock(hd.now.Sub(snap.Started)), 40),
 		plain(alive+plural(all, "session"), alive+count(all)+" sess", 80),
@@ -276,8 +293,10 @@ func totalsLine(th *theme, hd *header, apart bool, w int) string {
 		// And how fast they grow, over the last minute: what a user would
 		// time the count for. Of the count's prio: the two go together.
 		if g := hd.leakGrowth; g.told() && g.perTime() != "" {
+			grow := perTimeCells - width(g.perTime())
 			fields = append(fields, field{long: []seg{{", " + g.perTime() + " over " + g.over(), th.warn}},
-				short: []seg{{" " + g.perTime(), th.warn}}, prio: 90, glued: true})
+				short: []seg{{" " + g.perTime(), th.warn}}, prio: 90, glued: true,
+				grow: [2]int{grow + max(width(overCells)-width(g.over()), 0), grow}})
 		}
 	case snap.Evaluated.IsZero() && snap.Aged > 0:
 		fields = append(fields, field{long: []seg{{plural(uint64(snap.Aged), "stream") + " open longer than " + dur(hd.leakAfter), th.warn}},

@@ -45,7 +45,12 @@ func (p helpPane) View(th *theme, w, h int) string {
 	title := "Help · ? or esc closes"
 	if len(body) > rows {
 		top := max(0, min(p.top, len(body)-rows))
-		body = body[top:]
+		// The last line says how many more follow, as the detail's does.
+		if more := len(body) - top - rows + 1; more > 1 && rows >= 2 {
+			body = append(body[top:top+rows-1:top+rows-1], moreLine(th, w-2, 0, more, "line", "j/k or PgDn"))
+		} else {
+			body = body[top:]
+		}
 		title = "Help · j/k scroll · ? or esc closes"
 	}
 	return boxed(th, title, true, body, w, h)

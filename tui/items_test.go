@@ -210,8 +210,8 @@ func busy(n int) *capture {
 // (always ending in B), wherever they show.
 func TestItem4Numbers(t *testing.T) {
 	c := busy(11_657)
-	grouped := regexp.MustCompile(`\d \d\d\d(?:[^\d.:]|$)`) // 11 657: two numbers at a glance
-	bareScaled := regexp.MustCompile(`\d[KMGTPE]\b`)        // 96.0K: a size without its B
+	grouped := regexp.MustCompile(`\d \d\d\d(?:[^\d.:KMGTPE]|$)`) // 11 657: two numbers at a glance (0 319KiB is a count and a size)
+	bareScaled := regexp.MustCompile(`\d[KMGTPE](?:i?\b|[^iB])`)  // 96.0K: a size without its iB
 	for _, size := range []struct{ w, h int }{{80, 24}, {160, 45}} {
 		for _, keys := range [][]string{nil, {"enter"}, {"enter", "enter"}, {"space"}} {
 			m := press(c.model(t, size.w, size.h), keys...)
@@ -231,9 +231,9 @@ func TestItem4Numbers(t *testing.T) {
 	// folded line all end in B.
 	screen := screenOf(press(c.model(t, 160, 45), "enter"))
 	for _, want := range []*regexp.Regexp{
-		regexp.MustCompile(`→[\d.]+[kMG]?B ←[\d.]+[kMG]?B`),
-		regexp.MustCompile(`▶ +1 .* 11\.7k +0 +[\d.]+kB +[\d.]+kB`),
-		regexp.MustCompile(`folded 10\.7k +[\d.]+k +[\d.]+k +[\d.]+kB +[\d.]+kB`),
+		regexp.MustCompile(`→[\d.]+(?:[KMG]i)?B ←[\d.]+(?:[KMG]i)?B`),
+		regexp.MustCompile(`▶ +1 .* 11\.7k +0 +[\d.]+KiB +[\d.]+KiB`),
+		regexp.MustCompile(`folded 10\.7k +[\d.]+k +[\d.]+k +[\d.]+KiB +[\d.]+KiB`),
 	} {
 		if !want.MatchString(screen) {
 			t.Errorf("the screen does not match %s:\n%s", want, screen)
@@ -255,7 +255,7 @@ func (c *capture) modelWith(t testing.TB, w, h int, opts Options) Model {
 // whole field: a name, a number, bytes or a state.
 func wholeFields(line string) string {
 	word := regexp.MustCompile(`^(SYN|FIN|PSH|NOP|UPD|viol|violations|drop|dropped|filter|cmd:fin|"RAND"|\?|help|` +
-		`\[live\]|\[follow\]|\[paused|\+[\d.]+[kMG]?\]|\d+(\.\d)?[kMG]?|[→←]\d+(\.\d)?[kMG]?B)$`)
+		`\[live\]|\[follow\]|\[paused|\+[\d.]+[kMG]?\]|\d+(\.\d)?[kMG]?|[→←]\d+(\.\d)?(?:[KMG]i)?B)$`)
 	for _, w := range strings.Fields(line) {
 		if !word.MatchString(w) {
 			return w

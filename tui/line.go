@@ -168,6 +168,12 @@ var (
 // lines, each already exactly w-2 cells wide. Missing lines are blank;
 // extra lines are dropped.
 func box(st *styles, title string, focused bool, body []string, w, h int) []string {
+	return boxFoot(st, title, "", focused, body, w, h)
+}
+
+// boxFoot is box with foot, if not "", in its bottom border: where a
+// pane too short for a line of its own says how many more rows it holds.
+func boxFoot(st *styles, title, foot string, focused bool, body []string, w, h int) []string {
 	if w < 2 || h < 2 {
 		return nil
 	}
@@ -195,7 +201,12 @@ func box(st *styles, title string, focused bool, body []string, w, h int) []stri
 		}
 		out = append(out, v+s+v)
 	}
-	out = append(out, bs.render(b.bl+strings.Repeat(b.h, inner)+b.br))
+	if foot = ellipsis(foot, inner-3); foot == "" || inner < 5 {
+		out = append(out, bs.render(b.bl+strings.Repeat(b.h, inner)+b.br))
+	} else {
+		out = append(out, bs.render(b.bl+b.h+" ")+st.dim.render(foot)+
+			bs.render(" "+strings.Repeat(b.h, inner-3-width(foot))+b.br))
+	}
 	return out
 }
 

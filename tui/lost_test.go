@@ -114,8 +114,8 @@ func TestLossShownInStreamsPane(t *testing.T) {
 		for _, tc := range []struct {
 			title string
 		}{
-			{"Streams of session 1 · 1 open · capture lost →1.4kB"},
-			{"Streams of session 2 · 1 open · yamux · capture lost ←1.0kB"},
+			{"Streams of session 1 · 1 open · capture lost →1.4KiB"},
+			{"Streams of session 2 · 1 open · yamux · capture lost ←1000B"},
 		} {
 			m = press(m, "enter")
 			screen := screenOf(m)

@@ -19,6 +19,12 @@ type tickMsg time.Time
 // sessionSelectedMsg says the sessions pane selected session id (0: none).
 type sessionSelectedMsg struct{ id uint64 }
 
+// sessionHiddenMsg says the selected session, gone, ended while the
+// ended sessions are hidden, and the sessions pane selected session now
+// (0: none) in its place: the root says so on the messages line, since
+// the panes below change with no other sign.
+type sessionHiddenMsg struct{ gone, now uint64 }
+
 // streamSelectedMsg says the streams pane selected a stream of a session,
 // or the whole session (all). The frames pane shows the selection; land,
 // if not 0, is the seq of the record its cursor goes to.

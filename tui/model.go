@@ -261,6 +261,10 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if msg.id == m.sessions.id {
 			m.streams, cmd = m.streams.Update(msg)
 		}
+	case sessionHiddenMsg:
+		if msg.now == m.sessions.id {
+			m.setFlash(hiddenFlash(msg))
+		}
 	case streamSelectedMsg:
 		s := &m.streams
 		if msg.session == s.session && msg.all == s.all && (s.all || msg.sid == s.id) {
@@ -392,9 +396,11 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		return cmd
 	}
 	k := m.keys
-	if m.flash != "" && m.latest.Sub(m.flashAt) >= flashFor {
-		m.flash = ""
-	}
+	// A message answers the key that made it: the next key is another
+	// action, which says its own or nothing. In a capture read whole the
+	// clock stands still, and flashFor alone would keep the message for
+	// good, under actions it says nothing of.
+	m.flash = ""
 	if m.overlay == overlayHelp {
 		switch {
 		case key.Matches(msg, k.Quit):
@@ -846,10 +852,21 @@ func (m *Model) copyPayload() tea.Cmd {
 	return tea.SetClipboard(hex.EncodeToString(r.Payload))
 }
 
+// hiddenFlash says that the selected session ended and is hidden, and
+// which one is selected instead.
+func hiddenFlash(msg sessionHiddenMsg) string {
+	s := "session " + strconv.FormatUint(msg.gone, 10) + " ended (hidden: e shows it)"
+	if msg.now != 0 {
+		s += "; session " + strconv.FormatUint(msg.now, 10) + " selected"
+	}
+	return s
+}
+
 func (m *Model) setFlash(s string) { m.flash, m.flashAt = s, m.latest }
 
 // wheel scrolls the pane under the pointer by three rows.
 func (m *Model) wheel(ms tea.Mouse) tea.Cmd {
+	m.flash = "" // another action, as a key is
 	d := 0
 	switch ms.Button {
 	case tea.MouseWheelUp:
@@ -882,6 +899,7 @@ func (m *Model) click(ms tea.Mouse) tea.Cmd {
 	if ms.Button != tea.MouseLeft || m.overlay != overlayNone {
 		return nil
 	}
+	m.flash = "" // another action, as a key is
 	p, ok := m.lay.paneAt(ms.X, ms.Y)
 	if !ok {
 		return nil

@@ -5,6 +5,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"charm.land/bubbles/v2/key"
@@ -197,9 +198,23 @@ func (p sessionsPane) locate() (sessionsPane, tea.Cmd) {
 		p.id = p.rows[p.idx].ID
 	}
 	if p.id != old {
-		return p, emit(sessionSelectedMsg{id: p.id})
+		sel := emit(sessionSelectedMsg{id: p.id})
+		if p.hiddenEnded(old) {
+			return p, tea.Batch(sel, emit(sessionHiddenMsg{gone: old, now: p.id}))
+		}
+		return p, sel
 	}
 	return p, nil
+}
+
+// hiddenEnded reports whether session id is one the pane leaves out
+// because it ended: in the snapshot, ended, and the ended hidden.
+func (p *sessionsPane) hiddenEnded(id uint64) bool {
+	if !p.hideEnded || id == 0 || p.snap == nil {
+		return false
+	}
+	ss := p.snap.Session(id)
+	return ss != nil && ss.Ended
 }
 
 // move moves the cursor by d rows, clamped.
@@ -258,7 +273,18 @@ func digits(n uint64) int {
 
 // View draws the pane in w×h cells: a function of its state alone.
 func (p sessionsPane) View(th *theme, w, h int, focused bool) string {
-	return boxed(th, p.title(), focused, p.body(th, w-2, h-2, focused), w, h)
+	return strings.Join(boxFoot(&th.styles, p.title(), p.foot(h-2), focused, p.body(th, w-2, h-2, focused), w, h), "\n")
+}
+
+// foot says, for the border, how many sessions do not show in a body h
+// lines high too short for a line that says so (cueRows), or "".
+func (p *sessionsPane) foot(h int) string {
+	room := h - 1 // under the heading
+	if p.snap == nil || room < 0 || len(p.rows) <= room || cueRows(len(p.rows), room) < room {
+		return ""
+	}
+	from, to := p.shown(len(p.rows), room)
+	return moreText(from, len(p.rows)-to, "session", "")
 }
 
 func (p *sessionsPane) body(th *theme, w, h int, focused bool) []string {

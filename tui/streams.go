@@ -2,8 +2,10 @@ package tui
 
 import (
 	"cmp"
+	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"charm.land/bubbles/v2/key"
@@ -376,20 +378,23 @@ func streamCols(ss *live.SessionSnap) []column {
 
 // View draws the pane in w×h cells: a function of its state alone.
 func (p streamsPane) View(th *theme, w, h int, focused bool) string {
-	return boxed(th, p.title(), focused, p.body(th, w-2, h-2, focused), w, h)
+	body, foot := p.body(th, w-2, h-2, focused)
+	return strings.Join(boxFoot(&th.styles, p.title(w-5), foot, focused, body, w, h), "\n")
 }
 
-func (p *streamsPane) body(th *theme, w, h int, focused bool) []string {
+// body is the pane's lines in w×h cells; where more rows than show have
+// no line of their own to say so (cueRows), foot says it, for the border.
+func (p *streamsPane) body(th *theme, w, h int, focused bool) (out []string, foot string) {
 	if h <= 0 {
-		return nil
+		return nil, ""
 	}
 	st := &th.styles
 	ss := p.ss
 	cols := streamCols(ss)
 	ws := layoutColumns(cols, w)
-	out := []string{tableHeading(st, cols, ws, w)}
+	out = []string{tableHeading(st, cols, ws, w)}
 	if ss == nil {
-		return out
+		return out, ""
 	}
 	if p.foldedLine() && len(out) < h {
 		out = append(out, tableRow(st, cols, ws, foldedCells(st, &ss.Closed), w, false, false))
@@ -420,8 +425,10 @@ func (p *streamsPane) body(th *theme, w, h int, focused bool) []string {
 			how = "k or PgUp"
 		}
 		out = append(out, moreLine(th, w, max(from-1, 0), rows-to, "stream", how))
+	} else if above, below := max(from-1, 0), rows-max(to, 1); above+below > 0 {
+		foot = moreText(above, below, "stream", "")
 	}
-	return out
+	return out, foot
 }
 
 // foldedCells is the summary line of the streams a session folded.
@@ -587,7 +594,7 @@ func fill(f live.Flow) float64 {
 }
 
 // lostTitle is what the streams pane's title says of the bytes the
-// capture lost of a session, per direction: " · capture lost →1.4kB".
+// capture lost of a session, per direction: " · capture lost →1.4KiB".
 func lostTitle(ss *live.SessionSnap) string {
 	if ss.Lost == [2]int64{} {
 		return ""
@@ -601,14 +608,58 @@ func lostTitle(ss *live.SessionSnap) string {
 	return s
 }
 
+// titlePart is a piece of a pane's title that may be left out, whole,
+// where the title is too long for the border: the least important first.
+type titlePart struct {
+	s     string
+	short string // the compact form, where the kept parts alone are too long; "": as s
+	prio  int
+	keep  bool
+}
+
+// fitTitle joins parts, leaving out the least important whole until the
+// rest fit in w cells (shed's rule); the kept ones are never left out,
+// but take their compact forms where they alone are too long.
+func fitTitle(parts []titlePart, w int) string {
+	kept := 0
+	for _, pt := range parts {
+		if pt.keep {
+			kept += width(pt.s)
+		}
+	}
+	text := func(pt titlePart) string {
+		if kept > w && pt.short != "" {
+			return pt.short
+		}
+		return pt.s
+	}
+	items := make([]shedItem, len(parts))
+	for i, pt := range parts {
+		items[i] = shedItem{w: width(text(pt)), prio: pt.prio, keep: pt.keep}
+	}
+	shown, _ := shed(items, w)
+	var b strings.Builder
+	for i, pt := range parts {
+		if shown[i] {
+			b.WriteString(text(pt))
+		}
+	}
+	return b.String()
+}
+
 // yamuxTitle is what the streams pane's title says of a yamux session:
 // the protocol, the latest ping round trip of each side that pinged, and
 // the first GoAway.
-func yamuxTitle(ss *live.SessionSnap) string {
-	s := " · yamux"
+func yamuxTitle(ss *live.SessionSnap) string { return fitTitle(yamuxParts(ss), math.MaxInt) }
+
+// yamuxParts are yamuxTitle's parts: the pings go first where the title
+// is short, then the protocol; a GoAway stays longer, as it ends the
+// session.
+func yamuxParts(ss *live.SessionSnap) []titlePart {
+	parts := []titlePart{{s: " · yamux", prio: 40}}
 	for side := range 2 {
 		if p := ss.Pings[side]; p.Sent > 0 {
-			s += " · " + live.Side(side).String() + " ping "
+			s := " · " + live.Side(side).String() + " ping "
 			switch {
 			case p.Answered == 0:
 				s += strconv.FormatUint(p.Sent, 10) + " unanswered"
@@ -617,29 +668,33 @@ func yamuxTitle(ss *live.SessionSnap) string {
 			default:
 				s += p.LastRTT.Round(time.Microsecond).String()
 			}
+			parts = append(parts, titlePart{s: s, prio: 20})
 		}
 	}
 	if len(ss.GoAways) > 0 {
 		g := ss.GoAways[0]
-		s += " · GoAway by " + g.By.String() + ": " + g.Reason()
+		parts = append(parts, titlePart{s: " · GoAway by " + g.By.String() + ": " + g.Reason(), prio: 60})
 	}
-	return s
+	return parts
 }
 
-// title is the pane's title.
-func (p *streamsPane) title() string {
+// title is the pane's title in at most w cells. The open count, the
+// suspected leaks and the sort are never left out; where the title is
+// too long, the rest go first: the pings, the "s: by age" hint, the
+// protocol, the reversed roles, a GoAway, the capture's loss.
+func (p *streamsPane) title(w int) string {
 	ss := p.ss
 	if ss == nil {
 		return "Streams"
 	}
-	s := "Streams of session " + strconv.FormatUint(ss.ID, 10) + " · " + strconv.Itoa(ss.Open) + " open"
+	parts := []titlePart{{s: "Streams of session " + strconv.FormatUint(ss.ID, 10) + " · " + strconv.Itoa(ss.Open) + " open", keep: true}}
 	if ss.Proto == live.Yamux {
-		s += yamuxTitle(ss)
+		parts = append(parts, yamuxParts(ss)...)
 	}
 	if ss.Reversed {
 		// The server opens odd ids: it runs the mux's client role (a
 		// reverse tunnel). The by column stays the TCP roles.
-		s += " · mux roles reversed"
+		parts = append(parts, titlePart{s: " · mux roles reversed", prio: 50})
 	}
 	// LEAK's count, as the header's; where nothing evaluated the
 	// findings, the streams older than the threshold, said as such.
@@ -647,15 +702,18 @@ func (p *streamsPane) title() string {
 	switch {
 	case ss.Leaks > 0:
 		old = ss.Leaks
-		s += " · " + plural(uint64(old), "suspected leak")
+		parts = append(parts, titlePart{s: " · " + plural(uint64(old), "suspected leak"), short: " · " + count(uint64(old)) + " leak?", keep: true})
 	case p.snap != nil && p.snap.Evaluated.IsZero() && ss.Aged > 0:
 		old = ss.Aged
-		s += " · " + count(uint64(old)) + " open longer than " + dur(p.leakAfter)
+		parts = append(parts, titlePart{s: " · " + count(uint64(old)) + " open longer than " + dur(p.leakAfter),
+			short: " · " + count(uint64(old)) + " open>" + dur(p.leakAfter), keep: true})
 	}
-	s += lostTitle(ss)
-	s += " · sort " + p.sort.String()
+	if lost := lostTitle(ss); lost != "" {
+		parts = append(parts, titlePart{s: lost, prio: 70})
+	}
+	parts = append(parts, titlePart{s: " · sort " + p.sort.String(), keep: true})
 	if old > 0 && p.sort == sortID {
-		s += " (s: by age)"
+		parts = append(parts, titlePart{s: " (s: by age)", prio: 30})
 	}
-	return s
+	return fitTitle(parts, w)
 }

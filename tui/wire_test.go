@@ -54,10 +54,10 @@ func TestItem10WireBytesOfNotSmux(t *testing.T) {
 	m := resize(newModel(reg, Options{NoColor: true}, reg.SnapshotWith, time.UTC, 0), 80, 24)
 	screen := screenOf(m)
 	row := cursorRow(paneBox(screen, "Sessions"))
-	if !regexp.MustCompile(`1\.0kB +1\.0kB .*not smux`).MatchString(row) {
-		t.Errorf("the session row does not show 1.0kB each way and not smux: %q\n%s", row, screen)
+	if !regexp.MustCompile(`1\.0KiB +1\.0KiB .*not smux`).MatchString(row) {
+		t.Errorf("the session row does not show 1.0KiB (1024 bytes) each way and not smux: %q\n%s", row, screen)
 	}
-	if bar := strings.Split(screen, "\n")[1]; !strings.Contains(bar, "→1.0kB ←1.0kB") {
+	if bar := strings.Split(screen, "\n")[1]; !strings.Contains(bar, "→1.0KiB ←1.0KiB") {
 		t.Errorf("the counts bar does not show the wire bytes: %q", bar)
 	}
 }

@@ -54,7 +54,7 @@ func TestYamuxScreen(t *testing.T) {
 	}
 	m = press(m, "enter") // the session's streams
 	screen = screenOf(m)
-	for _, want := range []string{"· yamux · client ping 1ms · GoAway by server: normal", "syn-sent", "in-flight/window", "0B/262kB"} {
+	for _, want := range []string{"· yamux · client ping 1ms · GoAway by server: normal", "syn-sent", "in-flight/window", "0B/256KiB"} {
 		if !strings.Contains(screen, want) {
 			t.Errorf("the streams screen lacks %q:\n%s", want, screen)
 		}
