@@ -1359,19 +1359,26 @@ func stood(v uint64, busy bool, seen *uint64, since *int64, ns int64) bool {
 
 // blockedCandidate returns the SESSION_BLOCKED finding of dir, blocked
 // since (Unix ns) as sign shows, at ns. It names the suspect: the live
-// stream sent the most in dir, or in v2 the one with the most unread.
+// stream sent the most in dir, or in v2 the one with the most unread,
+// among those a capture loss set aside too (asideList): a stream whose
+// bytes were lost is still live, and the one not read is the likeliest
+// to be (a capture that lost 926 kB of a 4 MB download the client did not
+// read named the request stuck behind it, "stream 7 was sent 0 B").
 // s.mu is held.
 func (s *Session) blockedCandidate(dir Dir, since, ns int64, sign BlockedSign, cfg *FindingsConfig) candidate {
 	c := candidate{code: CodeSessionBlocked, dir: dir, hasDir: true, since: since,
 		ev: Evidence{Count: uint64(s.open), Age: time.Duration(ns - since), Limit: cfg.BlockedAfter, Versions: s.ver, Sign: sign}}
-	n := 0
-	for st := s.w.lists[liveList].head; st != nil && n < maxWalk; st, n = st.watch.links[liveList].next, n+1 {
-		v := st.bytes[dir]
-		if s.version == 2 {
-			v = uint64(max(st.flow[dir].InFlight(), 0))
-		}
-		if v > c.ev.Bytes || c.stream == 0 {
-			c.ev.Bytes, c.stream = v, st.id
+	var first int64 // the named stream's SYN: the older of two sent as much
+	for _, l := range [...]int{liveList, asideList} {
+		n := 0
+		for st := s.w.lists[l].head; st != nil && n < maxWalk; st, n = st.watch.links[l].next, n+1 {
+			v := st.bytes[dir]
+			if s.version == 2 {
+				v = uint64(max(st.flow[dir].InFlight(), 0))
+			}
+			if v > c.ev.Bytes || c.stream == 0 || v == c.ev.Bytes && st.watch.first < first {
+				c.ev.Bytes, c.stream, first = v, st.id, st.watch.first
+			}
 		}
 	}
 	return c
