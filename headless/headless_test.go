@@ -332,7 +332,7 @@ func TestSummaryLeaksAreLEAKs(t *testing.T) {
 			t.Fatal(err)
 		}
 		if f == Plain {
-			want := "  leaks     1 suspected: the open LEAK findings' count at the last evaluation, streams open and idle longer than 30s that no other finding explains nor an smux v1 reader may still be reading; the oldest for 60 s (3 open longer than 30s in all, 2 of them open since their session's setup, which LEAK does not count)\n"
+			want := "  leaks     1 suspected: the open LEAK findings' count at the last evaluation, streams open and idle longer than 30s that no other finding explains nor an smux v1 reader may still be reading; the oldest for 60 s (3 open longer than 30s in all, 2 of them open since their session's setup, which LEAK does not count); they ended with their sessions since, as muxtop stopped\n"
 			if !strings.Contains(out.String(), want) {
 				t.Errorf("plain summary lacks %q:\n%s", want, out.String())
 			}
@@ -449,7 +449,7 @@ func TestSummarySetAside(t *testing.T) {
 			t.Fatal(err)
 		}
 		if f == Plain {
-			want := "  leaks     1 suspected: the open LEAK findings' count at the last evaluation, streams open and idle longer than 30s that no other finding explains nor an smux v1 reader may still be reading; the oldest for 59 s (2 open longer than 30s in all, 1 of them set aside: the capture lost bytes they may have used)\n"
+			want := "  leaks     1 suspected: the open LEAK findings' count at the last evaluation, streams open and idle longer than 30s that no other finding explains nor an smux v1 reader may still be reading; the oldest for 59 s (2 open longer than 30s in all, 1 of them set aside: the capture lost bytes they may have used); they ended with their sessions since, as muxtop stopped\n"
 			if !strings.Contains(out.String(), want) {
 				t.Errorf("plain summary lacks %q:\n%s", want, out.String())
 			}
