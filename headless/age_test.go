@@ -89,7 +89,7 @@ func TestSummaryAgesAtTheEnd(t *testing.T) {
 		if format == Plain {
 			plainSummaryHas(t, out.String(),
 				"    #1 LEAK warning, session 1, open: "+text,
-				"; the oldest for 68 s\n",
+				"; the oldest for 68 s; they ended with their sessions since, as muxtop stopped\n",
 			)
 			continue
 		}

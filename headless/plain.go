@@ -183,10 +183,12 @@ func WriteSummary(w io.Writer, s Summary) {
 	if s.Unparsed != [2]int64{} {
 		fmt.Fprintf(w, "  (of which not framed — a skipped prefix, after a violation, cut by the connection's end, skipped to a frame boundary: → %d  ← %d)", s.Unparsed[0], s.Unparsed[1])
 	}
-	if s.Unsent != [2]int64{} {
-		fmt.Fprintf(w, "  (written but never sent, the write failed: → %d  ← %d)", s.Unsent[0], s.Unsent[1])
-	}
 	fmt.Fprintln(w)
+	// A line of its own: appended to the bytes line, after its long
+	// unframed note, a terminal wrapped it to read as a line apart.
+	if s.Unsent != [2]int64{} {
+		fmt.Fprintf(w, "  unsent    written but never sent, the write failed: → %d  ← %d (not in bytes)\n", s.Unsent[0], s.Unsent[1])
+	}
 	if s.Incomplete > 0 {
 		fmt.Fprintf(w, "  INCOMPLETE %d sessions: the capture did not see every byte: it began while they were open, or lost bytes (lost → %d  ← %d, skipped to a frame boundary → %d  ← %d); their counts are what was seen\n",
 			s.Incomplete, s.Lost[0], s.Lost[1], s.Skipped[0], s.Skipped[1])
@@ -259,6 +261,20 @@ func writeEnd(w io.Writer, s Summary) {
 	if s.Aged > s.Leaks {
 		all = fmt.Sprintf(" (%d open longer than %s in all%s)", s.Aged, after, notes)
 	}
+	// The leaks and stalls are counted before the watched system stopped
+	// (atEnd), the sessions and streams lines after it: where sessions
+	// ended as it stopped (attach's, a tap's), the streams counted ended
+	// with them, and the lines say so rather than "0 open" above "5
+	// suspected".
+	var since string
+	if s.Aged > 0 || s.Stalls > 0 {
+		switch {
+		case s.LiveSessions == 0:
+			since = "; they ended with their sessions since, as muxtop stopped"
+		case s.StreamsOpen < s.Aged:
+			since = "; some of them ended with their sessions since, as muxtop stopped"
+		}
+	}
 	switch {
 	case !s.Evaluated:
 		fmt.Fprintf(w, "  leaks     not diagnosed: no findings evaluation ran; %d open longer than %s when the capture ended%s", s.Aged, after, notes)
@@ -267,10 +283,16 @@ func writeEnd(w io.Writer, s Summary) {
 		}
 		fmt.Fprintln(w)
 	case s.Leaks == 0:
-		fmt.Fprintf(w, "  leaks     0 suspected: no LEAK finding open at the last evaluation%s\n", all)
+		if s.Aged == 0 {
+			since = ""
+		}
+		fmt.Fprintf(w, "  leaks     0 suspected: no LEAK finding open at the last evaluation%s%s\n", all, since)
 	default:
-		fmt.Fprintf(w, "  leaks     %d suspected: the open LEAK findings' count at the last evaluation, streams open and idle longer than %s that no other finding explains nor an smux v1 reader may still be reading; the oldest for %s%s\n",
-			s.Leaks, after, live.FormatAge(s.OldestLeak), all)
+		fmt.Fprintf(w, "  leaks     %d suspected: the open LEAK findings' count at the last evaluation, streams open and idle longer than %s that no other finding explains nor an smux v1 reader may still be reading; the oldest for %s%s%s\n",
+			s.Leaks, after, live.FormatAge(s.OldestLeak), all, since)
+	}
+	if s.Stalls == 0 {
+		since = ""
 	}
 	// The count is of writers still held as the capture ended; the
 	// stalls the run saw are WINDOW_STALL findings, which may have ended
@@ -288,7 +310,7 @@ func writeEnd(w io.Writer, s Summary) {
 	case 0:
 		fmt.Fprintf(w, "  stalls    0: no writer held at a full flow-control window for %s when the capture ended%s\n", s.StallAfter, during)
 	default:
-		fmt.Fprintf(w, "  stalls    %d: writers held at a full flow-control window for %s or more when the capture ended%s\n", s.Stalls, s.StallAfter, during)
+		fmt.Fprintf(w, "  stalls    %d: writers held at a full flow-control window for %s or more when the capture ended%s%s\n", s.Stalls, s.StallAfter, since, during)
 	}
 	fmt.Fprintf(w, "  violations %d framing, %d anomalies", s.Violations, s.Anomalies)
 	for i, c := range s.codes() {

@@ -624,6 +624,13 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 			drainUntil = max(drainUntil, at)
 		}
 	}
+	// A side whose silence may excuse a stream of a kind whose LEAK is
+	// open: KEEPALIVE's, or overdue by its cadence (a ping waiting on it
+	// is not enough: a LEAK open holds while the ping waits).
+	var late [2]bool
+	for d := range 2 {
+		late[d] = silent[d] || overdue[d] && !asked[d]
+	}
 	rl := &w.lists[replyList] // its head is the oldest request waiting: its callAt, not headAt
 	if wl := &w.lists[waitList]; s.atWindow > 0 || es.openCodes&(1<<CodeWindowStall) != 0 || wl.head != nil && wl.headAt <= leakCut || w.leakActive > leakCut ||
 		drainUntil > ns || // an smux v1 reader may still drain what it was sent (drainedAt)
@@ -632,7 +639,7 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 		silentAt != [2]int64{math.MaxInt64, math.MaxInt64} && max(max(s.leakNewest, w.leakActive)+int64(cfg.LeakAfter), drainUntil) > min(silentAt[0], silentAt[1]) {
 		explained = s.explainedLeaks(&oldest, now, cfg, leakExcuses{unanswered: unanswered, silent: silent, cutoff: cutoff, quiet: quiet, noKeepalive: noKeepalive, acceptedTo: w.acceptedTo,
 			closed:    [2]bool{s.sideClosed(ClientToServer, ns), s.sideClosed(ServerToClient, ns)},
-			leakAfter: cfg.LeakAfter, leakCut: leakCut, silentAt: silentAt, graceCut: graceCut, lastAt: lastAt, start: s.start.UnixNano(), excused: excused})
+			leakAfter: cfg.LeakAfter, leakCut: leakCut, silentAt: silentAt, late: late, graceCut: graceCut, lastAt: lastAt, start: s.start.UnixNano(), excused: excused})
 	}
 	for k, o := range oldest[:heldKind] { // a setup stream held open is no LEAK's
 		if o.st == nil || w.leaked[k] <= explained[k] {
@@ -810,7 +817,8 @@ func (es *engineSession) countedBefore(st *stream) bool {
 // be reading what it was sent (Session.drainedAt), a full window holds them
 // (leakExcuses.holds), they are UNANSWERED's (leakExcuses.unanswers) or
 // NO_REPLY's (leakExcuses.noReply), or a silent side explains them
-// (leakExcuses.silenced). It moves
+// (leakExcuses.silenced; once a LEAK of their kind is open, only a side
+// that is late). It moves
 // each kind's oldest leak in oldest past them to its oldest stream that
 // nothing explains, if any. s.mu is held.
 func (s *Session) explainedLeaks(oldest *[numLeakKinds]leakRef, now time.Time, cfg *FindingsConfig, ex leakExcuses) (explained [numLeakKinds]uint64) {
@@ -846,7 +854,7 @@ func (s *Session) explainedLeaks(oldest *[numLeakKinds]leakRef, now time.Time, c
 			explained[k]++
 			*ex.excused = append(*ex.excused, st.serial)
 		case ex.holds(st, 0, now, cfg.StallAfter) || ex.holds(st, 1, now, cfg.StallAfter),
-			ex.unanswers(st, s.w.lastAt, cfg.UnansweredAfter), ex.noReply(st, s.w.lastAt), ex.silenced(st, drainDeadline(clock+int64(ex.leakAfter), drained, leakOpen[k])):
+			ex.unanswers(st, s.w.lastAt, cfg.UnansweredAfter), ex.noReply(st, s.w.lastAt), ex.silenced(st, drainDeadline(clock+int64(ex.leakAfter), drained, leakOpen[k]), leakOpen[k]):
 			explained[k]++
 			*ex.excused = append(*ex.excused, st.serial) // not among LEAK's streams: no leak mark (leakmarks.go)
 		case !free[k]:
@@ -887,6 +895,11 @@ type leakExcuses struct {
 	// silentAt is, by direction, the last frame (Unix ns) of a side whose
 	// silence KEEPALIVE counts; MaxInt64 for none.
 	silentAt [2]int64
+	// late is, by direction, whether its side's silence is KEEPALIVE's
+	// (silent) or its keepalive overdue by its cadence, a ping's wait
+	// aside: what a side must be for its silence to explain a stream of
+	// a kind whose LEAK is open (silenced).
+	late [2]bool
 	// graceCut: in a yamux session before its first ping, the deadline
 	// of a stream opened as the session began (within NOPLateness of
 	// start) after it (NOPLateness ago), and after a side's last frame
@@ -932,15 +945,28 @@ func leakKey(k int) findingKey {
 // KEEPALIVE's cutoff, so that it does not open and resolve as KEEPALIVE
 // opens; once the side speaks again, its last frame is past the deadline,
 // and the stream is a leak from its leak clock, as before.
-func (ex *leakExcuses) silenced(st *stream, deadline int64) bool {
+//
+// Once a LEAK of the stream's kind is open (leakOpen), only while the
+// side is late (leakExcuses.late: KEEPALIVE holds for it, or its
+// keepalive is overdue by its cadence): that side has been seen to
+// forget Close, and a side that answers and goes quiet on a quiet
+// connection is no frozen one until its next keepalive is late. The last
+// stream a leaking smux server answered waited for that keepalive (up to
+// 10 s) to be counted: the count, the header and the LEAK's update said 9
+// while 10 streams had been idle past --leak-after.
+func (ex *leakExcuses) silenced(st *stream, deadline int64, leakOpen bool) bool {
 	// Only a side that has not sent its FIN: a server that closed its
 	// half and froze explains no client that never closed its own.
 	from, last := min(ex.silentAt[0], ex.silentAt[1]), min(ex.lastAt[0], ex.lastAt[1])
+	late := ex.late[0] || ex.late[1]
 	switch st.watch.kind {
 	case 1: // half-closed by the client: the server owes its FIN
-		from, last = ex.silentAt[ServerToClient], ex.lastAt[ServerToClient]
+		from, last, late = ex.silentAt[ServerToClient], ex.lastAt[ServerToClient], ex.late[ServerToClient]
 	case 2:
-		from, last = ex.silentAt[ClientToServer], ex.lastAt[ClientToServer]
+		from, last, late = ex.silentAt[ClientToServer], ex.lastAt[ClientToServer], ex.late[ClientToServer]
+	}
+	if leakOpen && !late {
+		return false
 	}
 	return deadline > from || deadline > ex.graceCut && deadline > last && st.watch.first-ex.start < int64(NOPLateness)
 }
@@ -1333,19 +1359,26 @@ func stood(v uint64, busy bool, seen *uint64, since *int64, ns int64) bool {
 
 // blockedCandidate returns the SESSION_BLOCKED finding of dir, blocked
 // since (Unix ns) as sign shows, at ns. It names the suspect: the live
-// stream sent the most in dir, or in v2 the one with the most unread.
+// stream sent the most in dir, or in v2 the one with the most unread,
+// among those a capture loss set aside too (asideList): a stream whose
+// bytes were lost is still live, and the one not read is the likeliest
+// to be (a capture that lost 926 kB of a 4 MB download the client did not
+// read named the request stuck behind it, "stream 7 was sent 0 B").
 // s.mu is held.
 func (s *Session) blockedCandidate(dir Dir, since, ns int64, sign BlockedSign, cfg *FindingsConfig) candidate {
 	c := candidate{code: CodeSessionBlocked, dir: dir, hasDir: true, since: since,
 		ev: Evidence{Count: uint64(s.open), Age: time.Duration(ns - since), Limit: cfg.BlockedAfter, Versions: s.ver, Sign: sign}}
-	n := 0
-	for st := s.w.lists[liveList].head; st != nil && n < maxWalk; st, n = st.watch.links[liveList].next, n+1 {
-		v := st.bytes[dir]
-		if s.version == 2 {
-			v = uint64(max(st.flow[dir].InFlight(), 0))
-		}
-		if v > c.ev.Bytes || c.stream == 0 {
-			c.ev.Bytes, c.stream = v, st.id
+	var first int64 // the named stream's SYN: the older of two sent as much
+	for _, l := range [...]int{liveList, asideList} {
+		n := 0
+		for st := s.w.lists[l].head; st != nil && n < maxWalk; st, n = st.watch.links[l].next, n+1 {
+			v := st.bytes[dir]
+			if s.version == 2 {
+				v = uint64(max(st.flow[dir].InFlight(), 0))
+			}
+			if v > c.ev.Bytes || c.stream == 0 || v == c.ev.Bytes && st.watch.first < first {
+				c.ev.Bytes, c.stream, first = v, st.id, st.watch.first
+			}
 		}
 	}
 	return c

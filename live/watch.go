@@ -480,10 +480,25 @@ func (st *stream) leakKind() int {
 }
 
 // heldSetup reports whether st is one of its session's setup streams
-// (Session.setupStream) with no FIN from either side: held open by
-// design, which no LEAK counts (heldKind) and a snapshot marks Setup.
+// (Session.setupStream) with no FIN from either side, and not a request
+// with nothing back (askedUnanswered): held open by design, which no LEAK
+// counts (heldKind) and a snapshot marks Setup. A setup stream is held
+// with traffic both ways (go-plugin's control stream, its dispensed
+// plugin's, each call answered), or one way from its acceptor (the
+// plugin's stdout and stderr), or none (a pool warmed at the start); one
+// whose opener sent a request and got not a byte back is a hung handler
+// as any other stream's: a yamux client's 20 HANG requests through
+// attach showed 8 "open (setup)" streams, the oldest, left out of the
+// LEAK's count and never named.
 func (st *stream) heldSetup() bool {
-	return st.watch.setup && !st.fin[0] && !st.fin[1]
+	return st.watch.setup && !st.fin[0] && !st.fin[1] && !st.askedUnanswered()
+}
+
+// askedUnanswered says whether st's opener sent it payload and the other
+// side none, all of it seen (not a stream a capture lost bytes of).
+func (st *stream) askedUnanswered() bool {
+	d := st.opener.Sends()
+	return !st.incomplete && st.bytes[d] > 0 && st.bytes[1-d] == 0
 }
 
 // suspects says whether any stream is counted as a leak of a kind a LEAK
@@ -589,6 +604,15 @@ func (st *stream) lastWrite() int64 {
 // streams to leave it out. One store and a compare on the record path,
 // for counted streams only. s.mu is held.
 func (w *sessionWatch) leakFrame(st *stream) {
+	// A setup stream's kind follows its payload (heldSetup): a request
+	// with nothing back is counted, its answer holds it again.
+	if st.watch.setup {
+		if k := uint8(st.leakKind()); k != st.watch.kind {
+			w.unleak(st)
+			st.watch.leaked, st.watch.kind = true, k
+			w.leak(st)
+		}
+	}
 	ns := st.leakClock()
 	w.leakActive = max(w.leakActive, ns)
 	if o := &w.oldest[st.watch.kind]; o.st == st {

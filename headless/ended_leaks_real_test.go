@@ -1,0 +1,82 @@
+package headless
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/muxtop/muxtop/internal/smuxtest"
+	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/tap"
+)
+
+// TestSummaryLeaksOfEndedSessionsRealSmux: a real smux v2 pair, the
+// client tapped; the server answers two requests and never closes their
+// streams, LEAK counts them, and then muxtop stops and the pair closes,
+// as attach's sessions end when it stops. The sessions line says 0 live,
+// the streams line 0 open: the leaks line, whose count is from before
+// the stop, says that those streams ended with their sessions since, so
+// that the summary does not read "0 open" beside "2 suspected". The
+// exploratory tester's attach summary: "sessions 5 (0 live, 5 ended)",
+// "streams … 0 open", then "leaks 5 suspected … (6 open longer than 5s
+// in all)" with nothing to say which was when.
+func TestSummaryLeaksOfEndedSessionsRealSmux(t *testing.T) {
+	cfg := live.FindingsConfig{LeakAfter: 300 * time.Millisecond, Churn: -1, BlockedAfter: time.Hour}
+	reg := live.New(live.Config{})
+	scfg := smuxtest.Config(2)
+	scfg.KeepAliveDisabled = true
+	cli, srv := smuxtest.Pair(t, scfg, func(c net.Conn) net.Conn { return tap.Wrap(c, live.Client, reg, "test") }, nil)
+	go func() { // the server: answers each stream once, never closes it
+		for {
+			st, err := srv.AcceptStream()
+			if err != nil {
+				return
+			}
+			if _, err := io.ReadFull(st, make([]byte, 4)); err == nil {
+				st.Write([]byte("answer!!"))
+			}
+		}
+	}()
+	for range 2 {
+		st, err := cli.OpenStream()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Write([]byte("RAND")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(st, make([]byte, 8)); err != nil {
+			t.Fatal(err)
+		}
+		st.Close() // the client's FIN; the server sends none
+	}
+	smuxtest.Eventually(t, "a LEAK of 2 streams", func() bool {
+		reg.Evaluate(time.Now(), cfg)
+		for _, f := range reg.Snapshot().Findings {
+			if f.Code == live.CodeLeak && f.Evidence.Count == 2 {
+				return true
+			}
+		}
+		return false
+	})
+	var out bytes.Buffer
+	_, err := Finish(&out, reg, Options{Format: Plain, LeakAfter: cfg.LeakAfter, Stop: func() {
+		stopAt := reg.Now()
+		cli.Close()
+		srv.Close()
+		smuxtest.Eventually(t, "the session's end", func() bool { return reg.Snapshot().Sessions[0].Ended })
+		reg.ResolveEnded(reg.Now(), stopAt)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plainSummaryHas(t, out.String(), "  sessions  1 (0 live, 1 ended)", " 0 open\n", "  leaks     2 suspected")
+	for _, l := range strings.Split(out.String(), "\n") {
+		if strings.HasPrefix(l, "  leaks ") && !strings.Contains(l, "ended with their sessions since") {
+			t.Errorf("the leaks line does not say its streams ended since, beside \"0 live\" and \"0 open\":\n%s", out.String())
+		}
+	}
+}
