@@ -1338,14 +1338,18 @@ func stood(v uint64, busy bool, seen *uint64, since *int64, ns int64) bool {
 func (s *Session) blockedCandidate(dir Dir, since, ns int64, sign BlockedSign, cfg *FindingsConfig) candidate {
 	c := candidate{code: CodeSessionBlocked, dir: dir, hasDir: true, since: since,
 		ev: Evidence{Count: uint64(s.open), Age: time.Duration(ns - since), Limit: cfg.BlockedAfter, Versions: s.ver, Sign: sign}}
+	// The streams a capture loss set aside are open too, and seen: the
+	// capture had their opening, if not every byte of theirs.
 	n := 0
-	for st := s.w.lists[liveList].head; st != nil && n < maxWalk; st, n = st.watch.links[liveList].next, n+1 {
-		v := st.bytes[dir]
-		if s.version == 2 {
-			v = uint64(max(st.flow[dir].InFlight(), 0))
-		}
-		if v > c.ev.Bytes || c.stream == 0 {
-			c.ev.Bytes, c.stream = v, st.id
+	for _, l := range [...]int{liveList, asideList} {
+		for st := s.w.lists[l].head; st != nil && n < maxWalk; st, n = st.watch.links[l].next, n+1 {
+			v := st.bytes[dir]
+			if s.version == 2 {
+				v = uint64(max(st.flow[dir].InFlight(), 0))
+			}
+			if v > c.ev.Bytes || c.stream == 0 {
+				c.ev.Bytes, c.stream = v, st.id
+			}
 		}
 	}
 	return c
