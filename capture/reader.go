@@ -772,6 +772,10 @@ type conn struct {
 	// lastAt is, per direction, the capture time of the latest bytes
 	// delivered: bytes held behind a hole are not stamped earlier.
 	lastAt [2]time.Time
+	// endAt is when the latest direction's end reassembly gave came: a
+	// connection whose ends came behind bytes the capture lost ends then,
+	// not at the packet whose wait for them ran out (ackLoss).
+	endAt time.Time
 	// end is, per direction, the highest sequence number the capture
 	// shows was sent: its FIN's, or else the other side's highest ACK.
 	end      [2]reassembly.Sequence
@@ -1074,6 +1078,9 @@ func (c *conn) ReassembledSG(sg reassembly.ScatterGather, ac reassembly.Assemble
 	}
 	if end {
 		c.endDir(d, at, true, !c.rst) // a FIN, unless the connection was reset
+		if at.After(c.endAt) {
+			c.endAt = at
+		}
 	}
 }
 
@@ -1099,6 +1106,9 @@ func (c *conn) ReassemblyComplete(ac reassembly.AssemblerContext) bool {
 		return true
 	}
 	finished := c.rst || (c.ended[0] && c.ended[1])
+	if !c.rst && finished && !c.endAt.IsZero() && c.endAt.Before(at) {
+		at = c.endAt // the last FIN
+	}
 	if c.rst {
 		rstDir := c.rstDir
 		c.r.emit(at, 0, func(at time.Time) {
