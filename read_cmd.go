@@ -247,7 +247,14 @@ func newReadCmd() *cobra.Command {
 			}
 			begin := file.Start()
 			// failure is the error of a capture that failed under way.
-			failure := func(err error) error { return readFailure(arg, name, err) }
+			failure := func(err error) error {
+				if errors.Is(err, pcap.ErrTruncated) && arg != "-" && !isURL(arg) {
+					// As for one of several files: where it ends.
+					n, last := file.Read()
+					return errors.New(fileCut(arg, cutWhere(n, last)))
+				}
+				return readFailure(arg, name, err)
+			}
 			var merged *pcap.Merged
 			if len(more) > 0 {
 				opened := []*pcap.File{file}
@@ -495,12 +502,7 @@ func openSaying(r io.Reader, wait <-chan time.Time, waiting string, w io.Writer)
 func filesFailed(files []string, fs []pcap.Failure) []string {
 	lines := make([]string, 0, len(fs))
 	for _, f := range fs {
-		where := "before its first packet"
-		if f.Packets == 1 {
-			where = "after 1 packet, at " + f.Last.Format(live.TimeLayout)
-		} else if f.Packets > 1 {
-			where = fmt.Sprintf("after %d packets, the last at %s", f.Packets, f.Last.Format(live.TimeLayout))
-		}
+		where := cutWhere(f.Packets, f.Last)
 		name := files[f.File]
 		var l string
 		if errors.Is(f.Err, pcap.ErrTruncated) {
@@ -517,6 +519,18 @@ func filesFailed(files []string, fs []pcap.Failure) []string {
 		lines = append(lines, l)
 	}
 	return lines
+}
+
+// cutWhere says where a capture file that failed under way ended: after
+// its packets, the last at last.
+func cutWhere(packets int, last time.Time) string {
+	switch packets {
+	case 0:
+		return "before its first packet"
+	case 1:
+		return "after 1 packet, at " + last.Format(live.TimeLayout)
+	}
+	return fmt.Sprintf("after %d packets, the last at %s", packets, last.Format(live.TimeLayout))
 }
 
 // fileCut says that the capture file name ends in the middle of a packet,

@@ -122,9 +122,14 @@ func TestReadFilesOneCut(t *testing.T) {
 	whole := filepath.Join(dir, "whole.pcap")
 	writeCaptureFile(t, whole, ps)
 
+	// Alone, it says where it ends as one of several does (README): it
+	// said only "the file ends in the middle of a packet (was it still
+	// being written?)", where in it not.
 	code, alone, errs := readCode(t, "-o", "plain", cut)
-	if code != 1 || len(errs) != 1 || errs[0] != "muxtop: read "+cut+": the file ends in the middle of a packet (was it still being written?)" {
-		t.Fatalf("read of the cut file alone: exit %d, stderr %q", code, errs)
+	wantAlone := fmt.Sprintf("muxtop: read %s: the file ends in the middle of a packet after %d packets, the last at %s (was it still being written?)",
+		cut, n, last.Format(live.TimeLayout))
+	if code != 1 || len(errs) != 1 || errs[0] != wantAlone {
+		t.Fatalf("read of the cut file alone: exit %d, stderr %q, want %q", code, errs, wantAlone)
 	}
 	if !strings.Contains(alone, "sessions  1 (0 live, 1 ended)") || !strings.Contains(alone, "read failed") {
 		t.Fatalf("read of the cut file alone:\n%s", alone)

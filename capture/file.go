@@ -18,6 +18,9 @@ type File struct {
 	ci    gopacket.CaptureInfo
 	err   error
 	taken bool
+	// packets counts the packets returned, the last at last.
+	packets int
+	last    time.Time
 }
 
 // Open reads the header and first packet of the pcap or pcapng capture
@@ -45,12 +48,21 @@ func (f *File) Start() time.Time { return f.ci.Timestamp }
 // ReadPacketData returns the capture's next packet; the data is valid
 // until the next call.
 func (f *File) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
-	if !f.taken {
-		f.taken = true
-		return f.first, f.ci, f.err
+	data, ci, err := f.first, f.ci, f.err
+	if f.taken {
+		data, ci, err = f.src.ReadPacketData()
 	}
-	return f.src.ReadPacketData()
+	f.taken = true
+	if err == nil {
+		f.packets++
+		f.last = ci.Timestamp
+	}
+	return data, ci, err
 }
+
+// Read returns how many packets ReadPacketData returned, and the time of
+// the last: where a capture that failed under way ended.
+func (f *File) Read() (packets int, last time.Time) { return f.packets, f.last }
 
 // LinkType returns the capture's link type.
 func (f *File) LinkType() layers.LinkType { return f.src.LinkType() }
