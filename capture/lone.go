@@ -96,6 +96,10 @@ func (c *conn) expire(now time.Time) {
 		c.probed(now) // too few frames for a chain, but all of them, and no more are coming
 	}
 	if c.heldTooLong(now) {
-		c.settle() // no stream opened, or no boundary found, in time, nor did the connection carry enough
+		if c.state == orienting {
+			c.orientLast() // no stream opened in time: what came tells the roles, or the port guess does
+			return
+		}
+		c.settle() // no boundary found in time, nor did the connection carry enough
 	}
 }

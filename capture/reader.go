@@ -626,6 +626,10 @@ func (f factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac reassem
 	}
 	if !flags && c.told.Skip > 0 {
 		c.skip = int(c.told.Skip)
+		c.skipBy = live.ToldByTap
+		if c.told.Attach {
+			c.skipBy = live.ToldByAttach
+		}
 	}
 	c.want, c.forced = r.cfg.Prefix, r.cfg.Protocol
 	if !flags {
@@ -819,7 +823,11 @@ type conn struct {
 	// toldBy is who told the protocol the connection is decoded as, where
 	// its tap did and no flag overrides it (SessionInfo.ToldBy): the
 	// program's, or attach.
-	toldBy  live.ToldBy
+	toldBy live.ToldBy
+	// skipBy is who told the client's prefix the connection's decoding
+	// skips, where its tap did and no flag overrides it
+	// (SessionInfo.SkipBy).
+	skipBy  live.ToldBy
 	pending []chunk
 	held    int
 	// The order (order.go): inHolds, the connection is in the reader's
@@ -1036,7 +1044,7 @@ func (c *conn) ReassemblyComplete(ac reassembly.AssemblerContext) bool {
 		c.decide()
 	}
 	if c.state == orienting {
-		c.settle() // no stream opened: the port guess stands
+		c.orientLast() // nothing more will come
 	}
 	if c.state == aligning {
 		for d := range live.Dir(2) {
@@ -1099,7 +1107,10 @@ func (c *conn) window(d live.Dir, closed bool, at time.Time) {
 		c.zeroSince[d] = at
 	}
 	if c.state == decoding {
-		c.r.emit(at, 0, func(at time.Time) { c.sess.ReceiveWindow(d, closed, at) })
+		c.r.emit(at, 0, func(at time.Time) {
+			c.sess.ReceiveWindow(d, closed, at)
+			c.feed[d].ReceiveWindow(closed, at) // sniff --write writes the window it saw
+		})
 	}
 }
 
@@ -1237,7 +1248,7 @@ func (c *conn) data(d live.Dir, p []byte, at time.Time) {
 		c.hold(chunk{dir: d, at: at, data: p})
 		c.scanRoles(d, p)
 		if c.state == orienting && (c.held > orientMax || c.heldTooLong(at)) {
-			c.settle() // no stream opened: the port guess stands
+			c.orientLast()
 		}
 		return
 	case aligning:
@@ -1450,9 +1461,10 @@ func (c *conn) decide() {
 	}
 	if c.state == decoding && c.guessed {
 		c.startOrienting(c.last)
-		if c.state != orienting {
-			return // settled by a stream-opening frame
+		if c.state == orienting {
+			c.orientLast() // nothing more will come
 		}
+		return
 	}
 	c.settle() // as it is: nothing more will come
 }
@@ -1616,6 +1628,17 @@ func (c *conn) opening(at time.Time) {
 	c.state = decoding
 	zero := c.zeroSince // as it is now: what changes after comes after
 	c.r.emit(at, 0, func(at time.Time) { c.open(at, zero) })
+	for d, since := range zero {
+		if !since.IsZero() {
+			// The recording (sniff --write) has it closed where its
+			// time falls among the bytes the connection held, after
+			// its beginning.
+			if since.Before(at) {
+				since = at
+			}
+			c.r.emit(since, 0, func(at time.Time) { c.feed[d].ReceiveWindow(true, at) })
+		}
+	}
 	c.oneWay(at)
 }
 
@@ -1665,6 +1688,7 @@ func (c *conn) open(at time.Time, zero [2]time.Time) {
 	if c.proto == c.told.Proto {
 		info.ToldBy = c.toldBy
 	}
+	info.SkipBy = c.skipBy
 	switch c.proto {
 	case tap.Smux:
 		info.Proto = live.Smux
@@ -1729,6 +1753,11 @@ func (c *conn) endDir(d live.Dir, at time.Time, report, fin bool) {
 				return
 			}
 		}
+		if c.state == orienting {
+			c.ended[d] = true // before the roles may swap, as the held end goes with them
+			c.orientEnd(d)
+			return
+		}
 	}
 	if c.ended[d] || c.state != decoding {
 		c.ended[d] = true
@@ -1782,9 +1811,47 @@ func (c *conn) startOrienting(at time.Time) {
 		switch {
 		case ch.lost > 0:
 			gap(c.orient[ch.dir], c.yorient[ch.dir], ch.lost)
-		case !ch.end:
+		case ch.end:
+			c.orientEnd(ch.dir)
+		default:
 			c.scanRoles(ch.dir, ch.data)
 		}
+	}
+}
+
+// orientEnd looks for a frame that opens a stream in what direction d's
+// orienting decoders hold when nothing more of it comes to look at: at
+// its end, or the capture's, or when the connection is settled without
+// one (orientLast). Then a chain of fewer headers than a resynchronisation
+// wants, whose last frame ends where the bytes do, is one, as the
+// feeder's decoder, flushed by End, takes it (decoder.Decoder.Flush): a
+// client's SYN and its first PSH, all it sent to a server that refused
+// them, tell the roles. Before, such a connection kept the port guess,
+// client and server swapped where the client's port was the lower.
+func (c *conn) orientEnd(d live.Dir) {
+	if c.state != orienting {
+		return
+	}
+	if dec := c.orient[d]; dec != nil {
+		dec.Flush()
+	}
+	if dec := c.yorient[d]; dec != nil {
+		dec.Flush()
+	}
+	c.scanRoles(d, nil)
+	c.orient[d], c.yorient[d] = nil, nil // nothing more to look at
+}
+
+// orientLast settles a connection held orienting that will be held no
+// longer (its end, the capture's, orientWait or orientMax): with the
+// roles a frame that opens a stream tells in what its directions hold
+// (orientEnd), else with the port guess.
+func (c *conn) orientLast() {
+	for d := range live.Dir(2) {
+		c.orientEnd(d)
+	}
+	if c.state == orienting {
+		c.settle() // no stream opened: the port guess stands
 	}
 }
 

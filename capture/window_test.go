@@ -60,6 +60,39 @@ func withWindow(t *testing.T, ps []pkt, port uint16, from, to time.Time, win uin
 	return out
 }
 
+// zeroT0 is when zeroWindowCapture's connection begins; zeroSec(s) is s
+// seconds after it.
+var zeroT0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func zeroSec(s float64) time.Time { return zeroT0.Add(time.Duration(s * float64(time.Second))) }
+
+// zeroWindowCapture is an smux v1 connection between cport and sport
+// whose server advertises a zero window from 0.1 s to 4.9 s, while it
+// still sends keepalives and opens a stream; the client answers rtt
+// after it opens again, and both go on to 8 s.
+func zeroWindowCapture(t *testing.T, cport, sport int, rtt float64) []pkt {
+	t.Helper()
+	t0, sec := zeroT0, zeroSec
+	path := writeCapture(t, func(w *pcapout.Writer) {
+		c := w.Conn("127.0.0.1:"+strconv.Itoa(cport), "127.0.0.1:"+strconv.Itoa(sport), t0)
+		// Three frames at once: a direction joined mid-stream is found in step at once.
+		c.Write(live.ServerToClient, sec(0.1), []byte(strings.Repeat(v1("\x03", 0, ""), 3)))
+		c.Write(live.ClientToServer, sec(0.1), []byte(strings.Repeat(v1("\x03", 0, ""), 3)))
+		c.Write(live.ServerToClient, sec(0.3), []byte(v1("\x00", 2, "")))
+		for s := 0.5; s <= 5; s += 0.5 { // the one at 5 s with the window open
+			c.Write(live.ServerToClient, sec(s), []byte(v1("\x03", 0, "")))
+		}
+		// The server reads again: the client answers rtt later (where
+		// the capture is taken), and both go on.
+		c.Write(live.ClientToServer, sec(5+rtt), []byte(v1("\x02", 2, "ok")))
+		for s := 5.5; s < 8; s += 0.5 {
+			c.Write(live.ClientToServer, sec(s), []byte(v1("\x03", 0, "")))
+			c.Write(live.ServerToClient, sec(s), []byte(v1("\x03", 0, "")))
+		}
+	})
+	return withWindow(t, readPackets(t, path), uint16(sport), sec(0.1), sec(4.9), 0)
+}
+
 // TestZeroWindowDirection: the server stops reading and advertises a zero
 // TCP window from its first packet on, while it still sends keepalives
 // and opens a stream: it is the client's direction (c2s) that is blocked,
@@ -68,28 +101,8 @@ func withWindow(t *testing.T, ps []pkt, port uint16, from, to time.Time, win uin
 // the server opens, with the port guess right or wrong (swapped while the
 // connection was held). The client's silence meanwhile is not KEEPALIVE.
 func TestZeroWindowDirection(t *testing.T) {
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	sec := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
-	capture1 := func(cport, sport int, rtt float64) []pkt {
-		path := writeCapture(t, func(w *pcapout.Writer) {
-			c := w.Conn("127.0.0.1:"+strconv.Itoa(cport), "127.0.0.1:"+strconv.Itoa(sport), t0)
-			// Three frames at once: a direction joined mid-stream is found in step at once.
-			c.Write(live.ServerToClient, sec(0.1), []byte(strings.Repeat(v1("\x03", 0, ""), 3)))
-			c.Write(live.ClientToServer, sec(0.1), []byte(strings.Repeat(v1("\x03", 0, ""), 3)))
-			c.Write(live.ServerToClient, sec(0.3), []byte(v1("\x00", 2, "")))
-			for s := 0.5; s <= 5; s += 0.5 { // the one at 5 s with the window open
-				c.Write(live.ServerToClient, sec(s), []byte(v1("\x03", 0, "")))
-			}
-			// The server reads again: the client answers rtt later (where
-			// the capture is taken), and both go on.
-			c.Write(live.ClientToServer, sec(5+rtt), []byte(v1("\x02", 2, "ok")))
-			for s := 5.5; s < 8; s += 0.5 {
-				c.Write(live.ClientToServer, sec(s), []byte(v1("\x03", 0, "")))
-				c.Write(live.ServerToClient, sec(s), []byte(v1("\x03", 0, "")))
-			}
-		})
-		return withWindow(t, readPackets(t, path), uint16(sport), sec(0.1), sec(4.9), 0)
-	}
+	t0, sec := zeroT0, zeroSec
+	capture1 := func(cport, sport int, rtt float64) []pkt { return zeroWindowCapture(t, cport, sport, rtt) }
 	cfg := live.FindingsConfig{Churn: -1, BlockedAfter: 2 * time.Second}
 	for _, tc := range []struct {
 		name         string
@@ -170,5 +183,47 @@ func TestZeroWindowMomentary(t *testing.T) {
 			t.Logf("%v %v %v: %s", r.At.Sub(t0), r.Kind, r.Finding.Code, r.Detail)
 		}
 		t.Errorf("%d finding records, want one: LEAK opened, and open to the end", len(fs))
+	}
+}
+
+// TestZeroWindowWritten: sniff --write rewrites the connections it
+// decodes as packets of its own (pcapout), and the server's zero window
+// it saw must be in them: read back, the file opens SESSION_BLOCKED c2s
+// as the capture did, since the window closed, resolved as it opened,
+// and nothing else (the client's silence is the block's). Also where the
+// capture joined the connection mid-stream and held it undecided as the
+// window closed. Before, every packet it wrote advertised 65535 and the
+// file's read said nothing of the block.
+func TestZeroWindowWritten(t *testing.T) {
+	sec := zeroSec
+	cfg := live.FindingsConfig{Churn: -1, BlockedAfter: 2 * time.Second}
+	for _, tc := range []struct {
+		name         string
+		cport, sport int
+		midstream    bool
+	}{
+		{"syn", 40006, 9000, false},
+		{"midstream, guessed wrong", 1000, 61000, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ps := zeroWindowCapture(t, tc.cport, tc.sport, 0.05)
+			if tc.midstream {
+				ps = ps[3:]
+			}
+			written := writeCapture(t, func(w *pcapout.Writer) {
+				readEvaluated(ps, capture.Config{Recorder: w}, cfg)
+			})
+			fs := findingsOf(t, readPackets(t, written), capture.Filter{}, cfg)
+			if len(fs) != 2 || fs[0].Kind != live.FindingOpened || fs[1].Kind != live.FindingResolved {
+				t.Fatalf("read of the written capture: %d finding records, want SESSION_BLOCKED opened and resolved: %+v", len(fs), fs)
+			}
+			f := fs[0].Finding
+			if f.Code != live.CodeSessionBlocked || f.Dir != live.ClientToServer || !f.Since.Equal(sec(0.1)) {
+				t.Errorf("read of the written capture opened %v on %v since %v, want SESSION_BLOCKED on c2s since %v: %s", f.Code, f.Dir, f.Since, sec(0.1), f.Text)
+			}
+			if at := fs[1].At; at.Before(sec(4.9)) || at.After(sec(5.1)) {
+				t.Errorf("read of the written capture resolved it at %v, want as the window opened (4.9-5 s)", at.Sub(zeroT0))
+			}
+		})
 	}
 }

@@ -5,3 +5,22 @@ package live
 // under the session's lock: a reused picture must equal the fresh one.
 // Call it before r is used.
 func CheckSnapshots(r *Registry, check func(got, fresh *SessionSnap)) { r.checkSnap = check }
+
+// PileCounts returns SESSION_LEAK's counts at r's latest evaluation,
+// over the groups one of whose sessions it noted: the piled sessions
+// (those dialed together counted once), and those piled at the
+// evaluation before that are piled no more and still live: used again
+// (a stream opened T or more after their start: a pool's members), or
+// busy again.
+func PileCounts(r *Registry) (piled, reused uint64) {
+	e := &r.eng
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, g := range e.pileGroups {
+		if g.evals == e.evals {
+			piled += g.piled
+			reused += g.reused
+		}
+	}
+	return piled, reused
+}

@@ -380,9 +380,17 @@ type SessionInfo struct {
 	// program's tap (ToldByTap), attach's --protocol in read of its
 	// capture (ToldByAttach).
 	ToldBy ToldBy
+	// SkipBy says who told the client's prefix the session's decoding
+	// skips (--skip, --prefix; tap.Skip), for the advice of a PROTOCOL
+	// finding that says the skip cut the client's first mux header to
+	// name what to drop: muxtop's own flag (ToldByFlag), the program's
+	// tap (ToldByTap: tap.Skip, in the tap and in read of its capture),
+	// attach's --skip or --prefix in read of its capture (ToldByAttach).
+	SkipBy ToldBy
 }
 
-// ToldBy is who told a session's protocol (SessionInfo.ToldBy).
+// ToldBy is who told a session's protocol (SessionInfo.ToldBy), or
+// its client's prefix (SessionInfo.SkipBy).
 type ToldBy uint8
 
 const (

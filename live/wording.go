@@ -1013,11 +1013,24 @@ func serverPrefix(f *Finding, mux, violation string) (text, advice string) {
 // finding says so in its text; either direction's advice is to drop the
 // skip. A server's finding is worded so only where its bytes are that
 // mux's too (Evidence.skipCut): otherwise they are its own fault.
+//
+// The skip is named as it was told (SessionInfo.SkipBy): muxtop's own
+// --skip or --prefix, the program's tap.Skip (in the tap and in read of
+// its capture), or attach's flag (in read of its --write file).
 func wrongSkip(f *Finding, mux, violation string) (text, advice string) {
 	ev := &f.Evidence
 	flag := fmt.Sprintf("--skip %d", ev.Skip)
 	if len(f.info.Prefix) > 0 {
 		flag = fmt.Sprintf("--prefix %x", f.info.Prefix) // the client did send it: it is its mux's start
+	}
+	drop := "drop " + flag
+	switch f.info.SkipBy {
+	case ToldByTap:
+		flag = fmt.Sprintf("tap.Skip(%d)", ev.Skip)
+		drop = "drop " + flag + " from the program's tap"
+	case ToldByAttach:
+		drop = "run attach without " + flag + " (this capture is its --write file's, which says so)"
+		flag = "attach's " + flag
 	}
 	first := "first byte, skipped by " + flag + ", begins"
 	if ev.Skip != 1 {
@@ -1028,10 +1041,17 @@ func wrongSkip(f *Finding, mux, violation string) (text, advice string) {
 	if ev.Unskipped != wirekind.Yamux {
 		other = "smux"
 	}
-	advice = fmt.Sprintf("drop %s: the client sends no prefix, and its %s begins at its first byte", flag, other)
+	advice = fmt.Sprintf("%s: the client sends no prefix, and its %s begins at its first byte", drop, other)
 	if other != mux {
 		if f.info.Proto != ProtocolUnknown {
-			advice += fmt.Sprintf("; and decode it as %s: give --protocol %s, or leave --protocol out", other, other)
+			switch f.info.ToldBy {
+			case ToldByTap:
+				advice += fmt.Sprintf("; and decode it as %s: tell the tap tap.WithProtocol(tap.%s), or leave its protocol option out", other, strings.ToUpper(other[:1])+other[1:])
+			case ToldByAttach:
+				advice += fmt.Sprintf("; and decode it as %s: run attach with --protocol %s, or without --protocol", other, other)
+			default:
+				advice += fmt.Sprintf("; and decode it as %s: give --protocol %s, or leave --protocol out", other, other)
+			}
 		} else {
 			advice += fmt.Sprintf(", by which muxtop then tells it is %s", other)
 		}

@@ -413,7 +413,7 @@ func (l *Live) ConnTold(client, server, transport string, told tap.Told, at time
 	if len(l.viewers) > 0 {
 		vs := make([]view, 0, len(l.viewers))
 		for _, v := range l.viewers {
-			vs = append(vs, view{v, v.w.open(c.ends, c.key, opened, at)})
+			vs = append(vs, view{v, v.w.open(c.ends, c.key, opened, at, &c.writes)})
 		}
 		c.views.Store(&vs)
 	}
@@ -439,6 +439,10 @@ type liveConn struct {
 	mu    sync.Mutex // guards ended and reset, and orders End and Reset with the views' changes
 	ended [2]bool
 	reset bool
+	// writes counts the tap's writes begun and returned
+	// (WriteStarted), which each viewer's Writer samples: a viewer
+	// that joins while one waits sees it waiting.
+	writes [2]atomic.Uint64
 }
 
 // view is a connection's recorder in one viewer's Writer.
@@ -458,6 +462,15 @@ func (c *liveConn) Write(dir live.Dir, at time.Time, p []byte) {
 		x.c.Write(dir, at, p)
 	}
 }
+
+// WriteStarted records that a write of direction dir's bytes begins,
+// WriteDone that it returned (tap.HeldRecorder): every viewer's capture
+// shows a write that waits as its receiver's zero window
+// (Conn.WriteStarted).
+func (c *liveConn) WriteStarted(dir live.Dir) { c.writes[dir&1].Add(1) }
+
+// WriteDone ends what WriteStarted began.
+func (c *liveConn) WriteDone(dir live.Dir) { c.writes[dir&1].Add(1) }
 
 // Unsent records, for each viewer, that the last n bytes recorded in
 // direction dir never went out (tap.UnsentRecorder): Conn.Unsent.
@@ -529,7 +542,7 @@ func (c *liveConn) join(v *viewer) {
 	if c.reset || c.ended[0] && c.ended[1] {
 		return
 	}
-	j := v.w.joinedEnded(c.ends, c.key, c.ended)
+	j := v.w.joinedEnded(c.ends, c.key, c.ended, &c.writes)
 	var vs []view
 	if old := c.views.Load(); old != nil {
 		vs = slices.Clone(*old)

@@ -112,6 +112,12 @@ type Writer struct {
 	// wrote says a packet was written: Close then writes where the
 	// capture stopped (stopped). The writer goroutine's, then Close's.
 	wrote bool
+	// last is the latest time of a packet written: a packet made up by
+	// the writer (heldWrites) is never stamped before it. sampled is
+	// heldWrites' list of the connections it looks at. The writer
+	// goroutine's.
+	last    time.Time
+	sampled []*Conn
 	// maxQueued bounds the payload bytes queued.
 	maxQueued int64
 	// tuples are the client and server addresses of the connections
@@ -150,6 +156,9 @@ type event struct {
 	data []byte
 	// offs are a shut's byte offsets of each direction's FIN.
 	offs [2]uint32
+	// closed is a window event's: the receiver's window closed, or
+	// open again.
+	closed bool
 }
 
 type eventKind uint8
@@ -164,6 +173,9 @@ const (
 	// unsent: the direction's bytes from off on never went out (a failed
 	// write): its receiver acknowledges only those before them.
 	unsent
+	// window: a capture saw the direction's receiver advertise a zero
+	// TCP window (closed), or open it again (ReceiveWindow).
+	window
 )
 
 // Create creates the file path and returns a Writer to it that stops
@@ -426,7 +438,7 @@ func (w *Writer) ConnOver(client, server, transport string, at time.Time) tap.Co
 // VERSION_MISMATCH at its first frame). With it, a Writer is a
 // tap.ToldRecorder.
 func (w *Writer) ConnTold(client, server, transport string, told tap.Told, at time.Time) tap.ConnRecorder {
-	return w.open(w.made.endpoints(client, server), keyOf(transport, told), opened, at)
+	return w.open(w.made.endpoints(client, server), keyOf(transport, told), opened, at, nil)
 }
 
 // Joined returns the recorder of a connection between client and server
@@ -438,15 +450,16 @@ func (w *Writer) ConnTold(client, server, transport string, told tap.Told, at ti
 // from the first frame boundary it finds, its streams open before as
 // joined. Nothing is written until its first bytes or its end.
 func (w *Writer) Joined(client, server string) *Conn {
-	return w.open(w.made.endpoints(client, server), ifaceKey{}, joined, time.Time{})
+	return w.open(w.made.endpoints(client, server), ifaceKey{}, joined, time.Time{}, nil)
 }
 
 // joinedEnded is Joined of a connection whose directions ended[d] had
 // ended before the join: they send nothing more, the capture writes no
 // FIN for them (it never saw one), and the other direction's End alone
-// ends the recording and frees its ends.
-func (w *Writer) joinedEnded(ends [2]netip.AddrPort, k ifaceKey, ended [2]bool) *Conn {
-	c := &Conn{w: w, key: k, done: ended, gone: ended}
+// ends the recording and frees its ends. Its writes in progress are
+// those writes counts (Conn.shared).
+func (w *Writer) joinedEnded(ends [2]netip.AddrPort, k ifaceKey, ended [2]bool, writes *[2]atomic.Uint64) *Conn {
+	c := &Conn{w: w, key: k, done: ended, gone: ended, shared: writes}
 	var mask uint32
 	for d, e := range ended {
 		if e {
@@ -459,11 +472,12 @@ func (w *Writer) joinedEnded(ends [2]netip.AddrPort, k ifaceKey, ended [2]bool) 
 
 // open returns the recorder of a connection between ends written under
 // k's interface, queueing its beginning: kind opened (a handshake at at)
-// or joined (none). Where a connection being written has the same ends
+// or joined (none); writes, if not nil, are its writes in progress
+// (Conn.shared). Where a connection being written has the same ends
 // (both ends of a connection tapped in one process), it is given made-up
 // ones in 10.0.0.0/8.
-func (w *Writer) open(ends [2]netip.AddrPort, k ifaceKey, kind eventKind, at time.Time) *Conn {
-	return w.openConn(&Conn{w: w, key: k}, ends, event{kind: kind, at: at})
+func (w *Writer) open(ends [2]netip.AddrPort, k ifaceKey, kind eventKind, at time.Time, writes *[2]atomic.Uint64) *Conn {
+	return w.openConn(&Conn{w: w, key: k, shared: writes}, ends, event{kind: kind, at: at})
 }
 
 // openConn is open of the Conn c, its beginning e.
@@ -555,6 +569,13 @@ type Conn struct {
 	// clock stamps each direction's Writes that come with no time (a
 	// tap's): read here, only for bytes the queue has room for.
 	clock [2]monoclock.Clock
+	// writes counts, per direction, the writes of its bytes to the
+	// connection begun and returned (WriteStarted, WriteDone): odd
+	// while one is in progress. The writer goroutine samples them
+	// (heldWrites). shared, if not nil, are counts kept for it instead:
+	// a Live's connection's, which each viewer's Writer samples.
+	writes [2]atomic.Uint64
+	shared *[2]atomic.Uint64
 
 	// The writer goroutine's own state.
 	iface  int       // the index of its transport's interface
@@ -567,6 +588,18 @@ type Conn struct {
 	// the Conn is made, before its first event reaches the writer.
 	gone  [2]bool
 	reset bool // a RST was written: the connection is over
+	begun bool // its beginning was written (a handshake, or a join)
+	// zero says, per direction, that its receiver advertises a zero
+	// window: every packet the receiver sends says so. byWrite says a
+	// held write closed it (heldWrites), which its return opens, rather
+	// than a capture (ReceiveWindow).
+	zero    [2]bool
+	byWrite [2]bool
+	// heldSeen is the writes count heldWrites last saw of each
+	// direction, and heldSince when it first saw that write in
+	// progress (zero if not).
+	heldSeen  [2]uint64
+	heldSince [2]time.Time
 }
 
 // Write records that p passed in direction dir at time at, or now if at
@@ -652,6 +685,44 @@ func (c *Conn) Closed(dir live.Dir, at time.Time) {
 	}
 }
 
+// WriteStarted records that a write of direction dir's bytes to the
+// connection begins, WriteDone that it returned (tap.HeldRecorder): one
+// atomic add each. A write that has not returned for HeldAfter is its
+// receiver not reading the connection, its socket buffer full: the
+// capture shows it as a real one would, the receiver's ACK of what it
+// has advertising a zero window, every packet it sends after saying
+// so, until the write returns (the writer goroutine samples the count
+// every HeldEvery). muxtop read of the capture then takes the sender's
+// silence for the block's, and names it (SESSION_BLOCKED), as the tap
+// did.
+func (c *Conn) WriteStarted(dir live.Dir) { c.writes[dir&1].Add(1) }
+
+// WriteDone ends what WriteStarted began.
+func (c *Conn) WriteDone(dir live.Dir) { c.writes[dir&1].Add(1) }
+
+// ReceiveWindow records that a capture saw the receiver of direction dir
+// advertise a zero TCP window from at on (closed), or open it again
+// (tap.WindowRecorder): written as an ACK of the receiver's with that
+// window, and every packet it sends while closed says so.
+func (c *Conn) ReceiveWindow(dir live.Dir, closed bool, at time.Time) {
+	e := event{c: c, kind: window, dir: dir, at: at, closed: closed}
+	if closed {
+		c.w.push(e, 0, controlSlack) // lost, it leaves the window open: no block made up
+	} else {
+		c.w.push(e, 0, 0) // lost, it would leave the window closed for good
+	}
+}
+
+// HeldAfter is how long a write must have been seen in progress, by the
+// writer's samples HeldEvery apart, before the capture shows its
+// receiver's window closed (WriteStarted). A write to a socket with room
+// returns within microseconds; a receiver that reads on, even slowly,
+// frees room within this.
+const (
+	HeldAfter = 100 * time.Millisecond
+	HeldEvery = 50 * time.Millisecond
+)
+
 // countWriter counts the bytes written through it.
 type countWriter struct {
 	w io.Writer
@@ -676,6 +747,8 @@ func (w *Writer) run() {
 	flush := time.NewTimer(w.flushEvery)
 	armed := true // the section header New wrote is buffered
 	defer flush.Stop()
+	held := time.NewTicker(HeldEvery)
+	defer held.Stop()
 	var beats <-chan time.Time
 	if w.beatEvery > 0 {
 		t := time.NewTicker(w.beatEvery)
@@ -698,6 +771,10 @@ func (w *Writer) run() {
 			}
 		case <-beats:
 			if !w.beat(s) {
+				return // closed while it drained the queue: Close flushes
+			}
+		case <-held.C:
+			if !w.heldWrites(s) {
 				return // closed while it drained the queue: Close flushes
 			}
 		}
@@ -731,16 +808,8 @@ func (w *Writer) beat(s *synth) bool {
 		return true
 	}
 	now := time.Now()
-	for drained := false; !drained; {
-		select {
-		case e, ok := <-w.events:
-			if !ok {
-				return false
-			}
-			w.write(s, e)
-		default:
-			drained = true
-		}
+	if !w.drain(s) {
+		return false
 	}
 	if w.sent {
 		w.sent = false // the packets carry the time
@@ -760,6 +829,90 @@ func (w *Writer) beat(s *synth) bool {
 		w.fail(err)
 	}
 	return true
+}
+
+// drain writes every event queued; it reports false if the queue closed
+// meanwhile. It belongs to the writer goroutine.
+func (w *Writer) drain(s *synth) bool {
+	for {
+		select {
+		case e, ok := <-w.events:
+			if !ok {
+				return false
+			}
+			w.write(s, e)
+		default:
+			return true
+		}
+	}
+}
+
+// heldWrites samples the writes in progress of every connection being
+// written (Conn.WriteStarted): one seen in progress, the same one, at
+// samples HeldAfter apart or more has been held since the first, and
+// its receiver's window is written closed, stamped then (or at the
+// latest packet written, if later); once it returned, open again. What
+// was queued before the sample is written first: the held write's bytes
+// come before the window that holds the rest. It reports false if the
+// queue closed meanwhile. It belongs to the writer goroutine.
+func (w *Writer) heldWrites(s *synth) bool {
+	if w.err != nil || w.full.Load() {
+		return true
+	}
+	now := time.Now()
+	if !w.drain(s) {
+		return false
+	}
+	w.tmu.Lock()
+	w.sampled = w.sampled[:0]
+	for _, c := range w.tuples {
+		w.sampled = append(w.sampled, c)
+	}
+	w.tmu.Unlock()
+	for _, c := range w.sampled {
+		if !c.begun || c.reset {
+			continue
+		}
+		counts := &c.writes
+		if c.shared != nil {
+			counts = c.shared
+		}
+		for d := range live.Dir(2) {
+			v := counts[d].Load()
+			busy := v&1 == 1
+			if !busy || v != c.heldSeen[d] {
+				if c.zero[d] && c.byWrite[d] {
+					w.receiveWindow(s, c, d, false, now) // the write returned
+				}
+				c.heldSeen[d], c.heldSince[d] = v, time.Time{}
+				if busy {
+					c.heldSince[d] = now
+				}
+				continue
+			}
+			if !c.zero[d] && !c.fins[d] && !c.heldSince[d].IsZero() && now.Sub(c.heldSince[d]) >= HeldAfter {
+				w.receiveWindow(s, c, d, true, c.heldSince[d])
+				c.byWrite[d] = true
+			}
+		}
+	}
+	clear(w.sampled) // no Conn kept past its end
+	return true
+}
+
+// receiveWindow writes, at at or the latest packet's time if later, the
+// ACK of direction d's receiver advertising its window closed (zero) or
+// open again; the packets it sends from then on say the same. It belongs
+// to the writer goroutine.
+func (w *Writer) receiveWindow(s *synth, c *Conn, d live.Dir, closed bool, at time.Time) {
+	c.zero[d], c.byWrite[d] = closed, false
+	if c.gone[d] || c.gone[d.Reverse()] {
+		return // nothing of a direction gone is written
+	}
+	if at.Before(w.last) {
+		at = w.last // after what was written: the window changed since
+	}
+	w.packet(s, c, d.Reverse(), at, tcpACK, c.acked[d.Reverse()], nil)
 }
 
 // write writes one queued event; it belongs to the writer goroutine.
@@ -787,6 +940,7 @@ func (w *Writer) write(s *synth, e event) {
 	}
 	switch e.kind {
 	case opened:
+		c.begun = true
 		c.seq = [2]uint32{s.isn(), s.isn()}
 		w.packet(s, c, live.ClientToServer, e.at, tcpSYN, 0, nil)
 		w.packet(s, c, live.ServerToClient, e.at, tcpSYN|tcpACK, 0, nil)
@@ -794,6 +948,7 @@ func (w *Writer) write(s *synth, e event) {
 	case joined:
 		// Nothing to write: the first segment of either direction, at
 		// its made-up sequence number, is where the capture joins it.
+		c.begun = true
 		c.seq = [2]uint32{s.isn(), s.isn()}
 	case data:
 		if c.fins[e.dir] {
@@ -803,6 +958,11 @@ func (w *Writer) write(s *synth, e event) {
 			// FIN read as lost, as their gap says.
 			w.dropped.Add(int64(len(e.data)))
 			return
+		}
+		if c.zero[e.dir] && c.byWrite[e.dir] {
+			// The held write returned, and more came: the receiver
+			// took what it held, its window open again.
+			w.receiveWindow(s, c, e.dir, false, e.at)
 		}
 		p := e.data
 		for off := e.off; len(p) > 0; {
@@ -831,6 +991,11 @@ func (w *Writer) write(s *synth, e event) {
 		}
 		c.acked[e.dir] = e.off
 		w.packet(s, c, e.dir.Reverse(), e.at, tcpACK, c.acked[e.dir.Reverse()], nil)
+	case window:
+		if !c.begun || c.fins[e.dir] || c.fins[e.dir.Reverse()] || c.zero[e.dir] == e.closed {
+			return
+		}
+		w.receiveWindow(s, c, e.dir, e.closed, e.at)
 	case shut:
 		for _, d := range []live.Dir{e.dir, e.dir.Reverse()} {
 			if !c.fins[d] && !c.gone[d] {
@@ -880,7 +1045,13 @@ func (w *Writer) packet(s *synth, c *Conn, dir live.Dir, at time.Time, flags int
 			ack++
 		}
 	}
-	b, err := s.segment(src, dst, seq, ack, flags, payload)
+	// The sender's receive window: that of the other direction's
+	// receiver, closed while it is held (zero).
+	win := uint16(65535)
+	if c.zero[dir.Reverse()] {
+		win = 0
+	}
+	b, err := s.segment(src, dst, seq, ack, flags, win, payload)
 	if err != nil {
 		w.fail(err)
 		return
@@ -891,6 +1062,9 @@ func (w *Writer) packet(s *synth, c *Conn, dir live.Dir, at time.Time, flags int
 		return
 	}
 	w.sent, w.wrote = true, true
+	if at.After(w.last) {
+		w.last = at
+	}
 	if err := w.commit(); err != nil {
 		w.fail(err)
 	}
@@ -949,10 +1123,10 @@ func (s *synth) isn() uint32 {
 
 var errMixed = errors.New("pcapout: a connection between an IPv4 and an IPv6 address") // Conn prevents it
 
-func (s *synth) segment(src, dst netip.AddrPort, seq, ack uint32, flags int, payload []byte) ([]byte, error) {
+func (s *synth) segment(src, dst netip.AddrPort, seq, ack uint32, flags int, win uint16, payload []byte) ([]byte, error) {
 	s.tcp = layers.TCP{
 		SrcPort: layers.TCPPort(src.Port()), DstPort: layers.TCPPort(dst.Port()),
-		Seq: seq, Ack: ack, Window: 65535,
+		Seq: seq, Ack: ack, Window: win,
 		FIN: flags&tcpFIN != 0, SYN: flags&tcpSYN != 0, RST: flags&tcpRST != 0, PSH: flags&tcpPSH != 0, ACK: flags&tcpACK != 0,
 	}
 	opts := gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}

@@ -151,6 +151,9 @@ func Wrap(c net.Conn, side live.Side, reg *live.Registry, label string, opts ...
 	if o.proto != Detect {
 		info.ToldBy = live.ToldByTap // a misdecoding's advice names the option, not a flag
 	}
+	if o.skip > 0 {
+		info.SkipBy = live.ToldByTap // a wrong skip's advice names tap.Skip, not --skip
+	}
 	info.Transport = transportOf(c)
 	sess := reg.Open(info, time.Now())
 	snaplen := reg.Config().Snaplen
@@ -366,9 +369,9 @@ func (c *Conn) Write(p []byte) (int, error) {
 	c.out.Feed(p, time.Time{})
 	c.wstate.Store(writing)
 	c.wmu.Unlock()
-	c.sess.WriteStarted(c.out.dir) // a write that does not return: the peer stopped reading
+	c.out.WriteStarted() // a write that does not return: the peer stopped reading
 	n, err := c.Conn.Write(p)
-	c.sess.WriteDone(c.out.dir)
+	c.out.WriteDone()
 	// A failure after this end's CloseWrite that the shutdown itself
 	// causes is its own (TCP's and a unix socket's EPIPE; an error of a
 	// layer above the socket, as TLS's "tls: protocol is shutdown", which

@@ -38,6 +38,7 @@ type Feeder struct {
 	// completed the chain of headers that found it (heldAt).
 	held []heldChunk
 	rec  ConnRecorder // nil, or where the bytes fed are recorded
+	hrec HeldRecorder // rec, where it records held writes; else nil
 	// closing, if not nil, is set once the tapped conn's Close was
 	// called, whose ClosingRecorder ends the directions in rec from then
 	// on: an end the feeder recorded before that, after bytes a Read
@@ -185,6 +186,32 @@ type UnsentRecorder interface {
 	// Nothing more of dir is recorded after, but its end (End, Reset,
 	// Closed), which the tap records as it comes.
 	Unsent(dir live.Dir, at time.Time, n int64)
+}
+
+// HeldRecorder is a ConnRecorder that the tap tells when a write of the
+// bytes it recorded begins and when it returns (attach's proxy, a tapped
+// end's Write): a write that does not return is its receiver not
+// reading, the receiver's TCP window closed, which a capture of the
+// connection shows and a recording of what the tap saw can show the same
+// way (pcapout writes the receiver's zero window). They are called on
+// the data path around every write, in order for one direction: each
+// must cost no more than an atomic add, and never block.
+type HeldRecorder interface {
+	ConnRecorder
+	// WriteStarted records that a write of direction dir's recorded
+	// bytes to the connection begins; WriteDone that it returned.
+	WriteStarted(dir live.Dir)
+	WriteDone(dir live.Dir)
+}
+
+// WindowRecorder is a ConnRecorder that a capture (muxtop sniff) tells
+// what it saw of the TCP receive window of a direction's receiver: closed
+// (zero) from at on, or open again. A recording that rewrites the
+// connection's packets (pcapout) writes the same window, so that a reader
+// of it sees the receiver hold its sender as the capture did.
+type WindowRecorder interface {
+	ConnRecorder
+	ReceiveWindow(dir live.Dir, closed bool, at time.Time)
 }
 
 // heldChunk is a chunk of bytes fed to a resynchronising decoder: the
@@ -397,7 +424,36 @@ func (f *Feeder) Feed(p []byte, at time.Time) {
 
 // Record makes the feeder record every byte it is fed, and the end of its
 // direction, in rec.
-func (f *Feeder) Record(rec ConnRecorder) { f.rec = rec }
+func (f *Feeder) Record(rec ConnRecorder) {
+	f.rec = rec
+	f.hrec, _ = rec.(HeldRecorder)
+}
+
+// WriteStarted tells the session, and a HeldRecorder recording the
+// direction, that a write of the bytes fed is about to begin;
+// WriteDone that it returned (live.Session.WriteStarted).
+func (f *Feeder) WriteStarted() {
+	f.sess.WriteStarted(f.dir)
+	if f.hrec != nil {
+		f.hrec.WriteStarted(f.dir)
+	}
+}
+
+// WriteDone ends what WriteStarted began.
+func (f *Feeder) WriteDone() {
+	f.sess.WriteDone(f.dir)
+	if f.hrec != nil {
+		f.hrec.WriteDone(f.dir)
+	}
+}
+
+// ReceiveWindow tells a WindowRecorder recording the direction what a
+// capture saw of its receiver's TCP window at at (WindowRecorder).
+func (f *Feeder) ReceiveWindow(closed bool, at time.Time) {
+	if wr, ok := f.rec.(WindowRecorder); ok {
+		wr.ReceiveWindow(f.dir, closed, at)
+	}
+}
 
 // Resync tells the feeder that the bytes it is given next begin somewhere
 // in the middle of the direction's byte stream, as when a capture starts

@@ -805,9 +805,9 @@ func (p *Proxy) copyBuffered(dst io.Writer, src io.Reader, idle []byte, fd *Feed
 		if n > 0 {
 			base := fd.offset()
 			fd.Feed(buf[:n], time.Time{})
-			fd.sess.WriteStarted(fd.dir) // a write that does not return: the receiver stopped reading
+			fd.WriteStarted() // a write that does not return: the receiver stopped reading
 			w, err := dst.Write(buf[:n])
-			fd.sess.WriteDone(fd.dir)
+			fd.WriteDone()
 			if err == nil && w < n {
 				err = io.ErrShortWrite
 			}

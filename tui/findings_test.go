@@ -242,7 +242,7 @@ func TestSessionLeakOfNoSession(t *testing.T) {
 		t.Fatalf("the cursor is not on SESSION_LEAK: %q\n%s", row, screenOf(m))
 	}
 	m = press(m, "enter")
-	if m.overlay != overlayFindings || !strings.Contains(m.flash, "SESSION_LEAK concerns no one session: the sessions from 10.0.0.7 to 10.0.0.1:9000") {
+	if m.overlay != overlayFindings || !strings.Contains(m.flash, "SESSION_LEAK concerns no one session: see the idle sessions from 10.0.0.7 to 10.0.0.1:9000") {
 		t.Errorf("enter on SESSION_LEAK: overlay %s, flash %q, screen:\n%s", m.overlay, m.flash, screenOf(m))
 	}
 }

@@ -637,8 +637,7 @@ func (m *Model) gotoViolation(v violation) tea.Cmd {
 func (m *Model) gotoFinding(f *live.Finding) tea.Cmd {
 	if f.Session == 0 {
 		if f.Code == live.CodeSessionLeak {
-			ev := &f.Evidence
-			m.setFlash(fmt.Sprintf("%s concerns no one session: the sessions from %s to %s, the idle ones (no open streams) in the sessions pane", f.Code, ev.ClientHost, ev.ServerAddr))
+			m.setFlash(sessionLeakFlash(f))
 			return nil
 		}
 		m.setFlash(f.Code.String() + " concerns no one session: the sessions' end reasons say why they end")
@@ -651,6 +650,23 @@ func (m *Model) gotoFinding(f *live.Finding) tea.Cmd {
 	id := f.Session
 	o.Streams = func(s uint64) bool { return s == id }
 	return func() tea.Msg { return findingGotoMsg{f: f, snap: src.snapshot(o)} }
+}
+
+// sessionLeakFlash is what enter on SESSION_LEAK f says: where its
+// sessions are, and, as f's text does, whether its piled sessions hold
+// a stream open: a session is idle with open streams or not (a session
+// per request that leaves its stream open leaks as much).
+func sessionLeakFlash(f *live.Finding) string {
+	ev := &f.Evidence
+	holding := "none holding a stream open"
+	switch {
+	case ev.Streams == ev.Piled && ev.Piled > 1:
+		holding = "each holding a stream open"
+	case ev.Streams != 0:
+		holding = fmt.Sprintf("%d holding a stream open", ev.Streams)
+	}
+	return fmt.Sprintf("%s concerns no one session: see the idle sessions from %s to %s in the sessions pane (%d piled, %s)",
+		f.Code, ev.ClientHost, ev.ServerAddr, ev.Piled, holding)
 }
 
 // show makes snap the picture shown, and counts its recently resolved
