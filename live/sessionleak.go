@@ -27,9 +27,10 @@ import (
 //     started; frames on older streams (a late answer, a late FIN, a
 //     RST, a push) do not clear it;
 //   - a session that ended or can be reused no more, and was no suspect
-//     (cleared, or not dialed while an older one sat idle), leaves a
-//     vacancy for the hold: the next session dialed fills it and is no
-//     suspect, as a rotated or reconnected pool's members are;
+//     (cleared, filling a vacancy, or not dialed while an older one sat
+//     idle), leaves a vacancy: the next session dialed fills it and is
+//     no suspect, as a rotated or reconnected pool's members are; the
+//     group's vacancies lapse a hold after the latest;
 //   - a session is piled when it filled no vacancy, opened while an
 //     older live session of its group had been idle T or more (that one
 //     could have been reused, and was not), is idle now and not cleared;
