@@ -33,7 +33,7 @@ func (f *findingsFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.churn, "churn", live.DefaultChurn,
 		fmt.Sprintf("CHURN: this many sessions opened and ended within %v (0: off)", live.ChurnWindow))
 	fs.IntVar(&f.sessionLeak, "session-leak", live.DefaultSessionLeak,
-		fmt.Sprintf("SESSION_LEAK: this many sessions of one client host and server piled up for %v: each idle (no stream frame for %v, or --leak-after if shorter; the hold is %d such times), opened while an older one of theirs sat idle, and unused since (0: off)", live.SessionLeakHoldIdles*live.SessionIdleAfter, live.SessionIdleAfter, live.SessionLeakHoldIdles))
+		fmt.Sprintf("SESSION_LEAK: this many sessions of one client host and server piled up through a hold of %d idle times (%v; shorter with a shorter --leak-after): each idle (no stream frame for %v, or --leak-after if shorter), dialed while an older one sat idle, in no ended one's place, and opening no stream past its first idle time (0: off)", live.SessionLeakHoldIdles, live.SessionLeakHoldIdles*live.SessionIdleAfter, live.SessionIdleAfter))
 }
 
 func (f *findingsFlags) validate() error {

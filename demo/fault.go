@@ -99,9 +99,9 @@ var Faults = []Fault{
 		YamuxShows: "CHURN once --churn sessions opened and ended within 10 s"},
 	{Name: "session-leak", Side: "client",
 		Does:       "a client dials a new session every second, makes one request on it and never closes it (smux.Client per request, no Session.Close()); keepalive keeps each abandoned session alive, up to 900 of them, held until the demo stops",
-		Shows:      "SESSION_LEAK once --session-leak sessions (10) have piled up for 60 s: each idle, no stream frame for 5 s (or --leak-after if shorter; the hold is 12 such times), and opened while an older one sat idle: about 80 s in",
+		Shows:      "SESSION_LEAK once --session-leak sessions (10) have piled up through a hold of 12 idle times (60 s): each idle, no stream frame for 5 s (or --leak-after if shorter), dialed while an older one sat idle, and opening no stream after: about 80 s in",
 		YamuxDoes:  "a client dials a new session every second, makes one request on it and never closes it (yamux.Client per request, no Session.Close()); keepalive keeps each abandoned session alive, up to 900 of them, held until the demo stops",
-		YamuxShows: "SESSION_LEAK once --session-leak sessions (10) have piled up for 60 s: each idle, no stream frame for 5 s (or --leak-after if shorter; the hold is 12 such times), and opened while an older one sat idle: about 80 s in"},
+		YamuxShows: "SESSION_LEAK once --session-leak sessions (10) have piled up through a hold of 12 idle times (60 s): each idle, no stream frame for 5 s (or --leak-after if shorter), dialed while an older one sat idle, and opening no stream after: about 80 s in"},
 	{Name: "closewait", Side: "client",
 		Does: "an extra session asks the service to hold it (CWAI): the service answers, closes the stream, and from then on neither writes on the connection nor closes it, " +
 			"as an smux server with keepalive off whose accept loop returns without Close does; the client then closes its session, shutting its side of the connection (its FIN), and reads on",

@@ -46,7 +46,7 @@ func TestSessionLeakRecord(t *testing.T) {
 		j["piled"] != 11.0 || j["count"] != 12.0 || j["idle"] != 180.0 || j["limit"] != 60.0 {
 		t.Errorf("JSON: %v", j)
 	}
-	want := "12 sessions idle from 10.0.0.7 to 10.0.0.1:9000, the oldest for 180 s; 11 of them opened while an older one sat idle and have not been used since: a client dials new sessions and leaves the old ones open"
+	want := "12 sessions idle from 10.0.0.7 to 10.0.0.1:9000, the oldest for 180 s; 11 of them piled up: dialed one by one while an older one sat idle, none in the place of one that ended, none opening a stream past its first idle time: a client dials new sessions and leaves the old ones open"
 	if j["text"] != want {
 		t.Errorf("text\n got %q\nwant %q", j["text"], want)
 	}

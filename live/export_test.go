@@ -7,9 +7,11 @@ package live
 func CheckSnapshots(r *Registry, check func(got, fresh *SessionSnap)) { r.checkSnap = check }
 
 // PileCounts returns SESSION_LEAK's counts at r's latest evaluation,
-// over the groups one of whose sessions it noted: the piled sessions,
-// and those piled at the evaluation before that have been used again
-// since, after an idle gap (a pool's members).
+// over the groups one of whose sessions it noted: the piled sessions
+// (those dialed together counted once), and those piled at the
+// evaluation before that are piled no more and still live: used again
+// (a stream opened T or more after their start: a pool's members), or
+// busy again.
 func PileCounts(r *Registry) (piled, reused uint64) {
 	e := &r.eng
 	e.mu.Lock()

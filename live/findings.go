@@ -1411,7 +1411,7 @@ func resolvedWhy(f *Finding) string {
 	case CodeChurn:
 		return "fewer sessions opened and ended in the last 10 s than CHURN holds for"
 	case CodeSessionLeak:
-		return "the idle sessions ended, were used again, or stopped growing"
+		return "the piled-up sessions ended, were closed at one end, or were used again"
 	case CodeGoAway:
 		return "the session ended"
 	case CodeCloseWait:

@@ -11,7 +11,10 @@ import (
 // SESSION_LEAK: a client that dials a new session (per request, per
 // batch, per reconnect attempt) and never closes the one it replaces.
 // Its abandoned sessions live on, idle, while keepalive runs at both
-// ends: memory and goroutines grow with them.
+// ends: memory and goroutines grow with them. What tells such a leak
+// from a pool of idle sessions is growth: a leak keeps adding sessions,
+// a pool (fixed, rotated, redialed after a restart, dialed together)
+// stops at its size.
 //
 // The rule, per group of live sessions of one client host (its IP, not
 // its port) and one server endpoint, with T = idleAfter
@@ -19,36 +22,43 @@ import (
 //   - a session is idle when no stream frame (a SYN, data, a FIN, a
 //     window update; not a keepalive) has crossed it for T: open streams
 //     or not, as a request's stream left open leaks with its session;
-//   - a session is piled when it opened while an older live session of
-//     its group had been idle T or more (that one could have been
-//     reused, and was not), it is idle now, and no stream frame has come
-//     after a gap of T or more in its life: one that did is a pool's
-//     member, reused after sitting idle, and is cleared for good;
+//   - a session is in use, as a pool's member, and cleared for good,
+//     once a stream opens on it (a SYN, either side) T or more after it
+//     started; frames on older streams (a late answer, a late FIN, a
+//     RST, a push) do not clear it;
+//   - a session that ended or can be reused no more, and was no suspect
+//     (cleared, filling a vacancy, or not dialed while an older one sat
+//     idle), leaves a vacancy: the next session dialed fills it and is
+//     no suspect, as a rotated or reconnected pool's members are; the
+//     group's vacancies lapse a hold after the latest;
+//   - a session is piled when it filled no vacancy, opened while an
+//     older live session of its group had been idle T or more (that one
+//     could have been reused, and was not), is idle now and not cleared;
+//     piled sessions dialed less than T/10 after the latest one counted
+//     count as one (a pool dialed together is one dial);
 //   - SESSION_LEAK opens once a group has had SessionLeak piled sessions
 //     or more, live, through SessionLeakHold (12 T by default), and
 //     holds down to 80 % of SessionLeak (churnLow). It resolves when
-//     fewer remain: they ended, or were used again.
+//     fewer remain: they ended, closed at one end, or were used again.
 //
 // The count is of the sessions piled now, not of those that piled in a
 // window: a slow leak opens it once enough pile up, and one that stopped
-// growing holds while its sessions live. The hold keeps out a fixed pool
-// redialed lazily, one member at each turn, after its sessions all ended
-// (a server restart): the members dialed after the first sit idle until
-// their next turn, and so pile, for less than the pool's period; its
-// price is a pool whose members wait longer than the hold between uses.
-// A fleet of client processes behind one address, each with one idle
-// session, started together, piles none (none was idle as the others
-// opened); nor does a busy pool beside an idle session (its members are
-// never idle), nor a client that dials again after its session ended,
-// nor a long-lived session. Processes behind one address (a NAT) that
-// connect one after another, more than T apart, and stay idle pile as a
-// leak does: the README says what to check.
+// growing holds while its sessions live. The hold keeps out a pool
+// redialed lazily, one member at each turn: the members dialed after the
+// first pile until their next turn, and are then cleared. Its price: a
+// leak whose sessions each open a stream T or more after their dial, a
+// leak spread over servers (each group counts its own), and a leak of
+// sessions with no server address (a net.Pipe's) are missed; client
+// processes behind one address (a NAT) that connect one after another,
+// more than T/10 apart and into no vacancy, and sit idle pile as a leak
+// does, as does a pool whose members wait longer than the hold between
+// uses, redialed lazily one by one: the README says what to check.
 //
-// The cost: a frame on a stream stores its time and the longest gap
-// (usedAt, usedGap: watch.go); each evaluation notes each live session
-// into its group through a pointer (no sort, no map lookup but at a
-// session's first), and goes through the groups. With SessionLeak off,
-// nothing is noted.
+// The cost: a frame on a stream stores its time (usedAt; a SYN's,
+// openedAt: watch.go); each evaluation notes each live session into its
+// group through a pointer (no sort, no map lookup but at a session's
+// first), and goes through the groups. With SessionLeak off, nothing is
+// noted.
 
 // sessionGroup is a group of sessions SESSION_LEAK judges together.
 type sessionGroup struct {
@@ -69,9 +79,24 @@ type pileGroup struct {
 	holding uint64 // of the piled, those with a stream open
 	since   int64  // the oldest piled session's start
 	protos  [2]uint64
-	// prevPiled is the piled count of the evaluation before; kept those
-	// still piled, reused those used again since.
-	prevPiled, kept, reused uint64
+	// prevAll is the all count of the evaluation before; kept those
+	// still piled, reused those used again (or busy) since.
+	prevAll, kept, reused uint64
+	transport             string // a noted session's SessionInfo.Transport
+
+	// live is the group's live sessions noted; all of them piled, of
+	// which piled counts those dialed apart (lastAt: the latest counted
+	// one's start); closed those piled before that one end closed, or
+	// whose framing broke, since the evaluation before.
+	live, all, closed uint64
+	lastAt            int64
+
+	// vacant is how many of the group's sessions that were no suspects
+	// (not piled-to-be: dialed into a vacancy, or used again) ended
+	// since, the latest at vacantAt, and have not been replaced: the
+	// next sessions dialed fill their places and pile not.
+	vacant   uint64
+	vacantAt int64
 
 	overSince int64 // since when (Unix ns) piled has been at the threshold or above, 0 if not
 	leak      *groupLeak
@@ -83,8 +108,9 @@ type pilePhase struct {
 	g      *pileGroup
 	judged bool // whether cand was decided, at the first evaluation that noted it
 	cand   bool // it opened while an older live session of its group had been idle T or more
-	reused bool // a stream frame came after a gap of T or more: a pool's member
+	reused bool // a stream opened T or more after the session started: a pool's member
 	piled  bool // at the latest evaluation
+	gone   bool // it ended, or can be reused no more, and was counted so
 }
 
 // freshUse is a session noted for the first time, judged once its
@@ -101,9 +127,10 @@ type freshUse struct {
 type groupLeak struct {
 	f    *Finding
 	told told
-	// ended and reused: the sessions piled once it opened that ended (or
-	// can be reused no more), and that were used again.
-	ended, reused uint64
+	// ended, closed and reused: the sessions piled once it opened that
+	// ended, that one end closed (or whose framing broke), and that were
+	// used again.
+	ended, closed, reused uint64
 }
 
 // hostOf returns the host of address addr ("10.0.0.7:51234" gives
@@ -124,21 +151,29 @@ func idleAfter(cfg *FindingsConfig) time.Duration {
 // noteUse notes live session s into its group's counts. Sessions a
 // capture holds in part (it joined them, or lost bytes, or saw one
 // direction only) are left out: their streams are not known; so are
-// sessions that could not be reused: one whose framing broke (PROTOCOL,
-// VERSION_MISMATCH: the mux reads no more of it), or one end of whose
-// connection closed its side (CLOSE_WAIT's). s.mu is held; e.mu too.
+// sessions with no server address (a net.Pipe's: nothing tells which
+// server they reach), and sessions that could not be reused: one whose
+// framing broke (PROTOCOL, VERSION_MISMATCH: the mux reads no more of
+// it), or one end of whose connection closed its side (CLOSE_WAIT's).
+// s.mu is held; e.mu too.
 func (e *engine) noteUse(s *Session, ns int64, cfg *FindingsConfig) {
-	if cfg.SessionLeak <= 0 || s.ended || s.incomplete || s.unseen != [2]bool{} || s.framing != [2]*FramingInfo{} || s.dirEnded != [2]bool{} {
+	if cfg.SessionLeak <= 0 {
 		return
 	}
 	p := &s.w.eng.pile
+	if s.ended || s.incomplete || s.unseen != [2]bool{} || s.framing != [2]*FramingInfo{} || s.dirEnded != [2]bool{} || s.info.Server == "" {
+		e.pileGone(s, p, ns)
+		return
+	}
 	g := p.g
 	if g == nil || g.dead {
 		g = e.pileGroupOf(sessionGroup{hostOf(s.info.Client), s.info.Server})
 		*p = pilePhase{g: g}
 	}
-	if g.evals != e.evals {
-		*g = pileGroup{key: g.key, evals: e.evals, prevPiled: g.piled, overSince: g.overSince, leak: g.leak}
+	g.now(e.evals)
+	g.live++
+	if g.transport == "" {
+		g.transport = s.info.Transport
 	}
 	start := s.start.UnixNano()
 	used := max(start, s.w.usedAt)
@@ -154,11 +189,11 @@ func (e *engine) noteUse(s *Session, ns int64, cfg *FindingsConfig) {
 		g.idle++
 		g.oldest = max(g.oldest, time.Duration(ns-used))
 	}
-	if !p.reused && s.w.usedGap >= t {
+	// A stream opened (a SYN, by either side) T or more after the
+	// session started: it is in use, as a pool's member is. Frames on
+	// older streams (a late answer, a late FIN, a RST, a push) are not.
+	if !p.reused && s.w.openedAt-start >= t {
 		p.reused = true
-		if p.piled {
-			g.reused++
-		}
 	}
 	if !p.judged {
 		e.fresh = append(e.fresh, freshUse{p, start, idle, s.open > 0})
@@ -166,22 +201,74 @@ func (e *engine) noteUse(s *Session, ns int64, cfg *FindingsConfig) {
 	}
 	was := p.piled
 	p.piled = p.cand && !p.reused && idle
-	if p.piled {
-		g.pile(start, s.open > 0)
+	switch {
+	case p.piled:
+		g.pile(start, s.open > 0, t/pileApart)
 		if was {
 			g.kept++
 		}
+	case was:
+		g.reused++
 	}
 }
 
-// pile counts a piled session that started at start.
-func (g *pileGroup) pile(start int64, open bool) {
+// pileApart: sessions dialed less than T/pileApart after the latest one
+// counted count as one: a pool dialed together is one dial.
+const pileApart = 10
+
+// pileGone counts session s out of its group once it ended or can be
+// reused no more: a piled one as ended or closed, and one that was no
+// suspect (not dialed while an older one sat idle, or used again) as a
+// vacancy, whose replacement, the next session dialed, fills it and
+// piles not. s.mu is held; e.mu too.
+func (e *engine) pileGone(s *Session, p *pilePhase, ns int64) {
+	g := p.g
+	if g == nil || g.dead || p.gone || !p.judged {
+		return
+	}
+	p.gone = true
+	g.now(e.evals)
+	if p.piled && !s.ended {
+		g.closed++
+	}
+	if !p.cand || p.reused {
+		g.vacant++
+		g.vacantAt = ns
+	}
+}
+
+// now makes g's counts those of evaluation evals, zero if they were of
+// an earlier one.
+func (g *pileGroup) now(evals uint64) {
+	if g.evals != evals {
+		*g = pileGroup{key: g.key, evals: evals, prevAll: g.all, vacant: g.vacant, vacantAt: g.vacantAt, overSince: g.overSince, leak: g.leak}
+	}
+}
+
+// pile counts a piled session that started at start, as one more where
+// it started apart or more after the latest one counted.
+func (g *pileGroup) pile(start int64, open bool, apart int64) {
+	g.all++
+	if g.lastAt != 0 && start >= g.lastAt && start-g.lastAt < apart {
+		return
+	}
+	g.lastAt = start
 	g.piled++
 	if open {
 		g.holding++
 	}
 	if g.since == 0 || start < g.since {
 		g.since = start
+	}
+}
+
+// tally adds the piled sessions of the evaluation before that are piled
+// no more to l's counts: used again, closed at one end, ended.
+func (g *pileGroup) tally(l *groupLeak) {
+	l.reused += g.reused
+	l.closed += g.closed
+	if n := g.kept + g.reused + g.closed; g.prevAll > n {
+		l.ended += g.prevAll - n
 	}
 }
 
@@ -213,15 +300,21 @@ func (g *pileGroup) proto() Protocol {
 // is held.
 func (e *engine) evalSessionLeak(r *Registry, now time.Time, ns int64, cfg *FindingsConfig) {
 	t := int64(idleAfter(cfg))
+	hold := int64(cfg.SessionLeakHold)
 	for i := range e.fresh {
 		u := &e.fresh[i]
 		p, g := u.p, u.p.g
-		// An older session sat idle T or more before u started: its
-		// latest use came T or more before (one that started after u
-		// was used after it, so the one found is older).
-		p.judged, p.cand = true, g.minUsed <= u.start-t
+		p.judged = true
+		if g.vacant > 0 && ns-g.vacantAt < hold {
+			g.vacant-- // it fills the place of one that ended
+		} else {
+			// An older session sat idle T or more before u started: its
+			// latest use came T or more before (one that started after
+			// u was used after it, so the one found is older).
+			p.cand = g.minUsed <= u.start-t
+		}
 		if p.piled = p.cand && !p.reused && u.idle; p.piled {
-			g.pile(u.start, u.open)
+			g.pile(u.start, u.open, t/pileApart)
 		}
 	}
 	clear(e.fresh)
@@ -231,23 +324,29 @@ func (e *engine) evalSessionLeak(r *Registry, now time.Time, ns int64, cfg *Find
 		return
 	}
 	low := churnLow(cfg.SessionLeak)
-	hold := int64(cfg.SessionLeakHold)
 	resolved := e.pileResolved[:0]
 	live := e.pileGroups[:0]
 	for _, g := range e.pileGroups {
-		if g.evals != e.evals { // none of its sessions lives
-			g.dead = true
-			delete(e.pileByKey, g.key)
+		if g.vacant > 0 && ns-g.vacantAt >= hold {
+			g.vacant = 0
+		}
+		if g.evals != e.evals || g.live == 0 { // none of its sessions lives
+			g.now(e.evals)
 			if g.leak != nil {
-				g.leak.ended += g.piled
+				g.tally(g.leak)
 				resolved = append(resolved, g)
 			}
+			if g.vacant > 0 { // kept for the sessions that fill them
+				live = append(live, g)
+				continue
+			}
+			g.dead = true
+			delete(e.pileByKey, g.key)
 			continue
 		}
 		live = append(live, g)
 		if l := g.leak; l != nil {
-			l.reused += g.reused
-			l.ended += g.prevPiled - g.kept - g.reused
+			g.tally(l)
 			if g.piled < low {
 				resolved = append(resolved, g)
 				continue
@@ -289,7 +388,11 @@ func (e *engine) evalSessionLeak(r *Registry, now time.Time, ns int64, cfg *Find
 	for _, g := range resolved {
 		l := g.leak
 		g.leak, g.overSince = nil, 0
-		e.apply(r, change{old: l.f}, now, sessionLeakWhy(l, g, cfg))
+		// The record carries this evaluation's counts, which its why
+		// states.
+		f := sessionLeakFinding(l.f.ID, g.evidence(cfg), l.f.Proto, 0, l.f.Opened)
+		f.Since = l.f.Since
+		e.apply(r, change{old: f}, now, sessionLeakWhy(l, g, cfg))
 	}
 	clear(resolved)
 	e.pileResolved = resolved[:0]
@@ -318,17 +421,18 @@ func (e *engine) dropPileGroups(r *Registry, now time.Time) {
 
 // evidence is the group's finding's evidence.
 func (g *pileGroup) evidence(cfg *FindingsConfig) Evidence {
-	return Evidence{Count: g.idle, Piled: g.piled, Streams: g.holding, Idle: g.oldest, Limit: cfg.SessionLeakHold, ClientHost: g.key.host, ServerAddr: g.key.server}
+	return Evidence{Count: g.idle, Piled: g.piled, Streams: g.holding, Idle: g.oldest, Limit: cfg.SessionLeakHold, ClientHost: g.key.host, ServerAddr: g.key.server, Transport: g.transport}
 }
 
 // sessionLeakWhy says why group g's SESSION_LEAK l resolved.
 func sessionLeakWhy(l *groupLeak, g *pileGroup, cfg *FindingsConfig) string {
 	where := groupWhere(l.f)
-	if g.dead {
-		return fmt.Sprintf("the piled-up sessions %s ended or are in use again: all the group's sessions ended (%d piled ended, %d used again)", where, l.ended, l.reused)
+	counts := fmt.Sprintf("%d ended, %d closed at one end, %d used again", l.ended, l.closed, l.reused)
+	if g.live == 0 {
+		return fmt.Sprintf("the piled-up sessions %s ended, closed or are in use again: none of the group's sessions is live and whole (%s)", where, counts)
 	}
-	return fmt.Sprintf("the piled-up sessions %s ended or are in use again: %d ended, %d used again; %d still piled, fewer than %d (80%% of the threshold, %d), %s idle",
-		where, l.ended, l.reused, g.piled, churnLow(cfg.SessionLeak), cfg.SessionLeak, plural(g.idle, "session"))
+	return fmt.Sprintf("the piled-up sessions %s ended, closed or are in use again: %s; %d still piled, fewer than %d (80%% of the threshold, %d), %s idle",
+		where, counts, g.piled, churnLow(cfg.SessionLeak), cfg.SessionLeak, plural(g.idle, "session"))
 }
 
 // groupWhere names f's group: "from 10.0.0.7 to 10.0.0.1:9000".

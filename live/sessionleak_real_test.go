@@ -175,7 +175,7 @@ func TestSessionLeakPerRequestReal(t *testing.T) {
 				recs = pileRecords(reg)
 				if last := recs[len(recs)-1]; last.Kind == live.FindingResolved {
 					t.Logf("resolved: %s", last.Detail)
-					if !strings.Contains(last.Detail, "ended or are in use again") {
+					if !strings.Contains(last.Detail, "ended, closed or are in use again") {
 						t.Errorf("resolved as %q", last.Detail)
 					}
 					break

@@ -60,7 +60,7 @@ func TestSessionLeakHoldsAndResolves(t *testing.T) {
 	}
 	ss[8].End(at.Add(time.Second), live.LocalClose, nil)
 	reg.Evaluate(at.Add(2*time.Second), cfg)
-	if open, detail := state(reg); open || detail != "the piled-up sessions from 10.0.0.7 to 10.0.0.1:9000 ended or are in use again: 4 ended, 0 used again; 7 still piled, fewer than 8 (80% of the threshold, 10), 8 sessions idle" {
+	if open, detail := state(reg); open || detail != "the piled-up sessions from 10.0.0.7 to 10.0.0.1:9000 ended, closed or are in use again: 4 ended, 0 closed at one end, 0 used again; 7 still piled, fewer than 8 (80% of the threshold, 10), 8 sessions idle" {
 		t.Errorf("7 piled: open %v, %q", open, detail)
 	}
 	// Under the threshold before the hold: it starts again.
@@ -90,5 +90,35 @@ func TestSessionLeakHoldsAndResolves(t *testing.T) {
 	reg.Evaluate(at.Add(61*time.Second), live.FindingsConfig{SessionLeak: -1})
 	if open, detail := state(reg); open || detail != "SESSION_LEAK was turned off" {
 		t.Errorf("turned off: open %v, %q", open, detail)
+	}
+}
+
+// TestSessionLeakClosedAtOneEnd: the piled sessions' clients closed
+// their side of each connection (a FIN; the sessions end later, or
+// never, in attach and read): the resolution says they closed at one
+// end, not that they ended.
+func TestSessionLeakClosedAtOneEnd(t *testing.T) {
+	base := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	reg := live.New(live.Config{})
+	var ss []*live.Session
+	for i := range 12 {
+		ss = append(ss, reg.Open(live.SessionInfo{Client: "10.0.0.7:" + strconv.Itoa(40000+i), Server: "10.0.0.1:9000"}, base.Add(time.Duration(i)*10*time.Second)))
+	}
+	var cfg live.FindingsConfig
+	at := base.Add(2 * time.Minute)
+	reg.Evaluate(at, cfg)
+	reg.Evaluate(at.Add(time.Minute), cfg)
+	at = at.Add(2 * time.Minute)
+	for _, s := range ss {
+		s.DirectionEnded(live.ClientToServer, at)
+	}
+	reg.Evaluate(at, cfg)
+	recs := pileRecords(reg)
+	if len(recs) != 2 || recs[1].Kind != live.FindingResolved {
+		t.Fatalf("want opened and resolved:%s", describeRecords(recs))
+	}
+	want := "the piled-up sessions from 10.0.0.7 to 10.0.0.1:9000 ended, closed or are in use again: none of the group's sessions is live and whole (0 ended, 11 closed at one end, 0 used again)"
+	if d := recs[1].Detail; d != want {
+		t.Errorf("resolved\n got %q\nwant %q", d, want)
 	}
 }

@@ -209,10 +209,9 @@ type sessionWatch struct {
 	// opens a stream after later ones (watchOpened).
 	openedAt int64
 	// usedAt is the latest stream frame's time (Unix ns): a SYN, data, a
-	// FIN, a window update, not a keepalive; usedGap the longest time
-	// between two, or from the session's start to the first.
-	// SESSION_LEAK's idle time counts from usedAt (sessionleak.go).
-	usedAt, usedGap int64
+	// FIN, a window update, not a keepalive. SESSION_LEAK's idle time
+	// counts from it (sessionleak.go).
+	usedAt int64
 	// acceptedTo is, by the direction of a stream's opener, the serial
 	// of the latest-opened stream whose SYN muxtop saw (not one a capture
 	// joined) and on which the acceptor has sent a frame since: every
@@ -361,13 +360,7 @@ func (s *Session) ReceiveWindow(dir Dir, closed bool, at time.Time) {
 
 // watchUsed notes a stream frame at ns (usedAt). s.mu is held.
 func (s *Session) watchUsed(ns int64) {
-	if u := s.w.usedAt; ns > u {
-		if u == 0 {
-			u = s.start.UnixNano()
-		}
-		s.w.usedGap = max(s.w.usedGap, ns-u)
-		s.w.usedAt = ns
-	}
+	s.w.usedAt = max(s.w.usedAt, ns)
 }
 
 // watchFrame notes a frame of dir at ns. s.mu is held.

@@ -643,7 +643,7 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 		return fmt.Sprintf("the %s sent GoAway (%s): it ends the session", sender, yamux.GoAwayName(ev.GoAwayCode)),
 			fmt.Sprintf("the %s's log says why (\"[ERR] yamux: ...\"); redial", sender)
 	case CodeSessionLeak:
-		return sessionLeakText(f), "a client calls yamux.Client per request, or on every reconnect, and never calls Session.Close() on the session it replaces: yamux keeps each abandoned session, its recvLoop, send and keepalive goroutines and its buffers, for as long as keepalive runs at both ends (a client with keepalive off is never told its peer left); dial once (or keep a fixed pool), open a stream per request on it (OpenStream), and Close() a session before dialing its replacement. " + sessionLeakCheck("(*Session).recvLoop, send and keepalive")
+		return sessionLeakText(f), "a client calls yamux.Client per request, or on every reconnect, and never calls Session.Close() on the session it replaces: yamux keeps each abandoned session, its recvLoop, send and keepalive goroutines and its buffers, for as long as keepalive runs at both ends (a client with keepalive off is never told its peer left); dial once (or keep a fixed pool), open a stream per request on it (OpenStream), and Close() a session before dialing its replacement. " + sessionLeakCheck(f, "(*Session).recvLoop, send and keepalive")
 	}
 	return describe(f, session, 0)
 }
@@ -658,15 +658,24 @@ func sessionLeakText(f *Finding) string {
 	case ev.Streams != 0:
 		holding = fmt.Sprintf(", %d holding a stream open", ev.Streams)
 	}
-	return fmt.Sprintf("%s idle %s, the oldest for %s; %d of them opened while an older one sat idle and have not been used since%s: a client dials new sessions and leaves the old ones open",
+	return fmt.Sprintf("%s idle %s, the oldest for %s; %d of them piled up: dialed one by one while an older one sat idle, none in the place of one that ended, none opening a stream past its first idle time%s: a client dials new sessions and leaves the old ones open",
 		plural(ev.Count, "session"), groupWhere(f), fmtDur(ev.Idle), ev.Piled, holding)
 }
 
-// sessionLeakCheck is SESSION_LEAK's advice on confirming it, naming the
-// mux's goroutines of a session.
-func sessionLeakCheck(goroutines string) string {
+// sessionLeakCheck is SESSION_LEAK f's advice on confirming it, naming
+// the mux's goroutines of a session, and how to tell the sessions'
+// processes apart over f's transport.
+func sessionLeakCheck(f *Finding, goroutines string) string {
+	apart := "Client processes behind one address (a NAT, a proxy) that connected one after another and sit idle look the same: if the sessions' client ports belong to different processes (ss -tnp), nothing leaks"
+	switch f.Evidence.Transport {
+	case "unix":
+		apart = "Client processes that connected to the socket one after another and sit idle look the same: if the sessions' sockets belong to different processes (ss -xp), nothing leaks"
+	case "udp":
+		apart = "Client processes behind one address (a NAT, a proxy) that connected one after another and sit idle look the same: if the sessions' client ports belong to different processes (ss -unp), nothing leaks"
+	}
 	return "Confirm with a goroutine dump of the client (SIGQUIT, or pprof's /debug/pprof/goroutine?debug=2): a " + goroutines +
-		" goroutine per session, far more than the sessions it means to hold. Client processes behind one address (a NAT, a proxy) that connected one after another and sit idle look the same: if the sessions' client ports belong to different processes, nothing leaks (raise --session-leak; 0 turns it off)"
+		" goroutine per session, far more than the sessions it means to hold. " + apart +
+		" (raise the threshold, --session-leak, or FindingsConfig.SessionLeak where a program embeds the tap; 0 turns it off)"
 }
 
 // describe words a finding: the problem with its numbers, and what to do.
@@ -816,7 +825,7 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 		return closeWaitText(f) + " (smux does not close its conn when its recvLoop reads EOF; with keepalive off, or a KeepAliveTimeout longer than that, it never closes the session itself)",
 			fmt.Sprintf("have the %s Close() its smux session when AcceptStream, OpenStream or a stream's Read fails (io.EOF, io.ErrClosedPipe): smux keeps the session, its goroutines and buffers until Close; or leave keepalive on (the default 10 s interval, 30 s KeepAliveTimeout), which closes a session that receives nothing%s", holder(f), closeWaitSS(ev.Transport))
 	case CodeSessionLeak:
-		return sessionLeakText(f), "a client calls smux.Client per request, or on every reconnect, and never calls Session.Close() on the session it replaces: smux keeps each abandoned session, its recvLoop, sendLoop and keepalive goroutines and its buffers, for as long as keepalive runs at both ends (a client with keepalive off is never told its peer left); dial once (or keep a fixed pool), open a stream per request on it (OpenStream), and Close() a session before dialing its replacement. " + sessionLeakCheck("(*Session).recvLoop, sendLoop and keepalive")
+		return sessionLeakText(f), "a client calls smux.Client per request, or on every reconnect, and never calls Session.Close() on the session it replaces: smux keeps each abandoned session, its recvLoop, sendLoop and keepalive goroutines and its buffers, for as long as keepalive runs at both ends (a client with keepalive off is never told its peer left); dial once (or keep a fixed pool), open a stream per request on it (OpenStream), and Close() a session before dialing its replacement. " + sessionLeakCheck(f, "(*Session).recvLoop, sendLoop and keepalive")
 	case CodeChurn:
 		text := fmt.Sprintf("%d sessions opened and ended in the last %s, living %s each on average", ev.Count, fmtDur(ev.Limit), fmtDur(ev.Age))
 		advice := "keep one session (or a pool) and open a stream per request on it: that is what a mux is for; the session-ended reasons say why sessions end — where dials fail, back off between them"

@@ -26,7 +26,7 @@ func TestSessionLeakFlashStreams(t *testing.T) {
 		flash    string
 		notFlash string
 	}{
-		{"none", func(int) bool { return false }, "have not been used since: a client", "11 piled, none holding a stream open", "each holding"},
+		{"none", func(int) bool { return false }, "past its first idle time: a client", "11 piled, none holding a stream open", "each holding"},
 		{"each", func(int) bool { return true }, "each holding a stream open", "11 piled, each holding a stream open", "no open streams"},
 		{"some", func(i int) bool { return i >= 8 }, "4 holding a stream open", "11 piled, 4 holding a stream open", "no open streams"},
 	} {
