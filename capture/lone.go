@@ -103,7 +103,7 @@ func (c *conn) expire(now time.Time) {
 	}
 	if c.heldTooLong(now) {
 		if c.state == orienting {
-			c.orientLast() // no stream opened in time: what came tells the roles, or the port guess does
+			c.orientLast(false) // no stream opened in time: the port guess stands
 			return
 		}
 		c.settle() // no boundary found in time, nor did the connection carry enough

@@ -1102,7 +1102,7 @@ func (c *conn) ReassemblyComplete(ac reassembly.AssemblerContext) bool {
 		c.decide()
 	}
 	if c.state == orienting {
-		c.orientLast() // nothing more will come
+		c.orientLast(true) // nothing more will come
 	}
 	if c.state == aligning {
 		for d := range live.Dir(2) {
@@ -1420,7 +1420,7 @@ func (c *conn) data(d live.Dir, p []byte, at time.Time) {
 		c.hold(chunk{dir: d, at: at, data: p})
 		c.scanRoles(d, p)
 		if c.state == orienting && (c.held > orientMax || c.heldTooLong(at)) {
-			c.orientLast()
+			c.orientLast(false) // more may come: the port guess stands
 		}
 		return
 	case aligning:
@@ -1634,7 +1634,7 @@ func (c *conn) decide() {
 	if c.state == decoding && c.guessed {
 		c.startOrienting(c.last)
 		if c.state == orienting {
-			c.orientLast() // nothing more will come
+			c.orientLast(true) // nothing more will come
 		}
 		return
 	}
@@ -1992,35 +1992,79 @@ func (c *conn) startOrienting(at time.Time) {
 }
 
 // orientEnd looks for a frame that opens a stream in what direction d's
-// orienting decoders hold when nothing more of it comes to look at: at
-// its end, or the capture's, or when the connection is settled without
-// one (orientLast). Then a chain of fewer headers than a resynchronisation
-// wants, whose last frame ends where the bytes do, is one, as the
-// feeder's decoder, flushed by End, takes it (decoder.Decoder.Flush): a
-// client's SYN and its first PSH, all it sent to a server that refused
-// them, tell the roles. Before, such a connection kept the port guess,
-// client and server swapped where the client's port was the lower.
+// orienting decoders hold at its real end (its FIN or RST, or the
+// capture's end), when nothing more of it comes to look at. Then a chain
+// of fewer headers than a resynchronisation wants, whose last frame ends
+// where the bytes do, is one, as the feeder's decoder, flushed by End,
+// takes it (decoder.Decoder.Flush), but for the roles only with two
+// headers at least, or where it begins at a boundary already found or at
+// the first byte the capture has of the direction (none skipped or lost
+// before it: all of the direction is the chain). A client's SYN and its
+// first PSH, all it sent to a server that refused them, tell the roles,
+// as does the SYN alone a refusing v2 server read of a v1 client (all of
+// that direction a Live viewer's recording has); one header-like tail of
+// a payload the capture began in (8 or 12 bytes that read as a SYN, after
+// thousands skipped) is too weak to overrule the port guess: it was taken
+// for the server's SYN, client and server swapped.
 func (c *conn) orientEnd(d live.Dir) {
 	if c.state != orienting {
 		return
 	}
+	var id uint32
 	if dec := c.orient[d]; dec != nil {
+		trusted := !dec.Hunting()
 		dec.Flush()
+		f, n := endChain(dec, isOpen)
+		whole := dec.Skipped() == 0 && dec.Lost() == 0
+		if f != nil && (trusted || whole || n >= 2) {
+			id = f.Header.StreamID()
+		}
 	}
 	if dec := c.yorient[d]; dec != nil {
+		trusted := !dec.Hunting()
 		dec.Flush()
+		f, n := endChain(dec, yamuxIsOpen)
+		whole := dec.Skipped() == 0 && dec.Lost() == 0
+		if f != nil && (trusted || whole || n >= 2) {
+			id = f.Header.StreamID()
+		}
 	}
-	c.scanRoles(d, nil)
 	c.orient[d], c.yorient[d] = nil, nil // nothing more to look at
+	c.orientBy(d, id)
+}
+
+// endChain has dec, flushed, frame what it holds, and returns the first
+// frame match accepts and how many frames it framed: the chain a flushed
+// hunt found where the bytes end.
+func endChain[F any](dec frameDecoder[F], match func(*F) bool) (first *F, n int) {
+	for dec.Buffered() > 0 {
+		_, f, err := dec.Next(nil)
+		if err != nil {
+			break
+		}
+		if f == nil {
+			continue
+		}
+		n++
+		if first == nil && match(f) {
+			first = f
+		}
+	}
+	return first, n
 }
 
 // orientLast settles a connection held orienting that will be held no
-// longer (its end, the capture's, orientWait or orientMax): with the
-// roles a frame that opens a stream tells in what its directions hold
-// (orientEnd), else with the port guess.
-func (c *conn) orientLast() {
-	for d := range live.Dir(2) {
-		c.orientEnd(d)
+// longer: at its end or the capture's (final), with the roles a frame
+// that opens a stream tells in what its directions hold (orientEnd), else
+// with the port guess. At orientWait or orientMax (not final) bytes may
+// still come on a direction that has not ended, and its decoders hold
+// no frame boundary they found: the port guess stands. A direction that
+// ended has been looked at (endDir).
+func (c *conn) orientLast(final bool) {
+	if final {
+		for d := range live.Dir(2) {
+			c.orientEnd(d)
+		}
 	}
 	if c.state == orienting {
 		c.settle() // no stream opened: the port guess stands
@@ -2033,22 +2077,34 @@ func (c *conn) orientLast() {
 func (c *conn) scanRoles(d live.Dir, p []byte) {
 	var id uint32
 	if dec := c.orient[d]; dec != nil {
-		if f, _ := scan(dec, p, func(f *decoder.Frame) bool {
-			return f.Header.Cmd() == decoder.SYN && f.Header.StreamID() != 0
-		}); f != nil {
+		if f, _ := scan(dec, p, isOpen); f != nil {
 			id = f.Header.StreamID()
 		}
 	}
 	if dec := c.yorient[d]; dec != nil {
-		if f, _ := scan(dec, p, func(f *yamux.Frame) bool {
-			h := f.Header
-			return h.Flags()&yamux.SYN != 0 && h.StreamID() != 0 && (h.Type() == yamux.Data || h.Type() == yamux.WindowUpdate)
-		}); f != nil {
+		if f, _ := scan(dec, p, yamuxIsOpen); f != nil {
 			id = f.Header.StreamID()
 		}
 	}
+	c.orientBy(d, id)
+}
+
+// isOpen reports whether f, an smux frame, opens a stream.
+func isOpen(f *decoder.Frame) bool {
+	return f.Header.Cmd() == decoder.SYN && f.Header.StreamID() != 0
+}
+
+// yamuxIsOpen reports whether f, a yamux frame, opens a stream.
+func yamuxIsOpen(f *yamux.Frame) bool {
+	h := f.Header
+	return h.Flags()&yamux.SYN != 0 && h.StreamID() != 0 && (h.Type() == yamux.Data || h.Type() == yamux.WindowUpdate)
+}
+
+// orientBy settles the connection by id, the stream a frame of direction
+// d opened (none if 0): clients open odd ids, servers even ones.
+func (c *conn) orientBy(d live.Dir, id uint32) {
 	if id == 0 {
-		return // none opened a stream in p (a violation tells nothing more)
+		return // none opened a stream (a violation tells nothing more)
 	}
 	if (id%2 == 1) != (d == live.ClientToServer) {
 		c.swapRoles()
