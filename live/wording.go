@@ -955,6 +955,8 @@ func noMux(f *Finding, mux, violation string) (text, advice string) {
 		text = fmt.Sprintf("the %s sent %s, not %s (%s at offset %d), and the %s opened with the same bytes (% x): both ends speak one other protocol to each other, and the connection carries no %s from its start",
 			sender, ev.Guess, mux, violation, ev.Offset, other, ev.SameStart, mux)
 		proto = "that protocol"
+	case proto == "TLS":
+		return tlsNoMux(f, mux, violation)
 	default:
 		text = fmt.Sprintf("the %s sent %s, not %s (%s at offset %d), and the %s sent %s: both ends speak %s, and the connection carries no %s",
 			sender, ev.Guess, mux, violation, ev.Offset, other, ev.PeerGuess, proto, mux)
@@ -971,6 +973,30 @@ func noMux(f *Finding, mux, violation string) (text, advice string) {
 	}
 	if ev.Same {
 		advice += "; if a mux follows what both ends send first, as after a negotiation, read and sniff find it there without --port or a filter"
+	}
+	return text, advice
+}
+
+// tlsNoMux is noMux of a connection both ends speak TLS on: a mux inside
+// the TLS is encrypted, so neither a capture nor attach can show it, and
+// --port, a filter or another address is no cure: only a tap of the
+// *tls.Conn under the mux sees its frames. Or the server speaks TLS and
+// no mux at all: the other reading keeps noMux's pointer.
+func tlsNoMux(f *Finding, mux, violation string) (text, advice string) {
+	ev := &f.Evidence
+	sender, other := f.Dir.Sender(), f.Dir.Reverse().Sender()
+	text = fmt.Sprintf("the %s sent %s, not %s (%s at offset %d), and the %s sent %s: both ends speak TLS, and the connection carries no %s in the clear: one inside the TLS is encrypted, and nothing on the wire shows it",
+		sender, ev.Guess, mux, violation, ev.Offset, other, ev.PeerGuess, mux)
+	inside := "if the " + mux + " session runs inside the TLS, only the program sees its frames: tap the conn under the mux, the *tls.Conn (tap.Wrap, or tap.WrapListener(tls.NewListener(ln, cfg), …)), and watch it with muxtop read of the program's pcapout.Live URL (README: Watch it live)"
+	switch {
+	case f.info.Proxied:
+		advice = "nothing is wrong with the two ends: attach cannot decode a mux inside TLS; " + inside +
+			fmt.Sprintf("; if not, attach's upstream, %s, speaks TLS and no %s: give attach the %s server's address", f.info.Server, mux, mux)
+	case f.info.Captured:
+		advice = "nothing is wrong with the two ends, and no capture, --port or filter shows a mux inside TLS: " + inside +
+			fmt.Sprintf("; if not, %s speaks TLS and no %s: give the %s server's port", f.info.Server, mux, mux)
+	default:
+		advice = "nothing is wrong with the two ends: muxtop's tap wraps the conn under the TLS, whose bytes are encrypted; wrap the *tls.Conn the " + mux + " session runs on instead (tap.Wrap, or tap.WrapListener(tls.NewListener(ln, cfg), …))"
 	}
 	return text, advice
 }
