@@ -819,8 +819,15 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 		return sessionLeakText(f), "a client calls smux.Client per request, or on every reconnect, and never calls Session.Close() on the session it replaces: smux keeps each abandoned session, its recvLoop, sendLoop and keepalive goroutines and its buffers, for as long as keepalive runs at both ends (a client with keepalive off is never told its peer left); dial once (or keep a fixed pool), open a stream per request on it (OpenStream), and Close() a session before dialing its replacement. " + sessionLeakCheck("(*Session).recvLoop, sendLoop and keepalive")
 	case CodeChurn:
 		text := fmt.Sprintf("%d sessions opened and ended in the last %s, living %s each on average", ev.Count, fmtDur(ev.Limit), fmtDur(ev.Age))
+		if ev.Peak > ev.Count {
+			text = fmt.Sprintf("%d sessions opened and ended in the last %s (%d at the peak), living %s each on average", ev.Count, fmtDur(ev.Limit), ev.Peak, fmtDur(ev.Age))
+		}
 		advice := "keep one session (or a pool) and open a stream per request on it: that is what a mux is for; the session-ended reasons say why sessions end — where dials fail, back off between them"
 		if ev.Upstream == 0 {
+			if ev.together {
+				// All open at once: a batch, which a loop of redials is not.
+				return text + ": all of them open at once, each dialed before the first ended: one batch of sessions dialed together (clients that each dial their own, or one that dials a session per concurrent request), not a loop of redials", advice
+			}
 			return text + ": a client redialing in a loop, or clients that dial a session per request", advice
 		}
 		// A proxy closed these clients because their upstream failed:
