@@ -727,13 +727,13 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 		if ev.Borrowed && f.Severity == Warning && ev.ownNOP {
 			// A capture joined mid-session saw one NOP of its: keepalive
 			// is on, its interval unknown.
-			return fmt.Sprintf("the %s has sent nothing, not even a keepalive NOP, for %s, though the %s's NOPs come every %s: its keepalive is on (the capture, joined mid-session, has one NOP of its), but its interval is not known, so it may only be slower than the %s's (each smux side keeps its own KeepAliveInterval; this resolves at its next NOP), or the %s is frozen or gone; critical from %s of silence, smux's default KeepAliveTimeout, at which a %s at the defaults closes a session that receives nothing",
+			return fmt.Sprintf("the %s has sent nothing, not even a keepalive NOP, for %s, though the %s's NOPs come every %s: its keepalive is on (the capture, joined mid-session, has one NOP of its), but its interval is not known, so it may only be slower than the %s's (each smux side keeps its own KeepAliveInterval; this resolves at its next NOP), or the %s is frozen or gone; critical from %s of silence, smux's default KeepAliveTimeout: a %s at the defaults checks at every KeepAliveTimeout whether anything came since its previous check, and closes a session that received nothing within 30-60 s",
 					sender, fmtDur(ev.Age), receiver, fmtDur(ev.Every), receiver, sender, fmtDur(BorrowedCritical), receiver),
 				fmt.Sprintf("if it goes on, find out why the %s is silent (a stuck process or event loop, a dead path or NAT mapping); either way give its smux a KeepAliveInterval well under the %s's KeepAliveTimeout", sender, receiver)
 		}
 		if ev.Borrowed && f.Severity == Warning {
 			// No NOP of its own yet, silent less than BorrowedCritical.
-			return fmt.Sprintf("the %s has sent nothing, not even a keepalive NOP, for %s, though the %s's NOPs come every %s: it has sent no NOP of its own yet, so its keepalive may only be slower than the %s's (each smux side keeps its own KeepAliveInterval; this resolves at its first NOP), or it is off, or the %s is frozen or gone; critical from %s of silence, smux's default KeepAliveTimeout, at which a %s at the defaults closes a session that receives nothing",
+			return fmt.Sprintf("the %s has sent nothing, not even a keepalive NOP, for %s, though the %s's NOPs come every %s: it has sent no NOP of its own yet, so its keepalive may only be slower than the %s's (each smux side keeps its own KeepAliveInterval; this resolves at its first NOP), or it is off, or the %s is frozen or gone; critical from %s of silence, smux's default KeepAliveTimeout: a %s at the defaults checks at every KeepAliveTimeout whether anything came since its previous check, and closes a session that received nothing within 30-60 s",
 					sender, fmtDur(ev.Age), receiver, fmtDur(ev.Every), receiver, sender, fmtDur(BorrowedCritical), receiver),
 				fmt.Sprintf("if it goes on, find out why the %s is silent (a stuck process or event loop, a dead path or NAT mapping); either way give its smux a KeepAliveInterval well under the %s's KeepAliveTimeout", sender, receiver)
 		}
@@ -742,13 +742,13 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 			if ev.ownNOP {
 				own, off = ", and one NOP of its own in the capture, which joined mid-session", "" // its keepalive is on
 			}
-			return fmt.Sprintf("the %s has sent nothing, not even a keepalive NOP, for %s, though the %s's NOPs come every %s%s: it is frozen or gone, or its keepalive is %sno faster than smux's default KeepAliveTimeout (%s), at which a %s at the defaults closes a session that receives nothing",
+			return fmt.Sprintf("the %s has sent nothing, not even a keepalive NOP, for %s, though the %s's NOPs come every %s%s: it is frozen or gone, or its keepalive is %sno faster than smux's default KeepAliveTimeout (%s): a %s at the defaults checks at every KeepAliveTimeout whether anything came since its previous check, and closes a session that received nothing within 30-60 s",
 					sender, fmtDur(ev.Age), receiver, fmtDur(ev.Every), own, off, fmtDur(BorrowedCritical), receiver),
-				fmt.Sprintf("find out why the %s stopped (a stuck process or event loop, a dead path or NAT mapping), or give its smux a KeepAliveInterval well under the %s's KeepAliveTimeout; the %s's smux closes this session at its KeepAliveTimeout — redial then", sender, receiver, receiver)
+				fmt.Sprintf("find out why the %s stopped (a stuck process or event loop, a dead path or NAT mapping), or give its smux a KeepAliveInterval well under the %s's KeepAliveTimeout; the %s's smux closes this session within 1-2 of its KeepAliveTimeouts — redial then", sender, receiver, receiver)
 		}
-		return fmt.Sprintf("the %s has sent nothing, not even a keepalive NOP, for %s; keepalive NOPs come every %s: it is frozen or gone, and smux closes a session that receives nothing for KeepAliveTimeout (30 s by default)",
+		return fmt.Sprintf("the %s has sent nothing, not even a keepalive NOP, for %s; keepalive NOPs come every %s: it is frozen or gone, and smux closes a session that received nothing for a whole KeepAliveTimeout, checked at every KeepAliveTimeout: within 1-2 KeepAliveTimeouts (30-60 s by default)",
 				sender, fmtDur(ev.Age), fmtDur(ev.Every)),
-			fmt.Sprintf("find out why the %s stopped (a stuck process or event loop, a dead path or NAT mapping); the %s's smux closes this session at its KeepAliveTimeout — redial then", sender, receiver)
+			fmt.Sprintf("find out why the %s stopped (a stuck process or event loop, a dead path or NAT mapping); the %s's smux closes this session within 1-2 of its KeepAliveTimeouts — redial then", sender, receiver)
 	case CodeUnanswered:
 		if ev.Silent {
 			return silentUnanswered(f)
