@@ -222,7 +222,7 @@ func newReadCmd() *cobra.Command {
 				if len(more) > 0 {
 					name = files[0]
 				}
-				return fmt.Errorf("read %s: %w", name, err)
+				return openError(name, err)
 			}
 			var src pcap.Source = file
 			var beating func() bool // heartbeats have come: the clock goes on by them
@@ -263,7 +263,7 @@ func newReadCmd() *cobra.Command {
 					crs = append(crs, cr)
 					h, err := pcap.Open(cr)
 					if err != nil {
-						return fmt.Errorf("read %s: %w", files[i+1], err)
+						return openError(files[i+1], err)
 					}
 					opened = append(opened, h)
 				}
@@ -531,6 +531,19 @@ func cutWhere(packets int, last time.Time) string {
 		return "after 1 packet, at " + last.Format(live.TimeLayout)
 	}
 	return fmt.Sprintf("after %d packets, the last at %s", packets, last.Format(live.TimeLayout))
+}
+
+// openError is read's error of a capture name that could not be opened,
+// err: one line, without the capture package's prefix where that said the
+// name again (a directory), and standard input named as what it is.
+func openError(name string, err error) error {
+	switch {
+	case errors.Is(err, syscall.EISDIR):
+		return fmt.Errorf("read %s: is a directory, not a capture file", name)
+	case name == "standard input" && errors.Is(err, pcap.ErrTooShort):
+		return errors.New("read standard input: it ended before a capture's header: it is empty or too short to be a capture (did its writer, such as tcpdump or ssh, fail?)")
+	}
+	return fmt.Errorf("read %s: %w", name, err)
 }
 
 // fileCut says that the capture file name ends in the middle of a packet,

@@ -205,6 +205,9 @@ type Reader struct {
 	// (skippedNotMux); filtered those skipped as the filter does not pick
 	// them (filterSummary).
 	notMux, filtered int
+	// cutSaid and headersCutSaid: cutNotice has said why, of a packet cut
+	// in its payload, and of one cut in its headers.
+	cutSaid, headersCutSaid bool
 }
 
 // connAsm is one TCP connection's reassembly: an assembler of its own, so
@@ -361,11 +364,9 @@ func (r *Reader) Packet(data []byte, ci gopacket.CaptureInfo, link layers.LinkTy
 	r.stats.bytes.Add(uint64(len(data)))
 	r.moment(ci.Timestamp)
 	defer r.release()
-	if ci.CaptureLength < ci.Length && r.stats.cut.Add(1) == 1 {
-		// The bytes cut off are lost to every connection, silently but
-		// for the resynchronisations: say why once.
-		r.notice(ci.Timestamp, fmt.Sprintf("the capture kept only %d of a packet's %d bytes: its snapshot length (tcpdump -s) cuts packets, and the frames in the bytes cut off are lost, their connections' decoding skipping to the next header it finds; capture with -s 0 to keep whole packets",
-			ci.CaptureLength, ci.Length))
+	cut := ci.CaptureLength < ci.Length
+	if cut {
+		r.stats.cut.Add(1)
 	}
 	p, err := r.parser(link)
 	if err != nil {
@@ -389,6 +390,9 @@ func (r *Reader) Packet(data []byte, ci gopacket.CaptureInfo, link layers.LinkTy
 		case layers.LayerTypeTCP:
 			haveTCP = true
 		}
+	}
+	if cut {
+		r.cutNotice(ci, data, haveIP && !haveTCP)
 	}
 	if !haveIP || !haveTCP {
 		// Capture time passes by this packet too: on an interface whose

@@ -83,6 +83,12 @@ func (c *conn) skipText() string {
 		try = fmt.Sprintf("if it is yamux, --port %d --protocol yamux decodes it whatever follows, and its findings say what is wrong", port)
 	case kind == wirekind.SmuxV1, kind == wirekind.SmuxV2:
 		try = fmt.Sprintf("if it is smux, --port %d --protocol smux decodes it whatever follows, and its findings say what is wrong", port)
+	case kind == wirekind.TLS:
+		// A mux inside TLS is encrypted: --port shows TLS records, not it.
+		try = "a mux inside TLS is encrypted, and no capture shows it (--port neither): tap the conn under the mux in the program, the *tls.Conn (tap.Wrap), and watch it with muxtop read of its pcapout.Live URL (README: Watch it live)"
+		if wirekind.Guess(c.firstBytes(live.ServerToClient)) != wirekind.TLS {
+			try += fmt.Sprintf("; if one end should not speak TLS, --port %d decodes the connection, and its findings say what is wrong", port)
+		}
 	default:
 		try = fmt.Sprintf("if a mux should be there, --port %d decodes the connection whatever it holds (--skip N past bytes the client sends first), and its findings say what is wrong", port)
 	}

@@ -280,6 +280,10 @@ var (
 // errTooShort is the error of a capture that ends before its header does.
 var errTooShort = errors.New("capture: the file is empty or too short to be a capture")
 
+// ErrTooShort is NewSource's error (as errors.Is tells) of a capture that
+// ends before its header does: an empty file or pipe.
+var ErrTooShort = errTooShort
+
 // cut reports whether err says the input ended early.
 func cut(err error) bool { return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) }
 

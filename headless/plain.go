@@ -190,8 +190,12 @@ func WriteSummary(w io.Writer, s Summary) {
 		fmt.Fprintf(w, "  unsent    written but never sent, the write failed: → %d  ← %d (not in bytes)\n", s.Unsent[0], s.Unsent[1])
 	}
 	if s.Incomplete > 0 {
-		fmt.Fprintf(w, "  INCOMPLETE %d sessions: the capture did not see every byte: it began while they were open, or lost bytes (lost → %d  ← %d, skipped to a frame boundary → %d  ← %d); their counts are what was seen\n",
-			s.Incomplete, s.Lost[0], s.Lost[1], s.Skipped[0], s.Skipped[1])
+		noun, they, their := "sessions", "they were", "their"
+		if s.Incomplete == 1 {
+			noun, they, their = "session", "it was", "its"
+		}
+		fmt.Fprintf(w, "  INCOMPLETE %d %s: the capture did not see every byte: it began while %s open, or lost bytes (lost → %d  ← %d, skipped to a frame boundary → %d  ← %d); %s counts are what was seen\n",
+			s.Incomplete, noun, they, s.Lost[0], s.Lost[1], s.Skipped[0], s.Skipped[1], their)
 	}
 	if s.OneWay > 0 {
 		fmt.Fprintf(w, "  ONE-WAY   %d sessions: the capture holds the packets of one direction only, not even the other side's ACKs (tcpdump's \"dst port\", an asymmetric span port): nothing about the unseen side is judged, and no finding that needs its frames is opened\n", s.OneWay)

@@ -242,6 +242,13 @@ type Evidence struct {
 	// (CLOSE_WAIT), the earlier requests the acceptor answered on the
 	// stream (NO_REPLY), the group's idle sessions (SESSION_LEAK).
 	Count uint64
+	// Peak: the most sessions CHURN counted in its window at once while
+	// it was open; Count is the latest count, which falls as the window
+	// slides past them.
+	Peak uint64
+	// together: CHURN's sessions were all open at once, each opened
+	// before the first of them ended: one batch dialed together, no loop.
+	together bool
 	// Streams: the streams the late frames went to (DATA_AFTER_CLOSE);
 	// of SESSION_LEAK's piled sessions, those with a stream open.
 	Streams uint64
@@ -1955,7 +1962,7 @@ func (e *engine) evalChurn(r *Registry, now time.Time, ns int64, cfg *FindingsCo
 		rg := &e.ends
 		from := ns - int64(ChurnWindow)
 		var count, ups uint64
-		var lived, first int64
+		var lived, first, lastStart, firstEnd int64
 		var up *UpstreamError // the latest
 		failure := UpstreamOther
 		rg.mu.Lock()
@@ -1969,6 +1976,10 @@ func (e *engine) evalChurn(r *Registry, now time.Time, ns int64, cfg *FindingsCo
 				lived += se.end - se.start
 				if first == 0 || se.start < first {
 					first = se.start
+				}
+				lastStart = max(lastStart, se.start)
+				if firstEnd == 0 || se.end < firstEnd {
+					firstEnd = se.end
 				}
 				if se.up != nil {
 					if ups++; up == nil {
@@ -1985,7 +1996,11 @@ func (e *engine) evalChurn(r *Registry, now time.Time, ns int64, cfg *FindingsCo
 		// at every session that entered or left the window.
 		if count >= uint64(cfg.Churn) || e.churn != nil && count >= churnLow(cfg.Churn) {
 			c = &candidate{code: CodeChurn, since: first,
-				ev: Evidence{Count: count, Age: time.Duration(lived / int64(count)), Limit: ChurnWindow, Upstream: ups}}
+				ev: Evidence{Count: count, Age: time.Duration(lived / int64(count)), Limit: ChurnWindow, Upstream: ups,
+					Peak: count, together: lastStart < firstEnd}}
+			if e.churn != nil {
+				c.ev.Peak = max(count, e.churn.Evidence.Peak)
+			}
 			if up != nil {
 				c.ev.UpstreamAddr, c.ev.UpstreamFailure = up.Addr, failure
 			}

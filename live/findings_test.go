@@ -818,7 +818,11 @@ func TestFindingKeepaliveSilentThenClosed(t *testing.T) {
 		sc.feedAt(sec(s), nop(c2s))
 		reg.Evaluate(sec(s), cfg)
 	}
-	expect(t, reg, "+KEEPALIVE")
+	// smux checks at every KeepAliveTimeout tick whether anything came
+	// since the previous one: it closes 30-60 s into a silence, not at 30 s.
+	if recs := expect(t, reg, "+KEEPALIVE"); len(recs) == 1 && !strings.Contains(recs[0].Finding.Text, "within 1-2 KeepAliveTimeouts (30-60 s by default)") {
+		t.Errorf("text %q: smux closes such a session within 1-2 KeepAliveTimeouts", recs[0].Finding.Text)
+	}
 	sc.s.DirectionEnded(s2c, sec(8.5)) // the frozen server's FIN, at last
 	reg.Evaluate(sec(9), cfg)
 	expect(t, reg, "+KEEPALIVE")
@@ -899,6 +903,14 @@ func TestFindingKeepaliveCadence(t *testing.T) {
 		g := u[0].Finding
 		if want := "the server has sent nothing, not even a keepalive NOP, for 30 s, though the client's NOPs come every 1.0 s, and no NOP of its own yet: it is frozen or gone"; g.Severity != live.Critical || !strings.HasPrefix(g.Text, want) {
 			t.Errorf("%v, text %q; want critical, beginning %q", g.Severity, g.Text, want)
+		}
+		// Not "at which a client at the defaults closes" it: smux's check
+		// runs every KeepAliveTimeout, and a real client stayed open 50 s
+		// into such a silence (frozen2_smux2.pcap).
+		for _, text := range []string{f.Text, g.Text} {
+			if want := "closes a session that received nothing within 30-60 s"; !strings.Contains(text, want) {
+				t.Errorf("text %q does not say %q", text, want)
+			}
 		}
 	})
 	t.Run("a joined capture that saw one NOP of the silent side", func(t *testing.T) {

@@ -736,13 +736,13 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 		if ev.Borrowed && f.Severity == Warning && ev.ownNOP {
 			// A capture joined mid-session saw one NOP of its: keepalive
 			// is on, its interval unknown.
-			return fmt.Sprintf("the %s has sent nothing, not even a keepalive NOP, for %s, though the %s's NOPs come every %s: its keepalive is on (the capture, joined mid-session, has one NOP of its), but its interval is not known, so it may only be slower than the %s's (each smux side keeps its own KeepAliveInterval; this resolves at its next NOP), or the %s is frozen or gone; critical from %s of silence, smux's default KeepAliveTimeout, at which a %s at the defaults closes a session that receives nothing",
+			return fmt.Sprintf("the %s has sent nothing, not even a keepalive NOP, for %s, though the %s's NOPs come every %s: its keepalive is on (the capture, joined mid-session, has one NOP of its), but its interval is not known, so it may only be slower than the %s's (each smux side keeps its own KeepAliveInterval; this resolves at its next NOP), or the %s is frozen or gone; critical from %s of silence, smux's default KeepAliveTimeout: a %s at the defaults checks at every KeepAliveTimeout whether anything came since its previous check, and closes a session that received nothing within 30-60 s",
 					sender, fmtDur(ev.Age), receiver, fmtDur(ev.Every), receiver, sender, fmtDur(BorrowedCritical), receiver),
 				fmt.Sprintf("if it goes on, find out why the %s is silent (a stuck process or event loop, a dead path or NAT mapping); either way give its smux a KeepAliveInterval well under the %s's KeepAliveTimeout", sender, receiver)
 		}
 		if ev.Borrowed && f.Severity == Warning {
 			// No NOP of its own yet, silent less than BorrowedCritical.
-			return fmt.Sprintf("the %s has sent nothing, not even a keepalive NOP, for %s, though the %s's NOPs come every %s: it has sent no NOP of its own yet, so its keepalive may only be slower than the %s's (each smux side keeps its own KeepAliveInterval; this resolves at its first NOP), or it is off, or the %s is frozen or gone; critical from %s of silence, smux's default KeepAliveTimeout, at which a %s at the defaults closes a session that receives nothing",
+			return fmt.Sprintf("the %s has sent nothing, not even a keepalive NOP, for %s, though the %s's NOPs come every %s: it has sent no NOP of its own yet, so its keepalive may only be slower than the %s's (each smux side keeps its own KeepAliveInterval; this resolves at its first NOP), or it is off, or the %s is frozen or gone; critical from %s of silence, smux's default KeepAliveTimeout: a %s at the defaults checks at every KeepAliveTimeout whether anything came since its previous check, and closes a session that received nothing within 30-60 s",
 					sender, fmtDur(ev.Age), receiver, fmtDur(ev.Every), receiver, sender, fmtDur(BorrowedCritical), receiver),
 				fmt.Sprintf("if it goes on, find out why the %s is silent (a stuck process or event loop, a dead path or NAT mapping); either way give its smux a KeepAliveInterval well under the %s's KeepAliveTimeout", sender, receiver)
 		}
@@ -751,13 +751,13 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 			if ev.ownNOP {
 				own, off = ", and one NOP of its own in the capture, which joined mid-session", "" // its keepalive is on
 			}
-			return fmt.Sprintf("the %s has sent nothing, not even a keepalive NOP, for %s, though the %s's NOPs come every %s%s: it is frozen or gone, or its keepalive is %sno faster than smux's default KeepAliveTimeout (%s), at which a %s at the defaults closes a session that receives nothing",
+			return fmt.Sprintf("the %s has sent nothing, not even a keepalive NOP, for %s, though the %s's NOPs come every %s%s: it is frozen or gone, or its keepalive is %sno faster than smux's default KeepAliveTimeout (%s): a %s at the defaults checks at every KeepAliveTimeout whether anything came since its previous check, and closes a session that received nothing within 30-60 s",
 					sender, fmtDur(ev.Age), receiver, fmtDur(ev.Every), own, off, fmtDur(BorrowedCritical), receiver),
-				fmt.Sprintf("find out why the %s stopped (a stuck process or event loop, a dead path or NAT mapping), or give its smux a KeepAliveInterval well under the %s's KeepAliveTimeout; the %s's smux closes this session at its KeepAliveTimeout — redial then", sender, receiver, receiver)
+				fmt.Sprintf("find out why the %s stopped (a stuck process or event loop, a dead path or NAT mapping), or give its smux a KeepAliveInterval well under the %s's KeepAliveTimeout; the %s's smux closes this session within 1-2 of its KeepAliveTimeouts — redial then", sender, receiver, receiver)
 		}
-		return fmt.Sprintf("the %s has sent nothing, not even a keepalive NOP, for %s; keepalive NOPs come every %s: it is frozen or gone, and smux closes a session that receives nothing for KeepAliveTimeout (30 s by default)",
+		return fmt.Sprintf("the %s has sent nothing, not even a keepalive NOP, for %s; keepalive NOPs come every %s: it is frozen or gone, and smux closes a session that received nothing for a whole KeepAliveTimeout, checked at every KeepAliveTimeout: within 1-2 KeepAliveTimeouts (30-60 s by default)",
 				sender, fmtDur(ev.Age), fmtDur(ev.Every)),
-			fmt.Sprintf("find out why the %s stopped (a stuck process or event loop, a dead path or NAT mapping); the %s's smux closes this session at its KeepAliveTimeout — redial then", sender, receiver)
+			fmt.Sprintf("find out why the %s stopped (a stuck process or event loop, a dead path or NAT mapping); the %s's smux closes this session within 1-2 of its KeepAliveTimeouts — redial then", sender, receiver)
 	case CodeUnanswered:
 		if ev.Silent {
 			return silentUnanswered(f)
@@ -828,8 +828,15 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 		return sessionLeakText(f), "a client calls smux.Client per request, or on every reconnect, and never calls Session.Close() on the session it replaces: smux keeps each abandoned session, its recvLoop, sendLoop and keepalive goroutines and its buffers, for as long as keepalive runs at both ends (a client with keepalive off is never told its peer left); dial once (or keep a fixed pool), open a stream per request on it (OpenStream), and Close() a session before dialing its replacement. " + sessionLeakCheck(f, "(*Session).recvLoop, sendLoop and keepalive")
 	case CodeChurn:
 		text := fmt.Sprintf("%d sessions opened and ended in the last %s, living %s each on average", ev.Count, fmtDur(ev.Limit), fmtDur(ev.Age))
+		if ev.Peak > ev.Count {
+			text = fmt.Sprintf("%d sessions opened and ended in the last %s (%d at the peak), living %s each on average", ev.Count, fmtDur(ev.Limit), ev.Peak, fmtDur(ev.Age))
+		}
 		advice := "keep one session (or a pool) and open a stream per request on it: that is what a mux is for; the session-ended reasons say why sessions end — where dials fail, back off between them"
 		if ev.Upstream == 0 {
+			if ev.together {
+				// All open at once: a batch, which a loop of redials is not.
+				return text + ": all of them open at once, each dialed before the first ended: one batch of sessions dialed together (clients that each dial their own, or one that dials a session per concurrent request), not a loop of redials", advice
+			}
 			return text + ": a client redialing in a loop, or clients that dial a session per request", advice
 		}
 		// A proxy closed these clients because their upstream failed:
@@ -964,6 +971,8 @@ func noMux(f *Finding, mux, violation string) (text, advice string) {
 		text = fmt.Sprintf("the %s sent %s, not %s (%s at offset %d), and the %s opened with the same bytes (% x): both ends speak one other protocol to each other, and the connection carries no %s from its start",
 			sender, ev.Guess, mux, violation, ev.Offset, other, ev.SameStart, mux)
 		proto = "that protocol"
+	case proto == "TLS":
+		return tlsNoMux(f, mux, violation)
 	default:
 		text = fmt.Sprintf("the %s sent %s, not %s (%s at offset %d), and the %s sent %s: both ends speak %s, and the connection carries no %s",
 			sender, ev.Guess, mux, violation, ev.Offset, other, ev.PeerGuess, proto, mux)
@@ -980,6 +989,30 @@ func noMux(f *Finding, mux, violation string) (text, advice string) {
 	}
 	if ev.Same {
 		advice += "; if a mux follows what both ends send first, as after a negotiation, read and sniff find it there without --port or a filter"
+	}
+	return text, advice
+}
+
+// tlsNoMux is noMux of a connection both ends speak TLS on: a mux inside
+// the TLS is encrypted, so neither a capture nor attach can show it, and
+// --port, a filter or another address is no cure: only a tap of the
+// *tls.Conn under the mux sees its frames. Or the server speaks TLS and
+// no mux at all: the other reading keeps noMux's pointer.
+func tlsNoMux(f *Finding, mux, violation string) (text, advice string) {
+	ev := &f.Evidence
+	sender, other := f.Dir.Sender(), f.Dir.Reverse().Sender()
+	text = fmt.Sprintf("the %s sent %s, not %s (%s at offset %d), and the %s sent %s: both ends speak TLS, and the connection carries no %s in the clear: one inside the TLS is encrypted, and nothing on the wire shows it",
+		sender, ev.Guess, mux, violation, ev.Offset, other, ev.PeerGuess, mux)
+	inside := "if the " + mux + " session runs inside the TLS, only the program sees its frames: tap the conn under the mux, the *tls.Conn (tap.Wrap, or tap.WrapListener(tls.NewListener(ln, cfg), …)), and watch it with muxtop read of the program's pcapout.Live URL (README: Watch it live)"
+	switch {
+	case f.info.Proxied:
+		advice = "nothing is wrong with the two ends: attach cannot decode a mux inside TLS; " + inside +
+			fmt.Sprintf("; if not, attach's upstream, %s, speaks TLS and no %s: give attach the %s server's address", f.info.Server, mux, mux)
+	case f.info.Captured:
+		advice = "nothing is wrong with the two ends, and no capture, --port or filter shows a mux inside TLS: " + inside +
+			fmt.Sprintf("; if not, %s speaks TLS and no %s: give the %s server's port", f.info.Server, mux, mux)
+	default:
+		advice = "nothing is wrong with the two ends: muxtop's tap wraps the conn under the TLS, whose bytes are encrypted; wrap the *tls.Conn the " + mux + " session runs on instead (tap.Wrap, or tap.WrapListener(tls.NewListener(ln, cfg), …))"
 	}
 	return text, advice
 }

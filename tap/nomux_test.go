@@ -30,7 +30,7 @@ func TestProxyNoMuxBothEnds(t *testing.T) {
 	}{
 		{"http", false, Detect, "smux", "the client sent an HTTP request, not smux (BAD_VERSION at offset 0), and the server sent an HTTP response: both ends speak HTTP, and the connection carries no smux"},
 		{"http-told-yamux", false, Yamux, "yamux", "the client sent an HTTP request, not yamux (BAD_VERSION at offset 0), and the server sent an HTTP response: both ends speak HTTP, and the connection carries no yamux"},
-		{"tls", true, Detect, "smux", "the client sent TLS, not smux (BAD_VERSION at offset 0), and the server sent TLS: both ends speak TLS, and the connection carries no smux"},
+		{"tls", true, Detect, "smux", "the client sent TLS, not smux (BAD_VERSION at offset 0), and the server sent TLS: both ends speak TLS, and the connection carries no smux in the clear: one inside the TLS is encrypted"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := httptest.NewUnstartedServer(handler)
@@ -76,6 +76,9 @@ func TestProxyNoMuxBothEnds(t *testing.T) {
 			proto := map[bool]string{false: "HTTP", true: "TLS"}[tc.tls]
 			want := fmt.Sprintf("nothing is wrong with the two ends, and there is no %s here to watch: muxtop attach's upstream, %s, speaks %s, not %s; give attach the %s server's address",
 				tc.mux, up, proto, tc.mux, tc.mux)
+			if tc.tls { // a mux inside TLS: attach cannot decode it, a tap of the *tls.Conn can
+				want = fmt.Sprintf("nothing is wrong with the two ends: attach cannot decode a mux inside TLS; if the smux session runs inside the TLS, only the program sees its frames: tap the conn under the mux, the *tls.Conn (tap.Wrap, or tap.WrapListener(tls.NewListener(ln, cfg), …)), and watch it with muxtop read of the program's pcapout.Live URL (README: Watch it live); if not, attach's upstream, %s, speaks TLS and no smux: give attach the smux server's address", up)
+			}
 			if f.Advice != want {
 				t.Errorf("advice %q, want %q", f.Advice, want)
 			}
