@@ -71,11 +71,6 @@ func (c *conn) lonePingFrom(d live.Dir, p []byte) bool {
 // frozen session's ping, and its FIN 10 s later.
 func (r *Reader) expireHeld(t time.Time) {
 	for i := r.hhead; i < len(r.holds); i++ {
-		if c := r.holds[i]; c != nil && c.ackWaiting() {
-			c.ackLoss(t, false) // the acknowledged bytes did not come in time
-		}
-	}
-	for i := r.hhead; i < len(r.holds); i++ {
 		c := r.holds[i]
 		if c == nil || !c.holding() {
 			continue
@@ -90,7 +85,6 @@ func (r *Reader) expireHeld(t time.Time) {
 // expire settles, at capture time now, a connection whose timed waits
 // have run out: the sweep's checks of one connection.
 func (c *conn) expire(now time.Time) {
-	c.ackLoss(now, false)
 	if c.state == probing && c.probesDone(now) {
 		c.state = skipped
 		c.settle() // decoded as a tap decodes: no verdict can come

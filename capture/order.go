@@ -70,20 +70,12 @@ type order struct {
 	// into the queue, where the next one goes at the earliest; -1 when
 	// not merging.
 	merging int
-	// byTime: while merging, each record goes after the last one queued
-	// at or before its time, wherever the one before it went: the records
-	// of a connection's two directions, which ackLoss flushes one
-	// direction after the other, each in its time order.
-	byTime bool
-	ctx    context.Context
+	ctx     context.Context
 }
 
 // holding reports whether c holds the records of the other connections:
 // it has begun (a SYN or a byte), is not decided yet and not late.
 func (c *conn) holding() bool {
-	if c.state == decoding && !c.complete && c.ackWaiting() {
-		return true // bounded by ackGrace, shorter than holdWait (expireHeld)
-	}
 	if !c.seen || c.late || c.complete {
 		return false
 	}
@@ -93,12 +85,6 @@ func (c *conn) holding() bool {
 	}
 	return false
 }
-
-// An ACK of bytes the capture has not had (ackedPast) holds the others
-// from the ACK, for ackGrace: if the bytes come, they are recorded in
-// their place; if not, their loss is, at the ACK's time, merged before
-// what was queued from it on (ackLoss), as the sender's bytes passed
-// before the ACK that answered them.
 
 // heldPast reports whether c has held the others for longer than
 // holdWait at capture time t: it is late.
@@ -112,17 +98,6 @@ func (r *Reader) startHolding(c *conn) {
 	}
 	c.inHolds = true
 	c.holdFrom = c.last
-	if c.state == decoding {
-		// From just before the earliest ACK waiting (ackLoss records there).
-		c.holdFrom = time.Time{}
-		for _, at := range c.ackedAt {
-			if !at.IsZero() && (c.holdFrom.IsZero() || at.Add(-time.Nanosecond).Before(c.holdFrom)) {
-				c.holdFrom = at.Add(-time.Nanosecond)
-			}
-		}
-		r.holds = append(r.holds, c)
-		return
-	}
 	if len(c.pending) > 0 && c.pending[0].at.Before(c.holdFrom) {
 		c.holdFrom = c.pending[0].at
 	}
@@ -191,16 +166,6 @@ func (r *Reader) hold(at time.Time, n int, do func(at time.Time)) {
 		r.queue = append(r.queue, q)
 		return
 	}
-	if r.byTime {
-		i := len(r.queue)
-		for i > r.qhead && r.queue[i-1].at.After(at) {
-			i--
-		}
-		r.queue = append(r.queue, queued{})
-		copy(r.queue[i+1:], r.queue[i:])
-		r.queue[i] = q
-		return
-	}
 	i := max(r.merging, r.qhead)
 	for i < len(r.queue) && !r.queue[i].at.After(at) {
 		i++
@@ -214,7 +179,6 @@ func (r *Reader) hold(at time.Time, n int, do func(at time.Time)) {
 // merge begins (on) or ends merging the records of a connection just
 // decided into the queue, by time.
 func (r *Reader) merge(on bool) {
-	r.byTime = false
 	if !on {
 		r.merging = -1
 		return
@@ -247,12 +211,6 @@ func (r *Reader) release() {
 			return
 		}
 		c := r.holds[r.hhead]
-		if c.state == decoding && c.ackWaiting() {
-			// Waiting for acknowledged bytes: taken as lost now, in their
-			// place, rather than the connection's records stepping back.
-			c.ackLoss(r.latest, true)
-			continue
-		}
 		c.late, c.inHolds = true, false
 		r.holds[r.hhead] = nil
 		r.hhead++

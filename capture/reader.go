@@ -28,15 +28,6 @@ const (
 	// flushAfter is how long, in capture time, reassembly waits for a
 	// missing segment that no ACK has shown lost before counting it lost.
 	flushAfter = 2 * time.Second
-	// ackGrace is how long, in capture time, an ACK of bytes the capture
-	// has not had waits for them before they are counted lost (ackedPast):
-	// a capture merged from two interfaces whose clocks differ a little,
-	// or taken on a host whose queues timestamp out of order, can have the
-	// ACK before the data it acknowledges (Wireshark's "ACKed unseen
-	// segment"), and the data then comes microseconds to milliseconds
-	// later. Bytes the capture lost never come, and wait this long, or
-	// until the order's queue is full (order.go).
-	ackGrace = 10 * time.Millisecond
 	// idleAfter is how long, in capture time, a connection that carried
 	// no SYN and no byte (the ACKs after a close) is kept.
 	idleAfter = 10 * time.Second
@@ -431,14 +422,13 @@ func (r *Reader) Packet(data []byte, ci gopacket.CaptureInfo, link layers.LinkTy
 	}
 	if c := ca.conn; c != nil {
 		d := c.dirOf(netFlow, &r.tcp)
-		c.ackLoss(ci.Timestamp, false)
 		if r.tcp.ACK && c.holeAcked(d, &r.tcp) {
-			// The peer acknowledged bytes the capture has not had: lost,
-			// unless they come within ackGrace (ackedPast). Meanwhile the
-			// connection holds the order from this ACK, so that what it
-			// answers is recorded after the loss if they do not come.
-			c.ackedPast(d.Reverse(), reassembly.Sequence(r.tcp.Ack), ci.Timestamp)
-			r.startHolding(c)
+			// The peer acknowledged bytes the capture never had: they will
+			// not come. Skip to what reassembly holds after them, before
+			// this segment is delivered, so that nothing it answers comes
+			// first.
+			ca.asm.FlushWithOptions(reassembly.FlushOptions{T: everything})
+			c.lostAcked(d, &r.tcp, ci.Timestamp)
 		}
 		if c.saved(d, &r.tcp) {
 			// Reassembly keeps the context of a segment it holds, behind a
@@ -450,17 +440,7 @@ func (r *Reader) Packet(data []byte, ci gopacket.CaptureInfo, link layers.LinkTy
 			ac = &assemblerContext{ci: ci}
 		}
 	}
-	if c := ca.conn; c != nil && c.ackWaiting() {
-		// Bytes an ACK acknowledged before they came are recorded before
-		// it (ReassembledSG): merged into what was queued since.
-		r.merge(true)
-		r.byTime = true
-		ca.asm.AssembleWithContext(netFlow, &r.tcp, ac)
-		r.merge(false)
-		c.ackCame()
-	} else {
-		ca.asm.AssembleWithContext(netFlow, &r.tcp, ac)
-	}
+	ca.asm.AssembleWithContext(netFlow, &r.tcp, ac)
 	if c := ca.conn; c != nil && r.tcp.RST && c.rst && c.ended[c.rstDir] && !c.complete {
 		// A reset its direction's reassembly took (or one after its FIN)
 		// ends the whole connection: the other direction sends no FIN,
@@ -601,11 +581,6 @@ func (r *Reader) Close() {
 	}
 	r.closed = true
 	for k, ca := range r.conns {
-		if k == ca.key && ca.conn != nil {
-			ca.conn.ackLoss(r.latest, true) // in its place, before the rest is flushed
-		}
-	}
-	for k, ca := range r.conns {
 		if k == ca.key {
 			ca.asm.FlushAll()
 		}
@@ -640,7 +615,7 @@ func (f factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac reassem
 	a := netip.AddrPortFrom(srcIP.Unmap(), uint16(tcp.SrcPort))
 	b := netip.AddrPortFrom(dstIP.Unmap(), uint16(tcp.DstPort))
 	ci := ac.GetCaptureInfo()
-	c := &conn{r: r, ca: f.ca, a: a, b: b, transport: transportOf(ci), tapped: tappedOf(ci), told: toldOf(ci), skip: r.cfg.Skip}
+	c := &conn{r: r, a: a, b: b, transport: transportOf(ci), tapped: tappedOf(ci), told: toldOf(ci), skip: r.cfg.Skip}
 	// What its tap was told of the protocol and the client's prefix
 	// (tap.WithProtocol, tap.Skip) it decodes as the tap did, unless
 	// the flags say how to decode the capture's connections (--protocol,
@@ -730,7 +705,6 @@ const (
 // conn is one TCP connection of the capture.
 type conn struct {
 	r    *Reader
-	ca   *connAsm       // its reassembly
 	a, b netip.AddrPort // a sent the first packet reassembly saw
 	// transport is what the connection ran over where the capture says
 	// (Transport): its session's SessionInfo.Transport.
@@ -772,18 +746,6 @@ type conn struct {
 	// lost when the peer acknowledged them (lostAcked), before reassembly
 	// skips them, which it does only when bytes after them come.
 	ahead [2]int64
-	// acked is, per direction, the highest ACK of the other end past the
-	// bytes reassembly has delivered, since ackedAt (zero: none): bytes
-	// counted lost once ackGrace has passed without them (ackedPast).
-	acked   [2]reassembly.Sequence
-	ackedAt [2]time.Time
-	// lastAt is, per direction, the capture time of the latest bytes
-	// delivered: bytes held behind a hole are not stamped earlier.
-	lastAt [2]time.Time
-	// endAt is when the latest direction's end reassembly gave came: a
-	// connection whose ends came behind bytes the capture lost ends then,
-	// not at the packet whose wait for them ran out (ackLoss).
-	endAt time.Time
 	// end is, per direction, the highest sequence number the capture
 	// shows was sent: its FIN's, or else the other side's highest ACK.
 	end      [2]reassembly.Sequence
@@ -1041,8 +1003,6 @@ func (c *conn) ReassembledSG(sg reassembly.ScatterGather, ac reassembly.Assemble
 	rdir, _, end, skip := sg.Info()
 	d := c.dir(rdir)
 	n, _ := sg.Lengths()
-	from := c.next[d]
-	dataAt := from.Add(max(skip, 0)) // where the bytes delivered begin
 	c.next[d] = c.next[d].Add(max(skip, 0) + n)
 	if c.state == skipped {
 		return
@@ -1063,36 +1023,18 @@ func (c *conn) ReassembledSG(sg reassembly.ScatterGather, ac reassembly.Assemble
 	} else if n > 0 {
 		at = sg.CaptureInfo(0).Timestamp
 	}
-	lossAt := at
-	if a := c.ackedAt[d]; !a.IsZero() && at.After(a) {
-		// Bytes the other end acknowledged before the capture had them,
-		// or their loss: they passed before that ACK, and are recorded
-		// just before it, before what its segment carried (a UPD that
-		// consumed them, a reply on the stream they opened).
-		if from.Difference(c.acked[d]) > 0 {
-			lossAt = a.Add(-time.Nanosecond)
-		}
-		if dataAt.Difference(c.acked[d]) > 0 {
-			at = a.Add(-time.Nanosecond)
-		}
-	}
-	lossAt = c.stamp(d, lossAt)
-	at = c.stamp(d, at)
 	if (skip > 0 || n > 0) && !c.started[d] {
 		c.started[d] = true
 		c.begin(d)
 	}
 	if skip > 0 {
-		c.lost(d, int64(skip), lossAt)
+		c.lost(d, int64(skip), at)
 	}
 	if n > drop {
-		at = c.pieces(d, sg, dataAt, n, drop, at)
+		c.data(d, sg.Fetch(n)[drop:], at)
 	}
 	if end {
 		c.endDir(d, at, true, !c.rst) // a FIN, unless the connection was reset
-		if at.After(c.endAt) {
-			c.endAt = at
-		}
 	}
 }
 
@@ -1118,9 +1060,6 @@ func (c *conn) ReassemblyComplete(ac reassembly.AssemblerContext) bool {
 		return true
 	}
 	finished := c.rst || (c.ended[0] && c.ended[1])
-	if !c.rst && finished && !c.endAt.IsZero() && c.endAt.Before(at) {
-		at = c.endAt // the last FIN
-	}
 	if c.rst {
 		rstDir := c.rstDir
 		c.r.emit(at, 0, func(at time.Time) {
@@ -1179,137 +1118,35 @@ func (c *conn) window(d live.Dir, closed bool, at time.Time) {
 	}
 }
 
-// pieces gives the n bytes of sg that reassembly delivered in direction
-// d, from sequence number seq, but their first drop, to data, each
-// packet's at the time it came (at for the first): bytes held behind a
-// hole came with their own packets, later ones among them after bytes of
-// the other direction. Bytes an ACK acknowledged before they came are
-// stamped just before it (ReassembledSG). It returns the time of the
-// last piece: the direction's end, if it came with them, is not before.
-func (c *conn) pieces(d live.Dir, sg reassembly.ScatterGather, seq reassembly.Sequence, n, drop int, at time.Time) time.Time {
-	p := sg.Fetch(n)
-	off, from := 0, drop
-	first := true
-	sg.Pieces(func(l int, ci gopacket.CaptureInfo) {
-		lo, hi := off, min(off+l, n)
-		off += l
-		if hi <= from {
-			return
-		}
-		lo = max(lo, from)
-		t := at
-		if !first {
-			t = ci.Timestamp
-			if a := c.ackedAt[d]; !a.IsZero() && t.After(a) && seq.Add(lo).Difference(c.acked[d]) > 0 {
-				t = a.Add(-time.Nanosecond)
-			}
-			t = c.stamp(d, t)
-		}
-		first = false
-		if hi > lo {
-			c.data(d, p[lo:hi], t)
-			from, at = hi, t
-		}
-	})
-	if from < n {
-		c.data(d, p[from:n], at)
-	}
-	return at
-}
-
 // holeAcked reports whether tcp, a segment of the connection in direction
 // d, acknowledges bytes of the other direction that reassembly has not
-// delivered nor counted lost (ahead): bytes the receiver had that the
-// capture lost, or has yet to show (ackGrace).
+// delivered: bytes the receiver had and the capture lost (at a single
+// capture point, data always passes before its acknowledgement).
 func (c *conn) holeAcked(d live.Dir, tcp *layers.TCP) bool {
 	rv := d.Reverse()
-	return c.nextKnown[rv] && !c.ended[rv] && int64(c.next[rv].Difference(reassembly.Sequence(tcp.Ack))) > c.ahead[rv]
+	return c.nextKnown[rv] && !c.ended[rv] && c.next[rv].Difference(reassembly.Sequence(tcp.Ack)) > 0
 }
 
-// ackedPast notes that direction d's receiver acknowledged its bytes up
-// to ack, at capture time at, past what reassembly has delivered. They
-// are counted lost if they have not come by ackGrace later (ackLoss):
-// until then the connection holds the others' records (order.go). A
-// later ACK, of more, waits its turn: the bytes it acknowledges may have
-// come after this one.
-func (c *conn) ackedPast(d live.Dir, ack reassembly.Sequence, at time.Time) {
-	if c.ackedAt[d].IsZero() {
-		c.ackedAt[d] = at
-		c.acked[d] = ack
-	}
-}
-
-// ackCame forgets the ACKs past delivered bytes that the bytes have now
-// caught up with, or that a direction's end made moot.
-func (c *conn) ackCame() {
-	for d := range live.Dir(2) {
-		if !c.ackedAt[d].IsZero() && (c.ended[d] || c.complete || c.next[d].Difference(c.acked[d]) <= 0) {
-			c.ackedAt[d] = time.Time{}
-		}
-	}
-}
-
-// ackWaiting reports whether an ACK past delivered bytes waits for them.
-func (c *conn) ackWaiting() bool { return !c.ackedAt[0].IsZero() || !c.ackedAt[1].IsZero() }
-
-// ackLoss counts as lost, at capture time now, the acknowledged bytes
-// that have not come within ackGrace (all of them if force: the capture
-// ends): reassembly skips to what it holds after them, and their loss is
-// recorded just before the ACK (1 ns), merged into the order before what
-// the connection and the others recorded since, the ACK's own segment
-// included.
-func (c *conn) ackLoss(now time.Time, force bool) {
-	due := false
-	for d := range live.Dir(2) {
-		if at := c.ackedAt[d]; !at.IsZero() && (force || now.Sub(at) > ackGrace) {
-			due = true
-		}
-	}
-	if !due || c.ca == nil {
-		return
-	}
-	c.r.merge(true)
-	c.r.byTime = true
-	c.ca.asm.FlushWithOptions(reassembly.FlushOptions{T: everything})
-	for d := range live.Dir(2) {
-		if at := c.ackedAt[d]; !at.IsZero() {
-			c.ackedAt[d] = time.Time{}
-			c.lostAcked(d, c.acked[d], at.Add(-time.Nanosecond))
-		}
-	}
-	c.r.merge(false)
-	c.ackCame()
-}
-
-// lostAcked counts as lost, at capture time at, the bytes of direction d
-// acknowledged up to ack beyond what reassembly has delivered and what
-// was counted before. ackLoss's flush has delivered what reassembly held
-// after a hole; bytes acknowledged past that are the direction's latest,
-// with nothing after them, which reassembly would skip only when its
-// next segment comes: after the ACK, which may answer them (a v2 UPD that
-// consumed a lost PSH is then no anomaly).
-func (c *conn) lostAcked(d live.Dir, ack reassembly.Sequence, at time.Time) {
-	if !c.nextKnown[d] || c.ended[d] || c.state == picked || c.state == skipped {
+// lostAcked counts as lost, at capture time at, the bytes of the other
+// direction that tcp, a segment in direction d, acknowledges beyond what reassembly has delivered
+// and what was counted before. holeAcked's flush has delivered what
+// reassembly held after a hole; bytes acknowledged past that are the
+// direction's latest, with nothing after them, which reassembly would
+// skip only when its next segment comes: after this one, which may answer
+// them (a v2 UPD that consumed a lost PSH is then no anomaly).
+func (c *conn) lostAcked(d live.Dir, tcp *layers.TCP, at time.Time) {
+	rv := d.Reverse()
+	if !c.nextKnown[rv] || c.ended[rv] || c.state == picked || c.state == skipped {
 		return // not yet opened, or not decoded: reassembly's skip counts them
 	}
-	if c.finSeen[d] && c.end[d].Difference(ack) > 0 {
-		ack = c.end[d] // a FIN takes a sequence number, not a byte
+	ack := reassembly.Sequence(tcp.Ack)
+	if c.finSeen[rv] && c.end[rv].Difference(ack) > 0 {
+		ack = c.end[rv] // a FIN takes a sequence number, not a byte
 	}
-	if n := int64(c.next[d].Difference(ack)) - c.ahead[d]; n > 0 {
-		c.ahead[d] += n
-		c.lost(d, n, c.stamp(d, at))
+	if n := int64(c.next[rv].Difference(ack)) - c.ahead[rv]; n > 0 {
+		c.ahead[rv] += n
+		c.lost(rv, n, at)
 	}
-}
-
-// stamp returns the capture time to record bytes of direction d at that
-// came at at: not before the direction's bytes delivered already, as
-// bytes held behind a hole come after them.
-func (c *conn) stamp(d live.Dir, at time.Time) time.Time {
-	if at.Before(c.lastAt[d]) {
-		return c.lastAt[d]
-	}
-	c.lastAt[d] = at
-	return at
 }
 
 // saved reports whether reassembly will hold tcp, a segment of the
@@ -1389,16 +1226,7 @@ func (c *conn) hold(ch chunk) {
 		ch.data = append([]byte(nil), ch.data...)
 		c.held += len(ch.data)
 	}
-	// In time order: bytes an ACK showed before they came, or their
-	// loss, are stamped just before it (ReassembledSG), before what the
-	// other direction sent with it.
-	i := len(c.pending)
-	for i > 0 && c.pending[i-1].at.After(ch.at) {
-		i--
-	}
-	c.pending = append(c.pending, chunk{})
-	copy(c.pending[i+1:], c.pending[i:])
-	c.pending[i] = ch
+	c.pending = append(c.pending, ch)
 }
 
 func (c *conn) data(d live.Dir, p []byte, at time.Time) {

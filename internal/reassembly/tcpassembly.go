@@ -111,10 +111,6 @@ type ScatterGather interface {
 	Info() (direction TCPFlowDirection, start bool, end bool, skip int)
 	// Return some stats regarding the state of the stream
 	Stats() TCPAssemblyStats
-	// Pieces calls f with the length and CaptureInfo of each packet's
-	// piece of the available bytes, in order: bytes held behind a hole
-	// came with packets of their own.
-	Pieces(f func(length int, ci gopacket.CaptureInfo))
 }
 
 // byteContainer is either a page or a livePacket
@@ -182,12 +178,6 @@ func (rl *reassemblyObject) CaptureInfo(offset int) gopacket.CaptureInfo {
 	}
 	// Invalid offset
 	return gopacket.CaptureInfo{}
-}
-
-func (rl *reassemblyObject) Pieces(f func(length int, ci gopacket.CaptureInfo)) {
-	for _, r := range rl.all {
-		f(r.length(), r.captureInfo())
-	}
 }
 
 func (rl *reassemblyObject) Info() (TCPFlowDirection, bool, bool, int) {
