@@ -173,6 +173,33 @@ func checkHeld(t *testing.T, r heldWriteRun) {
 			}
 		}
 	}
+	// The file's zero window is attach's held write, all attach saw: read
+	// of it words the block as attach did (sign write: the receiver
+	// stopped reading, or reads far slower), never as a capture of the
+	// wire's closed window, which the wire may not have shown (a slow
+	// reader's reopens within tenths of a second). A real capture's is
+	// the window's.
+	signs := func(c capture) (ss []string) {
+		for _, m := range c.other {
+			if m["type"] == "finding-opened" && m["code"] == "SESSION_BLOCKED" && m["dir"] == "c2s" {
+				ss = append(ss, fmt.Sprint(m["sign"]))
+				if strings.Contains(fmt.Sprint(m["text"]), "TCP window has been closed") && m["sign"] != "window" {
+					t.Errorf("SESSION_BLOCKED sign %v words a closed window: %v", m["sign"], m["text"])
+				}
+			}
+		}
+		return ss
+	}
+	for _, sg := range signs(r.read) {
+		if sg != "write" {
+			t.Errorf("read of attach's --write file opened SESSION_BLOCKED c2s sign %s, want write, as attach: %v", sg, signs(r.live))
+		}
+	}
+	for _, sg := range signs(r.real) {
+		if sg != "window" {
+			t.Errorf("read of tcpdump's capture opened SESSION_BLOCKED c2s sign %s, want window", sg)
+		}
+	}
 	zero, all := zeroWindows(t, r.file)
 	if len(zero) == 0 {
 		t.Errorf("tcpdump -r of attach's --write file shows no zero window:\n%s", tail(all, 20))

@@ -1102,6 +1102,9 @@ func (c *conn) ReassemblyComplete(ac reassembly.AssemblerContext) bool {
 // connection closes it once its socket buffer is full, and the sender can
 // send nothing more: the session is told, so that the silence is not
 // taken for the sender's, and a window closed for long is SESSION_BLOCKED.
+// On a tap's interface the zero window is the tap's write held, written so
+// (pcapout), and SESSION_BLOCKED says what the tap said of it
+// (live.Session.HeldWindow).
 func (c *conn) window(d live.Dir, closed bool, at time.Time) {
 	if closed == !c.zeroSince[d].IsZero() {
 		return
@@ -1112,7 +1115,13 @@ func (c *conn) window(d live.Dir, closed bool, at time.Time) {
 	}
 	if c.state == decoding {
 		c.r.emit(at, 0, func(at time.Time) {
-			c.sess.ReceiveWindow(d, closed, at)
+			if c.tapped {
+				// A tap's recording: its write held, which is all the
+				// tap saw (pcapout writes it as the zero window).
+				c.sess.HeldWindow(d, closed, at)
+			} else {
+				c.sess.ReceiveWindow(d, closed, at)
+			}
 			c.feed[d].ReceiveWindow(closed, at) // sniff --write writes the window it saw
 		})
 	}
@@ -1716,7 +1725,11 @@ func (c *conn) open(at time.Time, zero [2]time.Time) {
 	}
 	for d, since := range zero {
 		if !since.IsZero() {
-			c.sess.ReceiveWindow(live.Dir(d), true, since) // closed while the connection was held
+			if c.tapped {
+				c.sess.HeldWindow(live.Dir(d), true, since) // held while the connection was
+			} else {
+				c.sess.ReceiveWindow(live.Dir(d), true, since) // closed while the connection was held
+			}
 		}
 	}
 	for d := range live.Dir(2) {

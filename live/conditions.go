@@ -92,7 +92,11 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 			stuck[d] = true
 		}
 		if since != 0 && ns-since >= int64(min(zeroSettle, cfg.BlockedAfter)) && !stuck[d] {
-			block(d, since, SignWindow)
+			sign := SignWindow
+			if w.zeroHeld[d] {
+				sign = SignWrite // a tap's recording of its held write
+			}
+			block(d, since, sign)
 		}
 	}
 	blocked := stuck[0] || stuck[1]

@@ -303,6 +303,10 @@ type sessionWatch struct {
 	// zeroSettle last opened again: the frames it held back take a round
 	// trip to come (blockGrace).
 	zeroFreed [2]int64
+	// zeroHeld says, per direction, that the zero window since zeroSince
+	// is a tap's recording of its held write (HeldWindow), not one a
+	// capture of the wire saw: SESSION_BLOCKED's sign is then the write's.
+	zeroHeld [2]bool
 
 	// marks are the leak marks of the latest evaluation that found a
 	// LEAK open (leakmarks.go); countedTo is past the serial of the
@@ -351,11 +355,28 @@ func (s *Session) ReceiveWindow(dir Dir, closed bool, at time.Time) {
 	if since := s.w.zeroSince[dir&1]; !closed && since != 0 && at.UnixNano()-since >= int64(zeroSettle) {
 		s.w.zeroFreed[dir&1] = at.UnixNano() // it held the sender
 	}
-	s.w.zeroSince[dir&1] = 0
+	s.w.zeroSince[dir&1], s.w.zeroHeld[dir&1] = 0, false
 	if closed {
 		s.w.zeroSince[dir&1] = at.UnixNano()
 	}
 	s.mu.Unlock()
+}
+
+// HeldWindow is ReceiveWindow of a zero window that a tap's recording
+// wrote (a capture muxtop's --write or pcapout.Live made, whose
+// interfaces say they are a tap's): the tap's write of dir's bytes, held
+// since at (closed), or returned. The tap saw only its write waiting,
+// which a receiver that stopped reading and one that reads on far
+// slower than the sender writes both make: SESSION_BLOCKED then says so
+// as the tap did live (sign write), not that the receiver's window has
+// been closed all along, which a capture of the wire may not show.
+func (s *Session) HeldWindow(dir Dir, closed bool, at time.Time) {
+	s.ReceiveWindow(dir, closed, at)
+	if closed {
+		s.mu.Lock()
+		s.w.zeroHeld[dir&1] = true
+		s.mu.Unlock()
+	}
 }
 
 // watchUsed notes a stream frame at ns (usedAt). s.mu is held.

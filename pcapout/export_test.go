@@ -19,3 +19,7 @@ func LiveQueued(l *Live) []int64 {
 	}
 	return q
 }
+
+// HeldSamples returns how many times w's writer sampled the writes in
+// progress (heldWrites).
+func HeldSamples(w *Writer) uint64 { return w.samples.Load() }

@@ -467,10 +467,10 @@ func (c *liveConn) Write(dir live.Dir, at time.Time, p []byte) {
 // WriteDone that it returned (tap.HeldRecorder): every viewer's capture
 // shows a write that waits as its receiver's zero window
 // (Conn.WriteStarted).
-func (c *liveConn) WriteStarted(dir live.Dir) { c.writes[dir&1].Add(1) }
+func (c *liveConn) WriteStarted(dir live.Dir) { writeStarted(&c.writes[dir&1]) }
 
-// WriteDone ends what WriteStarted began.
-func (c *liveConn) WriteDone(dir live.Dir) { c.writes[dir&1].Add(1) }
+// WriteDone ends what WriteStarted began (Conn.WriteDone).
+func (c *liveConn) WriteDone(dir live.Dir, failed bool) { writeDone(&c.writes[dir&1], failed) }
 
 // Unsent records, for each viewer, that the last n bytes recorded in
 // direction dir never went out (tap.UnsentRecorder): Conn.Unsent.

@@ -118,6 +118,8 @@ type Writer struct {
 	// goroutine's.
 	last    time.Time
 	sampled []*Conn
+	// samples counts heldWrites' samples taken, for tests to wait on.
+	samples atomic.Uint64
 	// maxQueued bounds the payload bytes queued.
 	maxQueued int64
 	// tuples are the client and server addresses of the connections
@@ -570,8 +572,8 @@ type Conn struct {
 	// tap's): read here, only for bytes the queue has room for.
 	clock [2]monoclock.Clock
 	// writes counts, per direction, the writes of its bytes to the
-	// connection begun and returned (WriteStarted, WriteDone): odd
-	// while one is in progress. The writer goroutine samples them
+	// connection begun, with whether one is in progress and whether the
+	// latest failed (WriteStarted, WriteDone: heldSeq). The writer goroutine samples them
 	// (heldWrites). shared, if not nil, are counts kept for it instead:
 	// a Live's connection's, which each viewer's Writer samples.
 	writes [2]atomic.Uint64
@@ -694,11 +696,41 @@ func (c *Conn) Closed(dir live.Dir, at time.Time) {
 // so, until the write returns (the writer goroutine samples the count
 // every HeldEvery). muxtop read of the capture then takes the sender's
 // silence for the block's, and names it (SESSION_BLOCKED), as the tap
-// did.
-func (c *Conn) WriteStarted(dir live.Dir) { c.writes[dir&1].Add(1) }
+// did, in the tap's words (sign write: the interface says the capture is
+// a tap's). It is not the wire's window: a receiver that reads on, far
+// slower than the sender writes, holds the write as long, while the
+// wire's window closes and opens many times a second. The ACK
+// acknowledges every byte recorded, the held write's too, which the
+// receiver has not all got: should the write then fail, the receiver's
+// next ACK (Unsent's) acknowledges only those before it, and goes
+// backwards.
+func (c *Conn) WriteStarted(dir live.Dir) { writeStarted(&c.writes[dir&1]) }
 
-// WriteDone ends what WriteStarted began.
-func (c *Conn) WriteDone(dir live.Dir) { c.writes[dir&1].Add(1) }
+// WriteDone ends what WriteStarted began; failed says the write returned
+// an error (the connection closed under it: attach shut down, the peer
+// reset): the receiver never took the bytes it held, and the capture
+// does not show its window opening.
+func (c *Conn) WriteDone(dir live.Dir, failed bool) { writeDone(&c.writes[dir&1], failed) }
+
+// A direction's writes count is its writes begun (heldSeq on), whether
+// one is in progress (heldBusy), and whether the latest returned an
+// error (heldFailed). Only the direction's one writer changes it: a Load
+// and a Store, no read-modify-write, each an atomic access.
+const (
+	heldBusy   = 1
+	heldFailed = 2
+	heldSeq    = 4
+)
+
+func writeStarted(v *atomic.Uint64) { v.Store(v.Load()&^(heldSeq-1) + heldSeq | heldBusy) }
+
+func writeDone(v *atomic.Uint64, failed bool) {
+	n := v.Load() &^ (heldSeq - 1)
+	if failed {
+		n |= heldFailed
+	}
+	v.Store(n)
+}
 
 // ReceiveWindow records that a capture saw the receiver of direction dir
 // advertise a zero TCP window from at on (closed), or open it again
@@ -879,9 +911,9 @@ func (w *Writer) heldWrites(s *synth) bool {
 		}
 		for d := range live.Dir(2) {
 			v := counts[d].Load()
-			busy := v&1 == 1
+			busy := v&heldBusy != 0
 			if !busy || v != c.heldSeen[d] {
-				if c.zero[d] && c.byWrite[d] {
+				if c.zero[d] && c.byWrite[d] && v&heldFailed == 0 {
 					w.receiveWindow(s, c, d, false, now) // the write returned
 				}
 				c.heldSeen[d], c.heldSince[d] = v, time.Time{}
@@ -897,6 +929,7 @@ func (w *Writer) heldWrites(s *synth) bool {
 		}
 	}
 	clear(w.sampled) // no Conn kept past its end
+	w.samples.Add(1)
 	return true
 }
 

@@ -371,7 +371,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 	c.wmu.Unlock()
 	c.out.WriteStarted() // a write that does not return: the peer stopped reading
 	n, err := c.Conn.Write(p)
-	c.out.WriteDone()
+	c.out.WriteDone(err != nil)
 	// A failure after this end's CloseWrite that the shutdown itself
 	// causes is its own (TCP's and a unix socket's EPIPE; an error of a
 	// layer above the socket, as TLS's "tls: protocol is shutdown", which

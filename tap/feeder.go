@@ -199,9 +199,11 @@ type UnsentRecorder interface {
 type HeldRecorder interface {
 	ConnRecorder
 	// WriteStarted records that a write of direction dir's recorded
-	// bytes to the connection begins; WriteDone that it returned.
+	// bytes to the connection begins; WriteDone that it returned, failed
+	// if with an error (the conn closed under it, as when attach shuts
+	// down: its receiver never took what it held).
 	WriteStarted(dir live.Dir)
-	WriteDone(dir live.Dir)
+	WriteDone(dir live.Dir, failed bool)
 }
 
 // WindowRecorder is a ConnRecorder that a capture (muxtop sniff) tells
@@ -439,11 +441,12 @@ func (f *Feeder) WriteStarted() {
 	}
 }
 
-// WriteDone ends what WriteStarted began.
-func (f *Feeder) WriteDone() {
+// WriteDone ends what WriteStarted began, failed if the write returned
+// an error.
+func (f *Feeder) WriteDone(failed bool) {
 	f.sess.WriteDone(f.dir)
 	if f.hrec != nil {
-		f.hrec.WriteDone(f.dir)
+		f.hrec.WriteDone(f.dir, failed)
 	}
 }
 

@@ -807,7 +807,7 @@ func (p *Proxy) copyBuffered(dst io.Writer, src io.Reader, idle []byte, fd *Feed
 			fd.Feed(buf[:n], time.Time{})
 			fd.WriteStarted() // a write that does not return: the receiver stopped reading
 			w, err := dst.Write(buf[:n])
-			fd.WriteDone()
+			fd.WriteDone(err != nil)
 			if err == nil && w < n {
 				err = io.ErrShortWrite
 			}
