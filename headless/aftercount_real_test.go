@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xtaci/smux"
+
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/tap"
@@ -31,33 +33,7 @@ func TestSummaryAfterCountRealSmux(t *testing.T) {
 	for _, inStop := range []bool{true, false} {
 		for _, format := range []Format{Plain, JSON} {
 			reg := live.New(live.Config{})
-			scfg := smuxtest.Config(2)
-			scfg.KeepAliveDisabled = true
-			cli, srv := smuxtest.Pair(t, scfg, func(c net.Conn) net.Conn { return tap.Wrap(c, live.Client, reg, "test") }, nil)
-			go func() { // the server: answers each stream once, never closes it
-				for {
-					st, err := srv.AcceptStream()
-					if err != nil {
-						return
-					}
-					if _, err := io.ReadFull(st, make([]byte, 4)); err == nil {
-						st.Write([]byte("answer!!"))
-					}
-				}
-			}()
-			for range 2 {
-				st, err := cli.OpenStream()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, err := st.Write([]byte("RAND")); err != nil {
-					t.Fatal(err)
-				}
-				if _, err := io.ReadFull(st, make([]byte, 8)); err != nil {
-					t.Fatal(err)
-				}
-				st.Close() // the client's FIN; the server sends none
-			}
+			cli, srv := leakTwoStreams(t, reg)
 			var fins time.Time
 			smuxtest.Eventually(t, "the client's FINs", func() bool {
 				snap := reg.SnapshotWith(live.SnapshotOptions{Streams: func(uint64) bool { return true }})
@@ -130,4 +106,40 @@ func later(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// leakTwoStreams starts a real smux v2 pair, keepalive off, its client
+// tapped into reg, whose server answers each stream once and never
+// closes it, and has the client ask on 2 streams and close each after
+// its answer: 2 streams the server leaks.
+func leakTwoStreams(t *testing.T, reg *live.Registry) (cli, srv *smux.Session) {
+	t.Helper()
+	scfg := smuxtest.Config(2)
+	scfg.KeepAliveDisabled = true
+	cli, srv = smuxtest.Pair(t, scfg, func(c net.Conn) net.Conn { return tap.Wrap(c, live.Client, reg, "test") }, nil)
+	go func() { // the server: answers each stream once, never closes it
+		for {
+			st, err := srv.AcceptStream()
+			if err != nil {
+				return
+			}
+			if _, err := io.ReadFull(st, make([]byte, 4)); err == nil {
+				st.Write([]byte("answer!!"))
+			}
+		}
+	}()
+	for range 2 {
+		st, err := cli.OpenStream()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Write([]byte("RAND")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(st, make([]byte, 8)); err != nil {
+			t.Fatal(err)
+		}
+		st.Close() // the client's FIN; the server sends none
+	}
+	return cli, srv
 }

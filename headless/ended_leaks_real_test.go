@@ -2,15 +2,12 @@ package headless
 
 import (
 	"bytes"
-	"io"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
-	"github.com/muxtop/muxtop/tap"
 )
 
 // TestSummaryLeaksOfEndedSessionsRealSmux: a real smux v2 pair, the
@@ -26,33 +23,7 @@ import (
 func TestSummaryLeaksOfEndedSessionsRealSmux(t *testing.T) {
 	cfg := live.FindingsConfig{LeakAfter: 300 * time.Millisecond, Churn: -1, BlockedAfter: time.Hour}
 	reg := live.New(live.Config{})
-	scfg := smuxtest.Config(2)
-	scfg.KeepAliveDisabled = true
-	cli, srv := smuxtest.Pair(t, scfg, func(c net.Conn) net.Conn { return tap.Wrap(c, live.Client, reg, "test") }, nil)
-	go func() { // the server: answers each stream once, never closes it
-		for {
-			st, err := srv.AcceptStream()
-			if err != nil {
-				return
-			}
-			if _, err := io.ReadFull(st, make([]byte, 4)); err == nil {
-				st.Write([]byte("answer!!"))
-			}
-		}
-	}()
-	for range 2 {
-		st, err := cli.OpenStream()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := st.Write([]byte("RAND")); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.ReadFull(st, make([]byte, 8)); err != nil {
-			t.Fatal(err)
-		}
-		st.Close() // the client's FIN; the server sends none
-	}
+	cli, srv := leakTwoStreams(t, reg)
 	smuxtest.Eventually(t, "a LEAK of 2 streams", func() bool {
 		reg.Evaluate(time.Now(), cfg)
 		for _, f := range reg.Snapshot().Findings {
