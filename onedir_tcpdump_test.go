@@ -256,7 +256,7 @@ func TestTcpdumpOneDirection(t *testing.T) {
 					t.Errorf("toServer %v: summary one_way %v, want 1", toServer, c.summary["one_way"])
 				}
 				var out, errOut syncBuffer
-				if code := run(context.Background(), []string{"read", file, "-o", "plain"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "  ONE-WAY   1 sessions: ") {
+				if code := run(context.Background(), []string{"read", file, "-o", "plain"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "  ONE-WAY   1 session: ") {
 					t.Errorf("toServer %v: read -o plain (exit %d) does not say ONE-WAY:\n%s", toServer, code, out.String())
 				}
 				if len(notices) != 1 {

@@ -13,7 +13,7 @@ import (
 // TestSessionLeakOffFromStart: --session-leak 0 (off, as the README and
 // --help say) from the start: twelve idle sessions from one host, opened
 // 10 s apart, each after the first opened while an older one sat idle,
-// piled through the hold twice over, open nothing; with the flag left
+// piled through the hold three times over, open nothing; with the flag left
 // out (10), the same pile opens SESSION_LEAK, so the silence is the
 // flag's. The config is the one the flags give the engine
 // (watchFlags.findingsConfig), where live reads 0 as the default.

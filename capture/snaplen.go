@@ -7,10 +7,11 @@ import (
 	"github.com/gopacket/gopacket/layers"
 )
 
-// cutNotice says once why packets the snapshot length cut lose bytes, as
-// Packet reads the first of them (ci, data): cut in the payload, the
-// frames in the bytes cut off are lost; cut in the headers (headers: IP
-// decoded and TCP not), the packet holds no TCP segment at all, and a
+// cutNotice says why packets the snapshot length cut lose bytes, each
+// kind once: Packet calls it for every cut TCP packet (ci, data). Cut in
+// the payload, the frames in the bytes cut off are lost; cut in the
+// headers (headers: IP decoded, carrying TCP, and TCP not decoded), the
+// packet holds no TCP segment at all, and a
 // capture of only such packets shows no connection, so the notice says
 // that the headers were cut and what snapshot length keeps them.
 func (r *Reader) cutNotice(ci gopacket.CaptureInfo, data []byte, headers bool) {

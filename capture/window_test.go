@@ -189,7 +189,9 @@ func TestZeroWindowMomentary(t *testing.T) {
 // TestZeroWindowWritten: sniff --write rewrites the connections it
 // decodes as packets of its own (pcapout), and the server's zero window
 // it saw must be in them: read back, the file opens SESSION_BLOCKED c2s
-// as the capture did, since the window closed, resolved as it opened,
+// from when the window closed (worded as a tap's held write, sign write:
+// pcapout's interfaces are all a tap's, a known limit the README states),
+// resolved as it opened,
 // and nothing else (the client's silence is the block's). Also where the
 // capture joined the connection mid-stream and held it undecided as the
 // window closed. Before, every packet it wrote advertised 65535 and the

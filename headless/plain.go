@@ -198,7 +198,11 @@ func WriteSummary(w io.Writer, s Summary) {
 			s.Incomplete, noun, they, s.Lost[0], s.Lost[1], s.Skipped[0], s.Skipped[1], their)
 	}
 	if s.OneWay > 0 {
-		fmt.Fprintf(w, "  ONE-WAY   %d sessions: the capture holds the packets of one direction only, not even the other side's ACKs (tcpdump's \"dst port\", an asymmetric span port): nothing about the unseen side is judged, and no finding that needs its frames is opened\n", s.OneWay)
+		noun := "sessions"
+		if s.OneWay == 1 {
+			noun = "session"
+		}
+		fmt.Fprintf(w, "  ONE-WAY   %d %s: the capture holds the packets of one direction only, not even the other side's ACKs (tcpdump's \"dst port\", an asymmetric span port): nothing about the unseen side is judged, and no finding that needs its frames is opened\n", s.OneWay, noun)
 	}
 	switch {
 	case s.Missed > 0:
@@ -295,8 +299,11 @@ func writeEnd(w io.Writer, s Summary) {
 		fmt.Fprintf(w, "  leaks     %d suspected: the open LEAK findings' count at the last evaluation, streams open and idle longer than %s that no other finding explains nor an smux v1 reader may still be reading; the oldest for %s%s%s\n",
 			s.Leaks, after, live.FormatAge(s.OldestLeak), all, since)
 	}
-	if s.Stalls == 0 {
-		since = ""
+	// The held writers' own: "some of them" above is of the leaks' old
+	// streams, which says nothing of where the writers were held.
+	since = ""
+	if s.Stalls > 0 && s.LiveSessions == 0 {
+		since = "; their sessions ended since, as muxtop stopped"
 	}
 	// The count is of writers still held as the capture ended; the
 	// stalls the run saw are WINDOW_STALL findings, which may have ended

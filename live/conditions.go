@@ -1317,8 +1317,9 @@ const BorrowedKeepAlive = 10 * time.Second
 
 // BorrowedCritical is how long an smux side that has sent no NOP yet may
 // be silent, where the other side's NOPs give the cadence (Evidence.Borrowed),
-// before its KEEPALIVE is critical: smux's default KeepAliveTimeout, at
-// which a peer at the defaults closes a session that received nothing.
+// before its KEEPALIVE is critical: smux's default KeepAliveTimeout, the
+// period at whose end a peer at the defaults checks, and closes a
+// session that received nothing in it (within 30-60 s of silence).
 // Before it the finding is a warning: each smux side keeps its own
 // KeepAliveInterval, and one slower than its peer's (25 s against 10 s)
 // sends its first NOP that far into every session, healthy; it was

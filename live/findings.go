@@ -76,9 +76,11 @@ const (
 	CodeNoReply
 	// CodeSessionLeak: sessions of one client host to one server endpoint
 	// pile up idle: at least SessionLeak of them through SessionLeakHold,
-	// each idle (no stream frame for the idle time), unused since it
-	// opened while an older session of the same group sat idle and could
-	// have been reused. It names no session (sessionleak.go).
+	// each piled: idle (no stream frame for the idle time), no stream
+	// opened on it an idle time or more after its dial, filling no
+	// vacancy, and dialed while an older session of the same group sat
+	// idle and could have been reused. It names no session
+	// (sessionleak.go).
 	CodeSessionLeak
 )
 
@@ -451,8 +453,9 @@ type Evidence struct {
 	Upstream        uint64
 	UpstreamAddr    string
 	UpstreamFailure UpstreamFailure
-	// Piled: of SESSION_LEAK's group, the sessions piled now: idle, and
-	// unused since they opened while an older one of the group sat idle
+	// Piled: of SESSION_LEAK's group, the sessions piled now (idle, no
+	// stream opened an idle time or more after their dial, filling no
+	// vacancy, dialed while an older one of the group sat idle)
 	// (Count is the group's idle sessions, Idle the oldest one's idle
 	// time, Streams the piled ones with a stream open, Limit the hold);
 	// ClientHost and ServerAddr name the group.
@@ -606,8 +609,8 @@ const (
 	// ChurnWindow is the window CHURN counts sessions in.
 	ChurnWindow = 10 * time.Second
 	// DefaultSessionLeak is how many piled sessions of one client host
-	// and server (idle, opened while an older one of theirs sat idle,
-	// unused since), live through the hold, make SESSION_LEAK: a client
+	// and server (piled: see CodeSessionLeak), live through the hold,
+	// make SESSION_LEAK: a client
 	// that abandons a session a minute opens it in about 11 minutes, one
 	// that dials a session per request or per second about a minute after
 	// its first idle session; a client's fixed pool of fewer sessions
@@ -673,9 +676,8 @@ type FindingsConfig struct {
 	// CHURN; negative turns CHURN off.
 	Churn int
 	// SessionLeak: this many piled sessions of one client host and
-	// server (idle, opened while an older one of theirs sat idle, unused
-	// since), live through SessionLeakHold, are SESSION_LEAK; negative
-	// turns it off.
+	// server (piled: see CodeSessionLeak), live through SessionLeakHold,
+	// are SESSION_LEAK; 0 is DefaultSessionLeak, negative turns it off.
 	SessionLeak int
 	// SessionLeakHold: how long a group must have had SessionLeak piled
 	// sessions or more; SessionLeakHoldIdles idle times by default.
@@ -1895,10 +1897,10 @@ func (s *Session) endNote(at time.Time, err string) string {
 			}
 			return joinNote(err, note)
 		}
-		note := fmt.Sprintf("after the %s sent nothing for %s (KEEPALIVE): smux's keepalive closes a session that receives no frame for KeepAliveTimeout",
+		note := fmt.Sprintf("after the %s sent nothing for %s (KEEPALIVE): smux's keepalive closes a session that received nothing for a whole KeepAliveTimeout, checked at every one: within 1-2 of them (30-60 s by default)",
 			f.Dir.Sender(), fmtDur(time.Duration(until-last)))
 		if closedFirst {
-			note = fmt.Sprintf("after the %s sent nothing for %s (KEEPALIVE), up to when the %s %s %s before the end: smux's keepalive closes a session that receives no frame for KeepAliveTimeout",
+			note = fmt.Sprintf("after the %s sent nothing for %s (KEEPALIVE), up to when the %s %s %s before the end: smux's keepalive closes a session that received nothing for a whole KeepAliveTimeout, checked at every one: within 1-2 of them (30-60 s by default)",
 				f.Dir.Sender(), fmtDur(time.Duration(until-last)), pinger.Sender(), ClosedIts(s.transport()), fmtDur(time.Duration(at.UnixNano()-closed)))
 		}
 		switch {

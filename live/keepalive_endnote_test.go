@@ -56,7 +56,7 @@ func TestKeepaliveEndNoteSilenceBeforeClose(t *testing.T) {
 // said to be what ended it only where the wire shows the pinger ended it.
 // The server (silent) is frozen from 1 s; the session ends at 20 s.
 func TestKeepaliveEndNoteWhoEnded(t *testing.T) {
-	const keepalive = "smux's keepalive closes a session that receives no frame for KeepAliveTimeout"
+	const keepalive = "smux's keepalive closes a session that received nothing for a whole KeepAliveTimeout, checked at every one: within 1-2 of them (30-60 s by default)"
 	for _, tc := range []struct {
 		name   string
 		tap    live.Side

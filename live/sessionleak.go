@@ -337,6 +337,7 @@ func (e *engine) evalSessionLeak(r *Registry, now time.Time, ns int64, cfg *Find
 				resolved = append(resolved, g)
 			}
 			if g.vacant > 0 { // kept for the sessions that fill them
+				g.overSince = 0 // none piled now: a new pile holds anew
 				live = append(live, g)
 				continue
 			}

@@ -675,7 +675,7 @@ func sessionLeakCheck(f *Finding, goroutines string) string {
 	}
 	return "Confirm with a goroutine dump of the client (SIGQUIT, or pprof's /debug/pprof/goroutine?debug=2): a " + goroutines +
 		" goroutine per session, far more than the sessions it means to hold. " + apart +
-		" (raise the threshold, --session-leak, or FindingsConfig.SessionLeak where a program embeds the tap; 0 turns it off)"
+		" (raise the threshold, --session-leak, or FindingsConfig.SessionLeak where a program embeds the tap; --session-leak 0 turns it off, as a negative FindingsConfig.SessionLeak does)"
 }
 
 // describe words a finding: the problem with its numbers, and what to do.

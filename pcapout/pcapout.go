@@ -689,7 +689,7 @@ func (c *Conn) Closed(dir live.Dir, at time.Time) {
 
 // WriteStarted records that a write of direction dir's bytes to the
 // connection begins, WriteDone that it returned (tap.HeldRecorder): one
-// atomic add each. A write that has not returned for HeldAfter is its
+// atomic load and store each. A write that has not returned for HeldAfter is its
 // receiver not reading the connection, its socket buffer full: the
 // capture shows it as a real one would, the receiver's ACK of what it
 // has advertising a zero window, every packet it sends after saying

@@ -124,7 +124,7 @@ func TestToldJoinedOrients(t *testing.T) {
 			// (pcapout's shut), which read takes as the client cutting
 			// the frame. A known fault of the recording, not of roles.
 			for _, f := range got.Framing {
-				if f.Code != decoder.Truncated {
+				if f.Code != decoder.Truncated || f.Dir != live.ClientToServer {
 					t.Errorf("the viewer's session has violations: %+v", got.Framing)
 					break
 				}

@@ -213,6 +213,8 @@ type HeldRecorder interface {
 // of it sees the receiver hold its sender as the capture did.
 type WindowRecorder interface {
 	ConnRecorder
+	// ReceiveWindow records direction dir's receiver's window closed
+	// (zero), or open again, from at on.
 	ReceiveWindow(dir live.Dir, closed bool, at time.Time)
 }
 
