@@ -2,7 +2,6 @@ package pcapout_test
 
 import (
 	"bytes"
-	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -96,15 +95,7 @@ func TestToldProtocolAdviceNamesTap(t *testing.T) {
 				}
 				st.Close()
 			}
-			var last string
-			smuxtest.Eventually(t, "the tap's counts to settle", func() bool {
-				s := reg.Snapshot().Sessions[0]
-				now := fmt.Sprint(s.Counts, len(s.Framing))
-				same := now == last
-				last = now
-				time.Sleep(50 * time.Millisecond)
-				return same
-			})
+			countsSettle(t, reg)
 			cli.Close()
 			tapped.Close()
 			smuxtest.Eventually(t, "the tap's session to end", func() bool { return reg.Snapshot().Sessions[0].Ended })

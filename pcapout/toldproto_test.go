@@ -146,16 +146,7 @@ func TestToldProtocolReadAsTapped(t *testing.T) {
 			if err := <-errs; err != nil {
 				t.Fatal(err)
 			}
-			// Settled: the frames the tap counts stop changing.
-			var last string
-			smuxtest.Eventually(t, "the tap's counts to settle", func() bool {
-				s := reg.Snapshot().Sessions[0]
-				now := fmt.Sprint(s.Counts, len(s.Framing))
-				same := now == last
-				last = now
-				time.Sleep(50 * time.Millisecond)
-				return same
-			})
+			countsSettle(t, reg)
 			cc.Close()
 			tapped.Close()
 			smuxtest.Eventually(t, "the tap's session to end", func() bool { return reg.Snapshot().Sessions[0].Ended })
@@ -169,4 +160,19 @@ func TestToldProtocolReadAsTapped(t *testing.T) {
 			}
 		})
 	}
+}
+
+// countsSettle waits until the frames and violations reg's first session
+// counts stop changing across 50 ms: the tap has decoded all it will.
+func countsSettle(t *testing.T, reg *live.Registry) {
+	t.Helper()
+	var last string
+	smuxtest.Eventually(t, "the tap's counts to settle", func() bool {
+		s := reg.Snapshot().Sessions[0]
+		now := fmt.Sprint(s.Counts, len(s.Framing))
+		same := now == last
+		last = now
+		time.Sleep(50 * time.Millisecond)
+		return same
+	})
 }
