@@ -56,10 +56,7 @@ func reusedStreamConn(t *testing.T, ln net.Listener, cfg *smux.Config, last stri
 		t.Fatal(err)
 	}
 	r := bufio.NewReader(st)
-	for range 3 {
-		smuxtest.CallLine(t, st, r, "get\n")
-		time.Sleep(smuxtest.Think) // the client's work between its calls
-	}
+	smuxtest.Calls(t, st, r, "get\n", 3) // the client thinks between its calls, which the turns' timing reads
 	answered := make(chan struct{})
 	io.WriteString(st, last)
 	go func() {

@@ -78,10 +78,7 @@ func recordGone(t *testing.T, version int, fault, leave string) (ps []pkt, port 
 					smuxtest.AnswerLines(st, hold)
 				}
 			})
-			for range 3 {
-				smuxtest.CallLine(t, st, r, "get\n")
-				time.Sleep(smuxtest.Think) // the client's think time between calls, which the turns' timing reads
-			}
+			smuxtest.Calls(t, st, r, "get\n", 3) // the client thinks between its calls, which the turns' timing reads
 			if _, err := io.WriteString(st, "hang\n"); err != nil {
 				t.Fatal(err)
 			}

@@ -78,15 +78,17 @@ func answerCalls(m livecaptest.Pair, hangAt int) {
 	}()
 }
 
-// call writes a request on st and reads its answer.
-func call(t *testing.T, st net.Conn, r *bufio.Reader, i int) {
+// call writes a request on st and reads its answer; it returns the round trip.
+func call(t *testing.T, st net.Conn, r *bufio.Reader, i int) time.Duration {
 	t.Helper()
+	start := time.Now()
 	if _, err := fmt.Fprintf(st, "CALL %d\n", i); err != nil {
 		t.Fatal(err)
 	}
 	if l, err := r.ReadString('\n'); err != nil || l != "OK\n" {
 		t.Fatalf("call %d: %q, %v", i, l, err)
 	}
+	return time.Since(start)
 }
 
 // noFrozen fails t for any record of reg that calls a side frozen, says
@@ -215,9 +217,10 @@ func TestYamuxAppPingsHungCallReal(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := bufio.NewReader(st)
-			for i := range 3 { // the client thinks between its calls
-				call(t, st, r, i)
-				time.Sleep(100 * time.Millisecond)
+			var slowest time.Duration
+			for i := range 3 { // the client thinks between its calls: more than ThinkFactor times its slowest answer
+				slowest = max(slowest, call(t, st, r, i))
+				time.Sleep(max(100*time.Millisecond, 3*slowest))
 			}
 			if _, err := io.WriteString(st, "CALL 3\n"); err != nil { // never answered
 				t.Fatal(err)

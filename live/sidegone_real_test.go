@@ -380,10 +380,7 @@ func TestNoReplySideLeavesReal(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := bufio.NewReader(st)
-			for range 3 {
-				smuxtest.CallLine(t, st, r, "get\n")
-				time.Sleep(smuxtest.Think) // the client's think time between calls, which the turns' timing reads
-			}
+			smuxtest.Calls(t, st, r, "get\n", 3) // the client thinks between its calls, which the turns' timing reads
 			if _, err := io.WriteString(st, "hang\n"); err != nil {
 				t.Fatal(err)
 			}

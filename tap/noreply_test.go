@@ -89,10 +89,7 @@ func TestNoReplyThroughAttach(t *testing.T) {
 					t.Fatal(err)
 				}
 				r := bufio.NewReader(st)
-				for range 3 {
-					smuxtest.CallLine(t, st, r, "get\n")
-					time.Sleep(smuxtest.Think) // the client's work between its calls
-				}
+				smuxtest.Calls(t, st, r, "get\n", 3) // the client thinks between its calls, which the turns' timing reads
 				last := "get\n"
 				if hang {
 					last = "hang\n"

@@ -18,8 +18,34 @@ import (
 // NO_REPLY takes the stream's opener for the requester only where its
 // slowest pause before a call is more than live.ThinkFactor times the
 // slowest answer, and answers on loopback come within milliseconds. A
-// client calling in a tight loop shows no such evidence.
+// client calling in a tight loop shows no such evidence. On a loaded
+// machine an answer can take longer than Think/ThinkFactor: ThinkAfter
+// says how long to think then.
 const Think = 200 * time.Millisecond
+
+// ThinkAfter is a caller's think time after calls whose slowest round
+// trip, as the caller saw it, was slowest: Think, or 3 times slowest if
+// longer. A tap records an answer's wait inside the caller's round trip,
+// and the pause before the next call outside its think time, so the
+// pause is more than live.ThinkFactor times the slowest answer however
+// slowly a loaded machine answers (CI failed once on a fixed think time:
+// a 100 ms pause after an answer that took more than 50 ms showed no
+// requester, and NO_REPLY rightly opened nothing).
+func ThinkAfter(slowest time.Duration) time.Duration {
+	return max(Think, 3*slowest)
+}
+
+// Calls makes n calls of line on st, each answered "ok\n" (read from r,
+// a reader of st), as a client of AnswerLines that thinks ThinkAfter its
+// slowest round trip after each.
+func Calls(t testing.TB, st io.Writer, r *bufio.Reader, line string, n int) {
+	t.Helper()
+	var slowest time.Duration
+	for range n {
+		slowest = max(slowest, CallLine(t, st, r, line))
+		time.Sleep(ThinkAfter(slowest))
+	}
+}
 
 // HungCall runs a real smux v2 pair, keepalive off, whose client's conn
 // wrap taps into reg (a tap.Wrap on the client's side), and the hung call
@@ -55,10 +81,7 @@ func HungCall(t testing.TB, reg *live.Registry, wrap func(net.Conn) net.Conn) (c
 		t.Fatal(err)
 	}
 	r := bufio.NewReader(st)
-	for range 3 {
-		CallLine(t, st, r, "get\n")
-		time.Sleep(Think)
-	}
+	Calls(t, st, r, "get\n", 3)
 	if _, err := io.WriteString(st, "hang\n"); err != nil {
 		t.Fatal(err)
 	}
@@ -103,13 +126,16 @@ func AnswerLines(st io.ReadWriteCloser, hold <-chan struct{}) {
 }
 
 // CallLine writes line on st and reads its answer, "ok\n", from r (a
-// reader of st), as a client of AnswerLines.
-func CallLine(t testing.TB, st io.Writer, r *bufio.Reader, line string) {
+// reader of st), as a client of AnswerLines, and returns the call's
+// round trip.
+func CallLine(t testing.TB, st io.Writer, r *bufio.Reader, line string) time.Duration {
 	t.Helper()
+	start := time.Now()
 	if _, err := io.WriteString(st, line); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := r.ReadString('\n'); err != nil || got != "ok\n" {
 		t.Fatalf("answer %q, %v", got, err)
 	}
+	return time.Since(start)
 }
