@@ -3,6 +3,7 @@ package headless
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"net"
 	"strings"
 	"testing"
@@ -25,10 +26,11 @@ func TestNoReplyPrinted(t *testing.T) {
 	cfg := live.FindingsConfig{LeakAfter: time.Hour, Churn: -1}
 	for _, format := range []Format{Plain, JSON} {
 		reg := live.New(live.Config{})
-		cli, sid, _ := smuxtest.HungCall(t, reg, func(c net.Conn) net.Conn { return tap.Wrap(c, live.Client, reg, "cli") })
-		// The evaluation's clock runs 6 s ahead: the request has waited
-		// that long (keepalive is off: no KEEPALIVE for the silence).
-		reg.Evaluate(time.Now().Add(6*time.Second), cfg)
+		cli, sid, _, ahead := smuxtest.HungCall(t, reg, func(c net.Conn) net.Conn { return tap.Wrap(c, live.Client, reg, "cli") })
+		// The evaluation's clock runs ahead, past NO_REPLY's limit: the
+		// request has waited that long (keepalive is off: no KEEPALIVE
+		// for the silence).
+		reg.Evaluate(time.Now().Add(ahead), cfg)
 		if fs := reg.Snapshot().Findings; len(fs) != 1 || fs[0].Code != live.CodeNoReply {
 			for _, f := range fs {
 				t.Logf("%s %s", f.Code, f.Text)
@@ -38,8 +40,8 @@ func TestNoReplyPrinted(t *testing.T) {
 		var out bytes.Buffer
 		_, err := NewPrinter(reg, &out, format).Finish(Options{Format: format, Stop: func() {
 			stopped := time.Now()
-			cli.Close()                                              // muxtop's stop shuts the watched system down
-			reg.ResolveEnded(time.Now().Add(7*time.Second), stopped) // the evaluations' clock, ahead
+			cli.Close()                                                  // muxtop's stop shuts the watched system down
+			reg.ResolveEnded(time.Now().Add(ahead+time.Second), stopped) // the evaluations' clock, ahead
 		}})
 		if err != nil {
 			t.Fatal(err)
@@ -69,9 +71,13 @@ func TestNoReplyPrinted(t *testing.T) {
 		recs := lastRecords(t, &out)
 		opened, resolved, summary := recs["finding-opened"], recs["finding-resolved"], recs["summary"]
 		age, _ := opened["age"].(float64)
+		limit, _ := opened["limit"].(float64)
 		slowest, ok := opened["slowest"].(float64)
+		// The limit: the longer of --unanswered-after (5 s) and
+		// ReplyFactor times the slowest answer (limit to the ms, slowest
+		// to the µs).
 		if opened["code"] != "NO_REPLY" || opened["dir"] != "c2s" || opened["severity"] != "warning" || opened["sid"] != float64(sid) ||
-			opened["count"] != 3.0 || opened["limit"] != 5.0 || age < 6 || !ok || slowest <= 0 || slowest >= 0.5 {
+			opened["count"] != 3.0 || math.Abs(limit-max(5, live.ReplyFactor*slowest)) > 0.002 || age < limit || !ok || slowest <= 0 {
 			t.Errorf("finding-opened %v", opened)
 		}
 		if resolved["unwatched"] != true || !strings.HasPrefix(resolved["detail"].(string), "muxtop stopped watching") {

@@ -222,6 +222,22 @@ func TestSessionLeakRedialReal(t *testing.T) {
 	t.Logf("%s: %s", recs[0].Finding.Code, recs[0].Finding.Text)
 }
 
+// dialPool dials a pool of n sessions together, as a pool filled at its
+// start does. Dialed one after another, on a loaded machine whose dials
+// took 100 ms each, the later ones came pileCfg's LeakAfter (300 ms)
+// after the first, idle, and more than its tenth apart: 5 piled, and a
+// true-by-rule SESSION_LEAK (the real --leak-after is minutes, no dial's
+// time).
+func dialPool(dial func() muxEnd, n int) []muxEnd {
+	pool := make([]muxEnd, n)
+	var wg sync.WaitGroup
+	for i := range pool {
+		wg.Go(func() { pool[i] = dial() })
+	}
+	wg.Wait()
+	return pool
+}
+
 // TestSessionLeakHealthyReal: the healthy twins. None opens SESSION_LEAK.
 func TestSessionLeakHealthyReal(t *testing.T) {
 	t.Parallel()
@@ -242,26 +258,20 @@ func TestSessionLeakHealthyReal(t *testing.T) {
 				<-ctx.Done()
 			}
 		}},
-		// A fixed pool of n, a request every 30 ms on the next in turn.
+		// A fixed pool of n (dialed together), a request every 30 ms on the next in turn.
 		{"round-robin pool", func(t *testing.T) func(ctx context.Context, dial func() muxEnd) {
 			return func(ctx context.Context, dial func() muxEnd) {
-				pool := make([]muxEnd, n)
-				for i := range pool {
-					pool[i] = dial()
-				}
+				pool := dialPool(dial, n)
 				for i := 0; ctx.Err() == nil; i++ {
 					pileAsk(t, pool[i%n])
 					time.Sleep(30 * time.Millisecond)
 				}
 			}
 		}},
-		// A fixed pool of n under low load: only the first is used.
+		// A fixed pool of n (dialed together) under low load: only the first is used.
 		{"first-only pool", func(t *testing.T) func(ctx context.Context, dial func() muxEnd) {
 			return func(ctx context.Context, dial func() muxEnd) {
-				pool := make([]muxEnd, n)
-				for i := range pool {
-					pool[i] = dial()
-				}
+				pool := dialPool(dial, n)
 				for ctx.Err() == nil {
 					pileAsk(t, pool[0])
 					time.Sleep(100 * time.Millisecond)

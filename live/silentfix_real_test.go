@@ -220,11 +220,20 @@ func TestSilentOneFindingPerDirectionReal(t *testing.T) {
 				io.ReadFull(s, make([]byte, 1))
 				rs[i] = [2]net.Conn{c, s}
 			}
+			// The client thinks 60 ms between its rounds of calls, or 3
+			// times the slowest call so far if longer: NO_REPLY takes a
+			// stream's opener for the requester only where its pause is
+			// more than ThinkFactor times its slowest answer, and a
+			// loaded machine's answer over 30 ms made the reused streams
+			// no candidates, and the test pass with nothing to fold.
+			var slowest time.Duration
 			for range 3 {
-				time.Sleep(60 * time.Millisecond)
+				time.Sleep(max(60*time.Millisecond, 3*slowest))
 				for i := range rs {
+					start := time.Now()
 					send(t, rs[i][0], rs[i][1], "call")
 					send(t, rs[i][1], rs[i][0], "ans")
+					slowest = max(slowest, time.Since(start))
 				}
 			}
 			time.Sleep(100 * time.Millisecond)

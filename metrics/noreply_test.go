@@ -21,8 +21,8 @@ func TestNoReplySeries(t *testing.T) {
 	reg := live.New(live.Config{})
 	col := metrics.NewCollector(reg, metrics.Options{})
 	want := findingSeries(t, col, "NO_REPLY")
-	cli, _, _ := smuxtest.HungCall(t, reg, func(c net.Conn) net.Conn { return tap.Wrap(c, live.Client, reg, "cli") })
-	at := time.Now().Add(live.DefaultUnansweredAfter + time.Second)
+	cli, _, _, ahead := smuxtest.HungCall(t, reg, func(c net.Conn) net.Conn { return tap.Wrap(c, live.Client, reg, "cli") })
+	at := time.Now().Add(ahead)
 	cfg := live.FindingsConfig{LeakAfter: time.Hour, Churn: -1}
 	reg.Evaluate(at, cfg)
 	want("hung", 1, 1, 0)

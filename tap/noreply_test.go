@@ -89,7 +89,7 @@ func TestNoReplyThroughAttach(t *testing.T) {
 					t.Fatal(err)
 				}
 				r := bufio.NewReader(st)
-				smuxtest.Calls(t, st, r, "get\n", 3) // the client thinks between its calls, which the turns' timing reads
+				slowest := smuxtest.Calls(t, st, r, "get\n", 3) // the client thinks between its calls, which the turns' timing reads
 				last := "get\n"
 				if hang {
 					last = "hang\n"
@@ -124,7 +124,7 @@ func TestNoReplyThroughAttach(t *testing.T) {
 					}
 					return false
 				})
-				at := time.Now().Add(live.DefaultUnansweredAfter + time.Second)
+				at := time.Now().Add(smuxtest.NoReplyAhead(slowest))
 				cfg := live.FindingsConfig{LeakAfter: time.Hour, Churn: -1}
 				reg.Evaluate(at, cfg)
 				var got []*live.Finding

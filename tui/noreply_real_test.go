@@ -19,8 +19,8 @@ import (
 // the streams pane; the filter's bare word no_reply finds its record.
 func TestNoReplyShown(t *testing.T) {
 	reg := live.New(live.Config{})
-	_, sid, _ := smuxtest.HungCall(t, reg, func(c net.Conn) net.Conn { return tap.Wrap(c, live.Client, reg, "cli") })
-	reg.Evaluate(time.Now().Add(6*time.Second), live.FindingsConfig{LeakAfter: time.Hour, Churn: -1})
+	_, sid, _, ahead := smuxtest.HungCall(t, reg, func(c net.Conn) net.Conn { return tap.Wrap(c, live.Client, reg, "cli") })
+	reg.Evaluate(time.Now().Add(ahead), live.FindingsConfig{LeakAfter: time.Hour, Churn: -1})
 	fs := reg.Snapshot().Findings
 	if len(fs) != 1 || fs[0].Code != live.CodeNoReply {
 		t.Fatalf("%d findings, want one NO_REPLY", len(fs))

@@ -37,27 +37,40 @@ func ThinkAfter(slowest time.Duration) time.Duration {
 
 // Calls makes n calls of line on st, each answered "ok\n" (read from r,
 // a reader of st), as a client of AnswerLines that thinks ThinkAfter its
-// slowest round trip after each.
-func Calls(t testing.TB, st io.Writer, r *bufio.Reader, line string, n int) {
+// slowest round trip after each; it returns that slowest round trip.
+func Calls(t testing.TB, st io.Writer, r *bufio.Reader, line string, n int) time.Duration {
 	t.Helper()
 	var slowest time.Duration
 	for range n {
 		slowest = max(slowest, CallLine(t, st, r, line))
 		time.Sleep(ThinkAfter(slowest))
 	}
+	return slowest
+}
+
+// NoReplyAhead is how far past now an evaluation's clock runs to see a
+// call hung past NO_REPLY's limit at the default UnansweredAfter, where
+// the stream's earlier calls' slowest round trip, as the caller saw it,
+// was slowest: the limit, the longer of DefaultUnansweredAfter and
+// ReplyFactor times the slowest answer (a tap sees each answer inside
+// the caller's round trip), and a second more. A fixed 6 s saw none
+// where a loaded machine's slowest answer took over 600 ms.
+func NoReplyAhead(slowest time.Duration) time.Duration {
+	return max(live.DefaultUnansweredAfter, live.ReplyFactor*slowest) + time.Second
 }
 
 // HungCall runs a real smux v2 pair, keepalive off, whose client's conn
 // wrap taps into reg (a tap.Wrap on the client's side), and the hung call
 // NO_REPLY names: the client opens a stream and reuses it for its calls,
-// a line each, Think apart, which the server answers ("ok\n") — three
+// a line each, Think apart (ThinkAfter: Calls), which the server answers ("ok\n") — three
 // answered, and the fourth ("hang\n") read by a handler that blocks
 // until release is called. Then the client calls once on a second stream, answered: the
 // server is alive and sends on the session. It returns once reg has
-// recorded that answer, with the client's session and the hung stream's
-// id; the sessions close, and the handler is released, when the test
-// ends.
-func HungCall(t testing.TB, reg *live.Registry, wrap func(net.Conn) net.Conn) (cli *smux.Session, sid uint32, release func()) {
+// recorded that answer, with the client's session, the hung stream's
+// id, and how far past now an evaluation's clock runs to see the hung
+// call past NO_REPLY's limit (NoReplyAhead); the sessions close, and the
+// handler is released, when the test ends.
+func HungCall(t testing.TB, reg *live.Registry, wrap func(net.Conn) net.Conn) (cli *smux.Session, sid uint32, release func(), ahead time.Duration) {
 	t.Helper()
 	cfg := Config(2)
 	cfg.KeepAliveDisabled = true // no NOPs: the evaluations' clock may run ahead of real time
@@ -81,7 +94,7 @@ func HungCall(t testing.TB, reg *live.Registry, wrap func(net.Conn) net.Conn) (c
 		t.Fatal(err)
 	}
 	r := bufio.NewReader(st)
-	Calls(t, st, r, "get\n", 3)
+	slowest := Calls(t, st, r, "get\n", 3)
 	if _, err := io.WriteString(st, "hang\n"); err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +115,7 @@ func HungCall(t testing.TB, reg *live.Registry, wrap func(net.Conn) net.Conn) (c
 		}
 		return false
 	})
-	return cli, st.ID(), release
+	return cli, st.ID(), release, NoReplyAhead(slowest)
 }
 
 // AnswerLines is a handler of a stream reused for calls: it answers each
