@@ -1,5 +1,7 @@
 package pcapout
 
+import "io"
+
 // LiveConns returns how many connections l holds as open, for viewers to
 // join.
 func LiveConns(l *Live) int {
@@ -23,3 +25,9 @@ func LiveQueued(l *Live) []int64 {
 // HeldSamples returns how many times w's writer sampled the writes in
 // progress (heldWrites).
 func HeldSamples(w *Writer) uint64 { return w.samples.Load() }
+
+// NewQueued is New with a queue of queued payload bytes (New's holds
+// 64 MiB), for tests that fill it.
+func NewQueued(out io.Writer, queued int64) (*Writer, error) {
+	return newWriter(out, 0, bufSize, FlushEvery, queued)
+}

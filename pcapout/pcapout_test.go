@@ -31,14 +31,23 @@ func (g *gate) Write(p []byte) (int, error) {
 	return g.buf.Write(p)
 }
 
-// TestStalledFileNeverBlocks writes 210 MB through a Writer whose file
-// does not move: every Write must return at once, what the queue could
-// not take must be counted as dropped, and once the file moves again, a
-// reader of what was written must see exactly the dropped bytes as lost,
-// the session marked incomplete.
+// TestStalledFileNeverBlocks writes 210 MB (under -race 13 MB into a
+// 4 MiB queue) through a Writer whose file does not move: every Write
+// must return at once, what the queue could not take must be counted as
+// dropped, and once the file moves again, a reader of what was written
+// must see exactly the dropped bytes as lost, the session marked
+// incomplete.
 func TestStalledFileNeverBlocks(t *testing.T) {
 	g := &gate{open: make(chan struct{})}
+	frames := 3200 // about 210 MB, past New's 64 MiB queue
 	w, err := pcapout.New(g, 0)
+	if raceEnabled {
+		// The 64 MiB the queue took, copied into it and the file, were the
+		// test's 12 s in CI's race run: a 4 MiB queue and 13 MB take the
+		// same paths; New's own queue without -race.
+		frames = 200
+		w, err = pcapout.NewQueued(g, 4<<20)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +61,6 @@ func TestStalledFileNeverBlocks(t *testing.T) {
 	// would never return. Not timed: 5 s for the 210 MB was too little for
 	// a loaded machine under -race (writing into a stalled file took
 	// 7.342743707s: the data path waited), though nothing waited.
-	const frames = 3200 // about 210 MB
 	wrote := make(chan struct{})
 	go func() {
 		defer close(wrote)

@@ -83,7 +83,10 @@ func TestShortWriteMidFrame(t *testing.T) {
 			truncated := 0
 			for limit := range len(wire) {
 				for _, oneWrite := range []bool{false, true} {
-					reg := live.New(live.Config{})
+					// A small history (endedAfter's too): the default's
+					// 100,000 slots, allocated and zeroed twice for each of
+					// the 240 cases, were most of the test's time.
+					reg := live.New(live.Config{History: 64})
 					tapped := func(c net.Conn) net.Conn { return Wrap(c, live.Client, reg, "test") }
 					var sent []byte
 					var unsent int64
@@ -139,7 +142,7 @@ func streamWrite(t *testing.T, client func(*testing.T, net.Conn) shortWriteClien
 // endedAfter returns the session of a connection, decoded as proto, that
 // carried sent from the client and then ended.
 func endedAfter(proto Protocol, sent []byte) *live.SessionSnap {
-	reg := live.New(live.Config{})
+	reg := live.New(live.Config{History: 64}) // a few frames: as TestShortWriteMidFrame's
 	at := time.Unix(1000, 0)
 	sess := reg.Open(live.SessionInfo{Client: "a:1", Server: "b:2", Tap: live.Client}, at)
 	c2s, _ := NewFeeders(sess, 0, proto, 0)

@@ -1,0 +1,5 @@
+//go:build !race
+
+package resync_test
+
+const raceEnabled = false

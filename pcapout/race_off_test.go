@@ -1,0 +1,5 @@
+//go:build !race
+
+package pcapout_test
+
+const raceEnabled = false
