@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -41,7 +42,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	if err := root.ExecuteContext(ctx); err != nil {
+	if err := root.ExecuteContext(ctx); errors.Is(err, errSaid) {
+		return 1
+	} else if err != nil {
 		// An error may quote what the user gave, such as a file name,
 		// whose control characters must not reach the terminal raw.
 		fmt.Fprintln(stderr, "muxtop:", printable.Text(err.Error()))
@@ -49,3 +52,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	return 0
 }
+
+// errSaid is the error of a command that has said on stderr already why
+// it failed: run exits 1 and adds nothing.
+var errSaid = errors.New("said")

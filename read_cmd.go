@@ -132,9 +132,9 @@ func newReadCmd() *cobra.Command {
 					case cmd.Context().Err() != nil:
 						return nil // interrupted while connecting: nothing to show
 					case ctx.Err() != nil:
-						// As read - ends with no input: one line, exit 0.
+						// As read - ends with no input: one line, exit 1.
 						fmt.Fprintf(cmd.ErrOrStderr(), "read: no capture from %s in %v: it never answered\n", shownURL(files[0]), watch.duration)
-						return nil
+						return errSaid // no capture, no summary: a failure, as read - of nothing is
 					}
 					return err
 				}
@@ -178,7 +178,7 @@ func newReadCmd() *cobra.Command {
 						return nil // interrupted while opening: nothing to show
 					case ctx.Err() != nil:
 						fmt.Fprintf(cmd.ErrOrStderr(), "read: no capture %s in %v\n", from, watch.duration)
-						return nil
+						return errSaid // no capture, no summary: a failure, as read - of nothing is
 					}
 					return fmt.Errorf("read: %w", err)
 				}
@@ -238,7 +238,7 @@ func newReadCmd() *cobra.Command {
 				}
 				if err != nil {
 					fmt.Fprintf(cmd.ErrOrStderr(), "read: no capture %s in %v\n", from, watch.duration)
-					return nil
+					return errSaid // no capture, no summary: a failure, as read - of nothing is
 				}
 				f.SetReadDeadline(time.Time{}) // the packet came as --duration ran out
 			}
