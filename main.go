@@ -16,6 +16,10 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), stopSignals()...)
+	// A reader of stdout that went away (| head -1) fails the next write
+	// with EPIPE, which ends the watch as ctrl+c does (watch), rather than
+	// SIGPIPE killing muxtop before its --write file is flushed.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
