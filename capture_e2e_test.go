@@ -916,10 +916,11 @@ func TestReadStdin(t *testing.T) {
 
 	// --duration counts from the start, the wait for the first packet
 	// included: a script's ssh db1 tcpdump ... | muxtop read - --duration
-	// 60s ends when no packet came.
+	// 60s ends when no packet came, exit 1 as with no capture at all (it
+	// exited 0, a script's > sessions.ndjson left empty as a success).
 	t.Run("nothing within duration", func(t *testing.T) {
 		r := startReadPipe(t, bin, "--duration", "1s")
-		r.exits(t, "of its start with --duration 1s, no packet on its open pipe")
+		r.exitsWith(t, 1, "of its start with --duration 1s, no packet on its open pipe")
 		if !strings.Contains(r.errOut.String(), "read: no capture on standard input in 1s") {
 			t.Errorf("stderr does not say that no capture came: %q", r.errOut.String())
 		}
@@ -992,10 +993,22 @@ func startPipe(t *testing.T, cmd *exec.Cmd) *readPipe {
 // what happened (after describes it).
 func (r *readPipe) exits(t *testing.T, after string) {
 	t.Helper()
+	r.exitsWith(t, 0, after)
+}
+
+// exitsWith is exits with the exit status code.
+func (r *readPipe) exitsWith(t *testing.T, code int, after string) {
+	t.Helper()
 	select {
 	case err := <-r.exited:
-		if err != nil {
+		got := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			got = ee.ExitCode()
+		} else if err != nil {
 			t.Fatalf("read - ended with %v: %s", err, r.errOut.String())
+		}
+		if got != code {
+			t.Fatalf("read - exited %d, want %d: %s", got, code, r.errOut.String())
 		}
 	case <-time.After(5 * time.Second):
 		r.cmd.Process.Kill()

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -381,6 +382,12 @@ func (f *watchFlags) watch(ctx context.Context, cmd *cobra.Command, s session) e
 			}
 		}
 		_, err = headless.Run(ctx, s.reg, stdout, f.closing(format, stop, s))
+		if errors.Is(err, syscall.EPIPE) {
+			// The reader of stdout went away (| head -1): the watch
+			// stops as on ctrl+c, the --write file and the rest closed,
+			// quietly, exit 0: what was asked for was printed.
+			err = nil
+		}
 	}
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +16,10 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), stopSignals()...)
+	// A reader of stdout that went away (| head -1) fails the next write
+	// with EPIPE, which ends the watch as ctrl+c does (watch), rather than
+	// SIGPIPE killing muxtop before its --write file is flushed.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -41,7 +46,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	if err := root.ExecuteContext(ctx); err != nil {
+	if err := root.ExecuteContext(ctx); errors.Is(err, errSaid) {
+		return 1
+	} else if err != nil {
 		// An error may quote what the user gave, such as a file name,
 		// whose control characters must not reach the terminal raw.
 		fmt.Fprintln(stderr, "muxtop:", printable.Text(err.Error()))
@@ -49,3 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	return 0
 }
+
+// errSaid is the error of a command that has said on stderr already why
+// it failed: run exits 1 and adds nothing.
+var errSaid = errors.New("said")

@@ -57,7 +57,9 @@ func newReadCmd() *cobra.Command {
 			"and exits 1; a file that is not a capture stops read before it reads anything.\n\n" +
 			"With FILE -, the capture is read from standard input as it is written, such as tcpdump's on another\n" +
 			"machine over ssh (tcpdump -U -w -: without -U tcpdump holds packets back); the UI then reads its\n" +
-			"keys from the terminal. Its time is still the capture's: while no packet comes, its clock goes on only\n" +
+			"keys from the terminal. A FILE that is a pipe, not a regular file (bash's <(ssh db1 tcpdump -U -w -),\n" +
+			"a FIFO), is read as - is, and alone: its open waits for a FIFO's writer, an interrupt ending the wait.\n" +
+			"Its time is still the capture's: while no packet comes, its clock goes on only\n" +
 			"by its producer's heartbeats (pcapout.Live sends them, so curl URL | muxtop read - has them), so that\n" +
 			"streams an idle program holds open age and their findings open, while a stalled pipe stands still;\n" +
 			"without them (tcpdump's pipe, a replayed capture) it stands at the last packet, a silence measured\n" +
@@ -130,9 +132,9 @@ func newReadCmd() *cobra.Command {
 					case cmd.Context().Err() != nil:
 						return nil // interrupted while connecting: nothing to show
 					case ctx.Err() != nil:
-						// As read - ends with no input: one line, exit 0.
+						// As read - ends with no input: one line, exit 1.
 						fmt.Fprintf(cmd.ErrOrStderr(), "read: no capture from %s in %v: it never answered\n", shownURL(files[0]), watch.duration)
-						return nil
+						return errSaid // no capture, no summary: a failure, as read - of nothing is
 					}
 					return err
 				}
@@ -155,6 +157,34 @@ func newReadCmd() *cobra.Command {
 					pipe = f != os.Stdin
 					defer syscall.SetNonblock(syscall.Stdin, false)
 				}
+			} else if streamPath(files[0]) {
+				// A pipe given by its name (<(ssh db1 tcpdump -U -w -), a
+				// FIFO) is read as - is: its capture comes as it is
+				// written, an interrupt or --duration ends the wait for
+				// it, from its open (a FIFO's waits for its writer) on.
+				ctx := cmd.Context()
+				if watch.duration > 0 {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, watch.duration)
+					defer cancel()
+				}
+				t := time.NewTimer(waitNoticeAfter)
+				defer t.Stop()
+				waitSay, from, stream = t.C, "from "+files[0], true
+				g, err := openStream(ctx, files[0], waitSay, "read: waiting for a capture "+from, cmd.ErrOrStderr())
+				if err != nil {
+					switch {
+					case cmd.Context().Err() != nil:
+						return nil // interrupted while opening: nothing to show
+					case ctx.Err() != nil:
+						fmt.Fprintf(cmd.ErrOrStderr(), "read: no capture %s in %v\n", from, watch.duration)
+						return errSaid // no capture, no summary: a failure, as read - of nothing is
+					}
+					return fmt.Errorf("read: %w", err)
+				}
+				defer g.Close()
+				f, name = g, files[0]
+				pipe = f.SetReadDeadline(time.Time{}) == nil
 			} else {
 				// Every file is opened before any is read: a name that is
 				// wrong fails at once, alone.
@@ -208,7 +238,7 @@ func newReadCmd() *cobra.Command {
 				}
 				if err != nil {
 					fmt.Fprintf(cmd.ErrOrStderr(), "read: no capture %s in %v\n", from, watch.duration)
-					return nil
+					return errSaid // no capture, no summary: a failure, as read - of nothing is
 				}
 				f.SetReadDeadline(time.Time{}) // the packet came as --duration ran out
 			}
@@ -248,7 +278,7 @@ func newReadCmd() *cobra.Command {
 			begin := file.Start()
 			// failure is the error of a capture that failed under way.
 			failure := func(err error) error {
-				if errors.Is(err, pcap.ErrTruncated) && arg != "-" && !isURL(arg) {
+				if errors.Is(err, pcap.ErrTruncated) && !stream {
 					// As for one of several files: where it ends.
 					n, last := file.Read()
 					return errors.New(fileCut(arg, cutWhere(n, last)))
@@ -419,6 +449,10 @@ func readArgs(args []string, dash int) (files, words []string, err error) {
 	if i := slices.IndexFunc(files, isURL); i >= 0 && len(files) > 1 {
 		return nil, nil, usageError{fmt.Errorf("read %s: a URL's live capture is read alone; give capture files, or one URL, not both", shownURL(files[i]))}
 	}
+	if i := slices.IndexFunc(files, streamPath); i >= 0 && len(files) > 1 {
+		// Merged by time, the files would wait for the pipe's next packet.
+		return nil, nil, usageError{fmt.Errorf("read %s: a pipe is read alone, as - is; give capture files, or one pipe, not both", files[i])}
+	}
 	return files, words, nil
 }
 
@@ -566,6 +600,9 @@ func readFailure(arg, name string, err error) error {
 		}
 		if isURL(arg) {
 			return fmt.Errorf("read %s: the capture ended in the middle of a packet: its server stopped sending it (did the program exit?)", arg)
+		}
+		if streamPath(arg) {
+			return fmt.Errorf("read %s: the pipe ended in the middle of a packet: its writer stopped (did tcpdump or ssh end?)", arg)
 		}
 		return errors.New(fileCut(arg, ""))
 	}

@@ -228,12 +228,12 @@ func TestReadURLInterrupted(t *testing.T) {
 
 // TestReadURLDurationNoPacket: a program whose taps carry nothing sends a
 // capture with no packet: read URL --duration waits for one as read -
-// does, and says in one line that none came, exit 0.
+// does, and says in one line that none came, exit 1.
 func TestReadURLDurationNoPacket(t *testing.T) {
 	t.Parallel() // sessions, ports and processes of its own, mostly waiting
 	lc, url := serveCapture(t)
 	var stdout, stderr syncBuffer
-	if code := run(context.Background(), []string{"read", url, "-o", "plain", "--duration", "1500ms"}, &stdout, &stderr); code != 0 {
+	if code := run(context.Background(), []string{"read", url, "-o", "plain", "--duration", "1500ms"}, &stdout, &stderr); code != 1 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	if got, want := stderr.String(), "read: waiting for the first packet from "+url+": it answered, and nothing tapped has passed since\nread: no capture from "+url+" in 1.5s\n"; got != want {

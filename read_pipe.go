@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+)
+
+// streamPath reports whether path names a capture that comes as it is
+// written, not a file: a FIFO (mkfifo), a pipe given by its name (bash's
+// <(ssh db1 tcpdump -U -w -), /dev/fd/N), a character device or a socket.
+// read reads it as it reads -.
+func streamPath(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && !st.Mode().IsRegular() && !st.IsDir()
+}
+
+// openStream opens path, a pipe (streamPath), for read. Opening a FIFO
+// waits until a writer opens it, which may be never: the open goes on in
+// the background, and openStream returns when it is done or ctx is (an
+// interrupt, --duration), the open then abandoned (what it opens later is
+// closed). If the open still waits when wait fires, it says so once on w,
+// in the line waiting, as openSaying does.
+func openStream(ctx context.Context, path string, wait <-chan time.Time, waiting string, w io.Writer) (*os.File, error) {
+	type result struct {
+		f   *os.File
+		err error
+	}
+	opened := make(chan result, 1)
+	go func() { // ends when the open does: at once, or when a writer comes
+		f, err := os.Open(path)
+		if err == nil && ctx.Err() != nil {
+			f.Close()
+			f = nil
+		}
+		opened <- result{f, err}
+	}()
+	for {
+		select {
+		case r := <-opened:
+			if r.f == nil && r.err == nil {
+				return nil, ctx.Err()
+			}
+			if r.err != nil {
+				return nil, r.err
+			}
+			return pollableFile(r.f), nil
+		case <-ctx.Done():
+			go func() { // closes what the abandoned open opens, if ever
+				if r := <-opened; r.f != nil {
+					r.f.Close()
+				}
+			}()
+			return nil, ctx.Err()
+		case <-wait:
+			fmt.Fprintln(w, waiting)
+			wait = nil
+		}
+	}
+}
