@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -103,14 +101,6 @@ func demoStatus(s demo.LoadStats) live.Status {
 		st = append(st, live.StatusField{Key: "last_error", Label: "last error:", Value: s.LastError})
 	}
 	return st
-}
-
-// startErr turns a failure to start into one line a user can act on.
-func startErr(err error, flag string) error {
-	if errors.Is(err, syscall.EADDRINUSE) {
-		return fmt.Errorf("%w (pick another with %s)", err, flag)
-	}
-	return err
 }
 
 // demoMode is one way to run the demo: which parts, tapped where.
