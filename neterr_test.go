@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // TestNetErrorsOneClearLine checks that what a user gets wrong about an
@@ -48,5 +49,32 @@ func TestStartErrPrivilegedPort(t *testing.T) {
 	got := startErr(err, "--metrics").Error()
 	if want := "--metrics :80: a port below 1024 needs root (or CAP_NET_BIND_SERVICE): use a port above 1023"; got != want {
 		t.Errorf("startErr = %q, want %q", got, want)
+	}
+}
+
+// TestDemoClientNoService checks that demo client with nothing at its
+// service's address says so, and what to do, not the dial's error chain.
+func TestDemoClientNoService(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // a port just closed refuses connections
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr syncBuffer
+	done := make(chan int)
+	go func() {
+		done <- run(ctx, []string{"demo", "client", "--connect", addr, "--http", "127.0.0.1:0", "-o", "plain"}, &stdout, &stderr)
+	}()
+	want := "; err=demo: no service listens at " + addr + " (connection refused): start muxtop demo server there, or give muxtop demo client --connect the service's address\n"
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(stdout.String(), "redialling with backoff") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if !strings.Contains(stdout.String(), want) {
+		t.Errorf("stdout:\n%s\nwant a notice with %s", stdout.String(), want)
 	}
 }
