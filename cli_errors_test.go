@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 )
 
@@ -46,5 +47,40 @@ func TestVersionFlag(t *testing.T) {
 	run(context.Background(), []string{"version"}, &cmd, &stderr)
 	if flag.String() != cmd.String() || !strings.HasPrefix(flag.String(), "muxtop ") {
 		t.Errorf("--version printed %q, version %q", flag.String(), cmd.String())
+	}
+}
+
+// TestMeaninglessInputsRefused checks that input that means nothing, or
+// not what it says, is refused in one line, exit 2, not run as if it had
+// not been given: a negative --write-limit with no --write, --smux-version
+// over yamux, an empty -i, a capture file given twice.
+func TestMeaninglessInputsRefused(t *testing.T) {
+	cap := "capture/testdata/base-v1.pcapng"
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"demo", "--write-limit", "-1", "-o", "plain"}, "muxtop: --write-limit -1: use a positive number of MiB\n"},
+		{[]string{"attach", ":9000", "--write-limit", "5", "-o", "plain"}, "muxtop: --write-limit needs --write FILE\n"},
+		{[]string{"demo", "--protocol", "yamux", "--smux-version", "2", "-o", "plain"}, "muxtop: --smux-version 2 is smux's: over --protocol yamux only --fault mismatch uses it; drop it, or use --protocol smux\n"},
+		{[]string{"sniff", "-i", "", "-o", "plain"}, `muxtop: -i "": give an interface, such as -i eth0 or -i any (see ip link)` + "\n"},
+		{[]string{"read", cap, cap, "-o", "plain"}, "muxtop: read: " + cap + " is given twice: its packets would count twice; give it once\n"},
+		{[]string{"read", cap, "./" + cap, "port", "9000"}, "muxtop: read: " + cap + " and ./" + cap + " are the same file: its packets would count twice; give it once\n"},
+	} {
+		ctx, cancel := context.WithCancel(context.Background())
+		var stdout, stderr syncBuffer
+		done := make(chan int, 1)
+		go func() { done <- run(ctx, tc.args, &stdout, &stderr) }()
+		var code int
+		select {
+		case code = <-done:
+		case <-time.After(30 * time.Second): // accepted: it runs
+			cancel()
+			code = <-done
+		}
+		cancel()
+		if code != 2 || stderr.String() != tc.want {
+			t.Errorf("muxtop %q: exit %d, stderr %q; want 2, %q", tc.args, code, stderr.String(), tc.want)
+		}
 	}
 }

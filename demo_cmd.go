@@ -131,6 +131,10 @@ func (f *demoFlags) run(cmd *cobra.Command, m demoMode) (err error) {
 	if err := f.watch.validate(cmd.OutOrStdout()); err != nil {
 		return err
 	}
+	if f.protocol == "yamux" && f.fault != "mismatch" && cmd.Flags().Changed("smux-version") {
+		// Over yamux, only the mismatch fault's smux slot has a version.
+		return usageError{fmt.Errorf("--smux-version %d is smux's: over --protocol yamux only --fault mismatch uses it; drop it, or use --protocol smux", f.version)}
+	}
 	reg := f.watch.registry()
 	cfg, err := f.config(reg)
 	if err != nil {
