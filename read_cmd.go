@@ -131,7 +131,7 @@ func newReadCmd() *cobra.Command {
 						return nil // interrupted while connecting: nothing to show
 					case ctx.Err() != nil:
 						// As read - ends with no input: one line, exit 0.
-						fmt.Fprintf(cmd.ErrOrStderr(), "read: no capture from %s in %v: it never answered\n", shownURL(files[0]), watch.duration)
+						fmt.Fprintf(cmd.ErrOrStderr(), "muxtop: read: no capture from %s in %v: it never answered\n", shownURL(files[0]), watch.duration)
 						return nil
 					}
 					return err
@@ -194,12 +194,12 @@ func newReadCmd() *cobra.Command {
 				}
 				opened = context.AfterFunc(waitCtx, func() { f.SetReadDeadline(time.Now()) })
 			}
-			waiting := "read: waiting for a capture " + from
+			waiting := "muxtop: read: waiting for a capture " + from
 			if fetched != nil {
 				// It answered: the program serves its capture there, and
 				// its taps have passed nothing since (or its header is
 				// slow to come).
-				waiting = "read: waiting for the first packet from " + fetched.url + ": it answered, and nothing tapped has passed since"
+				waiting = "muxtop: read: waiting for the first packet from " + fetched.url + ": it answered, and nothing tapped has passed since"
 			}
 			file, err := openSaying(cr, waitSay, waiting, cmd.ErrOrStderr())
 			if stopped := !opened(); stopped || cmd.Context().Err() != nil {
@@ -207,7 +207,7 @@ func newReadCmd() *cobra.Command {
 					return nil // interrupted before the first packet: nothing to show
 				}
 				if err != nil {
-					fmt.Fprintf(cmd.ErrOrStderr(), "read: no capture %s in %v\n", from, watch.duration)
+					fmt.Fprintf(cmd.ErrOrStderr(), "muxtop: read: no capture %s in %v\n", from, watch.duration)
 					return nil
 				}
 				f.SetReadDeadline(time.Time{}) // the packet came as --duration ran out

@@ -129,9 +129,9 @@ func openURL(ctx context.Context, raw string, notice io.Writer) (*urlCapture, er
 		select {
 		case <-t.C:
 			if connected.Load() {
-				fmt.Fprintf(notice, "read: waiting for %s to answer: connected, no answer yet\n", shown)
+				fmt.Fprintf(notice, "muxtop: read: waiting for %s to answer: connected, no answer yet\n", shown)
 			} else {
-				fmt.Fprintf(notice, "read: waiting for %s to answer: connecting to %s\n", shown, u.Host)
+				fmt.Fprintf(notice, "muxtop: read: waiting for %s to answer: connecting to %s\n", shown, u.Host)
 			}
 		case <-answered:
 		}
