@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -165,16 +164,9 @@ func resolveUpstream(ctx context.Context, upstream string) ([]netip.AddrPort, er
 // or nothing can tell.
 func upstreamWarning(upstream string, ups []netip.AddrPort, rerr error, listening func(netip.AddrPort) (bool, bool)) string {
 	if rerr != nil {
-		why := rerr.Error()
-		if de := (*net.DNSError)(nil); errors.As(rerr, &de) {
-			switch {
-			case de.IsNotFound:
-				why = "no such host"
-			case de.IsTimeout:
-				why = fmt.Sprintf("no answer within %v", resolveTimeout)
-			default:
-				why = de.Err
-			}
+		why, ok := lookupWhy(rerr)
+		if !ok {
+			why = rerr.Error()
 		}
 		return fmt.Sprintf("attach: upstream %s does not resolve (%s): every client will be closed until it does", upstream, why)
 	}

@@ -921,7 +921,7 @@ func TestReadStdin(t *testing.T) {
 	t.Run("nothing within duration", func(t *testing.T) {
 		r := startReadPipe(t, bin, "--duration", "1s")
 		r.exitsWith(t, 1, "of its start with --duration 1s, no packet on its open pipe")
-		if !strings.Contains(r.errOut.String(), "read: no capture on standard input in 1s") {
+		if !strings.Contains(r.errOut.String(), "muxtop: read: no capture on standard input in 1s") {
 			t.Errorf("stderr does not say that no capture came: %q", r.errOut.String())
 		}
 	})

@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // usageError marks a mistake in the command line: exit status 2.
@@ -28,6 +31,14 @@ func exitCode(err error) int {
 // is an unknown subcommand.
 func noArgs(cmd *cobra.Command, args []string) error {
 	if err := cobra.NoArgs(cmd, args); err != nil {
+		if cmd.SuggestionsMinimumDistance <= 0 {
+			cmd.SuggestionsMinimumDistance = 2 // cobra's own, set where it suggests
+		}
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			err = fmt.Errorf("%w: did you mean %s %s?", err, cmd.CommandPath(), strings.Join(s, " or "))
+		} else {
+			err = fmt.Errorf("%w: see %s --help", err, cmd.CommandPath())
+		}
 		return usageError{err}
 	}
 	return nil
@@ -47,9 +58,36 @@ func newRootCmd() *cobra.Command {
 		// back as a usage error instead of cobra's untyped one.
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+		// --version, as version: what a user tries first.
+		Version: version(),
 	}
+	root.SetVersionTemplate("muxtop {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newVersionCmd(), newDemoCmd(), newAttachCmd(), newReadCmd(), newSniffCmd())
+	// cobra adds completion at Execute, where its unknown shell is help and
+	// exit 0: made here, and runnable, so that its Args says what is wrong.
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "read" {
+			refuseSameFile(c)
+		}
+		if c.Name() == "completion" && !c.Runnable() {
+			c.Args = func(cmd *cobra.Command, args []string) error {
+				if len(args) == 0 {
+					return nil
+				}
+				var shells []string
+				for _, sh := range cmd.Commands() {
+					if sh.IsAvailableCommand() {
+						shells = append(shells, sh.Name())
+					}
+				}
+				return usageError{fmt.Errorf("completion %q: no such shell; use %s", args[0], strings.Join(shells, ", "))}
+			}
+			c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+		}
+	}
+	wrapFlagErrors(root)
 	return root
 }
 
@@ -59,11 +97,112 @@ func newVersionCmd() *cobra.Command {
 		Short: "Print muxtop's version",
 		Args:  noArgs,
 		Run: func(cmd *cobra.Command, _ []string) {
-			v := "(devel)"
-			if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-				v = bi.Main.Version
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), "muxtop", v)
+			fmt.Fprintln(cmd.OutOrStdout(), "muxtop", version())
 		},
 	}
+}
+
+// wrapFlagErrors gives every command in the tree under c the flag error
+// function clearFlagError, over the one it had (read's, which knows a
+// file's name that begins with -).
+func wrapFlagErrors(c *cobra.Command) {
+	prev := c.FlagErrorFunc()
+	c.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return clearFlagError(cmd, err, prev) })
+	for _, sub := range c.Commands() {
+		wrapFlagErrors(sub)
+	}
+}
+
+// clearFlagError turns pflag's error err on cmd's command line into one
+// usage line that says what to give instead: pflag's own words are a Go
+// error chain ("strconv.ParseInt: parsing ..."). What prev says is kept
+// where it says more than err.
+func clearFlagError(cmd *cobra.Command, err error, prev func(*cobra.Command, error) error) error {
+	if prev != nil {
+		if p := prev(cmd, err); p != nil && p.Error() != err.Error() {
+			return p
+		}
+	}
+	return usageError{errors.New(flagErrorLine(cmd, err))}
+}
+
+// flagErrorLine is clearFlagError's line for err.
+func flagErrorLine(cmd *cobra.Command, err error) string {
+	help := fmt.Sprintf("see %s --help", cmd.CommandPath())
+	var inv *pflag.InvalidValueError
+	var nx *pflag.NotExistError
+	var req *pflag.ValueRequiredError
+	switch {
+	case errors.As(err, &inv):
+		f, v := inv.GetFlag(), inv.GetValue()
+		what := ""
+		switch t := f.Value.Type(); {
+		case t == "duration":
+			what = "give a duration, such as 5s, 2m or 1h30m"
+			if _, perr := strconv.ParseFloat(v, 64); perr == nil {
+				what = fmt.Sprintf("give a unit, such as %ss or %sm", v, v)
+			}
+		case t == "bool":
+			what = "give true or false"
+		case strings.HasPrefix(t, "uint"):
+			what = "give a whole number, 0 or more"
+		case strings.HasPrefix(t, "int"):
+			what = "give a whole number"
+		case strings.HasPrefix(t, "float"):
+			what = "give a number"
+		default:
+			what = inv.Unwrap().Error()
+		}
+		if errors.Is(err, strconv.ErrRange) {
+			what = "the number is out of range"
+		}
+		return fmt.Sprintf("--%s %s: %s", f.Name, v, what)
+	case errors.As(err, &req):
+		name := "--" + req.GetSpecifiedName()
+		if req.GetSpecifiedShortnames() != "" {
+			name = "-" + req.GetSpecifiedName()
+		}
+		return fmt.Sprintf("%s needs a value: %s VALUE (%s)", name, name, help)
+	case errors.As(err, &nx):
+		name := "--" + nx.GetSpecifiedName()
+		if nx.GetSpecifiedShortnames() != "" {
+			name = "-" + nx.GetSpecifiedName()[:1]
+		}
+		if owner := flagOwner(cmd.Root(), cmd, nx.GetSpecifiedName(), nx.GetSpecifiedShortnames() != ""); owner != nil {
+			return fmt.Sprintf("%s: %s is a flag of %s, not of %s", err, name, owner.CommandPath(), cmd.CommandPath())
+		}
+		return fmt.Sprintf("%s: %s", err, help)
+	}
+	return fmt.Sprintf("%s: %s", err, help)
+}
+
+// flagOwner returns the first command under c, other than not, that takes
+// the flag name (a shorthand's letter where short), or nil.
+func flagOwner(c, not *cobra.Command, name string, short bool) *cobra.Command {
+	if c != not && name != "help" && name != "h" {
+		var f *pflag.Flag
+		if short {
+			f = c.Flags().ShorthandLookup(name[:1])
+		} else {
+			f = c.Flags().Lookup(name)
+		}
+		if f != nil {
+			return c
+		}
+	}
+	for _, sub := range c.Commands() {
+		if o := flagOwner(sub, not, name, short); o != nil {
+			return o
+		}
+	}
+	return nil
+}
+
+// version is muxtop's module version, from the build information, or
+// (devel) where the binary was not built from a tagged module.
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
 }

@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -105,14 +103,6 @@ func demoStatus(s demo.LoadStats) live.Status {
 	return st
 }
 
-// startErr turns a failure to start into one line a user can act on.
-func startErr(err error, flag string) error {
-	if errors.Is(err, syscall.EADDRINUSE) {
-		return fmt.Errorf("%w (pick another with %s)", err, flag)
-	}
-	return err
-}
-
 // demoMode is one way to run the demo: which parts, tapped where.
 type demoMode struct {
 	start func(context.Context, demo.Config) (*demo.Demo, error)
@@ -140,6 +130,10 @@ func (f *demoFlags) run(cmd *cobra.Command, m demoMode) (err error) {
 	}
 	if err := f.watch.validate(cmd.OutOrStdout()); err != nil {
 		return err
+	}
+	if f.protocol == "yamux" && f.fault != "mismatch" && cmd.Flags().Changed("smux-version") {
+		// Over yamux, only the mismatch fault's smux slot has a version.
+		return usageError{fmt.Errorf("--smux-version %d is smux's: over --protocol yamux only --fault mismatch uses it; drop it, or use --protocol smux", f.version)}
 	}
 	reg := f.watch.registry()
 	cfg, err := f.config(reg)

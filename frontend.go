@@ -152,7 +152,12 @@ func (f *watchFlags) validate(stdout io.Writer) error {
 		return usageError{fmt.Errorf("--snaplen %d: use 0 to %d", f.snaplen, decoder.MaxSnaplen)}
 	}
 	if f.history < 0 || f.history > maxHistory {
-		return usageError{fmt.Errorf("--history %d: use 0 to %d", f.history, maxHistory)}
+		// plain and json print from history: 0 is refused for them.
+		least := 0
+		if f.output != "tui" {
+			least = 1
+		}
+		return usageError{fmt.Errorf("--history %d: use %d to %d", f.history, least, maxHistory)}
 	}
 	if f.closed < 0 || f.closed > maxClosedStreams {
 		return usageError{fmt.Errorf("--closed-streams %d: use 0 to %d (each costs about %d bytes)", f.closed, maxClosedStreams, streamBytes)}

@@ -535,7 +535,10 @@ func TestCommandLineErrors(t *testing.T) {
 		{"bad version", []string{"demo", "--smux-version", "3", "-o", "plain"}, 2, "--smux-version 3: use 1 or 2"},
 		{"bad snaplen", []string{"demo", "--snaplen", "70000", "-o", "plain"}, 2, "--snaplen 70000"},
 		{"history 0 headless", []string{"demo", "--history", "0", "-o", "plain"}, 2, "--history 0 keeps no frames"},
-		{"history too big", []string{"demo", "--history", "1000000000", "-o", "json"}, 2, "--history 1000000000: use 0 to 10000000"},
+		// json and plain print from history, which 0 leaves empty: the range says 1.
+		{"history too big", []string{"demo", "--history", "1000000000", "-o", "json"}, 2, "--history 1000000000: use 1 to 10000000"},
+		{"history negative plain", []string{"demo", "--history", "-1", "-o", "plain"}, 2, "--history -1: use 1 to 10000000"},
+		{"history negative tui", []string{"demo", "--history", "-1", "-o", "tui"}, 2, "--history -1: use 0 to 10000000"},
 		{"history too much memory", []string{"demo", "--history", "10000000", "--snaplen", "65535", "-o", "json"}, 2, "MiB of memory for json output"},
 		// 4.26 GB of payloads, under the old bound; slots, a batch and headroom take it over.
 		{"history memory beyond payloads", []string{"demo", "--history", "130000", "--snaplen", "32768", "-o", "json", "--duration", "1s"}, 2, "--history 130000 × --snaplen 32768 would need about"},

@@ -133,7 +133,7 @@ func newReadCmd() *cobra.Command {
 						return nil // interrupted while connecting: nothing to show
 					case ctx.Err() != nil:
 						// As read - ends with no input: one line, exit 1.
-						fmt.Fprintf(cmd.ErrOrStderr(), "read: no capture from %s in %v: it never answered\n", shownURL(files[0]), watch.duration)
+						fmt.Fprintf(cmd.ErrOrStderr(), "muxtop: read: no capture from %s in %v: it never answered\n", shownURL(files[0]), watch.duration)
 						return errSaid // no capture, no summary: a failure, as read - of nothing is
 					}
 					return err
@@ -171,13 +171,13 @@ func newReadCmd() *cobra.Command {
 				t := time.NewTimer(waitNoticeAfter)
 				defer t.Stop()
 				waitSay, from, stream = t.C, "from "+files[0], true
-				g, err := openStream(ctx, files[0], waitSay, "read: waiting for a capture "+from, cmd.ErrOrStderr())
+				g, err := openStream(ctx, files[0], waitSay, "muxtop: read: waiting for a capture "+from, cmd.ErrOrStderr())
 				if err != nil {
 					switch {
 					case cmd.Context().Err() != nil:
 						return nil // interrupted while opening: nothing to show
 					case ctx.Err() != nil:
-						fmt.Fprintf(cmd.ErrOrStderr(), "read: no capture %s in %v\n", from, watch.duration)
+						fmt.Fprintf(cmd.ErrOrStderr(), "muxtop: read: no capture %s in %v\n", from, watch.duration)
 						return errSaid // no capture, no summary: a failure, as read - of nothing is
 					}
 					return fmt.Errorf("read: %w", err)
@@ -224,12 +224,12 @@ func newReadCmd() *cobra.Command {
 				}
 				opened = context.AfterFunc(waitCtx, func() { f.SetReadDeadline(time.Now()) })
 			}
-			waiting := "read: waiting for a capture " + from
+			waiting := "muxtop: read: waiting for a capture " + from
 			if fetched != nil {
 				// It answered: the program serves its capture there, and
 				// its taps have passed nothing since (or its header is
 				// slow to come).
-				waiting = "read: waiting for the first packet from " + fetched.url + ": it answered, and nothing tapped has passed since"
+				waiting = "muxtop: read: waiting for the first packet from " + fetched.url + ": it answered, and nothing tapped has passed since"
 			}
 			file, err := openSaying(cr, waitSay, waiting, cmd.ErrOrStderr())
 			if stopped := !opened(); stopped || cmd.Context().Err() != nil {
@@ -237,7 +237,7 @@ func newReadCmd() *cobra.Command {
 					return nil // interrupted before the first packet: nothing to show
 				}
 				if err != nil {
-					fmt.Fprintf(cmd.ErrOrStderr(), "read: no capture %s in %v\n", from, watch.duration)
+					fmt.Fprintf(cmd.ErrOrStderr(), "muxtop: read: no capture %s in %v\n", from, watch.duration)
 					return errSaid // no capture, no summary: a failure, as read - of nothing is
 				}
 				f.SetReadDeadline(time.Time{}) // the packet came as --duration ran out
@@ -510,7 +510,7 @@ const waitNoticeAfter = time.Second
 
 // openSaying opens the capture in r with pcap.Open. If Open is still
 // waiting when wait fires, it says once on w, in the line waiting, that
-// read waits for a capture ("read: waiting for a capture on standard
+// read waits for a capture ("muxtop: read: waiting for a capture on standard
 // input"): said at once, it would show when the capture is already there
 // (cat cap.pcap | muxtop read -). A nil wait never fires.
 func openSaying(r io.Reader, wait <-chan time.Time, waiting string, w io.Writer) (*pcap.File, error) {

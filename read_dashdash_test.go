@@ -72,7 +72,7 @@ func TestReadDashDash(t *testing.T) {
 		{[]string{"--", "-", "-weird.pcapng"}, "muxtop: read -: standard input is read alone; give capture files, or -, not both"},
 		{[]string{"-weird.pcapng"}, "muxtop: unknown shorthand flag: 'w' in -weird.pcapng; to read the file -weird.pcapng, put -- before the files: muxtop read -- -weird.pcapng"},
 		{[]string{src, "-weird.pcapng"}, "muxtop: unknown shorthand flag: 'w' in -weird.pcapng; to read the file -weird.pcapng, put -- before the files: muxtop read -- -weird.pcapng"},
-		{[]string{"-x"}, "muxtop: unknown shorthand flag: 'x' in -x"},
+		{[]string{"-x"}, "muxtop: unknown shorthand flag: 'x' in -x: see muxtop read --help"},
 	} {
 		code, _, errs := readCode(t, append([]string{"-o", "plain"}, tc.args...)...)
 		if code != 2 || len(errs) != 1 || errs[0] != tc.want {

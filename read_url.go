@@ -25,9 +25,21 @@ import (
 
 // isURL reports whether read's argument a is an http:// or https:// URL:
 // a live capture a program serves (pcapout.Live), read as - reads a pipe.
+// A URL of another scheme (ftp://) is one too, for openURL to refuse in
+// words, unless a file of that name exists.
 func isURL(a string) bool {
 	l := strings.ToLower(a)
-	return strings.HasPrefix(l, "http://") || strings.HasPrefix(l, "https://")
+	if strings.HasPrefix(l, "http://") || strings.HasPrefix(l, "https://") {
+		return true
+	}
+	scheme, _, ok := strings.Cut(l, "://")
+	if !ok || scheme == "" || strings.IndexFunc(scheme, func(r rune) bool {
+		return (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '+' && r != '-' && r != '.'
+	}) >= 0 {
+		return false
+	}
+	_, err := os.Stat(a)
+	return err != nil
 }
 
 // urlCapture is the answer to a GET of a capture's URL, brought to read
@@ -85,6 +97,9 @@ func shownURL(raw string) string {
 // connections accepted by the kernel, and never answers.
 func openURL(ctx context.Context, raw string, notice io.Writer) (*urlCapture, error) {
 	u, err := url.Parse(raw)
+	if err == nil && u.Scheme != "http" && u.Scheme != "https" {
+		return nil, usageError{fmt.Errorf("read %s: read fetches http:// and https:// URLs only: fetch it with another tool, such as curl %s | muxtop read -", shownURL(raw), shownURL(raw))}
+	}
 	if err != nil || u.Host == "" {
 		return nil, usageError{fmt.Errorf("read %s: not a URL read can fetch: want http://HOST:PORT/PATH", shownURL(raw))}
 	}
@@ -114,9 +129,9 @@ func openURL(ctx context.Context, raw string, notice io.Writer) (*urlCapture, er
 		select {
 		case <-t.C:
 			if connected.Load() {
-				fmt.Fprintf(notice, "read: waiting for %s to answer: connected, no answer yet\n", shown)
+				fmt.Fprintf(notice, "muxtop: read: waiting for %s to answer: connected, no answer yet\n", shown)
 			} else {
-				fmt.Fprintf(notice, "read: waiting for %s to answer: connecting to %s\n", shown, u.Host)
+				fmt.Fprintf(notice, "muxtop: read: waiting for %s to answer: connecting to %s\n", shown, u.Host)
 			}
 		case <-answered:
 		}
@@ -221,6 +236,18 @@ func dialFailed(shown string, u *url.URL, err error) error {
 	var ua x509.UnknownAuthorityError
 	var hn x509.HostnameError
 	var ci x509.CertificateInvalidError
+	if why, ok := lookupWhy(err); ok {
+		return fmt.Errorf("read %s: host %s does not resolve (%s)", shown, u.Hostname(), why)
+	}
+	if no, plain := notTLS(err); no {
+		h := *u
+		h.Scheme = "http"
+		what := "does not speak TLS (is it plain HTTP?)"
+		if plain {
+			what = "speaks plain HTTP, not TLS"
+		}
+		return fmt.Errorf("read %s: the server at %s %s: use %s", shown, host, what, h.Redacted())
+	}
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return fmt.Errorf("read %s: nothing listens at %s (connection refused): is the program running, and serving its capture there?", shown, host)

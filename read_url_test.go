@@ -236,7 +236,7 @@ func TestReadURLDurationNoPacket(t *testing.T) {
 	if code := run(context.Background(), []string{"read", url, "-o", "plain", "--duration", "1500ms"}, &stdout, &stderr); code != 1 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
-	if got, want := stderr.String(), "read: waiting for the first packet from "+url+": it answered, and nothing tapped has passed since\nread: no capture from "+url+" in 1.5s\n"; got != want {
+	if got, want := stderr.String(), "muxtop: read: waiting for the first packet from "+url+": it answered, and nothing tapped has passed since\nmuxtop: read: no capture from "+url+" in 1.5s\n"; got != want {
 		t.Errorf("stderr %q, want %q", got, want)
 	}
 	waitViewers(t, lc, 0)

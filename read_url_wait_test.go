@@ -48,8 +48,8 @@ func TestReadURLNoAnswer(t *testing.T) {
 	if code := run(context.Background(), []string{"read", url, "-o", "plain", "--duration", "2500ms"}, &stdout, &stderr); code != 1 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
-	want := "read: waiting for " + url + " to answer: connected, no answer yet\n" +
-		"read: no capture from " + url + " in 2.5s: it never answered\n"
+	want := "muxtop: read: waiting for " + url + " to answer: connected, no answer yet\n" +
+		"muxtop: read: no capture from " + url + " in 2.5s: it never answered\n"
 	if got := stderr.String(); got != want {
 		t.Errorf("stderr %q, want %q", got, want)
 	}
@@ -95,7 +95,7 @@ func TestReadURLErrorLines(t *testing.T) {
 		// more than that.
 		var kept []string
 		for _, l := range strings.SplitAfter(stderr.String(), "\n") {
-			if !strings.HasPrefix(l, "read: waiting for ") {
+			if !strings.HasPrefix(l, "muxtop: read: waiting for ") {
 				kept = append(kept, l)
 			}
 		}

@@ -45,6 +45,10 @@ func newSniffCmd() *cobra.Command {
 			if err := watch.validate(cmd.OutOrStdout()); err != nil {
 				return err
 			}
+			if cmd.Flags().Changed("interface") && strings.TrimSpace(iface) == "" {
+				// Else the default, lo, as if -i had not been given.
+				return usageError{fmt.Errorf("-i %q: give an interface, such as -i eth0 or -i %s (see ip link)", iface, sniff.Any)}
+			}
 			proto, skip, err := mux.parse("sniff")
 			if err != nil {
 				return err

@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/pcapout"
@@ -17,23 +18,29 @@ type writeFlags struct {
 	path  string
 	limit int64 // MiB
 	w     *pcapout.Writer
+	// limitFlag is --write-limit's, which says whether it was given.
+	limitFlag *pflag.Flag
 }
 
 func (f *writeFlags) register(cmd *cobra.Command) {
 	fs := cmd.Flags()
 	fs.StringVar(&f.path, "write", "", "write what passes as a pcapng capture to this file (tcpdump -r, Wireshark, muxtop read open it)")
 	fs.Int64Var(&f.limit, "write-limit", pcapout.DefaultLimit>>20, "MiB the --write file stops growing at; what comes after is counted, not written")
+	f.limitFlag = fs.Lookup("write-limit")
 }
 
 // open creates the --write file, if asked, and returns the options that
 // make a tap record into it. A write of the file that fails is a notice
 // of reg at once (watch), as well as an error when it closes.
 func (f *writeFlags) open(reg *live.Registry) ([]tap.Option, tap.Recorder, error) {
-	if f.path == "" {
-		return nil, nil, nil
-	}
 	if f.limit <= 0 {
 		return nil, nil, usageError{fmt.Errorf("--write-limit %d: use a positive number of MiB", f.limit)}
+	}
+	if f.path == "" {
+		if f.limitFlag != nil && f.limitFlag.Changed {
+			return nil, nil, usageError{fmt.Errorf("--write-limit needs --write FILE")}
+		}
+		return nil, nil, nil
 	}
 	w, err := pcapout.Create(f.path, f.limit<<20)
 	if err != nil {

@@ -24,7 +24,8 @@ type File struct {
 }
 
 // Open reads the header and first packet of the pcap or pcapng capture
-// in r (gzip-compressed or not).
+// in r (gzip-compressed or not); a link type Reader does not decode is
+// its error (CheckLinkType's), before a packet is read.
 func Open(r io.Reader) (*File, error) {
 	src, err := NewSource(r)
 	if err != nil {
@@ -32,6 +33,16 @@ func Open(r io.Reader) (*File, error) {
 	}
 	f := &File{src: src}
 	data, ci, err := src.ReadPacketData()
+	// A link type not decoded fails here, before anything is read: Run
+	// would fail at its first packet, after a summary of nothing. A
+	// pcapng's first packet says its interface's.
+	link := src.LinkType()
+	if l, ok := packetLink(ci); ok && err == nil {
+		link = l
+	}
+	if lerr := CheckLinkType(link); lerr != nil {
+		return nil, lerr
+	}
 	f.first, f.ci, f.err = append([]byte(nil), data...), ci, err
 	// A capture cut in its first packet is as truncated as one cut later:
 	// Run says so (ErrTruncated), after a summary of nothing.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -331,7 +332,11 @@ func firstLayer(link layers.LinkType) (gopacket.LayerType, error) {
 	case layers.LinkTypeRaw:
 		return layers.LayerTypeIPv4, nil // Packet picks IPv6 by the version nibble
 	default:
-		return 0, fmt.Errorf("capture: link type %v is not supported: capture on an Ethernet, loopback or Linux \"any\" interface", link)
+		name := fmt.Sprintf("%d", uint(link))
+		if n := link.String(); !strings.HasPrefix(n, "Unknown") {
+			name += " (" + n + ")"
+		}
+		return 0, fmt.Errorf("capture: link type %s is not supported: capture on an Ethernet, loopback, Linux \"any\" or raw-IP (tun, WireGuard, IPIP) interface", name)
 	}
 }
 

@@ -129,6 +129,8 @@ func TestParseFilter(t *testing.T) {
 		{"port 0", false, false, "not a port number"},
 		{"host example.com", false, false, "not an IP address"},
 		{"udp port 53", false, false, `"udp" is not understood`},
+		// read FILE -- port 9000 -o plain: -- ended the flags.
+		{"port 9000 -o plain", false, false, `"-o" is a flag, not a filter's word: flags go before --`},
 	} {
 		f, err := capture.ParseFilter(tc.expr)
 		if tc.err != "" {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -447,7 +448,12 @@ func (g *Gateway) redial(i int, done chan struct{}) {
 	defer s.mu.Unlock()
 	s.sess, s.answered, s.dialing, s.dialedAt = sess, false, nil, dialedAt
 	if err != nil {
-		g.failedLocked(i, fmt.Errorf("demo: connect to service: %w", err))
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			err = &refusedError{g.upstream, err}
+		} else {
+			err = fmt.Errorf("demo: connect to service: %w", err)
+		}
+		g.failedLocked(i, err)
 	}
 	close(done)
 }
@@ -501,3 +507,17 @@ func (g *Gateway) Close() error {
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
+
+// refusedError is a dial of the service at addr that nothing listens at,
+// said as what to do about it: the dial's own chain ("dial tcp
+// 127.0.0.1:9000: connect: connection refused") says neither.
+type refusedError struct {
+	addr string
+	err  error
+}
+
+func (e *refusedError) Error() string {
+	return fmt.Sprintf("demo: no service listens at %s (connection refused): start muxtop demo server there, or give muxtop demo client --connect the service's address", e.addr)
+}
+
+func (e *refusedError) Unwrap() error { return e.err }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -493,7 +494,10 @@ func (p *Proxy) handle(client net.Conn) {
 		}
 		derr := p.dialError(from, err)
 		reason, _ := Reason(err)
-		pr.sess.End(time.Now(), reason, &live.UpstreamError{Addr: p.cfg.Upstream, Failure: upstreamFailure(err), Err: derr})
+		// The session's end says it after its reason ("I/O error: "),
+		// without the notice's "attach: ".
+		ended := &proxyError{strings.TrimPrefix(derr.Error(), "attach: "), err}
+		pr.sess.End(time.Now(), reason, &live.UpstreamError{Addr: p.cfg.Upstream, Failure: upstreamFailure(err), Err: ended})
 		p.report(derr)
 		return
 	}

@@ -449,6 +449,11 @@ func TestProxyUpstreamDown(t *testing.T) {
 	if ss.Reason != live.ReadError || !strings.Contains(ss.Err, "refused") {
 		t.Errorf("session ended with %v %q, want an I/O error saying refused", ss.Reason, ss.Err)
 	}
+	// The session's end is said after its reason ("session ended: I/O
+	// error: ..."), where attach's prefix, the notice's, is noise.
+	if want := fmt.Sprintf("upstream %s refused the connection from %s; client closed", addr, c.LocalAddr()); ss.Err != want {
+		t.Errorf("session ended with %q, want %q", ss.Err, want)
+	}
 
 	// Once the upstream is up, the next client gets through.
 	startUpstream(t, addr, echo)
