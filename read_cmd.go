@@ -216,10 +216,12 @@ func newReadCmd() *cobra.Command {
 				// Open waits for the header and the first packet, which a
 				// quiet pipe may not bring for a long time: an interrupt
 				// (or SIGTERM, to muxtop alone) ends the wait, as later,
-				// and so does --duration, which counts the wait.
+				// and so does --duration, which counts the wait: from
+				// start, the wait for a FIFO's writer or a URL's answer
+				// included, not afresh from the open.
 				if watch.duration > 0 {
 					var cancel context.CancelFunc
-					waitCtx, cancel = context.WithTimeout(waitCtx, watch.duration)
+					waitCtx, cancel = context.WithDeadline(waitCtx, start.Add(watch.duration))
 					defer cancel()
 				}
 				opened = context.AfterFunc(waitCtx, func() { f.SetReadDeadline(time.Now()) })
