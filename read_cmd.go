@@ -571,13 +571,16 @@ func cutWhere(packets int, last time.Time) string {
 
 // openError is read's error of a capture name that could not be opened,
 // err: one line, without the capture package's prefix where that said the
-// name again (a directory), and standard input named as what it is.
+// name again (a directory), and standard input or a pipe that ended
+// before its header said to be one.
 func openError(name string, err error) error {
 	switch {
 	case errors.Is(err, syscall.EISDIR):
 		return fmt.Errorf("read %s: is a directory, not a capture file", name)
-	case name == "standard input" && errors.Is(err, pcap.ErrTooShort):
-		return errors.New("read standard input: it ended before a capture's header: it is empty or too short to be a capture (did its writer, such as tcpdump or ssh, fail?)")
+	case (name == "standard input" || streamPath(name)) && errors.Is(err, pcap.ErrTooShort):
+		// A pipe, by its name too (<(ssh db1 tcpdump -U -w -)): its
+		// writer ended, or failed, before it wrote a capture.
+		return fmt.Errorf("read %s: it ended before a capture's header: it is empty or too short to be a capture (did its writer, such as tcpdump or ssh, fail?)", name)
 	}
 	return fmt.Errorf("read %s: %w", name, err)
 }

@@ -129,6 +129,24 @@ func TestReadFIFO(t *testing.T) {
 		}
 	})
 
+	// The writer ends before a capture's header (ssh db1 tcpdump … that
+	// failed to connect): said as read - says it, not as a file that is
+	// too short.
+	t.Run("writer ends at once", func(t *testing.T) {
+		name := fifo(t)
+		go func() {
+			if w, err := os.OpenFile(name, os.O_WRONLY, 0); err == nil { // waits for read's open
+				w.Close()
+			}
+		}()
+		var out, errOut syncBuffer
+		code := run(context.Background(), []string{"read", name, "-o", "json"}, &out, &errOut)
+		want := "muxtop: read " + name + ": it ended before a capture's header: it is empty or too short to be a capture (did its writer, such as tcpdump or ssh, fail?)\n"
+		if code != 1 || errOut.String() != want {
+			t.Errorf("read FIFO whose writer ended at once: exit %d, %q; want exit 1, %q", code, errOut.String(), want)
+		}
+	})
+
 	// A pipe among files: merged by time, the files would wait for the
 	// pipe's next packet. A usage error that says so.
 	t.Run("among files", func(t *testing.T) {
