@@ -23,6 +23,13 @@ func streamPath(path string) bool {
 // interrupt, --duration), the open then abandoned (what it opens later is
 // closed). If the open still waits when wait fires, it says so once on w,
 // in the line waiting, as openSaying does.
+//
+// The file is as os.Open makes it: on Linux and the BSDs a pipe's reads
+// go through the poller, so a deadline interrupts them (an interrupt,
+// --duration, q in the UI); where the poller does not take it (darwin's
+// FIFOs, Go issue 24164; a device without poll) it stays blocking, its
+// end still seen, its reads not interrupted.
+
 func openStream(ctx context.Context, path string, wait <-chan time.Time, waiting string, w io.Writer) (*os.File, error) {
 	type result struct {
 		f   *os.File
@@ -46,7 +53,7 @@ func openStream(ctx context.Context, path string, wait <-chan time.Time, waiting
 			if r.err != nil {
 				return nil, r.err
 			}
-			return pollableFile(r.f), nil
+			return r.f, nil
 		case <-ctx.Done():
 			go func() { // closes what the abandoned open opens, if ever
 				if r := <-opened; r.f != nil {
