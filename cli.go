@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -126,6 +127,10 @@ func clearFlagError(cmd *cobra.Command, err error, prev func(*cobra.Command, err
 	return usageError{errors.New(flagErrorLine(cmd, err))}
 }
 
+// plainNumber is a decimal number, such as 5 or 2.5: a duration whose
+// unit was left out.
+var plainNumber = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?$`)
+
 // flagErrorLine is clearFlagError's line for err.
 func flagErrorLine(cmd *cobra.Command, err error) string {
 	help := fmt.Sprintf("see %s --help", cmd.CommandPath())
@@ -139,7 +144,7 @@ func flagErrorLine(cmd *cobra.Command, err error) string {
 		switch t := f.Value.Type(); {
 		case t == "duration":
 			what = "give a duration, such as 5s, 2m or 1h30m"
-			if _, perr := strconv.ParseFloat(v, 64); perr == nil {
+			if plainNumber.MatchString(v) { // not inf, 1e3 or 0x10: 1e3s is no duration
 				what = fmt.Sprintf("give a unit, such as %ss or %sm", v, v)
 			}
 		case t == "bool":

@@ -18,6 +18,9 @@ func TestFlagErrorsOneClearLine(t *testing.T) {
 		want string
 	}{
 		{[]string{"demo", "--duration", "5"}, 2, "muxtop: --duration 5: give a unit, such as 5s or 5m\n"},
+		{[]string{"demo", "--duration", "2.5"}, 2, "muxtop: --duration 2.5: give a unit, such as 2.5s or 2.5m\n"},
+		{[]string{"demo", "--duration", "inf"}, 2, "muxtop: --duration inf: give a duration, such as 5s, 2m or 1h30m\n"},
+		{[]string{"demo", "--duration", "1e3"}, 2, "muxtop: --duration 1e3: give a duration, such as 5s, 2m or 1h30m\n"},
 		{[]string{"demo", "--duration", "soon"}, 2, "muxtop: --duration soon: give a duration, such as 5s, 2m or 1h30m\n"},
 		{[]string{"demo", "--rate", "abc"}, 2, "muxtop: --rate abc: give a whole number\n"},
 		{[]string{"demo", "--duration"}, 2, "muxtop: --duration needs a value: --duration VALUE (see muxtop demo --help)\n"},
