@@ -183,6 +183,10 @@ func newReadCmd() *cobra.Command {
 					return fmt.Errorf("read: %w", err)
 				}
 				defer g.Close()
+				if isTerminal(g) {
+					// /dev/stdin, /dev/tty at a shell: as read - refuses it.
+					return usageError{fmt.Errorf("read %s: it is a terminal, not a capture; give a capture file, or pipe a capture into read -, such as tcpdump -U -w - port 9000 | muxtop read -", files[0])}
+				}
 				f, name = g, files[0]
 				pipe = f.SetReadDeadline(time.Time{}) == nil
 			} else {

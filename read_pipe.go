@@ -6,11 +6,14 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/charmbracelet/x/term"
 )
 
 // streamPath reports whether path names a capture that comes as it is
 // written, not a file: a FIFO (mkfifo), a pipe given by its name (bash's
-// <(ssh db1 tcpdump -U -w -), /dev/fd/N), a character device or a socket.
+// <(ssh db1 tcpdump -U -w -), /dev/fd/N), a character device or a socket
+// (a terminal among them, which read refuses, as read - does).
 // read reads it as it reads -.
 func streamPath(path string) bool {
 	st, err := os.Stat(path)
@@ -66,4 +69,18 @@ func openStream(ctx context.Context, path string, wait <-chan time.Time, waiting
 			wait = nil
 		}
 	}
+}
+
+// isTerminal reports whether f is a terminal, without f.Fd(), which
+// would make a pollable f blocking.
+func isTerminal(f *os.File) bool {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return false
+	}
+	tty := false
+	if rc.Control(func(fd uintptr) { tty = term.IsTerminal(fd) }) != nil {
+		return false
+	}
+	return tty
 }
