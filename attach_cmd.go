@@ -164,7 +164,7 @@ func resolveUpstream(ctx context.Context, upstream string) ([]netip.AddrPort, er
 // or nothing can tell.
 func upstreamWarning(upstream string, ups []netip.AddrPort, rerr error, listening func(netip.AddrPort) (bool, bool)) string {
 	if rerr != nil {
-		why, ok := lookupWhy(rerr)
+		why, ok := lookupWhy(rerr, resolveTimeout)
 		if !ok {
 			why = rerr.Error()
 		}

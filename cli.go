@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -126,6 +127,10 @@ func clearFlagError(cmd *cobra.Command, err error, prev func(*cobra.Command, err
 	return usageError{errors.New(flagErrorLine(cmd, err))}
 }
 
+// plainNumber is a decimal number, such as 5 or 2.5: a duration whose
+// unit was left out.
+var plainNumber = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?$`)
+
 // flagErrorLine is clearFlagError's line for err.
 func flagErrorLine(cmd *cobra.Command, err error) string {
 	help := fmt.Sprintf("see %s --help", cmd.CommandPath())
@@ -139,7 +144,7 @@ func flagErrorLine(cmd *cobra.Command, err error) string {
 		switch t := f.Value.Type(); {
 		case t == "duration":
 			what = "give a duration, such as 5s, 2m or 1h30m"
-			if _, perr := strconv.ParseFloat(v, 64); perr == nil {
+			if plainNumber.MatchString(v) { // not inf, 1e3 or 0x10: 1e3s is no duration
 				what = fmt.Sprintf("give a unit, such as %ss or %sm", v, v)
 			}
 		case t == "bool":
@@ -168,17 +173,18 @@ func flagErrorLine(cmd *cobra.Command, err error) string {
 		if nx.GetSpecifiedShortnames() != "" {
 			name = "-" + nx.GetSpecifiedName()[:1]
 		}
-		if owner := flagOwner(cmd.Root(), cmd, nx.GetSpecifiedName(), nx.GetSpecifiedShortnames() != ""); owner != nil {
-			return fmt.Sprintf("%s: %s is a flag of %s, not of %s", err, name, owner.CommandPath(), cmd.CommandPath())
+		if owners := flagOwners(cmd.Root(), cmd, nx.GetSpecifiedName(), nx.GetSpecifiedShortnames() != ""); len(owners) > 0 {
+			return fmt.Sprintf("%s: %s is a flag of %s, not of %s", err, name, commandList(cmd.Root(), owners), cmd.CommandPath())
 		}
 		return fmt.Sprintf("%s: %s", err, help)
 	}
 	return fmt.Sprintf("%s: %s", err, help)
 }
 
-// flagOwner returns the first command under c, other than not, that takes
-// the flag name (a shorthand's letter where short), or nil.
-func flagOwner(c, not *cobra.Command, name string, short bool) *cobra.Command {
+// flagOwners returns the commands under c, other than not, that take the
+// flag name (a shorthand's letter where short), in the order of the tree.
+func flagOwners(c, not *cobra.Command, name string, short bool) []*cobra.Command {
+	var owners []*cobra.Command
 	if c != not && name != "help" && name != "h" {
 		var f *pflag.Flag
 		if short {
@@ -187,15 +193,27 @@ func flagOwner(c, not *cobra.Command, name string, short bool) *cobra.Command {
 			f = c.Flags().Lookup(name)
 		}
 		if f != nil {
-			return c
+			owners = append(owners, c)
 		}
 	}
 	for _, sub := range c.Commands() {
-		if o := flagOwner(sub, not, name, short); o != nil {
-			return o
-		}
+		owners = append(owners, flagOwners(sub, not, name, short)...)
 	}
-	return nil
+	return owners
+}
+
+// commandList names the commands cs, each a command under root: "muxtop
+// attach, demo and sniff", root's name said once.
+func commandList(root *cobra.Command, cs []*cobra.Command) string {
+	names := make([]string, len(cs))
+	for i, c := range cs {
+		names[i] = strings.TrimPrefix(c.CommandPath(), root.Name()+" ")
+	}
+	list := names[len(names)-1]
+	if len(names) > 1 {
+		list = strings.Join(names[:len(names)-1], ", ") + " and " + list
+	}
+	return root.Name() + " " + list
 }
 
 // version is muxtop's module version, from the build information, or

@@ -18,10 +18,14 @@ func TestFlagErrorsOneClearLine(t *testing.T) {
 		want string
 	}{
 		{[]string{"demo", "--duration", "5"}, 2, "muxtop: --duration 5: give a unit, such as 5s or 5m\n"},
+		{[]string{"demo", "--duration", "2.5"}, 2, "muxtop: --duration 2.5: give a unit, such as 2.5s or 2.5m\n"},
+		{[]string{"demo", "--duration", "inf"}, 2, "muxtop: --duration inf: give a duration, such as 5s, 2m or 1h30m\n"},
+		{[]string{"demo", "--duration", "1e3"}, 2, "muxtop: --duration 1e3: give a duration, such as 5s, 2m or 1h30m\n"},
 		{[]string{"demo", "--duration", "soon"}, 2, "muxtop: --duration soon: give a duration, such as 5s, 2m or 1h30m\n"},
 		{[]string{"demo", "--rate", "abc"}, 2, "muxtop: --rate abc: give a whole number\n"},
 		{[]string{"demo", "--duration"}, 2, "muxtop: --duration needs a value: --duration VALUE (see muxtop demo --help)\n"},
 		{[]string{"demo", "--bogus"}, 2, "muxtop: unknown flag: --bogus: see muxtop demo --help\n"},
+		{[]string{"read", "cap.pcap", "--write", "out.pcapng"}, 2, "muxtop: unknown flag: --write: --write is a flag of muxtop attach, demo, demo client, demo server and sniff, not of muxtop read\n"},
 		{[]string{"read", "-i", "eth0"}, 2, "muxtop: unknown shorthand flag: 'i' in -i: -i is a flag of muxtop sniff, not of muxtop read\n"},
 		{[]string{"atach", ":9000"}, 2, `muxtop: unknown command "atach" for "muxtop": did you mean muxtop attach?` + "\n"},
 		{[]string{"completion", "nosh"}, 2, `muxtop: completion "nosh": no such shell; use bash, fish, powershell, zsh` + "\n"},

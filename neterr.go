@@ -7,12 +7,15 @@ import (
 	"net"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // lookupWhy words a name lookup that failed, err, as the reason in
-// "does not resolve (…)": no such host, no answer in time, or the
-// resolver's own words; ok is false where err is no lookup's.
-func lookupWhy(err error) (why string, ok bool) {
+// "does not resolve (…)": no such host, no answer within limit (the
+// lookup's own bound, such as attach's resolveTimeout; 0 where none was
+// set, the resolver's timeout having run out), or the resolver's own
+// words; ok is false where err is no lookup's.
+func lookupWhy(err error, limit time.Duration) (why string, ok bool) {
 	var de *net.DNSError
 	if !errors.As(err, &de) {
 		return "", false
@@ -20,8 +23,10 @@ func lookupWhy(err error) (why string, ok bool) {
 	switch {
 	case de.IsNotFound:
 		return "no such host", true
+	case de.IsTimeout && limit > 0:
+		return fmt.Sprintf("no answer within %v", limit), true
 	case de.IsTimeout:
-		return fmt.Sprintf("no answer within %v", resolveTimeout), true
+		return "no answer from the resolver", true
 	}
 	return de.Err, true
 }
@@ -63,7 +68,7 @@ func startErr(err error, flag string) error {
 	case errors.Is(err, syscall.EACCES):
 		return fmt.Errorf("%s%s: a port below 1024 needs root (or CAP_NET_BIND_SERVICE): use a port above 1023", flag, addr)
 	}
-	if why, ok := lookupWhy(err); ok {
+	if why, ok := lookupWhy(err, 0); ok {
 		return fmt.Errorf("%s: host %s does not resolve (%s): give an IP address, such as 127.0.0.1:PORT, or a name this machine resolves", flag, lookupName(err), why)
 	}
 	return err

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"strings"
 	"syscall"
@@ -76,5 +77,26 @@ func TestDemoClientNoService(t *testing.T) {
 	<-done
 	if !strings.Contains(stdout.String(), want) {
 		t.Errorf("stdout:\n%s\nwant a notice with %s", stdout.String(), want)
+	}
+}
+
+// TestLookupTimeoutWords checks that a name lookup that timed out quotes
+// a limit only where one applies: attach's upstream (resolveTimeout),
+// not read URL's or a listen address's, where the resolver's own timeout
+// is what ran out.
+func TestLookupTimeoutWords(t *testing.T) {
+	timeout := &net.DNSError{Err: "i/o timeout", Name: "db", IsTimeout: true}
+	u, _ := url.Parse("http://db:6060/cap")
+	for _, tc := range []struct{ what, got, want string }{
+		{"read URL", dialFailed(u.String(), u, &url.Error{Op: "Get", URL: u.String(), Err: &net.OpError{Op: "dial", Net: "tcp", Err: timeout}}).Error(),
+			"read http://db:6060/cap: host db does not resolve (no answer from the resolver)"},
+		{"--listen", startErr(&net.OpError{Op: "listen", Net: "tcp", Err: timeout}, "--listen").Error(),
+			"--listen: host db does not resolve (no answer from the resolver): give an IP address, such as 127.0.0.1:PORT, or a name this machine resolves"},
+		{"attach's upstream", upstreamWarning("db:9000", nil, timeout, nil),
+			"attach: upstream db:9000 does not resolve (no answer within 2s): every client will be closed until it does"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.what, tc.got, tc.want)
+		}
 	}
 }

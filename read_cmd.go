@@ -183,6 +183,10 @@ func newReadCmd() *cobra.Command {
 					return fmt.Errorf("read: %w", err)
 				}
 				defer g.Close()
+				if isTerminal(g) {
+					// /dev/stdin, /dev/tty at a shell: as read - refuses it.
+					return usageError{fmt.Errorf("read %s: it is a terminal, not a capture; give a capture file, or pipe a capture into read -, such as tcpdump -U -w - port 9000 | muxtop read -", files[0])}
+				}
 				f, name = g, files[0]
 				pipe = f.SetReadDeadline(time.Time{}) == nil
 			} else {
@@ -216,10 +220,12 @@ func newReadCmd() *cobra.Command {
 				// Open waits for the header and the first packet, which a
 				// quiet pipe may not bring for a long time: an interrupt
 				// (or SIGTERM, to muxtop alone) ends the wait, as later,
-				// and so does --duration, which counts the wait.
+				// and so does --duration, which counts the wait: from
+				// start, the wait for a FIFO's writer or a URL's answer
+				// included, not afresh from the open.
 				if watch.duration > 0 {
 					var cancel context.CancelFunc
-					waitCtx, cancel = context.WithTimeout(waitCtx, watch.duration)
+					waitCtx, cancel = context.WithDeadline(waitCtx, start.Add(watch.duration))
 					defer cancel()
 				}
 				opened = context.AfterFunc(waitCtx, func() { f.SetReadDeadline(time.Now()) })
@@ -569,13 +575,16 @@ func cutWhere(packets int, last time.Time) string {
 
 // openError is read's error of a capture name that could not be opened,
 // err: one line, without the capture package's prefix where that said the
-// name again (a directory), and standard input named as what it is.
+// name again (a directory), and standard input or a pipe that ended
+// before its header said to be one.
 func openError(name string, err error) error {
 	switch {
 	case errors.Is(err, syscall.EISDIR):
 		return fmt.Errorf("read %s: is a directory, not a capture file", name)
-	case name == "standard input" && errors.Is(err, pcap.ErrTooShort):
-		return errors.New("read standard input: it ended before a capture's header: it is empty or too short to be a capture (did its writer, such as tcpdump or ssh, fail?)")
+	case (name == "standard input" || streamPath(name)) && errors.Is(err, pcap.ErrTooShort):
+		// A pipe, by its name too (<(ssh db1 tcpdump -U -w -)): its
+		// writer ended, or failed, before it wrote a capture.
+		return fmt.Errorf("read %s: it ended before a capture's header: it is empty or too short to be a capture (did its writer, such as tcpdump or ssh, fail?)", name)
 	}
 	return fmt.Errorf("read %s: %w", name, err)
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -97,6 +98,52 @@ func TestReadFIFO(t *testing.T) {
 		r.exitsWith(t, 1, "of its --duration 1s, its FIFO with no writer")
 		if want := "read: no capture from " + name + " in 1s"; !strings.Contains(r.errOut.String(), want) {
 			t.Errorf("stderr %q, want %q", r.errOut.String(), want)
+		}
+	})
+
+	// --duration counts from read's start, the wait for the writer
+	// included: a writer that opens late and sends nothing does not get a
+	// fresh --duration for the capture's header. Before, the wait for the
+	// first packet began anew at the open, and read said "no capture … in
+	// 4s" up to 8 s after it began.
+	t.Run("late writer within duration", func(t *testing.T) {
+		const d = 4 * time.Second
+		name := fifo(t)
+		began := time.Now()
+		r := start(t, name, "-o", "json", "--duration", d.String())
+		smuxtest.Eventually(t, "read waiting for the FIFO", func() bool {
+			return strings.Contains(r.errOut.String(), "read: waiting for a capture from "+name)
+		})
+		time.Sleep(time.Until(began.Add(d * 5 / 8))) // a writer late, not too late
+		w, err := os.OpenFile(name, os.O_WRONLY|unix.O_NONBLOCK, 0)
+		opened := time.Now()
+		if err == nil {
+			defer w.Close()
+		} // else read gave up before (ENXIO: no reader), as it should
+		r.exitsWith(t, 1, "of its --duration, its writer quiet")
+		if took := time.Since(opened); err == nil && took >= d {
+			t.Errorf("read exited %v after its writer opened the FIFO, %v after it began: --duration %v began anew at the open", took.Round(time.Millisecond), time.Since(began).Round(time.Millisecond), d)
+		}
+		if want := "read: no capture from " + name + " in " + d.String(); !strings.Contains(r.errOut.String(), want) {
+			t.Errorf("stderr %q, want %q", r.errOut.String(), want)
+		}
+	})
+
+	// The writer ends before a capture's header (ssh db1 tcpdump … that
+	// failed to connect): said as read - says it, not as a file that is
+	// too short.
+	t.Run("writer ends at once", func(t *testing.T) {
+		name := fifo(t)
+		go func() {
+			if w, err := os.OpenFile(name, os.O_WRONLY, 0); err == nil { // waits for read's open
+				w.Close()
+			}
+		}()
+		var out, errOut syncBuffer
+		code := run(context.Background(), []string{"read", name, "-o", "json"}, &out, &errOut)
+		want := "muxtop: read " + name + ": it ended before a capture's header: it is empty or too short to be a capture (did its writer, such as tcpdump or ssh, fail?)\n"
+		if code != 1 || errOut.String() != want {
+			t.Errorf("read FIFO whose writer ended at once: exit %d, %q; want exit 1, %q", code, errOut.String(), want)
 		}
 	})
 

@@ -6,11 +6,14 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/charmbracelet/x/term"
 )
 
 // streamPath reports whether path names a capture that comes as it is
 // written, not a file: a FIFO (mkfifo), a pipe given by its name (bash's
-// <(ssh db1 tcpdump -U -w -), /dev/fd/N), a character device or a socket.
+// <(ssh db1 tcpdump -U -w -), /dev/fd/N), a character device or a socket
+// (a terminal among them, which read refuses, as read - does).
 // read reads it as it reads -.
 func streamPath(path string) bool {
 	st, err := os.Stat(path)
@@ -23,6 +26,13 @@ func streamPath(path string) bool {
 // interrupt, --duration), the open then abandoned (what it opens later is
 // closed). If the open still waits when wait fires, it says so once on w,
 // in the line waiting, as openSaying does.
+//
+// The file is as os.Open makes it: on Linux and the BSDs a pipe's reads
+// go through the poller, so a deadline interrupts them (an interrupt,
+// --duration, q in the UI); where the poller does not take it (darwin's
+// FIFOs, Go issue 24164; a device without poll) it stays blocking, its
+// end still seen, its reads not interrupted.
+
 func openStream(ctx context.Context, path string, wait <-chan time.Time, waiting string, w io.Writer) (*os.File, error) {
 	type result struct {
 		f   *os.File
@@ -46,7 +56,7 @@ func openStream(ctx context.Context, path string, wait <-chan time.Time, waiting
 			if r.err != nil {
 				return nil, r.err
 			}
-			return pollableFile(r.f), nil
+			return r.f, nil
 		case <-ctx.Done():
 			go func() { // closes what the abandoned open opens, if ever
 				if r := <-opened; r.f != nil {
@@ -59,4 +69,18 @@ func openStream(ctx context.Context, path string, wait <-chan time.Time, waiting
 			wait = nil
 		}
 	}
+}
+
+// isTerminal reports whether f is a terminal, without f.Fd(), which
+// would make a pollable f blocking.
+func isTerminal(f *os.File) bool {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return false
+	}
+	tty := false
+	if rc.Control(func(fd uintptr) { tty = term.IsTerminal(fd) }) != nil {
+		return false
+	}
+	return tty
 }

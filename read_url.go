@@ -236,7 +236,7 @@ func dialFailed(shown string, u *url.URL, err error) error {
 	var ua x509.UnknownAuthorityError
 	var hn x509.HostnameError
 	var ci x509.CertificateInvalidError
-	if why, ok := lookupWhy(err); ok {
+	if why, ok := lookupWhy(err, 0); ok {
 		return fmt.Errorf("read %s: host %s does not resolve (%s)", shown, u.Hostname(), why)
 	}
 	if no, plain := notTLS(err); no {

@@ -8,8 +8,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 	"unicode/utf8"
+
+	"github.com/muxtop/muxtop/internal/smuxtest"
 )
 
 // hold listens on loopback and accepts every conn, and answers with
@@ -52,6 +56,45 @@ func TestReadURLNoAnswer(t *testing.T) {
 		"muxtop: read: no capture from " + url + " in 2.5s: it never answered\n"
 	if got := stderr.String(); got != want {
 		t.Errorf("stderr %q, want %q", got, want)
+	}
+}
+
+// TestReadURLLateAnswer: --duration counts from read's start, the wait
+// for the answer included: a server that answers late and then sends
+// nothing does not get a fresh --duration for the capture's header.
+// Before, the wait for the first packet began anew at the answer, and
+// read said "no capture … in 4s" up to 8 s after it began.
+func TestReadURLLateAnswer(t *testing.T) {
+	t.Parallel() // mostly waiting, on a port of its own
+	const d = 4 * time.Second
+	release := make(chan struct{})
+	var answered atomic.Int64
+	url := "http://" + hold(t, func(c net.Conn) {
+		<-release
+		answered.Store(time.Now().UnixNano())
+		fmt.Fprint(c, "HTTP/1.1 200 OK\r\nContent-Type: application/x-pcapng\r\n\r\n")
+	}) + "/debug/muxtop/capture"
+	var stdout, stderr syncBuffer
+	began := time.Now()
+	code := make(chan int, 1)
+	go func() {
+		code <- run(context.Background(), []string{"read", url, "-o", "plain", "--duration", d.String()}, &stdout, &stderr)
+	}()
+	smuxtest.Eventually(t, "read waiting for the answer", func() bool {
+		return strings.Contains(stderr.String(), "read: waiting for "+url+" to answer")
+	})
+	time.Sleep(time.Until(began.Add(d * 5 / 8))) // an answer late, not too late
+	close(release)
+	if c := <-code; c != 1 {
+		t.Fatalf("exit %d, want 1: %s", c, stderr.String())
+	}
+	if at := answered.Load(); at != 0 {
+		if took := time.Since(time.Unix(0, at)); took >= d {
+			t.Errorf("read exited %v after the answer, %v after it began: --duration %v began anew at the answer", took.Round(time.Millisecond), time.Since(began).Round(time.Millisecond), d)
+		}
+	}
+	if want := "muxtop: read: no capture from " + url + " in " + d.String(); !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr %q, want %q", stderr.String(), want)
 	}
 }
 

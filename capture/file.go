@@ -24,8 +24,8 @@ type File struct {
 }
 
 // Open reads the header and first packet of the pcap or pcapng capture
-// in r (gzip-compressed or not); a link type Reader does not decode is
-// its error (CheckLinkType's), before a packet is read.
+// in r (gzip-compressed or not); a capture whose link type Reader.Run
+// refuses (CheckLinkType's error) is its error, before a packet is read.
 func Open(r io.Reader) (*File, error) {
 	src, err := NewSource(r)
 	if err != nil {
@@ -33,14 +33,13 @@ func Open(r io.Reader) (*File, error) {
 	}
 	f := &File{src: src}
 	data, ci, err := src.ReadPacketData()
-	// A link type not decoded fails here, before anything is read: Run
-	// would fail at its first packet, after a summary of nothing. A
-	// pcapng's first packet says its interface's.
-	link := src.LinkType()
-	if l, ok := packetLink(ci); ok && err == nil {
-		link = l
-	}
-	if lerr := CheckLinkType(link); lerr != nil {
+	// A link type Run refuses fails here, before anything is read: Run
+	// would fail before its first packet, after a summary of nothing. It
+	// is the capture's, as Run checks it (a pcapng's first interface's,
+	// known once its first packet is read): a packet of another interface
+	// of a type not decoded (dumpcap -i eth0 -i usbmon0) counts as not
+	// TCP, whichever comes first.
+	if lerr := CheckLinkType(src.LinkType()); lerr != nil {
 		return nil, lerr
 	}
 	f.first, f.ci, f.err = append([]byte(nil), data...), ci, err

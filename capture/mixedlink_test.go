@@ -60,3 +60,54 @@ func TestMixedLinkTypes(t *testing.T) {
 		t.Errorf("mixed link types:\n got %s\nwant %s", got, want)
 	}
 }
+
+// TestMixedLinkTypesFirstUnsupported reads a pcapng of two interfaces, as
+// dumpcap -i eth0 -i usbmon0 writes one, whose first packet is on the
+// interface read does not decode (USB): Open takes the capture by its
+// link type (its first interface's, Ethernet), as Run does, and the USB
+// packet counts as not TCP. Before, Open refused the capture by its first
+// packet's interface, whatever the rest held.
+func TestMixedLinkTypesFirstUnsupported(t *testing.T) {
+	ps := readPackets(t, "testdata/base-v2.pcapng")
+	want := counts(readLinked(ps, layers.LinkTypeEthernet, nil))
+	var buf bytes.Buffer
+	w, err := pcapgo.NewNgWriterInterface(&buf, pcapgo.NgInterface{Name: "eth0", LinkType: layers.LinkTypeEthernet}, pcapgo.DefaultNgWriterOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	usb, err := w.AddInterface(pcapgo.NgInterface{Name: "usbmon0", LinkType: layers.LinkTypeLinuxUSB})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := ps[0].CI
+	usbData := make([]byte, 48) // a usbmon header's worth
+	first.InterfaceIndex, first.CaptureLength, first.Length = usb, len(usbData), len(usbData)
+	if err := w.WritePacket(first, usbData); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ps {
+		ci := p.CI
+		ci.InterfaceIndex = 0
+		if err := w.WritePacket(ci, p.Data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	file, err := capture.Open(&buf)
+	if err != nil {
+		t.Fatalf("Open of an Ethernet and USB capture, its first packet USB's: %v", err)
+	}
+	reg := live.New(live.Config{})
+	rd := capture.NewReader(capture.Config{Registry: reg})
+	if err := rd.Run(context.Background(), file); err != nil {
+		t.Fatal(err)
+	}
+	if st := rd.Stats(); st.Packets != uint64(len(ps)+1) || st.NotTCP != 1 {
+		t.Errorf("read %d packets (%d not TCP), want %d (1 not TCP)", st.Packets, st.NotTCP, len(ps)+1)
+	}
+	if got := counts(reg.Snapshot()); got != want {
+		t.Errorf("Ethernet and USB:\n got %s\nwant %s", got, want)
+	}
+}
