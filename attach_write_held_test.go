@@ -44,6 +44,24 @@ func zeroWindows(t *testing.T, file string) (zero []string, all string) {
 	return zero, string(msg)
 }
 
+// zeroSpan is the time from the first to the last of tcpdump -r's
+// lines zero (their HH:MM:SS.ffffff stamps, within one day).
+func zeroSpan(t *testing.T, zero []string) time.Duration {
+	t.Helper()
+	var first, last time.Time
+	for i, line := range zero {
+		at, err := time.Parse("15:04:05.000000", strings.Fields(line)[0])
+		if err != nil {
+			t.Fatalf("tcpdump -r line %q: %v", line, err)
+		}
+		if i == 0 {
+			first = at
+		}
+		last = at
+	}
+	return last.Sub(first)
+}
+
 // heldWriteRun is what heldWrite found: attach's own output, and read's
 // of attach's --write file.
 type heldWriteRun struct {
@@ -54,6 +72,7 @@ type heldWriteRun struct {
 	// the server, taken meanwhile: what the wire showed.
 	real    capture
 	realOut string
+	wire    string // that capture's file
 }
 
 // clientKeepalives counts the client's keepalive frames (smux NOP, yamux
@@ -111,7 +130,7 @@ func heldWrite(t *testing.T, upstream string, client func(c net.Conn) (write, st
 	smuxtest.Eventually(t, "3 s more of the held write", func() bool { return time.Since(began) > 3*time.Second })
 	a.stop(t)
 	stopDump()
-	r := heldWriteRun{file: file, liveOut: a.stdout.String()}
+	r := heldWriteRun{file: file, liveOut: a.stdout.String(), wire: wire}
 	r.realOut = readOK(t, append([]string{wire, "-o", "json"}, thresholds...)...)
 	r.real = parseJSON(t, r.realOut)
 	r.live = parseJSON(t, r.liveOut)
@@ -139,8 +158,19 @@ func checkHeld(t *testing.T, r heldWriteRun) {
 	// to the server shows the server's zero window. (On a loaded machine
 	// its read has been seen to open KEEPALIVE c2s beside it: not the
 	// --write file's matter, and not asserted.)
+	// Where that capture shows no zero window held for a second, the
+	// server's kernel took the bytes as they came (its receive buffer,
+	// autotuned, did not fill while tcpdump ran: CI's clean run showed
+	// none, and read of that wire rightly called the client silent):
+	// the wire then proves nothing of the block, and its read is not
+	// asserted.
 	if wk := findingKeys(r.real); !wk["SESSION_BLOCKED c2s"] {
-		t.Errorf("read of tcpdump's capture of the server's connection opened %v, want SESSION_BLOCKED c2s", wk)
+		zero, _ := zeroWindows(t, r.wire)
+		if span := zeroSpan(t, zero); span >= time.Second {
+			t.Errorf("read of tcpdump's capture of the server's connection opened %v, want SESSION_BLOCKED c2s: its zero windows span %v", wk, span)
+		} else {
+			t.Logf("tcpdump's capture of the server's connection shows its zero windows for %v only (%d packets): its read opened %v, not asserted", span, len(zero), wk)
+		}
 	} else {
 		t.Logf("read of tcpdump's capture of the server's connection opened %v", wk)
 	}
