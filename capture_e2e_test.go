@@ -804,12 +804,7 @@ func checkWritten(t *testing.T, file, want string) {
 // what read counts of the file by name.
 func TestReadStdin(t *testing.T) {
 	bin := muxtopBinary(t)
-	path := filepath.Join("capture", "testdata", "base-v2.pcapng")
-	var byName, stderr syncBuffer
-	if code := run(context.Background(), []string{"read", path, "-o", "json"}, &byName, &stderr); code != 0 {
-		t.Fatalf("read %s: exit %d: %s", path, code, stderr.String())
-	}
-	whole := parseJSON(t, byName.String())
+	path, whole := readBaseV2(t)
 	want := whole.summary["frames"]
 
 	t.Run("file", func(t *testing.T) {
@@ -1036,4 +1031,16 @@ func findingTimes(recs []map[string]any) string {
 // allEnded reports whether every session opened in recs has ended.
 func allEnded(recs []map[string]any) bool {
 	return len(ofType(recs, "session-opened")) == len(ofType(recs, "session-ended"))
+}
+
+// readBaseV2 reads capture/testdata/base-v2.pcapng by its name, in
+// process, and returns its path and what read printed of it.
+func readBaseV2(t *testing.T) (string, capture) {
+	t.Helper()
+	path := filepath.Join("capture", "testdata", "base-v2.pcapng")
+	var byName, stderr syncBuffer
+	if code := run(context.Background(), []string{"read", path, "-o", "json"}, &byName, &stderr); code != 0 {
+		t.Fatalf("read %s: exit %d: %s", path, code, stderr.String())
+	}
+	return path, parseJSON(t, byName.String())
 }

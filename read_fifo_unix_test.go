@@ -25,12 +25,7 @@ import (
 // --duration ended it, only kill -9; nothing said that it waited.
 func TestReadFIFO(t *testing.T) {
 	bin := muxtopBinary(t)
-	path := filepath.Join("capture", "testdata", "base-v2.pcapng")
-	var byName, stderr syncBuffer
-	if code := run(context.Background(), []string{"read", path, "-o", "json"}, &byName, &stderr); code != 0 {
-		t.Fatalf("read %s: exit %d: %s", path, code, stderr.String())
-	}
-	whole := parseJSON(t, byName.String())
+	path, whole := readBaseV2(t)
 	fifo := func(t *testing.T) string {
 		name := filepath.Join(t.TempDir(), "cap.fifo")
 		if err := unix.Mkfifo(name, 0o600); err != nil {

@@ -22,14 +22,7 @@ func TestMixedLinkTypes(t *testing.T) {
 	ps := readPackets(t, "testdata/base-v2.pcapng")
 	want := counts(readLinked(ps, layers.LinkTypeEthernet, nil))
 	var buf bytes.Buffer
-	w, err := pcapgo.NewNgWriterInterface(&buf, pcapgo.NgInterface{Name: "eth0", LinkType: layers.LinkTypeEthernet}, pcapgo.DefaultNgWriterOptions)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tun, err := w.AddInterface(pcapgo.NgInterface{Name: "tun0", LinkType: layers.LinkTypeRaw})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, tun := twoInterfaces(t, &buf, pcapgo.NgInterface{Name: "tun0", LinkType: layers.LinkTypeRaw})
 	for i, p := range ps {
 		ci, data := p.CI, p.Data
 		ci.InterfaceIndex = 0
@@ -48,11 +41,7 @@ func TestMixedLinkTypes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := live.New(live.Config{})
-	rd := capture.NewReader(capture.Config{Registry: reg})
-	if err := rd.Run(context.Background(), file); err != nil {
-		t.Fatal(err)
-	}
+	reg, rd := runFile(t, file)
 	if st := rd.Stats(); st.Packets != uint64(len(ps)) || st.NotTCP != 0 {
 		t.Errorf("read %d packets (%d not TCP), want %d", st.Packets, st.NotTCP, len(ps))
 	}
@@ -71,14 +60,7 @@ func TestMixedLinkTypesFirstUnsupported(t *testing.T) {
 	ps := readPackets(t, "testdata/base-v2.pcapng")
 	want := counts(readLinked(ps, layers.LinkTypeEthernet, nil))
 	var buf bytes.Buffer
-	w, err := pcapgo.NewNgWriterInterface(&buf, pcapgo.NgInterface{Name: "eth0", LinkType: layers.LinkTypeEthernet}, pcapgo.DefaultNgWriterOptions)
-	if err != nil {
-		t.Fatal(err)
-	}
-	usb, err := w.AddInterface(pcapgo.NgInterface{Name: "usbmon0", LinkType: layers.LinkTypeLinuxUSB})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, usb := twoInterfaces(t, &buf, pcapgo.NgInterface{Name: "usbmon0", LinkType: layers.LinkTypeLinuxUSB})
 	first := ps[0].CI
 	usbData := make([]byte, 48) // a usbmon header's worth
 	first.InterfaceIndex, first.CaptureLength, first.Length = usb, len(usbData), len(usbData)
@@ -99,15 +81,37 @@ func TestMixedLinkTypesFirstUnsupported(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Open of an Ethernet and USB capture, its first packet USB's: %v", err)
 	}
-	reg := live.New(live.Config{})
-	rd := capture.NewReader(capture.Config{Registry: reg})
-	if err := rd.Run(context.Background(), file); err != nil {
-		t.Fatal(err)
-	}
+	reg, rd := runFile(t, file)
 	if st := rd.Stats(); st.Packets != uint64(len(ps)+1) || st.NotTCP != 1 {
 		t.Errorf("read %d packets (%d not TCP), want %d (1 not TCP)", st.Packets, st.NotTCP, len(ps)+1)
 	}
 	if got := counts(reg.Snapshot()); got != want {
 		t.Errorf("Ethernet and USB:\n got %s\nwant %s", got, want)
 	}
+}
+
+// twoInterfaces returns a pcapng writer to buf of an Ethernet interface,
+// eth0 (index 0), and second, and second's index.
+func twoInterfaces(t *testing.T, buf *bytes.Buffer, second pcapgo.NgInterface) (*pcapgo.NgWriter, int) {
+	t.Helper()
+	w, err := pcapgo.NewNgWriterInterface(buf, pcapgo.NgInterface{Name: "eth0", LinkType: layers.LinkTypeEthernet}, pcapgo.DefaultNgWriterOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i, err := w.AddInterface(second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w, i
+}
+
+// runFile reads file into a new registry and returns it and the reader.
+func runFile(t *testing.T, file *capture.File) (*live.Registry, *capture.Reader) {
+	t.Helper()
+	reg := live.New(live.Config{})
+	rd := capture.NewReader(capture.Config{Registry: reg})
+	if err := rd.Run(context.Background(), file); err != nil {
+		t.Fatal(err)
+	}
+	return reg, rd
 }
