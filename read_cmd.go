@@ -170,7 +170,7 @@ func newReadCmd() *cobra.Command {
 				}
 				t := time.NewTimer(waitNoticeAfter)
 				defer t.Stop()
-				waitSay, from, stream = t.C, "from "+files[0], true
+				waitSay, from, stream = t.C, "from "+printable.Text(files[0]), true // a name a user gave is shown, not its raw control bytes
 				g, err := openStream(ctx, files[0], waitSay, "muxtop: read: waiting for a capture "+from, cmd.ErrOrStderr())
 				if err != nil {
 					switch {

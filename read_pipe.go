@@ -32,7 +32,6 @@ func streamPath(path string) bool {
 // --duration, q in the UI); where the poller does not take it (darwin's
 // FIFOs, Go issue 24164; a device without poll) it stays blocking, its
 // end still seen, its reads not interrupted.
-
 func openStream(ctx context.Context, path string, wait <-chan time.Time, waiting string, w io.Writer) (*os.File, error) {
 	type result struct {
 		f   *os.File

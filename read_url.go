@@ -23,10 +23,10 @@ import (
 	"github.com/muxtop/muxtop/printable"
 )
 
-// isURL reports whether read's argument a is an http:// or https:// URL:
-// a live capture a program serves (pcapout.Live), read as - reads a pipe.
-// A URL of another scheme (ftp://) is one too, for openURL to refuse in
-// words, unless a file of that name exists.
+// isURL reports whether read's argument a is a URL: an http:// or
+// https:// one is a live capture a program serves (pcapout.Live), read as
+// - reads a pipe; one of another scheme (ftp://), for openURL to refuse
+// in words, unless a file of that name exists.
 func isURL(a string) bool {
 	l := strings.ToLower(a)
 	if strings.HasPrefix(l, "http://") || strings.HasPrefix(l, "https://") {

@@ -25,7 +25,8 @@ type File struct {
 
 // Open reads the header and first packet of the pcap or pcapng capture
 // in r (gzip-compressed or not); a capture whose link type Reader.Run
-// refuses (CheckLinkType's error) is its error, before a packet is read.
+// refuses (CheckLinkType's error) is its error, once its first packet
+// is read (a pcapng's interface is known then), before any is counted.
 func Open(r io.Reader) (*File, error) {
 	src, err := NewSource(r)
 	if err != nil {

@@ -49,7 +49,7 @@ func ParseFilter(expr string) (Filter, error) {
 		default:
 			if strings.HasPrefix(w, "-") && len(w) > 1 {
 				// A flag after --, which ends the flags.
-				return Filter{}, fmt.Errorf("capture: filter %q: %q is a flag, not a filter's word: flags go before --", expr, w)
+				return Filter{}, fmt.Errorf("capture: filter %q: %q is a flag, not a filter's word: flags go before --", expr, words[i])
 			}
 			return Filter{}, fmt.Errorf("capture: filter %q: %q is not understood; use terms such as host 10.0.0.5 and port 9000", expr, words[i])
 		}

@@ -220,8 +220,9 @@ func TestSilentOneFindingPerDirectionReal(t *testing.T) {
 				io.ReadFull(s, make([]byte, 1))
 				rs[i] = [2]net.Conn{c, s}
 			}
-			// The client thinks 60 ms between its rounds of calls, or 3
-			// times the slowest call so far if longer: NO_REPLY takes a
+			// The client thinks 60 ms between its rounds of calls, and
+			// 100 ms before its hung call, or 3 times the slowest call so
+			// far if longer: NO_REPLY takes a
 			// stream's opener for the requester only where its pause is
 			// more than ThinkFactor times its slowest answer, and a
 			// loaded machine's answer over 30 ms made the reused streams
@@ -236,7 +237,7 @@ func TestSilentOneFindingPerDirectionReal(t *testing.T) {
 					slowest = max(slowest, time.Since(start))
 				}
 			}
-			time.Sleep(100 * time.Millisecond)
+			time.Sleep(max(100*time.Millisecond, 3*slowest)) // the pause that lists the hung call
 			for i := range rs {
 				io.WriteString(rs[i][0], "hung call")
 			}

@@ -348,12 +348,14 @@ func TestLiveStalledViewerBounded(t *testing.T) {
 // and copies nothing: the bytes dropped cost no memory.
 func TestWriteFullQueueNoCopy(t *testing.T) {
 	g := &gate{open: make(chan struct{})}
-	w, err := pcapout.New(g, 0)
+	// Filling New's 64 MiB queue copied 64 MiB first (15 s of CI's race
+	// run), and a full queue is full whatever its bound: 1 MiB. One writer
+	// only: a second, left running, would leak its goroutine.
+	newWriter := func() (*pcapout.Writer, error) { return pcapout.New(g, 0) }
 	if raceEnabled {
-		// Filling New's 64 MiB queue copied 64 MiB first (15 s of CI's race
-		// run), and a full queue is full whatever its bound: 1 MiB.
-		w, err = pcapout.NewQueued(g, 1<<20)
+		newWriter = func() (*pcapout.Writer, error) { return pcapout.NewQueued(g, 1<<20) }
 	}
+	w, err := newWriter()
 	if err != nil {
 		t.Fatal(err)
 	}

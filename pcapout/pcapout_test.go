@@ -40,14 +40,16 @@ func (g *gate) Write(p []byte) (int, error) {
 func TestStalledFileNeverBlocks(t *testing.T) {
 	g := &gate{open: make(chan struct{})}
 	frames := 3200 // about 210 MB, past New's 64 MiB queue
-	w, err := pcapout.New(g, 0)
+	// The 64 MiB the queue took, copied into it and the file, were the
+	// test's 12 s in CI's race run: a 4 MiB queue and 13 MB take the same
+	// paths; New's own queue without -race. One writer only: a second,
+	// left running, would write its header into g too.
+	newWriter := func() (*pcapout.Writer, error) { return pcapout.New(g, 0) }
 	if raceEnabled {
-		// The 64 MiB the queue took, copied into it and the file, were the
-		// test's 12 s in CI's race run: a 4 MiB queue and 13 MB take the
-		// same paths; New's own queue without -race.
 		frames = 200
-		w, err = pcapout.NewQueued(g, 4<<20)
+		newWriter = func() (*pcapout.Writer, error) { return pcapout.NewQueued(g, 4<<20) }
 	}
+	w, err := newWriter()
 	if err != nil {
 		t.Fatal(err)
 	}

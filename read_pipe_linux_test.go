@@ -1,5 +1,3 @@
-//go:build unix
-
 package main
 
 import (
@@ -8,7 +6,8 @@ import (
 	"testing"
 )
 
-// TestOpenStreamNotPollable opens a character device the poller refuses
+// TestOpenStreamNotPollable (Linux: epoll's refusal is what it needs)
+// opens a character device the poller refuses
 // (/dev/null: epoll takes no file without a poll method), as read of a
 // path that is no regular file does: openStream gives it as it is,
 // blocking. Before, its descriptor was duplicated in non-blocking mode,
