@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	hyamux "github.com/hashicorp/yamux"
-
 	"github.com/muxtop/muxtop/capture"
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
@@ -50,51 +48,18 @@ func (u untold) ConnOver(client, server, transport string, at time.Time) tap.Con
 // ends of a loopback TCP connection, with prefix before the mux.
 func yamuxOn(t *testing.T, w *pcapout.Writer, cc, sc net.Conn, prefix []byte) (client, server string) {
 	t.Helper()
-	cfg := hyamux.DefaultConfig()
-	cfg.EnableKeepAlive = false
-	cfg.LogOutput = io.Discard
 	var c net.Conn = tap.Wrap(cc, live.Client, live.New(live.Config{}), "test", tap.WithProtocol(tap.Yamux), tap.Skip(len(prefix)), tap.Record(untold{w}))
 	if len(prefix) > 0 {
 		if _, err := c.Write(prefix); err != nil {
 			t.Fatal(err)
 		}
 	}
-	done := make(chan struct{})
-	go func() { // the server: past the prefix byte, an echo of one stream
-		defer close(done)
-		if _, err := io.ReadFull(sc, make([]byte, len(prefix))); err != nil {
-			return
-		}
-		srv, err := hyamux.Server(sc, cfg)
-		if err != nil {
-			return
-		}
-		defer srv.Close()
-		st, err := srv.AcceptStream()
-		if err != nil {
-			return
-		}
-		io.Copy(st, st)
-		st.Close()
-		srv.AcceptStream() // until the client closes the session
-	}()
-	cli, err := hyamux.Client(c, cfg)
-	if err != nil {
+	// The server's mux begins past the prefix, which the client has
+	// written and loopback holds.
+	if _, err := io.ReadFull(sc, make([]byte, len(prefix))); err != nil {
 		t.Fatal(err)
 	}
-	st, err := cli.OpenStream()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Write([]byte("hello")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.ReadFull(st, make([]byte, 5)); err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
-	cli.Close()
-	<-done
+	smuxtest.Mux{}.EchoRoundTrip(t, c, sc)
 	return cc.LocalAddr().String(), cc.RemoteAddr().String()
 }
 

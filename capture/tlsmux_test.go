@@ -1,13 +1,10 @@
 package capture_test
 
 import (
-	"io"
 	"net"
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/xtaci/smux"
 
 	"github.com/muxtop/muxtop/capture"
 	"github.com/muxtop/muxtop/internal/smuxtest"
@@ -25,41 +22,8 @@ func smuxInTLS(t *testing.T, w *pcapout.Writer) uint16 {
 	cc, sc := smuxtest.Conns(t)
 	wire := tap.Wrap(cc, live.Client, live.New(live.Config{}), "test", tap.Record(untold{w}))
 	tc, ts := smuxtest.TLSOver(t, wire, sc)
-	cfg := smuxtest.Config(2)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		srv, err := smux.Server(ts, cfg)
-		if err != nil {
-			return
-		}
-		defer srv.Close()
-		st, err := srv.AcceptStream()
-		if err != nil {
-			return
-		}
-		io.Copy(st, st)
-		st.Close()
-		srv.AcceptStream() // until the client closes the session
-	}()
-	cli, err := smux.Client(tc, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := cli.OpenStream()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Write([]byte("hello")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.ReadFull(st, make([]byte, 5)); err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
-	cli.Close()
+	smuxtest.Mux{Smux: smuxtest.Config(2)}.EchoRoundTrip(t, tc, ts)
 	tc.Close()
-	<-done
 	_, port, _ := net.SplitHostPort(cc.RemoteAddr().String())
 	p, _ := strconv.Atoi(port)
 	return uint16(p)

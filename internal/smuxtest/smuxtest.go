@@ -383,6 +383,41 @@ func MuxOf(yam bool) Mux {
 	return Mux{Smux: Config(2)}
 }
 
+// EchoRoundTrip runs m over client and server, the two ends of one
+// connection: the server echoes each stream, and the client opens one,
+// writes "hello", reads it back, and closes the stream and its session.
+// It returns once the server's session has ended.
+func (m Mux) EchoRoundTrip(t testing.TB, client, server net.Conn) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv, err := m.Server(server)
+		if err != nil {
+			return
+		}
+		defer srv.Close()
+		<-echo(srv) // until the client closes the session
+	}()
+	cli, err := m.Client(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := cli.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(st, make([]byte, 5)); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	cli.Close()
+	<-done
+}
+
 // Yamux reports whether m is hashicorp/yamux.
 func (m Mux) Yamux() bool { return m.Smux == nil }
 
