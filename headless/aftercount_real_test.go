@@ -108,13 +108,19 @@ func later(a, b time.Time) time.Time {
 	return a
 }
 
-// leakTwoStreams starts a real smux v2 pair, keepalive off, its client
-// tapped into reg, whose server answers each stream once and never
-// closes it, and has the client ask on 2 streams and close each after
-// its answer: 2 streams the server leaks.
+// leakTwoStreams is leakStreams of 2 streams on smux v2.
 func leakTwoStreams(t *testing.T, reg *live.Registry) (cli, srv *smux.Session) {
 	t.Helper()
-	scfg := smuxtest.Config(2)
+	return leakStreams(t, reg, 2, 2)
+}
+
+// leakStreams starts a real smux pair of version, keepalive off, its
+// client tapped into reg, whose server answers each stream once and never
+// closes it, and has the client ask on n streams and close each after
+// its answer: n streams the server leaks.
+func leakStreams(t *testing.T, reg *live.Registry, version, n int) (cli, srv *smux.Session) {
+	t.Helper()
+	scfg := smuxtest.Config(version)
 	scfg.KeepAliveDisabled = true
 	cli, srv = smuxtest.Pair(t, scfg, func(c net.Conn) net.Conn { return tap.Wrap(c, live.Client, reg, "test") }, nil)
 	go func() { // the server: answers each stream once, never closes it
@@ -128,7 +134,7 @@ func leakTwoStreams(t *testing.T, reg *live.Registry) (cli, srv *smux.Session) {
 			}
 		}
 	}()
-	for range 2 {
+	for range n {
 		st, err := cli.OpenStream()
 		if err != nil {
 			t.Fatal(err)

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,7 +11,6 @@ import (
 
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
-	"github.com/muxtop/muxtop/tap"
 )
 
 // TestSummaryAgesAtTheEnd: the summary's open findings are worded with
@@ -28,31 +25,7 @@ func TestSummaryAgesAtTheEnd(t *testing.T) {
 		var now atomic.Int64
 		now.Store(time.Now().UnixNano())
 		reg := live.New(live.Config{Clock: func() time.Time { return time.Unix(0, now.Load()) }})
-		cfg := smuxtest.Config(1)
-		cfg.KeepAliveDisabled = true
-		cli, srv := smuxtest.Pair(t, cfg, func(c net.Conn) net.Conn { return tap.Wrap(c, live.Client, reg, "test") }, nil)
-		go func() { // the server: answers each stream once, never closes it
-			for {
-				st, err := srv.AcceptStream()
-				if err != nil {
-					return
-				}
-				if _, err := io.ReadFull(st, make([]byte, 4)); err == nil {
-					st.Write([]byte("answer!!"))
-				}
-			}
-		}()
-		st, err := cli.OpenStream()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := st.Write([]byte("RAND")); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.ReadFull(st, make([]byte, 8)); err != nil {
-			t.Fatal(err)
-		}
-		st.Close() // the client's FIN; the server sends none
+		cli, srv := leakStreams(t, reg, 1, 1)
 		var syn time.Time
 		smuxtest.Eventually(t, "the client's FIN", func() bool {
 			ss := reg.Snapshot().Sessions[0]
