@@ -351,11 +351,17 @@ func (s *Session) ReadDone(dir Dir) { s.w.reads[dir&1].Add(1) }
 // second after it opens again, as after a blocked write; it names the
 // block after BlockedAfter (SESSION_BLOCKED).
 func (s *Session) ReceiveWindow(dir Dir, closed bool, at time.Time) {
+	s.setWindow(dir, closed, false, at)
+}
+
+// setWindow is ReceiveWindow, and HeldWindow where held: one lock, so
+// that no evaluation sees a tap's held write as a closed window.
+func (s *Session) setWindow(dir Dir, closed, held bool, at time.Time) {
 	s.mu.Lock()
 	if since := s.w.zeroSince[dir&1]; !closed && since != 0 && at.UnixNano()-since >= int64(zeroSettle) {
 		s.w.zeroFreed[dir&1] = at.UnixNano() // it held the sender
 	}
-	s.w.zeroSince[dir&1], s.w.zeroHeld[dir&1] = 0, false
+	s.w.zeroSince[dir&1], s.w.zeroHeld[dir&1] = 0, closed && held
 	if closed {
 		s.w.zeroSince[dir&1] = at.UnixNano()
 	}
@@ -371,12 +377,7 @@ func (s *Session) ReceiveWindow(dir Dir, closed bool, at time.Time) {
 // as the tap did live (sign write), not that the receiver's window has
 // been closed all along, which a capture of the wire may not show.
 func (s *Session) HeldWindow(dir Dir, closed bool, at time.Time) {
-	s.ReceiveWindow(dir, closed, at)
-	if closed {
-		s.mu.Lock()
-		s.w.zeroHeld[dir&1] = true
-		s.mu.Unlock()
-	}
+	s.setWindow(dir, closed, true, at)
 }
 
 // watchUsed notes a stream frame at ns (usedAt). s.mu is held.
