@@ -100,7 +100,9 @@ func TestYamuxKeepaliveLonePing(t *testing.T) {
 	}
 	ping := serverPing(t, run, run.serverFIN)
 	if !ping.After(run.lastClient) {
-		t.Fatalf("the server's last ping at %v, before the client's last byte at %v", ping, run.lastClient)
+		// The scenario did not arise: a loaded machine (CI's race run)
+		// delayed the client's last byte past the server's last ping.
+		t.Skipf("the server's last ping at %v, before the client's last byte at %v: no lone ping to test", ping, run.lastClient)
 	}
 	for _, tc := range []struct {
 		name string
