@@ -761,8 +761,11 @@ func TestDemoWriteFaultSession(t *testing.T) {
 	if code := run(context.Background(), []string{"read", file, "-o", "json"}, &out, &errOut); code != 0 {
 		t.Fatalf("read: exit %d: %s", code, errOut.String())
 	}
-	if live, read := sessions(stdout.String()), sessions(out.String()); live != 3.0 || read != live {
-		t.Errorf("the demo counted %v sessions (want 3: the pool's 2 and the fault's), read of its --write file %v", live, read)
+	// 3: the pool's 2 and the fault's; more where the gateway replaced a
+	// session whose request timed out (checkPoolSessions), as a loaded
+	// race run made it (5). read of the file counts each the same.
+	if live, read := sessions(stdout.String()), sessions(out.String()); live.(float64) < 3 || read != live {
+		t.Errorf("the demo counted %v sessions (want 3 or more: the pool's 2 and the fault's), read of its --write file %v", live, read)
 	}
 }
 

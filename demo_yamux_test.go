@@ -15,9 +15,7 @@ import (
 // ended with their session — and no violations, drops or anomalies.
 func checkYamuxConsistent(t *testing.T, c capture, pool int) {
 	t.Helper()
-	if got := len(c.sessions); got != pool {
-		t.Errorf("sessions = %d, want the pool size %d", got, pool)
-	}
+	checkPoolSessions(t, c, pool)
 	type key struct{ session, sid float64 }
 	type stream struct {
 		syn, ack, rand, answer, fin [2]int

@@ -156,6 +156,23 @@ func getNumbers(t *testing.T, url string, n int) []uint64 {
 // (live.UnsentText), capturing the offset from which nothing went out.
 var clientUnsent = regexp.MustCompile(`^→ a write failed: the last \d+ bytes recorded, from offset (\d+) on, never went out`)
 
+// checkPoolSessions checks that a demo's gateway dialed its pool: pool
+// sessions, or more where it replaced some. A request that times out
+// (demo.DefaultTimeout, 2 s, which a race run at load 16 exceeded: 12
+// sessions of a pool of 4 in 3 s) fails its session, and the gateway
+// replaces it by design (demo/gateway.go); it says so only at Info, which
+// no front end shows, so the extra sessions are logged, not counted as
+// a fault.
+func checkPoolSessions(t *testing.T, c capture, pool int) {
+	t.Helper()
+	switch got := len(c.sessions); {
+	case got < pool:
+		t.Errorf("sessions = %d, want the pool size %d", got, pool)
+	case got > pool:
+		t.Logf("sessions = %d, the pool size %d: the gateway replaced %d whose requests timed out", got, pool, got-pool)
+	}
+}
+
 // checkConsistent checks what a tapped demo must show: every stream opened
 // by the client carries SYN, one RAND, one 8-byte answer and a FIN each way
 // — except the few requests that the shutdown cut short, which must be
@@ -163,9 +180,7 @@ var clientUnsent = regexp.MustCompile(`^→ a write failed: the last \d+ bytes r
 // violations, drops or anomalies.
 func checkConsistent(t *testing.T, c capture, pool int) {
 	t.Helper()
-	if got := len(c.sessions); got != pool {
-		t.Errorf("sessions = %d, want the pool size %d", got, pool)
-	}
+	checkPoolSessions(t, c, pool)
 	type key struct {
 		session, sid float64
 	}
