@@ -919,7 +919,8 @@ func (s *Session) drained(st *stream, dir Dir, before uint32) bool {
 // in flight, and does not count, where
 //   - its writer was streaming up to the FIN (stream.run): payload
 //     bursts at runBursts distinct milliseconds at least, spanning
-//     runSpan at least, the latest within inFlightWindow before the FIN.
+//     runSpan at least, the latest within inFlightWindow before the FIN
+//     (or after it, recorded before it: inFlight).
 //     One message of several frames (a length prefix and its payload, a
 //     header and its body, one Write smux splits), or two chunks, is no
 //     stream: what its writer sends after the FIN counts, the classic
@@ -986,13 +987,21 @@ func (s *Session) watchData(st *stream, dir Dir, ns int64) {
 // its receiver's FIN went out: its writer was streaming up to the FIN
 // (watchData), and it came within inFlightWindow of the FIN. s.mu is
 // held.
+//
+// The run's latest burst may be stamped after the FIN: a tap stamps a
+// frame as its Read or Write returns and records it under s.mu, so a FIN
+// it wrote can be recorded after frames it read and stamped later (14 ms
+// on two loaded cores). Such a burst, within inFlightWindow after the
+// FIN, shows the writer streaming across it; before, its tick wrapped to
+// 2^26 ms "before" the FIN, and its writer's next frames counted.
 func (s *Session) inFlight(st *stream, dir Dir, ns int64) bool {
 	r, fin := st.run[dir], st.finAt[dir.Reverse()]
 	if r&(1<<runBits-1) < runBursts || r>>runBits&(1<<runSpanBits-1) < runSpan || ns-fin > int64(inFlightWindow) {
 		return false
 	}
-	before := (uint32(fin/int64(time.Millisecond)) - r>>(runBits+runSpanBits)) & runTickMask
-	return before <= uint32(inFlightWindow/time.Millisecond)
+	latest, finTick := r>>(runBits+runSpanBits), uint32(fin/int64(time.Millisecond))&runTickMask
+	window := uint32(inFlightWindow / time.Millisecond)
+	return (finTick-latest)&runTickMask <= window || (latest-finTick)&runTickMask <= window
 }
 
 // countLate counts frames late frames of bytes payload bytes sent in dir
