@@ -431,6 +431,15 @@ func (r *Reader) Packet(data []byte, ci gopacket.CaptureInfo, link layers.LinkTy
 	}
 	if c := ca.conn; c != nil {
 		d := c.dirOf(netFlow, &r.tcp)
+		// A direction begun at a probe's sequence: its sender's next
+		// segment, or its peer's ACK, shows its next byte one after.
+		tcpFlow := r.tcp.TransportFlow()
+		if c.bareStart[d] && reassembly.Sequence(r.tcp.Seq) == c.next[d].Add(1) {
+			c.moveStart(ca, d, netFlow, tcpFlow)
+		}
+		if rv := d.Reverse(); r.tcp.ACK && c.bareStart[rv] && reassembly.Sequence(r.tcp.Ack) == c.next[rv].Add(1) {
+			c.moveStart(ca, rv, netFlow.Reverse(), tcpFlow.Reverse())
+		}
 		if r.tcp.ACK && c.holeAcked(d, &r.tcp) {
 			// The peer acknowledged bytes the capture never had: they will
 			// not come. Skip to what reassembly holds after them, before
@@ -747,6 +756,10 @@ type conn struct {
 	rec      tap.ConnRecorder // nil, or where the decoded connection is recorded (--write)
 	last     time.Time
 	complete bool // reassembly is done with it
+	// bareStart is, by direction, whether it began, joined mid-stream,
+	// at a bare ACK's sequence and no byte of it has come since: maybe
+	// a window or keepalive probe's, a byte behind (moveStart).
+	bareStart [2]bool
 	// next is, per direction, the sequence number of the next byte
 	// reassembly will deliver; an ACK beyond it shows bytes the capture lost.
 	next      [2]reassembly.Sequence
@@ -964,6 +977,7 @@ func (c *conn) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.T
 			c.next[d] = reassembly.Sequence(tcp.Seq).Add(1)
 		default:
 			c.next[d] = reassembly.Sequence(tcp.Seq)
+			c.bareStart[d] = !tcp.FIN && !tcp.RST && len(tcp.Payload) == 0
 		}
 		c.nextKnown[d] = true
 	}
@@ -1012,6 +1026,9 @@ func (c *conn) ReassembledSG(sg reassembly.ScatterGather, ac reassembly.Assemble
 	rdir, _, end, skip := sg.Info()
 	d := c.dir(rdir)
 	n, _ := sg.Lengths()
+	if n > 0 || skip > 0 || end {
+		c.bareStart[d] = false
+	}
 	c.next[d] = c.next[d].Add(max(skip, 0) + n)
 	if c.state == skipped {
 		return
@@ -1167,6 +1184,25 @@ func (c *conn) lostAcked(d live.Dir, tcp *layers.TCP, at time.Time) {
 	if n := int64(c.next[rv].Difference(ack)) - c.ahead[rv]; n > 0 {
 		c.ahead[rv] += n
 		c.lost(rv, n, at)
+	}
+}
+
+// moveStart moves direction d, which began at a bare ACK's sequence and
+// has had no byte since (bareStart), one byte on: its sender's next
+// segment, or its peer's ACK, shows its next byte one after. The bare
+// ACK was a window or keepalive probe (Linux's tcp_xmit_probe_skb),
+// which carries snd_una-1, a byte sent and acknowledged before. Left
+// there, the direction was a byte behind its sender for good: the peer's
+// ACK counted the byte lost, and the sender's RST, at its true sequence,
+// was out of order and ignored (RFC 5961), so a session joined while its
+// server's window was closed (demo --fault hol) did not end at the
+// client's reset, and the server's silence after it was KEEPALIVE.
+// netFlow and tcpFlow are d's.
+func (c *conn) moveStart(ca *connAsm, d live.Dir, netFlow, tcpFlow gopacket.Flow) {
+	c.bareStart[d] = false
+	next := c.next[d].Add(1)
+	if ca.asm.MoveStart(netFlow, tcpFlow, next) {
+		c.next[d] = next
 	}
 }
 

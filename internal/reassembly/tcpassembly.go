@@ -22,7 +22,8 @@
 // In muxtop, this is github.com/gopacket/gopacket/reassembly v1.7.7
 // (tcpassembly.go, memory.go and tcpcheck.go, unchanged; the LICENSE file
 // is gopacket's) but for initialAllocSize in memory.go, which sizes every
-// StreamPool for one connection, as capture uses them, not 1024.
+// StreamPool for one connection, as capture uses them, not 1024, and
+// Assembler.MoveStart, added.
 package reassembly
 
 import (
@@ -1485,4 +1486,26 @@ func min(a, b int) int {
 		return a
 	}
 	return b
+}
+
+// MoveStart moves where the direction sending on netFlow and tcpFlow
+// next expects bytes to seq, and reports whether it did: only where that
+// direction has started, delivered no byte yet and holds none queued.
+// (Added in muxtop: a direction a capture joined at a bare ACK began
+// there, and a window or keepalive probe's sequence, snd_una-1, is a
+// byte behind the sender's next one.)
+func (a *Assembler) MoveStart(netFlow, tcpFlow gopacket.Flow, seq Sequence) bool {
+	a.connPool.mu.RLock()
+	conn, half, _ := a.connPool.getHalf(key{netFlow, tcpFlow})
+	a.connPool.mu.RUnlock()
+	if conn == nil {
+		return false
+	}
+	conn.mu.Lock()
+	defer conn.mu.Unlock()
+	if conn.removed || half.closed || half.nextSeq == invalidSequence || half.first != nil || half.finSeq != invalidSequence {
+		return false
+	}
+	half.nextSeq = seq
+	return true
 }
