@@ -20,6 +20,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/xtaci/smux"
@@ -286,7 +289,7 @@ func startTcpdumpOn(t *testing.T, bin, iface, addr, file string, opts ...string)
 		t.Fatal("tcpdump did not start listening in 10 s")
 	}
 	return func() (drops int, stats string) {
-		time.Sleep(500 * time.Millisecond) // the last ACKs reach tcpdump
+		tcpdumpSettle(file)
 		td.Process.Signal(syscall.SIGINT)
 		td.Wait()
 		stats = <-listening // tcpdump's last lines: packets captured, dropped
@@ -295,6 +298,101 @@ func startTcpdumpOn(t *testing.T, bin, iface, addr, file string, opts ...string)
 		}
 		return drops, stats
 	}
+}
+
+// tcpdumpSettle waits, before tcpdump is stopped (packets still in the
+// kernel at SIGINT are lost), until the -U file holds the last packets of
+// its connections: where every one it saw both ways is closed (a RST, or
+// each side's FIN acknowledged by the other), at once; while one it saw
+// both ways is closing (a FIN, not yet each side's acknowledged), on;
+// else (connections that stay open, or seen one way only) until the file
+// has not grown for 500 ms. Within 10 s in all. A fixed 500 ms lost a
+// session's last FIN where a loaded machine closed its server's side
+// later.
+func tcpdumpSettle(file string) {
+	deadline := time.Now().Add(10 * time.Second)
+	size, since := int64(-1), time.Now()
+	for time.Now().Before(deadline) {
+		closed, closing := tcpConnsClosed(file)
+		if closed {
+			return
+		}
+		if fi, err := os.Stat(file); err == nil && fi.Size() != size {
+			size, since = fi.Size(), time.Now()
+		} else if !closing && time.Since(since) >= 500*time.Millisecond {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// tcpConnsClosed reads the pcap file's TCP connections: closed, there
+// is one at least, and every one seen both ways is closed (a RST, or
+// each side's FIN acknowledged by the other) and none is seen one way
+// only; closing, one seen both ways has a FIN but is not closed. A
+// record tcpdump is still writing reads as neither.
+func tcpConnsClosed(file string) (closed, closing bool) {
+	f, err := os.Open(file)
+	if err != nil {
+		return false, false
+	}
+	defer f.Close()
+	r, err := pcapgo.NewReader(f)
+	if err != nil {
+		return false, false
+	}
+	type end struct {
+		fin, finAcked, sent bool
+		finNext             uint32 // the sequence number after the FIN
+	}
+	type conn struct {
+		ends  map[string]*end
+		reset bool
+	}
+	conns := map[string]*conn{}
+	for {
+		data, _, err := r.ReadPacketData()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return false, false
+		}
+		p := gopacket.NewPacket(data, r.LinkType(), gopacket.NoCopy)
+		tcp, _ := p.Layer(layers.LayerTypeTCP).(*layers.TCP)
+		if tcp == nil || p.NetworkLayer() == nil {
+			continue
+		}
+		src := p.NetworkLayer().NetworkFlow().Src().String() + ":" + tcp.SrcPort.String()
+		dst := p.NetworkLayer().NetworkFlow().Dst().String() + ":" + tcp.DstPort.String()
+		key := min(src, dst) + "-" + max(src, dst)
+		c := conns[key]
+		if c == nil {
+			c = &conn{ends: map[string]*end{src: {}, dst: {}}}
+			conns[key] = c
+		}
+		from, to := c.ends[src], c.ends[dst]
+		from.sent = true
+		c.reset = c.reset || tcp.RST
+		if tcp.FIN {
+			from.fin, from.finNext = true, tcp.Seq+uint32(len(tcp.Payload))+1
+		}
+		if tcp.ACK && to.fin && int32(tcp.Ack-to.finNext) >= 0 {
+			to.finAcked = true
+		}
+	}
+	closed = len(conns) > 0
+	for _, c := range conns {
+		both, done, fin := true, true, false
+		for _, e := range c.ends {
+			both = both && e.sent
+			done = done && e.finAcked
+			fin = fin || e.fin
+		}
+		closed = closed && both && (c.reset || done)
+		closing = closing || both && fin && !c.reset && !done
+	}
+	return closed, closing
 }
 
 // TestTcpdumpFaultThenRead: muxtop read of a tcpdump capture of a fault

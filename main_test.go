@@ -312,6 +312,38 @@ func runDemoJSON(t *testing.T, minRun time.Duration, n int, args ...string) (cap
 	return parseJSON(t, stdout.String()), mine
 }
 
+// runDemoUntil runs the demo in-process with args, no --duration, until
+// its stdout satisfies until (within a minute: a loaded machine may start
+// its load late), then stops it as a user's interrupt does (its context
+// canceled), and returns its stdout, summary included, and stderr. A
+// fixed --duration cut runs short where the load came late.
+func runDemoUntil(t *testing.T, what string, until func(stdout string) bool, args ...string) (stdout, stderr string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errs syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, append([]string{"demo"}, args...), &out, &errs) }()
+	deadline := time.Now().Add(time.Minute)
+	for !until(out.String()) {
+		if time.Now().After(deadline) {
+			cancel()
+			<-done
+			t.Fatalf("no %s within a minute; stdout:\n%s", what, out.String())
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("the demo ended by itself before %s, exit %d, stderr: %s", what, code, errs.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d, stderr: %s", code, errs.String())
+	}
+	return out.String(), errs.String()
+}
+
 func TestDemoInProcessJSON(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the demo for seconds")
@@ -737,17 +769,16 @@ func TestDemoLeakSummary(t *testing.T) {
 	for _, output := range []string{"json", "plain"} {
 		t.Run(output, func(t *testing.T) {
 			t.Parallel() // two demos, each on ports of its own
-			var stdout, stderr syncBuffer
-			code := run(context.Background(), []string{"demo", "--leak", "--output", output, "--duration", "2500ms",
-				"--rate", "100", "--pool", "2", "--leak-after", "1s"}, &stdout, &stderr)
-			if code != 0 {
-				t.Fatalf("exit %d, stderr: %s", code, stderr.String())
-			}
+			// The demo runs until a LEAK has opened, then stops (a fixed
+			// --duration 2500ms ended before one opened where a loaded
+			// machine started the load late).
+			opened := regexp.MustCompile(map[string]string{"json": `"type":"finding-opened".*"code":"LEAK"|"code":"LEAK".*"type":"finding-opened"`, "plain": ` FINDING \d+ LEAK `}[output])
+			out, _ := runDemoUntil(t, "LEAK opened", opened.MatchString, "--leak", "--output", output,
+				"--rate", "100", "--pool", "2", "--leak-after", "1s")
 			if output == "plain" {
-				out := stdout.String()
 				sum := out[strings.LastIndex(out, "muxtop summary"):]
 				for _, want := range []*regexp.Regexp{
-					regexp.MustCompile(`\n  leaks     [1-9]\d* suspected: the open LEAK findings' count at the last evaluation, streams open and idle longer than 1s that no other finding explains nor an smux v1 reader may still be reading; the oldest for [1-9](\.\d)? s( \(\d+ open longer than 1s in all\))?(; (some of them|they) ended with their sessions since, as muxtop stopped)?\n`),
+					regexp.MustCompile(`\n  leaks     [1-9]\d* suspected: the open LEAK findings' count at the last evaluation, streams open and idle longer than 1s that no other finding explains nor an smux v1 reader may still be reading; the oldest for [1-9]\d*(\.\d)? s( \(\d+ open longer than 1s in all\))?(; (some of them|they) ended with their sessions since, as muxtop stopped)?\n`),
 					regexp.MustCompile(`\n  stalls    0: no writer held at a full flow-control window for 2s when the capture ended\n`),
 					regexp.MustCompile(`\n  violations 0 framing, 0 anomalies\n`),
 					regexp.MustCompile(`\n  status    load 100/s  ok [1-9]\d*  err 0  skipped \d+  p50 \S+  p99 \S+\n`),
@@ -758,7 +789,7 @@ func TestDemoLeakSummary(t *testing.T) {
 				}
 				return
 			}
-			c := parseJSON(t, stdout.String())
+			c := parseJSON(t, out)
 			leaks, _ := c.summary["leaks"].(map[string]any)
 			if n, _ := leaks["count"].(float64); n < 1 || leaks["evaluated"] != true || leaks["after_seconds"] != 1.0 || leaks["oldest_seconds"].(float64) < 1 {
 				t.Errorf("summary leaks %v, want some older than 1 s", c.summary["leaks"])

@@ -43,8 +43,23 @@ func TestLeakGrowsInJSON(t *testing.T) {
 	for _, proto := range []string{"smux", "yamux"} {
 		t.Run(proto, func(t *testing.T) {
 			t.Parallel()
-			recs := runToEnd(t, time.Minute, "demo", "--protocol", proto, "--fault", "leak", "--rate", "5", "--pool", "1",
-				"--leak-after", "1s", "--duration", "4500ms")
+			// The demo runs until each LEAK opened has been updated twice,
+			// then stops (a fixed --duration 4500ms ended before where a
+			// loaded machine started the load late); the records up to
+			// then are those each LEAK must have its updates in.
+			r := startRun(t, "demo", "--protocol", proto, "--fault", "leak", "--rate", "5", "--pool", "1", "--leak-after", "1s")
+			var upTo int
+			r.waitFor("two updates of each LEAK", 2*time.Minute, func(recs []map[string]any) bool {
+				upTo = len(recs)
+				n := leakUpdates(recs)
+				for _, u := range n {
+					if u < 2 {
+						return false
+					}
+				}
+				return len(n) > 0
+			})
+			recs := r.stop()
 			type state struct {
 				count float64
 				at    time.Time
@@ -91,13 +106,34 @@ func TestLeakGrowsInJSON(t *testing.T) {
 			if len(leaks) == 0 {
 				t.Fatalf("no LEAK opened:%s", findingLines(recs))
 			}
-			for id, s := range leaks {
-				if s.n < 2 {
-					t.Errorf("finding %v: %d updates in 3 s of a leak growing 5 streams a second, want 2 or more:%s", id, s.n, findingLines(recs))
+			for id := range leakUpdates(recs[:upTo]) {
+				if s := leaks[id]; s.n < 2 {
+					t.Errorf("finding %v: %d updates of a leak growing 5 streams a second, want 2 or more:%s", id, s.n, findingLines(recs))
 				}
 			}
 		})
 	}
+}
+
+// leakUpdates counts, for each LEAK finding opened in recs, its
+// finding-updated records.
+func leakUpdates(recs []map[string]any) map[float64]int {
+	n := map[float64]int{}
+	for _, m := range recs {
+		if m["code"] != "LEAK" {
+			continue
+		}
+		id, _ := m["finding"].(float64)
+		switch m["type"] {
+		case "finding-opened":
+			n[id] += 0
+		case "finding-updated":
+			if _, ok := n[id]; ok {
+				n[id]++
+			}
+		}
+	}
+	return n
 }
 
 // checkLeakStreams checks a LEAK record's sids: the oldest streams it

@@ -20,7 +20,8 @@ import (
 )
 
 // goneConfig reads the captures of recordGone: thresholds the fault's
-// 800 ms pass.
+// time passes (800 ms, or more where NO_REPLY's limit follows slow
+// answers: recordGone).
 var goneConfig = live.FindingsConfig{StallAfter: 300 * time.Millisecond, UnansweredAfter: 300 * time.Millisecond, LeakAfter: time.Hour, CloseWaitAfter: time.Hour, Churn: -1}
 
 // recordGone records, by pcapout through a tap on the server, a real
@@ -30,7 +31,10 @@ var goneConfig = live.FindingsConfig{StallAfter: 300 * time.Millisecond, Unanswe
 // on a stream the server never accepts; "noreply", v2, the hung call
 // NO_REPLY names (smuxtest.HungCall's). Then the server opens a stream
 // of its own and says hello, which the client reads and answers: the
-// server still sends; and 800 ms later bye. Then (the fault's time, which the capture's
+// server still sends; and 800 ms later bye (later still where the hung
+// call's earlier answers were slow: NO_REPLY's limit, the longer of
+// goneConfig's UnansweredAfter and live.ReplyFactor times the slowest,
+// is passed by 300 ms). Then (the fault's time, which the capture's
 // clock reads) the client leaves if gone (its conn closes, as its
 // process's does when it is killed), and the recording ends once the
 // server's tap has read its EOF; else the recording ends with the client
@@ -64,7 +68,8 @@ func recordGone(t *testing.T, version int, fault, leave string) (ps []pkt, port 
 		if err != nil {
 			t.Fatal(err)
 		}
-		release := func() {} // the late answer, where the fault has one
+		release := func() {}      // the late answer, where the fault has one
+		var slowest time.Duration // the hung call's earlier answers' slowest round trip
 		r := bufio.NewReader(st)
 		switch fault {
 		case "noreply":
@@ -78,7 +83,7 @@ func recordGone(t *testing.T, version int, fault, leave string) (ps []pkt, port 
 					smuxtest.AnswerLines(st, hold)
 				}
 			})
-			smuxtest.Calls(t, st, r, "get\n", 3) // the client thinks between its calls, which the turns' timing reads
+			slowest = smuxtest.Calls(t, st, r, "get\n", 3) // the client thinks between its calls, which the turns' timing reads
 			if _, err := io.WriteString(st, "hang\n"); err != nil {
 				t.Fatal(err)
 			}
@@ -138,7 +143,11 @@ func recordGone(t *testing.T, version int, fault, leave string) (ps []pkt, port 
 		if _, err := io.ReadFull(own, make([]byte, 2)); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(800 * time.Millisecond) // the fault's time, which the capture records
+		// The fault's time, which the capture records: past NO_REPLY's
+		// limit by 300 ms where the client's slowest round trip (no
+		// shorter than the wire's slowest answer) raises it; a fixed
+		// 800 ms saw none open where a loaded machine answered in 80 ms.
+		time.Sleep(max(800*time.Millisecond, live.ReplyFactor*slowest+300*time.Millisecond))
 		// The server speaks again: the capture's time reaches here, and
 		// the server still sends.
 		if _, err := io.WriteString(own, "bye"); err != nil {

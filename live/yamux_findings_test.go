@@ -214,7 +214,13 @@ func TestYamuxKeepaliveSilence(t *testing.T) {
 				cfg.KeepAliveInterval = 20 * time.Millisecond
 			}
 		})
-		time.Sleep(200 * time.Millisecond) // pings both ways set the cadence
+		// Pings both ways set the cadence: two from each side, as the
+		// session shows them (a fixed 200 ms saw fewer where a loaded
+		// machine started the keepalive loops late).
+		smuxtest.Eventually(t, "two pings from each side", func() bool {
+			ss := reg.Snapshot().Sessions
+			return len(ss) == 1 && ss[0].Pings[live.Client].Sent >= 2 && ss[0].Pings[live.Server].Sent >= 2
+		})
 		if fault {
 			s2c.Freeze()
 			time.Sleep(600 * time.Millisecond)

@@ -23,8 +23,11 @@ import (
 // and without, it holds the session until release is called (or the test
 // ends), as a server that never calls Close does. smux does not close its
 // conn when its recvLoop reads EOF: with keepalive off, the socket stays
-// in TCP CLOSE-WAIT. accepted reports AcceptStream's error.
-func closeWaitServe(t *testing.T, reg *live.Registry, cfg *smux.Config, closeOnErr bool, handle ...func(*smux.Stream)) (addr string, accepted <-chan error, release func()) {
+// in TCP CLOSE-WAIT. accepted reports AcceptStream's error. noWrite says
+// that the tapped conn it accepted has no Write under way: each write it
+// made has been counted done (live.Session.WriteDone), as the findings
+// engine sees it.
+func closeWaitServe(t *testing.T, reg *live.Registry, cfg *smux.Config, closeOnErr bool, handle ...func(*smux.Stream)) (addr string, accepted <-chan error, release func(), noWrite func() bool) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -34,6 +37,7 @@ func closeWaitServe(t *testing.T, reg *live.Registry, cfg *smux.Config, closeOnE
 	errc := make(chan error, 1)
 	hold := make(chan struct{})
 	done := make(chan struct{})
+	var tapped atomic.Pointer[Conn]
 	go func() {
 		defer close(done)
 		c, err := tl.Accept()
@@ -42,6 +46,7 @@ func closeWaitServe(t *testing.T, reg *live.Registry, cfg *smux.Config, closeOnE
 			errc <- err
 			return
 		}
+		tapped.Store(c.(*Conn))
 		sess, err := smux.Server(c, cfg)
 		if err != nil {
 			errc <- err
@@ -74,7 +79,23 @@ func closeWaitServe(t *testing.T, reg *live.Registry, cfg *smux.Config, closeOnE
 		}
 	}
 	t.Cleanup(func() { ln.Close(); release() })
-	return ln.Addr().String(), errc, release
+	noWrite = func() bool {
+		c := tapped.Load()
+		return c != nil && c.wstate.Load() == idle
+	}
+	return ln.Addr().String(), errc, release, noWrite
+}
+
+// writesDone waits until the server's tapped conn has no Write under way
+// (noWrite, closeWaitServe's): the tap records a frame before its write,
+// and counts the write done after it returns, so a peer can read the
+// server's last frame while the server's goroutine has yet to count its
+// write done. Evaluations that find it held, seconds apart by an injected
+// clock, take the server for stuck in a write (SESSION_BLOCKED's sign),
+// which CLOSE_WAIT leaves alone.
+func writesDone(t *testing.T, noWrite func() bool) {
+	t.Helper()
+	smuxtest.Eventually(t, "the server's last write counted done", noWrite)
 }
 
 // closeWaitClient dials addr with smux, echoes one request on a stream
@@ -220,10 +241,10 @@ func closeWaitNeverCloses(t *testing.T, version int, leaveOpen, atStop bool) {
 	fcfg := live.FindingsConfig{} // the default CloseWaitAfter, 2 min
 
 	// Another client, connected and idle all along: no finding.
-	idleAddr, _, _ := closeWaitServe(t, reg, cfg, false)
+	idleAddr, _, _, _ := closeWaitServe(t, reg, cfg, false)
 	closeWaitClient(t, idleAddr, cfg, false, true)
 
-	addr, accepted, release := closeWaitServe(t, reg, cfg, false)
+	addr, accepted, release, noWrite := closeWaitServe(t, reg, cfg, false)
 	_, c := closeWaitClient(t, addr, cfg, leaveOpen, true)
 	shutClient(t, c)
 	if err := <-accepted; err == nil {
@@ -242,15 +263,14 @@ func closeWaitNeverCloses(t *testing.T, version int, leaveOpen, atStop bool) {
 			return false
 		})
 	}
-	// The tap records a frame before its write, and counts the write done
-	// after it returns: let the server's last write (the handler's FIN)
-	// be counted done, or the evaluations below, 2 s apart by the injected
-	// clock and microseconds apart by the real one, find it held, the
-	// server stuck in a write (SESSION_BLOCKED's sign), which CLOSE_WAIT
-	// leaves alone. Under -race, 1 run in 4 of v2 found it so: the client
-	// had read the FIN, and the server's goroutine was between its write's
-	// return and the count.
-	time.Sleep(100 * time.Millisecond)
+	// The server's last write (the handler's FIN) counted done, or the
+	// evaluations below, 2 s apart by the injected clock and microseconds
+	// apart by the real one, find it held (writesDone). Under -race, 1
+	// run in 4 of v2 found it so: the client had read the FIN, and the
+	// server's goroutine was between its write's return and the count;
+	// a fixed 100 ms pause for it failed where a loaded machine held the
+	// goroutine longer.
+	writesDone(t, noWrite)
 
 	// Not before the threshold.
 	reg.Evaluate(closed.Add(live.DefaultCloseWaitAfter-time.Second), fcfg)
@@ -335,7 +355,7 @@ func TestCloseWaitTakesOverLeak(t *testing.T) {
 	stuck := make(chan struct{})
 	defer close(stuck)
 	var streams atomic.Int32
-	addr, accepted, _ := closeWaitServe(t, reg, cfg, false, func(st *smux.Stream) {
+	addr, accepted, _, noWrite := closeWaitServe(t, reg, cfg, false, func(st *smux.Stream) {
 		if streams.Add(1) == 1 { // the client's first, which it closes: served and closed
 			io.Copy(st, st)
 			st.Close()
@@ -350,7 +370,7 @@ func TestCloseWaitTakesOverLeak(t *testing.T) {
 	shutClient(t, c)
 	<-accepted
 	ss := halfClosedSession(t, reg)
-	time.Sleep(100 * time.Millisecond) // the server's last write counted done, as in closeWaitNeverCloses
+	writesDone(t, noWrite) // the server's last write counted done, as in closeWaitNeverCloses
 	closed := ss.DirEnded[live.ClientToServer]
 	reg.Evaluate(closed.Add(live.DefaultLeakAfter+5*time.Second), fcfg)
 	fs := reg.Snapshot().Findings
@@ -405,7 +425,7 @@ func TestCloseWaitHealthy(t *testing.T) {
 			cfg := smuxtest.Config(v)
 			cfg.KeepAliveInterval, cfg.KeepAliveTimeout = 100*time.Millisecond, 300*time.Millisecond
 			fcfg := live.FindingsConfig{CloseWaitAfter: live.DefaultCloseWaitAfter / 100}
-			addr, accepted, _ := closeWaitServe(t, reg, cfg, false) // never closes: keepalive must
+			addr, accepted, _, _ := closeWaitServe(t, reg, cfg, false) // never closes: keepalive must
 			if tc.shut {
 				_, c := closeWaitClient(t, addr, keepAliveOff(v), false, true)
 				if err := c.(*net.TCPConn).CloseWrite(); err != nil {
@@ -449,7 +469,7 @@ func TestCloseWaitHealthy(t *testing.T) {
 		t.Run(fmt.Sprintf("closes on AcceptStream error v%d", v), func(t *testing.T) {
 			reg := live.New(live.Config{})
 			cfg := keepAliveOff(v)
-			addr, accepted, _ := closeWaitServe(t, reg, cfg, true)
+			addr, accepted, _, _ := closeWaitServe(t, reg, cfg, true)
 			closeWaitClient(t, addr, cfg, false, false)
 			<-accepted
 			smuxtest.Eventually(t, "the session to end", func() bool {

@@ -223,14 +223,21 @@ func TestEndToEndYamux(t *testing.T) {
 		return regexp.MustCompile(`▶\d\d:\d\d:\d\d\.\d{6} → WINDOW_UPDATE SYN delta 0`).MatchString(s)
 	})
 	// The service's WINDOW_UPDATE ACK may come before or after the
-	// client's RAND: move down until the RAND is selected.
+	// client's RAND: move down until the RAND is selected, each move
+	// waited for on the screen (a fixed 300 ms after each key read a
+	// screen a loaded machine had not yet redrawn, and moved on past).
 	randSelected := regexp.MustCompile(`▶\d\d:\d\d:\d\d\.\d{6} → DATA len 4 +52 41 4e 44 +RAND`)
 	for range 2 {
-		x.keys("j")
-		time.Sleep(300 * time.Millisecond)
-		if randSelected.MatchString(x.capture()) {
+		screen := x.capture()
+		if randSelected.MatchString(screen) {
 			break
 		}
+		from := frameCursor.FindString(screen)
+		x.keys("j")
+		x.waitFor("the cursor on another frame", func(s string) bool {
+			at := frameCursor.FindString(s)
+			return at != "" && at != from
+		})
 	}
 	x.waitFor("the RAND frame selected", randSelected.MatchString)
 	x.keys("Enter")
@@ -280,3 +287,7 @@ func TestReadStdinEndToEnd(t *testing.T) {
 	x.keys("q")
 	x.waitText("summary")
 }
+
+// frameCursor is the frames pane's selected row, its time to the µs
+// telling one frame from the next.
+var frameCursor = regexp.MustCompile(`▶\d\d:\d\d:\d\d\.\d{6} [→←] [^┃│]*`)
