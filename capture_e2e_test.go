@@ -876,7 +876,8 @@ func TestDemoWriteFaultSession(t *testing.T) {
 	// 3: the pool's 2 and the fault's; more where the gateway replaced a
 	// session whose request timed out (checkPoolSessions), as a loaded
 	// race run made it (5). read of the file counts each the same.
-	if live, read := sessions(stdout.String()), sessions(out.String()); live.(float64) < 3 || read != live {
+	live, read := sessions(stdout.String()), sessions(out.String())
+	if n, ok := live.(float64); !ok || n < 3 || read != live {
 		t.Errorf("the demo counted %v sessions (want 3 or more: the pool's 2 and the fault's), read of its --write file %v", live, read)
 	}
 }
