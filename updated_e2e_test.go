@@ -45,12 +45,9 @@ func TestLeakGrowsInJSON(t *testing.T) {
 			t.Parallel()
 			// The demo runs until each LEAK opened has been updated twice,
 			// then stops (a fixed --duration 4500ms ended before where a
-			// loaded machine started the load late); the records up to
-			// then are those each LEAK must have its updates in.
+			// loaded machine started the load late).
 			r := startRun(t, "demo", "--protocol", proto, "--fault", "leak", "--rate", "5", "--pool", "1", "--leak-after", "1s")
-			var upTo int
 			r.waitFor("two updates of each LEAK", 2*time.Minute, func(recs []map[string]any) bool {
-				upTo = len(recs)
 				n := leakUpdates(recs)
 				for _, u := range n {
 					if u < 2 {
@@ -106,11 +103,9 @@ func TestLeakGrowsInJSON(t *testing.T) {
 			if len(leaks) == 0 {
 				t.Fatalf("no LEAK opened:%s", findingLines(recs))
 			}
-			for id := range leakUpdates(recs[:upTo]) {
-				if s := leaks[id]; s.n < 2 {
-					t.Errorf("finding %v: %d updates of a leak growing 5 streams a second, want 2 or more:%s", id, s.n, findingLines(recs))
-				}
-			}
+			// Each LEAK's 2 updates or more (of a leak growing 5 streams a
+			// second) are waitFor's: 2 updates within its deadline, or it
+			// failed the test.
 		})
 	}
 }

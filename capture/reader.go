@@ -433,6 +433,11 @@ func (r *Reader) Packet(data []byte, ci gopacket.CaptureInfo, link layers.LinkTy
 		d := c.dirOf(netFlow, &r.tcp)
 		// A direction begun at a probe's sequence: its sender's next
 		// segment, or its peer's ACK, shows its next byte one after.
+		// The accepted price: a real loss of one sequence unit right
+		// after a bare ACK at a joined direction's very start (a lost
+		// 1-byte segment, as yamux can send for a 1-byte body, or a lost
+		// FIN) shows the same, and is taken for a probe's byte: not
+		// counted lost. Only there, and only one unit.
 		tcpFlow := r.tcp.TransportFlow()
 		if c.bareStart[d] && reassembly.Sequence(r.tcp.Seq) == c.next[d].Add(1) {
 			c.moveStart(ca, d, netFlow, tcpFlow)

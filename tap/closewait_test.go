@@ -92,7 +92,11 @@ func closeWaitServe(t *testing.T, reg *live.Registry, cfg *smux.Config, closeOnE
 // server's last frame while the server's goroutine has yet to count its
 // write done. Evaluations that find it held, seconds apart by an injected
 // clock, take the server for stuck in a write (SESSION_BLOCKED's sign),
-// which CLOSE_WAIT leaves alone.
+// which CLOSE_WAIT leaves alone. A frame seen recorded is a write under
+// way (Write marks it writing before it records the frame), so noWrite,
+// asked after the last frame is seen, waits for that write: before, the
+// frame showed first, and noWrite could hold at once, the write not yet
+// begun.
 func writesDone(t *testing.T, noWrite func() bool) {
 	t.Helper()
 	smuxtest.Eventually(t, "the server's last write counted done", noWrite)

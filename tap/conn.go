@@ -366,8 +366,12 @@ func (c *Conn) cause(err error, now time.Time) error {
 func (c *Conn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
 	base := c.out.offset()
-	c.out.Feed(p, time.Time{})
+	// writing before Feed: no code that holds wmu can tell the order, but
+	// a frame Feed records is visible at once, and a reader of wstate
+	// that does not hold wmu (a test waiting for this end's writes to be
+	// done after its last frame) would otherwise see the write idle.
 	c.wstate.Store(writing)
+	c.out.Feed(p, time.Time{})
 	c.wmu.Unlock()
 	c.out.WriteStarted() // a write that does not return: the peer stopped reading
 	n, err := c.Conn.Write(p)

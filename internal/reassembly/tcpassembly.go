@@ -21,9 +21,15 @@
 //
 // In muxtop, this is github.com/gopacket/gopacket/reassembly v1.7.7
 // (tcpassembly.go, memory.go and tcpcheck.go, unchanged; the LICENSE file
-// is gopacket's) but for initialAllocSize in memory.go, which sizes every
-// StreamPool for one connection, as capture uses them, not 1024, and
-// Assembler.MoveStart, added.
+// is gopacket's) but for:
+//   - initialAllocSize in memory.go, which sizes every StreamPool for one
+//     connection, as capture uses them, not 1024;
+//   - the FIN-ahead flush (b0fc1c4): halfconnection.finCI keeps the
+//     capture info of a FIN seen ahead of the bytes, and flushFIN, called
+//     from skipFlush and flushClose where no page is queued, ends the half
+//     at that FIN when the bytes before it are given up (a snapshot length
+//     cut them off, or the capture lost them); v1.7.7 kept the half open;
+//   - Assembler.MoveStart, added.
 package reassembly
 
 import (
@@ -1490,7 +1496,9 @@ func min(a, b int) int {
 
 // MoveStart moves where the direction sending on netFlow and tcpFlow
 // next expects bytes to seq, and reports whether it did: only where that
-// direction has started, delivered no byte yet and holds none queued.
+// direction has started, holds no byte queued and no FIN ahead, and is
+// not closed. That it has delivered no byte yet it does not check (the
+// half does not record it): the caller must (capture's bareStart).
 // (Added in muxtop: a direction a capture joined at a bare ACK began
 // there, and a window or keepalive probe's sequence, snd_una-1, is a
 // byte behind the sender's next one.)
