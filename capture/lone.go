@@ -76,10 +76,11 @@ func (r *Reader) expireHeld(t time.Time) {
 			continue
 		}
 		if !c.heldPast(t) {
-			return
+			break
 		}
 		c.expire(t)
 	}
+	r.expireLate(t)
 }
 
 // expire settles, at capture time now, a connection whose timed waits

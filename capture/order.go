@@ -38,7 +38,13 @@ import (
 // later, at one time, and KEEPALIVE would not open. A connection whose
 // own waits ran out by the packet that would make it late is settled
 // before that packet (expireHeld), so that it is not: a capture's packets
-// can be seconds apart, and the sweep comes after the packet. (A joined
+// can be seconds apart, and the sweep comes after the packet. One late
+// all the same, still undecided (made late by a packet before its waits
+// began: a client whose first byte came more than holdWait after its
+// SYN), is settled as its waits run out too, before the packet or quiet
+// moment by which they did (expireLate): its records step back behind
+// the evaluations made up to the packet before, not behind those of the
+// silence after it. (A joined
 // connection still probed has no such wait: it waits for a chain of
 // frames, or a lone ping, lone.go.)
 const (
@@ -64,6 +70,9 @@ type order struct {
 	// the first one still holding gives the horizon.
 	holds []*conn
 	hhead int
+	// lates are the connections made late while undecided (markLate),
+	// until they are decided or end: expireLate settles them.
+	lates []*conn
 	// evalAt is the capture time evaluated up to (evaluateTo).
 	evalAt time.Time
 	// merging is, while a decided connection's held records are merged
@@ -89,6 +98,59 @@ func (c *conn) holding() bool {
 // heldPast reports whether c has held the others for longer than
 // holdWait at capture time t: it is late.
 func (c *conn) heldPast(t time.Time) bool { return t.Sub(c.holdFrom) > holdWait }
+
+// undecided reports whether c is still held for its protocol, its roles
+// or its frames' boundaries, and has not ended.
+func (c *conn) undecided() bool {
+	if c.complete {
+		return false
+	}
+	switch c.state {
+	case probing, orienting, aligning:
+		return true
+	}
+	return false
+}
+
+// markLate makes c, which held the others for longer than the order's
+// bounds allow, late; still undecided, it is noted for expireLate.
+func (r *Reader) markLate(c *conn) {
+	c.late = true
+	if !c.inLates && c.undecided() {
+		c.inLates = true
+		r.lates = append(r.lates, c)
+	}
+}
+
+// expireLate settles, at capture time t, before the packet or quiet
+// moment at t is read and the evaluations up to t are made, the late
+// connections still undecided whose own waits have run out by t, as the
+// sweep, which comes after the packet and once a second, would: the
+// evaluations up to t then see their sessions. A yamux client whose first
+// ping came 4.8 s after its SYN, its server frozen, was late at that
+// ping; decided only at its FIN 6 s later, its ping stepped back behind
+// evaluations that had no session, and KEEPALIVE never opened. Once per
+// evaluation step at most, where evaluations are made: the work of many
+// late connections is not every packet's.
+func (r *Reader) expireLate(t time.Time) {
+	if len(r.lates) == 0 || r.cfg.Evaluate != nil && t.Before(r.nextEval) {
+		return
+	}
+	n := 0
+	for _, c := range r.lates {
+		if c.undecided() {
+			c.expire(t)
+		}
+		if c.undecided() {
+			r.lates[n] = c
+			n++
+			continue
+		}
+		c.inLates = false
+	}
+	clear(r.lates[n:])
+	r.lates = r.lates[:n]
+}
 
 // startHolding notes c, which was just read, as held if it is: from its
 // SYN, or the first bytes it holds.
@@ -122,7 +184,7 @@ func (r *Reader) horizon() (time.Time, bool) {
 			if !c.heldPast(r.latest) {
 				return c.holdFrom, true
 			}
-			c.late = true
+			r.markLate(c)
 		}
 		c.inHolds = false
 		r.holds[r.hhead] = nil
@@ -211,7 +273,8 @@ func (r *Reader) release() {
 			return
 		}
 		c := r.holds[r.hhead]
-		c.late, c.inHolds = true, false
+		r.markLate(c)
+		c.inHolds = false
 		r.holds[r.hhead] = nil
 		r.hhead++
 	}

@@ -864,9 +864,11 @@ type conn struct {
 	// The order (order.go): inHolds, the connection is in the reader's
 	// holds, held from holdFrom; late, it held the others for longer than
 	// the order's bounds allow, and holds them no more (its records keep
-	// their times, behind what was released meanwhile).
+	// their times, behind what was released meanwhile); inLates, it is
+	// in the reader's lates (expireLate).
 	inHolds  bool
 	late     bool
+	inLates  bool
 	holdFrom time.Time
 
 	// While orienting: since when (capture time), and per direction the

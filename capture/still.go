@@ -27,7 +27,7 @@ var ErrStill = errors.New("capture: no packet from the pipe for a while")
 func (r *Reader) still(now time.Time) {
 	for _, c := range r.holds[r.hhead:] {
 		if c.holding() && c.heldPast(now) {
-			c.late = true
+			r.markLate(c)
 		}
 	}
 	r.release()
