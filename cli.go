@@ -69,9 +69,6 @@ func newRootCmd() *cobra.Command {
 	// exit 0: made here, and runnable, so that its Args says what is wrong.
 	root.InitDefaultCompletionCmd()
 	for _, c := range root.Commands() {
-		if c.Name() == "read" {
-			refuseSameFile(c)
-		}
 		if c.Name() == "completion" && !c.Runnable() {
 			c.Args = func(cmd *cobra.Command, args []string) error {
 				if len(args) == 0 {

@@ -82,7 +82,11 @@ func newReadCmd() *cobra.Command {
 			if len(args) < 1 {
 				return usageError{fmt.Errorf("read takes a capture file, such as cap.pcap, - for standard input, or a URL that serves a live capture")}
 			}
-			return nil
+			files, _, err := readArgs(args, cmd.ArgsLenAtDash())
+			if err != nil {
+				return nil // RunE says what is wrong with them
+			}
+			return sameFileTwice(files)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := watch.validate(cmd.OutOrStdout()); err != nil {
@@ -302,11 +306,6 @@ func newReadCmd() *cobra.Command {
 						return openError(files[i+1], err)
 					}
 					opened = append(opened, h)
-				}
-				for i, h := range opened {
-					if err := pcap.CheckLinkType(h.LinkType()); err != nil {
-						return fmt.Errorf("read %s: %w", files[i], err)
-					}
 				}
 				merged = pcap.Merge(opened...)
 				src, begin = merged, merged.Start()

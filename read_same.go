@@ -3,34 +3,13 @@ package main
 import (
 	"fmt"
 	"os"
-
-	"github.com/spf13/cobra"
 )
 
-// refuseSameFile makes read's argument check, over its own, refuse a
-// capture file given twice (read a.pcapng a.pcapng, or ./a.pcapng and a
-// hard link of it): merged with itself, every packet would count twice,
-// each stream opened twice, without a word. It is set on read from
-// newRootCmd.
-func refuseSameFile(read *cobra.Command) {
-	own := read.Args
-	read.Args = func(cmd *cobra.Command, args []string) error {
-		if own != nil {
-			if err := own(cmd, args); err != nil {
-				return err
-			}
-		}
-		files, _, err := readArgs(args, cmd.ArgsLenAtDash())
-		if err != nil {
-			return nil // RunE says what is wrong with them
-		}
-		return sameFileTwice(files)
-	}
-}
-
 // sameFileTwice returns the usage error of two of files that are one
-// file, nil if none are; a file it cannot stat, - and a URL are left to
-// read's opening.
+// file (read a.pcapng a.pcapng, or ./a.pcapng and a hard link of it:
+// merged with itself, every packet would count twice, each stream opened
+// twice, without a word), nil if none are; a file it cannot stat, - and a
+// URL are left to read's opening. read's argument check calls it.
 func sameFileTwice(files []string) error {
 	seen := make([]os.FileInfo, len(files))
 	for i, name := range files {

@@ -438,12 +438,11 @@ func (r *Reader) Packet(data []byte, ci gopacket.CaptureInfo, link layers.LinkTy
 		// 1-byte segment, as yamux can send for a 1-byte body, or a lost
 		// FIN) shows the same, and is taken for a probe's byte: not
 		// counted lost. Only there, and only one unit.
-		tcpFlow := r.tcp.TransportFlow()
 		if c.bareStart[d] && reassembly.Sequence(r.tcp.Seq) == c.next[d].Add(1) {
-			c.moveStart(ca, d, netFlow, tcpFlow)
+			c.moveStart(ca, d, netFlow, key.tcp)
 		}
 		if rv := d.Reverse(); r.tcp.ACK && c.bareStart[rv] && reassembly.Sequence(r.tcp.Ack) == c.next[rv].Add(1) {
-			c.moveStart(ca, rv, netFlow.Reverse(), tcpFlow.Reverse())
+			c.moveStart(ca, rv, netFlow.Reverse(), key.tcp.Reverse())
 		}
 		if r.tcp.ACK && c.holeAcked(d, &r.tcp) {
 			// The peer acknowledged bytes the capture never had: they will
