@@ -142,6 +142,28 @@ func TestReadFIFO(t *testing.T) {
 		}
 	})
 
+	// The writer stops in the middle of a packet (tcpdump or ssh killed):
+	// said as a pipe's end, not as a file cut short, whose advice (wait
+	// for its writer, read it again) does not apply to a pipe.
+	t.Run("writer ends mid-packet", func(t *testing.T) {
+		name := fifo(t)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			if w, err := os.OpenFile(name, os.O_WRONLY, 0); err == nil { // waits for read's open
+				w.Write(data[:len(data)-5]) // the last packet's last 5 bytes never come
+				w.Close()
+			}
+		}()
+		var out, errOut syncBuffer
+		code := run(context.Background(), []string{"read", name, "-o", "json"}, &out, &errOut)
+		if want := "muxtop: read " + name + ": the pipe ended in the middle of a packet: its writer stopped (did tcpdump or ssh end?)\n"; code != 1 || !strings.HasSuffix(errOut.String(), want) {
+			t.Errorf("read FIFO whose writer stopped mid-packet: exit %d, %q; want exit 1, ending %q", code, errOut.String(), want)
+		}
+	})
+
 	// A pipe among files: merged by time, the files would wait for the
 	// pipe's next packet. A usage error that says so.
 	t.Run("among files", func(t *testing.T) {
