@@ -114,7 +114,12 @@ func TestReadFIFO(t *testing.T) {
 		opened := time.Now()
 		if err == nil {
 			defer w.Close()
-		} // else read gave up before (ENXIO: no reader), as it should
+		} else if opened.Sub(began) < d {
+			// ENXIO: no reader. read's open of the FIFO blocks, a reader
+			// to the kernel, until --duration: gone before, it gave up
+			// early.
+			t.Errorf("the writer's open %v after read began, within --duration %v: %v", opened.Sub(began).Round(time.Millisecond), d, err)
+		}
 		r.exitsWith(t, 1, "of its --duration, its writer quiet")
 		if took := time.Since(opened); err == nil && took >= d {
 			t.Errorf("read exited %v after its writer opened the FIFO, %v after it began: --duration %v began anew at the open", took.Round(time.Millisecond), time.Since(began).Round(time.Millisecond), d)

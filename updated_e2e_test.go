@@ -61,7 +61,6 @@ func TestLeakGrowsInJSON(t *testing.T) {
 				count float64
 				at    time.Time
 				seq   float64
-				n     int // updates
 			}
 			leaks := map[float64]*state{}
 			for _, m := range recs {
@@ -98,7 +97,7 @@ func TestLeakGrowsInJSON(t *testing.T) {
 				case seq <= s.seq:
 					t.Errorf("finding %v updated at seq %v, before its previous record (%v)", id, seq, s.seq)
 				}
-				*s = state{count: count, at: at, seq: seq, n: s.n + 1}
+				*s = state{count: count, at: at, seq: seq}
 			}
 			if len(leaks) == 0 {
 				t.Fatalf("no LEAK opened:%s", findingLines(recs))

@@ -410,8 +410,12 @@ func (m Mux) EchoRoundTrip(t testing.TB, client, server net.Conn) {
 	if _, err := st.Write([]byte("hello")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := io.ReadFull(st, make([]byte, 5)); err != nil {
+	got := make([]byte, 5)
+	if _, err := io.ReadFull(st, got); err != nil {
 		t.Fatal(err)
+	}
+	if string(got) != "hello" {
+		t.Fatalf("echoed %q, want %q", got, "hello")
 	}
 	st.Close()
 	cli.Close()
