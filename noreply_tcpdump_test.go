@@ -99,7 +99,7 @@ func TestTcpdumpNoReply(t *testing.T) {
 				// loaded machine's slow answers raise the limit, and a
 				// fixed hold (2 s) saw none open where an answer took
 				// 200 ms.
-				held = max(time.Second, live.ReplyFactor*slowest) + time.Second
+				held = smuxtest.NoReplyLimit(time.Second, slowest) + time.Second
 				time.Sleep(held)
 				close(hold)
 				<-hung

@@ -147,7 +147,7 @@ func recordGone(t *testing.T, version int, fault, leave string) (ps []pkt, port 
 		// limit by 300 ms where the client's slowest round trip (no
 		// shorter than the wire's slowest answer) raises it; a fixed
 		// 800 ms saw none open where a loaded machine answered in 80 ms.
-		time.Sleep(max(800*time.Millisecond, live.ReplyFactor*slowest+300*time.Millisecond))
+		time.Sleep(max(800*time.Millisecond, smuxtest.NoReplyLimit(goneConfig.UnansweredAfter, slowest)+300*time.Millisecond))
 		// The server speaks again: the capture's time reaches here, and
 		// the server still sends.
 		if _, err := io.WriteString(own, "bye"); err != nil {

@@ -1184,12 +1184,18 @@ func stallAcrossFIN(reg *live.Registry, f *live.Finding, stalls []stall) (stalle
 	if len(fins) == 0 {
 		return "", fmt.Sprintf("no FIN of stream %d in the history to place the stalls against", f.Stream)
 	}
+	// Frames in flight at the FIN that a stall held come once it ends: a
+	// stall that explains them began by the in-flight window's end, not
+	// anywhere before a late frame seconds on.
 	from, to := fins[0].At.Add(-inFlight), f.Since
+	if end := fins[0].At.Add(inFlight); to.After(end) {
+		to = end
+	}
 	for _, st := range stalls {
 		if !st.from.After(to) && !st.to.Before(from) {
 			return fmt.Sprintf("the machine stalled the process %v from %s (a 1 ms sleep's wait), across stream %d's FIN at %s and its first late frame at %s",
 				st.to.Sub(st.from).Round(time.Millisecond), st.from.Format("15:04:05.000"), f.Stream,
-				fins[0].At.Format("15:04:05.000"), to.Format("15:04:05.000")), ""
+				fins[0].At.Format("15:04:05.000"), f.Since.Format("15:04:05.000")), ""
 		}
 	}
 	return "", fmt.Sprintf("%d stalls of %v or more in the run, none across [stream %d's FIN %s − 250 ms, its first late frame %s]",
@@ -1428,6 +1434,16 @@ func TestStallAcrossFIN(t *testing.T) {
 		if (at != "") != tc.excused || at == "" && why == "" {
 			t.Errorf("%s: excused by %q (not: %q), want excused %v", tc.name, at, why, tc.excused)
 		}
+	}
+	// Late frames 2 s after the FIN: a stall that began past the in-flight
+	// window explains none of them; one that began inside it does.
+	far := *f
+	far.Since = fin.Add(2 * time.Second)
+	if at, _ := stallAcrossFIN(reg, &far, []stall{{fin.Add(400 * time.Millisecond), fin.Add(600 * time.Millisecond)}}); at != "" {
+		t.Errorf("a stall past the in-flight window excused late frames 2 s after the FIN: %q", at)
+	}
+	if at, why := stallAcrossFIN(reg, &far, []stall{{fin.Add(200 * time.Millisecond), fin.Add(600 * time.Millisecond)}}); at == "" {
+		t.Errorf("a stall begun inside the in-flight window did not excuse: %q", why)
 	}
 	f.Stream = 5 // no FIN of it recorded
 	if at, why := stallAcrossFIN(reg, f, []stall{{fin, fin.Add(time.Second)}}); at != "" || !strings.Contains(why, "no FIN of stream 5") {

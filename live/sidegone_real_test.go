@@ -392,7 +392,7 @@ func TestNoReplySideLeavesReal(t *testing.T) {
 			// slowest answer (the client's slowest round trip is no
 			// shorter than the tap's): a fixed 2 s saw none open where a
 			// loaded machine answered in over 100 ms.
-			ahead := max(goneConfig.UnansweredAfter, live.ReplyFactor*slowest) + time.Second
+			ahead := smuxtest.NoReplyLimit(goneConfig.UnansweredAfter, slowest) + time.Second
 			other, err := cli.OpenStream()
 			if err != nil {
 				t.Fatal(err)

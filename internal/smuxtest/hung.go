@@ -56,7 +56,14 @@ func Calls(t testing.TB, st io.Writer, r *bufio.Reader, line string, n int) time
 // the caller's round trip), and a second more. A fixed 6 s saw none
 // where a loaded machine's slowest answer took over 600 ms.
 func NoReplyAhead(slowest time.Duration) time.Duration {
-	return max(live.DefaultUnansweredAfter, live.ReplyFactor*slowest) + time.Second
+	return NoReplyLimit(live.DefaultUnansweredAfter, slowest) + time.Second
+}
+
+// NoReplyLimit is NO_REPLY's threshold for a call whose earlier answers
+// took slowest at the slowest, at --unanswered-after after: the longer of
+// after and ReplyFactor times slowest.
+func NoReplyLimit(after, slowest time.Duration) time.Duration {
+	return max(after, live.ReplyFactor*slowest)
 }
 
 // HungCall runs a real smux v2 pair, keepalive off, whose client's conn
