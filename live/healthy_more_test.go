@@ -1198,7 +1198,7 @@ func stallAcrossFIN(reg *live.Registry, f *live.Finding, stalls []stall) (stalle
 				fins[0].At.Format("15:04:05.000"), f.Since.Format("15:04:05.000")), ""
 		}
 	}
-	return "", fmt.Sprintf("%d stalls of %v or more in the run, none across [stream %d's FIN %s − 250 ms, its first late frame %s]",
+	return "", fmt.Sprintf("%d stalls of %v or more in the run, none across [stream %d's FIN %s − 250 ms, %s] (its first late frame, or the in-flight window's end)",
 		len(stalls), stallOf, f.Stream, fins[0].At.Format("15:04:05.000"), to.Format("15:04:05.000"))
 }
 
