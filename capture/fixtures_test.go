@@ -467,3 +467,37 @@ func dirOf(base []pkt, i int, server uint16) live.Dir {
 	}
 	return live.ServerToClient
 }
+
+// segment returns a loopback Ethernet/IPv4 TCP segment captured at at,
+// from port src to dst, with flags (letters of "SAPFR": SYN, ACK, PSH,
+// FIN, RST), seq, ack, win and payload: for a test that lays out a
+// connection packet by packet, at the times it needs.
+func segment(t *testing.T, at time.Time, src, dst uint16, flags string, seq, ack uint32, win uint16, payload []byte) pkt {
+	t.Helper()
+	tcp := &layers.TCP{SrcPort: layers.TCPPort(src), DstPort: layers.TCPPort(dst), Seq: seq, Ack: ack, Window: win, DataOffset: 5}
+	for _, f := range flags {
+		switch f {
+		case 'S':
+			tcp.SYN = true
+		case 'A':
+			tcp.ACK = true
+		case 'P':
+			tcp.PSH = true
+		case 'F':
+			tcp.FIN = true
+		case 'R':
+			tcp.RST = true
+		default:
+			t.Fatalf("segment: flag %q is none of SAPFR", f)
+		}
+	}
+	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: []byte{127, 0, 0, 1}, DstIP: []byte{127, 0, 0, 1}}
+	eth := &layers.Ethernet{SrcMAC: make([]byte, 6), DstMAC: make([]byte, 6), EthernetType: layers.EthernetTypeIPv4}
+	tcp.SetNetworkLayerForChecksum(ip)
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, eth, ip, tcp, gopacket.Payload(payload)); err != nil {
+		t.Fatal(err)
+	}
+	data := buf.Bytes()
+	return pkt{Data: data, CI: gopacket.CaptureInfo{Timestamp: at, CaptureLength: len(data), Length: len(data)}}
+}

@@ -4,9 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-
 	"github.com/muxtop/muxtop/capture"
 	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/live"
@@ -23,31 +20,11 @@ func lateFrozenPing(t *testing.T, t0 time.Time, ping time.Duration) []pkt {
 	const cseq, sseq = 1_000_000, 5_000_000
 	var ps []pkt
 	add := func(at time.Duration, c2s bool, flags string, seq, ack uint32, payload []byte) {
-		tcp := &layers.TCP{SrcPort: 40378, DstPort: 21365, Seq: seq, Ack: ack, Window: 64, DataOffset: 5}
+		src, dst := uint16(40378), uint16(21365)
 		if !c2s {
-			tcp.SrcPort, tcp.DstPort = 21365, 40378
+			src, dst = dst, src
 		}
-		for _, f := range flags {
-			switch f {
-			case 'S':
-				tcp.SYN = true
-			case 'A':
-				tcp.ACK = true
-			case 'P':
-				tcp.PSH = true
-			case 'F':
-				tcp.FIN = true
-			}
-		}
-		ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: []byte{127, 0, 0, 1}, DstIP: []byte{127, 0, 0, 1}}
-		eth := &layers.Ethernet{SrcMAC: make([]byte, 6), DstMAC: make([]byte, 6), EthernetType: layers.EthernetTypeIPv4}
-		tcp.SetNetworkLayerForChecksum(ip)
-		buf := gopacket.NewSerializeBuffer()
-		if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, eth, ip, tcp, gopacket.Payload(payload)); err != nil {
-			t.Fatal(err)
-		}
-		data := buf.Bytes()
-		ps = append(ps, pkt{Data: data, CI: gopacket.CaptureInfo{Timestamp: t0.Add(at), CaptureLength: len(data), Length: len(data)}})
+		ps = append(ps, segment(t, t0.Add(at), src, dst, flags, seq, ack, 64, payload))
 	}
 	us := time.Microsecond
 	pingSyn := []byte{0, 2, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0} // PING SYN, value 0

@@ -5,9 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-
 	"github.com/muxtop/muxtop/capture"
 	"github.com/muxtop/muxtop/live"
 )
@@ -30,29 +27,11 @@ func TestJoinedAtWindowProbeReset(t *testing.T) {
 	const snd, rcv = 1_000_000, 5_000_000 // the client's snd_una, the server's
 	var ps []pkt
 	add := func(at time.Duration, c2s bool, flags string, seq, ack uint32, win uint16, payload string) {
-		tcp := &layers.TCP{SrcPort: 40009, DstPort: 9000, Seq: seq, Ack: ack, Window: win, DataOffset: 5}
+		src, dst := uint16(40009), uint16(9000)
 		if !c2s {
-			tcp.SrcPort, tcp.DstPort = 9000, 40009
+			src, dst = dst, src
 		}
-		for _, f := range flags {
-			switch f {
-			case 'A':
-				tcp.ACK = true
-			case 'P':
-				tcp.PSH = true
-			case 'R':
-				tcp.RST = true
-			}
-		}
-		ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: []byte{127, 0, 0, 1}, DstIP: []byte{127, 0, 0, 1}}
-		eth := &layers.Ethernet{SrcMAC: make([]byte, 6), DstMAC: make([]byte, 6), EthernetType: layers.EthernetTypeIPv4}
-		tcp.SetNetworkLayerForChecksum(ip)
-		buf := gopacket.NewSerializeBuffer()
-		if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, eth, ip, tcp, gopacket.Payload(payload)); err != nil {
-			t.Fatal(err)
-		}
-		data := buf.Bytes()
-		ps = append(ps, pkt{Data: data, CI: gopacket.CaptureInfo{Timestamp: t0.Add(at), CaptureLength: len(data), Length: len(data)}})
+		ps = append(ps, segment(t, t0.Add(at), src, dst, flags, seq, ack, win, []byte(payload)))
 	}
 	ms := time.Millisecond
 	nop := v1("\x03", 0, "")
