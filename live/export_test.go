@@ -1,5 +1,7 @@
 package live
 
+import "time"
+
 // CheckSnapshots makes r's snapshots hand check each session's picture,
 // as they take it (reused or not), and the same picture built anew,
 // under the session's lock: a reused picture must equal the fresh one.
@@ -23,4 +25,12 @@ func PileCounts(r *Registry) (piled, reused uint64) {
 		}
 	}
 	return piled, reused
+}
+
+// PingCadence is the second-ping rule (pingCadence) of a session muxtop
+// saw begin: whether a yamux side's first ping, first into the session,
+// and its second, second after the first's answer, make a keepalive
+// cadence.
+func PingCadence(first, second time.Duration) bool {
+	return pingCadence(2, false, int64(first), int64(second))
 }

@@ -112,7 +112,7 @@ func pingTimesWithinRule(t *testing.T, reg *live.Registry) {
 		return
 	}
 	first, second := pings[0].Sub(ss[0].Start), pings[1].Sub(answers[0])
-	if first < second*3/4 || first > second+max(second/4, time.Second) {
+	if !live.PingCadence(first, second) {
 		t.Skipf("the machine's timing took the pings out of the second-ping rule: the first %v into the session, the second %v after its answer", first.Round(time.Millisecond), second.Round(time.Millisecond))
 	}
 }
