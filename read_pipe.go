@@ -40,22 +40,12 @@ func openStream(ctx context.Context, path string, wait <-chan time.Time, waiting
 	opened := make(chan result, 1)
 	go func() { // ends when the open does: at once, or when a writer comes
 		f, err := os.Open(path)
-		if err == nil && ctx.Err() != nil {
-			f.Close()
-			f = nil
-		}
 		opened <- result{f, err}
 	}()
 	for {
 		select {
 		case r := <-opened:
-			if r.f == nil && r.err == nil {
-				return nil, ctx.Err()
-			}
-			if r.err != nil {
-				return nil, r.err
-			}
-			return r.f, nil
+			return r.f, r.err // opened as ctx ended: read's later waits see ctx
 		case <-ctx.Done():
 			go func() { // closes what the abandoned open opens, if ever
 				if r := <-opened; r.f != nil {
