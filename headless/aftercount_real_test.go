@@ -33,7 +33,7 @@ func TestSummaryAfterCountRealSmux(t *testing.T) {
 	for _, inStop := range []bool{true, false} {
 		for _, format := range []Format{Plain, JSON} {
 			reg := live.New(live.Config{})
-			cli, srv := leakTwoStreams(t, reg)
+			cli, srv := leakStreams(t, reg, 2, 2)
 			var fins time.Time
 			smuxtest.Eventually(t, "the client's FINs", func() bool {
 				snap := reg.SnapshotWith(live.SnapshotOptions{Streams: func(uint64) bool { return true }})
@@ -106,12 +106,6 @@ func later(a, b time.Time) time.Time {
 		return b
 	}
 	return a
-}
-
-// leakTwoStreams is leakStreams of 2 streams on smux v2.
-func leakTwoStreams(t *testing.T, reg *live.Registry) (cli, srv *smux.Session) {
-	t.Helper()
-	return leakStreams(t, reg, 2, 2)
 }
 
 // leakStreams starts a real smux pair of version, keepalive off, its

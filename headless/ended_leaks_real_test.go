@@ -23,7 +23,7 @@ import (
 func TestSummaryLeaksOfEndedSessionsRealSmux(t *testing.T) {
 	cfg := live.FindingsConfig{LeakAfter: 300 * time.Millisecond, Churn: -1, BlockedAfter: time.Hour}
 	reg := live.New(live.Config{})
-	cli, srv := leakTwoStreams(t, reg)
+	cli, srv := leakStreams(t, reg, 2, 2)
 	smuxtest.Eventually(t, "a LEAK of 2 streams", func() bool {
 		reg.Evaluate(time.Now(), cfg)
 		for _, f := range reg.Snapshot().Findings {
