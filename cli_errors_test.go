@@ -10,8 +10,12 @@ import (
 
 // TestFlagErrorsOneClearLine checks that a bad flag value, an unknown
 // flag or command, or a flag without its value is one line that says
-// what to give, not pflag's Go error chain, with exit status 2.
+// what to give, not pflag's Go error chain, with exit status 2; and so is
+// input that means nothing, or not what it says, not run as if it had not
+// been given: a negative --write-limit with no --write, --smux-version
+// over yamux, an empty -i, a capture file given twice.
 func TestFlagErrorsOneClearLine(t *testing.T) {
+	capFile := "capture/testdata/base-v1.pcapng"
 	for _, tc := range []struct {
 		args []string
 		code int
@@ -29,9 +33,27 @@ func TestFlagErrorsOneClearLine(t *testing.T) {
 		{[]string{"read", "-i", "eth0"}, 2, "muxtop: unknown shorthand flag: 'i' in -i: -i is a flag of muxtop sniff, not of muxtop read\n"},
 		{[]string{"atach", ":9000"}, 2, `muxtop: unknown command "atach" for "muxtop": did you mean muxtop attach?` + "\n"},
 		{[]string{"completion", "nosh"}, 2, `muxtop: completion "nosh": no such shell; use bash, fish, powershell, zsh` + "\n"},
+		{[]string{"demo", "--write-limit", "-1", "-o", "plain"}, 2, "muxtop: --write-limit -1: use a positive number of MiB\n"},
+		{[]string{"attach", ":9000", "--write-limit", "5", "-o", "plain"}, 2, "muxtop: --write-limit needs --write FILE\n"},
+		{[]string{"demo", "--protocol", "yamux", "--smux-version", "2", "-o", "plain"}, 2, "muxtop: --smux-version 2 is smux's: over --protocol yamux only --fault mismatch uses it; drop it, or use --protocol smux\n"},
+		{[]string{"sniff", "-i", "", "-o", "plain"}, 2, `muxtop: -i "": give an interface, such as -i eth0 or -i any (see ip link)` + "\n"},
+		{[]string{"read", capFile, capFile, "-o", "plain"}, 2, "muxtop: read: " + capFile + " is given twice: its packets would count twice; give it once\n"},
+		{[]string{"read", capFile, "./" + capFile, "port", "9000"}, 2, "muxtop: read: " + capFile + " and ./" + capFile + " are the same file: its packets would count twice; give it once\n"},
 	} {
+		// An input accepted runs (a demo, a sniff): stopped after 30 s,
+		// its exit then says it was not refused.
+		ctx, cancel := context.WithCancel(context.Background())
 		var stdout, stderr syncBuffer
-		code := run(context.Background(), tc.args, &stdout, &stderr)
+		done := make(chan int, 1)
+		go func() { done <- run(ctx, tc.args, &stdout, &stderr) }()
+		var code int
+		select {
+		case code = <-done:
+		case <-time.After(30 * time.Second):
+			cancel()
+			code = <-done
+		}
+		cancel()
 		if code != tc.code || stderr.String() != tc.want {
 			t.Errorf("muxtop %q: exit %d, stderr %q; want %d, %q", tc.args, code, stderr.String(), tc.code, tc.want)
 		}
@@ -51,40 +73,5 @@ func TestVersionFlag(t *testing.T) {
 	run(context.Background(), []string{"version"}, &cmd, &stderr)
 	if flag.String() != cmd.String() || !strings.HasPrefix(flag.String(), "muxtop ") {
 		t.Errorf("--version printed %q, version %q", flag.String(), cmd.String())
-	}
-}
-
-// TestMeaninglessInputsRefused checks that input that means nothing, or
-// not what it says, is refused in one line, exit 2, not run as if it had
-// not been given: a negative --write-limit with no --write, --smux-version
-// over yamux, an empty -i, a capture file given twice.
-func TestMeaninglessInputsRefused(t *testing.T) {
-	cap := "capture/testdata/base-v1.pcapng"
-	for _, tc := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"demo", "--write-limit", "-1", "-o", "plain"}, "muxtop: --write-limit -1: use a positive number of MiB\n"},
-		{[]string{"attach", ":9000", "--write-limit", "5", "-o", "plain"}, "muxtop: --write-limit needs --write FILE\n"},
-		{[]string{"demo", "--protocol", "yamux", "--smux-version", "2", "-o", "plain"}, "muxtop: --smux-version 2 is smux's: over --protocol yamux only --fault mismatch uses it; drop it, or use --protocol smux\n"},
-		{[]string{"sniff", "-i", "", "-o", "plain"}, `muxtop: -i "": give an interface, such as -i eth0 or -i any (see ip link)` + "\n"},
-		{[]string{"read", cap, cap, "-o", "plain"}, "muxtop: read: " + cap + " is given twice: its packets would count twice; give it once\n"},
-		{[]string{"read", cap, "./" + cap, "port", "9000"}, "muxtop: read: " + cap + " and ./" + cap + " are the same file: its packets would count twice; give it once\n"},
-	} {
-		ctx, cancel := context.WithCancel(context.Background())
-		var stdout, stderr syncBuffer
-		done := make(chan int, 1)
-		go func() { done <- run(ctx, tc.args, &stdout, &stderr) }()
-		var code int
-		select {
-		case code = <-done:
-		case <-time.After(30 * time.Second): // accepted: it runs
-			cancel()
-			code = <-done
-		}
-		cancel()
-		if code != 2 || stderr.String() != tc.want {
-			t.Errorf("muxtop %q: exit %d, stderr %q; want 2, %q", tc.args, code, stderr.String(), tc.want)
-		}
 	}
 }
