@@ -123,19 +123,22 @@ func newReadCmd() *cobra.Command {
 			var waitSay <-chan time.Time
 			var fetched *urlCapture // the URL's answer, if read reads one
 			start := time.Now()     // --duration counts the wait for the capture
+			// waitCtx ends with an interrupt, and at start + --duration: a
+			// URL's answer, a FIFO's writer and a pipe's first packet are
+			// waited for within it, from start, not each afresh.
+			waitCtx := cmd.Context()
+			if watch.duration > 0 {
+				var cancel context.CancelFunc
+				waitCtx, cancel = context.WithDeadline(waitCtx, start.Add(watch.duration))
+				defer cancel()
+			}
 			if isURL(files[0]) {
-				ctx := cmd.Context()
-				if watch.duration > 0 {
-					var cancel context.CancelFunc
-					ctx, cancel = context.WithTimeout(ctx, watch.duration)
-					defer cancel()
-				}
-				fetched, err = openURL(ctx, files[0], cmd.ErrOrStderr())
+				fetched, err = openURL(waitCtx, files[0], cmd.ErrOrStderr())
 				if err != nil {
 					switch {
 					case cmd.Context().Err() != nil:
 						return nil // interrupted while connecting: nothing to show
-					case ctx.Err() != nil:
+					case waitCtx.Err() != nil:
 						// As read - ends with no input: one line, exit 1.
 						fmt.Fprintf(cmd.ErrOrStderr(), "muxtop: read: no capture from %s in %v: it never answered\n", shownURL(files[0]), watch.duration)
 						return errSaid // no capture, no summary: a failure, as read - of nothing is
@@ -166,21 +169,15 @@ func newReadCmd() *cobra.Command {
 				// FIFO) is read as - is: its capture comes as it is
 				// written, an interrupt or --duration ends the wait for
 				// it, from its open (a FIFO's waits for its writer) on.
-				ctx := cmd.Context()
-				if watch.duration > 0 {
-					var cancel context.CancelFunc
-					ctx, cancel = context.WithTimeout(ctx, watch.duration)
-					defer cancel()
-				}
 				t := time.NewTimer(waitNoticeAfter)
 				defer t.Stop()
 				waitSay, from, stream = t.C, "from "+printable.Text(files[0]), true // a name a user gave is shown, not its raw control bytes
-				g, err := openStream(ctx, files[0], waitSay, "muxtop: read: waiting for a capture "+from, cmd.ErrOrStderr())
+				g, err := openStream(waitCtx, files[0], waitSay, "muxtop: read: waiting for a capture "+from, cmd.ErrOrStderr())
 				if err != nil {
 					switch {
 					case cmd.Context().Err() != nil:
 						return nil // interrupted while opening: nothing to show
-					case ctx.Err() != nil:
+					case waitCtx.Err() != nil:
 						fmt.Fprintf(cmd.ErrOrStderr(), "muxtop: read: no capture %s in %v\n", from, watch.duration)
 						return errSaid // no capture, no summary: a failure, as read - of nothing is
 					}
@@ -219,19 +216,13 @@ func newReadCmd() *cobra.Command {
 			cr := newCountingReader(f, time.Now)
 			crs := []*countingReader{cr}
 			opened := func() bool { return true }
-			waitCtx := cmd.Context()
 			if pipe {
 				// Open waits for the header and the first packet, which a
 				// quiet pipe may not bring for a long time: an interrupt
 				// (or SIGTERM, to muxtop alone) ends the wait, as later,
 				// and so does --duration, which counts the wait: from
 				// start, the wait for a FIFO's writer or a URL's answer
-				// included, not afresh from the open.
-				if watch.duration > 0 {
-					var cancel context.CancelFunc
-					waitCtx, cancel = context.WithDeadline(waitCtx, start.Add(watch.duration))
-					defer cancel()
-				}
+				// included, not afresh from the open (waitCtx).
 				opened = context.AfterFunc(waitCtx, func() { f.SetReadDeadline(time.Now()) })
 			}
 			waiting := "muxtop: read: waiting for a capture " + from
