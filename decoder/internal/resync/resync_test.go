@@ -9,6 +9,7 @@ import (
 
 	"github.com/muxtop/muxtop/decoder/internal/chunking"
 	"github.com/muxtop/muxtop/decoder/internal/resync"
+	"github.com/muxtop/muxtop/internal/racetest"
 )
 
 // The toy protocol the engine is tested against: a frame is a 3-byte
@@ -506,7 +507,7 @@ func TestEveryOffset(t *testing.T) {
 				}
 			}
 			for j := range len(in) + 1 {
-				if raceEnabled && j%5 != 0 && !nearBound(bounds, j) {
+				if racetest.Enabled && j%5 != 0 && !nearBound(bounds, j) {
 					// One goroutine, nothing for the detector (8 s of CI's
 					// race run): every 5th offset and those near a
 					// boundary; every offset without -race.
