@@ -174,10 +174,10 @@ func TestResyncEveryOffset(t *testing.T) {
 				bounds := boundaries(t, in)
 				maxSkip := 0
 				for j := range len(in) {
-					if len(in) > 30000 && j > 2000 && j%61 != 0 && !nearBoundary(bounds, j) {
+					if len(in) > 30000 && j > 2000 && j%61 != 0 && !gaptest.NearBoundary(bounds, j, 64) {
 						continue // the large recordings: every offset near a boundary, and a sample
 					}
-					if racetest.Enabled && j > 200 && j%61 != 0 && !nearBoundary(bounds, j) {
+					if racetest.Enabled && j > 200 && j%61 != 0 && !gaptest.NearBoundary(bounds, j, 64) {
 						// One goroutine, nothing for the detector (60 s of
 						// CI's race run): a sample; every offset without -race.
 						continue
@@ -213,12 +213,6 @@ func TestResyncEveryOffset(t *testing.T) {
 			})
 		}
 	}
-}
-
-// nearBoundary reports whether j lies within 64 bytes of a frame boundary.
-func nearBoundary(bounds []int64, j int) bool {
-	k, _ := slices.BinarySearch(bounds, int64(j))
-	return (k < len(bounds) && bounds[k]-int64(j) < 64) || (k > 0 && int64(j)-bounds[k-1] < 64)
 }
 
 // TestResyncChunking checks that a resynchronisation, with and without

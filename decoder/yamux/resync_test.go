@@ -175,10 +175,10 @@ func TestResyncEveryOffset(t *testing.T) {
 					stride, first = 16381, 100
 				}
 				for j := range len(in) {
-					if len(in) > 30000 && j > first && j%stride != 0 && !nearBoundary(bounds, j) {
+					if len(in) > 30000 && j > first && j%stride != 0 && !gaptest.NearBoundary(bounds, j, 24) {
 						continue // the large recordings: every offset near a boundary, and a sample
 					}
-					if racetest.Enabled && j > 200 && j%61 != 0 && !nearBoundary(bounds, j) {
+					if racetest.Enabled && j > 200 && j%61 != 0 && !gaptest.NearBoundary(bounds, j, 24) {
 						// One goroutine, nothing for the detector (7 s of CI's
 						// race run): a sample; every offset without -race.
 						continue
@@ -215,12 +215,6 @@ func TestResyncEveryOffset(t *testing.T) {
 			})
 		}
 	}
-}
-
-// nearBoundary reports whether j lies within 24 bytes of a frame boundary.
-func nearBoundary(bounds []int64, j int) bool {
-	k, _ := slices.BinarySearch(bounds, int64(j))
-	return (k < len(bounds) && bounds[k]-int64(j) < 24) || (k > 0 && int64(j)-bounds[k-1] < 24)
 }
 
 // TestResyncChunking checks that a resynchronisation, with and without
