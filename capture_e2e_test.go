@@ -23,6 +23,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/muxtop/muxtop/internal/racetest"
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/xtaci/smux"
@@ -460,7 +461,7 @@ func TestTcpdumpEveryFault(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs two processes for seconds per fault")
 	}
-	if raceEnabled {
+	if racetest.Enabled {
 		t.Skip("the race run has the same processes: TestTcpdumpFaultThenRead covers read under the race detector")
 	}
 	t.Parallel()

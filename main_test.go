@@ -28,6 +28,7 @@ import (
 	"unsafe"
 
 	"github.com/muxtop/muxtop/demo"
+	"github.com/muxtop/muxtop/internal/racetest"
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 )
@@ -415,7 +416,7 @@ var buildBinary = sync.OnceValues(func() (string, error) {
 // the tests that call run).
 func muxtopBinary(t *testing.T) string {
 	t.Helper()
-	if raceEnabled {
+	if racetest.Enabled {
 		t.Skip("runs the muxtop binary, built without -race: the run without -race covers it")
 	}
 	bin, err := buildBinary()

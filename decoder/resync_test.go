@@ -9,6 +9,7 @@ import (
 
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/decoder/internal/gaptest"
+	"github.com/muxtop/muxtop/internal/racetest"
 )
 
 // resynced is what a resynchronising decoder yields for one input.
@@ -71,7 +72,7 @@ func gapStreams(t testing.TB) []gaptest.Stream {
 			continue // two versions: not a stream a receiver reads
 		}
 		for _, s := range []gaptest.Stream{{Name: r.exp.Scenario + ".c2s", In: r.c2s}, {Name: r.exp.Scenario + ".s2c", In: r.s2c}} {
-			if raceEnabled && len(s.In) > 30000 {
+			if racetest.Enabled && len(s.In) > 30000 {
 				continue // a large recording: its gaps are cut without -race
 			}
 			streams = append(streams, s)
@@ -92,7 +93,7 @@ func TestGap(t *testing.T) { proto.Gap(t, loadRecording(t, "v1-many").c2s) }
 // and the decoder hunts as before.
 func TestGapInPayload(t *testing.T) {
 	streams := gapStreams(t)
-	if raceEnabled {
+	if racetest.Enabled {
 		// One goroutine, nothing for the detector (23 s of CI's race run,
 		// each cut decoding its whole stream): the recordings up to 20 kB;
 		// every one without -race.
@@ -163,7 +164,7 @@ func TestResyncEveryOffset(t *testing.T) {
 			}
 			t.Run(r.exp.Scenario+"."+dir.name, func(t *testing.T) {
 				in := dir.in
-				if raceEnabled && len(in) > 30000 {
+				if racetest.Enabled && len(in) > 30000 {
 					// As yamux's TestResyncEveryOffset: the decoder runs in
 					// one goroutine, which the race detector slowed 25-fold
 					// (219 s of CI's race run for these recordings).
@@ -173,10 +174,10 @@ func TestResyncEveryOffset(t *testing.T) {
 				bounds := boundaries(t, in)
 				maxSkip := 0
 				for j := range len(in) {
-					if len(in) > 30000 && j > 2000 && j%61 != 0 && !nearBoundary(bounds, j) {
+					if len(in) > 30000 && j > 2000 && j%61 != 0 && !gaptest.NearBoundary(bounds, j, 64) {
 						continue // the large recordings: every offset near a boundary, and a sample
 					}
-					if raceEnabled && j > 200 && j%61 != 0 && !nearBoundary(bounds, j) {
+					if racetest.Enabled && j > 200 && j%61 != 0 && !gaptest.NearBoundary(bounds, j, 64) {
 						// One goroutine, nothing for the detector (60 s of
 						// CI's race run): a sample; every offset without -race.
 						continue
@@ -214,18 +215,12 @@ func TestResyncEveryOffset(t *testing.T) {
 	}
 }
 
-// nearBoundary reports whether j lies within 64 bytes of a frame boundary.
-func nearBoundary(bounds []int64, j int) bool {
-	k, _ := slices.BinarySearch(bounds, int64(j))
-	return (k < len(bounds) && bounds[k]-int64(j) < 64) || (k > 0 && int64(j)-bounds[k-1] < 64)
-}
-
 // TestResyncChunking checks that a resynchronisation, with and without
 // gaps, lands in the same place and yields the same frames whatever the
 // chunking.
 func TestResyncChunking(t *testing.T) {
 	randomJoins(t, 1, func(scenario string, in []byte, round, j int, rng *rand.Rand) {
-		if raceEnabled && round%3 != 0 {
+		if racetest.Enabled && round%3 != 0 {
 			// One goroutine, nothing for the detector (9 s of CI's race
 			// run): a third of the joins, of every gap count.
 			return

@@ -10,6 +10,7 @@ import (
 
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/decoder/yamux"
+	"github.com/muxtop/muxtop/internal/racetest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/printable"
 	"github.com/muxtop/muxtop/wirekind"
@@ -210,7 +211,7 @@ func TestFindingRecords(t *testing.T) {
 	}
 	line := make([]byte, 0, 4096)
 	for _, r := range []*live.Record{&open, &done, &churn} {
-		if raceEnabled {
+		if racetest.Enabled {
 			break
 		}
 		if n := testing.AllocsPerRun(10, func() { line = appendPlain(line[:0], r) }); n != 0 {
@@ -272,7 +273,7 @@ func TestFindingUpdatedRecord(t *testing.T) {
 	}
 	buf := make([]byte, 0, 4096)
 	for _, r := range []*live.Record{&r, &churn} {
-		if raceEnabled {
+		if racetest.Enabled {
 			break
 		}
 		if n := testing.AllocsPerRun(10, func() { buf = appendPlain(buf[:0], r) }); n != 0 {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/decoder/yamux"
+	"github.com/muxtop/muxtop/internal/racetest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/printable"
 )
@@ -372,7 +373,7 @@ func omitEmpty(m map[string]any) map[string]any {
 }
 
 func TestAppendJSONZeroAlloc(t *testing.T) {
-	if raceEnabled {
+	if racetest.Enabled {
 		t.Skip("allocation counts mean nothing under the race detector")
 	}
 	line := make([]byte, 0, 4096)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/internal/racetest"
 	"github.com/muxtop/muxtop/live"
 )
 
@@ -135,7 +136,7 @@ func printWhileFeeding(t testing.TB, reg *live.Registry, f Format, tick time.Dur
 func TestPrinterKeepsUp(t *testing.T) {
 	const ring = 4096
 	fe := feeding{feeders: 4, n: 50_000, yield: 64}
-	if raceEnabled {
+	if racetest.Enabled {
 		fe.n = 12_500
 	}
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/muxtop/muxtop/internal/racetest"
 	"github.com/muxtop/muxtop/live"
 )
 
@@ -30,7 +31,7 @@ func TestLeakFirstNoneSent(t *testing.T) {
 	if !strings.Contains(out.String(), want) {
 		t.Errorf("plain summary lacks %q:\n%s", want, out.String())
 	}
-	if raceEnabled {
+	if racetest.Enabled {
 		return
 	}
 	line := make([]byte, 0, 4096)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/decoder/yamux"
+	"github.com/muxtop/muxtop/internal/racetest"
 	"github.com/muxtop/muxtop/live"
 )
 
@@ -72,7 +73,7 @@ func TestPlainTruncatedAnomaly(t *testing.T) {
 		if got := string(appendPlain(nil, tc.r)); got != tc.want {
 			t.Errorf("got  %q\nwant %q", got, tc.want)
 		}
-		if n := testing.AllocsPerRun(10, func() { line = appendPlain(line[:0], tc.r) }); n != 0 && !raceEnabled {
+		if n := testing.AllocsPerRun(10, func() { line = appendPlain(line[:0], tc.r) }); n != 0 && !racetest.Enabled {
 			t.Errorf("%q: %v allocations", tc.want, n)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/muxtop/muxtop/internal/racetest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/metrics"
 )
@@ -186,7 +187,7 @@ func TestAfterCloseInFlightFaultsRealSmux(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real sessions for seconds")
 	}
-	if raceEnabled {
+	if racetest.Enabled {
 		t.Skip("the race detector slows the sessions: the windows are real time")
 	}
 	t.Parallel()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/muxtop/muxtop/internal/livetest"
+	"github.com/muxtop/muxtop/internal/racetest"
 	"github.com/muxtop/muxtop/live"
 )
 
@@ -139,7 +140,7 @@ func TestStreamBudgetNone(t *testing.T) {
 // ended, with runtime.MemStats after a GC: the README's Memory figures.
 // It asserts the counts kept; the bytes it logs (go test -v).
 func TestRetainedStreamBytes(t *testing.T) {
-	if raceEnabled {
+	if racetest.Enabled {
 		t.Skip("the race detector changes the heap")
 	}
 	heap := func() int64 {

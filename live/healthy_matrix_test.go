@@ -16,6 +16,7 @@ import (
 	"time"
 
 	hyamux "github.com/hashicorp/yamux"
+	"github.com/muxtop/muxtop/internal/racetest"
 	"github.com/xtaci/smux"
 
 	"github.com/muxtop/muxtop/internal/smuxtest"
@@ -593,7 +594,7 @@ func TestHealthyMatrix(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real sessions for seconds")
 	}
-	if raceEnabled {
+	if racetest.Enabled {
 		t.Skip("the race detector slows the sessions past the matrix's 1 s thresholds; TestHealthyRealSessions drives real pairs under it")
 	}
 	ps := append([]pattern(nil), healthyPatterns...)

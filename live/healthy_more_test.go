@@ -17,6 +17,7 @@ import (
 	"time"
 
 	hyamux "github.com/hashicorp/yamux"
+	"github.com/muxtop/muxtop/internal/racetest"
 	"github.com/xtaci/smux"
 
 	"github.com/muxtop/muxtop/decoder"
@@ -1013,7 +1014,7 @@ func runMorePatterns(t *testing.T, ps []morePattern) {
 	if testing.Short() {
 		t.Skip("real sessions for seconds")
 	}
-	if raceEnabled {
+	if racetest.Enabled {
 		t.Skip("the race detector slows the sessions past the 1 s thresholds")
 	}
 	inTurns(t, ps, func(p morePattern) string { return p.name }, func(t *testing.T, p morePattern) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/muxtop/muxtop/internal/livecaptest"
+	"github.com/muxtop/muxtop/internal/racetest"
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 )
@@ -187,7 +188,7 @@ func TestLeakV1DrainedKeepaliveReal(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real sessions for seconds")
 	}
-	if raceEnabled {
+	if racetest.Enabled {
 		t.Skip("the race detector slows the sessions past the 100 ms keepalive")
 	}
 	const size = 192 << 10

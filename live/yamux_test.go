@@ -11,6 +11,7 @@ import (
 	"time"
 
 	hyamux "github.com/hashicorp/yamux"
+	"github.com/muxtop/muxtop/internal/racetest"
 
 	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/live"
@@ -442,7 +443,7 @@ func TestYamuxAnomalies(t *testing.T) {
 // TestYamuxRecordZeroAlloc asserts that recording yamux RAND exchanges
 // allocates nothing once stream structs are reused.
 func TestYamuxRecordZeroAlloc(t *testing.T) {
-	if raceEnabled {
+	if racetest.Enabled {
 		t.Skip("the race detector changes allocation counts")
 	}
 	reg := live.New(live.Config{})

@@ -15,6 +15,7 @@ import (
 	"github.com/muxtop/muxtop/capture"
 	"github.com/muxtop/muxtop/internal/livecaptest"
 	"github.com/muxtop/muxtop/internal/pcaptest"
+	"github.com/muxtop/muxtop/internal/racetest"
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/pcapout"
@@ -352,7 +353,7 @@ func TestWriteFullQueueNoCopy(t *testing.T) {
 	// run), and a full queue is full whatever its bound: 1 MiB. One writer
 	// only: a second, left running, would leak its goroutine.
 	newWriter := func() (*pcapout.Writer, error) { return pcapout.New(g, 0) }
-	if raceEnabled {
+	if racetest.Enabled {
 		newWriter = func() (*pcapout.Writer, error) { return pcapout.NewQueued(g, 1<<20) }
 	}
 	w, err := newWriter()

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/muxtop/muxtop/capture"
+	"github.com/muxtop/muxtop/internal/racetest"
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/pcapout"
@@ -45,7 +46,7 @@ func TestStalledFileNeverBlocks(t *testing.T) {
 	// paths; New's own queue without -race. One writer only: a second,
 	// left running, would write its header into g too.
 	newWriter := func() (*pcapout.Writer, error) { return pcapout.New(g, 0) }
-	if raceEnabled {
+	if racetest.Enabled {
 		frames = 200
 		newWriter = func() (*pcapout.Writer, error) { return pcapout.NewQueued(g, 4<<20) }
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/internal/racetest"
 	"github.com/muxtop/muxtop/live"
 )
 
@@ -26,7 +27,7 @@ func TestFeederHeldBounded(t *testing.T) {
 				junk[i] = 0xff
 			}
 			chunks := 10000
-			if raceEnabled {
+			if racetest.Enabled {
 				// Fed in this goroutine, nothing for the detector (10 s of
 				// CI's race run): 3000, still three times the bound.
 				chunks = 3000

@@ -8,6 +8,7 @@ import (
 
 	"github.com/muxtop/muxtop/decoder/internal/gaptest"
 	"github.com/muxtop/muxtop/decoder/yamux"
+	"github.com/muxtop/muxtop/internal/racetest"
 )
 
 // TestGapBigWindowEndThenHeader loses the last k payload bytes of a frame
@@ -17,7 +18,7 @@ import (
 // first boundary after the second gap, every frame from there the whole
 // stream's, in any chunking.
 func TestGapBigWindowEndThenHeader(t *testing.T) {
-	if raceEnabled {
+	if racetest.Enabled {
 		t.Skip("megabytes decoded per case, in one goroutine: without -race")
 	}
 	in, all, bounds := bulkC2S(t)
@@ -72,7 +73,7 @@ func TestGapBigWindowEndThenHeader(t *testing.T) {
 // frame the hunt's replay ends inside of (the chain's third), then m
 // more: each gap where the bytes come, with and without Next between.
 func TestGapBigWindowAfterHunt(t *testing.T) {
-	if raceEnabled {
+	if racetest.Enabled {
 		t.Skip("megabytes decoded per case, in one goroutine: without -race")
 	}
 	in, all, bounds := bulkC2S(t)

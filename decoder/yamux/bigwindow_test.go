@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	hyamux "github.com/hashicorp/yamux"
+	"github.com/muxtop/muxtop/internal/racetest"
 
 	"github.com/muxtop/muxtop/decoder/yamux"
 )
@@ -77,7 +78,7 @@ func bulkC2S(t *testing.T) (in []byte, all []frameRec, bounds []int64) {
 // transfer sees the transfer, not only what follows it.
 func TestResyncBigWindowJoin(t *testing.T) {
 	in, all, bounds := bulkC2S(t)
-	if raceEnabled {
+	if racetest.Enabled {
 		t.Skip("megabytes hunted per join: without -race")
 	}
 	rng := rand.New(rand.NewPCG(5, 6))
@@ -127,7 +128,7 @@ func TestResyncBigWindowJoin(t *testing.T) {
 // that decoding resumes at the first frame boundary after it, with every
 // frame from there.
 func TestGapBigWindowHeader(t *testing.T) {
-	if raceEnabled {
+	if racetest.Enabled {
 		t.Skip("megabytes decoded per case, in one goroutine: without -race")
 	}
 	in, all, bounds := bulkC2S(t)

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/muxtop/muxtop/decoder/internal/resync"
+	"github.com/muxtop/muxtop/internal/racetest"
 )
 
 // TestResyncKeptBigWindow joins a bulk transfer of Data frames of up to
@@ -27,7 +28,7 @@ func TestResyncKeptBigWindow(t *testing.T) {
 	for _, snaplen := range []int{DefaultSnaplen, MaxSnaplen} {
 		limit := ResyncWindow + resync.MaxLong*(resync.Chain-1)*(HeaderSize+snaplen)
 		joins := []int{1, 4<<20 + 100, 7 << 20}
-		if raceEnabled {
+		if racetest.Enabled {
 			// 60 MiB decoded in one goroutine, nothing for the detector
 			// (11 s of CI's race run): one join; all three without -race.
 			joins = joins[1:2]

@@ -9,6 +9,7 @@ import (
 	"github.com/muxtop/muxtop/decoder/internal/chunking"
 	"github.com/muxtop/muxtop/decoder/internal/gaptest"
 	"github.com/muxtop/muxtop/decoder/yamux"
+	"github.com/muxtop/muxtop/internal/racetest"
 )
 
 // longStream returns a synthetic bulk transfer: Data frames on a few
@@ -51,7 +52,7 @@ func TestLongLinkGaps(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(41, 42))
 	rounds := 40
-	if raceEnabled {
+	if racetest.Enabled {
 		// One goroutine, nothing for the detector (4 rounds were 30 s of
 		// CI's race run): one round from the start, one joined.
 		rounds = 2

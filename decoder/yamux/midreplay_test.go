@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/muxtop/muxtop/decoder/yamux"
+	"github.com/muxtop/muxtop/internal/racetest"
 )
 
 // TestMidReplay joins a synthetic bulk transfer, and once the hunt's first
@@ -16,7 +17,7 @@ import (
 func TestMidReplay(t *testing.T) {
 	rng := rand.New(rand.NewPCG(51, 52))
 	rounds := 24
-	if raceEnabled {
+	if racetest.Enabled {
 		rounds = 3 // in one goroutine: the plain run takes all 24
 	}
 	for round := range rounds {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/muxtop/muxtop/decoder/internal/gaptest"
 	"github.com/muxtop/muxtop/decoder/yamux"
+	"github.com/muxtop/muxtop/internal/racetest"
 )
 
 // resynced is what a resynchronising decoder yields for one input.
@@ -70,7 +71,7 @@ func gapStreams(t testing.TB) []gaptest.Stream {
 	var streams []gaptest.Stream
 	for _, r := range loadRecordings(t) {
 		for _, s := range []gaptest.Stream{{Name: r.exp.Scenario + ".c2s", In: r.c2s}, {Name: r.exp.Scenario + ".s2c", In: r.s2c}} {
-			if raceEnabled && len(s.In) > 30000 {
+			if racetest.Enabled && len(s.In) > 30000 {
 				continue // a large recording: its gaps are cut without -race
 			}
 			streams = append(streams, s)
@@ -159,7 +160,7 @@ func TestResyncEveryOffset(t *testing.T) {
 		}{{"c2s", r.c2s}, {"s2c", r.s2c}} {
 			t.Run(r.exp.Scenario+"."+dir.name, func(t *testing.T) {
 				in := dir.in
-				if raceEnabled && len(in) > 30000 {
+				if racetest.Enabled && len(in) > 30000 {
 					t.Skip("a large recording: joined at every offset without -race")
 				}
 				all := decode(t, yamux.DefaultSnaplen, in, whole, true).frames
@@ -174,10 +175,10 @@ func TestResyncEveryOffset(t *testing.T) {
 					stride, first = 16381, 100
 				}
 				for j := range len(in) {
-					if len(in) > 30000 && j > first && j%stride != 0 && !nearBoundary(bounds, j) {
+					if len(in) > 30000 && j > first && j%stride != 0 && !gaptest.NearBoundary(bounds, j, 24) {
 						continue // the large recordings: every offset near a boundary, and a sample
 					}
-					if raceEnabled && j > 200 && j%61 != 0 && !nearBoundary(bounds, j) {
+					if racetest.Enabled && j > 200 && j%61 != 0 && !gaptest.NearBoundary(bounds, j, 24) {
 						// One goroutine, nothing for the detector (7 s of CI's
 						// race run): a sample; every offset without -race.
 						continue
@@ -216,12 +217,6 @@ func TestResyncEveryOffset(t *testing.T) {
 	}
 }
 
-// nearBoundary reports whether j lies within 24 bytes of a frame boundary.
-func nearBoundary(bounds []int64, j int) bool {
-	k, _ := slices.BinarySearch(bounds, int64(j))
-	return (k < len(bounds) && bounds[k]-int64(j) < 24) || (k > 0 && int64(j)-bounds[k-1] < 24)
-}
-
 // TestResyncChunking checks that a resynchronisation, with and without
 // gaps, lands in the same place and yields the same frames whatever the
 // chunking.
@@ -247,7 +242,7 @@ func randomJoins(t *testing.T, seed uint64, join func(scenario string, in []byte
 		if len(in) < 100 {
 			continue
 		}
-		if raceEnabled && max(len(r.c2s), len(r.s2c)) > 30000 {
+		if racetest.Enabled && max(len(r.c2s), len(r.s2c)) > 30000 {
 			// The decoder runs in one goroutine: the large recordings'
 			// joins run without -race (go test ./...), as the other
 			// resync tests' do; under it TestResyncAt and
@@ -346,7 +341,7 @@ func TestResyncPlausible(t *testing.T) {
 		{"version 1", yamux.Header{1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if raceEnabled && tc.hdr.Type() == yamux.Data && tc.hdr.PayloadLength() >= yamux.MaxResyncLongData {
+			if racetest.Enabled && tc.hdr.Type() == yamux.Data && tc.hdr.PayloadLength() >= yamux.MaxResyncLongData {
 				// 48 MiB decoded in one goroutine, nothing for the detector
 				// (40 s of CI's race run): without -race.
 				t.Skip("a chain of 16 MiB frames: without -race")

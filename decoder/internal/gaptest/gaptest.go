@@ -480,3 +480,11 @@ func (p Protocol[D, F, R]) GapEndsLastFrame(t *testing.T, in []byte, lost int64,
 		t.Fatalf("End: %q, unparsed %d, offset %d; want nothing cut, offset %d", code, d.Unparsed(), d.Offset(), int64(len(in))+lost)
 	}
 }
+
+// NearBoundary reports whether offset j lies fewer than within bytes from
+// a frame boundary in bounds (sorted ascending): some b with |b-j| < within.
+// A caller whose radius is inclusive passes its radius plus one.
+func NearBoundary(bounds []int64, j int, within int64) bool {
+	k, _ := slices.BinarySearch(bounds, int64(j))
+	return (k < len(bounds) && bounds[k]-int64(j) < within) || (k > 0 && int64(j)-bounds[k-1] < within)
+}

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/muxtop/muxtop/internal/racetest"
 )
 
 // TestManyLongChains feeds runs of bytes where every third position
@@ -16,7 +18,7 @@ import (
 func TestManyLongChains(t *testing.T) {
 	rng := rand.New(rand.NewPCG(91, 92))
 	rounds := 400
-	if raceEnabled {
+	if racetest.Enabled {
 		rounds = 100 // one goroutine: under -race (9 s of CI's race run) a quarter
 	}
 	for round := range rounds {

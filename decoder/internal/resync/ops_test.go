@@ -9,6 +9,7 @@ import (
 
 	"github.com/muxtop/muxtop/decoder/internal/chunking"
 	"github.com/muxtop/muxtop/decoder/internal/resync"
+	"github.com/muxtop/muxtop/internal/racetest"
 )
 
 // op is something a caller tells the toy before the byte at: a Gap of
@@ -219,7 +220,7 @@ func drained(ops []op) []op {
 func TestOps(t *testing.T) {
 	rng := rand.New(rand.NewPCG(71, 72))
 	rounds := 3000
-	if testing.Short() || raceEnabled {
+	if testing.Short() || racetest.Enabled {
 		rounds = 300 // one goroutine: under -race (27 s of CI's race run) a tenth
 	}
 	for round := range rounds {

@@ -8,7 +8,9 @@ import (
 	"testing"
 
 	"github.com/muxtop/muxtop/decoder/internal/chunking"
+	"github.com/muxtop/muxtop/decoder/internal/gaptest"
 	"github.com/muxtop/muxtop/decoder/internal/resync"
+	"github.com/muxtop/muxtop/internal/racetest"
 )
 
 // The toy protocol the engine is tested against: a frame is a 3-byte
@@ -506,10 +508,11 @@ func TestEveryOffset(t *testing.T) {
 				}
 			}
 			for j := range len(in) + 1 {
-				if raceEnabled && j%5 != 0 && !nearBound(bounds, j) {
+				if racetest.Enabled && j%5 != 0 && !gaptest.NearBoundary(bounds, j, hdrSize+1) {
 					// One goroutine, nothing for the detector (8 s of CI's
-					// race run): every 5th offset and those near a
-					// boundary; every offset without -race.
+					// race run): every 5th offset and those at most
+					// hdrSize bytes from a boundary; every offset without
+					// -race.
 					continue
 				}
 				got := one(t, in[j:], whole)
@@ -538,12 +541,6 @@ func TestEveryOffset(t *testing.T) {
 			}
 		})
 	}
-}
-
-// nearBound reports whether j lies within hdrSize bytes of a boundary.
-func nearBound(bounds []int64, j int) bool {
-	k, _ := slices.BinarySearch(bounds, int64(j))
-	return (k < len(bounds) && bounds[k]-int64(j) <= int64(hdrSize)) || (k > 0 && int64(j)-bounds[k-1] <= int64(hdrSize))
 }
 
 // framesAfter returns what the toy yields for tail after junk: tail's frames,

@@ -1,5 +1,0 @@
-//go:build !race
-
-package resync_test
-
-const raceEnabled = false

@@ -1,5 +1,0 @@
-//go:build !race
-
-package yamux_test
-
-const raceEnabled = false

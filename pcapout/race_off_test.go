@@ -1,5 +1,0 @@
-//go:build !race
-
-package pcapout_test
-
-const raceEnabled = false
