@@ -31,7 +31,7 @@ import (
 // SESSION_LEAK.
 var pileCfg = live.FindingsConfig{LeakAfter: 300 * time.Millisecond, Churn: -1, SessionLeak: 5, SessionLeakHold: 600 * time.Millisecond}
 
-// pileRun is how long each shape runs, evaluated every 50 ms.
+// pileRun is how long each healthy shape runs, evaluated every 50 ms.
 const pileRun = 2500 * time.Millisecond
 
 // pileProto is one of the muxes the tests drive.
@@ -148,7 +148,7 @@ func TestSessionLeakPerRequestReal(t *testing.T) {
 	for _, p := range pileProtos {
 		t.Run(p.name, func(t *testing.T) {
 			t.Parallel()
-			reg, recs := pileShape(t, p, func(ctx context.Context, dial func() muxEnd) {
+			reg, recs := pileUntilOpened(t, p, pileCfg, func(ctx context.Context, dial func() muxEnd) {
 				for {
 					pileAsk(t, dial())
 					select {
@@ -200,7 +200,7 @@ func TestSessionLeakRedialReal(t *testing.T) {
 		c.KeepAliveDisabled = true
 		ka(s, 100*time.Millisecond, time.Second)
 	})
-	_, recs := pileShape(t, p, func(ctx context.Context, dial func() muxEnd) {
+	_, recs := pileUntilOpened(t, p, pileCfg, func(ctx context.Context, dial func() muxEnd) {
 		var wg sync.WaitGroup
 		for range 4 {
 			wg.Go(func() {
