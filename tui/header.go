@@ -291,8 +291,10 @@ func totalsLine(th *theme, hd *header, apart bool, w int) string {
 			fields = append(fields, field{long: []seg{{hc, th.warn}}, prio: 87, glued: true})
 		}
 		// And how fast they grow, over the last minute: what a user would
-		// time the count for. Of the count's prio: the two go together.
-		if g := hd.leakGrowth; g.told() && g.perTime() != "" {
+		// time the count for; no rate once the count has held for
+		// trendMin (a burst long over). Of the count's prio: the two go
+		// together.
+		if g := hd.leakGrowth; g.told() && !g.steady() && g.perTime() != "" {
 			grow := perTimeCells - width(g.perTime())
 			fields = append(fields, field{long: []seg{{", " + g.perTime() + " over " + g.over(), th.warn}},
 				short: []seg{{" " + g.perTime(), th.warn}}, prio: 90, glued: true,

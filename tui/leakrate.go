@@ -34,10 +34,12 @@ type idCount struct {
 	n  int
 }
 
-// growth is how a count went from from to to over span.
+// growth is how a count went from from to to over span; still is how
+// long, up to the latest sample, the count has not changed.
 type growth struct {
 	from, to int
 	span     time.Duration
+	still    time.Duration
 }
 
 const (
@@ -77,22 +79,54 @@ func (t *leakTrend) update(snap *live.Snapshot) {
 	// A new slice: models are values, and an older copy may still be drawn.
 	t.samples = append(slices.Clip(t.samples[i:]), s)
 	first := t.samples[0]
-	t.total = growth{from: first.total, to: s.total, span: s.at.Sub(first.at)}
+	t.total = growth{from: first.total, to: s.total, span: s.at.Sub(first.at),
+		still: t.stillFor(func(o leakSample) (int, bool) { return o.total, true })}
 	t.by = make(map[uint64]growth, len(s.by))
 	for _, c := range s.by {
+		countOf := func(o leakSample) (int, bool) {
+			j, ok := slices.BinarySearchFunc(o.by, c.id, func(e idCount, id uint64) int { return cmp.Compare(e.id, id) })
+			if !ok {
+				return 0, false
+			}
+			return o.by[j].n, true
+		}
 		// From the finding's first sample in the window: it may have
 		// opened since its start.
 		for _, o := range t.samples {
-			if j, ok := slices.BinarySearchFunc(o.by, c.id, func(e idCount, id uint64) int { return cmp.Compare(e.id, id) }); ok {
-				t.by[c.id] = growth{from: o.by[j].n, to: c.n, span: s.at.Sub(o.at)}
+			if n, ok := countOf(o); ok {
+				t.by[c.id] = growth{from: n, to: c.n, span: s.at.Sub(o.at), still: t.stillFor(countOf)}
 				break
 			}
 		}
 	}
 }
 
+// stillFor is how long, up to the latest sample, the count that countOf
+// reads from a sample (ok false where the sample has none) has been what
+// it is at the latest: from the earliest sample of the run of equal
+// counts that ends the window.
+func (t *leakTrend) stillFor(countOf func(leakSample) (int, bool)) time.Duration {
+	last := t.samples[len(t.samples)-1]
+	now, _ := countOf(last)
+	since := last.at
+	for i := len(t.samples) - 2; i >= 0; i-- {
+		if n, ok := countOf(t.samples[i]); !ok || n != now {
+			break
+		}
+		since = t.samples[i].at
+	}
+	return last.at.Sub(since)
+}
+
 // told reports whether the growth spans long enough to be told.
 func (g growth) told() bool { return g.span >= trendMin }
+
+// steady reports whether the count has not changed for trendMin or
+// more: a growth that came all at once, a burst of leaks long over, is
+// then told as over, not as a rate that averages it across the span, which
+// reads as a leak still growing ("+12/s over the last 41s" of a count
+// unchanged for 35 s).
+func (g growth) steady() bool { return g.still >= trendMin }
 
 // over names the growth's span: "the last minute", or "the last 20s".
 func (g growth) over() string {
@@ -122,11 +156,20 @@ func (g growth) perTime() string {
 }
 
 // words says a LEAK's growth in its detail: "growing: +180 streams in the
-// last minute, +3.0/s", "shrinking: …", or "steady: no net change in the
-// last minute". A count that came back to where it was is no net change,
-// not "no new streams": as many may have opened as closed.
+// last minute, +3.0/s", "shrinking: …", "steady: no net change in the
+// last minute", or, for a count that changed and then held for trendMin,
+// "steady: unchanged for the last 35s, after +492 streams in the 6s
+// before". A count that came back to where it was is no net change, not
+// "no new streams": as many may have opened as closed.
 func (g growth) words() string {
 	d := g.to - g.from
+	if d != 0 && g.steady() {
+		change := "+" + plural(uint64(d), "stream")
+		if d < 0 {
+			change = "-" + plural(uint64(-d), "stream")
+		}
+		return "steady: unchanged for the last " + wholeSeconds(g.still) + ", after " + change + " in the " + wholeSeconds(g.span-g.still) + " before"
+	}
 	switch {
 	case d > 0:
 		return "growing: +" + plural(uint64(d), "stream") + " in " + g.over() + ", " + g.perTime()

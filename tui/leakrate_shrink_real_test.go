@@ -22,7 +22,8 @@ import (
 // open, and the LEAK's detail and the header's rate say how that count
 // went since the first sample of the last minute, as the test kept it:
 // growing by so many, shrinking by so many, or no net change, with its
-// sign in the header. Before: "steady: no new streams in the last
+// sign in the header; or, where the count has held for a step (10 s),
+// unchanged since, after so many, with no rate in the header. Before: "steady: no new streams in the last
 // minute" where the test had opened 13 streams in that minute (and
 // closed 13).
 func TestLeakGrowthWordsRealGrowThenShrink(t *testing.T) {
@@ -62,9 +63,16 @@ func TestLeakGrowthWordsRealGrowThenShrink(t *testing.T) {
 			over = "the last minute"
 		}
 		streams := func(n int) string { return plural(uint64(n), "stream") }
+		still := 0 // how long the count has held, in the window
+		for i := step - 1; i >= first && counts[i] == to; i-- {
+			still += 10
+		}
 		var want string
 		switch d := to - from; {
 		case span < 10 || to == 0:
+		case d != 0 && still >= 10: // held since: no rate, when it stopped
+			sign := map[bool]string{true: "+", false: "-"}[d > 0]
+			want = fmt.Sprintf("steady: unchanged for the last %ds, after %s%s in the %ds before", still, sign, streams(max(d, -d)), span-still)
 		case d > 0:
 			want = "growing: +" + streams(d) + " in " + over + ", +"
 		case d < 0:
@@ -78,7 +86,7 @@ func TestLeakGrowthWordsRealGrowThenShrink(t *testing.T) {
 		}
 		r := rateRe.FindStringSubmatch(head)
 		switch {
-		case want == "" || from == to:
+		case want == "" || from == to || still >= 10:
 			if r != nil {
 				t.Errorf("step %d: %d → %d streams over %ds: the header gives a rate: %q", step, from, to, span, head)
 			}

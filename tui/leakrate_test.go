@@ -99,3 +99,45 @@ func TestLeakGrowthRateNeedsTime(t *testing.T) {
 		t.Errorf("the header gives a rate for leaks that no longer grow:\n%s", screenOf(m))
 	}
 }
+
+// TestLeakBurstSteady: 500 streams leaked in a burst of 5 s, nothing
+// after (the operator's run: "492 suspected leaks, +28/s over the last
+// 17s", then "+12/s over the last 41s", while the count had not changed
+// for 35 s): once the count has held for 10 s, neither the header nor the
+// LEAK's detail gives a rate, and the detail says when the growth
+// stopped. Before: the header said "492 suspected leaks, +11/s over the
+// last 44s" and the detail "growing: +400 streams in the last 34s,
+// +12/s" of a count unchanged for 30 s.
+func TestLeakBurstSteady(t *testing.T) {
+	c := newCapture(live.Config{History: 10_000})
+	t0 := base.Add(-60 * time.Second)
+	c.now = t0
+	s := c.open("127.0.0.1:51234", "127.0.0.1:9000", t0)
+	m := c.model(t, 160, 45)
+	cfg := live.FindingsConfig{LeakAfter: 10 * time.Second, Churn: -1}
+	sid := uint32(3)
+	for i := 1; i <= 45; i++ {
+		at := t0.Add(time.Duration(i) * time.Second)
+		for range 100 * min(max(6-i, 0), 1) { // 100 a second in the first 5 s
+			c.frame(s, live.ClientToServer, at, 1, decoder.SYN, sid, "", 0)
+			c.frame(s, live.ClientToServer, at, 1, decoder.PSH, sid, "GET /slow", 0)
+			c.frame(s, live.ServerToClient, at, 1, decoder.PSH, sid, "OK", 0)
+			sid += 2
+		}
+		c.now = at.Add(500 * time.Millisecond)
+		c.reg.Evaluate(c.now, cfg)
+		m = send(m, tickMsg{})
+	}
+	head := strings.Split(screenOf(m), "\n")[0]
+	if !regexp.MustCompile(`4[0-9][0-9] suspected leaks`).MatchString(head) {
+		t.Fatalf("no burst of suspected leaks in the header:\n%s", screenOf(m))
+	}
+	if growthRate.MatchString(head) {
+		t.Errorf("the header gives a rate for a burst of leaks long over:\n%s", head)
+	}
+	m = press(m, "!")
+	if !regexp.MustCompile(`steady: unchanged for the last [23][0-9]s, after \+[0-9]+ streams in the [0-9]+s before`).MatchString(screenOf(m)) || growthRate.MatchString(screenOf(m)) {
+		t.Errorf("the LEAK's detail does not say the count has held since the burst:\n%s", screenOf(m))
+	}
+	checkFits(t, m, 160, 45)
+}
