@@ -62,7 +62,10 @@ type Options struct {
 	// with __ (client_golang accepts other UTF-8 names, but writes "a-b"
 	// as a_b to a scraper that does not ask for UTF-8 names), and values
 	// are valid UTF-8. A Collector given another is refused when it is
-	// registered, with an error that names it (Collector.Err).
+	// registered, with an error that names it (Collector.Err). instance
+	// and job are accepted, but Prometheus stores a scraped instance or
+	// job as exported_instance or exported_job (unless the scrape job
+	// honors labels): tell registries apart by another name.
 	ConstLabels prometheus.Labels
 	// Upstream, if not nil, says how a proxy's connections to its
 	// upstream went (tap.Proxy.Upstream, as muxtop attach gives it): the
