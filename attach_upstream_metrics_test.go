@@ -34,7 +34,9 @@ func TestAttachUpstreamDownMetricsAndChurn(t *testing.T) {
 	const clients = 21
 	t.Run("refused", func(t *testing.T) {
 		dead := freePort(t)
-		a := runAttach(t, dead, "--output", "plain", "--metrics", "127.0.0.1:0")
+		// Given as a bare :PORT, the upstream is labelled (and named) as
+		// attach dials it, 127.0.0.1:PORT, as the README says.
+		a := runAttach(t, strings.TrimPrefix(dead, "127.0.0.1"), "--output", "plain", "--metrics", "127.0.0.1:0")
 		u := attachMetrics(t, a)
 		refusedClients(t, a.addr, clients)
 		waitEnded(t, a, clients)

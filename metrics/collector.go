@@ -62,7 +62,10 @@ type Options struct {
 	// with __ (client_golang accepts other UTF-8 names, but writes "a-b"
 	// as a_b to a scraper that does not ask for UTF-8 names), and values
 	// are valid UTF-8. A Collector given another is refused when it is
-	// registered, with an error that names it (Collector.Err).
+	// registered, with an error that names it (Collector.Err). instance
+	// and job are accepted, but Prometheus stores a scraped instance or
+	// job as exported_instance or exported_job (unless the scrape job
+	// honors labels): tell registries apart by another name.
 	ConstLabels prometheus.Labels
 	// Upstream, if not nil, says how a proxy's connections to its
 	// upstream went (tap.Proxy.Upstream, as muxtop attach gives it): the
@@ -110,12 +113,22 @@ type Collector struct {
 	d   descs
 	err error // Options that make no valid series: Describe and Collect say it
 
-	mu sync.Mutex  // guards hw
+	mu sync.Mutex  // guards hw, hwUnparsed and hwSessions
 	hw live.Counts // the highest frame and byte counts exported so far
 	// hwUnparsed is the highest unparsed byte count exported so far, per
 	// direction: a failed write takes back the unparsed bytes it did not
 	// send, as it does frames.
 	hwUnparsed [2]int64
+	// hwSessions are the highest per-session counts exported so far, by
+	// session id, of the sessions exported at the latest scrape: a
+	// session's entry goes as its series do (at most Options.Sessions).
+	hwSessions map[uint64]sessionCounts
+}
+
+// sessionCounts are one session's counters of the per-session series, by
+// direction.
+type sessionCounts struct {
+	frames, bytes [2]uint64
 }
 
 // NewCollector returns a Collector of reg's state. Its leak gauges and
@@ -392,28 +405,54 @@ func histogram(desc *prometheus.Desc, h *live.LatencyHistogram) prometheus.Metri
 }
 
 // collectSessions sends the per-session series of the oldest live
-// sessions, at most Options.Sessions of them.
+// sessions, at most Options.Sessions of them. Their counters are held
+// monotonic as the capture-wide ones are (monotonic): a failed write's
+// frames taken back must not make a live session's counter go down.
 func (c *Collector) collectSessions(ch chan<- prometheus.Metric, snap *live.Snapshot, now time.Time) {
 	d := &c.d
-	n := 0
+	var sel []*live.SessionSnap
 	for _, ss := range snap.Sessions {
-		if n == c.o.Sessions {
+		if len(sel) == c.o.Sessions {
 			break
 		}
-		if ss.Ended {
-			continue
+		if !ss.Ended {
+			sel = append(sel, ss)
 		}
-		n++
+	}
+	counts := c.sessionsMonotonic(sel)
+	for i, ss := range sel {
 		id := strconv.FormatUint(ss.ID, 10)
 		for dir, dl := range dirLabels {
-			ch <- prometheus.MustNewConstMetric(d.sessFrames, prometheus.CounterValue, float64(ss.Counts.FramesDir(live.Dir(dir))), id, dl)
-			ch <- prometheus.MustNewConstMetric(d.sessBytes, prometheus.CounterValue, float64(ss.Counts.BytesDir(live.Dir(dir))), id, dl)
+			ch <- prometheus.MustNewConstMetric(d.sessFrames, prometheus.CounterValue, float64(counts[i].frames[dir]), id, dl)
+			ch <- prometheus.MustNewConstMetric(d.sessBytes, prometheus.CounterValue, float64(counts[i].bytes[dir]), id, dl)
 		}
 		ch <- prometheus.MustNewConstMetric(d.sessOpen, prometheus.GaugeValue, float64(ss.Open), id)
 		ch <- prometheus.MustNewConstMetric(d.sessLeak, prometheus.GaugeValue, float64(ss.Leaks), id)
 		ch <- prometheus.MustNewConstMetric(d.sessOldest, prometheus.GaugeValue, age(now, ss.OldestOpen), id)
 		ch <- prometheus.MustNewConstMetric(d.sessInfo, prometheus.GaugeValue, 1, id, ss.Proto.String(), ss.Info.Client, ss.Info.Server, ss.Info.Label)
 	}
+}
+
+// sessionsMonotonic returns the counters of the sessions sel, each no
+// lower than it was at the previous scrape that exported the session,
+// and forgets the marks of the sessions not in sel: their series are
+// gone, and a session id is never reused.
+func (c *Collector) sessionsMonotonic(sel []*live.SessionSnap) []sessionCounts {
+	out := make([]sessionCounts, len(sel))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	hw := make(map[uint64]sessionCounts, len(sel))
+	for i, ss := range sel {
+		m := c.hwSessions[ss.ID]
+		for dir := range 2 {
+			m.frames[dir] = max(m.frames[dir], ss.Counts.FramesDir(live.Dir(dir)))
+			m.bytes[dir] = max(m.bytes[dir], ss.Counts.BytesDir(live.Dir(dir)))
+		}
+		hw[ss.ID] = m
+		out[i] = m
+	}
+	c.hwSessions = hw
+	return out
 }
 
 // monotonic returns counts and the unparsed bytes, each no lower than it
