@@ -159,6 +159,13 @@ func TestBigWriteSlowPathNotBlocked(t *testing.T) {
 			}
 		}
 	}
+	// What else the engine said of the transfer, for the reader of -v.
+	recs, _ := reg.Frames(live.Query{}, nil)
+	for _, r := range recs {
+		if r.Kind == live.FindingOpened && r.Finding.Code != live.CodeSessionBlocked {
+			t.Logf("opened: %s %s", r.Finding.Code, r.Finding.Text)
+		}
+	}
 	// The tapped end asked for writes of megabytes: what made one write
 	// take seconds.
 	if m := above.max.Load(); m < 4<<20 {
