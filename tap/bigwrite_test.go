@@ -324,3 +324,45 @@ func TestWriteChunksNotInterleaved(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteChunkCloseUnblocks: Close unblocks a Write held in its second
+// chunk, the reader having read the first and stopped, and a Write
+// waiting behind it for its turn: each returns the bytes that went out
+// and an error.
+func TestWriteChunkCloseUnblocks(t *testing.T) {
+	a, b := net.Pipe()
+	defer b.Close()
+	c := tap.Wrap(a, live.Client, live.New(live.Config{}), "held", tap.WithProtocol(tap.Yamux))
+	read := make(chan int, 1)
+	go func() {
+		n, _ := io.ReadFull(b, make([]byte, 128<<10))
+		read <- n
+	}()
+	type result struct {
+		n   int
+		err error
+	}
+	first, second := make(chan result, 1), make(chan result, 1)
+	go func() {
+		n, err := c.Write(make([]byte, 1<<20))
+		first <- result{n, err}
+	}()
+	if n := <-read; n != 128<<10 {
+		t.Fatalf("the reader read %d bytes, want the first chunk's", n)
+	}
+	go func() {
+		n, err := c.Write(make([]byte, 10))
+		second <- result{n, err}
+	}()
+	c.Close()
+	for i, ch := range []chan result{first, second} {
+		select {
+		case r := <-ch:
+			if r.err == nil || i == 0 && r.n != 128<<10 || i == 1 && r.n != 0 {
+				t.Errorf("Write %d after Close: %d, %v; want the bytes read (%d) and an error", i+1, r.n, r.err, [2]int{128 << 10, 0}[i])
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("Write %d still held a minute after Close", i+1)
+		}
+	}
+}
