@@ -49,7 +49,9 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 	// waited at least since the first. One that had, and returned since,
 	// keeps its direction stuck for blockGrace; one seen at a single
 	// evaluation is not known to have waited at all, however late the
-	// next comes.
+	// next comes. A write that moved bytes since (WriteProgress: a tap
+	// writes a big buffer a chunk at a time) is seen as a new one: what
+	// holds is a write that moves nothing, not one that moves slowly.
 	for d := range 2 {
 		v := w.writes[d].Load()
 		if v != es.writeSeen[d] && es.writeHeld[d] && ns-es.writeSince[d] >= int64(blockGrace) {

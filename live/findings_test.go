@@ -604,6 +604,58 @@ func TestFindingBlockedNeedsAWaitingWrite(t *testing.T) {
 	})
 }
 
+// TestFindingBlockedNeedsAWriteThatMovesNothing: one write in progress
+// for all 5 s that moves bytes between every two evaluations
+// (WriteProgress, as a tap writes a big buffer a chunk at a time over a
+// slow path) is never blocked. A tapped yamux end writes a whole stream
+// window in one Write: with 16 MiB windows over a 5 MB/s path, a healthy
+// transfer's every write took 3 s, and SESSION_BLOCKED opened, "the
+// client's write to the connection has waited 2.0 s".
+func TestFindingBlockedNeedsAWriteThatMovesNothing(t *testing.T) {
+	expectNeverBlocked(t, func(s *live.Session, i int, evaluate func()) {
+		if i == 0 {
+			s.WriteStarted(c2s)
+		}
+		evaluate()
+		s.WriteProgress(c2s)
+	})
+}
+
+// TestFindingBlockedWriteStopsMoving: a write that moved bytes for 2 s and
+// then moves none is blocked from the first evaluation that saw it stand,
+// in the words of any held write, and resolves as the held write returns.
+func TestFindingBlockedWriteStopsMoving(t *testing.T) {
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 1)
+	sc.feedAt(sec(0), syn(c2s, 3), psh(c2s, 3, strings.Repeat("x", 30000)))
+	cfg := live.FindingsConfig{BlockedAfter: time.Second, Churn: -1}
+	sc.s.WriteStarted(c2s)
+	for i := range 20 {
+		reg.Evaluate(sec(float64(i)/10), cfg)
+		sc.s.WriteProgress(c2s)
+	}
+	for i := 20; i < 30; i++ {
+		reg.Evaluate(sec(float64(i)/10), cfg)
+	}
+	expect(t, reg)
+	reg.Evaluate(sec(3), cfg)
+	recs := expect(t, reg, "+SESSION_BLOCKED")
+	f := recs[0].Finding
+	if f.Dir != c2s || f.Stream != 3 || f.Evidence.Sign != live.SignWrite || !f.Since.Equal(sec(2)) {
+		t.Errorf("blocked: %+v, want c2s, stream 3, sign write, since %v", f, sec(2))
+	}
+	want := fmt.Sprintf("session %d is blocked: the client's write to the connection has waited 1.0 s, with 1 stream open; stream 3 was sent 29.3 KiB — the server stopped reading, or it (or the path to it) takes the bytes far slower than the client writes them", sc.s.ID())
+	if !strings.HasPrefix(f.Text, want) {
+		t.Errorf("text %q, want it to start %q", f.Text, want)
+	}
+	sc.s.WriteDone(c2s)
+	reg.Evaluate(sec(3.1), cfg)
+	recs = expect(t, reg, "+SESSION_BLOCKED", "-SESSION_BLOCKED")
+	if why := recs[1].Detail; why != "the held write returned" {
+		t.Errorf("resolved: %q", why)
+	}
+}
+
 // expectNeverBlocked evaluates a session with stream 3 open every 100 ms
 // for 5 s, BlockedAfter 1 s, with step's reads or writes around each
 // evaluation (the i-th), and expects no finding.

@@ -290,7 +290,8 @@ type sessionWatch struct {
 	oldest [numLeakKinds]leakRef
 	known  [numLeakKinds]bool
 	// writes counts the tapped end's writes in each direction, started
-	// and finished: odd while one is in progress (WriteStarted, WriteDone).
+	// and finished: odd while one is in progress (WriteStarted, WriteDone),
+	// and moved on by two as one in progress moves bytes (WriteProgress).
 	writes [2]atomic.Uint64
 	// reads counts the tapped end's reads of each direction the same
 	// way (ReadStarted, ReadDone); 0 where nothing reports them.
@@ -327,6 +328,16 @@ func (s *Session) WriteStarted(dir Dir) { s.w.writes[dir&1].Add(1) }
 
 // WriteDone ends what WriteStarted began.
 func (s *Session) WriteDone(dir Dir) { s.w.writes[dir&1].Add(1) }
+
+// WriteProgress tells the session that the write of direction dir in
+// progress (WriteStarted) has moved bytes and goes on: a write is held
+// only while it moves none, and one that a slow path takes seconds to
+// move (a tapped end's write of a whole 16 MiB yamux window at 5 MB/s)
+// but moves steadily is no block. The count moves by two, still odd, so
+// that the engine sees a write in progress that it has not seen before
+// (SESSION_BLOCKED's clock starts again). One atomic add; called only
+// between WriteStarted and WriteDone, by the direction's writer.
+func (s *Session) WriteProgress(dir Dir) { s.w.writes[dir&1].Add(2) }
 
 // ReadStarted tells the session that the tapped end is about to read
 // bytes of direction dir from the connection; ReadDone that the read

@@ -34,9 +34,14 @@ import (
 // allows: like a *net.TCPConn, a Conn serialises its Reads (one reads and
 // decodes what it read before the next reads), so the bytes are decoded in
 // the order they were read; a Write runs alongside a Read (smux's reader
-// and writer), and Close unblocks both. Writes are decoded in the order
-// they begin, before the wrapped conn's Write: two at once may go out in
-// the other order (smux and yamux each write from one goroutine).
+// and writer), and Close unblocks both. Like a *net.TCPConn too, a Conn
+// serialises its Writes: each is decoded and goes out whole before the
+// next begins, so the bytes go out in the order they were decoded. A
+// Write of more than writeChunk bytes goes out as successive writes of at
+// most writeChunk to the wrapped conn, no other Write between them, each
+// telling the session that the write moved bytes: a write is held
+// (SESSION_BLOCKED) only while it moves none, not while a slow path takes
+// seconds to move a whole yamux window written in one Write.
 type Conn struct {
 	net.Conn
 	sess *live.Session
@@ -55,6 +60,12 @@ type Conn struct {
 	reads atomic.Int32
 	out   Feeder
 
+	// smu serialises the Writes: held from before a Write's feed until it
+	// returns, across all its chunks' writes to the wrapped conn (a
+	// net.Conn's Write is atomic with respect to other Writes). Close
+	// never takes it: it closes the wrapped conn, which fails the write
+	// that holds it.
+	smu sync.Mutex
 	// wmu guards out, which Write feeds and Close and CloseWrite end; it
 	// is never held across the wrapped conn's Write.
 	wmu    sync.Mutex
@@ -364,6 +375,8 @@ func (c *Conn) cause(err error, now time.Time) error {
 // Write decodes and records p, then writes it to the wrapped conn. Its
 // frames are recorded, and stamped, before the bytes can reach the peer.
 func (c *Conn) Write(p []byte) (int, error) {
+	c.smu.Lock()
+	defer c.smu.Unlock()
 	c.wmu.Lock()
 	base := c.out.offset()
 	// writing before Feed: no code that holds wmu can tell the order, but
@@ -374,7 +387,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 	c.out.Feed(p, time.Time{})
 	c.wmu.Unlock()
 	c.out.WriteStarted() // a write that does not return: the peer stopped reading
-	n, err := c.Conn.Write(p)
+	n, err := c.send(p)
 	c.out.WriteDone(err != nil)
 	// A failure after this end's CloseWrite that the shutdown itself
 	// causes is its own (TCP's and a unix socket's EPIPE; an error of a
@@ -411,6 +424,39 @@ func (c *Conn) Write(p []byte) (int, error) {
 		c.fail(err)
 	}
 	return n, err
+}
+
+// writeChunk is the most a Write gives the wrapped conn at once: a bigger
+// buffer goes out a chunk at a time (send). Above any smux frame (65535
+// bytes of payload and an 8-byte header, written in one Write), which
+// thus never goes out split; yamux writes a DATA frame's payload, up to a
+// whole stream window (256 KiB by default, MaxStreamWindowSize), in one
+// Write. At a chunk a write, a write held for --blocked-after (2 s) moves
+// less than 64 KiB/s.
+const writeChunk = 128 << 10
+
+// send writes p to the wrapped conn, a chunk at a time where p is longer
+// than writeChunk, telling the session after each chunk but the last
+// that the write moved bytes (Feeder.WriteProgress). It returns what the
+// wrapped conn's one Write of p would have: the bytes written up to the
+// first chunk written short or failed, with that chunk's error (a
+// deadline's, the closed conn's, a reset), nil for a short write without
+// one. smu is held.
+func (c *Conn) send(p []byte) (int, error) {
+	if len(p) <= writeChunk {
+		return c.Conn.Write(p)
+	}
+	n := 0
+	for {
+		k := min(len(p)-n, writeChunk)
+		w, err := c.Conn.Write(p[n : n+k])
+		w = min(max(w, 0), k) // a conn's count out of bounds ends no loop wrongly
+		n += w
+		if err != nil || w < k || n == len(p) {
+			return n, err
+		}
+		c.out.WriteProgress()
+	}
 }
 
 // The states of Conn.wstate.

@@ -195,7 +195,11 @@ type UnsentRecorder interface {
 // connection shows and a recording of what the tap saw can show the same
 // way (pcapout writes the receiver's zero window). They are called on
 // the data path around every write, in order for one direction: each
-// must cost no more than an atomic add, and never block.
+// must cost no more than an atomic add, and never block. A tapped end's
+// Write of more than a chunk (128 KiB) goes out, and is told, as a write
+// a chunk, and attach's proxy writes at most 32 KiB at once: a write is
+// held only while it moves no bytes, not while a slow path takes a big
+// one.
 type HeldRecorder interface {
 	ConnRecorder
 	// WriteStarted records that a write of direction dir's recorded
@@ -439,6 +443,19 @@ func (f *Feeder) Record(rec ConnRecorder) {
 func (f *Feeder) WriteStarted() {
 	f.sess.WriteStarted(f.dir)
 	if f.hrec != nil {
+		f.hrec.WriteStarted(f.dir)
+	}
+}
+
+// WriteProgress tells the session, and a HeldRecorder recording the
+// direction, that the write WriteStarted began has moved bytes and goes
+// on (Conn.Write writes a big buffer a chunk at a time): a write is held
+// only while it moves none (live.Session.WriteProgress). To the
+// HeldRecorder it is one write returned and the next begun.
+func (f *Feeder) WriteProgress() {
+	f.sess.WriteProgress(f.dir)
+	if f.hrec != nil {
+		f.hrec.WriteDone(f.dir, false)
 		f.hrec.WriteStarted(f.dir)
 	}
 }

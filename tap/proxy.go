@@ -29,6 +29,9 @@ const DefaultLabel = "attach"
 
 const (
 	// copyBufSize is the buffer a direction reads into while data flows.
+	// What it reads it writes in one Write: no more than a tapped Conn
+	// gives its conn at once (writeChunk), so that a forwarded write is
+	// held (SESSION_BLOCKED) only when it moves no bytes for as long.
 	copyBufSize = 32 << 10
 	// idleBufSize is the buffer a direction waits for data with. It holds a
 	// whole small exchange (an smux request of a few frames), and it is all
@@ -36,6 +39,10 @@ const (
 	// data flows, so 10 000 idle sessions do not pin 640 MiB of buffers.
 	idleBufSize = 2 << 10
 )
+
+// A proxy's write is at most a chunk (copyBufSize); a constant below 0
+// fails the build.
+const _ uint = writeChunk - copyBufSize
 
 // ProxyConfig configures a Proxy.
 type ProxyConfig struct {

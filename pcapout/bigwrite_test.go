@@ -1,0 +1,110 @@
+package pcapout_test
+
+import (
+	"io"
+	"log"
+	"net"
+	"testing"
+	"time"
+
+	hyamux "github.com/hashicorp/yamux"
+
+	"github.com/muxtop/muxtop/internal/smuxtest"
+	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/pcapout"
+	"github.com/muxtop/muxtop/tap"
+)
+
+// pacedConn writes at most rate bytes a second, 32 KiB at a time: a slow
+// path beneath a tap.
+type pacedConn struct {
+	net.Conn
+	rate int
+}
+
+func (c pacedConn) Write(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		k := min(32<<10, len(p)-n)
+		time.Sleep(time.Duration(k) * time.Second / time.Duration(c.rate))
+		w, err := c.Conn.Write(p[n : n+k])
+		n += w
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// TestBigWriteNoZeroWindow: a tapped hashicorp/yamux client with 16 MiB
+// stream windows sends 32 MiB over a 32 MiB/s path to a server that reads
+// all along, recorded to a file. yamux writes a DATA frame's payload, up
+// to a whole window, in one Write, which the path takes half a second to
+// move; the tap writes it a chunk (128 KiB) at a time, each a write to the
+// recorder, and none is held: the file shows the server's window never
+// closed. Before, each big write was one held write, written as the
+// server's zero window ("the server's windows: [… 0 …]"), which `read` of
+// the file named SESSION_BLOCKED.
+func TestBigWriteNoZeroWindow(t *testing.T) {
+	const size = 32 << 20
+	var buf lockedBuffer
+	w, err := pcapout.New(&buf, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := live.New(live.Config{})
+	c, s := smuxtest.Conns(t)
+	cfg := func() *hyamux.Config {
+		cfg := hyamux.DefaultConfig()
+		cfg.MaxStreamWindowSize = 16 << 20
+		cfg.EnableKeepAlive = false
+		cfg.LogOutput, cfg.Logger = nil, log.New(io.Discard, "", 0)
+		return cfg
+	}
+	cli, err := hyamux.Client(tap.Wrap(pacedConn{c, 32 << 20}, live.Client, reg, "paced", tap.WithProtocol(tap.Yamux), tap.Record(w)), cfg())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := hyamux.Server(s, cfg())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan int64, 1)
+	go func() {
+		st, err := srv.AcceptStream()
+		if err != nil {
+			got <- -1
+			return
+		}
+		n, _ := io.Copy(io.Discard, st)
+		got <- n
+	}()
+	st, err := cli.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { st.Write(make([]byte, size)); st.Close() }()
+	select {
+	case n := <-got:
+		if n != size {
+			t.Fatalf("the server read %d bytes, want %d", n, size)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the transfer has not ended after 2 minutes")
+	}
+	cli.Close()
+	srv.Close()
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	port := uint16(s.LocalAddr().(*net.TCPAddr).Port)
+	ws := windows(buf.bytes(), port)
+	if len(ws) == 0 {
+		t.Fatal("no packet of the server's in the file")
+	}
+	for _, v := range ws {
+		if v == 0 {
+			t.Fatalf("the server's windows: %v; want none closed: it read all along", ws)
+		}
+	}
+}

@@ -1,0 +1,368 @@
+package tap_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"log"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	hyamux "github.com/hashicorp/yamux"
+
+	"github.com/muxtop/muxtop/internal/smuxtest"
+	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/tap"
+)
+
+// rateConn writes at most rate bytes a second, 32 KiB at a time, as a
+// slow path does: beneath a tap, what the tapped end's writes go out
+// through.
+type rateConn struct {
+	net.Conn
+	rate int
+}
+
+func (c rateConn) Write(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		k := min(32<<10, len(p)-n)
+		time.Sleep(time.Duration(k) * time.Second / time.Duration(c.rate))
+		w, err := c.Conn.Write(p[n : n+k])
+		n += w
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// biggest notes the longest Write through it: above a tap, the longest
+// the tapped end asked for.
+type biggest struct {
+	net.Conn
+	max atomic.Int64
+}
+
+func (c *biggest) Write(p []byte) (int, error) {
+	for {
+		m := c.max.Load()
+		if int64(len(p)) <= m || c.max.CompareAndSwap(m, int64(len(p))) {
+			break
+		}
+	}
+	return c.Conn.Write(p)
+}
+
+// stopAfter passes Reads through until they have read n bytes; then a
+// Read waits until release is closed: a reader that stops reading once
+// the transfer is under way.
+type stopAfter struct {
+	net.Conn
+	n       int64
+	read    atomic.Int64
+	release chan struct{}
+}
+
+func (c *stopAfter) Read(p []byte) (int, error) {
+	if c.read.Load() >= c.n {
+		<-c.release
+	}
+	k, err := c.Conn.Read(p)
+	c.read.Add(int64(k))
+	return k, err
+}
+
+// bigWindowPair is a real hashicorp/yamux pair with 16 MiB stream
+// windows over loopback TCP, its client tapped over a path of rate bytes
+// a second (rateConn, beneath the tap), its server's conn wrapped by
+// server. The client's writes above the tap go through the returned
+// biggest.
+func bigWindowPair(t *testing.T, reg *live.Registry, rate int, server func(net.Conn) net.Conn) (cli, srv *hyamux.Session, above *biggest) {
+	t.Helper()
+	c, s := smuxtest.Conns(t)
+	cfg := func() *hyamux.Config {
+		cfg := hyamux.DefaultConfig()
+		cfg.MaxStreamWindowSize = 16 << 20
+		cfg.EnableKeepAlive = false
+		cfg.LogOutput, cfg.Logger = nil, log.New(io.Discard, "", 0)
+		return cfg
+	}
+	above = &biggest{Conn: tap.Wrap(rateConn{c, rate}, live.Client, reg, "slow", tap.WithProtocol(tap.Yamux))}
+	cli, err := hyamux.Client(above, cfg())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err = hyamux.Server(server(s), cfg())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cli, srv, above
+}
+
+// TestBigWriteSlowPathNotBlocked: a healthy yamux transfer of 32 MiB
+// with 16 MiB stream windows over an 8 MiB/s path, the client tapped:
+// yamux writes each DATA frame's payload, up to a whole window, in one
+// Write, which takes the path a second or two. The tap writes it a chunk
+// at a time, each moving, and no SESSION_BLOCKED opens at --blocked-after
+// 1 s: the server reads all along. Before, every such write was one held
+// write, and SESSION_BLOCKED opened and resolved at each: "the client's
+// write to the connection has waited 1.0 s, with 1 stream open; stream 1
+// was sent 16 MiB — the server stopped reading the connection, or it (or the path to it)
+// takes the bytes far slower than the client writes them".
+func TestBigWriteSlowPathNotBlocked(t *testing.T) {
+	t.Parallel()
+	const size = 32 << 20
+	reg := live.New(live.Config{})
+	cli, srv, above := bigWindowPair(t, reg, 8<<20, func(c net.Conn) net.Conn { return c })
+	defer srv.Close()
+	defer cli.Close()
+	got := make(chan int64, 1)
+	go func() {
+		st, err := srv.AcceptStream()
+		if err != nil {
+			got <- -1
+			return
+		}
+		n, _ := io.Copy(io.Discard, st)
+		got <- n
+	}()
+	st, err := cli.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { st.Write(make([]byte, size)); st.Close() }()
+	cfg := live.FindingsConfig{BlockedAfter: time.Second, Churn: -1}
+	deadline := time.Now().Add(2 * time.Minute)
+	var blocked []string
+	for done := false; !done; {
+		select {
+		case n := <-got:
+			if n != size {
+				t.Fatalf("the server read %d bytes, want %d", n, size)
+			}
+			done = true
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the transfer has not ended after 2 minutes")
+		}
+		reg.Evaluate(time.Now(), cfg)
+		for _, f := range reg.Snapshot().Findings {
+			if f.Code == live.CodeSessionBlocked && (len(blocked) == 0 || blocked[len(blocked)-1] != f.Text) {
+				blocked = append(blocked, f.Text)
+			}
+		}
+	}
+	// What else the engine said of the transfer, for the reader of -v.
+	recs, _ := reg.Frames(live.Query{}, nil)
+	for _, r := range recs {
+		if r.Kind == live.FindingOpened && r.Finding.Code != live.CodeSessionBlocked {
+			t.Logf("opened: %s %s", r.Finding.Code, r.Finding.Text)
+		}
+	}
+	// The tapped end asked for writes of megabytes: what made one write
+	// take seconds.
+	if m := above.max.Load(); m < 4<<20 {
+		t.Fatalf("the client's longest write was %d bytes, want a window's worth, 4 MiB or more", m)
+	}
+	for _, text := range blocked {
+		t.Errorf("SESSION_BLOCKED in a healthy transfer: %s", text)
+	}
+}
+
+// TestBigWriteStoppedReaderBlocked: the same pair, where the server stops
+// reading its conn once it has read 2 MiB, the client writing 40 MiB: its
+// write stops moving once the path's buffers are full, and
+// SESSION_BLOCKED opens, sign write, in the words of a held write.
+func TestBigWriteStoppedReaderBlocked(t *testing.T) {
+	t.Parallel()
+	reg := live.New(live.Config{})
+	var gate *stopAfter
+	cli, srv, _ := bigWindowPair(t, reg, 64<<20, func(c net.Conn) net.Conn {
+		gate = &stopAfter{Conn: c, n: 2 << 20, release: make(chan struct{})}
+		return gate
+	})
+	var wg sync.WaitGroup
+	t.Cleanup(func() { close(gate.release); cli.Close(); srv.Close(); wg.Wait() })
+	wg.Go(func() {
+		if st, err := srv.AcceptStream(); err == nil {
+			io.Copy(io.Discard, st)
+		}
+	})
+	st, err := cli.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wg.Go(func() { st.Write(make([]byte, 40<<20)) })
+	f := blockedFinding(t, reg, live.ClientToServer)
+	t.Logf("%s", f.Text)
+	if f.Evidence.Sign != live.SignWrite || f.Stream != 1 {
+		t.Errorf("sign %s, stream %d, want write, 1: %s", f.Evidence.Sign.Code(), f.Stream, f.Text)
+	}
+	for _, want := range []string{
+		"is blocked: the client's write to the connection has waited ",
+		", with 1 stream open; stream 1 was sent ",
+		" — the server stopped reading the connection, or it (or the path to it) takes the bytes far slower than the client writes them (the kernel wakes a writer held by a full socket buffer only once much of it has drained)",
+	} {
+		if !strings.Contains(f.Text, want) {
+			t.Errorf("text %q, want %q", f.Text, want)
+		}
+	}
+}
+
+// recordConn records every Write given it, and fails (or writes short)
+// the one that would take it past limit bytes: what goes out beneath a
+// tap.
+type recordConn struct {
+	net.Conn
+	mu     sync.Mutex
+	writes [][]byte
+	out    []byte
+	limit  int   // 0: none
+	err    error // the failing Write's; nil: a short write
+}
+
+func (c *recordConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := len(p)
+	var err error
+	if c.limit > 0 && len(c.out)+n > c.limit {
+		n, err = c.limit-len(c.out), c.err
+	}
+	c.writes = append(c.writes, bytes.Clone(p[:n]))
+	c.out = append(c.out, p[:n]...)
+	return n, err
+}
+
+// TestWriteChunks: a Write longer than a chunk (128 KiB) reaches the
+// wrapped conn as Writes of a chunk, the last the rest; one of a chunk or
+// less as itself.
+func TestWriteChunks(t *testing.T) {
+	for _, size := range []int{1, 128 << 10, 128<<10 + 1, 300 << 10, 1 << 20} {
+		a, _ := net.Pipe()
+		rc := &recordConn{Conn: a}
+		c := tap.Wrap(rc, live.Client, live.New(live.Config{}), "chunks", tap.WithProtocol(tap.Yamux))
+		p := bytes.Repeat([]byte{7}, size)
+		n, err := c.Write(p)
+		if n != size || err != nil {
+			t.Fatalf("Write of %d: %d, %v", size, n, err)
+		}
+		for i, w := range rc.writes {
+			if want := min(size-i*(128<<10), 128<<10); len(w) != want {
+				t.Errorf("Write of %d: the conn's write %d of %d bytes, want %d", size, i, len(w), want)
+			}
+		}
+		if !bytes.Equal(rc.out, p) {
+			t.Errorf("Write of %d: %d bytes went out, not those written", size, len(rc.out))
+		}
+		c.Close()
+	}
+}
+
+// TestWriteChunkFails: a chunk that fails or goes out short ends the
+// Write there: it returns the bytes that went out and the chunk's error
+// (none for a short write without one), as one Write of it all to the
+// wrapped conn would have, and writes nothing more.
+func TestWriteChunkFails(t *testing.T) {
+	for _, tc := range []struct {
+		limit int
+		err   error
+	}{
+		{200 << 10, os.ErrDeadlineExceeded},
+		{256 << 10, io.ErrClosedPipe}, // at a chunk's end: the next fails at once
+		{200 << 10, nil},
+		{100, errors.New("broken")},
+	} {
+		a, _ := net.Pipe()
+		rc := &recordConn{Conn: a, limit: tc.limit, err: tc.err}
+		c := tap.Wrap(rc, live.Client, live.New(live.Config{}), "fails", tap.WithProtocol(tap.Yamux))
+		n, err := c.Write(make([]byte, 1<<20))
+		if n != tc.limit || err != tc.err {
+			t.Errorf("limit %d, %v: Write returned %d, %v", tc.limit, tc.err, n, err)
+		}
+		if len(rc.out) != tc.limit {
+			t.Errorf("limit %d, %v: %d bytes went out", tc.limit, tc.err, len(rc.out))
+		}
+		c.Close()
+	}
+}
+
+// TestWriteChunksNotInterleaved: Writes of many chunks from several
+// goroutines at once go out each whole, as a net.Conn's do: no chunk of
+// another between two of one.
+func TestWriteChunksNotInterleaved(t *testing.T) {
+	a, _ := net.Pipe()
+	rc := &recordConn{Conn: a}
+	c := tap.Wrap(rc, live.Client, live.New(live.Config{}), "concurrent", tap.WithProtocol(tap.Yamux))
+	defer c.Close()
+	const writers, size = 4, 700 << 10
+	var wg sync.WaitGroup
+	for i := range writers {
+		wg.Go(func() {
+			for range 3 {
+				if _, err := c.Write(bytes.Repeat([]byte{byte(i + 1)}, size)); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if len(rc.out) != writers*3*size {
+		t.Fatalf("%d bytes went out, want %d", len(rc.out), writers*3*size)
+	}
+	for off := 0; off < len(rc.out); off += size {
+		w := rc.out[off : off+size]
+		if bytes.Count(w, w[:1]) != size {
+			t.Fatalf("the Write going out at %d has bytes of another", off)
+		}
+	}
+}
+
+// TestWriteChunkCloseUnblocks: Close unblocks a Write held in its second
+// chunk, the reader having read the first and stopped, and a Write
+// waiting behind it for its turn: each returns the bytes that went out
+// and an error.
+func TestWriteChunkCloseUnblocks(t *testing.T) {
+	a, b := net.Pipe()
+	defer b.Close()
+	c := tap.Wrap(a, live.Client, live.New(live.Config{}), "held", tap.WithProtocol(tap.Yamux))
+	read := make(chan int, 1)
+	go func() {
+		n, _ := io.ReadFull(b, make([]byte, 128<<10))
+		read <- n
+	}()
+	type result struct {
+		n   int
+		err error
+	}
+	first, second := make(chan result, 1), make(chan result, 1)
+	go func() {
+		n, err := c.Write(make([]byte, 1<<20))
+		first <- result{n, err}
+	}()
+	if n := <-read; n != 128<<10 {
+		t.Fatalf("the reader read %d bytes, want the first chunk's", n)
+	}
+	go func() {
+		n, err := c.Write(make([]byte, 10))
+		second <- result{n, err}
+	}()
+	c.Close()
+	for i, ch := range []chan result{first, second} {
+		select {
+		case r := <-ch:
+			if r.err == nil || i == 0 && r.n != 128<<10 || i == 1 && r.n != 0 {
+				t.Errorf("Write %d after Close: %d, %v; want the bytes read (%d) and an error", i+1, r.n, r.err, [2]int{128 << 10, 0}[i])
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("Write %d still held a minute after Close", i+1)
+		}
+	}
+}
