@@ -328,8 +328,13 @@ func (f *watchFlags) watch(ctx context.Context, cmd *cobra.Command, s session) e
 		close(stopped)
 		cancel()
 	}()
-	stopMetrics, metricsAt, metricsWarn, err := f.metrics.serve(strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" "), s.reg,
-		metrics.Options{StallAfter: f.stallAfter, Upstream: s.upstream})
+	mo := metrics.Options{StallAfter: f.stallAfter, Upstream: s.upstream}
+	// The records plain or JSON output missed: the printer counts them.
+	missed := new(atomic.Uint64)
+	if f.output != "tui" {
+		mo.OutputMissed = missed.Load
+	}
+	stopMetrics, metricsAt, metricsWarn, err := f.metrics.serve(strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" "), s.reg, mo)
 	if err != nil {
 		s.sys.Close()
 		<-stopped
@@ -399,6 +404,7 @@ func (f *watchFlags) watch(ctx context.Context, cmd *cobra.Command, s session) e
 		// takes nothing (a reader that stopped reading) holds up neither.
 		// What it did not take is one line on stderr, and exit 1.
 		o.Hurry = userCtx.Done()
+		o.Missed = missed
 		_, err = headless.Run(ctx, s.reg, stdout, o)
 		if errors.Is(err, syscall.EPIPE) {
 			// The reader of stdout went away (| head -1): the watch

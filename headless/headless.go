@@ -123,8 +123,11 @@ type Printer struct {
 	format Format
 	next   uint64
 	missed uint64
-	buf    []live.Record
-	line   []byte
+	// missedTo, if not nil, counts the missed records too, for a reader
+	// on another goroutine (Options.Missed).
+	missedTo *atomic.Uint64
+	buf      []live.Record
+	line     []byte
 	// stillOpen counts the STILL-OPEN lines written and tallies those
 	// past manyFindings, which plain writes as one line at the end.
 	stillOpen stillOpenRest
@@ -162,7 +165,7 @@ func (p *Printer) flush(limit int) error {
 		for i := range recs {
 			r := &recs[i]
 			if r.Seq > p.next {
-				p.missed += r.Seq - p.next
+				p.writeMissed(p.next, r.Seq-p.next, r.At)
 			}
 			p.next = r.Seq + 1
 			p.write(r)
@@ -187,6 +190,24 @@ func (p *Printer) write(r *live.Record) {
 	p.out.ends = append(p.out.ends, lineEnd{r.Seq, p.out.taken + int64(p.w.Buffered())})
 }
 
+// writeMissed writes the record of a gap in the output: count records
+// from seq on, evicted from history before the printer could write them
+// (or never stored), which came before the record at at.
+func (p *Printer) writeMissed(seq, count uint64, at time.Time) {
+	p.missed += count
+	if p.missedTo != nil {
+		p.missedTo.Add(count)
+	}
+	if p.format == JSON {
+		p.line = appendMissedJSON(p.line[:0], seq, count, at)
+	} else {
+		p.line = appendMissedPlain(p.line[:0], seq, count, at)
+	}
+	p.line = append(p.line, '\n')
+	p.w.Write(p.line)
+	p.out.ends = append(p.out.ends, lineEnd{seq + count - 1, p.out.taken + int64(p.w.Buffered())})
+}
+
 // Options configure Run and Finish.
 type Options struct {
 	Format Format
@@ -208,6 +229,9 @@ type Options struct {
 	// and stalls the summary counts (see live.SnapshotOptions); 0 means
 	// live.DefaultLeakAfter and live.DefaultStallAfter.
 	LeakAfter, StallAfter time.Duration
+	// Missed, if not nil, counts the records the output missed as it
+	// finds them (Printer.Missed): muxtop_output_missed_records_total.
+	Missed *atomic.Uint64
 	// GroupFindings sets Summary.GroupFindings: the plain summary writes
 	// the findings that differ in their numbers alone as one line.
 	GroupFindings bool
@@ -334,7 +358,9 @@ func Run(ctx context.Context, reg *live.Registry, w io.Writer, o Options) (*live
 	if reg == nil {
 		panic("headless.Run: nil *live.Registry")
 	}
-	return NewPrinter(reg, w, o.Format).run(ctx, o, Interval, true)
+	p := NewPrinter(reg, w, o.Format)
+	p.missedTo = o.Missed
+	return p.run(ctx, o, Interval, true)
 }
 
 // run is Run for p, printing every tick and, if wake is set, whenever

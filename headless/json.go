@@ -116,6 +116,18 @@ func appendJSON(b []byte, r *live.Record) []byte {
 	return append(b, '}')
 }
 
+// appendMissedJSON appends the record of a gap in the output: count
+// records from seq on that the printer missed, which came before at.
+func appendMissedJSON(b []byte, seq, count uint64, at time.Time) []byte {
+	b = append(b, `{"type":"missed","seq":`...)
+	b = strconv.AppendUint(b, seq, 10)
+	b = append(b, `,"time":"`...)
+	b = at.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","count":`...)
+	b = strconv.AppendUint(b, count, 10)
+	return append(b, '}')
+}
+
 // appendProto appends p as Protocol.String spells it, without its Sprintf.
 func appendProto(b []byte, p live.Protocol) []byte {
 	if p <= live.ProtocolUnknown {

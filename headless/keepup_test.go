@@ -219,7 +219,7 @@ func BenchmarkPrinterLossless(b *testing.B) {
 // that always has more for the printer to read.
 type echoWriter struct {
 	fd     *randFeeder
-	frames int  // recorded per write
+	frames int         // recorded per write
 	stop   atomic.Bool // set by Options.Stop, on Run's goroutine
 	writes int
 	cancel func() // called at the 10th write

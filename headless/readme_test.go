@@ -213,6 +213,14 @@ func TestNDJSONKeysInREADME(t *testing.T) {
 			missing[m["type"].(string)+": "+k] = true
 		}
 	}
+	// The printer's own record of a gap, which history does not hold.
+	var mm map[string]any
+	if err := json.Unmarshal(appendMissedJSON(nil, 583, 37555, t0), &mm); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range schema.undocumented(mm, "") {
+		missing["missed: "+k] = true
+	}
 	for k := live.Kind(0); k.String() != "unknown"; k++ {
 		if !kinds[k.String()] {
 			t.Errorf("no record of kind %s was checked", k)
