@@ -334,6 +334,8 @@ func appendASCIIJSON(b, p []byte) []byte {
 // keeps encoding/json.
 type jsonSummary struct {
 	Type          string                       `json:"type"`
+	Seq           uint64                       `json:"seq"`
+	Time          string                       `json:"time"`
 	Seconds       float64                      `json:"seconds"`
 	Sessions      uint64                       `json:"sessions"`
 	LiveSessions  int                          `json:"live_sessions"`
@@ -439,7 +441,7 @@ func appendStatus(b []byte, st live.Status) []byte {
 
 func appendJSONSummary(b []byte, s Summary) []byte {
 	j := jsonSummary{
-		Type: "summary", Seconds: s.Duration.Seconds(), Sessions: s.Sessions, LiveSessions: s.LiveSessions, HalfClosed: s.HalfClosed, PipeClosed: s.PipeClosed,
+		Type: "summary", Seq: s.Seq, Time: s.At.Format(time.RFC3339Nano), Seconds: s.Duration.Seconds(), Sessions: s.Sessions, LiveSessions: s.LiveSessions, HalfClosed: s.HalfClosed, PipeClosed: s.PipeClosed,
 		StreamsOpened: s.StreamsOpened, StreamsClosed: s.StreamsClosed, StreamsEnded: s.StreamsEnded,
 		StreamsOpen: s.StreamsOpen, Dropped: s.Dropped, Missed: s.Missed,
 		Violations: s.Violations, Anomalies: s.Anomalies,

@@ -400,6 +400,11 @@ func (s *Summary) codes() []string {
 
 // Summary is the closing account of a capture.
 type Summary struct {
+	// Seq and At place the summary in the output as a record: the seq
+	// after the run's last record, and the run's end (the snapshot's
+	// time, a capture's clock for read).
+	Seq          uint64
+	At           time.Time
 	Duration     time.Duration
 	Sessions     uint64
 	LiveSessions int
@@ -562,6 +567,8 @@ func (s *Summary) atEnd(before *live.Snapshot, leakAfter time.Duration) {
 // Summarize adds up snap for a summary.
 func Summarize(snap *live.Snapshot, missed uint64) Summary {
 	s := Summary{
+		Seq:           snap.History.Next,
+		At:            snap.At,
 		Duration:      snap.At.Sub(snap.Started),
 		Sessions:      uint64(len(snap.Sessions)) + snap.Forgotten.Sessions,
 		LiveSessions:  snap.LiveSessions,
