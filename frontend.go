@@ -310,13 +310,17 @@ func (f *watchFlags) closing(format headless.Format, stop func(), s session) hea
 // the system before the front end's last read, so that the summary covers
 // everything the system did, and returns the system's failure if any.
 func (f *watchFlags) watch(ctx context.Context, cmd *cobra.Command, s session) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	// userCtx ends where the user stops the run (a signal, --duration);
+	// ctx also where the watched system stops by itself (a capture read
+	// whole), which waits for the output as long as it takes.
+	userCtx := ctx
 	if f.duration > 0 {
 		var c context.CancelFunc
-		ctx, c = context.WithTimeout(ctx, f.duration)
+		userCtx, c = context.WithTimeout(ctx, f.duration)
 		defer c()
 	}
+	ctx, cancel := context.WithCancel(userCtx)
+	defer cancel()
 	var sysErr error
 	stopped := make(chan struct{})
 	go func() { // owned by watch: stop, called below in every case, waits for it
@@ -324,8 +328,13 @@ func (f *watchFlags) watch(ctx context.Context, cmd *cobra.Command, s session) e
 		close(stopped)
 		cancel()
 	}()
-	stopMetrics, metricsAt, metricsWarn, err := f.metrics.serve(strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" "), s.reg,
-		metrics.Options{StallAfter: f.stallAfter, Upstream: s.upstream})
+	mo := metrics.Options{StallAfter: f.stallAfter, Upstream: s.upstream}
+	// The records plain or JSON output missed: the printer counts them.
+	missed := new(atomic.Uint64)
+	if f.output != "tui" {
+		mo.OutputMissed = missed.Load
+	}
+	stopMetrics, metricsAt, metricsWarn, err := f.metrics.serve(strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" "), s.reg, mo)
 	if err != nil {
 		s.sys.Close()
 		<-stopped
@@ -386,7 +395,17 @@ func (f *watchFlags) watch(ctx context.Context, cmd *cobra.Command, s session) e
 				fmt.Fprintln(stderr, "muxtop:", line)
 			}
 		}
-		_, err = headless.Run(ctx, s.reg, stdout, f.closing(format, stop, s))
+		// Once the user stopped the run, a second signal exits at once,
+		// whatever the output does (main).
+		exitOnSecondSignal.Store(true)
+		o := f.closing(format, stop, s)
+		// Once the user stopped it, the system stops at once and the
+		// output has headless.Grace to take the rest: a stdout that
+		// takes nothing (a reader that stopped reading) holds up neither.
+		// What it did not take is one line on stderr, and exit 1.
+		o.Hurry = userCtx.Done()
+		o.Missed = missed
+		_, err = headless.Run(ctx, s.reg, stdout, o)
 		if errors.Is(err, syscall.EPIPE) {
 			// The reader of stdout went away (| head -1): the watch
 			// stops as on ctrl+c, the --write file and the rest closed,

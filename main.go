@@ -9,13 +9,14 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/muxtop/muxtop/printable"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), stopSignals()...)
+	ctx, stop := notifyContext(stopSignals()...)
 	// A reader of stdout that went away (| head -1) fails the next write
 	// with EPIPE, which ends the watch as ctrl+c does (watch), rather than
 	// SIGPIPE killing muxtop before its --write file is flushed.
@@ -23,6 +24,31 @@ func main() {
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// exitOnSecondSignal is set by a front end whose stop a second signal may
+// cut short: plain and JSON output, whose stdout may take nothing more.
+// The UI, which must restore the terminal, is not.
+var exitOnSecondSignal atomic.Bool
+
+// notifyContext is signal.NotifyContext, but for a second signal of sigs,
+// which exits at once, status 1, where exitOnSecondSignal is set: where
+// the first one's stop waits on an output that takes nothing.
+func notifyContext(sigs ...os.Signal) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	c := make(chan os.Signal, 2) // the second is not dropped while the first is taken
+	signal.Notify(c, sigs...)
+	go func() { // lives as long as the process: stop ends the notifications, not it
+		<-c
+		cancel()
+		for range c {
+			if exitOnSecondSignal.Load() {
+				fmt.Fprintln(os.Stderr, "muxtop: a second signal: exiting at once, the output unfinished")
+				os.Exit(1)
+			}
+		}
+	}()
+	return ctx, func() { signal.Stop(c); cancel() }
 }
 
 // stopSignals are the signals that end a capture as q does: the watched

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -140,5 +141,37 @@ func TestREADMELiveSnippetIsTheExample(t *testing.T) {
 	}
 	if n < 7 {
 		t.Errorf("the README's snippet has %d lines of code, want the wiring whole", n)
+	}
+}
+
+// TestReadProgressInREADME: every word read's status gives for how far
+// it read is in the README's summary row. Before, "stopped early" (a read
+// stopped before the capture's end) was not: "the README's summary row
+// does not name read's progress \"stopped early\"".
+func TestReadProgressInREADME(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var row string
+	for l := range strings.Lines(string(b)) {
+		if strings.HasPrefix(l, "| `summary` | ") {
+			row = l
+		}
+	}
+	rd := pcap.NewReader(pcap.Config{Registry: live.New(live.Config{})})
+	states := map[string]func(*readSystem){
+		"reading": func(*readSystem) {},
+		"done":    func(s *readSystem) { s.finished.Store(true) },
+		"failed":  func(s *readSystem) { s.err = errors.New("cut"); s.finished.Store(true) },
+		"stopped": func(s *readSystem) { s.stopped.Store(true); s.finished.Store(true) },
+	}
+	for name, set := range states {
+		s := new(readSystem)
+		set(s)
+		progress := readStatus(rd, s, 0, 0, nil)[0].Value.(string)
+		if !strings.Contains(row, "`"+progress+"`") {
+			t.Errorf("the README's summary row does not name read's progress %q (%s)", progress, name)
+		}
 	}
 }

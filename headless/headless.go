@@ -6,6 +6,7 @@ package headless
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sync/atomic"
@@ -35,15 +36,98 @@ func (f Format) String() string {
 // fewer than a quarter of the history ring are waiting.
 const Interval = 100 * time.Millisecond
 
+// Grace is how long Run lets the output finish once the user stopped the
+// run (Options.Hurry) and the watched system stopped: what stdout has not
+// taken by then is dropped (UnwrittenError).
+const Grace = 2 * time.Second
+
+// UnwrittenError is Run's error where the output did not take what was
+// left within the grace after the user stopped the run: a reader of
+// stdout that stopped reading.
+type UnwrittenError struct {
+	// Records counts the history records not written whole: from the
+	// first the output had not taken to the run's last.
+	Records uint64
+	// Grace is how long the output was given.
+	Grace time.Duration
+}
+
+// Error says how many records stdout did not take.
+func (e *UnwrittenError) Error() string {
+	return fmt.Sprintf("stdout did not take the output within %v of the stop: %d records not written, nor the summary", e.Grace, e.Records)
+}
+
+// errCut is the output's error once Run gave up on it.
+var errCut = errors.New("the output was given up on")
+
+// cutWriter is the printer's output: it counts what its writer took, the
+// seq of the last record written whole, and once cut it writes nothing
+// more. Only the printer's goroutine writes; the cut and the seq may be
+// read from another.
+type cutWriter struct {
+	w     io.Writer
+	cut   atomic.Bool
+	whole atomic.Uint64 // seq of the last record written whole
+	taken int64         // bytes w took
+	ends  []lineEnd     // records written to the buffer, not yet taken whole
+	head  int           // ends[head:] are pending
+}
+
+// lineEnd is where a record's line ends in the output's byte stream.
+type lineEnd struct {
+	seq uint64
+	end int64
+}
+
+// pipeBuf is the most bytes a write to a pipe puts in it whole or not at
+// all (POSIX's PIPE_BUF, Linux's): the cutWriter's writes are no longer,
+// so that where it gives up, what the pipe took is known to the byte.
+const pipeBuf = 4096
+
+func (c *cutWriter) Write(b []byte) (int, error) {
+	n := 0
+	for len(b) > 0 {
+		m, err := c.write(b[:min(len(b), pipeBuf)])
+		n += m
+		if err != nil {
+			return n, err
+		}
+		b = b[m:]
+	}
+	return n, nil
+}
+
+func (c *cutWriter) write(b []byte) (int, error) {
+	if c.cut.Load() {
+		return 0, errCut
+	}
+	n, err := c.w.Write(b)
+	c.taken += int64(n)
+	for c.head < len(c.ends) && c.ends[c.head].end <= c.taken {
+		c.whole.Store(c.ends[c.head].seq)
+		c.head++
+	}
+	if c.head == len(c.ends) {
+		c.ends, c.head = c.ends[:0], 0
+	} else if c.head > len(c.ends)/2 {
+		c.ends, c.head = c.ends[:copy(c.ends, c.ends[c.head:])], 0
+	}
+	return n, err
+}
+
 // Printer writes a registry's history records in order to w.
 type Printer struct {
 	reg    *live.Registry
-	w      *bufio.Writer
+	out    *cutWriter
+	w      *bufio.Writer // over out
 	format Format
 	next   uint64
 	missed uint64
-	buf    []live.Record
-	line   []byte
+	// missedTo, if not nil, counts the missed records too, for a reader
+	// on another goroutine (Options.Missed).
+	missedTo *atomic.Uint64
+	buf      []live.Record
+	line     []byte
 	// stillOpen counts the STILL-OPEN lines written and tallies those
 	// past manyFindings, which plain writes as one line at the end.
 	stillOpen stillOpenRest
@@ -55,7 +139,8 @@ func NewPrinter(reg *live.Registry, w io.Writer, f Format) *Printer {
 	if reg == nil {
 		panic("headless.NewPrinter: nil *live.Registry")
 	}
-	return &Printer{reg: reg, w: bufio.NewWriterSize(w, 64<<10), format: f, next: 1}
+	out := &cutWriter{w: w}
+	return &Printer{reg: reg, out: out, w: bufio.NewWriterSize(out, 64<<10), format: f, next: 1}
 }
 
 // Missed returns how many records were evicted from history before the
@@ -80,7 +165,7 @@ func (p *Printer) flush(limit int) error {
 		for i := range recs {
 			r := &recs[i]
 			if r.Seq > p.next {
-				p.missed += r.Seq - p.next
+				p.writeMissed(p.next, r.Seq-p.next, r.At)
 			}
 			p.next = r.Seq + 1
 			p.write(r)
@@ -93,15 +178,34 @@ func (p *Printer) flush(limit int) error {
 
 func (p *Printer) write(r *live.Record) {
 	if p.format == JSON {
-		p.line = appendJSON(p.line[:0], r)
+		p.line = append(appendJSON(p.line[:0], r), '\n')
 	} else {
 		if r.Kind == live.FindingResolved && r.Finding != nil && r.Finding.Unwatched && !p.stillOpen.write(r) {
-			return
+			p.line = p.line[:0] // told by the STILL-OPEN line at the end
+		} else {
+			p.line = append(appendPlain(p.line[:0], r), '\n')
 		}
-		p.line = appendPlain(p.line[:0], r)
+	}
+	p.w.Write(p.line)
+	p.out.ends = append(p.out.ends, lineEnd{r.Seq, p.out.taken + int64(p.w.Buffered())})
+}
+
+// writeMissed writes the record of a gap in the output: count records
+// from seq on, evicted from history before the printer could write them
+// (or never stored), which came before the record at at.
+func (p *Printer) writeMissed(seq, count uint64, at time.Time) {
+	p.missed += count
+	if p.missedTo != nil {
+		p.missedTo.Add(count)
+	}
+	if p.format == JSON {
+		p.line = appendMissedJSON(p.line[:0], seq, count, at)
+	} else {
+		p.line = appendMissedPlain(p.line[:0], seq, count, at)
 	}
 	p.line = append(p.line, '\n')
 	p.w.Write(p.line)
+	p.out.ends = append(p.out.ends, lineEnd{seq + count - 1, p.out.taken + int64(p.w.Buffered())})
 }
 
 // Options configure Run and Finish.
@@ -125,9 +229,20 @@ type Options struct {
 	// and stalls the summary counts (see live.SnapshotOptions); 0 means
 	// live.DefaultLeakAfter and live.DefaultStallAfter.
 	LeakAfter, StallAfter time.Duration
+	// Missed, if not nil, counts the records the output missed as it
+	// finds them (Printer.Missed): muxtop_output_missed_records_total.
+	Missed *atomic.Uint64
 	// GroupFindings sets Summary.GroupFindings: the plain summary writes
 	// the findings that differ in their numbers alone as one line.
 	GroupFindings bool
+	// Hurry, once closed, says that the user stopped the run (a signal,
+	// --duration): once the watched system stopped, the output has Grace
+	// to take the rest, and Run gives up on it then (UnwrittenError). Nil
+	// means Run's ctx: a run whose system stopped by itself (a capture
+	// read whole) otherwise waits for its output as long as it takes.
+	Hurry <-chan struct{}
+	// Grace is the output's time after Hurry; 0 means Grace.
+	Grace time.Duration
 }
 
 // closing takes the capture's closing account, the same for every front
@@ -135,14 +250,31 @@ type Options struct {
 // system ends (their streams end with their sessions), then stops it, lets
 // flush print the records left, and adds up the rest.
 func closing(reg *live.Registry, o Options, flush func() error, missed func() uint64) (Summary, *live.Snapshot, error) {
-	leakAfter := o.LeakAfter
-	if leakAfter <= 0 {
-		leakAfter = live.DefaultLeakAfter
+	return closed(reg, o, stopping(reg, o), flush, missed)
+}
+
+// leakAfter is o.LeakAfter, its default filled in.
+func (o Options) leakAfter() time.Duration {
+	if o.LeakAfter <= 0 {
+		return live.DefaultLeakAfter
 	}
-	before := reg.SnapshotWith(live.SnapshotOptions{LeakAfter: leakAfter, StallAfter: o.StallAfter})
+	return o.LeakAfter
+}
+
+// stopping is closing's first half: it reads the suspected leaks and
+// stalls and stops the watched system, and returns what it read.
+func stopping(reg *live.Registry, o Options) *live.Snapshot {
+	before := reg.SnapshotWith(live.SnapshotOptions{LeakAfter: o.leakAfter(), StallAfter: o.StallAfter})
 	if o.Stop != nil {
 		o.Stop()
 	}
+	return before
+}
+
+// closed is closing's second half, after stopping read before: flush
+// prints the records left, and the rest is added up.
+func closed(reg *live.Registry, o Options, before *live.Snapshot, flush func() error, missed func() uint64) (Summary, *live.Snapshot, error) {
+	leakAfter := o.leakAfter()
 	if err := flush(); err != nil {
 		return Summary{}, nil, err
 	}
@@ -165,7 +297,12 @@ func (p *Printer) Finish(o Options) (*live.Snapshot, error) { return p.finish(o,
 
 // finish is Finish reading at most limit records (0: no limit).
 func (p *Printer) finish(o Options, limit int) (*live.Snapshot, error) {
-	s, snap, err := closing(p.reg, o, func() error { return p.flush(limit) }, p.Missed)
+	return p.finishAfter(o, stopping(p.reg, o), limit)
+}
+
+// finishAfter is finish once stopping read before.
+func (p *Printer) finishAfter(o Options, before *live.Snapshot, limit int) (*live.Snapshot, error) {
+	s, snap, err := closed(p.reg, o, before, func() error { return p.flush(limit) }, p.Missed)
 	if err != nil {
 		return nil, fmt.Errorf("output: %w", err)
 	}
@@ -210,20 +347,75 @@ func Finish(w io.Writer, reg *live.Registry, o Options) (*live.Snapshot, error) 
 // ring is waiting (Registry.Wake), so a burst does not lap the printer
 // between two ticks. It returns early only if writing fails. A nil reg
 // panics.
+//
+// The printing runs on a goroutine of its own, so that an output that
+// takes nothing (a reader of stdout that stopped reading) holds up
+// neither the stop nor the capture: once ctx is done the system stops at
+// once, and once o.Hurry is closed too the output has o.Grace to take
+// the rest; then Run returns an UnwrittenError, the printer's goroutine
+// left in its write until the write returns (it writes nothing more).
 func Run(ctx context.Context, reg *live.Registry, w io.Writer, o Options) (*live.Snapshot, error) {
 	if reg == nil {
 		panic("headless.Run: nil *live.Registry")
 	}
-	return NewPrinter(reg, w, o.Format).run(ctx, o, Interval, true)
+	p := NewPrinter(reg, w, o.Format)
+	p.missedTo = o.Missed
+	return p.run(ctx, o, Interval, true)
 }
 
 // run is Run for p, printing every tick and, if wake is set, whenever
 // the ring is a quarter full.
 func (p *Printer) run(ctx context.Context, o Options, tick time.Duration, wake bool) (*live.Snapshot, error) {
+	type result struct {
+		snap *live.Snapshot
+		err  error
+	}
+	stopped := make(chan *live.Snapshot, 1) // what stopping read: the printer's cue to finish
+	done := make(chan result, 1)
+	go func() { // the printer: run waits for it, or gives up on its output, which ends it at its next write
+		snap, err := p.print(stopped, o, tick, wake)
+		done <- result{snap, err}
+	}()
+	select {
+	case r := <-done: // writing failed
+		return r.snap, r.err
+	case <-ctx.Done():
+	}
+	stopped <- stopping(p.reg, o)
+	hurry := o.Hurry
+	if hurry == nil {
+		hurry = ctx.Done()
+	}
+	grace := o.Grace
+	if grace <= 0 {
+		grace = Grace
+	}
+	var late <-chan time.Time
+	for {
+		select {
+		case r := <-done:
+			return r.snap, r.err
+		case <-hurry:
+			hurry = nil
+			t := time.NewTimer(grace)
+			defer t.Stop()
+			late = t.C
+		case <-late:
+			p.out.cut.Store(true)
+			last := p.reg.History().Next - 1
+			return nil, &UnwrittenError{Records: last - min(last, p.out.whole.Load()), Grace: grace}
+		}
+	}
+}
+
+// print is run's printer: it prints every tick and, if wake is set,
+// whenever the ring is a quarter full, until stopped gives it what
+// stopping read; then it prints the rest and the summary.
+func (p *Printer) print(stopped <-chan *live.Snapshot, o Options, tick time.Duration, wake bool) (*live.Snapshot, error) {
 	t := time.NewTicker(tick)
 	defer t.Stop()
-	// One drain reads at most a ring's worth, then looks at ctx again; if
-	// more waits, the re-armed wake fires at once.
+	// One drain reads at most a ring's worth, then looks at stopped
+	// again; if more waits, the re-armed wake fires at once.
 	limit := max(p.reg.Config().History, live.DefaultScan)
 	var woken <-chan struct{} // nil: never
 	for {
@@ -231,11 +423,11 @@ func (p *Printer) run(ctx context.Context, o Options, tick time.Duration, wake b
 			woken = p.reg.Wake(p.next)
 		}
 		select {
-		case <-ctx.Done():
+		case before := <-stopped:
 			// What the ring holds once the system stopped is at most a
 			// ring's worth: the limit reads all of it, without chasing a
 			// capture that goes on.
-			return p.finish(o, limit)
+			return p.finishAfter(o, before, limit)
 		case <-t.C:
 		case <-woken:
 		}

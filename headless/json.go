@@ -116,6 +116,18 @@ func appendJSON(b []byte, r *live.Record) []byte {
 	return append(b, '}')
 }
 
+// appendMissedJSON appends the record of a gap in the output: count
+// records from seq on that the printer missed, which came before at.
+func appendMissedJSON(b []byte, seq, count uint64, at time.Time) []byte {
+	b = append(b, `{"type":"missed","seq":`...)
+	b = strconv.AppendUint(b, seq, 10)
+	b = append(b, `,"time":"`...)
+	b = at.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","count":`...)
+	b = strconv.AppendUint(b, count, 10)
+	return append(b, '}')
+}
+
 // appendProto appends p as Protocol.String spells it, without its Sprintf.
 func appendProto(b []byte, p live.Protocol) []byte {
 	if p <= live.ProtocolUnknown {
@@ -322,6 +334,8 @@ func appendASCIIJSON(b, p []byte) []byte {
 // keeps encoding/json.
 type jsonSummary struct {
 	Type          string                       `json:"type"`
+	Seq           uint64                       `json:"seq"`
+	Time          string                       `json:"time"`
 	Seconds       float64                      `json:"seconds"`
 	Sessions      uint64                       `json:"sessions"`
 	LiveSessions  int                          `json:"live_sessions"`
@@ -427,7 +441,7 @@ func appendStatus(b []byte, st live.Status) []byte {
 
 func appendJSONSummary(b []byte, s Summary) []byte {
 	j := jsonSummary{
-		Type: "summary", Seconds: s.Duration.Seconds(), Sessions: s.Sessions, LiveSessions: s.LiveSessions, HalfClosed: s.HalfClosed, PipeClosed: s.PipeClosed,
+		Type: "summary", Seq: s.Seq, Time: s.At.Format(time.RFC3339Nano), Seconds: s.Duration.Seconds(), Sessions: s.Sessions, LiveSessions: s.LiveSessions, HalfClosed: s.HalfClosed, PipeClosed: s.PipeClosed,
 		StreamsOpened: s.StreamsOpened, StreamsClosed: s.StreamsClosed, StreamsEnded: s.StreamsEnded,
 		StreamsOpen: s.StreamsOpen, Dropped: s.Dropped, Missed: s.Missed,
 		Violations: s.Violations, Anomalies: s.Anomalies,

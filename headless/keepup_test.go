@@ -5,6 +5,7 @@ import (
 	"io"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -218,14 +219,14 @@ func BenchmarkPrinterLossless(b *testing.B) {
 // that always has more for the printer to read.
 type echoWriter struct {
 	fd     *randFeeder
-	frames int  // recorded per write
-	stop   bool // set by Options.Stop, on the printer's goroutine
+	frames int         // recorded per write
+	stop   atomic.Bool // set by Options.Stop, on Run's goroutine
 	writes int
 	cancel func() // called at the 10th write
 }
 
 func (w *echoWriter) Write(p []byte) (int, error) {
-	if !w.stop {
+	if !w.stop.Load() {
 		for range w.frames {
 			w.fd.next()
 		}
@@ -247,7 +248,7 @@ func TestRunStopsWhileFeeding(t *testing.T) {
 	// batch read writes, and every write records more.
 	w := &echoWriter{fd: newRandFeeder(reg), frames: 2000, cancel: cancel}
 	w.Write(nil)
-	if _, err := Run(ctx, reg, w, Options{Stop: func() { w.stop = true }}); err != nil {
+	if _, err := Run(ctx, reg, w, Options{Stop: func() { w.stop.Store(true) }}); err != nil {
 		t.Fatal(err)
 	}
 	if w.writes < 10 {

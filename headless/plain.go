@@ -15,6 +15,26 @@ import (
 	"github.com/muxtop/muxtop/printable"
 )
 
+// appendMissedPlain appends the line of a gap in the output: count
+// records from seq on that the printer missed, which came before at.
+func appendMissedPlain(b []byte, seq, count uint64, at time.Time) []byte {
+	b = at.AppendFormat(b, live.TimeLayout)
+	b = append(b, " MISSED "...)
+	b = strconv.AppendUint(b, count, 10)
+	if count == 1 {
+		b = append(b, " record"...)
+	} else {
+		b = append(b, " records"...)
+	}
+	b = append(b, " (seq "...)
+	b = strconv.AppendUint(b, seq, 10)
+	if count > 1 {
+		b = append(b, " to "...)
+		b = strconv.AppendUint(b, seq+count-1, 10)
+	}
+	return append(b, ") not printed: the output fell behind the history"...)
+}
+
 // appendPlain appends r as one line of text.
 func appendPlain(b []byte, r *live.Record) []byte {
 	b = r.At.AppendFormat(b, live.TimeLayout)
@@ -206,7 +226,11 @@ func WriteSummary(w io.Writer, s Summary) {
 	}
 	switch {
 	case s.Missed > 0:
-		fmt.Fprintf(w, "  dropped   %d records not printed: the output fell behind the history (%d never stored)\n", s.Missed, s.Dropped)
+		fmt.Fprintf(w, "  missed    %d records not printed: the output fell behind the history", s.Missed)
+		if s.Dropped > 0 {
+			fmt.Fprintf(w, "; %d of them never stored in history, their frames still count", s.Dropped)
+		}
+		fmt.Fprintln(w)
 	case s.Dropped > 0:
 		fmt.Fprintf(w, "  dropped   %d records never stored in history; their frames still count\n", s.Dropped)
 	default:
@@ -376,6 +400,11 @@ func (s *Summary) codes() []string {
 
 // Summary is the closing account of a capture.
 type Summary struct {
+	// Seq and At place the summary in the output as a record: the seq
+	// after the run's last record, and the run's end (the snapshot's
+	// time, a capture's clock for read).
+	Seq          uint64
+	At           time.Time
 	Duration     time.Duration
 	Sessions     uint64
 	LiveSessions int
@@ -538,6 +567,8 @@ func (s *Summary) atEnd(before *live.Snapshot, leakAfter time.Duration) {
 // Summarize adds up snap for a summary.
 func Summarize(snap *live.Snapshot, missed uint64) Summary {
 	s := Summary{
+		Seq:           snap.History.Next,
+		At:            snap.At,
 		Duration:      snap.At.Sub(snap.Started),
 		Sessions:      uint64(len(snap.Sessions)) + snap.Forgotten.Sessions,
 		LiveSessions:  snap.LiveSessions,

@@ -75,6 +75,12 @@ type Options struct {
 	// service's own process, or a capture, dials no upstream, and an
 	// alert on them cannot fire where there is none.
 	Upstream func() live.Upstream
+	// OutputMissed, if not nil, says how many records a plain or JSON
+	// printer missed (headless.Options.Missed): evicted from history
+	// before it could print them. It is exported as
+	// muxtop_output_missed_records_total; without it (the UI, a tap in a
+	// service's own process), the series is absent.
+	OutputMissed func() uint64
 }
 
 // reservedLabels are the label names of the Collector's series, whether
@@ -165,7 +171,7 @@ type descs struct {
 	frames, bytes, unparsed                                         *prometheus.Desc
 	violations, anomalies, findingsOpen, findingsOpened             *prometheus.Desc
 	findingsResolved                                                *prometheus.Desc
-	latency, dropped                                                *prometheus.Desc
+	latency, dropped, outputMissed                                  *prometheus.Desc
 	goAways, pingRTT                                                *prometheus.Desc
 	upDials, upFailures                                             *prometheus.Desc
 	sessFrames, sessBytes, sessOpen, sessLeak, sessOldest, sessInfo *prometheus.Desc
@@ -206,6 +212,7 @@ func newDescs(o Options) descs {
 		findingsResolved: d("findings_resolved_total", "Findings resolved, by code and the severity each had as it resolved (not those muxtop's own stop resolved, which findings_open counts at a run's end).", "code", "severity"),
 		latency:          d("first_reply_latency_seconds", "Time from a stream's SYN to the first data from the side that did not open it."),
 		dropped:          d("history_dropped_records_total", "Frame records never stored in history (a feeder lapped by the ring); their frames still count."),
+		outputMissed:     d("output_missed_records_total", "Records the plain or JSON output did not print: evicted from history before it could (it fell behind: a slow reader of stdout), or never stored (history_dropped_records_total). Each gap is a missed record in the output."),
 		goAways:          d("yamux_goaways_total", "yamux GoAway frames, by the side that sent them and their code: normal (no new streams), protocol_error and internal_error (the session ends), unknown.", "sender", "code"),
 		pingRTT:          d("yamux_ping_rtt_seconds", "Round-trip time of yamux Pings (keepalive or Session.Ping), from the Ping to its ACK as the tap saw them."),
 		upDials:          d("upstream_dials_total", "Connections muxtop attach's proxy tried to its upstream, one per client; only when muxtop proxies.", "upstream"),
@@ -231,6 +238,9 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		d.frames, d.bytes, d.unparsed, d.violations, d.anomalies, d.findingsOpen, d.findingsOpened, d.findingsResolved, d.latency, d.dropped,
 		d.goAways, d.pingRTT} {
 		ch <- x
+	}
+	if c.o.OutputMissed != nil {
+		ch <- d.outputMissed
 	}
 	if c.o.Upstream != nil {
 		ch <- d.upDials
@@ -373,6 +383,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 
 	ch <- histogram(d.latency, &snap.LatencyHistogram)
 	counter(d.dropped, snap.History.Dropped)
+	if c.o.OutputMissed != nil {
+		counter(d.outputMissed, c.o.OutputMissed())
+	}
 
 	for side, sl := range sideLabels {
 		for code, gl := range goAwayLabels {

@@ -63,7 +63,9 @@ func TestAlertRulesNameRealMetrics(t *testing.T) {
 	pr := prometheus.NewRegistry()
 	// An attach's collector: its upstream series are MuxtopUpstreamDown's.
 	up := func() live.Upstream { return live.Upstream{Addr: "127.0.0.1:9000"} }
-	pr.MustRegister(metrics.NewCollector(reg, metrics.Options{Upstream: up}))
+	// With plain or JSON output: muxtop_output_missed_records_total.
+	missed := func() uint64 { return 0 }
+	pr.MustRegister(metrics.NewCollector(reg, metrics.Options{Upstream: up, OutputMissed: missed}))
 	mfs, err := pr.Gather()
 	if err != nil {
 		t.Fatal(err)

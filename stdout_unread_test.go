@@ -1,0 +1,166 @@
+//go:build linux
+
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/xtaci/smux"
+	"golang.org/x/sys/unix"
+
+	"github.com/muxtop/muxtop/internal/smuxtest"
+)
+
+// unreadLine is the stderr line of a run whose stdout took nothing more.
+var unreadLine = regexp.MustCompile(`(?m)^muxtop: stdout did not take the output within 2s of the stop: (\d+) records not written, nor the summary$`)
+
+// TestStdoutNotRead: muxtop demo or attach -o json into a pipe whose
+// reader holds it open and reads nothing. --duration, SIGTERM and SIGINT
+// stop the capture at once, the output gets headless.Grace, then muxtop
+// says on stderr how many records stdout did not take and exits 1.
+// Before, its printer sat in its write to the full pipe, which nothing
+// interrupts, and nothing stopped it short of SIGKILL: "demo [-o json
+// --rate 500 --pool 2 --duration 5s]: did not exit within 60 s of its
+// stop (duration)". A second signal exits at once, saying so.
+func TestStdoutNotRead(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs muxtop for seconds")
+	}
+	bin := muxtopBinary(t)
+	for _, cmd := range []string{"demo", "attach"} {
+		for _, stop := range []string{"duration", "SIGTERM", "SIGINT", "SIGTERM twice"} {
+			t.Run(cmd+"/"+stop, func(t *testing.T) {
+				t.Parallel() // mostly waiting
+				stdoutNotRead(t, bin, cmd, stop)
+			})
+		}
+	}
+}
+
+func stdoutNotRead(t *testing.T, bin, command, stop string) {
+	const duration = 5 * time.Second
+	args := []string{command, "-o", "json"}
+	listen := ""
+	if command == "demo" {
+		args = append(args, "--rate", "500", "--pool", "2")
+	} else {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		go smuxtest.ServeEcho(ln, smuxtest.Config(1)) // ends as ln closes
+		listen = freePort(t)
+		args = append(args, ln.Addr().String(), "--listen", listen)
+	}
+	if stop == "duration" {
+		args = append(args, "--duration", duration.String())
+	}
+	rd, wr, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close() // held open, never read, until the end
+	// The smallest pipe: it is full after a few records.
+	if _, err := unix.FcntlInt(wr.Fd(), unix.F_SETPIPE_SZ, 4096); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout = wr
+	var errOut syncBuffer
+	cmd.Stderr = &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	wr.Close()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer cmd.Process.Kill() // on a failure; a no-op once it exited
+
+	if listen != "" {
+		go attachLoad(listen, exited)
+	}
+	full := func() bool {
+		n, err := unix.IoctlGetInt(int(rd.Fd()), unix.TIOCINQ)
+		return err == nil && n >= 4096
+	}
+	smuxtest.Eventually(t, "the pipe full", full)
+	switch stop {
+	case "SIGTERM":
+		cmd.Process.Signal(syscall.SIGTERM)
+	case "SIGINT":
+		cmd.Process.Signal(os.Interrupt)
+	case "SIGTERM twice":
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Process.Signal(syscall.SIGTERM)
+	}
+	select {
+	case err := <-exited:
+		ee, ok := err.(*exec.ExitError)
+		if !ok || ee.ExitCode() != 1 {
+			t.Fatalf("%s stopped by %s into an unread pipe: %v, want exit status 1: %s", command, stop, err, errOut.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("%s %v: did not exit within 60 s of its stop (%s): %s", command, args[1:], stop, errOut.String())
+	}
+	if stop == "SIGTERM twice" {
+		if !strings.Contains(errOut.String(), "muxtop: a second signal: exiting at once, the output unfinished\n") {
+			if unreadLine.MatchString(errOut.String()) {
+				t.Skip("the second signal came after the grace: the machine stalled between two kills")
+			}
+			t.Fatalf("stderr does not say the second signal:\n%s", errOut.String())
+		}
+		return
+	}
+	m := unreadLine.FindStringSubmatch(errOut.String())
+	if m == nil {
+		t.Fatalf("stderr says nothing of the records not written:\n%s", errOut.String())
+	}
+	if m[1] == "0" {
+		t.Errorf("0 records not written, with the pipe full: %s", m[0])
+	}
+}
+
+// attachLoad sends echo round trips through the attach proxy at addr
+// until the process exits: frames for its output.
+func attachLoad(addr string, exited <-chan error) {
+	var c net.Conn
+	for {
+		var err error
+		if c, err = net.Dial("tcp", addr); err == nil {
+			break
+		}
+		select {
+		case <-exited:
+			return
+		case <-time.After(10 * time.Millisecond): // the proxy is not listening yet
+		}
+	}
+	defer c.Close()
+	s, err := smux.Client(c, smuxtest.Config(1))
+	if err != nil {
+		return
+	}
+	defer s.Close()
+	buf := make([]byte, 16)
+	for i := 0; ; i++ {
+		st, err := s.OpenStream()
+		if err != nil {
+			return // the proxy stopped
+		}
+		fmt.Fprintf(st, "%016d", i)
+		_, err = st.Read(buf)
+		st.Close()
+		if err != nil && !strings.Contains(err.Error(), "EOF") {
+			return
+		}
+	}
+}
