@@ -125,7 +125,7 @@ type watchFlags struct {
 func (f *watchFlags) register(cmd *cobra.Command) {
 	fs := cmd.Flags()
 	fs.StringVarP(&f.output, "output", "o", "", "front end: tui, plain or json (default tui on a terminal, plain otherwise)")
-	fs.DurationVar(&f.duration, "duration", 0, "stop after this long, print the summary and exit 0 (0: run until q or ctrl+c); read exits 1 if no capture came by then")
+	fs.DurationVar(&f.duration, "duration", 0, "stop after this long, print the summary and exit 0 (0: run until q or ctrl+c); read exits 1 if no capture came by then, and plain or json output exits 1 if stdout did not take it within 2 s of the stop")
 	fs.IntVar(&f.snaplen, "snaplen", live.DefaultSnaplen, "payload bytes kept per frame (0-65535)")
 	fs.IntVar(&f.history, "history", live.DefaultHistory, "frames kept in history; older ones still count")
 	fs.IntVar(&f.closed, "closed-streams", live.DefaultStreamBudget, "closed streams kept in detail, all sessions together (about 0.5 KB each; each session keeps a share); older ones still count")
