@@ -23,7 +23,7 @@ type findingsFlags struct {
 
 func (f *findingsFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.blockedAfter, "blocked-after", live.DefaultBlockedAfter,
-		"SESSION_BLOCKED: a write to the connection that has not returned for this long, or a tapped end that has not read it, or (read, sniff) a receiver whose TCP window has stayed zero, while streams are open")
+		"SESSION_BLOCKED: a write to the connection that has moved no byte for this long, or a tapped end that has not read it, or (read, sniff) a receiver whose TCP window has stayed zero, while streams are open")
 	fs.DurationVar(&f.unansweredAfter, "unanswered-after", live.DefaultUnansweredAfter,
 		"UNANSWERED: streams with no frame back for this long while the other side still sends (where it has sent nothing since, and no keepalive is seen yet, --leak-after if longer: a warning then); NO_REPLY: the least wait for an answer on a stream reused for request after request (10 times its slowest earlier answer if longer)")
 	fs.DurationVar(&f.silentAfter, "silent-after", 0,
