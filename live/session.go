@@ -836,7 +836,7 @@ func (s *Session) Violation(dir Dir, at time.Time, v *decoder.Violation) {
 	forgotten := s.forgotten
 	s.mu.Unlock()
 	if first && forgotten {
-		s.reg.lateViolation(v.Code)
+		s.reg.lateViolation(info)
 	}
 	if first {
 		s.reg.hist.addEvent(Record{Kind: FramingViolation, Session: s.id, Dir: dir, At: at,
