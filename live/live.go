@@ -196,6 +196,9 @@ type Registry struct {
 	cfg     Config
 	started time.Time
 	hist    *history
+	// unsentNamed counts the failed writes Session.Unsent was told of,
+	// every session's: the first MaxUnsentNotices are named one each.
+	unsentNamed atomic.Int64
 
 	mu     sync.Mutex // guards the fields below
 	nextID uint64
