@@ -77,6 +77,9 @@ func newAttachCmd() *cobra.Command {
 			} else if listen, err = hostport.Loopback(listen); err != nil {
 				return usageError{fmt.Errorf("attach: --listen %w", err)}
 			}
+			if sameListener(listen, watch.metrics.addr) {
+				return usageError{fmt.Errorf("attach: --metrics %s: attach's own --listen %s is there: give --metrics another port", watch.metrics.addr, listen)}
+			}
 			ups, rerr := resolveUpstream(cmd.Context(), upstream)
 			if err := selfUpstreamOf(cmd.Context(), listen, upstream, ups); err != nil {
 				return usageError{fmt.Errorf("attach: %w", err)}

@@ -115,3 +115,22 @@ func TestLookupTimeoutWords(t *testing.T) {
 		}
 	}
 }
+
+// TestAttachMetricsOnItsListen: --metrics on attach's own --listen
+// address is said as such, before anything listens. Before, a bare
+//
+//	muxtop: metrics: listen tcp 127.0.0.1:P: bind: address already in use (pick another with --metrics)
+func TestAttachMetricsOnItsListen(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	ln.Close() // a free port, for attach's --listen
+	var stdout, stderr syncBuffer
+	code := run(context.Background(), []string{"attach", "127.0.0.1:1", "--listen", ":" + port, "--metrics", "127.0.0.1:" + port, "-o", "plain"}, &stdout, &stderr)
+	want := "muxtop: attach: --metrics 127.0.0.1:" + port + ": attach's own --listen 127.0.0.1:" + port + " is there: give --metrics another port\n"
+	if got := stderr.String(); code == 0 || got != want {
+		t.Errorf("exit %d, stderr %q; want an error and %q", code, got, want)
+	}
+}
