@@ -77,6 +77,9 @@ func newAttachCmd() *cobra.Command {
 			} else if listen, err = hostport.Loopback(listen); err != nil {
 				return usageError{fmt.Errorf("attach: --listen %w", err)}
 			}
+			if sameListener(listen, watch.metrics.addr) {
+				return usageError{fmt.Errorf("attach: --metrics %s: attach's own --listen %s is there: give --metrics another port", watch.metrics.addr, listen)}
+			}
 			ups, rerr := resolveUpstream(cmd.Context(), upstream)
 			if err := selfUpstreamOf(cmd.Context(), listen, upstream, ups); err != nil {
 				return usageError{fmt.Errorf("attach: %w", err)}
@@ -173,12 +176,21 @@ func upstreamWarning(upstream string, ups []netip.AddrPort, rerr error, listenin
 	if len(ups) == 0 {
 		return ""
 	}
+	v4 := true
 	for _, ap := range ups {
 		if !ap.Addr().Unmap().IsLoopback() {
 			return "" // another machine's: only a dial would tell
 		}
 		if up, known := listening(ap); up || !known {
 			return ""
+		}
+		v4 = v4 && ap.Addr().Unmap().Is4()
+	}
+	// A server on [::1] alone, with the upstream given as :P or
+	// 127.0.0.1:P: the same check, on IPv6 loopback's port, says so.
+	if v6 := netip.AddrPortFrom(netip.IPv6Loopback(), ups[0].Port()); v4 {
+		if up, known := listening(v6); up && known {
+			return fmt.Sprintf("attach: nothing listens on upstream %s now, but %s does: give attach that address as its upstream (every client to %s will be refused)", upstream, v6, upstream)
 		}
 	}
 	return fmt.Sprintf("attach: nothing listens on upstream %s now: every client will be refused until its server starts", upstream)

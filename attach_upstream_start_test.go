@@ -90,3 +90,31 @@ func TestListeningTCP(t *testing.T) {
 		smuxtest.Eventually(t, "the closed listener gone", func() bool { up, _ := listeningTCP(ap); return !up })
 	}
 }
+
+// TestAttachUpstreamOnIPv6LoopbackOnly: a server on [::1]:P alone, attach
+// given 127.0.0.1:P: its start says that [::1]:P listens, found as the
+// kernel's tables say (no dial). Before it said only
+//
+//	muxtop: attach: nothing listens on upstream 127.0.0.1:P now: every client will be refused until its server starts
+func TestAttachUpstreamOnIPv6LoopbackOnly(t *testing.T) {
+	ln, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	if up, known := listeningTCP(netip.MustParseAddrPort(ln.Addr().String())); !up || !known {
+		t.Skip("the kernel's tables do not show [::1] listeners here")
+	}
+	if c, err := net.Dial("tcp4", "127.0.0.1:"+port); err == nil {
+		c.Close()
+		t.Skipf("127.0.0.1:%s answers too here", port)
+	}
+	upstream := "127.0.0.1:" + port
+	a := runAttach(t, upstream, "--output", "plain")
+	a.stop(t)
+	want := "muxtop: attach: nothing listens on upstream " + upstream + " now, but [::1]:" + port + " does: give attach that address as its upstream (every client to " + upstream + " will be refused)\n"
+	if errs := a.stderr.String(); !strings.Contains(errs, want) {
+		t.Errorf("stderr does not say %q:\n%s", want, errs)
+	}
+}

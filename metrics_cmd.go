@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 
 	"github.com/spf13/pflag"
 
@@ -39,6 +40,24 @@ func (f *metricsFlags) validate() error {
 	}
 	f.addr = addr
 	return nil
+}
+
+// sameListener says whether listening on a and on b, host:port both,
+// would take the same port: the same port, not 0, with the same host or
+// either host unspecified (0.0.0.0, [::]), which takes it on every one.
+// Before, attach with --metrics on its own --listen address failed with a
+// bare "address already in use".
+func sameListener(a, b string) bool {
+	ha, pa, err := net.SplitHostPort(a)
+	if err != nil {
+		return false
+	}
+	hb, pb, err := net.SplitHostPort(b)
+	if err != nil || pa != pb || pa == "0" {
+		return false
+	}
+	unspecified := func(h string) bool { ip := net.ParseIP(h); return ip != nil && ip.IsUnspecified() }
+	return ha == hb || unspecified(ha) || unspecified(hb)
 }
 
 // serve starts the metrics endpoint of reg when --metrics asks for one,

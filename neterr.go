@@ -64,7 +64,7 @@ func startErr(err error, flag string) error {
 	}
 	switch {
 	case errors.Is(err, syscall.EADDRNOTAVAIL):
-		return fmt.Errorf("%s%s: this machine has no such address: give one of its own, such as 127.0.0.1 (this machine alone) or none (:PORT, every interface)", flag, addr)
+		return fmt.Errorf("%s%s: this machine has no such address: give one of its own, such as 127.0.0.1:PORT (this machine alone; a bare :PORT means it too) or 0.0.0.0:PORT (every interface)", flag, addr)
 	case errors.Is(err, syscall.EACCES):
 		return fmt.Errorf("%s%s: a port below 1024 needs root (or CAP_NET_BIND_SERVICE): use a port above 1023", flag, addr)
 	}

@@ -53,6 +53,21 @@ func TestStartErrPrivilegedPort(t *testing.T) {
 	}
 }
 
+// TestStartErrNoSuchAddress: an address this machine does not have is
+// answered with ones it has, as the help words them: a bare :PORT is
+// 127.0.0.1's, and every interface is 0.0.0.0:PORT. Before, the line
+// offered "none (:PORT, every interface)":
+//
+//	--listen 1.2.3.4:27001: this machine has no such address: give one of its own, such as 127.0.0.1 (this machine alone) or none (:PORT, every interface)
+func TestStartErrNoSuchAddress(t *testing.T) {
+	var stdout, stderr syncBuffer
+	code := run(context.Background(), []string{"attach", "127.0.0.1:1", "--listen", "192.0.2.1:0", "-o", "plain"}, &stdout, &stderr)
+	const want = "muxtop: --listen 192.0.2.1:0: this machine has no such address: give one of its own, such as 127.0.0.1:PORT (this machine alone; a bare :PORT means it too) or 0.0.0.0:PORT (every interface)\n"
+	if got := stderr.String(); code != 1 || got != want {
+		t.Errorf("exit %d, stderr %q; want 1 and %q", code, got, want)
+	}
+}
+
 // TestDemoClientNoService checks that demo client with nothing at its
 // service's address says so, and what to do, not the dial's error chain.
 func TestDemoClientNoService(t *testing.T) {
@@ -98,5 +113,24 @@ func TestLookupTimeoutWords(t *testing.T) {
 		if tc.got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.what, tc.got, tc.want)
 		}
+	}
+}
+
+// TestAttachMetricsOnItsListen: --metrics on attach's own --listen
+// address is said as such, before anything listens. Before, a bare
+//
+//	muxtop: metrics: listen tcp 127.0.0.1:P: bind: address already in use (pick another with --metrics)
+func TestAttachMetricsOnItsListen(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	ln.Close() // a free port, for attach's --listen
+	var stdout, stderr syncBuffer
+	code := run(context.Background(), []string{"attach", "127.0.0.1:1", "--listen", ":" + port, "--metrics", "127.0.0.1:" + port, "-o", "plain"}, &stdout, &stderr)
+	want := "muxtop: attach: --metrics 127.0.0.1:" + port + ": attach's own --listen 127.0.0.1:" + port + " is there: give --metrics another port\n"
+	if got := stderr.String(); code == 0 || got != want {
+		t.Errorf("exit %d, stderr %q; want an error and %q", code, got, want)
 	}
 }

@@ -58,6 +58,11 @@ func (f *writeFlags) watch(reg *live.Registry) {
 	f.w.OnError(func(err error) {
 		reg.Notice(reg.Now(), fmt.Sprintf("--write %s: %v; what passes from now on is not written", f.path, err))
 	})
+	// Reaching --write-limit is said as it happens, as a failure is:
+	// before, the file stopped growing in silence until the exit.
+	f.w.OnFull(func() {
+		reg.Notice(reg.Now(), fmt.Sprintf("--write %s reached --write-limit %d MiB: the file ends here; what passes from now on, later sessions included, is not in it", f.path, f.limit))
+	})
 }
 
 // close finishes the --write file, once what it records has stopped, and
@@ -75,9 +80,15 @@ func (f *writeFlags) close(stderr io.Writer) error {
 			// error, said next, is why.
 			why = "writing the file failed"
 		case f.w.Full():
-			why = fmt.Sprintf("the file reached --write-limit %d MiB", f.limit)
+			// Not a loss a reader sees: the file simply ends.
+			fmt.Fprintln(stderr, cutAtLimit(f.path, n, f.limit))
+			n = 0
 		}
-		fmt.Fprintln(stderr, notWritten(f.path, n, why))
+		if n > 0 {
+			fmt.Fprintln(stderr, notWritten(f.path, n, why))
+		}
+	} else if f.w.Full() {
+		fmt.Fprintln(stderr, cutAtLimit(f.path, 0, f.limit))
 	}
 	if n := f.w.EndsLost(); n > 0 {
 		fmt.Fprintln(stderr, endsNotWritten(f.path, n))
@@ -98,6 +109,19 @@ func endsNotWritten(path string, n int64) string {
 		what, those = "1 connection beginning or end (a handshake, FIN, RST or close)", "that connection"
 	}
 	return fmt.Sprintf("muxtop: --write %s: %s not written (the writer fell behind); a reader may see %s still open at the capture's end, or begun mid-stream", path, what, those)
+}
+
+// cutAtLimit is the line that says the --write file at path ends where it
+// reached --write-limit, limit MiB, and that the n payload bytes (and any
+// session) that came after are not in it. The file holds no gap for
+// them, no FIN or close of the sessions open then: a reader sees those
+// sessions open at the file's end, and none of the later ones.
+func cutAtLimit(path string, n, limit int64) string {
+	after := "what came after, any later sessions included,"
+	if n > 0 {
+		after = fmt.Sprintf("what came after, %s and any later sessions,", tap.Bytes(n))
+	}
+	return fmt.Sprintf("muxtop: --write %s: the file ends where it reached --write-limit %d MiB: %s is not in it; a reader sees the sessions open then as open at the file's end, cut there", path, limit, after)
 }
 
 // notWritten is the line that says n bytes for the --write file at path

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -181,5 +182,46 @@ func TestWriteEndsLostSaid(t *testing.T) {
 	want := fmt.Sprintf("muxtop: --write capture.pcapng: %d connection beginnings or ends (handshakes, FINs, RSTs, closes) not written (the writer fell behind); a reader may see those connections still open at the capture's end, or begun mid-stream\n", n)
 	if out := stderr.String(); !strings.Contains(out, want) {
 		t.Errorf("stderr:\n%s\nwant the line\n%s", out, want)
+	}
+}
+
+// A --write file that reaches --write-limit says so as it does, a notice
+// every front end shows, once; and at exit says that the file ends there,
+// not that a reader sees a loss: the file holds no gap, it stops. Before,
+// nothing was said while running, and the exit line read
+//
+//	muxtop: --write capture.pcapng: 1048576 bytes not written (the file reached --write-limit 1 MiB); a reader sees them as lost
+func TestWriteLimitSaid(t *testing.T) {
+	w, err := pcapout.New(io.Discard, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := live.New(live.Config{})
+	f := &writeFlags{path: "capture.pcapng", limit: 1, w: w}
+	f.watch(reg)
+	c := w.Conn("127.0.0.1:1000", "127.0.0.1:2000", time.Now())
+	chunk := make([]byte, 32<<10)
+	for range 64 { // 2 MiB, past the limit
+		c.Write(live.ClientToServer, time.Now(), chunk)
+	}
+	notices := func() []live.Notice { return reg.Snapshot().Notices }
+	smuxtest.Eventually(t, "a notice of the limit reached", func() bool { return len(notices()) > 0 })
+	const want = "--write capture.pcapng reached --write-limit 1 MiB: the file ends here; what passes from now on, later sessions included, is not in it"
+	if n := notices()[0].Text; n != want {
+		t.Errorf("notice %q, want %q", n, want)
+	}
+	later := w.Conn("127.0.0.1:1001", "127.0.0.1:2000", time.Now())
+	later.Write(live.ClientToServer, time.Now(), chunk)
+	var stderr bytes.Buffer
+	if err := f.close(&stderr); err != nil {
+		t.Fatal(err)
+	}
+	out := stderr.String()
+	if !strings.Contains(out, "muxtop: --write capture.pcapng: the file ends where it reached --write-limit 1 MiB: what came after, ") ||
+		!strings.Contains(out, " and any later sessions, is not in it") || strings.Contains(out, "as lost") {
+		t.Errorf("stderr:\n%s\nwant the file's end at the limit, and no loss a reader sees", out)
+	}
+	if n := len(notices()); n != 1 {
+		t.Errorf("%d notices, want 1: %v", n, notices())
 	}
 }

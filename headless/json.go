@@ -11,6 +11,7 @@ import (
 	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/printable"
+	"github.com/muxtop/muxtop/wirekind"
 )
 
 // appendJSON appends r as one JSON object, the README's schema: keys in a
@@ -101,7 +102,11 @@ func appendJSON(b []byte, r *live.Record) []byte {
 			b = strconv.AppendUint(b, uint64(r.Want), 10)
 		}
 		b = appendField(b, `,"detail":`, r.Detail)
-		b = appendField(b, `,"smux":`, r.Code.SmuxReaction())
+		if k := r.NotMux(); k != wirekind.Unknown {
+			b = appendField(b, `,"not_mux":`, k.Code())
+		} else {
+			b = appendField(b, `,"smux":`, r.Code.SmuxReaction())
+		}
 	case live.NoticeRecord:
 		b = appendField(b, `,"text":`, r.Detail)
 	case live.ResyncRecord:
@@ -156,6 +161,9 @@ func appendYamuxJSON(b []byte, r *live.Record) []byte {
 		}
 		b = append(b, '"')
 		b = appendField(b, `,"detail":`, r.Detail)
+		if k := r.NotMux(); k != wirekind.Unknown {
+			return appendField(b, `,"not_mux":`, k.Code())
+		}
 		return appendField(b, `,"yamux":`, r.YamuxCode.YamuxReaction())
 	}
 	b = append(b, `,"ver":`...)
@@ -361,6 +369,7 @@ type jsonSummary struct {
 	Stalls        jsonStalls                   `json:"stalls"`
 	ByCode        map[string]uint64            `json:"by_code"`
 	Unitemised    uint64                       `json:"unitemised,omitempty"`
+	NotMux        uint64                       `json:"not_mux,omitempty"`
 	// Findings: how many opened, how many are open by severity, and each
 	// (open, and the latest resolved); first-reply latency.
 	FindingsOpened uint64          `json:"findings_opened"`
@@ -448,7 +457,7 @@ func appendJSONSummary(b []byte, s Summary) []byte {
 		Leaks: jsonLeaks{Count: s.Leaks, AfterSeconds: s.LeakAfter.Seconds(), OldestSeconds: s.OldestLeak.Seconds(),
 			Evaluated: s.Evaluated, OpenLonger: s.Aged, Setup: s.Setup, SetAside: s.Aside},
 		Stalls: jsonStalls{Count: s.Stalls, AfterSeconds: s.StallAfter.Seconds(), Opened: s.StallsOpened},
-		ByCode: s.ByCode, Unitemised: s.Unitemised,
+		ByCode: s.ByCode, Unitemised: s.Unitemised, NotMux: s.NotMux,
 		Unparsed: perDir(s.Unparsed),
 		Frames:   map[string]map[string]uint64{}, Bytes: map[string]uint64{},
 	}

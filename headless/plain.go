@@ -13,6 +13,7 @@ import (
 	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/printable"
+	"github.com/muxtop/muxtop/wirekind"
 )
 
 // appendMissedPlain appends the line of a gap in the output: count
@@ -124,6 +125,9 @@ func appendViolationPlain(b []byte, r *live.Record, code, reaction string) []byt
 	b = append(b, ": "...)
 	b = printable.AppendText(b, r.Detail)
 	b = append(b, "; "...)
+	if t := r.NotMuxText(); t != "" { // another protocol from the first byte: no mux reacts
+		reaction = t
+	}
 	return append(b, reaction...)
 }
 
@@ -358,6 +362,9 @@ func writeEnd(w io.Writer, s Summary) {
 	if s.Unitemised > 0 {
 		fmt.Fprintf(w, " (and %d more, of sessions no longer tracked or beyond the latest each keeps)", s.Unitemised)
 	}
+	if s.NotMux > 0 {
+		fmt.Fprintf(w, "; not a mux %d (another protocol from a direction's first byte: TLS, HTTP, text…)", s.NotMux)
+	}
 	fmt.Fprintln(w)
 	if len(s.Status) > 0 {
 		b := []byte("  status    ")
@@ -473,6 +480,9 @@ type Summary struct {
 	// each session keeps (live.Config.Anomalies).
 	ByCode     map[string]uint64
 	Unitemised uint64
+	// NotMux counts the violations that are not a mux's (live.Snapshot.NotMux):
+	// not in Violations nor ByCode.
+	NotMux uint64
 	// FindingsOpened counts the findings opened during the capture;
 	// FindingsOpen the ones still open at its end, by live.Severity.
 	// Findings are those open at the end and the latest resolved ones, in
@@ -577,7 +587,8 @@ func Summarize(snap *live.Snapshot, missed uint64) Summary {
 		Counts:        snap.Totals,
 		Dropped:       snap.History.Dropped,
 		Missed:        missed,
-		Violations:    snap.Violations,
+		Violations:    snap.Violations - snap.NotMux,
+		NotMux:        snap.NotMux,
 		Anomalies:     snap.Anomalies,
 		Bytes:         [2]uint64{snap.WireBytes(live.ClientToServer), snap.WireBytes(live.ServerToClient)},
 		Unparsed:      snap.Unparsed,
@@ -599,10 +610,13 @@ func Summarize(snap *live.Snapshot, missed uint64) Summary {
 		}
 	}
 	s.ByCode = make(map[string]uint64)
-	s.Unitemised = snap.Forgotten.Violations + snap.Forgotten.Anomalies
+	s.Unitemised = snap.Forgotten.Violations - snap.Forgotten.NotMux + snap.Forgotten.Anomalies
 	for _, ss := range snap.Sessions {
 		for _, f := range ss.Framing {
-			if f.Proto == live.Yamux {
+			switch {
+			case f.NotMux() != wirekind.Unknown: // counted in NotMux
+				continue
+			case f.Proto == live.Yamux:
 				s.ByCode[f.YamuxCode.String()]++
 				continue
 			}

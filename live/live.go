@@ -18,6 +18,7 @@ import (
 
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/decoder/yamux"
+	"github.com/muxtop/muxtop/wirekind"
 )
 
 // Side is one end of an smux session.
@@ -195,6 +196,9 @@ type Registry struct {
 	cfg     Config
 	started time.Time
 	hist    *history
+	// unsentNamed counts the failed writes Session.Unsent was told of,
+	// every session's: the first MaxUnsentNotices are named one each.
+	unsentNamed atomic.Int64
 
 	mu     sync.Mutex // guards the fields below
 	nextID uint64
@@ -547,6 +551,9 @@ func (r *Registry) forget(s *Session) {
 		}
 	}
 	for _, f := range s.framing {
+		if f != nil && f.NotMux() != wirekind.Unknown {
+			r.forgotten.NotMux++
+		}
 		switch {
 		case f == nil:
 		case f.Proto == Yamux:
@@ -612,10 +619,14 @@ func (r *Registry) lateFrame(dir Dir, cmd decoder.Cmd, length uint32, opened uin
 	}
 }
 
-// lateViolation counts a framing violation of a forgotten session.
-func (r *Registry) lateViolation(code decoder.Code) {
+// lateViolation counts a framing violation of a forgotten session, f.
+func (r *Registry) lateViolation(f *FramingInfo) {
+	code := f.Code
 	r.mu.Lock()
 	r.forgotten.Violations++
+	if f.NotMux() != wirekind.Unknown {
+		r.forgotten.NotMux++
+	}
 	if int(code) < decoder.NumCodes {
 		r.forgotten.ViolationsBy[code]++
 	}
@@ -664,6 +675,7 @@ func (r *Registry) SnapshotWith(o SnapshotOptions) *Snapshot {
 	snap.Sessions = make([]*SessionSnap, len(sessions))
 	snap.Totals = snap.Forgotten.Counts
 	snap.Violations = snap.Forgotten.Violations
+	snap.NotMux = snap.Forgotten.NotMux
 	snap.Anomalies = snap.Forgotten.Anomalies
 	snap.StreamsTotal = snap.Forgotten.Streams
 	snap.EndedBy = snap.Forgotten.EndedBy
@@ -706,6 +718,9 @@ func (r *Registry) SnapshotWith(o SnapshotOptions) *Snapshot {
 			addGoAways(&snap.GoAwaysBy, &ss.GoAwaysBy)
 		}
 		for _, f := range ss.Framing {
+			if f.NotMux() != wirekind.Unknown {
+				snap.NotMux++
+			}
 			switch {
 			case f.Proto == Yamux:
 				if int(f.YamuxCode) < yamux.NumCodes {

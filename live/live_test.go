@@ -798,3 +798,34 @@ func TestRetractTakesBackFirstBytes(t *testing.T) {
 		t.Errorf("bytes %d, want 5", st.Bytes[c2s])
 	}
 }
+
+// TestUnsentNoticesCapped: failed writes are named one notice each up to
+// live.MaxUnsentNotices over every session, then once that the rest are
+// not; every one still counts its bytes. Before, each was a line of its
+// own (37 identical "← a write failed: the last 8 bytes …" in one run):
+//
+//	12 notices of failed writes, want 6
+func TestUnsentNoticesCapped(t *testing.T) {
+	reg := live.New(live.Config{})
+	const n = 12
+	for i := range n {
+		s := reg.Open(live.SessionInfo{}, at(i))
+		s.Unsent(live.ServerToClient, at(i), 0, 8)
+	}
+	var named, more int
+	for _, r := range allRecords(reg) {
+		switch {
+		case r.Kind != live.NoticeRecord:
+		case r.Detail == live.UnsentText(live.ServerToClient, 0, 8):
+			named++
+		case r.Detail == live.UnsentMoreText:
+			more++
+		}
+	}
+	if named+more != live.MaxUnsentNotices+1 || named != live.MaxUnsentNotices || more != 1 {
+		t.Errorf("%d notices of failed writes, want %d: %d named, %d saying the rest are not", named+more, live.MaxUnsentNotices+1, named, more)
+	}
+	if got := reg.Snapshot().Unsent[live.ServerToClient]; got != 8*n {
+		t.Errorf("unsent ← %d bytes, want %d: every failed write counts", got, 8*n)
+	}
+}

@@ -836,7 +836,7 @@ func (s *Session) Violation(dir Dir, at time.Time, v *decoder.Violation) {
 	forgotten := s.forgotten
 	s.mu.Unlock()
 	if first && forgotten {
-		s.reg.lateViolation(v.Code)
+		s.reg.lateViolation(info)
 	}
 	if first {
 		s.reg.hist.addEvent(Record{Kind: FramingViolation, Session: s.id, Dir: dir, At: at,
@@ -984,9 +984,26 @@ func (s *Session) Unsent(dir Dir, at time.Time, from, n int64) {
 	s.gen++
 	s.unsent[dir] += n
 	s.mu.Unlock()
-	s.reg.hist.addEvent(Record{Kind: NoticeRecord, Session: s.id, Dir: dir, At: at, Offset: from,
-		Detail: UnsentText(dir, from, n)})
+	// Named one by one up to MaxUnsentNotices, then once that the rest
+	// are not: a storm of clients gone away (attach writing to each) made
+	// 37 identical lines, where skipped connections give 5 and a count.
+	switch k := s.reg.unsentNamed.Add(1); {
+	case k <= MaxUnsentNotices:
+		s.reg.hist.addEvent(Record{Kind: NoticeRecord, Session: s.id, Dir: dir, At: at, Offset: from,
+			Detail: UnsentText(dir, from, n)})
+	case k == MaxUnsentNotices+1:
+		s.reg.Notice(at, UnsentMoreText)
+	}
 }
+
+// MaxUnsentNotices bounds the notices that name a failed write (Unsent),
+// one each, over every session: those after it are counted, in the
+// sessions' and the summary's unsent bytes, not named.
+const MaxUnsentNotices = 5
+
+// UnsentMoreText is the notice that follows the MaxUnsentNotices named
+// failed writes, when another fails.
+var UnsentMoreText = fmt.Sprintf("more writes failed than the %d named above: the later ones are not named one by one; their bytes count in the summary's unsent", MaxUnsentNotices)
 
 // UnsentText says what Unsent records: which bytes a failed write did not send.
 func UnsentText(dir Dir, from, n int64) string {

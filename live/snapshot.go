@@ -29,7 +29,14 @@ type Snapshot struct {
 	// each adds up to its total.
 	Violations, Anomalies uint64
 	ViolationsBy          [decoder.NumCodes]uint64
-	AnomaliesBy           [NumAnomalies]uint64
+	// NotMux counts those of Violations that are no mux's: another
+	// protocol's bytes (TLS, HTTP, text…) at the start of a direction
+	// (FramingInfo.NotMux), forgotten sessions included. They stay in
+	// Violations and ViolationsBy (muxtop_violations_total counts them);
+	// the front ends show Violations − NotMux as framing violations and
+	// these apart, as "not a mux".
+	NotMux      uint64
+	AnomaliesBy [NumAnomalies]uint64
 	// EndedBy counts the ended sessions, forgotten ones included, by the
 	// reason they ended.
 	EndedBy [NumCloseReasons]uint64
@@ -168,6 +175,9 @@ type Forgotten struct {
 	Counts       Counts
 	Anomalies    uint64
 	Violations   uint64
+	// NotMux counts those of Violations that are not a mux's
+	// (Snapshot.NotMux).
+	NotMux uint64
 	// Unparsed, Unsent, Lost and Skipped add up the sessions'
 	// SessionSnap fields of the same names; Incomplete counts those of
 	// them that were incomplete.

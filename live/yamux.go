@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/muxtop/muxtop/decoder/yamux"
+	"github.com/muxtop/muxtop/wirekind"
 )
 
 // maxPendingPings is how many unanswered Pings a session remembers per
@@ -492,7 +493,7 @@ func (s *Session) ViolationYamux(dir Dir, at time.Time, v *yamux.Violation) {
 	forgotten := s.forgotten
 	s.mu.Unlock()
 	if first && forgotten {
-		s.reg.lateYamuxViolation(v.Code)
+		s.reg.lateYamuxViolation(info)
 	}
 	if first {
 		s.reg.hist.addEvent(Record{Kind: FramingViolation, Session: s.id, Dir: dir, At: at, Offset: v.Offset,
@@ -602,10 +603,15 @@ func (r *Registry) lateYamuxFrame(dir Dir, typ yamux.Type, payload, length uint3
 	}
 }
 
-// lateYamuxViolation counts a yamux framing violation of a forgotten session.
-func (r *Registry) lateYamuxViolation(code yamux.Code) {
+// lateYamuxViolation counts a yamux framing violation of a forgotten
+// session, f.
+func (r *Registry) lateYamuxViolation(f *FramingInfo) {
+	code := f.YamuxCode
 	r.mu.Lock()
 	r.forgotten.Violations++
+	if f.NotMux() != wirekind.Unknown {
+		r.forgotten.NotMux++
+	}
 	if int(code) < yamux.NumCodes {
 		r.forgotten.YamuxViolationsBy[code]++
 	}

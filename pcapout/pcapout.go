@@ -146,6 +146,7 @@ type Writer struct {
 	err       error // the first write error; read after done
 	full      atomic.Bool
 	onError   atomic.Pointer[func(error)]
+	onFull    atomic.Pointer[func()]
 }
 
 // event is one thing for the writer goroutine to write.
@@ -299,6 +300,13 @@ func (w *Writer) Full() bool { return w.full.Load() }
 // returns the same error. f is called at most once; it must not call
 // Close. Set it before the Writer is given anything to write.
 func (w *Writer) OnError(f func(error)) { w.onError.Store(&f) }
+
+// OnFull has f called once, from the writer's goroutine, as the file
+// reaches its size limit: from then on nothing more is written (Dropped
+// counts the payload bytes that were not; connections that begin later
+// are not in the file at all). f must not call Close. Set it before the
+// Writer is given anything to write.
+func (w *Writer) OnFull(f func()) { w.onFull.Store(&f) }
 
 // fail keeps err as the first error writing the file met, and says so
 // once to OnError's function. Only the writer's goroutine, and Close
@@ -1044,8 +1052,10 @@ func (w *Writer) write(s *synth, e event) {
 			}
 		}
 	}
-	if w.written.Load()+int64(w.buf.Buffered()) >= w.limit {
-		w.full.Store(true)
+	if w.written.Load()+int64(w.buf.Buffered()) >= w.limit && !w.full.Swap(true) {
+		if f := w.onFull.Load(); f != nil {
+			(*f)()
+		}
 	}
 }
 

@@ -116,7 +116,11 @@ func detailInfo(th *theme, r *live.Record, w int) []string {
 		if g := wirekind.Guess(r.Header[:]); g != wirekind.Unknown {
 			wrap("looks like "+g.String()+": the "+r.Dir.Sender().String()+" "+g.Hint(), st.warn)
 		}
-		wrap(r.Code.SmuxReaction(), style{}) // it names smux
+		if t := r.NotMuxText(); t != "" { // another protocol from the first byte: no smux reacts
+			wrap(t, style{})
+		} else {
+			wrap(r.Code.SmuxReaction(), style{}) // it names smux
+		}
 
 	case live.SessionOpened:
 		wrap(sess+" opened "+printable.Text(live.Ends(r.Client, r.Server))+" · "+at, style{})
@@ -187,7 +191,11 @@ func yamuxDetail(th *theme, r *live.Record, w int, line func(string), add func(s
 		if g := wirekind.Guess(h[:]); g != wirekind.Unknown {
 			wrap("looks like "+g.String()+": the "+r.Dir.Sender().String()+" "+g.HintAt("yamux"), st.warn)
 		}
-		wrap(r.YamuxCode.YamuxReaction(), style{}) // it names yamux
+		if t := r.NotMuxText(); t != "" { // another protocol from the first byte: no yamux reacts
+			wrap(t, style{})
+		} else {
+			wrap(r.YamuxCode.YamuxReaction(), style{}) // it names yamux
+		}
 		return
 	}
 	l := newLine(w)

@@ -386,10 +386,17 @@ func countsLine(th *theme, hd *header, w int) string {
 		}
 		return seg{count(n), sty}
 	}
-	viol, drop := hd.snap.Violations+hd.snap.Anomalies, hd.snap.History.Dropped
+	// Another protocol's bytes from the first byte (a TLS service through
+	// attach) are no mux's violation: counted apart, not in red.
+	viol, drop := hd.snap.Violations-hd.snap.NotMux+hd.snap.Anomalies, hd.snap.History.Dropped
 	left = append(left,
 		field{long: []seg{{s: "violations "}, num(viol, st.bad)}, short: []seg{{s: "viol "}, num(viol, st.bad)}, prio: 90},
 		field{long: []seg{{s: "dropped "}, num(drop, st.warn)}, short: []seg{{s: "drop "}, num(drop, st.warn)}, prio: 85},
+	)
+	if n := hd.snap.NotMux; n > 0 {
+		left = append(left, field{long: []seg{{s: "not a mux "}, num(n, st.warn)}, short: []seg{{s: "nomux "}, num(n, st.warn)}, prio: 80})
+	}
+	left = append(left,
 		field{long: []seg{{s: live.ClientToServer.String() + size(hd.snap.WireBytes(live.ClientToServer)) + " " +
 			live.ServerToClient.String() + size(hd.snap.WireBytes(live.ServerToClient))}}, prio: 30},
 	)

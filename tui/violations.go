@@ -11,6 +11,7 @@ import (
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/printable"
+	"github.com/muxtop/muxtop/wirekind"
 )
 
 // violation is one line of the violations pane: a framing violation or an
@@ -25,8 +26,9 @@ type violation struct {
 	name    string
 	detail  string
 	smux    string // what smux (or yamux, for a yamux session) does about it
-	lib     string // "smux" or "yamux"
+	lib     string // "smux" or "yamux"; "" where smux is not a mux's reaction but live.NotMuxText
 	framing bool
+	notMux  bool // a framing violation that is not a mux's (live.FramingInfo.NotMux)
 }
 
 // violationsPane lists every framing violation and anomaly the snapshot
@@ -78,6 +80,9 @@ func (v *violationsPane) collect() {
 			}
 			if f.Proto == live.Yamux {
 				e.header, e.sid, e.name, e.smux, e.lib = decoder.Header{}, f.YamuxHeader.StreamID(), f.YamuxCode.String(), f.YamuxCode.YamuxReaction(), "yamux"
+			}
+			if k := f.NotMux(); k != wirekind.Unknown { // another protocol: no mux reacts
+				e.smux, e.lib, e.notMux = live.NotMuxText(k, f.Dir, f.Proto), "", true
 			}
 			v.list = append(v.list, e)
 		}
@@ -141,7 +146,11 @@ func (p *violationsPane) body(th *theme, w, h int) []string {
 			out = append(out, newLine(w).String())
 		}
 		e := &p.list[p.idx]
-		for _, s := range wrapText(e.lib+": "+e.smux, w) {
+		what := e.smux
+		if e.lib != "" {
+			what = e.lib + ": " + what
+		}
+		for _, s := range wrapText(what, w) {
 			if len(out) < h {
 				out = append(out, newLine(w).add(s, st.bold).String())
 			}
@@ -163,7 +172,7 @@ var violationColumns = []column{
 func violationCells(th *theme, e *violation) []cell {
 	st := &th.styles
 	ns := st.warn
-	if e.framing {
+	if e.framing && !e.notMux {
 		ns = st.bad
 	}
 	return []cell{
@@ -178,11 +187,15 @@ func violationCells(th *theme, e *violation) []cell {
 
 // title is the pane's title.
 func (p *violationsPane) title() string {
-	var framing, anomalies uint64
+	var framing, anomalies, notMux uint64
 	if p.snap != nil {
-		framing, anomalies = p.snap.Violations, p.snap.Anomalies
+		framing, anomalies, notMux = p.snap.Violations-p.snap.NotMux, p.snap.Anomalies, p.snap.NotMux
 	}
-	return "Violations · " + count(framing) + " framing · " + count(anomalies) + " anomalies · enter: go to it · v/esc: close"
+	other := ""
+	if notMux > 0 {
+		other = " · " + count(notMux) + " not a mux"
+	}
+	return "Violations · " + count(framing) + " framing · " + count(anomalies) + " anomalies" + other + " · enter: go to it · v/esc: close"
 }
 
 // matchViolation returns the predicate that finds v's record in history.

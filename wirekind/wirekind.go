@@ -99,6 +99,20 @@ func (k Kind) HintAt(mux string) string {
 	return "sent bytes that are not " + a + " header: the wrong protocol, or bytes lost or altered on the way (check any layer underneath " + mux + ")"
 }
 
+// OtherProtocol says whether k is another protocol's bytes, not a mux's
+// nor a broken mux's: HTTP (1 or 2), TLS, SSH, SOCKS5 or text. At a
+// connection's start, the first bytes of such a kind mean its sender
+// speaks no mux at all (not a mux), not that a mux's framing broke.
+// Zeros, unknown bytes, smux and yamux headers and multistream-select
+// (which negotiates a mux) are not.
+func (k Kind) OtherProtocol() bool {
+	switch k {
+	case HTTPRequest, HTTPResponse, HTTP2, TLS, SSH, SOCKS5, Text:
+		return true
+	}
+	return false
+}
+
 // IsSmux says whether k is an smux header, of either version.
 func (k Kind) IsSmux() bool { return k == SmuxV1 || k == SmuxV2 }
 
