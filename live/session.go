@@ -176,6 +176,7 @@ type Session struct {
 	dirEndedAt   [2]int64 // when (Unix ns) it ended, where dirEnded
 	heardAtEnd   [2]int64 // the other direction's lastHeard as it ended: the silence a keepalive's close acted on (endNote)
 	halfTold     bool     // a SessionHalfClosed record was made (HalfClosed)
+	churned      bool     // CHURN has the session's life: its client's direction ended (DirectionEnded)
 	noTLS        bool     // the session's TLS connection was never made (NoTLS)
 	under        string   // then, the transport of the conn under it, which the words of a close name
 	helloSent    bool     // and a ClientHello had been sent: its handshake began (NoTLS)
@@ -852,11 +853,21 @@ func (s *Session) Violation(dir Dir, at time.Time, v *decoder.Violation) {
 // other side accepted and did not read is not one it never accepted
 // (UNANSWERED). Its silence from at
 // on is its sender's choice, not KEEPALIVE; a silence before at still is.
+//
+// The client's end (ClientToServer) ends the session's life for CHURN:
+// a client that dials a session per request is done with it there,
+// though the connection may last on for as long as the server keeps its
+// end (smux's server does not close a session on its client's EOF: its
+// keepalive does, 10 s or more later).
 func (s *Session) DirectionEnded(dir Dir, at time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.dirEnded[dir] {
 		return
+	}
+	if dir == ClientToServer && !s.ended && !s.churned {
+		s.churned = true
+		s.reg.eng.sessionEnded(s.start, at, nil) // CHURN; its own lock
 	}
 	s.gen++
 	s.dirEnded[dir] = true
@@ -1337,12 +1348,14 @@ func (s *Session) End(at time.Time, reason CloseReason, err error) {
 	s.closed.shrink()
 	s.streams.shrink()
 	detail := s.endNote(at, s.err) // a session that keepalive ended says so
-	proto := s.proto
+	proto, churned := s.proto, s.churned
 	s.mu.Unlock()
 	s.reg.hist.addEvent(Record{Kind: SessionEnded, Session: s.id, At: at, Reason: reason, Detail: detail, Proto: proto})
 	var up *UpstreamError
 	errors.As(err, &up)
-	s.reg.eng.sessionEnded(s.start, at, up) // CHURN
+	if !churned { // CHURN has its life from the client's end where that came first
+		s.reg.eng.sessionEnded(s.start, at, up)
+	}
 	s.reg.sessionEnded(s)
 }
 
