@@ -453,6 +453,14 @@ type Evidence struct {
 	Upstream        uint64
 	UpstreamAddr    string
 	UpstreamFailure UpstreamFailure
+	// ServerClosed: of CHURN's sessions, those the server closed or reset
+	// first, before it sent anything (an upstream at its connection limit,
+	// a load balancer with no backend); ServerClosedWithin the longest of
+	// their lives, ClosedBy the latest one's server as the words name it
+	// ("server 127.0.0.1:9000", "upstream 127.0.0.1:9000" through attach).
+	ServerClosed       uint64
+	ServerClosedWithin time.Duration
+	ClosedBy           string
 	// Piled: of SESSION_LEAK's group, the sessions piled now (idle, no
 	// stream opened an idle time or more after their dial, filling no
 	// vacancy, dialed while an older one of the group sat idle)
@@ -1295,7 +1303,8 @@ func changed(f *Finding, c *candidate) bool {
 		roughAge(a.Age) != roughAge(b.Age) || roughAge(a.Idle) != roughAge(b.Idle) || f.Stream != c.stream || a.Sign != b.Sign ||
 		a.PeerGuess != b.PeerGuess || a.PeerAnswered != b.PeerAnswered || a.Same != b.Same || (a.Slow == 0) != (b.Slow == 0) || a.slowReads != b.slowReads || a.slowAt != b.slowAt || roughAge(a.slowQuiet) != roughAge(b.slowQuiet) || (a.slowQuiet == 0) != (b.slowQuiet == 0) ||
 		a.Unseen != b.Unseen || a.AfterBoth != b.AfterBoth || a.Unskipped != b.Unskipped || a.FinFirst != b.FinFirst || a.Upstream != b.Upstream || a.GaveUp != b.GaveUp || a.Slowest != b.Slowest || a.PushQuiet != b.PushQuiet || a.AfterPush != b.AfterPush || a.Silent != b.Silent ||
-		a.holSid != b.holSid || a.holBytes != b.holBytes || a.ownNOP != b.ownNOP || a.framed != b.framed || a.Piled != b.Piled || a.readerFIN != b.readerFIN
+		a.holSid != b.holSid || a.holBytes != b.holBytes || a.ownNOP != b.ownNOP || a.framed != b.framed || a.Piled != b.Piled || a.readerFIN != b.readerFIN ||
+		a.ServerClosed != b.ServerClosed
 }
 
 // roughAge rounds d down to a step of 1 s below 10 s, 5 s below a
@@ -1945,16 +1954,43 @@ type churnRing struct {
 type sessionEnd struct {
 	start, end int64          // in Unix ns
 	up         *UpstreamError // why a proxy closed it unconnected, or nil
+	// closedBy names the server ("upstream 127.0.0.1:9000" where attach's
+	// proxy is in between, else "server 127.0.0.1:9000") where it closed
+	// or reset the session first, before it sent anything; "" otherwise.
+	closedBy string
 }
 
 // sessionEnded records a session that lived from start to end; up, if
-// not nil, is the failed connection to its upstream that ended it.
-func (e *engine) sessionEnded(start, end time.Time, up *UpstreamError) {
+// not nil, is the failed connection to its upstream that ended it, and
+// closedBy the server that closed it first, before answering (if any).
+// It returns the record's number, for sessionConcluded.
+func (e *engine) sessionEnded(start, end time.Time, up *UpstreamError, closedBy string) uint64 {
 	rg := &e.ends
 	rg.mu.Lock()
-	rg.ends[rg.n%uint64(len(rg.ends))] = sessionEnd{start.UnixNano(), end.UnixNano(), up}
+	defer rg.mu.Unlock()
+	rg.ends[rg.n%uint64(len(rg.ends))] = sessionEnd{start.UnixNano(), end.UnixNano(), up, closedBy}
 	rg.n++
-	rg.mu.Unlock()
+	return rg.n - 1
+}
+
+// sessionConcluded completes record seq (sessionEnded's) of a session
+// whose life ended at its client's end, before the connection's: up and
+// closedBy as the connection's end tells them, if the record is still
+// kept.
+func (e *engine) sessionConcluded(seq uint64, up *UpstreamError, closedBy string) {
+	rg := &e.ends
+	rg.mu.Lock()
+	defer rg.mu.Unlock()
+	if rg.n-seq > uint64(len(rg.ends)) {
+		return
+	}
+	se := &rg.ends[seq%uint64(len(rg.ends))]
+	if up != nil {
+		se.up = up
+	}
+	if closedBy != "" {
+		se.closedBy = closedBy
+	}
 }
 
 // evalChurn opens or resolves CHURN. e.mu is held.
@@ -1963,9 +1999,10 @@ func (e *engine) evalChurn(r *Registry, now time.Time, ns int64, cfg *FindingsCo
 	if cfg.Churn > 0 {
 		rg := &e.ends
 		from := ns - int64(ChurnWindow)
-		var count, ups uint64
-		var lived, first, lastStart, firstEnd int64
+		var count, ups, closed uint64
+		var lived, first, lastStart, firstEnd, within int64
 		var up *UpstreamError // the latest
+		var closedBy string   // the latest
 		failure := UpstreamOther
 		rg.mu.Lock()
 		for i := uint64(0); i < min(rg.n, uint64(len(rg.ends))); i++ {
@@ -1982,6 +2019,12 @@ func (e *engine) evalChurn(r *Registry, now time.Time, ns int64, cfg *FindingsCo
 				lastStart = max(lastStart, se.start)
 				if firstEnd == 0 || se.end < firstEnd {
 					firstEnd = se.end
+				}
+				if se.closedBy != "" {
+					if closed++; closedBy == "" {
+						closedBy = se.closedBy
+					}
+					within = max(within, se.end-se.start)
 				}
 				if se.up != nil {
 					if ups++; up == nil {
@@ -2005,6 +2048,9 @@ func (e *engine) evalChurn(r *Registry, now time.Time, ns int64, cfg *FindingsCo
 			}
 			if up != nil {
 				c.ev.UpstreamAddr, c.ev.UpstreamFailure = up.Addr, failure
+			}
+			if closed > 0 {
+				c.ev.ServerClosed, c.ev.ServerClosedWithin, c.ev.ClosedBy = closed, time.Duration(within), closedBy
 			}
 		}
 	}

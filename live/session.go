@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -177,6 +178,7 @@ type Session struct {
 	heardAtEnd   [2]int64 // the other direction's lastHeard as it ended: the silence a keepalive's close acted on (endNote)
 	halfTold     bool     // a SessionHalfClosed record was made (HalfClosed)
 	churned      bool     // CHURN has the session's life: its client's direction ended (DirectionEnded)
+	churnSeq     uint64   // then, its CHURN record (engine.sessionEnded)
 	noTLS        bool     // the session's TLS connection was never made (NoTLS)
 	under        string   // then, the transport of the conn under it, which the words of a close name
 	helloSent    bool     // and a ClientHello had been sent: its handshake began (NoTLS)
@@ -867,7 +869,7 @@ func (s *Session) DirectionEnded(dir Dir, at time.Time) {
 	}
 	if dir == ClientToServer && !s.ended && !s.churned {
 		s.churned = true
-		s.reg.eng.sessionEnded(s.start, at, nil) // CHURN; its own lock
+		s.churnSeq = s.reg.eng.sessionEnded(s.start, at, nil, s.closedFirst(at.UnixNano(), "")) // CHURN; its own lock
 	}
 	s.gen++
 	s.dirEnded[dir] = true
@@ -1348,15 +1350,48 @@ func (s *Session) End(at time.Time, reason CloseReason, err error) {
 	s.closed.shrink()
 	s.streams.shrink()
 	detail := s.endNote(at, s.err) // a session that keepalive ended says so
-	proto, churned := s.proto, s.churned
+	proto, churned, seq, closedBy := s.proto, s.churned, s.churnSeq, s.closedFirst(at.UnixNano(), s.err)
 	s.mu.Unlock()
 	s.reg.hist.addEvent(Record{Kind: SessionEnded, Session: s.id, At: at, Reason: reason, Detail: detail, Proto: proto})
 	var up *UpstreamError
 	errors.As(err, &up)
-	if !churned { // CHURN has its life from the client's end where that came first
-		s.reg.eng.sessionEnded(s.start, at, up)
+	if churned { // CHURN has its life from the client's end, which came first
+		s.reg.eng.sessionConcluded(seq, up, closedBy)
+	} else {
+		s.reg.eng.sessionEnded(s.start, at, up, closedBy)
 	}
 	s.reg.sessionEnded(s)
+}
+
+// closedFirst names the server, as CHURN's words do ("server
+// 127.0.0.1:9000", "upstream 127.0.0.1:9000" through attach's proxy),
+// where it closed or reset its side of the connection first, before it
+// sent anything, by ns (the client's end, or the session's, whose words
+// are end): its direction ended no later than the client's (a capture
+// ends both at a reset's packet, and the end's words name who sent it),
+// or, tapped at the server's end, the server closed the conn itself
+// (LocalClose) with the client's side still open. "" otherwise. s.mu is
+// held.
+func (s *Session) closedFirst(ns int64, end string) string {
+	srv, cli := ServerToClient, ClientToServer
+	if s.w.lastHeard(srv) != 0 || s.info.Captured && s.unseen[srv] {
+		return "" // it answered, or the capture holds nothing of its side
+	}
+	switch {
+	case s.dirEnded[srv] && s.dirEndedAt[srv] <= ns && (!s.dirEnded[cli] || s.dirEndedAt[srv] < s.dirEndedAt[cli]):
+	case s.dirEnded[srv] && s.dirEnded[cli] && s.dirEndedAt[srv] == s.dirEndedAt[cli] && !strings.HasPrefix(end, "reset by the client"):
+	case s.ended && s.reason == LocalClose && s.info.Tap == Server && !s.info.Captured && !s.info.Proxied && !s.dirEnded[cli]:
+	default:
+		return ""
+	}
+	role := "server"
+	if s.info.Proxied {
+		role = "upstream"
+	}
+	if s.info.Server == "" {
+		return role
+	}
+	return role + " " + s.info.Server
 }
 
 // fifo is a queue of closed streams, all still in the streams map.
