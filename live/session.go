@@ -869,7 +869,7 @@ func (s *Session) DirectionEnded(dir Dir, at time.Time) {
 	}
 	if dir == ClientToServer && !s.ended && !s.churned {
 		s.churned = true
-		s.churnSeq = s.reg.eng.sessionEnded(s.start, at, nil, s.closedFirst(at.UnixNano(), "")) // CHURN; its own lock
+		s.churnSeq = s.reg.eng.clientEnded(s.start, at, s.closedFirst(at.UnixNano(), "")) // CHURN; its own lock
 	}
 	s.gen++
 	s.dirEnded[dir] = true
@@ -1356,7 +1356,7 @@ func (s *Session) End(at time.Time, reason CloseReason, err error) {
 	var up *UpstreamError
 	errors.As(err, &up)
 	if churned { // CHURN has its life from the client's end, which came first
-		s.reg.eng.sessionConcluded(seq, up, closedBy)
+		s.reg.eng.sessionConcluded(seq, at, up, closedBy)
 	} else {
 		s.reg.eng.sessionEnded(s.start, at, up, closedBy)
 	}

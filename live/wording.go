@@ -843,6 +843,11 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 			return text + ": " + closed + ", and the clients dialed again",
 				fmt.Sprintf("check %s's connection limit or health: it accepts connections and closes (or resets) them before sending anything — a server at its connection limit, a load balancer with no backend, a proxy refusing the client; the clients are not at fault for these. Then, if they dial a session per request: %s", srv, advice)
 		}
+		if ev.Held*2 > ev.Count {
+			// Most connections outlived their client's close: the
+			// server held the sessions on (smux's does, to its keepalive).
+			text += " (each until its client closed it; the server kept most of them open after that: an smux server closes a session its client left only when its keepalive acts, 10 s or more later, unless its code calls Close once AcceptStream fails)"
+		}
 		if ev.Upstream == 0 {
 			if ev.together {
 				// All open at once: a batch, which a loop of redials is not.
