@@ -178,7 +178,7 @@ type Session struct {
 	heardAtEnd   [2]int64 // the other direction's lastHeard as it ended: the silence a keepalive's close acted on (endNote)
 	halfTold     bool     // a SessionHalfClosed record was made (HalfClosed)
 	churned      bool     // CHURN has the session's life: its client's direction ended (DirectionEnded)
-	churnSeq     uint64   // then, its CHURN record (engine.sessionEnded)
+	churnSeq     uint64   // then, its CHURN record (engine.clientEnded)
 	noTLS        bool     // the session's TLS connection was never made (NoTLS)
 	under        string   // then, the transport of the conn under it, which the words of a close name
 	helloSent    bool     // and a ClientHello had been sent: its handshake began (NoTLS)
