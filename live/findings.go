@@ -453,6 +453,20 @@ type Evidence struct {
 	Upstream        uint64
 	UpstreamAddr    string
 	UpstreamFailure UpstreamFailure
+	// ServerClosed: of CHURN's sessions, those the server closed or reset
+	// first, before it sent anything (an upstream at its connection limit,
+	// a load balancer with no backend); ServerClosedWithin the longest of
+	// their lives, ClosedBy the latest one's server as the words name it
+	// ("server 127.0.0.1:9000", "upstream 127.0.0.1:9000" through attach).
+	ServerClosed       uint64
+	ServerClosedWithin time.Duration
+	ClosedBy           string
+	// Held: of CHURN's sessions, those whose connection outlived their
+	// client's end (which ended their life for CHURN) by a second or
+	// more: a server holding a session its client left. The finding
+	// changes as it comes to be most of Count, or ceases to be, not at
+	// each session.
+	Held uint64
 	// Piled: of SESSION_LEAK's group, the sessions piled now (idle, no
 	// stream opened an idle time or more after their dial, filling no
 	// vacancy, dialed while an older one of the group sat idle)
@@ -1295,7 +1309,8 @@ func changed(f *Finding, c *candidate) bool {
 		roughAge(a.Age) != roughAge(b.Age) || roughAge(a.Idle) != roughAge(b.Idle) || f.Stream != c.stream || a.Sign != b.Sign ||
 		a.PeerGuess != b.PeerGuess || a.PeerAnswered != b.PeerAnswered || a.Same != b.Same || (a.Slow == 0) != (b.Slow == 0) || a.slowReads != b.slowReads || a.slowAt != b.slowAt || roughAge(a.slowQuiet) != roughAge(b.slowQuiet) || (a.slowQuiet == 0) != (b.slowQuiet == 0) ||
 		a.Unseen != b.Unseen || a.AfterBoth != b.AfterBoth || a.Unskipped != b.Unskipped || a.FinFirst != b.FinFirst || a.Upstream != b.Upstream || a.GaveUp != b.GaveUp || a.Slowest != b.Slowest || a.PushQuiet != b.PushQuiet || a.AfterPush != b.AfterPush || a.Silent != b.Silent ||
-		a.holSid != b.holSid || a.holBytes != b.holBytes || a.ownNOP != b.ownNOP || a.framed != b.framed || a.Piled != b.Piled || a.readerFIN != b.readerFIN
+		a.holSid != b.holSid || a.holBytes != b.holBytes || a.ownNOP != b.ownNOP || a.framed != b.framed || a.Piled != b.Piled || a.readerFIN != b.readerFIN ||
+		a.ServerClosed != b.ServerClosed || (a.Held*2 > a.Count) != (b.Held*2 > b.Count)
 }
 
 // roughAge rounds d down to a step of 1 s below 10 s, 5 s below a
@@ -1945,16 +1960,75 @@ type churnRing struct {
 type sessionEnd struct {
 	start, end int64          // in Unix ns
 	up         *UpstreamError // why a proxy closed it unconnected, or nil
+	// closedBy names the server ("upstream 127.0.0.1:9000" where attach's
+	// proxy is in between, else "server 127.0.0.1:9000") where it closed
+	// or reset the session first, before it sent anything; "" otherwise.
+	closedBy string
+	// byClient: end is the client's end, the connection still up then;
+	// connEnd the connection's end (Unix ns), once it came.
+	byClient bool
+	connEnd  int64
+}
+
+// heldOn is how long a connection must outlive its client's end for
+// CHURN to say the server held the session on (Evidence.Held).
+const heldOn = time.Second
+
+// held says whether the connection of se outlived its client's end by
+// heldOn or more, by ns.
+func (se *sessionEnd) held(ns int64) bool {
+	if !se.byClient {
+		return false
+	}
+	if se.connEnd == 0 {
+		return ns-se.end >= int64(heldOn)
+	}
+	return se.connEnd-se.end >= int64(heldOn)
 }
 
 // sessionEnded records a session that lived from start to end; up, if
-// not nil, is the failed connection to its upstream that ended it.
-func (e *engine) sessionEnded(start, end time.Time, up *UpstreamError) {
+// not nil, is the failed connection to its upstream that ended it, and
+// closedBy the server that closed it first, before answering (if any).
+// It returns the record's number, for sessionConcluded.
+func (e *engine) sessionEnded(start, end time.Time, up *UpstreamError, closedBy string) uint64 {
 	rg := &e.ends
 	rg.mu.Lock()
-	rg.ends[rg.n%uint64(len(rg.ends))] = sessionEnd{start.UnixNano(), end.UnixNano(), up}
+	defer rg.mu.Unlock()
+	rg.ends[rg.n%uint64(len(rg.ends))] = sessionEnd{start: start.UnixNano(), end: end.UnixNano(), up: up, closedBy: closedBy}
 	rg.n++
-	rg.mu.Unlock()
+	return rg.n - 1
+}
+
+// clientEnded records a session that lived from start to its client's
+// end, at end, its connection still up: sessionEnded's record, which
+// sessionConcluded completes.
+func (e *engine) clientEnded(start, end time.Time, closedBy string) uint64 {
+	seq := e.sessionEnded(start, end, nil, closedBy)
+	e.ends.mu.Lock()
+	e.ends.ends[seq%uint64(len(e.ends.ends))].byClient = true
+	e.ends.mu.Unlock()
+	return seq
+}
+
+// sessionConcluded completes record seq (clientEnded's) of a session
+// whose life ended at its client's end, before the connection's end at
+// at: up and closedBy as the connection's end tells them, if the record
+// is still kept.
+func (e *engine) sessionConcluded(seq uint64, at time.Time, up *UpstreamError, closedBy string) {
+	rg := &e.ends
+	rg.mu.Lock()
+	defer rg.mu.Unlock()
+	if rg.n-seq > uint64(len(rg.ends)) {
+		return
+	}
+	se := &rg.ends[seq%uint64(len(rg.ends))]
+	se.connEnd = max(at.UnixNano(), se.end)
+	if up != nil {
+		se.up = up
+	}
+	if closedBy != "" {
+		se.closedBy = closedBy
+	}
 }
 
 // evalChurn opens or resolves CHURN. e.mu is held.
@@ -1963,9 +2037,10 @@ func (e *engine) evalChurn(r *Registry, now time.Time, ns int64, cfg *FindingsCo
 	if cfg.Churn > 0 {
 		rg := &e.ends
 		from := ns - int64(ChurnWindow)
-		var count, ups uint64
-		var lived, first, lastStart, firstEnd int64
+		var count, ups, closed, held uint64
+		var lived, first, lastStart, firstEnd, within int64
 		var up *UpstreamError // the latest
+		var closedBy string   // the latest
 		failure := UpstreamOther
 		rg.mu.Lock()
 		for i := uint64(0); i < min(rg.n, uint64(len(rg.ends))); i++ {
@@ -1982,6 +2057,15 @@ func (e *engine) evalChurn(r *Registry, now time.Time, ns int64, cfg *FindingsCo
 				lastStart = max(lastStart, se.start)
 				if firstEnd == 0 || se.end < firstEnd {
 					firstEnd = se.end
+				}
+				if se.held(ns) {
+					held++
+				}
+				if se.closedBy != "" {
+					if closed++; closedBy == "" {
+						closedBy = se.closedBy
+					}
+					within = max(within, se.end-se.start)
 				}
 				if se.up != nil {
 					if ups++; up == nil {
@@ -2005,6 +2089,10 @@ func (e *engine) evalChurn(r *Registry, now time.Time, ns int64, cfg *FindingsCo
 			}
 			if up != nil {
 				c.ev.UpstreamAddr, c.ev.UpstreamFailure = up.Addr, failure
+			}
+			c.ev.Held = held
+			if closed > 0 {
+				c.ev.ServerClosed, c.ev.ServerClosedWithin, c.ev.ClosedBy = closed, time.Duration(within), closedBy
 			}
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -176,6 +177,8 @@ type Session struct {
 	dirEndedAt   [2]int64 // when (Unix ns) it ended, where dirEnded
 	heardAtEnd   [2]int64 // the other direction's lastHeard as it ended: the silence a keepalive's close acted on (endNote)
 	halfTold     bool     // a SessionHalfClosed record was made (HalfClosed)
+	churned      bool     // CHURN has the session's life: its client's direction ended (DirectionEnded)
+	churnSeq     uint64   // then, its CHURN record (engine.clientEnded)
 	noTLS        bool     // the session's TLS connection was never made (NoTLS)
 	under        string   // then, the transport of the conn under it, which the words of a close name
 	helloSent    bool     // and a ClientHello had been sent: its handshake began (NoTLS)
@@ -852,11 +855,21 @@ func (s *Session) Violation(dir Dir, at time.Time, v *decoder.Violation) {
 // other side accepted and did not read is not one it never accepted
 // (UNANSWERED). Its silence from at
 // on is its sender's choice, not KEEPALIVE; a silence before at still is.
+//
+// The client's end (ClientToServer) ends the session's life for CHURN:
+// a client that dials a session per request is done with it there,
+// though the connection may last on for as long as the server keeps its
+// end (smux's server does not close a session on its client's EOF: its
+// keepalive does, 10 s or more later).
 func (s *Session) DirectionEnded(dir Dir, at time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.dirEnded[dir] {
 		return
+	}
+	if dir == ClientToServer && !s.ended && !s.churned {
+		s.churned = true
+		s.churnSeq = s.reg.eng.clientEnded(s.start, at, s.closedFirst(at.UnixNano(), "")) // CHURN; its own lock
 	}
 	s.gen++
 	s.dirEnded[dir] = true
@@ -1354,13 +1367,48 @@ func (s *Session) End(at time.Time, reason CloseReason, err error) {
 	s.closed.shrink()
 	s.streams.shrink()
 	detail := s.endNote(at, s.err) // a session that keepalive ended says so
-	proto := s.proto
+	proto, churned, seq, closedBy := s.proto, s.churned, s.churnSeq, s.closedFirst(at.UnixNano(), s.err)
 	s.mu.Unlock()
 	s.reg.hist.addEvent(Record{Kind: SessionEnded, Session: s.id, At: at, Reason: reason, Detail: detail, Proto: proto})
 	var up *UpstreamError
 	errors.As(err, &up)
-	s.reg.eng.sessionEnded(s.start, at, up) // CHURN
+	if churned { // CHURN has its life from the client's end, which came first
+		s.reg.eng.sessionConcluded(seq, at, up, closedBy)
+	} else {
+		s.reg.eng.sessionEnded(s.start, at, up, closedBy)
+	}
 	s.reg.sessionEnded(s)
+}
+
+// closedFirst names the server, as CHURN's words do ("server
+// 127.0.0.1:9000", "upstream 127.0.0.1:9000" through attach's proxy),
+// where it closed or reset its side of the connection first, before it
+// sent anything, by ns (the client's end, or the session's, whose words
+// are end): its direction ended no later than the client's (a capture
+// ends both at a reset's packet, and the end's words name who sent it),
+// or, tapped at the server's end, the server closed the conn itself
+// (LocalClose) with the client's side still open. "" otherwise. s.mu is
+// held.
+func (s *Session) closedFirst(ns int64, end string) string {
+	srv, cli := ServerToClient, ClientToServer
+	if s.w.lastHeard(srv) != 0 || s.info.Captured && s.unseen[srv] {
+		return "" // it answered, or the capture holds nothing of its side
+	}
+	switch {
+	case s.dirEnded[srv] && s.dirEndedAt[srv] <= ns && (!s.dirEnded[cli] || s.dirEndedAt[srv] < s.dirEndedAt[cli]):
+	case s.dirEnded[srv] && s.dirEnded[cli] && s.dirEndedAt[srv] == s.dirEndedAt[cli] && !strings.HasPrefix(end, "reset by the client"):
+	case s.ended && s.reason == LocalClose && s.info.Tap == Server && !s.info.Captured && !s.info.Proxied && !s.dirEnded[cli]:
+	default:
+		return ""
+	}
+	role := "server"
+	if s.info.Proxied {
+		role = "upstream"
+	}
+	if s.info.Server == "" {
+		return role
+	}
+	return role + " " + s.info.Server
 }
 
 // fifo is a queue of closed streams, all still in the streams map.

@@ -832,6 +832,22 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 			text = fmt.Sprintf("%d sessions opened and ended in the last %s (%d at the peak), living %s each on average", ev.Count, fmtDur(ev.Limit), ev.Peak, fmtDur(ev.Age))
 		}
 		advice := "keep one session (or a pool) and open a stream per request on it: that is what a mux is for; the session-ended reasons say why sessions end — where dials fail, back off between them"
+		if ev.Upstream == 0 && ev.ServerClosed*2 > ev.Count {
+			// Most were closed by their server before it answered anything:
+			// it accepts connections and drops them, and the clients redial.
+			srv := "the " + ev.ClosedBy
+			closed := fmt.Sprintf("%s closed each within %s of its start, before answering", srv, fmtDur(ev.ServerClosedWithin))
+			if ev.ServerClosed < ev.Count {
+				closed = fmt.Sprintf("%s closed %d of them, each within %s of its start, before answering", srv, ev.ServerClosed, fmtDur(ev.ServerClosedWithin))
+			}
+			return text + ": " + closed + ", and the clients dialed again",
+				fmt.Sprintf("check %s's connection limit or health: it accepts connections and closes (or resets) them before sending anything — a server at its connection limit, a load balancer with no backend, a proxy refusing the client; the clients are not at fault for these. Then, if they dial a session per request: %s", srv, advice)
+		}
+		if ev.Held*2 > ev.Count {
+			// Most connections outlived their client's close: the
+			// server held the sessions on (smux's does, to its keepalive).
+			text += " (each until its client closed it; the server kept most of them open after that: an smux server closes a session its client left only when its keepalive acts, 10 s or more later, unless its code calls Close once AcceptStream fails)"
+		}
 		if ev.Upstream == 0 {
 			if ev.together {
 				// All open at once: a batch, which a loop of redials is not.
