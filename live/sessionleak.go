@@ -28,9 +28,11 @@ import (
 //     RST, a push) do not clear it;
 //   - a session that ended or can be reused no more, and was no suspect
 //     (cleared, filling a vacancy, or not dialed while an older one sat
-//     idle), leaves a vacancy: the next session dialed fills it and is
-//     no suspect, as a rotated or reconnected pool's members are; the
-//     group's vacancies lapse a hold after the latest;
+//     idle) or was closed by its client first (a client that closes each
+//     session once done with it, however long it sat idle before, let it
+//     go: that is no leak), leaves a vacancy: the next session dialed
+//     fills it and is no suspect, as a rotated or reconnected pool's
+//     members are; the group's vacancies lapse a hold after the latest;
 //   - a session is piled when it filled no vacancy, opened while an
 //     older live session of its group had been idle T or more (that one
 //     could have been reused, and was not), is idle now and not cleared;
@@ -52,7 +54,11 @@ import (
 // processes behind one address (a NAT) that connect one after another,
 // more than T/10 apart and into no vacancy, and sit idle pile as a leak
 // does, as does a pool whose members wait longer than the hold between
-// uses, redialed lazily one by one: the README says what to check.
+// uses, redialed lazily one by one, and as do workers that each sit idle
+// on a session longer than the hold (a long poll of minutes) before they
+// close it, dialing one by one beside each other's idle sessions: the
+// first round piles until the closes empty it. The README says what to
+// check.
 //
 // The cost: a frame on a stream stores its time (usedAt; a SYN's,
 // openedAt: watch.go); each evaluation notes each live session into its
@@ -218,8 +224,8 @@ const pileApart = 10
 
 // pileGone counts session s out of its group once it ended or can be
 // reused no more: a piled one as ended or closed, and one that was no
-// suspect (not dialed while an older one sat idle, or used again) as a
-// vacancy, whose replacement, the next session dialed, fills it and
+// suspect (not dialed while an older one sat idle, or used again), or
+// whose client closed it first, as a vacancy, whose replacement, the next session dialed, fills it and
 // piles not. s.mu is held; e.mu too.
 func (e *engine) pileGone(s *Session, p *pilePhase, ns int64) {
 	g := p.g
@@ -231,10 +237,18 @@ func (e *engine) pileGone(s *Session, p *pilePhase, ns int64) {
 	if p.piled && !s.ended {
 		g.closed++
 	}
-	if !p.cand || p.reused {
+	if !p.cand || p.reused || clientClosed(s) {
 		g.vacant++
 		g.vacantAt = ns
 	}
+}
+
+// clientClosed reports whether s's client closed its side first (or
+// alone): the client let the session go, as one that closes each session
+// once done with it does, and its next dial replaces it. s.mu is held.
+func clientClosed(s *Session) bool {
+	c, at := s.dirEnded, s.dirEndedAt
+	return c[ClientToServer] && (!c[ServerToClient] || at[ClientToServer] <= at[ServerToClient])
 }
 
 // now makes g's counts those of evaluation evals, zero if they were of
