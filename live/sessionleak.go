@@ -19,9 +19,13 @@ import (
 // The rule, per group of live sessions of one client host (its IP, not
 // its port) and one server endpoint, with T = idleAfter
 // (SessionIdleAfter, or LeakAfter where shorter):
-//   - a session is idle when no stream frame (a SYN, data, a FIN, a
-//     window update; not a keepalive) has crossed it for T: open streams
-//     or not, as a request's stream left open leaks with its session;
+//   - a session is idle when its client has not used it for T: no
+//     stream opened (a SYN, either side) and the client sent no data,
+//     FIN or RST; open streams or not, as a request's stream left open
+//     leaks with its session. Window updates, keepalives and the
+//     server's data and FINs are no use of the client's: a subscription
+//     the client abandoned still receives its pushes (and its mux,
+//     reading them, sends window updates);
 //   - a session is in use, as a pool's member, and cleared for good,
 //     once a stream opens on it (a SYN, either side) T or more after it
 //     started; frames on older streams (a late answer, a late FIN, a
@@ -60,7 +64,7 @@ import (
 // first round piles until the closes empty it. The README says what to
 // check.
 //
-// The cost: a frame on a stream stores its time (usedAt; a SYN's,
+// The cost: a client's frame on a stream stores its time (usedAt; a SYN's,
 // openedAt: watch.go); each evaluation notes each live session into its
 // group through a pointer (no sort, no map lookup but at a session's
 // first), and goes through the groups. With SessionLeak off, nothing is
