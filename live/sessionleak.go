@@ -10,8 +10,10 @@ import (
 
 // SESSION_LEAK: a client that dials a new session (per request, per
 // batch, per reconnect attempt) and never closes the one it replaces.
-// Its abandoned sessions live on, idle, while keepalive runs at both
-// ends: memory and goroutines grow with them. What tells such a leak
+// Its abandoned sessions live on, idle (in smux while keepalive runs at
+// both ends or at neither, a NOP being no echo; in yamux whatever the
+// keepalive, a live peer answering pings): memory and goroutines grow
+// with them. What tells such a leak
 // from a pool of idle sessions is growth: a leak keeps adding sessions,
 // a pool (fixed, rotated, redialed after a restart, dialed together)
 // stops at its size.

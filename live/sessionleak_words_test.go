@@ -1,0 +1,60 @@
+package live_test
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/muxtop/muxtop/live"
+)
+
+// SESSION_LEAK's words, on sessions with no stream opened from one host
+// 10 s apart (T is 5 s at the defaults), each but the first piled.
+
+// pileOpenAt opens n sessions from 10.0.0.7 to 10.0.0.1:9000 in reg, at
+// base plus at(i) each, speaking proto where it is yamux.
+func pileOpenAt(reg *live.Registry, base time.Time, n int, proto live.Protocol, at func(i int) time.Duration) []*live.Session {
+	var ss []*live.Session
+	for i := range n {
+		s := reg.Open(live.SessionInfo{Client: "10.0.0.7:" + strconv.Itoa(40000+i), Server: "10.0.0.1:9000"}, base.Add(at(i)))
+		if proto == live.Yamux {
+			s.SetProtocol(live.Yamux)
+		}
+		ss = append(ss, s)
+	}
+	return ss
+}
+
+// TestSessionLeakAdviceKeepalive: the advice says how long each mux
+// keeps an abandoned session, as smux v1.5.58 and yamux v0.1.2 do: an
+// smux NOP is not echoed (recvLoop ignores it), so an end with keepalive
+// on closes a session whose peer sends nothing after KeepAliveTimeout,
+// and with keepalive at both ends, or at neither, nothing ends it; a
+// yamux peer answers pings (handlePing) whatever its config. Before:
+// "for as long as keepalive runs at both ends (a client with keepalive
+// off is never told its peer left)", false of both.
+func TestSessionLeakAdviceKeepalive(t *testing.T) {
+	base := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		proto live.Protocol
+		want  string
+	}{
+		{live.Smux, "until Close(): keepalive ends it only where one end runs keepalive and the other sends nothing (smux does not echo a NOP, so that end closes the session after KeepAliveTimeout), and with keepalive at both ends (each one's NOPs keep the other's alive) or at neither nothing ends it while both processes live"},
+		{live.Yamux, "until Close() or until its connection ends: a live peer answers keepalive's pings whatever its own config, so keepalive ends only a session whose peer vanished without a word"},
+	} {
+		reg := live.New(live.Config{})
+		pileOpenAt(reg, base, 12, c.proto, func(i int) time.Duration { return time.Duration(i) * 10 * time.Second })
+		at := base.Add(2 * time.Minute)
+		reg.Evaluate(at, live.FindingsConfig{})
+		reg.Evaluate(at.Add(time.Minute), live.FindingsConfig{})
+		recs := pileRecords(reg)
+		if len(recs) == 0 {
+			t.Fatalf("%s: 11 piled through the hold opened nothing", c.proto)
+		}
+		adv := recs[0].Finding.Advice
+		if !strings.Contains(adv, c.want) || strings.Contains(adv, "keepalive runs at both ends") || strings.Contains(adv, "never told its peer left") {
+			t.Errorf("%s advice: %q\nwant it to say %q", c.proto, adv, c.want)
+		}
+	}
+}
