@@ -46,8 +46,9 @@ import (
 //     count as one (a pool dialed together is one dial);
 //   - SESSION_LEAK opens once a group has had SessionLeak piled sessions
 //     or more, live, through SessionLeakHold (12 T by default), and
-//     holds down to 80 % of SessionLeak (churnLow). It resolves when
-//     fewer remain: they ended, closed at one end, or were used again.
+//     holds down to 80 % of SessionLeak, rounded up, and at least one
+//     below it (sessionLeakLow). It resolves when fewer remain: they
+//     ended, closed at one end, or were used again.
 //
 // The count is of the sessions piled now, not of those that piled in a
 // window: a slow leak opens it once enough pile up, and one that stopped
@@ -343,7 +344,7 @@ func (e *engine) evalSessionLeak(r *Registry, now time.Time, ns int64, cfg *Find
 		e.dropPileGroups(r, now)
 		return
 	}
-	low := churnLow(cfg.SessionLeak)
+	low := sessionLeakLow(cfg.SessionLeak)
 	resolved := e.pileResolved[:0]
 	live := e.pileGroups[:0]
 	for _, g := range e.pileGroups {
@@ -452,8 +453,16 @@ func sessionLeakWhy(l *groupLeak, g *pileGroup, cfg *FindingsConfig) string {
 	if g.live == 0 {
 		return fmt.Sprintf("the piled-up sessions %s ended, closed or are in use again: none of the group's sessions is live and whole (%s)", where, counts)
 	}
-	return fmt.Sprintf("the piled-up sessions %s ended, closed or are in use again: %s; %d still piled, fewer than %d (80%% of the threshold, %d), %s idle",
-		where, counts, g.piled, churnLow(cfg.SessionLeak), cfg.SessionLeak, plural(g.idle, "session"))
+	return fmt.Sprintf("the piled-up sessions %s ended, closed or are in use again: %s; %d still piled, fewer than %d, the least it holds at (the threshold is %d), %s idle",
+		where, counts, g.piled, sessionLeakLow(cfg.SessionLeak), cfg.SessionLeak, plural(g.idle, "session"))
+}
+
+// sessionLeakLow is the least pile an open SESSION_LEAK of threshold n
+// holds at: 80 % of n, rounded up, and at most n-1, so that it holds
+// below the threshold whatever n (80 % of 3, rounded up, is 3), but 1
+// at least (a pile of none holds nothing).
+func sessionLeakLow(n int) uint64 {
+	return max(min(churnLow(n), uint64(n-1)), 1)
 }
 
 // groupWhere names f's group: "from 10.0.0.7 to 10.0.0.1:9000".

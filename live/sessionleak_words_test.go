@@ -58,3 +58,35 @@ func TestSessionLeakAdviceKeepalive(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionLeakSmallThresholdHolds: at --session-leak 3 an open
+// SESSION_LEAK holds at 2 piled sessions, one below the threshold, and
+// resolves at 1, saying so. Before, it held down to 80 % of 3 rounded up,
+// 3, the threshold itself (no hysteresis), and its words said "fewer
+// than 3 (80% of the threshold, 3)".
+func TestSessionLeakSmallThresholdHolds(t *testing.T) {
+	base := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	cfg := live.FindingsConfig{SessionLeak: 3}
+	reg := live.New(live.Config{})
+	ss := pileOpenAt(reg, base, 4, live.Smux, func(i int) time.Duration { return time.Duration(i) * 10 * time.Second })
+	at := base.Add(time.Minute)
+	reg.Evaluate(at, cfg)
+	reg.Evaluate(at.Add(time.Minute), cfg)
+	if recs := pileRecords(reg); len(recs) != 1 || recs[0].Kind != live.FindingOpened {
+		t.Fatalf("3 piled through the hold, threshold 3: want it opened:%s", describeRecords(recs))
+	}
+	at = at.Add(2 * time.Minute)
+	ss[3].End(at, live.LocalClose, nil)
+	reg.Evaluate(at.Add(time.Second), cfg)
+	if recs := pileRecords(reg); recs[len(recs)-1].Kind == live.FindingResolved {
+		t.Errorf("2 piled, one below the threshold 3, resolved it: %q", recs[len(recs)-1].Detail)
+	}
+	ss[2].End(at.Add(time.Second), live.LocalClose, nil)
+	reg.Evaluate(at.Add(2*time.Second), cfg)
+	recs := pileRecords(reg)
+	last := recs[len(recs)-1]
+	want := "the piled-up sessions from 10.0.0.7 to 10.0.0.1:9000 ended, closed or are in use again: 2 ended, 0 closed at one end, 0 used again; 1 still piled, fewer than 2, the least it holds at (the threshold is 3), 2 sessions idle"
+	if last.Kind != live.FindingResolved || last.Detail != want {
+		t.Errorf("1 piled: %v %q\nwant resolved, %q", last.Kind, last.Detail, want)
+	}
+}
