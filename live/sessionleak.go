@@ -89,7 +89,7 @@ type pileGroup struct {
 	idle    uint64
 	oldest  time.Duration // the oldest idle session's idle time
 	piled   uint64
-	holding uint64 // of the piled, those with a stream open
+	holding uint64 // of the piled sessions (all), those with a stream open
 	since   int64  // the oldest piled session's start
 	protos  [2]uint64
 	// prevAll is the all count of the evaluation before; kept those
@@ -270,14 +270,14 @@ func (g *pileGroup) now(evals uint64) {
 // it started apart or more after the latest one counted.
 func (g *pileGroup) pile(start int64, open bool, apart int64) {
 	g.all++
+	if open {
+		g.holding++
+	}
 	if g.lastAt != 0 && start >= g.lastAt && start-g.lastAt < apart {
 		return
 	}
 	g.lastAt = start
 	g.piled++
-	if open {
-		g.holding++
-	}
 	if g.since == 0 || start < g.since {
 		g.since = start
 	}
@@ -375,7 +375,7 @@ func (e *engine) evalSessionLeak(r *Registry, now time.Time, ns int64, cfg *Find
 			}
 			ev := g.evidence(cfg)
 			nf := l.f
-			if cd := (candidate{code: CodeSessionLeak, ev: ev}); changed(l.f, &cd) || g.proto() != l.f.Proto {
+			if cd := (candidate{code: CodeSessionLeak, ev: ev}); changed(l.f, &cd) || ev.PiledSessions != l.f.Evidence.PiledSessions || g.proto() != l.f.Proto {
 				nf = sessionLeakFinding(l.f.ID, ev, g.proto(), 0, l.f.Opened)
 				nf.Since = l.f.Since
 			}
@@ -443,7 +443,7 @@ func (e *engine) dropPileGroups(r *Registry, now time.Time) {
 
 // evidence is the group's finding's evidence.
 func (g *pileGroup) evidence(cfg *FindingsConfig) Evidence {
-	return Evidence{Count: g.idle, Piled: g.piled, Streams: g.holding, Idle: g.oldest, Limit: cfg.SessionLeakHold, ClientHost: g.key.host, ServerAddr: g.key.server, Transport: g.transport}
+	return Evidence{Count: g.idle, Piled: g.piled, PiledSessions: g.all, Streams: g.holding, Idle: g.oldest, Limit: cfg.SessionLeakHold, ClientHost: g.key.host, ServerAddr: g.key.server, Transport: g.transport}
 }
 
 // sessionLeakWhy says why group g's SESSION_LEAK l resolved.

@@ -90,3 +90,33 @@ func TestSessionLeakSmallThresholdHolds(t *testing.T) {
 		t.Errorf("1 piled: %v %q\nwant resolved, %q", last.Kind, last.Detail, want)
 	}
 }
+
+// TestSessionLeakWordsDials: SESSION_LEAK counts the separate dials its
+// piled sessions came from (those dialed less than T/10 after the latest
+// counted one count as one), and its words say both numbers: 15
+// sessions piled, dialed 3 at a time (1 ms apart), 10 s apart, are 5
+// dials. Before, the text said "5 of them piled up" of 15 sessions piled
+// (a review saw "2000 sessions idle … 52 of them piled up").
+func TestSessionLeakWordsDials(t *testing.T) {
+	base := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	cfg := live.FindingsConfig{SessionLeak: 5}
+	reg := live.New(live.Config{})
+	pileOpenAt(reg, base, 16, live.Smux, func(i int) time.Duration {
+		if i == 0 {
+			return 0
+		}
+		return time.Duration((i-1)/3+1)*10*time.Second + time.Duration((i-1)%3)*time.Millisecond
+	})
+	at := base.Add(time.Minute)
+	reg.Evaluate(at, cfg)
+	reg.Evaluate(at.Add(time.Minute), cfg)
+	recs := pileRecords(reg)
+	if len(recs) == 0 {
+		t.Fatalf("5 dials of 3 piled sessions, threshold 5, through the hold: nothing opened")
+	}
+	f := recs[0].Finding
+	want := "16 sessions idle from 10.0.0.7 to 10.0.0.1:9000, the oldest for 120 s; 15 of them piled up, from 5 separate dials made while an older one sat idle"
+	if !strings.HasPrefix(f.Text, want) || f.Evidence.Piled != 5 || f.Evidence.PiledSessions != 15 {
+		t.Errorf("text %q, piled %d, piled sessions %d\nwant it to begin %q, 5 dials of 15 sessions", f.Text, f.Evidence.Piled, f.Evidence.PiledSessions, want)
+	}
+}

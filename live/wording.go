@@ -653,13 +653,19 @@ func sessionLeakText(f *Finding) string {
 	ev := &f.Evidence
 	holding := ""
 	switch {
-	case ev.Streams == ev.Piled && ev.Piled > 1:
+	case ev.Streams == ev.PiledSessions && ev.PiledSessions > 1:
 		holding = ", each holding a stream open"
 	case ev.Streams != 0:
 		holding = fmt.Sprintf(", %d holding a stream open", ev.Streams)
 	}
-	return fmt.Sprintf("%s idle %s, the oldest for %s; %d of them piled up: dialed one by one while an older one sat idle, none in the place of one that ended, none opening a stream past its first idle time%s: a client dials new sessions and leaves the old ones open",
-		plural(ev.Count, "session"), groupWhere(f), fmtDur(ev.Idle), ev.Piled, holding)
+	// The sessions piled, and the dials they came from, which the
+	// threshold counts: 52 dials of 2000 sessions are no 2000 piled.
+	piled := fmt.Sprintf("%d of them piled up: dialed one by one", ev.PiledSessions)
+	if ev.PiledSessions != ev.Piled {
+		piled = fmt.Sprintf("%d of them piled up, from %s made", ev.PiledSessions, plural(ev.Piled, "separate dial"))
+	}
+	return fmt.Sprintf("%s idle %s, the oldest for %s; %s while an older one sat idle, none in the place of one that ended, none opening a stream past its first idle time%s: a client dials new sessions and leaves the old ones open",
+		plural(ev.Count, "session"), groupWhere(f), fmtDur(ev.Idle), piled, holding)
 }
 
 // sessionLeakCheck is SESSION_LEAK f's advice on confirming it, naming
