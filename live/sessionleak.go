@@ -414,6 +414,7 @@ func (e *engine) evalSessionLeak(r *Registry, now time.Time, ns int64, cfg *Find
 		// states.
 		f := sessionLeakFinding(l.f.ID, g.evidence(cfg), l.f.Proto, 0, l.f.Opened)
 		f.Since = l.f.Since
+		f.Text = sessionLeakResolvedText(f)
 		e.apply(r, change{old: f}, now, sessionLeakWhy(l, g, cfg))
 	}
 	clear(resolved)

@@ -120,3 +120,39 @@ func TestSessionLeakWordsDials(t *testing.T) {
 		t.Errorf("text %q, piled %d, piled sessions %d\nwant it to begin %q, 5 dials of 15 sessions", f.Text, f.Evidence.Piled, f.Evidence.PiledSessions, want)
 	}
 }
+
+// TestSessionLeakResolvedWords: a resolved SESSION_LEAK's record states
+// the counts at its resolution and asserts no leak. 12 sessions, 11 of
+// them piled, open it; 4 ended leave 7 piled and resolve it (the record:
+// 8 idle, 7 still piled); all ended resolve another with none. Before,
+// the record was worded as an open one: "0 sessions idle from 10.0.0.7
+// to 10.0.0.1:9000, the oldest for 0 µs; 0 of them piled up: dialed one
+// by one while an older one sat idle, … a client dials new sessions and
+// leaves the old ones open" (the review saw it from muxtop read of a
+// demo --fault session-leak capture).
+func TestSessionLeakResolvedWords(t *testing.T) {
+	base := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name string
+		end  int // how many of the newest sessions end
+		want string
+	}{
+		{"some", 4, "8 sessions idle from 10.0.0.7 to 10.0.0.1:9000, the oldest for 241 s; 7 of them still piled up"},
+		{"all", 12, "no session idle from 10.0.0.7 to 10.0.0.1:9000, none piled up"},
+	} {
+		reg := live.New(live.Config{})
+		ss := pileOpenAt(reg, base, 12, live.Smux, func(i int) time.Duration { return time.Duration(i) * 10 * time.Second })
+		at := base.Add(2 * time.Minute)
+		reg.Evaluate(at, live.FindingsConfig{})
+		reg.Evaluate(at.Add(time.Minute), live.FindingsConfig{})
+		for _, s := range ss[12-c.end:] {
+			s.End(at.Add(2*time.Minute), live.LocalClose, nil)
+		}
+		reg.Evaluate(at.Add(2*time.Minute+time.Second), live.FindingsConfig{})
+		recs := pileRecords(reg)
+		last := recs[len(recs)-1]
+		if last.Kind != live.FindingResolved || last.Finding.Text != c.want {
+			t.Errorf("%s: %v %q\nwant resolved, %q", c.name, last.Kind, last.Finding.Text, c.want)
+		}
+	}
+}

@@ -668,6 +668,25 @@ func sessionLeakText(f *Finding) string {
 		plural(ev.Count, "session"), groupWhere(f), fmtDur(ev.Idle), piled, holding)
 }
 
+// sessionLeakResolvedText states resolved SESSION_LEAK f's counts at its
+// resolution, asserting no leak: its piled sessions ended, closed or
+// were used again, and there may be none left ("no session idle …").
+func sessionLeakResolvedText(f *Finding) string {
+	ev := &f.Evidence
+	if ev.Count == 0 {
+		return "no session idle " + groupWhere(f) + ", none piled up"
+	}
+	piled := "none of them piled up"
+	switch {
+	case ev.PiledSessions == 0:
+	case ev.PiledSessions != ev.Piled:
+		piled = fmt.Sprintf("%d of them still piled up, from %s", ev.PiledSessions, plural(ev.Piled, "separate dial"))
+	default:
+		piled = fmt.Sprintf("%d of them still piled up", ev.PiledSessions)
+	}
+	return fmt.Sprintf("%s idle %s, the oldest for %s; %s", plural(ev.Count, "session"), groupWhere(f), fmtDur(ev.Idle), piled)
+}
+
 // sessionLeakCheck is SESSION_LEAK f's advice on confirming it, naming
 // the mux's goroutines of a session, and how to tell the sessions'
 // processes apart over f's transport.
