@@ -141,6 +141,7 @@ func appendFindingJSON(b []byte, r *live.Record) []byte {
 		b = strconv.AppendUint(b, uint64(ev.GoAwayCode), 10)
 	case live.CodeSessionLeak:
 		b = appendUintField(b, `,"piled":`, ev.Piled)
+		b = appendUintField(b, `,"piled_sessions":`, ev.PiledSessions)
 		b = appendField(b, `,"client_host":`, ev.ClientHost)
 		b = appendField(b, `,"server":`, ev.ServerAddr)
 	case live.CodeSessionBlocked:

@@ -43,7 +43,7 @@ func TestSessionLeakRecord(t *testing.T) {
 	// Sessions 2 to 12 opened 10 s or more after the first went quiet;
 	// all 12 are idle, the first for 3 min.
 	if hasSession || j["code"] != "SESSION_LEAK" || j["severity"] != "warning" || j["client_host"] != "10.0.0.7" || j["server"] != "10.0.0.1:9000" ||
-		j["piled"] != 11.0 || j["count"] != 12.0 || j["idle"] != 180.0 || j["limit"] != 60.0 {
+		j["piled"] != 11.0 || j["piled_sessions"] != 11.0 || j["count"] != 12.0 || j["idle"] != 180.0 || j["limit"] != 60.0 {
 		t.Errorf("JSON: %v", j)
 	}
 	want := "12 sessions idle from 10.0.0.7 to 10.0.0.1:9000, the oldest for 180 s; 11 of them piled up: dialed one by one while an older one sat idle, none in the place of one that ended, none opening a stream past its first idle time: a client dials new sessions and leaves the old ones open"

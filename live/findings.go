@@ -467,15 +467,19 @@ type Evidence struct {
 	// changes as it comes to be most of Count, or ceases to be, not at
 	// each session.
 	Held uint64
-	// Piled: of SESSION_LEAK's group, the sessions piled now (idle, no
-	// stream opened an idle time or more after their dial, filling no
-	// vacancy, dialed while an older one of the group sat idle)
-	// (Count is the group's idle sessions, Idle the oldest one's idle
-	// time, Streams the piled ones with a stream open, Limit the hold);
-	// ClientHost and ServerAddr name the group.
-	Piled      uint64
-	ClientHost string
-	ServerAddr string
+	// PiledSessions: of SESSION_LEAK's group, the sessions piled now
+	// (idle, no stream opened an idle time or more after their dial,
+	// filling no vacancy, dialed while an older one of the group sat
+	// idle); Piled, the separate dials they came from (those dialed less
+	// than a tenth of the idle time after the latest one counted count as
+	// one: a pool dialed together), which the threshold counts (Count is
+	// the group's idle sessions, Idle the oldest one's idle time, Streams
+	// the piled sessions with a stream open, Limit the hold); ClientHost
+	// and ServerAddr name the group.
+	Piled         uint64
+	PiledSessions uint64
+	ClientHost    string
+	ServerAddr    string
 }
 
 // slowLevel says what a WINDOW_STALL's reports (Slow, slowReads) show

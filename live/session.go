@@ -378,7 +378,9 @@ func (s *Session) RecordRef(dir Dir, at time.Time, f *decoder.Frame) (FrameRef, 
 	}
 	if st := s.counted; st != nil {
 		ref = FrameRef{st: st, serial: st.serial, head: s.countedHead}
-		s.watchUsed(at.UnixNano())
+		if cmd == decoder.SYN || dir == ClientToServer && cmd != decoder.UPD {
+			s.watchUsed(at.UnixNano())
+		}
 		if st.watch.leaked {
 			s.w.leakFrame(st) // in use: its leak clock starts again
 			// A v1 FIN: its reader may drain what it was sent (drainedAt).

@@ -10,8 +10,10 @@ import (
 
 // SESSION_LEAK: a client that dials a new session (per request, per
 // batch, per reconnect attempt) and never closes the one it replaces.
-// Its abandoned sessions live on, idle, while keepalive runs at both
-// ends: memory and goroutines grow with them. What tells such a leak
+// Its abandoned sessions live on, idle (in smux while keepalive runs at
+// both ends or at neither, a NOP being no echo; in yamux whatever the
+// keepalive, a live peer answering pings): memory and goroutines grow
+// with them. What tells such a leak
 // from a pool of idle sessions is growth: a leak keeps adding sessions,
 // a pool (fixed, rotated, redialed after a restart, dialed together)
 // stops at its size.
@@ -19,18 +21,24 @@ import (
 // The rule, per group of live sessions of one client host (its IP, not
 // its port) and one server endpoint, with T = idleAfter
 // (SessionIdleAfter, or LeakAfter where shorter):
-//   - a session is idle when no stream frame (a SYN, data, a FIN, a
-//     window update; not a keepalive) has crossed it for T: open streams
-//     or not, as a request's stream left open leaks with its session;
+//   - a session is idle when its client has not used it for T: no
+//     stream opened (a SYN, either side) and the client sent no data,
+//     FIN or RST; open streams or not, as a request's stream left open
+//     leaks with its session. Window updates, keepalives and the
+//     server's data and FINs are no use of the client's: a subscription
+//     the client abandoned still receives its pushes (and its mux,
+//     reading them, sends window updates);
 //   - a session is in use, as a pool's member, and cleared for good,
 //     once a stream opens on it (a SYN, either side) T or more after it
 //     started; frames on older streams (a late answer, a late FIN, a
 //     RST, a push) do not clear it;
 //   - a session that ended or can be reused no more, and was no suspect
 //     (cleared, filling a vacancy, or not dialed while an older one sat
-//     idle), leaves a vacancy: the next session dialed fills it and is
-//     no suspect, as a rotated or reconnected pool's members are; the
-//     group's vacancies lapse a hold after the latest;
+//     idle) or was closed by its client first (a client that closes each
+//     session once done with it, however long it sat idle before, let it
+//     go: that is no leak), leaves a vacancy: the next session dialed
+//     fills it and is no suspect, as a rotated or reconnected pool's
+//     members are; the group's vacancies lapse a hold after the latest;
 //   - a session is piled when it filled no vacancy, opened while an
 //     older live session of its group had been idle T or more (that one
 //     could have been reused, and was not), is idle now and not cleared;
@@ -38,8 +46,9 @@ import (
 //     count as one (a pool dialed together is one dial);
 //   - SESSION_LEAK opens once a group has had SessionLeak piled sessions
 //     or more, live, through SessionLeakHold (12 T by default), and
-//     holds down to 80 % of SessionLeak (churnLow). It resolves when
-//     fewer remain: they ended, closed at one end, or were used again.
+//     holds down to 80 % of SessionLeak, rounded up, and at least one
+//     below it (sessionLeakLow). It resolves when fewer remain: they
+//     ended, closed at one end, or were used again.
 //
 // The count is of the sessions piled now, not of those that piled in a
 // window: a slow leak opens it once enough pile up, and one that stopped
@@ -52,9 +61,13 @@ import (
 // processes behind one address (a NAT) that connect one after another,
 // more than T/10 apart and into no vacancy, and sit idle pile as a leak
 // does, as does a pool whose members wait longer than the hold between
-// uses, redialed lazily one by one: the README says what to check.
+// uses, redialed lazily one by one, and as do workers that each sit idle
+// on a session longer than the hold (a long poll of minutes) before they
+// close it, dialing one by one beside each other's idle sessions: the
+// first round piles until the closes empty it. The README says what to
+// check.
 //
-// The cost: a frame on a stream stores its time (usedAt; a SYN's,
+// The cost: a client's frame on a stream stores its time (usedAt; a SYN's,
 // openedAt: watch.go); each evaluation notes each live session into its
 // group through a pointer (no sort, no map lookup but at a session's
 // first), and goes through the groups. With SessionLeak off, nothing is
@@ -76,7 +89,7 @@ type pileGroup struct {
 	idle    uint64
 	oldest  time.Duration // the oldest idle session's idle time
 	piled   uint64
-	holding uint64 // of the piled, those with a stream open
+	holding uint64 // of the piled sessions (all), those with a stream open
 	since   int64  // the oldest piled session's start
 	protos  [2]uint64
 	// prevAll is the all count of the evaluation before; kept those
@@ -218,8 +231,8 @@ const pileApart = 10
 
 // pileGone counts session s out of its group once it ended or can be
 // reused no more: a piled one as ended or closed, and one that was no
-// suspect (not dialed while an older one sat idle, or used again) as a
-// vacancy, whose replacement, the next session dialed, fills it and
+// suspect (not dialed while an older one sat idle, or used again), or
+// whose client closed it first, as a vacancy, whose replacement, the next session dialed, fills it and
 // piles not. s.mu is held; e.mu too.
 func (e *engine) pileGone(s *Session, p *pilePhase, ns int64) {
 	g := p.g
@@ -231,10 +244,18 @@ func (e *engine) pileGone(s *Session, p *pilePhase, ns int64) {
 	if p.piled && !s.ended {
 		g.closed++
 	}
-	if !p.cand || p.reused {
+	if !p.cand || p.reused || clientClosed(s) {
 		g.vacant++
 		g.vacantAt = ns
 	}
+}
+
+// clientClosed reports whether s's client closed its side first (or
+// alone): the client let the session go, as one that closes each session
+// once done with it does, and its next dial replaces it. s.mu is held.
+func clientClosed(s *Session) bool {
+	c, at := s.dirEnded, s.dirEndedAt
+	return c[ClientToServer] && (!c[ServerToClient] || at[ClientToServer] <= at[ServerToClient])
 }
 
 // now makes g's counts those of evaluation evals, zero if they were of
@@ -249,14 +270,14 @@ func (g *pileGroup) now(evals uint64) {
 // it started apart or more after the latest one counted.
 func (g *pileGroup) pile(start int64, open bool, apart int64) {
 	g.all++
+	if open {
+		g.holding++
+	}
 	if g.lastAt != 0 && start >= g.lastAt && start-g.lastAt < apart {
 		return
 	}
 	g.lastAt = start
 	g.piled++
-	if open {
-		g.holding++
-	}
 	if g.since == 0 || start < g.since {
 		g.since = start
 	}
@@ -323,7 +344,7 @@ func (e *engine) evalSessionLeak(r *Registry, now time.Time, ns int64, cfg *Find
 		e.dropPileGroups(r, now)
 		return
 	}
-	low := churnLow(cfg.SessionLeak)
+	low := sessionLeakLow(cfg.SessionLeak)
 	resolved := e.pileResolved[:0]
 	live := e.pileGroups[:0]
 	for _, g := range e.pileGroups {
@@ -354,7 +375,7 @@ func (e *engine) evalSessionLeak(r *Registry, now time.Time, ns int64, cfg *Find
 			}
 			ev := g.evidence(cfg)
 			nf := l.f
-			if cd := (candidate{code: CodeSessionLeak, ev: ev}); changed(l.f, &cd) || g.proto() != l.f.Proto {
+			if cd := (candidate{code: CodeSessionLeak, ev: ev}); changed(l.f, &cd) || ev.PiledSessions != l.f.Evidence.PiledSessions || g.proto() != l.f.Proto {
 				nf = sessionLeakFinding(l.f.ID, ev, g.proto(), 0, l.f.Opened)
 				nf.Since = l.f.Since
 			}
@@ -393,6 +414,7 @@ func (e *engine) evalSessionLeak(r *Registry, now time.Time, ns int64, cfg *Find
 		// states.
 		f := sessionLeakFinding(l.f.ID, g.evidence(cfg), l.f.Proto, 0, l.f.Opened)
 		f.Since = l.f.Since
+		f.Text = sessionLeakResolvedText(f)
 		e.apply(r, change{old: f}, now, sessionLeakWhy(l, g, cfg))
 	}
 	clear(resolved)
@@ -422,7 +444,7 @@ func (e *engine) dropPileGroups(r *Registry, now time.Time) {
 
 // evidence is the group's finding's evidence.
 func (g *pileGroup) evidence(cfg *FindingsConfig) Evidence {
-	return Evidence{Count: g.idle, Piled: g.piled, Streams: g.holding, Idle: g.oldest, Limit: cfg.SessionLeakHold, ClientHost: g.key.host, ServerAddr: g.key.server, Transport: g.transport}
+	return Evidence{Count: g.idle, Piled: g.piled, PiledSessions: g.all, Streams: g.holding, Idle: g.oldest, Limit: cfg.SessionLeakHold, ClientHost: g.key.host, ServerAddr: g.key.server, Transport: g.transport}
 }
 
 // sessionLeakWhy says why group g's SESSION_LEAK l resolved.
@@ -432,8 +454,16 @@ func sessionLeakWhy(l *groupLeak, g *pileGroup, cfg *FindingsConfig) string {
 	if g.live == 0 {
 		return fmt.Sprintf("the piled-up sessions %s ended, closed or are in use again: none of the group's sessions is live and whole (%s)", where, counts)
 	}
-	return fmt.Sprintf("the piled-up sessions %s ended, closed or are in use again: %s; %d still piled, fewer than %d (80%% of the threshold, %d), %s idle",
-		where, counts, g.piled, churnLow(cfg.SessionLeak), cfg.SessionLeak, plural(g.idle, "session"))
+	return fmt.Sprintf("the piled-up sessions %s ended, closed or are in use again: %s; %d still piled, fewer than %d, the least it holds at (the threshold is %d), %s idle",
+		where, counts, g.piled, sessionLeakLow(cfg.SessionLeak), cfg.SessionLeak, plural(g.idle, "session"))
+}
+
+// sessionLeakLow is the least pile an open SESSION_LEAK of threshold n
+// holds at: 80 % of n, rounded up, and at most n-1, so that it holds
+// below the threshold whatever n (80 % of 3, rounded up, is 3), but 1
+// at least (a pile of none holds nothing).
+func sessionLeakLow(n int) uint64 {
+	return max(min(churnLow(n), uint64(n-1)), 1)
 }
 
 // groupWhere names f's group: "from 10.0.0.7 to 10.0.0.1:9000".

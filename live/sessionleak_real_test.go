@@ -58,8 +58,21 @@ var pileProtos = []pileProto{pileSmux("v1", 1, nil), pileSmux("v2", 2, nil), {na
 	}
 	t.Cleanup(func() { cli.Close(); srv.Close() })
 	pileServe(yamuxEnd{srv}, wg)
+	pileServers.Store(yamuxEnd{cli}, yamuxEnd{srv})
+	t.Cleanup(func() { pileServers.Delete(yamuxEnd{cli}) })
 	return yamuxEnd{cli}
 }}}
+
+// pileServers maps each client end pileProtos dialed to its server end,
+// for a test that ends sessions from the server's side (a restart).
+var pileServers sync.Map
+
+// pileServer returns the server end of client end cli that a pileProto
+// dialed.
+func pileServer(cli muxEnd) muxEnd {
+	srv, _ := pileServers.Load(cli)
+	return srv.(muxEnd)
+}
 
 func pileSmux(name string, version int, edit func(c, s *smux.Config)) pileProto {
 	return pileProto{name: name, dial: func(t *testing.T, reg *live.Registry, ln net.Listener, wg *sync.WaitGroup) muxEnd {
@@ -78,6 +91,8 @@ func pileSmux(name string, version int, edit func(c, s *smux.Config)) pileProto 
 		}
 		t.Cleanup(func() { cli.Close(); srv.Close() })
 		pileServe(smuxEnd{srv}, wg)
+		pileServers.Store(smuxEnd{cli}, smuxEnd{srv})
+		t.Cleanup(func() { pileServers.Delete(smuxEnd{cli}) })
 		return smuxEnd{cli}
 	}}
 }

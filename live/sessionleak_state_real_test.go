@@ -287,7 +287,10 @@ func TestSessionLeakYamuxAdviceReal(t *testing.T) {
 // TestSessionLeakLazyPoolReal: a fixed pool of 12 used round-robin, a
 // request every 180 ms, its sessions dialed lazily, each at its turn
 // (as a kcptun client redials after a server restart ended them all),
-// restarted once, after its third member's second use: each round, the
+// its server restarted once, after the pool's third member's second use
+// (the server closes its ends first: a client that closed its sessions
+// itself would leave each a place to fill, and the redialed pool would
+// pile not at all): each round, the
 // pool's sessions dialed after the first sit idle until their next
 // turn, and 10 of them at once are piled for a while; each is then
 // reused. Each member waits 2.16 s between uses, under the default hold
@@ -317,7 +320,7 @@ func TestSessionLeakLazyPoolReal(t *testing.T) {
 				for i := range 33 {
 					if i == 15 { // the server restarted: every session ended
 						for j, c := range pool {
-							c.Close()
+							pileServer(c).Close() // the client sees EOF; the run closes its end
 							pool[j] = nil
 						}
 					}
@@ -359,11 +362,15 @@ func TestSessionLeakLazyPoolReal(t *testing.T) {
 // TestSessionLeakHoverReal: a pile that hovers at the threshold. A
 // control session sits idle; then 5 sessions, one request each, never
 // closed, pile (threshold 5, hold 600 ms) and SESSION_LEAK opens. Then,
-// 5 times, 900 ms apart, the client closes its oldest piled session and
-// dials a new one for one request: the pile is 4 (80 % of 5) until the
-// new one is idle, 300 ms later, and 5 again. SESSION_LEAK opens once
-// and holds through it (pileNoFlap), and the pile was seen at 4 while it
-// was open: the hysteresis was put to the test.
+// 5 times, 900 ms apart, the client makes a request on its oldest piled
+// session (used again, it is a pool's member and piles no more) and
+// dials a new one for one request, never closed: the pile is 4 (80 % of
+// 5) until the new one is idle, 300 ms later, and 5 again. SESSION_LEAK
+// opens once and holds through it (pileNoFlap), and the pile was seen
+// at 4 while it was open: the hysteresis was put to the test. (The dip
+// is a use, not a close: a client that closes its oldest session and
+// dials its replacement keeps its count, grows no more, and its pile
+// falls, as TestSessionLeakClosedEachReal's sessions do.)
 func TestSessionLeakHoverReal(t *testing.T) {
 	t.Parallel()
 	cfg := pileStateCfg(5, 600*time.Millisecond)
@@ -401,7 +408,7 @@ func TestSessionLeakHoverReal(t *testing.T) {
 					return
 				}
 				for range 5 {
-					piled[0].Close()
+					pileAsk(t, piled[0])
 					cli := dial()
 					pileAsk(t, cli)
 					piled = append(piled[1:], cli)

@@ -208,9 +208,12 @@ type sessionWatch struct {
 	// stay in its order, even when a frame held by a resynchronisation
 	// opens a stream after later ones (watchOpened).
 	openedAt int64
-	// usedAt is the latest stream frame's time (Unix ns): a SYN, data, a
-	// FIN, a window update, not a keepalive. SESSION_LEAK's idle time
-	// counts from it (sessionleak.go).
+	// usedAt is the latest time (Unix ns) the session's client used it:
+	// a SYN (either side's: a stream opened), or the client's data, FIN
+	// or RST; not a window update, nor a keepalive, nor the server's
+	// data or FIN (a push on a subscription the client abandoned uses
+	// nothing of the client's). SESSION_LEAK's idle time counts from it
+	// (sessionleak.go).
 	usedAt int64
 	// acceptedTo is, by the direction of a stream's opener, the serial
 	// of the latest-opened stream whose SYN muxtop saw (not one a capture
@@ -391,7 +394,8 @@ func (s *Session) HeldWindow(dir Dir, closed bool, at time.Time) {
 	s.setWindow(dir, closed, true, at)
 }
 
-// watchUsed notes a stream frame at ns (usedAt). s.mu is held.
+// watchUsed notes a use of the session by its client at ns (usedAt).
+// s.mu is held.
 func (s *Session) watchUsed(ns int64) {
 	s.w.usedAt = max(s.w.usedAt, ns)
 }

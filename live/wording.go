@@ -643,7 +643,7 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 		return fmt.Sprintf("the %s sent GoAway (%s): it ends the session", sender, yamux.GoAwayName(ev.GoAwayCode)),
 			fmt.Sprintf("the %s's log says why (\"[ERR] yamux: ...\"); redial", sender)
 	case CodeSessionLeak:
-		return sessionLeakText(f), "a client calls yamux.Client per request, or on every reconnect, and never calls Session.Close() on the session it replaces: yamux keeps each abandoned session, its recvLoop, send and keepalive goroutines and its buffers, for as long as keepalive runs at both ends (a client with keepalive off is never told its peer left); dial once (or keep a fixed pool), open a stream per request on it (OpenStream), and Close() a session before dialing its replacement. " + sessionLeakCheck(f, "(*Session).recvLoop, send and keepalive")
+		return sessionLeakText(f), "a client calls yamux.Client per request, or on every reconnect, and never calls Session.Close() on the session it replaces: yamux keeps each abandoned session, its recvLoop, send and keepalive goroutines and its buffers, until Close() or until its connection ends: a live peer answers keepalive's pings whatever its own config, so keepalive ends only a session whose peer vanished without a word; dial once (or keep a fixed pool), open a stream per request on it (OpenStream), and Close() a session before dialing its replacement. " + sessionLeakCheck(f, "(*Session).recvLoop, send and keepalive")
 	}
 	return describe(f, session, 0)
 }
@@ -653,13 +653,38 @@ func sessionLeakText(f *Finding) string {
 	ev := &f.Evidence
 	holding := ""
 	switch {
-	case ev.Streams == ev.Piled && ev.Piled > 1:
+	case ev.Streams == ev.PiledSessions && ev.PiledSessions > 1:
 		holding = ", each holding a stream open"
 	case ev.Streams != 0:
 		holding = fmt.Sprintf(", %d holding a stream open", ev.Streams)
 	}
-	return fmt.Sprintf("%s idle %s, the oldest for %s; %d of them piled up: dialed one by one while an older one sat idle, none in the place of one that ended, none opening a stream past its first idle time%s: a client dials new sessions and leaves the old ones open",
-		plural(ev.Count, "session"), groupWhere(f), fmtDur(ev.Idle), ev.Piled, holding)
+	// The sessions piled, and the dials they came from, which the
+	// threshold counts: 52 dials of 2000 sessions are no 2000 piled.
+	piled := fmt.Sprintf("%d of them piled up: dialed one by one", ev.PiledSessions)
+	if ev.PiledSessions != ev.Piled {
+		piled = fmt.Sprintf("%d of them piled up, from %s made", ev.PiledSessions, plural(ev.Piled, "separate dial"))
+	}
+	return fmt.Sprintf("%s idle %s, the oldest for %s; %s while an older one sat idle, none in the place of one that ended, none opening a stream past its first idle time%s: a client dials new sessions and leaves the old ones open",
+		plural(ev.Count, "session"), groupWhere(f), fmtDur(ev.Idle), piled, holding)
+}
+
+// sessionLeakResolvedText states resolved SESSION_LEAK f's counts at its
+// resolution, asserting no leak: its piled sessions ended, closed or
+// were used again, and there may be none left ("no session idle …").
+func sessionLeakResolvedText(f *Finding) string {
+	ev := &f.Evidence
+	if ev.Count == 0 {
+		return "no session idle " + groupWhere(f) + ", none piled up"
+	}
+	piled := "none of them piled up"
+	switch {
+	case ev.PiledSessions == 0:
+	case ev.PiledSessions != ev.Piled:
+		piled = fmt.Sprintf("%d of them still piled up, from %s", ev.PiledSessions, plural(ev.Piled, "separate dial"))
+	default:
+		piled = fmt.Sprintf("%d of them still piled up", ev.PiledSessions)
+	}
+	return fmt.Sprintf("%s idle %s, the oldest for %s; %s", plural(ev.Count, "session"), groupWhere(f), fmtDur(ev.Idle), piled)
 }
 
 // sessionLeakCheck is SESSION_LEAK f's advice on confirming it, naming
@@ -825,7 +850,7 @@ func describe(f *Finding, session uint64, version uint8) (text, advice string) {
 		return closeWaitText(f) + " (smux does not close its conn when its recvLoop reads EOF; with keepalive off, or a KeepAliveTimeout longer than that, it never closes the session itself)",
 			fmt.Sprintf("have the %s Close() its smux session when AcceptStream, OpenStream or a stream's Read fails (io.EOF, io.ErrClosedPipe): smux keeps the session, its goroutines and buffers until Close; or leave keepalive on (the default 10 s interval, 30 s KeepAliveTimeout), which closes a session that receives nothing%s", holder(f), closeWaitSS(ev.Transport))
 	case CodeSessionLeak:
-		return sessionLeakText(f), "a client calls smux.Client per request, or on every reconnect, and never calls Session.Close() on the session it replaces: smux keeps each abandoned session, its recvLoop, sendLoop and keepalive goroutines and its buffers, for as long as keepalive runs at both ends (a client with keepalive off is never told its peer left); dial once (or keep a fixed pool), open a stream per request on it (OpenStream), and Close() a session before dialing its replacement. " + sessionLeakCheck(f, "(*Session).recvLoop, sendLoop and keepalive")
+		return sessionLeakText(f), "a client calls smux.Client per request, or on every reconnect, and never calls Session.Close() on the session it replaces: smux keeps each abandoned session, its recvLoop, sendLoop and keepalive goroutines and its buffers, until Close(): keepalive ends it only where one end runs keepalive and the other sends nothing (smux does not echo a NOP, so that end closes the session after KeepAliveTimeout), and with keepalive at both ends (each one's NOPs keep the other's alive) or at neither nothing ends it while both processes live; dial once (or keep a fixed pool), open a stream per request on it (OpenStream), and Close() a session before dialing its replacement. " + sessionLeakCheck(f, "(*Session).recvLoop, sendLoop and keepalive")
 	case CodeChurn:
 		text := fmt.Sprintf("%d sessions opened and ended in the last %s, living %s each on average", ev.Count, fmtDur(ev.Limit), fmtDur(ev.Age))
 		if ev.Peak > ev.Count {

@@ -202,7 +202,9 @@ func (s *Session) RecordYamuxRef(dir Dir, at time.Time, f *yamux.Frame) FrameRef
 	}
 	if st := s.counted; st != nil {
 		ref = FrameRef{st: st, serial: st.serial, head: s.countedHead}
-		s.watchUsed(at.UnixNano())
+		if flags&yamux.SYN != 0 || dir == ClientToServer && (typ == yamux.Data && payload > 0 || flags&(yamux.FIN|yamux.RST) != 0) {
+			s.watchUsed(at.UnixNano())
+		}
 		if st.watch.leaked {
 			s.w.leakFrame(st) // in use: its leak clock starts again
 		}

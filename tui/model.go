@@ -666,13 +666,17 @@ func sessionLeakFlash(f *live.Finding) string {
 	ev := &f.Evidence
 	holding := "none holding a stream open"
 	switch {
-	case ev.Streams == ev.Piled && ev.Piled > 1:
+	case ev.Streams == ev.PiledSessions && ev.PiledSessions > 1:
 		holding = "each holding a stream open"
 	case ev.Streams != 0:
 		holding = fmt.Sprintf("%d holding a stream open", ev.Streams)
 	}
-	return fmt.Sprintf("%s concerns no one session: see the idle sessions from %s to %s in the sessions pane (%d piled, %s)",
-		f.Code, ev.ClientHost, ev.ServerAddr, ev.Piled, holding)
+	piled := fmt.Sprintf("%d piled", ev.PiledSessions)
+	if ev.PiledSessions != ev.Piled { // dialed together, some count as one
+		piled = fmt.Sprintf("%d piled, from %d separate dials", ev.PiledSessions, ev.Piled)
+	}
+	return fmt.Sprintf("%s concerns no one session: see the idle sessions from %s to %s in the sessions pane (%s, %s)",
+		f.Code, ev.ClientHost, ev.ServerAddr, piled, holding)
 }
 
 // show makes snap the picture shown, and counts its recently resolved
