@@ -585,6 +585,9 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 				plural(ev.Count, "stream"), sender, fmtDur(ev.Limit), f.Stream, fmtDur(ev.Age), receiver, receiver, them, late),
 			fmt.Sprintf("the %s must call AcceptStream (which sends the ACK) in a loop; the %s's OpenStream blocks once as many SYNs as its own AcceptBacklog (256 by default) wait for their ACK, and once one has waited StreamOpenTimeout (75 s by default) the %s's yamux closes the whole session, with no RST or GoAway — not for a stream its %s half-closed before the ACK, whose Close ends that wait (yamux before 2021 has no StreamOpenTimeout: it waits)", receiver, sender, sender, sender)
 	case CodeProtocol:
+		if ev.Fatal != 0 {
+			return fatalYamux(f)
+		}
 		if ev.pair(f.Dir) != "" || ev.Same {
 			return noMux(f, "yamux", ev.YamuxViolation.String())
 		}
@@ -1241,4 +1244,33 @@ func toldFix(by ToldBy, told, other string, prefixed bool) string {
 		tell = "tap.WithProtocol(tap.Smux)"
 	}
 	return fmt.Sprintf("the program's tap was told %s (%s): drop it (the tap tells smux from yamux by the connection's first byte), or tell it %s (%s%s)", told, opt, other, tell, skip)
+}
+
+// fatalYamux words PROTOCOL finding f of a frame that its receiver's
+// yamux ended the session on (Evidence.Fatal), in hashicorp/yamux
+// v0.1.2's words: its error and log line, and that its exitErr closes
+// the connection right after queueing its GoAway (protocol error),
+// which so rarely reaches the wire.
+func fatalYamux(f *Finding) (text, advice string) {
+	ev := &f.Evidence
+	sender, receiver := f.Dir.Sender(), f.Dir.Reverse().Sender()
+	var what, why, fix string
+	switch ev.Fatal {
+	case WindowExceeded:
+		what = fmt.Sprintf("a DATA frame of %s on stream %d, %s past the %s its receive window had free (WINDOW_EXCEEDED)",
+			fmtBytes(ev.Bytes), f.Stream, fmtBytes(ev.Bytes-min(ev.Window, ev.Bytes)), fmtBytes(ev.Window))
+		why = `"recv window exceeded" (it logs "receive window exceeded")`
+		fix = fmt.Sprintf("the %s wrote past the window the %s granted, which hashicorp's yamux never does: find what wrote the frame — another yamux implementation, or bytes written to the connection outside the session", sender, receiver)
+	case DuplicateSYN:
+		what = fmt.Sprintf("a second SYN for stream %d, which the %s still has (DUPLICATE_SYN)", f.Stream, receiver)
+		why = `"duplicate stream initiated"`
+		fix = fmt.Sprintf("the %s opened an id it had open already, or one the %s opened, which hashicorp's yamux never does: find what sent it — another yamux implementation, two sessions on one connection, or bytes written to the connection outside the session", sender, receiver)
+	case RepeatedFIN:
+		what = fmt.Sprintf("a second FIN on stream %d, which the %s still has, half-closed (REPEATED_FIN)", f.Stream, receiver)
+		why = `"unexpected flag"`
+		fix = fmt.Sprintf("the %s sent FIN twice on one stream, which hashicorp's yamux never does (its Close sends one FIN): find what sent it — another yamux implementation (libp2p's go-yamux ignores a repeated FIN: if the session went on, the %s is not hashicorp's)", sender, receiver)
+	}
+	return fmt.Sprintf("the %s sent %s: the %s's yamux failed with %s and ended the session, closing the connection (its GoAway, protocol error, queued as it closed, rarely reaches the wire)",
+			sender, what, receiver, why),
+		fix + "; redial: yamux ends the whole session, every stream on it with it"
 }
