@@ -519,7 +519,7 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 				cs = append(cs, candidate{code: CodeWindowStall, dir: Dir(d), hasDir: true, stream: st.id,
 					since: since,
 					ev: Evidence{Bytes: uint64(max(fl.InFlight(), 0)), Window: uint64(fl.Window()), Age: time.Duration(ns - since), Limit: cfg.StallAfter, Slow: slow, Versions: vers,
-						slowReads: reads, slowAt: readAt, slowQuiet: quiet, readerFIN: st.fin[1-d] && s.proto != Yamux}})
+						slowReads: reads, slowAt: readAt, slowQuiet: quiet, readerFIN: st.fin[1-d]}})
 			}
 		}
 		for i := first; i < len(cs); i++ {

@@ -460,7 +460,16 @@ func stallText(f *Finding) string {
 	case 3:
 		reader += fmt.Sprintf(": that came %s ago, after the writer had waited %s", fmtDur(ev.slowQuiet), fmtDur(ev.Slow))
 	}
-	if ev.readerFIN {
+	if ev.readerFIN && f.Proto == Yamux {
+		// hashicorp's yamux: Close in streamEstablished sends FIN and
+		// nothing else (no window update, its receive buffer kept); the
+		// writer, in streamRemoteClose, may write, and waits in Write
+		// for a window that never comes until the closer's closeTimeout
+		// (StreamCloseTimeout) sends RST: then ErrConnectionReset.
+		rd := f.Dir.Reverse().Sender()
+		reader = fmt.Sprintf("its reader, the %s, closed the stream (its FIN came) without reading the %s it was sent: yamux's Close sends only a FIN, frees no window and sends no window update, so the %s's Write waits until the %s's StreamCloseTimeout (5 min by default; none where it is 0, or in yamux before 2021) resets the stream, and then fails with \"connection reset\"",
+			rd, fmtBytes(ev.Bytes), f.Dir.Sender(), rd)
+	} else if ev.readerFIN {
 		// smux v2's writeV2 waits on chUpdate, its deadline, its own
 		// close, the session's: not on the peer's FIN (fin() closes
 		// chFinEvent only), and a reader that called Close sends no UPD
@@ -503,7 +512,11 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 		return leakOneWay(f, leakText(f),
 			fmt.Sprintf("call Close() on the %s's stream when it is done: yamux keeps a stream until both sides have sent FIN (the other side's StreamCloseTimeout, 5 min by default, ends it with RST; yamux before 2021, and libp2p's go-yamux, have none and keep it until the session ends)", sender))
 	case CodeWindowStall:
-		return stallText(f), fmt.Sprintf("have the %s read stream %d, or close it: yamux sends a WINDOW_UPDATE, which lets the writer go on, only as its reader consumes; raise MaxStreamWindowSize only if the reader is merely slow", receiver, f.Stream)
+		if ev.readerFIN {
+			return stallText(f), fmt.Sprintf("have the %s read stream %d to io.EOF (or the %s stop writing) before it closes the stream: its Close frees nothing for the writer; give the %s's writes a deadline (SetWriteDeadline), or have it Close the stream, which ends a held Write (\"stream closed\")",
+				receiver, f.Stream, sender, sender)
+		}
+		return stallText(f), fmt.Sprintf("have the %s read stream %d: yamux sends a WINDOW_UPDATE, which lets the writer go on, only as its reader consumes, and its Close sends only a FIN, which frees no window (the writer then waits for the closer's StreamCloseTimeout, 5 min by default, to reset the stream); raise MaxStreamWindowSize only if the reader is merely slow", receiver, f.Stream)
 	case CodeSessionBlocked:
 		head, why := blockedSign(f, " the connection")
 		text := fmt.Sprintf("session %d is blocked: %s, with %s open; stream %d was sent %s",
