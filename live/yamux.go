@@ -241,9 +241,12 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 			}
 		}
 	}
-	if st == nil || st.state == StreamReset {
+	if st == nil || st.state == StreamReset || st.state == Closed && typ == yamux.Data {
 		// yamux has no such stream: it discards the payload ("likely we
-		// sent a RST") or ignores the update.
+		// sent a RST") or ignores the update. A stream closed both ways
+		// is one: its receiver had sent its FIN and got the sender's, and
+		// removed it (closeStream), so DATA for it is discarded
+		// ("Discarding data for stream"), as once muxtop folds it.
 		s.untracked.Frames[dir]++
 		if typ == yamux.Data {
 			s.untracked.Bytes[dir] += uint64(length)

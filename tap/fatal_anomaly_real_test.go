@@ -300,3 +300,52 @@ func serverFIN(b []byte) bool {
 	}
 	return false
 }
+
+// TestYamuxDataAfterBothFINsUntrackedReal: a raw client opens stream 1
+// on a real hashicorp/yamux server and sends FIN; the server reads to
+// io.EOF and closes the stream, its FIN closing it both ways, and yamux
+// removes it (closeStream). DATA the client sends on it then is
+// discarded ("[WARN] yamux: Discarding data for stream: 1"): muxtop
+// counts it as untracked, as it does once it has folded the closed
+// stream, not as the stream's bytes nor PSH_AFTER_FIN's "yamux still
+// delivers the data". Before: a PSH_AFTER_FIN anomaly, the 5 bytes the
+// stream's, untracked 0.
+func TestYamuxDataAfterBothFINsUntrackedReal(t *testing.T) {
+	reg := live.New(live.Config{})
+	cc, sc := smuxtest.Conns(t)
+	srv, log := fatalServer(t, sc, true)
+	c := Wrap(cc, live.Client, reg, "cli", WithProtocol(Yamux))
+	for _, b := range [][]byte{rawFrame(yamux.WindowUpdate, yamux.SYN, 1, 0), rawFrame(yamux.WindowUpdate, yamux.FIN, 1, 0)} {
+		if _, err := c.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []byte
+	for !serverFIN(got) {
+		b := make([]byte, 64)
+		n, err := c.Read(b)
+		if err != nil {
+			t.Fatalf("reading the server's FIN: %v (got % x)", err, got)
+		}
+		got = append(got, b[:n]...)
+	}
+	late := yamux.MakeHeader(yamux.Data, 0, 1, 5)
+	if _, err := c.Write(append(late[:], "late!"...)); err != nil {
+		t.Fatal(err)
+	}
+	smuxtest.Eventually(t, "the server's yamux to discard the data", func() bool {
+		return strings.Contains(log.String(), "Discarding data for stream: 1")
+	})
+	if srv.IsClosed() {
+		t.Fatalf("the server's session ended: %s", log.String())
+	}
+	ss := reg.Snapshot().Sessions[0]
+	var bytes1 uint64
+	if st := ss.Stream(1); st != nil {
+		bytes1 = st.Bytes[live.ClientToServer]
+	}
+	if ss.AnomaliesBy[live.PSHAfterFIN] != 0 || ss.AnomalyCount != 0 || ss.Untracked.Bytes[live.ClientToServer] != 5 || bytes1 != 0 {
+		t.Errorf("anomalies %v (%d), untracked c2s %d bytes, stream 1 c2s %d bytes; want none, 5 untracked, 0 the stream's",
+			ss.AnomaliesBy, ss.AnomalyCount, ss.Untracked.Bytes[live.ClientToServer], bytes1)
+	}
+}
