@@ -579,9 +579,12 @@ func (s *Session) RetractYamux(dir Dir, h yamux.Header, ref FrameRef) {
 		st.frames[dir]--
 		st.bytes[dir] -= payload
 		st.wire[dir] -= wire
-		if st.state.Live() {
-			st.flow[dir].Written -= uint32(payload)
-		}
+		// Its payload counted as written, whatever the stream's state
+		// since: a write held at the session's end fails after End
+		// ended the stream, and a frame cut short there must not find
+		// its own bytes filling the window (cutExceeded: a false
+		// WINDOW_EXCEEDED, a PROTOCOL finding).
+		st.flow[dir].Written -= uint32(payload)
 		ref.untouch(st, dir)
 	default:
 		s.summary.Frames[dir]--
