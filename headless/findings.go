@@ -121,7 +121,11 @@ func appendFindingJSON(b []byte, r *live.Record) []byte {
 		b = append(b, `,"guess":"`...)
 		b = append(b, ev.Guess.Code()...)
 		b = append(b, `","violation":"`...)
-		if f.Proto == live.Yamux {
+		if ev.Fatal != 0 {
+			// No framing violation: the anomaly the receiver's yamux
+			// ended the session on.
+			b = append(b, ev.Fatal.String()...)
+		} else if f.Proto == live.Yamux {
 			if c := ev.YamuxViolation; c != 0 && c < yamux.NumCodes {
 				b = append(b, c.String()...)
 			} else {

@@ -18,12 +18,13 @@ const (
 	ReusedID                                // SYN for the id of a stream closed both ways: smux opens a new stream
 	ConsumedMoreThanSent                    // UPD whose consumed count passes what was written: smux's writer fails
 	// WindowExceeded is a yamux DATA frame larger than what is left of
-	// its receiver's window: yamux fails with "recv window exceeded",
-	// sends GoAway (protocol error) and ends the session.
+	// its receiver's window: yamux fails with "recv window exceeded" and
+	// ends the session, closing the connection at once (the GoAway,
+	// protocol error, it queues first rarely reaches the wire).
 	WindowExceeded
 	// RepeatedFIN is a yamux FIN from a side that had sent FIN on the
 	// stream already: a receiver that still has the stream ends the
-	// session ("unexpected flag", GoAway protocol error).
+	// session ("unexpected flag") as for WindowExceeded.
 	RepeatedFIN
 )
 
@@ -53,16 +54,18 @@ var anomalyReactions = [NumAnomalies]string{
 // yamuxReactions say what hashicorp/yamux v0.1.2 does with the anomalies
 // a yamux session can show, and libp2p's go-yamux v5.1.0 where it differs.
 var yamuxReactions = [NumAnomalies]string{
-	DuplicateSYN: `yamux sends GoAway (protocol error) and ends the session: "duplicate stream initiated"`,
+	DuplicateSYN: `yamux fails with "duplicate stream initiated", ends the session and closes the connection at once: ` +
+		"the GoAway (protocol error) it queues first rarely reaches the wire (a receiver that had sent GoAway answers the SYN with an RST instead)",
 	WrongParity: "hashicorp's yamux accepts it, but yamux never opens such an id itself (clients: odd from 1, servers: even from 2; the session's first SYN showed which end opens odd ids); it may collide with one the other side opens; " +
 		`libp2p's go-yamux ends the session ("both yamux endpoints are clients")`,
 	UnknownStream: "yamux discards a DATA frame's payload and ignores a WINDOW_UPDATE for a stream it does not have " +
 		"(it has closed or reset it, or never opened it)",
-	PSHAfterFIN:    "yamux still delivers the data to the reader",
-	ReusedID:       "yamux opens a new stream and delivers its data (it forgot the old one when both FINs or an RST went by); yamux itself never reuses an id",
-	WindowExceeded: `yamux fails with "recv window exceeded", sends GoAway (protocol error) and ends the session`,
-	RepeatedFIN: `a hashicorp receiver that still has the stream fails with "unexpected flag", sends GoAway (protocol error) ` +
-		"and ends the session; one that closed it both ways ignores it, as libp2p's go-yamux always does",
+	PSHAfterFIN: "yamux still delivers the data to the reader",
+	ReusedID:    "yamux opens a new stream and delivers its data (it forgot the old one when both FINs or an RST went by); yamux itself never reuses an id",
+	WindowExceeded: `yamux fails with "recv window exceeded", ends the session and closes the connection at once: ` +
+		"the GoAway (protocol error) it queues first rarely reaches the wire",
+	RepeatedFIN: `a hashicorp receiver that still has the stream fails with "unexpected flag", ends the session and closes the connection at once ` +
+		"(the GoAway, protocol error, it queues first rarely reaches the wire); one that closed it both ways ignores it, as libp2p's go-yamux always does",
 }
 
 // String returns the anomaly's name, or UNKNOWN_ANOMALY_n.

@@ -521,7 +521,7 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 				cs = append(cs, candidate{code: CodeWindowStall, dir: Dir(d), hasDir: true, stream: st.id,
 					since: since,
 					ev: Evidence{Bytes: uint64(max(fl.InFlight(), 0)), Window: uint64(fl.Window()), Age: time.Duration(ns - since), Limit: cfg.StallAfter, Slow: slow, Versions: vers,
-						slowReads: reads, slowAt: readAt, slowQuiet: quiet, readerFIN: st.fin[1-d] && s.proto != Yamux}})
+						slowReads: reads, slowAt: readAt, slowQuiet: quiet, readerFIN: st.fin[1-d]}})
 			}
 		}
 		for i := first; i < len(cs); i++ {
@@ -1203,6 +1203,17 @@ func (s *Session) framingCandidates(cs []candidate) ([]candidate, bool) {
 			}
 		}
 		cs = append(cs, c)
+	}
+	// A frame yamux ends the session on is PROTOCOL too, where its
+	// direction's framing did not break (a TRUNCATED frame cut short as
+	// the session ended aside): critical, as the session it ends. It
+	// halts nothing: a receiver that goes on (libp2p's go-yamux ignores
+	// a repeated FIN) still has its other findings.
+	if fa := s.fatal; fa != nil {
+		if f := s.framing[fa.dir]; f == nil || f.Proto == Yamux && f.YamuxCode == yamux.Truncated {
+			cs = append(cs, candidate{code: CodeProtocol, dir: fa.dir, hasDir: true, stream: fa.sid, since: fa.at,
+				ev: Evidence{Offset: fa.offset, Guess: wirekind.Yamux, Fatal: fa.anomaly, Bytes: uint64(fa.length), Window: uint64(fa.free)}})
+		}
 	}
 	return cs, halted
 }

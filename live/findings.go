@@ -444,6 +444,12 @@ type Evidence struct {
 	// YamuxViolation is a yamux session's PROTOCOL violation; Violation
 	// is then 0.
 	YamuxViolation yamux.Code
+	// Fatal is, for a PROTOCOL finding of no framing violation, the
+	// anomaly its receiver's yamux ended the session on: WindowExceeded,
+	// DuplicateSYN or RepeatedFIN of the finding's Stream, in its Dir, at
+	// Offset (Guess then wirekind.Yamux); for WindowExceeded Bytes is the
+	// frame's payload and Window what the stream's receive window had free.
+	Fatal Anomaly
 	// GoAwayCode is a GO_AWAY finding's code (yamux.GoAwayNormal...).
 	GoAwayCode uint32
 	// Upstream: of CHURN's sessions, those a proxy closed because it

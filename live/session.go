@@ -155,7 +155,13 @@ type Session struct {
 	// exceededAt is, per direction, 1 + the offset of the latest yamux
 	// frame counted WINDOW_EXCEEDED: a frame recorded whole, then taken
 	// back as its write failed and named TRUNCATED, is counted once.
-	exceededAt   [2]int64
+	exceededAt [2]int64
+	// fatal is the first frame of a yamux session that its receiver's
+	// yamux (hashicorp's v0.1.2) ends the session on: a WINDOW_EXCEEDED,
+	// a DUPLICATE_SYN to a receiver that sent no GoAway, a REPEATED_FIN to
+	// a receiver that still has the stream. nil before one. PROTOCOL
+	// names it.
+	fatal        *yamuxFatal
 	start, last  time.Time
 	end          time.Time
 	ended        bool

@@ -460,7 +460,16 @@ func stallText(f *Finding) string {
 	case 3:
 		reader += fmt.Sprintf(": that came %s ago, after the writer had waited %s", fmtDur(ev.slowQuiet), fmtDur(ev.Slow))
 	}
-	if ev.readerFIN {
+	if ev.readerFIN && f.Proto == Yamux {
+		// hashicorp's yamux: Close in streamEstablished sends FIN and
+		// nothing else (no window update, its receive buffer kept); the
+		// writer, in streamRemoteClose, may write, and waits in Write
+		// for a window that never comes until the closer's closeTimeout
+		// (StreamCloseTimeout) sends RST: then ErrConnectionReset.
+		rd := f.Dir.Reverse().Sender()
+		reader = fmt.Sprintf("its reader, the %s, closed the stream (its FIN came) without reading the %s it was sent: yamux's Close sends only a FIN, frees no window and sends no window update, so the %s's Write waits until the %s's StreamCloseTimeout (5 min by default; none where it is 0, or in yamux before 2021) resets the stream, and then fails with \"connection reset\"",
+			rd, fmtBytes(ev.Bytes), f.Dir.Sender(), rd)
+	} else if ev.readerFIN {
 		// smux v2's writeV2 waits on chUpdate, its deadline, its own
 		// close, the session's: not on the peer's FIN (fin() closes
 		// chFinEvent only), and a reader that called Close sends no UPD
@@ -503,7 +512,11 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 		return leakOneWay(f, leakText(f),
 			fmt.Sprintf("call Close() on the %s's stream when it is done: yamux keeps a stream until both sides have sent FIN (the other side's StreamCloseTimeout, 5 min by default, ends it with RST; yamux before 2021, and libp2p's go-yamux, have none and keep it until the session ends)", sender))
 	case CodeWindowStall:
-		return stallText(f), fmt.Sprintf("have the %s read stream %d, or close it: yamux sends a WINDOW_UPDATE, which lets the writer go on, only as its reader consumes; raise MaxStreamWindowSize only if the reader is merely slow", receiver, f.Stream)
+		if ev.readerFIN {
+			return stallText(f), fmt.Sprintf("have the %s read stream %d to io.EOF (or the %s stop writing) before it closes the stream: its Close frees nothing for the writer; give the %s's writes a deadline (SetWriteDeadline), or have it Close the stream, which ends a held Write (\"stream closed\")",
+				receiver, f.Stream, sender, sender)
+		}
+		return stallText(f), fmt.Sprintf("have the %s read stream %d: yamux sends a WINDOW_UPDATE, which lets the writer go on, only as its reader consumes, and its Close sends only a FIN, which frees no window (the writer then waits for the closer's StreamCloseTimeout, 5 min by default, to reset the stream); raise MaxStreamWindowSize only if the reader is merely slow", receiver, f.Stream)
 	case CodeSessionBlocked:
 		head, why := blockedSign(f, " the connection")
 		text := fmt.Sprintf("session %d is blocked: %s, with %s open; stream %d was sent %s",
@@ -585,6 +598,9 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 				plural(ev.Count, "stream"), sender, fmtDur(ev.Limit), f.Stream, fmtDur(ev.Age), receiver, receiver, them, late),
 			fmt.Sprintf("the %s must call AcceptStream (which sends the ACK) in a loop; the %s's OpenStream blocks once as many SYNs as its own AcceptBacklog (256 by default) wait for their ACK, and once one has waited StreamOpenTimeout (75 s by default) the %s's yamux closes the whole session, with no RST or GoAway — not for a stream its %s half-closed before the ACK, whose Close ends that wait (yamux before 2021 has no StreamOpenTimeout: it waits)", receiver, sender, sender, sender)
 	case CodeProtocol:
+		if ev.Fatal != 0 {
+			return fatalYamux(f)
+		}
 		if ev.pair(f.Dir) != "" || ev.Same {
 			return noMux(f, "yamux", ev.YamuxViolation.String())
 		}
@@ -1282,4 +1298,33 @@ func toldFix(by ToldBy, told, other string, prefixed bool) string {
 		tell = "tap.WithProtocol(tap.Smux)"
 	}
 	return fmt.Sprintf("the program's tap was told %s (%s): drop it (the tap tells smux from yamux by the connection's first byte), or tell it %s (%s%s)", told, opt, other, tell, skip)
+}
+
+// fatalYamux words PROTOCOL finding f of a frame that its receiver's
+// yamux ended the session on (Evidence.Fatal), in hashicorp/yamux
+// v0.1.2's words: its error and log line, and that its exitErr closes
+// the connection right after queueing its GoAway (protocol error),
+// which so rarely reaches the wire.
+func fatalYamux(f *Finding) (text, advice string) {
+	ev := &f.Evidence
+	sender, receiver := f.Dir.Sender(), f.Dir.Reverse().Sender()
+	var what, why, fix string
+	switch ev.Fatal {
+	case WindowExceeded:
+		what = fmt.Sprintf("a DATA frame of %s on stream %d, %s past the %s its receive window had free (WINDOW_EXCEEDED)",
+			fmtBytes(ev.Bytes), f.Stream, fmtBytes(ev.Bytes-min(ev.Window, ev.Bytes)), fmtBytes(ev.Window))
+		why = `"recv window exceeded" (it logs "receive window exceeded")`
+		fix = fmt.Sprintf("the %s wrote past the window the %s granted, which hashicorp's yamux never does: find what wrote the frame — another yamux implementation, or bytes written to the connection outside the session", sender, receiver)
+	case DuplicateSYN:
+		what = fmt.Sprintf("a second SYN for stream %d, which the %s still has (DUPLICATE_SYN)", f.Stream, receiver)
+		why = `"duplicate stream initiated"`
+		fix = fmt.Sprintf("the %s opened an id it had open already, or one the %s opened, which hashicorp's yamux never does: find what sent it — another yamux implementation, two sessions on one connection, or bytes written to the connection outside the session", sender, receiver)
+	case RepeatedFIN:
+		what = fmt.Sprintf("a second FIN on stream %d, which the %s still has, half-closed (REPEATED_FIN)", f.Stream, receiver)
+		why = `"unexpected flag"`
+		fix = fmt.Sprintf("the %s sent FIN twice on one stream, which hashicorp's yamux never does (its Close sends one FIN): find what sent it — another yamux implementation (libp2p's go-yamux ignores a repeated FIN: if the session went on, the %s is not hashicorp's)", sender, receiver)
+	}
+	return fmt.Sprintf("the %s sent %s: the %s's yamux failed with %s and ended the session, closing the connection (its GoAway, protocol error, queued as it closed, rarely reaches the wire)",
+			sender, what, receiver, why),
+		fix + "; redial: yamux ends the whole session, every stream on it with it"
 }

@@ -195,6 +195,9 @@ func (s *Session) RecordYamuxRef(dir Dir, at time.Time, f *yamux.Frame) FrameRef
 		if a == WindowExceeded {
 			s.exceededAt[dir] = f.Offset + 1 // cutExceeded
 		}
+		if s.fatal == nil {
+			s.noteFatal(a, dir, at, f.Offset, sid, payload)
+		}
 	}
 	var ref FrameRef
 	if int(typ) < yamux.NumTypes { // counted, as Counts.countYamux does
@@ -241,9 +244,12 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 			}
 		}
 	}
-	if st == nil || st.state == StreamReset {
+	if st == nil || st.state == StreamReset || st.state == Closed && typ == yamux.Data {
 		// yamux has no such stream: it discards the payload ("likely we
-		// sent a RST") or ignores the update.
+		// sent a RST") or ignores the update. A stream closed both ways
+		// is one: its receiver had sent its FIN and got the sender's, and
+		// removed it (closeStream), so DATA for it is discarded
+		// ("Discarding data for stream"), as once muxtop folds it.
 		s.untracked.Frames[dir]++
 		if typ == yamux.Data {
 			s.untracked.Bytes[dir] += uint64(length)
@@ -540,6 +546,9 @@ func (s *Session) cutExceeded(dir Dir, at time.Time, v *yamux.Violation) (int64,
 	}
 	s.exceededAt[dir] = v.Offset + 1
 	s.anomaly(AnomalyInfo{Anomaly: WindowExceeded, Dir: dir, At: at, Offset: v.Offset, Proto: Yamux, YamuxHeader: h})
+	if s.fatal == nil {
+		s.fatal = &yamuxFatal{anomaly: WindowExceeded, dir: dir, at: at.UnixNano(), offset: v.Offset, sid: h.StreamID(), length: h.PayloadLength(), free: free}
+	}
 	return free, true
 }
 
@@ -573,9 +582,12 @@ func (s *Session) RetractYamux(dir Dir, h yamux.Header, ref FrameRef) {
 		st.frames[dir]--
 		st.bytes[dir] -= payload
 		st.wire[dir] -= wire
-		if st.state.Live() {
-			st.flow[dir].Written -= uint32(payload)
-		}
+		// Its payload counted as written, whatever the stream's state
+		// since: a write held at the session's end fails after End
+		// ended the stream, and a frame cut short there must not find
+		// its own bytes filling the window (cutExceeded: a false
+		// WINDOW_EXCEEDED, a PROTOCOL finding).
+		st.flow[dir].Written -= uint32(payload)
 		ref.untouch(st, dir)
 	default:
 		s.summary.Frames[dir]--
@@ -618,4 +630,55 @@ func (r *Registry) lateYamuxViolation(f *FramingInfo) {
 		r.forgotten.YamuxViolationsBy[code]++
 	}
 	r.mu.Unlock()
+}
+
+// yamuxFatal is a frame that its receiver's yamux ended the session on
+// (Session.fatal): hashicorp's yamux v0.1.2 returns an error from its
+// recvLoop, and exitErr closes the session and its connection at once,
+// the GoAway (protocol error) it queued just before racing that close.
+type yamuxFatal struct {
+	anomaly Anomaly
+	dir     Dir
+	at      int64 // Unix ns
+	offset  int64
+	sid     uint32
+	length  uint32 // WINDOW_EXCEEDED: the frame's payload
+	free    int64  // WINDOW_EXCEEDED: what the stream's receive window had free
+}
+
+// noteFatal records as s.fatal the frame of anomaly a that came in
+// direction dir at at, just recorded on stream sid (s.counted), if its
+// receiver's yamux ends the session on it: WINDOW_EXCEEDED always
+// (readData: "recv window exceeded"); DUPLICATE_SYN unless the receiver
+// had sent GoAway, after which yamux answers any SYN with an RST
+// (incomingStream: "duplicate stream initiated"); REPEATED_FIN where the
+// receiver has not sent its own FIN, so still has the stream
+// (processFlags: "unexpected flag"; one that sent it removed the stream
+// at the first FIN and ignores the frame). The anomalies yamux
+// tolerates are none. s.mu is held.
+func (s *Session) noteFatal(a Anomaly, dir Dir, at time.Time, offset int64, sid, payload uint32) {
+	st := s.counted
+	if st == nil {
+		return
+	}
+	fa := &yamuxFatal{anomaly: a, dir: dir, at: at.UnixNano(), offset: offset, sid: sid}
+	switch a {
+	case WindowExceeded:
+		// yamuxStream counted the frame's payload as written: what was
+		// free is that much more than what is now.
+		fa.length, fa.free = payload, max(st.flow[dir].free()+int64(payload), 0)
+	case DuplicateSYN:
+		for _, n := range s.yamux().goAwayBy[dir.Reverse().Sender()] {
+			if n > 0 {
+				return
+			}
+		}
+	case RepeatedFIN:
+		if st.fin[dir.Reverse()] {
+			return
+		}
+	default:
+		return
+	}
+	s.fatal = fa
 }

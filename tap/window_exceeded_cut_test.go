@@ -15,8 +15,8 @@ import (
 // TestWindowExceededCutReal: a raw client opens stream 1 on a real
 // hashicorp/yamux server (a window update with SYN) and sends a DATA
 // frame one byte longer than the 256 KiB initial window. yamux rejects
-// it as its header arrives ("recv window exceeded"), sends GoAway and
-// ends the session, so the frame may never be whole on the wire: the
+// it as its header arrives ("recv window exceeded") and ends the
+// session, closing the connection, so the frame may never be whole on the wire: the
 // write of its rest fails. Through attach's proxy, and tapped at the
 // client, the session has its WINDOW_EXCEEDED anomaly, c2s, stream 1,
 // whether the frame went out whole or was cut (TRUNCATED). Before, a cut
