@@ -3,6 +3,7 @@ package metrics_test
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -373,7 +375,10 @@ func TestYamuxGoAwayProtocolError(t *testing.T) {
 	const size = 300_000                                                // above yamux's 256 KiB window
 	b := append(yamuxHeader(1, 1, 1, 0), yamuxHeader(0, 0, 1, size)...) // WINDOW_UPDATE SYN, DATA
 	b = append(b, make([]byte, size)...)
-	if _, err := c.Write(b); err != nil {
+	// The server ends the session at the overrun's header, and the tap
+	// writes more than 128 KiB a chunk at a time: the rest of b may meet
+	// the server's reset, which is the overrun's answer, not a failure.
+	if _, err := c.Write(b); err != nil && !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, syscall.EPIPE) {
 		t.Fatal(err)
 	}
 	answer, _ := io.ReadAll(c) // to the server's close
