@@ -457,6 +457,15 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 		for st := w.lists[liveList].head; st != nil && n < maxWalk; st, n = st.watch.links[liveList].next, n+1 {
 			for d := range 2 {
 				fl := &st.flow[d]
+				// The bytes that filled the window still in the tapped
+				// end's write: its writer waits on that write, not on
+				// the window, and is held by the window only once they
+				// have left, from the latest moment they were seen still
+				// in it (settle, Flow.Stalled). A tapped yamux end
+				// writes a DATA frame of a whole 16 MiB window in one
+				// Write, which an 8 MiB/s path takes 2 s to move: "held
+				// by a full 16 MiB window for 2.0 s" while it moved.
+				leaving := s.settle(st, Dir(d), now)
 				if (stuck[d] || stuck[1-d]) && !keep(CodeWindowStall, Dir(d), true, st.id) {
 					continue
 				}
@@ -477,7 +486,7 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 					// half StallAfter to fill the window a report opened
 					// (its tap sees the refill a round trip after it).
 					if of == nil || st.watch.heldFor[d] < int64(cfg.StallAfter) || st.fin[d] ||
-						fl.FullSince.IsZero() && (fl.InFlight() <= 0 || ns-st.watch.consumedAt[d] >= int64(cfg.StallAfter/2)) {
+						(fl.FullSince.IsZero() || leaving) && (fl.InFlight() <= 0 || ns-st.watch.consumedAt[d] >= int64(cfg.StallAfter/2)) {
 						continue
 					}
 				}
@@ -492,7 +501,7 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 					// that read is quiet again (Evidence.slowQuiet): a
 					// slow one still read "far slower" 61 s after it
 					// stopped for good.
-					if cur := ns - since; !fl.FullSince.IsZero() && cur >= int64(cfg.StallAfter) && cur >= 3*st.watch.heldFor[d] {
+					if cur := ns - since; !fl.FullSince.IsZero() && !leaving && cur >= int64(cfg.StallAfter) && cur >= 3*st.watch.heldFor[d] {
 						quiet = time.Duration(cur)
 					}
 					// Held on across the reader's reports: it keeps its start.

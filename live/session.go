@@ -363,7 +363,7 @@ func (s *Session) RecordRef(dir Dir, at time.Time, f *decoder.Frame) (FrameRef, 
 	case decoder.FIN:
 		a = s.fin(dir, at, sid)
 	case decoder.PSH:
-		a = s.psh(dir, at, sid, length, f.Payload)
+		a = s.psh(dir, at, sid, length, f.Payload, f.Offset+f.Size())
 	case decoder.NOP:
 		s.untracked.Frames[dir]++
 		if sid == 0 {
@@ -610,7 +610,9 @@ func (s *Session) fin(dir Dir, at time.Time, sid uint32) Anomaly {
 	return 0
 }
 
-func (s *Session) psh(dir Dir, at time.Time, sid uint32, length uint32, payload []byte) Anomaly {
+// psh applies a PSH frame of length bytes of payload, whose last byte
+// ends at offset end of the direction.
+func (s *Session) psh(dir Dir, at time.Time, sid uint32, length uint32, payload []byte, end int64) Anomaly {
 	st := s.stream(dir, sid)
 	if st == nil && (sid > s.maxID[sid%2] || s.beforeCapture(sid)) {
 		st = s.adopt(dir, at, sid)
@@ -671,10 +673,12 @@ func (s *Session) psh(dir Dir, at time.Time, sid uint32, length uint32, payload 
 	}
 	fl := &st.flow[dir]
 	fl.Written += length
+	st.end[dir] = uint32(end)
 	// A capture that holds nothing of the reader's direction (Unseen)
 	// has none of its UPDs: the window is not known.
 	if s.version == 2 && fl.FullSince.IsZero() && fl.free() <= 0 && !st.fin[dir] && !s.dirEnded[dir] && !s.unseen[dir.Reverse()] {
 		s.setFull(fl, at)
+		s.settle(st, dir, at) // a tap's write of it has yet to begin
 	}
 	if st.replyAt.IsZero() && dir.Sender() != st.opener && length > 0 && !st.head[dir].Joined {
 		st.replyAt = at
@@ -710,6 +714,7 @@ func (s *Session) upd(dir Dir, at time.Time, sid, consumed, window uint32) Anoma
 	fl := &st.flow[dir.Reverse()] // a UPD reports on data flowing the other way
 	if consumed != fl.PeerConsumed {
 		st.watch.consumedAt[dir.Reverse()] = at.UnixNano() // its reader reads
+		s.settle(st, dir.Reverse(), at)
 		st.watch.heldFor[dir.Reverse()] = heldFor(fl, at)
 	}
 	fl.PeerConsumed, fl.PeerWindow, fl.HasUPD = consumed, window, true
@@ -731,6 +736,7 @@ func (s *Session) upd(dir Dir, at time.Time, sid, consumed, window uint32) Anoma
 		s.setFull(fl, time.Time{})
 	case fl.FullSince.IsZero() && s.version == 2 && !st.fin[dir.Reverse()] && !s.dirEnded[dir.Reverse()]:
 		s.setFull(fl, at) // a UPD that leaves the window full
+		s.settle(st, dir.Reverse(), at)
 	}
 	return 0
 }
@@ -744,7 +750,7 @@ func (s *Session) setFull(fl *Flow, since time.Time) {
 	case !was && !since.IsZero():
 		s.atWindow++
 	}
-	fl.FullSince = since
+	fl.FullSince, fl.leaving = since, false
 }
 
 // fold moves a stream out of the map into the summary at once, leaving its

@@ -525,6 +525,7 @@ func (s *Session) snapshot(withStreams bool, cutoff, now time.Time, stallAfter t
 
 // picture is snapshot's picture, reused where it can be. s.mu is held.
 func (s *Session) picture(withStreams bool, cutoff, now time.Time, stallAfter time.Duration, leaks int, marks *leakMarks) *SessionSnap {
+	s.settleFills(now)
 	if s.head == nil || s.headGen != s.gen {
 		s.head, s.headGen = s.header(), s.gen
 	}

@@ -60,9 +60,18 @@ type Flow struct {
 	// HasUPD reports whether the reader sent a UPD yet; before it the
 	// writer assumes InitialPeerWindow.
 	HasUPD bool
+	// leaving: the bytes that filled the window (stream.end) were, when
+	// last looked at, still in the tapped end's write to the connection,
+	// which a tap records as it begins (Session.Sent): the writer waits
+	// on that write, not on the window (Session.settle). In padding.
+	leaving bool
 	// FullSince is when the writer reached the window (in-flight bytes
 	// equal to it) and no UPD has opened it since; zero when it has room,
-	// or when the writer has sent FIN and writes no more.
+	// or when the writer has sent FIN and writes no more. At a tapped end
+	// that reports what of its writes has left it (Session.Sent), the
+	// writer reaches the window only once the bytes that filled it have
+	// left: FullSince is then the latest moment they were seen still in
+	// its write, at most an evaluation before they left.
 	FullSince time.Time
 }
 
@@ -94,15 +103,17 @@ func (f Flow) AtWindow() bool { return f.InFlight() >= 0 && f.free() <= 0 }
 
 // Stalled reports whether the writer is held back: it has been at the
 // window, with no UPD opening it and no FIN of its own, for at least after
-// by now.
+// by now. At a tapped end, not while the bytes that filled the window are
+// still in its write: its writer waits on that write.
 func (f Flow) Stalled(now time.Time, after time.Duration) bool {
-	return !f.FullSince.IsZero() && now.Sub(f.FullSince) >= after
+	return !f.FullSince.IsZero() && !f.leaving && now.Sub(f.FullSince) >= after
 }
 
 // heldFor returns how long (ns) fl's writer has been held at its window
-// at at, 0 if it is not.
+// at at, 0 if it is not, nor while the bytes that filled the window are
+// still in a tapped end's write.
 func heldFor(fl *Flow, at time.Time) int64 {
-	if fl.FullSince.IsZero() {
+	if fl.FullSince.IsZero() || fl.leaving {
 		return 0
 	}
 	return max(at.Sub(fl.FullSince).Nanoseconds(), 0)
@@ -147,7 +158,11 @@ type stream struct {
 	// bursts before its reader's FIN, packed in 32 bits (their count, to
 	// runBursts, the milliseconds they span, to 15, and the latest's
 	// millisecond), where the padding after flow was.
-	run    [2]uint32
+	run [2]uint32
+	// end is, per direction, its offset past the stream's latest data
+	// frame in it, modulo 2^32: the bytes that fill a window end there
+	// (Session.settle). 8 bytes: 512, Go's size class still.
+	end    [2]uint32
 	serial uint64      // the session's count of streams opened when this one was: a FrameRef's check
 	watch  streamWatch // the findings engine's: watch.go
 	// head is the first payload bytes of each direction (FirstBytes):

@@ -296,6 +296,12 @@ type sessionWatch struct {
 	// and finished: odd while one is in progress (WriteStarted, WriteDone),
 	// and moved on by two as one in progress moves bytes (WriteProgress).
 	writes [2]atomic.Uint64
+	// sent is, per direction a tap writes, one past the offset (counted
+	// as its frames' offsets are) up to which its writes have left it
+	// (Sent); 0 where nothing reports it: a capture, a direction the tap
+	// reads, the attach proxy, whose reads come from a writer that has
+	// sent them.
+	sent [2]atomic.Int64
 	// reads counts the tapped end's reads of each direction the same
 	// way (ReadStarted, ReadDone); 0 where nothing reports them.
 	reads [2]atomic.Uint64
@@ -341,6 +347,62 @@ func (s *Session) WriteDone(dir Dir) { s.w.writes[dir&1].Add(1) }
 // (SESSION_BLOCKED's clock starts again). One atomic add; called only
 // between WriteStarted and WriteDone, by the direction's writer.
 func (s *Session) WriteProgress(dir Dir) { s.w.writes[dir&1].Add(2) }
+
+// Sent tells the session that the tapped end's writes of direction dir
+// have left it up to offset off of the direction, counted as its frames'
+// offsets are (from the end of any prefix): a frame is recorded as its
+// write begins, and a big one (a yamux DATA frame of a whole 16 MiB
+// window) may take seconds of a slow path to go out. Its writer is held
+// by a full window (WINDOW_STALL) only once the bytes that filled it
+// have left: until then it waits on its own write. A tap calls it once
+// with 0 before its first write of the direction, then as its writes
+// move. One atomic store.
+func (s *Session) Sent(dir Dir, off int64) { s.w.sent[dir&1].Store(off + 1) }
+
+// settle notes whether the bytes that filled the window of st's
+// direction d (stream.end) are still in the tapped end's write, where a
+// tap reports what of its writes has left it (Sent): while they are
+// (Flow.leaving), its writer waits on that write, not on the window, and
+// is not held, and the window counts as reached no earlier than now
+// (Flow.FullSince); once they are found gone, the writer is held from
+// the latest moment they were seen still there. It returns leaving.
+// Nothing where nothing reports it, or the window is not full. s.mu is
+// held.
+func (s *Session) settle(st *stream, d Dir, now time.Time) bool {
+	fl := &st.flow[d&1]
+	if fl.FullSince.IsZero() {
+		return false
+	}
+	sent := s.w.sent[d&1].Load()
+	if sent == 0 {
+		return false
+	}
+	// Modulo 2^32, as stream.end: no write is 2 GiB.
+	switch pending := int32(st.end[d&1]-uint32(sent-1)) > 0; {
+	case pending:
+		if !fl.leaving || now.After(fl.FullSince) {
+			fl.leaving = true
+			fl.FullSince = later(fl.FullSince, now)
+			s.gen++ // the streams' picture shows it
+		}
+	case fl.leaving:
+		fl.leaving = false
+		s.gen++
+	}
+	return fl.leaving
+}
+
+// settleFills settles the full windows of s's streams at now (settle),
+// as a snapshot shows them. s.mu is held.
+func (s *Session) settleFills(now time.Time) {
+	if s.atWindow == 0 || s.w.sent[0].Load() == 0 && s.w.sent[1].Load() == 0 {
+		return
+	}
+	for st := range s.streams.all() {
+		s.settle(st, 0, now)
+		s.settle(st, 1, now)
+	}
+}
 
 // ReadStarted tells the session that the tapped end is about to read
 // bytes of direction dir from the connection; ReadDone that the read

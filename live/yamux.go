@@ -178,7 +178,7 @@ func (s *Session) RecordYamuxRef(dir Dir, at time.Time, f *yamux.Frame) FrameRef
 	s.counts.countYamux(dir, typ, payload)
 	switch typ {
 	case yamux.Data, yamux.WindowUpdate:
-		a = s.yamuxStream(dir, at, typ, flags, sid, length, f.Payload)
+		a = s.yamuxStream(dir, at, typ, flags, sid, length, f.Payload, f.Offset+f.Size())
 	case yamux.Ping:
 		s.untracked.Frames[dir]++
 		s.yamuxPing(dir, at, flags, length)
@@ -227,7 +227,8 @@ func (s *Session) RecordYamuxRef(dir Dir, at time.Time, f *yamux.Frame) FrameRef
 // yamuxStream applies a Data or WindowUpdate frame in yamux's order: a
 // SYN opens the stream, then ACK, FIN and RST change its state, then the
 // payload counts against the receiver's window or the delta grows it.
-func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux.Flags, sid, length uint32, payload []byte) Anomaly {
+// The frame ends at offset end of the direction.
+func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux.Flags, sid, length uint32, payload []byte, end int64) Anomaly {
 	var a Anomaly
 	var st *stream
 	if flags&yamux.SYN != 0 {
@@ -325,6 +326,7 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 			a = WindowExceeded
 		}
 		fl.Written += length
+		st.end[dir] = uint32(end)
 		// Data after the receiver's FIN is no problem in yamux: its Close
 		// is a half-close, and its reader still reads (no DATA_AFTER_CLOSE; yamux
 		// before v0.1.2 returns io.EOF from a Read after Close once nothing is
@@ -338,6 +340,7 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 		}
 		if fl.FullSince.IsZero() && fl.free() <= 0 && st.state.Live() && !st.fin[dir] && !s.dirEnded[dir] && !st.incomplete && !held {
 			s.setFull(fl, at)
+			s.settle(st, dir, at) // a tap's write of it has yet to begin
 		}
 	case yamux.WindowUpdate:
 		if flags&yamux.RST != 0 {
@@ -354,6 +357,7 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 			fl.PeerConsumed += length
 			if length > 0 {
 				st.watch.consumedAt[dir.Reverse()] = at.UnixNano() // its reader reads
+				s.settle(st, dir.Reverse(), at)
 				st.watch.heldFor[dir.Reverse()] = heldFor(fl, at)
 			}
 			// libp2p's go-yamux grows a window on any update, up to
@@ -374,6 +378,7 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 			// the window only now, and a writer held there says so no
 			// more, its next byte waiting for a window update.
 			s.setFull(fl, at)
+			s.settle(st, w, at)
 		}
 	}
 	return a

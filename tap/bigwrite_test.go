@@ -115,6 +115,11 @@ func bigWindowPair(t *testing.T, reg *live.Registry, rate int, server func(net.C
 // write to the connection has waited 1.0 s, with 1 stream open; stream 1
 // was sent 16 MiB — the server stopped reading the connection, or it (or the path to it)
 // takes the bytes far slower than the client writes them".
+// Nor does WINDOW_STALL open: the window a DATA frame fills is full only
+// once the frame has left the tapped end. Before, it was full as the
+// frame was decoded, at the start of its write: "WINDOW_STALL stream 1:
+// the client's writer has been held by a full 16 MiB window for 2.0 s"
+// while the path moved the frame out.
 func TestBigWriteSlowPathNotBlocked(t *testing.T) {
 	t.Parallel()
 	const size = 32 << 20
@@ -159,10 +164,17 @@ func TestBigWriteSlowPathNotBlocked(t *testing.T) {
 			}
 		}
 	}
-	// What else the engine said of the transfer, for the reader of -v.
+	// No window held the writer either: the window a DATA frame filled
+	// counts as full only once the frame has left the tapped end (Sent),
+	// not while its write moves it out. What else the engine said of the
+	// transfer is logged, for the reader of -v.
 	recs, _ := reg.Frames(live.Query{}, nil)
 	for _, r := range recs {
-		if r.Kind == live.FindingOpened && r.Finding.Code != live.CodeSessionBlocked {
+		switch {
+		case r.Kind != live.FindingOpened || r.Finding.Code == live.CodeSessionBlocked:
+		case r.Finding.Code == live.CodeWindowStall:
+			t.Errorf("WINDOW_STALL in a healthy transfer: %s", r.Finding.Text)
+		default:
 			t.Logf("opened: %s %s", r.Finding.Code, r.Finding.Text)
 		}
 	}
@@ -363,6 +375,90 @@ func TestWriteChunkCloseUnblocks(t *testing.T) {
 			}
 		case <-time.After(time.Minute):
 			t.Fatalf("Write %d still held a minute after Close", i+1)
+		}
+	}
+}
+
+// TestWindowStallBusySession: a tapped yamux client writes three streams
+// at once over a 4 MiB/s path, its 256 KiB windows the default, and the
+// server reads two of them and never the third. The tapped end's writes
+// move all along (the two read streams' data), yet the third stream's
+// writer is held by its full window, and WINDOW_STALL opens for it, in
+// main's words: the window counts as full once the frame that filled it
+// has left, whatever the writes after it carry. Not for the two streams
+// read.
+func TestWindowStallBusySession(t *testing.T) {
+	t.Parallel()
+	reg := live.New(live.Config{})
+	c, s := smuxtest.Conns(t)
+	cfg := func() *hyamux.Config {
+		cfg := hyamux.DefaultConfig()
+		cfg.EnableKeepAlive = false
+		cfg.LogOutput, cfg.Logger = nil, log.New(io.Discard, "", 0)
+		return cfg
+	}
+	cli, err := hyamux.Client(tap.Wrap(rateConn{c, 4 << 20}, live.Client, reg, "busy", tap.WithProtocol(tap.Yamux)), cfg())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := hyamux.Server(s, cfg())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cli.Close(); srv.Close(); wg.Wait() })
+	const unread = 3 // the third stream the client opens
+	wg.Go(func() {
+		for {
+			st, err := srv.AcceptStream()
+			if err != nil {
+				return
+			}
+			if st.StreamID() != unread {
+				wg.Go(func() { io.Copy(io.Discard, st) })
+			}
+		}
+	})
+	for range 3 {
+		st, err := cli.OpenStream()
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() {
+			buf := make([]byte, 32<<10)
+			for {
+				if _, err := st.Write(buf); err != nil {
+					return
+				}
+			}
+		})
+	}
+	fcfg := live.FindingsConfig{Churn: -1}
+	var stall *live.Finding
+	smuxtest.Eventually(t, "WINDOW_STALL of stream 3", func() bool {
+		time.Sleep(50 * time.Millisecond)
+		reg.Evaluate(time.Now(), fcfg)
+		for _, f := range reg.Snapshot().Findings {
+			if f.Code == live.CodeWindowStall && f.Stream == unread {
+				stall = f
+				return true
+			}
+		}
+		return false
+	})
+	t.Logf("%s", stall.Text)
+	if want := "stream 3: the client's writer has been held by a full 256 KiB window for "; !strings.HasPrefix(stall.Text, want) || stall.Dir != live.ClientToServer {
+		t.Errorf("dir %s, text %q, want c2s, %q…", stall.Dir.Code(), stall.Text, want)
+	}
+	if want := " — its reader, the server, is not reading, or has read less than half the window since its latest window update (yamux sends one only then)"; !strings.HasSuffix(stall.Text, want) {
+		t.Errorf("text %q, want …%q", stall.Text, want)
+	}
+	// The other streams were read all along: no stall of theirs, nor is
+	// the session blocked.
+	recs, _ := reg.Frames(live.Query{}, nil)
+	for _, r := range recs {
+		if r.Kind == live.FindingOpened && (r.Finding.Code == live.CodeWindowStall && r.Finding.Stream != unread || r.Finding.Code == live.CodeSessionBlocked) {
+			t.Errorf("opened: %s %s", r.Finding.Code, r.Finding.Text)
 		}
 	}
 }

@@ -41,7 +41,10 @@ import (
 // most writeChunk to the wrapped conn, no other Write between them, each
 // telling the session that the write moved bytes: a write is held
 // (SESSION_BLOCKED) only while it moves none, not while a slow path takes
-// seconds to move a whole yamux window written in one Write.
+// seconds to move a whole yamux window written in one Write. Each tells
+// it how far the write got too (live.Session.Sent): the frame a Write
+// records as it begins fills its stream's window, and holds its writer
+// there (WINDOW_STALL), only once it has left.
 type Conn struct {
 	net.Conn
 	sess *live.Session
@@ -179,6 +182,7 @@ func Wrap(c net.Conn, side live.Side, reg *live.Registry, label string, opts ...
 		peer:      live.Named(side.Sends().Reverse().Sender(), remote),
 	}
 	tc.out.keep = true
+	sess.Sent(side.Sends(), 0) // its writes report what left (Write)
 	if o.version != 0 {
 		tc.in.Expect(o.version)
 	}
@@ -387,7 +391,8 @@ func (c *Conn) Write(p []byte) (int, error) {
 	c.out.Feed(p, time.Time{})
 	c.wmu.Unlock()
 	c.out.WriteStarted() // a write that does not return: the peer stopped reading
-	n, err := c.send(p)
+	n, err := c.send(p, base)
+	c.out.Sent(base + int64(min(max(n, 0), len(p)))) // what left: a window it filled holds its writer from now
 	c.out.WriteDone(err != nil)
 	// A failure after this end's CloseWrite that the shutdown itself
 	// causes is its own (TCP's and a unix socket's EPIPE; an error of a
@@ -435,14 +440,16 @@ func (c *Conn) Write(p []byte) (int, error) {
 // less than 64 KiB/s.
 const writeChunk = 128 << 10
 
-// send writes p to the wrapped conn, a chunk at a time where p is longer
-// than writeChunk, telling the session after each chunk but the last
-// that the write moved bytes (Feeder.WriteProgress). It returns what the
-// wrapped conn's one Write of p would have: the bytes written up to the
-// first chunk written short or failed, with that chunk's error (a
-// deadline's, the closed conn's, a reset), nil for a short write without
-// one. smu is held.
-func (c *Conn) send(p []byte) (int, error) {
+// send writes p, fed at offset base, to the wrapped conn, a chunk at a
+// time where p is longer than writeChunk, telling the session after each
+// chunk but the last that the write moved bytes (Feeder.WriteProgress),
+// and how far (Feeder.Sent): the window a frame in p filled holds its
+// writer only once the frame has left. It returns what the wrapped
+// conn's one Write of p would have: the bytes written up to the first
+// chunk written short or failed, with that chunk's error (a deadline's,
+// the closed conn's, a reset), nil for a short write without one. smu is
+// held.
+func (c *Conn) send(p []byte, base int64) (int, error) {
 	if len(p) <= writeChunk {
 		return c.Conn.Write(p)
 	}
@@ -455,6 +462,7 @@ func (c *Conn) send(p []byte) (int, error) {
 		if err != nil || w < k || n == len(p) {
 			return n, err
 		}
+		c.out.Sent(base + int64(n))
 		c.out.WriteProgress()
 	}
 }

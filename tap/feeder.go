@@ -460,6 +460,16 @@ func (f *Feeder) WriteProgress() {
 	}
 }
 
+// Sent tells the session that the writes of the feeder's direction have
+// left the tapped end up to offset off of what it was fed (offset):
+// frames are recorded as a write begins, and WINDOW_STALL counts a
+// window as full only once the bytes that filled it have left
+// (live.Session.Sent). Frames count their offsets from the end of the
+// prefix, and so does the session.
+func (f *Feeder) Sent(off int64) {
+	f.sess.Sent(f.dir, max(off-f.skipped, 0))
+}
+
 // WriteDone ends what WriteStarted began, failed if the write returned
 // an error.
 func (f *Feeder) WriteDone(failed bool) {

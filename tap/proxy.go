@@ -816,6 +816,9 @@ func (p *Proxy) copyBuffered(dst io.Writer, src io.Reader, idle []byte, fd *Feed
 		if n > 0 {
 			base := fd.offset()
 			fd.Feed(buf[:n], time.Time{})
+			// No Sent: a frame is recorded once read whole, when its
+			// writer has sent it, and a window it filled holds that
+			// writer from then (live.Session.Sent is a tapped end's).
 			fd.WriteStarted() // a write that does not return: the receiver stopped reading
 			w, err := dst.Write(buf[:n])
 			fd.WriteDone(err != nil)
