@@ -673,7 +673,7 @@ func (s *Session) psh(dir Dir, at time.Time, sid uint32, length uint32, payload 
 	}
 	fl := &st.flow[dir]
 	fl.Written += length
-	st.end[dir] = uint32(end)
+	st.end[dir], fl.settled = uint32(end), false
 	// A capture that holds nothing of the reader's direction (Unseen)
 	// has none of its UPDs: the window is not known.
 	if s.version == 2 && fl.FullSince.IsZero() && fl.free() <= 0 && !st.fin[dir] && !s.dirEnded[dir] && !s.unseen[dir.Reverse()] {
@@ -750,7 +750,7 @@ func (s *Session) setFull(fl *Flow, since time.Time) {
 	case !was && !since.IsZero():
 		s.atWindow++
 	}
-	fl.FullSince, fl.leaving = since, false
+	fl.FullSince, fl.leaving, fl.settled = since, false, false
 }
 
 // fold moves a stream out of the map into the summary at once, leaving its

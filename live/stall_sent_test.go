@@ -47,4 +47,17 @@ func TestWindowStallFromSent(t *testing.T) {
 	if snap := reg.SnapshotWith(live.SnapshotOptions{Now: sec(7.1)}); snap.Stalls != 1 {
 		t.Errorf("%d stalled streams, want 1", snap.Stalls)
 	}
+	// Other streams' bytes go on leaving, 2 GiB and more past the stalled
+	// frame's end: the stall holds. Before, the distance, modulo 2^32,
+	// wrapped: the frame counted as still being written, the stall
+	// resolved, and opened again another 2 GiB on.
+	for i, gib := range []int64{1, 3, 5} {
+		sc.s.Sent(s2c, sc.off[s2c]+gib<<30)
+		at := 8 + float64(i)
+		reg.Evaluate(sec(at), cfg)
+		expect(t, reg, "+WINDOW_STALL") // the one opened, not resolved
+		if snap := reg.SnapshotWith(live.SnapshotOptions{Now: sec(at)}); snap.Stalls != 1 {
+			t.Errorf("%d GiB on: %d stalled streams, want 1", gib, snap.Stalls)
+		}
+	}
 }

@@ -65,6 +65,12 @@ type Flow struct {
 	// which a tap records as it begins (Session.Sent): the writer waits
 	// on that write, not on the window (Session.settle). In padding.
 	leaving bool
+	// settled: those bytes were found gone, and FullSince is fixed until
+	// the window is reached again or more bytes are recorded: the
+	// distance from stream.end to what has left, modulo 2^32, is not
+	// looked at again once other streams' bytes can have taken it past
+	// 2 GiB. In padding.
+	settled bool
 	// FullSince is when the writer reached the window (in-flight bytes
 	// equal to it) and no UPD has opened it since; zero when it has room,
 	// or when the writer has sent FIN and writes no more. At a tapped end

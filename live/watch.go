@@ -370,14 +370,16 @@ func (s *Session) Sent(dir Dir, off int64) { s.w.sent[dir&1].Store(off + 1) }
 // held.
 func (s *Session) settle(st *stream, d Dir, now time.Time) bool {
 	fl := &st.flow[d&1]
-	if fl.FullSince.IsZero() {
+	if fl.FullSince.IsZero() || fl.settled {
 		return false
 	}
 	sent := s.w.sent[d&1].Load()
 	if sent == 0 {
 		return false
 	}
-	// Modulo 2^32, as stream.end: no write is 2 GiB.
+	// Modulo 2^32, as stream.end: no write is 2 GiB, and once the bytes
+	// are found gone the flow is settled, not looked at again, so that
+	// what other streams send after cannot wrap the distance.
 	switch pending := int32(st.end[d&1]-uint32(sent-1)) > 0; {
 	case pending:
 		if !fl.leaving || now.After(fl.FullSince) {
@@ -386,8 +388,10 @@ func (s *Session) settle(st *stream, d Dir, now time.Time) bool {
 			s.gen++ // the streams' picture shows it
 		}
 	case fl.leaving:
-		fl.leaving = false
+		fl.leaving, fl.settled = false, true
 		s.gen++
+	default:
+		fl.settled = true
 	}
 	return fl.leaving
 }

@@ -326,7 +326,7 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 			a = WindowExceeded
 		}
 		fl.Written += length
-		st.end[dir] = uint32(end)
+		st.end[dir], fl.settled = uint32(end), false
 		// Data after the receiver's FIN is no problem in yamux: its Close
 		// is a half-close, and its reader still reads (no DATA_AFTER_CLOSE; yamux
 		// before v0.1.2 returns io.EOF from a Read after Close once nothing is
