@@ -125,7 +125,7 @@ type watchFlags struct {
 func (f *watchFlags) register(cmd *cobra.Command) {
 	fs := cmd.Flags()
 	fs.StringVarP(&f.output, "output", "o", "", "front end: tui, plain or json (default tui on a terminal, plain otherwise)")
-	fs.DurationVar(&f.duration, "duration", 0, "stop after this long, print the summary and exit 0 (0: run until q or ctrl+c); read exits 1 if no capture came by then, and plain or json output exits 1 if stdout did not take it within 2 s of the stop")
+	fs.DurationVar(&f.duration, "duration", 0, "stop after this long, print the summary and exit 0 (0: run until q or ctrl+c); read exits 1 if no capture came by then, and plain or json output exits 1 if stdout took nothing for 2 s after the stop")
 	fs.IntVar(&f.snaplen, "snaplen", live.DefaultSnaplen, "payload bytes kept per frame (0-65535)")
 	fs.IntVar(&f.history, "history", live.DefaultHistory, "frames kept in history; older ones still count")
 	fs.IntVar(&f.closed, "closed-streams", live.DefaultStreamBudget, "closed streams kept in detail, all sessions together (about 0.5 KB each; each session keeps a share); older ones still count")
@@ -395,15 +395,14 @@ func (f *watchFlags) watch(ctx context.Context, cmd *cobra.Command, s session) e
 				fmt.Fprintln(stderr, "muxtop:", line)
 			}
 		}
-		// Once the user stopped the run, a second signal exits at once,
-		// whatever the output does (main).
-		exitOnSecondSignal.Store(true)
 		o := f.closing(format, stop, s)
 		// Once the user stopped it, the system stops at once and the
-		// output has headless.Grace to take the rest: a stdout that
-		// takes nothing (a reader that stopped reading) holds up neither.
+		// output is waited for while it takes records, headless.Grace at
+		// most with none taken: a stdout that takes nothing (a reader that
+		// stopped reading) holds up neither.
 		// What it did not take is one line on stderr, and exit 1.
 		o.Hurry = userCtx.Done()
+		o.Cut = secondSignal // a second signal: give up on the output at once
 		o.Missed = missed
 		_, err = headless.Run(ctx, s.reg, stdout, o)
 		if errors.Is(err, syscall.EPIPE) {

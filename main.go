@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"sync/atomic"
 	"syscall"
 
 	"github.com/muxtop/muxtop/printable"
@@ -26,14 +25,15 @@ func main() {
 	os.Exit(code)
 }
 
-// exitOnSecondSignal is set by a front end whose stop a second signal may
-// cut short: plain and JSON output, whose stdout may take nothing more.
-// The UI, which must restore the terminal, is not.
-var exitOnSecondSignal atomic.Bool
+// secondSignal is closed at a second stop signal: a plain or JSON run
+// whose output is still finishing after the first gives up on it at once
+// (headless.Options.Cut) and exits 1 by its usual path, the --write file
+// and the rest closed whole. Nothing else heeds it: the UI must restore
+// the terminal, and a stop under way finishes.
+var secondSignal = make(chan struct{})
 
-// notifyContext is signal.NotifyContext, but for a second signal of sigs,
-// which exits at once, status 1, where exitOnSecondSignal is set: where
-// the first one's stop waits on an output that takes nothing.
+// notifyContext is signal.NotifyContext, but a second signal of sigs
+// closes secondSignal.
 func notifyContext(sigs ...os.Signal) (context.Context, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := make(chan os.Signal, 2) // the second is not dropped while the first is taken
@@ -41,11 +41,9 @@ func notifyContext(sigs ...os.Signal) (context.Context, func()) {
 	go func() { // lives as long as the process: stop ends the notifications, not it
 		<-c
 		cancel()
-		for range c {
-			if exitOnSecondSignal.Load() {
-				fmt.Fprintln(os.Stderr, "muxtop: a second signal: exiting at once, the output unfinished")
-				os.Exit(1)
-			}
+		<-c
+		close(secondSignal)
+		for range c { // a third and later: nothing more to do
 		}
 	}()
 	return ctx, func() { signal.Stop(c); cancel() }

@@ -36,25 +36,31 @@ func (f Format) String() string {
 // fewer than a quarter of the history ring are waiting.
 const Interval = 100 * time.Millisecond
 
-// Grace is how long Run lets the output finish once the user stopped the
-// run (Options.Hurry) and the watched system stopped: what stdout has not
-// taken by then is dropped (UnwrittenError).
+// Grace is how long Run waits, once the user stopped the run
+// (Options.Hurry) and the watched system stopped, for an output that has
+// taken no record: one that stopped reading. A slow reader that still
+// takes records is waited for; what a stalled one has not taken is
+// dropped (UnwrittenError).
 const Grace = 2 * time.Second
 
-// UnwrittenError is Run's error where the output did not take what was
-// left within the grace after the user stopped the run: a reader of
-// stdout that stopped reading.
+// UnwrittenError is Run's error where the output took no record for the
+// grace after the user stopped the run (a reader of stdout that stopped
+// reading), or a second signal cut it short (Options.Cut).
 type UnwrittenError struct {
 	// Records counts the history records not written whole: from the
 	// first the output had not taken to the run's last.
 	Records uint64
-	// Grace is how long the output was given.
+	// Grace is how long the output took nothing before Run gave up on it;
+	// 0 where a second signal cut it short.
 	Grace time.Duration
 }
 
 // Error says how many records stdout did not take.
 func (e *UnwrittenError) Error() string {
-	return fmt.Sprintf("stdout did not take the output within %v of the stop: %d records not written, nor the summary", e.Grace, e.Records)
+	if e.Grace == 0 {
+		return fmt.Sprintf("a second signal cut the output short: %d records not written, nor the summary", e.Records)
+	}
+	return fmt.Sprintf("stdout took nothing for %v after the stop: %d records not written, nor the summary", e.Grace, e.Records)
 }
 
 // errCut is the output's error once Run gave up on it.
@@ -241,8 +247,12 @@ type Options struct {
 	// means Run's ctx: a run whose system stopped by itself (a capture
 	// read whole) otherwise waits for its output as long as it takes.
 	Hurry <-chan struct{}
-	// Grace is the output's time after Hurry; 0 means Grace.
+	// Grace is how long, after Hurry, the output may take no record
+	// before Run gives up on it; 0 means Grace.
 	Grace time.Duration
+	// Cut, once closed after Hurry (a second signal), ends the grace at
+	// once: Run gives up on what the output has not taken.
+	Cut <-chan struct{}
 }
 
 // closing takes the capture's closing account, the same for every front
@@ -351,8 +361,9 @@ func Finish(w io.Writer, reg *live.Registry, o Options) (*live.Snapshot, error) 
 // The printing runs on a goroutine of its own, so that an output that
 // takes nothing (a reader of stdout that stopped reading) holds up
 // neither the stop nor the capture: once ctx is done the system stops at
-// once, and once o.Hurry is closed too the output has o.Grace to take
-// the rest; then Run returns an UnwrittenError, the printer's goroutine
+// once, and once o.Hurry is closed too the output is waited for as long
+// as it takes records, until it has taken none for o.Grace, or o.Cut is
+// closed; then Run returns an UnwrittenError, the printer's goroutine
 // left in its write until the write returns (it writes nothing more).
 func Run(ctx context.Context, reg *live.Registry, w io.Writer, o Options) (*live.Snapshot, error) {
 	if reg == nil {
@@ -390,20 +401,34 @@ func (p *Printer) run(ctx context.Context, o Options, tick time.Duration, wake b
 	if grace <= 0 {
 		grace = Grace
 	}
-	var late <-chan time.Time
+	giveUp := func() (*live.Snapshot, error) {
+		p.out.cut.Store(true)
+		last := p.reg.History().Next - 1
+		return nil, &UnwrittenError{Records: last - min(last, p.out.whole.Load()), Grace: grace}
+	}
+	// After Hurry the output's progress is looked at every grace/8: a
+	// record taken whole since restarts its grace.
+	var poll <-chan time.Time
+	var seen uint64 // the last record written whole at the latest look
+	var since time.Time
 	for {
 		select {
 		case r := <-done:
 			return r.snap, r.err
 		case <-hurry:
 			hurry = nil
-			t := time.NewTimer(grace)
+			t := time.NewTicker(max(grace/8, time.Microsecond))
 			defer t.Stop()
-			late = t.C
-		case <-late:
-			p.out.cut.Store(true)
-			last := p.reg.History().Next - 1
-			return nil, &UnwrittenError{Records: last - min(last, p.out.whole.Load()), Grace: grace}
+			poll, seen, since = t.C, p.out.whole.Load(), time.Now()
+		case now := <-poll:
+			if w := p.out.whole.Load(); w != seen {
+				seen, since = w, now
+			} else if now.Sub(since) >= grace {
+				return giveUp()
+			}
+		case <-o.Cut:
+			grace = 0
+			return giveUp()
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -135,5 +136,90 @@ func TestRunOutputTakesSome(t *testing.T) {
 				t.Errorf("%d records not written, want %d: all but the %d whole lines of the %d bytes taken", ue.Records, want, whole, len(w.took))
 			}
 		})
+	}
+}
+
+// slowWriter takes every write, each after a pause: a slow reader of
+// stdout that still reads (| ssh … 'cat > x', a heavy jq).
+type slowWriter struct {
+	pause time.Duration
+	took  bytes.Buffer
+}
+
+func (w *slowWriter) Write(b []byte) (int, error) {
+	time.Sleep(w.pause)
+	return w.took.Write(b)
+}
+
+// TestRunSlowOutputWaited: after the stop, an output that still takes
+// records is waited for however long the rest takes; the grace counts
+// only while it takes none. Here the rest takes over three times the
+// grace (a write of at most 4 KiB every 10 ms), and all of it, the
+// summary too, is written. Before, the grace was a deadline from the
+// stop: "Run: stdout did not take the output within 1s of the stop:
+// 6843 records not written, nor the summary, want nil".
+func TestRunSlowOutputWaited(t *testing.T) {
+	smuxtest.NoGoroutinesLeft(t)
+	reg := live.New(live.Config{History: live.Exactly(100_000)})
+	f := newRandFeeder(reg)
+	for range 10_000 {
+		f.next()
+	}
+	w := &slowWriter{pause: 10 * time.Millisecond}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // stopped before the printer wrote a thing
+	const grace = time.Second
+	start := time.Now()
+	_, err := Run(ctx, reg, w, Options{Format: JSON, Grace: grace})
+	if err != nil {
+		t.Fatalf("Run: %v, want nil", err)
+	}
+	if took := time.Since(start); took < 3*grace {
+		t.Fatalf("the output took %v, not past the grace three times over: the test proves nothing", took)
+	}
+	if !bytes.Contains(w.took.Bytes(), []byte(`{"type":"summary"`)) {
+		t.Errorf("no summary written")
+	}
+}
+
+// TestRunCutBySecondSignal: Options.Cut, closed (a second signal) while
+// the output takes nothing, ends the grace at once: Run returns an
+// UnwrittenError that says so, however long the grace.
+func TestRunCutBySecondSignal(t *testing.T) {
+	smuxtest.NoGoroutinesLeft(t)
+	reg := live.New(live.Config{History: live.Exactly(1000)})
+	f := newRandFeeder(reg)
+	w := newHeldWriter(0)
+	defer close(w.release)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cut := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		_, err := Run(ctx, reg, w, Options{Format: JSON, Grace: time.Hour, Cut: cut})
+		done <- err
+	}()
+	for held := false; !held; {
+		f.next()
+		select {
+		case <-w.held:
+			held = true
+		default:
+		}
+	}
+	cancel()
+	close(cut)
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return within 30 s of the cut, its grace an hour")
+	}
+	var ue *UnwrittenError
+	if !errors.As(err, &ue) || ue.Grace != 0 || ue.Records == 0 {
+		t.Fatalf("Run: %#v, want an UnwrittenError of a cut", err)
+	}
+	if want := "a second signal cut the output short: "; !strings.HasPrefix(ue.Error(), want) {
+		t.Errorf("%q, want it to begin %q", ue.Error(), want)
 	}
 }
