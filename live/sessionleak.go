@@ -454,8 +454,8 @@ func sessionLeakWhy(l *groupLeak, g *pileGroup, cfg *FindingsConfig) string {
 	if g.live == 0 {
 		return fmt.Sprintf("the piled-up sessions %s ended, closed or are in use again: none of the group's sessions is live and whole (%s)", where, counts)
 	}
-	return fmt.Sprintf("the piled-up sessions %s ended, closed or are in use again: %s; %d still piled, fewer than %d, the least it holds at (the threshold is %d), %s idle",
-		where, counts, g.piled, sessionLeakLow(cfg.SessionLeak), cfg.SessionLeak, plural(g.idle, "session"))
+	return fmt.Sprintf("the piled-up sessions %s ended, closed or are in use again: %s; %s still piled, fewer than %d, the least it holds at (the threshold is %d), %s idle",
+		where, counts, plural(g.piled, "separate dial"), sessionLeakLow(cfg.SessionLeak), cfg.SessionLeak, plural(g.idle, "session"))
 }
 
 // sessionLeakLow is the least pile an open SESSION_LEAK of threshold n

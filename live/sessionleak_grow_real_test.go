@@ -361,7 +361,7 @@ func TestSessionLeakResolvedEvidenceReal(t *testing.T) {
 				t.Fatalf("14 leaked, 5 of them then closed or used again: want one opened and resolved:%s", describeRecords(recs))
 			}
 			ev := res.Finding.Evidence
-			want := "; " + strconv.FormatUint(ev.Piled, 10) + " still piled, "
+			want := "; " + plural(ev.Piled, "separate dial") + " still piled, "
 			t.Logf("resolved: piled=%d count=%d: %s", ev.Piled, ev.Count, res.Detail)
 			if !strings.Contains(res.Detail, want) || !strings.Contains(res.Detail, plural(ev.Count, "session")+" idle") ||
 				!strings.Contains(res.Detail, "3 ended, 0 closed at one end, 2 used again") {

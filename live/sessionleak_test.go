@@ -60,7 +60,7 @@ func TestSessionLeakHoldsAndResolves(t *testing.T) {
 	}
 	ss[8].End(at.Add(time.Second), live.LocalClose, nil)
 	reg.Evaluate(at.Add(2*time.Second), cfg)
-	if open, detail := state(reg); open || detail != "the piled-up sessions from 10.0.0.7 to 10.0.0.1:9000 ended, closed or are in use again: 4 ended, 0 closed at one end, 0 used again; 7 still piled, fewer than 8, the least it holds at (the threshold is 10), 8 sessions idle" {
+	if open, detail := state(reg); open || detail != "the piled-up sessions from 10.0.0.7 to 10.0.0.1:9000 ended, closed or are in use again: 4 ended, 0 closed at one end, 0 used again; 7 separate dials still piled, fewer than 8, the least it holds at (the threshold is 10), 8 sessions idle" {
 		t.Errorf("7 piled: open %v, %q", open, detail)
 	}
 	// Under the threshold before the hold: it starts again.

@@ -85,7 +85,7 @@ func TestSessionLeakSmallThresholdHolds(t *testing.T) {
 	reg.Evaluate(at.Add(2*time.Second), cfg)
 	recs := pileRecords(reg)
 	last := recs[len(recs)-1]
-	want := "the piled-up sessions from 10.0.0.7 to 10.0.0.1:9000 ended, closed or are in use again: 2 ended, 0 closed at one end, 0 used again; 1 still piled, fewer than 2, the least it holds at (the threshold is 3), 2 sessions idle"
+	want := "the piled-up sessions from 10.0.0.7 to 10.0.0.1:9000 ended, closed or are in use again: 2 ended, 0 closed at one end, 0 used again; 1 separate dial still piled, fewer than 2, the least it holds at (the threshold is 3), 2 sessions idle"
 	if last.Kind != live.FindingResolved || last.Detail != want {
 		t.Errorf("1 piled: %v %q\nwant resolved, %q", last.Kind, last.Detail, want)
 	}
