@@ -122,11 +122,17 @@ func (t *leakTrend) stillFor(countOf func(leakSample) (int, bool)) time.Duration
 func (g growth) told() bool { return g.span >= trendMin }
 
 // steady reports whether the count has not changed for trendMin or
-// more: a growth that came all at once, a burst of leaks long over, is
-// then told as over, not as a rate that averages it across the span, which
-// reads as a leak still growing ("+12/s over the last 41s" of a count
-// unchanged for 35 s).
-func (g growth) steady() bool { return g.still >= trendMin }
+// more, and for at least as long as the span changed it before: a growth
+// that came all at once, a burst of leaks long over, is then told as
+// over, not as a rate that averages it across the span, which reads as a
+// leak still growing ("+12/s over the last 41s" of a count unchanged for
+// 35 s); a slow leak, a stream every 20 s, is still a rate between its
+// steps.
+// (As long to within a sample's interval: the samples' times are the
+// snapshots', a little off the second.)
+func (g growth) steady() bool {
+	return g.still >= trendMin && g.still >= g.span-g.still-trendEvery/2
+}
 
 // over names the growth's span: "the last minute", or "the last 20s".
 func (g growth) over() string {

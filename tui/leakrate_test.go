@@ -141,3 +141,42 @@ func TestLeakBurstSteady(t *testing.T) {
 	}
 	checkFits(t, m, 160, 45)
 }
+
+// TestLeakSlowStepsKeepRate: a slow leak, 3 streams every 20 s, holds
+// its count 19 s at a time: between its steps it is still a leak growing,
+// with a rate in the header, not "steady". Before (a reread of d080556):
+// the header dropped its rate and the detail said "steady: unchanged for
+// the last 10s, after +9 streams in the 50s before".
+func TestLeakSlowStepsKeepRate(t *testing.T) {
+	c := newCapture(live.Config{History: 10_000})
+	t0 := base.Add(-120 * time.Second)
+	c.now = t0
+	s := c.open("127.0.0.1:51234", "127.0.0.1:9000", t0)
+	m := c.model(t, 160, 45)
+	cfg := live.FindingsConfig{LeakAfter: 10 * time.Second, Churn: -1}
+	sid := uint32(3)
+	for i := 0; i <= 100; i++ {
+		at := t0.Add(time.Duration(i) * time.Second)
+		if i%20 == 0 {
+			for range 3 {
+				c.frame(s, live.ClientToServer, at, 1, decoder.SYN, sid, "", 0)
+				c.frame(s, live.ClientToServer, at, 1, decoder.PSH, sid, "GET /slow", 0)
+				c.frame(s, live.ServerToClient, at, 1, decoder.PSH, sid, "OK", 0)
+				sid += 2
+			}
+		}
+		c.now = at.Add(500 * time.Millisecond)
+		c.reg.Evaluate(c.now, cfg)
+		m = send(m, tickMsg{})
+	}
+	// 100 s in: the latest step 10 s ago became leaks as it came (steps
+	// at 60 and 80 s counted at 70 and 90 s), held since 90.5 s.
+	head := strings.Split(screenOf(m), "\n")[0]
+	if !growthRate.MatchString(head) {
+		t.Errorf("the header gives no rate for a leak growing a step every 20 s:\n%s", head)
+	}
+	m = press(m, "!")
+	if strings.Contains(screenOf(m), "steady:") || !strings.Contains(screenOf(m), "growing: +") {
+		t.Errorf("the LEAK's detail does not say it grows:\n%s", screenOf(m))
+	}
+}
