@@ -33,7 +33,7 @@ func appendMissedPlain(b []byte, seq, count uint64, at time.Time) []byte {
 		b = append(b, " to "...)
 		b = strconv.AppendUint(b, seq+count-1, 10)
 	}
-	return append(b, ") not printed: the output fell behind the history"...)
+	return append(b, ") not printed: the output fell behind the history, or the history never stored them (dropped)"...)
 }
 
 // appendPlain appends r as one line of text.
