@@ -215,8 +215,12 @@ func TestChurnSessionPerRequestReal(t *testing.T) {
 
 // TestChurnHealthyTwinReal: the same server and the same 25 requests
 // each, made as healthy clients make them — on one long-lived session, and
-// over a pool of four sessions — open no CHURN, while the sessions are up
-// and once they have all closed.
+// over a pool of four sessions, each closed by its client more than CHURN's
+// 10 s after its start — open no CHURN, while the sessions are up and once
+// they have all closed, at a threshold of the pool's size: a session
+// counted as short-lived would open it (closed at once, all six subtests
+// open it). At the default 20 no pool of four could, whatever the rule (a
+// reread).
 func TestChurnHealthyTwinReal(t *testing.T) {
 	for _, mux := range []string{"smux1", "smux2", "yamux"} {
 		for _, pool := range []int{1, 4} {
@@ -224,7 +228,8 @@ func TestChurnHealthyTwinReal(t *testing.T) {
 				t.Parallel()
 				reg := live.New(live.Config{})
 				addr := churnServer(t, reg, mux)
-				cfg := live.FindingsConfig{Churn: 20}
+				cfg := live.FindingsConfig{Churn: pool}
+				start := time.Now()
 				var ss []io.Closer
 				var calls []func()
 				for range pool {
@@ -235,6 +240,7 @@ func TestChurnHealthyTwinReal(t *testing.T) {
 					calls[i%pool]()
 				}
 				reg.Evaluate(time.Now(), cfg)
+				time.Sleep(time.Until(start.Add(10*time.Second + 500*time.Millisecond))) // long-lived: past CHURN's window
 				for _, s := range ss {
 					s.Close()
 				}
