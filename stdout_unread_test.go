@@ -95,7 +95,13 @@ func stdoutNotRead(t *testing.T, bin, command, stop string) {
 		n, err := unix.IoctlGetInt(int(rd.Fd()), unix.TIOCINQ)
 		return err == nil && n >= 4096
 	}
-	smuxtest.Eventually(t, "the pipe full", full)
+	// The demo's load starts seconds in on a loaded machine (ten
+	// parallel muxtop processes under test): a minute for the pipe.
+	for deadline := time.Now().Add(time.Minute); !full(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: the pipe not full a minute in: %s", command, errOut.String())
+		}
+	}
 	switch stop {
 	case "SIGTERM":
 		cmd.Process.Signal(syscall.SIGTERM)
