@@ -309,13 +309,14 @@ func TestSessionLeakLazyPoolReal(t *testing.T) {
 			var mu sync.Mutex
 			var maxPiled, reused uint64
 			dials, asks := 0, 0
+			var ranAt time.Time // when the pool made its last request
 			each := func(reg *live.Registry) {
 				piled, r := live.PileCounts(reg)
 				mu.Lock()
 				maxPiled, reused = max(maxPiled, piled), reused+r
 				mu.Unlock()
 			}
-			_, recs := pileRunEach(t, p, cfg, 9*time.Second, func(ctx context.Context, dial func() muxEnd) {
+			_, recs := pileRunUntil(t, p, cfg, pileOpenBy, func(ctx context.Context, dial func() muxEnd) {
 				pool := make([]muxEnd, 12)
 				for i := range 33 {
 					if i == 15 { // the server restarted: every session ended
@@ -333,13 +334,21 @@ func TestSessionLeakLazyPoolReal(t *testing.T) {
 					}
 					pileAsk(t, pool[k])
 					mu.Lock()
-					asks++
+					if asks++; asks == 33 {
+						ranAt = time.Now()
+					}
 					mu.Unlock()
 					if !pileWait(ctx, 180*time.Millisecond) {
 						return
 					}
 				}
-			}, each)
+			}, each, func(*live.Registry) bool {
+				// Its whole course, however slow the machine, and 3 s
+				// after, as the fixed 9 s run gave it on a quiet one.
+				mu.Lock()
+				defer mu.Unlock()
+				return asks == 33 && time.Since(ranAt) >= 3*time.Second
+			})
 			if len(recs) != 0 {
 				t.Errorf("a lazily redialed round-robin pool opened SESSION_LEAK:%s", describeRecords(recs))
 			}
@@ -390,7 +399,7 @@ func TestSessionLeakHoverReal(t *testing.T) {
 					}
 				}
 			}
-			_, recs := pileRunEach(t, p, cfg, 9*time.Second, func(ctx context.Context, dial func() muxEnd) {
+			_, recs := pileRunUntil(t, p, cfg, pileOpenBy, func(ctx context.Context, dial func() muxEnd) {
 				pileAsk(t, dial()) // the control session, idle from here
 				if !pileWait(ctx, 400*time.Millisecond) {
 					return
@@ -419,7 +428,7 @@ func TestSessionLeakHoverReal(t *testing.T) {
 					cycles++
 					mu.Unlock()
 				}
-			}, each)
+			}, each, func(*live.Registry) bool { mu.Lock(); defer mu.Unlock(); return cycles == 5 }) // its whole course, however slow the machine
 			pileNoFlap(t, recs)
 			mu.Lock()
 			defer mu.Unlock()
