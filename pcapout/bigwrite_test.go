@@ -15,27 +15,6 @@ import (
 	"github.com/muxtop/muxtop/tap"
 )
 
-// pacedConn writes at most rate bytes a second, 32 KiB at a time: a slow
-// path beneath a tap.
-type pacedConn struct {
-	net.Conn
-	rate int
-}
-
-func (c pacedConn) Write(p []byte) (int, error) {
-	n := 0
-	for n < len(p) {
-		k := min(32<<10, len(p)-n)
-		time.Sleep(time.Duration(k) * time.Second / time.Duration(c.rate))
-		w, err := c.Conn.Write(p[n : n+k])
-		n += w
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
-}
-
 // TestBigWriteNoZeroWindow: a tapped hashicorp/yamux client with 16 MiB
 // stream windows sends 32 MiB over a 32 MiB/s path to a server that reads
 // all along, recorded to a file. yamux writes a DATA frame's payload, up
@@ -61,7 +40,7 @@ func TestBigWriteNoZeroWindow(t *testing.T) {
 		cfg.LogOutput, cfg.Logger = nil, log.New(io.Discard, "", 0)
 		return cfg
 	}
-	cli, err := hyamux.Client(tap.Wrap(pacedConn{c, 32 << 20}, live.Client, reg, "paced", tap.WithProtocol(tap.Yamux), tap.Record(w)), cfg())
+	cli, err := hyamux.Client(tap.Wrap(smuxtest.PacedConn{Conn: c, Rate: 32 << 20}, live.Client, reg, "paced", tap.WithProtocol(tap.Yamux), tap.Record(w)), cfg())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,28 +20,6 @@ import (
 	"github.com/muxtop/muxtop/tap"
 )
 
-// rateConn writes at most rate bytes a second, 32 KiB at a time, as a
-// slow path does: beneath a tap, what the tapped end's writes go out
-// through.
-type rateConn struct {
-	net.Conn
-	rate int
-}
-
-func (c rateConn) Write(p []byte) (int, error) {
-	n := 0
-	for n < len(p) {
-		k := min(32<<10, len(p)-n)
-		time.Sleep(time.Duration(k) * time.Second / time.Duration(c.rate))
-		w, err := c.Conn.Write(p[n : n+k])
-		n += w
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
-}
-
 // biggest notes the longest Write through it: above a tap, the longest
 // the tapped end asked for.
 type biggest struct {
@@ -80,7 +58,7 @@ func (c *stopAfter) Read(p []byte) (int, error) {
 
 // bigWindowPair is a real hashicorp/yamux pair with 16 MiB stream
 // windows over loopback TCP, its client tapped over a path of rate bytes
-// a second (rateConn, beneath the tap), its server's conn wrapped by
+// a second (smuxtest.PacedConn, beneath the tap), its server's conn wrapped by
 // server. The client's writes above the tap go through the returned
 // biggest.
 func bigWindowPair(t *testing.T, reg *live.Registry, rate int, server func(net.Conn) net.Conn) (cli, srv *hyamux.Session, above *biggest) {
@@ -93,7 +71,7 @@ func bigWindowPair(t *testing.T, reg *live.Registry, rate int, server func(net.C
 		cfg.LogOutput, cfg.Logger = nil, log.New(io.Discard, "", 0)
 		return cfg
 	}
-	above = &biggest{Conn: tap.Wrap(rateConn{c, rate}, live.Client, reg, "slow", tap.WithProtocol(tap.Yamux))}
+	above = &biggest{Conn: tap.Wrap(smuxtest.PacedConn{Conn: c, Rate: rate}, live.Client, reg, "slow", tap.WithProtocol(tap.Yamux))}
 	cli, err := hyamux.Client(above, cfg())
 	if err != nil {
 		t.Fatal(err)
@@ -397,7 +375,7 @@ func TestWindowStallBusySession(t *testing.T) {
 		cfg.LogOutput, cfg.Logger = nil, log.New(io.Discard, "", 0)
 		return cfg
 	}
-	cli, err := hyamux.Client(tap.Wrap(rateConn{c, 4 << 20}, live.Client, reg, "busy", tap.WithProtocol(tap.Yamux)), cfg())
+	cli, err := hyamux.Client(tap.Wrap(smuxtest.PacedConn{Conn: c, Rate: 4 << 20}, live.Client, reg, "busy", tap.WithProtocol(tap.Yamux)), cfg())
 	if err != nil {
 		t.Fatal(err)
 	}
