@@ -24,6 +24,12 @@ func leakingAt(t *testing.T, w, h, secs int) (Model, *capture) {
 // leakingAfter is leakingAt with leakAfter for LeakAfter.
 func leakingAfter(t *testing.T, w, h, secs int, leakAfter time.Duration) (Model, *capture) {
 	t.Helper()
+	return leakingBy(t, w, h, secs, leakAfter, func(int) int { return 3 })
+}
+
+// leakingBy is leakingAfter leaking perSecond(i) streams in second i.
+func leakingBy(t *testing.T, w, h, secs int, leakAfter time.Duration, perSecond func(i int) int) (Model, *capture) {
+	t.Helper()
 	c := newCapture(live.Config{History: 10_000})
 	t0 := base.Add(-time.Duration(secs) * time.Second)
 	c.now = t0
@@ -33,7 +39,7 @@ func leakingAfter(t *testing.T, w, h, secs int, leakAfter time.Duration) (Model,
 	sid := uint32(3) // smux's client opens 3 first
 	for i := 0; i <= secs; i++ {
 		at := t0.Add(time.Duration(i) * time.Second)
-		for k := range 3 {
+		for k := range perSecond(i) {
 			f := at.Add(time.Duration(k) * time.Millisecond)
 			c.frame(s, live.ClientToServer, f, 1, decoder.SYN, sid, "", 0)
 			c.frame(s, live.ClientToServer, f, 1, decoder.PSH, sid, "GET /slow", 0)
@@ -109,25 +115,12 @@ func TestLeakGrowthRateNeedsTime(t *testing.T) {
 // last 44s" and the detail "growing: +400 streams in the last 34s,
 // +12/s" of a count unchanged for 30 s.
 func TestLeakBurstSteady(t *testing.T) {
-	c := newCapture(live.Config{History: 10_000})
-	t0 := base.Add(-60 * time.Second)
-	c.now = t0
-	s := c.open("127.0.0.1:51234", "127.0.0.1:9000", t0)
-	m := c.model(t, 160, 45)
-	cfg := live.FindingsConfig{LeakAfter: 10 * time.Second, Churn: -1}
-	sid := uint32(3)
-	for i := 1; i <= 45; i++ {
-		at := t0.Add(time.Duration(i) * time.Second)
-		for range 100 * min(max(6-i, 0), 1) { // 100 a second in the first 5 s
-			c.frame(s, live.ClientToServer, at, 1, decoder.SYN, sid, "", 0)
-			c.frame(s, live.ClientToServer, at, 1, decoder.PSH, sid, "GET /slow", 0)
-			c.frame(s, live.ServerToClient, at, 1, decoder.PSH, sid, "OK", 0)
-			sid += 2
+	m, _ := leakingBy(t, 160, 45, 45, 10*time.Second, func(i int) int {
+		if i >= 1 && i <= 5 {
+			return 100 // 100 a second in the first 5 s, nothing after
 		}
-		c.now = at.Add(500 * time.Millisecond)
-		c.reg.Evaluate(c.now, cfg)
-		m = send(m, tickMsg{})
-	}
+		return 0
+	})
 	head := strings.Split(screenOf(m), "\n")[0]
 	if !regexp.MustCompile(`4[0-9][0-9] suspected leaks`).MatchString(head) {
 		t.Fatalf("no burst of suspected leaks in the header:\n%s", screenOf(m))
@@ -148,27 +141,12 @@ func TestLeakBurstSteady(t *testing.T) {
 // the header dropped its rate and the detail said "steady: unchanged for
 // the last 10s, after +9 streams in the 50s before".
 func TestLeakSlowStepsKeepRate(t *testing.T) {
-	c := newCapture(live.Config{History: 10_000})
-	t0 := base.Add(-120 * time.Second)
-	c.now = t0
-	s := c.open("127.0.0.1:51234", "127.0.0.1:9000", t0)
-	m := c.model(t, 160, 45)
-	cfg := live.FindingsConfig{LeakAfter: 10 * time.Second, Churn: -1}
-	sid := uint32(3)
-	for i := 0; i <= 100; i++ {
-		at := t0.Add(time.Duration(i) * time.Second)
+	m, _ := leakingBy(t, 160, 45, 100, 10*time.Second, func(i int) int {
 		if i%20 == 0 {
-			for range 3 {
-				c.frame(s, live.ClientToServer, at, 1, decoder.SYN, sid, "", 0)
-				c.frame(s, live.ClientToServer, at, 1, decoder.PSH, sid, "GET /slow", 0)
-				c.frame(s, live.ServerToClient, at, 1, decoder.PSH, sid, "OK", 0)
-				sid += 2
-			}
+			return 3
 		}
-		c.now = at.Add(500 * time.Millisecond)
-		c.reg.Evaluate(c.now, cfg)
-		m = send(m, tickMsg{})
-	}
+		return 0
+	})
 	// 100 s in: the latest step 10 s ago became leaks as it came (steps
 	// at 60 and 80 s counted at 70 and 90 s), held since 90.5 s.
 	head := strings.Split(screenOf(m), "\n")[0]
