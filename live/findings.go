@@ -1099,6 +1099,13 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 	e.cands, e.excused, e.changes = e.cands[:0], e.excused[:0], e.changes[:0]
 	switch {
 	case !s.ended:
+		// Whether the bytes that filled a window have left, once, before
+		// any condition looks at it: UNANSWERED asks whether a writer is
+		// held (Flow.Stalled) before WINDOW_STALL's walk settled the flow,
+		// and saw it as the previous evaluation left it, the bytes still
+		// leaving: it held on beside the stall it should have handed over
+		// to (ci85: "+UNANSWERED +WINDOW_STALL +WINDOW_STALL").
+		s.settleFills(now)
 		e.cands = s.candidates(e.cands, &e.excused, now, ns, cfg)
 		if s.unseen != [2]bool{} {
 			e.cands = s.dropUnseen(e.cands)

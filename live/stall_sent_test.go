@@ -61,3 +61,40 @@ func TestWindowStallFromSent(t *testing.T) {
 		}
 	}
 }
+
+// TestUnansweredHandsOverFromSent: a tapped smux v2 client asks on
+// stream 3, which the server never answers while it answers stream 1,
+// and fills stream 3's window with a frame its write is still moving out
+// at the first evaluation: UNANSWERED opens (the window filled well after
+// the stream waited UnansweredAfter). The frame then leaves, and once the
+// window has held the writer StallAfter, one evaluation hands the stream
+// over: -UNANSWERED, in the words of the hand-over, and +WINDOW_STALL.
+// Before, UNANSWERED looked at the flow as the previous evaluation had
+// left it, the frame still leaving, and did not resolve: ci85's
+// "+UNANSWERED +WINDOW_STALL +WINDOW_STALL" of
+// TestUnansweredHandsOverRealSmux, whose first evaluation came while the
+// client's tap was still writing under -race.
+func TestUnansweredHandsOverFromSent(t *testing.T) {
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 2)
+	sc.s.Sent(c2s, 0)
+	sc.feedAt(sec(0), syn(c2s, 1), psh(c2s, 1, "ECHO"), syn(c2s, 3), psh(c2s, 3, "PUT "))
+	sc.s.Sent(c2s, sc.off[c2s])
+	sc.feedAt(sec(0.01), psh(s2c, 1, "ECHO"))
+	before := sc.off[c2s]
+	var fill []wire
+	for range 4 {
+		fill = append(fill, psh(c2s, 3, strings.Repeat("x", 65535)))
+	}
+	sc.feedAt(sec(0.1), fill...)
+	sc.s.Sent(c2s, before+1000) // the frames still going out
+	cfg := live.FindingsConfig{UnansweredAfter: 50 * time.Millisecond, StallAfter: 2 * time.Second, LeakAfter: time.Hour, Churn: -1}
+	reg.Evaluate(sec(0.2), cfg)
+	expect(t, reg, "+UNANSWERED")
+	sc.s.Sent(c2s, sc.off[c2s]) // they have left
+	reg.Evaluate(sec(2.3), cfg)
+	recs := expect(t, reg, "+UNANSWERED", "-UNANSWERED", "+WINDOW_STALL")
+	if want := "stream 3, still unanswered, is WINDOW_STALL's now: the client's writer is held by a full window, which the server has not read from"; recs[1].Detail != want {
+		t.Errorf("resolution:\n  %q\nwant\n  %q", recs[1].Detail, want)
+	}
+}
