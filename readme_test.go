@@ -41,16 +41,7 @@ func TestREADMEGetsABinary(t *testing.T) {
 // read and sniff give it with every optional figure present, is named in
 // the README's NDJSON table, in the summary row's status.
 func TestStatusKeysInREADME(t *testing.T) {
-	b, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var row string
-	for l := range strings.Lines(string(b)) {
-		if strings.HasPrefix(l, "| `summary` | ") {
-			row = l
-		}
-	}
+	row := summaryRow(t)
 	_, status, ok := strings.Cut(row, "`status` (")
 	if !ok {
 		t.Fatalf("the README's NDJSON table has no summary row with a status:\n%s", row)
@@ -149,16 +140,7 @@ func TestREADMELiveSnippetIsTheExample(t *testing.T) {
 // stopped before the capture's end) was not: "the README's summary row
 // does not name read's progress \"stopped early\"".
 func TestReadProgressInREADME(t *testing.T) {
-	b, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var row string
-	for l := range strings.Lines(string(b)) {
-		if strings.HasPrefix(l, "| `summary` | ") {
-			row = l
-		}
-	}
+	row := summaryRow(t)
 	rd := pcap.NewReader(pcap.Config{Registry: live.New(live.Config{})})
 	states := map[string]func(*readSystem){
 		"reading": func(*readSystem) {},
@@ -174,4 +156,21 @@ func TestReadProgressInREADME(t *testing.T) {
 			t.Errorf("the README's summary row does not name read's progress %q (%s)", progress, name)
 		}
 	}
+}
+
+// summaryRow returns the README's NDJSON table row of the summary record,
+// the last line that begins it; "" if there is none.
+func summaryRow(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var row string
+	for l := range strings.Lines(string(b)) {
+		if strings.HasPrefix(l, "| `summary` | ") {
+			row = l
+		}
+	}
+	return row
 }

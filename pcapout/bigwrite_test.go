@@ -48,21 +48,7 @@ func TestBigWriteNoZeroWindow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := make(chan int64, 1)
-	go func() {
-		st, err := srv.AcceptStream()
-		if err != nil {
-			got <- -1
-			return
-		}
-		n, _ := io.Copy(io.Discard, st)
-		got <- n
-	}()
-	st, err := cli.OpenStream()
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { st.Write(make([]byte, size)); st.Close() }()
+	got := smuxtest.YamuxTransfer(t, cli, srv, size)
 	select {
 	case n := <-got:
 		if n != size {

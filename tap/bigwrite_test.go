@@ -105,21 +105,7 @@ func TestBigWriteSlowPathNotBlocked(t *testing.T) {
 	cli, srv, above := bigWindowPair(t, reg, 8<<20, func(c net.Conn) net.Conn { return c })
 	defer srv.Close()
 	defer cli.Close()
-	got := make(chan int64, 1)
-	go func() {
-		st, err := srv.AcceptStream()
-		if err != nil {
-			got <- -1
-			return
-		}
-		n, _ := io.Copy(io.Discard, st)
-		got <- n
-	}()
-	st, err := cli.OpenStream()
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { st.Write(make([]byte, size)); st.Close() }()
+	got := smuxtest.YamuxTransfer(t, cli, srv, size)
 	cfg := live.FindingsConfig{BlockedAfter: time.Second, Churn: -1}
 	deadline := time.Now().Add(2 * time.Minute)
 	var blocked []string

@@ -1,8 +1,12 @@
 package smuxtest
 
 import (
+	"io"
 	"net"
+	"testing"
 	"time"
+
+	hyamux "github.com/hashicorp/yamux"
 )
 
 // PacedConn writes at most Rate bytes a second, 32 KiB at a time: a slow
@@ -25,4 +29,28 @@ func (c PacedConn) Write(p []byte) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// YamuxTransfer sends size bytes on one new stream of cli, closed after
+// them, which srv accepts and reads to its end: a transfer over a slow
+// path (PacedConn) for the tests of big writes. The channel gets the
+// bytes srv read, -1 if it accepted no stream.
+func YamuxTransfer(t testing.TB, cli, srv *hyamux.Session, size int64) <-chan int64 {
+	t.Helper()
+	got := make(chan int64, 1)
+	go func() {
+		st, err := srv.AcceptStream()
+		if err != nil {
+			got <- -1
+			return
+		}
+		n, _ := io.Copy(io.Discard, st)
+		got <- n
+	}()
+	st, err := cli.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { st.Write(make([]byte, size)); st.Close() }()
+	return got
 }
