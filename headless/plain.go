@@ -168,9 +168,28 @@ func appendAnomalyPlain(b []byte, r *live.Record, reaction string) []byte {
 	return append(b, ']')
 }
 
+// capturedWhen says when a capture that ended at end and lasted d ran, by
+// the date and clock its records are stamped with, for the summary's
+// first line: ", 2026-12-07 08:00:48.593 to 08:00:50.604 UTC", the date
+// once where both ends fall on one day; "" where the end is not known.
+// The frame lines carry the time of day alone, as tcpdump's do: a run
+// that crosses midnight, or output read days later, needs the date.
+func capturedWhen(end time.Time, d time.Duration) string {
+	if end.IsZero() {
+		return ""
+	}
+	start := end.Add(-d)
+	const day, clock = "2006-01-02 ", "15:04:05.000"
+	last := clock + " MST"
+	if start.Format(day) != end.Format(day) {
+		last = day + last
+	}
+	return ", " + start.Format(day+clock) + " to " + end.Format(last)
+}
+
 // WriteSummary writes s for a person to read.
 func WriteSummary(w io.Writer, s Summary) {
-	fmt.Fprintf(w, "muxtop summary: %s captured\n", s.Duration.Round(time.Millisecond))
+	fmt.Fprintf(w, "muxtop summary: %s captured%s\n", s.Duration.Round(time.Millisecond), capturedWhen(s.At, s.Duration))
 	// Live, but one end has closed its side (or a pipe whole): not as
 	// live as the rest.
 	var closed string
