@@ -1022,6 +1022,12 @@ const (
 	stillFor = 50 * time.Millisecond
 )
 
+// Evaluations returns how many evaluations of the findings (Evaluate)
+// have finished: it stands still where nothing evaluates them, as in a
+// service that taps its connections and never runs metrics.Diagnose,
+// whose findings then stay none whatever its streams do.
+func (r *Registry) Evaluations() uint64 { return r.eng.done.Load() }
+
 // Evaluate brings the findings up to date at time now: it opens those
 // whose condition holds and resolves those whose condition no longer
 // does, each with a history record (FindingOpened, FindingResolved), and

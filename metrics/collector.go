@@ -170,7 +170,7 @@ type descs struct {
 	streamsLeak, streamsStalled, oldestStream                       *prometheus.Desc
 	frames, bytes, unparsed                                         *prometheus.Desc
 	violations, anomalies, findingsOpen, findingsOpened             *prometheus.Desc
-	findingsResolved                                                *prometheus.Desc
+	findingsResolved, evaluations                                   *prometheus.Desc
 	latency, dropped, outputMissed                                  *prometheus.Desc
 	goAways, pingRTT                                                *prometheus.Desc
 	upDials, upFailures                                             *prometheus.Desc
@@ -210,6 +210,7 @@ func newDescs(o Options) descs {
 		findingsOpen:     d("findings_open", "Findings open now, by code and severity (as of the latest evaluation; at a run's end, those still holding as muxtop stopped watching too).", "code", "severity"),
 		findingsOpened:   d("findings_opened_total", "Findings opened, by code and the severity each opened with: one whose severity changes later (a PROTOCOL finding whose other end answered in the same protocol) stays counted under its first; findings_open has the current.", "code", "severity"),
 		findingsResolved: d("findings_resolved_total", "Findings resolved, by code and the severity each had as it resolved (not those muxtop's own stop resolved, which findings_open counts at a run's end).", "code", "severity"),
+		evaluations:      d("findings_evaluations_total", "Evaluations of the findings so far (muxtop's own every 100 ms; in a service's process, metrics.Diagnose's): it stands still where nothing evaluates them, and every findings and leak gauge then reads 0 whatever the streams do."),
 		latency:          d("first_reply_latency_seconds", "Time from a stream's SYN to the first data from the side that did not open it."),
 		dropped:          d("history_dropped_records_total", "Frame records never stored in history (a feeder lapped by the ring); their frames still count."),
 		outputMissed:     d("output_missed_records_total", "Records the plain or JSON output did not print: evicted from history before it could (it fell behind: a slow reader of stdout), or never stored (history_dropped_records_total). Each gap is a missed record in the output."),
@@ -235,7 +236,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	d := &c.d
 	for _, x := range []*prometheus.Desc{d.sessionsOpened, d.sessionsLive, d.sessionsEnded,
 		d.streamsOpened, d.streamsClosed, d.streamsEnded, d.streamsOpen, d.streamsLeak, d.streamsStalled, d.oldestStream,
-		d.frames, d.bytes, d.unparsed, d.violations, d.anomalies, d.findingsOpen, d.findingsOpened, d.findingsResolved, d.latency, d.dropped,
+		d.frames, d.bytes, d.unparsed, d.violations, d.anomalies, d.findingsOpen, d.findingsOpened, d.findingsResolved, d.evaluations, d.latency, d.dropped,
 		d.goAways, d.pingRTT} {
 		ch <- x
 	}
@@ -329,6 +330,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(d.streamsClosed, snap.StreamsTotal-uint64(snap.OpenStreams)-ended)
 	counter(d.streamsEnded, ended)
 	gauge(d.streamsOpen, float64(snap.OpenStreams))
+	counter(d.evaluations, c.reg.Evaluations())
 	gauge(d.streamsLeak, float64(snap.Leaks)) // the open LEAK findings' count, as the TUI and the summary show it
 	gauge(d.streamsStalled, float64(snap.Stalls))
 	gauge(d.oldestStream, age(now, snap.OldestOpen))

@@ -168,3 +168,34 @@ func TestDiagnoseAlikeConfigsShare(t *testing.T) {
 		stop()
 	}
 }
+
+// TestEvaluationsTellWhetherDiagnosed: a service that taps its
+// connections and exports the collector but never runs Diagnose has
+// findings gauges at 0 whatever leaks, which looked healthy (the SRE
+// review: "nothing says whether Diagnose runs"): its
+// muxtop_findings_evaluations_total stands still at 0, while the same
+// leak under Diagnose opens a LEAK and the counter grows, which
+// MuxtopNotDiagnosing watches.
+func TestEvaluationsTellWhetherDiagnosed(t *testing.T) {
+	smuxtest.NoGoroutinesLeft(t)
+	const evals = "muxtop_findings_evaluations_total"
+	blind := live.New(live.Config{})
+	leakyPair(t, blind)()
+	time.Sleep(300 * time.Millisecond) // longer than the leak threshold below
+	if got := scrape(t, metrics.NewCollector(blind, metrics.Options{})); got[evals] != 0 || got[`muxtop_findings_open{code=LEAK,severity=warning}`] != 0 {
+		t.Errorf("undiagnosed: %s %v and LEAK open %v, want 0 and 0", evals, got[evals], got[`muxtop_findings_open{code=LEAK,severity=warning}`])
+	}
+	reg := live.New(live.Config{})
+	leakyPair(t, reg)()
+	stop := metrics.Diagnose(reg, live.FindingsConfig{LeakAfter: 100 * time.Millisecond})
+	defer stop()
+	c := metrics.NewCollector(reg, metrics.Options{})
+	var first float64
+	smuxtest.Eventually(t, "the LEAK under Diagnose, and its evaluations counted", func() bool {
+		got := scrape(t, c)
+		if first == 0 {
+			first = got[evals]
+		}
+		return got[`muxtop_findings_open{code=LEAK,severity=warning}`] == 1 && first > 0 && got[evals] > first
+	})
+}
