@@ -309,7 +309,7 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 		var oldest [2]*stream
 		n := 0
 		for st := wl.head; st != nil && n < maxWalk && st.watch.first <= cutoff; st, n = st.watch.links[waitList].next, n+1 {
-			if !awaitsAnswer(st, cutoff, quiet, now, cfg) || acceptedSpoke(st, w.acceptedTo, w.lastAt) {
+			if !s.awaitsAnswer(st, cutoff, quiet, now, cfg) || acceptedSpoke(st, w.acceptedTo, w.lastAt) {
 				continue // accepted: its handler's silence, LEAK's (leakExcuses.unanswers)
 			}
 			es.countUnanswered(st)
@@ -789,8 +789,8 @@ func (s *Session) lateCandidates(cs []candidate, ns int64, unread [2]bool) []can
 // writers held (audit1's stall2.pcap) had DirectionEnded clear the
 // holds, and its streams, which the server had accepted and not read,
 // opened a critical UNANSWERED, "the server is not accepting them",
-// 40 ms after its FIN.
-func awaitsAnswer(st *stream, cutoff int64, quiet bool, now time.Time, cfg *FindingsConfig) bool {
+// 40 ms after its FIN. s.mu is held.
+func (s *Session) awaitsAnswer(st *stream, cutoff int64, quiet bool, now time.Time, cfg *FindingsConfig) bool {
 	d := st.opener.Sends()
 	fl := &st.flow[d]
 	if !st.watch.listed[waitList] || !asks(st) || st.watch.asked > cutoff || quiet && st.lastWrite() > cutoff {
@@ -799,6 +799,13 @@ func awaitsAnswer(st *stream, cutoff int64, quiet bool, now time.Time, cfg *Find
 	if fl.FullSince.IsZero() {
 		return !st.heldAtEnd[d]
 	}
+	// Whether the bytes that filled the window have left, as of now, as
+	// WINDOW_STALL's walk settles it later in the same evaluation (settle
+	// is the same at the same now): without it, the flow was read as
+	// the previous evaluation left it, the bytes still leaving and the
+	// writer not held, and UNANSWERED held on beside the WINDOW_STALL it
+	// hands over to (ci85: "+UNANSWERED +WINDOW_STALL +WINDOW_STALL").
+	s.settle(st, d, now)
 	return fl.FullSince.UnixNano() > st.watch.asked+int64(cfg.UnansweredAfter) && !fl.Stalled(now, cfg.StallAfter)
 }
 

@@ -1105,13 +1105,6 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 	e.cands, e.excused, e.changes = e.cands[:0], e.excused[:0], e.changes[:0]
 	switch {
 	case !s.ended:
-		// Whether the bytes that filled a window have left, once, before
-		// any condition looks at it: UNANSWERED asks whether a writer is
-		// held (Flow.Stalled) before WINDOW_STALL's walk settled the flow,
-		// and saw it as the previous evaluation left it, the bytes still
-		// leaving: it held on beside the stall it should have handed over
-		// to (ci85: "+UNANSWERED +WINDOW_STALL +WINDOW_STALL").
-		s.settleFills(now)
 		e.cands = s.candidates(e.cands, &e.excused, now, ns, cfg)
 		if s.unseen != [2]bool{} {
 			e.cands = s.dropUnseen(e.cands)
@@ -1663,7 +1656,7 @@ func (s *Session) unansweredResolved(f *Finding, cands []candidate, now time.Tim
 		switch {
 		case slices.Contains(stalls, st.id), held && !blocked: // WINDOW_STALL counts it past its cap (maxStalls)
 			stalled.add(st.id)
-		case (silent || blocked) && (held || awaitsAnswer(st, cutoff, quiet, now, cfg)):
+		case (silent || blocked) && (held || s.awaitsAnswer(st, cutoff, quiet, now, cfg)):
 			waiting.add(st.id)
 		case quiet && st.lastWrite() > cutoff:
 			written.add(st.id)
