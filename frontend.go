@@ -329,7 +329,7 @@ func (f *watchFlags) closing(format headless.Format, stop func(), s session) hea
 // up, the user quits, or the watched system stops by itself. Then it stops
 // the system before the front end's last read, so that the summary covers
 // everything the system did, and returns the system's failure if any.
-func (f *watchFlags) watch(ctx context.Context, cmd *cobra.Command, s session) error {
+func (f *watchFlags) watch(ctx context.Context, cmd *cobra.Command, s session) (err error) {
 	// userCtx ends where the user stops the run (a signal, --duration);
 	// ctx also where the watched system stops by itself (a capture read
 	// whole), which waits for the output as long as it takes.
@@ -390,7 +390,13 @@ func (f *watchFlags) watch(ctx context.Context, cmd *cobra.Command, s session) e
 			conclude(stopAt)
 		})
 	}
-	defer stop()
+	// A stop a signal cut short (errStopCut) is not waited for again:
+	// it is what the signal gave up on.
+	defer func() {
+		if !errors.Is(err, errStopCut) {
+			stop()
+		}
+	}()
 
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	switch f.output {
