@@ -104,7 +104,7 @@ func newAttachCmd() *cobra.Command {
 				return err
 			}
 			defer func() {
-				if cerr := write.close(cmd.ErrOrStderr()); err == nil {
+				if cerr := write.close(cmd.Context(), cmd.ErrOrStderr()); err == nil {
 					err = cerr
 				}
 			}()

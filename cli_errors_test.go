@@ -12,7 +12,7 @@ import (
 // flag or command, or a flag without its value is one line that says
 // what to give, not pflag's Go error chain, with exit status 2; and so is
 // input that means nothing, or not what it says, not run as if it had not
-// been given: a negative --write-limit with no --write, --smux-version
+// been given: an --only kind that is none, --only with the UI, a negative --write-limit with no --write, --smux-version
 // over yamux, an empty -i, a capture file given twice.
 func TestFlagErrorsOneClearLine(t *testing.T) {
 	capFile := "capture/testdata/base-v1.pcapng"
@@ -36,6 +36,8 @@ func TestFlagErrorsOneClearLine(t *testing.T) {
 		{[]string{"demo", "--write-limit", "-1", "-o", "plain"}, 2, "muxtop: --write-limit -1: use a positive number of MiB\n"},
 		{[]string{"attach", ":9000", "--write-limit", "5", "-o", "plain"}, 2, "muxtop: --write-limit needs --write FILE\n"},
 		{[]string{"demo", "--protocol", "yamux", "--smux-version", "2", "-o", "plain"}, 2, "muxtop: --smux-version 2 is smux's: over --protocol yamux only --fault mismatch uses it; drop it, or use --protocol smux\n"},
+		{[]string{"demo", "--only", "finding", "-o", "json"}, 2, `muxtop: --only "finding" is not a kind of record: use frames, sessions, violations, resyncs, notices or findings, joined by commas` + "\n"},
+		{[]string{"attach", ":9000", "--only", "findings", "-o", "tui"}, 2, "muxtop: --only selects what plain and json output print; the UI (--output tui, the default on a terminal) shows every record: add --output plain or --output json\n"},
 		{[]string{"sniff", "-i", "", "-o", "plain"}, 2, `muxtop: -i "": give an interface, such as -i eth0 or -i any (see ip link)` + "\n"},
 		{[]string{"read", capFile, capFile, "-o", "plain"}, 2, "muxtop: read: " + capFile + " is given twice: its packets would count twice; give it once\n"},
 		{[]string{"read", capFile, "./" + capFile, "port", "9000"}, 2, "muxtop: read: " + capFile + " and ./" + capFile + " are the same file: its packets would count twice; give it once\n"},

@@ -145,7 +145,7 @@ func (f *demoFlags) run(cmd *cobra.Command, m demoMode) (err error) {
 		return err
 	}
 	defer func() {
-		if cerr := f.write.close(cmd.ErrOrStderr()); err == nil {
+		if cerr := f.write.close(cmd.Context(), cmd.ErrOrStderr()); err == nil {
 			err = cerr
 		}
 	}()

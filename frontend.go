@@ -18,6 +18,7 @@ import (
 
 	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	pcap "github.com/muxtop/muxtop/capture"
 	"github.com/muxtop/muxtop/decoder"
@@ -118,8 +119,14 @@ type watchFlags struct {
 	leakAfter  time.Duration
 	stallAfter time.Duration
 	mouse      bool
-	findings   findingsFlags // findings_cmd.go
-	metrics    metricsFlags  // metrics_cmd.go
+	// only is --only as given, kinds what it says (validate): the kinds
+	// of records plain and JSON output print; onlyFlag says whether it
+	// was given.
+	only     string
+	kinds    headless.Kinds
+	onlyFlag *pflag.Flag
+	findings findingsFlags // findings_cmd.go
+	metrics  metricsFlags  // metrics_cmd.go
 }
 
 func (f *watchFlags) register(cmd *cobra.Command) {
@@ -132,6 +139,9 @@ func (f *watchFlags) register(cmd *cobra.Command) {
 	fs.DurationVar(&f.leakAfter, "leak-after", live.DefaultLeakAfter, "streams open, and idle (no frame of their own), longer than this count as suspected leaks (LEAK); and a request waits this long (or --unanswered-after, if longer) for a side that has sent nothing at all since it, with no keepalive seen on the session (yet: one whose interval is longer shows up late), before UNANSWERED or NO_REPLY (warnings then) opens")
 	fs.DurationVar(&f.stallAfter, "stall-after", live.DefaultStallAfter, "a v2 writer held at a full window this long, with no UPD and no FIN of its own, is STALLED")
 	fs.BoolVar(&f.mouse, "mouse", false, "tui: wheel scrolling and click-to-select (turns off the terminal's own selection)")
+	fs.StringVar(&f.only, "only", "", "plain and json: print only these kinds of records, joined by commas: "+strings.Join(headless.KindNames(), ", ")+
+		" (default every kind); the summary is always printed, and so is a missed record where the output lost records")
+	f.onlyFlag = fs.Lookup("only")
 	f.findings.register(fs)
 	f.metrics.register(fs)
 }
@@ -168,6 +178,16 @@ func (f *watchFlags) validate(stdout io.Writer) error {
 	if mem := historyBytes(f.history, f.snaplen, f.output); mem > maxHistoryBytes {
 		return usageError{fmt.Errorf("--history %d × --snaplen %d would need about %d MiB of memory for %s output: keep it under %d MiB",
 			f.history, f.snaplen, mem>>20, f.output, maxHistoryBytes>>20)}
+	}
+	if f.onlyFlag != nil && f.onlyFlag.Changed {
+		k, err := headless.ParseKinds(f.only)
+		if err != nil {
+			return usageError{fmt.Errorf("--only %w", err)}
+		}
+		if f.output == "tui" {
+			return usageError{errors.New("--only selects what plain and json output print; the UI (--output tui, the default on a terminal) shows every record: add --output plain or --output json")}
+		}
+		f.kinds = k
 	}
 	if f.output == "tui" {
 		file, ok := stdout.(*os.File)
@@ -309,7 +329,7 @@ func (f *watchFlags) closing(format headless.Format, stop func(), s session) hea
 // up, the user quits, or the watched system stops by itself. Then it stops
 // the system before the front end's last read, so that the summary covers
 // everything the system did, and returns the system's failure if any.
-func (f *watchFlags) watch(ctx context.Context, cmd *cobra.Command, s session) error {
+func (f *watchFlags) watch(ctx context.Context, cmd *cobra.Command, s session) (err error) {
 	// userCtx ends where the user stops the run (a signal, --duration);
 	// ctx also where the watched system stops by itself (a capture read
 	// whole), which waits for the output as long as it takes.
@@ -370,7 +390,13 @@ func (f *watchFlags) watch(ctx context.Context, cmd *cobra.Command, s session) e
 			conclude(stopAt)
 		})
 	}
-	defer stop()
+	// A stop a signal cut short (errStopCut) is not waited for again:
+	// it is what the signal gave up on.
+	defer func() {
+		if !errors.Is(err, errStopCut) {
+			stop()
+		}
+	}()
 
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	switch f.output {
@@ -404,6 +430,7 @@ func (f *watchFlags) watch(ctx context.Context, cmd *cobra.Command, s session) e
 		o.Hurry = userCtx.Done()
 		o.Cut = secondSignal // a second signal: give up on the output at once
 		o.Missed = missed
+		o.Only = f.kinds
 		_, err = headless.Run(ctx, s.reg, stdout, o)
 		if errors.Is(err, syscall.EPIPE) {
 			// The reader of stdout went away (| head -1): the watch

@@ -72,7 +72,7 @@ func newSniffCmd() *cobra.Command {
 				return err
 			}
 			defer func() {
-				if cerr := write.close(cmd.ErrOrStderr()); err == nil {
+				if cerr := write.close(cmd.Context(), cmd.ErrOrStderr()); err == nil {
 					err = cerr
 				}
 			}()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 
@@ -66,12 +67,24 @@ func (f *writeFlags) watch(reg *live.Registry) {
 }
 
 // close finishes the --write file, once what it records has stopped, and
-// says on stderr what it could not write.
-func (f *writeFlags) close(stderr io.Writer) error {
+// says on stderr what it could not write. A file whose writes block (a
+// FIFO whose reader stopped reading, a hung network mount) holds the
+// close for as long as they do: a stop signal that comes meanwhile (ctx's,
+// nextSignal) gives up on it, and close returns at once with an error
+// that says so, the writes left to end with the process.
+func (f *writeFlags) close(ctx context.Context, stderr io.Writer) error {
 	if f.w == nil {
 		return nil
 	}
-	err := f.w.Close()
+	cut := nextSignal(ctx)
+	closed := make(chan error, 1)
+	go func() { closed <- f.w.Close() }() // ends when the file's writes do, or with the process
+	var err error
+	select {
+	case err = <-closed:
+	case <-cut:
+		return fmt.Errorf("--write %s: a signal cut its close short: its writes were blocked; the file ends where they stopped, perhaps inside a packet, without what was still queued for it nor its end", f.path)
+	}
 	if n := f.w.Dropped(); n > 0 {
 		why := "the writer fell behind"
 		switch {

@@ -44,7 +44,7 @@ func TestWriteFailureIsNotFallingBehind(t *testing.T) {
 		c.Write(live.ClientToServer, time.Now(), chunk)
 	}
 	var stderr bytes.Buffer
-	if err := f.close(&stderr); err == nil {
+	if err := f.close(context.Background(), &stderr); err == nil {
 		t.Fatal("close: no error from a file that could not be written")
 	}
 	if w.Dropped() == 0 {
@@ -82,7 +82,7 @@ func TestWriteFailureIsANotice(t *testing.T) {
 	}
 	write()
 	var stderr bytes.Buffer
-	if err := f.close(&stderr); err == nil || !strings.Contains(stderr.String(), "not written") {
+	if err := f.close(context.Background(), &stderr); err == nil || !strings.Contains(stderr.String(), "not written") {
 		t.Errorf("close: %v, stderr %q; want the error and what was not written, at exit too", err, stderr.String())
 	}
 	if n := len(notices()); n != 1 {
@@ -176,7 +176,7 @@ func TestWriteEndsLostSaid(t *testing.T) {
 	}
 	close(g.open)
 	var stderr bytes.Buffer
-	if err := f.close(&stderr); err != nil {
+	if err := f.close(context.Background(), &stderr); err != nil {
 		t.Fatal(err)
 	}
 	want := fmt.Sprintf("muxtop: --write capture.pcapng: %d connection beginnings or ends (handshakes, FINs, RSTs, closes) not written (the writer fell behind); a reader may see those connections still open at the capture's end, or begun mid-stream\n", n)
@@ -213,7 +213,7 @@ func TestWriteLimitSaid(t *testing.T) {
 	later := w.Conn("127.0.0.1:1001", "127.0.0.1:2000", time.Now())
 	later.Write(live.ClientToServer, time.Now(), chunk)
 	var stderr bytes.Buffer
-	if err := f.close(&stderr); err != nil {
+	if err := f.close(context.Background(), &stderr); err != nil {
 		t.Fatal(err)
 	}
 	out := stderr.String()

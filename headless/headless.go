@@ -53,14 +53,22 @@ type UnwrittenError struct {
 	// Grace is how long the output took nothing before Run gave up on it;
 	// 0 where a second signal cut it short.
 	Grace time.Duration
+	// Only is Options.Only: where it leaves kinds out, Records counts
+	// those since the first not taken of every kind, and the output would
+	// have printed only some of them.
+	Only Kinds
 }
 
 // Error says how many records stdout did not take.
 func (e *UnwrittenError) Error() string {
-	if e.Grace == 0 {
-		return fmt.Sprintf("a second signal cut the output short: %d records not written, nor the summary", e.Records)
+	n := fmt.Sprintf("%d records", e.Records)
+	if e.Only != 0 {
+		n = fmt.Sprintf("of the %d records since the first not taken, those --only %s prints", e.Records, e.Only)
 	}
-	return fmt.Sprintf("stdout took nothing for %v after the stop: %d records not written, nor the summary", e.Grace, e.Records)
+	if e.Grace == 0 {
+		return fmt.Sprintf("a second signal cut the output short: %s not written, nor the summary", n)
+	}
+	return fmt.Sprintf("stdout took nothing for %v after the stop: %s not written, nor the summary", e.Grace, n)
 }
 
 // errCut is the output's error once Run gave up on it.
@@ -127,6 +135,9 @@ type Printer struct {
 	out    *cutWriter
 	w      *bufio.Writer // over out
 	format Format
+	// only is the kinds of records printed (Options.Only): a record of
+	// another kind is passed over, not missed.
+	only   Kinds
 	next   uint64
 	missed uint64
 	// missedTo, if not nil, counts the missed records too, for a reader
@@ -183,6 +194,10 @@ func (p *Printer) flush(limit int) error {
 }
 
 func (p *Printer) write(r *live.Record) {
+	if !p.only.Has(r.Kind) {
+		p.passOver(r.Seq)
+		return
+	}
 	if p.format == JSON {
 		p.line = append(appendJSON(p.line[:0], r), '\n')
 	} else {
@@ -194,6 +209,25 @@ func (p *Printer) write(r *live.Record) {
 	}
 	p.w.Write(p.line)
 	p.out.ends = append(p.out.ends, lineEnd{r.Seq, p.out.taken + int64(p.w.Buffered())})
+}
+
+// passOver takes the record seq, of a kind not printed, as written once
+// what came before it is: it writes nothing, so that where Run gives up
+// on a stalled output (UnwrittenError) the records passed over before the
+// first not taken do not count as not written. Consecutive ones share the
+// pending line end of the record before them, so that a run that prints
+// nothing for hours keeps no entry per record passed over.
+func (p *Printer) passOver(seq uint64) {
+	o := p.out
+	end := o.taken + int64(p.w.Buffered())
+	switch n := len(o.ends); {
+	case n == o.head && end == o.taken: // nothing pending: taken already
+		o.whole.Store(seq)
+	case n > o.head && o.ends[n-1].end == end:
+		o.ends[n-1].seq = seq
+	default:
+		o.ends = append(o.ends, lineEnd{seq, end})
+	}
 }
 
 // writeMissed writes the record of a gap in the output: count records
@@ -253,6 +287,10 @@ type Options struct {
 	// Cut, once closed after Hurry (a second signal), ends the grace at
 	// once: Run gives up on what the output has not taken.
 	Cut <-chan struct{}
+	// Only is the kinds of records Run prints (--only); the zero set,
+	// every kind. The summary, and a missed record where the output lost
+	// records, are printed whatever it holds. Finish prints no records.
+	Only Kinds
 }
 
 // closing takes the capture's closing account, the same for every front
@@ -371,6 +409,7 @@ func Run(ctx context.Context, reg *live.Registry, w io.Writer, o Options) (*live
 	}
 	p := NewPrinter(reg, w, o.Format)
 	p.missedTo = o.Missed
+	p.only = o.Only
 	return p.run(ctx, o, Interval, true)
 }
 
@@ -404,7 +443,7 @@ func (p *Printer) run(ctx context.Context, o Options, tick time.Duration, wake b
 	giveUp := func() (*live.Snapshot, error) {
 		p.out.cut.Store(true)
 		last := p.reg.History().Next - 1
-		return nil, &UnwrittenError{Records: last - min(last, p.out.whole.Load()), Grace: grace}
+		return nil, &UnwrittenError{Records: last - min(last, p.out.whole.Load()), Grace: grace, Only: p.only}
 	}
 	// After Hurry the output's progress is looked at every grace/8: a
 	// record taken whole since restarts its grace.

@@ -1,0 +1,215 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/muxtop/muxtop/internal/smuxtest"
+)
+
+// stalledFIFO makes a FIFO whose reader opens it and never reads: a
+// --write to it blocks once the pipe is full. full reports that it is.
+// The read end closes at the test's end, which fails the writes blocked.
+func stalledFIFO(t *testing.T) (path string, full func() bool) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "w.fifo")
+	if err := unix.Mkfifo(path, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK, 0) // a reader, so that the writer's open returns
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	size, err := unix.FcntlInt(uintptr(fd), unix.F_GETPIPE_SZ, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, func() bool {
+		n, err := unix.IoctlGetInt(fd, unix.TIOCINQ) // FIONREAD
+		return err == nil && n >= size
+	}
+}
+
+// TestWriteCloseCutBySignal: a --write file whose writes block (a FIFO
+// whose reader stopped reading) held muxtop in its close for as long as
+// they did, the summary printed: no signal ended it, only kill -9. Now a
+// stop signal that comes meanwhile gives up on the file: one line, exit 1.
+// Before: "muxtop demo did not return within 30s of the signal".
+func TestWriteCloseCutBySignal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo for seconds")
+	}
+	t.Parallel()
+	fifo, full := stalledFIFO(t)
+	news := new(signalNews)
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), signalNewsKey{}, news))
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"demo", "-o", "plain", "--only", "sessions", "--pool", "2", "--rate", "1000", "--write", fifo}, &stdout, &stderr)
+	}()
+	smuxtest.Eventually(t, "the FIFO full", full)
+	cancel() // the first stop: the summary, then the --write file's close, which blocks
+	smuxtest.Eventually(t, "the summary", func() bool { return strings.Contains(stdout.String(), "muxtop summary: ") })
+	select {
+	case code := <-done:
+		t.Fatalf("muxtop demo exited %d with its --write file's writes blocked: %s", code, stderr.String())
+	default:
+	}
+	news.signalled() // the second
+	select {
+	case code := <-done:
+		want := "muxtop: --write " + fifo + ": a signal cut its close short: its writes were blocked; the file ends where they stopped, perhaps inside a packet, without what was still queued for it nor its end\n"
+		if code != 1 || !strings.HasSuffix(stderr.String(), want) {
+			t.Errorf("exit %d, stderr %q; want 1 and the line %q", code, stderr.String(), want)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("muxtop demo did not return within 30s of the signal; stderr: %s", stderr.String())
+	}
+}
+
+// tmuxPane is a private tmux server's 160×45 pane running sh.
+type tmuxPane struct {
+	t      *testing.T
+	socket string
+}
+
+func startPane(t *testing.T) *tmuxPane {
+	t.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		if os.Getenv("MUXTOP_REQUIRE_TMUX") != "" {
+			t.Fatal("tmux is not installed, and MUXTOP_REQUIRE_TMUX says it must run")
+		}
+		t.Skip("tmux is not installed")
+	}
+	x := &tmuxPane{t: t, socket: fmt.Sprintf("muxtop-cut-%d-%d", os.Getpid(), time.Now().UnixNano())}
+	x.run("new-session", "-d", "-s", "e2e", "-x", "160", "-y", "45", "env", "-i",
+		"PATH="+os.Getenv("PATH"), "HOME="+t.TempDir(), "TERM=xterm-256color", "PS1=$ ", "sh")
+	t.Cleanup(func() { _ = exec.Command("tmux", "-L", x.socket, "kill-server").Run() })
+	x.waitFor("the prompt", func(s string) bool { return strings.Contains(s, "$") })
+	return x
+}
+
+func (x *tmuxPane) run(args ...string) string {
+	x.t.Helper()
+	out, err := exec.Command("tmux", append([]string{"-L", x.socket, "-f", "/dev/null"}, args...)...).CombinedOutput()
+	if err != nil {
+		x.t.Fatalf("tmux %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func (x *tmuxPane) keys(keys ...string) {
+	x.run(append([]string{"send-keys", "-t", "e2e"}, keys...)...)
+}
+
+func (x *tmuxPane) line(s string) { x.run("send-keys", "-t", "e2e", "-l", s); x.keys("Enter") }
+
+// waitFor polls the pane (its history too) until ok holds, for a minute.
+func (x *tmuxPane) waitFor(what string, ok func(screen string) bool) string {
+	x.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	var screen string
+	for time.Now().Before(deadline) {
+		if screen = x.run("capture-pane", "-p", "-J", "-S", "-200", "-t", "e2e"); ok(screen) {
+			return screen
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	x.t.Fatalf("waited a minute for %s; the pane:\n%s", what, screen)
+	return ""
+}
+
+// muxtopPID returns the pid of the pane shell's child, muxtop.
+func (x *tmuxPane) muxtopPID() int {
+	x.t.Helper()
+	shell := strings.TrimSpace(x.run("display-message", "-p", "-t", "e2e", "#{pane_pid}"))
+	var pid int
+	x.waitFor("muxtop's process", func(string) bool {
+		out, _ := exec.Command("pgrep", "-P", shell).Output()
+		pid, _ = strconv.Atoi(strings.TrimSpace(string(out)))
+		return pid > 0
+	})
+	return pid
+}
+
+// exited matches the line the pane's shell prints as muxtop exits.
+var exited = regexp.MustCompile(`(?m)^exit=(\d+)$`)
+
+// TestTUIStopCutBySignal: with --output tui, a stop that hangs after the
+// UI ended (here the --write file's close, its FIFO's reader stalled) is
+// cut short by the next stop signal: after ctrl+c (or q), a key, ctrl+c
+// at the restored terminal, a SIGINT; after a SIGTERM, a second one. muxtop exits 1 at once with
+// one line, the terminal restored (the main screen, canonical mode).
+// Before, neither ended it: "waited a minute for muxtop's exit".
+func TestTUIStopCutBySignal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives the real binary in tmux")
+	}
+	bin := muxtopBinary(t)
+	for _, how := range []string{"ctrl+c twice", "SIGTERM twice"} {
+		t.Run(strings.ReplaceAll(how, " ", "_"), func(t *testing.T) {
+			t.Parallel()
+			x := startPane(t)
+			fifo, full := stalledFIFO(t)
+			x.line(fmt.Sprintf("%s demo --pool 2 --rate 1000 --write %s; echo exit=$?", bin, fifo))
+			x.waitFor("the UI", func(s string) bool { return strings.Contains(s, "Sessions ·") })
+			pid := x.muxtopPID()
+			smuxtest.Eventually(t, "the FIFO full", full)
+			if how == "ctrl+c twice" {
+				x.keys("C-c") // a key: the terminal is in raw mode
+			} else {
+				unix.Kill(pid, unix.SIGTERM)
+			}
+			x.waitFor("the summary, the UI gone", func(s string) bool { return strings.Contains(s, "muxtop summary: ") })
+			if exited.MatchString(x.run("capture-pane", "-p", "-t", "e2e")) {
+				t.Fatal("muxtop exited with its --write file's writes blocked")
+			}
+			if how == "ctrl+c twice" {
+				x.keys("C-c") // SIGINT: the terminal is restored
+			} else {
+				unix.Kill(pid, unix.SIGTERM)
+			}
+			screen := x.waitFor("muxtop's exit", exited.MatchString)
+			if m := exited.FindStringSubmatch(screen); m[1] != "1" || !strings.Contains(screen, "a signal cut its close short") {
+				t.Errorf("want exit=1 after the line that the signal cut the close short:\n%s", screen)
+			}
+			if alt := strings.TrimSpace(x.run("display-message", "-p", "-t", "e2e", "#{alternate_on}")); alt != "0" {
+				t.Errorf("alternate screen still on after exit: %q", alt)
+			}
+			x.line("echo raw=$(stty -a | grep -c -- -icanon)")
+			x.waitFor("canonical mode", func(s string) bool { return strings.Contains(s, "raw=0") })
+		})
+	}
+}
+
+// TestUnlessCut: unlessCut returns what its work returns, or errStopCut
+// as soon as the cut comes, the work still blocked.
+func TestUnlessCut(t *testing.T) {
+	errWork := fmt.Errorf("the work's")
+	if err := unlessCut(nil, func() error { return errWork }); err != errWork {
+		t.Errorf("done: %v, want %v", err, errWork)
+	}
+	cut, release := make(chan struct{}), make(chan struct{})
+	defer close(release)
+	got := make(chan error, 1)
+	go func() { got <- unlessCut(cut, func() error { <-release; return nil }) }()
+	close(cut)
+	if err := <-got; err != errStopCut {
+		t.Errorf("cut: %v, want errStopCut", err)
+	}
+}
