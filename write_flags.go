@@ -72,23 +72,21 @@ func (f *writeFlags) close(stderr io.Writer) error {
 		return nil
 	}
 	err := f.w.Close()
+	// What the queue could not take before the limit (or a failed write
+	// lost) is a loss a reader sees; what came after the limit is not in
+	// the file at all, which ends with the mark of the cut. Each is said
+	// apart, with its own count.
 	if n := f.w.Dropped(); n > 0 {
 		why := "the writer fell behind"
-		switch {
-		case err != nil:
+		if err != nil {
 			// After a failed write the writer drops everything: the
 			// error, said next, is why.
 			why = "writing the file failed"
-		case f.w.Full():
-			// Not a loss a reader sees: the file simply ends.
-			fmt.Fprintln(stderr, cutAtLimit(f.path, n, f.limit))
-			n = 0
 		}
-		if n > 0 {
-			fmt.Fprintln(stderr, notWritten(f.path, n, why))
-		}
-	} else if f.w.Full() {
-		fmt.Fprintln(stderr, cutAtLimit(f.path, 0, f.limit))
+		fmt.Fprintln(stderr, notWritten(f.path, n, why))
+	}
+	if f.w.Full() {
+		fmt.Fprintln(stderr, cutAtLimit(f.path, f.w.PastLimit(), f.limit))
 	}
 	if n := f.w.EndsLost(); n > 0 {
 		fmt.Fprintln(stderr, endsNotWritten(f.path, n))
