@@ -112,14 +112,15 @@ func endsNotWritten(path string, n int64) string {
 // cutAtLimit is the line that says the --write file at path ends where it
 // reached --write-limit, limit MiB, and that the n payload bytes (and any
 // session) that came after are not in it. The file holds no gap for
-// them, no FIN or close of the sessions open then: a reader sees those
-// sessions open at the file's end, and none of the later ones.
+// them, no FIN or close of the sessions open then: its last packet's
+// comment marks the cut, from which muxtop read reports those sessions
+// cut there, neither ended nor whole; none of the later ones is in it.
 func cutAtLimit(path string, n, limit int64) string {
 	after := "what came after, any later sessions included,"
 	if n > 0 {
 		after = fmt.Sprintf("what came after, %s and any later sessions,", tap.Bytes(n))
 	}
-	return fmt.Sprintf("muxtop: --write %s: the file ends where it reached --write-limit %d MiB: %s is not in it; a reader sees the sessions open then as open at the file's end, cut there", path, limit, after)
+	return fmt.Sprintf("muxtop: --write %s: the file ends where it reached --write-limit %d MiB: %s is not in it; its last packet marks the cut, and muxtop read reports the sessions open then as cut there", path, limit, after)
 }
 
 // notWritten is the line that says n bytes for the --write file at path
