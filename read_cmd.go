@@ -35,9 +35,11 @@ func newReadCmd() *cobra.Command {
 		Long: "read decodes the smux and yamux sessions in a pcap or pcapng capture, gzip-compressed or not, with\n" +
 			"the capture's times. TCP is reassembled (out-of-order segments, retransmissions, losses); a\n" +
 			"connection the capture joined mid-stream is decoded from the first frame boundary found, and\n" +
-			"bytes the capture lost are counted and the session marked INCOMPLETE. By default every TCP\n" +
-			"connection whose bytes look like smux or yamux is decoded; --port or a filter (host ADDR and\n" +
-			"port N) picks connections to decode whatever they look like. --protocol smux|yamux forces the\n" +
+			"bytes the capture lost are counted and the session marked INCOMPLETE; a muxtop --write file cut at\n" +
+			"its --write-limit (its last packet's comment marks it) ends there, the sessions open then cut,\n" +
+			"INCOMPLETE, not live. By default every TCP connection whose bytes look like smux or yamux is\n" +
+			"decoded; --port or a filter (host ADDR and port N) picks connections to decode whatever they\n" +
+			"look like. --protocol smux|yamux forces the\n" +
 			"protocol; --skip N skips N bytes the client sends before the mux; --prefix HEX decodes only the\n" +
 			"connections whose client sends those bytes first (Consul: 04), and skips the rest. The client is the\n" +
 			"end that sent the TCP SYN, else the end not on --port, else the end that opens odd stream ids.\n" +
@@ -868,13 +870,19 @@ func readStatus(rd *pcap.Reader, s *readSystem, pos, size int64, idle func() tim
 // readStatusOf is read's status: how far it has read (progress) and the
 // capture's figures, st.
 func readStatusOf(st pcap.Stats, progress string) live.Status {
-	return cutStatus(live.Status{
+	s := cutStatus(live.Status{
 		{Key: "read", Label: "read", Value: progress},
 		{Key: "packets", Label: "packets", Value: st.Packets},
 		{Key: "connections", Label: "tcp conns", Value: st.Connections},
 		{Key: "decoded", Label: "mux", Value: st.Decoded},
 		{Key: "skipped", Label: "skipped", Value: st.Skipped},
 	}, st)
+	if !st.LimitCut.IsZero() {
+		// The file says its writer stopped at its --write-limit there:
+		// the capture's end is that cut, not the connections' quiet.
+		s = append(s, live.StatusField{Key: "limit_cut", Label: "cut by its writer's --write-limit at", Value: st.LimitCut.Format(time.RFC3339Nano)})
+	}
+	return s
 }
 
 // sniffStatus is sniff's status: the capture's figures, st, and the

@@ -85,23 +85,21 @@ func (f *writeFlags) close(ctx context.Context, stderr io.Writer) error {
 	case <-cut:
 		return fmt.Errorf("--write %s: a signal cut its close short: its writes were blocked; the file ends where they stopped, perhaps inside a packet, without what was still queued for it nor its end", f.path)
 	}
+	// What the queue could not take before the limit (or a failed write
+	// lost) is a loss a reader sees; what came after the limit is not in
+	// the file at all, which ends with the mark of the cut. Each is said
+	// apart, with its own count.
 	if n := f.w.Dropped(); n > 0 {
 		why := "the writer fell behind"
-		switch {
-		case err != nil:
+		if err != nil {
 			// After a failed write the writer drops everything: the
 			// error, said next, is why.
 			why = "writing the file failed"
-		case f.w.Full():
-			// Not a loss a reader sees: the file simply ends.
-			fmt.Fprintln(stderr, cutAtLimit(f.path, n, f.limit))
-			n = 0
 		}
-		if n > 0 {
-			fmt.Fprintln(stderr, notWritten(f.path, n, why))
-		}
-	} else if f.w.Full() {
-		fmt.Fprintln(stderr, cutAtLimit(f.path, 0, f.limit))
+		fmt.Fprintln(stderr, notWritten(f.path, n, why))
+	}
+	if f.w.Full() {
+		fmt.Fprintln(stderr, cutAtLimit(f.path, f.w.PastLimit(), f.limit))
 	}
 	if n := f.w.EndsLost(); n > 0 {
 		fmt.Fprintln(stderr, endsNotWritten(f.path, n))
@@ -127,14 +125,15 @@ func endsNotWritten(path string, n int64) string {
 // cutAtLimit is the line that says the --write file at path ends where it
 // reached --write-limit, limit MiB, and that the n payload bytes (and any
 // session) that came after are not in it. The file holds no gap for
-// them, no FIN or close of the sessions open then: a reader sees those
-// sessions open at the file's end, and none of the later ones.
+// them, no FIN or close of the sessions open then: its last packet's
+// comment marks the cut, from which muxtop read reports those sessions
+// cut there, neither ended nor whole; none of the later ones is in it.
 func cutAtLimit(path string, n, limit int64) string {
 	after := "what came after, any later sessions included,"
 	if n > 0 {
 		after = fmt.Sprintf("what came after, %s and any later sessions,", tap.Bytes(n))
 	}
-	return fmt.Sprintf("muxtop: --write %s: the file ends where it reached --write-limit %d MiB: %s is not in it; a reader sees the sessions open then as open at the file's end, cut there", path, limit, after)
+	return fmt.Sprintf("muxtop: --write %s: the file ends where it reached --write-limit %d MiB: %s is not in it; its last packet marks the cut, and muxtop read reports the sessions open then as cut there", path, limit, after)
 }
 
 // notWritten is the line that says n bytes for the --write file at path

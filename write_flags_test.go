@@ -225,3 +225,50 @@ func TestWriteLimitSaid(t *testing.T) {
 		t.Errorf("%d notices, want 1: %v", n, notices())
 	}
 }
+
+// TestWriteDropsBeforeLimitSaidApart: bytes a full queue dropped before
+// the --write file reached --write-limit are a loss a reader of the file
+// sees (a hole in the sequence numbers), and are said as that, apart from
+// what came after the limit, which the file simply does not hold. Before,
+// the exit counted them all as after the limit, in one line, and said
+// nothing of the writer falling behind.
+func TestWriteDropsBeforeLimitSaidApart(t *testing.T) {
+	g := &gated{open: make(chan struct{})}
+	w, err := pcapout.New(g, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &writeFlags{path: "capture.pcapng", limit: 1, w: w}
+	c := w.Conn("127.0.0.1:1000", "127.0.0.1:2000", time.Now())
+	// The file stalls: its 256 KiB buffer and the queue's events fill,
+	// and the rest of these 20 000 writes find no room.
+	for range 20_000 {
+		c.Write(live.ClientToServer, time.Now(), []byte{0})
+	}
+	before := w.Dropped()
+	if before == 0 || w.Full() {
+		t.Fatalf("dropped %d, full %v: want a queue that overflowed short of the limit", before, w.Full())
+	}
+	close(g.open)
+	chunk := make([]byte, 32<<10)
+	// Written on until the file is full, once the writer drained the
+	// queue: those that find it full still are dropped before the limit.
+	smuxtest.Eventually(t, "the file at its limit", func() bool {
+		c.Write(live.ClientToServer, time.Now(), chunk)
+		return w.Full()
+	})
+	c.Write(live.ClientToServer, time.Now(), chunk) // after the limit
+	var stderr bytes.Buffer
+	if err := f.close(context.Background(), &stderr); err != nil {
+		t.Fatal(err)
+	}
+	out := stderr.String()
+	fell := fmt.Sprintf("muxtop: --write capture.pcapng: %d bytes not written (the writer fell behind); a reader sees them as lost\n", w.Dropped())
+	if w.Dropped() < before || !strings.Contains(out, fell) {
+		t.Errorf("stderr:\n%s\nwant the bytes the queue dropped before the limit said as the writer falling behind:\n%s", out, fell)
+	}
+	cut := fmt.Sprintf("muxtop: --write capture.pcapng: the file ends where it reached --write-limit 1 MiB: what came after, %d bytes and any later sessions, is not in it", w.PastLimit())
+	if w.PastLimit() < int64(len(chunk)) || !strings.Contains(out, cut) {
+		t.Errorf("stderr:\n%s\nwant what came after the limit said apart:\n%s", out, cut)
+	}
+}

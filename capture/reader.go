@@ -145,6 +145,10 @@ type Stats struct {
 	Connections uint64 // TCP connections seen
 	Decoded     uint64 // connections decoded as smux or yamux
 	Skipped     uint64 // connections skipped: not picked by the filter, or not a mux
+	// LimitCut is the capture time of the packet after which the
+	// capture's writer stopped at its size limit (a pcapout file cut by
+	// --write-limit: LimitCut), zero if none was met.
+	LimitCut time.Time
 	// Cut counts packets the capture kept only the start of: its snapshot
 	// length (tcpdump -s) was shorter than they were.
 	Cut uint64
@@ -191,6 +195,8 @@ type Reader struct {
 	quietAt time.Time
 	stats   struct {
 		packets, bytes, notTCP, conns, decoded, skipped, cut atomic.Uint64
+		// limitCut is Stats.LimitCut in Unix nanoseconds (0: none).
+		limitCut atomic.Int64
 	}
 	order
 	// notMux counts the connections skipped as neither smux nor yamux
@@ -237,8 +243,16 @@ func (r *Reader) Stats() Stats {
 	return Stats{
 		Packets: r.stats.packets.Load(), Bytes: r.stats.bytes.Load(), NotTCP: r.stats.notTCP.Load(),
 		Connections: r.stats.conns.Load(), Decoded: r.stats.decoded.Load(), Skipped: r.stats.skipped.Load(),
-		Cut: r.stats.cut.Load(),
+		Cut: r.stats.cut.Load(), LimitCut: unixNano(r.stats.limitCut.Load()),
 	}
+}
+
+// unixNano is the time of ns Unix nanoseconds, the zero time for 0.
+func unixNano(ns int64) time.Time {
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
 }
 
 // ErrTruncated is Run's error for a capture that ends in the middle of a
@@ -282,9 +296,18 @@ func (r *Reader) Run(ctx context.Context, src Source) error {
 		}
 		if l, ok := packetLink(ci); ok {
 			r.Packet(data, ci, l)
-			continue
+		} else {
+			r.Packet(data, ci, link)
 		}
-		r.Packet(data, ci, link)
+		if limitCutOf(ci) {
+			// The writer's last packet: what its connections did after
+			// is not in the capture (Close says so).
+			at := ci.Timestamp
+			if at.Before(r.quietAt) {
+				at = r.quietAt // as Packet read it
+			}
+			r.stats.limitCut.Store(at.UnixNano())
+		}
 	}
 }
 
@@ -607,6 +630,7 @@ func (r *Reader) Close() {
 			ca.asm.FlushAll()
 		}
 	}
+	cut := r.openAtCut()
 	clear(r.conns)
 	clear(r.ended)
 	r.releaseAll()
@@ -622,6 +646,58 @@ func (r *Reader) Close() {
 	case r.cfg.Evaluate != nil:
 		r.cfg.Evaluate(r.latest) // the capture as it ends
 	}
+	r.limitCut(cut)
+}
+
+// openAtCut returns, where the capture's writer stopped at its size limit
+// (Stats.LimitCut), the sessions of the connections it wrote that were
+// open then: those of a tap's capture (pcapout's) with no packet after
+// the cut. In a merge with other captures, those of another tap's
+// capture that went quiet before the cut are among them: nothing in a
+// packet says which file it came from.
+func (r *Reader) openAtCut() []*live.Session {
+	at := r.stats.limitCut.Load()
+	if at == 0 {
+		return nil
+	}
+	var open []*live.Session
+	for k, ca := range r.conns {
+		if c := ca.conn; k == ca.key && c != nil && c.sess != nil && c.tapped && c.last.UnixNano() <= at {
+			open = append(open, c.sess)
+		}
+	}
+	return open
+}
+
+// limitCut marks the sessions open at the writer's cut (openAtCut) cut
+// there, after the capture's last evaluation, which judged them as the
+// capture left them, and says so in a notice at the cut.
+func (r *Reader) limitCut(open []*live.Session) {
+	ns := r.stats.limitCut.Load()
+	if ns == 0 || r.cfg.Registry == nil {
+		return
+	}
+	at := time.Unix(0, ns)
+	n := 0
+	for _, s := range open {
+		if s.WriterCut(at) {
+			n++
+		}
+	}
+	r.cfg.Registry.Notice(at, limitCutNotice(n))
+}
+
+// limitCutNotice is the notice of a capture cut by its writer's size
+// limit with n sessions open then.
+func limitCutNotice(n int) string {
+	text := "the capture was cut here: the muxtop that wrote it (--write) reached its --write-limit, and wrote nothing after this packet, though the connections went on"
+	switch n {
+	case 0:
+		return text + "; no session was open then"
+	case 1:
+		return text + "; the session open then is cut here (INCOMPLETE): it did not end, what it did after is not in the capture"
+	}
+	return text + fmt.Sprintf("; the %d sessions open then are cut here (INCOMPLETE): they did not end, what they did after is not in the capture", n)
 }
 
 // factory makes a conn for each TCP connection reassembly meets.

@@ -2,6 +2,7 @@ package capture_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/muxtop/muxtop/capture"
 	"github.com/muxtop/muxtop/internal/pcaptest"
@@ -137,8 +140,12 @@ func TestWriteThenRead(t *testing.T) {
 }
 
 // TestWriteLimit checks that a writer that reaches its size limit stops
-// writing, counts what it did not write, and that a reader sees the rest
-// as lost, marking the session incomplete, never presenting it as whole.
+// writing, counts what it did not write, and marks the cut in the file
+// itself: its last packet, and only that, carries the comment of the cut
+// (opt_comment, which pcapgo reads back and tcpdump passes over), so that
+// a reader never takes the file's end for the connections' quiet end.
+// Before, the file ended with no mark: "the file's last packet has no
+// comment of the cut: []".
 func TestWriteLimit(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "w.pcapng")
 	w, err := pcapout.Create(path, 20<<10)
@@ -150,8 +157,11 @@ func TestWriteLimit(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if !w.Full() || w.Dropped() == 0 {
-		t.Fatalf("Full %v Dropped %d; want a full file and dropped bytes", w.Full(), w.Dropped())
+	if !w.Full() || w.PastLimit() == 0 {
+		t.Fatalf("Full %v PastLimit %d; want a full file and bytes past its limit", w.Full(), w.PastLimit())
+	}
+	if w.Dropped() != 0 {
+		t.Errorf("Dropped %d: the queue had room, nothing was lost before the limit", w.Dropped())
 	}
 	st, err := os.Stat(path)
 	if err != nil {
@@ -164,7 +174,46 @@ func TestWriteLimit(t *testing.T) {
 	if want := reg.Snapshot(); got.Totals.Total() >= want.Totals.Total() {
 		t.Fatalf("read %d frames of a cut file, the tap saw %d", got.Totals.Total(), want.Totals.Total())
 	}
+	comments := packetComments(t, path)
+	for i, c := range comments[:len(comments)-1] {
+		if len(c) > 0 {
+			t.Errorf("packet %d of %d has comments %q: only the last marks the cut", i+1, len(comments), c)
+		}
+	}
+	if last := comments[len(comments)-1]; len(last) != 1 || !strings.HasPrefix(last[0], "muxtop --write-limit: the writer reached its limit of 20480 bytes here: nothing after this packet was written") {
+		t.Errorf("the file's last packet has no comment of the cut: %q", last)
+	}
 	tcpdumpReads(t, path)
+}
+
+// packetComments returns the comments (opt_comment) of each packet of the
+// pcapng file at path, as pcapgo reads them.
+func packetComments(t *testing.T, path string) [][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := pcapgo.NewNgReader(f, pcapgo.DefaultNgReaderOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all [][]string
+	for {
+		_, _, opts, err := r.ReadPacketDataWithOptions()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, opts.Comments)
+	}
+	if len(all) == 0 {
+		t.Fatalf("%s holds no packet", path)
+	}
+	return all
 }
 
 // pcapoutSlack is how far past its limit a file may grow: the last

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -57,6 +58,12 @@ type zeroCopy struct {
 
 func (z zeroCopy) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 	data, ci, err := z.r.ZeroCopyReadPacketData()
+	return data, ci, readErr(ci, err)
+}
+
+// readErr is the error of a read of a capture's packet whose CaptureInfo
+// is ci, from the reader's err.
+func readErr(ci gopacket.CaptureInfo, err error) error {
 	if errors.Is(err, io.EOF) && ci.CaptureLength > 0 {
 		// A record's header was read and its data is missing altogether:
 		// io.ReadFull says io.EOF for no byte, but the file was cut.
@@ -65,7 +72,7 @@ func (z zeroCopy) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
 		err = fmt.Errorf("capture: %w", err) // a damaged file, not the reader's
 	}
-	return data, ci, err
+	return err
 }
 func (z zeroCopy) LinkType() layers.LinkType { return z.r.LinkType() }
 
@@ -100,6 +107,8 @@ type ngSource struct {
 	inband bool
 	held   *readResult
 	begun  bool
+	// heldCut: the held packet carries the mark of a writer's cut.
+	heldCut bool
 	// tapped are, by interface index, the interfaces seen so far: their
 	// name and link type, to tell them from those of a later section, and
 	// the AncillaryData of their packets where pcapout wrote them (nil
@@ -119,13 +128,17 @@ func (s *ngSource) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 	var data []byte
 	var ci gopacket.CaptureInfo
 	var err error
+	var cut bool
 	if h := s.held; h != nil {
 		s.held = nil
-		data, ci, err = h.data, h.ci, h.err
+		data, ci, err, cut = h.data, h.ci, h.err, s.heldCut
 	} else {
-		data, ci, err = s.zeroCopy.ReadPacketData()
+		var opts pcapgo.NgPacketOptions
+		data, ci, opts, err = s.ng.ZeroCopyReadPacketDataWithOptions()
+		err = readErr(ci, err)
+		cut = err == nil && slices.ContainsFunc(opts.Comments, tapiface.LimitCut)
 		if at, ok := s.take(); ok && s.inband {
-			s.held = &readResult{data, ci, err}
+			s.held, s.heldCut = &readResult{data, ci, err}, cut
 			return nil, gopacket.CaptureInfo{Timestamp: at}, ErrIdle
 		}
 	}
@@ -138,7 +151,27 @@ func (s *ngSource) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 	if anc := s.anc(ci.InterfaceIndex, ci.AncillaryData[0]); anc != nil {
 		ci.AncillaryData = anc
 	}
+	if cut {
+		ci.AncillaryData = append(slices.Clip(ci.AncillaryData), LimitCut{})
+	}
 	return data, ci, nil
+}
+
+// LimitCut, in a packet's AncillaryData, says that the packet is the last
+// its writer wrote: the capture (a pcapout file) was cut after it by the
+// writer's size limit (--write-limit), whose mark, the packet's comment
+// (tapiface.LimitComment), it carries. What its connections did after is
+// not in the capture.
+type LimitCut struct{}
+
+// limitCutOf reports whether a packet's CaptureInfo carries LimitCut.
+func limitCutOf(ci gopacket.CaptureInfo) bool {
+	for _, a := range ci.AncillaryData {
+		if _, ok := a.(LimitCut); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // heard notes a heartbeat (pcapgo's StatisticsCallback) of a tap's

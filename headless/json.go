@@ -349,6 +349,7 @@ type jsonSummary struct {
 	LiveSessions  int                          `json:"live_sessions"`
 	HalfClosed    int                          `json:"half_closed_sessions,omitempty"`
 	PipeClosed    int                          `json:"pipe_closed_sessions,omitempty"`
+	CutSessions   int                          `json:"cut_sessions,omitempty"`
 	StreamsOpened uint64                       `json:"streams_opened"`
 	StreamsClosed uint64                       `json:"streams_closed"`
 	StreamsEnded  uint64                       `json:"streams_ended"`
@@ -450,7 +451,7 @@ func appendStatus(b []byte, st live.Status) []byte {
 
 func appendJSONSummary(b []byte, s Summary) []byte {
 	j := jsonSummary{
-		Type: "summary", Seq: s.Seq, Time: s.At.Format(time.RFC3339Nano), Seconds: s.Duration.Seconds(), Sessions: s.Sessions, LiveSessions: s.LiveSessions, HalfClosed: s.HalfClosed, PipeClosed: s.PipeClosed,
+		Type: "summary", Seq: s.Seq, Time: s.At.Format(time.RFC3339Nano), Seconds: s.Duration.Seconds(), Sessions: s.Sessions, LiveSessions: s.LiveSessions, HalfClosed: s.HalfClosed, PipeClosed: s.PipeClosed, CutSessions: s.Cut,
 		StreamsOpened: s.StreamsOpened, StreamsClosed: s.StreamsClosed, StreamsEnded: s.StreamsEnded,
 		StreamsOpen: s.StreamsOpen, Dropped: s.Dropped, Missed: s.Missed,
 		Violations: s.Violations, Anomalies: s.Anomalies,

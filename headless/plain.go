@@ -199,6 +199,9 @@ func WriteSummary(w io.Writer, s Summary) {
 	if s.PipeClosed > 0 {
 		closed += fmt.Sprintf("%d of them closed at one end: a net.Pipe, which has no half-close, closed whole by one end and held by the other; ", s.PipeClosed)
 	}
+	if s.Cut > 0 {
+		closed += fmt.Sprintf("%d of them cut where the capture's writer reached its --write-limit: they did not end, what they did after is not in the capture; ", s.Cut)
+	}
 	fmt.Fprintf(w, "  sessions  %d (%d live, %s%d ended)\n", s.Sessions, s.LiveSessions, closed, s.Sessions-uint64(s.LiveSessions))
 	writeUpstream(w, s.Upstream)
 	fmt.Fprintf(w, "  streams   %d opened, %d closed, %d ended with their session, %d open\n",
@@ -237,8 +240,12 @@ func WriteSummary(w io.Writer, s Summary) {
 		if s.Incomplete == 1 {
 			noun, they, their = "session", "it was", "its"
 		}
-		fmt.Fprintf(w, "  INCOMPLETE %d %s: the capture did not see every byte: it began while %s open, or lost bytes (lost → %d  ← %d, skipped to a frame boundary → %d  ← %d); %s counts are what was seen\n",
-			s.Incomplete, noun, they, s.Lost[0], s.Lost[1], s.Skipped[0], s.Skipped[1], their)
+		cut := ""
+		if s.Cut > 0 {
+			cut = ", or was cut by its writer's --write-limit"
+		}
+		fmt.Fprintf(w, "  INCOMPLETE %d %s: the capture did not see every byte: it began while %s open, or lost bytes (lost → %d  ← %d, skipped to a frame boundary → %d  ← %d)%s; %s counts are what was seen\n",
+			s.Incomplete, noun, they, s.Lost[0], s.Lost[1], s.Skipped[0], s.Skipped[1], cut, their)
 	}
 	if s.OneWay > 0 {
 		noun := "sessions"
@@ -441,7 +448,11 @@ type Summary struct {
 	// PipeClosed counts the live sessions over a net.Pipe, which has no
 	// half-close, that one end closed whole while the other holds them
 	// (its state "server closed" or "client closed"): not in HalfClosed.
-	PipeClosed                                 int
+	PipeClosed int
+	// Cut counts the live sessions that the capture's writer cut at its
+	// size limit while they were open (live.SessionSnap.Cut): what they
+	// did after is not in the capture. They are Incomplete too.
+	Cut                                        int
 	StreamsOpened, StreamsClosed, StreamsEnded uint64
 	StreamsOpen                                int
 	Counts                                     live.Counts
@@ -619,6 +630,9 @@ func Summarize(snap *live.Snapshot, missed uint64) Summary {
 	}
 	s.StreamsEnded = snap.Forgotten.EndedStreams
 	for _, ss := range snap.Sessions {
+		if !ss.Ended && !ss.Cut.IsZero() {
+			s.Cut++
+		}
 		if ss.Ended || ss.DirEnded[0].IsZero() == ss.DirEnded[1].IsZero() {
 			continue // not closed at one end alone
 		}

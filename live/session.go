@@ -205,8 +205,11 @@ type Session struct {
 	// are named, marked incomplete, and so is every stream live at a loss
 	// that may hold its frames.
 	incomplete bool
-	lost       [2]int64
-	skipped    [2]int64
+	// cut is when the capture the session is read from was cut, while it
+	// was open, by its writer's size limit (WriterCut): zero if not.
+	cut     time.Time
+	lost    [2]int64
+	skipped [2]int64
 	// unseen is, per direction, that a capture holds no TCP segment of
 	// its sender at all, not even an ACK (Unseen): one taken of a single
 	// direction. Nothing about that side can be judged.
@@ -1182,6 +1185,25 @@ func (s *Session) Unseen(dir Dir, unseen bool) {
 		s.unseen[dir] = unseen
 	}
 	s.mu.Unlock()
+}
+
+// WriterCut tells the session that the capture it is read from was cut
+// at time at, while it was open, by the size limit of the muxtop that
+// wrote it (--write-limit, marked in the file): what it did after is not
+// in the capture. It did not end, the capture of it did: it stays open,
+// its counts marked incomplete (INCOMPLETE), and SessionSnap.Cut says
+// when. It reports whether it marked the session: one that ended is left
+// as it is.
+func (s *Session) WriterCut(at time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return false
+	}
+	s.gen++
+	s.incomplete = true
+	s.cut = at
+	return true
 }
 
 // PayloadLost tells the session that a capture lost n bytes of direction

@@ -320,6 +320,10 @@ type SessionSnap struct {
 	Incomplete bool
 	Lost       [2]int64
 	Skipped    [2]int64
+	// Cut is when the capture the session was read from was cut by its
+	// writer's size limit while the session was open (Session.WriterCut):
+	// zero if it was not. Such a session is Incomplete, and not Ended.
+	Cut time.Time
 	// Unseen reports, per direction, that the capture behind the session
 	// holds no TCP segment of its sender at all, not even an ACK
 	// (Session.Unseen): a capture of one direction only. Nothing about
@@ -653,7 +657,7 @@ func (s *Session) header() *SessionSnap {
 		AnomalyCount: s.anomalyCount, AnomaliesBy: s.anomalyBy, Unparsed: s.unframed(), Unsent: s.unsent, Untracked: s.untracked,
 		Tracked: s.streams.len(), StreamsOmitted: true, Latency: s.w.latency.latency(),
 		Proto: s.proto, Prefix: s.prefix,
-		Incomplete: s.incomplete, Lost: s.lost, Skipped: s.skipped, Unseen: s.unseen,
+		Incomplete: s.incomplete, Lost: s.lost, Skipped: s.skipped, Unseen: s.unseen, Cut: s.cut,
 		Reversed: s.oddBy == 1+uint8(ServerToClient),
 	}
 	if y := s.y; y != nil {

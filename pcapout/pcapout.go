@@ -24,10 +24,13 @@
 //
 // The data path never waits for the file: Write copies the bytes into a
 // bounded queue that one goroutine drains to the file. Bytes that find the
-// queue full, or that come after the file reached its size limit, are not
-// written and are counted; the sequence numbers still count them, so a
-// reader of the capture sees a loss there (muxtop read says so and marks
-// the session incomplete) rather than a stream that silently skips.
+// queue full are not written and are counted (Dropped); the sequence
+// numbers still count them, so a reader of the capture sees a loss there
+// (muxtop read says so and marks the session incomplete) rather than a
+// stream that silently skips. The file stops at its size limit: its last
+// packet carries a comment that marks the cut (tapiface.LimitComment),
+// which Wireshark shows and muxtop read takes for the capture's cut, and
+// what comes after is counted apart (PastLimit).
 //
 // The writer goroutine flushes what it buffered within FlushEvery of
 // buffering it, and every write of the file ends at a block boundary,
@@ -136,7 +139,8 @@ type Writer struct {
 
 	queued    atomic.Int64 // bytes in the queue
 	written   atomic.Int64 // bytes of the file
-	dropped   atomic.Int64 // payload bytes not written: queue full or limit reached
+	dropped   atomic.Int64 // payload bytes not written before the limit: queue full, a failed write, after a FIN
+	pastLimit atomic.Int64 // payload bytes not written as they came after the limit
 	endsLost  atomic.Int64 // beginnings and ends not queued: even the slack was full
 	made      madeUp
 	seed      uint32 // the writer goroutine's first ISN state: random, nonzero
@@ -281,9 +285,17 @@ func (w *Writer) ifaceOf(k ifaceKey) (int, error) {
 	return i, nil
 }
 
-// Dropped returns how many payload bytes were not written: the queue was
-// full, or the file had reached its limit.
+// Dropped returns how many payload bytes were not written while the file
+// was short of its limit: the queue was full (the writer fell behind), a
+// write of the file had failed, or they came after their direction's
+// end. A reader of the file sees them as lost. Those that came after the
+// file reached its limit are PastLimit's, not these.
 func (w *Writer) Dropped() int64 { return w.dropped.Load() }
+
+// PastLimit returns how many payload bytes were not written because the
+// file had reached its size limit: those that came after its last packet,
+// whose comment marks the cut.
+func (w *Writer) PastLimit() int64 { return w.pastLimit.Load() }
 
 // EndsLost returns how many beginnings and ends of connections (a
 // handshake, FIN, RST or the tap's close) were not queued: the room kept
@@ -302,7 +314,7 @@ func (w *Writer) Full() bool { return w.full.Load() }
 func (w *Writer) OnError(f func(error)) { w.onError.Store(&f) }
 
 // OnFull has f called once, from the writer's goroutine, as the file
-// reaches its size limit: from then on nothing more is written (Dropped
+// reaches its size limit: from then on nothing more is written (PastLimit
 // counts the payload bytes that were not; connections that begin later
 // are not in the file at all). f must not call Close. Set it before the
 // Writer is given anything to write.
@@ -623,7 +635,11 @@ func (c *Conn) Write(dir live.Dir, at time.Time, p []byte) {
 	// Room first: bytes that find the queue full are neither stamped,
 	// copied nor allocated.
 	n := int64(len(p))
-	if c.w.full.Load() || !c.w.reserve(n) {
+	if c.w.full.Load() {
+		c.w.pastLimit.Add(n)
+		return
+	}
+	if !c.w.reserve(n) {
 		c.w.dropped.Add(n)
 		return
 	}
@@ -960,8 +976,13 @@ func (w *Writer) receiveWindow(s *synth, c *Conn, d live.Dir, closed bool, at ti
 func (w *Writer) write(s *synth, e event) {
 	w.queued.Add(-int64(len(e.data)))
 	if w.err != nil || w.full.Load() {
-		if e.kind == data {
+		if e.kind != data {
+			return
+		}
+		if w.err != nil {
 			w.dropped.Add(int64(len(e.data)))
+		} else {
+			w.pastLimit.Add(int64(len(e.data))) // queued before the limit, come after it
 		}
 		return
 	}
@@ -1007,6 +1028,11 @@ func (w *Writer) write(s *synth, e event) {
 		}
 		p := e.data
 		for off := e.off; len(p) > 0; {
+			if w.full.Load() {
+				// The limit was reached in the middle of them.
+				w.pastLimit.Add(int64(len(p)))
+				return
+			}
 			n := min(len(p), mss)
 			w.packet(s, c, e.dir, e.at, tcpACK|tcpPSH, off, p[:n])
 			p, off = p[n:], off+uint32(n)
@@ -1052,11 +1078,6 @@ func (w *Writer) write(s *synth, e event) {
 			}
 		}
 	}
-	if w.written.Load()+int64(w.buf.Buffered()) >= w.limit && !w.full.Swap(true) {
-		if f := w.onFull.Load(); f != nil {
-			(*f)()
-		}
-	}
 }
 
 // TCP flags of a synthesized segment.
@@ -1069,8 +1090,14 @@ const (
 )
 
 // packet writes one segment of c in direction dir carrying payload at the
-// direction's byte offset off.
+// direction's byte offset off, unless the file reached its limit. The
+// packet that reaches it is the file's last: it carries the mark of the
+// cut, a comment (opt_comment, tapiface.LimitComment), and OnFull's
+// function is called.
 func (w *Writer) packet(s *synth, c *Conn, dir live.Dir, at time.Time, flags int, off uint32, payload []byte) {
+	if w.full.Load() {
+		return
+	}
 	src, dst := c.ends[dir], c.ends[dir.Reverse()]
 	seq := c.seq[dir] + 1 + off
 	switch {
@@ -1100,7 +1127,14 @@ func (w *Writer) packet(s *synth, c *Conn, dir live.Dir, at time.Time, flags int
 		return
 	}
 	ci := gopacket.CaptureInfo{Timestamp: at, CaptureLength: len(b), Length: len(b), InterfaceIndex: c.iface}
-	if err := w.ng.WritePacket(ci, b); err != nil {
+	// An Enhanced Packet Block without options is 32 bytes and the
+	// packet's, padded to 4.
+	last := w.written.Load()+int64(w.buf.Buffered()+w.block.Len()+32+(len(b)+3)&^3) >= w.limit
+	var opts pcapgo.NgPacketOptions
+	if last {
+		opts.Comments = []string{tapiface.LimitComment(w.limit)}
+	}
+	if err := w.ng.WritePacketWithOptions(ci, b, opts); err != nil {
 		w.fail(err)
 		return
 	}
@@ -1110,6 +1144,12 @@ func (w *Writer) packet(s *synth, c *Conn, dir live.Dir, at time.Time, flags int
 	}
 	if err := w.commit(); err != nil {
 		w.fail(err)
+	}
+	if last {
+		w.full.Store(true)
+		if f := w.onFull.Load(); f != nil {
+			(*f)()
+		}
 	}
 }
 

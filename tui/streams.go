@@ -711,6 +711,11 @@ func (p *streamsPane) title(w int) string {
 	if lost := lostTitle(ss); lost != "" {
 		parts = append(parts, titlePart{s: lost, prio: 70})
 	}
+	if !ss.Cut.IsZero() && !ss.Ended {
+		// INCOMPLETE by no loss: the capture's writer stopped at its
+		// --write-limit while the session was open.
+		parts = append(parts, titlePart{s: " · capture cut at its writer's --write-limit", short: " · cut at --write-limit", prio: 70})
+	}
 	parts = append(parts, titlePart{s: " · sort " + p.sort.String(), keep: true})
 	if old > 0 && p.sort == sortID {
 		parts = append(parts, titlePart{s: " (s: by age)", prio: 30})

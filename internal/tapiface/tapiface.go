@@ -140,3 +140,24 @@ func Told(comment string) (tap.Told, bool) {
 	}
 	return told, true
 }
+
+// limitPrefix begins the comment (opt_comment) of the last packet a
+// pcapout file holds when its writer stopped at its size limit
+// (--write-limit): the mark of the cut, in the file itself.
+const limitPrefix = "muxtop --write-limit:"
+
+// LimitComment is the comment of the last packet of a capture whose
+// writer stopped at its size limit, limit bytes: Wireshark shows it as
+// the packet's comment (and in its Expert Information), tcpdump passes
+// over it, and muxtop read takes it for the cut (LimitCut).
+func LimitComment(limit int64) string {
+	size := strconv.FormatInt(limit, 10) + " bytes"
+	if limit%(1<<20) == 0 {
+		size = strconv.FormatInt(limit>>20, 10) + " MiB"
+	}
+	return limitPrefix + " the writer reached its limit of " + size + " here: nothing after this packet was written, though the connections went on; those open now are cut here, not ended"
+}
+
+// LimitCut reports whether a packet's comment is LimitComment's: the
+// capture was cut after that packet by its writer's size limit.
+func LimitCut(comment string) bool { return strings.HasPrefix(comment, limitPrefix) }
