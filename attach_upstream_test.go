@@ -41,6 +41,9 @@ func waitEnded(t *testing.T, a *attachRun, n int) {
 // TestAttachSummarySaysUpstreamDown: three clients of an attach whose
 // upstream refuses every connection; the summary, plain and JSON, says
 // the upstream refused all three, not only that three sessions ended.
+// No frame went by: the plain summary says so in one line, where it
+// printed a table of smux's commands, each 0 each way; JSON's frames
+// keeps smux's keys, each 0, as the README says.
 func TestAttachSummarySaysUpstreamDown(t *testing.T) {
 	dead := freePort(t) // nothing listens here now
 	t.Run("plain", func(t *testing.T) {
@@ -53,6 +56,9 @@ func TestAttachSummarySaysUpstreamDown(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("the summary does not say %q:\n%s", strings.TrimSpace(want), out)
 		}
+		if !strings.Contains(out, "\n  frames    none seen\n") || strings.Contains(out, "\n            SYN ") {
+			t.Errorf("the summary does not say in one line that no frame was seen:\n%s", out)
+		}
 	})
 	t.Run("json", func(t *testing.T) {
 		a := runAttach(t, dead)
@@ -64,6 +70,10 @@ func TestAttachSummarySaysUpstreamDown(t *testing.T) {
 		want := map[string]any{"address": dead, "connections": 3.0, "failed": 3.0, "refused": 3.0, "last_error": "connection refused"}
 		if fmt.Sprint(up) != fmt.Sprint(want) {
 			t.Errorf("summary upstream = %v, want %v", c.summary["upstream"], want)
+		}
+		zero := map[string]any{"SYN": 0.0, "FIN": 0.0, "PSH": 0.0, "NOP": 0.0, "UPD": 0.0}
+		if got, want := fmt.Sprint(c.summary["frames"]), fmt.Sprint(map[string]any{"c2s": zero, "s2c": zero}); got != want {
+			t.Errorf("summary frames = %s, want %s", got, want)
 		}
 	})
 }

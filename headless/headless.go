@@ -117,6 +117,22 @@ func (c *cutWriter) write(b []byte) (int, error) {
 	}
 	n, err := c.w.Write(b)
 	c.taken += int64(n)
+	c.advance()
+	return n, err
+}
+
+// ended notes that the record seq's line ends at end in the output's
+// byte stream, once it is in the buffer or already written: a line
+// longer than the buffer goes past it to w, and w may have taken all of
+// it by now. Then it is whole at once, not at the next write, which may
+// never return (a reader that stopped right after the line).
+func (c *cutWriter) ended(seq uint64, end int64) {
+	c.ends = append(c.ends, lineEnd{seq, end})
+	c.advance()
+}
+
+// advance marks the records whose lines w took whole.
+func (c *cutWriter) advance() {
 	for c.head < len(c.ends) && c.ends[c.head].end <= c.taken {
 		c.whole.Store(c.ends[c.head].seq)
 		c.head++
@@ -126,7 +142,6 @@ func (c *cutWriter) write(b []byte) (int, error) {
 	} else if c.head > len(c.ends)/2 {
 		c.ends, c.head = c.ends[:copy(c.ends, c.ends[c.head:])], 0
 	}
-	return n, err
 }
 
 // Printer writes a registry's history records in order to w.
@@ -208,7 +223,7 @@ func (p *Printer) write(r *live.Record) {
 		}
 	}
 	p.w.Write(p.line)
-	p.out.ends = append(p.out.ends, lineEnd{r.Seq, p.out.taken + int64(p.w.Buffered())})
+	p.out.ended(r.Seq, p.out.taken+int64(p.w.Buffered()))
 }
 
 // passOver takes the record seq, of a kind not printed, as written once
@@ -245,7 +260,7 @@ func (p *Printer) writeMissed(seq, count uint64, at time.Time) {
 	}
 	p.line = append(p.line, '\n')
 	p.w.Write(p.line)
-	p.out.ends = append(p.out.ends, lineEnd{seq + count - 1, p.out.taken + int64(p.w.Buffered())})
+	p.out.ended(seq+count-1, p.out.taken+int64(p.w.Buffered()))
 }
 
 // Options configure Run and Finish.

@@ -206,25 +206,7 @@ func WriteSummary(w io.Writer, s Summary) {
 	writeUpstream(w, s.Upstream)
 	fmt.Fprintf(w, "  streams   %d opened, %d closed, %d ended with their session, %d open\n",
 		s.StreamsOpened, s.StreamsClosed, s.StreamsEnded, s.StreamsOpen)
-	// yamux's types, when a yamux session was seen, widen the name column.
-	yamuxSeen := s.Counts.TypeFrames != [2][yamux.NumTypes]uint64{}
-	nw := 4
-	if yamuxSeen {
-		nw = len("WINDOW_UPDATE")
-	}
-	fmt.Fprintf(w, "  frames    %-*s %10s %10s\n", nw, "", "→", "←")
-	// smux's commands, unless only yamux frames were seen: yamux's SYN and
-	// FIN are flags, and a row "SYN 0" would read as no stream opened.
-	if !yamuxSeen || s.Counts.Frames != [2][decoder.NumCmds]uint64{} {
-		for c := range decoder.NumCmds {
-			fmt.Fprintf(w, "            %-*s %10d %10d\n", nw, decoder.Cmd(c), s.Counts.Frames[0][c], s.Counts.Frames[1][c])
-		}
-	}
-	if yamuxSeen {
-		for t := range yamux.Type(yamux.NumTypes) {
-			fmt.Fprintf(w, "            %-*s %10d %10d\n", nw, t, s.Counts.TypeFrames[0][t], s.Counts.TypeFrames[1][t])
-		}
-	}
+	writeFrames(w, &s.Counts)
 	fmt.Fprintf(w, "  bytes     → %d  ← %d", s.Bytes[0], s.Bytes[1])
 	if s.Unparsed != [2]int64{} {
 		fmt.Fprintf(w, "  (of which not framed — a skipped prefix, after a violation, cut by the connection's end, skipped to a frame boundary: → %d  ← %d)", s.Unparsed[0], s.Unparsed[1])
@@ -268,6 +250,37 @@ func WriteSummary(w io.Writer, s Summary) {
 	}
 	writeFindings(w, s)
 	writeEnd(w, s)
+}
+
+// writeFrames writes the frames per command (smux) or type (yamux) and
+// direction, as a table; where no frame was seen (an upstream that refused
+// every connection, a connection of another protocol), one line that says
+// so, not a table of zeros.
+func writeFrames(w io.Writer, c *live.Counts) {
+	yamuxSeen := c.TypeFrames != [2][yamux.NumTypes]uint64{}
+	smuxSeen := c.Frames != [2][decoder.NumCmds]uint64{}
+	if !yamuxSeen && !smuxSeen {
+		fmt.Fprintln(w, "  frames    none seen")
+		return
+	}
+	// yamux's types, when a yamux session was seen, widen the name column.
+	nw := 4
+	if yamuxSeen {
+		nw = len("WINDOW_UPDATE")
+	}
+	fmt.Fprintf(w, "  frames    %-*s %10s %10s\n", nw, "", "→", "←")
+	// smux's commands, unless only yamux frames were seen: yamux's SYN and
+	// FIN are flags, and a row "SYN 0" would read as no stream opened.
+	if smuxSeen || !yamuxSeen {
+		for cmd := range decoder.NumCmds {
+			fmt.Fprintf(w, "            %-*s %10d %10d\n", nw, decoder.Cmd(cmd), c.Frames[0][cmd], c.Frames[1][cmd])
+		}
+	}
+	if yamuxSeen {
+		for t := range yamux.Type(yamux.NumTypes) {
+			fmt.Fprintf(w, "            %-*s %10d %10d\n", nw, t, c.TypeFrames[0][t], c.TypeFrames[1][t])
+		}
+	}
 }
 
 // writeUpstream writes, if some of a proxy's connections to its upstream

@@ -551,11 +551,15 @@ func (r *Registry) forget(s *Session) {
 		}
 	}
 	for _, f := range s.framing {
-		if f != nil && f.NotMux() != wirekind.Unknown {
+		if f == nil {
+			continue
+		}
+		if k := f.NotMux(); k != wirekind.Unknown {
 			r.forgotten.NotMux++
+			r.forgotten.NotMuxBy[k]++
+			continue // not a mux's violation: not by a mux's code
 		}
 		switch {
-		case f == nil:
 		case f.Proto == Yamux:
 			if int(f.YamuxCode) < yamux.NumCodes {
 				r.forgotten.YamuxViolationsBy[f.YamuxCode]++
@@ -624,10 +628,10 @@ func (r *Registry) lateViolation(f *FramingInfo) {
 	code := f.Code
 	r.mu.Lock()
 	r.forgotten.Violations++
-	if f.NotMux() != wirekind.Unknown {
+	if k := f.NotMux(); k != wirekind.Unknown {
 		r.forgotten.NotMux++
-	}
-	if int(code) < decoder.NumCodes {
+		r.forgotten.NotMuxBy[k]++
+	} else if int(code) < decoder.NumCodes {
 		r.forgotten.ViolationsBy[code]++
 	}
 	r.mu.Unlock()
@@ -675,7 +679,7 @@ func (r *Registry) SnapshotWith(o SnapshotOptions) *Snapshot {
 	snap.Sessions = make([]*SessionSnap, len(sessions))
 	snap.Totals = snap.Forgotten.Counts
 	snap.Violations = snap.Forgotten.Violations
-	snap.NotMux = snap.Forgotten.NotMux
+	snap.NotMux, snap.NotMuxBy = snap.Forgotten.NotMux, snap.Forgotten.NotMuxBy
 	snap.Anomalies = snap.Forgotten.Anomalies
 	snap.StreamsTotal = snap.Forgotten.Streams
 	snap.EndedBy = snap.Forgotten.EndedBy
@@ -718,8 +722,10 @@ func (r *Registry) SnapshotWith(o SnapshotOptions) *Snapshot {
 			addGoAways(&snap.GoAwaysBy, &ss.GoAwaysBy)
 		}
 		for _, f := range ss.Framing {
-			if f.NotMux() != wirekind.Unknown {
+			if k := f.NotMux(); k != wirekind.Unknown {
 				snap.NotMux++
+				snap.NotMuxBy[k]++
+				continue // not a mux's violation: not by a mux's code
 			}
 			switch {
 			case f.Proto == Yamux:

@@ -7,6 +7,7 @@ import (
 
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/decoder/yamux"
+	"github.com/muxtop/muxtop/wirekind"
 )
 
 // Snapshot is an immutable picture of a Registry. Nothing in it changes
@@ -25,17 +26,22 @@ type Snapshot struct {
 	StreamsTotal uint64
 	// Violations counts framing violations (at most one per direction of a
 	// session); Anomalies counts stream-level anomalies. ViolationsBy and
-	// AnomaliesBy count them by code, forgotten sessions included, so
-	// each adds up to its total.
+	// AnomaliesBy count them by code, forgotten sessions included:
+	// AnomaliesBy adds up to Anomalies, and ViolationsBy,
+	// YamuxViolationsBy and NotMuxBy together to Violations.
 	Violations, Anomalies uint64
-	ViolationsBy          [decoder.NumCodes]uint64
+	// ViolationsBy counts the smux sessions' violations by smux's code,
+	// those NotMux counts left out.
+	ViolationsBy [decoder.NumCodes]uint64
 	// NotMux counts those of Violations that are no mux's: another
 	// protocol's bytes (TLS, HTTP, text…) at the start of a direction
 	// (FramingInfo.NotMux), forgotten sessions included. They stay in
-	// Violations and ViolationsBy (muxtop_violations_total counts them);
-	// the front ends show Violations − NotMux as framing violations and
-	// these apart, as "not a mux".
+	// Violations, but not in ViolationsBy nor YamuxViolationsBy: NotMuxBy
+	// counts them by what the bytes are. The front ends show
+	// Violations − NotMux as framing violations and these apart, as "not
+	// a mux" (muxtop_not_mux_total, not muxtop_violations_total).
 	NotMux      uint64
+	NotMuxBy    [wirekind.NumKinds]uint64
 	AnomaliesBy [NumAnomalies]uint64
 	// EndedBy counts the ended sessions, forgotten ones included, by the
 	// reason they ended.
@@ -121,7 +127,8 @@ type Snapshot struct {
 
 	// ViolationsBy and AnomaliesBy above hold smux's violation codes and
 	// every session's anomalies. YamuxViolationsBy counts the yamux
-	// sessions' violations by yamux's codes; YamuxAnomaliesBy the part of
+	// sessions' violations by yamux's codes, those NotMux counts left
+	// out; YamuxAnomaliesBy the part of
 	// AnomaliesBy that yamux sessions showed. Both include forgotten
 	// sessions.
 	YamuxViolationsBy [yamux.NumCodes]uint64
@@ -176,8 +183,9 @@ type Forgotten struct {
 	Anomalies    uint64
 	Violations   uint64
 	// NotMux counts those of Violations that are not a mux's
-	// (Snapshot.NotMux).
-	NotMux uint64
+	// (Snapshot.NotMux), NotMuxBy by what their bytes are.
+	NotMux   uint64
+	NotMuxBy [wirekind.NumKinds]uint64
 	// Unparsed, Unsent, Lost and Skipped add up the sessions'
 	// SessionSnap fields of the same names; Incomplete counts those of
 	// them that were incomplete.
@@ -186,7 +194,8 @@ type Forgotten struct {
 	// OneWay counts those a capture held one direction of only.
 	OneWay int
 	// EndedBy counts the sessions by the reason they ended; ViolationsBy
-	// and AnomaliesBy itemise Violations and Anomalies by code.
+	// and AnomaliesBy itemise Violations and Anomalies by code, as the
+	// Snapshot's do (ViolationsBy without NotMux).
 	EndedBy      [NumCloseReasons]uint64
 	ViolationsBy [decoder.NumCodes]uint64
 	AnomaliesBy  [NumAnomalies]uint64

@@ -628,10 +628,10 @@ func (r *Registry) lateYamuxViolation(f *FramingInfo) {
 	code := f.YamuxCode
 	r.mu.Lock()
 	r.forgotten.Violations++
-	if f.NotMux() != wirekind.Unknown {
+	if k := f.NotMux(); k != wirekind.Unknown {
 		r.forgotten.NotMux++
-	}
-	if int(code) < yamux.NumCodes {
+		r.forgotten.NotMuxBy[k]++
+	} else if int(code) < yamux.NumCodes {
 		r.forgotten.YamuxViolationsBy[code]++
 	}
 	r.mu.Unlock()

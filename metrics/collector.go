@@ -35,6 +35,7 @@ import (
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/wirekind"
 )
 
 // MaxSessions caps Options.Sessions: per-session series are for looking
@@ -56,8 +57,9 @@ type Options struct {
 	// several registries. (One registry holds smux and yamux sessions
 	// alike: the label protocol tells their frames apart.) Their names
 	// may not be those of the series' own labels, nor Prometheus's le of
-	// the histograms' buckets: client, code, command, direction, label,
-	// le, protocol, reason, sender, server, session, severity, upstream
+	// the histograms' buckets: client, code, command, direction, guess,
+	// label, le, protocol, reason, sender, server, session, severity,
+	// upstream
 	// (ReservedLabels). Names are [a-zA-Z_][a-zA-Z0-9_]*, not beginning
 	// with __ (client_golang accepts other UTF-8 names, but writes "a-b"
 	// as a_b to a scraper that does not ask for UTF-8 names), and values
@@ -86,7 +88,7 @@ type Options struct {
 // reservedLabels are the label names of the Collector's series, whether
 // or not Options.Sessions asks for the per-session ones, and le, the
 // bucket label of its histograms, sorted.
-var reservedLabels = []string{"client", "code", "command", "direction", "label", "le", "protocol", "reason", "sender", "server", "session", "severity", "upstream"}
+var reservedLabels = []string{"client", "code", "command", "direction", "guess", "label", "le", "protocol", "reason", "sender", "server", "session", "severity", "upstream"}
 
 // ReservedLabels returns the label names Options.ConstLabels may not
 // use: the series' own, and le.
@@ -169,7 +171,7 @@ type descs struct {
 	streamsOpened, streamsClosed, streamsEnded, streamsOpen         *prometheus.Desc
 	streamsLeak, streamsStalled, oldestStream                       *prometheus.Desc
 	frames, bytes, unparsed                                         *prometheus.Desc
-	violations, anomalies, findingsOpen, findingsOpened             *prometheus.Desc
+	violations, notMux, anomalies, findingsOpen, findingsOpened     *prometheus.Desc
 	findingsResolved, evaluations                                   *prometheus.Desc
 	latency, dropped, outputMissed                                  *prometheus.Desc
 	goAways, pingRTT                                                *prometheus.Desc
@@ -205,7 +207,8 @@ func newDescs(o Options) descs {
 		frames:           d("frames_total", "Frames, by protocol, command (smux's command or yamux's type) and direction (c2s: client to server).", "protocol", "command", "direction"),
 		bytes:            d("frame_bytes_total", "Wire bytes of frames, header included, by protocol, command and direction.", "protocol", "command", "direction"),
 		unparsed:         d("unparsed_bytes_total", "Bytes seen that no frame holds: a skipped prefix (--skip), after a framing violation, of a frame cut short by the connection's end, or skipped by a capture to a frame boundary. Frame bytes plus these are the wire bytes.", "direction"),
-		violations:       d("violations_total", "Framing violations, by protocol and code: smux stops reading the session, yamux ends it.", "protocol", "code"),
+		violations:       d("violations_total", "Framing violations, by protocol and code: smux stops reading the session, yamux ends it. Not those not_mux_total counts.", "protocol", "code"),
+		notMux:           d("not_mux_total", "Connections' directions whose first bytes are another protocol's, not a mux's, by what they are (guess: tls, http-request, http-response, http2, ssh, socks5, text): the sender speaks no mux, and no mux reacts. Not in violations_total.", "guess"),
 		anomalies:        d("anomalies_total", "Frames the library ignores or tolerates (or ends the session on) but a correct peer does not send, by protocol and code.", "protocol", "code"),
 		findingsOpen:     d("findings_open", "Findings open now, by code and severity (as of the latest evaluation; at a run's end, those still holding as muxtop stopped watching too).", "code", "severity"),
 		findingsOpened:   d("findings_opened_total", "Findings opened, by code and the severity each opened with: one whose severity changes later (a PROTOCOL finding whose other end answered in the same protocol) stays counted under its first; findings_open has the current.", "code", "severity"),
@@ -236,7 +239,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	d := &c.d
 	for _, x := range []*prometheus.Desc{d.sessionsOpened, d.sessionsLive, d.sessionsEnded,
 		d.streamsOpened, d.streamsClosed, d.streamsEnded, d.streamsOpen, d.streamsLeak, d.streamsStalled, d.oldestStream,
-		d.frames, d.bytes, d.unparsed, d.violations, d.anomalies, d.findingsOpen, d.findingsOpened, d.findingsResolved, d.evaluations, d.latency, d.dropped,
+		d.frames, d.bytes, d.unparsed, d.violations, d.notMux, d.anomalies, d.findingsOpen, d.findingsOpened, d.findingsResolved, d.evaluations, d.latency, d.dropped,
 		d.goAways, d.pingRTT} {
 		ch <- x
 	}
@@ -286,6 +289,16 @@ var (
 		live.EmptyPSH, live.PSHAfterFIN, live.ReusedID, live.ConsumedMoreThanSent}
 	yamuxAnomalies = []live.Anomaly{live.DuplicateSYN, live.WrongParity, live.UnknownStream, live.PSHAfterFIN,
 		live.ReusedID, live.WindowExceeded, live.RepeatedFIN}
+	// notMuxKinds are the kinds of bytes a direction that is not a mux
+	// can begin with (wirekind.Kind.OtherProtocol): the series exported.
+	notMuxKinds = func() (l []wirekind.Kind) {
+		for k := range wirekind.Kind(wirekind.NumKinds) {
+			if k.OtherProtocol() {
+				l = append(l, k)
+			}
+		}
+		return l
+	}()
 	latencyBounds = func() (b [live.NumLatencyBounds]float64) {
 		for i, d := range live.LatencyBounds() {
 			b[i] = d.Seconds()
@@ -356,6 +369,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for code := yamux.Code(1); code < yamux.NumCodes; code++ {
 		counter(d.violations, snap.YamuxViolationsBy[code], yamuxLabel, code.String())
+	}
+	for _, k := range notMuxKinds {
+		counter(d.notMux, snap.NotMuxBy[k], k.Code())
 	}
 	for _, a := range smuxAnomalies {
 		counter(d.anomalies, snap.AnomaliesBy[a]-snap.YamuxAnomaliesBy[a], smuxLabel, a.String())

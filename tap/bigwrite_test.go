@@ -7,6 +7,7 @@ import (
 	"log"
 	"net"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -304,7 +305,10 @@ func TestWriteChunksNotInterleaved(t *testing.T) {
 // TestWriteChunkCloseUnblocks: Close unblocks a Write held in its second
 // chunk, the reader having read the first and stopped, and a Write
 // waiting behind it for its turn: each returns the bytes that went out
-// and an error.
+// and an error. The second Write is seen waiting for the turn (a
+// goroutine of the tap's Write blocked on a mutex) before Close: else it
+// may begin after Close and fail at once, and the test would pass
+// without a waiting writer to unblock.
 func TestWriteChunkCloseUnblocks(t *testing.T) {
 	a, b := net.Pipe()
 	defer b.Close()
@@ -330,6 +334,9 @@ func TestWriteChunkCloseUnblocks(t *testing.T) {
 		n, err := c.Write(make([]byte, 10))
 		second <- result{n, err}
 	}()
+	smuxtest.Eventually(t, "the second Write waiting for its turn", func() bool {
+		return waitingWrites("TestWriteChunkCloseUnblocks") == 1
+	})
 	c.Close()
 	for i, ch := range []chan result{first, second} {
 		select {
@@ -341,6 +348,28 @@ func TestWriteChunkCloseUnblocks(t *testing.T) {
 			t.Fatalf("Write %d still held a minute after Close", i+1)
 		}
 	}
+}
+
+// waitingWrites counts the goroutines of test (named in their stacks)
+// blocked on a mutex in a tap.Conn's Write, as a goroutine dump shows
+// them: a Write waiting for another's turn to end.
+func waitingWrites(test string) int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	n := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if i := strings.Index(g, "tap.(*Conn).Write("); i >= 0 && strings.Contains(g[:i], "(*Mutex).Lock") && strings.Contains(g, test) {
+			n++
+		}
+	}
+	return n
 }
 
 // TestWindowStallBusySession: a tapped yamux client writes three streams

@@ -30,6 +30,9 @@ const (
 	Multistream               // libp2p's multistream-select: \x13/multistream/1.0.0\n, a length and a protocol id
 )
 
+// NumKinds is the number of kinds: every Kind is below it.
+const NumKinds = int(Multistream) + 1
+
 var names = [...]string{"unknown bytes", "an HTTP request", "an HTTP response", "HTTP/2", "TLS", "an SSH banner",
 	"a SOCKS5 greeting", "zeros", "an smux v1 header", "an smux v2 header", "text", "a yamux header",
 	"a byte and then a yamux header", "libp2p's multistream-select"}
