@@ -313,6 +313,10 @@ type FrameRef struct {
 	st     *stream
 	serial uint64
 	head   uint8 // the stream's first bytes in the frame's direction before the frame added to them (FirstBytes.N), or noHead
+	// noPayload: the frame counted on its stream, but not its payload:
+	// a yamux DATA|SYN for a stream already open (DUPLICATE_SYN), whose
+	// payload no stream reads.
+	noPayload bool
 }
 
 // noHead is a FrameRef's head where the frame added nothing to its

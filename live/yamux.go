@@ -204,7 +204,9 @@ func (s *Session) RecordYamuxRef(dir Dir, at time.Time, f *yamux.Frame) FrameRef
 		s.countWire(dir, yamux.HeaderSize+uint64(payload))
 	}
 	if st := s.counted; st != nil {
-		ref = FrameRef{st: st, serial: st.serial, head: s.countedHead}
+		// yamuxStream counts a duplicate SYN's frame on the stream and
+		// returns before its payload: Retract must not take that off.
+		ref = FrameRef{st: st, serial: st.serial, head: s.countedHead, noPayload: a == DuplicateSYN}
 		if flags&yamux.SYN != 0 || dir == ClientToServer && (typ == yamux.Data && payload > 0 || flags&(yamux.FIN|yamux.RST) != 0) {
 			s.watchUsed(at.UnixNano())
 		}
@@ -578,6 +580,9 @@ func (s *Session) RetractYamux(dir Dir, h yamux.Header, ref FrameRef) {
 	s.counts.TypeFrames[dir][typ]--
 	wire := yamux.HeaderSize + payload
 	s.counts.TypeBytes[dir][typ] -= wire
+	if ref.noPayload {
+		payload = 0 // its frame and wire bytes counted on the stream, its payload nowhere
+	}
 	switch st := ref.st; {
 	case st == nil:
 		s.untracked.Frames[dir]--
