@@ -247,12 +247,13 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 			}
 		}
 	}
-	if st == nil || st.state == StreamReset || st.state == Closed && typ == yamux.Data {
+	if st == nil || st.state == StreamReset || st.state == Closed && (typ == yamux.Data || flags&yamux.FIN != 0) {
 		// yamux has no such stream: it discards the payload ("likely we
 		// sent a RST") or ignores the update. A stream closed both ways
 		// is one: its receiver had sent its FIN and got the sender's, and
 		// removed it (closeStream), so DATA for it is discarded
-		// ("Discarding data for stream"), as once muxtop folds it.
+		// ("Discarding data for stream") and a FIN again ignored ("frame
+		// for missing stream"), no REPEATED_FIN, as once muxtop folds it.
 		s.untracked.Frames[dir]++
 		if typ == yamux.Data {
 			s.untracked.Bytes[dir] += uint64(length)
@@ -661,11 +662,11 @@ type yamuxFatal struct {
 // receiver's yamux ends the session on it: WINDOW_EXCEEDED always
 // (readData: "recv window exceeded"); DUPLICATE_SYN unless the receiver
 // had sent GoAway, after which yamux answers any SYN with an RST
-// (incomingStream: "duplicate stream initiated"); REPEATED_FIN where the
-// receiver has not sent its own FIN, so still has the stream
-// (processFlags: "unexpected flag"; one that sent it removed the stream
-// at the first FIN and ignores the frame). The anomalies yamux
-// tolerates are none. s.mu is held.
+// (incomingStream: "duplicate stream initiated"); REPEATED_FIN, which is
+// one only where the receiver has not sent its own FIN, so still has the
+// stream (processFlags: "unexpected flag"; a FIN to a stream closed both
+// ways, which yamux removed and ignores the frame for, yamuxStream counts
+// as untracked). The anomalies yamux tolerates are none. s.mu is held.
 func (s *Session) noteFatal(a Anomaly, dir Dir, at time.Time, offset int64, sid, payload uint32) {
 	st := s.counted
 	if st == nil {
