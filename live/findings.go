@@ -270,6 +270,11 @@ type Evidence struct {
 	// half-closed: yamux sends no ACK for a stream it accepts after the
 	// stream's FIN, so those may have been accepted, late.
 	FinFirst uint64
+	// refused, of a yamux UNANSWERED, is a stream opened the same way
+	// after its oldest whose SYN the acceptor answered with an RST and
+	// no ACK (the latest such), having sent no GoAway: its accept backlog
+	// was full, the unanswered streams waiting in it; 0 if none.
+	refused uint32
 	// Bytes: the bytes in flight, sent and not yet consumed as the
 	// reader's latest UPD (yamux: window update) reports (WINDOW_STALL),
 	// bytes sent to the suspect stream, or in v2 its unread bytes
@@ -1325,7 +1330,7 @@ func changed(f *Finding, c *candidate) bool {
 	return a.Count != b.Count || a.Bytes != b.Bytes || a.Window != b.Window || a.Streams != b.Streams || a.Limit != b.Limit ||
 		roughAge(a.Age) != roughAge(b.Age) || roughAge(a.Idle) != roughAge(b.Idle) || f.Stream != c.stream || a.Sign != b.Sign ||
 		a.PeerGuess != b.PeerGuess || a.PeerAnswered != b.PeerAnswered || a.Same != b.Same || (a.Slow == 0) != (b.Slow == 0) || a.slowReads != b.slowReads || a.slowAt != b.slowAt || roughAge(a.slowQuiet) != roughAge(b.slowQuiet) || (a.slowQuiet == 0) != (b.slowQuiet == 0) ||
-		a.Unseen != b.Unseen || a.AfterBoth != b.AfterBoth || a.Unskipped != b.Unskipped || a.FinFirst != b.FinFirst || a.Upstream != b.Upstream || a.GaveUp != b.GaveUp || a.Slowest != b.Slowest || a.PushQuiet != b.PushQuiet || a.AfterPush != b.AfterPush || a.Silent != b.Silent ||
+		a.Unseen != b.Unseen || a.AfterBoth != b.AfterBoth || a.Unskipped != b.Unskipped || a.FinFirst != b.FinFirst || (a.refused == 0) != (b.refused == 0) || a.Upstream != b.Upstream || a.GaveUp != b.GaveUp || a.Slowest != b.Slowest || a.PushQuiet != b.PushQuiet || a.AfterPush != b.AfterPush || a.Silent != b.Silent ||
 		a.holSid != b.holSid || a.holBytes != b.holBytes || a.ownNOP != b.ownNOP || a.framed != b.framed || a.Piled != b.Piled || a.readerFIN != b.readerFIN ||
 		a.ServerClosed != b.ServerClosed || (a.Held*2 > a.Count) != (b.Held*2 > b.Count)
 }

@@ -294,6 +294,7 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 		}
 	}
 	if flags&yamux.RST != 0 && st.state != StreamReset {
+		s.watchRefused(st, dir, flags)
 		s.setFull(&st.flow[0], time.Time{})
 		s.setFull(&st.flow[1], time.Time{})
 		if st.state.Live() {
@@ -385,6 +386,27 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 		}
 	}
 	return a
+}
+
+// watchRefused notes an RST of yamux stream st that came in direction
+// dir, before the RST changes the stream's state: where the acceptor
+// sent it with no ACK, before any, to a stream muxtop saw open, and has
+// sent no GoAway (after which yamux resets every SYN), its accept
+// backlog was full. hashicorp's yamux sends no other RST to a stream it
+// has not ACKed: AcceptStream's first frame carries the ACK, its Close
+// and StreamCloseTimeout come only after it. s.mu is held.
+func (s *Session) watchRefused(st *stream, dir Dir, flags yamux.Flags) {
+	if dir.Sender() == st.opener || flags&yamux.ACK != 0 || st.acked || !st.state.Live() || st.incomplete {
+		return
+	}
+	for _, n := range s.yamux().goAwayBy[dir.Sender()] {
+		if n > 0 {
+			return
+		}
+	}
+	if d := st.opener.Sends(); st.serial > s.w.refusedTo[d] {
+		s.w.refusedTo[d], s.w.refusedID[d] = st.serial, st.id
+	}
 }
 
 // heldGrant reports whether the window updates for data sent in direction
