@@ -1170,8 +1170,9 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 		es.openCodes |= 1 << f.Code
 	}
 	var why string
+	var timedOut [2]openTimeout
 	if s.ended {
-		why = s.endWhy()
+		why, timedOut = s.endWhy(), s.openTimedOut
 	}
 	if es.openCodes&(1<<CodeLeak) != 0 {
 		prev := s.w.marks
@@ -1218,7 +1219,7 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 	for _, c := range e.changes {
 		w := why
 		if why != "" && c.new == nil {
-			w = endedWhy(c.old, why)
+			w = endedWhy(c.old, why, timedOut)
 		}
 		if w == "" && c.new == nil {
 			if w = c.why; w == "" {
@@ -1583,11 +1584,17 @@ func (s *Session) closeWaitResolved(f *Finding, cands []candidate) string {
 // session's endWhy): for CLOSE_WAIT, that the holding side let the
 // session go at last. The evaluation that sees the end and ResolveEnded
 // word it alike.
-func endedWhy(f *Finding, why string) string {
-	if f.Code != CodeCloseWait {
-		return why
+func endedWhy(f *Finding, why string, timedOut [2]openTimeout) string {
+	switch f.Code {
+	case CodeCloseWait:
+		return fmt.Sprintf("%s: the %s no longer holds the session the %s left", why, f.Dir.Sender(), f.Dir.Reverse().Sender())
+	case CodeUnanswered:
+		if ot := timedOut[f.Dir]; ot.sid != 0 && f.Proto == Yamux {
+			return fmt.Sprintf("%s: the %s's yamux closed it as stream %d's open timed out: its SYN had waited %s with no ACK, the %s's StreamOpenTimeout (%s by default), after which yamux closes the whole session, with no GoAway",
+				why, f.Dir.Sender(), ot.sid, fmtDur(ot.waited), f.Dir.Sender(), fmtDur(DefaultStreamOpenTimeout))
+		}
 	}
-	return fmt.Sprintf("%s: the %s no longer holds the session the %s left", why, f.Dir.Sender(), f.Dir.Reverse().Sender())
+	return why
 }
 
 // unansweredResolved says why UNANSWERED f stopped holding where another

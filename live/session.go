@@ -269,6 +269,11 @@ type Session struct {
 	// sessions to be taken out (Registry.compact). The registry's mu
 	// guards it.
 	gone bool
+
+	// openTimedOut is, in yamux, by the direction its opener sends, the
+	// stream whose open timed out as the session ended: its opener's
+	// yamux closed the session for it. Set at End (noteOpenTimeout).
+	openTimedOut [2]openTimeout
 }
 
 // total returns how many streams the session has seen opened: a stream
@@ -1362,6 +1367,7 @@ func (s *Session) End(at time.Time, reason CloseReason, err error) {
 	for st := range s.streams.all() {
 		st.watch.leakAtEnd = marks.marks(st)
 	}
+	s.noteOpenTimeout(at) // before the streams waiting for an ACK end with the session
 	// Streams still open end with the session; they join the closed ones,
 	// so an ended session keeps at most its cap of streams in detail
 	// (closedCap), the suspected leaks among them too: the findings count

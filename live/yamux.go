@@ -409,6 +409,80 @@ func (s *Session) watchRefused(st *stream, dir Dir, flags yamux.Flags) {
 	}
 }
 
+// DefaultStreamOpenTimeout is hashicorp/yamux's default StreamOpenTimeout:
+// once a stream has waited that long for its ACK, its opener's yamux
+// (v0.1.2's setOpenTimeout) closes the whole session, with no GoAway and
+// no RST.
+const DefaultStreamOpenTimeout = 75 * time.Second
+
+// openTimeoutEarly and openTimeoutLate are how far before and after
+// DefaultStreamOpenTimeout a session's end may come, from the SYN of the
+// stream it waited for, and still be that timeout's: the timer starts as OpenStream queues the SYN, and the
+// close follows it at once. Earlier by more than a second, the SYN went
+// out late or the close is no timer's; later by more than two, no timer
+// of the default fired then.
+const (
+	openTimeoutEarly = time.Second
+	openTimeoutLate  = 2 * time.Second
+)
+
+// openTimeout is a yamux stream whose open timed out: its id, and how
+// long its SYN had waited for the ACK when its opener closed the session.
+type openTimeout struct {
+	sid    uint32
+	waited time.Duration
+}
+
+// noteOpenTimeout records, for each side that opened yamux streams, the
+// stream whose open timed out as the session ended at at, if the wire
+// shows it: that side ended the session (it closed its side first, or
+// the tapped end is that side and closed, or is the other side and read
+// its close), sent no GoAway, and its oldest stream still waiting for
+// its ACK — muxtop saw its SYN, and its opener has neither closed it
+// (yamux's Close stops the timer) nor had it reset — had waited
+// DefaultStreamOpenTimeout then, within the slack. A timeout configured
+// otherwise is not told: muxtop does not know it, and an application's
+// Close looks the same. Before the streams end with the session (End).
+// s.mu is held.
+func (s *Session) noteOpenTimeout(at time.Time) {
+	if s.proto != Yamux {
+		return
+	}
+	ns := at.UnixNano()
+	tapped := !s.info.Captured && !s.info.Proxied
+	for d := range 2 {
+		opener, acceptor := Dir(d), Dir(d).Reverse()
+		closedFirst := s.dirEnded[opener] && s.dirEndedAt[opener] <= ns && (!s.dirEnded[acceptor] || s.dirEndedAt[opener] < s.dirEndedAt[acceptor])
+		byOpener := closedFirst || tapped && (s.reason == LocalClose && s.info.Tap == opener.Sender() || s.reason == EOF && s.info.Tap == acceptor.Sender())
+		if !byOpener {
+			continue
+		}
+		sent := false
+		for _, n := range s.yamux().goAwayBy[opener.Sender()] {
+			sent = sent || n > 0
+		}
+		if sent {
+			continue
+		}
+		end := ns
+		if closedFirst {
+			end = s.dirEndedAt[opener]
+		}
+		var oldest *stream
+		for st := range s.streams.all() {
+			if st.opener == opener.Sender() && st.state == SYNSent && !st.acked && !st.incomplete && (oldest == nil || st.first.Before(oldest.first)) {
+				oldest = st
+			}
+		}
+		if oldest == nil {
+			continue
+		}
+		if w := time.Duration(end - oldest.first.UnixNano()); w >= DefaultStreamOpenTimeout-openTimeoutEarly && w <= DefaultStreamOpenTimeout+openTimeoutLate {
+			s.openTimedOut[d] = openTimeout{sid: oldest.id, waited: w}
+		}
+	}
+}
+
 // heldGrant reports whether the window updates for data sent in direction
 // dir may yet be recorded after it: a capture that joined the session
 // mid-stream, or lost bytes of the other direction, holds that direction
