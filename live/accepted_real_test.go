@@ -392,6 +392,8 @@ func TestUnansweredYamuxBacklogResetReal(t *testing.T) {
 		c.EnableKeepAlive, c.KeepAliveInterval, c.ConnectionWriteTimeout = true, 100*time.Millisecond, time.Minute
 	}
 	scfg.AcceptBacklog = 2
+	slog := new(smuxtest.Log)
+	scfg.LogOutput = slog
 	cli, _ := smuxtest.YamuxPair(t, tc, sc, ccfg, scfg)
 	var ids []uint32
 	for i := range 3 {
@@ -421,12 +423,25 @@ func TestUnansweredYamuxBacklogResetReal(t *testing.T) {
 	if un.Stream != ids[0] || un.Evidence.Count != 2 || un.Evidence.Silent || un.Severity != live.Critical {
 		t.Errorf("UNANSWERED of stream %d, %d streams (silent %v, %s): want the critical one of streams %d and %d", un.Stream, un.Evidence.Count, un.Evidence.Silent, un.Severity, ids[0], ids[1])
 	}
-	// What yamux v0.1.2 does: OpenStream blocks on the opener's own
-	// AcceptBacklog of SYNs in flight (synCh), and setOpenTimeout closes
-	// the session (Session.Close: no RST, no GoAway), its timer stopped by
-	// the stream's Close (notifyWaiting). Before: "256 SYNs" and "is reset
-	// with its session ended".
-	for _, want := range []string{"its own AcceptBacklog (256 by default)", "closes the whole session, with no RST or GoAway", "whose Close ends that wait"} {
+	// What yamux v0.1.2 does: the server's incomingStream resets a SYN
+	// that finds its accept backlog full ("backlog exceeded, forcing
+	// connection reset"), the streams queued before it waiting there for
+	// AcceptStream, which sends their ACK; the client's setOpenTimeout
+	// closes the session (Session.Close: no RST, no GoAway). The words
+	// name the server's full backlog and its Accept loop. Before: "the
+	// server is not accepting them", and advice about the client's own
+	// AcceptBacklog only.
+	if !strings.Contains(slog.String(), "backlog exceeded") {
+		t.Errorf("the server's yamux logged %q, no backlog exceeded", slog.String())
+	}
+	for _, want := range []string{fmt.Sprintf("the server's accept backlog is full: it reset stream %d, opened after the oldest, on its SYN with no ACK", ids[2]),
+		"its Accept loop is not keeping up"} {
+		if !strings.Contains(un.Text, want) {
+			t.Errorf("text %q lacks %q", un.Text, want)
+		}
+	}
+	for _, want := range []string{"the server's Accept loop must keep up", "raise the server's AcceptBacklog (256 by default) to the client's or more",
+		"closes the whole session, with no RST or GoAway"} {
 		if !strings.Contains(un.Advice, want) {
 			t.Errorf("advice %q lacks %q", un.Advice, want)
 		}

@@ -23,8 +23,10 @@ const (
 	// protocol error, it queues first rarely reaches the wire).
 	WindowExceeded
 	// RepeatedFIN is a yamux FIN from a side that had sent FIN on the
-	// stream already: a receiver that still has the stream ends the
-	// session ("unexpected flag") as for WindowExceeded.
+	// stream already, to a receiver that has not sent its own, so still
+	// has the stream: hashicorp's yamux ends the session ("unexpected
+	// flag") as for WindowExceeded. A FIN to a stream closed both ways
+	// is none: yamux has removed the stream and ignores the frame.
 	RepeatedFIN
 )
 
@@ -64,8 +66,8 @@ var yamuxReactions = [NumAnomalies]string{
 	ReusedID:    "yamux opens a new stream and delivers its data (it forgot the old one when both FINs or an RST went by); yamux itself never reuses an id",
 	WindowExceeded: `yamux fails with "recv window exceeded", ends the session and closes the connection at once: ` +
 		"the GoAway (protocol error) it queues first rarely reaches the wire",
-	RepeatedFIN: `a hashicorp receiver that still has the stream fails with "unexpected flag", ends the session and closes the connection at once ` +
-		"(the GoAway, protocol error, it queues first rarely reaches the wire); one that closed it both ways ignores it, as libp2p's go-yamux always does",
+	RepeatedFIN: `a hashicorp receiver, which still has the stream (it has not sent its own FIN), fails with "unexpected flag", ends the session and closes the connection at once ` +
+		"(the GoAway, protocol error, it queues first rarely reaches the wire); libp2p's go-yamux ignores it",
 }
 
 // String returns the anomaly's name, or UNKNOWN_ANOMALY_n.

@@ -82,7 +82,7 @@ func (r *Registry) ResolveEnded(now, stopped time.Time) {
 			if of.s.byStop(stopped) {
 				over = append(over, ended{of, of.s.unwatchedWhy(), true})
 			} else {
-				over = append(over, ended{of, endedWhy(of.f, of.s.endWhy()), false})
+				over = append(over, ended{of, endedWhy(of.f, of.s.endWhy(), of.s.openTimedOut), false})
 			}
 		}
 		of.s.mu.Unlock()

@@ -369,8 +369,14 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 				continue
 			}
 			unanswered[d] = true
-			cs = append(cs, candidate{code: CodeUnanswered, dir: Dir(d), hasDir: true, stream: o.id, since: o.watch.asked,
-				ev: Evidence{Count: count[d], Age: time.Duration(ns - o.watch.asked), Limit: cfg.UnansweredAfter, Versions: vers, FinFirst: finFirst[d]}})
+			ev := Evidence{Count: count[d], Age: time.Duration(ns - o.watch.asked), Limit: cfg.UnansweredAfter, Versions: vers, FinFirst: finFirst[d]}
+			if w.refusedTo[d] > o.serial {
+				// The acceptor reset a stream opened after the oldest
+				// on its SYN: its accept backlog was full, the oldest
+				// waiting in it (watchRefused).
+				ev.refused = w.refusedID[d]
+			}
+			cs = append(cs, candidate{code: CodeUnanswered, dir: Dir(d), hasDir: true, stream: o.id, since: o.watch.asked, ev: ev})
 		}
 	}
 

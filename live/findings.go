@@ -270,6 +270,11 @@ type Evidence struct {
 	// half-closed: yamux sends no ACK for a stream it accepts after the
 	// stream's FIN, so those may have been accepted, late.
 	FinFirst uint64
+	// refused, of a yamux UNANSWERED, is a stream opened the same way
+	// after its oldest whose SYN the acceptor answered with an RST and
+	// no ACK (the latest such), having sent no GoAway: its accept backlog
+	// was full, the unanswered streams waiting in it; 0 if none.
+	refused uint32
 	// Bytes: the bytes in flight, sent and not yet consumed as the
 	// reader's latest UPD (yamux: window update) reports (WINDOW_STALL),
 	// bytes sent to the suspect stream, or in v2 its unread bytes
@@ -1164,8 +1169,9 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 		es.openCodes |= 1 << f.Code
 	}
 	var why string
+	var timedOut [2]openTimeout
 	if s.ended {
-		why = s.endWhy()
+		why, timedOut = s.endWhy(), s.openTimedOut
 	}
 	if es.openCodes&(1<<CodeLeak) != 0 {
 		prev := s.w.marks
@@ -1212,7 +1218,7 @@ func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *
 	for _, c := range e.changes {
 		w := why
 		if why != "" && c.new == nil {
-			w = endedWhy(c.old, why)
+			w = endedWhy(c.old, why, timedOut)
 		}
 		if w == "" && c.new == nil {
 			if w = c.why; w == "" {
@@ -1324,7 +1330,7 @@ func changed(f *Finding, c *candidate) bool {
 	return a.Count != b.Count || a.Bytes != b.Bytes || a.Window != b.Window || a.Streams != b.Streams || a.Limit != b.Limit ||
 		roughAge(a.Age) != roughAge(b.Age) || roughAge(a.Idle) != roughAge(b.Idle) || f.Stream != c.stream || a.Sign != b.Sign ||
 		a.PeerGuess != b.PeerGuess || a.PeerAnswered != b.PeerAnswered || a.Same != b.Same || (a.Slow == 0) != (b.Slow == 0) || a.slowReads != b.slowReads || a.slowAt != b.slowAt || roughAge(a.slowQuiet) != roughAge(b.slowQuiet) || (a.slowQuiet == 0) != (b.slowQuiet == 0) ||
-		a.Unseen != b.Unseen || a.AfterBoth != b.AfterBoth || a.Unskipped != b.Unskipped || a.FinFirst != b.FinFirst || a.Upstream != b.Upstream || a.GaveUp != b.GaveUp || a.Slowest != b.Slowest || a.PushQuiet != b.PushQuiet || a.AfterPush != b.AfterPush || a.Silent != b.Silent ||
+		a.Unseen != b.Unseen || a.AfterBoth != b.AfterBoth || a.Unskipped != b.Unskipped || a.FinFirst != b.FinFirst || (a.refused == 0) != (b.refused == 0) || a.Upstream != b.Upstream || a.GaveUp != b.GaveUp || a.Slowest != b.Slowest || a.PushQuiet != b.PushQuiet || a.AfterPush != b.AfterPush || a.Silent != b.Silent ||
 		a.holSid != b.holSid || a.holBytes != b.holBytes || a.ownNOP != b.ownNOP || a.framed != b.framed || a.Piled != b.Piled || a.readerFIN != b.readerFIN ||
 		a.ServerClosed != b.ServerClosed || (a.Held*2 > a.Count) != (b.Held*2 > b.Count)
 }
@@ -1577,11 +1583,17 @@ func (s *Session) closeWaitResolved(f *Finding, cands []candidate) string {
 // session's endWhy): for CLOSE_WAIT, that the holding side let the
 // session go at last. The evaluation that sees the end and ResolveEnded
 // word it alike.
-func endedWhy(f *Finding, why string) string {
-	if f.Code != CodeCloseWait {
-		return why
+func endedWhy(f *Finding, why string, timedOut [2]openTimeout) string {
+	switch f.Code {
+	case CodeCloseWait:
+		return fmt.Sprintf("%s: the %s no longer holds the session the %s left", why, f.Dir.Sender(), f.Dir.Reverse().Sender())
+	case CodeUnanswered:
+		if ot := timedOut[f.Dir]; ot.sid != 0 && f.Proto == Yamux {
+			return fmt.Sprintf("%s: the %s's yamux closed it as stream %d's open timed out: its SYN had waited %s with no ACK, the %s's StreamOpenTimeout (%s by default), after which yamux closes the whole session, with no GoAway",
+				why, f.Dir.Sender(), ot.sid, fmtDur(ot.waited), f.Dir.Sender(), fmtDur(DefaultStreamOpenTimeout))
+		}
 	}
-	return fmt.Sprintf("%s: the %s no longer holds the session the %s left", why, f.Dir.Sender(), f.Dir.Reverse().Sender())
+	return why
 }
 
 // unansweredResolved says why UNANSWERED f stopped holding where another

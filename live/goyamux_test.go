@@ -195,7 +195,7 @@ func TestGoYamuxGoAwayNormal(t *testing.T) {
 func TestGoYamuxReactions(t *testing.T) {
 	for a, want := range map[live.Anomaly]string{
 		live.WrongParity: `go-yamux ends the session ("both yamux endpoints are clients")`,
-		live.RepeatedFIN: "as libp2p's go-yamux always does",
+		live.RepeatedFIN: "libp2p's go-yamux ignores it",
 	} {
 		if got := a.YamuxReaction(); !strings.Contains(got, want) {
 			t.Errorf("%v: %q does not say %q", a, got, want)

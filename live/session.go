@@ -272,6 +272,11 @@ type Session struct {
 	// sessions to be taken out (Registry.compact). The registry's mu
 	// guards it.
 	gone bool
+
+	// openTimedOut is, in yamux, by the direction its opener sends, the
+	// stream whose open timed out as the session ended: its opener's
+	// yamux closed the session for it. Set at End (noteOpenTimeout).
+	openTimedOut [2]openTimeout
 }
 
 // total returns how many streams the session has seen opened: a stream
@@ -316,6 +321,10 @@ type FrameRef struct {
 	st     *stream
 	serial uint64
 	head   uint8 // the stream's first bytes in the frame's direction before the frame added to them (FirstBytes.N), or noHead
+	// noPayload: the frame counted on its stream, but not its payload:
+	// a yamux DATA|SYN for a stream already open (DUPLICATE_SYN), whose
+	// payload no stream reads.
+	noPayload bool
 }
 
 // noHead is a FrameRef's head where the frame added nothing to its
@@ -1380,6 +1389,7 @@ func (s *Session) End(at time.Time, reason CloseReason, err error) {
 	for st := range s.streams.all() {
 		st.watch.leakAtEnd = marks.marks(st)
 	}
+	s.noteOpenTimeout(at) // before the streams waiting for an ACK end with the session
 	// Streams still open end with the session; they join the closed ones,
 	// so an ended session keeps at most its cap of streams in detail
 	// (closedCap), the suspected leaks among them too: the findings count

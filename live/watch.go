@@ -221,6 +221,15 @@ type sessionWatch struct {
 	// stream opened that way before it was accepted (acceptedSpoke).
 	acceptedTo [2]uint64
 	acceptedID [2]uint32 // that stream's id, for the words
+	// refusedTo is, by the direction of a stream's opener, the serial of
+	// the latest-opened yamux stream whose SYN its acceptor answered with
+	// an RST and no ACK, having sent no GoAway: yamux's answer once its
+	// accept backlog is full (incomingStream: "backlog exceeded, forcing
+	// connection reset"); refusedID is its id. A stream opened that way
+	// before it, still with no ACK, waited in that full backlog then
+	// (watchRefused).
+	refusedTo [2]uint64
+	refusedID [2]uint32
 	// Keepalive: each direction's NOPs, the latest one's time and the
 	// longest interval seen between two (or, after one, since the start),
 	// which is its cadence once it has one (pingCadence); 0 before.

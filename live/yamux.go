@@ -204,7 +204,9 @@ func (s *Session) RecordYamuxRef(dir Dir, at time.Time, f *yamux.Frame) FrameRef
 		s.countWire(dir, yamux.HeaderSize+uint64(payload))
 	}
 	if st := s.counted; st != nil {
-		ref = FrameRef{st: st, serial: st.serial, head: s.countedHead}
+		// yamuxStream counts a duplicate SYN's frame on the stream and
+		// returns before its payload: Retract must not take that off.
+		ref = FrameRef{st: st, serial: st.serial, head: s.countedHead, noPayload: a == DuplicateSYN}
 		if flags&yamux.SYN != 0 || dir == ClientToServer && (typ == yamux.Data && payload > 0 || flags&(yamux.FIN|yamux.RST) != 0) {
 			s.watchUsed(at.UnixNano())
 		}
@@ -245,12 +247,13 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 			}
 		}
 	}
-	if st == nil || st.state == StreamReset || st.state == Closed && typ == yamux.Data {
+	if st == nil || st.state == StreamReset || st.state == Closed && (typ == yamux.Data || flags&yamux.FIN != 0) {
 		// yamux has no such stream: it discards the payload ("likely we
 		// sent a RST") or ignores the update. A stream closed both ways
 		// is one: its receiver had sent its FIN and got the sender's, and
 		// removed it (closeStream), so DATA for it is discarded
-		// ("Discarding data for stream"), as once muxtop folds it.
+		// ("Discarding data for stream") and a FIN again ignored ("frame
+		// for missing stream"), no REPEATED_FIN, as once muxtop folds it.
 		s.untracked.Frames[dir]++
 		if typ == yamux.Data {
 			s.untracked.Bytes[dir] += uint64(length)
@@ -291,6 +294,7 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 		}
 	}
 	if flags&yamux.RST != 0 && st.state != StreamReset {
+		s.watchRefused(st, dir, flags)
 		s.setFull(&st.flow[0], time.Time{})
 		s.setFull(&st.flow[1], time.Time{})
 		if st.state.Live() {
@@ -382,6 +386,101 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 		}
 	}
 	return a
+}
+
+// watchRefused notes an RST of yamux stream st that came in direction
+// dir, before the RST changes the stream's state: where the acceptor
+// sent it with no ACK, before any, to a stream muxtop saw open, and has
+// sent no GoAway (after which yamux resets every SYN), its accept
+// backlog was full. hashicorp's yamux sends no other RST to a stream it
+// has not ACKed: AcceptStream's first frame carries the ACK, its Close
+// and StreamCloseTimeout come only after it. s.mu is held.
+func (s *Session) watchRefused(st *stream, dir Dir, flags yamux.Flags) {
+	if dir.Sender() == st.opener || flags&yamux.ACK != 0 || st.acked || !st.state.Live() || st.incomplete {
+		return
+	}
+	for _, n := range s.yamux().goAwayBy[dir.Sender()] {
+		if n > 0 {
+			return
+		}
+	}
+	if d := st.opener.Sends(); st.serial > s.w.refusedTo[d] {
+		s.w.refusedTo[d], s.w.refusedID[d] = st.serial, st.id
+	}
+}
+
+// DefaultStreamOpenTimeout is hashicorp/yamux's default StreamOpenTimeout:
+// once a stream has waited that long for its ACK, its opener's yamux
+// (v0.1.2's setOpenTimeout) closes the whole session, with no GoAway and
+// no RST.
+const DefaultStreamOpenTimeout = 75 * time.Second
+
+// openTimeoutEarly and openTimeoutLate are how far before and after
+// DefaultStreamOpenTimeout a session's end may come, from the SYN of the
+// stream it waited for, and still be that timeout's: the timer starts as OpenStream queues the SYN, and the
+// close follows it at once. Earlier by more than a second, the SYN went
+// out late or the close is no timer's; later by more than two, no timer
+// of the default fired then.
+const (
+	openTimeoutEarly = time.Second
+	openTimeoutLate  = 2 * time.Second
+)
+
+// openTimeout is a yamux stream whose open timed out: its id, and how
+// long its SYN had waited for the ACK when its opener closed the session.
+type openTimeout struct {
+	sid    uint32
+	waited time.Duration
+}
+
+// noteOpenTimeout records, for each side that opened yamux streams, the
+// stream whose open timed out as the session ended at at, if the wire
+// shows it: that side ended the session (it closed its side first, or
+// the tapped end is that side and closed, or is the other side and read
+// its close), sent no GoAway, and its oldest stream still waiting for
+// its ACK — muxtop saw its SYN, and its opener has neither closed it
+// (yamux's Close stops the timer) nor had it reset — had waited
+// DefaultStreamOpenTimeout then, within the slack. A timeout configured
+// otherwise is not told: muxtop does not know it, and an application's
+// Close looks the same. Before the streams end with the session (End).
+// s.mu is held.
+func (s *Session) noteOpenTimeout(at time.Time) {
+	if s.proto != Yamux {
+		return
+	}
+	ns := at.UnixNano()
+	tapped := !s.info.Captured && !s.info.Proxied
+	for d := range 2 {
+		opener, acceptor := Dir(d), Dir(d).Reverse()
+		closedFirst := s.dirEnded[opener] && s.dirEndedAt[opener] <= ns && (!s.dirEnded[acceptor] || s.dirEndedAt[opener] < s.dirEndedAt[acceptor])
+		byOpener := closedFirst || tapped && (s.reason == LocalClose && s.info.Tap == opener.Sender() || s.reason == EOF && s.info.Tap == acceptor.Sender())
+		if !byOpener {
+			continue
+		}
+		sent := false
+		for _, n := range s.yamux().goAwayBy[opener.Sender()] {
+			sent = sent || n > 0
+		}
+		if sent {
+			continue
+		}
+		end := ns
+		if closedFirst {
+			end = s.dirEndedAt[opener]
+		}
+		var oldest *stream
+		for st := range s.streams.all() {
+			if st.opener == opener.Sender() && st.state == SYNSent && !st.acked && !st.incomplete && (oldest == nil || st.first.Before(oldest.first)) {
+				oldest = st
+			}
+		}
+		if oldest == nil {
+			continue
+		}
+		if w := time.Duration(end - oldest.first.UnixNano()); w >= DefaultStreamOpenTimeout-openTimeoutEarly && w <= DefaultStreamOpenTimeout+openTimeoutLate {
+			s.openTimedOut[d] = openTimeout{sid: oldest.id, waited: w}
+		}
+	}
 }
 
 // heldGrant reports whether the window updates for data sent in direction
@@ -578,6 +677,9 @@ func (s *Session) RetractYamux(dir Dir, h yamux.Header, ref FrameRef) {
 	s.counts.TypeFrames[dir][typ]--
 	wire := yamux.HeaderSize + payload
 	s.counts.TypeBytes[dir][typ] -= wire
+	if ref.noPayload {
+		payload = 0 // its frame and wire bytes counted on the stream, its payload nowhere
+	}
 	switch st := ref.st; {
 	case st == nil:
 		s.untracked.Frames[dir]--
@@ -656,11 +758,11 @@ type yamuxFatal struct {
 // receiver's yamux ends the session on it: WINDOW_EXCEEDED always
 // (readData: "recv window exceeded"); DUPLICATE_SYN unless the receiver
 // had sent GoAway, after which yamux answers any SYN with an RST
-// (incomingStream: "duplicate stream initiated"); REPEATED_FIN where the
-// receiver has not sent its own FIN, so still has the stream
-// (processFlags: "unexpected flag"; one that sent it removed the stream
-// at the first FIN and ignores the frame). The anomalies yamux
-// tolerates are none. s.mu is held.
+// (incomingStream: "duplicate stream initiated"); REPEATED_FIN, which is
+// one only where the receiver has not sent its own FIN, so still has the
+// stream (processFlags: "unexpected flag"; a FIN to a stream closed both
+// ways, which yamux removed and ignores the frame for, yamuxStream counts
+// as untracked). The anomalies yamux tolerates are none. s.mu is held.
 func (s *Session) noteFatal(a Anomaly, dir Dir, at time.Time, offset int64, sid, payload uint32) {
 	st := s.counted
 	if st == nil {

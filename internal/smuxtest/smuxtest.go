@@ -271,6 +271,27 @@ func (c *RecordingConn) Bytes() []byte {
 	return bytes.Clone(c.buf.Bytes())
 }
 
+// Log is a yamux session's log output (Config.LogOutput), read while
+// the session writes to it: what yamux itself did with a frame.
+type Log struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p to the log.
+func (l *Log) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// String returns what was logged so far.
+func (l *Log) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 // YamuxConfig returns hashicorp/yamux's default config without keepalive
 // pings (which come at times of their own) and without its log.
 func YamuxConfig() *hyamux.Config {

@@ -1,0 +1,89 @@
+package tap
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/muxtop/muxtop/decoder/yamux"
+	"github.com/muxtop/muxtop/internal/smuxtest"
+	"github.com/muxtop/muxtop/live"
+)
+
+// TestYamuxFINAfterBothFINsReal: a raw client opens stream 1 on a real
+// hashicorp/yamux server and sends FIN; the server reads to io.EOF and
+// closes the stream, its FIN closing it both ways, and yamux removes it
+// (closeStream). A second FIN from the client on it then names a stream
+// the server no longer has: yamux ignores it ("[WARN] yamux: frame for
+// missing stream"). muxtop must say so whether it still keeps stream 1 in
+// detail or has folded it (ClosedStreams 1, and stream 3 closed after
+// it): an untracked frame, no anomaly. Before, the stream kept in detail
+// took the frame with a REPEATED_FIN anomaly, the folded one none.
+func TestYamuxFINAfterBothFINsReal(t *testing.T) {
+	for _, folded := range []bool{false, true} {
+		name := "kept in detail"
+		if folded {
+			name = "folded"
+		}
+		t.Run(name, func(t *testing.T) {
+			reg := live.New(live.Config{ClosedStreams: 1})
+			cc, sc := smuxtest.Conns(t)
+			srv, log := fatalServer(t, sc, true)
+			c := Wrap(cc, live.Client, reg, "cli", WithProtocol(Yamux))
+			write := func(b []byte) {
+				t.Helper()
+				if _, err := c.Write(b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var got []byte
+			closeBothWays := func(sid uint32) {
+				t.Helper()
+				write(rawFrame(yamux.WindowUpdate, yamux.SYN, sid, 0))
+				write(rawFrame(yamux.WindowUpdate, yamux.FIN, sid, 0))
+				for !finOn(got, sid) {
+					b := make([]byte, 64)
+					n, err := c.Read(b)
+					if err != nil {
+						t.Fatalf("reading the server's FIN on stream %d: %v (got % x)", sid, err, got)
+					}
+					got = append(got, b[:n]...)
+				}
+			}
+			closeBothWays(1)
+			if folded {
+				closeBothWays(3)
+			}
+			if kept := reg.Snapshot().Sessions[0].Stream(1) != nil; kept == folded {
+				t.Fatalf("stream 1 kept in detail: %v, want %v", kept, !folded)
+			}
+			write(rawFrame(yamux.WindowUpdate, yamux.FIN, 1, 0))
+			smuxtest.Eventually(t, "the server's yamux to ignore the FIN", func() bool {
+				return strings.Contains(log.String(), "frame for missing stream")
+			})
+			if srv.IsClosed() {
+				t.Fatalf("the server's session ended: %s", log.String())
+			}
+			ss := reg.Snapshot().Sessions[0]
+			want := uint64(1) // the FIN; no Ping, no GoAway
+			if ss.AnomaliesBy[live.RepeatedFIN] != 0 || ss.AnomalyCount != 0 || ss.Untracked.Frames[live.ClientToServer] != want {
+				t.Errorf("anomalies %v (%d), untracked c2s %d frames; want none, the FIN untracked (%d)",
+					ss.AnomaliesBy, ss.AnomalyCount, ss.Untracked.Frames[live.ClientToServer], want)
+			}
+			if st := ss.Stream(1); st != nil && st.State != live.Closed {
+				t.Errorf("stream 1 %v, want closed", st.State)
+			}
+		})
+	}
+}
+
+// finOn reports whether the yamux headers in b (the server sends no DATA
+// here) hold a FIN on stream sid.
+func finOn(b []byte, sid uint32) bool {
+	for ; len(b) >= yamux.HeaderSize; b = b[yamux.HeaderSize:] {
+		h := yamux.Header(b[:yamux.HeaderSize])
+		if h.StreamID() == sid && h.Flags()&yamux.FIN != 0 {
+			return true
+		}
+	}
+	return false
+}
