@@ -37,19 +37,27 @@ func (b *lockedBuffer) bytes() []byte {
 // windows returns the TCP windows the packets from port advertise in
 // the capture b, in order, as far as its blocks have come.
 func windows(b []byte, port uint16) []uint16 {
+	ws, _ := windowsAt(b, port)
+	return ws
+}
+
+// windowsAt is windows, with each packet's time.
+func windowsAt(b []byte, port uint16) ([]uint16, []time.Time) {
 	ng, err := pcapgo.NewNgReader(bytes.NewReader(b), pcapgo.DefaultNgReaderOptions)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	var ws []uint16
+	var ats []time.Time
 	for {
-		data, _, err := ng.ReadPacketData()
+		data, ci, err := ng.ReadPacketData()
 		if err != nil { // io.EOF at the end
-			return ws
+			return ws, ats
 		}
 		p := gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.Default)
 		if tcp, ok := p.Layer(layers.LayerTypeTCP).(*layers.TCP); ok && uint16(tcp.SrcPort) == port {
 			ws = append(ws, tcp.Window)
+			ats = append(ats, ci.Timestamp)
 		}
 	}
 }
