@@ -44,16 +44,7 @@ func testAttachHTTPBothEnds(t *testing.T, delay time.Duration) {
 	up := strings.TrimPrefix(srv.URL, "http://")
 	a := runAttach(t, up)
 	addr := a.addr
-	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := client.Get("http://" + addr + "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil || string(body) != "hello" {
-		t.Fatalf("through attach: %q, %v", body, err)
-	}
+	getHello(t, "http://"+addr+"/")
 	// Findings come from evaluations, every 100 ms: a run stopped before
 	// its first has none, and its summary says "not diagnosed". Stop once
 	// one has seen the session (on a loaded machine the session ended and

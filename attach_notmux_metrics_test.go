@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"crypto/tls"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -29,17 +28,7 @@ func TestAttachTLSNotMuxMetrics(t *testing.T) {
 	defer srv.Close()
 	a := runAttach(t, strings.TrimPrefix(srv.URL, "https://"), "--metrics", "127.0.0.1:0")
 	u := attachMetrics(t, a)
-	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true,
-		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	resp, err := client.Get("https://" + a.addr + "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil || string(body) != "hello" {
-		t.Fatalf("through attach: %q, %v", body, err)
-	}
+	getHello(t, "https://"+a.addr+"/")
 	smuxtest.Eventually(t, "both directions' violations and the session's end", func() bool {
 		out := a.stdout.String()
 		return strings.Count(out, `"type":"violation"`) == 2 && strings.Contains(out, `"type":"session-ended"`)

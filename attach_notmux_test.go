@@ -32,17 +32,7 @@ func TestAttachTLSNotMux(t *testing.T) {
 	for _, output := range []string{"plain", "json"} {
 		t.Run(output, func(t *testing.T) {
 			a := runAttach(t, up, "--output", output)
-			client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true,
-				TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-			resp, err := client.Get("https://" + a.addr + "/")
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, err := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if err != nil || string(body) != "hello" {
-				t.Fatalf("through attach: %q, %v", body, err)
-			}
+			getHello(t, "https://"+a.addr+"/")
 			violation := "VIOLATION"
 			if output == "json" {
 				violation = `"type":"violation"`
@@ -76,5 +66,23 @@ func TestAttachTLSNotMux(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// getHello GETs url, a server behind attach that answers "hello", over
+// a new connection (a TLS one, its certificate not checked, for https),
+// and fails t unless the answer came through whole.
+func getHello(t *testing.T, url string) {
+	t.Helper()
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true,
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	resp, err := client.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || string(body) != "hello" {
+		t.Fatalf("through attach: %q, %v", body, err)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"log"
 	"net"
 	"os"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -354,17 +353,8 @@ func TestWriteChunkCloseUnblocks(t *testing.T) {
 // blocked on a mutex in a tap.Conn's Write, as a goroutine dump shows
 // them: a Write waiting for another's turn to end.
 func waitingWrites(test string) int {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
 	n := 0
-	for _, g := range strings.Split(string(buf), "\n\n") {
+	for _, g := range smuxtest.Stacks() {
 		if i := strings.Index(g, "tap.(*Conn).Write("); i >= 0 && strings.Contains(g[:i], "(*Mutex).Lock") && strings.Contains(g, test) {
 			n++
 		}

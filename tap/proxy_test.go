@@ -734,17 +734,8 @@ func memInUse() (heap, stack int) {
 
 // countStacks counts the goroutines whose stack mentions fn.
 func countStacks(fn string) int {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
 	n := 0
-	for _, g := range strings.Split(string(buf), "\n\n") {
+	for _, g := range smuxtest.Stacks() {
 		if strings.Contains(g, fn) {
 			n++
 		}

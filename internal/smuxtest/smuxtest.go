@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -614,4 +615,17 @@ func conn[S net.Conn](st S, err error) (net.Conn, error) {
 		return nil, err
 	}
 	return st, nil
+}
+
+// Stacks returns the stack of every goroutine, one each, as a goroutine
+// dump gives them.
+func Stacks() []string {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return strings.Split(string(buf[:n]), "\n\n")
+		}
+		buf = make([]byte, 2*len(buf))
+	}
 }
