@@ -204,9 +204,10 @@ func (s *Session) RecordYamuxRef(dir Dir, at time.Time, f *yamux.Frame) FrameRef
 		s.countWire(dir, yamux.HeaderSize+uint64(payload))
 	}
 	if st := s.counted; st != nil {
-		// yamuxStream counts a duplicate SYN's frame on the stream and
-		// returns before its payload: Retract must not take that off.
-		ref = FrameRef{st: st, serial: st.serial, head: s.countedHead, noPayload: a == DuplicateSYN}
+		// yamuxStream counts a duplicate SYN's frame on the stream and,
+		// unless its receiver had sent GoAway, returns before its
+		// payload: Retract must not take that off.
+		ref = FrameRef{st: st, serial: st.serial, head: s.countedHead, noPayload: a == DuplicateSYN && !s.sentGoAway(dir.Reverse().Sender())}
 		if flags&yamux.SYN != 0 || dir == ClientToServer && (typ == yamux.Data && payload > 0 || flags&(yamux.FIN|yamux.RST) != 0) {
 			s.watchUsed(at.UnixNano())
 		}
@@ -276,9 +277,13 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 	st.last = later(st.last, at)
 	st.frames[dir]++
 	s.counted = st
-	if a == DuplicateSYN {
-		return a
+	if a == DuplicateSYN && !s.sentGoAway(dir.Reverse().Sender()) {
+		return a // the receiver's yamux ends the session on it
 	}
+	// A duplicate SYN to a receiver that had sent GoAway: its
+	// incomingStream answers it with an RST and returns no error, and
+	// handleStreamMessage then gives the frame to the stream it has,
+	// its flags processed and its payload read into it (readData).
 	if dir.Sender() != st.opener {
 		s.watchAnswer(st, dir, at.UnixNano(), flags&yamux.RST == 0)
 		if flags&yamux.ACK != 0 {
@@ -403,14 +408,24 @@ func (s *Session) watchRefused(st *stream, dir Dir, flags yamux.Flags) {
 	if dir.Sender() == st.opener || flags&yamux.ACK != 0 || st.acked() || !st.state.Live() || st.incomplete {
 		return
 	}
-	for _, n := range s.yamux().goAwayBy[dir.Sender()] {
-		if n > 0 {
-			return
-		}
+	if s.sentGoAway(dir.Sender()) {
+		return
 	}
 	if d := st.opener.Sends(); st.serial > s.w.refusedTo[d] {
 		s.w.refusedTo[d], s.w.refusedID[d] = st.serial, st.id
 	}
+}
+
+// sentGoAway reports whether side has sent a yamux GoAway on the
+// session: its yamux then answers every SYN with an RST
+// (incomingStream). s.mu is held.
+func (s *Session) sentGoAway(side Side) bool {
+	for _, n := range s.yamux().goAwayBy[side] {
+		if n > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // DefaultStreamOpenTimeout is hashicorp/yamux's default StreamOpenTimeout:
@@ -794,10 +809,8 @@ func (s *Session) noteFatal(a Anomaly, dir Dir, at time.Time, offset int64, sid,
 		// free is that much more than what is now.
 		fa.length, fa.free = payload, max(st.flow[dir].free()+int64(payload), 0)
 	case DuplicateSYN:
-		for _, n := range s.yamux().goAwayBy[dir.Reverse().Sender()] {
-			if n > 0 {
-				return
-			}
+		if s.sentGoAway(dir.Reverse().Sender()) {
+			return
 		}
 	case RepeatedFIN:
 		if st.fin[dir.Reverse()] {
