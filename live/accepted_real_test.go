@@ -434,7 +434,7 @@ func TestUnansweredYamuxBacklogResetReal(t *testing.T) {
 	if !strings.Contains(slog.String(), "backlog exceeded") {
 		t.Errorf("the server's yamux logged %q, no backlog exceeded", slog.String())
 	}
-	for _, want := range []string{fmt.Sprintf("the server's accept backlog is full: it reset stream %d, opened after the oldest, on its SYN with no ACK", ids[2]),
+	for _, want := range []string{fmt.Sprintf("the server's accept backlog was full when it reset stream %d, opened after the oldest, on its SYN with no ACK", ids[2]),
 		"its Accept loop is not keeping up"} {
 		if !strings.Contains(un.Text, want) {
 			t.Errorf("text %q lacks %q", un.Text, want)

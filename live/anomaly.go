@@ -25,8 +25,12 @@ const (
 	// RepeatedFIN is a yamux FIN from a side that had sent FIN on the
 	// stream already, to a receiver that has not sent its own, so still
 	// has the stream: hashicorp's yamux ends the session ("unexpected
-	// flag") as for WindowExceeded. A FIN to a stream closed both ways
-	// is none: yamux has removed the stream and ignores the frame.
+	// flag") as for WindowExceeded. Or to a receiver whose own FIN, the
+	// second, closed the stream both ways: its Close sends that FIN
+	// before it removes the stream, so yamux ignores the frame unless it
+	// comes in between, when the session ends too (a race). A FIN to a
+	// stream whose receiver's FIN came first is none: the sender's FIN
+	// closed it, yamux removed it at once and ignores the frame.
 	RepeatedFIN
 )
 
@@ -57,7 +61,7 @@ var anomalyReactions = [NumAnomalies]string{
 // a yamux session can show, and libp2p's go-yamux v5.1.0 where it differs.
 var yamuxReactions = [NumAnomalies]string{
 	DuplicateSYN: `yamux fails with "duplicate stream initiated", ends the session and closes the connection at once: ` +
-		"the GoAway (protocol error) it queues first rarely reaches the wire (a receiver that had sent GoAway answers the SYN with an RST instead)",
+		"the GoAway (protocol error) it queues first rarely reaches the wire (a receiver that had sent GoAway answers the SYN with an RST instead, and reads the frame into the stream it has)",
 	WrongParity: "hashicorp's yamux accepts it, but yamux never opens such an id itself (clients: odd from 1, servers: even from 2; the session's first SYN showed which end opens odd ids); it may collide with one the other side opens; " +
 		`libp2p's go-yamux ends the session ("both yamux endpoints are clients")`,
 	UnknownStream: "yamux discards a DATA frame's payload and ignores a WINDOW_UPDATE for a stream it does not have " +
@@ -67,7 +71,10 @@ var yamuxReactions = [NumAnomalies]string{
 	WindowExceeded: `yamux fails with "recv window exceeded", ends the session and closes the connection at once: ` +
 		"the GoAway (protocol error) it queues first rarely reaches the wire",
 	RepeatedFIN: `a hashicorp receiver, which still has the stream (it has not sent its own FIN), fails with "unexpected flag", ends the session and closes the connection at once ` +
-		"(the GoAway, protocol error, it queues first rarely reaches the wire); libp2p's go-yamux ignores it",
+		"(the GoAway, protocol error, it queues first rarely reaches the wire); " +
+		"one whose own FIN closed the stream both ways (the sender's FIN came first) ignores it, racily: " +
+		`its Close sends that FIN before it removes the stream, and a FIN arriving in between ends the session with "unexpected flag" too; ` +
+		"libp2p's go-yamux ignores it",
 }
 
 // String returns the anomaly's name, or UNKNOWN_ANOMALY_n.

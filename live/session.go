@@ -322,8 +322,10 @@ type FrameRef struct {
 	serial uint64
 	head   uint8 // the stream's first bytes in the frame's direction before the frame added to them (FirstBytes.N), or noHead
 	// noPayload: the frame counted on its stream, but not its payload:
-	// a yamux DATA|SYN for a stream already open (DUPLICATE_SYN), whose
-	// payload no stream reads.
+	// a yamux DATA|SYN for a stream already open (DUPLICATE_SYN) to a
+	// receiver that had sent no GoAway, whose yamux ends the session on
+	// it and reads none of it (after its GoAway it resets the SYN and
+	// reads the payload into the stream it has: counted).
 	noPayload bool
 }
 

@@ -125,6 +125,25 @@ func heldFor(fl *Flow, at time.Time) int64 {
 	return max(at.Sub(fl.FullSince).Nanoseconds(), 0)
 }
 
+// yamuxBits are a yamux stream's flags (stream.ybits).
+type yamuxBits uint8
+
+// The yamux stream's flags: yAcked, its ACK came; yClosedBy(d), d's FIN
+// closed it both ways.
+const (
+	yAcked yamuxBits = 1 << iota
+	yClosedByC2S
+	yClosedByS2C
+)
+
+// yClosedBy is the flag of a stream closed both ways by a FIN in
+// direction d.
+func yClosedBy(d Dir) yamuxBits { return yClosedByC2S << d }
+
+// acked reports whether the side that did not open yamux stream st sent
+// ACK.
+func (st *stream) acked() bool { return st.ybits&yAcked != 0 }
+
 // stream is the mutable state of one stream; its Session's lock guards it.
 type stream struct {
 	id     uint32
@@ -144,7 +163,10 @@ type stream struct {
 	wire        [2]uint64 // its frames whole, header and payload (a UPD's 8 bytes too)
 	first, last time.Time
 	replyAt     time.Time // the first PSH with data from the side that did not open
-	acked       bool      // yamux: the side that did not open sent ACK
+	// ybits holds yamux's: whether the side that did not open sent ACK
+	// (yAcked), and which direction's FIN closed the stream both ways
+	// (yClosedBy): one byte, where acked's bool was, 512 still.
+	ybits yamuxBits
 	// unanswered is the evaluation (engineSession.seen, cut to 32 bits)
 	// that last counted it for UNANSWERED, and unansweredRun says the one
 	// before it did too (countUnanswered): an UNANSWERED that resolves

@@ -597,7 +597,7 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 		if ev.refused != 0 {
 			// The acceptor reset a later SYN with no ACK, having sent no
 			// GoAway: its accept backlog was full (watchRefused).
-			return fmt.Sprintf("%s opened by the %s got no ACK for %s or more (the oldest, stream %d, %s ago) while the %s still sends, and the %s's accept backlog is full: it reset stream %d, opened after the oldest, on its SYN with no ACK, as yamux does to a new stream once AcceptBacklog streams wait for AcceptStream (\"backlog exceeded\"): its Accept loop is not keeping up%s",
+			return fmt.Sprintf("%s opened by the %s got no ACK for %s or more (the oldest, stream %d, %s ago) while the %s still sends, and the %s's accept backlog was full when it reset stream %d, opened after the oldest, on its SYN with no ACK, as yamux does to a new stream once AcceptBacklog streams wait for AcceptStream (\"backlog exceeded\"): its Accept loop is not keeping up%s",
 					plural(ev.Count, "stream"), sender, fmtDur(ev.Limit), f.Stream, fmtDur(ev.Age), receiver, receiver, ev.refused, late),
 				fmt.Sprintf("the %s's Accept loop must keep up: call AcceptStream (which sends the ACK) in a loop that hands each stream to a goroutine at once; or raise the %s's AcceptBacklog (256 by default) to the %s's or more, whose OpenStream blocks once as many of its SYNs as its own AcceptBacklog wait for their ACK, so that it waits instead of having its streams reset (a Read or Write on a reset stream fails with \"connection reset\"); once a SYN has waited StreamOpenTimeout (75 s by default) the %s's yamux closes the whole session, with no RST or GoAway (yamux before 2021 has no StreamOpenTimeout: it waits)",
 					receiver, receiver, sender, sender)

@@ -204,9 +204,10 @@ func (s *Session) RecordYamuxRef(dir Dir, at time.Time, f *yamux.Frame) FrameRef
 		s.countWire(dir, yamux.HeaderSize+uint64(payload))
 	}
 	if st := s.counted; st != nil {
-		// yamuxStream counts a duplicate SYN's frame on the stream and
-		// returns before its payload: Retract must not take that off.
-		ref = FrameRef{st: st, serial: st.serial, head: s.countedHead, noPayload: a == DuplicateSYN}
+		// yamuxStream counts a duplicate SYN's frame on the stream and,
+		// unless its receiver had sent GoAway, returns before its
+		// payload: Retract must not take that off.
+		ref = FrameRef{st: st, serial: st.serial, head: s.countedHead, noPayload: a == DuplicateSYN && !s.sentGoAway(dir.Reverse().Sender())}
 		if flags&yamux.SYN != 0 || dir == ClientToServer && (typ == yamux.Data && payload > 0 || flags&(yamux.FIN|yamux.RST) != 0) {
 			s.watchUsed(at.UnixNano())
 		}
@@ -240,20 +241,24 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 		if st == nil && sid != 0 && (sid > s.maxID[sid%2] || (typ == yamux.Data || flags&yamux.FIN != 0) && flags&yamux.RST == 0 && s.beforeCapture(sid)) {
 			// Opened before what a capture saw, or in what it lost.
 			if st = s.adopt(dir, at, sid); st != nil {
-				st.acked = true // its ACK, if any, went by unseen
+				st.ybits |= yAcked // its ACK, if any, went by unseen
 				for d := range 2 {
 					st.flow[d] = Flow{PeerWindow: yamux.InitialWindow, HasUPD: true}
 				}
 			}
 		}
 	}
-	if st == nil || st.state == StreamReset || st.state == Closed && (typ == yamux.Data || flags&yamux.FIN != 0) {
+	if st == nil || st.state == StreamReset || st.state == Closed && (typ == yamux.Data || flags&yamux.FIN != 0 && !st.ownFINLast(dir)) {
 		// yamux has no such stream: it discards the payload ("likely we
 		// sent a RST") or ignores the update. A stream closed both ways
 		// is one: its receiver had sent its FIN and got the sender's, and
 		// removed it (closeStream), so DATA for it is discarded
 		// ("Discarding data for stream") and a FIN again ignored ("frame
 		// for missing stream"), no REPEATED_FIN, as once muxtop folds it.
+		// Not a FIN again where the receiver's own FIN closed the stream:
+		// its Close sends that FIN before it removes the stream, and a
+		// FIN arriving between the two ends the session ("unexpected
+		// flag"): a REPEATED_FIN, racy (ownFINLast).
 		s.untracked.Frames[dir]++
 		if typ == yamux.Data {
 			s.untracked.Bytes[dir] += uint64(length)
@@ -272,13 +277,17 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 	st.last = later(st.last, at)
 	st.frames[dir]++
 	s.counted = st
-	if a == DuplicateSYN {
-		return a
+	if a == DuplicateSYN && !s.sentGoAway(dir.Reverse().Sender()) {
+		return a // the receiver's yamux ends the session on it
 	}
+	// A duplicate SYN to a receiver that had sent GoAway: its
+	// incomingStream answers it with an RST and returns no error, and
+	// handleStreamMessage then gives the frame to the stream it has,
+	// its flags processed and its payload read into it (readData).
 	if dir.Sender() != st.opener {
 		s.watchAnswer(st, dir, at.UnixNano(), flags&yamux.RST == 0)
 		if flags&yamux.ACK != 0 {
-			st.acked = true
+			st.ybits |= yAcked
 			if st.state == SYNSent {
 				st.state = Open
 			}
@@ -396,17 +405,27 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 // has not ACKed: AcceptStream's first frame carries the ACK, its Close
 // and StreamCloseTimeout come only after it. s.mu is held.
 func (s *Session) watchRefused(st *stream, dir Dir, flags yamux.Flags) {
-	if dir.Sender() == st.opener || flags&yamux.ACK != 0 || st.acked || !st.state.Live() || st.incomplete {
+	if dir.Sender() == st.opener || flags&yamux.ACK != 0 || st.acked() || !st.state.Live() || st.incomplete {
 		return
 	}
-	for _, n := range s.yamux().goAwayBy[dir.Sender()] {
-		if n > 0 {
-			return
-		}
+	if s.sentGoAway(dir.Sender()) {
+		return
 	}
 	if d := st.opener.Sends(); st.serial > s.w.refusedTo[d] {
 		s.w.refusedTo[d], s.w.refusedID[d] = st.serial, st.id
 	}
+}
+
+// sentGoAway reports whether side has sent a yamux GoAway on the
+// session: its yamux then answers every SYN with an RST
+// (incomingStream). s.mu is held.
+func (s *Session) sentGoAway(side Side) bool {
+	for _, n := range s.yamux().goAwayBy[side] {
+		if n > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // DefaultStreamOpenTimeout is hashicorp/yamux's default StreamOpenTimeout:
@@ -470,7 +489,7 @@ func (s *Session) noteOpenTimeout(at time.Time) {
 		}
 		var oldest *stream
 		for st := range s.streams.all() {
-			if st.opener == opener.Sender() && st.state == SYNSent && !st.acked && !st.incomplete && (oldest == nil || st.first.Before(oldest.first)) {
+			if st.opener == opener.Sender() && st.state == SYNSent && !st.acked() && !st.incomplete && (oldest == nil || st.first.Before(oldest.first)) {
 				oldest = st
 			}
 		}
@@ -534,6 +553,7 @@ func (s *Session) yamuxFIN(st *stream, dir Dir) {
 	}
 	if st.fin[dir.Reverse()] {
 		st.state = Closed
+		st.ybits |= yClosedBy(dir)
 		s.open--
 		s.watchClosed(st)
 		s.closeStream(st)
@@ -545,6 +565,18 @@ func (s *Session) yamuxFIN(st *stream, dir Dir) {
 		st.state = HalfClosedByServer
 	}
 	s.watchHalfClosed(st)
+}
+
+// ownFINLast reports whether a FIN in direction dir to yamux stream st,
+// closed both ways, reaches a receiver whose own FIN closed it (the
+// sender's came first): hashicorp's yamux v0.1.2 Close sets the state
+// closed, sends that FIN and only then removes the stream (closeStream),
+// so a FIN again finds it in state closed ("unexpected FIN flag in state
+// 6") if it comes before the removal, and no stream after it. Where the
+// receiver's FIN came first, the sender's closed the stream, and the
+// receiver's recv loop removed it before reading the next frame.
+func (st *stream) ownFINLast(dir Dir) bool {
+	return st.ybits&yClosedBy(dir.Reverse()) != 0 && st.fin[dir]
 }
 
 // yamuxPing pairs Ping SYNs with the ACKs that echo their value.
@@ -758,11 +790,13 @@ type yamuxFatal struct {
 // receiver's yamux ends the session on it: WINDOW_EXCEEDED always
 // (readData: "recv window exceeded"); DUPLICATE_SYN unless the receiver
 // had sent GoAway, after which yamux answers any SYN with an RST
-// (incomingStream: "duplicate stream initiated"); REPEATED_FIN, which is
-// one only where the receiver has not sent its own FIN, so still has the
-// stream (processFlags: "unexpected flag"; a FIN to a stream closed both
-// ways, which yamux removed and ignores the frame for, yamuxStream counts
-// as untracked). The anomalies yamux tolerates are none. s.mu is held.
+// (incomingStream: "duplicate stream initiated"); REPEATED_FIN where the
+// receiver has not sent its own FIN, so still has the stream
+// (processFlags: "unexpected flag"). Not one where the receiver's own FIN
+// closed the stream both ways: yamux ends the session on it only if it
+// comes while the receiver's Close is still removing the stream, and
+// usually ignores it (ownFINLast). The anomalies yamux tolerates are
+// none. s.mu is held.
 func (s *Session) noteFatal(a Anomaly, dir Dir, at time.Time, offset int64, sid, payload uint32) {
 	st := s.counted
 	if st == nil {
@@ -775,10 +809,8 @@ func (s *Session) noteFatal(a Anomaly, dir Dir, at time.Time, offset int64, sid,
 		// free is that much more than what is now.
 		fa.length, fa.free = payload, max(st.flow[dir].free()+int64(payload), 0)
 	case DuplicateSYN:
-		for _, n := range s.yamux().goAwayBy[dir.Reverse().Sender()] {
-			if n > 0 {
-				return
-			}
+		if s.sentGoAway(dir.Reverse().Sender()) {
+			return
 		}
 	case RepeatedFIN:
 		if st.fin[dir.Reverse()] {

@@ -33,6 +33,30 @@ func rawFrame(typ yamux.Type, flags yamux.Flags, sid, n uint32) []byte {
 // to its end, and closes a stream it read to its end when closeRead.
 func fatalServer(t *testing.T, c net.Conn, closeRead bool) (*hyamux.Session, *lockedLog) {
 	t.Helper()
+	return yamuxServer(t, c, func(st *hyamux.Stream) {
+		io.Copy(io.Discard, st)
+		if closeRead {
+			st.Close()
+		}
+	})
+}
+
+// closeFirstServer is a real hashicorp/yamux server on c that closes
+// every stream it accepts at once, its FIN the stream's first: the
+// client's FIN then closes the stream both ways, and the server's recv
+// loop removes it (processFlags, closeStream) before it reads the next
+// frame, so a FIN again is reliably ignored. Where the server's FIN is
+// the second, its Close sends it before removing the stream, and a FIN
+// again arriving in between ends the session ("unexpected flag").
+func closeFirstServer(t *testing.T, c net.Conn) (*hyamux.Session, *lockedLog) {
+	t.Helper()
+	return yamuxServer(t, c, func(st *hyamux.Stream) { st.Close() })
+}
+
+// yamuxServer is a real hashicorp/yamux server on c, logging to the log
+// it returns, that runs handle on every stream it accepts.
+func yamuxServer(t *testing.T, c net.Conn, handle func(*hyamux.Stream)) (*hyamux.Session, *lockedLog) {
+	t.Helper()
 	log := new(lockedLog)
 	cfg := smuxtest.YamuxConfig()
 	cfg.LogOutput = log
@@ -47,12 +71,7 @@ func fatalServer(t *testing.T, c net.Conn, closeRead bool) (*hyamux.Session, *lo
 			if err != nil {
 				return
 			}
-			go func() {
-				io.Copy(io.Discard, st)
-				if closeRead {
-					st.Close()
-				}
-			}()
+			go handle(st)
 		}
 	}()
 	return srv, log
@@ -214,20 +233,31 @@ func TestYamuxTolerableAnomalyNoProtocolReal(t *testing.T) {
 		name    string
 		frames  [][][]byte // each batch waits for the server's FIN on stream 1 before the next
 		anomaly live.Anomaly
+		// closeFirst: the server closes every stream at once
+		// (closeFirstServer), else on the client's FIN.
+		closeFirst bool
 	}{
-		// No anomaly: the server forgot the stream (TestYamuxFINAfterBothFINsReal).
-		{"a FIN again, the server closed both ways", [][][]byte{{syn(1), data(1, 3), fin(1)}, {fin(1)}}, 0},
-		{"DATA after the client's FIN", [][][]byte{{syn(1), fin(1), data(1, 3)}}, live.PSHAfterFIN},
-		{"DATA for a stream never opened", [][][]byte{{syn(1), data(7, 3)}}, live.UnknownStream},
-		{"a SYN of the server's parity", [][][]byte{{syn(1), syn(2)}}, live.WrongParity},
-		{"a reused id", [][][]byte{{syn(1), fin(1)}, {syn(1), data(1, 3)}}, live.ReusedID},
-		{"healthy", [][][]byte{{syn(1), data(1, 3), fin(1)}}, 0},
+		// No anomaly: the server's FIN came first, the client's closed
+		// the stream both ways, and the server forgot it at once
+		// (TestYamuxFINAfterBothFINsReal).
+		{"a FIN again, the server closed both ways", [][][]byte{{syn(1), data(1, 3)}, {fin(1), fin(1)}}, 0, true},
+		{"DATA after the client's FIN", [][][]byte{{syn(1), fin(1), data(1, 3)}}, live.PSHAfterFIN, false},
+		{"DATA for a stream never opened", [][][]byte{{syn(1), data(7, 3)}}, live.UnknownStream, false},
+		{"a SYN of the server's parity", [][][]byte{{syn(1), syn(2)}}, live.WrongParity, false},
+		{"a reused id", [][][]byte{{syn(1), fin(1)}, {syn(1), data(1, 3)}}, live.ReusedID, false},
+		{"healthy", [][][]byte{{syn(1), data(1, 3), fin(1)}}, 0, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			reg := live.New(live.Config{})
 			cc, sc := smuxtest.Conns(t)
-			srv, log := fatalServer(t, sc, true)
+			var srv *hyamux.Session
+			var log *lockedLog
+			if tc.closeFirst {
+				srv, log = closeFirstServer(t, sc)
+			} else {
+				srv, log = fatalServer(t, sc, true)
+			}
 			c := Wrap(cc, live.Client, reg, "cli", WithProtocol(Yamux))
 			var got []byte
 			for i, batch := range tc.frames {
