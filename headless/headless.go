@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/muxtop/muxtop/live"
@@ -163,6 +164,11 @@ type Printer struct {
 	// stillOpen counts the STILL-OPEN lines written and tallies those
 	// past manyFindings, which plain writes as one line at the end.
 	stillOpen stillOpenRest
+	// gone, if not nil, says whether the output, a pipe or a socket, lost
+	// its reader (readerGone): print asks at every tick, so that a run
+	// that writes nothing for long (--only a rare kind, a quiet capture)
+	// still ends once its reader went away, as a failed write ends it.
+	gone func() bool
 }
 
 // NewPrinter returns a Printer of reg's records in format f. A nil reg
@@ -408,8 +414,10 @@ func Finish(w io.Writer, reg *live.Registry, o Options) (*live.Snapshot, error) 
 // system, prints what is left and the summary, and returns the final
 // snapshot. It prints every Interval and whenever a quarter of the history
 // ring is waiting (Registry.Wake), so a burst does not lap the printer
-// between two ticks. It returns early only if writing fails. A nil reg
-// panics.
+// between two ticks. It returns early only if writing fails, or w, a pipe
+// or a socket, lost its reader (an error that wraps syscall.EPIPE, as a
+// write's would), which it looks at every Interval without writing. A nil
+// reg panics.
 //
 // The printing runs on a goroutine of its own, so that an output that
 // takes nothing (a reader of stdout that stopped reading) holds up
@@ -425,6 +433,7 @@ func Run(ctx context.Context, reg *live.Registry, w io.Writer, o Options) (*live
 	p := NewPrinter(reg, w, o.Format)
 	p.missedTo = o.Missed
 	p.only = o.Only
+	p.gone = readerGone(w)
 	return p.run(ctx, o, Interval, true)
 }
 
@@ -508,6 +517,9 @@ func (p *Printer) print(stopped <-chan *live.Snapshot, o Options, tick time.Dura
 			// capture that goes on.
 			return p.finishAfter(o, before, limit)
 		case <-t.C:
+			if p.gone != nil && p.gone() {
+				return nil, fmt.Errorf("output: its reader went away: %w", syscall.EPIPE)
+			}
 		case <-woken:
 		}
 		if err := p.flush(limit); err != nil {
