@@ -152,7 +152,8 @@ type Printer struct {
 	w      *bufio.Writer // over out
 	format Format
 	// only is the kinds of records printed (Options.Only): a record of
-	// another kind is passed over, not missed.
+	// another kind is passed over, not missed, unless evicted before the
+	// printer came to it: a gap counts records of every kind.
 	only   Kinds
 	next   uint64
 	missed uint64
@@ -260,9 +261,9 @@ func (p *Printer) writeMissed(seq, count uint64, at time.Time) {
 		p.missedTo.Add(count)
 	}
 	if p.format == JSON {
-		p.line = appendMissedJSON(p.line[:0], seq, count, at)
+		p.line = appendMissedJSON(p.line[:0], seq, count, at, p.only)
 	} else {
-		p.line = appendMissedPlain(p.line[:0], seq, count, at)
+		p.line = appendMissedPlain(p.line[:0], seq, count, at, p.only)
 	}
 	p.line = append(p.line, '\n')
 	p.w.Write(p.line)
@@ -310,7 +311,9 @@ type Options struct {
 	Cut <-chan struct{}
 	// Only is the kinds of records Run prints (--only); the zero set,
 	// every kind. The summary, and a missed record where the output lost
-	// records, are printed whatever it holds. Finish prints no records.
+	// records, are printed whatever it holds; a gap counts records of
+	// every kind (the history keeps no kind of a record it evicted), and
+	// its missed record says so. Finish prints no records.
 	Only Kinds
 }
 

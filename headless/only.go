@@ -10,9 +10,11 @@ import (
 // Kinds is a set of the kinds of records plain and JSON output print
 // (Options.Only, --only): the zero set prints every kind. Whatever it
 // holds, the summary is printed, and so is a missed record where the
-// output lost records (it may have lost some of the kinds asked for): a
-// record the set leaves out is not printed and is no loss, neither
-// missed nor counted in muxtop_output_missed_records_total.
+// output lost records. A record the set leaves out that the printer
+// passes over is no loss, neither missed nor counted in
+// muxtop_output_missed_records_total; but the history keeps no kind of a
+// record it evicted, so a gap counts its records of every kind, perhaps
+// none of those the set holds, and its missed record says so.
 type Kinds uint8
 
 // The kinds, each of one or more record types (the JSON "type").
