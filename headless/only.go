@@ -35,9 +35,14 @@ var kindWords = [numKinds]string{"frames", "sessions", "violations", "resyncs", 
 func KindNames() []string { return kindWords[:] }
 
 // ParseKinds reads a comma-separated list of kind names (KindNames), such
-// as "findings,notices,sessions". An empty list, or a name that is no
-// kind's, is an error that lists the names there are.
+// as "findings,notices,sessions". An empty list, an empty name (a stray
+// comma), or a name that is no kind's, is an error that lists the names
+// there are. A list of every kind is the zero set, as no list is: it
+// leaves nothing out.
 func ParseKinds(s string) (Kinds, error) {
+	if strings.TrimSpace(s) == "" {
+		return 0, fmt.Errorf("%q: give one or more of %s, joined by commas", s, kindList())
+	}
 	var k Kinds
 	for word := range strings.SplitSeq(s, ",") {
 		word = strings.TrimSpace(word)
@@ -47,11 +52,14 @@ func ParseKinds(s string) (Kinds, error) {
 		}
 		if i == numKinds {
 			if word == "" {
-				return 0, fmt.Errorf("%q: give one or more of %s, joined by commas", s, kindList())
+				return 0, fmt.Errorf("%q has an empty name (a stray comma): use %s, joined by commas", s, kindList())
 			}
 			return 0, fmt.Errorf("%q is not a kind of record: use %s, joined by commas", word, kindList())
 		}
 		k |= 1 << i
+	}
+	if k == 1<<numKinds-1 {
+		return 0, nil
 	}
 	return k, nil
 }

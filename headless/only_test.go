@@ -118,7 +118,7 @@ func TestOnlyPrintsTheKindsAsTheyAre(t *testing.T) {
 		}
 		var want, wantPlain []string
 		for i, typ := range types {
-			if only&of[typ] != 0 {
+			if only == 0 || only&of[typ] != 0 { // every kind is the zero set
 				want, wantPlain = append(want, all[i]), append(wantPlain, allPlain[i])
 			}
 		}
@@ -241,7 +241,8 @@ func TestOnlyPassedOverTakenWhole(t *testing.T) {
 }
 
 // TestParseKinds: --only's names, and one line listing them for a name
-// that is none.
+// that is none, or an empty one; every kind is the zero set, as no --only
+// (which words nothing of --only where the output stalls).
 func TestParseKinds(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
@@ -251,10 +252,14 @@ func TestParseKinds(t *testing.T) {
 		{"findings,notices,sessions", KindFindings | KindNotices | KindSessions},
 		{" frames , violations", KindFrames | KindViolations},
 		{"findings,findings", KindFindings},
+		{"findings,notices,sessions,frames,violations,resyncs", 0},
 	} {
 		k, err := ParseKinds(tc.in)
 		if err != nil || k != tc.want {
 			t.Errorf("ParseKinds(%q) = %v, %v; want %v", tc.in, k, err, tc.want)
+		}
+		if tc.want == 0 {
+			continue
 		}
 		if back, err := ParseKinds(k.String()); err != nil || back != k {
 			t.Errorf("ParseKinds(%q) = %v, %v; want %v back", k.String(), back, err, k)
@@ -262,7 +267,9 @@ func TestParseKinds(t *testing.T) {
 	}
 	for _, tc := range []struct{ in, want string }{
 		{"finding", `"finding" is not a kind of record: use frames, sessions, violations, resyncs, notices or findings, joined by commas`},
-		{"findings,", `"findings,": give one or more of frames, sessions, violations, resyncs, notices or findings, joined by commas`},
+		{"findings,", `"findings," has an empty name (a stray comma): use frames, sessions, violations, resyncs, notices or findings, joined by commas`},
+		{"findings,,notices", `"findings,,notices" has an empty name (a stray comma): use frames, sessions, violations, resyncs, notices or findings, joined by commas`},
+		{" ", `" ": give one or more of frames, sessions, violations, resyncs, notices or findings, joined by commas`},
 		{"", `"": give one or more of frames, sessions, violations, resyncs, notices or findings, joined by commas`},
 	} {
 		if _, err := ParseKinds(tc.in); err == nil || err.Error() != tc.want {
