@@ -879,7 +879,7 @@ func readStatusOf(st pcap.Stats, progress string) live.Status {
 	if !st.LimitCut.IsZero() {
 		// The file says its writer stopped at its --write-limit there:
 		// the capture's end is that cut, not the connections' quiet.
-		s = append(s, live.StatusField{Key: "limit_cut", Label: "cut by its writer's --write-limit at", Value: st.LimitCut.Format(time.RFC3339Nano)})
+		s = append(s, live.StatusField{Key: "limit_cut", Label: "cut by its writer's --write-limit at", Value: st.LimitCut})
 	}
 	return s
 }

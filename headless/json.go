@@ -438,6 +438,8 @@ func appendStatus(b []byte, st live.Status) []byte {
 		switch v := f.Value.(type) {
 		case time.Duration:
 			b = strconv.AppendFloat(b, v.Seconds(), 'g', -1, 64)
+		case time.Time:
+			b = append(v.AppendFormat(append(b, '"'), time.RFC3339Nano), '"')
 		case string:
 			b = appendString(b, v)
 		case int:

@@ -426,6 +426,8 @@ func writeEnd(w io.Writer, s Summary) {
 			switch v := f.Value.(type) {
 			case time.Duration:
 				b = append(b, v.Round(10*time.Microsecond).String()...)
+			case time.Time:
+				b = v.AppendFormat(b, live.DateTimeLayout)
 			case string:
 				b = printable.AppendText(b, v)
 			default:
