@@ -140,7 +140,7 @@ func (f *watchFlags) register(cmd *cobra.Command) {
 	fs.DurationVar(&f.stallAfter, "stall-after", live.DefaultStallAfter, "a v2 writer held at a full window this long, with no UPD and no FIN of its own, is STALLED")
 	fs.BoolVar(&f.mouse, "mouse", false, "tui: wheel scrolling and click-to-select (turns off the terminal's own selection)")
 	fs.StringVar(&f.only, "only", "", "plain and json: print only these kinds of records, joined by commas: "+strings.Join(headless.KindNames(), ", ")+
-		" (default every kind); the summary is always printed, and so is a missed record where the output lost records")
+		" (default every kind); the summary is always printed, and so is a missed record where the output lost records, which counts records of any kind, perhaps none of those asked for")
 	f.onlyFlag = fs.Lookup("only")
 	f.findings.register(fs)
 	f.metrics.register(fs)

@@ -34,42 +34,41 @@ func newReadCmd() *cobra.Command {
 		Short: "Read the smux and yamux sessions out of a pcap or pcapng capture (tcpdump -w)",
 		Long: "read decodes the smux and yamux sessions in a pcap or pcapng capture, gzip-compressed or not, with\n" +
 			"the capture's times. TCP is reassembled (out-of-order segments, retransmissions, losses); a\n" +
-			"connection the capture joined mid-stream is decoded from the first frame boundary found, and\n" +
-			"bytes the capture lost are counted and the session marked INCOMPLETE; a muxtop --write file cut at\n" +
-			"its --write-limit (its last packet's comment marks it) ends there, the sessions open then cut,\n" +
+			"connection the capture joined mid-stream is decoded from the first frame boundary found, and bytes\n" +
+			"the capture lost are counted and the session marked INCOMPLETE; a muxtop --write file cut at its\n" +
+			"--write-limit (its last packet's comment marks it) ends there, the sessions open then cut,\n" +
 			"INCOMPLETE, not live. By default every TCP connection whose bytes look like smux or yamux is\n" +
-			"decoded; --port or a filter (host ADDR and port N) picks connections to decode whatever they\n" +
-			"look like. --protocol smux|yamux forces the\n" +
-			"protocol; --skip N skips N bytes the client sends before the mux; --prefix HEX decodes only the\n" +
-			"connections whose client sends those bytes first (Consul: 04), and skips the rest. The client is the\n" +
-			"end that sent the TCP SYN, else the end not on --port, else the end that opens odd stream ids.\n" +
-			"The findings are evaluated in the capture's time, every 100 ms of it: a capture is diagnosed the\n" +
-			"same however fast it is read. A receiver that stopped reading shows as the zero TCP window it\n" +
-			"advertises: SESSION_BLOCKED after --blocked-after (one that reads very slowly can keep it zero as\n" +
-			"long: the text says both).\n\n" +
+			"decoded; --port or a filter (host ADDR and port N) picks connections to decode whatever they look\n" +
+			"like. --protocol smux|yamux forces the protocol; --skip N skips N bytes the client sends before the\n" +
+			"mux; --prefix HEX decodes only the connections whose client sends those bytes first (Consul: 04),\n" +
+			"and skips the rest. The client is the end that sent the TCP SYN, else the end not on --port, else\n" +
+			"the end that opens odd stream ids. The findings are evaluated in the capture's time, every 100 ms of\n" +
+			"it: a capture is diagnosed the same however fast it is read. A receiver that stopped reading shows\n" +
+			"as the zero TCP window it advertises: SESSION_BLOCKED after --blocked-after (one that reads very\n" +
+			"slowly can keep it zero as long: the text says both).\n\n" +
 			"Several FILEs are read as one capture, their packets merged by time as mergecap merges them: the\n" +
 			"files of a tcpdump ring (-C/-W, -G), in any order, or captures that overlap in time. Each may be\n" +
 			"pcap or pcapng, gzip-compressed or not, of any link type read reads. The files come first, the\n" +
 			"filter after them, from its first word (host, port, tcp, and), or after a -- that follows them\n" +
 			"(read a.pcap -- port 9000); a -- before the files ends the flags, for a file whose name begins\n" +
-			"with - (read -- -a.pcap port 9000). An argument before the filter with a / or a . in it is a\n" +
-			"file, and one that does not exist is an error. A file cut\n" +
-			"in the middle of a packet (still being written) or damaged under way ends there, as mergecap\n" +
-			"goes on: the others are read to their end, and read says which failed and after which packet,\n" +
-			"and exits 1; a file that is not a capture stops read before it reads anything.\n\n" +
+			"with - (read -- -a.pcap port 9000). An argument before the filter with a / or a . in it is a file,\n" +
+			"and one that does not exist is an error. A file cut in the middle of a packet (still being written)\n" +
+			"or damaged under way ends there, as mergecap goes on: the others are read to their end, and read\n" +
+			"says which failed and after which packet, and exits 1; a file that is not a capture stops read\n" +
+			"before it reads anything.\n\n" +
 			"With FILE -, the capture is read from standard input as it is written, such as tcpdump's on another\n" +
 			"machine over ssh (tcpdump -U -w -: without -U tcpdump holds packets back); the UI then reads its\n" +
-			"keys from the terminal. A FILE that is a pipe, not a regular file (bash's <(ssh db1 tcpdump -U -w -),\n" +
-			"a FIFO), is read as - is, and alone: its open waits for a FIFO's writer, an interrupt ending the wait.\n" +
-			"Its time is still the capture's: while no packet comes, its clock goes on only\n" +
-			"by its producer's heartbeats (pcapout.Live sends them, so curl URL | muxtop read - has them), so that\n" +
-			"streams an idle program holds open age and their findings open, while a stalled pipe stands still;\n" +
-			"without them (tcpdump's pipe, a replayed capture) it stands at the last packet, a silence measured\n" +
-			"when the next packet comes.\n\n" +
+			"keys from the terminal. A FILE that is a pipe, not a regular file (bash's <(ssh db1\n" +
+			"tcpdump -U -w -), a FIFO), is read as - is, and alone: its open waits for a FIFO's writer, an\n" +
+			"interrupt ending the wait. Its time is still the capture's: while no packet comes, its clock goes on\n" +
+			"only by its producer's heartbeats (pcapout.Live sends them, so curl URL | muxtop read - has them),\n" +
+			"so that streams an idle program holds open age and their findings open, while a stalled pipe stands\n" +
+			"still; without them (tcpdump's pipe, a replayed capture) it stands at the last packet, a silence\n" +
+			"measured when the next packet comes.\n\n" +
 			"With an http:// or https:// URL, the capture is read from its answer as it comes, as from -: the\n" +
 			"live capture a program that taps its own connections serves with pcapout.Live (its debug listener,\n" +
-			"such as http://127.0.0.1:6060/debug/muxtop/capture), from the moment read connects. Connections\n" +
-			"open before then are joined mid-way, as by a tcpdump begun while they were open. Its stream carries\n" +
+			"such as http://127.0.0.1:6060/debug/muxtop/capture), from the moment read connects. Connections open\n" +
+			"before then are joined mid-way, as by a tcpdump begun while they were open. Its stream carries\n" +
 			"heartbeats: its clock goes on while the program's taps pass nothing. A URL is read alone.",
 		Example: "  tcpdump -i lo -w cap.pcap port 9000   # then:\n" +
 			"  muxtop read cap.pcap\n" +
@@ -880,7 +879,7 @@ func readStatusOf(st pcap.Stats, progress string) live.Status {
 	if !st.LimitCut.IsZero() {
 		// The file says its writer stopped at its --write-limit there:
 		// the capture's end is that cut, not the connections' quiet.
-		s = append(s, live.StatusField{Key: "limit_cut", Label: "cut by its writer's --write-limit at", Value: st.LimitCut.Format(time.RFC3339Nano)})
+		s = append(s, live.StatusField{Key: "limit_cut", Label: "cut by its writer's --write-limit at", Value: st.LimitCut})
 	}
 	return s
 }

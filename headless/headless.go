@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/muxtop/muxtop/live"
@@ -151,7 +152,8 @@ type Printer struct {
 	w      *bufio.Writer // over out
 	format Format
 	// only is the kinds of records printed (Options.Only): a record of
-	// another kind is passed over, not missed.
+	// another kind is passed over, not missed, unless evicted before the
+	// printer came to it: a gap counts records of every kind.
 	only   Kinds
 	next   uint64
 	missed uint64
@@ -163,6 +165,11 @@ type Printer struct {
 	// stillOpen counts the STILL-OPEN lines written and tallies those
 	// past manyFindings, which plain writes as one line at the end.
 	stillOpen stillOpenRest
+	// gone, if not nil, says whether the output, a pipe or a socket, lost
+	// its reader (readerGone): print asks at every tick, so that a run
+	// that writes nothing for long (--only a rare kind, a quiet capture)
+	// still ends once its reader went away, as a failed write ends it.
+	gone func() bool
 }
 
 // NewPrinter returns a Printer of reg's records in format f. A nil reg
@@ -254,9 +261,9 @@ func (p *Printer) writeMissed(seq, count uint64, at time.Time) {
 		p.missedTo.Add(count)
 	}
 	if p.format == JSON {
-		p.line = appendMissedJSON(p.line[:0], seq, count, at)
+		p.line = appendMissedJSON(p.line[:0], seq, count, at, p.only)
 	} else {
-		p.line = appendMissedPlain(p.line[:0], seq, count, at)
+		p.line = appendMissedPlain(p.line[:0], seq, count, at, p.only)
 	}
 	p.line = append(p.line, '\n')
 	p.w.Write(p.line)
@@ -304,7 +311,9 @@ type Options struct {
 	Cut <-chan struct{}
 	// Only is the kinds of records Run prints (--only); the zero set,
 	// every kind. The summary, and a missed record where the output lost
-	// records, are printed whatever it holds. Finish prints no records.
+	// records, are printed whatever it holds; a gap counts records of
+	// every kind (the history keeps no kind of a record it evicted), and
+	// its missed record says so. Finish prints no records.
 	Only Kinds
 }
 
@@ -408,8 +417,10 @@ func Finish(w io.Writer, reg *live.Registry, o Options) (*live.Snapshot, error) 
 // system, prints what is left and the summary, and returns the final
 // snapshot. It prints every Interval and whenever a quarter of the history
 // ring is waiting (Registry.Wake), so a burst does not lap the printer
-// between two ticks. It returns early only if writing fails. A nil reg
-// panics.
+// between two ticks. It returns early only if writing fails, or w, a pipe
+// or a socket, lost its reader (an error that wraps syscall.EPIPE, as a
+// write's would), which it looks at every Interval without writing. A nil
+// reg panics.
 //
 // The printing runs on a goroutine of its own, so that an output that
 // takes nothing (a reader of stdout that stopped reading) holds up
@@ -425,6 +436,7 @@ func Run(ctx context.Context, reg *live.Registry, w io.Writer, o Options) (*live
 	p := NewPrinter(reg, w, o.Format)
 	p.missedTo = o.Missed
 	p.only = o.Only
+	p.gone = readerGone(w)
 	return p.run(ctx, o, Interval, true)
 }
 
@@ -508,6 +520,9 @@ func (p *Printer) print(stopped <-chan *live.Snapshot, o Options, tick time.Dura
 			// capture that goes on.
 			return p.finishAfter(o, before, limit)
 		case <-t.C:
+			if p.gone != nil && p.gone() {
+				return nil, fmt.Errorf("output: its reader went away: %w", syscall.EPIPE)
+			}
 		case <-woken:
 		}
 		if err := p.flush(limit); err != nil {

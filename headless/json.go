@@ -123,13 +123,19 @@ func appendJSON(b []byte, r *live.Record) []byte {
 
 // appendMissedJSON appends the record of a gap in the output: count
 // records from seq on that the printer missed, which came before at.
-func appendMissedJSON(b []byte, seq, count uint64, at time.Time) []byte {
+// Where only leaves kinds out, "kinds":"any" says that they were of any
+// kind, perhaps none of those only holds: the history keeps no kind of a
+// record it evicted.
+func appendMissedJSON(b []byte, seq, count uint64, at time.Time, only Kinds) []byte {
 	b = append(b, `{"type":"missed","seq":`...)
 	b = strconv.AppendUint(b, seq, 10)
 	b = append(b, `,"time":"`...)
 	b = at.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","count":`...)
 	b = strconv.AppendUint(b, count, 10)
+	if only != 0 {
+		b = append(b, `,"kinds":"any"`...)
+	}
 	return append(b, '}')
 }
 
@@ -432,6 +438,8 @@ func appendStatus(b []byte, st live.Status) []byte {
 		switch v := f.Value.(type) {
 		case time.Duration:
 			b = strconv.AppendFloat(b, v.Seconds(), 'g', -1, 64)
+		case time.Time:
+			b = append(v.AppendFormat(append(b, '"'), time.RFC3339Nano), '"')
 		case string:
 			b = appendString(b, v)
 		case int:

@@ -10,9 +10,11 @@ import (
 // Kinds is a set of the kinds of records plain and JSON output print
 // (Options.Only, --only): the zero set prints every kind. Whatever it
 // holds, the summary is printed, and so is a missed record where the
-// output lost records (it may have lost some of the kinds asked for): a
-// record the set leaves out is not printed and is no loss, neither
-// missed nor counted in muxtop_output_missed_records_total.
+// output lost records. A record the set leaves out that the printer
+// passes over is no loss, neither missed nor counted in
+// muxtop_output_missed_records_total; but the history keeps no kind of a
+// record it evicted, so a gap counts its records of every kind, perhaps
+// none of those the set holds, and its missed record says so.
 type Kinds uint8
 
 // The kinds, each of one or more record types (the JSON "type").
@@ -33,9 +35,14 @@ var kindWords = [numKinds]string{"frames", "sessions", "violations", "resyncs", 
 func KindNames() []string { return kindWords[:] }
 
 // ParseKinds reads a comma-separated list of kind names (KindNames), such
-// as "findings,notices,sessions". An empty list, or a name that is no
-// kind's, is an error that lists the names there are.
+// as "findings,notices,sessions". An empty list, an empty name (a stray
+// comma), or a name that is no kind's, is an error that lists the names
+// there are. A list of every kind is the zero set, as no list is: it
+// leaves nothing out.
 func ParseKinds(s string) (Kinds, error) {
+	if strings.TrimSpace(s) == "" {
+		return 0, fmt.Errorf("%q: give one or more of %s, joined by commas", s, kindList())
+	}
 	var k Kinds
 	for word := range strings.SplitSeq(s, ",") {
 		word = strings.TrimSpace(word)
@@ -45,11 +52,14 @@ func ParseKinds(s string) (Kinds, error) {
 		}
 		if i == numKinds {
 			if word == "" {
-				return 0, fmt.Errorf("%q: give one or more of %s, joined by commas", s, kindList())
+				return 0, fmt.Errorf("%q has an empty name (a stray comma): use %s, joined by commas", s, kindList())
 			}
 			return 0, fmt.Errorf("%q is not a kind of record: use %s, joined by commas", word, kindList())
 		}
 		k |= 1 << i
+	}
+	if k == 1<<numKinds-1 {
+		return 0, nil
 	}
 	return k, nil
 }

@@ -118,7 +118,7 @@ func TestOnlyPrintsTheKindsAsTheyAre(t *testing.T) {
 		}
 		var want, wantPlain []string
 		for i, typ := range types {
-			if only&of[typ] != 0 {
+			if only == 0 || only&of[typ] != 0 { // every kind is the zero set
 				want, wantPlain = append(want, all[i]), append(wantPlain, allPlain[i])
 			}
 		}
@@ -140,7 +140,10 @@ func TestOnlyPrintsTheKindsAsTheyAre(t *testing.T) {
 
 // TestOnlyKeepsSummaryAndMissed: whatever --only holds, the summary is
 // printed, and a gap where the output lost records is a missed record,
-// counted as without --only (missed means lost, never passed over).
+// counted as without --only: the history cannot tell an evicted record's
+// kind, so the gap counts records of every kind, and its record says so
+// ("kinds":"any"; plain: "of any kind, perhaps none of those --only
+// findings prints"), where a record passed over is never missed.
 func TestOnlyKeepsSummaryAndMissed(t *testing.T) {
 	for _, f := range []Format{JSON, Plain} {
 		reg := live.New(live.Config{History: live.Exactly(100)})
@@ -170,12 +173,13 @@ func TestOnlyKeepsSummaryAndMissed(t *testing.T) {
 		if f == JSON {
 			var m struct {
 				Type          string
+				Kinds         string
 				Seq, Count    uint64
 				Missed        uint64
 				StreamsOpened uint64 `json:"streams_opened"`
 			}
-			if err := json.Unmarshal([]byte(lines[0]), &m); err != nil || m.Type != "missed" || m.Seq != last+1 || m.Count != want {
-				t.Errorf("first line %s (%v), want a missed record of seq %d, count %d", lines[0], err, last+1, want)
+			if err := json.Unmarshal([]byte(lines[0]), &m); err != nil || m.Type != "missed" || m.Seq != last+1 || m.Count != want || m.Kinds != "any" {
+				t.Errorf("first line %s (%v), want a missed record of seq %d, count %d, kinds any", lines[0], err, last+1, want)
 			}
 			if len(lines) != 2 {
 				t.Fatalf("want the missed record and the summary, got %d lines:\n%s", len(lines), out.String())
@@ -184,8 +188,8 @@ func TestOnlyKeepsSummaryAndMissed(t *testing.T) {
 				t.Errorf("last line %s (%v), want the summary, missed %d, its streams counted", lines[1], err, want)
 			}
 		} else {
-			if !strings.Contains(lines[0], " MISSED ") {
-				t.Errorf("first line %q, want the MISSED line", lines[0])
+			if !strings.Contains(lines[0], " MISSED ") || !strings.HasSuffix(lines[0], "; of any kind, perhaps none of those --only findings prints") {
+				t.Errorf("first line %q, want the MISSED line, its records of any kind", lines[0])
 			}
 			if !strings.HasPrefix(lines[1], "muxtop summary: ") {
 				t.Errorf("second line %q, want the summary", lines[1])
@@ -237,7 +241,8 @@ func TestOnlyPassedOverTakenWhole(t *testing.T) {
 }
 
 // TestParseKinds: --only's names, and one line listing them for a name
-// that is none.
+// that is none, or an empty one; every kind is the zero set, as no --only
+// (which words nothing of --only where the output stalls).
 func TestParseKinds(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
@@ -247,10 +252,14 @@ func TestParseKinds(t *testing.T) {
 		{"findings,notices,sessions", KindFindings | KindNotices | KindSessions},
 		{" frames , violations", KindFrames | KindViolations},
 		{"findings,findings", KindFindings},
+		{"findings,notices,sessions,frames,violations,resyncs", 0},
 	} {
 		k, err := ParseKinds(tc.in)
 		if err != nil || k != tc.want {
 			t.Errorf("ParseKinds(%q) = %v, %v; want %v", tc.in, k, err, tc.want)
+		}
+		if tc.want == 0 {
+			continue
 		}
 		if back, err := ParseKinds(k.String()); err != nil || back != k {
 			t.Errorf("ParseKinds(%q) = %v, %v; want %v back", k.String(), back, err, k)
@@ -258,7 +267,9 @@ func TestParseKinds(t *testing.T) {
 	}
 	for _, tc := range []struct{ in, want string }{
 		{"finding", `"finding" is not a kind of record: use frames, sessions, violations, resyncs, notices or findings, joined by commas`},
-		{"findings,", `"findings,": give one or more of frames, sessions, violations, resyncs, notices or findings, joined by commas`},
+		{"findings,", `"findings," has an empty name (a stray comma): use frames, sessions, violations, resyncs, notices or findings, joined by commas`},
+		{"findings,,notices", `"findings,,notices" has an empty name (a stray comma): use frames, sessions, violations, resyncs, notices or findings, joined by commas`},
+		{" ", `" ": give one or more of frames, sessions, violations, resyncs, notices or findings, joined by commas`},
 		{"", `"": give one or more of frames, sessions, violations, resyncs, notices or findings, joined by commas`},
 	} {
 		if _, err := ParseKinds(tc.in); err == nil || err.Error() != tc.want {

@@ -18,7 +18,9 @@ import (
 
 // appendMissedPlain appends the line of a gap in the output: count
 // records from seq on that the printer missed, which came before at.
-func appendMissedPlain(b []byte, seq, count uint64, at time.Time) []byte {
+// Where only leaves kinds out, it says that they were of any kind: the
+// history keeps no kind of a record it evicted.
+func appendMissedPlain(b []byte, seq, count uint64, at time.Time, only Kinds) []byte {
 	b = at.AppendFormat(b, live.TimeLayout)
 	b = append(b, " MISSED "...)
 	b = strconv.AppendUint(b, count, 10)
@@ -33,7 +35,13 @@ func appendMissedPlain(b []byte, seq, count uint64, at time.Time) []byte {
 		b = append(b, " to "...)
 		b = strconv.AppendUint(b, seq+count-1, 10)
 	}
-	return append(b, ") not printed: the output fell behind the history, or the history never stored them (dropped)"...)
+	b = append(b, ") not printed: the output fell behind the history, or the history never stored them (dropped)"...)
+	if only != 0 {
+		b = append(b, "; of any kind, perhaps none of those --only "...)
+		b = append(b, only.String()...)
+		b = append(b, " prints"...)
+	}
+	return b
 }
 
 // appendPlain appends r as one line of text.
@@ -418,6 +426,8 @@ func writeEnd(w io.Writer, s Summary) {
 			switch v := f.Value.(type) {
 			case time.Duration:
 				b = append(b, v.Round(10*time.Microsecond).String()...)
+			case time.Time:
+				b = v.AppendFormat(b, live.DateTimeLayout)
 			case string:
 				b = printable.AppendText(b, v)
 			default:

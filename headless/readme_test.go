@@ -215,7 +215,7 @@ func TestNDJSONKeysInREADME(t *testing.T) {
 	}
 	// The printer's own record of a gap, which history does not hold.
 	var mm map[string]any
-	if err := json.Unmarshal(appendMissedJSON(nil, 583, 37555, t0), &mm); err != nil {
+	if err := json.Unmarshal(appendMissedJSON(nil, 583, 37555, t0, 0), &mm); err != nil {
 		t.Fatal(err)
 	}
 	for _, k := range schema.undocumented(mm, "") {

@@ -88,6 +88,11 @@ func (d Dir) Words() string {
 // the microsecond: 12:01:03.441219.
 const TimeLayout = "15:04:05.000000"
 
+// DateTimeLayout is TimeLayout after the date, for a time a person reads
+// away from the records of its day, such as a status figure's:
+// 2026-12-07 08:50:05.921177.
+const DateTimeLayout = "2006-01-02 " + TimeLayout
+
 // Sender returns the side that sends in direction d.
 func (d Dir) Sender() Side { return Side(d) }
 

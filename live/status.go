@@ -20,7 +20,8 @@ type StatusField struct {
 	// Label names it for a person, before its value: "load", "ok", "p99".
 	Label string
 	// Value is a count (an int, int64 or uint64), a time.Duration, which
-	// JSON gives in seconds, or a string.
+	// JSON gives in seconds, a time.Time, which JSON gives in RFC 3339
+	// (ns) and a person reads as DateTimeLayout, or a string.
 	Value any
 	// Unit follows a count for a person, such as "/s".
 	Unit string

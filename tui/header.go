@@ -440,6 +440,8 @@ func statusLine(status live.Status, w int) string {
 			v = count(x)
 		case time.Duration:
 			v = dur(x)
+		case time.Time:
+			v = x.Format(live.DateTimeLayout)
 		case string:
 			v = x
 		default:

@@ -1,0 +1,46 @@
+//go:build linux || darwin
+
+package headless
+
+import (
+	"io"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// readerGone returns a check of whether w, where it is a pipe or a
+// socket, lost its reader, without writing to it; nil where w is
+// neither (a file, a terminal) or no descriptor of it can be had. The
+// check polls w's descriptor with a timeout of 0: Linux reports POLLERR
+// on a pipe whose reader closed it, and POLLHUP on a socket shut both
+// ways; darwin reports neither unless asked for POLLOUT (its poll only
+// watches the filters the events ask for), and then POLLHUP. Either is
+// what the next write would fail with EPIPE for.
+func readerGone(w io.Writer) func() bool {
+	sc, ok := w.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	var st unix.Stat_t
+	if cerr := rc.Control(func(fd uintptr) { err = unix.Fstat(int(fd), &st) }); cerr != nil || err != nil {
+		return nil
+	}
+	if t := st.Mode & unix.S_IFMT; t != unix.S_IFIFO && t != unix.S_IFSOCK {
+		return nil
+	}
+	fds := make([]unix.PollFd, 1)
+	return func() bool {
+		gone := false
+		rc.Control(func(fd uintptr) {
+			fds[0] = unix.PollFd{Fd: int32(fd), Events: unix.POLLOUT}
+			n, err := unix.Poll(fds, 0)
+			gone = err == nil && n > 0 && fds[0].Revents&(unix.POLLERR|unix.POLLHUP) != 0
+		})
+		return gone
+	}
+}
