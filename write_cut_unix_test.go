@@ -21,7 +21,8 @@ import (
 
 // stalledFIFO makes a FIFO whose reader opens it and never reads: a
 // --write to it blocks once the pipe is full. full reports that it is.
-// The read end closes at the test's end, which fails the writes blocked.
+// The read end closes at the test's end, which fails the writes blocked
+// (EPIPE: muxtop opens the FIFO write-only, so it is no reader of it).
 func stalledFIFO(t *testing.T) (path string, full func() bool) {
 	t.Helper()
 	path = filepath.Join(t.TempDir(), "w.fifo")
@@ -62,9 +63,23 @@ func TestWriteCloseCutBySignal(t *testing.T) {
 	go func() {
 		done <- run(ctx, []string{"demo", "-o", "plain", "--only", "sessions", "--pool", "2", "--rate", "1000", "--write", fifo}, &stdout, &stderr)
 	}()
-	smuxtest.Eventually(t, "the FIFO full", full)
+	returned := false
+	t.Cleanup(func() { // whatever the outcome, the run ends before the test does
+		if returned {
+			return
+		}
+		cancel()
+		news.signalled()
+		select {
+		case <-done:
+		case <-time.After(time.Minute):
+			t.Errorf("muxtop demo did not return within a minute of the test's end; stderr: %s", stderr.String())
+		}
+	})
+	// A loaded machine (-race in CI) takes its time: a minute, not 10 s.
+	smuxtest.EventuallyWithin(t, "the FIFO full", time.Minute, full)
 	cancel() // the first stop: the summary, then the --write file's close, which blocks
-	smuxtest.Eventually(t, "the summary", func() bool { return strings.Contains(stdout.String(), "muxtop summary: ") })
+	smuxtest.EventuallyWithin(t, "the summary", time.Minute, func() bool { return strings.Contains(stdout.String(), "muxtop summary: ") })
 	select {
 	case code := <-done:
 		t.Fatalf("muxtop demo exited %d with its --write file's writes blocked: %s", code, stderr.String())
@@ -73,6 +88,7 @@ func TestWriteCloseCutBySignal(t *testing.T) {
 	news.signalled() // the second
 	select {
 	case code := <-done:
+		returned = true
 		want := "muxtop: --write " + fifo + ": a signal cut its close short: its writes were blocked; the file ends where they stopped, perhaps inside a packet, without what was still queued for it nor its end\n"
 		if code != 1 || !strings.HasSuffix(stderr.String(), want) {
 			t.Errorf("exit %d, stderr %q; want 1 and the line %q", code, stderr.String(), want)
@@ -147,6 +163,31 @@ func (x *tmuxPane) muxtopPID() int {
 	return pid
 }
 
+// killAndWait kills the process pid (the pane shell's muxtop, not this
+// test's child) and waits, for a minute, until it is gone: a muxtop whose
+// --write close hung outlived its test (ppid 1) when only tmux was ended.
+func killAndWait(t *testing.T, pid int) {
+	t.Helper()
+	if err := unix.Kill(pid, unix.SIGKILL); err == unix.ESRCH {
+		return
+	}
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err != nil || zombie(b) {
+			return // gone, or dead and left for its parent (the shell, or init) to reap
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Errorf("muxtop (pid %d) still alive a minute after SIGKILL", pid)
+}
+
+// zombie reports whether /proc/PID/stat's content stat is a dead process's.
+func zombie(stat []byte) bool {
+	s := string(stat)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && i+2 < len(s) && (s[i+2] == 'Z' || s[i+2] == 'X')
+}
+
 // exited matches the line the pane's shell prints as muxtop exits.
 var exited = regexp.MustCompile(`(?m)^exit=(\d+)$`)
 
@@ -169,7 +210,8 @@ func TestTUIStopCutBySignal(t *testing.T) {
 			x.line(fmt.Sprintf("%s demo --pool 2 --rate 1000 --write %s; echo exit=$?", bin, fifo))
 			x.waitFor("the UI", func(s string) bool { return strings.Contains(s, "Sessions ·") })
 			pid := x.muxtopPID()
-			smuxtest.Eventually(t, "the FIFO full", full)
+			t.Cleanup(func() { killAndWait(t, pid) }) // before tmux's kill-server, whatever the outcome
+			smuxtest.EventuallyWithin(t, "the FIFO full", time.Minute, full)
 			if how == "ctrl+c twice" {
 				x.keys("C-c") // a key: the terminal is in raw mode
 			} else {
@@ -211,5 +253,36 @@ func TestUnlessCut(t *testing.T) {
 	close(cut)
 	if err := <-got; err != errStopCut {
 		t.Errorf("cut: %v, want errStopCut", err)
+	}
+}
+
+// TestWriteFIFONoReader: a --write FIFO that no reader has open yet is
+// waited for, said once on stderr, and a stop signal meanwhile ends
+// muxtop with one line. (Opened write-only, its open would otherwise
+// block where no signal ends it.)
+func TestWriteFIFONoReader(t *testing.T) {
+	t.Parallel()
+	fifo := filepath.Join(t.TempDir(), "w.fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"demo", "-o", "plain", "--only", "sessions", "--write", fifo}, &stdout, &stderr)
+	}()
+	waiting := noReaderYet(fifo) + "\n"
+	smuxtest.EventuallyWithin(t, "the line that muxtop waits", time.Minute, func() bool { return stderr.String() == waiting })
+	cancel()
+	select {
+	case code := <-done:
+		want := waiting + "muxtop: --write " + fifo + ": stopped before the FIFO had a reader; nothing was written\n"
+		if code != 1 || stderr.String() != want {
+			t.Errorf("exit %d, stderr %q; want 1 and %q", code, stderr.String(), want)
+		}
+	case <-time.After(time.Minute):
+		t.Fatalf("muxtop demo did not return within a minute of the stop; stderr: %s", stderr.String())
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -32,8 +33,10 @@ func (f *writeFlags) register(cmd *cobra.Command) {
 
 // open creates the --write file, if asked, and returns the options that
 // make a tap record into it. A write of the file that fails is a notice
-// of reg at once (watch), as well as an error when it closes.
-func (f *writeFlags) open(reg *live.Registry) ([]tap.Option, tap.Recorder, error) {
+// of reg at once (watch), as well as an error when it closes. A FIFO
+// with no reader yet is waited for, said once on stderr, until ctx ends
+// (a stop signal).
+func (f *writeFlags) open(ctx context.Context, reg *live.Registry, stderr io.Writer) ([]tap.Option, tap.Recorder, error) {
 	if f.limit <= 0 {
 		return nil, nil, usageError{fmt.Errorf("--write-limit %d: use a positive number of MiB", f.limit)}
 	}
@@ -43,7 +46,12 @@ func (f *writeFlags) open(reg *live.Registry) ([]tap.Option, tap.Recorder, error
 		}
 		return nil, nil, nil
 	}
-	w, err := pcapout.Create(f.path, f.limit<<20)
+	w, err := pcapout.CreateWaiting(ctx, f.path, f.limit<<20, func() {
+		fmt.Fprintln(stderr, noReaderYet(f.path))
+	})
+	if errors.Is(err, pcapout.ErrNoReader) {
+		return nil, nil, fmt.Errorf("--write %s: stopped before the FIFO had a reader; nothing was written", f.path)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("--write: %w", err)
 	}
@@ -144,4 +152,10 @@ func notWritten(path string, n int64, why string) string {
 		them = "it"
 	}
 	return fmt.Sprintf("muxtop: --write %s: %s not written (%s); a reader sees %s as lost", path, tap.Bytes(n), why, them)
+}
+
+// noReaderYet is the line that says muxtop waits for a reader of the
+// --write FIFO at path before it begins.
+func noReaderYet(path string) string {
+	return fmt.Sprintf("muxtop: --write %s: waiting for a reader of the FIFO (tcpdump -r %s, muxtop read %s) before starting; a stop signal gives up", path, path, path)
 }

@@ -44,11 +44,11 @@ package pcapout
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"math/rand/v2"
 	"net/netip"
-	"os"
 	"runtime"
 	"slices"
 	"sync"
@@ -187,8 +187,23 @@ const (
 
 // Create creates the file path and returns a Writer to it that stops
 // writing packets once the file holds limit bytes (0 means DefaultLimit).
+// It opens the file write-only: where path is a FIFO, the Writer is not
+// one of its readers, and once its reader leaves the writes fail (EPIPE)
+// rather than block. A FIFO with no reader yet is waited for, as
+// CreateWaiting does with no end.
 func Create(path string, limit int64) (*Writer, error) {
-	f, err := os.Create(path)
+	return CreateWaiting(context.Background(), path, limit, nil)
+}
+
+// ErrNoReader is CreateWaiting's error where its context ended before
+// the FIFO it was to write had a reader.
+var ErrNoReader = errors.New("the FIFO had no reader yet")
+
+// CreateWaiting is Create that, where path is a FIFO that no reader has
+// open, calls noReader (if not nil) once and waits for one until ctx ends,
+// when it returns ErrNoReader.
+func CreateWaiting(ctx context.Context, path string, limit int64, noReader func()) (*Writer, error) {
+	f, err := openFile(ctx, path, noReader)
 	if err != nil {
 		return nil, err
 	}

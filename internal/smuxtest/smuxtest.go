@@ -154,10 +154,18 @@ func Config(version int) *smux.Config {
 // Eventually polls cond until it holds, failing t after 10 s.
 func Eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	EventuallyWithin(t, what, 10*time.Second, cond)
+}
+
+// EventuallyWithin polls cond until it holds, failing t after d: for
+// what a loaded machine (-race, a shared CI runner) may take long to
+// reach.
+func EventuallyWithin(t testing.TB, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after 10 s waiting for %s", what)
+			t.Fatalf("timed out after %v waiting for %s", d, what)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
