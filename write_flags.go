@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/muxtop/muxtop/headless"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/pcapout"
 	"github.com/muxtop/muxtop/tap"
@@ -78,8 +80,10 @@ func (f *writeFlags) watch(reg *live.Registry) {
 // says on stderr what it could not write. A file whose writes block (a
 // FIFO whose reader stopped reading, a hung network mount) holds the
 // close for as long as they do: a stop signal that comes meanwhile (ctx's,
-// nextSignal) gives up on it, and close returns at once with an error
-// that says so, the writes left to end with the process.
+// nextSignal) gives up on it once the file has taken nothing for
+// closeGrace, and close returns with an error that says so, the writes
+// left to end with the process. A close still making progress (a slow
+// reader) is not cut: the signal says, once, on stderr that muxtop waits.
 func (f *writeFlags) close(ctx context.Context, stderr io.Writer) error {
 	if f.w == nil {
 		return nil
@@ -87,11 +91,33 @@ func (f *writeFlags) close(ctx context.Context, stderr io.Writer) error {
 	cut := nextSignal(ctx)
 	closed := make(chan error, 1)
 	go func() { closed <- f.w.Close() }() // ends when the file's writes do, or with the process
+	tick := time.NewTicker(closeGrace / 20)
+	defer tick.Stop()
+	said, signalled := false, false
+	say := func() {
+		if !said {
+			said = true
+			fmt.Fprintln(stderr, waitingForWrite(f.path, f.w.Queued(), closeGrace))
+		}
+	}
+	last, lastAt := f.w.Written(), time.Now()
 	var err error
-	select {
-	case err = <-closed:
-	case <-cut:
-		return fmt.Errorf("--write %s: a signal cut its close short: its writes were blocked; the file ends where they stopped, perhaps inside a packet, without what was still queued for it nor its end", f.path)
+wait:
+	for {
+		select {
+		case err = <-closed:
+			break wait
+		case <-cut:
+			cut, signalled = nil, true
+			say()
+		case <-tick.C:
+		}
+		if n := f.w.Written(); n != last {
+			last, lastAt = n, time.Now()
+		}
+		if signalled && time.Since(lastAt) >= closeGrace {
+			return fmt.Errorf("--write %s: a signal cut its close short: its writes took nothing for %v; the file ends where they stopped, perhaps inside a packet, without what was still queued for it nor its end", f.path, closeGrace)
+		}
 	}
 	// What the queue could not take before the limit (or a failed write
 	// lost) is a loss a reader sees; what came after the limit is not in
@@ -158,4 +184,16 @@ func notWritten(path string, n int64, why string) string {
 // --write FIFO at path before it begins.
 func noReaderYet(path string) string {
 	return fmt.Sprintf("muxtop: --write %s: waiting for a reader of the FIFO (tcpdump -r %s, muxtop read %s) before starting; a stop signal gives up", path, path, path)
+}
+
+// closeGrace is how long the --write file's close must have made no
+// progress for a stop signal to cut it short: as headless.Grace is for
+// stdout.
+const closeGrace = headless.Grace
+
+// waitingForWrite is the line that says muxtop waits for the --write file
+// at path to take what is still queued for it, queued payload bytes and
+// the writer's buffer, and that a signal gives up after grace with none.
+func waitingForWrite(path string, queued int64, grace time.Duration) string {
+	return fmt.Sprintf("muxtop: waiting for --write %s to take what is still queued for it (%s of payload, and the writer's buffer); a signal with no progress for %v gives up", path, tap.Bytes(queued), grace)
 }

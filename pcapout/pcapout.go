@@ -49,6 +49,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/netip"
+	"os"
 	"runtime"
 	"slices"
 	"sync"
@@ -207,7 +208,14 @@ func CreateWaiting(ctx context.Context, path string, limit int64, noReader func(
 	if err != nil {
 		return nil, err
 	}
-	w, err := New(f, limit)
+	var out io.Writer = f
+	if st, err := f.Stat(); err == nil && st.Mode()&os.ModeNamedPipe != 0 {
+		// A pipe's write of more than a page is not one write anyway:
+		// in pipe-sized pieces, Written counts each as its reader takes
+		// it, and a slow reader shows as progress.
+		out = chunkWriter{f}
+	}
+	w, err := New(out, limit)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -317,6 +325,15 @@ func (w *Writer) PastLimit() int64 { return w.pastLimit.Load() }
 // for them in the queue was full too, or the Writer was closed. A
 // connection whose end was lost reads as open in the capture.
 func (w *Writer) EndsLost() int64 { return w.endsLost.Load() }
+
+// Written returns how many bytes of the file have been written so far
+// (to a FIFO, taken by its reader, a piece at a time): a Close whose
+// count still grows is making progress.
+func (w *Writer) Written() int64 { return w.written.Load() }
+
+// Queued returns how many payload bytes wait in the queue for the
+// writer.
+func (w *Writer) Queued() int64 { return w.queued.Load() }
 
 // Full reports whether the file reached its size limit.
 func (w *Writer) Full() bool { return w.full.Load() }
@@ -793,6 +810,25 @@ const (
 	HeldAfter = 100 * time.Millisecond
 	HeldEvery = 50 * time.Millisecond
 )
+
+// chunkWriter writes to w in pieces of at most pipeChunk bytes.
+type chunkWriter struct{ w io.Writer }
+
+// pipeChunk is a Linux pipe's default capacity.
+const pipeChunk = 64 << 10
+
+func (c chunkWriter) Write(p []byte) (int, error) {
+	var n int
+	for len(p) > 0 {
+		k, err := c.w.Write(p[:min(len(p), pipeChunk)])
+		n += k
+		if err != nil {
+			return n, err
+		}
+		p = p[k:]
+	}
+	return n, nil
+}
 
 // countWriter counts the bytes written through it.
 type countWriter struct {
