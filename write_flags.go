@@ -119,18 +119,20 @@ wait:
 			return fmt.Errorf("--write %s: a signal cut its close short: its writes took nothing for %v; the file ends where they stopped, perhaps inside a packet, without what was still queued for it nor its end", f.path, closeGrace)
 		}
 	}
-	// What the queue could not take before the limit (or a failed write
-	// lost) is a loss a reader sees; what came after the limit is not in
-	// the file at all, which ends with the mark of the cut. Each is said
-	// apart, with its own count.
+	// What the queue could not take before the limit, with a packet of
+	// its direction after it, is a loss a reader sees; what came after
+	// the limit, or fell in a gap that the limit left with no packet
+	// after it, is not in the file at all, which ends with the mark of
+	// the cut (PastLimit). After a failed write the file simply ends.
+	// Each is said apart, with its own count.
 	if n := f.w.Dropped(); n > 0 {
-		why := "the writer fell behind"
 		if err != nil {
 			// After a failed write the writer drops everything: the
 			// error, said next, is why.
-			why = "writing the file failed"
+			fmt.Fprintln(stderr, notWrittenFailed(f.path, n))
+		} else {
+			fmt.Fprintln(stderr, notWritten(f.path, n, "the writer fell behind"))
 		}
-		fmt.Fprintln(stderr, notWritten(f.path, n, why))
 	}
 	if f.w.Full() {
 		fmt.Fprintln(stderr, cutAtLimit(f.path, f.w.PastLimit(), f.limit))
@@ -196,4 +198,11 @@ const closeGrace = headless.Grace
 // the writer's buffer, and that a signal gives up after grace with none.
 func waitingForWrite(path string, queued int64, grace time.Duration) string {
 	return fmt.Sprintf("muxtop: waiting for --write %s to take what is still queued for it (%s of payload, and the writer's buffer); a signal with no progress for %v gives up", path, tap.Bytes(queued), grace)
+}
+
+// notWrittenFailed is the line that says n bytes for the --write file at
+// path were not written as writing the file had failed: no reader sees
+// them, the file ends where it failed.
+func notWrittenFailed(path string, n int64) string {
+	return fmt.Sprintf("muxtop: --write %s: %s not written (writing the file failed): the file ends where it failed, without them", path, tap.Bytes(n))
 }

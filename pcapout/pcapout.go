@@ -137,6 +137,9 @@ type Writer struct {
 	// nothing, 0, written by New, the others as their first connection
 	// comes. The writer goroutine's.
 	ifaces map[ifaceKey]int
+	// conns are the connections with a packet in the file, whose gaps
+	// the limit moves past it (gapsPastLimit). The writer goroutine's.
+	conns map[*Conn]struct{}
 
 	queued    atomic.Int64 // bytes in the queue
 	written   atomic.Int64 // bytes of the file
@@ -164,6 +167,8 @@ type event struct {
 	data []byte
 	// offs are a shut's byte offsets of each direction's FIN.
 	offs [2]uint32
+	// drops is the direction's Conn.drops as the event was queued.
+	drops int64
 	// closed is a window event's: the receiver's window closed, or
 	// open again.
 	closed bool
@@ -248,7 +253,7 @@ func newBeatingWriter(out io.Writer, limit int64, size int, every time.Duration,
 		limit = DefaultLimit
 	}
 	w := &Writer{out: out, limit: limit, events: make(chan event, queueEvents), done: make(chan struct{}), flushEvery: every,
-		beatEvery: beat, maxQueued: queued, tuples: map[[2]netip.AddrPort]*Conn{}, ifaces: map[ifaceKey]int{{}: 0}, seed: rand.Uint32() | 1}
+		beatEvery: beat, maxQueued: queued, tuples: map[[2]netip.AddrPort]*Conn{}, conns: map[*Conn]struct{}{}, ifaces: map[ifaceKey]int{{}: 0}, seed: rand.Uint32() | 1}
 	w.made.init()
 	cw := &countWriter{w: out, n: &w.written}
 	w.buf = bufio.NewWriterSize(cw, size)
@@ -309,15 +314,21 @@ func (w *Writer) ifaceOf(k ifaceKey) (int, error) {
 }
 
 // Dropped returns how many payload bytes were not written while the file
-// was short of its limit: the queue was full (the writer fell behind), a
-// write of the file had failed, or they came after their direction's
-// end. A reader of the file sees them as lost. Those that came after the
-// file reached its limit are PastLimit's, not these.
+// was short of its limit. Those the full queue had no room for (the
+// writer fell behind) are a hole in their direction's sequence numbers,
+// which a reader of the file sees as lost; those that came after their
+// direction's end are past its FIN, which a reader sees as no loss (those
+// before the FIN's place that were queued after the close, as lost);
+// after a failed write of the file, everything is dropped, and the file
+// simply ends there. The bytes the full queue dropped that no packet of
+// their direction follows as the file reaches its limit are no hole in it:
+// they are PastLimit's, not these, as are those that came after it.
 func (w *Writer) Dropped() int64 { return w.dropped.Load() }
 
 // PastLimit returns how many payload bytes were not written because the
 // file had reached its size limit: those that came after its last packet,
-// whose comment marks the cut.
+// whose comment marks the cut, and those the full queue dropped before it
+// that no packet of their direction written follows.
 func (w *Writer) PastLimit() int64 { return w.pastLimit.Load() }
 
 // EndsLost returns how many beginnings and ends of connections (a
@@ -630,6 +641,13 @@ type Conn struct {
 	// a Live's connection's, which each viewer's Writer samples.
 	writes [2]atomic.Uint64
 	shared *[2]atomic.Uint64
+	// drops counts, per direction, the payload bytes the queue had no
+	// room for (Dropped's), stored by the direction's Write; covered is
+	// how many of them a packet of the direction written since follows
+	// (the writer goroutine's): the rest are its gap, which no reader
+	// sees where the file reaches its limit before a packet follows them.
+	drops   [2]atomic.Int64
+	covered [2]int64
 
 	// The writer goroutine's own state.
 	iface  int       // the index of its transport's interface
@@ -672,13 +690,15 @@ func (c *Conn) Write(dir live.Dir, at time.Time, p []byte) {
 		return
 	}
 	if !c.w.reserve(n) {
+		c.drops[dir].Add(n)
 		c.w.dropped.Add(n)
 		return
 	}
 	if at.IsZero() {
 		at = c.clock[dir].Now()
 	}
-	if !c.w.push(event{c: c, kind: data, dir: dir, at: at, off: off, data: append([]byte(nil), p...)}, n, controlSlack) {
+	if !c.w.push(event{c: c, kind: data, dir: dir, at: at, off: off, data: append([]byte(nil), p...), drops: c.drops[dir].Load()}, n, controlSlack) {
+		c.drops[dir].Add(n)
 		c.w.dropped.Add(n)
 	}
 }
@@ -1050,6 +1070,7 @@ func (w *Writer) write(s *synth, e event) {
 			return
 		}
 		c.iface, c.ifaced = i, true
+		w.conns[c] = struct{}{}
 	}
 	switch e.kind {
 	case opened:
@@ -1085,6 +1106,11 @@ func (w *Writer) write(s *synth, e event) {
 				return
 			}
 			n := min(len(p), mss)
+			if off == e.off {
+				// A packet after the drops before it: a reader sees
+				// their gap.
+				c.covered[e.dir] = e.drops
+			}
 			w.packet(s, c, e.dir, e.at, tcpACK|tcpPSH, off, p[:n])
 			p, off = p[n:], off+uint32(n)
 		}
@@ -1094,6 +1120,7 @@ func (w *Writer) write(s *synth, e event) {
 			return // ended by shut already
 		}
 		c.acked[e.dir] = e.off
+		c.covered[e.dir] = c.drops[e.dir].Load() // the FIN follows them all
 		w.packet(s, c, e.dir, e.at, tcpACK|tcpFIN, e.off, nil)
 		c.fins[e.dir] = true
 		// The other end acknowledges the FIN.
@@ -1123,11 +1150,15 @@ func (w *Writer) write(s *synth, e event) {
 				if int32(e.offs[d]-c.acked[d]) > 0 {
 					c.acked[d] = e.offs[d]
 				}
+				c.covered[d] = c.drops[d].Load()
 				w.packet(s, c, d, e.at, tcpACK|tcpFIN, c.acked[d], nil)
 				c.fins[d] = true
 				w.packet(s, c, d.Reverse(), e.at, tcpACK, c.acked[d.Reverse()], nil)
 			}
 		}
+	}
+	if c.reset || c.fins[0] && c.fins[1] {
+		delete(w.conns, c) // no gap of it can be past the limit
 	}
 }
 
@@ -1198,10 +1229,28 @@ func (w *Writer) packet(s *synth, c *Conn, dir live.Dir, at time.Time, flags int
 	}
 	if last {
 		w.full.Store(true)
+		w.gapsPastLimit()
 		if f := w.onFull.Load(); f != nil {
 			(*f)()
 		}
 	}
+}
+
+// gapsPastLimit moves, as the file reaches its limit, each connection
+// direction's drops that no packet of it written follows (its gap) from
+// Dropped to PastLimit: they fall after the file's last packet, where
+// no reader sees them as lost. It belongs to the writer goroutine.
+func (w *Writer) gapsPastLimit() {
+	for c := range w.conns {
+		for dir := range 2 {
+			if gap := c.drops[dir].Load() - c.covered[dir]; gap > 0 {
+				c.covered[dir] += gap
+				w.dropped.Add(-gap)
+				w.pastLimit.Add(gap)
+			}
+		}
+	}
+	w.conns = nil
 }
 
 // commit moves the blocks ng wrote into the file's buffer so that every
