@@ -99,17 +99,37 @@ func TestWriteCloseCutBySignal(t *testing.T) {
 		t.Fatalf("muxtop demo exited %d with its --write file's writes blocked: %s", code, stderr.String())
 	default:
 	}
-	news.signalled() // the second
+	// The second, again until muxtop returns: one that comes before the
+	// close waits for it (nextSignal) is not the close's.
 	select {
-	case code := <-done:
+	case code := <-signalUntil(news, done, time.Minute):
 		returned = true
 		want := "muxtop: --write " + fifo + ": a signal cut its close short: its writes took nothing for 2s; the file ends where they stopped, perhaps inside a packet, without what was still queued for it nor its end\n"
 		if code != 1 || !strings.HasSuffix(stderr.String(), want) {
 			t.Errorf("exit %d, stderr %q; want 1 and the line %q", code, stderr.String(), want)
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("muxtop demo did not return within 30s of the signal; stderr: %s", stderr.String())
+	case <-time.After(time.Minute):
+		t.Fatalf("muxtop demo did not return within a minute of the signals; stderr: %s", stderr.String())
 	}
+}
+
+// signalUntil tells news of a stop signal every 100 ms until done gives
+// the run's exit code, which it passes on, for at most d.
+func signalUntil(news *signalNews, done <-chan int, d time.Duration) <-chan int {
+	out := make(chan int, 1)
+	go func() {
+		deadline := time.Now().Add(d)
+		for time.Now().Before(deadline) {
+			news.signalled()
+			select {
+			case code := <-done:
+				out <- code
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+	return out
 }
 
 // tmuxPane is a private tmux server's 160×45 pane running sh.
@@ -366,9 +386,8 @@ func TestWriteCloseProgressNotCut(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}()
-	news.signalled() // the second, while the close makes progress
-	select {
-	case code := <-done:
+	select { // the second (again and again), while the close makes progress
+	case code := <-signalUntil(news, done, 5*time.Minute):
 		returned = true
 		if code != 0 || strings.Contains(stderr.String(), "cut its close short") {
 			t.Fatalf("exit %d, stderr %q; want 0, the close not cut", code, stderr.String())
