@@ -99,7 +99,7 @@ func newAttachCmd() *cobra.Command {
 				return err
 			}
 			reg := watch.registry()
-			_, rec, err := write.open(reg)
+			_, rec, err := write.open(cmd.Context(), reg, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}

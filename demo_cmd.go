@@ -140,7 +140,7 @@ func (f *demoFlags) run(cmd *cobra.Command, m demoMode) (err error) {
 	if err != nil {
 		return err
 	}
-	opts, _, err := f.write.open(reg)
+	opts, _, err := f.write.open(cmd.Context(), reg, cmd.ErrOrStderr())
 	if err != nil {
 		return err
 	}

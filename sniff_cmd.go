@@ -67,7 +67,7 @@ func newSniffCmd() *cobra.Command {
 			// by the wall clock every session would look silent until they come.
 			cfg := watch.captureConfig(time.Now())
 			reg := cfg.Registry
-			_, rec, err := write.open(reg)
+			_, rec, err := write.open(cmd.Context(), reg, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}

@@ -3,17 +3,21 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/gopacket/gopacket/pcapgo"
 	"golang.org/x/sys/unix"
 
 	"github.com/muxtop/muxtop/internal/smuxtest"
@@ -21,8 +25,9 @@ import (
 
 // stalledFIFO makes a FIFO whose reader opens it and never reads: a
 // --write to it blocks once the pipe is full. full reports that it is.
-// The read end closes at the test's end, which fails the writes blocked.
-func stalledFIFO(t *testing.T) (path string, full func() bool) {
+// The read end closes at the test's end, which fails the writes blocked
+// (EPIPE: muxtop opens the FIFO write-only, so it is no reader of it).
+func stalledFIFO(t *testing.T) (path string, full func() bool, leave func()) {
 	t.Helper()
 	path = filepath.Join(t.TempDir(), "w.fifo")
 	if err := unix.Mkfifo(path, 0o600); err != nil {
@@ -32,16 +37,26 @@ func stalledFIFO(t *testing.T) (path string, full func() bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { unix.Close(fd) })
+	var once sync.Once
+	leave = func() { once.Do(func() { unix.Close(fd) }) }
+	t.Cleanup(leave)
 	size, err := unix.FcntlInt(uintptr(fd), unix.F_GETPIPE_SZ, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return path, func() bool {
 		n, err := unix.IoctlGetInt(fd, unix.TIOCINQ) // FIONREAD
-		return err == nil && n >= size
-	}
+		return err == nil && pipeFull(n, size)
+	}, leave
 }
+
+// pipeFull reports whether a pipe of size bytes holding n blocks its
+// writer: every page of it in use, the last perhaps partly. A pipe
+// whose last page is partly filled need not reach size: the writer
+// waits for a free page (poll), not for room in the last, so the
+// test waited for good under -race ("timed out after 10 s waiting for
+// the FIFO full", 65344 of 65536 bytes in the pipe).
+func pipeFull(n, size int) bool { return n > size-os.Getpagesize() }
 
 // TestWriteCloseCutBySignal: a --write file whose writes block (a FIFO
 // whose reader stopped reading) held muxtop in its close for as long as
@@ -53,7 +68,7 @@ func TestWriteCloseCutBySignal(t *testing.T) {
 		t.Skip("runs the demo for seconds")
 	}
 	t.Parallel()
-	fifo, full := stalledFIFO(t)
+	fifo, full, leave := stalledFIFO(t)
 	news := new(signalNews)
 	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), signalNewsKey{}, news))
 	defer cancel()
@@ -62,24 +77,59 @@ func TestWriteCloseCutBySignal(t *testing.T) {
 	go func() {
 		done <- run(ctx, []string{"demo", "-o", "plain", "--only", "sessions", "--pool", "2", "--rate", "1000", "--write", fifo}, &stdout, &stderr)
 	}()
-	smuxtest.Eventually(t, "the FIFO full", full)
+	returned := false
+	t.Cleanup(func() { // whatever the outcome, the run ends before the test does
+		if returned {
+			return
+		}
+		cancel()
+		leave() // the reader leaves: the blocked writes fail, and the close ends
+		select {
+		case <-done:
+		case <-time.After(time.Minute):
+			t.Errorf("muxtop demo did not return within a minute of the test's end; stderr: %s", stderr.String())
+		}
+	})
+	// A loaded machine (-race in CI) takes its time: a minute, not 10 s.
+	smuxtest.EventuallyWithin(t, "the FIFO full", time.Minute, full)
 	cancel() // the first stop: the summary, then the --write file's close, which blocks
-	smuxtest.Eventually(t, "the summary", func() bool { return strings.Contains(stdout.String(), "muxtop summary: ") })
+	smuxtest.EventuallyWithin(t, "the summary", time.Minute, func() bool { return strings.Contains(stdout.String(), "muxtop summary: ") })
 	select {
 	case code := <-done:
 		t.Fatalf("muxtop demo exited %d with its --write file's writes blocked: %s", code, stderr.String())
 	default:
 	}
-	news.signalled() // the second
+	// The second, again until muxtop returns: one that comes before the
+	// close waits for it (nextSignal) is not the close's.
 	select {
-	case code := <-done:
-		want := "muxtop: --write " + fifo + ": a signal cut its close short: its writes were blocked; the file ends where they stopped, perhaps inside a packet, without what was still queued for it nor its end\n"
+	case code := <-signalUntil(news, done, time.Minute):
+		returned = true
+		want := "muxtop: --write " + fifo + ": a signal cut its close short: its writes took nothing for 2s; the file ends where they stopped, perhaps inside a packet, without what was still queued for it nor its end\n"
 		if code != 1 || !strings.HasSuffix(stderr.String(), want) {
 			t.Errorf("exit %d, stderr %q; want 1 and the line %q", code, stderr.String(), want)
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("muxtop demo did not return within 30s of the signal; stderr: %s", stderr.String())
+	case <-time.After(time.Minute):
+		t.Fatalf("muxtop demo did not return within a minute of the signals; stderr: %s", stderr.String())
 	}
+}
+
+// signalUntil tells news of a stop signal every 100 ms until done gives
+// the run's exit code, which it passes on, for at most d.
+func signalUntil(news *signalNews, done <-chan int, d time.Duration) <-chan int {
+	out := make(chan int, 1)
+	go func() {
+		deadline := time.Now().Add(d)
+		for time.Now().Before(deadline) {
+			news.signalled()
+			select {
+			case code := <-done:
+				out <- code
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+	return out
 }
 
 // tmuxPane is a private tmux server's 160×45 pane running sh.
@@ -147,6 +197,31 @@ func (x *tmuxPane) muxtopPID() int {
 	return pid
 }
 
+// killAndWait kills the process pid (the pane shell's muxtop, not this
+// test's child) and waits, for a minute, until it is gone: a muxtop whose
+// --write close hung outlived its test (ppid 1) when only tmux was ended.
+func killAndWait(t *testing.T, pid int) {
+	t.Helper()
+	if err := unix.Kill(pid, unix.SIGKILL); err == unix.ESRCH {
+		return
+	}
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err != nil || zombie(b) {
+			return // gone, or dead and left for its parent (the shell, or init) to reap
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Errorf("muxtop (pid %d) still alive a minute after SIGKILL", pid)
+}
+
+// zombie reports whether /proc/PID/stat's content stat is a dead process's.
+func zombie(stat []byte) bool {
+	s := string(stat)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && i+2 < len(s) && (s[i+2] == 'Z' || s[i+2] == 'X')
+}
+
 // exited matches the line the pane's shell prints as muxtop exits.
 var exited = regexp.MustCompile(`(?m)^exit=(\d+)$`)
 
@@ -165,11 +240,12 @@ func TestTUIStopCutBySignal(t *testing.T) {
 		t.Run(strings.ReplaceAll(how, " ", "_"), func(t *testing.T) {
 			t.Parallel()
 			x := startPane(t)
-			fifo, full := stalledFIFO(t)
+			fifo, full, _ := stalledFIFO(t)
 			x.line(fmt.Sprintf("%s demo --pool 2 --rate 1000 --write %s; echo exit=$?", bin, fifo))
 			x.waitFor("the UI", func(s string) bool { return strings.Contains(s, "Sessions ·") })
 			pid := x.muxtopPID()
-			smuxtest.Eventually(t, "the FIFO full", full)
+			t.Cleanup(func() { killAndWait(t, pid) }) // before tmux's kill-server, whatever the outcome
+			smuxtest.EventuallyWithin(t, "the FIFO full", time.Minute, full)
 			if how == "ctrl+c twice" {
 				x.keys("C-c") // a key: the terminal is in raw mode
 			} else {
@@ -211,5 +287,130 @@ func TestUnlessCut(t *testing.T) {
 	close(cut)
 	if err := <-got; err != errStopCut {
 		t.Errorf("cut: %v, want errStopCut", err)
+	}
+}
+
+// TestWriteFIFONoReader: a --write FIFO that no reader has open yet is
+// waited for, said once on stderr, and a stop signal meanwhile ends
+// muxtop with one line. (Opened write-only, its open would otherwise
+// block where no signal ends it.)
+func TestWriteFIFONoReader(t *testing.T) {
+	t.Parallel()
+	fifo := filepath.Join(t.TempDir(), "w.fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"demo", "-o", "plain", "--only", "sessions", "--write", fifo}, &stdout, &stderr)
+	}()
+	waiting := noReaderYet(fifo) + "\n"
+	smuxtest.EventuallyWithin(t, "the line that muxtop waits", time.Minute, func() bool { return stderr.String() == waiting })
+	cancel()
+	select {
+	case code := <-done:
+		want := waiting + "muxtop: --write " + fifo + ": stopped before the FIFO had a reader; nothing was written\n"
+		if code != 1 || stderr.String() != want {
+			t.Errorf("exit %d, stderr %q; want 1 and %q", code, stderr.String(), want)
+		}
+	case <-time.After(time.Minute):
+		t.Fatalf("muxtop demo did not return within a minute of the stop; stderr: %s", stderr.String())
+	}
+}
+
+// TestWriteCloseProgressNotCut: a --write close still making progress
+// (its FIFO's reader slow, but reading) is not cut short by a signal: it
+// says once that muxtop waits, and goes on to a whole file. Before, the
+// signal cut it at once, "its writes were blocked", the file truncated.
+// Before: "exit 1 … a signal cut its close short: its writes were blocked".
+func TestWriteCloseProgressNotCut(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo for seconds")
+	}
+	t.Parallel()
+	fifo := filepath.Join(t.TempDir(), "w.fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	fd, err := unix.Open(fifo, unix.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd := os.NewFile(uintptr(fd), fifo)
+	t.Cleanup(func() { rd.Close() })
+	size, err := unix.FcntlInt(uintptr(fd), unix.F_GETPIPE_SZ, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	news := new(signalNews)
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), signalNewsKey{}, news))
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"demo", "-o", "plain", "--only", "sessions", "--pool", "2", "--rate", "2000", "--write", fifo}, &stdout, &stderr)
+	}()
+	returned := false
+	t.Cleanup(func() {
+		if !returned {
+			cancel()
+			news.signalled()
+			rd.Close()
+			<-done
+		}
+	})
+	smuxtest.EventuallyWithin(t, "the FIFO full", time.Minute, func() bool {
+		n, err := unix.IoctlGetInt(fd, unix.TIOCINQ)
+		return err == nil && pipeFull(n, size)
+	})
+	cancel() // the first stop: the summary, then the close, which waits for the reader
+	smuxtest.EventuallyWithin(t, "the summary", time.Minute, func() bool { return strings.Contains(stdout.String(), "muxtop summary: ") })
+	// The reader reads on, slowly but with no pause near the grace.
+	var file []byte
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := rd.Read(buf)
+			file = append(file, buf[:n]...)
+			if err == io.EOF {
+				return
+			}
+			if err != nil { // EAGAIN: nothing yet
+				time.Sleep(10 * time.Millisecond)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	select { // the second (again and again), while the close makes progress
+	case code := <-signalUntil(news, done, 5*time.Minute):
+		returned = true
+		if code != 0 || strings.Contains(stderr.String(), "cut its close short") {
+			t.Fatalf("exit %d, stderr %q; want 0, the close not cut", code, stderr.String())
+		}
+		if want := "muxtop: waiting for --write " + fifo + " to take what is still queued for it ("; strings.Count(stderr.String(), want) != 1 {
+			t.Errorf("stderr %q; want once the line that begins %q", stderr.String(), want)
+		}
+	case <-time.After(5 * time.Minute):
+		t.Fatalf("muxtop demo did not return within 5 minutes of the signal; stderr: %s", stderr.String())
+	}
+	<-read
+	ng, err := pcapgo.NewNgReader(bytes.NewReader(file), pcapgo.DefaultNgReaderOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	packets := 0
+	for {
+		if _, _, err = ng.ReadPacketData(); err != nil {
+			break
+		}
+		packets++
+	}
+	if err != io.EOF || packets == 0 {
+		t.Errorf("the file read back: %d packets, then %v; want a whole capture, io.EOF", packets, err)
 	}
 }

@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/muxtop/muxtop/headless"
 	"github.com/muxtop/muxtop/live"
 	"github.com/muxtop/muxtop/pcapout"
 	"github.com/muxtop/muxtop/tap"
@@ -32,8 +35,10 @@ func (f *writeFlags) register(cmd *cobra.Command) {
 
 // open creates the --write file, if asked, and returns the options that
 // make a tap record into it. A write of the file that fails is a notice
-// of reg at once (watch), as well as an error when it closes.
-func (f *writeFlags) open(reg *live.Registry) ([]tap.Option, tap.Recorder, error) {
+// of reg at once (watch), as well as an error when it closes. A FIFO
+// with no reader yet is waited for, said once on stderr, until ctx ends
+// (a stop signal).
+func (f *writeFlags) open(ctx context.Context, reg *live.Registry, stderr io.Writer) ([]tap.Option, tap.Recorder, error) {
 	if f.limit <= 0 {
 		return nil, nil, usageError{fmt.Errorf("--write-limit %d: use a positive number of MiB", f.limit)}
 	}
@@ -43,7 +48,12 @@ func (f *writeFlags) open(reg *live.Registry) ([]tap.Option, tap.Recorder, error
 		}
 		return nil, nil, nil
 	}
-	w, err := pcapout.Create(f.path, f.limit<<20)
+	w, err := pcapout.CreateWaiting(ctx, f.path, f.limit<<20, func() {
+		fmt.Fprintln(stderr, noReaderYet(f.path))
+	})
+	if errors.Is(err, pcapout.ErrNoReader) {
+		return nil, nil, fmt.Errorf("--write %s: stopped before the FIFO had a reader; nothing was written", f.path)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("--write: %w", err)
 	}
@@ -70,8 +80,10 @@ func (f *writeFlags) watch(reg *live.Registry) {
 // says on stderr what it could not write. A file whose writes block (a
 // FIFO whose reader stopped reading, a hung network mount) holds the
 // close for as long as they do: a stop signal that comes meanwhile (ctx's,
-// nextSignal) gives up on it, and close returns at once with an error
-// that says so, the writes left to end with the process.
+// nextSignal) gives up on it once the file has taken nothing for
+// closeGrace, and close returns with an error that says so, the writes
+// left to end with the process. A close still making progress (a slow
+// reader) is not cut: the signal says, once, on stderr that muxtop waits.
 func (f *writeFlags) close(ctx context.Context, stderr io.Writer) error {
 	if f.w == nil {
 		return nil
@@ -79,24 +91,48 @@ func (f *writeFlags) close(ctx context.Context, stderr io.Writer) error {
 	cut := nextSignal(ctx)
 	closed := make(chan error, 1)
 	go func() { closed <- f.w.Close() }() // ends when the file's writes do, or with the process
-	var err error
-	select {
-	case err = <-closed:
-	case <-cut:
-		return fmt.Errorf("--write %s: a signal cut its close short: its writes were blocked; the file ends where they stopped, perhaps inside a packet, without what was still queued for it nor its end", f.path)
+	tick := time.NewTicker(closeGrace / 20)
+	defer tick.Stop()
+	said, signalled := false, false
+	say := func() {
+		if !said {
+			said = true
+			fmt.Fprintln(stderr, waitingForWrite(f.path, f.w.Queued(), closeGrace))
+		}
 	}
-	// What the queue could not take before the limit (or a failed write
-	// lost) is a loss a reader sees; what came after the limit is not in
-	// the file at all, which ends with the mark of the cut. Each is said
-	// apart, with its own count.
+	last, lastAt := f.w.Written(), time.Now()
+	var err error
+wait:
+	for {
+		select {
+		case err = <-closed:
+			break wait
+		case <-cut:
+			cut, signalled = nil, true
+			say()
+		case <-tick.C:
+		}
+		if n := f.w.Written(); n != last {
+			last, lastAt = n, time.Now()
+		}
+		if signalled && time.Since(lastAt) >= closeGrace {
+			return fmt.Errorf("--write %s: a signal cut its close short: its writes took nothing for %v; the file ends where they stopped, perhaps inside a packet, without what was still queued for it nor its end", f.path, closeGrace)
+		}
+	}
+	// What the queue could not take before the limit, with a packet of
+	// its direction after it, is a loss a reader sees; what came after
+	// the limit, or fell in a gap that the limit left with no packet
+	// after it, is not in the file at all, which ends with the mark of
+	// the cut (PastLimit). After a failed write the file simply ends.
+	// Each is said apart, with its own count.
 	if n := f.w.Dropped(); n > 0 {
-		why := "the writer fell behind"
 		if err != nil {
 			// After a failed write the writer drops everything: the
 			// error, said next, is why.
-			why = "writing the file failed"
+			fmt.Fprintln(stderr, notWrittenFailed(f.path, n))
+		} else {
+			fmt.Fprintln(stderr, notWritten(f.path, n, "the writer fell behind"))
 		}
-		fmt.Fprintln(stderr, notWritten(f.path, n, why))
 	}
 	if f.w.Full() {
 		fmt.Fprintln(stderr, cutAtLimit(f.path, f.w.PastLimit(), f.limit))
@@ -144,4 +180,29 @@ func notWritten(path string, n int64, why string) string {
 		them = "it"
 	}
 	return fmt.Sprintf("muxtop: --write %s: %s not written (%s); a reader sees %s as lost", path, tap.Bytes(n), why, them)
+}
+
+// noReaderYet is the line that says muxtop waits for a reader of the
+// --write FIFO at path before it begins.
+func noReaderYet(path string) string {
+	return fmt.Sprintf("muxtop: --write %s: waiting for a reader of the FIFO (tcpdump -r %s, muxtop read %s) before starting; a stop signal gives up", path, path, path)
+}
+
+// closeGrace is how long the --write file's close must have made no
+// progress for a stop signal to cut it short: as headless.Grace is for
+// stdout.
+const closeGrace = headless.Grace
+
+// waitingForWrite is the line that says muxtop waits for the --write file
+// at path to take what is still queued for it, queued payload bytes and
+// the writer's buffer, and that a signal gives up after grace with none.
+func waitingForWrite(path string, queued int64, grace time.Duration) string {
+	return fmt.Sprintf("muxtop: waiting for --write %s to take what is still queued for it (%s of payload, and the writer's buffer); a signal with no progress for %v gives up", path, tap.Bytes(queued), grace)
+}
+
+// notWrittenFailed is the line that says n bytes for the --write file at
+// path were not written as writing the file had failed: no reader sees
+// them, the file ends where it failed.
+func notWrittenFailed(path string, n int64) string {
+	return fmt.Sprintf("muxtop: --write %s: %s not written (writing the file failed): the file ends where it failed, without them", path, tap.Bytes(n))
 }

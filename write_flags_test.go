@@ -53,6 +53,11 @@ func TestWriteFailureIsNotFallingBehind(t *testing.T) {
 	if out := stderr.String(); strings.Contains(out, "fell behind") || !strings.Contains(out, "not written") {
 		t.Errorf("stderr:\n%s", out)
 	}
+	// No reader sees them as lost: the file simply ends where it failed.
+	// Before: "… not written (writing the file failed); a reader sees them as lost".
+	if want := notWrittenFailed("capture.pcapng", w.Dropped()) + "\n"; !strings.HasPrefix(stderr.String(), want) {
+		t.Errorf("stderr:\n%s\nwant it to begin %q", stderr.String(), want)
+	}
 }
 
 // A --write file whose writes fail says so at the first failure, as a

@@ -197,6 +197,10 @@ type Reader struct {
 		packets, bytes, notTCP, conns, decoded, skipped, cut atomic.Uint64
 		// limitCut is Stats.LimitCut in Unix nanoseconds (0: none).
 		limitCut atomic.Int64
+		// limitCutPacket is the number (packets' count) of the packet
+		// that marks the cut: a connection whose last packet's is not
+		// above it was open there.
+		limitCutPacket atomic.Uint64
 	}
 	order
 	// notMux counts the connections skipped as neither smux nor yamux
@@ -307,6 +311,7 @@ func (r *Reader) Run(ctx context.Context, src Source) error {
 				at = r.quietAt // as Packet read it
 			}
 			r.stats.limitCut.Store(at.UnixNano())
+			r.stats.limitCutPacket.Store(r.stats.packets.Load())
 		}
 	}
 }
@@ -652,17 +657,20 @@ func (r *Reader) Close() {
 // openAtCut returns, where the capture's writer stopped at its size limit
 // (Stats.LimitCut), the sessions of the connections it wrote that were
 // open then: those of a tap's capture (pcapout's) with no packet after
-// the cut. In a merge with other captures, those of another tap's
+// the cut in the file, by position, not time: pcapout stamps a packet as
+// its bytes pass, before it queues it, so the file's packets are not in
+// time order across connections, and a connection open at the cut may
+// have a last packet stamped after the cut's. In a merge with other captures, those of another tap's
 // capture that went quiet before the cut are among them: nothing in a
 // packet says which file it came from.
 func (r *Reader) openAtCut() []*live.Session {
-	at := r.stats.limitCut.Load()
-	if at == 0 {
+	if r.stats.limitCut.Load() == 0 {
 		return nil
 	}
+	at := r.stats.limitCutPacket.Load()
 	var open []*live.Session
 	for k, ca := range r.conns {
-		if c := ca.conn; k == ca.key && c != nil && c.sess != nil && c.tapped && c.last.UnixNano() <= at {
+		if c := ca.conn; k == ca.key && c != nil && c.sess != nil && c.tapped && c.lastPacket <= at {
 			open = append(open, c.sess)
 		}
 	}
@@ -827,15 +835,18 @@ type conn struct {
 	// synAt is when the client's SYN came, if the capture has it: the
 	// session began about then, not at its first frame, which comes a
 	// keepalive interval later on a session that is idle at first.
-	synAt    time.Time
-	started  [2]bool // by live.Dir: the direction's first bytes have come
-	ended    [2]bool
-	rst      bool
-	rstDir   live.Dir         // the direction of the latest RST
-	rstAt    time.Time        // when it came
-	rec      tap.ConnRecorder // nil, or where the decoded connection is recorded (--write)
-	last     time.Time
-	complete bool // reassembly is done with it
+	synAt   time.Time
+	started [2]bool // by live.Dir: the direction's first bytes have come
+	ended   [2]bool
+	rst     bool
+	rstDir  live.Dir         // the direction of the latest RST
+	rstAt   time.Time        // when it came
+	rec     tap.ConnRecorder // nil, or where the decoded connection is recorded (--write)
+	last    time.Time
+	// lastPacket is the number of its latest packet in the capture
+	// (the Reader's packets count as it came).
+	lastPacket uint64
+	complete   bool // reassembly is done with it
 	// bareStart is, by direction, whether it began, joined mid-stream,
 	// at a bare ACK's sequence and no byte of it has come since: maybe
 	// a window or keepalive probe's, a byte behind (moveStart).
@@ -995,6 +1006,7 @@ func (c *conn) dir(d reassembly.TCPFlowDirection) live.Dir {
 
 func (c *conn) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.TCPFlowDirection, nextSeq reassembly.Sequence, start *bool, ac reassembly.AssemblerContext) bool {
 	c.last = ci.Timestamp
+	c.lastPacket = c.r.stats.packets.Load() // this packet's number
 	d := c.dir(dir)
 	if !c.heard[d] {
 		c.heard[d] = true

@@ -31,3 +31,9 @@ func HeldSamples(w *Writer) uint64 { return w.samples.Load() }
 func NewQueued(out io.Writer, queued int64) (*Writer, error) {
 	return newWriter(out, 0, bufSize, FlushEvery, queued)
 }
+
+// NewSized is newWriter with a limit, a buffer of size bytes and a
+// queue of queued payload bytes.
+func NewSized(out io.Writer, limit int64, size int, queued int64) (*Writer, error) {
+	return newWriter(out, limit, size, FlushEvery, queued)
+}

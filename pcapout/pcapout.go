@@ -44,6 +44,7 @@ package pcapout
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -136,6 +137,9 @@ type Writer struct {
 	// nothing, 0, written by New, the others as their first connection
 	// comes. The writer goroutine's.
 	ifaces map[ifaceKey]int
+	// conns are the connections with a packet in the file, whose gaps
+	// the limit moves past it (gapsPastLimit). The writer goroutine's.
+	conns map[*Conn]struct{}
 
 	queued    atomic.Int64 // bytes in the queue
 	written   atomic.Int64 // bytes of the file
@@ -163,6 +167,8 @@ type event struct {
 	data []byte
 	// offs are a shut's byte offsets of each direction's FIN.
 	offs [2]uint32
+	// drops is the direction's Conn.drops as the event was queued.
+	drops int64
 	// closed is a window event's: the receiver's window closed, or
 	// open again.
 	closed bool
@@ -187,12 +193,34 @@ const (
 
 // Create creates the file path and returns a Writer to it that stops
 // writing packets once the file holds limit bytes (0 means DefaultLimit).
+// It opens the file write-only: where path is a FIFO, the Writer is not
+// one of its readers, and once its reader leaves the writes fail (EPIPE)
+// rather than block. A FIFO with no reader yet is waited for, as
+// CreateWaiting does with no end.
 func Create(path string, limit int64) (*Writer, error) {
-	f, err := os.Create(path)
+	return CreateWaiting(context.Background(), path, limit, nil)
+}
+
+// ErrNoReader is CreateWaiting's error where its context ended before
+// the FIFO it was to write had a reader.
+var ErrNoReader = errors.New("the FIFO had no reader yet")
+
+// CreateWaiting is Create that, where path is a FIFO that no reader has
+// open, calls noReader (if not nil) once and waits for one until ctx ends,
+// when it returns ErrNoReader.
+func CreateWaiting(ctx context.Context, path string, limit int64, noReader func()) (*Writer, error) {
+	f, err := openFile(ctx, path, noReader)
 	if err != nil {
 		return nil, err
 	}
-	w, err := New(f, limit)
+	var out io.Writer = f
+	if st, err := f.Stat(); err == nil && st.Mode()&os.ModeNamedPipe != 0 {
+		// A pipe's write of more than a page is not one write anyway:
+		// in pipe-sized pieces, Written counts each as its reader takes
+		// it, and a slow reader shows as progress.
+		out = chunkWriter{f}
+	}
+	w, err := New(out, limit)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -225,7 +253,7 @@ func newBeatingWriter(out io.Writer, limit int64, size int, every time.Duration,
 		limit = DefaultLimit
 	}
 	w := &Writer{out: out, limit: limit, events: make(chan event, queueEvents), done: make(chan struct{}), flushEvery: every,
-		beatEvery: beat, maxQueued: queued, tuples: map[[2]netip.AddrPort]*Conn{}, ifaces: map[ifaceKey]int{{}: 0}, seed: rand.Uint32() | 1}
+		beatEvery: beat, maxQueued: queued, tuples: map[[2]netip.AddrPort]*Conn{}, conns: map[*Conn]struct{}{}, ifaces: map[ifaceKey]int{{}: 0}, seed: rand.Uint32() | 1}
 	w.made.init()
 	cw := &countWriter{w: out, n: &w.written}
 	w.buf = bufio.NewWriterSize(cw, size)
@@ -286,15 +314,21 @@ func (w *Writer) ifaceOf(k ifaceKey) (int, error) {
 }
 
 // Dropped returns how many payload bytes were not written while the file
-// was short of its limit: the queue was full (the writer fell behind), a
-// write of the file had failed, or they came after their direction's
-// end. A reader of the file sees them as lost. Those that came after the
-// file reached its limit are PastLimit's, not these.
+// was short of its limit. Those the full queue had no room for (the
+// writer fell behind) are a hole in their direction's sequence numbers,
+// which a reader of the file sees as lost; those that came after their
+// direction's end are past its FIN, which a reader sees as no loss (those
+// before the FIN's place that were queued after the close, as lost);
+// after a failed write of the file, everything is dropped, and the file
+// simply ends there. The bytes the full queue dropped that no packet of
+// their direction follows as the file reaches its limit are no hole in it:
+// they are PastLimit's, not these, as are those that came after it.
 func (w *Writer) Dropped() int64 { return w.dropped.Load() }
 
 // PastLimit returns how many payload bytes were not written because the
 // file had reached its size limit: those that came after its last packet,
-// whose comment marks the cut.
+// whose comment marks the cut, and those the full queue dropped before it
+// that no packet of their direction written follows.
 func (w *Writer) PastLimit() int64 { return w.pastLimit.Load() }
 
 // EndsLost returns how many beginnings and ends of connections (a
@@ -302,6 +336,15 @@ func (w *Writer) PastLimit() int64 { return w.pastLimit.Load() }
 // for them in the queue was full too, or the Writer was closed. A
 // connection whose end was lost reads as open in the capture.
 func (w *Writer) EndsLost() int64 { return w.endsLost.Load() }
+
+// Written returns how many bytes of the file have been written so far
+// (to a FIFO, taken by its reader, a piece at a time): a Close whose
+// count still grows is making progress.
+func (w *Writer) Written() int64 { return w.written.Load() }
+
+// Queued returns how many payload bytes wait in the queue for the
+// writer.
+func (w *Writer) Queued() int64 { return w.queued.Load() }
 
 // Full reports whether the file reached its size limit.
 func (w *Writer) Full() bool { return w.full.Load() }
@@ -598,6 +641,13 @@ type Conn struct {
 	// a Live's connection's, which each viewer's Writer samples.
 	writes [2]atomic.Uint64
 	shared *[2]atomic.Uint64
+	// drops counts, per direction, the payload bytes the queue had no
+	// room for (Dropped's), stored by the direction's Write; covered is
+	// how many of them a packet of the direction written since follows
+	// (the writer goroutine's): the rest are its gap, which no reader
+	// sees where the file reaches its limit before a packet follows them.
+	drops   [2]atomic.Int64
+	covered [2]int64
 
 	// The writer goroutine's own state.
 	iface  int       // the index of its transport's interface
@@ -640,13 +690,15 @@ func (c *Conn) Write(dir live.Dir, at time.Time, p []byte) {
 		return
 	}
 	if !c.w.reserve(n) {
+		c.drops[dir].Add(n)
 		c.w.dropped.Add(n)
 		return
 	}
 	if at.IsZero() {
 		at = c.clock[dir].Now()
 	}
-	if !c.w.push(event{c: c, kind: data, dir: dir, at: at, off: off, data: append([]byte(nil), p...)}, n, controlSlack) {
+	if !c.w.push(event{c: c, kind: data, dir: dir, at: at, off: off, data: append([]byte(nil), p...), drops: c.drops[dir].Load()}, n, controlSlack) {
+		c.drops[dir].Add(n)
 		c.w.dropped.Add(n)
 	}
 }
@@ -778,6 +830,25 @@ const (
 	HeldAfter = 100 * time.Millisecond
 	HeldEvery = 50 * time.Millisecond
 )
+
+// chunkWriter writes to w in pieces of at most pipeChunk bytes.
+type chunkWriter struct{ w io.Writer }
+
+// pipeChunk is a Linux pipe's default capacity.
+const pipeChunk = 64 << 10
+
+func (c chunkWriter) Write(p []byte) (int, error) {
+	var n int
+	for len(p) > 0 {
+		k, err := c.w.Write(p[:min(len(p), pipeChunk)])
+		n += k
+		if err != nil {
+			return n, err
+		}
+		p = p[k:]
+	}
+	return n, nil
+}
 
 // countWriter counts the bytes written through it.
 type countWriter struct {
@@ -999,6 +1070,7 @@ func (w *Writer) write(s *synth, e event) {
 			return
 		}
 		c.iface, c.ifaced = i, true
+		w.conns[c] = struct{}{}
 	}
 	switch e.kind {
 	case opened:
@@ -1034,6 +1106,11 @@ func (w *Writer) write(s *synth, e event) {
 				return
 			}
 			n := min(len(p), mss)
+			if off == e.off {
+				// A packet after the drops before it: a reader sees
+				// their gap.
+				c.covered[e.dir] = e.drops
+			}
 			w.packet(s, c, e.dir, e.at, tcpACK|tcpPSH, off, p[:n])
 			p, off = p[n:], off+uint32(n)
 		}
@@ -1043,6 +1120,7 @@ func (w *Writer) write(s *synth, e event) {
 			return // ended by shut already
 		}
 		c.acked[e.dir] = e.off
+		c.covered[e.dir] = c.drops[e.dir].Load() // the FIN follows them all
 		w.packet(s, c, e.dir, e.at, tcpACK|tcpFIN, e.off, nil)
 		c.fins[e.dir] = true
 		// The other end acknowledges the FIN.
@@ -1072,11 +1150,15 @@ func (w *Writer) write(s *synth, e event) {
 				if int32(e.offs[d]-c.acked[d]) > 0 {
 					c.acked[d] = e.offs[d]
 				}
+				c.covered[d] = c.drops[d].Load()
 				w.packet(s, c, d, e.at, tcpACK|tcpFIN, c.acked[d], nil)
 				c.fins[d] = true
 				w.packet(s, c, d.Reverse(), e.at, tcpACK, c.acked[d.Reverse()], nil)
 			}
 		}
+	}
+	if c.reset || c.fins[0] && c.fins[1] {
+		delete(w.conns, c) // no gap of it can be past the limit
 	}
 }
 
@@ -1147,10 +1229,28 @@ func (w *Writer) packet(s *synth, c *Conn, dir live.Dir, at time.Time, flags int
 	}
 	if last {
 		w.full.Store(true)
+		w.gapsPastLimit()
 		if f := w.onFull.Load(); f != nil {
 			(*f)()
 		}
 	}
+}
+
+// gapsPastLimit moves, as the file reaches its limit, each connection
+// direction's drops that no packet of it written follows (its gap) from
+// Dropped to PastLimit: they fall after the file's last packet, where
+// no reader sees them as lost. It belongs to the writer goroutine.
+func (w *Writer) gapsPastLimit() {
+	for c := range w.conns {
+		for dir := range 2 {
+			if gap := c.drops[dir].Load() - c.covered[dir]; gap > 0 {
+				c.covered[dir] += gap
+				w.dropped.Add(-gap)
+				w.pastLimit.Add(gap)
+			}
+		}
+	}
+	w.conns = nil
 }
 
 // commit moves the blocks ng wrote into the file's buffer so that every

@@ -158,10 +158,18 @@ func Config(version int) *smux.Config {
 // its rate, not there 10 s in); only a failing test waits it out.
 func Eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
+	EventuallyWithin(t, what, time.Minute, cond)
+}
+
+// EventuallyWithin polls cond until it holds, failing t after d: for
+// what a loaded machine (-race, a shared CI runner) may take long to
+// reach.
+func EventuallyWithin(t testing.TB, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after a minute waiting for %s", what)
+			t.Fatalf("timed out after %v waiting for %s", d, what)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
