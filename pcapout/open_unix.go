@@ -40,7 +40,10 @@ func openFile(ctx context.Context, path string, noReader func()) (*os.File, erro
 			}
 			return os.NewFile(uintptr(fd), path), nil
 		}
-		if !errors.Is(err, unix.ENXIO) {
+		var st unix.Stat_t
+		if !errors.Is(err, unix.ENXIO) || unix.Stat(path, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
+			// ENXIO of a unix socket, or of a device with no driver, is
+			// no FIFO waiting for its reader: nothing would end the wait.
 			return nil, &os.PathError{Op: "open", Path: path, Err: err}
 		}
 		if !told && noReader != nil {
