@@ -21,7 +21,8 @@ func TestYamuxRepeatedFINOrder(t *testing.T) {
 	for _, tc := range []struct {
 		name        string
 		serverFirst bool
-	}{{"the server's FIN first", true}, {"the client's FIN first", false}} {
+		rst         bool // the repeat carries RST too, which resets nothing (the rereading review: "state reset")
+	}{{"the server's FIN first", true, false}, {"the client's FIN first", false, false}, {"the client's FIN first, the repeat with RST", false, true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			reg := live.New(live.Config{})
 			y := &yamuxFrames{s: reg.Open(live.SessionInfo{Proto: live.Yamux}, t0)}
@@ -34,7 +35,11 @@ func TestYamuxRepeatedFINOrder(t *testing.T) {
 				y.rec(c2s, yamux.WindowUpdate, yamux.FIN, 1, 0)
 				y.rec(s2c, yamux.WindowUpdate, yamux.FIN, 1, 0)
 			}
-			y.rec(c2s, yamux.WindowUpdate, yamux.FIN, 1, 0)
+			repeat := yamux.FIN
+			if tc.rst {
+				repeat |= yamux.RST
+			}
+			y.rec(c2s, yamux.WindowUpdate, repeat, 1, 0)
 			reg.Evaluate(sec(1), live.FindingsConfig{Churn: -1})
 			snap := reg.Snapshot()
 			ss := snap.Sessions[0]

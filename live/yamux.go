@@ -298,6 +298,13 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 			if a == 0 {
 				a = RepeatedFIN
 			}
+			if st.state == Closed {
+				// Closed both ways, its receiver's own FIN last: yamux
+				// fails the frame on its FIN ("unexpected flag") before
+				// it looks at an RST, or has removed the stream and
+				// ignores it: an RST with it resets nothing.
+				return a
+			}
 		} else {
 			s.yamuxFIN(st, dir)
 		}
