@@ -38,17 +38,7 @@ func TestUnansweredBacklogWordsOnlyRefused(t *testing.T) {
 				y.recAt(sec(1), c2s, yamux.WindowUpdate, yamux.SYN, sid, 0)
 			}
 			tc.server(y)
-			for s := 3.0; s < 8; s++ {
-				y.recAt(sec(s), c2s, yamux.Ping, yamux.SYN, 0, uint32(s))
-				y.recAt(sec(s), s2c, yamux.Ping, yamux.ACK, 0, uint32(s))
-			}
-			reg.Evaluate(sec(8), live.FindingsConfig{LeakAfter: time.Hour, UnansweredAfter: 5 * time.Second, Churn: -1})
-			var un *live.Finding
-			for _, f := range reg.Snapshot().Findings {
-				if f.Code == live.CodeUnanswered {
-					un = f
-				}
-			}
+			un := unansweredAfterPings(reg, y)
 			if un == nil || un.Evidence.Count != 2 || un.Stream != 1 {
 				t.Fatalf("UNANSWERED %+v; want one of streams 1 and 3", un)
 			}
@@ -76,6 +66,21 @@ func TestUnansweredBacklogWordsAfterDrain(t *testing.T) {
 	}
 	y.recAt(sec(1.5), s2c, yamux.WindowUpdate, yamux.RST, 5, 0)
 	y.recAt(sec(2), s2c, yamux.WindowUpdate, yamux.ACK, 1, 0)
+	un := unansweredAfterPings(reg, y)
+	if un == nil || un.Stream != 3 {
+		t.Fatalf("UNANSWERED %+v; want one of stream 3", un)
+	}
+	const want = "the server's accept backlog was full when it reset stream 5, opened after the oldest"
+	if !strings.Contains(un.Text, want) || strings.Contains(un.Text, "backlog is full") {
+		t.Errorf("text %q; want %q, not that it is full now", un.Text, want)
+	}
+}
+
+// unansweredAfterPings has both sides of y's session ping each other
+// every second from 3 s to 7 s (the server still sends), evaluates at 8 s
+// with UnansweredAfter 5 s, and returns reg's open UNANSWERED, nil if
+// none.
+func unansweredAfterPings(reg *live.Registry, y *yamuxFrames) *live.Finding {
 	for s := 3.0; s < 8; s++ {
 		y.recAt(sec(s), c2s, yamux.Ping, yamux.SYN, 0, uint32(s))
 		y.recAt(sec(s), s2c, yamux.Ping, yamux.ACK, 0, uint32(s))
@@ -87,11 +92,5 @@ func TestUnansweredBacklogWordsAfterDrain(t *testing.T) {
 			un = f
 		}
 	}
-	if un == nil || un.Stream != 3 {
-		t.Fatalf("UNANSWERED %+v; want one of stream 3", un)
-	}
-	const want = "the server's accept backlog was full when it reset stream 5, opened after the oldest"
-	if !strings.Contains(un.Text, want) || strings.Contains(un.Text, "backlog is full") {
-		t.Errorf("text %q; want %q, not that it is full now", un.Text, want)
-	}
+	return un
 }
