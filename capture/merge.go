@@ -180,3 +180,8 @@ func (m *Merged) before(i, j int) bool {
 	}
 	return i < j
 }
+
+// File returns the index, in Merge's files, of the file of the packet
+// ReadPacketData returned last; -1 before the first, and after a read
+// that returned none.
+func (m *Merged) File() int { return m.taken }

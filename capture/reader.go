@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -197,11 +199,14 @@ type Reader struct {
 		packets, bytes, notTCP, conns, decoded, skipped, cut atomic.Uint64
 		// limitCut is Stats.LimitCut in Unix nanoseconds (0: none).
 		limitCut atomic.Int64
-		// limitCutPacket is the number (packets' count) of the packet
-		// that marks the cut: a connection whose last packet's is not
-		// above it was open there.
-		limitCutPacket atomic.Uint64
 	}
+	// file is the index, in a merge of captures (Merged), of the file of
+	// the packet being read; 0 for a single capture.
+	file int
+	// cuts are the marks of the captures cut by their writer's
+	// --write-limit, by file (Reader.file): only a connection whose
+	// latest packet came from such a file was open at its cut.
+	cuts map[int]writerCut
 	order
 	// notMux counts the connections skipped as neither smux nor yamux
 	// (skippedNotMux); filtered those skipped as the filter does not pick
@@ -273,6 +278,7 @@ func (r *Reader) Run(ctx context.Context, src Source) error {
 	if _, err := r.parser(link); err != nil {
 		return err
 	}
+	files, _ := src.(interface{ File() int }) // a merge's: which file a packet is of
 	for i := 0; ; i++ {
 		if r.cfg.Pace != nil {
 			r.cfg.Pace(ctx)
@@ -281,6 +287,9 @@ func (r *Reader) Run(ctx context.Context, src Source) error {
 			return nil
 		}
 		data, ci, err := src.ReadPacketData()
+		if files != nil {
+			r.file = files.File()
+		}
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
@@ -311,7 +320,10 @@ func (r *Reader) Run(ctx context.Context, src Source) error {
 				at = r.quietAt // as Packet read it
 			}
 			r.stats.limitCut.Store(at.UnixNano())
-			r.stats.limitCutPacket.Store(r.stats.packets.Load())
+			if r.cuts == nil {
+				r.cuts = make(map[int]writerCut)
+			}
+			r.cuts[r.file] = writerCut{at: at, packet: r.stats.packets.Load()}
 		}
 	}
 }
@@ -654,45 +666,59 @@ func (r *Reader) Close() {
 	r.limitCut(cut)
 }
 
-// openAtCut returns, where the capture's writer stopped at its size limit
-// (Stats.LimitCut), the sessions of the connections it wrote that were
-// open then: those of a tap's capture (pcapout's) with no packet after
-// the cut in the file, by position, not time: pcapout stamps a packet as
-// its bytes pass, before it queues it, so the file's packets are not in
-// time order across connections, and a connection open at the cut may
-// have a last packet stamped after the cut's. In a merge with other captures, those of another tap's
-// capture that went quiet before the cut are among them: nothing in a
-// packet says which file it came from.
-func (r *Reader) openAtCut() []*live.Session {
-	if r.stats.limitCut.Load() == 0 {
+// writerCut is where a capture's writer stopped at its size limit: the
+// capture time and the number (the Reader's packets count) of its last
+// packet, which carries the mark (LimitCut).
+type writerCut struct {
+	at     time.Time
+	packet uint64
+}
+
+// openAtCut returns, for each capture cut by its writer at its size
+// limit (Stats.LimitCut), the connections it wrote that were open then:
+// those of a tap's capture (pcapout's) whose latest packet is of that
+// capture, and no later than its cut by position, not time: pcapout
+// stamps a packet as its bytes pass, before it queues it, so the file's
+// packets are not in time order across connections, and a connection
+// open at the cut may have a last packet stamped after the cut's. In a
+// merge, the connections of the other captures are not cut by it.
+func (r *Reader) openAtCut() map[int][]*conn {
+	if len(r.cuts) == 0 {
 		return nil
 	}
-	at := r.stats.limitCutPacket.Load()
-	var open []*live.Session
+	open := make(map[int][]*conn, len(r.cuts))
 	for k, ca := range r.conns {
-		if c := ca.conn; k == ca.key && c != nil && c.sess != nil && c.tapped && c.lastPacket <= at {
-			open = append(open, c.sess)
+		c := ca.conn
+		if k != ca.key || c == nil || !c.tapped {
+			continue
+		}
+		if cut, ok := r.cuts[c.lastFile]; ok && c.lastPacket <= cut.packet {
+			open[c.lastFile] = append(open[c.lastFile], c)
 		}
 	}
 	return open
 }
 
-// limitCut marks the sessions open at the writer's cut (openAtCut) cut
+// limitCut marks the sessions open at each writer's cut (openAtCut) cut
 // there, after the capture's last evaluation, which judged them as the
-// capture left them, and says so in a notice at the cut.
-func (r *Reader) limitCut(open []*live.Session) {
-	ns := r.stats.limitCut.Load()
-	if ns == 0 || r.cfg.Registry == nil {
+// capture left them, and says so in a notice at each cut.
+func (r *Reader) limitCut(open map[int][]*conn) {
+	if r.cfg.Registry == nil {
 		return
 	}
-	at := time.Unix(0, ns)
-	n := 0
-	for _, s := range open {
-		if s.WriterCut(at) {
-			n++
+	files := slices.Sorted(maps.Keys(r.cuts))
+	for _, f := range files {
+		at := r.cuts[f].at
+		n := 0
+		for _, c := range open[f] {
+			// c.sess is read now, after Close released what the order
+			// held: a session whose opening waited then is cut as well.
+			if c.sess != nil && c.sess.WriterCut(at) {
+				n++
+			}
 		}
+		r.cfg.Registry.Notice(at, limitCutNotice(n))
 	}
-	r.cfg.Registry.Notice(at, limitCutNotice(n))
 }
 
 // limitCutNotice is the notice of a capture cut by its writer's size
@@ -844,8 +870,10 @@ type conn struct {
 	rec     tap.ConnRecorder // nil, or where the decoded connection is recorded (--write)
 	last    time.Time
 	// lastPacket is the number of its latest packet in the capture
-	// (the Reader's packets count as it came).
+	// (the Reader's packets count as it came), lastFile the capture of
+	// a merge it came from (Reader.file).
 	lastPacket uint64
+	lastFile   int
 	complete   bool // reassembly is done with it
 	// bareStart is, by direction, whether it began, joined mid-stream,
 	// at a bare ACK's sequence and no byte of it has come since: maybe
@@ -1007,6 +1035,7 @@ func (c *conn) dir(d reassembly.TCPFlowDirection) live.Dir {
 func (c *conn) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.TCPFlowDirection, nextSeq reassembly.Sequence, start *bool, ac reassembly.AssemblerContext) bool {
 	c.last = ci.Timestamp
 	c.lastPacket = c.r.stats.packets.Load() // this packet's number
+	c.lastFile = c.r.file
 	d := c.dir(dir)
 	if !c.heard[d] {
 		c.heard[d] = true
