@@ -349,7 +349,7 @@ func halfClosedLeaks(snap *live.Snapshot) int {
 	return n
 }
 
-// wholeSeconds is d as dur gives it, but in whole seconds under a minute
+// wholeSeconds is d as dur gives it, but in whole seconds under 10 s
 // too ("3s", not "3.0s"): a silence counted by the second.
 func wholeSeconds(d time.Duration) string {
 	if d < time.Minute {
