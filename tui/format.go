@@ -78,22 +78,29 @@ func rate(r float64) string {
 	return scaled(r, "kMGTPE", "")
 }
 
-// dur formats a duration for an age or latency column: 850µs, 12ms, 0.4s,
-// 12s, 3m04s, 2h05m, 3d04h.
+// durSeconds is the longest duration dur counts in whole seconds, the
+// most that five cells hold: 2 h 46 min.
+const durSeconds = 9999 * time.Second
+
+// dur formats a duration for an age or latency column in at most five
+// cells: 850µs, 400ms, 2.1s, 12s, 287s, 9999s, then 2h47m, 3d04h. Up to
+// 9999 s it is in the units the findings' texts give (live.FormatAge:
+// "oldest 287 s", "idle 400 ms"), without their space, so that a
+// finding's "for" and a stream's age read as its text does on the same
+// screen, not "4m47s" beside "287 s"; beyond, where seconds have too
+// many digits to read at a glance, in hours and days.
 func dur(d time.Duration) string {
 	switch {
 	case d < 0:
 		return "0s"
 	case d < time.Millisecond:
 		return strconv.FormatInt(d.Microseconds(), 10) + "µs"
-	case d < 100*time.Millisecond:
+	case d < time.Second:
 		return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
 	case d < 10*time.Second:
 		return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + "s"
-	case d < time.Minute:
+	case d < durSeconds+time.Second:
 		return strconv.FormatInt(int64(d/time.Second), 10) + "s"
-	case d < time.Hour:
-		return strconv.FormatInt(int64(d/time.Minute), 10) + "m" + two(int64(d%time.Minute/time.Second)) + "s"
 	case d < 24*time.Hour:
 		return strconv.FormatInt(int64(d/time.Hour), 10) + "h" + two(int64(d%time.Hour/time.Minute)) + "m"
 	}

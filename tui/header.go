@@ -53,8 +53,9 @@ type header struct {
 //
 //   - what is watched and the totals: uptime, sessions, open streams,
 //     frames/s, suspected leaks, stalls;
-//   - the counts bar: frames per command, violations, records dropped,
-//     bytes each way; at its right end the view's state, the filter, help;
+//   - the counts bar: frames per command, framing violations, anomalies,
+//     records dropped, bytes each way; at its right end the view's state,
+//     the filter, help;
 //   - the title (mode and addresses), when the first line has no room for it;
 //   - the caller's status line, such as the demo's load generator's, when
 //     there is one;
@@ -348,7 +349,7 @@ func halfClosedLeaks(snap *live.Snapshot) int {
 	return n
 }
 
-// wholeSeconds is d as dur gives it, but in whole seconds under a minute
+// wholeSeconds is d as dur gives it, but in whole seconds under 10 s
 // too ("3s", not "3.0s"): a silence counted by the second.
 func wholeSeconds(d time.Duration) string {
 	if d < time.Minute {
@@ -358,8 +359,8 @@ func wholeSeconds(d time.Duration) string {
 }
 
 // countsLine is the counts bar. In order of importance: the view's state
-// (never dropped), violations, records dropped, the filter, SYN and FIN,
-// PSH, the bytes each way, the help key, NOP and UPD.
+// (never dropped), framing violations, anomalies, records dropped, the
+// filter, SYN and FIN, PSH, the bytes each way, the help key, NOP and UPD.
 func countsLine(th *theme, hd *header, w int) string {
 	st := &th.styles
 	t := &hd.snap.Totals
@@ -386,11 +387,16 @@ func countsLine(th *theme, hd *header, w int) string {
 		}
 		return seg{count(n), sty}
 	}
+	// The framing violations and the anomalies apart, under the names
+	// the plain summary ("violations 1 framing, 2 anomalies") and the
+	// metrics (muxtop_violations_total, muxtop_anomalies_total) give
+	// them: one sum under "violations" said more than either counts.
 	// Another protocol's bytes from the first byte (a TLS service through
 	// attach) are no mux's violation: counted apart, not in red.
-	viol, drop := hd.snap.Violations-hd.snap.NotMux+hd.snap.Anomalies, hd.snap.History.Dropped
+	viol, anom, drop := hd.snap.Violations-hd.snap.NotMux, hd.snap.Anomalies, hd.snap.History.Dropped
 	left = append(left,
 		field{long: []seg{{s: "violations "}, num(viol, st.bad)}, short: []seg{{s: "viol "}, num(viol, st.bad)}, prio: 90},
+		field{long: []seg{{s: "anomalies "}, num(anom, st.warn)}, short: []seg{{s: "anom "}, num(anom, st.warn)}, prio: 88},
 		field{long: []seg{{s: "dropped "}, num(drop, st.warn)}, short: []seg{{s: "drop "}, num(drop, st.warn)}, prio: 85},
 	)
 	if n := hd.snap.NotMux; n > 0 {

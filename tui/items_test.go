@@ -254,7 +254,7 @@ func (c *capture) modelWith(t testing.TB, w, h int, opts Options) Model {
 // wholeFields reports the first word of a header line that is not a
 // whole field: a name, a number, bytes or a state.
 func wholeFields(line string) string {
-	word := regexp.MustCompile(`^(SYN|FIN|PSH|NOP|UPD|viol|violations|drop|dropped|filter|cmd:fin|"RAND"|\?|help|` +
+	word := regexp.MustCompile(`^(SYN|FIN|PSH|NOP|UPD|viol|violations|anom|anomalies|drop|dropped|filter|cmd:fin|"RAND"|\?|help|` +
 		`\[live\]|\[follow\]|\[paused|\+[\d.]+[kMG]?\]|\d+(\.\d)?[kMG]?|[→←]\d+(\.\d)?(?:[KMG]i)?B)$`)
 	for _, w := range strings.Fields(line) {
 		if !word.MatchString(w) {
@@ -265,8 +265,9 @@ func wholeFields(line string) string {
 }
 
 // Item 2: the counts bar drops whole fields, least important first, and
-// keeps the view's state, the violations and the dropped records; messages
-// have a line of their own and never push the status line away.
+// keeps the view's state, the violations, the anomalies and the dropped
+// records; messages have a line of their own and never push the status
+// line away.
 func TestItem2CountsBar(t *testing.T) {
 	c := busy(11_657)
 	for _, w := range []int{80, 100, 60} {
@@ -278,7 +279,7 @@ func TestItem2CountsBar(t *testing.T) {
 		if bad := wholeFields(bar); bad != "" {
 			t.Errorf("%d columns: the counts bar cuts a field (%q): %q", w, bad, bar)
 		}
-		for _, want := range []string{"[live]", "viol 0", "drop 0"} {
+		for _, want := range []string{"[live]", "viol 0", "anom 0", "drop 0"} {
 			if !strings.Contains(bar, want) {
 				t.Errorf("%d columns: the counts bar lost %q: %q", w, want, bar)
 			}
@@ -297,7 +298,7 @@ func TestItem2CountsBar(t *testing.T) {
 		if bad := wholeFields(bar); bad != "" {
 			t.Errorf("%d columns, paused: the counts bar cuts a field (%q): %q", w, bad, bar)
 		}
-		for _, want := range []string{"[paused +20.0k]", "drop 0", "viol 0"} {
+		for _, want := range []string{"[paused +20.0k]", "drop 0", "viol 0", "anom 0"} {
 			if !strings.Contains(bar, want) {
 				t.Errorf("%d columns, paused: the counts bar lost %q: %q", w, want, bar)
 			}

@@ -327,7 +327,7 @@ func (m *Model) request() readReq {
 	if paused {
 		upTo = m.snap.History.Next
 	}
-	return readReq{opts: o, freeze: freeze, paused: paused, frames: m.frames.request(paused, upTo)}
+	return readReq{opts: o, freeze: freeze, paused: paused, last: m.done && !m.rates.final, frames: m.frames.request(paused, upTo)}
 }
 
 // needRead reports whether the screen lacks something only a read brings:
@@ -364,7 +364,7 @@ func (m *Model) applyRead(msg snapshotMsg) tea.Cmd {
 		m.frozen, m.behind = true, 0
 	}
 	m.status = msg.status
-	m.rates.update(msg.snap, m.done)
+	m.rates.update(msg.snap, m.done, msg.tail)
 	m.trend.update(msg.snap)
 	m.find.trend = m.trend.by
 	m.show(msg.snap)

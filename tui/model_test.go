@@ -977,7 +977,7 @@ func TestNothingRecognised(t *testing.T) {
 // TestHeaderRateAtCaptureEnd: a capture read at once is one interval of
 // its time between two reads: 5 s of it, 2500 frames, and every session
 // ended at its end. The header's frames/s is the rows' (the frames of
-// the sessions still live, over the last interval), 0 there, as every
+// the sessions still live, over the capture's last second), 0 there, as every
 // row's fr/s is; it showed the whole capture's average, 500 frames/s,
 // as if frames were still flowing. With a session still live its rate
 // is the header's.

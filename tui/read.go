@@ -33,6 +33,9 @@ type readReq struct {
 	freeze bool
 	// paused says the view is paused: the read only sees what is new.
 	paused bool
+	// last says the capture is read whole (Options.Done) and the rates
+	// are not yet its last second's: the read counts them (lastSecond).
+	last   bool
 	frames indexReq
 }
 
@@ -51,6 +54,8 @@ type snapshotMsg struct {
 	// waiting is Options.Waiting's answer: why no session has come yet.
 	waiting string
 	stale   bool
+	// tail is the last second's frames, for a readReq.last.
+	tail *tail
 }
 
 // read takes a snapshot and reads the frames pane's records.
@@ -65,6 +70,9 @@ func read(src source, req readReq) snapshotMsg {
 	}
 	if src.waiting != nil {
 		msg.waiting = src.waiting()
+	}
+	if req.last && src.reg != nil {
+		msg.tail = lastSecond(src.reg, snap.At)
 	}
 	// The frames pane sees no record the snapshot's counts do not.
 	if req.frames.upTo == 0 {

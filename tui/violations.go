@@ -47,8 +47,9 @@ func newViolationsPane(keys *keyMap) violationsPane {
 }
 
 // dataRows is how many entries the pane shows at once, under its heading
-// and above the explanation of the selected one.
-func (p *violationsPane) dataRows() int { return max(p.h-2-violFooter-1, 0) }
+// and above the explanation of the selected one, and less the line that
+// says how many more there are where they do not all fit (cueRows).
+func (p *violationsPane) dataRows() int { return cueRows(len(p.list), max(p.h-2-violFooter-1, 0)) }
 
 // Update handles snapshots (the root sends them while the pane is open)
 // and the pane's keys.
@@ -136,11 +137,22 @@ func sessionLibs(sessions []*live.SessionSnap) string {
 	return "smux"
 }
 
-// body is the list, then what smux does about the selected entry.
+// body is the list, then what smux does about the selected entry. Where
+// the list is longer than its rows, the last says how many more are above
+// and below, and how to get to them, as the other panes do.
 func (p *violationsPane) body(th *theme, w, h int) []string {
 	st := &th.styles
 	rows := max(h-violFooter, 1)
-	out := p.table(st, violationColumns, w, len(p.list), rows, func(i int) []cell { return violationCells(th, &p.list[i]) })
+	entries := cueRows(len(p.list), rows-1)
+	out := p.table(st, violationColumns, w, len(p.list), entries+1, func(i int) []cell { return violationCells(th, &p.list[i]) })
+	if entries < rows-1 {
+		from, to := p.shown(len(p.list), entries)
+		how := "j/k or PgDn"
+		if to == len(p.list) {
+			how = "k or PgUp"
+		}
+		out = append(out, moreLine(th, w, from, len(p.list)-to, "violation", how))
+	}
 	if h > violFooter {
 		for len(out) < rows {
 			out = append(out, newLine(w).String())
