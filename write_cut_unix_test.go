@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -61,10 +62,13 @@ func newTestFIFO(t *testing.T) *testFIFO {
 func (f *testFIFO) leave() { f.rd.Close() }
 
 // full reports whether the pipe holds so much that its writer blocks:
-// every page in use, the last perhaps partly. A pipe whose last page is
-// partly filled need not reach its size: the writer waits for a free
-// page, not for room in the last ("timed out after 10 s waiting for the
-// FIFO full" under -race, 65344 of 65536 bytes in the pipe).
+// every page in use, the last perhaps partly. pcapout writes a FIFO in
+// pieces that end at the file's pages, so each page but the last is
+// whole (pieces of a page regardless of the offset left a page partly
+// filled at each flush: the writer blocked with 59984 of 65536 bytes in
+// the pipe, and a test that waited for it full waited for good). Nor
+// need the pipe reach its size: a writer waits for a free page, not for
+// room in the last (65344 of 65536 for good under -race).
 func (f *testFIFO) full() bool {
 	n := -1
 	c, err := f.rd.SyscallConn()
@@ -362,32 +366,45 @@ func TestWriteFIFONoReader(t *testing.T) {
 // TestWriteCloseProgressNotCut: a --write close still making progress
 // (its FIFO's reader slow, but reading) is not cut short by a signal: it
 // says once that muxtop waits, and goes on to a whole file. Before, the
-// signal cut it at once, "its writes were blocked", the file truncated.
-// Before: "exit 1 … a signal cut its close short: its writes were blocked".
+// signal cut it at once, "its writes were blocked", the file truncated;
+// then a reader slower than ~128 KB/s still had its close cut, the
+// file's progress counted only as a whole flush of pcapout's buffer
+// (256 KiB) went: "exit 1, stderr "… a signal cut its close short: its
+// writes took nothing for 2s; …"; want 0, the close not cut".
 func TestWriteCloseProgressNotCut(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the demo for seconds")
 	}
 	t.Parallel()
-	r := startFIFORun(t, "-o", "plain", "--only", "sessions", "--pool", "2", "--rate", "2000")
+	r := startFIFORun(t, "-o", "json", "--only", "frames", "--pool", "2", "--rate", "2000")
 	smuxtest.EventuallyWithin(t, "the FIFO full", time.Minute, r.fifo.full)
+	// The writer blocked, every frame from now on waits for the close:
+	// 1500 of them, 140 KB of the file or more, 9 s at 16 KB/s.
+	waitFramesAfter(t, &r.stdout, time.Now(), 1500)
 	r.stop() // the first stop: the summary, then the close, which waits for the reader
-	smuxtest.EventuallyWithin(t, "the summary", time.Minute, func() bool { return strings.Contains(r.stdout.String(), "muxtop summary: ") })
-	// The reader reads on, slowly but with no pause near the grace,
-	// until the file's end, or until it leaves at the test's end (its
-	// read fails then).
+	smuxtest.EventuallyWithin(t, "the summary", time.Minute, func() bool { return strings.Contains(r.stdout.String(), `{"type":"summary"`) })
+	// The reader reads on at 16 KB/s, 2 KiB every 125 ms, for its first
+	// 8 s, 4 times the close's grace (at that rate a 256 KiB flush takes
+	// 16 s: its close was cut within the first 4 s), then faster; it
+	// never pauses near the grace. It reads until the file's end, or
+	// until it leaves at the test's end (its read fails then).
 	var file []byte
 	read := make(chan struct{})
+	slowUntil := time.Now().Add(8 * time.Second)
 	go func() {
 		defer close(read)
 		buf := make([]byte, 64<<10)
 		for {
-			n, err := r.fifo.rd.Read(buf)
-			file = append(file, buf[:n]...)
+			b, pause := buf, 10*time.Millisecond
+			if time.Now().Before(slowUntil) {
+				b, pause = buf[:2<<10], 125*time.Millisecond
+			}
+			n, err := r.fifo.rd.Read(b)
+			file = append(file, b[:n]...)
 			if err != nil {
 				return
 			}
-			time.Sleep(10 * time.Millisecond)
+			time.Sleep(pause)
 		}
 	}()
 	t.Cleanup(func() { // before the run's: the reader ends, at the file's end or as it leaves
@@ -427,5 +444,35 @@ func TestWriteCloseProgressNotCut(t *testing.T) {
 	}
 	if err != io.EOF || packets == 0 {
 		t.Errorf("the file read back: %d packets, then %v; want a whole capture, io.EOF", packets, err)
+	}
+}
+
+// waitFramesAfter waits, for a minute, until out, muxtop's JSON output,
+// holds n frame records of frames that came after at.
+func waitFramesAfter(t *testing.T, out *syncBuffer, at time.Time, n int) {
+	t.Helper()
+	read, seen := 0, 0
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		b := out.bytes()[read:]
+		for {
+			i := bytes.IndexByte(b, '\n')
+			if i < 0 {
+				break
+			}
+			var rec struct {
+				Type string
+				Time time.Time
+			}
+			if json.Unmarshal(b[:i], &rec) == nil && rec.Type == "frame" && rec.Time.After(at) {
+				seen++
+			}
+			b, read = b[i+1:], read+i+1
+		}
+		if seen >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waited a minute for %d frames after the FIFO was full; %d came", n, seen)
+		}
 	}
 }
