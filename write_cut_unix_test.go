@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -13,7 +14,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,40 +23,104 @@ import (
 	"github.com/muxtop/muxtop/internal/smuxtest"
 )
 
-// stalledFIFO makes a FIFO whose reader opens it and never reads: a
-// --write to it blocks once the pipe is full. full reports that it is.
-// The read end closes at the test's end, which fails the writes blocked
-// (EPIPE: muxtop opens the FIFO write-only, so it is no reader of it).
-func stalledFIFO(t *testing.T) (path string, full func() bool, leave func()) {
-	t.Helper()
-	path = filepath.Join(t.TempDir(), "w.fifo")
-	if err := unix.Mkfifo(path, 0o600); err != nil {
-		t.Skipf("mkfifo: %v", err)
-	}
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK, 0) // a reader, so that the writer's open returns
-	if err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	leave = func() { once.Do(func() { unix.Close(fd) }) }
-	t.Cleanup(leave)
-	size, err := unix.FcntlInt(uintptr(fd), unix.F_GETPIPE_SZ, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return path, func() bool {
-		n, err := unix.IoctlGetInt(fd, unix.TIOCINQ) // FIONREAD
-		return err == nil && pipeFull(n, size)
-	}, leave
+// testFIFO is a FIFO of the test's and its reader's end, open before
+// muxtop opens the FIFO to write, so that its open returns at once.
+type testFIFO struct {
+	path string
+	rd   *os.File // non-blocking (Go's poller waits for its reads)
+	size int      // the pipe's capacity
 }
 
-// pipeFull reports whether a pipe of size bytes holding n blocks its
-// writer: every page of it in use, the last perhaps partly. A pipe
-// whose last page is partly filled need not reach size: the writer
-// waits for a free page (poll), not for room in the last, so the
-// test waited for good under -race ("timed out after 10 s waiting for
-// the FIFO full", 65344 of 65536 bytes in the pipe).
-func pipeFull(n, size int) bool { return n > size-os.Getpagesize() }
+// newTestFIFO makes a FIFO whose reader opens it and reads nothing until
+// the test reads rd: a --write to it blocks once the pipe is full. The
+// read end is close-on-exec: without it a process another test started
+// meanwhile (go test runs them in parallel) held a copy, so the reader's
+// leaving failed no write and a close left blocked waited for good. It
+// closes at the test's end (leave).
+func newTestFIFO(t *testing.T) *testFIFO {
+	t.Helper()
+	f := &testFIFO{path: filepath.Join(t.TempDir(), "w.fifo")}
+	if err := unix.Mkfifo(f.path, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	fd, err := unix.Open(f.path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.size, err = unix.FcntlInt(uintptr(fd), unix.F_GETPIPE_SZ, 0); err != nil {
+		unix.Close(fd)
+		t.Fatal(err)
+	}
+	f.rd = os.NewFile(uintptr(fd), f.path)
+	t.Cleanup(f.leave)
+	return f
+}
+
+// leave closes the read end, if still open: muxtop opened the FIFO
+// write-only, so it is no reader of it, and its writes, blocked or to
+// come, fail (EPIPE).
+func (f *testFIFO) leave() { f.rd.Close() }
+
+// full reports whether the pipe holds so much that its writer blocks:
+// every page in use, the last perhaps partly. pcapout writes a FIFO in
+// pieces that end at the file's pages, so each page but the last is
+// whole (pieces of a page regardless of the offset left a page partly
+// filled at each flush: the writer blocked with 59984 of 65536 bytes in
+// the pipe, and a test that waited for it full waited for good). Nor
+// need the pipe reach its size: a writer waits for a free page, not for
+// room in the last (65344 of 65536 for good under -race).
+func (f *testFIFO) full() bool {
+	n := -1
+	c, err := f.rd.SyscallConn()
+	if err == nil {
+		err = c.Control(func(fd uintptr) { n, err = unix.IoctlGetInt(int(fd), unix.TIOCINQ) }) // FIONREAD
+	}
+	return err == nil && n > f.size-os.Getpagesize()
+}
+
+// fifoRun is muxtop demo, run in a goroutine of the test's, writing
+// --write to a testFIFO.
+type fifoRun struct {
+	fifo           *testFIFO
+	news           *signalNews        // the stop signals after the first
+	stop           context.CancelFunc // the first stop signal
+	stdout, stderr syncBuffer
+	done           chan int // the exit code, once run returns
+}
+
+// startFIFORun runs muxtop demo with args and --write to a new
+// testFIFO. Whatever the outcome, the run ends before the test does, or
+// the test fails a minute on (no wait is unbounded): its cleanup stops
+// it, the reader leaves (the blocked writes fail), and a signal every
+// 100 ms cuts a close that still waits.
+func startFIFORun(t *testing.T, args ...string) *fifoRun {
+	t.Helper()
+	r := &fifoRun{fifo: newTestFIFO(t), news: new(signalNews), done: make(chan int, 1)}
+	ctx, stop := context.WithCancel(context.WithValue(context.Background(), signalNewsKey{}, r.news))
+	r.stop = stop
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		r.done <- run(ctx, append(append([]string{"demo"}, args...), "--write", r.fifo.path), &r.stdout, &r.stderr)
+	}()
+	t.Cleanup(func() {
+		stop()
+		r.fifo.leave()
+		deadline := time.After(time.Minute)
+		for {
+			select {
+			case <-ended:
+				return
+			case <-deadline:
+				t.Errorf("muxtop demo did not return within a minute of the test's end, its stop, its reader's leaving and a signal every 100 ms; stderr: %s", r.stderr.String())
+				return
+			case <-time.After(100 * time.Millisecond):
+				r.news.signalled()
+			}
+		}
+	})
+	return r
+}
 
 // TestWriteCloseCutBySignal: a --write file whose writes block (a FIFO
 // whose reader stopped reading) held muxtop in its close for as long as
@@ -68,48 +132,26 @@ func TestWriteCloseCutBySignal(t *testing.T) {
 		t.Skip("runs the demo for seconds")
 	}
 	t.Parallel()
-	fifo, full, leave := stalledFIFO(t)
-	news := new(signalNews)
-	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), signalNewsKey{}, news))
-	defer cancel()
-	var stdout, stderr syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"demo", "-o", "plain", "--only", "sessions", "--pool", "2", "--rate", "1000", "--write", fifo}, &stdout, &stderr)
-	}()
-	returned := false
-	t.Cleanup(func() { // whatever the outcome, the run ends before the test does
-		if returned {
-			return
-		}
-		cancel()
-		leave() // the reader leaves: the blocked writes fail, and the close ends
-		select {
-		case <-done:
-		case <-time.After(time.Minute):
-			t.Errorf("muxtop demo did not return within a minute of the test's end; stderr: %s", stderr.String())
-		}
-	})
+	r := startFIFORun(t, "-o", "plain", "--only", "sessions", "--pool", "2", "--rate", "1000")
 	// A loaded machine (-race in CI) takes its time: a minute, not 10 s.
-	smuxtest.EventuallyWithin(t, "the FIFO full", time.Minute, full)
-	cancel() // the first stop: the summary, then the --write file's close, which blocks
-	smuxtest.EventuallyWithin(t, "the summary", time.Minute, func() bool { return strings.Contains(stdout.String(), "muxtop summary: ") })
+	smuxtest.EventuallyWithin(t, "the FIFO full", time.Minute, r.fifo.full)
+	r.stop() // the first stop: the summary, then the --write file's close, which blocks
+	smuxtest.EventuallyWithin(t, "the summary", time.Minute, func() bool { return strings.Contains(r.stdout.String(), "muxtop summary: ") })
 	select {
-	case code := <-done:
-		t.Fatalf("muxtop demo exited %d with its --write file's writes blocked: %s", code, stderr.String())
+	case code := <-r.done:
+		t.Fatalf("muxtop demo exited %d with its --write file's writes blocked: %s", code, r.stderr.String())
 	default:
 	}
 	// The second, again until muxtop returns: one that comes before the
 	// close waits for it (nextSignal) is not the close's.
 	select {
-	case code := <-signalUntil(news, done, time.Minute):
-		returned = true
-		want := "muxtop: --write " + fifo + ": a signal cut its close short: its writes took nothing for 2s; the file ends where they stopped, perhaps inside a packet, without what was still queued for it nor its end\n"
-		if code != 1 || !strings.HasSuffix(stderr.String(), want) {
-			t.Errorf("exit %d, stderr %q; want 1 and the line %q", code, stderr.String(), want)
+	case code := <-signalUntil(r.news, r.done, time.Minute):
+		want := "muxtop: --write " + r.fifo.path + ": a signal cut its close short: its writes took nothing for 2s; the file ends where they stopped, perhaps inside a packet, without what was still queued for it nor its end\n"
+		if code != 1 || !strings.HasSuffix(r.stderr.String(), want) {
+			t.Errorf("exit %d, stderr %q; want 1 and the line %q", code, r.stderr.String(), want)
 		}
 	case <-time.After(time.Minute):
-		t.Fatalf("muxtop demo did not return within a minute of the signals; stderr: %s", stderr.String())
+		t.Fatalf("muxtop demo did not return within a minute of the signals; stderr: %s", r.stderr.String())
 	}
 }
 
@@ -240,12 +282,12 @@ func TestTUIStopCutBySignal(t *testing.T) {
 		t.Run(strings.ReplaceAll(how, " ", "_"), func(t *testing.T) {
 			t.Parallel()
 			x := startPane(t)
-			fifo, full, _ := stalledFIFO(t)
-			x.line(fmt.Sprintf("%s demo --pool 2 --rate 1000 --write %s; echo exit=$?", bin, fifo))
+			fifo := newTestFIFO(t)
+			x.line(fmt.Sprintf("%s demo --pool 2 --rate 1000 --write %s; echo exit=$?", bin, fifo.path))
 			x.waitFor("the UI", func(s string) bool { return strings.Contains(s, "Sessions ·") })
 			pid := x.muxtopPID()
 			t.Cleanup(func() { killAndWait(t, pid) }) // before tmux's kill-server, whatever the outcome
-			smuxtest.EventuallyWithin(t, "the FIFO full", time.Minute, full)
+			smuxtest.EventuallyWithin(t, "the FIFO full", time.Minute, fifo.full)
 			if how == "ctrl+c twice" {
 				x.keys("C-c") // a key: the terminal is in raw mode
 			} else {
@@ -324,85 +366,71 @@ func TestWriteFIFONoReader(t *testing.T) {
 // TestWriteCloseProgressNotCut: a --write close still making progress
 // (its FIFO's reader slow, but reading) is not cut short by a signal: it
 // says once that muxtop waits, and goes on to a whole file. Before, the
-// signal cut it at once, "its writes were blocked", the file truncated.
-// Before: "exit 1 … a signal cut its close short: its writes were blocked".
+// signal cut it at once, "its writes were blocked", the file truncated;
+// then a reader slower than ~128 KB/s still had its close cut, the
+// file's progress counted only as a whole flush of pcapout's buffer
+// (256 KiB) went: "exit 1, stderr "… a signal cut its close short: its
+// writes took nothing for 2s; …"; want 0, the close not cut".
 func TestWriteCloseProgressNotCut(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the demo for seconds")
 	}
 	t.Parallel()
-	fifo := filepath.Join(t.TempDir(), "w.fifo")
-	if err := unix.Mkfifo(fifo, 0o600); err != nil {
-		t.Skipf("mkfifo: %v", err)
-	}
-	fd, err := unix.Open(fifo, unix.O_RDONLY|unix.O_NONBLOCK, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rd := os.NewFile(uintptr(fd), fifo)
-	t.Cleanup(func() { rd.Close() })
-	size, err := unix.FcntlInt(uintptr(fd), unix.F_GETPIPE_SZ, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	news := new(signalNews)
-	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), signalNewsKey{}, news))
-	defer cancel()
-	var stdout, stderr syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"demo", "-o", "plain", "--only", "sessions", "--pool", "2", "--rate", "2000", "--write", fifo}, &stdout, &stderr)
-	}()
-	returned := false
-	t.Cleanup(func() {
-		if !returned {
-			cancel()
-			news.signalled()
-			rd.Close()
-			select { // bounded: ci89's -race run hung here 13 minutes
-			case <-done:
-			case <-time.After(time.Minute):
-				t.Errorf("muxtop demo did not return within a minute of its stop, its signal and its reader's close; stderr: %s", stderr.String())
-			}
-		}
-	})
-	smuxtest.EventuallyWithin(t, "the FIFO full", time.Minute, func() bool {
-		n, err := unix.IoctlGetInt(fd, unix.TIOCINQ)
-		return err == nil && pipeFull(n, size)
-	})
-	cancel() // the first stop: the summary, then the close, which waits for the reader
-	smuxtest.EventuallyWithin(t, "the summary", time.Minute, func() bool { return strings.Contains(stdout.String(), "muxtop summary: ") })
-	// The reader reads on, slowly but with no pause near the grace.
+	r := startFIFORun(t, "-o", "json", "--only", "frames", "--pool", "2", "--rate", "2000")
+	smuxtest.EventuallyWithin(t, "the FIFO full", time.Minute, r.fifo.full)
+	// The writer blocked, every frame from now on waits for the close:
+	// 1500 of them, 140 KB of the file or more, 9 s at 16 KB/s.
+	waitFramesAfter(t, &r.stdout, time.Now(), 1500)
+	r.stop() // the first stop: the summary, then the close, which waits for the reader
+	smuxtest.EventuallyWithin(t, "the summary", time.Minute, func() bool { return strings.Contains(r.stdout.String(), `{"type":"summary"`) })
+	// The reader reads on at 16 KB/s, 2 KiB every 125 ms, for its first
+	// 8 s, 4 times the close's grace (at that rate a 256 KiB flush takes
+	// 16 s: its close was cut within the first 4 s), then faster; it
+	// never pauses near the grace. It reads until the file's end, or
+	// until it leaves at the test's end (its read fails then).
 	var file []byte
 	read := make(chan struct{})
+	slowUntil := time.Now().Add(8 * time.Second)
 	go func() {
 		defer close(read)
 		buf := make([]byte, 64<<10)
 		for {
-			n, err := rd.Read(buf)
-			file = append(file, buf[:n]...)
-			if err == io.EOF {
+			b, pause := buf, 10*time.Millisecond
+			if time.Now().Before(slowUntil) {
+				b, pause = buf[:2<<10], 125*time.Millisecond
+			}
+			n, err := r.fifo.rd.Read(b)
+			file = append(file, b[:n]...)
+			if err != nil {
 				return
 			}
-			if err != nil { // EAGAIN: nothing yet
-				time.Sleep(10 * time.Millisecond)
-			}
-			time.Sleep(10 * time.Millisecond)
+			time.Sleep(pause)
 		}
 	}()
-	select { // the second (again and again), while the close makes progress
-	case code := <-signalUntil(news, done, 5*time.Minute):
-		returned = true
-		if code != 0 || strings.Contains(stderr.String(), "cut its close short") {
-			t.Fatalf("exit %d, stderr %q; want 0, the close not cut", code, stderr.String())
+	t.Cleanup(func() { // before the run's: the reader ends, at the file's end or as it leaves
+		r.fifo.leave()
+		select {
+		case <-read:
+		case <-time.After(time.Minute):
+			t.Error("the FIFO's reader did not return within a minute of its leaving")
 		}
-		if want := "muxtop: waiting for --write " + fifo + " to take what is still queued for it ("; strings.Count(stderr.String(), want) != 1 {
-			t.Errorf("stderr %q; want once the line that begins %q", stderr.String(), want)
+	})
+	select { // the second (again and again), while the close makes progress
+	case code := <-signalUntil(r.news, r.done, 5*time.Minute):
+		if code != 0 || strings.Contains(r.stderr.String(), "cut its close short") {
+			t.Fatalf("exit %d, stderr %q; want 0, the close not cut", code, r.stderr.String())
+		}
+		if want := "muxtop: waiting for --write " + r.fifo.path + " to take what is still queued for it ("; strings.Count(r.stderr.String(), want) != 1 {
+			t.Errorf("stderr %q; want once the line that begins %q", r.stderr.String(), want)
 		}
 	case <-time.After(5 * time.Minute):
-		t.Fatalf("muxtop demo did not return within 5 minutes of the signal; stderr: %s", stderr.String())
+		t.Fatalf("muxtop demo did not return within 5 minutes of the signal; stderr: %s", r.stderr.String())
 	}
-	<-read
+	select {
+	case <-read:
+	case <-time.After(time.Minute):
+		t.Fatal("the FIFO's reader read no end of the file within a minute of muxtop's return")
+	}
 	ng, err := pcapgo.NewNgReader(bytes.NewReader(file), pcapgo.DefaultNgReaderOptions)
 	if err != nil {
 		t.Fatal(err)
@@ -416,5 +444,35 @@ func TestWriteCloseProgressNotCut(t *testing.T) {
 	}
 	if err != io.EOF || packets == 0 {
 		t.Errorf("the file read back: %d packets, then %v; want a whole capture, io.EOF", packets, err)
+	}
+}
+
+// waitFramesAfter waits, for a minute, until out, muxtop's JSON output,
+// holds n frame records of frames that came after at.
+func waitFramesAfter(t *testing.T, out *syncBuffer, at time.Time, n int) {
+	t.Helper()
+	read, seen := 0, 0
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		b := out.bytes()[read:]
+		for {
+			i := bytes.IndexByte(b, '\n')
+			if i < 0 {
+				break
+			}
+			var rec struct {
+				Type string
+				Time time.Time
+			}
+			if json.Unmarshal(b[:i], &rec) == nil && rec.Type == "frame" && rec.Time.After(at) {
+				seen++
+			}
+			b, read = b[i+1:], read+i+1
+		}
+		if seen >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waited a minute for %d frames after the FIFO was full; %d came", n, seen)
+		}
 	}
 }

@@ -5,6 +5,7 @@ package pcapout_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -125,4 +126,84 @@ func TestCreateFIFOWaitsForReader(t *testing.T) {
 	if r := <-got; !errors.Is(r.err, pcapout.ErrNoReader) {
 		t.Errorf("CreateWaiting with its context ended: %v; want ErrNoReader", r.err)
 	}
+}
+
+// TestCreateFIFOCountsEachPage: Written grew only once a whole flush of
+// the buffer (256 KiB) had gone into the FIFO, so a close to a reader
+// slower than ~128 KB/s showed no progress for the --write close's 2 s
+// and a second signal cut it while it moved. Now a FIFO is written a
+// page at a time, each counted as the pipe takes it: with the pipe full,
+// Written is what the reader has taken and the pipe holds, and it grows
+// by each page the reader frees. The pieces end at the file's page
+// boundaries, so a flush's last, partial page is filled by the next
+// flush's first piece, and a full pipe's pages are all whole (pieces of
+// a page regardless of the offset left one partly filled at each small
+// flush, and a test that waited for the pipe full waited for good).
+func TestCreateFIFOCountsEachPage(t *testing.T) {
+	path := mkfifo(t)
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd := os.NewFile(uintptr(fd), path)
+	defer rd.Close()
+	size, err := unix.FcntlInt(uintptr(fd), unix.F_GETPIPE_SZ, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inPipe := func() int {
+		n, err := unix.IoctlGetInt(fd, unix.TIOCINQ) // FIONREAD
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	w, err := pcapout.Create(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan error, 1)
+	defer func() { // the reader drains the pipe, so that the close ends; bounded
+		go io.Copy(io.Discard, rd)
+		go func() { closed <- w.Close() }()
+		select {
+		case err := <-closed:
+			if err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		case <-time.After(time.Minute):
+			t.Error("Close did not return within a minute of the reader draining the FIFO")
+		}
+	}()
+	c := w.Conn("127.0.0.1:40000", "127.0.0.1:9000", time.Now())
+	// Small flushes first (FlushEvery after each packet), each ending
+	// inside a page, two of them more than a page: at 64 KiB a write,
+	// the second went to a page of its own, the first's left partial.
+	for i := range 3 {
+		before := inPipe()
+		c.Write(live.ClientToServer, time.Time{}, make([]byte, 2500+i))
+		smuxtest.EventuallyWithin(t, fmt.Sprintf("flush %d in the pipe", i+1), time.Minute, func() bool { return inPipe() > before })
+	}
+	for range 32 { // 512 KiB: more than the buffer and the pipe hold
+		c.Write(live.ClientToServer, time.Time{}, make([]byte, 16<<10))
+	}
+	full := func(what string, want int64) {
+		t.Helper()
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(5 * time.Millisecond) {
+			n, written := inPipe(), w.Written()
+			if n == size && written == want {
+				return
+			}
+			if time.Now().Before(deadline) {
+				continue
+			}
+			t.Fatalf("%s: Written %d, the pipe holding %d of its %d bytes; want %d written, the pipe full, every page whole", what, written, n, size, want)
+		}
+	}
+	full("the pipe full", int64(size))
+	page := make([]byte, os.Getpagesize())
+	if k, err := io.ReadFull(rd, page); err != nil {
+		t.Fatalf("read a page: %d, %v", k, err)
+	}
+	full("a page read", int64(size+len(page)))
 }

@@ -213,14 +213,14 @@ func CreateWaiting(ctx context.Context, path string, limit int64, noReader func(
 	if err != nil {
 		return nil, err
 	}
-	var out io.Writer = f
+	page := 0
 	if st, err := f.Stat(); err == nil && st.Mode()&os.ModeNamedPipe != 0 {
-		// A pipe's write of more than a page is not one write anyway:
-		// in pipe-sized pieces, Written counts each as its reader takes
-		// it, and a slow reader shows as progress.
-		out = chunkWriter{f}
+		// A pipe takes a write a page at a time, as its reader frees
+		// one: written a page at a time, Written grows with each, and
+		// a slow reader shows as progress (countWriter).
+		page = os.Getpagesize()
 	}
-	w, err := New(out, limit)
+	w, err := newPagedWriter(f, limit, bufSize, FlushEvery, queueBytes, 0, page)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -249,14 +249,20 @@ func newWriter(out io.Writer, limit int64, size int, every time.Duration, queued
 // newBeatingWriter is newWriter that writes a heartbeat every beat while
 // it writes no packet (0: never).
 func newBeatingWriter(out io.Writer, limit int64, size int, every time.Duration, queued int64, beat time.Duration) (*Writer, error) {
+	return newPagedWriter(out, limit, size, every, queued, beat, 0)
+}
+
+// newPagedWriter is newBeatingWriter that, with page > 0 (a FIFO's),
+// writes the file in pieces that end at its page boundaries and counts
+// each piece as it is written (countWriter).
+func newPagedWriter(out io.Writer, limit int64, size int, every time.Duration, queued int64, beat time.Duration, page int) (*Writer, error) {
 	if limit <= 0 {
 		limit = DefaultLimit
 	}
 	w := &Writer{out: out, limit: limit, events: make(chan event, queueEvents), done: make(chan struct{}), flushEvery: every,
 		beatEvery: beat, maxQueued: queued, tuples: map[[2]netip.AddrPort]*Conn{}, conns: map[*Conn]struct{}{}, ifaces: map[ifaceKey]int{{}: 0}, seed: rand.Uint32() | 1}
 	w.made.init()
-	cw := &countWriter{w: out, n: &w.written}
-	w.buf = bufio.NewWriterSize(cw, size)
+	w.buf = bufio.NewWriterSize(&countWriter{w: out, n: &w.written, page: int64(page)}, size)
 	ng, err := pcapgo.NewNgWriterInterface(&w.block, iface(ifaceKey{}), pcapgo.DefaultNgWriterOptions)
 	if err != nil {
 		return nil, err
@@ -338,8 +344,8 @@ func (w *Writer) PastLimit() int64 { return w.pastLimit.Load() }
 func (w *Writer) EndsLost() int64 { return w.endsLost.Load() }
 
 // Written returns how many bytes of the file have been written so far
-// (to a FIFO, taken by its reader, a piece at a time): a Close whose
-// count still grows is making progress.
+// (to a FIFO, a page at a time, as its pipe takes each: a slow reader's
+// every page counts): a Close whose count still grows is making progress.
 func (w *Writer) Written() int64 { return w.written.Load() }
 
 // Queued returns how many payload bytes wait in the queue for the
@@ -831,16 +837,36 @@ const (
 	HeldEvery = 50 * time.Millisecond
 )
 
-// chunkWriter writes to w in pieces of at most pipeChunk bytes.
-type chunkWriter struct{ w io.Writer }
+// countWriter counts the bytes written through it, n being the file's
+// offset. With page set (a FIFO's: the pipe's page, os.Getpagesize), it
+// writes in pieces that end at the file's page boundaries and counts each
+// as it is written. A pipe's writer waits for its reader to free a page,
+// so the count grows with a slow reader's every page (at 16 KB/s, 4 times
+// a second) and not only once a whole flush of the buffer has gone (256
+// KiB, 16 s at that rate, which a close took for no progress and a
+// second signal cut). Ending at the file's page boundaries, a piece that
+// finishes a page goes into the pipe's last, partly filled page (Linux
+// merges a write of less than a page where it fits): every page in the
+// pipe but the last is whole, as one large write leaves them. Pieces of a
+// page each regardless of the offset left a page partly filled at every
+// flush, and a pipe its writer can no longer write to held as little as
+// 59984 of its 65536 bytes, all its pages in use.
+type countWriter struct {
+	w    io.Writer
+	n    *atomic.Int64
+	page int64 // 0: each write whole
+}
 
-// pipeChunk is a Linux pipe's default capacity.
-const pipeChunk = 64 << 10
-
-func (c chunkWriter) Write(p []byte) (int, error) {
+func (c *countWriter) Write(p []byte) (int, error) {
+	if c.page <= 0 {
+		n, err := c.w.Write(p)
+		c.n.Add(int64(n))
+		return n, err
+	}
 	var n int
 	for len(p) > 0 {
-		k, err := c.w.Write(p[:min(len(p), pipeChunk)])
+		k, err := c.w.Write(p[:min(int64(len(p)), c.page-c.n.Load()%c.page)])
+		c.n.Add(int64(k))
 		n += k
 		if err != nil {
 			return n, err
@@ -848,18 +874,6 @@ func (c chunkWriter) Write(p []byte) (int, error) {
 		p = p[k:]
 	}
 	return n, nil
-}
-
-// countWriter counts the bytes written through it.
-type countWriter struct {
-	w io.Writer
-	n *atomic.Int64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n.Add(int64(n))
-	return n, err
 }
 
 // run writes the queued events until Close, and flushes what it buffered
