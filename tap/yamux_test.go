@@ -1,6 +1,7 @@
 package tap
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"io"
@@ -258,7 +259,19 @@ func TestProxyYamuxClientSmuxServer(t *testing.T) {
 	cfg.KeepAliveInterval = 20 * time.Millisecond
 	cfg.KeepAliveTimeout = 10 * time.Second
 	up := startUpstream(t, "", func(c net.Conn) {
-		sess, err := smux.Server(c, cfg)
+		// The client speaks first, as the test asks: the server's session
+		// (and its 20 ms keepalive) starts once the client's first bytes
+		// came. Else, on a loaded machine, the server's first NOP could
+		// pass the proxy before the client's SYN, and the session be
+		// read as smux, the client's yamux its BAD_VERSION.
+		br := bufio.NewReader(c)
+		if _, err := br.Peek(1); err != nil {
+			return
+		}
+		sess, err := smux.Server(struct {
+			io.Reader
+			io.WriteCloser
+		}{br, c}, cfg)
 		if err != nil {
 			return
 		}
