@@ -327,6 +327,9 @@ type FrameRef struct {
 	// it and reads none of it (after its GoAway it resets the SYN and
 	// reads the payload into the stream it has: counted).
 	noPayload bool
+	// fatal: the frame is the session's fatal one (Session.fatal), which
+	// taking it back makes unsent.
+	fatal bool
 }
 
 // noHead is a FrameRef's head where the frame added nothing to its

@@ -190,12 +190,13 @@ func (s *Session) RecordYamuxRef(dir Dir, at time.Time, f *yamux.Frame) FrameRef
 			y.goAways = append(y.goAways, GoAwayInfo{By: dir.Sender(), At: at, Code: length})
 		}
 	}
+	fatal := s.fatal
 	if a != 0 {
 		s.anomaly(AnomalyInfo{Anomaly: a, Dir: dir, At: at, Offset: f.Offset, Proto: Yamux, YamuxHeader: h})
 		if a == WindowExceeded {
 			s.exceededAt[dir] = f.Offset + 1 // cutExceeded
 		}
-		if s.fatal == nil {
+		if s.noFatal() {
 			s.noteFatal(a, dir, at, f.Offset, sid, payload)
 		}
 	}
@@ -207,7 +208,8 @@ func (s *Session) RecordYamuxRef(dir Dir, at time.Time, f *yamux.Frame) FrameRef
 		// yamuxStream counts a duplicate SYN's frame on the stream and,
 		// unless its receiver had sent GoAway, returns before its
 		// payload: Retract must not take that off.
-		ref = FrameRef{st: st, serial: st.serial, head: s.countedHead, noPayload: a == DuplicateSYN && !s.sentGoAway(dir.Reverse().Sender())}
+		ref = FrameRef{st: st, serial: st.serial, head: s.countedHead, noPayload: a == DuplicateSYN && !s.sentGoAway(dir.Reverse().Sender()),
+			fatal: s.fatal != fatal}
 		if flags&yamux.SYN != 0 || dir == ClientToServer && (typ == yamux.Data && payload > 0 || flags&(yamux.FIN|yamux.RST) != 0) {
 			s.watchUsed(at.UnixNano())
 		}
@@ -630,6 +632,11 @@ func (s *Session) ViolationYamux(dir Dir, at time.Time, v *yamux.Violation) {
 	info := &FramingInfo{Dir: dir, At: at, Offset: v.Offset, Detail: v.Detail(),
 		Proto: Yamux, YamuxCode: v.Code, YamuxHeader: v.Header}
 	s.mu.Lock()
+	if fa := s.fatal; fa != nil && fa.unsent && v.Code == yamux.Truncated && v.HeaderComplete && fa.dir == dir && fa.offset == v.Offset {
+		// The frame taken back, its header went out: yamux reads the
+		// header, and ends the session on it there (RetractYamux).
+		fa.unsent = false
+	}
 	if free, ok := s.cutExceeded(dir, at, v); ok {
 		info.Detail += fmt.Sprintf("; its %d payload bytes exceed the %d its stream's window had free: WINDOW_EXCEEDED (yamux rejects such a frame as its header arrives, \"recv window exceeded\", and ends the session: the rest never came)",
 			v.Header.PayloadLength(), free)
@@ -689,7 +696,7 @@ func (s *Session) cutExceeded(dir Dir, at time.Time, v *yamux.Violation) (int64,
 	}
 	s.exceededAt[dir] = v.Offset + 1
 	s.anomaly(AnomalyInfo{Anomaly: WindowExceeded, Dir: dir, At: at, Offset: v.Offset, Proto: Yamux, YamuxHeader: h})
-	if s.fatal == nil {
+	if s.noFatal() {
 		s.fatal = &yamuxFatal{anomaly: WindowExceeded, dir: dir, at: at.UnixNano(), offset: v.Offset, sid: h.StreamID(), length: h.PayloadLength(), free: free}
 	}
 	return free, true
@@ -718,6 +725,12 @@ func (s *Session) RetractYamux(dir Dir, h yamux.Header, ref FrameRef) {
 	s.counts.TypeBytes[dir][typ] -= wire
 	if ref.noPayload {
 		payload = 0 // its frame and wire bytes counted on the stream, its payload nowhere
+	}
+	if ref.fatal && s.fatal != nil {
+		// The frame the receiver's yamux would end the session on never
+		// reached it: no PROTOCOL says it did. Its header may yet have
+		// gone out, a TRUNCATED frame (ViolationYamux).
+		s.fatal.unsent = true
 	}
 	switch st := ref.st; {
 	case st == nil:
@@ -790,7 +803,16 @@ type yamuxFatal struct {
 	sid     uint32
 	length  uint32 // WINDOW_EXCEEDED: the frame's payload
 	free    int64  // WINDOW_EXCEEDED: what the stream's receive window had free
+	// unsent: a tap took the frame back, its write having failed
+	// (RetractYamux), and its header did not go out: the receiver never
+	// read it, and a later frame may be the session's fatal one.
+	unsent bool
 }
+
+// noFatal reports whether the session has no frame its receiver's yamux
+// ended the session on, or only one that never went out (unsent). s.mu
+// is held.
+func (s *Session) noFatal() bool { return s.fatal == nil || s.fatal.unsent }
 
 // noteFatal records as s.fatal the frame of anomaly a that came in
 // direction dir at at, just recorded on stream sid (s.counted), if its
