@@ -2,6 +2,7 @@ package live
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/muxtop/muxtop/decoder/yamux"
@@ -176,6 +177,9 @@ func (s *Session) RecordYamuxRef(dir Dir, at time.Time, f *yamux.Frame) FrameRef
 	s.last = later(s.last, at)
 	s.watchFrame(dir, at.UnixNano())
 	s.counts.countYamux(dir, typ, payload)
+	if r := s.racyFIN; r != nil && dir != r.dir && (typ != yamux.GoAway || length != yamux.GoAwayProtocolError) {
+		s.racyFIN = nil // its receiver went on: it ignored the FIN
+	}
 	switch typ {
 	case yamux.Data, yamux.WindowUpdate:
 		a = s.yamuxStream(dir, at, typ, flags, sid, length, f.Payload, f.Offset+f.Size())
@@ -190,7 +194,7 @@ func (s *Session) RecordYamuxRef(dir Dir, at time.Time, f *yamux.Frame) FrameRef
 			y.goAways = append(y.goAways, GoAwayInfo{By: dir.Sender(), At: at, Code: length})
 		}
 	}
-	fatal := s.fatal
+	fatal, racy := s.fatal, s.racyFIN
 	if a != 0 {
 		s.anomaly(AnomalyInfo{Anomaly: a, Dir: dir, At: at, Offset: f.Offset, Proto: Yamux, YamuxHeader: h})
 		if a == WindowExceeded {
@@ -208,8 +212,13 @@ func (s *Session) RecordYamuxRef(dir Dir, at time.Time, f *yamux.Frame) FrameRef
 		// yamuxStream counts a duplicate SYN's frame on the stream and,
 		// unless its receiver had sent GoAway, returns before its
 		// payload: Retract must not take that off.
-		ref = FrameRef{st: st, serial: st.serial, head: s.countedHead, noPayload: a == DuplicateSYN && !s.sentGoAway(dir.Reverse().Sender()),
-			fatal: s.fatal != fatal}
+		ref = FrameRef{st: st, serial: st.serial, head: s.countedHead, noPayload: a == DuplicateSYN && !s.sentGoAway(dir.Reverse().Sender())}
+		switch {
+		case s.fatal != fatal:
+			ref.fatal = s.fatal
+		case s.racyFIN != racy:
+			ref.fatal = s.racyFIN
+		}
 		if flags&yamux.SYN != 0 || dir == ClientToServer && (typ == yamux.Data && payload > 0 || flags&(yamux.FIN|yamux.RST) != 0) {
 			s.watchUsed(at.UnixNano())
 		}
@@ -632,10 +641,13 @@ func (s *Session) ViolationYamux(dir Dir, at time.Time, v *yamux.Violation) {
 	info := &FramingInfo{Dir: dir, At: at, Offset: v.Offset, Detail: v.Detail(),
 		Proto: Yamux, YamuxCode: v.Code, YamuxHeader: v.Header}
 	s.mu.Lock()
-	if fa := s.fatal; fa != nil && fa.unsent && v.Code == yamux.Truncated && v.HeaderComplete && fa.dir == dir && fa.offset == v.Offset {
-		// The frame taken back, its header went out: yamux reads the
-		// header, and ends the session on it there (RetractYamux).
-		fa.unsent = false
+	for _, fa := range [2]*yamuxFatal{s.fatal, s.racyFIN} {
+		if fa != nil && fa.unsent && v.Code == yamux.Truncated && v.HeaderComplete && fa.dir == dir && fa.offset == v.Offset {
+			// The frame taken back, its header went out: yamux reads
+			// the header, and ends the session on it there
+			// (RetractYamux).
+			fa.unsent = false
+		}
 	}
 	if free, ok := s.cutExceeded(dir, at, v); ok {
 		info.Detail += fmt.Sprintf("; its %d payload bytes exceed the %d its stream's window had free: WINDOW_EXCEEDED (yamux rejects such a frame as its header arrives, \"recv window exceeded\", and ends the session: the rest never came)",
@@ -726,11 +738,11 @@ func (s *Session) RetractYamux(dir Dir, h yamux.Header, ref FrameRef) {
 	if ref.noPayload {
 		payload = 0 // its frame and wire bytes counted on the stream, its payload nowhere
 	}
-	if ref.fatal && s.fatal != nil {
+	if ref.fatal != nil {
 		// The frame the receiver's yamux would end the session on never
 		// reached it: no PROTOCOL says it did. Its header may yet have
 		// gone out, a TRUNCATED frame (ViolationYamux).
-		s.fatal.unsent = true
+		ref.fatal.unsent = true
 	}
 	switch st := ref.st; {
 	case st == nil:
@@ -803,6 +815,9 @@ type yamuxFatal struct {
 	sid     uint32
 	length  uint32 // WINDOW_EXCEEDED: the frame's payload
 	free    int64  // WINDOW_EXCEEDED: what the stream's receive window had free
+	// racy: a REPEATED_FIN to a stream its receiver's own FIN closed
+	// both ways (Session.racyFIN).
+	racy bool
 	// unsent: a tap took the frame back, its write having failed
 	// (RetractYamux), and its header did not go out: the receiver never
 	// read it, and a later frame may be the session's fatal one.
@@ -824,8 +839,9 @@ func (s *Session) noFatal() bool { return s.fatal == nil || s.fatal.unsent }
 // (processFlags: "unexpected flag"). Not one where the receiver's own FIN
 // closed the stream both ways: yamux ends the session on it only if it
 // comes while the receiver's Close is still removing the stream, and
-// usually ignores it (ownFINLast). The anomalies yamux tolerates are
-// none. s.mu is held.
+// usually ignores it (ownFINLast): that one is s.racyFIN, fatal only if
+// the session ends right after it (racyEnd). The anomalies yamux
+// tolerates are none. s.mu is held.
 func (s *Session) noteFatal(a Anomaly, dir Dir, at time.Time, offset int64, sid, payload uint32) {
 	st := s.counted
 	if st == nil {
@@ -843,10 +859,52 @@ func (s *Session) noteFatal(a Anomaly, dir Dir, at time.Time, offset int64, sid,
 		}
 	case RepeatedFIN:
 		if st.fin[dir.Reverse()] {
+			if st.state == Closed && st.ownFINLast(dir) {
+				fa.racy = true
+				s.racyFIN = fa
+			}
 			return
 		}
 	default:
 		return
 	}
 	s.fatal = fa
+}
+
+// RacyFINEnd is how soon after a REPEATED_FIN to a yamux stream its
+// receiver's own FIN closed both ways the receiver's side of the
+// connection must close, with nothing sent in between but a GoAway
+// (protocol error), for that end to be the FIN's: yamux ends the session
+// on such a FIN only if it arrives as the receiver's Close is still
+// removing the stream, and closes the connection at once then; an end
+// later, or after the receiver sent anything else, is not its.
+const RacyFINEnd = 2 * time.Second
+
+// racyEnd returns s.racyFIN where the session's end came right after it
+// from its receiver, so was its: the receiver's direction ended within
+// RacyFINEnd after it, sent nothing after it but a GoAway (protocol
+// error), and ended no later than the sender's (a reset that both
+// directions end at names the sender, who reset first) — or, tapped at
+// the receiver, its end closed the connection itself then. nil
+// otherwise. s.mu is held.
+func (s *Session) racyEnd() *yamuxFatal {
+	fa := s.racyFIN
+	if fa == nil || fa.unsent {
+		return nil
+	}
+	recv, send := fa.dir.Reverse(), fa.dir
+	var end int64
+	switch {
+	case s.dirEnded[recv] && (!s.dirEnded[send] || s.dirEndedAt[recv] < s.dirEndedAt[send] ||
+		s.dirEndedAt[recv] == s.dirEndedAt[send] && !strings.HasPrefix(s.err, "reset by the "+send.Sender().String())):
+		end = s.dirEndedAt[recv]
+	case s.ended && s.reason == LocalClose && s.info.Tap == recv.Sender() && !s.info.Captured && !s.info.Proxied:
+		end = s.end.UnixNano()
+	default:
+		return nil
+	}
+	if end < fa.at || end-fa.at > int64(RacyFINEnd) {
+		return nil
+	}
+	return fa
 }
