@@ -61,7 +61,7 @@ var anomalyReactions = [NumAnomalies]string{
 // a yamux session can show, and libp2p's go-yamux v5.1.0 where it differs.
 var yamuxReactions = [NumAnomalies]string{
 	DuplicateSYN: `yamux fails with "duplicate stream initiated", ends the session and closes the connection at once: ` +
-		"the GoAway (protocol error) it queues first rarely reaches the wire (a receiver that had sent GoAway answers the SYN with an RST instead, and reads the frame into the stream it has)",
+		"the GoAway (protocol error) it queues first rarely reaches the wire (a receiver that had sent GoAway answers the SYN with an RST instead, and reads the frame into the stream it has: a payload past the stream's window is WINDOW_EXCEEDED, which ends the session)",
 	WrongParity: "hashicorp's yamux accepts it, but yamux never opens such an id itself (clients: odd from 1, servers: even from 2; the session's first SYN showed which end opens odd ids); it may collide with one the other side opens; " +
 		`libp2p's go-yamux ends the session ("both yamux endpoints are clients")`,
 	UnknownStream: "yamux discards a DATA frame's payload and ignores a WINDOW_UPDATE for a stream it does not have " +

@@ -353,7 +353,11 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 		// update that grew the window may be in it, recorded after this
 		// data (heldGrant).
 		held := s.heldGrant(dir)
-		if a == 0 && s.exceeds(st, dir, length) {
+		// yamux checks the window after the SYN it tolerates: a duplicate
+		// one to a receiver that had sent GoAway (d99bdd8), a reused id,
+		// a wrong parity. Exceeded, the frame ends the session
+		// (readData): named by that, the anomaly that matters.
+		if (a == 0 || a == DuplicateSYN || a == ReusedID || a == WrongParity) && s.exceeds(st, dir, length) {
 			a = WindowExceeded
 		}
 		fl.Written += length
