@@ -259,17 +259,22 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 			}
 		}
 	}
-	if st == nil || st.state == StreamReset || st.state == Closed && (typ == yamux.Data || flags&yamux.FIN != 0 && !st.ownFINLast(dir)) {
+	if st == nil || st.state == StreamReset || st.state == Closed && (typ == yamux.Data || !st.ownFINLast(dir)) {
 		// yamux has no such stream: it discards the payload ("likely we
 		// sent a RST") or ignores the update. A stream closed both ways
 		// is one: its receiver had sent its FIN and got the sender's, and
-		// removed it (closeStream), so DATA for it is discarded
-		// ("Discarding data for stream") and a FIN again ignored ("frame
-		// for missing stream"), no REPEATED_FIN, as once muxtop folds it.
-		// Not a FIN again where the receiver's own FIN closed the stream:
-		// its Close sends that FIN before it removes the stream, and a
-		// FIN arriving between the two ends the session ("unexpected
-		// flag"): a REPEATED_FIN, racy (ownFINLast).
+		// removed it (closeStream) before it read the next frame, so DATA
+		// for it is discarded ("Discarding data for stream"), and a
+		// window update, an RST or a FIN again ignored ("frame for
+		// missing stream"), no REPEATED_FIN, as once muxtop folds it.
+		// Not a frame but DATA where the receiver's own FIN closed the
+		// stream: its Close sends that FIN before it removes the stream,
+		// and a frame arriving between the two finds it: a FIN again ends
+		// the session ("unexpected flag"), a REPEATED_FIN, racy
+		// (ownFINLast); an update grows its window, and an RST resets it.
+		// Counted on the stream then, as yamux may: once folded, long
+		// after (ClosedStreams closes later), untracked, yamux having
+		// removed it by then.
 		s.untracked.Frames[dir]++
 		if typ == yamux.Data {
 			s.untracked.Bytes[dir] += uint64(length)
@@ -320,7 +325,10 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 			s.yamuxFIN(st, dir)
 		}
 	}
-	if flags&yamux.RST != 0 && st.state != StreamReset {
+	if flags&yamux.RST != 0 && st.state != StreamReset && st.state != Closed {
+		// Closed both ways, its receiver's own FIN last: yamux resets
+		// it only if the RST comes as its Close is still removing the
+		// stream, and usually ignores it: the clean close stays.
 		s.watchRefused(st, dir, flags)
 		s.setFull(&st.flow[0], time.Time{})
 		s.setFull(&st.flow[1], time.Time{})
