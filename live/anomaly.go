@@ -66,7 +66,7 @@ var yamuxReactions = [NumAnomalies]string{
 		`libp2p's go-yamux ends the session ("both yamux endpoints are clients")`,
 	UnknownStream: "yamux discards a DATA frame's payload and ignores a WINDOW_UPDATE for a stream it does not have " +
 		"(it has closed or reset it, or never opened it)",
-	PSHAfterFIN: "yamux still delivers the data to the reader",
+	PSHAfterFIN: "yamux still delivers the data to the reader (to a stream its receiver's own FIN closed both ways, racily: only if it arrives as the receiver's Close is still removing the stream; after, it discards it)",
 	ReusedID:    "yamux opens a new stream and delivers its data (it forgot the old one when both FINs or an RST went by); yamux itself never reuses an id",
 	WindowExceeded: `yamux fails with "recv window exceeded", ends the session and closes the connection at once: ` +
 		"the GoAway (protocol error) it queues first rarely reaches the wire",

@@ -259,7 +259,7 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 			}
 		}
 	}
-	if st == nil || st.state == StreamReset || st.state == Closed && (typ == yamux.Data || !st.ownFINLast(dir)) {
+	if st == nil || st.state == StreamReset || st.state == Closed && !st.ownFINLast(dir) {
 		// yamux has no such stream: it discards the payload ("likely we
 		// sent a RST") or ignores the update. A stream closed both ways
 		// is one: its receiver had sent its FIN and got the sender's, and
@@ -267,11 +267,12 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 		// for it is discarded ("Discarding data for stream"), and a
 		// window update, an RST or a FIN again ignored ("frame for
 		// missing stream"), no REPEATED_FIN, as once muxtop folds it.
-		// Not a frame but DATA where the receiver's own FIN closed the
-		// stream: its Close sends that FIN before it removes the stream,
-		// and a frame arriving between the two finds it: a FIN again ends
-		// the session ("unexpected flag"), a REPEATED_FIN, racy
-		// (ownFINLast); an update grows its window, and an RST resets it.
+		// Not where the receiver's own FIN closed the stream: its Close
+		// sends that FIN before it removes the stream, and a frame
+		// arriving between the two finds it: a FIN again ends the
+		// session ("unexpected flag"), a REPEATED_FIN, racy (ownFINLast);
+		// DATA is read into it (readData), where its reader may still
+		// read it; an update grows its window, and an RST resets it.
 		// Counted on the stream then, as yamux may: once folded, long
 		// after (ClosedStreams closes later), untracked, yamux having
 		// removed it by then.
@@ -377,7 +378,7 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 		if st.fin[dir] && flags&yamux.FIN == 0 && a == 0 {
 			a = PSHAfterFIN
 		}
-		if st.replyAt.IsZero() && dir.Sender() != st.opener && !st.head[dir].Joined {
+		if st.replyAt.IsZero() && dir.Sender() != st.opener && !st.head[dir].Joined && st.state != Closed {
 			st.replyAt = at
 			s.w.latency.add(at.Sub(st.first))
 		}
@@ -728,10 +729,12 @@ func (s *Session) cutExceeded(dir Dir, at time.Time, v *yamux.Violation) (int64,
 
 // exceeds reports whether length bytes of DATA in dir exceed what st's
 // receive window has free, where muxtop knows the window: not a stream
-// reset, nor one a capture did not see whole, nor while the receiver's
-// direction is held by a resynchronisation (heldGrant). s.mu is held.
+// reset, nor one closed both ways (its receiver's yamux has removed it,
+// or, its own FIN last, may still be removing it: racy), nor one a
+// capture did not see whole, nor while the receiver's direction is held
+// by a resynchronisation (heldGrant). s.mu is held.
 func (s *Session) exceeds(st *stream, dir Dir, length uint32) bool {
-	return int64(length) > st.flow[dir].free() && st.state != StreamReset && !st.incomplete && !s.heldGrant(dir)
+	return int64(length) > st.flow[dir].free() && st.state != StreamReset && st.state != Closed && !st.incomplete && !s.heldGrant(dir)
 }
 
 // RetractYamux is Retract for a yamux frame with header h.

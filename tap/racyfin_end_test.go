@@ -18,16 +18,20 @@ import (
 // instant in the race a FIN again from the peer can hit.
 type finGate struct {
 	net.Conn
-	sid    uint32
-	once   sync.Once
-	closed chan struct{}
+	sid     uint32
+	once    sync.Once
+	closed  chan struct{}
+	release chan struct{} // closed, lets the held Write return; nil: never
 }
 
 func (c *finGate) Write(p []byte) (int, error) {
 	n, err := c.Conn.Write(p)
 	if err == nil && len(p) == yamux.HeaderSize {
 		if h := yamux.Header(p); h.StreamID() == c.sid && h.Flags()&yamux.FIN != 0 {
-			<-c.closed
+			select {
+			case <-c.closed:
+			case <-c.release:
+			}
 		}
 	}
 	return n, err
