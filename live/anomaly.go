@@ -61,12 +61,12 @@ var anomalyReactions = [NumAnomalies]string{
 // a yamux session can show, and libp2p's go-yamux v5.1.0 where it differs.
 var yamuxReactions = [NumAnomalies]string{
 	DuplicateSYN: `yamux fails with "duplicate stream initiated", ends the session and closes the connection at once: ` +
-		"the GoAway (protocol error) it queues first rarely reaches the wire (a receiver that had sent GoAway answers the SYN with an RST instead, and reads the frame into the stream it has)",
+		"the GoAway (protocol error) it queues first rarely reaches the wire (a receiver that had sent GoAway answers the SYN with an RST instead, and reads the frame into the stream it has: a payload past the stream's window is WINDOW_EXCEEDED, which ends the session)",
 	WrongParity: "hashicorp's yamux accepts it, but yamux never opens such an id itself (clients: odd from 1, servers: even from 2; the session's first SYN showed which end opens odd ids); it may collide with one the other side opens; " +
 		`libp2p's go-yamux ends the session ("both yamux endpoints are clients")`,
 	UnknownStream: "yamux discards a DATA frame's payload and ignores a WINDOW_UPDATE for a stream it does not have " +
 		"(it has closed or reset it, or never opened it)",
-	PSHAfterFIN: "yamux still delivers the data to the reader",
+	PSHAfterFIN: "yamux still delivers the data to the reader (to a stream its receiver's own FIN closed both ways, racily: only if it arrives as the receiver's Close is still removing the stream; after, it discards it)",
 	ReusedID:    "yamux opens a new stream and delivers its data (it forgot the old one when both FINs or an RST went by); yamux itself never reuses an id",
 	WindowExceeded: `yamux fails with "recv window exceeded", ends the session and closes the connection at once: ` +
 		"the GoAway (protocol error) it queues first rarely reaches the wire",

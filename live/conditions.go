@@ -1231,10 +1231,14 @@ func (s *Session) framingCandidates(cs []candidate) ([]candidate, bool) {
 	// the session ended aside): critical, as the session it ends. It
 	// halts nothing: a receiver that goes on (libp2p's go-yamux ignores
 	// a repeated FIN) still has its other findings.
-	if fa := s.fatal; fa != nil {
+	fa := s.fatal
+	if fa == nil || fa.unsent {
+		fa = s.racyEnd()
+	}
+	if fa != nil && !fa.unsent {
 		if f := s.framing[fa.dir]; f == nil || f.Proto == Yamux && f.YamuxCode == yamux.Truncated {
 			cs = append(cs, candidate{code: CodeProtocol, dir: fa.dir, hasDir: true, stream: fa.sid, since: fa.at,
-				ev: Evidence{Offset: fa.offset, Guess: wirekind.Yamux, Fatal: fa.anomaly, Bytes: uint64(fa.length), Window: uint64(fa.free)}})
+				ev: Evidence{Offset: fa.offset, Guess: wirekind.Yamux, Fatal: fa.anomaly, Racy: fa.racy, Bytes: uint64(fa.length), Window: uint64(fa.free)}})
 		}
 	}
 	return cs, halted

@@ -455,6 +455,12 @@ type Evidence struct {
 	// Offset (Guess then wirekind.Yamux); for WindowExceeded Bytes is the
 	// frame's payload and Window what the stream's receive window had free.
 	Fatal Anomaly
+	// Racy: Fatal is a RepeatedFIN to a stream its receiver's own FIN
+	// closed both ways, which yamux ends the session on only if it comes
+	// as the receiver's Close is removing the stream: the receiver's side
+	// of the connection closed within RacyFINEnd after it, with nothing
+	// else sent, so it did.
+	Racy bool
 	// GoAwayCode is a GO_AWAY finding's code (yamux.GoAwayNormal...).
 	GoAwayCode uint32
 	// Upstream: of CHURN's sessions, those a proxy closed because it

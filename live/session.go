@@ -161,7 +161,13 @@ type Session struct {
 	// a DUPLICATE_SYN to a receiver that sent no GoAway, a REPEATED_FIN to
 	// a receiver that still has the stream. nil before one. PROTOCOL
 	// names it.
-	fatal        *yamuxFatal
+	fatal *yamuxFatal
+	// racyFIN is the latest REPEATED_FIN to a yamux stream its
+	// receiver's own FIN closed both ways (ownFINLast), while its
+	// receiver has sent nothing after it but a GoAway (protocol error):
+	// yamux ended the session on it if it came as the receiver's Close
+	// was removing the stream, as an end right after it says (racyEnd).
+	racyFIN      *yamuxFatal
 	start, last  time.Time
 	end          time.Time
 	ended        bool
@@ -327,6 +333,9 @@ type FrameRef struct {
 	// it and reads none of it (after its GoAway it resets the SYN and
 	// reads the payload into the stream it has: counted).
 	noPayload bool
+	// fatal: the frame is the session's fatal one (Session.fatal, or
+	// racyFIN), which taking it back makes unsent.
+	fatal *yamuxFatal
 }
 
 // noHead is a FrameRef's head where the frame added nothing to its

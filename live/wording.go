@@ -1331,6 +1331,11 @@ func fatalYamux(f *Finding) (text, advice string) {
 		what = fmt.Sprintf("a second FIN on stream %d, which the %s still has, half-closed (REPEATED_FIN)", f.Stream, receiver)
 		why = `"unexpected flag"`
 		fix = fmt.Sprintf("the %s sent FIN twice on one stream, which hashicorp's yamux never does (its Close sends one FIN): find what sent it — another yamux implementation (libp2p's go-yamux ignores a repeated FIN: if the session went on, the %s is not hashicorp's)", sender, receiver)
+		if ev.Racy {
+			what = fmt.Sprintf("a second FIN on stream %d, which the %s had closed both ways with its own FIN, the last, as its Close was still removing the stream (REPEATED_FIN; the %s's side of the connection closed right after it)",
+				f.Stream, receiver, receiver)
+			why = `"unexpected flag" (it logs "unexpected FIN flag in state 6": a moment later, the stream removed, it would have ignored the frame)`
+		}
 	}
 	return fmt.Sprintf("the %s sent %s: the %s's yamux failed with %s and ended the session, closing the connection (its GoAway, protocol error, queued as it closed, rarely reaches the wire)",
 			sender, what, receiver, why),

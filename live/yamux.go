@@ -2,6 +2,7 @@ package live
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/muxtop/muxtop/decoder/yamux"
@@ -176,6 +177,9 @@ func (s *Session) RecordYamuxRef(dir Dir, at time.Time, f *yamux.Frame) FrameRef
 	s.last = later(s.last, at)
 	s.watchFrame(dir, at.UnixNano())
 	s.counts.countYamux(dir, typ, payload)
+	if r := s.racyFIN; r != nil && dir != r.dir && (typ != yamux.GoAway || length != yamux.GoAwayProtocolError) {
+		s.racyFIN = nil // its receiver went on: it ignored the FIN
+	}
 	switch typ {
 	case yamux.Data, yamux.WindowUpdate:
 		a = s.yamuxStream(dir, at, typ, flags, sid, length, f.Payload, f.Offset+f.Size())
@@ -190,12 +194,13 @@ func (s *Session) RecordYamuxRef(dir Dir, at time.Time, f *yamux.Frame) FrameRef
 			y.goAways = append(y.goAways, GoAwayInfo{By: dir.Sender(), At: at, Code: length})
 		}
 	}
+	fatal, racy := s.fatal, s.racyFIN
 	if a != 0 {
 		s.anomaly(AnomalyInfo{Anomaly: a, Dir: dir, At: at, Offset: f.Offset, Proto: Yamux, YamuxHeader: h})
 		if a == WindowExceeded {
 			s.exceededAt[dir] = f.Offset + 1 // cutExceeded
 		}
-		if s.fatal == nil {
+		if s.noFatal() {
 			s.noteFatal(a, dir, at, f.Offset, sid, payload)
 		}
 	}
@@ -208,6 +213,12 @@ func (s *Session) RecordYamuxRef(dir Dir, at time.Time, f *yamux.Frame) FrameRef
 		// unless its receiver had sent GoAway, returns before its
 		// payload: Retract must not take that off.
 		ref = FrameRef{st: st, serial: st.serial, head: s.countedHead, noPayload: a == DuplicateSYN && !s.sentGoAway(dir.Reverse().Sender())}
+		switch {
+		case s.fatal != fatal:
+			ref.fatal = s.fatal
+		case s.racyFIN != racy:
+			ref.fatal = s.racyFIN
+		}
 		if flags&yamux.SYN != 0 || dir == ClientToServer && (typ == yamux.Data && payload > 0 || flags&(yamux.FIN|yamux.RST) != 0) {
 			s.watchUsed(at.UnixNano())
 		}
@@ -248,17 +259,23 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 			}
 		}
 	}
-	if st == nil || st.state == StreamReset || st.state == Closed && (typ == yamux.Data || flags&yamux.FIN != 0 && !st.ownFINLast(dir)) {
+	if st == nil || st.state == StreamReset || st.state == Closed && !st.ownFINLast(dir) {
 		// yamux has no such stream: it discards the payload ("likely we
 		// sent a RST") or ignores the update. A stream closed both ways
 		// is one: its receiver had sent its FIN and got the sender's, and
-		// removed it (closeStream), so DATA for it is discarded
-		// ("Discarding data for stream") and a FIN again ignored ("frame
-		// for missing stream"), no REPEATED_FIN, as once muxtop folds it.
-		// Not a FIN again where the receiver's own FIN closed the stream:
-		// its Close sends that FIN before it removes the stream, and a
-		// FIN arriving between the two ends the session ("unexpected
-		// flag"): a REPEATED_FIN, racy (ownFINLast).
+		// removed it (closeStream) before it read the next frame, so DATA
+		// for it is discarded ("Discarding data for stream"), and a
+		// window update, an RST or a FIN again ignored ("frame for
+		// missing stream"), no REPEATED_FIN, as once muxtop folds it.
+		// Not where the receiver's own FIN closed the stream: its Close
+		// sends that FIN before it removes the stream, and a frame
+		// arriving between the two finds it: a FIN again ends the
+		// session ("unexpected flag"), a REPEATED_FIN, racy (ownFINLast);
+		// DATA is read into it (readData), where its reader may still
+		// read it; an update grows its window, and an RST resets it.
+		// Counted on the stream then, as yamux may: once folded, long
+		// after (ClosedStreams closes later), untracked, yamux having
+		// removed it by then.
 		s.untracked.Frames[dir]++
 		if typ == yamux.Data {
 			s.untracked.Bytes[dir] += uint64(length)
@@ -309,7 +326,10 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 			s.yamuxFIN(st, dir)
 		}
 	}
-	if flags&yamux.RST != 0 && st.state != StreamReset {
+	if flags&yamux.RST != 0 && st.state != StreamReset && st.state != Closed {
+		// Closed both ways, its receiver's own FIN last: yamux resets
+		// it only if the RST comes as its Close is still removing the
+		// stream, and usually ignores it: the clean close stays.
 		s.watchRefused(st, dir, flags)
 		s.setFull(&st.flow[0], time.Time{})
 		s.setFull(&st.flow[1], time.Time{})
@@ -342,7 +362,11 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 		// update that grew the window may be in it, recorded after this
 		// data (heldGrant).
 		held := s.heldGrant(dir)
-		if a == 0 && s.exceeds(st, dir, length) {
+		// yamux checks the window after the SYN it tolerates: a duplicate
+		// one to a receiver that had sent GoAway (d99bdd8), a reused id,
+		// a wrong parity. Exceeded, the frame ends the session
+		// (readData): named by that, the anomaly that matters.
+		if (a == 0 || a == DuplicateSYN || a == ReusedID || a == WrongParity) && s.exceeds(st, dir, length) {
 			a = WindowExceeded
 		}
 		fl.Written += length
@@ -354,7 +378,7 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 		if st.fin[dir] && flags&yamux.FIN == 0 && a == 0 {
 			a = PSHAfterFIN
 		}
-		if st.replyAt.IsZero() && dir.Sender() != st.opener && !st.head[dir].Joined {
+		if st.replyAt.IsZero() && dir.Sender() != st.opener && !st.head[dir].Joined && st.state != Closed {
 			st.replyAt = at
 			s.w.latency.add(at.Sub(st.first))
 		}
@@ -630,6 +654,14 @@ func (s *Session) ViolationYamux(dir Dir, at time.Time, v *yamux.Violation) {
 	info := &FramingInfo{Dir: dir, At: at, Offset: v.Offset, Detail: v.Detail(),
 		Proto: Yamux, YamuxCode: v.Code, YamuxHeader: v.Header}
 	s.mu.Lock()
+	for _, fa := range [2]*yamuxFatal{s.fatal, s.racyFIN} {
+		if fa != nil && fa.unsent && v.Code == yamux.Truncated && v.HeaderComplete && fa.dir == dir && fa.offset == v.Offset {
+			// The frame taken back, its header went out: yamux reads
+			// the header, and ends the session on it there
+			// (RetractYamux).
+			fa.unsent = false
+		}
+	}
 	if free, ok := s.cutExceeded(dir, at, v); ok {
 		info.Detail += fmt.Sprintf("; its %d payload bytes exceed the %d its stream's window had free: WINDOW_EXCEEDED (yamux rejects such a frame as its header arrives, \"recv window exceeded\", and ends the session: the rest never came)",
 			v.Header.PayloadLength(), free)
@@ -689,7 +721,7 @@ func (s *Session) cutExceeded(dir Dir, at time.Time, v *yamux.Violation) (int64,
 	}
 	s.exceededAt[dir] = v.Offset + 1
 	s.anomaly(AnomalyInfo{Anomaly: WindowExceeded, Dir: dir, At: at, Offset: v.Offset, Proto: Yamux, YamuxHeader: h})
-	if s.fatal == nil {
+	if s.noFatal() {
 		s.fatal = &yamuxFatal{anomaly: WindowExceeded, dir: dir, at: at.UnixNano(), offset: v.Offset, sid: h.StreamID(), length: h.PayloadLength(), free: free}
 	}
 	return free, true
@@ -697,10 +729,12 @@ func (s *Session) cutExceeded(dir Dir, at time.Time, v *yamux.Violation) (int64,
 
 // exceeds reports whether length bytes of DATA in dir exceed what st's
 // receive window has free, where muxtop knows the window: not a stream
-// reset, nor one a capture did not see whole, nor while the receiver's
-// direction is held by a resynchronisation (heldGrant). s.mu is held.
+// reset, nor one closed both ways (its receiver's yamux has removed it,
+// or, its own FIN last, may still be removing it: racy), nor one a
+// capture did not see whole, nor while the receiver's direction is held
+// by a resynchronisation (heldGrant). s.mu is held.
 func (s *Session) exceeds(st *stream, dir Dir, length uint32) bool {
-	return int64(length) > st.flow[dir].free() && st.state != StreamReset && !st.incomplete && !s.heldGrant(dir)
+	return int64(length) > st.flow[dir].free() && st.state != StreamReset && st.state != Closed && !st.incomplete && !s.heldGrant(dir)
 }
 
 // RetractYamux is Retract for a yamux frame with header h.
@@ -718,6 +752,12 @@ func (s *Session) RetractYamux(dir Dir, h yamux.Header, ref FrameRef) {
 	s.counts.TypeBytes[dir][typ] -= wire
 	if ref.noPayload {
 		payload = 0 // its frame and wire bytes counted on the stream, its payload nowhere
+	}
+	if ref.fatal != nil {
+		// The frame the receiver's yamux would end the session on never
+		// reached it: no PROTOCOL says it did. Its header may yet have
+		// gone out, a TRUNCATED frame (ViolationYamux).
+		ref.fatal.unsent = true
 	}
 	switch st := ref.st; {
 	case st == nil:
@@ -790,7 +830,19 @@ type yamuxFatal struct {
 	sid     uint32
 	length  uint32 // WINDOW_EXCEEDED: the frame's payload
 	free    int64  // WINDOW_EXCEEDED: what the stream's receive window had free
+	// racy: a REPEATED_FIN to a stream its receiver's own FIN closed
+	// both ways (Session.racyFIN).
+	racy bool
+	// unsent: a tap took the frame back, its write having failed
+	// (RetractYamux), and its header did not go out: the receiver never
+	// read it, and a later frame may be the session's fatal one.
+	unsent bool
 }
+
+// noFatal reports whether the session has no frame its receiver's yamux
+// ended the session on, or only one that never went out (unsent). s.mu
+// is held.
+func (s *Session) noFatal() bool { return s.fatal == nil || s.fatal.unsent }
 
 // noteFatal records as s.fatal the frame of anomaly a that came in
 // direction dir at at, just recorded on stream sid (s.counted), if its
@@ -802,8 +854,9 @@ type yamuxFatal struct {
 // (processFlags: "unexpected flag"). Not one where the receiver's own FIN
 // closed the stream both ways: yamux ends the session on it only if it
 // comes while the receiver's Close is still removing the stream, and
-// usually ignores it (ownFINLast). The anomalies yamux tolerates are
-// none. s.mu is held.
+// usually ignores it (ownFINLast): that one is s.racyFIN, fatal only if
+// the session ends right after it (racyEnd). The anomalies yamux
+// tolerates are none. s.mu is held.
 func (s *Session) noteFatal(a Anomaly, dir Dir, at time.Time, offset int64, sid, payload uint32) {
 	st := s.counted
 	if st == nil {
@@ -821,10 +874,52 @@ func (s *Session) noteFatal(a Anomaly, dir Dir, at time.Time, offset int64, sid,
 		}
 	case RepeatedFIN:
 		if st.fin[dir.Reverse()] {
+			if st.state == Closed && st.ownFINLast(dir) {
+				fa.racy = true
+				s.racyFIN = fa
+			}
 			return
 		}
 	default:
 		return
 	}
 	s.fatal = fa
+}
+
+// RacyFINEnd is how soon after a REPEATED_FIN to a yamux stream its
+// receiver's own FIN closed both ways the receiver's side of the
+// connection must close, with nothing sent in between but a GoAway
+// (protocol error), for that end to be the FIN's: yamux ends the session
+// on such a FIN only if it arrives as the receiver's Close is still
+// removing the stream, and closes the connection at once then; an end
+// later, or after the receiver sent anything else, is not its.
+const RacyFINEnd = 2 * time.Second
+
+// racyEnd returns s.racyFIN where the session's end came right after it
+// from its receiver, so was its: the receiver's direction ended within
+// RacyFINEnd after it, sent nothing after it but a GoAway (protocol
+// error), and ended no later than the sender's (a reset that both
+// directions end at names the sender, who reset first) — or, tapped at
+// the receiver, its end closed the connection itself then. nil
+// otherwise. s.mu is held.
+func (s *Session) racyEnd() *yamuxFatal {
+	fa := s.racyFIN
+	if fa == nil || fa.unsent {
+		return nil
+	}
+	recv, send := fa.dir.Reverse(), fa.dir
+	var end int64
+	switch {
+	case s.dirEnded[recv] && (!s.dirEnded[send] || s.dirEndedAt[recv] < s.dirEndedAt[send] ||
+		s.dirEndedAt[recv] == s.dirEndedAt[send] && !strings.HasPrefix(s.err, "reset by the "+send.Sender().String())):
+		end = s.dirEndedAt[recv]
+	case s.ended && s.reason == LocalClose && s.info.Tap == recv.Sender() && !s.info.Captured && !s.info.Proxied:
+		end = s.end.UnixNano()
+	default:
+		return nil
+	}
+	if end < fa.at || end-fa.at > int64(RacyFINEnd) {
+		return nil
+	}
+	return fa
 }
