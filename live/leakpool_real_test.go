@@ -98,28 +98,47 @@ func leakPoolWords(sid uint32, n uint64, h2 bool) string {
 }
 
 // waitLeak evaluates reg until its LEAK has stood settle with the same
-// count, or 15 s pass, and returns it.
+// count, counted from an evaluation at which every live stream had
+// carried no frame for leakWordsCfg's LeakAfter (each a leak or about to
+// be called one), or 15 s pass, and returns it. A count that merely stood
+// settle was read, on a loaded machine whose requests came more than
+// settle apart, before the newest stream's last frame was LeakAfter old:
+// "LEAK of 4 streams, want 5", the fifth 986 ms idle.
 func waitLeak(t *testing.T, reg *live.Registry, settle time.Duration) *live.Finding {
 	t.Helper()
 	var leak *live.Finding
 	var since time.Time
 	for end := time.Now().Add(15 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
-		reg.Evaluate(time.Now(), leakWordsCfg)
+		now := time.Now()
+		reg.Evaluate(now, leakWordsCfg)
 		ls := leaksOf(reg)
-		if len(ls) != 1 {
+		if len(ls) != 1 || !streamsIdle(reg, now, leakWordsCfg.LeakAfter) {
 			leak = nil
 			continue
 		}
 		if leak == nil || leak.Evidence.Count != ls[0].Evidence.Count {
-			leak, since = ls[0], time.Now()
+			leak, since = ls[0], now
 		}
 		leak = ls[0]
 		if time.Since(since) >= settle {
 			return leak
 		}
 	}
-	t.Fatalf("no LEAK that stood %v within 15 s; records:%s", settle, describeRecords(findingRecords(reg)))
+	t.Fatalf("no LEAK that stood %v, its streams idle %v, within 15 s; records:%s", settle, leakWordsCfg.LeakAfter, describeRecords(findingRecords(reg)))
 	return nil
+}
+
+// streamsIdle reports whether every live stream of reg's sessions had
+// carried no frame for idle at now, as the registry saw them.
+func streamsIdle(reg *live.Registry, now time.Time, idle time.Duration) bool {
+	for _, ss := range reg.Snapshot().Sessions {
+		for _, st := range ss.Streams {
+			if st.State.Live() && now.Sub(st.Last) < idle {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // TestLeakHTTPPoolReal: real smux v1, v2 and hashicorp/yamux sessions,

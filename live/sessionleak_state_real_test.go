@@ -132,25 +132,40 @@ func pileWait(ctx context.Context, d time.Duration) bool {
 
 // TestSessionLeakBusyBesideIdleReal: an older session of the host sits
 // idle (a control session), and then busy sessions come: a fixed pool of
-// 12 used round-robin, a request every 10 ms, or job sessions, each busy
-// for its job and closed after it. None of the busy ones ever sits idle:
-// nothing piles, and SESSION_LEAK never opens (so cannot flap).
+// 12, dialed one by one more than T/10 apart (each a dial of its own, as
+// the rule counts them), each member used by a worker of its own from its
+// dial on, a request every 100 ms, or job sessions, each busy for its job
+// and closed after it. None of the busy ones ever sits idle: nothing
+// piles, and SESSION_LEAK never opens (so cannot flap). The pool's members
+// were used round-robin by one loop, a request every 10 ms: a loaded
+// machine's asks took 25 ms and more each, a round of 12 took longer than
+// T (300 ms), and members that sat idle through it piled, dialed apart by
+// the same slowness: "12 sessions idle …; 9 of them piled up, from 5
+// separate dials", true by the rule of sessions that did sit idle. Each
+// member's own worker keeps it busy whatever the others wait for.
 func TestSessionLeakBusyBesideIdleReal(t *testing.T) {
 	t.Parallel()
 	cfg := pileStateCfg(5, 600*time.Millisecond)
+	apart := 2 * idleT(cfg) / 10 // twice T/10: the pool's dials count apart
 	shapes := []struct {
 		name  string
 		drive func(t *testing.T, ctx context.Context, dial func() muxEnd)
 	}{
 		{"pool", func(t *testing.T, ctx context.Context, dial func() muxEnd) {
-			pool := make([]muxEnd, 12)
-			for i := range pool {
-				pool[i] = dial()
+			var wg sync.WaitGroup
+			for range 12 {
+				cli := dial()
+				wg.Go(func() {
+					for ctx.Err() == nil {
+						pileAsk(t, cli)
+						pileWait(ctx, 100*time.Millisecond)
+					}
+				})
+				if !pileWait(ctx, apart) {
+					break
+				}
 			}
-			for i := 0; ctx.Err() == nil; i++ {
-				pileAsk(t, pool[i%len(pool)])
-				time.Sleep(10 * time.Millisecond)
-			}
+			wg.Wait()
 		}},
 		{"jobs", func(t *testing.T, ctx context.Context, dial func() muxEnd) {
 			var wg sync.WaitGroup
@@ -185,6 +200,12 @@ func TestSessionLeakBusyBesideIdleReal(t *testing.T) {
 			})
 		}
 	}
+}
+
+// idleT is T, the time a session must go unused to be idle for
+// SESSION_LEAK under cfg: the shorter of LeakAfter and SessionIdleAfter.
+func idleT(cfg live.FindingsConfig) time.Duration {
+	return min(cfg.LeakAfter, live.SessionIdleAfter)
 }
 
 // TestSessionLeakStreamLeftOpenReal: a client that dials a session per
