@@ -397,6 +397,20 @@ type jsonUpstream struct {
 	Refused     uint64 `json:"refused,omitempty"`
 	TimedOut    uint64 `json:"timed_out,omitempty"`
 	LastError   string `json:"last_error,omitempty"`
+	// Accept is how accepting the clients failed, if it did.
+	Accept *jsonAccept `json:"accept,omitempty"`
+}
+
+// jsonAccept is Summary's Upstream.Accept, when accepts failed: how many,
+// in how many stalls, how long in all, the last failure's cause, the
+// open-file limit where that was the cause, and what to do.
+type jsonAccept struct {
+	Failed         uint64  `json:"failed"`
+	Stalls         uint64  `json:"stalls"`
+	StalledSeconds float64 `json:"stalled_seconds"`
+	LastError      string  `json:"last_error"`
+	FDLimit        uint64  `json:"fd_limit,omitempty"`
+	Advice         string  `json:"advice,omitempty"`
 }
 
 // jsonLeaks is Summary's leaks: count is the open LEAK findings' count at
@@ -507,6 +521,10 @@ func appendJSONSummary(b []byte, s Summary) []byte {
 	if u := s.Upstream; u.Addr != "" {
 		j.Upstream = &jsonUpstream{Address: u.Addr, Connections: u.Dials, Failed: u.Failed,
 			Refused: u.Refused, TimedOut: u.TimedOut, LastError: u.Last}
+		if a := u.Accept; a.Failed > 0 {
+			j.Upstream.Accept = &jsonAccept{Failed: a.Failed, Stalls: a.Stalls, StalledSeconds: a.Stalled.Seconds(),
+				LastError: a.Last, FDLimit: a.FDLimit, Advice: a.Advice()}
+		}
 	}
 	findingsJSON(&j, s)
 	out, _ := json.Marshal(j)

@@ -212,6 +212,7 @@ func WriteSummary(w io.Writer, s Summary) {
 	}
 	fmt.Fprintf(w, "  sessions  %d (%d live, %s%d ended)\n", s.Sessions, s.LiveSessions, closed, s.Sessions-uint64(s.LiveSessions))
 	writeUpstream(w, s.Upstream)
+	writeAccept(w, s.Upstream.Accept)
 	fmt.Fprintf(w, "  streams   %d opened, %d closed, %d ended with their session, %d open\n",
 		s.StreamsOpened, s.StreamsClosed, s.StreamsEnded, s.StreamsOpen)
 	writeFrames(w, &s.Counts)
@@ -315,6 +316,28 @@ func writeUpstream(w io.Writer, u live.Upstream) {
 	if u.Last != "" {
 		b = append(b, " (the last: "...)
 		b = printable.AppendText(b, u.Last)
+		b = append(b, ')')
+	}
+	w.Write(append(b, '\n'))
+}
+
+// writeAccept writes, if a proxy's accepts of its clients failed, how
+// often, for how long and why: its clients waited in the kernel's accept
+// queue meanwhile, and the sessions show none of them.
+func writeAccept(w io.Writer, a live.AcceptStall) {
+	if a.Failed == 0 {
+		return
+	}
+	stalls := "stalls"
+	if a.Stalls == 1 {
+		stalls = "stall"
+	}
+	b := fmt.Appendf(nil, "  accepting failed %d times in %d %s, %s in all, clients waiting in the kernel's accept queue meanwhile (many give up; those accepted late live shorter here than at their client): ",
+		a.Failed, a.Stalls, stalls, live.FormatAge(a.Stalled))
+	b = printable.AppendText(b, a.Last)
+	if adv := a.Advice(); adv != "" {
+		b = append(b, " ("...)
+		b = append(b, adv...)
 		b = append(b, ')')
 	}
 	w.Write(append(b, '\n'))

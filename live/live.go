@@ -362,6 +362,13 @@ type SessionInfo struct {
 	// Server being its upstream: a finding that the connection carries
 	// no mux at all points at that address.
 	Proxied bool
+	// AcceptedLate says the proxy accepted the connection late, while (or
+	// just after) its accepts failed, for want of file descriptors: its
+	// client had connected, and maybe given up, before, so that its life
+	// here begins later than the client's and may end at once. CHURN
+	// leaves such a session out: its short life is the proxy's stall's,
+	// which the summary says, not the client's.
+	AcceptedLate bool
 	// Prefix is the exact prefix the client was to send before the mux
 	// (--prefix), if one was given; Skip's bytes are otherwise unchecked
 	// (--skip). A PROTOCOL finding that the prefix cut the mux's first

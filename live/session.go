@@ -904,7 +904,7 @@ func (s *Session) DirectionEnded(dir Dir, at time.Time) {
 	if s.dirEnded[dir] {
 		return
 	}
-	if dir == ClientToServer && !s.ended && !s.churned {
+	if dir == ClientToServer && !s.ended && !s.churned && !s.info.AcceptedLate {
 		s.churned = true
 		s.churnSeq = s.reg.eng.clientEnded(s.start, at, s.closedFirst(at.UnixNano(), "")) // CHURN; its own lock
 	}
@@ -1429,9 +1429,11 @@ func (s *Session) End(at time.Time, reason CloseReason, err error) {
 	s.reg.hist.addEvent(Record{Kind: SessionEnded, Session: s.id, At: at, Reason: reason, Detail: detail, Proto: proto})
 	var up *UpstreamError
 	errors.As(err, &up)
-	if churned { // CHURN has its life from the client's end, which came first
+	switch {
+	case churned: // CHURN has its life from the client's end, which came first
 		s.reg.eng.sessionConcluded(seq, at, up, closedBy)
-	} else {
+	case s.info.AcceptedLate: // its life here is not its client's: not CHURN's
+	default:
 		s.reg.eng.sessionEnded(s.start, at, up, closedBy)
 	}
 	s.reg.sessionEnded(s)

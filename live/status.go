@@ -1,6 +1,9 @@
 package live
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // DefaultLeakAfter is how long a stream must stay open or half-closed,
 // and idle since its latest frame, before it counts as a suspected leak
@@ -40,4 +43,35 @@ type Upstream struct {
 	Dials, Failed, Refused, TimedOut uint64
 	// Last is the last failure's cause: "connection refused".
 	Last string
+	// Accept is how the proxy's accepting of its clients went.
+	Accept AcceptStall
+}
+
+// AcceptStall is how a proxy's accepting of its clients failed, if it
+// did: while it fails, clients wait in the kernel's accept queue, their
+// connections made but served by nobody, and many give up.
+type AcceptStall struct {
+	// Failed counts the accepts that failed (each retried after a back
+	// off); Stalls the stalls they made, each from a failed accept to
+	// the next one that succeeded; Stalled is how long the stalls lasted,
+	// the one going on counted up to now.
+	Failed, Stalls uint64
+	Stalled        time.Duration
+	// Last is the last failure's cause: "too many open files".
+	Last string
+	// FDLimit is the process's limit on open file descriptors (the soft
+	// RLIMIT_NOFILE, which Go raises to the hard one at start on Linux)
+	// when the last failure was for want of descriptors (EMFILE); 0
+	// otherwise.
+	FDLimit uint64
+}
+
+// Advice says, where accepts failed for want of file descriptors
+// (FDLimit set), the limit and how to raise it, each proxied session
+// taking two; "" otherwise.
+func (a AcceptStall) Advice() string {
+	if a.FDLimit == 0 {
+		return ""
+	}
+	return fmt.Sprintf("ulimit -n %d, and each proxied session takes 2 file descriptors, its client's and its upstream's: raise the hard limit, ulimit -Hn or systemd's LimitNOFILE=, and start attach again; muxtop raises its soft limit to the hard one itself", a.FDLimit)
 }

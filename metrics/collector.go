@@ -176,6 +176,7 @@ type descs struct {
 	latency, dropped, outputMissed                                  *prometheus.Desc
 	goAways, pingRTT                                                *prometheus.Desc
 	upDials, upFailures                                             *prometheus.Desc
+	acceptFailures, acceptStalled                                   *prometheus.Desc
 	sessFrames, sessBytes, sessOpen, sessLeak, sessOldest, sessInfo *prometheus.Desc
 }
 
@@ -220,6 +221,8 @@ func newDescs(o Options) descs {
 		goAways:          d("yamux_goaways_total", "yamux GoAway frames, by the side that sent them and their code: normal (no new streams), protocol_error and internal_error (the session ends), unknown.", "sender", "code"),
 		pingRTT:          d("yamux_ping_rtt_seconds", "Round-trip time of yamux Pings (keepalive or Session.Ping), from the Ping to its ACK as the tap saw them."),
 		upDials:          d("upstream_dials_total", "Connections muxtop attach's proxy tried to its upstream, one per client; only when muxtop proxies.", "upstream"),
+		acceptFailures:   d("attach_accept_failures_total", "Accepts of clients that muxtop attach's proxy failed and retried (out of file descriptors: raise ulimit -n, each proxied session takes 2); its clients wait in the kernel's accept queue meanwhile; only when muxtop proxies.", "upstream"),
+		acceptStalled:    d("attach_accept_stalled_seconds_total", "How long muxtop attach's proxy could not accept clients, from a failed accept to the next one that succeeded; only when muxtop proxies.", "upstream"),
 		upFailures:       d("upstream_dial_failures_total", "Connections to the upstream that failed, each client closed at once, by reason: refused (nothing listens there), timeout (no answer within --dial-timeout), other (a name that does not resolve, no route); only when muxtop proxies.", "upstream", "reason"),
 		sessFrames:       s("session_frames_total", "Frames of one session, by direction; only for the sessions --metrics-sessions selects.", "direction"),
 		sessBytes:        s("session_frame_bytes_total", "Wire bytes of one session's frames, by direction; only for the selected sessions.", "direction"),
@@ -249,6 +252,8 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	if c.o.Upstream != nil {
 		ch <- d.upDials
 		ch <- d.upFailures
+		ch <- d.acceptFailures
+		ch <- d.acceptStalled
 	}
 	if c.o.Sessions > 0 {
 		for _, x := range []*prometheus.Desc{d.sessFrames, d.sessBytes, d.sessOpen, d.sessLeak, d.sessOldest, d.sessInfo} {
@@ -418,6 +423,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			counter(d.upFailures, u.Refused, u.Addr, "refused")
 			counter(d.upFailures, u.TimedOut, u.Addr, "timeout")
 			counter(d.upFailures, u.Failed-min(u.Failed, u.Refused+u.TimedOut), u.Addr, "other")
+			counter(d.acceptFailures, u.Accept.Failed, u.Addr)
+			ch <- prometheus.MustNewConstMetric(d.acceptStalled, prometheus.CounterValue, u.Accept.Stalled.Seconds(), u.Addr)
 		}
 	}
 

@@ -120,7 +120,10 @@ type Proxy struct {
 	ownEnds  map[netip.AddrPort]struct{} // the local addresses of dials that reached the proxy itself
 	looped   time.Time                   // when a dial last reached the proxy itself
 	loopNote time.Time                   // when the user was last told so
-	upstream live.Upstream               // how the dials of the upstream went
+	upstream live.Upstream               // how the dials of the upstream went, and the accepts (Accept)
+	// stalled is when the accept stall going on began, zero if none is;
+	// failedAt is when an accept last failed.
+	stalled, failedAt time.Time
 
 	closeOnce sync.Once
 }
@@ -281,9 +284,10 @@ func (p *Proxy) acceptLoop(ln net.Listener) {
 			}
 			// Out of file descriptors and the like: back off as
 			// net/http does, and say so once per episode.
+			p.acceptFailed(err, time.Now())
 			if delay == 0 {
 				delay = 5 * time.Millisecond
-				p.report(&proxyError{fmt.Sprintf("attach: accepting clients on %s: %s; retrying", ln.Addr(), cause(err)), err})
+				p.report(&proxyError{fmt.Sprintf("attach: accepting clients on %s: %s%s; clients wait in the kernel's accept queue meanwhile; retrying", ln.Addr(), cause(err), fdAdvice(err)), err})
 			} else {
 				delay = min(2*delay, time.Second)
 			}
@@ -296,10 +300,75 @@ func (p *Proxy) acceptLoop(ln net.Listener) {
 			}
 			continue
 		}
+		late := p.acceptedLate(time.Now())
+		if delay != 0 {
+			if took, failed, why := p.acceptResumed(time.Now()); took > 0 {
+				p.report(fmt.Errorf("attach: accepting clients on %s again after %s: %d accepts failed (%s)", ln.Addr(), rounded(took), failed, why))
+			}
+		}
 		delay = 0
 		p.wg.Add(1)
-		go p.handle(c)
+		go p.handle(c, late)
 	}
+}
+
+// lateWithin is how soon after a failed accept a client accepted counts
+// as accepted late (live.SessionInfo.AcceptedLate): twice the longest
+// back off, which a stall's accepts come at least as often as, and time
+// for the accept queue the stall filled to drain once it ends.
+const lateWithin = 2 * time.Second
+
+// acceptedLate says whether a client accepted at now was accepted late:
+// within lateWithin of a failed accept.
+func (p *Proxy) acceptedLate(now time.Time) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return !p.failedAt.IsZero() && now.Sub(p.failedAt) < lateWithin
+}
+
+// acceptFailed counts an accept that failed with err at now.
+func (p *Proxy) acceptFailed(err error, now time.Time) {
+	var limit uint64
+	if errors.Is(err, syscall.EMFILE) {
+		limit = fdLimit()
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	a := &p.upstream.Accept
+	a.Failed++
+	a.Last, a.FDLimit = cause(err), limit
+	if p.stalled.IsZero() {
+		p.stalled = now
+		a.Stalls++
+	}
+	p.failedAt = now
+}
+
+// acceptResumed ends the accept stall going on, at now: it returns how
+// long it lasted, how many accepts failed in all and the last failure's
+// cause; 0 if no stall was going on.
+func (p *Proxy) acceptResumed(now time.Time) (took time.Duration, failed uint64, why string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stalled.IsZero() {
+		return 0, 0, ""
+	}
+	took = max(now.Sub(p.stalled), time.Nanosecond)
+	p.upstream.Accept.Stalled += took
+	p.stalled = time.Time{}
+	return took, p.upstream.Accept.Failed, p.upstream.Accept.Last
+}
+
+// fdAdvice is what the user is told after an accept's failure err: for
+// want of file descriptors, the limit and how to raise it; else "".
+func fdAdvice(err error) string {
+	if !errors.Is(err, syscall.EMFILE) {
+		return ""
+	}
+	if a := (live.AcceptStall{FDLimit: fdLimit()}).Advice(); a != "" {
+		return " (" + a + ")"
+	}
+	return ""
 }
 
 // retryable reports whether an accept error may pass: the listener is fine
@@ -323,11 +392,16 @@ func (p *Proxy) isClosed() bool {
 }
 
 // Upstream returns how the proxy's connections to the upstream went so
-// far: one per client, tried, failed and why.
+// far: one per client, tried, failed and why; and, in its Accept, how
+// accepting the clients failed, the stall going on counted up to now.
 func (p *Proxy) Upstream() live.Upstream {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.upstream
+	u := p.upstream
+	if !p.stalled.IsZero() {
+		u.Accept.Stalled += max(time.Since(p.stalled), time.Nanosecond)
+	}
+	return u
 }
 
 // dialed counts a dial of the upstream that a shutdown did not cut short,
@@ -422,11 +496,11 @@ func (p *Proxy) setUpstream(pr *pair, up net.Conn) bool {
 	return true
 }
 
-// handle serves one client: it dials the upstream, then forwards both ways
+// handle serves one client, accepted late if late (acceptedLate): it dials the upstream, then forwards both ways
 // until both directions are done, and ends the client's session. It runs
 // the client-to-upstream direction itself, so that a session costs exactly
 // two goroutines.
-func (p *Proxy) handle(client net.Conn) {
+func (p *Proxy) handle(client net.Conn, late bool) {
 	defer p.wg.Done()
 	if p.ownDial(client) {
 		client.Close() // the dial's side has told the user
@@ -449,7 +523,7 @@ func (p *Proxy) handle(client net.Conn) {
 	// decoded as it is read from its sender; the session ends when both
 	// directions are done, not at the first one's EOF.
 	pr.sess = reg.Open(live.SessionInfo{Client: from, Server: p.cfg.Upstream, Tap: live.Server, Label: p.cfg.Label,
-		Proxied: true, Prefix: string(p.cfg.Prefix), Proto: p.cfg.Protocol.live()}, time.Now())
+		Proxied: true, AcceptedLate: late, Prefix: string(p.cfg.Prefix), Proto: p.cfg.Protocol.live()}, time.Now())
 	ch := newChoice(p.cfg.Protocol)
 	for d := range pr.feed {
 		pr.feed[d] = newFeeder(pr.sess, live.Dir(d), reg.Config().Snaplen, ch)
