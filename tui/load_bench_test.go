@@ -87,8 +87,11 @@ func call(b *testing.B, cli *smux.Session) time.Duration {
 // sessions (keepalive on) tapped into one registry, evaluated every
 // 100 ms as every front end does, carry requests at about 1 000/s (one
 // op is one request on a random session); ui=off runs nothing else,
-// ui=on the UI's tick at 10 Hz too (the read, the model applying it, the
-// 160×45 screen). p50-ms and p99-ms are the requests' latencies.
+// ui=on the UI's program too, as attach runs it (its ticks, its reads in
+// commands, its 160×45 screen rendered to io.Discard). p50-ms and p99-ms
+// are the requests' latencies; reads/s and read-share (of the wall time)
+// the UI's reads. Pin it to one CPU (taskset -c 0) to see what a busy
+// machine's Ps do.
 func BenchmarkTappedLatency(b *testing.B) {
 	const sessions = 8000
 	reg := live.New(live.Config{})
