@@ -162,3 +162,40 @@ func BenchmarkTickIdle(b *testing.B) {
 		_ = m.View()
 	}
 }
+
+// BenchmarkTickBusy is one tick in front of 8 000 live v1 sessions with
+// keepalive on and 1 000 requests/s spread over them: between ticks (not
+// timed) 100 sessions each carry one request and 80 others a keepalive
+// NOP (every session's every 10 s). The tick's read, the model applying
+// it and the 160×45 screen are timed, as in BenchmarkTickIdle.
+func BenchmarkTickBusy(b *testing.B) {
+	const sessions = 8000
+	c := newCapture(live.Config{History: 1 << 16})
+	t := base.Add(-time.Minute)
+	var ss []*live.Session
+	sid := make([]uint32, sessions)
+	for i := range sessions {
+		s := c.open("10.0.0.1:"+strconv.Itoa(10000+i), "10.0.0.2:9000", t)
+		c.exchange(s, 1, 1, t, "12345678")
+		ss, sid[i] = append(ss, s), 1
+	}
+	c.reg.Evaluate(base, live.FindingsConfig{LeakAfter: live.DefaultLeakAfter})
+	m := c.model(b, 160, 45)
+	next := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		for range 100 {
+			i := next % sessions
+			sid[i] += 2
+			c.exchange(ss[i], 1, sid[i], c.now, "12345678")
+			next += 97
+		}
+		for k := range 80 {
+			c.frame(ss[(next+k*89)%sessions], live.ClientToServer, c.now, 1, decoder.NOP, 0, "", 0)
+		}
+		b.StartTimer()
+		m = tickAt(m, c, 100*time.Millisecond)
+		_ = m.View()
+	}
+}

@@ -23,6 +23,8 @@ type source struct {
 	idle func() time.Duration
 	// waiting is Options.Waiting.
 	waiting func() string
+	// clock times a read; nil means time.Now. Tests fix it.
+	clock func() time.Time
 }
 
 // readReq is what one read asks for.
@@ -56,10 +58,17 @@ type snapshotMsg struct {
 	stale   bool
 	// tail is the last second's frames, for a readReq.last.
 	tail *tail
+	// took is how long the read took, by the wall clock.
+	took time.Duration
 }
 
 // read takes a snapshot and reads the frames pane's records.
 func read(src source, req readReq) snapshotMsg {
+	now := src.clock
+	if now == nil {
+		now = time.Now
+	}
+	start := now()
 	snap := src.snapshot(req.opts)
 	msg := snapshotMsg{snap: snap, freeze: req.freeze}
 	if src.status != nil && !req.paused {
@@ -79,6 +88,7 @@ func read(src source, req readReq) snapshotMsg {
 		req.frames.upTo = snap.History.Next
 	}
 	msg.frames = readIndex(src.reg, req.frames, snap.History.First, req.paused)
+	msg.took = now().Sub(start)
 	return msg
 }
 
