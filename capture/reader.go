@@ -572,6 +572,22 @@ func (r *Reader) evaluateTo(t time.Time) {
 	}
 }
 
+// evaluateAt calls Config.Evaluate at capture time at, between the steps
+// of EvaluateEvery, where no evaluation was made at or after it: before a
+// zero window opens again (conn.window), so that one closed for
+// BlockedAfter or longer is SESSION_BLOCKED however the steps fall. The
+// steps see a window only while it is closed: one closed for 586 ms, past
+// a BlockedAfter of 500 ms, that opened before the step 500 ms after it
+// closed (1 in 7 such windows, whose steps fall anywhere) made no
+// evaluation see it closed that long, and read said nothing of the block
+// attach had named live.
+func (r *Reader) evaluateAt(at time.Time) {
+	if r.cfg.Evaluate == nil || r.nextEval.IsZero() || !at.After(r.nextEval.Add(-r.cfg.EvaluateEvery)) {
+		return
+	}
+	r.cfg.Evaluate(at)
+}
+
 // quiet is a live source's moment without packets (ErrIdle) at capture
 // time now: the clock and the evaluations run on to it, as a packet at now
 // would take them, and the waits that count capture time end by it.
@@ -1264,6 +1280,9 @@ func (c *conn) window(d live.Dir, closed bool, at time.Time) {
 	}
 	if c.state == decoding {
 		c.r.emit(at, 0, func(at time.Time) {
+			if !closed {
+				c.r.evaluateAt(at) // what the window held until now
+			}
 			if c.tapped {
 				// A tap's recording: its write held, which is all the
 				// tap saw (pcapout writes it as the zero window).

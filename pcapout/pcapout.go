@@ -122,6 +122,9 @@ type Writer struct {
 	// goroutine's.
 	last    time.Time
 	sampled []*Conn
+	// sampledAt is when heldWrites took its latest sample (zero before
+	// the first). The writer goroutine's.
+	sampledAt time.Time
 	// samples counts heldWrites' samples taken, for tests to wait on.
 	samples atomic.Uint64
 	// maxQueued bounds the payload bytes queued.
@@ -678,6 +681,11 @@ type Conn struct {
 	// progress (zero if not).
 	heldSeen  [2]uint64
 	heldSince [2]time.Time
+	// heldFrom is when the write heldSince saw began, as near as the
+	// writer knows (heldWrites), and dataAt the time of the latest bytes
+	// of each direction written.
+	heldFrom [2]time.Time
+	dataAt   [2]time.Time
 }
 
 // Write records that p passed in direction dir at time at, or now if at
@@ -991,8 +999,13 @@ func (w *Writer) drain(s *synth) bool {
 // heldWrites samples the writes in progress of every connection being
 // written (Conn.WriteStarted): one seen in progress, the same one, at
 // samples HeldAfter apart or more has been held since the first, and
-// its receiver's window is written closed, stamped then (or at the
-// latest packet written, if later); once it returned, open again. What
+// its receiver's window is written closed, stamped when the write began:
+// at its bytes, which the tap records as it begins, if they came after
+// the previous sample, else at the first sample that saw it (or at the
+// latest packet written, if later); once it returned, open again. Stamped
+// at the first sample, the file's block was up to HeldEvery shorter than
+// the write's, and shorter than attach's own, which counts from its first
+// evaluation to see it (a 603 ms block was 586 ms in the file). What
 // was queued before the sample is written first: the held write's bytes
 // come before the window that holds the rest. It reports false if the
 // queue closed meanwhile. It belongs to the writer goroutine.
@@ -1027,17 +1040,23 @@ func (w *Writer) heldWrites(s *synth) bool {
 				}
 				c.heldSeen[d], c.heldSince[d] = v, time.Time{}
 				if busy {
-					c.heldSince[d] = now
+					c.heldSince[d], c.heldFrom[d] = now, now
+					if at := c.dataAt[d]; at.After(w.sampledAt) && !at.After(now) {
+						// Its bytes, recorded as it began, after the
+						// previous sample, which did not see it.
+						c.heldFrom[d] = at
+					}
 				}
 				continue
 			}
 			if !c.zero[d] && !c.fins[d] && !c.heldSince[d].IsZero() && now.Sub(c.heldSince[d]) >= HeldAfter {
-				w.receiveWindow(s, c, d, true, c.heldSince[d])
+				w.receiveWindow(s, c, d, true, c.heldFrom[d])
 				c.byWrite[d] = true
 			}
 		}
 	}
 	clear(w.sampled) // no Conn kept past its end
+	w.sampledAt = now
 	w.samples.Add(1)
 	return true
 }
@@ -1129,6 +1148,7 @@ func (w *Writer) write(s *synth, e event) {
 			p, off = p[n:], off+uint32(n)
 		}
 		c.acked[e.dir] = e.off + uint32(len(e.data))
+		c.dataAt[e.dir] = e.at
 	case fin:
 		if c.fins[e.dir] {
 			return // ended by shut already
