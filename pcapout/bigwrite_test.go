@@ -41,6 +41,11 @@ func TestBigWriteNoZeroWindow(t *testing.T) {
 		cfg.MaxStreamWindowSize = 16 << 20
 		cfg.EnableKeepAlive = false
 		cfg.LogOutput, cfg.Logger = nil, log.New(io.Discard, "", 0)
+		// A 16 MiB frame takes 2 s of the paced path; a loaded machine
+		// under -race took more than yamux's 10 s ConnectionWriteTimeout,
+		// which failed the write ("the server read 16777216 bytes, want
+		// 33554432"): not this test's matter.
+		cfg.ConnectionWriteTimeout = 2 * time.Minute
 		return cfg
 	}
 	cli, err := hyamux.Client(tap.Wrap(smuxtest.PacedConn{Conn: c, Rate: 8 << 20}, live.Client, reg, "paced", tap.WithProtocol(tap.Yamux), tap.Record(w)), cfg())
