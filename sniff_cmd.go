@@ -17,11 +17,12 @@ import (
 
 func newSniffCmd() *cobra.Command {
 	var (
-		watch watchFlags
-		write writeFlags
-		mux   muxFlags
-		iface string
-		port  int
+		watch  watchFlags
+		write  writeFlags
+		mux    muxFlags
+		iface  string
+		port   int
+		buffer int
 	)
 	cmd := &cobra.Command{
 		Use:   "sniff [FILTER]",
@@ -37,13 +38,19 @@ func newSniffCmd() *cobra.Command {
 			"--protocol smux|yamux forces the protocol; --skip N skips N bytes the client sends first;\n" +
 			"--prefix HEX decodes only the connections whose client sends those bytes first (Consul: 04).\n" +
 			"A receiver that stopped reading shows as the zero TCP window it advertises: SESSION_BLOCKED\n" +
-			"after --blocked-after (one that reads very slowly can keep it zero as long: the text says both).",
+			"after --blocked-after (one that reads very slowly can keep it zero as long: the text says both).\n" +
+			"--buffer MiB sizes the kernel's ring, where packets wait for sniff to read them (default 32 MiB;\n" +
+			"tcpdump's -B, which counts KiB: -B 400000 is --buffer 391): a burst larger than it is dropped,\n" +
+			"and sniff says so (kernel dropped, in the status) with the --buffer that gives it more room.",
 		Example: "  sudo muxtop sniff --port 9000\n" +
 			"  sudo muxtop sniff -i eth0 host 10.0.0.5 and port 9000 --write cap.pcapng\n" +
 			"  sudo muxtop sniff -i any --port 9000",
 		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			if err := watch.validate(cmd.OutOrStdout()); err != nil {
 				return err
+			}
+			if err := sniff.CheckBuffer(buffer); err != nil {
+				return usageError{fmt.Errorf("sniff: %w", err)}
 			}
 			if cmd.Flags().Changed("interface") && strings.TrimSpace(iface) == "" {
 				// Else the default, lo, as if -i had not been given.
@@ -78,7 +85,7 @@ func newSniffCmd() *cobra.Command {
 			}()
 			ctx, cancel := context.WithCancel(cmd.Context())
 			defer cancel()
-			h, err := sniff.Open(ctx, iface, filter)
+			h, err := sniff.OpenBuffer(ctx, iface, filter, buffer)
 			if err != nil {
 				return err
 			}
@@ -107,6 +114,13 @@ func newSniffCmd() *cobra.Command {
 			stopSaying := sayNoPackets(t.C, time.Now(), packets, noPackets,
 				func(s string) { reg.Notice(reg.Now(), s); said.Store(true) })
 			defer stopSaying()
+			// Packets the kernel dropped, its ring full: say so once, with
+			// the flag that gives it more room, as tcpdump users look for.
+			dt := time.NewTicker(time.Second)
+			defer dt.Stop()
+			stopDropped := sayDropped(dt.C, h.Dropped, func(n uint64) string { return droppedText(n, h.Buffer()) },
+				func(s string) { reg.Notice(reg.Now(), s) })
+			defer stopDropped()
 			// The UI's empty sessions pane says it too, while still no
 			// packet came: "waiting for sessions…" would contradict it.
 			waiting := func() string {
@@ -121,7 +135,7 @@ func newSniffCmd() *cobra.Command {
 				title:     "sniff " + what,
 				where:     "sniff: capturing on " + what,
 				diagnoses: true,
-				status:    func() live.Status { return sniffStatus(rd.Stats(), h.Dropped()) },
+				status:    func() live.Status { return sniffBufferStatus(rd.Stats(), h.Dropped(), h.Buffer()) },
 				waiting:   waiting,
 			})
 		},
@@ -131,6 +145,7 @@ func newSniffCmd() *cobra.Command {
 	mux.register(cmd)
 	cmd.Flags().StringVarP(&iface, "interface", "i", "", "interface to capture on (Ethernet, loopback, or a tunnel's: tun, WireGuard, IPIP), or "+sniff.Any+" for every one (default "+sniff.DefaultInterface+")")
 	cmd.Flags().IntVar(&port, "port", 0, "decode the connections with an end on this port, whatever their bytes look like")
+	cmd.Flags().IntVar(&buffer, "buffer", sniff.DefaultBuffer, "size of the kernel's capture ring, in `MiB` (tcpdump's -B, which counts KiB: -B 400000 is --buffer 391): packets sniff has not read yet beyond it are dropped; the ring takes that much memory while sniff runs")
 	return cmd
 }
 
@@ -236,4 +251,77 @@ func noPacketsText(iface string, f pcap.Filter, up []string) string {
 		hint += ", or " + strings.Join(others[:min(len(others), 3)], ", ")
 	}
 	return s + "is the service on another interface? (" + hint + ")"
+}
+
+// sayDropped calls say once with text(n) at the first tick at which
+// dropped() (the packets the kernel dropped) is n > 0. stop ends it and
+// waits.
+func sayDropped(ticks <-chan time.Time, dropped func() uint64, text func(uint64) string, say func(string)) (stop func()) {
+	done, quit := make(chan struct{}), make(chan struct{})
+	go func() { // owned by stop, which waits for it
+		defer close(done)
+		said := false
+		for {
+			select {
+			case <-quit:
+				return
+			case <-ticks:
+			}
+			if said {
+				continue // the ticks are still taken: a sender never waits
+			}
+			if n := dropped(); n > 0 {
+				say(text(n))
+				said = true
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(quit)
+			<-done
+		})
+	}
+}
+
+// moreBuffer returns the --buffer to suggest in place of a ring of mib
+// MiB that overflowed: 4 times it, or twice, as far as sniff.CheckBuffer
+// allows; 0 where neither is.
+func moreBuffer(mib int) int {
+	for _, m := range []int{4 * mib, 2 * mib} {
+		if sniff.CheckBuffer(m) == nil {
+			return m
+		}
+	}
+	return 0
+}
+
+// droppedText is what sniff says once the kernel dropped n packets, its
+// ring of mib MiB full: what it costs and the --buffer that helps.
+func droppedText(n uint64, mib int) string {
+	s := fmt.Sprintf("sniff: the kernel dropped %d packets, its %d MiB ring full before sniff read them: their bytes are lost, and their sessions (INCOMPLETE) count only what was seen; ", n, mib)
+	if more := moreBuffer(mib); more > 0 {
+		return s + fmt.Sprintf("a larger ring holds a longer burst: --buffer %d", more)
+	}
+	return s + "the ring is as large as --buffer allows here: capture fewer packets (--port, or a filter)"
+}
+
+// sniffBufferStatus is sniffStatus, whose kernel dropped figure, once the
+// kernel dropped packets, says which --buffer helps (as its notice does).
+func sniffBufferStatus(st pcap.Stats, dropped uint64, mib int) live.Status {
+	s := sniffStatus(st, dropped)
+	if dropped == 0 {
+		return s
+	}
+	for i := range s {
+		if s[i].Key == "kernel_dropped" {
+			if more := moreBuffer(mib); more > 0 {
+				s[i].Unit = fmt.Sprintf(" (%d MiB ring full: --buffer %d)", mib, more)
+			} else {
+				s[i].Unit = fmt.Sprintf(" (%d MiB ring full)", mib)
+			}
+		}
+	}
+	return s
 }

@@ -145,7 +145,7 @@ func TestDroppedWhenFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	buf := make([]byte, 1<<20)
-	for range 8 * numBlocks * blockSize >> 20 { // 8 times the ring, not read meanwhile
+	for range 8 * DefaultBuffer { // 8 times the ring, not read meanwhile
 		if _, err := c.Write(buf); err != nil {
 			t.Fatal(err)
 		}

@@ -19,6 +19,34 @@ const DefaultInterface = "lo"
 // and bare IP (tun, WireGuard, IPIP) interface, as tcpdump's -i any does.
 const Any = "any"
 
+// DefaultBuffer is the size, in MiB, of the ring in which the kernel
+// keeps the packets sniff captures until it reads them, unless --buffer
+// gives another: room for about a quarter of a second of a 1 Gbit/s
+// link's packets, or of a loopback's bulk transfer in 64 KiB packets
+// (each packet takes a frame of 128 KiB of the ring).
+const DefaultBuffer = 32
+
+// CheckBuffer returns an error, one line that begins with --buffer, for a
+// ring of mib MiB that sniff cannot have: less than 1 MiB, or more than
+// half the machine's memory (the kernel takes the ring from memory no
+// other process can have while sniff runs: more would starve the
+// machine; the kernel may still refuse less, which Open says). Its
+// words tell a tcpdump user that --buffer counts MiB where tcpdump's -B
+// counts KiB.
+func CheckBuffer(mib int) error {
+	if mib < 1 {
+		return fmt.Errorf("--buffer %d: give the capture ring's size in MiB, 1 or more (default %d; tcpdump's -B counts KiB: -B 65536 is --buffer 64)", mib, DefaultBuffer)
+	}
+	mem := memory()
+	if mem == 0 {
+		return nil
+	}
+	if most := mem / 2 >> 20; uint64(mib) > most {
+		return fmt.Errorf("--buffer %d: more than half this machine's memory (%d MiB), give at most %d; --buffer counts MiB, not KiB as tcpdump's -B does (-B %d is --buffer %d)", mib, mem>>20, most, mib, (mib+1023)/1024)
+	}
+	return nil
+}
+
 // ErrPermission is returned, wrapped, when the process may not capture.
 var ErrPermission = errors.New("sniff: capturing packets needs root or CAP_NET_RAW: run as root, or once: sudo setcap cap_net_raw+ep $(which muxtop)")
 

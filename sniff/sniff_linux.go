@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -23,11 +24,12 @@ import (
 
 // The ring AF_PACKET fills: frames large enough for the largest packet
 // loopback carries (64 KiB, and what segmentation offload hands over on
-// other interfaces), 32 MiB in all.
+// other interfaces), in blocks of 1 MiB (8 frames each, a whole number
+// of pages), as many blocks as the ring has MiB (DefaultBuffer, or
+// --buffer).
 const (
 	frameSize  = 128 << 10
 	blockSize  = 1 << 20
-	numBlocks  = 32
 	pollPeriod = 100 * time.Millisecond // how often a read looks at its context
 )
 
@@ -54,6 +56,8 @@ type Handle struct {
 	uncounted uint32
 	// start checks the first packets, until it is over (see Open).
 	start startup
+	// buffer is the ring's size, in MiB.
+	buffer int
 
 	mu      sync.Mutex // for Dropped, from another goroutine, and Close
 	closed  bool
@@ -63,16 +67,32 @@ type Handle struct {
 // Open starts capturing the packets on iface ("" means DefaultInterface;
 // Any, every interface of a link type it decodes) that may belong to a
 // connection f picks: the kernel drops the rest (the zero Filter: none)
-// before they cost a copy. Reads end with io.EOF once ctx is done. Without
-// the permission to capture, the error wraps ErrPermission.
+// before they cost a copy, into a ring of DefaultBuffer MiB. Reads end
+// with io.EOF once ctx is done. Without the permission to capture, the
+// error wraps ErrPermission.
 func Open(ctx context.Context, iface string, f capture.Filter) (*Handle, error) {
+	return OpenBuffer(ctx, iface, f, DefaultBuffer)
+}
+
+// OpenBuffer is Open with a ring of buffer MiB (0: DefaultBuffer), the
+// room the kernel has for packets the reads have not taken yet: a burst
+// larger than it is dropped (Dropped counts those). A size CheckBuffer
+// refuses, or one the kernel cannot allocate, is an error naming
+// --buffer.
+func OpenBuffer(ctx context.Context, iface string, f capture.Filter, buffer int) (*Handle, error) {
 	if iface == "" {
 		iface = DefaultInterface
+	}
+	if buffer == 0 {
+		buffer = DefaultBuffer
+	}
+	if err := CheckBuffer(buffer); err != nil {
+		return nil, fmt.Errorf("sniff: %w", err)
 	}
 	opts := []any{
 		afpacket.OptFrameSize(frameSize),
 		afpacket.OptBlockSize(blockSize),
-		afpacket.OptNumBlocks(numBlocks),
+		afpacket.OptNumBlocks(buffer * (1 << 20) / blockSize),
 		afpacket.OptPollTimeout(pollPeriod),
 		afpacket.OptBlockTimeout(blockTimeout),
 		afpacket.TPacketVersion3,
@@ -124,6 +144,9 @@ func Open(ctx context.Context, iface string, f capture.Filter) (*Handle, error) 
 		if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) {
 			return nil, permission(iface)
 		}
+		if ringRefused(err) {
+			return nil, fmt.Errorf("sniff: %s: the kernel refused a capture ring of %d MiB (%v): give a smaller --buffer", iface, buffer, err)
+		}
 		return nil, fmt.Errorf("sniff: cannot capture on %s: %w", iface, err)
 	}
 	if raw != nil {
@@ -152,12 +175,33 @@ func Open(ctx context.Context, iface string, f capture.Filter) (*Handle, error) 
 		tp.Close()
 		return nil, fmt.Errorf("sniff: %s: %w", iface, err)
 	}
-	h := &Handle{ctx: ctx, iface: iface, tp: tp, link: link, start: start}
+	h := &Handle{ctx: ctx, iface: iface, tp: tp, link: link, start: start, buffer: buffer}
 	if iface == Any {
 		h.links = make(map[int]linkSeen)
 	}
 	return h, nil
 }
+
+// ringRefused reports whether err, of afpacket.NewTPacket, is the
+// kernel's refusal of the ring: gopacket says so in words
+// ("setsockopt packet_rx_ring v3: cannot allocate memory"), not wrapped;
+// a mapping of it that fails is ENOMEM.
+func ringRefused(err error) bool {
+	return strings.Contains(err.Error(), "packet_rx_ring") || errors.Is(err, syscall.ENOMEM)
+}
+
+// memory returns the machine's memory, in bytes, or 0 where it cannot
+// tell.
+func memory() uint64 {
+	var si unix.Sysinfo_t
+	if unix.Sysinfo(&si) != nil {
+		return 0
+	}
+	return uint64(si.Totalram) * uint64(si.Unit)
+}
+
+// Buffer returns the size of the capture's ring, in MiB.
+func (h *Handle) Buffer() int { return h.buffer }
 
 // linkOf returns the link type of the packets AF_PACKET gives of an
 // interface of ARPHRD type hw, and false for one the reader cannot decode.

@@ -20,6 +20,17 @@ func Open(ctx context.Context, iface string, f capture.Filter) (*Handle, error) 
 	return nil, errors.New("sniff: live capture needs Linux (AF_PACKET); capture with tcpdump -w FILE and use muxtop read FILE")
 }
 
+// OpenBuffer fails as Open does.
+func OpenBuffer(ctx context.Context, iface string, f capture.Filter, buffer int) (*Handle, error) {
+	return Open(ctx, iface, f)
+}
+
+// memory returns 0: unknown here.
+func memory() uint64 { return 0 }
+
+// Buffer returns 0.
+func (h *Handle) Buffer() int { return 0 }
+
 // ReadPacketData never returns a packet.
 func (h *Handle) ReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 	return nil, gopacket.CaptureInfo{}, eof
