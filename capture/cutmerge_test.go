@@ -29,12 +29,6 @@ import (
 func TestLimitCutOnlyItsFile(t *testing.T) {
 	dir := t.TempDir()
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	syn := []byte{1, 0, 0, 0, 3, 0, 0, 0} // smux v1 SYN of stream 3
-	psh := func(n int) []byte {
-		f := make([]byte, 8+n)
-		f[0], f[1], f[2], f[3], f[4] = 1, 2, byte(n), byte(n>>8), 3
-		return f
-	}
 	write := func(name string, limit int64, conn func(w *pcapout.Writer)) string {
 		path := filepath.Join(dir, name)
 		w, err := pcapout.Create(path, limit)
@@ -53,19 +47,19 @@ func TestLimitCutOnlyItsFile(t *testing.T) {
 	// a: one session whose bytes reach the limit at about 5 s.
 	a := write("a.pcapng", 20<<10, func(w *pcapout.Writer) {
 		c := w.Conn("127.0.0.1:40001", "127.0.0.1:9000", t0)
-		c.Write(live.ClientToServer, t0, syn)
-		c.Write(live.ServerToClient, t0, psh(10))
+		c.Write(live.ClientToServer, t0, smuxSYN3)
+		c.Write(live.ServerToClient, t0, smuxPSH3(10))
 		for i := range 40 {
-			c.Write(live.ClientToServer, t0.Add(time.Duration(i)*300*time.Millisecond), psh(1000))
+			c.Write(live.ClientToServer, t0.Add(time.Duration(i)*300*time.Millisecond), smuxPSH3(1000))
 		}
 	})
 	// b: another tap's capture, no limit: a session quiet from 1 s on,
 	// open at its end.
 	b := write("b.pcapng", 0, func(w *pcapout.Writer) {
 		c := w.Conn("127.0.0.1:40002", "127.0.0.1:9000", t0)
-		c.Write(live.ClientToServer, t0, syn)
-		c.Write(live.ClientToServer, t0.Add(time.Second), psh(10))
-		c.Write(live.ServerToClient, t0.Add(time.Second), psh(10))
+		c.Write(live.ClientToServer, t0, smuxSYN3)
+		c.Write(live.ClientToServer, t0.Add(time.Second), smuxPSH3(10))
+		c.Write(live.ServerToClient, t0.Add(time.Second), smuxPSH3(10))
 	})
 	var files []*capture.File
 	for _, p := range []string{a, b} {
@@ -128,17 +122,11 @@ func TestLimitCutHeldOpening(t *testing.T) {
 		t.Fatal(err)
 	}
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	syn := []byte{1, 0, 0, 0, 3, 0, 0, 0} // smux v1 SYN of stream 3
-	psh := func(n int) []byte {
-		f := make([]byte, 8+n)
-		f[0], f[1], f[2], f[3], f[4] = 1, 2, byte(n), byte(n>>8), 3
-		return f
-	}
 	a := w.Conn("127.0.0.1:40001", "127.0.0.1:9000", t0)
-	a.Write(live.ClientToServer, t0, syn)
-	a.Write(live.ServerToClient, t0, psh(10))
+	a.Write(live.ClientToServer, t0, smuxSYN3)
+	a.Write(live.ServerToClient, t0, smuxPSH3(10))
 	for i := range 10 {
-		a.Write(live.ClientToServer, t0.Add(time.Duration(i)*400*time.Millisecond), psh(1000))
+		a.Write(live.ClientToServer, t0.Add(time.Duration(i)*400*time.Millisecond), smuxPSH3(1000))
 	}
 	at := t0.Add(4 * time.Second)
 	// y: three bytes, not yet a header: told apart by none so far.
@@ -146,10 +134,10 @@ func TestLimitCutHeldOpening(t *testing.T) {
 	y.Write(live.ClientToServer, at, []byte{1, 0, 0})
 	// z: a session opened while y is told apart.
 	z := w.Conn("127.0.0.1:40003", "127.0.0.1:9000", at)
-	z.Write(live.ClientToServer, at.Add(10*time.Millisecond), syn)
-	z.Write(live.ServerToClient, at.Add(20*time.Millisecond), psh(10))
+	z.Write(live.ClientToServer, at.Add(10*time.Millisecond), smuxSYN3)
+	z.Write(live.ServerToClient, at.Add(20*time.Millisecond), smuxPSH3(10))
 	for i := range 20 {
-		a.Write(live.ClientToServer, at.Add(30*time.Millisecond+time.Duration(i)*time.Millisecond), psh(1000))
+		a.Write(live.ClientToServer, at.Add(30*time.Millisecond+time.Duration(i)*time.Millisecond), smuxPSH3(1000))
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)

@@ -25,21 +25,15 @@ func TestLimitCutByPosition(t *testing.T) {
 		t.Fatal(err)
 	}
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	syn := []byte{1, 0, 0, 0, 3, 0, 0, 0} // smux v1 SYN of stream 3
-	psh := func(n int) []byte {
-		f := make([]byte, 8+n)
-		f[0], f[1], f[2], f[3], f[4] = 1, 2, byte(n), byte(n>>8), 3
-		return f
-	}
 	// A: its last packet stamped at 10 s, written before B's.
 	a := w.Conn("127.0.0.1:40001", "127.0.0.1:9000", t0)
-	a.Write(live.ClientToServer, t0, syn)
-	a.Write(live.ClientToServer, t0.Add(10*time.Second), psh(100))
+	a.Write(live.ClientToServer, t0, smuxSYN3)
+	a.Write(live.ClientToServer, t0.Add(10*time.Second), smuxPSH3(100))
 	// B: stamped at 5 s, its bytes reach the limit.
 	b := w.Conn("127.0.0.1:40002", "127.0.0.1:9000", t0)
-	b.Write(live.ClientToServer, t0, syn)
+	b.Write(live.ClientToServer, t0, smuxSYN3)
 	for range 40 {
-		b.Write(live.ClientToServer, t0.Add(5*time.Second), psh(1000))
+		b.Write(live.ClientToServer, t0.Add(5*time.Second), smuxPSH3(1000))
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
@@ -59,4 +53,14 @@ func TestLimitCutByPosition(t *testing.T) {
 			t.Errorf("session %d (%+v) not cut at the limit (Cut %v), though open there", s.ID, s.Info, s.Cut)
 		}
 	}
+}
+
+// smuxSYN3 is an smux v1 SYN of stream 3, smuxPSH3 a PSH of n bytes on it:
+// the frames of the tests that write a --write file by hand.
+var smuxSYN3 = []byte{1, 0, 0, 0, 3, 0, 0, 0}
+
+func smuxPSH3(n int) []byte {
+	f := make([]byte, 8+n)
+	f[0], f[1], f[2], f[3], f[4] = 1, 2, byte(n), byte(n>>8), 3
+	return f
 }
