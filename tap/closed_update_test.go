@@ -27,37 +27,7 @@ func TestYamuxUpdateRSTAfterBothFINsReal(t *testing.T) {
 			name = "folded"
 		}
 		t.Run(name, func(t *testing.T) {
-			reg := live.New(live.Config{ClosedStreams: 1})
-			cc, sc := smuxtest.Conns(t)
-			srv, log := closeFirstServer(t, sc)
-			c := Wrap(cc, live.Client, reg, "cli", WithProtocol(Yamux))
-			write := func(b []byte) {
-				t.Helper()
-				if _, err := c.Write(b); err != nil {
-					t.Fatal(err)
-				}
-			}
-			var got []byte
-			closeBothWays := func(sid uint32) {
-				t.Helper()
-				write(rawFrame(yamux.WindowUpdate, yamux.SYN, sid, 0))
-				for !finOn(got, sid) {
-					b := make([]byte, 64)
-					n, err := c.Read(b)
-					if err != nil {
-						t.Fatalf("reading the server's FIN on stream %d: %v (got % x)", sid, err, got)
-					}
-					got = append(got, b[:n]...)
-				}
-				write(rawFrame(yamux.WindowUpdate, yamux.FIN, sid, 0))
-			}
-			closeBothWays(1)
-			if folded {
-				closeBothWays(3)
-			}
-			if kept := reg.Snapshot().Sessions[0].Stream(1) != nil; kept == folded {
-				t.Fatalf("stream 1 kept in detail: %v, want %v", kept, !folded)
-			}
+			reg, srv, log, write := closedBothWays(t, folded)
 			write(rawFrame(yamux.WindowUpdate, 0, 1, 1000))
 			write(rawFrame(yamux.WindowUpdate, yamux.RST, 1, 0))
 			smuxtest.Eventually(t, "the server's yamux to ignore both frames", func() bool {

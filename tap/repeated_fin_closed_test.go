@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	hyamux "github.com/hashicorp/yamux"
+
 	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
@@ -29,37 +31,7 @@ func TestYamuxFINAfterBothFINsReal(t *testing.T) {
 			name = "folded"
 		}
 		t.Run(name, func(t *testing.T) {
-			reg := live.New(live.Config{ClosedStreams: 1})
-			cc, sc := smuxtest.Conns(t)
-			srv, log := closeFirstServer(t, sc)
-			c := Wrap(cc, live.Client, reg, "cli", WithProtocol(Yamux))
-			write := func(b []byte) {
-				t.Helper()
-				if _, err := c.Write(b); err != nil {
-					t.Fatal(err)
-				}
-			}
-			var got []byte
-			closeBothWays := func(sid uint32) {
-				t.Helper()
-				write(rawFrame(yamux.WindowUpdate, yamux.SYN, sid, 0))
-				for !finOn(got, sid) {
-					b := make([]byte, 64)
-					n, err := c.Read(b)
-					if err != nil {
-						t.Fatalf("reading the server's FIN on stream %d: %v (got % x)", sid, err, got)
-					}
-					got = append(got, b[:n]...)
-				}
-				write(rawFrame(yamux.WindowUpdate, yamux.FIN, sid, 0))
-			}
-			closeBothWays(1)
-			if folded {
-				closeBothWays(3)
-			}
-			if kept := reg.Snapshot().Sessions[0].Stream(1) != nil; kept == folded {
-				t.Fatalf("stream 1 kept in detail: %v, want %v", kept, !folded)
-			}
+			reg, srv, log, write := closedBothWays(t, folded)
 			write(rawFrame(yamux.WindowUpdate, yamux.FIN, 1, 0))
 			smuxtest.Eventually(t, "the server's yamux to ignore the FIN", func() bool {
 				return strings.Contains(log.String(), "frame for missing stream")
@@ -90,4 +62,46 @@ func finOn(b []byte, sid uint32) bool {
 		}
 	}
 	return false
+}
+
+// closedBothWays opens stream 1 from a raw, tapped client on a real
+// yamux server that closes each stream at once (closeFirstServer), and
+// closes it both ways with the client's FIN after the server's; where
+// folded, stream 3 too, so that the registry (ClosedStreams 1) folds
+// stream 1. It returns the registry, the server, its log, and a write of
+// raw frames from the client.
+func closedBothWays(t *testing.T, folded bool) (*live.Registry, *hyamux.Session, *lockedLog, func([]byte)) {
+	t.Helper()
+	reg := live.New(live.Config{ClosedStreams: 1})
+	cc, sc := smuxtest.Conns(t)
+	srv, log := closeFirstServer(t, sc)
+	c := Wrap(cc, live.Client, reg, "cli", WithProtocol(Yamux))
+	write := func(b []byte) {
+		t.Helper()
+		if _, err := c.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []byte
+	closeBothWays := func(sid uint32) {
+		t.Helper()
+		write(rawFrame(yamux.WindowUpdate, yamux.SYN, sid, 0))
+		for !finOn(got, sid) {
+			b := make([]byte, 64)
+			n, err := c.Read(b)
+			if err != nil {
+				t.Fatalf("reading the server's FIN on stream %d: %v (got % x)", sid, err, got)
+			}
+			got = append(got, b[:n]...)
+		}
+		write(rawFrame(yamux.WindowUpdate, yamux.FIN, sid, 0))
+	}
+	closeBothWays(1)
+	if folded {
+		closeBothWays(3)
+	}
+	if kept := reg.Snapshot().Sessions[0].Stream(1) != nil; kept == folded {
+		t.Fatalf("stream 1 kept in detail: %v, want %v", kept, !folded)
+	}
+	return reg, srv, log, write
 }
