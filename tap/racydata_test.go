@@ -47,23 +47,10 @@ func TestYamuxDataAfterOwnFINLastReal(t *testing.T) {
 		read <- string(b[:n])
 	})
 	c := Wrap(cc, live.Client, reg, "cli", WithProtocol(Yamux))
-	write := func(b []byte) {
-		t.Helper()
-		if _, err := c.Write(b); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := rawWrites(t, c)
 	write(rawFrame(yamux.WindowUpdate, yamux.SYN, 1, 0))
 	write(rawFrame(yamux.WindowUpdate, yamux.FIN, 1, 0))
-	var got []byte
-	for !finOn(got, 1) {
-		b := make([]byte, 64)
-		n, err := c.Read(b)
-		if err != nil {
-			t.Fatalf("reading the server's FIN: %v (got % x)", err, got)
-		}
-		got = append(got, b[:n]...)
-	}
+	readUntilFIN(t, c, new([]byte), 1)
 	data := yamux.MakeHeader(yamux.Data, 0, 1, 5)
 	write(append(data[:], "hello"...))
 	write(rawFrame(yamux.WindowUpdate, yamux.SYN, 3, 0))

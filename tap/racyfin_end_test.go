@@ -71,23 +71,10 @@ func TestYamuxRacyRepeatedFINEndsReal(t *testing.T) {
 			}
 			srv, log := fatalServer(t, sconn, true)
 			c := Wrap(cc, live.Client, reg, "cli", WithProtocol(Yamux))
-			write := func(b []byte) {
-				t.Helper()
-				if _, err := c.Write(b); err != nil {
-					t.Fatal(err)
-				}
-			}
+			write := rawWrites(t, c)
 			write(rawFrame(yamux.WindowUpdate, yamux.SYN, 1, 0))
 			write(rawFrame(yamux.WindowUpdate, yamux.FIN, 1, 0))
-			var got []byte
-			for !finOn(got, 1) {
-				b := make([]byte, 64)
-				n, err := c.Read(b)
-				if err != nil {
-					t.Fatalf("reading the server's FIN: %v (got % x)", err, got)
-				}
-				got = append(got, b[:n]...)
-			}
+			readUntilFIN(t, c, new([]byte), 1)
 			if !held {
 				smuxtest.Eventually(t, "the server to remove stream 1", func() bool { return srv.NumStreams() == 0 })
 			}

@@ -1,6 +1,7 @@
 package tap
 
 import (
+	"net"
 	"strings"
 	"testing"
 
@@ -76,24 +77,12 @@ func closedBothWays(t *testing.T, folded bool) (*live.Registry, *hyamux.Session,
 	cc, sc := smuxtest.Conns(t)
 	srv, log := closeFirstServer(t, sc)
 	c := Wrap(cc, live.Client, reg, "cli", WithProtocol(Yamux))
-	write := func(b []byte) {
-		t.Helper()
-		if _, err := c.Write(b); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := rawWrites(t, c)
 	var got []byte
 	closeBothWays := func(sid uint32) {
 		t.Helper()
 		write(rawFrame(yamux.WindowUpdate, yamux.SYN, sid, 0))
-		for !finOn(got, sid) {
-			b := make([]byte, 64)
-			n, err := c.Read(b)
-			if err != nil {
-				t.Fatalf("reading the server's FIN on stream %d: %v (got % x)", sid, err, got)
-			}
-			got = append(got, b[:n]...)
-		}
+		readUntilFIN(t, c, &got, sid)
 		write(rawFrame(yamux.WindowUpdate, yamux.FIN, sid, 0))
 	}
 	closeBothWays(1)
@@ -104,4 +93,29 @@ func closedBothWays(t *testing.T, folded bool) (*live.Registry, *hyamux.Session,
 		t.Fatalf("stream 1 kept in detail: %v, want %v", kept, !folded)
 	}
 	return reg, srv, log, write
+}
+
+// rawWrites returns a write of raw frames to c that fails the test on an
+// error.
+func rawWrites(t *testing.T, c net.Conn) func([]byte) {
+	return func(b []byte) {
+		t.Helper()
+		if _, err := c.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// readUntilFIN reads c, appending to got, until got holds the server's
+// FIN on stream sid.
+func readUntilFIN(t *testing.T, c net.Conn, got *[]byte, sid uint32) {
+	t.Helper()
+	for !finOn(*got, sid) {
+		b := make([]byte, 64)
+		n, err := c.Read(b)
+		if err != nil {
+			t.Fatalf("reading the server's FIN on stream %d: %v (got % x)", sid, err, *got)
+		}
+		*got = append(*got, b[:n]...)
+	}
 }
