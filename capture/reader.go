@@ -191,6 +191,9 @@ type Reader struct {
 	// the next evaluation (zero before the first packet).
 	latest   time.Time
 	nextEval time.Time
+	// evaluatedAt is the capture time of the latest evaluation evaluateAt
+	// made between the steps.
+	evaluatedAt time.Time
 	// quietAt is the latest quiet moment of a live source (ErrIdle):
 	// capture time went on to it, and a packet older than it that comes
 	// after is read at it.
@@ -582,9 +585,10 @@ func (r *Reader) evaluateTo(t time.Time) {
 // evaluation see it closed that long, and read said nothing of the block
 // attach had named live.
 func (r *Reader) evaluateAt(at time.Time) {
-	if r.cfg.Evaluate == nil || r.nextEval.IsZero() || !at.After(r.nextEval.Add(-r.cfg.EvaluateEvery)) {
+	if r.cfg.Evaluate == nil || r.nextEval.IsZero() || !at.After(r.nextEval.Add(-r.cfg.EvaluateEvery)) || !at.After(r.evaluatedAt) {
 		return
 	}
+	r.evaluatedAt = at // windows of several connections opening at one instant: one evaluation
 	r.cfg.Evaluate(at)
 }
 
@@ -1274,14 +1278,19 @@ func (c *conn) window(d live.Dir, closed bool, at time.Time) {
 	if closed == !c.zeroSince[d].IsZero() {
 		return
 	}
+	since := c.zeroSince[d]
 	c.zeroSince[d] = time.Time{}
 	if closed {
 		c.zeroSince[d] = at
 	}
 	if c.state == decoding {
 		c.r.emit(at, 0, func(at time.Time) {
-			if !closed {
-				c.r.evaluateAt(at) // what the window held until now
+			if !closed && at.Sub(since) >= c.r.cfg.EvaluateEvery {
+				// What the window held until now, for a window closed a
+				// step or longer, so that one that flaps costs no
+				// evaluation of its own (a --blocked-after under a step,
+				// 100 ms, is judged by the steps alone).
+				c.r.evaluateAt(at)
 			}
 			if c.tapped {
 				// A tap's recording: its write held, which is all the
