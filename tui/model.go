@@ -90,6 +90,12 @@ const tickEvery = 100 * time.Millisecond
 // dear, the proxy keeps the rest.
 const readShare = 10
 
+// maxRest caps the rest after a read (readShare): a read that spanned a
+// pause of the process (SIGSTOP, a VM or laptop suspended), which the
+// wall clock counts, would else keep the screen still for ten times the
+// pause.
+const maxRest = 2 * time.Second
+
 // pane is one of the screen's panes, in drill-down order.
 type pane int
 
@@ -375,7 +381,7 @@ func (m *Model) needRead() bool {
 // what the pause is missing and the frames pane's rows change.
 func (m *Model) applyRead(msg snapshotMsg) tea.Cmd {
 	m.reading = false
-	m.rest = m.lastTick.Add(readShare * msg.took)
+	m.rest = m.lastTick.Add(min(readShare*msg.took, maxRest))
 	m.latest, m.hist = msg.snap.At, msg.snap.History
 	m.idle = msg.idle
 	if m.flash != "" && m.latest.Sub(m.flashAt) >= flashFor {

@@ -16,7 +16,8 @@ func TestSlowReadsRest(t *testing.T) {
 	c := fixture()
 	m := newModel(c.reg, Options{NoColor: true}, c.snapshot, time.UTC, tickEvery)
 	var clock time.Time
-	m.src.clock = func() time.Time { clock = clock.Add(time.Second); return clock }
+	const took = 150 * time.Millisecond // a rest under maxRest
+	m.src.clock = func() time.Time { clock = clock.Add(took); return clock }
 	m = resize(m, 160, 45)
 	update := func(msg any) {
 		t.Helper()
@@ -34,18 +35,18 @@ func TestSlowReadsRest(t *testing.T) {
 	if m.again {
 		t.Error("a tick during a read asked for another after it")
 	}
-	update(read(m.src, req)) // took 1 s
+	update(read(m.src, req)) // took 150 ms
 	if m.reading {
 		t.Fatal("a read started as the slow one ended")
 	}
-	for at := 2 * tickEvery; at < readShare*time.Second; at += tickEvery {
+	for at := 2 * tickEvery; at < readShare*took; at += tickEvery {
 		update(tickMsg(t0.Add(at)))
 		if m.reading {
-			t.Fatalf("a tick %v after a read of 1 s began read again, want none before %v", at, readShare*time.Second)
+			t.Fatalf("a tick %v after a read of %v began read again, want none before %v", at, took, readShare*took)
 		}
 	}
-	update(tickMsg(t0.Add(readShare*time.Second + tickEvery)))
+	update(tickMsg(t0.Add(readShare*took + tickEvery)))
 	if !m.reading {
-		t.Errorf("no read %v after a read of 1 s", readShare*time.Second+tickEvery)
+		t.Errorf("no read %v after a read of %v", readShare*took+tickEvery, took)
 	}
 }
