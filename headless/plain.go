@@ -328,12 +328,15 @@ func writeAccept(w io.Writer, a live.AcceptStall) {
 	if a.Failed == 0 {
 		return
 	}
-	stalls := "stalls"
+	times, stalls := "times", "stalls"
+	if a.Failed == 1 {
+		times = "time"
+	}
 	if a.Stalls == 1 {
 		stalls = "stall"
 	}
-	b := fmt.Appendf(nil, "  accepting failed %d times in %d %s, %s in all, clients waiting in the kernel's accept queue meanwhile (many give up; those accepted late live shorter here than at their client): ",
-		a.Failed, a.Stalls, stalls, live.FormatAge(a.Stalled))
+	b := fmt.Appendf(nil, "  accepting failed %d %s in %d %s, %s in all, clients waiting in the kernel's accept queue meanwhile (many give up; those accepted late live shorter here than at their client): ",
+		a.Failed, times, a.Stalls, stalls, live.FormatAge(a.Stalled))
 	b = printable.AppendText(b, a.Last)
 	if adv := a.Advice(); adv != "" {
 		b = append(b, " ("...)

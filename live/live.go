@@ -363,10 +363,13 @@ type SessionInfo struct {
 	// Server being its upstream: a finding that the connection carries
 	// no mux at all points at that address.
 	Proxied bool
-	// AcceptedLate says the proxy accepted the connection late, while (or
-	// just after) its accepts failed, for want of file descriptors: its
-	// client had connected, and maybe given up, before, so that its life
-	// here begins later than the client's and may end at once. CHURN
+	// AcceptedLate says the proxy accepted the connection late, within
+	// 2 s of the end of a stall of its accepts of a second or more (for
+	// want of file descriptors): its client had waited in the accept
+	// queue, and maybe given up, so that its life here begins later than
+	// the client's and may end at once. The few-ms stalls of a proxy at
+	// its limit, where each session that ends lets the next accept
+	// through, make no session late: their clients hardly waited. CHURN
 	// leaves such a session out: its short life is the proxy's stall's,
 	// which the summary says, not the client's.
 	AcceptedLate bool

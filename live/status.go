@@ -73,5 +73,5 @@ func (a AcceptStall) Advice() string {
 	if a.FDLimit == 0 {
 		return ""
 	}
-	return fmt.Sprintf("ulimit -n %d, and each proxied session takes 2 file descriptors, its client's and its upstream's: raise the hard limit, ulimit -Hn or systemd's LimitNOFILE=, and start attach again; muxtop raises its soft limit to the hard one itself", a.FDLimit)
+	return fmt.Sprintf("the open-file limit is %d (ulimit -n); each proxied session takes 2 file descriptors, its client's and its upstream's: raise the hard limit, ulimit -Hn or systemd's LimitNOFILE=, and start attach again; muxtop raises its soft limit to the hard one itself", a.FDLimit)
 }

@@ -122,8 +122,15 @@ type Proxy struct {
 	loopNote time.Time                   // when the user was last told so
 	upstream live.Upstream               // how the dials of the upstream went, and the accepts (Accept)
 	// stalled is when the accept stall going on began, zero if none is;
-	// failedAt is when an accept last failed.
-	stalled, failedAt time.Time
+	// longStallEnd is when the last stall of longStall or more ended;
+	// stallFailedFrom is Accept.Failed as the stall going on began.
+	stalled, longStallEnd time.Time
+	stallFailedFrom       uint64
+	// noticedAt is when the last notice of a failing accept was given,
+	// noticed the Accept counts then (Failed, Stalls).
+	noticedAt     time.Time
+	noticedFailed uint64
+	noticedStalls uint64
 
 	closeOnce sync.Once
 }
@@ -283,11 +290,14 @@ func (p *Proxy) acceptLoop(ln net.Listener) {
 				return
 			}
 			// Out of file descriptors and the like: back off as
-			// net/http does, and say so once per episode.
-			p.acceptFailed(err, time.Now())
+			// net/http does, and say so, at most once per
+			// noticeEvery: at a chronic limit a stall of a few ms
+			// comes with every session that ends.
+			if tell, since := p.acceptFailed(err, time.Now()); tell {
+				p.report(&proxyError{fmt.Sprintf("attach: accepting clients on %s: %s%s; clients wait in the kernel's accept queue meanwhile; retrying%s", ln.Addr(), cause(err), fdAdvice(err), since), err})
+			}
 			if delay == 0 {
 				delay = 5 * time.Millisecond
-				p.report(&proxyError{fmt.Sprintf("attach: accepting clients on %s: %s%s; clients wait in the kernel's accept queue meanwhile; retrying", ln.Addr(), cause(err), fdAdvice(err)), err})
 			} else {
 				delay = min(2*delay, time.Second)
 			}
@@ -300,34 +310,53 @@ func (p *Proxy) acceptLoop(ln net.Listener) {
 			}
 			continue
 		}
-		late := p.acceptedLate(time.Now())
+		now := time.Now()
 		if delay != 0 {
-			if took, failed, why := p.acceptResumed(time.Now()); took > 0 {
-				p.report(fmt.Errorf("attach: accepting clients on %s again after %s: %d accepts failed (%s)", ln.Addr(), rounded(took), failed, why))
+			if took, failed, why := p.acceptResumed(now); took >= longStall {
+				p.report(fmt.Errorf("attach: accepting clients on %s again after %s: %d accepts failed in this stall (%s)", ln.Addr(), rounded(took), failed, why))
 			}
 		}
+		late := p.acceptedLate(now)
 		delay = 0
 		p.wg.Add(1)
 		go p.handle(c, late)
 	}
 }
 
-// lateWithin is how soon after a failed accept a client accepted counts
-// as accepted late (live.SessionInfo.AcceptedLate): twice the longest
-// back off, which a stall's accepts come at least as often as, and time
-// for the accept queue the stall filled to drain once it ends.
+// longStall is how long an accept stall lasts to matter to the clients
+// queued behind it, and to be told when it ends. At a chronic limit
+// every session that ends frees the descriptors the next accept takes
+// within milliseconds: such stalls end at the back off's first few steps
+// (5, 10, 20, 40 ms…), and the clients they held waited no longer, so a
+// redial loop's sessions live here about as long as at their clients,
+// and CHURN is theirs. The back off reaches its 1 s ceiling after about
+// 1.3 s of failures: a stall of a second or more is one where the limit
+// held and clients piled in the queue, whose lives here begin late.
+const longStall = time.Second
+
+// lateWithin is how long after a stall of longStall or more a client
+// accepted counts as accepted late (live.SessionInfo.AcceptedLate): time
+// for the accept queue the stall filled to drain, short stalls between
+// its accepts included.
 const lateWithin = 2 * time.Second
 
+// noticeEvery is the least time between two notices of a failing accept;
+// the ones between are counted in the next.
+const noticeEvery = time.Second
+
 // acceptedLate says whether a client accepted at now was accepted late:
-// within lateWithin of a failed accept.
+// within lateWithin of the end of a stall of longStall or more.
 func (p *Proxy) acceptedLate(now time.Time) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return !p.failedAt.IsZero() && now.Sub(p.failedAt) < lateWithin
+	return !p.longStallEnd.IsZero() && now.Sub(p.longStallEnd) < lateWithin
 }
 
-// acceptFailed counts an accept that failed with err at now.
-func (p *Proxy) acceptFailed(err error, now time.Time) {
+// acceptFailed counts an accept that failed with err at now. It says
+// whether to tell the user, and, for a notice after the first, what it
+// adds: the failures since the last one. A notice is due at a stall's
+// first failure, at most once per noticeEvery.
+func (p *Proxy) acceptFailed(err error, now time.Time) (tell bool, since string) {
 	var limit uint64
 	if errors.Is(err, syscall.EMFILE) {
 		limit = fdLimit()
@@ -335,17 +364,34 @@ func (p *Proxy) acceptFailed(err error, now time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	a := &p.upstream.Accept
-	a.Failed++
-	a.Last, a.FDLimit = cause(err), limit
-	if p.stalled.IsZero() {
+	first := p.stalled.IsZero()
+	if first {
 		p.stalled = now
+		p.stallFailedFrom = a.Failed
 		a.Stalls++
 	}
-	p.failedAt = now
+	a.Failed++
+	a.Last, a.FDLimit = cause(err), limit
+	if !first || (!p.noticedAt.IsZero() && now.Sub(p.noticedAt) < noticeEvery) {
+		return false, ""
+	}
+	if !p.noticedAt.IsZero() {
+		since = fmt.Sprintf(" (%d accepts failed in %s since the last notice, %s ago)", a.Failed-p.noticedFailed, plural(a.Stalls-p.noticedStalls, "stall", "stalls"), rounded(now.Sub(p.noticedAt)))
+	}
+	p.noticedAt, p.noticedFailed, p.noticedStalls = now, a.Failed, a.Stalls
+	return true, since
+}
+
+// plural says n and the noun, singular or plural as n is 1 or not.
+func plural(n uint64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // acceptResumed ends the accept stall going on, at now: it returns how
-// long it lasted, how many accepts failed in all and the last failure's
+// long it lasted, how many accepts failed in it and the last failure's
 // cause; 0 if no stall was going on.
 func (p *Proxy) acceptResumed(now time.Time) (took time.Duration, failed uint64, why string) {
 	p.mu.Lock()
@@ -356,7 +402,10 @@ func (p *Proxy) acceptResumed(now time.Time) (took time.Duration, failed uint64,
 	took = max(now.Sub(p.stalled), time.Nanosecond)
 	p.upstream.Accept.Stalled += took
 	p.stalled = time.Time{}
-	return took, p.upstream.Accept.Failed, p.upstream.Accept.Last
+	if took >= longStall {
+		p.longStallEnd = now
+	}
+	return took, p.upstream.Accept.Failed - p.stallFailedFrom, p.upstream.Accept.Last
 }
 
 // fdAdvice is what the user is told after an accept's failure err: for
