@@ -457,7 +457,8 @@ type Evidence struct {
 	Fatal Anomaly
 	// Racy: Fatal is a RepeatedFIN to a stream its receiver's own FIN
 	// closed both ways, which yamux ends the session on only if it comes
-	// as the receiver's Close is removing the stream: the receiver's side
+	// as the receiver's Close is removing the stream: it came within
+	// RacyFINWindow after the receiver's FIN, and the receiver's side
 	// of the connection closed within RacyFINEnd after it, with nothing
 	// else sent, so it did.
 	Racy bool

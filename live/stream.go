@@ -150,7 +150,9 @@ type stream struct {
 	opener Side
 	state  State
 	fin    [2]bool
-	finAt  [2]int64 // when each direction's FIN came, Unix ns: DATA_AFTER_CLOSE
+	// finAt is when each direction's FIN came, Unix ns: DATA_AFTER_CLOSE;
+	// in yamux only the FIN that closed the stream both ways (ownFINLast).
+	finAt [2]int64
 	// readBy is, per direction of the data, in smux, when (Unix ns) a
 	// reader at V1DrainRate could have read what it was sent so far,
 	// none of it held more than V1ReceiveBuffer's drain (Session.psh):

@@ -259,7 +259,7 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 			}
 		}
 	}
-	if st == nil || st.state == StreamReset || st.state == Closed && !st.ownFINLast(dir) {
+	if st == nil || st.state == StreamReset || st.state == Closed && !st.ownFINLast(dir, at.UnixNano()) {
 		// yamux has no such stream: it discards the payload ("likely we
 		// sent a RST") or ignores the update. A stream closed both ways
 		// is one: its receiver had sent its FIN and got the sender's, and
@@ -323,7 +323,7 @@ func (s *Session) yamuxStream(dir Dir, at time.Time, typ yamux.Type, flags yamux
 				return a
 			}
 		} else {
-			s.yamuxFIN(st, dir)
+			s.yamuxFIN(st, dir, at.UnixNano())
 		}
 	}
 	if flags&yamux.RST != 0 && st.state != StreamReset && st.state != Closed {
@@ -575,8 +575,9 @@ func (s *Session) yamuxOpen(dir Dir, at time.Time, sid uint32) (*stream, Anomaly
 	return st, a
 }
 
-// yamuxFIN applies the first FIN of direction dir to a stream.
-func (s *Session) yamuxFIN(st *stream, dir Dir) {
+// yamuxFIN applies the first FIN of direction dir, which came at at
+// (Unix ns), to a stream.
+func (s *Session) yamuxFIN(st *stream, dir Dir, at int64) {
 	st.fin[dir] = true
 	s.setFull(&st.flow[dir], time.Time{}) // a writer that sent FIN writes no more
 	if !st.state.Live() {
@@ -585,6 +586,7 @@ func (s *Session) yamuxFIN(st *stream, dir Dir) {
 	if st.fin[dir.Reverse()] {
 		st.state = Closed
 		st.ybits |= yClosedBy(dir)
+		st.finAt[dir] = at // the FIN that closed it: ownFINLast
 		s.open--
 		s.watchClosed(st)
 		s.closeStream(st)
@@ -605,10 +607,27 @@ func (s *Session) yamuxFIN(st *stream, dir Dir) {
 // so a FIN again finds it in state closed ("unexpected FIN flag in state
 // 6") if it comes before the removal, and no stream after it. Where the
 // receiver's FIN came first, the sender's closed the stream, and the
-// receiver's recv loop removed it before reading the next frame.
-func (st *stream) ownFINLast(dir Dir) bool {
-	return st.ybits&yClosedBy(dir.Reverse()) != 0 && st.fin[dir]
+// receiver's recv loop removed it before reading the next frame. Only a
+// frame that came within RacyFINWindow after the receiver's FIN, as the
+// tap saw both: later, the stream was long removed, and yamux has no
+// stream for the frame, as where the receiver's FIN came first.
+func (st *stream) ownFINLast(dir Dir, at int64) bool {
+	return st.ybits&yClosedBy(dir.Reverse()) != 0 && st.fin[dir] && at-st.finAt[dir.Reverse()] <= int64(RacyFINWindow)
 }
+
+// RacyFINWindow is how soon after a yamux receiver's own FIN, the last,
+// closed a stream both ways a frame to it must come, as the tap sees
+// both, to find the stream not yet removed: hashicorp's yamux v0.1.2
+// Close waits for its sendLoop to write that FIN (waitForSendErr) and
+// then removes the stream at once (closeStream), so the receiver still
+// has it for one goroutine wake-up, microseconds to a few milliseconds.
+// The trips between the tap and the receiver only narrow what the tap
+// sees: the FIN reaches the tap after it left the receiver, and the
+// frame reaches the receiver after it passed the tap. 100 ms leaves room
+// for a loaded host's scheduler, a GC pause and a capture's timestamps; a
+// frame later than that finds no stream (a FIN again is ignored, "frame
+// for missing stream"; DATA discarded).
+const RacyFINWindow = 100 * time.Millisecond
 
 // yamuxPing pairs Ping SYNs with the ACKs that echo their value.
 func (s *Session) yamuxPing(dir Dir, at time.Time, flags yamux.Flags, value uint32) {
@@ -874,7 +893,7 @@ func (s *Session) noteFatal(a Anomaly, dir Dir, at time.Time, offset int64, sid,
 		}
 	case RepeatedFIN:
 		if st.fin[dir.Reverse()] {
-			if st.state == Closed && st.ownFINLast(dir) {
+			if st.state == Closed && st.ownFINLast(dir, at.UnixNano()) {
 				fa.racy = true
 				s.racyFIN = fa
 			}
@@ -891,8 +910,13 @@ func (s *Session) noteFatal(a Anomaly, dir Dir, at time.Time, offset int64, sid,
 // connection must close, with nothing sent in between but a GoAway
 // (protocol error), for that end to be the FIN's: yamux ends the session
 // on such a FIN only if it arrives as the receiver's Close is still
-// removing the stream, and closes the connection at once then; an end
-// later, or after the receiver sent anything else, is not its.
+// removing the stream (within RacyFINWindow after the receiver's FIN),
+// and closes the connection at once then (exitErr); an end later, or
+// after the receiver sent anything else, is not its. 2 s, not the
+// window's 100 ms: between the FIN passing the tap and the receiver's
+// close reaching it lie the trip from the tap to the receiver and back,
+// which a tap far from the receiver (attach across a WAN, a capture at
+// the sender) makes hundreds of ms.
 const RacyFINEnd = 2 * time.Second
 
 // racyEnd returns s.racyFIN where the session's end came right after it

@@ -99,8 +99,13 @@ func TestYamuxRacyRepeatedFINEndsReal(t *testing.T) {
 			}
 			c.Close()
 			ss := reg.Snapshot().Sessions[0]
-			if ss.AnomaliesBy[live.RepeatedFIN] != 1 {
-				t.Errorf("REPEATED_FIN %d, want 1", ss.AnomaliesBy[live.RepeatedFIN])
+			// Held, the repeat comes right after the server's FIN, within
+			// live.RacyFINWindow (tens of µs to a few ms measured under
+			// -race): a REPEATED_FIN. Removed, it is one too if it came
+			// within that window (the wire cannot tell), else untracked,
+			// yamux having removed the stream: a loaded machine decides.
+			if n := ss.AnomaliesBy[live.RepeatedFIN]; n != 1 && (held || n != 0) {
+				t.Errorf("REPEATED_FIN %d, want 1", n)
 			}
 			opened := protocolOpened(t, reg)
 			if !held {
