@@ -11,20 +11,31 @@ import (
 	"github.com/muxtop/muxtop/internal/smuxtest"
 )
 
-// refusedClients connects n clients, one after the other, to a proxy at
-// addr whose upstream is down, and waits until each is closed.
+// refusedClients connects n clients at once to a proxy at addr whose
+// upstream is down, and waits until each is closed.
 func refusedClients(t *testing.T, addr string, n int) {
 	t.Helper()
+	// All dialed first, then each waited for: one after another, each
+	// waiting for its refusal, they spread over more than CHURN's 10 s
+	// on a loaded machine under -race (ci90, ci91: no CHURN in a minute).
+	conns := make([]net.Conn, 0, n)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
 	for range n {
 		conn, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
-		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		conns = append(conns, conn)
+	}
+	for _, conn := range conns {
+		conn.SetReadDeadline(time.Now().Add(time.Minute))
 		if _, err := conn.Read(make([]byte, 1)); err == nil || os.IsTimeout(err) {
 			t.Fatalf("read from a client whose upstream is down: %v, want the proxy to close it", err)
 		}
-		conn.Close()
 	}
 }
 
