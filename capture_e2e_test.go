@@ -289,7 +289,15 @@ func startTcpdumpOn(t *testing.T, bin, iface, addr, file string, opts ...string)
 		td.Wait()
 		t.Fatal("tcpdump did not start listening in 10 s")
 	}
+	stopped := false
+	t.Cleanup(func() { // a test that ends without stop leaves no tcpdump running
+		if !stopped {
+			td.Process.Kill()
+			td.Wait()
+		}
+	})
 	return func() (drops int, stats string) {
+		stopped = true
 		tcpdumpSettle(file)
 		td.Process.Signal(syscall.SIGINT)
 		td.Wait()
