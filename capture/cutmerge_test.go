@@ -19,30 +19,11 @@ import (
 // their packets' place in the merge. They were marked cut too, as
 // sessions of a's with no packet after the cut.
 // Before: "session 2 (127.0.0.1:40002) of b.pcapng, which no limit cut, marked cut at 00:00:05".
-
-// TestLimitCutOnlyItsFile: `muxtop read a.pcapng b.pcapng` of two tap
-// captures, a cut by its --write-limit: the sessions open at a's cut are
-// cut there, but b's, which a's writer never saw, are not, whatever
-// their packets' place in the merge. They were marked cut too, as
-// sessions of a's with no packet after the cut.
-// Before: "session 2 (127.0.0.1:40002) of b.pcapng, which no limit cut, marked cut at 00:00:05".
 func TestLimitCutOnlyItsFile(t *testing.T) {
 	dir := t.TempDir()
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	t0 := cutT0
 	write := func(name string, limit int64, conn func(w *pcapout.Writer)) string {
-		path := filepath.Join(dir, name)
-		w, err := pcapout.Create(path, limit)
-		if err != nil {
-			t.Fatal(err)
-		}
-		conn(w)
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
-		if limit > 0 && !w.Full() {
-			t.Fatalf("%s did not reach its limit", name)
-		}
-		return path
+		return writeTapFile(t, filepath.Join(dir, name), limit, conn)
 	}
 	// a: one session whose bytes reach the limit at about 5 s.
 	a := write("a.pcapng", 20<<10, func(w *pcapout.Writer) {
@@ -116,35 +97,26 @@ func TestLimitCutOnlyItsFile(t *testing.T) {
 // cut.
 // Before: "session 2 (127.0.0.1:40003) not cut at the limit, though open there".
 func TestLimitCutHeldOpening(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "w.pcapng")
-	w, err := pcapout.Create(path, 20<<10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	a := w.Conn("127.0.0.1:40001", "127.0.0.1:9000", t0)
-	a.Write(live.ClientToServer, t0, smuxSYN3)
-	a.Write(live.ServerToClient, t0, smuxPSH3(10))
-	for i := range 10 {
-		a.Write(live.ClientToServer, t0.Add(time.Duration(i)*400*time.Millisecond), smuxPSH3(1000))
-	}
-	at := t0.Add(4 * time.Second)
-	// y: three bytes, not yet a header: told apart by none so far.
-	y := w.Conn("127.0.0.1:40002", "127.0.0.1:9000", at)
-	y.Write(live.ClientToServer, at, []byte{1, 0, 0})
-	// z: a session opened while y is told apart.
-	z := w.Conn("127.0.0.1:40003", "127.0.0.1:9000", at)
-	z.Write(live.ClientToServer, at.Add(10*time.Millisecond), smuxSYN3)
-	z.Write(live.ServerToClient, at.Add(20*time.Millisecond), smuxPSH3(10))
-	for i := range 20 {
-		a.Write(live.ClientToServer, at.Add(30*time.Millisecond+time.Duration(i)*time.Millisecond), smuxPSH3(1000))
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if !w.Full() {
-		t.Fatal("the file did not reach its limit")
-	}
+	t0 := cutT0
+	path := writeTapFile(t, filepath.Join(t.TempDir(), "w.pcapng"), 20<<10, func(w *pcapout.Writer) {
+		a := w.Conn("127.0.0.1:40001", "127.0.0.1:9000", t0)
+		a.Write(live.ClientToServer, t0, smuxSYN3)
+		a.Write(live.ServerToClient, t0, smuxPSH3(10))
+		for i := range 10 {
+			a.Write(live.ClientToServer, t0.Add(time.Duration(i)*400*time.Millisecond), smuxPSH3(1000))
+		}
+		at := t0.Add(4 * time.Second)
+		// y: three bytes, not yet a header: told apart by none so far.
+		y := w.Conn("127.0.0.1:40002", "127.0.0.1:9000", at)
+		y.Write(live.ClientToServer, at, []byte{1, 0, 0})
+		// z: a session opened while y is told apart.
+		z := w.Conn("127.0.0.1:40003", "127.0.0.1:9000", at)
+		z.Write(live.ClientToServer, at.Add(10*time.Millisecond), smuxSYN3)
+		z.Write(live.ServerToClient, at.Add(20*time.Millisecond), smuxPSH3(10))
+		for i := range 20 {
+			a.Write(live.ClientToServer, at.Add(30*time.Millisecond+time.Duration(i)*time.Millisecond), smuxPSH3(1000))
+		}
+	})
 	snap, st := readFile(t, path, capture.Filter{})
 	if st.LimitCut.IsZero() {
 		t.Fatal("no cut read")

@@ -64,3 +64,25 @@ func smuxPSH3(n int) []byte {
 	f[0], f[1], f[2], f[3], f[4] = 1, 2, byte(n), byte(n>>8), 3
 	return f
 }
+
+// cutT0 is when the hand-written --write files of the cut tests begin.
+var cutT0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// writeTapFile writes a pcapout file at path with --write-limit limit
+// bytes (0: none), its connections written by fill, and returns path;
+// with a limit, the file must have reached it.
+func writeTapFile(t *testing.T, path string, limit int64, fill func(w *pcapout.Writer)) string {
+	t.Helper()
+	w, err := pcapout.Create(path, limit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill(w)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if limit > 0 && !w.Full() {
+		t.Fatalf("%s did not reach its limit", filepath.Base(path))
+	}
+	return path
+}
