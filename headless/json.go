@@ -401,11 +401,13 @@ type jsonUpstream struct {
 	Accept *jsonAccept `json:"accept,omitempty"`
 }
 
-// jsonAccept is Summary's Upstream.Accept, when accepts failed: how many,
-// in how many stalls, how long in all, the last failure's cause, the
+// jsonAccept is Summary's Upstream.Accept, when accepts failed: how many
+// (held: of them, the clients held as their upstream's dial lacked a
+// descriptor), in how many stalls, how long in all, the last failure's cause, the
 // open-file limit where that was the cause, and what to do.
 type jsonAccept struct {
 	Failed         uint64  `json:"failed"`
+	Held           uint64  `json:"held,omitempty"`
 	Stalls         uint64  `json:"stalls"`
 	StalledSeconds float64 `json:"stalled_seconds"`
 	LastError      string  `json:"last_error"`
@@ -522,7 +524,7 @@ func appendJSONSummary(b []byte, s Summary) []byte {
 		j.Upstream = &jsonUpstream{Address: u.Addr, Connections: u.Dials, Failed: u.Failed,
 			Refused: u.Refused, TimedOut: u.TimedOut, LastError: u.Last}
 		if a := u.Accept; a.Failed > 0 {
-			j.Upstream.Accept = &jsonAccept{Failed: a.Failed, Stalls: a.Stalls, StalledSeconds: a.Stalled.Seconds(),
+			j.Upstream.Accept = &jsonAccept{Failed: a.Failed, Held: a.Held, Stalls: a.Stalls, StalledSeconds: a.Stalled.Seconds(),
 				LastError: a.Last, FDLimit: a.FDLimit, Advice: a.Advice()}
 		}
 	}

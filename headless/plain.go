@@ -338,6 +338,13 @@ func writeAccept(w io.Writer, a live.AcceptStall) {
 	b := fmt.Appendf(nil, "  accepting failed %d %s in %d %s, %s in all, clients waiting in the kernel's accept queue meanwhile (many give up; those accepted late live shorter here than at their client): ",
 		a.Failed, times, a.Stalls, stalls, live.FormatAge(a.Stalled))
 	b = printable.AppendText(b, a.Last)
+	if a.Held > 0 {
+		clients := "clients"
+		if a.Held == 1 {
+			clients = "client"
+		}
+		b = fmt.Appendf(b, "; %d %s accepted held while the dial of the upstream lacked a descriptor, dialed again until it went through", a.Held, clients)
+	}
 	if adv := a.Advice(); adv != "" {
 		b = append(b, " ("...)
 		b = append(b, adv...)

@@ -53,10 +53,15 @@ type Upstream struct {
 type AcceptStall struct {
 	// Failed counts the accepts that failed (each retried after a back
 	// off); Stalls the stalls they made, each from a failed accept to
-	// the next one that succeeded; Stalled is how long the stalls lasted,
+	// the next one that succeeded (or a held client's dial, see Held); Stalled is how long the stalls lasted,
 	// the one going on counted up to now.
 	Failed, Stalls uint64
 	Stalled        time.Duration
+	// Held counts, of the failures, the clients accepted whose dial of
+	// the upstream then lacked a descriptor: each is held, not closed,
+	// and its dial tried again until it goes through. Failed counts
+	// each of those tries too.
+	Held uint64
 	// Last is the last failure's cause: "too many open files".
 	Last string
 	// FDLimit is the process's limit on open file descriptors (the soft

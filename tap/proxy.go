@@ -126,6 +126,15 @@ type Proxy struct {
 	// stallFailedFrom is Accept.Failed as the stall going on began.
 	stalled, longStallEnd time.Time
 	stallFailedFrom       uint64
+	// acceptRetrying is set while the accept loop backs off a failed
+	// accept: until its accept goes through, the stall goes on.
+	acceptRetrying bool
+	// holding counts the clients held for want of a descriptor to dial
+	// their upstream with (dialHolding); while any is, the accept loop
+	// accepts none, and unheld, if not nil, is closed as the last one
+	// goes on.
+	holding int
+	unheld  chan struct{}
 	// noticedAt is when the last notice of a failing accept was given,
 	// noticed the Accept counts then (Failed, Stalls).
 	noticedAt     time.Time
@@ -277,7 +286,21 @@ func (p *Proxy) acceptLoop(ln net.Listener) {
 	defer p.wg.Done()
 	var delay time.Duration
 	for {
-		c, err := ln.Accept()
+		if !p.waitUnheld() {
+			return
+		}
+		// A descriptor set aside for the client's dial of its upstream,
+		// before the accept: without it, the clients accepted as
+		// descriptors free up could take them all, and then every
+		// dial would lack one (dialHolding). No descriptor to set
+		// aside is an accept's failure: the client waits in the queue.
+		spare, err := reserve()
+		var c net.Conn
+		if err == nil {
+			if c, err = ln.Accept(); err != nil && spare != nil {
+				spare.Close()
+			}
+		}
 		if err != nil {
 			if p.isClosed() {
 				return
@@ -293,7 +316,7 @@ func (p *Proxy) acceptLoop(ln net.Listener) {
 			// net/http does, and say so, at most once per
 			// noticeEvery: at a chronic limit a stall of a few ms
 			// comes with every session that ends.
-			if tell, since := p.acceptFailed(err, time.Now()); tell {
+			if tell, since := p.acceptFailed(err, time.Now(), failedAccept); tell {
 				p.report(&proxyError{fmt.Sprintf("attach: accepting clients on %s: %s%s; clients wait in the kernel's accept queue meanwhile; retrying%s", ln.Addr(), cause(err), fdAdvice(err), since), err})
 			}
 			if delay == 0 {
@@ -312,15 +335,128 @@ func (p *Proxy) acceptLoop(ln net.Listener) {
 		}
 		now := time.Now()
 		if delay != 0 {
-			if took, failed, why := p.acceptResumed(now); took >= longStall {
-				p.report(fmt.Errorf("attach: accepting clients on %s again after %s: %d accepts failed in this stall (%s)", ln.Addr(), rounded(took), failed, why))
-			}
+			p.resume(now, true)
 		}
 		late := p.acceptedLate(now)
 		delay = 0
 		p.wg.Add(1)
-		go p.handle(c, late)
+		go p.handle(c, late, spare)
 	}
+}
+
+// reserve opens a descriptor to set aside for a client's dial (the null
+// device): nil and the error where the process is out of descriptors;
+// nil, nil where it fails otherwise, and the client's dial takes its
+// chances.
+func reserve() (*os.File, error) {
+	f, err := os.Open(os.DevNull)
+	if err != nil {
+		if outOfDescriptors(err) {
+			return nil, err
+		}
+		return nil, nil
+	}
+	return f, nil
+}
+
+// resume ends the accept stall going on at now, if one is, as an accept
+// went through (byAccept) or a held client's dial did, and tells the user
+// when it lasted longStall or more.
+func (p *Proxy) resume(now time.Time, byAccept bool) {
+	if took, failed, why := p.acceptResumed(now, byAccept); took >= longStall {
+		p.report(fmt.Errorf("attach: accepting clients on %s again after %s: %d accepts failed in this stall (%s)", p.Addr(), rounded(took), failed, why))
+	}
+}
+
+// dialHolding dials the upstream for the client from. A dial that fails
+// because this process is out of file descriptors (EMFILE, ENFILE) says
+// nothing of the upstream: the client, accepted with the descriptor the
+// dial then lacked, is held, as the kernel's accept queue holds those
+// not accepted yet, and the dial is tried again after the accept loop's
+// back off, until it goes through, fails otherwise or the proxy closes.
+// Each such failure counts in the accept stall (live.AcceptStall.Held),
+// with the accepts' notices; the client's session goes on when the dial
+// does, not ended as though the upstream had failed it.
+func (p *Proxy) dialHolding(from string) (net.Conn, error) {
+	var delay time.Duration
+	held := false
+	for {
+		up, err := p.dialUpstream()
+		if err == nil || !outOfDescriptors(err) || p.isClosed() {
+			if held {
+				p.hold(-1)
+				p.resume(time.Now(), false)
+			}
+			return up, err
+		}
+		if !held {
+			p.hold(1)
+		}
+		what := failedDial
+		if held {
+			what = failedDialAgain
+		}
+		if tell, since := p.acceptFailed(err, time.Now(), what); tell {
+			p.report(&proxyError{fmt.Sprintf("attach: cannot connect to upstream %s for the connection from %s: %s%s; the client is held meanwhile, others wait in the kernel's accept queue; retrying%s", p.cfg.Upstream, from, cause(err), fdAdvice(err), since), err})
+		}
+		held = true
+		if delay == 0 {
+			delay = 5 * time.Millisecond
+		} else {
+			delay = min(2*delay, time.Second)
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-p.dialCtx.Done():
+			t.Stop()
+			p.hold(-1)
+			return nil, err
+		}
+	}
+}
+
+// hold counts a client held for want of a descriptor (n 1), or one that
+// goes on (n -1). Held clients come before new ones: each accepted would
+// take the descriptor a held client's dial waits for, and were the
+// queued clients accepted as sessions end, all the descriptors could go
+// to held clients, none left for any of them to dial with, for good.
+func (p *Proxy) hold(n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.holding += n
+	if p.holding == 0 && p.unheld != nil {
+		close(p.unheld)
+		p.unheld = nil
+	}
+}
+
+// waitUnheld waits until no client is held for want of a descriptor; it
+// says false if the proxy closed meanwhile.
+func (p *Proxy) waitUnheld() bool {
+	for {
+		p.mu.Lock()
+		if p.holding == 0 {
+			p.mu.Unlock()
+			return true
+		}
+		if p.unheld == nil {
+			p.unheld = make(chan struct{})
+		}
+		ch := p.unheld
+		p.mu.Unlock()
+		select {
+		case <-ch:
+		case <-p.dialCtx.Done():
+			return false
+		}
+	}
+}
+
+// outOfDescriptors says whether err is this process's, or the system's,
+// want of file descriptors.
+func outOfDescriptors(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
 }
 
 // longStall is how long an accept stall lasts to matter to the clients
@@ -352,11 +488,21 @@ func (p *Proxy) acceptedLate(now time.Time) bool {
 	return !p.longStallEnd.IsZero() && now.Sub(p.longStallEnd) < lateWithin
 }
 
-// acceptFailed counts an accept that failed with err at now. It says
-// whether to tell the user, and, for a notice after the first, what it
-// adds: the failures since the last one. A notice is due at a stall's
-// first failure, at most once per noticeEvery.
-func (p *Proxy) acceptFailed(err error, now time.Time) (tell bool, since string) {
+// failedAt is what failed in an accept stall (Proxy.acceptFailed).
+type failedAt int
+
+const (
+	failedAccept    failedAt = iota // the accept loop's accept
+	failedDial                      // a client's dial of its upstream, the client now held
+	failedDialAgain                 // a held client's dial, tried again
+)
+
+// acceptFailed counts a failure with err at now, of an accept or of a
+// dial for want of descriptors (what). It says whether to tell the user,
+// and, for a notice after the first, what it adds: the failures since
+// the last one. A notice is due at a stall's first failure, at most once
+// per noticeEvery.
+func (p *Proxy) acceptFailed(err error, now time.Time, what failedAt) (tell bool, since string) {
 	var limit uint64
 	if errors.Is(err, syscall.EMFILE) {
 		limit = fdLimit()
@@ -371,6 +517,12 @@ func (p *Proxy) acceptFailed(err error, now time.Time) (tell bool, since string)
 		a.Stalls++
 	}
 	a.Failed++
+	switch what {
+	case failedAccept:
+		p.acceptRetrying = true
+	case failedDial:
+		a.Held++
+	}
 	a.Last, a.FDLimit = cause(err), limit
 	if !first || (!p.noticedAt.IsZero() && now.Sub(p.noticedAt) < noticeEvery) {
 		return false, ""
@@ -390,12 +542,19 @@ func plural(n uint64, one, many string) string {
 	return fmt.Sprintf("%d %s", n, many)
 }
 
-// acceptResumed ends the accept stall going on, at now: it returns how
+// acceptResumed ends the accept stall going on, at now, as an accept
+// went through (byAccept) or a held client's dial did: it returns how
 // long it lasted, how many accepts failed in it and the last failure's
-// cause; 0 if no stall was going on.
-func (p *Proxy) acceptResumed(now time.Time) (took time.Duration, failed uint64, why string) {
+// cause; 0 if no stall was going on, or if the accept loop still retries
+// a failed accept (a dial that went through ends no stall then).
+func (p *Proxy) acceptResumed(now time.Time, byAccept bool) (took time.Duration, failed uint64, why string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if byAccept {
+		p.acceptRetrying = false
+	} else if p.acceptRetrying {
+		return 0, 0, ""
+	}
 	if p.stalled.IsZero() {
 		return 0, 0, ""
 	}
@@ -549,8 +708,18 @@ func (p *Proxy) setUpstream(pr *pair, up net.Conn) bool {
 // until both directions are done, and ends the client's session. It runs
 // the client-to-upstream direction itself, so that a session costs exactly
 // two goroutines.
-func (p *Proxy) handle(client net.Conn, late bool) {
+//
+// spare, if not nil, is the descriptor set aside for the dial of the
+// upstream: it is closed just before the dial, for the dial to take.
+func (p *Proxy) handle(client net.Conn, late bool, spare *os.File) {
 	defer p.wg.Done()
+	release := func() {
+		if spare != nil {
+			spare.Close()
+			spare = nil
+		}
+	}
+	defer release()
 	if p.ownDial(client) {
 		client.Close() // the dial's side has told the user
 		return
@@ -603,7 +772,8 @@ func (p *Proxy) handle(client net.Conn, late bool) {
 		}
 	}
 
-	up, err := p.dialUpstream()
+	release()
+	up, err := p.dialHolding(from)
 	if err == nil && !p.setUpstream(pr, up) {
 		up.Close()
 		err = net.ErrClosed
@@ -1125,6 +1295,10 @@ func cause(err error) string {
 	var se *os.SyscallError
 	if errors.As(err, &se) {
 		return se.Err.Error()
+	}
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
 	}
 	var oe *net.OpError
 	if errors.As(err, &oe) && oe.Err != nil {
