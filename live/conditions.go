@@ -400,10 +400,19 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 	cs = s.lateCandidates(cs, ns, stuck)
 
 	// GO_AWAY: a yamux end refuses new streams; the session goes on.
+	// Not the GoAway (protocol error) a receiver's yamux queues as it
+	// ends the session on a frame that PROTOCOL names: that finding says
+	// it, and the GoAway, which rarely reaches the wire before the close,
+	// would be a second critical finding of one failure (through attach
+	// under -race it did reach, now and then).
+	fa := s.fatalProtocol()
 	for _, g := range s.yamux().goAways {
 		d := g.By.Sends()
 		if slices.ContainsFunc(cs, func(c candidate) bool { return c.code == CodeGoAway && c.dir == d }) {
 			continue // the first of each side's
+		}
+		if fa != nil && g.Code == yamux.GoAwayProtocolError && d == fa.dir.Reverse() && g.At.UnixNano() >= fa.at {
+			continue
 		}
 		cs = append(cs, candidate{code: CodeGoAway, dir: d, hasDir: true, since: g.At.UnixNano(), ev: Evidence{GoAwayCode: g.Code}})
 	}
@@ -1231,17 +1240,27 @@ func (s *Session) framingCandidates(cs []candidate) ([]candidate, bool) {
 	// the session ended aside): critical, as the session it ends. It
 	// halts nothing: a receiver that goes on (libp2p's go-yamux ignores
 	// a repeated FIN) still has its other findings.
+	if fa := s.fatalProtocol(); fa != nil {
+		cs = append(cs, candidate{code: CodeProtocol, dir: fa.dir, hasDir: true, stream: fa.sid, since: fa.at,
+			ev: Evidence{Offset: fa.offset, Guess: wirekind.Yamux, Fatal: fa.anomaly, Racy: fa.racy, Bytes: uint64(fa.length), Window: uint64(fa.free)}})
+	}
+	return cs, halted
+}
+
+// fatalProtocol returns the frame yamux ended the session on that a
+// PROTOCOL finding names (framingCandidates), if one does. s.mu is held.
+func (s *Session) fatalProtocol() *yamuxFatal {
 	fa := s.fatal
 	if fa == nil || fa.unsent {
 		fa = s.racyEnd()
 	}
-	if fa != nil && !fa.unsent {
-		if f := s.framing[fa.dir]; f == nil || f.Proto == Yamux && f.YamuxCode == yamux.Truncated {
-			cs = append(cs, candidate{code: CodeProtocol, dir: fa.dir, hasDir: true, stream: fa.sid, since: fa.at,
-				ev: Evidence{Offset: fa.offset, Guess: wirekind.Yamux, Fatal: fa.anomaly, Racy: fa.racy, Bytes: uint64(fa.length), Window: uint64(fa.free)}})
-		}
+	if fa == nil || fa.unsent {
+		return nil
 	}
-	return cs, halted
+	if f := s.framing[fa.dir]; f != nil && (f.Proto != Yamux || f.YamuxCode != yamux.Truncated) {
+		return nil
+	}
+	return fa
 }
 
 // unskipped returns, if the client's prefix, read with the bytes after
