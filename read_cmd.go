@@ -319,6 +319,9 @@ func newReadCmd() *cobra.Command {
 			cfg := watch.captureConfig(begin)
 			reg := cfg.Registry
 			cfg.Filter, cfg.Protocol, cfg.Skip, cfg.Prefix = filter, proto, skip, mux.bytes
+			if merged != nil {
+				cfg.Names = files // a file's cut notice names it
+			}
 			var printed *atomic.Uint64
 			if watch.output != "tui" {
 				// Every record is printed: the reader waits for the printer

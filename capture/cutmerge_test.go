@@ -130,3 +130,62 @@ func TestLimitCutHeldOpening(t *testing.T) {
 		t.Errorf("%d sessions read back, want a's and z's", len(snap.Sessions))
 	}
 }
+
+// TestLimitCutTwoFilesNamed: a merge of two files each cut at its
+// writer's --write-limit, a at about 6 s and b at about 3 s: each cut's
+// notice names its file, and the status's cut (Stats.LimitCut) is the
+// earliest. Before, the notices were alike, "the capture was cut here",
+// naming no file, and LimitCut was whichever cut was read last (a's).
+func TestLimitCutTwoFilesNamed(t *testing.T) {
+	dir := t.TempDir()
+	t0 := cutT0
+	// session writes a session from client whose bytes, 1000 every
+	// 300 ms, reach limit at about the time given.
+	session := func(name, client string, limit int64) string {
+		return writeTapFile(t, filepath.Join(dir, name), limit, func(w *pcapout.Writer) {
+			c := w.Conn(client, "127.0.0.1:9000", t0)
+			c.Write(live.ClientToServer, t0, smuxSYN3)
+			c.Write(live.ServerToClient, t0, smuxPSH3(10))
+			for i := range 40 {
+				c.Write(live.ClientToServer, t0.Add(time.Duration(i)*300*time.Millisecond), smuxPSH3(1000))
+			}
+		})
+	}
+	paths := []string{session("a.pcapng", "127.0.0.1:40001", 24<<10), session("b.pcapng", "127.0.0.1:40002", 12<<10)}
+	var files []*capture.File
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		cf, err := capture.Open(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, cf)
+	}
+	m := capture.Merge(files...)
+	clock := new(capture.Clock)
+	clock.Set(m.Start())
+	reg := live.New(live.Config{Clock: clock.Now})
+	rd := capture.NewReader(capture.Config{Registry: reg, Clock: clock, Names: []string{"a.pcapng", "b.pcapng"}})
+	if err := rd.Run(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	cutAt := map[string]time.Time{}
+	for _, n := range reg.Snapshot().Notices {
+		for _, name := range []string{"a.pcapng", "b.pcapng"} {
+			if strings.HasPrefix(n.Text, "the capture "+name+" was cut here: ") {
+				cutAt[name] = n.At
+			}
+		}
+	}
+	a, b := cutAt["a.pcapng"], cutAt["b.pcapng"]
+	if a.IsZero() || b.IsZero() || !b.Before(a) {
+		t.Fatalf("cut notices by file %v: want one naming each, b's before a's", cutAt)
+	}
+	if got := rd.Stats().LimitCut; !got.Equal(b) {
+		t.Errorf("LimitCut %s, want the earliest cut, b's at %s (a's at %s)", got.Format("15:04:05.000"), b.Format("15:04:05.000"), a.Format("15:04:05.000"))
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/internal/reassembly"
 	"github.com/muxtop/muxtop/live"
+	"github.com/muxtop/muxtop/printable"
 	"github.com/muxtop/muxtop/tap"
 )
 
@@ -71,6 +72,10 @@ type Config struct {
 	// bytes, or, from its start, after a prefix each end sends first:
 	// prefixed.go), the rest counted and skipped.
 	Filter Filter
+	// Names are the names of a merge's files (Merged), by index: the
+	// notice of a file cut at its writer's --write-limit names its file
+	// where there are two or more. nil names none.
+	Names []string
 	// Protocol is what connections are decoded as: tap.Detect (the zero
 	// value) decides per connection, by which protocol's frames its bytes
 	// chain up as, or for a connection the filter picked that neither
@@ -149,7 +154,9 @@ type Stats struct {
 	Skipped     uint64 // connections skipped: not picked by the filter, or not a mux
 	// LimitCut is the capture time of the packet after which the
 	// capture's writer stopped at its size limit (a pcapout file cut by
-	// --write-limit: LimitCut), zero if none was met.
+	// --write-limit: LimitCut), zero if none was met; in a merge of
+	// several files so cut, the earliest of their cuts (each has its
+	// notice).
 	LimitCut time.Time
 	// Cut counts packets the capture kept only the start of: its snapshot
 	// length (tcpdump -s) was shorter than they were.
@@ -322,7 +329,9 @@ func (r *Reader) Run(ctx context.Context, src Source) error {
 			if at.Before(r.quietAt) {
 				at = r.quietAt // as Packet read it
 			}
-			r.stats.limitCut.Store(at.UnixNano())
+			if prev := r.stats.limitCut.Load(); prev == 0 || at.UnixNano() < prev {
+				r.stats.limitCut.Store(at.UnixNano())
+			}
 			if r.cuts == nil {
 				r.cuts = make(map[int]writerCut)
 			}
@@ -737,14 +746,22 @@ func (r *Reader) limitCut(open map[int][]*conn) {
 				n++
 			}
 		}
-		r.cfg.Registry.Notice(at, limitCutNotice(n))
+		name := ""
+		if len(r.cfg.Names) > 1 && f < len(r.cfg.Names) {
+			name = r.cfg.Names[f]
+		}
+		r.cfg.Registry.Notice(at, limitCutNotice(name, n))
 	}
 }
 
 // limitCutNotice is the notice of a capture cut by its writer's size
-// limit with n sessions open then.
-func limitCutNotice(n int) string {
+// limit with n sessions open then; name, if not "", is the file's, in a
+// merge.
+func limitCutNotice(name string, n int) string {
 	text := "the capture was cut here: the muxtop that wrote it (--write) reached its --write-limit, and wrote nothing after this packet, though the connections went on"
+	if name != "" {
+		text = "the capture " + printable.Text(name) + " was cut here: the muxtop that wrote it (--write) reached its --write-limit, and wrote nothing more of it after this packet, though the connections went on"
+	}
 	switch n {
 	case 0:
 		return text + "; no session was open then"
