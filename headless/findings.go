@@ -135,6 +135,11 @@ func appendFindingJSON(b []byte, r *live.Record) []byte {
 			b = appendCode(b, ev.Violation)
 		}
 		b = append(b, '"')
+		if ev.Racy {
+			// A repeated FIN that ended the session only as it raced
+			// the receiver's Close (live.RacyFINEnd).
+			b = append(b, `,"racy":true`...)
+		}
 		if ev.Unskipped != wirekind.Unknown {
 			b = append(b, `,"skip":`...)
 			b = strconv.AppendInt(b, ev.Skip, 10)

@@ -1,12 +1,14 @@
 package tap
 
 import (
+	"bytes"
 	"net"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/muxtop/muxtop/decoder/yamux"
+	"github.com/muxtop/muxtop/headless"
 	"github.com/muxtop/muxtop/internal/smuxtest"
 	"github.com/muxtop/muxtop/live"
 )
@@ -124,6 +126,18 @@ func TestYamuxRacyRepeatedFINEndsReal(t *testing.T) {
 			for _, w := range []string{"the client sent a second FIN on stream 1", "its own FIN", `the server's yamux failed with "unexpected flag"`} {
 				if !strings.Contains(f.Text, w) {
 					t.Errorf("text %q\nwant it to say %q", f.Text, w)
+				}
+			}
+			// The JSON record says the race (before, nothing told a
+			// consumer this REPEATED_FIN from a plain one).
+			var out bytes.Buffer
+			if _, err := headless.NewPrinter(reg, &out, headless.JSON).Finish(headless.Options{}); err != nil {
+				t.Fatal(err)
+			}
+			for _, line := range strings.Split(out.String(), "\n") {
+				if strings.Contains(line, `"type":"finding-opened"`) && strings.Contains(line, `"code":"PROTOCOL"`) &&
+					!strings.Contains(line, `"violation":"REPEATED_FIN","racy":true`) {
+					t.Errorf("finding-opened %s\nwant \"violation\":\"REPEATED_FIN\",\"racy\":true", line)
 				}
 			}
 		})
