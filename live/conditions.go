@@ -139,6 +139,11 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 		unheard := last == 0
 		if unheard {
 			last = s.start.UnixNano()
+			if Dir(d) == ServerToClient {
+				// Proxied: the server could send nothing before
+				// the proxy's dial of it went through.
+				last = max(last, s.upstreamAt)
+			}
 		}
 		// asked: the other side's latest ping waits for d's answer, and d
 		// has sent nothing since it, or nothing at all: a capture that

@@ -162,6 +162,9 @@ type Session struct {
 	// a receiver that still has the stream. nil before one. PROTOCOL
 	// names it.
 	fatal *yamuxFatal
+	// upstreamAt is when a proxy's dial of the server went through
+	// (UpstreamConnected), 0 if not told.
+	upstreamAt int64
 	// racyFIN is the latest REPEATED_FIN to a yamux stream its
 	// receiver's own FIN closed both ways (ownFINLast), while its
 	// receiver has sent nothing after it but a GoAway (protocol error):
@@ -1224,6 +1227,19 @@ func (s *Session) WriterCut(at time.Time) bool {
 	s.incomplete = true
 	s.cut = at
 	return true
+}
+
+// UpstreamConnected tells a proxied session (SessionInfo.Proxied) that
+// the proxy's connection to the server went through at at: the server
+// could send nothing before it. Until the server's first frame, its
+// silence counts from then, not from the session's start (the client's
+// accept): a dial held up seconds (SYN retries at a full backlog, a
+// burst of thousands of clients) made KEEPALIVE call a server silent for
+// 15 s that had been connected for a few.
+func (s *Session) UpstreamConnected(at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.upstreamAt = at.UnixNano()
 }
 
 // PayloadLost tells the session that a capture lost n bytes of direction

@@ -802,7 +802,8 @@ func (p *Proxy) handle(client net.Conn, late bool, spare *os.File) {
 		return
 	}
 
-	p.dialed(nil)
+	pr.sess.UpstreamConnected(time.Now())
+	p.dialed(nil) // after: Upstream's Dials counts a dial the session knows of
 	errc := make(chan error, 2)
 	go p.copyUpstreamToClient(pr, errc)
 	p.copyClientToUpstream(pr, errc)
