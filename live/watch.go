@@ -1296,7 +1296,10 @@ func (s *Session) watchNOP(dir Dir, ns int64) {
 	prev := w.nopAt[dir]
 	if prev == 0 && !s.incomplete {
 		if s.proto != Yamux {
-			prev = s.start.UnixNano() // smux's keepalive ticker starts with the session
+			// smux's keepalive ticker starts with the session: through
+			// a proxy, with the server's, once the proxy's dial went
+			// through; and the proxy reads neither side before it.
+			prev = max(s.start.UnixNano(), s.upstreamAt)
 		} else {
 			// A yamux side's first ping says nothing of its cadence:
 			// hashicorp's keepalive pings an interval in, but libp2p's

@@ -3,6 +3,7 @@ package tap
 import (
 	"context"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,5 +81,24 @@ func TestProxyServerSilenceFromDial(t *testing.T) {
 		if r.Kind == live.FindingOpened {
 			t.Errorf("%s opened as the upstream was just connected: %s", r.Finding.Code, r.Finding.Text)
 		}
+	}
+	// Silent 2 s after its dial went through, the server is KEEPALIVE's,
+	// on the client's own cadence: not the time from the accept to the
+	// first NOP the proxy read (before: "the client's NOPs come every
+	// 3.0 s").
+	time.Sleep(time.Until(at.Add(2500 * time.Millisecond)))
+	reg.Evaluate(time.Now(), live.FindingsConfig{SilentAfter: 2 * time.Second, Churn: -1})
+	recs, _ = reg.Frames(live.Query{From: 0}, nil)
+	var text string
+	for _, r := range recs {
+		if r.Kind == live.FindingOpened && r.Finding.Code == live.CodeKeepalive && r.Finding.Dir == live.ServerToClient {
+			text = r.Finding.Text
+		}
+	}
+	if text == "" {
+		t.Fatal("no KEEPALIVE of the server silent 2.5 s after its dial went through")
+	}
+	if !strings.Contains(text, "the client's NOPs come every ") || strings.Contains(text, "every 3.") {
+		t.Errorf("KEEPALIVE %q: want the client's NOPs every 200 ms or so", text)
 	}
 }
