@@ -1308,7 +1308,7 @@ func (s *Session) watchNOP(dir Dir, ns int64) {
 			// capture's does; the time to it counts only while it waits
 			// for its answer (Evaluate), and to say whether the second
 			// ping shows a cadence (pingCadence).
-			w.firstPing[dir] = ns - s.start.UnixNano()
+			w.firstPing[dir] = ns - max(s.start.UnixNano(), s.upstreamAt) // as smux's, from the dial through a proxy
 		}
 	}
 	// The longest interval: a NOP delayed once makes the cadence look
