@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/muxtop/muxtop/decoder/yamux"
 	"github.com/muxtop/muxtop/live"
 )
 
@@ -44,5 +45,31 @@ func TestKeepaliveCountsFromUpstreamConnect(t *testing.T) {
 			reg.Evaluate(sec(6.5), cfg)
 			expect(t, reg, "+KEEPALIVE")
 		})
+	}
+}
+
+// TestYamuxFirstPingFromUpstreamConnect: through a proxy whose dial went
+// through at 3 s, a yamux client's first ping at 3.1 s came 100 ms into
+// its session, not 3.1 s: the server, silent, its ping unanswered, is
+// KEEPALIVE's with the client's time to its first ping 100 ms. Before,
+// 3.1 s, the dial's delay counted as the client's.
+func TestYamuxFirstPingFromUpstreamConnect(t *testing.T) {
+	reg := live.New(live.Config{})
+	y := &yamuxFrames{s: reg.Open(live.SessionInfo{Client: "127.0.0.1:1000", Server: "127.0.0.1:9000", Tap: live.Server, Proxied: true, Proto: live.Yamux}, t0)}
+	y.s.UpstreamConnected(sec(3))
+	y.recAt(sec(3.1), c2s, yamux.Ping, yamux.SYN, 0, 1)
+	reg.Evaluate(sec(3.1).Add(live.PingAnswerLimit+100*time.Millisecond), live.FindingsConfig{Churn: -1})
+	var ka *live.Finding
+	recs, _ := reg.Frames(live.Query{From: 0}, nil)
+	for _, r := range recs {
+		if r.Kind == live.FindingOpened && r.Finding.Code == live.CodeKeepalive && r.Finding.Dir == s2c {
+			ka = r.Finding
+		}
+	}
+	if ka == nil {
+		t.Fatalf("no KEEPALIVE of the server, its ping unanswered %s: %s", live.PingAnswerLimit+100*time.Millisecond, describeRecords(findingRecords(reg)))
+	}
+	if ka.Evidence.Every != 100*time.Millisecond {
+		t.Errorf("KEEPALIVE on the client's first ping %s in, want 100ms: %s", ka.Evidence.Every, ka.Text)
 	}
 }
