@@ -34,3 +34,8 @@ func PileCounts(r *Registry) (piled, reused uint64) {
 func PingCadence(first, second time.Duration) bool {
 	return pingCadence(2, false, int64(first), int64(second))
 }
+
+// Reading says whether s's tapped end is in a Read of d's bytes
+// (ReadStarted, its ReadDone yet to come): one with nothing more to
+// read stays there, and no evaluation finds its reader stopped.
+func Reading(s *Session, d Dir) bool { return s.w.reads[d&1].Load()&1 == 1 }

@@ -197,6 +197,17 @@ func lastFrame(reg *live.Registry, d live.Dir, since time.Time) (last time.Time,
 	return last, pings
 }
 
+// lastAnswer returns the time of the latest Ping ACK in reg's history
+// answering a ping of direction d (one of d.Reverse()'s).
+func lastAnswer(reg *live.Registry, d live.Dir) (at time.Time) {
+	for _, r := range allRecords(reg) {
+		if h := r.YamuxHeader; r.Kind == live.FrameRecord && r.Dir == d.Reverse() && h.Type() == yamux.Ping && h.Flags()&yamux.ACK != 0 {
+			at = maxTime(at, r.At)
+		}
+	}
+	return at
+}
+
 // unansweredPing says whether a Ping SYN of direction d in reg's history
 // has no ACK echoing its value (yamux numbers a session's pings apart).
 func unansweredPing(reg *live.Registry, d live.Dir) bool {
@@ -225,12 +236,15 @@ func unansweredPing(reg *live.Registry, d live.Dir) bool {
 // every 100 ms; the client opens an upload (stream 1) and a request
 // (stream 3) the server never accepts. While the server still pings,
 // UNANSWERED counts both (evaluated just after a ping of the server's);
-// then the server freezes: its writes never return, while it reads on.
-// Once it has been silent --silent-after, and the upload held at its
-// window --stall-after, UNANSWERED resolves: the upload is WINDOW_STALL's,
-// the request KEEPALIVE's. The client's own ping, unanswered, waits: its
-// silence is not KEEPALIVE. The frames' times are the tap's; the
-// evaluations' are chosen from them.
+// then the server freezes: its writes never return, while it reads on,
+// a ping of its own waiting for the answer the client, held, gives a
+// moment after the server's last frame. Once it has been silent
+// --silent-after, counted from that answer (its keepalive pings again an
+// interval after it), and the upload held at its window --stall-after,
+// UNANSWERED resolves: the upload is WINDOW_STALL's, the request
+// KEEPALIVE's. The client's own ping, unanswered, waits: its silence is
+// not KEEPALIVE. The frames' times are the tap's; the evaluations' are
+// chosen from them.
 func TestUnansweredToKeepaliveRealYamux(t *testing.T) {
 	reg := live.New(live.Config{})
 	cfg := smuxtest.YamuxConfig()
@@ -276,11 +290,17 @@ func TestUnansweredToKeepaliveRealYamux(t *testing.T) {
 	wait := min(full.Sub(upSnap.First), first.Sub(reqSnap.First)) / 2
 	fcfg := live.FindingsConfig{UnansweredAfter: wait, StallAfter: first.Sub(full) + time.Second, SilentAfter: time.Second, LeakAfter: time.Hour, Churn: -1}
 	reg.Evaluate(first, fcfg)
-	thawClient()
 	if got := codes(reg); got != "+UNANSWERED" {
 		t.Fatalf("%s, want +UNANSWERED while the server pings:%s", got, describeRecords(findingRecords(reg)))
 	}
 
+	// The server freezes with a ping of its own waiting for the client's
+	// answer, which the client, held still, gives only once the server's
+	// last frame is answerLate old: an answer that comes after the
+	// server's last frame, as one did under load, 7 ms after. The
+	// server's keepalive pings again an interval after that answer, so
+	// its silence counts from it (TestYamuxLateAnswerPingerNotFrozenReal).
+	smuxtest.Eventually(t, "a ping of the server's the held client has not answered", func() bool { return unansweredPing(reg, s2c) })
 	frozen.freeze()
 	t.Cleanup(frozen.thaw) // before the sessions close: yamux's Close waits for its writer
 	smuxtest.Eventually(t, "every byte the server wrote read", func() bool {
@@ -288,21 +308,31 @@ func TestUnansweredToKeepaliveRealYamux(t *testing.T) {
 		return int64(ss.WireBytes(s2c)) == frozen.written.Load()
 	})
 	silentFrom, _ := lastFrame(reg, s2c, after)
+	const answerLate = 20 * time.Millisecond
+	for time.Since(silentFrom) < answerLate {
+		time.Sleep(answerLate)
+	}
+	thawClient()
 	// The client's ping the frozen server never answers: its next, or
-	// one it sent before the server's last frame (the server's own ping,
-	// written before the answer it now holds). yamux's keepalive sends
-	// no other until that one times out (ConnectionWriteTimeout), so
-	// waiting for a ping after silentFrom timed out under load when the
-	// server's last frame came after it ("timed out after 10 s waiting
-	// for the client's unanswered ping"). And every ping of the server's
+	// one it held. yamux's keepalive sends no other until that one times
+	// out (ConnectionWriteTimeout). And every ping of the server's
 	// answered by the client, which is not frozen: a server whose latest
-	// ping waits for the client's answer is not silent of its own
-	// accord, and no KEEPALIVE opens for it (+UNANSWERED +WINDOW_STALL,
-	// where the evaluation came before that answer).
+	// ping waits for the client's answer is not silent of its own accord,
+	// and no KEEPALIVE opens for it.
 	smuxtest.Eventually(t, "the client's unanswered ping", func() bool {
 		return unansweredPing(reg, c2s) && !unansweredPing(reg, s2c)
 	})
-	second := maxTime(silentFrom.Add(fcfg.SilentAfter), full.Add(fcfg.StallAfter)).Add(time.Millisecond)
+	// The client's reader back in Read, where it stays: the server sends
+	// no more. One caught between two reads at both evaluations (the
+	// last it read came before the first) looks stopped for the second
+	// between them, a session blocking, which holds KEEPALIVE back.
+	sess := reg.Session(reg.Snapshot().Sessions[0].ID)
+	smuxtest.Eventually(t, "the client's reader in Read", func() bool { return live.Reading(sess, s2c) })
+	answered := lastAnswer(reg, s2c)
+	if !answered.After(silentFrom) {
+		t.Fatalf("the client answered the server's latest ping at %v, not after its last frame at %v", answered, silentFrom)
+	}
+	second := maxTime(answered.Add(fcfg.SilentAfter), full.Add(fcfg.StallAfter)).Add(time.Millisecond)
 	reg.Evaluate(second, fcfg)
 	recs := findingRecords(reg)
 	if got, want := codes(reg), "+UNANSWERED -UNANSWERED +KEEPALIVE +WINDOW_STALL"; got != want {
