@@ -243,9 +243,11 @@ func (p sessionsPane) move(d int) (sessionsPane, tea.Cmd) {
 //
 // viol and anom say apart a session's framing violations and its
 // anomalies, as the counts bar's "viol N anom N" does. At 80 columns, and
-// at 160 beside the streams pane, they take the room of proto and total,
-// which go first: what went wrong with a session before how many streams
-// it ever opened (its open ones, and the header's totals, stay).
+// at 160 beside the streams pane, total gives them its room (proto has
+// gone there already): what went wrong with a session before how many
+// streams it ever opened (its open ones stay). total's prio is above the
+// streams pane's →fr/←fr, below its reply: at 160 the joint shed takes
+// total, and the streams pane keeps every column it had.
 var sessionColumns = []column{
 	{title: "#", w: 3, right: true, prio: 100},
 	{title: "client → server", w: 15, prio: 90, flex: true},
@@ -393,9 +395,9 @@ func sessionCells(st *styles, s *live.SessionSnap, fps float64, stale bool, ends
 		as = st.warn
 	}
 	// The id in the colour of the worse of the two.
-	is := as
+	idStyle := as
 	if viol > 0 {
-		is = vs
+		idStyle = vs
 	}
 	state, ss := "live", st.good
 	switch {
@@ -444,7 +446,7 @@ func sessionCells(st *styles, s *live.SessionSnap, fps float64, stale bool, ends
 		state, ss = "INCOMPLETE "+state, st.warn
 	}
 	return []cell{
-		{strconv.FormatUint(s.ID, 10), is},
+		{strconv.FormatUint(s.ID, 10), idStyle},
 		{ends(s.Info, endsW), base},
 		{ver, base},
 		openCell(st, s, base),
