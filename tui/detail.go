@@ -361,6 +361,15 @@ func moreLine(th *theme, w, above, below int, what, how string) string {
 
 // moreText is what moreLine says: "↑ 5 ↓ 9 more sessions".
 func moreText(above, below int, what, how string) string {
+	if above+below != 1 {
+		what += "s"
+	}
+	return moreWords(above, below, what, how)
+}
+
+// moreWords is moreText with what already worded for the number hidden:
+// "↑ 5 ↓ 9 more anomalies".
+func moreWords(above, below int, what, how string) string {
 	s := ""
 	if above > 0 {
 		s += "↑ " + strconv.Itoa(above) + " "
@@ -369,9 +378,6 @@ func moreText(above, below int, what, how string) string {
 		s += "↓ " + strconv.Itoa(below) + " "
 	}
 	s += "more " + what
-	if above+below != 1 {
-		s += "s"
-	}
 	if how != "" {
 		s += ": " + how
 	}

@@ -686,7 +686,7 @@ func TestSortKeyShowsLeaksFirst(t *testing.T) {
 // column the issue asks for at 200 columns, v1 and v2, and the essential
 // ones at 160 and 80.
 func TestColumns(t *testing.T) {
-	all := []string{"#", "client", "→", "server", "proto", "open", "total", "fr/s", "→bytes", "←bytes", "viol", "state"}
+	all := []string{"#", "client", "→", "server", "proto", "open", "total", "fr/s", "→bytes", "←bytes", "viol", "anom", "state"}
 	streams := []string{"sid", "by", "state", "→fr", "←fr", "→bytes", "←bytes", "age", "idle", "reply"}
 	tests := []struct {
 		name     string
@@ -698,12 +698,14 @@ func TestColumns(t *testing.T) {
 		{"v1 at 200", 200, 60, nil, all, streams},
 		{"v2 at 200", 200, 60, []string{"j"}, all, append(streams, "in-flight/window")},
 		// The split of the top row is the same for every session, made for
-		// v2's streams: at 160 a v1 session's table gives up ver.
-		{"v1 at 160", 160, 45, nil, []string{"#", "client", "→", "server", "open", "total", "fr/s", "→bytes", "←bytes", "viol", "state"}, streams},
-		{"v2 at 160", 160, 45, []string{"j"}, []string{"#", "client", "→", "server", "open", "total", "fr/s", "→bytes", "←bytes", "viol", "state"},
+		// v2's streams: at 160 a v1 session's table gives up ver, and total
+		// for viol and anom (the streams pane keeps its columns).
+		{"v1 at 160", 160, 45, nil, []string{"#", "client", "→", "server", "open", "fr/s", "→bytes", "←bytes", "viol", "anom", "state"}, streams},
+		{"v2 at 160", 160, 45, []string{"j"}, []string{"#", "client", "→", "server", "open", "fr/s", "→bytes", "←bytes", "viol", "anom", "state"},
 			[]string{"sid", "state", "→bytes", "←bytes", "age", "idle", "reply", "in-flight/window"}},
-		// At 80 the proto column, five wide, gives way as ver did at 160.
-		{"sessions at 80", 80, 24, nil, []string{"#", "client", "→", "server", "open", "total", "fr/s", "→bytes", "←bytes", "viol", "state"}, nil},
+		// At 80 the proto column, five wide, gives way as ver did at 160,
+		// and total too.
+		{"sessions at 80", 80, 24, nil, []string{"#", "client", "→", "server", "open", "fr/s", "→bytes", "←bytes", "viol", "anom", "state"}, nil},
 		{"streams at 80", 80, 24, []string{"enter"}, nil, streams},
 	}
 	for _, tc := range tests {

@@ -26,7 +26,7 @@ const (
 	orderActivity                       // most frames/s first
 	orderOpen                           // most open streams first
 	orderLeaks                          // most suspected leaks first
-	orderViolations                     // most violations and anomalies first
+	orderViolations                     // most framing violations first, then most anomalies
 	numOrders
 )
 
@@ -157,31 +157,37 @@ func (p *sessionsPane) sort() {
 	}
 	if p.order != orderID {
 		// Stable: ties keep the id order's live-first rows.
-		keys := make(map[uint64]float64, len(rows))
+		keys := make(map[uint64][2]float64, len(rows))
 		for _, s := range rows {
 			keys[s.ID] = p.key(s)
 		}
-		slices.SortStableFunc(rows, func(a, b *live.SessionSnap) int { return cmp.Compare(keys[b.ID], keys[a.ID]) })
+		slices.SortStableFunc(rows, func(a, b *live.SessionSnap) int {
+			ka, kb := keys[a.ID], keys[b.ID]
+			return cmp.Or(cmp.Compare(kb[0], ka[0]), cmp.Compare(kb[1], ka[1]))
+		})
 	}
 	p.rows = rows
 }
 
-// key is what the pane's order sorts by, largest first.
-func (p *sessionsPane) key(s *live.SessionSnap) float64 {
+// key is what the pane's order sorts by, largest first: a column's value,
+// and where two rows tie on it, a second one's.
+func (p *sessionsPane) key(s *live.SessionSnap) [2]float64 {
 	switch p.order {
 	case orderActivity:
-		return p.rates[s.ID]
+		return [2]float64{p.rates[s.ID]}
 	case orderOpen:
-		return float64(s.Open)
+		return [2]float64{float64(s.Open)}
 	case orderLeaks:
 		if p.snap != nil && p.snap.Evaluated.IsZero() {
-			return float64(s.Aged) // nothing looked for leaks: the oldest streams
+			return [2]float64{float64(s.Aged)} // nothing looked for leaks: the oldest streams
 		}
-		return float64(s.Leaks)
+		return [2]float64{float64(s.Leaks)}
 	case orderViolations:
-		return float64(uint64(len(s.Framing)) + s.AnomalyCount)
+		// The viol column, then the anom column beside it: a session has
+		// at most a framing violation a direction, so most tie on the first.
+		return [2]float64{float64(len(s.Framing)), float64(s.AnomalyCount)}
 	}
-	return 0
+	return [2]float64{}
 }
 
 // locate finds the selected session among the rows, or, if it is gone,
@@ -231,18 +237,28 @@ func (p sessionsPane) move(d int) (sessionsPane, tea.Cmd) {
 }
 
 // sessionColumns are the sessions pane's columns. Widths fit the longest
-// value each can hold (count and rate take at most five cells, size six),
-// so a number is never cut; the ends and the state take the room left over.
+// value each can hold (count and rate take at most five cells, size six;
+// viol 2 at most: a framing violation ends its direction's decoding), so a
+// number is never cut; the ends and the state take the room left over.
+//
+// viol and anom say apart a session's framing violations and its
+// anomalies, as the counts bar's "viol N anom N" does. At 80 columns, and
+// at 160 beside the streams pane, total gives them its room (proto has
+// gone there already): what went wrong with a session before how many
+// streams it ever opened (its open ones stay). total's prio is above the
+// streams pane's →fr/←fr, below its reply: at 160 the joint shed takes
+// total, and the streams pane keeps every column it had.
 var sessionColumns = []column{
 	{title: "#", w: 3, right: true, prio: 100},
 	{title: "client → server", w: 15, prio: 90, flex: true},
 	{title: "proto", w: 5, prio: 40},
 	{title: "open", w: 6, right: true, prio: 80},
-	{title: "total", w: 5, right: true, prio: 50},
+	{title: "total", w: 5, right: true, prio: 47},
 	{title: "fr/s", w: 5, right: true, prio: 70},
 	{title: "→bytes", w: 6, right: true, prio: 60},
 	{title: "←bytes", w: 6, right: true, prio: 60},
-	{title: "viol", w: 5, right: true, prio: 65},
+	{title: "viol", w: 4, right: true, prio: 65},
+	{title: "anom", w: 5, right: true, prio: 63},
 	{title: "state", w: 13, prio: 75, flex: true},
 }
 
@@ -349,9 +365,10 @@ func (p *sessionsPane) body(th *theme, w, h int, focused bool) []string {
 }
 
 // sessionCells is a session's row; endsW is the width of its ends column.
-// An ended session is dim, but what went wrong with it stays red. A stale
-// rate, that of the last packet (no input since), is dim too: the header
-// says why.
+// An ended session is dim, but what went wrong with it keeps its colour:
+// red for a framing violation, yellow for anomalies (as the counts bar
+// has them). A stale rate, that of the last packet (no input since), is
+// dim too: the header says why.
 func sessionCells(st *styles, s *live.SessionSnap, fps float64, stale bool, endsW int) []cell {
 	base := style{}
 	if s.Ended {
@@ -369,10 +386,18 @@ func sessionCells(st *styles, s *live.SessionSnap, fps float64, stale bool, ends
 	if stale {
 		rateStyle = st.dim
 	}
-	viol := uint64(len(s.Framing)) + s.AnomalyCount
-	vs := base
+	viol := uint64(len(s.Framing))
+	vs, as := base, base
 	if viol > 0 {
 		vs = st.bad
+	}
+	if s.AnomalyCount > 0 {
+		as = st.warn
+	}
+	// The id in the colour of the worse of the two.
+	idStyle := as
+	if viol > 0 {
+		idStyle = vs
 	}
 	state, ss := "live", st.good
 	switch {
@@ -385,8 +410,11 @@ func sessionCells(st *styles, s *live.SessionSnap, fps float64, stale bool, ends
 		if s.Err != "" {
 			state += ": " + printable.Text(s.Err)
 		}
-		if viol > 0 {
+		switch {
+		case viol > 0:
 			ss = st.bad
+		case s.AnomalyCount > 0:
+			ss = st.warn
 		}
 	case len(s.Framing) > 0 && s.Proto == live.Yamux:
 		state, ss = "violation: yamux ends the session", st.bad
@@ -418,7 +446,7 @@ func sessionCells(st *styles, s *live.SessionSnap, fps float64, stale bool, ends
 		state, ss = "INCOMPLETE "+state, st.warn
 	}
 	return []cell{
-		{strconv.FormatUint(s.ID, 10), vs},
+		{strconv.FormatUint(s.ID, 10), idStyle},
 		{ends(s.Info, endsW), base},
 		{ver, base},
 		openCell(st, s, base),
@@ -427,6 +455,7 @@ func sessionCells(st *styles, s *live.SessionSnap, fps float64, stale bool, ends
 		{size(s.WireBytes(live.ClientToServer)), base},
 		{size(s.WireBytes(live.ServerToClient)), base},
 		{count(viol), vs},
+		{count(s.AnomalyCount), as},
 		{state, ss},
 	}
 }

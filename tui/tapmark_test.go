@@ -32,7 +32,9 @@ func TestCapturedSessionsUnmarked(t *testing.T) {
 		t.Fatal(err)
 	}
 	snapshot := func(o live.SnapshotOptions) *live.Snapshot { return reg.SnapshotWith(o) }
-	m := resize(newModel(reg, Options{Title: "read base-v1.pcapng", NoColor: true}, snapshot, time.UTC, 0), 120, 30)
+	// 130 columns: room for both ends whole beside the sessions pane's
+	// other columns (at 120 the server's host gives way, as ends does).
+	m := resize(newModel(reg, Options{Title: "read base-v1.pcapng", NoColor: true}, snapshot, time.UTC, 0), 130, 30)
 	screen := screenOf(m)
 	ss := reg.Snapshot().Sessions
 	if len(ss) != 1 {
@@ -44,7 +46,7 @@ func TestCapturedSessionsUnmarked(t *testing.T) {
 		t.Errorf("a captured session is marked as tapped, or not shown:\n%s", screen)
 	}
 
-	screen = screenOf(fixture().model(t, 120, 30))
+	screen = screenOf(fixture().model(t, 130, 30))
 	if !strings.Contains(screen, "* = tapped end") || !regexp.MustCompile(`127\.0\.0\.1:9000\*`).MatchString(screen) {
 		t.Errorf("tapped sessions lost their mark:\n%s", screen)
 	}

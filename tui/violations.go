@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -37,9 +38,33 @@ type violationsPane struct {
 	overlayList[violation]
 	// counted is the snapshot's violation and anomaly count when list was made.
 	counted uint64
+	// kinds counts list's entries by kind (entryKind).
+	kinds [numEntryKinds]int
 	// libs names the library whose rules the snapshot's sessions are read
 	// by: smux, yamux, or both, for the pane's words when it is empty.
 	libs string
+}
+
+// entryKind is what an entry of the violations list is, as the pane's
+// title counts them.
+type entryKind uint8
+
+const (
+	kindFraming entryKind = iota // a mux's framing violation
+	kindAnomaly                  // an anomaly
+	kindNotMux                   // a framing violation that is another protocol's bytes
+	numEntryKinds
+)
+
+// kind returns e's entryKind.
+func (e *violation) kind() entryKind {
+	switch {
+	case e.notMux:
+		return kindNotMux
+	case e.framing:
+		return kindFraming
+	}
+	return kindAnomaly
 }
 
 func newViolationsPane(keys *keyMap) violationsPane {
@@ -107,6 +132,10 @@ func (v *violationsPane) collect() {
 	if v.list == nil {
 		v.list = []violation{}
 	}
+	v.kinds = [numEntryKinds]int{}
+	for i := range v.list {
+		v.kinds[v.list[i].kind()]++
+	}
 	v.clamp(len(v.list), v.dataRows())
 }
 
@@ -151,7 +180,12 @@ func (p *violationsPane) body(th *theme, w, h int) []string {
 		if to == len(p.list) {
 			how = "k or PgUp"
 		}
-		out = append(out, moreLine(th, w, from, len(p.list)-to, "violation", how))
+		// Named as what they are: the rows hidden may be anomalies only.
+		hidden := p.kinds
+		for i := from; i < to; i++ {
+			hidden[p.list[i].kind()]--
+		}
+		out = append(out, newLine(w).add(" "+moreWords(from, len(p.list)-to, moreEntries(hidden[kindFraming], hidden[kindAnomaly], hidden[kindNotMux]), how), st.dim).String())
 	}
 	if h > violFooter {
 		for len(out) < rows {
@@ -169,6 +203,39 @@ func (p *violationsPane) body(th *theme, w, h int) []string {
 		}
 	}
 	return out
+}
+
+// moreEntries words the entries of the violations list that it does not
+// show, as the title counts them: "violations" or "anomalies" where all
+// are of that kind (the arrows give the number), else how many there are
+// of each kind, "(1 violation, 31 anomalies, 1 not a mux)".
+func moreEntries(framing, anomalies, notMux int) string {
+	switch {
+	case anomalies == 0 && notMux == 0:
+		if framing == 1 {
+			return "violation"
+		}
+		return "violations"
+	case framing == 0 && notMux == 0:
+		if anomalies == 1 {
+			return "anomaly"
+		}
+		return "anomalies"
+	}
+	var parts []string
+	if framing > 0 {
+		parts = append(parts, plural(uint64(framing), "violation"))
+	}
+	switch {
+	case anomalies == 1:
+		parts = append(parts, "1 anomaly")
+	case anomalies > 1:
+		parts = append(parts, count(uint64(anomalies))+" anomalies")
+	}
+	if notMux > 0 {
+		parts = append(parts, count(uint64(notMux))+" not a mux")
+	}
+	return "(" + strings.Join(parts, ", ") + ")"
 }
 
 var violationColumns = []column{
