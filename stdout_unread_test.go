@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -88,8 +89,9 @@ func stdoutNotRead(t *testing.T, bin, command, stop string) {
 	go func() { exited <- cmd.Wait() }()
 	defer cmd.Process.Kill() // on a failure; a no-op once it exited
 
+	var streams atomic.Int64 // attach's load: the streams it has served
 	if listen != "" {
-		go attachLoad(listen, exited)
+		go attachLoad(listen, exited, &streams)
 	}
 	// Output began: the pipe holds bytes, which nothing will read. The
 	// printer writes 4 KiB at a time, whole or not at all (PIPE_BUF), so
@@ -104,6 +106,16 @@ func stdoutNotRead(t *testing.T, bin, command, stop string) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%s: no output a minute in: %s", command, errOut.String())
 		}
+	}
+	// And more records than the pipe can take since: a write shorter
+	// than the room the pipe has left goes through, and an attach whose
+	// load had made few records by then (a loaded machine) wrote the
+	// rest and its summary and exited 0 (TestStdoutNotRead/attach/SIGTERM
+	// twice: "<nil>, want exit status 1"). 100 streams make 300 records
+	// or more, tens of KiB; the demo's load makes hundreds a second.
+	if listen != "" {
+		from := streams.Load()
+		smuxtest.Eventually(t, "100 more streams through attach", func() bool { return streams.Load() >= from+100 })
 	}
 	switch stop {
 	case "SIGTERM":
@@ -146,7 +158,7 @@ func stdoutNotRead(t *testing.T, bin, command, stop string) {
 
 // attachLoad sends echo round trips through the attach proxy at addr
 // until the process exits: frames for its output.
-func attachLoad(addr string, exited <-chan error) {
+func attachLoad(addr string, exited <-chan error, streams *atomic.Int64) {
 	var c net.Conn
 	for {
 		var err error
@@ -174,6 +186,7 @@ func attachLoad(addr string, exited <-chan error) {
 		fmt.Fprintf(st, "%016d", i)
 		_, err = st.Read(buf)
 		st.Close()
+		streams.Add(1)
 		if err != nil && !strings.Contains(err.Error(), "EOF") {
 			return
 		}
