@@ -171,11 +171,14 @@ func (s *Session) explainRecent(sts []*stream, oldest *[numLeakKinds]leakRef, no
 		}
 	}
 	// Each kind's oldest leak is its first stream in SYN order that
-	// nothing explains, as the full walk finds it.
+	// nothing explains, as the full walk finds it: of the kinds a LEAK
+	// may count (candidates reads no other) with such a stream. Where
+	// every stream of a kind is explained, none: the walk would go
+	// through them all, and the full walk leaves its oldest as it is.
 	mine := (*ex.excused)[from:]
 	var want, found [numLeakKinds]bool
-	for k := range want {
-		want[k] = s.w.leaked[k] != 0
+	for k := range want[:heldKind] {
+		want[k] = s.w.leaked[k] > explained[k]
 	}
 	for st := s.w.lists[liveList].head; st != nil && st.watch.leaked && found != want; st = st.watch.links[liveList].next {
 		k := st.watch.kind
