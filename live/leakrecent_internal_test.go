@@ -9,27 +9,37 @@ import (
 	"time"
 
 	"github.com/muxtop/muxtop/decoder"
+	"github.com/muxtop/muxtop/decoder/yamux"
 )
 
 // TestLeakRecentWalkAsFull: LEAK's walk over the recent streams alone
 // (recentLeaks) finds what the full walk over every counted stream
-// finds. Two registries are fed the same smux sessions, at random:
-// streams opened, asked, answered, half-closed, closed, written on past
-// their window and read, keepalive NOPs, a server that goes silent for a
-// while; the second's every walk is a full one (noRecent). After each
+// finds. Two registries are fed the same smux v1, v2 or yamux sessions,
+// at random: streams opened, asked, answered, half-closed, closed,
+// written on past their window and read, keepalive NOPs (yamux: pings,
+// from a random time on: before, a stream opened as the session began
+// waits for the first, graceCut), a server that goes silent for a while;
+// the second's every walk is a full one (noRecent). After each
 // evaluation, ten a second, their findings (evidence and all), each
 // session's count of suspected leaks and which streams they are, are the
 // same; and the first looked at the recent streams alone in most walks.
 func TestLeakRecentWalkAsFull(t *testing.T) {
-	for _, ver := range []uint8{1, 2} {
+	for _, ver := range []uint8{1, 2, yamuxVer} {
 		for seed := range 6 {
-			t.Run(fmt.Sprintf("v%d/seed=%d", ver, seed), func(t *testing.T) {
+			name := fmt.Sprintf("smux-v%d/seed=%d", ver, seed)
+			if ver == yamuxVer {
+				name = fmt.Sprintf("yamux/seed=%d", seed)
+			}
+			t.Run(name, func(t *testing.T) {
 				t.Parallel()
 				leakRecentAsFull(t, ver, uint64(seed))
 			})
 		}
 	}
 }
+
+// yamuxVer stands for yamux among leakRecentAsFull's smux versions.
+const yamuxVer = 0
 
 func leakRecentAsFull(t *testing.T, ver uint8, seed uint64) {
 	rnd := rand.New(rand.NewPCG(seed, uint64(ver)))
@@ -50,14 +60,19 @@ func leakRecentAsFull(t *testing.T, ver uint8, seed uint64) {
 		next       uint32
 		open       []*strm
 		mute, talk int // the server sends nothing from step mute to talk
+		ping       int // yamux: the first step whose keepalive pings
 	}
 	regs := [2]*Registry{New(Config{}), New(Config{})}
 	all := make([]*sess, sessions)
 	for i := range all {
-		ss := &sess{next: 1, mute: 50 + rnd.IntN(300)}
+		ss := &sess{next: 1, mute: 50 + rnd.IntN(300), ping: rnd.IntN(200)}
 		ss.talk = ss.mute + rnd.IntN(100)
+		info := SessionInfo{Client: "c", Server: "s"}
+		if ver == yamuxVer {
+			info.Proto = Yamux
+		}
 		for r, reg := range regs {
-			ss.s[r] = reg.Open(SessionInfo{Client: "c", Server: "s"}, time.Unix(0, 0))
+			ss.s[r] = reg.Open(info, time.Unix(0, 0))
 			ss.s[r].mu.Lock()
 			ss.s[r].w.noRecent = r == 1
 			ss.s[r].mu.Unlock()
@@ -65,6 +80,10 @@ func leakRecentAsFull(t *testing.T, ver uint8, seed uint64) {
 		all[i] = ss
 	}
 	rec := func(ss *sess, at time.Time, dir Dir, cmd decoder.Cmd, sid uint32, payload string) {
+		if ver == yamuxVer {
+			recYamux(ss.s, &ss.offs, at, dir, cmd, sid, payload)
+			return
+		}
 		for r := range regs {
 			h := decoder.MakeHeader(ver, cmd, uint16(len(payload)), sid)
 			f := decoder.Frame{Header: h, Payload: []byte(payload), Offset: ss.offs[r][dir]}
@@ -79,7 +98,7 @@ func leakRecentAsFull(t *testing.T, ver uint8, seed uint64) {
 			at := base
 			tick := func() time.Time { at = at.Add(time.Duration(rnd.IntN(10)) * time.Millisecond); return at }
 			server := step < ss.mute || step >= ss.talk
-			if step%10 == 0 {
+			if step%10 == 0 && (ver != yamuxVer || step >= ss.ping) {
 				rec(ss, tick(), ClientToServer, decoder.NOP, 0, "")
 				if server {
 					rec(ss, tick(), ServerToClient, decoder.NOP, 0, "")
@@ -96,6 +115,9 @@ func leakRecentAsFull(t *testing.T, ver uint8, seed uint64) {
 					ss.next += 2
 					ss.open = append(ss.open, st)
 					rec(ss, tick(), ClientToServer, decoder.SYN, st.sid, "")
+					if ver == yamuxVer && server && rnd.IntN(4) > 0 {
+						rec(ss, tick(), ServerToClient, decoder.SYN, st.sid, "") // its ACK
+					}
 					if rnd.IntN(5) > 0 {
 						rec(ss, tick(), ClientToServer, decoder.PSH, st.sid, "RAND")
 						st.sent += 4
@@ -117,6 +139,8 @@ func leakRecentAsFull(t *testing.T, ver uint8, seed uint64) {
 						rec(ss, tick(), ClientToServer, decoder.PSH, st.sid, payload)
 						st.sent += uint32(len(payload))
 					}
+				case p < 95 && server && ver == yamuxVer && !st.finS && st.sent > 0:
+					rec(ss, tick(), ServerToClient, decoder.UPD, st.sid, string(rune(1+rnd.IntN(2)))) // a window update of all, or half, it was sent
 				case p < 95 && server && ver == 2 && !st.finS:
 					var b [8]byte
 					consumed := st.sent
@@ -156,6 +180,40 @@ func leakRecentAsFull(t *testing.T, ver uint8, seed uint64) {
 		t.Fatalf("no walk of %d evaluations looked at the recent streams alone", walks)
 	}
 	t.Logf("%d of %d session evaluations walked the recent streams alone", short, walks)
+}
+
+// recYamux records on ss, at at, the yamux frame that stands for an smux
+// one: a SYN from the server is its ACK, a NOP a ping (the client's
+// request, the server's answer), a UPD a window update of what was sent
+// on the stream (payload "\x01": all of it; "\x02": half), a PSH data.
+// Window updates are counted as the payload sent on the stream.
+func recYamux(ss [2]*Session, offs *[2][2]int64, at time.Time, dir Dir, cmd decoder.Cmd, sid uint32, payload string) {
+	t, flags, length := yamux.Data, yamux.Flags(0), uint32(len(payload))
+	switch cmd {
+	case decoder.SYN:
+		t, flags, length = yamux.WindowUpdate, yamux.SYN, 0
+		if dir == ServerToClient {
+			flags = yamux.ACK
+		}
+	case decoder.FIN:
+		t, flags, length = yamux.WindowUpdate, yamux.FIN, 0
+	case decoder.NOP:
+		t, flags, length = yamux.Ping, yamux.SYN, 7
+		if dir == ServerToClient {
+			flags = yamux.ACK
+		}
+	case decoder.UPD:
+		t, flags, length = yamux.WindowUpdate, 0, 60000
+		if payload == "\x02" {
+			length = 30000
+		}
+		payload = ""
+	}
+	for r := range ss {
+		f := &yamux.Frame{Offset: offs[r][dir], Header: yamux.MakeHeader(t, flags, sid, length), Payload: []byte(payload)}
+		offs[r][dir] += f.Size()
+		ss[r].RecordYamux(dir, at, f)
+	}
 }
 
 // sameLeakFindings says how the findings of a and b, and their suspected
