@@ -862,7 +862,8 @@ func (es *engineSession) countedBefore(st *stream) bool {
 // (leakExcuses.silenced; once a LEAK of their kind is open, only a side
 // that is late). It moves
 // each kind's oldest leak in oldest past them to its oldest stream that
-// nothing explains, if any. s.mu is held.
+// nothing explains, if any. Where it can, it looks only at the streams
+// an excuse may apply to (recentLeaks, explainRecent). s.mu is held.
 func (s *Session) explainedLeaks(oldest *[numLeakKinds]leakRef, now time.Time, cfg *FindingsConfig, ex leakExcuses) (explained [numLeakKinds]uint64) {
 	var free [numLeakKinds]bool // the kind's oldest stream nothing explains is in oldest
 	n := 0
@@ -880,6 +881,14 @@ func (s *Session) explainedLeaks(oldest *[numLeakKinds]leakRef, now time.Time, c
 			leakOpen[k] = s.isOpen(leakKey(k))
 		}
 	}
+	// Most evaluations that walk need only the streams an excuse can
+	// apply to (recentLeaks): the same counts, from those.
+	floor := recentFloor(ns, cfg, &ex)
+	if sts := s.recentLeaks(floor, &ex); sts != nil {
+		return s.explainRecent(sts, oldest, now, cfg, &ex, &leakOpen)
+	}
+	s.w.dropRecent()
+	full := false // recent could not hold them all
 	st := s.w.lists[liveList].head
 	for ; st != nil && st.watch.leaked && n < maxWalk; st, n = st.watch.links[liveList].next, n+1 {
 		k := st.watch.kind
@@ -887,17 +896,15 @@ func (s *Session) explainedLeaks(oldest *[numLeakKinds]leakRef, now time.Time, c
 		active = max(active, clock)
 		drained := s.drainedAt(st)
 		draining[k] = max(draining[k], drained)
-		switch {
-		case ex.active(clock): // in use
+		if !full && recentKey(clock, drained, ex.leakAfter) > floor {
+			full = !s.w.addRecent(st)
+		}
+		switch excused, inUse := s.excuse(st, clock, drained, now, cfg, &ex, leakOpen[k]); {
+		case excused:
 			explained[k]++
-			s.w.leakInUse[k]++
-			*ex.excused = append(*ex.excused, st.serial) // not among LEAK's streams: no leak mark (leakmarks.go)
-		case drained > ns && !leakOpen[k]: // its v1 reader may still read what it was sent
-			explained[k]++
-			*ex.excused = append(*ex.excused, st.serial)
-		case ex.holds(st, 0, now, cfg.StallAfter) || ex.holds(st, 1, now, cfg.StallAfter),
-			ex.unanswers(st, s.w.lastAt, cfg.UnansweredAfter), ex.noReply(st, s.w.lastAt), ex.silenced(st, drainDeadline(clock+int64(ex.leakAfter), drained, leakOpen[k]), leakOpen[k]):
-			explained[k]++
+			if inUse {
+				s.w.leakInUse[k]++
+			}
 			*ex.excused = append(*ex.excused, st.serial) // not among LEAK's streams: no leak mark (leakmarks.go)
 		case !free[k]:
 			free[k] = true
@@ -911,8 +918,27 @@ func (s *Session) explainedLeaks(oldest *[numLeakKinds]leakRef, now time.Time, c
 		// is not repeated once every counted stream has gone idle
 		// LeakAfter.
 		s.w.leakActive, s.w.drainUntil = active, draining
+		// And the streams an excuse may apply to are known (recent).
+		s.w.recentFloor, s.w.recentOK = floor, !full
 	}
 	return explained
+}
+
+// excuse says whether st, counted as a leak, is no leak, or one another
+// finding explains (explainedLeaks), and whether for being in use
+// (leakExcuses.active). clock is its leak clock, drained its drainedAt,
+// leakOpen whether a LEAK of its kind is open. s.mu is held.
+func (s *Session) excuse(st *stream, clock, drained int64, now time.Time, cfg *FindingsConfig, ex *leakExcuses, leakOpen bool) (excused, inUse bool) {
+	switch {
+	case ex.active(clock): // in use
+		return true, true
+	case drained > now.UnixNano() && !leakOpen: // its v1 reader may still read what it was sent
+		return true, false
+	case ex.holds(st, 0, now, cfg.StallAfter) || ex.holds(st, 1, now, cfg.StallAfter),
+		ex.unanswers(st, s.w.lastAt, cfg.UnansweredAfter), ex.noReply(st, s.w.lastAt), ex.silenced(st, drainDeadline(clock+int64(ex.leakAfter), drained, leakOpen), leakOpen):
+		return true, false
+	}
+	return false, false
 }
 
 // leakExcuses is what explainedLeaks needs of an evaluation's UNANSWERED:

@@ -2,6 +2,7 @@ package live
 
 import (
 	"cmp"
+	"math"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -296,6 +297,18 @@ type sessionWatch struct {
 	// kind that resolves with its streams still live is "in use again"
 	// only if some are, not when another stream carried a frame.
 	leakInUse [numLeakKinds]uint64
+	// recent holds, while recentOK, every counted stream whose recentKey
+	// is past recentFloor (Unix ns), and maybe some no longer counted or
+	// idle since, some more than once: those LEAK's walk need look at
+	// (leakrecent.go). recentScratch is that walk's.
+	recent        []recentRef
+	recentFloor   int64
+	recentOK      bool
+	recentScratch []*stream
+	// noRecent makes every walk a full one, and recentWalks counts those
+	// that looked at recent alone: for tests.
+	noRecent    bool
+	recentWalks uint64
 	// The oldest counted stream of each kind, copied so that Evaluate
 	// need not touch it; known is false when it closed or changed kind
 	// and the next evaluation must look for the new oldest.
@@ -720,6 +733,7 @@ func (w *sessionWatch) leakFrame(st *stream) {
 	}
 	ns := st.leakClock()
 	w.leakActive = max(w.leakActive, ns)
+	w.noteRecent(st, math.MaxInt64) // its clock, and in smux v1 its drain, moved
 	if o := &w.oldest[st.watch.kind]; o.st == st {
 		o.last = max(o.last, ns)
 	}
@@ -1357,6 +1371,9 @@ func (s *Session) watchEnded() {
 // one of that kind. s.mu is held.
 func (s *Session) countLeaks(cutoff int64, leakAfter time.Duration) *[numLeakKinds]leakRef {
 	w := &s.w
+	if w.leakAfter != int64(leakAfter) {
+		w.dropRecent() // its streams are known by a key of LeakAfter (recentKey)
+	}
 	w.leakAfter = int64(leakAfter)
 	head := w.lists[liveList].head
 	if cutoff < w.leakCut || w.leakCut == 0 {
@@ -1366,6 +1383,7 @@ func (s *Session) countLeaks(cutoff int64, leakAfter time.Duration) *[numLeakKin
 		}
 		w.leaked, w.oldest, w.known = [numLeakKinds]uint64{}, [numLeakKinds]leakRef{}, [numLeakKinds]bool{true, true, true, true}
 		w.countedTo, s.leakNewest, w.leakActive, w.drainUntil = 0, 0, 0, [numLeakKinds]int64{}
+		w.dropRecent()
 		w.setLeakFrom(head)
 	}
 	w.leakCut = cutoff
@@ -1374,8 +1392,10 @@ func (s *Session) countLeaks(cutoff int64, leakAfter time.Duration) *[numLeakKin
 		st.watch.leaked, st.watch.kind = true, uint8(st.leakKind())
 		w.leak(st)
 		s.leakNewest = max(s.leakNewest, st.watch.first)
-		w.leakActive = max(w.leakActive, st.leakClock())
-		w.drainUntil[st.watch.kind] = max(w.drainUntil[st.watch.kind], s.drainedAt(st))
+		clock, drained := st.leakClock(), s.drainedAt(st)
+		w.leakActive = max(w.leakActive, clock)
+		w.drainUntil[st.watch.kind] = max(w.drainUntil[st.watch.kind], drained)
+		w.noteRecent(st, recentKey(clock, drained, leakAfter))
 		w.countedTo = st.serial + 1
 		w.setLeakFrom(st.watch.links[liveList].next)
 	}
