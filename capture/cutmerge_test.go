@@ -42,27 +42,7 @@ func TestLimitCutOnlyItsFile(t *testing.T) {
 		c.Write(live.ClientToServer, t0.Add(time.Second), smuxPSH3(10))
 		c.Write(live.ServerToClient, t0.Add(time.Second), smuxPSH3(10))
 	})
-	var files []*capture.File
-	for _, p := range []string{a, b} {
-		f, err := os.Open(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		cf, err := capture.Open(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		files = append(files, cf)
-	}
-	m := capture.Merge(files...)
-	clock := new(capture.Clock)
-	clock.Set(m.Start())
-	reg := live.New(live.Config{Clock: clock.Now})
-	rd := capture.NewReader(capture.Config{Registry: reg, Clock: clock})
-	if err := rd.Run(context.Background(), m); err != nil {
-		t.Fatal(err)
-	}
+	rd, reg := readMerged(t, nil, a, b)
 	if rd.Stats().LimitCut.IsZero() {
 		t.Fatal("no cut read")
 	}
@@ -152,27 +132,7 @@ func TestLimitCutTwoFilesNamed(t *testing.T) {
 		})
 	}
 	paths := []string{session("a.pcapng", "127.0.0.1:40001", 24<<10), session("b.pcapng", "127.0.0.1:40002", 12<<10)}
-	var files []*capture.File
-	for _, p := range paths {
-		f, err := os.Open(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		cf, err := capture.Open(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		files = append(files, cf)
-	}
-	m := capture.Merge(files...)
-	clock := new(capture.Clock)
-	clock.Set(m.Start())
-	reg := live.New(live.Config{Clock: clock.Now})
-	rd := capture.NewReader(capture.Config{Registry: reg, Clock: clock, Names: []string{"a.pcapng", "b.pcapng"}})
-	if err := rd.Run(context.Background(), m); err != nil {
-		t.Fatal(err)
-	}
+	rd, reg := readMerged(t, []string{"a.pcapng", "b.pcapng"}, paths...)
 	cutAt := map[string]time.Time{}
 	for _, n := range reg.Snapshot().Notices {
 		for _, name := range []string{"a.pcapng", "b.pcapng"} {
@@ -188,4 +148,33 @@ func TestLimitCutTwoFilesNamed(t *testing.T) {
 	if got := rd.Stats().LimitCut; !got.Equal(b) {
 		t.Errorf("LimitCut %s, want the earliest cut, b's at %s (a's at %s)", got.Format("15:04:05.000"), b.Format("15:04:05.000"), a.Format("15:04:05.000"))
 	}
+}
+
+// readMerged reads the captures at paths merged, as read a.pcapng
+// b.pcapng does, its reader told names (Config.Names), and returns the
+// reader and the registry it fed.
+func readMerged(t *testing.T, names []string, paths ...string) (*capture.Reader, *live.Registry) {
+	t.Helper()
+	var files []*capture.File
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		cf, err := capture.Open(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, cf)
+	}
+	m := capture.Merge(files...)
+	clock := new(capture.Clock)
+	clock.Set(m.Start())
+	reg := live.New(live.Config{Clock: clock.Now})
+	rd := capture.NewReader(capture.Config{Registry: reg, Clock: clock, Names: names})
+	if err := rd.Run(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	return rd, reg
 }

@@ -319,16 +319,8 @@ func (p *Proxy) acceptLoop(ln net.Listener) {
 			if tell, since := p.acceptFailed(err, time.Now(), failedAccept); tell {
 				p.report(&proxyError{fmt.Sprintf("attach: accepting clients on %s: %s%s; clients wait in the kernel's accept queue meanwhile; retrying%s", ln.Addr(), cause(err), fdAdvice(err), since), err})
 			}
-			if delay == 0 {
-				delay = 5 * time.Millisecond
-			} else {
-				delay = min(2*delay, time.Second)
-			}
-			t := time.NewTimer(delay)
-			select {
-			case <-t.C:
-			case <-p.dialCtx.Done():
-				t.Stop()
+			var ok bool
+			if delay, ok = p.backOff(delay); !ok {
 				return
 			}
 			continue
@@ -400,19 +392,31 @@ func (p *Proxy) dialHolding(from string) (net.Conn, error) {
 			p.report(&proxyError{fmt.Sprintf("attach: cannot connect to upstream %s for the connection from %s: %s%s; the client is held meanwhile, others wait in the kernel's accept queue; retrying%s", p.cfg.Upstream, from, cause(err), fdAdvice(err), since), err})
 		}
 		held = true
-		if delay == 0 {
-			delay = 5 * time.Millisecond
-		} else {
-			delay = min(2*delay, time.Second)
-		}
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-p.dialCtx.Done():
-			t.Stop()
+		var ok bool
+		if delay, ok = p.backOff(delay); !ok {
 			p.hold(-1)
 			return nil, err
 		}
+	}
+}
+
+// backOff waits out the next step of a back off whose last was delay (0:
+// none yet), as net/http's accept loop does: 5 ms, doubled each time up
+// to a second. It returns the step and false if the proxy closed
+// meanwhile.
+func (p *Proxy) backOff(delay time.Duration) (time.Duration, bool) {
+	if delay == 0 {
+		delay = 5 * time.Millisecond
+	} else {
+		delay = min(2*delay, time.Second)
+	}
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return delay, true
+	case <-p.dialCtx.Done():
+		return delay, false
 	}
 }
 
