@@ -1351,7 +1351,8 @@ func TestHealthyMoreV1Drain(t *testing.T) {
 // stream and writing 512 bytes every millisecond while it reads for the
 // answer; the server reads uploadLimit of it (about 200 ms), answers "413
 // too large" and closes; the client stops writing as soon as it has read
-// the answer, and closes, and uploads again. The server refuses after a
+// the answer (a write held at the window returns then), and closes, and
+// uploads again. The server refuses after a
 // count of bytes, not a time: a read deadline that passed while the
 // machine stalled the process sent the FIN as the process woke, the
 // client's latest write a stall before it, and its next a millisecond
@@ -1371,6 +1372,14 @@ func uploadRejected(ctx context.Context, t *testing.T, a, b muxEnd) {
 			mu.Lock()
 			stop = true
 			mu.Unlock()
+			// A Write held at the stream's window, which the server
+			// no longer opens once it has answered and closed, returns
+			// now: the writer stops as soon as the answer is read. Before,
+			// a client whose reader a loaded machine starved wrote on
+			// past the window and waited there for ever: "upload
+			// rejected by the server stuck: still running 20s after its
+			// end" (v2, yamux).
+			st.SetWriteDeadline(time.Now())
 		}()
 		chunk := make([]byte, 512)
 		for {
