@@ -183,9 +183,21 @@ func TestReadJoinedFirstBytesReal(t *testing.T) {
 			if leak["sid"] != float64(sid) || first["joined"] != true || !strings.HasPrefix(c2sHex, fmt.Sprintf("% x", "SECOND-REQUEST-0")) {
 				t.Errorf("LEAK %v: want stream A's, its first the capture's, SECOND-REQUEST-0…, joined", leak)
 			}
+			// Each LEAK the summary lists says its first joined. Under
+			// -race the session's requests on stream A came more than
+			// --leak-after apart now and then, and the LEAK opened and
+			// resolved (in use again) more than once (ci93): true of the
+			// capture, and each says the same first bytes.
 			sum, _ := parseJSON(t, stdout.String()).summary["findings"].([]any)
-			if len(sum) != 1 || sum[0].(map[string]any)["first"].(map[string]any)["joined"] != true {
-				t.Errorf("summary findings %v: want the LEAK, its first joined", sum)
+			if len(sum) == 0 {
+				t.Errorf("summary findings none: want the LEAK, its first joined")
+			}
+			for _, f := range sum {
+				f, _ := f.(map[string]any)
+				first, _ := f["first"].(map[string]any)
+				if f["code"] != "LEAK" || first["joined"] != true {
+					t.Errorf("summary findings %v: want LEAKs, each its first joined", sum)
+				}
 			}
 			stdout, stderr = syncBuffer{}, syncBuffer{}
 			if code := run(context.Background(), append(args, "-o", "plain"), &stdout, &stderr); code != 0 {
