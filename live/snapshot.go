@@ -226,6 +226,20 @@ func (s *SessionSnap) NotSmux() bool {
 	return len(s.Framing) > 0 && s.Counts.Total() == 0
 }
 
+// MuxViolations counts the session's framing violations of a mux's
+// framing: Framing less those that are another protocol's bytes from the
+// first byte (FramingInfo.NotMux), which the snapshot counts apart
+// (Snapshot.NotMux) and no mux reacts to.
+func (s *SessionSnap) MuxViolations() int {
+	n := 0
+	for i := range s.Framing {
+		if s.Framing[i].NotMux() == wirekind.Unknown {
+			n++
+		}
+	}
+	return n
+}
+
 // Session returns the session with id, or nil.
 func (s *Snapshot) Session(id uint64) *SessionSnap {
 	i, ok := slices.BinarySearchFunc(s.Sessions, id, func(ss *SessionSnap, id uint64) int { return cmp.Compare(ss.ID, id) })

@@ -114,7 +114,7 @@ func (p *helpPane) lines(th *theme, inner, rows int) []string {
 		"enter goes to the stream or session concerned", noteW)...)
 	notes = append(notes, wrapText("sessions: live ones first, then the ended ones, the latest first; S sorts them by id, "+
 		"activity, open streams, leaks or violations (viol, then anom), e hides the ended ones; "+
-		"viol counts a session's framing violations, anom its anomalies (v lists both); * marks the end muxtop taps; "+
+		"viol counts a session's framing violations (not another protocol's bytes: state 'not smux'), anom its anomalies (v lists both); * marks the end muxtop taps; "+
 		"state 'client closed': the client closed its side of the connection (it exited, say), the server not yet: "+
 		"an smux session lives on after EOF until the server closes it or writes, while yamux ends its session at EOF, so a yamux session shows it for a moment; 'server closed' the reverse; "+
 		"client, server: TCP's roles; 'mux roles reversed' (streams title): the server opens the mux client's odd ids, a reverse tunnel", noteW)...)

@@ -185,7 +185,7 @@ func (p *sessionsPane) key(s *live.SessionSnap) [2]float64 {
 	case orderViolations:
 		// The viol column, then the anom column beside it: a session has
 		// at most a framing violation a direction, so most tie on the first.
-		return [2]float64{float64(len(s.Framing)), float64(s.AnomalyCount)}
+		return [2]float64{float64(s.MuxViolations()), float64(s.AnomalyCount)}
 	}
 	return [2]float64{}
 }
@@ -386,7 +386,10 @@ func sessionCells(st *styles, s *live.SessionSnap, fps float64, stale bool, ends
 	if stale {
 		rateStyle = st.dim
 	}
-	viol := uint64(len(s.Framing))
+	// A mux's framing violations: another protocol's bytes are no mux's
+	// violation (the counts bar's "not a mux"), and the state column says
+	// what the session is ("not smux", in red).
+	viol := uint64(s.MuxViolations())
 	vs, as := base, base
 	if viol > 0 {
 		vs = st.bad

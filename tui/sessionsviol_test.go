@@ -109,3 +109,44 @@ func TestSessionsViolationsApartFromAnomalies(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionsViolNotAMux: a session whose client's first bytes are TLS
+// said viol 1 in red in the sessions pane, while the counts bar said
+// "violations 0 … not a mux 1": another protocol's bytes are no mux's
+// framing violation. Its row now says viol 0, its state column "not smux"
+// (red), and the violations order puts the session with a mux's framing
+// violation first.
+func TestSessionsViolNotAMux(t *testing.T) {
+	const c2s = live.ClientToServer
+	c := violAnomCapture()
+	at := base.Add(-time.Minute)
+	tls := c.open("127.0.0.1:51004", "127.0.0.1:9000", at)
+	// A TLS ClientHello's record header, the first bytes of the direction.
+	tls.Violation(c2s, at.Add(time.Second), &decoder.Violation{Code: decoder.BadVersion, Offset: 0, Header: decoder.Header{0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01}})
+	for _, size := range []struct{ w, h int }{{80, 24}, {160, 45}} {
+		m := c.model(t, size.w, size.h)
+		screen := screenOf(m)
+		if !strings.Contains(screen, "not a mux 1") && !strings.Contains(screen, "nomux 1") {
+			t.Fatalf("%d×%d: the counts bar does not count the TLS session as not a mux:\n%s", size.w, size.h, screen)
+		}
+		box := paneBox(screen, "Sessions ·")
+		viol := columnValues(box, "viol")
+		if viol["4"] != "0" || viol["3"] != "1" {
+			t.Errorf("%d×%d: the TLS session says viol %q (want 0: not a mux), the framing violation's %q (want 1):\n%s", size.w, size.h, viol["4"], viol["3"], strings.Join(box, "\n"))
+		}
+		var row string
+		for _, l := range box {
+			if f := strings.Fields(strings.Trim(l, "┃│▶ ")); len(f) > 0 && f[0] == "4" {
+				row = l
+			}
+		}
+		if !strings.Contains(row, "not smux") {
+			t.Errorf("%d×%d: the TLS session's row does not say not smux: %q", size.w, size.h, row)
+		}
+		m = press(m, "S", "S", "S", "S")
+		box = paneBox(screenOf(m), "Sessions ·")
+		if f := strings.Fields(strings.Trim(box[2], "┃│▶ ")); len(f) == 0 || f[0] != "3" {
+			t.Errorf("%d×%d: sorted by violations, the first session is not 3 (a mux's framing violation):\n%s", size.w, size.h, strings.Join(box, "\n"))
+		}
+	}
+}
