@@ -1924,7 +1924,7 @@ func (s *Session) endNote(at time.Time, err string) string {
 		}
 		unheard := last == 0
 		if unheard {
-			last = s.start.UnixNano()
+			last = s.audibleFrom()
 		}
 		if last > f.Since.UnixNano() {
 			break // the silent side spoke again before: its silence ended then

@@ -1242,6 +1242,16 @@ func (s *Session) UpstreamConnected(at time.Time) {
 	s.upstreamAt = at.UnixNano()
 }
 
+// audibleFrom is when the session's sides could first be heard, Unix ns:
+// its start, or, through a proxy, when the proxy's dial of the server went
+// through (UpstreamConnected), for the proxy reads neither side before.
+// A side unheard so far is silent from then, and an smux side's first
+// keepalive interval, or a yamux side's time to its first ping, runs from
+// then. s.mu is held.
+func (s *Session) audibleFrom() int64 {
+	return max(s.start.UnixNano(), s.upstreamAt)
+}
+
 // PayloadLost tells the session that a capture lost n bytes of direction
 // dir at offset, all inside the payload of one frame whose header it had
 // seen, and that decoding went on at that frame's known end (the decoder's

@@ -1,6 +1,7 @@
 package live_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -72,4 +73,33 @@ func TestYamuxFirstPingFromUpstreamConnect(t *testing.T) {
 	if ka.Evidence.Every != 100*time.Millisecond {
 		t.Errorf("KEEPALIVE on the client's first ping %s in, want 100ms: %s", ka.Evidence.Every, ka.Text)
 	}
+	// Its silence is counted from the dial (5.2 s by 8.2 s), and the
+	// words say from what: before, "since the session began, 5.2 s ago"
+	// of a session accepted 8.2 s before.
+	if want := "has sent nothing since attach connected the session to the server, 5.2 s ago"; !strings.Contains(ka.Text, want) {
+		t.Errorf("KEEPALIVE's text does not say %q: %s", want, ka.Text)
+	}
+}
+
+// TestUnheardClientSilentFromUpstreamConnect: the proxy reads neither
+// side before its dial of the server goes through, so a client it has
+// heard nothing from is silent from the dial, as the server is: a session
+// accepted at 0 s, connected at 5 s, the server's NOPs every second from
+// then, has a client silent 0.5 s at 5.5 s, not 5.5 s. Before, the
+// client's silence counted from the accept (only the server's from the
+// dial): KEEPALIVE of the client at 5.5 s. One opens once the client has
+// been silent long enough after the dial.
+func TestUnheardClientSilentFromUpstreamConnect(t *testing.T) {
+	reg := live.New(live.Config{})
+	s := reg.Open(live.SessionInfo{Client: "127.0.0.1:1000", Server: "127.0.0.1:9000", Tap: live.Server, Proxied: true}, t0)
+	s.UpstreamConnected(sec(5))
+	sc := &script{s: s, ver: 1}
+	for _, at := range []float64{5.2, 6.2, 7.2, 8.2} {
+		sc.feedAt(sec(at), nop(s2c))
+	}
+	cfg := live.FindingsConfig{SilentAfter: time.Second, Churn: -1}
+	reg.Evaluate(sec(5.5), cfg)
+	expect(t, reg)
+	reg.Evaluate(sec(8.5), cfg)
+	expect(t, reg, "+KEEPALIVE")
 }

@@ -1313,7 +1313,7 @@ func (s *Session) watchNOP(dir Dir, ns int64) {
 			// smux's keepalive ticker starts with the session: through
 			// a proxy, with the server's, once the proxy's dial went
 			// through; and the proxy reads neither side before it.
-			prev = max(s.start.UnixNano(), s.upstreamAt)
+			prev = s.audibleFrom()
 		} else {
 			// A yamux side's first ping says nothing of its cadence:
 			// hashicorp's keepalive pings an interval in, but libp2p's
@@ -1322,7 +1322,7 @@ func (s *Session) watchNOP(dir Dir, ns int64) {
 			// capture's does; the time to it counts only while it waits
 			// for its answer (Evaluate), and to say whether the second
 			// ping shows a cadence (pingCadence).
-			w.firstPing[dir] = ns - max(s.start.UnixNano(), s.upstreamAt) // as smux's, from the dial through a proxy
+			w.firstPing[dir] = ns - s.audibleFrom() // as smux's, from the dial through a proxy
 		}
 	}
 	// The longest interval: a NOP delayed once makes the cadence look
