@@ -10,7 +10,10 @@ import "unsafe"
 // claim, and the closed stream a FIN may fold out of the session (it
 // closed as many streams ago as the session keeps: closedCap). A prefetch
 // is only a hint: it reads and writes nothing, so it needs no lock and
-// cannot race.
+// cannot race. The slot's address is reached from the session's first
+// line (Session.hist) and the ring's: each line on the way is a wait of
+// its own, ~50 ns after a socket call, before the session's lock can be
+// taken (its atomic waits for every earlier load).
 
 // prefetchNext starts bringing in the slots that the next two records
 // will most likely claim: a feed often records two frames, and another

@@ -142,7 +142,11 @@ func (c *Counts) Total() uint64 { return c.FramesDir(ClientToServer) + c.FramesD
 // Violation are called by at most one feeder per direction; everything is
 // safe for concurrent use.
 type Session struct {
-	reg  *Registry
+	reg *Registry
+	// hist is reg.hist, beside reg: the record path reaches the ring in
+	// one load from the session's first line, not through a line of the
+	// Registry that a tap's socket calls leave out of cache.
+	hist *history
 	id   uint64
 	info SessionInfo
 
@@ -351,7 +355,7 @@ func (s *Session) RecordRef(dir Dir, at time.Time, f *decoder.Frame) (FrameRef, 
 	h := f.Header
 	cmd, sid, length := h.Cmd(), h.StreamID(), uint32(h.Length())
 	var a Anomaly
-	s.reg.hist.prefetchNext()
+	s.hist.prefetchNext()
 
 	s.mu.Lock()
 	if s.ver[dir] == 0 {
@@ -427,7 +431,7 @@ func (s *Session) RecordRef(dir Dir, at time.Time, f *decoder.Frame) (FrameRef, 
 	if forgotten {
 		s.reg.lateFrame(dir, cmd, length, opened, a)
 	}
-	s.reg.hist.addFrame(s.id, dir, at, f, a)
+	s.hist.addFrame(s.id, dir, at, f, a)
 	return ref, true
 }
 
