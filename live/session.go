@@ -370,9 +370,6 @@ func (s *Session) RecordRef(dir Dir, at time.Time, f *decoder.Frame) (FrameRef, 
 		return FrameRef{}, false
 	}
 	s.counted, s.countedHead = nil, noHead
-	if cmd == decoder.FIN {
-		s.prefetchFold()
-	}
 	// Streams a frame of a forgotten session opens count in the registry's
 	// totals (lateFrame): only then is the session's total needed.
 	forgotten := s.forgotten // set under s.mu, so it holds until the unlock
@@ -585,6 +582,11 @@ func (s *Session) openedUnseen(sid uint32) bool {
 
 func (s *Session) fin(dir Dir, at time.Time, sid uint32) Anomaly {
 	st := s.stream(dir, sid)
+	if st != nil && st.fin[dir.Reverse()] {
+		// The FIN that closes a stream folds the oldest closed one
+		// (closeStream); the first FIN of a stream closes nothing.
+		s.prefetchFold()
+	}
 	if st == nil && (sid > s.maxID[sid%2] || s.beforeCapture(sid)) {
 		st = s.adopt(dir, at, sid)
 	}
