@@ -456,7 +456,7 @@ func Named(side Side, addr string) string {
 
 // Open starts tracking a new session and returns it.
 func (r *Registry) Open(info SessionInfo, at time.Time) *Session {
-	s := &Session{reg: r, info: info, start: at, last: at, proto: info.Proto}
+	s := &Session{reg: r, hist: r.hist, info: info, start: at, last: at, proto: info.Proto}
 	r.mu.Lock()
 	r.nextID++
 	s.id = r.nextID

@@ -142,7 +142,11 @@ func (c *Counts) Total() uint64 { return c.FramesDir(ClientToServer) + c.FramesD
 // Violation are called by at most one feeder per direction; everything is
 // safe for concurrent use.
 type Session struct {
-	reg  *Registry
+	reg *Registry
+	// hist is reg.hist, beside reg: the record path reaches the ring in
+	// one load from the session's first line, not through a line of the
+	// Registry that a tap's socket calls leave out of cache.
+	hist *history
 	id   uint64
 	info SessionInfo
 
@@ -351,7 +355,7 @@ func (s *Session) RecordRef(dir Dir, at time.Time, f *decoder.Frame) (FrameRef, 
 	h := f.Header
 	cmd, sid, length := h.Cmd(), h.StreamID(), uint32(h.Length())
 	var a Anomaly
-	s.reg.hist.prefetchNext()
+	s.hist.prefetchNext()
 
 	s.mu.Lock()
 	if s.ver[dir] == 0 {
@@ -366,9 +370,6 @@ func (s *Session) RecordRef(dir Dir, at time.Time, f *decoder.Frame) (FrameRef, 
 		return FrameRef{}, false
 	}
 	s.counted, s.countedHead = nil, noHead
-	if cmd == decoder.FIN {
-		s.prefetchFold()
-	}
 	// Streams a frame of a forgotten session opens count in the registry's
 	// totals (lateFrame): only then is the session's total needed.
 	forgotten := s.forgotten // set under s.mu, so it holds until the unlock
@@ -427,7 +428,7 @@ func (s *Session) RecordRef(dir Dir, at time.Time, f *decoder.Frame) (FrameRef, 
 	if forgotten {
 		s.reg.lateFrame(dir, cmd, length, opened, a)
 	}
-	s.reg.hist.addFrame(s.id, dir, at, f, a)
+	s.hist.addFrame(s.id, dir, at, f, a)
 	return ref, true
 }
 
@@ -581,6 +582,11 @@ func (s *Session) openedUnseen(sid uint32) bool {
 
 func (s *Session) fin(dir Dir, at time.Time, sid uint32) Anomaly {
 	st := s.stream(dir, sid)
+	if st != nil && st.fin[dir.Reverse()] {
+		// The FIN that closes a stream folds the oldest closed one
+		// (closeStream); the first FIN of a stream closes nothing.
+		s.prefetchFold()
+	}
 	if st == nil && (sid > s.maxID[sid%2] || s.beforeCapture(sid)) {
 		st = s.adopt(dir, at, sid)
 	}

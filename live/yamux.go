@@ -157,7 +157,7 @@ func (s *Session) RecordYamuxRef(dir Dir, at time.Time, f *yamux.Frame) FrameRef
 	typ, flags, sid, length := h.Type(), h.Flags(), h.StreamID(), h.Length()
 	payload := h.PayloadLength()
 	var a Anomaly
-	s.reg.hist.prefetchNext()
+	s.hist.prefetchNext()
 
 	s.mu.Lock()
 	s.proto = Yamux
@@ -234,7 +234,7 @@ func (s *Session) RecordYamuxRef(dir Dir, at time.Time, f *yamux.Frame) FrameRef
 	if forgotten {
 		s.reg.lateYamuxFrame(dir, typ, payload, length, opened, a)
 	}
-	s.reg.hist.addYamuxFrame(s.id, dir, at, f, a)
+	s.hist.addYamuxFrame(s.id, dir, at, f, a)
 	return ref
 }
 
