@@ -679,7 +679,7 @@ func (s *Session) psh(dir Dir, at time.Time, sid uint32, length uint32, payload 
 	// recorded after it: held by a capture's resynchronisation while the
 	// other direction ran ahead (package tap's Feeder stamps it).
 	// Nor if it was on its way as the FIN went out (inFlight).
-	if st.fin[dir.Reverse()] && length > 0 && at.UnixNano() >= st.finAt[dir.Reverse()] && !s.inFlight(st, dir, at.UnixNano()) {
+	if st.fin[dir.Reverse()] && length > 0 && at.UnixNano() >= st.finAt[dir.Reverse()] && !s.inFlight(st, dir, at.UnixNano(), end-int64(length)) {
 		s.watchLate(st, dir, length, at)
 	}
 	if length > 0 {
