@@ -602,6 +602,7 @@ func (s *Session) fin(dir Dir, at time.Time, sid uint32) Anomaly {
 	st.frames[dir]++
 	s.counted = st
 	st.fin[dir], st.finAt[dir] = true, at.UnixNano()
+	s.armArrivals(st, dir.Reverse(), at.UnixNano()) // its writer's late frames: read late, or from a backlog?
 	if h := &s.hol[dir.Reverse()]; h.at != 0 && h.serial == st.serial {
 		h.at = 0 // its receiver closed it: smux v1 returns its bytes to the session's buffer
 	}

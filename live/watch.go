@@ -334,6 +334,15 @@ type sessionWatch struct {
 	// probe is set once, before the session's frames.
 	arrived [2]arrivals
 	probe   [2]func() (time.Time, int64, bool)
+	// armed says, per such direction, that probes are wanted: the other
+	// direction's FIN went out on a stream whose writer was streaming
+	// (stream.run) less than armFor ago (armedUntil, Unix ns, under
+	// s.mu). Only then can a probe tell a frame read late after the FIN
+	// from one read from a backlog; a session with no such FIN makes no
+	// probe, neither at its reads nor at the evaluations (a system call
+	// per session per evaluation at thousands of sessions).
+	armed      [2]atomic.Bool
+	armedUntil [2]int64
 	// zeroSince is, per direction, since when (Unix ns) a capture has
 	// shown its receiver advertising a zero TCP window; 0 while it does
 	// not (ReceiveWindow).
@@ -462,11 +471,42 @@ func (s *Session) ReadDone(dir Dir) { s.w.reads[dir&1].Add(1) }
 // when it looked, and an offset of dir, counted as its frames' offsets
 // are, that the bytes read or waiting to be read then had not passed. It
 // must not call the session. Called once, before any frame of dir.
+//
+// A nil probe, a socket the system tells nothing of (a TLS conn, a pipe,
+// a system other than Linux), leaves the direction's stamps taken for
+// when its frames came, as before: a backlog read there may still count.
 func (s *Session) SetArrivalProbe(dir Dir, probe func() (at time.Time, off int64, ok bool)) {
 	s.mu.Lock()
-	s.w.arrived[dir&1].on = true
+	s.w.arrived[dir&1].on = probe != nil
 	s.w.probe[dir&1] = probe
 	s.mu.Unlock()
+}
+
+// ArrivalArmed reports whether the reader of dir should probe its socket
+// as its Reads begin (Arrived): the other direction's FIN went out on a
+// stream whose writer was streaming, lately (sessionWatch.armed). One
+// atomic load: a tap's every Read asks.
+func (s *Session) ArrivalArmed(dir Dir) bool { return s.w.armed[dir&1].Load() }
+
+// armFor is how long after a FIN that arms a direction's probes
+// (sessionWatch.armed) they go on: past the in-flight window, with
+// several evaluations' probes after it. One probe after the window that
+// shows the stream's next bytes not yet come is enough for every frame
+// after them.
+const armFor = inFlightWindow + time.Second
+
+// armArrivals arms the probes of direction d, whose writer streamed on
+// st up to the other side's FIN at fin (Unix ns). s.mu is held.
+func (s *Session) armArrivals(st *stream, d Dir, fin int64) {
+	if !s.w.arrived[d].on {
+		return
+	}
+	r := st.run[d]
+	if r&(1<<runBits-1) < runBursts || r>>runBits&(1<<runSpanBits-1) < runSpan {
+		return // not streaming: its late frames count whenever they came
+	}
+	s.w.armedUntil[d] = max(s.w.armedUntil[d], fin+int64(armFor))
+	s.w.armed[d].Store(true)
 }
 
 // Arrived tells the session that, at at, no byte of direction dir at
@@ -483,9 +523,20 @@ func (s *Session) Arrived(dir Dir, at time.Time, off int64) {
 // arrivalProbe makes the probes of s's directions that have one
 // (SetArrivalProbe): an evaluation's, which shows a reader caught up,
 // waiting, as no Read it begins does. s.mu is not held.
-func (s *Session) arrivalProbe() {
+func (s *Session) arrivalProbe(ns int64) {
+	if !s.w.armed[0].Load() && !s.w.armed[1].Load() {
+		return
+	}
 	s.mu.Lock()
 	probes := s.w.probe
+	for d := range probes {
+		if !s.w.armed[d].Load() {
+			probes[d] = nil
+		} else if ns > s.w.armedUntil[d] {
+			s.w.armed[d].Store(false)
+			probes[d] = nil
+		}
+	}
 	s.mu.Unlock()
 	for d, p := range probes {
 		if p != nil {
