@@ -1110,6 +1110,7 @@ func (r *Registry) Evaluate(now time.Time, cfg FindingsConfig) {
 
 // session evaluates one session.
 func (e *engine) session(r *Registry, s *Session, now time.Time, ns int64, cfg *FindingsConfig) {
+	s.arrivalProbe(ns) // a reader caught up, waiting, shows here (DATA_AFTER_CLOSE)
 	s.mu.Lock()
 	es := &s.w.eng
 	es.seen = e.evals

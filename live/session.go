@@ -608,6 +608,7 @@ func (s *Session) fin(dir Dir, at time.Time, sid uint32) Anomaly {
 	st.frames[dir]++
 	s.counted = st
 	st.fin[dir], st.finAt[dir] = true, at.UnixNano()
+	s.armArrivals(st, dir.Reverse(), at.UnixNano()) // its writer's late frames: read late, or from a backlog?
 	if h := &s.hol[dir.Reverse()]; h.at != 0 && h.serial == st.serial {
 		h.at = 0 // its receiver closed it: smux v1 returns its bytes to the session's buffer
 	}
@@ -685,7 +686,7 @@ func (s *Session) psh(dir Dir, at time.Time, sid uint32, length uint32, payload 
 	// recorded after it: held by a capture's resynchronisation while the
 	// other direction ran ahead (package tap's Feeder stamps it).
 	// Nor if it was on its way as the FIN went out (inFlight).
-	if st.fin[dir.Reverse()] && length > 0 && at.UnixNano() >= st.finAt[dir.Reverse()] && !s.inFlight(st, dir, at.UnixNano()) {
+	if st.fin[dir.Reverse()] && length > 0 && at.UnixNano() >= st.finAt[dir.Reverse()] && !s.inFlight(st, dir, at.UnixNano(), end-int64(length)) {
 		s.watchLate(st, dir, length, at)
 	}
 	if length > 0 {

@@ -327,6 +327,22 @@ type sessionWatch struct {
 	// reads counts the tapped end's reads of each direction the same
 	// way (ReadStarted, ReadDone); 0 where nothing reports them.
 	reads [2]atomic.Uint64
+	// arrived is, per direction whose frames are stamped as a read
+	// returns them (SetArrivalProbe), what probes of the reader's socket
+	// showed of when its bytes came (Arrived); probe is the probe an
+	// evaluation makes (arrivalProbe), nil where none is set. Under s.mu;
+	// probe is set once, before the session's frames.
+	arrived [2]arrivals
+	probe   [2]func() (time.Time, int64, bool)
+	// armed says, per such direction, that probes are wanted: the other
+	// direction's FIN went out on a stream whose writer was streaming
+	// (stream.run) less than armFor ago (armedUntil, Unix ns, under
+	// s.mu). Only then can a probe tell a frame read late after the FIN
+	// from one read from a backlog; a session with no such FIN makes no
+	// probe, neither at its reads nor at the evaluations (a system call
+	// per session per evaluation at thousands of sessions).
+	armed      [2]atomic.Bool
+	armedUntil [2]int64
 	// zeroSince is, per direction, since when (Unix ns) a capture has
 	// shown its receiver advertising a zero TCP window; 0 while it does
 	// not (ReceiveWindow).
@@ -442,6 +458,143 @@ func (s *Session) ReadStarted(dir Dir) { s.w.reads[dir&1].Add(1) }
 
 // ReadDone ends what ReadStarted began.
 func (s *Session) ReadDone(dir Dir) { s.w.reads[dir&1].Add(1) }
+
+// SetArrivalProbe tells the session that the frames of direction dir are
+// stamped as the tapped end's Read (or the attach proxy's) returns them:
+// bytes that waited in the socket buffer, behind a reader that fell
+// behind (its threads starved on a loaded host), are stamped when it
+// read them, long after they came. DATA_AFTER_CLOSE then counts a
+// streaming writer's frames read after the in-flight window only where
+// a probe of the socket showed them not yet come by the window's end
+// (Arrived). probe, if not nil, makes such a probe at any moment, from
+// any goroutine (each evaluation of the findings makes one): it returns
+// when it looked, and an offset of dir, counted as its frames' offsets
+// are, that the bytes read or waiting to be read then had not passed. It
+// must not call the session. Called once, before any frame of dir.
+//
+// A nil probe, a socket the system tells nothing of (a TLS conn, a pipe,
+// a system other than Linux), leaves the direction's stamps taken for
+// when its frames came, as before: a backlog read there may still count.
+func (s *Session) SetArrivalProbe(dir Dir, probe func() (at time.Time, off int64, ok bool)) {
+	s.mu.Lock()
+	s.w.arrived[dir&1].on = probe != nil
+	s.w.probe[dir&1] = probe
+	s.mu.Unlock()
+}
+
+// ArrivalArmed reports whether the reader of dir should probe its socket
+// as its Reads begin (Arrived): the other direction's FIN went out on a
+// stream whose writer was streaming, lately (sessionWatch.armed). One
+// atomic load: a tap's every Read asks.
+func (s *Session) ArrivalArmed(dir Dir) bool { return s.w.armed[dir&1].Load() }
+
+// armFor is how long after a FIN that arms a direction's probes
+// (sessionWatch.armed) they go on: past the in-flight window, with
+// several evaluations' probes after it. One probe after the window that
+// shows the stream's next bytes not yet come is enough for every frame
+// after them.
+const armFor = inFlightWindow + time.Second
+
+// armArrivals arms the probes of direction d, whose writer streamed on
+// st up to the other side's FIN at fin (Unix ns). s.mu is held.
+func (s *Session) armArrivals(st *stream, d Dir, fin int64) {
+	if !s.w.arrived[d].on {
+		return
+	}
+	r := st.run[d]
+	if r&(1<<runBits-1) < runBursts || r>>runBits&(1<<runSpanBits-1) < runSpan {
+		return // not streaming: its late frames count whenever they came
+	}
+	s.w.armedUntil[d] = max(s.w.armedUntil[d], fin+int64(armFor))
+	s.w.armed[d].Store(true)
+}
+
+// Arrived tells the session that, at at, no byte of direction dir at
+// offset off or beyond (counted as its frames' offsets are) had come to
+// the tapped end: off is what its reads had taken and what its socket
+// held then (SetArrivalProbe). A probe of a direction whose frames
+// are stamped as they are read; nothing for another.
+func (s *Session) Arrived(dir Dir, at time.Time, off int64) {
+	s.mu.Lock()
+	s.w.arrived[dir&1].add(at.UnixNano(), off)
+	s.mu.Unlock()
+}
+
+// arrivalProbe makes the probes of s's directions that have one
+// (SetArrivalProbe): an evaluation's, which shows a reader caught up,
+// waiting, as no Read it begins does. s.mu is not held.
+func (s *Session) arrivalProbe(ns int64) {
+	if !s.w.armed[0].Load() && !s.w.armed[1].Load() {
+		return
+	}
+	s.mu.Lock()
+	probes := s.w.probe
+	for d := range probes {
+		if !s.w.armed[d].Load() {
+			probes[d] = nil
+		} else if ns > s.w.armedUntil[d] {
+			s.w.armed[d].Store(false)
+			probes[d] = nil
+		}
+	}
+	s.mu.Unlock()
+	for d, p := range probes {
+		if p != nil {
+			if at, off, ok := p(); ok {
+				s.Arrived(Dir(d), at, off)
+			}
+		}
+	}
+}
+
+// arrivals are the probes of one direction's socket (Session.Arrived),
+// oldest first, both their times and their offsets rising: one that a
+// later probe's offset does not pass tells nothing more of any frame.
+type arrivals struct {
+	on    bool // the direction's frames are stamped as they are read
+	n     int
+	at    [maxArrivals]int64 // Unix ns
+	below [maxArrivals]int64 // no byte at or past it had come at at
+}
+
+// maxArrivals bounds arrivals: a probe dropped tells less, never more.
+const maxArrivals = 4
+
+// add notes a probe: at at, no byte at or past off had come.
+func (a *arrivals) add(at, off int64) {
+	if a.n > 0 && at < a.at[a.n-1] {
+		return // an evaluation's, made before a Read's that was noted first
+	}
+	for a.n > 0 && a.below[a.n-1] >= off {
+		a.n-- // told less than this one, of every frame
+	}
+	if a.n == maxArrivals {
+		copy(a.at[:], a.at[1:])
+		copy(a.below[:], a.below[1:])
+		a.n--
+	}
+	a.at[a.n], a.below[a.n] = at, off
+	a.n++
+}
+
+// after returns the latest moment (Unix ns) the probes show the byte at
+// offset off had not come by; 0 if none does. The frames of a direction
+// come in order: probes older than the one it returns tell nothing of
+// any later frame, and are dropped.
+func (a *arrivals) after(off int64) int64 {
+	i := a.n - 1
+	for i >= 0 && a.below[i] > off {
+		i--
+	}
+	if i < 0 {
+		return 0
+	}
+	at := a.at[i]
+	copy(a.at[:], a.at[i:a.n])
+	copy(a.below[:], a.below[i:a.n])
+	a.n -= i
+	return at
+}
 
 // ReceiveWindow tells the session what a capture (muxtop read, sniff)
 // shows of the TCP receive window of dir's receiver: closed (zero) since
@@ -1098,9 +1251,23 @@ func (s *Session) watchData(st *stream, dir Dir, ns int64) {
 // on two loaded cores). Such a burst, within inFlightWindow after the
 // FIN, shows the writer streaming across it; before, its tick wrapped to
 // 2^26 ms "before" the FIN, and its writer's next frames counted.
-func (s *Session) inFlight(st *stream, dir Dir, ns int64) bool {
+//
+// Where dir's frames are stamped as a Read returns them (SetArrivalProbe),
+// the stamp is only when the bytes had come at the latest: a reader that
+// fell behind reads, after its FIN, frames that waited in its socket
+// since before it (TestAfterCloseBacklogReadAfterFINRealTap). There,
+// what start, the offset of the frame's payload, tells replaces the stamp:
+// the frame came after the window only where a probe of the socket at or
+// after the window's end (Arrived) showed it not yet come.
+func (s *Session) inFlight(st *stream, dir Dir, ns, start int64) bool {
 	r, fin := st.run[dir], st.finAt[dir.Reverse()]
-	if r&(1<<runBits-1) < runBursts || r>>runBits&(1<<runSpanBits-1) < runSpan || ns-fin > int64(inFlightWindow) {
+	if r&(1<<runBits-1) < runBursts || r>>runBits&(1<<runSpanBits-1) < runSpan {
+		return false
+	}
+	if a := &s.w.arrived[dir]; a.on {
+		ns = a.after(start) // it came after this, at the earliest
+	}
+	if ns-fin > int64(inFlightWindow) {
 		return false
 	}
 	latest, finTick := r>>(runBits+runSpanBits), uint32(fin/int64(time.Millisecond))&runTickMask

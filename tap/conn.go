@@ -182,6 +182,7 @@ func Wrap(c net.Conn, side live.Side, reg *live.Registry, label string, opts ...
 		peer:      live.Named(side.Sends().Reverse().Sender(), remote),
 	}
 	tc.out.keep = true
+	tc.in.watchArrivals(c)     // its frames are stamped as read: when did they come?
 	sess.Sent(side.Sends(), 0) // its writes report what left (Write)
 	if o.version != 0 {
 		tc.in.Expect(o.version)
@@ -277,12 +278,14 @@ func (c *Conn) read(p []byte) (int, error) {
 	// begun while Close ends the session, before the conn is closed,
 	// reads the wire: it is decoded, and the recorder waits for it.
 	late := c.connClosed.Load()
+	c.in.readStarting(len(p))
 	c.sess.ReadStarted(c.in.dir) // an end that stops reading has stopped itself: SESSION_BLOCKED
 	n, err := c.Conn.Read(p)
 	c.sess.ReadDone(c.in.dir)
 	if n > 0 && !late {
 		c.in.Feed(p[:n], time.Time{})
 	}
+	c.in.readEnded()
 	if err != nil && !temporary(err) {
 		now := time.Now()
 		if c.in.rec != nil && isReset(err) {

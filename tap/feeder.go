@@ -60,6 +60,9 @@ type Feeder struct {
 	prefix     []byte
 	onOther    func(got []byte)
 	otherBytes int64 // bytes of a connection found to be another protocol (kindOther): unparsed
+	// arrive probes the socket a read direction comes from, where one
+	// tells (watchArrivals); nil for a written direction, a capture's.
+	arrive *arrivals
 }
 
 // Recorder keeps the bytes of every tapped connection as they pass, such

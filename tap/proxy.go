@@ -1109,11 +1109,18 @@ func (p *Proxy) copyBuffered(dst io.Writer, src io.Reader, idle []byte, fd *Feed
 			p.bufs.Put(big)
 		}
 	}()
+	if c, ok := src.(net.Conn); ok {
+		fd.watchArrivals(c) // its frames are stamped as read: when did they come?
+	}
 	for {
+		fd.readStarting(len(buf))
 		n, err := src.Read(buf)
+		base := fd.offset()
 		if n > 0 {
-			base := fd.offset()
 			fd.Feed(buf[:n], time.Time{})
+		}
+		fd.readEnded()
+		if n > 0 {
 			// No Sent: a frame is recorded once read whole, when its
 			// writer has sent it, and a window it filled holds that
 			// writer from then (live.Session.Sent is a tapped end's).
