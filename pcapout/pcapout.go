@@ -118,10 +118,10 @@ type Writer struct {
 	wrote bool
 	// last is the latest time of a packet written: a packet made up by
 	// the writer (heldWrites) is never stamped before it. sampled is
-	// heldWrites' list of the connections it looks at. The writer
-	// goroutine's.
+	// heldWrites' list of the connections it looks at, with their writes
+	// counts as it loaded them. The writer goroutine's.
 	last    time.Time
-	sampled []*Conn
+	sampled []heldSample
 	// sampledAt is when heldWrites took its latest sample (zero before
 	// the first). The writer goroutine's.
 	sampledAt time.Time
@@ -996,52 +996,75 @@ func (w *Writer) drain(s *synth) bool {
 	}
 }
 
+// heldSample is a connection heldWrites looks at, with its writes
+// counts (Conn.writes) as it loaded them.
+type heldSample struct {
+	c *Conn
+	v [2]uint64
+}
+
 // heldWrites samples the writes in progress of every connection being
 // written (Conn.WriteStarted): one seen in progress, the same one, at
 // samples HeldAfter apart or more has been held since the first, and
 // its receiver's window is written closed, stamped when the write began:
-// at its bytes, which the tap records as it begins, if they came after
-// the previous sample, else at the first sample that saw it (or at the
-// latest packet written, if later); once it returned, open again. Stamped
-// at the first sample, the file's block was up to HeldEvery shorter than
-// the write's, and shorter than attach's own, which counts from its first
-// evaluation to see it (a 603 ms block was 586 ms in the file). What
-// was queued before the sample is written first: the held write's bytes
-// come before the window that holds the rest. It reports false if the
-// queue closed meanwhile. It belongs to the writer goroutine.
+// at its bytes, which the tap records as it begins, if it is the one
+// write begun since the previous sample and they came after that sample,
+// else at the first sample that saw it (or at the latest packet written,
+// if later); once it returned, open again. Stamped at the first sample,
+// the file's block was up to HeldEvery shorter than the write's, and
+// shorter than attach's own, which counts from its first evaluation to
+// see it (a 603 ms block was 586 ms in the file). A sample's counts are
+// loaded at its time, before what was queued is written: that is written
+// first, the held write's bytes before the window that holds the rest,
+// and may take long (a 16 MiB frame under -race on a starved machine
+// took 15 s); counts loaded after it were of a write begun meanwhile,
+// which the sample before it timed from its own start, and the next
+// sample closed the window of a write it had seen for 9 ms, from 18 s
+// before. It reports false if the queue closed meanwhile. It belongs to
+// the writer goroutine.
 func (w *Writer) heldWrites(s *synth) bool {
 	if w.err != nil || w.full.Load() {
 		return true
 	}
 	now := time.Now()
-	if !w.drain(s) {
-		return false
-	}
 	w.tmu.Lock()
 	w.sampled = w.sampled[:0]
 	for _, c := range w.tuples {
-		w.sampled = append(w.sampled, c)
-	}
-	w.tmu.Unlock()
-	for _, c := range w.sampled {
-		if !c.begun || c.reset {
-			continue
-		}
+		hs := heldSample{c: c}
 		counts := &c.writes
 		if c.shared != nil {
 			counts = c.shared
 		}
+		for d := range hs.v {
+			hs.v[d] = counts[d].Load()
+		}
+		w.sampled = append(w.sampled, hs)
+	}
+	w.tmu.Unlock()
+	if !w.drain(s) {
+		clear(w.sampled)
+		return false
+	}
+	for _, hs := range w.sampled {
+		c := hs.c
+		if !c.begun || c.reset {
+			continue
+		}
 		for d := range live.Dir(2) {
-			v := counts[d].Load()
+			v := hs.v[d]
 			busy := v&heldBusy != 0
 			if !busy || v != c.heldSeen[d] {
 				if c.zero[d] && c.byWrite[d] && v&heldFailed == 0 {
 					w.receiveWindow(s, c, d, false, now) // the write returned
 				}
+				// The one write begun since the previous sample: the
+				// bytes recorded since then are its own, a big write's
+				// later chunks having none (tap's WriteProgress).
+				first := v/heldSeq == c.heldSeen[d]/heldSeq+1
 				c.heldSeen[d], c.heldSince[d] = v, time.Time{}
 				if busy {
 					c.heldSince[d], c.heldFrom[d] = now, now
-					if at := c.dataAt[d]; at.After(w.sampledAt) && !at.After(now) {
+					if at := c.dataAt[d]; first && at.After(w.sampledAt) && !at.After(now) {
 						// Its bytes, recorded as it began, after the
 						// previous sample, which did not see it.
 						c.heldFrom[d] = at
