@@ -138,7 +138,7 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 		last := w.lastHeard(Dir(d))
 		unheard := last == 0
 		if unheard {
-			last = s.audibleFrom() // proxied: nothing was read before the dial
+			last = s.audibleFrom(Dir(d)) // a proxied server: it could send nothing before the dial
 		}
 		// asked: the other side's latest ping waits for d's answer, and d
 		// has sent nothing since it, or nothing at all: a capture that
@@ -345,7 +345,7 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 				// short of LeakAfter, resolved the finding, which opened
 				// again a moment later, the server silent throughout.
 				due := silentAfter
-				if s.proto == Yamux && o.watch.asked-s.audibleFrom() < int64(NOPLateness) {
+				if s.proto == Yamux && o.watch.asked-s.audibleFrom(ServerToClient) < int64(NOPLateness) {
 					due += NOPLateness
 				}
 				if s.silentOpen(CodeUnanswered, Dir(d), 0) {
@@ -598,7 +598,7 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 			}
 			last := w.lastHeard(Dir(d))
 			if last == 0 {
-				last = s.audibleFrom()
+				last = s.audibleFrom(Dir(d))
 			}
 			switch {
 			case asked[d] && (silent[d] || es.openCodes&(1<<CodeLeak) == 0):
@@ -641,7 +641,7 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 	var lastAt [2]int64
 	for d := range 2 {
 		if lastAt[d] = w.lastHeard(Dir(d)); lastAt[d] == 0 {
-			lastAt[d] = s.audibleFrom()
+			lastAt[d] = s.audibleFrom(Dir(d))
 		}
 	}
 	// An smux v1 reader that may still read what it was sent (drainedAt)
@@ -669,7 +669,7 @@ func (s *Session) candidates(cs []candidate, excused *[]uint64, now time.Time, n
 		silentAt != [2]int64{math.MaxInt64, math.MaxInt64} && max(max(s.leakNewest, w.leakActive)+int64(cfg.LeakAfter), drainUntil) > min(silentAt[0], silentAt[1]) {
 		explained = s.explainedLeaks(&oldest, now, cfg, leakExcuses{unanswered: unanswered, silent: silent, cutoff: cutoff, quiet: quiet, noKeepalive: noKeepalive, acceptedTo: w.acceptedTo,
 			closed:    [2]bool{s.sideClosed(ClientToServer, ns), s.sideClosed(ServerToClient, ns)},
-			leakAfter: cfg.LeakAfter, leakCut: leakCut, silentAt: silentAt, late: late, graceCut: graceCut, lastAt: lastAt, start: s.audibleFrom(), excused: excused})
+			leakAfter: cfg.LeakAfter, leakCut: leakCut, silentAt: silentAt, late: late, graceCut: graceCut, lastAt: lastAt, start: s.audibleFrom(ServerToClient), excused: excused})
 	}
 	for k, o := range oldest[:heldKind] { // a setup stream held open is no LEAK's
 		if o.st == nil || w.leaked[k] <= explained[k] {
@@ -970,7 +970,7 @@ type leakExcuses struct {
 	// side frozen; MaxInt64 otherwise.
 	graceCut int64
 	lastAt   [2]int64
-	start    int64 // when its sides could first be heard (Session.audibleFrom), Unix ns
+	start    int64 // when the server could first send (Session.audibleFrom), Unix ns
 	// excused collects the serials of the streams explained, in SYN order.
 	excused *[]uint64
 }

@@ -1925,7 +1925,7 @@ func (s *Session) endNote(at time.Time, err string) string {
 		}
 		unheard := last == 0
 		if unheard {
-			last = s.audibleFrom()
+			last = s.audibleFrom(f.Dir)
 		}
 		if last > f.Since.UnixNano() {
 			break // the silent side spoke again before: its silence ended then

@@ -1249,14 +1249,27 @@ func (s *Session) UpstreamConnected(at time.Time) {
 	s.upstreamAt = at.UnixNano()
 }
 
-// audibleFrom is when the session's sides could first be heard, Unix ns:
-// its start, or, through a proxy, when the proxy's dial of the server went
-// through (UpstreamConnected), for the proxy reads neither side before.
-// A side unheard so far is silent from then, and an smux side's first
-// keepalive interval, or a yamux side's time to its first ping, runs from
-// then. s.mu is held.
-func (s *Session) audibleFrom() int64 {
-	return max(s.start.UnixNano(), s.upstreamAt)
+// audibleFrom is when side d could first send, Unix ns: the session's
+// start, and through a proxy, for the server, when the proxy's dial of it
+// went through (UpstreamConnected): it could send nothing before. A side
+// unheard so far is silent from then, and its first keepalive interval,
+// or a yamux side's time to its first ping, runs from then. A client sends
+// from its connect, the session's start, though the proxy reads nothing
+// of it before its dial: what it sent meanwhile waits in the socket and
+// is read at once as the proxy begins (queuedAtDial). s.mu is held.
+func (s *Session) audibleFrom(d Dir) int64 {
+	if d == ServerToClient {
+		return max(s.start.UnixNano(), s.upstreamAt)
+	}
+	return s.start.UnixNano()
+}
+
+// queuedAtDial reports whether a frame of d read at ns may have waited in
+// the socket while a proxy's dial of the server was held (10 ms or more):
+// a client's, read within NOPLateness of the dial. When it was sent is
+// not known then, anywhere from the session's start.
+func (s *Session) queuedAtDial(d Dir, ns int64) bool {
+	return d == ClientToServer && s.upstreamAt-s.start.UnixNano() >= int64(10*time.Millisecond) && ns-s.upstreamAt < int64(NOPLateness)
 }
 
 // PayloadLost tells the session that a capture lost n bytes of direction

@@ -1478,9 +1478,14 @@ func (s *Session) watchNOP(dir Dir, ns int64) {
 	if prev == 0 && !s.incomplete {
 		if s.proto != Yamux {
 			// smux's keepalive ticker starts with the session: through
-			// a proxy, with the server's, once the proxy's dial went
-			// through; and the proxy reads neither side before it.
-			prev = s.audibleFrom()
+			// a proxy, the server's once the proxy's dial went through.
+			// A client's NOP read as the proxy begins may have waited
+			// through the dial: it starts the cadence, as a joined
+			// capture's first NOP does (from the start, a 3 s dial made
+			// a 200 ms cadence "every 3.0 s" for good).
+			if !s.queuedAtDial(dir, ns) {
+				prev = s.audibleFrom(dir)
+			}
 		} else {
 			// A yamux side's first ping says nothing of its cadence:
 			// hashicorp's keepalive pings an interval in, but libp2p's
@@ -1489,7 +1494,7 @@ func (s *Session) watchNOP(dir Dir, ns int64) {
 			// capture's does; the time to it counts only while it waits
 			// for its answer (Evaluate), and to say whether the second
 			// ping shows a cadence (pingCadence).
-			w.firstPing[dir] = ns - s.audibleFrom() // as smux's, from the dial through a proxy
+			w.firstPing[dir] = ns - s.audibleFrom(dir) // as smux's: a proxied server's from the dial
 		}
 	}
 	// The longest interval: a NOP delayed once makes the cadence look

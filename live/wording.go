@@ -548,7 +548,7 @@ func describeYamux(f *Finding, session uint64) (text, advice string) {
 			if ev.Unheard {
 				// No frame of its own to count from.
 				nothing = fmt.Sprintf("has sent nothing since the session began, %s ago", fmtDur(ev.Age))
-				if f.info.Proxied {
+				if f.info.Proxied && f.Dir == ServerToClient {
 					// Its silence counts from attach's dial of the
 					// server (Session.audibleFrom), not its accept.
 					nothing = fmt.Sprintf("has sent nothing since attach connected the session to the server, %s ago", fmtDur(ev.Age))
