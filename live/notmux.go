@@ -9,10 +9,11 @@ import (
 // notMux says what the bytes of a framing violation are where they are
 // another protocol's (wirekind.Kind.OtherProtocol: HTTP, TLS, SSH, SOCKS5,
 // text) at the very start of their direction, offset 0: its sender speaks
-// no mux at all, and the violation is no mux's framing breaking, so no
-// smux or yamux reaction follows from it (a TLS service through attach,
-// HTTP at a mux port). wirekind.Unknown otherwise, a real mux peer's bad
-// version (3 at offset 0) included.
+// no mux at all, and the violation is no mux's framing breaking (a TLS
+// service through attach, HTTP at a mux port); where its receiver is a mux
+// (an smux client answered by an HTTP server), that receiver still reacts
+// as to any bad header, its reader stopping. wirekind.Unknown otherwise, a
+// real mux peer's bad version (3 at offset 0) included.
 func notMux(offset int64, proto Protocol, h decoder.Header, yh yamux.Header) wirekind.Kind {
 	if offset != 0 {
 		return wirekind.Unknown

@@ -229,7 +229,8 @@ func (s *SessionSnap) NotSmux() bool {
 // MuxViolations counts the session's framing violations of a mux's
 // framing: Framing less those that are another protocol's bytes from the
 // first byte (FramingInfo.NotMux), which the snapshot counts apart
-// (Snapshot.NotMux) and no mux reacts to.
+// (Snapshot.NotMux): their sender speaks no mux, though a receiver that
+// does reacts to them as to any bad header (smux's reader stops).
 func (s *SessionSnap) MuxViolations() int {
 	n := 0
 	for i := range s.Framing {
