@@ -336,13 +336,14 @@ type sessionWatch struct {
 	probe   [2]func() (time.Time, int64, bool)
 	// armed says, per such direction, that probes are wanted: the other
 	// direction's FIN went out on a stream whose writer was streaming
-	// (stream.run) less than armFor ago (armedUntil, Unix ns, under
-	// s.mu). Only then can a probe tell a frame read late after the FIN
-	// from one read from a backlog; a session with no such FIN makes no
+	// (stream.run) less than armFor ago (armedUntil, Unix ns; both
+	// atomic, set under s.mu). Only then can a probe show a frame read
+	// late after the FIN read from a backlog; a session with no such FIN
+	// makes no
 	// probe, neither at its reads nor at the evaluations (a system call
 	// per session per evaluation at thousands of sessions).
 	armed      [2]atomic.Bool
-	armedUntil [2]int64
+	armedUntil [2]atomic.Int64
 	// zeroSince is, per direction, since when (Unix ns) a capture has
 	// shown its receiver advertising a zero TCP window; 0 while it does
 	// not (ReceiveWindow).
@@ -463,18 +464,17 @@ func (s *Session) ReadDone(dir Dir) { s.w.reads[dir&1].Add(1) }
 // stamped as the tapped end's Read (or the attach proxy's) returns them:
 // bytes that waited in the socket buffer, behind a reader that fell
 // behind (its threads starved on a loaded host), are stamped when it
-// read them, long after they came. DATA_AFTER_CLOSE then counts a
-// streaming writer's frames read after the in-flight window only where
-// a probe of the socket showed them not yet come by the window's end
-// (Arrived). probe, if not nil, makes such a probe at any moment, from
-// any goroutine (each evaluation of the findings makes one): it returns
-// when it looked, and an offset of dir, counted as its frames' offsets
-// are, that the bytes read or waiting to be read then had not passed. It
-// must not call the session. Called once, before any frame of dir.
-//
-// A nil probe, a socket the system tells nothing of (a TLS conn, a pipe,
-// a system other than Linux), leaves the direction's stamps taken for
-// when its frames came, as before: a backlog read there may still count.
+// read them, long after they came. A streaming writer's frame read after
+// the in-flight window is then in flight all the same where a probe of
+// the socket by the window's end showed its first payload byte come
+// (Arrived): it waited there. probe, if not nil, makes such a probe at
+// any moment, from any goroutine (each evaluation of the findings makes
+// one while the direction is armed): it returns when it looked, and an
+// offset of dir, counted as its frames' offsets are, below which every
+// byte had come by then (read, or waiting to be). It must not call the
+// session. Called once, before any frame of dir. Without a probe (a TLS
+// conn, a pipe, a system other than Linux), or with none made by the
+// window's end, a frame's stamp is taken for when it came, as before.
 func (s *Session) SetArrivalProbe(dir Dir, probe func() (at time.Time, off int64, ok bool)) {
 	s.mu.Lock()
 	s.w.arrived[dir&1].on = probe != nil
@@ -482,47 +482,50 @@ func (s *Session) SetArrivalProbe(dir Dir, probe func() (at time.Time, off int64
 	s.mu.Unlock()
 }
 
-// ArrivalArmed reports whether the reader of dir should probe its socket
-// as its Reads begin (Arrived): the other direction's FIN went out on a
-// stream whose writer was streaming, lately (sessionWatch.armed). One
-// atomic load: a tap's every Read asks.
-func (s *Session) ArrivalArmed(dir Dir) bool { return s.w.armed[dir&1].Load() }
+// ArrivalWanted reports whether the reader of dir should probe its socket
+// as a Read begins (Arrived): the other direction's FIN went out on a
+// stream whose writer was streaming, less than armFor ago
+// (sessionWatch.armed). One atomic load where it did not (a tap's every
+// Read asks), and a clock read where it did.
+func (s *Session) ArrivalWanted(dir Dir) bool {
+	return s.w.armed[dir&1].Load() && time.Now().UnixNano() <= s.w.armedUntil[dir&1].Load()
+}
 
 // armFor is how long after a FIN that arms a direction's probes
-// (sessionWatch.armed) they go on: past the in-flight window, with
-// several evaluations' probes after it. One probe after the window that
-// shows the stream's next bytes not yet come is enough for every frame
-// after them.
-const armFor = inFlightWindow + time.Second
+// (sessionWatch.armed) they go on: the in-flight window, within which a
+// probe shows what had come by its end, and a little more.
+const armFor = inFlightWindow + 100*time.Millisecond
 
 // armArrivals arms the probes of direction d, whose writer streamed on
 // st up to the other side's FIN at fin (Unix ns). s.mu is held.
 func (s *Session) armArrivals(st *stream, d Dir, fin int64) {
-	if !s.w.arrived[d].on {
+	a := &s.w.arrived[d]
+	if !a.on {
 		return
 	}
 	r := st.run[d]
 	if r&(1<<runBits-1) < runBursts || r>>runBits&(1<<runSpanBits-1) < runSpan {
 		return // not streaming: its late frames count whenever they came
 	}
-	s.w.armedUntil[d] = max(s.w.armedUntil[d], fin+int64(armFor))
+	a.arm(fin)
+	s.w.armedUntil[d].Store(max(s.w.armedUntil[d].Load(), fin+int64(armFor)))
 	s.w.armed[d].Store(true)
 }
 
-// Arrived tells the session that, at at, no byte of direction dir at
-// offset off or beyond (counted as its frames' offsets are) had come to
-// the tapped end: off is what its reads had taken and what its socket
-// held then (SetArrivalProbe). A probe of a direction whose frames
-// are stamped as they are read; nothing for another.
+// Arrived tells the session that, by at, every byte of direction dir
+// below offset off (counted as its frames' offsets are) had come to the
+// tapped end: read, or waiting in its socket (SetArrivalProbe). Nothing
+// for a direction that is not so stamped.
 func (s *Session) Arrived(dir Dir, at time.Time, off int64) {
 	s.mu.Lock()
 	s.w.arrived[dir&1].add(at.UnixNano(), off)
 	s.mu.Unlock()
 }
 
-// arrivalProbe makes the probes of s's directions that have one
-// (SetArrivalProbe): an evaluation's, which shows a reader caught up,
-// waiting, as no Read it begins does. s.mu is not held.
+// arrivalProbe makes the probes of s's directions that are armed
+// (SetArrivalProbe, armArrivals): an evaluation's, which sees the socket
+// of a reader that does not run, as no Read it begins does. s.mu is not
+// held.
 func (s *Session) arrivalProbe(ns int64) {
 	if !s.w.armed[0].Load() && !s.w.armed[1].Load() {
 		return
@@ -532,7 +535,7 @@ func (s *Session) arrivalProbe(ns int64) {
 	for d := range probes {
 		if !s.w.armed[d].Load() {
 			probes[d] = nil
-		} else if ns > s.w.armedUntil[d] {
+		} else if ns > s.w.armedUntil[d].Load() {
 			s.w.armed[d].Store(false)
 			probes[d] = nil
 		}
@@ -547,53 +550,57 @@ func (s *Session) arrivalProbe(ns int64) {
 	}
 }
 
-// arrivals are the probes of one direction's socket (Session.Arrived),
-// oldest first, both their times and their offsets rising: one that a
-// later probe's offset does not pass tells nothing more of any frame.
+// arrivals keeps, for the latest FINs that armed a direction's probes
+// (armArrivals), how much of the direction had come by each FIN's
+// in-flight window's end, as probes by then showed (Session.Arrived).
 type arrivals struct {
-	on    bool // the direction's frames are stamped as they are read
-	n     int
-	at    [maxArrivals]int64 // Unix ns
-	below [maxArrivals]int64 // no byte at or past it had come at at
+	on   bool // the direction's frames are stamped as they are read
+	n    int
+	fin  [maxArrivals]int64 // Unix ns, rising
+	came [maxArrivals]int64 // every byte below it had come by fin + inFlightWindow
 }
 
-// maxArrivals bounds arrivals: a probe dropped tells less, never more.
+// maxArrivals bounds arrivals: the frames late after a FIN forgotten are
+// judged by their stamps, as with no probe.
 const maxArrivals = 4
 
-// add notes a probe: at at, no byte at or past off had come.
-func (a *arrivals) add(at, off int64) {
-	if a.n > 0 && at < a.at[a.n-1] {
-		return // an evaluation's, made before a Read's that was noted first
-	}
-	for a.n > 0 && a.below[a.n-1] >= off {
-		a.n-- // told less than this one, of every frame
+// arm notes a FIN at fin (Unix ns). One within a millisecond of the
+// latest shares its entry (the earlier one's window, which tells less).
+func (a *arrivals) arm(fin int64) {
+	if a.n > 0 && fin >= a.fin[a.n-1] && fin-a.fin[a.n-1] < int64(time.Millisecond) {
+		return
 	}
 	if a.n == maxArrivals {
-		copy(a.at[:], a.at[1:])
-		copy(a.below[:], a.below[1:])
+		copy(a.fin[:], a.fin[1:])
+		copy(a.came[:], a.came[1:])
 		a.n--
 	}
-	a.at[a.n], a.below[a.n] = at, off
+	a.fin[a.n], a.came[a.n] = fin, 0
+	if a.n > 0 {
+		a.came[a.n] = a.came[a.n-1] // what had come by an earlier window had come by this one
+	}
 	a.n++
 }
 
-// after returns the latest moment (Unix ns) the probes show the byte at
-// offset off had not come by; 0 if none does. The frames of a direction
-// come in order: probes older than the one it returns tell nothing of
-// any later frame, and are dropped.
-func (a *arrivals) after(off int64) int64 {
-	i := a.n - 1
-	for i >= 0 && a.below[i] > off {
-		i--
+// add notes a probe: by at, every byte below off had come.
+func (a *arrivals) add(at, off int64) {
+	for i := range a.n {
+		if at <= a.fin[i]+int64(inFlightWindow) {
+			a.came[i] = max(a.came[i], off)
+		}
 	}
-	if i < 0 {
-		return 0
+}
+
+// cameBy reports whether a frame whose payload starts at offset start,
+// late after the FIN at fin, had come by that FIN's in-flight window's
+// end, as a probe by then showed.
+func (a *arrivals) cameBy(fin, start int64) bool {
+	for i := a.n - 1; i >= 0; i-- {
+		if a.fin[i] <= fin && fin-a.fin[i] < int64(time.Millisecond) {
+			return a.came[i] > start
+		}
 	}
-	at := a.at[i]
-	copy(a.at[:], a.at[i:a.n])
-	copy(a.below[:], a.below[i:a.n])
-	a.n -= i
-	return at
+	return false
 }
 
 // ReceiveWindow tells the session what a capture (muxtop read, sniff)
@@ -1255,20 +1262,21 @@ func (s *Session) watchData(st *stream, dir Dir, ns int64) {
 // Where dir's frames are stamped as a Read returns them (SetArrivalProbe),
 // the stamp is only when the bytes had come at the latest: a reader that
 // fell behind reads, after its FIN, frames that waited in its socket
-// since before it (TestAfterCloseBacklogReadAfterFINRealTap). There,
-// what start, the offset of the frame's payload, tells replaces the stamp:
-// the frame came after the window only where a probe of the socket at or
-// after the window's end (Arrived) showed it not yet come.
+// since before it (TestAfterCloseBacklogReadAfterFINRealTap). There, a
+// frame stamped after the window whose payload, from offset start, a
+// probe of the socket by the window's end showed come (Arrived) waited
+// there: it is in flight as if read within the window.
 func (s *Session) inFlight(st *stream, dir Dir, ns, start int64) bool {
 	r, fin := st.run[dir], st.finAt[dir.Reverse()]
 	if r&(1<<runBits-1) < runBursts || r>>runBits&(1<<runSpanBits-1) < runSpan {
 		return false
 	}
-	if a := &s.w.arrived[dir]; a.on {
-		ns = a.after(start) // it came after this, at the earliest
-	}
 	if ns-fin > int64(inFlightWindow) {
-		return false
+		if a := &s.w.arrived[dir]; !a.on || !a.cameBy(fin, start) {
+			return false
+		}
+		// Read late, but a probe by the window's end showed it had come:
+		// it waited in the socket behind a reader that fell behind.
 	}
 	latest, finTick := r>>(runBits+runSpanBits), uint32(fin/int64(time.Millisecond))&runTickMask
 	window := uint32(inFlightWindow / time.Millisecond)

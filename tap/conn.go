@@ -278,7 +278,7 @@ func (c *Conn) read(p []byte) (int, error) {
 	// begun while Close ends the session, before the conn is closed,
 	// reads the wire: it is decoded, and the recorder waits for it.
 	late := c.connClosed.Load()
-	c.in.readStarting(len(p))
+	c.in.readStarting()
 	c.sess.ReadStarted(c.in.dir) // an end that stops reading has stopped itself: SESSION_BLOCKED
 	n, err := c.Conn.Read(p)
 	c.sess.ReadDone(c.in.dir)

@@ -1113,7 +1113,7 @@ func (p *Proxy) copyBuffered(dst io.Writer, src io.Reader, idle []byte, fd *Feed
 		fd.watchArrivals(c) // its frames are stamped as read: when did they come?
 	}
 	for {
-		fd.readStarting(len(buf))
+		fd.readStarting()
 		n, err := src.Read(buf)
 		base := fd.offset()
 		if n > 0 {
