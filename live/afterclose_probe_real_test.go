@@ -63,10 +63,10 @@ func lateAfterCaughtUp(t *testing.T, ver byte, cli, sc net.Conn, reg *live.Regis
 		}
 		return nil
 	}
-	write(cli, probeFrame(ver, 0, 3, nil))
-	write(cli, probeFrame(ver, 2, 3, []byte("TAIL /var/log/app\n")))
+	write(cli, smuxRawFrame(ver, 0, 3, nil))
+	write(cli, smuxRawFrame(ver, 2, 3, []byte("TAIL /var/log/app\n")))
 	for range 20 {
-		write(sc, probeFrame(ver, 2, 3, line))
+		write(sc, smuxRawFrame(ver, 2, 3, line))
 		if err := readFrames(1); err != nil {
 			t.Fatal(err)
 		}
@@ -74,12 +74,12 @@ func lateAfterCaughtUp(t *testing.T, ver byte, cli, sc net.Conn, reg *live.Regis
 	}
 	done := make(chan error, 1)
 	go func() { done <- readFrames(late) }() // caught up, waiting
-	write(cli, probeFrame(ver, 1, 3, nil))
+	write(cli, smuxRawFrame(ver, 1, 3, nil))
 	time.Sleep(300 * time.Millisecond)
 	reg.Evaluate(time.Now(), cfg)
 	var b []byte
 	for range late {
-		b = append(b, probeFrame(ver, 2, 3, line)...)
+		b = append(b, smuxRawFrame(ver, 2, 3, line)...)
 	}
 	write(sc, b) // the fault: written 300 ms after the FIN, in one write
 	if err := <-done; err != nil {
@@ -127,6 +127,7 @@ func TestAfterCloseLateBurstCaughtUpTap(t *testing.T) {
 	}
 }
 
+// probeDesc lists reg's records, for a failure's message.
 func probeDesc(reg *live.Registry) string {
 	var b strings.Builder
 	for _, r := range allRecords(reg) {
@@ -135,20 +136,11 @@ func probeDesc(reg *live.Registry) string {
 	return b.String()
 }
 
-func probeFrame(ver, cmd byte, sid uint32, payload []byte) []byte {
-	b := make([]byte, 8, 8+len(payload))
-	b[0], b[1] = ver, cmd
-	binary.LittleEndian.PutUint16(b[2:], uint16(len(payload)))
-	binary.LittleEndian.PutUint32(b[4:], sid)
-	return append(b, payload...)
-}
-
 // ignoresEOF: real smux sessions cli, srv; the server's writer
 // pushes 256 B every 5 ms; the client reads 100 ms of it, then Closes the
 // stream (FIN); the server's writer ignores the FIN (its Reads' io.EOF)
 // and writes on for 1.5 s. The client's recvLoop is caught up throughout.
 func ignoresEOF(t *testing.T, reg *live.Registry, cli, srv *smux.Session) string {
-	cfg := live.FindingsConfig{Churn: -1}
 	go func() {
 		st, err := srv.AcceptStream()
 		if err != nil {
@@ -162,6 +154,17 @@ func ignoresEOF(t *testing.T, reg *live.Registry, cli, srv *smux.Session) string
 			time.Sleep(5 * time.Millisecond)
 		}
 	}()
+	return tailThenClose(t, reg, cli, 1800*time.Millisecond)
+}
+
+// tailThenClose is the client of ignoresEOF and trailerAfterEOF: it opens
+// a stream, asks for a tail, reads what comes for 100 ms and closes the
+// stream (its FIN), evaluating reg every 50 ms for evalFor after it, and
+// once more a second later (past v2's wait for a UPD); it returns reg's
+// finding codes.
+func tailThenClose(t *testing.T, reg *live.Registry, cli *smux.Session, evalFor time.Duration) string {
+	t.Helper()
+	cfg := live.FindingsConfig{Churn: -1}
 	st, err := cli.OpenStream()
 	if err != nil {
 		t.Fatal(err)
@@ -175,7 +178,7 @@ func ignoresEOF(t *testing.T, reg *live.Registry, cli, srv *smux.Session) string
 		}
 	}
 	st.Close()
-	stop := time.Now().Add(1800 * time.Millisecond)
+	stop := time.Now().Add(evalFor)
 	for time.Now().Before(stop) {
 		reg.Evaluate(time.Now(), cfg)
 		time.Sleep(50 * time.Millisecond)
@@ -226,7 +229,6 @@ func TestAfterCloseIgnoresEOFRealAttach(t *testing.T) {
 // writes one trailer of 100 B: written after the FIN's window, to a
 // client whose recvLoop waits, caught up.
 func trailerAfterEOF(t *testing.T, reg *live.Registry, cli, srv *smux.Session) string {
-	cfg := live.FindingsConfig{Churn: -1}
 	go func() {
 		st, err := srv.AcceptStream()
 		if err != nil {
@@ -248,26 +250,7 @@ func trailerAfterEOF(t *testing.T, reg *live.Registry, cli, srv *smux.Session) s
 			time.Sleep(5 * time.Millisecond)
 		}
 	}()
-	st, err := cli.OpenStream()
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Write([]byte("TAIL /var/log/app\n"))
-	b := make([]byte, 4096)
-	deadline := time.Now().Add(100 * time.Millisecond)
-	for time.Now().Before(deadline) {
-		if _, err := st.Read(b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	st.Close()
-	stop := time.Now().Add(1200 * time.Millisecond)
-	for time.Now().Before(stop) {
-		reg.Evaluate(time.Now(), cfg)
-		time.Sleep(50 * time.Millisecond)
-	}
-	reg.Evaluate(time.Now().Add(time.Second), cfg)
-	return codes(reg)
+	return tailThenClose(t, reg, cli, 1200*time.Millisecond)
 }
 
 // TestAfterCloseTrailerRealSmux: a real smux server streams until its
@@ -347,14 +330,14 @@ func TestArrivalProbesDisarmWithoutEvaluations(t *testing.T) {
 	cli := tap.Wrap(cc, live.Client, reg, "cli")
 	line := make([]byte, 512)
 	buf := make([]byte, 8+len(line))
-	cli.Write(probeFrame(1, 0, 3, nil))
-	cli.Write(probeFrame(1, 2, 3, []byte("TAIL\n")))
+	cli.Write(smuxRawFrame(1, 0, 3, nil))
+	cli.Write(smuxRawFrame(1, 2, 3, []byte("TAIL\n")))
 	for range 20 {
-		sc.Write(probeFrame(1, 2, 3, line))
+		sc.Write(smuxRawFrame(1, 2, 3, line))
 		io.ReadFull(cli, buf)
 		time.Sleep(2 * time.Millisecond)
 	}
-	cli.Write(probeFrame(1, 1, 3, nil))
+	cli.Write(smuxRawFrame(1, 1, 3, nil))
 	time.Sleep(3 * time.Second) // armFor is 1.25 s
 	s := reg.Session(reg.Snapshot().Sessions[0].ID)
 	if s.ArrivalWanted(live.ServerToClient) {
