@@ -22,20 +22,7 @@ import (
 // "+KEEPALIVE" of the server at the 2 s limit.
 func TestProxyServerSilenceFromDial(t *testing.T) {
 	smuxtest.NoGoroutinesLeft(t)
-	up := startUpstream(t, "", func(c net.Conn) {
-		sess, err := smux.Server(c, smuxtest.Config(1)) // keepalive at smux's 10 s: no NOP for a while
-		if err != nil {
-			return
-		}
-		defer sess.Close()
-		for {
-			st, err := sess.AcceptStream()
-			if err != nil {
-				return
-			}
-			st.Close()
-		}
-	})
+	up := startUpstream(t, "", acceptAndClose) // keepalive at smux's 10 s: no NOP for a while
 	reg, p, dialed := heldDialProxy(t, up, 3*time.Second)
 	c := dialProxy(t, p)
 	cfg := smuxtest.Config(1)
@@ -121,20 +108,7 @@ func heldDialProxy(t *testing.T, up *upstream, hold time.Duration) (*live.Regist
 // a keepalive NOP, for 2.0 s; keepalive NOPs come every 500 ms" (the
 // code before that did the same: found by a review).
 func TestProxyClientFirstNOPFromConnect(t *testing.T) {
-	up := startUpstream(t, "", func(c net.Conn) {
-		sess, err := smux.Server(c, smuxtest.Config(1))
-		if err != nil {
-			return
-		}
-		defer sess.Close()
-		for {
-			st, err := sess.AcceptStream()
-			if err != nil {
-				return
-			}
-			st.Close()
-		}
-	})
+	up := startUpstream(t, "", acceptAndClose)
 	reg, p, dialed := heldDialProxy(t, up, 2500*time.Millisecond)
 	c := dialProxy(t, p)
 	cfg := smuxtest.Config(1)
@@ -210,5 +184,22 @@ func TestProxyUnheardClientSilentFromConnect(t *testing.T) {
 	}
 	if !strings.Contains(ka.Text, "has sent nothing") {
 		t.Errorf("KEEPALIVE of the unheard client: %s", ka.Text)
+	}
+}
+
+// acceptAndClose serves c as an smux v1 server at smux's defaults (its
+// first keepalive NOP 10 s in) that closes every stream it accepts.
+func acceptAndClose(c net.Conn) {
+	sess, err := smux.Server(c, smuxtest.Config(1))
+	if err != nil {
+		return
+	}
+	defer sess.Close()
+	for {
+		st, err := sess.AcceptStream()
+		if err != nil {
+			return
+		}
+		st.Close()
 	}
 }
