@@ -23,6 +23,47 @@ func smuxRawFrame(ver, cmd byte, sid uint32, payload []byte) []byte {
 	return append(b, payload...)
 }
 
+// writeRaw writes b to c, failing t if it cannot.
+func writeRaw(t *testing.T, c net.Conn, b []byte) {
+	t.Helper()
+	if _, err := c.Write(b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readRawFrames reads n smux frames, header and payload, from c.
+func readRawFrames(c net.Conn, n int) error {
+	buf := make([]byte, 8+0xffff)
+	for range n {
+		if _, err := io.ReadFull(c, buf[:8]); err != nil {
+			return err
+		}
+		if _, err := io.ReadFull(c, buf[8:8+binary.LittleEndian.Uint16(buf[2:])]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pushCaughtUp opens stream 3 from cli with raw smux v ver frames, a SYN
+// and a request, and has sc push 20 frames of 512 bytes 2 ms apart, each
+// read by cli as it comes: a push its reader keeps up with. It returns
+// the push's line, for more of it.
+func pushCaughtUp(t *testing.T, ver byte, cli, sc net.Conn) []byte {
+	t.Helper()
+	line := make([]byte, 512)
+	writeRaw(t, cli, smuxRawFrame(ver, 0, 3, nil))
+	writeRaw(t, cli, smuxRawFrame(ver, 2, 3, []byte("TAIL /var/log/app\n")))
+	for range 20 {
+		writeRaw(t, sc, smuxRawFrame(ver, 2, 3, line))
+		if err := readRawFrames(cli, 1); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return line
+}
+
 // TestAfterCloseBacklogReadAfterFINRealTap: a tap stamps a frame it reads
 // as its Read returns, which is only when the bytes had come at the
 // latest: a reader that falls behind reads, after its own FIN, frames
@@ -50,55 +91,28 @@ func TestAfterCloseBacklogReadAfterFINRealTap(t *testing.T) {
 			cfg := live.FindingsConfig{Churn: -1}
 			cc, sc := smuxtest.Conns(t)
 			cli := tap.Wrap(cc, live.Client, reg, "cli")
-			write := func(c net.Conn, b []byte) {
-				t.Helper()
-				if _, err := c.Write(b); err != nil {
-					t.Fatal(err)
-				}
-			}
-			line := make([]byte, 512)
-			readFrames := func(n int) error {
-				buf := make([]byte, 8+len(line))
-				for range n {
-					if _, err := io.ReadFull(cli, buf[:8]); err != nil {
-						return err
-					}
-					if _, err := io.ReadFull(cli, buf[8:8+binary.LittleEndian.Uint16(buf[2:])]); err != nil {
-						return err
-					}
-				}
-				return nil
-			}
-			write(cli, smuxRawFrame(ver, 0, 3, nil))
-			write(cli, smuxRawFrame(ver, 2, 3, []byte("TAIL /var/log/app\n")))
-			for range 20 { // a push, read as it comes
-				write(sc, smuxRawFrame(ver, 2, 3, line))
-				if err := readFrames(1); err != nil {
-					t.Fatal(err)
-				}
-				time.Sleep(2 * time.Millisecond)
-			}
+			line := pushCaughtUp(t, ver, cli, sc)
 			done := make(chan error, 1)
 			if backlog {
 				// The client's reads stop; the server writes on, and on
 				// loopback its writes return once the bytes are in the
 				// client's socket: before the FIN.
 				for range 5 {
-					write(sc, smuxRawFrame(ver, 2, 3, line))
+					writeRaw(t, sc, smuxRawFrame(ver, 2, 3, line))
 				}
 			} else {
-				go func() { done <- readFrames(5) }() // caught up, waiting
+				go func() { done <- readRawFrames(cli, 5) }() // caught up, waiting
 			}
-			write(cli, smuxRawFrame(ver, 1, 3, nil))
+			writeRaw(t, cli, smuxRawFrame(ver, 1, 3, nil))
 			for range 3 { // evaluated every 100 ms, as the front ends do, past the in-flight window
 				time.Sleep(100 * time.Millisecond)
 				reg.Evaluate(time.Now(), cfg)
 			}
 			if backlog {
-				go func() { done <- readFrames(5) }()
+				go func() { done <- readRawFrames(cli, 5) }()
 			} else {
 				for range 5 { // the fault: written after the FIN's window
-					write(sc, smuxRawFrame(ver, 2, 3, line))
+					writeRaw(t, sc, smuxRawFrame(ver, 2, 3, line))
 					time.Sleep(2 * time.Millisecond)
 				}
 			}

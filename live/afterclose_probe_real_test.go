@@ -1,7 +1,6 @@
 package live_test
 
 import (
-	"encoding/binary"
 	"io"
 	"net"
 	"strings"
@@ -44,44 +43,17 @@ func probeAttach(t *testing.T) (cli, sc net.Conn, reg *live.Registry) {
 // later the server writes late frames (in one Write): the fault.
 func lateAfterCaughtUp(t *testing.T, ver byte, cli, sc net.Conn, reg *live.Registry, late int) string {
 	cfg := live.FindingsConfig{Churn: -1}
-	write := func(c net.Conn, b []byte) {
-		t.Helper()
-		if _, err := c.Write(b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	line := make([]byte, 512)
-	readFrames := func(n int) error {
-		buf := make([]byte, 8+len(line))
-		for range n {
-			if _, err := io.ReadFull(cli, buf[:8]); err != nil {
-				return err
-			}
-			if _, err := io.ReadFull(cli, buf[8:8+binary.LittleEndian.Uint16(buf[2:])]); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	write(cli, smuxRawFrame(ver, 0, 3, nil))
-	write(cli, smuxRawFrame(ver, 2, 3, []byte("TAIL /var/log/app\n")))
-	for range 20 {
-		write(sc, smuxRawFrame(ver, 2, 3, line))
-		if err := readFrames(1); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	line := pushCaughtUp(t, ver, cli, sc)
 	done := make(chan error, 1)
-	go func() { done <- readFrames(late) }() // caught up, waiting
-	write(cli, smuxRawFrame(ver, 1, 3, nil))
+	go func() { done <- readRawFrames(cli, late) }() // caught up, waiting
+	writeRaw(t, cli, smuxRawFrame(ver, 1, 3, nil))
 	time.Sleep(300 * time.Millisecond)
 	reg.Evaluate(time.Now(), cfg)
 	var b []byte
 	for range late {
 		b = append(b, smuxRawFrame(ver, 2, 3, line)...)
 	}
-	write(sc, b) // the fault: written 300 ms after the FIN, in one write
+	writeRaw(t, sc, b) // the fault: written 300 ms after the FIN, in one write
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
@@ -125,6 +97,22 @@ func TestAfterCloseLateBurstCaughtUpTap(t *testing.T) {
 			sc.Close()
 		}
 	}
+}
+
+// attachedSmux returns real smux v ver client and server sessions through
+// an attach proxy (probeAttach), and the proxy's registry.
+func attachedSmux(t *testing.T, ver int) (*live.Registry, *smux.Session, *smux.Session) {
+	t.Helper()
+	cc, sc, reg := probeAttach(t)
+	cli, err := smux.Client(cc, smuxtest.Config(ver))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := smux.Server(sc, smuxtest.Config(ver))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg, cli, srv
 }
 
 // probeDesc lists reg's records, for a failure's message.
@@ -205,15 +193,7 @@ func TestAfterCloseIgnoresEOFRealTap(t *testing.T) {
 // TestAfterCloseIgnoresEOFRealAttach is its twin through attach.
 func TestAfterCloseIgnoresEOFRealAttach(t *testing.T) {
 	for _, ver := range []int{1, 2} {
-		cc, sc, reg := probeAttach(t)
-		cli, err := smux.Client(cc, smuxtest.Config(ver))
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv, err := smux.Server(sc, smuxtest.Config(ver))
-		if err != nil {
-			t.Fatal(err)
-		}
+		reg, cli, srv := attachedSmux(t, ver)
 		got := ignoresEOF(t, reg, cli, srv)
 		t.Logf("attach v%d: %q", ver, got)
 		if !strings.Contains(got, "+"+live.CodeDataAfterClose.String()) {
@@ -269,15 +249,7 @@ func TestAfterCloseTrailerRealSmux(t *testing.T) {
 		srv.Close()
 	}
 	for _, ver := range []int{1, 2} {
-		cc, sc, reg := probeAttach(t)
-		cli, err := smux.Client(cc, smuxtest.Config(ver))
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv, err := smux.Server(sc, smuxtest.Config(ver))
-		if err != nil {
-			t.Fatal(err)
-		}
+		reg, cli, srv := attachedSmux(t, ver)
 		got := trailerAfterEOF(t, reg, cli, srv)
 		t.Logf("attach v%d: %q", ver, got)
 		if !strings.Contains(got, "+"+live.CodeDataAfterClose.String()) {
