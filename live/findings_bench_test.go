@@ -77,22 +77,7 @@ func BenchmarkEvaluate(b *testing.B) {
 			if want := map[bool]int{false: 0, true: sessions}[leaky]; open != want {
 				b.Fatalf("%d findings open, want %d", open, want)
 			}
-			b.ReportAllocs()
-			var total time.Duration
-			b.ResetTimer()
-			for range b.N {
-				b.StopTimer()
-				now := step()
-				b.StartTimer()
-				start := time.Now()
-				reg.Evaluate(now, cfg)
-				total += time.Since(start)
-			}
-			b.StopTimer()
-			if open := len(reg.Snapshot().Findings); open != map[bool]int{false: 0, true: sessions}[leaky] {
-				b.Fatalf("%d findings open at the end", open)
-			}
-			b.ReportMetric(float64(total.Microseconds())/float64(b.N)/1000, "ms/eval")
+			timeEvaluations(b, reg, step, cfg, map[bool]int{false: 0, true: sessions}[leaky])
 		})
 	}
 }
@@ -150,22 +135,30 @@ func BenchmarkEvaluateLeaks(b *testing.B) {
 			if open := len(reg.Snapshot().Findings); open != sessions {
 				b.Fatalf("%d findings open, want %d", open, sessions)
 			}
-			b.ReportAllocs()
-			var total time.Duration
-			b.ResetTimer()
-			for range b.N {
-				b.StopTimer()
-				now := step()
-				b.StartTimer()
-				start := time.Now()
-				reg.Evaluate(now, cfg)
-				total += time.Since(start)
-			}
-			b.StopTimer()
-			if open := len(reg.Snapshot().Findings); open != sessions {
-				b.Fatalf("%d findings open at the end", open)
-			}
-			b.ReportMetric(float64(total.Microseconds())/float64(b.N)/1000, "ms/eval")
+			timeEvaluations(b, reg, step, cfg, sessions)
 		})
 	}
+}
+
+// timeEvaluations times b.N evaluations of reg, each after step (untimed)
+// has moved its sessions on to the time it returns, reports their mean
+// as ms/eval, and fails b unless open findings are open at the end.
+func timeEvaluations(b *testing.B, reg *live.Registry, step func() time.Time, cfg live.FindingsConfig, open int) {
+	b.Helper()
+	b.ReportAllocs()
+	var total time.Duration
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		now := step()
+		b.StartTimer()
+		start := time.Now()
+		reg.Evaluate(now, cfg)
+		total += time.Since(start)
+	}
+	b.StopTimer()
+	if n := len(reg.Snapshot().Findings); n != open {
+		b.Fatalf("%d findings open at the end, want %d", n, open)
+	}
+	b.ReportMetric(float64(total.Microseconds())/float64(b.N)/1000, "ms/eval")
 }
