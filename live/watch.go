@@ -334,15 +334,14 @@ type sessionWatch struct {
 	// probe is set once, before the session's frames.
 	arrived [2]arrivals
 	probe   [2]func() (time.Time, int64, bool)
-	// armed says, per such direction, that probes are wanted: the other
-	// direction's FIN went out on a stream whose writer was streaming
-	// (stream.run) less than armFor ago (armedUntil, Unix ns; both
-	// atomic, set under s.mu). Only then can a probe show a frame read
-	// late after the FIN read from a backlog; a session with no such FIN
-	// makes no
+	// armedUntil is, per such direction, until when (Unix ns) probes
+	// are wanted, 0 where they are not: the other direction's FIN went
+	// out on a stream whose writer was streaming (stream.run) less than
+	// armFor before. Only then can a probe show a frame read late after
+	// the FIN read from a backlog; a session with no such FIN makes no
 	// probe, neither at its reads nor at the evaluations (a system call
-	// per session per evaluation at thousands of sessions).
-	armed      [2]atomic.Bool
+	// per session per evaluation at thousands of sessions). Set under
+	// s.mu; cleared by whoever finds it past.
 	armedUntil [2]atomic.Int64
 	// zeroSince is, per direction, since when (Unix ns) a capture has
 	// shown its receiver advertising a zero TCP window; 0 while it does
@@ -485,14 +484,23 @@ func (s *Session) SetArrivalProbe(dir Dir, probe func() (at time.Time, off int64
 // ArrivalWanted reports whether the reader of dir should probe its socket
 // as a Read begins (Arrived): the other direction's FIN went out on a
 // stream whose writer was streaming, less than armFor ago
-// (sessionWatch.armed). One atomic load where it did not (a tap's every
-// Read asks), and a clock read where it did.
+// (sessionWatch.armedUntil). One atomic load where it did not (a tap's
+// every Read asks), and a clock read where it did.
 func (s *Session) ArrivalWanted(dir Dir) bool {
-	return s.w.armed[dir&1].Load() && time.Now().UnixNano() <= s.w.armedUntil[dir&1].Load()
+	u := &s.w.armedUntil[dir&1]
+	until := u.Load()
+	if until == 0 {
+		return false
+	}
+	if time.Now().UnixNano() > until {
+		u.CompareAndSwap(until, 0) // past: unless a FIN armed it again meanwhile
+		return false
+	}
+	return true
 }
 
 // armFor is how long after a FIN that arms a direction's probes
-// (sessionWatch.armed) they go on: the in-flight window, within which a
+// (sessionWatch.armedUntil) they go on: the in-flight window, within which a
 // probe shows what had come by its end, and a little more.
 const armFor = inFlightWindow + 100*time.Millisecond
 
@@ -503,13 +511,11 @@ func (s *Session) armArrivals(st *stream, d Dir, fin int64) {
 	if !a.on {
 		return
 	}
-	r := st.run[d]
-	if r&(1<<runBits-1) < runBursts || r>>runBits&(1<<runSpanBits-1) < runSpan {
+	if !streaming(st.run[d]) {
 		return // not streaming: its late frames count whenever they came
 	}
 	a.arm(fin)
 	s.w.armedUntil[d].Store(max(s.w.armedUntil[d].Load(), fin+int64(armFor)))
-	s.w.armed[d].Store(true)
 }
 
 // Arrived tells the session that, by at, every byte of direction dir
@@ -527,16 +533,17 @@ func (s *Session) Arrived(dir Dir, at time.Time, off int64) {
 // of a reader that does not run, as no Read it begins does. s.mu is not
 // held.
 func (s *Session) arrivalProbe(ns int64) {
-	if !s.w.armed[0].Load() && !s.w.armed[1].Load() {
+	if s.w.armedUntil[0].Load() == 0 && s.w.armedUntil[1].Load() == 0 {
 		return
 	}
 	s.mu.Lock()
 	probes := s.w.probe
 	for d := range probes {
-		if !s.w.armed[d].Load() {
+		switch until := s.w.armedUntil[d].Load(); {
+		case until == 0:
 			probes[d] = nil
-		} else if ns > s.w.armedUntil[d].Load() {
-			s.w.armed[d].Store(false)
+		case ns > until:
+			s.w.armedUntil[d].Store(0)
 			probes[d] = nil
 		}
 	}
@@ -1268,7 +1275,7 @@ func (s *Session) watchData(st *stream, dir Dir, ns int64) {
 // there: it is in flight as if read within the window.
 func (s *Session) inFlight(st *stream, dir Dir, ns, start int64) bool {
 	r, fin := st.run[dir], st.finAt[dir.Reverse()]
-	if r&(1<<runBits-1) < runBursts || r>>runBits&(1<<runSpanBits-1) < runSpan {
+	if !streaming(r) {
 		return false
 	}
 	if ns-fin > int64(inFlightWindow) {
@@ -1281,6 +1288,13 @@ func (s *Session) inFlight(st *stream, dir Dir, ns, start int64) bool {
 	latest, finTick := r>>(runBits+runSpanBits), uint32(fin/int64(time.Millisecond))&runTickMask
 	window := uint32(inFlightWindow / time.Millisecond)
 	return (finTick-latest)&runTickMask <= window || (latest-finTick)&runTickMask <= window
+}
+
+// streaming says whether a stream's run (stream.run) shows its writer
+// streaming: payload bursts at runBursts distinct milliseconds, spanning
+// runSpan.
+func streaming(r uint32) bool {
+	return r&(1<<runBits-1) >= runBursts && r>>runBits&(1<<runSpanBits-1) >= runSpan
 }
 
 // countLate counts frames late frames of bytes payload bytes sent in dir
