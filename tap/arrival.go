@@ -20,8 +20,8 @@ const arrivalEvery = time.Millisecond
 type arrivals struct {
 	rc syscall.RawConn
 	// fed is the offset of the direction (counted as its frames' offsets
-	// are) its reads have taken and fed, not counting a Read under way:
-	// every byte below it had come. Set by the reader; loaded by the
+	// are) its reads have taken, fed or held to feed (readEnded), not
+	// counting a Read under way: every byte below it had come. Set by the reader; loaded by the
 	// evaluations' probes.
 	fed  atomic.Int64
 	last int64 // the reader's: when (Unix ns) it last probed
@@ -86,9 +86,12 @@ func (f *Feeder) readStarting() {
 }
 
 // readEnded tells the feeder that the read readStarting announced
-// returned, and what it took was fed.
-func (f *Feeder) readEnded() {
+// returned, and what it took was fed but held bytes, which the reader
+// holds to feed later (a tap.Conn's read-ahead): they had come too.
+func (f *Feeder) readEnded(held int) {
 	if a := f.arrive; a != nil {
-		a.fed.Store(f.offset() - f.skipped)
+		// Offsets count no prefix: of the held bytes, those of it still
+		// to skip are none of the direction's.
+		a.fed.Store(f.offset() - f.skipped + max(int64(held)-f.skip, 0))
 	}
 }

@@ -20,10 +20,11 @@ import (
 	"github.com/muxtop/muxtop/live"
 )
 
-// Conn is a net.Conn whose traffic is decoded into a live.Session. Every
-// Read and Write passes through untouched; the bytes that moved are decoded
-// inline, without copying beyond the snaplen and without waiting for any
-// reader of the Registry.
+// Conn is a net.Conn whose traffic is decoded into a live.Session. The
+// bytes pass through untouched, and those that moved are decoded inline,
+// without waiting for any reader of the Registry. A Read shorter than 512
+// bytes reads ahead, as a bufio.Reader does (Read): smux reads a frame's
+// header and payload in two Reads, one system call through the tap.
 //
 // A Write's frames are recorded before its bytes go out, so that nothing
 // the peer sends in answer, and this end reads, can be recorded first: the
@@ -101,7 +102,31 @@ type Conn struct {
 	// local and peer name the two ends, "client 127.0.0.1:51234" and
 	// "server 127.0.0.1:7800", for the records that name one.
 	local, peer string
+
+	// ahead is the read-ahead buffer (readAhead bytes, made at the first
+	// short Read): ahead[aheadAt:aheadEnd] were read from the wrapped conn
+	// and are the next a Read returns, and decodes; aheadErr is the error
+	// the wrapped conn's Read gave with them, returned once they are. The
+	// reader's, under rmu.
+	ahead             []byte
+	aheadAt, aheadEnd int
+	aheadErr          error
+	// lastBig: the end's last Read asked for readAhead bytes or more (a
+	// bulk transfer's payload): its next short Read, a header, reads no
+	// more than it asks for, and the payload after it goes straight into
+	// the end's buffer, not through the tap's. The reader's, under rmu.
+	lastBig bool
 }
+
+// readAhead is the size of a Conn's read-ahead buffer: a Read shorter
+// than it reads up to readAhead bytes from the wrapped conn and returns
+// the rest at the next Reads, as a bufio.Reader would. smux reads each
+// frame's 8-byte header and then its payload, two system calls a frame;
+// through the tap, one where the frame came whole, which pays for
+// decoding it. Small: the buffer is the conn's for its life (an idle
+// conn's reader waits in a Read into it), and a frame bigger than it
+// gains nothing (its payload's Read goes straight to the wrapped conn).
+const readAhead = 512
 
 // Option configures Wrap.
 type Option func(*options)
@@ -254,7 +279,17 @@ func addr(a net.Addr) string {
 	return ""
 }
 
-// Read reads from the wrapped conn and decodes what it read.
+// Read reads from the wrapped conn and decodes what it read. A Read of
+// fewer than readAhead bytes reads ahead, unless the one before it asked
+// for readAhead or more: it takes up to readAhead bytes from the wrapped
+// conn, and returns what p does not hold at the next Reads, without
+// calling the wrapped conn, as a bufio.Reader does (past a read deadline
+// too). The bytes are decoded as Reads return them: the
+// picture is what the tapped end read, when it read it, and bytes it
+// never reads (after a header its mux refused, at its Close) are never
+// decoded, as those left in the socket are not. A Read after Close is
+// given what was read ahead, not decoded, as crypto/tls gives what it
+// had buffered.
 func (c *Conn) Read(p []byte) (int, error) {
 	c.reads.Add(1)
 	defer c.readDone()
@@ -277,31 +312,98 @@ func (c *Conn) read(p []byte) (int, error) {
 	// recording's. Not decoded: the tap's picture ends at Close. One
 	// begun while Close ends the session, before the conn is closed,
 	// reads the wire: it is decoded, and the recorder waits for it.
+	// What the tap read ahead is such a layer's too.
 	late := c.connClosed.Load()
-	c.in.readStarting()
-	c.sess.ReadStarted(c.in.dir) // an end that stops reading has stopped itself: SESSION_BLOCKED
-	n, err := c.Conn.Read(p)
+	big := c.lastBig
+	c.lastBig = len(p) >= readAhead
+	if c.aheadAt == c.aheadEnd && c.aheadErr == nil {
+		buf, ahead := p, len(p) > 0 && len(p) < readAhead && !late && !big
+		if ahead {
+			if c.ahead == nil {
+				c.ahead = make([]byte, readAhead)
+			}
+			buf = c.ahead
+		}
+		c.in.readStarting()
+		c.sess.ReadStarted(c.in.dir) // an end that stops reading has stopped itself: SESSION_BLOCKED
+		n, err := c.Conn.Read(buf)
+		c.sess.ReadDone(c.in.dir)
+		n = min(max(n, 0), len(buf)) // a conn's count out of bounds feeds nothing wrongly
+		if ahead {
+			c.in.readEnded(n) // taken, not yet fed
+			// A Read under way as Close closed the conn took bytes that
+			// had left the wire before the close: all of them are decoded
+			// now, before the recorder's end, as a Read without the
+			// read-ahead decoded what it took. Its end reads the rest
+			// after the close, when nothing is decoded.
+			fed := n > 0 && c.connClosed.Load()
+			if fed {
+				c.in.Feed(buf[:n], time.Time{})
+			}
+			if n > 0 && err != nil && temporary(err) {
+				// A deadline's error comes with the bytes, as the wrapped
+				// conn gave it: held, it would come at a later Read, after
+				// the deadline was moved.
+				c.aheadAt, c.aheadEnd, c.aheadErr = 0, n, nil
+				k, _ := c.readAhead(p, fed)
+				return k, err
+			}
+			c.aheadAt, c.aheadEnd, c.aheadErr = 0, n, err
+			return c.readAhead(p, fed)
+		}
+		if n > 0 && !late {
+			c.in.Feed(p[:n], time.Time{})
+		}
+		c.in.readEnded(0)
+		c.readFailed(err)
+		return n, err
+	}
+	// A Read the tap answers from what it read ahead is a read all the
+	// same: the end is reading (SESSION_BLOCKED).
+	c.sess.ReadStarted(c.in.dir)
 	c.sess.ReadDone(c.in.dir)
-	if n > 0 && !late {
+	return c.readAhead(p, late)
+}
+
+// readAhead returns what the tap read ahead, as much as p holds, and
+// decodes it unless told not to (late: once Close closed the wrapped
+// conn; or decoded already), returning the wrapped conn's error, and
+// accounting for it, with the last of it. rmu is held.
+func (c *Conn) readAhead(p []byte, noFeed bool) (int, error) {
+	n := copy(p, c.ahead[c.aheadAt:c.aheadEnd])
+	c.aheadAt += n
+	if n > 0 && !noFeed {
 		c.in.Feed(p[:n], time.Time{})
 	}
-	c.in.readEnded()
-	if err != nil && !temporary(err) {
-		now := time.Now()
-		if c.in.rec != nil && isReset(err) {
-			c.in.rec.Reset(c.in.dir, now) // the peer reset the connection
-		}
-		// A frame cut short by the peer's end is TRUNCATED; one this end
-		// stopped reading by closing the conn itself is not, whatever the
-		// conn's error for it (a pipe's and KCP's is io.ErrClosedPipe).
-		c.in.End(now, !c.closed.Load() && !errors.Is(err, net.ErrClosed))
-		if errors.Is(err, io.EOF) {
-			c.peerClosed(now)
-		} else {
-			c.fail(err)
-		}
+	if c.aheadAt < c.aheadEnd {
+		return n, nil
 	}
+	err := c.aheadErr
+	c.aheadAt, c.aheadEnd, c.aheadErr = 0, 0, nil
+	c.readFailed(err)
 	return n, err
+}
+
+// readFailed accounts for the error a Read of the wrapped conn returned,
+// once what it read is decoded: the peer's clean EOF half-closes the
+// session, any other failure but a deadline's ends it. rmu is held.
+func (c *Conn) readFailed(err error) {
+	if err == nil || temporary(err) {
+		return
+	}
+	now := time.Now()
+	if c.in.rec != nil && isReset(err) {
+		c.in.rec.Reset(c.in.dir, now) // the peer reset the connection
+	}
+	// A frame cut short by the peer's end is TRUNCATED; one this end
+	// stopped reading by closing the conn itself is not, whatever the
+	// conn's error for it (a pipe's and KCP's is io.ErrClosedPipe).
+	c.in.End(now, !c.closed.Load() && !errors.Is(err, net.ErrClosed))
+	if errors.Is(err, io.EOF) {
+		c.peerClosed(now)
+	} else {
+		c.fail(err)
+	}
 }
 
 // endIn ends the direction this end reads, after Close closed the wrapped
@@ -313,6 +415,10 @@ func (c *Conn) read(p []byte) (int, error) {
 // (Feeder.End). Without it, a mux whose reader had returned already (smux
 // and yamux refusing a frame end their session after their reader
 // returns) left what the tap read of its last frame uncounted.
+//
+// What the tap read ahead and its end had not read is not decoded: as
+// the bytes left in a closed socket, the end never read them (its mux
+// stopped reading, refused a header, or closed as they came).
 func (c *Conn) endIn() {
 	if c.rmu.TryLock() {
 		c.in.End(time.Now(), false)
@@ -592,7 +698,8 @@ func (c *Conn) CloseWrite() error {
 // the way to its own methods, which Conn does not have (a
 // *kcp.UDPSession's tuning, a *tls.Conn's ConnectionState, a
 // *net.TCPConn's SetNoDelay). Read, write and close through the tap: what
-// bypasses it is not seen.
+// bypasses it is not seen, and a Read of it misses what the tap read
+// ahead.
 func (c *Conn) NetConn() net.Conn { return c.Conn }
 
 // endWrites ends the direction this end writes, which the wrapped conn

@@ -20,7 +20,7 @@ import (
 	"github.com/muxtop/muxtop/live"
 )
 
-// countingConn counts the bytes its Reads return: what a tap over it read.
+// countingConn counts the bytes its Reads return: what its reader read.
 type countingConn struct {
 	net.Conn
 	n *atomic.Int64
@@ -94,16 +94,17 @@ func TestOwnCloseCountsHeld(t *testing.T) {
 // on a real smux server whose listener is tapped (protocol detected). smux
 // reads the first 8 bytes of yamux's 12-byte header, refuses them
 // ("invalid protocol") and the program closes the session: no Read is
-// under way then. What the tap read counts as unparsed wire bytes of the
-// client, no TRUNCATED named (the tapped end stopped reading). Before, the
-// client left no trace: bytes c2s 0, unparsed [0 0].
+// under way then. What smux read counts as unparsed wire bytes of the
+// client, no TRUNCATED named (the tapped end stopped reading); what the
+// tap read ahead of it is not decoded. Before, the client left no trace:
+// bytes c2s 0, unparsed [0 0].
 func TestOwnCloseWrongProtocol(t *testing.T) {
 	t.Run("detected", func(t *testing.T) {
 		reg, n := yamuxAtSmux(t)
 		snap := reg.Snapshot()
 		ss := snap.Sessions[0]
 		if n == 0 || !ss.Ended || ss.Unparsed[live.ClientToServer] != n || snap.WireBytes(live.ClientToServer) != uint64(n) || len(ss.Framing) != 0 {
-			t.Errorf("the tap read %d bytes; ended %v, bytes c2s %d, unparsed %v, wire c2s %d, framing %+v; want them unparsed, no violation",
+			t.Errorf("smux read %d bytes; ended %v, bytes c2s %d, unparsed %v, wire c2s %d, framing %+v; want them unparsed, no violation",
 				n, ss.Ended, ss.Counts.BytesDir(live.ClientToServer), ss.Unparsed, snap.WireBytes(live.ClientToServer), ss.Framing)
 		}
 	})
@@ -124,7 +125,7 @@ func TestOwnCloseWrongProtocol(t *testing.T) {
 		}
 		if len(ss.Framing) != 1 || ss.Framing[0].Code != decoder.BadVersion || ss.Unparsed[live.ClientToServer] != n ||
 			!strings.Contains(text, "yamux") {
-			t.Errorf("framing %+v, unparsed %v (the tap read %d), PROTOCOL %q; want BAD_VERSION c2s, its bytes unparsed, a PROTOCOL finding naming yamux",
+			t.Errorf("framing %+v, unparsed %v (smux read %d), PROTOCOL %q; want BAD_VERSION c2s, its bytes unparsed, a PROTOCOL finding naming yamux",
 				ss.Framing, ss.Unparsed, n, text)
 		}
 	})
@@ -134,7 +135,8 @@ func TestOwnCloseWrongProtocol(t *testing.T) {
 // smux server whose listener is tapped with opts. smux reads the first 8
 // bytes of yamux's 12-byte header, refuses them ("invalid protocol") and
 // the program closes the session: no Read is under way then. It returns
-// the registry, the session ended, and how many bytes the tap read.
+// the registry, the session ended, and how many bytes smux read from the
+// tap (which reads ahead of it).
 func yamuxAtSmux(t *testing.T, opts ...Option) (*live.Registry, int64) {
 	t.Helper()
 	reg := live.New(live.Config{})
@@ -144,7 +146,7 @@ func yamuxAtSmux(t *testing.T, opts ...Option) (*live.Registry, int64) {
 	}
 	defer ln.Close()
 	var read atomic.Int64
-	wl := WrapListener(countingListener{ln, &read}, reg, "smux-server", opts...)
+	wl := countingListener{WrapListener(ln, reg, "smux-server", opts...), &read}
 	accepted := make(chan error, 1)
 	go func() {
 		c, err := wl.Accept()

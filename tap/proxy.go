@@ -1119,7 +1119,7 @@ func (p *Proxy) copyBuffered(dst io.Writer, src io.Reader, idle []byte, fd *Feed
 		if n > 0 {
 			fd.Feed(buf[:n], time.Time{})
 		}
-		fd.readEnded()
+		fd.readEnded(0)
 		if n > 0 {
 			// No Sent: a frame is recorded once read whole, when its
 			// writer has sent it, and a window it filled holds that

@@ -364,7 +364,7 @@ func (e *env) monitor() (stop func()) {
 }
 
 // view is the raw bytes of each direction: for an in-process tap, exactly
-// what the tapped end read and wrote; through the proxy, what the sender
+// what the tapped end read (from the tap) and wrote; through the proxy, what the sender
 // wrote, of which the proxy read at least lo (what the receiver read).
 // sent and recvd count what each direction's sender wrote and receiver
 // read, whatever the placement.
@@ -391,9 +391,11 @@ func (e *env) viewAt(n [8]int) view {
 	v.recvd[c2s], v.sent[s2c] = n[2], n[3]
 	switch e.place {
 	case atClient:
-		v.b[c2s], v.b[s2c] = v.b[c2s][:n[1]], v.b[s2c][:n[0]]
+		v.recvd[s2c] = n[4] // what the client's smux read from the tap
+		v.b[c2s], v.b[s2c] = v.b[c2s][:n[1]], v.b[s2c][:n[4]]
 	case atServer:
-		v.b[c2s], v.b[s2c] = v.b[c2s][:n[2]], v.b[s2c][:n[3]]
+		v.recvd[c2s] = n[6]
+		v.b[c2s], v.b[s2c] = v.b[c2s][:n[6]], v.b[s2c][:n[3]]
 	case viaProxy:
 		v.b[c2s], v.b[s2c] = v.b[c2s][:n[1]], v.b[s2c][:n[3]]
 		v.lo = v.recvd
@@ -407,11 +409,16 @@ func (e *env) view() view {
 	var v view
 	v.recvd[s2c], v.sent[c2s] = e.rec[0].Lens()
 	v.recvd[c2s], v.sent[s2c] = e.rec[1].Lens()
+	// The tapped end's reads are what its smux read from the tap, above
+	// it: the tap reads ahead of them (tap.Conn.Read), and decodes only
+	// what its end reads.
 	switch e.place {
 	case atClient:
-		v.b[c2s], v.b[s2c] = e.rec[0].WrittenBytes(), e.rec[0].ReadBytes()
+		v.recvd[s2c], _ = e.top[0].Lens()
+		v.b[c2s], v.b[s2c] = e.rec[0].WrittenBytes(), e.top[0].ReadBytes()
 	case atServer:
-		v.b[c2s], v.b[s2c] = e.rec[1].ReadBytes(), e.rec[1].WrittenBytes()
+		v.recvd[c2s], _ = e.top[1].Lens()
+		v.b[c2s], v.b[s2c] = e.top[1].ReadBytes(), e.rec[1].WrittenBytes()
 	case viaProxy:
 		v.b[c2s], v.b[s2c] = e.rec[0].WrittenBytes(), e.rec[1].WrittenBytes()
 		v.lo = v.recvd

@@ -158,7 +158,7 @@ func mismatchRun(t *testing.T, place placement, vers [2]byte, tapVersion bool) {
 	// smux: each end reads the other's first header, refuses it and reads
 	// no more.
 	for s := range 2 {
-		got := e.rec[s].ReadBytes()
+		got := e.top[s].ReadBytes() // above the tap, which reads ahead
 		w := WalkBytes(got, vers[s])
 		if w.Stop != Invalid || w.Why != "version" || w.At != 0 || len(got) != HeaderLen {
 			t.Errorf("the %v (v%d) read %d bytes (%+v); smux reads the first foreign header, 8 bytes, and stops", live.Side(s), vers[s], len(got), w)

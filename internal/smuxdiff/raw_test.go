@@ -547,7 +547,7 @@ func violationRun(t *testing.T, r *rawEnv, make_ func(r *rawEnv, a uint32) ([]by
 		t.Fatalf("the oracle: %+v", w)
 	}
 	// smux read the refused header and nothing after it.
-	if n, _ := r.rec[r.m].Lens(); n != w.At+HeaderLen {
+	if n, _ := r.top[r.m].Lens(); n != w.At+HeaderLen {
 		t.Errorf("the smux end read %d bytes, want %d: up to the refused header", n, w.At+HeaderLen)
 	}
 	if len(ss.Framing) != 1 {
