@@ -144,6 +144,9 @@ func checkEnds(t *testing.T, file []byte, reg *live.Registry) (tapped, got *live
 	if len(ends) != 2 || !strings.HasPrefix(ends[0], "the client closed its side of the connection") || ends[1] != first {
 		t.Errorf("read's ends: %q; want the client's half-close, then the session's end", ends)
 	}
+	if lastServer < 0 && tapped.Counts.FramesDir(live.ServerToClient) == 0 {
+		lastServer = 0 // none decoded (an smux answer cut by the close): nothing to order
+	}
 	if lastServer < 0 || firstEnd < 0 || lastServer > firstEnd {
 		t.Errorf("read: the server's last frame is record %d, the first end record %d: want the answer before the client's FIN", lastServer, firstEnd)
 	}
@@ -243,7 +246,9 @@ func (c *closeAfterRead) Read(p []byte) (int, error) {
 // recording has the answer and both directions' ends, the client's first:
 // read through capture, it counts what the tap counted, the tap counted
 // every byte the client read from the socket, and the answer comes before
-// the client's FIN. And by the tap's Close on the same goroutine right
+// the client's FIN. (Over smux, the mux's Read under way asked for the
+// answer's header alone: the tap decodes that, and the payload, which it
+// read ahead and the mux reads after the close, not.) And by the tap's Close on the same goroutine right
 // after the tap's Read returned, before the mux has the answer (after):
 // Close tells the recorder itself, as no Read is under way.
 func TestTapCloseInsideReadReal(t *testing.T) {
@@ -316,8 +321,17 @@ func TestTapCloseInsideReadReal(t *testing.T) {
 				if mux.M.Yamux() {
 					answers = tapped.Counts.TypeFrames[live.ServerToClient][yamux.Data]
 				}
-				if answers != 1 {
-					t.Errorf("the tap counted %d data frames from the server, want its answer: %+v", answers, tapped.Counts)
+				// Closed inside the Read that took the answer, an smux
+				// client's mux had asked for its header alone: the tap
+				// read the payload ahead, and the mux reads it after the
+				// close, not decoded (Conn.Read). yamux asks for 4 KiB.
+				wantAnswers, cut, straddled := uint64(1), int64(0), false
+				if !mux.M.Yamux() && by != "after" {
+					wantAnswers, cut, straddled = 0, 8, true
+				}
+				if answers != wantAnswers || tapped.Unparsed[live.ServerToClient] != cut {
+					t.Errorf("the tap counted %d data frames from the server, %d bytes unparsed; want %d, %d: %+v",
+						answers, tapped.Unparsed[live.ServerToClient], wantAnswers, cut, tapped.Counts)
 				}
 				var s2c uint64
 				for _, b := range tapped.Counts.Bytes[live.ServerToClient] {
@@ -326,8 +340,10 @@ func TestTapCloseInsideReadReal(t *testing.T) {
 				for _, b := range tapped.Counts.TypeBytes[live.ServerToClient] {
 					s2c += b
 				}
-				if in := cr.in.Load(); s2c != uint64(in) {
-					t.Errorf("the tap counted %d bytes from the server, the client read %d from the socket", s2c, in)
+				// Every byte the client read from the socket, but those the
+				// mux read after the close.
+				if in := cr.in.Load(); int64(s2c)+cut != in && !(straddled && int64(s2c)+cut < in) {
+					t.Errorf("the tap counted %d bytes from the server and %d unparsed, the client read %d from the socket", s2c, cut, in)
 				}
 			})
 		}

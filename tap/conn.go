@@ -330,26 +330,20 @@ func (c *Conn) read(p []byte) (int, error) {
 		c.sess.ReadDone(c.in.dir)
 		n = min(max(n, 0), len(buf)) // a conn's count out of bounds feeds nothing wrongly
 		if ahead {
+			// A Read under way as Close closed the conn decodes what it
+			// gives its end, as any Read begun before the close; its end
+			// reads the rest after the close, when nothing is decoded.
 			c.in.readEnded(n) // taken, not yet fed
-			// A Read under way as Close closed the conn took bytes that
-			// had left the wire before the close: all of them are decoded
-			// now, before the recorder's end, as a Read without the
-			// read-ahead decoded what it took. Its end reads the rest
-			// after the close, when nothing is decoded.
-			fed := n > 0 && c.connClosed.Load()
-			if fed {
-				c.in.Feed(buf[:n], time.Time{})
-			}
 			if n > 0 && err != nil && temporary(err) {
 				// A deadline's error comes with the bytes, as the wrapped
 				// conn gave it: held, it would come at a later Read, after
 				// the deadline was moved.
 				c.aheadAt, c.aheadEnd, c.aheadErr = 0, n, nil
-				k, _ := c.readAhead(p, fed)
+				k, _ := c.readAhead(p, false)
 				return k, err
 			}
 			c.aheadAt, c.aheadEnd, c.aheadErr = 0, n, err
-			return c.readAhead(p, fed)
+			return c.readAhead(p, false)
 		}
 		if n > 0 && !late {
 			c.in.Feed(p[:n], time.Time{})
@@ -366,13 +360,13 @@ func (c *Conn) read(p []byte) (int, error) {
 }
 
 // readAhead returns what the tap read ahead, as much as p holds, and
-// decodes it unless told not to (late: once Close closed the wrapped
-// conn; or decoded already), returning the wrapped conn's error, and
-// accounting for it, with the last of it. rmu is held.
-func (c *Conn) readAhead(p []byte, noFeed bool) (int, error) {
+// decodes it unless late (once Close closed the wrapped conn), returning
+// the wrapped conn's error, and accounting for it, with the last of it.
+// rmu is held.
+func (c *Conn) readAhead(p []byte, late bool) (int, error) {
 	n := copy(p, c.ahead[c.aheadAt:c.aheadEnd])
 	c.aheadAt += n
-	if n > 0 && !noFeed {
+	if n > 0 && !late {
 		c.in.Feed(p[:n], time.Time{})
 	}
 	if c.aheadAt < c.aheadEnd {
