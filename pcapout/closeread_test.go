@@ -458,19 +458,9 @@ func TestTapCloseStuckReadStillEnds(t *testing.T) {
 // slowClose is a conn whose Close waits for release before it closes
 // the conn, and counts the bytes its Reads return.
 type slowClose struct {
-	net.Conn
+	aboveCount
 	closing chan struct{} // closed as Close begins
 	release chan struct{}
-	mu      sync.Mutex
-	got     int
-}
-
-func (c *slowClose) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	c.mu.Lock()
-	c.got += n
-	c.mu.Unlock()
-	return n, err
 }
 
 func (c *slowClose) Close() error {
@@ -491,7 +481,7 @@ func TestTapReadWhileClosingRecordsIt(t *testing.T) {
 	mux := livecaptest.Muxes()[0] // smux v1
 	file, pw, w, reg := toldRecording(t)
 	cc, sc := smuxtest.Conns(t)
-	slow := &slowClose{Conn: cc, closing: make(chan struct{}), release: make(chan struct{})}
+	slow := &slowClose{aboveCount: aboveCount{Conn: cc}, closing: make(chan struct{}), release: make(chan struct{})}
 	answer := make(chan struct{})
 	cli := pinged(t, mux, slow, sc, reg, w, nil, answer)
 	closed := make(chan struct{})
@@ -522,7 +512,8 @@ func TestTapReadWhileClosingRecordsIt(t *testing.T) {
 	}
 }
 
-// aboveCount sits above the tap: what the end's Reads returned.
+// aboveCount is a conn that counts the bytes its Reads return (above a
+// tap: what the end read).
 type aboveCount struct {
 	net.Conn
 	mu  sync.Mutex

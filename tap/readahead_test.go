@@ -225,7 +225,7 @@ func TestReadAheadStampsWhenRead(t *testing.T) {
 // records the frame before the peer's half-close.
 func TestReadAheadEOFAfterData(t *testing.T) {
 	reg := live.New(live.Config{})
-	c := Wrap(&eofWith{memConn{src: smuxFrame(1, decoder.PSH, 1, "last")}}, live.Client, reg, "eof")
+	c := Wrap(&errWith{memConn{src: smuxFrame(1, decoder.PSH, 1, "last")}, io.EOF}, live.Client, reg, "eof")
 	hdr := make([]byte, 8)
 	if n, err := c.Read(hdr); n != 8 || err != nil {
 		t.Fatalf("header: %d, %v; want 8, nil: the EOF comes after the bytes", n, err)
@@ -245,15 +245,16 @@ func TestReadAheadEOFAfterData(t *testing.T) {
 	}
 }
 
-// eofWith returns all of src and io.EOF from its first Read.
-type eofWith struct {
+// errWith returns all of src and err from one Read.
+type errWith struct {
 	memConn
+	err error
 }
 
-func (c *eofWith) Read(p []byte) (int, error) {
+func (c *errWith) Read(p []byte) (int, error) {
 	n := copy(p, c.src)
 	c.src = c.src[n:]
-	return n, io.EOF
+	return n, c.err
 }
 
 // TestReadAheadAtClose: a client's end has read a frame's header, and
@@ -289,7 +290,7 @@ func TestReadAheadAtClose(t *testing.T) {
 // it.
 func TestReadAheadTimeoutWithData(t *testing.T) {
 	reg := live.New(live.Config{})
-	c := Wrap(&timeoutWith{memConn{src: smuxFrame(1, decoder.PSH, 1, "data")}}, live.Client, reg, "timeout")
+	c := Wrap(&errWith{memConn{src: smuxFrame(1, decoder.PSH, 1, "data")}, os.ErrDeadlineExceeded}, live.Client, reg, "timeout")
 	n, err := c.Read(make([]byte, 8))
 	if n != 8 || !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Errorf("Read 1: %d, %v; want 8 and the deadline's error", n, err)
@@ -297,18 +298,6 @@ func TestReadAheadTimeoutWithData(t *testing.T) {
 	if n, err = c.Read(make([]byte, 8)); n != 4 || err != nil {
 		t.Errorf("Read 2: %d, %v; want the 4 bytes left, no error", n, err)
 	}
-}
-
-// timeoutWith returns all of src and a deadline's error from its first
-// Read.
-type timeoutWith struct {
-	memConn
-}
-
-func (c *timeoutWith) Read(p []byte) (int, error) {
-	n := copy(p, c.src)
-	c.src = c.src[n:]
-	return n, os.ErrDeadlineExceeded
 }
 
 // closable is a memConn whose Reads fail once it is closed.
