@@ -21,8 +21,8 @@ type arrivals struct {
 	rc syscall.RawConn
 	// fed is the offset of the direction (counted as its frames' offsets
 	// are) its reads have taken, fed or held to feed (readEnded), not
-	// counting a Read under way: every byte below it had come. Set by the reader; loaded by the
-	// evaluations' probes.
+	// counting a Read under way: every byte below it had come. Set by the
+	// reader; loaded by the evaluations' probes.
 	fed  atomic.Int64
 	last int64 // the reader's: when (Unix ns) it last probed
 }
@@ -86,8 +86,8 @@ func (f *Feeder) readStarting() {
 }
 
 // readEnded tells the feeder that the read readStarting announced
-// returned, and what it took was fed but held bytes, which the reader
-// holds to feed later (a tap.Conn's read-ahead): they had come too.
+// returned, and that what it took was fed, but for held bytes the reader
+// keeps to feed later (a tap.Conn's read-ahead): those had come too.
 func (f *Feeder) readEnded(held int) {
 	if a := f.arrive; a != nil {
 		// Offsets count no prefix: of the held bytes, those of it still

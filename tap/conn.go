@@ -284,12 +284,11 @@ func addr(a net.Addr) string {
 // for readAhead or more: it takes up to readAhead bytes from the wrapped
 // conn, and returns what p does not hold at the next Reads, without
 // calling the wrapped conn, as a bufio.Reader does (past a read deadline
-// too). The bytes are decoded as Reads return them: the
-// picture is what the tapped end read, when it read it, and bytes it
-// never reads (after a header its mux refused, at its Close) are never
-// decoded, as those left in the socket are not. A Read after Close is
-// given what was read ahead, not decoded, as crypto/tls gives what it
-// had buffered.
+// too). The bytes are decoded as Reads return them: the picture is what
+// the tapped end read, when it read it, and bytes it never reads (after
+// a header its mux refused, at its Close) are never decoded, as those
+// left in the socket are not. A Read after Close is given what was read
+// ahead, not decoded, as crypto/tls gives what it had buffered.
 func (c *Conn) Read(p []byte) (int, error) {
 	c.reads.Add(1)
 	defer c.readDone()
