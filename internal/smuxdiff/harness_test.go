@@ -364,8 +364,9 @@ func (e *env) monitor() (stop func()) {
 }
 
 // view is the raw bytes of each direction: for an in-process tap, exactly
-// what the tapped end read (from the tap) and wrote; through the proxy, what the sender
-// wrote, of which the proxy read at least lo (what the receiver read).
+// what the tapped end read (from the tap) and wrote; through the proxy,
+// what the sender wrote, of which the proxy read at least lo (what the
+// receiver read).
 // sent and recvd count what each direction's sender wrote and receiver
 // read, whatever the placement.
 type view struct {
