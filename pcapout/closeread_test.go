@@ -231,12 +231,14 @@ func pshFrame(sid uint32, s string) []byte {
 // TestTapReadAfterCloseNotDecoded: the tap over a TLS conn, under a real
 // smux v1 client; the server's two answers come at once, and the
 // client's session closes after its mux read the first. The second is
-// given to the mux's next Read, after the Close, from where it waited:
-// crypto/tls's buffer where the answers came in two TLS records (written
-// in one TCP write: crypto/tls returns one record a Read), the tap's
-// read-ahead where they came in one (Conn.Read). Either way the tap does
-// not decode it (its picture, and its recording, end at Close), and read
-// of the capture counts what the tap counted. Before, the tap counted
+// given to the mux's next Read, after the Close, by crypto/tls, which
+// kept it, where the answers came in two TLS records (written in one TCP
+// write: crypto/tls returns one record a Read); where they came in one,
+// crypto/tls gave both to the tap's Read, which reads ahead (Conn.Read),
+// and the tap drops the second at the close, as a closed socket's unread
+// bytes. Either way the tap does not decode it (its picture, and its
+// recording, end at Close), and read of the capture counts what the tap
+// counted. Before, the tap counted
 // the second answer and the recorder, told of the close, dropped it: "the
 // tap PSH 2, read 1".
 func TestTapReadAfterCloseNotDecoded(t *testing.T) {
@@ -289,11 +291,13 @@ func readAfterClose(t *testing.T, records int) {
 	cli.Close()
 	close(h.release)
 	<-w.told
-	smuxtest.Eventually(t, "the mux's Read of the second answer", func() bool {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		return h.got >= 24
-	})
+	if records == 2 {
+		smuxtest.Eventually(t, "the mux's Read of the second answer", func() bool {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			return h.got >= 24
+		})
+	}
 	if err := pw.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -533,9 +537,8 @@ func (a *aboveCount) Read(p []byte) (int, error) {
 // of the pong's 8-byte header is under way (held below the tap, which
 // reads ahead 512 bytes) as the client closes its session. The tap
 // decodes the header its end was given, and nothing of what it read
-// ahead: the end reads that after the close (and gets it all), as it
-// would have read it from the socket. The capture has the same. (A first
-// cut decoded all 21 answers.)
+// ahead, which it drops at the close, as a closed socket's unread bytes.
+// The capture has the same. (A first cut decoded all 21 answers.)
 func TestTapCloseInHeaderReadDecodesNoMore(t *testing.T) {
 	mux := livecaptest.Muxes()[0] // smux v1
 	file, pw, w, reg := toldRecording(t)
@@ -555,7 +558,7 @@ func TestTapCloseInHeaderReadDecodesNoMore(t *testing.T) {
 		io.Copy(io.Discard, sc)
 	}()
 	hc := &holdConn{Conn: cc, want: 8, held: make(chan struct{}), release: make(chan struct{}), closed: make(chan struct{})}
-	above := &aboveCount{Conn: tap.Wrap(hc, live.Client, reg, "straddle", tap.Record(w))}
+	above := tap.Wrap(hc, live.Client, reg, "straddle", tap.Record(w))
 	cli, err := mux.M.Client(above)
 	if err != nil {
 		t.Fatal(err)
@@ -572,11 +575,6 @@ func TestTapCloseInHeaderReadDecodesNoMore(t *testing.T) {
 	close(hc.release)
 	<-done
 	<-w.told
-	smuxtest.Eventually(t, "the end to read all", func() bool {
-		above.mu.Lock()
-		defer above.mu.Unlock()
-		return above.got >= 21*12
-	})
 	if err := pw.Close(); err != nil {
 		t.Fatal(err)
 	}

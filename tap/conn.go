@@ -287,8 +287,8 @@ func addr(a net.Addr) string {
 // too). The bytes are decoded as Reads return them: the picture is what
 // the tapped end read, when it read it, and bytes it never reads (after
 // a header its mux refused, at its Close) are never decoded, as those
-// left in the socket are not. A Read after Close is given what was read
-// ahead, not decoded, as crypto/tls gives what it had buffered.
+// left in the socket are not: at Close they are dropped, and a Read after
+// fails as the wrapped conn's does.
 func (c *Conn) Read(p []byte) (int, error) {
 	c.reads.Add(1)
 	defer c.readDone()
@@ -311,8 +311,14 @@ func (c *Conn) read(p []byte) (int, error) {
 	// recording's. Not decoded: the tap's picture ends at Close. One
 	// begun while Close ends the session, before the conn is closed,
 	// reads the wire: it is decoded, and the recorder waits for it.
-	// What the tap read ahead is such a layer's too.
+	// What the tap read ahead and its end had not read is dropped at the
+	// close, as the bytes waiting in a closed socket are: a Read after
+	// Close fails as the wrapped conn's does, and its end reads nothing
+	// the tap did not decode.
 	late := c.connClosed.Load()
+	if late {
+		c.aheadAt, c.aheadEnd, c.aheadErr = 0, 0, nil
+	}
 	big := c.lastBig
 	c.lastBig = len(p) >= readAhead
 	if c.aheadAt == c.aheadEnd && c.aheadErr == nil {
@@ -330,19 +336,19 @@ func (c *Conn) read(p []byte) (int, error) {
 		n = min(max(n, 0), len(buf)) // a conn's count out of bounds feeds nothing wrongly
 		if ahead {
 			// A Read under way as Close closed the conn decodes what it
-			// gives its end, as any Read begun before the close; its end
-			// reads the rest after the close, when nothing is decoded.
+			// gives its end, as any Read begun before the close; the rest
+			// is dropped at the next Read, which fails.
 			c.in.readEnded(n) // taken, not yet fed
 			if n > 0 && err != nil && temporary(err) {
 				// A deadline's error comes with the bytes, as the wrapped
 				// conn gave it: held, it would come at a later Read, after
 				// the deadline was moved.
 				c.aheadAt, c.aheadEnd, c.aheadErr = 0, n, nil
-				k, _ := c.readAhead(p, false)
+				k, _ := c.readAhead(p)
 				return k, err
 			}
 			c.aheadAt, c.aheadEnd, c.aheadErr = 0, n, err
-			return c.readAhead(p, false)
+			return c.readAhead(p)
 		}
 		if n > 0 && !late {
 			c.in.Feed(p[:n], time.Time{})
@@ -355,17 +361,16 @@ func (c *Conn) read(p []byte) (int, error) {
 	// same: the end is reading (SESSION_BLOCKED).
 	c.sess.ReadStarted(c.in.dir)
 	c.sess.ReadDone(c.in.dir)
-	return c.readAhead(p, late)
+	return c.readAhead(p)
 }
 
 // readAhead returns what the tap read ahead, as much as p holds, and
-// decodes it unless late (once Close closed the wrapped conn), returning
-// the wrapped conn's error, and accounting for it, with the last of it.
-// rmu is held.
-func (c *Conn) readAhead(p []byte, late bool) (int, error) {
+// decodes it, returning the wrapped conn's error, and accounting for it,
+// with the last of it. rmu is held.
+func (c *Conn) readAhead(p []byte) (int, error) {
 	n := copy(p, c.ahead[c.aheadAt:c.aheadEnd])
 	c.aheadAt += n
-	if n > 0 && !late {
+	if n > 0 {
 		c.in.Feed(p[:n], time.Time{})
 	}
 	if c.aheadAt < c.aheadEnd {
@@ -410,7 +415,7 @@ func (c *Conn) readFailed(err error) {
 // returns) left what the tap read of its last frame uncounted.
 //
 // What the tap read ahead and its end had not read is not decoded: as
-// the bytes left in a closed socket, the end never read them (its mux
+// the bytes left in a closed socket, the end never reads them (its mux
 // stopped reading, refused a header, or closed as they came).
 func (c *Conn) endIn() {
 	if c.rmu.TryLock() {
