@@ -462,9 +462,19 @@ func TestTapCloseStuckReadStillEnds(t *testing.T) {
 // slowClose is a conn whose Close waits for release before it closes
 // the conn, and counts the bytes its Reads return.
 type slowClose struct {
-	aboveCount
+	net.Conn
 	closing chan struct{} // closed as Close begins
 	release chan struct{}
+	mu      sync.Mutex
+	got     int
+}
+
+func (c *slowClose) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.mu.Lock()
+	c.got += n
+	c.mu.Unlock()
+	return n, err
 }
 
 func (c *slowClose) Close() error {
@@ -485,7 +495,7 @@ func TestTapReadWhileClosingRecordsIt(t *testing.T) {
 	mux := livecaptest.Muxes()[0] // smux v1
 	file, pw, w, reg := toldRecording(t)
 	cc, sc := smuxtest.Conns(t)
-	slow := &slowClose{aboveCount: aboveCount{Conn: cc}, closing: make(chan struct{}), release: make(chan struct{})}
+	slow := &slowClose{Conn: cc, closing: make(chan struct{}), release: make(chan struct{})}
 	answer := make(chan struct{})
 	cli := pinged(t, mux, slow, sc, reg, w, nil, answer)
 	closed := make(chan struct{})
@@ -516,22 +526,6 @@ func TestTapReadWhileClosingRecordsIt(t *testing.T) {
 	}
 }
 
-// aboveCount is a conn that counts the bytes its Reads return (above a
-// tap: what the end read).
-type aboveCount struct {
-	net.Conn
-	mu  sync.Mutex
-	got int
-}
-
-func (a *aboveCount) Read(p []byte) (int, error) {
-	n, err := a.Conn.Read(p)
-	a.mu.Lock()
-	a.got += n
-	a.mu.Unlock()
-	return n, err
-}
-
 // TestTapCloseInHeaderReadDecodesNoMore: a raw smux v1 server answers
 // "pong" and 20 more PSH frames in one TCP write; the client's tapped Read
 // of the pong's 8-byte header is under way (held below the tap, which
@@ -558,8 +552,7 @@ func TestTapCloseInHeaderReadDecodesNoMore(t *testing.T) {
 		io.Copy(io.Discard, sc)
 	}()
 	hc := &holdConn{Conn: cc, want: 8, held: make(chan struct{}), release: make(chan struct{}), closed: make(chan struct{})}
-	above := tap.Wrap(hc, live.Client, reg, "straddle", tap.Record(w))
-	cli, err := mux.M.Client(above)
+	cli, err := mux.M.Client(tap.Wrap(hc, live.Client, reg, "straddle", tap.Record(w)))
 	if err != nil {
 		t.Fatal(err)
 	}
