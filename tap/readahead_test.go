@@ -125,8 +125,8 @@ func TestReadAheadAnyChunking(t *testing.T) {
 			}
 			return reg.Snapshot().Sessions[0].Counts
 		}()
-		if oracle.FramesDir(live.ServerToClient) < 70 {
-			t.Fatalf("v%d: the oracle counted %d frames", v, oracle.FramesDir(live.ServerToClient))
+		if walked := walkSmux(wire); oracle.Frames[live.ServerToClient] != walked || oracle.FramesDir(live.ServerToClient) < 70 {
+			t.Fatalf("v%d: one read counted frames by command %v; a walk of the bytes %v (70 or more)", v, oracle.Frames[live.ServerToClient], walked)
 		}
 		for seed := range uint64(30) {
 			rnd := rand.New(rand.NewPCG(seed, uint64(v)))
