@@ -161,6 +161,11 @@ type Printer struct {
 	// on another goroutine (Options.Missed).
 	missedTo *atomic.Uint64
 	buf      []live.Record
+	// payloads holds the payloads of the records in buf, reused from
+	// read to read (live.Registry.FramesInto); batch bounds the records
+	// of one read, and so payloads, to readPayloads bytes.
+	payloads []byte
+	batch    int
 	line     []byte
 	// stillOpen counts the STILL-OPEN lines written and tallies those
 	// past manyFindings, which plain writes as one line at the end.
@@ -179,8 +184,16 @@ func NewPrinter(reg *live.Registry, w io.Writer, f Format) *Printer {
 		panic("headless.NewPrinter: nil *live.Registry")
 	}
 	out := &cutWriter{w: w}
-	return &Printer{reg: reg, out: out, w: bufio.NewWriterSize(out, 64<<10), format: f, next: 1}
+	return &Printer{
+		reg: reg, out: out, w: bufio.NewWriterSize(out, 64<<10), format: f, next: 1,
+		batch: max(64, readPayloads/max(reg.Config().Snaplen, 1)),
+	}
 }
+
+// readPayloads is how many payload bytes one read of history takes at
+// most (64 records' at the least): a printer keeps that much room for
+// them, for as long as it runs.
+const readPayloads = 1 << 20
 
 // Missed returns how many records were evicted from history before the
 // printer could write them: the output could not keep up.
@@ -196,7 +209,8 @@ func (p *Printer) Flush() error { return p.flush(0) }
 func (p *Printer) flush(limit int) error {
 	read := 0
 	for limit <= 0 || read < limit {
-		recs, _ := p.reg.Frames(live.Query{From: p.next}, p.buf[:0])
+		var recs []live.Record
+		recs, p.payloads, _ = p.reg.FramesInto(live.Query{From: p.next, Max: p.batch}, p.buf[:0], p.payloads[:0])
 		if len(recs) == 0 {
 			break
 		}

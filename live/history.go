@@ -434,6 +434,24 @@ type Query struct {
 // the next read picks it up. Records evicted while reading are skipped:
 // a gap in the returned seqs says how many.
 func (r *Registry) Frames(q Query, dst []Record) (recs []Record, next uint64) {
+	recs, _, next = r.frames(q, dst, nil, false)
+	return recs, next
+}
+
+// FramesInto is Frames for a caller that reads over and over, such as a
+// printer: it appends the copies' payloads to buf and returns it, grown
+// if they did not fit, for the next read to reuse, where Frames allocates
+// new room for them at every read. The copies' payloads alias buf's
+// array (or, for those that did not fit, its grown copy) until the
+// caller reuses it; a caller keeps its reads' payload bytes bounded with
+// q.Max.
+func (r *Registry) FramesInto(q Query, dst []Record, buf []byte) (recs []Record, payloads []byte, next uint64) {
+	return r.frames(q, dst, buf, true)
+}
+
+// frames is Frames, with the payloads appended to buf where reuse is set
+// and in new 4 KiB chunks otherwise.
+func (r *Registry) frames(q Query, dst []Record, buf []byte, reuse bool) (recs []Record, payloads []byte, next uint64) {
 	h := r.hist
 	scan := q.Scan
 	if scan <= 0 {
@@ -442,10 +460,9 @@ func (r *Registry) Frames(q Query, dst []Record) (recs []Record, next uint64) {
 	st := h.stats()
 	seq := max(q.From, st.First)
 	if len(h.slots) == 0 {
-		return dst, seq
+		return dst, buf, seq
 	}
 	start := len(dst)
-	var buf []byte
 	sc := h.scratch.Get().(*scratch) // Match's argument escapes: reuse it
 	defer h.scratch.Put(sc)
 	rec := &sc.rec
@@ -471,7 +488,7 @@ func (r *Registry) Frames(q Query, dst []Record) (recs []Record, next uint64) {
 		}
 		dst = append(dst, *rec)
 		if p := rec.Payload; len(p) > 0 {
-			if cap(buf)-len(buf) < len(p) {
+			if !reuse && cap(buf)-len(buf) < len(p) {
 				buf = make([]byte, 0, max(4096, len(p)))
 			}
 			buf = append(buf, p...)
@@ -479,5 +496,5 @@ func (r *Registry) Frames(q Query, dst []Record) (recs []Record, next uint64) {
 		}
 		sl.mu.Unlock()
 	}
-	return dst, seq
+	return dst, buf, seq
 }
