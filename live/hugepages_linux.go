@@ -1,0 +1,63 @@
+package live
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"unsafe"
+)
+
+// hugePageSize is the size of the kernel's transparent huge pages, or 0
+// where it has none (no THP, or GODEBUG=disablethp=1, which asks the Go
+// runtime to use none either).
+var hugePageSize = sync.OnceValue(func() uintptr {
+	for _, s := range strings.Split(os.Getenv("GODEBUG"), ",") {
+		if s == "disablethp=1" {
+			return 0
+		}
+	}
+	b, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size")
+	if err != nil {
+		return 0
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil || n == 0 || n&(n-1) != 0 {
+		return 0
+	}
+	return uintptr(n)
+})
+
+// adviseHugePages asks the kernel to back the whole huge pages within the
+// n bytes at p with transparent huge pages (madvise MADV_HUGEPAGE), as the
+// Go runtime does for its own large tables: where THP is left to
+// madvise, the default of most distributions, it is not used otherwise.
+//
+// The history ring is written in order across tens of megabytes that
+// the OS backs with memory as they are first written: with 4 KiB pages
+// that is a page fault every 13 records of bulk traffic (a slot's 128
+// bytes and 192 arena bytes a record; every 32 of small frames) for the
+// whole first lap of the ring, each fault an entry into the kernel on the recording goroutine,
+// which is a tapped program's reader or attach's forwarding loop. With
+// 2 MiB pages the lap takes 512 times fewer faults (each zeroes a whole
+// huge page) and the ring fewer TLB entries. The memory is the same: the
+// ring is as large as --history says either way, and fills in one lap.
+//
+// The advice outlives the ring: memory the Go heap reuses there after
+// the ring is freed may come in huge pages too. A Registry lives as long
+// as a muxtop process; tests that make many are the only ones to see it.
+func adviseHugePages(p unsafe.Pointer, n uintptr) {
+	size := hugePageSize()
+	if size == 0 || n < size {
+		return
+	}
+	start := (uintptr(p) + size - 1) &^ (size - 1)
+	end := (uintptr(p) + n) &^ (size - 1)
+	if end <= start {
+		return
+	}
+	// Best effort: a kernel that refuses (EINVAL without THP) leaves the
+	// ring on small pages, as it was.
+	syscall.Madvise(unsafe.Slice((*byte)(unsafe.Add(p, start-uintptr(p))), end-start), syscall.MADV_HUGEPAGE)
+}
