@@ -5,7 +5,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/decoder/yamux"
@@ -170,7 +169,7 @@ func (h HistoryStats) Len() int { return int(h.Next - h.First) }
 // at most a few bytes of payload, so they touch nothing else; only longer
 // payloads spill their bytes past inlineLen into the arena, cap ×
 // (snaplen−inlineLen) bytes that the OS backs with memory only as they are
-// written. Slots and arena ask for huge pages (adviseHugePages): the first
+// written. Slots and arena ask for huge pages (hugePageSlice): the first
 // lap of the ring would otherwise fault a page in every 13 bulk records.
 // A Record with its slices, strings and time.Time took four lines. The
 // rare records that are not frames (session events, violations,
@@ -250,22 +249,15 @@ type eventText struct {
 
 func newHistory(capacity, snaplen int) *history {
 	rest := max(0, snaplen-inlineLen)
-	h := &history{
-		slots:   make([]slot, capacity),
-		arena:   make([]byte, capacity*rest),
+	return &history{
+		slots:   hugePageSlice[slot](capacity),
+		arena:   hugePageSlice[byte](capacity * rest),
 		snaplen: snaplen,
 		rest:    rest,
 		events:  make(map[uint64]*eventText),
 		wake:    newWaker(),
 		scratch: sync.Pool{New: func() any { return new(scratch) }},
 	}
-	if len(h.slots) > 0 {
-		adviseHugePages(unsafe.Pointer(&h.slots[0]), uintptr(len(h.slots))*unsafe.Sizeof(h.slots[0]))
-	}
-	if len(h.arena) > 0 {
-		adviseHugePages(unsafe.Pointer(&h.arena[0]), uintptr(len(h.arena)))
-	}
-	return h
 }
 
 // claim reserves the next seq and locks its slot. It reports false, with

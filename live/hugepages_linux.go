@@ -29,35 +29,49 @@ var hugePageSize = sync.OnceValue(func() uintptr {
 	return uintptr(n)
 })
 
-// adviseHugePages asks the kernel to back the whole huge pages within the
-// n bytes at p with transparent huge pages (madvise MADV_HUGEPAGE), as the
-// Go runtime does for its own large tables: where THP is left to
-// madvise, the default of most distributions, it is not used otherwise.
+// hugePageSlice returns make([]T, n), laid out for transparent huge
+// pages where it spans at least one: it starts on a huge page boundary
+// (its backing array one huge page longer, the extra never touched, so
+// never backed by memory), and the kernel is asked to back it with huge
+// pages (madvise MADV_HUGEPAGE), as the Go runtime does for its own large
+// tables. Where THP is left to madvise, the default of most distributions,
+// it is not used otherwise.
 //
 // The history ring is written in order across tens of megabytes that
 // the OS backs with memory as they are first written: with 4 KiB pages
 // that is a page fault every 13 records of bulk traffic (a slot's 128
 // bytes and 192 arena bytes a record; every 32 of small frames) for the
-// whole first lap of the ring, each fault an entry into the kernel on the recording goroutine,
-// which is a tapped program's reader or attach's forwarding loop. With
-// 2 MiB pages the lap takes 512 times fewer faults (each zeroes a whole
-// huge page) and the ring fewer TLB entries. The memory is the same: the
-// ring is as large as --history says either way, and fills in one lap.
+// whole first lap of the ring, each fault an entry into the kernel on the
+// recording goroutine, which is a tapped program's reader or attach's
+// forwarding loop. With 2 MiB pages the lap takes 512 times fewer faults
+// (each zeroes a whole huge page) and the ring fewer TLB entries; aligned,
+// no 4 KiB pages are left at its ends. The memory is the same: the ring
+// is as large as --history says either way, and fills in one lap.
 //
-// The advice outlives the ring: memory the Go heap reuses there after
-// the ring is freed may come in huge pages too. A Registry lives as long
-// as a muxtop process; tests that make many are the only ones to see it.
-func adviseHugePages(p unsafe.Pointer, n uintptr) {
+// The advice outlives the slice: memory the Go heap reuses there after
+// it is freed may come in huge pages too. A Registry lives as long as a
+// muxtop process; tests that make many are the only ones to see it.
+func hugePageSlice[T any](n int) []T {
 	size := hugePageSize()
-	if size == 0 || n < size {
-		return
+	elem := unsafe.Sizeof(*new(T))
+	if size == 0 || elem == 0 || size%elem != 0 || uintptr(n)*elem < size {
+		return make([]T, n)
 	}
+	s := make([]T, n+int(size/elem))
+	gap := (size - uintptr(unsafe.Pointer(&s[0]))%size) % size
+	if gap%elem != 0 { // not on an element boundary: advise it where it lies
+		s = s[:n:n]
+	} else {
+		off := int(gap / elem)
+		s = s[off : off+n : off+n]
+	}
+	p := unsafe.Pointer(&s[0])
 	start := (uintptr(p) + size - 1) &^ (size - 1)
-	end := (uintptr(p) + n) &^ (size - 1)
-	if end <= start {
-		return
+	end := (uintptr(p) + uintptr(n)*elem) &^ (size - 1)
+	if start < end {
+		// Best effort: a kernel that refuses leaves the ring on small
+		// pages, as it was.
+		syscall.Madvise(unsafe.Slice((*byte)(unsafe.Add(p, start-uintptr(p))), end-start), syscall.MADV_HUGEPAGE)
 	}
-	// Best effort: a kernel that refuses (EINVAL without THP) leaves the
-	// ring on small pages, as it was.
-	syscall.Madvise(unsafe.Slice((*byte)(unsafe.Add(p, start-uintptr(p))), end-start), syscall.MADV_HUGEPAGE)
+	return s
 }

@@ -64,6 +64,9 @@ func TestHistoryAsksForHugePages(t *testing.T) {
 	}
 	h := newHistory(DefaultHistory, DefaultSnaplen)
 	for _, part := range ringParts(h) {
+		if off := uintptr(part.p) % size; off != 0 {
+			t.Errorf("%s: starts %d bytes into a huge page, want on its boundary: its first pages are small ones", part.name, off)
+		}
 		first := (uintptr(part.p) + size - 1) &^ (size - 1) // the first whole huge page in it
 		last := (uintptr(part.p)+part.n)&^(size-1) - 1      // the last byte of the last one
 		for _, at := range []uintptr{first, last} {

@@ -2,7 +2,6 @@
 
 package live
 
-import "unsafe"
-
-// adviseHugePages does nothing where there is no madvise(MADV_HUGEPAGE).
-func adviseHugePages(p unsafe.Pointer, n uintptr) {}
+// hugePageSlice returns make([]T, n): there is no madvise(MADV_HUGEPAGE)
+// here.
+func hugePageSlice[T any](n int) []T { return make([]T, n) }
