@@ -184,9 +184,12 @@ func NewPrinter(reg *live.Registry, w io.Writer, f Format) *Printer {
 		panic("headless.NewPrinter: nil *live.Registry")
 	}
 	out := &cutWriter{w: w}
+	batch := max(64, readPayloads/max(reg.Config().Snaplen, 1))
 	return &Printer{
 		reg: reg, out: out, w: bufio.NewWriterSize(out, 64<<10), format: f, next: 1,
-		batch: max(64, readPayloads/max(reg.Config().Snaplen, 1)),
+		// Made at their size, not grown to it: each size they grew
+		// through would be new memory to fault in, and garbage.
+		batch: batch, buf: make([]live.Record, 0, batch), payloads: make([]byte, 0, readPayloads),
 	}
 }
 
