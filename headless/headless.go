@@ -81,6 +81,7 @@ var errCut = errors.New("the output was given up on")
 // read from another.
 type cutWriter struct {
 	w     io.Writer
+	chunk int // the longest write to w: pipeBuf, or 0 for any length (writesWhole)
 	cut   atomic.Bool
 	whole atomic.Uint64 // seq of the last record written whole
 	taken int64         // bytes w took
@@ -97,12 +98,20 @@ type lineEnd struct {
 // pipeBuf is the most bytes a write to a pipe puts in it whole or not at
 // all (POSIX's PIPE_BUF, Linux's): the cutWriter's writes are no longer,
 // so that where it gives up, what the pipe took is known to the byte.
+// Only an output whose reader can stop taking needs that (a pipe, a
+// socket, a terminal); a file or /dev/null takes each write whole
+// (writesWhole), as long as the printer's buffer: a sixteenth of the
+// system calls.
 const pipeBuf = 4096
 
 func (c *cutWriter) Write(b []byte) (int, error) {
 	n := 0
 	for len(b) > 0 {
-		m, err := c.write(b[:min(len(b), pipeBuf)])
+		m := len(b)
+		if c.chunk > 0 {
+			m = min(m, c.chunk)
+		}
+		m, err := c.write(b[:m])
 		n += m
 		if err != nil {
 			return n, err
@@ -183,7 +192,10 @@ func NewPrinter(reg *live.Registry, w io.Writer, f Format) *Printer {
 	if reg == nil {
 		panic("headless.NewPrinter: nil *live.Registry")
 	}
-	out := &cutWriter{w: w}
+	out := &cutWriter{w: w, chunk: pipeBuf}
+	if writesWhole(w) {
+		out.chunk = 0
+	}
 	batch := max(64, readPayloads/max(reg.Config().Snaplen, 1))
 	return &Printer{
 		reg: reg, out: out, w: bufio.NewWriterSize(out, 64<<10), format: f, next: 1,
