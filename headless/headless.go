@@ -171,8 +171,9 @@ type Printer struct {
 	missedTo *atomic.Uint64
 	buf      []live.Record
 	// payloads holds the payloads of the records in buf, reused from
-	// read to read (live.Registry.FramesInto); batch bounds the records
-	// of one read, and so payloads, to readPayloads bytes.
+	// read to read (live.Registry.FramesInto). batch bounds the records
+	// of one read (printBatch), and so payloads, to readPayloads bytes
+	// where the snaplen is at most 16 KiB, and 64 snaplens above.
 	payloads []byte
 	batch    int
 	line     []byte
@@ -196,19 +197,33 @@ func NewPrinter(reg *live.Registry, w io.Writer, f Format) *Printer {
 	if writesWhole(w) {
 		out.chunk = 0
 	}
-	batch := max(64, readPayloads/max(reg.Config().Snaplen, 1))
-	return &Printer{
-		reg: reg, out: out, w: bufio.NewWriterSize(out, 64<<10), format: f, next: 1,
-		// Made at their size, not grown to it: each size they grew
-		// through would be new memory to fault in, and garbage.
-		batch: batch, buf: make([]live.Record, 0, batch), payloads: make([]byte, 0, readPayloads),
-	}
+	return &Printer{reg: reg, out: out, w: bufio.NewWriterSize(out, 64<<10), format: f, next: 1, batch: printBatch(reg.Config())}
 }
 
 // readPayloads is how many payload bytes one read of history takes at
-// most (64 records' at the least): a printer keeps that much room for
-// them, for as long as it runs.
+// most, where the snaplen is at most 16 KiB (64 records' above): a
+// printer keeps that much room for them, for as long as it prints.
 const readPayloads = 1 << 20
+
+// printBatch is how many records a printer reads from a registry of cfg
+// at a time: readPayloads bytes of payload, at least 64 records and at
+// most as many as one read scans (live.DefaultScan) or the history holds.
+func printBatch(cfg live.Config) int {
+	n := max(64, readPayloads/max(cfg.Snaplen, 1))
+	return max(1, min(n, live.DefaultScan, cfg.History))
+}
+
+// makeRoom makes the printer's room for one read, at its size rather
+// than grown to it (each size grown through would be new memory to fault
+// in, and garbage), at the first read: a printer that only writes a
+// summary (Finish) makes none.
+func (p *Printer) makeRoom() {
+	if p.buf != nil {
+		return
+	}
+	p.buf = make([]live.Record, 0, p.batch)
+	p.payloads = make([]byte, 0, min(readPayloads, p.batch*max(p.reg.Config().Snaplen, 0)))
+}
 
 // Missed returns how many records were evicted from history before the
 // printer could write them: the output could not keep up.
@@ -222,6 +237,7 @@ func (p *Printer) Flush() error { return p.flush(0) }
 // limit records (0: no limit) so that a printer behind a faster capture
 // still returns to its caller, and flushes the output.
 func (p *Printer) flush(limit int) error {
+	p.makeRoom()
 	read := 0
 	for limit <= 0 || read < limit {
 		var recs []live.Record

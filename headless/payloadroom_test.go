@@ -91,4 +91,51 @@ func TestPrinterReusesPayloadRoom(t *testing.T) {
 	if p.Missed() != 0 {
 		t.Errorf("missed %d records", p.Missed())
 	}
+	if cap(p.buf) > p.batch || cap(p.payloads) > readPayloads {
+		t.Errorf("the printer's room grew to %d records and %d payload bytes, want at most %d and %d", cap(p.buf), cap(p.payloads), p.batch, readPayloads)
+	}
+}
+
+// TestPrinterRoomBounded checks the room a printer keeps for its reads,
+// whatever the registry's bounds: none before its first read (a printer
+// that only writes a summary makes none), and then at most one read's
+// records (live.DefaultScan, or the history if smaller) with at most
+// readPayloads bytes of payload (64 snaplens where those are more). A
+// snaplen of 0 once made room for a million records, 240 MB.
+func TestPrinterRoomBounded(t *testing.T) {
+	for _, tt := range []struct {
+		name         string
+		cfg          live.Config
+		records      int // the most records one read takes
+		payloadBytes int // the most payload room kept
+	}{
+		{"defaults", live.Config{}, 4096, readPayloads},
+		{"snaplen 0", live.Config{Snaplen: live.Exactly(0)}, live.DefaultScan, 0},
+		{"snaplen 16", live.Config{Snaplen: 16}, live.DefaultScan, live.DefaultScan * 16},
+		{"snaplen 65535", live.Config{Snaplen: 65535}, 64, 64 * 65535},
+		{"history 100", live.Config{History: 100}, 100, 100 * live.DefaultSnaplen},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			reg := live.New(tt.cfg)
+			p := NewPrinter(reg, io.Discard, JSON)
+			if p.buf != nil || p.payloads != nil {
+				t.Errorf("a new printer made room for %d records and %d payload bytes, want none before it reads", cap(p.buf), cap(p.payloads))
+			}
+			fd := newBulkFeeder(reg)
+			for range 3 {
+				for range 10_000 {
+					fd.next()
+				}
+				if err := p.Flush(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := cap(p.buf); got > tt.records {
+				t.Errorf("room for %d records, want at most %d", got, tt.records)
+			}
+			if got := cap(p.payloads); got > tt.payloadBytes {
+				t.Errorf("room for %d payload bytes, want at most %d", got, tt.payloadBytes)
+			}
+		})
+	}
 }
