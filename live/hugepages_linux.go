@@ -45,8 +45,11 @@ var hugePageSize = sync.OnceValue(func() uintptr {
 // recording goroutine, which is a tapped program's reader or attach's
 // forwarding loop. With 2 MiB pages the lap takes 512 times fewer faults
 // (each zeroes a whole huge page) and the ring fewer TLB entries; aligned,
-// no 4 KiB pages are left at its ends. The memory is the same: the ring
-// is as large as --history says either way, and fills in one lap.
+// no 4 KiB pages are left at its ends. The memory is what --history and
+// --snaplen say (snaplen + 64 bytes a record), which a ring on small
+// pages reaches too once its records are written whole; a huge page is
+// backed whole at its first write, so where the records are written
+// sparsely (long records' payloads cut short) it is reached sooner.
 //
 // The advice outlives the slice: memory the Go heap reuses there after
 // it is freed may come in huge pages too. A Registry lives as long as a
