@@ -37,8 +37,8 @@ const (
 
 // The sizes behind historyBytes.
 const (
-	slotBytes   = 64                                  // a record's slot in the registry's ring (live/history.go)
-	recordBytes = int64(unsafe.Sizeof(live.Record{})) // a record copied out of the ring: 128 bytes
+	slotBytes   = 64                                  // a record's bytes in the ring besides its snaplen (a 128-byte slot holds 64 payload bytes; live/history.go)
+	recordBytes = int64(unsafe.Sizeof(live.Record{})) // a record copied out of the ring: 240 bytes on 64-bit
 	gcReserve   = 256 << 20                           // the heap's growth above the history, at most: see setMemoryLimit
 	// streamBytes is what a closed stream kept in detail keeps live.
 	streamBytes = live.ClosedStreamBytes
@@ -68,10 +68,10 @@ func historyLive(history, snaplen int, output string) int64 {
 	// The registry's ring: a slot per record, and snaplen bytes of payload
 	// arena, which the OS backs as records fill it.
 	n := h * (slotBytes + s)
-	// A reader (the printer, or the UI's scans) takes up to
-	// live.DefaultScan records at a time, and Registry.Frames copies each,
-	// payload included: one batch is live while it is read, and garbage
-	// after.
+	// A reader takes up to live.DefaultScan records at a time, each
+	// copied with its payload: the printer keeps room for one read (fewer
+	// records, headless.printBatch), the UI's scans copy one batch, live
+	// while it is read and garbage after.
 	n += min(h, live.DefaultScan) * (recordBytes + s)
 	if output == "tui" {
 		// The UI keeps no copy of history, only the seqs its frame list

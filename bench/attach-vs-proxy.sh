@@ -21,7 +21,7 @@
 # makes the median worth quoting, and -p plain compares the plain proxy
 # with itself, which is what no difference looks like.
 #
-# Usage: bench/attach-vs-proxy.sh [-n RUNS] [-d SECONDS] [-c CALLERS] [-v VERSION] [-o OUTPUT|-p plain] [-l LOADS]
+# Usage: bench/attach-vs-proxy.sh [-n RUNS] [-d SECONDS] [-c CALLERS] [-v VERSION] [-o OUTPUT|-p plain] [-l LOADS] [-w SINK]
 #   -n  pairs of runs per load (default 15)
 #   -d  seconds per run (default 2)
 #   -c  RAND callers (default 64)
@@ -29,14 +29,17 @@
 #   -o  attach's output format: json (default) or plain
 #   -p  plain: run the plain proxy in attach's place too (the noise floor)
 #   -l  loads to run (default "rand bulk")
+#   -w  where attach's output goes: null (default), /dev/null, which
+#       like a file takes whole 64 KiB writes; or pipe, through a pipe to
+#       cat, which gets writes of at most 4 KiB (PIPE_BUF) as any pipe
 #
 # Everything listens on 127.0.0.1 ports the programs choose; every process
 # started here is stopped by pid on exit, and each also stops by itself
 # (the proxies and upstream after a lifetime, attach after --duration).
 set -euo pipefail
 
-runs=15 secs=2 callers=64 version=1 output=json same="" loads="rand bulk"
-while getopts "n:d:c:v:o:p:l:h" opt; do
+runs=15 secs=2 callers=64 version=1 output=json same="" loads="rand bulk" sink=null
+while getopts "n:d:c:v:o:p:l:w:h" opt; do
 	case $opt in
 	n) runs=$OPTARG ;;
 	d) secs=$OPTARG ;;
@@ -45,12 +48,14 @@ while getopts "n:d:c:v:o:p:l:h" opt; do
 	o) output=$OPTARG ;;
 	p) same=$OPTARG ;;
 	l) loads=$OPTARG ;;
+	w) sink=$OPTARG ;;
 	*) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 2 ;;
 	esac
 done
 
 case $output in json | plain) ;; *) echo "-o: json or plain, not $output" >&2; exit 2 ;; esac
 case $same in "" | plain) ;; *) echo "-p: only plain, not $same" >&2; exit 2 ;; esac
+case $sink in null | pipe) ;; *) echo "-w: null or pipe, not $sink" >&2; exit 2 ;; esac
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
@@ -70,13 +75,21 @@ echo "building muxtop and attachload..." >&2
 # lifetime bounds every background process even if this script is killed.
 lifetime=$(( (runs * 4 * (secs + 5)) + 60 ))s
 
-# start NAME OUT CMD...: runs CMD in the background with stdout to OUT and
-# stderr to $tmp/NAME.err, and records its pid in $last. Each NAME is used
-# once, so that no one reads a file of an earlier run.
+# start NAME OUT CMD...: runs CMD in the background with stdout to OUT
+# (the word pipe: through a pipe to cat, which throws it away) and stderr
+# to $tmp/NAME.err, and records its pid in $last. Each NAME is used once,
+# so that no one reads a file of an earlier run.
 start() {
 	local name=$1 out=$2; shift 2
 	: >"$tmp/$name.err"
-	"$@" >"$out" 2>"$tmp/$name.err" &
+	if [[ $out == pipe ]]; then
+		mkfifo "$tmp/$name.fifo"
+		cat "$tmp/$name.fifo" >/dev/null &
+		pids+=("$!")
+		"$@" >"$tmp/$name.fifo" 2>"$tmp/$name.err" &
+	else
+		"$@" >"$out" 2>"$tmp/$name.err" &
+	fi
 	last=$!
 	pids+=("$last")
 }
@@ -100,7 +113,7 @@ stop() {
 
 start upstream "$tmp/upstream.out" "$tmp/attachload" upstream -version "$version" -lifetime "$lifetime"
 up=$(addr "$tmp/upstream.out" "listening ")
-echo "upstream $up (smux v$version); $runs pairs of ${secs}s runs per load, RAND with $callers callers" >&2
+echo "upstream $up (smux v$version); $runs pairs of ${secs}s runs per load, RAND with $callers callers; attach -o $output to $sink" >&2
 if [[ $same == plain ]]; then
 	echo "-p plain: \"attach\" below is a second plain proxy" >&2
 fi
@@ -116,7 +129,9 @@ one() {
 		front=$(addr "$tmp/$name.out" "listening ")
 	else
 		# attach's stdout is the front end, thrown away; stderr says where to connect.
-		start "$name" /dev/null "$tmp/muxtop" attach "$up" --listen 127.0.0.1:0 -o "$output" --duration "$((secs + 30))s"
+		local sinkto=/dev/null
+		[[ $sink == pipe ]] && sinkto=pipe
+		start "$name" "$sinkto" "$tmp/muxtop" attach "$up" --listen 127.0.0.1:0 -o "$output" --duration "$((secs + 30))s"
 		pid=$last
 		front=$(addr "$tmp/$name.err" "clients connect to ")
 	fi

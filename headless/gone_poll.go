@@ -6,6 +6,7 @@ import (
 	"io"
 	"syscall"
 
+	"github.com/charmbracelet/x/term"
 	"golang.org/x/sys/unix"
 )
 
@@ -43,4 +44,33 @@ func readerGone(w io.Writer) func() bool {
 		})
 		return gone
 	}
+}
+
+// writesWhole reports whether w is a regular file or a character device
+// other than a terminal (/dev/null): outputs that take every write whole
+// without a reader that could stop taking it, so that the printer's
+// writes need not be cut to pipeBuf.
+func writesWhole(w io.Writer) bool {
+	sc, ok := w.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	whole := false
+	rc.Control(func(fd uintptr) {
+		var st unix.Stat_t
+		if unix.Fstat(int(fd), &st) != nil {
+			return
+		}
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFREG:
+			whole = true
+		case unix.S_IFCHR:
+			whole = !term.IsTerminal(fd)
+		}
+	})
+	return whole
 }

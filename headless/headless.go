@@ -81,6 +81,7 @@ var errCut = errors.New("the output was given up on")
 // read from another.
 type cutWriter struct {
 	w     io.Writer
+	chunk int // the longest write to w: pipeBuf, or 0 for any length (writesWhole)
 	cut   atomic.Bool
 	whole atomic.Uint64 // seq of the last record written whole
 	taken int64         // bytes w took
@@ -97,12 +98,20 @@ type lineEnd struct {
 // pipeBuf is the most bytes a write to a pipe puts in it whole or not at
 // all (POSIX's PIPE_BUF, Linux's): the cutWriter's writes are no longer,
 // so that where it gives up, what the pipe took is known to the byte.
+// Only an output whose reader can stop taking needs that (a pipe, a
+// socket, a terminal); a file or /dev/null takes each write whole
+// (writesWhole), as long as the printer's buffer: a sixteenth of the
+// system calls.
 const pipeBuf = 4096
 
 func (c *cutWriter) Write(b []byte) (int, error) {
 	n := 0
 	for len(b) > 0 {
-		m, err := c.write(b[:min(len(b), pipeBuf)])
+		m := len(b)
+		if c.chunk > 0 {
+			m = min(m, c.chunk)
+		}
+		m, err := c.write(b[:m])
 		n += m
 		if err != nil {
 			return n, err
@@ -161,6 +170,12 @@ type Printer struct {
 	// on another goroutine (Options.Missed).
 	missedTo *atomic.Uint64
 	buf      []live.Record
+	// payloads holds the payloads of the records in buf, reused from
+	// read to read (live.Registry.FramesInto). batch bounds the records
+	// of one read (printBatch), and so payloads, to readPayloads bytes
+	// where the snaplen is at most 16 KiB, and 64 snaplens above.
+	payloads []byte
+	batch    int
 	line     []byte
 	// stillOpen counts the STILL-OPEN lines written and tallies those
 	// past manyFindings, which plain writes as one line at the end.
@@ -178,8 +193,36 @@ func NewPrinter(reg *live.Registry, w io.Writer, f Format) *Printer {
 	if reg == nil {
 		panic("headless.NewPrinter: nil *live.Registry")
 	}
-	out := &cutWriter{w: w}
-	return &Printer{reg: reg, out: out, w: bufio.NewWriterSize(out, 64<<10), format: f, next: 1}
+	out := &cutWriter{w: w, chunk: pipeBuf}
+	if writesWhole(w) {
+		out.chunk = 0
+	}
+	return &Printer{reg: reg, out: out, w: bufio.NewWriterSize(out, 64<<10), format: f, next: 1, batch: printBatch(reg.Config())}
+}
+
+// readPayloads is how many payload bytes one read of history takes at
+// most, where the snaplen is at most 16 KiB (64 records' above): a
+// printer keeps that much room for them, for as long as it prints.
+const readPayloads = 1 << 20
+
+// printBatch is how many records a printer reads from a registry of cfg
+// at a time: readPayloads bytes of payload, at least 64 records and at
+// most as many as one read scans (live.DefaultScan) or the history holds.
+func printBatch(cfg live.Config) int {
+	n := max(64, readPayloads/max(cfg.Snaplen, 1))
+	return max(1, min(n, live.DefaultScan, cfg.History))
+}
+
+// makeRoom makes the printer's room for one read, at its size rather
+// than grown to it (each size grown through would be new memory to fault
+// in, and garbage), at the first read: a printer that only writes a
+// summary (Finish) makes none.
+func (p *Printer) makeRoom() {
+	if p.buf != nil {
+		return
+	}
+	p.buf = make([]live.Record, 0, p.batch)
+	p.payloads = make([]byte, 0, min(readPayloads, p.batch*max(p.reg.Config().Snaplen, 0)))
 }
 
 // Missed returns how many records were evicted from history before the
@@ -194,9 +237,11 @@ func (p *Printer) Flush() error { return p.flush(0) }
 // limit records (0: no limit) so that a printer behind a faster capture
 // still returns to its caller, and flushes the output.
 func (p *Printer) flush(limit int) error {
+	p.makeRoom()
 	read := 0
 	for limit <= 0 || read < limit {
-		recs, _ := p.reg.Frames(live.Query{From: p.next}, p.buf[:0])
+		var recs []live.Record
+		recs, p.payloads, _ = p.reg.FramesInto(live.Query{From: p.next, Max: p.batch}, p.buf[:0], p.payloads[:0])
 		if len(recs) == 0 {
 			break
 		}

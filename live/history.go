@@ -169,9 +169,12 @@ func (h HistoryStats) Len() int { return int(h.Next - h.First) }
 // at most a few bytes of payload, so they touch nothing else; only longer
 // payloads spill their bytes past inlineLen into the arena, cap ×
 // (snaplen−inlineLen) bytes that the OS backs with memory only as they are
-// written. A Record with its slices, strings and time.Time took four
-// lines. The rare records that are not frames (session events,
-// violations, notices) keep their text fields in a side map.
+// written. Slots and arena ask for huge pages (hugePageSlice): the first
+// lap of the ring would otherwise fault a page in every 13 bulk records
+// (the arena of a snaplen above 4160 stays on small pages: see newHistory).
+// A Record with its slices, strings and time.Time took four lines. The
+// rare records that are not frames (session events, violations,
+// notices) keep their text fields in a side map.
 type history struct {
 	slots   []slot
 	arena   []byte // per slot, the payload bytes past inlineLen: rest of them
@@ -247,9 +250,17 @@ type eventText struct {
 
 func newHistory(capacity, snaplen int) *history {
 	rest := max(0, snaplen-inlineLen)
+	// The arena asks for huge pages only where a record's share of it
+	// is at most a small page (--snaplen 4160 or less): a larger share
+	// holds frames shorter than it, whose unwritten rest a huge page
+	// backs with memory and small pages do not.
+	arena := make([]byte, capacity*rest)
+	if rest <= 4096 {
+		arena = hugePageSlice[byte](capacity * rest)
+	}
 	return &history{
-		slots:   make([]slot, capacity),
-		arena:   make([]byte, capacity*rest),
+		slots:   hugePageSlice[slot](capacity),
+		arena:   arena,
 		snaplen: snaplen,
 		rest:    rest,
 		events:  make(map[uint64]*eventText),
@@ -434,6 +445,24 @@ type Query struct {
 // the next read picks it up. Records evicted while reading are skipped:
 // a gap in the returned seqs says how many.
 func (r *Registry) Frames(q Query, dst []Record) (recs []Record, next uint64) {
+	recs, _, next = r.frames(q, dst, nil, false)
+	return recs, next
+}
+
+// FramesInto is Frames for a caller that reads over and over, such as a
+// printer: it appends the copies' payloads to buf and returns it, grown
+// if they did not fit, for the next read to reuse, where Frames allocates
+// new room for them at every read. The copies' payloads alias buf's
+// array (or, for those that did not fit, its grown copy) until the
+// caller reuses it; a caller keeps its reads' payload bytes bounded with
+// q.Max.
+func (r *Registry) FramesInto(q Query, dst []Record, buf []byte) (recs []Record, payloads []byte, next uint64) {
+	return r.frames(q, dst, buf, true)
+}
+
+// frames is Frames, with the payloads appended to buf where reuse is set
+// and in new 4 KiB chunks otherwise.
+func (r *Registry) frames(q Query, dst []Record, buf []byte, reuse bool) (recs []Record, payloads []byte, next uint64) {
 	h := r.hist
 	scan := q.Scan
 	if scan <= 0 {
@@ -442,10 +471,9 @@ func (r *Registry) Frames(q Query, dst []Record) (recs []Record, next uint64) {
 	st := h.stats()
 	seq := max(q.From, st.First)
 	if len(h.slots) == 0 {
-		return dst, seq
+		return dst, buf, seq
 	}
 	start := len(dst)
-	var buf []byte
 	sc := h.scratch.Get().(*scratch) // Match's argument escapes: reuse it
 	defer h.scratch.Put(sc)
 	rec := &sc.rec
@@ -471,7 +499,7 @@ func (r *Registry) Frames(q Query, dst []Record) (recs []Record, next uint64) {
 		}
 		dst = append(dst, *rec)
 		if p := rec.Payload; len(p) > 0 {
-			if cap(buf)-len(buf) < len(p) {
+			if !reuse && cap(buf)-len(buf) < len(p) {
 				buf = make([]byte, 0, max(4096, len(p)))
 			}
 			buf = append(buf, p...)
@@ -479,5 +507,5 @@ func (r *Registry) Frames(q Query, dst []Record) (recs []Record, next uint64) {
 		}
 		sl.mu.Unlock()
 	}
-	return dst, seq
+	return dst, buf, seq
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/muxtop/muxtop/decoder"
 	"github.com/muxtop/muxtop/decoder/yamux"
+	"github.com/muxtop/muxtop/internal/racetest"
 	"github.com/muxtop/muxtop/live"
 )
 
@@ -391,5 +392,44 @@ func TestHistorySlotLost(t *testing.T) {
 		if !sameRecord(got[i], want[i]) {
 			t.Errorf("record %d =\n%+v\nwant\n%+v", i, got[i], want[i])
 		}
+	}
+}
+
+// TestFramesIntoReusesBuf reads the same records with Frames and with
+// FramesInto: the same records, payloads included; FramesInto's payloads
+// lie in the buffer it was given while they fit, and the rest in its
+// grown copy, and a second read into the returned buffer allocates
+// nothing.
+func TestFramesIntoReusesBuf(t *testing.T) {
+	reg := live.New(live.Config{})
+	sc := openSession(reg, 1)
+	sc.feed(syn(c2s, 3))
+	sc.feed(pshN(1000)...) // "p0" … "p999": 3 890 bytes
+	want, _ := reg.Frames(live.Query{}, nil)
+	buf := make([]byte, 0, 1000)
+	got, grown, _ := reg.FramesInto(live.Query{}, nil, buf)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("FramesInto read other records than Frames")
+	}
+	if n := len(grown); n != 3890 {
+		t.Errorf("the payloads take %d bytes of the returned buffer, want 3890", n)
+	}
+	// got[0] is the session's opening, got[1] the SYN: "p0" is got[2]'s.
+	buf[:1][0] = 'X'
+	if p := string(got[2].Payload); p != "X0" {
+		t.Errorf("the first payload is %q after a write to the given buffer, want %q: not read into it", p, "X0")
+	}
+	buf[:1][0] = 'p'
+	if cap(grown) <= cap(buf) {
+		t.Errorf("the returned buffer's capacity is %d, want it grown past %d", cap(grown), cap(buf))
+	}
+	if racetest.Enabled {
+		return // the race detector changes allocation counts
+	}
+	if allocs := testing.AllocsPerRun(5, func() { got, grown, _ = reg.FramesInto(live.Query{}, got[:0], grown[:0]) }); allocs != 0 {
+		t.Errorf("a read into the returned buffer allocated %v times, want none", allocs)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("the second read read other records than Frames")
 	}
 }
