@@ -31,8 +31,9 @@ var hugePageSize = sync.OnceValue(func() uintptr {
 
 // hugePageSlice returns make([]T, n), laid out for transparent huge
 // pages where it spans at least one: it starts on a huge page boundary
-// (its backing array one huge page longer, the extra never touched, so
-// never backed by memory), and the kernel is asked to back it with huge
+// (its backing array one huge page longer: heap the garbage collector
+// counts, which the slice never writes, so fresh from the OS it is never
+// backed by memory), and the kernel is asked to back it with huge
 // pages (madvise MADV_HUGEPAGE), as the Go runtime does for its own large
 // tables. Where THP is left to madvise, the default of most distributions,
 // it is not used otherwise.
