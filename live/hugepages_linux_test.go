@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -57,6 +58,9 @@ func ringParts(h *history) []struct {
 	}
 }
 
+// TestHistoryAsksForHugePages checks that a default ring's slots and
+// arena start on a huge page boundary and lie in memory advised
+// MADV_HUGEPAGE ("hg" among the mapping's VmFlags).
 func TestHistoryAsksForHugePages(t *testing.T) {
 	size := hugePageSize()
 	if size == 0 {
@@ -70,21 +74,12 @@ func TestHistoryAsksForHugePages(t *testing.T) {
 		first := (uintptr(part.p) + size - 1) &^ (size - 1) // the first whole huge page in it
 		last := (uintptr(part.p)+part.n)&^(size-1) - 1      // the last byte of the last one
 		for _, at := range []uintptr{first, last} {
-			if flags := vmFlags(t, at); !contains(flags, "hg") {
+			if flags := vmFlags(t, at); !slices.Contains(flags, "hg") {
 				t.Errorf("%s: the mapping at %#x is not advised MADV_HUGEPAGE: VmFlags %v", part.name, at, flags)
 			}
 		}
 	}
 	runtime.KeepAlive(h)
-}
-
-func contains(s []string, x string) bool {
-	for _, v := range s {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 // BenchmarkHistoryFirstLap records one lap of a fresh default ring with
