@@ -121,7 +121,7 @@ func TestPrinterRoomBounded(t *testing.T) {
 			}
 			fd := newBulkFeeder(reg)
 			for range 3 {
-				for range 10_000 {
+				for range 2*tt.records + 10 { // past two reads' worth
 					fd.next()
 				}
 				if err := p.Flush(); err != nil {

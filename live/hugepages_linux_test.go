@@ -66,7 +66,7 @@ func TestHistoryAsksForHugePages(t *testing.T) {
 	if size == 0 {
 		t.Skip("the kernel has no transparent huge pages (or GODEBUG=disablethp=1): nothing to ask for")
 	}
-	h := newHistory(DefaultHistory, DefaultSnaplen)
+	h := newHistory(DefaultHistory, DefaultSnaplen, true)
 	for _, part := range ringParts(h) {
 		if off := uintptr(part.p) % size; off != 0 {
 			t.Errorf("%s: starts %d bytes into a huge page, want on its boundary: its first pages are small ones", part.name, off)
@@ -112,7 +112,7 @@ func BenchmarkHistoryFirstLap(b *testing.B) {
 				b.StopTimer()
 				runtime.GC()
 				debug.FreeOSMemory() // the next ring's memory is new to the process
-				h := newHistory(DefaultHistory, DefaultSnaplen)
+				h := newHistory(DefaultHistory, DefaultSnaplen, true)
 				if !huge {
 					for _, part := range ringParts(h) {
 						syscall.Madvise(unsafe.Slice((*byte)(part.p), part.n), syscall.MADV_NOHUGEPAGE)
@@ -154,7 +154,7 @@ func minorFaults(b *testing.B) int64 {
 // 4160 stays on small pages.
 func TestHistorySparseArenaStaysSmall(t *testing.T) {
 	const capacity, snaplen = 2000, 65535
-	h := newHistory(capacity, snaplen)
+	h := newHistory(capacity, snaplen, true) // asked for, and refused for a sparse arena
 	payload := make([]byte, 1000)
 	d := slotData{session: 1, header: decoder.MakeHeader(1, decoder.PSH, 1000, 3), kind: FrameRecord}
 	for i := range capacity {
