@@ -219,8 +219,9 @@ func (f *watchFlags) registryClock(clock func() time.Time) *live.Registry {
 	// The closed streams kept are live heap as bounded as the history's.
 	setMemoryLimit(historyLive(f.history, f.snaplen, f.output) + int64(f.closed)*streamBytes)
 	// The flags count exactly: --history 0 keeps none (see live.Config).
+	// One registry for the process's life: its ring may ask for huge pages.
 	return live.New(live.Config{History: live.Exactly(f.history), Snaplen: live.Exactly(f.snaplen),
-		StreamBudget: live.Exactly(f.closed), Clock: clock})
+		StreamBudget: live.Exactly(f.closed), Clock: clock, HugePages: true})
 }
 
 // captureConfig is the capture reader's configuration that read and sniff

@@ -19,19 +19,8 @@ import (
 // watches the filters the events ask for), and then POLLHUP. Either is
 // what the next write would fail with EPIPE for.
 func readerGone(w io.Writer) func() bool {
-	sc, ok := w.(syscall.Conn)
-	if !ok {
-		return nil
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return nil
-	}
-	var st unix.Stat_t
-	if cerr := rc.Control(func(fd uintptr) { err = unix.Fstat(int(fd), &st) }); cerr != nil || err != nil {
-		return nil
-	}
-	if t := st.Mode & unix.S_IFMT; t != unix.S_IFIFO && t != unix.S_IFSOCK {
+	rc, mode, ok := fileType(w)
+	if !ok || mode != unix.S_IFIFO && mode != unix.S_IFSOCK {
 		return nil
 	}
 	fds := make([]unix.PollFd, 1)
@@ -51,26 +40,36 @@ func readerGone(w io.Writer) func() bool {
 // without a reader that could stop taking it, so that the printer's
 // writes need not be cut to pipeBuf.
 func writesWhole(w io.Writer) bool {
+	rc, mode, ok := fileType(w)
+	switch {
+	case !ok:
+		return false
+	case mode == unix.S_IFREG:
+		return true
+	case mode == unix.S_IFCHR:
+		tty := true
+		if rc.Control(func(fd uintptr) { tty = term.IsTerminal(fd) }) != nil {
+			return false
+		}
+		return !tty
+	}
+	return false
+}
+
+// fileType returns w's descriptor's raw conn and file type (its mode's
+// S_IFMT bits), or false where w has no descriptor or fstat fails.
+func fileType(w io.Writer) (syscall.RawConn, uint32, bool) {
 	sc, ok := w.(syscall.Conn)
 	if !ok {
-		return false
+		return nil, 0, false
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
-		return false
+		return nil, 0, false
 	}
-	whole := false
-	rc.Control(func(fd uintptr) {
-		var st unix.Stat_t
-		if unix.Fstat(int(fd), &st) != nil {
-			return
-		}
-		switch st.Mode & unix.S_IFMT {
-		case unix.S_IFREG:
-			whole = true
-		case unix.S_IFCHR:
-			whole = !term.IsTerminal(fd)
-		}
-	})
-	return whole
+	var st unix.Stat_t
+	if cerr := rc.Control(func(fd uintptr) { err = unix.Fstat(int(fd), &st) }); cerr != nil || err != nil {
+		return nil, 0, false
+	}
+	return rc, uint32(st.Mode) & unix.S_IFMT, true
 }

@@ -169,9 +169,10 @@ func (h HistoryStats) Len() int { return int(h.Next - h.First) }
 // at most a few bytes of payload, so they touch nothing else; only longer
 // payloads spill their bytes past inlineLen into the arena, cap ×
 // (snaplen−inlineLen) bytes that the OS backs with memory only as they are
-// written. Slots and arena ask for huge pages (hugePageSlice): the first
-// lap of the ring would otherwise fault a page in every 13 bulk records
-// (the arena of a snaplen above 4160 stays on small pages: see newHistory).
+// written. Where Config.HugePages asks, slots and arena come in huge pages
+// (hugePageSlice): the first lap of the ring would otherwise fault a page
+// in every 13 bulk records (the arena of a snaplen above 4160 stays on
+// small pages: see newHistory).
 // A Record with its slices, strings and time.Time took four lines. The
 // rare records that are not frames (session events, violations,
 // notices) keep their text fields in a side map.
@@ -248,18 +249,24 @@ type eventText struct {
 	proto                                    Protocol
 }
 
-func newHistory(capacity, snaplen int) *history {
+func newHistory(capacity, snaplen int, huge bool) *history {
 	rest := max(0, snaplen-inlineLen)
-	// The arena asks for huge pages only where a record's share of it
-	// is at most a small page (--snaplen 4160 or less): a larger share
-	// holds frames shorter than it, whose unwritten rest a huge page
-	// backs with memory and small pages do not.
-	arena := make([]byte, capacity*rest)
-	if rest <= 4096 {
-		arena = hugePageSlice[byte](capacity * rest)
+	slots, arena := make([]slot, capacity), make([]byte, capacity*rest)
+	if huge {
+		slots = hugePageSlice[slot](capacity)
+		// The arena asks for huge pages only where a record's share of it
+		// is at most a small page (--snaplen 4160 or less): a larger share
+		// holds frames shorter than it, whose unwritten rest a huge page
+		// backs with memory and small pages do not. It asks for small
+		// ones then, where an earlier ring's advice may lie.
+		if rest <= 4096 {
+			arena = hugePageSlice[byte](capacity * rest)
+		} else {
+			adviseSmallPages(arena)
+		}
 	}
 	return &history{
-		slots:   hugePageSlice[slot](capacity),
+		slots:   slots,
 		arena:   arena,
 		snaplen: snaplen,
 		rest:    rest,

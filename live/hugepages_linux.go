@@ -31,8 +31,9 @@ var hugePageSize = sync.OnceValue(func() uintptr {
 
 // hugePageSlice returns make([]T, n), laid out for transparent huge
 // pages where it spans at least one: it starts on a huge page boundary
-// (its backing array one huge page longer, the extra never touched, so
-// never backed by memory), and the kernel is asked to back it with huge
+// (its backing array one huge page longer: heap the garbage collector
+// counts, which the slice never writes, so fresh from the OS it is never
+// backed by memory), and the kernel is asked to back it with huge
 // pages (madvise MADV_HUGEPAGE), as the Go runtime does for its own large
 // tables. Where THP is left to madvise, the default of most distributions,
 // it is not used otherwise.
@@ -52,8 +53,7 @@ var hugePageSize = sync.OnceValue(func() uintptr {
 // sparsely (long records' payloads cut short) it is reached sooner.
 //
 // The advice outlives the slice: memory the Go heap reuses there after
-// it is freed may come in huge pages too. A Registry lives as long as a
-// muxtop process; tests that make many are the only ones to see it.
+// it is freed comes in huge pages too (Config.HugePages says who may ask).
 func hugePageSlice[T any](n int) []T {
 	size := hugePageSize()
 	elem := unsafe.Sizeof(*new(T))
@@ -77,4 +77,19 @@ func hugePageSlice[T any](n int) []T {
 		syscall.Madvise(unsafe.Slice((*byte)(unsafe.Add(p, start-uintptr(p))), end-start), syscall.MADV_HUGEPAGE)
 	}
 	return s
+}
+
+// adviseSmallPages asks the kernel to back b with small pages
+// (MADV_NOHUGEPAGE), whatever advice an earlier user of its memory left.
+func adviseSmallPages(b []byte) {
+	pg := uintptr(os.Getpagesize())
+	if uintptr(len(b)) < pg {
+		return
+	}
+	p := unsafe.Pointer(&b[0])
+	start := (uintptr(p) + pg - 1) &^ (pg - 1)
+	end := (uintptr(p) + uintptr(len(b))) &^ (pg - 1)
+	if start < end {
+		syscall.Madvise(unsafe.Slice((*byte)(unsafe.Add(p, start-uintptr(p))), end-start), syscall.MADV_NOHUGEPAGE)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -57,12 +58,15 @@ func ringParts(h *history) []struct {
 	}
 }
 
+// TestHistoryAsksForHugePages checks that a default ring's slots and
+// arena start on a huge page boundary and lie in memory advised
+// MADV_HUGEPAGE ("hg" among the mapping's VmFlags).
 func TestHistoryAsksForHugePages(t *testing.T) {
 	size := hugePageSize()
 	if size == 0 {
 		t.Skip("the kernel has no transparent huge pages (or GODEBUG=disablethp=1): nothing to ask for")
 	}
-	h := newHistory(DefaultHistory, DefaultSnaplen)
+	h := newHistory(DefaultHistory, DefaultSnaplen, true)
 	for _, part := range ringParts(h) {
 		if off := uintptr(part.p) % size; off != 0 {
 			t.Errorf("%s: starts %d bytes into a huge page, want on its boundary: its first pages are small ones", part.name, off)
@@ -70,21 +74,12 @@ func TestHistoryAsksForHugePages(t *testing.T) {
 		first := (uintptr(part.p) + size - 1) &^ (size - 1) // the first whole huge page in it
 		last := (uintptr(part.p)+part.n)&^(size-1) - 1      // the last byte of the last one
 		for _, at := range []uintptr{first, last} {
-			if flags := vmFlags(t, at); !contains(flags, "hg") {
+			if flags := vmFlags(t, at); !slices.Contains(flags, "hg") {
 				t.Errorf("%s: the mapping at %#x is not advised MADV_HUGEPAGE: VmFlags %v", part.name, at, flags)
 			}
 		}
 	}
 	runtime.KeepAlive(h)
-}
-
-func contains(s []string, x string) bool {
-	for _, v := range s {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 // BenchmarkHistoryFirstLap records one lap of a fresh default ring with
@@ -117,7 +112,7 @@ func BenchmarkHistoryFirstLap(b *testing.B) {
 				b.StopTimer()
 				runtime.GC()
 				debug.FreeOSMemory() // the next ring's memory is new to the process
-				h := newHistory(DefaultHistory, DefaultSnaplen)
+				h := newHistory(DefaultHistory, DefaultSnaplen, true)
 				if !huge {
 					for _, part := range ringParts(h) {
 						syscall.Madvise(unsafe.Slice((*byte)(part.p), part.n), syscall.MADV_NOHUGEPAGE)
@@ -159,7 +154,7 @@ func minorFaults(b *testing.B) int64 {
 // 4160 stays on small pages.
 func TestHistorySparseArenaStaysSmall(t *testing.T) {
 	const capacity, snaplen = 2000, 65535
-	h := newHistory(capacity, snaplen)
+	h := newHistory(capacity, snaplen, true) // asked for, and refused for a sparse arena
 	payload := make([]byte, 1000)
 	d := slotData{session: 1, header: decoder.MakeHeader(1, decoder.PSH, 1000, 3), kind: FrameRecord}
 	for i := range capacity {

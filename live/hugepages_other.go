@@ -5,3 +5,6 @@ package live
 // hugePageSlice returns make([]T, n): there is no madvise(MADV_HUGEPAGE)
 // here.
 func hugePageSlice[T any](n int) []T { return make([]T, n) }
+
+// adviseSmallPages does nothing where there is no madvise.
+func adviseSmallPages([]byte) {}

@@ -17,7 +17,7 @@ func TestSlotSize(t *testing.T) {
 	}
 	// The ring's slots start on a 128-byte boundary, so no slot straddles
 	// more than its two lines.
-	h := newHistory(DefaultHistory, DefaultSnaplen)
+	h := newHistory(DefaultHistory, DefaultSnaplen, false)
 	if a := uintptr(unsafe.Pointer(&h.slots[0])); a%128 != 0 {
 		t.Errorf("ring at %#x, want a 128-byte boundary", a)
 	}
